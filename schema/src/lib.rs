@@ -1,1 +1,27 @@
-//! placeholder
+//! Stage 1 of the tenantctl pipeline: the desired-state model. TOML types for
+//! every resource kind, loading a directory of files into one validated
+//! [`DesiredState`] with source locations, and the JSON Schema editors use.
+
+pub mod address;
+pub mod datetime;
+pub mod diagnostic;
+pub mod kinds;
+pub mod load;
+pub mod source;
+pub mod state;
+mod suggest;
+pub mod validate;
+
+pub use address::{Address, Kind};
+pub use diagnostic::{Diagnostic, Diagnostics, Location, Severity};
+pub use load::{load, load_str, LoadError};
+pub use state::{Declared, DesiredState, ResolveError};
+
+/// The JSON Schema of one desired-state file, for editors (taplo / Even
+/// Better TOML read it through the `#:schema` directive).
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(kinds::file::TenantFile);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}

@@ -1,0 +1,177 @@
+//! Resource kinds and addresses (`kind.key`), the names every stage uses.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Every kind of resource tenantctl manages, in the order objects of one
+/// wave are listed in plans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    User,
+    Guest,
+    Group,
+    RoleAssignment,
+    DeviceConfiguration,
+    CompliancePolicy,
+    UpdateRing,
+    AutopilotProfile,
+    ConditionalAccess,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 9] = [
+        Kind::User,
+        Kind::Guest,
+        Kind::Group,
+        Kind::RoleAssignment,
+        Kind::DeviceConfiguration,
+        Kind::CompliancePolicy,
+        Kind::UpdateRing,
+        Kind::AutopilotProfile,
+        Kind::ConditionalAccess,
+    ];
+
+    /// The name used in TOML table headers and addresses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::User => "user",
+            Kind::Guest => "guest",
+            Kind::Group => "group",
+            Kind::RoleAssignment => "role_assignment",
+            Kind::DeviceConfiguration => "device_configuration",
+            Kind::CompliancePolicy => "compliance_policy",
+            Kind::UpdateRing => "update_ring",
+            Kind::AutopilotProfile => "autopilot_profile",
+            Kind::ConditionalAccess => "conditional_access",
+        }
+    }
+
+    /// Kinds that can be members of groups and hold roles.
+    pub fn is_principal(self) -> bool {
+        matches!(self, Kind::User | Kind::Guest | Kind::Group)
+    }
+
+    /// Intune policy kinds, which carry assignments.
+    pub fn is_policy(self) -> bool {
+        matches!(
+            self,
+            Kind::DeviceConfiguration
+                | Kind::CompliancePolicy
+                | Kind::UpdateRing
+                | Kind::AutopilotProfile
+        )
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown resource kind `{0}`")]
+pub struct UnknownKind(pub String);
+
+impl FromStr for Kind {
+    type Err = UnknownKind;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownKind(s.to_string()))
+    }
+}
+
+/// `kind.key`: the name of one resource, stable across runs and tenants.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Address {
+    pub kind: Kind,
+    pub key: String,
+}
+
+impl Address {
+    pub fn new(kind: Kind, key: impl Into<String>) -> Self {
+        Address {
+            kind,
+            key: key.into(),
+        }
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.kind, self.key)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    #[error("`{0}` is not an address: expected `kind.key`")]
+    Malformed(String),
+    #[error(transparent)]
+    Kind(#[from] UnknownKind),
+}
+
+impl FromStr for Address {
+    type Err = AddressError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (kind, key) = s
+            .split_once('.')
+            .ok_or_else(|| AddressError::Malformed(s.to_string()))?;
+        if key.is_empty() {
+            return Err(AddressError::Malformed(s.to_string()));
+        }
+        Ok(Address {
+            kind: kind.parse()?,
+            key: key.to_string(),
+        })
+    }
+}
+
+impl Serialize for Address {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Address {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Keys are ASCII letters, digits, `-` and `_`, starting with a letter or
+/// digit: they appear in addresses, file names and Markdown anchors.
+pub fn is_valid_key(key: &str) -> bool {
+    let mut chars = key.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && key.len() <= 128
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_round_trip() {
+        let a: Address = "update_ring.broad".parse().unwrap();
+        assert_eq!(a, Address::new(Kind::UpdateRing, "broad"));
+        assert_eq!(a.to_string(), "update_ring.broad");
+        assert!("ring.broad".parse::<Address>().is_err());
+        assert!("user.".parse::<Address>().is_err());
+        assert!("user".parse::<Address>().is_err());
+    }
+
+    #[test]
+    fn keys() {
+        assert!(is_valid_key("mmd-test_1"));
+        assert!(!is_valid_key("-x"));
+        assert!(!is_valid_key("a.b"));
+        assert!(!is_valid_key(""));
+    }
+}

@@ -1,0 +1,232 @@
+//! Located problems in desired state, rendered like rustc and taplo do: the
+//! message, `--> file:line:column`, and the offending source line.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// A position a human can find: file, 1-based line and column, and the text
+/// of that line for the snippet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    #[serde(skip)]
+    pub line_text: String,
+    /// Width of the underlined span on that line (at least 1).
+    #[serde(skip)]
+    pub width: usize,
+}
+
+impl Location {
+    /// Location of a byte span within `text`.
+    pub fn from_span(file: &Path, text: &str, span: Range<usize>) -> Location {
+        let start = floor_char_boundary(text, span.start.min(text.len()));
+        let line_start = text[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let line_end = text[start..]
+            .find('\n')
+            .map(|i| start + i)
+            .unwrap_or(text.len());
+        let line = text[..start].matches('\n').count() + 1;
+        let column = text[line_start..start].chars().count() + 1;
+        let line_text = text[line_start..line_end]
+            .trim_end_matches('\r')
+            .to_string();
+        let end = floor_char_boundary(text, span.end.clamp(start, line_end));
+        let width = text[start..end].chars().count().max(1);
+        Location {
+            file: file.to_path_buf(),
+            line,
+            column,
+            line_text,
+            width,
+        }
+    }
+
+    /// A location naming a file only (empty file, unreadable file).
+    pub fn file(file: &Path) -> Location {
+        Location {
+            file: file.to_path_buf(),
+            line: 1,
+            column: 1,
+            line_text: String::new(),
+            width: 1,
+        }
+    }
+}
+
+fn floor_char_boundary(text: &str, mut i: usize) -> usize {
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One problem, with where it is and, when it helps, a hint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// Stable name of the check, e.g. `unknown-field`, `out-of-range`.
+    pub code: &'static str,
+    pub message: String,
+    pub location: Option<Location>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            location: None,
+            help: None,
+        }
+    }
+
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            code,
+            message: message.into(),
+            location: None,
+            help: None,
+        }
+    }
+
+    pub fn at(mut self, location: Option<Location>) -> Self {
+        self.location = location;
+        self
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    fn sort_key(&self) -> (Option<(&Path, usize, usize)>, &str) {
+        (
+            self.location
+                .as_ref()
+                .map(|l| (l.file.as_path(), l.line, l.column)),
+            &self.message,
+        )
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        writeln!(f, "{sev}[{}]: {}", self.code, self.message)?;
+        if let Some(loc) = &self.location {
+            writeln!(
+                f,
+                "  --> {}:{}:{}",
+                loc.file.display(),
+                loc.line,
+                loc.column
+            )?;
+            if !loc.line_text.is_empty() {
+                let gutter = loc.line.to_string().len();
+                let pad = " ".repeat(gutter);
+                writeln!(f, "{pad} |")?;
+                writeln!(f, "{} | {}", loc.line, loc.line_text)?;
+                let lead: String = loc
+                    .line_text
+                    .chars()
+                    .take(loc.column - 1)
+                    .map(|c| if c == '\t' { '\t' } else { ' ' })
+                    .collect();
+                writeln!(f, "{pad} | {lead}{}", "^".repeat(loc.width))?;
+            }
+        }
+        if let Some(help) = &self.help {
+            writeln!(f, "  = help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every problem found in one load, sorted by file and position so output
+/// is deterministic.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl Diagnostics {
+    pub fn push(&mut self, d: Diagnostic) {
+        self.0.push(d);
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.0.iter().any(|d| d.severity == Severity::Error)
+    }
+
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.0.iter().filter(|d| d.severity == Severity::Error)
+    }
+
+    pub fn sort(&mut self) {
+        self.0.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        self.0.dedup();
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for d in &self.0 {
+            writeln!(f, "{d}")?;
+        }
+        let errors = self.errors().count();
+        let warnings = self.0.len() - errors;
+        write!(f, "{errors} error(s), {warnings} warning(s)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locates_spans() {
+        let text = "a = 1\nbb = \"x\"\n";
+        let loc = Location::from_span(Path::new("f.toml"), text, 11..14);
+        assert_eq!((loc.line, loc.column, loc.width), (2, 6, 3));
+        assert_eq!(loc.line_text, "bb = \"x\"");
+        let d = Diagnostic::error("test", "bad").at(Some(loc));
+        let shown = d.to_string();
+        assert!(shown.contains("--> f.toml:2:6"), "{shown}");
+        assert!(shown.contains("2 | bb = \"x\""), "{shown}");
+        assert!(shown.contains("  |      ^^^"), "{shown}");
+    }
+
+    #[test]
+    fn span_past_end_and_inside_multibyte_is_safe() {
+        let text = "é = 1";
+        let loc = Location::from_span(Path::new("f"), text, 1..99);
+        assert_eq!(loc.line, 1);
+        let loc = Location::from_span(Path::new("f"), "", 5..9);
+        assert_eq!((loc.line, loc.column), (1, 1));
+    }
+}

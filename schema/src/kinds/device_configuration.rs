@@ -1,0 +1,36 @@
+//! `[device_configuration.KEY]`: an Intune device configuration profile of
+//! any `@odata.type`, with its settings given as Graph properties.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::Assignments;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceConfiguration {
+    /// Graph type without or with the `#microsoft.graph.` prefix, e.g.
+    /// `windows10GeneralConfiguration`.
+    pub odata_type: String,
+    /// Natural key of the profile.
+    pub display_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Graph properties of the profile, by their Graph (camelCase) names.
+    /// Only the properties listed here are managed and compared.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
+    pub settings: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    pub assignments: Assignments,
+}
+
+/// The full `@odata.type` for a type name given with or without its prefix.
+pub fn qualified_odata_type(name: &str) -> String {
+    let bare = name
+        .trim_start_matches('#')
+        .trim_start_matches("microsoft.graph.");
+    format!("#microsoft.graph.{bare}")
+}

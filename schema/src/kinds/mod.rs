@@ -1,0 +1,31 @@
+//! Stage 1 of the pipeline (desired state): one module per resource kind with
+//! its TOML type. Field names are the snake_case spelling of the Graph
+//! property they set, so an admin who knows Graph can read them, and so the
+//! providers' mapping to Graph stays mechanical.
+
+pub mod assignment;
+pub mod autopilot_profile;
+pub mod compliance_policy;
+pub mod conditional_access;
+pub mod device_configuration;
+pub mod file;
+pub mod governance;
+pub mod group;
+pub mod guest;
+pub mod role_assignment;
+pub mod tenant;
+pub mod update_ring;
+pub mod user;
+
+pub use assignment::Assignments;
+pub use autopilot_profile::AutopilotProfile;
+pub use compliance_policy::CompliancePolicy;
+pub use conditional_access::ConditionalAccess;
+pub use device_configuration::DeviceConfiguration;
+pub use governance::Governance;
+pub use group::Group;
+pub use guest::Guest;
+pub use role_assignment::RoleAssignment;
+pub use tenant::Tenant;
+pub use update_ring::UpdateRing;
+pub use user::User;

@@ -1,0 +1,131 @@
+//! `[role_assignment.KEY]`: a directory role given to a user, guest or group.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AssignmentType {
+    /// The role is held now (a permanent roleAssignment, or a PIM active
+    /// assignment schedule when `expires` is set).
+    #[default]
+    Active,
+    /// The principal may activate the role through PIM.
+    Eligible,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleAssignment {
+    /// Key of a user, guest or role-assignable group (`key` or `kind.key`).
+    pub principal: String,
+    /// Built-in role display name, e.g. "Intune Administrator".
+    pub role: String,
+    #[serde(default)]
+    pub assignment: AssignmentType,
+    /// When the access ends; Entra enforces it through PIM.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::datetime::option"
+    )]
+    #[schemars(with = "Option<String>")]
+    pub expires: Option<DateTime<Utc>>,
+    /// Directory scope; "/" is the whole tenant.
+    #[serde(default = "root_scope")]
+    pub directory_scope_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
+}
+
+fn root_scope() -> String {
+    "/".to_string()
+}
+
+/// Built-in directory roles tenantctl knows by name, with their template ids
+/// (for built-in roles `id == templateId`).
+pub const BUILT_IN_ROLES: &[(&str, &str)] = &[
+    (
+        "Global Administrator",
+        "62e90394-69f5-4237-9190-012177145e10",
+    ),
+    (
+        "Intune Administrator",
+        "3a2c62db-5318-420d-8d74-23affee5d9d5",
+    ),
+    ("User Administrator", "fe930be7-5e62-47db-91af-98c3a49a38b1"),
+    (
+        "Groups Administrator",
+        "fdd7a751-b60b-444a-984c-02652fe8fa1c",
+    ),
+    ("Global Reader", "f2ef992c-3afb-46b9-b7cf-a126ee74c451"),
+    (
+        "Security Administrator",
+        "194ae4cb-b126-40b2-bd5b-6091b380977d",
+    ),
+    ("Security Reader", "5d6b6bb7-de71-4623-b4af-96380a352509"),
+    (
+        "Conditional Access Administrator",
+        "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9",
+    ),
+    (
+        "Privileged Role Administrator",
+        "e8611ab8-c189-46e8-94e1-60213ab1f814",
+    ),
+    (
+        "Helpdesk Administrator",
+        "729827e3-9c14-49f7-bb1b-9608f156bbb8",
+    ),
+    (
+        "Authentication Administrator",
+        "c4e39bd9-1100-46d3-8c65-fb160da0071f",
+    ),
+    (
+        "Cloud Device Administrator",
+        "7698a772-787b-4ac8-901f-60d6b08affd2",
+    ),
+    (
+        "Exchange Administrator",
+        "29232cdf-9323-42fd-ade2-1d097af3e4de",
+    ),
+    (
+        "SharePoint Administrator",
+        "f28a1f50-f6e7-4571-818b-6a12f2af6b6c",
+    ),
+    (
+        "Teams Administrator",
+        "69091246-20e8-4a56-aa4d-066075b2a7a8",
+    ),
+    (
+        "License Administrator",
+        "4d6ac14f-3453-41d0-bef9-a3e0c569773a",
+    ),
+    ("Reports Reader", "4a5d8f65-41da-4de4-8968-e035b65339cf"),
+    (
+        "Service Support Administrator",
+        "f023fd81-a637-4b56-95fd-791ac0226033",
+    ),
+];
+
+/// Roles whose standing assignment to a person is flagged by the
+/// zero-standing-access lint.
+pub const PRIVILEGED_ROLES: &[&str] = &[
+    "Global Administrator",
+    "Privileged Role Administrator",
+    "Security Administrator",
+    "Conditional Access Administrator",
+    "Intune Administrator",
+    "User Administrator",
+    "Exchange Administrator",
+    "SharePoint Administrator",
+    "Authentication Administrator",
+];
+
+/// The template id of a built-in role, by display name.
+pub fn role_template_id(name: &str) -> Option<&'static str> {
+    BUILT_IN_ROLES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, id)| *id)
+}

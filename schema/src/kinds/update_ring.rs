@@ -1,0 +1,200 @@
+//! `[update_ring.KEY]`: a Windows Update for Business ring
+//! (`#microsoft.graph.windowsUpdateForBusinessConfiguration`), fully typed
+//! with the ranges Graph documents. Every field is optional: only what is
+//! declared is managed; Graph's defaults apply to the rest on create.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::Assignments;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum AutomaticUpdateMode {
+    UserDefined,
+    NotifyDownload,
+    AutoInstallAtMaintenanceTime,
+    AutoInstallAndRebootAtMaintenanceTime,
+    AutoInstallAndRebootAtScheduledTime,
+    AutoInstallAndRebootWithoutEndUserControl,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum BusinessReadyUpdates {
+    UserDefined,
+    All,
+    BusinessReadyOnly,
+    WindowsInsiderBuildFast,
+    WindowsInsiderBuildSlow,
+    WindowsInsiderBuildRelease,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Enablement {
+    NotConfigured,
+    Enabled,
+    Disabled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum UpdateNotificationLevel {
+    NotConfigured,
+    DefaultNotifications,
+    RestartWarningsOnly,
+    DisableAllNotifications,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum DeliveryOptimizationMode {
+    UserDefined,
+    HttpOnly,
+    HttpWithPeeringNat,
+    HttpWithPeeringPrivateGroup,
+    HttpWithInternetPeering,
+    SimpleDownload,
+    BypassMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum PrereleaseFeatures {
+    UserDefined,
+    SettingsOnly,
+    SettingsAndExperimentations,
+    NotAllowed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Weekday {
+    UserDefined,
+    Everyday,
+    Sunday,
+    Monday,
+    Tuesday,
+    Wednesday,
+    Thursday,
+    Friday,
+    Saturday,
+    NoScheduledScan,
+}
+
+/// installationSchedule: active hours, or a scheduled day and time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstallationSchedule {
+    /// `HH:MM` (windowsUpdateActiveHoursInstall).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_hours_start: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_hours_end: Option<String>,
+    /// (windowsUpdateScheduledInstall)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_install_day: Option<Weekday>,
+    /// `HH:MM`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_install_time: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRing {
+    /// Natural key of the ring's policy.
+    pub display_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// 0-30 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality_updates_deferral_period_in_days: Option<u32>,
+    /// 0-365 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_updates_deferral_period_in_days: Option<u32>,
+    /// 0-30 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_for_quality_updates_in_days: Option<u32>,
+    /// 0-30 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_for_feature_updates_in_days: Option<u32>,
+    /// 0-7 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_grace_period_in_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postpone_reboot_until_after_deadline: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality_updates_paused: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_updates_paused: Option<bool>,
+    /// 2-60 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_updates_rollback_window_in_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub microsoft_update_service_allowed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drivers_excluded: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_windows11_upgrade: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_checks_before_restart: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub business_ready_updates_only: Option<BusinessReadyUpdates>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automatic_update_mode: Option<AutomaticUpdateMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installation_schedule: Option<InstallationSchedule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_pause_access: Option<Enablement>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_windows_update_scan_access: Option<Enablement>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_notification_level: Option<UpdateNotificationLevel>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_restart_notification_dismissal: Option<String>,
+    /// 2, 4, 8, 12 or 24 hours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_restart_warning_in_hours: Option<u32>,
+    /// 15, 30 or 60 minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_imminent_restart_warning_in_minutes: Option<u32>,
+    /// 2-30 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engaged_restart_deadline_in_days: Option<u32>,
+    /// 1-3 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engaged_restart_snooze_schedule_in_days: Option<u32>,
+    /// 0-30 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engaged_restart_transition_schedule_in_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_optimization_mode: Option<DeliveryOptimizationMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prerelease_features: Option<PrereleaseFeatures>,
+    #[serde(default)]
+    pub assignments: Assignments,
+}
+
+/// Documented inclusive ranges of the numeric ring properties, used by
+/// validation: (field, min, max).
+pub const RANGES: &[(&str, u32, u32)] = &[
+    ("quality_updates_deferral_period_in_days", 0, 30),
+    ("feature_updates_deferral_period_in_days", 0, 365),
+    ("deadline_for_quality_updates_in_days", 0, 30),
+    ("deadline_for_feature_updates_in_days", 0, 30),
+    ("deadline_grace_period_in_days", 0, 7),
+    ("feature_updates_rollback_window_in_days", 2, 60),
+    ("engaged_restart_deadline_in_days", 2, 30),
+    ("engaged_restart_snooze_schedule_in_days", 1, 3),
+    ("engaged_restart_transition_schedule_in_days", 0, 30),
+];
+
+/// Properties that accept only some values: (field, allowed).
+pub const ONE_OF: &[(&str, &[u32])] = &[
+    ("schedule_restart_warning_in_hours", &[2, 4, 8, 12, 24]),
+    (
+        "schedule_imminent_restart_warning_in_minutes",
+        &[15, 30, 60],
+    ),
+];

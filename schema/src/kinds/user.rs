@@ -1,0 +1,53 @@
+//! `[user.KEY]`: people and service accounts (member users).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum UserKind {
+    /// A person.
+    #[default]
+    Member,
+    /// A service account: no policy, MFA or conditional access may target it.
+    Service,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    pub user_principal_name: String,
+    pub display_name: String,
+    pub mail_nickname: String,
+    #[serde(default)]
+    pub kind: UserKind,
+    #[serde(default = "yes")]
+    pub account_enabled: bool,
+    /// ISO 3166 alpha-2 country code; needed before a licence can be assigned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_location: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub surname: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    /// Sets passwordPolicies = "DisablePasswordExpiration".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_password_expiration: Option<bool>,
+    /// Name of the environment variable holding the initial password. Passwords
+    /// are never written in TOML; without this a random one is generated at
+    /// create time and never shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    /// Ask for a new password at first sign-in (default: true for people,
+    /// false for service accounts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_change_password_next_sign_in: Option<bool>,
+}
+
+fn yes() -> bool {
+    true
+}

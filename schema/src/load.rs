@@ -1,0 +1,428 @@
+//! Stage 1 of the pipeline: read every `*.toml` under a directory, parse each
+//! resource on its own (so one file reports all its bad resources at once),
+//! merge, and validate. All problems are collected before failing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+
+use crate::address::{is_valid_key, Kind};
+use crate::diagnostic::{Diagnostic, Diagnostics, Location};
+use crate::path;
+use crate::source::{Seg, SourceFile};
+use crate::state::{Declared, DesiredState};
+use crate::suggest::closest;
+
+/// Why desired state could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read desired state at {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("desired state has {} error(s)", .0.errors().count())]
+    Invalid(Diagnostics),
+}
+
+const TOP_LEVEL: &[&str] = &[
+    "tenant",
+    "governance",
+    "user",
+    "guest",
+    "group",
+    "role_assignment",
+    "device_configuration",
+    "compliance_policy",
+    "update_ring",
+    "autopilot_profile",
+    "conditional_access",
+];
+
+/// Load and validate the desired state under `dir`.
+pub fn load(dir: &Path) -> Result<DesiredState, LoadError> {
+    let files = toml_files(dir)?;
+    let mut sources = Vec::new();
+    let mut diags = Diagnostics::default();
+    for path in files {
+        let bytes = std::fs::read(&path).map_err(|source| LoadError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        match String::from_utf8(bytes) {
+            Ok(text) => sources.push(SourceFile::new(path, text)),
+            Err(e) => {
+                let valid = e.utf8_error().valid_up_to();
+                let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                let loc = Location::from_span(&path, &text, valid..valid + 1);
+                diags.push(
+                    Diagnostic::error("not-utf8", "file is not valid UTF-8")
+                        .at(Some(loc))
+                        .with_help("TOML files must be UTF-8 encoded"),
+                );
+            }
+        }
+    }
+    if sources.is_empty() && diags.is_empty() {
+        diags.push(
+            Diagnostic::error(
+                "no-files",
+                format!("no *.toml files found under {}", dir.display()),
+            )
+            .at(Some(Location::file(dir))),
+        );
+    }
+    load_sources(&sources, diags)
+}
+
+/// Load from in-memory files (path, text): used by tests and fuzzing.
+pub fn load_str(files: &[(&str, &str)]) -> Result<DesiredState, LoadError> {
+    let sources: Vec<SourceFile> = files
+        .iter()
+        .map(|(p, t)| SourceFile::new(PathBuf::from(p), t.to_string()))
+        .collect();
+    load_sources(&sources, Diagnostics::default())
+}
+
+fn load_sources(sources: &[SourceFile], mut diags: Diagnostics) -> Result<DesiredState, LoadError> {
+    let mut state = DesiredState::default();
+    for source in sources {
+        load_file(source, &mut state, &mut diags);
+    }
+    // Validate what did parse, so every problem is reported in one run;
+    // references to resources that failed to parse are not reported again.
+    crate::validate::validate(&state, sources, &mut diags);
+    diags.sort();
+    if diags.has_errors() {
+        return Err(LoadError::Invalid(diags));
+    }
+    state.warnings = diags;
+    Ok(state)
+}
+
+fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    let meta = std::fs::metadata(dir).map_err(|source| LoadError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    if meta.is_file() {
+        return Ok(vec![dir.to_path_buf()]);
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|source| LoadError::Io {
+            path: d.clone(),
+            source,
+        })?;
+        for entry in entries {
+            let entry = entry.map_err(|source| LoadError::Io {
+                path: d.clone(),
+                source,
+            })?;
+            let path = entry.path();
+            let hidden = entry.file_name().to_string_lossy().starts_with('.');
+            let ty = entry.file_type().map_err(|source| LoadError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            if hidden {
+                continue;
+            }
+            if ty.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn load_file(source: &SourceFile, state: &mut DesiredState, diags: &mut Diagnostics) {
+    let table: toml::Table = match toml::from_str(&source.text) {
+        Ok(t) => t,
+        Err(e) => {
+            let loc = e
+                .span()
+                .map(|s| source.location(s))
+                .unwrap_or_else(|| Location::file(&source.path));
+            diags.push(Diagnostic::error("syntax", e.message().trim().to_string()).at(Some(loc)));
+            return;
+        }
+    };
+    if table.is_empty() {
+        diags.push(
+            Diagnostic::error("empty-file", "file declares nothing")
+                .at(Some(Location::file(&source.path)))
+                .with_help("add resources such as [group.KEY], or delete the file"),
+        );
+        return;
+    }
+    for (name, value) in table {
+        match name.as_str() {
+            "tenant" => singleton(source, &name, value, &mut state.tenant, diags),
+            "governance" => singleton(source, &name, value, &mut state.governance, diags),
+            "user" => resources(
+                source,
+                Kind::User,
+                value,
+                &mut state.user,
+                &mut state.broken,
+                diags,
+            ),
+            "guest" => resources(
+                source,
+                Kind::Guest,
+                value,
+                &mut state.guest,
+                &mut state.broken,
+                diags,
+            ),
+            "group" => resources(
+                source,
+                Kind::Group,
+                value,
+                &mut state.group,
+                &mut state.broken,
+                diags,
+            ),
+            "role_assignment" => resources(
+                source,
+                Kind::RoleAssignment,
+                value,
+                &mut state.role_assignment,
+                &mut state.broken,
+                diags,
+            ),
+            "device_configuration" => resources(
+                source,
+                Kind::DeviceConfiguration,
+                value,
+                &mut state.device_configuration,
+                &mut state.broken,
+                diags,
+            ),
+            "compliance_policy" => resources(
+                source,
+                Kind::CompliancePolicy,
+                value,
+                &mut state.compliance_policy,
+                &mut state.broken,
+                diags,
+            ),
+            "update_ring" => resources(
+                source,
+                Kind::UpdateRing,
+                value,
+                &mut state.update_ring,
+                &mut state.broken,
+                diags,
+            ),
+            "autopilot_profile" => resources(
+                source,
+                Kind::AutopilotProfile,
+                value,
+                &mut state.autopilot_profile,
+                &mut state.broken,
+                diags,
+            ),
+            "conditional_access" => resources(
+                source,
+                Kind::ConditionalAccess,
+                value,
+                &mut state.conditional_access,
+                &mut state.broken,
+                diags,
+            ),
+            other => {
+                let mut d = Diagnostic::error("unknown-table", format!("unknown table `{other}`"))
+                    .at(Some(source.locate(&path![other])));
+                d = match closest(other, TOP_LEVEL.iter().copied()) {
+                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                    None => d.with_help(format!("expected one of: {}", TOP_LEVEL.join(", "))),
+                };
+                diags.push(d);
+            }
+        }
+    }
+}
+
+fn singleton<T: DeserializeOwned>(
+    source: &SourceFile,
+    name: &str,
+    value: toml::Value,
+    slot: &mut Option<Declared<T>>,
+    diags: &mut Diagnostics,
+) {
+    let here = vec![Seg::from(name)];
+    let origin = source.locate(&here);
+    if let Some(first) = slot {
+        diags.push(
+            Diagnostic::error("duplicate", format!("[{name}] is declared more than once"))
+                .at(Some(origin))
+                .with_help(format!(
+                    "first declared at {}:{}",
+                    first.origin.file.display(),
+                    first.origin.line
+                )),
+        );
+        return;
+    }
+    if let Some(value) = parse_value(source, &here, value, diags) {
+        *slot = Some(Declared { value, origin });
+    }
+}
+
+fn resources<T: DeserializeOwned>(
+    source: &SourceFile,
+    kind: Kind,
+    value: toml::Value,
+    map: &mut BTreeMap<String, Declared<T>>,
+    broken: &mut BTreeSet<crate::Address>,
+    diags: &mut Diagnostics,
+) {
+    let toml::Value::Table(entries) = value else {
+        diags.push(
+            Diagnostic::error(
+                "wrong-type",
+                format!("`{kind}` must be a table of resources keyed by name"),
+            )
+            .at(Some(source.locate(&path![kind.as_str()])))
+            .with_help(format!("write [{kind}.KEY] tables")),
+        );
+        return;
+    };
+    for (key, value) in entries {
+        let here = path![kind.as_str(), &key];
+        let origin = source.locate(&here);
+        if !is_valid_key(&key) {
+            diags.push(
+                Diagnostic::error("invalid-key", format!("`{key}` is not a valid key for a {kind}"))
+                    .at(Some(origin.clone()))
+                    .with_help("keys use letters, digits, `-` and `_`, start with a letter or digit, and have no dots"),
+            );
+            continue;
+        }
+        if let Some(first) = map.get(&key) {
+            diags.push(
+                Diagnostic::error(
+                    "duplicate",
+                    format!("{kind}.{key} is declared more than once"),
+                )
+                .at(Some(origin))
+                .with_help(format!(
+                    "first declared at {}:{}:{}",
+                    first.origin.file.display(),
+                    first.origin.line,
+                    first.origin.column
+                )),
+            );
+            continue;
+        }
+        if !value.is_table() {
+            diags.push(
+                Diagnostic::error("wrong-type", format!("{kind}.{key} must be a table"))
+                    .at(Some(origin))
+                    .with_help(format!("write [{kind}.{key}] followed by its fields")),
+            );
+            continue;
+        }
+        match parse_value(source, &here, value, diags) {
+            Some(value) => {
+                map.insert(key, Declared { value, origin });
+            }
+            None => {
+                broken.insert(crate::Address::new(kind, key));
+            }
+        }
+    }
+}
+
+/// Deserialize one resource, turning serde's error into a located diagnostic
+/// at the exact field, with a "did you mean" for unknown fields.
+fn parse_value<T: DeserializeOwned>(
+    source: &SourceFile,
+    here: &[Seg],
+    value: toml::Value,
+    diags: &mut Diagnostics,
+) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Ok(v) => Some(v),
+        Err(err) => {
+            let mut full = here.to_vec();
+            for seg in err.path().iter() {
+                match seg {
+                    serde_path_to_error::Segment::Seq { index } => full.push(Seg::Index(*index)),
+                    serde_path_to_error::Segment::Map { key } => full.push(Seg::Key(key.clone())),
+                    serde_path_to_error::Segment::Enum { variant } => {
+                        full.push(Seg::Key(variant.clone()))
+                    }
+                    serde_path_to_error::Segment::Unknown => {}
+                }
+            }
+            let message = err.inner().to_string();
+            diags.push(describe(source, &full, &message));
+            None
+        }
+    }
+}
+
+/// Turn serde's message into one of our diagnostics.
+fn describe(source: &SourceFile, path: &[Seg], message: &str) -> Diagnostic {
+    let what = path_text(path);
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let names: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        // serde_path_to_error's path already ends at the unknown field.
+        let parent = match path.last() {
+            Some(Seg::Key(k)) if k == field => path_text(&path[..path.len() - 1]),
+            _ => what.clone(),
+        };
+        let d = Diagnostic::error(
+            "unknown-field",
+            format!("unknown field `{field}` in {parent}"),
+        )
+        .at(Some(source.locate(path)));
+        return match closest(field, names.iter().copied()) {
+            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+            None if !names.is_empty() => {
+                d.with_help(format!("expected one of: {}", names.join(", ")))
+            }
+            None => d,
+        };
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or(rest);
+        return Diagnostic::error(
+            "missing-field",
+            format!("{what} is missing required field `{field}`"),
+        )
+        .at(Some(source.locate(path)));
+    }
+    if message.starts_with("unknown variant") {
+        return Diagnostic::error("invalid-value", format!("{what}: {message}"))
+            .at(Some(source.locate(path)));
+    }
+    Diagnostic::error("wrong-type", format!("{what}: {message}")).at(Some(source.locate(path)))
+}
+
+/// `user.alice.assignments.include[2]`
+pub(crate) fn path_text(path: &[Seg]) -> String {
+    let mut out = String::new();
+    for seg in path {
+        match seg {
+            Seg::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            Seg::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}

@@ -1,0 +1,105 @@
+//! One loaded TOML file: its text, parsed document (for spans), and a way to
+//! find the location of any path inside it.
+
+use std::path::{Path, PathBuf};
+
+use toml_edit::{ImDocument, Item, Value};
+
+use crate::diagnostic::Location;
+
+/// A segment of a path into a TOML document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+impl From<&str> for Seg {
+    fn from(s: &str) -> Self {
+        Seg::Key(s.to_string())
+    }
+}
+impl From<String> for Seg {
+    fn from(s: String) -> Self {
+        Seg::Key(s)
+    }
+}
+impl From<&String> for Seg {
+    fn from(s: &String) -> Self {
+        Seg::Key(s.clone())
+    }
+}
+impl From<usize> for Seg {
+    fn from(i: usize) -> Self {
+        Seg::Index(i)
+    }
+}
+
+/// Build a TOML path: `path!["user", key, "mail_nickname"]`.
+#[macro_export]
+macro_rules! path {
+    ($($seg:expr),* $(,)?) => { vec![$($crate::source::Seg::from($seg)),*] };
+}
+
+pub struct SourceFile {
+    /// Path as shown to the user (relative to the desired-state directory's parent).
+    pub path: PathBuf,
+    pub text: String,
+    pub doc: Option<ImDocument<String>>,
+}
+
+impl SourceFile {
+    pub fn new(path: PathBuf, text: String) -> SourceFile {
+        let doc = ImDocument::parse(text.clone()).ok();
+        SourceFile { path, text, doc }
+    }
+
+    pub fn location(&self, span: std::ops::Range<usize>) -> Location {
+        Location::from_span(&self.path, &self.text, span)
+    }
+
+    /// Location of the value at `path`, or of its nearest ancestor that
+    /// exists (a missing field is reported at its table).
+    pub fn locate(&self, path: &[Seg]) -> Location {
+        let Some(doc) = &self.doc else {
+            return Location::file(&self.path);
+        };
+        let mut best = None;
+        let mut item = doc.as_item();
+        for seg in path {
+            let next = match seg {
+                Seg::Key(k) => {
+                    if let Some(span) = key_span(item, k) {
+                        best = Some(span);
+                    }
+                    item.get(k.as_str())
+                }
+                Seg::Index(i) => item.get(*i),
+            };
+            let Some(next) = next else { break };
+            if let Some(span) = next.span() {
+                best = Some(span);
+            }
+            item = next;
+        }
+        match best {
+            Some(span) => self.location(span),
+            None => Location::file(&self.path),
+        }
+    }
+}
+
+fn key_span(item: &Item, key: &str) -> Option<std::ops::Range<usize>> {
+    match item {
+        Item::Table(t) => t.get_key_value(key).and_then(|(k, _)| k.span()),
+        Item::Value(Value::InlineTable(t)) => t.get_key_value(key).and_then(|(k, _)| k.span()),
+        _ => None,
+    }
+}
+
+/// The display path of `file` relative to `base` when it is below it.
+pub fn display_path(base: &Path, file: &Path) -> PathBuf {
+    file.strip_prefix(base)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| file.to_path_buf())
+}

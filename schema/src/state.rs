@@ -1,0 +1,184 @@
+//! The output of stage 1: `DesiredState`, every declared resource merged from
+//! all files, each with where it was declared.
+
+use std::collections::BTreeMap;
+
+use serde::{Serialize, Serializer};
+
+use crate::address::{Address, Kind};
+use crate::diagnostic::{Diagnostics, Location};
+use crate::kinds::*;
+
+/// A declared value and where it came from. Serializes as the value alone,
+/// so fingerprints of desired state do not change when files move.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Declared<T> {
+    pub value: T,
+    pub origin: Location,
+}
+
+impl<T: Serialize> Serialize for Declared<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.value.serialize(s)
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DesiredState {
+    pub tenant: Option<Declared<Tenant>>,
+    pub governance: Option<Declared<Governance>>,
+    pub user: BTreeMap<String, Declared<User>>,
+    pub guest: BTreeMap<String, Declared<Guest>>,
+    pub group: BTreeMap<String, Declared<Group>>,
+    pub role_assignment: BTreeMap<String, Declared<RoleAssignment>>,
+    pub device_configuration: BTreeMap<String, Declared<DeviceConfiguration>>,
+    pub compliance_policy: BTreeMap<String, Declared<CompliancePolicy>>,
+    pub update_ring: BTreeMap<String, Declared<UpdateRing>>,
+    pub autopilot_profile: BTreeMap<String, Declared<AutopilotProfile>>,
+    pub conditional_access: BTreeMap<String, Declared<ConditionalAccess>>,
+    /// Problems that do not stop the load (shown by `validate` and `plan`).
+    #[serde(skip)]
+    pub warnings: Diagnostics,
+    /// Resources that were declared but failed to parse; references to them
+    /// are not reported as undeclared a second time.
+    #[serde(skip)]
+    pub broken: std::collections::BTreeSet<Address>,
+}
+
+/// Why a reference written in TOML does not resolve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResolveError {
+    /// Nothing of an allowed kind has this key.
+    Undeclared {
+        reference: String,
+        suggestion: Option<String>,
+    },
+    /// The key exists, but as a kind this field does not accept.
+    WrongKind {
+        reference: String,
+        found: Address,
+        expected: Vec<Kind>,
+    },
+    /// A bare key matches more than one allowed kind.
+    Ambiguous {
+        reference: String,
+        candidates: Vec<Address>,
+    },
+}
+
+impl DesiredState {
+    /// The governance settings, or the defaults when none are declared.
+    pub fn governance(&self) -> Governance {
+        self.governance
+            .as_ref()
+            .map(|g| g.value.clone())
+            .unwrap_or_default()
+    }
+
+    /// Keys declared for one kind, sorted.
+    pub fn keys(&self, kind: Kind) -> Vec<&String> {
+        match kind {
+            Kind::User => self.user.keys().collect(),
+            Kind::Guest => self.guest.keys().collect(),
+            Kind::Group => self.group.keys().collect(),
+            Kind::RoleAssignment => self.role_assignment.keys().collect(),
+            Kind::DeviceConfiguration => self.device_configuration.keys().collect(),
+            Kind::CompliancePolicy => self.compliance_policy.keys().collect(),
+            Kind::UpdateRing => self.update_ring.keys().collect(),
+            Kind::AutopilotProfile => self.autopilot_profile.keys().collect(),
+            Kind::ConditionalAccess => self.conditional_access.keys().collect(),
+        }
+    }
+
+    pub fn contains(&self, address: &Address) -> bool {
+        self.origin(address).is_some()
+    }
+
+    /// Where a resource was declared.
+    pub fn origin(&self, a: &Address) -> Option<&Location> {
+        let k = &a.key;
+        match a.kind {
+            Kind::User => self.user.get(k).map(|d| &d.origin),
+            Kind::Guest => self.guest.get(k).map(|d| &d.origin),
+            Kind::Group => self.group.get(k).map(|d| &d.origin),
+            Kind::RoleAssignment => self.role_assignment.get(k).map(|d| &d.origin),
+            Kind::DeviceConfiguration => self.device_configuration.get(k).map(|d| &d.origin),
+            Kind::CompliancePolicy => self.compliance_policy.get(k).map(|d| &d.origin),
+            Kind::UpdateRing => self.update_ring.get(k).map(|d| &d.origin),
+            Kind::AutopilotProfile => self.autopilot_profile.get(k).map(|d| &d.origin),
+            Kind::ConditionalAccess => self.conditional_access.get(k).map(|d| &d.origin),
+        }
+    }
+
+    /// Every declared address, in kind then key order.
+    pub fn addresses(&self) -> Vec<Address> {
+        Kind::ALL
+            .into_iter()
+            .flat_map(|kind| {
+                self.keys(kind)
+                    .into_iter()
+                    .map(move |k| Address::new(kind, k.clone()))
+            })
+            .collect()
+    }
+
+    /// Count of resources per kind, for summaries.
+    pub fn counts(&self) -> Vec<(Kind, usize)> {
+        Kind::ALL
+            .into_iter()
+            .map(|k| (k, self.keys(k).len()))
+            .collect()
+    }
+
+    /// Resolve a reference written in TOML, either `key` or `kind.key`, to an
+    /// address of one of the `allowed` kinds.
+    pub fn resolve(&self, reference: &str, allowed: &[Kind]) -> Result<Address, ResolveError> {
+        if let Ok(address) = reference.parse::<Address>() {
+            if self.contains(&address) {
+                if allowed.contains(&address.kind) {
+                    return Ok(address);
+                }
+                return Err(ResolveError::WrongKind {
+                    reference: reference.to_string(),
+                    found: address,
+                    expected: allowed.to_vec(),
+                });
+            }
+        }
+        let found: Vec<Address> = Kind::ALL
+            .into_iter()
+            .map(|kind| Address::new(kind, reference))
+            .filter(|a| self.contains(a))
+            .collect();
+        let fitting: Vec<Address> = found
+            .iter()
+            .filter(|a| allowed.contains(&a.kind))
+            .cloned()
+            .collect();
+        match (fitting.len(), found.first()) {
+            (1, _) => Ok(fitting[0].clone()),
+            (0, Some(other)) => Err(ResolveError::WrongKind {
+                reference: reference.to_string(),
+                found: other.clone(),
+                expected: allowed.to_vec(),
+            }),
+            (0, None) => {
+                let candidates = allowed
+                    .iter()
+                    .flat_map(|k| self.keys(*k).into_iter().cloned())
+                    .collect::<Vec<_>>();
+                Err(ResolveError::Undeclared {
+                    reference: reference.to_string(),
+                    suggestion: crate::suggest::closest(
+                        reference,
+                        candidates.iter().map(String::as_str),
+                    ),
+                })
+            }
+            _ => Err(ResolveError::Ambiguous {
+                reference: reference.to_string(),
+                candidates: fitting,
+            }),
+        }
+    }
+}
