@@ -1,0 +1,91 @@
+//! Delta queries (`/users/delta`, `/groups/delta`): a full read the first
+//! time, then only changes, with the state kept in the `@odata.deltaLink`.
+
+use serde_json::Value;
+
+use super::error::{GraphError, RequestInfo};
+use super::{into_response, GraphClient, Method};
+
+/// The result of one delta round: every page up to the new deltaLink.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DeltaPage {
+    /// Added or changed objects (with `Prefer: return=minimal`, only the
+    /// changed properties).
+    pub items: Vec<Value>,
+    /// Objects reported with `@removed`.
+    pub removed: Vec<RemovedItem>,
+    /// The `@odata.deltaLink` to store for the next round.
+    pub delta_link: String,
+}
+
+/// An object that left the collection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovedItem {
+    /// Object id.
+    pub id: String,
+    /// `changed` (soft-deleted, restorable) or `deleted` (permanent), when given.
+    pub reason: Option<String>,
+}
+
+impl GraphClient {
+    /// Runs a delta round: starts from `previous_delta_link` when given
+    /// (otherwise from `path`, e.g. `/groups/delta?$select=displayName,members`),
+    /// follows every skiptoken page and returns the changes plus the new
+    /// deltaLink.
+    ///
+    /// An expired or invalid token (410 Gone, or the codes
+    /// `syncStateNotFound`, `resyncRequired`, `syncStateInvalid`) returns
+    /// [`GraphError::DeltaExpired`]; the caller should call again with `None`.
+    pub async fn delta(&self, path: &str, previous_delta_link: Option<&str>) -> Result<DeltaPage, GraphError> {
+        self.delta_with(path, previous_delta_link, &[]).await
+    }
+
+    /// Like [`GraphClient::delta`] with extra headers on every page (e.g.
+    /// `Prefer: return=minimal`).
+    pub async fn delta_with(
+        &self,
+        path: &str,
+        previous_delta_link: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<DeltaPage, GraphError> {
+        let headers: Vec<(String, String)> = headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let mut out = DeltaPage::default();
+        let mut seen = std::collections::HashSet::new();
+        let mut url = self.url_for(previous_delta_link.unwrap_or(path))?;
+        loop {
+            let info = RequestInfo::new("GET", &url);
+            if !seen.insert(url.as_str().to_owned()) {
+                return Err(GraphError::UnexpectedResponse { request: info, reason: "delta nextLink repeats an earlier page".to_owned() });
+            }
+            let raw = self.run(&Method::GET, url, None, &headers, false).await?;
+            let page = into_response(info.clone(), raw)?.body.unwrap_or(Value::Null);
+            let Some(values) = page.get("value").and_then(Value::as_array) else {
+                return Err(GraphError::UnexpectedResponse { request: info, reason: "delta response has no `value` array".to_owned() });
+            };
+            for item in values {
+                match item.get("@removed") {
+                    Some(removed) => out.removed.push(RemovedItem {
+                        id: item.get("id").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                        reason: removed.get("reason").and_then(Value::as_str).map(str::to_owned),
+                    }),
+                    None => out.items.push(item.clone()),
+                }
+            }
+            if let Some(link) = page.get("@odata.deltaLink").and_then(Value::as_str) {
+                // Validate it now so a bad link fails this round, not the next.
+                self.url_for(link)?;
+                out.delta_link = link.to_owned();
+                return Ok(out);
+            }
+            match page.get("@odata.nextLink").and_then(Value::as_str) {
+                Some(link) => url = self.url_for(link)?,
+                None => {
+                    return Err(GraphError::UnexpectedResponse {
+                        request: info,
+                        reason: "delta page has neither @odata.nextLink nor @odata.deltaLink".to_owned(),
+                    })
+                }
+            }
+        }
+    }
+}

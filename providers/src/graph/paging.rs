@@ -1,0 +1,44 @@
+//! Collection reads that follow every `@odata.nextLink`.
+
+use serde_json::Value;
+
+use super::error::{GraphError, RequestInfo};
+use super::{into_response, GraphClient, Method};
+
+impl GraphClient {
+    /// GETs a collection and every following page; returns all `value` items.
+    pub async fn list_all(&self, path: &str) -> Result<Vec<Value>, GraphError> {
+        self.list_all_with(path, &[]).await
+    }
+
+    /// Like [`GraphClient::list_all`] with extra headers sent on *every*
+    /// page: Graph does not carry `ConsistencyLevel: eventual` over to the
+    /// nextLink, so advanced queries would fail on page 2 without this.
+    pub async fn list_all_with(&self, path: &str, headers: &[(&str, &str)]) -> Result<Vec<Value>, GraphError> {
+        let headers: Vec<(String, String)> = headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let mut items = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut next = Some(self.url_for(path)?);
+        while let Some(url) = next.take() {
+            let info = RequestInfo::new("GET", &url);
+            if !seen.insert(url.as_str().to_owned()) {
+                return Err(GraphError::UnexpectedResponse { request: info, reason: "nextLink repeats an earlier page".to_owned() });
+            }
+            let raw = self.run(&Method::GET, url, None, &headers, false).await?;
+            let page = into_response(info.clone(), raw)?.body.unwrap_or(Value::Null);
+            match page.get("value") {
+                Some(Value::Array(values)) => items.extend(values.iter().cloned()),
+                _ => {
+                    return Err(GraphError::UnexpectedResponse {
+                        request: info,
+                        reason: "collection response has no `value` array".to_owned(),
+                    })
+                }
+            }
+            if let Some(link) = page.get("@odata.nextLink").and_then(Value::as_str) {
+                next = Some(self.url_for(link)?);
+            }
+        }
+        Ok(items)
+    }
+}
