@@ -1,1 +1,14 @@
-//! placeholder
+//! The pure core of tenantctl: the normalized model both sides are compared
+//! in, the resource graph, the diff, `plan()`, the ledger, and the renderers
+//! of plans. No I/O and no HTTP: callers read and write; this decides.
+
+pub mod diff;
+pub mod graph;
+pub mod ledger;
+pub mod model;
+pub mod plan;
+pub mod render;
+
+pub use ledger::Ledger;
+pub use model::{DesiredModel, DesiredResource, LiveObject, ObservedState, Props};
+pub use plan::{plan, Action, Change, Plan, PlanError, PlanOptions};

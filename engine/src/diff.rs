@@ -1,0 +1,150 @@
+//! Field-level comparison of desired and live properties.
+//!
+//! Only what desired state declares is compared. Normalization makes the
+//! comparison free of false drift: null, absent and empty are equal; numbers
+//! compare by value; arrays of references are sets; nested objects compare
+//! only the keys desired state sets.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::model::{as_reference, Props};
+
+/// One property that differs. `before` is None when the live object lacks
+/// it (or for a create); `after` is None for a removal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// Dotted path, e.g. `installationSchedule.activeHoursStart`.
+    pub field: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<Value>,
+}
+
+/// Whether a value counts as "not set".
+pub fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(m) => m.values().all(is_empty),
+        _ => false,
+    }
+}
+
+/// Canonical form used for comparison and display: empty values removed
+/// from objects, reference arrays sorted.
+pub fn canonical(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut out = serde_json::Map::new();
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            for k in keys {
+                let c = canonical(&m[k]);
+                if !is_empty(&c) {
+                    out.insert(k.clone(), c);
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => {
+            let mut items: Vec<Value> = a.iter().map(canonical).collect();
+            if items.iter().all(|i| as_reference(i).is_some() || i.is_string()) {
+                items.sort_by(|x, y| x.to_string().cmp(&y.to_string()));
+                items.dedup();
+            }
+            Value::Array(items)
+        }
+        other => other.clone(),
+    }
+}
+
+fn equal(desired: &Value, live: &Value) -> bool {
+    match (desired, live) {
+        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        (Value::Object(d), Value::Object(l)) => d.iter().all(|(k, dv)| match l.get(k) {
+            Some(lv) => equal(dv, lv),
+            None => is_empty(dv),
+        }),
+        (Value::Array(d), Value::Array(l)) => d.len() == l.len() && d.iter().zip(l).all(|(a, b)| equal(a, b)),
+        (d, l) if is_empty(d) && is_empty(l) => true,
+        (d, l) => d == l,
+    }
+}
+
+/// Differences between desired and live props, for the keys desired declares.
+pub fn diff_props(desired: &Props, live: &Props) -> Vec<FieldChange> {
+    let mut out = Vec::new();
+    for (k, dv) in desired {
+        let dv = canonical(dv);
+        let lv = live.get(k).map(canonical).unwrap_or(Value::Null);
+        diff_value(k, &dv, &lv, &mut out);
+    }
+    out
+}
+
+fn diff_value(path: &str, dv: &Value, lv: &Value, out: &mut Vec<FieldChange>) {
+    if equal(dv, lv) {
+        return;
+    }
+    // Descend into plain nested objects so a reviewer sees the leaf that changed.
+    if let (Value::Object(d), Value::Object(l)) = (dv, lv) {
+        if !d.is_empty() && !d.keys().any(|k| k.starts_with('@')) {
+            for (k, v) in d {
+                let sub = l.get(k).cloned().unwrap_or(Value::Null);
+                diff_value(&format!("{path}.{k}"), v, &sub, out);
+            }
+            return;
+        }
+    }
+    out.push(FieldChange {
+        field: path.to_string(),
+        before: (!is_empty(lv)).then(|| lv.clone()),
+        after: (!is_empty(dv)).then(|| dv.clone()),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::reference;
+    use serde_json::json;
+
+    fn props(v: Value) -> Props {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn null_empty_and_absent_are_equal() {
+        let d = props(json!({"description": null, "members": [], "x": ""}));
+        assert!(diff_props(&d, &Props::new()).is_empty());
+    }
+
+    #[test]
+    fn only_declared_keys_compared_and_numbers_by_value() {
+        let d = props(json!({"a": 1, "n": {"x": true}}));
+        let l = props(json!({"a": 1.0, "b": 2, "n": {"x": true, "y": 3}}));
+        assert!(diff_props(&d, &l).is_empty());
+    }
+
+    #[test]
+    fn reference_sets_ignore_order_and_nested_leaves_are_named() {
+        let d = props(json!({"members": [reference("user.b"), reference("user.a")], "s": {"start": "08:00"}}));
+        let l = props(json!({"members": [reference("user.a"), reference("user.b")], "s": {"start": "09:00"}}));
+        let changes = diff_props(&d, &l);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].field, "s.start");
+        assert_eq!(changes[0].before, Some(json!("09:00")));
+    }
+
+    #[test]
+    fn removal_and_addition() {
+        let d = props(json!({"members": [reference("user.a")]}));
+        let l = props(json!({"members": [reference("user.a"), reference("user.b")]}));
+        let c = diff_props(&d, &l);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].field, "members");
+    }
+}

@@ -1,0 +1,119 @@
+//! The engine's view of both sides, in one normalized shape.
+//!
+//! Desired resources are produced from `schema::DesiredState` by the
+//! providers' per-kind mappings; live objects by the providers' reads. Both
+//! use Graph property names, with references written as `{"@ref": X}` where X
+//! is an address on the desired side and an object id on the live side. The
+//! engine resolves live ids to addresses before comparing, so references are
+//! compared by resolved identity and shown by key.
+
+use std::collections::BTreeMap;
+
+use schema::{Address, Kind};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Normalized properties of one object, by Graph property name.
+pub type Props = BTreeMap<String, Value>;
+
+/// The marker key of a reference inside props.
+pub const REF: &str = "@ref";
+
+/// A reference to another object: to an address (desired) or an id (live).
+pub fn reference(target: impl Into<String>) -> Value {
+    let mut m = serde_json::Map::new();
+    m.insert(REF.to_string(), Value::String(target.into()));
+    Value::Object(m)
+}
+
+/// The target of a reference value, if it is one.
+pub fn as_reference(v: &Value) -> Option<&str> {
+    match v {
+        Value::Object(m) if m.len() == 1 => m.get(REF).and_then(Value::as_str),
+        _ => None,
+    }
+}
+
+/// One resource as desired state declares it, ready to diff and apply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DesiredResource {
+    pub address: Address,
+    /// What identifies the object in Graph when the ledger does not:
+    /// userPrincipalName, mailNickname, displayName...
+    pub natural_key: String,
+    /// Human name for plans.
+    pub display_name: String,
+    /// Only these properties are managed and compared.
+    pub props: Props,
+    /// Properties Graph cannot change in place; a difference means replace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub immutable: Vec<String>,
+    /// Properties that are assignments (changed through their own call).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assignment_props: Vec<String>,
+    /// Properties sent only when creating, never compared (e.g. how the
+    /// initial password is obtained: the name of an environment variable,
+    /// never the password itself).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub create_only: Props,
+    /// Resources that must exist before this one (from references).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<Address>,
+    /// When the access this resource grants ends (guests, role assignments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// One object read from the tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveObject {
+    pub kind: Kind,
+    pub id: String,
+    pub natural_key: String,
+    pub display_name: String,
+    /// Normalized properties, server-managed fields removed.
+    pub props: Props,
+}
+
+/// Everything read from the tenant for one plan.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ObservedState {
+    /// Live objects per kind, in any order (the engine sorts).
+    pub objects: BTreeMap<Kind, Vec<LiveObject>>,
+    /// Kinds that could not be read, with why: their resources are
+    /// "unknown", never drift.
+    pub unreadable: BTreeMap<Kind, String>,
+}
+
+impl ObservedState {
+    pub fn insert(&mut self, object: LiveObject) {
+        self.objects.entry(object.kind).or_default().push(object);
+    }
+}
+
+/// The desired side handed to `plan`: every resource plus the settings that
+/// shape planning.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DesiredModel {
+    pub resources: BTreeMap<Address, DesiredResource>,
+    pub governance: schema::kinds::Governance,
+}
+
+impl DesiredModel {
+    pub fn insert(&mut self, r: DesiredResource) {
+        self.resources.insert(r.address.clone(), r);
+    }
+}
+
+// Kind is used as a map key in serialized observed state.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_round_trip() {
+        let r = reference("group.mwd-test");
+        assert_eq!(as_reference(&r), Some("group.mwd-test"));
+        assert_eq!(as_reference(&Value::String("x".into())), None);
+    }
+}

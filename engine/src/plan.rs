@@ -1,0 +1,578 @@
+//! Stage 3 of the pipeline: `plan()`, a pure, deterministic function of
+//! desired state, observed state, ledger and options. It matches identities,
+//! diffs, orders changes into waves, and records why each change exists and
+//! what it waits on. Apply makes no choices; everything is decided here.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use schema::kinds::governance::GuestExpiryAction;
+use schema::{Address, Kind};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::diff::{canonical, diff_props, FieldChange};
+use crate::graph::{waves, GraphError};
+use crate::ledger::Ledger;
+use crate::model::{as_reference, reference, DesiredModel, DesiredResource, LiveObject, ObservedState, Props};
+
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Update,
+    /// Only assignments differ; changed through the kind's assignment call.
+    Assign,
+    /// Graph cannot change a field in place: delete, then create.
+    Replace,
+    Delete,
+    /// The ledger names an object that no longer exists: drop the entry.
+    Forget,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Assign => "assign",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+            Action::Forget => "forget",
+        }
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::Create => "+",
+            Action::Update | Action::Assign => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+            Action::Forget => "x",
+        }
+    }
+}
+
+/// One change of the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub address: Address,
+    pub action: Action,
+    pub display_name: String,
+    /// The live object's id (for everything but create).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Why this change is in the plan.
+    pub reason: String,
+    /// Field-level before/after; for a create, every declared field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldChange>,
+    /// Changes earlier in the plan this one needs done first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waits_on: Vec<Address>,
+    /// Changes of one wave are independent of each other.
+    pub wave: u32,
+    /// What apply writes (absent for deletes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub desired: Option<DesiredResource>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// A resource whose live state could not be read: neither in sync nor drift.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unknown {
+    pub address: Address,
+    pub reason: String,
+}
+
+/// A ledger-owned object no longer declared that is kept (prune is off for
+/// its kind, or it is protected).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Orphan {
+    pub address: Address,
+    pub id: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    /// sha256 of the desired model the plan was made from.
+    pub desired_fingerprint: String,
+    /// sha256 of the live objects the plan was made against.
+    pub observed_fingerprint: String,
+    pub changes: Vec<Change>,
+    /// Declared resources already in the desired state.
+    pub unchanged: Vec<Address>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown: Vec<Unknown>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub orphans: Vec<Orphan>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// Count of changes per kind and action, for summaries.
+    pub fn summary(&self) -> BTreeMap<(Kind, Action), usize> {
+        let mut out = BTreeMap::new();
+        for c in &self.changes {
+            *out.entry((c.address.kind, c.action)).or_insert(0) += 1;
+        }
+        out
+    }
+
+    pub fn deletions(&self) -> usize {
+        self.changes.iter().filter(|c| matches!(c.action, Action::Delete | Action::Replace)).count()
+    }
+
+    /// Canonical hash of the plan's content: what approvals sign.
+    pub fn hash(&self) -> String {
+        fingerprint(&serde_json::to_value(self).unwrap_or(Value::Null))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    /// The clock used for expiry decisions (injected so plans are reproducible).
+    pub now: DateTime<Utc>,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions { now: Utc::now() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("{address}: {count} live objects match `{natural_key}` ({}); remove the duplicate or run `tenantctl import {address} ID`", ids.join(", "))]
+    AmbiguousMatch { address: Address, natural_key: String, count: usize, ids: Vec<String> },
+    #[error("{count} problems matching desired resources to live objects:\n{}", problems.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+    Many { count: usize, problems: Vec<PlanError> },
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+}
+
+/// sha256 of a value's canonical JSON (sorted keys).
+pub fn fingerprint(v: &Value) -> String {
+    let mut h = Sha256::new();
+    h.update(canonical_json(v).as_bytes());
+    format!("sha256:{}", hex::encode(h.finalize()))
+}
+
+fn canonical_json(v: &Value) -> String {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let inner: Vec<String> =
+                keys.iter().map(|k| format!("{}:{}", Value::String((*k).clone()), canonical_json(&m[*k]))).collect();
+            format!("{{{}}}", inner.join(","))
+        }
+        Value::Array(a) => format!("[{}]", a.iter().map(canonical_json).collect::<Vec<_>>().join(",")),
+        other => other.to_string(),
+    }
+}
+
+/// Replace `{{id}}` placeholders in a live natural key with `{{address}}`
+/// where the id belongs to a matched object, so keys that embed references
+/// (role assignments) compare by identity.
+fn resolve_key(key: &str, ids: &BTreeMap<String, Address>) -> String {
+    let mut out = String::new();
+    let mut rest = key;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find("}}") {
+            Some(end) => {
+                let inner = &after[..end];
+                match ids.get(inner) {
+                    Some(a) => out.push_str(&format!("{{{{{a}}}}}")),
+                    None => out.push_str(&format!("{{{{{inner}}}}}")),
+                }
+                rest = &after[end + 2..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out.to_lowercase()
+}
+
+/// Rewrite live references (ids) as addresses where known.
+fn resolve_refs(v: &Value, ids: &BTreeMap<String, Address>) -> Value {
+    if let Some(id) = as_reference(v) {
+        return match ids.get(id) {
+            Some(a) => reference(a.to_string()),
+            None => reference(format!("id:{id}")),
+        };
+    }
+    match v {
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), resolve_refs(v, ids))).collect()),
+        Value::Array(a) => Value::Array(a.iter().map(|v| resolve_refs(v, ids)).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The addresses a value refers to.
+pub fn referenced_addresses(v: &Value, out: &mut BTreeSet<Address>) {
+    if let Some(r) = as_reference(v) {
+        if let Ok(a) = r.parse() {
+            out.insert(a);
+        }
+        return;
+    }
+    match v {
+        Value::Object(m) => m.values().for_each(|v| referenced_addresses(v, out)),
+        Value::Array(a) => a.iter().for_each(|v| referenced_addresses(v, out)),
+        _ => {}
+    }
+}
+
+/// Plan the changes that make the tenant match desired state.
+pub fn plan(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, options: &PlanOptions) -> Result<Plan, PlanError> {
+    let gov = &desired.governance;
+    let mut errors = Vec::new();
+    // address -> matched live object; id -> address.
+    let mut matched: BTreeMap<Address, &LiveObject> = BTreeMap::new();
+    let mut ids: BTreeMap<String, Address> = BTreeMap::new();
+    let mut forgotten: Vec<(Address, String)> = Vec::new();
+    let empty = Vec::new();
+
+    // Identity: kinds in order, so references in natural keys (role
+    // assignments name principals) are already resolved when needed.
+    for kind in Kind::ALL {
+        if observed.unreadable.contains_key(&kind) {
+            continue;
+        }
+        let live = observed.objects.get(&kind).unwrap_or(&empty);
+        let by_id: BTreeMap<&str, &LiveObject> = live.iter().map(|o| (o.id.as_str(), o)).collect();
+        // Ledger entries first: they win over natural keys.
+        for (address, entry) in ledger.resources.range(Address::new(kind, "")..) {
+            if address.kind != kind {
+                break;
+            }
+            match by_id.get(entry.id.as_str()) {
+                Some(o) => {
+                    matched.insert(address.clone(), o);
+                    ids.insert(o.id.clone(), address.clone());
+                }
+                None => forgotten.push((address.clone(), entry.id.clone())),
+            }
+        }
+        let taken: BTreeSet<&str> = matched.values().map(|o| o.id.as_str()).collect();
+        let mut by_key: BTreeMap<String, Vec<&LiveObject>> = BTreeMap::new();
+        for o in live.iter().filter(|o| !taken.contains(o.id.as_str())) {
+            by_key.entry(resolve_key(&o.natural_key, &ids)).or_default().push(o);
+        }
+        for (address, r) in desired.resources.range(Address::new(kind, "")..) {
+            if address.kind != kind || matched.contains_key(address) {
+                if address.kind != kind {
+                    break;
+                }
+                continue;
+            }
+            let key = r.natural_key.to_lowercase();
+            match by_key.get(&key).map(Vec::as_slice) {
+                None | Some([]) => {}
+                Some([one]) => {
+                    matched.insert(address.clone(), one);
+                    ids.insert(one.id.clone(), address.clone());
+                }
+                Some(many) => {
+                    let mut found: Vec<String> = many.iter().map(|o| o.id.clone()).collect();
+                    found.sort();
+                    errors.push(PlanError::AmbiguousMatch {
+                        address: address.clone(),
+                        natural_key: r.natural_key.clone(),
+                        count: found.len(),
+                        ids: found,
+                    });
+                }
+            }
+        }
+    }
+    if errors.len() == 1 {
+        return Err(errors.remove(0));
+    }
+    if !errors.is_empty() {
+        return Err(PlanError::Many { count: errors.len(), problems: errors });
+    }
+
+    let mut changes: Vec<Change> = Vec::new();
+    let mut unchanged = Vec::new();
+    let mut unknown = Vec::new();
+    let mut warnings = Vec::new();
+    let mut fp_parts = serde_json::Map::new();
+
+    // Resources that cannot be judged: their kind, or a kind they refer to,
+    // could not be read.
+    let mut unknown_set: BTreeMap<Address, String> = BTreeMap::new();
+    for (address, r) in &desired.resources {
+        if let Some(why) = observed.unreadable.get(&address.kind) {
+            unknown_set.insert(address.clone(), format!("{} could not be read: {why}", address.kind));
+            continue;
+        }
+        if let Some(dep) = r.depends_on.iter().find(|d| observed.unreadable.contains_key(&d.kind)) {
+            unknown_set.insert(address.clone(), format!("refers to {dep}, whose kind could not be read"));
+        }
+    }
+
+    for (address, r) in &desired.resources {
+        if let Some(reason) = unknown_set.get(address) {
+            unknown.push(Unknown { address: address.clone(), reason: reason.clone() });
+            continue;
+        }
+        let live = matched.get(address).copied();
+        let expired = r.expires.is_some_and(|e| e <= options.now);
+        fp_parts.insert(
+            address.to_string(),
+            match live {
+                Some(o) => serde_json::json!({"id": o.id, "props": resolve_refs(&Value::Object(o.props.clone().into_iter().collect()), &ids)}),
+                None => Value::Null,
+            },
+        );
+        if expired {
+            let when = r.expires.map(|e| e.to_rfc3339()).unwrap_or_default();
+            match (address.kind, live, gov.guest_expiry_action) {
+                (_, None, _) => {
+                    unchanged.push(address.clone());
+                    warnings.push(format!("{address} expired at {when}; it is not created"));
+                }
+                (Kind::Guest, Some(o), GuestExpiryAction::Disable) => {
+                    let mut d = r.clone();
+                    d.props.insert("accountEnabled".into(), Value::Bool(false));
+                    let mut wanted = Props::new();
+                    wanted.insert("accountEnabled".into(), Value::Bool(false));
+                    let fields = diff_props(&wanted, &o.props);
+                    if fields.is_empty() {
+                        unchanged.push(address.clone());
+                    } else {
+                        changes.push(change(address, Action::Update, r, Some(o), format!("access expired at {when}: sign-in is blocked"), fields, Some(d)));
+                    }
+                }
+                (_, Some(o), _) => {
+                    let mut c = change(address, Action::Delete, r, Some(o), format!("access expired at {when}"), Vec::new(), None);
+                    if address.kind == Kind::Guest || address.kind == Kind::User {
+                        c.notes.push("users are soft-deleted: restorable from deleted items for 30 days".into());
+                    }
+                    changes.push(c);
+                }
+            }
+            continue;
+        }
+        let Some(o) = live else {
+            let fields = r
+                .props
+                .iter()
+                .filter(|(_, v)| !crate::diff::is_empty(v))
+                .map(|(k, v)| FieldChange { field: k.clone(), before: None, after: Some(canonical(v)) })
+                .collect();
+            let reason = match forgotten.iter().find(|(a, _)| a == address) {
+                Some((_, id)) => format!("the ledger's object {id} no longer exists"),
+                None => format!("no object with {} exists", describe_key(r)),
+            };
+            changes.push(change(address, Action::Create, r, None, reason, fields, Some(r.clone())));
+            continue;
+        };
+        let live_props: Props = o.props.iter().map(|(k, v)| (k.clone(), resolve_refs(v, &ids))).collect();
+        let fields = diff_props(&r.props, &live_props);
+        if fields.is_empty() {
+            unchanged.push(address.clone());
+            continue;
+        }
+        let immutable: Vec<&FieldChange> = fields.iter().filter(|f| r.immutable.iter().any(|i| f.field == *i || f.field.starts_with(&format!("{i}.")))).collect();
+        let (action, reason) = if !immutable.is_empty() {
+            let names: Vec<&str> = immutable.iter().map(|f| f.field.as_str()).collect();
+            (Action::Replace, format!("{} cannot be changed in place", names.join(", ")))
+        } else if fields.iter().all(|f| r.assignment_props.iter().any(|p| f.field == *p || f.field.starts_with(&format!("{p}.")))) {
+            (Action::Assign, "assignments differ".to_string())
+        } else {
+            let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+            (Action::Update, format!("{} differ{}", names.join(", "), if names.len() == 1 { "s" } else { "" }))
+        };
+        let mut c = change(address, action, r, Some(o), reason, fields, Some(r.clone()));
+        if action == Action::Replace && matches!(address.kind, Kind::User | Kind::Guest) {
+            c.notes.push("the old user is soft-deleted: restorable from deleted items for 30 days".into());
+        }
+        changes.push(c);
+    }
+
+    // Dependents of a replaced object refer to an id that goes away.
+    let replaced: BTreeSet<Address> = changes.iter().filter(|c| c.action == Action::Replace).map(|c| c.address.clone()).collect();
+    if !replaced.is_empty() {
+        let changed: BTreeSet<Address> = changes.iter().map(|c| c.address.clone()).collect();
+        for (address, r) in &desired.resources {
+            if changed.contains(address) || unknown_set.contains_key(address) {
+                continue;
+            }
+            if let Some(dep) = r.depends_on.iter().find(|d| replaced.contains(d)) {
+                let Some(o) = matched.get(address).copied() else { continue };
+                let fields: Vec<FieldChange> = r
+                    .props
+                    .iter()
+                    .filter(|(_, v)| {
+                        let mut refs = BTreeSet::new();
+                        referenced_addresses(v, &mut refs);
+                        refs.contains(dep)
+                    })
+                    .map(|(k, v)| FieldChange { field: k.clone(), before: None, after: Some(canonical(v)) })
+                    .collect();
+                let action = if fields.iter().all(|f| r.assignment_props.contains(&f.field)) { Action::Assign } else { Action::Update };
+                unchanged.retain(|a| a != address);
+                changes.push(change(address, action, r, Some(o), format!("{dep} is replaced, so its new id must be set here"), fields, Some(r.clone())));
+            }
+        }
+    }
+
+    // Ledger-owned objects no longer declared.
+    let mut orphans = Vec::new();
+    let protected: BTreeSet<String> = gov.protected.iter().cloned().collect();
+    for (address, entry) in &ledger.resources {
+        if desired.resources.contains_key(address) {
+            continue;
+        }
+        if observed.unreadable.contains_key(&address.kind) {
+            unknown.push(Unknown { address: address.clone(), reason: format!("no longer declared, and {} could not be read", address.kind) });
+            continue;
+        }
+        let Some(o) = matched.get(address).copied() else {
+            changes.push(Change {
+                address: address.clone(),
+                action: Action::Forget,
+                display_name: address.key.clone(),
+                id: Some(entry.id.clone()),
+                reason: format!("no longer declared and object {} no longer exists", entry.id),
+                fields: Vec::new(),
+                waits_on: Vec::new(),
+                wave: 0,
+                desired: None,
+                notes: Vec::new(),
+            });
+            continue;
+        };
+        fp_parts.insert(address.to_string(), serde_json::json!({"id": o.id}));
+        let prunable = gov.prune.kinds.iter().any(|k| k == address.kind.as_str());
+        if protected.contains(&address.to_string()) {
+            orphans.push(Orphan { address: address.clone(), id: o.id.clone(), reason: "no longer declared, but protected: never deleted".into() });
+        } else if !prunable {
+            orphans.push(Orphan {
+                address: address.clone(),
+                id: o.id.clone(),
+                reason: format!("no longer declared; pruning is off for {} (governance.prune.kinds)", address.kind),
+            });
+        } else {
+            let mut c = Change {
+                address: address.clone(),
+                action: Action::Delete,
+                display_name: o.display_name.clone(),
+                id: Some(o.id.clone()),
+                reason: "no longer declared, and pruning is on for its kind".into(),
+                fields: Vec::new(),
+                waits_on: Vec::new(),
+                wave: 0,
+                desired: None,
+                notes: Vec::new(),
+            };
+            if matches!(address.kind, Kind::User | Kind::Guest) {
+                c.notes.push("users are soft-deleted: restorable from deleted items for 30 days".into());
+            }
+            changes.push(c);
+        }
+    }
+
+    let deletions = changes.iter().filter(|c| matches!(c.action, Action::Delete | Action::Replace)).count();
+    if deletions as u32 > gov.prune.max_deletions {
+        warnings.push(format!(
+            "the plan deletes {deletions} objects, more than governance.prune.max_deletions ({}); apply will refuse without --max-deletions",
+            gov.prune.max_deletions
+        ));
+    }
+
+    order(&mut changes, desired)?;
+    unchanged.sort();
+    unknown.sort_by(|a, b| a.address.cmp(&b.address));
+    orphans.sort_by(|a, b| a.address.cmp(&b.address));
+    let observed_fingerprint = fingerprint(&Value::Object(fp_parts));
+    let desired_fingerprint = fingerprint(&serde_json::to_value(desired).unwrap_or(Value::Null));
+    Ok(Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        desired_fingerprint,
+        observed_fingerprint,
+        changes,
+        unchanged,
+        unknown,
+        orphans,
+        warnings,
+    })
+}
+
+fn describe_key(r: &DesiredResource) -> String {
+    let key = r.natural_key.replace("{{", "").replace("}}", "");
+    format!("natural key `{key}`")
+}
+
+fn change(address: &Address, action: Action, r: &DesiredResource, live: Option<&LiveObject>, reason: String, fields: Vec<FieldChange>, desired: Option<DesiredResource>) -> Change {
+    Change {
+        address: address.clone(),
+        action,
+        display_name: r.display_name.clone(),
+        id: live.map(|o| o.id.clone()),
+        reason,
+        fields,
+        waits_on: Vec::new(),
+        wave: 0,
+        desired,
+        notes: Vec::new(),
+    }
+}
+
+/// Assign waves and `waits_on`, and sort: creates and updates in dependency
+/// order, deletes after them in reverse dependency (kind) order.
+fn order(changes: &mut [Change], desired: &DesiredModel) -> Result<(), GraphError> {
+    let changed: BTreeSet<Address> = changes.iter().filter(|c| c.action != Action::Delete && c.action != Action::Forget).map(|c| c.address.clone()).collect();
+    let deps: BTreeMap<Address, Vec<Address>> = changed
+        .iter()
+        .map(|a| {
+            let d = desired.resources.get(a).map(|r| r.depends_on.iter().filter(|d| changed.contains(*d)).cloned().collect()).unwrap_or_default();
+            (a.clone(), d)
+        })
+        .collect();
+    let wave_of = waves(&deps)?;
+    let last = wave_of.values().copied().max().map(|w| w + 1).unwrap_or(0);
+    for c in changes.iter_mut() {
+        match c.action {
+            Action::Delete | Action::Forget => {
+                // Dependents first: policies and role assignments, then
+                // groups, then users.
+                let rank = Kind::ALL.len() - 1 - Kind::ALL.iter().position(|k| *k == c.address.kind).unwrap_or(0);
+                c.wave = last + rank as u32;
+            }
+            _ => {
+                c.wave = wave_of.get(&c.address).copied().unwrap_or(0);
+                c.waits_on = deps.get(&c.address).cloned().unwrap_or_default();
+            }
+        }
+    }
+    changes.sort_by(|a, b| (a.wave, &a.address).cmp(&(b.wave, &b.address)));
+    // Renumber waves densely so they read 0, 1, 2...
+    let mut seen: Vec<u32> = changes.iter().map(|c| c.wave).collect();
+    seen.dedup();
+    for c in changes.iter_mut() {
+        c.wave = seen.iter().position(|w| *w == c.wave).unwrap_or(0) as u32;
+    }
+    Ok(())
+}
+

@@ -1,0 +1,101 @@
+//! Markdown made for a pull-request comment: a summary table of counts per
+//! kind and action, then one collapsible section per resource with a diff.
+//! Long plans stay readable because every resource is folded.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use similar::{ChangeTag, TextDiff};
+
+use crate::plan::{Action, Plan};
+use crate::render::{diff_sides, headline};
+
+const ACTIONS: [Action; 6] = [Action::Create, Action::Update, Action::Assign, Action::Replace, Action::Delete, Action::Forget];
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('|', "\\|")
+}
+
+pub fn markdown(plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "## tenantctl plan\n");
+    let _ = writeln!(out, "**{}** · {} unchanged\n", headline(plan), plan.unchanged.len());
+    if !plan.changes.is_empty() {
+        let mut by_kind: BTreeMap<schema::Kind, BTreeMap<Action, usize>> = BTreeMap::new();
+        for c in &plan.changes {
+            *by_kind.entry(c.address.kind).or_default().entry(c.action).or_insert(0) += 1;
+        }
+        let used: Vec<Action> = ACTIONS.iter().copied().filter(|a| by_kind.values().any(|m| m.contains_key(a))).collect();
+        let _ = writeln!(out, "| kind | {} |", used.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(" | "));
+        let _ = writeln!(out, "|---|{}", "---:|".repeat(used.len()));
+        for (kind, counts) in &by_kind {
+            let cells: Vec<String> = used.iter().map(|a| counts.get(a).map(|n| n.to_string()).unwrap_or_default()).collect();
+            let _ = writeln!(out, "| `{kind}` | {} |", cells.join(" | "));
+        }
+        let _ = writeln!(out);
+    }
+    for c in &plan.changes {
+        let _ = writeln!(
+            out,
+            "<details><summary><code>{} {}</code> {} — {}</summary>\n",
+            c.action.symbol(),
+            c.address,
+            c.action.as_str(),
+            escape(&c.display_name)
+        );
+        let _ = writeln!(out, "{}{}\n", escape(&c.reason), c.id.as_deref().map(|i| format!(" (object `{i}`)")).unwrap_or_default());
+        if !c.fields.is_empty() {
+            let (before, after) = diff_sides(c);
+            let _ = writeln!(out, "```diff");
+            let diff = TextDiff::from_lines(&before, &after);
+            for ch in diff.iter_all_changes() {
+                let sign = match ch.tag() {
+                    ChangeTag::Delete => "-",
+                    ChangeTag::Insert => "+",
+                    ChangeTag::Equal => " ",
+                };
+                let _ = write!(out, "{sign} {}", ch.value().replace("```", "'''"));
+                if ch.missing_newline() {
+                    out.push('\n');
+                }
+            }
+            let _ = writeln!(out, "```\n");
+        }
+        if !c.waits_on.is_empty() {
+            let w: Vec<String> = c.waits_on.iter().map(|a| format!("`{a}`")).collect();
+            let _ = writeln!(out, "Waits on: {}\n", w.join(", "));
+        }
+        for n in &c.notes {
+            let _ = writeln!(out, "> **Note:** {}\n", escape(n));
+        }
+        let _ = writeln!(out, "</details>\n");
+    }
+    if !plan.unknown.is_empty() {
+        let _ = writeln!(out, "### Could not be read\n\nNot counted as drift:\n");
+        for u in &plan.unknown {
+            let _ = writeln!(out, "- `{}`: {}", u.address, escape(&u.reason));
+        }
+        let _ = writeln!(out);
+    }
+    if !plan.orphans.is_empty() {
+        let _ = writeln!(out, "### Kept, no longer declared\n");
+        for o in &plan.orphans {
+            let _ = writeln!(out, "- `{}` (`{}`): {}", o.address, o.id, escape(&o.reason));
+        }
+        let _ = writeln!(out);
+    }
+    if !plan.warnings.is_empty() {
+        let _ = writeln!(out, "### Warnings\n");
+        for w in &plan.warnings {
+            let _ = writeln!(out, "- :warning: {}", escape(w));
+        }
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(out, "<sub>plan `{}` · desired `{}` · live `{}`</sub>", short(&plan.hash()), short(&plan.desired_fingerprint), short(&plan.observed_fingerprint));
+    out
+}
+
+fn short(h: &str) -> &str {
+    let end = h.char_indices().nth(19).map(|(i, _)| i).unwrap_or(h.len());
+    &h[..end]
+}

@@ -1,0 +1,100 @@
+//! Stage 4 of the pipeline: plans rendered for people and machines. Text
+//! for terminals, Markdown for pull-request comments, JSON for saved plans
+//! and tools. All three go through `show_value`, which redacts anything
+//! secret-named, so no renderer can leak a secret by accident.
+
+mod json;
+mod markdown;
+mod text;
+
+pub use json::json;
+pub use markdown::markdown;
+pub use text::text;
+
+use serde_json::Value;
+
+use crate::model::as_reference;
+use crate::plan::{Action, Plan};
+
+/// Property names whose values are never shown.
+pub fn is_secret_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase().replace(['_', '-'], "");
+    matches!(n.as_str(), "passwordprofile" | "credentials" | "keycredentials" | "passwordcredentials")
+        || ["password", "secret", "token", "privatekey", "presharedkey", "sharedkey", "passphrase"].iter().any(|s| n.ends_with(s))
+}
+
+/// A value for display: references by address, secrets redacted.
+pub fn show_value(field: &str, v: &Value) -> String {
+    if is_secret_name(field) {
+        return "(redacted)".to_string();
+    }
+    if let Some(r) = as_reference(v) {
+        return r.to_string();
+    }
+    match v {
+        Value::Array(a) => format!("[{}]", a.iter().map(|x| show_value(field, x)).collect::<Vec<_>>().join(", ")),
+        Value::Object(m) => {
+            let inner: Vec<String> = m
+                .iter()
+                .map(|(k, x)| format!("{k} = {}", show_value(k, x)))
+                .collect();
+            format!("{{ {} }}", inner.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// "3 to create, 1 to update, ..." for the actions present.
+pub fn headline(plan: &Plan) -> String {
+    if plan.changes.is_empty() {
+        return "no changes: the tenant matches desired state".to_string();
+    }
+    let mut counts = std::collections::BTreeMap::new();
+    for c in &plan.changes {
+        *counts.entry(c.action).or_insert(0usize) += 1;
+    }
+    let parts: Vec<String> = [
+        (Action::Create, "to create"),
+        (Action::Update, "to update"),
+        (Action::Assign, "to reassign"),
+        (Action::Replace, "to replace"),
+        (Action::Delete, "to delete"),
+        (Action::Forget, "to forget"),
+    ]
+    .iter()
+    .filter_map(|(a, label)| counts.get(a).map(|n| format!("{n} {label}")))
+    .collect();
+    parts.join(", ")
+}
+
+/// Lines of `field = value` before and after, for a unified diff.
+pub(crate) fn diff_sides(change: &crate::plan::Change) -> (String, String) {
+    let mut before = String::new();
+    let mut after = String::new();
+    for f in &change.fields {
+        if let Some(b) = &f.before {
+            before.push_str(&format!("{} = {}\n", f.field, show_value(&f.field, b)));
+        }
+        if let Some(a) = &f.after {
+            after.push_str(&format!("{} = {}\n", f.field, show_value(&f.field, a)));
+        }
+    }
+    (before, after)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn secrets_are_redacted_refs_shown_by_address() {
+        assert_eq!(show_value("passwordProfile", &json!({"password": "hunter2"})), "(redacted)");
+        assert_eq!(show_value("x", &json!({"password": "hunter2"})), "{ password = (redacted) }");
+        assert_eq!(show_value("members", &json!([{"@ref": "user.a"}])), "[user.a]");
+        assert_eq!(show_value("passwordPolicies", &json!("DisablePasswordExpiration")), "\"DisablePasswordExpiration\"");
+        assert_eq!(show_value("passwordFromEnv", &json!("PW_VAR")), "\"PW_VAR\"");
+        assert_eq!(show_value("wiFiPreSharedKey", &json!("abc")), "(redacted)");
+        assert_eq!(show_value("client_secret", &json!("abc")), "(redacted)");
+    }
+}

@@ -1,0 +1,84 @@
+//! Plain or coloured text for terminals.
+
+use std::fmt::Write;
+
+use crate::plan::{Action, Plan};
+use crate::render::{headline, show_value};
+
+struct Paint(bool);
+
+impl Paint {
+    fn c(&self, code: &str, s: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+}
+
+/// The plan as text; `color` adds ANSI colours (only on a terminal).
+pub fn text(plan: &Plan, color: bool) -> String {
+    let p = Paint(color);
+    let mut out = String::new();
+    let _ = writeln!(out, "Plan: {} ({} unchanged)", headline(plan), plan.unchanged.len());
+    let mut wave = None;
+    for c in &plan.changes {
+        if wave != Some(c.wave) {
+            wave = Some(c.wave);
+            let _ = writeln!(out, "\n{}", p.c("1", &format!("wave {}", c.wave + 1)));
+        }
+        let code = match c.action {
+            Action::Create => "32",
+            Action::Update | Action::Assign => "33",
+            Action::Replace | Action::Delete | Action::Forget => "31",
+        };
+        let id = c.id.as_deref().map(|i| format!(" (id {i})")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {} {} {}{}",
+            p.c(code, &format!("{:>3}", c.action.symbol())),
+            p.c("1", &c.address.to_string()),
+            c.display_name,
+            id
+        );
+        let _ = writeln!(out, "        {}: {}", c.action.as_str(), c.reason);
+        for f in &c.fields {
+            let line = match (&f.before, &f.after) {
+                (None, Some(a)) => format!("+ {} = {}", f.field, show_value(&f.field, a)),
+                (Some(b), None) => format!("- {} = {}", f.field, show_value(&f.field, b)),
+                (Some(b), Some(a)) => {
+                    format!("~ {}: {} -> {}", f.field, show_value(&f.field, b), show_value(&f.field, a))
+                }
+                (None, None) => continue,
+            };
+            let _ = writeln!(out, "        {}", p.c(code, &line));
+        }
+        if !c.waits_on.is_empty() {
+            let w: Vec<String> = c.waits_on.iter().map(|a| a.to_string()).collect();
+            let _ = writeln!(out, "        waits on: {}", w.join(", "));
+        }
+        for n in &c.notes {
+            let _ = writeln!(out, "        note: {n}");
+        }
+    }
+    if !plan.unknown.is_empty() {
+        let _ = writeln!(out, "\n{}", p.c("1;35", "Unknown (could not be read; not counted as drift):"));
+        for u in &plan.unknown {
+            let _ = writeln!(out, "  ? {}: {}", u.address, u.reason);
+        }
+    }
+    if !plan.orphans.is_empty() {
+        let _ = writeln!(out, "\nKept, no longer declared:");
+        for o in &plan.orphans {
+            let _ = writeln!(out, "  . {} (id {}): {}", o.address, o.id, o.reason);
+        }
+    }
+    if !plan.warnings.is_empty() {
+        let _ = writeln!(out, "\n{}", p.c("1;33", "Warnings:"));
+        for w in &plan.warnings {
+            let _ = writeln!(out, "  ! {w}");
+        }
+    }
+    out
+}
