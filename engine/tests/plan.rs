@@ -138,6 +138,7 @@ fn ledger_wins_over_natural_key_and_missing_ledger_object_is_recreated() {
 
     let mut ledger = Ledger::default();
     ledger.record(a("update_ring.test"), "gone".into(), None, None);
+    let mut o = converged();
     o.objects.remove(&Kind::UpdateRing);
     let p = plan(&desired(), &o, &ledger, &opts()).unwrap();
     let c = p.changes.iter().find(|c| c.address == a("update_ring.test")).unwrap();
