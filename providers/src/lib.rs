@@ -1,2 +1,6 @@
-//! placeholder
+//! Talking to Microsoft Graph: the client (auth, retry, paging, `$batch`,
+//! delta) and one provider per resource kind that maps Graph objects to and
+//! from the engine's normalized model. Providers never decide what to
+//! change; the engine does.
 pub mod graph;
+pub mod kinds;

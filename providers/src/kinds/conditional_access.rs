@@ -1,0 +1,136 @@
+//! Conditional access policies (`/identity/conditionalAccess/policies`).
+//! Users and groups are references; roles are compared by name.
+
+use engine::model::reference;
+use engine::{DesiredResource, LiveObject, Props};
+use schema::kinds::conditional_access::SPECIAL_USERS;
+use schema::kinds::role_assignment::role_template_id;
+use schema::kinds::ConditionalAccess;
+use schema::{Address, DesiredState, Kind};
+use serde_json::{json, Value};
+
+use super::role_assignment::role_name;
+use super::{ref_to, resource, str_field};
+
+pub fn desired(key: &str, c: &ConditionalAccess, state: &DesiredState) -> DesiredResource {
+    let users = |list: &Vec<String>| -> Value {
+        Value::Array(
+            list.iter()
+                .map(|u| if SPECIAL_USERS.contains(&u.as_str()) { json!(u) } else { ref_to(state, u, &[Kind::User, Kind::Guest]) })
+                .collect(),
+        )
+    };
+    let groups = |list: &Vec<String>| Value::Array(list.iter().map(|g| ref_to(state, g, &[Kind::Group])).collect());
+    let roles = |list: &Vec<String>| Value::Array(list.iter().map(|r| json!(r)).collect());
+    let mut p = Props::new();
+    p.insert("displayName".into(), json!(c.display_name));
+    p.insert("state".into(), serde_json::to_value(c.state).unwrap_or(Value::Null));
+    p.insert(
+        "conditions".into(),
+        json!({
+            "clientAppTypes": c.client_app_types,
+            "applications": {
+                "includeApplications": c.applications.include_applications,
+                "excludeApplications": c.applications.exclude_applications,
+            },
+            "users": {
+                "includeUsers": users(&c.users.include_users),
+                "excludeUsers": users(&c.users.exclude_users),
+                "includeGroups": groups(&c.users.include_groups),
+                "excludeGroups": groups(&c.users.exclude_groups),
+                "includeRoles": roles(&c.users.include_roles),
+                "excludeRoles": roles(&c.users.exclude_roles),
+            },
+        }),
+    );
+    p.insert(
+        "grantControls".into(),
+        json!({"operator": format!("{:?}", c.grant.operator), "builtInControls": c.grant.built_in_controls}),
+    );
+    resource(Address::new(Kind::ConditionalAccess, key), c.display_name.to_lowercase(), c.display_name.clone(), p)
+}
+
+fn is_guid(s: &str) -> bool {
+    s.len() == 36 && s.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+}
+
+pub fn normalize(raw: &Value) -> LiveObject {
+    let list = |path: &str| raw.pointer(path).and_then(Value::as_array).cloned().unwrap_or_default();
+    let ids = |path: &str| -> Value {
+        Value::Array(
+            list(path)
+                .into_iter()
+                .map(|v| match v.as_str() {
+                    Some(s) if is_guid(s) => reference(s),
+                    _ => v,
+                })
+                .collect(),
+        )
+    };
+    let roles = |path: &str| Value::Array(list(path).iter().filter_map(Value::as_str).map(|r| json!(role_name(r))).collect());
+    let mut p = Props::new();
+    p.insert("displayName".into(), raw.get("displayName").cloned().unwrap_or(Value::Null));
+    p.insert("state".into(), raw.get("state").cloned().unwrap_or(Value::Null));
+    p.insert(
+        "conditions".into(),
+        json!({
+            "clientAppTypes": list("/conditions/clientAppTypes"),
+            "applications": {
+                "includeApplications": list("/conditions/applications/includeApplications"),
+                "excludeApplications": list("/conditions/applications/excludeApplications"),
+            },
+            "users": {
+                "includeUsers": ids("/conditions/users/includeUsers"),
+                "excludeUsers": ids("/conditions/users/excludeUsers"),
+                "includeGroups": ids("/conditions/users/includeGroups"),
+                "excludeGroups": ids("/conditions/users/excludeGroups"),
+                "includeRoles": roles("/conditions/users/includeRoles"),
+                "excludeRoles": roles("/conditions/users/excludeRoles"),
+            },
+        }),
+    );
+    p.insert(
+        "grantControls".into(),
+        json!({
+            "operator": raw.pointer("/grantControls/operator").cloned().unwrap_or(Value::Null),
+            "builtInControls": list("/grantControls/builtInControls"),
+        }),
+    );
+    LiveObject {
+        kind: Kind::ConditionalAccess,
+        id: str_field(raw, "id").to_string(),
+        natural_key: str_field(raw, "displayName").to_lowercase(),
+        display_name: str_field(raw, "displayName").to_string(),
+        props: p,
+    }
+}
+
+/// The POST/PATCH body, with references replaced by object ids and role
+/// names by template ids.
+pub fn write_body(r: &DesiredResource, ids: &dyn Fn(&str) -> Option<String>) -> Result<Value, String> {
+    fn resolve(v: &Value, ids: &dyn Fn(&str) -> Option<String>) -> Result<Value, String> {
+        if let Some(a) = engine::model::as_reference(v) {
+            return ids(a).map(Value::String).ok_or_else(|| format!("{a} has no object id yet"));
+        }
+        Ok(match v {
+            Value::Object(m) => Value::Object(m.iter().map(|(k, v)| Ok((k.clone(), resolve(v, ids)?))).collect::<Result<_, String>>()?),
+            Value::Array(a) => Value::Array(a.iter().map(|v| resolve(v, ids)).collect::<Result<_, String>>()?),
+            other => other.clone(),
+        })
+    }
+    let mut body = serde_json::Map::new();
+    for (k, v) in &r.props {
+        body.insert(k.clone(), resolve(v, ids)?);
+    }
+    let mut body = Value::Object(body);
+    for path in ["/conditions/users/includeRoles", "/conditions/users/excludeRoles"] {
+        if let Some(Value::Array(roles)) = body.pointer_mut(path) {
+            for role in roles.iter_mut() {
+                if let Some(id) = role.as_str().and_then(role_template_id) {
+                    *role = json!(id);
+                }
+            }
+        }
+    }
+    Ok(body)
+}

@@ -1,0 +1,262 @@
+//! One module per resource kind: how its desired TOML maps to Graph's
+//! normalized properties (`desired`), how a live Graph object maps to the
+//! same shape (`normalize`), and which collection it is read from. Reads are
+//! organised by Graph collection in `crate::observe`, because some
+//! collections hold two kinds (users and guests; device configurations and
+//! update rings).
+
+pub mod autopilot_profile;
+pub mod compliance_policy;
+pub mod conditional_access;
+pub mod device_configuration;
+pub mod group;
+pub mod guest;
+pub mod role_assignment;
+pub mod update_ring;
+pub mod user;
+
+use std::collections::BTreeSet;
+
+use engine::model::reference;
+use engine::{DesiredModel, DesiredResource, Props};
+use schema::kinds::Assignments;
+use schema::{Address, DesiredState, Kind};
+use serde_json::{Map, Value};
+
+/// Build the engine's desired model from loaded desired state.
+pub fn desired_model(state: &DesiredState) -> DesiredModel {
+    let mut m = DesiredModel { governance: state.governance(), ..Default::default() };
+    for (k, d) in &state.user {
+        m.insert(user::desired(k, &d.value));
+    }
+    for (k, d) in &state.guest {
+        m.insert(guest::desired(k, &d.value));
+    }
+    for (k, d) in &state.group {
+        m.insert(group::desired(k, &d.value, state));
+    }
+    for (k, d) in &state.role_assignment {
+        m.insert(role_assignment::desired(k, &d.value, state));
+    }
+    for (k, d) in &state.device_configuration {
+        m.insert(device_configuration::desired(k, &d.value, state));
+    }
+    for (k, d) in &state.compliance_policy {
+        m.insert(compliance_policy::desired(k, &d.value, state));
+    }
+    for (k, d) in &state.update_ring {
+        m.insert(update_ring::desired(k, &d.value, state));
+    }
+    for (k, d) in &state.autopilot_profile {
+        m.insert(autopilot_profile::desired(k, &d.value, state));
+    }
+    for (k, d) in &state.conditional_access {
+        m.insert(conditional_access::desired(k, &d.value, state));
+    }
+    m
+}
+
+/// A desired resource with its dependencies derived from the references in
+/// its props (plus any given).
+pub(crate) fn resource(address: Address, natural_key: String, display_name: String, props: Props) -> DesiredResource {
+    let mut deps = BTreeSet::new();
+    for v in props.values() {
+        engine::plan::referenced_addresses(v, &mut deps);
+    }
+    deps.remove(&address);
+    DesiredResource {
+        address,
+        natural_key,
+        display_name,
+        props,
+        immutable: Vec::new(),
+        assignment_props: Vec::new(),
+        create_only: Props::new(),
+        depends_on: deps.into_iter().collect(),
+        expires: None,
+    }
+}
+
+/// A reference written in TOML, resolved to its address (validation has
+/// already proved it resolves; an unresolvable one is kept verbatim so it
+/// shows up rather than vanishing).
+pub(crate) fn ref_to(state: &DesiredState, r: &str, allowed: &[Kind]) -> Value {
+    match state.resolve(r, allowed) {
+        Ok(a) => reference(a.to_string()),
+        Err(_) => reference(r.to_string()),
+    }
+}
+
+/// Intune assignments, normalized: include/exclude group references and the
+/// two "all" targets.
+pub(crate) fn desired_assignments(state: &DesiredState, a: &Assignments) -> Value {
+    let groups = |list: &Vec<String>| Value::Array(list.iter().map(|g| ref_to(state, g, &[Kind::Group])).collect());
+    let mut m = Map::new();
+    m.insert("include".into(), groups(&a.include));
+    m.insert("exclude".into(), groups(&a.exclude));
+    m.insert("allDevices".into(), Value::Bool(a.all_devices));
+    m.insert("allUsers".into(), Value::Bool(a.all_users));
+    Value::Object(m)
+}
+
+/// Graph's assignment list (`[{target: {@odata.type, groupId}}]`) in the
+/// normalized form above, group ids as references.
+pub(crate) fn live_assignments(assignments: &Value) -> Value {
+    let mut include = Vec::new();
+    let mut exclude = Vec::new();
+    let mut all_devices = false;
+    let mut all_users = false;
+    for a in assignments.as_array().into_iter().flatten() {
+        let target = a.get("target").unwrap_or(a);
+        let ty = target.get("@odata.type").and_then(Value::as_str).unwrap_or_default();
+        let group = target.get("groupId").and_then(Value::as_str);
+        match (ty.trim_start_matches("#microsoft.graph."), group) {
+            ("exclusionGroupAssignmentTarget", Some(g)) => exclude.push(reference(g)),
+            ("groupAssignmentTarget", Some(g)) => include.push(reference(g)),
+            ("allDevicesAssignmentTarget", _) => all_devices = true,
+            ("allLicensedUsersAssignmentTarget", _) => all_users = true,
+            _ => {}
+        }
+    }
+    let mut m = Map::new();
+    m.insert("include".into(), Value::Array(include));
+    m.insert("exclude".into(), Value::Array(exclude));
+    m.insert("allDevices".into(), Value::Bool(all_devices));
+    m.insert("allUsers".into(), Value::Bool(all_users));
+    Value::Object(m)
+}
+
+/// Graph's `/assign` body for normalized assignments, with references
+/// replaced by group ids. `odata_assignment` is e.g.
+/// `#microsoft.graph.deviceConfigurationAssignment`.
+pub fn assign_body(assignments: &Value, ids: &dyn Fn(&str) -> Option<String>, odata_assignment: &str) -> Result<Value, String> {
+    Ok(serde_json::json!({ "assignments": assignment_targets(assignments, ids)?.into_iter().map(|t| {
+        serde_json::json!({"@odata.type": odata_assignment, "target": t})
+    }).collect::<Vec<_>>() }))
+}
+
+/// The Graph targets of normalized assignments.
+pub fn assignment_targets(assignments: &Value, ids: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Value>, String> {
+    let mut out = Vec::new();
+    let list = |k: &str| assignments.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
+    for (k, ty) in [("include", "#microsoft.graph.groupAssignmentTarget"), ("exclude", "#microsoft.graph.exclusionGroupAssignmentTarget")] {
+        for r in list(k) {
+            let address = engine::model::as_reference(&r).unwrap_or_default().to_string();
+            let id = ids(&address).ok_or_else(|| format!("{address} has no object id yet"))?;
+            out.push(serde_json::json!({"@odata.type": ty, "groupId": id}));
+        }
+    }
+    if assignments.get("allDevices").and_then(Value::as_bool) == Some(true) {
+        out.push(serde_json::json!({"@odata.type": "#microsoft.graph.allDevicesAssignmentTarget"}));
+    }
+    if assignments.get("allUsers").and_then(Value::as_bool) == Some(true) {
+        out.push(serde_json::json!({"@odata.type": "#microsoft.graph.allLicensedUsersAssignmentTarget"}));
+    }
+    Ok(out)
+}
+
+/// snake_case -> camelCase, for TOML field names that mirror Graph's.
+pub(crate) fn camel(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut upper = false;
+    for c in s.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A serializable TOML type as Graph props: keys camelCased, recursively.
+pub(crate) fn camel_props<T: serde::Serialize>(v: &T, skip: &[&str]) -> Props {
+    fn conv(v: Value) -> Value {
+        match v {
+            Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (camel(&k), conv(v))).collect()),
+            Value::Array(a) => Value::Array(a.into_iter().map(conv).collect()),
+            other => other,
+        }
+    }
+    match serde_json::to_value(v) {
+        Ok(Value::Object(m)) => m
+            .into_iter()
+            .filter(|(k, _)| !skip.contains(&k.as_str()))
+            .map(|(k, v)| (camel(&k), conv(v)))
+            .collect(),
+        _ => Props::new(),
+    }
+}
+
+/// TOML settings (already Graph-named) as JSON values.
+pub(crate) fn settings_json(settings: &std::collections::BTreeMap<String, toml::Value>) -> Props {
+    settings
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(Value::Null)))
+        .collect()
+}
+
+/// Server-managed properties never compared nor fingerprinted.
+pub(crate) const VOLATILE: &[&str] = &[
+    "@odata.context",
+    "@odata.etag",
+    "assignments@odata.context",
+    "createdDateTime",
+    "lastModifiedDateTime",
+    "modifiedDateTime",
+    "version",
+    "renewedDateTime",
+    "deletedDateTime",
+    "securityIdentifier",
+    "onPremisesSyncEnabled",
+    "proxyAddresses",
+];
+
+/// A live object's props: everything but ids, volatile fields and the
+/// listed extras.
+pub(crate) fn live_props(raw: &Value, drop: &[&str]) -> Props {
+    raw.as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| k.as_str() != "id" && !VOLATILE.contains(&k.as_str()) && !drop.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub(crate) fn str_field<'a>(raw: &'a Value, name: &str) -> &'a str {
+    raw.get(name).and_then(Value::as_str).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn camel_case() {
+        assert_eq!(camel("quality_updates_deferral_period_in_days"), "qualityUpdatesDeferralPeriodInDays");
+        assert_eq!(camel("allow_windows11_upgrade"), "allowWindows11Upgrade");
+    }
+
+    #[test]
+    fn assignments_round_trip_through_graph_targets() {
+        let live = live_assignments(&json!([
+            {"id": "p_g1", "target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": "g1"}},
+            {"id": "p_g2", "target": {"@odata.type": "#microsoft.graph.exclusionGroupAssignmentTarget", "groupId": "g2"}},
+            {"id": "p_ad", "target": {"@odata.type": "#microsoft.graph.allDevicesAssignmentTarget"}}
+        ]));
+        assert_eq!(live["include"], json!([{"@ref": "g1"}]));
+        assert_eq!(live["exclude"], json!([{"@ref": "g2"}]));
+        assert_eq!(live["allDevices"], json!(true));
+        let body = assign_body(&live, &|a| Some(format!("id-{a}")), "#microsoft.graph.deviceConfigurationAssignment").unwrap();
+        let targets = body["assignments"].as_array().unwrap();
+        assert_eq!(targets.len(), 3);
+        assert_eq!(targets[0]["target"]["groupId"], json!("id-g1"));
+        assert_eq!(targets[1]["target"]["@odata.type"], json!("#microsoft.graph.exclusionGroupAssignmentTarget"));
+    }
+}

@@ -1,0 +1,134 @@
+//! Directory role assignments: permanent active ones (`roleAssignments`),
+//! time-boxed active ones and eligible ones (PIM schedule requests), so
+//! Entra itself ends the access at its expiry.
+
+use engine::model::reference;
+use engine::{DesiredResource, LiveObject, Props};
+use schema::kinds::role_assignment::{role_template_id, AssignmentType, BUILT_IN_ROLES};
+use schema::kinds::RoleAssignment;
+use schema::{Address, DesiredState, Kind};
+use serde_json::{json, Value};
+
+use super::{ref_to, resource, str_field};
+
+/// The role's display name for a definition id (built-in roles have
+/// id == templateId), or the id itself for roles tenantctl does not know.
+pub fn role_name(id: &str) -> String {
+    BUILT_IN_ROLES.iter().find(|(_, i)| i.eq_ignore_ascii_case(id)).map(|(n, _)| n.to_string()).unwrap_or_else(|| id.to_string())
+}
+
+fn kind_word(t: AssignmentType) -> &'static str {
+    match t {
+        AssignmentType::Active => "active",
+        AssignmentType::Eligible => "eligible",
+    }
+}
+
+/// `{{principal}}|role|scope|active`: references inside `{{ }}` are
+/// resolved by the engine, so keys match across desired and live.
+fn natural_key(principal: &str, role: &str, scope: &str, kind: &str) -> String {
+    format!("{{{{{principal}}}}}|{}|{scope}|{kind}", role.to_lowercase())
+}
+
+pub fn desired(key: &str, r: &RoleAssignment, state: &DesiredState) -> DesiredResource {
+    let principal = ref_to(state, &r.principal, &[Kind::User, Kind::Guest, Kind::Group]);
+    let principal_address = engine::model::as_reference(&principal).unwrap_or_default().to_string();
+    let mut p = Props::new();
+    p.insert("principal".into(), principal);
+    p.insert("role".into(), json!(r.role));
+    p.insert("directoryScopeId".into(), json!(r.directory_scope_id));
+    p.insert("assignment".into(), json!(kind_word(r.assignment)));
+    p.insert(
+        "endDateTime".into(),
+        r.expires.map(|e| json!(e.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))).unwrap_or(Value::Null),
+    );
+    let role_id = role_template_id(&r.role).unwrap_or(&r.role).to_string();
+    let mut res = resource(
+        Address::new(Kind::RoleAssignment, key),
+        natural_key(&principal_address, &role_id, &r.directory_scope_id, kind_word(r.assignment)),
+        format!("{} as {}", r.principal, r.role),
+        p,
+    );
+    // Moving between permanent, time-boxed and eligible is a different
+    // Graph object, so those changes replace.
+    res.immutable = vec!["assignment".into(), "principal".into(), "role".into(), "directoryScopeId".into()];
+    res.expires = r.expires;
+    if let Some(j) = &r.justification {
+        res.create_only.insert("justification".into(), json!(j));
+    }
+    res
+}
+
+/// Normalize a roleAssignment, or a PIM schedule (with `scheduleInfo`), as
+/// `assignment` ("active" or "eligible").
+pub fn normalize(raw: &Value, assignment: &str) -> LiveObject {
+    let principal = str_field(raw, "principalId");
+    let role_id = str_field(raw, "roleDefinitionId");
+    let scope = raw.get("directoryScopeId").and_then(Value::as_str).unwrap_or("/");
+    let end = raw
+        .pointer("/scheduleInfo/expiration/endDateTime")
+        .and_then(Value::as_str)
+        .and_then(|e| chrono::DateTime::parse_from_rfc3339(e).ok())
+        .map(|e| json!(e.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
+        .unwrap_or(Value::Null);
+    let mut props = Props::new();
+    props.insert("principal".into(), reference(principal));
+    props.insert("role".into(), json!(role_name(role_id)));
+    props.insert("directoryScopeId".into(), json!(scope));
+    props.insert("assignment".into(), json!(assignment));
+    props.insert("endDateTime".into(), end);
+    LiveObject {
+        kind: Kind::RoleAssignment,
+        id: str_field(raw, "id").to_string(),
+        natural_key: natural_key(principal, role_id, scope, assignment),
+        display_name: format!("{} as {}", principal, role_name(role_id)),
+        props,
+    }
+}
+
+/// How a desired role assignment is written.
+pub enum Write {
+    /// POST /roleManagement/directory/roleAssignments
+    Permanent(Value),
+    /// POST .../roleAssignmentScheduleRequests or .../roleEligibilityScheduleRequests
+    Schedule { path: &'static str, body: Value },
+}
+
+/// The create request for a role assignment, given the principal's object id.
+pub fn create_request(r: &DesiredResource, principal_id: &str, now: chrono::DateTime<chrono::Utc>) -> Write {
+    let role = r.props.get("role").and_then(Value::as_str).unwrap_or_default();
+    let role_id = role_template_id(role).unwrap_or(role);
+    let scope = r.props.get("directoryScopeId").and_then(Value::as_str).unwrap_or("/");
+    let end = r.props.get("endDateTime").and_then(Value::as_str);
+    let eligible = r.props.get("assignment").and_then(Value::as_str) == Some("eligible");
+    if !eligible && end.is_none() {
+        return Write::Permanent(json!({
+            "@odata.type": "#microsoft.graph.unifiedRoleAssignment",
+            "roleDefinitionId": role_id,
+            "principalId": principal_id,
+            "directoryScopeId": scope,
+        }));
+    }
+    let expiration = match end {
+        Some(e) => json!({"type": "afterDateTime", "endDateTime": e}),
+        None => json!({"type": "noExpiration"}),
+    };
+    let justification = r.create_only.get("justification").and_then(Value::as_str).unwrap_or("Declared in tenantctl desired state");
+    let body = json!({
+        "action": "adminAssign",
+        "principalId": principal_id,
+        "roleDefinitionId": role_id,
+        "directoryScopeId": scope,
+        "justification": justification,
+        "scheduleInfo": {
+            "startDateTime": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "expiration": expiration,
+        },
+    });
+    let path = if eligible {
+        "/roleManagement/directory/roleEligibilityScheduleRequests"
+    } else {
+        "/roleManagement/directory/roleAssignmentScheduleRequests"
+    };
+    Write::Schedule { path, body }
+}

@@ -1,0 +1,71 @@
+//! Windows Update for Business rings, typed in desired state, stored as
+//! `windowsUpdateForBusinessConfiguration` device configurations.
+
+use engine::DesiredResource;
+use schema::kinds::update_ring::InstallationSchedule;
+use schema::kinds::UpdateRing;
+use schema::{Address, DesiredState, Kind};
+use serde_json::{json, Value};
+
+use super::device_configuration::UPDATE_RING_TYPE;
+use super::{camel_props, desired_assignments, resource};
+
+/// "8:00", "08:00" or "08:00:00.0000000" -> "08:00:00", Graph's TimeOfDay.
+pub fn time_of_day(t: &str) -> String {
+    let mut parts = t.split(':');
+    let h = parts.next().and_then(|h| h.trim().parse::<u32>().ok()).unwrap_or(0);
+    let m = parts.next().and_then(|m| m.trim().parse::<u32>().ok()).unwrap_or(0);
+    let s = parts.next().and_then(|s| s.split('.').next()).and_then(|s| s.parse::<u32>().ok()).unwrap_or(0);
+    format!("{h:02}:{m:02}:{s:02}")
+}
+
+fn schedule(s: &InstallationSchedule) -> Value {
+    if s.scheduled_install_day.is_some() || s.scheduled_install_time.is_some() {
+        json!({
+            "@odata.type": "#microsoft.graph.windowsUpdateScheduledInstall",
+            "scheduledInstallDay": s.scheduled_install_day,
+            "scheduledInstallTime": s.scheduled_install_time.as_deref().map(time_of_day),
+        })
+    } else {
+        json!({
+            "@odata.type": "#microsoft.graph.windowsUpdateActiveHoursInstall",
+            "activeHoursStart": s.active_hours_start.as_deref().map(time_of_day),
+            "activeHoursEnd": s.active_hours_end.as_deref().map(time_of_day),
+        })
+    }
+}
+
+pub fn desired(key: &str, u: &UpdateRing, state: &DesiredState) -> DesiredResource {
+    let mut p = camel_props(u, &["assignments", "installation_schedule", "description"]);
+    p.insert("@odata.type".into(), json!(UPDATE_RING_TYPE));
+    p.insert("description".into(), u.description.as_ref().map(|s| json!(s)).unwrap_or(Value::Null));
+    if let Some(s) = &u.installation_schedule {
+        p.insert("installationSchedule".into(), schedule(s));
+    }
+    p.insert("assignments".into(), desired_assignments(state, &u.assignments));
+    let mut r = resource(Address::new(Kind::UpdateRing, key), u.display_name.to_lowercase(), u.display_name.clone(), p);
+    r.immutable = vec!["@odata.type".into()];
+    r.assignment_props = vec!["assignments".into()];
+    r
+}
+
+/// Live installation schedules use the same time format as desired.
+pub fn normalize_schedule(props: &mut engine::Props) {
+    if let Some(Value::Object(s)) = props.get_mut("installationSchedule") {
+        for k in ["activeHoursStart", "activeHoursEnd", "scheduledInstallTime"] {
+            if let Some(Value::String(t)) = s.get(k) {
+                let t = time_of_day(t);
+                s.insert(k.into(), json!(t));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_of_day() {
+        assert_eq!(super::time_of_day("8:00"), "08:00:00");
+        assert_eq!(super::time_of_day("17:30:00.0000000"), "17:30:00");
+    }
+}

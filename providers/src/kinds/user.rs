@@ -1,0 +1,88 @@
+//! Member users: people and service accounts (`/users`, userType Member).
+
+use engine::{DesiredResource, LiveObject, Props};
+use schema::kinds::user::UserKind;
+use schema::kinds::User;
+use schema::{Address, Kind};
+use serde_json::{json, Value};
+
+use super::{live_props, resource, str_field};
+
+/// Properties read for users and guests (one listing serves both kinds).
+pub const SELECT: &str = "id,userPrincipalName,displayName,mailNickname,accountEnabled,usageLocation,givenName,surname,jobTitle,department,passwordPolicies,userType,mail,otherMails,externalUserState";
+
+pub fn desired(key: &str, u: &User) -> DesiredResource {
+    let mut p = Props::new();
+    p.insert("userPrincipalName".into(), json!(u.user_principal_name.to_lowercase()));
+    p.insert("displayName".into(), json!(u.display_name));
+    p.insert("mailNickname".into(), json!(u.mail_nickname));
+    p.insert("accountEnabled".into(), json!(u.account_enabled));
+    for (name, v) in [
+        ("usageLocation", &u.usage_location),
+        ("givenName", &u.given_name),
+        ("surname", &u.surname),
+        ("jobTitle", &u.job_title),
+        ("department", &u.department),
+    ] {
+        if let Some(v) = v {
+            p.insert(name.into(), json!(v));
+        }
+    }
+    if let Some(disable) = u.disable_password_expiration {
+        p.insert("passwordPolicies".into(), if disable { json!("DisablePasswordExpiration") } else { Value::Null });
+    }
+    let mut r = resource(
+        Address::new(Kind::User, key),
+        u.user_principal_name.to_lowercase(),
+        u.display_name.clone(),
+        p,
+    );
+    // How the initial password is obtained: the variable's name, never a password.
+    if let Some(var) = &u.password_env {
+        r.create_only.insert("passwordFromEnv".into(), json!(var));
+    }
+    let force = u.force_change_password_next_sign_in.unwrap_or(u.kind == UserKind::Member);
+    r.create_only.insert("forceChangePasswordNextSignIn".into(), json!(force));
+    r
+}
+
+/// A live member user; guests are handled by `guest::normalize`.
+pub fn normalize(raw: &Value) -> Option<LiveObject> {
+    if str_field(raw, "userType").eq_ignore_ascii_case("guest") {
+        return None;
+    }
+    let id = str_field(raw, "id").to_string();
+    let upn = str_field(raw, "userPrincipalName").to_lowercase();
+    let mut props = live_props(raw, &["userType", "mail", "otherMails", "externalUserState"]);
+    props.insert("userPrincipalName".into(), json!(upn));
+    if let Some(Value::String(p)) = props.get("passwordPolicies") {
+        // Graph returns a comma-separated list; only this policy is managed.
+        let v = if p.split(',').any(|s| s.trim() == "DisablePasswordExpiration") {
+            json!("DisablePasswordExpiration")
+        } else {
+            Value::Null
+        };
+        props.insert("passwordPolicies".into(), v);
+    }
+    Some(LiveObject {
+        kind: Kind::User,
+        display_name: str_field(raw, "displayName").to_string(),
+        natural_key: upn,
+        id,
+        props,
+    })
+}
+
+/// The POST /users body. `password` is resolved by the caller at apply
+/// time and never stored.
+pub fn create_body(r: &DesiredResource, password: &str) -> Value {
+    let mut body = serde_json::Map::new();
+    for (k, v) in &r.props {
+        if !v.is_null() {
+            body.insert(k.clone(), v.clone());
+        }
+    }
+    let force = r.create_only.get("forceChangePasswordNextSignIn").cloned().unwrap_or(json!(true));
+    body.insert("passwordProfile".into(), json!({"password": password, "forceChangePasswordNextSignIn": force}));
+    Value::Object(body)
+}
