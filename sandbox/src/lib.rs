@@ -1,1 +1,285 @@
-//! placeholder
+//! A local Microsoft-Graph-compatible tenant: an HTTP server that answers
+//! every Graph endpoint tenantctl uses (`/v1.0` and `/beta`), issues tokens
+//! like the Microsoft identity platform, persists its tenant in SQLite, and
+//! misbehaves on purpose (latency, throttling, errors, dropped connections,
+//! replication lag). It shares no code with `providers/`, so each checks the
+//! other.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), sandbox::SandboxError> {
+//! let sb = sandbox::Sandbox::start(sandbox::SandboxConfig::default()).await?;
+//! println!("Graph at {}/v1.0, token at {}/{}/oauth2/v2.0/token", sb.base_url(), sb.base_url(), sb.tenant_id());
+//! sb.shutdown().await?;
+//! # Ok(()) }
+//! ```
+
+pub mod accounting;
+pub mod admin;
+pub mod auth;
+pub mod autopilot;
+pub mod batch;
+pub mod cli;
+pub mod conditional_access;
+pub mod delta;
+pub mod directory;
+pub mod error;
+pub mod faults;
+pub mod graph;
+pub mod groups;
+pub mod intune;
+pub mod odata;
+pub mod pim;
+pub mod resources;
+pub mod roles;
+pub mod seed;
+pub mod server;
+pub mod store;
+
+pub use accounting::RequestCounts;
+pub use cli::{serve, ServeArgs};
+pub use error::{GraphError, SandboxError};
+pub use faults::Faults;
+pub use seed::{SeedReport, SeedSpec};
+
+use server::{lock, App};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use store::{Tenant, TenantInfo};
+use tokio::sync::watch;
+
+/// Default tenant id of a sandbox.
+pub const DEFAULT_TENANT_ID: &str = "8f1e4c2a-5b3d-4e6f-9a7b-0c1d2e3f4a5b";
+/// Default application (client) id a sandbox accepts.
+pub const DEFAULT_CLIENT_ID: &str = "5e7c2d1a-9b8f-4c3e-a2d1-0f9e8d7c6b5a";
+
+/// How to start a sandbox.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Listen address; loopback unless `allow_remote`.
+    pub addr: SocketAddr,
+    pub allow_remote: bool,
+    /// SQLite state file; `None` keeps the tenant in memory.
+    pub state_file: Option<PathBuf>,
+    pub tenant_id: String,
+    /// Primary verified domain.
+    pub domain: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub faults: Faults,
+    /// Generate a tenant at start.
+    pub seed: Option<SeedSpec>,
+}
+
+/// A random client secret in the style Entra issues (40 characters).
+pub fn generate_secret() -> String {
+    use base64::Engine as _;
+    let b: [u8; 30] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b).replace(['-', '_'], "~")
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            allow_remote: false,
+            state_file: None,
+            tenant_id: DEFAULT_TENANT_ID.to_string(),
+            domain: "contoso.onmicrosoft.com".to_string(),
+            client_id: DEFAULT_CLIENT_ID.to_string(),
+            client_secret: generate_secret(),
+            faults: Faults::default(),
+            seed: None,
+        }
+    }
+}
+
+impl SandboxConfig {
+    /// In memory on a free loopback port (the default).
+    pub fn in_memory() -> Self {
+        Self::default()
+    }
+    /// Persist the tenant in `path` (SQLite, WAL).
+    pub fn with_state_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.state_file = Some(path.into());
+        self
+    }
+    pub fn with_addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+    pub fn allow_remote(mut self, allow: bool) -> Self {
+        self.allow_remote = allow;
+        self
+    }
+    pub fn with_tenant_id(mut self, id: impl Into<String>) -> Self {
+        self.tenant_id = id.into();
+        self
+    }
+    pub fn with_domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = domain.into();
+        self
+    }
+    pub fn with_credentials(mut self, client_id: impl Into<String>, client_secret: impl Into<String>) -> Self {
+        self.client_id = client_id.into();
+        self.client_secret = client_secret.into();
+        self
+    }
+    pub fn with_faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+    pub fn with_seed(mut self, seed: SeedSpec) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+}
+
+/// Entry point: [`Sandbox::start`].
+pub struct Sandbox;
+
+/// A running sandbox. Dropping it stops the server (without the final WAL
+/// checkpoint; every write is already committed); prefer [`SandboxHandle::shutdown`].
+pub struct SandboxHandle {
+    app: Arc<App>,
+    addr: SocketAddr,
+    client_id: String,
+    client_secret: String,
+    tenant_id: String,
+    shutdown: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Sandbox {
+    /// Opens or creates the tenant, binds the listener and spawns the server
+    /// on the current tokio runtime.
+    pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError> {
+        config.faults.validate()?;
+        if !config.addr.ip().is_loopback() && !config.allow_remote {
+            return Err(SandboxError::NotLoopback { addr: config.addr.to_string() });
+        }
+        if config.client_secret.is_empty() || config.client_id.is_empty() {
+            return Err(SandboxError::InvalidArgument("client id and secret must not be empty".into()));
+        }
+        let listener = tokio::net::TcpListener::bind(config.addr).await.map_err(|source| SandboxError::Bind { addr: config.addr.to_string(), source })?;
+        let addr = listener.local_addr().map_err(|source| SandboxError::Bind { addr: config.addr.to_string(), source })?;
+        let host = if addr.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], addr.port())) } else { addr };
+        let base = format!("http://{host}");
+        let info = TenantInfo { tenant_id: config.tenant_id.clone(), domain: config.domain.clone(), display_name: "Contoso (tenantctl sandbox)".into() };
+        let state_file = config.state_file.clone();
+        let seed = config.seed.clone();
+        let tenant = tokio::task::spawn_blocking(move || -> Result<Tenant, SandboxError> {
+            let mut t = match &state_file {
+                Some(p) => Tenant::open(info, p)?,
+                None => Tenant::in_memory(info),
+            };
+            roles::ensure_builtins(&mut t);
+            if let Some(s) = seed {
+                seed::seed(&mut t, &s);
+            }
+            t.flush()?;
+            Ok(t)
+        })
+        .await
+        .map_err(|e| SandboxError::InvalidArgument(format!("loading state failed: {e}")))??;
+        let app = Arc::new(App {
+            tenant: Mutex::new(tenant),
+            faults: Mutex::new(faults::FaultState::new(config.faults.clone())),
+            counts: Mutex::new(RequestCounts::default()),
+            auth: auth::AuthConfig {
+                tenant_id: config.tenant_id.clone(),
+                domain: config.domain.clone(),
+                client_id: config.client_id.clone(),
+                client_secret: config.client_secret.clone(),
+                key: rand::random(),
+            },
+            base,
+        });
+        let (tx, rx) = watch::channel(false);
+        let router = server::router(app.clone());
+        let task = tokio::spawn(server::serve(listener, router, rx));
+        tracing::info!(%addr, "sandbox listening");
+        Ok(SandboxHandle { app, addr, client_id: config.client_id, client_secret: config.client_secret, tenant_id: config.tenant_id, shutdown: tx, task: Some(task) })
+    }
+}
+
+impl SandboxHandle {
+    /// `http://127.0.0.1:PORT`: Graph is at `{base}/v1.0` and `{base}/beta`,
+    /// the authority at `{base}/{tenant}`.
+    pub fn base_url(&self) -> String {
+        self.app.base.clone()
+    }
+    /// `{base}/v1.0`
+    pub fn graph_url(&self) -> String {
+        format!("{}/v1.0", self.app.base)
+    }
+    /// `{base}/{tenant}/oauth2/v2.0/token`
+    pub fn token_url(&self) -> String {
+        format!("{}/{}/oauth2/v2.0/token", self.app.base, self.tenant_id)
+    }
+    /// `{base}/_sandbox`
+    pub fn admin_url(&self) -> String {
+        format!("{}/_sandbox", self.app.base)
+    }
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+    pub fn tenant_id(&self) -> &str {
+        &self.tenant_id
+    }
+    pub fn domain(&self) -> String {
+        lock(&self.app.tenant).info.domain.clone()
+    }
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+    pub fn client_secret(&self) -> &str {
+        &self.client_secret
+    }
+    /// A valid bearer token, without a round trip to the token endpoint.
+    pub fn access_token(&self) -> String {
+        self.app.auth.issue(chrono::Utc::now().timestamp())
+    }
+    pub fn faults(&self) -> Faults {
+        lock(&self.app.faults).cfg.clone()
+    }
+    pub fn set_faults(&self, faults: Faults) -> Result<(), SandboxError> {
+        faults.validate()?;
+        lock(&self.app.faults).set(faults);
+        Ok(())
+    }
+    pub fn request_counts(&self) -> RequestCounts {
+        lock(&self.app.counts).clone()
+    }
+    pub fn reset_counts(&self) {
+        *lock(&self.app.counts) = RequestCounts::default();
+    }
+    /// Generates objects (deterministic from `spec.seed`).
+    pub fn seed(&self, spec: &SeedSpec) -> Result<SeedReport, SandboxError> {
+        let mut t = lock(&self.app.tenant);
+        let r = seed::seed(&mut t, spec);
+        t.flush()?;
+        Ok(r)
+    }
+    /// Makes every delta token issued so far expire.
+    pub fn expire_delta_tokens(&self) -> Result<(), SandboxError> {
+        let mut t = lock(&self.app.tenant);
+        t.expire_delta_tokens();
+        t.flush()
+    }
+    /// Stops accepting, lets open requests finish, and flushes and checkpoints the state.
+    pub async fn shutdown(mut self) -> Result<(), SandboxError> {
+        let _ = self.shutdown.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        let app = self.app.clone();
+        tokio::task::spawn_blocking(move || lock(&app.tenant).close()).await.map_err(|e| SandboxError::InvalidArgument(format!("shutdown failed: {e}")))?
+    }
+}
+
+impl Drop for SandboxHandle {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}

@@ -1,0 +1,144 @@
+//! `tenantctl sandbox serve`: command-line arguments and the foreground
+//! server loop that runs until Ctrl-C.
+
+use crate::error::SandboxError;
+use crate::faults::Faults;
+use crate::seed::SeedSpec;
+use crate::{Sandbox, SandboxConfig};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Arguments of `tenantctl sandbox serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (loopback only unless --allow-remote).
+    #[arg(long, default_value = "127.0.0.1:8765")]
+    pub addr: SocketAddr,
+    /// Allow listening on a non-loopback address.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// SQLite file holding the tenant.
+    #[arg(long, default_value = ".tenantctl/sandbox.db", conflicts_with = "memory")]
+    pub state: PathBuf,
+    /// Keep the tenant in memory only.
+    #[arg(long)]
+    pub memory: bool,
+    /// Latency added to every Graph request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Fraction (0-1) of Graph requests answered 429 with Retry-After.
+    #[arg(long, default_value_t = 0.0)]
+    pub throttle_rate: f64,
+    /// Fraction (0-1) of Graph requests answered 503 or 500.
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// New objects stay invisible (404) for this many milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub replication_lag_ms: u64,
+    /// Fraction (0-1) of Graph requests whose connection is dropped.
+    #[arg(long, default_value_t = 0.0)]
+    pub drop_rate: f64,
+    /// Retry-After seconds on 429 and 503.
+    #[arg(long, default_value_t = 1)]
+    pub retry_after_secs: u64,
+    /// Seed for fault decisions (reproducible runs).
+    #[arg(long)]
+    pub fault_seed: Option<u64>,
+    /// Apply faults to the token endpoint too.
+    #[arg(long)]
+    pub faults_on_token: bool,
+    /// Seed for generated tenant data.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Generate this many users at start.
+    #[arg(long, default_value_t = 0)]
+    pub seed_users: usize,
+    /// Generate this many groups at start.
+    #[arg(long, default_value_t = 0)]
+    pub seed_groups: usize,
+    /// Members per generated group.
+    #[arg(long, default_value_t = 10)]
+    pub seed_memberships_per_group: usize,
+    /// Generate this many Intune policies at start.
+    #[arg(long, default_value_t = 0)]
+    pub seed_policies: usize,
+    /// Tenant id.
+    #[arg(long, default_value = crate::DEFAULT_TENANT_ID)]
+    pub tenant_id: String,
+    /// Primary verified domain.
+    #[arg(long, default_value = "contoso.onmicrosoft.com")]
+    pub domain: String,
+    /// Application (client) id accepted by the token endpoint.
+    #[arg(long, default_value = crate::DEFAULT_CLIENT_ID)]
+    pub client_id: String,
+    /// Client secret accepted (generated and printed if absent).
+    #[arg(long, env = "TENANTCTL_SANDBOX_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
+}
+
+impl ServeArgs {
+    /// The sandbox configuration these arguments describe.
+    pub fn to_config(&self) -> Result<SandboxConfig, SandboxError> {
+        let faults = Faults {
+            latency_ms: self.latency_ms,
+            throttle_rate: self.throttle_rate,
+            error_rate: self.error_rate,
+            replication_lag_ms: self.replication_lag_ms,
+            drop_rate: self.drop_rate,
+            retry_after_secs: self.retry_after_secs,
+            include_token_endpoint: self.faults_on_token,
+            seed: self.fault_seed,
+        };
+        faults.validate()?;
+        let mut cfg = SandboxConfig::default()
+            .with_addr(self.addr)
+            .allow_remote(self.allow_remote)
+            .with_tenant_id(self.tenant_id.clone())
+            .with_domain(self.domain.clone())
+            .with_faults(faults);
+        cfg.client_id = self.client_id.clone();
+        if let Some(s) = &self.client_secret {
+            cfg.client_secret = s.clone();
+        }
+        if !self.memory {
+            if let Some(parent) = self.state.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|e| SandboxError::InvalidArgument(format!("cannot create {}: {e}", parent.display())))?;
+            }
+            cfg = cfg.with_state_file(self.state.clone());
+        }
+        if self.seed_users + self.seed_groups + self.seed_policies > 0 {
+            cfg = cfg.with_seed(SeedSpec {
+                seed: self.seed,
+                users: self.seed_users,
+                groups: self.seed_groups,
+                memberships_per_group: self.seed_memberships_per_group,
+                policies: self.seed_policies,
+            });
+        }
+        Ok(cfg)
+    }
+}
+
+/// Runs a sandbox in the foreground until Ctrl-C, then shuts down cleanly.
+pub async fn serve(args: ServeArgs) -> Result<(), SandboxError> {
+    let cfg = args.to_config()?;
+    let state = if args.memory { "in memory (lost on exit)".to_string() } else { args.state.display().to_string() };
+    let sb = Sandbox::start(cfg).await?;
+    // A local test tenant: printing its secret once is the point.
+    println!("tenantctl sandbox is running");
+    println!("  base URL:      {}", sb.base_url());
+    println!("  Graph:         {}/v1.0 and {}/beta", sb.base_url(), sb.base_url());
+    println!("  authority:     {}/{}", sb.base_url(), sb.tenant_id());
+    println!("  token URL:     {}", sb.token_url());
+    println!("  tenant id:     {}", sb.tenant_id());
+    println!("  domain:        {}", sb.domain());
+    println!("  client id:     {}", sb.client_id());
+    println!("  client secret: {}", sb.client_secret());
+    println!("  admin API:     {}", sb.admin_url());
+    println!("  state:         {state}");
+    println!("Press Ctrl-C to stop.");
+    let signal = tokio::signal::ctrl_c().await;
+    println!("shutting down");
+    sb.shutdown().await?;
+    signal.map_err(SandboxError::Signal)
+}

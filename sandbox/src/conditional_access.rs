@@ -1,0 +1,56 @@
+//! Conditional access policies under `/identity/conditionalAccess/policies`.
+
+use crate::error::GraphError;
+use crate::graph::Ctx;
+use crate::resources::{self, Spec};
+use crate::store::Tenant;
+use serde_json::{json, Map, Value};
+
+const STATES: &[&str] = &["enabled", "disabled", "enabledForReportingButNotEnforced"];
+
+fn bad(msg: impl Into<String>) -> GraphError {
+    GraphError::new(400, "BadRequest", msg)
+}
+
+fn validate(body: &Map<String, Value>, creating: bool) -> Result<(), GraphError> {
+    if creating && body.get("displayName").and_then(Value::as_str).is_none_or(|s| s.trim().is_empty()) {
+        return Err(bad("The policy displayName is required."));
+    }
+    if let Some(s) = body.get("state") {
+        if !s.as_str().is_some_and(|s| STATES.contains(&s)) {
+            return Err(bad(format!("Invalid value for 'state'. Allowed values: {}.", STATES.join(", "))));
+        }
+    } else if creating {
+        return Err(bad("The policy state is required."));
+    }
+    if creating {
+        let c = body.get("conditions").ok_or_else(|| bad("The policy conditions are required."))?;
+        if c.get("users").is_none() || c.get("applications").is_none() {
+            return Err(bad("The policy conditions must include users and applications."));
+        }
+    }
+    if let Some(op) = body.get("grantControls").and_then(|g| g.get("operator")) {
+        if !matches!(op.as_str(), Some("OR" | "AND")) {
+            return Err(bad("Invalid value for 'grantControls.operator'."));
+        }
+    }
+    Ok(())
+}
+
+pub fn create(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body: Map<String, Value>) -> Result<String, GraphError> {
+    validate(&body, true)?;
+    body.remove("id");
+    body.insert("createdDateTime".into(), json!(ctx.now_iso()));
+    body.insert("modifiedDateTime".into(), Value::Null);
+    body.entry("templateId").or_insert(Value::Null);
+    body.entry("sessionControls").or_insert(Value::Null);
+    body.entry("grantControls").or_insert(Value::Null);
+    Ok(resources::insert_new(t, ctx, spec.coll, body, Map::new()))
+}
+
+pub fn patch(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str, mut body: Map<String, Value>) -> Result<(), GraphError> {
+    validate(&body, false)?;
+    body.remove("createdDateTime");
+    body.insert("modifiedDateTime".into(), json!(ctx.now_iso()));
+    resources::patch_merge(t, ctx, spec, id, body)
+}

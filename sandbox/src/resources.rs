@@ -1,0 +1,299 @@
+//! The resource table: one [`Spec`] per Graph collection, naming its path,
+//! versions, paging limits and the hooks through which resource-specific
+//! behaviour (validation, side effects, sub-resources) plugs into the
+//! generic collection handlers in [`crate::graph`].
+
+use crate::error::GraphError;
+use crate::graph::{Ctx, GReq, GResp};
+use crate::odata::{Expand, Query};
+use crate::store::{ChangeKind, Record, Tenant};
+use serde_json::{json, Map, Value};
+
+/// Which part of Graph a collection belongs to; it decides error wording,
+/// `$skip`/`$count` rules and page sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Entra ID directory objects (users, groups, roles).
+    Directory,
+    /// Intune (`deviceManagement/...`).
+    Intune,
+    /// Everything else (conditional access).
+    Other,
+}
+
+pub type CreateFn = fn(&mut Tenant, &Ctx, &Spec, Map<String, Value>) -> Result<String, GraphError>;
+pub type PatchFn = fn(&mut Tenant, &Ctx, &Spec, &str, Map<String, Value>) -> Result<(), GraphError>;
+pub type DeleteFn = fn(&mut Tenant, &Ctx, &Spec, &str) -> Result<(), GraphError>;
+pub type ExpandFn = fn(&Tenant, &Ctx, &Spec, &str, &Record, &Expand, &mut Map<String, Value>) -> Result<(), GraphError>;
+pub type SubFn = fn(&mut Tenant, &Ctx, &Spec, &GReq, &str, &[&str], &Query) -> Result<GResp, GraphError>;
+
+/// One Graph collection and its behaviour.
+pub struct Spec {
+    /// Store key.
+    pub coll: &'static str,
+    /// Path segments after the version.
+    pub path: &'static [&'static str],
+    pub beta_only: bool,
+    pub family: Family,
+    /// `$metadata#...` name of the collection.
+    pub context: &'static str,
+    pub default_page: usize,
+    pub max_top: usize,
+    /// Properties returned when no `$select` is given (users).
+    pub default_select: Option<&'static [&'static str]>,
+    pub create: Option<CreateFn>,
+    pub patch: Option<PatchFn>,
+    /// Whether PUT is accepted as a full update (settings catalog).
+    pub put: bool,
+    /// 204, or 200 with the entity.
+    pub patch_status: u16,
+    pub delete: Option<DeleteFn>,
+    /// Resolves a path segment to an id (users also accept a UPN).
+    pub lookup: fn(&Tenant, &str) -> Option<String>,
+    /// Hides stored records (expired schedules).
+    pub visible: fn(&Record, &Ctx) -> bool,
+    pub expand: ExpandFn,
+    /// Handles `/{collection}/{id}/{rest...}`.
+    pub sub: SubFn,
+}
+
+/// Directory page sizes: default 100, `$top` up to 999 (MS Q&A 120381).
+pub const DIR_PAGE: usize = 100;
+pub const DIR_MAX: usize = 999;
+/// Intune page sizes. Intune documents no default; 100 per page keeps clients
+/// honest about following `@odata.nextLink`, and `$top` up to 1000 is honoured.
+pub const INTUNE_PAGE: usize = 100;
+pub const INTUNE_MAX: usize = 1000;
+
+pub fn lookup_id(t: &Tenant, spec_coll: &str, seg: &str) -> Option<String> {
+    t.get(spec_coll, seg).map(|_| seg.to_string())
+}
+
+pub fn always_visible(_: &Record, _: &Ctx) -> bool {
+    true
+}
+
+pub fn no_expand(_: &Tenant, _: &Ctx, spec: &Spec, _: &str, _: &Record, e: &Expand, _: &mut Map<String, Value>) -> Result<(), GraphError> {
+    Err(GraphError::bad_request(format!("Could not find a property named '{}' on type '{}'.", e.name, spec.context)))
+}
+
+pub fn no_sub(_: &mut Tenant, _: &Ctx, _: &Spec, _: &GReq, _: &str, rest: &[&str], _: &Query) -> Result<GResp, GraphError> {
+    Err(GraphError::no_segment(rest.first().copied().unwrap_or("")))
+}
+
+/// A new GUID-shaped id.
+pub fn new_id() -> String {
+    let b: [u8; 16] = rand::random();
+    let h = hex::encode(b);
+    format!("{}-{}-4{}-a{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
+}
+
+/// Stores a new object with a fresh id (or the one in `data`) and
+/// server-set timestamps.
+pub fn insert_new(t: &mut Tenant, ctx: &Ctx, coll: &str, mut data: Map<String, Value>, nav: Map<String, Value>) -> String {
+    let id = match data.get("id").and_then(Value::as_str) {
+        Some(id) if !id.is_empty() && t.get(coll, id).is_none() => id.to_string(),
+        _ => new_id(),
+    };
+    data.insert("id".into(), json!(id));
+    let mut ordered = Map::new();
+    if let Some(tp) = data.remove("@odata.type") {
+        ordered.insert("@odata.type".into(), tp);
+    }
+    ordered.insert("id".into(), json!(id));
+    ordered.extend(data);
+    t.put(coll, &id, Record { data: ordered, nav, created_ms: ctx.now_ms });
+    id
+}
+
+/// Default create: store the body as given.
+pub fn create_plain(t: &mut Tenant, ctx: &Ctx, spec: &Spec, body: Map<String, Value>) -> Result<String, GraphError> {
+    Ok(insert_new(t, ctx, spec.coll, body, Map::new()))
+}
+
+/// Default patch: merge top-level properties (`id` is immutable).
+pub fn patch_merge(t: &mut Tenant, _: &Ctx, spec: &Spec, id: &str, body: Map<String, Value>) -> Result<(), GraphError> {
+    t.update(spec.coll, id, |r| {
+        for (k, v) in body {
+            if k != "id" && !k.ends_with("@odata.bind") {
+                r.data.insert(k, v);
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Default delete: permanent.
+pub fn delete_hard(t: &mut Tenant, _: &Ctx, spec: &Spec, id: &str) -> Result<(), GraphError> {
+    t.remove(spec.coll, id, ChangeKind::HardDelete);
+    t.purge_links(id);
+    Ok(())
+}
+
+macro_rules! lookup_fn {
+    ($name:ident, $coll:expr) => {
+        fn $name(t: &Tenant, seg: &str) -> Option<String> {
+            lookup_id(t, $coll, seg)
+        }
+    };
+}
+lookup_fn!(lookup_groups, "groups");
+lookup_fn!(lookup_role_defs, "roleDefinitions");
+lookup_fn!(lookup_role_assignments, "roleAssignments");
+lookup_fn!(lookup_elig_req, "roleEligibilityScheduleRequests");
+lookup_fn!(lookup_assign_req, "roleAssignmentScheduleRequests");
+lookup_fn!(lookup_elig_sched, "roleEligibilitySchedules");
+lookup_fn!(lookup_assign_sched, "roleAssignmentSchedules");
+lookup_fn!(lookup_device_configs, "deviceConfigurations");
+lookup_fn!(lookup_compliance, "deviceCompliancePolicies");
+lookup_fn!(lookup_config_policies, "configurationPolicies");
+lookup_fn!(lookup_autopilot, "windowsAutopilotDeploymentProfiles");
+lookup_fn!(lookup_ca, "conditionalAccessPolicies");
+
+const fn dir(coll: &'static str, path: &'static [&'static str], context: &'static str) -> Spec {
+    Spec {
+        coll,
+        path,
+        beta_only: false,
+        family: Family::Directory,
+        context,
+        default_page: DIR_PAGE,
+        max_top: DIR_MAX,
+        default_select: None,
+        create: None,
+        patch: None,
+        put: false,
+        patch_status: 204,
+        delete: None,
+        lookup: lookup_groups,
+        visible: always_visible,
+        expand: no_expand,
+        sub: no_sub,
+    }
+}
+
+const fn intune(coll: &'static str, path: &'static [&'static str], context: &'static str) -> Spec {
+    Spec {
+        family: Family::Intune,
+        default_page: INTUNE_PAGE,
+        max_top: INTUNE_MAX,
+        create: Some(crate::intune::create),
+        patch: Some(crate::intune::patch),
+        delete: Some(crate::intune::delete),
+        expand: crate::intune::expand,
+        sub: crate::intune::sub,
+        ..dir(coll, path, context)
+    }
+}
+
+/// Every collection the sandbox serves.
+pub static SPECS: &[Spec] = &[
+    Spec {
+        default_select: Some(crate::directory::USER_DEFAULT_SELECT),
+        create: Some(crate::directory::create_user),
+        patch: Some(crate::directory::patch_user),
+        delete: Some(crate::directory::delete_user),
+        lookup: crate::directory::lookup_user,
+        sub: crate::directory::user_sub,
+        ..dir("users", &["users"], "users")
+    },
+    Spec {
+        create: Some(crate::groups::create_group),
+        patch: Some(crate::groups::patch_group),
+        delete: Some(crate::groups::delete_group),
+        lookup: lookup_groups,
+        expand: crate::groups::expand,
+        sub: crate::groups::group_sub,
+        ..dir("groups", &["groups"], "groups")
+    },
+    Spec { lookup: lookup_role_defs, ..dir("roleDefinitions", &["roleManagement", "directory", "roleDefinitions"], "roleManagement/directory/roleDefinitions") },
+    Spec {
+        create: Some(crate::roles::create_assignment),
+        delete: Some(delete_hard),
+        lookup: lookup_role_assignments,
+        ..dir("roleAssignments", &["roleManagement", "directory", "roleAssignments"], "roleManagement/directory/roleAssignments")
+    },
+    Spec {
+        create: Some(crate::pim::create_eligibility_request),
+        lookup: lookup_elig_req,
+        ..dir("roleEligibilityScheduleRequests", &["roleManagement", "directory", "roleEligibilityScheduleRequests"], "roleManagement/directory/roleEligibilityScheduleRequests")
+    },
+    Spec {
+        create: Some(crate::pim::create_assignment_request),
+        lookup: lookup_assign_req,
+        ..dir("roleAssignmentScheduleRequests", &["roleManagement", "directory", "roleAssignmentScheduleRequests"], "roleManagement/directory/roleAssignmentScheduleRequests")
+    },
+    Spec {
+        lookup: lookup_elig_sched,
+        visible: crate::pim::schedule_active,
+        ..dir("roleEligibilitySchedules", &["roleManagement", "directory", "roleEligibilitySchedules"], "roleManagement/directory/roleEligibilitySchedules")
+    },
+    Spec {
+        lookup: lookup_elig_sched,
+        visible: crate::pim::schedule_active,
+        ..dir("roleEligibilitySchedules", &["roleManagement", "directory", "roleEligibilityScheduleInstances"], "roleManagement/directory/roleEligibilityScheduleInstances")
+    },
+    Spec {
+        lookup: lookup_assign_sched,
+        visible: crate::pim::schedule_active,
+        ..dir("roleAssignmentSchedules", &["roleManagement", "directory", "roleAssignmentSchedules"], "roleManagement/directory/roleAssignmentSchedules")
+    },
+    Spec {
+        lookup: lookup_assign_sched,
+        visible: crate::pim::schedule_active,
+        ..dir("roleAssignmentSchedules", &["roleManagement", "directory", "roleAssignmentScheduleInstances"], "roleManagement/directory/roleAssignmentScheduleInstances")
+    },
+    Spec { lookup: lookup_device_configs, ..intune("deviceConfigurations", &["deviceManagement", "deviceConfigurations"], "deviceManagement/deviceConfigurations") },
+    Spec {
+        create: Some(crate::intune::create_compliance),
+        lookup: lookup_compliance,
+        ..intune("deviceCompliancePolicies", &["deviceManagement", "deviceCompliancePolicies"], "deviceManagement/deviceCompliancePolicies")
+    },
+    Spec {
+        beta_only: true,
+        put: true,
+        create: Some(crate::intune::create_settings_catalog),
+        patch: Some(crate::intune::patch_settings_catalog),
+        lookup: lookup_config_policies,
+        ..intune("configurationPolicies", &["deviceManagement", "configurationPolicies"], "deviceManagement/configurationPolicies")
+    },
+    Spec {
+        beta_only: true,
+        patch_status: 200,
+        delete: Some(crate::autopilot::delete),
+        lookup: lookup_autopilot,
+        sub: crate::autopilot::sub,
+        ..intune("windowsAutopilotDeploymentProfiles", &["deviceManagement", "windowsAutopilotDeploymentProfiles"], "deviceManagement/windowsAutopilotDeploymentProfiles")
+    },
+    Spec {
+        family: Family::Other,
+        create: Some(crate::conditional_access::create),
+        patch: Some(crate::conditional_access::patch),
+        delete: Some(delete_hard),
+        lookup: lookup_ca,
+        ..dir("conditionalAccessPolicies", &["identity", "conditionalAccess", "policies"], "identity/conditionalAccess/policies")
+    },
+];
+
+/// The spec whose path is a prefix of `segs` (longest first).
+pub fn find(segs: &[&str]) -> Option<&'static Spec> {
+    SPECS.iter().filter(|s| segs.len() >= s.path.len() && s.path.iter().zip(segs).all(|(a, b)| a == b)).max_by_key(|s| s.path.len())
+}
+
+pub fn spec_by_coll(coll: &str) -> Option<&'static Spec> {
+    SPECS.iter().find(|s| s.coll == coll)
+}
+
+/// Fixed path words (everything else in a path is an id, for accounting).
+pub const KNOWN_SEGMENTS: &[&str] = &[
+    "users", "groups", "members", "owners", "$ref", "delta", "delta()", "$count", "memberOf", "transitiveMemberOf", "invitations", "directory", "deletedItems",
+    "microsoft.graph.user", "microsoft.graph.group", "restore", "directoryObjects", "organization", "domains", "roleManagement", "roleDefinitions",
+    "roleAssignments", "roleEligibilityScheduleRequests", "roleAssignmentScheduleRequests", "roleEligibilitySchedules", "roleAssignmentSchedules",
+    "roleEligibilityScheduleInstances", "roleAssignmentScheduleInstances", "deviceManagement", "deviceConfigurations", "deviceCompliancePolicies",
+    "configurationPolicies", "windowsAutopilotDeploymentProfiles", "assign", "assignments", "scheduleActionsForRules", "scheduledActionsForRule",
+    "settings", "identity", "conditionalAccess", "policies", "$batch",
+];
+
+pub fn is_known_segment(s: &str) -> bool {
+    KNOWN_SEGMENTS.contains(&s)
+}
