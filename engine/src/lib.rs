@@ -2,6 +2,7 @@
 //! in, the resource graph, the diff, `plan()`, the ledger, and the renderers
 //! of plans. No I/O and no HTTP: callers read and write; this decides.
 
+pub mod apply;
 pub mod diff;
 pub mod graph;
 pub mod ledger;

@@ -80,6 +80,10 @@ pub struct Change {
     pub desired: Option<DesiredResource>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// For deletes: the live object's properties, so apply needs no re-read
+    /// and the reviewer sees what goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<Props>,
 }
 
 /// A resource whose live state could not be read: neither in sync nor drift.
@@ -106,6 +110,9 @@ pub struct Plan {
     /// sha256 of the live objects the plan was made against.
     pub observed_fingerprint: String,
     pub changes: Vec<Change>,
+    /// The object id of every resource matched to a live object, so apply
+    /// can resolve references to objects it does not change.
+    pub ids: BTreeMap<Address, String>,
     /// Declared resources already in the desired state.
     pub unchanged: Vec<Address>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -364,7 +371,8 @@ pub fn plan(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, o
                     }
                 }
                 (_, Some(o), _) => {
-                    let mut c = change(address, Action::Delete, r, Some(o), format!("access expired at {when}"), Vec::new(), None);
+                    let mut c = change(address, Action::Delete, r, Some(o), format!("access expired at {when}"), Vec::new(), Some(r.clone()));
+                    c.live = Some(o.props.iter().map(|(k, v)| (k.clone(), resolve_refs(v, &ids))).collect());
                     if address.kind == Kind::Guest || address.kind == Kind::User {
                         c.notes.push("users are soft-deleted: restorable from deleted items for 30 days".into());
                     }
@@ -460,6 +468,7 @@ pub fn plan(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, o
                 wave: 0,
                 desired: None,
                 notes: Vec::new(),
+                live: None,
             });
             continue;
         };
@@ -485,6 +494,7 @@ pub fn plan(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, o
                 wave: 0,
                 desired: None,
                 notes: Vec::new(),
+                live: Some(o.props.iter().map(|(k, v)| (k.clone(), resolve_refs(v, &ids))).collect()),
             };
             if matches!(address.kind, Kind::User | Kind::Guest) {
                 c.notes.push("users are soft-deleted: restorable from deleted items for 30 days".into());
@@ -507,11 +517,13 @@ pub fn plan(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, o
     orphans.sort_by(|a, b| a.address.cmp(&b.address));
     let observed_fingerprint = fingerprint(&Value::Object(fp_parts));
     let desired_fingerprint = fingerprint(&serde_json::to_value(desired).unwrap_or(Value::Null));
+    let ids = matched.iter().map(|(a, o)| (a.clone(), o.id.clone())).collect();
     Ok(Plan {
         format_version: PLAN_FORMAT_VERSION,
         desired_fingerprint,
         observed_fingerprint,
         changes,
+        ids,
         unchanged,
         unknown,
         orphans,
@@ -536,6 +548,7 @@ fn change(address: &Address, action: Action, r: &DesiredResource, live: Option<&
         wave: 0,
         desired,
         notes: Vec::new(),
+        live: None,
     }
 }
 

@@ -1,0 +1,186 @@
+//! Stage 5 of the pipeline: walk a plan. Waves run in order; changes of one
+//! wave run concurrently (bounded); a failed change marks everything that
+//! waits on it skipped, with the failure that blocked it, and independent
+//! changes still run. The walk makes no decisions the plan did not make: it
+//! only carries changes out through an [`Executor`] and records outcomes.
+//! No I/O here: the executor talks to Graph, the caller persists the ledger
+//! and journal from the callback after every change.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+
+use futures::StreamExt;
+use schema::Address;
+use serde::{Deserialize, Serialize};
+
+use crate::ledger::Ledger;
+use crate::plan::{fingerprint, Action, Change, Plan};
+
+/// What an executor reports for one change carried out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// The object's id after the change (new for creates and replaces).
+    pub id: Option<String>,
+    /// Graph request ids of the writes, for the journal.
+    pub request_ids: Vec<String>,
+    /// Anything the operator should know (e.g. an object adopted by
+    /// natural key after a lost create response).
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ExecError {
+    pub message: String,
+    pub request_id: Option<String>,
+}
+
+/// Carries out one change against the tenant.
+pub trait Executor: Sync {
+    /// `ids` maps every address known so far to its object id.
+    fn execute(&self, change: &Change, ids: &BTreeMap<Address, String>) -> impl Future<Output = Result<Outcome, ExecError>> + Send;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum Status {
+    Applied,
+    Failed { error: String },
+    Skipped { blocked_by: Address, error: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeResult {
+    pub address: Address,
+    pub action: Action,
+    #[serde(flatten)]
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub request_ids: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyReport {
+    pub results: Vec<ChangeResult>,
+}
+
+impl ApplyReport {
+    pub fn count(&self, f: impl Fn(&Status) -> bool) -> usize {
+        self.results.iter().filter(|r| f(&r.status)).count()
+    }
+    pub fn applied(&self) -> usize {
+        self.count(|s| matches!(s, Status::Applied))
+    }
+    pub fn failed(&self) -> usize {
+        self.count(|s| matches!(s, Status::Failed { .. }))
+    }
+    pub fn skipped(&self) -> usize {
+        self.count(|s| matches!(s, Status::Skipped { .. }))
+    }
+    pub fn ok(&self) -> bool {
+        self.failed() == 0 && self.skipped() == 0
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Changes of one wave run at most this many at a time.
+    pub concurrency: usize,
+    /// Timestamp recorded in the ledger (RFC 3339), from the caller's clock.
+    pub now: String,
+}
+
+/// Apply `plan`, updating `ledger` after every change and calling
+/// `on_result` with the outcome and the updated ledger, so the caller can
+/// persist both before the next change can finish.
+pub async fn apply<E: Executor>(
+    plan: &Plan,
+    ledger: &mut Ledger,
+    executor: &E,
+    options: &ApplyOptions,
+    mut on_result: impl FnMut(&ChangeResult, &Ledger),
+) -> ApplyReport {
+    let mut ids: BTreeMap<Address, String> = ledger.resources.iter().map(|(a, e)| (a.clone(), e.id.clone())).collect();
+    ids.extend(plan.ids.iter().map(|(a, i)| (a.clone(), i.clone())));
+    // Objects matched by natural key are owned from now on.
+    for (address, id) in &plan.ids {
+        if ledger.id(address) != Some(id.as_str()) && !plan.changes.iter().any(|c| &c.address == address) {
+            ledger.record(address.clone(), id.clone(), None, Some(options.now.clone()));
+        }
+    }
+    let mut report = ApplyReport::default();
+    let mut broken: BTreeMap<Address, String> = BTreeMap::new();
+    let waves: BTreeSet<u32> = plan.changes.iter().map(|c| c.wave).collect();
+    for wave in waves {
+        let mut runnable = Vec::new();
+        for c in plan.changes.iter().filter(|c| c.wave == wave) {
+            match c.waits_on.iter().find_map(|w| broken.get(w).map(|e| (w.clone(), e.clone()))) {
+                Some((blocked_by, error)) => {
+                    let r = ChangeResult {
+                        address: c.address.clone(),
+                        action: c.action,
+                        status: Status::Skipped { blocked_by: blocked_by.clone(), error: error.clone() },
+                        id: c.id.clone(),
+                        request_ids: Vec::new(),
+                        note: None,
+                    };
+                    broken.insert(c.address.clone(), format!("{blocked_by} failed: {error}"));
+                    on_result(&r, ledger);
+                    report.results.push(r);
+                }
+                None => runnable.push(c),
+            }
+        }
+        let snapshot = ids.clone();
+        let snapshot = &snapshot;
+        let mut running = futures::stream::iter(runnable)
+            .map(|c| async move { (c, executor.execute(c, snapshot).await) })
+            .buffer_unordered(options.concurrency.max(1));
+        while let Some((c, result)) = running.next().await {
+            let r = match result {
+                Ok(outcome) => {
+                    match c.action {
+                        Action::Delete | Action::Forget => {
+                            ledger.forget(&c.address);
+                            ids.remove(&c.address);
+                        }
+                        _ => {
+                            if let Some(id) = outcome.id.clone().or_else(|| c.id.clone()) {
+                                let applied = c.desired.as_ref().map(|d| fingerprint(&serde_json::to_value(&d.props).unwrap_or_default()));
+                                ledger.record(c.address.clone(), id.clone(), applied, Some(options.now.clone()));
+                                ids.insert(c.address.clone(), id);
+                            }
+                        }
+                    }
+                    ChangeResult {
+                        address: c.address.clone(),
+                        action: c.action,
+                        status: Status::Applied,
+                        id: outcome.id.or_else(|| c.id.clone()),
+                        request_ids: outcome.request_ids,
+                        note: outcome.note,
+                    }
+                }
+                Err(e) => {
+                    broken.insert(c.address.clone(), e.message.clone());
+                    ChangeResult {
+                        address: c.address.clone(),
+                        action: c.action,
+                        status: Status::Failed { error: e.message },
+                        id: c.id.clone(),
+                        request_ids: e.request_id.into_iter().collect(),
+                        note: None,
+                    }
+                }
+            };
+            on_result(&r, ledger);
+            report.results.push(r);
+        }
+    }
+    report.results.sort_by(|a, b| a.address.cmp(&b.address));
+    report
+}
