@@ -152,6 +152,22 @@ fn json_http(status: u16, v: Value) -> Response {
     r
 }
 
+/// The base URL as the client sees it: `X-Forwarded-Proto`/`X-Forwarded-Host`
+/// when a proxy (or a test shim) sits in front, else the listener's URL.
+/// Absolute links (`@odata.nextLink`, `@odata.deltaLink`) are built from it.
+fn public_base(app: &App, h: &HeaderMap) -> String {
+    match (header(h, "x-forwarded-host"), header(h, "x-forwarded-proto")) {
+        (Some(host), proto) if !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)) => {
+            let proto = match proto {
+                Some("https") => "https",
+                _ => "http",
+            };
+            format!("{proto}://{host}")
+        }
+        _ => app.base.clone(),
+    }
+}
+
 fn record(app: &App, key: String, status: Option<u16>) {
     let mut c = lock(&app.counts);
     c.total += 1;
@@ -277,7 +293,7 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         }
     };
     let ctx = Ctx {
-        base: app.base.clone(),
+        base: public_base(&app, &parts.headers),
         version,
         now_ms: chrono::Utc::now().timestamp_millis(),
         lag_ms: lock(&app.faults).cfg.replication_lag_ms,
