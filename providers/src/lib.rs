@@ -3,4 +3,6 @@
 //! from the engine's normalized model. Providers never decide what to
 //! change; the engine does.
 pub mod graph;
+pub mod apply;
 pub mod kinds;
+pub mod observe;

@@ -228,7 +228,7 @@ pub(crate) fn live_props(raw: &Value, drop: &[&str]) -> Props {
         .unwrap_or_default()
 }
 
-pub(crate) fn str_field<'a>(raw: &'a Value, name: &str) -> &'a str {
+pub fn str_field<'a>(raw: &'a Value, name: &str) -> &'a str {
     raw.get(name).and_then(Value::as_str).unwrap_or_default()
 }
 

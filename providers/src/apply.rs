@@ -1,0 +1,536 @@
+//! Stage 5, the Graph side: carry out one planned change. Decides nothing
+//! (the plan did); it only knows how each kind is written in Graph:
+//! - creates first look the natural key up, so a create whose response was
+//!   lost (killed process, dropped connection) is adopted, never duplicated;
+//! - after a create, the new object is waited for until readable, because
+//!   Entra replicates asynchronously and dependents would see 404s;
+//! - Intune `/assign` replaces the whole set, so the full desired set is sent;
+//!   compliance block actions go through `scheduleActionsForRules`;
+//!   Autopilot assignments are written one by one and removed before the
+//!   profile is deleted; PATCH bodies carry `@odata.type`.
+//! - passwords come from the environment variable desired state names, or
+//!   are generated, and are never logged or returned.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use engine::apply::{ExecError, Executor, Outcome};
+use engine::model::as_reference;
+use engine::{Action, Change, DesiredResource, Props};
+use rand::Rng;
+use schema::kinds::role_assignment::role_template_id;
+use schema::{Address, Kind};
+use serde_json::{json, Value};
+
+use crate::graph::{GraphClient, GraphError, GraphRequest, Method};
+use crate::kinds::{assign_body, assignment_targets, compliance_policy, conditional_access, device_configuration, group, guest, role_assignment, user};
+
+pub struct GraphExecutor {
+    client: GraphClient,
+    env: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    now: DateTime<Utc>,
+}
+
+impl GraphExecutor {
+    /// `env` looks up environment variables (initial passwords).
+    pub fn new(client: GraphClient, env: impl Fn(&str) -> Option<String> + Send + Sync + 'static, now: DateTime<Utc>) -> Self {
+        GraphExecutor { client, env: Box::new(env), now }
+    }
+}
+
+fn fail(e: GraphError) -> ExecError {
+    ExecError { request_id: e.request_id().map(str::to_string), message: e.to_string() }
+}
+
+fn err(message: impl Into<String>) -> ExecError {
+    ExecError { message: message.into(), request_id: None }
+}
+
+/// OData string literal: single quotes doubled.
+fn lit(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn desired(change: &Change) -> Result<&DesiredResource, ExecError> {
+    change.desired.as_ref().ok_or_else(|| err(format!("{}: the plan carries no desired properties", change.address)))
+}
+
+/// The top-level properties a change touches.
+fn touched(change: &Change) -> BTreeSet<String> {
+    change.fields.iter().map(|f| f.field.split('.').next().unwrap_or(&f.field).to_string()).collect()
+}
+
+/// Object id of a reference: an address (through `ids`) or `id:X` for an
+/// object tenantctl does not manage.
+fn ref_id(target: &str, ids: &BTreeMap<Address, String>) -> Option<String> {
+    if let Some(raw) = target.strip_prefix("id:") {
+        return Some(raw.to_string());
+    }
+    target.parse::<Address>().ok().and_then(|a| ids.get(&a).cloned())
+}
+
+fn ref_ids(v: Option<&Value>, ids: &BTreeMap<Address, String>) -> Result<BTreeSet<String>, ExecError> {
+    let mut out = BTreeSet::new();
+    for r in v.and_then(Value::as_array).into_iter().flatten() {
+        let target = as_reference(r).unwrap_or_default();
+        out.insert(ref_id(target, ids).ok_or_else(|| err(format!("{target} has no object id yet")))?);
+    }
+    Ok(out)
+}
+
+fn generate_password() -> String {
+    const CHARS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!@#$%*-_=+";
+    let mut rng = rand::thread_rng();
+    // Upper, lower, digit and symbol guaranteed, for Entra's complexity rule.
+    let mut p: String = (0..20).map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char).collect();
+    p.push_str("Aa1!");
+    p
+}
+
+struct Calls {
+    request_ids: Vec<String>,
+}
+
+impl Calls {
+    fn note(&mut self, r: &crate::graph::GraphResponse) {
+        if let Some(id) = &r.request_id {
+            self.request_ids.push(id.clone());
+        }
+    }
+}
+
+impl Executor for GraphExecutor {
+    async fn execute(&self, change: &Change, ids: &BTreeMap<Address, String>) -> Result<Outcome, ExecError> {
+        let mut calls = Calls { request_ids: Vec::new() };
+        let (id, note) = match change.action {
+            Action::Forget => (None, None),
+            Action::Create => {
+                let (id, note) = self.create(change, ids, &mut calls).await?;
+                (Some(id), note)
+            }
+            Action::Update | Action::Assign => {
+                let id = change.id.clone().ok_or_else(|| err(format!("{}: no object id to update", change.address)))?;
+                self.update(change, &id, ids, &mut calls).await?;
+                (Some(id), None)
+            }
+            Action::Delete => {
+                let id = change.id.clone().ok_or_else(|| err(format!("{}: no object id to delete", change.address)))?;
+                self.delete(change, &id, ids, &mut calls).await?;
+                (None, None)
+            }
+            Action::Replace => {
+                let old = change.id.clone().ok_or_else(|| err(format!("{}: no object id to replace", change.address)))?;
+                self.delete(change, &old, ids, &mut calls).await?;
+                let (id, note) = self.create(change, ids, &mut calls).await?;
+                (Some(id), note)
+            }
+        };
+        Ok(Outcome { id, request_ids: calls.request_ids, note })
+    }
+}
+
+impl GraphExecutor {
+    fn api(&self, kind: Kind) -> GraphClient {
+        match kind {
+            Kind::DeviceConfiguration | Kind::UpdateRing | Kind::CompliancePolicy | Kind::AutopilotProfile => self.client.beta(),
+            _ => self.client.v1(),
+        }
+    }
+
+    fn collection(kind: Kind) -> &'static str {
+        match kind {
+            Kind::User | Kind::Guest => "/users",
+            Kind::Group => "/groups",
+            Kind::RoleAssignment => "/roleManagement/directory/roleAssignments",
+            Kind::DeviceConfiguration | Kind::UpdateRing => "/deviceManagement/deviceConfigurations",
+            Kind::CompliancePolicy => "/deviceManagement/deviceCompliancePolicies",
+            Kind::AutopilotProfile => "/deviceManagement/windowsAutopilotDeploymentProfiles",
+            Kind::ConditionalAccess => "/identity/conditionalAccess/policies",
+        }
+    }
+
+    /// An existing object with the change's natural key, if any.
+    async fn lookup(&self, kind: Kind, r: &DesiredResource) -> Result<Option<String>, ExecError> {
+        let filter = match kind {
+            Kind::User => format!("userPrincipalName eq {}", lit(&r.natural_key)),
+            Kind::Guest => format!("mail eq {}", lit(&r.natural_key)),
+            Kind::Group => format!("mailNickname eq {}", lit(r.props.get("mailNickname").and_then(Value::as_str).unwrap_or_default())),
+            Kind::RoleAssignment => return Ok(None),
+            _ => format!("displayName eq {}", lit(r.props.get("displayName").and_then(Value::as_str).unwrap_or_default())),
+        };
+        let path = format!("{}?$filter={}&$select=id", Self::collection(kind), urlencode(&filter));
+        let found = self.api(kind).list_all(&path).await.map_err(fail)?;
+        Ok(match found.as_slice() {
+            [one] => one.get("id").and_then(Value::as_str).map(str::to_string),
+            [] => None,
+            many => {
+                return Err(err(format!(
+                    "{} objects already match `{}`; refusing to guess: {}",
+                    many.len(),
+                    r.natural_key,
+                    many.iter().filter_map(|m| m.get("id").and_then(Value::as_str)).collect::<Vec<_>>().join(", ")
+                )))
+            }
+        })
+    }
+
+    async fn send(&self, api: &GraphClient, method: Method, path: &str, body: Option<Value>, calls: &mut Calls) -> Result<Value, ExecError> {
+        let mut request = GraphRequest::new(method, path);
+        request.body = body;
+        let response = api.execute(request).await.map_err(fail)?;
+        calls.note(&response);
+        Ok(response.body.unwrap_or(Value::Null))
+    }
+
+    async fn create(&self, change: &Change, ids: &BTreeMap<Address, String>, calls: &mut Calls) -> Result<(String, Option<String>), ExecError> {
+        let r = desired(change)?;
+        let kind = change.address.kind;
+        let api = self.api(kind);
+        if let Some(existing) = self.lookup(kind, r).await? {
+            // A previous run created it but never recorded it: adopt it and
+            // bring it to the desired state rather than creating a duplicate.
+            let mut adopt = change.clone();
+            adopt.fields = r.props.keys().map(|k| engine::diff::FieldChange { field: k.clone(), before: None, after: r.props.get(k).cloned() }).collect();
+            adopt.id = Some(existing.clone());
+            self.update(&adopt, &existing, ids, calls).await?;
+            return Ok((existing.clone(), Some(format!("adopted existing object {existing} with the same natural key"))));
+        }
+        let base = Self::collection(kind);
+        let id = match kind {
+            Kind::User => {
+                let password = match r.create_only.get("passwordFromEnv").and_then(Value::as_str) {
+                    Some(var) => (self.env)(var).ok_or_else(|| err(format!("{}: environment variable {var} (password_env) is not set", change.address)))?,
+                    None => generate_password(),
+                };
+                let created = self.send(&api, Method::POST, base, Some(user::create_body(r, &password)), calls).await?;
+                id_of(&created)?
+            }
+            Kind::Guest => {
+                let created = self.send(&api, Method::POST, "/invitations", Some(guest::invitation_body(r)), calls).await?;
+                let id = created.pointer("/invitedUser/id").and_then(Value::as_str).map(str::to_string).ok_or_else(|| err("the invitation response has no invitedUser.id"))?;
+                self.wait(&api, &format!("/users/{id}")).await?;
+                if r.props.get("accountEnabled") == Some(&Value::Bool(false)) {
+                    self.send(&api, Method::PATCH, &format!("/users/{id}"), Some(json!({"accountEnabled": false})), calls).await?;
+                }
+                id
+            }
+            Kind::Group => {
+                let created = self.send(&api, Method::POST, base, Some(group::create_body(r)), calls).await?;
+                let id = id_of(&created)?;
+                self.wait(&api, &format!("/groups/{id}")).await?;
+                for rel in ["members", "owners"] {
+                    for m in ref_ids(r.props.get(rel), ids)? {
+                        self.add_ref(&api, &id, rel, &m, calls).await?;
+                    }
+                }
+                id
+            }
+            Kind::RoleAssignment => self.create_role_assignment(r, ids, calls).await?,
+            Kind::DeviceConfiguration | Kind::UpdateRing => {
+                let created = self.send(&api, Method::POST, base, Some(device_configuration::write_body(r, &[])), calls).await?;
+                let id = id_of(&created)?;
+                self.wait(&api, &format!("{base}/{id}")).await?;
+                self.assign(&api, change, &id, ids, "#microsoft.graph.deviceConfigurationAssignment", calls).await?;
+                id
+            }
+            Kind::CompliancePolicy => {
+                let mut body = device_configuration::write_body(r, &[compliance_policy::BLOCK_GRACE]);
+                if let Some(m) = body.as_object_mut() {
+                    let grace = r.props.get(compliance_policy::BLOCK_GRACE).cloned().unwrap_or(json!(0));
+                    m.insert("scheduledActionsForRule".into(), compliance_policy::scheduled_actions(&grace));
+                }
+                let created = self.send(&api, Method::POST, base, Some(body), calls).await?;
+                let id = id_of(&created)?;
+                self.wait(&api, &format!("{base}/{id}")).await?;
+                self.assign(&api, change, &id, ids, "#microsoft.graph.deviceCompliancePolicyAssignment", calls).await?;
+                id
+            }
+            Kind::AutopilotProfile => {
+                let created = self.send(&api, Method::POST, base, Some(device_configuration::write_body(r, &[])), calls).await?;
+                let id = id_of(&created)?;
+                self.wait(&api, &format!("{base}/{id}")).await?;
+                self.autopilot_assignments(&api, r, &id, ids, calls).await?;
+                id
+            }
+            Kind::ConditionalAccess => {
+                let lookup = |a: &str| ref_id(a, ids);
+                let body = conditional_access::write_body(r, &lookup).map_err(err)?;
+                let created = self.send(&api, Method::POST, base, Some(body), calls).await?;
+                id_of(&created)?
+            }
+        };
+        Ok((id, None))
+    }
+
+    async fn update(&self, change: &Change, id: &str, ids: &BTreeMap<Address, String>, calls: &mut Calls) -> Result<(), ExecError> {
+        let r = desired(change)?;
+        let kind = change.address.kind;
+        let api = self.api(kind);
+        let base = Self::collection(kind);
+        let fields = touched(change);
+        let scalar = |skip: &[&str]| -> Props {
+            fields
+                .iter()
+                .filter(|f| !skip.contains(&f.as_str()) && *f != "assignments")
+                .map(|f| (f.clone(), r.props.get(f).cloned().unwrap_or(Value::Null)))
+                .collect()
+        };
+        match kind {
+            Kind::User | Kind::Guest => {
+                let body = scalar(&[]);
+                if !body.is_empty() {
+                    self.send(&api, Method::PATCH, &format!("/users/{id}"), Some(json!(body)), calls).await?;
+                }
+            }
+            Kind::Group => {
+                let body = scalar(&["members", "owners"]);
+                if !body.is_empty() {
+                    self.send(&api, Method::PATCH, &format!("/groups/{id}"), Some(json!(body)), calls).await?;
+                }
+                for rel in ["members", "owners"] {
+                    if !fields.contains(rel) {
+                        continue;
+                    }
+                    let want = ref_ids(r.props.get(rel), ids)?;
+                    let have = self.related(&api, id, rel).await?;
+                    for m in want.difference(&have) {
+                        self.add_ref(&api, id, rel, m, calls).await?;
+                    }
+                    for m in have.difference(&want) {
+                        match api.execute(GraphRequest::new(Method::DELETE, format!("/groups/{id}/{rel}/{m}/$ref"))).await {
+                            Ok(resp) => calls.note(&resp),
+                            Err(e) if e.is_not_found() => {}
+                            Err(e) => return Err(fail(e)),
+                        }
+                    }
+                }
+            }
+            Kind::RoleAssignment => {
+                // Only the end date changes in place (immutable fields replace).
+                let principal = ref_id(as_reference(r.props.get("principal").unwrap_or(&Value::Null)).unwrap_or_default(), ids)
+                    .ok_or_else(|| err(format!("{}: principal has no object id", change.address)))?;
+                let mut request = match role_assignment::create_request(r, &principal, self.now) {
+                    role_assignment::Write::Schedule { path, body } => (path, body),
+                    role_assignment::Write::Permanent(_) => return Err(err(format!("{}: a permanent assignment has no end date to change", change.address))),
+                };
+                if let Some(m) = request.1.as_object_mut() {
+                    m.insert("action".into(), json!("adminUpdate"));
+                }
+                self.send(&api, Method::POST, request.0, Some(request.1), calls).await?;
+            }
+            Kind::DeviceConfiguration | Kind::UpdateRing | Kind::CompliancePolicy => {
+                let mut body = scalar(&[compliance_policy::BLOCK_GRACE]);
+                if !body.is_empty() {
+                    // Intune refuses a PATCH without the object's type.
+                    body.insert("@odata.type".into(), r.props.get("@odata.type").cloned().unwrap_or(Value::Null));
+                    self.send(&api, Method::PATCH, &format!("{base}/{id}"), Some(json!(body)), calls).await?;
+                }
+                if kind == Kind::CompliancePolicy && fields.contains(compliance_policy::BLOCK_GRACE) {
+                    let grace = r.props.get(compliance_policy::BLOCK_GRACE).cloned().unwrap_or(json!(0));
+                    let body = json!({"deviceComplianceScheduledActionForRules": compliance_policy::scheduled_actions(&grace)});
+                    self.send(&api, Method::POST, &format!("{base}/{id}/scheduleActionsForRules"), Some(body), calls).await?;
+                }
+                if fields.contains("assignments") {
+                    let ty = if kind == Kind::CompliancePolicy { "#microsoft.graph.deviceCompliancePolicyAssignment" } else { "#microsoft.graph.deviceConfigurationAssignment" };
+                    self.assign(&api, change, id, ids, ty, calls).await?;
+                }
+            }
+            Kind::AutopilotProfile => {
+                let mut body = scalar(&[]);
+                if !body.is_empty() {
+                    body.insert("@odata.type".into(), r.props.get("@odata.type").cloned().unwrap_or(Value::Null));
+                    self.send(&api, Method::PATCH, &format!("{base}/{id}"), Some(json!(body)), calls).await?;
+                }
+                if fields.contains("assignments") {
+                    self.autopilot_assignments(&api, r, id, ids, calls).await?;
+                }
+            }
+            Kind::ConditionalAccess => {
+                let lookup = |a: &str| ref_id(a, ids);
+                let full = conditional_access::write_body(r, &lookup).map_err(err)?;
+                let body: serde_json::Map<String, Value> = full
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(k, _)| fields.contains(k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                self.send(&api, Method::PATCH, &format!("{base}/{id}"), Some(Value::Object(body)), calls).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, change: &Change, id: &str, ids: &BTreeMap<Address, String>, calls: &mut Calls) -> Result<(), ExecError> {
+        let kind = change.address.kind;
+        let api = self.api(kind);
+        let base = Self::collection(kind);
+        if kind == Kind::RoleAssignment {
+            let live = change.live.as_ref().or(change.desired.as_ref().map(|d| &d.props));
+            let scheduled = live.is_some_and(|p| {
+                p.get("assignment").and_then(Value::as_str) == Some("eligible") || p.get("endDateTime").is_some_and(|e| !e.is_null())
+            });
+            if scheduled {
+                let p = live.cloned().unwrap_or_default();
+                let principal = ref_id(as_reference(p.get("principal").unwrap_or(&Value::Null)).unwrap_or_default(), ids)
+                    .ok_or_else(|| err(format!("{}: principal has no object id", change.address)))?;
+                let role = p.get("role").and_then(Value::as_str).unwrap_or_default();
+                let eligible = p.get("assignment").and_then(Value::as_str) == Some("eligible");
+                let path = if eligible { "/roleManagement/directory/roleEligibilityScheduleRequests" } else { "/roleManagement/directory/roleAssignmentScheduleRequests" };
+                let body = json!({
+                    "action": "adminRemove",
+                    "principalId": principal,
+                    "roleDefinitionId": role_template_id(role).unwrap_or(role),
+                    "directoryScopeId": p.get("directoryScopeId").cloned().unwrap_or(json!("/")),
+                    "justification": "Expired or no longer declared in tenantctl desired state",
+                });
+                self.send(&api, Method::POST, path, Some(body), calls).await?;
+                return Ok(());
+            }
+        }
+        if kind == Kind::AutopilotProfile {
+            // Intune refuses to delete an assigned profile.
+            for (aid, _) in self.autopilot_current(&api, id).await? {
+                self.send(&api, Method::DELETE, &format!("{base}/{id}/assignments/{aid}"), None, calls).await?;
+            }
+        }
+        match api.execute(GraphRequest::new(Method::DELETE, format!("{base}/{id}"))).await {
+            Ok(resp) => {
+                calls.note(&resp);
+                Ok(())
+            }
+            // Already gone (a previous run's response was lost): done.
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(fail(e)),
+        }
+    }
+
+    async fn create_role_assignment(&self, r: &DesiredResource, ids: &BTreeMap<Address, String>, calls: &mut Calls) -> Result<String, ExecError> {
+        let api = self.client.v1();
+        let principal = ref_id(as_reference(r.props.get("principal").unwrap_or(&Value::Null)).unwrap_or_default(), ids)
+            .ok_or_else(|| err(format!("{}: principal has no object id", r.address)))?;
+        let role = r.props.get("role").and_then(Value::as_str).unwrap_or_default();
+        let role_id = role_template_id(role).unwrap_or(role).to_string();
+        let existing = |list: Vec<Value>| {
+            list.into_iter()
+                .find(|a| a.get("roleDefinitionId").and_then(Value::as_str).is_some_and(|x| x.eq_ignore_ascii_case(&role_id)))
+                .and_then(|a| a.get("id").and_then(Value::as_str).map(str::to_string))
+        };
+        let filter = urlencode(&format!("principalId eq {}", lit(&principal)));
+        match role_assignment::create_request(r, &principal, self.now) {
+            role_assignment::Write::Permanent(body) => {
+                let found = api.list_all(&format!("/roleManagement/directory/roleAssignments?$filter={filter}")).await.map_err(fail)?;
+                if let Some(id) = existing(found) {
+                    return Ok(id);
+                }
+                let created = self.send(&api, Method::POST, "/roleManagement/directory/roleAssignments", Some(body), calls).await?;
+                id_of(&created)
+            }
+            role_assignment::Write::Schedule { path, body } => {
+                let eligible = path.ends_with("roleEligibilityScheduleRequests");
+                let list = if eligible { "roleEligibilitySchedules" } else { "roleAssignments" };
+                let found = api.list_all(&format!("/roleManagement/directory/{list}?$filter={filter}")).await.map_err(fail)?;
+                if let Some(id) = existing(found) {
+                    return Ok(id);
+                }
+                let created = self.send(&api, Method::POST, path, Some(body), calls).await?;
+                if eligible {
+                    return created
+                        .get("targetScheduleId")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                        .map_or_else(|| id_of(&created), Ok);
+                }
+                // An active schedule shows up as a roleAssignment, which is
+                // what reads match on.
+                let found = api.list_all(&format!("/roleManagement/directory/roleAssignments?$filter={filter}")).await.map_err(fail)?;
+                existing(found).ok_or_else(|| err(format!("{}: the assignment request was accepted but no active assignment appeared", r.address)))
+            }
+        }
+    }
+
+    /// `/assign` replaces the whole set: always the complete desired set.
+    async fn assign(&self, api: &GraphClient, change: &Change, id: &str, ids: &BTreeMap<Address, String>, odata: &str, calls: &mut Calls) -> Result<(), ExecError> {
+        let r = desired(change)?;
+        let lookup = |a: &str| ref_id(a, ids);
+        let body = assign_body(r.props.get("assignments").unwrap_or(&Value::Null), &lookup, odata).map_err(err)?;
+        self.send(api, Method::POST, &format!("{}/{id}/assign", Self::collection(change.address.kind)), Some(body), calls).await?;
+        Ok(())
+    }
+
+    async fn autopilot_current(&self, api: &GraphClient, id: &str) -> Result<Vec<(String, Value)>, ExecError> {
+        let base = Self::collection(Kind::AutopilotProfile);
+        let list = api.list_all(&format!("{base}/{id}/assignments")).await.map_err(fail)?;
+        Ok(list
+            .into_iter()
+            .filter_map(|a| {
+                let aid = a.get("id").and_then(Value::as_str)?.to_string();
+                Some((aid, a.get("target").cloned().unwrap_or(Value::Null)))
+            })
+            .collect())
+    }
+
+    /// Autopilot assignments are one object each: add what is missing,
+    /// remove what is not desired.
+    async fn autopilot_assignments(&self, api: &GraphClient, r: &DesiredResource, id: &str, ids: &BTreeMap<Address, String>, calls: &mut Calls) -> Result<(), ExecError> {
+        let base = Self::collection(Kind::AutopilotProfile);
+        let lookup = |a: &str| ref_id(a, ids);
+        let want = assignment_targets(r.props.get("assignments").unwrap_or(&Value::Null), &lookup).map_err(err)?;
+        let key = |t: &Value| (t.get("@odata.type").and_then(Value::as_str).unwrap_or_default().to_string(), t.get("groupId").and_then(Value::as_str).unwrap_or_default().to_string());
+        let have = self.autopilot_current(api, id).await?;
+        let have_keys: BTreeSet<_> = have.iter().map(|(_, t)| key(t)).collect();
+        let want_keys: BTreeSet<_> = want.iter().map(key).collect();
+        for (aid, t) in &have {
+            if !want_keys.contains(&key(t)) {
+                self.send(api, Method::DELETE, &format!("{base}/{id}/assignments/{aid}"), None, calls).await?;
+            }
+        }
+        for t in want {
+            if !have_keys.contains(&key(&t)) {
+                let body = json!({"@odata.type": "#microsoft.graph.windowsAutopilotDeploymentProfileAssignment", "target": t});
+                self.send(api, Method::POST, &format!("{base}/{id}/assignments"), Some(body), calls).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn related(&self, api: &GraphClient, id: &str, rel: &str) -> Result<BTreeSet<String>, ExecError> {
+        let list = api.list_all(&format!("/groups/{id}/{rel}?$select=id&$top=999")).await.map_err(fail)?;
+        Ok(list.iter().filter_map(|m| m.get("id").and_then(Value::as_str).map(str::to_string)).collect())
+    }
+
+    /// Add a member or owner; "already a member" is success, and a member
+    /// not yet replicated is waited for once.
+    async fn add_ref(&self, api: &GraphClient, group: &str, rel: &str, member: &str, calls: &mut Calls) -> Result<(), ExecError> {
+        let body = json!({"@odata.id": format!("{}/v1.0/directoryObjects/{member}", self.client.cloud().graph_base())});
+        let path = format!("/groups/{group}/{rel}/$ref");
+        for attempt in 0..2 {
+            match api.execute(GraphRequest::new(Method::POST, path.clone()).json(body.clone())).await {
+                Ok(resp) => {
+                    calls.note(&resp);
+                    return Ok(());
+                }
+                Err(e) if e.to_string().contains("already exist") => return Ok(()),
+                Err(e) if e.is_not_found() && attempt == 0 => {
+                    self.wait(api, &format!("/directoryObjects/{member}")).await?;
+                    self.wait(api, &format!("/groups/{group}")).await?;
+                }
+                Err(e) => return Err(fail(e)),
+            }
+        }
+        Err(err(format!("{path}: {member} never became readable")))
+    }
+
+    async fn wait(&self, api: &GraphClient, path: &str) -> Result<(), ExecError> {
+        api.wait_until_readable(path).await.map(|_| ()).map_err(fail)
+    }
+}
+
+fn id_of(v: &Value) -> Result<String, ExecError> {
+    v.get("id").and_then(Value::as_str).map(str::to_string).ok_or_else(|| err("the create response has no id"))
+}
+
+/// Percent-encode a query value (spaces, quotes, and reserved characters).
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
+}

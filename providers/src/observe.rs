@@ -1,0 +1,255 @@
+//! Stage 2 of the pipeline: read the live tenant into `ObservedState`.
+//!
+//! One listing per Graph collection (users and guests share `/users`;
+//! update rings share `deviceConfigurations`), the collections read
+//! concurrently, every page followed, the largest page size, `$select` on
+//! directory objects, assignments and scheduled actions through `$expand`,
+//! and per-object reads (group members and owners, Autopilot assignments)
+//! through `$batch`, 20 at a time, only for the objects that need them.
+//! A collection that cannot be read marks its kinds unreadable: unknown,
+//! never drift.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use engine::{DesiredModel, Ledger, LiveObject, ObservedState};
+use schema::Kind;
+use serde_json::Value;
+
+use crate::graph::{BatchRequest, GraphClient, GraphError};
+use crate::kinds::{autopilot_profile, compliance_policy, conditional_access, device_configuration, group, guest, role_assignment, update_ring, user};
+
+/// Which kinds to read: those declared or owned in the ledger.
+pub fn kinds_in_scope(desired: &DesiredModel, ledger: &Ledger) -> BTreeSet<Kind> {
+    desired.resources.keys().chain(ledger.resources.keys()).map(|a| a.kind).collect()
+}
+
+/// Read every collection the desired state and ledger need.
+pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger) -> ObservedState {
+    let kinds = kinds_in_scope(desired, ledger);
+    let want = |ks: &[Kind]| ks.iter().any(|k| kinds.contains(k));
+    let (users, groups, roles, configs, compliance, autopilot, ca) = tokio::join!(
+        maybe(want(&[Kind::User, Kind::Guest]), read_users(client)),
+        maybe(want(&[Kind::Group]), read_groups(client, desired, ledger)),
+        maybe(want(&[Kind::RoleAssignment]), read_role_assignments(client)),
+        maybe(want(&[Kind::DeviceConfiguration, Kind::UpdateRing]), read_device_configurations(client)),
+        maybe(want(&[Kind::CompliancePolicy]), read_compliance(client)),
+        maybe(want(&[Kind::AutopilotProfile]), read_autopilot(client)),
+        maybe(want(&[Kind::ConditionalAccess]), read_conditional_access(client)),
+    );
+    let mut observed = ObservedState::default();
+    let results: [(&[Kind], Option<Result<Vec<LiveObject>, GraphError>>); 7] = [
+        (&[Kind::User, Kind::Guest], users),
+        (&[Kind::Group], groups),
+        (&[Kind::RoleAssignment], roles),
+        (&[Kind::DeviceConfiguration, Kind::UpdateRing], configs),
+        (&[Kind::CompliancePolicy], compliance),
+        (&[Kind::AutopilotProfile], autopilot),
+        (&[Kind::ConditionalAccess], ca),
+    ];
+    for (ks, result) in results {
+        match result {
+            None => {}
+            Some(Ok(objects)) => {
+                for k in ks {
+                    observed.objects.entry(*k).or_default();
+                }
+                for o in objects {
+                    observed.insert(o);
+                }
+            }
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "read failed; affected resources are unknown");
+                for k in ks {
+                    observed.unreadable.insert(*k, e.to_string());
+                }
+            }
+        }
+    }
+    for list in observed.objects.values_mut() {
+        list.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+    observed
+}
+
+async fn maybe<F: std::future::Future<Output = Result<Vec<LiveObject>, GraphError>>>(
+    wanted: bool,
+    f: F,
+) -> Option<Result<Vec<LiveObject>, GraphError>> {
+    if wanted {
+        Some(f.await)
+    } else {
+        None
+    }
+}
+
+async fn read_users(client: &GraphClient) -> Result<Vec<LiveObject>, GraphError> {
+    let raw = client.v1().list_all(&format!("/users?$select={}&$top=999", user::SELECT)).await?;
+    Ok(raw.iter().filter_map(|u| user::normalize(u).or_else(|| guest::normalize(u))).collect())
+}
+
+/// Groups, with members and owners for the groups whose membership is
+/// managed: those whose natural key or ledger id a desired group with
+/// members/owners names.
+async fn read_groups(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger) -> Result<Vec<LiveObject>, GraphError> {
+    let v1 = client.v1();
+    let raw = v1.list_all(&format!("/groups?$select={}&$top=999", group::SELECT)).await?;
+    let mut wants_members = BTreeSet::new();
+    let mut wants_owners = BTreeSet::new();
+    for r in desired.resources.values().filter(|r| r.address.kind == Kind::Group) {
+        let ids: Vec<String> = ledger.id(&r.address).map(str::to_string).into_iter().collect();
+        let keys = std::iter::once(r.natural_key.clone()).chain(ids);
+        for k in keys {
+            if r.props.contains_key("members") {
+                wants_members.insert(k.clone());
+            }
+            if r.props.contains_key("owners") {
+                wants_owners.insert(k);
+            }
+        }
+    }
+    let mut requests = Vec::new();
+    for g in &raw {
+        let id = crate::kinds::str_field(g, "id");
+        let key = crate::kinds::str_field(g, "mailNickname").to_lowercase();
+        let dynamic = g.get("groupTypes").and_then(Value::as_array).is_some_and(|t| t.iter().any(|x| x == "DynamicMembership"));
+        if !dynamic && (wants_members.contains(&key) || wants_members.contains(id)) {
+            requests.push(("members", id.to_string()));
+        }
+        if wants_owners.contains(&key) || wants_owners.contains(id) {
+            requests.push(("owners", id.to_string()));
+        }
+    }
+    let related = read_related(&v1, &requests).await?;
+    Ok(raw
+        .iter()
+        .map(|g| {
+            let id = crate::kinds::str_field(g, "id").to_string();
+            group::normalize(
+                g,
+                related.get(&("members", id.clone())).map(Vec::as_slice),
+                related.get(&("owners", id)).map(Vec::as_slice),
+            )
+        })
+        .collect())
+}
+
+/// `/groups/{id}/{rel}` for each request, 20 per `$batch`, following any
+/// further pages of large groups. Returns the member/owner ids.
+async fn read_related(
+    client: &GraphClient,
+    requests: &[(&'static str, String)],
+) -> Result<BTreeMap<(&'static str, String), Vec<String>>, GraphError> {
+    let batch: Vec<BatchRequest> = requests
+        .iter()
+        .map(|(rel, id)| BatchRequest::get(format!("/groups/{id}/{rel}?$select=id&$top=999")))
+        .collect();
+    let responses = client.batch(batch).await?;
+    let mut out = BTreeMap::new();
+    for ((rel, id), response) in requests.iter().zip(responses) {
+        let body = response.into_result()?.unwrap_or(Value::Null);
+        let mut ids: Vec<String> = ids_of(&body);
+        if let Some(next) = body.get("@odata.nextLink").and_then(Value::as_str) {
+            for item in client.list_all(next).await? {
+                if let Some(i) = item.get("id").and_then(Value::as_str) {
+                    ids.push(i.to_string());
+                }
+            }
+        }
+        ids.sort();
+        out.insert((*rel, id.clone()), ids);
+    }
+    Ok(out)
+}
+
+fn ids_of(body: &Value) -> Vec<String> {
+    body.get("value")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.get("id").and_then(Value::as_str).map(str::to_string))
+        .collect()
+}
+
+/// Active assignments from `roleAssignments` (what holds a role now), with
+/// the end of time-boxed ones from `roleAssignmentSchedules`; eligible ones
+/// from `roleEligibilitySchedules`.
+async fn read_role_assignments(client: &GraphClient) -> Result<Vec<LiveObject>, GraphError> {
+    let v1 = client.v1();
+    let (active, schedules, eligible) = tokio::join!(
+        v1.list_all("/roleManagement/directory/roleAssignments"),
+        v1.list_all("/roleManagement/directory/roleAssignmentSchedules"),
+        v1.list_all("/roleManagement/directory/roleEligibilitySchedules"),
+    );
+    let (active, schedules, eligible) = (active?, schedules?, eligible?);
+    let key = |v: &Value| {
+        (
+            crate::kinds::str_field(v, "principalId").to_string(),
+            crate::kinds::str_field(v, "roleDefinitionId").to_lowercase(),
+            v.get("directoryScopeId").and_then(Value::as_str).unwrap_or("/").to_string(),
+        )
+    };
+    let ends: BTreeMap<_, Value> = schedules
+        .iter()
+        .filter_map(|s| s.get("scheduleInfo").map(|i| (key(s), i.clone())))
+        .collect();
+    let mut out = Vec::new();
+    for a in &active {
+        let mut a = a.clone();
+        if let (Some(info), Some(m)) = (ends.get(&key(&a)), a.as_object_mut()) {
+            m.insert("scheduleInfo".into(), info.clone());
+        }
+        out.push(role_assignment::normalize(&a, "active"));
+    }
+    out.extend(eligible.iter().map(|e| role_assignment::normalize(e, "eligible")));
+    Ok(out)
+}
+
+async fn read_device_configurations(client: &GraphClient) -> Result<Vec<LiveObject>, GraphError> {
+    let raw = client.beta().list_all("/deviceManagement/deviceConfigurations?$expand=assignments").await?;
+    Ok(raw
+        .iter()
+        .map(|p| {
+            let kind = device_configuration::kind_of(p);
+            let mut o = device_configuration::normalize_policy(p, kind);
+            if kind == Kind::UpdateRing {
+                update_ring::normalize_schedule(&mut o.props);
+            }
+            o
+        })
+        .collect())
+}
+
+async fn read_compliance(client: &GraphClient) -> Result<Vec<LiveObject>, GraphError> {
+    let raw = client
+        .beta()
+        .list_all("/deviceManagement/deviceCompliancePolicies?$expand=assignments,scheduledActionsForRule($expand=scheduledActionConfigurations)")
+        .await?;
+    Ok(raw.iter().map(compliance_policy::normalize).collect())
+}
+
+/// Autopilot assignments are read per profile, batched.
+async fn read_autopilot(client: &GraphClient) -> Result<Vec<LiveObject>, GraphError> {
+    let beta = client.beta();
+    let base = "/deviceManagement/windowsAutopilotDeploymentProfiles";
+    let raw = beta.list_all(base).await?;
+    let requests: Vec<BatchRequest> = raw
+        .iter()
+        .map(|p| BatchRequest::get(format!("{base}/{}/assignments", crate::kinds::str_field(p, "id"))))
+        .collect();
+    let responses = beta.batch(requests).await?;
+    let mut out = Vec::new();
+    for (p, response) in raw.iter().zip(responses) {
+        let body = response.into_result()?.unwrap_or(Value::Null);
+        let mut p = p.clone();
+        if let Some(m) = p.as_object_mut() {
+            m.insert("assignments".into(), body.get("value").cloned().unwrap_or(Value::Array(vec![])));
+        }
+        out.push(autopilot_profile::normalize(&p));
+    }
+    Ok(out)
+}
+
+async fn read_conditional_access(client: &GraphClient) -> Result<Vec<LiveObject>, GraphError> {
+    let raw = client.v1().list_all("/identity/conditionalAccess/policies").await?;
+    Ok(raw.iter().map(conditional_access::normalize).collect())
+}
