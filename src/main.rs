@@ -1,1 +1,217 @@
-fn main() {}
+//! The `tenantctl` command line: argument parsing, wiring and output only.
+//! The logic lives in the `schema`, `engine`, `providers` and `sandbox` crates.
+
+mod apply;
+mod output;
+mod target;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "tenantctl", version, about = "GitOps reconciler for Microsoft 365 tenants (Entra ID and Intune)")]
+struct Cli {
+    /// More logging on stderr (-v info, -vv debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Load and validate desired state; print counts per kind or every problem.
+    Validate {
+        #[arg(default_value = "desired-state")]
+        dir: PathBuf,
+    },
+    /// Print the JSON Schema of desired-state files (for editors).
+    Schema,
+    /// Read the tenant and show what would change, in order.
+    Plan {
+        #[arg(default_value = "desired-state")]
+        dir: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Also save the plan as JSON, for `apply PLAN.json`.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Exit 2 when there are changes (0 none, 1 error).
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// A Graph-compatible endpoint, e.g. a running `tenantctl sandbox serve`.
+        #[arg(long, env = "TENANTCTL_GRAPH_URL")]
+        graph_url: Option<String>,
+    },
+    /// Make the tenant match desired state (or apply a saved plan exactly).
+    Apply {
+        /// A desired-state directory, or a plan saved with `plan --out`.
+        #[arg(default_value = "desired-state")]
+        source: PathBuf,
+        /// The desired-state directory a saved plan was made from.
+        #[arg(long, default_value = "desired-state")]
+        dir: PathBuf,
+        /// Apply without asking (for CI). Without a terminal this is required.
+        #[arg(long)]
+        auto_approve: bool,
+        /// Allow more deletions than governance.prune.max_deletions.
+        #[arg(long)]
+        max_deletions: Option<u32>,
+        /// Changes of one wave run at most this many at a time.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        #[arg(long, env = "TENANTCTL_GRAPH_URL")]
+        graph_url: Option<String>,
+    },
+    /// Adopt an existing object: record ADDRESS as owning OBJECT_ID in the ledger.
+    Import {
+        address: String,
+        object_id: String,
+        #[arg(long, default_value = "desired-state")]
+        dir: PathBuf,
+        #[arg(long, env = "TENANTCTL_GRAPH_URL")]
+        graph_url: Option<String>,
+    },
+    /// The local Graph-compatible sandbox tenant.
+    Sandbox {
+        #[command(subcommand)]
+        command: SandboxCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SandboxCommand {
+    /// Serve a sandbox tenant until Ctrl-C.
+    Serve(sandbox::ServeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TENANTCTL_LOG").unwrap_or_else(|_| filter.into()))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            output::status(format!("error: {e}"));
+            for cause in e.chain().skip(1) {
+                output::status(format!("  caused by: {cause}"));
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Validate { dir } => validate(&dir),
+        Command::Schema => {
+            output::result(&schema::json_schema());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plan { dir, format, out, detailed_exitcode, graph_url } => {
+            runtime()?.block_on(plan(&dir, format, out.as_deref(), detailed_exitcode, graph_url.as_deref()))
+        }
+        Command::Apply { source, dir, auto_approve, max_deletions, concurrency, graph_url } => {
+            let opts = apply::Options { auto_approve, max_deletions, concurrency, graph_url };
+            runtime()?.block_on(apply::run(&source, &dir, &opts))
+        }
+        Command::Import { address, object_id, dir, graph_url } => {
+            runtime()?.block_on(apply::import(&dir, &address, &object_id, graph_url.as_deref()))
+        }
+        Command::Sandbox { command: SandboxCommand::Serve(args) } => {
+            runtime()?.block_on(sandbox::serve(args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Load desired state, printing every problem on failure.
+pub(crate) fn load(dir: &Path) -> Result<schema::DesiredState> {
+    match schema::load(dir) {
+        Ok(state) => {
+            if !state.warnings.is_empty() {
+                output::status(state.warnings.to_string());
+            }
+            Ok(state)
+        }
+        Err(schema::LoadError::Invalid(diags)) => {
+            output::status(diags.to_string());
+            anyhow::bail!("{} is not valid desired state", dir.display())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn validate(dir: &Path) -> Result<ExitCode> {
+    let state = load(dir)?;
+    let mut text = format!("{} is valid:\n", dir.display());
+    for (kind, n) in state.counts() {
+        text.push_str(&format!("  {:<22} {n}\n", kind.as_str()));
+    }
+    output::result(&text);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn read_ledger(path: &Path) -> Result<engine::Ledger> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => engine::Ledger::parse(&text).with_context(|| format!("reading ledger {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(engine::Ledger::default()),
+        Err(e) => Err(e).with_context(|| format!("reading ledger {}", path.display())),
+    }
+}
+
+/// Write a file atomically: a temporary file beside it, then rename.
+pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
+    Ok(())
+}
+
+async fn plan(dir: &Path, format: Format, out: Option<&Path>, detailed: bool, graph_url: Option<&str>) -> Result<ExitCode> {
+    let state = load(dir)?;
+    let desired = providers::kinds::desired_model(&state);
+    let target = target::connect(dir, state.tenant.as_ref().map(|t| &t.value), graph_url).await?;
+    output::status(format!("Planning against {}", target.description));
+    let ledger = read_ledger(&target.ledger_path)?;
+    let progress = output::Progress::start("reading the tenant", format != Format::Json);
+    let observed = providers::observe::observe(&target.client, &desired, &ledger).await;
+    progress.finish();
+    let stats = target.client.stats();
+    target.shutdown().await;
+    let plan = engine::plan(&desired, &observed, &ledger, &engine::PlanOptions::default())?;
+    output::status(format!("Read the tenant in {} Graph request(s).", stats.requests));
+    let rendered = match format {
+        Format::Text => engine::render::text(&plan, output::color_stdout()),
+        Format::Markdown => engine::render::markdown(&plan),
+        Format::Json => engine::render::json(&plan),
+    };
+    output::result(&rendered);
+    if let Some(out) = out {
+        write_atomic(out, &engine::render::json(&plan))?;
+        output::status(format!("Saved the plan to {}", out.display()));
+    }
+    Ok(if detailed && !plan.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,214 @@
+//! `tenantctl apply` and `tenantctl import`: wiring of plan, confirmation,
+//! the engine's apply walk and the Graph executor, with the ledger written
+//! atomically after every change and every change appended to the journal.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use engine::apply::{ApplyOptions, ChangeResult, Status};
+use engine::{Ledger, Plan};
+use serde_json::json;
+
+use crate::{load, output, read_ledger, target, write_atomic};
+
+pub struct Options {
+    pub auto_approve: bool,
+    pub max_deletions: Option<u32>,
+    pub concurrency: usize,
+    pub graph_url: Option<String>,
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Who ran the change, for the journal.
+fn operator() -> String {
+    std::env::var("TENANTCTL_OPERATOR")
+        .or_else(|_| std::env::var("GITHUB_ACTOR"))
+        .or_else(|_| std::env::var("USER"))
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn journal_path(ledger: &Path) -> PathBuf {
+    ledger.with_extension("journal.jsonl")
+}
+
+/// Append one line to the journal; never rewrites it.
+fn journal(path: &Path, plan_hash: &str, r: &ChangeResult) -> Result<()> {
+    let (outcome, error) = match &r.status {
+        Status::Applied => ("applied", None),
+        Status::Failed { error } => ("failed", Some(error.clone())),
+        Status::Skipped { error, blocked_by } => ("skipped", Some(format!("blocked by {blocked_by}: {error}"))),
+    };
+    let line = json!({
+        "when": now(),
+        "who": operator(),
+        "plan": plan_hash,
+        "address": r.address.to_string(),
+        "action": r.action.as_str(),
+        "object_id": r.id,
+        "outcome": outcome,
+        "error": error,
+        "request_ids": r.request_ids,
+        "note": r.note,
+    });
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening journal {}", path.display()))?;
+    writeln!(f, "{line}").with_context(|| format!("appending to journal {}", path.display()))?;
+    f.sync_data().ok();
+    Ok(())
+}
+
+fn confirm(auto_approve: bool) -> Result<bool> {
+    if auto_approve {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("apply needs confirmation, and there is no terminal to ask on; pass --auto-approve (for CI) after reviewing the plan");
+    }
+    eprint!("Apply these changes? Only 'yes' is accepted: ");
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).context("reading the confirmation")?;
+    Ok(answer.trim() == "yes")
+}
+
+/// What differs between a saved plan and a fresh one, for the stale error.
+fn stale_reasons(saved: &Plan, fresh: &Plan) -> Vec<String> {
+    let mut out = Vec::new();
+    if saved.desired_fingerprint != fresh.desired_fingerprint {
+        out.push("the desired state changed since the plan was made".to_string());
+    }
+    if saved.observed_fingerprint != fresh.observed_fingerprint {
+        out.push("the tenant changed since the plan was made".to_string());
+        let key = |p: &Plan| -> std::collections::BTreeMap<String, String> {
+            p.changes.iter().map(|c| (c.address.to_string(), serde_json::to_string(&(c.action, &c.fields)).unwrap_or_default())).collect()
+        };
+        let (a, b) = (key(saved), key(fresh));
+        for addr in a.keys().chain(b.keys()).collect::<std::collections::BTreeSet<_>>() {
+            if a.get(addr) != b.get(addr) {
+                out.push(format!("  {addr}: now {}", fresh.changes.iter().find(|c| &c.address.to_string() == addr).map(|c| format!("{} ({})", c.action.as_str(), c.reason)).unwrap_or_else(|| "no change needed".into())));
+            }
+        }
+    }
+    out
+}
+
+pub async fn run(source: &Path, dir: &Path, opts: &Options) -> Result<ExitCode> {
+    let saved: Option<Plan> = if source.is_file() {
+        let text = std::fs::read_to_string(source).with_context(|| format!("reading plan {}", source.display()))?;
+        let plan: Plan = serde_json::from_str(&text).with_context(|| format!("{} is not a tenantctl plan", source.display()))?;
+        if plan.format_version != engine::plan::PLAN_FORMAT_VERSION {
+            bail!("{} has plan format {}, this tenantctl reads {}", source.display(), plan.format_version, engine::plan::PLAN_FORMAT_VERSION);
+        }
+        Some(plan)
+    } else {
+        None
+    };
+    let dir = if saved.is_some() { dir } else { source };
+    let state = load(dir)?;
+    let desired = providers::kinds::desired_model(&state);
+    let target = target::connect(dir, state.tenant.as_ref().map(|t| &t.value), opts.graph_url.as_deref()).await?;
+    output::status(format!("Applying to {}", target.description));
+    let mut ledger = read_ledger(&target.ledger_path)?;
+    let observed = providers::observe::observe(&target.client, &desired, &ledger).await;
+    let fresh = engine::plan(&desired, &observed, &ledger, &engine::PlanOptions::default())?;
+    let plan = match saved {
+        Some(saved) => {
+            let reasons = stale_reasons(&saved, &fresh);
+            if !reasons.is_empty() {
+                target.shutdown().await;
+                bail!("plan is stale; make a new plan and review it again:\n{}", reasons.join("\n"));
+            }
+            saved
+        }
+        None => fresh,
+    };
+    if !plan.unknown.is_empty() {
+        output::status(format!("{} resource(s) could not be read and are left alone.", plan.unknown.len()));
+    }
+    if plan.is_empty() {
+        output::result(&engine::render::text(&plan, output::color_stdout()));
+        target.shutdown().await;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let limit = opts.max_deletions.unwrap_or(desired.governance.prune.max_deletions);
+    if plan.deletions() as u32 > limit {
+        target.shutdown().await;
+        bail!("the plan deletes {} objects, more than the limit of {limit} (governance.prune.max_deletions); review it and pass --max-deletions {} to allow it", plan.deletions(), plan.deletions());
+    }
+    output::result(&engine::render::text(&plan, output::color_stdout()));
+    if !confirm(opts.auto_approve)? {
+        target.shutdown().await;
+        output::status("Nothing applied.");
+        return Ok(ExitCode::from(1));
+    }
+    let executor = providers::apply::GraphExecutor::new(target.client.clone(), |name| std::env::var(name).ok(), chrono::Utc::now());
+    let ledger_path = target.ledger_path.clone();
+    let journal_file = journal_path(&ledger_path);
+    let hash = plan.hash();
+    let mut write_error: Option<anyhow::Error> = None;
+    let report = engine::apply::apply(
+        &plan,
+        &mut ledger,
+        &executor,
+        &ApplyOptions { concurrency: opts.concurrency, now: now() },
+        |result, ledger: &Ledger| {
+            let symbol = match result.status {
+                Status::Applied => "ok",
+                Status::Failed { .. } => "FAILED",
+                Status::Skipped { .. } => "skipped",
+            };
+            output::status(format!("  {symbol:<7} {} {}", result.action.as_str(), result.address));
+            if let Status::Failed { error } | Status::Skipped { error, .. } = &result.status {
+                output::status(format!("          {error}"));
+            }
+            let written = write_atomic(&ledger_path, &ledger.render()).and_then(|_| journal(&journal_file, &hash, result));
+            if let Err(e) = written {
+                write_error.get_or_insert(e);
+            }
+        },
+    )
+    .await;
+    target.shutdown().await;
+    if let Some(e) = write_error {
+        return Err(e.context("recording the apply (ledger or journal)"));
+    }
+    output::status(format!(
+        "Applied {}, failed {}, skipped {}. Ledger: {}",
+        report.applied(),
+        report.failed(),
+        report.skipped(),
+        ledger_path.display()
+    ));
+    Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+pub async fn import(dir: &Path, address: &str, object_id: &str, graph_url: Option<&str>) -> Result<ExitCode> {
+    let address: schema::Address = address.parse().with_context(|| format!("`{address}` is not an address such as group.mwd-test"))?;
+    let state = load(dir)?;
+    if !state.contains(&address) {
+        bail!("{address} is not declared in {}; declare it before importing", dir.display());
+    }
+    let target = target::connect(dir, state.tenant.as_ref().map(|t| &t.value), graph_url).await?;
+    let mut ledger = read_ledger(&target.ledger_path)?;
+    if let Some((other, _)) = ledger.resources.iter().find(|(a, e)| e.id == object_id && **a != address) {
+        target.shutdown().await;
+        bail!("object {object_id} is already owned by {other}");
+    }
+    ledger.record(address.clone(), object_id.to_string(), None, Some(now()));
+    write_atomic(&target.ledger_path, &ledger.render())?;
+    target.shutdown().await;
+    output::status(format!("{address} now owns {object_id} ({})", target_ledger_note()));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn target_ledger_note() -> &'static str {
+    "recorded in the ledger; the next plan compares it with desired state"
+}
