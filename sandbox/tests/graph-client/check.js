@@ -66,7 +66,8 @@ async function main() {
   out.listed = count;
   out.distinct = ids.size;
 
-  // 3. A batch: a create, a read of a missing user, and a request depending on the failed read.
+  // 3. A serial batch (the client allows only parallel, serial or same-dependency
+  //    batches): a create, a read of a missing user, and a request depending on the failed read.
   const batch = new BatchRequestContent([
     {
       id: "1",
@@ -76,7 +77,7 @@ async function main() {
         body: JSON.stringify({ displayName: "Node Batch Group", mailEnabled: false, mailNickname: "node-batch", securityEnabled: true }),
       }),
     },
-    { id: "2", request: new Request(`${GRAPH}/v1.0/users/00000000-0000-0000-0000-000000000000`, { method: "GET" }) },
+    { id: "2", request: new Request(`${GRAPH}/v1.0/users/00000000-0000-0000-0000-000000000000`, { method: "GET" }), dependsOn: ["1"] },
     { id: "3", request: new Request(`${GRAPH}/v1.0/users/${user.id}`, { method: "GET" }), dependsOn: ["2"] },
   ]);
   const batchBody = await batch.getContent();
