@@ -28,8 +28,8 @@ async fn loopback_only(req: Request, next: Next) -> Response {
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(|e| admin_error(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")))
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>> {
+    serde_json::from_slice(body).map_err(|e| Box::new(admin_error(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}"))))
 }
 
 pub fn routes() -> Router<Arc<App>> {
@@ -59,7 +59,7 @@ async fn get_faults(State(app): State<Arc<App>>) -> Response {
 async fn put_faults(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
     let f: Faults = match parse(&body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if let Err(e) = f.validate() {
         return admin_error(StatusCode::BAD_REQUEST, e.to_string());
@@ -80,7 +80,7 @@ async fn reset_requests(State(app): State<Arc<App>>) -> Response {
 async fn seed(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
     let spec: SeedSpec = match parse(&body) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let app2 = app.clone();
     let res = tokio::task::spawn_blocking(move || {
@@ -118,7 +118,7 @@ async fn get_object(State(app): State<Arc<App>>, Path((coll, id)): Path<(String,
 async fn patch_object(State(app): State<Arc<App>>, Path((coll, id)): Path<(String, String)>, body: axum::body::Bytes) -> Response {
     let patch: Map<String, Value> = match parse(&body) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut t = lock(&app.tenant);
     let ok = t.update(&coll, &id, |r| {

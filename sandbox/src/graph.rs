@@ -96,13 +96,21 @@ impl GResp {
 
 /// Decodes `%XX` escapes in one path segment.
 pub fn percent_decode(s: &str) -> String {
+    fn hex(b: u8) -> Option<u8> {
+        match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            b'A'..=b'F' => Some(b - b'A' + 10),
+            _ => None,
+        }
+    }
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push(h * 16 + l);
                 i += 3;
                 continue;
             }
@@ -397,4 +405,18 @@ pub fn list_values(ctx: &Ctx, context: &str, link_base: &str, items: Vec<Map<Str
     }
     body.insert("value".into(), Value::Array(page));
     Ok(GResp::json(200, Value::Object(body)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding_never_panics() {
+        assert_eq!(percent_decode("%24ref"), "$ref");
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("%é%"), "%é%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(split_path("/v1.0//users/%24count/"), vec!["v1.0", "users", "$count"]);
+    }
 }

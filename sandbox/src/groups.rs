@@ -71,7 +71,7 @@ fn validate(body: &Map<String, Value>, existing: Option<&Map<String, Value>>) ->
     merged.extend(body.clone());
     let dynamic = is_dynamic(&merged);
     if dynamic {
-        if !merged.get("membershipRule").and_then(Value::as_str).is_some_and(|r| !r.trim().is_empty()) {
+        if merged.get("membershipRule").and_then(Value::as_str).is_none_or(|r| r.trim().is_empty()) {
             return Err(invalid_value("membershipRule"));
         }
         if merged.get("isAssignableToRole").and_then(Value::as_bool) == Some(true) {

@@ -315,7 +315,13 @@ impl Parser {
     fn unary(&mut self) -> Result<Filter, GraphError> {
         if self.kw("not") {
             self.pos += 1;
-            return Ok(Filter::Not(Box::new(self.unary()?)));
+            self.depth += 1;
+            if self.depth > 64 {
+                return Err(bad("Invalid filter clause: expression nested too deeply."));
+            }
+            let inner = self.unary()?;
+            self.depth -= 1;
+            return Ok(Filter::Not(Box::new(inner)));
         }
         if self.peek() == Some(&Tok::LParen) {
             self.pos += 1;

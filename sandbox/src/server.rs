@@ -225,7 +225,7 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
     // Identity platform endpoints.
     match seg_strs.as_slice() {
         [tenant, "oauth2", "v2.0", "token"] if method == "POST" => {
-            let key = format!("POST /{{tenant}}/oauth2/v2.0/token");
+            let key = "POST /{tenant}/oauth2/v2.0/token".to_string();
             let include = lock(&app.faults).cfg.include_token_endpoint;
             if include {
                 if let Err(e) = apply_faults(&app, kill.as_ref()).await {

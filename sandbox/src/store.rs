@@ -355,23 +355,19 @@ impl Tenant {
             let mut put_meta = tx.prepare_cached("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)").map_err(&e)?;
             let mut done_objects = std::collections::HashSet::new();
             for op in ops.iter().rev() {
-                match op {
-                    Op::Object(coll, id) => {
-                        if !done_objects.insert((coll.as_str(), id.as_str())) {
-                            continue;
-                        }
-                        match self.colls.get(coll).and_then(|c| c.get(id)) {
-                            Some(rec) => {
-                                let data = Value::Object(rec.data.clone()).to_string();
-                                let nav = Value::Object(rec.nav.clone()).to_string();
-                                put_obj.execute(params![coll, id, data, nav, rec.created_ms]).map_err(&e)?;
-                            }
-                            None => {
-                                del_obj.execute(params![coll, id]).map_err(&e)?;
-                            }
-                        }
+                let Op::Object(coll, id) = op else { continue };
+                if !done_objects.insert((coll.as_str(), id.as_str())) {
+                    continue;
+                }
+                match self.colls.get(coll).and_then(|c| c.get(id)) {
+                    Some(rec) => {
+                        let data = Value::Object(rec.data.clone()).to_string();
+                        let nav = Value::Object(rec.nav.clone()).to_string();
+                        put_obj.execute(params![coll, id, data, nav, rec.created_ms]).map_err(&e)?;
                     }
-                    _ => {}
+                    None => {
+                        del_obj.execute(params![coll, id]).map_err(&e)?;
+                    }
                 }
             }
             for op in &ops {

@@ -230,3 +230,36 @@ async fn filter_select_and_count() {
     // Unknown segment.
     assert_eq!(env.get("/v1.0/nonsense").await.status, 400);
 }
+
+#[tokio::test]
+async fn garbage_input_gets_graph_shaped_errors_not_crashes() {
+    let env = start().await;
+    let paths = [
+        "/v1.0/users/%ZZ", "/v1.0/users/%e9%", "/v1.0/users?$top=-1", "/v1.0/users?$top=abc", "/v1.0/users?$filter=", "/v1.0/users?$filter='",
+        "/v1.0/users?$filter=a eq 'b' and", "/v1.0/users?$expand=(", "/v1.0/users?$expand=members(",
+        "/v1.0/users?$count=maybe", "/v1.0/users?$orderby=displayName sideways", "/v1.0/groups/x/members/y/z", "/v1.0/roleManagement", "/beta/deviceManagement",
+        "/v1.0/deviceManagement/deviceConfigurations/none/assignments/x", "/v1.0/users/delta?$skiptoken=%FF%FE", "/v1.0/groups/delta?$deltatoken=ZDpncm91cHM6OTk5Ojk5OQ",
+        "/v1.0/users?$search=\"x\"", "/v2/users", "/v1.0/$batch",
+    ];
+    for p in paths {
+        let r = env.get(p).await;
+        assert!((400..500).contains(&r.status), "{p}: {} {}", r.status, r.body);
+        assert!(r.body["error"]["code"].is_string(), "{p}: {}", r.body);
+    }
+    let deep = format!("/v1.0/users?$filter={}a eq 'b'{}", "(".repeat(500), ")".repeat(500));
+    assert_eq!(env.get(&deep).await.status, 400);
+    let nots = format!("/v1.0/users?$filter={}a eq 'b'", "not ".repeat(3_000));
+    assert_eq!(env.get(&nots).await.status, 400);
+    // Moderate nesting is fine.
+    assert_eq!(env.get("/v1.0/users?$filter=((((((((((mailNickname eq 'b'))))))))))").await.status, 200);
+    let bodies = [json!([]), json!("str"), json!(null), json!({"accountEnabled": "yes"}), json!({"displayName": 5, "mailNickname": [], "userPrincipalName": {}, "accountEnabled": true, "passwordProfile": 1})];
+    for b in bodies {
+        for p in ["/v1.0/users", "/v1.0/groups", "/v1.0/$batch", "/beta/deviceManagement/deviceConfigurations", "/v1.0/identity/conditionalAccess/policies", "/v1.0/invitations",
+                  "/v1.0/roleManagement/directory/roleAssignments", "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests", "/v1.0/deviceManagement/deviceCompliancePolicies"] {
+            let r = env.post(p, b.clone()).await;
+            assert!((400..500).contains(&r.status), "{p} {b}: {} {}", r.status, r.body);
+        }
+    }
+    assert_eq!(env.call("PUT", "/v1.0/users", None, &[]).await.status, 405);
+    assert_eq!(env.get("/v1.0/users").await.status, 200, "still serving");
+}
