@@ -205,7 +205,7 @@ async fn read_role_assignments(client: &GraphClient) -> Result<Vec<LiveObject>, 
 }
 
 async fn read_device_configurations(client: &GraphClient) -> Result<Vec<LiveObject>, GraphError> {
-    let raw = client.beta().list_all("/deviceManagement/deviceConfigurations?$expand=assignments").await?;
+    let raw = client.beta().list_all("/deviceManagement/deviceConfigurations?$expand=assignments&$top=999").await?;
     Ok(raw
         .iter()
         .map(|p| {
@@ -222,7 +222,7 @@ async fn read_device_configurations(client: &GraphClient) -> Result<Vec<LiveObje
 async fn read_compliance(client: &GraphClient) -> Result<Vec<LiveObject>, GraphError> {
     let raw = client
         .beta()
-        .list_all("/deviceManagement/deviceCompliancePolicies?$expand=assignments,scheduledActionsForRule($expand=scheduledActionConfigurations)")
+        .list_all("/deviceManagement/deviceCompliancePolicies?$expand=assignments,scheduledActionsForRule($expand=scheduledActionConfigurations)&$top=999")
         .await?;
     Ok(raw.iter().map(compliance_policy::normalize).collect())
 }
@@ -231,7 +231,7 @@ async fn read_compliance(client: &GraphClient) -> Result<Vec<LiveObject>, GraphE
 async fn read_autopilot(client: &GraphClient) -> Result<Vec<LiveObject>, GraphError> {
     let beta = client.beta();
     let base = "/deviceManagement/windowsAutopilotDeploymentProfiles";
-    let raw = beta.list_all(base).await?;
+    let raw = beta.list_all(&format!("{base}?$top=999")).await?;
     let requests: Vec<BatchRequest> = raw
         .iter()
         .map(|p| BatchRequest::get(format!("{base}/{}/assignments", crate::kinds::str_field(p, "id"))))

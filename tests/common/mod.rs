@@ -1,0 +1,120 @@
+//! Shared helpers for end-to-end tests: an in-process sandbox, a Graph
+//! client with fast retries, the pipeline as library calls, and the binary.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use engine::{Ledger, Plan, PlanOptions};
+use providers::graph::{Cloud, Credential, GraphClient, GraphConfig, RetryPolicy};
+use sandbox::{Faults, Sandbox, SandboxConfig, SandboxHandle};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn example_dir() -> PathBuf {
+    repo().join("desired-state")
+}
+
+pub fn example() -> schema::DesiredState {
+    schema::load(&example_dir()).expect("the example tenant loads")
+}
+
+pub async fn sandbox() -> SandboxHandle {
+    let domain = example().tenant.map(|t| t.value.primary_domain).unwrap_or_else(|| "contoso.onmicrosoft.com".into());
+    Sandbox::start(SandboxConfig::in_memory().with_domain(domain)).await.expect("sandbox starts")
+}
+
+/// Retries and replication waits scaled down so fault tests run quickly.
+pub fn fast_retry() -> RetryPolicy {
+    let mut r = RetryPolicy::default().scaled(50);
+    r.max_attempts = 10;
+    r.request_timeout = Duration::from_secs(10);
+    r.replication_delays = [50, 100, 200, 400, 800, 1600, 3200].into_iter().map(Duration::from_millis).collect();
+    r
+}
+
+pub fn client(sb: &SandboxHandle) -> GraphClient {
+    let base = sb.base_url();
+    let cloud = Cloud::custom(&base, &base).unwrap();
+    let mut config = GraphConfig::new(cloud);
+    config.retry = fast_retry();
+    let (t, c, s) = (sb.tenant_id().to_string(), sb.client_id().to_string(), sb.client_secret().to_string());
+    let credential = Credential::from_env(move |name| match name {
+        "AZURE_TENANT_ID" => Some(t.clone()),
+        "AZURE_CLIENT_ID" => Some(c.clone()),
+        "AZURE_CLIENT_SECRET" => Some(s.clone()),
+        _ => None,
+    })
+    .unwrap();
+    GraphClient::new(config, credential).unwrap()
+}
+
+pub fn opts() -> PlanOptions {
+    PlanOptions { now: chrono::DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z").unwrap().with_timezone(&chrono::Utc) }
+}
+
+/// The pipeline up to a plan, as library calls.
+pub async fn plan(client: &GraphClient, state: &schema::DesiredState, ledger: &Ledger) -> Plan {
+    let desired = providers::kinds::desired_model(state);
+    let observed = providers::observe::observe(client, &desired, ledger).await;
+    engine::plan(&desired, &observed, ledger, &opts()).expect("plan")
+}
+
+/// Apply a plan with the Graph executor; panics on failed changes.
+pub async fn apply(client: &GraphClient, plan: &Plan, ledger: &mut Ledger) -> engine::apply::ApplyReport {
+    let exec = providers::apply::GraphExecutor::new(client.clone(), |_| None, opts().now);
+    let report = engine::apply::apply(
+        plan,
+        ledger,
+        &exec,
+        &engine::apply::ApplyOptions { concurrency: 4, now: "2026-11-23T12:00:00Z".into() },
+        |_, _| {},
+    )
+    .await;
+    assert!(report.ok(), "apply failed: {:#?}", report.results.iter().filter(|r| r.status != engine::apply::Status::Applied).collect::<Vec<_>>());
+    report
+}
+
+pub fn faults(f: impl FnOnce(&mut Faults)) -> Faults {
+    let mut faults = Faults { seed: Some(7), ..Faults::default() };
+    f(&mut faults);
+    faults
+}
+
+/// Run the binary with the sandbox's credentials in its environment.
+pub fn cli(sb: &SandboxHandle, cwd: &Path, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_tenantctl"))
+        .args(args)
+        .current_dir(cwd)
+        .env("TENANTCTL_GRAPH_URL", sb.base_url())
+        .env("AZURE_TENANT_ID", sb.tenant_id())
+        .env("AZURE_CLIENT_ID", sb.client_id())
+        .env("AZURE_CLIENT_SECRET", sb.client_secret())
+        .env("NO_COLOR", "1")
+        .env_remove("AZURE_AUTHORITY_HOST")
+        .output()
+        .expect("tenantctl runs")
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Compare with a golden file; `TENANTCTL_BLESS=1` rewrites it.
+pub fn golden(name: &str, actual: &str) {
+    let path = repo().join("tests/golden").join(name);
+    if std::env::var_os("TENANTCTL_BLESS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("{} is missing; run with TENANTCTL_BLESS=1 to create it, then review it", path.display()));
+    if expected != actual {
+        let diff = similar::TextDiff::from_lines(expected.as_str(), actual).unified_diff().header("golden", "actual").to_string();
+        panic!("{} differs from the rendered plan (TENANTCTL_BLESS=1 to accept after review):\n{diff}", path.display());
+    }
+}

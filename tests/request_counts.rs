@@ -1,0 +1,42 @@
+//! How many Graph requests a plan costs on a large tenant, asserted from the
+//! sandbox's request accounting: one list page per 999 objects per
+//! collection, plus one `$batch` per 20 per-object reads.
+
+mod common;
+
+use common::*;
+use engine::Ledger;
+
+fn pages(n: usize) -> u64 {
+    n.div_ceil(999).max(1) as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planning_a_large_tenant_costs_pages_plus_batches() {
+    let sb = sandbox().await;
+    let seeded = sb
+        .seed(&sandbox::SeedSpec { seed: 42, users: 5_000, groups: 1_000, memberships_per_group: 5, policies: 300 })
+        .unwrap();
+    let client = client(&sb);
+    let state = example();
+    sb.reset_counts();
+    let p = plan(&client, &state, &Ledger::default()).await;
+    assert!(p.unknown.is_empty());
+    let counts = sb.request_counts();
+    let get = |pattern: &str| counts.requests.get(pattern).copied().unwrap_or(0);
+    // Every seeded object was read through full pages.
+    let users = seeded.users + state.user.len();
+    assert!(get("GET /v1.0/users") <= pages(users), "{counts:#?}");
+    assert!(get("GET /v1.0/groups") <= pages(seeded.groups + state.group.len()), "{counts:#?}");
+    assert!(get("GET /beta/deviceManagement/deviceConfigurations") <= pages(seeded.policies + 10), "{counts:#?}");
+    // Members are read only for groups whose membership desired state
+    // manages, 20 per batch, never one request per group.
+    let managed = state.group.values().filter(|g| g.value.members.is_some() || g.value.owners.is_some()).count();
+    let batches = counts.requests.iter().filter(|(k, _)| k.contains("$batch")).map(|(_, v)| v).sum::<u64>();
+    assert!(batches <= (2 * managed).div_ceil(20) as u64 + 1, "{counts:#?}");
+    assert_eq!(counts.requests.keys().filter(|k| k.contains("/groups/{id}")).count(), 0, "no per-group requests: {counts:#?}");
+    let total: u64 = counts.requests.iter().filter(|(k, _)| !k.contains("oauth2")).map(|(_, v)| v).sum();
+    let bound = pages(users) + pages(seeded.groups) + pages(seeded.policies) + 12;
+    assert!(total <= bound, "{total} requests for a plan, more than {bound}: {counts:#?}");
+    sb.shutdown().await.unwrap();
+}
