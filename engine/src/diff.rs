@@ -52,7 +52,7 @@ pub fn canonical(v: &Value) -> Value {
         Value::Array(a) => {
             let mut items: Vec<Value> = a.iter().map(canonical).collect();
             if items.iter().all(|i| as_reference(i).is_some() || i.is_string()) {
-                items.sort_by(|x, y| x.to_string().cmp(&y.to_string()));
+                items.sort_by_key(|x| x.to_string());
                 items.dedup();
             }
             Value::Array(items)

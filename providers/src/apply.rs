@@ -25,9 +25,12 @@ use serde_json::{json, Value};
 use crate::graph::{GraphClient, GraphError, GraphRequest, Method};
 use crate::kinds::{assign_body, assignment_targets, compliance_policy, conditional_access, device_configuration, group, guest, role_assignment, user};
 
+/// Looks up an environment variable (initial passwords).
+type EnvLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 pub struct GraphExecutor {
     client: GraphClient,
-    env: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    env: EnvLookup,
     now: DateTime<Utc>,
 }
 

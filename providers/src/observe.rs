@@ -37,7 +37,7 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
         maybe(want(&[Kind::ConditionalAccess]), read_conditional_access(client)),
     );
     let mut observed = ObservedState::default();
-    let results: [(&[Kind], Option<Result<Vec<LiveObject>, GraphError>>); 7] = [
+    let results: [(&[Kind], Read); 7] = [
         (&[Kind::User, Kind::Guest], users),
         (&[Kind::Group], groups),
         (&[Kind::RoleAssignment], roles),
@@ -71,10 +71,13 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
     observed
 }
 
+/// One collection's read: not attempted, or its objects, or why it failed.
+type Read = Option<Result<Vec<LiveObject>, GraphError>>;
+
 async fn maybe<F: std::future::Future<Output = Result<Vec<LiveObject>, GraphError>>>(
     wanted: bool,
     f: F,
-) -> Option<Result<Vec<LiveObject>, GraphError>> {
+) -> Read {
     if wanted {
         Some(f.await)
     } else {

@@ -381,3 +381,25 @@ fn from_env_loads_the_certificate_fixture() {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn token_endpoint_outage_is_retried() {
+    let server = start(|r, earlier| {
+        if r.is_token_request() {
+            if earlier.iter().any(|e| e.is_token_request()) {
+                token_reply("tok-after-outage", 3600)
+            } else {
+                Reply::json(503, json!({"error": "temporarily_unavailable", "error_description": "AADSTS90033: A transient error has occurred."}))
+            }
+        } else {
+            Reply::json(200, json!({"ok": true}))
+        }
+    })
+    .await;
+    let (config, sleeper) = test_config(&server.base);
+    let client = GraphClient::new(config, secret_credential()).unwrap();
+    assert_eq!(client.get_json("/users").await.unwrap(), json!({"ok": true}));
+    assert_eq!(server.token_requests().len(), 2);
+    assert_eq!(sleeper.delays().len(), 1);
+    assert_eq!(server.graph_requests()[0].header("authorization").as_deref(), Some("Bearer tok-after-outage"));
+}

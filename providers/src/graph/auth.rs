@@ -536,9 +536,13 @@ impl TokenProvider {
             _ => None,
         }
         .map(Duration::from_secs)
-        .unwrap_or(Duration::from_secs(3599));
+        .unwrap_or(Duration::from_secs(3599))
+        // Entra tokens live about an hour; the cap keeps time arithmetic sane
+        // whatever a misbehaving endpoint says.
+        .min(Duration::from_secs(86_400));
         let early = self.refresh_margin.min(lifetime / 2);
-        Ok(CachedToken { token: Secret::new(token), refresh_at: now + lifetime - early })
+        let refresh_at = now.checked_add(lifetime - early).unwrap_or(now);
+        Ok(CachedToken { token: Secret::new(token), refresh_at })
     }
 }
 

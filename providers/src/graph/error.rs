@@ -337,10 +337,15 @@ impl GraphError {
     }
 
     /// Whether trying the same call again later may succeed without any
-    /// change (throttling, transient server or network failures). The
+    /// change (throttling, transient server, network or token-endpoint
+    /// failures). The
     /// reconcile loop uses this to choose "retry the run" over "report".
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Throttled { .. } | Self::Transient { .. } | Self::Network { .. })
+        match self {
+            Self::Throttled { .. } | Self::Transient { .. } | Self::Network { .. } => true,
+            Self::Auth { source, .. } => source.is_transient(),
+            _ => false,
+        }
     }
 
     /// True for 404s (used by replication-lag waits and natural-key lookups).

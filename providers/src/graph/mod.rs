@@ -493,13 +493,13 @@ impl GraphClient {
                     }
                 }
             };
-            if attempt >= policy.max_attempts || started.elapsed() + waited + delay > policy.max_total {
+            if attempt >= policy.max_attempts || started.elapsed().saturating_add(waited).saturating_add(delay) > policy.max_total {
                 return Err(final_error);
             }
             inner.counters.retries.fetch_add(1, Ordering::Relaxed);
             if !delay.is_zero() {
                 inner.sleeper.sleep(delay).await;
-                waited += delay;
+                waited = waited.saturating_add(delay);
             }
         }
     }

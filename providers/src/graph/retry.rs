@@ -123,7 +123,7 @@ impl ManualClock {
     /// Moves the clock forward.
     pub fn advance(&self, by: Duration) {
         let mut t = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *t += by;
+        *t = t.checked_add(by).unwrap_or(*t);
     }
 }
 
