@@ -142,3 +142,49 @@ pub async fn serve(args: ServeArgs) -> Result<(), SandboxError> {
     sb.shutdown().await?;
     signal.map_err(SandboxError::Signal)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    #[test]
+    fn defaults_are_loopback_and_persistent() {
+        let w = Wrap::try_parse_from(["serve"]).expect("parses");
+        assert!(w.args.addr.ip().is_loopback());
+        let cfg = w.args.to_config().expect("config");
+        assert!(cfg.state_file.is_some());
+        assert!(cfg.seed.is_none());
+        assert!(!cfg.client_secret.is_empty());
+    }
+
+    #[test]
+    fn flags_map_to_config() {
+        let w = Wrap::try_parse_from([
+            "serve", "--memory", "--addr", "127.0.0.1:0", "--throttle-rate", "0.25", "--latency-ms", "5", "--replication-lag-ms", "100", "--drop-rate", "0.1",
+            "--error-rate", "0.2", "--fault-seed", "3", "--seed", "9", "--seed-users", "10", "--client-secret", "s3cret",
+        ])
+        .expect("parses");
+        let cfg = w.args.to_config().expect("config");
+        assert!(cfg.state_file.is_none());
+        assert_eq!(cfg.faults.throttle_rate, 0.25);
+        assert_eq!(cfg.faults.seed, Some(3));
+        assert_eq!(cfg.seed.as_ref().map(|s| (s.seed, s.users)), Some((9, 10)));
+        assert_eq!(cfg.client_secret, "s3cret");
+        assert!(Wrap::try_parse_from(["serve", "--memory", "--throttle-rate", "2"]).expect("parses").args.to_config().is_err());
+        assert!(Wrap::try_parse_from(["serve", "--memory", "--state", "x.db"]).is_err(), "--memory conflicts with --state");
+    }
+
+    #[tokio::test]
+    async fn non_loopback_needs_allow_remote() {
+        let w = Wrap::try_parse_from(["serve", "--memory", "--addr", "0.0.0.0:0"]).expect("parses");
+        let err = Sandbox::start(w.args.to_config().expect("config")).await.err();
+        assert!(matches!(err, Some(SandboxError::NotLoopback { .. })));
+    }
+}

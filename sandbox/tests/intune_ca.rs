@@ -183,3 +183,31 @@ async fn conditional_access_policies() {
     assert_eq!(env.delete(&format!("{path}/{id}")).await.status, 204);
     assert_eq!(env.get(&format!("{path}/{id}")).await.status, 404);
 }
+
+#[tokio::test]
+async fn settings_catalog_is_beta_only_and_keeps_settings_apart() {
+    let env = start().await;
+    let body = json!({"name": "Baseline", "description": "", "platforms": "windows10", "technologies": "mdm", "roleScopeTagIds": ["0"],
+        "settings": [{"@odata.type": "#microsoft.graph.deviceManagementConfigurationSetting", "settingInstance": {
+            "@odata.type": "#microsoft.graph.deviceManagementConfigurationChoiceSettingInstance", "settingDefinitionId": "device_vendor_msft_policy_config_x",
+            "choiceSettingValue": {"@odata.type": "#microsoft.graph.deviceManagementConfigurationChoiceSettingValue", "value": "device_vendor_msft_policy_config_x_1", "children": []}}}]});
+    assert_eq!(env.post("/v1.0/deviceManagement/configurationPolicies", body.clone()).await.status, 400);
+    let c = env.post("/beta/deviceManagement/configurationPolicies", body.clone()).await;
+    assert_eq!(c.status, 201, "{}", c.body);
+    assert_eq!(c.body["settingCount"], 1);
+    let id = c.body["id"].as_str().unwrap();
+    let path = format!("/beta/deviceManagement/configurationPolicies/{id}");
+    assert!(env.get(&path).await.body.get("settings").is_none());
+    assert_eq!(env.get(&format!("{path}?$expand=settings")).await.body["settings"].as_array().unwrap().len(), 1);
+    assert_eq!(env.get(&format!("{path}/settings")).await.body["value"].as_array().unwrap().len(), 1);
+    let mut full = body.clone();
+    full["name"] = json!("Baseline v2");
+    full["settings"] = json!([]);
+    assert_eq!(env.call("PUT", &path, Some(full), &[]).await.status, 204);
+    let after = env.get(&path).await;
+    assert_eq!(after.body["name"], "Baseline v2");
+    assert_eq!(after.body["settingCount"], 0);
+    assert_eq!(env.post(&format!("{path}/assign"), json!({"assignments": [{"target": {"@odata.type": "#microsoft.graph.allDevicesAssignmentTarget"}}]})).await.status, 200);
+    let a = env.get(&format!("{path}/assignments")).await;
+    assert_eq!(a.body["value"][0]["id"], json!(format!("{id}_adadadad-808e-44e2-905a-0b7873a8a531")));
+}
