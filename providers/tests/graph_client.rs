@@ -4,6 +4,7 @@
 
 mod graph_support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use graph_support::{dropping_server, start, static_client, test_config, Reply};
@@ -485,4 +486,24 @@ async fn concurrency_is_bounded_by_the_semaphore() {
     // 6 requests of 50 ms, 2 at a time: at least 3 rounds.
     assert!(started.elapsed() >= Duration::from_millis(140), "{:?}", started.elapsed());
     assert_eq!(client.stats().requests, 6);
+}
+
+#[tokio::test]
+async fn intune_writes_are_paced_through_the_sleeper() {
+    use providers::graph::{ManualClock, PacingConfig, Rate};
+    let server = start(|_, _| Reply::empty(204)).await;
+    let (mut config, sleeper) = test_config(&server.base);
+    config.clock = Arc::new(ManualClock::new(std::time::SystemTime::UNIX_EPOCH));
+    config.pacing = PacingConfig {
+        intune_writes: Some(Rate { count: 2, per: Duration::from_secs(20) }),
+        ..PacingConfig::disabled()
+    };
+    let client = GraphClient::new(config, Credential::StaticToken(Secret::new("t"))).unwrap();
+    for i in 0..3 {
+        client.beta().patch_json(&format!("/deviceManagement/deviceConfigurations/{i}"), json!({"a": i})).await.unwrap();
+    }
+    // Directory writes and reads are not in the Intune bucket.
+    client.patch_json("/groups/g", json!({"description": "x"})).await.unwrap();
+    assert_eq!(sleeper.delays(), [Duration::from_secs(10)]);
+    assert_eq!(server.graph_requests().len(), 4);
 }
