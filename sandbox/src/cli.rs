@@ -97,8 +97,10 @@ impl ServeArgs {
             .with_domain(self.domain.clone())
             .with_faults(faults);
         cfg.client_id = self.client_id.clone();
-        if let Some(s) = &self.client_secret {
-            cfg.client_secret = s.clone();
+        match &self.client_secret {
+            Some(s) => cfg.client_secret = s.clone(),
+            // Keep the secret a persistent tenant was first served with.
+            None => cfg.reuse_stored_secret = true,
         }
         if !self.memory {
             if let Some(parent) = self.state.parent().filter(|p| !p.as_os_str().is_empty()) {

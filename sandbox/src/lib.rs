@@ -69,6 +69,11 @@ pub struct SandboxConfig {
     pub faults: Faults,
     /// Generate a tenant at start.
     pub seed: Option<SeedSpec>,
+    /// With a state file: use the client secret stored by an earlier run for
+    /// the same client id instead of `client_secret` (so a persistent
+    /// sandbox keeps its credentials across restarts). The CLI sets this when
+    /// no `--client-secret` is given.
+    pub reuse_stored_secret: bool,
 }
 
 /// A random client secret in the style Entra issues (40 characters).
@@ -90,6 +95,7 @@ impl Default for SandboxConfig {
             client_secret: generate_secret(),
             faults: Faults::default(),
             seed: None,
+            reuse_stored_secret: false,
         }
     }
 }
@@ -168,7 +174,8 @@ impl Sandbox {
         let info = TenantInfo { tenant_id: config.tenant_id.clone(), domain: config.domain.clone(), display_name: "Contoso (tenantctl sandbox)".into() };
         let state_file = config.state_file.clone();
         let seed = config.seed.clone();
-        let tenant = tokio::task::spawn_blocking(move || -> Result<Tenant, SandboxError> {
+        let (client_id, mut client_secret, reuse) = (config.client_id.clone(), config.client_secret.clone(), config.reuse_stored_secret);
+        let (tenant, client_secret) = tokio::task::spawn_blocking(move || -> Result<(Tenant, String), SandboxError> {
             let mut t = match &state_file {
                 Some(p) => Tenant::open(info, p)?,
                 None => Tenant::in_memory(info),
@@ -177,8 +184,18 @@ impl Sandbox {
             if let Some(s) = seed {
                 seed::seed(&mut t, &s);
             }
+            if t.is_persistent() {
+                let stored = (t.meta("client_id") == Some(client_id.as_str())).then(|| t.meta("client_secret").map(str::to_string)).flatten();
+                match stored {
+                    Some(s) if reuse => client_secret = s,
+                    _ => {
+                        t.set_meta("client_id", &client_id);
+                        t.set_meta("client_secret", &client_secret);
+                    }
+                }
+            }
             t.flush()?;
-            Ok(t)
+            Ok((t, client_secret))
         })
         .await
         .map_err(|e| SandboxError::InvalidArgument(format!("loading state failed: {e}")))??;
@@ -190,7 +207,7 @@ impl Sandbox {
                 tenant_id: config.tenant_id.clone(),
                 domain: config.domain.clone(),
                 client_id: config.client_id.clone(),
-                client_secret: config.client_secret.clone(),
+                client_secret: client_secret.clone(),
                 key: rand::random(),
             },
             base,
@@ -199,7 +216,7 @@ impl Sandbox {
         let router = server::router(app.clone());
         let task = tokio::spawn(server::serve(listener, router, rx));
         tracing::info!(%addr, "sandbox listening");
-        Ok(SandboxHandle { app, addr, client_id: config.client_id, client_secret: config.client_secret, tenant_id: config.tenant_id, shutdown: tx, task: Some(task) })
+        Ok(SandboxHandle { app, addr, client_id: config.client_id, client_secret, tenant_id: config.tenant_id, shutdown: tx, task: Some(task) })
     }
 }
 

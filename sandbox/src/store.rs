@@ -66,7 +66,7 @@ enum Op {
     Object(String, String),
     Link(String, &'static str, String),
     Change(Change),
-    Meta(&'static str, String),
+    Meta(String, String),
 }
 
 /// The relationship names kept as link sets on groups.
@@ -99,6 +99,7 @@ pub struct Tenant {
     log: Vec<Change>,
     /// Delta tokens minted before this epoch are expired.
     pub delta_epoch: u64,
+    meta: HashMap<String, String>,
     pending: Vec<Op>,
     db: Option<Db>,
 }
@@ -123,6 +124,7 @@ impl Tenant {
             seq: 0,
             log: Vec::new(),
             delta_epoch: 0,
+            meta: HashMap::new(),
             pending: Vec::new(),
             db: None,
         }
@@ -183,7 +185,9 @@ impl Tenant {
                 match k.as_str() {
                     "seq" => t.seq = v.parse().map_err(|_| corrupt("bad seq".into()))?,
                     "delta_epoch" => t.delta_epoch = v.parse().map_err(|_| corrupt("bad delta_epoch".into()))?,
-                    _ => {}
+                    _ => {
+                        t.meta.insert(k, v);
+                    }
                 }
             }
         }
@@ -334,7 +338,17 @@ impl Tenant {
 
     pub fn expire_delta_tokens(&mut self) {
         self.delta_epoch = self.seq + 1;
-        self.pending.push(Op::Meta("delta_epoch", self.delta_epoch.to_string()));
+        self.pending.push(Op::Meta("delta_epoch".into(), self.delta_epoch.to_string()));
+    }
+
+    /// A stored setting (e.g. the client secret of a persistent sandbox).
+    pub fn meta(&self, key: &str) -> Option<&str> {
+        self.meta.get(key).map(String::as_str)
+    }
+
+    pub fn set_meta(&mut self, key: &str, value: &str) {
+        self.meta.insert(key.to_string(), value.to_string());
+        self.pending.push(Op::Meta(key.to_string(), value.to_string()));
     }
 
     /// Writes pending operations in one transaction. In memory, just clears them.

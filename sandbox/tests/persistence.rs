@@ -44,6 +44,24 @@ async fn tenant_survives_restart() {
 }
 
 #[tokio::test]
+async fn persistent_sandbox_can_keep_its_generated_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("tenant.db");
+    let first = sandbox::Sandbox::start(SandboxConfig::default().with_state_file(&db)).await.unwrap();
+    let secret = first.client_secret().to_string();
+    first.shutdown().await.unwrap();
+    let mut cfg = SandboxConfig::default().with_state_file(&db);
+    cfg.reuse_stored_secret = true;
+    let env = start_with(cfg).await;
+    assert_eq!(env.sb.client_secret(), secret);
+    // Without reuse, the given secret wins (and is stored).
+    env.sb.shutdown().await.unwrap();
+    let second = sandbox::Sandbox::start(SandboxConfig::default().with_state_file(&db).with_credentials(sandbox::DEFAULT_CLIENT_ID, "explicit")).await.unwrap();
+    assert_eq!(second.client_secret(), "explicit");
+    second.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn state_is_durable_without_graceful_shutdown() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("tenant.db");

@@ -97,6 +97,17 @@ async function main() {
     out.error = { statusCode: e.statusCode, code: e.code, hasRequestId: !!e.requestId, hasDate: e.date instanceof Date && !isNaN(e.date) };
   }
 
+  // 5. Throttling: the client's RetryHandler understands the sandbox's 429 + Retry-After.
+  const setFaults = (f) => realFetch(`${base}/_sandbox/faults`, { method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify(f) });
+  await setFaults({ throttle_rate: 0.5, retry_after_secs: 1, seed: 7 });
+  let retried = 0;
+  for (let i = 0; i < 4; i++) {
+    const page = await client.api("/users").top(1).get();
+    retried += page.value.length;
+  }
+  await setFaults({});
+  out.afterThrottling = retried;
+
   console.log(JSON.stringify(out));
 }
 
