@@ -211,36 +211,43 @@ pub static SPECS: &[Spec] = &[
         create: Some(crate::roles::create_assignment),
         delete: Some(delete_hard),
         lookup: lookup_role_assignments,
+        expand: crate::roles::expand,
         ..dir("roleAssignments", &["roleManagement", "directory", "roleAssignments"], "roleManagement/directory/roleAssignments")
     },
     Spec {
         create: Some(crate::pim::create_eligibility_request),
         lookup: lookup_elig_req,
+        expand: crate::roles::expand,
         ..dir("roleEligibilityScheduleRequests", &["roleManagement", "directory", "roleEligibilityScheduleRequests"], "roleManagement/directory/roleEligibilityScheduleRequests")
     },
     Spec {
         create: Some(crate::pim::create_assignment_request),
         lookup: lookup_assign_req,
+        expand: crate::roles::expand,
         ..dir("roleAssignmentScheduleRequests", &["roleManagement", "directory", "roleAssignmentScheduleRequests"], "roleManagement/directory/roleAssignmentScheduleRequests")
     },
     Spec {
         lookup: lookup_elig_sched,
         visible: crate::pim::schedule_active,
+        expand: crate::roles::expand,
         ..dir("roleEligibilitySchedules", &["roleManagement", "directory", "roleEligibilitySchedules"], "roleManagement/directory/roleEligibilitySchedules")
     },
     Spec {
         lookup: lookup_elig_sched,
         visible: crate::pim::schedule_active,
+        expand: crate::roles::expand,
         ..dir("roleEligibilitySchedules", &["roleManagement", "directory", "roleEligibilityScheduleInstances"], "roleManagement/directory/roleEligibilityScheduleInstances")
     },
     Spec {
         lookup: lookup_assign_sched,
         visible: crate::pim::schedule_active,
+        expand: crate::roles::expand,
         ..dir("roleAssignmentSchedules", &["roleManagement", "directory", "roleAssignmentSchedules"], "roleManagement/directory/roleAssignmentSchedules")
     },
     Spec {
         lookup: lookup_assign_sched,
         visible: crate::pim::schedule_active,
+        expand: crate::roles::expand,
         ..dir("roleAssignmentSchedules", &["roleManagement", "directory", "roleAssignmentScheduleInstances"], "roleManagement/directory/roleAssignmentScheduleInstances")
     },
     Spec { lookup: lookup_device_configs, ..intune("deviceConfigurations", &["deviceManagement", "deviceConfigurations"], "deviceManagement/deviceConfigurations") },

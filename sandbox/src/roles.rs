@@ -3,6 +3,7 @@
 
 use crate::error::GraphError;
 use crate::graph::Ctx;
+use crate::odata::Expand;
 use crate::resources::{self, Spec};
 use crate::store::{Record, Tenant};
 use serde_json::{json, Map, Value};
@@ -109,4 +110,22 @@ pub fn create_assignment(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body: Map<S
     body.entry("appScopeId").or_insert(Value::Null);
     body.entry("condition").or_insert(Value::Null);
     Ok(resources::insert_new(t, ctx, spec.coll, body, Map::new()))
+}
+
+/// `$expand=roleDefinition` and `$expand=principal` on role assignments,
+/// schedules and schedule requests.
+pub fn expand(t: &Tenant, ctx: &Ctx, spec: &Spec, id: &str, rec: &Record, e: &Expand, out: &mut Map<String, Value>) -> Result<(), crate::error::GraphError> {
+    match e.name.as_str() {
+        "roleDefinition" => {
+            let def = rec.data.get("roleDefinitionId").and_then(Value::as_str).and_then(|r| t.get("roleDefinitions", r)).map(|r| Value::Object(r.data.clone()));
+            out.insert("roleDefinition".into(), def.unwrap_or(Value::Null));
+            Ok(())
+        }
+        "principal" => {
+            let p = rec.data.get("principalId").and_then(Value::as_str).and_then(|p| crate::directory::as_directory_object(t, p)).map(Value::Object);
+            out.insert("principal".into(), p.unwrap_or(Value::Null));
+            Ok(())
+        }
+        _ => resources::no_expand(t, ctx, spec, id, rec, e, out),
+    }
 }

@@ -110,8 +110,11 @@ async fn role_definitions_and_assignments() {
     assert_eq!(a.status, 201, "{}", a.body);
     let aid = a.body["id"].as_str().unwrap().to_string();
     assert_eq!(env.post("/v1.0/roleManagement/directory/roleAssignments", body).await.status, 400);
-    let list = env.get(&format!("/v1.0/roleManagement/directory/roleAssignments?$filter=principalId eq '{uid}'")).await;
+    let list = env.get(&format!("/v1.0/roleManagement/directory/roleAssignments?$filter=principalId eq '{uid}'&$expand=roleDefinition")).await;
     assert_eq!(list.body["value"].as_array().unwrap().len(), 1);
+    assert_eq!(list.body["value"][0]["roleDefinition"]["displayName"], "User Administrator");
+    let p = env.get(&format!("/v1.0/roleManagement/directory/roleAssignments/{aid}?$expand=principal")).await;
+    assert_eq!(p.body["principal"]["@odata.type"], "#microsoft.graph.user");
     assert_eq!(env.delete(&format!("/v1.0/roleManagement/directory/roleAssignments/{aid}")).await.status, 204);
     let missing = env.post("/v1.0/roleManagement/directory/roleAssignments", json!({"roleDefinitionId": "fe930be7-5e62-47db-91af-98c3a49a38b1", "principalId": "nope", "directoryScopeId": "/"})).await;
     assert_graph_error(&missing, 404, "Request_ResourceNotFound");
