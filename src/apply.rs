@@ -18,6 +18,7 @@ pub struct Options {
     pub max_deletions: Option<u32>,
     pub concurrency: usize,
     pub graph_url: Option<String>,
+    pub ledger: Option<PathBuf>,
 }
 
 fn now() -> String {
@@ -114,7 +115,7 @@ pub async fn run(source: &Path, dir: &Path, opts: &Options) -> Result<ExitCode> 
     let dir = if saved.is_some() { dir } else { source };
     let state = load(dir)?;
     let desired = providers::kinds::desired_model(&state);
-    let target = target::connect(dir, state.tenant.as_ref().map(|t| &t.value), opts.graph_url.as_deref()).await?;
+    let target = target::connect(dir, state.tenant.as_ref().map(|t| &t.value), opts.graph_url.as_deref(), opts.ledger.clone()).await?;
     output::status(format!("Applying to {}", target.description));
     let mut ledger = read_ledger(&target.ledger_path)?;
     let observed = providers::observe::observe(&target.client, &desired, &ledger).await;
@@ -190,13 +191,13 @@ pub async fn run(source: &Path, dir: &Path, opts: &Options) -> Result<ExitCode> 
     Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-pub async fn import(dir: &Path, address: &str, object_id: &str, graph_url: Option<&str>) -> Result<ExitCode> {
+pub async fn import(dir: &Path, address: &str, object_id: &str, graph_url: Option<&str>, ledger: Option<PathBuf>) -> Result<ExitCode> {
     let address: schema::Address = address.parse().with_context(|| format!("`{address}` is not an address such as group.mwd-test"))?;
     let state = load(dir)?;
     if !state.contains(&address) {
         bail!("{address} is not declared in {}; declare it before importing", dir.display());
     }
-    let target = target::connect(dir, state.tenant.as_ref().map(|t| &t.value), graph_url).await?;
+    let target = target::connect(dir, state.tenant.as_ref().map(|t| &t.value), graph_url, ledger).await?;
     let mut ledger = read_ledger(&target.ledger_path)?;
     if let Some((other, _)) = ledger.resources.iter().find(|(a, e)| e.id == object_id && **a != address) {
         target.shutdown().await;

@@ -52,6 +52,10 @@ enum Command {
         /// A Graph-compatible endpoint, e.g. a running `tenantctl sandbox serve`.
         #[arg(long, env = "TENANTCTL_GRAPH_URL")]
         graph_url: Option<String>,
+        /// The ledger file (default: tenantctl.lock in DIR for a real tenant,
+        /// under .tenantctl/ for a sandbox).
+        #[arg(long, env = "TENANTCTL_LEDGER")]
+        ledger: Option<PathBuf>,
     },
     /// Make the tenant match desired state (or apply a saved plan exactly).
     Apply {
@@ -72,6 +76,10 @@ enum Command {
         concurrency: usize,
         #[arg(long, env = "TENANTCTL_GRAPH_URL")]
         graph_url: Option<String>,
+        /// The ledger file (default: tenantctl.lock in DIR for a real tenant,
+        /// under .tenantctl/ for a sandbox).
+        #[arg(long, env = "TENANTCTL_LEDGER")]
+        ledger: Option<PathBuf>,
     },
     /// Adopt an existing object: record ADDRESS as owning OBJECT_ID in the ledger.
     Import {
@@ -81,6 +89,10 @@ enum Command {
         dir: PathBuf,
         #[arg(long, env = "TENANTCTL_GRAPH_URL")]
         graph_url: Option<String>,
+        /// The ledger file (default: tenantctl.lock in DIR for a real tenant,
+        /// under .tenantctl/ for a sandbox).
+        #[arg(long, env = "TENANTCTL_LEDGER")]
+        ledger: Option<PathBuf>,
     },
     /// The local Graph-compatible sandbox tenant.
     Sandbox {
@@ -130,15 +142,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             output::result(&schema::json_schema());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Plan { dir, format, out, detailed_exitcode, graph_url } => {
-            runtime()?.block_on(plan(&dir, format, out.as_deref(), detailed_exitcode, graph_url.as_deref()))
+        Command::Plan { dir, format, out, detailed_exitcode, graph_url, ledger } => {
+            runtime()?.block_on(plan(&dir, format, out.as_deref(), detailed_exitcode, graph_url.as_deref(), ledger))
         }
-        Command::Apply { source, dir, auto_approve, max_deletions, concurrency, graph_url } => {
-            let opts = apply::Options { auto_approve, max_deletions, concurrency, graph_url };
+        Command::Apply { source, dir, auto_approve, max_deletions, concurrency, graph_url, ledger } => {
+            let opts = apply::Options { auto_approve, max_deletions, concurrency, graph_url, ledger };
             runtime()?.block_on(apply::run(&source, &dir, &opts))
         }
-        Command::Import { address, object_id, dir, graph_url } => {
-            runtime()?.block_on(apply::import(&dir, &address, &object_id, graph_url.as_deref()))
+        Command::Import { address, object_id, dir, graph_url, ledger } => {
+            runtime()?.block_on(apply::import(&dir, &address, &object_id, graph_url.as_deref(), ledger))
         }
         Command::Sandbox { command: SandboxCommand::Serve(args) } => {
             runtime()?.block_on(sandbox::serve(args))?;
@@ -190,10 +202,10 @@ pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-async fn plan(dir: &Path, format: Format, out: Option<&Path>, detailed: bool, graph_url: Option<&str>) -> Result<ExitCode> {
+async fn plan(dir: &Path, format: Format, out: Option<&Path>, detailed: bool, graph_url: Option<&str>, ledger: Option<PathBuf>) -> Result<ExitCode> {
     let state = load(dir)?;
     let desired = providers::kinds::desired_model(&state);
-    let target = target::connect(dir, state.tenant.as_ref().map(|t| &t.value), graph_url).await?;
+    let target = target::connect(dir, state.tenant.as_ref().map(|t| &t.value), graph_url, ledger).await?;
     output::status(format!("Planning against {}", target.description));
     let ledger = read_ledger(&target.ledger_path)?;
     let progress = output::Progress::start("reading the tenant", format != Format::Json);

@@ -38,7 +38,15 @@ pub fn state_dir(desired_dir: &Path) -> PathBuf {
     parent.join(".tenantctl")
 }
 
-pub async fn connect(desired_dir: &Path, tenant: Option<&schema::kinds::Tenant>, graph_url: Option<&str>) -> Result<Target> {
+pub async fn connect(desired_dir: &Path, tenant: Option<&schema::kinds::Tenant>, graph_url: Option<&str>, ledger: Option<PathBuf>) -> Result<Target> {
+    let mut target = connect_to(desired_dir, tenant, graph_url).await?;
+    if let Some(l) = ledger {
+        target.ledger_path = l;
+    }
+    Ok(target)
+}
+
+async fn connect_to(desired_dir: &Path, tenant: Option<&schema::kinds::Tenant>, graph_url: Option<&str>) -> Result<Target> {
     let credentials_configured = env("AZURE_CLIENT_ID").is_some()
         && (env("AZURE_CLIENT_SECRET").is_some()
             || env("AZURE_CLIENT_CERTIFICATE_PATH").is_some()

@@ -33,6 +33,9 @@ pub struct Outcome {
 pub struct ExecError {
     pub message: String,
     pub request_id: Option<String>,
+    /// The failure may be transient (throttling, 5xx, a dropped
+    /// connection): the same change can be tried again.
+    pub retryable: bool,
 }
 
 /// Carries out one change against the tenant.

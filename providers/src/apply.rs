@@ -42,12 +42,21 @@ impl GraphExecutor {
 }
 
 fn fail(e: GraphError) -> ExecError {
-    ExecError { request_id: e.request_id().map(str::to_string), message: e.to_string() }
+    // A Network error on a POST that may have reached the server is not
+    // retried by the client; it is ambiguous, and only the caller knows
+    // how to retry it safely (creates look their natural key up again).
+    let retryable = e.is_retryable() || matches!(e, GraphError::Network { .. } | GraphError::Transient { .. } | GraphError::Throttled { .. });
+    ExecError { request_id: e.request_id().map(str::to_string), message: e.to_string(), retryable }
 }
 
 fn err(message: impl Into<String>) -> ExecError {
-    ExecError { message: message.into(), request_id: None }
+    ExecError { message: message.into(), request_id: None, retryable: false }
 }
+
+/// How many times a create is retried after an ambiguous failure. Each try
+/// starts with a natural-key lookup, so a create that did reach Graph is
+/// adopted, not repeated.
+const CREATE_ATTEMPTS: u32 = 4;
 
 /// OData string literal: single quotes doubled.
 fn lit(s: &str) -> String {
@@ -108,7 +117,7 @@ impl Executor for GraphExecutor {
         let (id, note) = match change.action {
             Action::Forget => (None, None),
             Action::Create => {
-                let (id, note) = self.create(change, ids, &mut calls).await?;
+                let (id, note) = self.create_idempotent(change, ids, &mut calls).await?;
                 (Some(id), note)
             }
             Action::Update | Action::Assign => {
@@ -124,7 +133,7 @@ impl Executor for GraphExecutor {
             Action::Replace => {
                 let old = change.id.clone().ok_or_else(|| err(format!("{}: no object id to replace", change.address)))?;
                 self.delete(change, &old, ids, &mut calls).await?;
-                let (id, note) = self.create(change, ids, &mut calls).await?;
+                let (id, note) = self.create_idempotent(change, ids, &mut calls).await?;
                 (Some(id), note)
             }
         };
@@ -183,6 +192,19 @@ impl GraphExecutor {
         let response = api.execute(request).await.map_err(fail)?;
         calls.note(&response);
         Ok(response.body.unwrap_or(Value::Null))
+    }
+
+    async fn create_idempotent(&self, change: &Change, ids: &BTreeMap<Address, String>, calls: &mut Calls) -> Result<(String, Option<String>), ExecError> {
+        let mut attempt = 1;
+        loop {
+            match self.create(change, ids, calls).await {
+                Err(e) if e.retryable && attempt < CREATE_ATTEMPTS => {
+                    tracing::debug!(address = %change.address, attempt, error = %e.message, "create failed ambiguously; looking it up and trying again");
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn create(&self, change: &Change, ids: &BTreeMap<Address, String>, calls: &mut Calls) -> Result<(String, Option<String>), ExecError> {
@@ -331,7 +353,10 @@ impl GraphExecutor {
                 if kind == Kind::CompliancePolicy && fields.contains(compliance_policy::BLOCK_GRACE) {
                     let grace = r.props.get(compliance_policy::BLOCK_GRACE).cloned().unwrap_or(json!(0));
                     let body = json!({"deviceComplianceScheduledActionForRules": compliance_policy::scheduled_actions(&grace)});
-                    self.send(&api, Method::POST, &format!("{base}/{id}/scheduleActionsForRules"), Some(body), calls).await?;
+                    // Replaces the rules: safe to repeat.
+                    let request = GraphRequest::new(Method::POST, format!("{base}/{id}/scheduleActionsForRules")).json(body).safe_to_retry(true);
+                    let response = api.execute(request).await.map_err(fail)?;
+                    calls.note(&response);
                 }
                 if fields.contains("assignments") {
                     let ty = if kind == Kind::CompliancePolicy { "#microsoft.graph.deviceCompliancePolicyAssignment" } else { "#microsoft.graph.deviceConfigurationAssignment" };
@@ -457,7 +482,10 @@ impl GraphExecutor {
         let r = desired(change)?;
         let lookup = |a: &str| ref_id(a, ids);
         let body = assign_body(r.props.get("assignments").unwrap_or(&Value::Null), &lookup, odata).map_err(err)?;
-        self.send(api, Method::POST, &format!("{}/{id}/assign", Self::collection(change.address.kind)), Some(body), calls).await?;
+        // `/assign` replaces the whole set, so sending it twice is harmless.
+        let request = GraphRequest::new(Method::POST, format!("{}/{id}/assign", Self::collection(change.address.kind))).json(body).safe_to_retry(true);
+        let response = api.execute(request).await.map_err(fail)?;
+        calls.note(&response);
         Ok(())
     }
 
@@ -508,7 +536,8 @@ impl GraphExecutor {
         let body = json!({"@odata.id": format!("{}/v1.0/directoryObjects/{member}", self.client.cloud().graph_base())});
         let path = format!("/groups/{group}/{rel}/$ref");
         for attempt in 0..2 {
-            match api.execute(GraphRequest::new(Method::POST, path.clone()).json(body.clone())).await {
+            // "Already a member" counts as success, so a repeat is harmless.
+            match api.execute(GraphRequest::new(Method::POST, path.clone()).json(body.clone()).safe_to_retry(true)).await {
                 Ok(resp) => {
                     calls.note(&resp);
                     return Ok(());

@@ -94,6 +94,7 @@ pub fn cli(sb: &SandboxHandle, cwd: &Path, args: &[&str]) -> Output {
         .env("AZURE_TENANT_ID", sb.tenant_id())
         .env("AZURE_CLIENT_ID", sb.client_id())
         .env("AZURE_CLIENT_SECRET", sb.client_secret())
+        .env("TENANTCTL_LEDGER", cwd.join("tenantctl.lock"))
         .env("NO_COLOR", "1")
         .env_remove("AZURE_AUTHORITY_HOST")
         .output()

@@ -1,0 +1,323 @@
+//! End-to-end tests of apply: convergence under faults, interruption at
+//! many points, saved plans, prune guards, and secrets.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::*;
+use engine::{Ledger, Plan};
+use schema::Kind;
+use serde_json::Value;
+
+/// Every live object of the example's collections, counted by natural key:
+/// any count above one is a duplicate.
+async fn duplicates(client: &providers::graph::GraphClient) -> Vec<String> {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let reads = [
+        (client.v1(), "/users?$select=userPrincipalName,mail,userType&$top=999", "userPrincipalName"),
+        (client.v1(), "/groups?$select=mailNickname&$top=999", "mailNickname"),
+        (client.beta(), "/deviceManagement/deviceConfigurations?$top=999", "displayName"),
+        (client.beta(), "/deviceManagement/deviceCompliancePolicies?$top=999", "displayName"),
+        (client.beta(), "/deviceManagement/windowsAutopilotDeploymentProfiles", "displayName"),
+        (client.v1(), "/identity/conditionalAccess/policies", "displayName"),
+    ];
+    for (c, path, field) in reads {
+        for o in c.list_all(path).await.unwrap() {
+            let key = o.get(field).and_then(Value::as_str).unwrap_or_default().to_lowercase();
+            *counts.entry(format!("{path} {key}")).or_insert(0) += 1;
+        }
+    }
+    for a in client.v1().list_all("/roleManagement/directory/roleAssignments").await.unwrap() {
+        let key = format!("{}|{}", a["principalId"], a["roleDefinitionId"]);
+        *counts.entry(format!("roleAssignment {key}")).or_insert(0) += 1;
+    }
+    counts.into_iter().filter(|(_, n)| *n > 1).map(|(k, n)| format!("{k} x{n}")).collect()
+}
+
+fn assert_complete_ledger(state: &schema::DesiredState, ledger: &Ledger) {
+    let now = opts().now;
+    for a in state.addresses() {
+        let expired = match a.kind {
+            Kind::Guest => state.guest[&a.key].value.expires <= now,
+            Kind::RoleAssignment => state.role_assignment[&a.key].value.expires.is_some_and(|e| e <= now),
+            _ => false,
+        };
+        if !expired {
+            assert!(ledger.id(&a).is_some(), "{a} is missing from the ledger");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_converges_through_throttling_errors_lag_and_dropped_connections() {
+    let sb = sandbox().await;
+    sb.set_faults(faults(|f| {
+        f.throttle_rate = 0.2;
+        f.error_rate = 0.05;
+        f.drop_rate = 0.02;
+        f.replication_lag_ms = 2_000;
+        f.retry_after_secs = 0;
+    }))
+    .unwrap();
+    let client = client(&sb);
+    let state = example();
+    let mut ledger = Ledger::default();
+    let p = plan(&client, &state, &ledger).await;
+    apply(&client, &p, &mut ledger).await;
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let again = plan(&client, &state, &ledger).await;
+    assert!(again.is_empty() && again.unknown.is_empty(), "{}", engine::render::text(&again, false));
+    sb.set_faults(sandbox::Faults::default()).unwrap();
+    assert_eq!(duplicates(&client).await, Vec::<String>::new());
+    assert_complete_ledger(&state, &ledger);
+    let counts = sb.request_counts();
+    assert!(counts.throttled > 0 && counts.injected_errors > 0 && counts.dropped > 0, "{counts:?}");
+    sb.shutdown().await.unwrap();
+}
+
+/// Kill `tenantctl apply` after it has made N requests, for many N; the
+/// next apply always converges with no duplicates and a complete ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_apply_at_any_point_then_applying_again_converges() {
+    let state = example();
+    let mut killed_at = Vec::new();
+    // Measure a full apply's request count first, to spread the kill points.
+    let total = {
+        let sb = sandbox().await;
+        let dir = tempfile::tempdir().unwrap();
+        let out = cli(&sb, dir.path(), &["apply", "--auto-approve", example_dir().to_str().unwrap()]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let n = sb.request_counts().total;
+        sb.shutdown().await.unwrap();
+        n
+    };
+    let points: Vec<u64> = (1..=22).map(|i| (total * i / 23).max(1)).collect();
+    for point in points {
+        let sb = sandbox().await;
+        sb.set_faults(faults(|f| f.latency_ms = 5)).unwrap();
+        let work = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tenantctl"))
+            .args(["apply", "--auto-approve", example_dir().to_str().unwrap()])
+            .current_dir(work.path())
+            .env("TENANTCTL_GRAPH_URL", sb.base_url())
+            .env("AZURE_TENANT_ID", sb.tenant_id())
+            .env("AZURE_CLIENT_ID", sb.client_id())
+            .env("AZURE_CLIENT_SECRET", sb.client_secret())
+            .env("TENANTCTL_LEDGER", work.path().join("tenantctl.lock"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while sb.request_counts().total < point && std::time::Instant::now() < deadline {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        killed_at.push(sb.request_counts().total);
+        sb.set_faults(sandbox::Faults::default()).unwrap();
+        let out = cli(&sb, work.path(), &["apply", "--auto-approve", example_dir().to_str().unwrap()]);
+        assert!(out.status.success(), "after a kill at request {point}: {}", text(&out.stderr));
+        let ledger = Ledger::parse(&std::fs::read_to_string(work.path().join("tenantctl.lock")).unwrap()).unwrap();
+        assert_complete_ledger(&state, &ledger);
+        let client = client(&sb);
+        assert_eq!(duplicates(&client).await, Vec::<String>::new(), "duplicates after a kill at request {point}");
+        let out = cli(&sb, work.path(), &["plan", "--detailed-exitcode", example_dir().to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "not converged after a kill at request {point}:\n{}", text(&out.stdout));
+        sb.shutdown().await.unwrap();
+    }
+    killed_at.dedup();
+    assert!(killed_at.len() >= 20, "apply was interrupted at {} distinct points: {killed_at:?}", killed_at.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_plan_is_refused_once_the_tenant_changed() {
+    let sb = sandbox().await;
+    let work = tempfile::tempdir().unwrap();
+    let dir = example_dir();
+    let plan_file = work.path().join("plan.json");
+    let out = cli(&sb, work.path(), &["plan", dir.to_str().unwrap(), "--out", plan_file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let saved: Plan = serde_json::from_str(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
+    assert!(!saved.is_empty());
+    // Someone creates one of the planned groups by hand.
+    let g = example().group.values().next().unwrap().value.clone();
+    client(&sb)
+        .v1()
+        .post_json("/groups", serde_json::json!({"displayName": g.display_name, "mailNickname": g.mail_nickname, "mailEnabled": false, "securityEnabled": true}))
+        .await
+        .unwrap();
+    let out = cli(&sb, work.path(), &["apply", plan_file.to_str().unwrap(), "--dir", dir.to_str().unwrap(), "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("plan is stale") && err.contains("tenant changed"), "{err}");
+    sb.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_plan_applies_exactly_when_nothing_changed() {
+    let sb = sandbox().await;
+    let work = tempfile::tempdir().unwrap();
+    let dir = example_dir();
+    let plan_file = work.path().join("plan.json");
+    assert!(cli(&sb, work.path(), &["plan", dir.to_str().unwrap(), "--out", plan_file.to_str().unwrap()]).status.success());
+    let out = cli(&sb, work.path(), &["apply", plan_file.to_str().unwrap(), "--dir", dir.to_str().unwrap(), "--auto-approve"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = cli(&sb, work.path(), &["plan", "--detailed-exitcode", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    sb.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_without_a_terminal_or_auto_approve_is_an_error() {
+    let sb = sandbox().await;
+    let work = tempfile::tempdir().unwrap();
+    let out = cli(&sb, work.path(), &["apply", example_dir().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("--auto-approve"), "{}", text(&out.stderr));
+    assert_eq!(sb.request_counts().requests.keys().filter(|k| k.starts_with("POST") && !k.contains("oauth2")).count(), 0);
+    sb.shutdown().await.unwrap();
+}
+
+/// Copy the example tenant to a scratch directory so a test can edit it.
+fn scratch_example() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let dst = dir.path().join("desired-state");
+    std::fs::create_dir_all(&dst).unwrap();
+    for e in std::fs::read_dir(example_dir()).unwrap() {
+        let e = e.unwrap();
+        if e.path().extension().is_some_and(|x| x == "toml") {
+            std::fs::copy(e.path(), dst.join(e.file_name())).unwrap();
+        }
+    }
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pruning_is_bounded_and_never_touches_protected_addresses() {
+    let sb = sandbox().await;
+    let work = scratch_example();
+    let dir = work.path().join("desired-state");
+    let d = dir.to_str().unwrap();
+    assert!(cli(&sb, work.path(), &["apply", "--auto-approve", d]).status.success());
+    // Drop every group that nothing else refers to, enable pruning of groups.
+    let state = schema::load(&dir).unwrap();
+    let model = providers::kinds::desired_model(&state);
+    let referenced: std::collections::BTreeSet<_> = model.resources.values().flat_map(|r| r.depends_on.clone()).collect();
+    let loose: Vec<String> = state.group.keys().filter(|k| !referenced.contains(&schema::Address::new(Kind::Group, (*k).clone()))).cloned().collect();
+    assert!(!loose.is_empty(), "the example has groups nothing refers to");
+    let mut extra = String::from("\n");
+    for f in std::fs::read_dir(&dir).unwrap() {
+        let path = f.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut kept = String::new();
+        let mut skipping = false;
+        for line in text.lines() {
+            if line.starts_with('[') {
+                skipping = loose.iter().any(|k| line.trim() == format!("[group.{k}]"));
+            }
+            if !skipping {
+                kept.push_str(line);
+                kept.push('\n');
+            }
+        }
+        std::fs::write(&path, kept).unwrap();
+    }
+    let protected = loose[0].clone();
+    extra.push_str(&format!("[governance.prune]\nkinds = [\"group\"]\nmax_deletions = 0\n"));
+    let gov_file = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).find(|p| std::fs::read_to_string(p).unwrap().contains("[governance]")).unwrap();
+    let mut gov = std::fs::read_to_string(&gov_file).unwrap();
+    gov = gov.replace("[governance]\n", &format!("[governance]\nprotected = [\"group.{protected}\"]\n"));
+    // Replace any existing protected list so ours is the one in force.
+    let gov = dedupe_protected(&gov, &protected);
+    std::fs::write(&gov_file, format!("{gov}{extra}")).unwrap();
+
+    let out = cli(&sb, work.path(), &["plan", d]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(shown.contains(&format!("group.{protected}")) && shown.contains("protected"), "{shown}");
+    let deletions = loose.len() - 1;
+    if deletions > 0 {
+        let out = cli(&sb, work.path(), &["apply", "--auto-approve", d]);
+        assert_eq!(out.status.code(), Some(1), "over the deletion limit must be refused");
+        assert!(text(&out.stderr).contains("--max-deletions"), "{}", text(&out.stderr));
+        let out = cli(&sb, work.path(), &["apply", "--auto-approve", "--max-deletions", &deletions.to_string(), d]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    // The protected group still exists.
+    let nick = example().group[&protected].value.mail_nickname.clone();
+    let found = client(&sb).v1().list_all(&format!("/groups?$filter=mailNickname%20eq%20'{nick}'")).await.unwrap();
+    assert_eq!(found.len(), 1, "the protected group was deleted");
+    sb.shutdown().await.unwrap();
+}
+
+fn dedupe_protected(gov: &str, protected: &str) -> String {
+    let mut seen = false;
+    gov.lines()
+        .filter(|l| {
+            if l.trim_start().starts_with("protected") {
+                if seen {
+                    return false;
+                }
+                seen = true;
+                return l.contains(protected);
+            }
+            true
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_journal_plan_file_and_ledger_contain_no_secret() {
+    let sb = sandbox().await;
+    let work = tempfile::tempdir().unwrap();
+    let dir = example_dir();
+    let plan_file = work.path().join("plan.json");
+    // A password handed to tenantctl through the environment.
+    let password = "S3cret-Passw0rd-For-Test!";
+    let mut envs: Vec<(String, String)> = Vec::new();
+    for u in example().user.values() {
+        if let Some(var) = &u.value.password_env {
+            envs.push((var.clone(), password.to_string()));
+        }
+    }
+    let run = |args: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_tenantctl"));
+        c.args(args)
+            .current_dir(work.path())
+            .env("TENANTCTL_GRAPH_URL", sb.base_url())
+            .env("AZURE_TENANT_ID", sb.tenant_id())
+            .env("AZURE_CLIENT_ID", sb.client_id())
+            .env("AZURE_CLIENT_SECRET", sb.client_secret())
+            .env("TENANTCTL_LEDGER", work.path().join("tenantctl.lock"))
+            .env("TENANTCTL_LOG", "debug");
+        for (k, v) in &envs {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let out = run(&["plan", dir.to_str().unwrap(), "--out", plan_file.to_str().unwrap(), "--format", "json"]);
+    assert!(out.status.success());
+    let mut everything = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    let out = run(&["-vv", "apply", "--auto-approve", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    everything.push_str(&text(&out.stdout));
+    everything.push_str(&text(&out.stderr));
+    everything.push_str(&std::fs::read_to_string(&plan_file).unwrap());
+    for name in ["tenantctl.lock", "tenantctl.journal.jsonl"] {
+        let content = std::fs::read_to_string(work.path().join(name)).unwrap_or_default();
+        assert!(!content.is_empty(), "{name} was written");
+        everything.push_str(&content);
+    }
+    let token = sb.access_token();
+    for secret in [password, sb.client_secret(), token.as_str()] {
+        assert!(!everything.contains(secret), "a secret leaked into output, plan, ledger or journal");
+    }
+    sb.shutdown().await.unwrap();
+}
