@@ -21,6 +21,8 @@ struct Item {
     url: String,
     body: Option<Value>,
     depends_on: Vec<String>,
+    /// `ConsistencyLevel: eventual` in the item's own headers.
+    eventual: bool,
 }
 
 fn parse(body: Option<&Value>) -> Result<Vec<Item>, GraphError> {
@@ -44,6 +46,10 @@ fn parse(body: Option<&Value>) -> Result<Vec<Item>, GraphError> {
         let method = r.get("method").and_then(Value::as_str).ok_or_else(|| bad("Invalid batch payload format: every request needs a 'method'."))?.to_ascii_uppercase();
         let url = r.get("url").and_then(Value::as_str).ok_or_else(|| bad("Invalid batch payload format: every request needs a 'url'."))?.to_string();
         let body = r.get("body").cloned();
+        let eventual = r
+            .get("headers")
+            .and_then(Value::as_object)
+            .is_some_and(|h| h.iter().any(|(k, v)| k.eq_ignore_ascii_case("consistencylevel") && v.as_str().is_some_and(|v| v.eq_ignore_ascii_case("eventual"))));
         if body.is_some() {
             let has_ct = r.get("headers").and_then(Value::as_object).is_some_and(|h| h.keys().any(|k| k.eq_ignore_ascii_case("content-type")));
             if !has_ct {
@@ -60,7 +66,7 @@ fn parse(body: Option<&Value>) -> Result<Vec<Item>, GraphError> {
                 return Err(bad(&format!("Invalid batch payload format: request '{id}' depends on '{d}', which is not an earlier request in the batch.")));
             }
         }
-        items.push(Item { id, method, url, body, depends_on });
+        items.push(Item { id, method, url, body, depends_on, eventual });
     }
     Ok(items)
 }
@@ -139,6 +145,8 @@ pub fn run(app: &App, ctx: &Ctx, body: Option<&Value>) -> Result<GResp, GraphErr
                     let mut t = lock(&app.tenant);
                     let mut item_ctx = ctx.clone();
                     item_ctx.now_ms = chrono::Utc::now().timestamp_millis();
+                    // Headers are per item in a batch; the outer request's do not carry over.
+                    item_ctx.eventual = item.eventual;
                     let r = graph::dispatch(&mut t, &item_ctx, &req);
                     let flushed = t.flush();
                     drop(t);

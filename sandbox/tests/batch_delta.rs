@@ -49,6 +49,11 @@ async fn batch_with_failed_dependency() {
     let bad_dep = json!({"requests": [{"id": "1", "method": "GET", "url": "/users", "dependsOn": ["9"]}]});
     assert_eq!(env.post("/v1.0/$batch", bad_dep).await.status, 400);
     assert_eq!(env.post("/v1.0/$batch", json!({"nope": 1})).await.status, 400);
+    let counted = env.post("/v1.0/$batch", json!({"requests": [
+        {"id": "a", "method": "GET", "url": "/users?$count=true", "headers": {"ConsistencyLevel": "eventual"}},
+        {"id": "b", "method": "GET", "url": "/users?$count=true"}]})).await;
+    assert_eq!(counted.body["responses"][0]["body"]["@odata.count"], 1);
+    assert_eq!(counted.body["responses"][1]["status"], 400);
     let twenty: Vec<Value> = (0..20).map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/users?$top=1"})).collect();
     assert_eq!(env.post("/beta/$batch", json!({"requests": twenty})).await.body["responses"].as_array().unwrap().len(), 20);
 }
