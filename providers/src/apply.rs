@@ -456,23 +456,24 @@ impl GraphExecutor {
             }
             role_assignment::Write::Schedule { path, body } => {
                 let eligible = path.ends_with("roleEligibilityScheduleRequests");
-                let list = if eligible { "roleEligibilitySchedules" } else { "roleAssignments" };
-                let found = api.list_all(&format!("/roleManagement/directory/{list}?$filter={filter}")).await.map_err(fail)?;
-                if let Some(id) = existing(found) {
-                    return Ok(id);
+                let lists: &[&str] = if eligible { &["roleEligibilitySchedules"] } else { &["roleAssignments", "roleAssignmentSchedules"] };
+                for list in lists {
+                    let found = api.list_all(&format!("/roleManagement/directory/{list}?$filter={filter}")).await.map_err(fail)?;
+                    if let Some(id) = existing(found) {
+                        return Ok(id);
+                    }
                 }
                 let created = self.send(&api, Method::POST, path, Some(body), calls).await?;
+                let schedule_id = created.get("targetScheduleId").and_then(Value::as_str).map(str::to_string);
                 if eligible {
-                    return created
-                        .get("targetScheduleId")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                        .map_or_else(|| id_of(&created), Ok);
+                    return schedule_id.map_or_else(|| id_of(&created), Ok);
                 }
                 // An active schedule shows up as a roleAssignment, which is
-                // what reads match on.
+                // what reads match on; until it does, the schedule stands in.
                 let found = api.list_all(&format!("/roleManagement/directory/roleAssignments?$filter={filter}")).await.map_err(fail)?;
-                existing(found).ok_or_else(|| err(format!("{}: the assignment request was accepted but no active assignment appeared", r.address)))
+                existing(found)
+                    .or(schedule_id)
+                    .ok_or_else(|| err(format!("{}: the assignment request was accepted but no active assignment appeared", r.address)))
             }
         }
     }

@@ -196,12 +196,19 @@ async fn read_role_assignments(client: &GraphClient) -> Result<Vec<LiveObject>, 
         .filter_map(|s| s.get("scheduleInfo").map(|i| (key(s), i.clone())))
         .collect();
     let mut out = Vec::new();
+    let mut held = std::collections::BTreeSet::new();
     for a in &active {
         let mut a = a.clone();
+        held.insert(key(&a));
         if let (Some(info), Some(m)) = (ends.get(&key(&a)), a.as_object_mut()) {
             m.insert("scheduleInfo".into(), info.clone());
         }
         out.push(role_assignment::normalize(&a, "active"));
+    }
+    // An active schedule not (yet) mirrored as a roleAssignment still grants
+    // the role: count it, under the schedule's id.
+    for s in schedules.iter().filter(|s| !held.contains(&key(s))) {
+        out.push(role_assignment::normalize(s, "active"));
     }
     out.extend(eligible.iter().map(|e| role_assignment::normalize(e, "eligible")));
     Ok(out)
