@@ -276,36 +276,35 @@ fn dedupe_protected(gov: &str, protected: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_journal_plan_file_and_ledger_contain_no_secret() {
     let sb = sandbox().await;
-    let work = tempfile::tempdir().unwrap();
-    let dir = example_dir();
-    let plan_file = work.path().join("plan.json");
-    // A password handed to tenantctl through the environment.
+    let work = scratch_example();
+    let dir = work.path().join("desired-state");
+    // A known initial password handed to tenantctl through the environment.
+    let accounts = dir.join("accounts.toml");
+    let text = std::fs::read_to_string(&accounts).unwrap();
+    let text = text.replace("# password_env = \"TENANTCTL_BREAKGLASS_1_PASSWORD\"", "password_env = \"TENANTCTL_BREAKGLASS_1_PASSWORD\"");
+    assert!(text.contains("\npassword_env"), "the example shows password_env");
+    std::fs::write(&accounts, text).unwrap();
     let password = "S3cret-Passw0rd-For-Test!";
-    let mut envs: Vec<(String, String)> = Vec::new();
-    for u in example().user.values() {
-        if let Some(var) = &u.value.password_env {
-            envs.push((var.clone(), password.to_string()));
-        }
-    }
+    let plan_file = work.path().join("plan.json");
     let run = |args: &[&str]| {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_tenantctl"));
-        c.args(args)
+        std::process::Command::new(env!("CARGO_BIN_EXE_tenantctl"))
+            .args(args)
             .current_dir(work.path())
             .env("TENANTCTL_GRAPH_URL", sb.base_url())
             .env("AZURE_TENANT_ID", sb.tenant_id())
             .env("AZURE_CLIENT_ID", sb.client_id())
             .env("AZURE_CLIENT_SECRET", sb.client_secret())
             .env("TENANTCTL_LEDGER", work.path().join("tenantctl.lock"))
-            .env("TENANTCTL_LOG", "debug");
-        for (k, v) in &envs {
-            c.env(k, v);
-        }
-        c.output().unwrap()
+            .env("TENANTCTL_BREAKGLASS_1_PASSWORD", password)
+            .env("TENANTCTL_LOG", "debug")
+            .output()
+            .unwrap()
     };
-    let out = run(&["plan", dir.to_str().unwrap(), "--out", plan_file.to_str().unwrap(), "--format", "json"]);
-    assert!(out.status.success());
+    let d = dir.to_str().unwrap();
+    let out = run(&["plan", d, "--out", plan_file.to_str().unwrap(), "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
     let mut everything = format!("{}{}", text(&out.stdout), text(&out.stderr));
-    let out = run(&["-vv", "apply", "--auto-approve", dir.to_str().unwrap()]);
+    let out = run(&["-vv", "apply", "--auto-approve", d]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     everything.push_str(&text(&out.stdout));
     everything.push_str(&text(&out.stderr));
@@ -315,6 +314,9 @@ async fn the_journal_plan_file_and_ledger_contain_no_secret() {
         assert!(!content.is_empty(), "{name} was written");
         everything.push_str(&content);
     }
+    // The password did reach Graph (the account exists) but nothing else.
+    let found = client(&sb).v1().list_all("/users?$filter=userPrincipalName%20eq%20'breakglass-1@contoso.onmicrosoft.com'").await.unwrap();
+    assert_eq!(found.len(), 1);
     let token = sb.access_token();
     for secret in [password, sb.client_secret(), token.as_str()] {
         assert!(!everything.contains(secret), "a secret leaked into output, plan, ledger or journal");

@@ -131,24 +131,30 @@ pub fn validate(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagno
 
 /// mailNickname: at most 64 ASCII characters, none of `@()\[]";:.<>,` or space.
 pub fn mail_nickname_problem(nick: &str) -> Option<String> {
+    nickname_problem(nick, false)
+}
+
+/// The same rule for users, whose aliases may contain interior dots
+/// (`adele.vance`), as Exchange allows.
+pub fn user_mail_nickname_problem(nick: &str) -> Option<String> {
+    if nick.starts_with('.') || nick.ends_with('.') || nick.contains("..") {
+        return Some("has a leading, trailing or double `.`, which Graph does not allow".into());
+    }
+    nickname_problem(nick, true)
+}
+
+fn nickname_problem(nick: &str, dots: bool) -> Option<String> {
     if nick.is_empty() {
         return Some("must not be empty".into());
     }
     if nick.len() > 64 {
-        return Some(format!(
-            "is {} characters long; Graph allows at most 64",
-            nick.len()
-        ));
+        return Some(format!("is {} characters long; Graph allows at most 64", nick.len()));
     }
     if let Some(c) = nick.chars().find(|c| !c.is_ascii() || c.is_ascii_control()) {
         return Some(format!("contains `{c}`; only ASCII characters are allowed"));
     }
-    if let Some(c) = nick.chars().find(|c| "@()\\[]\";:.<>, ".contains(*c)) {
-        let shown = if c == ' ' {
-            "a space".to_string()
-        } else {
-            format!("`{c}`")
-        };
+    if let Some(c) = nick.chars().find(|c| "@()\\[]\";:<>, ".contains(*c) || (*c == '.' && !dots)) {
+        let shown = if c == ' ' { "a space".to_string() } else { format!("`{c}`") };
         return Some(format!("contains {shown}, which Graph does not allow"));
     }
     None
@@ -200,7 +206,7 @@ fn check_users(cx: &mut Ctx) {
                 .help = Some(format!("verified domains: {}", domains.join(", ")));
             }
         }
-        if let Some(p) = mail_nickname_problem(&u.mail_nickname) {
+        if let Some(p) = user_mail_nickname_problem(&u.mail_nickname) {
             cx.error(
                 "invalid-mail-nickname",
                 &d.origin,
