@@ -204,73 +204,48 @@ async fn pruning_is_bounded_and_never_touches_protected_addresses() {
     let work = scratch_example();
     let dir = work.path().join("desired-state");
     let d = dir.to_str().unwrap();
-    assert!(cli(&sb, work.path(), &["apply", "--auto-approve", d]).status.success());
-    // Drop every group that nothing else refers to, enable pruning of groups.
-    let state = schema::load(&dir).unwrap();
-    let model = providers::kinds::desired_model(&state);
-    let referenced: std::collections::BTreeSet<_> = model.resources.values().flat_map(|r| r.depends_on.clone()).collect();
-    let loose: Vec<String> = state.group.keys().filter(|k| !referenced.contains(&schema::Address::new(Kind::Group, (*k).clone()))).cloned().collect();
-    assert!(!loose.is_empty(), "the example has groups nothing refers to");
-    let mut extra = String::from("\n");
-    for f in std::fs::read_dir(&dir).unwrap() {
-        let path = f.unwrap().path();
-        let text = std::fs::read_to_string(&path).unwrap();
-        let mut kept = String::new();
-        let mut skipping = false;
-        for line in text.lines() {
-            if line.starts_with('[') {
-                skipping = loose.iter().any(|k| line.trim() == format!("[group.{k}]"));
-            }
-            if !skipping {
-                kept.push_str(line);
-                kept.push('\n');
-            }
-        }
-        std::fs::write(&path, kept).unwrap();
-    }
-    let protected = loose[0].clone();
-    extra.push_str(&format!("[governance.prune]\nkinds = [\"group\"]\nmax_deletions = 0\n"));
-    let gov_file = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).find(|p| std::fs::read_to_string(p).unwrap().contains("[governance]")).unwrap();
-    let mut gov = std::fs::read_to_string(&gov_file).unwrap();
-    gov = gov.replace("[governance]\n", &format!("[governance]\nprotected = [\"group.{protected}\"]\n"));
-    // Replace any existing protected list so ours is the one in force.
-    let gov = dedupe_protected(&gov, &protected);
-    std::fs::write(&gov_file, format!("{gov}{extra}")).unwrap();
+    // Two project groups, created and owned by tenantctl.
+    let extra = dir.join("project-groups.toml");
+    std::fs::write(
+        &extra,
+        "[group.project-a]\ndisplay_name = \"Project A\"\nmail_nickname = \"project-a\"\n\n\
+         [group.project-b]\ndisplay_name = \"Project B\"\nmail_nickname = \"project-b\"\n",
+    )
+    .unwrap();
+    let out = cli(&sb, work.path(), &["apply", "--auto-approve", d]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Both are dropped from desired state; pruning of groups is turned on,
+    // with no deletions allowed per run, and project-a is protected.
+    std::fs::remove_file(&extra).unwrap();
+    let gov_file = dir.join("tenant.toml");
+    let gov = std::fs::read_to_string(&gov_file).unwrap()
+        .replace("protected = [\"user.breakglass-1\"]", "protected = [\"user.breakglass-1\", \"group.project-a\"]")
+        .replace("kinds = [\"device_configuration\", \"compliance_policy\", \"update_ring\"]", "kinds = [\"group\"]")
+        .replace("max_deletions = 5", "max_deletions = 0");
+    assert!(gov.contains("kinds = [\"group\"]") && gov.contains("group.project-a"), "the example's governance section changed shape");
+    std::fs::write(&gov_file, gov).unwrap();
 
     let out = cli(&sb, work.path(), &["plan", d]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let shown = text(&out.stdout);
-    assert!(shown.contains(&format!("group.{protected}")) && shown.contains("protected"), "{shown}");
-    let deletions = loose.len() - 1;
-    if deletions > 0 {
-        let out = cli(&sb, work.path(), &["apply", "--auto-approve", d]);
-        assert_eq!(out.status.code(), Some(1), "over the deletion limit must be refused");
-        assert!(text(&out.stderr).contains("--max-deletions"), "{}", text(&out.stderr));
-        let out = cli(&sb, work.path(), &["apply", "--auto-approve", "--max-deletions", &deletions.to_string(), d]);
-        assert!(out.status.success(), "{}", text(&out.stderr));
-    }
-    // The protected group still exists.
-    let nick = example().group[&protected].value.mail_nickname.clone();
-    let found = client(&sb).v1().list_all(&format!("/groups?$filter=mailNickname%20eq%20'{nick}'")).await.unwrap();
-    assert_eq!(found.len(), 1, "the protected group was deleted");
-    sb.shutdown().await.unwrap();
-}
+    assert!(shown.contains("- group.project-b"), "project-b is deleted: {shown}");
+    assert!(shown.contains("group.project-a") && shown.contains("protected: never deleted"), "{shown}");
+    assert!(shown.contains("Plan: 1 to delete"), "{shown}");
 
-fn dedupe_protected(gov: &str, protected: &str) -> String {
-    let mut seen = false;
-    gov.lines()
-        .filter(|l| {
-            if l.trim_start().starts_with("protected") {
-                if seen {
-                    return false;
-                }
-                seen = true;
-                return l.contains(protected);
-            }
-            true
-        })
-        .map(|l| format!("{l}\n"))
-        .collect()
+    let out = cli(&sb, work.path(), &["apply", "--auto-approve", d]);
+    assert_eq!(out.status.code(), Some(1), "over the deletion limit must be refused");
+    assert!(text(&out.stderr).contains("--max-deletions 1"), "{}", text(&out.stderr));
+    let out = cli(&sb, work.path(), &["apply", "--auto-approve", "--max-deletions", "1", d]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let c = client(&sb);
+    let count = |nick: &'static str| {
+        let c = c.clone();
+        async move { c.v1().list_all(&format!("/groups?$filter=mailNickname%20eq%20'{nick}'")).await.unwrap().len() }
+    };
+    assert_eq!(count("project-a").await, 1, "the protected group was deleted");
+    assert_eq!(count("project-b").await, 0, "the pruned group still exists");
+    sb.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -280,10 +255,10 @@ async fn the_journal_plan_file_and_ledger_contain_no_secret() {
     let dir = work.path().join("desired-state");
     // A known initial password handed to tenantctl through the environment.
     let accounts = dir.join("accounts.toml");
-    let text = std::fs::read_to_string(&accounts).unwrap();
-    let text = text.replace("# password_env = \"TENANTCTL_BREAKGLASS_1_PASSWORD\"", "password_env = \"TENANTCTL_BREAKGLASS_1_PASSWORD\"");
-    assert!(text.contains("\npassword_env"), "the example shows password_env");
-    std::fs::write(&accounts, text).unwrap();
+    let toml_text = std::fs::read_to_string(&accounts).unwrap();
+    let toml_text = toml_text.replace("# password_env = \"TENANTCTL_BREAKGLASS_1_PASSWORD\"", "password_env = \"TENANTCTL_BREAKGLASS_1_PASSWORD\"");
+    assert!(toml_text.contains("\npassword_env"), "the example shows password_env");
+    std::fs::write(&accounts, toml_text).unwrap();
     let password = "S3cret-Passw0rd-For-Test!";
     let plan_file = work.path().join("plan.json");
     let run = |args: &[&str]| {
