@@ -38,7 +38,7 @@ impl From<usize> for Seg {
 /// Build a TOML path: `path!["user", key, "mail_nickname"]`.
 #[macro_export]
 macro_rules! path {
-    ($($seg:expr),* $(,)?) => { vec![$($crate::source::Seg::from($seg)),*] };
+    ($($seg:expr),* $(,)?) => { [$($crate::source::Seg::from($seg)),*] };
 }
 
 pub struct SourceFile {

@@ -554,7 +554,7 @@ fn check_update_rings(cx: &mut Ctx) {
             ] {
                 if let Some(v) = v {
                     if !is_hh_mm(v) {
-                        let mut p = here.clone();
+                        let mut p = here.to_vec();
                         p.push(Seg::from(field));
                         cx.error(
                             "invalid-time",
@@ -617,7 +617,7 @@ fn check_conditional_access(cx: &mut Ctx) {
                 if SPECIAL_USERS.contains(&r.as_str()) {
                     continue;
                 }
-                let mut at = base(field);
+                let mut at = base(field).to_vec();
                 at.push(Seg::Index(i));
                 cx.reference(&d.origin, &at, r, &[Kind::User, Kind::Guest]);
             }
@@ -629,7 +629,7 @@ fn check_conditional_access(cx: &mut Ctx) {
                 &p.users.exclude_groups
             };
             for (i, r) in list.iter().enumerate() {
-                let mut at = base(field);
+                let mut at = base(field).to_vec();
                 at.push(Seg::Index(i));
                 cx.reference(&d.origin, &at, r, &[Kind::Group]);
             }
@@ -642,7 +642,7 @@ fn check_conditional_access(cx: &mut Ctx) {
             };
             for (i, r) in list.iter().enumerate() {
                 if role_template_id(r).is_none() {
-                    let mut at = base(field);
+                    let mut at = base(field).to_vec();
                     at.push(Seg::Index(i));
                     cx.error("unknown-role", &d.origin, &at, format!("conditional_access.{key}: `{r}` is not a built-in directory role tenantctl knows"));
                 }
@@ -747,11 +747,14 @@ fn check_governance(cx: &mut Ctx) {
     }
 }
 
+/// (first key, second key, where the second is declared)
+type Clash = (String, String, Location);
+
 /// Two declarations that would match the same live object are an error.
 fn check_natural_keys(cx: &mut Ctx) {
     fn clashes<'a>(
         items: impl Iterator<Item = (&'a String, &'a Location, String)>,
-    ) -> Vec<(String, String, Location)> {
+    ) -> Vec<Clash> {
         let mut seen: BTreeMap<String, &String> = BTreeMap::new();
         let mut out = Vec::new();
         for (key, origin, natural) in items {
@@ -765,7 +768,7 @@ fn check_natural_keys(cx: &mut Ctx) {
         out
     }
     let s = cx.state;
-    let sets: Vec<(Kind, &str, Vec<(String, String, Location)>)> = vec![
+    let sets: Vec<(Kind, &str, Vec<Clash>)> = vec![
         (
             Kind::User,
             "user_principal_name",
