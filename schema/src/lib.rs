@@ -14,7 +14,7 @@ pub mod validate;
 
 pub use address::{Address, Kind};
 pub use diagnostic::{Diagnostic, Diagnostics, Location, Severity};
-pub use load::{load, load_str, LoadError};
+pub use load::{load, load_bytes, load_str, LoadError};
 pub use state::{Declared, DesiredState, ResolveError};
 
 /// The JSON Schema of one desired-state file, for editors (taplo / Even

@@ -44,13 +44,35 @@ const TOP_LEVEL: &[&str] = &[
 /// Load and validate the desired state under `dir`.
 pub fn load(dir: &Path) -> Result<DesiredState, LoadError> {
     let files = toml_files(dir)?;
-    let mut sources = Vec::new();
-    let mut diags = Diagnostics::default();
+    let mut read = Vec::new();
     for path in files {
-        let bytes = std::fs::read(&path).map_err(|source| LoadError::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let bytes = std::fs::read(&path).map_err(|source| LoadError::Io { path: path.clone(), source })?;
+        read.push((path, bytes));
+    }
+    let mut diags = Diagnostics::default();
+    if read.is_empty() {
+        diags.push(
+            Diagnostic::error("no-files", format!("no *.toml files found under {}", dir.display()))
+                .at(Some(Location::file(dir))),
+        );
+    }
+    load_read(read, diags)
+}
+
+/// Load from in-memory files (path, text): used by tests.
+pub fn load_str(files: &[(&str, &str)]) -> Result<DesiredState, LoadError> {
+    load_read(files.iter().map(|(p, t)| (PathBuf::from(p), t.as_bytes().to_vec())).collect(), Diagnostics::default())
+}
+
+/// Load from in-memory files given as raw bytes, exactly as `load` treats
+/// files it reads: used by fuzzing and tests of non-UTF-8 input.
+pub fn load_bytes(files: &[(&str, &[u8])]) -> Result<DesiredState, LoadError> {
+    load_read(files.iter().map(|(p, b)| (PathBuf::from(p), b.to_vec())).collect(), Diagnostics::default())
+}
+
+fn load_read(files: Vec<(PathBuf, Vec<u8>)>, mut diags: Diagnostics) -> Result<DesiredState, LoadError> {
+    let mut sources = Vec::new();
+    for (path, bytes) in files {
         match String::from_utf8(bytes) {
             Ok(text) => sources.push(SourceFile::new(path, text)),
             Err(e) => {
@@ -65,25 +87,7 @@ pub fn load(dir: &Path) -> Result<DesiredState, LoadError> {
             }
         }
     }
-    if sources.is_empty() && diags.is_empty() {
-        diags.push(
-            Diagnostic::error(
-                "no-files",
-                format!("no *.toml files found under {}", dir.display()),
-            )
-            .at(Some(Location::file(dir))),
-        );
-    }
     load_sources(&sources, diags)
-}
-
-/// Load from in-memory files (path, text): used by tests and fuzzing.
-pub fn load_str(files: &[(&str, &str)]) -> Result<DesiredState, LoadError> {
-    let sources: Vec<SourceFile> = files
-        .iter()
-        .map(|(p, t)| SourceFile::new(PathBuf::from(p), t.to_string()))
-        .collect();
-    load_sources(&sources, Diagnostics::default())
 }
 
 fn load_sources(sources: &[SourceFile], mut diags: Diagnostics) -> Result<DesiredState, LoadError> {
@@ -386,7 +390,7 @@ fn describe(source: &SourceFile, path: &[Seg], message: &str) -> Diagnostic {
             "unknown-field",
             format!("unknown field `{field}` in {parent}"),
         )
-        .at(Some(source.locate(path)));
+        .at(Some(source.locate_key(path)));
         return match closest(field, names.iter().copied()) {
             Some(s) => d.with_help(format!("did you mean `{s}`?")),
             None if !names.is_empty() => {

@@ -89,6 +89,31 @@ impl SourceFile {
     }
 }
 
+impl SourceFile {
+    /// Location of the key that ends `path` (e.g. an unknown field's name),
+    /// falling back to the value's location.
+    pub fn locate_key(&self, path: &[Seg]) -> Location {
+        let (Some(doc), Some((Seg::Key(last), parent))) = (&self.doc, path.split_last()) else {
+            return self.locate(path);
+        };
+        let mut item = doc.as_item();
+        for seg in parent {
+            let next = match seg {
+                Seg::Key(k) => item.get(k.as_str()),
+                Seg::Index(i) => item.get(*i),
+            };
+            match next {
+                Some(n) => item = n,
+                None => return self.locate(path),
+            }
+        }
+        match key_span(item, last) {
+            Some(span) => self.location(span),
+            None => self.locate(path),
+        }
+    }
+}
+
 fn key_span(item: &Item, key: &str) -> Option<std::ops::Range<usize>> {
     match item {
         Item::Table(t) => t.get_key_value(key).and_then(|(k, _)| k.span()),

@@ -15,6 +15,7 @@ pub struct Group {
     pub display_name: String,
     /// Natural key of the group; at most 64 ASCII characters, none of
     /// `@()\[]";:.<>,` or space.
+    #[schemars(length(min = 1, max = 64))]
     pub mail_nickname: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,

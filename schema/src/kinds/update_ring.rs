@@ -109,18 +109,23 @@ pub struct UpdateRing {
     pub description: Option<String>,
     /// 0-30 days.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 30))]
     pub quality_updates_deferral_period_in_days: Option<u32>,
     /// 0-365 days.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 365))]
     pub feature_updates_deferral_period_in_days: Option<u32>,
     /// 0-30 days.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 30))]
     pub deadline_for_quality_updates_in_days: Option<u32>,
     /// 0-30 days.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 30))]
     pub deadline_for_feature_updates_in_days: Option<u32>,
     /// 0-7 days.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 7))]
     pub deadline_grace_period_in_days: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub postpone_reboot_until_after_deadline: Option<bool>,
@@ -130,6 +135,7 @@ pub struct UpdateRing {
     pub feature_updates_paused: Option<bool>,
     /// 2-60 days.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 2, max = 60))]
     pub feature_updates_rollback_window_in_days: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub microsoft_update_service_allowed: Option<bool>,
@@ -161,12 +167,15 @@ pub struct UpdateRing {
     pub schedule_imminent_restart_warning_in_minutes: Option<u32>,
     /// 2-30 days.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 2, max = 30))]
     pub engaged_restart_deadline_in_days: Option<u32>,
     /// 1-3 days.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3))]
     pub engaged_restart_snooze_schedule_in_days: Option<u32>,
     /// 0-30 days.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 30))]
     pub engaged_restart_transition_schedule_in_days: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery_optimization_mode: Option<DeliveryOptimizationMode>,

@@ -18,6 +18,7 @@ pub enum UserKind {
 pub struct User {
     pub user_principal_name: String,
     pub display_name: String,
+    #[schemars(length(min = 1, max = 64))]
     pub mail_nickname: String,
     #[serde(default)]
     pub kind: UserKind,

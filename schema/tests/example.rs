@@ -1,0 +1,54 @@
+//! The example tenant validates, and the committed JSON Schema is current.
+
+use std::path::PathBuf;
+
+use schema::Kind;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+#[test]
+fn the_example_tenant_validates() {
+    let state = schema::load(&repo().join("desired-state")).unwrap_or_else(|e| match e {
+        schema::LoadError::Invalid(d) => panic!("the example tenant is invalid:\n{d}"),
+        other => panic!("{other}"),
+    });
+    assert!(state.warnings.is_empty(), "{}", state.warnings);
+    let counts: std::collections::BTreeMap<Kind, usize> = state.counts().into_iter().collect();
+    assert_eq!(counts[&Kind::UpdateRing], 4, "four rings");
+    assert_eq!(counts[&Kind::Guest], 1);
+    assert_eq!(counts[&Kind::AutopilotProfile], 1);
+    assert_eq!(counts[&Kind::ConditionalAccess], 1);
+    let service = state.user.values().filter(|u| u.value.kind == schema::kinds::user::UserKind::Service).count();
+    assert_eq!(service, 5, "the five Managed Desktop service accounts");
+    for ring in ["mwd-test", "mwd-first", "mwd-fast", "mwd-broad"] {
+        assert!(state.group.contains_key(ring), "{ring}");
+    }
+    let gov = state.governance();
+    assert_eq!((gov.approvals_required, gov.approvers.len()), (2, 2));
+    // Every file points editors at the schema.
+    for entry in std::fs::read_dir(repo().join("desired-state")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(text.starts_with("#:schema ../schema/tenant.schema.json"), "{} lacks the #:schema directive", path.display());
+        }
+    }
+}
+
+#[test]
+fn the_committed_json_schema_is_current() {
+    let path = repo().join("schema/tenant.schema.json");
+    let fresh = schema::json_schema();
+    if std::env::var_os("TENANTCTL_BLESS").is_some() {
+        std::fs::write(&path, &fresh).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == fresh,
+        "schema/tenant.schema.json is out of date: run `cargo run -- schema > schema/tenant.schema.json` and commit it"
+    );
+    let parsed: serde_json::Value = serde_json::from_str(&committed).unwrap();
+    assert!(parsed["properties"]["update_ring"].is_object());
+}

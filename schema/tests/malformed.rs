@@ -1,0 +1,148 @@
+//! A table of malformed desired state: each case must give the expected
+//! located diagnostic (code, file:line:column, message), never a panic.
+
+use schema::{load_bytes, LoadError};
+
+const TENANT: &str = "[tenant]\nprimary_domain = \"contoso.onmicrosoft.com\"\n";
+const GROUP: &str = "[group.ring]\ndisplay_name = \"Ring\"\nmail_nickname = \"ring\"\n";
+
+struct Case {
+    name: &'static str,
+    files: Vec<(&'static str, Vec<u8>)>,
+    code: &'static str,
+    at: &'static str,
+    message: &'static str,
+}
+
+fn one(name: &'static str, text: &str, code: &'static str, at: &'static str, message: &'static str) -> Case {
+    Case { name, files: vec![("a.toml", text.as_bytes().to_vec())], code, at, message }
+}
+
+fn cases() -> Vec<Case> {
+    let t = |body: &str| format!("{TENANT}{body}");
+    vec![
+        // Syntax.
+        one("unclosed table header", "[group.ring\ndisplay_name = \"x\"\n", "syntax", "a.toml:1:12", "invalid table header"),
+        one("missing value", "[tenant]\nprimary_domain =\n", "syntax", "a.toml:2:17", "string"),
+        one("unterminated string", "[tenant]\nprimary_domain = \"contoso\n", "syntax", "a.toml:2:26", "invalid basic string"),
+        one("duplicate key in a table", "[group.ring]\ndisplay_name = \"a\"\ndisplay_name = \"b\"\n", "syntax", "a.toml:3:1", "duplicate key"),
+        one("bare word value", "[tenant]\nprimary_domain = contoso\n", "syntax", "a.toml:2:18", "string"),
+        // Unknown names.
+        one("unknown field with suggestion", &t("[user.a]\nuser_principal_name = \"a@contoso.onmicrosoft.com\"\ndisplay_name = \"A\"\nmail_nicknme = \"a\"\n"), "unknown-field", "a.toml:6:1", "did you mean `mail_nickname`"),
+        one("unknown table with suggestion", "[gruop.ring]\ndisplay_name = \"x\"\n", "unknown-table", "a.toml:1:2", "did you mean `group`"),
+        one("unknown nested field", &t(&format!("{GROUP}[update_ring.r]\ndisplay_name = \"R\"\nassignments = {{ includ = [\"ring\"] }}\n")), "unknown-field", "a.toml:8:17", "did you mean `include`"),
+        one("unknown enum value", &t("[update_ring.r]\ndisplay_name = \"R\"\nautomatic_update_mode = \"sometimes\"\n"), "invalid-value", "a.toml:5:25", "unknown variant"),
+        // Ranges.
+        one("quality deferral over 30", &t("[update_ring.r]\ndisplay_name = \"R\"\nquality_updates_deferral_period_in_days = 45\n"), "out-of-range", "a.toml:5:43", "0 to 30"),
+        one("grace period over 7", &t("[update_ring.r]\ndisplay_name = \"R\"\ndeadline_grace_period_in_days = 8\n"), "out-of-range", "a.toml:5:33", "0 to 7"),
+        one("rollback window under 2", &t("[update_ring.r]\ndisplay_name = \"R\"\nfeature_updates_rollback_window_in_days = 1\n"), "out-of-range", "a.toml:5:43", "2 to 60"),
+        one("restart warning not one of", &t("[update_ring.r]\ndisplay_name = \"R\"\nschedule_restart_warning_in_hours = 3\n"), "out-of-range", "a.toml:5:37", "one of 2, 4, 8, 12, 24"),
+        one("negative number", &t("[update_ring.r]\ndisplay_name = \"R\"\ndeadline_for_quality_updates_in_days = -1\n"), "wrong-type", "a.toml:5:40", "invalid value"),
+        one("active hours not a time", &t("[update_ring.r]\ndisplay_name = \"R\"\ninstallation_schedule = { active_hours_start = \"25:00\" }\n"), "invalid-time", "a.toml:5:48", "HH:MM"),
+        // Graph constraints.
+        one("mailNickname with a space", "[group.g]\ndisplay_name = \"G\"\nmail_nickname = \"Modern Workplace\"\n", "invalid-mail-nickname", "a.toml:3:17", "a space"),
+        one("mailNickname too long", &format!("[group.g]\ndisplay_name = \"G\"\nmail_nickname = \"{}\"\n", "x".repeat(65)), "invalid-mail-nickname", "a.toml:3:17", "at most 64"),
+        one("mailNickname not ASCII", "[group.g]\ndisplay_name = \"G\"\nmail_nickname = \"grüppe\"\n", "invalid-mail-nickname", "a.toml:3:17", "only ASCII"),
+        one("UPN without @", &t("[user.a]\nuser_principal_name = \"alice\"\ndisplay_name = \"A\"\nmail_nickname = \"a\"\n"), "invalid-upn", "a.toml:4:23", "no `@`"),
+        one("UPN domain not verified", &t("[user.a]\nuser_principal_name = \"a@fabrikam.com\"\ndisplay_name = \"A\"\nmail_nickname = \"a\"\n"), "upn-domain", "a.toml:4:23", "not a verified domain"),
+        one("bad guest e-mail", "[guest.g]\nemail = \"jane@\"\ndisplay_name = \"J\"\nexpires = 2027-01-01T00:00:00Z\n", "invalid-email", "a.toml:2:9", "no valid domain"),
+        one("device name template too long", "[autopilot_profile.p]\ndisplay_name = \"P\"\ndevice_name_template = \"CONTOSO-LAPTOP-%RAND:4%\"\n", "device-name-too-long", "a.toml:3:24", "at most 15"),
+        one("dynamic group with members", "[group.g]\ndisplay_name = \"G\"\nmail_nickname = \"g\"\nmembership_rule = \"(user.department -eq \\\"IT\\\")\"\nmembers = []\n", "dynamic-members", "a.toml:5:11", "cannot be listed"),
+        one("role-assignable dynamic group", "[group.g]\ndisplay_name = \"G\"\nmail_nickname = \"g\"\nmembership_rule = \"(user.department -eq \\\"IT\\\")\"\nis_assignable_to_role = true\n", "dynamic-role-assignable", "a.toml:5:25", "cannot be role-assignable"),
+        one("unknown role with suggestion", &t("[user.a]\nuser_principal_name = \"a@contoso.onmicrosoft.com\"\ndisplay_name = \"A\"\nmail_nickname = \"a\"\n[role_assignment.r]\nprincipal = \"a\"\nrole = \"Intune Admin\"\n"), "unknown-role", "a.toml:9:8", "did you mean `Intune Administrator`"),
+        one("unknown CA control", "[conditional_access.c]\ndisplay_name = \"C\"\nstate = \"enabled\"\nusers = { include_users = [\"All\"] }\ngrant = { built_in_controls = [\"mfaa\"] }\n", "unknown-control", "a.toml:5:32", "not a built-in grant control"),
+        // Dates.
+        one("expiry without offset", "[guest.g]\nemail = \"j@fabrikam.com\"\ndisplay_name = \"J\"\nexpires = 2027-01-01T00:00:00\n", "wrong-type", "a.toml:4:11", "offset"),
+        one("expiry as a date only", "[guest.g]\nemail = \"j@fabrikam.com\"\ndisplay_name = \"J\"\nexpires = 2027-01-01\n", "wrong-type", "a.toml:4:11", "offset"),
+        one("expiry that is not a date", "[guest.g]\nemail = \"j@fabrikam.com\"\ndisplay_name = \"J\"\nexpires = \"next tuesday\"\n", "wrong-type", "a.toml:4:11", "not a date-time"),
+        // References.
+        one("undeclared member with suggestion", &format!("{GROUP}[group.g]\ndisplay_name = \"G\"\nmail_nickname = \"g\"\nmembers = [\"rnig\"]\n"), "unknown-reference", "a.toml:7:12", "did you mean `ring`"),
+        one("policy assigned to a user", &t("[user.a]\nuser_principal_name = \"a@contoso.onmicrosoft.com\"\ndisplay_name = \"A\"\nmail_nickname = \"a\"\n[update_ring.r]\ndisplay_name = \"R\"\nassignments = { include = [\"a\"] }\n"), "wrong-kind-reference", "a.toml:9:28", "which is user.a; expected a group"),
+        one("ambiguous reference", &t(&format!("{GROUP}[user.ring]\nuser_principal_name = \"r@contoso.onmicrosoft.com\"\ndisplay_name = \"R\"\nmail_nickname = \"r\"\n[group.g]\ndisplay_name = \"G\"\nmail_nickname = \"g\"\nmembers = [\"ring\"]\n")), "ambiguous-reference", "a.toml:13:12", "user.ring or group.ring"),
+        // Cycles.
+        one("group that contains itself", "[group.a]\ndisplay_name = \"A\"\nmail_nickname = \"a\"\nmembers = [\"a\"]\n", "cycle", "a.toml:4:11", "group.a -> group.a"),
+        one("two-group cycle", "[group.a]\ndisplay_name = \"A\"\nmail_nickname = \"a\"\nmembers = [\"b\"]\n[group.b]\ndisplay_name = \"B\"\nmail_nickname = \"b\"\nmembers = [\"a\"]\n", "cycle", "a.toml:4:11", "group.a -> group.b -> group.a"),
+        one("three-group cycle", "[group.a]\ndisplay_name = \"A\"\nmail_nickname = \"a\"\nmembers = [\"b\"]\n[group.b]\ndisplay_name = \"B\"\nmail_nickname = \"b\"\nmembers = [\"c\"]\n[group.c]\ndisplay_name = \"C\"\nmail_nickname = \"c\"\nmembers = [\"a\"]\n", "cycle", "a.toml:4:11", "group.a -> group.b -> group.c -> group.a"),
+        // Duplicates.
+        Case { name: "same address in two files", files: vec![("a.toml", GROUP.as_bytes().to_vec()), ("b.toml", GROUP.as_bytes().to_vec())], code: "duplicate", at: "b.toml:1:1", message: "first declared at a.toml:1" },
+        Case { name: "two [tenant] tables", files: vec![("a.toml", TENANT.as_bytes().to_vec()), ("b.toml", TENANT.as_bytes().to_vec())], code: "duplicate", at: "b.toml:1:1", message: "[tenant] is declared more than once" },
+        one("two groups with one mailNickname", "[group.a]\ndisplay_name = \"A\"\nmail_nickname = \"same\"\n[group.b]\ndisplay_name = \"B\"\nmail_nickname = \"SAME\"\n", "duplicate-natural-key", "a.toml:6:17", "same mail_nickname as group.a"),
+        // Wrong types.
+        one("string where a number goes", &t("[update_ring.r]\ndisplay_name = \"R\"\nquality_updates_deferral_period_in_days = \"seven\"\n"), "wrong-type", "a.toml:5:43", "invalid type"),
+        one("table where a list goes", &format!("{GROUP}[group.g]\ndisplay_name = \"G\"\nmail_nickname = \"g\"\nmembers = {{ a = 1 }}\n"), "wrong-type", "a.toml:7:11", "invalid type"),
+        one("a kind that is not a table", "group = 3\n", "wrong-type", "a.toml:1:9", "must be a table"),
+        one("missing required field", "[group.g]\ndisplay_name = \"G\"\n", "missing-field", "a.toml:1:1", "missing required field `mail_nickname`"),
+        // Files and keys.
+        one("empty file", "", "empty-file", "a.toml:1:1", "declares nothing"),
+        one("file with only comments", "# nothing here yet\n\n", "empty-file", "a.toml:1:1", "declares nothing"),
+        Case { name: "non-UTF-8 bytes", files: vec![("a.toml", b"[tenant]\nprimary_domain = \"caf\xe9\"\n".to_vec())], code: "not-utf8", at: "a.toml:2:22", message: "not valid UTF-8" },
+        one("key with a dot", "[group.\"a.b\"]\ndisplay_name = \"G\"\nmail_nickname = \"g\"\n", "invalid-key", "a.toml:1:1", "not a valid key"),
+        one("key with a leading dash", "[group.-a]\ndisplay_name = \"G\"\nmail_nickname = \"g\"\n", "invalid-key", "a.toml:1:1", "not a valid key"),
+        // Governance.
+        one("more approvals than approvers", "[governance]\napprovals_required = 3\n[governance.approvers.a]\nname = \"A\"\npublic_key = \"ed25519:AAAA\"\n", "too-few-approvers", "a.toml:2:22", "only 1 approver"),
+        one("public key without its prefix", "[governance]\napprovals_required = 1\n[governance.approvers.a]\nname = \"A\"\npublic_key = \"AAAA\"\n", "invalid-key", "a.toml:5:14", "ed25519:"),
+    ]
+}
+
+#[test]
+fn every_malformed_input_gives_its_located_error() {
+    let cases = cases();
+    assert!(cases.len() >= 35, "the table has {} cases", cases.len());
+    let mut failures = Vec::new();
+    for case in &cases {
+        let files: Vec<(&str, &[u8])> = case.files.iter().map(|(p, b)| (*p, b.as_slice())).collect();
+        let diags = match load_bytes(&files) {
+            Err(LoadError::Invalid(d)) => d,
+            Ok(_) => {
+                failures.push(format!("{}: loaded without error", case.name));
+                continue;
+            }
+            Err(e) => {
+                failures.push(format!("{}: unexpected error {e}", case.name));
+                continue;
+            }
+        };
+        let found = diags.errors().find(|d| {
+            d.code == case.code
+                && d.location.as_ref().is_some_and(|l| format!("{}:{}:{}", l.file.display(), l.line, l.column) == case.at)
+        });
+        match found {
+            Some(d) => {
+                let shown = format!("{} {}", d.message, d.help.clone().unwrap_or_default());
+                if !shown.contains(case.message) {
+                    failures.push(format!("{}: message `{shown}` lacks `{}`", case.name, case.message));
+                }
+                let rendered = d.to_string();
+                if !rendered.contains(&format!("--> {}", case.at)) {
+                    failures.push(format!("{}: rendering lacks the location:\n{rendered}", case.name));
+                }
+            }
+            None => failures.push(format!(
+                "{}: expected [{}] at {}, got:\n{}",
+                case.name,
+                case.code,
+                case.at,
+                diags.0.iter().map(|d| format!("  [{}] {:?} {}", d.code, d.location.as_ref().map(|l| (l.file.display().to_string(), l.line, l.column)), d.message)).collect::<Vec<_>>().join("\n")
+            )),
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n\n"));
+}
+
+#[test]
+fn several_problems_are_reported_together() {
+    let text = format!(
+        "{TENANT}[group.a]\ndisplay_name = \"A\"\nmail_nickname = \"has space\"\n[group.b]\ndisplay_name = \"B\"\nmail_nickname = \"b\"\nmembers = [\"nobody\"]\n\
+         [update_ring.r]\ndisplay_name = \"R\"\ndeadline_grace_period_in_days = 9\n[user.u]\nuser_principal_name = \"u@contoso.onmicrosoft.com\"\ndisplay_name = \"U\"\nmail_nick = \"u\"\n"
+    );
+    let Err(LoadError::Invalid(d)) = schema::load_str(&[("a.toml", &text)]) else { panic!("expected errors") };
+    let codes: Vec<&str> = d.errors().map(|d| d.code).collect();
+    for code in ["invalid-mail-nickname", "unknown-reference", "out-of-range", "unknown-field"] {
+        assert!(codes.contains(&code), "{code} missing from {codes:?}");
+    }
+    // Sorted by position: deterministic output.
+    let lines: Vec<usize> = d.errors().map(|d| d.location.as_ref().unwrap().line).collect();
+    let mut sorted = lines.clone();
+    sorted.sort();
+    assert_eq!(lines, sorted);
+}
