@@ -69,7 +69,6 @@ pub struct AutopilotProfile {
     pub join_type: JoinType,
     /// At most 15 characters after expansion; `%SERIAL%` and `%RAND:x%` macros.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 15))]
     pub device_name_template: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_type: Option<DeviceType>,
