@@ -118,7 +118,7 @@ pub async fn run(source: &Path, dir: &Path, opts: &Options) -> Result<ExitCode> 
     let target = target::connect(dir, state.tenant.as_ref().map(|t| &t.value), opts.graph_url.as_deref(), opts.ledger.clone()).await?;
     output::status(format!("Applying to {}", target.description));
     let mut ledger = read_ledger(&target.ledger_path)?;
-    let observed = providers::observe::observe(&target.client, &desired, &ledger).await;
+    let observed = providers::observe::observe(&target.client, &desired, &ledger).await.context("reading the tenant")?;
     let fresh = engine::plan(&desired, &observed, &ledger, &engine::PlanOptions::default())?;
     let plan = match saved {
         Some(saved) => {

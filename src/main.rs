@@ -209,7 +209,7 @@ async fn plan(dir: &Path, format: Format, out: Option<&Path>, detailed: bool, gr
     output::status(format!("Planning against {}", target.description));
     let ledger = read_ledger(&target.ledger_path)?;
     let progress = output::Progress::start("reading the tenant", format != Format::Json);
-    let observed = providers::observe::observe(&target.client, &desired, &ledger).await;
+    let observed = providers::observe::observe(&target.client, &desired, &ledger).await.context("reading the tenant")?;
     progress.finish();
     let stats = target.client.stats();
     target.shutdown().await;

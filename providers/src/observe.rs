@@ -23,8 +23,21 @@ pub fn kinds_in_scope(desired: &DesiredModel, ledger: &Ledger) -> BTreeSet<Kind>
     desired.resources.keys().chain(ledger.resources.keys()).map(|a| a.kind).collect()
 }
 
-/// Read every collection the desired state and ledger need.
-pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger) -> ObservedState {
+/// An error with its causes, for reasons shown to people.
+fn chain(e: &GraphError) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    text
+}
+
+/// Read every collection the desired state and ledger need. A collection
+/// that cannot be read makes its kinds unknown; failing to authenticate at
+/// all is an error, since nothing could be read.
+pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger) -> Result<ObservedState, GraphError> {
     let kinds = kinds_in_scope(desired, ledger);
     let want = |ks: &[Kind]| ks.iter().any(|k| kinds.contains(k));
     let (users, groups, roles, configs, compliance, autopilot, ca) = tokio::join!(
@@ -57,10 +70,12 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
                     observed.insert(o);
                 }
             }
+            Some(Err(e @ GraphError::Auth { .. })) => return Err(e),
             Some(Err(e)) => {
-                tracing::warn!(error = %e, "read failed; affected resources are unknown");
+                let reason = chain(&e);
+                tracing::warn!(error = %reason, "read failed; affected resources are unknown");
                 for k in ks {
-                    observed.unreadable.insert(*k, e.to_string());
+                    observed.unreadable.insert(*k, reason.clone());
                 }
             }
         }
@@ -68,7 +83,7 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
     for list in observed.objects.values_mut() {
         list.sort_by(|a, b| a.id.cmp(&b.id));
     }
-    observed
+    Ok(observed)
 }
 
 /// One collection's read: not attempted, or its objects, or why it failed.

@@ -60,7 +60,7 @@ pub fn opts() -> PlanOptions {
 /// The pipeline up to a plan, as library calls.
 pub async fn plan(client: &GraphClient, state: &schema::DesiredState, ledger: &Ledger) -> Plan {
     let desired = providers::kinds::desired_model(state);
-    let observed = providers::observe::observe(client, &desired, ledger).await;
+    let observed = providers::observe::observe(client, &desired, ledger).await.expect("the tenant can be read");
     engine::plan(&desired, &observed, ledger, &opts()).expect("plan")
 }
 
