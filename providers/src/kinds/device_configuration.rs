@@ -47,13 +47,14 @@ pub fn kind_of(raw: &Value) -> Kind {
     }
 }
 
-/// Body for POST/PATCH: every managed property but assignments (set with
+/// Body for POST: every managed property that is set, but assignments (set with
 /// `/assign`) and virtual properties. PATCH bodies carry `@odata.type`,
 /// which Intune requires.
 pub fn write_body(r: &DesiredResource, skip: &[&str]) -> Value {
     let mut body = serde_json::Map::new();
     for (k, v) in &r.props {
-        if k == "assignments" || skip.contains(&k.as_str()) {
+        // Unset properties are left to Graph's defaults on create.
+        if k == "assignments" || skip.contains(&k.as_str()) || v.is_null() {
             continue;
         }
         body.insert(k.clone(), v.clone());
