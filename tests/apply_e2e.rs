@@ -98,14 +98,8 @@ async fn killing_apply_at_any_point_then_applying_again_converges() {
         let sb = sandbox().await;
         sb.set_faults(faults(|f| f.latency_ms = 5)).unwrap();
         let work = tempfile::tempdir().unwrap();
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tenantctl"))
+        let mut child = command(&sb, work.path())
             .args(["apply", "--auto-approve", example_dir().to_str().unwrap()])
-            .current_dir(work.path())
-            .env("TENANTCTL_GRAPH_URL", sb.base_url())
-            .env("AZURE_TENANT_ID", sb.tenant_id())
-            .env("AZURE_CLIENT_ID", sb.client_id())
-            .env("AZURE_CLIENT_SECRET", sb.client_secret())
-            .env("TENANTCTL_LEDGER", work.path().join("tenantctl.lock"))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -262,14 +256,8 @@ async fn the_journal_plan_file_and_ledger_contain_no_secret() {
     let password = "S3cret-Passw0rd-For-Test!";
     let plan_file = work.path().join("plan.json");
     let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_tenantctl"))
+        command(&sb, work.path())
             .args(args)
-            .current_dir(work.path())
-            .env("TENANTCTL_GRAPH_URL", sb.base_url())
-            .env("AZURE_TENANT_ID", sb.tenant_id())
-            .env("AZURE_CLIENT_ID", sb.client_id())
-            .env("AZURE_CLIENT_SECRET", sb.client_secret())
-            .env("TENANTCTL_LEDGER", work.path().join("tenantctl.lock"))
             .env("TENANTCTL_BREAKGLASS_1_PASSWORD", password)
             .env("TENANTCTL_LOG", "debug")
             .output()

@@ -128,14 +128,9 @@ async fn golden_renderings_of_the_example_plan() {
 async fn a_wrong_secret_is_an_error_not_unknown_state() {
     let sb = sandbox().await;
     let work = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tenantctl"))
+    let out = command(&sb, work.path())
         .args(["plan", "--detailed-exitcode", example_dir().to_str().unwrap()])
-        .current_dir(work.path())
-        .env("TENANTCTL_GRAPH_URL", sb.base_url())
-        .env("AZURE_TENANT_ID", sb.tenant_id())
-        .env("AZURE_CLIENT_ID", sb.client_id())
         .env("AZURE_CLIENT_SECRET", "not-the-secret-123")
-        .env("TENANTCTL_LEDGER", work.path().join("l.lock"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

@@ -85,20 +85,24 @@ pub fn faults(f: impl FnOnce(&mut Faults)) -> Faults {
     faults
 }
 
-/// Run the binary with the sandbox's credentials in its environment.
-pub fn cli(sb: &SandboxHandle, cwd: &Path, args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_tenantctl"))
-        .args(args)
-        .current_dir(cwd)
+/// The binary, pointed at the sandbox with its credentials, run in `cwd`
+/// with a ledger of its own there.
+pub fn command(sb: &SandboxHandle, cwd: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_tenantctl"));
+    c.current_dir(cwd)
         .env("TENANTCTL_GRAPH_URL", sb.base_url())
         .env("AZURE_TENANT_ID", sb.tenant_id())
         .env("AZURE_CLIENT_ID", sb.client_id())
         .env("AZURE_CLIENT_SECRET", sb.client_secret())
         .env("TENANTCTL_LEDGER", cwd.join("tenantctl.lock"))
         .env("NO_COLOR", "1")
-        .env_remove("AZURE_AUTHORITY_HOST")
-        .output()
-        .expect("tenantctl runs")
+        .env_remove("AZURE_AUTHORITY_HOST");
+    c
+}
+
+/// Run the binary against the sandbox and wait for it.
+pub fn cli(sb: &SandboxHandle, cwd: &Path, args: &[&str]) -> Output {
+    command(sb, cwd).args(args).output().expect("tenantctl runs")
 }
 
 pub fn text(b: &[u8]) -> String {
