@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod diff;
+pub mod drift;
 pub mod graph;
 pub mod ledger;
 pub mod model;

@@ -1,0 +1,630 @@
+//! Drift: what differs between desired state and the live tenant, for
+//! people watching a tenant rather than changing it. Derived (purely) from a
+//! plan plus the observed state it was made against, so drift and plan can
+//! never disagree. Earlier reports (the history directory) give each item
+//! the time it was first seen.
+//!
+//! Kinds of drift:
+//! * `changed`: a managed object whose declared fields differ (old → new),
+//! * `missing`: a declared object that does not exist (deleted behind the
+//!   tool's back, or never created),
+//! * `expired`: access past its expiry (guests, time-boxed role
+//!   assignments) that is still live,
+//! * `unmanaged`: a live object in a managed scope that is neither declared
+//!   nor owned in the ledger,
+//! * `undeclared`: a ledger-owned object that is no longer declared and that
+//!   pruning would delete.
+//!
+//! Unmanaged objects are only reported where an undeclared object is a risk
+//! and not noise: policies (device configurations, compliance policies,
+//! update rings, Autopilot profiles, conditional access) and assignments of
+//! privileged roles, for kinds that desired state declares. Users and groups
+//! are not: a real tenant has thousands that are rightly managed elsewhere.
+//!
+//! What could not be read is listed as unknown, never as drift.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use schema::{Address, Kind};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::diff::canonical;
+use crate::ledger::Ledger;
+use crate::model::{DesiredModel, ObservedState};
+use crate::plan::{Action, Change, Plan, Unknown};
+use crate::render::{is_secret_name, show_value};
+
+pub const DRIFT_FORMAT_VERSION: u32 = 1;
+
+/// Roles whose undeclared assignments are reported as unmanaged drift.
+pub const PRIVILEGED_ROLES: &[&str] = schema::kinds::role_assignment::PRIVILEGED_ROLES;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftKind {
+    Changed,
+    Missing,
+    Expired,
+    Unmanaged,
+    Undeclared,
+}
+
+impl DriftKind {
+    pub const ALL: [DriftKind; 5] = [DriftKind::Changed, DriftKind::Missing, DriftKind::Expired, DriftKind::Unmanaged, DriftKind::Undeclared];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriftKind::Changed => "changed",
+            DriftKind::Missing => "missing",
+            DriftKind::Expired => "expired",
+            DriftKind::Unmanaged => "unmanaged",
+            DriftKind::Undeclared => "undeclared",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            DriftKind::Changed => "changed fields",
+            DriftKind::Missing => "missing objects",
+            DriftKind::Expired => "access past expiry",
+            DriftKind::Unmanaged => "unmanaged objects",
+            DriftKind::Undeclared => "owned but no longer declared",
+        }
+    }
+}
+
+/// One field that differs: what desired state says and what is live.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldDrift {
+    pub field: String,
+    /// The live value (the "old" value a correction replaces).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<Value>,
+    /// The desired value (what a correction writes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriftItem {
+    /// `kind.key`, or for unmanaged objects `kind.(id)`.
+    pub address: String,
+    pub kind: Kind,
+    pub drift: DriftKind,
+    pub display_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Why this is drift, in words.
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldDrift>,
+    /// When this drift was first seen (from earlier reports), RFC 3339.
+    pub since: String,
+}
+
+impl DriftItem {
+    /// What identifies "the same drift" across reports.
+    fn key(&self) -> (String, DriftKind) {
+        (self.address.clone(), self.drift)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriftReport {
+    pub format_version: u32,
+    /// When the live state was read, RFC 3339.
+    pub generated_at: String,
+    pub in_sync: bool,
+    /// Items per drift kind (every kind present, zeros included).
+    pub counts: BTreeMap<DriftKind, usize>,
+    pub items: Vec<DriftItem>,
+    /// Resources that could not be read: neither in sync nor drift.
+    #[serde(default)]
+    pub unknown: Vec<Unknown>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// Kinds declared in desired state (the managed scopes).
+    #[serde(default)]
+    pub scopes: Vec<Kind>,
+    /// Declared resources in sync.
+    #[serde(default)]
+    pub in_sync_count: usize,
+}
+
+/// Values as they may appear in a report: secret-named fields redacted.
+fn redact(field: &str, v: &Value) -> Value {
+    if is_secret_name(field) {
+        return Value::String("(redacted)".into());
+    }
+    match v {
+        Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), redact(k, x))).collect()),
+        Value::Array(a) => Value::Array(a.iter().map(|x| redact(field, x)).collect()),
+        other => other.clone(),
+    }
+}
+
+fn fields_of(c: &Change) -> Vec<FieldDrift> {
+    c.fields
+        .iter()
+        .map(|f| FieldDrift {
+            field: f.field.clone(),
+            live: f.before.as_ref().map(|v| redact(&f.field, v)),
+            desired: f.after.as_ref().map(|v| redact(&f.field, v)),
+        })
+        .collect()
+}
+
+/// Whether a live object of this kind, undeclared and unowned, is reported.
+fn reports_unmanaged(kind: Kind, props: &crate::model::Props) -> bool {
+    match kind {
+        Kind::DeviceConfiguration | Kind::CompliancePolicy | Kind::UpdateRing | Kind::AutopilotProfile | Kind::ConditionalAccess => true,
+        Kind::RoleAssignment => props.get("role").and_then(Value::as_str).is_some_and(|r| PRIVILEGED_ROLES.contains(&r)),
+        Kind::User | Kind::Guest | Kind::Group => false,
+    }
+}
+
+/// Build the drift report of a plan made from `desired`, `observed` and
+/// `ledger` at `now`.
+pub fn drift(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, plan: &Plan, now: DateTime<Utc>) -> DriftReport {
+    let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut items = Vec::new();
+    for c in &plan.changes {
+        let r = desired.resources.get(&c.address);
+        let expired = r.and_then(|r| r.expires).is_some_and(|e| e <= now);
+        let (drift, detail) = match c.action {
+            Action::Forget => continue,
+            _ if expired => {
+                let when = r.and_then(|r| r.expires).map(|e| e.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default();
+                (DriftKind::Expired, format!("access expired at {when} but is still live ({})", c.reason))
+            }
+            Action::Create => (DriftKind::Missing, c.reason.clone()),
+            Action::Delete => (DriftKind::Undeclared, c.reason.clone()),
+            Action::Update | Action::Assign | Action::Replace => (DriftKind::Changed, c.reason.clone()),
+        };
+        let fields = if drift == DriftKind::Missing { Vec::new() } else { fields_of(c) };
+        items.push(DriftItem {
+            address: c.address.to_string(),
+            kind: c.address.kind,
+            drift,
+            display_name: c.display_name.clone(),
+            id: c.id.clone(),
+            detail,
+            fields,
+            since: stamp.clone(),
+        });
+    }
+    // Unmanaged live objects in managed scopes.
+    let scopes: BTreeSet<Kind> = desired.resources.keys().map(|a| a.kind).collect();
+    let known: BTreeSet<&str> = plan.ids.values().map(String::as_str).chain(ledger.resources.values().map(|e| e.id.as_str())).collect();
+    for kind in &scopes {
+        if observed.unreadable.contains_key(kind) {
+            continue;
+        }
+        let mut live: Vec<_> = observed.objects.get(kind).into_iter().flatten().filter(|o| !known.contains(o.id.as_str()) && reports_unmanaged(*kind, &o.props)).collect();
+        live.sort_by(|a, b| (&a.display_name, &a.id).cmp(&(&b.display_name, &b.id)));
+        for o in live {
+            items.push(DriftItem {
+                address: format!("{}.({})", kind.as_str(), o.id),
+                kind: *kind,
+                drift: DriftKind::Unmanaged,
+                display_name: o.display_name.clone(),
+                id: Some(o.id.clone()),
+                detail: format!("live {} not declared in desired state nor owned in the ledger", kind.as_str()),
+                fields: Vec::new(),
+                since: stamp.clone(),
+            });
+        }
+    }
+    items.sort_by(|a, b| (a.kind, &a.address, a.drift).cmp(&(b.kind, &b.address, b.drift)));
+    let mut counts: BTreeMap<DriftKind, usize> = DriftKind::ALL.iter().map(|k| (*k, 0)).collect();
+    for i in &items {
+        *counts.entry(i.drift).or_insert(0) += 1;
+    }
+    DriftReport {
+        format_version: DRIFT_FORMAT_VERSION,
+        generated_at: stamp,
+        in_sync: items.is_empty(),
+        counts,
+        items,
+        unknown: plan.unknown.clone(),
+        warnings: plan.warnings.clone(),
+        scopes: scopes.into_iter().collect(),
+        in_sync_count: plan.unchanged.len(),
+    }
+}
+
+impl DriftReport {
+    /// Carry "since" over from the previous report: drift seen then (same
+    /// address, same kind of drift) has been there since it was first seen.
+    pub fn carry_since(&mut self, previous: Option<&DriftReport>) {
+        let Some(prev) = previous else { return };
+        let earlier: BTreeMap<(String, DriftKind), &str> = prev.items.iter().map(|i| (i.key(), i.since.as_str())).collect();
+        for item in &mut self.items {
+            if let Some(since) = earlier.get(&item.key()) {
+                if *since < item.since.as_str() {
+                    item.since = since.to_string();
+                }
+            }
+        }
+    }
+
+    pub fn drift_count(&self) -> usize {
+        self.items.len()
+    }
+
+    /// "2 changed fields, 1 missing object" or "in sync".
+    pub fn headline(&self) -> String {
+        if self.items.is_empty() {
+            return format!("in sync: {} declared resource(s) match the tenant", self.in_sync_count);
+        }
+        let parts: Vec<String> = self.counts.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{n} {}", k.as_str())).collect();
+        format!("drift: {} ({} item(s))", parts.join(", "), self.items.len())
+    }
+}
+
+fn show_opt(field: &str, v: &Option<Value>) -> String {
+    match v {
+        Some(v) => show_value(field, &canonical(v)),
+        None => "(absent)".to_string(),
+    }
+}
+
+/// For terminals and logs.
+pub fn render_text(r: &DriftReport) -> String {
+    let mut out = format!("Drift report at {}: {}\n", r.generated_at, r.headline());
+    let mut current: Option<Kind> = None;
+    for i in &r.items {
+        if current != Some(i.kind) {
+            out.push_str(&format!("\n{}:\n", i.kind.as_str()));
+            current = Some(i.kind);
+        }
+        out.push_str(&format!("  [{}] {} ({}) since {}\n      {}\n", i.drift.as_str(), i.address, i.display_name, i.since, i.detail));
+        for f in &i.fields {
+            out.push_str(&format!("      {}: {} -> {}\n", f.field, show_opt(&f.field, &f.live), show_opt(&f.field, &f.desired)));
+        }
+    }
+    if !r.unknown.is_empty() {
+        out.push_str("\nCould not be read (unknown, not drift):\n");
+        for u in &r.unknown {
+            out.push_str(&format!("  ? {}: {}\n", u.address, u.reason));
+        }
+    }
+    for w in &r.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    out
+}
+
+fn md_cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// For pull-request comments and issues.
+pub fn render_markdown(r: &DriftReport) -> String {
+    let mut out = format!("## Drift report\n\n{} — read at {}\n\n", r.headline(), r.generated_at);
+    out.push_str("| Drift | Count |\n|---|---:|\n");
+    for (k, n) in &r.counts {
+        out.push_str(&format!("| {} | {n} |\n", k.label()));
+    }
+    out.push_str(&format!("| in sync | {} |\n| unknown | {} |\n", r.in_sync_count, r.unknown.len()));
+    let mut current: Option<Kind> = None;
+    for i in &r.items {
+        if current != Some(i.kind) {
+            out.push_str(&format!("\n### {}\n", i.kind.as_str()));
+            current = Some(i.kind);
+        }
+        out.push_str(&format!("\n**`{}`** {} — *{}* since {}: {}\n", i.address, md_cell(&i.display_name), i.drift.as_str(), i.since, md_cell(&i.detail)));
+        if !i.fields.is_empty() {
+            out.push_str("\n| Field | Live (old) | Desired (new) |\n|---|---|---|\n");
+            for f in &i.fields {
+                out.push_str(&format!("| `{}` | `{}` | `{}` |\n", md_cell(&f.field), md_cell(&show_opt(&f.field, &f.live)), md_cell(&show_opt(&f.field, &f.desired))));
+            }
+        }
+    }
+    if !r.unknown.is_empty() {
+        out.push_str("\n### Could not be read (unknown, not drift)\n\n");
+        for u in &r.unknown {
+            out.push_str(&format!("- `{}`: {}\n", u.address, md_cell(&u.reason)));
+        }
+    }
+    out
+}
+
+pub fn render_json(r: &DriftReport) -> String {
+    let mut s = serde_json::to_string_pretty(r).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// Escape text for HTML element content and attribute values.
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:70rem;color:#1b1b1b;padding:0 1rem}\
+h1{font-size:1.6rem}h2{font-size:1.25rem;border-bottom:1px solid #ddd;padding-bottom:.3rem;margin-top:2rem}\
+table{border-collapse:collapse;margin:.5rem 0 1rem}th,td{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:top}\
+th{background:#f3f3f3}td.n{text-align:right}.item{border:1px solid #ddd;border-radius:6px;padding:.6rem 1rem;margin:.8rem 0}\
+.badge{display:inline-block;border-radius:4px;padding:0 .4rem;font-size:.85rem;color:#fff;background:#666}\
+.changed{background:#b05a00}.missing{background:#b00020}.expired{background:#7a1fa2}.unmanaged{background:#00639b}.undeclared{background:#555}\
+.sync{color:#1b6e1b;font-weight:bold}.drift{color:#b00020;font-weight:bold}code{font-family:ui-monospace,Consolas,monospace;font-size:.9rem}\
+.old{background:#fde8e8}.new{background:#e6f4e6}.muted{color:#666}";
+
+/// One self-contained HTML file: inline CSS, no scripts, no external assets.
+pub fn render_html(r: &DriftReport) -> String {
+    let e = html_escape;
+    let mut out = String::new();
+    out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    out.push_str(&format!("<title>tenantctl drift report {}</title>\n<style>{CSS}</style>\n</head>\n<body>\n", e(&r.generated_at)));
+    out.push_str("<h1>tenantctl drift report</h1>\n");
+    let class = if r.in_sync { "sync" } else { "drift" };
+    out.push_str(&format!("<p id=\"headline\" class=\"{class}\">{}</p>\n<p class=\"muted\">Read at {}</p>\n", e(&r.headline()), e(&r.generated_at)));
+    out.push_str("<h2>Summary</h2>\n<table id=\"summary\">\n<tr><th>Drift</th><th>Count</th></tr>\n");
+    for (k, n) in &r.counts {
+        out.push_str(&format!("<tr data-kind=\"{}\"><td>{}</td><td class=\"n\">{n}</td></tr>\n", k.as_str(), e(k.label())));
+    }
+    out.push_str(&format!("<tr data-kind=\"in_sync\"><td>in sync</td><td class=\"n\">{}</td></tr>\n", r.in_sync_count));
+    out.push_str(&format!("<tr data-kind=\"unknown\"><td>unknown (could not be read)</td><td class=\"n\">{}</td></tr>\n</table>\n", r.unknown.len()));
+    let mut current: Option<Kind> = None;
+    for i in &r.items {
+        if current != Some(i.kind) {
+            if current.is_some() {
+                out.push_str("</section>\n");
+            }
+            out.push_str(&format!("<section id=\"kind-{0}\">\n<h2>{0}</h2>\n", i.kind.as_str()));
+            current = Some(i.kind);
+        }
+        out.push_str(&format!(
+            "<div class=\"item\" data-address=\"{}\">\n<p><span class=\"badge {}\">{}</span> <code>{}</code> {} <span class=\"muted\">since {}</span></p>\n<p>{}</p>\n",
+            e(&i.address),
+            i.drift.as_str(),
+            i.drift.as_str(),
+            e(&i.address),
+            e(&i.display_name),
+            e(&i.since),
+            e(&i.detail)
+        ));
+        if !i.fields.is_empty() {
+            out.push_str("<table class=\"diff\">\n<tr><th>Field</th><th>Live (old)</th><th>Desired (new)</th></tr>\n");
+            for f in &i.fields {
+                out.push_str(&format!(
+                    "<tr><td><code>{}</code></td><td class=\"old\"><code>{}</code></td><td class=\"new\"><code>{}</code></td></tr>\n",
+                    e(&f.field),
+                    e(&show_opt(&f.field, &f.live)),
+                    e(&show_opt(&f.field, &f.desired))
+                ));
+            }
+            out.push_str("</table>\n");
+        }
+        out.push_str("</div>\n");
+    }
+    if current.is_some() {
+        out.push_str("</section>\n");
+    }
+    if !r.unknown.is_empty() {
+        out.push_str("<section id=\"unknown\">\n<h2>Could not be read (unknown, not drift)</h2>\n<ul>\n");
+        for u in &r.unknown {
+            out.push_str(&format!("<li><code>{}</code>: {}</li>\n", e(&u.address.to_string()), e(&u.reason)));
+        }
+        out.push_str("</ul>\n</section>\n");
+    }
+    if !r.warnings.is_empty() {
+        out.push_str("<section id=\"warnings\">\n<h2>Warnings</h2>\n<ul>\n");
+        for w in &r.warnings {
+            out.push_str(&format!("<li>{}</li>\n", e(w)));
+        }
+        out.push_str("</ul>\n</section>\n");
+    }
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+/// Why a change must not be applied unattended (self-heal), or None when it
+/// is safe. Conservative: role assignments, guests, conditional access,
+/// deletions and replacements, role-assignable groups, anything naming a
+/// service account, and whatever governance marks sensitive.
+///
+/// When the plan's changes carry their own classification (issue 6,
+/// `Change::sensitive`), that classification is used in addition; switch
+/// here only.
+pub fn sensitivity(c: &Change, desired: &DesiredModel, service_accounts: &BTreeSet<Address>) -> Option<String> {
+    let gov = &desired.governance;
+    if gov.sensitive_kinds.iter().any(|k| k == c.address.kind.as_str()) {
+        return Some(format!("governance marks {} sensitive", c.address.kind.as_str()));
+    }
+    if gov.sensitive_addresses.iter().any(|a| *a == c.address.to_string()) {
+        return Some(format!("governance marks {} sensitive", c.address));
+    }
+    match c.action {
+        Action::Delete => return Some("deletes an object".into()),
+        Action::Replace => return Some("replaces an object (delete, then create)".into()),
+        Action::Forget => return None,
+        _ => {}
+    }
+    match c.address.kind {
+        Kind::RoleAssignment => return Some("changes directory role access".into()),
+        Kind::Guest => return Some("changes guest access".into()),
+        Kind::ConditionalAccess => return Some("changes conditional access".into()),
+        _ => {}
+    }
+    if service_accounts.contains(&c.address) {
+        return Some("changes a service account".into());
+    }
+    if let Some(r) = desired.resources.get(&c.address) {
+        if r.props.get("isAssignableToRole").and_then(Value::as_bool) == Some(true) {
+            return Some("changes a role-assignable group".into());
+        }
+        let mut refs = BTreeSet::new();
+        for v in r.props.values() {
+            crate::plan::referenced_addresses(v, &mut refs);
+        }
+        if let Some(s) = refs.iter().find(|a| service_accounts.contains(*a)) {
+            return Some(format!("touches service account {s}"));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{DesiredResource, LiveObject, Props};
+    use crate::plan::{plan, PlanOptions};
+    use serde_json::json;
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-23T12:00:00Z".parse().unwrap()
+    }
+
+    fn res(address: &str, key: &str, props: Props) -> DesiredResource {
+        DesiredResource {
+            address: address.parse().unwrap(),
+            natural_key: key.into(),
+            display_name: key.into(),
+            props,
+            immutable: vec![],
+            assignment_props: vec![],
+            create_only: Props::new(),
+            depends_on: vec![],
+            expires: None,
+        }
+    }
+
+    fn live(kind: Kind, id: &str, key: &str, props: Props) -> LiveObject {
+        LiveObject { kind, id: id.into(), natural_key: key.into(), display_name: key.into(), props }
+    }
+
+    fn props(v: Value) -> Props {
+        v.as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
+    fn scenario() -> (DesiredModel, ObservedState, Ledger) {
+        let mut d = DesiredModel::default();
+        d.insert(res("device_configuration.base", "base", props(json!({"displayName": "base", "passwordRequired": true}))));
+        d.insert(res("device_configuration.gone", "gone", props(json!({"displayName": "gone"}))));
+        let mut g = res("guest.vendor", "v@x.com", props(json!({"displayName": "v"})));
+        g.expires = Some("2026-01-01T00:00:00Z".parse().unwrap());
+        d.insert(g);
+        let mut o = ObservedState::default();
+        o.insert(live(Kind::DeviceConfiguration, "1", "base", props(json!({"displayName": "base", "passwordRequired": false}))));
+        o.insert(live(Kind::DeviceConfiguration, "2", "rogue <b>", props(json!({"displayName": "rogue <b>"}))));
+        o.insert(live(Kind::Guest, "3", "v@x.com", props(json!({"displayName": "v"}))));
+        o.insert(live(Kind::User, "4", "someone", props(json!({"displayName": "someone"}))));
+        (d, o, Ledger::default())
+    }
+
+    #[test]
+    fn each_kind_of_drift_is_reported() {
+        let (d, o, l) = scenario();
+        let p = plan(&d, &o, &l, &PlanOptions { now: now() }).unwrap();
+        let r = drift(&d, &o, &l, &p, now());
+        let kinds: Vec<(String, DriftKind)> = r.items.iter().map(|i| (i.address.clone(), i.drift)).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ("guest.vendor".to_string(), DriftKind::Expired),
+                ("device_configuration.(2)".to_string(), DriftKind::Unmanaged),
+                ("device_configuration.base".to_string(), DriftKind::Changed),
+                ("device_configuration.gone".to_string(), DriftKind::Missing),
+            ]
+        );
+        let changed = r.items.iter().find(|i| i.drift == DriftKind::Changed).unwrap();
+        assert_eq!(changed.fields[0].live, Some(json!(false)));
+        assert_eq!(changed.fields[0].desired, Some(json!(true)));
+        assert!(!r.in_sync);
+        assert_eq!(r.counts[&DriftKind::Unmanaged], 1);
+    }
+
+    #[test]
+    fn unreadable_kinds_are_unknown_not_drift() {
+        let (d, mut o, l) = scenario();
+        o.objects.remove(&Kind::DeviceConfiguration);
+        o.unreadable.insert(Kind::DeviceConfiguration, "503".into());
+        let p = plan(&d, &o, &l, &PlanOptions { now: now() }).unwrap();
+        let r = drift(&d, &o, &l, &p, now());
+        assert!(r.items.iter().all(|i| i.kind != Kind::DeviceConfiguration), "{:?}", r.items);
+        assert_eq!(r.unknown.len(), 2);
+    }
+
+    #[test]
+    fn since_is_carried_from_the_previous_report() {
+        let (d, o, l) = scenario();
+        let p = plan(&d, &o, &l, &PlanOptions { now: now() }).unwrap();
+        let first = drift(&d, &o, &l, &p, now() - chrono::Duration::hours(3));
+        let mut second = drift(&d, &o, &l, &p, now());
+        second.carry_since(Some(&first));
+        assert!(second.items.iter().all(|i| i.since == "2026-11-23T09:00:00Z"));
+        assert_eq!(second.generated_at, "2026-11-23T12:00:00Z");
+    }
+
+    #[test]
+    fn html_is_escaped_self_contained_and_deterministic() {
+        let (d, o, l) = scenario();
+        let p = plan(&d, &o, &l, &PlanOptions { now: now() }).unwrap();
+        let r = drift(&d, &o, &l, &p, now());
+        let html = render_html(&r);
+        assert!(html.contains("rogue &lt;b&gt;"));
+        assert!(!html.contains("rogue <b>"));
+        assert!(!html.contains("<script") && !html.contains("http://") && !html.contains("https://"));
+        assert_eq!(html, render_html(&r));
+        assert!(render_text(&r).contains("passwordRequired: false -> true"));
+        assert!(render_markdown(&r).contains("| `passwordRequired` | `false` | `true` |"));
+    }
+
+    #[test]
+    fn secrets_never_reach_a_report() {
+        let c = Change {
+            address: "user.a".parse().unwrap(),
+            action: Action::Update,
+            display_name: "a".into(),
+            id: Some("1".into()),
+            reason: "x".into(),
+            fields: vec![crate::diff::FieldChange { field: "passwordProfile".into(), before: Some(json!({"password": "hunter2"})), after: None }],
+            waits_on: vec![],
+            wave: 0,
+            desired: None,
+            notes: vec![],
+            live: None,
+        };
+        assert!(!serde_json::to_string(&fields_of(&c)).unwrap().contains("hunter2"));
+    }
+
+    #[test]
+    fn sensitive_changes_are_classified_conservatively() {
+        let (d, _, _) = scenario();
+        let mk = |address: &str, action| Change {
+            address: address.parse().unwrap(),
+            action,
+            display_name: String::new(),
+            id: None,
+            reason: String::new(),
+            fields: vec![],
+            waits_on: vec![],
+            wave: 0,
+            desired: None,
+            notes: vec![],
+            live: None,
+        };
+        let svc: BTreeSet<Address> = ["user.svc".parse().unwrap()].into();
+        assert!(sensitivity(&mk("device_configuration.base", Action::Update), &d, &svc).is_none());
+        assert!(sensitivity(&mk("device_configuration.base", Action::Replace), &d, &svc).is_some());
+        assert!(sensitivity(&mk("conditional_access.x", Action::Update), &d, &svc).is_some());
+        assert!(sensitivity(&mk("role_assignment.x", Action::Create), &d, &svc).is_some());
+        assert!(sensitivity(&mk("user.svc", Action::Update), &d, &svc).is_some());
+        assert!(sensitivity(&mk("user.person", Action::Update), &d, &svc).is_none());
+    }
+}
