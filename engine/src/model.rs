@@ -7,7 +7,7 @@
 //! engine resolves live ids to addresses before comparing, so references are
 //! compared by resolved identity and shown by key.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use schema::{Address, Kind};
 use serde::{Deserialize, Serialize};
@@ -97,6 +97,21 @@ impl ObservedState {
 pub struct DesiredModel {
     pub resources: BTreeMap<Address, DesiredResource>,
     pub governance: schema::kinds::Governance,
+    /// Users declared `kind = "service"`: never targeted by policy or
+    /// conditional access, and any change touching them is sensitive.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub service_accounts: BTreeSet<Address>,
+    /// Groups that hold only service accounts (by members or by a dynamic
+    /// rule naming them): conditional access must exclude one of them.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub service_account_groups: BTreeSet<Address>,
+    /// Groups declared `protected = true`: membership changes only through
+    /// desired state, and every change to them is sensitive.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub protected_groups: BTreeSet<Address>,
+    /// Per-ring copies of policies rolled out ring by ring.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rings: BTreeMap<Address, crate::governance::RingOf>,
 }
 
 impl DesiredModel {

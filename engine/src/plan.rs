@@ -13,6 +13,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::diff::{canonical, diff_props, FieldChange};
+use crate::governance::RolloutMode;
 use crate::graph::{waves, GraphError};
 use crate::ledger::Ledger;
 use crate::model::{as_reference, reference, DesiredModel, DesiredResource, LiveObject, ObservedState, Props};
@@ -121,6 +122,24 @@ pub struct Plan {
     pub orphans: Vec<Orphan>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Changes that need approval, with why (see `governance::classify`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sensitive: BTreeMap<Address, String>,
+    /// Guardrail lint findings (errors fail `plan` and `apply` unless
+    /// allowed in `[governance] allow`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lints: Vec<crate::governance::Finding>,
+    /// Ring copies whose changes wait for an earlier ring to soak.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollout: Vec<crate::governance::RingWait>,
+    /// Who made the plan (public key and signature). Not part of `hash()`:
+    /// signatures cover the hash and the author's key together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<crate::governance::Author>,
+    /// Approvals: signatures over `hash()` and the author's key. Not part
+    /// of `hash()`, or every approval would invalidate the others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<crate::governance::Approval>,
 }
 
 impl Plan {
@@ -141,9 +160,20 @@ impl Plan {
         self.changes.iter().filter(|c| matches!(c.action, Action::Delete | Action::Replace)).count()
     }
 
-    /// Canonical hash of the plan's content: what approvals sign.
+    /// Canonical hash of the plan's content: what approvals sign. It
+    /// excludes `author` and `approvals` (the signatures themselves).
     pub fn hash(&self) -> String {
-        fingerprint(&serde_json::to_value(self).unwrap_or(Value::Null))
+        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut v {
+            m.remove("author");
+            m.remove("approvals");
+        }
+        fingerprint(&v)
+    }
+
+    /// Lint findings of error severity.
+    pub fn lint_errors(&self) -> usize {
+        self.lints.iter().filter(|f| f.severity == crate::governance::Severity::Error).count()
     }
 }
 
@@ -248,8 +278,14 @@ pub fn referenced_addresses(v: &Value, out: &mut BTreeSet<Address>) {
     }
 }
 
-/// Plan the changes that make the tenant match desired state.
+/// Plan the changes that make the tenant match desired state (rollouts
+/// promoted one ring at a time).
 pub fn plan(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, options: &PlanOptions) -> Result<Plan, PlanError> {
+    plan_with_rollout(desired, observed, ledger, options, RolloutMode::Normal)
+}
+
+/// `plan`, with rollouts held or forced.
+pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, options: &PlanOptions, rollout: RolloutMode) -> Result<Plan, PlanError> {
     let gov = &desired.governance;
     let mut errors = Vec::new();
     // address -> matched live object; id -> address.
@@ -511,7 +547,16 @@ pub fn plan(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, o
         ));
     }
 
+    // Ring by ring: later rings wait for the earlier ones to soak.
+    let converged_at = |a: &Address| -> Option<DateTime<Utc>> {
+        ledger.resources.get(a).and_then(|e| e.changed_at.as_deref()).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc))
+    };
+    let (mut changes, rollout_waits) = crate::governance::gate_rollouts(changes, desired, &converged_at, options.now, rollout);
     order(&mut changes, desired)?;
+    let sensitive = crate::governance::sensitivity(&changes, desired);
+    let ids_by_address: BTreeMap<Address, String> = matched.iter().map(|(a, o)| (a.clone(), o.id.clone())).collect();
+    let mut lints = crate::governance::lint_desired(desired, options.now);
+    lints.extend(crate::governance::lint_live(desired, observed, &ids_by_address));
     unchanged.sort();
     unknown.sort_by(|a, b| a.address.cmp(&b.address));
     orphans.sort_by(|a, b| a.address.cmp(&b.address));
@@ -528,6 +573,11 @@ pub fn plan(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, o
         unknown,
         orphans,
         warnings,
+        sensitive,
+        lints,
+        rollout: rollout_waits,
+        author: None,
+        approvals: Vec::new(),
     })
 }
 
