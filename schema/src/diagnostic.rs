@@ -126,36 +126,51 @@ impl Diagnostic {
 }
 
 impl fmt::Display for Diagnostic {
+    /// rustc's layout: the gutter is as wide as the line number, so
+    ///
+    /// ```text
+    /// error[out-of-range]: ...
+    ///   --> update-rings.toml:12:43
+    ///    |
+    /// 12 | quality_updates_deferral_period_in_days = 45
+    ///    |                                           ^^
+    ///    = help: ...
+    /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let sev = match self.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
         writeln!(f, "{sev}[{}]: {}", self.code, self.message)?;
+        let gutter = self
+            .location
+            .as_ref()
+            .map(|l| l.line.to_string().len())
+            .unwrap_or(1);
+        let pad = " ".repeat(gutter);
         if let Some(loc) = &self.location {
             writeln!(
                 f,
-                "  --> {}:{}:{}",
+                "{pad}--> {}:{}:{}",
                 loc.file.display(),
                 loc.line,
                 loc.column
             )?;
             if !loc.line_text.is_empty() {
-                let gutter = loc.line.to_string().len();
-                let pad = " ".repeat(gutter);
                 writeln!(f, "{pad} |")?;
                 writeln!(f, "{} | {}", loc.line, loc.line_text)?;
+                // Keep tabs so the caret lines up under tab-indented text.
                 let lead: String = loc
                     .line_text
                     .chars()
-                    .take(loc.column - 1)
+                    .take(loc.column.saturating_sub(1))
                     .map(|c| if c == '\t' { '\t' } else { ' ' })
                     .collect();
-                writeln!(f, "{pad} | {lead}{}", "^".repeat(loc.width))?;
+                writeln!(f, "{pad} | {lead}{}", "^".repeat(loc.width.max(1)))?;
             }
         }
         if let Some(help) = &self.help {
-            writeln!(f, "  = help: {help}")?;
+            writeln!(f, "{pad} = help: {help}")?;
         }
         Ok(())
     }
@@ -219,6 +234,31 @@ mod tests {
         assert!(shown.contains("--> f.toml:2:6"), "{shown}");
         assert!(shown.contains("2 | bb = \"x\""), "{shown}");
         assert!(shown.contains("  |      ^^^"), "{shown}");
+    }
+
+    #[test]
+    fn gutter_is_as_wide_as_the_line_number() {
+        let text = format!("{}key = 45\n", "\n".repeat(11));
+        let loc = Location::from_span(Path::new("r.toml"), &text, 17..19);
+        assert_eq!((loc.line, loc.column), (12, 7));
+        let shown = Diagnostic::error("out-of-range", "too big")
+            .at(Some(loc))
+            .with_help("0 to 30")
+            .to_string();
+        let expected = "error[out-of-range]: too big\n  \
+                        --> r.toml:12:7\n   \
+                        |\n\
+                        12 | key = 45\n   \
+                        |       ^^\n   \
+                        = help: 0 to 30\n";
+        assert_eq!(shown, expected);
+        let single = Diagnostic::error("x", "y")
+            .at(Some(Location::from_span(Path::new("f"), "a = 1", 4..5)))
+            .to_string();
+        assert_eq!(
+            single,
+            "error[x]: y\n --> f:1:5\n  |\n1 | a = 1\n  |     ^\n"
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! resource on its own (so one file reports all its bad resources at once),
 //! merge, and validate. All problems are collected before failing.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
@@ -46,14 +46,20 @@ pub fn load(dir: &Path) -> Result<DesiredState, LoadError> {
     let files = toml_files(dir)?;
     let mut read = Vec::new();
     for path in files {
-        let bytes = std::fs::read(&path).map_err(|source| LoadError::Io { path: path.clone(), source })?;
+        let bytes = std::fs::read(&path).map_err(|source| LoadError::Io {
+            path: path.clone(),
+            source,
+        })?;
         read.push((path, bytes));
     }
     let mut diags = Diagnostics::default();
     if read.is_empty() {
         diags.push(
-            Diagnostic::error("no-files", format!("no *.toml files found under {}", dir.display()))
-                .at(Some(Location::file(dir))),
+            Diagnostic::error(
+                "no-files",
+                format!("no *.toml files found under {}", dir.display()),
+            )
+            .at(Some(Location::file(dir))),
         );
     }
     load_read(read, diags)
@@ -61,16 +67,31 @@ pub fn load(dir: &Path) -> Result<DesiredState, LoadError> {
 
 /// Load from in-memory files (path, text): used by tests.
 pub fn load_str(files: &[(&str, &str)]) -> Result<DesiredState, LoadError> {
-    load_read(files.iter().map(|(p, t)| (PathBuf::from(p), t.as_bytes().to_vec())).collect(), Diagnostics::default())
+    load_read(
+        files
+            .iter()
+            .map(|(p, t)| (PathBuf::from(p), t.as_bytes().to_vec()))
+            .collect(),
+        Diagnostics::default(),
+    )
 }
 
 /// Load from in-memory files given as raw bytes, exactly as `load` treats
 /// files it reads: used by fuzzing and tests of non-UTF-8 input.
 pub fn load_bytes(files: &[(&str, &[u8])]) -> Result<DesiredState, LoadError> {
-    load_read(files.iter().map(|(p, b)| (PathBuf::from(p), b.to_vec())).collect(), Diagnostics::default())
+    load_read(
+        files
+            .iter()
+            .map(|(p, b)| (PathBuf::from(p), b.to_vec()))
+            .collect(),
+        Diagnostics::default(),
+    )
 }
 
-fn load_read(files: Vec<(PathBuf, Vec<u8>)>, mut diags: Diagnostics) -> Result<DesiredState, LoadError> {
+fn load_read(
+    files: Vec<(PathBuf, Vec<u8>)>,
+    mut diags: Diagnostics,
+) -> Result<DesiredState, LoadError> {
     let mut sources = Vec::new();
     for (path, bytes) in files {
         match String::from_utf8(bytes) {
@@ -92,9 +113,11 @@ fn load_read(files: Vec<(PathBuf, Vec<u8>)>, mut diags: Diagnostics) -> Result<D
 
 fn load_sources(sources: &[SourceFile], mut diags: Diagnostics) -> Result<DesiredState, LoadError> {
     let mut state = DesiredState::default();
+    let mut broken = Broken::new();
     for source in sources {
-        load_file(source, &mut state, &mut diags);
+        load_file(source, &mut state, &mut broken, &mut diags);
     }
+    state.broken = broken.into_keys().collect();
     // Validate what did parse, so every problem is reported in one run;
     // references to resources that failed to parse are not reported again.
     crate::validate::validate(&state, sources, &mut diags);
@@ -111,8 +134,14 @@ fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
         path: dir.to_path_buf(),
         source,
     })?;
-    if meta.is_file() {
-        return Ok(vec![dir.to_path_buf()]);
+    if !meta.is_dir() {
+        return Err(LoadError::Io {
+            path: dir.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotADirectory,
+                "not a directory: desired state is a directory of *.toml files; pass the directory that holds this file",
+            ),
+        });
     }
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -146,7 +175,16 @@ fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
     Ok(out)
 }
 
-fn load_file(source: &SourceFile, state: &mut DesiredState, diags: &mut Diagnostics) {
+/// Resources that failed to parse, with where they were declared, so a later
+/// declaration of the same address is still a duplicate.
+type Broken = BTreeMap<crate::Address, Location>;
+
+fn load_file(
+    source: &SourceFile,
+    state: &mut DesiredState,
+    broken: &mut Broken,
+    diags: &mut Diagnostics,
+) {
     let table: toml::Table = match toml::from_str(&source.text) {
         Ok(t) => t,
         Err(e) => {
@@ -154,7 +192,7 @@ fn load_file(source: &SourceFile, state: &mut DesiredState, diags: &mut Diagnost
                 .span()
                 .map(|s| source.location(s))
                 .unwrap_or_else(|| Location::file(&source.path));
-            diags.push(Diagnostic::error("syntax", e.message().trim().to_string()).at(Some(loc)));
+            diags.push(Diagnostic::error("syntax", one_line(e.message())).at(Some(loc)));
             return;
         }
     };
@@ -170,36 +208,15 @@ fn load_file(source: &SourceFile, state: &mut DesiredState, diags: &mut Diagnost
         match name.as_str() {
             "tenant" => singleton(source, &name, value, &mut state.tenant, diags),
             "governance" => singleton(source, &name, value, &mut state.governance, diags),
-            "user" => resources(
-                source,
-                Kind::User,
-                value,
-                &mut state.user,
-                &mut state.broken,
-                diags,
-            ),
-            "guest" => resources(
-                source,
-                Kind::Guest,
-                value,
-                &mut state.guest,
-                &mut state.broken,
-                diags,
-            ),
-            "group" => resources(
-                source,
-                Kind::Group,
-                value,
-                &mut state.group,
-                &mut state.broken,
-                diags,
-            ),
+            "user" => resources(source, Kind::User, value, &mut state.user, broken, diags),
+            "guest" => resources(source, Kind::Guest, value, &mut state.guest, broken, diags),
+            "group" => resources(source, Kind::Group, value, &mut state.group, broken, diags),
             "role_assignment" => resources(
                 source,
                 Kind::RoleAssignment,
                 value,
                 &mut state.role_assignment,
-                &mut state.broken,
+                broken,
                 diags,
             ),
             "device_configuration" => resources(
@@ -207,7 +224,7 @@ fn load_file(source: &SourceFile, state: &mut DesiredState, diags: &mut Diagnost
                 Kind::DeviceConfiguration,
                 value,
                 &mut state.device_configuration,
-                &mut state.broken,
+                broken,
                 diags,
             ),
             "compliance_policy" => resources(
@@ -215,7 +232,7 @@ fn load_file(source: &SourceFile, state: &mut DesiredState, diags: &mut Diagnost
                 Kind::CompliancePolicy,
                 value,
                 &mut state.compliance_policy,
-                &mut state.broken,
+                broken,
                 diags,
             ),
             "update_ring" => resources(
@@ -223,7 +240,7 @@ fn load_file(source: &SourceFile, state: &mut DesiredState, diags: &mut Diagnost
                 Kind::UpdateRing,
                 value,
                 &mut state.update_ring,
-                &mut state.broken,
+                broken,
                 diags,
             ),
             "autopilot_profile" => resources(
@@ -231,7 +248,7 @@ fn load_file(source: &SourceFile, state: &mut DesiredState, diags: &mut Diagnost
                 Kind::AutopilotProfile,
                 value,
                 &mut state.autopilot_profile,
-                &mut state.broken,
+                broken,
                 diags,
             ),
             "conditional_access" => resources(
@@ -239,7 +256,7 @@ fn load_file(source: &SourceFile, state: &mut DesiredState, diags: &mut Diagnost
                 Kind::ConditionalAccess,
                 value,
                 &mut state.conditional_access,
-                &mut state.broken,
+                broken,
                 diags,
             ),
             other => {
@@ -269,10 +286,27 @@ fn singleton<T: DeserializeOwned>(
             Diagnostic::error("duplicate", format!("[{name}] is declared more than once"))
                 .at(Some(origin))
                 .with_help(format!(
-                    "first declared at {}:{}",
+                    "first declared at {}:{}:{}",
                     first.origin.file.display(),
-                    first.origin.line
+                    first.origin.line,
+                    first.origin.column
                 )),
+        );
+        return;
+    }
+    if !value.is_table() {
+        let found = if value.is_array() {
+            "an array"
+        } else {
+            value.type_str()
+        };
+        diags.push(
+            Diagnostic::error(
+                "wrong-type",
+                format!("[{name}] must be a table, found {found}"),
+            )
+            .at(Some(origin))
+            .with_help(format!("write [{name}] once, followed by its fields")),
         );
         return;
     }
@@ -286,14 +320,18 @@ fn resources<T: DeserializeOwned>(
     kind: Kind,
     value: toml::Value,
     map: &mut BTreeMap<String, Declared<T>>,
-    broken: &mut BTreeSet<crate::Address>,
+    broken: &mut Broken,
     diags: &mut Diagnostics,
 ) {
     let toml::Value::Table(entries) = value else {
+        let found = match &value {
+            toml::Value::Array(a) if a.iter().all(toml::Value::is_table) => "an array of tables",
+            other => other.type_str(),
+        };
         diags.push(
             Diagnostic::error(
                 "wrong-type",
-                format!("`{kind}` must be a table of resources keyed by name"),
+                format!("`{kind}` must be a table of resources keyed by name, found {found}"),
             )
             .at(Some(source.locate(&path![kind.as_str()])))
             .with_help(format!("write [{kind}.KEY] tables")),
@@ -311,7 +349,12 @@ fn resources<T: DeserializeOwned>(
             );
             continue;
         }
-        if let Some(first) = map.get(&key) {
+        let address = crate::Address::new(kind, key.clone());
+        if let Some(first) = map
+            .get(&key)
+            .map(|d| &d.origin)
+            .or_else(|| broken.get(&address))
+        {
             diags.push(
                 Diagnostic::error(
                     "duplicate",
@@ -320,19 +363,25 @@ fn resources<T: DeserializeOwned>(
                 .at(Some(origin))
                 .with_help(format!(
                     "first declared at {}:{}:{}",
-                    first.origin.file.display(),
-                    first.origin.line,
-                    first.origin.column
+                    first.file.display(),
+                    first.line,
+                    first.column
                 )),
             );
             continue;
         }
         if !value.is_table() {
             diags.push(
-                Diagnostic::error("wrong-type", format!("{kind}.{key} must be a table"))
-                    .at(Some(origin))
-                    .with_help(format!("write [{kind}.{key}] followed by its fields")),
+                Diagnostic::error(
+                    "wrong-type",
+                    format!("{kind}.{key} must be a table, found {}", value.type_str()),
+                )
+                .at(Some(origin.clone()))
+                .with_help(format!(
+                    "each {kind} is its own table: write [{kind}.{key}] followed by its fields, or `{key}` is a field misplaced under [{kind}]"
+                )),
             );
+            broken.insert(address, origin);
             continue;
         }
         match parse_value(source, &here, value, diags) {
@@ -340,7 +389,7 @@ fn resources<T: DeserializeOwned>(
                 map.insert(key, Declared { value, origin });
             }
             None => {
-                broken.insert(crate::Address::new(kind, key));
+                broken.insert(address, origin);
             }
         }
     }
@@ -361,6 +410,10 @@ fn parse_value<T: DeserializeOwned>(
             for seg in err.path().iter() {
                 match seg {
                     serde_path_to_error::Segment::Seq { index } => full.push(Seg::Index(*index)),
+                    // toml's private wrapper around native date-times is
+                    // not a field anyone wrote.
+                    serde_path_to_error::Segment::Map { key }
+                        if key == crate::datetime::TOML_DATETIME_FIELD => {}
                     serde_path_to_error::Segment::Map { key } => full.push(Seg::Key(key.clone())),
                     serde_path_to_error::Segment::Enum { variant } => {
                         full.push(Seg::Key(variant.clone()))
@@ -368,11 +421,25 @@ fn parse_value<T: DeserializeOwned>(
                     serde_path_to_error::Segment::Unknown => {}
                 }
             }
-            let message = err.inner().to_string();
+            let message = one_line(&err.inner().to_string());
             diags.push(describe(source, &full, &message));
             None
         }
     }
+}
+
+/// toml's messages span lines and end with "in `field`", which the location
+/// already says: keep the rest on one line.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            let where_it_is = l.starts_with("in `") && l.ends_with('`');
+            !l.is_empty() && !where_it_is
+        })
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 /// Turn serde's message into one of our diagnostics.
@@ -406,6 +473,11 @@ fn describe(source: &SourceFile, path: &[Seg], message: &str) -> Diagnostic {
             format!("{what} is missing required field `{field}`"),
         )
         .at(Some(source.locate(path)));
+    }
+    if let Some(problem) = crate::datetime::problem_in(message) {
+        return Diagnostic::error("invalid-date", format!("{what}: {}", problem.message))
+            .at(Some(source.locate(path)))
+            .with_help(problem.help);
     }
     if message.starts_with("unknown variant") {
         return Diagnostic::error("invalid-value", format!("{what}: {message}"))

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use petgraph::graph::DiGraph;
 
 use crate::address::{Address, Kind};
@@ -19,6 +20,8 @@ use crate::state::{DesiredState, ResolveError};
 
 /// Finds locations of paths across all loaded files.
 struct Ctx<'a> {
+    /// The time expiries are judged against.
+    now: DateTime<Utc>,
     state: &'a DesiredState,
     sources: &'a [SourceFile],
     diags: &'a mut Diagnostics,
@@ -61,17 +64,30 @@ impl Ctx<'_> {
         reference: &str,
         allowed: &[Kind],
     ) -> Option<Address> {
-        match self.state.resolve(reference, allowed) {
-            Ok(a) => Some(a),
-            Err(ResolveError::Undeclared { reference, .. })
-                if allowed.iter().any(|k| {
-                    self.state
-                        .broken
-                        .contains(&Address::new(*k, reference.clone()))
-                }) =>
-            {
-                None
+        let resolved = match self.state.resolve(reference, allowed) {
+            Err(ResolveError::Undeclared {
+                reference,
+                suggestion,
+            }) => {
+                match broken_match(self.state, &reference, allowed) {
+                    // Declared but unparsable, of a kind that fits: its own
+                    // error says everything.
+                    Some(found) if allowed.contains(&found.kind) => return None,
+                    Some(found) => Err(ResolveError::WrongKind {
+                        reference,
+                        found,
+                        expected: allowed.to_vec(),
+                    }),
+                    None => Err(ResolveError::Undeclared {
+                        reference,
+                        suggestion,
+                    }),
+                }
             }
+            other => other,
+        };
+        match resolved {
+            Ok(a) => Some(a),
             Err(e) => {
                 let field = path_text(path);
                 let expected = allowed
@@ -109,22 +125,56 @@ impl Ctx<'_> {
     }
 }
 
+/// A resource that was declared but failed to parse and that `reference`
+/// names: an allowed kind first, so a fitting broken resource is preferred.
+fn broken_match(state: &DesiredState, reference: &str, allowed: &[Kind]) -> Option<Address> {
+    if let Ok(address) = reference.parse::<Address>() {
+        if state.broken.contains(&address) {
+            return Some(address);
+        }
+    }
+    let mut kinds: Vec<Kind> = allowed.to_vec();
+    kinds.extend(Kind::ALL.into_iter().filter(|k| !allowed.contains(k)));
+    kinds
+        .into_iter()
+        .map(|k| Address::new(k, reference))
+        .find(|a| state.broken.contains(a))
+}
+
 /// Run every check, adding problems to `diags`.
 pub fn validate(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnostics) {
+    validate_at(Utc::now(), state, sources, diags);
+}
+
+/// [`validate`] as of `now`, so expiry checks are reproducible in tests.
+pub fn validate_at(
+    now: DateTime<Utc>,
+    state: &DesiredState,
+    sources: &[SourceFile],
+    diags: &mut Diagnostics,
+) {
     let mut cx = Ctx {
+        now,
         state,
         sources,
         diags,
     };
+    check_tenant(&mut cx);
     check_users(&mut cx);
     check_guests(&mut cx);
+    check_expiry_horizon(&mut cx);
     check_groups(&mut cx);
+    check_membership_rules(&mut cx);
     check_role_assignments(&mut cx);
     check_policies(&mut cx);
     check_update_rings(&mut cx);
     check_autopilot(&mut cx);
     check_conditional_access(&mut cx);
+    check_conditional_access_targets(&mut cx);
     check_governance(&mut cx);
+    check_approver_keys(&mut cx);
+    check_autopilot_targets(&mut cx);
+    check_role_assignment_duplicates(&mut cx);
     check_natural_keys(&mut cx);
     check_cycles(&mut cx);
 }
@@ -148,16 +198,240 @@ fn nickname_problem(nick: &str, dots: bool) -> Option<String> {
         return Some("must not be empty".into());
     }
     if nick.len() > 64 {
-        return Some(format!("is {} characters long; Graph allows at most 64", nick.len()));
+        return Some(format!(
+            "is {} characters long; Graph allows at most 64",
+            nick.len()
+        ));
     }
     if let Some(c) = nick.chars().find(|c| !c.is_ascii() || c.is_ascii_control()) {
         return Some(format!("contains `{c}`; only ASCII characters are allowed"));
     }
-    if let Some(c) = nick.chars().find(|c| "@()\\[]\";:<>, ".contains(*c) || (*c == '.' && !dots)) {
-        let shown = if c == ' ' { "a space".to_string() } else { format!("`{c}`") };
+    if let Some(c) = nick
+        .chars()
+        .find(|c| "@()\\[]\";:<>, ".contains(*c) || (*c == '.' && !dots))
+    {
+        let shown = if c == ' ' {
+            "a space".to_string()
+        } else {
+            format!("`{c}`")
+        };
         return Some(format!("contains {shown}, which Graph does not allow"));
     }
     None
+}
+
+/// A user principal name as Entra accepts it: an e-mail-like `local@domain`
+/// whose local part is at most 64 characters of letters, digits and
+/// `' . - _ ! # ^ ~`, with no leading, trailing or double dot.
+pub fn upn_problem(upn: &str) -> Option<String> {
+    if let Some(p) = email_problem(upn) {
+        return Some(p);
+    }
+    let (local, _) = upn.split_once('@')?;
+    if local.chars().count() > 64 {
+        return Some(format!(
+            "the part of `{upn}` before `@` is {} characters long; Entra allows at most 64",
+            local.chars().count()
+        ));
+    }
+    if let Some(c) = local
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "'.-_!#^~".contains(*c)))
+    {
+        return Some(format!(
+            "`{upn}` contains `{c}` before the `@`; Entra allows letters, digits and ' . - _ ! # ^ ~"
+        ));
+    }
+    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return Some(format!(
+            "`{upn}` has a leading, trailing or double `.` before the `@`"
+        ));
+    }
+    None
+}
+
+/// A DNS domain name: dot-separated labels of letters, digits and hyphens.
+pub fn domain_problem(domain: &str) -> Option<String> {
+    let labels: Vec<&str> = domain.split('.').collect();
+    let bad_label = |l: &&str| {
+        l.is_empty()
+            || l.len() > 63
+            || l.starts_with('-')
+            || l.ends_with('-')
+            || !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    if labels.len() < 2 || labels.iter().any(bad_label) || domain.len() > 253 {
+        return Some(format!(
+            "`{domain}` is not a domain name such as `contoso.onmicrosoft.com`"
+        ));
+    }
+    None
+}
+
+/// Graph object ids, tenant ids and application ids are GUIDs.
+pub fn is_guid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+fn check_tenant(cx: &mut Ctx) {
+    let Some(t) = &cx.state.tenant else {
+        return;
+    };
+    let origin = &t.origin;
+    if let Some(p) = domain_problem(&t.value.primary_domain) {
+        cx.error(
+            "invalid-domain",
+            origin,
+            &path!["tenant", "primary_domain"],
+            format!("tenant.primary_domain: {p}"),
+        );
+    }
+    for (i, d) in t.value.verified_domains.iter().enumerate() {
+        if let Some(p) = domain_problem(d) {
+            cx.error(
+                "invalid-domain",
+                origin,
+                &path!["tenant", "verified_domains", i],
+                format!("tenant.verified_domains: {p}"),
+            );
+        }
+    }
+    for (field, value) in [
+        ("tenant_id", &t.value.tenant_id),
+        ("client_id", &t.value.client_id),
+    ] {
+        if let Some(v) = value {
+            if !is_guid(v) {
+                cx.error(
+                    "invalid-guid",
+                    origin,
+                    &path!["tenant", field],
+                    format!("tenant.{field}: `{v}` is not a GUID such as `00000000-0000-0000-0000-000000000000`"),
+                );
+            }
+        }
+    }
+}
+
+/// Time-boxed access with an end date years away is standing access in
+/// disguise, and usually a typo in the year. PIM's own default maximum for
+/// assignments is one year; allow a little over that.
+pub const MAX_EXPIRY_DAYS: i64 = 400;
+
+fn check_expiry_horizon(cx: &mut Ctx) {
+    let limit = cx.now + chrono::Duration::days(MAX_EXPIRY_DAYS);
+    let mut far = Vec::new();
+    for (key, d) in &cx.state.guest {
+        if d.value.expires > limit {
+            far.push((Kind::Guest, key, &d.origin, d.value.expires));
+        }
+    }
+    for (key, d) in &cx.state.role_assignment {
+        if let Some(e) = d.value.expires {
+            if e > limit {
+                far.push((Kind::RoleAssignment, key, &d.origin, e));
+            }
+        }
+    }
+    for (kind, key, origin, expires) in far {
+        let days = (expires - cx.now).num_days();
+        cx.warning(
+            "long-expiry",
+            origin,
+            &path![kind.as_str(), key, "expires"],
+            format!(
+                "{kind}.{key} expires in {days} days ({}); time-boxed access should end within {MAX_EXPIRY_DAYS} days",
+                expires.format("%Y-%m-%d")
+            ),
+        );
+    }
+}
+
+/// Strip quoted strings from a membership rule, so values such as
+/// `"user.x"` or `"("` are not mistaken for syntax.
+fn rule_outside_quotes(rule: &str) -> (String, bool) {
+    let mut out = String::new();
+    let mut quoted = false;
+    for c in rule.chars() {
+        if c == '"' {
+            quoted = !quoted;
+            out.push(' ');
+        } else if !quoted {
+            out.push(c);
+        }
+    }
+    (out, !quoted)
+}
+
+/// What Entra would refuse in a dynamic membership rule before evaluating
+/// it: unbalanced quotes or parentheses, and rules that mix user and device
+/// properties (a group holds users or devices, never both).
+pub fn membership_rule_problem(rule: &str) -> Option<String> {
+    let (bare, quotes_closed) = rule_outside_quotes(rule);
+    if !quotes_closed {
+        return Some("has an unterminated `\"`".into());
+    }
+    let mut depth: i64 = 0;
+    for c in bare.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth < 0 {
+                    return Some("has a `)` without its `(`".into());
+                }
+            }
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return Some("has a `(` that is never closed".into());
+    }
+    let lower = bare.to_ascii_lowercase();
+    let user = lower.contains("user.");
+    let device = lower.contains("device.");
+    if user && device {
+        return Some(
+            "mixes user and device properties; a dynamic group holds users or devices, not both"
+                .into(),
+        );
+    }
+    if !user && !device {
+        return Some("names no `user.` or `device.` property".into());
+    }
+    None
+}
+
+/// Whether a dynamic group's rule selects devices.
+fn is_device_rule(rule: &str) -> bool {
+    rule_outside_quotes(rule)
+        .0
+        .to_ascii_lowercase()
+        .contains("device.")
+}
+
+fn check_membership_rules(cx: &mut Ctx) {
+    for (key, d) in &cx.state.group {
+        let Some(rule) = &d.value.membership_rule else {
+            continue;
+        };
+        if rule.trim().is_empty() {
+            continue; // reported by check_groups
+        }
+        if let Some(p) = membership_rule_problem(rule) {
+            cx.error(
+                "invalid-rule",
+                &d.origin,
+                &path!["group", key, "membership_rule"],
+                format!("group.{key}: membership_rule {p}"),
+            );
+        }
+    }
 }
 
 /// A plain check of e-mail syntax: one `@`, a non-empty local part, a dotted domain.
@@ -186,7 +460,7 @@ fn check_users(cx: &mut Ctx) {
         .map(|t| t.value.domains().map(str::to_ascii_lowercase).collect());
     for (key, d) in &cx.state.user {
         let u = &d.value;
-        if let Some(p) = email_problem(&u.user_principal_name) {
+        if let Some(p) = upn_problem(&u.user_principal_name) {
             cx.error(
                 "invalid-upn",
                 &d.origin,
@@ -246,6 +520,21 @@ fn check_guests(cx: &mut Ctx) {
                 &d.origin,
                 &path!["guest", key, "email"],
                 format!("guest.{key}: {p}"),
+            );
+        }
+        let own = cx.state.tenant.as_ref().and_then(|t| {
+            let domain = g.email.rsplit_once('@')?.1.to_ascii_lowercase();
+            t.value
+                .domains()
+                .any(|d| d.eq_ignore_ascii_case(&domain))
+                .then_some(domain)
+        });
+        if let Some(domain) = own {
+            cx.error(
+                "guest-in-own-domain",
+                &d.origin,
+                &path!["guest", key, "email"],
+                format!("guest.{key}: `{domain}` is one of the tenant's own domains; declare a [user] instead of inviting a guest"),
             );
         }
         if !(g.redirect_url.starts_with("https://") || g.redirect_url.starts_with("http://")) {
@@ -584,12 +873,12 @@ fn check_autopilot(cx: &mut Ctx) {
                     format!("autopilot_profile.{key}: device_name_template `{t}` expands to {n} characters; at most 15 are allowed"),
                 );
             }
-            if t.contains(' ') {
+            if let Some(p) = device_name_template_problem(t) {
                 cx.error(
                     "invalid-device-name",
                     &d.origin,
                     &path!["autopilot_profile", key, "device_name_template"],
-                    format!("autopilot_profile.{key}: device names cannot contain spaces"),
+                    format!("autopilot_profile.{key}: device_name_template `{t}` {p}"),
                 );
             }
         }
@@ -747,14 +1036,242 @@ fn check_governance(cx: &mut Ctx) {
     }
 }
 
+/// Client app types Graph accepts in `conditions.clientAppTypes`.
+pub const CLIENT_APP_TYPES: &[&str] = &[
+    "all",
+    "browser",
+    "mobileAppsAndDesktopClients",
+    "exchangeActiveSync",
+    "easSupported",
+    "other",
+];
+
+/// Special values Graph accepts in `conditions.applications` lists; anything
+/// else must be an application id.
+pub const SPECIAL_APPLICATIONS: &[&str] = &["All", "None", "Office365", "MicrosoftAdminPortals"];
+
+fn check_conditional_access_targets(cx: &mut Ctx) {
+    for (key, d) in &cx.state.conditional_access {
+        let p = &d.value;
+        for (i, t) in p.client_app_types.iter().enumerate() {
+            if !CLIENT_APP_TYPES.contains(&t.as_str()) {
+                let d2 = cx.error(
+                    "unknown-client-app-type",
+                    &d.origin,
+                    &path!["conditional_access", key, "client_app_types", i],
+                    format!("conditional_access.{key}: `{t}` is not a client app type"),
+                );
+                d2.help = Some(
+                    match crate::suggest::closest(t, CLIENT_APP_TYPES.iter().copied()) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!("expected one of: {}", CLIENT_APP_TYPES.join(", ")),
+                    },
+                );
+            }
+        }
+        for (field, list) in [
+            ("include_applications", &p.applications.include_applications),
+            ("exclude_applications", &p.applications.exclude_applications),
+        ] {
+            for (i, a) in list.iter().enumerate() {
+                if SPECIAL_APPLICATIONS.contains(&a.as_str()) || is_guid(a) {
+                    continue;
+                }
+                let d2 = cx.error(
+                    "invalid-application",
+                    &d.origin,
+                    &path!["conditional_access", key, "applications", field, i],
+                    format!("conditional_access.{key}: `{a}` is neither an application id nor one of {}", SPECIAL_APPLICATIONS.join(", ")),
+                );
+                if let Some(s) = crate::suggest::closest(a, SPECIAL_APPLICATIONS.iter().copied()) {
+                    d2.help = Some(format!("did you mean `{s}`?"));
+                }
+            }
+        }
+        if p.users.include_users.iter().any(|u| u == "None") && p.users.include_users.len() > 1 {
+            cx.error(
+                "none-with-others",
+                &d.origin,
+                &path!["conditional_access", key, "users", "include_users"],
+                format!("conditional_access.{key}: include_users lists \"None\" together with other users"),
+            );
+        }
+    }
+}
+
+/// Ed25519 public keys in `[governance.approvers]`: `ed25519:` and the
+/// base64 of exactly 32 bytes, each approver with a key of their own (two
+/// approvers sharing a key would let one person give both approvals).
+fn check_approver_keys(cx: &mut Ctx) {
+    use base64::Engine as _;
+    let Some(g) = &cx.state.governance else {
+        return;
+    };
+    let origin = &g.origin;
+    let mut seen: BTreeMap<&str, &String> = BTreeMap::new();
+    for (name, a) in &g.value.approvers {
+        let here = path!["governance", "approvers", name, "public_key"];
+        let Some(b64) = a.public_key.strip_prefix("ed25519:") else {
+            continue; // reported by check_governance
+        };
+        match base64::engine::general_purpose::STANDARD.decode(b64.trim()) {
+            Ok(bytes) if bytes.len() == 32 => {}
+            Ok(bytes) => {
+                cx.error(
+                    "invalid-key",
+                    origin,
+                    &here,
+                    format!("governance.approvers.{name}: public_key holds {} bytes; an Ed25519 public key is 32", bytes.len()),
+                );
+                continue;
+            }
+            Err(e) => {
+                cx.error(
+                    "invalid-key",
+                    origin,
+                    &here,
+                    format!("governance.approvers.{name}: public_key is not base64 ({e})"),
+                );
+                continue;
+            }
+        }
+        if let Some(first) = seen.insert(b64.trim(), name) {
+            cx.error(
+                "duplicate-approver-key",
+                origin,
+                &here,
+                format!("governance.approvers.{name} has the same public_key as governance.approvers.{first}; one person could give both approvals"),
+            );
+        }
+    }
+}
+
+/// Autopilot profiles apply to devices: one assigned to all users, or to a
+/// dynamic group whose rule selects users, never reaches a device.
+fn check_autopilot_targets(cx: &mut Ctx) {
+    for (key, d) in &cx.state.autopilot_profile {
+        let a = &d.value.assignments;
+        if a.all_users {
+            cx.error(
+                "autopilot-targets-users",
+                &d.origin,
+                &path!["autopilot_profile", key, "assignments", "all_users"],
+                format!("autopilot_profile.{key}: Autopilot profiles apply to devices; assign it to device groups or all_devices"),
+            );
+        }
+        for (field, list) in [("include", &a.include), ("exclude", &a.exclude)] {
+            for (i, r) in list.iter().enumerate() {
+                let Ok(g) = cx.state.resolve(r, &[Kind::Group]) else {
+                    continue; // reported by check_assignments
+                };
+                let rule = cx
+                    .state
+                    .group
+                    .get(&g.key)
+                    .and_then(|g| g.value.membership_rule.clone());
+                if let Some(rule) = rule {
+                    if !is_device_rule(&rule) {
+                        cx.error(
+                            "autopilot-targets-users",
+                            &d.origin,
+                            &path!["autopilot_profile", key, "assignments", field, i],
+                            format!("autopilot_profile.{key}: {g} is a dynamic group of users; Autopilot profiles apply to device groups"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The characters a device name may have outside `%SERIAL%` and `%RAND:x%`
+/// macros: letters, digits and hyphens, and not only digits.
+pub fn device_name_template_problem(template: &str) -> Option<String> {
+    let mut fixed = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find('%') {
+        fixed.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('%') else {
+            return Some("has a `%` that starts a macro but never ends it".into());
+        };
+        let token = &after[..end];
+        let rand_ok = token
+            .strip_prefix("RAND:")
+            .and_then(|n| n.parse::<usize>().ok())
+            .is_some_and(|n| (1..=15).contains(&n));
+        if !(token.eq_ignore_ascii_case("SERIAL") || rand_ok) {
+            return Some(format!(
+                "uses `%{token}%`; the macros are %SERIAL% and %RAND:x% (x from 1 to 15)"
+            ));
+        }
+        rest = &after[end + 1..];
+    }
+    fixed.push_str(rest);
+    if let Some(c) = fixed
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+    {
+        let shown = if c == ' ' {
+            "a space".to_string()
+        } else {
+            format!("`{c}`")
+        };
+        return Some(format!(
+            "contains {shown}; device names use letters, digits and hyphens"
+        ));
+    }
+    if template == fixed && !fixed.is_empty() && fixed.chars().all(|c| c.is_ascii_digit()) {
+        return Some("is only digits, which Windows does not allow as a computer name".into());
+    }
+    if template == fixed && !fixed.is_empty() {
+        return Some(
+            "has no %SERIAL% or %RAND:x% macro, so every device would get the same name".into(),
+        );
+    }
+    None
+}
+
+/// Two role assignments of one role to one principal at one scope would be
+/// the same object in Entra.
+fn check_role_assignment_duplicates(cx: &mut Ctx) {
+    let mut seen: BTreeMap<(Address, &str, &str, bool), &String> = BTreeMap::new();
+    let mut clashes = Vec::new();
+    for (key, d) in &cx.state.role_assignment {
+        let r = &d.value;
+        let Ok(principal) = cx
+            .state
+            .resolve(&r.principal, &[Kind::User, Kind::Guest, Kind::Group])
+        else {
+            continue;
+        };
+        let eligible = r.assignment == crate::kinds::role_assignment::AssignmentType::Eligible;
+        let id = (
+            principal.clone(),
+            r.role.as_str(),
+            r.directory_scope_id.as_str(),
+            eligible,
+        );
+        if let Some(first) = seen.insert(id, key) {
+            clashes.push((key, first.clone(), principal, &d.origin));
+        }
+    }
+    for (key, first, principal, origin) in clashes {
+        cx.error(
+            "duplicate-natural-key",
+            origin,
+            &path!["role_assignment", key, "role"],
+            format!("role_assignment.{key} gives {principal} the same role at the same scope as role_assignment.{first}"),
+        );
+    }
+}
+
 /// (first key, second key, where the second is declared)
 type Clash = (String, String, Location);
 
 /// Two declarations that would match the same live object are an error.
 fn check_natural_keys(cx: &mut Ctx) {
-    fn clashes<'a>(
-        items: impl Iterator<Item = (&'a String, &'a Location, String)>,
-    ) -> Vec<Clash> {
+    fn clashes<'a>(items: impl Iterator<Item = (&'a String, &'a Location, String)>) -> Vec<Clash> {
         let mut seen: BTreeMap<String, &String> = BTreeMap::new();
         let mut out = Vec::new();
         for (key, origin, natural) in items {

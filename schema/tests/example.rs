@@ -20,7 +20,11 @@ fn the_example_tenant_validates() {
     assert_eq!(counts[&Kind::Guest], 1);
     assert_eq!(counts[&Kind::AutopilotProfile], 1);
     assert_eq!(counts[&Kind::ConditionalAccess], 1);
-    let service = state.user.values().filter(|u| u.value.kind == schema::kinds::user::UserKind::Service).count();
+    let service = state
+        .user
+        .values()
+        .filter(|u| u.value.kind == schema::kinds::user::UserKind::Service)
+        .count();
     assert_eq!(service, 5, "the five Managed Desktop service accounts");
     for ring in ["mwd-test", "mwd-first", "mwd-fast", "mwd-broad"] {
         assert!(state.group.contains_key(ring), "{ring}");
@@ -32,7 +36,11 @@ fn the_example_tenant_validates() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
             let text = std::fs::read_to_string(&path).unwrap();
-            assert!(text.starts_with("#:schema ../schema/tenant.schema.json"), "{} lacks the #:schema directive", path.display());
+            assert!(
+                text.starts_with("#:schema ../schema/tenant.schema.json"),
+                "{} lacks the #:schema directive",
+                path.display()
+            );
         }
     }
 }

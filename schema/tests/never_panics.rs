@@ -9,14 +9,22 @@ fn example_files() -> Vec<(String, Vec<u8>)> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
         .collect();
     files.sort();
     files
 }
 
 fn check(files: &[(String, Vec<u8>)]) {
-    let refs: Vec<(&str, &[u8])> = files.iter().map(|(p, b)| (p.as_str(), b.as_slice())).collect();
+    let refs: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(p, b)| (p.as_str(), b.as_slice()))
+        .collect();
     match schema::load_bytes(&refs) {
         Ok(_) => {}
         Err(schema::LoadError::Invalid(d)) => {
@@ -34,21 +42,64 @@ fn check(files: &[(String, Vec<u8>)]) {
 
 #[derive(Debug, Clone)]
 enum Mutation {
-    Flip { file: usize, at: usize, byte: u8 },
-    Truncate { file: usize, at: usize },
-    DeleteLine { file: usize, line: usize },
-    DuplicateLine { file: usize, line: usize },
-    Insert { file: usize, at: usize, text: String },
+    Flip {
+        file: usize,
+        at: usize,
+        byte: u8,
+    },
+    Truncate {
+        file: usize,
+        at: usize,
+    },
+    DeleteLine {
+        file: usize,
+        line: usize,
+    },
+    DuplicateLine {
+        file: usize,
+        line: usize,
+    },
+    Insert {
+        file: usize,
+        at: usize,
+        text: String,
+    },
 }
 
 fn mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
-        (0usize..16, any::<usize>(), any::<u8>()).prop_map(|(file, at, byte)| Mutation::Flip { file, at, byte }),
+        (0usize..16, any::<usize>(), any::<u8>()).prop_map(|(file, at, byte)| Mutation::Flip {
+            file,
+            at,
+            byte
+        }),
         (0usize..16, any::<usize>()).prop_map(|(file, at)| Mutation::Truncate { file, at }),
         (0usize..16, any::<usize>()).prop_map(|(file, line)| Mutation::DeleteLine { file, line }),
-        (0usize..16, any::<usize>()).prop_map(|(file, line)| Mutation::DuplicateLine { file, line }),
-        (0usize..16, any::<usize>(), prop::sample::select(vec!["[", "]", "\"", "=", "\n[group.x]\n", "members = [\"x\"]\n", "{", "é", "\u{0}", "1e99", "-", "."]))
-            .prop_map(|(file, at, text)| Mutation::Insert { file, at, text: text.to_string() }),
+        (0usize..16, any::<usize>())
+            .prop_map(|(file, line)| Mutation::DuplicateLine { file, line }),
+        (
+            0usize..16,
+            any::<usize>(),
+            prop::sample::select(vec![
+                "[",
+                "]",
+                "\"",
+                "=",
+                "\n[group.x]\n",
+                "members = [\"x\"]\n",
+                "{",
+                "é",
+                "\u{0}",
+                "1e99",
+                "-",
+                "."
+            ])
+        )
+            .prop_map(|(file, at, text)| Mutation::Insert {
+                file,
+                at,
+                text: text.to_string()
+            }),
     ]
 }
 
