@@ -55,8 +55,35 @@ fn the_committed_json_schema_is_current() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == fresh,
-        "schema/tenant.schema.json is out of date: run `cargo run -- schema > schema/tenant.schema.json` and commit it"
+        "schema/tenant.schema.json is out of date: run `cargo run -- schema > schema/tenant.schema.json` (or `TENANTCTL_BLESS=1 cargo test -p tenantctl-schema --test example`) and commit it"
     );
     let parsed: serde_json::Value = serde_json::from_str(&committed).unwrap();
     assert!(parsed["properties"]["update_ring"].is_object());
+    // What editors use: ranges, one-of values, lengths and descriptions.
+    let defs = &parsed["definitions"];
+    let ring = &defs["UpdateRing"]["properties"];
+    assert_eq!(
+        ring["quality_updates_deferral_period_in_days"]["maximum"],
+        30.0
+    );
+    assert_eq!(ring["deadline_grace_period_in_days"]["maximum"], 7.0);
+    assert_eq!(
+        ring["feature_updates_rollback_window_in_days"]["minimum"],
+        2.0
+    );
+    assert_eq!(
+        ring["schedule_restart_warning_in_hours"]["enum"],
+        serde_json::json!([2, 4, 8, 12, 24])
+    );
+    assert_eq!(
+        defs["Group"]["properties"]["mail_nickname"]["maxLength"],
+        64
+    );
+    assert_eq!(defs["User"]["properties"]["mail_nickname"]["maxLength"], 64);
+    for kind in ["User", "Guest", "Group", "UpdateRing", "ConditionalAccess"] {
+        assert!(
+            defs[kind]["description"].is_string(),
+            "{kind} has no description"
+        );
+    }
 }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Assignments;
 
+/// How devices join: Entra join or hybrid join.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JoinType {
@@ -16,6 +17,7 @@ pub enum JoinType {
     Hybrid,
 }
 
+/// The kind of device the profile is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum DeviceType {
@@ -26,6 +28,7 @@ pub enum DeviceType {
     VirtualMachine,
 }
 
+/// Whether the first user is a standard user or a local administrator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum OobeUserType {
@@ -33,6 +36,7 @@ pub enum OobeUserType {
     Administrator,
 }
 
+/// Single user or shared device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum DeviceUsageType {
@@ -58,6 +62,7 @@ pub struct OutOfBoxExperience {
     pub escape_link_hidden: Option<bool>,
 }
 
+/// `[autopilot_profile.KEY]`: a Windows Autopilot deployment profile, assigned to device groups.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AutopilotProfile {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Assignments;
 
+/// `[compliance_policy.KEY]`: an Intune device compliance policy; its block action runs after `grace_period_hours`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompliancePolicy {

@@ -3,6 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// Whether the policy is enforced, only reported on, or off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum PolicyState {
@@ -11,6 +12,7 @@ pub enum PolicyState {
     EnabledForReportingButNotEnforced,
 }
 
+/// Whether one (OR) or all (AND) of the controls are required.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum GrantOperator {
     #[default]
@@ -21,6 +23,7 @@ pub enum GrantOperator {
 /// Special values Graph accepts in include/exclude user lists.
 pub const SPECIAL_USERS: &[&str] = &["All", "None", "GuestsOrExternalUsers"];
 
+/// Which users the policy applies to.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserConditions {
@@ -41,6 +44,7 @@ pub struct UserConditions {
     pub exclude_roles: Vec<String>,
 }
 
+/// Which cloud apps the policy applies to.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApplicationConditions {
@@ -51,6 +55,7 @@ pub struct ApplicationConditions {
     pub exclude_applications: Vec<String>,
 }
 
+/// What a user must satisfy to be granted access.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantControls {
@@ -60,6 +65,7 @@ pub struct GrantControls {
     pub built_in_controls: Vec<String>,
 }
 
+/// `[conditional_access.KEY]`: an Entra conditional access policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConditionalAccess {

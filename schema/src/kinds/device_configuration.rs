@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Assignments;
 
+/// `[device_configuration.KEY]`: an Intune device configuration profile of any `@odata.type`, with its settings as Graph properties.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceConfiguration {

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// `[governance]`: who may approve sensitive changes, what is protected, and the guard rails of prune.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Governance {
@@ -59,9 +60,11 @@ impl Default for Governance {
     }
 }
 
+/// One person who may approve sensitive plans, with the Ed25519 public key their approvals are signed with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Approver {
+    /// Who this is, as shown in plans and approval reports.
     pub name: String,
     /// Ed25519 public key, `ed25519:` followed by base64.
     pub public_key: String,
@@ -92,6 +95,7 @@ impl Default for Prune {
     }
 }
 
+/// What happens to a guest whose `expires` has passed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum GuestExpiryAction {

@@ -3,19 +3,24 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// Whether Entra evaluates a dynamic group's rule (`On`) or not (`Paused`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum ProcessingState {
     On,
     Paused,
 }
 
+/// `[group.KEY]`: a security group, either assigned (members and owners by key) or dynamic (a membership rule).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Group {
     pub display_name: String,
     /// Natural key of the group; at most 64 ASCII characters, none of
     /// `@()\[]";:.<>,` or space.
-    #[schemars(length(min = 1, max = 64))]
+    #[schemars(
+        length(min = 1, max = 64),
+        regex(pattern = r#"^[^@()\\\[\]";:<>,\s.]+$"#)
+    )]
     pub mail_nickname: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,

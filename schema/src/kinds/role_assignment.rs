@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// Active (held now) or eligible (activated through PIM).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AssignmentType {
@@ -15,6 +16,7 @@ pub enum AssignmentType {
     Eligible,
 }
 
+/// `[role_assignment.KEY]`: a built-in directory role given to a user, guest or role-assignable group, active or eligible (PIM), optionally until `expires`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleAssignment {

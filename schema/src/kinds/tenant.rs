@@ -18,6 +18,7 @@ pub enum Cloud {
     China,
 }
 
+/// `[tenant]`: which tenant and cloud this desired state belongs to. Credentials never live here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Tenant {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Assignments;
 
+/// automaticUpdateMode: how updates are installed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum AutomaticUpdateMode {
@@ -19,6 +20,7 @@ pub enum AutomaticUpdateMode {
     AutoInstallAndRebootWithoutEndUserControl,
 }
 
+/// businessReadyUpdatesOnly: the servicing channel; `all` is the General Availability channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum BusinessReadyUpdates {
@@ -30,6 +32,7 @@ pub enum BusinessReadyUpdates {
     WindowsInsiderBuildRelease,
 }
 
+/// Whether a user-facing option is enabled, disabled, or left to the device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Enablement {
@@ -38,6 +41,7 @@ pub enum Enablement {
     Disabled,
 }
 
+/// updateNotificationLevel: which Windows Update notifications users see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum UpdateNotificationLevel {
@@ -47,6 +51,7 @@ pub enum UpdateNotificationLevel {
     DisableAllNotifications,
 }
 
+/// deliveryOptimizationMode: how update content is downloaded and shared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum DeliveryOptimizationMode {
@@ -59,6 +64,7 @@ pub enum DeliveryOptimizationMode {
     BypassMode,
 }
 
+/// prereleaseFeatures: whether preview features and experiments are allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum PrereleaseFeatures {
@@ -68,6 +74,7 @@ pub enum PrereleaseFeatures {
     NotAllowed,
 }
 
+/// A day for scheduled installs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Weekday {
@@ -100,6 +107,7 @@ pub struct InstallationSchedule {
     pub scheduled_install_time: Option<String>,
 }
 
+/// `[update_ring.KEY]`: a Windows Update for Business ring (windowsUpdateForBusinessConfiguration). Only declared fields are managed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateRing {
@@ -127,30 +135,39 @@ pub struct UpdateRing {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 7))]
     pub deadline_grace_period_in_days: Option<u32>,
+    /// `false`: devices restart automatically outside active hours before the
+    /// deadline; `true`: they wait until the deadline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub postpone_reboot_until_after_deadline: Option<bool>,
+    /// Pause quality updates for the ring (35 days at most, then resumes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality_updates_paused: Option<bool>,
+    /// Pause feature updates for the ring (35 days at most, then resumes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feature_updates_paused: Option<bool>,
     /// 2-60 days.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 2, max = 60))]
     pub feature_updates_rollback_window_in_days: Option<u32>,
+    /// Also install updates for other Microsoft products.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub microsoft_update_service_allowed: Option<bool>,
+    /// `true` blocks driver updates from Windows Update.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drivers_excluded: Option<bool>,
+    /// Let eligible Windows 10 devices upgrade to Windows 11.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_windows11_upgrade: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip_checks_before_restart: Option<bool>,
+    /// Servicing channel: `all` is the General Availability channel.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub business_ready_updates_only: Option<BusinessReadyUpdates>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub automatic_update_mode: Option<AutomaticUpdateMode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation_schedule: Option<InstallationSchedule>,
+    /// Whether users may pause updates themselves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_pause_access: Option<Enablement>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -161,9 +178,11 @@ pub struct UpdateRing {
     pub auto_restart_notification_dismissal: Option<String>,
     /// 2, 4, 8, 12 or 24 hours.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "restart_warning_hours")]
     pub schedule_restart_warning_in_hours: Option<u32>,
     /// 15, 30 or 60 minutes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "imminent_restart_warning_minutes")]
     pub schedule_imminent_restart_warning_in_minutes: Option<u32>,
     /// 2-30 days.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -207,3 +226,37 @@ pub const ONE_OF: &[(&str, &[u32])] = &[
         &[15, 30, 60],
     ),
 ];
+
+/// JSON Schema of an optional integer that takes only `allowed` values.
+fn one_of_schema(allowed: &[u32]) -> schemars::schema::Schema {
+    use schemars::schema::{InstanceType, SchemaObject, SingleOrVec};
+    SchemaObject {
+        instance_type: Some(SingleOrVec::Single(Box::new(InstanceType::Integer))),
+        enum_values: Some(
+            allowed
+                .iter()
+                .map(|v| serde_json::Value::from(*v))
+                .collect(),
+        ),
+        ..Default::default()
+    }
+    .into()
+}
+
+fn allowed(field: &str) -> &'static [u32] {
+    ONE_OF
+        .iter()
+        .find(|(f, _)| *f == field)
+        .map(|(_, a)| *a)
+        .unwrap_or(&[])
+}
+
+fn restart_warning_hours(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+    one_of_schema(allowed("schedule_restart_warning_in_hours"))
+}
+
+fn imminent_restart_warning_minutes(
+    _: &mut schemars::gen::SchemaGenerator,
+) -> schemars::schema::Schema {
+    one_of_schema(allowed("schedule_imminent_restart_warning_in_minutes"))
+}

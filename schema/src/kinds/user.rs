@@ -3,6 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// A person or a service account.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum UserKind {
@@ -13,15 +14,25 @@ pub enum UserKind {
     Service,
 }
 
+/// `[user.KEY]`: a member user, either a person or a service account. Passwords are never written in TOML: name an environment variable in `password_env`, or let tenantctl generate one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct User {
+    /// `alias@domain`, the natural key of the user. The domain must be the
+    /// tenant's `primary_domain` or one of its `verified_domains`.
     pub user_principal_name: String,
     pub display_name: String,
-    #[schemars(length(min = 1, max = 64))]
+    /// Exchange alias: at most 64 ASCII characters, none of `@()\[]";:<>,`
+    /// or space; dots only between other characters.
+    #[schemars(
+        length(min = 1, max = 64),
+        regex(pattern = r#"^[^@()\\\[\]";:<>,\s.]([^@()\\\[\]";:<>,\s]*[^@()\\\[\]";:<>,\s.])?$"#)
+    )]
     pub mail_nickname: String,
+    /// `member` (a person, the default) or `service` (a service account).
     #[serde(default)]
     pub kind: UserKind,
+    /// Whether the account can sign in.
     #[serde(default = "yes")]
     pub account_enabled: bool,
     /// ISO 3166 alpha-2 country code; needed before a licence can be assigned.
