@@ -2,7 +2,10 @@
 //! The logic lives in the `schema`, `engine`, `providers` and `sandbox` crates.
 
 mod apply;
+mod drift;
+mod export;
 mod output;
+mod reconcile;
 mod target;
 
 use std::path::{Path, PathBuf};
@@ -94,6 +97,12 @@ enum Command {
         #[arg(long, env = "TENANTCTL_LEDGER")]
         ledger: Option<PathBuf>,
     },
+    /// Report what differs between desired state and the tenant (changes nothing).
+    Drift(drift::Args),
+    /// Detect drift on an interval and, with --self-heal, correct the safe part.
+    Reconcile(reconcile::Args),
+    /// Read an existing tenant and write desired state plus ledger that adopt it.
+    Export(export::Args),
     /// The local Graph-compatible sandbox tenant.
     Sandbox {
         #[command(subcommand)]
@@ -152,6 +161,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Import { address, object_id, dir, graph_url, ledger } => {
             runtime()?.block_on(apply::import(&dir, &address, &object_id, graph_url.as_deref(), ledger))
         }
+        Command::Drift(args) => runtime()?.block_on(drift::run(args)),
+        Command::Reconcile(args) => runtime()?.block_on(reconcile::run(args)),
+        Command::Export(args) => runtime()?.block_on(export::run(args)),
         Command::Sandbox { command: SandboxCommand::Serve(args) } => {
             runtime()?.block_on(sandbox::serve(args))?;
             Ok(ExitCode::SUCCESS)

@@ -4,5 +4,7 @@
 //! change; the engine does.
 pub mod graph;
 pub mod apply;
+pub mod delta;
+pub mod export;
 pub mod kinds;
 pub mod observe;

@@ -86,6 +86,35 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
     Ok(observed)
 }
 
+/// Read every collection in full, with members and owners of every
+/// assigned group: what `export` adopts. Any failed read is an error, since
+/// an export that silently lacks a collection would not adopt it.
+pub async fn observe_everything(client: &GraphClient) -> Result<ObservedState, GraphError> {
+    let (desired, ledger) = (DesiredModel::default(), Ledger::default());
+    let (users, groups, roles, configs, compliance, autopilot, ca) = tokio::join!(
+        read_users(client),
+        read_groups_with(client, &desired, &ledger, true),
+        read_role_assignments(client),
+        read_device_configurations(client),
+        read_compliance(client),
+        read_autopilot(client),
+        read_conditional_access(client),
+    );
+    let mut observed = ObservedState::default();
+    for k in Kind::ALL {
+        observed.objects.entry(k).or_default();
+    }
+    for list in [users?, groups?, roles?, configs?, compliance?, autopilot?, ca?] {
+        for o in list {
+            observed.insert(o);
+        }
+    }
+    for list in observed.objects.values_mut() {
+        list.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+    Ok(observed)
+}
+
 /// One collection's read: not attempted, or its objects, or why it failed.
 type Read = Option<Result<Vec<LiveObject>, GraphError>>;
 
@@ -109,6 +138,11 @@ async fn read_users(client: &GraphClient) -> Result<Vec<LiveObject>, GraphError>
 /// managed: those whose natural key or ledger id a desired group with
 /// members/owners names.
 async fn read_groups(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger) -> Result<Vec<LiveObject>, GraphError> {
+    read_groups_with(client, desired, ledger, false).await
+}
+
+/// Groups; with `everything`, members and owners of every assigned group (export).
+async fn read_groups_with(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger, everything: bool) -> Result<Vec<LiveObject>, GraphError> {
     let v1 = client.v1();
     let raw = v1.list_all(&format!("/groups?$select={}&$top=999", group::SELECT)).await?;
     let mut wants_members = BTreeSet::new();
@@ -130,10 +164,10 @@ async fn read_groups(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
         let id = crate::kinds::str_field(g, "id");
         let key = crate::kinds::str_field(g, "mailNickname").to_lowercase();
         let dynamic = g.get("groupTypes").and_then(Value::as_array).is_some_and(|t| t.iter().any(|x| x == "DynamicMembership"));
-        if !dynamic && (wants_members.contains(&key) || wants_members.contains(id)) {
+        if !dynamic && (everything || wants_members.contains(&key) || wants_members.contains(id)) {
             requests.push(("members", id.to_string()));
         }
-        if wants_owners.contains(&key) || wants_owners.contains(id) {
+        if everything || wants_owners.contains(&key) || wants_owners.contains(id) {
             requests.push(("owners", id.to_string()));
         }
     }

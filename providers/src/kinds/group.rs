@@ -45,6 +45,10 @@ pub fn desired(key: &str, g: &Group, state: &DesiredState) -> DesiredResource {
 /// when they were read.
 pub fn normalize(raw: &Value, members: Option<&[String]>, owners: Option<&[String]>) -> LiveObject {
     let mut props = live_props(raw, &["members", "owners"]);
+    // Graph returns null for groups that are not role-assignable.
+    if props.get("isAssignableToRole").is_none_or(Value::is_null) {
+        props.insert("isAssignableToRole".into(), json!(false));
+    }
     if let Some(m) = members {
         props.insert("members".into(), Value::Array(m.iter().map(reference).collect()));
     }

@@ -1,0 +1,222 @@
+//! Cheap repeat reads of users and groups through delta queries, for the
+//! reconcile loop. The first pass reads `/users/delta` and `/groups/delta`
+//! (with `members`) in full; the snapshot of selected Graph properties and
+//! the deltaLinks are kept in a state file (no secrets: only what `$select`
+//! names). Later passes fetch only what changed, apply `@removed` entries
+//! and `members@delta`, and fall back to a full resync when the token has
+//! expired. The other collections are read as `observe` reads them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use engine::{DesiredModel, Ledger, LiveObject, ObservedState};
+use schema::Kind;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::graph::{GraphClient, GraphError};
+use crate::kinds::{group, guest, str_field, user};
+
+pub const DELTA_STATE_VERSION: u32 = 1;
+
+/// One collection's snapshot: raw objects by id, members by group id.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub delta_link: String,
+    pub objects: BTreeMap<String, Value>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub members: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// The state file (`.tenantctl/delta.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeltaState {
+    pub version: u32,
+    /// The Graph endpoint the snapshot belongs to: another endpoint resyncs.
+    pub graph: String,
+    #[serde(default)]
+    pub users: Option<Snapshot>,
+    #[serde(default)]
+    pub groups: Option<Snapshot>,
+}
+
+impl DeltaState {
+    pub fn new(graph: &str) -> Self {
+        DeltaState { version: DELTA_STATE_VERSION, graph: graph.to_string(), users: None, groups: None }
+    }
+
+    /// Parse a saved state; anything unusable starts over (a full read).
+    pub fn parse(text: &str, graph: &str) -> Self {
+        match serde_json::from_str::<DeltaState>(text) {
+            Ok(s) if s.version == DELTA_STATE_VERSION && s.graph == graph => s,
+            _ => DeltaState::new(graph),
+        }
+    }
+
+    pub fn render(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// How a delta round went, for logs and metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeltaStats {
+    pub full_resyncs: u32,
+    pub changed: usize,
+    pub removed: usize,
+}
+
+/// Apply one collection's delta round to its snapshot; a missing or expired
+/// snapshot is replaced by a full read.
+async fn sync(client: &GraphClient, path: &str, snap: &mut Option<Snapshot>, stats: &mut DeltaStats) -> Result<(), GraphError> {
+    let v1 = client.v1();
+    let previous = snap.as_ref().map(|s| s.delta_link.clone());
+    let page = match v1.delta(path, previous.as_deref()).await {
+        Ok(p) if previous.is_some() => p,
+        Ok(p) => {
+            stats.full_resyncs += 1;
+            *snap = Some(Snapshot::default());
+            p
+        }
+        Err(GraphError::DeltaExpired { .. }) => {
+            tracing::info!(path, "delta token expired: full resync");
+            stats.full_resyncs += 1;
+            *snap = Some(Snapshot::default());
+            v1.delta(path, None).await?
+        }
+        Err(e) => return Err(e),
+    };
+    let s = snap.get_or_insert_with(Snapshot::default);
+    for r in &page.removed {
+        s.objects.remove(&r.id);
+        s.members.remove(&r.id);
+        stats.removed += 1;
+    }
+    for item in page.items {
+        let id = str_field(&item, "id").to_string();
+        if id.is_empty() {
+            continue;
+        }
+        let mut item = item;
+        if let Some(changes) = item.as_object_mut().and_then(|m| m.remove("members@delta")) {
+            let set = s.members.entry(id.clone()).or_default();
+            for m in changes.as_array().into_iter().flatten() {
+                let mid = str_field(m, "id").to_string();
+                if m.get("@removed").is_some() {
+                    set.remove(&mid);
+                } else {
+                    set.insert(mid);
+                }
+            }
+        }
+        // A changed object replaces the stored one, keeping properties a
+        // minimal response leaves out.
+        let entry = s.objects.entry(id).or_insert_with(|| Value::Object(Default::default()));
+        if let (Some(old), Some(new)) = (entry.as_object_mut(), item.as_object()) {
+            for (k, v) in new {
+                old.insert(k.clone(), v.clone());
+            }
+        }
+        stats.changed += 1;
+    }
+    s.delta_link = page.delta_link;
+    Ok(())
+}
+
+/// Read users and groups through delta, the rest as `observe` does.
+pub async fn observe_with_delta(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger, state: &mut DeltaState) -> Result<(ObservedState, DeltaStats), GraphError> {
+    let directory = [Kind::User, Kind::Guest, Kind::Group];
+    let mut rest_desired = desired.clone();
+    rest_desired.resources.retain(|a, _| !directory.contains(&a.kind));
+    let mut rest_ledger = ledger.clone();
+    rest_ledger.resources.retain(|a, _| !directory.contains(&a.kind));
+    let mut observed = crate::observe::observe(client, &rest_desired, &rest_ledger).await?;
+    let kinds = crate::observe::kinds_in_scope(desired, ledger);
+    let mut stats = DeltaStats::default();
+    if kinds.contains(&Kind::User) || kinds.contains(&Kind::Guest) {
+        let path = format!("/users/delta?$select={}", user::SELECT);
+        match sync(client, &path, &mut state.users, &mut stats).await {
+            Ok(()) => {
+                observed.objects.entry(Kind::User).or_default();
+                observed.objects.entry(Kind::Guest).or_default();
+                for raw in state.users.iter().flat_map(|s| s.objects.values()) {
+                    if let Some(o) = user::normalize(raw).or_else(|| guest::normalize(raw)) {
+                        observed.insert(o);
+                    }
+                }
+            }
+            Err(e @ GraphError::Auth { .. }) => return Err(e),
+            Err(e) => {
+                state.users = None;
+                observed.unreadable.insert(Kind::User, e.to_string());
+                observed.unreadable.insert(Kind::Guest, e.to_string());
+            }
+        }
+    }
+    if kinds.contains(&Kind::Group) {
+        let path = format!("/groups/delta?$select={},members", group::SELECT);
+        match sync(client, &path, &mut state.groups, &mut stats).await {
+            Ok(()) => {
+                let groups = read_groups(client, desired, ledger, state.groups.as_ref()).await;
+                match groups {
+                    Ok(list) => {
+                        observed.objects.entry(Kind::Group).or_default();
+                        list.into_iter().for_each(|o| observed.insert(o));
+                    }
+                    Err(e) => {
+                        observed.unreadable.insert(Kind::Group, e.to_string());
+                    }
+                }
+            }
+            Err(e @ GraphError::Auth { .. }) => return Err(e),
+            Err(e) => {
+                state.groups = None;
+                observed.unreadable.insert(Kind::Group, e.to_string());
+            }
+        }
+    }
+    for list in observed.objects.values_mut() {
+        list.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+    Ok((observed, stats))
+}
+
+/// Groups from the snapshot, with members (from delta) for the groups whose
+/// membership is managed, and owners read for the groups whose owners are
+/// (delta does not track owners).
+async fn read_groups(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger, snap: Option<&Snapshot>) -> Result<Vec<LiveObject>, GraphError> {
+    let Some(snap) = snap else { return Ok(Vec::new()) };
+    let mut wants_members = BTreeSet::new();
+    let mut wants_owners = BTreeSet::new();
+    for r in desired.resources.values().filter(|r| r.address.kind == Kind::Group) {
+        let keys: Vec<String> = std::iter::once(r.natural_key.clone()).chain(ledger.id(&r.address).map(str::to_string)).collect();
+        for k in keys {
+            if r.props.contains_key("members") {
+                wants_members.insert(k.clone());
+            }
+            if r.props.contains_key("owners") {
+                wants_owners.insert(k);
+            }
+        }
+    }
+    let wanted = |set: &BTreeSet<String>, g: &Value| set.contains(str_field(g, "id")) || set.contains(&str_field(g, "mailNickname").to_lowercase());
+    let owner_ids: Vec<String> = snap.objects.values().filter(|g| wanted(&wants_owners, g)).map(|g| str_field(g, "id").to_string()).collect();
+    let requests: Vec<crate::graph::BatchRequest> = owner_ids.iter().map(|id| crate::graph::BatchRequest::get(format!("/groups/{id}/owners?$select=id&$top=999"))).collect();
+    let responses = if requests.is_empty() { Vec::new() } else { client.v1().batch(requests).await? };
+    let mut owners: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (id, response) in owner_ids.iter().zip(responses) {
+        let body = response.into_result()?.unwrap_or(Value::Null);
+        let mut list: Vec<String> = body.get("value").and_then(Value::as_array).into_iter().flatten().filter_map(|m| m.get("id").and_then(Value::as_str).map(str::to_string)).collect();
+        list.sort();
+        owners.insert(id.clone(), list);
+    }
+    Ok(snap
+        .objects
+        .values()
+        .map(|g| {
+            let id = str_field(g, "id").to_string();
+            let dynamic = g.get("groupTypes").and_then(Value::as_array).is_some_and(|t| t.iter().any(|x| x == "DynamicMembership"));
+            let members: Option<Vec<String>> = (!dynamic && wanted(&wants_members, g)).then(|| snap.members.get(&id).map(|m| m.iter().cloned().collect()).unwrap_or_default());
+            group::normalize(g, members.as_deref(), owners.get(&id).map(Vec::as_slice))
+        })
+        .collect())
+}

@@ -1,0 +1,530 @@
+//! Export: the reverse of the per-kind mappings. Reads a whole tenant
+//! (`observe::observe_everything`) and writes desired-state TOML, one file
+//! per kind, with readable keys derived from names, references between
+//! objects by key, and the ledger that binds every key to its object, so
+//! that planning the export against the same tenant makes no changes. This
+//! is how an existing tenant is adopted.
+//!
+//! What is skipped, with a warning: groups that are not plain security
+//! groups (Microsoft 365 and mail-enabled groups are not a kind here),
+//! disabled guests (their access has in effect ended), role assignments
+//! whose principal is not exported (service principals), and conditional
+//! access policies that name users, groups or roles by an id not exported.
+//! Membership or owners naming an object that is not exported (devices,
+//! service principals) leave membership unmanaged for that group.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use engine::model::as_reference;
+use engine::{Ledger, LiveObject, ObservedState, Props};
+use schema::kinds::conditional_access::{ApplicationConditions, GrantControls, GrantOperator, PolicyState, UserConditions};
+use schema::kinds::role_assignment::AssignmentType;
+use schema::kinds::user::UserKind;
+use schema::kinds::*;
+use schema::{Address, Kind};
+use serde_json::Value;
+
+use crate::kinds::compliance_policy::BLOCK_GRACE;
+
+/// The exported desired state: file name -> TOML text, plus the ledger.
+#[derive(Debug, Clone, Default)]
+pub struct Export {
+    pub files: BTreeMap<String, String>,
+    pub ledger: Ledger,
+    pub warnings: Vec<String>,
+    pub counts: BTreeMap<Kind, usize>,
+}
+
+/// A key from a name: lowercase ASCII letters, digits and hyphens.
+pub fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    let mut out = out.trim_end_matches('-').to_string();
+    out.truncate(100);
+    let out = out.trim_end_matches('-').to_string();
+    if out.is_empty() {
+        "unnamed".to_string()
+    } else {
+        out
+    }
+}
+
+/// Keys unique across every kind, so a bare key never means two things.
+#[derive(Default)]
+struct Keys {
+    taken: BTreeSet<String>,
+    /// object id -> address
+    by_id: BTreeMap<String, Address>,
+}
+
+impl Keys {
+    fn assign(&mut self, kind: Kind, name: &str, id: &str) -> Address {
+        let base = slug(name);
+        let mut key = base.clone();
+        let mut n = 2;
+        while self.taken.contains(&key) {
+            key = format!("{base}-{n}");
+            n += 1;
+        }
+        self.taken.insert(key.clone());
+        let a = Address::new(kind, &key);
+        self.by_id.insert(id.to_string(), a.clone());
+        a
+    }
+
+    fn key_of(&self, id: &str) -> Option<&Address> {
+        self.by_id.get(id)
+    }
+}
+
+fn s(p: &Props, k: &str) -> Option<String> {
+    p.get(k).and_then(Value::as_str).filter(|v| !v.is_empty()).map(str::to_string)
+}
+
+fn b(p: &Props, k: &str) -> Option<bool> {
+    p.get(k).and_then(Value::as_bool)
+}
+
+/// JSON to TOML, dropping nulls (TOML has none; absent and null compare equal).
+pub fn json_to_toml(v: &Value) -> Option<toml::Value> {
+    Some(match v {
+        Value::Null => return None,
+        Value::Bool(x) => toml::Value::Boolean(*x),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => toml::Value::Integer(i),
+            None => toml::Value::Float(n.as_f64()?),
+        },
+        Value::String(x) => toml::Value::String(x.clone()),
+        Value::Array(a) => toml::Value::Array(a.iter().filter_map(json_to_toml).collect()),
+        Value::Object(m) => toml::Value::Table(m.iter().filter_map(|(k, v)| json_to_toml(v).map(|t| (k.clone(), t))).collect()),
+    })
+}
+
+fn camel_to_snake(s: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Live props as snake_case JSON (for typed kinds), nulls and `@` keys dropped.
+fn snake(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(m.iter().filter(|(k, v)| !k.starts_with('@') && !v.is_null()).map(|(k, v)| (camel_to_snake(k), snake(v))).collect()),
+        Value::Array(a) => Value::Array(a.iter().map(snake).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Deserialize a typed kind from live props, dropping top-level properties
+/// the type does not model (read-only or unmanaged Graph properties).
+fn typed<T: serde::de::DeserializeOwned>(mut m: serde_json::Map<String, Value>) -> Result<T, String> {
+    for _ in 0..64 {
+        match serde_json::from_value::<T>(Value::Object(m.clone())) {
+            Ok(t) => return Ok(t),
+            Err(e) => {
+                let msg = e.to_string();
+                let unknown = msg.strip_prefix("unknown field `").and_then(|r| r.split('`').next()).map(str::to_string);
+                match unknown {
+                    Some(f) if m.remove(&f).is_some() => continue,
+                    _ => return Err(msg),
+                }
+            }
+        }
+    }
+    Err("too many unmodelled properties".into())
+}
+
+fn assignments(p: &Props, keys: &Keys) -> Result<Assignments, String> {
+    let a = p.get("assignments").cloned().unwrap_or(Value::Null);
+    let groups = |k: &str| -> Result<Vec<String>, String> {
+        let mut out = Vec::new();
+        for r in a.get(k).and_then(Value::as_array).into_iter().flatten() {
+            let id = as_reference(r).unwrap_or_default();
+            match keys.key_of(id) {
+                Some(addr) if addr.kind == Kind::Group => out.push(addr.key.clone()),
+                _ => return Err(format!("assigned to group {id}, which is not exported")),
+            }
+        }
+        out.sort();
+        Ok(out)
+    };
+    Ok(Assignments {
+        include: groups("include")?,
+        exclude: groups("exclude")?,
+        all_devices: a.get("allDevices").and_then(Value::as_bool).unwrap_or(false),
+        all_users: a.get("allUsers").and_then(Value::as_bool).unwrap_or(false),
+    })
+}
+
+/// Settings of device configurations and compliance policies: every live
+/// property but the modelled ones, by Graph name.
+fn settings(p: &Props, skip: &[&str]) -> BTreeMap<String, toml::Value> {
+    p.iter()
+        .filter(|(k, _)| !k.starts_with('@') && !skip.contains(&k.as_str()))
+        .filter_map(|(k, v)| json_to_toml(v).map(|t| (k.clone(), t)))
+        .collect()
+}
+
+fn bare_type(p: &Props) -> String {
+    s(p, "@odata.type").unwrap_or_default().trim_start_matches('#').trim_start_matches("microsoft.graph.").to_string()
+}
+
+/// Build the export of an observed tenant. `domains` are the tenant's
+/// verified domains, default first.
+pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) -> Export {
+    let mut out = Export::default();
+    let mut keys = Keys::default();
+    let empty = Vec::new();
+    let objects = |k: Kind| -> Vec<&LiveObject> {
+        let mut v: Vec<&LiveObject> = observed.objects.get(&k).unwrap_or(&empty).iter().collect();
+        v.sort_by(|a, b| (a.display_name.to_lowercase(), &a.id).cmp(&(b.display_name.to_lowercase(), &b.id)));
+        v
+    };
+    // Keys first for principals, so references resolve.
+    let users: Vec<(Address, &LiveObject)> = objects(Kind::User)
+        .into_iter()
+        .map(|o| (keys.assign(Kind::User, o.natural_key.split('@').next().unwrap_or(&o.display_name), &o.id), o))
+        .collect();
+    let guests: Vec<(Address, &LiveObject)> = objects(Kind::Guest)
+        .into_iter()
+        .filter(|o| {
+            let enabled = b(&o.props, "accountEnabled") != Some(false);
+            if !enabled {
+                out.warnings.push(format!("guest {} ({}) is disabled: not exported", o.natural_key, o.id));
+            }
+            enabled && !o.natural_key.is_empty()
+        })
+        .map(|o| (keys.assign(Kind::Guest, &format!("guest-{}", o.natural_key.split('@').next().unwrap_or_default()), &o.id), o))
+        .collect();
+    let groups: Vec<(Address, &LiveObject)> = objects(Kind::Group)
+        .into_iter()
+        .filter(|o| {
+            let security = b(&o.props, "securityEnabled") == Some(true) && b(&o.props, "mailEnabled") != Some(true);
+            let unified = o.props.get("groupTypes").and_then(Value::as_array).is_some_and(|t| t.iter().any(|x| x == "Unified"));
+            if !security || unified {
+                out.warnings.push(format!("group {} ({}) is not a security group: not exported", o.display_name, o.id));
+            }
+            security && !unified
+        })
+        .map(|o| (keys.assign(Kind::Group, &o.display_name, &o.id), o))
+        .collect();
+
+    let mut user_t = BTreeMap::new();
+    for (a, o) in &users {
+        let p = &o.props;
+        let u = User {
+            user_principal_name: o.natural_key.clone(),
+            display_name: o.display_name.clone(),
+            mail_nickname: s(p, "mailNickname").unwrap_or_else(|| o.natural_key.split('@').next().unwrap_or_default().to_string()),
+            kind: UserKind::Member,
+            account_enabled: b(p, "accountEnabled").unwrap_or(true),
+            usage_location: s(p, "usageLocation"),
+            given_name: s(p, "givenName"),
+            surname: s(p, "surname"),
+            job_title: s(p, "jobTitle"),
+            department: s(p, "department"),
+            disable_password_expiration: (s(p, "passwordPolicies").as_deref() == Some("DisablePasswordExpiration")).then_some(true),
+            password_env: None,
+            force_change_password_next_sign_in: None,
+        };
+        user_t.insert(a.key.clone(), u);
+        out.ledger.record(a.clone(), o.id.clone(), None, None);
+    }
+    let mut guest_t = BTreeMap::new();
+    let expires = now + chrono::Duration::days(90);
+    for (a, o) in &guests {
+        guest_t.insert(
+            a.key.clone(),
+            Guest {
+                email: o.natural_key.clone(),
+                display_name: o.display_name.clone(),
+                redirect_url: "https://myapps.microsoft.com".into(),
+                expires,
+                send_invitation: false,
+                sponsor: None,
+            },
+        );
+        out.ledger.record(a.clone(), o.id.clone(), None, None);
+    }
+    let mut group_t = BTreeMap::new();
+    for (a, o) in &groups {
+        let p = &o.props;
+        let dynamic = p.get("groupTypes").and_then(Value::as_array).is_some_and(|t| t.iter().any(|x| x == "DynamicMembership"));
+        let refs = |field: &str, allowed: &[Kind]| -> Option<Vec<String>> {
+            let list = p.get(field)?.as_array()?;
+            let mut out = Vec::new();
+            for r in list {
+                let addr = keys.key_of(as_reference(r)?).filter(|a| allowed.contains(&a.kind))?;
+                out.push(addr.key.clone());
+            }
+            out.sort();
+            Some(out)
+        };
+        let members = if dynamic { None } else { refs("members", &[Kind::User, Kind::Guest, Kind::Group]) };
+        let owners = refs("owners", &[Kind::User]);
+        for (field, got) in [("members", &members), ("owners", &owners)] {
+            if p.contains_key(field) && got.is_none() && !(dynamic && field == "members") {
+                out.warnings.push(format!("{a}: {field} include objects that are not exported; {field} are left unmanaged"));
+            }
+        }
+        group_t.insert(
+            a.key.clone(),
+            Group {
+                display_name: o.display_name.clone(),
+                mail_nickname: s(p, "mailNickname").unwrap_or_else(|| a.key.clone()),
+                description: s(p, "description"),
+                members,
+                owners,
+                membership_rule: if dynamic { s(p, "membershipRule") } else { None },
+                membership_rule_processing_state: if dynamic {
+                    match s(p, "membershipRuleProcessingState").as_deref() {
+                        Some("Paused") => Some(group::ProcessingState::Paused),
+                        _ => None,
+                    }
+                } else {
+                    None
+                },
+                is_assignable_to_role: b(p, "isAssignableToRole").unwrap_or(false),
+                protected: false,
+            },
+        );
+        out.ledger.record(a.clone(), o.id.clone(), None, None);
+    }
+
+    let mut role_t = BTreeMap::new();
+    for o in objects(Kind::RoleAssignment) {
+        let p = &o.props;
+        let principal_id = p.get("principal").and_then(as_reference).unwrap_or_default();
+        let Some(principal) = keys.key_of(principal_id).cloned() else {
+            out.warnings.push(format!("role assignment {} ({}): principal {principal_id} is not exported (a service principal?): not exported", o.display_name, o.id));
+            continue;
+        };
+        let role = s(p, "role").unwrap_or_default();
+        let eligible = s(p, "assignment").as_deref() == Some("eligible");
+        let a = keys.assign(Kind::RoleAssignment, &format!("{}-{}{}", principal.key, role, if eligible { "-eligible" } else { "" }), &o.id);
+        let expires = s(p, "endDateTime").and_then(|e| e.parse::<DateTime<Utc>>().ok());
+        role_t.insert(
+            a.key.clone(),
+            RoleAssignment {
+                principal: principal.key.clone(),
+                role,
+                assignment: if eligible { AssignmentType::Eligible } else { AssignmentType::Active },
+                expires,
+                directory_scope_id: s(p, "directoryScopeId").unwrap_or_else(|| "/".into()),
+                justification: None,
+            },
+        );
+        out.ledger.record(a, o.id.clone(), None, None);
+    }
+
+    let mut config_t = BTreeMap::new();
+    for o in objects(Kind::DeviceConfiguration) {
+        let p = &o.props;
+        match assignments(p, &keys) {
+            Ok(asg) => {
+                let a = keys.assign(Kind::DeviceConfiguration, &o.display_name, &o.id);
+                config_t.insert(
+                    a.key.clone(),
+                    DeviceConfiguration {
+                        odata_type: bare_type(p),
+                        display_name: o.display_name.clone(),
+                        description: s(p, "description"),
+                        settings: settings(p, &["displayName", "description", "assignments"]),
+                        assignments: asg,
+                    },
+                );
+                out.ledger.record(a, o.id.clone(), None, None);
+            }
+            Err(e) => out.warnings.push(format!("device configuration {} ({}): {e}: not exported", o.display_name, o.id)),
+        }
+    }
+    let mut compliance_t = BTreeMap::new();
+    for o in objects(Kind::CompliancePolicy) {
+        let p = &o.props;
+        match assignments(p, &keys) {
+            Ok(asg) => {
+                let a = keys.assign(Kind::CompliancePolicy, &o.display_name, &o.id);
+                compliance_t.insert(
+                    a.key.clone(),
+                    CompliancePolicy {
+                        odata_type: bare_type(p),
+                        display_name: o.display_name.clone(),
+                        description: s(p, "description"),
+                        grace_period_hours: p.get(BLOCK_GRACE).and_then(Value::as_u64).unwrap_or(0) as u32,
+                        settings: settings(p, &["displayName", "description", "assignments", BLOCK_GRACE]),
+                        assignments: asg,
+                    },
+                );
+                out.ledger.record(a, o.id.clone(), None, None);
+            }
+            Err(e) => out.warnings.push(format!("compliance policy {} ({}): {e}: not exported", o.display_name, o.id)),
+        }
+    }
+    let mut ring_t = BTreeMap::new();
+    for o in objects(Kind::UpdateRing) {
+        let result = assignments(&o.props, &keys).and_then(|asg| {
+            let mut props = o.props.clone();
+            props.remove("assignments");
+            let Value::Object(mut m) = snake(&Value::Object(props.into_iter().collect())) else { return Err("not an object".to_string()) };
+            m.insert("assignments".into(), serde_json::to_value(&asg).map_err(|e| e.to_string())?);
+            typed::<UpdateRing>(m)
+        });
+        match result {
+            Ok(ring) => {
+                let a = keys.assign(Kind::UpdateRing, &o.display_name, &o.id);
+                ring_t.insert(a.key.clone(), ring);
+                out.ledger.record(a, o.id.clone(), None, None);
+            }
+            Err(e) => out.warnings.push(format!("update ring {} ({}): {e}: not exported", o.display_name, o.id)),
+        }
+    }
+    let mut autopilot_t = BTreeMap::new();
+    for o in objects(Kind::AutopilotProfile) {
+        let result = assignments(&o.props, &keys).and_then(|asg| {
+            let mut props = o.props.clone();
+            props.remove("assignments");
+            let join = if bare_type(&o.props).starts_with("activeDirectory") { "hybrid" } else { "entra" };
+            let Value::Object(mut m) = snake(&Value::Object(props.into_iter().collect())) else { return Err("not an object".to_string()) };
+            m.insert("assignments".into(), serde_json::to_value(&asg).map_err(|e| e.to_string())?);
+            m.insert("join_type".into(), Value::String(join.into()));
+            typed::<AutopilotProfile>(m)
+        });
+        match result {
+            Ok(profile) => {
+                let a = keys.assign(Kind::AutopilotProfile, &o.display_name, &o.id);
+                autopilot_t.insert(a.key.clone(), profile);
+                out.ledger.record(a, o.id.clone(), None, None);
+            }
+            Err(e) => out.warnings.push(format!("Autopilot profile {} ({}): {e}: not exported", o.display_name, o.id)),
+        }
+    }
+    let mut ca_t = BTreeMap::new();
+    for o in objects(Kind::ConditionalAccess) {
+        match conditional_access(o, &keys) {
+            Ok(c) => {
+                let a = keys.assign(Kind::ConditionalAccess, &o.display_name, &o.id);
+                ca_t.insert(a.key.clone(), c);
+                out.ledger.record(a, o.id.clone(), None, None);
+            }
+            Err(e) => out.warnings.push(format!("conditional access policy {} ({}): {e}: not exported", o.display_name, o.id)),
+        }
+    }
+
+    let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let header = |what: &str| format!("# {what}, exported by `tenantctl export` at {stamp}.\n# Review before committing; keys are derived from names and may be renamed\n# (rename them in the ledger too).\n\n");
+    if let Some((primary, rest)) = domains.split_first() {
+        let t = Tenant { primary_domain: primary.clone(), verified_domains: rest.to_vec(), tenant_id: None, cloud: Default::default(), client_id: None };
+        put(&mut out, "tenant.toml", &header("The tenant"), "tenant", toml::Value::try_from(&t).ok());
+    }
+    let guest_note = "# Guests in Graph have no expiry; each is given 90 days from the export.\n# Set the real end of each guest's access.\n";
+    table(&mut out, "users.toml", &header("Member users and service accounts"), "user", &user_t, Kind::User);
+    table(&mut out, "guests.toml", &format!("{}{guest_note}\n", header("Guests")), "guest", &guest_t, Kind::Guest);
+    table(&mut out, "groups.toml", &header("Security groups"), "group", &group_t, Kind::Group);
+    table(&mut out, "roles.toml", &header("Directory role assignments"), "role_assignment", &role_t, Kind::RoleAssignment);
+    table(&mut out, "device-configurations.toml", &header("Device configuration profiles"), "device_configuration", &config_t, Kind::DeviceConfiguration);
+    table(&mut out, "compliance.toml", &header("Compliance policies"), "compliance_policy", &compliance_t, Kind::CompliancePolicy);
+    table(&mut out, "update-rings.toml", &header("Windows update rings"), "update_ring", &ring_t, Kind::UpdateRing);
+    table(&mut out, "autopilot.toml", &header("Autopilot profiles"), "autopilot_profile", &autopilot_t, Kind::AutopilotProfile);
+    table(&mut out, "conditional-access.toml", &header("Conditional access policies"), "conditional_access", &ca_t, Kind::ConditionalAccess);
+    out
+}
+
+fn put(out: &mut Export, file: &str, header: &str, name: &str, value: Option<toml::Value>) {
+    let Some(v) = value else { return };
+    let mut root = toml::Table::new();
+    root.insert(name.to_string(), v);
+    let body = toml::to_string_pretty(&root).unwrap_or_default();
+    out.files.insert(file.to_string(), format!("{header}{body}"));
+}
+
+fn table<T: serde::Serialize>(out: &mut Export, file: &str, header: &str, name: &str, items: &BTreeMap<String, T>, kind: Kind) {
+    if items.is_empty() {
+        return;
+    }
+    out.counts.insert(kind, items.len());
+    match toml::Value::try_from(items) {
+        Ok(v) => put(out, file, header, name, Some(v)),
+        Err(e) => out.warnings.push(format!("{file}: could not be written as TOML: {e}")),
+    }
+}
+
+fn conditional_access(o: &LiveObject, keys: &Keys) -> Result<ConditionalAccess, String> {
+    let p = &o.props;
+    let list = |path: &str| -> Vec<Value> { Value::Object(p.clone().into_iter().collect()).pointer(path).and_then(Value::as_array).cloned().unwrap_or_default() };
+    let strings = |path: &str| -> Vec<String> { list(path).iter().filter_map(Value::as_str).map(str::to_string).collect() };
+    let principals = |path: &str, allowed: &[Kind]| -> Result<Vec<String>, String> {
+        list(path)
+            .iter()
+            .map(|v| match (as_reference(v), v.as_str()) {
+                (Some(id), _) => keys.key_of(id).filter(|a| allowed.contains(&a.kind)).map(|a| a.key.clone()).ok_or_else(|| format!("names {id}, which is not exported")),
+                (None, Some(s)) => Ok(s.to_string()),
+                _ => Err("has a condition it cannot read".to_string()),
+            })
+            .collect()
+    };
+    let state: PolicyState = serde_json::from_value(p.get("state").cloned().unwrap_or(Value::Null)).map_err(|e| format!("state: {e}"))?;
+    let operator = match Value::Object(p.clone().into_iter().collect()).pointer("/grantControls/operator").and_then(Value::as_str) {
+        Some("AND") => GrantOperator::AND,
+        _ => GrantOperator::OR,
+    };
+    Ok(ConditionalAccess {
+        display_name: o.display_name.clone(),
+        state,
+        client_app_types: strings("/conditions/clientAppTypes"),
+        users: UserConditions {
+            include_users: principals("/conditions/users/includeUsers", &[Kind::User, Kind::Guest])?,
+            exclude_users: principals("/conditions/users/excludeUsers", &[Kind::User, Kind::Guest])?,
+            include_groups: principals("/conditions/users/includeGroups", &[Kind::Group])?,
+            exclude_groups: principals("/conditions/users/excludeGroups", &[Kind::Group])?,
+            include_roles: strings("/conditions/users/includeRoles"),
+            exclude_roles: strings("/conditions/users/excludeRoles"),
+        },
+        applications: ApplicationConditions {
+            include_applications: strings("/conditions/applications/includeApplications"),
+            exclude_applications: strings("/conditions/applications/excludeApplications"),
+        },
+        grant: GrantControls { operator, built_in_controls: strings("/grantControls/builtInControls") },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_readable_keys() {
+        assert_eq!(slug("Modern Workplace Devices [Test]"), "modern-workplace-devices-test");
+        assert_eq!(slug("  ***  "), "unnamed");
+        assert!(schema::address::is_valid_key(&slug("Ünïcode Näme 1")));
+    }
+
+    #[test]
+    fn keys_are_deduplicated() {
+        let mut k = Keys::default();
+        assert_eq!(k.assign(Kind::Group, "Sales", "1").key, "sales");
+        assert_eq!(k.assign(Kind::User, "sales", "2").key, "sales-2");
+        assert_eq!(k.key_of("2").map(|a| a.kind), Some(Kind::User));
+    }
+
+    #[test]
+    fn json_nulls_vanish_in_toml() {
+        let v = json_to_toml(&serde_json::json!({"a": null, "b": [1, 2.5], "c": {"d": null, "e": "x"}})).unwrap();
+        assert_eq!(toml::to_string(&v).unwrap().trim(), "b = [1, 2.5]\n\n[c]\ne = \"x\"");
+    }
+}

@@ -1,0 +1,94 @@
+//! `tenantctl export`: read an existing tenant and write desired state plus
+//! the ledger that adopts it, then check that planning it against the same
+//! tenant is empty.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+
+use crate::{output, target, write_atomic};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The directory to write desired state into (must be empty or absent).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Where to write the ledger (default: tenantctl.lock in --out for a
+    /// real tenant, under .tenantctl/ for a sandbox).
+    #[arg(long, env = "TENANTCTL_LEDGER")]
+    pub ledger: Option<PathBuf>,
+    #[arg(long, env = "TENANTCTL_GRAPH_URL")]
+    pub graph_url: Option<String>,
+    /// Overwrite files in a non-empty --out.
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub async fn run(args: Args) -> Result<ExitCode> {
+    if args.out.is_dir() && !args.force && std::fs::read_dir(&args.out)?.next().is_some() {
+        bail!("{} is not empty; pass --force to overwrite its files", args.out.display());
+    }
+    let target = target::connect(&args.out, None, args.graph_url.as_deref(), args.ledger.clone()).await?;
+    output::status(format!("Exporting {}", target.description));
+    let read = async {
+        let observed = providers::observe::observe_everything(&target.client).await?;
+        let domains = target.client.v1().list_all("/domains").await.unwrap_or_default();
+        Ok::<_, providers::graph::GraphError>((observed, domains))
+    }
+    .await
+    .context("reading the tenant");
+    let (observed, domains) = match read {
+        Ok(r) => r,
+        Err(e) => {
+            target.shutdown().await;
+            return Err(e);
+        }
+    };
+    let mut names: Vec<(bool, String)> = domains
+        .iter()
+        .filter(|d| d.get("isVerified").and_then(Value::as_bool) != Some(false))
+        .filter_map(|d| d.get("id").and_then(Value::as_str).map(|id| (d.get("isDefault").and_then(Value::as_bool) != Some(true), id.to_string())))
+        .collect();
+    names.sort();
+    let domains: Vec<String> = names.into_iter().map(|(_, d)| d).collect();
+    let export = providers::export::export(&observed, &domains, chrono::Utc::now());
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    for (name, text) in &export.files {
+        write_atomic(&args.out.join(name), text)?;
+    }
+    if let Some(parent) = target.ledger_path.parent() {
+        std::fs::create_dir_all(parent).ok();
+    }
+    write_atomic(&target.ledger_path, &export.ledger.render())?;
+    for w in &export.warnings {
+        output::status(format!("warning: {w}"));
+    }
+    // The export must adopt the tenant: planning it changes nothing.
+    let verdict = match schema::load(&args.out) {
+        Ok(state) => {
+            let desired = providers::kinds::desired_model(&state);
+            engine::plan(&desired, &observed, &export.ledger, &engine::PlanOptions::default())
+                .map(|p| p.changes.iter().map(|c| format!("{} {} ({})", c.action.as_str(), c.address, c.reason)).collect::<Vec<_>>())
+                .map_err(anyhow::Error::from)
+        }
+        Err(schema::LoadError::Invalid(d)) => Err(anyhow::anyhow!("the exported files are not valid desired state:\n{d}")),
+        Err(e) => Err(e.into()),
+    };
+    let ledger_path = target.ledger_path.clone();
+    target.shutdown().await;
+    let mut summary = format!("Exported to {}:\n", args.out.display());
+    for (kind, n) in &export.counts {
+        summary.push_str(&format!("  {:<22} {n}\n", kind.as_str()));
+    }
+    summary.push_str(&format!("Ledger: {}\n", ledger_path.display()));
+    output::result(&summary);
+    match verdict? {
+        left if left.is_empty() => {
+            output::status("Planning the export against the tenant makes no changes: the tenant is adopted.");
+            Ok(ExitCode::SUCCESS)
+        }
+        left => bail!("the export does not fully describe the tenant; planning it would still:\n  {}", left.join("\n  ")),
+    }
+}

@@ -1,0 +1,520 @@
+//! `tenantctl reconcile`: drift detection on an interval (or one pass for
+//! cron and CI), with optional self-healing of the safe part.
+//!
+//! Each pass re-reads the desired-state directory (it pulls nothing: keep
+//! the checkout current by other means), reads the tenant with delta queries
+//! for users and groups, writes a report to the history directory, and with
+//! `--self-heal` applies the non-sensitive corrections, one change at a
+//! time, inside the sync windows. Sensitive corrections are reported as
+//! waiting for approval and never applied unattended. A failed pass is
+//! logged and retried at the next interval. SIGTERM or Ctrl-C lets the
+//! current change finish, then exits 0.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveTime, Utc};
+use engine::apply::{ApplyOptions, Status};
+use engine::drift::DriftReport;
+use engine::{Plan, PlanOptions};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::{drift, load, output, read_ledger, target, write_atomic};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[arg(default_value = "desired-state")]
+    pub dir: PathBuf,
+    /// Time between passes (e.g. 30s, 15m, 1h); each wait is jittered by up to 10%.
+    #[arg(long, default_value = "15m", value_parser = parse_interval)]
+    pub interval: Duration,
+    /// Apply non-sensitive corrections automatically.
+    #[arg(long)]
+    pub self_heal: bool,
+    /// When changes may be made, e.g. "Mon-Fri 08:00-18:00" (UTC) or
+    /// "Sat 02:00-06:00 +01:00". Repeatable; none means always.
+    #[arg(long = "window", value_parser = Window::parse)]
+    pub windows: Vec<Window>,
+    /// One pass, then exit (0 in sync, 2 drift remains, 1 the pass failed).
+    #[arg(long)]
+    pub once: bool,
+    /// Where pass reports are written (default .tenantctl/history beside DIR).
+    #[arg(long)]
+    pub history: Option<PathBuf>,
+    /// Serve Prometheus metrics and /healthz on this loopback address.
+    #[arg(long)]
+    pub metrics_addr: Option<SocketAddr>,
+    #[arg(long, env = "TENANTCTL_GRAPH_URL")]
+    pub graph_url: Option<String>,
+    #[arg(long, env = "TENANTCTL_LEDGER")]
+    pub ledger: Option<PathBuf>,
+    /// The clock at start, for tests (RFC 3339); time then advances normally.
+    #[arg(long, hide = true)]
+    pub now: Option<DateTime<Utc>>,
+    /// Stop after this many passes (tests).
+    #[arg(long, hide = true)]
+    pub passes: Option<u64>,
+}
+
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().map_err(|_| format!("`{s}` is not an interval such as 30s, 15m or 1h"))?;
+    let secs = match unit {
+        "s" | "" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("`{s}`: the unit must be s, m or h")),
+    };
+    if secs == 0 {
+        return Err("the interval must be more than zero".into());
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+/// A sync window: days of the week and a time range, at a fixed offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    days: [bool; 7],
+    start: NaiveTime,
+    end: NaiveTime,
+    offset: FixedOffset,
+    text: String,
+}
+
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+impl Window {
+    pub fn parse(s: &str) -> Result<Window, String> {
+        let bad = |why: &str| format!("window `{s}`: {why} (e.g. \"Mon-Fri 08:00-18:00\" or \"Sat 02:00-06:00 +01:00\")");
+        let parts: Vec<&str> = s.split_whitespace().collect();
+        let (days, times, offset) = match parts.as_slice() {
+            [d, t] => (*d, *t, "UTC"),
+            [d, t, o] => (*d, *t, *o),
+            _ => return Err(bad("expected DAYS TIMES [OFFSET]")),
+        };
+        let day = |d: &str| DAYS.iter().position(|x| d.to_ascii_lowercase().starts_with(x) && d.len() >= 3).ok_or_else(|| bad(&format!("unknown day `{d}`")));
+        let mut set = [false; 7];
+        for part in days.split(',') {
+            match part.split_once('-') {
+                Some((a, b)) => {
+                    let (a, b) = (day(a)?, day(b)?);
+                    let mut i = a;
+                    loop {
+                        set[i] = true;
+                        if i == b {
+                            break;
+                        }
+                        i = (i + 1) % 7;
+                    }
+                }
+                None => set[day(part)?] = true,
+            }
+        }
+        let (a, b) = times.split_once('-').ok_or_else(|| bad("expected HH:MM-HH:MM"))?;
+        let t = |x: &str| NaiveTime::parse_from_str(x, "%H:%M").map_err(|_| bad(&format!("`{x}` is not HH:MM")));
+        let offset = match offset {
+            "UTC" | "utc" | "Z" => FixedOffset::east_opt(0),
+            o => {
+                let sign = if o.starts_with('-') { -1 } else { 1 };
+                let (h, m) = o.trim_start_matches(['+', '-']).split_once(':').ok_or_else(|| bad("offset must be UTC or +HH:MM"))?;
+                let (h, m): (i32, i32) = (h.parse().map_err(|_| bad("bad offset"))?, m.parse().map_err(|_| bad("bad offset"))?);
+                FixedOffset::east_opt(sign * (h * 3600 + m * 60))
+            }
+        }
+        .ok_or_else(|| bad("offset out of range"))?;
+        Ok(Window { days: set, start: t(a)?, end: t(b)?, offset, text: s.to_string() })
+    }
+
+    pub fn contains(&self, at: DateTime<Utc>) -> bool {
+        let local = at.with_timezone(&self.offset);
+        let time = local.time();
+        let day = local.weekday().num_days_from_monday() as usize;
+        if self.start < self.end {
+            self.days[day] && time >= self.start && time < self.end
+        } else {
+            // Spans midnight: the part after midnight belongs to the day before.
+            let prev = (day + 6) % 7;
+            (self.days[day] && time >= self.start) || (self.days[prev] && time < self.end)
+        }
+    }
+}
+
+/// Whether changes may be made now.
+pub fn window_open(windows: &[Window], at: DateTime<Utc>) -> bool {
+    windows.is_empty() || windows.iter().any(|w| w.contains(at))
+}
+
+/// A change held back from self-heal, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Held {
+    pub address: String,
+    pub action: String,
+    pub reason: String,
+}
+
+/// One pass, as written to the history directory. Readable as a
+/// `DriftReport` (the drift fields are flattened in).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PassReport {
+    #[serde(flatten)]
+    pub drift: DriftReport,
+    pub pass: u64,
+    pub self_heal: bool,
+    pub window_open: bool,
+    /// Changes self-heal applied (address, action).
+    pub applied: Vec<Held>,
+    /// Changes that failed to apply.
+    pub failed: Vec<Held>,
+    /// Sensitive changes waiting for approval, or safe ones outside a window.
+    pub held: Vec<Held>,
+    /// Graph requests this pass.
+    pub graph_requests: u64,
+    pub graph_throttled: u64,
+    pub delta_full_resyncs: u32,
+}
+
+#[derive(Debug, Default)]
+struct Metrics {
+    passes: u64,
+    failures: u64,
+    last_pass: Option<i64>,
+    last_success: Option<i64>,
+    drift: usize,
+    held: usize,
+    applied_total: u64,
+    requests_total: u64,
+    throttled_total: u64,
+}
+
+impl Metrics {
+    fn render(&self) -> String {
+        let mut out = String::new();
+        let mut m = |name: &str, kind: &str, help: &str, v: String| {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"));
+        };
+        m("tenantctl_passes_total", "counter", "Reconcile passes run.", self.passes.to_string());
+        m("tenantctl_pass_failures_total", "counter", "Passes that failed.", self.failures.to_string());
+        m("tenantctl_last_pass_timestamp_seconds", "gauge", "When the last pass ended.", self.last_pass.unwrap_or(0).to_string());
+        m("tenantctl_last_success_timestamp_seconds", "gauge", "When the last successful pass ended.", self.last_success.unwrap_or(0).to_string());
+        m("tenantctl_drift_items", "gauge", "Drift items found by the last successful pass.", self.drift.to_string());
+        m("tenantctl_changes_held", "gauge", "Changes waiting for approval or a sync window.", self.held.to_string());
+        m("tenantctl_changes_applied_total", "counter", "Changes applied by self-heal.", self.applied_total.to_string());
+        m("tenantctl_graph_requests_total", "counter", "Graph requests sent.", self.requests_total.to_string());
+        m("tenantctl_graph_throttled_total", "counter", "Throttled Graph responses.", self.throttled_total.to_string());
+        out
+    }
+}
+
+async fn serve_metrics(addr: SocketAddr, metrics: Arc<Mutex<Metrics>>) -> Result<()> {
+    if !addr.ip().is_loopback() {
+        bail!("--metrics-addr {addr} is not a loopback address; put a proxy in front to expose it");
+    }
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    output::status(format!("Metrics on http://{}/metrics", listener.local_addr()?));
+    let m = metrics.clone();
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(move || {
+                let text = m.lock().map(|m| m.render()).unwrap_or_default();
+                async move { ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
+            }),
+        )
+        .route("/healthz", axum::routing::get(|| async { "ok\n" }));
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::warn!(error = %e, "the metrics endpoint stopped");
+        }
+    });
+    Ok(())
+}
+
+/// Stop flag set by SIGTERM / Ctrl-C.
+#[derive(Clone, Default)]
+struct Stop {
+    flag: Arc<AtomicBool>,
+    notify: Arc<tokio::sync::Notify>,
+}
+
+impl Stop {
+    fn requested(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    fn listen(&self) {
+        let s = self.clone();
+        tokio::spawn(async move {
+            #[cfg(unix)]
+            {
+                let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                        return;
+                    }
+                };
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+            output::status("Stopping: the current change finishes, then tenantctl exits.");
+            s.flag.store(true, Ordering::SeqCst);
+            s.notify.notify_waiters();
+        });
+    }
+}
+
+/// The safe subset of a plan for self-heal: non-sensitive changes whose
+/// prerequisites are also applied (or not in the plan).
+pub fn split(plan: &Plan, desired: &engine::DesiredModel, service_accounts: &BTreeSet<schema::Address>) -> (Vec<engine::Change>, Vec<Held>) {
+    let mut held = Vec::new();
+    let mut held_addrs = BTreeSet::new();
+    let mut safe = Vec::new();
+    for c in &plan.changes {
+        let why = engine::drift::sensitivity(c, desired, service_accounts).map(|r| format!("sensitive ({r}): needs approval"))
+            .or_else(|| c.waits_on.iter().find(|w| held_addrs.contains(*w)).map(|w| format!("waits on {w}, which is held")));
+        match why {
+            Some(reason) => {
+                held_addrs.insert(c.address.clone());
+                held.push(Held { address: c.address.to_string(), action: c.action.as_str().into(), reason });
+            }
+            None => safe.push(c.clone()),
+        }
+    }
+    (safe, held)
+}
+
+struct Ctx<'a> {
+    args: &'a Args,
+    target: &'a target::Target,
+    history: PathBuf,
+    delta_path: PathBuf,
+    started: std::time::Instant,
+    stop: Stop,
+}
+
+impl Ctx<'_> {
+    fn now(&self) -> DateTime<Utc> {
+        match self.args.now {
+            Some(t) => t + chrono::Duration::from_std(self.started.elapsed()).unwrap_or_default(),
+            None => Utc::now(),
+        }
+    }
+}
+
+async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
+    let before = ctx.target.client.stats();
+    let now = ctx.now();
+    let state = load(&ctx.args.dir)?;
+    let desired = providers::kinds::desired_model(&state);
+    let mut ledger = read_ledger(&ctx.target.ledger_path)?;
+    let graph = ctx.target.client.cloud().graph_base().to_string();
+    let mut delta = match std::fs::read_to_string(&ctx.delta_path) {
+        Ok(text) => providers::delta::DeltaState::parse(&text, &graph),
+        Err(_) => providers::delta::DeltaState::new(&graph),
+    };
+    let (observed, dstats) = providers::delta::observe_with_delta(&ctx.target.client, &desired, &ledger, &mut delta).await.context("reading the tenant")?;
+    write_atomic(&ctx.delta_path, &delta.render())?;
+    let plan = engine::plan(&desired, &observed, &ledger, &PlanOptions { now })?;
+    let mut report = engine::drift::drift(&desired, &observed, &ledger, &plan, now);
+    report.carry_since(drift::latest(&ctx.history).as_ref());
+    let open = window_open(&ctx.args.windows, now);
+    let (safe, mut held) = split(&plan, &desired, &drift::service_accounts(&state));
+    let mut applied = Vec::new();
+    let mut failed = Vec::new();
+    if ctx.args.self_heal && !open {
+        held.extend(safe.iter().map(|c| Held { address: c.address.to_string(), action: c.action.as_str().into(), reason: "outside the sync windows".into() }));
+    } else if ctx.args.self_heal {
+        let executor = providers::apply::GraphExecutor::new(ctx.target.client.clone(), |name| std::env::var(name).ok(), now);
+        for c in safe {
+            if ctx.stop.requested() {
+                held.push(Held { address: c.address.to_string(), action: c.action.as_str().into(), reason: "stopping: not started".into() });
+                continue;
+            }
+            // One change at a time, so a stop request lets the current one finish.
+            let mut one = plan.clone();
+            one.changes = vec![engine::Change { waits_on: Vec::new(), wave: 0, ..c.clone() }];
+            let opts = ApplyOptions { concurrency: 1, now: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true) };
+            let mut write_error = None;
+            let ledger_path = ctx.target.ledger_path.clone();
+            let r = engine::apply::apply(&one, &mut ledger, &executor, &opts, |_, l| {
+                if let Err(e) = write_atomic(&ledger_path, &l.render()) {
+                    write_error.get_or_insert(e);
+                }
+            })
+            .await;
+            if let Some(e) = write_error {
+                return Err(e.context("writing the ledger"));
+            }
+            for res in &r.results {
+                let h = Held { address: res.address.to_string(), action: res.action.as_str().into(), reason: String::new() };
+                match &res.status {
+                    Status::Applied => {
+                        output::status(format!("  self-heal: {} {}", res.action.as_str(), res.address));
+                        applied.push(h);
+                    }
+                    Status::Failed { error } | Status::Skipped { error, .. } => {
+                        output::status(format!("  self-heal FAILED: {} {}: {error}", res.action.as_str(), res.address));
+                        failed.push(Held { reason: error.clone(), ..h });
+                    }
+                }
+            }
+        }
+    } else {
+        held.clear();
+    }
+    let after = ctx.target.client.stats();
+    let pass = PassReport {
+        drift: report,
+        pass: n,
+        self_heal: ctx.args.self_heal,
+        window_open: open,
+        applied,
+        failed,
+        held,
+        graph_requests: after.requests.saturating_sub(before.requests),
+        graph_throttled: after.throttled.saturating_sub(before.throttled),
+        delta_full_resyncs: dstats.full_resyncs,
+    };
+    std::fs::create_dir_all(&ctx.history).with_context(|| format!("creating {}", ctx.history.display()))?;
+    let stamp = pass.drift.generated_at.replace([':', '-'], "");
+    let file = ctx.history.join(format!("drift-{stamp}-pass{n:06}.json"));
+    let mut text = serde_json::to_string_pretty(&pass).unwrap_or_default();
+    text.push('\n');
+    write_atomic(&file, &text)?;
+    Ok(pass)
+}
+
+fn summary(p: &PassReport) -> String {
+    let mut s = format!("pass {}: {}", p.pass, p.drift.headline());
+    if p.self_heal {
+        s.push_str(&format!("; applied {}, failed {}, held {}", p.applied.len(), p.failed.len(), p.held.len()));
+        for h in &p.held {
+            s.push_str(&format!("\n  held: {} {}: {}", h.action, h.address, h.reason));
+        }
+    }
+    s.push_str(&format!("; {} Graph request(s)", p.graph_requests));
+    s
+}
+
+pub async fn run(args: Args) -> Result<ExitCode> {
+    let state = load(&args.dir)?;
+    let target = target::connect(&args.dir, state.tenant.as_ref().map(|t| &t.value), args.graph_url.as_deref(), args.ledger.clone()).await?;
+    output::status(format!("Reconciling {} against {}", args.dir.display(), target.description));
+    let metrics = Arc::new(Mutex::new(Metrics::default()));
+    if let Some(addr) = args.metrics_addr {
+        if let Err(e) = serve_metrics(addr, metrics.clone()).await {
+            target.shutdown().await;
+            return Err(e);
+        }
+    }
+    let stop = Stop::default();
+    stop.listen();
+    let ctx = Ctx {
+        history: drift::history_dir(&args.dir, args.history.as_deref()),
+        delta_path: target::state_dir(&args.dir).join("delta.json"),
+        args: &args,
+        target: &target,
+        started: std::time::Instant::now(),
+        stop: stop.clone(),
+    };
+    if let Some(parent) = ctx.delta_path.parent() {
+        std::fs::create_dir_all(parent).ok();
+    }
+    let mut n = 0u64;
+    let mut code: ExitCode;
+    loop {
+        n += 1;
+        let result = pass(&ctx, n).await;
+        let stamp = ctx.now().timestamp();
+        if let Ok(mut m) = metrics.lock() {
+            m.passes += 1;
+            m.last_pass = Some(stamp);
+            match &result {
+                Ok(p) => {
+                    m.last_success = Some(stamp);
+                    m.drift = p.drift.items.len();
+                    m.held = p.held.len();
+                    m.applied_total += p.applied.len() as u64;
+                    m.requests_total += p.graph_requests;
+                    m.throttled_total += p.graph_throttled;
+                }
+                Err(_) => m.failures += 1,
+            }
+        }
+        match &result {
+            Ok(p) => {
+                output::status(summary(p));
+                let remaining = p.drift.items.len().saturating_sub(p.applied.len());
+                code = if !p.failed.is_empty() { ExitCode::from(1) } else if remaining > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            }
+            Err(e) => {
+                output::status(format!("pass {n} failed (retried at the next interval): {e:#}"));
+                code = ExitCode::from(1);
+            }
+        }
+        if args.once || stop.requested() || args.passes.is_some_and(|max| n >= max) {
+            break;
+        }
+        let jitter = rand::thread_rng().gen_range(0.9..1.1);
+        let wait = args.interval.mul_f64(jitter);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.notify.notified() => {}
+        }
+        if stop.requested() {
+            break;
+        }
+    }
+    target.shutdown().await;
+    // A loop that was stopped ends cleanly; one pass reports what it found.
+    Ok(if args.once { code } else { ExitCode::SUCCESS })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn windows_by_day_time_and_offset() {
+        let w = Window::parse("Mon-Fri 08:00-18:00").unwrap();
+        assert!(w.contains(at("2026-11-23T08:00:00Z"))); // Monday
+        assert!(!w.contains(at("2026-11-23T18:00:00Z")));
+        assert!(!w.contains(at("2026-11-22T10:00:00Z"))); // Sunday
+        let w = Window::parse("Sat 02:00-06:00 +01:00").unwrap();
+        assert!(w.contains(at("2026-11-21T01:30:00Z"))); // 02:30 local Saturday
+        assert!(!w.contains(at("2026-11-21T05:30:00Z")));
+        let w = Window::parse("Fri 22:00-02:00").unwrap();
+        assert!(w.contains(at("2026-11-28T01:00:00Z"))); // Saturday 01:00, Friday's window
+        assert!(!w.contains(at("2026-11-29T01:00:00Z")));
+        assert!(Window::parse("Someday 08:00-09:00").is_err());
+        assert!(Window::parse("Mon 8-9").is_err());
+        assert!(window_open(&[], at("2026-11-22T10:00:00Z")));
+    }
+
+    #[test]
+    fn intervals() {
+        assert_eq!(parse_interval("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(parse_interval("2h").unwrap(), Duration::from_secs(7200));
+        assert_eq!(parse_interval("30s").unwrap(), Duration::from_secs(30));
+        assert!(parse_interval("0s").is_err());
+        assert!(parse_interval("5d").is_err());
+    }
+}
