@@ -16,7 +16,57 @@ fn the_example_tenant_validates() {
     });
     assert!(state.warnings.is_empty(), "{}", state.warnings);
     let counts: std::collections::BTreeMap<Kind, usize> = state.counts().into_iter().collect();
-    assert_eq!(counts[&Kind::UpdateRing], 4, "four rings");
+    let expected = [
+        (Kind::User, 8),
+        (Kind::Guest, 1),
+        (Kind::Group, 7),
+        (Kind::RoleAssignment, 2),
+        (Kind::DeviceConfiguration, 1),
+        (Kind::CompliancePolicy, 1),
+        (Kind::UpdateRing, 4),
+        (Kind::AutopilotProfile, 1),
+        (Kind::ConditionalAccess, 1),
+    ];
+    assert_eq!(state.counts(), expected.to_vec());
+    // The published Managed Desktop values (graph-reference section 9):
+    // (ring, group, quality deferral, feature deferral, feature deadline,
+    // quality deadline, grace period).
+    for (ring, group, q, f, fd, qd, grace) in [
+        ("test", "mwd-test", 0, 0, 5, 0, 0),
+        ("first", "mwd-first", 1, 0, 5, 2, 2),
+        ("fast", "mwd-fast", 6, 0, 5, 2, 2),
+        ("broad", "mwd-broad", 9, 0, 5, 5, 2),
+    ] {
+        let r = &state.update_ring[ring].value;
+        assert_eq!(
+            (
+                r.quality_updates_deferral_period_in_days,
+                r.feature_updates_deferral_period_in_days,
+                r.deadline_for_feature_updates_in_days,
+                r.deadline_for_quality_updates_in_days,
+                r.deadline_grace_period_in_days,
+            ),
+            (Some(q), Some(f), Some(fd), Some(qd), Some(grace)),
+            "update_ring.{ring}"
+        );
+        assert_eq!(r.assignments.include, vec![group.to_string()]);
+        assert!(r.assignments.exclude.is_empty());
+        assert_eq!(r.feature_updates_rollback_window_in_days, Some(30));
+        assert_eq!(
+            r.user_pause_access,
+            Some(schema::kinds::update_ring::Enablement::Disabled)
+        );
+        assert_eq!(r.allow_windows11_upgrade, Some(false));
+        assert_eq!(r.drivers_excluded, Some(false));
+        assert_eq!(r.postpone_reboot_until_after_deadline, Some(false));
+    }
+    // Conditional access leaves out the service accounts and break glass.
+    let ca = &state.conditional_access["require-mfa"].value;
+    assert_eq!(
+        ca.users.exclude_groups,
+        vec!["service-accounts".to_string()]
+    );
+    assert_eq!(ca.users.exclude_users, vec!["breakglass-1".to_string()]);
     assert_eq!(counts[&Kind::Guest], 1);
     assert_eq!(counts[&Kind::AutopilotProfile], 1);
     assert_eq!(counts[&Kind::ConditionalAccess], 1);

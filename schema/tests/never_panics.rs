@@ -25,16 +25,23 @@ fn check(files: &[(String, Vec<u8>)]) {
         .iter()
         .map(|(p, b)| (p.as_str(), b.as_slice()))
         .collect();
+    let located = |diag: &schema::Diagnostic| {
+        let loc = diag.location.as_ref().expect("every problem is located");
+        assert!(loc.line >= 1 && loc.column >= 1, "{diag}");
+        assert!(
+            files
+                .iter()
+                .any(|(p, _)| loc.file == std::path::Path::new(p)),
+            "{diag} names a file that was not loaded"
+        );
+        // Rendering never panics either.
+        let _ = diag.to_string();
+    };
     match schema::load_bytes(&refs) {
-        Ok(_) => {}
+        Ok(state) => state.warnings.0.iter().for_each(located),
         Err(schema::LoadError::Invalid(d)) => {
             assert!(d.has_errors());
-            for diag in d.errors() {
-                let loc = diag.location.as_ref().expect("every error is located");
-                assert!(loc.line >= 1 && loc.column >= 1);
-                // Rendering never panics either.
-                let _ = diag.to_string();
-            }
+            d.0.iter().for_each(located);
         }
         Err(e) => panic!("unexpected error kind: {e}"),
     }
@@ -153,6 +160,18 @@ proptest! {
     #[test]
     fn arbitrary_text_never_panics(text in "(\\[[a-z_.\"-]{0,12}\\]\n|[a-z_]{1,12} = (\"[^\"\n]{0,12}\"|[0-9-]{1,4}|\\[\\]|true|\\{\\})\n|#[^\n]{0,10}\n){0,12}") {
         check(&[("fuzz.toml".to_string(), text.into_bytes())]);
+    }
+
+    #[test]
+    fn several_arbitrary_files_never_panic(
+        files in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..256), 1..4)
+    ) {
+        let named: Vec<(String, Vec<u8>)> = files
+            .into_iter()
+            .enumerate()
+            .map(|(i, b)| (format!("dir{i}/f.toml"), b))
+            .collect();
+        check(&named);
     }
 
     #[test]
