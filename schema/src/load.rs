@@ -113,11 +113,11 @@ fn load_read(
 
 fn load_sources(sources: &[SourceFile], mut diags: Diagnostics) -> Result<DesiredState, LoadError> {
     let mut state = DesiredState::default();
-    let mut broken = Broken::new();
+    let mut broken = Broken::default();
     for source in sources {
         load_file(source, &mut state, &mut broken, &mut diags);
     }
-    state.broken = broken.into_keys().collect();
+    state.broken = broken.resources.into_keys().collect();
     // Validate what did parse, so every problem is reported in one run;
     // references to resources that failed to parse are not reported again.
     crate::validate::validate(&state, sources, &mut diags);
@@ -177,7 +177,12 @@ fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
 
 /// Resources that failed to parse, with where they were declared, so a later
 /// declaration of the same address is still a duplicate.
-type Broken = BTreeMap<crate::Address, Location>;
+#[derive(Default)]
+struct Broken {
+    resources: BTreeMap<crate::Address, Location>,
+    /// `[tenant]` or `[governance]` tables that failed to parse.
+    singletons: BTreeMap<String, Location>,
+}
 
 fn load_file(
     source: &SourceFile,
@@ -206,8 +211,8 @@ fn load_file(
     }
     for (name, value) in table {
         match name.as_str() {
-            "tenant" => singleton(source, &name, value, &mut state.tenant, diags),
-            "governance" => singleton(source, &name, value, &mut state.governance, diags),
+            "tenant" => singleton(source, &name, value, &mut state.tenant, broken, diags),
+            "governance" => singleton(source, &name, value, &mut state.governance, broken, diags),
             "user" => resources(source, Kind::User, value, &mut state.user, broken, diags),
             "guest" => resources(source, Kind::Guest, value, &mut state.guest, broken, diags),
             "group" => resources(source, Kind::Group, value, &mut state.group, broken, diags),
@@ -277,24 +282,30 @@ fn singleton<T: DeserializeOwned>(
     name: &str,
     value: toml::Value,
     slot: &mut Option<Declared<T>>,
+    broken: &mut Broken,
     diags: &mut Diagnostics,
 ) {
     let here = vec![Seg::from(name)];
     let origin = source.locate(&here);
-    if let Some(first) = slot {
+    let first = slot
+        .as_ref()
+        .map(|d| &d.origin)
+        .or_else(|| broken.singletons.get(name));
+    if let Some(first) = first {
         diags.push(
             Diagnostic::error("duplicate", format!("[{name}] is declared more than once"))
                 .at(Some(origin))
                 .with_help(format!(
                     "first declared at {}:{}:{}",
-                    first.origin.file.display(),
-                    first.origin.line,
-                    first.origin.column
+                    first.file.display(),
+                    first.line,
+                    first.column
                 )),
         );
         return;
     }
     if !value.is_table() {
+        broken.singletons.insert(name.to_string(), origin.clone());
         let found = if value.is_array() {
             "an array"
         } else {
@@ -310,8 +321,11 @@ fn singleton<T: DeserializeOwned>(
         );
         return;
     }
-    if let Some(value) = parse_value(source, &here, value, diags) {
-        *slot = Some(Declared { value, origin });
+    match parse_value(source, &here, value, diags) {
+        Some(value) => *slot = Some(Declared { value, origin }),
+        None => {
+            broken.singletons.insert(name.to_string(), origin);
+        }
     }
 }
 
@@ -353,7 +367,7 @@ fn resources<T: DeserializeOwned>(
         if let Some(first) = map
             .get(&key)
             .map(|d| &d.origin)
-            .or_else(|| broken.get(&address))
+            .or_else(|| broken.resources.get(&address))
         {
             diags.push(
                 Diagnostic::error(
@@ -381,7 +395,7 @@ fn resources<T: DeserializeOwned>(
                     "each {kind} is its own table: write [{kind}.{key}] followed by its fields, or `{key}` is a field misplaced under [{kind}]"
                 )),
             );
-            broken.insert(address, origin);
+            broken.resources.insert(address, origin);
             continue;
         }
         match parse_value(source, &here, value, diags) {
@@ -389,7 +403,7 @@ fn resources<T: DeserializeOwned>(
                 map.insert(key, Declared { value, origin });
             }
             None => {
-                broken.insert(address, origin);
+                broken.resources.insert(address, origin);
             }
         }
     }
