@@ -19,6 +19,7 @@ pub struct Options {
     pub concurrency: usize,
     pub graph_url: Option<String>,
     pub ledger: Option<PathBuf>,
+    pub rollout: engine::governance::RolloutMode,
 }
 
 fn now() -> String {
@@ -102,16 +103,7 @@ fn stale_reasons(saved: &Plan, fresh: &Plan) -> Vec<String> {
 }
 
 pub async fn run(source: &Path, dir: &Path, opts: &Options) -> Result<ExitCode> {
-    let saved: Option<Plan> = if source.is_file() {
-        let text = std::fs::read_to_string(source).with_context(|| format!("reading plan {}", source.display()))?;
-        let plan: Plan = serde_json::from_str(&text).with_context(|| format!("{} is not a tenantctl plan", source.display()))?;
-        if plan.format_version != engine::plan::PLAN_FORMAT_VERSION {
-            bail!("{} has plan format {}, this tenantctl reads {}", source.display(), plan.format_version, engine::plan::PLAN_FORMAT_VERSION);
-        }
-        Some(plan)
-    } else {
-        None
-    };
+    let saved: Option<Plan> = if source.is_file() { Some(crate::governance::read_plan(source)?) } else { None };
     let dir = if saved.is_some() { dir } else { source };
     let state = load(dir)?;
     let desired = providers::kinds::desired_model(&state);
@@ -119,18 +111,51 @@ pub async fn run(source: &Path, dir: &Path, opts: &Options) -> Result<ExitCode> 
     output::status(format!("Applying to {}", target.description));
     let mut ledger = read_ledger(&target.ledger_path)?;
     let observed = providers::observe::observe(&target.client, &desired, &ledger).await.context("reading the tenant")?;
-    let fresh = engine::plan(&desired, &observed, &ledger, &engine::PlanOptions::default())?;
+    let fresh = engine::plan::plan_with_rollout(&desired, &observed, &ledger, &engine::PlanOptions::default(), opts.rollout)?;
     let plan = match saved {
         Some(saved) => {
-            let reasons = stale_reasons(&saved, &fresh);
+            let mut reasons = stale_reasons(&saved, &fresh);
+            if reasons.is_empty() && saved.changes != fresh.changes {
+                // Same inputs, different changes: the file was edited, or a
+                // deadline (expiry, rollout soak) passed since it was made.
+                reasons.push("its changes are not what the desired state and the tenant give now (edited by hand, or an expiry or soak time passed)".into());
+            }
             if !reasons.is_empty() {
                 target.shutdown().await;
                 bail!("plan is stale; make a new plan and review it again:\n{}", reasons.join("\n"));
             }
+            // Every signature is checked before any write.
+            match engine::governance::verify_approvals(&saved, &desired) {
+                Ok(v) if v.sensitive > 0 => output::status(format!("{} sensitive change(s) approved by {}.", v.sensitive, v.approvers.join(", "))),
+                Ok(_) => {}
+                Err(e) => {
+                    target.shutdown().await;
+                    bail!("refusing to apply {}: {e}", source.display());
+                }
+            }
             saved
         }
-        None => fresh,
+        None => {
+            if !fresh.sensitive.is_empty() && desired.governance.approvals_required > 0 {
+                target.shutdown().await;
+                let list: Vec<String> = fresh.sensitive.iter().map(|(a, why)| format!("  - {a}: {why}")).collect();
+                bail!(
+                    "the plan has {} sensitive change(s), and sensitive changes need a saved plan approved by {} approver(s) other than its author:\n{}\n\
+                     make one with `tenantctl plan {dir} --out plan.json --author-key YOU.key`, have approvers run `tenantctl approve plan.json --key THEIR.key --dir {dir}`, then `tenantctl apply plan.json --dir {dir}`",
+                    fresh.sensitive.len(),
+                    desired.governance.approvals_required,
+                    list.join("\n"),
+                    dir = dir.display()
+                );
+            }
+            fresh
+        }
     };
+    if plan.lint_errors() > 0 {
+        target.shutdown().await;
+        let errors: Vec<String> = plan.lints.iter().filter(|f| f.severity == engine::governance::Severity::Error).map(|f| format!("  {f}")).collect();
+        bail!("the plan breaks governance lints (allow one on purpose in [governance] allow):\n{}", errors.join("\n"));
+    }
     if !plan.unknown.is_empty() {
         output::status(format!("{} resource(s) could not be read and are left alone.", plan.unknown.len()));
     }

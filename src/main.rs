@@ -4,6 +4,7 @@
 mod apply;
 mod drift;
 mod export;
+mod governance;
 mod output;
 mod reconcile;
 mod target;
@@ -59,6 +60,12 @@ enum Command {
         /// under .tenantctl/ for a sandbox).
         #[arg(long, env = "TENANTCTL_LEDGER")]
         ledger: Option<PathBuf>,
+        /// Sign the saved plan as its author with this private key (from
+        /// `tenantctl keygen`); sensitive plans need an author.
+        #[arg(long, env = "TENANTCTL_AUTHOR_KEY", requires = "out")]
+        author_key: Option<PathBuf>,
+        #[command(flatten)]
+        rollout: RolloutFlags,
     },
     /// Make the tenant match desired state (or apply a saved plan exactly).
     Apply {
@@ -83,6 +90,26 @@ enum Command {
         /// under .tenantctl/ for a sandbox).
         #[arg(long, env = "TENANTCTL_LEDGER")]
         ledger: Option<PathBuf>,
+        #[command(flatten)]
+        rollout: RolloutFlags,
+    },
+    /// Make an Ed25519 key pair for approving or authoring plans: NAME.key
+    /// (private, mode 0600) and NAME.pub; prints the public key.
+    Keygen {
+        /// Base name of the key files.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Approve a saved plan: verify it, show it, and add a signature.
+    Approve {
+        /// A plan saved with `plan --out`.
+        plan: PathBuf,
+        /// Your private key (from `tenantctl keygen`).
+        #[arg(long)]
+        key: PathBuf,
+        /// The desired-state directory the plan was made from.
+        #[arg(long, default_value = "desired-state")]
+        dir: PathBuf,
     },
     /// Adopt an existing object: record ADDRESS as owning OBJECT_ID in the ledger.
     Import {
@@ -108,6 +135,27 @@ enum Command {
         #[command(subcommand)]
         command: SandboxCommand,
     },
+}
+
+/// Ring-by-ring rollout overrides.
+#[derive(clap::Args, Clone, Copy, Default)]
+struct RolloutFlags {
+    /// Keep every rollout ring as it is this run.
+    #[arg(long, conflicts_with = "force_rollout")]
+    hold_rollout: bool,
+    /// Ignore soak times: change every ring now.
+    #[arg(long)]
+    force_rollout: bool,
+}
+
+impl RolloutFlags {
+    fn mode(self) -> engine::governance::RolloutMode {
+        match (self.hold_rollout, self.force_rollout) {
+            (true, _) => engine::governance::RolloutMode::Hold,
+            (_, true) => engine::governance::RolloutMode::Force,
+            _ => engine::governance::RolloutMode::Normal,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -151,11 +199,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             output::result(&schema::json_schema());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Plan { dir, format, out, detailed_exitcode, graph_url, ledger } => {
-            runtime()?.block_on(plan(&dir, format, out.as_deref(), detailed_exitcode, graph_url.as_deref(), ledger))
+        Command::Plan { dir, format, out, detailed_exitcode, graph_url, ledger, author_key, rollout } => {
+            let saving = Saving { out: out.as_deref(), author_key: author_key.as_deref() };
+            runtime()?.block_on(plan(&dir, format, saving, detailed_exitcode, graph_url.as_deref(), ledger, rollout.mode()))
         }
-        Command::Apply { source, dir, auto_approve, max_deletions, concurrency, graph_url, ledger } => {
-            let opts = apply::Options { auto_approve, max_deletions, concurrency, graph_url, ledger };
+        Command::Keygen { out } => governance::keygen(&out),
+        Command::Approve { plan, key, dir } => governance::approve(&plan, &key, &dir),
+        Command::Apply { source, dir, auto_approve, max_deletions, concurrency, graph_url, ledger, rollout } => {
+            let opts = apply::Options { auto_approve, max_deletions, concurrency, graph_url, ledger, rollout: rollout.mode() };
             runtime()?.block_on(apply::run(&source, &dir, &opts))
         }
         Command::Import { address, object_id, dir, graph_url, ledger } => {
@@ -190,6 +241,11 @@ pub(crate) fn load(dir: &Path) -> Result<schema::DesiredState> {
 
 fn validate(dir: &Path) -> Result<ExitCode> {
     let state = load(dir)?;
+    // Guardrail lints of desired state alone (live ones run in plan).
+    let lints = engine::governance::lint_desired(&providers::kinds::desired_model(&state), chrono::Utc::now());
+    if governance::report_lints(&lints) > 0 {
+        anyhow::bail!("{} breaks governance lints", dir.display());
+    }
     let mut text = format!("{} is valid:\n", dir.display());
     for (kind, n) in state.counts() {
         text.push_str(&format!("  {:<22} {n}\n", kind.as_str()));
@@ -214,7 +270,14 @@ pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-async fn plan(dir: &Path, format: Format, out: Option<&Path>, detailed: bool, graph_url: Option<&str>, ledger: Option<PathBuf>) -> Result<ExitCode> {
+/// Where `plan` saves the plan, and who signs it as author.
+struct Saving<'a> {
+    out: Option<&'a Path>,
+    author_key: Option<&'a Path>,
+}
+
+async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, graph_url: Option<&str>, ledger: Option<PathBuf>, rollout: engine::governance::RolloutMode) -> Result<ExitCode> {
+    let out = saving.out;
     let state = load(dir)?;
     let desired = providers::kinds::desired_model(&state);
     let target = target::connect(dir, state.tenant.as_ref().map(|t| &t.value), graph_url, ledger).await?;
@@ -225,7 +288,8 @@ async fn plan(dir: &Path, format: Format, out: Option<&Path>, detailed: bool, gr
     progress.finish();
     let stats = target.client.stats();
     target.shutdown().await;
-    let plan = engine::plan(&desired, &observed, &ledger, &engine::PlanOptions::default())?;
+    let mut plan = engine::plan::plan_with_rollout(&desired, &observed, &ledger, &engine::PlanOptions::default(), rollout)?;
+    governance::sign_as_author(&mut plan, saving.author_key)?;
     output::status(format!("Read the tenant in {} Graph request(s).", stats.requests));
     let rendered = match format {
         Format::Text => engine::render::text(&plan, output::color_stdout()),
@@ -236,6 +300,9 @@ async fn plan(dir: &Path, format: Format, out: Option<&Path>, detailed: bool, gr
     if let Some(out) = out {
         write_atomic(out, &engine::render::json(&plan))?;
         output::status(format!("Saved the plan to {}", out.display()));
+    }
+    if governance::lint_errors(&plan.lints) > 0 {
+        return Ok(ExitCode::from(1));
     }
     Ok(if detailed && !plan.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }

@@ -82,6 +82,8 @@ async fn apply_converges_through_throttling_errors_lag_and_dropped_connections()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_apply_at_any_point_then_applying_again_converges() {
     let state = example();
+    let (_example, example_path) = ungoverned_example();
+    let example_dir = || example_path.clone();
     let mut killed_at = Vec::new();
     // Measure a full apply's request count first, to spread the kill points.
     let total = {
@@ -157,7 +159,7 @@ async fn a_saved_plan_is_refused_once_the_tenant_changed() {
 async fn a_saved_plan_applies_exactly_when_nothing_changed() {
     let sb = sandbox().await;
     let work = tempfile::tempdir().unwrap();
-    let dir = example_dir();
+    let (_example, dir) = ungoverned_example();
     let plan_file = work.path().join("plan.json");
     assert!(cli(&sb, work.path(), &["plan", dir.to_str().unwrap(), "--out", plan_file.to_str().unwrap()]).status.success());
     let out = cli(&sb, work.path(), &["apply", plan_file.to_str().unwrap(), "--dir", dir.to_str().unwrap(), "--auto-approve"]);
@@ -171,7 +173,8 @@ async fn a_saved_plan_applies_exactly_when_nothing_changed() {
 async fn apply_without_a_terminal_or_auto_approve_is_an_error() {
     let sb = sandbox().await;
     let work = tempfile::tempdir().unwrap();
-    let out = cli(&sb, work.path(), &["apply", example_dir().to_str().unwrap()]);
+    let (_example, example_path) = ungoverned_example();
+    let out = cli(&sb, work.path(), &["apply", example_path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("--auto-approve"), "{}", text(&out.stderr));
     assert_eq!(sb.request_counts().requests.keys().filter(|k| k.starts_with("POST") && !k.contains("oauth2")).count(), 0);
@@ -189,7 +192,19 @@ fn scratch_example() -> tempfile::TempDir {
             std::fs::copy(e.path(), dst.join(e.file_name())).unwrap();
         }
     }
+    // Apply mechanics, not governance (tests/governance_e2e.rs): sensitive
+    // changes may be applied from the directory without approvals.
+    let t = dst.join("tenant.toml");
+    let gov = std::fs::read_to_string(&t).unwrap().replace("approvals_required = 2", "approvals_required = 0");
+    std::fs::write(&t, gov).unwrap();
     dir
+}
+
+/// The example, applicable without approvals, at a stable path for one test.
+fn ungoverned_example() -> (tempfile::TempDir, std::path::PathBuf) {
+    let t = scratch_example();
+    let d = t.path().join("desired-state");
+    (t, d)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

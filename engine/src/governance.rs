@@ -375,7 +375,7 @@ pub fn lint_desired(desired: &DesiredModel, now: DateTime<Utc>) -> Vec<Finding> 
     let listed = gov.approvers.len() as u32;
     if gov.approvals_required > 0 && listed < gov.approvals_required {
         out.push(finding(
-            Severity::Error,
+            Severity::Warning,
             "approvals-unreachable",
             "governance",
             format!("approvals_required = {} but only {listed} approver(s) are listed: no sensitive plan could ever be applied", gov.approvals_required),

@@ -385,10 +385,10 @@ fn each_lint_fires_on_a_violation_and_can_be_allowed() {
     assert_eq!(
         names,
         vec![
-            ("approvals-unreachable", "governance"),
             ("service-account-targeted", "conditional_access.bad"),
             ("service-account-targeted", "device_configuration.svc"),
             ("service-accounts-not-excluded", "conditional_access.bad"),
+            ("approvals-unreachable", "governance"),
             ("certificate-expiring", "device_configuration.expiring"),
             ("standing-privileged-access", "role_assignment.standing"),
         ],
@@ -397,6 +397,7 @@ fn each_lint_fires_on_a_violation_and_can_be_allowed() {
     assert_eq!(found[0].severity, Severity::Error);
     assert_eq!(found[5].severity, Severity::Warning);
     assert!(found[4].message.contains("2026-12-23T10:17:08Z, within 60 days"), "{}", found[4].message);
+    assert_eq!(found[3].severity, Severity::Warning, "unreachable approvals warn: a tenant without [governance] still plans");
     // Allowed by name, or by name and address.
     m.governance.allow = vec!["certificate-expiring".into(), "service-account-targeted:conditional_access.bad".into()];
     let names: Vec<(String, String)> = lints_of(&m);

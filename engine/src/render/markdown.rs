@@ -44,6 +44,9 @@ pub fn markdown(plan: &Plan) -> String {
             escape(&c.display_name)
         );
         let _ = writeln!(out, "{}{}\n", escape(&c.reason), c.id.as_deref().map(|i| format!(" (object `{i}`)")).unwrap_or_default());
+        if let Some(why) = plan.sensitive.get(&c.address) {
+            let _ = writeln!(out, "**Sensitive:** {} (needs approval)\n", escape(why));
+        }
         if !c.fields.is_empty() {
             let (before, after) = diff_sides(c);
             let _ = writeln!(out, "```diff");
@@ -81,6 +84,31 @@ pub fn markdown(plan: &Plan) -> String {
         let _ = writeln!(out, "### Kept, no longer declared\n");
         for o in &plan.orphans {
             let _ = writeln!(out, "- `{}` (`{}`): {}", o.address, o.id, escape(&o.reason));
+        }
+        let _ = writeln!(out);
+    }
+    if !plan.rollout.is_empty() {
+        let _ = writeln!(out, "### Rollout\n");
+        for w in &plan.rollout {
+            let _ = writeln!(out, "- `{}` {}: {}", w.address, escape(&w.ring), escape(&w.reason));
+        }
+        let _ = writeln!(out);
+    }
+    if !plan.lints.is_empty() {
+        let _ = writeln!(out, "### Governance lints\n");
+        for f in &plan.lints {
+            let _ = writeln!(out, "- `{}` {}", f.lint, escape(&f.to_string()));
+        }
+        let _ = writeln!(out);
+    }
+    if !plan.sensitive.is_empty() || plan.author.is_some() || !plan.approvals.is_empty() {
+        let _ = writeln!(out, "### Approvals\n");
+        let _ = writeln!(out, "{} sensitive change(s).", plan.sensitive.len());
+        if let Some(a) = &plan.author {
+            let _ = writeln!(out, "- author: `{}`", a.public_key);
+        }
+        for (i, a) in plan.approvals.iter().enumerate() {
+            let _ = writeln!(out, "- approval {}: {} (`{}`)", i + 1, escape(&a.approver), a.public_key);
         }
         let _ = writeln!(out);
     }

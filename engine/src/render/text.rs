@@ -43,6 +43,9 @@ pub fn text(plan: &Plan, color: bool) -> String {
             id
         );
         let _ = writeln!(out, "        {}: {}", c.action.as_str(), c.reason);
+        if let Some(why) = plan.sensitive.get(&c.address) {
+            let _ = writeln!(out, "        {}", p.c("1;35", &format!("sensitive: {why}")));
+        }
         for f in &c.fields {
             let line = match (&f.before, &f.after) {
                 (None, Some(a)) => format!("+ {} = {}", f.field, show_value(&f.field, a)),
@@ -72,6 +75,27 @@ pub fn text(plan: &Plan, color: bool) -> String {
         let _ = writeln!(out, "\nKept, no longer declared:");
         for o in &plan.orphans {
             let _ = writeln!(out, "  . {} (id {}): {}", o.address, o.id, o.reason);
+        }
+    }
+    if !plan.rollout.is_empty() {
+        let _ = writeln!(out, "\nRollout (rings waiting):");
+        for w in &plan.rollout {
+            let _ = writeln!(out, "  > {} {}: {}", w.address, w.ring, w.reason);
+        }
+    }
+    if !plan.lints.is_empty() {
+        let _ = writeln!(out, "\n{}", p.c("1;33", "Governance lints:"));
+        for f in &plan.lints {
+            let _ = writeln!(out, "  ! {f}");
+        }
+    }
+    if !plan.sensitive.is_empty() || plan.author.is_some() || !plan.approvals.is_empty() {
+        let _ = writeln!(out, "\nApprovals: {} sensitive change(s); plan {}", plan.sensitive.len(), plan.hash());
+        if let Some(a) = &plan.author {
+            let _ = writeln!(out, "  author: {}", a.public_key);
+        }
+        for (i, a) in plan.approvals.iter().enumerate() {
+            let _ = writeln!(out, "  approval {}: {} ({})", i + 1, a.approver, a.public_key);
         }
     }
     if !plan.warnings.is_empty() {

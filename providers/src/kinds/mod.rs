@@ -53,7 +53,49 @@ pub fn desired_model(state: &DesiredState) -> DesiredModel {
     for (k, d) in &state.conditional_access {
         m.insert(conditional_access::desired(k, &d.value, state));
     }
+    governance_sets(state, &mut m);
     m
+}
+
+/// The sets governance needs: service accounts, the groups that hold only
+/// service accounts (by static members, or by a dynamic rule that names
+/// only service accounts' UPNs), and protected groups.
+fn governance_sets(state: &DesiredState, m: &mut DesiredModel) {
+    use schema::kinds::user::UserKind;
+    let service: Vec<(&String, String)> = state
+        .user
+        .iter()
+        .filter(|(_, u)| u.value.kind == UserKind::Service)
+        .map(|(k, u)| (k, u.value.user_principal_name.to_lowercase()))
+        .collect();
+    m.service_accounts = service.iter().map(|(k, _)| Address::new(Kind::User, k.as_str())).collect();
+    let people: Vec<String> = state
+        .user
+        .values()
+        .filter(|u| u.value.kind != UserKind::Service)
+        .map(|u| u.value.user_principal_name.to_lowercase())
+        .collect();
+    for (k, g) in &state.group {
+        let address = Address::new(Kind::Group, k.as_str());
+        if g.value.protected {
+            m.protected_groups.insert(address.clone());
+        }
+        let by_members = g.value.members.as_ref().is_some_and(|members| {
+            !members.is_empty()
+                && members.iter().all(|r| matches!(state.resolve(r, &[Kind::User]), Ok(a) if m.service_accounts.contains(&a)))
+        });
+        let by_rule = g.value.membership_rule.as_deref().is_some_and(|rule| {
+            let rule = rule.to_lowercase();
+            let names = |upn: &str| {
+                let local = upn.split('@').next().unwrap_or(upn);
+                rule.contains(&format!("\"{upn}\"")) || rule.contains(&format!("\"{local}@\""))
+            };
+            rule.contains("user.") && service.iter().any(|(_, upn)| names(upn)) && !people.iter().any(|upn| names(upn))
+        });
+        if by_members || by_rule {
+            m.service_account_groups.insert(address);
+        }
+    }
 }
 
 /// A desired resource with its dependencies derived from the references in

@@ -1,0 +1,163 @@
+//! `tenantctl keygen`, `tenantctl approve`, the author's signature on
+//! `plan --out`, and the governance checks of `apply` and `validate`. The
+//! decisions are `engine::governance`'s; this is wiring, files and output.
+//!
+//! Key files: `NAME.key` is the Ed25519 private key as PKCS#8 PEM
+//! (`-----BEGIN PRIVATE KEY-----`), created with mode 0600 and never
+//! overwritten; `NAME.pub` holds the public key as `ed25519:BASE64`, the form
+//! `[governance.approvers.X] public_key` takes. Private keys are never
+//! printed or logged.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use ed25519_dalek::SigningKey;
+use engine::governance::{self, ApprovalError, Finding, Severity};
+use engine::{DesiredModel, Plan};
+
+use crate::{load, output, write_atomic};
+
+/// Write a new key pair to `NAME.key` (0600) and `NAME.pub`; print the
+/// public key.
+pub fn keygen(out: &Path) -> Result<ExitCode> {
+    let key_path = with_suffix(out, "key");
+    let pub_path = with_suffix(out, "pub");
+    let mut seed = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
+    let key = SigningKey::from_bytes(&seed);
+    let pem = key.to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF).map_err(|e| anyhow::anyhow!("encoding the key: {e}"))?;
+    write_private(&key_path, pem.as_bytes())?;
+    let public = governance::public_key_string(&key.verifying_key());
+    std::fs::write(&pub_path, format!("{public}\n")).with_context(|| format!("writing {}", pub_path.display()))?;
+    output::status(format!(
+        "Wrote the private key to {} (keep it secret) and the public key to {}.\nList it under [governance.approvers.NAME] public_key, or use it as --author-key.",
+        key_path.display(),
+        pub_path.display()
+    ));
+    output::result(&format!("{public}\n"));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn with_suffix(p: &Path, ext: &str) -> PathBuf {
+    let mut s = p.as_os_str().to_os_string();
+    s.push(format!(".{ext}"));
+    PathBuf::from(s)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {} (an existing key is never overwritten)", path.display()))?;
+    f.write_all(bytes).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| format!("creating {} (an existing key is never overwritten)", path.display()))?;
+    f.write_all(bytes).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Read a private key file written by `keygen`. The error never contains
+/// the file's content.
+pub fn read_key(path: &Path) -> Result<SigningKey> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading key {}", path.display()))?;
+    SigningKey::from_pkcs8_pem(&text).map_err(|_| anyhow::anyhow!("{} is not an Ed25519 private key in PKCS#8 PEM (make one with `tenantctl keygen`)", path.display()))
+}
+
+/// Read a saved plan.
+pub fn read_plan(path: &Path) -> Result<Plan> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading plan {}", path.display()))?;
+    let plan: Plan = serde_json::from_str(&text).with_context(|| format!("{} is not a tenantctl plan", path.display()))?;
+    if plan.format_version != engine::plan::PLAN_FORMAT_VERSION {
+        bail!("{} has plan format {}, this tenantctl reads {}", path.display(), plan.format_version, engine::plan::PLAN_FORMAT_VERSION);
+    }
+    Ok(plan)
+}
+
+/// `tenantctl approve PLAN --key FILE`: check the plan, show what is being
+/// approved, and add a signature (written atomically).
+pub fn approve(plan_path: &Path, key_path: &Path, dir: &Path) -> Result<ExitCode> {
+    let mut plan = read_plan(plan_path)?;
+    let state = load(dir)?;
+    let desired = providers::kinds::desired_model(&state);
+    let fp = engine::plan::fingerprint(&serde_json::to_value(&desired).context("hashing the desired state")?);
+    if fp != plan.desired_fingerprint {
+        bail!("{} was made from a different desired state than {} (it has {}, the directory gives {fp}); approve it against the commit it was made from", plan_path.display(), dir.display(), plan.desired_fingerprint);
+    }
+    // Everything already in the plan must verify; only the count may fall short.
+    match governance::verify_approvals(&plan, &desired) {
+        Ok(_) | Err(ApprovalError::NotEnough { .. }) => {}
+        Err(e) => bail!("refusing to approve {}: {e}", plan_path.display()),
+    }
+    let key = read_key(key_path)?;
+    output::status(summary(&plan, &desired));
+    let name = governance::approve(&mut plan, &desired.governance, &key).with_context(|| format!("refusing to approve {}", plan_path.display()))?;
+    write_atomic(plan_path, &engine::render::json(&plan))?;
+    output::status(format!(
+        "Approved by {name}: {} of {} approval(s). Signature over {} written to {}.",
+        plan.approvals.len(),
+        desired.governance.approvals_required,
+        plan.hash(),
+        plan_path.display()
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn summary(plan: &Plan, desired: &DesiredModel) -> String {
+    let mut s = format!("Plan {}: {}\n", plan.hash(), engine::render::headline(plan));
+    if let Some(a) = &plan.author {
+        s.push_str(&format!("Author: {}\n", a.public_key));
+    }
+    let size = plan.changes.iter().filter(|c| c.action != engine::Action::Forget).count();
+    for c in &plan.changes {
+        if let Some(why) = governance::classify(c, desired, size) {
+            s.push_str(&format!("  sensitive: {} {} ({why})\n", c.action.as_str(), c.address));
+        }
+    }
+    for (i, a) in plan.approvals.iter().enumerate() {
+        s.push_str(&format!("  approval {}: {} ({})\n", i + 1, a.approver, a.public_key));
+    }
+    s
+}
+
+/// The author key named on the command line or in TENANTCTL_AUTHOR_KEY.
+pub fn sign_as_author(plan: &mut Plan, key: Option<&Path>) -> Result<()> {
+    if let Some(path) = key {
+        let key = read_key(path)?;
+        governance::sign_as_author(plan, &key);
+    }
+    Ok(())
+}
+
+/// Print lint findings on stderr; the number of errors.
+pub fn report_lints(findings: &[Finding]) -> usize {
+    for f in findings {
+        output::status(f.to_string());
+    }
+    lint_errors(findings)
+}
+
+/// Say how many lint errors there are (the findings are in the rendered
+/// plan); the number of errors.
+pub fn lint_errors(findings: &[Finding]) -> usize {
+    let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
+    if errors > 0 {
+        output::status(format!("{errors} lint error(s); fix them, or allow one on purpose in [governance] allow = [\"LINT:ADDRESS\"]"));
+    }
+    errors
+}
