@@ -35,12 +35,13 @@ fn operator() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-fn journal_path(ledger: &Path) -> PathBuf {
+pub(crate) fn journal_path(ledger: &Path) -> PathBuf {
     ledger.with_extension("journal.jsonl")
 }
 
-/// Append one line to the journal; never rewrites it.
-fn journal(path: &Path, plan_hash: &str, r: &ChangeResult) -> Result<()> {
+/// Append one line to the journal; never rewrites it. Also used by
+/// `reconcile --self-heal`, so every change tenantctl makes is journaled.
+pub(crate) fn journal(path: &Path, plan_hash: &str, r: &ChangeResult) -> Result<()> {
     let (outcome, error) = match &r.status {
         Status::Applied => ("applied", None),
         Status::Failed { error } => ("failed", Some(error.clone())),
