@@ -249,22 +249,18 @@ impl Stop {
         self.flag.load(Ordering::SeqCst)
     }
 
-    fn listen(&self) {
+    /// Install the SIGTERM and Ctrl-C handlers now (not in a task that
+    /// might run later: a signal before then would kill the process), and
+    /// set the flag when one arrives.
+    fn listen(&self) -> Result<()> {
+        #[cfg(unix)]
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("listening for SIGTERM")?;
         let s = self.clone();
         tokio::spawn(async move {
             #[cfg(unix)]
-            {
-                let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                        return;
-                    }
-                };
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
             }
             #[cfg(not(unix))]
             {
@@ -274,17 +270,26 @@ impl Stop {
             s.flag.store(true, Ordering::SeqCst);
             s.notify.notify_waiters();
         });
+        Ok(())
     }
 }
 
 /// The safe subset of a plan for self-heal: non-sensitive changes whose
-/// prerequisites are also applied (or not in the plan).
+/// prerequisites are also applied (or not in the plan). A change is
+/// sensitive when the plan's own classification (governance, the same one
+/// that makes `apply` ask for approvals) says so, or else when the
+/// conservative drift classifier does: unattended writes err on holding.
+/// A plan that breaks governance lints is held whole, as `apply` refuses it.
 pub fn split(plan: &Plan, desired: &engine::DesiredModel, service_accounts: &BTreeSet<schema::Address>) -> (Vec<engine::Change>, Vec<Held>) {
     let mut held = Vec::new();
     let mut held_addrs = BTreeSet::new();
     let mut safe = Vec::new();
+    let lint_errors = plan.lint_errors();
     for c in &plan.changes {
-        let why = engine::drift::sensitivity(c, desired, service_accounts).map(|r| format!("sensitive ({r}): needs approval"))
+        let sensitive = plan.sensitive.get(&c.address).cloned().or_else(|| engine::drift::sensitivity(c, desired, service_accounts));
+        let why = (lint_errors > 0)
+            .then(|| format!("the plan breaks {lint_errors} governance lint(s); run `tenantctl plan` to see them"))
+            .or_else(|| sensitive.map(|r| format!("sensitive ({r}): needs approval")))
             .or_else(|| c.waits_on.iter().find(|w| held_addrs.contains(*w)).map(|w| format!("waits on {w}, which is held")));
         match why {
             Some(reason) => {
@@ -299,6 +304,9 @@ pub fn split(plan: &Plan, desired: &engine::DesiredModel, service_accounts: &BTr
 
 struct Ctx<'a> {
     args: &'a Args,
+    /// The pass before this process's first: numbers continue across runs
+    /// sharing a history directory, so `--once` runs never overwrite.
+    first_pass: u64,
     target: &'a target::Target,
     history: PathBuf,
     delta_path: PathBuf,
@@ -339,6 +347,8 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
         held.extend(safe.iter().map(|c| Held { address: c.address.to_string(), action: c.action.as_str().into(), reason: "outside the sync windows".into() }));
     } else if ctx.args.self_heal {
         let executor = providers::apply::GraphExecutor::new(ctx.target.client.clone(), |name| std::env::var(name).ok(), now);
+        let journal_file = crate::apply::journal_path(&ctx.target.ledger_path);
+        let plan_hash = plan.hash();
         for c in safe {
             if ctx.stop.requested() {
                 held.push(Held { address: c.address.to_string(), action: c.action.as_str().into(), reason: "stopping: not started".into() });
@@ -350,14 +360,19 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
             let opts = ApplyOptions { concurrency: 1, now: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true) };
             let mut write_error = None;
             let ledger_path = ctx.target.ledger_path.clone();
-            let r = engine::apply::apply(&one, &mut ledger, &executor, &opts, |_, l| {
-                if let Err(e) = write_atomic(&ledger_path, &l.render()) {
+            let r = engine::apply::apply(&one, &mut ledger, &executor, &opts, |result, l| {
+                // Like apply: the ledger after every change, and every change
+                // in the journal, under the hash of this pass's plan.
+                let mut result = result.clone();
+                result.note.get_or_insert_with(|| format!("self-heal, reconcile pass {n}"));
+                let written = write_atomic(&ledger_path, &l.render()).and_then(|_| crate::apply::journal(&journal_file, &plan_hash, &result));
+                if let Err(e) = written {
                     write_error.get_or_insert(e);
                 }
             })
             .await;
             if let Some(e) = write_error {
-                return Err(e.context("writing the ledger"));
+                return Err(e.context("recording a self-heal change (ledger or journal)"));
             }
             for res in &r.results {
                 let h = Held { address: res.address.to_string(), action: res.action.as_str().into(), reason: String::new() };
@@ -392,25 +407,57 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
     std::fs::create_dir_all(&ctx.history).with_context(|| format!("creating {}", ctx.history.display()))?;
     let stamp = pass.drift.generated_at.replace([':', '-'], "");
     let file = ctx.history.join(format!("drift-{stamp}-pass{n:06}.json"));
-    let mut text = serde_json::to_string_pretty(&pass).unwrap_or_default();
+    let mut text = serde_json::to_string_pretty(&pass).context("serialising the pass report")?;
     text.push('\n');
     write_atomic(&file, &text)?;
     Ok(pass)
+}
+
+/// The highest pass number recorded in the history directory (0 if none).
+fn last_pass(history: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(history) else { return 0 };
+    entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let rest = name.strip_prefix("drift-")?.strip_suffix(".json")?;
+            rest.rsplit_once("-pass")?.1.parse::<u64>().ok()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Drift items self-heal did not correct this pass.
+fn remaining(p: &PassReport) -> usize {
+    let applied: BTreeSet<&str> = p.applied.iter().map(|h| h.address.as_str()).collect();
+    p.drift.items.iter().filter(|i| !applied.contains(i.address.as_str())).count()
 }
 
 fn summary(p: &PassReport) -> String {
     let mut s = format!("pass {}: {}", p.pass, p.drift.headline());
     if p.self_heal {
         s.push_str(&format!("; applied {}, failed {}, held {}", p.applied.len(), p.failed.len(), p.held.len()));
+        for h in &p.applied {
+            s.push_str(&format!("\n  applied: {} {}", h.action, h.address));
+        }
         for h in &p.held {
             s.push_str(&format!("\n  held: {} {}: {}", h.action, h.address, h.reason));
         }
     }
-    s.push_str(&format!("; {} Graph request(s)", p.graph_requests));
+    if !p.drift.unknown.is_empty() {
+        s.push_str(&format!("\n  incomplete: {} resource(s) could not be read", p.drift.unknown.len()));
+        for u in &p.drift.unknown {
+            s.push_str(&format!("\n  unknown: {}: {}", u.address, u.reason));
+        }
+    }
+    s.push_str(&format!("\n  {} Graph request(s)", p.graph_requests));
     s
 }
 
 pub async fn run(args: Args) -> Result<ExitCode> {
+    // Listen first, so a SIGTERM at any point after start is a clean stop.
+    let stop = Stop::default();
+    stop.listen()?;
     let state = load(&args.dir)?;
     let target = target::connect(&args.dir, state.tenant.as_ref().map(|t| &t.value), args.graph_url.as_deref(), args.ledger.clone()).await?;
     output::status(format!("Reconciling {} against {}", args.dir.display(), target.description));
@@ -421,10 +468,10 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             return Err(e);
         }
     }
-    let stop = Stop::default();
-    stop.listen();
+    let history = drift::history_dir(&args.dir, args.history.as_deref());
     let ctx = Ctx {
-        history: drift::history_dir(&args.dir, args.history.as_deref()),
+        first_pass: last_pass(&history),
+        history,
         delta_path: target::state_dir(&args.dir).join("delta.json"),
         args: &args,
         target: &target,
@@ -432,48 +479,69 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         stop: stop.clone(),
     };
     if let Some(parent) = ctx.delta_path.parent() {
-        std::fs::create_dir_all(parent).ok();
+        if let Err(e) = std::fs::create_dir_all(parent) {
+            tracing::warn!(dir = %parent.display(), error = %e, "cannot create the state directory; delta state will not be kept");
+        }
     }
-    let mut n = 0u64;
+    let mut passes = 0u64;
     let mut code: ExitCode;
     loop {
-        n += 1;
+        passes += 1;
+        let n = ctx.first_pass + passes;
+        let before = target.client.stats();
         let result = pass(&ctx, n).await;
+        let after = target.client.stats();
         let stamp = ctx.now().timestamp();
+        // A pass that could not read everything is counted as failed: its
+        // "in sync" would not be trustworthy.
+        let incomplete = result.as_ref().is_ok_and(|p| !p.drift.unknown.is_empty());
         if let Ok(mut m) = metrics.lock() {
             m.passes += 1;
             m.last_pass = Some(stamp);
-            match &result {
-                Ok(p) => {
-                    m.last_success = Some(stamp);
-                    m.drift = p.drift.items.len();
-                    m.held = p.held.len();
-                    m.applied_total += p.applied.len() as u64;
-                    m.requests_total += p.graph_requests;
-                    m.throttled_total += p.graph_throttled;
-                }
-                Err(_) => m.failures += 1,
+            m.requests_total += after.requests.saturating_sub(before.requests);
+            m.throttled_total += after.throttled.saturating_sub(before.throttled);
+            if let Ok(p) = &result {
+                m.drift = p.drift.items.len();
+                m.held = p.held.len();
+                m.applied_total += p.applied.len() as u64;
+            }
+            if result.is_err() || incomplete {
+                m.failures += 1;
+            } else {
+                m.last_success = Some(stamp);
             }
         }
         match &result {
             Ok(p) => {
                 output::status(summary(p));
-                let remaining = p.drift.items.len().saturating_sub(p.applied.len());
-                code = if !p.failed.is_empty() { ExitCode::from(1) } else if remaining > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS };
+                code = if !p.failed.is_empty() || incomplete {
+                    ExitCode::from(1)
+                } else if remaining(p) > 0 {
+                    ExitCode::from(2)
+                } else {
+                    ExitCode::SUCCESS
+                };
+                if incomplete && !args.once {
+                    output::status(format!("pass {n} was incomplete (retried at the next interval)"));
+                }
             }
             Err(e) => {
-                output::status(format!("pass {n} failed (retried at the next interval): {e:#}"));
+                let retry = if args.once { "" } else { " (retried at the next interval)" };
+                output::status(format!("pass {n} failed{retry}: {e:#}"));
                 code = ExitCode::from(1);
             }
         }
-        if args.once || stop.requested() || args.passes.is_some_and(|max| n >= max) {
+        // Created before the stop flag is checked, so a stop requested in
+        // between still wakes the wait below.
+        let notified = stop.notify.notified();
+        if args.once || stop.requested() || args.passes.is_some_and(|max| passes >= max) {
             break;
         }
         let jitter = rand::thread_rng().gen_range(0.9..1.1);
         let wait = args.interval.mul_f64(jitter);
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            _ = stop.notify.notified() => {}
+            _ = notified => {}
         }
         if stop.requested() {
             break;
@@ -483,7 +551,6 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     // A loop that was stopped ends cleanly; one pass reports what it found.
     Ok(if args.once { code } else { ExitCode::SUCCESS })
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
