@@ -347,6 +347,7 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
                         description: s(p, "description"),
                         settings: settings(p, &["displayName", "description", "assignments"]),
                         assignments: asg,
+                        rollout: None,
                     },
                 );
                 out.ledger.record(a, o.id.clone(), None, None);
@@ -369,6 +370,7 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
                         grace_period_hours: p.get(BLOCK_GRACE).and_then(Value::as_u64).unwrap_or(0) as u32,
                         settings: settings(p, &["displayName", "description", "assignments", BLOCK_GRACE]),
                         assignments: asg,
+                        rollout: None,
                     },
                 );
                 out.ledger.record(a, o.id.clone(), None, None);

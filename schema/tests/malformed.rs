@@ -7,6 +7,8 @@ const TENANT: &str = "[tenant]\nprimary_domain = \"contoso.onmicrosoft.com\"\n";
 /// A real Ed25519 public key (example only).
 const KEY: &str = "ed25519:mZxMQNprHMdBF3fo3jVULcLTk9KlgAJ9uyVAW8WX5V8=";
 const GROUP: &str = "[group.ring]\ndisplay_name = \"Ring\"\nmail_nickname = \"ring\"\n";
+/// Two ring groups for rollouts (six lines).
+const RINGS: &str = "[group.ring-test]\ndisplay_name = \"Test\"\nmail_nickname = \"ring-test\"\n[group.ring-broad]\ndisplay_name = \"Broad\"\nmail_nickname = \"ring-broad\"\n";
 
 struct Case {
     name: &'static str,
@@ -139,6 +141,18 @@ fn cases() -> Vec<Case> {
         one("device name template with an unknown macro", "[autopilot_profile.p]\ndisplay_name = \"P\"\ndevice_name_template = \"MWD-%SERIALNO%\"\n", "invalid-device-name", "a.toml:3:24", "the macros are %SERIAL% and %RAND:x%"),
         one("device name template with an underscore", "[autopilot_profile.p]\ndisplay_name = \"P\"\ndevice_name_template = \"MWD_%RAND:4%\"\n", "invalid-device-name", "a.toml:3:24", "contains `_`"),
         one("device name template without a macro", "[autopilot_profile.p]\ndisplay_name = \"P\"\ndevice_name_template = \"LAPTOP\"\n", "invalid-device-name", "a.toml:3:24", "every device would get the same name"),
+        // Ring-by-ring rollout.
+        one("rollout with one ring", &format!("{RINGS}[update_ring.r]\ndisplay_name = \"R\"\nrollout = {{ rings = [\"ring-test\"], soak = \"48h\" }}\n"), "rollout-too-few-rings", "a.toml:9:21", "at least two rings, found 1"),
+        one("rollout ring that is not declared", &format!("{RINGS}[update_ring.r]\ndisplay_name = \"R\"\nrollout = {{ rings = [\"ring-test\", \"ring-brod\"], soak = \"48h\" }}\n"), "unknown-reference", "a.toml:9:35", "did you mean `ring-broad`"),
+        one("rollout ring that is a user", &t(&format!("{RINGS}[user.a]\nuser_principal_name = \"a@contoso.onmicrosoft.com\"\ndisplay_name = \"A\"\nmail_nickname = \"a\"\n[device_configuration.d]\nodata_type = \"windows10GeneralConfiguration\"\ndisplay_name = \"D\"\nrollout = {{ rings = [\"ring-test\", \"a\"], soak = \"2d\" }}\n")), "wrong-kind-reference", "a.toml:16:35", "which is user.a; expected a group"),
+        one("rollout ring listed twice", &format!("{RINGS}[update_ring.r]\ndisplay_name = \"R\"\nrollout = {{ rings = [\"ring-test\", \"group.ring-test\"], soak = \"48h\" }}\n"), "rollout-duplicate-ring", "a.toml:9:35", "ring `group.ring-test` (group.ring-test) is listed twice"),
+        one("rollout soak that is not a duration", &format!("{RINGS}[compliance_policy.c]\nodata_type = \"windows10CompliancePolicy\"\ndisplay_name = \"C\"\nrollout = {{ rings = [\"ring-test\", \"ring-broad\"], soak = \"2 days\" }}\n"), "invalid-soak", "a.toml:10:57", "`48h`, `2d`, `90m`"),
+        one("rollout soak of zero", &format!("{RINGS}[update_ring.r]\ndisplay_name = \"R\"\nrollout = {{ rings = [\"ring-test\", \"ring-broad\"], soak = \"0h\" }}\n"), "invalid-soak", "a.toml:9:57", "soak is zero"),
+        one("rollout with a ring group also included", &format!("{RINGS}[update_ring.r]\ndisplay_name = \"R\"\nrollout = {{ rings = [\"ring-test\", \"ring-broad\"], soak = \"48h\" }}\nassignments = {{ include = [\"ring-test\"] }}\n"), "rollout-with-include", "a.toml:10:27", "`ring-test` is a ring"),
+        one("rollout with all devices", &format!("{RINGS}[update_ring.r]\ndisplay_name = \"R\"\nrollout = {{ rings = [\"ring-test\", \"ring-broad\"], soak = \"48h\" }}\nassignments = {{ all_devices = true }}\n"), "rollout-with-include", "a.toml:10:31", "all_devices cannot be set"),
+        one("rollout ring also excluded", &format!("{RINGS}[update_ring.r]\ndisplay_name = \"R\"\nrollout = {{ rings = [\"ring-test\", \"ring-broad\"], soak = \"48h\" }}\nassignments = {{ exclude = [\"ring-broad\"] }}\n"), "rollout-ring-excluded", "a.toml:10:28", "its ring would get nothing"),
+        one("rollout copy named like another policy", &format!("{RINGS}[update_ring.r]\ndisplay_name = \"R\"\nrollout = {{ rings = [\"ring-test\", \"ring-broad\"], soak = \"48h\" }}\n[device_configuration.other]\nodata_type = \"windows10GeneralConfiguration\"\ndisplay_name = \"R [ring-broad]\"\n"), "duplicate-natural-key", "a.toml:9:35", "would be named `R [ring-broad]`, like device_configuration.other"),
+        one("rollout field misspelt", &format!("{RINGS}[update_ring.r]\ndisplay_name = \"R\"\nrollout = {{ rings = [\"ring-test\", \"ring-broad\"], sok = \"48h\" }}\n"), "unknown-field", "a.toml:9:50", "did you mean `soak`"),
         one("public key without its prefix", "[governance]\napprovals_required = 1\n[governance.approvers.a]\nname = \"A\"\npublic_key = \"AAAA\"\n", "invalid-key", "a.toml:5:14", "ed25519:"),
     ]
 }
@@ -292,4 +306,15 @@ fn a_date_error_renders_like_rustc_with_help() {
          |           ^^^^^^^^^^\n  \
          = help: write a moment with its offset, e.g. `2027-01-01T00:00:00Z` for midnight UTC or `2027-01-01T17:00:00+01:00`\n"
     );
+}
+
+#[test]
+fn a_rollout_over_declared_rings_loads() {
+    let text = format!(
+        "{TENANT}{RINGS}[update_ring.quality]\ndisplay_name = \"Quality\"\nrollout = {{ rings = [\"ring-test\", \"group.ring-broad\"], soak = \"2d\" }}\nassignments = {{ exclude = [\"ring\"] }}\n{GROUP}"
+    );
+    let state = schema::load_str(&[("a.toml", &text)]).unwrap_or_else(|e| panic!("{e}"));
+    let r = state.update_ring["quality"].value.rollout.clone().expect("rollout is kept");
+    assert_eq!(r.rings, vec!["ring-test", "group.ring-broad"]);
+    assert_eq!(r.soak_secs(), Some(2 * 86400));
 }

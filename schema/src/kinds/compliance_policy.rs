@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::Assignments;
+use super::{Assignments, Rollout};
 
 /// `[compliance_policy.KEY]`: an Intune device compliance policy; its block action runs after `grace_period_hours`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -29,4 +29,9 @@ pub struct CompliancePolicy {
     pub settings: BTreeMap<String, toml::Value>,
     #[serde(default)]
     pub assignments: Assignments,
+    /// Roll changes out ring by ring: one copy of the policy per ring group,
+    /// each change promoted to the next ring after `soak`. `assignments`
+    /// may then only exclude (every ring's copy is assigned to its ring).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
 }

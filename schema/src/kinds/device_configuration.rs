@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::Assignments;
+use super::{Assignments, Rollout};
 
 /// `[device_configuration.KEY]`: an Intune device configuration profile of any `@odata.type`, with its settings as Graph properties.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -26,6 +26,11 @@ pub struct DeviceConfiguration {
     pub settings: BTreeMap<String, toml::Value>,
     #[serde(default)]
     pub assignments: Assignments,
+    /// Roll changes out ring by ring: one copy of the policy per ring group,
+    /// each change promoted to the next ring after `soak`. `assignments`
+    /// may then only exclude (every ring's copy is assigned to its ring).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
 }
 
 /// The full `@odata.type` for a type name given with or without its prefix.

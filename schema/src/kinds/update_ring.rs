@@ -6,7 +6,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::Assignments;
+use super::{Assignments, Rollout};
 
 /// automaticUpdateMode: how updates are installed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -202,6 +202,11 @@ pub struct UpdateRing {
     pub prerelease_features: Option<PrereleaseFeatures>,
     #[serde(default)]
     pub assignments: Assignments,
+    /// Roll changes out ring by ring: one copy of the policy per ring group,
+    /// each change promoted to the next ring after `soak`. `assignments`
+    /// may then only exclude (every ring's copy is assigned to its ring).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
 }
 
 /// Documented inclusive ranges of the numeric ring properties, used by
