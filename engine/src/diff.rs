@@ -36,21 +36,31 @@ pub fn is_empty(v: &Value) -> bool {
 /// Canonical form used for comparison and display: empty values removed
 /// from objects, reference arrays sorted.
 pub fn canonical(v: &Value) -> Value {
+    canonicalize(v, false)
+}
+
+/// The desired side's canonical form keeps empty values: a declared empty
+/// list (no exclusions) must still be compared with what is live.
+fn canonical_desired(v: &Value) -> Value {
+    canonicalize(v, true)
+}
+
+fn canonicalize(v: &Value, keep_empty: bool) -> Value {
     match v {
         Value::Object(m) => {
             let mut out = serde_json::Map::new();
             let mut keys: Vec<&String> = m.keys().collect();
             keys.sort();
             for k in keys {
-                let c = canonical(&m[k]);
-                if !is_empty(&c) {
+                let c = canonicalize(&m[k], keep_empty);
+                if keep_empty || !is_empty(&c) {
                     out.insert(k.clone(), c);
                 }
             }
             Value::Object(out)
         }
         Value::Array(a) => {
-            let mut items: Vec<Value> = a.iter().map(canonical).collect();
+            let mut items: Vec<Value> = a.iter().map(|i| canonicalize(i, keep_empty)).collect();
             if items.iter().all(|i| as_reference(i).is_some() || i.is_string()) {
                 items.sort_by_key(|x| x.to_string());
                 items.dedup();
@@ -78,7 +88,7 @@ fn equal(desired: &Value, live: &Value) -> bool {
 pub fn diff_props(desired: &Props, live: &Props) -> Vec<FieldChange> {
     let mut out = Vec::new();
     for (k, dv) in desired {
-        let dv = canonical(dv);
+        let dv = canonical_desired(dv);
         let lv = live.get(k).map(canonical).unwrap_or(Value::Null);
         diff_value(k, &dv, &lv, &mut out);
     }
@@ -137,6 +147,19 @@ mod tests {
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].field, "s.start");
         assert_eq!(changes[0].before, Some(json!("09:00")));
+    }
+
+    #[test]
+    fn declared_empty_nested_lists_are_compared() {
+        let d = props(json!({"assignments": {"include": [reference("group.a")], "exclude": []}}));
+        let l = props(json!({"assignments": {"include": [reference("group.a")], "exclude": [reference("id:x")]}}));
+        let c = diff_props(&d, &l);
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(c[0].field, "assignments.exclude");
+        assert_eq!(c[0].after, None);
+        // Absent live keys still equal declared empties.
+        let l = props(json!({"assignments": {"include": [reference("group.a")]}}));
+        assert!(diff_props(&d, &l).is_empty());
     }
 
     #[test]

@@ -448,6 +448,12 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
             (Action::Update, format!("{} differ{}", names.join(", "), if names.len() == 1 { "s" } else { "" }))
         };
         let mut c = change(address, action, r, Some(o), reason, fields, Some(r.clone()));
+        if action == Action::Replace {
+            // What is deleted is the live object, not the desired one: apply
+            // removes it by its own properties (a PIM removal names the old
+            // principal, role and type).
+            c.live = Some(live_props.clone());
+        }
         if action == Action::Replace && matches!(address.kind, Kind::User | Kind::Guest) {
             c.notes.push("the old user is soft-deleted: restorable from deleted items for 30 days".into());
         }

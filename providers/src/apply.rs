@@ -32,12 +32,20 @@ pub struct GraphExecutor {
     client: GraphClient,
     env: EnvLookup,
     now: DateTime<Utc>,
+    create_retry_delay: std::time::Duration,
 }
 
 impl GraphExecutor {
     /// `env` looks up environment variables (initial passwords).
     pub fn new(client: GraphClient, env: impl Fn(&str) -> Option<String> + Send + Sync + 'static, now: DateTime<Utc>) -> Self {
-        GraphExecutor { client, env: Box::new(env), now }
+        GraphExecutor { client, env: Box::new(env), now, create_retry_delay: std::time::Duration::from_secs(2) }
+    }
+
+    /// The wait before looking a create up again after an ambiguous
+    /// failure, multiplied by the attempt number (tests shorten it).
+    pub fn with_create_retry_delay(mut self, delay: std::time::Duration) -> Self {
+        self.create_retry_delay = delay;
+        self
     }
 }
 
@@ -170,8 +178,34 @@ impl GraphExecutor {
             Kind::RoleAssignment => return Ok(None),
             _ => format!("displayName eq {}", lit(r.props.get("displayName").and_then(Value::as_str).unwrap_or_default())),
         };
-        let path = format!("{}?$filter={}&$select=id", Self::collection(kind), urlencode(&filter));
-        let found = self.api(kind).list_all(&path).await.map_err(fail)?;
+        let key_field = match kind {
+            Kind::User => "userPrincipalName",
+            Kind::Guest => "mail",
+            Kind::Group => "mailNickname",
+            _ => "displayName",
+        };
+        let intune = matches!(kind, Kind::DeviceConfiguration | Kind::UpdateRing | Kind::CompliancePolicy | Kind::AutopilotProfile);
+        let select = format!("id,{key_field}");
+        let path = format!("{}?$filter={}&$select={select}", Self::collection(kind), urlencode(&filter));
+        let wanted_key = match kind {
+            Kind::User | Kind::Guest => r.natural_key.clone(),
+            _ => r.props.get(key_field).and_then(Value::as_str).unwrap_or_default().to_lowercase(),
+        };
+        let wanted_type = r.props.get("@odata.type").and_then(Value::as_str);
+        // Some collections have been known to ignore $filter: never adopt an
+        // object on the server's word alone.
+        let found: Vec<Value> = self
+            .api(kind)
+            .list_all(&path)
+            .await
+            .map_err(fail)?
+            .into_iter()
+            .filter(|o| o.get(key_field).and_then(Value::as_str).is_some_and(|k| k.to_lowercase() == wanted_key))
+            .filter(|o| match (wanted_type, o.get("@odata.type").and_then(Value::as_str)) {
+                (Some(w), Some(t)) if intune => w == t,
+                _ => true,
+            })
+            .collect();
         Ok(match found.as_slice() {
             [one] => one.get("id").and_then(Value::as_str).map(str::to_string),
             [] => None,
@@ -200,6 +234,9 @@ impl GraphExecutor {
             match self.create(change, ids, calls).await {
                 Err(e) if e.retryable && attempt < CREATE_ATTEMPTS => {
                     tracing::debug!(address = %change.address, attempt, error = %e.message, "create failed ambiguously; looking it up and trying again");
+                    // Give a create that did land time to replicate, so the
+                    // lookup sees it rather than making a duplicate.
+                    tokio::time::sleep(self.create_retry_delay * attempt).await;
                     attempt += 1;
                 }
                 other => return other,
@@ -214,10 +251,21 @@ impl GraphExecutor {
         if let Some(existing) = self.lookup(kind, r).await? {
             // A previous run created it but never recorded it: adopt it and
             // bring it to the desired state rather than creating a duplicate.
+            // Only the relations a create sets up after its POST (members,
+            // owners, assignments) may be missing; properties were in the
+            // POST, and re-sending them could touch fields Graph refuses to
+            // change (isAssignableToRole) or that app-only calls may not set
+            // on privileged users. The next plan compares everything.
             let mut adopt = change.clone();
-            adopt.fields = r.props.keys().map(|k| engine::diff::FieldChange { field: k.clone(), before: None, after: r.props.get(k).cloned() }).collect();
+            adopt.fields = ["members", "owners", "assignments"]
+                .iter()
+                .filter(|k| r.props.contains_key(**k))
+                .map(|k| engine::diff::FieldChange { field: k.to_string(), before: None, after: r.props.get(*k).cloned() })
+                .collect();
             adopt.id = Some(existing.clone());
-            self.update(&adopt, &existing, ids, calls).await?;
+            if !adopt.fields.is_empty() {
+                self.update(&adopt, &existing, ids, calls).await?;
+            }
             return Ok((existing.clone(), Some(format!("adopted existing object {existing} with the same natural key"))));
         }
         let base = Self::collection(kind);
@@ -302,7 +350,11 @@ impl GraphExecutor {
         };
         match kind {
             Kind::User | Kind::Guest => {
-                let body = scalar(&[]);
+                let mut body = scalar(&[]);
+                // Graph clears password policies with "None", not null.
+                if body.get("passwordPolicies").is_some_and(Value::is_null) {
+                    body.insert("passwordPolicies".into(), json!("None"));
+                }
                 if !body.is_empty() {
                     self.send(&api, Method::PATCH, &format!("/users/{id}"), Some(json!(body)), calls).await?;
                 }
@@ -331,17 +383,12 @@ impl GraphExecutor {
                 }
             }
             Kind::RoleAssignment => {
-                // Only the end date changes in place (immutable fields replace).
+                // Only the end date changes in place (immutable fields
+                // replace): an adminUpdate sets the new end, or none.
                 let principal = ref_id(as_reference(r.props.get("principal").unwrap_or(&Value::Null)).unwrap_or_default(), ids)
                     .ok_or_else(|| err(format!("{}: principal has no object id", change.address)))?;
-                let mut request = match role_assignment::create_request(r, &principal, self.now) {
-                    role_assignment::Write::Schedule { path, body } => (path, body),
-                    role_assignment::Write::Permanent(_) => return Err(err(format!("{}: a permanent assignment has no end date to change", change.address))),
-                };
-                if let Some(m) = request.1.as_object_mut() {
-                    m.insert("action".into(), json!("adminUpdate"));
-                }
-                self.send(&api, Method::POST, request.0, Some(request.1), calls).await?;
+                let (path, body) = role_assignment::schedule_request(r, &principal, self.now, "adminUpdate");
+                self.send(&api, Method::POST, path, Some(body), calls).await?;
             }
             Kind::DeviceConfiguration | Kind::UpdateRing | Kind::CompliancePolicy => {
                 let mut body = scalar(&[compliance_policy::BLOCK_GRACE]);
@@ -394,7 +441,9 @@ impl GraphExecutor {
         let api = self.api(kind);
         let base = Self::collection(kind);
         if kind == Kind::RoleAssignment {
-            let live = change.live.as_ref().or(change.desired.as_ref().map(|d| &d.props));
+            // Only the live object says which assignment to remove; the
+            // desired one may name another principal, role or type.
+            let live = Some(change.live.as_ref().ok_or_else(|| err(format!("{}: the plan does not record the live assignment to remove", change.address)))?);
             let scheduled = live.is_some_and(|p| {
                 p.get("assignment").and_then(Value::as_str) == Some("eligible") || p.get("endDateTime").is_some_and(|e| !e.is_null())
             });
@@ -439,12 +488,16 @@ impl GraphExecutor {
             .ok_or_else(|| err(format!("{}: principal has no object id", r.address)))?;
         let role = r.props.get("role").and_then(Value::as_str).unwrap_or_default();
         let role_id = role_template_id(role).unwrap_or(role).to_string();
+        let scope = r.props.get("directoryScopeId").and_then(Value::as_str).unwrap_or("/").to_string();
         let existing = |list: Vec<Value>| {
             list.into_iter()
+                .filter(|a| a.get("directoryScopeId").and_then(Value::as_str).unwrap_or("/") == scope)
                 .find(|a| a.get("roleDefinitionId").and_then(Value::as_str).is_some_and(|x| x.eq_ignore_ascii_case(&role_id)))
                 .and_then(|a| a.get("id").and_then(Value::as_str).map(str::to_string))
         };
         let filter = urlencode(&format!("principalId eq {}", lit(&principal)));
+        // A principal created moments ago may not have replicated yet.
+        self.wait(&api, &format!("/directoryObjects/{principal}")).await?;
         match role_assignment::create_request(r, &principal, self.now) {
             role_assignment::Write::Permanent(body) => {
                 let found = api.list_all(&format!("/roleManagement/directory/roleAssignments?$filter={filter}")).await.map_err(fail)?;

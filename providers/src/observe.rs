@@ -240,10 +240,15 @@ async fn read_role_assignments(client: &GraphClient) -> Result<Vec<LiveObject>, 
             v.get("directoryScopeId").and_then(Value::as_str).unwrap_or("/").to_string(),
         )
     };
-    let ends: BTreeMap<_, Value> = schedules
-        .iter()
-        .filter_map(|s| s.get("scheduleInfo").map(|i| (key(s), i.clone())))
-        .collect();
+    // Schedules include PIM activations ("Activated") besides assignments
+    // ("Assigned"); an assignment's end date comes from the latter.
+    let activated = |s: &Value| s.get("assignmentType").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("activated"));
+    let mut ends: BTreeMap<_, Value> = BTreeMap::new();
+    for s in schedules.iter().filter(|s| !activated(s)) {
+        if let Some(i) = s.get("scheduleInfo") {
+            ends.insert(key(s), i.clone());
+        }
+    }
     let mut out = Vec::new();
     let mut held = std::collections::BTreeSet::new();
     for a in &active {
@@ -256,7 +261,7 @@ async fn read_role_assignments(client: &GraphClient) -> Result<Vec<LiveObject>, 
     }
     // An active schedule not (yet) mirrored as a roleAssignment still grants
     // the role: count it, under the schedule's id.
-    for s in schedules.iter().filter(|s| !held.contains(&key(s))) {
+    for s in schedules.iter().filter(|s| !held.contains(&key(s)) && !activated(s)) {
         out.push(role_assignment::normalize(s, "active"));
     }
     out.extend(eligible.iter().map(|e| role_assignment::normalize(e, "eligible")));
@@ -279,10 +284,27 @@ async fn read_device_configurations(client: &GraphClient) -> Result<Vec<LiveObje
 }
 
 async fn read_compliance(client: &GraphClient) -> Result<Vec<LiveObject>, GraphError> {
-    let raw = client
-        .beta()
-        .list_all("/deviceManagement/deviceCompliancePolicies?$expand=assignments,scheduledActionsForRule($expand=scheduledActionConfigurations)&$top=999")
-        .await?;
+    const EXPAND: &str = "scheduledActionsForRule($expand=scheduledActionConfigurations)";
+    let beta = client.beta();
+    let base = "/deviceManagement/deviceCompliancePolicies";
+    let mut raw = beta.list_all(&format!("{base}?$expand=assignments,{EXPAND}&$top=999")).await?;
+    // Graph documents this expansion on the single GET; should a list come
+    // back without it, read those policies one by one (batched) rather than
+    // take a missing block action for "no grace period".
+    let missing: Vec<usize> = (0..raw.len()).filter(|i| raw[*i].get("scheduledActionsForRule").is_none()).collect();
+    if !missing.is_empty() {
+        let requests = missing
+            .iter()
+            .map(|i| BatchRequest::get(format!("{base}/{}?$expand={EXPAND}", crate::kinds::str_field(&raw[*i], "id"))))
+            .collect();
+        for (i, response) in missing.into_iter().zip(beta.batch(requests).await?) {
+            let body = response.into_result()?.unwrap_or(Value::Null);
+            let rules = body.get("scheduledActionsForRule").cloned().unwrap_or(Value::Null);
+            if let Some(m) = raw[i].as_object_mut() {
+                m.insert("scheduledActionsForRule".into(), rules);
+            }
+        }
+    }
     Ok(raw.iter().map(compliance_policy::normalize).collect())
 }
 

@@ -66,7 +66,7 @@ pub async fn plan(client: &GraphClient, state: &schema::DesiredState, ledger: &L
 
 /// Apply a plan with the Graph executor; panics on failed changes.
 pub async fn apply(client: &GraphClient, plan: &Plan, ledger: &mut Ledger) -> engine::apply::ApplyReport {
-    let exec = providers::apply::GraphExecutor::new(client.clone(), |_| None, opts().now);
+    let exec = providers::apply::GraphExecutor::new(client.clone(), |_| None, opts().now).with_create_retry_delay(std::time::Duration::from_millis(50));
     let report = engine::apply::apply(
         plan,
         ledger,

@@ -20,7 +20,10 @@ pub fn odata_type(join: JoinType) -> &'static str {
 pub fn desired(key: &str, a: &AutopilotProfile, state: &DesiredState) -> DesiredResource {
     let mut p = camel_props(a, &["assignments", "join_type", "description"]);
     p.insert("@odata.type".into(), json!(odata_type(a.join_type)));
-    p.insert("description".into(), a.description.as_ref().map(|s| json!(s)).unwrap_or(Value::Null));
+    // An undeclared description is not managed (neither compared nor cleared).
+    if let Some(d) = &a.description {
+        p.insert("description".into(), json!(d));
+    }
     p.insert("assignments".into(), desired_assignments(state, &a.assignments));
     let mut r = resource(Address::new(Kind::AutopilotProfile, key), a.display_name.to_lowercase(), a.display_name.clone(), p);
     r.immutable = vec!["@odata.type".into()];
@@ -30,8 +33,41 @@ pub fn desired(key: &str, a: &AutopilotProfile, state: &DesiredState) -> Desired
 
 pub fn normalize(raw: &Value) -> LiveObject {
     let mut o = normalize_policy(raw, Kind::AutopilotProfile);
-    // The deprecated spellings are echoed by the service; only the current
-    // ones are managed.
+    // Scope tags are managed when declared (Intune's default is ["0"]).
+    if let Some(tags) = raw.get("roleScopeTagIds") {
+        o.props.insert("roleScopeTagIds".into(), tags.clone());
+    }
+    // Profiles written by older tools may only carry the deprecated
+    // spellings; read them into the current ones when those are unset.
+    let unset = |props: &engine::Props, k: &str| props.get(k).is_none_or(Value::is_null);
+    for (old, new) in [("language", "locale"), ("extractHardwareHash", "hardwareHashExtractionEnabled"), ("enableWhiteGlove", "preprovisioningAllowed")] {
+        if unset(&o.props, new) {
+            if let Some(v) = raw.get(old).filter(|v| !v.is_null()) {
+                o.props.insert(new.into(), v.clone());
+            }
+        }
+    }
+    if let Some(Value::Object(old)) = raw.get("outOfBoxExperienceSettings") {
+        let mut oobe = match o.props.get("outOfBoxExperienceSetting") {
+            Some(Value::Object(m)) => m.clone(),
+            _ => serde_json::Map::new(),
+        };
+        for (old_name, new_name) in [
+            ("hidePrivacySettings", "privacySettingsHidden"),
+            ("hideEULA", "eulaHidden"),
+            ("userType", "userType"),
+            ("deviceUsageType", "deviceUsageType"),
+            ("skipKeyboardSelectionPage", "keyboardSelectionPageSkipped"),
+            ("hideEscapeLink", "escapeLinkHidden"),
+        ] {
+            if oobe.get(new_name).is_none_or(Value::is_null) {
+                if let Some(v) = old.get(old_name).filter(|v| !v.is_null()) {
+                    oobe.insert(new_name.into(), v.clone());
+                }
+            }
+        }
+        o.props.insert("outOfBoxExperienceSetting".into(), Value::Object(oobe));
+    }
     for old in ["outOfBoxExperienceSettings", "enableWhiteGlove", "extractHardwareHash", "language"] {
         o.props.remove(old);
     }

@@ -18,7 +18,10 @@ pub fn desired(key: &str, c: &CompliancePolicy, state: &DesiredState) -> Desired
     let mut p = settings_json(&c.settings);
     p.insert("@odata.type".into(), json!(qualified_odata_type(&c.odata_type)));
     p.insert("displayName".into(), json!(c.display_name));
-    p.insert("description".into(), c.description.as_ref().map(|s| json!(s)).unwrap_or(Value::Null));
+    // An undeclared description is not managed (neither compared nor cleared).
+    if let Some(d) = &c.description {
+        p.insert("description".into(), json!(d));
+    }
     p.insert(BLOCK_GRACE.into(), json!(c.grace_period_hours));
     p.insert("assignments".into(), desired_assignments(state, &c.assignments));
     let mut r = resource(Address::new(Kind::CompliancePolicy, key), c.display_name.to_lowercase(), c.display_name.clone(), p);

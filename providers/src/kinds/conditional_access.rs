@@ -40,13 +40,30 @@ pub fn desired(key: &str, c: &ConditionalAccess, state: &DesiredState) -> Desire
                 "excludeGroups": groups(&c.users.exclude_groups),
                 "includeRoles": roles(&c.users.include_roles),
                 "excludeRoles": roles(&c.users.exclude_roles),
+                "includeGuestsOrExternalUsers": null,
+                "excludeGuestsOrExternalUsers": null,
             },
+            // Conditions desired state does not model must stay unset: an
+            // out-of-band location exclusion or platform condition narrows
+            // the policy, so it is drift, and PATCHing null clears it.
+            "locations": null,
+            "platforms": null,
+            "devices": null,
+            "signInRiskLevels": [],
+            "userRiskLevels": [],
         }),
     );
     p.insert(
         "grantControls".into(),
-        json!({"operator": format!("{:?}", c.grant.operator), "builtInControls": c.grant.built_in_controls}),
+        json!({
+            "operator": format!("{:?}", c.grant.operator),
+            "builtInControls": c.grant.built_in_controls,
+            "authenticationStrength": null,
+            "customAuthenticationFactors": [],
+            "termsOfUse": [],
+        }),
     );
+    p.insert("sessionControls".into(), Value::Null);
     resource(Address::new(Kind::ConditionalAccess, key), c.display_name.to_lowercase(), c.display_name.clone(), p)
 }
 
@@ -68,6 +85,7 @@ pub fn normalize(raw: &Value) -> LiveObject {
         )
     };
     let roles = |path: &str| Value::Array(list(path).iter().filter_map(Value::as_str).map(|r| json!(role_name(r))).collect());
+    let at = |path: &str| raw.pointer(path).cloned().unwrap_or(Value::Null);
     let mut p = Props::new();
     p.insert("displayName".into(), raw.get("displayName").cloned().unwrap_or(Value::Null));
     p.insert("state".into(), raw.get("state").cloned().unwrap_or(Value::Null));
@@ -86,7 +104,14 @@ pub fn normalize(raw: &Value) -> LiveObject {
                 "excludeGroups": ids("/conditions/users/excludeGroups"),
                 "includeRoles": roles("/conditions/users/includeRoles"),
                 "excludeRoles": roles("/conditions/users/excludeRoles"),
+                "includeGuestsOrExternalUsers": at("/conditions/users/includeGuestsOrExternalUsers"),
+                "excludeGuestsOrExternalUsers": at("/conditions/users/excludeGuestsOrExternalUsers"),
             },
+            "locations": at("/conditions/locations"),
+            "platforms": at("/conditions/platforms"),
+            "devices": at("/conditions/devices"),
+            "signInRiskLevels": list("/conditions/signInRiskLevels"),
+            "userRiskLevels": list("/conditions/userRiskLevels"),
         }),
     );
     p.insert(
@@ -94,8 +119,12 @@ pub fn normalize(raw: &Value) -> LiveObject {
         json!({
             "operator": raw.pointer("/grantControls/operator").cloned().unwrap_or(Value::Null),
             "builtInControls": list("/grantControls/builtInControls"),
+            "authenticationStrength": at("/grantControls/authenticationStrength"),
+            "customAuthenticationFactors": list("/grantControls/customAuthenticationFactors"),
+            "termsOfUse": list("/grantControls/termsOfUse"),
         }),
     );
+    p.insert("sessionControls".into(), raw.get("sessionControls").cloned().unwrap_or(Value::Null));
     LiveObject {
         kind: Kind::ConditionalAccess,
         id: str_field(raw, "id").to_string(),

@@ -16,7 +16,10 @@ pub fn desired(key: &str, d: &DeviceConfiguration, state: &DesiredState) -> Desi
     let mut p = settings_json(&d.settings);
     p.insert("@odata.type".into(), json!(qualified_odata_type(&d.odata_type)));
     p.insert("displayName".into(), json!(d.display_name));
-    p.insert("description".into(), d.description.as_ref().map(|s| json!(s)).unwrap_or(Value::Null));
+    // An undeclared description is not managed (neither compared nor cleared).
+    if let Some(d) = &d.description {
+        p.insert("description".into(), json!(d));
+    }
     p.insert("assignments".into(), desired_assignments(state, &d.assignments));
     let mut r = resource(Address::new(Kind::DeviceConfiguration, key), d.display_name.to_lowercase(), d.display_name.clone(), p);
     r.immutable = vec!["@odata.type".into()];

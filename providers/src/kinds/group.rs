@@ -16,7 +16,10 @@ pub fn desired(key: &str, g: &Group, state: &DesiredState) -> DesiredResource {
     let mut p = Props::new();
     p.insert("displayName".into(), json!(g.display_name));
     p.insert("mailNickname".into(), json!(g.mail_nickname));
-    p.insert("description".into(), g.description.as_ref().map(|d| json!(d)).unwrap_or(Value::Null));
+    // An undeclared description is not managed (neither compared nor cleared).
+    if let Some(d) = &g.description {
+        p.insert("description".into(), json!(d));
+    }
     p.insert("securityEnabled".into(), json!(true));
     p.insert("mailEnabled".into(), json!(false));
     p.insert("isAssignableToRole".into(), json!(g.is_assignable_to_role));

@@ -94,7 +94,41 @@ pub enum Write {
     Schedule { path: &'static str, body: Value },
 }
 
-/// The create request for a role assignment, given the principal's object id.
+/// A PIM schedule request (`adminAssign`, `adminUpdate`...) for a desired
+/// role assignment: the eligibility endpoint for eligible ones, the
+/// assignment endpoint for active ones; no expiry is `noExpiration`.
+pub fn schedule_request(r: &DesiredResource, principal_id: &str, now: chrono::DateTime<chrono::Utc>, action: &str) -> (&'static str, Value) {
+    let role = r.props.get("role").and_then(Value::as_str).unwrap_or_default();
+    let role_id = role_template_id(role).unwrap_or(role);
+    let scope = r.props.get("directoryScopeId").and_then(Value::as_str).unwrap_or("/");
+    let expiration = match r.props.get("endDateTime").and_then(Value::as_str) {
+        Some(e) => json!({"type": "afterDateTime", "endDateTime": e}),
+        None => json!({"type": "noExpiration"}),
+    };
+    let justification = r.create_only.get("justification").and_then(Value::as_str).unwrap_or("Declared in tenantctl desired state");
+    let body = json!({
+        "action": action,
+        "principalId": principal_id,
+        "roleDefinitionId": role_id,
+        "directoryScopeId": scope,
+        "justification": justification,
+        "scheduleInfo": {
+            "startDateTime": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "expiration": expiration,
+        },
+    });
+    let eligible = r.props.get("assignment").and_then(Value::as_str) == Some("eligible");
+    let path = if eligible {
+        "/roleManagement/directory/roleEligibilityScheduleRequests"
+    } else {
+        "/roleManagement/directory/roleAssignmentScheduleRequests"
+    };
+    (path, body)
+}
+
+/// The create request for a role assignment, given the principal's object
+/// id: a plain roleAssignment for permanent active access, a PIM schedule
+/// request otherwise, so Entra itself ends time-boxed access.
 pub fn create_request(r: &DesiredResource, principal_id: &str, now: chrono::DateTime<chrono::Utc>) -> Write {
     let role = r.props.get("role").and_then(Value::as_str).unwrap_or_default();
     let role_id = role_template_id(role).unwrap_or(role);
@@ -109,26 +143,6 @@ pub fn create_request(r: &DesiredResource, principal_id: &str, now: chrono::Date
             "directoryScopeId": scope,
         }));
     }
-    let expiration = match end {
-        Some(e) => json!({"type": "afterDateTime", "endDateTime": e}),
-        None => json!({"type": "noExpiration"}),
-    };
-    let justification = r.create_only.get("justification").and_then(Value::as_str).unwrap_or("Declared in tenantctl desired state");
-    let body = json!({
-        "action": "adminAssign",
-        "principalId": principal_id,
-        "roleDefinitionId": role_id,
-        "directoryScopeId": scope,
-        "justification": justification,
-        "scheduleInfo": {
-            "startDateTime": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "expiration": expiration,
-        },
-    });
-    let path = if eligible {
-        "/roleManagement/directory/roleEligibilityScheduleRequests"
-    } else {
-        "/roleManagement/directory/roleAssignmentScheduleRequests"
-    };
+    let (path, body) = schedule_request(r, principal_id, now, "adminAssign");
     Write::Schedule { path, body }
 }

@@ -38,7 +38,10 @@ fn schedule(s: &InstallationSchedule) -> Value {
 pub fn desired(key: &str, u: &UpdateRing, state: &DesiredState) -> DesiredResource {
     let mut p = camel_props(u, &["assignments", "installation_schedule", "description"]);
     p.insert("@odata.type".into(), json!(UPDATE_RING_TYPE));
-    p.insert("description".into(), u.description.as_ref().map(|s| json!(s)).unwrap_or(Value::Null));
+    // An undeclared description is not managed (neither compared nor cleared).
+    if let Some(d) = &u.description {
+        p.insert("description".into(), json!(d));
+    }
     if let Some(s) = &u.installation_schedule {
         p.insert("installationSchedule".into(), schedule(s));
     }

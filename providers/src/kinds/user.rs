@@ -13,7 +13,9 @@ pub const SELECT: &str = "id,userPrincipalName,displayName,mailNickname,accountE
 
 pub fn desired(key: &str, u: &User) -> DesiredResource {
     let mut p = Props::new();
-    p.insert("userPrincipalName".into(), json!(u.user_principal_name.to_lowercase()));
+    // The UPN is written and compared as declared; only the natural key
+    // (how objects are matched) ignores case, as Entra does.
+    p.insert("userPrincipalName".into(), json!(u.user_principal_name));
     p.insert("displayName".into(), json!(u.display_name));
     p.insert("mailNickname".into(), json!(u.mail_nickname));
     p.insert("accountEnabled".into(), json!(u.account_enabled));
@@ -54,7 +56,6 @@ pub fn normalize(raw: &Value) -> Option<LiveObject> {
     let id = str_field(raw, "id").to_string();
     let upn = str_field(raw, "userPrincipalName").to_lowercase();
     let mut props = live_props(raw, &["userType", "mail", "otherMails", "externalUserState"]);
-    props.insert("userPrincipalName".into(), json!(upn));
     if let Some(Value::String(p)) = props.get("passwordPolicies") {
         // Graph returns a comma-separated list; only this policy is managed.
         let v = if p.split(',').any(|s| s.trim() == "DisablePasswordExpiration") {
