@@ -624,30 +624,34 @@ pub struct RingWait {
     pub reason: String,
 }
 
-/// Parse a soak time such as `48h`, `2d`, `90m`, `30s`.
+/// Parse a soak time such as `48h`, `2d`, `90m`, `30s` (the desired-state
+/// grammar, [`schema::kinds::rollout::parse_duration`]).
 pub fn parse_soak(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let unit = s.chars().last()?;
-    let n: i64 = s[..s.len() - unit.len_utf8()].trim().parse().ok()?;
-    let mult = match unit {
-        's' => 1,
-        'm' => 60,
-        'h' => 3600,
-        'd' => 86400,
-        'w' => 7 * 86400,
-        _ => return None,
-    };
-    (n >= 0).then_some(n * mult)
+    schema::kinds::rollout::parse_duration(s)
 }
 
 fn fmt_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%MZ").to_string()
 }
 
+/// `t + secs`, saturating instead of panicking on absurd soak times.
+fn after(t: DateTime<Utc>, secs: i64) -> DateTime<Utc> {
+    Duration::try_seconds(secs).and_then(|d| t.checked_add_signed(d)).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// The address of ring `i`'s copy of a rolled-out policy.
+fn ring_copy(ring: &RingOf, i: usize) -> Address {
+    Address::new(ring.policy.kind, format!("{}@{}", ring.policy.key, ring.rings.get(i).map(String::as_str).unwrap_or_default()))
+}
+
 /// Hold back ring copies that may not change yet. A ring may change when
-/// every earlier ring matches desired state and the ring before it last
-/// changed at least `soak` ago (`converged_at`, from the ledger). Returns
-/// the changes kept, and the rings that wait.
+/// no earlier ring has changes of its own in this plan and every earlier
+/// ring last changed (`converged_at`, the ledger's `changed_at`) at least
+/// `soak` ago: the latest earlier change counts, so a ring that happened to
+/// be in sync already cannot be used to skip a soak. Returns the changes
+/// kept, and the rings that wait; rings waiting for an earlier ring say
+/// when they could be promoted at the earliest, if every earlier ring is
+/// applied on time.
 pub fn gate_rollouts(
     changes: Vec<Change>,
     desired: &DesiredModel,
@@ -658,14 +662,18 @@ pub fn gate_rollouts(
     let changing: BTreeSet<Address> = changes.iter().filter(|c| c.action != Action::Delete && c.action != Action::Forget).map(|c| c.address.clone()).collect();
     let mut keep = Vec::new();
     let mut waits = Vec::new();
+    // When each waiting ring may change: known (soaking), or after an
+    // earlier ring (estimated below).
+    let mut soaking: BTreeMap<Address, DateTime<Utc>> = BTreeMap::new();
+    let mut behind: BTreeSet<Address> = BTreeSet::new();
     for mut c in changes {
         let ring = desired.rings.get(&c.address);
         let Some(ring) = ring.filter(|_| c.action != Action::Delete && c.action != Action::Forget) else {
             keep.push(c);
             continue;
         };
-        let ring_name = ring.rings.get(ring.index).cloned().unwrap_or_default();
-        let copy = |i: usize| Address::new(ring.policy.kind, format!("{}@{}", ring.policy.key, ring.rings.get(i).map(String::as_str).unwrap_or_default()));
+        let name = |i: usize| ring.rings.get(i).cloned().unwrap_or_default();
+        let ring_name = name(ring.index);
         let total = ring.rings.len();
         match mode {
             RolloutMode::Hold => {
@@ -684,27 +692,56 @@ pub fn gate_rollouts(
             keep.push(c);
             continue;
         }
-        if let Some(earlier) = (0..ring.index).find(|i| changing.contains(&copy(*i))) {
-            let e = ring.rings.get(earlier).cloned().unwrap_or_default();
-            waits.push(RingWait { address: c.address.clone(), ring: ring_name, until: None, reason: format!("waiting for {e} to be changed and soak") });
+        if let Some(earlier) = (0..ring.index).find(|i| changing.contains(&ring_copy(ring, *i))) {
+            behind.insert(c.address.clone());
+            waits.push(RingWait { address: c.address.clone(), ring: ring_name, until: None, reason: format!("waiting for {} to be changed and soak", name(earlier)) });
             continue;
         }
-        let prev = copy(ring.index - 1);
-        let prev_name = ring.rings.get(ring.index - 1).cloned().unwrap_or_default();
-        match converged_at(&prev) {
-            Some(t) if now < t + Duration::seconds(ring.soak_secs) => {
-                let until = t + Duration::seconds(ring.soak_secs);
+        let latest = (0..ring.index).filter_map(|i| converged_at(&ring_copy(ring, i)).map(|t| (t, i))).max();
+        let soak = schema::kinds::rollout::format_duration(ring.soak_secs);
+        match latest {
+            Some((t, i)) if now < after(t, ring.soak_secs) => {
+                let until = after(t, ring.soak_secs);
+                soaking.insert(c.address.clone(), until);
                 waits.push(RingWait {
                     address: c.address.clone(),
                     ring: ring_name,
                     until: Some(fmt_time(until)),
-                    reason: format!("waiting until {} ({prev_name} changed at {}, soak {}h)", fmt_time(until), fmt_time(t), ring.soak_secs / 3600),
+                    reason: format!("waiting until {} ({} changed at {}, soak {soak})", fmt_time(until), name(i), fmt_time(t)),
                 });
             }
-            _ => {
-                c.notes.push(format!("rollout: ring {} of {total} ({ring_name}); {prev_name} has soaked", ring.index + 1));
+            Some((_, i)) => {
+                c.notes.push(format!("rollout: ring {} of {total} ({ring_name}); {} has soaked ({soak})", ring.index + 1, name(i)));
                 keep.push(c);
             }
+            None => {
+                c.notes.push(format!("rollout: ring {} of {total} ({ring_name}); no earlier ring has a recorded change", ring.index + 1));
+                keep.push(c);
+            }
+        }
+    }
+    // Rings behind an earlier changing ring: when they could follow, if
+    // each ring before them is applied as soon as it may be.
+    let now_changing: BTreeSet<&Address> = keep.iter().map(|c| &c.address).collect();
+    for w in waits.iter_mut().filter(|w| behind.contains(&w.address)) {
+        let Some(ring) = desired.rings.get(&w.address) else { continue };
+        let mut when: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(ring.index + 1);
+        for i in 0..=ring.index {
+            let a = ring_copy(ring, i);
+            let latest_before = when.iter().flatten().max().copied();
+            let t = if now_changing.contains(&a) {
+                Some(now)
+            } else if let Some(u) = soaking.get(&a) {
+                Some(*u)
+            } else if behind.contains(&a) {
+                latest_before.map(|t| after(t, ring.soak_secs))
+            } else {
+                converged_at(&a)
+            };
+            when.push(t);
+        }
+        if let Some(t) = when.last().copied().flatten() {
+            w.reason.push_str(&format!(" ({} at the earliest)", fmt_time(t)));
         }
     }
     (keep, waits)

@@ -490,3 +490,49 @@ fn only_the_first_differing_ring_changes_then_each_after_its_soak() {
     let (keep, _) = gate_rollouts(vec![change("device_configuration.p@broad", Action::Delete), change("group.x", Action::Update)], &m, &|_| None, t0, RolloutMode::Hold);
     assert_eq!(keep.len(), 2);
 }
+
+#[test]
+fn rings_behind_an_earlier_ring_say_when_they_could_follow() {
+    let m = ring_model();
+    let t0 = now();
+    let (_, waits) = gate_rollouts(ring_changes(&["test", "first", "fast", "broad"]), &m, &|_| None, t0, RolloutMode::Normal);
+    let reasons: Vec<&str> = waits.iter().map(|w| w.reason.as_str()).collect();
+    assert_eq!(
+        reasons,
+        vec![
+            "waiting for test to be changed and soak (2026-11-25T12:00Z at the earliest)",
+            "waiting for test to be changed and soak (2026-11-27T12:00Z at the earliest)",
+            "waiting for test to be changed and soak (2026-11-29T12:00Z at the earliest)",
+        ]
+    );
+    // first soaking until t0+48h: fast and broad follow 48h and 96h later.
+    let changed = |a: &Address| (a.key == "p@test").then_some(t0);
+    let (_, waits) = gate_rollouts(ring_changes(&["first", "fast", "broad"]), &m, &changed, t0 + Duration::hours(1), RolloutMode::Normal);
+    assert_eq!(waits[0].until.as_deref(), Some("2026-11-25T12:00Z"));
+    assert!(waits[1].reason.ends_with("(2026-11-27T12:00Z at the earliest)"), "{}", waits[1].reason);
+    assert!(waits[2].reason.ends_with("(2026-11-29T12:00Z at the earliest)"), "{}", waits[2].reason);
+}
+
+#[test]
+fn the_latest_earlier_change_counts_so_an_in_sync_ring_skips_no_soak() {
+    let m = ring_model();
+    let t0 = now();
+    // test changed at t0; first was already in sync (changed long ago):
+    // fast still waits for test's soak, and names test.
+    let changed = |a: &Address| match a.key.as_str() {
+        "p@test" => Some(t0),
+        "p@first" => Some(t0 - Duration::days(30)),
+        _ => None,
+    };
+    let (keep, waits) = gate_rollouts(ring_changes(&["fast"]), &m, &changed, t0 + Duration::hours(2), RolloutMode::Normal);
+    assert!(keep.is_empty());
+    assert_eq!(waits[0].reason, "waiting until 2026-11-25T12:00Z (test changed at 2026-11-23T12:00Z, soak 48h)");
+    // Soaks shown in their own unit; absurd soaks never overflow.
+    let mut short = ring_model();
+    short.rings.values_mut().for_each(|r| r.soak_secs = 90 * 60);
+    let (_, waits) = gate_rollouts(ring_changes(&["first"]), &short, &changed, t0, RolloutMode::Normal);
+    assert!(waits[0].reason.ends_with("soak 90m)"), "{}", waits[0].reason);
+    short.rings.values_mut().for_each(|r| r.soak_secs = i64::MAX);
+    let (keep, waits) = gate_rollouts(ring_changes(&["first"]), &short, &changed, t0, RolloutMode::Normal);
+    assert!(keep.is_empty() && waits.len() == 1);
+}
