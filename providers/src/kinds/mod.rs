@@ -12,6 +12,7 @@ pub mod device_configuration;
 pub mod group;
 pub mod guest;
 pub mod role_assignment;
+pub mod rollout;
 pub mod update_ring;
 pub mod user;
 
@@ -53,6 +54,8 @@ pub fn desired_model(state: &DesiredState) -> DesiredModel {
     for (k, d) in &state.conditional_access {
         m.insert(conditional_access::desired(k, &d.value, state));
     }
+    // Policies rolled out ring by ring become one resource per ring.
+    rollout::expand(state, &mut m);
     governance_sets(state, &mut m);
     m
 }
