@@ -1,0 +1,498 @@
+//! Benchmark of tenantctl's read path (observe + plan) against the sandbox
+//! with added latency per request, beside a naive read that fetches every
+//! object with its own GET.
+//!
+//! ```text
+//! cargo bench --bench plan
+//! cargo bench --bench plan -- --sizes 1000,10000 --latency-ms 50 --naive-limit 10000
+//! ```
+//!
+//! For each size N a fresh in-memory sandbox is seeded with N objects (70%
+//! users, 20% groups with 5 members each, 10% Intune policies), latency is
+//! set, and two reads are timed with `std::time::Instant`, each with a fresh
+//! client built with the binary's own settings (`GraphConfig::new`):
+//!
+//! * tenantctl: `providers::observe::observe` for the example tenant in
+//!   `desired-state/` (so every collection it declares is read, and every
+//!   seeded object comes back in those pages), then `engine::plan`;
+//! * naive: list the ids of each collection with the same paging, then one
+//!   GET per object (users/{id}; groups/{id} and groups/{id}/members;
+//!   deviceConfigurations/{id} and deviceCompliancePolicies/{id} with their
+//!   assignments expanded), at most `max_concurrency` (8) in flight. Above
+//!   `--naive-limit` objects only a seeded random sample of `--sample`
+//!   objects is fetched and the per-object phase is extrapolated linearly.
+//!
+//! Request counts come from the sandbox's own accounting, not the client's,
+//! and exclude the one token request each client makes. The Markdown report
+//! goes to stdout; progress goes to stderr.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use engine::{Ledger, PlanOptions};
+use providers::graph::{ApiVersion, Cloud, Credential, GraphClient, GraphConfig, PacingConfig};
+use providers::kinds::{group, user};
+use sandbox::{Faults, RequestCounts, Sandbox, SandboxConfig, SandboxHandle, SeedSpec};
+use serde_json::Value;
+
+/// Page size the naive listing uses: the same as tenantctl's.
+const TOP: usize = 999;
+/// Members seeded per group.
+const MEMBERS_PER_GROUP: usize = 5;
+
+#[derive(Debug, Parser)]
+#[command(about = "Plan time and Graph request count against the sandbox, beside a naive per-object read")]
+struct Args {
+    /// Tenant sizes in objects (users + groups + policies), comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+    sizes: Vec<usize>,
+    /// Latency the sandbox adds to every Graph request.
+    #[arg(long, default_value_t = 50)]
+    latency_ms: u64,
+    /// Above this many objects the naive read fetches a sample and extrapolates.
+    #[arg(long, default_value_t = 10_000)]
+    naive_limit: usize,
+    /// Objects fetched one by one when the naive read is sampled.
+    #[arg(long, default_value_t = 2_000)]
+    sample: usize,
+    /// Seed for the generated tenant and the sample.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Skip the naive read entirely.
+    #[arg(long)]
+    no_naive: bool,
+    /// Passed by `cargo bench` to every bench target; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+/// How N objects are split between kinds.
+#[derive(Debug, Clone, Copy)]
+struct Mix {
+    users: usize,
+    groups: usize,
+    policies: usize,
+}
+
+impl Mix {
+    fn of(n: usize) -> Mix {
+        let users = n * 7 / 10;
+        let groups = n * 2 / 10;
+        Mix { users, groups, policies: n - users - groups }
+    }
+}
+
+/// Requests the sandbox saw during one phase.
+#[derive(Debug, Clone, Default)]
+struct Counted {
+    wall: Duration,
+    /// Graph HTTP requests (token endpoint excluded).
+    requests: u64,
+    /// HTTP requests per `METHOD /version/pattern`, plus `$batch` items.
+    patterns: BTreeMap<String, u64>,
+}
+
+impl Counted {
+    fn from_counts(wall: Duration, counts: &RequestCounts) -> Counted {
+        let mut patterns = BTreeMap::new();
+        let mut requests = 0;
+        for (k, v) in &counts.requests {
+            if is_token(k) {
+                continue;
+            }
+            requests += v;
+            patterns.insert(k.clone(), *v);
+        }
+        for (k, v) in &counts.batch_items {
+            patterns.insert(format!("  in $batch: {k}"), *v);
+        }
+        Counted { wall, requests, patterns }
+    }
+
+    fn rate(&self) -> f64 {
+        self.requests as f64 / self.wall.as_secs_f64()
+    }
+}
+
+fn is_token(pattern: &str) -> bool {
+    pattern.contains("/oauth2/")
+}
+
+struct TenantctlRun {
+    counted: Counted,
+    observe: Duration,
+    plan: Duration,
+    changes: usize,
+    live_objects: usize,
+}
+
+struct NaiveRun {
+    /// Ids listed (every object the per-object phase would read).
+    objects: usize,
+    list: Counted,
+    /// The per-object phase as run (all objects, or the sample).
+    fetch: Counted,
+    fetched_objects: usize,
+    /// Factor from the run per-object phase to all objects (1 when not sampled).
+    scale: f64,
+    /// Requests under `/deviceManagement` a full read would make (for the pacing note).
+    intune_requests: usize,
+}
+
+impl NaiveRun {
+    fn extrapolated(&self) -> bool {
+        self.fetched_objects < self.objects
+    }
+
+    fn requests(&self) -> f64 {
+        self.list.requests as f64 + self.fetch.requests as f64 * self.scale
+    }
+
+    fn wall(&self) -> Duration {
+        self.list.wall + self.fetch.wall.mul_f64(self.scale)
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let example_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("desired-state");
+    let state = schema::load(&example_dir).expect("the example tenant in desired-state/ loads");
+    let domain = state.tenant.as_ref().map(|t| t.value.primary_domain.clone()).unwrap_or_else(|| "contoso.onmicrosoft.com".into());
+    let concurrency = GraphConfig::new(Cloud::custom("http://localhost", "http://localhost").expect("a custom cloud")).max_concurrency;
+
+    let mut rows = Vec::new();
+    for &n in &args.sizes {
+        let mix = Mix::of(n);
+        eprintln!("== {n} objects: {} users, {} groups, {} policies", mix.users, mix.groups, mix.policies);
+        let sb = Sandbox::start(SandboxConfig::in_memory().with_domain(domain.clone())).await.expect("the sandbox starts");
+        sb.seed(&SeedSpec { seed: args.seed, users: mix.users, groups: mix.groups, memberships_per_group: MEMBERS_PER_GROUP, policies: mix.policies })
+            .expect("the sandbox seeds");
+        sb.set_faults(Faults { latency_ms: args.latency_ms, ..Faults::default() }).expect("faults are valid");
+
+        let real = run_tenantctl(&sb, &state).await;
+        eprintln!("   tenantctl: {} requests in {:.2} s", real.counted.requests, real.counted.wall.as_secs_f64());
+        let naive = if args.no_naive {
+            None
+        } else {
+            let sample = (n > args.naive_limit).then_some(args.sample);
+            let run = run_naive(&sb, concurrency, sample, args.seed).await;
+            eprintln!(
+                "   naive: {} requests in {:.2} s{}",
+                run.requests().round(),
+                run.wall().as_secs_f64(),
+                if run.extrapolated() { " (extrapolated)" } else { "" }
+            );
+            Some(run)
+        };
+        sb.shutdown().await.expect("the sandbox shuts down");
+        rows.push((n, mix, real, naive));
+    }
+
+    print!("{}", report(&args, concurrency, &rows));
+}
+
+fn client(sb: &SandboxHandle) -> GraphClient {
+    let base = sb.base_url();
+    let cloud = Cloud::custom(&base, &base).expect("the sandbox URL is a valid cloud");
+    let (t, c, s) = (sb.tenant_id().to_string(), sb.client_id().to_string(), sb.client_secret().to_string());
+    let credential = Credential::from_env(move |name| match name {
+        "AZURE_TENANT_ID" => Some(t.clone()),
+        "AZURE_CLIENT_ID" => Some(c.clone()),
+        "AZURE_CLIENT_SECRET" => Some(s.clone()),
+        _ => None,
+    })
+    .expect("the sandbox credentials are complete");
+    // The binary's own settings: default retry, concurrency and pacing.
+    GraphClient::new(GraphConfig::new(cloud), credential).expect("a Graph client")
+}
+
+/// tenantctl's real read path: observe, then plan.
+async fn run_tenantctl(sb: &SandboxHandle, state: &schema::DesiredState) -> TenantctlRun {
+    let client = client(sb);
+    let ledger = Ledger::default();
+    let options = PlanOptions { now: chrono::Utc::now() };
+    let desired = providers::kinds::desired_model(state);
+    sb.reset_counts();
+    let start = Instant::now();
+    let observed = providers::observe::observe(&client, &desired, &ledger).await.expect("the sandbox signs the client in");
+    let observe = start.elapsed();
+    let plan = engine::plan(&desired, &observed, &ledger, &options).expect("the example tenant plans");
+    let wall = start.elapsed();
+    let counts = sb.request_counts();
+    assert!(observed.unreadable.is_empty(), "a collection could not be read; the timing would be meaningless: {:?}", observed.unreadable);
+    assert!(plan.unknown.is_empty(), "the plan has unknown resources: {:?}", plan.unknown);
+    TenantctlRun {
+        counted: Counted::from_counts(wall, &counts),
+        observe,
+        plan: wall - observe,
+        changes: plan.changes.len(),
+        live_objects: observed.objects.values().map(Vec::len).sum(),
+    }
+}
+
+/// One collection the naive read lists, and how it reads one object of it.
+struct Collection {
+    version: ApiVersion,
+    list: String,
+    per_object: fn(&str) -> Vec<String>,
+    policy: bool,
+}
+
+fn collections() -> Vec<Collection> {
+    const CONFIGS: &str = "/deviceManagement/deviceConfigurations";
+    const COMPLIANCE: &str = "/deviceManagement/deviceCompliancePolicies";
+    vec![
+        Collection {
+            version: ApiVersion::V1,
+            list: format!("/users?$select=id&$top={TOP}"),
+            per_object: |id| vec![format!("/users/{id}?$select={}", user::SELECT)],
+            policy: false,
+        },
+        Collection {
+            version: ApiVersion::V1,
+            list: format!("/groups?$select=id&$top={TOP}"),
+            per_object: |id| vec![format!("/groups/{id}?$select={}", group::SELECT), format!("/groups/{id}/members?$select=id&$top={TOP}")],
+            policy: false,
+        },
+        Collection {
+            version: ApiVersion::Beta,
+            list: format!("{CONFIGS}?$select=id&$top={TOP}"),
+            per_object: |id| vec![format!("{CONFIGS}/{id}?$expand=assignments")],
+            policy: true,
+        },
+        Collection {
+            version: ApiVersion::Beta,
+            list: format!("{COMPLIANCE}?$select=id&$top={TOP}"),
+            per_object: |id| vec![format!("{COMPLIANCE}/{id}?$expand=assignments,scheduledActionsForRule($expand=scheduledActionConfigurations)")],
+            policy: true,
+        },
+    ]
+}
+
+/// The naive read: list ids, then GET each object. With `sample`, only that
+/// many objects (chosen at random) are fetched.
+async fn run_naive(sb: &SandboxHandle, concurrency: usize, sample: Option<usize>, seed: u64) -> NaiveRun {
+    let client = client(sb);
+    let collections = collections();
+    sb.reset_counts();
+
+    // Phase 1: ids, every collection listed concurrently as tenantctl does.
+    let start = Instant::now();
+    let lists = collections.iter().map(|c| {
+        let client = client.with_version(c.version);
+        let path = c.list.clone();
+        tokio::spawn(async move { client.list_all(&path).await })
+    });
+    let mut objects: Vec<(usize, String)> = Vec::new();
+    for (i, handle) in lists.collect::<Vec<_>>().into_iter().enumerate() {
+        let items = handle.await.expect("the listing task completes").expect("the naive listing succeeds");
+        objects.extend(items.iter().filter_map(|v| v.get("id").and_then(Value::as_str)).map(|id| (i, id.to_string())));
+    }
+    let list = Counted::from_counts(start.elapsed(), &sb.request_counts());
+    let listed = objects.len();
+
+    // Phase 2: one request per object (two per group), bounded concurrency.
+    let intune_requests = list.patterns.iter().filter(|(k, _)| k.contains("/deviceManagement/")).map(|(_, v)| *v as usize).sum::<usize>()
+        + objects.iter().filter(|(i, _)| collections[*i].policy).count();
+    let chosen = match sample {
+        Some(k) if k < objects.len() => pick(&mut objects, k, seed),
+        _ => objects,
+    };
+    let fetched_objects = chosen.len();
+    let requests: Vec<(ApiVersion, String)> = chosen
+        .iter()
+        .flat_map(|(i, id)| {
+            let c = &collections[*i];
+            (c.per_object)(id).into_iter().map(|p| (c.version, p))
+        })
+        .collect();
+    sb.reset_counts();
+    let start = Instant::now();
+    let errors = fetch_all(&client, requests, concurrency).await;
+    let fetch = Counted::from_counts(start.elapsed(), &sb.request_counts());
+    assert!(errors.is_empty(), "{} per-object reads failed, first: {}", errors.len(), errors[0]);
+
+    NaiveRun { objects: listed, list, fetch, fetched_objects, scale: listed as f64 / fetched_objects.max(1) as f64, intune_requests }
+}
+
+/// GETs every path with at most `concurrency` in flight; returns the errors.
+async fn fetch_all(client: &GraphClient, requests: Vec<(ApiVersion, String)>, concurrency: usize) -> Vec<String> {
+    let requests = Arc::new(requests);
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let (client, requests, next) = (client.clone(), requests.clone(), next.clone());
+        workers.spawn(async move {
+            let mut errors = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((version, path)) = requests.get(i) else { break };
+                if let Err(e) = client.with_version(*version).get_json(path).await {
+                    errors.push(format!("GET {path}: {e}"));
+                }
+            }
+            errors
+        });
+    }
+    let mut errors = Vec::new();
+    while let Some(done) = workers.join_next().await {
+        errors.extend(done.expect("a fetch worker completes"));
+    }
+    errors
+}
+
+/// A uniform random sample of `k` items (partial Fisher-Yates, splitmix64),
+/// reproducible from `seed`. A tiny generator avoids adding `rand` to the
+/// root package for one shuffle.
+fn pick<T>(items: &mut Vec<T>, k: usize, seed: u64) -> Vec<T> {
+    let mut state = seed;
+    let mut next = || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let n = items.len();
+    for i in 0..k {
+        let j = i + (next() % (n - i) as u64) as usize;
+        items.swap(i, j);
+    }
+    items.truncate(k);
+    std::mem::take(items)
+}
+
+fn report(args: &Args, concurrency: usize, rows: &[(usize, Mix, TenantctlRun, Option<NaiveRun>)]) -> String {
+    let mut out = String::new();
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| m.lines().find_map(|l| l.strip_prefix("MemTotal:")).map(|l| l.trim().trim_end_matches("kB").trim().to_string()))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| format!("{:.1} GiB", kb / (1024.0 * 1024.0)))
+        .unwrap_or_else(|| "unknown".into());
+    let cpus = std::thread::available_parallelism().map(|n| n.get().to_string()).unwrap_or_else(|_| "unknown".into());
+    let _ = writeln!(out, "# tenantctl plan benchmark\n");
+    let _ = writeln!(
+        out,
+        "Sandbox latency {} ms per Graph request; client defaults (max {} requests in flight); page size {TOP}; seed {}; {} CPUs, {} memory.\n",
+        args.latency_ms, concurrency, args.seed, cpus, memory
+    );
+    let _ = writeln!(
+        out,
+        "| Objects | tenantctl requests | tenantctl time (observe + plan) | of which plan | tenantctl req/s | naive requests | naive time | naive req/s | speedup | requests saved |"
+    );
+    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (n, _, real, naive) in rows {
+        let r = &real.counted;
+        let mut line = format!(
+            "| {} | {} | {:.2} s | {:.1} ms | {:.0} |",
+            thousands(*n as f64),
+            thousands(r.requests as f64),
+            r.wall.as_secs_f64(),
+            real.plan.as_secs_f64() * 1e3,
+            r.rate()
+        );
+        match naive {
+            Some(nv) => {
+                let mark = if nv.extrapolated() { format!(" (extrapolated from {})", thousands(nv.fetched_objects as f64)) } else { String::new() };
+                let rate = nv.requests() / nv.wall().as_secs_f64();
+                let _ = write!(
+                    line,
+                    " {}{mark} | {:.1} s{mark} | {:.0} | {:.1}x | {:.1}x |",
+                    thousands(nv.requests()),
+                    nv.wall().as_secs_f64(),
+                    rate,
+                    nv.wall().as_secs_f64() / r.wall.as_secs_f64(),
+                    nv.requests() / r.requests as f64
+                );
+            }
+            None => line.push_str(" - | - | - | - | - |"),
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = writeln!(
+        out,
+        "\nObjects are 70% users, 20% groups ({MEMBERS_PER_GROUP} members each), 10% policies; requests exclude the token request. \
+         \"speedup\" is naive time / tenantctl time, \"requests saved\" naive requests / tenantctl requests."
+    );
+
+    for (n, mix, real, naive) in rows {
+        let _ = writeln!(out, "\n## {} objects\n", thousands(*n as f64));
+        let _ = writeln!(
+            out,
+            "Seeded {} users, {} groups, {} policies. tenantctl read {} live objects in {:.2} s and planned {} changes in {:.1} ms.",
+            thousands(mix.users as f64),
+            thousands(mix.groups as f64),
+            thousands(mix.policies as f64),
+            thousands(real.live_objects as f64),
+            real.observe.as_secs_f64(),
+            real.changes,
+            real.plan.as_secs_f64() * 1e3
+        );
+        if let Some(nv) = naive {
+            let _ = writeln!(
+                out,
+                "Naive: listed {} ids in {:.2} s ({} requests), then fetched {} objects one by one in {:.2} s ({} requests, {:.0} req/s){}.",
+                thousands(nv.objects as f64),
+                nv.list.wall.as_secs_f64(),
+                nv.list.requests,
+                thousands(nv.fetched_objects as f64),
+                nv.fetch.wall.as_secs_f64(),
+                thousands(nv.fetch.requests as f64),
+                nv.fetch.rate(),
+                if nv.extrapolated() { format!(", scaled by {:.2} to all {} objects", nv.scale, thousands(nv.objects as f64)) } else { String::new() }
+            );
+            if let (true, Some(rate)) = (nv.extrapolated(), PacingConfig::default().intune_requests) {
+                // A sample stays inside the pacer's burst, so the linear
+                // extrapolation cannot show it; state the floor it implies.
+                let floor = nv.intune_requests.saturating_sub(rate.count as usize) as f64 * rate.per.as_secs_f64() / f64::from(rate.count);
+                let _ = writeln!(
+                    out,
+                    "The extrapolation leaves out client pacing: a full naive read makes {} requests under `/deviceManagement`, and the client paces those \
+                     to Intune's {} per {} s, so they alone would take at least {floor:.0} s.",
+                    thousands(nv.intune_requests as f64),
+                    thousands(f64::from(rate.count)),
+                    rate.per.as_secs()
+                );
+            }
+        }
+        let _ = writeln!(out, "\n| Request pattern | tenantctl | naive (list) | naive (per object{}) |", naive.as_ref().filter(|n| n.extrapolated()).map_or("", |_| ", sample"));
+        let _ = writeln!(out, "|---|---:|---:|---:|");
+        let mut keys: Vec<&String> = real.counted.patterns.keys().collect();
+        if let Some(nv) = naive {
+            keys.extend(nv.list.patterns.keys().chain(nv.fetch.patterns.keys()));
+        }
+        keys.sort();
+        keys.dedup();
+        let cell = |m: Option<&BTreeMap<String, u64>>, k: &String| m.and_then(|m| m.get(k)).map_or("-".to_string(), |v| v.to_string());
+        for k in keys {
+            let _ = writeln!(
+                out,
+                "| `{k}` | {} | {} | {} |",
+                cell(Some(&real.counted.patterns), k),
+                cell(naive.as_ref().map(|n| &n.list.patterns), k),
+                cell(naive.as_ref().map(|n| &n.fetch.patterns), k)
+            );
+        }
+    }
+    out
+}
+
+/// `12345.6` as `12,346`.
+fn thousands(v: f64) -> String {
+    let digits = format!("{:.0}", v.round());
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
