@@ -233,6 +233,10 @@ async fn self_heal_fixes_safe_drift_and_holds_sensitive_drift_over_several_passe
     admin_patch(&sb, "deviceConfigurations", &ring, json!({"qualityUpdatesDeferralPeriodInDays": 9})).await;
     admin_patch(&sb, "conditionalAccessPolicies", &ca, json!({"state": "disabled"})).await;
     client.v1().delete(&format!("/groups/{admins}/members/{adele}/$ref")).await.unwrap();
+    // Sensitive only by the plan's own (governance) classification: the
+    // group conditional access excludes service accounts through.
+    let sa = ledger_id(w, "group.service-accounts");
+    admin_patch(&sb, "groups", &sa, json!({"description": "changed by hand"})).await;
     assert_eq!(ring_deferral(&client, &ring).await, 9);
     assert!(members(&client, &admins).await.is_empty());
 
@@ -256,7 +260,11 @@ async fn self_heal_fixes_safe_drift_and_holds_sensitive_drift_over_several_passe
     assert_eq!(addresses(&report["applied"]), ["update_ring.first"]);
     assert!(report["failed"].as_array().unwrap().is_empty());
     let held = report["held"].as_array().unwrap();
-    assert_eq!(addresses(&report["held"]), ["group.intune-admins", "conditional_access.require-mfa"], "{held:#?}");
+    let mut held_addrs = addresses(&report["held"]);
+    held_addrs.sort();
+    assert_eq!(held_addrs, ["conditional_access.require-mfa", "group.intune-admins", "group.service-accounts"], "{held:#?}");
+    let sa_held = held.iter().find(|h| h["address"] == "group.service-accounts").unwrap();
+    assert!(sa_held["reason"].as_str().unwrap().contains("service-accounts group"), "the plan's classification is used: {sa_held:#}");
     assert!(held.iter().all(|h| h["reason"].as_str().unwrap().starts_with("sensitive (") && h["reason"].as_str().unwrap().ends_with("needs approval")), "{held:#?}");
     // The report names each drift, field by field.
     let ring_item = item(report, "update_ring.first").expect("the ring's drift is reported");
@@ -288,7 +296,7 @@ async fn self_heal_fixes_safe_drift_and_holds_sensitive_drift_over_several_passe
     assert!(report["applied"].as_array().unwrap().is_empty(), "{report:#}");
     assert!(item(report, "update_ring.first").is_none(), "corrected drift is gone: {report:#}");
     assert_eq!(item(report, "conditional_access.require-mfa").unwrap()["since"], "2026-11-23T13:00:00Z");
-    assert_eq!(addresses(&report["held"]).len(), 2);
+    assert_eq!(addresses(&report["held"]).len(), 3);
     assert_eq!(std::fs::read_to_string(w.join("tenantctl.journal.jsonl")).unwrap().lines().count(), 1, "nothing more journaled");
     assert_eq!(ca_state(&client, &ca).await, "disabled");
 
