@@ -438,9 +438,9 @@ pub fn render_html(r: &DriftReport) -> String {
 /// deletions and replacements, role-assignable groups, anything naming a
 /// service account, and whatever governance marks sensitive.
 ///
-/// When the plan's changes carry their own classification (issue 6,
-/// `Change::sensitive`), that classification is used in addition; switch
-/// here only.
+/// This is the fallback: `reconcile` holds a change when the plan's own
+/// classification (`Plan::sensitive`, from `governance::classify`, the one
+/// `apply` requires approvals for) names it, and otherwise when this does.
 pub fn sensitivity(c: &Change, desired: &DesiredModel, service_accounts: &BTreeSet<Address>) -> Option<String> {
     let gov = &desired.governance;
     if gov.sensitive_kinds.iter().any(|k| k == c.address.kind.as_str()) {
