@@ -744,6 +744,8 @@ pub fn gate_rollouts(
             w.reason.push_str(&format!(" ({} at the earliest)", fmt_time(t)));
         }
     }
+    // In rollout order, not address order (`@mwd-broad` sorts first).
+    waits.sort_by_key(|w| desired.rings.get(&w.address).map(|r| (r.policy.clone(), r.index)));
     (keep, waits)
 }
 
