@@ -577,6 +577,16 @@ mod tests {
     }
 
     #[test]
+    fn pass_numbers_continue_from_the_history() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(last_pass(&dir.path().join("missing")), 0);
+        for name in ["drift-20261123T120000Z-pass000002.json", "drift-20261122T120000Z-pass000010.json", "drift-20261124T120000Z.json", "notes.txt"] {
+            std::fs::write(dir.path().join(name), "{}").unwrap();
+        }
+        assert_eq!(last_pass(dir.path()), 10, "the highest number, whatever the clock in the name");
+    }
+
+    #[test]
     fn intervals() {
         assert_eq!(parse_interval("15m").unwrap(), Duration::from_secs(900));
         assert_eq!(parse_interval("2h").unwrap(), Duration::from_secs(7200));
