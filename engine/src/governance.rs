@@ -667,6 +667,23 @@ pub fn gate_rollouts(
     let mut soaking: BTreeMap<Address, DateTime<Utc>> = BTreeMap::new();
     let mut behind: BTreeSet<Address> = BTreeSet::new();
     for mut c in changes {
+        // A policy that now rolls out ring by ring replaces its old single
+        // object: keep that object until every ring has its own copy, so
+        // no ring is left without the policy meanwhile.
+        if c.action == Action::Delete && mode != RolloutMode::Force {
+            let mut pending: Vec<&RingOf> = desired.rings.values().filter(|r| r.policy == c.address && changing.contains(&ring_copy(r, r.index))).collect();
+            pending.sort_by_key(|r| r.index);
+            let names: Vec<&str> = pending.iter().filter_map(|r| r.rings.get(r.index).map(String::as_str)).collect();
+            if let Some(ring) = names.first().map(|n| n.to_string()) {
+                waits.push(RingWait {
+                    address: c.address.clone(),
+                    ring,
+                    until: None,
+                    reason: format!("the rollout replaces it; kept until every ring has its own copy (pending: {})", names.join(", ")),
+                });
+                continue;
+            }
+        }
         let ring = desired.rings.get(&c.address);
         let Some(ring) = ring.filter(|_| c.action != Action::Delete && c.action != Action::Forget) else {
             keep.push(c);

@@ -536,3 +536,26 @@ fn the_latest_earlier_change_counts_so_an_in_sync_ring_skips_no_soak() {
     let (keep, waits) = gate_rollouts(ring_changes(&["first"]), &short, &changed, t0, RolloutMode::Normal);
     assert!(keep.is_empty() && waits.len() == 1);
 }
+
+#[test]
+fn a_policy_converted_to_a_rollout_keeps_its_old_object_until_every_ring_has_a_copy() {
+    let m = ring_model();
+    let t0 = now();
+    let old = || change("device_configuration.p", Action::Delete);
+    let mut changes = vec![old()];
+    changes.extend(["test", "first", "fast", "broad"].iter().map(|r| change(&format!("device_configuration.p@{r}"), Action::Create)));
+    let (keep, waits) = gate_rollouts(changes, &m, &|_| None, t0, RolloutMode::Normal);
+    assert_eq!(keep.iter().map(|c| c.address.to_string()).collect::<Vec<_>>(), vec!["device_configuration.p@test"]);
+    assert_eq!(waits[0].address, addr("device_configuration.p"));
+    assert_eq!(waits[0].reason, "the rollout replaces it; kept until every ring has its own copy (pending: test, first, fast, broad)");
+    // Only broad left: still kept. Held: kept. Every copy in place: deleted.
+    let (keep, waits) = gate_rollouts(vec![old(), change("device_configuration.p@broad", Action::Create)], &m, &|_| Some(t0), t0, RolloutMode::Normal);
+    assert!(keep.is_empty() && waits[0].reason.ends_with("(pending: broad)"), "{waits:?}");
+    let (keep, _) = gate_rollouts(vec![old(), change("device_configuration.p@broad", Action::Create)], &m, &|_| Some(t0), t0, RolloutMode::Hold);
+    assert!(keep.is_empty());
+    let (keep, waits) = gate_rollouts(vec![old()], &m, &|_| Some(t0), t0, RolloutMode::Normal);
+    assert_eq!((keep.len(), waits.len()), (1, 0));
+    // Forced: the copies and the delete go in one plan (deletes run last).
+    let (keep, _) = gate_rollouts(vec![old(), change("device_configuration.p@broad", Action::Create)], &m, &|_| Some(t0), t0, RolloutMode::Force);
+    assert_eq!(keep.len(), 2);
+}
