@@ -44,6 +44,10 @@ pub fn pattern(method: &str, version: &str, segs: &[String]) -> String {
         p.push('/');
         if crate::resources::is_known_segment(s) {
             p.push_str(s);
+        } else if let Some(name) = s.split_once('(').map(|(n, _)| n).filter(|n| crate::resources::is_known_segment(n)) {
+            // A function call: its name, arguments as `(…)`.
+            p.push_str(name);
+            p.push_str("(…)");
         } else {
             p.push_str("{id}");
         }

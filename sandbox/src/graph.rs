@@ -252,6 +252,9 @@ pub fn visible(ctx: &Ctx, spec: &Spec, rec: &Record) -> bool {
 /// Produces the JSON of one object for a response.
 pub fn render(t: &Tenant, ctx: &Ctx, spec: &Spec, id: &str, rec: &Record, q: &Query) -> Result<Map<String, Value>, GraphError> {
     let mut out = rec.data.clone();
+    if spec.coll == "deviceConfigurations" {
+        crate::oma::present(ctx, id, &mut out);
+    }
     if let (Some(default), None) = (spec.default_select, &q.select) {
         let props: Vec<String> = default.iter().map(|s| s.to_string()).collect();
         out = odata::select(out, &props, &[]);

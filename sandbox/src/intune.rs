@@ -70,6 +70,7 @@ pub fn create(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body: Map<String, Valu
         return Err(bad("Property 'displayName' is required."));
     }
     validate_update_ring(&body)?;
+    crate::oma::strip_read_only(&mut body);
     stamp_new(ctx, &mut body, true);
     Ok(resources::insert_new(t, ctx, spec.coll, body, Map::new()))
 }
@@ -185,6 +186,7 @@ pub fn patch(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str, mut body: Map<Str
     body.remove("id");
     body.remove("scheduledActionsForRule");
     body.remove("assignments");
+    crate::oma::strip_read_only(&mut body);
     if body.is_empty() {
         return Err(bad("Invalid patch, at least 1 property must be changed"));
     }
@@ -353,6 +355,11 @@ pub fn sub(t: &mut Tenant, ctx: &Ctx, spec: &Spec, req: &GReq, id: &str, rest: &
             let settings = rec.nav.get("settings").and_then(Value::as_array).cloned().unwrap_or_default();
             graph::list_values(ctx, &format!("{}('{id}')/settings", spec.context), &format!("{base}/settings"), as_maps(settings), q, INTUNE_PAGE, INTUNE_MAX)
         }
+        ("GET", [call]) if spec.coll == "deviceConfigurations" => match crate::oma::parse_call(call) {
+            Some(reference) => crate::oma::plain_text_value(ctx, id, &rec, &reference?),
+            None if matches!(*call, "assign" | "scheduleActionsForRules" | "scheduledActionsForRule" | "settings") => Err(GraphError::method_not_allowed()),
+            None => Err(GraphError::no_segment(call)),
+        },
         (_, ["assign" | "assignments" | "scheduleActionsForRules" | "scheduledActionsForRule" | "settings", ..]) => Err(GraphError::method_not_allowed()),
         _ => Err(GraphError::no_segment(rest.first().copied().unwrap_or(""))),
     }

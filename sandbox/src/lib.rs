@@ -28,6 +28,7 @@ pub mod graph;
 pub mod groups;
 pub mod intune;
 pub mod odata;
+pub mod oma;
 pub mod pim;
 pub mod resources;
 pub mod roles;

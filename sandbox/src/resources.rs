@@ -299,6 +299,7 @@ pub const KNOWN_SEGMENTS: &[&str] = &[
     "roleEligibilityScheduleInstances", "roleAssignmentScheduleInstances", "deviceManagement", "deviceConfigurations", "deviceCompliancePolicies",
     "configurationPolicies", "windowsAutopilotDeploymentProfiles", "assign", "assignments", "scheduleActionsForRules", "scheduledActionsForRule",
     "settings", "identity", "conditionalAccess", "policies", "$batch",
+    "getOmaSettingPlainTextValue", "microsoft.graph.getOmaSettingPlainTextValue",
 ];
 
 pub fn is_known_segment(s: &str) -> bool {
