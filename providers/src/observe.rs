@@ -269,7 +269,9 @@ async fn read_role_assignments(client: &GraphClient) -> Result<Vec<LiveObject>, 
 }
 
 async fn read_device_configurations(client: &GraphClient) -> Result<Vec<LiveObject>, GraphError> {
-    let raw = client.beta().list_all("/deviceManagement/deviceConfigurations?$expand=assignments&$top=999").await?;
+    let beta = client.beta();
+    let mut raw = beta.list_all("/deviceManagement/deviceConfigurations?$expand=assignments&$top=999").await?;
+    read_oma_plain_values(&beta, &mut raw).await?;
     Ok(raw
         .iter()
         .map(|p| {
@@ -281,6 +283,47 @@ async fn read_device_configurations(client: &GraphClient) -> Result<Vec<LiveObje
             o
         })
         .collect())
+}
+
+/// Custom profiles come back from beta with string, Base64 and XML OMA
+/// values encrypted (`****`); their plain values are read with
+/// `getOmaSettingPlainTextValue`, through `$batch`, 20 at a time, only for
+/// the encrypted settings, and put in place of the mask. A value that
+/// cannot be read fails the read (the kinds become unknown), since
+/// comparing a mask with desired state would show drift that is not there.
+async fn read_oma_plain_values(beta: &GraphClient, raw: &mut [Value]) -> Result<(), GraphError> {
+    let mut wanted: Vec<(usize, String)> = Vec::new();
+    for (i, p) in raw.iter().enumerate() {
+        wanted.extend(device_configuration::encrypted_oma_references(p).into_iter().map(|r| (i, r)));
+    }
+    let mut plain: BTreeMap<usize, BTreeMap<String, String>> = BTreeMap::new();
+    if !wanted.is_empty() {
+        let requests = wanted
+            .iter()
+            .map(|(i, r)| BatchRequest::get(device_configuration::oma_plain_value_path(crate::kinds::str_field(&raw[*i], "id"), r)))
+            .collect();
+        for ((i, reference), response) in wanted.into_iter().zip(beta.batch(requests).await?) {
+            let request = response.request.clone();
+            let body = response.into_result()?.unwrap_or(Value::Null);
+            let value = body.get("value").and_then(Value::as_str).ok_or_else(|| GraphError::UnexpectedResponse {
+                request,
+                reason: "getOmaSettingPlainTextValue answered without a string 'value'".into(),
+            })?;
+            plain.entry(i).or_default().insert(reference, value.to_string());
+        }
+    }
+    let none = BTreeMap::new();
+    for (i, p) in raw.iter_mut().enumerate() {
+        let missing = device_configuration::decrypt_oma_settings(p, plain.get(&i).unwrap_or(&none));
+        if !missing.is_empty() {
+            let id = crate::kinds::str_field(p, "id").to_string();
+            return Err(GraphError::UnexpectedResponse {
+                request: crate::graph::RequestInfo { method: "GET".into(), path: format!("/beta/deviceManagement/deviceConfigurations/{id}") },
+                reason: format!("{} encrypted OMA setting(s) without a readable plain value", missing.len()),
+            });
+        }
+    }
+    Ok(())
 }
 
 async fn read_compliance(client: &GraphClient) -> Result<Vec<LiveObject>, GraphError> {
