@@ -34,7 +34,7 @@ use crate::diff::canonical;
 use crate::ledger::Ledger;
 use crate::model::{DesiredModel, ObservedState};
 use crate::plan::{Action, Change, Plan, Unknown};
-use crate::render::{is_secret_name, show_value};
+use crate::render::{is_secret_entry, is_secret_name, show_value};
 
 pub const DRIFT_FORMAT_VERSION: u32 = 1;
 
@@ -139,7 +139,11 @@ fn redact(field: &str, v: &Value) -> Value {
         return Value::String("(redacted)".into());
     }
     match v {
-        Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), redact(k, x))).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), if is_secret_entry(m, k) { Value::String("(redacted)".into()) } else { redact(k, x) }))
+                .collect(),
+        ),
         Value::Array(a) => Value::Array(a.iter().map(|x| redact(field, x)).collect()),
         other => other.clone(),
     }

@@ -4,13 +4,14 @@
 use serde_json::Value;
 
 use crate::plan::Plan;
-use crate::render::is_secret_name;
+use crate::render::{is_secret_name, names_a_secret};
 
 fn redact(v: &mut Value) {
     match v {
         Value::Object(m) => {
+            let secret_setting = names_a_secret(m);
             for (k, x) in m.iter_mut() {
-                if is_secret_name(k) {
+                if is_secret_name(k) || (secret_setting && k == "value") {
                     *x = Value::String("(redacted)".into());
                 } else {
                     redact(x);

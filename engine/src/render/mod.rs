@@ -23,6 +23,26 @@ pub fn is_secret_name(name: &str) -> bool {
         || ["password", "secret", "token", "privatekey", "presharedkey", "sharedkey", "passphrase"].iter().any(|s| n.ends_with(s))
 }
 
+/// Whether an object is a named setting whose name is secret-named, such as
+/// an Intune OMA-URI setting `{ displayName = "PreSharedKey", omaUri =
+/// ".../WiFi/Profile/Corp/PreSharedKey", value = ".." }`: its `value` is
+/// then a secret although the key `value` is not secret-named. Names are
+/// judged like property names, spaces ignored, and an OMA-URI by its last
+/// segment.
+pub fn names_a_secret(m: &serde_json::Map<String, Value>) -> bool {
+    ["displayName", "name", "omaUri"].iter().any(|k| {
+        m.get(*k)
+            .and_then(Value::as_str)
+            .map(|n| n.rsplit('/').next().unwrap_or(n).replace(' ', ""))
+            .is_some_and(|n| is_secret_name(&n))
+    })
+}
+
+/// Whether the entry `key` of object `m` must not be shown.
+pub fn is_secret_entry(m: &serde_json::Map<String, Value>, key: &str) -> bool {
+    is_secret_name(key) || (key == "value" && names_a_secret(m))
+}
+
 /// A value for display: references by address, secrets redacted.
 pub fn show_value(field: &str, v: &Value) -> String {
     if is_secret_name(field) {
@@ -36,7 +56,7 @@ pub fn show_value(field: &str, v: &Value) -> String {
         Value::Object(m) => {
             let inner: Vec<String> = m
                 .iter()
-                .map(|(k, x)| format!("{k} = {}", show_value(k, x)))
+                .map(|(k, x)| if is_secret_entry(m, k) { format!("{k} = (redacted)") } else { format!("{k} = {}", show_value(k, x)) })
                 .collect();
             format!("{{ {} }}", inner.join(", "))
         }
@@ -96,5 +116,15 @@ mod tests {
         assert_eq!(show_value("passwordFromEnv", &json!("PW_VAR")), "\"PW_VAR\"");
         assert_eq!(show_value("wiFiPreSharedKey", &json!("abc")), "(redacted)");
         assert_eq!(show_value("client_secret", &json!("abc")), "(redacted)");
+    }
+
+    #[test]
+    fn values_of_secret_named_settings_are_redacted() {
+        let wifi = json!([{"displayName": "Wi-Fi Pre-Shared Key", "omaUri": "./Vendor/MSFT/WiFi/Profile/Corp/WlanXml", "value": "hunter2"}]);
+        assert_eq!(show_value("omaSettings", &wifi), "[{ displayName = \"Wi-Fi Pre-Shared Key\", omaUri = \"./Vendor/MSFT/WiFi/Profile/Corp/WlanXml\", value = (redacted) }]");
+        let by_uri = json!({"displayName": "Corp", "omaUri": "./Vendor/MSFT/WiFi/Profile/Corp/PreSharedKey", "value": "hunter2"});
+        assert!(!show_value("x", &by_uri).contains("hunter2"));
+        let plain = json!({"displayName": "ProxyServer", "omaUri": "./Vendor/MSFT/Policy/Config/NetworkProxy/ProxyServer", "value": "proxy:8080"});
+        assert!(show_value("x", &plain).contains("proxy:8080"));
     }
 }
