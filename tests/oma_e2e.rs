@@ -8,10 +8,7 @@ mod common;
 
 use common::*;
 use engine::{Action, Ledger};
-use schema::Kind;
 use serde_json::{json, Value};
-
-const PROXY_URI: &str = "./Vendor/MSFT/Policy/Config/NetworkProxy/ProxyServer";
 
 const PROFILES: &str = r##"
 [device_configuration.custom-proxy]
