@@ -90,8 +90,15 @@ fn stale_reasons(saved: &Plan, fresh: &Plan) -> Vec<String> {
     }
     if saved.observed_fingerprint != fresh.observed_fingerprint {
         out.push("the tenant changed since the plan was made".to_string());
+        // Compared as saved, i.e. with secrets redacted.
         let key = |p: &Plan| -> std::collections::BTreeMap<String, String> {
-            p.changes.iter().map(|c| (c.address.to_string(), serde_json::to_string(&(c.action, &c.fields)).unwrap_or_default())).collect()
+            let v = engine::render::redacted(p);
+            v.get("changes")
+                .and_then(serde_json::Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|c| (c["address"].as_str().unwrap_or_default().to_string(), format!("{}{}", c["action"], c["fields"])))
+                .collect()
         };
         let (a, b) = (key(saved), key(fresh));
         for addr in a.keys().chain(b.keys()).collect::<std::collections::BTreeSet<_>>() {
@@ -116,7 +123,7 @@ pub async fn run(source: &Path, dir: &Path, opts: &Options) -> Result<ExitCode> 
     let plan = match saved {
         Some(saved) => {
             let mut reasons = stale_reasons(&saved, &fresh);
-            if reasons.is_empty() && saved.changes != fresh.changes {
+            if reasons.is_empty() && saved.hash() != fresh.hash() {
                 // Same inputs, different changes: the file was edited, or a
                 // deadline (expiry, rollout soak) passed since it was made.
                 reasons.push("its changes are not what the desired state and the tenant give now (edited by hand, or an expiry or soak time passed)".into());
@@ -134,7 +141,13 @@ pub async fn run(source: &Path, dir: &Path, opts: &Options) -> Result<ExitCode> 
                     bail!("refusing to apply {}: {e}", source.display());
                 }
             }
-            saved
+            // The fresh plan hashes the same as the approved one (checked
+            // above), and unlike the file it holds secret values (never
+            // saved), so it is what is carried out, under the approvals.
+            let mut approved = fresh;
+            approved.author = saved.author;
+            approved.approvals = saved.approvals;
+            approved
         }
         None => {
             if !fresh.sensitive.is_empty() && desired.governance.approvals_required > 0 {

@@ -161,3 +161,53 @@ async fn encrypted_oma_values_compare_as_plain_text() {
     assert!(converged.is_empty() && converged.unknown.is_empty(), "{}", engine::render::text(&converged, false));
     sb.shutdown().await.unwrap();
 }
+
+/// A saved plan holds secret-valued settings redacted, yet applies: the
+/// approved file and a fresh plan hash alike, and the fresh plan carries
+/// the value to Graph.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_plan_with_a_secret_setting_applies_without_holding_it() {
+    let sb = sandbox().await;
+    let (work, _) = scratch();
+    let dir = work.path().join("desired-state");
+    let plan_file = work.path().join("plan.json");
+    let out = cli(&sb, work.path(), &["plan", dir.to_str().unwrap(), "--out", plan_file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let saved = std::fs::read_to_string(&plan_file).unwrap();
+    assert!(!saved.contains("correct-horse-battery"), "the saved plan holds the Wi-Fi key");
+    assert!(saved.contains("(redacted)"));
+    let out = cli(&sb, work.path(), &["apply", plan_file.to_str().unwrap(), "--dir", dir.to_str().unwrap(), "--auto-approve"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains("correct-horse-battery") && !text(&out.stderr).contains("correct-horse-battery"));
+    let ledger = Ledger::parse(&std::fs::read_to_string(work.path().join("tenantctl.lock")).unwrap()).unwrap();
+    let live = stored(&sb, &id_of(&ledger, "device_configuration.custom-wifi")).await;
+    assert_eq!(live["omaSettings"][0]["value"], serde_json::json!("correct-horse-battery"), "the real key reached Graph, not (redacted)");
+    let out = cli(&sb, work.path(), &["plan", "--detailed-exitcode", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    sb.shutdown().await.unwrap();
+}
+
+/// Export never writes a secret into desired state (kept in git): a
+/// profile holding a pre-shared key is left out with a warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_leaves_out_profiles_that_hold_secrets() {
+    let sb = sandbox().await;
+    let (work, _) = scratch();
+    let dir = work.path().join("desired-state");
+    let out = cli(&sb, work.path(), &["apply", "--auto-approve", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let exported = work.path().join("exported");
+    let out = cli(&sb, work.path(), &["export", "--out", exported.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert!(err.contains("Custom Corporate WiFi") && err.contains("holds a secret"), "{err}");
+    let mut all = String::new();
+    for e in std::fs::read_dir(&exported).unwrap() {
+        let path = e.unwrap().path();
+        if path.is_file() {
+            all.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+        }
+    }
+    assert!(all.contains("Custom Proxy Settings"), "profiles without secrets are exported");
+    assert!(!all.contains("correct-horse-battery"), "the exported desired state holds the Wi-Fi key");
+    sb.shutdown().await.unwrap();
+}

@@ -163,7 +163,9 @@ impl Plan {
     /// Canonical hash of the plan's content: what approvals sign. It
     /// excludes `author` and `approvals` (the signatures themselves).
     pub fn hash(&self) -> String {
-        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
+        // Over the redacted form: a saved plan file holds no secrets, and
+        // what is signed must be exactly what the file (and reviewer) shows.
+        let mut v = crate::render::redacted(self);
         if let Value::Object(m) = &mut v {
             m.remove("author");
             m.remove("approvals");

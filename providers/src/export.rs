@@ -174,6 +174,31 @@ fn assignments(p: &Props, keys: &Keys) -> Result<Assignments, String> {
 
 /// Settings of device configurations and compliance policies: every live
 /// property but the modelled ones, by Graph name.
+/// The name of the first secret a policy's properties hold, if any: a
+/// secret-named property with a value, or a secret-named OMA setting.
+fn holds_secret(p: &Props) -> Option<String> {
+    fn walk(v: &Value) -> Option<String> {
+        match v {
+            Value::Object(m) => {
+                if engine::render::names_a_secret(m) && m.get("value").is_some_and(|x| !engine::diff::is_empty(x)) {
+                    let name = m.get("displayName").and_then(Value::as_str).unwrap_or("a setting");
+                    return Some(name.to_string());
+                }
+                m.iter().find_map(|(k, x)| {
+                    if engine::render::is_secret_name(k) && !engine::diff::is_empty(x) {
+                        Some(k.clone())
+                    } else {
+                        walk(x)
+                    }
+                })
+            }
+            Value::Array(a) => a.iter().find_map(walk),
+            _ => None,
+        }
+    }
+    p.iter().find_map(|(k, v)| if engine::render::is_secret_name(k) && !engine::diff::is_empty(v) { Some(k.clone()) } else { walk(v) })
+}
+
 fn settings(p: &Props, skip: &[&str]) -> BTreeMap<String, toml::Value> {
     p.iter()
         .filter(|(k, _)| !k.starts_with('@') && !skip.contains(&k.as_str()))
@@ -336,6 +361,12 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
     let mut config_t = BTreeMap::new();
     for o in objects(Kind::DeviceConfiguration) {
         let p = &o.props;
+        if let Some(what) = holds_secret(p) {
+            // Desired state is kept in git: a pre-shared key or password
+            // must not be written there. Such a profile is declared by hand.
+            out.warnings.push(format!("device configuration {} ({}): holds a secret ({what}): not exported; declare it by hand", o.display_name, o.id));
+            continue;
+        }
         match assignments(p, &keys) {
             Ok(asg) => {
                 let a = keys.assign(Kind::DeviceConfiguration, &o.display_name, &o.id);
@@ -358,6 +389,10 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
     let mut compliance_t = BTreeMap::new();
     for o in objects(Kind::CompliancePolicy) {
         let p = &o.props;
+        if let Some(what) = holds_secret(p) {
+            out.warnings.push(format!("compliance policy {} ({}): holds a secret ({what}): not exported; declare it by hand", o.display_name, o.id));
+            continue;
+        }
         match assignments(p, &keys) {
             Ok(asg) => {
                 let a = keys.assign(Kind::CompliancePolicy, &o.display_name, &o.id);

@@ -23,10 +23,18 @@ fn redact(v: &mut Value) {
     }
 }
 
-/// Pretty JSON with a trailing newline; byte-identical for identical plans.
-pub fn json(plan: &Plan) -> String {
+/// The plan as a JSON value with secrets redacted: what the saved file
+/// holds, what reviewers read, and what `Plan::hash` (so every signature)
+/// covers.
+pub fn redacted(plan: &Plan) -> Value {
     let mut v = serde_json::to_value(plan).unwrap_or(Value::Null);
     redact(&mut v);
+    v
+}
+
+/// Pretty JSON with a trailing newline; byte-identical for identical plans.
+pub fn json(plan: &Plan) -> String {
+    let v = redacted(plan);
     let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
     s.push('\n');
     s

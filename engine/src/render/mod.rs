@@ -7,7 +7,7 @@ mod json;
 mod markdown;
 mod text;
 
-pub use json::json;
+pub use json::{json, redacted};
 pub use markdown::markdown;
 pub use text::text;
 
