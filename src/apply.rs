@@ -122,17 +122,14 @@ pub async fn run(source: &Path, dir: &Path, opts: &Options) -> Result<ExitCode> 
     let fresh = engine::plan::plan_with_rollout(&desired, &observed, &ledger, &engine::PlanOptions::default(), opts.rollout)?;
     let plan = match saved {
         Some(saved) => {
-            let mut reasons = stale_reasons(&saved, &fresh);
-            if reasons.is_empty() && saved.hash() != fresh.hash() {
-                // Same inputs, different changes: the file was edited, or a
-                // deadline (expiry, rollout soak) passed since it was made.
-                reasons.push("its changes are not what the desired state and the tenant give now (edited by hand, or an expiry or soak time passed)".into());
-            }
+            // The tenant or desired state moved on since the plan was made.
+            let reasons = stale_reasons(&saved, &fresh);
             if !reasons.is_empty() {
                 target.shutdown().await;
                 bail!("plan is stale; make a new plan and review it again:\n{}", reasons.join("\n"));
             }
-            // Every signature is checked before any write.
+            // Every signature is checked before any write; an edited file
+            // fails here, with the reason.
             match engine::governance::verify_approvals(&saved, &desired) {
                 Ok(v) if v.sensitive > 0 => output::status(format!("{} sensitive change(s) approved by {}.", v.sensitive, v.approvers.join(", "))),
                 Ok(_) => {}
@@ -140,6 +137,12 @@ pub async fn run(source: &Path, dir: &Path, opts: &Options) -> Result<ExitCode> 
                     target.shutdown().await;
                     bail!("refusing to apply {}: {e}", source.display());
                 }
+            }
+            // Same inputs but a different plan: an unsigned plan edited by
+            // hand, or a deadline (expiry, rollout soak) passed since.
+            if saved.hash() != fresh.hash() {
+                target.shutdown().await;
+                bail!("plan is stale; make a new plan and review it again:\nits changes are not what the desired state and the tenant give now (edited by hand, or an expiry or soak time passed)");
             }
             // The fresh plan hashes the same as the approved one (checked
             // above), and unlike the file it holds secret values (never

@@ -181,28 +181,10 @@ async fn apply_without_a_terminal_or_auto_approve_is_an_error() {
     sb.shutdown().await.unwrap();
 }
 
-/// Copy the example tenant to a scratch directory so a test can edit it.
-fn scratch_example() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let dst = dir.path().join("desired-state");
-    std::fs::create_dir_all(&dst).unwrap();
-    for e in std::fs::read_dir(example_dir()).unwrap() {
-        let e = e.unwrap();
-        if e.path().extension().is_some_and(|x| x == "toml") {
-            std::fs::copy(e.path(), dst.join(e.file_name())).unwrap();
-        }
-    }
-    // Apply mechanics, not governance (tests/governance_e2e.rs): sensitive
-    // changes may be applied from the directory without approvals.
-    let t = dst.join("tenant.toml");
-    let gov = std::fs::read_to_string(&t).unwrap().replace("approvals_required = 2", "approvals_required = 0");
-    std::fs::write(&t, gov).unwrap();
-    dir
-}
 
 /// The example, applicable without approvals, at a stable path for one test.
 fn ungoverned_example() -> (tempfile::TempDir, std::path::PathBuf) {
-    let t = scratch_example();
+    let t = scratch_without_approvals();
     let d = t.path().join("desired-state");
     (t, d)
 }
@@ -210,7 +192,7 @@ fn ungoverned_example() -> (tempfile::TempDir, std::path::PathBuf) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pruning_is_bounded_and_never_touches_protected_addresses() {
     let sb = sandbox().await;
-    let work = scratch_example();
+    let work = scratch_without_approvals();
     let dir = work.path().join("desired-state");
     let d = dir.to_str().unwrap();
     // Two project groups, created and owned by tenantctl.
@@ -260,7 +242,7 @@ async fn pruning_is_bounded_and_never_touches_protected_addresses() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_journal_plan_file_and_ledger_contain_no_secret() {
     let sb = sandbox().await;
-    let work = scratch_example();
+    let work = scratch_without_approvals();
     let dir = work.path().join("desired-state");
     // A known initial password handed to tenantctl through the environment.
     let accounts = dir.join("accounts.toml");

@@ -12,22 +12,6 @@ use common::*;
 use engine::{Action, Ledger, Plan, PlanOptions};
 use schema::Kind;
 
-/// The example in a scratch directory, with `edit` applied to tenant.toml.
-fn scratch(edit: impl FnOnce(String) -> String) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let dst = dir.path().join("desired-state");
-    std::fs::create_dir_all(&dst).unwrap();
-    for e in std::fs::read_dir(example_dir()).unwrap() {
-        let e = e.unwrap();
-        if e.path().extension().is_some_and(|x| x == "toml") {
-            std::fs::copy(e.path(), dst.join(e.file_name())).unwrap();
-        }
-    }
-    let t = dst.join("tenant.toml");
-    let text = edit(std::fs::read_to_string(&t).unwrap());
-    std::fs::write(&t, text).unwrap();
-    dir
-}
 
 fn keygen(sb: &sandbox::SandboxHandle, work: &Path, name: &str) -> String {
     let out = cli(sb, work, &["keygen", "--out", name]);
@@ -59,7 +43,7 @@ async fn two_person_approval_and_every_refusal_through_the_binary() {
     let stranger = keygen(&sb, k, "stranger");
     // A second keygen never overwrites a key.
     assert_eq!(cli(&sb, k, &["keygen", "--out", "alice"]).status.code(), Some(1));
-    let work = scratch(|t| {
+    let work = scratch_with(|t| {
         t.replace("ed25519:mZxMQNprHMdBF3fo3jVULcLTk9KlgAJ9uyVAW8WX5V8=", &alice).replace("ed25519:CDpmHBgPXntq+9WOXGBCkH5u3mQCJjLveR2EV9yC7yg=", &bob)
     });
     let w = work.path();
@@ -159,7 +143,7 @@ async fn expired_access_is_kept_before_the_deadline_and_removed_after() {
     for action in ["disable", "delete"] {
         let sb = sandbox().await;
         let client = client(&sb);
-        let work = scratch(|t| t.replace("guest_expiry_action = \"disable\"", &format!("guest_expiry_action = \"{action}\"")));
+        let work = scratch_with(|t| t.replace("guest_expiry_action = \"disable\"", &format!("guest_expiry_action = \"{action}\"")));
         let state = schema::load(&work.path().join("desired-state")).unwrap();
         let mut ledger = Ledger::default();
         apply(&client, &plan(&client, &state, &ledger).await, &mut ledger).await;
@@ -212,7 +196,7 @@ async fn the_example_passes_every_lint_and_a_violating_copy_fails_each() {
     let p = plan(&client(&sb), &example(), &Ledger::default()).await;
     assert_eq!(p.lints, vec![], "the example is clean");
 
-    let bad = scratch(|t| t);
+    let bad = scratch_with(|t| t);
     let dir = bad.path().join("desired-state");
     std::fs::write(
         dir.join("violations.toml"),

@@ -40,19 +40,8 @@ include = ["mwd-test"]
 
 /// The example tenant, applicable without approvals, plus two custom profiles.
 fn scratch() -> (tempfile::TempDir, schema::DesiredState) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = scratch_without_approvals();
     let dst = dir.path().join("desired-state");
-    std::fs::create_dir_all(&dst).unwrap();
-    for e in std::fs::read_dir(example_dir()).unwrap() {
-        let e = e.unwrap();
-        if e.path().extension().is_some_and(|x| x == "toml") {
-            std::fs::copy(e.path(), dst.join(e.file_name())).unwrap();
-        }
-    }
-    let t = dst.join("tenant.toml");
-    let gov = std::fs::read_to_string(&t).unwrap().replace("approvals_required = 2", "approvals_required = 0");
-    assert!(gov.contains("approvals_required = 0"), "the example's governance section changed shape");
-    std::fs::write(&t, gov).unwrap();
     std::fs::write(dst.join("custom-profiles.toml"), PROFILES).unwrap();
     let state = schema::load(&dst).expect("the scratch tenant loads");
     (dir, state)

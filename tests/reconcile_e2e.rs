@@ -28,15 +28,8 @@ const T0: &str = "2026-11-23T12:00:00Z";
 /// through the CLI; this is setup, not what is tested), with the ledger
 /// where `command()` points the binary.
 async fn converged_example(sb: &SandboxHandle) -> (tempfile::TempDir, PathBuf) {
-    let work = tempfile::tempdir().unwrap();
+    let work = scratch_with(|t| t);
     let dir = work.path().join("desired-state");
-    std::fs::create_dir_all(&dir).unwrap();
-    for e in std::fs::read_dir(example_dir()).unwrap() {
-        let e = e.unwrap();
-        if e.path().extension().is_some_and(|x| x == "toml") {
-            std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
-        }
-    }
     let state = schema::load(&dir).unwrap();
     let client = client(sb);
     let mut ledger = engine::Ledger::default();

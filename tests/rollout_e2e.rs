@@ -35,19 +35,8 @@ fn rollout_toml(deadline: u32) -> String {
 /// The example in a scratch directory, without approvals (so the binary
 /// could apply it straight from the directory too), plus the rollout.
 fn scratch() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = scratch_without_approvals();
     let dst = dir.path().join("desired-state");
-    std::fs::create_dir_all(&dst).unwrap();
-    for e in std::fs::read_dir(example_dir()).unwrap() {
-        let e = e.unwrap();
-        if e.path().extension().is_some_and(|x| x == "toml") {
-            std::fs::copy(e.path(), dst.join(e.file_name())).unwrap();
-        }
-    }
-    let t = dst.join("tenant.toml");
-    let text = std::fs::read_to_string(&t).unwrap();
-    assert!(text.contains("approvals_required = 2"));
-    std::fs::write(&t, text.replace("approvals_required = 2", "approvals_required = 0")).unwrap();
     std::fs::write(dst.join("rollout.toml"), rollout_toml(2)).unwrap();
     (dir, dst)
 }

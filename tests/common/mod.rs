@@ -23,6 +23,34 @@ pub fn example() -> schema::DesiredState {
     schema::load(&example_dir()).expect("the example tenant loads")
 }
 
+/// The example tenant copied to a scratch directory (`<tmp>/desired-state`),
+/// with `edit` applied to its tenant.toml (where [governance] lives).
+pub fn scratch_with(edit: impl FnOnce(String) -> String) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let dst = dir.path().join("desired-state");
+    std::fs::create_dir_all(&dst).unwrap();
+    for e in std::fs::read_dir(example_dir()).unwrap() {
+        let e = e.unwrap();
+        if e.path().extension().is_some_and(|x| x == "toml") {
+            std::fs::copy(e.path(), dst.join(e.file_name())).unwrap();
+        }
+    }
+    let t = dst.join("tenant.toml");
+    let text = edit(std::fs::read_to_string(&t).unwrap());
+    std::fs::write(&t, text).unwrap();
+    dir
+}
+
+/// The example in a scratch directory, needing no approvals: for tests of
+/// apply mechanics rather than governance (tests/governance_e2e.rs), so
+/// sensitive changes may be applied straight from the directory.
+pub fn scratch_without_approvals() -> tempfile::TempDir {
+    scratch_with(|t| {
+        assert!(t.contains("approvals_required = 2"), "the example's governance section changed shape");
+        t.replace("approvals_required = 2", "approvals_required = 0")
+    })
+}
+
 pub async fn sandbox() -> SandboxHandle {
     let domain = example().tenant.map(|t| t.value.primary_domain).unwrap_or_else(|| "contoso.onmicrosoft.com".into());
     Sandbox::start(SandboxConfig::in_memory().with_domain(domain)).await.expect("sandbox starts")
