@@ -63,20 +63,14 @@ pub struct Args {
     pub passes: Option<u64>,
 }
 
+/// An interval such as `30s`, `15m`, `1h` or `1d`: the same durations
+/// desired state uses for rollout soak times.
 pub fn parse_interval(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num.parse().map_err(|_| format!("`{s}` is not an interval such as 30s, 15m or 1h"))?;
-    let secs = match unit {
-        "s" | "" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(format!("`{s}`: the unit must be s, m or h")),
-    };
-    if secs == 0 {
-        return Err("the interval must be more than zero".into());
+    match schema::kinds::rollout::parse_duration(s.trim()) {
+        Some(secs) if secs > 0 => Ok(Duration::from_secs(secs.unsigned_abs())),
+        Some(_) => Err("the interval must be more than zero".into()),
+        None => Err(format!("`{s}` is not an interval such as 30s, 15m, 1h or 1d")),
     }
-    Ok(Duration::from_secs(secs))
 }
 
 /// A sync window: days of the week and a time range, at a fixed offset.
@@ -592,6 +586,8 @@ mod tests {
         assert_eq!(parse_interval("2h").unwrap(), Duration::from_secs(7200));
         assert_eq!(parse_interval("30s").unwrap(), Duration::from_secs(30));
         assert!(parse_interval("0s").is_err());
-        assert!(parse_interval("5d").is_err());
+        assert_eq!(parse_interval("1d").unwrap(), Duration::from_secs(86_400));
+        assert!(parse_interval("5x").is_err());
+        assert!(parse_interval("99999999999999999999h").is_err(), "no overflow");
     }
 }
