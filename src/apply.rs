@@ -245,6 +245,20 @@ pub async fn import(dir: &Path, address: &str, object_id: &str, graph_url: Optio
         target.shutdown().await;
         bail!("object {object_id} is already owned by {other}");
     }
+    // Only an object that exists, as the declared kind, is adopted.
+    let found = providers::apply::read_object(&target.client, address.kind, object_id).await;
+    match found {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            let where_ = target.description.clone();
+            target.shutdown().await;
+            bail!("no {} with id {object_id} exists in {where_}", address.kind);
+        }
+        Err(e) => {
+            target.shutdown().await;
+            return Err(anyhow::Error::new(e).context(format!("reading {object_id}")));
+        }
+    }
     ledger.record(address.clone(), object_id.to_string(), None, Some(now()));
     write_atomic(&target.ledger_path, &ledger.render())?;
     target.shutdown().await;

@@ -283,3 +283,35 @@ async fn the_journal_plan_file_and_ledger_contain_no_secret() {
     }
     sb.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_adopts_only_existing_unowned_objects() {
+    let sb = sandbox().await;
+    let work = scratch_without_approvals();
+    let dir = work.path().join("desired-state");
+    let d = dir.to_str().unwrap();
+    // A ring group made by hand before tenantctl, under another nickname.
+    let g = example().group["mwd-test"].value.clone();
+    let made = client(&sb)
+        .v1()
+        .post_json("/groups", serde_json::json!({"displayName": g.display_name, "mailNickname": "legacy-ring-test", "mailEnabled": false, "securityEnabled": true}))
+        .await
+        .unwrap();
+    let id = made.body.unwrap()["id"].as_str().unwrap().to_string();
+
+    let out = cli(&sb, work.path(), &["import", "group.mwd-test", "00000000-0000-0000-0000-000000000000", "--dir", d]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no group with id"), "{}", text(&out.stderr));
+
+    let out = cli(&sb, work.path(), &["import", "group.mwd-test", &id, "--dir", d]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = cli(&sb, work.path(), &["import", "group.mwd-first", &id, "--dir", d]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("already owned by group.mwd-test"), "{}", text(&out.stderr));
+
+    // The adopted group is updated to desired state, not duplicated.
+    let out = cli(&sb, work.path(), &["plan", d]);
+    let shown = text(&out.stdout);
+    assert!(shown.contains("~ group.mwd-test") && shown.contains("mailNickname"), "{shown}");
+    sb.shutdown().await.unwrap();
+}

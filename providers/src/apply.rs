@@ -612,6 +612,31 @@ impl GraphExecutor {
     }
 }
 
+/// Read one live object of `kind` by id (for `import`): its Graph body, or
+/// None when no such object exists. Role assignments may be a permanent
+/// assignment or a PIM schedule, so each place is tried.
+pub async fn read_object(client: &GraphClient, kind: Kind, id: &str) -> Result<Option<Value>, GraphError> {
+    let api = match kind {
+        Kind::DeviceConfiguration | Kind::UpdateRing | Kind::CompliancePolicy | Kind::AutopilotProfile => client.beta(),
+        _ => client.v1(),
+    };
+    let paths: Vec<String> = match kind {
+        Kind::RoleAssignment => ["roleAssignments", "roleEligibilitySchedules", "roleAssignmentSchedules"]
+            .iter()
+            .map(|c| format!("/roleManagement/directory/{c}/{id}"))
+            .collect(),
+        _ => vec![format!("{}/{id}", GraphExecutor::collection(kind))],
+    };
+    for path in paths {
+        match api.get_json(&path).await {
+            Ok(v) => return Ok(Some(v)),
+            Err(e) if e.is_not_found() => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
 fn id_of(v: &Value) -> Result<String, ExecError> {
     v.get("id").and_then(Value::as_str).map(str::to_string).ok_or_else(|| err("the create response has no id"))
 }
