@@ -200,14 +200,7 @@ async fn main() {
 fn client(sb: &SandboxHandle) -> GraphClient {
     let base = sb.base_url();
     let cloud = Cloud::custom(&base, &base).expect("the sandbox URL is a valid cloud");
-    let (t, c, s) = (sb.tenant_id().to_string(), sb.client_id().to_string(), sb.client_secret().to_string());
-    let credential = Credential::from_env(move |name| match name {
-        "AZURE_TENANT_ID" => Some(t.clone()),
-        "AZURE_CLIENT_ID" => Some(c.clone()),
-        "AZURE_CLIENT_SECRET" => Some(s.clone()),
-        _ => None,
-    })
-    .expect("the sandbox credentials are complete");
+    let credential = Credential::client_secret(sb.tenant_id(), sb.client_id(), sb.client_secret());
     // The binary's own settings: default retry, concurrency and pacing.
     GraphClient::new(GraphConfig::new(cloud), credential).expect("a Graph client")
 }

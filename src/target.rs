@@ -96,12 +96,7 @@ async fn connect_to(desired_dir: &Path, tenant: Option<&schema::kinds::Tenant>, 
     let handle = sandbox::Sandbox::start(config).await.context("starting the embedded sandbox")?;
     let base = handle.base_url().to_string();
     let cloud = Cloud::custom(&base, &base)?;
-    let credential = Credential::from_env(|name| match name {
-        "AZURE_TENANT_ID" => Some(handle.tenant_id().to_string()),
-        "AZURE_CLIENT_ID" => Some(handle.client_id().to_string()),
-        "AZURE_CLIENT_SECRET" => Some(handle.client_secret().to_string()),
-        _ => None,
-    })?;
+    let credential = Credential::client_secret(handle.tenant_id(), handle.client_id(), handle.client_secret());
     let client = GraphClient::new(GraphConfig::new(cloud), credential)?;
     Ok(Target {
         client,

@@ -292,16 +292,7 @@ fn singleton<T: DeserializeOwned>(
         .map(|d| &d.origin)
         .or_else(|| broken.singletons.get(name));
     if let Some(first) = first {
-        diags.push(
-            Diagnostic::error("duplicate", format!("[{name}] is declared more than once"))
-                .at(Some(origin))
-                .with_help(format!(
-                    "first declared at {}:{}:{}",
-                    first.file.display(),
-                    first.line,
-                    first.column
-                )),
-        );
+        diags.push(duplicate(format!("[{name}]"), origin, first));
         return;
     }
     if !value.is_table() {
@@ -369,19 +360,7 @@ fn resources<T: DeserializeOwned>(
             .map(|d| &d.origin)
             .or_else(|| broken.resources.get(&address))
         {
-            diags.push(
-                Diagnostic::error(
-                    "duplicate",
-                    format!("{kind}.{key} is declared more than once"),
-                )
-                .at(Some(origin))
-                .with_help(format!(
-                    "first declared at {}:{}:{}",
-                    first.file.display(),
-                    first.line,
-                    first.column
-                )),
-            );
+            diags.push(duplicate(format!("{kind}.{key}"), origin, first));
             continue;
         }
         if !value.is_table() {
@@ -454,6 +433,13 @@ fn one_line(message: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(": ")
+}
+
+/// `what` is declared a second time at `origin`; the help names the first.
+fn duplicate(what: String, origin: Location, first: &Location) -> Diagnostic {
+    Diagnostic::error("duplicate", format!("{what} is declared more than once"))
+        .at(Some(origin))
+        .with_help(format!("first declared at {}:{}:{}", first.file.display(), first.line, first.column))
 }
 
 /// Turn serde's message into one of our diagnostics.

@@ -70,14 +70,7 @@ pub fn client(sb: &SandboxHandle) -> GraphClient {
     let cloud = Cloud::custom(&base, &base).unwrap();
     let mut config = GraphConfig::new(cloud);
     config.retry = fast_retry();
-    let (t, c, s) = (sb.tenant_id().to_string(), sb.client_id().to_string(), sb.client_secret().to_string());
-    let credential = Credential::from_env(move |name| match name {
-        "AZURE_TENANT_ID" => Some(t.clone()),
-        "AZURE_CLIENT_ID" => Some(c.clone()),
-        "AZURE_CLIENT_SECRET" => Some(s.clone()),
-        _ => None,
-    })
-    .unwrap();
+    let credential = Credential::client_secret(sb.tenant_id(), sb.client_id(), sb.client_secret());
     GraphClient::new(config, credential).unwrap()
 }
 

@@ -74,6 +74,11 @@ impl Credential {
     /// `AZURE_CLIENT_SECRET`, `AZURE_CLIENT_CERTIFICATE_PATH` (with optional
     /// `AZURE_CLIENT_CERTIFICATE_PASSWORD`), `AZURE_FEDERATED_TOKEN_FILE`.
     /// Empty values count as unset.
+    /// A client-secret credential from known values (e.g. a sandbox's).
+    pub fn client_secret(tenant_id: impl Into<String>, client_id: impl Into<String>, secret: impl Into<String>) -> Self {
+        Self::ClientSecret { tenant_id: tenant_id.into(), client_id: client_id.into(), secret: Secret::new(secret) }
+    }
+
     pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, AuthError> {
         let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
         if let Some(token) = get("TENANTCTL_ACCESS_TOKEN") {
