@@ -4,7 +4,10 @@
 //! changes still run. The walk makes no decisions the plan did not make: it
 //! only carries changes out through an [`Executor`] and records outcomes.
 //! No I/O here: the executor talks to Graph, the caller persists the ledger
-//! and journal from the callback after every change.
+//! and journal from the callback after every change. With
+//! [`apply_recorded`], a change that cannot be recorded stops the walk: no
+//! change starts after it (changes already running finish and are
+//! reported), so the tenant never runs ahead of the ledger and journal.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -13,7 +16,7 @@ use futures::StreamExt;
 use schema::Address;
 use serde::{Deserialize, Serialize};
 
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, LedgerEntry, LedgerOp};
 use crate::plan::{fingerprint, Action, Change, Plan};
 
 /// What an executor reports for one change carried out.
@@ -69,6 +72,42 @@ pub struct ChangeResult {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApplyReport {
     pub results: Vec<ChangeResult>,
+    /// The walk stopped because this change could not be recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<RecordFailure>,
+}
+
+/// A change whose ledger or journal entry could not be written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordFailure {
+    pub address: Address,
+    pub action: String,
+    pub error: String,
+}
+
+/// What the caller must persist, in order, before the walk goes on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record<'a> {
+    /// An object matched by natural key (not in the ledger) is owned from
+    /// now on: made by an earlier run that did not record it, or adopted.
+    Adopted { address: &'a Address, id: &'a str, op: LedgerOp },
+    /// A change was carried out (or failed, or was skipped); `op` is its
+    /// ledger change, if any.
+    Change { result: &'a ChangeResult, op: Option<LedgerOp> },
+}
+
+/// Record natural-key matches the ledger does not hold yet (changed
+/// addresses are recorded by their change): the ops to persist.
+pub fn adopt_matches(plan: &Plan, ledger: &mut Ledger, now: &str) -> Vec<(Address, String, LedgerOp)> {
+    let mut out = Vec::new();
+    for (address, id) in &plan.ids {
+        if ledger.id(address) != Some(id.as_str()) && !plan.changes.iter().any(|c| &c.address == address) {
+            let op = LedgerOp::Record { address: address.clone(), entry: LedgerEntry { id: id.clone(), applied: None, changed_at: Some(now.to_string()) } };
+            ledger.apply_op(&op);
+            out.push((address.clone(), id.clone(), op));
+        }
+    }
+    out
 }
 
 impl ApplyReport {
@@ -85,7 +124,7 @@ impl ApplyReport {
         self.count(|s| matches!(s, Status::Skipped { .. }))
     }
     pub fn ok(&self) -> bool {
-        self.failed() == 0 && self.skipped() == 0
+        self.failed() == 0 && self.skipped() == 0 && self.stopped.is_none()
     }
 }
 
@@ -107,20 +146,46 @@ pub async fn apply<E: Executor>(
     options: &ApplyOptions,
     mut on_result: impl FnMut(&ChangeResult, &Ledger),
 ) -> ApplyReport {
+    apply_recorded(plan, ledger, executor, options, |record, l| {
+        if let Record::Change { result, .. } = record {
+            on_result(result, l);
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Apply `plan`, calling `record` with every adoption and every change's
+/// outcome and ledger op (and the ledger after it) before any further
+/// change starts. When `record` fails, the walk stops: changes not started
+/// yet are reported skipped, and [`ApplyReport::stopped`] names the change.
+pub async fn apply_recorded<E: Executor>(
+    plan: &Plan,
+    ledger: &mut Ledger,
+    executor: &E,
+    options: &ApplyOptions,
+    mut record: impl FnMut(Record<'_>, &Ledger) -> Result<(), String>,
+) -> ApplyReport {
+    let mut report = ApplyReport::default();
     let mut ids: BTreeMap<Address, String> = ledger.resources.iter().map(|(a, e)| (a.clone(), e.id.clone())).collect();
     ids.extend(plan.ids.iter().map(|(a, i)| (a.clone(), i.clone())));
     // Objects matched by natural key are owned from now on.
-    for (address, id) in &plan.ids {
-        if ledger.id(address) != Some(id.as_str()) && !plan.changes.iter().any(|c| &c.address == address) {
-            ledger.record(address.clone(), id.clone(), None, Some(options.now.clone()));
+    for (address, id, op) in adopt_matches(plan, ledger, &options.now) {
+        if let Err(error) = record(Record::Adopted { address: &address, id: &id, op }, ledger) {
+            report.stopped = Some(RecordFailure { address, action: "adopt".into(), error });
+            break;
         }
     }
-    let mut report = ApplyReport::default();
+    let stop = std::sync::atomic::AtomicBool::new(report.stopped.is_some());
     let mut broken: BTreeMap<Address, String> = BTreeMap::new();
     let waves: BTreeSet<u32> = plan.changes.iter().map(|c| c.wave).collect();
     for wave in waves {
         let mut runnable = Vec::new();
         for c in plan.changes.iter().filter(|c| c.wave == wave) {
+            if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                report.results.push(not_started(c, report.stopped.as_ref()));
+                continue;
+            }
             match c.waits_on.iter().find_map(|w| broken.get(w).map(|e| (w.clone(), e.clone()))) {
                 Some((blocked_by, error)) => {
                     let r = ChangeResult {
@@ -132,7 +197,10 @@ pub async fn apply<E: Executor>(
                         note: None,
                     };
                     broken.insert(c.address.clone(), format!("{blocked_by} failed: {error}"));
-                    on_result(&r, ledger);
+                    if let Err(error) = record(Record::Change { result: &r, op: None }, ledger) {
+                        report.stopped = Some(RecordFailure { address: r.address.clone(), action: r.action.as_str().into(), error });
+                        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
                     report.results.push(r);
                 }
                 None => runnable.push(c),
@@ -140,21 +208,37 @@ pub async fn apply<E: Executor>(
         }
         let snapshot = ids.clone();
         let snapshot = &snapshot;
+        let stop = &stop;
+        // A change starts only when its future is first polled, after the
+        // stop flag is checked: nothing starts once recording failed.
         let mut running = futures::stream::iter(runnable)
-            .map(|c| async move { (c, executor.execute(c, snapshot).await) })
+            .map(|c| async move {
+                if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    return (c, None);
+                }
+                (c, Some(executor.execute(c, snapshot).await))
+            })
             .buffer_unordered(options.concurrency.max(1));
         while let Some((c, result)) = running.next().await {
+            let Some(result) = result else {
+                report.results.push(not_started(c, report.stopped.as_ref()));
+                continue;
+            };
+            let mut op = None;
             let r = match result {
                 Ok(outcome) => {
                     match c.action {
                         Action::Delete | Action::Forget => {
                             ledger.forget(&c.address);
                             ids.remove(&c.address);
+                            op = Some(LedgerOp::Forget { address: c.address.clone() });
                         }
                         _ => {
                             if let Some(id) = outcome.id.clone().or_else(|| c.id.clone()) {
                                 let applied = c.desired.as_ref().map(|d| fingerprint(&serde_json::to_value(&d.props).unwrap_or_default()));
-                                ledger.record(c.address.clone(), id.clone(), applied, Some(options.now.clone()));
+                                let o = LedgerOp::Record { address: c.address.clone(), entry: LedgerEntry { id: id.clone(), applied, changed_at: Some(options.now.clone()) } };
+                                ledger.apply_op(&o);
+                                op = Some(o);
                                 ids.insert(c.address.clone(), id);
                             }
                         }
@@ -180,10 +264,24 @@ pub async fn apply<E: Executor>(
                     }
                 }
             };
-            on_result(&r, ledger);
+            if let Err(error) = record(Record::Change { result: &r, op }, ledger) {
+                // The first failure is the one named; later ones are
+                // changes that were already running.
+                report.stopped.get_or_insert(RecordFailure { address: r.address.clone(), action: r.action.as_str().into(), error });
+                stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
             report.results.push(r);
         }
     }
     report.results.sort_by(|a, b| a.address.cmp(&b.address));
     report
+}
+
+/// A change not started because recording an earlier one failed.
+fn not_started(c: &Change, stopped: Option<&RecordFailure>) -> ChangeResult {
+    let (blocked_by, error) = match stopped {
+        Some(f) => (f.address.clone(), format!("not started: recording {} {} failed: {}", f.action, f.address, f.error)),
+        None => (c.address.clone(), "not started".to_string()),
+    };
+    ChangeResult { address: c.address.clone(), action: c.action, status: Status::Skipped { blocked_by, error }, id: c.id.clone(), request_ids: Vec::new(), note: None }
 }

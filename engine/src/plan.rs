@@ -294,6 +294,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     let mut matched: BTreeMap<Address, &LiveObject> = BTreeMap::new();
     let mut ids: BTreeMap<String, Address> = BTreeMap::new();
     let mut forgotten: Vec<(Address, String)> = Vec::new();
+    let mut duplicates: Vec<String> = Vec::new();
     let empty = Vec::new();
 
     // Identity: kinds in order, so references in natural keys (role
@@ -327,6 +328,16 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
                 if address.kind != kind {
                     break;
                 }
+                // Owned through the ledger: any other object with its
+                // natural key is an unmanaged duplicate, reported, left alone.
+                if let (Some(owned), Some(others)) = (matched.get(address), by_key.get(&r.natural_key.to_lowercase())) {
+                    for o in others {
+                        duplicates.push(format!(
+                            "{address}: unmanaged duplicate {} has the same natural key `{}` as the owned object {}; it is left alone (delete it, or import it under another address)",
+                            o.id, r.natural_key, owned.id
+                        ));
+                    }
+                }
                 continue;
             }
             let key = r.natural_key.to_lowercase();
@@ -359,7 +370,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     let mut changes: Vec<Change> = Vec::new();
     let mut unchanged = Vec::new();
     let mut unknown = Vec::new();
-    let mut warnings = Vec::new();
+    let mut warnings = duplicates;
     let mut fp_parts = serde_json::Map::new();
 
     // Resources that cannot be judged: their kind, or a kind they refer to,
