@@ -28,17 +28,49 @@ use crate::kinds::{assign_body, assignment_targets, compliance_policy, condition
 /// Looks up an environment variable (initial passwords).
 type EnvLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
+/// What a create is about to do or just did, for the caller to record
+/// before the create goes on (see [`GraphExecutor::with_create_hook`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateEvent<'a> {
+    /// The create's POST is about to be sent.
+    Sending { address: &'a Address },
+    /// Graph answered the POST with this id (the object may not be
+    /// readable yet).
+    Created { address: &'a Address, id: &'a str },
+}
+
+/// Records create events; an error stops the create.
+type CreateHook = Box<dyn Fn(CreateEvent<'_>) -> Result<(), String> + Send + Sync>;
+
 pub struct GraphExecutor {
     client: GraphClient,
     env: EnvLookup,
     now: DateTime<Utc>,
     create_retry_delay: std::time::Duration,
+    hook: Option<CreateHook>,
 }
 
 impl GraphExecutor {
     /// `env` looks up environment variables (initial passwords).
     pub fn new(client: GraphClient, env: impl Fn(&str) -> Option<String> + Send + Sync + 'static, now: DateTime<Utc>) -> Self {
-        GraphExecutor { client, env: Box::new(env), now, create_retry_delay: std::time::Duration::from_secs(2) }
+        GraphExecutor { client, env: Box::new(env), now, create_retry_delay: std::time::Duration::from_secs(2), hook: None }
+    }
+
+    /// Call `hook` before each create's POST and as soon as Graph answers it
+    /// with an id, before waiting for the object to replicate: a run killed
+    /// in between leaves a record that the object may exist, so the next
+    /// run waits for it instead of creating it again. A hook error fails
+    /// the create before anything more is sent.
+    pub fn with_create_hook(mut self, hook: impl Fn(CreateEvent<'_>) -> Result<(), String> + Send + Sync + 'static) -> Self {
+        self.hook = Some(Box::new(hook));
+        self
+    }
+
+    fn event(&self, e: CreateEvent<'_>) -> Result<(), ExecError> {
+        match &self.hook {
+            Some(h) => h(e).map_err(|m| err(format!("recording the create: {m}"))),
+            None => Ok(()),
+        }
     }
 
     /// The wait before looking a create up again after an ambiguous
@@ -269,6 +301,8 @@ impl GraphExecutor {
             return Ok((existing.clone(), Some(format!("adopted existing object {existing} with the same natural key"))));
         }
         let base = Self::collection(kind);
+        let address = &change.address;
+        self.event(CreateEvent::Sending { address })?;
         let id = match kind {
             Kind::User => {
                 let password = match r.create_only.get("passwordFromEnv").and_then(Value::as_str) {
@@ -281,6 +315,7 @@ impl GraphExecutor {
             Kind::Guest => {
                 let created = self.send(&api, Method::POST, "/invitations", Some(guest::invitation_body(r)), calls).await?;
                 let id = created.pointer("/invitedUser/id").and_then(Value::as_str).map(str::to_string).ok_or_else(|| err("the invitation response has no invitedUser.id"))?;
+                self.event(CreateEvent::Created { address, id: &id })?;
                 self.wait(&api, &format!("/users/{id}")).await?;
                 if r.props.get("accountEnabled") == Some(&Value::Bool(false)) {
                     self.send(&api, Method::PATCH, &format!("/users/{id}"), Some(json!({"accountEnabled": false})), calls).await?;
@@ -290,6 +325,7 @@ impl GraphExecutor {
             Kind::Group => {
                 let created = self.send(&api, Method::POST, base, Some(group::create_body(r)), calls).await?;
                 let id = id_of(&created)?;
+                self.event(CreateEvent::Created { address, id: &id })?;
                 self.wait(&api, &format!("/groups/{id}")).await?;
                 for rel in ["members", "owners"] {
                     for m in ref_ids(r.props.get(rel), ids)? {
@@ -302,6 +338,7 @@ impl GraphExecutor {
             Kind::DeviceConfiguration | Kind::UpdateRing => {
                 let created = self.send(&api, Method::POST, base, Some(device_configuration::write_body(r, &[])), calls).await?;
                 let id = id_of(&created)?;
+                self.event(CreateEvent::Created { address, id: &id })?;
                 self.wait(&api, &format!("{base}/{id}")).await?;
                 self.assign(&api, change, &id, ids, "#microsoft.graph.deviceConfigurationAssignment", calls).await?;
                 id
@@ -314,6 +351,7 @@ impl GraphExecutor {
                 }
                 let created = self.send(&api, Method::POST, base, Some(body), calls).await?;
                 let id = id_of(&created)?;
+                self.event(CreateEvent::Created { address, id: &id })?;
                 self.wait(&api, &format!("{base}/{id}")).await?;
                 self.assign(&api, change, &id, ids, "#microsoft.graph.deviceCompliancePolicyAssignment", calls).await?;
                 id
@@ -321,6 +359,7 @@ impl GraphExecutor {
             Kind::AutopilotProfile => {
                 let created = self.send(&api, Method::POST, base, Some(device_configuration::write_body(r, &[])), calls).await?;
                 let id = id_of(&created)?;
+                self.event(CreateEvent::Created { address, id: &id })?;
                 self.wait(&api, &format!("{base}/{id}")).await?;
                 self.autopilot_assignments(&api, r, &id, ids, calls).await?;
                 id
@@ -332,6 +371,7 @@ impl GraphExecutor {
                 id_of(&created)?
             }
         };
+        self.event(CreateEvent::Created { address, id: &id })?;
         Ok((id, None))
     }
 

@@ -8,3 +8,5 @@ pub mod delta;
 pub mod export;
 pub mod kinds;
 pub mod observe;
+pub mod settle;
+pub mod state_lock;

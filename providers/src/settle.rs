@@ -1,0 +1,147 @@
+//! Before a run that writes plans creates: wait out replication lag for
+//! what the ledger says exists. Entra replicates asynchronously, so an
+//! object created moments ago (by a run that was then killed) can answer
+//! 404 and be missing from lists for a while. Planning then would forget
+//! the ledger entry and create the object again: a duplicate.
+//!
+//! So a ledger id missing from the lists is read by id, with back-off, for
+//! up to the replication window after it was last recorded; a create that
+//! was started but never recorded (a pending create) is waited out for the
+//! window too. Then the tenant is read again, so the plan matches those
+//! objects by ledger id or natural key before it may create anything.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use engine::{DesiredModel, Ledger, ObservedState};
+use schema::Address;
+
+use crate::graph::{GraphClient, GraphError};
+
+/// What waiting found, for the operator.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settled {
+    /// Ledger ids that answered after a wait (replication lag).
+    pub appeared: Vec<(Address, String)>,
+    /// Ledger ids still missing after the window: really gone.
+    pub gone: Vec<(Address, String)>,
+    /// Pending creates waited out.
+    pub pending: Vec<Address>,
+    /// How often the tenant was read again.
+    pub rereads: u32,
+}
+
+impl Settled {
+    pub fn waited(&self) -> bool {
+        !self.appeared.is_empty() || !self.pending.is_empty() || self.rereads > 0
+    }
+}
+
+fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+}
+
+/// Ledger entries of readable kinds whose id is not among the live objects.
+fn missing(ledger: &Ledger, observed: &ObservedState) -> Vec<(Address, String, Option<DateTime<Utc>>)> {
+    ledger
+        .resources
+        .iter()
+        .filter(|(a, _)| observed.objects.contains_key(&a.kind) && !observed.unreadable.contains_key(&a.kind))
+        .filter(|(a, e)| !observed.objects.get(&a.kind).is_some_and(|list| list.iter().any(|o| o.id == e.id)))
+        .map(|(a, e)| (a.clone(), e.id.clone(), e.changed_at.as_deref().and_then(parse_time)))
+        .collect()
+}
+
+/// Read the tenant as [`crate::observe::observe`] does, then wait out
+/// replication lag for ledger ids that do not answer yet and for pending
+/// creates, and read it again. `recorded_at` is when the ledger was last
+/// written (a lower bound for every entry's last change); `window` is how
+/// long Graph may take to show a new object.
+pub async fn observe_settled(
+    client: &GraphClient,
+    desired: &DesiredModel,
+    ledger: &Ledger,
+    recorded_at: Option<DateTime<Utc>>,
+    window: Duration,
+) -> Result<(ObservedState, Settled), GraphError> {
+    let mut observed = crate::observe::observe(client, desired, ledger).await?;
+    let mut settled = Settled::default();
+    let window = chrono::Duration::from_std(window).unwrap_or_else(|_| chrono::Duration::seconds(30));
+    let deadline_of = |changed: Option<DateTime<Utc>>| -> DateTime<Utc> {
+        let last = match (changed, recorded_at) {
+            (Some(a), Some(b)) => a.max(b),
+            (a, b) => a.or(b).unwrap_or(DateTime::<Utc>::MIN_UTC),
+        };
+        last + window
+    };
+    // Ledger ids that do not answer: read each by id until it does or its
+    // window has passed.
+    let mut waiting: BTreeMap<Address, (String, DateTime<Utc>)> =
+        missing(ledger, &observed).into_iter().map(|(a, id, changed)| (a, (id, deadline_of(changed)))).collect();
+    let mut pending: BTreeMap<Address, DateTime<Utc>> = BTreeMap::new();
+    for (a, since) in &ledger.pending {
+        let until = parse_time(since).map(|t| t + window).unwrap_or(DateTime::<Utc>::MIN_UTC);
+        if until > Utc::now() {
+            pending.insert(a.clone(), until);
+        }
+        settled.pending.push(a.clone());
+    }
+    let anything = !waiting.is_empty() || !pending.is_empty();
+    let mut delay = Duration::from_millis(250);
+    while !waiting.is_empty() || !pending.is_empty() {
+        let mut found = Vec::new();
+        for (a, (id, until)) in &waiting {
+            match crate::apply::read_object(client, a.kind, id).await {
+                Ok(Some(_)) => found.push(a.clone()),
+                Ok(None) if Utc::now() >= *until => {
+                    settled.gone.push((a.clone(), id.clone()));
+                    found.push(a.clone());
+                }
+                Ok(None) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        for a in found {
+            if let Some((id, _)) = waiting.remove(&a) {
+                if !settled.gone.iter().any(|(g, _)| *g == a) {
+                    settled.appeared.push((a, id));
+                }
+            }
+        }
+        let now = Utc::now();
+        pending.retain(|_, until| *until > now);
+        if waiting.is_empty() && pending.is_empty() {
+            break;
+        }
+        let next = waiting.values().map(|(_, u)| *u).chain(pending.values().copied()).min().unwrap_or(now);
+        let left = (next - now).to_std().unwrap_or(Duration::ZERO).max(Duration::from_millis(50));
+        tracing::info!(waiting = waiting.len(), pending = pending.len(), "waiting for objects the ledger holds to replicate");
+        tokio::time::sleep(delay.min(left)).await;
+        delay = (delay * 2).min(Duration::from_secs(4));
+    }
+    if !anything {
+        return Ok((observed, settled));
+    }
+    // Read again; lists can lag behind reads by id, so an id that answered
+    // is waited for in the lists too, within its window.
+    let mut delay = Duration::from_millis(250);
+    loop {
+        observed = crate::observe::observe(client, desired, ledger).await?;
+        settled.rereads += 1;
+        let now = Utc::now();
+        let gone: Vec<&Address> = settled.gone.iter().map(|(a, _)| a).collect();
+        let lagging: Vec<DateTime<Utc>> = missing(ledger, &observed)
+            .into_iter()
+            .filter(|(a, _, _)| !gone.contains(&a))
+            .map(|(_, _, changed)| deadline_of(changed))
+            .filter(|until| *until > now)
+            .collect();
+        if lagging.is_empty() {
+            return Ok((observed, settled));
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(4));
+    }
+}

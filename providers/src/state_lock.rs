@@ -1,0 +1,340 @@
+//! The state lock: one run that writes (apply, reconcile's self-heal,
+//! import, export's ledger write) at a time per ledger.
+//!
+//! [`StateLock`] is the interface; [`LocalLock`] keeps the lock in a file
+//! beside the ledger. A remote state backend (an Azure Blob lease, say)
+//! provides its own implementation: acquiring is "create if absent", the
+//! holder is what the refusal names, and breaking is an operator's
+//! decision (`tenantctl unlock`).
+//!
+//! The local lock is a file created atomically (written to a temporary
+//! file, then hard-linked to the lock's name, which fails if it exists),
+//! holding who holds it: host, pid, command, since. It is not an `flock`:
+//! an advisory kernel lock carries no holder to name, is not reliable on
+//! network file systems, and has no "break" for a lock held elsewhere;
+//! the file has all three, like the remote lease it stands in for. A lock
+//! left by a process that is gone (same host, pid not running, or running
+//! since after the lock was taken, or a reboot since) is stale and taken
+//! over, under a short guard so two runs cannot both take it over.
+
+use std::future::Future;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+/// Who holds the lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    pub host: String,
+    pub pid: u32,
+    /// The command line, e.g. `tenantctl apply`.
+    pub command: String,
+    /// When it was taken (RFC 3339).
+    pub since: String,
+    /// The kernel boot the process ran in, and its start time in clock
+    /// ticks since boot: with the pid, they tell a live holder from a pid
+    /// reused by another process or a holder from before a reboot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ticks: Option<u64>,
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` (pid {} on {}, since {})", self.command, self.pid, self.host, self.since)
+    }
+}
+
+impl Holder {
+    /// This process, running `command`.
+    pub fn this_process(command: &str) -> Holder {
+        let pid = std::process::id();
+        Holder {
+            host: hostname(),
+            pid,
+            command: command.to_string(),
+            since: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            boot_id: boot_id(),
+            start_ticks: start_ticks(pid),
+        }
+    }
+
+    /// The holder is on this host and certainly not running any more.
+    pub fn is_dead_here(&self) -> bool {
+        if self.host != hostname() {
+            return false;
+        }
+        match (&self.boot_id, boot_id()) {
+            (Some(theirs), Some(ours)) if *theirs != ours => return true,
+            _ => {}
+        }
+        if !Path::new("/proc/self").exists() {
+            // No way to tell on this system: assume it runs.
+            return false;
+        }
+        match start_ticks(self.pid) {
+            None => true,
+            Some(now) => self.start_ticks.is_some_and(|then| then != now),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("another run holds the state lock {path}: {holder}; it was not released within {waited:?}. If that run is gone, `tenantctl unlock --yes` releases the lock")]
+    Held { path: PathBuf, holder: Holder, waited: Duration },
+    #[error("state lock {path}: {reason}")]
+    Io { path: PathBuf, reason: String },
+}
+
+/// What a successful acquire found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Acquired {
+    Free,
+    /// A stale lock of a process that is gone was taken over.
+    TookOver(Holder),
+}
+
+/// The interface of a state lock.
+pub trait StateLock: Sync {
+    /// Take the lock for `holder` if it is free (or stale); `Ok(Err(h))`
+    /// when `h` holds it.
+    fn try_acquire(&self, holder: &Holder) -> impl Future<Output = Result<Result<Acquired, Holder>, LockError>> + Send;
+    /// Release the lock if `holder` still holds it.
+    fn release(&self, holder: &Holder) -> impl Future<Output = Result<(), LockError>> + Send;
+    /// Who holds it now, if anyone.
+    fn holder(&self) -> impl Future<Output = Result<Option<Holder>, LockError>> + Send;
+    /// Remove the lock whoever holds it (`tenantctl unlock`); returns who did.
+    fn break_lock(&self) -> impl Future<Output = Result<Option<Holder>, LockError>> + Send;
+    /// Where the lock is, for messages.
+    fn describe(&self) -> String;
+}
+
+/// Take `lock`, waiting up to `timeout` (polling with back-off) while
+/// another run holds it.
+pub async fn acquire<L: StateLock>(lock: &L, holder: &Holder, timeout: Duration) -> Result<Acquired, LockError> {
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match lock.try_acquire(holder).await? {
+            Ok(a) => return Ok(a),
+            Err(other) => {
+                let waited = started.elapsed();
+                if waited >= timeout {
+                    return Err(LockError::Held { path: PathBuf::from(lock.describe()), holder: other, waited: timeout });
+                }
+                tokio::time::sleep(delay.min(timeout - waited)).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+/// The lock as a file beside the ledger.
+#[derive(Debug, Clone)]
+pub struct LocalLock {
+    path: PathBuf,
+}
+
+impl LocalLock {
+    /// The lock of the ledger at `ledger`: `<ledger stem>.state-lock` beside it.
+    pub fn for_ledger(ledger: &Path) -> LocalLock {
+        LocalLock { path: ledger.with_extension("state-lock") }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn io(&self, what: &str, e: std::io::Error) -> LockError {
+        LockError::Io { path: self.path.clone(), reason: format!("{what}: {e}") }
+    }
+
+    fn read(&self) -> Result<Option<(Holder, String)>, LockError> {
+        match std::fs::read_to_string(&self.path) {
+            Ok(text) => match serde_json::from_str::<Holder>(&text) {
+                Ok(h) => Ok(Some((h, text))),
+                // Unreadable content: never treated as free or stale.
+                Err(e) => Err(LockError::Io { path: self.path.clone(), reason: format!("the lock file is not a tenantctl lock ({e}); remove it with `tenantctl unlock --yes` if no run holds it") }),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io("reading", e)),
+        }
+    }
+
+    fn temp(&self, holder: &Holder, tag: &str) -> Result<PathBuf, LockError> {
+        let tmp = self.path.with_extension(format!("state-lock.{tag}.{}", holder.pid));
+        let text = serde_json::to_string_pretty(holder).map_err(|e| LockError::Io { path: self.path.clone(), reason: e.to_string() })?;
+        let mut f = std::fs::File::create(&tmp).map_err(|e| self.io("creating", e))?;
+        f.write_all(text.as_bytes()).and_then(|_| f.sync_all()).map_err(|e| self.io("writing", e))?;
+        Ok(tmp)
+    }
+
+    fn try_acquire_now(&self, holder: &Holder) -> Result<Result<Acquired, Holder>, LockError> {
+        if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| LockError::Io { path: self.path.clone(), reason: format!("creating the state directory {}: {e}", parent.display()) })?;
+        }
+        let mut found = None;
+        for _ in 0..3 {
+            let tmp = self.temp(holder, "new")?;
+            // Atomic create: the link fails if the lock exists.
+            let linked = std::fs::hard_link(&tmp, &self.path);
+            let _ = std::fs::remove_file(&tmp);
+            match linked {
+                Ok(()) => return Ok(Ok(Acquired::Free)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(self.io("creating", e)),
+            }
+            // Released in between the two looks: try again.
+            if let Some(f) = self.read()? {
+                found = Some(f);
+                break;
+            }
+        }
+        let Some((current, text)) = found else {
+            return Ok(Err(holder_unknown()));
+        };
+        if !current.is_dead_here() {
+            return Ok(Err(current));
+        }
+        self.take_over(holder, &text).map(|took| if took { Ok(Acquired::TookOver(current.clone())) } else { Err(current) })
+    }
+
+    /// Replace a stale lock whose content is `stale`, under a guard file so
+    /// only one run takes it over. False if it changed meanwhile.
+    fn take_over(&self, holder: &Holder, stale: &str) -> Result<bool, LockError> {
+        let guard = self.path.with_extension("state-lock.guard");
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&guard) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                // Another run is taking over right now; a guard older than
+                // a minute was left by a run killed in this instant.
+                let old = std::fs::metadata(&guard).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).is_some_and(|age| age > Duration::from_secs(60));
+                if old {
+                    let _ = std::fs::remove_file(&guard);
+                }
+                return Ok(false);
+            }
+            Err(e) => return Err(self.io("creating the take-over guard", e)),
+        }
+        let result = (|| {
+            match std::fs::read_to_string(&self.path) {
+                Ok(now) if now == stale => {}
+                _ => return Ok(false),
+            }
+            let tmp = self.temp(holder, "takeover")?;
+            std::fs::rename(&tmp, &self.path).map_err(|e| self.io("taking over", e))?;
+            Ok(true)
+        })();
+        let _ = std::fs::remove_file(&guard);
+        result
+    }
+}
+
+/// A holder that let go between two looks: shown only if it persists.
+fn holder_unknown() -> Holder {
+    Holder { host: "?".into(), pid: 0, command: "(releasing)".into(), since: String::new(), boot_id: None, start_ticks: None }
+}
+
+impl StateLock for LocalLock {
+    async fn try_acquire(&self, holder: &Holder) -> Result<Result<Acquired, Holder>, LockError> {
+        self.try_acquire_now(holder)
+    }
+
+    async fn release(&self, holder: &Holder) -> Result<(), LockError> {
+        match self.read() {
+            Ok(Some((current, _))) if current == *holder => std::fs::remove_file(&self.path).map_err(|e| self.io("removing", e)),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn holder(&self) -> Result<Option<Holder>, LockError> {
+        self.read().map(|h| h.map(|(h, _)| h))
+    }
+
+    async fn break_lock(&self) -> Result<Option<Holder>, LockError> {
+        let holder = self.read().ok().flatten().map(|(h, _)| h);
+        match std::fs::remove_file(&self.path) {
+            Ok(()) => Ok(holder),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io("removing", e)),
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
+        .or_else(|| std::env::var("COMPUTERNAME").ok().filter(|h| !h.is_empty()))
+        .unwrap_or_else(|| "unknown-host".into())
+}
+
+fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok().map(|b| b.trim().to_string())
+}
+
+/// Field 22 of `/proc/PID/stat`: when the process started, in clock ticks
+/// since boot. None when there is no such process (or no /proc).
+fn start_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+    }
+
+    #[test]
+    fn one_holder_at_a_time_named_in_the_refusal() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = LocalLock::for_ledger(&dir.path().join("state/tenantctl.lock"));
+        let me = Holder::this_process("tenantctl apply");
+        assert_eq!(block(acquire(&lock, &me, Duration::ZERO)).unwrap(), Acquired::Free);
+        let other = Holder { command: "tenantctl import".into(), ..Holder::this_process("x") };
+        let e = block(acquire(&lock, &other, Duration::from_millis(300))).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("tenantctl apply") && text.contains(&format!("pid {}", me.pid)) && text.contains(&me.host), "{text}");
+        // Release by someone else is a no-op; by the holder, it frees it.
+        block(lock.release(&other)).unwrap();
+        assert_eq!(block(lock.holder()).unwrap(), Some(me.clone()));
+        block(lock.release(&me)).unwrap();
+        assert_eq!(block(acquire(&lock, &other, Duration::ZERO)).unwrap(), Acquired::Free);
+        assert_eq!(block(lock.break_lock()).unwrap(), Some(other));
+        assert_eq!(block(lock.holder()).unwrap(), None);
+    }
+
+    #[test]
+    fn a_lock_of_a_dead_process_on_this_host_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = LocalLock::for_ledger(&dir.path().join("tenantctl.lock"));
+        let mut dead = Holder::this_process("tenantctl apply");
+        // A pid that runs, but started at another time: reused, so dead.
+        dead.start_ticks = dead.start_ticks.map(|t| t + 1);
+        std::fs::write(lock.path(), serde_json::to_string(&dead).unwrap()).unwrap();
+        let me = Holder::this_process("tenantctl apply");
+        assert_eq!(block(acquire(&lock, &me, Duration::ZERO)).unwrap(), Acquired::TookOver(dead));
+        assert_eq!(block(lock.holder()).unwrap(), Some(me));
+        // Another host's lock is never judged from here.
+        let remote = Holder { host: "elsewhere".into(), pid: 1, ..Holder::this_process("tenantctl apply") };
+        std::fs::write(lock.path(), serde_json::to_string(&remote).unwrap()).unwrap();
+        assert!(matches!(block(acquire(&lock, &Holder::this_process("y"), Duration::ZERO)), Err(LockError::Held { .. })));
+    }
+}
