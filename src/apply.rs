@@ -1,17 +1,23 @@
 //! `tenantctl apply` and `tenantctl import`: wiring of plan, confirmation,
-//! the engine's apply walk and the Graph executor, with the ledger written
-//! atomically after every change and every change appended to the journal.
+//! the engine's apply walk and the Graph executor, under the state lock,
+//! with every change recorded (ledger log and journal) before the next one
+//! starts, and the ledger compacted atomically at the end.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use engine::apply::{ApplyOptions, ChangeResult, Status};
-use engine::{Ledger, Plan};
+use engine::apply::{ApplyOptions, ChangeResult, Record, Status};
+use engine::ledger::{LedgerEntry, LedgerOp};
+use engine::Plan;
+use providers::apply::CreateEvent;
 use serde_json::json;
 
-use crate::{load, output, read_ledger, target, write_atomic};
+use crate::state::LedgerStore;
+use crate::{load, output, state, target};
 
 pub struct Options {
     pub auto_approve: bool,
@@ -20,6 +26,16 @@ pub struct Options {
     pub graph_url: Option<String>,
     pub ledger: Option<PathBuf>,
     pub rollout: engine::governance::RolloutMode,
+    /// How long to wait for another run's state lock.
+    pub lock_timeout: Duration,
+}
+
+/// How long Graph may take to show a new object (replication lag): a
+/// ledger id that does not answer, or a create started by a killed run, is
+/// waited for this long before anything may be created in its place.
+/// `TENANTCTL_REPLICATION_WINDOW` (seconds) overrides the default of 30.
+fn replication_window() -> Duration {
+    std::env::var("TENANTCTL_REPLICATION_WINDOW").ok().and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs).unwrap_or(Duration::from_secs(30))
 }
 
 fn now() -> String {
@@ -59,13 +75,37 @@ pub(crate) fn journal(path: &Path, plan_hash: &str, r: &ChangeResult) -> Result<
         "request_ids": r.request_ids,
         "note": r.note,
     });
+    journal_line(path, &line)
+}
+
+/// A journal line for what is not a planned change's outcome: an object
+/// adopted by natural key, or a create Graph answered (before its object
+/// is readable), so every object tenantctl made is journaled even if the
+/// run is killed before the change finishes.
+fn journal_event(path: &Path, plan_hash: &str, address: &schema::Address, action: &str, id: &str, outcome: &str, note: &str) -> Result<()> {
+    let line = json!({
+        "when": now(),
+        "who": operator(),
+        "plan": plan_hash,
+        "address": address.to_string(),
+        "action": action,
+        "object_id": id,
+        "outcome": outcome,
+        "error": null,
+        "request_ids": [],
+        "note": note,
+    });
+    journal_line(path, &line)
+}
+
+fn journal_line(path: &Path, line: &serde_json::Value) -> Result<()> {
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
         .with_context(|| format!("opening journal {}", path.display()))?;
     writeln!(f, "{line}").with_context(|| format!("appending to journal {}", path.display()))?;
-    f.sync_data().ok();
+    f.sync_data().with_context(|| format!("syncing journal {}", path.display()))?;
     Ok(())
 }
 
@@ -117,15 +157,45 @@ pub async fn run(source: &Path, dir: &Path, opts: &Options) -> Result<ExitCode> 
     let desired = providers::kinds::desired_model(&state);
     let target = target::connect(dir, state.tenant.as_ref().map(|t| &t.value), opts.graph_url.as_deref(), opts.ledger.clone()).await?;
     output::status(format!("Applying to {}", target.description));
-    let mut ledger = read_ledger(&target.ledger_path)?;
-    let observed = providers::observe::observe(&target.client, &desired, &ledger).await.context("reading the tenant")?;
+    // One run that writes at a time, from before the ledger is read until
+    // the end (released when dropped, also on errors).
+    let held = match state::lock(&target.ledger_path, "tenantctl apply", opts.lock_timeout).await {
+        Ok(h) => h,
+        Err(e) => {
+            target.shutdown().await;
+            return Err(e);
+        }
+    };
+    let result = run_locked(source, dir, saved, &desired, &target, opts).await;
+    drop(held);
+    target.shutdown().await;
+    result
+}
+
+async fn run_locked(
+    source: &Path,
+    dir: &Path,
+    saved: Option<Plan>,
+    desired: &engine::DesiredModel,
+    target: &target::Target,
+    opts: &Options,
+) -> Result<ExitCode> {
+    let store = Arc::new(LedgerStore::new(&target.ledger_path));
+    let mut ledger = store.load()?;
+    let (observed, settled) = providers::settle::observe_settled(&target.client, &desired, &ledger, store.recorded_at(), replication_window())
+        .await
+        .context("reading the tenant")?;
+    report_settled(&settled);
+    // Pending creates have been waited out: what they made is now matched
+    // by natural key, or was never made.
+    let waited_out = !ledger.pending.is_empty();
+    ledger.pending.clear();
     let fresh = engine::plan::plan_with_rollout(&desired, &observed, &ledger, &engine::PlanOptions::default(), opts.rollout)?;
     let plan = match saved {
         Some(saved) => {
             // The tenant or desired state moved on since the plan was made.
             let reasons = stale_reasons(&saved, &fresh);
             if !reasons.is_empty() {
-                target.shutdown().await;
                 bail!("plan is stale; make a new plan and review it again:\n{}", reasons.join("\n"));
             }
             // Every signature is checked before any write; an edited file
@@ -134,14 +204,12 @@ pub async fn run(source: &Path, dir: &Path, opts: &Options) -> Result<ExitCode> 
                 Ok(v) if v.sensitive > 0 => output::status(format!("{} sensitive change(s) approved by {}.", v.sensitive, v.approvers.join(", "))),
                 Ok(_) => {}
                 Err(e) => {
-                    target.shutdown().await;
                     bail!("refusing to apply {}: {e}", source.display());
                 }
             }
             // Same inputs but a different plan: an unsigned plan edited by
             // hand, or a deadline (expiry, rollout soak) passed since.
             if saved.hash() != fresh.hash() {
-                target.shutdown().await;
                 bail!("plan is stale; make a new plan and review it again:\nits changes are not what the desired state and the tenant give now (edited by hand, or an expiry or soak time passed)");
             }
             // The fresh plan hashes the same as the approved one (checked
@@ -154,7 +222,6 @@ pub async fn run(source: &Path, dir: &Path, opts: &Options) -> Result<ExitCode> 
         }
         None => {
             if !fresh.sensitive.is_empty() && desired.governance.approvals_required > 0 {
-                target.shutdown().await;
                 let list: Vec<String> = fresh.sensitive.iter().map(|(a, why)| format!("  - {a}: {why}")).collect();
                 bail!(
                     "the plan has {} sensitive change(s), and sensitive changes need a saved plan approved by {} approver(s) other than its author:\n{}\n\
@@ -169,7 +236,6 @@ pub async fn run(source: &Path, dir: &Path, opts: &Options) -> Result<ExitCode> 
         }
     };
     if plan.lint_errors() > 0 {
-        target.shutdown().await;
         let errors: Vec<String> = plan.lints.iter().filter(|f| f.severity == engine::governance::Severity::Error).map(|f| format!("  {f}")).collect();
         bail!("the plan breaks governance lints (allow one on purpose in [governance] allow):\n{}", errors.join("\n"));
     }
@@ -178,69 +244,128 @@ pub async fn run(source: &Path, dir: &Path, opts: &Options) -> Result<ExitCode> 
     }
     if plan.is_empty() {
         output::result(&engine::render::text(&plan, output::color_stdout()));
-        target.shutdown().await;
+        // Nothing to change, but natural-key matches the ledger lacks are
+        // still recorded (a ledger cut short is filled in), and a log left
+        // by a killed run is compacted.
+        let mut owned = ledger.clone();
+        let adopted = engine::apply::adopt_matches(&plan, &mut owned, &now());
+        if adopted.is_empty() && !waited_out && !state::wal_path(store.path()).exists() {
+            return Ok(ExitCode::SUCCESS);
+        }
+        let journal_file = journal_path(store.path());
+        store.probe(&journal_file)?;
+        let hash = plan.hash();
+        for (address, id, op) in &adopted {
+            store.append(op).with_context(|| format!("recording the adoption of {address}"))?;
+            journal_event(&journal_file, &hash, address, "adopt", id, "applied", "matched by natural key; recorded in the ledger")?;
+        }
+        store.compact(&owned)?;
+        if !adopted.is_empty() {
+            output::status(format!("Recorded {} object(s) matched by natural key in the ledger {}.", adopted.len(), store.path().display()));
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let limit = opts.max_deletions.unwrap_or(desired.governance.prune.max_deletions);
     if plan.deletions() as u32 > limit {
-        target.shutdown().await;
         bail!("the plan deletes {} objects, more than the limit of {limit} (governance.prune.max_deletions); review it and pass --max-deletions {} to allow it", plan.deletions(), plan.deletions());
     }
     output::result(&engine::render::text(&plan, output::color_stdout()));
     if !confirm(opts.auto_approve)? {
-        target.shutdown().await;
         output::status("Nothing applied.");
         return Ok(ExitCode::from(1));
     }
-    let executor = providers::apply::GraphExecutor::new(target.client.clone(), |name| std::env::var(name).ok(), chrono::Utc::now());
-    let ledger_path = target.ledger_path.clone();
-    let journal_file = journal_path(&ledger_path);
+    // Before the first change: can the ledger, its log and the journal be
+    // written? A tenant changed without a record is what this prevents.
+    let journal_file = journal_path(store.path());
+    store.probe(&journal_file).context("checking the ledger and journal can be written before changing anything")?;
+    store.compact(&ledger)?;
     let hash = plan.hash();
-    let mut write_error: Option<anyhow::Error> = None;
-    let report = engine::apply::apply(
-        &plan,
-        &mut ledger,
-        &executor,
-        &ApplyOptions { concurrency: opts.concurrency, now: now() },
-        |result, ledger: &Ledger| {
-            let symbol = match result.status {
-                Status::Applied => "ok",
-                Status::Failed { .. } => "FAILED",
-                Status::Skipped { .. } => "skipped",
+    let hook = {
+        let (store, journal_file, hash) = (store.clone(), journal_file.clone(), hash.clone());
+        move |event: CreateEvent<'_>| -> std::result::Result<(), String> {
+            let written = match event {
+                CreateEvent::Sending { address } => store.append(&LedgerOp::Pending { address: address.clone(), since: now() }),
+                CreateEvent::Created { address, id } => store
+                    .append(&LedgerOp::Record { address: address.clone(), entry: LedgerEntry { id: id.to_string(), applied: None, changed_at: Some(now()) } })
+                    .and_then(|_| journal_event(&journal_file, &hash, address, "create", id, "created", "Graph answered the create; waiting for the object to replicate")),
             };
-            output::status(format!("  {symbol:<7} {} {}", result.action.as_str(), result.address));
-            if let Status::Failed { error } | Status::Skipped { error, .. } = &result.status {
-                output::status(format!("          {error}"));
+            written.map_err(|e| format!("{e:#}"))
+        }
+    };
+    let executor = providers::apply::GraphExecutor::new(target.client.clone(), |name| std::env::var(name).ok(), chrono::Utc::now()).with_create_hook(hook);
+    let report = engine::apply::apply_recorded(&plan, &mut ledger, &executor, &ApplyOptions { concurrency: opts.concurrency, now: now() }, |record, _| {
+        let written = match &record {
+            Record::Adopted { address, id, op } => store
+                .append(op)
+                .and_then(|_| journal_event(&journal_file, &hash, address, "adopt", id, "applied", "matched by natural key; recorded in the ledger")),
+            Record::Change { result, op } => {
+                let symbol = match result.status {
+                    Status::Applied => "ok",
+                    Status::Failed { .. } => "FAILED",
+                    Status::Skipped { .. } => "skipped",
+                };
+                output::status(format!("  {symbol:<7} {} {}", result.action.as_str(), result.address));
+                if let Status::Failed { error } | Status::Skipped { error, .. } = &result.status {
+                    output::status(format!("          {error}"));
+                }
+                op.as_ref().map(|op| store.append(op)).unwrap_or(Ok(())).and_then(|_| journal(&journal_file, &hash, result))
             }
-            let written = write_atomic(&ledger_path, &ledger.render()).and_then(|_| journal(&journal_file, &hash, result));
-            if let Err(e) = written {
-                write_error.get_or_insert(e);
-            }
-        },
-    )
+        };
+        written.map_err(|e| format!("{e:#}"))
+    })
     .await;
-    target.shutdown().await;
-    if let Some(e) = write_error {
-        return Err(e.context("recording the apply (ledger or journal)"));
+    // Everything recorded is in the log; the ledger is rewritten once.
+    let compacted = store.load().and_then(|l| store.compact(&l));
+    if let Some(stop) = &report.stopped {
+        let started_after = report.results.iter().filter(|r| matches!(&r.status, Status::Skipped { error, .. } if error.starts_with("not started: recording"))).count();
+        bail!(
+            "stopped: {} {} was carried out but could not be recorded in the ledger or journal: {}\n{} change(s) after it were not started; fix the cause and apply again (the next plan finds the object by its natural key)",
+            stop.action,
+            stop.address,
+            stop.error,
+            started_after
+        );
     }
+    compacted.context("writing the ledger at the end of the apply")?;
     output::status(format!(
         "Applied {}, failed {}, skipped {}. Ledger: {}",
         report.applied(),
         report.failed(),
         report.skipped(),
-        ledger_path.display()
+        store.path().display()
     ));
     Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-pub async fn import(dir: &Path, address: &str, object_id: &str, graph_url: Option<&str>, ledger: Option<PathBuf>) -> Result<ExitCode> {
+/// Tell what waiting for replication found.
+fn report_settled(s: &providers::settle::Settled) {
+    for (a, id) in &s.appeared {
+        output::status(format!("Waited for {a} ({id}), which the ledger holds, to replicate."));
+    }
+    for (a, id) in &s.gone {
+        output::status(format!("{a}: the ledger's object {id} did not appear within the replication window; it is gone."));
+    }
+    for a in &s.pending {
+        output::status(format!("{a}: a create was started by a run that did not finish; waited for it to replicate before planning."));
+    }
+}
+
+pub async fn import(dir: &Path, address: &str, object_id: &str, graph_url: Option<&str>, ledger: Option<PathBuf>, lock_timeout: Duration) -> Result<ExitCode> {
     let address: schema::Address = address.parse().with_context(|| format!("`{address}` is not an address such as group.mwd-test"))?;
     let state = load(dir)?;
     if !state.contains(&address) {
         bail!("{address} is not declared in {}; declare it before importing", dir.display());
     }
     let target = target::connect(dir, state.tenant.as_ref().map(|t| &t.value), graph_url, ledger).await?;
-    let mut ledger = read_ledger(&target.ledger_path)?;
+    let _held = match state::lock(&target.ledger_path, "tenantctl import", lock_timeout).await {
+        Ok(h) => h,
+        Err(e) => {
+            target.shutdown().await;
+            return Err(e);
+        }
+    };
+    let store = LedgerStore::new(&target.ledger_path);
+    let mut ledger = store.load()?;
     if let Some((other, _)) = ledger.resources.iter().find(|(a, e)| e.id == object_id && **a != address) {
         target.shutdown().await;
         bail!("object {object_id} is already owned by {other}");
@@ -260,7 +385,7 @@ pub async fn import(dir: &Path, address: &str, object_id: &str, graph_url: Optio
         }
     }
     ledger.record(address.clone(), object_id.to_string(), None, Some(now()));
-    write_atomic(&target.ledger_path, &ledger.render())?;
+    store.compact(&ledger)?;
     target.shutdown().await;
     output::status(format!("{address} now owns {object_id} ({})", target_ledger_note()));
     Ok(ExitCode::SUCCESS)

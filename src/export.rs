@@ -58,10 +58,16 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     for (name, text) in &export.files {
         write_atomic(&args.out.join(name), text)?;
     }
-    if let Some(parent) = target.ledger_path.parent() {
-        std::fs::create_dir_all(parent).ok();
-    }
-    write_atomic(&target.ledger_path, &export.ledger.render())?;
+    // Writing the ledger is a write of state: under the state lock.
+    let held = match crate::state::lock(&target.ledger_path, "tenantctl export", std::time::Duration::ZERO).await {
+        Ok(h) => h,
+        Err(e) => {
+            target.shutdown().await;
+            return Err(e);
+        }
+    };
+    crate::state::LedgerStore::new(&target.ledger_path).compact(&export.ledger)?;
+    drop(held);
     for w in &export.warnings {
         output::status(format!("warning: {w}"));
     }

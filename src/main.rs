@@ -7,6 +7,7 @@ mod export;
 mod governance;
 mod output;
 mod reconcile;
+mod state;
 mod target;
 
 use std::path::{Path, PathBuf};
@@ -92,6 +93,9 @@ enum Command {
         ledger: Option<PathBuf>,
         #[command(flatten)]
         rollout: RolloutFlags,
+        /// Wait this long (e.g. 30s, 5m) for another run's state lock; 0 fails at once.
+        #[arg(long, default_value = "0", value_parser = state::parse_lock_timeout)]
+        lock_timeout: std::time::Duration,
     },
     /// Make an Ed25519 key pair for approving or authoring plans: NAME.key
     /// (private, mode 0600) and NAME.pub; prints the public key.
@@ -123,6 +127,22 @@ enum Command {
         /// under .tenantctl/ for a sandbox).
         #[arg(long, env = "TENANTCTL_LEDGER")]
         ledger: Option<PathBuf>,
+        /// Wait this long (e.g. 30s, 5m) for another run's state lock; 0 fails at once.
+        #[arg(long, default_value = "0", value_parser = state::parse_lock_timeout)]
+        lock_timeout: std::time::Duration,
+    },
+    /// Remove the state lock left by a run that is gone (one on another
+    /// host, or a hung one); a dead run on this host is taken over by itself.
+    Unlock {
+        #[arg(default_value = "desired-state")]
+        dir: PathBuf,
+        /// The ledger whose lock to remove (default: the one lock found
+        /// beside DIR's ledgers).
+        #[arg(long, env = "TENANTCTL_LEDGER")]
+        ledger: Option<PathBuf>,
+        /// Confirm: no run holding the lock is still going.
+        #[arg(long)]
+        yes: bool,
     },
     /// Report what differs between desired state and the tenant (changes nothing).
     Drift(drift::Args),
@@ -205,13 +225,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Keygen { out } => governance::keygen(&out),
         Command::Approve { plan, key, dir } => governance::approve(&plan, &key, &dir),
-        Command::Apply { source, dir, auto_approve, max_deletions, concurrency, graph_url, ledger, rollout } => {
-            let opts = apply::Options { auto_approve, max_deletions, concurrency, graph_url, ledger, rollout: rollout.mode() };
+        Command::Apply { source, dir, auto_approve, max_deletions, concurrency, graph_url, ledger, rollout, lock_timeout } => {
+            let opts = apply::Options { auto_approve, max_deletions, concurrency, graph_url, ledger, rollout: rollout.mode(), lock_timeout };
             runtime()?.block_on(apply::run(&source, &dir, &opts))
         }
-        Command::Import { address, object_id, dir, graph_url, ledger } => {
-            runtime()?.block_on(apply::import(&dir, &address, &object_id, graph_url.as_deref(), ledger))
+        Command::Import { address, object_id, dir, graph_url, ledger, lock_timeout } => {
+            runtime()?.block_on(apply::import(&dir, &address, &object_id, graph_url.as_deref(), ledger, lock_timeout))
         }
+        Command::Unlock { dir, ledger, yes } => runtime()?.block_on(state::unlock_in(&dir, ledger, yes)),
         Command::Drift(args) => runtime()?.block_on(drift::run(args)),
         Command::Reconcile(args) => runtime()?.block_on(reconcile::run(args)),
         Command::Export(args) => runtime()?.block_on(export::run(args)),
@@ -254,12 +275,9 @@ fn validate(dir: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The ledger, with the log of a run still going (or killed) replayed.
 pub(crate) fn read_ledger(path: &Path) -> Result<engine::Ledger> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => engine::Ledger::parse(&text).with_context(|| format!("reading ledger {}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(engine::Ledger::default()),
-        Err(e) => Err(e).with_context(|| format!("reading ledger {}", path.display())),
-    }
+    state::LedgerStore::new(path).load()
 }
 
 /// Write a file atomically: a temporary file beside it, then rename.

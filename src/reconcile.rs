@@ -322,7 +322,16 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
     let now = ctx.now();
     let state = load(&ctx.args.dir)?;
     let desired = providers::kinds::desired_model(&state);
+    // Self-heal writes: it holds the state lock for the pass, and writes
+    // the ledger whole, so a log left by a killed apply is compacted first.
+    let _held = match ctx.args.self_heal {
+        true => Some(crate::state::lock(&ctx.target.ledger_path, "tenantctl reconcile --self-heal", Duration::ZERO).await?),
+        false => None,
+    };
     let mut ledger = read_ledger(&ctx.target.ledger_path)?;
+    if ctx.args.self_heal && crate::state::wal_path(&ctx.target.ledger_path).exists() {
+        crate::state::LedgerStore::new(&ctx.target.ledger_path).compact(&ledger)?;
+    }
     let graph = ctx.target.client.cloud().graph_base().to_string();
     let mut delta = match std::fs::read_to_string(&ctx.delta_path) {
         Ok(text) => providers::delta::DeltaState::parse(&text, &graph),

@@ -116,6 +116,8 @@ pub fn command(sb: &SandboxHandle, cwd: &Path) -> std::process::Command {
         .env("AZURE_CLIENT_ID", sb.client_id())
         .env("AZURE_CLIENT_SECRET", sb.client_secret())
         .env("TENANTCTL_LEDGER", cwd.join("tenantctl.lock"))
+        // The sandbox's replication lag in tests is at most 2 s.
+        .env("TENANTCTL_REPLICATION_WINDOW", "3")
         .env("NO_COLOR", "1")
         .env_remove("AZURE_AUTHORITY_HOST");
     c
