@@ -256,8 +256,8 @@ async fn run_locked(
         store.probe(&journal_file)?;
         let hash = plan.hash();
         for (address, id, op) in &adopted {
-            store.append(op).with_context(|| format!("recording the adoption of {address}"))?;
             journal_event(&journal_file, &hash, address, "adopt", id, "applied", "matched by natural key; recorded in the ledger")?;
+            store.append(op).with_context(|| format!("recording the adoption of {address}"))?;
         }
         store.compact(&owned)?;
         if !adopted.is_empty() {
@@ -285,9 +285,11 @@ async fn run_locked(
         move |event: CreateEvent<'_>| -> std::result::Result<(), String> {
             let written = match event {
                 CreateEvent::Sending { address } => store.append(&LedgerOp::Pending { address: address.clone(), since: now() }),
-                CreateEvent::Created { address, id } => store
-                    .append(&LedgerOp::Record { address: address.clone(), entry: LedgerEntry { id: id.to_string(), applied: None, changed_at: Some(now()) } })
-                    .and_then(|_| journal_event(&journal_file, &hash, address, "create", id, "created", "Graph answered the create; waiting for the object to replicate")),
+                // The journal first: an object the ledger holds is always
+                // journaled (killed in between, the next run adopts it by
+                // natural key, with a journal line of its own).
+                CreateEvent::Created { address, id } => journal_event(&journal_file, &hash, address, "create", id, "created", "Graph answered the create; waiting for the object to replicate")
+                    .and_then(|_| store.append(&LedgerOp::Record { address: address.clone(), entry: LedgerEntry { id: id.to_string(), applied: None, changed_at: Some(now()) } })),
             };
             written.map_err(|e| format!("{e:#}"))
         }
@@ -295,9 +297,7 @@ async fn run_locked(
     let executor = providers::apply::GraphExecutor::new(target.client.clone(), |name| std::env::var(name).ok(), chrono::Utc::now()).with_create_hook(hook);
     let report = engine::apply::apply_recorded(&plan, &mut ledger, &executor, &ApplyOptions { concurrency: opts.concurrency, now: now() }, |record, _| {
         let written = match &record {
-            Record::Adopted { address, id, op } => store
-                .append(op)
-                .and_then(|_| journal_event(&journal_file, &hash, address, "adopt", id, "applied", "matched by natural key; recorded in the ledger")),
+            Record::Adopted { address, id, op } => journal_event(&journal_file, &hash, address, "adopt", id, "applied", "matched by natural key; recorded in the ledger").and_then(|_| store.append(op)),
             Record::Change { result, op } => {
                 let symbol = match result.status {
                     Status::Applied => "ok",
@@ -308,7 +308,7 @@ async fn run_locked(
                 if let Status::Failed { error } | Status::Skipped { error, .. } = &result.status {
                     output::status(format!("          {error}"));
                 }
-                op.as_ref().map(|op| store.append(op)).unwrap_or(Ok(())).and_then(|_| journal(&journal_file, &hash, result))
+                journal(&journal_file, &hash, result).and_then(|_| op.as_ref().map(|op| store.append(op)).unwrap_or(Ok(())))
             }
         };
         written.map_err(|e| format!("{e:#}"))
