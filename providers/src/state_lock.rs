@@ -149,6 +149,16 @@ impl LocalLock {
         &self.path
     }
 
+    /// Release the lock if `holder` still holds it (synchronously, for
+    /// guards released on drop).
+    pub fn release_now(&self, holder: &Holder) -> Result<(), LockError> {
+        match self.read() {
+            Ok(Some((current, _))) if current == *holder => std::fs::remove_file(&self.path).map_err(|e| self.io("removing", e)),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     fn io(&self, what: &str, e: std::io::Error) -> LockError {
         LockError::Io { path: self.path.clone(), reason: format!("{what}: {e}") }
     }
@@ -245,11 +255,7 @@ impl StateLock for LocalLock {
     }
 
     async fn release(&self, holder: &Holder) -> Result<(), LockError> {
-        match self.read() {
-            Ok(Some((current, _))) if current == *holder => std::fs::remove_file(&self.path).map_err(|e| self.io("removing", e)),
-            Ok(_) => Ok(()),
-            Err(e) => Err(e),
-        }
+        self.release_now(holder)
     }
 
     async fn holder(&self) -> Result<Option<Holder>, LockError> {
