@@ -182,7 +182,7 @@ async fn run_locked(
 ) -> Result<ExitCode> {
     let store = Arc::new(LedgerStore::new(&target.ledger_path));
     let mut ledger = store.load()?;
-    let (observed, settled) = providers::settle::observe_settled(&target.client, &desired, &ledger, store.recorded_at(), replication_window())
+    let (observed, settled) = providers::settle::observe_settled(&target.client, desired, &ledger, store.recorded_at(), replication_window())
         .await
         .context("reading the tenant")?;
     report_settled(&settled);
@@ -190,7 +190,7 @@ async fn run_locked(
     // by natural key, or was never made.
     let waited_out = !ledger.pending.is_empty();
     ledger.pending.clear();
-    let fresh = engine::plan::plan_with_rollout(&desired, &observed, &ledger, &engine::PlanOptions::default(), opts.rollout)?;
+    let fresh = engine::plan::plan_with_rollout(desired, &observed, &ledger, &engine::PlanOptions::default(), opts.rollout)?;
     let plan = match saved {
         Some(saved) => {
             // The tenant or desired state moved on since the plan was made.
@@ -200,7 +200,7 @@ async fn run_locked(
             }
             // Every signature is checked before any write; an edited file
             // fails here, with the reason.
-            match engine::governance::verify_approvals(&saved, &desired) {
+            match engine::governance::verify_approvals(&saved, desired) {
                 Ok(v) if v.sensitive > 0 => output::status(format!("{} sensitive change(s) approved by {}.", v.sensitive, v.approvers.join(", "))),
                 Ok(_) => {}
                 Err(e) => {

@@ -85,7 +85,7 @@ impl Holder {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error("another run holds the state lock {path}: {holder}; it was not released within {waited:?}. If that run is gone, `tenantctl unlock --yes` releases the lock")]
-    Held { path: PathBuf, holder: Holder, waited: Duration },
+    Held { path: PathBuf, holder: Box<Holder>, waited: Duration },
     #[error("state lock {path}: {reason}")]
     Io { path: PathBuf, reason: String },
 }
@@ -124,7 +124,7 @@ pub async fn acquire<L: StateLock>(lock: &L, holder: &Holder, timeout: Duration)
             Err(other) => {
                 let waited = started.elapsed();
                 if waited >= timeout {
-                    return Err(LockError::Held { path: PathBuf::from(lock.describe()), holder: other, waited: timeout });
+                    return Err(LockError::Held { path: PathBuf::from(lock.describe()), holder: Box::new(other), waited: timeout });
                 }
                 tokio::time::sleep(delay.min(timeout - waited)).await;
                 delay = (delay * 2).min(Duration::from_secs(2));
