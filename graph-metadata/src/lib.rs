@@ -166,18 +166,23 @@ impl RequestRule {
         self.any_of.iter().any(has) && self.all_of.iter().all(has)
     }
 
-    /// What to grant, as the README lists it: one of the documented
-    /// permissions that allows it (else the least privileged), plus the
-    /// ones it also requires.
+    /// The documented permissions that grant this request, the least
+    /// privileged (per permissions.json) first; if none is documented, the
+    /// least privileged one.
+    pub fn granted_by(&self, documented: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = self.least.iter().filter(|p| documented.contains(p)).cloned().collect();
+        let rest: Vec<String> = self.any_of.iter().filter(|p| documented.contains(p) && !out.contains(p)).cloned().collect();
+        out.extend(rest);
+        if out.is_empty() {
+            out.extend(self.least.first().or_else(|| self.any_of.first()).cloned());
+        }
+        out
+    }
+
+    /// What to grant, as the README lists it: the first of
+    /// [`Self::granted_by`], plus the ones it also requires.
     pub fn needed(&self, documented: &[String]) -> Vec<String> {
-        let one = self
-            .any_of
-            .iter()
-            .find(|p| documented.contains(p))
-            .or_else(|| self.least.first())
-            .or_else(|| self.any_of.first())
-            .cloned();
-        one.into_iter().chain(self.all_of.iter().cloned()).collect()
+        self.granted_by(documented).into_iter().take(1).chain(self.all_of.iter().cloned()).collect()
     }
 }
 

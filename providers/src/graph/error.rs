@@ -461,12 +461,7 @@ pub fn permission_for(method: &str, resource_path: &str) -> Option<String> {
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let m = graph_metadata::metadata();
     let rule = m.permission_rule(method, &segs)?;
-    let documented = m.documented_permissions();
-    let mut one_of: Vec<&String> = rule.any_of.iter().filter(|p| documented.contains(p)).collect();
-    if one_of.is_empty() {
-        one_of = rule.least.iter().chain(rule.any_of.iter()).take(1).collect();
-    }
-    let mut text = one_of.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" or ");
+    let mut text = rule.granted_by(m.documented_permissions()).join(" or ");
     if !rule.all_of.is_empty() {
         text = format!("{text} together with {}", rule.all_of.join(" and "));
     }
