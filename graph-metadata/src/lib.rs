@@ -79,7 +79,9 @@ impl Metadata {
         let mut out = Vec::new();
         let mut cur = Some(full_name(name));
         while let Some(n) = cur.take() {
-            let Some((k, t)) = self.data.types.get_key_value(&n) else { break };
+            let Some((k, t)) = self.data.types.get_key_value(&n) else {
+                break;
+            };
             if out.iter().any(|(x, _)| *x == k.as_str()) {
                 break;
             }
@@ -98,7 +100,13 @@ impl Metadata {
                 out.insert(k.as_str(), PropInfo::Typed(p));
             }
             for (k, n) in &t.nav {
-                out.insert(k.as_str(), PropInfo::Navigation { t: n.t.as_str(), collection: n.c });
+                out.insert(
+                    k.as_str(),
+                    PropInfo::Navigation {
+                        t: n.t.as_str(),
+                        collection: n.c,
+                    },
+                );
             }
             if beta || t.beta_only {
                 for k in &t.beta_props {
@@ -130,10 +138,24 @@ impl Metadata {
     /// The rule for a request: `segs` are the path segments after the
     /// version, as sent (ids, `$ref`, function calls with arguments).
     pub fn permission_rule(&self, method: &str, segs: &[&str]) -> Option<&RequestRule> {
-        let segs: Vec<String> = segs.iter().filter(|s| **s != "$ref").map(|s| s.split('(').next().unwrap_or(s).to_ascii_lowercase()).collect();
+        let segs: Vec<String> = segs
+            .iter()
+            .filter(|s| **s != "$ref")
+            .map(|s| s.split('(').next().unwrap_or(s).to_ascii_lowercase())
+            .collect();
         let mut best: Option<(usize, &RequestRule)> = None;
-        for r in self.data.requests.iter().filter(|r| r.method.eq_ignore_ascii_case(method)) {
-            let tpl: Vec<String> = r.path.split('/').filter(|s| !s.is_empty() && *s != "$ref").map(|s| s.split('(').next().unwrap_or(s).to_ascii_lowercase()).collect();
+        for r in self
+            .data
+            .requests
+            .iter()
+            .filter(|r| r.method.eq_ignore_ascii_case(method))
+        {
+            let tpl: Vec<String> = r
+                .path
+                .split('/')
+                .filter(|s| !s.is_empty() && *s != "$ref")
+                .map(|s| s.split('(').next().unwrap_or(s).to_ascii_lowercase())
+                .collect();
             if tpl.len() != segs.len() {
                 continue;
             }
@@ -170,8 +192,18 @@ impl RequestRule {
     /// privileged (per permissions.json) first; if none is documented, the
     /// least privileged one.
     pub fn granted_by(&self, documented: &[String]) -> Vec<String> {
-        let mut out: Vec<String> = self.least.iter().filter(|p| documented.contains(p)).cloned().collect();
-        let rest: Vec<String> = self.any_of.iter().filter(|p| documented.contains(p) && !out.contains(p)).cloned().collect();
+        let mut out: Vec<String> = self
+            .least
+            .iter()
+            .filter(|p| documented.contains(p))
+            .cloned()
+            .collect();
+        let rest: Vec<String> = self
+            .any_of
+            .iter()
+            .filter(|p| documented.contains(p) && !out.contains(p))
+            .cloned()
+            .collect();
         out.extend(rest);
         if out.is_empty() {
             out.extend(self.least.first().or_else(|| self.any_of.first()).cloned());
@@ -182,7 +214,11 @@ impl RequestRule {
     /// What to grant, as the README lists it: the first of
     /// [`Self::granted_by`], plus the ones it also requires.
     pub fn needed(&self, documented: &[String]) -> Vec<String> {
-        self.granted_by(documented).into_iter().take(1).chain(self.all_of.iter().cloned()).collect()
+        self.granted_by(documented)
+            .into_iter()
+            .take(1)
+            .chain(self.all_of.iter().cloned())
+            .collect()
     }
 }
 
@@ -196,27 +232,63 @@ mod tests {
         assert!(!d.documented_permissions.is_empty());
         let m = metadata();
         let user = m.properties("user", false);
-        assert!(matches!(user.get("displayName"), Some(PropInfo::Typed(p)) if p.t == "Edm.String" && p.max == Some(256)));
-        assert!(matches!(user.get("id"), Some(PropInfo::Typed(_))), "inherited from entity");
+        assert!(
+            matches!(user.get("displayName"), Some(PropInfo::Typed(p)) if p.t == "Edm.String" && p.max == Some(256))
+        );
+        assert!(
+            matches!(user.get("id"), Some(PropInfo::Typed(_))),
+            "inherited from entity"
+        );
         assert!(m.is_a("windows10GeneralConfiguration", "deviceConfiguration"));
         assert!(!m.is_a("windowsFeatureUpdateProfile", "deviceConfiguration"));
-        assert!(m.derived_types("deviceCompliancePolicy", false).contains(&"microsoft.graph.windows10CompliancePolicy"));
-        assert!(m.enum_members("conditionalAccessPolicyState", false).is_some_and(|e| e.contains(&"enabledForReportingButNotEnforced")));
+        assert!(m
+            .derived_types("deviceCompliancePolicy", false)
+            .contains(&"microsoft.graph.windows10CompliancePolicy"));
+        assert!(m
+            .enum_members("conditionalAccessPolicyState", false)
+            .is_some_and(|e| e.contains(&"enabledForReportingButNotEnforced")));
     }
 
     #[test]
     fn permission_rules_match_sent_paths() {
         let m = metadata();
-        let r = m.permission_rule("GET", &["directoryObjects", "1234"]).expect("rule");
+        let r = m
+            .permission_rule("GET", &["directoryObjects", "1234"])
+            .expect("rule");
         assert_eq!(r.any_of, vec!["Directory.Read.All".to_string()]);
-        let r = m.permission_rule("POST", &["identity", "conditionalAccess", "policies"]).expect("rule");
-        assert!(r.all_of.contains(&"Application.Read.All".to_string()), "{r:?}");
-        assert!(m.permission_rule("GET", &["users", "delta"]).is_some_and(|r| r.path == "/users/delta"));
-        assert!(m.permission_rule("POST", &["groups", "g1", "members", "$ref"]).is_some());
-        let r = m.permission_rule("GET", &["deviceManagement", "deviceConfigurations", "p", "getOmaSettingPlainTextValue(secretReferenceValueId='x')"]);
+        let r = m
+            .permission_rule("POST", &["identity", "conditionalAccess", "policies"])
+            .expect("rule");
+        assert!(
+            r.all_of.contains(&"Application.Read.All".to_string()),
+            "{r:?}"
+        );
+        assert!(m
+            .permission_rule("GET", &["users", "delta"])
+            .is_some_and(|r| r.path == "/users/delta"));
+        assert!(m
+            .permission_rule("POST", &["groups", "g1", "members", "$ref"])
+            .is_some());
+        let r = m.permission_rule(
+            "GET",
+            &[
+                "deviceManagement",
+                "deviceConfigurations",
+                "p",
+                "getOmaSettingPlainTextValue(secretReferenceValueId='x')",
+            ],
+        );
         assert!(r.is_some());
-        for p in ["Application.Read.All", "Directory.Read.All", "Policy.ReadWrite.ConditionalAccess"] {
-            assert!(m.documented_permissions().iter().any(|d| d == p), "{p} documented: {:?}", m.documented_permissions());
+        for p in [
+            "Application.Read.All",
+            "Directory.Read.All",
+            "Policy.ReadWrite.ConditionalAccess",
+        ] {
+            assert!(
+                m.documented_permissions().iter().any(|d| d == p),
+                "{p} documented: {:?}",
+                m.documented_permissions()
+            );
         }
     }
 }

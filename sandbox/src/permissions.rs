@@ -18,13 +18,20 @@ pub fn documented() -> Vec<String> {
 /// Permission names Graph knows of (for refusing typos in a grant): every
 /// name that appears in a generated rule.
 pub fn known(name: &str) -> bool {
-    metadata().data.requests.iter().any(|r| r.any_of.iter().chain(&r.all_of).any(|p| p.eq_ignore_ascii_case(name)))
+    metadata().data.requests.iter().any(|r| {
+        r.any_of
+            .iter()
+            .chain(&r.all_of)
+            .any(|p| p.eq_ignore_ascii_case(name))
+    })
 }
 
 /// Refuses the request when the granted permissions do not allow it.
 pub fn check(ctx: &Ctx, req: &GReq) -> Result<(), GraphError> {
     let segs: Vec<&str> = req.path.iter().map(String::as_str).collect();
-    let Some(rule) = metadata().permission_rule(&req.method, &segs) else { return Ok(()) };
+    let Some(rule) = metadata().permission_rule(&req.method, &segs) else {
+        return Ok(());
+    };
     if rule.allows(&ctx.granted) {
         return Ok(());
     }

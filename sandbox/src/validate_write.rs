@@ -66,15 +66,31 @@ fn body_kind(segs: &[&str], method: &str) -> Body {
     }
     // Collection (POST) or member (PATCH/PUT) of a known entity set.
     match (method, segs) {
-        ("POST", [.., coll]) if entity(coll).is_some() => entity(coll).map_or(Body::Unchecked, Body::Entity),
-        ("PATCH" | "PUT", [.., coll, _id]) if entity(coll).is_some() => entity(coll).map_or(Body::Unchecked, Body::Entity),
-        ("POST", [.., "deviceConfigurations", _, "assign"]) => Body::Action(&[("assignments", "deviceConfigurationAssignment")]),
-        ("POST", [.., "deviceCompliancePolicies", _, "assign"]) => Body::Action(&[("assignments", "deviceCompliancePolicyAssignment")]),
-        ("POST", [.., "configurationPolicies", _, "assign"]) => Body::Action(&[("assignments", "deviceManagementConfigurationPolicyAssignment")]),
-        ("POST", [.., "deviceCompliancePolicies", _, "scheduleActionsForRules"]) => {
-            Body::Action(&[("deviceComplianceScheduledActionForRules", "deviceComplianceScheduledActionForRule")])
+        ("POST", [.., coll]) if entity(coll).is_some() => {
+            entity(coll).map_or(Body::Unchecked, Body::Entity)
         }
-        ("POST", [.., "windowsAutopilotDeploymentProfiles", _, "assignments"]) => Body::Entity("windowsAutopilotDeploymentProfileAssignment"),
+        ("PATCH" | "PUT", [.., coll, _id]) if entity(coll).is_some() => {
+            entity(coll).map_or(Body::Unchecked, Body::Entity)
+        }
+        ("POST", [.., "deviceConfigurations", _, "assign"]) => {
+            Body::Action(&[("assignments", "deviceConfigurationAssignment")])
+        }
+        ("POST", [.., "deviceCompliancePolicies", _, "assign"]) => {
+            Body::Action(&[("assignments", "deviceCompliancePolicyAssignment")])
+        }
+        ("POST", [.., "configurationPolicies", _, "assign"]) => Body::Action(&[(
+            "assignments",
+            "deviceManagementConfigurationPolicyAssignment",
+        )]),
+        ("POST", [.., "deviceCompliancePolicies", _, "scheduleActionsForRules"]) => {
+            Body::Action(&[(
+                "deviceComplianceScheduledActionForRules",
+                "deviceComplianceScheduledActionForRule",
+            )])
+        }
+        ("POST", [.., "windowsAutopilotDeploymentProfiles", _, "assignments"]) => {
+            Body::Entity("windowsAutopilotDeploymentProfileAssignment")
+        }
         _ => Body::Unchecked,
     }
 }
@@ -86,7 +102,9 @@ pub fn check(ctx: &Ctx, req: &GReq) -> Result<(), GraphError> {
         return Ok(());
     }
     let segs: Vec<&str> = req.path.iter().map(String::as_str).collect();
-    let Some(Value::Object(body)) = &req.body else { return Ok(()) };
+    let Some(Value::Object(body)) = &req.body else {
+        return Ok(());
+    };
     let style = match resources::find(&segs).map(|s| s.family) {
         Some(Family::Intune) => Style::Intune,
         Some(Family::Other) => Style::Other,
@@ -97,7 +115,11 @@ pub fn check(ctx: &Ctx, req: &GReq) -> Result<(), GraphError> {
     if style == Style::Intune && req.method == "PATCH" && !body.contains_key("@odata.type") {
         return Ok(());
     }
-    let c = Check { m: metadata(), style, beta: ctx.version == Version::Beta };
+    let c = Check {
+        m: metadata(),
+        style,
+        beta: ctx.version == Version::Beta,
+    };
     match body_kind(&segs, &req.method) {
         Body::Entity(t) => c.object(body, &full_name(t), true, req.method == "POST"),
         Body::Action(params) => {
@@ -169,11 +191,19 @@ impl Check<'_> {
 
     /// Checks an object against `expected` (or the type its `@odata.type`
     /// names, which must derive from `expected`).
-    fn object(&self, o: &Map<String, Value>, expected: &str, entity: bool, create: bool) -> Result<(), GraphError> {
+    fn object(
+        &self,
+        o: &Map<String, Value>,
+        expected: &str,
+        entity: bool,
+        create: bool,
+    ) -> Result<(), GraphError> {
         let mut ty = expected.to_string();
         if let Some(v) = o.get("@odata.type") {
             let given = v.as_str().map(full_name).unwrap_or_default();
-            if self.m.type_def(&given).is_none() || (!self.beta && self.m.type_def(&given).is_some_and(|t| t.beta_only)) {
+            if self.m.type_def(&given).is_none()
+                || (!self.beta && self.m.type_def(&given).is_some_and(|t| t.beta_only))
+            {
                 return Err(self.err(format!(
                     "A type named '{given}' could not be resolved by the model. When a model is available, each type name must resolve to a valid type."
                 )));
@@ -195,8 +225,16 @@ impl Check<'_> {
                 continue;
             }
             if let Some((nav, annotation)) = k.split_once('@') {
-                if annotation == "odata.bind" && !matches!(props.get(nav), Some(PropInfo::Navigation { .. } | PropInfo::NameOnly)) {
-                    return Err(self.err(format!("The navigation property '{nav}' does not exist on type '{}'.", self.shown(&ty))));
+                if annotation == "odata.bind"
+                    && !matches!(
+                        props.get(nav),
+                        Some(PropInfo::Navigation { .. } | PropInfo::NameOnly)
+                    )
+                {
+                    return Err(self.err(format!(
+                        "The navigation property '{nav}' does not exist on type '{}'.",
+                        self.shown(&ty)
+                    )));
                 }
                 continue;
             }
@@ -256,15 +294,33 @@ impl Check<'_> {
     }
 
     /// One (non-null) value of type `t`.
-    fn value(&self, owner: &str, prop: &str, t: &str, max: Option<u32>, v: &Value) -> Result<(), GraphError> {
-        let convert = || self.err(format!("Cannot convert the literal '{}' to the expected type '{t}'.", literal(v)));
+    fn value(
+        &self,
+        owner: &str,
+        prop: &str,
+        t: &str,
+        max: Option<u32>,
+        v: &Value,
+    ) -> Result<(), GraphError> {
+        let convert = || {
+            self.err(format!(
+                "Cannot convert the literal '{}' to the expected type '{t}'.",
+                literal(v)
+            ))
+        };
         if let Some(e) = self.m.enum_def(t) {
-            let Value::String(s) = v else { return Err(convert()) };
+            let Value::String(s) = v else {
+                return Err(convert());
+            };
             let members = self.m.enum_members(t, self.beta).unwrap_or_default();
             // Graph matches enum members case-insensitively (its docs' PIM
             // examples send `AfterDuration` for `afterDuration`).
             let known = |v: &str| members.iter().any(|m| m.eq_ignore_ascii_case(v));
-            let ok = if e.flags { s.split(',').map(str::trim).all(known) } else { known(s) };
+            let ok = if e.flags {
+                s.split(',').map(str::trim).all(known)
+            } else {
+                known(s)
+            };
             return if ok { Ok(()) } else { Err(convert()) };
         }
         if self.m.type_def(t).is_some() {
@@ -277,10 +333,11 @@ impl Check<'_> {
             return Err(self.err(node_msg(v, "PrimitiveValue")));
         }
         let ok = match t {
-            "Edm.String" => match v.as_str() {
-                Some(s) => {
-                    if max.is_some_and(|m| s.chars().count() > m as usize) {
-                        return Err(match self.style {
+            "Edm.String" => {
+                match v.as_str() {
+                    Some(s) => {
+                        if max.is_some_and(|m| s.chars().count() > m as usize) {
+                            return Err(match self.style {
                             Style::Directory => {
                                 let resource = short(owner);
                                 let mut r = resource.chars();
@@ -289,21 +346,31 @@ impl Check<'_> {
                             }
                             _ => self.err(format!("The value of property '{prop}' exceeds the maximum length of {}.", max.unwrap_or_default())),
                         });
+                        }
+                        true
                     }
-                    true
+                    None => false,
                 }
-                None => false,
-            },
+            }
             "Edm.Boolean" => v.is_boolean(),
             "Edm.Int32" => v.as_i64().is_some_and(|n| i32::try_from(n).is_ok()),
             "Edm.Int16" => v.as_i64().is_some_and(|n| i16::try_from(n).is_ok()),
             "Edm.Byte" => v.as_i64().is_some_and(|n| u8::try_from(n).is_ok()),
             "Edm.SByte" => v.as_i64().is_some_and(|n| i8::try_from(n).is_ok()),
-            "Edm.Int64" => v.is_i64() || v.is_u64() || v.as_str().is_some_and(|s| s.parse::<i64>().is_ok()),
+            "Edm.Int64" => {
+                v.is_i64() || v.is_u64() || v.as_str().is_some_and(|s| s.parse::<i64>().is_ok())
+            }
             "Edm.Double" | "Edm.Single" | "Edm.Decimal" => v.is_number(),
-            "Edm.DateTimeOffset" => v.as_str().is_some_and(|s| chrono::DateTime::parse_from_rfc3339(s).is_ok()),
-            "Edm.Date" => v.as_str().is_some_and(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()),
-            "Edm.TimeOfDay" => v.as_str().is_some_and(|s| chrono::NaiveTime::parse_from_str(s, "%H:%M:%S%.f").is_ok() || chrono::NaiveTime::parse_from_str(s, "%H:%M:%S").is_ok()),
+            "Edm.DateTimeOffset" => v
+                .as_str()
+                .is_some_and(|s| chrono::DateTime::parse_from_rfc3339(s).is_ok()),
+            "Edm.Date" => v
+                .as_str()
+                .is_some_and(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()),
+            "Edm.TimeOfDay" => v.as_str().is_some_and(|s| {
+                chrono::NaiveTime::parse_from_str(s, "%H:%M:%S%.f").is_ok()
+                    || chrono::NaiveTime::parse_from_str(s, "%H:%M:%S").is_ok()
+            }),
             "Edm.Duration" => v.as_str().is_some_and(is_duration),
             "Edm.Guid" => v.as_str().is_some_and(is_guid),
             "Edm.Binary" => v.as_str().is_some_and(|s| {
@@ -324,7 +391,9 @@ impl Check<'_> {
 /// ISO 8601 duration as OData writes it (`P1D`, `PT8H`, `-P2DT3H4M5.5S`).
 fn is_duration(s: &str) -> bool {
     let s = s.strip_prefix('-').unwrap_or(s);
-    let Some(rest) = s.strip_prefix('P') else { return false };
+    let Some(rest) = s.strip_prefix('P') else {
+        return false;
+    };
     if rest.is_empty() {
         return false;
     }
@@ -347,7 +416,11 @@ fn is_duration(s: &str) -> bool {
 
 fn is_guid(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
-    parts.len() == 5 && parts.iter().zip([8, 4, 4, 4, 12]).all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]
@@ -356,19 +429,47 @@ mod tests {
 
     #[test]
     fn durations_and_guids() {
-        assert!(is_duration("P1D") && is_duration("PT8H") && is_duration("-P2DT3H4M5.5S") && is_duration("P30D"));
-        assert!(!is_duration("P") && !is_duration("PT") && !is_duration("1D") && !is_duration("P1X"));
+        assert!(
+            is_duration("P1D")
+                && is_duration("PT8H")
+                && is_duration("-P2DT3H4M5.5S")
+                && is_duration("P30D")
+        );
+        assert!(
+            !is_duration("P") && !is_duration("PT") && !is_duration("1D") && !is_duration("P1X")
+        );
         assert!(is_guid("5e7c2d1a-9b8f-4c3e-a2d1-0f9e8d7c6b5a"));
         assert!(!is_guid("5e7c2d1a-9b8f-4c3e-a2d1-0f9e8d7c6b5"));
     }
 
     #[test]
     fn body_kinds_follow_the_path() {
-        assert!(matches!(body_kind(&["users"], "POST"), Body::Entity("user")));
-        assert!(matches!(body_kind(&["users", "u1"], "PATCH"), Body::Entity("user")));
-        assert!(matches!(body_kind(&["identity", "conditionalAccess", "policies"], "POST"), Body::Entity("conditionalAccessPolicy")));
-        assert!(matches!(body_kind(&["groups", "g", "members", "$ref"], "POST"), Body::Ref));
-        assert!(matches!(body_kind(&["deviceManagement", "deviceConfigurations", "p", "assign"], "POST"), Body::Action(_)));
-        assert!(matches!(body_kind(&["directory", "deletedItems", "x", "restore"], "POST"), Body::Unchecked));
+        assert!(matches!(
+            body_kind(&["users"], "POST"),
+            Body::Entity("user")
+        ));
+        assert!(matches!(
+            body_kind(&["users", "u1"], "PATCH"),
+            Body::Entity("user")
+        ));
+        assert!(matches!(
+            body_kind(&["identity", "conditionalAccess", "policies"], "POST"),
+            Body::Entity("conditionalAccessPolicy")
+        ));
+        assert!(matches!(
+            body_kind(&["groups", "g", "members", "$ref"], "POST"),
+            Body::Ref
+        ));
+        assert!(matches!(
+            body_kind(
+                &["deviceManagement", "deviceConfigurations", "p", "assign"],
+                "POST"
+            ),
+            Body::Action(_)
+        ));
+        assert!(matches!(
+            body_kind(&["directory", "deletedItems", "x", "restore"], "POST"),
+            Body::Unchecked
+        ));
     }
 }

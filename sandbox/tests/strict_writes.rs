@@ -29,8 +29,24 @@ struct Case {
     msg: String,
 }
 
-fn case(name: &'static str, method: &'static str, path: impl Into<String>, body: Value, code: &'static str, msg: impl Into<String>) -> Case {
-    Case { name, method, path: path.into(), body: Some(body), without: &[], status: 400, code, msg: msg.into() }
+fn case(
+    name: &'static str,
+    method: &'static str,
+    path: impl Into<String>,
+    body: Value,
+    code: &'static str,
+    msg: impl Into<String>,
+) -> Case {
+    Case {
+        name,
+        method,
+        path: path.into(),
+        body: Some(body),
+        without: &[],
+        status: 400,
+        code,
+        msg: msg.into(),
+    }
 }
 
 fn merge(mut base: Value, extra: Value) -> Value {
@@ -99,8 +115,14 @@ const INSUFFICIENT: &str = "Insufficient privileges to complete the operation.";
 async fn the_sandbox_refuses_what_graph_refuses() {
     let env = start().await;
     let domain = env.domain();
-    let uid = env.create_user("table-user").await["id"].as_str().unwrap().to_string();
-    let gid = env.create_group("table-group").await["id"].as_str().unwrap().to_string();
+    let uid = env.create_user("table-user").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let gid = env.create_group("table-group").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let made = |r: Resp| {
         assert_eq!(r.status, 201, "setup: {}", r.body);
         r.body["id"].as_str().unwrap().to_string()
@@ -110,7 +132,12 @@ async fn the_sandbox_refuses_what_graph_refuses() {
     let ap = made(env.post(AP, autopilot()).await);
     let ca_id = made(env.post(CA, ca()).await);
     let user = |extra: Value| merge(user_body("table-new", &domain), extra);
-    let w10 = |extra: Value| merge(json!({"@odata.type": "#microsoft.graph.windows10GeneralConfiguration"}), extra);
+    let w10 = |extra: Value| {
+        merge(
+            json!({"@odata.type": "#microsoft.graph.windows10GeneralConfiguration"}),
+            extra,
+        )
+    };
     let target = |t: Value| json!({"assignments": [{"@odata.type": "#microsoft.graph.deviceConfigurationAssignment", "target": t}]});
     let long = |n: usize| "x".repeat(n);
 
@@ -176,7 +203,13 @@ async fn the_sandbox_refuses_what_graph_refuses() {
         case("user patch: mailNickname over 64", "PATCH", format!("/v1.0/users/{uid}"), json!({"mailNickname": long(65)}), DIR, "Invalid value specified for property 'mailNickname' of resource 'User'."),
     ];
     // Missing application permissions.
-    let denied = |name: &'static str, method: &'static str, path: String, body: Option<Value>, without: &'static [&'static str], code: &'static str, msg: &str| Case {
+    let denied = |name: &'static str,
+                  method: &'static str,
+                  path: String,
+                  body: Option<Value>,
+                  without: &'static [&'static str],
+                  code: &'static str,
+                  msg: &str| Case {
         name,
         method,
         path,
@@ -204,23 +237,64 @@ async fn the_sandbox_refuses_what_graph_refuses() {
     let documented = env.sb.permissions();
     let mut failures = Vec::new();
     for c in &cases {
-        env.sb.set_permissions(documented.iter().filter(|p| !c.without.contains(&p.as_str())).cloned()).unwrap();
+        env.sb
+            .set_permissions(
+                documented
+                    .iter()
+                    .filter(|p| !c.without.contains(&p.as_str()))
+                    .cloned(),
+            )
+            .unwrap();
         let r = env.call(c.method, &c.path, c.body.clone(), &[]).await;
-        if r.status != c.status || r.code() != c.code || !r.msg().contains(&c.msg) || r.body["error"]["innerError"]["request-id"].as_str().is_none() {
-            failures.push(format!("{}: {} {}\n  want {} {} ~{:?}\n  got  {} {}", c.name, c.method, c.path, c.status, c.code, c.msg, r.status, r.body.to_string().chars().take(400).collect::<String>()));
+        if r.status != c.status
+            || r.code() != c.code
+            || !r.msg().contains(&c.msg)
+            || r.body["error"]["innerError"]["request-id"]
+                .as_str()
+                .is_none()
+        {
+            failures.push(format!(
+                "{}: {} {}\n  want {} {} ~{:?}\n  got  {} {}",
+                c.name,
+                c.method,
+                c.path,
+                c.status,
+                c.code,
+                c.msg,
+                r.status,
+                r.body.to_string().chars().take(400).collect::<String>()
+            ));
         }
     }
     env.sb.set_permissions(documented).unwrap();
-    assert!(failures.is_empty(), "{} of {} cases differ from Graph:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ from Graph:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
     // Nothing refused was written.
     let users = env.get("/v1.0/users?$select=userPrincipalName").await;
-    assert_eq!(users.body["value"].as_array().unwrap().len(), 1, "{}", users.body);
+    assert_eq!(
+        users.body["value"].as_array().unwrap().len(),
+        1,
+        "{}",
+        users.body
+    );
 }
 
 #[tokio::test]
 async fn batch_items_are_validated_and_permission_checked_on_their_own() {
     let env = start().await;
-    env.sb.set_permissions(env.sb.permissions().into_iter().filter(|p| p != "Directory.Read.All")).unwrap();
+    env.sb
+        .set_permissions(
+            env.sb
+                .permissions()
+                .into_iter()
+                .filter(|p| p != "Directory.Read.All"),
+        )
+        .unwrap();
     let batch = json!({"requests": [
         {"id": "1", "method": "POST", "url": "/deviceManagement/deviceConfigurations", "headers": {"Content-Type": "application/json"},
          "body": {"@odata.type": "#microsoft.graph.windowsFeatureUpdateProfile", "displayName": "x"}},
@@ -229,9 +303,29 @@ async fn batch_items_are_validated_and_permission_checked_on_their_own() {
     ]});
     let r = env.post("/beta/$batch", batch).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let by_id = |id: &str| r.body["responses"].as_array().unwrap().iter().find(|x| x["id"] == id).cloned().unwrap();
-    assert_eq!((by_id("1")["status"].clone(), by_id("1")["body"]["error"]["code"].clone()), (json!(400), json!(MVF)));
-    assert_eq!((by_id("2")["status"].clone(), by_id("2")["body"]["error"]["code"].clone()), (json!(403), json!("Authorization_RequestDenied")));
+    let by_id = |id: &str| {
+        r.body["responses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        (
+            by_id("1")["status"].clone(),
+            by_id("1")["body"]["error"]["code"].clone()
+        ),
+        (json!(400), json!(MVF))
+    );
+    assert_eq!(
+        (
+            by_id("2")["status"].clone(),
+            by_id("2")["body"]["error"]["code"].clone()
+        ),
+        (json!(403), json!("Authorization_RequestDenied"))
+    );
     assert_eq!(by_id("3")["status"], json!(201), "{}", r.body);
 }
 
@@ -240,14 +334,42 @@ async fn permissions_are_set_through_the_admin_api() {
     let env = start().await;
     let (s, got) = env.admin("GET", "/permissions", None).await;
     assert_eq!(s, 200);
-    assert!(got["permissions"].as_array().unwrap().contains(&json!("Application.Read.All")), "{got}");
-    let (s, _) = env.admin("PUT", "/permissions", Some(json!({"permissions": ["User.ReadWrite.All"]}))).await;
+    assert!(
+        got["permissions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("Application.Read.All")),
+        "{got}"
+    );
+    let (s, _) = env
+        .admin(
+            "PUT",
+            "/permissions",
+            Some(json!({"permissions": ["User.ReadWrite.All"]})),
+        )
+        .await;
     assert_eq!(s, 200);
-    assert_graph_error(&env.get("/v1.0/groups").await, 403, "Authorization_RequestDenied");
+    assert_graph_error(
+        &env.get("/v1.0/groups").await,
+        403,
+        "Authorization_RequestDenied",
+    );
     assert_eq!(env.get("/v1.0/users").await.status, 200);
-    let (s, body) = env.admin("PUT", "/permissions", Some(json!({"permissions": ["User.ReadWrite.Al"]}))).await;
+    let (s, body) = env
+        .admin(
+            "PUT",
+            "/permissions",
+            Some(json!({"permissions": ["User.ReadWrite.Al"]})),
+        )
+        .await;
     assert_eq!(s, 400, "a misspelt permission is refused: {body}");
-    let (s, _) = env.admin("PUT", "/permissions", Some(json!({"permissions": null}))).await;
+    let (s, _) = env
+        .admin("PUT", "/permissions", Some(json!({"permissions": null})))
+        .await;
     assert_eq!(s, 200);
-    assert_eq!(env.get("/v1.0/groups").await.status, 200, "null restores the documented grant");
+    assert_eq!(
+        env.get("/v1.0/groups").await.status,
+        200,
+        "null restores the documented grant"
+    );
 }

@@ -46,7 +46,13 @@ impl Cx<'_> {
             .sources
             .iter()
             .find(|s| s.path == self.origin.file)
-            .map(|s| if code == "unknown-setting" { s.locate_key(path) } else { s.locate(path) })
+            .map(|s| {
+                if code == "unknown-setting" {
+                    s.locate_key(path)
+                } else {
+                    s.locate(path)
+                }
+            })
             .unwrap_or_else(|| self.origin.clone());
         let mut d = Diagnostic::error(code, message).at(Some(loc));
         d.help = help;
@@ -59,12 +65,40 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
     let m = metadata();
     check_lengths(state, sources, diags);
     for (key, d) in &state.device_configuration {
-        let mut cx = Cx { m, sources, diags: &mut *diags, origin: &d.origin, addr: format!("device_configuration.{key}") };
-        check_policy(&mut cx, Kind::DeviceConfiguration, key, "deviceConfiguration", "device configuration", &d.value.odata_type, &d.value.settings);
+        let mut cx = Cx {
+            m,
+            sources,
+            diags: &mut *diags,
+            origin: &d.origin,
+            addr: format!("device_configuration.{key}"),
+        };
+        check_policy(
+            &mut cx,
+            Kind::DeviceConfiguration,
+            key,
+            "deviceConfiguration",
+            "device configuration",
+            &d.value.odata_type,
+            &d.value.settings,
+        );
     }
     for (key, d) in &state.compliance_policy {
-        let mut cx = Cx { m, sources, diags: &mut *diags, origin: &d.origin, addr: format!("compliance_policy.{key}") };
-        check_policy(&mut cx, Kind::CompliancePolicy, key, "deviceCompliancePolicy", "compliance policy", &d.value.odata_type, &d.value.settings);
+        let mut cx = Cx {
+            m,
+            sources,
+            diags: &mut *diags,
+            origin: &d.origin,
+            addr: format!("compliance_policy.{key}"),
+        };
+        check_policy(
+            &mut cx,
+            Kind::CompliancePolicy,
+            key,
+            "deviceCompliancePolicy",
+            "compliance policy",
+            &d.value.odata_type,
+            &d.value.settings,
+        );
     }
 }
 
@@ -74,16 +108,33 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
 /// conditional access document no limits, so none are invented here.
 fn check_lengths(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnostics) {
     let m = metadata();
-    let mut each = |kind: Kind, key: &str, origin: &Location, ty: &str, fields: &[(&str, &str, Option<&String>)]| {
+    let mut each = |kind: Kind,
+                    key: &str,
+                    origin: &Location,
+                    ty: &str,
+                    fields: &[(&str, &str, Option<&String>)]| {
         let props = m.properties(ty, false);
         for (field, prop, value) in fields {
-            let (Some(v), Some(PropInfo::Typed(p))) = (value, props.get(prop)) else { continue };
+            let (Some(v), Some(PropInfo::Typed(p))) = (value, props.get(prop)) else {
+                continue;
+            };
             let Some(max) = p.max else { continue };
             let n = v.chars().count();
             if n > max as usize {
-                let mut cx = Cx { m, sources, diags: &mut *diags, origin, addr: format!("{}.{key}", kind.as_str()) };
+                let mut cx = Cx {
+                    m,
+                    sources,
+                    diags: &mut *diags,
+                    origin,
+                    addr: format!("{}.{key}", kind.as_str()),
+                };
                 let addr = cx.addr.clone();
-                cx.error("too-long", &[Seg::from(kind.as_str()), Seg::from(key), Seg::from(*field)], format!("{addr}: {field} is {n} characters; Graph allows at most {max}"), None);
+                cx.error(
+                    "too-long",
+                    &[Seg::from(kind.as_str()), Seg::from(key), Seg::from(*field)],
+                    format!("{addr}: {field} is {n} characters; Graph allows at most {max}"),
+                    None,
+                );
             }
         }
     };
@@ -105,10 +156,29 @@ fn check_lengths(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagn
     }
     for (key, d) in &state.group {
         let g = &d.value;
-        each(Kind::Group, key, &d.origin, "group", &[("display_name", "displayName", Some(&g.display_name)), ("description", "description", g.description.as_ref())]);
+        each(
+            Kind::Group,
+            key,
+            &d.origin,
+            "group",
+            &[
+                ("display_name", "displayName", Some(&g.display_name)),
+                ("description", "description", g.description.as_ref()),
+            ],
+        );
     }
     for (key, d) in &state.guest {
-        each(Kind::Guest, key, &d.origin, "invitation", &[("display_name", "invitedUserDisplayName", Some(&d.value.display_name))]);
+        each(
+            Kind::Guest,
+            key,
+            &d.origin,
+            "invitation",
+            &[(
+                "display_name",
+                "invitedUserDisplayName",
+                Some(&d.value.display_name),
+            )],
+        );
     }
 }
 
@@ -116,11 +186,24 @@ fn short(t: &str) -> &str {
     t.rsplit('.').next().unwrap_or(t)
 }
 
-fn check_policy(cx: &mut Cx, kind: Kind, key: &str, base: &str, what: &str, odata_type: &str, settings: &BTreeMap<String, toml::Value>) {
+fn check_policy(
+    cx: &mut Cx,
+    kind: Kind,
+    key: &str,
+    base: &str,
+    what: &str,
+    odata_type: &str,
+    settings: &BTreeMap<String, toml::Value>,
+) {
     let ty = full_name(odata_type.trim_start_matches('#'));
-    let concrete: Vec<&str> = cx.m.derived_types(base, true).into_iter().filter(|t| cx.m.type_def(t).is_some_and(|d| !d.r#abstract)).collect();
+    let concrete: Vec<&str> =
+        cx.m.derived_types(base, true)
+            .into_iter()
+            .filter(|t| cx.m.type_def(t).is_some_and(|d| !d.r#abstract))
+            .collect();
     if !concrete.contains(&ty.as_str()) {
-        let help = closest(short(&ty), concrete.iter().map(|t| short(t))).map(|s| format!("did you mean `{s}`?"));
+        let help = closest(short(&ty), concrete.iter().map(|t| short(t)))
+            .map(|s| format!("did you mean `{s}`?"));
         let addr = cx.addr.clone();
         cx.error(
             "graph-type",
@@ -134,7 +217,12 @@ fn check_policy(cx: &mut Cx, kind: Kind, key: &str, base: &str, what: &str, odat
         if RESERVED.contains(&name.as_str()) {
             continue;
         }
-        let path = vec![Seg::from(kind.as_str()), Seg::from(key), Seg::from("settings"), Seg::from(name.as_str())];
+        let path = vec![
+            Seg::from(kind.as_str()),
+            Seg::from(key),
+            Seg::from("settings"),
+            Seg::from(name.as_str()),
+        ];
         object_prop(cx, &ty, name, value, path, true);
     }
 }
@@ -153,15 +241,33 @@ fn object_prop(cx: &mut Cx, ty: &str, name: &str, value: &toml::Value, path: Vec
             } else {
                 closest(name, props.keys().copied()).map(|s| format!("did you mean `{s}`?"))
             };
-            cx.error("unknown-setting", &path, format!("{addr}: `{name}` is not a property of {}", short(ty)), help);
+            cx.error(
+                "unknown-setting",
+                &path,
+                format!("{addr}: `{name}` is not a property of {}", short(ty)),
+                help,
+            );
         }
         Some(PropInfo::NameOnly) => {}
         Some(PropInfo::Navigation { .. }) => {
-            cx.error("unknown-setting", &path, format!("{addr}: `{name}` is a relationship of {}, not a setting", short(ty)), None);
+            cx.error(
+                "unknown-setting",
+                &path,
+                format!(
+                    "{addr}: `{name}` is a relationship of {}, not a setting",
+                    short(ty)
+                ),
+                None,
+            );
         }
         Some(PropInfo::Typed(p)) => {
             if p.ro {
-                cx.error("read-only-setting", &path, format!("{addr}: `{name}` is read-only in Graph"), None);
+                cx.error(
+                    "read-only-setting",
+                    &path,
+                    format!("{addr}: `{name}` is read-only in Graph"),
+                    None,
+                );
                 return;
             }
             let (t, max, collection) = (p.t.clone(), p.max, p.c);
@@ -174,7 +280,12 @@ fn object_prop(cx: &mut Cx, ty: &str, name: &str, value: &toml::Value, path: Vec
                             one_value(cx, name, &t, max, item, p);
                         }
                     }
-                    _ => cx.error("setting-type", &path, format!("{addr}: `{name}` is a list of {} in Graph", shown(&t)), None),
+                    _ => cx.error(
+                        "setting-type",
+                        &path,
+                        format!("{addr}: `{name}` is a list of {} in Graph", shown(&t)),
+                        None,
+                    ),
                 }
             } else {
                 one_value(cx, name, &t, max, value, path);
@@ -223,11 +334,28 @@ fn one_value(cx: &mut Cx, name: &str, t: &str, max: Option<u32>, v: &toml::Value
         };
         if !ok {
             let help = match v {
-                toml::Value::String(s) => closest(s, members.iter().copied()).map(|c| format!("did you mean `{c}`?")),
+                toml::Value::String(s) => {
+                    closest(s, members.iter().copied()).map(|c| format!("did you mean `{c}`?"))
+                }
                 _ => None,
             }
-            .or_else(|| Some(format!("one of: {}", members.iter().filter(|m| **m != "unknownFutureValue").copied().collect::<Vec<_>>().join(", "))));
-            cx.error("setting-value", &path, format!("{addr}: `{name}` = {v} is not a value of {}", short(t)), help);
+            .or_else(|| {
+                Some(format!(
+                    "one of: {}",
+                    members
+                        .iter()
+                        .filter(|m| **m != "unknownFutureValue")
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            });
+            cx.error(
+                "setting-value",
+                &path,
+                format!("{addr}: `{name}` = {v} is not a value of {}", short(t)),
+                help,
+            );
         }
         return;
     }
@@ -242,7 +370,12 @@ fn one_value(cx: &mut Cx, name: &str, t: &str, max: Option<u32>, v: &toml::Value
                     } else {
                         let mut p = path.clone();
                         p.push(Seg::from("@odata.type"));
-                        cx.error("setting-type", &p, format!("{addr}: `{given}` is not a kind of {}", short(t)), None);
+                        cx.error(
+                            "setting-type",
+                            &p,
+                            format!("{addr}: `{given}` is not a kind of {}", short(t)),
+                            None,
+                        );
                         return;
                     }
                 }
@@ -252,7 +385,16 @@ fn one_value(cx: &mut Cx, name: &str, t: &str, max: Option<u32>, v: &toml::Value
                     object_prop(cx, &ty, k, val, p, false);
                 }
             }
-            other => cx.error("setting-type", &path, format!("{addr}: `{name}` is a {} table in Graph, not {}", short(t), toml_kind(other)), None),
+            other => cx.error(
+                "setting-type",
+                &path,
+                format!(
+                    "{addr}: `{name}` is a {} table in Graph, not {}",
+                    short(t),
+                    toml_kind(other)
+                ),
+                None,
+            ),
         }
         return;
     }
@@ -260,7 +402,15 @@ fn one_value(cx: &mut Cx, name: &str, t: &str, max: Option<u32>, v: &toml::Value
         "Edm.String" => match v {
             toml::Value::String(s) => {
                 if let Some(m) = max.filter(|m| s.chars().count() > *m as usize) {
-                    cx.error("too-long", &path, format!("{addr}: `{name}` is {} characters; Graph allows at most {m}", s.chars().count()), None);
+                    cx.error(
+                        "too-long",
+                        &path,
+                        format!(
+                            "{addr}: `{name}` is {} characters; Graph allows at most {m}",
+                            s.chars().count()
+                        ),
+                        None,
+                    );
                 }
                 true
             }
@@ -272,20 +422,34 @@ fn one_value(cx: &mut Cx, name: &str, t: &str, max: Option<u32>, v: &toml::Value
         "Edm.Byte" => v.as_integer().is_some_and(|n| u8::try_from(n).is_ok()),
         "Edm.Int64" => v.is_integer(),
         "Edm.Double" | "Edm.Single" | "Edm.Decimal" => v.is_integer() || v.is_float(),
-        "Edm.DateTimeOffset" => v.is_datetime() || v.as_str().is_some_and(|s| chrono::DateTime::parse_from_rfc3339(s).is_ok()),
-        "Edm.Date" | "Edm.TimeOfDay" | "Edm.Duration" | "Edm.Guid" | "Edm.Binary" => v.is_str() || v.is_datetime(),
+        "Edm.DateTimeOffset" => {
+            v.is_datetime()
+                || v.as_str()
+                    .is_some_and(|s| chrono::DateTime::parse_from_rfc3339(s).is_ok())
+        }
+        "Edm.Date" | "Edm.TimeOfDay" | "Edm.Duration" | "Edm.Guid" | "Edm.Binary" => {
+            v.is_str() || v.is_datetime()
+        }
         _ => true,
     };
     if !ok {
         let want = match t {
-            "Edm.String" | "Edm.Date" | "Edm.TimeOfDay" | "Edm.Duration" | "Edm.Guid" | "Edm.Binary" => "a string".to_string(),
+            "Edm.String" | "Edm.Date" | "Edm.TimeOfDay" | "Edm.Duration" | "Edm.Guid"
+            | "Edm.Binary" => "a string".to_string(),
             "Edm.Boolean" => "true or false".to_string(),
-            t if t.starts_with("Edm.Int") || t == "Edm.Byte" => format!("an integer ({})", short(t)),
+            t if t.starts_with("Edm.Int") || t == "Edm.Byte" => {
+                format!("an integer ({})", short(t))
+            }
             "Edm.Double" | "Edm.Single" | "Edm.Decimal" => "a number".to_string(),
             "Edm.DateTimeOffset" => "a date-time".to_string(),
             t => t.to_string(),
         };
-        cx.error("setting-type", &path, format!("{addr}: `{name}` must be {want}, not {}", toml_kind(v)), None);
+        cx.error(
+            "setting-type",
+            &path,
+            format!("{addr}: `{name}` must be {want}, not {}", toml_kind(v)),
+            None,
+        );
     }
 }
 
@@ -301,8 +465,17 @@ mod tests {
                 let d: &Diagnostics = &d;
                 d.errors()
                     .map(|d| {
-                        let at = d.location.as_ref().map(|l| format!("{}:{}:{}", l.file.display(), l.line, l.column)).unwrap_or_default();
-                        format!("{} {} {} @{at}", d.code, d.message, d.help.clone().unwrap_or_default())
+                        let at = d
+                            .location
+                            .as_ref()
+                            .map(|l| format!("{}:{}:{}", l.file.display(), l.line, l.column))
+                            .unwrap_or_default();
+                        format!(
+                            "{} {} {} @{at}",
+                            d.code,
+                            d.message,
+                            d.help.clone().unwrap_or_default()
+                        )
                     })
                     .collect()
             }
@@ -325,12 +498,34 @@ rollout = { rings = ["group.test"] }
 "#,
         );
         let all = errs.join("\n");
-        assert!(all.contains("unknown-setting") && all.contains("`passwordRequred`") && all.contains("did you mean `passwordRequired`?"), "{all}");
-        let typo = errs.iter().find(|e| e.contains("`passwordRequred`")).expect("reported");
-        assert!(typo.ends_with("p.toml:6:1"), "located at the setting: {typo}");
-        assert!(all.contains("`passwordMinimumLength` must be an integer"), "{all}");
-        assert!(all.contains("`passwordRequiredType` = \"alphanum\" is not a value of requiredPasswordType") && all.contains("did you mean `alphanumeric`?"), "{all}");
-        assert!(all.contains("`rollout` is a table of the policy, not a Graph setting"), "{all}");
+        assert!(
+            all.contains("unknown-setting")
+                && all.contains("`passwordRequred`")
+                && all.contains("did you mean `passwordRequired`?"),
+            "{all}"
+        );
+        let typo = errs
+            .iter()
+            .find(|e| e.contains("`passwordRequred`"))
+            .expect("reported");
+        assert!(
+            typo.ends_with("p.toml:6:1"),
+            "located at the setting: {typo}"
+        );
+        assert!(
+            all.contains("`passwordMinimumLength` must be an integer"),
+            "{all}"
+        );
+        assert!(
+            all.contains(
+                "`passwordRequiredType` = \"alphanum\" is not a value of requiredPasswordType"
+            ) && all.contains("did you mean `alphanumeric`?"),
+            "{all}"
+        );
+        assert!(
+            all.contains("`rollout` is a table of the policy, not a Graph setting"),
+            "{all}"
+        );
     }
 
     #[test]
@@ -341,8 +536,18 @@ rollout = { rings = ["group.test"] }
             "d".repeat(1025)
         ));
         let all = errs.join("\n");
-        assert!(all.contains("group.big: display_name is 10485760 characters; Graph allows at most 256") && all.contains("p.toml:2:"), "{}", &all[..all.len().min(600)]);
-        assert!(all.contains("group.big: description is 1025 characters; Graph allows at most 1024"), "{}", &all[..all.len().min(600)]);
+        assert!(
+            all.contains(
+                "group.big: display_name is 10485760 characters; Graph allows at most 256"
+            ) && all.contains("p.toml:2:"),
+            "{}",
+            &all[..all.len().min(600)]
+        );
+        assert!(
+            all.contains("group.big: description is 1025 characters; Graph allows at most 1024"),
+            "{}",
+            &all[..all.len().min(600)]
+        );
     }
 
     #[test]
@@ -358,7 +563,14 @@ display_name = "Wrong"
 "#,
         )
         .join("\n");
-        assert!(all.contains("`windowsFeatureUpdateProfile` is not a Graph device configuration type"), "{all}");
-        assert!(all.contains("`windows10CompliancePolicyy` is not a Graph compliance policy type") && all.contains("did you mean `windows10CompliancePolicy`?"), "{all}");
+        assert!(
+            all.contains("`windowsFeatureUpdateProfile` is not a Graph device configuration type"),
+            "{all}"
+        );
+        assert!(
+            all.contains("`windows10CompliancePolicyy` is not a Graph compliance policy type")
+                && all.contains("did you mean `windows10CompliancePolicy`?"),
+            "{all}"
+        );
     }
 }

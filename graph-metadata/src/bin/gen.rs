@@ -122,7 +122,8 @@ const READ_ONLY: &[(&str, &str)] = &[
 /// The permissions tenantctl's documented list is chosen from, in the order
 /// the redundancy pass drops them (broad ones never enter: the list should
 /// be what a security reviewer expects for a reconciler).
-const EXCLUDED_FROM_DOCUMENTED: &[&str] = &["Directory.ReadWrite.All", "Directory.AccessAsUser.All"];
+const EXCLUDED_FROM_DOCUMENTED: &[&str] =
+    &["Directory.ReadWrite.All", "Directory.AccessAsUser.All"];
 
 fn main() {
     if let Err(e) = run() {
@@ -133,7 +134,10 @@ fn main() {
 
 fn run() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let src = PathBuf::from(args.first().ok_or("usage: gen <graph-metadata dir> [microsoft-graph.d.ts (beta)]")?);
+    let src = PathBuf::from(
+        args.first()
+            .ok_or("usage: gen <graph-metadata dir> [microsoft-graph.d.ts (beta)]")?,
+    );
     let dts = args.get(1).map(PathBuf::from);
     let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
 
@@ -148,7 +152,10 @@ fn run() -> Result<(), String> {
     };
 
     // Beta-only types and beta-only property names.
-    for (kind, names) in [(TypeKind::Entity, &beta_entities), (TypeKind::Complex, &beta_complex)] {
+    for (kind, names) in [
+        (TypeKind::Entity, &beta_entities),
+        (TypeKind::Complex, &beta_complex),
+    ] {
         for (name, props) in names {
             match v1.types.get_mut(name) {
                 Some(t) => {
@@ -156,10 +163,22 @@ fn run() -> Result<(), String> {
                     t.beta_props = props.iter().filter(|p| !own.contains(p)).cloned().collect();
                 }
                 None => {
-                    let base = beta_bases.get(name).cloned().or_else(|| (kind == TypeKind::Entity).then(|| format!("{NS}.entity")));
+                    let base = beta_bases
+                        .get(name)
+                        .cloned()
+                        .or_else(|| (kind == TypeKind::Entity).then(|| format!("{NS}.entity")));
                     v1.types.insert(
                         name.clone(),
-                        TypeDef { kind, base, r#abstract: false, open: false, beta_only: true, props: BTreeMap::new(), nav: BTreeMap::new(), beta_props: props.clone() },
+                        TypeDef {
+                            kind,
+                            base,
+                            r#abstract: false,
+                            open: false,
+                            beta_only: true,
+                            props: BTreeMap::new(),
+                            nav: BTreeMap::new(),
+                            beta_props: props.clone(),
+                        },
                     );
                 }
             }
@@ -167,26 +186,48 @@ fn run() -> Result<(), String> {
     }
     for (name, members) in &beta_enums {
         match v1.enums.get_mut(name) {
-            Some(e) => e.beta_members = members.iter().filter(|m| !e.members.contains(m)).cloned().collect(),
+            Some(e) => {
+                e.beta_members = members
+                    .iter()
+                    .filter(|m| !e.members.contains(m))
+                    .cloned()
+                    .collect()
+            }
             None => {
-                v1.enums.insert(name.clone(), EnumDef { members: Vec::new(), flags: false, beta_members: members.clone() });
+                v1.enums.insert(
+                    name.clone(),
+                    EnumDef {
+                        members: Vec::new(),
+                        flags: false,
+                        beta_members: members.clone(),
+                    },
+                );
             }
         }
     }
     for (t, p, n) in MAX_LENGTHS {
-        if let Some(prop) = v1.types.get_mut(&format!("{NS}.{t}")).and_then(|ty| ty.props.get_mut(*p)) {
+        if let Some(prop) = v1
+            .types
+            .get_mut(&format!("{NS}.{t}"))
+            .and_then(|ty| ty.props.get_mut(*p))
+        {
             prop.max = Some(*n);
         }
     }
     for (t, p) in READ_ONLY {
-        if let Some(prop) = v1.types.get_mut(&format!("{NS}.{t}")).and_then(|ty| ty.props.get_mut(*p)) {
+        if let Some(prop) = v1
+            .types
+            .get_mut(&format!("{NS}.{t}"))
+            .and_then(|ty| ty.props.get_mut(*p))
+        {
             prop.ro = true;
         }
     }
 
-    let (types, enums) = reachable(&v1)?;
+    let Csdl { types, enums } = reachable(&v1)?;
     let requests_txt = read(&crate_dir.join("requests.txt"))?;
-    let permissions: Value = serde_json::from_str(&read(&src.join("permissions.json"))?).map_err(|e| format!("permissions.json: {e}"))?;
+    let permissions: Value = serde_json::from_str(&read(&src.join("permissions.json"))?)
+        .map_err(|e| format!("permissions.json: {e}"))?;
     let requests = resolve_requests(&requests_txt, &permissions)?;
     let documented = documented(&requests)?;
 
@@ -199,7 +240,13 @@ fn run() -> Result<(), String> {
         }
     }
     if let Some(p) = &dts {
-        let version = p.parent().map(|d| d.join("package.json")).and_then(|pj| std::fs::read_to_string(pj).ok()).and_then(|s| serde_json::from_str::<Value>(&s).ok()).and_then(|v| v["version"].as_str().map(str::to_string)).unwrap_or_default();
+        let version = p
+            .parent()
+            .map(|d| d.join("package.json"))
+            .and_then(|pj| std::fs::read_to_string(pj).ok())
+            .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+            .and_then(|v| v["version"].as_str().map(str::to_string))
+            .unwrap_or_default();
         sources.insert("microsoft-graph.d.ts (beta)".into(), format!("npm @microsoft/microsoft-graph-types-beta {version}: only `interface X extends Y`, for beta-only types' base types"));
     }
     let data = Data {
@@ -221,7 +268,13 @@ fn run() -> Result<(), String> {
     out.push('\n');
     let dst = crate_dir.join("data/graph-metadata.json");
     std::fs::write(&dst, out).map_err(|e| format!("{}: {e}", dst.display()))?;
-    eprintln!("wrote {} ({} types, {} enums, {} request rules)", dst.display(), data.types.len(), data.enums.len(), data.requests.len());
+    eprintln!(
+        "wrote {} ({} types, {} enums, {} request rules)",
+        dst.display(),
+        data.types.len(),
+        data.enums.len(),
+        data.requests.len()
+    );
     Ok(())
 }
 
@@ -235,12 +288,19 @@ struct Csdl {
 }
 
 fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
-    e.attributes().flatten().find(|a| a.key.as_ref() == name.as_bytes()).and_then(|a| a.unescape_value().ok()).map(|v| v.into_owned())
+    e.attributes()
+        .flatten()
+        .find(|a| a.key.as_ref() == name.as_bytes())
+        .and_then(|a| a.unescape_value().ok())
+        .map(|v| v.into_owned())
 }
 
 /// Resolves `graph.user` / `self.x` / `Collection(graph.x)` to (full name, is collection).
 fn resolve(t: &str, aliases: &BTreeMap<String, String>) -> (String, bool) {
-    let (inner, coll) = match t.strip_prefix("Collection(").and_then(|s| s.strip_suffix(')')) {
+    let (inner, coll) = match t
+        .strip_prefix("Collection(")
+        .and_then(|s| s.strip_suffix(')'))
+    {
         Some(i) => (i, true),
         None => (t, false),
     };
@@ -253,7 +313,10 @@ fn resolve(t: &str, aliases: &BTreeMap<String, String>) -> (String, bool) {
 
 fn parse_csdl(xml: &str) -> Result<Csdl, String> {
     let mut reader = Reader::from_str(xml);
-    let mut out = Csdl { types: BTreeMap::new(), enums: BTreeMap::new() };
+    let mut out = Csdl {
+        types: BTreeMap::new(),
+        enums: BTreeMap::new(),
+    };
     let mut aliases: BTreeMap<String, String> = BTreeMap::new();
     let mut ns = String::new();
     let mut current: Option<(String, TypeDef)> = None;
@@ -261,7 +324,9 @@ fn parse_csdl(xml: &str) -> Result<Csdl, String> {
     let mut target: Option<String> = None;
     let mut computed: BTreeSet<String> = BTreeSet::new();
     loop {
-        let ev = reader.read_event().map_err(|e| format!("CSDL at {}: {e}", reader.buffer_position()))?;
+        let ev = reader
+            .read_event()
+            .map_err(|e| format!("CSDL at {}: {e}", reader.buffer_position()))?;
         let (e, empty) = match &ev {
             Event::Start(e) => (Some(e.clone()), false),
             Event::Empty(e) => (Some(e.clone()), true),
@@ -296,7 +361,11 @@ fn parse_csdl(xml: &str) -> Result<Csdl, String> {
             }
             b"EntityType" | b"ComplexType" => {
                 let name = format!("{ns}.{}", attr(&e, "Name").unwrap_or_default());
-                let kind = if e.name().as_ref() == b"EntityType" { TypeKind::Entity } else { TypeKind::Complex };
+                let kind = if e.name().as_ref() == b"EntityType" {
+                    TypeKind::Entity
+                } else {
+                    TypeKind::Complex
+                };
                 let base = attr(&e, "BaseType").map(|b| resolve(&b, &aliases).0);
                 let t = TypeDef {
                     kind,
@@ -318,18 +387,32 @@ fn parse_csdl(xml: &str) -> Result<Csdl, String> {
                 if let Some((_, t)) = current.as_mut() {
                     let (ty, c) = resolve(&attr(&e, "Type").unwrap_or_default(), &aliases);
                     let nullable = attr(&e, "Nullable").as_deref() != Some("false");
-                    t.props.insert(attr(&e, "Name").unwrap_or_default(), Prop { t: ty, c, nullable, ro: false, max: None });
+                    t.props.insert(
+                        attr(&e, "Name").unwrap_or_default(),
+                        Prop {
+                            t: ty,
+                            c,
+                            nullable,
+                            ro: false,
+                            max: None,
+                        },
+                    );
                 }
             }
             b"NavigationProperty" => {
                 if let Some((_, t)) = current.as_mut() {
                     let (ty, c) = resolve(&attr(&e, "Type").unwrap_or_default(), &aliases);
-                    t.nav.insert(attr(&e, "Name").unwrap_or_default(), Nav { t: ty, c });
+                    t.nav
+                        .insert(attr(&e, "Name").unwrap_or_default(), Nav { t: ty, c });
                 }
             }
             b"EnumType" => {
                 let name = format!("{ns}.{}", attr(&e, "Name").unwrap_or_default());
-                let d = EnumDef { members: Vec::new(), flags: attr(&e, "IsFlags").as_deref() == Some("true"), beta_members: Vec::new() };
+                let d = EnumDef {
+                    members: Vec::new(),
+                    flags: attr(&e, "IsFlags").as_deref() == Some("true"),
+                    beta_members: Vec::new(),
+                };
                 if empty {
                     out.enums.insert(name, d);
                 } else {
@@ -345,7 +428,8 @@ fn parse_csdl(xml: &str) -> Result<Csdl, String> {
             b"Annotation" => {
                 let term = attr(&e, "Term").unwrap_or_default();
                 if let Some(t) = &target {
-                    let ro = term == "Org.OData.Core.V1.Computed" && attr(&e, "Bool").as_deref() != Some("false");
+                    let ro = term == "Org.OData.Core.V1.Computed"
+                        && attr(&e, "Bool").as_deref() != Some("false");
                     if ro {
                         computed.insert(t.clone());
                     }
@@ -375,7 +459,14 @@ fn names_json(p: &Path) -> Result<BTreeMap<String, Vec<String>>, String> {
         for (name, d) in types.as_object().into_iter().flatten() {
             let mut names: Vec<String> = Vec::new();
             for key in ["properties", "navigationProperties"] {
-                names.extend(d[key].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string));
+                names.extend(
+                    d[key]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string),
+                );
             }
             names.sort();
             out.insert(format!("{ns}.{name}"), names);
@@ -389,7 +480,15 @@ fn enum_json(p: &Path) -> Result<BTreeMap<String, Vec<String>>, String> {
     let mut out = BTreeMap::new();
     for (ns, types) in v.as_object().into_iter().flatten() {
         for (name, d) in types.as_object().into_iter().flatten() {
-            out.insert(format!("{ns}.{name}"), d.as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect());
+            out.insert(
+                format!("{ns}.{name}"),
+                d.as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect(),
+            );
         }
     }
     Ok(out)
@@ -399,21 +498,26 @@ fn enum_json(p: &Path) -> Result<BTreeMap<String, Vec<String>>, String> {
 fn parse_dts_bases(dts: &str) -> BTreeMap<String, String> {
     let camel = |s: &str| {
         let mut c = s.chars();
-        c.next().map(|f| f.to_lowercase().collect::<String>() + c.as_str()).unwrap_or_default()
+        c.next()
+            .map(|f| f.to_lowercase().collect::<String>() + c.as_str())
+            .unwrap_or_default()
     };
     dts.lines()
         .filter_map(|l| l.trim().strip_prefix("export interface "))
         .filter_map(|rest| {
             let (name, rest) = rest.split_once(" extends ")?;
             let base = rest.split(|c: char| !c.is_alphanumeric()).next()?;
-            Some((format!("{NS}.{}", camel(name)), format!("{NS}.{}", camel(base))))
+            Some((
+                format!("{NS}.{}", camel(name)),
+                format!("{NS}.{}", camel(base)),
+            ))
         })
         .collect()
 }
 
 /// The roots, their base chains, everything derived from them, and every
 /// complex and enum type their properties use (with their derived types).
-fn reachable(all: &Csdl) -> Result<(BTreeMap<String, TypeDef>, BTreeMap<String, EnumDef>), String> {
+fn reachable(all: &Csdl) -> Result<Csdl, String> {
     let mut derived: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (name, t) in &all.types {
         if let Some(b) = &t.base {
@@ -425,7 +529,9 @@ fn reachable(all: &Csdl) -> Result<(BTreeMap<String, TypeDef>, BTreeMap<String, 
     let mut todo: Vec<(String, bool)> = ROOTS.iter().map(|r| (format!("{NS}.{r}"), true)).collect();
     for (r, _) in &todo {
         if !all.types.contains_key(r) {
-            return Err(format!("root type {r} is in neither the v1.0 CSDL nor the beta mappings"));
+            return Err(format!(
+                "root type {r} is in neither the v1.0 CSDL nor the beta mappings"
+            ));
         }
     }
     let mut types = BTreeMap::new();
@@ -435,7 +541,9 @@ fn reachable(all: &Csdl) -> Result<(BTreeMap<String, TypeDef>, BTreeMap<String, 
         if expanded.contains(&name) || (!down && types.contains_key(&name)) {
             continue;
         }
-        let Some(t) = all.types.get(&name) else { continue };
+        let Some(t) = all.types.get(&name) else {
+            continue;
+        };
         if let Some(b) = &t.base {
             todo.push((b.clone(), false));
         }
@@ -454,8 +562,7 @@ fn reachable(all: &Csdl) -> Result<(BTreeMap<String, TypeDef>, BTreeMap<String, 
         }
         types.insert(name, t.clone());
     }
-    // Base chains must not reach outside (entity is the root of entities).
-    Ok((types, enums))
+    Ok(Csdl { types, enums })
 }
 
 /// Lower-case, `{anything}` -> `{id}`, no `$ref`, no function arguments.
@@ -465,7 +572,11 @@ fn norm(path: &str) -> String {
         if s == "$ref" {
             continue;
         }
-        let s = if s.starts_with('{') { "{id}".to_string() } else { s.split('(').next().unwrap_or(s).to_ascii_lowercase() };
+        let s = if s.starts_with('{') {
+            "{id}".to_string()
+        } else {
+            s.split('(').next().unwrap_or(s).to_ascii_lowercase()
+        };
         segs.push(s);
     }
     format!("/{}", segs.join("/"))
@@ -474,14 +585,30 @@ fn norm(path: &str) -> String {
 fn resolve_requests(txt: &str, perms: &Value) -> Result<Vec<RequestRule>, String> {
     // (METHOD, normalized path) -> [(permission, least-for-Application)]
     let mut index: BTreeMap<(String, String), Vec<(String, bool)>> = BTreeMap::new();
-    for (name, p) in perms["permissions"].as_object().ok_or("permissions.json: no permissions object")? {
+    for (name, p) in perms["permissions"]
+        .as_object()
+        .ok_or("permissions.json: no permissions object")?
+    {
         for set in p["pathSets"].as_array().into_iter().flatten() {
-            if !set["schemeKeys"].as_array().into_iter().flatten().any(|k| k == "Application") {
+            if !set["schemeKeys"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|k| k == "Application")
+            {
                 continue;
             }
             for (path, note) in set["paths"].as_object().into_iter().flatten() {
-                let least = note.as_str().unwrap_or("").split(';').any(|n| n.strip_prefix("least=").is_some_and(|l| l.split(',').any(|s| s == "Application")));
-                for m in set["methods"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                let least = note.as_str().unwrap_or("").split(';').any(|n| {
+                    n.strip_prefix("least=")
+                        .is_some_and(|l| l.split(',').any(|s| s == "Application"))
+                });
+                for m in set["methods"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                {
                     let e = index.entry((m.to_string(), norm(path))).or_default();
                     if !e.iter().any(|(n, _)| n == name) {
                         e.push((name.clone(), least));
@@ -499,7 +626,9 @@ fn resolve_requests(txt: &str, perms: &Value) -> Result<Vec<RequestRule>, String
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let (method, path) = line.split_once(' ').ok_or_else(|| format!("requests.txt: bad line {line:?}"))?;
+        let (method, path) = line
+            .split_once(' ')
+            .ok_or_else(|| format!("requests.txt: bad line {line:?}"))?;
         let mut key = (method.to_string(), norm(path));
         let mut source = "exact".to_string();
         if !index.contains_key(&key) && method == "PUT" {
@@ -507,8 +636,22 @@ fn resolve_requests(txt: &str, perms: &Value) -> Result<Vec<RequestRule>, String
             source = format!("as PATCH {}", key.1);
         }
         while !index.contains_key(&key) {
-            let Some(parent) = key.1.rsplit_once('/').map(|(p, _)| p.to_string()).filter(|p| !p.is_empty()) else { break };
-            key = (if method == "GET" { "GET".into() } else { "PATCH".into() }, parent);
+            let Some(parent) = key
+                .1
+                .rsplit_once('/')
+                .map(|(p, _)| p.to_string())
+                .filter(|p| !p.is_empty())
+            else {
+                break;
+            };
+            key = (
+                if method == "GET" {
+                    "GET".into()
+                } else {
+                    "PATCH".into()
+                },
+                parent,
+            );
             source = format!("parent: {} {}", key.0, key.1);
         }
         if !index.contains_key(&key) {
@@ -525,14 +668,30 @@ fn resolve_requests(txt: &str, perms: &Value) -> Result<Vec<RequestRule>, String
         // Conditional access writes: permissions.json lists the read
         // permissions beside the write one; the docs require all of them.
         if key.1.starts_with("/identity/conditionalaccess") && method != "GET" {
-            all_of = any_of.iter().filter(|n| !n.contains("ReadWrite")).cloned().collect();
+            all_of = any_of
+                .iter()
+                .filter(|n| !n.contains("ReadWrite"))
+                .cloned()
+                .collect();
             any_of.retain(|n| n.contains("ReadWrite"));
         }
         any_of.sort();
         all_of.sort();
-        let mut least: Vec<String> = hits.iter().filter(|(n, l)| *l && any_of.contains(n)).map(|(n, _)| n.clone()).collect();
+        let mut least: Vec<String> = hits
+            .iter()
+            .filter(|(n, l)| *l && any_of.contains(n))
+            .map(|(n, _)| n.clone())
+            .collect();
         least.sort();
-        rules.push(RequestRule { method: method.to_string(), path: path.to_string(), any_of, all_of, least, source, tenantctl });
+        rules.push(RequestRule {
+            method: method.to_string(),
+            path: path.to_string(),
+            any_of,
+            all_of,
+            least,
+            source,
+            tenantctl,
+        });
     }
     Ok(rules)
 }
@@ -544,14 +703,31 @@ fn documented(rules: &[RequestRule]) -> Result<Vec<String>, String> {
     let ours: Vec<&RequestRule> = rules.iter().filter(|r| r.tenantctl).collect();
     let mut set: BTreeSet<String> = BTreeSet::new();
     for r in &ours {
-        let pick = r.least.first().or_else(|| r.any_of.iter().find(|p| !EXCLUDED_FROM_DOCUMENTED.contains(&p.as_str()))).ok_or_else(|| format!("no usable permission for {} {}", r.method, r.path))?;
+        let pick = r
+            .least
+            .first()
+            .or_else(|| {
+                r.any_of
+                    .iter()
+                    .find(|p| !EXCLUDED_FROM_DOCUMENTED.contains(&p.as_str()))
+            })
+            .ok_or_else(|| format!("no usable permission for {} {}", r.method, r.path))?;
         set.insert(pick.clone());
         set.extend(r.all_of.iter().cloned());
     }
-    let covers = |set: &BTreeSet<String>| ours.iter().all(|r| r.any_of.iter().any(|p| set.contains(p)) && r.all_of.iter().all(|p| set.contains(p)));
+    let covers = |set: &BTreeSet<String>| {
+        ours.iter().all(|r| {
+            r.any_of.iter().any(|p| set.contains(p)) && r.all_of.iter().all(|p| set.contains(p))
+        })
+    };
     // Drop the narrowest first: a permission that covers fewer requests.
     let mut order: Vec<String> = set.iter().cloned().collect();
-    order.sort_by_key(|p| (ours.iter().filter(|r| r.any_of.contains(p)).count(), p.clone()));
+    order.sort_by_key(|p| {
+        (
+            ours.iter().filter(|r| r.any_of.contains(p)).count(),
+            p.clone(),
+        )
+    });
     for p in order {
         let mut without = set.clone();
         without.remove(&p);
