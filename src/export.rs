@@ -34,7 +34,9 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     output::status(format!("Exporting {}", target.description));
     let read = async {
         let observed = providers::observe::observe_everything(&target.client).await?;
-        let domains = target.client.v1().list_all("/domains").await.unwrap_or_default();
+        // Not optional: without the domains the export has no [tenant], and a
+        // 403 here names the permission to grant (Directory.Read.All).
+        let domains = target.client.v1().list_all("/domains").await?;
         Ok::<_, providers::graph::GraphError>((observed, domains))
     }
     .await

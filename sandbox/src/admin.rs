@@ -37,6 +37,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/_sandbox/health", get(health))
         .route("/_sandbox/faults", put(put_faults).get(get_faults))
         .route("/_sandbox/requests", get(get_requests).delete(reset_requests))
+        .route("/_sandbox/permissions", get(get_permissions).put(put_permissions))
         .route("/_sandbox/seed", post(seed))
         .route("/_sandbox/delta/expire", post(expire_delta))
         .route("/_sandbox/objects/{collection}/{id}", get(get_object).patch(patch_object).delete(delete_object))
@@ -66,6 +67,29 @@ async fn put_faults(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Res
     }
     lock(&app.faults).set(f.clone());
     Json(f).into_response()
+}
+
+async fn get_permissions(State(app): State<Arc<App>>) -> Response {
+    Json(json!({"permissions": lock(&app.permissions).as_slice()})).into_response()
+}
+
+/// `{"permissions": ["User.ReadWrite.All", ...]}` grants exactly these;
+/// `{"permissions": null}` restores the documented default.
+async fn put_permissions(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
+    #[derive(serde::Deserialize)]
+    struct Grant {
+        permissions: Option<Vec<String>>,
+    }
+    let g: Grant = match parse(&body) {
+        Ok(g) => g,
+        Err(r) => return *r,
+    };
+    let p = g.permissions.unwrap_or_else(crate::permissions::documented);
+    if let Err(e) = crate::check_permissions(&p) {
+        return admin_error(StatusCode::BAD_REQUEST, e.to_string());
+    }
+    *lock(&app.permissions) = Arc::new(p.clone());
+    Json(json!({"permissions": p})).into_response()
 }
 
 async fn get_requests(State(app): State<Arc<App>>) -> Response {

@@ -71,6 +71,11 @@ pub struct ServeArgs {
     /// Application (client) id accepted by the token endpoint.
     #[arg(long, default_value = crate::DEFAULT_CLIENT_ID)]
     pub client_id: String,
+    /// Graph application permissions granted to the app, comma-separated
+    /// (default: the list tenantctl documents). Requests they do not allow
+    /// are answered 403 as Graph does.
+    #[arg(long, value_delimiter = ',')]
+    pub permissions: Option<Vec<String>>,
     /// Client secret accepted (generated and printed if absent).
     #[arg(long, env = "TENANTCTL_SANDBOX_CLIENT_SECRET", hide_env_values = true)]
     pub client_secret: Option<String>,
@@ -97,6 +102,10 @@ impl ServeArgs {
             .with_domain(self.domain.clone())
             .with_faults(faults);
         cfg.client_id = self.client_id.clone();
+        cfg.permissions.clone_from(&self.permissions);
+        if let Some(p) = &cfg.permissions {
+            crate::check_permissions(p)?;
+        }
         match &self.client_secret {
             Some(s) => cfg.client_secret = s.clone(),
             // Keep the secret a persistent tenant was first served with.
@@ -137,6 +146,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), SandboxError> {
     println!("  client id:     {}", sb.client_id());
     println!("  client secret: {}", sb.client_secret());
     println!("  admin API:     {}", sb.admin_url());
+    println!("  permissions:   {}", sb.permissions().join(", "));
     println!("  state:         {state}");
     println!("Press Ctrl-C to stop.");
     let signal = tokio::signal::ctrl_c().await;
@@ -181,6 +191,11 @@ mod tests {
         assert_eq!(cfg.client_secret, "s3cret");
         assert!(Wrap::try_parse_from(["serve", "--memory", "--throttle-rate", "2"]).expect("parses").args.to_config().is_err());
         assert!(Wrap::try_parse_from(["serve", "--memory", "--state", "x.db"]).is_err(), "--memory conflicts with --state");
+        let w = Wrap::try_parse_from(["serve", "--memory", "--permissions", "User.ReadWrite.All,Group.ReadWrite.All"]).expect("parses");
+        assert_eq!(w.args.to_config().expect("config").permissions, Some(vec!["User.ReadWrite.All".to_string(), "Group.ReadWrite.All".to_string()]));
+        let w = Wrap::try_parse_from(["serve", "--memory", "--permissions", "User.ReadWrite.Al"]).expect("parses");
+        assert!(w.args.to_config().is_err(), "a misspelt permission is refused");
+        assert!(Wrap::try_parse_from(["serve", "--memory"]).expect("parses").args.to_config().expect("config").permissions.is_none());
     }
 
     #[tokio::test]

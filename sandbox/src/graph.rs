@@ -43,6 +43,8 @@ pub struct Ctx {
     pub lag_ms: u64,
     /// `ConsistencyLevel: eventual` was sent.
     pub eventual: bool,
+    /// The app's granted permissions ([`crate::permissions`]).
+    pub granted: std::sync::Arc<Vec<String>>,
 }
 
 impl Ctx {
@@ -140,6 +142,8 @@ pub fn body_object(req: &GReq) -> Result<Map<String, Value>, GraphError> {
 
 /// Answers one Graph request against the tenant.
 pub fn dispatch(t: &mut Tenant, ctx: &Ctx, req: &GReq) -> Result<GResp, GraphError> {
+    crate::permissions::check(ctx, req)?;
+    crate::validate_write::check(ctx, req)?;
     let q = Query::parse(&req.query)?;
     let segs: Vec<&str> = req.path.iter().map(String::as_str).collect();
     let first = segs.first().copied().unwrap_or("");

@@ -29,12 +29,14 @@ pub mod groups;
 pub mod intune;
 pub mod odata;
 pub mod oma;
+pub mod permissions;
 pub mod pim;
 pub mod resources;
 pub mod roles;
 pub mod seed;
 pub mod server;
 pub mod store;
+pub mod validate_write;
 
 pub use accounting::RequestCounts;
 pub use cli::{serve, ServeArgs};
@@ -75,6 +77,9 @@ pub struct SandboxConfig {
     /// sandbox keeps its credentials across restarts). The CLI sets this when
     /// no `--client-secret` is given.
     pub reuse_stored_secret: bool,
+    /// Graph application permissions granted to the app (`None`: the list
+    /// tenantctl documents, [`permissions::documented`]).
+    pub permissions: Option<Vec<String>>,
 }
 
 /// A random client secret in the style Entra issues (40 characters).
@@ -97,6 +102,7 @@ impl Default for SandboxConfig {
             faults: Faults::default(),
             seed: None,
             reuse_stored_secret: false,
+            permissions: None,
         }
     }
 }
@@ -140,6 +146,19 @@ impl SandboxConfig {
         self.seed = Some(seed);
         self
     }
+    /// Grants exactly these application permissions.
+    pub fn with_permissions<S: Into<String>>(mut self, permissions: impl IntoIterator<Item = S>) -> Self {
+        self.permissions = Some(permissions.into_iter().map(Into::into).collect());
+        self
+    }
+}
+
+/// Refuses permission names no request rule mentions (typos).
+pub fn check_permissions(p: &[String]) -> Result<(), SandboxError> {
+    match p.iter().find(|n| !permissions::known(n)) {
+        Some(n) => Err(SandboxError::InvalidArgument(format!("unknown Graph permission '{n}'"))),
+        None => Ok(()),
+    }
 }
 
 /// Entry point: [`Sandbox::start`].
@@ -162,6 +181,8 @@ impl Sandbox {
     /// on the current tokio runtime.
     pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError> {
         config.faults.validate()?;
+        let granted = config.permissions.clone().unwrap_or_else(permissions::documented);
+        check_permissions(&granted)?;
         if !config.addr.ip().is_loopback() && !config.allow_remote {
             return Err(SandboxError::NotLoopback { addr: config.addr.to_string() });
         }
@@ -204,6 +225,7 @@ impl Sandbox {
             tenant: Mutex::new(tenant),
             faults: Mutex::new(faults::FaultState::new(config.faults.clone())),
             counts: Mutex::new(RequestCounts::default()),
+            permissions: Mutex::new(std::sync::Arc::new(granted)),
             auth: auth::AuthConfig {
                 tenant_id: config.tenant_id.clone(),
                 domain: config.domain.clone(),
@@ -264,6 +286,17 @@ impl SandboxHandle {
     pub fn set_faults(&self, faults: Faults) -> Result<(), SandboxError> {
         faults.validate()?;
         lock(&self.app.faults).set(faults);
+        Ok(())
+    }
+    /// The application permissions granted now.
+    pub fn permissions(&self) -> Vec<String> {
+        lock(&self.app.permissions).to_vec()
+    }
+    /// Grants exactly these application permissions from now on.
+    pub fn set_permissions<S: Into<String>>(&self, permissions: impl IntoIterator<Item = S>) -> Result<(), SandboxError> {
+        let p: Vec<String> = permissions.into_iter().map(Into::into).collect();
+        check_permissions(&p)?;
+        *lock(&self.app.permissions) = std::sync::Arc::new(p);
         Ok(())
     }
     pub fn request_counts(&self) -> RequestCounts {

@@ -178,6 +178,7 @@ pub fn validate_at(
     check_role_assignment_duplicates(&mut cx);
     check_natural_keys(&mut cx);
     check_cycles(&mut cx);
+    crate::graph_types::check(cx.state, cx.sources, cx.diags);
 }
 
 /// mailNickname: at most 64 ASCII characters, none of `@()\[]";:.<>,` or space.

@@ -211,14 +211,15 @@ pub enum GraphError {
         detail: Option<Box<ApiErrorBody>>,
     },
     /// 401/403: the app lacks a permission (named when the path is known).
-    #[error("{request}: permission denied (HTTP {status}){}{}", permission.map(|p| format!("; the app likely needs the Graph application permission {p}")).unwrap_or_default(), fmt_detail(detail))]
+    #[error("{request}: permission denied (HTTP {status}){}{}", permission.as_deref().map(|p| format!("; the app likely needs the Graph application permission {p}")).unwrap_or_default(), fmt_detail(detail))]
     PermissionDenied {
         /// The request.
         request: RequestInfo,
         /// 401 or 403.
         status: u16,
-        /// The Graph application permission a reconciler needs for this path.
-        permission: Option<&'static str>,
+        /// The Graph application permission(s) this request needs
+        /// ([`permission_for`]), e.g. `Directory.Read.All`.
+        permission: Option<String>,
         /// Parsed error body, if any.
         detail: Option<Box<ApiErrorBody>>,
     },
@@ -433,7 +434,7 @@ pub fn error_from_response(
         404 => GraphError::NotFound { request, detail },
         409 | 412 => GraphError::Conflict { request, status, detail },
         401 | 403 => {
-            let permission = permission_for(request.resource_path());
+            let permission = permission_for(&request.method, request.resource_path());
             GraphError::PermissionDenied { request, status, permission, detail }
         }
         _ => {
@@ -450,41 +451,21 @@ pub fn error_from_response(
     }
 }
 
-/// The Graph application permission a reconciler needs for a resource
-/// path, so a 403 can say what to grant instead of only "denied".
-/// Longest prefix wins; matching is on whole path segments, case-insensitive.
-pub fn permission_for(resource_path: &str) -> Option<&'static str> {
-    const TABLE: &[(&str, &str)] = &[
-        ("/deviceManagement/windowsAutopilotDeploymentProfiles", "DeviceManagementServiceConfig.ReadWrite.All"),
-        ("/deviceManagement/deviceEnrollmentConfigurations", "DeviceManagementServiceConfig.ReadWrite.All"),
-        ("/deviceManagement/deviceConfigurations", "DeviceManagementConfiguration.ReadWrite.All"),
-        ("/deviceManagement/deviceCompliancePolicies", "DeviceManagementConfiguration.ReadWrite.All"),
-        ("/deviceManagement/configurationPolicies", "DeviceManagementConfiguration.ReadWrite.All"),
-        ("/deviceManagement/roleScopeTags", "DeviceManagementRBAC.ReadWrite.All"),
-        ("/deviceManagement", "DeviceManagementConfiguration.ReadWrite.All"),
-        ("/identity/conditionalAccess", "Policy.ReadWrite.ConditionalAccess"),
-        ("/roleManagement", "RoleManagement.ReadWrite.Directory"),
-        ("/directoryRoles", "RoleManagement.ReadWrite.Directory"),
-        ("/invitations", "User.Invite.All"),
-        ("/users", "User.ReadWrite.All"),
-        ("/groups", "Group.ReadWrite.All"),
-        ("/directory/deletedItems", "Directory.ReadWrite.All"),
-        ("/directoryObjects", "Directory.Read.All"),
-        ("/domains", "Domain.Read.All"),
-        ("/organization", "Organization.Read.All"),
-    ];
-    let path = resource_path.split('?').next().unwrap_or_default().to_ascii_lowercase();
-    TABLE
-        .iter()
-        .filter(|(prefix, _)| {
-            let prefix = prefix.to_ascii_lowercase();
-            path == prefix
-                || path
-                    .strip_prefix(&prefix)
-                    .is_some_and(|rest| rest.starts_with('/') || rest.starts_with('(') || rest.starts_with('?'))
-        })
-        .max_by_key(|(prefix, _)| prefix.len())
-        .map(|(_, permission)| *permission)
+/// The Graph application permissions a 403 most likely means are missing,
+/// from Microsoft's permission table for this exact request (generated into
+/// `graph-metadata`): the documented permissions that grant it, and those it
+/// also requires (conditional access writes need `Policy.Read.All` and
+/// `Application.Read.All` besides `Policy.ReadWrite.ConditionalAccess`).
+pub fn permission_for(method: &str, resource_path: &str) -> Option<String> {
+    let path = resource_path.split('?').next().unwrap_or_default();
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let m = graph_metadata::metadata();
+    let rule = m.permission_rule(method, &segs)?;
+    let mut text = rule.granted_by(m.documented_permissions()).join(" or ");
+    if !rule.all_of.is_empty() {
+        text = format!("{text} together with {}", rule.all_of.join(" and "));
+    }
+    (!text.is_empty()).then_some(text)
 }
 
 #[cfg(test)]
@@ -504,22 +485,26 @@ mod tests {
     }
 
     #[test]
-    fn permissions_follow_longest_prefix() {
-        assert_eq!(permission_for("/users/abc"), Some("User.ReadWrite.All"));
-        assert_eq!(permission_for("/groups"), Some("Group.ReadWrite.All"));
+    fn permissions_come_from_the_generated_table() {
+        assert_eq!(permission_for("GET", "/directoryObjects/abc").as_deref(), Some("Directory.Read.All"));
+        assert_eq!(permission_for("POST", "/groups").as_deref(), Some("Group.ReadWrite.All"));
+        assert_eq!(permission_for("POST", "/groups/g/members/$ref").as_deref(), Some("Group.ReadWrite.All"));
         assert_eq!(
-            permission_for("/deviceManagement/windowsAutopilotDeploymentProfiles/1/assignments"),
+            permission_for("POST", "/identity/conditionalAccess/policies").as_deref(),
+            Some("Policy.ReadWrite.ConditionalAccess together with Application.Read.All and Policy.Read.All")
+        );
+        assert_eq!(
+            permission_for("POST", "/deviceManagement/windowsAutopilotDeploymentProfiles/1/assignments").as_deref(),
             Some("DeviceManagementServiceConfig.ReadWrite.All")
         );
         assert_eq!(
-            permission_for("/deviceManagement/deviceConfigurations/1"),
+            permission_for("PATCH", "/deviceManagement/deviceConfigurations/1").as_deref(),
             Some("DeviceManagementConfiguration.ReadWrite.All")
         );
-        assert_eq!(permission_for("/identity/conditionalAccess/policies"), Some("Policy.ReadWrite.ConditionalAccess"));
-        assert_eq!(permission_for("/roleManagement/directory/roleAssignments"), Some("RoleManagement.ReadWrite.Directory"));
-        assert_eq!(permission_for("/invitations"), Some("User.Invite.All"));
-        assert_eq!(permission_for("/usersx"), None);
-        assert_eq!(permission_for("/me"), None);
+        assert!(permission_for("GET", "/domains").is_some_and(|p| p.contains("Directory.Read.All")));
+        assert!(permission_for("POST", "/roleManagement/directory/roleAssignments").is_some_and(|p| p == "RoleManagement.ReadWrite.Directory"));
+        assert_eq!(permission_for("GET", "/usersx"), None);
+        assert_eq!(permission_for("GET", "/me"), None);
     }
 
     #[test]

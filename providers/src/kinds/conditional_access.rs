@@ -58,7 +58,6 @@ pub fn desired(key: &str, c: &ConditionalAccess, state: &DesiredState) -> Desire
         json!({
             "operator": format!("{:?}", c.grant.operator),
             "builtInControls": c.grant.built_in_controls,
-            "authenticationStrength": null,
             "customAuthenticationFactors": [],
             "termsOfUse": [],
         }),
