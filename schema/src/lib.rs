@@ -7,6 +7,8 @@ pub mod datetime;
 pub mod diagnostic;
 pub mod kinds;
 pub mod load;
+pub mod read;
+mod salvage;
 pub mod source;
 pub mod state;
 mod suggest;
