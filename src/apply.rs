@@ -120,6 +120,17 @@ pub async fn run(source: &Path, dir: &Path, opts: &Options) -> Result<ExitCode> 
     let mut ledger = read_ledger(&target.ledger_path)?;
     let observed = providers::observe::observe(&target.client, &desired, &ledger).await.context("reading the tenant")?;
     let fresh = engine::plan::plan_with_rollout(&desired, &observed, &ledger, &engine::PlanOptions::default(), opts.rollout)?;
+    // Unknown is never in sync, and a plan made without part of the tenant
+    // may be wrong about the rest (references, natural-key matches, lints):
+    // apply refuses it whole rather than applying the readable part.
+    if !fresh.unknown.is_empty() {
+        target.shutdown().await;
+        output::result(&engine::render::text(&fresh, output::color_stdout()));
+        bail!(
+            "{}\nnothing was applied; restore access (credentials, Graph permissions) or wait for Graph to recover, then run apply again",
+            crate::unread_summary(&fresh.unknown).trim_start_matches("error: ")
+        );
+    }
     let plan = match saved {
         Some(saved) => {
             // The tenant or desired state moved on since the plan was made.
@@ -172,9 +183,6 @@ pub async fn run(source: &Path, dir: &Path, opts: &Options) -> Result<ExitCode> 
         target.shutdown().await;
         let errors: Vec<String> = plan.lints.iter().filter(|f| f.severity == engine::governance::Severity::Error).map(|f| format!("  {f}")).collect();
         bail!("the plan breaks governance lints (allow one on purpose in [governance] allow):\n{}", errors.join("\n"));
-    }
-    if !plan.unknown.is_empty() {
-        output::status(format!("{} resource(s) could not be read and are left alone.", plan.unknown.len()));
     }
     if plan.is_empty() {
         output::result(&engine::render::text(&plan, output::color_stdout()));

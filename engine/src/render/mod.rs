@@ -3,10 +3,12 @@
 //! and tools. All three go through `show_value`, which redacts anything
 //! secret-named, so no renderer can leak a secret by accident.
 
+mod escape;
 mod json;
 mod markdown;
 mod text;
 
+pub use escape::{html_text, is_hidden, md_code, md_text, text_safe, MdContext};
 pub use json::{json, redacted};
 pub use markdown::markdown;
 pub use text::text;
@@ -60,7 +62,9 @@ pub fn show_value(field: &str, v: &Value) -> String {
                 .collect();
             format!("{{ {} }}", inner.join(", "))
         }
-        other => other.to_string(),
+        // JSON escapes C0 controls in strings; the rest (bidi overrides,
+        // DEL, C1) are escaped here, for every renderer at once.
+        other => text_safe(&other.to_string()),
     }
 }
 
