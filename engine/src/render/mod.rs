@@ -70,7 +70,15 @@ pub fn show_value(field: &str, v: &Value) -> String {
 
 /// "3 to create, 1 to update, ..." for the actions present.
 pub fn headline(plan: &Plan) -> String {
+    // What could not be read may differ: never say the tenant matches.
+    let unread = match plan.unknown.len() {
+        0 => String::new(),
+        n => format!("; {n} resource(s) could not be read"),
+    };
     if plan.changes.is_empty() {
+        if !unread.is_empty() {
+            return format!("incomplete: nothing to change in what could be read{unread}");
+        }
         return "no changes: the tenant matches desired state".to_string();
     }
     let mut counts = std::collections::BTreeMap::new();
@@ -88,7 +96,7 @@ pub fn headline(plan: &Plan) -> String {
     .iter()
     .filter_map(|(a, label)| counts.get(a).map(|n| format!("{n} {label}")))
     .collect();
-    parts.join(", ")
+    format!("{}{unread}", parts.join(", "))
 }
 
 /// Lines of `field = value` before and after, for a unified diff.
