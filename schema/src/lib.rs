@@ -6,6 +6,7 @@ pub mod address;
 pub mod datetime;
 pub mod diagnostic;
 pub mod kinds;
+pub mod limits;
 pub mod load;
 pub mod read;
 mod salvage;

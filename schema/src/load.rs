@@ -171,6 +171,8 @@ fn load_sources(
     // Validate what did parse, so every problem is reported in one run;
     // references to resources that failed to parse are not reported again.
     crate::validate::validate(&state, sources, &mut diags);
+    crate::limits::check(&state, sources, &mut diags);
+    crate::limits::shorten(&mut diags);
     if unread {
         // A file that was refused unread could have declared anything.
         diags.0.retain(|d| d.code != "unknown-reference");
