@@ -18,6 +18,7 @@ pub mod admin;
 pub mod auth;
 pub mod autopilot;
 pub mod batch;
+pub mod certs;
 pub mod cli;
 pub mod conditional_access;
 pub mod delta;
@@ -75,6 +76,10 @@ pub struct SandboxConfig {
     /// sandbox keeps its credentials across restarts). The CLI sets this when
     /// no `--client-secret` is given.
     pub reuse_stored_secret: bool,
+    /// PEM certificates (the first `CERTIFICATE` block of each) registered
+    /// as the client's certificate credentials: client assertions must be
+    /// signed by one of them.
+    pub client_certificates: Vec<String>,
 }
 
 /// A random client secret in the style Entra issues (40 characters).
@@ -97,6 +102,7 @@ impl Default for SandboxConfig {
             faults: Faults::default(),
             seed: None,
             reuse_stored_secret: false,
+            client_certificates: Vec::new(),
         }
     }
 }
@@ -140,6 +146,11 @@ impl SandboxConfig {
         self.seed = Some(seed);
         self
     }
+    /// Register a PEM certificate as a certificate credential of the client.
+    pub fn with_client_certificate(mut self, pem: impl Into<String>) -> Self {
+        self.client_certificates.push(pem.into());
+        self
+    }
 }
 
 /// Entry point: [`Sandbox::start`].
@@ -167,6 +178,11 @@ impl Sandbox {
         }
         if config.client_secret.is_empty() || config.client_id.is_empty() {
             return Err(SandboxError::InvalidArgument("client id and secret must not be empty".into()));
+        }
+        let certificates = certs::CertificateStore::default();
+        for pem in &config.client_certificates {
+            let cert = certs::RegisteredCertificate::from_pem(pem).map_err(|e| SandboxError::InvalidArgument(format!("client certificate: {e}")))?;
+            certificates.register(cert);
         }
         let listener = tokio::net::TcpListener::bind(config.addr).await.map_err(|source| SandboxError::Bind { addr: config.addr.to_string(), source })?;
         let addr = listener.local_addr().map_err(|source| SandboxError::Bind { addr: config.addr.to_string(), source })?;
@@ -210,6 +226,7 @@ impl Sandbox {
                 client_id: config.client_id.clone(),
                 client_secret: client_secret.clone(),
                 key: rand::random(),
+                certificates,
             },
             base,
         });
@@ -257,6 +274,14 @@ impl SandboxHandle {
     /// A valid bearer token, without a round trip to the token endpoint.
     pub fn access_token(&self) -> String {
         self.app.auth.issue(chrono::Utc::now().timestamp())
+    }
+    /// Register a PEM certificate as a certificate credential of the
+    /// client; returns its `x5t#S256` thumbprint.
+    pub fn register_client_certificate(&self, pem: &str) -> Result<String, SandboxError> {
+        let cert = certs::RegisteredCertificate::from_pem(pem).map_err(|e| SandboxError::InvalidArgument(format!("client certificate: {e}")))?;
+        let thumbprint = cert.thumbprint_sha256.clone();
+        self.app.auth.certificates.register(cert);
+        Ok(thumbprint)
     }
     pub fn faults(&self) -> Faults {
         lock(&self.app.faults).cfg.clone()
