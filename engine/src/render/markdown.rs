@@ -17,6 +17,24 @@ fn escape(s: &str) -> String {
     md_text(s, MdContext::Paragraph)
 }
 
+/// Text inside the `<summary>` HTML of a collapsible section.
+fn summary_text(s: &str) -> String {
+    let mut out = String::new();
+    for c in html_text(s).chars() {
+        match c {
+            '[' => out.push_str("&#91;"),
+            ']' => out.push_str("&#93;"),
+            '|' => out.push_str("&#124;"),
+            '`' => out.push_str("&#96;"),
+            '*' => out.push_str("&#42;"),
+            '~' => out.push_str("&#126;"),
+            '\\' => out.push_str("&#92;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 pub fn markdown(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "## tenantctl plan\n");
@@ -42,8 +60,10 @@ pub fn markdown(plan: &Plan) -> String {
             c.action.symbol(),
             c.address,
             c.action.as_str(),
-            // The <details> line is an HTML block: HTML escaping applies.
-            html_text(&c.display_name)
+            // The <details> line is an HTML block: HTML escaping applies,
+            // plus Markdown's own characters for renderers that read
+            // Markdown inside HTML.
+            summary_text(&c.display_name)
         );
         let _ = writeln!(out, "{}{}\n", escape(&c.reason), c.id.as_deref().map(|i| escape(&format!(" (object `{i}`)"))).unwrap_or_default());
         if let Some(why) = plan.sensitive.get(&c.address) {
