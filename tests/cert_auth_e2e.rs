@@ -18,14 +18,21 @@ fn cert_client(sb: &sandbox::SandboxHandle) -> GraphClient {
     let mut config = GraphConfig::new(Cloud::custom(&base, &base).unwrap());
     config.retry = fast_retry();
     let certificate = ClientCertificate::from_file(&fixture("test-client-cert.pem"), None).unwrap();
-    let credential = Credential::ClientCertificate { tenant_id: sb.tenant_id().into(), client_id: sb.client_id().into(), certificate: Arc::new(certificate) };
+    let credential = Credential::ClientCertificate {
+        tenant_id: sb.tenant_id().into(),
+        client_id: sb.client_id().into(),
+        certificate: Arc::new(certificate),
+    };
     GraphClient::new(config, credential).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_certificate_credential_works_only_once_registered() {
     let sb = sandbox().await;
-    let err = cert_client(&sb).get_json("/users").await.expect_err("no certificate registered: refused");
+    let err = cert_client(&sb)
+        .get_json("/users")
+        .await
+        .expect_err("no certificate registered: refused");
     let mut chain = err.to_string();
     let mut source = std::error::Error::source(&err);
     while let Some(s) = source {
@@ -33,8 +40,14 @@ async fn the_certificate_credential_works_only_once_registered() {
         source = s.source();
     }
     assert!(chain.contains("AADSTS700027"), "{chain}");
-    sb.register_client_certificate(&std::fs::read_to_string(fixture("test-client-cert.pem")).unwrap()).unwrap();
-    let users = cert_client(&sb).get_json("/users").await.expect("a registered certificate signs in");
+    sb.register_client_certificate(
+        &std::fs::read_to_string(fixture("test-client-cert.pem")).unwrap(),
+    )
+    .unwrap();
+    let users = cert_client(&sb)
+        .get_json("/users")
+        .await
+        .expect("a registered certificate signs in");
     assert!(users["value"].is_array());
     sb.shutdown().await.unwrap();
 }

@@ -23,7 +23,9 @@ const HOSTILE: &[&str] = &[
 ];
 
 /// What must never appear raw in a text, Markdown or HTML output.
-const RAW: &[&str] = &["\u{202E}", "\u{2066}", "\u{2069}", "\u{200B}", "\u{FEFF}", "\u{85}", "\x1b", "\r", "\t"];
+const RAW: &[&str] = &[
+    "\u{202E}", "\u{2066}", "\u{2069}", "\u{200B}", "\u{FEFF}", "\u{85}", "\x1b", "\r", "\t",
+];
 /// What must never appear raw in Markdown or HTML (text shows it as is).
 const MARKUP: &[&str] = &["<img", "<script", "[link](", "![px]("];
 
@@ -58,14 +60,24 @@ fn assert_escaped(what: &str, out: &str) {
     for raw in RAW {
         assert!(!out.contains(raw), "{what} contains {raw:?} raw:\n{out}");
     }
-    assert!(!out.lines().any(|l| l.trim_start().starts_with("forged line")), "{what}: a value started a line of its own:\n{out}");
+    assert!(
+        !out.lines()
+            .any(|l| l.trim_start().starts_with("forged line")),
+        "{what}: a value started a line of its own:\n{out}"
+    );
     if what.contains("markdown") || what.contains("html") {
         // Inside a code fence markup is shown literally; a value cannot
         // close the fence (every fence line is one of ours: "```diff" or "```").
         let outside = without_code_spans(&outside_fences(what, out));
         // Markdown links mean nothing in HTML; tags mean something in both.
-        for raw in MARKUP.iter().filter(|m| what.contains("markdown") || m.starts_with('<')) {
-            assert!(!outside.contains(raw), "{what} contains {raw:?} raw outside code fences:\n{out}");
+        for raw in MARKUP
+            .iter()
+            .filter(|m| what.contains("markdown") || m.starts_with('<'))
+        {
+            assert!(
+                !outside.contains(raw),
+                "{what} contains {raw:?} raw outside code fences:\n{out}"
+            );
         }
     }
 }
@@ -114,7 +126,10 @@ fn outside_fences(what: &str, out: &str) -> String {
     let mut kept = String::new();
     for line in out.lines() {
         if line.trim_start().starts_with("```") || line.trim_start().starts_with("~~~") {
-            assert!(line == "```diff" && !inside || line == "```" && inside, "{what}: unexpected fence line {line:?}:\n{out}");
+            assert!(
+                line == "```diff" && !inside || line == "```" && inside,
+                "{what}: unexpected fence line {line:?}:\n{out}"
+            );
             inside = !inside;
             continue;
         }
@@ -129,7 +144,11 @@ fn outside_fences(what: &str, out: &str) -> String {
 
 fn assert_markdown_structure(what: &str, out: &str) {
     let out = &without_code_spans(&outside_fences(what, out));
-    assert_eq!(out.matches("<details>").count(), out.matches("</details>").count(), "{what}: a value closed a <details>:\n{out}");
+    assert_eq!(
+        out.matches("<details>").count(),
+        out.matches("</details>").count(),
+        "{what}: a value closed a <details>:\n{out}"
+    );
     assert!(!out.contains("</details><script"), "{what}:\n{out}");
     // Every row of a table has its header's column count: no value adds a cell.
     let mut header: Option<usize> = None;
@@ -161,9 +180,20 @@ async fn hostile_live_values_are_escaped_by_every_renderer() {
 
     // Out of band: the managed policy renamed, a setting changed to a
     // hostile value, and unmanaged policies named with every hostile string.
-    let base = ledger.id(&"device_configuration.base".parse().unwrap()).unwrap().to_string();
-    let url = format!("{}/_sandbox/objects/deviceConfigurations/{base}", sb.base_url());
-    let r = reqwest::Client::new().patch(&url).json(&json!({"displayName": HOSTILE.join(" / "), "passwordRequired": HOSTILE[2]})).send().await.unwrap();
+    let base = ledger
+        .id(&"device_configuration.base".parse().unwrap())
+        .unwrap()
+        .to_string();
+    let url = format!(
+        "{}/_sandbox/objects/deviceConfigurations/{base}",
+        sb.base_url()
+    );
+    let r = reqwest::Client::new()
+        .patch(&url)
+        .json(&json!({"displayName": HOSTILE.join(" / "), "passwordRequired": HOSTILE[2]}))
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_success());
     for name in HOSTILE {
         client
@@ -179,32 +209,68 @@ async fn hostile_live_values_are_escaped_by_every_renderer() {
         ("plan text", vec!["plan", d]),
         ("plan markdown", vec!["plan", d, "--format", "markdown"]),
         ("drift text", vec!["drift", d, "--no-record", "--now", now]),
-        ("drift markdown", vec!["drift", d, "--format", "markdown", "--no-record", "--now", now]),
-        ("drift html", vec!["drift", d, "--format", "html", "--no-record", "--now", now]),
+        (
+            "drift markdown",
+            vec![
+                "drift",
+                d,
+                "--format",
+                "markdown",
+                "--no-record",
+                "--now",
+                now,
+            ],
+        ),
+        (
+            "drift html",
+            vec!["drift", d, "--format", "html", "--no-record", "--now", now],
+        ),
     ] {
         let o = cli(&sb, work.path(), &args);
         let (stdout, stderr) = (text(&o.stdout), text(&o.stderr));
-        assert!(o.status.code().is_some_and(|c| c != 101), "{what}: {stderr}");
-        assert!(stdout.contains("Invoice"), "{what} shows the live objects:\n{stdout}\n{stderr}");
+        assert!(
+            o.status.code().is_some_and(|c| c != 101),
+            "{what}: {stderr}"
+        );
+        assert!(
+            stdout.contains("Invoice"),
+            "{what} shows the live objects:\n{stdout}\n{stderr}"
+        );
         assert_escaped(what, &stdout);
         assert_escaped(&format!("{what} (stderr)"), &stderr);
         if what.ends_with("markdown") {
             assert_markdown_structure(what, &stdout);
         }
         if what.ends_with("html") {
-            assert!(stdout.contains("&lt;img src=x onerror=alert(1)&gt;&lt;/details&gt;"), "{stdout}");
+            assert!(
+                stdout.contains("&lt;img src=x onerror=alert(1)&gt;&lt;/details&gt;"),
+                "{stdout}"
+            );
         }
         if what == "drift text" {
-            assert!(stdout.contains("Invoice\\u{202e}fdp.exe"), "the override is shown escaped:\n{stdout}");
+            assert!(
+                stdout.contains("Invoice\\u{202e}fdp.exe"),
+                "the override is shown escaped:\n{stdout}"
+            );
         }
     }
     // JSON keeps the exact values (serde escapes them for JSON).
-    for args in [vec!["plan", d, "--format", "json"], vec!["drift", d, "--format", "json", "--no-record", "--now", now]] {
+    for args in [
+        vec!["plan", d, "--format", "json"],
+        vec!["drift", d, "--format", "json", "--no-record", "--now", now],
+    ] {
         let o = cli(&sb, work.path(), &args);
-        let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o.stdout)));
+        let v: Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", text(&o.stdout)));
         let all = v.to_string();
-        assert!(!text(&o.stdout).contains('\x1b') && !text(&o.stdout).contains("\nforged"), "JSON escapes control characters");
-        assert!(all.contains("Invoice\u{202E}fdp.exe") || all.contains("Invoice\\u202efdp.exe"), "JSON round-trips the live value: {all}");
+        assert!(
+            !text(&o.stdout).contains('\x1b') && !text(&o.stdout).contains("\nforged"),
+            "JSON escapes control characters"
+        );
+        assert!(
+            all.contains("Invoice\u{202E}fdp.exe") || all.contains("Invoice\\u202efdp.exe"),
+            "JSON round-trips the live value: {all}"
+        );
     }
     sb.shutdown().await.unwrap();
 }
@@ -222,31 +288,54 @@ async fn hostile_declared_values_are_escaped_or_refused() {
     }
     fixture(&dir, &sb.domain(), &extra);
     let d = dir.to_str().unwrap();
-    for (what, args) in [("validate", vec!["validate", d]), ("plan text", vec!["plan", d]), ("plan markdown", vec!["plan", d, "--format", "markdown"])] {
+    for (what, args) in [
+        ("validate", vec!["validate", d]),
+        ("plan text", vec!["plan", d]),
+        ("plan markdown", vec!["plan", d, "--format", "markdown"]),
+    ] {
         let o = cli(&sb, work.path(), &args);
         let (stdout, stderr) = (text(&o.stdout), text(&o.stderr));
         assert_eq!(o.status.code(), Some(0), "{what}: {stderr}");
         assert_escaped(what, &stdout);
         if what == "plan markdown" {
             assert_markdown_structure(what, &stdout);
-            assert!(stdout.contains("&lt;img src=x onerror=alert(1)&gt;&lt;/details&gt;"), "{stdout}");
+            assert!(
+                stdout.contains("&lt;img src=x onerror=alert(1)&gt;&lt;/details&gt;"),
+                "{stdout}"
+            );
         }
     }
 
     // A 10 MB name is refused at validate, at its location, in a short
     // report (the file limit raised so the value reaches validation).
-    let huge = format!("\n[group.huge]\nmail_nickname = \"huge\"\ndisplay_name = \"{}\"\n", "<b>\u{202E}".repeat(10 * 1024 * 1024 / 6));
+    let huge = format!(
+        "\n[group.huge]\nmail_nickname = \"huge\"\ndisplay_name = \"{}\"\n",
+        "<b>\u{202E}".repeat(10 * 1024 * 1024 / 6)
+    );
     std::fs::write(dir.join("huge.toml"), &huge).unwrap();
-    let o = command(&sb, work.path()).env("TENANTCTL_MAX_FILE_BYTES", (20 * 1024 * 1024).to_string()).args(["validate", d]).output().unwrap();
+    let o = command(&sb, work.path())
+        .env("TENANTCTL_MAX_FILE_BYTES", (20 * 1024 * 1024).to_string())
+        .args(["validate", d])
+        .output()
+        .unwrap();
     let out = format!("{}{}", text(&o.stdout), text(&o.stderr));
     assert_eq!(o.status.code(), Some(1), "{}", &out[..out.len().min(3000)]);
-    assert!(out.contains("error[too-long]: group.huge: display_name is") && out.contains("huge.toml:4:16"), "{}", &out[..out.len().min(3000)]);
+    assert!(
+        out.contains("error[too-long]: group.huge: display_name is")
+            && out.contains("huge.toml:4:16"),
+        "{}",
+        &out[..out.len().min(3000)]
+    );
     assert!(out.len() < 8000, "the report is {} bytes", out.len());
     assert_escaped("validate of a 10 MB name", &out);
     // With the default file limit, the file itself is refused unread.
     let o = cli(&sb, work.path(), &["plan", d]);
     let out = format!("{}{}", text(&o.stdout), text(&o.stderr));
     assert_eq!(o.status.code(), Some(1));
-    assert!(out.contains("error[file-too-large]") && out.contains("huge.toml"), "{}", &out[..out.len().min(3000)]);
+    assert!(
+        out.contains("error[file-too-large]") && out.contains("huge.toml"),
+        "{}",
+        &out[..out.len().min(3000)]
+    );
     sb.shutdown().await.unwrap();
 }
