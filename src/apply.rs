@@ -191,6 +191,16 @@ async fn run_locked(
     let waited_out = !ledger.pending.is_empty();
     ledger.pending.clear();
     let fresh = engine::plan::plan_with_rollout(desired, &observed, &ledger, &engine::PlanOptions::default(), opts.rollout)?;
+    // Unknown is never in sync, and a plan made without part of the tenant
+    // may be wrong about the rest (references, natural-key matches, lints):
+    // apply refuses it whole rather than applying the readable part.
+    if !fresh.unknown.is_empty() {
+        output::result(&engine::render::text(&fresh, output::color_stdout()));
+        bail!(
+            "{}\nnothing was applied; restore access (credentials, Graph permissions) or wait for Graph to recover, then run apply again",
+            crate::unread_summary(&fresh.unknown).trim_start_matches("error: ")
+        );
+    }
     let plan = match saved {
         Some(saved) => {
             // The tenant or desired state moved on since the plan was made.
@@ -238,9 +248,6 @@ async fn run_locked(
     if plan.lint_errors() > 0 {
         let errors: Vec<String> = plan.lints.iter().filter(|f| f.severity == engine::governance::Severity::Error).map(|f| format!("  {f}")).collect();
         bail!("the plan breaks governance lints (allow one on purpose in [governance] allow):\n{}", errors.join("\n"));
-    }
-    if !plan.unknown.is_empty() {
-        output::status(format!("{} resource(s) could not be read and are left alone.", plan.unknown.len()));
     }
     if plan.is_empty() {
         output::result(&engine::render::text(&plan, output::color_stdout()));

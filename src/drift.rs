@@ -127,5 +127,10 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         output::status(format!("Wrote the report to {}", out.display()));
     }
     output::status(report.headline());
+    // Unknown is never in sync: a drift job whose credentials broke fails.
+    if !report.unknown.is_empty() {
+        output::status(crate::unread_summary(&report.unknown));
+        return Ok(ExitCode::from(1));
+    }
     Ok(if args.detailed_exitcode && !report.in_sync { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }

@@ -322,5 +322,26 @@ async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, gr
     if governance::lint_errors(&plan.lints) > 0 {
         return Ok(ExitCode::from(1));
     }
+    // Unknown is never "no changes": what was not read may differ.
+    if !plan.unknown.is_empty() {
+        output::status(unread_summary(&plan.unknown));
+        return Ok(ExitCode::from(1));
+    }
     Ok(if detailed && !plan.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+/// What could not be read and why, for the error that makes `plan`, `drift`
+/// and `apply` exit 1 (the same reason repeated for a whole collection is
+/// said once, with the addresses it covers).
+pub(crate) fn unread_summary(unknown: &[engine::plan::Unknown]) -> String {
+    let mut by_reason: std::collections::BTreeMap<&str, Vec<String>> = std::collections::BTreeMap::new();
+    for u in unknown {
+        by_reason.entry(u.reason.as_str()).or_default().push(u.address.to_string());
+    }
+    let mut text = format!("error: {} resource(s) could not be read, so the result is incomplete (exit 1):", unknown.len());
+    for (reason, addresses) in by_reason {
+        text.push_str(&format!("
+  {}: {}", addresses.join(", "), engine::render::text_safe(reason)));
+    }
+    text
 }

@@ -37,17 +37,18 @@ impl LedgerStore {
         &self.path
     }
 
-    /// The ledger with its log replayed (an absent ledger is empty).
+    /// The ledger with its log replayed (an absent ledger is empty). Both
+    /// may sit in the desired-state directory, so they are read by the
+    /// loader's rules: a regular file, no link leaving its directory,
+    /// bounded in size.
     pub fn load(&self) -> Result<Ledger> {
-        let ledger = match std::fs::read_to_string(&self.path) {
-            Ok(text) => Ledger::parse(&text).with_context(|| format!("reading ledger {}", self.path.display()))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ledger::default(),
-            Err(e) => return Err(e).with_context(|| format!("reading ledger {}", self.path.display())),
+        let ledger = match read_text(&self.path).with_context(|| format!("reading ledger {}", self.path.display()))? {
+            Some(text) => Ledger::parse(&text).with_context(|| format!("reading ledger {}", self.path.display()))?,
+            None => Ledger::default(),
         };
-        match std::fs::read_to_string(&self.wal) {
-            Ok(log) => ledger.replay(&log).with_context(|| format!("replaying the ledger log {}", self.wal.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ledger),
-            Err(e) => Err(e).with_context(|| format!("reading the ledger log {}", self.wal.display())),
+        match read_text(&self.wal).with_context(|| format!("reading the ledger log {}", self.wal.display()))? {
+            Some(log) => ledger.replay(&log).with_context(|| format!("replaying the ledger log {}", self.wal.display())),
+            None => Ok(ledger),
         }
     }
 
@@ -104,6 +105,14 @@ impl LedgerStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e).with_context(|| format!("removing the compacted ledger log {}", self.wal.display())),
         }
+    }
+}
+
+/// A state file's text by the loader's rules (`None` when absent).
+fn read_text(path: &Path) -> Result<Option<String>> {
+    match schema::read::read_state_file(path, schema::read::max_file_bytes())? {
+        Some(bytes) => Ok(Some(String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{} is not UTF-8", path.display()))?)),
+        None => Ok(None),
     }
 }
 

@@ -34,7 +34,7 @@ use crate::diff::canonical;
 use crate::ledger::Ledger;
 use crate::model::{DesiredModel, ObservedState};
 use crate::plan::{Action, Change, Plan, Unknown};
-use crate::render::{is_secret_entry, is_secret_name, show_value};
+use crate::render::{html_text, is_secret_entry, is_secret_name, md_code, md_text, show_value, text_safe as t, MdContext};
 
 pub const DRIFT_FORMAT_VERSION: u32 = 1;
 
@@ -229,7 +229,8 @@ pub fn drift(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, 
     DriftReport {
         format_version: DRIFT_FORMAT_VERSION,
         generated_at: stamp,
-        in_sync: items.is_empty(),
+        // What could not be read may differ: never "in sync".
+        in_sync: items.is_empty() && plan.unknown.is_empty(),
         counts,
         items,
         unknown: plan.unknown.clone(),
@@ -258,13 +259,22 @@ impl DriftReport {
         self.items.len()
     }
 
-    /// "2 changed fields, 1 missing object" or "in sync".
+    /// "drift: 2 changed, 1 missing (3 item(s))", "in sync: ..." only when
+    /// everything was read, else "incomplete: ..." saying how much was not.
     pub fn headline(&self) -> String {
+        let unread = self.unknown.len();
         if self.items.is_empty() {
+            if unread > 0 {
+                return format!(
+                    "incomplete: {unread} resource(s) could not be read, so the tenant is not known to be in sync ({} declared resource(s) read and matching)",
+                    self.in_sync_count
+                );
+            }
             return format!("in sync: {} declared resource(s) match the tenant", self.in_sync_count);
         }
         let parts: Vec<String> = self.counts.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{n} {}", k.as_str())).collect();
-        format!("drift: {} ({} item(s))", parts.join(", "), self.items.len())
+        let unknown = if unread > 0 { format!("; {unread} resource(s) could not be read") } else { String::new() };
+        format!("drift: {} ({} item(s)){unknown}", parts.join(", "), self.items.len())
     }
 }
 
@@ -284,25 +294,26 @@ pub fn render_text(r: &DriftReport) -> String {
             out.push_str(&format!("\n{}:\n", i.kind.as_str()));
             current = Some(i.kind);
         }
-        out.push_str(&format!("  [{}] {} ({}) since {}\n      {}\n", i.drift.as_str(), i.address, i.display_name, i.since, i.detail));
+        out.push_str(&format!("  [{}] {} ({}) since {}\n      {}\n", i.drift.as_str(), t(&i.address), t(&i.display_name), t(&i.since), t(&i.detail)));
         for f in &i.fields {
-            out.push_str(&format!("      {}: {} -> {}\n", f.field, show_opt(&f.field, &f.live), show_opt(&f.field, &f.desired)));
+            out.push_str(&format!("      {}: {} -> {}\n", t(&f.field), show_opt(&f.field, &f.live), show_opt(&f.field, &f.desired)));
         }
     }
     if !r.unknown.is_empty() {
         out.push_str("\nCould not be read (unknown, not drift):\n");
         for u in &r.unknown {
-            out.push_str(&format!("  ? {}: {}\n", u.address, u.reason));
+            out.push_str(&format!("  ? {}: {}\n", u.address, t(&u.reason)));
         }
     }
     for w in &r.warnings {
-        out.push_str(&format!("warning: {w}\n"));
+        out.push_str(&format!("warning: {}\n", t(w)));
     }
     out
 }
 
+/// Live text in Markdown outside code fences (see `render::md_text`).
 fn md_cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    md_text(s, MdContext::Paragraph)
 }
 
 /// For pull-request comments and issues.
@@ -319,11 +330,12 @@ pub fn render_markdown(r: &DriftReport) -> String {
             out.push_str(&format!("\n### {}\n", i.kind.as_str()));
             current = Some(i.kind);
         }
-        out.push_str(&format!("\n**`{}`** {} — *{}* since {}: {}\n", i.address, md_cell(&i.display_name), i.drift.as_str(), i.since, md_cell(&i.detail)));
+        out.push_str(&format!("\n**{}** {} — *{}* since {}: {}\n", md_code(&i.address, MdContext::Paragraph), md_cell(&i.display_name), i.drift.as_str(), md_cell(&i.since), md_cell(&i.detail)));
         if !i.fields.is_empty() {
             out.push_str("\n| Field | Live (old) | Desired (new) |\n|---|---|---|\n");
             for f in &i.fields {
-                out.push_str(&format!("| `{}` | `{}` | `{}` |\n", md_cell(&f.field), md_cell(&show_opt(&f.field, &f.live)), md_cell(&show_opt(&f.field, &f.desired))));
+                let cell = |s: &str| md_code(s, MdContext::TableCell);
+                out.push_str(&format!("| {} | {} | {} |\n", cell(&f.field), cell(&show_opt(&f.field, &f.live)), cell(&show_opt(&f.field, &f.desired))));
             }
         }
     }
@@ -331,6 +343,12 @@ pub fn render_markdown(r: &DriftReport) -> String {
         out.push_str("\n### Could not be read (unknown, not drift)\n\n");
         for u in &r.unknown {
             out.push_str(&format!("- `{}`: {}\n", u.address, md_cell(&u.reason)));
+        }
+    }
+    if !r.warnings.is_empty() {
+        out.push_str("\n### Warnings\n\n");
+        for w in &r.warnings {
+            out.push_str(&format!("- {}\n", md_cell(w)));
         }
     }
     out
@@ -369,7 +387,7 @@ th{background:#f3f3f3}td.n{text-align:right}.item{border:1px solid #ddd;border-r
 
 /// One self-contained HTML file: inline CSS, no scripts, no external assets.
 pub fn render_html(r: &DriftReport) -> String {
-    let e = html_escape;
+    let e = html_text;
     let mut out = String::new();
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");

@@ -40,6 +40,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/_sandbox/permissions", get(get_permissions).put(put_permissions))
         .route("/_sandbox/seed", post(seed))
         .route("/_sandbox/delta/expire", post(expire_delta))
+        .route("/_sandbox/certificates", get(get_certificates).put(put_certificate).delete(delete_certificates))
         .route("/_sandbox/objects/{collection}/{id}", get(get_object).patch(patch_object).delete(delete_object))
         .layer(middleware::from_fn(loopback_only))
 }
@@ -175,4 +176,28 @@ async fn delete_object(State(app): State<Arc<App>>, Path((coll, id)): Path<(Stri
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => admin_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
+}
+
+/// The client's registered certificates, by `x5t#S256` thumbprint.
+async fn get_certificates(State(app): State<Arc<App>>) -> Response {
+    Json(json!({"thumbprints": app.auth.certificates.thumbprints()})).into_response()
+}
+
+/// Register a certificate credential: the body is PEM text (its first
+/// `CERTIFICATE` block is used; a private key beside it is ignored).
+async fn put_certificate(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
+    let text = String::from_utf8_lossy(&body);
+    match crate::certs::RegisteredCertificate::from_pem(&text) {
+        Ok(cert) => {
+            let thumbprint = cert.thumbprint_sha256.clone();
+            app.auth.certificates.register(cert);
+            Json(json!({"thumbprint": thumbprint})).into_response()
+        }
+        Err(e) => admin_error(StatusCode::BAD_REQUEST, format!("not a certificate: {e}")),
+    }
+}
+
+async fn delete_certificates(State(app): State<Arc<App>>) -> Response {
+    app.auth.certificates.clear();
+    StatusCode::NO_CONTENT.into_response()
 }

@@ -8,9 +8,12 @@
 //! proves the token was issued by this sandbox, nothing more, and survives no
 //! restart of an in-memory sandbox.
 //!
-//! Client assertions (certificate and workload-identity auth) are checked for
-//! shape, `aud` (the token endpoint), `iss` = `sub` = client id and `exp`,
-//! but their signatures are **not** verified: this is a local test tenant.
+//! Client assertions (certificate auth) are checked for shape, `aud` (the
+//! token endpoint), `iss` = `sub` = client id and `exp`, and their PS256 or
+//! RS256 signature is verified against a certificate registered for the
+//! client (see [`crate::certs`]); with none registered every assertion is
+//! refused with Entra's `invalid_client` / AADSTS700027, as Entra refuses
+//! an app with no certificate credential.
 
 use crate::error::GraphError;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -28,6 +31,8 @@ pub struct AuthConfig {
     pub client_id: String,
     pub client_secret: String,
     pub key: [u8; 32],
+    /// Certificate credentials of the client, for client assertions.
+    pub certificates: crate::certs::CertificateStore,
 }
 
 /// An AAD-style token error: status and body.
@@ -160,7 +165,7 @@ impl AuthConfig {
             return Err("the assertion is not a well-formed JWT".into());
         }
         let decode = |p: &str| B64.decode(p.trim_end_matches('=')).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok());
-        decode(parts[0]).filter(Value::is_object).ok_or("the assertion header is not JSON")?;
+        let header = decode(parts[0]).filter(Value::is_object).ok_or("the assertion header is not JSON")?;
         let claims = decode(parts[1]).filter(Value::is_object).ok_or("the assertion payload is not JSON")?;
         let aud_ok = |a: &str| {
             let a = a.trim_end_matches('/');
@@ -184,7 +189,9 @@ impl AuthConfig {
                 return Err("the assertion has expired".into());
             }
         }
-        Ok(())
+        // Last, as Entra: who the assertion claims to be is only believed
+        // when a certificate of that client signed it.
+        self.certificates.verify(&header, &format!("{}.{}", parts[0], parts[1]), parts[2])
     }
 
     /// `/{tenant}/v2.0/.well-known/openid-configuration`, which MSAL reads.

@@ -79,6 +79,11 @@ pub struct ServeArgs {
     /// Client secret accepted (generated and printed if absent).
     #[arg(long, env = "TENANTCTL_SANDBOX_CLIENT_SECRET", hide_env_values = true)]
     pub client_secret: Option<String>,
+    /// A PEM certificate registered as the client's certificate credential
+    /// (repeatable): client assertions must be signed by one of them. A
+    /// private key in the same file is ignored.
+    #[arg(long = "client-certificate")]
+    pub client_certificates: Vec<PathBuf>,
 }
 
 impl ServeArgs {
@@ -110,6 +115,10 @@ impl ServeArgs {
             Some(s) => cfg.client_secret = s.clone(),
             // Keep the secret a persistent tenant was first served with.
             None => cfg.reuse_stored_secret = true,
+        }
+        for path in &self.client_certificates {
+            let pem = std::fs::read_to_string(path).map_err(|e| SandboxError::InvalidArgument(format!("cannot read client certificate {}: {e}", path.display())))?;
+            cfg = cfg.with_client_certificate(pem);
         }
         if !self.memory {
             if let Some(parent) = self.state.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -145,6 +154,11 @@ pub async fn serve(args: ServeArgs) -> Result<(), SandboxError> {
     println!("  domain:        {}", sb.domain());
     println!("  client id:     {}", sb.client_id());
     println!("  client secret: {}", sb.client_secret());
+    if args.client_certificates.is_empty() {
+        println!("  certificates:  none (client assertions are refused; --client-certificate PEM registers one)");
+    } else {
+        println!("  certificates:  {}", args.client_certificates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+    }
     println!("  admin API:     {}", sb.admin_url());
     println!("  permissions:   {}", sb.permissions().join(", "));
     println!("  state:         {state}");

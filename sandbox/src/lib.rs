@@ -18,6 +18,7 @@ pub mod admin;
 pub mod auth;
 pub mod autopilot;
 pub mod batch;
+pub mod certs;
 pub mod cli;
 pub mod conditional_access;
 pub mod delta;
@@ -80,6 +81,10 @@ pub struct SandboxConfig {
     /// Graph application permissions granted to the app (`None`: the list
     /// tenantctl documents, [`permissions::documented`]).
     pub permissions: Option<Vec<String>>,
+    /// PEM certificates (the first `CERTIFICATE` block of each) registered
+    /// as the client's certificate credentials: client assertions must be
+    /// signed by one of them.
+    pub client_certificates: Vec<String>,
 }
 
 /// A random client secret in the style Entra issues (40 characters).
@@ -103,6 +108,7 @@ impl Default for SandboxConfig {
             seed: None,
             reuse_stored_secret: false,
             permissions: None,
+            client_certificates: Vec::new(),
         }
     }
 }
@@ -151,6 +157,11 @@ impl SandboxConfig {
         self.permissions = Some(permissions.into_iter().map(Into::into).collect());
         self
     }
+    /// Register a PEM certificate as a certificate credential of the client.
+    pub fn with_client_certificate(mut self, pem: impl Into<String>) -> Self {
+        self.client_certificates.push(pem.into());
+        self
+    }
 }
 
 /// Refuses permission names no request rule mentions (typos).
@@ -188,6 +199,11 @@ impl Sandbox {
         }
         if config.client_secret.is_empty() || config.client_id.is_empty() {
             return Err(SandboxError::InvalidArgument("client id and secret must not be empty".into()));
+        }
+        let certificates = certs::CertificateStore::default();
+        for pem in &config.client_certificates {
+            let cert = certs::RegisteredCertificate::from_pem(pem).map_err(|e| SandboxError::InvalidArgument(format!("client certificate: {e}")))?;
+            certificates.register(cert);
         }
         let listener = tokio::net::TcpListener::bind(config.addr).await.map_err(|source| SandboxError::Bind { addr: config.addr.to_string(), source })?;
         let addr = listener.local_addr().map_err(|source| SandboxError::Bind { addr: config.addr.to_string(), source })?;
@@ -232,6 +248,7 @@ impl Sandbox {
                 client_id: config.client_id.clone(),
                 client_secret: client_secret.clone(),
                 key: rand::random(),
+                certificates,
             },
             base,
         });
@@ -279,6 +296,14 @@ impl SandboxHandle {
     /// A valid bearer token, without a round trip to the token endpoint.
     pub fn access_token(&self) -> String {
         self.app.auth.issue(chrono::Utc::now().timestamp())
+    }
+    /// Register a PEM certificate as a certificate credential of the
+    /// client; returns its `x5t#S256` thumbprint.
+    pub fn register_client_certificate(&self, pem: &str) -> Result<String, SandboxError> {
+        let cert = certs::RegisteredCertificate::from_pem(pem).map_err(|e| SandboxError::InvalidArgument(format!("client certificate: {e}")))?;
+        let thumbprint = cert.thumbprint_sha256.clone();
+        self.app.auth.certificates.register(cert);
+        Ok(thumbprint)
     }
     pub fn faults(&self) -> Faults {
         lock(&self.app.faults).cfg.clone()

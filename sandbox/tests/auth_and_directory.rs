@@ -37,10 +37,25 @@ async fn token_endpoint_checks_secret_tenant_and_assertion() {
     let by_domain = env.http.post(format!("{}/{}/oauth2/v2.0/token", sb.base_url(), sb.domain())).form(&form(sb.client_secret())).send().await.unwrap();
     assert_eq!(by_domain.status().as_u16(), 200);
 
-    // Client assertion (certificate / workload identity): shape, aud, iss/sub are checked.
+    // Client assertion (certificate auth): shape, aud, iss/sub are checked,
+    // and the signature, against the registered certificate
+    // (tests/client_assertions.rs covers signatures in depth).
+    let pem = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../providers/tests/fixtures/test-client-cert.pem")).unwrap();
+    sb.register_client_certificate(&pem).unwrap();
+    let key = {
+        use rsa::pkcs8::DecodePrivateKey;
+        let begin = pem.find("-----BEGIN PRIVATE KEY-----").unwrap();
+        rsa::RsaPrivateKey::from_pkcs8_pem(&pem[begin..]).unwrap()
+    };
     let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
     let exp = chrono::Utc::now().timestamp() + 600;
-    let jwt = |aud: &str, iss: &str| format!("{}.{}.c2lnbmF0dXJl", b64(json!({"alg": "RS256", "typ": "JWT", "x5t": "abc"})), b64(json!({"aud": aud, "iss": iss, "sub": iss, "exp": exp, "jti": "1"})));
+    let x5t = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../providers/tests/fixtures/test-client-cert.x5t.txt")).unwrap();
+    let jwt = |aud: &str, iss: &str| {
+        use rsa::signature::{SignatureEncoding, Signer};
+        let input = format!("{}.{}", b64(json!({"alg": "RS256", "typ": "JWT", "x5t": x5t.trim()})), b64(json!({"aud": aud, "iss": iss, "sub": iss, "exp": exp, "jti": "1"})));
+        let sig = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key.clone()).sign(input.as_bytes());
+        format!("{input}.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig.to_bytes()))
+    };
     let assertion_form = |a: String| {
         vec![
             ("client_id".to_string(), sb.client_id().to_string()),

@@ -157,16 +157,18 @@ impl fmt::Display for Diagnostic {
                 loc.column
             )?;
             if !loc.line_text.is_empty() {
+                // A huge line (a 10 MB value) is shown as a window around
+                // the problem, so output stays readable.
+                let (text, column, width) = snippet_window(loc);
                 writeln!(f, "{pad} |")?;
-                writeln!(f, "{} | {}", loc.line, loc.line_text)?;
+                writeln!(f, "{} | {}", loc.line, text)?;
                 // Keep tabs so the caret lines up under tab-indented text.
-                let lead: String = loc
-                    .line_text
+                let lead: String = text
                     .chars()
-                    .take(loc.column.saturating_sub(1))
+                    .take(column.saturating_sub(1))
                     .map(|c| if c == '\t' { '\t' } else { ' ' })
                     .collect();
-                writeln!(f, "{pad} | {lead}{}", "^".repeat(loc.width.max(1)))?;
+                writeln!(f, "{pad} | {lead}{}", "^".repeat(width.max(1)))?;
             }
         }
         if let Some(help) = &self.help {
@@ -174,6 +176,42 @@ impl fmt::Display for Diagnostic {
         }
         Ok(())
     }
+}
+
+/// The most of a source line a snippet shows.
+const MAX_SNIPPET: usize = 160;
+
+/// The part of `loc`'s line to show, with the caret's column and width in
+/// it: the whole line when short, else a window around the column.
+fn snippet_window(loc: &Location) -> (std::borrow::Cow<'_, str>, usize, usize) {
+    // Control and bidi characters are shown as U+FFFD, one for one so the
+    // caret stays aligned: a source line cannot reorder or recolour the
+    // terminal ("Trojan Source").
+    let hidden = |c: char| {
+        (c.is_control() && c != '\t')
+            || matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+    };
+    let visible = |c: char| if hidden(c) { '\u{FFFD}' } else { c };
+    let count = loc.line_text.chars().count();
+    if count <= MAX_SNIPPET {
+        if loc.line_text.chars().any(hidden) {
+            return (loc.line_text.chars().map(visible).collect::<String>().into(), loc.column, loc.width);
+        }
+        return (loc.line_text.as_str().into(), loc.column, loc.width);
+    }
+    let col = loc.column.saturating_sub(1).min(count);
+    let start = col.saturating_sub(MAX_SNIPPET / 4);
+    let end = (start + MAX_SNIPPET).min(count);
+    let mut text: String = loc.line_text.chars().skip(start).take(end - start).map(visible).collect();
+    let mut column = col - start + 1;
+    if start > 0 {
+        text.insert(0, '…');
+        column += 1;
+    }
+    if end < count {
+        text.push('…');
+    }
+    (text.into(), column, loc.width.clamp(1, (end - col).max(1)))
 }
 
 /// Every problem found in one load, sorted by file and position so output

@@ -44,16 +44,9 @@ const TOP_LEVEL: &[&str] = &[
 /// Load and validate the desired state under `dir`.
 pub fn load(dir: &Path) -> Result<DesiredState, LoadError> {
     let files = toml_files(dir)?;
-    let mut read = Vec::new();
-    for path in files {
-        let bytes = std::fs::read(&path).map_err(|source| LoadError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        read.push((path, bytes));
-    }
     let mut diags = Diagnostics::default();
-    if read.is_empty() {
+    let read = read_files(dir, files, &mut diags)?;
+    if read.is_empty() && diags.is_empty() {
         diags.push(
             Diagnostic::error(
                 "no-files",
@@ -63,6 +56,41 @@ pub fn load(dir: &Path) -> Result<DesiredState, LoadError> {
         );
     }
     load_read(read, diags)
+}
+
+/// Read the files found under `dir` by the rules of [`crate::read`]: a file
+/// that is refused (a link leaving the directory, a FIFO, a device, too
+/// large) is an error naming it, and the others are still read so every
+/// problem is reported at once.
+fn read_files(
+    dir: &Path,
+    files: Vec<PathBuf>,
+    diags: &mut Diagnostics,
+) -> Result<Vec<(PathBuf, Vec<u8>)>, LoadError> {
+    let root = std::fs::canonicalize(dir).map_err(|source| LoadError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let limit = crate::read::max_file_bytes();
+    let mut read = Vec::new();
+    for path in files {
+        match crate::read::read_inside(&root, &path, limit) {
+            Ok(bytes) => read.push((path, bytes)),
+            Err(crate::read::Refused::Io(source)) => return Err(LoadError::Io { path, source }),
+            Err(refused) => {
+                let code = match refused {
+                    crate::read::Refused::TooLarge { .. } => "file-too-large",
+                    _ => "unsafe-file",
+                };
+                diags.push(
+                    Diagnostic::error(code, format!("{} {refused}", path.display()))
+                        .at(Some(Location::file(&path)))
+                        .with_help("desired state is read only from regular *.toml files inside its directory; nothing of this file was read"),
+                );
+            }
+        }
+    }
+    Ok(read)
 }
 
 /// Load from in-memory files (path, text): used by tests.
@@ -93,12 +121,18 @@ fn load_read(
     mut diags: Diagnostics,
 ) -> Result<DesiredState, LoadError> {
     let mut sources = Vec::new();
+    // Files refused before reading may have declared anything.
+    let unread = diags
+        .errors()
+        .any(|d| matches!(d.code, "unsafe-file" | "file-too-large"));
+    let mut salvaged = Vec::new();
     for (path, bytes) in files {
         match String::from_utf8(bytes) {
             Ok(text) => sources.push(SourceFile::new(path, text)),
             Err(e) => {
                 let valid = e.utf8_error().valid_up_to();
                 let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                salvaged.extend(crate::salvage::declared_addresses(&text));
                 let loc = Location::from_span(&path, &text, valid..valid + 1);
                 diags.push(
                     Diagnostic::error("not-utf8", "file is not valid UTF-8")
@@ -108,20 +142,44 @@ fn load_read(
             }
         }
     }
-    load_sources(&sources, diags)
+    load_sources(&sources, diags, salvaged, unread)
 }
 
-fn load_sources(sources: &[SourceFile], mut diags: Diagnostics) -> Result<DesiredState, LoadError> {
+/// Problems that stop a whole file from being read or parsed: listed before
+/// anything else, since whatever follows may be their consequence.
+fn is_file_level(code: &str) -> bool {
+    matches!(code, "unsafe-file" | "file-too-large" | "not-utf8" | "syntax")
+}
+
+fn load_sources(
+    sources: &[SourceFile],
+    mut diags: Diagnostics,
+    mut salvaged: Vec<crate::Address>,
+    unread: bool,
+) -> Result<DesiredState, LoadError> {
     let mut state = DesiredState::default();
     let mut broken = Broken::default();
     for source in sources {
-        load_file(source, &mut state, &mut broken, &mut diags);
+        if !load_file(source, &mut state, &mut broken, &mut diags) {
+            salvaged.extend(crate::salvage::declared_addresses(&source.text));
+        }
     }
     state.broken = broken.resources.into_keys().collect();
+    // Resources a file that failed to parse meant to declare count as
+    // broken too, so references to them are not reported as unknown.
+    state.broken.extend(salvaged);
     // Validate what did parse, so every problem is reported in one run;
     // references to resources that failed to parse are not reported again.
     crate::validate::validate(&state, sources, &mut diags);
+    crate::limits::check(&state, sources, &mut diags);
+    crate::limits::shorten(&mut diags);
+    if unread {
+        // A file that was refused unread could have declared anything.
+        diags.0.retain(|d| d.code != "unknown-reference");
+    }
     diags.sort();
+    // Stable: file order within each group is kept.
+    diags.0.sort_by_key(|d| !is_file_level(d.code));
     if diags.has_errors() {
         return Err(LoadError::Invalid(diags));
     }
@@ -184,12 +242,13 @@ struct Broken {
     singletons: BTreeMap<String, Location>,
 }
 
+/// Parse one file into `state`; false when it is not valid TOML at all.
 fn load_file(
     source: &SourceFile,
     state: &mut DesiredState,
     broken: &mut Broken,
     diags: &mut Diagnostics,
-) {
+) -> bool {
     let table: toml::Table = match toml::from_str(&source.text) {
         Ok(t) => t,
         Err(e) => {
@@ -198,7 +257,7 @@ fn load_file(
                 .map(|s| source.location(s))
                 .unwrap_or_else(|| Location::file(&source.path));
             diags.push(Diagnostic::error("syntax", one_line(e.message())).at(Some(loc)));
-            return;
+            return false;
         }
     };
     if table.is_empty() {
@@ -207,7 +266,7 @@ fn load_file(
                 .at(Some(Location::file(&source.path)))
                 .with_help("add resources such as [group.KEY], or delete the file"),
         );
-        return;
+        return true;
     }
     for (name, value) in table {
         match name.as_str() {
@@ -275,6 +334,7 @@ fn load_file(
             }
         }
     }
+    true
 }
 
 fn singleton<T: DeserializeOwned>(

@@ -8,12 +8,31 @@ use std::fmt::Write;
 use similar::{ChangeTag, TextDiff};
 
 use crate::plan::{Action, Plan};
-use crate::render::{diff_sides, headline};
+use crate::render::{diff_sides, headline, html_text, md_text, text_safe, MdContext};
 
 const ACTIONS: [Action; 6] = [Action::Create, Action::Update, Action::Assign, Action::Replace, Action::Delete, Action::Forget];
 
+/// Markdown paragraph text: live values escaped, engine quotes kept as code.
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('|', "\\|")
+    md_text(s, MdContext::Paragraph)
+}
+
+/// Text inside the `<summary>` HTML of a collapsible section.
+fn summary_text(s: &str) -> String {
+    let mut out = String::new();
+    for c in html_text(s).chars() {
+        match c {
+            '[' => out.push_str("&#91;"),
+            ']' => out.push_str("&#93;"),
+            '|' => out.push_str("&#124;"),
+            '`' => out.push_str("&#96;"),
+            '*' => out.push_str("&#42;"),
+            '~' => out.push_str("&#126;"),
+            '\\' => out.push_str("&#92;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 pub fn markdown(plan: &Plan) -> String {
@@ -41,9 +60,12 @@ pub fn markdown(plan: &Plan) -> String {
             c.action.symbol(),
             c.address,
             c.action.as_str(),
-            escape(&c.display_name)
+            // The <details> line is an HTML block: HTML escaping applies,
+            // plus Markdown's own characters for renderers that read
+            // Markdown inside HTML.
+            summary_text(&c.display_name)
         );
-        let _ = writeln!(out, "{}{}\n", escape(&c.reason), c.id.as_deref().map(|i| format!(" (object `{i}`)")).unwrap_or_default());
+        let _ = writeln!(out, "{}{}\n", escape(&c.reason), c.id.as_deref().map(|i| escape(&format!(" (object `{i}`)"))).unwrap_or_default());
         if let Some(why) = plan.sensitive.get(&c.address) {
             let _ = writeln!(out, "**Sensitive:** {} (needs approval)\n", escape(why));
         }
@@ -57,10 +79,8 @@ pub fn markdown(plan: &Plan) -> String {
                     ChangeTag::Insert => "+",
                     ChangeTag::Equal => " ",
                 };
-                let _ = write!(out, "{sign} {}", ch.value().replace("```", "'''"));
-                if ch.missing_newline() {
-                    out.push('\n');
-                }
+                // One line per diff line whatever the value holds.
+                let _ = writeln!(out, "{sign} {}", text_safe(ch.value().trim_end_matches('\n')).replace("```", "'''"));
             }
             let _ = writeln!(out, "```\n");
         }
@@ -83,7 +103,7 @@ pub fn markdown(plan: &Plan) -> String {
     if !plan.orphans.is_empty() {
         let _ = writeln!(out, "### Kept, no longer declared\n");
         for o in &plan.orphans {
-            let _ = writeln!(out, "- `{}` (`{}`): {}", o.address, o.id, escape(&o.reason));
+            let _ = writeln!(out, "- `{}` {}: {}", o.address, escape(&format!("(`{}`)", o.id)), escape(&o.reason));
         }
         let _ = writeln!(out);
     }
@@ -105,10 +125,10 @@ pub fn markdown(plan: &Plan) -> String {
         let _ = writeln!(out, "### Approvals\n");
         let _ = writeln!(out, "{} sensitive change(s).", plan.sensitive.len());
         if let Some(a) = &plan.author {
-            let _ = writeln!(out, "- author: `{}`", a.public_key);
+            let _ = writeln!(out, "- author: {}", escape(&format!("`{}`", a.public_key)));
         }
         for (i, a) in plan.approvals.iter().enumerate() {
-            let _ = writeln!(out, "- approval {}: {} (`{}`)", i + 1, escape(&a.approver), a.public_key);
+            let _ = writeln!(out, "- approval {}: {} {}", i + 1, escape(&a.approver), escape(&format!("(`{}`)", a.public_key)));
         }
         let _ = writeln!(out);
     }

@@ -3,10 +3,12 @@
 //! and tools. All three go through `show_value`, which redacts anything
 //! secret-named, so no renderer can leak a secret by accident.
 
+mod escape;
 mod json;
 mod markdown;
 mod text;
 
+pub use escape::{html_text, is_hidden, md_code, md_text, text_safe, MdContext};
 pub use json::{json, redacted};
 pub use markdown::markdown;
 pub use text::text;
@@ -60,13 +62,23 @@ pub fn show_value(field: &str, v: &Value) -> String {
                 .collect();
             format!("{{ {} }}", inner.join(", "))
         }
-        other => other.to_string(),
+        // JSON escapes C0 controls in strings; the rest (bidi overrides,
+        // DEL, C1) are escaped here, for every renderer at once.
+        other => text_safe(&other.to_string()),
     }
 }
 
 /// "3 to create, 1 to update, ..." for the actions present.
 pub fn headline(plan: &Plan) -> String {
+    // What could not be read may differ: never say the tenant matches.
+    let unread = match plan.unknown.len() {
+        0 => String::new(),
+        n => format!("; {n} resource(s) could not be read"),
+    };
     if plan.changes.is_empty() {
+        if !unread.is_empty() {
+            return format!("incomplete: nothing to change in what could be read{unread}");
+        }
         return "no changes: the tenant matches desired state".to_string();
     }
     let mut counts = std::collections::BTreeMap::new();
@@ -84,7 +96,7 @@ pub fn headline(plan: &Plan) -> String {
     .iter()
     .filter_map(|(a, label)| counts.get(a).map(|n| format!("{n} {label}")))
     .collect();
-    parts.join(", ")
+    format!("{}{unread}", parts.join(", "))
 }
 
 /// Lines of `field = value` before and after, for a unified diff.

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use crate::plan::{Action, Plan};
-use crate::render::{headline, show_value};
+use crate::render::{headline, show_value, text_safe as t};
 
 struct Paint(bool);
 
@@ -33,25 +33,25 @@ pub fn text(plan: &Plan, color: bool) -> String {
             Action::Update | Action::Assign => "33",
             Action::Replace | Action::Delete | Action::Forget => "31",
         };
-        let id = c.id.as_deref().map(|i| format!(" (id {i})")).unwrap_or_default();
+        let id = c.id.as_deref().map(|i| format!(" (id {})", t(i))).unwrap_or_default();
         let _ = writeln!(
             out,
             "  {} {} {}{}",
             p.c(code, &format!("{:>3}", c.action.symbol())),
             p.c("1", &c.address.to_string()),
-            c.display_name,
+            t(&c.display_name),
             id
         );
-        let _ = writeln!(out, "        {}: {}", c.action.as_str(), c.reason);
+        let _ = writeln!(out, "        {}: {}", c.action.as_str(), t(&c.reason));
         if let Some(why) = plan.sensitive.get(&c.address) {
-            let _ = writeln!(out, "        {}", p.c("1;35", &format!("sensitive: {why}")));
+            let _ = writeln!(out, "        {}", p.c("1;35", &format!("sensitive: {}", t(why))));
         }
         for f in &c.fields {
             let line = match (&f.before, &f.after) {
-                (None, Some(a)) => format!("+ {} = {}", f.field, show_value(&f.field, a)),
-                (Some(b), None) => format!("- {} = {}", f.field, show_value(&f.field, b)),
+                (None, Some(a)) => format!("+ {} = {}", t(&f.field), show_value(&f.field, a)),
+                (Some(b), None) => format!("- {} = {}", t(&f.field), show_value(&f.field, b)),
                 (Some(b), Some(a)) => {
-                    format!("~ {}: {} -> {}", f.field, show_value(&f.field, b), show_value(&f.field, a))
+                    format!("~ {}: {} -> {}", t(&f.field), show_value(&f.field, b), show_value(&f.field, a))
                 }
                 (None, None) => continue,
             };
@@ -62,46 +62,46 @@ pub fn text(plan: &Plan, color: bool) -> String {
             let _ = writeln!(out, "        waits on: {}", w.join(", "));
         }
         for n in &c.notes {
-            let _ = writeln!(out, "        note: {n}");
+            let _ = writeln!(out, "        note: {}", t(n));
         }
     }
     if !plan.unknown.is_empty() {
         let _ = writeln!(out, "\n{}", p.c("1;35", "Unknown (could not be read; not counted as drift):"));
         for u in &plan.unknown {
-            let _ = writeln!(out, "  ? {}: {}", u.address, u.reason);
+            let _ = writeln!(out, "  ? {}: {}", u.address, t(&u.reason));
         }
     }
     if !plan.orphans.is_empty() {
         let _ = writeln!(out, "\nKept, no longer declared:");
         for o in &plan.orphans {
-            let _ = writeln!(out, "  . {} (id {}): {}", o.address, o.id, o.reason);
+            let _ = writeln!(out, "  . {} (id {}): {}", o.address, t(&o.id), t(&o.reason));
         }
     }
     if !plan.rollout.is_empty() {
         let _ = writeln!(out, "\nRollout (rings waiting):");
         for w in &plan.rollout {
-            let _ = writeln!(out, "  > {} {}: {}", w.address, w.ring, w.reason);
+            let _ = writeln!(out, "  > {} {}: {}", w.address, t(&w.ring), t(&w.reason));
         }
     }
     if !plan.lints.is_empty() {
         let _ = writeln!(out, "\n{}", p.c("1;33", "Governance lints:"));
         for f in &plan.lints {
-            let _ = writeln!(out, "  ! {f}");
+            let _ = writeln!(out, "  ! {}", t(&f.to_string()));
         }
     }
     if !plan.sensitive.is_empty() || plan.author.is_some() || !plan.approvals.is_empty() {
         let _ = writeln!(out, "\nApprovals: {} sensitive change(s); plan {}", plan.sensitive.len(), plan.hash());
         if let Some(a) = &plan.author {
-            let _ = writeln!(out, "  author: {}", a.public_key);
+            let _ = writeln!(out, "  author: {}", t(&a.public_key));
         }
         for (i, a) in plan.approvals.iter().enumerate() {
-            let _ = writeln!(out, "  approval {}: {} ({})", i + 1, a.approver, a.public_key);
+            let _ = writeln!(out, "  approval {}: {} ({})", i + 1, t(&a.approver), t(&a.public_key));
         }
     }
     if !plan.warnings.is_empty() {
         let _ = writeln!(out, "\n{}", p.c("1;33", "Warnings:"));
         for w in &plan.warnings {
-            let _ = writeln!(out, "  ! {w}");
+            let _ = writeln!(out, "  ! {}", t(w));
         }
     }
     out

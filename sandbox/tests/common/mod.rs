@@ -21,7 +21,10 @@ pub struct Resp {
 
 impl Resp {
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
     }
     pub fn code(&self) -> &str {
         self.body["error"]["code"].as_str().unwrap_or("")
@@ -34,13 +37,21 @@ impl Resp {
 pub async fn token(http: &reqwest::Client, sb: &SandboxHandle) -> String {
     let r = http
         .post(sb.token_url())
-        .form(&[("client_id", sb.client_id()), ("client_secret", sb.client_secret()), ("scope", "https://graph.microsoft.com/.default"), ("grant_type", "client_credentials")])
+        .form(&[
+            ("client_id", sb.client_id()),
+            ("client_secret", sb.client_secret()),
+            ("scope", "https://graph.microsoft.com/.default"),
+            ("grant_type", "client_credentials"),
+        ])
         .send()
         .await
         .expect("token request");
     assert_eq!(r.status().as_u16(), 200);
     let v: Value = r.json().await.expect("token json");
-    v["access_token"].as_str().expect("access_token").to_string()
+    v["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
 }
 
 pub async fn start_with(cfg: SandboxConfig) -> Env {
@@ -65,9 +76,18 @@ impl Env {
         }
     }
 
-    pub async fn call(&self, method: &str, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Resp {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut rb = self.http.request(m, self.url(path)).bearer_auth(&self.token);
+        let mut rb = self
+            .http
+            .request(m, self.url(path))
+            .bearer_auth(&self.token);
         for (k, v) in headers {
             rb = rb.header(*k, *v);
         }
@@ -78,8 +98,16 @@ impl Env {
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         let text = r.text().await.expect("body");
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-        Resp { status, headers, body }
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Resp {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Resp {
@@ -100,7 +128,9 @@ impl Env {
     }
 
     pub async fn create_user(&self, nick: &str) -> Value {
-        let r = self.post("/v1.0/users", user_body(nick, &self.domain())).await;
+        let r = self
+            .post("/v1.0/users", user_body(nick, &self.domain()))
+            .await;
         assert_eq!(r.status, 201, "create user {nick}: {}", r.body);
         r.body
     }
@@ -113,14 +143,23 @@ impl Env {
 
     pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut rb = self.http.request(m, format!("{}{path}", self.sb.admin_url()));
+        let mut rb = self
+            .http
+            .request(m, format!("{}{path}", self.sb.admin_url()));
         if let Some(b) = body {
             rb = rb.json(&b);
         }
         let r = rb.send().await.expect("admin request");
         let status = r.status().as_u16();
         let text = r.text().await.expect("body");
-        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) })
+        (
+            status,
+            if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap_or(Value::String(text))
+            },
+        )
     }
 }
 
@@ -138,7 +177,19 @@ pub fn user_body(nick: &str, domain: &str) -> Value {
 pub fn assert_graph_error(r: &Resp, status: u16, code: &str) {
     assert_eq!(r.status, status, "status; body {}", r.body);
     assert_eq!(r.code(), code, "code; body {}", r.body);
-    assert!(r.body["error"]["message"].is_string(), "message in {}", r.body);
-    assert!(r.body["error"]["innerError"]["request-id"].is_string(), "request-id in {}", r.body);
-    assert!(r.body["error"]["innerError"]["date"].is_string(), "date in {}", r.body);
+    assert!(
+        r.body["error"]["message"].is_string(),
+        "message in {}",
+        r.body
+    );
+    assert!(
+        r.body["error"]["innerError"]["request-id"].is_string(),
+        "request-id in {}",
+        r.body
+    );
+    assert!(
+        r.body["error"]["innerError"]["date"].is_string(),
+        "date in {}",
+        r.body
+    );
 }

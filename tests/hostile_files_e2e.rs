@@ -1,0 +1,104 @@
+//! The binary with hostile files: a desired-state file or the ledger linked
+//! to `/proc/self/environ` (where the client secret is), `/dev/zero` or a
+//! FIFO. Each is an error naming the path, the run ends, and the secret
+//! appears in no output.
+
+#![cfg(unix)]
+
+mod common;
+
+use std::os::unix::fs::symlink;
+use std::path::Path;
+
+use common::*;
+
+const SENTINEL: &str = "SENTINEL-token-4d2e9b";
+
+fn desired(dir: &Path, domain: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("tenant.toml"), format!("[tenant]\nprimary_domain = \"{domain}\"\n\n[group.devices]\ndisplay_name = \"Devices\"\nmail_nickname = \"devices\"\n")).unwrap();
+}
+
+fn run(sb: &sandbox::SandboxHandle, work: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let o = command(sb, work)
+        .env("TENANTCTL_TEST_SENTINEL", SENTINEL)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code(),
+        format!("{}\n{}", text(&o.stdout), text(&o.stderr)),
+    )
+}
+
+fn assert_clean(sb: &sandbox::SandboxHandle, out: &str) {
+    assert!(!out.contains(SENTINEL), "the environment leaked:\n{out}");
+    assert!(
+        !out.contains(sb.client_secret()),
+        "the client secret leaked:\n{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn desired_state_files_linked_outside_are_refused_by_every_command() {
+    let sb = sandbox().await;
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("desired");
+    desired(&dir, &sb.domain());
+    symlink("/proc/self/environ", dir.join("env.toml")).unwrap();
+    symlink("/dev/zero", dir.join("zero.toml")).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(dir.join("pipe.toml"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let d = dir.to_str().unwrap();
+    for args in [
+        vec!["validate", d],
+        vec!["plan", d],
+        vec!["drift", d, "--no-record"],
+        vec!["apply", d, "--auto-approve"],
+    ] {
+        let (code, out) = run(&sb, work.path(), &args);
+        assert_eq!(code, Some(1), "{args:?}:\n{out}");
+        for name in ["env.toml", "zero.toml", "pipe.toml"] {
+            assert!(
+                out.contains(&format!("error[unsafe-file]: {}", dir.join(name).display())),
+                "{args:?} names {name}:\n{out}"
+            );
+        }
+        assert_clean(&sb, &out);
+    }
+    sb.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ledger_linked_to_the_environment_or_a_fifo_is_refused_unread() {
+    let sb = sandbox().await;
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("desired");
+    desired(&dir, &sb.domain());
+    let d = dir.to_str().unwrap();
+    let ledger = work.path().join("tenantctl.lock");
+    symlink("/proc/self/environ", &ledger).unwrap();
+    let (code, out) = run(&sb, work.path(), &["plan", d]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("reading ledger") && out.contains("outside"),
+        "{out}"
+    );
+    assert_clean(&sb, &out);
+    std::fs::remove_file(&ledger).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(&ledger)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (code, out) = run(&sb, work.path(), &["plan", d]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("reading ledger") && out.contains("FIFO"),
+        "{out}"
+    );
+    sb.shutdown().await.unwrap();
+}
