@@ -391,3 +391,27 @@ async fn a_ledger_id_that_does_not_answer_yet_is_waited_for_not_created_again() 
     assert!(started.elapsed() < Duration::from_secs(20), "no wait for what is long gone");
     sb.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_export_and_self_heal_wait_for_the_lock_too() {
+    let sb = sandbox().await;
+    let (_t, dir) = generated_tenant(2, 0);
+    let d = dir.to_str().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let lock_path = providers::state_lock::LocalLock::for_ledger(&work.path().join("tenantctl.lock")).path().to_path_buf();
+    // Another host's run holds the lock.
+    let other = providers::state_lock::Holder { host: "ci-runner-7".into(), pid: 4242, ..providers::state_lock::Holder::this_process("tenantctl apply") };
+    std::fs::write(&lock_path, serde_json::to_string(&other).unwrap()).unwrap();
+    let held = |o: &Output| text(&o.stderr).contains("another run holds the state lock") && text(&o.stderr).contains("pid 4242 on ci-runner-7");
+    let out = cli(&sb, work.path(), &["import", "group.gen-000", "00000000-0000-0000-0000-000000000001", "--dir", d]);
+    assert!(out.status.code() == Some(1) && held(&out), "{}", text(&out.stderr));
+    let out = cli(&sb, work.path(), &["reconcile", d, "--once", "--self-heal"]);
+    assert!(out.status.code() == Some(1) && held(&out), "{}", text(&out.stderr));
+    let out = cli(&sb, work.path(), &["export", "--out", work.path().join("exported").to_str().unwrap()]);
+    assert!(out.status.code() == Some(1) && held(&out), "{}", text(&out.stderr));
+    // Drift detection alone writes nothing and needs no lock.
+    let out = cli(&sb, work.path(), &["reconcile", d, "--once"]);
+    assert!(!held(&out), "{}", text(&out.stderr));
+    assert!(!work.path().join("tenantctl.lock").exists(), "nothing wrote the ledger");
+    sb.shutdown().await.unwrap();
+}
