@@ -415,3 +415,17 @@ async fn import_export_and_self_heal_wait_for_the_lock_too() {
     assert!(!work.path().join("tenantctl.lock").exists(), "nothing wrote the ledger");
     sb.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_to_a_graph_url_creates_the_missing_state_folder_for_its_ledger() {
+    let sb = sandbox().await;
+    let (t, dir) = generated_tenant(2, 0);
+    let state_dir = t.path().join(".tenantctl");
+    assert!(!state_dir.exists());
+    let out = command(&sb, t.path()).env_remove("TENANTCTL_LEDGER").args(["apply", "--auto-approve", dir.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let ledger = Ledger::parse(&std::fs::read_to_string(state_dir.join("graph-url.lock")).unwrap()).unwrap();
+    assert_eq!(ledger.resources.len(), 2);
+    assert_eq!(std::fs::read_to_string(state_dir.join("graph-url.journal.jsonl")).unwrap().lines().filter(|l| l.contains("\"applied\"")).count(), 2);
+    sb.shutdown().await.unwrap();
+}
