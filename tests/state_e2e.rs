@@ -290,17 +290,26 @@ async fn a_change_that_cannot_be_journaled_stops_the_run_naming_it() {
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains("stopped: create group.gen-000") && err.contains("5 change(s) after it were not started"), "{err}");
-    // Only the change named reached the tenant, and the ledger holds it.
+    // Only the change named reached the tenant. It could not be journaled,
+    // so the ledger does not claim it; it records that a create was sent.
     let groups = client(&sb).v1().list_all("/groups?$select=id,mailNickname").await.unwrap();
     assert_eq!(groups.len(), 1, "{groups:?}");
+    let made = groups[0]["id"].as_str().unwrap().to_string();
     let ledger = read_ledger(work.path());
-    assert_eq!(ledger.id(&"group.gen-000".parse().unwrap()), groups[0]["id"].as_str());
-    // With a journal again, the next apply finishes the rest.
+    let gen0: schema::Address = "group.gen-000".parse().unwrap();
+    assert_eq!(ledger.id(&gen0), None);
+    assert!(ledger.pending.contains_key(&gen0), "{ledger:?}");
+    // With a journal again, the next apply adopts it (journaled) and
+    // finishes the rest, with no duplicate.
     std::fs::remove_file(work.path().join("tenantctl.journal.jsonl")).unwrap();
     let out = cli(&sb, work.path(), &["apply", "--auto-approve", dir.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(read_ledger(work.path()).resources.len(), 6);
+    let ledger = read_ledger(work.path());
+    assert_eq!(ledger.resources.len(), 6);
+    assert_eq!(ledger.id(&gen0), Some(made.as_str()));
+    assert!(ledger.pending.is_empty());
     assert_eq!(client(&sb).v1().list_all("/groups?$select=id").await.unwrap().len(), 6);
+    assert_agree(&ledger, &journal(work.path()));
     sb.shutdown().await.unwrap();
 }
 
@@ -329,5 +338,94 @@ async fn a_no_change_apply_fills_in_a_ledger_cut_short() {
     // Each adoption is journaled.
     let adopted: BTreeSet<String> = journal(work.path()).iter().filter(|j| j["action"] == "adopt").map(|j| j["address"].as_str().unwrap().to_string()).collect();
     assert_eq!(adopted.len(), full.resources.len() - 10, "{adopted:?}");
+    sb.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ledger_id_that_does_not_answer_yet_is_waited_for_not_created_again() {
+    let sb = sandbox().await;
+    let (_t, dir) = generated_tenant(2, 0);
+    let state = schema::load(&dir).unwrap();
+    let desired = providers::kinds::desired_model(&state);
+    let client = client(&sb);
+    sb.set_faults(faults(|f| f.replication_lag_ms = 1_500)).unwrap();
+    // A run created group.gen-000, recorded it, and was killed.
+    let made = client
+        .v1()
+        .post_json("/groups", serde_json::json!({"displayName": "Generated 000", "mailNickname": "generated-000", "mailEnabled": false, "securityEnabled": true}))
+        .await
+        .unwrap();
+    let id = made.body.unwrap()["id"].as_str().unwrap().to_string();
+    let mut ledger = Ledger::default();
+    let now = chrono::Utc::now().to_rfc3339();
+    ledger.record("group.gen-000".parse().unwrap(), id.clone(), None, Some(now.clone()));
+    // Read at once, it is not there: planning now would forget and create it.
+    let observed = providers::observe::observe(&client, &desired, &ledger).await.unwrap();
+    let naive = engine::plan(&desired, &observed, &ledger, &opts()).unwrap();
+    assert!(naive.changes.iter().any(|c| c.address.to_string() == "group.gen-000" && c.action == engine::Action::Create), "the lag is visible");
+    // Waited for within the replication window, it is matched.
+    let (observed, settled) = providers::settle::observe_settled(&client, &desired, &ledger, None, Duration::from_secs(10)).await.unwrap();
+    assert_eq!(settled.appeared, vec![("group.gen-000".parse().unwrap(), id.clone())]);
+    let p = engine::plan(&desired, &observed, &ledger, &opts()).unwrap();
+    assert!(!p.changes.iter().any(|c| c.address.to_string() == "group.gen-000"), "{:?}", p.changes);
+    assert_eq!(p.ids[&"group.gen-000".parse().unwrap()], id);
+    // A create started but never recorded (killed mid-request) is waited
+    // out too, then found by its natural key.
+    let made = client
+        .v1()
+        .post_json("/groups", serde_json::json!({"displayName": "Generated 001", "mailNickname": "generated-001", "mailEnabled": false, "securityEnabled": true}))
+        .await
+        .unwrap();
+    let id1 = made.body.unwrap()["id"].as_str().unwrap().to_string();
+    ledger.pending.insert("group.gen-001".parse().unwrap(), chrono::Utc::now().to_rfc3339());
+    let (observed, settled) = providers::settle::observe_settled(&client, &desired, &ledger, None, Duration::from_secs(3)).await.unwrap();
+    assert_eq!(settled.pending, vec!["group.gen-001".parse().unwrap()]);
+    let p = engine::plan(&desired, &observed, &ledger, &opts()).unwrap();
+    assert_eq!(p.ids.get(&"group.gen-001".parse().unwrap()), Some(&id1), "{:?}", p.changes);
+    // A ledger id gone for longer than the window is not waited for.
+    let mut stale = Ledger::default();
+    stale.record("group.gen-000".parse().unwrap(), "00000000-0000-0000-0000-00000000dead".into(), None, Some("2026-01-01T00:00:00Z".into()));
+    let started = std::time::Instant::now();
+    let (_, settled) = providers::settle::observe_settled(&client, &desired, &stale, None, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(settled.gone.len(), 1);
+    assert!(started.elapsed() < Duration::from_secs(20), "no wait for what is long gone");
+    sb.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_export_and_self_heal_wait_for_the_lock_too() {
+    let sb = sandbox().await;
+    let (_t, dir) = generated_tenant(2, 0);
+    let d = dir.to_str().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let lock_path = providers::state_lock::LocalLock::for_ledger(&work.path().join("tenantctl.lock")).path().to_path_buf();
+    // Another host's run holds the lock.
+    let other = providers::state_lock::Holder { host: "ci-runner-7".into(), pid: 4242, ..providers::state_lock::Holder::this_process("tenantctl apply") };
+    std::fs::write(&lock_path, serde_json::to_string(&other).unwrap()).unwrap();
+    let held = |o: &Output| text(&o.stderr).contains("another run holds the state lock") && text(&o.stderr).contains("pid 4242 on ci-runner-7");
+    let out = cli(&sb, work.path(), &["import", "group.gen-000", "00000000-0000-0000-0000-000000000001", "--dir", d]);
+    assert!(out.status.code() == Some(1) && held(&out), "{}", text(&out.stderr));
+    let out = cli(&sb, work.path(), &["reconcile", d, "--once", "--self-heal"]);
+    assert!(out.status.code() == Some(1) && held(&out), "{}", text(&out.stderr));
+    let out = cli(&sb, work.path(), &["export", "--out", work.path().join("exported").to_str().unwrap()]);
+    assert!(out.status.code() == Some(1) && held(&out), "{}", text(&out.stderr));
+    // Drift detection alone writes nothing and needs no lock.
+    let out = cli(&sb, work.path(), &["reconcile", d, "--once"]);
+    assert!(!held(&out), "{}", text(&out.stderr));
+    assert!(!work.path().join("tenantctl.lock").exists(), "nothing wrote the ledger");
+    sb.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_to_a_graph_url_creates_the_missing_state_folder_for_its_ledger() {
+    let sb = sandbox().await;
+    let (t, dir) = generated_tenant(2, 0);
+    let state_dir = t.path().join(".tenantctl");
+    assert!(!state_dir.exists());
+    let out = command(&sb, t.path()).env_remove("TENANTCTL_LEDGER").args(["apply", "--auto-approve", dir.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let ledger = Ledger::parse(&std::fs::read_to_string(state_dir.join("graph-url.lock")).unwrap()).unwrap();
+    assert_eq!(ledger.resources.len(), 2);
+    assert_eq!(std::fs::read_to_string(state_dir.join("graph-url.journal.jsonl")).unwrap().lines().filter(|l| l.contains("\"applied\"")).count(), 2);
     sb.shutdown().await.unwrap();
 }
