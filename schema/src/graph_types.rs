@@ -63,7 +63,6 @@ impl Cx<'_> {
 /// Runs every check; called once from [`crate::validate::validate_at`].
 pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnostics) {
     let m = metadata();
-    check_lengths(state, sources, diags);
     for (key, d) in &state.device_configuration {
         let mut cx = Cx {
             m,
@@ -98,86 +97,6 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             "compliance policy",
             &d.value.odata_type,
             &d.value.settings,
-        );
-    }
-}
-
-/// String lengths Graph enforces on the directory kinds (the maximum
-/// lengths in graph-metadata come from the Graph docs; `mailNickname` and
-/// `userPrincipalName` have their own checks in `validate`). Intune and
-/// conditional access document no limits, so none are invented here.
-fn check_lengths(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnostics) {
-    let m = metadata();
-    let mut each = |kind: Kind,
-                    key: &str,
-                    origin: &Location,
-                    ty: &str,
-                    fields: &[(&str, &str, Option<&String>)]| {
-        let props = m.properties(ty, false);
-        for (field, prop, value) in fields {
-            let (Some(v), Some(PropInfo::Typed(p))) = (value, props.get(prop)) else {
-                continue;
-            };
-            let Some(max) = p.max else { continue };
-            let n = v.chars().count();
-            if n > max as usize {
-                let mut cx = Cx {
-                    m,
-                    sources,
-                    diags: &mut *diags,
-                    origin,
-                    addr: format!("{}.{key}", kind.as_str()),
-                };
-                let addr = cx.addr.clone();
-                cx.error(
-                    "too-long",
-                    &[Seg::from(kind.as_str()), Seg::from(key), Seg::from(*field)],
-                    format!("{addr}: {field} is {n} characters; Graph allows at most {max}"),
-                    None,
-                );
-            }
-        }
-    };
-    for (key, d) in &state.user {
-        let u = &d.value;
-        each(
-            Kind::User,
-            key,
-            &d.origin,
-            "user",
-            &[
-                ("display_name", "displayName", Some(&u.display_name)),
-                ("given_name", "givenName", u.given_name.as_ref()),
-                ("surname", "surname", u.surname.as_ref()),
-                ("job_title", "jobTitle", u.job_title.as_ref()),
-                ("department", "department", u.department.as_ref()),
-            ],
-        );
-    }
-    for (key, d) in &state.group {
-        let g = &d.value;
-        each(
-            Kind::Group,
-            key,
-            &d.origin,
-            "group",
-            &[
-                ("display_name", "displayName", Some(&g.display_name)),
-                ("description", "description", g.description.as_ref()),
-            ],
-        );
-    }
-    for (key, d) in &state.guest {
-        each(
-            Kind::Guest,
-            key,
-            &d.origin,
-            "invitation",
-            &[(
-                "display_name",
-                "invitedUserDisplayName",
-                Some(&d.value.display_name),
-            )],
         );
     }
 }
@@ -525,28 +444,6 @@ rollout = { rings = ["group.test"] }
         assert!(
             all.contains("`rollout` is a table of the policy, not a Graph setting"),
             "{all}"
-        );
-    }
-
-    #[test]
-    fn directory_lengths_are_graphs() {
-        let long = "x".repeat(10 * 1024 * 1024);
-        let errs = diags(&format!(
-            "[group.big]\ndisplay_name = \"{long}\"\nmail_nickname = \"big\"\ndescription = \"{}\"\n",
-            "d".repeat(1025)
-        ));
-        let all = errs.join("\n");
-        assert!(
-            all.contains(
-                "group.big: display_name is 10485760 characters; Graph allows at most 256"
-            ) && all.contains("p.toml:2:"),
-            "{}",
-            &all[..all.len().min(600)]
-        );
-        assert!(
-            all.contains("group.big: description is 1025 characters; Graph allows at most 1024"),
-            "{}",
-            &all[..all.len().min(600)]
         );
     }
 
