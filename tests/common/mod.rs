@@ -46,14 +46,22 @@ pub fn scratch_with(edit: impl FnOnce(String) -> String) -> tempfile::TempDir {
 /// sensitive changes may be applied straight from the directory.
 pub fn scratch_without_approvals() -> tempfile::TempDir {
     scratch_with(|t| {
-        assert!(t.contains("approvals_required = 2"), "the example's governance section changed shape");
+        assert!(
+            t.contains("approvals_required = 2"),
+            "the example's governance section changed shape"
+        );
         t.replace("approvals_required = 2", "approvals_required = 0")
     })
 }
 
 pub async fn sandbox() -> SandboxHandle {
-    let domain = example().tenant.map(|t| t.value.primary_domain).unwrap_or_else(|| "contoso.onmicrosoft.com".into());
-    Sandbox::start(SandboxConfig::in_memory().with_domain(domain)).await.expect("sandbox starts")
+    let domain = example()
+        .tenant
+        .map(|t| t.value.primary_domain)
+        .unwrap_or_else(|| "contoso.onmicrosoft.com".into());
+    Sandbox::start(SandboxConfig::in_memory().with_domain(domain))
+        .await
+        .expect("sandbox starts")
 }
 
 /// Retries and replication waits scaled down so fault tests run quickly.
@@ -61,7 +69,10 @@ pub fn fast_retry() -> RetryPolicy {
     let mut r = RetryPolicy::default().scaled(50);
     r.max_attempts = 10;
     r.request_timeout = Duration::from_secs(10);
-    r.replication_delays = [50, 100, 200, 400, 800, 1600, 3200].into_iter().map(Duration::from_millis).collect();
+    r.replication_delays = [50, 100, 200, 400, 800, 1600, 3200]
+        .into_iter()
+        .map(Duration::from_millis)
+        .collect();
     r
 }
 
@@ -75,33 +86,58 @@ pub fn client(sb: &SandboxHandle) -> GraphClient {
 }
 
 pub fn opts() -> PlanOptions {
-    PlanOptions { now: chrono::DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z").unwrap().with_timezone(&chrono::Utc) }
+    PlanOptions {
+        now: chrono::DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc),
+    }
 }
 
 /// The pipeline up to a plan, as library calls.
 pub async fn plan(client: &GraphClient, state: &schema::DesiredState, ledger: &Ledger) -> Plan {
     let desired = providers::kinds::desired_model(state);
-    let observed = providers::observe::observe(client, &desired, ledger).await.expect("the tenant can be read");
+    let observed = providers::observe::observe(client, &desired, ledger)
+        .await
+        .expect("the tenant can be read");
     engine::plan(&desired, &observed, ledger, &opts()).expect("plan")
 }
 
 /// Apply a plan with the Graph executor; panics on failed changes.
-pub async fn apply(client: &GraphClient, plan: &Plan, ledger: &mut Ledger) -> engine::apply::ApplyReport {
-    let exec = providers::apply::GraphExecutor::new(client.clone(), |_| None, opts().now).with_create_retry_delay(std::time::Duration::from_millis(50));
+pub async fn apply(
+    client: &GraphClient,
+    plan: &Plan,
+    ledger: &mut Ledger,
+) -> engine::apply::ApplyReport {
+    let exec = providers::apply::GraphExecutor::new(client.clone(), |_| None, opts().now)
+        .with_create_retry_delay(std::time::Duration::from_millis(50));
     let report = engine::apply::apply(
         plan,
         ledger,
         &exec,
-        &engine::apply::ApplyOptions { concurrency: 4, now: "2026-11-23T12:00:00Z".into() },
+        &engine::apply::ApplyOptions {
+            concurrency: 4,
+            now: "2026-11-23T12:00:00Z".into(),
+        },
         |_, _| {},
     )
     .await;
-    assert!(report.ok(), "apply failed: {:#?}", report.results.iter().filter(|r| r.status != engine::apply::Status::Applied).collect::<Vec<_>>());
+    assert!(
+        report.ok(),
+        "apply failed: {:#?}",
+        report
+            .results
+            .iter()
+            .filter(|r| r.status != engine::apply::Status::Applied)
+            .collect::<Vec<_>>()
+    );
     report
 }
 
 pub fn faults(f: impl FnOnce(&mut Faults)) -> Faults {
-    let mut faults = Faults { seed: Some(7), ..Faults::default() };
+    let mut faults = Faults {
+        seed: Some(7),
+        ..Faults::default()
+    };
     f(&mut faults);
     faults
 }
@@ -123,7 +159,10 @@ pub fn command(sb: &SandboxHandle, cwd: &Path) -> std::process::Command {
 
 /// Run the binary against the sandbox and wait for it.
 pub fn cli(sb: &SandboxHandle, cwd: &Path, args: &[&str]) -> Output {
-    command(sb, cwd).args(args).output().expect("tenantctl runs")
+    command(sb, cwd)
+        .args(args)
+        .output()
+        .expect("tenantctl runs")
 }
 
 pub fn text(b: &[u8]) -> String {
@@ -137,10 +176,20 @@ pub fn golden(name: &str, actual: &str) {
         std::fs::write(&path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("{} is missing; run with TENANTCTL_BLESS=1 to create it, then review it", path.display()));
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "{} is missing; run with TENANTCTL_BLESS=1 to create it, then review it",
+            path.display()
+        )
+    });
     if expected != actual {
-        let diff = similar::TextDiff::from_lines(expected.as_str(), actual).unified_diff().header("golden", "actual").to_string();
-        panic!("{} differs from the rendered plan (TENANTCTL_BLESS=1 to accept after review):\n{diff}", path.display());
+        let diff = similar::TextDiff::from_lines(expected.as_str(), actual)
+            .unified_diff()
+            .header("golden", "actual")
+            .to_string();
+        panic!(
+            "{} differs from the rendered plan (TENANTCTL_BLESS=1 to accept after review):\n{diff}",
+            path.display()
+        );
     }
 }

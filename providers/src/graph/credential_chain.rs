@@ -64,8 +64,14 @@ pub enum CredentialKind {
 
 impl CredentialKind {
     /// Every kind, in the order the automatic chain tries them.
-    pub const ORDER: [Self; 6] =
-        [Self::Token, Self::Secret, Self::Certificate, Self::WorkloadIdentity, Self::ManagedIdentity, Self::AzureCli];
+    pub const ORDER: [Self; 6] = [
+        Self::Token,
+        Self::Secret,
+        Self::Certificate,
+        Self::WorkloadIdentity,
+        Self::ManagedIdentity,
+        Self::AzureCli,
+    ];
 
     /// The name `TENANTCTL_CREDENTIAL` uses (also what is logged).
     pub fn name(self) -> &'static str {
@@ -91,10 +97,17 @@ impl FromStr for CredentialKind {
 
     fn from_str(s: &str) -> Result<Self, AuthError> {
         let wanted = s.trim().to_ascii_lowercase();
-        Self::ORDER.into_iter().find(|k| k.name() == wanted).ok_or_else(|| AuthError::UnknownCredential {
-            name: s.trim().to_owned(),
-            known: Self::ORDER.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "),
-        })
+        Self::ORDER
+            .into_iter()
+            .find(|k| k.name() == wanted)
+            .ok_or_else(|| AuthError::UnknownCredential {
+                name: s.trim().to_owned(),
+                known: Self::ORDER
+                    .iter()
+                    .map(|k| k.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
     }
 }
 
@@ -189,12 +202,19 @@ fn automatic(get: &dyn Fn(&str) -> Option<String>) -> Result<Credential, AuthErr
 }
 
 /// Builds exactly the credential `kind`, failing when its settings are missing.
-fn build(kind: CredentialKind, get: &dyn Fn(&str) -> Option<String>) -> Result<Credential, AuthError> {
-    let only = |keep: &'static [&'static str]| move |k: &str| if keep.contains(&k) { get(k) } else { None };
+fn build(
+    kind: CredentialKind,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<Credential, AuthError> {
+    let only = |keep: &'static [&'static str]| {
+        move |k: &str| if keep.contains(&k) { get(k) } else { None }
+    };
     const APP: [&str; 2] = ["AZURE_TENANT_ID", "AZURE_CLIENT_ID"];
     let built = match kind {
         CredentialKind::Token => Credential::from_env(only(&["TENANTCTL_ACCESS_TOKEN"])),
-        CredentialKind::Secret => Credential::from_env(only(&[APP[0], APP[1], "AZURE_CLIENT_SECRET"])),
+        CredentialKind::Secret => {
+            Credential::from_env(only(&[APP[0], APP[1], "AZURE_CLIENT_SECRET"]))
+        }
         CredentialKind::Certificate => Credential::from_env(only(&[
             APP[0],
             APP[1],
@@ -207,14 +227,16 @@ fn build(kind: CredentialKind, get: &dyn Fn(&str) -> Option<String>) -> Result<C
         CredentialKind::ManagedIdentity => managed_identity(get).map(Credential::ManagedIdentity),
         CredentialKind::AzureCli => Ok(Credential::AzureCli(AzureCli {
             tenant_id: get("AZURE_TENANT_ID"),
-            program: get("TENANTCTL_AZ_PATH").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("az")),
+            program: get("TENANTCTL_AZ_PATH")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("az")),
             timeout: Duration::from_secs(60),
         })),
     };
     built.map_err(|e| match e {
-        AuthError::NotConfigured { reason } => {
-            AuthError::NotConfigured { reason: format!("TENANTCTL_CREDENTIAL={kind}: {reason}") }
-        }
+        AuthError::NotConfigured { reason } => AuthError::NotConfigured {
+            reason: format!("TENANTCTL_CREDENTIAL={kind}: {reason}"),
+        },
         other => other,
     })
 }
@@ -262,13 +284,18 @@ pub(crate) async fn managed_identity_token(
     let (mut url, header) = match &identity.source {
         ManagedIdentitySource::Imds { base } => {
             let mut url = base.clone();
-            url.set_path(&format!("{}/metadata/identity/oauth2/token", base.path().trim_end_matches('/')));
-            url.query_pairs_mut().append_pair("api-version", IMDS_API_VERSION);
+            url.set_path(&format!(
+                "{}/metadata/identity/oauth2/token",
+                base.path().trim_end_matches('/')
+            ));
+            url.query_pairs_mut()
+                .append_pair("api-version", IMDS_API_VERSION);
             (url, ("Metadata", "true".to_owned()))
         }
         ManagedIdentitySource::AppService { endpoint, header } => {
             let mut url = endpoint.clone();
-            url.query_pairs_mut().append_pair("api-version", APP_SERVICE_API_VERSION);
+            url.query_pairs_mut()
+                .append_pair("api-version", APP_SERVICE_API_VERSION);
             (url, ("X-IDENTITY-HEADER", header.expose().to_owned()))
         }
     };
@@ -278,32 +305,51 @@ pub(crate) async fn managed_identity_token(
     }
     // The URL carries no secret (the App Service secret travels in a header).
     let endpoint = url.to_string();
-    let request = http.get(url).header(header.0, header.1).timeout(Duration::from_secs(30));
-    let response = request
-        .send()
-        .await
-        .map_err(|e| AuthError::Network { endpoint: endpoint.clone(), source: e.without_url() })?;
+    let request = http
+        .get(url)
+        .header(header.0, header.1)
+        .timeout(Duration::from_secs(30));
+    let response = request.send().await.map_err(|e| AuthError::Network {
+        endpoint: endpoint.clone(),
+        source: e.without_url(),
+    })?;
     let status = response.status().as_u16();
-    let bytes = response.bytes().await.map_err(|e| AuthError::Network { endpoint: endpoint.clone(), source: e.without_url() })?;
+    let bytes = response.bytes().await.map_err(|e| AuthError::Network {
+        endpoint: endpoint.clone(),
+        source: e.without_url(),
+    })?;
     let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     if !(200..300).contains(&status) {
         let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
         let message = text("error_description")
             .or_else(|| text("message"))
-            .or_else(|| body.pointer("/error/message").and_then(Value::as_str).map(str::to_owned))
+            .or_else(|| {
+                body.pointer("/error/message")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
             .or_else(|| text("error"))
             .unwrap_or_default();
-        return Err(AuthError::ManagedIdentity { source_name: identity.source.name(), status, message });
+        return Err(AuthError::ManagedIdentity {
+            source_name: identity.source.name(),
+            status,
+            message,
+        });
     }
     let token = body
         .get("access_token")
         .and_then(Value::as_str)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| AuthError::InvalidTokenResponse { reason: "no access_token from the managed identity endpoint".to_owned() })?;
+        .ok_or_else(|| AuthError::InvalidTokenResponse {
+            reason: "no access_token from the managed identity endpoint".to_owned(),
+        })?;
     let expires_at = epoch_field(body.get("expires_on"))
         .or_else(|| epoch_field(body.get("expires_in")).map(|secs| now_epoch() + secs))
         .map(|secs| UNIX_EPOCH + Duration::from_secs(secs));
-    Ok(Issued { token: Secret::new(token), expires_at })
+    Ok(Issued {
+        token: Secret::new(token),
+        expires_at,
+    })
 }
 
 /// Runs `az account get-access-token` for `resource` and parses its JSON.
@@ -311,7 +357,14 @@ pub(crate) async fn managed_identity_token(
 /// message, e.g. "Please run 'az login'") does.
 pub(crate) async fn azure_cli_token(cli: &AzureCli, resource: &str) -> Result<Issued, AuthError> {
     let mut command = std::process::Command::new(&cli.program);
-    command.args(["account", "get-access-token", "--resource", resource, "--output", "json"]);
+    command.args([
+        "account",
+        "get-access-token",
+        "--resource",
+        resource,
+        "--output",
+        "json",
+    ]);
     if let Some(tenant) = &cli.tenant_id {
         command.args(["--tenant", tenant]);
     }
@@ -319,19 +372,49 @@ pub(crate) async fn azure_cli_token(cli: &AzureCli, resource: &str) -> Result<Is
     let program = cli.program.display().to_string();
     let run = tokio::task::spawn_blocking(move || command.output());
     let output = match tokio::time::timeout(cli.timeout, run).await {
-        Err(_) => return Err(AuthError::AzureCli { reason: format!("`{program}` did not answer within {:?}", cli.timeout) }),
-        Ok(Err(_)) => return Err(AuthError::AzureCli { reason: format!("`{program}` could not be waited for") }),
-        Ok(Ok(Err(e))) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(AuthError::AzureCli { reason: format!("`{program}` was not found on PATH; install the Azure CLI and run `az login`") })
+        Err(_) => {
+            return Err(AuthError::AzureCli {
+                reason: format!("`{program}` did not answer within {:?}", cli.timeout),
+            })
         }
-        Ok(Ok(Err(e))) => return Err(AuthError::AzureCli { reason: format!("could not run `{program}`: {e}") }),
+        Ok(Err(_)) => {
+            return Err(AuthError::AzureCli {
+                reason: format!("`{program}` could not be waited for"),
+            })
+        }
+        Ok(Ok(Err(e))) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(AuthError::AzureCli {
+                reason: format!(
+                    "`{program}` was not found on PATH; install the Azure CLI and run `az login`"
+                ),
+            })
+        }
+        Ok(Ok(Err(e))) => {
+            return Err(AuthError::AzureCli {
+                reason: format!("could not run `{program}`: {e}"),
+            })
+        }
         Ok(Ok(Ok(output))) => output,
     };
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let first: String = stderr.lines().map(str::trim).filter(|l| !l.is_empty()).take(3).collect::<Vec<_>>().join(" ");
+        let first: String = stderr
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ");
         return Err(AuthError::AzureCli {
-            reason: format!("`az account get-access-token` failed ({}): {}", output.status, if first.is_empty() { "no message" } else { &first }),
+            reason: format!(
+                "`az account get-access-token` failed ({}): {}",
+                output.status,
+                if first.is_empty() {
+                    "no message"
+                } else {
+                    &first
+                }
+            ),
         });
     }
     parse_azure_cli_output(&output.stdout)
@@ -341,17 +424,27 @@ pub(crate) async fn azure_cli_token(cli: &AzureCli, resource: &str) -> Result<Is
 /// expiry from `expires_on` (POSIX seconds, az 2.54+) or else `expiresOn`
 /// (local time, `2024-01-01 12:00:00.000000`).
 pub(crate) fn parse_azure_cli_output(stdout: &[u8]) -> Result<Issued, AuthError> {
-    let body: Value = serde_json::from_slice(stdout)
-        .map_err(|_| AuthError::AzureCli { reason: "`az account get-access-token` did not print JSON".to_owned() })?;
+    let body: Value = serde_json::from_slice(stdout).map_err(|_| AuthError::AzureCli {
+        reason: "`az account get-access-token` did not print JSON".to_owned(),
+    })?;
     let token = body
         .get("accessToken")
         .and_then(Value::as_str)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| AuthError::AzureCli { reason: "`az account get-access-token` printed no accessToken".to_owned() })?;
+        .ok_or_else(|| AuthError::AzureCli {
+            reason: "`az account get-access-token` printed no accessToken".to_owned(),
+        })?;
     let expires_at = epoch_field(body.get("expires_on"))
         .map(|secs| UNIX_EPOCH + Duration::from_secs(secs))
-        .or_else(|| body.get("expiresOn").and_then(Value::as_str).and_then(parse_local_time));
-    Ok(Issued { token: Secret::new(token), expires_at })
+        .or_else(|| {
+            body.get("expiresOn")
+                .and_then(Value::as_str)
+                .and_then(parse_local_time)
+        });
+    Ok(Issued {
+        token: Secret::new(token),
+        expires_at,
+    })
 }
 
 fn parse_local_time(text: &str) -> Option<SystemTime> {
@@ -370,7 +463,10 @@ fn epoch_field(value: Option<&Value>) -> Option<u64> {
 }
 
 fn now_epoch() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -379,7 +475,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -389,55 +488,126 @@ mod tests {
             assert_eq!(kind.name().parse::<CredentialKind>().unwrap(), kind);
         }
         let e = "kerberos".parse::<CredentialKind>().unwrap_err();
-        assert!(e.to_string().contains("kerberos") && e.to_string().contains("managed-identity"), "{e}");
+        assert!(
+            e.to_string().contains("kerberos") && e.to_string().contains("managed-identity"),
+            "{e}"
+        );
     }
 
     #[test]
     fn automatic_order_keeps_the_existing_credentials_first() {
-        let c = select(env(&[("AZURE_TENANT_ID", "t"), ("AZURE_CLIENT_ID", "c"), ("AZURE_CLIENT_SECRET", "s"), ("IDENTITY_ENDPOINT", "http://127.0.0.1:1/msi"), ("IDENTITY_HEADER", "h")])).unwrap();
+        let c = select(env(&[
+            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_CLIENT_ID", "c"),
+            ("AZURE_CLIENT_SECRET", "s"),
+            ("IDENTITY_ENDPOINT", "http://127.0.0.1:1/msi"),
+            ("IDENTITY_HEADER", "h"),
+        ]))
+        .unwrap();
         assert_eq!(c.kind(), CredentialKind::Secret);
-        let c = select(env(&[("IDENTITY_ENDPOINT", "http://127.0.0.1:1/msi"), ("IDENTITY_HEADER", "h"), ("AZURE_CLIENT_ID", "uami")])).unwrap();
-        let Credential::ManagedIdentity(mi) = &c else { panic!("{c:?}") };
+        let c = select(env(&[
+            ("IDENTITY_ENDPOINT", "http://127.0.0.1:1/msi"),
+            ("IDENTITY_HEADER", "h"),
+            ("AZURE_CLIENT_ID", "uami"),
+        ]))
+        .unwrap();
+        let Credential::ManagedIdentity(mi) = &c else {
+            panic!("{c:?}")
+        };
         assert_eq!(mi.client_id.as_deref(), Some("uami"));
         assert_eq!(mi.source.name(), "app-service");
         assert!(!format!("{c:?}").contains("\"h\""));
         // Neither IMDS nor the CLI is guessed.
-        assert!(matches!(select(env(&[])), Err(AuthError::NotConfigured { .. })));
+        assert!(matches!(
+            select(env(&[])),
+            Err(AuthError::NotConfigured { .. })
+        ));
         assert!(!configured(env(&[("AZURE_TENANT_ID", "t")])));
         assert!(configured(env(&[("TENANTCTL_CREDENTIAL", "azure-cli")])));
     }
 
     #[test]
     fn explicit_choice_overrides_the_order_and_names_what_is_missing() {
-        let c = select(env(&[("TENANTCTL_CREDENTIAL", "managed-identity"), ("AZURE_TENANT_ID", "t"), ("AZURE_CLIENT_ID", "c"), ("AZURE_CLIENT_SECRET", "s"), (IMDS_OVERRIDE_ENV, "http://127.0.0.1:9")])).unwrap();
-        let Credential::ManagedIdentity(mi) = &c else { panic!("{c:?}") };
-        assert_eq!(mi.source, ManagedIdentitySource::Imds { base: Url::parse("http://127.0.0.1:9").unwrap() });
-        let c = select(env(&[("TENANTCTL_CREDENTIAL", "azure-cli"), ("AZURE_TENANT_ID", "t"), ("TENANTCTL_ACCESS_TOKEN", "x")])).unwrap();
+        let c = select(env(&[
+            ("TENANTCTL_CREDENTIAL", "managed-identity"),
+            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_CLIENT_ID", "c"),
+            ("AZURE_CLIENT_SECRET", "s"),
+            (IMDS_OVERRIDE_ENV, "http://127.0.0.1:9"),
+        ]))
+        .unwrap();
+        let Credential::ManagedIdentity(mi) = &c else {
+            panic!("{c:?}")
+        };
+        assert_eq!(
+            mi.source,
+            ManagedIdentitySource::Imds {
+                base: Url::parse("http://127.0.0.1:9").unwrap()
+            }
+        );
+        let c = select(env(&[
+            ("TENANTCTL_CREDENTIAL", "azure-cli"),
+            ("AZURE_TENANT_ID", "t"),
+            ("TENANTCTL_ACCESS_TOKEN", "x"),
+        ]))
+        .unwrap();
         assert!(matches!(&c, Credential::AzureCli(cli) if cli.tenant_id.as_deref() == Some("t")));
-        let e = select(env(&[("TENANTCTL_CREDENTIAL", "secret"), ("AZURE_TENANT_ID", "t"), ("AZURE_CLIENT_ID", "c"), ("AZURE_FEDERATED_TOKEN_FILE", "/f")])).unwrap_err();
+        let e = select(env(&[
+            ("TENANTCTL_CREDENTIAL", "secret"),
+            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_CLIENT_ID", "c"),
+            ("AZURE_FEDERATED_TOKEN_FILE", "/f"),
+        ]))
+        .unwrap_err();
         assert!(e.to_string().contains("TENANTCTL_CREDENTIAL=secret"), "{e}");
-        let c = select(env(&[("TENANTCTL_CREDENTIAL", "Workload-Identity"), ("AZURE_TENANT_ID", "t"), ("AZURE_CLIENT_ID", "c"), ("AZURE_CLIENT_SECRET", "s"), ("AZURE_FEDERATED_TOKEN_FILE", "/f")])).unwrap();
+        let c = select(env(&[
+            ("TENANTCTL_CREDENTIAL", "Workload-Identity"),
+            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_CLIENT_ID", "c"),
+            ("AZURE_CLIENT_SECRET", "s"),
+            ("AZURE_FEDERATED_TOKEN_FILE", "/f"),
+        ]))
+        .unwrap();
         assert_eq!(c.kind(), CredentialKind::WorkloadIdentity);
     }
 
     #[test]
     fn the_default_imds_address_is_refused_under_the_test_guard() {
-        let e = select(env(&[("TENANTCTL_CREDENTIAL", "managed-identity"), (IMDS_FORBID_DEFAULT_ENV, "1")])).unwrap_err();
+        let e = select(env(&[
+            ("TENANTCTL_CREDENTIAL", "managed-identity"),
+            (IMDS_FORBID_DEFAULT_ENV, "1"),
+        ]))
+        .unwrap_err();
         assert!(matches!(e, AuthError::DefaultImdsForbidden), "{e}");
         // Without the guard the default is used (not contacted here).
         let c = select(env(&[("TENANTCTL_CREDENTIAL", "managed-identity")])).unwrap();
-        assert!(matches!(&c, Credential::ManagedIdentity(ManagedIdentity { source: ManagedIdentitySource::Imds { base }, .. }) if base.as_str() == "http://169.254.169.254/"));
+        assert!(
+            matches!(&c, Credential::ManagedIdentity(ManagedIdentity { source: ManagedIdentitySource::Imds { base }, .. }) if base.as_str() == "http://169.254.169.254/")
+        );
     }
 
     #[test]
     fn azure_cli_output_parses_both_expiry_fields() {
         let i = parse_azure_cli_output(br#"{"accessToken":"eyJ0","expiresOn":"2030-01-01 00:00:00.000000","expires_on":1893456000,"tenant":"t","tokenType":"Bearer"}"#).unwrap();
         assert_eq!(i.token.expose(), "eyJ0");
-        assert_eq!(i.expires_at, Some(UNIX_EPOCH + Duration::from_secs(1_893_456_000)));
-        let i = parse_azure_cli_output(br#"{"accessToken":"eyJ0","expiresOn":"2030-01-01 00:00:00.000000"}"#).unwrap();
+        assert_eq!(
+            i.expires_at,
+            Some(UNIX_EPOCH + Duration::from_secs(1_893_456_000))
+        );
+        let i = parse_azure_cli_output(
+            br#"{"accessToken":"eyJ0","expiresOn":"2030-01-01 00:00:00.000000"}"#,
+        )
+        .unwrap();
         assert!(i.expires_at.is_some_and(|t| t > SystemTime::now()));
-        for bad in [&b"not json"[..], br#"{"expiresOn":"x"}"#, br#"{"accessToken":""}"#] {
-            assert!(matches!(parse_azure_cli_output(bad), Err(AuthError::AzureCli { .. })));
+        for bad in [
+            &b"not json"[..],
+            br#"{"expiresOn":"x"}"#,
+            br#"{"accessToken":""}"#,
+        ] {
+            assert!(matches!(
+                parse_azure_cli_output(bad),
+                Err(AuthError::AzureCli { .. })
+            ));
         }
     }
 }
