@@ -3,11 +3,13 @@
 //! and tools. All three go through `show_value`, which redacts anything
 //! secret-named, so no renderer can leak a secret by accident.
 
+mod budget;
 mod json;
 mod markdown;
 mod text;
 
 pub use json::{json, redacted};
+pub use budget::markdown_within;
 pub use markdown::markdown;
 pub use text::text;
 
