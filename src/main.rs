@@ -2,6 +2,7 @@
 //! The logic lives in the `schema`, `engine`, `providers` and `sandbox` crates.
 
 mod apply;
+mod approvals;
 mod drift;
 mod export;
 mod governance;
@@ -53,6 +54,11 @@ enum Command {
         /// Exit 2 when there are changes (0 none, 1 error).
         #[arg(long)]
         detailed_exitcode: bool,
+        /// With --format markdown: never print more than N bytes (GitHub
+        /// refuses comments over 65536 characters); the summary, sensitive
+        /// changes and lints are kept, the rest shortened.
+        #[arg(long, value_name = "N")]
+        max_bytes: Option<usize>,
         /// A Graph-compatible endpoint, e.g. a running `tenantctl sandbox serve`.
         #[arg(long, env = "TENANTCTL_GRAPH_URL")]
         graph_url: Option<String>,
@@ -92,6 +98,10 @@ enum Command {
         ledger: Option<PathBuf>,
         #[command(flatten)]
         rollout: RolloutFlags,
+        /// Also count the detached approvals (`approve --detached-out`) in
+        /// this directory that were made for the plan being applied.
+        #[arg(long, env = "TENANTCTL_APPROVALS_DIR")]
+        approvals_dir: Option<PathBuf>,
     },
     /// Make an Ed25519 key pair for approving or authoring plans: NAME.key
     /// (private, mode 0600) and NAME.pub; prints the public key.
@@ -110,6 +120,11 @@ enum Command {
         /// The desired-state directory the plan was made from.
         #[arg(long, default_value = "desired-state")]
         dir: PathBuf,
+        /// Write only your signature to this file (e.g.
+        /// approvals/NAME.sig.json) instead of adding it to the plan, so
+        /// approvers can commit theirs independently.
+        #[arg(long)]
+        detached_out: Option<PathBuf>,
     },
     /// Adopt an existing object: record ADDRESS as owning OBJECT_ID in the ledger.
     Import {
@@ -199,14 +214,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             output::result(&schema::json_schema());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Plan { dir, format, out, detailed_exitcode, graph_url, ledger, author_key, rollout } => {
-            let saving = Saving { out: out.as_deref(), author_key: author_key.as_deref() };
+        Command::Plan { dir, format, out, detailed_exitcode, max_bytes, graph_url, ledger, author_key, rollout } => {
+            if max_bytes.is_some() && format != Format::Markdown {
+                anyhow::bail!("--max-bytes applies to --format markdown only");
+            }
+            let saving = Saving { out: out.as_deref(), author_key: author_key.as_deref(), max_bytes };
             runtime()?.block_on(plan(&dir, format, saving, detailed_exitcode, graph_url.as_deref(), ledger, rollout.mode()))
         }
         Command::Keygen { out } => governance::keygen(&out),
-        Command::Approve { plan, key, dir } => governance::approve(&plan, &key, &dir),
-        Command::Apply { source, dir, auto_approve, max_deletions, concurrency, graph_url, ledger, rollout } => {
-            let opts = apply::Options { auto_approve, max_deletions, concurrency, graph_url, ledger, rollout: rollout.mode() };
+        Command::Approve { plan, key, dir, detached_out } => governance::approve(&plan, &key, &dir, detached_out.as_deref()),
+        Command::Apply { source, dir, auto_approve, max_deletions, concurrency, graph_url, ledger, rollout, approvals_dir } => {
+            let opts = apply::Options { auto_approve, max_deletions, concurrency, graph_url, ledger, rollout: rollout.mode(), approvals_dir };
             runtime()?.block_on(apply::run(&source, &dir, &opts))
         }
         Command::Import { address, object_id, dir, graph_url, ledger } => {
@@ -274,6 +292,8 @@ pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<()> {
 struct Saving<'a> {
     out: Option<&'a Path>,
     author_key: Option<&'a Path>,
+    /// The Markdown size limit (`--max-bytes`).
+    max_bytes: Option<usize>,
 }
 
 async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, graph_url: Option<&str>, ledger: Option<PathBuf>, rollout: engine::governance::RolloutMode) -> Result<ExitCode> {
@@ -293,7 +313,10 @@ async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, gr
     output::status(format!("Read the tenant in {} Graph request(s).", stats.requests));
     let rendered = match format {
         Format::Text => engine::render::text(&plan, output::color_stdout()),
-        Format::Markdown => engine::render::markdown(&plan),
+        Format::Markdown => match saving.max_bytes {
+            Some(n) => engine::render::markdown_within(&plan, n),
+            None => engine::render::markdown(&plan),
+        },
         Format::Json => engine::render::json(&plan),
     };
     output::result(&rendered);
