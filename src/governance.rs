@@ -76,7 +76,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
 /// the file's content.
 pub fn read_key(path: &Path) -> Result<SigningKey> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading key {}", path.display()))?;
-    SigningKey::from_pkcs8_pem(&text).map_err(|_| anyhow::anyhow!("{} is not an Ed25519 private key in PKCS#8 PEM (make one with `tenantctl keygen`)", path.display()))
+    // Keys pasted into CI secret stores often gain blank lines around them.
+    SigningKey::from_pkcs8_pem(text.trim()).map_err(|_| anyhow::anyhow!("{} is not an Ed25519 private key in PKCS#8 PEM (make one with `tenantctl keygen`)", path.display()))
 }
 
 /// Read a saved plan.
