@@ -8,6 +8,7 @@ mod export;
 mod governance;
 mod output;
 mod reconcile;
+mod reconcile_health;
 mod target;
 
 use std::path::{Path, PathBuf};
@@ -22,8 +23,18 @@ struct Cli {
     /// More logging on stderr (-v info, -vv debug).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// Log format on stderr: text, or json (one JSON object per line, for
+    /// log collectors; status lines become info events).
+    #[arg(long, value_enum, global = true, default_value = "text", env = "TENANTCTL_LOG_FORMAT")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -181,16 +192,21 @@ enum SandboxCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let json = cli.log_format == LogFormat::Json;
     let filter = match cli.verbose {
+        // JSON logs carry the status lines as info events.
+        0 if json => "info",
         0 => "warn",
         1 => "info",
         _ => "debug",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TENANTCTL_LOG").unwrap_or_else(|_| filter.into()))
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TENANTCTL_LOG").unwrap_or_else(|_| filter.into());
+    if json {
+        output::use_json_logs();
+        tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
