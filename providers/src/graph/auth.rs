@@ -518,7 +518,7 @@ impl TokenProvider {
         let issued = match &self.credential {
             Credential::ManagedIdentity(identity) => {
                 self.requests.fetch_add(1, Ordering::Relaxed);
-                Some(credential_chain::managed_identity_token(&self.http, identity, &self.cloud.graph_base()).await?)
+                Some(credential_chain::managed_identity_token(identity, &self.cloud.graph_base()).await?)
             }
             Credential::AzureCli(cli) => {
                 self.requests.fetch_add(1, Ordering::Relaxed);

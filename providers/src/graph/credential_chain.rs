@@ -276,8 +276,11 @@ pub(crate) struct Issued {
 }
 
 /// Gets a token for `resource` (the Graph base URL) from a managed identity.
+///
+/// The request never goes through a proxy (`HTTP_PROXY` and the like): the
+/// identity endpoint is on the machine or its link-local network, as the
+/// Azure SDKs treat it, and a proxy must not see the identity header.
 pub(crate) async fn managed_identity_token(
-    http: &reqwest::Client,
     identity: &ManagedIdentity,
     resource: &str,
 ) -> Result<Issued, AuthError> {
@@ -305,6 +308,13 @@ pub(crate) async fn managed_identity_token(
     }
     // The URL carries no secret (the App Service secret travels in a header).
     let endpoint = url.to_string();
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .map_err(|e| AuthError::Network {
+            endpoint: endpoint.clone(),
+            source: e,
+        })?;
     let request = http
         .get(url)
         .header(header.0, header.1)
