@@ -595,3 +595,129 @@ async fn github_workflow_steps_plan_approve_apply_and_report_drift_against_the_s
     );
     sb.shutdown().await.unwrap();
 }
+
+/// The inline script of the `AzureCLI@2` task named `display` in the pipeline.
+fn azure_script(p: &Value, display: &str) -> String {
+    fn find(v: &Value, display: &str) -> Option<String> {
+        match v {
+            Value::Object(m) => {
+                if m.get("task").and_then(Value::as_str) == Some("AzureCLI@2")
+                    && m.get("displayName").and_then(Value::as_str) == Some(display)
+                {
+                    return m["inputs"]["inlineScript"].as_str().map(str::to_owned);
+                }
+                m.values().find_map(|x| find(x, display))
+            }
+            Value::Array(a) => a.iter().find_map(|x| find(x, display)),
+            _ => None,
+        }
+    }
+    find(p, display).unwrap_or_else(|| panic!("no AzureCLI@2 task {display}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_pipeline_scripts_plan_and_apply_with_the_azure_cli_credential() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = sandbox().await;
+    let p = load_yaml("azure-pipelines.yml");
+    let keys = tempfile::tempdir().unwrap();
+    let k = keys.path();
+    keygen(k, "author");
+    let alice = keygen(k, "alice");
+    let bob = keygen(k, "bob");
+    let repo_dir = scratch_with(|t| {
+        t.replace(
+            "ed25519:mZxMQNprHMdBF3fo3jVULcLTk9KlgAJ9uyVAW8WX5V8=",
+            &alice,
+        )
+        .replace("ed25519:CDpmHBgPXntq+9WOXGBCkH5u3mQCJjLveR2EV9yC7yg=", &bob)
+    });
+    let w = repo_dir.path();
+    // AzureCLI@2 leaves `az` signed in; here a stub hands out sandbox tokens.
+    let agent = tempfile::tempdir().unwrap();
+    let stub = agent.path().join("stub-bin");
+    std::fs::create_dir_all(&stub).unwrap();
+    let az = stub.join("az");
+    let expires = chrono::Utc::now().timestamp() + 3600;
+    std::fs::write(&az, format!("#!/bin/sh\necho \"$*\" >> '{}/az.log'\nprintf '%s\\n' '{{\"accessToken\": \"{}\", \"expires_on\": {expires}}}'\n", agent.path().display(), sb.access_token())).unwrap();
+    std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let binary = PathBuf::from(env!("CARGO_BIN_EXE_tenantctl"));
+    let run = |display: &str| {
+        let script = agent.path().join("script.sh");
+        std::fs::write(&script, azure_script(&p, display)).unwrap();
+        let mut c = Command::new("bash");
+        c.arg(&script).current_dir(w).env_clear();
+        for (name, value) in p["variables"].as_object().unwrap() {
+            if let Some(v) = value.as_str().filter(|v| !v.contains("$(")) {
+                c.env(name, v);
+            }
+        }
+        let out = c
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}:{}",
+                    stub.display(),
+                    binary.parent().unwrap().display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            )
+            .env("HOME", agent.path())
+            .env("AGENT_TEMPDIRECTORY", agent.path())
+            .env("BUILD_BUILDID", "77")
+            .env("AUTHOR_KEY_FILE", k.join("author.key"))
+            .env("TENANTCTL_GRAPH_URL", sb.base_url())
+            .env("TENANTCTL_LEDGER", w.join("desired-state/tenantctl.lock"))
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+
+    let (code, _, err) = run("Plan");
+    assert_eq!(code, Some(0), "{err}");
+    let comment = std::fs::read_to_string(w.join("comment.md")).unwrap();
+    assert!(
+        comment.starts_with("<!-- tenantctl-plan -->\n## tenantctl plan")
+            && comment.contains("build 77"),
+        "{comment}"
+    );
+    assert!(
+        w.join("tenantctl-plan/plan.json").exists() && w.join("tenantctl-plan/plan.md").exists()
+    );
+    let az_log = std::fs::read_to_string(agent.path().join("az.log")).unwrap();
+    assert!(
+        az_log.starts_with("account get-access-token --resource "),
+        "tenantctl used the Azure CLI session: {az_log}"
+    );
+
+    // Merge before approval: refused, with a summary uploaded for the run.
+    let (code, _, err) = run("Apply the approved plan");
+    assert_ne!(code, Some(0), "{err}");
+    let summary = std::fs::read_to_string(agent.path().join("tenantctl-summary.md")).unwrap();
+    assert!(
+        summary.contains("tenantctl did not apply") && summary.contains("needs 2 approval(s)"),
+        "{summary}"
+    );
+
+    // Two approvers sign the PR's plan artifact; the merge applies.
+    for who in ["alice", "bob"] {
+        let out = Command::new(&binary)
+            .current_dir(w)
+            .args(["approve", "tenantctl-plan/plan.json", "--key"])
+            .arg(k.join(format!("{who}.key")))
+            .args([
+                "--dir",
+                "desired-state",
+                "--detached-out",
+                &format!("approvals/{who}.sig.json"),
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let (code, _, err) = run("Apply the approved plan");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("approved by alice"), "{err}");
+    sb.shutdown().await.unwrap();
+}
