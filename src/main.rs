@@ -210,9 +210,9 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            output::status(format!("error: {e}"));
+            output::error(format!("error: {e}"));
             for cause in e.chain().skip(1) {
-                output::status(format!("  caused by: {cause}"));
+                output::error(format!("  caused by: {cause}"));
             }
             ExitCode::from(1)
         }

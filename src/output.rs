@@ -22,6 +22,16 @@ pub fn status(msg: impl std::fmt::Display) {
     let _ = writeln!(std::io::stderr(), "{msg}");
 }
 
+/// Print an error line on stderr (an error-level JSON log event with
+/// `--log-format json`).
+pub fn error(msg: impl std::fmt::Display) {
+    if JSON_LOGS.load(Ordering::SeqCst) {
+        tracing::error!("{msg}");
+        return;
+    }
+    let _ = writeln!(std::io::stderr(), "{msg}");
+}
+
 /// Print a result on stdout.
 pub fn result(text: &str) {
     let mut out = std::io::stdout().lock();

@@ -721,3 +721,45 @@ async fn azure_pipeline_scripts_plan_and_apply_with_the_azure_cli_credential() {
     assert!(err.contains("approved by alice"), "{err}");
     sb.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_max_bytes_bounds_the_markdown_and_is_for_markdown_only() {
+    let sb = sandbox().await;
+    let work = scratch_without_approvals();
+    let d = work.path().join("desired-state");
+    let d = d.to_str().unwrap();
+    let out = cli(
+        &sb,
+        work.path(),
+        &["plan", d, "--format", "json", "--max-bytes", "100"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("--max-bytes applies to --format markdown only"),
+        "{}",
+        text(&out.stderr)
+    );
+    let full = cli(&sb, work.path(), &["plan", d, "--format", "markdown"]);
+    assert!(full.status.success(), "{}", text(&full.stderr));
+    let limit = full.stdout.len() / 2;
+    let out = cli(
+        &sb,
+        work.path(),
+        &[
+            "plan",
+            d,
+            "--format",
+            "markdown",
+            "--max-bytes",
+            &limit.to_string(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        out.stdout.len() <= limit && out.stdout.len() > limit / 2,
+        "{} of {limit} bytes",
+        out.stdout.len()
+    );
+    assert!(text(&out.stdout).contains(&format!("Shortened to fit {limit} bytes")));
+    sb.shutdown().await.unwrap();
+}

@@ -373,3 +373,25 @@ fn the_deployments_arguments_run_a_healthy_service_that_stops_on_sigterm() {
     );
     rt.block_on(sb.shutdown()).unwrap();
 }
+
+#[test]
+fn json_logs_report_errors_at_error_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tenantctl"))
+        .args(["--log-format", "json", "validate"])
+        .arg(dir.path().join("missing"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<Value> = text(&out.stderr)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["level"] == "ERROR"
+            && l["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("error: "))),
+        "{lines:?}"
+    );
+}
