@@ -14,8 +14,9 @@ use anyhow::{bail, Context, Result};
 use engine::governance::Approval;
 use engine::Plan;
 
-/// Writes `approval` to `path` (creating its directory), refusing to
-/// replace a different approval already there.
+/// Writes `approval` to `path` (creating its directory), atomically. An
+/// earlier file there is replaced: approving a new plan replaces the
+/// approver's signature of the old one.
 pub fn write(path: &Path, approval: &Approval) -> Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
