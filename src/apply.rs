@@ -28,6 +28,8 @@ pub struct Options {
     pub rollout: engine::governance::RolloutMode,
     /// How long to wait for another run's state lock.
     pub lock_timeout: Duration,
+    /// Detached approvals to add to a saved plan.
+    pub approvals_dir: Option<PathBuf>,
 }
 
 /// How long Graph may take to show a new object (replication lag): a
@@ -150,8 +152,23 @@ fn stale_reasons(saved: &Plan, fresh: &Plan) -> Vec<String> {
     out
 }
 
+/// Says how many detached approvals counted, and which were for another plan.
+fn report_merged(m: &crate::approvals::Merged, dir: &Path, hash: &str) {
+    if m.added > 0 {
+        output::status(format!("Added {} approval(s) from {}.", m.added, dir.display()));
+    }
+    if !m.other_plans.is_empty() {
+        let files: Vec<String> = m.other_plans.iter().map(|(f, h)| format!("  {} (for plan {h})", f.display())).collect();
+        output::status(format!("{} approval(s) in {} are for another plan and do not count for plan {hash}:
+{}", m.other_plans.len(), dir.display(), files.join("\n")));
+    }
+}
+
 pub async fn run(source: &Path, dir: &Path, opts: &Options) -> Result<ExitCode> {
-    let saved: Option<Plan> = if source.is_file() { Some(crate::governance::read_plan(source)?) } else { None };
+    let mut saved: Option<Plan> = if source.is_file() { Some(crate::governance::read_plan(source)?) } else { None };
+    if let (Some(plan), Some(dir)) = (saved.as_mut(), opts.approvals_dir.as_deref()) {
+        report_merged(&crate::approvals::merge(plan, dir)?, dir, &plan.hash());
+    }
     let dir = if saved.is_some() { dir } else { source };
     let state = load(dir)?;
     let desired = providers::kinds::desired_model(&state);

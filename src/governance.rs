@@ -76,7 +76,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
 /// the file's content.
 pub fn read_key(path: &Path) -> Result<SigningKey> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading key {}", path.display()))?;
-    SigningKey::from_pkcs8_pem(&text).map_err(|_| anyhow::anyhow!("{} is not an Ed25519 private key in PKCS#8 PEM (make one with `tenantctl keygen`)", path.display()))
+    // Keys pasted into CI secret stores often gain blank lines around them.
+    SigningKey::from_pkcs8_pem(text.trim()).map_err(|_| anyhow::anyhow!("{} is not an Ed25519 private key in PKCS#8 PEM (make one with `tenantctl keygen`)", path.display()))
 }
 
 /// Read a saved plan.
@@ -91,7 +92,7 @@ pub fn read_plan(path: &Path) -> Result<Plan> {
 
 /// `tenantctl approve PLAN --key FILE`: check the plan, show what is being
 /// approved, and add a signature (written atomically).
-pub fn approve(plan_path: &Path, key_path: &Path, dir: &Path) -> Result<ExitCode> {
+pub fn approve(plan_path: &Path, key_path: &Path, dir: &Path, detached_out: Option<&Path>) -> Result<ExitCode> {
     let mut plan = read_plan(plan_path)?;
     let state = load(dir)?;
     let desired = providers::kinds::desired_model(&state);
@@ -107,6 +108,11 @@ pub fn approve(plan_path: &Path, key_path: &Path, dir: &Path) -> Result<ExitCode
     let key = read_key(key_path)?;
     output::status(summary(&plan, &desired));
     let name = governance::approve(&mut plan, &desired.governance, &key).with_context(|| format!("refusing to approve {}", plan_path.display()))?;
+    if let (Some(out), Some(approval)) = (detached_out, plan.approvals.last()) {
+        crate::approvals::write(out, approval)?;
+        output::status(format!("Approved by {name}. Signature over {} written to {} (the plan file is unchanged).", plan.hash(), out.display()));
+        return Ok(ExitCode::SUCCESS);
+    }
     write_atomic(plan_path, &engine::render::json(&plan))?;
     output::status(format!(
         "Approved by {name}: {} of {} approval(s). Signature over {} written to {}.",

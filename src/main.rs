@@ -2,12 +2,14 @@
 //! The logic lives in the `schema`, `engine`, `providers` and `sandbox` crates.
 
 mod apply;
+mod approvals;
 mod drift;
 mod export;
 mod governance;
 mod output;
 mod reconcile;
 mod state;
+mod reconcile_health;
 mod target;
 
 use std::path::{Path, PathBuf};
@@ -22,8 +24,18 @@ struct Cli {
     /// More logging on stderr (-v info, -vv debug).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// Log format on stderr: text, or json (one JSON object per line, for
+    /// log collectors; status lines become info events).
+    #[arg(long, value_enum, global = true, default_value = "text", env = "TENANTCTL_LOG_FORMAT")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -54,6 +66,11 @@ enum Command {
         /// Exit 2 when there are changes (0 none, 1 error).
         #[arg(long)]
         detailed_exitcode: bool,
+        /// With --format markdown: never print more than N bytes (GitHub
+        /// refuses comments over 65536 characters); the summary, sensitive
+        /// changes and lints are kept, the rest shortened.
+        #[arg(long, value_name = "N")]
+        max_bytes: Option<usize>,
         /// A Graph-compatible endpoint, e.g. a running `tenantctl sandbox serve`.
         #[arg(long, env = "TENANTCTL_GRAPH_URL")]
         graph_url: Option<String>,
@@ -96,6 +113,10 @@ enum Command {
         /// Wait this long (e.g. 30s, 5m) for another run's state lock; 0 fails at once.
         #[arg(long, default_value = "0", value_parser = state::parse_lock_timeout)]
         lock_timeout: std::time::Duration,
+        /// Also count the detached approvals (`approve --detached-out`) in
+        /// this directory that were made for the plan being applied.
+        #[arg(long, env = "TENANTCTL_APPROVALS_DIR")]
+        approvals_dir: Option<PathBuf>,
     },
     /// Make an Ed25519 key pair for approving or authoring plans: NAME.key
     /// (private, mode 0600) and NAME.pub; prints the public key.
@@ -114,6 +135,11 @@ enum Command {
         /// The desired-state directory the plan was made from.
         #[arg(long, default_value = "desired-state")]
         dir: PathBuf,
+        /// Write only your signature to this file (e.g.
+        /// approvals/NAME.sig.json) instead of adding it to the plan, so
+        /// approvers can commit theirs independently.
+        #[arg(long)]
+        detached_out: Option<PathBuf>,
     },
     /// Adopt an existing object: record ADDRESS as owning OBJECT_ID in the ledger.
     Import {
@@ -186,22 +212,27 @@ enum SandboxCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let json = cli.log_format == LogFormat::Json;
     let filter = match cli.verbose {
+        // JSON logs carry the status lines as info events.
+        0 if json => "info",
         0 => "warn",
         1 => "info",
         _ => "debug",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TENANTCTL_LOG").unwrap_or_else(|_| filter.into()))
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TENANTCTL_LOG").unwrap_or_else(|_| filter.into());
+    if json {
+        output::use_json_logs();
+        tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            output::status(format!("error: {e}"));
+            output::error(format!("error: {e}"));
             for cause in e.chain().skip(1) {
-                output::status(format!("  caused by: {cause}"));
+                output::error(format!("  caused by: {cause}"));
             }
             ExitCode::from(1)
         }
@@ -219,14 +250,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             output::result(&schema::json_schema());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Plan { dir, format, out, detailed_exitcode, graph_url, ledger, author_key, rollout } => {
-            let saving = Saving { out: out.as_deref(), author_key: author_key.as_deref() };
+        Command::Plan { dir, format, out, detailed_exitcode, max_bytes, graph_url, ledger, author_key, rollout } => {
+            if max_bytes.is_some() && format != Format::Markdown {
+                anyhow::bail!("--max-bytes applies to --format markdown only");
+            }
+            let saving = Saving { out: out.as_deref(), author_key: author_key.as_deref(), max_bytes };
             runtime()?.block_on(plan(&dir, format, saving, detailed_exitcode, graph_url.as_deref(), ledger, rollout.mode()))
         }
         Command::Keygen { out } => governance::keygen(&out),
-        Command::Approve { plan, key, dir } => governance::approve(&plan, &key, &dir),
-        Command::Apply { source, dir, auto_approve, max_deletions, concurrency, graph_url, ledger, rollout, lock_timeout } => {
-            let opts = apply::Options { auto_approve, max_deletions, concurrency, graph_url, ledger, rollout: rollout.mode(), lock_timeout };
+        Command::Approve { plan, key, dir, detached_out } => governance::approve(&plan, &key, &dir, detached_out.as_deref()),
+        Command::Apply { source, dir, auto_approve, max_deletions, concurrency, graph_url, ledger, rollout, lock_timeout, approvals_dir } => {
+            let opts = apply::Options { auto_approve, max_deletions, concurrency, graph_url, ledger, rollout: rollout.mode(), lock_timeout, approvals_dir };
             runtime()?.block_on(apply::run(&source, &dir, &opts))
         }
         Command::Import { address, object_id, dir, graph_url, ledger, lock_timeout } => {
@@ -292,6 +326,8 @@ pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<()> {
 struct Saving<'a> {
     out: Option<&'a Path>,
     author_key: Option<&'a Path>,
+    /// The Markdown size limit (`--max-bytes`).
+    max_bytes: Option<usize>,
 }
 
 async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, graph_url: Option<&str>, ledger: Option<PathBuf>, rollout: engine::governance::RolloutMode) -> Result<ExitCode> {
@@ -311,7 +347,10 @@ async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, gr
     output::status(format!("Read the tenant in {} Graph request(s).", stats.requests));
     let rendered = match format {
         Format::Text => engine::render::text(&plan, output::color_stdout()),
-        Format::Markdown => engine::render::markdown(&plan),
+        Format::Markdown => match saving.max_bytes {
+            Some(n) => engine::render::markdown_within(&plan, n),
+            None => engine::render::markdown(&plan),
+        },
         Format::Json => engine::render::json(&plan),
     };
     output::result(&rendered);

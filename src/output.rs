@@ -6,8 +6,29 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Print a status line on stderr.
+static JSON_LOGS: AtomicBool = AtomicBool::new(false);
+
+/// Status lines become JSON log events (`--log-format json`).
+pub fn use_json_logs() {
+    JSON_LOGS.store(true, Ordering::SeqCst);
+}
+
+/// Print a status line on stderr (a JSON log event with `--log-format json`).
 pub fn status(msg: impl std::fmt::Display) {
+    if JSON_LOGS.load(Ordering::SeqCst) {
+        tracing::info!("{msg}");
+        return;
+    }
+    let _ = writeln!(std::io::stderr(), "{msg}");
+}
+
+/// Print an error line on stderr (an error-level JSON log event with
+/// `--log-format json`).
+pub fn error(msg: impl std::fmt::Display) {
+    if JSON_LOGS.load(Ordering::SeqCst) {
+        tracing::error!("{msg}");
+        return;
+    }
     let _ = writeln!(std::io::stderr(), "{msg}");
 }
 

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use chrono::{DateTime, Datelike, FixedOffset, NaiveTime, Utc};
 use engine::apply::{ApplyOptions, Status};
 use engine::drift::DriftReport;
@@ -48,9 +48,13 @@ pub struct Args {
     /// Where pass reports are written (default .tenantctl/history beside DIR).
     #[arg(long)]
     pub history: Option<PathBuf>,
-    /// Serve Prometheus metrics and /healthz on this loopback address.
+    /// Serve Prometheus metrics, /healthz and /readyz on this loopback address.
     #[arg(long)]
     pub metrics_addr: Option<SocketAddr>,
+    /// Allow a non-loopback --metrics-addr (in a container, for probes and
+    /// Prometheus).
+    #[arg(long)]
+    pub metrics_allow_remote: bool,
     #[arg(long, env = "TENANTCTL_GRAPH_URL")]
     pub graph_url: Option<String>,
     #[arg(long, env = "TENANTCTL_LEDGER")]
@@ -207,10 +211,9 @@ impl Metrics {
     }
 }
 
-async fn serve_metrics(addr: SocketAddr, metrics: Arc<Mutex<Metrics>>) -> Result<()> {
-    if !addr.ip().is_loopback() {
-        bail!("--metrics-addr {addr} is not a loopback address; put a proxy in front to expose it");
-    }
+async fn serve_metrics(addr: SocketAddr, metrics: Arc<Mutex<Metrics>>, health: &crate::reconcile_health::Health, allow_remote: bool) -> Result<()> {
+    crate::reconcile_health::check_bind(addr, allow_remote)?;
+    health.listen_for_stop()?;
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     output::status(format!("Metrics on http://{}/metrics", listener.local_addr()?));
     let m = metrics.clone();
@@ -222,7 +225,7 @@ async fn serve_metrics(addr: SocketAddr, metrics: Arc<Mutex<Metrics>>) -> Result
                 async move { ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
             }),
         )
-        .route("/healthz", axum::routing::get(|| async { "ok\n" }));
+        .merge(health.routes());
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::warn!(error = %e, "the metrics endpoint stopped");
@@ -465,8 +468,9 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     let target = target::connect(&args.dir, state.tenant.as_ref().map(|t| &t.value), args.graph_url.as_deref(), args.ledger.clone()).await?;
     output::status(format!("Reconciling {} against {}", args.dir.display(), target.description));
     let metrics = Arc::new(Mutex::new(Metrics::default()));
+    let health = crate::reconcile_health::Health::new(args.interval);
     if let Some(addr) = args.metrics_addr {
-        if let Err(e) = serve_metrics(addr, metrics.clone()).await {
+        if let Err(e) = serve_metrics(addr, metrics.clone(), &health, args.metrics_allow_remote).await {
             target.shutdown().await;
             return Err(e);
         }
@@ -492,12 +496,14 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         passes += 1;
         let n = ctx.first_pass + passes;
         let before = target.client.stats();
+        health.pass_started();
         let result = pass(&ctx, n).await;
         let after = target.client.stats();
         let stamp = ctx.now().timestamp();
         // A pass that could not read everything is counted as failed: its
         // "in sync" would not be trustworthy.
         let incomplete = result.as_ref().is_ok_and(|p| !p.drift.unknown.is_empty());
+        health.pass_ended(result.is_ok() && !incomplete);
         if let Ok(mut m) = metrics.lock() {
             m.passes += 1;
             m.last_pass = Some(stamp);

@@ -47,17 +47,16 @@ pub async fn connect(desired_dir: &Path, tenant: Option<&schema::kinds::Tenant>,
 }
 
 async fn connect_to(desired_dir: &Path, tenant: Option<&schema::kinds::Tenant>, graph_url: Option<&str>) -> Result<Target> {
-    let credentials_configured = env("AZURE_CLIENT_ID").is_some()
-        && (env("AZURE_CLIENT_SECRET").is_some()
-            || env("AZURE_CLIENT_CERTIFICATE_PATH").is_some()
-            || env("AZURE_FEDERATED_TOKEN_FILE").is_some())
-        || env("TENANTCTL_ACCESS_TOKEN").is_some();
+    // The credential chain (providers::graph::credential_chain) decides
+    // which credential is configured and builds it.
+    use providers::graph::credential_chain::{configured, select};
+    let credentials_configured = configured(env);
     let lookup = |name: &str| env(name);
     if let Some(url) = graph_url {
         let url = url.trim_end_matches('/');
         let authority = env("AZURE_AUTHORITY_HOST").unwrap_or_else(|| url.to_string());
         let cloud = Cloud::custom(&authority, url).with_context(|| format!("invalid --graph-url {url}"))?;
-        let credential = Credential::from_env(lookup).context("credentials for --graph-url (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET)")?;
+        let credential = select(lookup).context("credentials for --graph-url (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET)")?;
         let client = GraphClient::new(GraphConfig::new(cloud), credential)?;
         return Ok(Target {
             client,
@@ -72,7 +71,7 @@ async fn connect_to(desired_dir: &Path, tenant: Option<&schema::kinds::Tenant>, 
             None => Cloud::from_name(&format!("{:?}", t.cloud).to_lowercase())?,
         };
         let tenant_id = t.tenant_id.clone().unwrap_or_else(|| t.primary_domain.clone());
-        let credential = Credential::from_env(|name| match name {
+        let credential = select(|name| match name {
             "AZURE_TENANT_ID" => env(name).or_else(|| Some(tenant_id.clone())),
             "AZURE_CLIENT_ID" => env(name).or_else(|| t.client_id.clone()),
             _ => env(name),

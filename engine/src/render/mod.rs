@@ -3,6 +3,7 @@
 //! and tools. All three go through `show_value`, which redacts anything
 //! secret-named, so no renderer can leak a secret by accident.
 
+mod budget;
 mod escape;
 mod json;
 mod markdown;
@@ -10,6 +11,7 @@ mod text;
 
 pub use escape::{html_text, is_hidden, md_code, md_text, text_safe, MdContext};
 pub use json::{json, redacted};
+pub use budget::markdown_within;
 pub use markdown::markdown;
 pub use text::text;
 

@@ -4,7 +4,8 @@
 //! Supported: client secret, client certificate (a signed JWT client
 //! assertion), workload identity federation (a federated token file re-read
 //! on every token request, as GitHub Actions, Azure Pipelines and Kubernetes
-//! rotate it) and a static access token. Every secret is a [`Secret`]; token
+//! rotate it), a static access token, and (in [`super::credential_chain`],
+//! which also picks one of them) managed identity and the Azure CLI. Every secret is a [`Secret`]; token
 //! endpoint errors keep Entra's AADSTS code and description, never the
 //! secret or the assertion that was sent.
 
@@ -23,6 +24,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 use super::cloud::Cloud;
+use super::credential_chain::{self, AzureCli, CredentialKind, ManagedIdentity};
 use super::retry::Clock;
 use super::secret::Secret;
 
@@ -62,6 +64,10 @@ pub enum Credential {
     },
     /// A ready access token (e.g. from `az account get-access-token`); never refreshed.
     StaticToken(Secret),
+    /// A managed identity (IMDS or the App Service identity endpoint).
+    ManagedIdentity(ManagedIdentity),
+    /// The Azure CLI's signed-in account (`az login`).
+    AzureCli(AzureCli),
 }
 
 impl Credential {
@@ -110,7 +116,19 @@ impl Credential {
             Self::ClientSecret { tenant_id, client_id, .. }
             | Self::ClientCertificate { tenant_id, client_id, .. }
             | Self::WorkloadIdentity { tenant_id, client_id, .. } => Some((tenant_id, client_id)),
-            Self::StaticToken(_) => None,
+            Self::StaticToken(_) | Self::ManagedIdentity(_) | Self::AzureCli(_) => None,
+        }
+    }
+
+    /// Which kind of credential this is (its name is what gets logged).
+    pub fn kind(&self) -> CredentialKind {
+        match self {
+            Self::ClientSecret { .. } => CredentialKind::Secret,
+            Self::ClientCertificate { .. } => CredentialKind::Certificate,
+            Self::WorkloadIdentity { .. } => CredentialKind::WorkloadIdentity,
+            Self::StaticToken(_) => CredentialKind::Token,
+            Self::ManagedIdentity(_) => CredentialKind::ManagedIdentity,
+            Self::AzureCli(_) => CredentialKind::AzureCli,
         }
     }
 }
@@ -374,6 +392,33 @@ pub enum AuthError {
     /// Signing the assertion failed.
     #[error("could not sign the client assertion")]
     Signing,
+    /// `TENANTCTL_CREDENTIAL` names no known credential.
+    #[error("TENANTCTL_CREDENTIAL={name} is not a credential tenantctl knows; use one of {known}")]
+    UnknownCredential {
+        /// The name given.
+        name: String,
+        /// The known names.
+        known: String,
+    },
+    /// The managed identity endpoint refused the request.
+    #[error("the managed identity endpoint ({source_name}) returned HTTP {status}: {message}")]
+    ManagedIdentity {
+        /// `imds` or `app-service`.
+        source_name: &'static str,
+        /// HTTP status.
+        status: u16,
+        /// The endpoint's message (it carries no token).
+        message: String,
+    },
+    /// The Azure CLI gave no token.
+    #[error("the Azure CLI credential failed: {reason}")]
+    AzureCli {
+        /// What went wrong (never the token).
+        reason: String,
+    },
+    /// The IMDS default address was about to be used under the test guard.
+    #[error("managed identity would use the default IMDS address 169.254.169.254, which TENANTCTL_FORBID_DEFAULT_IMDS forbids; set AZURE_POD_IDENTITY_AUTHORITY_HOST")]
+    DefaultImdsForbidden,
 }
 
 impl AuthError {
@@ -382,7 +427,9 @@ impl AuthError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Network { .. } => true,
-            Self::TokenEndpoint { status, .. } => *status == 429 || *status >= 500,
+            Self::TokenEndpoint { status, .. } | Self::ManagedIdentity { status, .. } => {
+                *status == 429 || *status >= 500
+            }
             _ => false,
         }
     }
@@ -468,6 +515,28 @@ impl TokenProvider {
     }
 
     async fn fetch(&self) -> Result<CachedToken, AuthError> {
+        let issued = match &self.credential {
+            Credential::ManagedIdentity(identity) => {
+                self.requests.fetch_add(1, Ordering::Relaxed);
+                Some(credential_chain::managed_identity_token(identity, &self.cloud.graph_base()).await?)
+            }
+            Credential::AzureCli(cli) => {
+                self.requests.fetch_add(1, Ordering::Relaxed);
+                Some(credential_chain::azure_cli_token(cli, &self.cloud.graph_base()).await?)
+            }
+            _ => None,
+        };
+        if let Some(issued) = issued {
+            let now = self.clock.now();
+            let lifetime = issued
+                .expires_at
+                .and_then(|at| at.duration_since(SystemTime::now()).ok())
+                .unwrap_or(Duration::from_secs(300))
+                .min(Duration::from_secs(86_400));
+            let early = self.refresh_margin.min(lifetime / 2);
+            let refresh_at = now.checked_add(lifetime - early).unwrap_or(now);
+            return Ok(CachedToken { token: issued.token, refresh_at });
+        }
         let Some((tenant_id, client_id)) = self.credential.tenant_and_client() else {
             return Err(AuthError::NotConfigured { reason: "static tokens cannot be refreshed".to_owned() });
         };
@@ -497,7 +566,7 @@ impl TokenProvider {
                 form.push(("client_assertion_type", JWT_BEARER.to_owned()));
                 form.push(("client_assertion", token.to_owned()));
             }
-            Credential::StaticToken(_) => {}
+            Credential::StaticToken(_) | Credential::ManagedIdentity(_) | Credential::AzureCli(_) => {}
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
         let started = std::time::Instant::now();

@@ -14,6 +14,7 @@
 pub mod auth;
 pub mod batch;
 pub mod cloud;
+pub mod credential_chain;
 pub mod delta;
 pub mod error;
 pub mod pacing;
@@ -32,6 +33,7 @@ use url::Url;
 pub use self::auth::{AssertionAlgorithm, AuthError, ClientCertificate, Credential};
 pub use self::batch::{BatchRequest, BatchResponse};
 pub use self::cloud::Cloud;
+pub use self::credential_chain::CredentialKind;
 pub use self::delta::{DeltaPage, RemovedItem};
 pub use self::error::{ApiErrorBody, ConfigError, ErrorDetail, GraphError, RequestInfo};
 pub use self::pacing::{PacingConfig, Rate};
