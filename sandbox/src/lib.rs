@@ -27,6 +27,7 @@ pub mod faults;
 pub mod graph;
 pub mod groups;
 pub mod intune;
+pub mod limits;
 pub mod odata;
 pub mod oma;
 pub mod pim;
@@ -40,6 +41,7 @@ pub use accounting::RequestCounts;
 pub use cli::{serve, ServeArgs};
 pub use error::{GraphError, SandboxError};
 pub use faults::Faults;
+pub use limits::Limits;
 pub use seed::{SeedReport, SeedSpec};
 
 use server::{lock, App};
@@ -203,6 +205,7 @@ impl Sandbox {
         let app = Arc::new(App {
             tenant: Mutex::new(tenant),
             faults: Mutex::new(faults::FaultState::new(config.faults.clone())),
+            limits: Mutex::new(limits::LimitState::default()),
             counts: Mutex::new(RequestCounts::default()),
             auth: auth::AuthConfig {
                 tenant_id: config.tenant_id.clone(),
@@ -265,6 +268,10 @@ impl SandboxHandle {
         faults.validate()?;
         lock(&self.app.faults).set(faults);
         Ok(())
+    }
+    /// Sets the modelled service limits (none by default; see `limits.rs`).
+    pub fn set_limits(&self, limits: Limits) {
+        lock(&self.app.limits).set(limits);
     }
     pub fn request_counts(&self) -> RequestCounts {
         lock(&self.app.counts).clone()
