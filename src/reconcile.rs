@@ -306,6 +306,9 @@ struct Ctx<'a> {
     delta_path: PathBuf,
     started: std::time::Instant,
     stop: Stop,
+    /// Desired state loaded at start (to find the tenant): the first pass
+    /// uses it rather than loading the directory a second time.
+    preloaded: Mutex<Option<schema::DesiredState>>,
 }
 
 impl Ctx<'_> {
@@ -320,7 +323,11 @@ impl Ctx<'_> {
 async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
     let before = ctx.target.client.stats();
     let now = ctx.now();
-    let state = load(&ctx.args.dir)?;
+    let preloaded = ctx.preloaded.lock().ok().and_then(|mut p| p.take());
+    let state = match preloaded {
+        Some(state) => state,
+        None => load(&ctx.args.dir)?,
+    };
     let desired = providers::kinds::desired_model(&state);
     let mut ledger = read_ledger(&ctx.target.ledger_path)?;
     let graph = ctx.target.client.cloud().graph_base().to_string();
@@ -471,6 +478,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         target: &target,
         started: std::time::Instant::now(),
         stop: stop.clone(),
+        preloaded: Mutex::new(Some(state)),
     };
     if let Some(parent) = ctx.delta_path.parent() {
         if let Err(e) = std::fs::create_dir_all(parent) {
