@@ -1,6 +1,10 @@
-//! Benchmark of tenantctl's read path (observe + plan) against the sandbox
-//! with added latency per request, beside a naive read that fetches every
-//! object with its own GET.
+//! Benchmark of the plan users really run: desired state that declares
+//! every object of the tenant (as `tenantctl export` writes it: one file per
+//! kind, groups with members and owners, and the ledger that adopts them),
+//! planned against the sandbox with added latency per request, phase by
+//! phase (load, read, plan, render), beside the ideal (the requests made x
+//! latency / concurrency) and beside a naive read that fetches every object
+//! with its own GET.
 //!
 //! ```text
 //! cargo bench --bench plan
@@ -12,9 +16,12 @@
 //! set, and two reads are timed with `std::time::Instant`, each with a fresh
 //! client built with the binary's own settings (`GraphConfig::new`):
 //!
-//! * tenantctl: `providers::observe::observe` for the example tenant in
-//!   `desired-state/` (so every collection it declares is read, and every
-//!   seeded object comes back in those pages), then `engine::plan`;
+//! * tenantctl: the seeded tenant is exported (without latency) to a
+//!   temporary directory; then, with latency, `schema::load` of that
+//!   directory, `providers::observe::observe` of everything it declares,
+//!   `engine::plan` and `engine::render::text`, each timed, with the
+//!   process's peak resident memory (VmHWM, reset before the run; it
+//!   includes the in-process sandbox's copy of the tenant);
 //! * naive: list the ids of each collection with the same paging, then one
 //!   GET per object (users/{id}; groups/{id} and groups/{id}/members;
 //!   deviceConfigurations/{id} and deviceCompliancePolicies/{id} with their
@@ -28,7 +35,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -125,10 +131,42 @@ fn is_token(pattern: &str) -> bool {
 
 struct TenantctlRun {
     counted: Counted,
+    declared: usize,
+    load: Duration,
     observe: Duration,
     plan: Duration,
+    render: Duration,
     changes: usize,
     live_objects: usize,
+    /// Peak resident memory of the process during the run, and resident
+    /// memory before it (the sandbox's tenant), in MiB.
+    peak_mib: f64,
+    base_mib: f64,
+}
+
+impl TenantctlRun {
+    fn total(&self) -> Duration {
+        self.load + self.observe + self.plan + self.render
+    }
+
+    /// The read at the floor its requests allow: requests x latency / concurrency.
+    fn ideal_read(&self, latency_ms: u64, concurrency: usize) -> Duration {
+        Duration::from_millis(latency_ms).mul_f64(self.counted.requests as f64 / concurrency.max(1) as f64)
+    }
+}
+
+/// `VmHWM` or `VmRSS` of this process in MiB (Linux), 0 when unknown.
+fn memory_mib(field: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix(field).map(|v| v.trim().trim_end_matches("kB").trim().to_string())))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Resets VmHWM to the current RSS (Linux: `5` to clear_refs).
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 struct NaiveRun {
@@ -161,9 +199,7 @@ impl NaiveRun {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let example_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("desired-state");
-    let state = schema::load(&example_dir).expect("the example tenant in desired-state/ loads");
-    let domain = state.tenant.as_ref().map(|t| t.value.primary_domain.clone()).unwrap_or_else(|| "contoso.onmicrosoft.com".into());
+    let domain = "contoso.onmicrosoft.com".to_string();
     let concurrency = GraphConfig::new(Cloud::custom("http://localhost", "http://localhost").expect("a custom cloud")).max_concurrency;
 
     let mut rows = Vec::new();
@@ -173,9 +209,11 @@ async fn main() {
         let sb = Sandbox::start(SandboxConfig::in_memory().with_domain(domain.clone())).await.expect("the sandbox starts");
         sb.seed(&SeedSpec { seed: args.seed, users: mix.users, groups: mix.groups, memberships_per_group: MEMBERS_PER_GROUP, policies: mix.policies })
             .expect("the sandbox seeds");
+        let (dir, ledger) = export(&sb).await;
         sb.set_faults(Faults { latency_ms: args.latency_ms, ..Faults::default() }).expect("faults are valid");
 
-        let real = run_tenantctl(&sb, &state).await;
+        let real = run_tenantctl(&sb, dir.path(), &ledger).await;
+        drop(dir);
         eprintln!("   tenantctl: {} requests in {:.2} s", real.counted.requests, real.counted.wall.as_secs_f64());
         let naive = if args.no_naive {
             None
@@ -205,27 +243,56 @@ fn client(sb: &SandboxHandle) -> GraphClient {
     GraphClient::new(GraphConfig::new(cloud), credential).expect("a Graph client")
 }
 
-/// tenantctl's real read path: observe, then plan.
-async fn run_tenantctl(sb: &SandboxHandle, state: &schema::DesiredState) -> TenantctlRun {
+/// `tenantctl export` of the seeded tenant, written to a temporary
+/// directory: the desired state that declares every object, and its ledger.
+async fn export(sb: &SandboxHandle) -> (tempfile::TempDir, Ledger) {
     let client = client(sb);
-    let ledger = Ledger::default();
+    let observed = providers::observe::observe_everything(&client).await.expect("the sandbox tenant reads");
+    let export = providers::export::export(&observed, &[sb.domain()], chrono::Utc::now());
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    for (name, text) in &export.files {
+        std::fs::write(dir.path().join(name), text).expect("the export is written");
+    }
+    (dir, export.ledger)
+}
+
+/// tenantctl's plan of a declared tenant, phase by phase.
+async fn run_tenantctl(sb: &SandboxHandle, dir: &std::path::Path, ledger: &Ledger) -> TenantctlRun {
+    let client = client(sb);
     let options = PlanOptions { now: chrono::Utc::now() };
-    let desired = providers::kinds::desired_model(state);
+    let base_mib = memory_mib("VmRSS:");
+    reset_peak();
     sb.reset_counts();
     let start = Instant::now();
-    let observed = providers::observe::observe(&client, &desired, &ledger).await.expect("the sandbox signs the client in");
-    let observe = start.elapsed();
-    let plan = engine::plan(&desired, &observed, &ledger, &options).expect("the example tenant plans");
-    let wall = start.elapsed();
+    let state = schema::load(dir).unwrap_or_else(|e| panic!("the export loads: {e}"));
+    let desired = providers::kinds::desired_model(&state);
+    drop(state);
+    let load = start.elapsed();
+    let t = Instant::now();
+    let observed = providers::observe::observe(&client, &desired, ledger).await.expect("the sandbox signs the client in");
+    let observe = t.elapsed();
     let counts = sb.request_counts();
+    let t = Instant::now();
+    let plan = engine::plan(&desired, &observed, ledger, &options).expect("the export plans");
+    let plan_time = t.elapsed();
+    let t = Instant::now();
+    let text = engine::render::text(&plan, false);
+    let render = t.elapsed();
+    let peak_mib = memory_mib("VmHWM:");
+    assert!(!text.is_empty());
     assert!(observed.unreadable.is_empty(), "a collection could not be read; the timing would be meaningless: {:?}", observed.unreadable);
     assert!(plan.unknown.is_empty(), "the plan has unknown resources: {:?}", plan.unknown);
     TenantctlRun {
-        counted: Counted::from_counts(wall, &counts),
+        counted: Counted::from_counts(observe, &counts),
+        declared: desired.resources.len(),
+        load,
         observe,
-        plan: wall - observe,
+        plan: plan_time,
+        render,
         changes: plan.changes.len(),
         live_objects: observed.objects.values().map(Vec::len).sum(),
+        peak_mib,
+        base_mib,
     }
 }
 
@@ -376,19 +443,50 @@ fn report(args: &Args, concurrency: usize, rows: &[(usize, Mix, TenantctlRun, Op
         "Sandbox latency {} ms per Graph request; client defaults (max {} requests in flight); page size {TOP}; seed {}; {} CPUs, {} memory.\n",
         args.latency_ms, concurrency, args.seed, cpus, memory
     );
+    let _ = writeln!(out, "## Declared plans, phase by phase\n");
     let _ = writeln!(
         out,
-        "| Objects | tenantctl requests | tenantctl time (observe + plan) | of which plan | tenantctl req/s | naive requests | naive time | naive req/s | speedup | requests saved |"
+        "| Objects | declared | requests | load | read | ideal read | read / ideal | plan | render | total | peak RSS (sandbox before) |"
     );
-    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (n, _, real, _) in rows {
+        let ideal = real.ideal_read(args.latency_ms, concurrency);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.2} s | {:.2} s | {:.2} s | {:.1}x | {:.2} s | {:.2} s | {:.2} s | {:.0} MiB ({:.0} MiB) |",
+            thousands(*n as f64),
+            thousands(real.declared as f64),
+            thousands(real.counted.requests as f64),
+            real.load.as_secs_f64(),
+            real.observe.as_secs_f64(),
+            ideal.as_secs_f64(),
+            real.observe.as_secs_f64() / ideal.as_secs_f64().max(1e-9),
+            real.plan.as_secs_f64(),
+            real.render.as_secs_f64(),
+            real.total().as_secs_f64(),
+            real.peak_mib,
+            real.base_mib
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n\"ideal read\" is requests x {} ms / {} in flight. Peak RSS is the whole process, which includes the in-process sandbox holding the tenant \
+         (its resident size just before the run is in brackets).\n",
+        args.latency_ms, concurrency
+    );
+    let _ = writeln!(out, "## Beside the naive per-object read\n");
+    let _ = writeln!(
+        out,
+        "| Objects | tenantctl requests | tenantctl read + plan | tenantctl req/s | naive requests | naive time | naive req/s | speedup | requests saved |"
+    );
+    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (n, _, real, naive) in rows {
         let r = &real.counted;
         let mut line = format!(
-            "| {} | {} | {:.2} s | {:.1} ms | {:.0} |",
+            "| {} | {} | {:.2} s | {:.0} |",
             thousands(*n as f64),
             thousands(r.requests as f64),
-            r.wall.as_secs_f64(),
-            real.plan.as_secs_f64() * 1e3,
+            (real.observe + real.plan).as_secs_f64(),
             r.rate()
         );
         match naive {
@@ -401,7 +499,7 @@ fn report(args: &Args, concurrency: usize, rows: &[(usize, Mix, TenantctlRun, Op
                     thousands(nv.requests()),
                     nv.wall().as_secs_f64(),
                     rate,
-                    nv.wall().as_secs_f64() / r.wall.as_secs_f64(),
+                    nv.wall().as_secs_f64() / (real.observe + real.plan).as_secs_f64(),
                     nv.requests() / r.requests as f64
                 );
             }
@@ -419,14 +517,18 @@ fn report(args: &Args, concurrency: usize, rows: &[(usize, Mix, TenantctlRun, Op
         let _ = writeln!(out, "\n## {} objects\n", thousands(*n as f64));
         let _ = writeln!(
             out,
-            "Seeded {} users, {} groups, {} policies. tenantctl read {} live objects in {:.2} s and planned {} changes in {:.1} ms.",
+            "Seeded {} users, {} groups, {} policies; the export declares {} resources. tenantctl loaded them in {:.2} s, read {} live objects in {:.2} s, \
+             planned {} changes in {:.1} ms and rendered the plan in {:.1} ms.",
             thousands(mix.users as f64),
             thousands(mix.groups as f64),
             thousands(mix.policies as f64),
+            thousands(real.declared as f64),
+            real.load.as_secs_f64(),
             thousands(real.live_objects as f64),
             real.observe.as_secs_f64(),
             real.changes,
-            real.plan.as_secs_f64() * 1e3
+            real.plan.as_secs_f64() * 1e3,
+            real.render.as_secs_f64() * 1e3
         );
         if let Some(nv) = naive {
             let _ = writeln!(

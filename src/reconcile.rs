@@ -309,6 +309,9 @@ struct Ctx<'a> {
     delta_path: PathBuf,
     started: std::time::Instant,
     stop: Stop,
+    /// Desired state loaded at start (to find the tenant): the first pass
+    /// uses it rather than loading the directory a second time.
+    preloaded: Mutex<Option<schema::DesiredState>>,
 }
 
 impl Ctx<'_> {
@@ -323,7 +326,11 @@ impl Ctx<'_> {
 async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
     let before = ctx.target.client.stats();
     let now = ctx.now();
-    let state = load(&ctx.args.dir)?;
+    let preloaded = ctx.preloaded.lock().ok().and_then(|mut p| p.take());
+    let state = match preloaded {
+        Some(state) => state,
+        None => load(&ctx.args.dir)?,
+    };
     let desired = providers::kinds::desired_model(&state);
     // Self-heal writes: it holds the state lock for the pass, and writes
     // the ledger whole, so a log left by a killed apply is compacted first.
@@ -484,6 +491,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         target: &target,
         started: std::time::Instant::now(),
         stop: stop.clone(),
+        preloaded: Mutex::new(Some(state)),
     };
     if let Some(parent) = ctx.delta_path.parent() {
         if let Err(e) = std::fs::create_dir_all(parent) {

@@ -370,7 +370,10 @@ async fn a_quiet_pass_reads_users_and_groups_through_delta_and_resyncs_when_the_
     assert_eq!(c.get("GET /v1.0/groups/delta"), 1, "{breakdown}");
     assert_eq!(c.get("GET /v1.0/users"), 0, "no full user listing:\n{breakdown}");
     assert_eq!(c.get("GET /v1.0/groups"), 0, "no full group listing:\n{breakdown}");
-    assert!(quiet <= 11, "a quiet pass costs {quiet} Graph requests, more than 11:\n{breakdown}");
+    // Members and owners come with group delta: no per-group reads, not even batched.
+    assert_eq!(c.get("POST /v1.0/$batch"), 0, "no owner or member reads:\n{breakdown}");
+    assert!(c.batch_items.keys().all(|k| !k.contains("/groups/")), "{breakdown}");
+    assert!(quiet <= 10, "a quiet pass costs {quiet} Graph requests, more than 10:\n{breakdown}");
     assert!(quiet * 3 < first, "a quiet pass ({quiet}) is far cheaper than the first ({first})");
     let r = reports(w);
     assert_eq!(r[1].1["delta_full_resyncs"], 0);
@@ -411,7 +414,22 @@ async fn a_quiet_pass_reads_users_and_groups_through_delta_and_resyncs_when_the_
     let (code, _) = once(&sb, w, &dir, "2026-11-23T13:00:00Z", &[]);
     assert_eq!(code, Some(2));
     let (again, breakdown) = graph_requests(&sb);
-    assert!(again <= 11, "{again}:\n{breakdown}");
+    assert!(again <= 10, "{again}:\n{breakdown}");
+
+    // An owner removed behind the tool's back arrives as owners@delta in
+    // the one group delta request.
+    let admins = ledger_id(w, "group.intune-admins");
+    client.v1().send(providers::graph::Method::DELETE, &format!("/groups/{admins}/owners/{adele}/$ref"), None, &[]).await.unwrap();
+    sb.reset_counts();
+    let (code, out) = once(&sb, w, &dir, "2026-11-23T13:15:00Z", &[]);
+    assert_eq!(code, Some(2), "{out}");
+    let (_, breakdown) = graph_requests(&sb);
+    let c = sb.request_counts();
+    assert_eq!((c.get("GET /v1.0/groups/delta"), c.get("POST /v1.0/$batch")), (1, 0), "{breakdown}");
+    let r = reports(w);
+    let report = &r.last().unwrap().1;
+    let owners = item(report, "group.intune-admins").unwrap_or_else(|| panic!("the owner removal is drift: {report:#}"));
+    assert!(owners.to_string().contains("owners"), "{owners:#}");
     sb.shutdown().await.unwrap();
 }
 

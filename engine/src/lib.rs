@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod diff;
 pub mod drift;
+pub mod fingerprint;
 pub mod governance;
 pub mod graph;
 pub mod ledger;

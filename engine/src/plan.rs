@@ -10,7 +10,6 @@ use schema::kinds::governance::GuestExpiryAction;
 use schema::{Address, Kind};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::diff::{canonical, diff_props, FieldChange};
 use crate::governance::RolloutMode;
@@ -201,26 +200,8 @@ pub enum PlanError {
     Graph(#[from] GraphError),
 }
 
-/// sha256 of a value's canonical JSON (sorted keys).
-pub fn fingerprint(v: &Value) -> String {
-    let mut h = Sha256::new();
-    h.update(canonical_json(v).as_bytes());
-    format!("sha256:{}", hex::encode(h.finalize()))
-}
-
-fn canonical_json(v: &Value) -> String {
-    match v {
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            let inner: Vec<String> =
-                keys.iter().map(|k| format!("{}:{}", Value::String((*k).clone()), canonical_json(&m[*k]))).collect();
-            format!("{{{}}}", inner.join(","))
-        }
-        Value::Array(a) => format!("[{}]", a.iter().map(canonical_json).collect::<Vec<_>>().join(",")),
-        other => other.to_string(),
-    }
-}
+pub use crate::fingerprint::fingerprint;
+use crate::fingerprint::ObservedPart;
 
 /// Replace `{{id}}` placeholders in a live natural key with `{{address}}`
 /// where the id belongs to a matched object, so keys that embed references
@@ -371,7 +352,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     let mut unchanged = Vec::new();
     let mut unknown = Vec::new();
     let mut warnings = duplicates;
-    let mut fp_parts = serde_json::Map::new();
+    let mut fp_parts: BTreeMap<String, ObservedPart> = BTreeMap::new();
 
     // Resources that cannot be judged: their kind, or a kind they refer to,
     // could not be read.
@@ -393,13 +374,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
         }
         let live = matched.get(address).copied();
         let expired = r.expires.is_some_and(|e| e <= options.now);
-        fp_parts.insert(
-            address.to_string(),
-            match live {
-                Some(o) => serde_json::json!({"id": o.id, "props": resolve_refs(&Value::Object(o.props.clone().into_iter().collect()), &ids)}),
-                None => Value::Null,
-            },
-        );
+        fp_parts.insert(address.to_string(), live.map_or(ObservedPart::Missing, ObservedPart::Live));
         if expired {
             let when = r.expires.map(|e| e.to_rfc3339()).unwrap_or_default();
             match (address.kind, live, gov.guest_expiry_action) {
@@ -527,7 +502,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
             });
             continue;
         };
-        fp_parts.insert(address.to_string(), serde_json::json!({"id": o.id}));
+        fp_parts.insert(address.to_string(), ObservedPart::Id(&o.id));
         let prunable = gov.prune.kinds.iter().any(|k| k == address.kind.as_str());
         if protected.contains(&address.to_string()) {
             orphans.push(Orphan { address: address.clone(), id: o.id.clone(), reason: "no longer declared, but protected: never deleted".into() });
@@ -579,7 +554,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     unchanged.sort();
     unknown.sort_by(|a, b| a.address.cmp(&b.address));
     orphans.sort_by(|a, b| a.address.cmp(&b.address));
-    let observed_fingerprint = fingerprint(&Value::Object(fp_parts));
+    let observed_fingerprint = crate::fingerprint::observed(&fp_parts, &ids);
     let desired_fingerprint = fingerprint(&serde_json::to_value(desired).unwrap_or(Value::Null));
     let ids = matched.iter().map(|(a, o)| (a.clone(), o.id.clone())).collect();
     Ok(Plan {

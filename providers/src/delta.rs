@@ -1,10 +1,13 @@
 //! Cheap repeat reads of users and groups through delta queries, for the
 //! reconcile loop. The first pass reads `/users/delta` and `/groups/delta`
-//! (with `members`) in full; the snapshot of selected Graph properties and
-//! the deltaLinks are kept in a state file (no secrets: only what `$select`
-//! names). Later passes fetch only what changed, apply `@removed` entries
-//! and `members@delta`, and fall back to a full resync when the token has
-//! expired. The other collections are read as `observe` reads them.
+//! (with `members` and `owners`) in full; the snapshot of selected Graph
+//! properties and the deltaLinks are kept in a state file (no secrets: only
+//! what `$select` names). Later passes fetch only what changed, apply
+//! `@removed` entries, `members@delta` and `owners@delta`, and fall back to
+//! a full resync when the token has expired. So a quiet pass costs one
+//! request for users and one for groups, whatever the tenant's size and
+//! whatever membership and ownership desired state manages. The other
+//! collections are read as `observe` reads them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,7 +19,9 @@ use serde_json::Value;
 use crate::graph::{GraphClient, GraphError};
 use crate::kinds::{group, guest, str_field, user};
 
-pub const DELTA_STATE_VERSION: u32 = 1;
+/// 2: group snapshots hold owners (from `owners@delta`); a version-1 state
+/// resyncs once.
+pub const DELTA_STATE_VERSION: u32 = 2;
 
 /// One collection's snapshot: raw objects by id, members by group id.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -25,6 +30,8 @@ pub struct Snapshot {
     pub objects: BTreeMap<String, Value>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub members: BTreeMap<String, BTreeSet<String>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub owners: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// The state file (`.tenantctl/delta.json`).
@@ -89,6 +96,7 @@ async fn sync(client: &GraphClient, path: &str, snap: &mut Option<Snapshot>, sta
     for r in &page.removed {
         s.objects.remove(&r.id);
         s.members.remove(&r.id);
+        s.owners.remove(&r.id);
         stats.removed += 1;
     }
     for item in page.items {
@@ -97,14 +105,16 @@ async fn sync(client: &GraphClient, path: &str, snap: &mut Option<Snapshot>, sta
             continue;
         }
         let mut item = item;
-        if let Some(changes) = item.as_object_mut().and_then(|m| m.remove("members@delta")) {
-            let set = s.members.entry(id.clone()).or_default();
-            for m in changes.as_array().into_iter().flatten() {
-                let mid = str_field(m, "id").to_string();
-                if m.get("@removed").is_some() {
-                    set.remove(&mid);
-                } else {
-                    set.insert(mid);
+        for (field, links) in [("members@delta", &mut s.members), ("owners@delta", &mut s.owners)] {
+            if let Some(changes) = item.as_object_mut().and_then(|m| m.remove(field)) {
+                let set = links.entry(id.clone()).or_default();
+                for m in changes.as_array().into_iter().flatten() {
+                    let mid = str_field(m, "id").to_string();
+                    if m.get("@removed").is_some() {
+                        set.remove(&mid);
+                    } else {
+                        set.insert(mid);
+                    }
                 }
             }
         }
@@ -153,19 +163,11 @@ pub async fn observe_with_delta(client: &GraphClient, desired: &DesiredModel, le
         }
     }
     if kinds.contains(&Kind::Group) {
-        let path = format!("/groups/delta?$select={},members", group::SELECT);
+        let path = format!("/groups/delta?$select={},members,owners", group::SELECT);
         match sync(client, &path, &mut state.groups, &mut stats).await {
             Ok(()) => {
-                let groups = read_groups(client, desired, ledger, state.groups.as_ref()).await;
-                match groups {
-                    Ok(list) => {
-                        observed.objects.entry(Kind::Group).or_default();
-                        list.into_iter().for_each(|o| observed.insert(o));
-                    }
-                    Err(e) => {
-                        observed.unreadable.insert(Kind::Group, e.to_string());
-                    }
-                }
+                observed.objects.entry(Kind::Group).or_default();
+                read_groups(desired, ledger, state.groups.as_ref()).into_iter().for_each(|o| observed.insert(o));
             }
             Err(e @ GraphError::Auth { .. }) => return Err(e),
             Err(e) => {
@@ -180,11 +182,10 @@ pub async fn observe_with_delta(client: &GraphClient, desired: &DesiredModel, le
     Ok((observed, stats))
 }
 
-/// Groups from the snapshot, with members (from delta) for the groups whose
-/// membership is managed, and owners read for the groups whose owners are
-/// (delta does not track owners).
-async fn read_groups(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger, snap: Option<&Snapshot>) -> Result<Vec<LiveObject>, GraphError> {
-    let Some(snap) = snap else { return Ok(Vec::new()) };
+/// Groups from the snapshot, with members and owners (both tracked by
+/// group delta) for the groups whose membership or ownership is managed.
+fn read_groups(desired: &DesiredModel, ledger: &Ledger, snap: Option<&Snapshot>) -> Vec<LiveObject> {
+    let Some(snap) = snap else { return Vec::new() };
     let mut wants_members = BTreeSet::new();
     let mut wants_owners = BTreeSet::new();
     for r in desired.resources.values().filter(|r| r.address.kind == Kind::Group) {
@@ -199,24 +200,15 @@ async fn read_groups(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
         }
     }
     let wanted = |set: &BTreeSet<String>, g: &Value| set.contains(str_field(g, "id")) || set.contains(&str_field(g, "mailNickname").to_lowercase());
-    let owner_ids: Vec<String> = snap.objects.values().filter(|g| wanted(&wants_owners, g)).map(|g| str_field(g, "id").to_string()).collect();
-    let requests: Vec<crate::graph::BatchRequest> = owner_ids.iter().map(|id| crate::graph::BatchRequest::get(format!("/groups/{id}/owners?$select=id&$top=999"))).collect();
-    let responses = if requests.is_empty() { Vec::new() } else { client.v1().batch(requests).await? };
-    let mut owners: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (id, response) in owner_ids.iter().zip(responses) {
-        let body = response.into_result()?.unwrap_or(Value::Null);
-        let mut list: Vec<String> = body.get("value").and_then(Value::as_array).into_iter().flatten().filter_map(|m| m.get("id").and_then(Value::as_str).map(str::to_string)).collect();
-        list.sort();
-        owners.insert(id.clone(), list);
-    }
-    Ok(snap
-        .objects
+    snap.objects
         .values()
         .map(|g| {
             let id = str_field(g, "id").to_string();
             let dynamic = g.get("groupTypes").and_then(Value::as_array).is_some_and(|t| t.iter().any(|x| x == "DynamicMembership"));
-            let members: Option<Vec<String>> = (!dynamic && wanted(&wants_members, g)).then(|| snap.members.get(&id).map(|m| m.iter().cloned().collect()).unwrap_or_default());
-            group::normalize(g, members.as_deref(), owners.get(&id).map(Vec::as_slice))
+            let links = |set: &BTreeMap<String, BTreeSet<String>>| -> Vec<String> { set.get(&id).map(|m| m.iter().cloned().collect()).unwrap_or_default() };
+            let members: Option<Vec<String>> = (!dynamic && wanted(&wants_members, g)).then(|| links(&snap.members));
+            let owners: Option<Vec<String>> = wanted(&wants_owners, g).then(|| links(&snap.owners));
+            group::normalize(g, members.as_deref(), owners.as_deref())
         })
-        .collect())
+        .collect()
 }

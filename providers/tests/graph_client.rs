@@ -179,14 +179,80 @@ async fn batch_retries_throttled_sub_requests_after_their_retry_after() {
         .unwrap();
     assert!(out.iter().all(|r| r.status == 200), "{out:?}");
     assert_eq!(out[1].body.as_ref().unwrap()["url"], json!("/users/b"));
+    // Each sub-request waits for its own Retry-After: c after 1 s, b after 3 s.
     let reqs = server.graph_requests();
-    assert_eq!(reqs.len(), 2);
-    let second: Vec<Value> = reqs[1].json()["requests"].as_array().unwrap().iter().map(|s| s["url"].clone()).collect();
-    assert_eq!(second, [json!("/users/b"), json!("/users/c")]);
-    assert_eq!(sleeper.delays(), [Duration::from_secs(3)], "longest Retry-After honoured");
+    assert_eq!(reqs.len(), 3);
+    let urls = |r: &graph_support::Recorded| -> Vec<Value> { r.json()["requests"].as_array().unwrap().iter().map(|s| s["url"].clone()).collect() };
+    assert_eq!(urls(&reqs[1]), [json!("/users/c")]);
+    assert_eq!(urls(&reqs[2]), [json!("/users/b")]);
+    assert_eq!(sleeper.delays(), [Duration::from_secs(1), Duration::from_secs(2)], "each Retry-After honoured from the first answer");
+    assert_eq!((out[0].attempts, out[1].attempts, out[2].attempts), (1, 2, 2));
     let stats = client.stats();
     assert_eq!(stats.throttled, 2);
     assert_eq!(stats.retries, 2);
+}
+
+#[tokio::test]
+async fn a_sub_request_throttled_every_time_reports_the_attempts_it_took() {
+    let server = start(|r, _| {
+        let responses: Vec<Value> = r.json()["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|sub| {
+                if sub["url"] == json!("/groups/g/owners") {
+                    json!({"id": sub["id"], "status": 429, "headers": {"Retry-After": "0"}, "body": {"error": {"code": "TooManyRequests", "message": "slow down"}}})
+                } else if sub["url"] == json!("/groups/h/owners") {
+                    json!({"id": sub["id"], "status": 424, "body": {"error": {"code": "FailedDependency", "message": "dependency failed"}}})
+                } else {
+                    json!({"id": sub["id"], "status": 200, "body": {"value": []}})
+                }
+            })
+            .collect();
+        Reply::json(200, json!({"responses": responses}))
+    })
+    .await;
+    let (client, _) = static_client(&server.base);
+    let out = client
+        .batch(vec![BatchRequest::get("/groups/g/members"), BatchRequest::get("/groups/g/owners"), BatchRequest::get("/groups/h/owners")])
+        .await
+        .unwrap();
+    assert_eq!(out[0].attempts, 1);
+    // test_config allows 4 attempts in all; 424 (a failed dependency) is retried like 429.
+    assert_eq!((out[1].attempts, out[2].attempts), (4, 4));
+    let err = out[1].clone().into_result().unwrap_err();
+    assert!(err.to_string().contains("4 attempt"), "{err}");
+    let reqs = server.graph_requests();
+    assert_eq!(reqs.len(), 4, "the retries are re-batched together");
+    assert!(reqs[1..].iter().all(|r| r.json()["requests"].as_array().unwrap().len() == 2));
+}
+
+#[tokio::test]
+async fn batches_are_sent_concurrently_and_answers_keep_request_order() {
+    let arrivals = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&arrivals);
+    let server = start(move |r, _| {
+        seen.lock().unwrap().push(std::time::Instant::now());
+        let responses: Vec<Value> = r.json()["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|sub| json!({"id": sub["id"], "status": 200, "body": {"url": sub["url"]}}))
+            .collect();
+        // Each call takes 2 s: sent one after another, 3 calls arrive at least 2 s apart.
+        Reply::json(200, json!({"responses": responses})).delayed(Duration::from_secs(2))
+    })
+    .await;
+    let (client, _) = static_client(&server.base);
+    let requests: Vec<BatchRequest> = (0..60).map(|i| BatchRequest::get(format!("/users/u{i}"))).collect();
+    let out = client.batch(requests).await.unwrap();
+    for (i, r) in out.iter().enumerate() {
+        assert_eq!(r.body.as_ref().unwrap()["url"], json!(format!("/users/u{i}")), "position {i}");
+    }
+    let arrivals = arrivals.lock().unwrap().clone();
+    assert_eq!(arrivals.len(), 3);
+    let spread = arrivals[2].duration_since(arrivals[0]);
+    assert!(spread < Duration::from_secs(2), "all three $batch calls were in flight together (spread {spread:?})");
 }
 
 #[tokio::test]
@@ -504,6 +570,7 @@ async fn intune_writes_are_paced_through_the_sleeper() {
     }
     // Directory writes and reads are not in the Intune bucket.
     client.patch_json("/groups/g", json!({"description": "x"})).await.unwrap();
-    assert_eq!(sleeper.delays(), [Duration::from_secs(10)]);
+    // Two writes fill the 20 s window; the third waits until it has slid past the first.
+    assert_eq!(sleeper.delays(), [Duration::from_secs(20)]);
     assert_eq!(server.graph_requests().len(), 4);
 }

@@ -23,6 +23,9 @@ pub struct RequestCounts {
     pub injected_errors: u64,
     /// Connections dropped on purpose.
     pub dropped: u64,
+    /// 429s answered because a modelled service limit was exceeded
+    /// (`limits.rs`; requests and batch items), apart from injected ones.
+    pub limited: u64,
 }
 
 impl RequestCounts {

@@ -127,6 +127,8 @@ pub fn run(app: &App, ctx: &Ctx, body: Option<&Value>) -> Result<GResp, GraphErr
             error_resp(&e, &request_id)
         } else if segs.first().map(String::as_str) == Some("$batch") {
             error_resp(&bad("Nested batch requests are not supported."), &request_id)
+        } else if let Err(e) = crate::server::admit(app, &item.method, &segs) {
+            error_resp(&e, &request_id)
         } else {
             let decision = lock(&app.faults).decide(false);
             match decision {

@@ -1,7 +1,8 @@
 //! Delta queries for users and groups: a full sync paged with `$skiptoken`
 //! ending in an `@odata.deltaLink`; later calls return only objects changed
-//! since, `@removed` entries for deletions and `members@delta` for
-//! membership changes. Tokens carry the change-log sequence number and an
+//! since, `@removed` entries for deletions, and `members@delta` and
+//! `owners@delta` for membership and ownership changes (when `$select`
+//! names `members` / `owners`, as Graph's group delta does). Tokens carry the change-log sequence number and an
 //! epoch; expiring the epoch (admin endpoint) forces clients to resync.
 //!
 //! An expired token is answered 400 `syncStateNotFound` with "The sync state
@@ -13,7 +14,7 @@ use crate::error::GraphError;
 use crate::graph::{Ctx, GResp};
 use crate::odata::{self, Query};
 use crate::resources::{Spec, DIR_MAX, DIR_PAGE};
-use crate::store::{ChangeKind, Tenant, MEMBERS};
+use crate::store::{ChangeKind, Tenant, MEMBERS, OWNERS};
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -77,6 +78,13 @@ fn parse_window(t: &Tenant, coll: &str, q: &Query) -> Result<Window, GraphError>
     }
 }
 
+/// Link changes of one object in a delta window, oldest first (true = added).
+#[derive(Default)]
+struct Changes {
+    members: Vec<(String, bool)>,
+    owners: Vec<(String, bool)>,
+}
+
 fn member_ref(t: &Tenant, id: &str) -> Value {
     let ty = if t.get("groups", id).is_some() { "#microsoft.graph.group" } else { "#microsoft.graph.user" };
     json!({"@odata.type": ty, "id": id})
@@ -97,8 +105,26 @@ pub fn delta(t: &Tenant, ctx: &Ctx, spec: &Spec, q: &Query) -> Result<GResp, Gra
     let size = q.top.unwrap_or(DIR_PAGE).min(DIR_MAX);
     let w = parse_window(t, coll, q)?;
     let want_members = coll == "groups" && q.select.as_ref().is_some_and(|s| s.iter().any(|p| p == MEMBERS));
-    let select: Option<Vec<String>> = q.select.as_ref().map(|s| s.iter().filter(|p| *p != MEMBERS).cloned().collect());
-    let render_obj = |id: &str, member_changes: Option<&Vec<(String, bool)>>| -> Option<Value> {
+    let want_owners = coll == "groups" && q.select.as_ref().is_some_and(|s| s.iter().any(|p| p == OWNERS));
+    let select: Option<Vec<String>> = q.select.as_ref().map(|s| s.iter().filter(|p| *p != MEMBERS && *p != OWNERS).cloned().collect());
+    // A link list in full (initial sync), or the changes to it.
+    let links = |id: &str, rel: &str, changes: Option<&Vec<(String, bool)>>| -> Value {
+        let items: Vec<Value> = match changes {
+            None => t.links(id, rel).map(|s| s.iter().map(|m| member_ref(t, m)).collect()).unwrap_or_default(),
+            Some(ch) => ch
+                .iter()
+                .map(|(m, added)| {
+                    let mut r = member_ref(t, m);
+                    if !added {
+                        r["@removed"] = json!({"reason": "deleted"});
+                    }
+                    r
+                })
+                .collect(),
+        };
+        Value::Array(items)
+    };
+    let render_obj = |id: &str, changes: Option<&Changes>| -> Option<Value> {
         let rec = t.get(coll, id)?;
         let mut out = rec.data.clone();
         out = match (&select, spec.default_select) {
@@ -106,21 +132,12 @@ pub fn delta(t: &Tenant, ctx: &Ctx, spec: &Spec, q: &Query) -> Result<GResp, Gra
             (None, Some(d)) => odata::select(out, &d.iter().map(|s| s.to_string()).collect::<Vec<_>>(), &[]),
             (None, None) => out,
         };
-        if want_members {
-            let items: Vec<Value> = match member_changes {
-                None => t.links(id, MEMBERS).map(|s| s.iter().map(|m| member_ref(t, m)).collect()).unwrap_or_default(),
-                Some(ch) => ch
-                    .iter()
-                    .map(|(m, added)| {
-                        let mut r = member_ref(t, m);
-                        if !added {
-                            r["@removed"] = json!({"reason": "deleted"});
-                        }
-                        r
-                    })
-                    .collect(),
-            };
-            out.insert("members@delta".into(), Value::Array(items));
+        // Incremental rounds carry a link list only when it changed.
+        if want_members && changes.is_none_or(|c| !c.members.is_empty()) {
+            out.insert("members@delta".into(), links(id, MEMBERS, changes.map(|c| &c.members)));
+        }
+        if want_owners && changes.is_none_or(|c| !c.owners.is_empty()) {
+            out.insert("owners@delta".into(), links(id, OWNERS, changes.map(|c| &c.owners)));
         }
         Some(Value::Object(out))
     };
@@ -147,27 +164,29 @@ pub fn delta(t: &Tenant, ctx: &Ctx, spec: &Spec, q: &Query) -> Result<GResp, Gra
         }
     } else {
         // Collapse the change log in (since, upto] per object.
-        let mut touched: BTreeMap<String, (Vec<(String, bool)>, bool)> = BTreeMap::new();
+        let mut touched: BTreeMap<String, Changes> = BTreeMap::new();
         for c in t.changes_since(w.since).iter().take_while(|c| c.seq <= w.upto).filter(|c| c.coll == coll) {
             let e = touched.entry(c.id.clone()).or_default();
             match &c.kind {
-                ChangeKind::MemberAdd(m) => e.0.push((m.clone(), true)),
-                ChangeKind::MemberRemove(m) => e.0.push((m.clone(), false)),
-                _ => e.1 = true,
+                ChangeKind::MemberAdd(m) => e.members.push((m.clone(), true)),
+                ChangeKind::MemberRemove(m) => e.members.push((m.clone(), false)),
+                ChangeKind::OwnerAdd(m) => e.owners.push((m.clone(), true)),
+                ChangeKind::OwnerRemove(m) => e.owners.push((m.clone(), false)),
+                _ => {}
             }
         }
         let start = match &w.after {
             Some(a) => std::ops::Bound::Excluded(a.clone()),
             None => std::ops::Bound::Unbounded,
         };
-        for (id, (members, _)) in touched.range::<String, _>((start, std::ops::Bound::Unbounded)).filter(|(id, _)| in_filter(id)) {
+        for (id, changes) in touched.range::<String, _>((start, std::ops::Bound::Unbounded)).filter(|(id, _)| in_filter(id)) {
             if value.len() == size {
                 more = true;
                 break;
             }
             last = Some(id.clone());
             if t.get(coll, id).is_some() {
-                if let Some(v) = render_obj(id, Some(members)) {
+                if let Some(v) = render_obj(id, Some(changes)) {
                     value.push(v);
                 }
             } else {

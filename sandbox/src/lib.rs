@@ -28,6 +28,7 @@ pub mod faults;
 pub mod graph;
 pub mod groups;
 pub mod intune;
+pub mod limits;
 pub mod odata;
 pub mod oma;
 pub mod permissions;
@@ -43,6 +44,7 @@ pub use accounting::RequestCounts;
 pub use cli::{serve, ServeArgs};
 pub use error::{GraphError, SandboxError};
 pub use faults::Faults;
+pub use limits::Limits;
 pub use seed::{SeedReport, SeedSpec};
 
 use server::{lock, App};
@@ -240,6 +242,7 @@ impl Sandbox {
         let app = Arc::new(App {
             tenant: Mutex::new(tenant),
             faults: Mutex::new(faults::FaultState::new(config.faults.clone())),
+            limits: Mutex::new(limits::LimitState::default()),
             counts: Mutex::new(RequestCounts::default()),
             permissions: Mutex::new(std::sync::Arc::new(granted)),
             auth: auth::AuthConfig {
@@ -323,6 +326,10 @@ impl SandboxHandle {
         check_permissions(&p)?;
         *lock(&self.app.permissions) = std::sync::Arc::new(p);
         Ok(())
+    }
+    /// Sets the modelled service limits (none by default; see `limits.rs`).
+    pub fn set_limits(&self, limits: Limits) {
+        lock(&self.app.limits).set(limits);
     }
     pub fn request_counts(&self) -> RequestCounts {
         lock(&self.app.counts).clone()

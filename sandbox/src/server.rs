@@ -28,6 +28,8 @@ use tower::ServiceExt as _;
 pub struct App {
     pub tenant: Mutex<Tenant>,
     pub faults: Mutex<FaultState>,
+    /// Modelled service limits (`limits.rs`), none unless set.
+    pub limits: Mutex<crate::limits::LimitState>,
     pub counts: Mutex<RequestCounts>,
     /// Granted application permissions ([`crate::permissions`]).
     pub permissions: Mutex<Arc<Vec<String>>>,
@@ -208,6 +210,15 @@ async fn apply_faults(app: &App, kill: Option<&ConnKill>) -> Result<(), GraphErr
     }
 }
 
+/// The modelled service limits' verdict on one request (or `$batch` item).
+pub fn admit(app: &App, method: &str, path: &[String]) -> Result<(), GraphError> {
+    let verdict = lock(&app.limits).admit(method, path, chrono::Utc::now().timestamp_millis());
+    if verdict.is_err() {
+        lock(&app.counts).limited += 1;
+    }
+    verdict
+}
+
 async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let kill = parts.extensions.get::<ConnKill>().cloned();
@@ -281,6 +292,13 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         let mut r = error_http(&e, &request_id, crid);
         r.headers_mut().insert("www-authenticate", HeaderValue::from_static("Bearer realm=\"\", authorization_uri=\"\", client_id=\"00000003-0000-0000-c000-000000000000\""));
         return r;
+    }
+    // Service limits count each `$batch` item, not the `$batch` call.
+    if !(rest.len() == 1 && rest[0] == "$batch") {
+        if let Err(e) = admit(&app, &method, &rest) {
+            record(&app, key, Some(e.status));
+            return error_http(&e, &request_id, crid);
+        }
     }
     let body: Option<Value> = if bytes.iter().all(u8::is_ascii_whitespace) {
         None

@@ -29,6 +29,9 @@ pub enum ChangeKind {
     HardDelete,
     MemberAdd(String),
     MemberRemove(String),
+    /// Owners, tracked by group delta as `owners@delta`.
+    OwnerAdd(String),
+    OwnerRemove(String),
 }
 
 impl ChangeKind {
@@ -39,6 +42,8 @@ impl ChangeKind {
             ChangeKind::HardDelete => ("hard", ""),
             ChangeKind::MemberAdd(m) => ("madd", m),
             ChangeKind::MemberRemove(m) => ("mrem", m),
+            ChangeKind::OwnerAdd(m) => ("oadd", m),
+            ChangeKind::OwnerRemove(m) => ("orem", m),
         }
     }
     fn decode(kind: &str, arg: String) -> Option<ChangeKind> {
@@ -48,6 +53,8 @@ impl ChangeKind {
             "hard" => ChangeKind::HardDelete,
             "madd" => ChangeKind::MemberAdd(arg),
             "mrem" => ChangeKind::MemberRemove(arg),
+            "oadd" => ChangeKind::OwnerAdd(arg),
+            "orem" => ChangeKind::OwnerRemove(arg),
             _ => return None,
         })
     }
@@ -266,6 +273,8 @@ impl Tenant {
             self.pending.push(Op::Link(group.to_string(), rel, member.to_string()));
             if rel == MEMBERS {
                 self.log_change("groups", group, ChangeKind::MemberAdd(member.to_string()));
+            } else if rel == OWNERS {
+                self.log_change("groups", group, ChangeKind::OwnerAdd(member.to_string()));
             } else {
                 self.log_change("groups", group, ChangeKind::Upsert);
             }
@@ -281,6 +290,8 @@ impl Tenant {
             self.pending.push(Op::Link(group.to_string(), rel, member.to_string()));
             if rel == MEMBERS {
                 self.log_change("groups", group, ChangeKind::MemberRemove(member.to_string()));
+            } else if rel == OWNERS {
+                self.log_change("groups", group, ChangeKind::OwnerRemove(member.to_string()));
             } else {
                 self.log_change("groups", group, ChangeKind::Upsert);
             }

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -22,15 +23,24 @@ pub struct Location {
 }
 
 impl Location {
-    /// Location of a byte span within `text`.
+    /// Location of a byte span within `text`. Builds a line index of the
+    /// whole text: to locate many spans in one file, build a [`LineIndex`]
+    /// once and use [`Location::from_span_in`].
     pub fn from_span(file: &Path, text: &str, span: Range<usize>) -> Location {
+        Location::from_span_in(file, text, &LineIndex::new(text), span)
+    }
+
+    /// Location of a byte span within `text`, whose line starts are
+    /// `index`: a binary search plus the length of one line, however far
+    /// into the file the span is.
+    pub fn from_span_in(file: &Path, text: &str, index: &LineIndex, span: Range<usize>) -> Location {
         let start = floor_char_boundary(text, span.start.min(text.len()));
-        let line_start = text[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let line0 = index.line_of(start);
+        let line_start = index.starts.get(line0).copied().unwrap_or(0).min(start);
         let line_end = text[start..]
             .find('\n')
             .map(|i| start + i)
             .unwrap_or(text.len());
-        let line = text[..start].matches('\n').count() + 1;
         let column = text[line_start..start].chars().count() + 1;
         let line_text = text[line_start..line_end]
             .trim_end_matches('\r')
@@ -39,7 +49,7 @@ impl Location {
         let width = text[start..end].chars().count().max(1);
         Location {
             file: file.to_path_buf(),
-            line,
+            line: line0 + 1,
             column,
             line_text,
             width,
@@ -55,6 +65,53 @@ impl Location {
             line_text: String::new(),
             width: 1,
         }
+    }
+}
+
+/// Byte offsets where each line of one text starts, built in one pass so
+/// that turning a byte offset into a line is a binary search.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LineIndex {
+    /// Offset of the first byte of each line; always starts with 0.
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> LineIndex {
+        let mut starts = Vec::with_capacity(text.len() / 32 + 1);
+        starts.push(0);
+        starts.extend(
+            text.bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        LineIndex { starts }
+    }
+
+    /// 0-based line holding byte `offset`.
+    pub fn line_of(&self, offset: usize) -> usize {
+        // starts[0] == 0 <= offset, so the partition point is at least 1.
+        self.starts.partition_point(|&s| s <= offset).saturating_sub(1)
+    }
+}
+
+/// Where a resource was declared, kept as a byte span in its file rather
+/// than a line and column: those are computed only when a diagnostic needs
+/// them ([`crate::source::SourceFile::location`]), so loading stays linear
+/// in the size of the files and keeps no copy of their lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The file, as shown to the user (shared by every resource it declares).
+    pub file: Arc<Path>,
+    /// Byte span of the declaration's key or table header, when known.
+    pub span: Option<Range<usize>>,
+}
+
+impl Origin {
+    /// An origin naming a file only.
+    pub fn file(file: Arc<Path>) -> Origin {
+        Origin { file, span: None }
     }
 }
 
@@ -297,6 +354,28 @@ mod tests {
             single,
             "error[x]: y\n --> f:1:5\n  |\n1 | a = 1\n  |     ^\n"
         );
+    }
+
+    /// Every byte offset of a text with empty lines, CRLF, multibyte
+    /// characters and no final newline is located exactly as counting
+    /// newlines from the start of the file does.
+    #[test]
+    fn indexed_locations_match_counting_from_the_start() {
+        let text = "a = 1\n\n[user.é]\r\nname = \"ü\"\n\n\nlast = 2";
+        let index = LineIndex::new(text);
+        for offset in 0..=text.len() + 2 {
+            let got = Location::from_span_in(Path::new("f"), text, &index, offset..offset + 1);
+            let start = floor_char_boundary(text, offset.min(text.len()));
+            let line = text[..start].matches('\n').count() + 1;
+            let line_start = text[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
+            let column = text[line_start..start].chars().count() + 1;
+            assert_eq!((got.line, got.column), (line, column), "offset {offset}");
+            let expected_text = text[line_start..].split('\n').next().unwrap_or("").trim_end_matches('\r');
+            assert_eq!(got.line_text, expected_text, "offset {offset}");
+        }
+        assert_eq!(index.line_of(0), 0);
+        assert_eq!(index.line_of(6), 1);
+        assert_eq!(index.line_of(7), 2);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use graph_metadata::{full_name, metadata, Metadata, PropInfo};
 
 use crate::address::Kind;
-use crate::diagnostic::{Diagnostic, Diagnostics, Location};
+use crate::diagnostic::{Diagnostic, Diagnostics, Location, Origin};
 use crate::source::{Seg, SourceFile};
 use crate::state::DesiredState;
 use crate::suggest::closest;
@@ -34,7 +34,7 @@ struct Cx<'a> {
     m: &'a Metadata,
     sources: &'a [SourceFile],
     diags: &'a mut Diagnostics,
-    origin: &'a Location,
+    origin: &'a Origin,
     /// `device_configuration.KEY`
     addr: String,
 }
@@ -45,7 +45,7 @@ impl Cx<'_> {
         let loc = self
             .sources
             .iter()
-            .find(|s| s.path == self.origin.file)
+            .find(|s| s.holds(self.origin))
             .map(|s| {
                 if code == "unknown-setting" {
                     s.locate_key(path)
@@ -53,7 +53,7 @@ impl Cx<'_> {
                     s.locate(path)
                 }
             })
-            .unwrap_or_else(|| self.origin.clone());
+            .unwrap_or_else(|| Location::file(&self.origin.file));
         let mut d = Diagnostic::error(code, message).at(Some(loc));
         d.help = help;
         self.diags.push(d);

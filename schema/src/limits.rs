@@ -26,7 +26,7 @@
 //! source line, so [`shorten`] trims what a diagnostic shows of a huge value.
 
 use crate::address::Kind;
-use crate::diagnostic::{Diagnostic, Diagnostics, Location};
+use crate::diagnostic::{Diagnostic, Diagnostics, Location, Origin};
 use crate::source::{Seg, SourceFile};
 use crate::state::DesiredState;
 
@@ -44,7 +44,7 @@ impl Check<'_> {
     /// Refuse `value` at `path` (kind, key, field) when longer than `max`.
     fn at_most(
         &mut self,
-        origin: &Location,
+        origin: &Origin,
         kind: Kind,
         key: &str,
         field: &str,
@@ -64,9 +64,9 @@ impl Check<'_> {
         let loc = self
             .sources
             .iter()
-            .find(|s| s.path == origin.file)
+            .find(|s| s.holds(origin))
             .map(|s| s.locate(&path))
-            .unwrap_or_else(|| origin.clone());
+            .unwrap_or_else(|| Location::file(&origin.file));
         self.diags.push(
             Diagnostic::error(
                 "too-long",

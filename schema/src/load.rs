@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 
 use crate::address::{is_valid_key, Kind};
-use crate::diagnostic::{Diagnostic, Diagnostics, Location};
+use crate::diagnostic::{Diagnostic, Diagnostics, Location, Origin};
 use crate::path;
 use crate::source::{Seg, SourceFile};
 use crate::state::{Declared, DesiredState};
@@ -160,7 +160,7 @@ fn load_sources(
     let mut state = DesiredState::default();
     let mut broken = Broken::default();
     for source in sources {
-        if !load_file(source, &mut state, &mut broken, &mut diags) {
+        if !load_file(source, sources, &mut state, &mut broken, &mut diags) {
             salvaged.extend(crate::salvage::declared_addresses(&source.text));
         }
     }
@@ -237,14 +237,15 @@ fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
 /// declaration of the same address is still a duplicate.
 #[derive(Default)]
 struct Broken {
-    resources: BTreeMap<crate::Address, Location>,
+    resources: BTreeMap<crate::Address, Origin>,
     /// `[tenant]` or `[governance]` tables that failed to parse.
-    singletons: BTreeMap<String, Location>,
+    singletons: BTreeMap<String, Origin>,
 }
 
 /// Parse one file into `state`; false when it is not valid TOML at all.
 fn load_file(
     source: &SourceFile,
+    all: &[SourceFile],
     state: &mut DesiredState,
     broken: &mut Broken,
     diags: &mut Diagnostics,
@@ -270,13 +271,14 @@ fn load_file(
     }
     for (name, value) in table {
         match name.as_str() {
-            "tenant" => singleton(source, &name, value, &mut state.tenant, broken, diags),
-            "governance" => singleton(source, &name, value, &mut state.governance, broken, diags),
-            "user" => resources(source, Kind::User, value, &mut state.user, broken, diags),
-            "guest" => resources(source, Kind::Guest, value, &mut state.guest, broken, diags),
-            "group" => resources(source, Kind::Group, value, &mut state.group, broken, diags),
+            "tenant" => singleton(source, all, &name, value, &mut state.tenant, broken, diags),
+            "governance" => singleton(source, all, &name, value, &mut state.governance, broken, diags),
+            "user" => resources(source, all, Kind::User, value, &mut state.user, broken, diags),
+            "guest" => resources(source, all, Kind::Guest, value, &mut state.guest, broken, diags),
+            "group" => resources(source, all, Kind::Group, value, &mut state.group, broken, diags),
             "role_assignment" => resources(
                 source,
+                all,
                 Kind::RoleAssignment,
                 value,
                 &mut state.role_assignment,
@@ -285,6 +287,7 @@ fn load_file(
             ),
             "device_configuration" => resources(
                 source,
+                all,
                 Kind::DeviceConfiguration,
                 value,
                 &mut state.device_configuration,
@@ -293,6 +296,7 @@ fn load_file(
             ),
             "compliance_policy" => resources(
                 source,
+                all,
                 Kind::CompliancePolicy,
                 value,
                 &mut state.compliance_policy,
@@ -301,6 +305,7 @@ fn load_file(
             ),
             "update_ring" => resources(
                 source,
+                all,
                 Kind::UpdateRing,
                 value,
                 &mut state.update_ring,
@@ -309,6 +314,7 @@ fn load_file(
             ),
             "autopilot_profile" => resources(
                 source,
+                all,
                 Kind::AutopilotProfile,
                 value,
                 &mut state.autopilot_profile,
@@ -317,6 +323,7 @@ fn load_file(
             ),
             "conditional_access" => resources(
                 source,
+                all,
                 Kind::ConditionalAccess,
                 value,
                 &mut state.conditional_access,
@@ -339,6 +346,7 @@ fn load_file(
 
 fn singleton<T: DeserializeOwned>(
     source: &SourceFile,
+    all: &[SourceFile],
     name: &str,
     value: toml::Value,
     slot: &mut Option<Declared<T>>,
@@ -346,13 +354,13 @@ fn singleton<T: DeserializeOwned>(
     diags: &mut Diagnostics,
 ) {
     let here = vec![Seg::from(name)];
-    let origin = source.locate(&here);
+    let origin = source.origin(&here);
     let first = slot
         .as_ref()
         .map(|d| &d.origin)
         .or_else(|| broken.singletons.get(name));
     if let Some(first) = first {
-        diags.push(duplicate(format!("[{name}]"), origin, first));
+        diags.push(duplicate(format!("[{name}]"), source.located(&origin), first, all));
         return;
     }
     if !value.is_table() {
@@ -367,7 +375,7 @@ fn singleton<T: DeserializeOwned>(
                 "wrong-type",
                 format!("[{name}] must be a table, found {found}"),
             )
-            .at(Some(origin))
+            .at(Some(source.located(&origin)))
             .with_help(format!("write [{name}] once, followed by its fields")),
         );
         return;
@@ -382,6 +390,7 @@ fn singleton<T: DeserializeOwned>(
 
 fn resources<T: DeserializeOwned>(
     source: &SourceFile,
+    all: &[SourceFile],
     kind: Kind,
     value: toml::Value,
     map: &mut BTreeMap<String, Declared<T>>,
@@ -405,11 +414,11 @@ fn resources<T: DeserializeOwned>(
     };
     for (key, value) in entries {
         let here = path![kind.as_str(), &key];
-        let origin = source.locate(&here);
+        let origin = source.origin(&here);
         if !is_valid_key(&key) {
             diags.push(
                 Diagnostic::error("invalid-key", format!("`{key}` is not a valid key for a {kind}"))
-                    .at(Some(origin.clone()))
+                    .at(Some(source.located(&origin)))
                     .with_help("keys use letters, digits, `-` and `_`, start with a letter or digit, and have no dots"),
             );
             continue;
@@ -420,7 +429,7 @@ fn resources<T: DeserializeOwned>(
             .map(|d| &d.origin)
             .or_else(|| broken.resources.get(&address))
         {
-            diags.push(duplicate(format!("{kind}.{key}"), origin, first));
+            diags.push(duplicate(format!("{kind}.{key}"), source.located(&origin), first, all));
             continue;
         }
         if !value.is_table() {
@@ -429,7 +438,7 @@ fn resources<T: DeserializeOwned>(
                     "wrong-type",
                     format!("{kind}.{key} must be a table, found {}", value.type_str()),
                 )
-                .at(Some(origin.clone()))
+                .at(Some(source.located(&origin)))
                 .with_help(format!(
                     "each {kind} is its own table: write [{kind}.{key}] followed by its fields, or `{key}` is a field misplaced under [{kind}]"
                 )),
@@ -495,8 +504,14 @@ fn one_line(message: &str) -> String {
         .join(": ")
 }
 
-/// `what` is declared a second time at `origin`; the help names the first.
-fn duplicate(what: String, origin: Location, first: &Location) -> Diagnostic {
+/// `what` is declared a second time at `origin`; the help names the first,
+/// located in whichever of `all` declares it.
+fn duplicate(what: String, origin: Location, first: &Origin, all: &[SourceFile]) -> Diagnostic {
+    let first = all
+        .iter()
+        .find(|s| s.holds(first))
+        .map(|s| s.located(first))
+        .unwrap_or_else(|| Location::file(&first.file));
     Diagnostic::error("duplicate", format!("{what} is declared more than once"))
         .at(Some(origin))
         .with_help(format!("first declared at {}:{}:{}", first.file.display(), first.line, first.column))

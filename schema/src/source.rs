@@ -2,10 +2,11 @@
 //! find the location of any path inside it.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use toml_edit::{ImDocument, Item, Value};
 
-use crate::diagnostic::Location;
+use crate::diagnostic::{LineIndex, Location, Origin};
 
 /// A segment of a path into a TOML document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,24 +47,69 @@ pub struct SourceFile {
     pub path: PathBuf,
     pub text: String,
     pub doc: Option<ImDocument<String>>,
+    /// `path`, shared by the origins of every resource this file declares.
+    file: Arc<Path>,
+    /// Line starts, built the first time a location in this file is needed.
+    lines: OnceLock<LineIndex>,
 }
 
 impl SourceFile {
     pub fn new(path: PathBuf, text: String) -> SourceFile {
         let doc = ImDocument::parse(text.clone()).ok();
-        SourceFile { path, text, doc }
+        SourceFile::with_doc(path, text, doc)
+    }
+
+    /// A file whose text has already been parsed into `doc`.
+    pub fn with_doc(path: PathBuf, text: String, doc: Option<ImDocument<String>>) -> SourceFile {
+        let file: Arc<Path> = Arc::from(path.as_path());
+        SourceFile {
+            path,
+            text,
+            doc,
+            file,
+            lines: OnceLock::new(),
+        }
     }
 
     pub fn location(&self, span: std::ops::Range<usize>) -> Location {
-        Location::from_span(&self.path, &self.text, span)
+        let index = self.lines.get_or_init(|| LineIndex::new(&self.text));
+        Location::from_span_in(&self.path, &self.text, index, span)
+    }
+
+    /// Where `path` is declared, as a byte span: no line or column is
+    /// computed until [`SourceFile::located`] asks for it.
+    pub fn origin(&self, path: &[Seg]) -> Origin {
+        Origin {
+            file: Arc::clone(&self.file),
+            span: self.span_of(path),
+        }
+    }
+
+    /// Whether `origin` points into this file.
+    pub fn holds(&self, origin: &Origin) -> bool {
+        Arc::ptr_eq(&self.file, &origin.file) || *self.file == *origin.file
+    }
+
+    /// The line and column of an origin in this file.
+    pub fn located(&self, origin: &Origin) -> Location {
+        match &origin.span {
+            Some(span) => self.location(span.clone()),
+            None => Location::file(&self.path),
+        }
     }
 
     /// Location of the value at `path`, or of its nearest ancestor that
     /// exists (a missing field is reported at its table).
     pub fn locate(&self, path: &[Seg]) -> Location {
-        let Some(doc) = &self.doc else {
-            return Location::file(&self.path);
-        };
+        match self.span_of(path) {
+            Some(span) => self.location(span),
+            None => Location::file(&self.path),
+        }
+    }
+
+    /// Span of the value at `path`, or of its nearest ancestor that exists.
+    fn span_of(&self, path: &[Seg]) -> Option<std::ops::Range<usize>> {
+        let doc = self.doc.as_ref()?;
         let mut best = None;
         let mut item = doc.as_item();
         for seg in path {
@@ -82,10 +128,7 @@ impl SourceFile {
             }
             item = next;
         }
-        match best {
-            Some(span) => self.location(span),
-            None => Location::file(&self.path),
-        }
+        best
     }
 }
 

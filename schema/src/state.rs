@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Serialize, Serializer};
 
 use crate::address::{Address, Kind};
-use crate::diagnostic::{Diagnostics, Location};
+use crate::diagnostic::{Diagnostics, Origin};
 use crate::kinds::*;
 
 /// A declared value and where it came from. Serializes as the value alone,
@@ -14,7 +14,7 @@ use crate::kinds::*;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Declared<T> {
     pub value: T,
-    pub origin: Location,
+    pub origin: Origin,
 }
 
 impl<T: Serialize> Serialize for Declared<T> {
@@ -95,7 +95,7 @@ impl DesiredState {
     }
 
     /// Where a resource was declared.
-    pub fn origin(&self, a: &Address) -> Option<&Location> {
+    pub fn origin(&self, a: &Address) -> Option<&Origin> {
         let k = &a.key;
         match a.kind {
             Kind::User => self.user.get(k).map(|d| &d.origin),

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use petgraph::graph::DiGraph;
 
 use crate::address::{Address, Kind};
-use crate::diagnostic::{Diagnostic, Diagnostics, Location};
+use crate::diagnostic::{Diagnostic, Diagnostics, Location, Origin};
 use crate::kinds::conditional_access::{BUILT_IN_CONTROLS, SPECIAL_USERS};
 use crate::kinds::role_assignment::role_template_id;
 use crate::kinds::{autopilot_profile, update_ring, Assignments, Rollout};
@@ -29,18 +29,18 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// Location of `path` in the file that declares its first two segments.
-    fn locate(&self, origin: &Location, path: &[Seg]) -> Location {
+    fn locate(&self, origin: &Origin, path: &[Seg]) -> Location {
         self.sources
             .iter()
-            .find(|s| s.path == origin.file)
+            .find(|s| s.holds(origin))
             .map(|s| s.locate(path))
-            .unwrap_or_else(|| origin.clone())
+            .unwrap_or_else(|| Location::file(&origin.file))
     }
 
     fn error(
         &mut self,
         code: &'static str,
-        origin: &Location,
+        origin: &Origin,
         path: &[Seg],
         message: String,
     ) -> &mut Diagnostic {
@@ -50,7 +50,7 @@ impl Ctx<'_> {
         self.diags.0.last_mut().expect("just pushed")
     }
 
-    fn warning(&mut self, code: &'static str, origin: &Location, path: &[Seg], message: String) {
+    fn warning(&mut self, code: &'static str, origin: &Origin, path: &[Seg], message: String) {
         let loc = self.locate(origin, path);
         self.diags
             .push(Diagnostic::warning(code, message).at(Some(loc)));
@@ -59,7 +59,7 @@ impl Ctx<'_> {
     /// Resolve a reference and report why it does not, at its location.
     fn reference(
         &mut self,
-        origin: &Location,
+        origin: &Origin,
         path: &[Seg],
         reference: &str,
         allowed: &[Kind],
@@ -671,7 +671,7 @@ fn check_role_assignments(cx: &mut Ctx) {
     }
 }
 
-fn check_assignments(cx: &mut Ctx, kind: Kind, key: &str, origin: &Location, a: &Assignments) {
+fn check_assignments(cx: &mut Ctx, kind: Kind, key: &str, origin: &Origin, a: &Assignments) {
     for (field, list) in [("include", &a.include), ("exclude", &a.exclude)] {
         for (i, r) in list.iter().enumerate() {
             cx.reference(
@@ -698,7 +698,7 @@ fn check_settings(
     cx: &mut Ctx,
     kind: Kind,
     key: &str,
-    origin: &Location,
+    origin: &Origin,
     odata_type: &str,
     settings: &BTreeMap<String, toml::Value>,
 ) {
@@ -873,7 +873,7 @@ fn check_rollouts(cx: &mut Ctx) {
     struct Policy<'a> {
         kind: Kind,
         key: &'a String,
-        origin: &'a Location,
+        origin: &'a Origin,
         display_name: &'a str,
         rollout: &'a Option<Rollout>,
         assignments: &'a Assignments,
@@ -1400,11 +1400,11 @@ fn check_role_assignment_duplicates(cx: &mut Ctx) {
 }
 
 /// (first key, second key, where the second is declared)
-type Clash = (String, String, Location);
+type Clash = (String, String, Origin);
 
 /// Two declarations that would match the same live object are an error.
 fn check_natural_keys(cx: &mut Ctx) {
-    fn clashes<'a>(items: impl Iterator<Item = (&'a String, &'a Location, String)>) -> Vec<Clash> {
+    fn clashes<'a>(items: impl Iterator<Item = (&'a String, &'a Origin, String)>) -> Vec<Clash> {
         let mut seen: BTreeMap<String, &String> = BTreeMap::new();
         let mut out = Vec::new();
         for (key, origin, natural) in items {

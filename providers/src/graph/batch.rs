@@ -1,10 +1,12 @@
 //! JSON batching: many small requests in `POST /$batch` calls of at most 20.
 //!
 //! Graph throttles each sub-request on its own, so a 200 batch response can
-//! hold 429s inside. Those (and 503/5xx for idempotent sub-requests) are
-//! sent again in a later batch after the longest `Retry-After` among them.
-//! Responses come back out of order; this module returns them in request
-//! order. `dependsOn` is not used: every sub-request stands alone.
+//! hold 429s inside. Those (and 503/5xx for idempotent sub-requests, and 424
+//! for a failed dependency) are sent again, each once its own `Retry-After`
+//! has passed, re-batched with the other retries. Batches are sent
+//! concurrently up to the client's concurrency limit; responses come back
+//! out of order and this module returns them in request order. `dependsOn`
+//! is not used: every sub-request stands alone.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -94,6 +96,8 @@ pub struct BatchResponse {
     pub headers: BTreeMap<String, String>,
     /// Its body.
     pub body: Option<Value>,
+    /// How many times the sub-request was sent (retries included).
+    pub attempts: u32,
 }
 
 impl BatchResponse {
@@ -113,16 +117,30 @@ impl BatchResponse {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
             .and_then(|(_, v)| parse_retry_after(v, std::time::SystemTime::now()));
-        Err(error_from_response(self.request, self.status, self.body.as_ref(), request_id, 1, retry_after))
+        Err(error_from_response(self.request, self.status, self.body.as_ref(), request_id, self.attempts.max(1), retry_after))
     }
 }
 
+/// What one `$batch` call made of some pending items.
+struct Chunk {
+    /// Indexes of the requests it carried.
+    items: Vec<usize>,
+    /// The raw `responses` array.
+    responses: Vec<Value>,
+}
+
 impl GraphClient {
-    /// Sends `requests` through `$batch`, 20 per call, and returns one
-    /// response per request in the same order. Sub-requests answered with
-    /// 429/503 (any method) or 500/502/504 (non-POST) are retried in later
-    /// batches within the retry policy; after that their last response is
-    /// returned as is (see [`BatchResponse::into_result`]).
+    /// Sends `requests` through `$batch`, 20 per call, with as many calls in
+    /// flight as the client's concurrency allows, and returns one response
+    /// per request in the same order.
+    ///
+    /// Each sub-request is retried on its own: one answered 429/503 (any
+    /// method), 500/502/504 (non-POST) or 424 (a dependency failed) is
+    /// re-batched with the other retries once its own `Retry-After` (or
+    /// backoff) has passed, up to the retry policy's attempts, longest
+    /// `Retry-After` and total budget; after that its last response is
+    /// returned as is, with the attempts it took (see
+    /// [`BatchResponse::into_result`]).
     ///
     /// Errors only when a whole `$batch` call fails or the service leaves a
     /// sub-request unanswered.
@@ -136,37 +154,36 @@ impl GraphClient {
             })
             .collect::<Result<_, _>>()?;
         let mut results: Vec<Option<BatchResponse>> = vec![None; requests.len()];
-        let mut pending: Vec<usize> = (0..requests.len()).collect();
-        let mut round: u32 = 0;
+        let mut attempts: Vec<u32> = vec![0; requests.len()];
+        // Items still to send, each with the time (on the waits' own
+        // timeline) before which it must not be sent again.
+        let mut pending: Vec<(Duration, usize)> = (0..requests.len()).map(|i| (Duration::ZERO, i)).collect();
+        let mut waited = Duration::ZERO;
         while !pending.is_empty() {
-            round += 1;
-            let mut again = Vec::new();
-            let mut wait = Duration::ZERO;
-            for chunk in pending.chunks(MAX_BATCH) {
-                for &i in chunk {
-                    let pace = self.inner.pacer.reserve(requests[i].method.as_str(), infos[i].resource_path());
-                    if !pace.is_zero() {
-                        self.inner.sleeper.sleep(pace).await;
-                    }
+            let due = pending.iter().map(|(t, _)| *t).min().unwrap_or(waited);
+            if due > waited {
+                if due > policy.max_total {
+                    break;
                 }
-                let body = json!({ "requests": chunk.iter().map(|&i| requests[i].to_json(&i.to_string())).collect::<Vec<_>>() });
-                // Resending the whole batch is only harmless when no sub-request is a POST.
-                let safe = chunk.iter().all(|&i| requests[i].method != Method::POST);
-                self.inner.counters.batches.fetch_add(1, Ordering::Relaxed);
-                self.inner.counters.batch_subrequests.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-                let info = RequestInfo::new("POST", &batch_url);
-                let raw = self.run(&Method::POST, batch_url.clone(), Some(&body), &[], safe).await?;
-                let response = into_response(info.clone(), raw)?.body.unwrap_or(Value::Null);
-                let Some(items) = response.get("responses").and_then(Value::as_array) else {
-                    return Err(GraphError::UnexpectedResponse { request: info, reason: "$batch response has no `responses` array".to_owned() });
-                };
+                self.inner.sleeper.sleep(due - waited).await;
+                waited = due;
+            }
+            let (ready, later): (Vec<_>, Vec<_>) = pending.into_iter().partition(|(t, _)| *t <= waited);
+            pending = later;
+            let mut ready: Vec<usize> = ready.into_iter().map(|(_, i)| i).collect();
+            ready.sort_unstable();
+            let calls = ready.chunks(MAX_BATCH).map(|chunk| self.send_chunk(&requests, &infos, &batch_url, chunk));
+            let chunks = futures::future::try_join_all(calls).await?;
+            for chunk in chunks {
                 let mut answered = std::collections::HashSet::new();
-                for item in items {
+                for item in &chunk.responses {
                     let id = item.get("id").and_then(Value::as_str).and_then(|s| s.parse::<usize>().ok());
-                    let Some(i) = id.filter(|i| chunk.contains(i)) else {
-                        return Err(GraphError::UnexpectedResponse { request: info, reason: "$batch response has an unknown id".to_owned() });
+                    let Some(i) = id.filter(|i| chunk.items.contains(i) && !answered.contains(i)) else {
+                        let request = RequestInfo::new("POST", &batch_url);
+                        return Err(GraphError::UnexpectedResponse { request, reason: "$batch response has an unknown or repeated id".to_owned() });
                     };
                     answered.insert(i);
+                    attempts[i] += 1;
                     let status = item.get("status").and_then(Value::as_u64).and_then(|s| u16::try_from(s).ok()).unwrap_or(0);
                     let headers: BTreeMap<String, String> = item
                         .get("headers")
@@ -174,42 +191,47 @@ impl GraphClient {
                         .map(|h| h.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned()))).collect())
                         .unwrap_or_default();
                     let sub_body = item.get("body").cloned().filter(|b| !b.is_null());
-                    let class = classify_status(status);
-                    let retryable = match class {
+                    tracing::debug!(method = %requests[i].method, path = %infos[i].path, status, attempt = attempts[i], "batch sub-response");
+                    let retryable = match classify_status(status) {
                         StatusClass::Throttled => {
                             self.inner.counters.throttled.fetch_add(1, Ordering::Relaxed);
                             true
                         }
                         StatusClass::ServerError => requests[i].method != Method::POST,
-                        _ => false,
+                        // Failed dependency: the item itself was never run.
+                        _ => status == 424,
                     };
                     if retryable {
                         let retry_after = headers
                             .iter()
                             .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
                             .and_then(|(_, v)| parse_retry_after(v, self.inner.clock.now()));
-                        wait = wait.max(retry_after.unwrap_or_else(|| policy.backoff(round)));
-                        again.push(i);
+                        // A 424 item was never run: it goes again with the next batch.
+                        let delay = match retry_after {
+                            Some(d) => d,
+                            None if status == 424 => Duration::ZERO,
+                            None => policy.backoff(attempts[i]),
+                        };
+                        if attempts[i] < policy.max_attempts && delay <= policy.max_retry_after && waited + delay <= policy.max_total {
+                            self.inner.counters.retries.fetch_add(1, Ordering::Relaxed);
+                            pending.push((waited + delay, i));
+                        }
                     }
-                    tracing::debug!(method = %requests[i].method, path = %infos[i].path, status, "batch sub-response");
-                    results[i] = Some(BatchResponse { request: infos[i].clone(), status, headers, body: sub_body });
+                    results[i] = Some(BatchResponse { request: infos[i].clone(), status, headers, body: sub_body, attempts: attempts[i] });
                 }
-                for &i in chunk {
+                for &i in &chunk.items {
                     if !answered.contains(&i) {
-                        again.push(i);
+                        attempts[i] += 1;
+                        if attempts[i] < policy.max_attempts {
+                            self.inner.counters.retries.fetch_add(1, Ordering::Relaxed);
+                            pending.push((waited + policy.backoff(attempts[i]), i));
+                        }
                     }
                 }
             }
-            if again.is_empty() || round >= policy.max_attempts || wait > policy.max_retry_after {
-                break;
+            if !pending.is_empty() {
+                tracing::debug!(count = pending.len(), "re-batching throttled or failed sub-requests");
             }
-            self.inner.counters.retries.fetch_add(again.len() as u64, Ordering::Relaxed);
-            tracing::debug!(count = again.len(), wait_ms = wait.as_millis() as u64, "re-batching throttled sub-requests");
-            if !wait.is_zero() {
-                self.inner.sleeper.sleep(wait).await;
-            }
-            again.sort_unstable();
-            pending = again;
         }
         results
             .into_iter()
@@ -221,5 +243,28 @@ impl GraphClient {
                 })
             })
             .collect()
+    }
+
+    /// One `$batch` call carrying the requests at `chunk` (at most 20),
+    /// paced like the single requests they stand for.
+    async fn send_chunk(&self, requests: &[BatchRequest], infos: &[RequestInfo], batch_url: &url::Url, chunk: &[usize]) -> Result<Chunk, GraphError> {
+        for &i in chunk {
+            let pace = self.inner.pacer.reserve(requests[i].method.as_str(), infos[i].resource_path());
+            if !pace.is_zero() {
+                self.inner.sleeper.sleep(pace).await;
+            }
+        }
+        let body = json!({ "requests": chunk.iter().map(|&i| requests[i].to_json(&i.to_string())).collect::<Vec<_>>() });
+        // Resending the whole batch is only harmless when no sub-request is a POST.
+        let safe = chunk.iter().all(|&i| requests[i].method != Method::POST);
+        self.inner.counters.batches.fetch_add(1, Ordering::Relaxed);
+        self.inner.counters.batch_subrequests.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        let info = RequestInfo::new("POST", batch_url);
+        let raw = self.run(&Method::POST, batch_url.clone(), Some(&body), &[], safe).await?;
+        let mut response = into_response(info.clone(), raw)?.body.unwrap_or(Value::Null);
+        let Some(Value::Array(responses)) = response.get_mut("responses").map(Value::take) else {
+            return Err(GraphError::UnexpectedResponse { request: info, reason: "$batch response has no `responses` array".to_owned() });
+        };
+        Ok(Chunk { items: chunk.to_vec(), responses })
     }
 }

@@ -1,0 +1,231 @@
+//! Fingerprints: the sha256 of a value's canonical JSON (compact, object
+//! keys sorted at every level), fed to the hasher as it is written, never
+//! built as a string, and with live references resolved on the way rather
+//! than in a copy of the value. The bytes hashed are exactly those of the
+//! canonical JSON text, so fingerprints stay comparable with saved plans.
+
+use std::collections::BTreeMap;
+use std::io;
+
+use schema::Address;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::model::{as_reference, LiveObject, Props, REF};
+
+/// Writes into the hasher.
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A JSON string (or any scalar), escaped exactly as `serde_json` prints it.
+fn scalar<T: serde::Serialize + ?Sized>(h: &mut Sha256, v: &T) {
+    // Writing into a hasher cannot fail, and these values always serialize.
+    let _ = serde_json::to_writer(HashWriter(h), v);
+}
+
+fn finish(h: Sha256) -> String {
+    format!("sha256:{}", hex::encode(h.finalize()))
+}
+
+/// sha256 of a value's canonical JSON (sorted keys).
+pub fn fingerprint(v: &Value) -> String {
+    let mut h = Sha256::new();
+    write_value(&mut h, v, None);
+    finish(h)
+}
+
+/// How live references are rewritten while hashing: an id of a matched
+/// object becomes its address, any other id becomes `id:ID`.
+type Ids<'a> = Option<&'a BTreeMap<String, Address>>;
+
+fn write_reference(h: &mut Sha256, id: &str, ids: &BTreeMap<String, Address>) {
+    h.update(b"{");
+    scalar(h, REF);
+    h.update(b":");
+    match ids.get(id) {
+        Some(a) => scalar(h, &a.to_string()),
+        None => scalar(h, &format!("id:{id}")),
+    }
+    h.update(b"}");
+}
+
+fn write_value(h: &mut Sha256, v: &Value, ids: Ids) {
+    if let (Some(ids), Some(id)) = (ids, as_reference(v)) {
+        write_reference(h, id, ids);
+        return;
+    }
+    match v {
+        Value::Object(m) => {
+            let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            write_entries(h, entries.into_iter(), ids);
+        }
+        Value::Array(a) => {
+            h.update(b"[");
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    h.update(b",");
+                }
+                write_value(h, x, ids);
+            }
+            h.update(b"]");
+        }
+        other => scalar(h, other),
+    }
+}
+
+/// An object whose entries are already in key order.
+fn write_entries<'v>(h: &mut Sha256, entries: impl Iterator<Item = (&'v String, &'v Value)>, ids: Ids) {
+    h.update(b"{");
+    for (i, (k, v)) in entries.enumerate() {
+        if i > 0 {
+            h.update(b",");
+        }
+        scalar(h, k.as_str());
+        h.update(b":");
+        write_value(h, v, ids);
+    }
+    h.update(b"}");
+}
+
+/// One address's share of the observed fingerprint.
+#[derive(Debug, Clone, Copy)]
+pub enum ObservedPart<'a> {
+    /// Declared, but no live object matched.
+    Missing,
+    /// A live object known by id only (an orphan).
+    Id(&'a str),
+    /// A matched live object: its id and its properties, references resolved.
+    Live(&'a LiveObject),
+}
+
+/// The observed fingerprint: the canonical JSON of
+/// `{address: null | {"id": ID} | {"id": ID, "props": PROPS}}`, with the
+/// ids in `props` resolved through `ids`, hashed without copying any object.
+pub fn observed(parts: &BTreeMap<String, ObservedPart<'_>>, ids: &BTreeMap<String, Address>) -> String {
+    let mut h = Sha256::new();
+    h.update(b"{");
+    for (i, (address, part)) in parts.iter().enumerate() {
+        if i > 0 {
+            h.update(b",");
+        }
+        scalar(&mut h, address.as_str());
+        h.update(b":");
+        match part {
+            ObservedPart::Missing => h.update(b"null"),
+            ObservedPart::Id(id) => {
+                h.update(b"{\"id\":");
+                scalar(&mut h, *id);
+                h.update(b"}");
+            }
+            ObservedPart::Live(o) => {
+                h.update(b"{\"id\":");
+                scalar(&mut h, o.id.as_str());
+                h.update(b",\"props\":");
+                write_props(&mut h, &o.props, ids);
+                h.update(b"}");
+            }
+        }
+    }
+    h.update(b"}");
+    finish(h)
+}
+
+/// Props as one object (already sorted: a BTreeMap), treated as a reference
+/// when it is exactly one, as the value it stands for would be.
+fn write_props(h: &mut Sha256, props: &Props, ids: &BTreeMap<String, Address>) {
+    if props.len() == 1 {
+        if let Some(id) = props.get(REF).and_then(Value::as_str) {
+            write_reference(h, id, ids);
+            return;
+        }
+    }
+    write_entries(h, props.iter(), Some(ids));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The canonical JSON the fingerprint used to be built from, as text.
+    fn canonical_json(v: &Value) -> String {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                let inner: Vec<String> = keys.iter().map(|k| format!("{}:{}", Value::String((*k).clone()), canonical_json(&m[*k]))).collect();
+                format!("{{{}}}", inner.join(","))
+            }
+            Value::Array(a) => format!("[{}]", a.iter().map(canonical_json).collect::<Vec<_>>().join(",")),
+            other => other.to_string(),
+        }
+    }
+
+    fn text_fingerprint(v: &Value) -> String {
+        let mut h = Sha256::new();
+        h.update(canonical_json(v).as_bytes());
+        finish(h)
+    }
+
+    fn resolve(v: &Value, ids: &BTreeMap<String, Address>) -> Value {
+        if let Some(id) = as_reference(v) {
+            return match ids.get(id) {
+                Some(a) => crate::model::reference(a.to_string()),
+                None => crate::model::reference(format!("id:{id}")),
+            };
+        }
+        match v {
+            Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), resolve(v, ids))).collect()),
+            Value::Array(a) => Value::Array(a.iter().map(|v| resolve(v, ids)).collect()),
+            other => other.clone(),
+        }
+    }
+
+    fn sample() -> Value {
+        json!({
+            "z": [1, 2.5, -3, null, true, "x\"y\\\n\u{1}é😀"],
+            "a": {"nested": {"b": 1, "a": [{"k": "v", "c": {}}]}, "empty": []},
+            "M": "upper sorts first",
+            "refs": [{"@ref": "id-1"}, {"@ref": "id-2"}, {"@ref": "id-1", "other": 1}],
+        })
+    }
+
+    #[test]
+    fn streamed_fingerprint_equals_the_text_one() {
+        let v = sample();
+        assert_eq!(fingerprint(&v), text_fingerprint(&v));
+        assert_eq!(fingerprint(&json!(null)), text_fingerprint(&json!(null)));
+        assert_eq!(fingerprint(&json!("s")), text_fingerprint(&json!("s")));
+    }
+
+    #[test]
+    fn observed_fingerprint_equals_the_text_one_with_resolved_references() {
+        let mut ids = BTreeMap::new();
+        ids.insert("id-1".to_string(), "group.ring".parse::<Address>().unwrap());
+        let mut props = Props::new();
+        for (k, v) in sample().as_object().unwrap() {
+            props.insert(k.clone(), v.clone());
+        }
+        let live = LiveObject { kind: schema::Kind::Group, id: "obj-1".into(), natural_key: "k".into(), display_name: "d".into(), props };
+        let mut parts = BTreeMap::new();
+        parts.insert("user.b".to_string(), ObservedPart::Live(&live));
+        parts.insert("user.a".to_string(), ObservedPart::Missing);
+        parts.insert("group.orphan".to_string(), ObservedPart::Id("obj-9"));
+        let mut expected = serde_json::Map::new();
+        expected.insert("user.b".into(), json!({"id": "obj-1", "props": resolve(&Value::Object(live.props.clone().into_iter().collect()), &ids)}));
+        expected.insert("user.a".into(), Value::Null);
+        expected.insert("group.orphan".into(), json!({"id": "obj-9"}));
+        assert_eq!(observed(&parts, &ids), text_fingerprint(&Value::Object(expected)));
+    }
+}
