@@ -3,6 +3,15 @@
 //! applicable, lints, certificate expiry and rollout gating.
 
 use super::*;
+use crate::model::{DesiredModel, ObservedState};
+use crate::plan::{Action, Change};
+use chrono::{DateTime, Duration, Utc};
+use ed25519_dalek::{Signer, SigningKey};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use schema::{Address, Kind};
+use std::collections::BTreeMap;
+use super::signatures::{message, same_key, APPROVAL_DOMAIN, AUTHOR_DOMAIN};
 use crate::model::{reference, DesiredResource};
 use crate::plan::Plan;
 use chrono::TimeZone;

@@ -1,0 +1,210 @@
+//! The guardrail lints of the service model, over the desired model and
+//! the live tenant.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, Utc};
+use schema::kinds::role_assignment::PRIVILEGED_ROLES;
+use schema::kinds::Governance;
+use schema::{Address, Kind};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::certificates::{certificates, not_after};
+use crate::model::{as_reference, DesiredModel, ObservedState};
+use crate::plan::referenced_addresses;
+
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// One finding of a named lint. `allow` in `[governance]` silences it by
+/// `lint` or `lint:address`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub lint: String,
+    /// The resource concerned (`kind.key`), or a live object (`id:...`).
+    pub address: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{sev}[{}] {}: {}", self.lint, self.address, self.message)
+    }
+}
+
+/// Lint names, for docs and `allow`.
+pub const LINTS: &[(&str, &str)] = &[
+    ("service-account-targeted", "a service account or the service-accounts group is targeted by a policy or conditional access"),
+    ("service-accounts-not-excluded", "a conditional access policy does not exclude the service accounts"),
+    ("unmanaged-target", "a managed policy is assigned (live) to a group desired state does not declare"),
+    ("standing-privileged-access", "a person holds a privileged role with no expiry"),
+    ("unmanaged-privileged-holder", "a live privileged role holder not in desired state"),
+    ("certificate-expiring", "a certificate in a profile expires within 60 days (or has expired)"),
+    ("approvals-unreachable", "approvals_required is more than the approvers listed can give"),
+];
+
+/// How long before expiry certificates are flagged.
+pub const CERTIFICATE_WARNING_DAYS: i64 = 60;
+
+fn allowed(gov: &Governance, f: &Finding) -> bool {
+    gov.allow.iter().any(|a| *a == f.lint || *a == format!("{}:{}", f.lint, f.address))
+}
+
+fn finding(severity: Severity, lint: &str, address: impl ToString, message: String) -> Finding {
+    Finding { severity, lint: lint.into(), address: address.to_string(), message }
+}
+
+/// Lints of the desired model alone (what `validate` runs), at `now`.
+pub fn lint_desired(desired: &DesiredModel, now: DateTime<Utc>) -> Vec<Finding> {
+    let gov = &desired.governance;
+    let mut out = Vec::new();
+    let service: BTreeSet<&Address> = desired.service_accounts.iter().chain(desired.service_account_groups.iter()).collect();
+    let listed = gov.approvers.len() as u32;
+    if gov.approvals_required > 0 && listed < gov.approvals_required {
+        out.push(finding(
+            Severity::Warning,
+            "approvals-unreachable",
+            "governance",
+            format!("approvals_required = {} but only {listed} approver(s) are listed: no sensitive plan could ever be applied", gov.approvals_required),
+        ));
+    }
+    for (address, r) in &desired.resources {
+        let refs_at = |path: &str| -> Vec<Address> {
+            let mut set = BTreeSet::new();
+            if let Some(v) = pointer(&r.props, path) {
+                referenced_addresses(v, &mut set);
+            }
+            set.into_iter().collect()
+        };
+        if address.kind.is_policy() || address.kind == Kind::AutopilotProfile {
+            for t in refs_at("/assignments/include") {
+                if service.contains(&t) {
+                    out.push(finding(Severity::Error, "service-account-targeted", address, format!("assigned to {t}: service accounts get no policy")));
+                }
+            }
+        }
+        if address.kind == Kind::ConditionalAccess {
+            let mut included = refs_at("/conditions/users/includeUsers");
+            included.extend(refs_at("/conditions/users/includeGroups"));
+            for t in included.iter().filter(|t| service.contains(t)) {
+                out.push(finding(Severity::Error, "service-account-targeted", address, format!("includes {t}: service accounts get no MFA or conditional access")));
+            }
+            let excluded: BTreeSet<Address> = refs_at("/conditions/users/excludeUsers").into_iter().chain(refs_at("/conditions/users/excludeGroups")).collect();
+            let group_excluded = desired.service_account_groups.iter().any(|g| excluded.contains(g));
+            let missing: Vec<String> = desired.service_accounts.iter().filter(|s| !excluded.contains(*s)).map(|s| s.to_string()).collect();
+            if !group_excluded && !missing.is_empty() {
+                let what = match desired.service_account_groups.iter().next() {
+                    Some(g) => format!("exclude {g}"),
+                    None => format!("exclude {}", missing.join(", ")),
+                };
+                out.push(finding(Severity::Error, "service-accounts-not-excluded", address, format!("does not exclude the service accounts; {what}")));
+            }
+        }
+        if address.kind == Kind::RoleAssignment && r.expires.is_none() {
+            let role = r.props.get("role").and_then(Value::as_str).unwrap_or_default();
+            let principal = r.props.get("principal").and_then(as_reference).and_then(|p| p.parse::<Address>().ok());
+            let person = principal.as_ref().is_some_and(|p| matches!(p.kind, Kind::User | Kind::Guest) && !desired.service_accounts.contains(p));
+            if PRIVILEGED_ROLES.contains(&role) && person {
+                out.push(finding(
+                    Severity::Warning,
+                    "standing-privileged-access",
+                    address,
+                    format!("{} holds {role} with no expiry; give it an `expires` (or make it eligible) so the access is time-boxed", principal.map(|p| p.to_string()).unwrap_or_default()),
+                ));
+            }
+        }
+        if matches!(address.kind, Kind::DeviceConfiguration | Kind::CompliancePolicy) {
+            for (field, der) in certificates(&r.props) {
+                match not_after(&der) {
+                    Some(end) if end <= now + Duration::days(CERTIFICATE_WARNING_DAYS) => {
+                        let when = end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                        let msg = if end <= now { format!("the certificate in {field} expired at {when}") } else { format!("the certificate in {field} expires at {when}, within {CERTIFICATE_WARNING_DAYS} days") };
+                        out.push(finding(Severity::Warning, "certificate-expiring", address, msg));
+                    }
+                    Some(_) => {}
+                    None => out.push(finding(Severity::Warning, "certificate-expiring", address, format!("{field} is not a DER certificate whose expiry can be read"))),
+                }
+            }
+        }
+    }
+    finish(gov, out)
+}
+
+/// Lints that need the live tenant: unmanaged assignment targets and
+/// privileged role holders not in desired state.
+pub fn lint_live(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>) -> Vec<Finding> {
+    let gov = &desired.governance;
+    let mut out = Vec::new();
+    let known_ids: BTreeMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
+    for (kind, objects) in &observed.objects {
+        for o in objects {
+            let Some(address) = known_ids.get(o.id.as_str()) else { continue };
+            if kind.is_policy() && *kind != Kind::ConditionalAccess {
+                let mut targets = Vec::new();
+                if let Some(Value::Object(m)) = o.props.get("assignments") {
+                    for k in ["include", "exclude"] {
+                        for t in m.get(k).and_then(Value::as_array).into_iter().flatten() {
+                            if let Some(id) = as_reference(t) {
+                                if !matches!(known_ids.get(id), Some(a) if a.kind == Kind::Group) {
+                                    targets.push(id.to_string());
+                                }
+                            }
+                        }
+                    }
+                }
+                for t in targets {
+                    out.push(finding(Severity::Error, "unmanaged-target", address, format!("is assigned to group id:{t}, which desired state does not manage")));
+                }
+            }
+        }
+    }
+    for o in observed.objects.get(&Kind::RoleAssignment).into_iter().flatten() {
+        if known_ids.contains_key(o.id.as_str()) {
+            continue;
+        }
+        let role = o.props.get("role").and_then(Value::as_str).unwrap_or_default();
+        if !PRIVILEGED_ROLES.contains(&role) {
+            continue;
+        }
+        let principal = o.props.get("principal").and_then(as_reference).unwrap_or_default();
+        let who = known_ids.get(principal).map(|a| a.to_string()).unwrap_or_else(|| format!("id:{principal}"));
+        let kind = o.props.get("assignment").and_then(Value::as_str).unwrap_or("active");
+        out.push(finding(
+            Severity::Warning,
+            "unmanaged-privileged-holder",
+            format!("id:{}", o.id),
+            format!("{who} holds {role} ({kind}) outside desired state; declare it or remove it"),
+        ));
+    }
+    finish(gov, out)
+}
+
+fn finish(gov: &Governance, mut out: Vec<Finding>) -> Vec<Finding> {
+    out.retain(|f| !allowed(gov, f));
+    out.sort();
+    out.dedup();
+    // Errors first, then by lint and address.
+    out.sort_by(|a, b| (std::cmp::Reverse(a.severity), &a.lint, &a.address, &a.message).cmp(&(std::cmp::Reverse(b.severity), &b.lint, &b.address, &b.message)));
+    out
+}
+
+fn pointer<'a>(props: &'a crate::Props, path: &str) -> Option<&'a Value> {
+    let mut parts = path.trim_start_matches('/').splitn(2, '/');
+    let first = parts.next()?;
+    let v = props.get(first)?;
+    match parts.next() {
+        Some(rest) => v.pointer(&format!("/{rest}")),
+        None => Some(v),
+    }
+}

@@ -1,0 +1,70 @@
+//! Which changes of a plan are sensitive (need approval), and why.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use schema::{Address, Kind};
+
+use crate::model::DesiredModel;
+use crate::plan::{referenced_addresses, Action, Change};
+
+
+/// Why a change needs approval, or `None`. Built-in rules first, then
+/// `[governance] sensitive_kinds` / `sensitive_addresses`; `plan_size` makes
+/// every change of an over-threshold plan sensitive.
+pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Option<String> {
+    let gov = &desired.governance;
+    let a = &change.address;
+    if change.action == Action::Forget {
+        // Only the ledger changes; the tenant is not touched.
+        return None;
+    }
+    if change.action == Action::Delete {
+        return Some(format!("deletes {a}"));
+    }
+    if change.action == Action::Replace {
+        return Some(format!("replaces {a} (deletes it and creates it again)"));
+    }
+    match a.kind {
+        Kind::RoleAssignment => return Some("directory role assignment".into()),
+        Kind::Guest if change.action == Action::Create => return Some("guest invitation".into()),
+        Kind::Guest => return Some("guest access".into()),
+        Kind::ConditionalAccess => return Some("conditional access policy".into()),
+        _ => {}
+    }
+    if desired.service_accounts.contains(a) {
+        return Some(format!("touches service account {a}"));
+    }
+    if desired.service_account_groups.contains(a) {
+        return Some(format!("touches the service-accounts group {a}"));
+    }
+    if desired.protected_groups.contains(a) || gov.protected.iter().any(|p| *p == a.to_string()) {
+        return Some(format!("touches protected {a}"));
+    }
+    // Anything that refers to a service account or a protected group
+    // (memberships, assignments) touches it.
+    if let Some(d) = &change.desired {
+        let mut refs = BTreeSet::new();
+        for v in d.props.values() {
+            referenced_addresses(v, &mut refs);
+        }
+        if let Some(s) = refs.iter().find(|r| desired.service_accounts.contains(*r)) {
+            return Some(format!("touches service account {s}"));
+        }
+    }
+    if gov.sensitive_kinds.iter().any(|k| k == a.kind.as_str()) {
+        return Some(format!("{} is a sensitive kind (governance.sensitive_kinds)", a.kind));
+    }
+    if gov.sensitive_addresses.iter().any(|s| *s == a.to_string()) {
+        return Some(format!("{a} is listed in governance.sensitive_addresses"));
+    }
+    if plan_size as u64 > u64::from(gov.large_plan_threshold) {
+        return Some(format!("the plan has {plan_size} changes, more than governance.large_plan_threshold ({})", gov.large_plan_threshold));
+    }
+    None
+}
+
+/// Why each sensitive change of `changes` is sensitive, by address.
+pub fn sensitivity(changes: &[Change], desired: &DesiredModel) -> BTreeMap<Address, String> {
+    let size = changes.iter().filter(|c| c.action != Action::Forget).count();
+    changes.iter().filter_map(|c| classify(c, desired, size).map(|r| (c.address.clone(), r))).collect()
+}
