@@ -351,6 +351,13 @@ fn certificate_not_after_is_read_from_der() {
     assert_eq!(not_after(b"garbage"), None);
     assert_eq!(not_after(&[]), None);
     assert_eq!(not_after(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]), None);
+    // Strict DER through x509-cert: a truncated certificate or one with
+    // bytes after it is not read (the hand-written reader accepted both).
+    let full = der(CERT_2051);
+    assert_eq!(not_after(&full[..full.len() - 1]), None);
+    let mut trailing = full.clone();
+    trailing.push(0);
+    assert_eq!(not_after(&trailing), None);
 }
 
 fn lints_of(m: &DesiredModel) -> Vec<(String, String)> {
