@@ -39,9 +39,21 @@ pub(crate) fn journal_path(ledger: &Path) -> PathBuf {
     ledger.with_extension("journal.jsonl")
 }
 
+/// Who authored and approved the plan a journalled change belongs to.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Attribution {
+    pub author: Option<String>,
+    pub approvers: Vec<String>,
+}
+
 /// Append one line to the journal; never rewrites it. Also used by
 /// `reconcile --self-heal`, so every change tenantctl makes is journaled.
 pub(crate) fn journal(path: &Path, plan_hash: &str, r: &ChangeResult) -> Result<()> {
+    journal_attributed(path, plan_hash, r, &Attribution::default())
+}
+
+/// [`journal`], naming the plan's author and approvers.
+pub(crate) fn journal_attributed(path: &Path, plan_hash: &str, r: &ChangeResult, who: &Attribution) -> Result<()> {
     let (outcome, error) = match &r.status {
         Status::Applied => ("applied", None),
         Status::Failed { error } => ("failed", Some(error.clone())),
@@ -58,6 +70,8 @@ pub(crate) fn journal(path: &Path, plan_hash: &str, r: &ChangeResult) -> Result<
         "error": error,
         "request_ids": r.request_ids,
         "note": r.note,
+        "author": who.author,
+        "approvers": who.approvers,
     });
     let mut f = std::fs::OpenOptions::new()
         .create(true)
@@ -118,8 +132,13 @@ pub async fn run(source: &Path, dir: &Path, opts: &Options) -> Result<ExitCode> 
     let target = target::connect(dir, state.tenant.as_ref().map(|t| &t.value), opts.graph_url.as_deref(), opts.ledger.clone()).await?;
     output::status(format!("Applying to {}", target.description));
     let mut ledger = read_ledger(&target.ledger_path)?;
+    let target_ledger = target.ledger_path.clone();
     let observed = providers::observe::observe(&target.client, &desired, &ledger).await.context("reading the tenant")?;
-    let fresh = engine::plan::plan_with_rollout(&desired, &observed, &ledger, &engine::PlanOptions::default(), opts.rollout)?;
+    let mut fresh = engine::plan::plan_with_rollout(&desired, &observed, &ledger, &engine::PlanOptions::default(), opts.rollout)?;
+    // Judged by the governance in force (the recorded trust root), so a
+    // saved plan claiming other approvers hashes differently and is stale.
+    crate::governance::review(&mut fresh, &desired, &target.ledger_path)?;
+    let mut attribution = Attribution::default();
     let plan = match saved {
         Some(saved) => {
             // The tenant or desired state moved on since the plan was made.
@@ -131,8 +150,12 @@ pub async fn run(source: &Path, dir: &Path, opts: &Options) -> Result<ExitCode> 
             // Every signature is checked before any write; an edited file
             // fails here, with the reason.
             match engine::governance::verify_approvals(&saved, &desired) {
-                Ok(v) if v.sensitive > 0 => output::status(format!("{} sensitive change(s) approved by {}.", v.sensitive, v.approvers.join(", "))),
-                Ok(_) => {}
+                Ok(v) => {
+                    if v.sensitive > 0 {
+                        output::status(format!("{} sensitive change(s) approved by {}.", v.sensitive, v.approvers.join(", ")));
+                    }
+                    attribution = Attribution { author: v.author, approvers: v.approvers };
+                }
                 Err(e) => {
                     target.shutdown().await;
                     bail!("refusing to apply {}: {e}", source.display());
@@ -153,14 +176,17 @@ pub async fn run(source: &Path, dir: &Path, opts: &Options) -> Result<ExitCode> 
             approved
         }
         None => {
-            if !fresh.sensitive.is_empty() && desired.governance.approvals_required > 0 {
+            let in_force = fresh.governance.as_ref().map(|g| g.in_force.approvals_required).unwrap_or(desired.governance.approvals_required);
+            let governance_change = fresh.governance.as_ref().and_then(|g| g.reason());
+            if (!fresh.sensitive.is_empty() || governance_change.is_some()) && in_force > 0 {
                 target.shutdown().await;
-                let list: Vec<String> = fresh.sensitive.iter().map(|(a, why)| format!("  - {a}: {why}")).collect();
+                let mut list: Vec<String> = fresh.sensitive.iter().map(|(a, why)| format!("  - {a}: {why}")).collect();
+                list.extend(governance_change.map(|why| format!("  - governance: {why}")));
                 bail!(
                     "the plan has {} sensitive change(s), and sensitive changes need a saved plan approved by {} approver(s) other than its author:\n{}\n\
                      make one with `tenantctl plan {dir} --out plan.json --author-key YOU.key`, have approvers run `tenantctl approve plan.json --key THEIR.key --dir {dir}`, then `tenantctl apply plan.json --dir {dir}`",
-                    fresh.sensitive.len(),
-                    desired.governance.approvals_required,
+                    list.len(),
+                    in_force,
                     list.join("\n"),
                     dir = dir.display()
                 );
@@ -179,6 +205,7 @@ pub async fn run(source: &Path, dir: &Path, opts: &Options) -> Result<ExitCode> 
     if plan.is_empty() {
         output::result(&engine::render::text(&plan, output::color_stdout()));
         target.shutdown().await;
+        crate::governance::record_trust(&plan, &desired, &target_ledger, &attribution.approvers)?;
         return Ok(ExitCode::SUCCESS);
     }
     let limit = opts.max_deletions.unwrap_or(desired.governance.prune.max_deletions);
@@ -192,6 +219,9 @@ pub async fn run(source: &Path, dir: &Path, opts: &Options) -> Result<ExitCode> 
         output::status("Nothing applied.");
         return Ok(ExitCode::from(1));
     }
+    // Verified against the governance in force above: this apply records
+    // the plan's [governance] (first use, or an approved change).
+    crate::governance::record_trust(&plan, &desired, &target_ledger, &attribution.approvers)?;
     let executor = providers::apply::GraphExecutor::new(target.client.clone(), |name| std::env::var(name).ok(), chrono::Utc::now());
     let ledger_path = target.ledger_path.clone();
     let journal_file = journal_path(&ledger_path);
@@ -212,7 +242,7 @@ pub async fn run(source: &Path, dir: &Path, opts: &Options) -> Result<ExitCode> 
             if let Status::Failed { error } | Status::Skipped { error, .. } = &result.status {
                 output::status(format!("          {error}"));
             }
-            let written = write_atomic(&ledger_path, &ledger.render()).and_then(|_| journal(&journal_file, &hash, result));
+            let written = write_atomic(&ledger_path, &ledger.render()).and_then(|_| journal_attributed(&journal_file, &hash, result, &attribution));
             if let Err(e) = written {
                 write_error.get_or_insert(e);
             }

@@ -287,8 +287,10 @@ async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, gr
     let observed = providers::observe::observe(&target.client, &desired, &ledger).await.context("reading the tenant")?;
     progress.finish();
     let stats = target.client.stats();
+    let ledger_path = target.ledger_path.clone();
     target.shutdown().await;
     let mut plan = engine::plan::plan_with_rollout(&desired, &observed, &ledger, &engine::PlanOptions::default(), rollout)?;
+    governance::review(&mut plan, &desired, &ledger_path)?;
     governance::sign_as_author(&mut plan, saving.author_key)?;
     output::status(format!("Read the tenant in {} Graph request(s).", stats.requests));
     let rendered = match format {

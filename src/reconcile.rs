@@ -330,7 +330,11 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
     };
     let (observed, dstats) = providers::delta::observe_with_delta(&ctx.target.client, &desired, &ledger, &mut delta).await.context("reading the tenant")?;
     write_atomic(&ctx.delta_path, &delta.render())?;
-    let plan = engine::plan(&desired, &observed, &ledger, &PlanOptions { now })?;
+    let mut plan = engine::plan(&desired, &observed, &ledger, &PlanOptions { now })?;
+    // Held by the rules in force (the recorded trust root) as well as the
+    // desired ones; reconcile never records governance.
+    let trust = crate::governance::read_trust(&ctx.target.ledger_path)?;
+    engine::governance::trust::attach(&mut plan, &desired, trust.as_ref());
     let mut report = engine::drift::drift(&desired, &observed, &ledger, &plan, now);
     report.carry_since(drift::latest(&ctx.history).as_ref());
     let open = window_open(&ctx.args.windows, now);

@@ -12,6 +12,8 @@ use common::*;
 use engine::{Action, Ledger, Plan, PlanOptions};
 use schema::Kind;
 
+/// The example tenant's listed author key (`[governance.authors.carol]`).
+pub const EXAMPLE_AUTHOR: &str = "ed25519:Byh8k9fRF1GPU9WN+P9IzHlPKizitujL2J5ExbScN0Q=";
 
 fn keygen(sb: &sandbox::SandboxHandle, work: &Path, name: &str) -> String {
     let out = cli(sb, work, &["keygen", "--out", name]);
@@ -44,7 +46,7 @@ async fn two_person_approval_and_every_refusal_through_the_binary() {
     // A second keygen never overwrites a key.
     assert_eq!(cli(&sb, k, &["keygen", "--out", "alice"]).status.code(), Some(1));
     let work = scratch_with(|t| {
-        t.replace("ed25519:mZxMQNprHMdBF3fo3jVULcLTk9KlgAJ9uyVAW8WX5V8=", &alice).replace("ed25519:CDpmHBgPXntq+9WOXGBCkH5u3mQCJjLveR2EV9yC7yg=", &bob)
+        t.replace("ed25519:mZxMQNprHMdBF3fo3jVULcLTk9KlgAJ9uyVAW8WX5V8=", &alice).replace("ed25519:CDpmHBgPXntq+9WOXGBCkH5u3mQCJjLveR2EV9yC7yg=", &bob).replace(EXAMPLE_AUTHOR, &author)
     });
     let w = work.path();
     let dir = w.join("desired-state");

@@ -140,6 +140,11 @@ pub struct Plan {
     /// of `hash()`, or every approval would invalidate the others.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvals: Vec<crate::governance::Approval>,
+    /// The governance in force that verifies this plan and the
+    /// `[governance]` fields it changes (see `governance::trust`). Part of
+    /// `hash()`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub governance: Option<crate::governance::trust::GovernanceReview>,
 }
 
 impl Plan {
@@ -586,6 +591,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
         rollout: rollout_waits,
         author: None,
         approvals: Vec::new(),
+        governance: None,
     })
 }
 

@@ -1166,6 +1166,32 @@ fn check_governance(cx: &mut Ctx) {
             cx.error("invalid-key", origin, &path!["governance", "approvers", name, "public_key"], format!("governance.approvers.{name}: public_key must be `ed25519:` followed by base64 (see `tenantctl keygen`)"));
         }
     }
+    for (name, a) in &gov.authors {
+        if !a.public_key.starts_with("ed25519:") {
+            cx.error("invalid-key", origin, &path!["governance", "authors", name, "public_key"], format!("governance.authors.{name}: public_key must be `ed25519:` followed by base64 (see `tenantctl keygen`)"));
+        }
+    }
+    // Two-key completion is the default; fewer needs a stated reason.
+    match (&gov.unattended, gov.approvals_required < crate::kinds::governance::DEFAULT_APPROVALS) {
+        (None, true) => {
+            cx.error(
+                "unattended-required",
+                origin,
+                &path!["governance", "approvals_required"],
+                format!(
+                    "governance: approvals_required = {} is below two-key completion (2); say why with `unattended = \"REASON\"` in [governance], or require 2",
+                    gov.approvals_required
+                ),
+            );
+        }
+        (Some(reason), true) => cx.warning(
+            "unattended",
+            origin,
+            &path!["governance", "unattended"],
+            format!("governance: approvals_required = {}, so sensitive changes are applied with fewer than two approvers (unattended: {reason})", gov.approvals_required),
+        ),
+        _ => {}
+    }
 }
 
 /// Client app types Graph accepts in `conditions.clientAppTypes`.

@@ -12,6 +12,7 @@ mod lints;
 mod rollout;
 mod sensitivity;
 mod signatures;
+pub mod trust;
 
 pub use certificates::not_after;
 pub use lints::*;

@@ -157,8 +157,10 @@ pub enum ApprovalError {
     AuthorSignature,
     #[error("approval {index} has a malformed public key: {error}")]
     ApprovalKey { index: usize, error: KeyError },
-    #[error("approval {index} is by an unknown key {public_key}, not listed in [governance.approvers]")]
+    #[error("approval {index} is by an unknown key {public_key}, not listed among the approvers in force ([governance.approvers] of the recorded trust root; approvers a plan adds count only after it is applied)")]
     UnknownKey { index: usize, public_key: String },
+    #[error("the plan's author key {public_key} is not listed in [governance.authors] or [governance.approvers] in force: sensitive plans are authored by listed people")]
+    UnlistedAuthor { public_key: String },
     #[error("approval {index} is by {name}'s key, which is the plan's author: nobody may approve their own change")]
     ByAuthor { index: usize, name: String },
     #[error("approval {index} is by {name}'s key, which also signed approval {first}")]
@@ -176,6 +178,8 @@ pub enum ApprovalError {
 pub struct Verified {
     /// Approver keys (from `[governance.approvers]`) in signing order.
     pub approvers: Vec<String>,
+    /// The author, `key (Name)` when listed, else the public key.
+    pub author: Option<String>,
     pub sensitive: usize,
 }
 
@@ -185,14 +189,25 @@ pub struct Verified {
 /// not; a plan with sensitive changes needs an author and
 /// `approvals_required` valid approvals by distinct listed keys other than
 /// the author's.
+///
+/// The approvers, authors and `approvals_required` are those in force (the
+/// plan's governance review, which apply recomputes from the recorded trust
+/// root; desired state's only on first use). A change is sensitive by the
+/// rules in force or the desired ones, and a change of `[governance]`
+/// itself is sensitive.
 pub fn verify_approvals(plan: &Plan, desired: &DesiredModel) -> Result<Verified, ApprovalError> {
-    let gov = &desired.governance;
+    let in_force_model = plan.governance.as_ref().map(|g| super::trust::in_force_model(desired, &g.in_force));
+    let judged = in_force_model.as_ref().unwrap_or(desired);
+    let gov = &judged.governance;
     let size = plan.changes.iter().filter(|c| c.action != Action::Forget).count();
-    let reasons: Vec<String> = plan
+    let mut reasons: Vec<String> = plan
         .changes
         .iter()
-        .filter_map(|c| classify(c, desired, size).map(|r| format!("{}: {r}", c.address)))
+        .filter_map(|c| classify(c, desired, size).or_else(|| classify(c, judged, size)).map(|r| format!("{}: {r}", c.address)))
         .collect();
+    if let Some(r) = plan.governance.as_ref().and_then(|g| g.reason()) {
+        reasons.push(format!("governance: {r}"));
+    }
     let hash = plan.hash();
     let author = match &plan.author {
         Some(a) => {
@@ -205,6 +220,13 @@ pub fn verify_approvals(plan: &Plan, desired: &DesiredModel) -> Result<Verified,
         None if !reasons.is_empty() && gov.approvals_required > 0 => return Err(ApprovalError::NoAuthor),
         None => None,
     };
+    if let Some(a) = &author {
+        let listed = gov.authors.values().chain(gov.approvers.values()).any(|x| same_key(&x.public_key, a));
+        if !listed && !reasons.is_empty() && gov.approvals_required > 0 {
+            return Err(ApprovalError::UnlistedAuthor { public_key: a.clone() });
+        }
+    }
+    let author_name = author.as_deref().map(|a| super::trust::key_name(gov, a).unwrap_or_else(|| a.to_string()));
     let mut seen: Vec<(VerifyingKey, usize)> = Vec::new();
     let mut approvers = Vec::new();
     for (i, ap) in plan.approvals.iter().enumerate() {
@@ -234,5 +256,5 @@ pub fn verify_approvals(plan: &Plan, desired: &DesiredModel) -> Result<Verified,
     if !reasons.is_empty() && approvers.len() < gov.approvals_required as usize {
         return Err(ApprovalError::NotEnough { count: reasons.len(), required: gov.approvals_required, have: approvers.len(), reasons });
     }
-    Ok(Verified { approvers, sensitive: reasons.len() })
+    Ok(Verified { approvers, author: author_name, sensitive: reasons.len() })
 }

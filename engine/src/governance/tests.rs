@@ -90,6 +90,7 @@ fn plan_with(changes: Vec<Change>) -> Plan {
         rollout: vec![],
         author: None,
         approvals: vec![],
+        governance: None,
     }
 }
 

@@ -12,9 +12,17 @@ pub struct Governance {
     /// Distinct approvers (other than the plan's author) a sensitive plan needs.
     #[serde(default = "default_approvals")]
     pub approvals_required: u32,
-    /// People who may approve, by key.
+    /// People who may approve, by key. Only these keys sign approvals.
     #[serde(default)]
     pub approvers: BTreeMap<String, Approver>,
+    /// People who may author sensitive plans, by key (approvers may author
+    /// too). A sensitive plan signed by a key listed in neither is refused.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub authors: BTreeMap<String, Approver>,
+    /// Why this tenant runs with fewer than two approvals (required, and
+    /// warned about, when `approvals_required` is below 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unattended: Option<String>,
     /// Addresses (`kind.key`) that are never deleted and whose changes are sensitive.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub protected: Vec<String>,
@@ -37,8 +45,11 @@ pub struct Governance {
     pub allow: Vec<String>,
 }
 
+/// Two-key completion: two people other than the author.
+pub const DEFAULT_APPROVALS: u32 = 2;
+
 fn default_approvals() -> u32 {
-    1
+    DEFAULT_APPROVALS
 }
 fn default_large_plan() -> u32 {
     50
@@ -49,6 +60,8 @@ impl Default for Governance {
         Governance {
             approvals_required: default_approvals(),
             approvers: BTreeMap::new(),
+            authors: BTreeMap::new(),
+            unattended: None,
             protected: Vec::new(),
             sensitive_kinds: Vec::new(),
             sensitive_addresses: Vec::new(),
@@ -60,7 +73,7 @@ impl Default for Governance {
     }
 }
 
-/// One person who may approve sensitive plans, with the Ed25519 public key their approvals are signed with.
+/// One person who may approve (or author) sensitive plans, with the Ed25519 public key they sign with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Approver {
