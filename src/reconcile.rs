@@ -278,11 +278,14 @@ pub fn split(plan: &Plan, desired: &engine::DesiredModel, service_accounts: &BTr
     let mut held = Vec::new();
     let mut held_addrs = BTreeSet::new();
     let mut safe = Vec::new();
-    let lint_errors = plan.lint_errors();
+    // Only the changes a lint error is about are held; lints whose remedy
+    // is in this plan are warnings already (`governance::settle`).
+    let linted: BTreeSet<String> = plan.lints.iter().filter(|f| f.severity == engine::governance::Severity::Error).map(|f| f.address.clone()).collect();
     for c in &plan.changes {
         let sensitive = plan.sensitive.get(&c.address).cloned().or_else(|| engine::drift::sensitivity(c, desired, service_accounts));
-        let why = (lint_errors > 0)
-            .then(|| format!("the plan breaks {lint_errors} governance lint(s); run `tenantctl plan` to see them"))
+        let why = linted
+            .contains(&c.address.to_string())
+            .then(|| format!("{} breaks a governance lint; run `tenantctl plan` to see it", c.address))
             .or_else(|| sensitive.map(|r| format!("sensitive ({r}): needs approval")))
             .or_else(|| c.waits_on.iter().find(|w| held_addrs.contains(*w)).map(|w| format!("waits on {w}, which is held")));
         match why {

@@ -153,11 +153,12 @@ async fn expired_access_is_kept_before_the_deadline_and_removed_after() {
         // The day before the role and guest deadlines: nothing to do.
         let before = plan_at(&client, &state, &ledger, at("2027-01-30T23:59:59Z")).await;
         assert!(before.is_empty(), "{}", engine::render::text(&before, false));
-        // Megan's User Administrator ends 2027-01-31: removed, sensitively.
+        // Megan's User Administrator ends 2027-01-31: removed, and ending
+        // access is never held for approval.
         let p = plan_at(&client, &state, &ledger, at("2027-01-31T00:00:00Z")).await;
         let addrs: Vec<(String, Action)> = p.changes.iter().map(|c| (c.address.to_string(), c.action)).collect();
         assert_eq!(addrs, vec![("role_assignment.megan-user-admin".to_string(), Action::Delete)], "{}", engine::render::text(&p, false));
-        assert!(p.sensitive.contains_key(&p.changes[0].address));
+        assert!(!p.sensitive.contains_key(&p.changes[0].address), "{:?}", p.sensitive);
 
         // After every deadline: roles removed, the guest disabled or deleted.
         let after = at("2027-04-01T00:00:00Z");

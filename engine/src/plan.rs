@@ -570,6 +570,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     let ids_by_address: BTreeMap<Address, String> = matched.iter().map(|(a, o)| (a.clone(), o.id.clone())).collect();
     let mut lints = crate::governance::lint_desired(desired, options.now);
     lints.extend(crate::governance::lint_live(desired, observed, &ids_by_address));
+    crate::governance::settle(&mut lints, &changes);
     unchanged.sort();
     unknown.sort_by(|a, b| a.address.cmp(&b.address));
     orphans.sort_by(|a, b| a.address.cmp(&b.address));

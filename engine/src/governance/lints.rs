@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::certificates::{certificates, not_after};
 use crate::model::{as_reference, DesiredModel, ObservedState};
-use crate::plan::referenced_addresses;
+use crate::plan::{referenced_addresses, Action, Change};
 
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -147,10 +147,15 @@ pub fn lint_live(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMa
     let gov = &desired.governance;
     let mut out = Vec::new();
     let known_ids: BTreeMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
+    // Unknown is unknown: with groups unread, no target can be called
+    // unmanaged; with principals or assignments unread, no holder can be
+    // called out-of-band.
+    let groups_read = !observed.unreadable.contains_key(&Kind::Group);
+    let holders_read = ![Kind::User, Kind::Guest, Kind::Group, Kind::RoleAssignment].iter().any(|k| observed.unreadable.contains_key(k));
     for (kind, objects) in &observed.objects {
         for o in objects {
             let Some(address) = known_ids.get(o.id.as_str()) else { continue };
-            if kind.is_policy() && *kind != Kind::ConditionalAccess {
+            if kind.is_policy() && *kind != Kind::ConditionalAccess && groups_read {
                 let mut targets = Vec::new();
                 if let Some(Value::Object(m)) = o.props.get("assignments") {
                     for k in ["include", "exclude"] {
@@ -169,7 +174,7 @@ pub fn lint_live(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMa
             }
         }
     }
-    for o in observed.objects.get(&Kind::RoleAssignment).into_iter().flatten() {
+    for o in observed.objects.get(&Kind::RoleAssignment).into_iter().flatten().filter(|_| holders_read) {
         if known_ids.contains_key(o.id.as_str()) {
             continue;
         }
@@ -188,6 +193,29 @@ pub fn lint_live(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMa
         ));
     }
     finish(gov, out)
+}
+
+/// Lints never block their remedy: an error whose violation this plan's
+/// changes remove becomes a warning that says so. `unmanaged-target` is
+/// remedied by a change of the policy's assignments (desired assignments
+/// name only managed groups) or its deletion; `unmanaged-privileged-holder`
+/// by the deletion of that assignment.
+pub fn settle(lints: &mut [Finding], changes: &[Change]) {
+    for f in lints.iter_mut().filter(|f| f.severity == Severity::Error) {
+        let remedy = changes.iter().find(|c| match f.lint.as_str() {
+            "unmanaged-target" => {
+                c.address.to_string() == f.address
+                    && (matches!(c.action, Action::Delete | Action::Replace)
+                        || (matches!(c.action, Action::Update | Action::Assign) && c.fields.iter().any(|x| x.field == "assignments" || x.field.starts_with("assignments."))))
+            }
+            "unmanaged-privileged-holder" => c.action == Action::Delete && c.id.as_deref().map(|i| format!("id:{i}")).as_deref() == Some(f.address.as_str()),
+            _ => false,
+        });
+        if let Some(c) = remedy {
+            f.severity = Severity::Warning;
+            f.message.push_str(&format!("; this plan removes it ({} {}), so it does not block", c.action.as_str(), c.address));
+        }
+    }
 }
 
 fn finish(gov: &Governance, mut out: Vec<Finding>) -> Vec<Finding> {

@@ -18,6 +18,11 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
         // Only the ledger changes; the tenant is not touched.
         return None;
     }
+    if removes_access(change).is_some() {
+        // Ending access is never held for approval (zero standing access):
+        // expiry and out-of-band removals run unattended, journalled.
+        return None;
+    }
     if change.action == Action::Delete {
         return Some(format!("deletes {a}"));
     }
@@ -61,6 +66,30 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
         return Some(format!("the plan has {plan_size} changes, more than governance.large_plan_threshold ({})", gov.large_plan_threshold));
     }
     None
+}
+
+/// Why a change only removes access, or `None`. Such changes are applied
+/// without approval by `apply` and unattended by `reconcile --self-heal`;
+/// granting or widening access stays sensitive. Removing access means:
+/// * deleting a directory role assignment (expired, no longer declared, or
+///   out-of-band privileged access);
+/// * deleting a guest whose `expires` has passed (the plan deletes a
+///   declared guest only then);
+/// * blocking a guest's sign-in (`accountEnabled` to `false`, and nothing
+///   else in the change).
+pub fn removes_access(change: &Change) -> Option<String> {
+    let a = &change.address;
+    match (a.kind, change.action) {
+        (Kind::RoleAssignment, Action::Delete) => Some(format!("ends the role assignment {a}")),
+        (Kind::Guest, Action::Delete) if change.desired.as_ref().is_some_and(|d| d.expires.is_some()) => Some(format!("removes the expired guest {a}")),
+        (Kind::Guest, Action::Update)
+            if !change.fields.is_empty()
+                && change.fields.iter().all(|f| f.field == "accountEnabled" && f.after == Some(serde_json::Value::Bool(false))) =>
+        {
+            Some(format!("blocks sign-in of guest {a}"))
+        }
+        _ => None,
+    }
 }
 
 /// Why each sensitive change of `changes` is sensitive, by address.

@@ -220,12 +220,6 @@ pub fn verify_approvals(plan: &Plan, desired: &DesiredModel) -> Result<Verified,
         None if !reasons.is_empty() && gov.approvals_required > 0 => return Err(ApprovalError::NoAuthor),
         None => None,
     };
-    if let Some(a) = &author {
-        let listed = gov.authors.values().chain(gov.approvers.values()).any(|x| same_key(&x.public_key, a));
-        if !listed && !reasons.is_empty() && gov.approvals_required > 0 {
-            return Err(ApprovalError::UnlistedAuthor { public_key: a.clone() });
-        }
-    }
     let author_name = author.as_deref().map(|a| super::trust::key_name(gov, a).unwrap_or_else(|| a.to_string()));
     let mut seen: Vec<(VerifyingKey, usize)> = Vec::new();
     let mut approvers = Vec::new();
@@ -252,6 +246,12 @@ pub fn verify_approvals(plan: &Plan, desired: &DesiredModel) -> Result<Verified,
         }
         seen.push((key, index));
         approvers.push(name);
+    }
+    if let Some(a) = &author {
+        let listed = gov.authors.values().chain(gov.approvers.values()).any(|x| same_key(&x.public_key, a));
+        if !listed && !reasons.is_empty() && gov.approvals_required > 0 {
+            return Err(ApprovalError::UnlistedAuthor { public_key: a.clone() });
+        }
     }
     if !reasons.is_empty() && approvers.len() < gov.approvals_required as usize {
         return Err(ApprovalError::NotEnough { count: reasons.len(), required: gov.approvals_required, have: approvers.len(), reasons });
