@@ -247,7 +247,7 @@ role = "Global Administrator"
         "error[service-account-targeted] device_configuration.svc-policy",
         "error[service-account-targeted] conditional_access.targets-svc",
         "error[service-accounts-not-excluded] conditional_access.no-exclusion",
-        "warning[standing-privileged-access] role_assignment.adele-global",
+        "error[standing-privileged-access] role_assignment.adele-global",
         "warning[certificate-expiring] device_configuration.root-ca",
     ] {
         assert!(err.contains(needle), "missing {needle}:\n{err}");
@@ -260,7 +260,7 @@ role = "Global Administrator"
     let t = dir.join("tenant.toml");
     let gov = std::fs::read_to_string(&t).unwrap().replace(
         "guest_expiry_action = \"disable\"",
-        "guest_expiry_action = \"disable\"\nallow = [\"service-account-targeted\", \"service-accounts-not-excluded:conditional_access.no-exclusion\"]",
+        "guest_expiry_action = \"disable\"\nallow = [\"service-account-targeted\", \"service-accounts-not-excluded:conditional_access.no-exclusion\"]\nexceptions = { \"standing-privileged-access:role_assignment.adele-global\" = \"break-glass drill\" }",
     );
     std::fs::write(&t, gov).unwrap();
     let out = cli(&sb, bad.path(), &["validate", dir.to_str().unwrap()]);

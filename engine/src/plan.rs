@@ -564,6 +564,9 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     let converged_at = |a: &Address| -> Option<DateTime<Utc>> {
         ledger.resources.get(a).and_then(|e| e.changed_at.as_deref()).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc))
     };
+    // Out-of-band control of the tenant is removed (never held for approval).
+    let matched_ids: BTreeMap<Address, String> = matched.iter().map(|(a, o)| (a.clone(), o.id.clone())).collect();
+    changes.extend(crate::governance::out_of_band_removals(desired, observed, &matched_ids));
     let (mut changes, rollout_waits) = crate::governance::gate_rollouts(changes, desired, &converged_at, options.now, rollout);
     order(&mut changes, desired)?;
     let sensitive = crate::governance::sensitivity(&changes, desired);

@@ -173,6 +173,7 @@ pub fn validate_at(
     check_conditional_access(&mut cx);
     check_conditional_access_targets(&mut cx);
     check_governance(&mut cx);
+    check_service_roles(&mut cx);
     check_approver_keys(&mut cx);
     check_autopilot_targets(&mut cx);
     check_role_assignment_duplicates(&mut cx);
@@ -1093,6 +1094,40 @@ fn check_conditional_access(cx: &mut Ctx) {
                 );
                 d2.help = crate::suggest::closest(c, BUILT_IN_CONTROLS.iter().copied())
                     .map(|s| format!("did you mean `{s}`?"));
+            }
+        }
+    }
+}
+
+/// Least privilege of service accounts: `allowed_roles` and `read_only`
+/// are for `kind = "service"` users, name built-in roles, and a read-only
+/// account allows only read-only roles.
+fn check_service_roles(cx: &mut Ctx) {
+    use crate::kinds::role_assignment::{role_template_id, READ_ONLY_ROLES};
+    use crate::kinds::user::UserKind;
+    for (key, d) in &cx.state.user {
+        let u = &d.value;
+        if u.kind != UserKind::Service && (!u.allowed_roles.is_empty() || u.read_only) {
+            let field = if u.read_only { "read_only" } else { "allowed_roles" };
+            cx.error("service-account-only", &d.origin, &path!["user", key, field], format!("user.{key}: {field} is for service accounts (kind = \"service\")"));
+        }
+        for (i, r) in u.allowed_roles.iter().enumerate() {
+            if role_template_id(r).is_none() {
+                cx.error("unknown-role", &d.origin, &path!["user", key, "allowed_roles", i], format!("user.{key}: `{r}` is not a built-in directory role tenantctl knows"));
+            } else if u.read_only && !READ_ONLY_ROLES.contains(&r.as_str()) {
+                cx.error(
+                    "read-only-role",
+                    &d.origin,
+                    &path!["user", key, "allowed_roles", i],
+                    format!("user.{key} is read_only and may hold only read-only roles ({}); `{r}` is not one", READ_ONLY_ROLES.join(", ")),
+                );
+            }
+        }
+    }
+    if let Some(g) = &cx.state.governance {
+        for (k, why) in &g.value.exceptions {
+            if why.trim().is_empty() {
+                cx.error("exception-reason", &g.origin, &path!["governance", "exceptions", k.as_str()], format!("governance.exceptions: `{k}` needs a reason"));
             }
         }
     }

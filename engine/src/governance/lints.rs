@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
-use schema::kinds::role_assignment::PRIVILEGED_ROLES;
+use schema::kinds::role_assignment::{PRIVILEGED_ROLES, READ_ONLY_ROLES};
 use schema::kinds::Governance;
 use schema::{Address, Kind};
 use serde::{Deserialize, Serialize};
@@ -48,17 +48,22 @@ pub const LINTS: &[(&str, &str)] = &[
     ("service-account-targeted", "a service account or the service-accounts group is targeted by a policy or conditional access"),
     ("service-accounts-not-excluded", "a conditional access policy does not exclude the service accounts"),
     ("unmanaged-target", "a managed policy is assigned (live) to a group desired state does not declare"),
-    ("standing-privileged-access", "a person holds a privileged role with no expiry"),
+    ("standing-privileged-access", "anyone (person, guest, group, service account) holds a privileged role permanently: active with no expiry"),
+    ("service-account-role", "a service account holds a role it does not declare in allowed_roles, or a read-only account a role that writes"),
     ("unmanaged-privileged-holder", "a live privileged role holder not in desired state"),
     ("certificate-expiring", "a certificate in a profile expires within 60 days (or has expired)"),
     ("approvals-unreachable", "approvals_required is more than the approvers listed can give"),
 ];
 
+/// Roles whose out-of-band holding is an error (and removed unattended).
+pub const TENANT_CONTROL_ROLES: &[&str] = &["Global Administrator", "Privileged Role Administrator"];
+
 /// How long before expiry certificates are flagged.
 pub const CERTIFICATE_WARNING_DAYS: i64 = 60;
 
 fn allowed(gov: &Governance, f: &Finding) -> bool {
-    gov.allow.iter().any(|a| *a == f.lint || *a == format!("{}:{}", f.lint, f.address))
+    let scoped = format!("{}:{}", f.lint, f.address);
+    gov.allow.iter().any(|a| *a == f.lint || *a == scoped) || gov.exceptions.keys().any(|k| *k == f.lint || *k == scoped)
 }
 
 fn finding(severity: Severity, lint: &str, address: impl ToString, message: String) -> Finding {
@@ -111,18 +116,8 @@ pub fn lint_desired(desired: &DesiredModel, now: DateTime<Utc>) -> Vec<Finding> 
                 out.push(finding(Severity::Error, "service-accounts-not-excluded", address, format!("does not exclude the service accounts; {what}")));
             }
         }
-        if address.kind == Kind::RoleAssignment && r.expires.is_none() {
-            let role = r.props.get("role").and_then(Value::as_str).unwrap_or_default();
-            let principal = r.props.get("principal").and_then(as_reference).and_then(|p| p.parse::<Address>().ok());
-            let person = principal.as_ref().is_some_and(|p| matches!(p.kind, Kind::User | Kind::Guest) && !desired.service_accounts.contains(p));
-            if PRIVILEGED_ROLES.contains(&role) && person {
-                out.push(finding(
-                    Severity::Warning,
-                    "standing-privileged-access",
-                    address,
-                    format!("{} holds {role} with no expiry; give it an `expires` (or make it eligible) so the access is time-boxed", principal.map(|p| p.to_string()).unwrap_or_default()),
-                ));
-            }
+        if address.kind == Kind::RoleAssignment {
+            out.extend(role_lints(desired, address, r));
         }
         if matches!(address.kind, Kind::DeviceConfiguration | Kind::CompliancePolicy) {
             for (field, der) in certificates(&r.props) {
@@ -139,6 +134,48 @@ pub fn lint_desired(desired: &DesiredModel, now: DateTime<Utc>) -> Vec<Finding> 
         }
     }
     finish(gov, out)
+}
+
+/// Least privilege and zero standing access for one declared role
+/// assignment: a service account holds only the roles it declares (a
+/// read-only one only read-only roles); nobody holds a privileged role
+/// permanently (active with no `expires`).
+fn role_lints(desired: &DesiredModel, address: &Address, r: &crate::DesiredResource) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let role = r.props.get("role").and_then(Value::as_str).unwrap_or_default();
+    let principal = r.props.get("principal").and_then(as_reference).and_then(|p| p.parse::<Address>().ok());
+    let Some(principal) = principal else { return out };
+    if let Some(sr) = desired.service_account_roles.get(&principal) {
+        if sr.read_only && !READ_ONLY_ROLES.contains(&role) {
+            out.push(finding(
+                Severity::Error,
+                "service-account-role",
+                address,
+                format!("{principal} is read-only and may hold only read-only roles ({}); {role} is not one", READ_ONLY_ROLES.join(", ")),
+            ));
+        } else if !sr.allowed.iter().any(|a| a == role) {
+            let allowed = if sr.allowed.is_empty() { "none".to_string() } else { sr.allowed.join(", ") };
+            out.push(finding(
+                Severity::Error,
+                "service-account-role",
+                address,
+                format!("{principal} may hold only the roles it declares in allowed_roles ({allowed}); {role} is not one"),
+            ));
+        }
+    }
+    if desired.service_account_groups.contains(&principal) && !READ_ONLY_ROLES.contains(&role) {
+        out.push(finding(Severity::Error, "service-account-role", address, format!("{principal} holds service accounts; give roles to each account it may hold them, not {role} to the group")));
+    }
+    let eligible = r.props.get("assignment").and_then(Value::as_str) == Some("eligible");
+    if PRIVILEGED_ROLES.contains(&role) && r.expires.is_none() && !eligible {
+        out.push(finding(
+            Severity::Error,
+            "standing-privileged-access",
+            address,
+            format!("{principal} holds {role} permanently; make it eligible or give it an `expires` (time-boxed through PIM), or except it with a reason in [governance.exceptions]"),
+        ));
+    }
+    out
 }
 
 /// Lints that need the live tenant: unmanaged assignment targets and
@@ -185,8 +222,11 @@ pub fn lint_live(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMa
         let principal = o.props.get("principal").and_then(as_reference).unwrap_or_default();
         let who = known_ids.get(principal).map(|a| a.to_string()).unwrap_or_else(|| format!("id:{principal}"));
         let kind = o.props.get("assignment").and_then(Value::as_str).unwrap_or("active");
+        // Out-of-band control of the tenant itself is an error; its removal
+        // is in the plan (`out_of_band_removals`) and runs unattended.
+        let severity = if TENANT_CONTROL_ROLES.contains(&role) && kind == "active" { Severity::Error } else { Severity::Warning };
         out.push(finding(
-            Severity::Warning,
+            severity,
             "unmanaged-privileged-holder",
             format!("id:{}", o.id),
             format!("{who} holds {role} ({kind}) outside desired state; declare it or remove it"),

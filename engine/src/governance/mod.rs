@@ -7,6 +7,7 @@
 //! One module per concern; this one re-exports their public items so callers
 //! keep using `engine::governance::...`.
 
+mod access;
 mod certificates;
 mod lints;
 mod rollout;
@@ -14,6 +15,7 @@ mod sensitivity;
 mod signatures;
 pub mod trust;
 
+pub use access::*;
 pub use certificates::not_after;
 pub use lints::*;
 pub use rollout::*;

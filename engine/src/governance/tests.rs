@@ -409,16 +409,16 @@ fn each_lint_fires_on_a_violation_and_can_be_allowed() {
             ("service-account-targeted", "conditional_access.bad"),
             ("service-account-targeted", "device_configuration.svc"),
             ("service-accounts-not-excluded", "conditional_access.bad"),
+            ("standing-privileged-access", "role_assignment.standing"),
             ("approvals-unreachable", "governance"),
             ("certificate-expiring", "device_configuration.expiring"),
-            ("standing-privileged-access", "role_assignment.standing"),
         ],
         "{found:#?}"
     );
     assert_eq!(found[0].severity, Severity::Error);
-    assert_eq!(found[5].severity, Severity::Warning);
-    assert!(found[4].message.contains("2026-12-23T10:17:08Z, within 60 days"), "{}", found[4].message);
-    assert_eq!(found[3].severity, Severity::Warning, "unreachable approvals warn: a tenant without [governance] still plans");
+    assert_eq!(found[3].severity, Severity::Error, "standing privileged access is an error");
+    assert!(found[5].message.contains("2026-12-23T10:17:08Z, within 60 days"), "{}", found[5].message);
+    assert_eq!(found[4].severity, Severity::Warning, "unreachable approvals warn: a tenant without [governance] still plans");
     // Allowed by name, or by name and address.
     m.governance.allow = vec!["certificate-expiring".into(), "service-account-targeted:conditional_access.bad".into()];
     let names: Vec<(String, String)> = lints_of(&m);
@@ -449,12 +449,23 @@ fn live_lints_flag_unmanaged_targets_and_privileged_holders() {
         (addr("user.adele"), "u-adele".to_string()),
     ]
     .into();
-    let f = lint_live(&m, &o, &ids);
+    let mut f = lint_live(&m, &o, &ids);
     assert_eq!(f.len(), 2, "{f:#?}");
+    // Out-of-band Global Administrator is an error (sorted first: both are errors).
+    assert_eq!((f[0].lint.as_str(), f[0].address.as_str(), f[0].severity), ("unmanaged-privileged-holder", "id:ra-1", Severity::Error));
+    assert!(f[0].message.contains("user.adele holds Global Administrator"));
+    f.reverse();
     assert_eq!((f[0].lint.as_str(), f[0].address.as_str()), ("unmanaged-target", "device_configuration.root"));
     assert!(f[0].message.contains("id:g-stranger"));
-    assert_eq!((f[1].lint.as_str(), f[1].address.as_str()), ("unmanaged-privileged-holder", "id:ra-1"));
-    assert!(f[1].message.contains("user.adele holds Global Administrator"));
+    // Its removal is planned, unattended (not sensitive), and settles the lint.
+    let removals = out_of_band_removals(&m, &o, &ids);
+    assert_eq!(removals.len(), 1, "{removals:#?}");
+    assert_eq!(removals[0].address.to_string(), "role_assignment.out-of-band-ra-1");
+    assert_eq!(classify(&removals[0], &m, 1), None);
+    // Protected principals (break-glass) are never stripped by the plan.
+    let mut protected = m.clone();
+    protected.governance.protected.push("user.adele".into());
+    assert!(out_of_band_removals(&protected, &o, &ids).is_empty());
     // Unknown is unknown: with groups unread, no target is called
     // unmanaged; with users unread, no holder is called out-of-band.
     let mut unread = o.clone();
@@ -463,7 +474,6 @@ fn live_lints_flag_unmanaged_targets_and_privileged_holders() {
     assert_eq!(lint_live(&m, &unread, &ids), vec![]);
     // A lint never blocks its remedy: a plan that reassigns the policy
     // turns the error into a warning that says so.
-    let mut f = f;
     let mut reassign = change("device_configuration.root", Action::Assign);
     reassign.fields = vec![crate::diff::FieldChange { field: "assignments.include".into(), before: None, after: None }];
     settle(&mut f, &[change("device_configuration.other", Action::Assign)]);

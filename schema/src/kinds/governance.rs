@@ -43,6 +43,10 @@ pub struct Governance {
     /// Lints allowed on purpose, as `lint-name:kind.key` or `lint-name` for all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow: Vec<String>,
+    /// Lints allowed with a reason, `"lint-name:kind.key" = "why"` (e.g. a
+    /// break-glass account's standing Global Administrator).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub exceptions: BTreeMap<String, String>,
 }
 
 /// Two-key completion: two people other than the author.
@@ -69,6 +73,7 @@ impl Default for Governance {
             prune: Prune::default(),
             guest_expiry_action: GuestExpiryAction::default(),
             allow: Vec::new(),
+            exceptions: BTreeMap::new(),
         }
     }
 }
