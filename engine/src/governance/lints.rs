@@ -93,10 +93,18 @@ pub fn lint_desired(desired: &DesiredModel, now: DateTime<Utc>) -> Vec<Finding> 
             set.into_iter().collect()
         };
         if address.kind.is_policy() || address.kind == Kind::AutopilotProfile {
-            for t in refs_at("/assignments/include") {
-                if service.contains(&t) {
+            let include = refs_at("/assignments/include");
+            let mut direct = false;
+            for t in &include {
+                if service.contains(t) {
+                    direct = true;
                     out.push(finding(Severity::Error, "service-account-targeted", address, format!("assigned to {t}: service accounts get no policy")));
                 }
+            }
+            let all_users = pointer(&r.props, "/assignments/allUsers").and_then(Value::as_bool) == Some(true);
+            if !direct {
+                let reach = super::targets::assignment_reach(desired, &include, &refs_at("/assignments/exclude"), all_users);
+                out.extend(effective_findings(desired, address, &reach, "service accounts get no policy"));
             }
         }
         if address.kind == Kind::ConditionalAccess {
@@ -106,6 +114,12 @@ pub fn lint_desired(desired: &DesiredModel, now: DateTime<Utc>) -> Vec<Finding> 
                 out.push(finding(Severity::Error, "service-account-targeted", address, format!("includes {t}: service accounts get no MFA or conditional access")));
             }
             let excluded: BTreeSet<Address> = refs_at("/conditions/users/excludeUsers").into_iter().chain(refs_at("/conditions/users/excludeGroups")).collect();
+            if !included.iter().any(|t| service.contains(t)) {
+                // Mixed and nested groups; "All" users is the next lint's.
+                let excluded_list: Vec<Address> = excluded.iter().cloned().collect();
+                let reach = super::targets::assignment_reach(desired, &included, &excluded_list, false);
+                out.extend(effective_findings(desired, address, &reach, "service accounts get no MFA or conditional access"));
+            }
             let group_excluded = desired.service_account_groups.iter().any(|g| excluded.contains(g));
             let missing: Vec<String> = desired.service_accounts.iter().filter(|s| !excluded.contains(*s)).map(|s| s.to_string()).collect();
             if !group_excluded && !missing.is_empty() {
@@ -134,6 +148,22 @@ pub fn lint_desired(desired: &DesiredModel, now: DateTime<Utc>) -> Vec<Finding> 
         }
     }
     finish(gov, out)
+}
+
+/// Findings for what an assignment reaches beyond what it names.
+fn effective_findings(desired: &DesiredModel, address: &Address, reach: &super::targets::Reach, why: &str) -> Vec<Finding> {
+    let fix = match desired.service_account_groups.iter().next() {
+        Some(g) => format!("exclude {g}"),
+        None => "exclude the service accounts".to_string(),
+    };
+    let mut out: Vec<Finding> =
+        reach.accounts.iter().map(|(s, how)| finding(Severity::Error, "service-account-targeted", address, format!("reaches service account {s} {how}: {why}; {fix}"))).collect();
+    if out.is_empty() && !desired.service_accounts.is_empty() {
+        for m in &reach.maybe {
+            out.push(finding(Severity::Error, "service-account-targeted", address, format!("could reach service accounts: {m}; {why}; {fix}")));
+        }
+    }
+    out
 }
 
 /// Least privilege and zero standing access for one declared role
@@ -208,6 +238,7 @@ pub fn lint_live(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMa
                 for t in targets {
                     out.push(finding(Severity::Error, "unmanaged-target", address, format!("is assigned to group id:{t}, which desired state does not manage")));
                 }
+                out.extend(live_member_findings(desired, observed, address, &known_ids));
             }
         }
     }
@@ -256,6 +287,30 @@ pub fn settle(lints: &mut [Finding], changes: &[Change]) {
             f.message.push_str(&format!("; this plan removes it ({} {}), so it does not block", c.action.as_str(), c.address));
         }
     }
+}
+
+/// A declared policy included on a group whose membership desired state
+/// does not manage, which holds a service account live.
+fn live_member_findings(desired: &DesiredModel, observed: &ObservedState, address: &Address, known_ids: &BTreeMap<&str, &Address>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if observed.unreadable.contains_key(&Kind::Group) || observed.unreadable.contains_key(&Kind::User) {
+        return out;
+    }
+    let Some(r) = desired.resources.get(address) else { return out };
+    let mut include = BTreeSet::new();
+    if let Some(v) = pointer(&r.props, "/assignments/include") {
+        referenced_addresses(v, &mut include);
+    }
+    let ids: BTreeMap<&Address, &str> = known_ids.iter().map(|(i, a)| (*a, *i)).collect();
+    for g in include.iter().filter(|g| g.kind == Kind::Group) {
+        let Some(id) = ids.get(g) else { continue };
+        let live = observed.objects.get(&Kind::Group).into_iter().flatten().find(|o| o.id == *id);
+        let Some(members) = live.and_then(|o| o.props.get("members")) else { continue };
+        for s in super::targets::live_reach(desired, g, members, known_ids) {
+            out.push(finding(Severity::Error, "service-account-targeted", address, format!("reaches service account {s} through {g}, which holds it live (its membership is not managed in desired state): service accounts get no policy")));
+        }
+    }
+    out
 }
 
 fn finish(gov: &Governance, mut out: Vec<Finding>) -> Vec<Finding> {

@@ -13,6 +13,7 @@ mod lints;
 mod rollout;
 mod sensitivity;
 mod signatures;
+pub mod targets;
 pub mod trust;
 
 pub use access::*;
