@@ -174,6 +174,7 @@ pub fn validate_at(
     check_conditional_access_targets(&mut cx);
     check_governance(&mut cx);
     check_service_roles(&mut cx);
+    check_managed_desktop(&mut cx);
     check_approver_keys(&mut cx);
     check_autopilot_targets(&mut cx);
     check_role_assignment_duplicates(&mut cx);
@@ -1094,6 +1095,55 @@ fn check_conditional_access(cx: &mut Ctx) {
                 );
                 d2.help = crate::suggest::closest(c, BUILT_IN_CONTROLS.iter().copied())
                     .map(|s| format!("did you mean `{s}`?"));
+            }
+        }
+    }
+}
+
+/// `[governance.managed_desktop]`: its keys name declared objects, ring
+/// device groups hold devices only, and at most one Autopilot profile
+/// targets the all-devices group.
+fn check_managed_desktop(cx: &mut Ctx) {
+    let Some(g) = &cx.state.governance else { return };
+    let Some(md) = &g.value.managed_desktop else { return };
+    let origin = &g.origin;
+    let mut groups: Vec<(&str, usize, &String)> = md.rings.iter().enumerate().map(|(i, k)| ("rings", i, k)).collect();
+    for (field, k) in [("all_devices", &md.all_devices), ("service_accounts_group", &md.service_accounts_group)] {
+        if let Some(k) = k {
+            groups.push((field, usize::MAX, k));
+        }
+    }
+    for (field, i, k) in groups {
+        if !cx.state.group.contains_key(k) {
+            let message = format!("governance.managed_desktop.{field}: no group `{k}` is declared");
+            if i == usize::MAX {
+                cx.error("unknown-reference", origin, &path!["governance", "managed_desktop", field], message);
+            } else {
+                cx.error("unknown-reference", origin, &path!["governance", "managed_desktop", field, i], message);
+            }
+        }
+    }
+    if let Some(k) = &md.autopilot_profile {
+        if !cx.state.autopilot_profile.contains_key(k) {
+            cx.error("unknown-reference", origin, &path!["governance", "managed_desktop", "autopilot_profile"], format!("governance.managed_desktop.autopilot_profile: no autopilot_profile `{k}` is declared"));
+        }
+    }
+    for ring in &md.rings {
+        let Some(d) = cx.state.group.get(ring) else { continue };
+        for (i, m) in d.value.members.iter().flatten().enumerate() {
+            if cx.state.user.contains_key(m) || cx.state.guest.contains_key(m) {
+                cx.error("ring-devices-only", &d.origin, &path!["group", ring.as_str(), "members", i], format!("group.{ring} is a Managed Desktop ring device group: it holds devices only, not `{m}`"));
+            }
+        }
+    }
+    if let Some(all) = &md.all_devices {
+        let targeting: Vec<(&String, &Location)> =
+            cx.state.autopilot_profile.iter().filter(|(_, d)| d.value.assignments.include.iter().any(|i| i == all)).map(|(k, d)| (k, &d.origin)).collect();
+        if targeting.len() > 1 {
+            let names: Vec<String> = targeting.iter().map(|(k, _)| format!("autopilot_profile.{k}")).collect();
+            for (k, origin) in &targeting[1..] {
+                let at = path!["autopilot_profile", k.as_str(), "assignments", "include"];
+                cx.error("one-autopilot-profile", origin, &at, format!("autopilot_profile.{k}: at most one Autopilot profile targets the all-devices group {all} ({})", names.join(", ")));
             }
         }
     }

@@ -56,6 +56,9 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
             return Some(format!("touches service account {s}"));
         }
     }
+    if let Some(why) = managed_desktop_reason(change, desired) {
+        return Some(why);
+    }
     if gov.sensitive_kinds.iter().any(|k| k == a.kind.as_str()) {
         return Some(format!("{} is a sensitive kind (governance.sensitive_kinds)", a.kind));
     }
@@ -64,6 +67,45 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
     }
     if plan_size as u64 > u64::from(gov.large_plan_threshold) {
         return Some(format!("the plan has {plan_size} changes, more than governance.large_plan_threshold ({})", gov.large_plan_threshold));
+    }
+    None
+}
+
+/// The prefix of every Managed Desktop protection reason.
+pub const MANAGED_DESKTOP: &str = "Managed Desktop";
+
+/// Why a change touches a protected Managed Desktop object, or `None`: the
+/// ring device groups, the all-devices group, the service accounts' group,
+/// the Autopilot profile (and any profile or policy assigned to a ring or
+/// the all-devices group, desired or live).
+pub fn managed_desktop_reason(change: &Change, desired: &DesiredModel) -> Option<String> {
+    let md = desired.governance.managed_desktop.as_ref()?;
+    let a = &change.address;
+    let group = |k: &String| Address::new(Kind::Group, k.as_str());
+    let rings: BTreeSet<Address> = md.rings.iter().map(group).collect();
+    let all_devices = md.all_devices.as_ref().map(group);
+    if rings.contains(a) {
+        return Some(format!("{MANAGED_DESKTOP}: ring device group {a}"));
+    }
+    if all_devices.as_ref() == Some(a) {
+        return Some(format!("{MANAGED_DESKTOP}: the all-devices group {a}"));
+    }
+    if md.service_accounts_group.as_ref().map(group).as_ref() == Some(a) {
+        return Some(format!("{MANAGED_DESKTOP}: the service accounts' group {a}"));
+    }
+    if a.kind == Kind::AutopilotProfile && md.autopilot_profile.as_deref() == Some(a.key.as_str()) {
+        return Some(format!("{MANAGED_DESKTOP}: the Autopilot profile {a}"));
+    }
+    if a.kind.is_policy() || a.kind == Kind::AutopilotProfile {
+        let mut targets = BTreeSet::new();
+        for props in change.desired.iter().map(|d| &d.props).chain(change.live.iter()) {
+            if let Some(v) = props.get("assignments") {
+                referenced_addresses(v, &mut targets);
+            }
+        }
+        if let Some(t) = targets.iter().find(|t| rings.contains(*t) || all_devices.as_ref() == Some(*t)) {
+            return Some(format!("{MANAGED_DESKTOP}: {a} is assigned to {t}"));
+        }
     }
     None
 }

@@ -43,6 +43,10 @@ pub struct Governance {
     /// Lints allowed on purpose, as `lint-name:kind.key` or `lint-name` for all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow: Vec<String>,
+    /// The Managed Desktop objects, protected by default: any change to
+    /// them is sensitive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_desktop: Option<ManagedDesktop>,
     /// Lints allowed with a reason, `"lint-name:kind.key" = "why"` (e.g. a
     /// break-glass account's standing Global Administrator).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -74,8 +78,31 @@ impl Default for Governance {
             guest_expiry_action: GuestExpiryAction::default(),
             allow: Vec::new(),
             exceptions: BTreeMap::new(),
+            managed_desktop: None,
         }
     }
+}
+
+/// `[governance.managed_desktop]`: which declared objects are the Managed
+/// Desktop service's. Any change to them (and to every policy assigned to a
+/// ring or the all-devices group, and to the service accounts) is
+/// sensitive; ring device groups hold devices only; at most one Autopilot
+/// profile targets the all-devices group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ManagedDesktop {
+    /// Ring device groups, by group key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rings: Vec<String>,
+    /// The all-devices group, by group key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all_devices: Option<String>,
+    /// The service accounts' group, by group key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_accounts_group: Option<String>,
+    /// The Managed Desktop Autopilot profile, by key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autopilot_profile: Option<String>,
 }
 
 /// One person who may approve (or author) sensitive plans, with the Ed25519 public key they sign with.
