@@ -83,6 +83,11 @@ pub struct ObservedState {
     /// Kinds that could not be read, with why: their resources are
     /// "unknown", never drift.
     pub unreadable: BTreeMap<Kind, String>,
+    /// `lastModifiedDateTime` of live policies, by object id: never
+    /// compared nor fingerprinted; a ring's last change time when the
+    /// ledger has none (the rollout soak).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub modified: BTreeMap<String, String>,
 }
 
 impl ObservedState {
