@@ -44,6 +44,8 @@ pub(crate) fn journal_path(ledger: &Path) -> PathBuf {
 pub(crate) struct Attribution {
     pub author: Option<String>,
     pub approvers: Vec<String>,
+    /// The plan's change record, `name: value; ...`.
+    pub change: Option<String>,
 }
 
 /// Append one line to the journal; never rewrites it. Also used by
@@ -72,6 +74,7 @@ pub(crate) fn journal_attributed(path: &Path, plan_hash: &str, r: &ChangeResult,
         "note": r.note,
         "author": who.author,
         "approvers": who.approvers,
+        "change": who.change,
     });
     let mut f = std::fs::OpenOptions::new()
         .create(true)
@@ -138,9 +141,12 @@ pub async fn run(source: &Path, dir: &Path, opts: &Options) -> Result<ExitCode> 
     // Judged by the governance in force (the recorded trust root), so a
     // saved plan claiming other approvers hashes differently and is stale.
     crate::governance::review(&mut fresh, &desired, &target.ledger_path)?;
+    fresh.change = crate::governance::change_record(&state, None);
     let mut attribution = Attribution::default();
     let plan = match saved {
         Some(saved) => {
+            // The change record is the author's (signed with the plan).
+            fresh.change = saved.change.clone();
             // The tenant or desired state moved on since the plan was made.
             let reasons = stale_reasons(&saved, &fresh);
             if !reasons.is_empty() {
@@ -154,7 +160,7 @@ pub async fn run(source: &Path, dir: &Path, opts: &Options) -> Result<ExitCode> 
                     if v.sensitive > 0 {
                         output::status(format!("{} sensitive change(s) approved by {}.", v.sensitive, v.approvers.join(", ")));
                     }
-                    attribution = Attribution { author: v.author, approvers: v.approvers };
+                    attribution = Attribution { author: v.author, approvers: v.approvers, change: None };
                 }
                 Err(e) => {
                     target.shutdown().await;
@@ -219,6 +225,7 @@ pub async fn run(source: &Path, dir: &Path, opts: &Options) -> Result<ExitCode> 
         output::status("Nothing applied.");
         return Ok(ExitCode::from(1));
     }
+    attribution.change = plan.change.as_ref().map(|c| c.lines().join("; "));
     // Verified against the governance in force above: this apply records
     // the plan's [governance] (first use, or an approved change).
     crate::governance::record_trust(&plan, &desired, &target_ledger, &attribution.approvers)?;

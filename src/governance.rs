@@ -124,6 +124,15 @@ pub fn approve(plan_path: &Path, key_path: &Path, dir: &Path) -> Result<ExitCode
 
 fn summary(plan: &Plan, desired: &DesiredModel) -> String {
     let mut s = format!("Plan {}: {}\n", plan.hash(), engine::render::headline(plan));
+    match &plan.change {
+        Some(c) => {
+            s.push_str("Change record:\n");
+            for l in c.lines() {
+                s.push_str(&format!("  {l}\n"));
+            }
+        }
+        None => s.push_str("Change record: none (plan --change TEXT, or [change] ticket, scope, timeline)\n"),
+    }
     if let Some(a) = &plan.author {
         s.push_str(&format!("Author: {}\n", a.public_key));
     }
@@ -152,6 +161,13 @@ fn summary(plan: &Plan, desired: &DesiredModel) -> String {
 
 fn shown(v: Option<&serde_json::Value>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| "(absent)".into())
+}
+
+/// The change record of a plan: the directory's `[change]`, its summary
+/// replaced by `plan --change TEXT` when given.
+pub fn change_record(state: &schema::DesiredState, text: Option<&str>) -> Option<schema::kinds::change::ChangeRecord> {
+    let record = state.change.as_ref().map(|c| c.value.clone()).unwrap_or_default().with_summary(text);
+    (!record.is_empty()).then_some(record)
 }
 
 /// The trust root file of a target: beside its ledger.

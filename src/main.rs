@@ -64,6 +64,11 @@ enum Command {
         /// `tenantctl keygen`); sensitive plans need an author.
         #[arg(long, env = "TENANTCTL_AUTHOR_KEY", requires = "out")]
         author_key: Option<PathBuf>,
+        /// The change record's summary (with the directory's `[change]`
+        /// ticket, scope and timeline): kept in the plan, shown to
+        /// approvers and written to the journal.
+        #[arg(long, value_name = "TEXT")]
+        change: Option<String>,
         #[command(flatten)]
         rollout: RolloutFlags,
     },
@@ -199,8 +204,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             output::result(&schema::json_schema());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Plan { dir, format, out, detailed_exitcode, graph_url, ledger, author_key, rollout } => {
-            let saving = Saving { out: out.as_deref(), author_key: author_key.as_deref() };
+        Command::Plan { dir, format, out, detailed_exitcode, graph_url, ledger, author_key, change, rollout } => {
+            let saving = Saving { out: out.as_deref(), author_key: author_key.as_deref(), change: change.as_deref() };
             runtime()?.block_on(plan(&dir, format, saving, detailed_exitcode, graph_url.as_deref(), ledger, rollout.mode()))
         }
         Command::Keygen { out } => governance::keygen(&out),
@@ -274,6 +279,7 @@ pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<()> {
 struct Saving<'a> {
     out: Option<&'a Path>,
     author_key: Option<&'a Path>,
+    change: Option<&'a str>,
 }
 
 async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, graph_url: Option<&str>, ledger: Option<PathBuf>, rollout: engine::governance::RolloutMode) -> Result<ExitCode> {
@@ -291,6 +297,7 @@ async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, gr
     target.shutdown().await;
     let mut plan = engine::plan::plan_with_rollout(&desired, &observed, &ledger, &engine::PlanOptions::default(), rollout)?;
     governance::review(&mut plan, &desired, &ledger_path)?;
+    plan.change = governance::change_record(&state, saving.change);
     governance::sign_as_author(&mut plan, saving.author_key)?;
     output::status(format!("Read the tenant in {} Graph request(s).", stats.requests));
     let rendered = match format {

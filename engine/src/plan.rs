@@ -145,6 +145,10 @@ pub struct Plan {
     /// `hash()`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub governance: Option<crate::governance::trust::GovernanceReview>,
+    /// The change record (ticket, scope, timeline): `plan --change` and
+    /// the directory's `[change]`. Part of `hash()`, so approvals cover it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<schema::kinds::change::ChangeRecord>,
 }
 
 impl Plan {
@@ -578,6 +582,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     let mut lints = crate::governance::lint_desired(desired, options.now);
     lints.extend(crate::governance::lint_live(desired, observed, &ids_by_address));
     crate::governance::settle(&mut lints, &changes);
+    crate::governance::review_notes(&mut changes);
     unchanged.sort();
     unknown.sort_by(|a, b| a.address.cmp(&b.address));
     orphans.sort_by(|a, b| a.address.cmp(&b.address));
@@ -600,6 +605,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
         author: None,
         approvals: Vec::new(),
         governance: None,
+        change: None,
     })
 }
 

@@ -134,6 +134,31 @@ pub fn removes_access(change: &Change) -> Option<String> {
     }
 }
 
+/// What an approver needs beside the field diff, as notes on the change:
+/// a guest's `expires` and `sponsor`; a role assignment's justification,
+/// type and schedule (start and end).
+pub fn review_notes(changes: &mut [Change]) {
+    for c in changes.iter_mut().filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace)) {
+        let Some(d) = &c.desired else { continue };
+        let text = |k: &str| d.create_only.get(k).or_else(|| d.props.get(k)).and_then(serde_json::Value::as_str).map(str::to_string);
+        let when = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        match c.address.kind {
+            Kind::Guest => {
+                let expires = when(d.expires).unwrap_or_else(|| "never".into());
+                let sponsor = text("sponsor").unwrap_or_else(|| "none given".into());
+                c.notes.push(format!("review: access expires {expires}; sponsor: {sponsor}"));
+            }
+            Kind::RoleAssignment => {
+                let justification = text("justification").unwrap_or_else(|| "none given".into());
+                let kind = text("assignment").unwrap_or_else(|| "active".into());
+                let end = text("endDateTime").or_else(|| when(d.expires)).unwrap_or_else(|| "no end (permanent)".into());
+                c.notes.push(format!("review: {kind}, schedule from when applied until {end}; justification: {justification}"));
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Why each sensitive change of `changes` is sensitive, by address.
 pub fn sensitivity(changes: &[Change], desired: &DesiredModel) -> BTreeMap<Address, String> {
     let size = changes.iter().filter(|c| c.action != Action::Forget).count();

@@ -95,6 +95,7 @@ fn plan_with(changes: Vec<Change>) -> Plan {
         author: None,
         approvals: vec![],
         governance: None,
+        change: None,
     }
 }
 

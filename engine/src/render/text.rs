@@ -89,6 +89,12 @@ pub fn text(plan: &Plan, color: bool) -> String {
             let _ = writeln!(out, "  ! {f}");
         }
     }
+    if let Some(c) = &plan.change {
+        let _ = writeln!(out, "\nChange record:");
+        for l in c.lines() {
+            let _ = writeln!(out, "  {l}");
+        }
+    }
     if let Some(why) = plan.governance.as_ref().and_then(|g| g.reason()) {
         let _ = writeln!(out, "\n{}", p.c("1;35", &format!("~ governance: sensitive: {why}")));
         for l in plan.governance.iter().flat_map(|g| g.field_lines()) {
