@@ -146,6 +146,14 @@ pub const READ_ONLY_ROLES: &[&str] = &[
     "Usage Summary Reports Reader",
 ];
 
+/// The template id of a built-in role, by display name.
+pub fn role_template_id(name: &str) -> Option<&'static str> {
+    BUILT_IN_ROLES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, id)| *id)
+}
+
 #[cfg(test)]
 mod role_set_tests {
     use super::*;
@@ -157,12 +165,4 @@ mod role_set_tests {
         }
         assert!(!PRIVILEGED_ROLES.iter().any(|r| READ_ONLY_ROLES.contains(r)));
     }
-}
-
-/// The template id of a built-in role, by display name.
-pub fn role_template_id(name: &str) -> Option<&'static str> {
-    BUILT_IN_ROLES
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, id)| *id)
 }
