@@ -143,6 +143,14 @@ async fn a_lint_never_blocks_its_remedy() {
     assert_eq!(out.status.code(), Some(0), "{shown}\n{}", text(&out.stderr));
     assert!(shown.contains(&format!("warning[unmanaged-target] device_configuration.windows-restrictions: is assigned to group id:{gid}")), "{shown}");
     assert!(shown.contains("this plan removes it (assign device_configuration.windows-restrictions)"), "{shown}");
+    // The remedy changes a ring policy, a Managed Desktop object: apply
+    // still wants approvals for that, and names that rule, not the lint.
+    let out = cli(&sb, w, &["apply", d, "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("device_configuration.windows-restrictions: Managed Desktop") && !err.contains("breaks governance lints"), "{err}");
+    // Where approvals are not required, apply carries the remedy out.
+    edit_file(&dir, "tenant.toml", |t| t.replace("approvals_required = 2", "approvals_required = 0\nunattended = \"lab\""));
     let out = cli(&sb, w, &["apply", d, "--auto-approve"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = cli(&sb, w, &["plan", d, "--detailed-exitcode"]);

@@ -25,3 +25,5 @@ pub use signatures::*;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod trust_tests;
