@@ -57,9 +57,23 @@ pub(crate) fn journal_path(ledger: &Path) -> PathBuf {
     ledger.with_extension("journal.jsonl")
 }
 
+/// Who authored and approved the plan a journalled change belongs to.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Attribution {
+    pub author: Option<String>,
+    pub approvers: Vec<String>,
+    /// The plan's change record, `name: value; ...`.
+    pub change: Option<String>,
+}
+
 /// Append one line to the journal; never rewrites it. Also used by
 /// `reconcile --self-heal`, so every change tenantctl makes is journaled.
 pub(crate) fn journal(path: &Path, plan_hash: &str, r: &ChangeResult) -> Result<()> {
+    journal_attributed(path, plan_hash, r, &Attribution::default())
+}
+
+/// [`journal`], naming the plan's author and approvers.
+pub(crate) fn journal_attributed(path: &Path, plan_hash: &str, r: &ChangeResult, who: &Attribution) -> Result<()> {
     let (outcome, error) = match &r.status {
         Status::Applied => ("applied", None),
         Status::Failed { error } => ("failed", Some(error.clone())),
@@ -76,6 +90,9 @@ pub(crate) fn journal(path: &Path, plan_hash: &str, r: &ChangeResult) -> Result<
         "error": error,
         "request_ids": r.request_ids,
         "note": r.note,
+        "author": who.author,
+        "approvers": who.approvers,
+        "change": who.change,
     });
     journal_line(path, &line)
 }
@@ -183,7 +200,7 @@ pub async fn run(source: &Path, dir: &Path, opts: &Options) -> Result<ExitCode> 
             return Err(e);
         }
     };
-    let result = run_locked(source, dir, saved, &desired, &target, opts).await;
+    let result = run_locked(source, dir, saved, &state, &desired, &target, opts).await;
     drop(held);
     target.shutdown().await;
     result
@@ -193,6 +210,7 @@ async fn run_locked(
     source: &Path,
     dir: &Path,
     saved: Option<Plan>,
+    state: &schema::DesiredState,
     desired: &engine::DesiredModel,
     target: &target::Target,
     opts: &Options,
@@ -207,7 +225,7 @@ async fn run_locked(
     // by natural key, or was never made.
     let waited_out = !ledger.pending.is_empty();
     ledger.pending.clear();
-    let fresh = engine::plan::plan_with_rollout(desired, &observed, &ledger, &engine::PlanOptions::default(), opts.rollout)?;
+    let mut fresh = engine::plan::plan_with_rollout(desired, &observed, &ledger, &engine::PlanOptions::default(), opts.rollout)?;
     // Unknown is never in sync, and a plan made without part of the tenant
     // may be wrong about the rest (references, natural-key matches, lints):
     // apply refuses it whole rather than applying the readable part.
@@ -218,8 +236,15 @@ async fn run_locked(
             crate::unread_summary(&fresh.unknown).trim_start_matches("error: ")
         );
     }
+    // Judged by the governance in force (the recorded trust root), so a
+    // saved plan claiming other approvers hashes differently and is stale.
+    crate::governance::review(&mut fresh, desired, &target.ledger_path)?;
+    fresh.change = crate::governance::change_record(state, None);
+    let mut attribution = Attribution::default();
     let plan = match saved {
         Some(saved) => {
+            // The change record is the author's (signed with the plan).
+            fresh.change = saved.change.clone();
             // The tenant or desired state moved on since the plan was made.
             let reasons = stale_reasons(&saved, &fresh);
             if !reasons.is_empty() {
@@ -228,8 +253,12 @@ async fn run_locked(
             // Every signature is checked before any write; an edited file
             // fails here, with the reason.
             match engine::governance::verify_approvals(&saved, desired) {
-                Ok(v) if v.sensitive > 0 => output::status(format!("{} sensitive change(s) approved by {}.", v.sensitive, v.approvers.join(", "))),
-                Ok(_) => {}
+                Ok(v) => {
+                    if v.sensitive > 0 {
+                        output::status(format!("{} sensitive change(s) approved by {}.", v.sensitive, v.approvers.join(", ")));
+                    }
+                    attribution = Attribution { author: v.author, approvers: v.approvers, change: None };
+                }
                 Err(e) => {
                     bail!("refusing to apply {}: {e}", source.display());
                 }
@@ -248,13 +277,16 @@ async fn run_locked(
             approved
         }
         None => {
-            if !fresh.sensitive.is_empty() && desired.governance.approvals_required > 0 {
-                let list: Vec<String> = fresh.sensitive.iter().map(|(a, why)| format!("  - {a}: {why}")).collect();
+            let in_force = fresh.governance.as_ref().map(|g| g.in_force.approvals_required).unwrap_or(desired.governance.approvals_required);
+            let governance_change = fresh.governance.as_ref().and_then(|g| g.reason());
+            if (!fresh.sensitive.is_empty() || governance_change.is_some()) && in_force > 0 {
+                let mut list: Vec<String> = fresh.sensitive.iter().map(|(a, why)| format!("  - {a}: {why}")).collect();
+                list.extend(governance_change.map(|why| format!("  - governance: {why}")));
                 bail!(
                     "the plan has {} sensitive change(s), and sensitive changes need a saved plan approved by {} approver(s) other than its author:\n{}\n\
                      make one with `tenantctl plan {dir} --out plan.json --author-key YOU.key`, have approvers run `tenantctl approve plan.json --key THEIR.key --dir {dir}`, then `tenantctl apply plan.json --dir {dir}`",
-                    fresh.sensitive.len(),
-                    desired.governance.approvals_required,
+                    list.len(),
+                    in_force,
                     list.join("\n"),
                     dir = dir.display()
                 );
@@ -268,6 +300,7 @@ async fn run_locked(
     }
     if plan.is_empty() {
         output::result(&engine::render::text(&plan, output::color_stdout()));
+        crate::governance::record_trust(&plan, desired, &target.ledger_path, &attribution.approvers)?;
         // Nothing to change, but natural-key matches the ledger lacks are
         // still recorded (a ledger cut short is filled in), and a log left
         // by a killed run is compacted.
@@ -303,6 +336,10 @@ async fn run_locked(
     let journal_file = journal_path(store.path());
     store.probe(&journal_file).context("checking the ledger and journal can be written before changing anything")?;
     store.compact(&ledger)?;
+    attribution.change = plan.change.as_ref().map(|c| c.lines().join("; "));
+    // Verified against the governance in force above: this apply records
+    // the plan's [governance] (first use, or an approved change).
+    crate::governance::record_trust(&plan, desired, &target.ledger_path, &attribution.approvers)?;
     let hash = plan.hash();
     let hook = {
         let (store, journal_file, hash) = (store.clone(), journal_file.clone(), hash.clone());
@@ -332,7 +369,7 @@ async fn run_locked(
                 if let Status::Failed { error } | Status::Skipped { error, .. } = &result.status {
                     output::status(format!("          {error}"));
                 }
-                journal(&journal_file, &hash, result).and_then(|_| op.as_ref().map(|op| store.append(op)).unwrap_or(Ok(())))
+                journal_attributed(&journal_file, &hash, result, &attribution).and_then(|_| op.as_ref().map(|op| store.append(op)).unwrap_or(Ok(())))
             }
         };
         written.map_err(|e| format!("{e:#}"))

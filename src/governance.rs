@@ -107,7 +107,11 @@ pub fn approve(plan_path: &Path, key_path: &Path, dir: &Path, detached_out: Opti
     }
     let key = read_key(key_path)?;
     output::status(summary(&plan, &desired));
-    let name = governance::approve(&mut plan, &desired.governance, &key).with_context(|| format!("refusing to approve {}", plan_path.display()))?;
+    // The approvers in force verify the plan (its governance review; apply
+    // recomputes that review from the recorded trust root and refuses a
+    // plan that claims another).
+    let in_force = plan.governance.as_ref().map(|g| g.in_force.clone()).unwrap_or_else(|| desired.governance.clone());
+    let name = governance::approve(&mut plan, &in_force, &key).with_context(|| format!("refusing to approve {}", plan_path.display()))?;
     if let (Some(out), Some(approval)) = (detached_out, plan.approvals.last()) {
         crate::approvals::write(out, approval)?;
         output::status(format!("Approved by {name}. Signature over {} written to {} (the plan file is unchanged).", plan.hash(), out.display()));
@@ -117,7 +121,7 @@ pub fn approve(plan_path: &Path, key_path: &Path, dir: &Path, detached_out: Opti
     output::status(format!(
         "Approved by {name}: {} of {} approval(s). Signature over {} written to {}.",
         plan.approvals.len(),
-        desired.governance.approvals_required,
+        in_force.approvals_required,
         plan.hash(),
         plan_path.display()
     ));
@@ -126,6 +130,15 @@ pub fn approve(plan_path: &Path, key_path: &Path, dir: &Path, detached_out: Opti
 
 fn summary(plan: &Plan, desired: &DesiredModel) -> String {
     let mut s = format!("Plan {}: {}\n", plan.hash(), engine::render::headline(plan));
+    match &plan.change {
+        Some(c) => {
+            s.push_str("Change record:\n");
+            for l in c.lines() {
+                s.push_str(&format!("  {l}\n"));
+            }
+        }
+        None => s.push_str("Change record: none (plan --change TEXT, or [change] ticket, scope, timeline)\n"),
+    }
     if let Some(a) = &plan.author {
         s.push_str(&format!("Author: {}\n", a.public_key));
     }
@@ -135,10 +148,86 @@ fn summary(plan: &Plan, desired: &DesiredModel) -> String {
             s.push_str(&format!("  sensitive: {} {} ({why})\n", c.action.as_str(), c.address));
         }
     }
+    if let Some(g) = &plan.governance {
+        if g.first_use() {
+            s.push_str(&format!("  WARNING: {}\n", governance::trust::FIRST_USE_WARNING));
+        }
+        if let Some(why) = g.reason() {
+            s.push_str(&format!("  sensitive: governance ({why})\n"));
+            for f in &g.fields {
+                s.push_str(&format!("    {}: {} -> {}\n", f.path, shown(f.from.as_ref()), shown(f.to.as_ref())));
+            }
+        }
+    }
     for (i, a) in plan.approvals.iter().enumerate() {
         s.push_str(&format!("  approval {}: {} ({})\n", i + 1, a.approver, a.public_key));
     }
     s
+}
+
+fn shown(v: Option<&serde_json::Value>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_else(|| "(absent)".into())
+}
+
+/// The change record of a plan: the directory's `[change]`, its summary
+/// replaced by `plan --change TEXT` when given.
+pub fn change_record(state: &schema::DesiredState, text: Option<&str>) -> Option<schema::kinds::change::ChangeRecord> {
+    let record = state.change.as_ref().map(|c| c.value.clone()).unwrap_or_default().with_summary(text);
+    (!record.is_empty()).then_some(record)
+}
+
+/// The trust root file of a target: beside its ledger.
+pub fn trust_path(ledger: &Path) -> PathBuf {
+    ledger.with_extension("trust.json")
+}
+
+/// The recorded trust root, or `None` (first use).
+pub fn read_trust(ledger: &Path) -> Result<Option<governance::trust::TrustRoot>> {
+    let path = trust_path(ledger);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => governance::trust::TrustRoot::parse(&text).map(Some).with_context(|| format!("reading {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Give a freshly made plan its governance review against the trust root
+/// recorded beside `ledger` (and warn loudly on first use).
+pub fn review(plan: &mut Plan, desired: &DesiredModel, ledger: &Path) -> Result<()> {
+    let trust = read_trust(ledger)?;
+    governance::trust::attach(plan, desired, trust.as_ref());
+    if trust.is_none() {
+        output::status(format!("WARNING: {}", governance::trust::FIRST_USE_WARNING));
+    }
+    Ok(())
+}
+
+/// Record desired `[governance]` as the trust root after an apply whose
+/// plan (verified against the governance in force) changed or adopted it.
+pub fn record_trust(plan: &Plan, desired: &DesiredModel, ledger: &Path, approved_by: &[String]) -> Result<()> {
+    let Some(g) = &plan.governance else { return Ok(()) };
+    if !g.records() {
+        return Ok(());
+    }
+    let root = governance::trust::TrustRoot {
+        format_version: governance::trust::TRUST_FORMAT_VERSION,
+        governance: desired.governance.clone(),
+        recorded_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        plan: plan.hash(),
+        approved_by: approved_by.to_vec(),
+        first_use: g.first_use(),
+    };
+    let path = trust_path(ledger);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    write_atomic(&path, &root.render())?;
+    output::status(if g.first_use() {
+        format!("Recorded desired [governance] as the trust root on first use ({}).", path.display())
+    } else {
+        format!("Recorded the approved [governance] as the trust root ({}).", path.display())
+    });
+    Ok(())
 }
 
 /// The author key named on the command line or in TENANTCTL_AUTHOR_KEY.

@@ -82,6 +82,11 @@ enum Command {
         /// `tenantctl keygen`); sensitive plans need an author.
         #[arg(long, env = "TENANTCTL_AUTHOR_KEY", requires = "out")]
         author_key: Option<PathBuf>,
+        /// The change record's summary (with the directory's `[change]`
+        /// ticket, scope and timeline): kept in the plan, shown to
+        /// approvers and written to the journal.
+        #[arg(long, value_name = "TEXT")]
+        change: Option<String>,
         #[command(flatten)]
         rollout: RolloutFlags,
     },
@@ -250,11 +255,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             output::result(&schema::json_schema());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Plan { dir, format, out, detailed_exitcode, max_bytes, graph_url, ledger, author_key, rollout } => {
+        Command::Plan { dir, format, out, detailed_exitcode, max_bytes, graph_url, ledger, author_key, change, rollout } => {
             if max_bytes.is_some() && format != Format::Markdown {
                 anyhow::bail!("--max-bytes applies to --format markdown only");
             }
-            let saving = Saving { out: out.as_deref(), author_key: author_key.as_deref(), max_bytes };
+            let saving = Saving { out: out.as_deref(), author_key: author_key.as_deref(), max_bytes, change: change.as_deref() };
             runtime()?.block_on(plan(&dir, format, saving, detailed_exitcode, graph_url.as_deref(), ledger, rollout.mode()))
         }
         Command::Keygen { out } => governance::keygen(&out),
@@ -328,6 +333,7 @@ struct Saving<'a> {
     author_key: Option<&'a Path>,
     /// The Markdown size limit (`--max-bytes`).
     max_bytes: Option<usize>,
+    change: Option<&'a str>,
 }
 
 async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, graph_url: Option<&str>, ledger: Option<PathBuf>, rollout: engine::governance::RolloutMode) -> Result<ExitCode> {
@@ -341,8 +347,11 @@ async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, gr
     let observed = providers::observe::observe(&target.client, &desired, &ledger).await.context("reading the tenant")?;
     progress.finish();
     let stats = target.client.stats();
+    let ledger_path = target.ledger_path.clone();
     target.shutdown().await;
     let mut plan = engine::plan::plan_with_rollout(&desired, &observed, &ledger, &engine::PlanOptions::default(), rollout)?;
+    governance::review(&mut plan, &desired, &ledger_path)?;
+    plan.change = governance::change_record(&state, saving.change);
     governance::sign_as_author(&mut plan, saving.author_key)?;
     output::status(format!("Read the tenant in {} Graph request(s).", stats.requests));
     let rendered = match format {

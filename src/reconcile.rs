@@ -277,15 +277,22 @@ impl Stop {
 /// that makes `apply` ask for approvals) says so, or else when the
 /// conservative drift classifier does: unattended writes err on holding.
 /// A plan that breaks governance lints is held whole, as `apply` refuses it.
-pub fn split(plan: &Plan, desired: &engine::DesiredModel, service_accounts: &BTreeSet<schema::Address>) -> (Vec<engine::Change>, Vec<Held>) {
+pub fn split(plan: &Plan, desired: &engine::DesiredModel, service_accounts: &BTreeSet<schema::Address>, ledger: &engine::Ledger) -> (Vec<engine::Change>, Vec<Held>) {
     let mut held = Vec::new();
     let mut held_addrs = BTreeSet::new();
     let mut safe = Vec::new();
-    let lint_errors = plan.lint_errors();
+    // Only the changes a lint error is about are held; lints whose remedy
+    // is in this plan are warnings already (`governance::settle`).
+    let linted: BTreeSet<String> = plan.lints.iter().filter(|f| f.severity == engine::governance::Severity::Error).map(|f| f.address.clone()).collect();
     for c in &plan.changes {
         let sensitive = plan.sensitive.get(&c.address).cloned().or_else(|| engine::drift::sensitivity(c, desired, service_accounts));
-        let why = (lint_errors > 0)
-            .then(|| format!("the plan breaks {lint_errors} governance lint(s); run `tenantctl plan` to see them"))
+        // A protected Managed Desktop object put back to the configuration
+        // last applied (drift, desired state unchanged) is restored; a
+        // change of its desired configuration is held for approval.
+        let sensitive = sensitive.filter(|why| !(why.starts_with(engine::governance::MANAGED_DESKTOP) && restores_last_applied(c, ledger)));
+        let why = linted
+            .contains(&c.address.to_string())
+            .then(|| format!("{} breaks a governance lint; run `tenantctl plan` to see it", c.address))
             .or_else(|| sensitive.map(|r| format!("sensitive ({r}): needs approval")))
             .or_else(|| c.waits_on.iter().find(|w| held_addrs.contains(*w)).map(|w| format!("waits on {w}, which is held")));
         match why {
@@ -297,6 +304,13 @@ pub fn split(plan: &Plan, desired: &engine::DesiredModel, service_accounts: &BTr
         }
     }
     (safe, held)
+}
+
+/// The change puts the object back to the desired properties last applied.
+fn restores_last_applied(c: &engine::Change, ledger: &engine::Ledger) -> bool {
+    let applied = ledger.resources.get(&c.address).and_then(|e| e.applied.as_deref());
+    let wanted = c.desired.as_ref().map(|d| engine::plan::fingerprint(&serde_json::to_value(&d.props).unwrap_or_default()));
+    matches!(c.action, engine::Action::Update | engine::Action::Assign) && applied.is_some() && applied == wanted.as_deref()
 }
 
 struct Ctx<'a> {
@@ -349,11 +363,15 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
     };
     let (observed, dstats) = providers::delta::observe_with_delta(&ctx.target.client, &desired, &ledger, &mut delta).await.context("reading the tenant")?;
     write_atomic(&ctx.delta_path, &delta.render())?;
-    let plan = engine::plan(&desired, &observed, &ledger, &PlanOptions { now })?;
+    let mut plan = engine::plan(&desired, &observed, &ledger, &PlanOptions { now })?;
+    // Held by the rules in force (the recorded trust root) as well as the
+    // desired ones; reconcile never records governance.
+    let trust = crate::governance::read_trust(&ctx.target.ledger_path)?;
+    engine::governance::trust::attach(&mut plan, &desired, trust.as_ref());
     let mut report = engine::drift::drift(&desired, &observed, &ledger, &plan, now);
     report.carry_since(drift::latest(&ctx.history).as_ref());
     let open = window_open(&ctx.args.windows, now);
-    let (safe, mut held) = split(&plan, &desired, &drift::service_accounts(&state));
+    let (safe, mut held) = split(&plan, &desired, &drift::service_accounts(&state), &ledger);
     let mut applied = Vec::new();
     let mut failed = Vec::new();
     if ctx.args.self_heal && !open {

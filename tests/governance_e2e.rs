@@ -12,6 +12,8 @@ use common::*;
 use engine::{Action, Ledger, Plan, PlanOptions};
 use schema::Kind;
 
+/// The example tenant's listed author key (`[governance.authors.carol]`).
+pub const EXAMPLE_AUTHOR: &str = "ed25519:Byh8k9fRF1GPU9WN+P9IzHlPKizitujL2J5ExbScN0Q=";
 
 fn keygen(sb: &sandbox::SandboxHandle, work: &Path, name: &str) -> String {
     let out = cli(sb, work, &["keygen", "--out", name]);
@@ -44,7 +46,7 @@ async fn two_person_approval_and_every_refusal_through_the_binary() {
     // A second keygen never overwrites a key.
     assert_eq!(cli(&sb, k, &["keygen", "--out", "alice"]).status.code(), Some(1));
     let work = scratch_with(|t| {
-        t.replace("ed25519:mZxMQNprHMdBF3fo3jVULcLTk9KlgAJ9uyVAW8WX5V8=", &alice).replace("ed25519:CDpmHBgPXntq+9WOXGBCkH5u3mQCJjLveR2EV9yC7yg=", &bob)
+        t.replace("ed25519:mZxMQNprHMdBF3fo3jVULcLTk9KlgAJ9uyVAW8WX5V8=", &alice).replace("ed25519:CDpmHBgPXntq+9WOXGBCkH5u3mQCJjLveR2EV9yC7yg=", &bob).replace(EXAMPLE_AUTHOR, &author)
     });
     let w = work.path();
     let dir = w.join("desired-state");
@@ -151,11 +153,12 @@ async fn expired_access_is_kept_before_the_deadline_and_removed_after() {
         // The day before the role and guest deadlines: nothing to do.
         let before = plan_at(&client, &state, &ledger, at("2027-01-30T23:59:59Z")).await;
         assert!(before.is_empty(), "{}", engine::render::text(&before, false));
-        // Megan's User Administrator ends 2027-01-31: removed, sensitively.
+        // Megan's User Administrator ends 2027-01-31: removed, and ending
+        // access is never held for approval.
         let p = plan_at(&client, &state, &ledger, at("2027-01-31T00:00:00Z")).await;
         let addrs: Vec<(String, Action)> = p.changes.iter().map(|c| (c.address.to_string(), c.action)).collect();
         assert_eq!(addrs, vec![("role_assignment.megan-user-admin".to_string(), Action::Delete)], "{}", engine::render::text(&p, false));
-        assert!(p.sensitive.contains_key(&p.changes[0].address));
+        assert!(!p.sensitive.contains_key(&p.changes[0].address), "{:?}", p.sensitive);
 
         // After every deadline: roles removed, the guest disabled or deleted.
         let after = at("2027-04-01T00:00:00Z");
@@ -244,7 +247,7 @@ role = "Global Administrator"
         "error[service-account-targeted] device_configuration.svc-policy",
         "error[service-account-targeted] conditional_access.targets-svc",
         "error[service-accounts-not-excluded] conditional_access.no-exclusion",
-        "warning[standing-privileged-access] role_assignment.adele-global",
+        "error[standing-privileged-access] role_assignment.adele-global",
         "warning[certificate-expiring] device_configuration.root-ca",
     ] {
         assert!(err.contains(needle), "missing {needle}:\n{err}");
@@ -257,7 +260,7 @@ role = "Global Administrator"
     let t = dir.join("tenant.toml");
     let gov = std::fs::read_to_string(&t).unwrap().replace(
         "guest_expiry_action = \"disable\"",
-        "guest_expiry_action = \"disable\"\nallow = [\"service-account-targeted\", \"service-accounts-not-excluded:conditional_access.no-exclusion\"]",
+        "guest_expiry_action = \"disable\"\nallow = [\"service-account-targeted\", \"service-accounts-not-excluded:conditional_access.no-exclusion\"]\nexceptions = { \"standing-privileged-access:role_assignment.adele-global\" = \"break-glass drill\" }",
     );
     std::fs::write(&t, gov).unwrap();
     let out = cli(&sb, bad.path(), &["validate", dir.to_str().unwrap()]);

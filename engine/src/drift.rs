@@ -465,6 +465,10 @@ pub fn render_html(r: &DriftReport) -> String {
 /// `apply` requires approvals for) names it, and otherwise when this does.
 pub fn sensitivity(c: &Change, desired: &DesiredModel, service_accounts: &BTreeSet<Address>) -> Option<String> {
     let gov = &desired.governance;
+    if crate::governance::removes_access(c).is_some() {
+        // Removing access is never held (see `governance::removes_access`).
+        return None;
+    }
     if gov.sensitive_kinds.iter().any(|k| k == c.address.kind.as_str()) {
         return Some(format!("governance marks {} sensitive", c.address.kind.as_str()));
     }

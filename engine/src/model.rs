@@ -83,6 +83,11 @@ pub struct ObservedState {
     /// Kinds that could not be read, with why: their resources are
     /// "unknown", never drift.
     pub unreadable: BTreeMap<Kind, String>,
+    /// `lastModifiedDateTime` of live policies, by object id: never
+    /// compared nor fingerprinted; a ring's last change time when the
+    /// ledger has none (the rollout soak).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub modified: BTreeMap<String, String>,
 }
 
 impl ObservedState {
@@ -112,6 +117,20 @@ pub struct DesiredModel {
     /// Per-ring copies of policies rolled out ring by ring.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rings: BTreeMap<Address, crate::governance::RingOf>,
+    /// The roles each service account may hold (least privilege).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub service_account_roles: BTreeMap<Address, ServiceRoles>,
+}
+
+/// What a service account declares it may hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceRoles {
+    /// Role names (`allowed_roles`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed: Vec<String>,
+    /// Only read-only roles (`read_only = true`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
 }
 
 impl DesiredModel {

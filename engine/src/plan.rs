@@ -139,6 +139,15 @@ pub struct Plan {
     /// of `hash()`, or every approval would invalidate the others.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvals: Vec<crate::governance::Approval>,
+    /// The governance in force that verifies this plan and the
+    /// `[governance]` fields it changes (see `governance::trust`). Part of
+    /// `hash()`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub governance: Option<crate::governance::trust::GovernanceReview>,
+    /// The change record (ticket, scope, timeline): `plan --change` and
+    /// the directory's `[change]`. Part of `hash()`, so approvals cover it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<schema::kinds::change::ChangeRecord>,
 }
 
 impl Plan {
@@ -542,15 +551,24 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     }
 
     // Ring by ring: later rings wait for the earlier ones to soak.
+    // The ledger's time, else the live object's lastModifiedDateTime: a
+    // missing ledger never lets the next ring skip its soak.
     let converged_at = |a: &Address| -> Option<DateTime<Utc>> {
-        ledger.resources.get(a).and_then(|e| e.changed_at.as_deref()).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc))
+        let recorded = ledger.resources.get(a).and_then(|e| e.changed_at.as_deref());
+        let live = || matched.get(a).and_then(|o| observed.modified.get(&o.id)).map(String::as_str);
+        recorded.or_else(live).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc))
     };
+    // Out-of-band control of the tenant is removed (never held for approval).
+    let matched_ids: BTreeMap<Address, String> = matched.iter().map(|(a, o)| (a.clone(), o.id.clone())).collect();
+    changes.extend(crate::governance::out_of_band_removals(desired, observed, &matched_ids));
     let (mut changes, rollout_waits) = crate::governance::gate_rollouts(changes, desired, &converged_at, options.now, rollout);
     order(&mut changes, desired)?;
     let sensitive = crate::governance::sensitivity(&changes, desired);
     let ids_by_address: BTreeMap<Address, String> = matched.iter().map(|(a, o)| (a.clone(), o.id.clone())).collect();
     let mut lints = crate::governance::lint_desired(desired, options.now);
     lints.extend(crate::governance::lint_live(desired, observed, &ids_by_address));
+    crate::governance::settle(&mut lints, &changes);
+    crate::governance::review_notes(&mut changes);
     unchanged.sort();
     unknown.sort_by(|a, b| a.address.cmp(&b.address));
     orphans.sort_by(|a, b| a.address.cmp(&b.address));
@@ -572,6 +590,8 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
         rollout: rollout_waits,
         author: None,
         approvals: Vec::new(),
+        governance: None,
+        change: None,
     })
 }
 

@@ -258,6 +258,8 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
             display_name: o.display_name.clone(),
             mail_nickname: s(p, "mailNickname").unwrap_or_else(|| o.natural_key.split('@').next().unwrap_or_default().to_string()),
             kind: UserKind::Member,
+            allowed_roles: Vec::new(),
+            read_only: false,
             account_enabled: b(p, "accountEnabled").unwrap_or(true),
             usage_location: s(p, "usageLocation"),
             given_name: s(p, "givenName"),

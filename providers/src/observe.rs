@@ -40,12 +40,13 @@ fn chain(e: &GraphError) -> String {
 pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger) -> Result<ObservedState, GraphError> {
     let kinds = kinds_in_scope(desired, ledger);
     let want = |ks: &[Kind]| ks.iter().any(|k| kinds.contains(k));
+    let modified = std::sync::Mutex::new(BTreeMap::new());
     let (users, groups, roles, configs, compliance, autopilot, ca) = tokio::join!(
         maybe(want(&[Kind::User, Kind::Guest]), read_users(client)),
         maybe(want(&[Kind::Group]), read_groups(client, desired, ledger)),
         maybe(want(&[Kind::RoleAssignment]), read_role_assignments(client)),
-        maybe(want(&[Kind::DeviceConfiguration, Kind::UpdateRing]), read_device_configurations(client)),
-        maybe(want(&[Kind::CompliancePolicy]), read_compliance(client)),
+        maybe(want(&[Kind::DeviceConfiguration, Kind::UpdateRing]), read_device_configurations(client, &modified)),
+        maybe(want(&[Kind::CompliancePolicy]), read_compliance(client, &modified)),
         maybe(want(&[Kind::AutopilotProfile]), read_autopilot(client)),
         maybe(want(&[Kind::ConditionalAccess]), read_conditional_access(client)),
     );
@@ -83,6 +84,7 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
     for list in observed.objects.values_mut() {
         list.sort_by(|a, b| a.id.cmp(&b.id));
     }
+    observed.modified = modified.into_inner().unwrap_or_default();
     Ok(observed)
 }
 
@@ -91,12 +93,13 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
 /// an export that silently lacks a collection would not adopt it.
 pub async fn observe_everything(client: &GraphClient) -> Result<ObservedState, GraphError> {
     let (desired, ledger) = (DesiredModel::default(), Ledger::default());
+    let modified = std::sync::Mutex::new(BTreeMap::new());
     let (users, groups, roles, configs, compliance, autopilot, ca) = tokio::join!(
         read_users(client),
         read_groups_with(client, &desired, &ledger, true),
         read_role_assignments(client),
-        read_device_configurations(client),
-        read_compliance(client),
+        read_device_configurations(client, &modified),
+        read_compliance(client, &modified),
         read_autopilot(client),
         read_conditional_access(client),
     );
@@ -268,9 +271,22 @@ async fn read_role_assignments(client: &GraphClient) -> Result<Vec<LiveObject>, 
     Ok(out)
 }
 
-async fn read_device_configurations(client: &GraphClient) -> Result<Vec<LiveObject>, GraphError> {
+/// Policies' `lastModifiedDateTime` (deviceConfiguration and
+/// deviceCompliancePolicy both carry it), by id, for the rollout soak.
+fn record_modified(raw: &[Value], into: &std::sync::Mutex<BTreeMap<String, String>>) {
+    if let Ok(mut m) = into.lock() {
+        for p in raw {
+            if let Some(t) = p.get("lastModifiedDateTime").and_then(Value::as_str) {
+                m.insert(crate::kinds::str_field(p, "id").to_string(), t.to_string());
+            }
+        }
+    }
+}
+
+async fn read_device_configurations(client: &GraphClient, modified: &std::sync::Mutex<BTreeMap<String, String>>) -> Result<Vec<LiveObject>, GraphError> {
     let beta = client.beta();
     let mut raw = beta.list_all("/deviceManagement/deviceConfigurations?$expand=assignments&$top=999").await?;
+    record_modified(&raw, modified);
     read_oma_plain_values(&beta, &mut raw).await?;
     Ok(raw
         .iter()
@@ -326,11 +342,12 @@ async fn read_oma_plain_values(beta: &GraphClient, raw: &mut [Value]) -> Result<
     Ok(())
 }
 
-async fn read_compliance(client: &GraphClient) -> Result<Vec<LiveObject>, GraphError> {
+async fn read_compliance(client: &GraphClient, modified: &std::sync::Mutex<BTreeMap<String, String>>) -> Result<Vec<LiveObject>, GraphError> {
     const EXPAND: &str = "scheduledActionsForRule($expand=scheduledActionConfigurations)";
     let beta = client.beta();
     let base = "/deviceManagement/deviceCompliancePolicies";
     let mut raw = beta.list_all(&format!("{base}?$expand=assignments,{EXPAND}&$top=999")).await?;
+    record_modified(&raw, modified);
     // Graph documents this expansion on the single GET; should a list come
     // back without it, read those policies one by one (batched) rather than
     // take a missing block action for "no grace period".

@@ -30,6 +30,7 @@ pub enum LoadError {
 const TOP_LEVEL: &[&str] = &[
     "tenant",
     "governance",
+    "change",
     "user",
     "guest",
     "group",
@@ -273,6 +274,7 @@ fn load_file(
         match name.as_str() {
             "tenant" => singleton(source, all, &name, value, &mut state.tenant, broken, diags),
             "governance" => singleton(source, all, &name, value, &mut state.governance, broken, diags),
+            "change" => singleton(source, all, &name, value, &mut state.change, broken, diags),
             "user" => resources(source, all, Kind::User, value, &mut state.user, broken, diags),
             "guest" => resources(source, all, Kind::Guest, value, &mut state.guest, broken, diags),
             "group" => resources(source, all, Kind::Group, value, &mut state.group, broken, diags),

@@ -27,6 +27,7 @@ impl<T: Serialize> Serialize for Declared<T> {
 pub struct DesiredState {
     pub tenant: Option<Declared<Tenant>>,
     pub governance: Option<Declared<Governance>>,
+    pub change: Option<Declared<crate::kinds::change::ChangeRecord>>,
     pub user: BTreeMap<String, Declared<User>>,
     pub guest: BTreeMap<String, Declared<Guest>>,
     pub group: BTreeMap<String, Declared<Group>>,

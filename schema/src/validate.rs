@@ -173,6 +173,8 @@ pub fn validate_at(
     check_conditional_access(&mut cx);
     check_conditional_access_targets(&mut cx);
     check_governance(&mut cx);
+    check_service_roles(&mut cx);
+    check_managed_desktop(&mut cx);
     check_approver_keys(&mut cx);
     check_autopilot_targets(&mut cx);
     check_role_assignment_duplicates(&mut cx);
@@ -1099,6 +1101,89 @@ fn check_conditional_access(cx: &mut Ctx) {
     }
 }
 
+/// `[governance.managed_desktop]`: its keys name declared objects, ring
+/// device groups hold devices only, and at most one Autopilot profile
+/// targets the all-devices group.
+fn check_managed_desktop(cx: &mut Ctx) {
+    let Some(g) = &cx.state.governance else { return };
+    let Some(md) = &g.value.managed_desktop else { return };
+    let origin = &g.origin;
+    let mut groups: Vec<(&str, usize, &String)> = md.rings.iter().enumerate().map(|(i, k)| ("rings", i, k)).collect();
+    for (field, k) in [("all_devices", &md.all_devices), ("service_accounts_group", &md.service_accounts_group)] {
+        if let Some(k) = k {
+            groups.push((field, usize::MAX, k));
+        }
+    }
+    for (field, i, k) in groups {
+        if !cx.state.group.contains_key(k) {
+            let message = format!("governance.managed_desktop.{field}: no group `{k}` is declared");
+            if i == usize::MAX {
+                cx.error("unknown-reference", origin, &path!["governance", "managed_desktop", field], message);
+            } else {
+                cx.error("unknown-reference", origin, &path!["governance", "managed_desktop", field, i], message);
+            }
+        }
+    }
+    if let Some(k) = &md.autopilot_profile {
+        if !cx.state.autopilot_profile.contains_key(k) {
+            cx.error("unknown-reference", origin, &path!["governance", "managed_desktop", "autopilot_profile"], format!("governance.managed_desktop.autopilot_profile: no autopilot_profile `{k}` is declared"));
+        }
+    }
+    for ring in &md.rings {
+        let Some(d) = cx.state.group.get(ring) else { continue };
+        for (i, m) in d.value.members.iter().flatten().enumerate() {
+            if cx.state.user.contains_key(m) || cx.state.guest.contains_key(m) {
+                cx.error("ring-devices-only", &d.origin, &path!["group", ring.as_str(), "members", i], format!("group.{ring} is a Managed Desktop ring device group: it holds devices only, not `{m}`"));
+            }
+        }
+    }
+    if let Some(all) = &md.all_devices {
+        let targeting: Vec<(&String, &Origin)> =
+            cx.state.autopilot_profile.iter().filter(|(_, d)| d.value.assignments.include.iter().any(|i| i == all)).map(|(k, d)| (k, &d.origin)).collect();
+        if targeting.len() > 1 {
+            let names: Vec<String> = targeting.iter().map(|(k, _)| format!("autopilot_profile.{k}")).collect();
+            for (k, origin) in &targeting[1..] {
+                let at = path!["autopilot_profile", k.as_str(), "assignments", "include"];
+                cx.error("one-autopilot-profile", origin, &at, format!("autopilot_profile.{k}: at most one Autopilot profile targets the all-devices group {all} ({})", names.join(", ")));
+            }
+        }
+    }
+}
+
+/// Least privilege of service accounts: `allowed_roles` and `read_only`
+/// are for `kind = "service"` users, name built-in roles, and a read-only
+/// account allows only read-only roles.
+fn check_service_roles(cx: &mut Ctx) {
+    use crate::kinds::role_assignment::{role_template_id, READ_ONLY_ROLES};
+    use crate::kinds::user::UserKind;
+    for (key, d) in &cx.state.user {
+        let u = &d.value;
+        if u.kind != UserKind::Service && (!u.allowed_roles.is_empty() || u.read_only) {
+            let field = if u.read_only { "read_only" } else { "allowed_roles" };
+            cx.error("service-account-only", &d.origin, &path!["user", key, field], format!("user.{key}: {field} is for service accounts (kind = \"service\")"));
+        }
+        for (i, r) in u.allowed_roles.iter().enumerate() {
+            if role_template_id(r).is_none() {
+                cx.error("unknown-role", &d.origin, &path!["user", key, "allowed_roles", i], format!("user.{key}: `{r}` is not a built-in directory role tenantctl knows"));
+            } else if u.read_only && !READ_ONLY_ROLES.contains(&r.as_str()) {
+                cx.error(
+                    "read-only-role",
+                    &d.origin,
+                    &path!["user", key, "allowed_roles", i],
+                    format!("user.{key} is read_only and may hold only read-only roles ({}); `{r}` is not one", READ_ONLY_ROLES.join(", ")),
+                );
+            }
+        }
+    }
+    if let Some(g) = &cx.state.governance {
+        for (k, why) in &g.value.exceptions {
+            if why.trim().is_empty() {
+                cx.error("exception-reason", &g.origin, &path!["governance", "exceptions", k.as_str()], format!("governance.exceptions: `{k}` needs a reason"));
+            }
+        }
+    }
+}
+
 fn check_governance(cx: &mut Ctx) {
     let Some(g) = &cx.state.governance else {
         return;
@@ -1166,6 +1251,32 @@ fn check_governance(cx: &mut Ctx) {
         if !a.public_key.starts_with("ed25519:") {
             cx.error("invalid-key", origin, &path!["governance", "approvers", name, "public_key"], format!("governance.approvers.{name}: public_key must be `ed25519:` followed by base64 (see `tenantctl keygen`)"));
         }
+    }
+    for (name, a) in &gov.authors {
+        if !a.public_key.starts_with("ed25519:") {
+            cx.error("invalid-key", origin, &path!["governance", "authors", name, "public_key"], format!("governance.authors.{name}: public_key must be `ed25519:` followed by base64 (see `tenantctl keygen`)"));
+        }
+    }
+    // Two-key completion is the default; fewer needs a stated reason.
+    match (&gov.unattended, gov.approvals_required < crate::kinds::governance::DEFAULT_APPROVALS) {
+        (None, true) => {
+            cx.error(
+                "unattended-required",
+                origin,
+                &path!["governance", "approvals_required"],
+                format!(
+                    "governance: approvals_required = {} is below two-key completion (2); say why with `unattended = \"REASON\"` in [governance], or require 2",
+                    gov.approvals_required
+                ),
+            );
+        }
+        (Some(reason), true) => cx.warning(
+            "unattended",
+            origin,
+            &path!["governance", "unattended"],
+            format!("governance: approvals_required = {}, so sensitive changes are applied with fewer than two approvers (unattended: {reason})", gov.approvals_required),
+        ),
+        _ => {}
     }
 }
 

@@ -122,7 +122,7 @@ fn cases() -> Vec<Case> {
         one("key with a leading dash", "[group.-a]\ndisplay_name = \"G\"\nmail_nickname = \"g\"\n", "invalid-key", "a.toml:1:1", "not a valid key"),
         // Governance.
         one("more approvals than approvers", &format!("[governance]\napprovals_required = 3\n[governance.approvers.a]\nname = \"A\"\npublic_key = \"{KEY}\"\n"), "too-few-approvers", "a.toml:2:22", "only 1 approver"),
-        one("public key of the wrong length", "[governance]\napprovals_required = 1\n[governance.approvers.a]\nname = \"A\"\npublic_key = \"ed25519:AAAA\"\n", "invalid-key", "a.toml:5:14", "holds 3 bytes; an Ed25519 public key is 32"),
+        one("public key of the wrong length", "[governance]\napprovals_required = 1\nunattended = \"test\"\n[governance.approvers.a]\nname = \"A\"\npublic_key = \"ed25519:AAAA\"\n", "invalid-key", "a.toml:6:14", "holds 3 bytes; an Ed25519 public key is 32"),
         one("public key not base64", "[governance]\n[governance.approvers.a]\nname = \"A\"\npublic_key = \"ed25519:not base64!\"\n", "invalid-key", "a.toml:4:14", "not base64"),
         one("two approvers with one key", &format!("[governance]\napprovals_required = 2\n[governance.approvers.a]\nname = \"A\"\npublic_key = \"{KEY}\"\n[governance.approvers.b]\nname = \"B\"\npublic_key = \"{KEY}\"\n"), "duplicate-approver-key", "a.toml:8:14", "one person could give both approvals"),
         // Tenant.
@@ -153,7 +153,7 @@ fn cases() -> Vec<Case> {
         one("rollout ring also excluded", &format!("{RINGS}[update_ring.r]\ndisplay_name = \"R\"\nrollout = {{ rings = [\"ring-test\", \"ring-broad\"], soak = \"48h\" }}\nassignments = {{ exclude = [\"ring-broad\"] }}\n"), "rollout-ring-excluded", "a.toml:10:28", "its ring would get nothing"),
         one("rollout copy named like another policy", &format!("{RINGS}[update_ring.r]\ndisplay_name = \"R\"\nrollout = {{ rings = [\"ring-test\", \"ring-broad\"], soak = \"48h\" }}\n[device_configuration.other]\nodata_type = \"windows10GeneralConfiguration\"\ndisplay_name = \"R [ring-broad]\"\n"), "duplicate-natural-key", "a.toml:9:35", "would be named `R [ring-broad]`, like device_configuration.other"),
         one("rollout field misspelt", &format!("{RINGS}[update_ring.r]\ndisplay_name = \"R\"\nrollout = {{ rings = [\"ring-test\", \"ring-broad\"], sok = \"48h\" }}\n"), "unknown-field", "a.toml:9:50", "did you mean `soak`"),
-        one("public key without its prefix", "[governance]\napprovals_required = 1\n[governance.approvers.a]\nname = \"A\"\npublic_key = \"AAAA\"\n", "invalid-key", "a.toml:5:14", "ed25519:"),
+        one("public key without its prefix", "[governance]\napprovals_required = 1\nunattended = \"test\"\n[governance.approvers.a]\nname = \"A\"\npublic_key = \"AAAA\"\n", "invalid-key", "a.toml:6:14", "ed25519:"),
     ]
 }
 

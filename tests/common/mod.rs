@@ -46,11 +46,8 @@ pub fn scratch_with(edit: impl FnOnce(String) -> String) -> tempfile::TempDir {
 /// sensitive changes may be applied straight from the directory.
 pub fn scratch_without_approvals() -> tempfile::TempDir {
     scratch_with(|t| {
-        assert!(
-            t.contains("approvals_required = 2"),
-            "the example's governance section changed shape"
-        );
-        t.replace("approvals_required = 2", "approvals_required = 0")
+        assert!(t.contains("approvals_required = 2"), "the example's governance section changed shape");
+        t.replace("approvals_required = 2", "approvals_required = 0\nunattended = \"tests of apply mechanics, not of approval\"")
     })
 }
 

@@ -121,6 +121,20 @@ pub fn markdown(plan: &Plan) -> String {
         }
         let _ = writeln!(out);
     }
+    if let Some(c) = &plan.change {
+        let _ = writeln!(out, "### Change record\n");
+        for l in c.lines() {
+            let _ = writeln!(out, "- {}", escape(&l));
+        }
+        let _ = writeln!(out);
+    }
+    if let Some(why) = plan.governance.as_ref().and_then(|g| g.reason()) {
+        let _ = writeln!(out, "### Governance\n\n:lock: {}\n", escape(&why));
+        for l in plan.governance.iter().flat_map(|g| g.field_lines()) {
+            let _ = writeln!(out, "- {}", escape(&l));
+        }
+        let _ = writeln!(out);
+    }
     if !plan.sensitive.is_empty() || plan.author.is_some() || !plan.approvals.is_empty() {
         let _ = writeln!(out, "### Approvals\n");
         let _ = writeln!(out, "{} sensitive change(s).", plan.sensitive.len());

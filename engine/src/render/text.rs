@@ -89,6 +89,18 @@ pub fn text(plan: &Plan, color: bool) -> String {
             let _ = writeln!(out, "  ! {}", t(&f.to_string()));
         }
     }
+    if let Some(c) = &plan.change {
+        let _ = writeln!(out, "\nChange record:");
+        for l in c.lines() {
+            let _ = writeln!(out, "  {l}");
+        }
+    }
+    if let Some(why) = plan.governance.as_ref().and_then(|g| g.reason()) {
+        let _ = writeln!(out, "\n{}", p.c("1;35", &format!("~ governance: sensitive: {why}")));
+        for l in plan.governance.iter().flat_map(|g| g.field_lines()) {
+            let _ = writeln!(out, "    {l}");
+        }
+    }
     if !plan.sensitive.is_empty() || plan.author.is_some() || !plan.approvals.is_empty() {
         let _ = writeln!(out, "\nApprovals: {} sensitive change(s); plan {}", plan.sensitive.len(), plan.hash());
         if let Some(a) = &plan.author {

@@ -16,6 +16,10 @@ pub fn desired(key: &str, g: &Guest) -> DesiredResource {
     r.create_only.insert("invitedUserEmailAddress".into(), json!(g.email));
     r.create_only.insert("inviteRedirectUrl".into(), json!(g.redirect_url));
     r.create_only.insert("sendInvitationMessage".into(), json!(g.send_invitation));
+    // Shown to approvers in the plan; never sent (the invitation body names its fields).
+    if let Some(s) = &g.sponsor {
+        r.create_only.insert("sponsor".into(), json!(s));
+    }
     r.expires = Some(g.expires);
     r
 }

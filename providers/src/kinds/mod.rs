@@ -72,6 +72,10 @@ fn governance_sets(state: &DesiredState, m: &mut DesiredModel) {
         .map(|(k, u)| (k, u.value.user_principal_name.to_lowercase()))
         .collect();
     m.service_accounts = service.iter().map(|(k, _)| Address::new(Kind::User, k.as_str())).collect();
+    for (k, u) in state.user.iter().filter(|(_, u)| u.value.kind == UserKind::Service) {
+        let roles = engine::model::ServiceRoles { allowed: u.value.allowed_roles.clone(), read_only: u.value.read_only };
+        m.service_account_roles.insert(Address::new(Kind::User, k.as_str()), roles);
+    }
     let people: Vec<String> = state
         .user
         .values()

@@ -16,6 +16,8 @@ use super::*;
 pub struct TenantFile {
     pub tenant: Option<Tenant>,
     pub governance: Option<Governance>,
+    /// The change record plans made from this directory carry.
+    pub change: Option<super::change::ChangeRecord>,
     #[serde(default)]
     pub user: BTreeMap<String, User>,
     #[serde(default)]

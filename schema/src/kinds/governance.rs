@@ -12,9 +12,17 @@ pub struct Governance {
     /// Distinct approvers (other than the plan's author) a sensitive plan needs.
     #[serde(default = "default_approvals")]
     pub approvals_required: u32,
-    /// People who may approve, by key.
+    /// People who may approve, by key. Only these keys sign approvals.
     #[serde(default)]
     pub approvers: BTreeMap<String, Approver>,
+    /// People who may author sensitive plans, by key (approvers may author
+    /// too). A sensitive plan signed by a key listed in neither is refused.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub authors: BTreeMap<String, Approver>,
+    /// Why this tenant runs with fewer than two approvals (required, and
+    /// warned about, when `approvals_required` is below 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unattended: Option<String>,
     /// Addresses (`kind.key`) that are never deleted and whose changes are sensitive.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub protected: Vec<String>,
@@ -35,10 +43,21 @@ pub struct Governance {
     /// Lints allowed on purpose, as `lint-name:kind.key` or `lint-name` for all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow: Vec<String>,
+    /// The Managed Desktop objects, protected by default: any change to
+    /// them is sensitive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_desktop: Option<ManagedDesktop>,
+    /// Lints allowed with a reason, `"lint-name:kind.key" = "why"` (e.g. a
+    /// break-glass account's standing Global Administrator).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub exceptions: BTreeMap<String, String>,
 }
 
+/// Two-key completion: two people other than the author.
+pub const DEFAULT_APPROVALS: u32 = 2;
+
 fn default_approvals() -> u32 {
-    1
+    DEFAULT_APPROVALS
 }
 fn default_large_plan() -> u32 {
     50
@@ -49,6 +68,8 @@ impl Default for Governance {
         Governance {
             approvals_required: default_approvals(),
             approvers: BTreeMap::new(),
+            authors: BTreeMap::new(),
+            unattended: None,
             protected: Vec::new(),
             sensitive_kinds: Vec::new(),
             sensitive_addresses: Vec::new(),
@@ -56,11 +77,35 @@ impl Default for Governance {
             prune: Prune::default(),
             guest_expiry_action: GuestExpiryAction::default(),
             allow: Vec::new(),
+            exceptions: BTreeMap::new(),
+            managed_desktop: None,
         }
     }
 }
 
-/// One person who may approve sensitive plans, with the Ed25519 public key their approvals are signed with.
+/// `[governance.managed_desktop]`: which declared objects are the Managed
+/// Desktop service's. Any change to them (and to every policy assigned to a
+/// ring or the all-devices group, and to the service accounts) is
+/// sensitive; ring device groups hold devices only; at most one Autopilot
+/// profile targets the all-devices group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ManagedDesktop {
+    /// Ring device groups, by group key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rings: Vec<String>,
+    /// The all-devices group, by group key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all_devices: Option<String>,
+    /// The service accounts' group, by group key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_accounts_group: Option<String>,
+    /// The Managed Desktop Autopilot profile, by key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autopilot_profile: Option<String>,
+}
+
+/// One person who may approve (or author) sensitive plans, with the Ed25519 public key they sign with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Approver {

@@ -4,6 +4,7 @@
 //! providers' mapping to Graph stays mechanical.
 
 pub mod assignment;
+pub mod change;
 pub mod autopilot_profile;
 pub mod compliance_policy;
 pub mod conditional_access;

@@ -104,14 +104,23 @@ pub const BUILT_IN_ROLES: &[(&str, &str)] = &[
         "4d6ac14f-3453-41d0-bef9-a3e0c569773a",
     ),
     ("Reports Reader", "4a5d8f65-41da-4de4-8968-e035b65339cf"),
+    ("Directory Readers", "88d8e3e3-8f55-4a1e-953a-9b9898b8876b"),
+    ("Message Center Reader", "790c1fb9-7f7d-4f88-86a1-ef1f95c05c1b"),
+    (
+        "Usage Summary Reports Reader",
+        "75934031-6c7e-415a-99d7-48dbd49e875e",
+    ),
     (
         "Service Support Administrator",
         "f023fd81-a637-4b56-95fd-791ac0226033",
     ),
 ];
 
-/// Roles whose standing assignment to a person is flagged by the
-/// zero-standing-access lint.
+/// The privileged set: roles that may not be held permanently (active with
+/// no `expires`) by anyone (people, guests, groups, service accounts)
+/// unless excepted with a reason; eligible or time-boxed assignments
+/// through PIM are the way. Every name is in [`BUILT_IN_ROLES`] (template
+/// ids there; a unit test holds them together).
 pub const PRIVILEGED_ROLES: &[&str] = &[
     "Global Administrator",
     "Privileged Role Administrator",
@@ -122,6 +131,19 @@ pub const PRIVILEGED_ROLES: &[&str] = &[
     "Exchange Administrator",
     "SharePoint Administrator",
     "Authentication Administrator",
+    "Helpdesk Administrator",
+    "Cloud Device Administrator",
+];
+
+/// Roles that only read: the only roles a read-only service account (the
+/// SOC's) may hold. Every name is in [`BUILT_IN_ROLES`].
+pub const READ_ONLY_ROLES: &[&str] = &[
+    "Global Reader",
+    "Security Reader",
+    "Reports Reader",
+    "Directory Readers",
+    "Message Center Reader",
+    "Usage Summary Reports Reader",
 ];
 
 /// The template id of a built-in role, by display name.
@@ -130,4 +152,17 @@ pub fn role_template_id(name: &str) -> Option<&'static str> {
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, id)| *id)
+}
+
+#[cfg(test)]
+mod role_set_tests {
+    use super::*;
+
+    #[test]
+    fn every_privileged_and_read_only_role_has_a_template_id() {
+        for r in PRIVILEGED_ROLES.iter().chain(READ_ONLY_ROLES) {
+            assert!(role_template_id(r).is_some(), "{r} is in BUILT_IN_ROLES");
+        }
+        assert!(!PRIVILEGED_ROLES.iter().any(|r| READ_ONLY_ROLES.contains(r)));
+    }
 }

@@ -32,6 +32,14 @@ pub struct User {
     /// `member` (a person, the default) or `service` (a service account).
     #[serde(default)]
     pub kind: UserKind,
+    /// Service accounts only: the directory roles this account may hold
+    /// (least privilege); any other role assignment to it is an error.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_roles: Vec<String>,
+    /// Service accounts only: the account only reads (like the SOC's), so
+    /// it may hold only read-only roles.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
     /// Whether the account can sign in.
     #[serde(default = "yes")]
     pub account_enabled: bool,

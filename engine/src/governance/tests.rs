@@ -3,6 +3,15 @@
 //! applicable, lints, certificate expiry and rollout gating.
 
 use super::*;
+use crate::model::{DesiredModel, ObservedState};
+use crate::plan::{Action, Change};
+use chrono::{DateTime, Duration, Utc};
+use ed25519_dalek::{Signer, SigningKey};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use schema::{Address, Kind};
+use std::collections::BTreeMap;
+use super::signatures::{message, same_key, APPROVAL_DOMAIN, AUTHOR_DOMAIN};
 use crate::model::{reference, DesiredResource};
 use crate::plan::Plan;
 use chrono::TimeZone;
@@ -10,15 +19,15 @@ use proptest::prelude::*;
 use schema::kinds::governance::Approver;
 use serde_json::json;
 
-fn key(seed: u8) -> SigningKey {
+pub(super) fn key(seed: u8) -> SigningKey {
     SigningKey::from_bytes(&[seed; 32])
 }
 
-fn pk(seed: u8) -> String {
+pub(super) fn pk(seed: u8) -> String {
     public_key_string(&key(seed).verifying_key())
 }
 
-fn addr(s: &str) -> Address {
+pub(super) fn addr(s: &str) -> Address {
     s.parse().unwrap()
 }
 
@@ -36,7 +45,7 @@ fn res(a: &str, props: serde_json::Value) -> DesiredResource {
     }
 }
 
-fn change(a: &str, action: Action) -> Change {
+pub(super) fn change(a: &str, action: Action) -> Change {
     Change {
         address: addr(a),
         action,
@@ -52,12 +61,16 @@ fn change(a: &str, action: Action) -> Change {
     }
 }
 
-/// Approvers alice (1), bob (2), carol (3); 2 approvals required.
-fn model() -> DesiredModel {
+/// Approvers alice (1), bob (2), carol (3); authors dave (8), erin (9);
+/// 2 approvals required.
+pub(super) fn model() -> DesiredModel {
     let mut m = DesiredModel::default();
     m.governance.approvals_required = 2;
     for (name, seed) in [("alice", 1), ("bob", 2), ("carol", 3)] {
         m.governance.approvers.insert(name.into(), Approver { name: name.to_uppercase(), public_key: pk(seed) });
+    }
+    for (name, seed) in [("dave", 8), ("erin", 9)] {
+        m.governance.authors.insert(name.into(), Approver { name: name.to_uppercase(), public_key: pk(seed) });
     }
     m.service_accounts.insert(addr("user.svc"));
     m.service_account_groups.insert(addr("group.service-accounts"));
@@ -65,7 +78,7 @@ fn model() -> DesiredModel {
     m
 }
 
-fn plan_with(changes: Vec<Change>) -> Plan {
+pub(super) fn plan_with(changes: Vec<Change>) -> Plan {
     Plan {
         format_version: 1,
         desired_fingerprint: "sha256:d".into(),
@@ -81,10 +94,12 @@ fn plan_with(changes: Vec<Change>) -> Plan {
         rollout: vec![],
         author: None,
         approvals: vec![],
+        governance: None,
+        change: None,
     }
 }
 
-fn sensitive_plan() -> Plan {
+pub(super) fn sensitive_plan() -> Plan {
     plan_with(vec![change("role_assignment.megan-admin", Action::Create), change("device_configuration.x", Action::Update)])
 }
 
@@ -342,6 +357,13 @@ fn certificate_not_after_is_read_from_der() {
     assert_eq!(not_after(b"garbage"), None);
     assert_eq!(not_after(&[]), None);
     assert_eq!(not_after(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]), None);
+    // Strict DER through x509-cert: a truncated certificate or one with
+    // bytes after it is not read (the hand-written reader accepted both).
+    let full = der(CERT_2051);
+    assert_eq!(not_after(&full[..full.len() - 1]), None);
+    let mut trailing = full.clone();
+    trailing.push(0);
+    assert_eq!(not_after(&trailing), None);
 }
 
 fn lints_of(m: &DesiredModel) -> Vec<(String, String)> {
@@ -388,16 +410,16 @@ fn each_lint_fires_on_a_violation_and_can_be_allowed() {
             ("service-account-targeted", "conditional_access.bad"),
             ("service-account-targeted", "device_configuration.svc"),
             ("service-accounts-not-excluded", "conditional_access.bad"),
+            ("standing-privileged-access", "role_assignment.standing"),
             ("approvals-unreachable", "governance"),
             ("certificate-expiring", "device_configuration.expiring"),
-            ("standing-privileged-access", "role_assignment.standing"),
         ],
         "{found:#?}"
     );
     assert_eq!(found[0].severity, Severity::Error);
-    assert_eq!(found[5].severity, Severity::Warning);
-    assert!(found[4].message.contains("2026-12-23T10:17:08Z, within 60 days"), "{}", found[4].message);
-    assert_eq!(found[3].severity, Severity::Warning, "unreachable approvals warn: a tenant without [governance] still plans");
+    assert_eq!(found[3].severity, Severity::Error, "standing privileged access is an error");
+    assert!(found[5].message.contains("2026-12-23T10:17:08Z, within 60 days"), "{}", found[5].message);
+    assert_eq!(found[4].severity, Severity::Warning, "unreachable approvals warn: a tenant without [governance] still plans");
     // Allowed by name, or by name and address.
     m.governance.allow = vec!["certificate-expiring".into(), "service-account-targeted:conditional_access.bad".into()];
     let names: Vec<(String, String)> = lints_of(&m);
@@ -428,12 +450,38 @@ fn live_lints_flag_unmanaged_targets_and_privileged_holders() {
         (addr("user.adele"), "u-adele".to_string()),
     ]
     .into();
-    let f = lint_live(&m, &o, &ids);
+    let mut f = lint_live(&m, &o, &ids);
     assert_eq!(f.len(), 2, "{f:#?}");
+    // Out-of-band Global Administrator is an error (sorted first: both are errors).
+    assert_eq!((f[0].lint.as_str(), f[0].address.as_str(), f[0].severity), ("unmanaged-privileged-holder", "id:ra-1", Severity::Error));
+    assert!(f[0].message.contains("user.adele holds Global Administrator"));
+    f.reverse();
     assert_eq!((f[0].lint.as_str(), f[0].address.as_str()), ("unmanaged-target", "device_configuration.root"));
     assert!(f[0].message.contains("id:g-stranger"));
-    assert_eq!((f[1].lint.as_str(), f[1].address.as_str()), ("unmanaged-privileged-holder", "id:ra-1"));
-    assert!(f[1].message.contains("user.adele holds Global Administrator"));
+    // Its removal is planned, unattended (not sensitive), and settles the lint.
+    let removals = out_of_band_removals(&m, &o, &ids);
+    assert_eq!(removals.len(), 1, "{removals:#?}");
+    assert_eq!(removals[0].address.to_string(), "role_assignment.out-of-band-ra-1");
+    assert_eq!(classify(&removals[0], &m, 1), None);
+    // Protected principals (break-glass) are never stripped by the plan.
+    let mut protected = m.clone();
+    protected.governance.protected.push("user.adele".into());
+    assert!(out_of_band_removals(&protected, &o, &ids).is_empty());
+    // Unknown is unknown: with groups unread, no target is called
+    // unmanaged; with users unread, no holder is called out-of-band.
+    let mut unread = o.clone();
+    unread.unreadable.insert(Kind::Group, "503 after 5 attempts".into());
+    unread.unreadable.insert(Kind::User, "403".into());
+    assert_eq!(lint_live(&m, &unread, &ids), vec![]);
+    // A lint never blocks its remedy: a plan that reassigns the policy
+    // turns the error into a warning that says so.
+    let mut reassign = change("device_configuration.root", Action::Assign);
+    reassign.fields = vec![crate::diff::FieldChange { field: "assignments.include".into(), before: None, after: None }];
+    settle(&mut f, &[change("device_configuration.other", Action::Assign)]);
+    assert_eq!(f[0].severity, Severity::Error, "an unrelated change is no remedy");
+    settle(&mut f, &[reassign]);
+    assert_eq!(f[0].severity, Severity::Warning);
+    assert!(f[0].message.contains("this plan removes it (assign device_configuration.root)"), "{}", f[0].message);
 }
 
 // --- rollout -----------------------------------------------------------

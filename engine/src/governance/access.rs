@@ -1,0 +1,64 @@
+//! Removing out-of-band control of the tenant: a live, active Global
+//! Administrator or Privileged Role Administrator assignment that desired
+//! state does not declare (nor the ledger own) is removed by the plan. Like
+//! expiry, removing access is never held for approval
+//! ([`super::removes_access`]); granting it always is.
+
+use std::collections::BTreeMap;
+
+use schema::{Address, Kind};
+use serde_json::Value;
+
+use super::lints::TENANT_CONTROL_ROLES;
+use crate::model::{as_reference, reference, DesiredModel, ObservedState};
+use crate::plan::{Action, Change};
+
+/// The address a removal of out-of-band assignment `id` is planned under.
+pub fn out_of_band_address(id: &str) -> Address {
+    Address::new(Kind::RoleAssignment, format!("out-of-band-{id}"))
+}
+
+/// Deletions of out-of-band tenant-control role assignments. Nothing is
+/// removed when principals or assignments could not be read (unknown is
+/// unknown), and principals that governance protects (break-glass accounts)
+/// keep theirs: the lint still reports them.
+pub fn out_of_band_removals(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>) -> Vec<Change> {
+    if [Kind::User, Kind::Guest, Kind::Group, Kind::RoleAssignment].iter().any(|k| observed.unreadable.contains_key(k)) {
+        return Vec::new();
+    }
+    let by_id: BTreeMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
+    let protected = |a: &Address| desired.governance.protected.iter().any(|p| *p == a.to_string()) || desired.protected_groups.contains(a);
+    let mut out = Vec::new();
+    for o in observed.objects.get(&Kind::RoleAssignment).into_iter().flatten() {
+        if by_id.contains_key(o.id.as_str()) {
+            continue;
+        }
+        let role = o.props.get("role").and_then(Value::as_str).unwrap_or_default();
+        let active = o.props.get("assignment").and_then(Value::as_str).unwrap_or("active") == "active";
+        if !TENANT_CONTROL_ROLES.contains(&role) || !active {
+            continue;
+        }
+        let principal = o.props.get("principal").and_then(as_reference).unwrap_or_default();
+        let holder = by_id.get(principal).copied();
+        if holder.is_some_and(protected) {
+            continue;
+        }
+        let who = holder.map(|a| a.to_string()).unwrap_or_else(|| format!("id:{principal}"));
+        let mut live = o.props.clone();
+        live.insert("principal".into(), reference(holder.map(|a| a.to_string()).unwrap_or_else(|| format!("id:{principal}"))));
+        out.push(Change {
+            address: out_of_band_address(&o.id),
+            action: Action::Delete,
+            display_name: format!("{who}: {role}"),
+            id: Some(o.id.clone()),
+            reason: format!("out-of-band privileged access: {who} holds {role} outside desired state"),
+            fields: Vec::new(),
+            waits_on: Vec::new(),
+            wave: 0,
+            desired: None,
+            notes: vec!["removes access: applied without approval, and by reconcile --self-heal unattended".into()],
+            live: Some(live),
+        });
+    }
+    out
+}

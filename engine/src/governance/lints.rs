@@ -1,0 +1,333 @@
+//! The guardrail lints of the service model, over the desired model and
+//! the live tenant.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, Utc};
+use schema::kinds::role_assignment::{PRIVILEGED_ROLES, READ_ONLY_ROLES};
+use schema::kinds::Governance;
+use schema::{Address, Kind};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::certificates::{certificates, not_after};
+use crate::model::{as_reference, DesiredModel, ObservedState};
+use crate::plan::{referenced_addresses, Action, Change};
+
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// One finding of a named lint. `allow` in `[governance]` silences it by
+/// `lint` or `lint:address`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub lint: String,
+    /// The resource concerned (`kind.key`), or a live object (`id:...`).
+    pub address: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{sev}[{}] {}: {}", self.lint, self.address, self.message)
+    }
+}
+
+/// Lint names, for docs and `allow`.
+pub const LINTS: &[(&str, &str)] = &[
+    ("service-account-targeted", "a service account or the service-accounts group is targeted by a policy or conditional access"),
+    ("service-accounts-not-excluded", "a conditional access policy does not exclude the service accounts"),
+    ("unmanaged-target", "a managed policy is assigned (live) to a group desired state does not declare"),
+    ("standing-privileged-access", "anyone (person, guest, group, service account) holds a privileged role permanently: active with no expiry"),
+    ("service-account-role", "a service account holds a role it does not declare in allowed_roles, or a read-only account a role that writes"),
+    ("unmanaged-privileged-holder", "a live privileged role holder not in desired state"),
+    ("certificate-expiring", "a certificate in a profile expires within 60 days (or has expired)"),
+    ("approvals-unreachable", "approvals_required is more than the approvers listed can give"),
+];
+
+/// Roles whose out-of-band holding is an error (and removed unattended).
+pub const TENANT_CONTROL_ROLES: &[&str] = &["Global Administrator", "Privileged Role Administrator"];
+
+/// How long before expiry certificates are flagged.
+pub const CERTIFICATE_WARNING_DAYS: i64 = 60;
+
+fn allowed(gov: &Governance, f: &Finding) -> bool {
+    let scoped = format!("{}:{}", f.lint, f.address);
+    gov.allow.iter().any(|a| *a == f.lint || *a == scoped) || gov.exceptions.keys().any(|k| *k == f.lint || *k == scoped)
+}
+
+fn finding(severity: Severity, lint: &str, address: impl ToString, message: String) -> Finding {
+    Finding { severity, lint: lint.into(), address: address.to_string(), message }
+}
+
+/// Lints of the desired model alone (what `validate` runs), at `now`.
+pub fn lint_desired(desired: &DesiredModel, now: DateTime<Utc>) -> Vec<Finding> {
+    let gov = &desired.governance;
+    let mut out = Vec::new();
+    let service: BTreeSet<&Address> = desired.service_accounts.iter().chain(desired.service_account_groups.iter()).collect();
+    let listed = gov.approvers.len() as u32;
+    if gov.approvals_required > 0 && listed < gov.approvals_required {
+        out.push(finding(
+            Severity::Warning,
+            "approvals-unreachable",
+            "governance",
+            format!("approvals_required = {} but only {listed} approver(s) are listed: no sensitive plan could ever be applied", gov.approvals_required),
+        ));
+    }
+    for (address, r) in &desired.resources {
+        let refs_at = |path: &str| -> Vec<Address> {
+            let mut set = BTreeSet::new();
+            if let Some(v) = pointer(&r.props, path) {
+                referenced_addresses(v, &mut set);
+            }
+            set.into_iter().collect()
+        };
+        if address.kind.is_policy() || address.kind == Kind::AutopilotProfile {
+            let include = refs_at("/assignments/include");
+            let mut direct = false;
+            for t in &include {
+                if service.contains(t) {
+                    direct = true;
+                    out.push(finding(Severity::Error, "service-account-targeted", address, format!("assigned to {t}: service accounts get no policy")));
+                }
+            }
+            let all_users = pointer(&r.props, "/assignments/allUsers").and_then(Value::as_bool) == Some(true);
+            if !direct {
+                let reach = super::targets::assignment_reach(desired, &include, &refs_at("/assignments/exclude"), all_users);
+                out.extend(effective_findings(desired, address, &reach, "service accounts get no policy"));
+            }
+        }
+        if address.kind == Kind::ConditionalAccess {
+            let mut included = refs_at("/conditions/users/includeUsers");
+            included.extend(refs_at("/conditions/users/includeGroups"));
+            for t in included.iter().filter(|t| service.contains(t)) {
+                out.push(finding(Severity::Error, "service-account-targeted", address, format!("includes {t}: service accounts get no MFA or conditional access")));
+            }
+            let excluded: BTreeSet<Address> = refs_at("/conditions/users/excludeUsers").into_iter().chain(refs_at("/conditions/users/excludeGroups")).collect();
+            if !included.iter().any(|t| service.contains(t)) {
+                // Mixed and nested groups; "All" users is the next lint's.
+                let excluded_list: Vec<Address> = excluded.iter().cloned().collect();
+                let reach = super::targets::assignment_reach(desired, &included, &excluded_list, false);
+                out.extend(effective_findings(desired, address, &reach, "service accounts get no MFA or conditional access"));
+            }
+            let group_excluded = desired.service_account_groups.iter().any(|g| excluded.contains(g));
+            let missing: Vec<String> = desired.service_accounts.iter().filter(|s| !excluded.contains(*s)).map(|s| s.to_string()).collect();
+            if !group_excluded && !missing.is_empty() {
+                let what = match desired.service_account_groups.iter().next() {
+                    Some(g) => format!("exclude {g}"),
+                    None => format!("exclude {}", missing.join(", ")),
+                };
+                out.push(finding(Severity::Error, "service-accounts-not-excluded", address, format!("does not exclude the service accounts; {what}")));
+            }
+        }
+        if address.kind == Kind::RoleAssignment {
+            out.extend(role_lints(desired, address, r));
+        }
+        if matches!(address.kind, Kind::DeviceConfiguration | Kind::CompliancePolicy) {
+            for (field, der) in certificates(&r.props) {
+                match not_after(&der) {
+                    Some(end) if end <= now + Duration::days(CERTIFICATE_WARNING_DAYS) => {
+                        let when = end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                        let msg = if end <= now { format!("the certificate in {field} expired at {when}") } else { format!("the certificate in {field} expires at {when}, within {CERTIFICATE_WARNING_DAYS} days") };
+                        out.push(finding(Severity::Warning, "certificate-expiring", address, msg));
+                    }
+                    Some(_) => {}
+                    None => out.push(finding(Severity::Warning, "certificate-expiring", address, format!("{field} is not a DER certificate whose expiry can be read"))),
+                }
+            }
+        }
+    }
+    finish(gov, out)
+}
+
+/// Findings for what an assignment reaches beyond what it names.
+fn effective_findings(desired: &DesiredModel, address: &Address, reach: &super::targets::Reach, why: &str) -> Vec<Finding> {
+    let fix = match desired.service_account_groups.iter().next() {
+        Some(g) => format!("exclude {g}"),
+        None => "exclude the service accounts".to_string(),
+    };
+    let mut out: Vec<Finding> =
+        reach.accounts.iter().map(|(s, how)| finding(Severity::Error, "service-account-targeted", address, format!("reaches service account {s} {how}: {why}; {fix}"))).collect();
+    if out.is_empty() && !desired.service_accounts.is_empty() {
+        for m in &reach.maybe {
+            out.push(finding(Severity::Error, "service-account-targeted", address, format!("could reach service accounts: {m}; {why}; {fix}")));
+        }
+    }
+    out
+}
+
+/// Least privilege and zero standing access for one declared role
+/// assignment: a service account holds only the roles it declares (a
+/// read-only one only read-only roles); nobody holds a privileged role
+/// permanently (active with no `expires`).
+fn role_lints(desired: &DesiredModel, address: &Address, r: &crate::DesiredResource) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let role = r.props.get("role").and_then(Value::as_str).unwrap_or_default();
+    let principal = r.props.get("principal").and_then(as_reference).and_then(|p| p.parse::<Address>().ok());
+    let Some(principal) = principal else { return out };
+    if let Some(sr) = desired.service_account_roles.get(&principal) {
+        if sr.read_only && !READ_ONLY_ROLES.contains(&role) {
+            out.push(finding(
+                Severity::Error,
+                "service-account-role",
+                address,
+                format!("{principal} is read-only and may hold only read-only roles ({}); {role} is not one", READ_ONLY_ROLES.join(", ")),
+            ));
+        } else if !sr.allowed.iter().any(|a| a == role) {
+            let allowed = if sr.allowed.is_empty() { "none".to_string() } else { sr.allowed.join(", ") };
+            out.push(finding(
+                Severity::Error,
+                "service-account-role",
+                address,
+                format!("{principal} may hold only the roles it declares in allowed_roles ({allowed}); {role} is not one"),
+            ));
+        }
+    }
+    if desired.service_account_groups.contains(&principal) && !READ_ONLY_ROLES.contains(&role) {
+        out.push(finding(Severity::Error, "service-account-role", address, format!("{principal} holds service accounts; give roles to each account it may hold them, not {role} to the group")));
+    }
+    let eligible = r.props.get("assignment").and_then(Value::as_str) == Some("eligible");
+    if PRIVILEGED_ROLES.contains(&role) && r.expires.is_none() && !eligible {
+        out.push(finding(
+            Severity::Error,
+            "standing-privileged-access",
+            address,
+            format!("{principal} holds {role} permanently; make it eligible or give it an `expires` (time-boxed through PIM), or except it with a reason in [governance.exceptions]"),
+        ));
+    }
+    out
+}
+
+/// Lints that need the live tenant: unmanaged assignment targets and
+/// privileged role holders not in desired state.
+pub fn lint_live(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>) -> Vec<Finding> {
+    let gov = &desired.governance;
+    let mut out = Vec::new();
+    let known_ids: BTreeMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
+    // Unknown is unknown: with groups unread, no target can be called
+    // unmanaged; with principals or assignments unread, no holder can be
+    // called out-of-band.
+    let groups_read = !observed.unreadable.contains_key(&Kind::Group);
+    let holders_read = ![Kind::User, Kind::Guest, Kind::Group, Kind::RoleAssignment].iter().any(|k| observed.unreadable.contains_key(k));
+    for (kind, objects) in &observed.objects {
+        for o in objects {
+            let Some(address) = known_ids.get(o.id.as_str()) else { continue };
+            if kind.is_policy() && *kind != Kind::ConditionalAccess && groups_read {
+                let mut targets = Vec::new();
+                if let Some(Value::Object(m)) = o.props.get("assignments") {
+                    for k in ["include", "exclude"] {
+                        for t in m.get(k).and_then(Value::as_array).into_iter().flatten() {
+                            if let Some(id) = as_reference(t) {
+                                if !matches!(known_ids.get(id), Some(a) if a.kind == Kind::Group) {
+                                    targets.push(id.to_string());
+                                }
+                            }
+                        }
+                    }
+                }
+                for t in targets {
+                    out.push(finding(Severity::Error, "unmanaged-target", address, format!("is assigned to group id:{t}, which desired state does not manage")));
+                }
+                out.extend(live_member_findings(desired, observed, address, &known_ids));
+            }
+        }
+    }
+    for o in observed.objects.get(&Kind::RoleAssignment).into_iter().flatten().filter(|_| holders_read) {
+        if known_ids.contains_key(o.id.as_str()) {
+            continue;
+        }
+        let role = o.props.get("role").and_then(Value::as_str).unwrap_or_default();
+        if !PRIVILEGED_ROLES.contains(&role) {
+            continue;
+        }
+        let principal = o.props.get("principal").and_then(as_reference).unwrap_or_default();
+        let who = known_ids.get(principal).map(|a| a.to_string()).unwrap_or_else(|| format!("id:{principal}"));
+        let kind = o.props.get("assignment").and_then(Value::as_str).unwrap_or("active");
+        // Out-of-band control of the tenant itself is an error; its removal
+        // is in the plan (`out_of_band_removals`) and runs unattended.
+        let severity = if TENANT_CONTROL_ROLES.contains(&role) && kind == "active" { Severity::Error } else { Severity::Warning };
+        out.push(finding(
+            severity,
+            "unmanaged-privileged-holder",
+            format!("id:{}", o.id),
+            format!("{who} holds {role} ({kind}) outside desired state; declare it or remove it"),
+        ));
+    }
+    finish(gov, out)
+}
+
+/// Lints never block their remedy: an error whose violation this plan's
+/// changes remove becomes a warning that says so. `unmanaged-target` is
+/// remedied by a change of the policy's assignments (desired assignments
+/// name only managed groups) or its deletion; `unmanaged-privileged-holder`
+/// by the deletion of that assignment.
+pub fn settle(lints: &mut [Finding], changes: &[Change]) {
+    for f in lints.iter_mut().filter(|f| f.severity == Severity::Error) {
+        let remedy = changes.iter().find(|c| match f.lint.as_str() {
+            "unmanaged-target" => {
+                c.address.to_string() == f.address
+                    && (matches!(c.action, Action::Delete | Action::Replace)
+                        || (matches!(c.action, Action::Update | Action::Assign) && c.fields.iter().any(|x| x.field == "assignments" || x.field.starts_with("assignments."))))
+            }
+            "unmanaged-privileged-holder" => c.action == Action::Delete && c.id.as_deref().map(|i| format!("id:{i}")).as_deref() == Some(f.address.as_str()),
+            _ => false,
+        });
+        if let Some(c) = remedy {
+            f.severity = Severity::Warning;
+            f.message.push_str(&format!("; this plan removes it ({} {}), so it does not block", c.action.as_str(), c.address));
+        }
+    }
+}
+
+/// A declared policy included on a group whose membership desired state
+/// does not manage, which holds a service account live.
+fn live_member_findings(desired: &DesiredModel, observed: &ObservedState, address: &Address, known_ids: &BTreeMap<&str, &Address>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if observed.unreadable.contains_key(&Kind::Group) || observed.unreadable.contains_key(&Kind::User) {
+        return out;
+    }
+    let Some(r) = desired.resources.get(address) else { return out };
+    let mut include = BTreeSet::new();
+    if let Some(v) = pointer(&r.props, "/assignments/include") {
+        referenced_addresses(v, &mut include);
+    }
+    let ids: BTreeMap<&Address, &str> = known_ids.iter().map(|(i, a)| (*a, *i)).collect();
+    for g in include.iter().filter(|g| g.kind == Kind::Group) {
+        let Some(id) = ids.get(g) else { continue };
+        let live = observed.objects.get(&Kind::Group).into_iter().flatten().find(|o| o.id == *id);
+        let Some(members) = live.and_then(|o| o.props.get("members")) else { continue };
+        for s in super::targets::live_reach(desired, g, members, known_ids) {
+            out.push(finding(Severity::Error, "service-account-targeted", address, format!("reaches service account {s} through {g}, which holds it live (its membership is not managed in desired state): service accounts get no policy")));
+        }
+    }
+    out
+}
+
+fn finish(gov: &Governance, mut out: Vec<Finding>) -> Vec<Finding> {
+    out.retain(|f| !allowed(gov, f));
+    out.sort();
+    out.dedup();
+    // Errors first, then by lint and address.
+    out.sort_by(|a, b| (std::cmp::Reverse(a.severity), &a.lint, &a.address, &a.message).cmp(&(std::cmp::Reverse(b.severity), &b.lint, &b.address, &b.message)));
+    out
+}
+
+fn pointer<'a>(props: &'a crate::Props, path: &str) -> Option<&'a Value> {
+    let mut parts = path.trim_start_matches('/').splitn(2, '/');
+    let first = parts.next()?;
+    let v = props.get(first)?;
+    match parts.next() {
+        Some(rest) => v.pointer(&format!("/{rest}")),
+        None => Some(v),
+    }
+}

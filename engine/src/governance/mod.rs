@@ -1,0 +1,29 @@
+//! Governance from the service model, as pure functions over the plan and
+//! the desired model: which changes are sensitive (and why), whether a saved
+//! plan carries the approvals it needs, the guardrail lints, and ring-by-ring
+//! rollout decisions. Nothing here reads a clock or a file: time comes in
+//! through [`crate::PlanOptions`], keys and signatures as strings.
+//!
+//! One module per concern; this one re-exports their public items so callers
+//! keep using `engine::governance::...`.
+
+mod access;
+mod certificates;
+mod lints;
+mod rollout;
+mod sensitivity;
+mod signatures;
+pub mod targets;
+pub mod trust;
+
+pub use access::*;
+pub use certificates::not_after;
+pub use lints::*;
+pub use rollout::*;
+pub use sensitivity::*;
+pub use signatures::*;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod trust_tests;

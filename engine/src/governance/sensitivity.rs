@@ -1,0 +1,166 @@
+//! Which changes of a plan are sensitive (need approval), and why.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use schema::{Address, Kind};
+
+use crate::model::DesiredModel;
+use crate::plan::{referenced_addresses, Action, Change};
+
+
+/// Why a change needs approval, or `None`. Built-in rules first, then
+/// `[governance] sensitive_kinds` / `sensitive_addresses`; `plan_size` makes
+/// every change of an over-threshold plan sensitive.
+pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Option<String> {
+    let gov = &desired.governance;
+    let a = &change.address;
+    if change.action == Action::Forget {
+        // Only the ledger changes; the tenant is not touched.
+        return None;
+    }
+    if removes_access(change).is_some() {
+        // Ending access is never held for approval (zero standing access):
+        // expiry and out-of-band removals run unattended, journalled.
+        return None;
+    }
+    if change.action == Action::Delete {
+        return Some(format!("deletes {a}"));
+    }
+    if change.action == Action::Replace {
+        return Some(format!("replaces {a} (deletes it and creates it again)"));
+    }
+    match a.kind {
+        Kind::RoleAssignment => return Some("directory role assignment".into()),
+        Kind::Guest if change.action == Action::Create => return Some("guest invitation".into()),
+        Kind::Guest => return Some("guest access".into()),
+        Kind::ConditionalAccess => return Some("conditional access policy".into()),
+        _ => {}
+    }
+    if desired.service_accounts.contains(a) {
+        return Some(format!("touches service account {a}"));
+    }
+    if desired.service_account_groups.contains(a) {
+        return Some(format!("touches the service-accounts group {a}"));
+    }
+    if desired.protected_groups.contains(a) || gov.protected.iter().any(|p| *p == a.to_string()) {
+        return Some(format!("touches protected {a}"));
+    }
+    // Anything that refers to a service account or a protected group
+    // (memberships, assignments) touches it.
+    if let Some(d) = &change.desired {
+        let mut refs = BTreeSet::new();
+        for v in d.props.values() {
+            referenced_addresses(v, &mut refs);
+        }
+        if let Some(s) = refs.iter().find(|r| desired.service_accounts.contains(*r)) {
+            return Some(format!("touches service account {s}"));
+        }
+    }
+    if let Some(why) = managed_desktop_reason(change, desired) {
+        return Some(why);
+    }
+    if gov.sensitive_kinds.iter().any(|k| k == a.kind.as_str()) {
+        return Some(format!("{} is a sensitive kind (governance.sensitive_kinds)", a.kind));
+    }
+    if gov.sensitive_addresses.iter().any(|s| *s == a.to_string()) {
+        return Some(format!("{a} is listed in governance.sensitive_addresses"));
+    }
+    if plan_size as u64 > u64::from(gov.large_plan_threshold) {
+        return Some(format!("the plan has {plan_size} changes, more than governance.large_plan_threshold ({})", gov.large_plan_threshold));
+    }
+    None
+}
+
+/// The prefix of every Managed Desktop protection reason.
+pub const MANAGED_DESKTOP: &str = "Managed Desktop";
+
+/// Why a change touches a protected Managed Desktop object, or `None`: the
+/// ring device groups, the all-devices group, the service accounts' group,
+/// the Autopilot profile (and any profile or policy assigned to a ring or
+/// the all-devices group, desired or live).
+pub fn managed_desktop_reason(change: &Change, desired: &DesiredModel) -> Option<String> {
+    let md = desired.governance.managed_desktop.as_ref()?;
+    let a = &change.address;
+    let group = |k: &String| Address::new(Kind::Group, k.as_str());
+    let rings: BTreeSet<Address> = md.rings.iter().map(group).collect();
+    let all_devices = md.all_devices.as_ref().map(group);
+    if rings.contains(a) {
+        return Some(format!("{MANAGED_DESKTOP}: ring device group {a}"));
+    }
+    if all_devices.as_ref() == Some(a) {
+        return Some(format!("{MANAGED_DESKTOP}: the all-devices group {a}"));
+    }
+    if md.service_accounts_group.as_ref().map(group).as_ref() == Some(a) {
+        return Some(format!("{MANAGED_DESKTOP}: the service accounts' group {a}"));
+    }
+    if a.kind == Kind::AutopilotProfile && md.autopilot_profile.as_deref() == Some(a.key.as_str()) {
+        return Some(format!("{MANAGED_DESKTOP}: the Autopilot profile {a}"));
+    }
+    if a.kind.is_policy() || a.kind == Kind::AutopilotProfile {
+        let mut targets = BTreeSet::new();
+        for props in change.desired.iter().map(|d| &d.props).chain(change.live.iter()) {
+            if let Some(v) = props.get("assignments") {
+                referenced_addresses(v, &mut targets);
+            }
+        }
+        if let Some(t) = targets.iter().find(|t| rings.contains(*t) || all_devices.as_ref() == Some(*t)) {
+            return Some(format!("{MANAGED_DESKTOP}: {a} is assigned to {t}"));
+        }
+    }
+    None
+}
+
+/// Why a change only removes access, or `None`. Such changes are applied
+/// without approval by `apply` and unattended by `reconcile --self-heal`;
+/// granting or widening access stays sensitive. Removing access means:
+/// * deleting a directory role assignment (expired, no longer declared, or
+///   out-of-band privileged access);
+/// * deleting a guest whose `expires` has passed (the plan deletes a
+///   declared guest only then);
+/// * blocking a guest's sign-in (`accountEnabled` to `false`, and nothing
+///   else in the change).
+pub fn removes_access(change: &Change) -> Option<String> {
+    let a = &change.address;
+    match (a.kind, change.action) {
+        (Kind::RoleAssignment, Action::Delete) => Some(format!("ends the role assignment {a}")),
+        (Kind::Guest, Action::Delete) if change.desired.as_ref().is_some_and(|d| d.expires.is_some()) => Some(format!("removes the expired guest {a}")),
+        (Kind::Guest, Action::Update)
+            if !change.fields.is_empty()
+                && change.fields.iter().all(|f| f.field == "accountEnabled" && f.after == Some(serde_json::Value::Bool(false))) =>
+        {
+            Some(format!("blocks sign-in of guest {a}"))
+        }
+        _ => None,
+    }
+}
+
+/// What an approver needs beside the field diff, as notes on the change:
+/// a guest's `expires` and `sponsor`; a role assignment's justification,
+/// type and schedule (start and end).
+pub fn review_notes(changes: &mut [Change]) {
+    for c in changes.iter_mut().filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace)) {
+        let Some(d) = &c.desired else { continue };
+        let text = |k: &str| d.create_only.get(k).or_else(|| d.props.get(k)).and_then(serde_json::Value::as_str).map(str::to_string);
+        let when = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        match c.address.kind {
+            Kind::Guest => {
+                let expires = when(d.expires).unwrap_or_else(|| "never".into());
+                let sponsor = text("sponsor").unwrap_or_else(|| "none given".into());
+                c.notes.push(format!("review: access expires {expires}; sponsor: {sponsor}"));
+            }
+            Kind::RoleAssignment => {
+                let justification = text("justification").unwrap_or_else(|| "none given".into());
+                let kind = text("assignment").unwrap_or_else(|| "active".into());
+                let end = text("endDateTime").or_else(|| when(d.expires)).unwrap_or_else(|| "no end (permanent)".into());
+                c.notes.push(format!("review: {kind}, schedule from when applied until {end}; justification: {justification}"));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Why each sensitive change of `changes` is sensitive, by address.
+pub fn sensitivity(changes: &[Change], desired: &DesiredModel) -> BTreeMap<Address, String> {
+    let size = changes.iter().filter(|c| c.action != Action::Forget).count();
+    changes.iter().filter_map(|c| classify(c, desired, size).map(|r| (c.address.clone(), r))).collect()
+}

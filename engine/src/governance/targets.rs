@@ -1,0 +1,143 @@
+//! Effective targets: which service accounts an assignment reaches, decided
+//! on the effective set rather than on the names it lists.
+//!
+//! A group reaches a service account when:
+//! * it is a service-accounts group, or lists the account as a member;
+//! * it lists a group that reaches the account (nesting, transitively);
+//! * its membership rule names the account's UPN; or, conservatively, its
+//!   rule is over users (`user.` attributes) at all: tenantctl cannot
+//!   evaluate a rule against accounts' live attributes, so a user rule
+//!   "could match" any service account;
+//! * its membership is not managed by desired state (no `members`, no
+//!   rule) and the live group holds the account (see [`live_reach`]).
+//!
+//! `all_users` (and conditional access `includeUsers = All`) reach every
+//! service account; `all_devices` reaches devices, not accounts. Excludes
+//! count: whatever the excluded groups reach is taken away, and excluding
+//! a service-accounts group takes every service account away.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use schema::{Address, Kind};
+use serde_json::Value;
+
+use crate::model::{as_reference, DesiredModel};
+use crate::plan::referenced_addresses;
+
+/// What a set of targets reaches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reach {
+    /// Service accounts reached, with how (`via group.x`).
+    pub accounts: BTreeMap<Address, String>,
+    /// Reasons it could reach any service account (a user rule, all users).
+    pub maybe: Vec<String>,
+}
+
+impl Reach {
+    fn add(&mut self, other: Reach) {
+        for (a, how) in other.accounts {
+            self.accounts.entry(a).or_insert(how);
+        }
+        self.maybe.extend(other.maybe);
+    }
+}
+
+/// What group `g` reaches, following declared members transitively.
+pub fn group_reach(desired: &DesiredModel, g: &Address) -> Reach {
+    let mut seen = BTreeSet::new();
+    reach(desired, g, &format!("{g}"), &mut seen)
+}
+
+fn reach(desired: &DesiredModel, g: &Address, path: &str, seen: &mut BTreeSet<Address>) -> Reach {
+    let mut out = Reach::default();
+    if !seen.insert(g.clone()) {
+        return out;
+    }
+    if desired.service_accounts.contains(g) {
+        out.accounts.insert(g.clone(), format!("through {path}"));
+        return out;
+    }
+    if g.kind != Kind::Group {
+        return out;
+    }
+    if desired.service_account_groups.contains(g) {
+        for s in &desired.service_accounts {
+            out.accounts.insert(s.clone(), format!("through {path}, a service-accounts group"));
+        }
+        return out;
+    }
+    let Some(r) = desired.resources.get(g) else { return out };
+    if let Some(members) = r.props.get("members") {
+        let mut refs = BTreeSet::new();
+        referenced_addresses(members, &mut refs);
+        for m in refs {
+            let p = if m.kind == Kind::Group { format!("{path} > {m}") } else { path.to_string() };
+            out.add(reach(desired, &m, &p, seen));
+        }
+    }
+    if let Some(rule) = r.props.get("membershipRule").and_then(Value::as_str) {
+        let lower = rule.to_lowercase();
+        if lower.contains("user.") {
+            let named: Vec<&Address> = desired
+                .service_accounts
+                .iter()
+                .filter(|s| {
+                    let upn = desired.resources.get(*s).and_then(|r| r.props.get("userPrincipalName")).and_then(Value::as_str).unwrap_or_default().to_lowercase();
+                    let local = upn.split('@').next().unwrap_or_default().to_string();
+                    !upn.is_empty() && (lower.contains(&upn) || lower.contains(&format!("{local}@")))
+                })
+                .collect();
+            for s in &named {
+                out.accounts.insert((*s).clone(), format!("through {path}, whose membership rule names it"));
+            }
+            if named.is_empty() {
+                out.maybe.push(format!("{path} has a membership rule over users, which could match a service account"));
+            }
+        }
+    }
+    out
+}
+
+/// What an assignment (include and exclude references, `allUsers`) reaches
+/// once excludes are taken away.
+pub fn assignment_reach(desired: &DesiredModel, include: &[Address], exclude: &[Address], all_users: bool) -> Reach {
+    let mut inc = Reach::default();
+    for t in include {
+        inc.add(group_reach(desired, t));
+    }
+    if all_users {
+        for s in &desired.service_accounts {
+            inc.accounts.entry(s.clone()).or_insert_with(|| "through all users".into());
+        }
+        inc.maybe.push("all users".into());
+    }
+    let excludes_all = exclude.iter().any(|e| desired.service_account_groups.contains(e))
+        || (!desired.service_accounts.is_empty() && desired.service_accounts.iter().all(|s| exclude.contains(s)));
+    if excludes_all {
+        return Reach::default();
+    }
+    let mut exc = Reach::default();
+    for e in exclude {
+        exc.add(group_reach(desired, e));
+    }
+    inc.accounts.retain(|a, _| !exc.accounts.contains_key(a));
+    inc
+}
+
+/// Service accounts that a group whose membership desired state does not
+/// manage holds live: `members` of the live group, by object id.
+pub fn live_reach(desired: &DesiredModel, group: &Address, live_members: &Value, by_id: &BTreeMap<&str, &Address>) -> Vec<Address> {
+    let managed = desired.resources.get(group).is_some_and(|r| r.props.contains_key("members") || r.props.contains_key("membershipRule"));
+    if managed {
+        return Vec::new();
+    }
+    live_members
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(as_reference)
+        .filter_map(|id| by_id.get(id).copied())
+        .filter(|a| desired.service_accounts.contains(*a))
+        .cloned()
+        .collect()
+}
