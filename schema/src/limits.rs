@@ -318,10 +318,24 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
 /// The most a diagnostic shows of its message or help.
 const MAX_MESSAGE: usize = 400;
 
-/// Keep every diagnostic readable whatever the input holds: a message that
-/// repeats a huge value is cut (the source line is windowed when shown).
+/// Whether `c` would reorder, hide or recolour text on a terminal.
+fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// Keep every diagnostic readable and inert whatever the input holds: a
+/// message that repeats a huge value is cut, and control and bidi
+/// characters a value brought in are shown as `\u{..}` escapes (the source
+/// line is windowed and neutralised when shown).
 pub fn shorten(diags: &mut Diagnostics) {
     fn cut(text: &mut String) {
+        if text.chars().any(is_hidden) {
+            *text = text
+                .chars()
+                .map(|c| if is_hidden(c) { format!("\\u{{{:x}}}", c as u32) } else { c.to_string() })
+                .collect();
+        }
         if text.len() > MAX_MESSAGE {
             let total = text.chars().count();
             if total > MAX_MESSAGE {
@@ -353,5 +367,14 @@ mod tests {
         assert!(shown.len() < 2000, "{}", shown.len());
         assert!(shown.contains("--> f.toml:1:16"), "{shown}");
         assert!(shown.contains("4600 more characters"), "{shown}");
+    }
+
+    #[test]
+    fn control_and_bidi_characters_in_messages_are_escaped() {
+        let mut diags = Diagnostics::default();
+        diags.push(Diagnostic::error("invalid-upn", "`a\u{202E}b\x1b[2J@x` is bad").with_help("x\ny"));
+        shorten(&mut diags);
+        assert_eq!(diags.0[0].message, "`a\\u{202e}b\\u{1b}[2J@x` is bad");
+        assert_eq!(diags.0[0].help.as_deref(), Some("x\\u{a}y"));
     }
 }
