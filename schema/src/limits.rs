@@ -49,8 +49,7 @@ impl Check<'_> {
         key: &str,
         field: &str,
         value: &str,
-        max: usize,
-        graph: &str,
+        (max, graph): (usize, &str),
     ) {
         // Cheap first: a string of at most `max` bytes has at most `max` chars.
         if value.len() <= max {
@@ -95,8 +94,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             key,
             "display_name",
             &u.display_name,
-            256,
-            entra,
+            (256, entra),
         );
         c.at_most(
             o,
@@ -104,8 +102,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             key,
             "user_principal_name",
             &u.user_principal_name,
-            113,
-            entra,
+            (113, entra),
         );
         c.at_most(
             o,
@@ -113,8 +110,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             key,
             "mail_nickname",
             &u.mail_nickname,
-            64,
-            entra,
+            (64, entra),
         );
         for (field, value, max) in [
             ("given_name", &u.given_name, 64),
@@ -125,7 +121,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             ("password_env", &u.password_env, UNDOCUMENTED_NAME),
         ] {
             if let Some(v) = value {
-                c.at_most(o, Kind::User, key, field, v, max, entra);
+                c.at_most(o, Kind::User, key, field, v, (max, entra));
             }
         }
     }
@@ -137,8 +133,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             key,
             "display_name",
             &g.display_name,
-            256,
-            entra,
+            (256, entra),
         );
         c.at_most(
             o,
@@ -146,8 +141,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             key,
             "email",
             &g.email,
-            254,
-            "an e-mail address",
+            (254, "an e-mail address"),
         );
         c.at_most(
             o,
@@ -155,8 +149,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             key,
             "redirect_url",
             &g.redirect_url,
-            UNDOCUMENTED_NAME,
-            ours,
+            (UNDOCUMENTED_NAME, ours),
         );
     }
     for (key, d) in &state.group {
@@ -167,8 +160,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             key,
             "display_name",
             &g.display_name,
-            256,
-            entra,
+            (256, entra),
         );
         c.at_most(
             o,
@@ -176,14 +168,13 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             key,
             "mail_nickname",
             &g.mail_nickname,
-            64,
-            entra,
+            (64, entra),
         );
         if let Some(v) = &g.description {
-            c.at_most(o, Kind::Group, key, "description", v, 1024, entra);
+            c.at_most(o, Kind::Group, key, "description", v, (1024, entra));
         }
         if let Some(v) = &g.membership_rule {
-            c.at_most(o, Kind::Group, key, "membership_rule", v, 3072, entra);
+            c.at_most(o, Kind::Group, key, "membership_rule", v, (3072, entra));
         }
     }
     for (key, d) in &state.role_assignment {
@@ -194,8 +185,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             key,
             "directory_scope_id",
             &r.directory_scope_id,
-            UNDOCUMENTED_NAME,
-            ours,
+            (UNDOCUMENTED_NAME, ours),
         );
         if let Some(v) = &r.justification {
             c.at_most(
@@ -204,8 +194,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
                 key,
                 "justification",
                 v,
-                UNDOCUMENTED_TEXT,
-                ours,
+                (UNDOCUMENTED_TEXT, ours),
             );
         }
     }
@@ -217,8 +206,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             key,
             "display_name",
             &p.display_name,
-            UNDOCUMENTED_NAME,
-            ours,
+            (UNDOCUMENTED_NAME, ours),
         );
         if let Some(v) = &p.description {
             c.at_most(
@@ -227,8 +215,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
                 key,
                 "description",
                 v,
-                UNDOCUMENTED_TEXT,
-                ours,
+                (UNDOCUMENTED_TEXT, ours),
             );
         }
     }
@@ -240,8 +227,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             key,
             "display_name",
             &p.display_name,
-            UNDOCUMENTED_NAME,
-            ours,
+            (UNDOCUMENTED_NAME, ours),
         );
         if let Some(v) = &p.description {
             c.at_most(
@@ -250,8 +236,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
                 key,
                 "description",
                 v,
-                UNDOCUMENTED_TEXT,
-                ours,
+                (UNDOCUMENTED_TEXT, ours),
             );
         }
     }
@@ -263,8 +248,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             key,
             "display_name",
             &p.display_name,
-            UNDOCUMENTED_NAME,
-            ours,
+            (UNDOCUMENTED_NAME, ours),
         );
         if let Some(v) = &p.description {
             c.at_most(
@@ -273,8 +257,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
                 key,
                 "description",
                 v,
-                UNDOCUMENTED_TEXT,
-                ours,
+                (UNDOCUMENTED_TEXT, ours),
             );
         }
     }
@@ -286,8 +269,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             key,
             "display_name",
             &p.display_name,
-            200,
-            intune,
+            (200, intune),
         );
         if let Some(v) = &p.description {
             c.at_most(
@@ -296,8 +278,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
                 key,
                 "description",
                 v,
-                1500,
-                intune,
+                (1500, intune),
             );
         }
     }
@@ -309,8 +290,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             key,
             "display_name",
             &p.display_name,
-            UNDOCUMENTED_NAME,
-            ours,
+            (UNDOCUMENTED_NAME, ours),
         );
     }
 }
@@ -333,7 +313,13 @@ pub fn shorten(diags: &mut Diagnostics) {
         if text.chars().any(is_hidden) {
             *text = text
                 .chars()
-                .map(|c| if is_hidden(c) { format!("\\u{{{:x}}}", c as u32) } else { c.to_string() })
+                .map(|c| {
+                    if is_hidden(c) {
+                        format!("\\u{{{:x}}}", c as u32)
+                    } else {
+                        c.to_string()
+                    }
+                })
                 .collect();
         }
         if text.len() > MAX_MESSAGE {
@@ -372,7 +358,9 @@ mod tests {
     #[test]
     fn control_and_bidi_characters_in_messages_are_escaped() {
         let mut diags = Diagnostics::default();
-        diags.push(Diagnostic::error("invalid-upn", "`a\u{202E}b\x1b[2J@x` is bad").with_help("x\ny"));
+        diags.push(
+            Diagnostic::error("invalid-upn", "`a\u{202E}b\x1b[2J@x` is bad").with_help("x\ny"),
+        );
         shorten(&mut diags);
         assert_eq!(diags.0[0].message, "`a\\u{202e}b\\u{1b}[2J@x` is bad");
         assert_eq!(diags.0[0].help.as_deref(), Some("x\\u{a}y"));

@@ -54,12 +54,15 @@ fn errors_of(text: &str) -> Vec<(String, String)> {
     }
 }
 
+/// Builds a value of n characters.
+type Value = Box<dyn Fn(usize) -> String>;
+
 #[test]
 fn each_limited_string_is_refused_one_past_its_limit_and_accepted_at_it() {
     // (kind, field, limit, what a value of n characters looks like)
     let x = |n: usize| "x".repeat(n);
     let upn = |n: usize| format!("{}@{}", "a".repeat(64), "b".repeat(n - 65 - 4) + ".com");
-    let cases: Vec<(&str, &str, usize, Box<dyn Fn(usize) -> String>)> = vec![
+    let cases: Vec<(&str, &str, usize, Value)> = vec![
         ("user", "display_name", 256, Box::new(x)),
         ("user", "given_name", 64, Box::new(x)),
         ("user", "surname", 64, Box::new(x)),
