@@ -34,6 +34,19 @@ use crate::state::DesiredState;
 pub const UNDOCUMENTED_NAME: usize = 1024;
 /// tenantctl's cap on free text Graph documents no limit for.
 pub const UNDOCUMENTED_TEXT: usize = 10_000;
+/// tenantctl's cap on one string inside a policy's `settings` (OMA-URI
+/// values and XML payloads can be long; Graph documents no limit).
+pub const SETTING_TEXT: usize = 1024 * 1024;
+
+/// The longest string anywhere inside a setting's value, in characters.
+fn longest_string(v: &toml::Value) -> usize {
+    match v {
+        toml::Value::String(s) if s.len() > SETTING_TEXT => s.chars().count(),
+        toml::Value::Array(a) => a.iter().map(longest_string).max().unwrap_or(0),
+        toml::Value::Table(t) => t.values().map(longest_string).max().unwrap_or(0),
+        _ => 0,
+    }
+}
 
 struct Check<'a> {
     sources: &'a [SourceFile],
@@ -217,6 +230,41 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
                 v,
                 (UNDOCUMENTED_TEXT, ours),
             );
+        }
+    }
+    for (kind, key, d) in state
+        .device_configuration
+        .iter()
+        .map(|(k, d)| (Kind::DeviceConfiguration, k, &d.origin, &d.value.settings))
+        .chain(
+            state
+                .compliance_policy
+                .iter()
+                .map(|(k, d)| (Kind::CompliancePolicy, k, &d.origin, &d.value.settings)),
+        )
+        .map(|(kind, key, origin, settings)| (kind, key, (origin, settings)))
+    {
+        let (origin, settings) = d;
+        for (name, value) in settings {
+            let len = longest_string(value);
+            if len > SETTING_TEXT {
+                let path = [
+                    Seg::from(kind.as_str()),
+                    Seg::from(key.as_str()),
+                    Seg::from("settings"),
+                    Seg::from(name.as_str()),
+                ];
+                let loc = c
+                    .sources
+                    .iter()
+                    .find(|s| s.path == origin.file)
+                    .map(|s| s.locate(&path))
+                    .unwrap_or_else(|| origin.clone());
+                c.diags.push(
+                    Diagnostic::error("too-long", format!("{kind}.{key}: settings.{name} holds a string of {len} characters; {ours} allows at most {SETTING_TEXT}"))
+                        .at(Some(loc)),
+                );
+            }
         }
     }
     for (key, d) in &state.compliance_policy {

@@ -129,3 +129,18 @@ fn a_10_mb_display_name_is_refused_at_its_location_in_a_short_report() {
         "a right-to-left override is never shown raw"
     );
 }
+
+#[test]
+fn a_runaway_string_inside_settings_is_refused_at_the_setting() {
+    let policy = |n: usize| {
+        format!(
+            "[device_configuration.a]\nodata_type = \"windows10CustomConfiguration\"\ndisplay_name = \"A\"\n\n[device_configuration.a.settings]\nomaSettings = [{{ displayName = \"x\", omaUri = \"./Vendor/MSFT/X\", value = \"{}\" }}]\n",
+            "v".repeat(n)
+        )
+    };
+    assert!(errors_of(&policy(schema::limits::SETTING_TEXT)).iter().all(|(code, _)| code != "too-long"));
+    let bad = errors_of(&policy(schema::limits::SETTING_TEXT + 1));
+    let too_long: Vec<_> = bad.iter().filter(|(code, _)| code == "too-long").collect();
+    assert_eq!(too_long.len(), 1, "{bad:?}");
+    assert!(too_long[0].1.starts_with("r.toml:6:15 ") && too_long[0].1.contains("settings.omaSettings"), "{:?}", too_long[0]);
+}
