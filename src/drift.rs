@@ -66,7 +66,10 @@ pub fn latest(history: &Path) -> Option<DriftReport> {
         .collect();
     names.sort();
     for path in names.iter().rev() {
-        match std::fs::read_to_string(path).map_err(anyhow::Error::from).and_then(|t| Ok(serde_json::from_str::<DriftReport>(&t)?)) {
+        // Read by the loader's rules: the history directory sits beside the
+        // desired state, so a link to /dev/zero must not grow memory.
+        let read = schema::read::read_state_file(path, schema::read::max_file_bytes()).map_err(anyhow::Error::from).and_then(|b| b.ok_or_else(|| anyhow::anyhow!("gone")));
+        match read.and_then(|b| Ok(serde_json::from_slice::<DriftReport>(&b)?)) {
             Ok(r) => return Some(r),
             Err(e) => tracing::warn!(file = %path.display(), error = %e, "skipping an unreadable history report"),
         }

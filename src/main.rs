@@ -235,9 +235,12 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            output::error(format!("error: {e}"));
+            // Errors carry live text (object names, Graph's messages):
+            // control and bidi characters are shown escaped, line by line.
+            let safe = |t: String| t.split('\n').map(engine::render::text_safe).collect::<Vec<_>>().join("\n");
+            output::error(format!("error: {}", safe(e.to_string())));
             for cause in e.chain().skip(1) {
-                output::error(format!("  caused by: {cause}"));
+                output::error(format!("  caused by: {}", safe(cause.to_string())));
             }
             ExitCode::from(1)
         }

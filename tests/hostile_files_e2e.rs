@@ -102,3 +102,21 @@ async fn a_ledger_linked_to_the_environment_or_a_fifo_is_refused_unread() {
     );
     sb.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_history_report_linked_to_dev_zero_is_skipped_without_reading_it() {
+    let sb = sandbox().await;
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("desired");
+    desired(&dir, &sb.domain());
+    let history = work.path().join("history");
+    std::fs::create_dir_all(&history).unwrap();
+    symlink("/dev/zero", history.join("drift-99990101T000000Z.json")).unwrap();
+    symlink("/proc/self/environ", history.join("drift-99990102T000000Z.json")).unwrap();
+    let (code, out) = run(&sb, work.path(), &["drift", dir.to_str().unwrap(), "--history", history.to_str().unwrap(), "--no-record", "-v"]);
+    // Returning at all shows /dev/zero was not read; the drift itself ran.
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("skipping an unreadable history report"), "{out}");
+    assert_clean(&sb, &out);
+    sb.shutdown().await.unwrap();
+}

@@ -73,7 +73,9 @@ impl RegisteredCertificate {
 }
 
 /// One DER element: (tag, whole element, content, rest after it).
-fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
+type Element<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
+
+fn tlv(b: &[u8]) -> Option<Element<'_>> {
     let tag = *b.first()?;
     let first = *b.get(1)?;
     let (len, header) = if first < 0x80 {

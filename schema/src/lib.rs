@@ -5,6 +5,7 @@
 pub mod address;
 pub mod datetime;
 pub mod diagnostic;
+pub mod env_names;
 pub mod graph_types;
 pub mod kinds;
 pub mod limits;

@@ -34,6 +34,19 @@ use crate::state::DesiredState;
 pub const UNDOCUMENTED_NAME: usize = 1024;
 /// tenantctl's cap on free text Graph documents no limit for.
 pub const UNDOCUMENTED_TEXT: usize = 10_000;
+/// tenantctl's cap on one string inside a policy's `settings` (OMA-URI
+/// values and XML payloads can be long; Graph documents no limit).
+pub const SETTING_TEXT: usize = 1024 * 1024;
+
+/// The longest string anywhere inside a setting's value, in characters.
+fn longest_string(v: &toml::Value) -> usize {
+    match v {
+        toml::Value::String(s) if s.len() > SETTING_TEXT => s.chars().count(),
+        toml::Value::Array(a) => a.iter().map(longest_string).max().unwrap_or(0),
+        toml::Value::Table(t) => t.values().map(longest_string).max().unwrap_or(0),
+        _ => 0,
+    }
+}
 
 struct Check<'a> {
     sources: &'a [SourceFile],
@@ -49,8 +62,7 @@ impl Check<'_> {
         key: &str,
         field: &str,
         value: &str,
-        max: usize,
-        graph: &str,
+        (max, graph): (usize, &str),
     ) {
         // Cheap first: a string of at most `max` bytes has at most `max` chars.
         if value.len() <= max {
@@ -95,8 +107,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             key,
             "display_name",
             &u.display_name,
-            256,
-            entra,
+            (256, entra),
         );
         c.at_most(
             o,
@@ -104,8 +115,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             key,
             "user_principal_name",
             &u.user_principal_name,
-            113,
-            entra,
+            (113, entra),
         );
         c.at_most(
             o,
@@ -113,8 +123,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             key,
             "mail_nickname",
             &u.mail_nickname,
-            64,
-            entra,
+            (64, entra),
         );
         for (field, value, max) in [
             ("given_name", &u.given_name, 64),
@@ -125,7 +134,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             ("password_env", &u.password_env, UNDOCUMENTED_NAME),
         ] {
             if let Some(v) = value {
-                c.at_most(o, Kind::User, key, field, v, max, entra);
+                c.at_most(o, Kind::User, key, field, v, (max, entra));
             }
         }
     }
@@ -137,8 +146,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             key,
             "display_name",
             &g.display_name,
-            256,
-            entra,
+            (256, entra),
         );
         c.at_most(
             o,
@@ -146,8 +154,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             key,
             "email",
             &g.email,
-            254,
-            "an e-mail address",
+            (254, "an e-mail address"),
         );
         c.at_most(
             o,
@@ -155,8 +162,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             key,
             "redirect_url",
             &g.redirect_url,
-            UNDOCUMENTED_NAME,
-            ours,
+            (UNDOCUMENTED_NAME, ours),
         );
     }
     for (key, d) in &state.group {
@@ -167,8 +173,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             key,
             "display_name",
             &g.display_name,
-            256,
-            entra,
+            (256, entra),
         );
         c.at_most(
             o,
@@ -176,14 +181,13 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             key,
             "mail_nickname",
             &g.mail_nickname,
-            64,
-            entra,
+            (64, entra),
         );
         if let Some(v) = &g.description {
-            c.at_most(o, Kind::Group, key, "description", v, 1024, entra);
+            c.at_most(o, Kind::Group, key, "description", v, (1024, entra));
         }
         if let Some(v) = &g.membership_rule {
-            c.at_most(o, Kind::Group, key, "membership_rule", v, 3072, entra);
+            c.at_most(o, Kind::Group, key, "membership_rule", v, (3072, entra));
         }
     }
     for (key, d) in &state.role_assignment {
@@ -194,8 +198,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             key,
             "directory_scope_id",
             &r.directory_scope_id,
-            UNDOCUMENTED_NAME,
-            ours,
+            (UNDOCUMENTED_NAME, ours),
         );
         if let Some(v) = &r.justification {
             c.at_most(
@@ -204,8 +207,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
                 key,
                 "justification",
                 v,
-                UNDOCUMENTED_TEXT,
-                ours,
+                (UNDOCUMENTED_TEXT, ours),
             );
         }
     }
@@ -217,8 +219,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             key,
             "display_name",
             &p.display_name,
-            UNDOCUMENTED_NAME,
-            ours,
+            (UNDOCUMENTED_NAME, ours),
         );
         if let Some(v) = &p.description {
             c.at_most(
@@ -227,9 +228,43 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
                 key,
                 "description",
                 v,
-                UNDOCUMENTED_TEXT,
-                ours,
+                (UNDOCUMENTED_TEXT, ours),
             );
+        }
+    }
+    for (kind, key, d) in state
+        .device_configuration
+        .iter()
+        .map(|(k, d)| (Kind::DeviceConfiguration, k, &d.origin, &d.value.settings))
+        .chain(
+            state
+                .compliance_policy
+                .iter()
+                .map(|(k, d)| (Kind::CompliancePolicy, k, &d.origin, &d.value.settings)),
+        )
+        .map(|(kind, key, origin, settings)| (kind, key, (origin, settings)))
+    {
+        let (origin, settings) = d;
+        for (name, value) in settings {
+            let len = longest_string(value);
+            if len > SETTING_TEXT {
+                let path = [
+                    Seg::from(kind.as_str()),
+                    Seg::from(key.as_str()),
+                    Seg::from("settings"),
+                    Seg::from(name.as_str()),
+                ];
+                let loc = c
+                    .sources
+                    .iter()
+                    .find(|s| s.path == origin.file)
+                    .map(|s| s.locate(&path))
+                    .unwrap_or_else(|| origin.clone());
+                c.diags.push(
+                    Diagnostic::error("too-long", format!("{kind}.{key}: settings.{name} holds a string of {len} characters; {ours} allows at most {SETTING_TEXT}"))
+                        .at(Some(loc)),
+                );
+            }
         }
     }
     for (key, d) in &state.compliance_policy {
@@ -240,8 +275,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             key,
             "display_name",
             &p.display_name,
-            UNDOCUMENTED_NAME,
-            ours,
+            (UNDOCUMENTED_NAME, ours),
         );
         if let Some(v) = &p.description {
             c.at_most(
@@ -250,8 +284,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
                 key,
                 "description",
                 v,
-                UNDOCUMENTED_TEXT,
-                ours,
+                (UNDOCUMENTED_TEXT, ours),
             );
         }
     }
@@ -263,8 +296,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             key,
             "display_name",
             &p.display_name,
-            UNDOCUMENTED_NAME,
-            ours,
+            (UNDOCUMENTED_NAME, ours),
         );
         if let Some(v) = &p.description {
             c.at_most(
@@ -273,8 +305,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
                 key,
                 "description",
                 v,
-                UNDOCUMENTED_TEXT,
-                ours,
+                (UNDOCUMENTED_TEXT, ours),
             );
         }
     }
@@ -286,8 +317,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             key,
             "display_name",
             &p.display_name,
-            200,
-            intune,
+            (200, intune),
         );
         if let Some(v) = &p.description {
             c.at_most(
@@ -296,8 +326,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
                 key,
                 "description",
                 v,
-                1500,
-                intune,
+                (1500, intune),
             );
         }
     }
@@ -309,8 +338,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
             key,
             "display_name",
             &p.display_name,
-            UNDOCUMENTED_NAME,
-            ours,
+            (UNDOCUMENTED_NAME, ours),
         );
     }
 }
@@ -318,10 +346,30 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
 /// The most a diagnostic shows of its message or help.
 const MAX_MESSAGE: usize = 400;
 
-/// Keep every diagnostic readable whatever the input holds: a message that
-/// repeats a huge value is cut (the source line is windowed when shown).
+/// Whether `c` would reorder, hide or recolour text on a terminal.
+fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// Keep every diagnostic readable and inert whatever the input holds: a
+/// message that repeats a huge value is cut, and control and bidi
+/// characters a value brought in are shown as `\u{..}` escapes (the source
+/// line is windowed and neutralised when shown).
 pub fn shorten(diags: &mut Diagnostics) {
     fn cut(text: &mut String) {
+        if text.chars().any(is_hidden) {
+            *text = text
+                .chars()
+                .map(|c| {
+                    if is_hidden(c) {
+                        format!("\\u{{{:x}}}", c as u32)
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect();
+        }
         if text.len() > MAX_MESSAGE {
             let total = text.chars().count();
             if total > MAX_MESSAGE {
@@ -353,5 +401,16 @@ mod tests {
         assert!(shown.len() < 2000, "{}", shown.len());
         assert!(shown.contains("--> f.toml:1:16"), "{shown}");
         assert!(shown.contains("4600 more characters"), "{shown}");
+    }
+
+    #[test]
+    fn control_and_bidi_characters_in_messages_are_escaped() {
+        let mut diags = Diagnostics::default();
+        diags.push(
+            Diagnostic::error("invalid-upn", "`a\u{202E}b\x1b[2J@x` is bad").with_help("x\ny"),
+        );
+        shorten(&mut diags);
+        assert_eq!(diags.0[0].message, "`a\\u{202e}b\\u{1b}[2J@x` is bad");
+        assert_eq!(diags.0[0].help.as_deref(), Some("x\\u{a}y"));
     }
 }

@@ -54,12 +54,15 @@ fn errors_of(text: &str) -> Vec<(String, String)> {
     }
 }
 
+/// Builds a value of n characters.
+type Value = Box<dyn Fn(usize) -> String>;
+
 #[test]
 fn each_limited_string_is_refused_one_past_its_limit_and_accepted_at_it() {
     // (kind, field, limit, what a value of n characters looks like)
     let x = |n: usize| "x".repeat(n);
     let upn = |n: usize| format!("{}@{}", "a".repeat(64), "b".repeat(n - 65 - 4) + ".com");
-    let cases: Vec<(&str, &str, usize, Box<dyn Fn(usize) -> String>)> = vec![
+    let cases: Vec<(&str, &str, usize, Value)> = vec![
         ("user", "display_name", 256, Box::new(x)),
         ("user", "given_name", 64, Box::new(x)),
         ("user", "surname", 64, Box::new(x)),
@@ -125,4 +128,19 @@ fn a_10_mb_display_name_is_refused_at_its_location_in_a_short_report() {
         !shown.contains('\u{202E}'),
         "a right-to-left override is never shown raw"
     );
+}
+
+#[test]
+fn a_runaway_string_inside_settings_is_refused_at_the_setting() {
+    let policy = |n: usize| {
+        format!(
+            "[device_configuration.a]\nodata_type = \"windows10CustomConfiguration\"\ndisplay_name = \"A\"\n\n[device_configuration.a.settings]\nomaSettings = [{{ displayName = \"x\", omaUri = \"./Vendor/MSFT/X\", value = \"{}\" }}]\n",
+            "v".repeat(n)
+        )
+    };
+    assert!(errors_of(&policy(schema::limits::SETTING_TEXT)).iter().all(|(code, _)| code != "too-long"));
+    let bad = errors_of(&policy(schema::limits::SETTING_TEXT + 1));
+    let too_long: Vec<_> = bad.iter().filter(|(code, _)| code == "too-long").collect();
+    assert_eq!(too_long.len(), 1, "{bad:?}");
+    assert!(too_long[0].1.starts_with("r.toml:6:15 ") && too_long[0].1.contains("settings.omaSettings"), "{:?}", too_long[0]);
 }
