@@ -83,6 +83,15 @@ pub struct ObservedState {
     /// Kinds that could not be read, with why: their resources are
     /// "unknown", never drift.
     pub unreadable: BTreeMap<Kind, String>,
+    /// Resources the live tenant cannot hold or cannot show, with why
+    /// (e.g. PIM assignments on a tenant without Entra ID P2): a declared
+    /// one is refused with that reason, a ledger-only one is unknown.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub refused: BTreeMap<Address, String>,
+    /// Said once in the plan's warnings (e.g. a part of a collection that
+    /// the tenant's licences do not offer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl ObservedState {

@@ -489,15 +489,24 @@ impl GraphExecutor {
         let role = r.props.get("role").and_then(Value::as_str).unwrap_or_default();
         let role_id = role_template_id(role).unwrap_or(role).to_string();
         let scope = r.props.get("directoryScopeId").and_then(Value::as_str).unwrap_or("/").to_string();
+        let filter = urlencode(&format!("principalId eq {}", lit(&principal)));
+        // A principal created moments ago may not have replicated yet.
+        self.wait(&api, &format!("/directoryObjects/{principal}")).await?;
+        // An activation of an eligible assignment shows in /roleAssignments
+        // while it lasts; it is never adopted as an assignment.
+        let activations = match api.list_all(&format!("/roleManagement/directory/roleAssignmentSchedules?$filter={filter}")).await {
+            Ok(schedules) => role_assignment::activation_keys(&schedules),
+            // Without Entra ID P2 there is no PIM, hence no activation.
+            Err(e) if e.code() == Some(role_assignment::LICENCE_REQUIRED) => BTreeSet::new(),
+            Err(e) => return Err(fail(e)),
+        };
         let existing = |list: Vec<Value>| {
             list.into_iter()
+                .filter(|a| !activations.contains(&role_assignment::assignment_key(a)))
                 .filter(|a| a.get("directoryScopeId").and_then(Value::as_str).unwrap_or("/") == scope)
                 .find(|a| a.get("roleDefinitionId").and_then(Value::as_str).is_some_and(|x| x.eq_ignore_ascii_case(&role_id)))
                 .and_then(|a| a.get("id").and_then(Value::as_str).map(str::to_string))
         };
-        let filter = urlencode(&format!("principalId eq {}", lit(&principal)));
-        // A principal created moments ago may not have replicated yet.
-        self.wait(&api, &format!("/directoryObjects/{principal}")).await?;
         match role_assignment::create_request(r, &principal, self.now) {
             role_assignment::Write::Permanent(body) => {
                 let found = api.list_all(&format!("/roleManagement/directory/roleAssignments?$filter={filter}")).await.map_err(fail)?;

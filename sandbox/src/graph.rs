@@ -43,6 +43,8 @@ pub struct Ctx {
     pub lag_ms: u64,
     /// `ConsistencyLevel: eventual` was sent.
     pub eventual: bool,
+    /// The tenant's licence tier.
+    pub licences: crate::licences::Licences,
 }
 
 impl Ctx {
@@ -161,6 +163,7 @@ pub fn dispatch(t: &mut Tenant, ctx: &Ctx, req: &GReq) -> Result<GResp, GraphErr
     if spec.beta_only && ctx.version != Version::Beta {
         return Err(GraphError::no_segment(spec.path.last().copied().unwrap_or(first)));
     }
+    crate::licences::check(ctx, spec)?;
     let rest = &segs[spec.path.len()..];
     match rest {
         [] => match req.method.as_str() {

@@ -27,6 +27,7 @@ pub mod faults;
 pub mod graph;
 pub mod groups;
 pub mod intune;
+pub mod licences;
 pub mod odata;
 pub mod oma;
 pub mod pim;
@@ -40,6 +41,7 @@ pub use accounting::RequestCounts;
 pub use cli::{serve, ServeArgs};
 pub use error::{GraphError, SandboxError};
 pub use faults::Faults;
+pub use licences::Licences;
 pub use seed::{SeedReport, SeedSpec};
 
 use server::{lock, App};
@@ -75,6 +77,8 @@ pub struct SandboxConfig {
     /// sandbox keeps its credentials across restarts). The CLI sets this when
     /// no `--client-secret` is given.
     pub reuse_stored_secret: bool,
+    /// Licence tier: on P1 the PIM endpoints answer as Graph does without P2.
+    pub licences: Licences,
 }
 
 /// A random client secret in the style Entra issues (40 characters).
@@ -97,6 +101,7 @@ impl Default for SandboxConfig {
             faults: Faults::default(),
             seed: None,
             reuse_stored_secret: false,
+            licences: Licences::default(),
         }
     }
 }
@@ -138,6 +143,10 @@ impl SandboxConfig {
     }
     pub fn with_seed(mut self, seed: SeedSpec) -> Self {
         self.seed = Some(seed);
+        self
+    }
+    pub fn with_licences(mut self, licences: Licences) -> Self {
+        self.licences = licences;
         self
     }
 }
@@ -204,6 +213,7 @@ impl Sandbox {
             tenant: Mutex::new(tenant),
             faults: Mutex::new(faults::FaultState::new(config.faults.clone())),
             counts: Mutex::new(RequestCounts::default()),
+            licences: Mutex::new(config.licences),
             auth: auth::AuthConfig {
                 tenant_id: config.tenant_id.clone(),
                 domain: config.domain.clone(),
@@ -265,6 +275,10 @@ impl SandboxHandle {
         faults.validate()?;
         lock(&self.app.faults).set(faults);
         Ok(())
+    }
+    /// Changes the tenant's licence tier (as `PUT /_sandbox/licences` does).
+    pub fn set_licences(&self, licences: Licences) {
+        *lock(&self.app.licences) = licences;
     }
     pub fn request_counts(&self) -> RequestCounts {
         lock(&self.app.counts).clone()

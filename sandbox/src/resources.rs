@@ -211,6 +211,7 @@ pub static SPECS: &[Spec] = &[
         create: Some(crate::roles::create_assignment),
         delete: Some(delete_hard),
         lookup: lookup_role_assignments,
+        visible: crate::pim::assignment_active,
         expand: crate::roles::expand,
         ..dir("roleAssignments", &["roleManagement", "directory", "roleAssignments"], "roleManagement/directory/roleAssignments")
     },

@@ -29,6 +29,8 @@ pub struct App {
     pub tenant: Mutex<Tenant>,
     pub faults: Mutex<FaultState>,
     pub counts: Mutex<RequestCounts>,
+    /// Licence tier (changeable through the admin API).
+    pub licences: Mutex<crate::licences::Licences>,
     pub auth: AuthConfig,
     pub base: String,
 }
@@ -298,6 +300,7 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         now_ms: chrono::Utc::now().timestamp_millis(),
         lag_ms: lock(&app.faults).cfg.replication_lag_ms,
         eventual: header(&parts.headers, "consistencylevel").is_some_and(|v| v.eq_ignore_ascii_case("eventual")),
+        licences: *lock(&app.licences),
     };
     let result = if rest.len() == 1 && rest[0] == "$batch" {
         if method == "POST" {
