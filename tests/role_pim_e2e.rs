@@ -157,3 +157,87 @@ async fn an_activation_is_never_a_permanent_assignment() {
         assert!(o.note.is_none(), "{:?}", o.note);
     }
 }
+
+/// A PIM request sent straight to Graph (another admin, or a first
+/// attempt whose response was lost).
+async fn pim(c: &providers::graph::GraphClient, body: Value) -> Value {
+    let mut req = providers::graph::GraphRequest::new(providers::graph::Method::POST, "/roleManagement/directory/roleAssignmentScheduleRequests");
+    req.body = Some(body);
+    c.v1().execute(req).await.expect("PIM request").body.unwrap_or(Value::Null)
+}
+
+async fn schedules_of(c: &providers::graph::GraphClient, principal: &str) -> Vec<Value> {
+    let all = c.v1().list_all("/roleManagement/directory/roleAssignmentSchedules").await.unwrap();
+    all.into_iter().filter(|s| s["principalId"] == json!(principal)).collect()
+}
+
+async fn apply_one(c: &providers::graph::GraphClient, change: &engine::Change, ids: &std::collections::BTreeMap<schema::Address, String>) -> Result<engine::apply::Outcome, engine::apply::ExecError> {
+    let exec = providers::apply::GraphExecutor::new(c.clone(), |_| None, opts().now);
+    engine::apply::Executor::execute(&exec, change, ids).await
+}
+
+/// Defect 11: an active assignment that exists only as a PIM schedule (not
+/// yet mirrored into /roleAssignments) is removed through PIM; a 404 from
+/// DELETE /roleAssignments/{scheduleId} is not success.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_an_assignment_not_yet_in_role_assignments_removes_its_schedule() {
+    let sb = sandbox_with(Licences::P2).await;
+    let c = client(&sb);
+    let mut ledger = Ledger::default();
+    apply(&c, &plan(&c, &state(""), &ledger).await, &mut ledger).await;
+    let adele = ledger.id(&"user.adele".parse().unwrap()).unwrap().to_string();
+    // Someone grants Security Reader through PIM with no end: in the
+    // sandbox, as in Entra before replication, it is a schedule only.
+    pim(&c, json!({"action": "adminAssign", "principalId": adele, "roleDefinitionId": "5d6b6bb7-de71-4623-b4af-96380a352509", "directoryScopeId": "/",
+        "justification": "x", "scheduleInfo": {"expiration": {"type": "noExpiration"}}}))
+    .await;
+    // Desired state declares it, already expired: the plan deletes it.
+    let st = state("\n[role_assignment.adele-security]\nprincipal = \"adele\"\nrole = \"Security Reader\"\nassignment = \"active\"\nexpires = 2026-01-01T00:00:00Z\n");
+    let p = plan(&c, &st, &ledger).await;
+    let del = p.changes.iter().find(|ch| ch.address.to_string() == "role_assignment.adele-security").expect("planned");
+    assert_eq!(del.action, Action::Delete, "{del:?}");
+    apply_one(&c, del, &p.ids).await.expect("the delete succeeds");
+    let left: Vec<Value> = schedules_of(&c, &adele).await.into_iter().filter(|s| s["roleDefinitionId"] == "5d6b6bb7-de71-4623-b4af-96380a352509").collect();
+    assert!(left.is_empty(), "the delete reported success but the schedule is still there: {left:?}");
+}
+
+/// Defect 15: an adminRemove or adminUpdate whose first attempt landed but
+/// whose response was lost comes back 400 when retried; the executor checks
+/// the live schedule and counts it as done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pim_requests_whose_first_attempt_landed_are_done() {
+    let sb = sandbox_with(Licences::P2).await;
+    let c = client(&sb);
+    let mut ledger = Ledger::default();
+    let timeboxed = |end: &str| state(&format!("\n[role_assignment.adele-users]\nprincipal = \"adele\"\nrole = \"User Administrator\"\nassignment = \"active\"\nexpires = {end}\n"));
+    apply(&c, &plan(&c, &timeboxed("2027-02-01T00:00:00Z"), &ledger).await, &mut ledger).await;
+    let adele = ledger.id(&"user.adele".parse().unwrap()).unwrap().to_string();
+    const USER_ADMIN: &str = "fe930be7-5e62-47db-91af-98c3a49a38b1";
+    let request = |action: &str, end: &str| {
+        json!({"action": action, "principalId": adele, "roleDefinitionId": USER_ADMIN, "directoryScopeId": "/", "justification": "x",
+            "scheduleInfo": {"startDateTime": "2026-11-23T12:00:00Z", "expiration": {"type": "afterDateTime", "endDateTime": end}}})
+    };
+
+    // adminUpdate: the first attempt moved the end; the retry is refused.
+    let p = plan(&c, &timeboxed("2027-03-01T00:00:00Z"), &ledger).await;
+    let update = p.changes.iter().find(|ch| ch.address.to_string() == "role_assignment.adele-users").expect("planned");
+    assert_eq!(update.action, Action::Update);
+    pim(&c, request("adminUpdate", "2027-03-01T00:00:00Z")).await;
+    apply_one(&c, update, &p.ids).await.expect("a retried adminUpdate that had landed is done");
+
+    // adminRemove: the first attempt removed it; the retry is refused.
+    let p = plan(&c, &timeboxed("2026-01-01T00:00:00Z"), &ledger).await;
+    let remove = p.changes.iter().find(|ch| ch.address.to_string() == "role_assignment.adele-users").expect("planned");
+    assert_eq!(remove.action, Action::Delete);
+    pim(&c, request("adminRemove", "2027-03-01T00:00:00Z")).await;
+    apply_one(&c, remove, &p.ids).await.expect("a retried adminRemove that had landed is done");
+
+    // A 400 that is not explained by the live schedule is still an error.
+    let p = plan(&c, &timeboxed("2027-04-01T00:00:00Z"), &ledger).await;
+    let create = p.changes.iter().find(|ch| ch.address.to_string() == "role_assignment.adele-users").expect("planned");
+    assert_eq!(create.action, Action::Create);
+    let mut update = create.clone();
+    update.action = Action::Update;
+    update.id = Some("nothing".into());
+    assert!(apply_one(&c, &update, &p.ids).await.is_err(), "an update of an assignment that does not exist is not done");
+}

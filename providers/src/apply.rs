@@ -61,6 +61,14 @@ fn err(message: impl Into<String>) -> ExecError {
     ExecError { message: message.into(), request_id: None, retryable: false }
 }
 
+/// What a PIM request achieves, to check against the live schedule.
+enum PimDone {
+    /// `adminRemove`: no schedule left.
+    Removed,
+    /// `adminUpdate`: the schedule ends at this time (null: never).
+    EndsAt(Value),
+}
+
 /// How many times a create is retried after an ambiguous failure. Each try
 /// starts with a natural-key lookup, so a create that did reach Graph is
 /// adopted, not repeated.
@@ -388,7 +396,8 @@ impl GraphExecutor {
                 let principal = ref_id(as_reference(r.props.get("principal").unwrap_or(&Value::Null)).unwrap_or_default(), ids)
                     .ok_or_else(|| err(format!("{}: principal has no object id", change.address)))?;
                 let (path, body) = role_assignment::schedule_request(r, &principal, self.now, "adminUpdate");
-                self.send(&api, Method::POST, path, Some(body), calls).await?;
+                let end = r.props.get("endDateTime").cloned().unwrap_or(Value::Null);
+                self.pim_request(&api, path, body, PimDone::EndsAt(end), calls).await?;
             }
             Kind::DeviceConfiguration | Kind::UpdateRing | Kind::CompliancePolicy => {
                 let mut body = scalar(&[compliance_policy::BLOCK_GRACE]);
@@ -443,27 +452,39 @@ impl GraphExecutor {
         if kind == Kind::RoleAssignment {
             // Only the live object says which assignment to remove; the
             // desired one may name another principal, role or type.
-            let live = Some(change.live.as_ref().ok_or_else(|| err(format!("{}: the plan does not record the live assignment to remove", change.address)))?);
-            let scheduled = live.is_some_and(|p| {
-                p.get("assignment").and_then(Value::as_str) == Some("eligible") || p.get("endDateTime").is_some_and(|e| !e.is_null())
+            let p = change.live.clone().ok_or_else(|| err(format!("{}: the plan does not record the live assignment to remove", change.address)))?;
+            let eligible = p.get("assignment").and_then(Value::as_str) == Some("eligible");
+            let scheduled = eligible || p.get("endDateTime").is_some_and(|e| !e.is_null());
+            let principal = ref_id(as_reference(p.get("principal").unwrap_or(&Value::Null)).unwrap_or_default(), ids)
+                .ok_or_else(|| err(format!("{}: principal has no object id", change.address)))?;
+            let role = p.get("role").and_then(Value::as_str).unwrap_or_default();
+            let path = if eligible { "/roleManagement/directory/roleEligibilityScheduleRequests" } else { "/roleManagement/directory/roleAssignmentScheduleRequests" };
+            let body = json!({
+                "action": "adminRemove",
+                "principalId": principal,
+                "roleDefinitionId": role_template_id(role).unwrap_or(role),
+                "directoryScopeId": p.get("directoryScopeId").cloned().unwrap_or(json!("/")),
+                "justification": "Expired or no longer declared in tenantctl desired state",
             });
             if scheduled {
-                let p = live.cloned().unwrap_or_default();
-                let principal = ref_id(as_reference(p.get("principal").unwrap_or(&Value::Null)).unwrap_or_default(), ids)
-                    .ok_or_else(|| err(format!("{}: principal has no object id", change.address)))?;
-                let role = p.get("role").and_then(Value::as_str).unwrap_or_default();
-                let eligible = p.get("assignment").and_then(Value::as_str) == Some("eligible");
-                let path = if eligible { "/roleManagement/directory/roleEligibilityScheduleRequests" } else { "/roleManagement/directory/roleAssignmentScheduleRequests" };
-                let body = json!({
-                    "action": "adminRemove",
-                    "principalId": principal,
-                    "roleDefinitionId": role_template_id(role).unwrap_or(role),
-                    "directoryScopeId": p.get("directoryScopeId").cloned().unwrap_or(json!("/")),
-                    "justification": "Expired or no longer declared in tenantctl desired state",
-                });
-                self.send(&api, Method::POST, path, Some(body), calls).await?;
-                return Ok(());
+                return self.pim_request(&api, path, body, PimDone::Removed, calls).await;
             }
+            match api.execute(GraphRequest::new(Method::DELETE, format!("{base}/{id}"))).await {
+                Ok(resp) => {
+                    calls.note(&resp);
+                    return Ok(());
+                }
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(fail(e)),
+            }
+            // Not in /roleAssignments: an active schedule not yet mirrored
+            // there (the live object was read under the schedule's id) is
+            // removed through PIM; only if no schedule holds it either is it
+            // gone. A 404 alone never counts as removed.
+            return match self.live_schedule(&api, path, &body).await? {
+                Some(_) => self.pim_request(&api, path, body, PimDone::Removed, calls).await,
+                None => Ok(()),
+            };
         }
         if kind == Kind::AutopilotProfile {
             // Intune refuses to delete an assigned profile.
@@ -537,6 +558,58 @@ impl GraphExecutor {
                     .or(schedule_id)
                     .ok_or_else(|| err(format!("{}: the assignment request was accepted but no active assignment appeared", r.address)))
             }
+        }
+    }
+
+    /// The live (non-activation) schedule a PIM request's body names, from
+    /// the assignment or eligibility schedules the request path belongs to.
+    /// None also when the tenant has no PIM (no Entra ID P2).
+    async fn live_schedule(&self, api: &GraphClient, request_path: &str, body: &Value) -> Result<Option<Value>, ExecError> {
+        let list = if request_path.ends_with("roleEligibilityScheduleRequests") { "roleEligibilitySchedules" } else { "roleAssignmentSchedules" };
+        let filter = urlencode(&format!("principalId eq {}", lit(body["principalId"].as_str().unwrap_or_default())));
+        let found = match api.list_all(&format!("/roleManagement/directory/{list}?$filter={filter}")).await {
+            Ok(found) => found,
+            Err(e) if e.code() == Some(role_assignment::LICENCE_REQUIRED) => return Ok(None),
+            Err(e) => return Err(fail(e)),
+        };
+        let key = role_assignment::assignment_key(body);
+        Ok(found.into_iter().find(|s| role_assignment::assignment_key(s) == key && !role_assignment::is_activation(s)))
+    }
+
+    /// An `adminUpdate` or `adminRemove`. Both are retried after a network
+    /// error, and a retry whose first attempt did land comes back 400
+    /// (`RoleAssignmentExists` / `RoleAssignmentDoesNotExist`): that outcome
+    /// counts as done only once the live schedule shows it is.
+    async fn pim_request(&self, api: &GraphClient, path: &str, body: Value, done: PimDone, calls: &mut Calls) -> Result<(), ExecError> {
+        let request = GraphRequest::new(Method::POST, path).json(body.clone()).safe_to_retry(true);
+        let e = match api.execute(request).await {
+            Ok(response) => {
+                calls.note(&response);
+                return Ok(());
+            }
+            Err(e) if matches!(e.code(), Some("RoleAssignmentExists" | "RoleAssignmentDoesNotExist")) => e,
+            Err(e) => return Err(fail(e)),
+        };
+        let live = self.live_schedule(api, path, &body).await?;
+        let end = |s: &Value| {
+            s.pointer("/scheduleInfo/expiration/endDateTime")
+                .and_then(Value::as_str)
+                .and_then(|e| chrono::DateTime::parse_from_rfc3339(e).ok())
+                .map(|e| e.with_timezone(&Utc))
+        };
+        let finished = match (&done, &live) {
+            (PimDone::Removed, None) => true,
+            (PimDone::EndsAt(want), Some(s)) => {
+                let want = want.as_str().and_then(|w| chrono::DateTime::parse_from_rfc3339(w).ok()).map(|w| w.with_timezone(&Utc));
+                end(s) == want
+            }
+            _ => false,
+        };
+        if finished {
+            tracing::debug!(path, error = %e, "PIM request answered 400, but the live schedule shows it done");
+            Ok(())
+        } else {
+            Err(fail(e))
         }
     }
 

@@ -186,6 +186,12 @@ fn request(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body: Map<String, Value>,
                 return Err(GraphError::new(400, "RoleAssignmentDoesNotExist", "The Role assignment does not exist."));
             };
             let info = normalise_schedule(ctx, body.get("scheduleInfo"), max)?;
+            // An update that changes nothing (e.g. a retry whose first
+            // attempt landed) is refused, as Entra does.
+            let same_end = t.get(kind.schedules(), &id).is_some_and(|r| r.data.get("scheduleInfo").and_then(|i| i.pointer("/expiration/endDateTime")) == info.pointer("/expiration/endDateTime"));
+            if action == "adminUpdate" && same_end {
+                return Err(GraphError::new(400, "RoleAssignmentExists", "The Role assignment already exists."));
+            }
             t.update(kind.schedules(), &id, |r| {
                 r.data.insert("scheduleInfo".into(), info);
                 r.data.insert("modifiedDateTime".into(), json!(now));
