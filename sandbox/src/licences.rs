@@ -11,7 +11,17 @@ use crate::graph::Ctx;
 use crate::resources::Spec;
 
 /// Licence tier of the sandbox tenant (default P2: every feature).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Licences {
     /// Microsoft Entra ID P1: conditional access and dynamic groups, no PIM.
@@ -31,7 +41,12 @@ impl Licences {
 }
 
 /// Store collections that are Privileged Identity Management.
-const PIM: &[&str] = &["roleEligibilityScheduleRequests", "roleAssignmentScheduleRequests", "roleEligibilitySchedules", "roleAssignmentSchedules"];
+const PIM: &[&str] = &[
+    "roleEligibilityScheduleRequests",
+    "roleAssignmentScheduleRequests",
+    "roleEligibilitySchedules",
+    "roleAssignmentSchedules",
+];
 
 /// Refuses a request to `spec` the tenant's licences do not cover, as Graph does.
 pub fn check(ctx: &Ctx, spec: &Spec) -> Result<(), GraphError> {
