@@ -254,7 +254,8 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
     for (a, o) in &users {
         let p = &o.props;
         let u = User {
-            user_principal_name: o.natural_key.clone(),
+            // As Graph spells it: the UPN is compared as declared.
+            user_principal_name: s(p, "userPrincipalName").unwrap_or_else(|| o.natural_key.clone()),
             display_name: o.display_name.clone(),
             mail_nickname: s(p, "mailNickname").unwrap_or_else(|| o.natural_key.split('@').next().unwrap_or_default().to_string()),
             kind: UserKind::Member,
@@ -418,8 +419,13 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
         let result = assignments(&o.props, &keys).and_then(|asg| {
             let mut props = o.props.clone();
             props.remove("assignments");
+            let schedule = props.remove("installationSchedule").filter(|s| !s.is_null());
             let Value::Object(mut m) = snake(&Value::Object(props.into_iter().collect())) else { return Err("not an object".to_string()) };
             m.insert("assignments".into(), serde_json::to_value(&asg).map_err(|e| e.to_string())?);
+            if let Some(s) = schedule {
+                // HH:MM, as validation accepts it (Graph answers 08:00:00.0000000).
+                m.insert("installation_schedule".into(), crate::kinds::update_ring::export_schedule(&s));
+            }
             typed::<UpdateRing>(m)
         });
         match result {
