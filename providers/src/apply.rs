@@ -181,7 +181,9 @@ impl GraphExecutor {
     async fn lookup(&self, kind: Kind, r: &DesiredResource) -> Result<Option<String>, ExecError> {
         let filter = match kind {
             Kind::User => format!("userPrincipalName eq {}", lit(&r.natural_key)),
-            Kind::Guest => format!("mail eq {}", lit(&r.natural_key)),
+            // Only guests: a member user with the same mail is never
+            // adopted as the guest.
+            Kind::Guest => format!("mail eq {} and userType eq 'Guest'", lit(&r.natural_key)),
             Kind::Group => format!("mailNickname eq {}", lit(r.props.get("mailNickname").and_then(Value::as_str).unwrap_or_default())),
             Kind::RoleAssignment => return Ok(None),
             _ => format!("displayName eq {}", lit(r.props.get("displayName").and_then(Value::as_str).unwrap_or_default())),
@@ -193,7 +195,7 @@ impl GraphExecutor {
             _ => "displayName",
         };
         let intune = matches!(kind, Kind::DeviceConfiguration | Kind::UpdateRing | Kind::CompliancePolicy | Kind::AutopilotProfile);
-        let select = format!("id,{key_field}");
+        let select = if kind == Kind::Guest { format!("id,{key_field},userType") } else { format!("id,{key_field}") };
         let path = format!("{}?$filter={}&$select={select}", Self::collection(kind), urlencode(&filter));
         let wanted_key = match kind {
             Kind::User | Kind::Guest => r.natural_key.clone(),
@@ -209,6 +211,7 @@ impl GraphExecutor {
             .map_err(fail)?
             .into_iter()
             .filter(|o| o.get(key_field).and_then(Value::as_str).is_some_and(|k| k.to_lowercase() == wanted_key))
+            .filter(|o| kind != Kind::Guest || o.get("userType").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("guest")))
             .filter(|o| match (wanted_type, o.get("@odata.type").and_then(Value::as_str)) {
                 (Some(w), Some(t)) if intune => w == t,
                 _ => true,
@@ -359,9 +362,13 @@ impl GraphExecutor {
         match kind {
             Kind::User | Kind::Guest => {
                 let mut body = scalar(&[]);
-                // Graph clears password policies with "None", not null.
-                if body.get("passwordPolicies").is_some_and(Value::is_null) {
-                    body.insert("passwordPolicies".into(), json!("None"));
+                // passwordPolicies is a set of flags in one string: only the
+                // managed flag changes, the live value's others are kept
+                // (Graph clears them all with "None", not null).
+                if let Some(want) = body.get("passwordPolicies").cloned() {
+                    let live = self.client.v1().get_json(&format!("/users/{id}?$select=passwordPolicies")).await.map_err(fail)?;
+                    let flags = user::password_policies(live.get("passwordPolicies").and_then(Value::as_str), !want.is_null());
+                    body.insert("passwordPolicies".into(), json!(flags));
                 }
                 if !body.is_empty() {
                     self.send(&api, Method::PATCH, &format!("/users/{id}"), Some(json!(body)), calls).await?;
