@@ -1075,6 +1075,16 @@ fn check_conditional_access(cx: &mut Ctx) {
         {
             cx.error("no-users", &d.origin, &path!["conditional_access", key, "users"], format!("conditional_access.{key}: include at least one user, group or role (or \"All\")"));
         }
+        // Graph refuses a policy without an application condition (an
+        // empty includeApplications is a 400): one must be declared.
+        if p.applications.include_applications.is_empty() {
+            cx.error(
+                "no-applications",
+                &d.origin,
+                &path!["conditional_access", key, "applications"],
+                format!("conditional_access.{key}: include at least one application (e.g. applications = {{ include_applications = [\"All\"] }}); Graph refuses a policy without one"),
+            );
+        }
         if p.grant.built_in_controls.is_empty() {
             cx.error(
                 "no-controls",
