@@ -318,10 +318,12 @@ impl GraphExecutor {
                 id
             }
             Kind::CompliancePolicy => {
-                let mut body = device_configuration::write_body(r, &[compliance_policy::BLOCK_GRACE]);
+                let mut body = device_configuration::write_body(r, compliance_policy::NOT_PATCHED);
+                let lookup = |a: &str| ref_id(a, ids);
+                let others = compliance_policy::desired_actions(r, &lookup).map_err(err)?.unwrap_or_default();
                 if let Some(m) = body.as_object_mut() {
                     let grace = r.props.get(compliance_policy::BLOCK_GRACE).cloned().unwrap_or(json!(0));
-                    m.insert("scheduledActionsForRule".into(), compliance_policy::scheduled_actions(&grace));
+                    m.insert("scheduledActionsForRule".into(), compliance_policy::scheduled_actions(&grace, &others));
                 }
                 let created = self.send(&api, Method::POST, base, Some(body), calls).await?;
                 let id = id_of(&created)?;
@@ -407,15 +409,25 @@ impl GraphExecutor {
                 self.pim_request(&api, path, body, PimDone::EndsAt(end), calls).await?;
             }
             Kind::DeviceConfiguration | Kind::UpdateRing | Kind::CompliancePolicy => {
-                let mut body = scalar(&[compliance_policy::BLOCK_GRACE]);
+                let mut body = scalar(compliance_policy::NOT_PATCHED);
                 if !body.is_empty() {
                     // Intune refuses a PATCH without the object's type.
                     body.insert("@odata.type".into(), r.props.get("@odata.type").cloned().unwrap_or(Value::Null));
                     self.send(&api, Method::PATCH, &format!("{base}/{id}"), Some(json!(body)), calls).await?;
                 }
-                if kind == Kind::CompliancePolicy && fields.contains(compliance_policy::BLOCK_GRACE) {
+                if kind == Kind::CompliancePolicy && compliance_policy::NOT_PATCHED.iter().any(|f| fields.contains(*f)) {
                     let grace = r.props.get(compliance_policy::BLOCK_GRACE).cloned().unwrap_or(json!(0));
-                    let body = json!({"deviceComplianceScheduledActionForRules": compliance_policy::scheduled_actions(&grace)});
+                    // The call replaces every action: declared actions are
+                    // sent as declared, undeclared ones as they are live.
+                    let lookup = |a: &str| ref_id(a, ids);
+                    let others = match compliance_policy::desired_actions(r, &lookup).map_err(err)? {
+                        Some(declared) => declared,
+                        None => {
+                            let live = api.get_json(&format!("{base}/{id}?$expand=scheduledActionsForRule($expand=scheduledActionConfigurations)")).await.map_err(fail)?;
+                            compliance_policy::live_actions(&live).iter().map(compliance_policy::keep_action).collect()
+                        }
+                    };
+                    let body = json!({"deviceComplianceScheduledActionForRules": compliance_policy::scheduled_actions(&grace, &others)});
                     // Replaces the rules: safe to repeat.
                     let request = GraphRequest::new(Method::POST, format!("{base}/{id}/scheduleActionsForRules")).json(body).safe_to_retry(true);
                     let response = api.execute(request).await.map_err(fail)?;

@@ -20,12 +20,13 @@ use engine::model::as_reference;
 use engine::{Ledger, LiveObject, ObservedState, Props};
 use schema::kinds::conditional_access::{ApplicationConditions, GrantControls, GrantOperator, PolicyState, UserConditions};
 use schema::kinds::role_assignment::AssignmentType;
+use schema::kinds::compliance_policy::{ComplianceAction, ComplianceActionType};
 use schema::kinds::user::UserKind;
 use schema::kinds::*;
 use schema::{Address, Kind};
 use serde_json::Value;
 
-use crate::kinds::compliance_policy::BLOCK_GRACE;
+use crate::kinds::compliance_policy::{ACTIONS, BLOCK_GRACE};
 
 /// The exported desired state: file name -> TOML text, plus the ledger.
 #[derive(Debug, Clone, Default)]
@@ -204,6 +205,32 @@ fn settings(p: &Props, skip: &[&str]) -> BTreeMap<String, toml::Value> {
         .filter(|(k, _)| !k.starts_with('@') && !skip.contains(&k.as_str()))
         .filter_map(|(k, v)| json_to_toml(v).map(|t| (k.clone(), t)))
         .collect()
+}
+
+/// A compliance policy's other scheduled actions in desired state's form
+/// (None when it has none, so nothing is declared).
+fn compliance_actions(p: &Props, keys: &Keys) -> Result<Option<Vec<ComplianceAction>>, String> {
+    let list = p.get(ACTIONS).and_then(Value::as_array).cloned().unwrap_or_default();
+    if list.is_empty() {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    for a in list {
+        let action_type: ComplianceActionType = serde_json::from_value(a["actionType"].clone()).map_err(|e| format!("scheduled action: {e}"))?;
+        let mut cc = Vec::new();
+        for r in a.get("notificationMessageCCList").and_then(Value::as_array).into_iter().flatten() {
+            let id = as_reference(r).unwrap_or_default();
+            let key = keys.key_of(id).filter(|k| k.kind == Kind::Group).ok_or_else(|| format!("a notification copies group {id}, which is not exported"))?;
+            cc.push(key.key.clone());
+        }
+        out.push(ComplianceAction {
+            action_type,
+            grace_period_hours: a["gracePeriodHours"].as_u64().unwrap_or(0) as u32,
+            template: a.get("notificationTemplateId").and_then(Value::as_str).map(str::to_string),
+            cc,
+        });
+    }
+    Ok(Some(out))
 }
 
 fn bare_type(p: &Props) -> String {
@@ -394,8 +421,8 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
             out.warnings.push(format!("compliance policy {} ({}): holds a secret ({what}): not exported; declare it by hand", o.display_name, o.id));
             continue;
         }
-        match assignments(p, &keys) {
-            Ok(asg) => {
+        match assignments(p, &keys).and_then(|asg| Ok((asg, compliance_actions(p, &keys)?))) {
+            Ok((asg, actions)) => {
                 let a = keys.assign(Kind::CompliancePolicy, &o.display_name, &o.id);
                 compliance_t.insert(
                     a.key.clone(),
@@ -404,7 +431,8 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
                         display_name: o.display_name.clone(),
                         description: s(p, "description"),
                         grace_period_hours: p.get(BLOCK_GRACE).and_then(Value::as_u64).unwrap_or(0) as u32,
-                        settings: settings(p, &["displayName", "description", "assignments", BLOCK_GRACE]),
+                        actions,
+                        settings: settings(p, &["displayName", "description", "assignments", BLOCK_GRACE, ACTIONS]),
                         assignments: asg,
                         rollout: None,
                     },
