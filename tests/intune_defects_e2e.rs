@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use engine::Ledger;
+use engine::{Action, Ledger};
 use serde_json::{json, Value};
 
 const TEMPLATE: &str = "7a4b2c1d-0e9f-4a8b-9c7d-6e5f4a3b2c1d";
@@ -134,4 +134,104 @@ fn declared_actions_are_validated() {
     assert!(bad("[{ type = \"block\" }]").contains("unknown variant"));
     assert!(bad("[{ type = \"retire\", grace_period_hours = 9000 }]").contains("at most 8760"));
     assert!(bad("[{ type = \"notification\", template = \"7a4b2c1d-0e9f-4a8b-9c7d-6e5f4a3b2c1d\", cc = [\"nobody\"] }]").contains("nobody"));
+}
+
+async fn new_filter(c: &providers::graph::GraphClient, name: &str) -> String {
+    let mut req = providers::graph::GraphRequest::new(providers::graph::Method::POST, "/deviceManagement/assignmentFilters");
+    req.body = Some(json!({"displayName": name, "platform": "windows10AndLater", "rule": "(device.deviceOwnership -eq \"Corporate\")"}));
+    c.beta().execute(req).await.expect("filter created").body.unwrap()["id"].as_str().unwrap().to_string()
+}
+
+/// (groupId, filterId, filterType) of every live assignment target.
+async fn targets(c: &providers::graph::GraphClient, id: &str) -> Vec<(String, Value, String)> {
+    let list = c.beta().list_all(&format!("/deviceManagement/deviceCompliancePolicies/{id}/assignments")).await.unwrap();
+    let mut out: Vec<(String, Value, String)> = list
+        .iter()
+        .map(|a| {
+            let t = &a["target"];
+            (t["groupId"].as_str().unwrap_or_default().to_string(), t["deviceAndAppManagementAssignmentFilterId"].clone(), t["deviceAndAppManagementAssignmentFilterType"].as_str().unwrap_or("none").to_string())
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// The policy assigned as `assignments` (a TOML inline table).
+fn filtered(assignments: &str) -> schema::DesiredState {
+    let text = format!(
+        "[group.it]\ndisplay_name = \"IT\"\nmail_nickname = \"it\"\n\n[group.devices]\ndisplay_name = \"Devices\"\nmail_nickname = \"devices\"\n\n[compliance_policy.win]\nodata_type = \"windows10CompliancePolicy\"\ndisplay_name = \"Windows compliance\"\nsettings = {{ bitLockerEnabled = true }}\nassignments = {assignments}\n"
+    );
+    schema::load_str(&[("p.toml", &text)]).expect("valid desired state")
+}
+
+/// Defect 9: assignment filters are written (by name or id), read back,
+/// kept when assignments change, and filtered and unfiltered targets never
+/// compare equal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assignment_filters_are_written_read_and_compared() {
+    let sb = sandbox().await;
+    let c = client(&sb);
+    let corporate = new_filter(&c, "Corporate laptops").await;
+    let kiosks = new_filter(&c, "Kiosks").await;
+    let mut ledger = Ledger::default();
+    let by_name = filtered(r#"{ include = ["devices"], filters = { devices = { filter = "Corporate laptops", mode = "include" } } }"#);
+    apply(&c, &plan(&c, &by_name, &ledger).await, &mut ledger).await;
+    let id = ledger.id(&"compliance_policy.win".parse().unwrap()).unwrap().to_string();
+    let devices = ledger.id(&"group.devices".parse().unwrap()).unwrap().to_string();
+    let it = ledger.id(&"group.it".parse().unwrap()).unwrap().to_string();
+    assert_eq!(targets(&c, &id).await, vec![(devices.clone(), json!(corporate), "include".to_string())]);
+    assert!(plan(&c, &by_name, &ledger).await.changes.is_empty(), "a filter named by display name re-plans empty");
+    let by_id = filtered(&format!(r#"{{ include = ["devices"], filters = {{ devices = {{ filter = "{corporate}", mode = "include" }} }} }}"#));
+    assert!(plan(&c, &by_id, &ledger).await.changes.is_empty(), "a filter named by id re-plans empty");
+
+    // An unfiltered declaration does not match the filtered assignment.
+    let unfiltered = filtered(r#"{ include = ["devices"] }"#);
+    let p = plan(&c, &unfiltered, &ledger).await;
+    assert_eq!(p.changes.len(), 1, "filtered and unfiltered compared equal");
+    assert_eq!(p.changes[0].action, Action::Assign);
+
+    // Adding a group keeps the filter on the other (/assign replaces all).
+    let more = filtered(r#"{ include = ["devices", "it"], filters = { devices = { filter = "Corporate laptops", mode = "include" } } }"#);
+    apply(&c, &plan(&c, &more, &ledger).await, &mut ledger).await;
+    let mut want = vec![(devices.clone(), json!(corporate), "include".to_string()), (it.clone(), Value::Null, "none".to_string())];
+    want.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(targets(&c, &id).await, want, "changing assignments stripped the filter");
+
+    // A filter changed in Intune is drift.
+    post(
+        &c,
+        &format!("/deviceManagement/deviceCompliancePolicies/{id}/assign"),
+        json!({"assignments": [
+            {"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": devices, "deviceAndAppManagementAssignmentFilterId": kiosks, "deviceAndAppManagementAssignmentFilterType": "exclude"}},
+            {"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": it}}
+        ]}),
+    )
+    .await;
+    let p = plan(&c, &more, &ledger).await;
+    assert_eq!(p.changes.len(), 1, "a changed filter was not seen");
+    apply(&c, &p, &mut ledger).await;
+    assert_eq!(targets(&c, &id).await, want);
+
+    // Export names the filter and plans empty.
+    let observed = providers::observe::observe_everything(&c).await.unwrap();
+    let export = providers::export::export(&observed, &["contoso.onmicrosoft.com".to_string()], opts().now);
+    let text = &export.files["compliance.toml"];
+    assert!(text.contains("corporate laptops") && text.contains("mode = \"include\""), "{text}");
+    let files: Vec<(&str, &str)> = export.files.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let exported = schema::load_str(&files).expect("the export validates");
+    assert!(plan(&c, &exported, &export.ledger).await.changes.is_empty());
+}
+
+#[test]
+fn filters_only_on_included_targets() {
+    let bad = |assignments: &str| {
+        let text = format!("[group.g]\ndisplay_name = \"G\"\nmail_nickname = \"g\"\n\n[compliance_policy.win]\nodata_type = \"windows10CompliancePolicy\"\ndisplay_name = \"W\"\nassignments = {assignments}\n");
+        match schema::load_str(&[("p.toml", &text)]) {
+            Err(schema::LoadError::Invalid(d)) => d.to_string(),
+            other => panic!("{assignments} was accepted: {other:?}"),
+        }
+    };
+    assert!(bad(r#"{ exclude = ["g"], filters = { g = { filter = "F", mode = "include" } } }"#).contains("no filters on exclusions"));
+    assert!(bad(r#"{ filters = { all_devices = { filter = "F", mode = "include" } } }"#).contains("names no included target"));
+    assert!(bad(r#"{ include = ["g"], filters = { g = { filter = "F", mode = "sometimes" } } }"#).contains("unknown variant"));
 }

@@ -23,7 +23,7 @@ use schema::{Address, Kind};
 use serde_json::{json, Value};
 
 use crate::graph::{GraphClient, GraphError, GraphRequest, Method};
-use crate::kinds::{assign_body, assignment_targets, compliance_policy, conditional_access, device_configuration, group, guest, role_assignment, user};
+use crate::kinds::{assign_body, assignment_targets, filters_named, compliance_policy, conditional_access, device_configuration, group, guest, role_assignment, user};
 
 /// Looks up an environment variable (initial passwords).
 type EnvLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -636,7 +636,16 @@ impl GraphExecutor {
     async fn assign(&self, api: &GraphClient, change: &Change, id: &str, ids: &BTreeMap<Address, String>, odata: &str, calls: &mut Calls) -> Result<(), ExecError> {
         let r = desired(change)?;
         let lookup = |a: &str| ref_id(a, ids);
-        let body = assign_body(r.props.get("assignments").unwrap_or(&Value::Null), &lookup, odata).map_err(err)?;
+        let assignments = r.props.get("assignments").unwrap_or(&Value::Null);
+        // Assignment filters are named by display name or id: resolved
+        // against the tenant's filters (beta) when any is used.
+        let filters = if filters_named(assignments).is_empty() {
+            Vec::new()
+        } else {
+            self.client.beta().list_all("/deviceManagement/assignmentFilters").await.map_err(fail)?
+        };
+        let filter_id = |f: &str| crate::kinds::resolve_filter(&filters, f);
+        let body = assign_body(assignments, &lookup, &filter_id, odata).map_err(err)?;
         // `/assign` replaces the whole set, so sending it twice is harmless.
         let request = GraphRequest::new(Method::POST, format!("{}/{id}/assign", Self::collection(change.address.kind))).json(body).safe_to_retry(true);
         let response = api.execute(request).await.map_err(fail)?;

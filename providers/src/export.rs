@@ -20,6 +20,7 @@ use engine::model::as_reference;
 use engine::{Ledger, LiveObject, ObservedState, Props};
 use schema::kinds::conditional_access::{ApplicationConditions, GrantControls, GrantOperator, PolicyState, UserConditions};
 use schema::kinds::role_assignment::AssignmentType;
+use schema::kinds::assignment::{AssignmentFilter, FilterMode};
 use schema::kinds::compliance_policy::{ComplianceAction, ComplianceActionType};
 use schema::kinds::user::UserKind;
 use schema::kinds::*;
@@ -165,12 +166,54 @@ fn assignments(p: &Props, keys: &Keys) -> Result<Assignments, String> {
         out.sort();
         Ok(out)
     };
-    Ok(Assignments {
+    let mut out = Assignments {
         include: groups("include")?,
         exclude: groups("exclude")?,
         all_devices: a.get("allDevices").and_then(Value::as_bool).unwrap_or(false),
         all_users: a.get("allUsers").and_then(Value::as_bool).unwrap_or(false),
-    })
+        filters: BTreeMap::new(),
+    };
+    // Filtered targets, under their filter's name where observe found it
+    // (each is keyed by id and by name), else its id.
+    let is_id = |f: &str| f.len() == 36 && f.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    for (key, targets) in a.get("filters").and_then(Value::as_object).into_iter().flatten() {
+        let Some((filter, mode)) = key.rsplit_once('|') else { continue };
+        let mode = match mode {
+            "include" => FilterMode::Include,
+            "exclude" => FilterMode::Exclude,
+            other => return Err(format!("unknown assignment filter mode {other}")),
+        };
+        for t in targets.as_array().into_iter().flatten() {
+            let target = match t.as_str() {
+                Some("allDevices") => {
+                    out.all_devices = true;
+                    schema::kinds::assignment::ALL_DEVICES.to_string()
+                }
+                Some("allUsers") => {
+                    out.all_users = true;
+                    schema::kinds::assignment::ALL_USERS.to_string()
+                }
+                _ => {
+                    let id = as_reference(t).unwrap_or_default();
+                    match keys.key_of(id) {
+                        Some(addr) if addr.kind == Kind::Group => addr.key.clone(),
+                        _ => return Err(format!("assigned to group {id}, which is not exported")),
+                    }
+                }
+            };
+            let better = out.filters.get(&target).is_none_or(|f| is_id(&f.filter) && !is_id(filter));
+            if better {
+                out.filters.insert(target, AssignmentFilter { filter: filter.to_string(), mode });
+            }
+        }
+    }
+    for g in out.filters.keys() {
+        if !matches!(g.as_str(), schema::kinds::assignment::ALL_DEVICES | schema::kinds::assignment::ALL_USERS) && !out.include.contains(g) {
+            out.include.push(g.clone());
+        }
+    }
+    out.include.sort();
+    Ok(out)
 }
 
 /// Settings of device configurations and compliance policies: every live

@@ -274,6 +274,7 @@ async fn read_device_configurations(client: &GraphClient) -> Result<Vec<LiveObje
     let beta = client.beta();
     let mut raw = beta.list_all("/deviceManagement/deviceConfigurations?$expand=assignments&$top=999").await?;
     read_oma_plain_values(&beta, &mut raw).await?;
+    read_filter_names(&beta, &mut raw).await?;
     Ok(raw
         .iter()
         .map(|p| {
@@ -350,7 +351,19 @@ async fn read_compliance(client: &GraphClient) -> Result<Vec<LiveObject>, GraphE
             }
         }
     }
+    read_filter_names(&beta, &mut raw).await?;
     Ok(raw.iter().map(compliance_policy::normalize).collect())
+}
+
+/// Assignment filters (beta) are named in desired state by display name or
+/// id; when any target uses one, the tenant's filters are read so both
+/// compare.
+async fn read_filter_names(beta: &GraphClient, raw: &mut [Value]) -> Result<(), GraphError> {
+    if crate::kinds::uses_filters(raw) {
+        let filters = beta.list_all("/deviceManagement/assignmentFilters").await?;
+        crate::kinds::annotate_filter_names(raw, &filters);
+    }
+    Ok(())
 }
 
 /// Autopilot assignments are read per profile, batched.

@@ -691,6 +691,22 @@ fn check_assignments(cx: &mut Ctx, kind: Kind, key: &str, origin: &Location, a: 
             );
         }
     }
+    use crate::kinds::assignment::{ALL_DEVICES, ALL_USERS};
+    for (target, f) in &a.filters {
+        let at = path![kind.as_str(), key, "assignments", "filters", target.as_str()];
+        if kind == Kind::AutopilotProfile {
+            cx.error("filter-not-supported", origin, &at, format!("{kind}.{key}: Autopilot profile assignments take no assignment filter"));
+            continue;
+        }
+        let included = a.include.contains(target) || (target == ALL_DEVICES && a.all_devices) || (target == ALL_USERS && a.all_users);
+        if !included {
+            let why = if a.exclude.contains(target) { "Graph has no filters on exclusions" } else { "filters apply to a group in `include`, or to all_devices / all_users when set" };
+            cx.error("filter-target", origin, &at, format!("{kind}.{key}: assignments.filters.{target} names no included target: {why}"));
+        }
+        if f.filter.trim().is_empty() {
+            cx.error("empty-filter", origin, &at, format!("{kind}.{key}: assignments.filters.{target}.filter is empty: give the filter's display name or id"));
+        }
+    }
 }
 
 fn check_settings(
