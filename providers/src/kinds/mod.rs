@@ -198,11 +198,8 @@ pub(crate) fn live_assignments(assignments: &Value) -> Value {
         };
         match (ty.trim_start_matches("#microsoft.graph."), group) {
             ("exclusionGroupAssignmentTarget", Some(g)) => exclude.push(reference(g)),
-            ("groupAssignmentTarget", Some(g)) => {
-                if !filtered(reference(g), &mut filters) {
-                    include.push(reference(g));
-                }
-            }
+            ("groupAssignmentTarget", Some(g)) if !filtered(reference(g), &mut filters) => include.push(reference(g)),
+            ("groupAssignmentTarget", Some(_)) => {}
             ("allDevicesAssignmentTarget", _) => all_devices = !filtered(json!("allDevices"), &mut filters),
             ("allLicensedUsersAssignmentTarget", _) => all_users = !filtered(json!("allUsers"), &mut filters),
             _ => {}
