@@ -76,3 +76,43 @@ async fn a_guest_create_never_adopts_a_member_user() {
     let g = c.v1().get_json(&format!("/users/{guest_id}?$select=userType")).await.unwrap();
     assert_eq!(g["userType"], "Guest");
 }
+
+/// Defect 12: a guest known by one of its otherMails (mail unset) is found
+/// and adopted, not invited twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_known_by_other_mails_is_adopted() {
+    let sb = sandbox().await;
+    let c = client(&sb);
+    let mut req = providers::graph::GraphRequest::new(providers::graph::Method::POST, "/invitations");
+    req.body = Some(json!({"invitedUserEmailAddress": "jane.doe@fabrikam.com", "inviteRedirectUrl": "https://myapps.microsoft.com"}));
+    let invited = c.v1().execute(req).await.expect("invited").body.unwrap();
+    let guest_id = invited["invitedUser"]["id"].as_str().unwrap().to_string();
+    patch(&c, &format!("/users/{guest_id}"), json!({"mail": null})).await;
+    let state = schema::load_str(&[(
+        "g.toml",
+        "[guest.jane]\nemail = \"jane.doe@fabrikam.com\"\ndisplay_name = \"Jane Doe\"\nredirect_url = \"https://myapps.microsoft.com\"\nexpires = 2027-03-31T17:00:00Z\n",
+    )])
+    .expect("valid");
+    // The plan's own read sees it too (mail, else otherMails), so plan a
+    // create by hand as a run that lost its ledger would.
+    let desired = providers::kinds::desired_model(&state);
+    let r = desired.resources.values().next().unwrap().clone();
+    let change = engine::Change {
+        address: r.address.clone(),
+        action: Action::Create,
+        display_name: r.display_name.clone(),
+        id: None,
+        reason: "test".into(),
+        fields: Vec::new(),
+        waits_on: Vec::new(),
+        wave: 0,
+        desired: Some(r),
+        notes: Vec::new(),
+        live: None,
+    };
+    let exec = providers::apply::GraphExecutor::new(c.clone(), |_| None, opts().now);
+    let outcome = engine::apply::Executor::execute(&exec, &change, &Default::default()).await.expect("create");
+    assert_eq!(outcome.id.as_deref(), Some(guest_id.as_str()));
+    // Found by the lookup (no second invitation was sent).
+    assert!(outcome.note.as_deref().is_some_and(|n| n.contains("adopted")), "the guest was invited again: {:?}", outcome.note);
+}

@@ -183,7 +183,9 @@ impl GraphExecutor {
             Kind::User => format!("userPrincipalName eq {}", lit(&r.natural_key)),
             // Only guests: a member user with the same mail is never
             // adopted as the guest.
-            Kind::Guest => format!("mail eq {} and userType eq 'Guest'", lit(&r.natural_key)),
+            // Guests are matched by mail or by any of otherMails (where an
+            // invited address may be kept when mail is not set).
+            Kind::Guest => format!("(mail eq {key} or otherMails/any(m:m eq {key})) and userType eq 'Guest'", key = lit(&r.natural_key)),
             Kind::Group => format!("mailNickname eq {}", lit(r.props.get("mailNickname").and_then(Value::as_str).unwrap_or_default())),
             Kind::RoleAssignment => return Ok(None),
             _ => format!("displayName eq {}", lit(r.props.get("displayName").and_then(Value::as_str).unwrap_or_default())),
@@ -195,7 +197,7 @@ impl GraphExecutor {
             _ => "displayName",
         };
         let intune = matches!(kind, Kind::DeviceConfiguration | Kind::UpdateRing | Kind::CompliancePolicy | Kind::AutopilotProfile);
-        let select = if kind == Kind::Guest { format!("id,{key_field},userType") } else { format!("id,{key_field}") };
+        let select = if kind == Kind::Guest { format!("id,{key_field},otherMails,userType") } else { format!("id,{key_field}") };
         let path = format!("{}?$filter={}&$select={select}", Self::collection(kind), urlencode(&filter));
         let wanted_key = match kind {
             Kind::User | Kind::Guest => r.natural_key.clone(),
@@ -210,7 +212,10 @@ impl GraphExecutor {
             .await
             .map_err(fail)?
             .into_iter()
-            .filter(|o| o.get(key_field).and_then(Value::as_str).is_some_and(|k| k.to_lowercase() == wanted_key))
+            .filter(|o| {
+                let is = |v: &Value| v.as_str().is_some_and(|k| k.to_lowercase() == wanted_key);
+                o.get(key_field).is_some_and(is) || (kind == Kind::Guest && o.get("otherMails").and_then(Value::as_array).is_some_and(|m| m.iter().any(is)))
+            })
             .filter(|o| kind != Kind::Guest || o.get("userType").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("guest")))
             .filter(|o| match (wanted_type, o.get("@odata.type").and_then(Value::as_str)) {
                 (Some(w), Some(t)) if intune => w == t,
