@@ -400,3 +400,18 @@ async fn pim_requests_whose_first_attempt_landed_are_done() {
         "an update of an assignment that does not exist is not done"
     );
 }
+
+/// Defect 1, import: on a tenant without P2 an id that is not a plain
+/// assignment is "no such object", not a licence error from the PIM lists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_p2_import_looks_up_plain_assignments_only() {
+    let sb = sandbox_with(Licences::P1).await;
+    let c = client(&sb);
+    let mut ledger = Ledger::default();
+    apply(&c, &plan(&c, &state(""), &ledger).await, &mut ledger).await;
+    let id = ledger.id(&"role_assignment.adele-reader".parse().unwrap()).unwrap().to_string();
+    let found = providers::apply::read_object(&c, schema::Kind::RoleAssignment, &id).await.expect("read");
+    assert!(found.is_some());
+    let missing = providers::apply::read_object(&c, schema::Kind::RoleAssignment, "no-such-assignment").await.expect("a missing id is not an error on P1");
+    assert!(missing.is_none());
+}

@@ -745,7 +745,8 @@ pub async fn read_object(client: &GraphClient, kind: Kind, id: &str) -> Result<O
     for path in paths {
         match api.get_json(&path).await {
             Ok(v) => return Ok(Some(v)),
-            Err(e) if e.is_not_found() => continue,
+            // Without Entra ID P2 there are no PIM schedules to find.
+            Err(e) if e.is_not_found() || e.code() == Some(role_assignment::LICENCE_REQUIRED) => continue,
             Err(e) => return Err(e),
         }
     }
