@@ -21,6 +21,12 @@ pub struct Args {
     pub ledger: Option<PathBuf>,
     #[arg(long, env = "TENANTCTL_GRAPH_URL")]
     pub graph_url: Option<String>,
+    /// A desired-state directory whose target to export, chosen as `plan DIR`
+    /// chooses it: its `[tenant]` with credentials, else the embedded sandbox
+    /// beside it. Without it: credentials in the environment, --graph-url,
+    /// or the embedded sandbox beside --out.
+    #[arg(long, value_name = "DIR")]
+    pub from: Option<PathBuf>,
     /// Overwrite files in a non-empty --out.
     #[arg(long)]
     pub force: bool,
@@ -30,7 +36,20 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     if args.out.is_dir() && !args.force && std::fs::read_dir(&args.out)?.next().is_some() {
         bail!("{} is not empty; pass --force to overwrite its files", args.out.display());
     }
-    let target = target::connect(&args.out, None, args.graph_url.as_deref(), args.ledger.clone()).await?;
+    // The same target selection as `plan`: [tenant] (of --from) and
+    // credentials, --graph-url, or an embedded sandbox.
+    let tenant = match &args.from {
+        Some(dir) => match schema::load(dir) {
+            Ok(state) => state.tenant.map(|t| t.value),
+            Err(schema::LoadError::Invalid(d)) => bail!("{} is not valid desired state:\n{d}", dir.display()),
+            Err(e) => return Err(anyhow::Error::from(e).context(format!("loading {}", dir.display()))),
+        },
+        None => None,
+    };
+    let mut target = target::connect(args.from.as_deref().unwrap_or(&args.out), tenant.as_ref(), args.graph_url.as_deref(), None).await?;
+    // The export's ledger belongs with the exported directory, never over
+    // the ledger of the directory it was read beside.
+    target.ledger_path = args.ledger.clone().unwrap_or_else(|| target.ledger_path_for(&args.out));
     output::status(format!("Exporting {}", target.description));
     let read = async {
         let observed = providers::observe::observe_everything(&target.client).await?;
@@ -85,11 +104,13 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         Err(e) => Err(e.into()),
     };
     let ledger_path = target.ledger_path.clone();
+    let description = target.description.clone();
     target.shutdown().await;
     let mut summary = format!("Exported to {}:\n", args.out.display());
     for (kind, n) in &export.counts {
         summary.push_str(&format!("  {:<22} {n}\n", kind.as_str()));
     }
+    summary.push_str(&format!("Read from: {description}\n"));
     summary.push_str(&format!("Ledger: {}\n", ledger_path.display()));
     output::result(&summary);
     match verdict? {

@@ -28,6 +28,19 @@ impl Target {
     }
 }
 
+impl Target {
+    /// Where this target's ledger lives for desired state in `dir` (the
+    /// same rule `connect` applies to its own directory).
+    pub fn ledger_path_for(&self, dir: &Path) -> PathBuf {
+        let name = self.ledger_path.file_name().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("tenantctl.lock"));
+        if self.sandbox.is_none() && name == Path::new("tenantctl.lock") {
+            dir.join(name)
+        } else {
+            state_dir(dir).join(name)
+        }
+    }
+}
+
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
@@ -46,61 +59,293 @@ pub async fn connect(desired_dir: &Path, tenant: Option<&schema::kinds::Tenant>,
     Ok(target)
 }
 
-async fn connect_to(desired_dir: &Path, tenant: Option<&schema::kinds::Tenant>, graph_url: Option<&str>) -> Result<Target> {
-    // The credential chain (providers::graph::credential_chain) decides
-    // which credential is configured and builds it.
-    use providers::graph::credential_chain::{configured, select};
-    let credentials_configured = configured(env);
-    let lookup = |name: &str| env(name);
-    if let Some(url) = graph_url {
-        let url = url.trim_end_matches('/');
-        let authority = env("AZURE_AUTHORITY_HOST").unwrap_or_else(|| url.to_string());
-        let cloud = Cloud::custom(&authority, url).with_context(|| format!("invalid --graph-url {url}"))?;
-        let credential = select(lookup).context("credentials for --graph-url (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET)")?;
-        let client = GraphClient::new(GraphConfig::new(cloud), credential)?;
-        return Ok(Target {
-            client,
-            description: format!("Graph at {url}"),
-            ledger_path: state_dir(desired_dir).join("graph-url.lock"),
-            sandbox: None,
-        });
-    }
-    if let (Some(t), true) = (tenant, credentials_configured) {
-        let cloud = match env("AZURE_AUTHORITY_HOST") {
-            Some(_) => Cloud::from_env(lookup)?,
-            None => Cloud::from_name(&format!("{:?}", t.cloud).to_lowercase())?,
+/// Where a command's Graph traffic goes.
+#[derive(Debug)]
+pub enum Selection {
+    /// `--graph-url`: a running sandbox or another Graph endpoint.
+    GraphUrl { url: String, cloud: Cloud },
+    /// A real tenant, with complete credentials.
+    Tenant { cloud: Cloud, description: String },
+    /// The embedded sandbox; `why` says why no real tenant was used.
+    Sandbox { why: String },
+}
+
+/// The credential variables an app signs in with besides its client id.
+const SECRETS: &[&str] = &[
+    "AZURE_CLIENT_SECRET",
+    "AZURE_CLIENT_CERTIFICATE_PATH",
+    "AZURE_FEDERATED_TOKEN_FILE",
+];
+
+/// A lookup of credential settings: the environment first, then what
+/// `[tenant]` declares (`tenant_id`, else `primary_domain`; `client_id`).
+pub fn merged<'a>(
+    tenant: Option<&'a schema::kinds::Tenant>,
+    env: &'a dyn Fn(&str) -> Option<String>,
+) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name: &str| {
+        let declared = || match name {
+            "AZURE_TENANT_ID" => tenant.map(|t| {
+                t.tenant_id
+                    .clone()
+                    .unwrap_or_else(|| t.primary_domain.clone())
+            }),
+            "AZURE_CLIENT_ID" => tenant.and_then(|t| t.client_id.clone()),
+            _ => None,
         };
-        let tenant_id = t.tenant_id.clone().unwrap_or_else(|| t.primary_domain.clone());
-        let credential = select(|name| match name {
-            "AZURE_TENANT_ID" => env(name).or_else(|| Some(tenant_id.clone())),
-            "AZURE_CLIENT_ID" => env(name).or_else(|| t.client_id.clone()),
-            _ => env(name),
+        env(name).filter(|v| !v.trim().is_empty()).or_else(declared)
+    }
+}
+
+/// Decides the target from `[tenant]`, `--graph-url` and the environment
+/// (through `env`, so tests need not touch the process environment).
+/// Declared and environment values are merged before deciding; credentials
+/// begun but incomplete are an error naming what is missing, never a quiet
+/// fall-back to the sandbox.
+pub fn select(
+    tenant: Option<&schema::kinds::Tenant>,
+    graph_url: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Selection> {
+    let get = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    if let Some(url) = graph_url {
+        let url = url.trim_end_matches('/').to_string();
+        let authority = get("AZURE_AUTHORITY_HOST").unwrap_or_else(|| url.clone());
+        let cloud = Cloud::custom(&authority, &url)
+            .with_context(|| format!("invalid --graph-url {url}"))?;
+        return Ok(Selection::GraphUrl { url, cloud });
+    }
+    let value = merged(tenant, env);
+    let token = value("TENANTCTL_ACCESS_TOKEN").is_some();
+    let client = value("AZURE_CLIENT_ID");
+    let secret = SECRETS.iter().any(|s| value(s).is_some());
+    let tenant_id = value("AZURE_TENANT_ID");
+    let cloud = || -> Result<Cloud> {
+        let named = match tenant {
+            Some(t) => Cloud::from_name(&format!("{:?}", t.cloud).to_lowercase())?,
+            None => Cloud::from_env(|k| if k == "TENANTCTL_CLOUD" { get(k) } else { None })?,
+        };
+        // The authority host replaces only the login host.
+        Ok(match get("AZURE_AUTHORITY_HOST") {
+            Some(host) => named
+                .with_authority_host(&host)
+                .with_context(|| format!("invalid AZURE_AUTHORITY_HOST {host}"))?,
+            None => named,
         })
-        .context("reading credentials from the environment")?;
-        let client = GraphClient::new(GraphConfig::new(cloud), credential)?;
-        return Ok(Target {
-            client,
-            description: format!("tenant {} ({:?} cloud)", t.primary_domain, t.cloud),
-            ledger_path: desired_dir.join("tenantctl.lock"),
-            sandbox: None,
+    };
+    let describe = |cloud_name: String| match tenant {
+        Some(t) => format!("tenant {} ({cloud_name} cloud)", t.primary_domain),
+        None => format!(
+            "tenant {} ({cloud_name} cloud)",
+            tenant_id
+                .clone()
+                .unwrap_or_else(|| "from the access token".into())
+        ),
+    };
+    let cloud_name = tenant
+        .map(|t| format!("{:?}", t.cloud))
+        .or_else(|| get("TENANTCTL_CLOUD"))
+        .unwrap_or_else(|| "Global".into());
+    // Managed identity (the platform's identity endpoint) and a credential
+    // named in TENANTCTL_CREDENTIAL (e.g. azure-cli) need no client secret.
+    let platform = value("TENANTCTL_CREDENTIAL").is_some() || (value("IDENTITY_ENDPOINT").is_some() && value("IDENTITY_HEADER").is_some());
+    if token || platform || (client.is_some() && secret && tenant_id.is_some()) {
+        return Ok(Selection::Tenant {
+            cloud: cloud()?,
+            description: describe(cloud_name),
         });
     }
-    // The embedded default: a sandbox tenant that persists beside the desired state.
-    let dir = state_dir(desired_dir);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut config = sandbox::SandboxConfig::default().with_state_file(dir.join("sandbox.db"));
-    if let Some(t) = tenant {
-        config = config.with_domain(&t.primary_domain);
+    if client.is_some() || secret {
+        let mut missing = Vec::new();
+        if tenant_id.is_none() {
+            missing.push("AZURE_TENANT_ID (or [tenant] tenant_id)".to_string());
+        }
+        if client.is_none() {
+            missing.push("AZURE_CLIENT_ID (or [tenant] client_id)".to_string());
+        }
+        if !secret {
+            missing.push(format!("one of {}", SECRETS.join(", ")));
+        }
+        let whose = tenant
+            .map(|t| format!(" for tenant {}", t.primary_domain))
+            .unwrap_or_default();
+        anyhow::bail!(
+            "credentials{whose} are incomplete: missing {}. Set them (or TENANTCTL_ACCESS_TOKEN), or remove the partial ones to use the embedded sandbox",
+            missing.join(" and ")
+        );
     }
-    let handle = sandbox::Sandbox::start(config).await.context("starting the embedded sandbox")?;
-    let base = handle.base_url().to_string();
-    let cloud = Cloud::custom(&base, &base)?;
-    let credential = Credential::client_secret(handle.tenant_id(), handle.client_id(), handle.client_secret());
-    let client = GraphClient::new(GraphConfig::new(cloud), credential)?;
-    Ok(Target {
-        client,
-        description: format!("embedded sandbox tenant (state in {})", dir.join("sandbox.db").display()),
-        ledger_path: dir.join("sandbox.lock"),
-        sandbox: Some(handle),
-    })
+    let why = match tenant {
+        Some(t) => format!("no credentials for tenant {} are configured (AZURE_CLIENT_ID or [tenant] client_id, with AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE)", t.primary_domain),
+        None => "no [tenant] and no credentials are configured".to_string(),
+    };
+    Ok(Selection::Sandbox { why })
+}
+
+async fn connect_to(
+    desired_dir: &Path,
+    tenant: Option<&schema::kinds::Tenant>,
+    graph_url: Option<&str>,
+) -> Result<Target> {
+    let lookup = |name: &str| env(name);
+    match select(tenant, graph_url, &lookup)? {
+        Selection::GraphUrl { url, cloud } => {
+            let credential = providers::graph::credential_chain::select(lookup).context("credentials for --graph-url (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET)")?;
+            let client = GraphClient::new(GraphConfig::new(cloud), credential)?;
+            Ok(Target {
+                client,
+                description: format!("Graph at {url}"),
+                ledger_path: state_dir(desired_dir).join("graph-url.lock"),
+                sandbox: None,
+            })
+        }
+        Selection::Tenant { cloud, description } => {
+            let credential = providers::graph::credential_chain::select(merged(tenant, &lookup))
+                .context("reading credentials from the environment and [tenant]")?;
+            let client = GraphClient::new(GraphConfig::new(cloud), credential)?;
+            Ok(Target {
+                client,
+                description,
+                ledger_path: desired_dir.join("tenantctl.lock"),
+                sandbox: None,
+            })
+        }
+        Selection::Sandbox { why } => {
+            // The embedded default: a sandbox tenant that persists beside the desired state.
+            let dir = state_dir(desired_dir);
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            let mut config =
+                sandbox::SandboxConfig::default().with_state_file(dir.join("sandbox.db"));
+            if let Some(t) = tenant {
+                config = config.with_domain(&t.primary_domain);
+            }
+            let handle = sandbox::Sandbox::start(config)
+                .await
+                .context("starting the embedded sandbox")?;
+            let base = handle.base_url().to_string();
+            let cloud = Cloud::custom(&base, &base)?;
+            let credential = Credential::client_secret(
+                handle.tenant_id(),
+                handle.client_id(),
+                handle.client_secret(),
+            );
+            let client = GraphClient::new(GraphConfig::new(cloud), credential)?;
+            Ok(Target {
+                client,
+                description: format!(
+                    "embedded sandbox tenant (state in {}; {why})",
+                    dir.join("sandbox.db").display()
+                ),
+                ledger_path: dir.join("sandbox.lock"),
+                sandbox: Some(handle),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant(toml_text: &str) -> schema::kinds::Tenant {
+        let state = schema::load_str(&[("t.toml", &format!("[tenant]\n{toml_text}\n"))])
+            .expect("a valid [tenant] table");
+        state.tenant.expect("declared").value
+    }
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn declared_client_id_with_a_secret_in_the_environment_is_a_real_tenant() {
+        let t = tenant("primary_domain = \"contoso.onmicrosoft.com\"\nclient_id = \"11111111-2222-3333-4444-555555555555\"");
+        let env = env_of(&[("AZURE_CLIENT_SECRET", "s")]);
+        match select(Some(&t), None, &env).unwrap() {
+            Selection::Tenant { description, .. } => assert!(
+                description.contains("contoso.onmicrosoft.com"),
+                "{description}"
+            ),
+            other => panic!("expected the real tenant, got {other:?}"),
+        }
+        let credential = Credential::from_env(merged(Some(&t), &env)).unwrap();
+        assert!(format!("{credential:?}").contains("11111111-2222-3333-4444-555555555555"));
+    }
+
+    #[test]
+    fn incomplete_credentials_fail_naming_what_is_missing() {
+        let t = tenant("primary_domain = \"contoso.onmicrosoft.com\"\nclient_id = \"11111111-2222-3333-4444-555555555555\"");
+        let e = select(Some(&t), None, &env_of(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("AZURE_CLIENT_SECRET")
+                && e.contains("AZURE_FEDERATED_TOKEN_FILE")
+                && !e.contains("AZURE_CLIENT_ID"),
+            "{e}"
+        );
+        let t = tenant("primary_domain = \"contoso.onmicrosoft.com\"");
+        let e = select(Some(&t), None, &env_of(&[("AZURE_CLIENT_SECRET", "s")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("AZURE_CLIENT_ID"), "{e}");
+        let e = select(
+            None,
+            None,
+            &env_of(&[("AZURE_CLIENT_ID", "c"), ("AZURE_CLIENT_SECRET", "s")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("AZURE_TENANT_ID"), "{e}");
+    }
+
+    #[test]
+    fn no_credentials_at_all_is_the_sandbox_and_says_why() {
+        let t = tenant("primary_domain = \"contoso.onmicrosoft.com\"");
+        match select(Some(&t), None, &env_of(&[])).unwrap() {
+            Selection::Sandbox { why } => assert!(
+                why.contains("no credentials for tenant contoso.onmicrosoft.com"),
+                "{why}"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn environment_credentials_without_tenant_are_a_real_tenant() {
+        let env = env_of(&[
+            ("AZURE_TENANT_ID", "t-1"),
+            ("AZURE_CLIENT_ID", "c"),
+            ("AZURE_CLIENT_SECRET", "s"),
+        ]);
+        assert!(matches!(
+            select(None, None, &env).unwrap(),
+            Selection::Tenant { .. }
+        ));
+    }
+
+    #[test]
+    fn authority_host_keeps_the_declared_clouds_graph_host_and_scope() {
+        let t = tenant("primary_domain = \"contoso.onmicrosoft.us\"\ncloud = \"usgov\"");
+        let env = env_of(&[
+            ("AZURE_CLIENT_ID", "c"),
+            ("AZURE_FEDERATED_TOKEN_FILE", "/var/run/secrets/token"),
+            ("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.us/"),
+        ]);
+        match select(Some(&t), None, &env).unwrap() {
+            Selection::Tenant { cloud, .. } => {
+                assert_eq!(cloud.graph_base(), "https://graph.microsoft.us");
+                assert_eq!(cloud.scope(), "https://graph.microsoft.us/.default");
+                assert_eq!(
+                    cloud.token_endpoint("x"),
+                    "https://login.microsoftonline.us/x/oauth2/v2.0/token"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

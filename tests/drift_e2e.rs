@@ -48,6 +48,7 @@ settings = {{ passwordRequired = true }}
 display_name = "Require MFA"
 state = "enabled"
 users = {{ include_users = ["All"], exclude_users = ["ada"] }}
+applications = {{ include_applications = ["All"] }}
 grant = {{ built_in_controls = ["mfa"] }}
 "#
         ),

@@ -88,6 +88,15 @@ pub struct ObservedState {
     /// ledger has none (the rollout soak).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub modified: BTreeMap<String, String>,
+    /// Resources the live tenant cannot hold or cannot show, with why
+    /// (e.g. PIM assignments on a tenant without Entra ID P2): a declared
+    /// one is refused with that reason, a ledger-only one is unknown.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub refused: BTreeMap<Address, String>,
+    /// Said once in the plan's warnings (e.g. a part of a collection that
+    /// the tenant's licences do not offer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl ObservedState {

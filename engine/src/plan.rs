@@ -205,6 +205,9 @@ pub enum PlanError {
     AmbiguousMatch { address: Address, natural_key: String, count: usize, ids: Vec<String> },
     #[error("{count} problems matching desired resources to live objects:\n{}", problems.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
     Many { count: usize, problems: Vec<PlanError> },
+    /// The tenant cannot hold this resource (e.g. a licence it lacks).
+    #[error("{address}: {reason}")]
+    Refused { address: Address, reason: String },
     #[error(transparent)]
     Graph(#[from] GraphError),
 }
@@ -350,6 +353,11 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
             }
         }
     }
+    for (address, reason) in &observed.refused {
+        if desired.resources.contains_key(address) {
+            errors.push(PlanError::Refused { address: address.clone(), reason: reason.clone() });
+        }
+    }
     if errors.len() == 1 {
         return Err(errors.remove(0));
     }
@@ -360,7 +368,8 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     let mut changes: Vec<Change> = Vec::new();
     let mut unchanged = Vec::new();
     let mut unknown = Vec::new();
-    let mut warnings = duplicates;
+    let mut warnings = observed.warnings.clone();
+    warnings.extend(duplicates);
     let mut fp_parts: BTreeMap<String, ObservedPart> = BTreeMap::new();
 
     // Resources that cannot be judged: their kind, or a kind they refer to,
@@ -493,6 +502,10 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
         }
         if observed.unreadable.contains_key(&address.kind) {
             unknown.push(Unknown { address: address.clone(), reason: format!("no longer declared, and {} could not be read", address.kind) });
+            continue;
+        }
+        if let Some(why) = observed.refused.get(address).filter(|_| !matched.contains_key(address)) {
+            unknown.push(Unknown { address: address.clone(), reason: format!("no longer declared, and its object cannot be read: {why}") });
             continue;
         }
         let Some(o) = matched.get(address).copied() else {

@@ -23,7 +23,7 @@ use schema::{Address, Kind};
 use serde_json::{json, Value};
 
 use crate::graph::{GraphClient, GraphError, GraphRequest, Method};
-use crate::kinds::{assign_body, assignment_targets, compliance_policy, conditional_access, device_configuration, group, guest, role_assignment, user};
+use crate::kinds::{assign_body, assignment_targets, filters_named, compliance_policy, conditional_access, device_configuration, group, guest, role_assignment, user};
 
 /// Looks up an environment variable (initial passwords).
 type EnvLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -91,6 +91,14 @@ fn fail(e: GraphError) -> ExecError {
 
 fn err(message: impl Into<String>) -> ExecError {
     ExecError { message: message.into(), request_id: None, retryable: false }
+}
+
+/// What a PIM request achieves, to check against the live schedule.
+enum PimDone {
+    /// `adminRemove`: no schedule left.
+    Removed,
+    /// `adminUpdate`: the schedule ends at this time (null: never).
+    EndsAt(Value),
 }
 
 /// How many times a create is retried after an ambiguous failure. Each try
@@ -205,7 +213,11 @@ impl GraphExecutor {
     async fn lookup(&self, kind: Kind, r: &DesiredResource) -> Result<Option<String>, ExecError> {
         let filter = match kind {
             Kind::User => format!("userPrincipalName eq {}", lit(&r.natural_key)),
-            Kind::Guest => format!("mail eq {}", lit(&r.natural_key)),
+            // Only guests: a member user with the same mail is never
+            // adopted as the guest.
+            // Guests are matched by mail or by any of otherMails (where an
+            // invited address may be kept when mail is not set).
+            Kind::Guest => format!("(mail eq {key} or otherMails/any(m:m eq {key})) and userType eq 'Guest'", key = lit(&r.natural_key)),
             Kind::Group => format!("mailNickname eq {}", lit(r.props.get("mailNickname").and_then(Value::as_str).unwrap_or_default())),
             Kind::RoleAssignment => return Ok(None),
             _ => format!("displayName eq {}", lit(r.props.get("displayName").and_then(Value::as_str).unwrap_or_default())),
@@ -217,7 +229,7 @@ impl GraphExecutor {
             _ => "displayName",
         };
         let intune = matches!(kind, Kind::DeviceConfiguration | Kind::UpdateRing | Kind::CompliancePolicy | Kind::AutopilotProfile);
-        let select = format!("id,{key_field}");
+        let select = if kind == Kind::Guest { format!("id,{key_field},otherMails,userType") } else { format!("id,{key_field}") };
         let path = format!("{}?$filter={}&$select={select}", Self::collection(kind), urlencode(&filter));
         let wanted_key = match kind {
             Kind::User | Kind::Guest => r.natural_key.clone(),
@@ -232,7 +244,11 @@ impl GraphExecutor {
             .await
             .map_err(fail)?
             .into_iter()
-            .filter(|o| o.get(key_field).and_then(Value::as_str).is_some_and(|k| k.to_lowercase() == wanted_key))
+            .filter(|o| {
+                let is = |v: &Value| v.as_str().is_some_and(|k| k.to_lowercase() == wanted_key);
+                o.get(key_field).is_some_and(is) || (kind == Kind::Guest && o.get("otherMails").and_then(Value::as_array).is_some_and(|m| m.iter().any(is)))
+            })
+            .filter(|o| kind != Kind::Guest || o.get("userType").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("guest")))
             .filter(|o| match (wanted_type, o.get("@odata.type").and_then(Value::as_str)) {
                 (Some(w), Some(t)) if intune => w == t,
                 _ => true,
@@ -344,10 +360,12 @@ impl GraphExecutor {
                 id
             }
             Kind::CompliancePolicy => {
-                let mut body = device_configuration::write_body(r, &[compliance_policy::BLOCK_GRACE]);
+                let mut body = device_configuration::write_body(r, compliance_policy::NOT_PATCHED);
+                let lookup = |a: &str| ref_id(a, ids);
+                let others = compliance_policy::desired_actions(r, &lookup).map_err(err)?.unwrap_or_default();
                 if let Some(m) = body.as_object_mut() {
                     let grace = r.props.get(compliance_policy::BLOCK_GRACE).cloned().unwrap_or(json!(0));
-                    m.insert("scheduledActionsForRule".into(), compliance_policy::scheduled_actions(&grace));
+                    m.insert("scheduledActionsForRule".into(), compliance_policy::scheduled_actions(&grace, &others));
                 }
                 let created = self.send(&api, Method::POST, base, Some(body), calls).await?;
                 let id = id_of(&created)?;
@@ -391,9 +409,13 @@ impl GraphExecutor {
         match kind {
             Kind::User | Kind::Guest => {
                 let mut body = scalar(&[]);
-                // Graph clears password policies with "None", not null.
-                if body.get("passwordPolicies").is_some_and(Value::is_null) {
-                    body.insert("passwordPolicies".into(), json!("None"));
+                // passwordPolicies is a set of flags in one string: only the
+                // managed flag changes, the live value's others are kept
+                // (Graph clears them all with "None", not null).
+                if let Some(want) = body.get("passwordPolicies").cloned() {
+                    let live = self.client.v1().get_json(&format!("/users/{id}?$select=passwordPolicies")).await.map_err(fail)?;
+                    let flags = user::password_policies(live.get("passwordPolicies").and_then(Value::as_str), !want.is_null());
+                    body.insert("passwordPolicies".into(), json!(flags));
                 }
                 if !body.is_empty() {
                     self.send(&api, Method::PATCH, &format!("/users/{id}"), Some(json!(body)), calls).await?;
@@ -428,18 +450,29 @@ impl GraphExecutor {
                 let principal = ref_id(as_reference(r.props.get("principal").unwrap_or(&Value::Null)).unwrap_or_default(), ids)
                     .ok_or_else(|| err(format!("{}: principal has no object id", change.address)))?;
                 let (path, body) = role_assignment::schedule_request(r, &principal, self.now, "adminUpdate");
-                self.send(&api, Method::POST, path, Some(body), calls).await?;
+                let end = r.props.get("endDateTime").cloned().unwrap_or(Value::Null);
+                self.pim_request(&api, path, body, PimDone::EndsAt(end), calls).await?;
             }
             Kind::DeviceConfiguration | Kind::UpdateRing | Kind::CompliancePolicy => {
-                let mut body = scalar(&[compliance_policy::BLOCK_GRACE]);
+                let mut body = scalar(compliance_policy::NOT_PATCHED);
                 if !body.is_empty() {
                     // Intune refuses a PATCH without the object's type.
                     body.insert("@odata.type".into(), r.props.get("@odata.type").cloned().unwrap_or(Value::Null));
                     self.send(&api, Method::PATCH, &format!("{base}/{id}"), Some(json!(body)), calls).await?;
                 }
-                if kind == Kind::CompliancePolicy && fields.contains(compliance_policy::BLOCK_GRACE) {
+                if kind == Kind::CompliancePolicy && compliance_policy::NOT_PATCHED.iter().any(|f| fields.contains(*f)) {
                     let grace = r.props.get(compliance_policy::BLOCK_GRACE).cloned().unwrap_or(json!(0));
-                    let body = json!({"deviceComplianceScheduledActionForRules": compliance_policy::scheduled_actions(&grace)});
+                    // The call replaces every action: declared actions are
+                    // sent as declared, undeclared ones as they are live.
+                    let lookup = |a: &str| ref_id(a, ids);
+                    let others = match compliance_policy::desired_actions(r, &lookup).map_err(err)? {
+                        Some(declared) => declared,
+                        None => {
+                            let live = api.get_json(&format!("{base}/{id}?$expand=scheduledActionsForRule($expand=scheduledActionConfigurations)")).await.map_err(fail)?;
+                            compliance_policy::live_actions(&live).iter().map(compliance_policy::keep_action).collect()
+                        }
+                    };
+                    let body = json!({"deviceComplianceScheduledActionForRules": compliance_policy::scheduled_actions(&grace, &others)});
                     // Replaces the rules: safe to repeat.
                     let request = GraphRequest::new(Method::POST, format!("{base}/{id}/scheduleActionsForRules")).json(body).safe_to_retry(true);
                     let response = api.execute(request).await.map_err(fail)?;
@@ -483,27 +516,39 @@ impl GraphExecutor {
         if kind == Kind::RoleAssignment {
             // Only the live object says which assignment to remove; the
             // desired one may name another principal, role or type.
-            let live = Some(change.live.as_ref().ok_or_else(|| err(format!("{}: the plan does not record the live assignment to remove", change.address)))?);
-            let scheduled = live.is_some_and(|p| {
-                p.get("assignment").and_then(Value::as_str) == Some("eligible") || p.get("endDateTime").is_some_and(|e| !e.is_null())
+            let p = change.live.clone().ok_or_else(|| err(format!("{}: the plan does not record the live assignment to remove", change.address)))?;
+            let eligible = p.get("assignment").and_then(Value::as_str) == Some("eligible");
+            let scheduled = eligible || p.get("endDateTime").is_some_and(|e| !e.is_null());
+            let principal = ref_id(as_reference(p.get("principal").unwrap_or(&Value::Null)).unwrap_or_default(), ids)
+                .ok_or_else(|| err(format!("{}: principal has no object id", change.address)))?;
+            let role = p.get("role").and_then(Value::as_str).unwrap_or_default();
+            let path = if eligible { "/roleManagement/directory/roleEligibilityScheduleRequests" } else { "/roleManagement/directory/roleAssignmentScheduleRequests" };
+            let body = json!({
+                "action": "adminRemove",
+                "principalId": principal,
+                "roleDefinitionId": role_template_id(role).unwrap_or(role),
+                "directoryScopeId": p.get("directoryScopeId").cloned().unwrap_or(json!("/")),
+                "justification": "Expired or no longer declared in tenantctl desired state",
             });
             if scheduled {
-                let p = live.cloned().unwrap_or_default();
-                let principal = ref_id(as_reference(p.get("principal").unwrap_or(&Value::Null)).unwrap_or_default(), ids)
-                    .ok_or_else(|| err(format!("{}: principal has no object id", change.address)))?;
-                let role = p.get("role").and_then(Value::as_str).unwrap_or_default();
-                let eligible = p.get("assignment").and_then(Value::as_str) == Some("eligible");
-                let path = if eligible { "/roleManagement/directory/roleEligibilityScheduleRequests" } else { "/roleManagement/directory/roleAssignmentScheduleRequests" };
-                let body = json!({
-                    "action": "adminRemove",
-                    "principalId": principal,
-                    "roleDefinitionId": role_template_id(role).unwrap_or(role),
-                    "directoryScopeId": p.get("directoryScopeId").cloned().unwrap_or(json!("/")),
-                    "justification": "Expired or no longer declared in tenantctl desired state",
-                });
-                self.send(&api, Method::POST, path, Some(body), calls).await?;
-                return Ok(());
+                return self.pim_request(&api, path, body, PimDone::Removed, calls).await;
             }
+            match api.execute(GraphRequest::new(Method::DELETE, format!("{base}/{id}"))).await {
+                Ok(resp) => {
+                    calls.note(&resp);
+                    return Ok(());
+                }
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(fail(e)),
+            }
+            // Not in /roleAssignments: an active schedule not yet mirrored
+            // there (the live object was read under the schedule's id) is
+            // removed through PIM; only if no schedule holds it either is it
+            // gone. A 404 alone never counts as removed.
+            return match self.live_schedule(&api, path, &body).await? {
+                Some(_) => self.pim_request(&api, path, body, PimDone::Removed, calls).await,
+                None => Ok(()),
+            };
         }
         if kind == Kind::AutopilotProfile {
             // Intune refuses to delete an assigned profile.
@@ -529,15 +574,24 @@ impl GraphExecutor {
         let role = r.props.get("role").and_then(Value::as_str).unwrap_or_default();
         let role_id = role_template_id(role).unwrap_or(role).to_string();
         let scope = r.props.get("directoryScopeId").and_then(Value::as_str).unwrap_or("/").to_string();
+        let filter = urlencode(&format!("principalId eq {}", lit(&principal)));
+        // A principal created moments ago may not have replicated yet.
+        self.wait(&api, &format!("/directoryObjects/{principal}")).await?;
+        // An activation of an eligible assignment shows in /roleAssignments
+        // while it lasts; it is never adopted as an assignment.
+        let activations = match api.list_all(&format!("/roleManagement/directory/roleAssignmentSchedules?$filter={filter}")).await {
+            Ok(schedules) => role_assignment::activation_keys(&schedules),
+            // Without Entra ID P2 there is no PIM, hence no activation.
+            Err(e) if e.code() == Some(role_assignment::LICENCE_REQUIRED) => BTreeSet::new(),
+            Err(e) => return Err(fail(e)),
+        };
         let existing = |list: Vec<Value>| {
             list.into_iter()
+                .filter(|a| !activations.contains(&role_assignment::assignment_key(a)))
                 .filter(|a| a.get("directoryScopeId").and_then(Value::as_str).unwrap_or("/") == scope)
                 .find(|a| a.get("roleDefinitionId").and_then(Value::as_str).is_some_and(|x| x.eq_ignore_ascii_case(&role_id)))
                 .and_then(|a| a.get("id").and_then(Value::as_str).map(str::to_string))
         };
-        let filter = urlencode(&format!("principalId eq {}", lit(&principal)));
-        // A principal created moments ago may not have replicated yet.
-        self.wait(&api, &format!("/directoryObjects/{principal}")).await?;
         match role_assignment::create_request(r, &principal, self.now) {
             role_assignment::Write::Permanent(body) => {
                 let found = api.list_all(&format!("/roleManagement/directory/roleAssignments?$filter={filter}")).await.map_err(fail)?;
@@ -571,11 +625,72 @@ impl GraphExecutor {
         }
     }
 
+    /// The live (non-activation) schedule a PIM request's body names, from
+    /// the assignment or eligibility schedules the request path belongs to.
+    /// None also when the tenant has no PIM (no Entra ID P2).
+    async fn live_schedule(&self, api: &GraphClient, request_path: &str, body: &Value) -> Result<Option<Value>, ExecError> {
+        let list = if request_path.ends_with("roleEligibilityScheduleRequests") { "roleEligibilitySchedules" } else { "roleAssignmentSchedules" };
+        let filter = urlencode(&format!("principalId eq {}", lit(body["principalId"].as_str().unwrap_or_default())));
+        let found = match api.list_all(&format!("/roleManagement/directory/{list}?$filter={filter}")).await {
+            Ok(found) => found,
+            Err(e) if e.code() == Some(role_assignment::LICENCE_REQUIRED) => return Ok(None),
+            Err(e) => return Err(fail(e)),
+        };
+        let key = role_assignment::assignment_key(body);
+        Ok(found.into_iter().find(|s| role_assignment::assignment_key(s) == key && !role_assignment::is_activation(s)))
+    }
+
+    /// An `adminUpdate` or `adminRemove`. Both are retried after a network
+    /// error, and a retry whose first attempt did land comes back 400
+    /// (`RoleAssignmentExists` / `RoleAssignmentDoesNotExist`): that outcome
+    /// counts as done only once the live schedule shows it is.
+    async fn pim_request(&self, api: &GraphClient, path: &str, body: Value, done: PimDone, calls: &mut Calls) -> Result<(), ExecError> {
+        let request = GraphRequest::new(Method::POST, path).json(body.clone()).safe_to_retry(true);
+        let e = match api.execute(request).await {
+            Ok(response) => {
+                calls.note(&response);
+                return Ok(());
+            }
+            Err(e) if matches!(e.code(), Some("RoleAssignmentExists" | "RoleAssignmentDoesNotExist")) => e,
+            Err(e) => return Err(fail(e)),
+        };
+        let live = self.live_schedule(api, path, &body).await?;
+        let end = |s: &Value| {
+            s.pointer("/scheduleInfo/expiration/endDateTime")
+                .and_then(Value::as_str)
+                .and_then(|e| chrono::DateTime::parse_from_rfc3339(e).ok())
+                .map(|e| e.with_timezone(&Utc))
+        };
+        let finished = match (&done, &live) {
+            (PimDone::Removed, None) => true,
+            (PimDone::EndsAt(want), Some(s)) => {
+                let want = want.as_str().and_then(|w| chrono::DateTime::parse_from_rfc3339(w).ok()).map(|w| w.with_timezone(&Utc));
+                end(s) == want
+            }
+            _ => false,
+        };
+        if finished {
+            tracing::debug!(path, error = %e, "PIM request answered 400, but the live schedule shows it done");
+            Ok(())
+        } else {
+            Err(fail(e))
+        }
+    }
+
     /// `/assign` replaces the whole set: always the complete desired set.
     async fn assign(&self, api: &GraphClient, change: &Change, id: &str, ids: &BTreeMap<Address, String>, odata: &str, calls: &mut Calls) -> Result<(), ExecError> {
         let r = desired(change)?;
         let lookup = |a: &str| ref_id(a, ids);
-        let body = assign_body(r.props.get("assignments").unwrap_or(&Value::Null), &lookup, odata).map_err(err)?;
+        let assignments = r.props.get("assignments").unwrap_or(&Value::Null);
+        // Assignment filters are named by display name or id: resolved
+        // against the tenant's filters (beta) when any is used.
+        let filters = if filters_named(assignments).is_empty() {
+            Vec::new()
+        } else {
+            self.client.beta().list_all("/deviceManagement/assignmentFilters").await.map_err(fail)?
+        };
+        let filter_id = |f: &str| crate::kinds::resolve_filter(&filters, f);
+        let body = assign_body(assignments, &lookup, &filter_id, odata).map_err(err)?;
         // `/assign` replaces the whole set, so sending it twice is harmless.
         let request = GraphRequest::new(Method::POST, format!("{}/{id}/assign", Self::collection(change.address.kind))).json(body).safe_to_retry(true);
         let response = api.execute(request).await.map_err(fail)?;
@@ -670,7 +785,8 @@ pub async fn read_object(client: &GraphClient, kind: Kind, id: &str) -> Result<O
     for path in paths {
         match api.get_json(&path).await {
             Ok(v) => return Ok(Some(v)),
-            Err(e) if e.is_not_found() => continue,
+            // Without Entra ID P2 there are no PIM schedules to find.
+            Err(e) if e.is_not_found() || e.code() == Some(role_assignment::LICENCE_REQUIRED) => continue,
             Err(e) => return Err(e),
         }
     }

@@ -20,12 +20,14 @@ use engine::model::as_reference;
 use engine::{Ledger, LiveObject, ObservedState, Props};
 use schema::kinds::conditional_access::{ApplicationConditions, GrantControls, GrantOperator, PolicyState, UserConditions};
 use schema::kinds::role_assignment::AssignmentType;
+use schema::kinds::assignment::{AssignmentFilter, FilterMode};
+use schema::kinds::compliance_policy::{ComplianceAction, ComplianceActionType};
 use schema::kinds::user::UserKind;
 use schema::kinds::*;
 use schema::{Address, Kind};
 use serde_json::Value;
 
-use crate::kinds::compliance_policy::BLOCK_GRACE;
+use crate::kinds::compliance_policy::{ACTIONS, BLOCK_GRACE};
 
 /// The exported desired state: file name -> TOML text, plus the ledger.
 #[derive(Debug, Clone, Default)]
@@ -164,12 +166,54 @@ fn assignments(p: &Props, keys: &Keys) -> Result<Assignments, String> {
         out.sort();
         Ok(out)
     };
-    Ok(Assignments {
+    let mut out = Assignments {
         include: groups("include")?,
         exclude: groups("exclude")?,
         all_devices: a.get("allDevices").and_then(Value::as_bool).unwrap_or(false),
         all_users: a.get("allUsers").and_then(Value::as_bool).unwrap_or(false),
-    })
+        filters: BTreeMap::new(),
+    };
+    // Filtered targets, under their filter's name where observe found it
+    // (each is keyed by id and by name), else its id.
+    let is_id = |f: &str| f.len() == 36 && f.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    for (key, targets) in a.get("filters").and_then(Value::as_object).into_iter().flatten() {
+        let Some((filter, mode)) = key.rsplit_once('|') else { continue };
+        let mode = match mode {
+            "include" => FilterMode::Include,
+            "exclude" => FilterMode::Exclude,
+            other => return Err(format!("unknown assignment filter mode {other}")),
+        };
+        for t in targets.as_array().into_iter().flatten() {
+            let target = match t.as_str() {
+                Some("allDevices") => {
+                    out.all_devices = true;
+                    schema::kinds::assignment::ALL_DEVICES.to_string()
+                }
+                Some("allUsers") => {
+                    out.all_users = true;
+                    schema::kinds::assignment::ALL_USERS.to_string()
+                }
+                _ => {
+                    let id = as_reference(t).unwrap_or_default();
+                    match keys.key_of(id) {
+                        Some(addr) if addr.kind == Kind::Group => addr.key.clone(),
+                        _ => return Err(format!("assigned to group {id}, which is not exported")),
+                    }
+                }
+            };
+            let better = out.filters.get(&target).is_none_or(|f| is_id(&f.filter) && !is_id(filter));
+            if better {
+                out.filters.insert(target, AssignmentFilter { filter: filter.to_string(), mode });
+            }
+        }
+    }
+    for g in out.filters.keys() {
+        if !matches!(g.as_str(), schema::kinds::assignment::ALL_DEVICES | schema::kinds::assignment::ALL_USERS) && !out.include.contains(g) {
+            out.include.push(g.clone());
+        }
+    }
+    out.include.sort();
+    Ok(out)
 }
 
 /// Settings of device configurations and compliance policies: every live
@@ -204,6 +248,32 @@ fn settings(p: &Props, skip: &[&str]) -> BTreeMap<String, toml::Value> {
         .filter(|(k, _)| !k.starts_with('@') && !skip.contains(&k.as_str()))
         .filter_map(|(k, v)| json_to_toml(v).map(|t| (k.clone(), t)))
         .collect()
+}
+
+/// A compliance policy's other scheduled actions in desired state's form
+/// (None when it has none, so nothing is declared).
+fn compliance_actions(p: &Props, keys: &Keys) -> Result<Option<Vec<ComplianceAction>>, String> {
+    let list = p.get(ACTIONS).and_then(Value::as_array).cloned().unwrap_or_default();
+    if list.is_empty() {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    for a in list {
+        let action_type: ComplianceActionType = serde_json::from_value(a["actionType"].clone()).map_err(|e| format!("scheduled action: {e}"))?;
+        let mut cc = Vec::new();
+        for r in a.get("notificationMessageCCList").and_then(Value::as_array).into_iter().flatten() {
+            let id = as_reference(r).unwrap_or_default();
+            let key = keys.key_of(id).filter(|k| k.kind == Kind::Group).ok_or_else(|| format!("a notification copies group {id}, which is not exported"))?;
+            cc.push(key.key.clone());
+        }
+        out.push(ComplianceAction {
+            action_type,
+            grace_period_hours: a["gracePeriodHours"].as_u64().unwrap_or(0) as u32,
+            template: a.get("notificationTemplateId").and_then(Value::as_str).map(str::to_string),
+            cc,
+        });
+    }
+    Ok(Some(out))
 }
 
 fn bare_type(p: &Props) -> String {
@@ -254,7 +324,8 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
     for (a, o) in &users {
         let p = &o.props;
         let u = User {
-            user_principal_name: o.natural_key.clone(),
+            // As Graph spells it: the UPN is compared as declared.
+            user_principal_name: s(p, "userPrincipalName").unwrap_or_else(|| o.natural_key.clone()),
             display_name: o.display_name.clone(),
             mail_nickname: s(p, "mailNickname").unwrap_or_else(|| o.natural_key.split('@').next().unwrap_or_default().to_string()),
             kind: UserKind::Member,
@@ -395,8 +466,8 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
             out.warnings.push(format!("compliance policy {} ({}): holds a secret ({what}): not exported; declare it by hand", o.display_name, o.id));
             continue;
         }
-        match assignments(p, &keys) {
-            Ok(asg) => {
+        match assignments(p, &keys).and_then(|asg| Ok((asg, compliance_actions(p, &keys)?))) {
+            Ok((asg, actions)) => {
                 let a = keys.assign(Kind::CompliancePolicy, &o.display_name, &o.id);
                 compliance_t.insert(
                     a.key.clone(),
@@ -405,7 +476,8 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
                         display_name: o.display_name.clone(),
                         description: s(p, "description"),
                         grace_period_hours: p.get(BLOCK_GRACE).and_then(Value::as_u64).unwrap_or(0) as u32,
-                        settings: settings(p, &["displayName", "description", "assignments", BLOCK_GRACE]),
+                        actions,
+                        settings: settings(p, &["displayName", "description", "assignments", BLOCK_GRACE, ACTIONS]),
                         assignments: asg,
                         rollout: None,
                     },
@@ -420,8 +492,13 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
         let result = assignments(&o.props, &keys).and_then(|asg| {
             let mut props = o.props.clone();
             props.remove("assignments");
+            let schedule = props.remove("installationSchedule").filter(|s| !s.is_null());
             let Value::Object(mut m) = snake(&Value::Object(props.into_iter().collect())) else { return Err("not an object".to_string()) };
             m.insert("assignments".into(), serde_json::to_value(&asg).map_err(|e| e.to_string())?);
+            if let Some(s) = schedule {
+                // HH:MM, as validation accepts it (Graph answers 08:00:00.0000000).
+                m.insert("installation_schedule".into(), crate::kinds::update_ring::export_schedule(&s));
+            }
             typed::<UpdateRing>(m)
         });
         match result {

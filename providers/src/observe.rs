@@ -51,6 +51,13 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
         maybe(want(&[Kind::ConditionalAccess]), read_conditional_access(client)),
     );
     let mut observed = ObservedState::default();
+    let mut pim = true;
+    let roles = roles.map(|r| {
+        r.map(|r| {
+            pim = r.pim;
+            r.objects
+        })
+    });
     let results: [(&[Kind], Read); 7] = [
         (&[Kind::User, Kind::Guest], users),
         (&[Kind::Group], groups),
@@ -85,6 +92,9 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
         list.sort_by(|a, b| a.id.cmp(&b.id));
     }
     observed.modified = modified.into_inner().unwrap_or_default();
+    if !pim && !observed.unreadable.contains_key(&Kind::RoleAssignment) {
+        pim_unavailable(&mut observed, desired, ledger);
+    }
     Ok(observed)
 }
 
@@ -107,7 +117,11 @@ pub async fn observe_everything(client: &GraphClient) -> Result<ObservedState, G
     for k in Kind::ALL {
         observed.objects.entry(k).or_default();
     }
-    for list in [users?, groups?, roles?, configs?, compliance?, autopilot?, ca?] {
+    let roles = roles?;
+    if !roles.pim {
+        observed.warnings.push(role_assignment::PIM_UNAVAILABLE.into());
+    }
+    for list in [users?, groups?, roles.objects, configs?, compliance?, autopilot?, ca?] {
         for o in list {
             observed.insert(o);
         }
@@ -121,10 +135,7 @@ pub async fn observe_everything(client: &GraphClient) -> Result<ObservedState, G
 /// One collection's read: not attempted, or its objects, or why it failed.
 type Read = Option<Result<Vec<LiveObject>, GraphError>>;
 
-async fn maybe<F: std::future::Future<Output = Result<Vec<LiveObject>, GraphError>>>(
-    wanted: bool,
-    f: F,
-) -> Read {
+async fn maybe<T, F: std::future::Future<Output = Result<T, GraphError>>>(wanted: bool, f: F) -> Option<Result<T, GraphError>> {
     if wanted {
         Some(f.await)
     } else {
@@ -227,48 +238,39 @@ fn ids_of(body: &Value) -> Vec<String> {
 
 /// Active assignments from `roleAssignments` (what holds a role now), with
 /// the end of time-boxed ones from `roleAssignmentSchedules`; eligible ones
-/// from `roleEligibilitySchedules`.
-async fn read_role_assignments(client: &GraphClient) -> Result<Vec<LiveObject>, GraphError> {
+/// from `roleEligibilitySchedules`. The PIM lists answer
+/// `400 AadPremiumLicenseRequired` on a tenant without Entra ID P2: then
+/// the plain assignments are read on their own and PIM is unavailable.
+async fn read_role_assignments(client: &GraphClient) -> Result<role_assignment::Read, GraphError> {
     let v1 = client.v1();
     let (active, schedules, eligible) = tokio::join!(
         v1.list_all("/roleManagement/directory/roleAssignments"),
         v1.list_all("/roleManagement/directory/roleAssignmentSchedules"),
         v1.list_all("/roleManagement/directory/roleEligibilitySchedules"),
     );
-    let (active, schedules, eligible) = (active?, schedules?, eligible?);
-    let key = |v: &Value| {
-        (
-            crate::kinds::str_field(v, "principalId").to_string(),
-            crate::kinds::str_field(v, "roleDefinitionId").to_lowercase(),
-            v.get("directoryScopeId").and_then(Value::as_str).unwrap_or("/").to_string(),
-        )
-    };
-    // Schedules include PIM activations ("Activated") besides assignments
-    // ("Assigned"); an assignment's end date comes from the latter.
-    let activated = |s: &Value| s.get("assignmentType").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("activated"));
-    let mut ends: BTreeMap<_, Value> = BTreeMap::new();
-    for s in schedules.iter().filter(|s| !activated(s)) {
-        if let Some(i) = s.get("scheduleInfo") {
-            ends.insert(key(s), i.clone());
+    let unlicensed = |r: &Result<Vec<Value>, GraphError>| matches!(r, Err(e) if e.code() == Some(role_assignment::LICENCE_REQUIRED));
+    if unlicensed(&schedules) || unlicensed(&eligible) {
+        return Ok(role_assignment::Read { objects: role_assignment::combine(&active?, None), pim: false });
+    }
+    Ok(role_assignment::Read { objects: role_assignment::combine(&active?, Some((&schedules?, &eligible?))), pim: true })
+}
+
+/// Without PIM, the desired assignments that need it are refused (naming
+/// the licence), ledger entries that may be PIM schedules are unknown
+/// rather than forgotten, and the plan says once why.
+fn pim_unavailable(observed: &mut ObservedState, desired: &DesiredModel, ledger: &Ledger) {
+    observed.warnings.push(role_assignment::PIM_UNAVAILABLE.into());
+    let seen: BTreeSet<&str> = observed.objects.get(&Kind::RoleAssignment).into_iter().flatten().map(|o| o.id.as_str()).collect();
+    let mut refused = BTreeMap::new();
+    for r in desired.resources.values().filter(|r| r.address.kind == Kind::RoleAssignment && role_assignment::needs_pim(r)) {
+        refused.insert(r.address.clone(), role_assignment::needs_pim_reason(r));
+    }
+    for (address, entry) in ledger.resources.iter().filter(|(a, _)| a.kind == Kind::RoleAssignment) {
+        if !seen.contains(entry.id.as_str()) && !desired.resources.contains_key(address) {
+            refused.insert(address.clone(), role_assignment::PIM_UNAVAILABLE.into());
         }
     }
-    let mut out = Vec::new();
-    let mut held = std::collections::BTreeSet::new();
-    for a in &active {
-        let mut a = a.clone();
-        held.insert(key(&a));
-        if let (Some(info), Some(m)) = (ends.get(&key(&a)), a.as_object_mut()) {
-            m.insert("scheduleInfo".into(), info.clone());
-        }
-        out.push(role_assignment::normalize(&a, "active"));
-    }
-    // An active schedule not (yet) mirrored as a roleAssignment still grants
-    // the role: count it, under the schedule's id.
-    for s in schedules.iter().filter(|s| !held.contains(&key(s)) && !activated(s)) {
-        out.push(role_assignment::normalize(s, "active"));
-    }
-    out.extend(eligible.iter().map(|e| role_assignment::normalize(e, "eligible")));
-    Ok(out)
+    observed.refused.extend(refused);
 }
 
 /// Policies' `lastModifiedDateTime` (deviceConfiguration and
@@ -288,6 +290,7 @@ async fn read_device_configurations(client: &GraphClient, modified: &std::sync::
     let mut raw = beta.list_all("/deviceManagement/deviceConfigurations?$expand=assignments&$top=999").await?;
     record_modified(&raw, modified);
     read_oma_plain_values(&beta, &mut raw).await?;
+    read_filter_names(&beta, &mut raw).await?;
     Ok(raw
         .iter()
         .map(|p| {
@@ -365,7 +368,19 @@ async fn read_compliance(client: &GraphClient, modified: &std::sync::Mutex<BTree
             }
         }
     }
+    read_filter_names(&beta, &mut raw).await?;
     Ok(raw.iter().map(compliance_policy::normalize).collect())
+}
+
+/// Assignment filters (beta) are named in desired state by display name or
+/// id; when any target uses one, the tenant's filters are read so both
+/// compare.
+async fn read_filter_names(beta: &GraphClient, raw: &mut [Value]) -> Result<(), GraphError> {
+    if crate::kinds::uses_filters(raw) {
+        let filters = beta.list_all("/deviceManagement/assignmentFilters").await?;
+        crate::kinds::annotate_filter_names(raw, &filters);
+    }
+    Ok(())
 }
 
 /// Autopilot assignments are read per profile, batched.

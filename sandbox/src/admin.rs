@@ -36,6 +36,7 @@ pub fn routes() -> Router<Arc<App>> {
     Router::new()
         .route("/_sandbox/health", get(health))
         .route("/_sandbox/faults", put(put_faults).get(get_faults))
+        .route("/_sandbox/licences", put(put_licences).get(get_licences))
         .route("/_sandbox/requests", get(get_requests).delete(reset_requests))
         .route("/_sandbox/permissions", get(get_permissions).put(put_permissions))
         .route("/_sandbox/seed", post(seed))
@@ -91,6 +92,25 @@ async fn put_permissions(State(app): State<Arc<App>>, body: axum::body::Bytes) -
     }
     *lock(&app.permissions) = Arc::new(p.clone());
     Json(json!({"permissions": p})).into_response()
+}
+
+/// `{"licences": "p1"|"p2"}`: the tenant's licence tier.
+async fn get_licences(State(app): State<Arc<App>>) -> Response {
+    Json(json!({"licences": lock(&app.licences).as_str()})).into_response()
+}
+
+async fn put_licences(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        licences: crate::Licences,
+    }
+    let b: Body = match parse(&body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    *lock(&app.licences) = b.licences;
+    Json(json!({"licences": b.licences.as_str()})).into_response()
 }
 
 async fn get_requests(State(app): State<Arc<App>>) -> Response {

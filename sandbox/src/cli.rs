@@ -76,6 +76,10 @@ pub struct ServeArgs {
     /// are answered 403 as Graph does.
     #[arg(long, value_delimiter = ',')]
     pub permissions: Option<Vec<String>>,
+    /// Licence tier: p1 has no Entra ID P2, so PIM requests answer 400
+    /// AadPremiumLicenseRequired, as Graph does.
+    #[arg(long, value_enum, default_value_t = crate::Licences::P2)]
+    pub licences: crate::Licences,
     /// Client secret accepted (generated and printed if absent).
     #[arg(long, env = "TENANTCTL_SANDBOX_CLIENT_SECRET", hide_env_values = true)]
     pub client_secret: Option<String>,
@@ -105,7 +109,8 @@ impl ServeArgs {
             .allow_remote(self.allow_remote)
             .with_tenant_id(self.tenant_id.clone())
             .with_domain(self.domain.clone())
-            .with_faults(faults);
+            .with_faults(faults)
+            .with_licences(self.licences);
         cfg.client_id = self.client_id.clone();
         cfg.permissions.clone_from(&self.permissions);
         if let Some(p) = &cfg.permissions {
@@ -162,6 +167,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), SandboxError> {
     println!("  admin API:     {}", sb.admin_url());
     println!("  permissions:   {}", sb.permissions().join(", "));
     println!("  state:         {state}");
+    println!("  licences:      {}", args.licences.as_str());
     println!("Press Ctrl-C to stop.");
     let signal = tokio::signal::ctrl_c().await;
     println!("shutting down");

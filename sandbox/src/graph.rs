@@ -45,6 +45,8 @@ pub struct Ctx {
     pub eventual: bool,
     /// The app's granted permissions ([`crate::permissions`]).
     pub granted: std::sync::Arc<Vec<String>>,
+    /// The tenant's licence tier.
+    pub licences: crate::licences::Licences,
 }
 
 impl Ctx {
@@ -165,6 +167,7 @@ pub fn dispatch(t: &mut Tenant, ctx: &Ctx, req: &GReq) -> Result<GResp, GraphErr
     if spec.beta_only && ctx.version != Version::Beta {
         return Err(GraphError::no_segment(spec.path.last().copied().unwrap_or(first)));
     }
+    crate::licences::check(ctx, spec)?;
     let rest = &segs[spec.path.len()..];
     match rest {
         [] => match req.method.as_str() {

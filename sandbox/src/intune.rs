@@ -75,6 +75,26 @@ pub fn create(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body: Map<String, Valu
     Ok(resources::insert_new(t, ctx, spec.coll, body, Map::new()))
 }
 
+/// Assignment filter create (beta `deviceManagement/assignmentFilters`,
+/// deviceAndAppManagementAssignmentFilter): `displayName`, `platform` and
+/// `rule` are required; assignments reference it by id with
+/// `deviceAndAppManagementAssignmentFilterId/Type` on their target.
+pub fn create_assignment_filter(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body: Map<String, Value>) -> Result<String, GraphError> {
+    for required in ["displayName", "platform", "rule"] {
+        if body.get(required).and_then(Value::as_str).is_none_or(|s| s.trim().is_empty()) {
+            return Err(bad(&format!("Property '{required}' is required.")));
+        }
+    }
+    body.remove("@odata.type");
+    body.remove("id");
+    body.entry("description").or_insert(json!(""));
+    body.entry("roleScopeTags").or_insert(json!(["0"]));
+    body.entry("assignmentFilterManagementType").or_insert(json!("devices"));
+    body.insert("createdDateTime".into(), json!(ctx.now_iso()));
+    body.insert("lastModifiedDateTime".into(), json!(ctx.now_iso()));
+    Ok(resources::insert_new(t, ctx, spec.coll, body, Map::new()))
+}
+
 fn block_count(rules: &Value) -> usize {
     rules
         .as_array()

@@ -29,6 +29,7 @@ pub mod graph;
 pub mod groups;
 pub mod intune;
 pub mod limits;
+pub mod licences;
 pub mod odata;
 pub mod oma;
 pub mod permissions;
@@ -45,6 +46,7 @@ pub use cli::{serve, ServeArgs};
 pub use error::{GraphError, SandboxError};
 pub use faults::Faults;
 pub use limits::Limits;
+pub use licences::Licences;
 pub use seed::{SeedReport, SeedSpec};
 
 use server::{lock, App};
@@ -87,6 +89,8 @@ pub struct SandboxConfig {
     /// as the client's certificate credentials: client assertions must be
     /// signed by one of them.
     pub client_certificates: Vec<String>,
+    /// Licence tier: on P1 the PIM endpoints answer as Graph does without P2.
+    pub licences: Licences,
 }
 
 /// A random client secret in the style Entra issues (40 characters).
@@ -111,6 +115,7 @@ impl Default for SandboxConfig {
             reuse_stored_secret: false,
             permissions: None,
             client_certificates: Vec::new(),
+            licences: Licences::default(),
         }
     }
 }
@@ -162,6 +167,10 @@ impl SandboxConfig {
     /// Register a PEM certificate as a certificate credential of the client.
     pub fn with_client_certificate(mut self, pem: impl Into<String>) -> Self {
         self.client_certificates.push(pem.into());
+        self
+    }
+    pub fn with_licences(mut self, licences: Licences) -> Self {
+        self.licences = licences;
         self
     }
 }
@@ -245,6 +254,7 @@ impl Sandbox {
             limits: Mutex::new(limits::LimitState::default()),
             counts: Mutex::new(RequestCounts::default()),
             permissions: Mutex::new(std::sync::Arc::new(granted)),
+            licences: Mutex::new(config.licences),
             auth: auth::AuthConfig {
                 tenant_id: config.tenant_id.clone(),
                 domain: config.domain.clone(),
@@ -330,6 +340,10 @@ impl SandboxHandle {
     /// Sets the modelled service limits (none by default; see `limits.rs`).
     pub fn set_limits(&self, limits: Limits) {
         lock(&self.app.limits).set(limits);
+    }
+    /// Changes the tenant's licence tier (as `PUT /_sandbox/licences` does).
+    pub fn set_licences(&self, licences: Licences) {
+        *lock(&self.app.licences) = licences;
     }
     pub fn request_counts(&self) -> RequestCounts {
         lock(&self.app.counts).clone()

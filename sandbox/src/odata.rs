@@ -190,6 +190,8 @@ pub enum Filter {
     EndsWith(String, String),
     In(String, Vec<Lit>),
     IsOf(String),
+    /// `prop/any(x:x eq 'v')` on a string collection (e.g. `otherMails`).
+    Any(String, Lit),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -200,6 +202,7 @@ enum Tok {
     LParen,
     RParen,
     Comma,
+    Colon,
 }
 
 fn tokenize(s: &str) -> Result<Vec<Tok>, GraphError> {
@@ -218,6 +221,9 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, GraphError> {
             i += 1;
         } else if c == ',' {
             out.push(Tok::Comma);
+            i += 1;
+        } else if c == ':' {
+            out.push(Tok::Colon);
             i += 1;
         } else if c == '\'' {
             let mut v = String::new();
@@ -355,6 +361,22 @@ impl Parser {
     }
     fn primary(&mut self) -> Result<Filter, GraphError> {
         let name = self.ident()?;
+        if let Some(prop) = name.strip_suffix("/any").filter(|p| !p.is_empty() && !p.contains('/')) {
+            // Graph's lambda on a string collection: `prop/any(x:x eq 'v')`.
+            if self.peek() == Some(&Tok::LParen) {
+                self.pos += 1;
+                let var = self.ident()?;
+                self.expect(Tok::Colon)?;
+                let again = self.ident()?;
+                if again != var || !self.kw("eq") {
+                    return Err(GraphError::new(400, "Request_UnsupportedQuery", "Unsupported Query: only `x/any(v:v eq 'value')` lambdas are supported by this sandbox."));
+                }
+                self.pos += 1;
+                let lit = self.literal()?;
+                self.expect(Tok::RParen)?;
+                return Ok(Filter::Any(prop.to_string(), lit));
+            }
+        }
         if self.peek() == Some(&Tok::LParen) {
             self.pos += 1;
             let f = match name.to_ascii_lowercase().as_str() {
@@ -464,6 +486,7 @@ impl Filter {
                 let v = lookup(obj, p);
                 items.iter().any(|l| cmp(v, CmpOp::Eq, l))
             }
+            Filter::Any(p, lit) => lookup(obj, p).and_then(Value::as_array).is_some_and(|items| items.iter().any(|i| cmp(Some(i), CmpOp::Eq, lit))),
             Filter::IsOf(t) => {
                 let want = t.trim_start_matches('#');
                 obj.get("@odata.type").and_then(Value::as_str).is_some_and(|v| v.trim_start_matches('#').eq_ignore_ascii_case(want))
@@ -621,19 +644,21 @@ mod tests {
 
     #[test]
     fn filters_parse_and_match() {
-        let o = obj(json!({"displayName":"Alice Smith","userType":"Guest","n":5,"@odata.type":"#microsoft.graph.windows10GeneralConfiguration"}));
+        let o = obj(json!({"displayName":"Alice Smith","userType":"Guest","otherMails":["alice@fabrikam.com"],"n":5,"@odata.type":"#microsoft.graph.windows10GeneralConfiguration"}));
         for (f, want) in [
             ("displayName eq 'alice smith'", true),
             ("startsWith(displayName,'Ali') and userType eq 'Guest'", true),
             ("userType in ('Member','Guest')", true),
             ("userType eq 'Member' or n eq 5", true),
             ("isof('microsoft.graph.windows10GeneralConfiguration')", true),
+            ("otherMails/any(m:m eq 'ALICE@fabrikam.com')", true),
+            ("otherMails/any(m:m eq 'bob@fabrikam.com')", false),
             ("(userType eq 'Member')", false),
             ("startswith(displayName,'B') eq true", false),
         ] {
             assert_eq!(Filter::parse(f).map(|p| p.matches(&o)), Ok(want), "{f}");
         }
-        for f in ["", "displayName eq", "displayName foo 'x'", "(a eq 'b'", "a eq 'unterminated", "f(x)", "a/any(x:x eq 'y')", "a eq 'b' c"] {
+        for f in ["", "displayName eq", "displayName foo 'x'", "(a eq 'b'", "a eq 'unterminated", "f(x)", "a/all(x:x eq 'y')", "a/any(x:y eq 'y')", "a eq 'b' c"] {
             assert!(Filter::parse(f).is_err(), "{f}");
         }
     }

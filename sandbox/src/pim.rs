@@ -73,6 +73,18 @@ fn fmt_time(d: DateTime<Utc>) -> String {
     d.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// Where a roleAssignment that mirrors an activation keeps its schedule
+/// id and end (never rendered).
+const ACTIVATION: &str = "activation";
+
+/// Whether a roleAssignment is in force: one that mirrors an activation
+/// disappears when the activation ends.
+pub fn assignment_active(rec: &Record, ctx: &Ctx) -> bool {
+    let end = rec.nav.get(ACTIVATION).and_then(|a| a.get("endDateTime")).and_then(Value::as_str).and_then(parse_time);
+    let now = DateTime::from_timestamp_millis(ctx.now_ms).unwrap_or_default();
+    end.is_none_or(|e| e > now)
+}
+
 /// Whether a schedule is still in force (not past its end).
 pub fn schedule_active(rec: &Record, ctx: &Ctx) -> bool {
     let end = rec.data.get("scheduleInfo").and_then(|s| s.get("expiration")).and_then(|e| e.get("endDateTime")).and_then(Value::as_str).and_then(parse_time);
@@ -174,6 +186,12 @@ fn request(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body: Map<String, Value>,
                 return Err(GraphError::new(400, "RoleAssignmentDoesNotExist", "The Role assignment does not exist."));
             };
             let info = normalise_schedule(ctx, body.get("scheduleInfo"), max)?;
+            // An update that changes nothing (e.g. a retry whose first
+            // attempt landed) is refused, as Entra does.
+            let same_end = t.get(kind.schedules(), &id).is_some_and(|r| r.data.get("scheduleInfo").and_then(|i| i.pointer("/expiration/endDateTime")) == info.pointer("/expiration/endDateTime"));
+            if action == "adminUpdate" && same_end {
+                return Err(GraphError::new(400, "RoleAssignmentExists", "The Role assignment already exists."));
+            }
             t.update(kind.schedules(), &id, |r| {
                 r.data.insert("scheduleInfo".into(), info);
                 r.data.insert("modifiedDateTime".into(), json!(now));
@@ -202,8 +220,20 @@ fn request(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body: Map<String, Value>,
             if info.pointer("/expiration/type").and_then(Value::as_str) == Some("noExpiration") {
                 return Err(policy_failure("ExpirationRule"));
             }
-            let sched = new_schedule(kind, &principal, &role, &scope, &request_id, &now, info);
+            let end = info.pointer("/expiration/endDateTime").cloned().unwrap_or(Value::Null);
+            let mut sched = new_schedule(kind, &principal, &role, &scope, &request_id, &now, info);
+            // An activation is a schedule (and instance) of type
+            // "Activated", and while it lasts Entra lists it in
+            // /roleAssignments like any other active assignment.
+            sched.insert("assignmentType".into(), json!("Activated"));
             let id = resources::insert_new(t, ctx, kind.schedules(), sched, Map::new());
+            let mirror = json!({
+                "roleDefinitionId": role, "principalId": principal, "directoryScopeId": scope,
+                "appScopeId": null, "condition": null,
+            });
+            let mut nav = Map::new();
+            nav.insert(ACTIVATION.into(), json!({"schedule": id, "endDateTime": end}));
+            resources::insert_new(t, ctx, "roleAssignments", mirror.as_object().cloned().unwrap_or_default(), nav);
             ("Provisioned", Some(id))
         }
         "selfDeactivate" if kind == Kind::Active => {
@@ -211,6 +241,16 @@ fn request(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body: Map<String, Value>,
                 return Err(GraphError::new(400, "RoleAssignmentDoesNotExist", "The Role assignment does not exist."));
             };
             t.remove(kind.schedules(), &id, ChangeKind::HardDelete);
+            let mirrors: Vec<String> = t
+                .coll("roleAssignments")
+                .into_iter()
+                .flatten()
+                .filter(|(_, r)| r.nav.get(ACTIVATION).and_then(|a| a.get("schedule")).and_then(Value::as_str) == Some(id.as_str()))
+                .map(|(k, _)| k.clone())
+                .collect();
+            for m in mirrors {
+                t.remove("roleAssignments", &m, ChangeKind::HardDelete);
+            }
             ("Revoked", Some(id))
         }
         _ => return Err(GraphError::bad_request(format!("Invalid value specified for property 'action': '{action}'."))),

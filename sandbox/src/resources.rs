@@ -149,6 +149,7 @@ lookup_fn!(lookup_compliance, "deviceCompliancePolicies");
 lookup_fn!(lookup_config_policies, "configurationPolicies");
 lookup_fn!(lookup_autopilot, "windowsAutopilotDeploymentProfiles");
 lookup_fn!(lookup_ca, "conditionalAccessPolicies");
+lookup_fn!(lookup_assignment_filters, "assignmentFilters");
 
 const fn dir(coll: &'static str, path: &'static [&'static str], context: &'static str) -> Spec {
     Spec {
@@ -211,6 +212,7 @@ pub static SPECS: &[Spec] = &[
         create: Some(crate::roles::create_assignment),
         delete: Some(delete_hard),
         lookup: lookup_role_assignments,
+        visible: crate::pim::assignment_active,
         expand: crate::roles::expand,
         ..dir("roleAssignments", &["roleManagement", "directory", "roleAssignments"], "roleManagement/directory/roleAssignments")
     },
@@ -273,6 +275,14 @@ pub static SPECS: &[Spec] = &[
         ..intune("windowsAutopilotDeploymentProfiles", &["deviceManagement", "windowsAutopilotDeploymentProfiles"], "deviceManagement/windowsAutopilotDeploymentProfiles")
     },
     Spec {
+        beta_only: true,
+        create: Some(crate::intune::create_assignment_filter),
+        patch: Some(patch_merge),
+        delete: Some(delete_hard),
+        lookup: lookup_assignment_filters,
+        ..intune("assignmentFilters", &["deviceManagement", "assignmentFilters"], "deviceManagement/assignmentFilters")
+    },
+    Spec {
         family: Family::Other,
         create: Some(crate::conditional_access::create),
         patch: Some(crate::conditional_access::patch),
@@ -298,7 +308,7 @@ pub const KNOWN_SEGMENTS: &[&str] = &[
     "roleAssignments", "roleEligibilityScheduleRequests", "roleAssignmentScheduleRequests", "roleEligibilitySchedules", "roleAssignmentSchedules",
     "roleEligibilityScheduleInstances", "roleAssignmentScheduleInstances", "deviceManagement", "deviceConfigurations", "deviceCompliancePolicies",
     "configurationPolicies", "windowsAutopilotDeploymentProfiles", "assign", "assignments", "scheduleActionsForRules", "scheduledActionsForRule",
-    "settings", "identity", "conditionalAccess", "policies", "$batch",
+    "settings", "identity", "conditionalAccess", "policies", "$batch", "assignmentFilters",
     "getOmaSettingPlainTextValue", "microsoft.graph.getOmaSettingPlainTextValue",
 ];
 

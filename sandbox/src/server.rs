@@ -33,6 +33,8 @@ pub struct App {
     pub counts: Mutex<RequestCounts>,
     /// Granted application permissions ([`crate::permissions`]).
     pub permissions: Mutex<Arc<Vec<String>>>,
+    /// Licence tier (changeable through the admin API).
+    pub licences: Mutex<crate::licences::Licences>,
     pub auth: AuthConfig,
     pub base: String,
 }
@@ -319,6 +321,7 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         lag_ms: lock(&app.faults).cfg.replication_lag_ms,
         eventual: header(&parts.headers, "consistencylevel").is_some_and(|v| v.eq_ignore_ascii_case("eventual")),
         granted: lock(&app.permissions).clone(),
+        licences: *lock(&app.licences),
     };
     let result = if rest.len() == 1 && rest[0] == "$batch" {
         if method == "POST" {

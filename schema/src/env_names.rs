@@ -43,9 +43,9 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
         }
         let loc: Location = sources
             .iter()
-            .find(|s| s.path == d.origin.file)
+            .find(|s| s.holds(&d.origin))
             .map(|s| s.locate(&path!["user", key, "password_env"]))
-            .unwrap_or_else(|| d.origin.clone());
+            .unwrap_or_else(|| crate::diagnostic::Location::file(&d.origin.file));
         diags.push(
             Diagnostic::error("credential-env", format!("user.{key}: password_env names `{var}`, which holds a credential of the run, not a password"))
                 .at(Some(loc))

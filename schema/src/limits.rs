@@ -257,9 +257,9 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
                 let loc = c
                     .sources
                     .iter()
-                    .find(|s| s.path == origin.file)
+                    .find(|s| s.holds(&origin))
                     .map(|s| s.locate(&path))
-                    .unwrap_or_else(|| origin.clone());
+                    .unwrap_or_else(|| crate::diagnostic::Location::file(&origin.file));
                 c.diags.push(
                     Diagnostic::error("too-long", format!("{kind}.{key}: settings.{name} holds a string of {len} characters; {ours} allows at most {SETTING_TEXT}"))
                         .at(Some(loc)),

@@ -694,6 +694,22 @@ fn check_assignments(cx: &mut Ctx, kind: Kind, key: &str, origin: &Origin, a: &A
             );
         }
     }
+    use crate::kinds::assignment::{ALL_DEVICES, ALL_USERS};
+    for (target, f) in &a.filters {
+        let at = path![kind.as_str(), key, "assignments", "filters", target.as_str()];
+        if kind == Kind::AutopilotProfile {
+            cx.error("filter-not-supported", origin, &at, format!("{kind}.{key}: Autopilot profile assignments take no assignment filter"));
+            continue;
+        }
+        let included = a.include.contains(target) || (target == ALL_DEVICES && a.all_devices) || (target == ALL_USERS && a.all_users);
+        if !included {
+            let why = if a.exclude.contains(target) { "Graph has no filters on exclusions" } else { "filters apply to a group in `include`, or to all_devices / all_users when set" };
+            cx.error("filter-target", origin, &at, format!("{kind}.{key}: assignments.filters.{target} names no included target: {why}"));
+        }
+        if f.filter.trim().is_empty() {
+            cx.error("empty-filter", origin, &at, format!("{kind}.{key}: assignments.filters.{target}.filter is empty: give the filter's display name or id"));
+        }
+    }
 }
 
 fn check_settings(
@@ -777,6 +793,7 @@ fn check_policies(cx: &mut Ctx) {
             &d.origin,
             &d.value.assignments,
         );
+        check_compliance_actions(cx, key, &d.origin, d.value.actions.as_deref().unwrap_or_default());
         if d.value.grace_period_hours > 8760 {
             cx.error(
                 "out-of-range",
@@ -787,6 +804,45 @@ fn check_policies(cx: &mut Ctx) {
                     d.value.grace_period_hours
                 ),
             );
+        }
+    }
+}
+
+/// A compliance policy's other scheduled actions: grace periods within a
+/// year, a notification names its message template (a GUID) and may copy
+/// groups, other actions carry neither, and no action is declared twice.
+fn check_compliance_actions(cx: &mut Ctx, key: &str, origin: &Origin, actions: &[crate::kinds::compliance_policy::ComplianceAction]) {
+    use crate::kinds::compliance_policy::ComplianceActionType;
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, a) in actions.iter().enumerate() {
+        let at = |f: &str| path!["compliance_policy", key, "actions", i, f];
+        let ty = a.action_type.as_str();
+        if a.grace_period_hours > 8760 {
+            cx.error("out-of-range", origin, &at("grace_period_hours"), format!("compliance_policy.{key}: actions[{i}] ({ty}) grace_period_hours is {}; at most 8760 (a year)", a.grace_period_hours));
+        }
+        if !seen.insert((a.action_type, a.grace_period_hours)) {
+            cx.error("duplicate-action", origin, &at("type"), format!("compliance_policy.{key}: actions[{i}]: {ty} after {} hours is declared twice", a.grace_period_hours));
+        }
+        if a.action_type == ComplianceActionType::Notification {
+            match &a.template {
+                None => {
+                    cx.error("missing-template", origin, &at("type"), format!("compliance_policy.{key}: actions[{i}]: a notification needs `template`, the id of an Intune notification message template"));
+                }
+                Some(t) if !is_guid(t) => {
+                    cx.error("invalid-guid", origin, &at("template"), format!("compliance_policy.{key}: actions[{i}]: template `{t}` is not a GUID such as `00000000-0000-0000-0000-000000000000`"));
+                }
+                Some(_) => {}
+            }
+            for (j, g) in a.cc.iter().enumerate() {
+                cx.reference(origin, &path!["compliance_policy", key, "actions", i, "cc", j], g, &[Kind::Group]);
+            }
+        } else {
+            if a.template.is_some() {
+                cx.error("not-applicable", origin, &at("template"), format!("compliance_policy.{key}: actions[{i}]: only a notification has a template, not {ty}"));
+            }
+            if !a.cc.is_empty() {
+                cx.error("not-applicable", origin, &at("cc"), format!("compliance_policy.{key}: actions[{i}]: only a notification copies groups, not {ty}"));
+            }
         }
     }
 }
@@ -1077,6 +1133,16 @@ fn check_conditional_access(cx: &mut Ctx) {
             && p.users.include_roles.is_empty()
         {
             cx.error("no-users", &d.origin, &path!["conditional_access", key, "users"], format!("conditional_access.{key}: include at least one user, group or role (or \"All\")"));
+        }
+        // Graph refuses a policy without an application condition (an
+        // empty includeApplications is a 400): one must be declared.
+        if p.applications.include_applications.is_empty() {
+            cx.error(
+                "no-applications",
+                &d.origin,
+                &path!["conditional_access", key, "applications"],
+                format!("conditional_access.{key}: include at least one application (e.g. applications = {{ include_applications = [\"All\"] }}); Graph refuses a policy without one"),
+            );
         }
         if p.grant.built_in_controls.is_empty() {
             cx.error(

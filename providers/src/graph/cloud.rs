@@ -68,6 +68,15 @@ impl Cloud {
         Ok(Self::Custom { authority, graph })
     }
 
+    /// This cloud with its login host replaced (`AZURE_AUTHORITY_HOST`, as
+    /// the AKS workload-identity webhook sets it): Graph host and token
+    /// scope stay the cloud's own, so a US Government tenant keeps
+    /// graph.microsoft.us and its scope.
+    pub fn with_authority_host(self, authority: &str) -> Result<Self, ConfigError> {
+        let graph = parse_base(&self.graph_base())?;
+        Ok(Self::Custom { authority: parse_base(authority)?, graph })
+    }
+
     /// The authority host URL, without a trailing slash.
     pub fn authority(&self) -> String {
         match self {
@@ -139,6 +148,17 @@ mod tests {
         assert_eq!(c.scope(), "http://127.0.0.1:8080/.default");
         assert_eq!(c.token_endpoint("abc"), "http://127.0.0.1:8080/abc/oauth2/v2.0/token");
         assert!(Cloud::custom("ftp://x", "http://y").is_err());
+    }
+
+    #[test]
+    fn authority_host_overrides_only_the_login_host() {
+        let c = Cloud::UsGov.with_authority_host("https://login.microsoftonline.us/").unwrap();
+        assert_eq!(c.graph_base(), "https://graph.microsoft.us");
+        assert_eq!(c.scope(), "https://graph.microsoft.us/.default");
+        let c = Cloud::China.with_authority_host("http://127.0.0.1:9").unwrap();
+        assert_eq!(c.token_endpoint("t"), "http://127.0.0.1:9/t/oauth2/v2.0/token");
+        assert_eq!(c.scope(), "https://microsoftgraph.chinacloudapi.cn/.default");
+        assert!(Cloud::Global.with_authority_host("not a url").is_err());
     }
 
     #[test]

@@ -151,6 +151,16 @@ pub fn write_body(r: &DesiredResource, ids: &dyn Fn(&str) -> Option<String>) -> 
         body.insert(k.clone(), resolve(v, ids)?);
     }
     let mut body = Value::Object(body);
+    // Graph refuses `includeApplications: []` (validation requires an
+    // application), and an empty exclusion list says nothing: leave empty
+    // application lists out. `authenticationStrength: null` is not sent
+    // either; grantControls is written whole, so leaving it out clears it.
+    if let Some(Value::Object(apps)) = body.pointer_mut("/conditions/applications") {
+        apps.retain(|_, v| !matches!(v, Value::Array(a) if a.is_empty()));
+    }
+    if let Some(Value::Object(grant)) = body.get_mut("grantControls") {
+        grant.retain(|k, v| !(k == "authenticationStrength" && v.is_null()));
+    }
     for path in ["/conditions/users/includeRoles", "/conditions/users/excludeRoles"] {
         if let Some(Value::Array(roles)) = body.pointer_mut(path) {
             for role in roles.iter_mut() {
@@ -161,4 +171,25 @@ pub fn write_body(r: &DesiredResource, ids: &dyn Fn(&str) -> Option<String>) -> 
         }
     }
     Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: &str = "[conditional_access.c]\ndisplay_name = \"C\"\nstate = \"enabled\"\nusers = { include_users = [\"All\"] }\napplications = { include_applications = [\"All\"] }\ngrant = { built_in_controls = [\"mfa\"] }\n";
+
+    #[test]
+    fn the_write_body_never_sends_empty_application_lists_or_a_null_authentication_strength() {
+        let state = schema::load_str(&[("a.toml", POLICY)]).expect("valid");
+        let mut c = state.conditional_access["c"].value.clone();
+        let body = write_body(&desired("c", &c, &state), &|_| None).unwrap();
+        assert_eq!(body.pointer("/conditions/applications"), Some(&json!({"includeApplications": ["All"]})));
+        assert!(body["grantControls"].get("authenticationStrength").is_none(), "{body}");
+        assert_eq!(body.pointer("/grantControls/builtInControls"), Some(&json!(["mfa"])));
+        // Even were validation bypassed, `includeApplications: []` is never sent.
+        c.applications.include_applications.clear();
+        let body = write_body(&desired("c", &c, &state), &|_| None).unwrap();
+        assert!(body.pointer("/conditions/applications/includeApplications").is_none(), "{body}");
+    }
 }

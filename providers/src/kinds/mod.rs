@@ -22,7 +22,7 @@ use engine::model::reference;
 use engine::{DesiredModel, DesiredResource, Props};
 use schema::kinds::Assignments;
 use schema::{Address, DesiredState, Kind};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 /// Build the engine's desired model from loaded desired state.
 pub fn desired_model(state: &DesiredState) -> DesiredModel {
@@ -137,33 +137,75 @@ pub(crate) fn ref_to(state: &DesiredState, r: &str, allowed: &[Kind]) -> Value {
 }
 
 /// Intune assignments, normalized: include/exclude group references and the
-/// two "all" targets.
+/// two "all" targets, unfiltered; targets with an assignment filter appear
+/// only under `filters`, keyed `"<filter name or id>|<mode>"` (lowercase)
+/// with their targets (group references, "allDevices", "allUsers"). So a
+/// filter set on a target in Intune but not declared takes it out of
+/// `include`: filtered and unfiltered never compare equal.
 pub(crate) fn desired_assignments(state: &DesiredState, a: &Assignments) -> Value {
-    let groups = |list: &Vec<String>| Value::Array(list.iter().map(|g| ref_to(state, g, &[Kind::Group])).collect());
+    use schema::kinds::assignment::{ALL_DEVICES, ALL_USERS};
+    let group = |g: &String| ref_to(state, g, &[Kind::Group]);
+    let mut filters: std::collections::BTreeMap<String, Vec<Value>> = std::collections::BTreeMap::new();
+    for (target, f) in &a.filters {
+        let t = match target.as_str() {
+            ALL_DEVICES => json!("allDevices"),
+            ALL_USERS => json!("allUsers"),
+            g => ref_to(state, g, &[Kind::Group]),
+        };
+        filters.entry(filter_key(&f.filter, f.mode.as_str())).or_default().push(t);
+    }
     let mut m = Map::new();
-    m.insert("include".into(), groups(&a.include));
-    m.insert("exclude".into(), groups(&a.exclude));
-    m.insert("allDevices".into(), Value::Bool(a.all_devices));
-    m.insert("allUsers".into(), Value::Bool(a.all_users));
+    m.insert("include".into(), Value::Array(a.include.iter().filter(|g| !a.filters.contains_key(*g)).map(group).collect()));
+    m.insert("exclude".into(), Value::Array(a.exclude.iter().map(group).collect()));
+    m.insert("allDevices".into(), Value::Bool(a.all_devices && !a.filters.contains_key(ALL_DEVICES)));
+    m.insert("allUsers".into(), Value::Bool(a.all_users && !a.filters.contains_key(ALL_USERS)));
+    if !filters.is_empty() {
+        m.insert("filters".into(), Value::Object(filters.into_iter().map(|(k, v)| (k, Value::Array(v))).collect()));
+    }
     Value::Object(m)
 }
 
-/// Graph's assignment list (`[{target: {@odata.type, groupId}}]`) in the
-/// normalized form above, group ids as references.
+/// `"<filter>|<mode>"`, the key of a filter in normalized assignments.
+pub(crate) fn filter_key(filter: &str, mode: &str) -> String {
+    format!("{}|{}", filter.trim().to_lowercase(), mode.to_lowercase())
+}
+
+/// Where observe puts a filter's display name on a live target (never sent
+/// to Graph: targets are rebuilt from normalized assignments).
+pub const FILTER_NAME: &str = "@tenantctl.filterName";
+
+/// Graph's assignment list (`[{target: {@odata.type, groupId,
+/// deviceAndAppManagementAssignmentFilterId/Type}}]`) in the normalized form
+/// above, group ids as references. A filtered target is keyed under
+/// `filters` by the filter's id and, when observe found it, its name.
 pub(crate) fn live_assignments(assignments: &Value) -> Value {
     let mut include = Vec::new();
     let mut exclude = Vec::new();
     let mut all_devices = false;
     let mut all_users = false;
+    let mut filters: std::collections::BTreeMap<String, Vec<Value>> = std::collections::BTreeMap::new();
     for a in assignments.as_array().into_iter().flatten() {
         let target = a.get("target").unwrap_or(a);
         let ty = target.get("@odata.type").and_then(Value::as_str).unwrap_or_default();
         let group = target.get("groupId").and_then(Value::as_str);
+        let filter_id = target.get("deviceAndAppManagementAssignmentFilterId").and_then(Value::as_str).filter(|f| !f.is_empty());
+        let mode = target.get("deviceAndAppManagementAssignmentFilterType").and_then(Value::as_str).filter(|m| !m.eq_ignore_ascii_case("none"));
+        let filtered = |t: Value, filters: &mut std::collections::BTreeMap<String, Vec<Value>>| match (filter_id, mode) {
+            (Some(id), Some(mode)) => {
+                filters.entry(filter_key(id, mode)).or_default().push(t.clone());
+                if let Some(name) = target.get(FILTER_NAME).and_then(Value::as_str) {
+                    filters.entry(filter_key(name, mode)).or_default().push(t);
+                }
+                true
+            }
+            _ => false,
+        };
         match (ty.trim_start_matches("#microsoft.graph."), group) {
             ("exclusionGroupAssignmentTarget", Some(g)) => exclude.push(reference(g)),
-            ("groupAssignmentTarget", Some(g)) => include.push(reference(g)),
-            ("allDevicesAssignmentTarget", _) => all_devices = true,
-            ("allLicensedUsersAssignmentTarget", _) => all_users = true,
+            ("groupAssignmentTarget", Some(g)) if !filtered(reference(g), &mut filters) => include.push(reference(g)),
+            ("groupAssignmentTarget", Some(_)) => {}
+            ("allDevicesAssignmentTarget", _) => all_devices = !filtered(json!("allDevices"), &mut filters),
+            ("allLicensedUsersAssignmentTarget", _) => all_users = !filtered(json!("allUsers"), &mut filters),
             _ => {}
         }
     }
@@ -172,19 +214,96 @@ pub(crate) fn live_assignments(assignments: &Value) -> Value {
     m.insert("exclude".into(), Value::Array(exclude));
     m.insert("allDevices".into(), Value::Bool(all_devices));
     m.insert("allUsers".into(), Value::Bool(all_users));
+    m.insert("filters".into(), Value::Object(filters.into_iter().map(|(k, v)| (k, Value::Array(v))).collect()));
     Value::Object(m)
 }
 
 /// Graph's `/assign` body for normalized assignments, with references
-/// replaced by group ids. `odata_assignment` is e.g.
+/// replaced by group ids and filter names or ids by filter ids
+/// (`filter_id`). `odata_assignment` is e.g.
 /// `#microsoft.graph.deviceConfigurationAssignment`.
-pub fn assign_body(assignments: &Value, ids: &dyn Fn(&str) -> Option<String>, odata_assignment: &str) -> Result<Value, String> {
-    Ok(serde_json::json!({ "assignments": assignment_targets(assignments, ids)?.into_iter().map(|t| {
+pub fn assign_body(
+    assignments: &Value,
+    ids: &dyn Fn(&str) -> Option<String>,
+    filter_id: &dyn Fn(&str) -> Result<String, String>,
+    odata_assignment: &str,
+) -> Result<Value, String> {
+    let mut targets = assignment_targets(assignments, ids)?;
+    targets.extend(filtered_targets(assignments, ids, filter_id)?);
+    Ok(serde_json::json!({ "assignments": targets.into_iter().map(|t| {
         serde_json::json!({"@odata.type": odata_assignment, "target": t})
     }).collect::<Vec<_>>() }))
 }
 
-/// The Graph targets of normalized assignments.
+/// The id of the assignment filter `f` (a display name or an id, as
+/// lowercased in normalized assignments) among the tenant's `filters`.
+/// Two filters with the name is an error naming both ids, never a guess.
+pub fn resolve_filter(filters: &[Value], f: &str) -> Result<String, String> {
+    if let Some(x) = filters.iter().find(|x| str_field(x, "id").eq_ignore_ascii_case(f)) {
+        return Ok(str_field(x, "id").to_string());
+    }
+    let named: Vec<&str> = filters.iter().filter(|x| str_field(x, "displayName").trim().to_lowercase() == f).map(|x| str_field(x, "id")).collect();
+    match named.as_slice() {
+        [one] => Ok(one.to_string()),
+        [] => Err(format!("no assignment filter named `{f}` (or with that id) exists in the tenant")),
+        many => Err(format!("{} assignment filters are named `{f}` ({}); name it by id", many.len(), many.join(", "))),
+    }
+}
+
+/// Puts each filtered target's filter name beside its id (`FILTER_NAME`),
+/// from the tenant's `filters`, so desired state may name filters either way.
+pub fn annotate_filter_names(policies: &mut [Value], filters: &[Value]) {
+    for p in policies.iter_mut() {
+        for a in p.get_mut("assignments").and_then(Value::as_array_mut).into_iter().flatten() {
+            let Some(target) = a.get_mut("target").and_then(Value::as_object_mut) else { continue };
+            let id = target.get("deviceAndAppManagementAssignmentFilterId").and_then(Value::as_str).unwrap_or_default().to_string();
+            if let Some(f) = filters.iter().find(|f| !id.is_empty() && str_field(f, "id").eq_ignore_ascii_case(&id)) {
+                target.insert(FILTER_NAME.into(), json!(str_field(f, "displayName")));
+            }
+        }
+    }
+}
+
+/// Whether any policy's assignment targets carry a filter.
+pub fn uses_filters(policies: &[Value]) -> bool {
+    policies.iter().any(|p| {
+        p.get("assignments").and_then(Value::as_array).into_iter().flatten().any(|a| {
+            a.pointer("/target/deviceAndAppManagementAssignmentFilterId").and_then(Value::as_str).is_some_and(|f| !f.is_empty())
+        })
+    })
+}
+
+/// The filter names or ids normalized assignments use.
+pub fn filters_named(assignments: &Value) -> Vec<String> {
+    assignments.get("filters").and_then(Value::as_object).into_iter().flatten().filter_map(|(k, _)| k.rsplit_once('|').map(|(f, _)| f.to_string())).collect()
+}
+
+/// The targets under `filters`, each with its filter id and mode.
+fn filtered_targets(assignments: &Value, ids: &dyn Fn(&str) -> Option<String>, filter_id: &dyn Fn(&str) -> Result<String, String>) -> Result<Vec<Value>, String> {
+    let mut out = Vec::new();
+    for (key, targets) in assignments.get("filters").and_then(Value::as_object).into_iter().flatten() {
+        let (filter, mode) = key.rsplit_once('|').ok_or_else(|| format!("malformed filter key {key}"))?;
+        let fid = filter_id(filter)?;
+        for t in targets.as_array().into_iter().flatten() {
+            let mut target = match t.as_str() {
+                Some("allDevices") => json!({"@odata.type": "#microsoft.graph.allDevicesAssignmentTarget"}),
+                Some("allUsers") => json!({"@odata.type": "#microsoft.graph.allLicensedUsersAssignmentTarget"}),
+                _ => {
+                    let address = engine::model::as_reference(t).unwrap_or_default().to_string();
+                    let id = ids(&address).ok_or_else(|| format!("{address} has no object id yet"))?;
+                    json!({"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": id})
+                }
+            };
+            target["deviceAndAppManagementAssignmentFilterId"] = json!(fid);
+            target["deviceAndAppManagementAssignmentFilterType"] = json!(mode);
+            out.push(target);
+        }
+    }
+    Ok(out)
+}
+
+/// The Graph targets of normalized assignments, without filtered ones
+/// (Autopilot profiles, which take no filters).
 pub fn assignment_targets(assignments: &Value, ids: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Value>, String> {
     let mut out = Vec::new();
     let list = |k: &str| assignments.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
@@ -302,7 +421,7 @@ mod tests {
         assert_eq!(live["include"], json!([{"@ref": "g1"}]));
         assert_eq!(live["exclude"], json!([{"@ref": "g2"}]));
         assert_eq!(live["allDevices"], json!(true));
-        let body = assign_body(&live, &|a| Some(format!("id-{a}")), "#microsoft.graph.deviceConfigurationAssignment").unwrap();
+        let body = assign_body(&live, &|a| Some(format!("id-{a}")), &|f| Err(format!("no filter {f}")), "#microsoft.graph.deviceConfigurationAssignment").unwrap();
         let targets = body["assignments"].as_array().unwrap();
         assert_eq!(targets.len(), 3);
         assert_eq!(targets[0]["target"]["groupId"], json!("id-g1"));

@@ -86,6 +86,93 @@ pub fn normalize(raw: &Value, assignment: &str) -> LiveObject {
     }
 }
 
+/// The error code Graph answers PIM requests with on a tenant without
+/// Microsoft Entra ID P2 (or Governance).
+pub const LICENCE_REQUIRED: &str = "AadPremiumLicenseRequired";
+
+/// Said once when the PIM lists cannot be read for lack of a licence.
+pub const PIM_UNAVAILABLE: &str = "Privileged Identity Management is unavailable: the tenant has no Microsoft Entra ID P2 or Microsoft Entra ID Governance licence (Graph answers AadPremiumLicenseRequired), so only permanent active role assignments are read and managed";
+
+/// What reading role assignments found: the live objects, and whether the
+/// PIM lists (schedules, eligibility) could be read.
+pub struct Read {
+    pub objects: Vec<LiveObject>,
+    pub pim: bool,
+}
+
+/// Whether a desired assignment needs PIM: eligible, or time-boxed.
+pub fn needs_pim(r: &DesiredResource) -> bool {
+    r.props.get("assignment").and_then(Value::as_str) == Some("eligible") || r.props.get("endDateTime").is_some_and(|e| !e.is_null())
+}
+
+/// Why a desired assignment is refused without PIM.
+pub fn needs_pim_reason(r: &DesiredResource) -> String {
+    let what = if r.props.get("assignment").and_then(Value::as_str) == Some("eligible") { "an eligible" } else { "a time-boxed (expires)" };
+    format!(
+        "{what} role assignment needs Privileged Identity Management, which needs a Microsoft Entra ID P2 or Microsoft Entra ID Governance licence; the tenant has neither (Graph answers {LICENCE_REQUIRED}). Declare it as a permanent active assignment, or license the tenant"
+    )
+}
+
+/// Whether a PIM schedule (or instance) is an activation of an eligible
+/// assignment rather than an assignment.
+pub fn is_activation(s: &Value) -> bool {
+    s.get("assignmentType").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("activated"))
+}
+
+/// (principal, role, scope) of an assignment or schedule.
+pub fn assignment_key(v: &Value) -> (String, String, String) {
+    (
+        str_field(v, "principalId").to_string(),
+        str_field(v, "roleDefinitionId").to_lowercase(),
+        v.get("directoryScopeId").and_then(Value::as_str).unwrap_or("/").to_string(),
+    )
+}
+
+/// The keys of activations among active schedules: Entra lists an
+/// activation in `/roleAssignments` while it lasts, like a standing
+/// assignment, and only the schedule (`assignmentType: Activated`) tells
+/// them apart. A key with an `Assigned` schedule too is an assignment.
+pub fn activation_keys(schedules: &[Value]) -> std::collections::BTreeSet<(String, String, String)> {
+    let assigned: std::collections::BTreeSet<_> = schedules.iter().filter(|s| !is_activation(s)).map(assignment_key).collect();
+    schedules.iter().filter(|s| is_activation(s)).map(assignment_key).filter(|k| !assigned.contains(k)).collect()
+}
+
+/// Live role assignments from `/roleAssignments` and, when PIM is
+/// available, the active and eligible schedules. Activations are never
+/// assignments; an active schedule not (yet) mirrored in
+/// `/roleAssignments` still grants the role, under the schedule's id.
+pub fn combine(active: &[Value], pim: Option<(&[Value], &[Value])>) -> Vec<LiveObject> {
+    let Some((schedules, eligible)) = pim else {
+        return active.iter().map(|a| normalize(a, "active")).collect();
+    };
+    let activations = activation_keys(schedules);
+    let mut ends = std::collections::BTreeMap::new();
+    for s in schedules.iter().filter(|s| !is_activation(s)) {
+        if let Some(i) = s.get("scheduleInfo") {
+            ends.insert(assignment_key(s), i.clone());
+        }
+    }
+    let mut out = Vec::new();
+    let mut held = std::collections::BTreeSet::new();
+    for a in active {
+        let key = assignment_key(a);
+        held.insert(key.clone());
+        if activations.contains(&key) {
+            continue;
+        }
+        let mut a = a.clone();
+        if let (Some(info), Some(m)) = (ends.get(&key), a.as_object_mut()) {
+            m.insert("scheduleInfo".into(), info.clone());
+        }
+        out.push(normalize(&a, "active"));
+    }
+    for s in schedules.iter().filter(|s| !held.contains(&assignment_key(s)) && !is_activation(s)) {
+        out.push(normalize(s, "active"));
+    }
+    out.extend(eligible.iter().map(|e| normalize(e, "eligible")));
+    out
+}
+
 /// How a desired role assignment is written.
 pub enum Write {
     /// POST /roleManagement/directory/roleAssignments

@@ -83,7 +83,7 @@ pub fn ring_name(display_name: &str, ring: &str) -> String {
 
 /// A ring copy's assignments: its ring group, and the policy's excludes.
 fn ring_assignments(declared: &Assignments, group: &Address) -> Assignments {
-    Assignments { include: vec![group.to_string()], exclude: declared.exclude.clone(), all_devices: false, all_users: false }
+    Assignments { include: vec![group.to_string()], exclude: declared.exclude.clone(), all_devices: false, all_users: false, filters: Default::default() }
 }
 
 fn expand_one(

@@ -64,8 +64,36 @@ pub fn normalize_schedule(props: &mut engine::Props) {
     }
 }
 
+/// Graph's TimeOfDay (`08:00:00.0000000`, or normalized `08:00:00`) as
+/// desired state writes it (`HH:MM`, what validation accepts). Seconds are
+/// dropped: Intune's pickers set whole minutes.
+pub fn hh_mm(t: &str) -> String {
+    time_of_day(t)[..5].to_string()
+}
+
+/// A live `installationSchedule` in desired state's form (for export):
+/// active hours or a scheduled day and time, `HH:MM`, no `@odata.type`.
+pub fn export_schedule(v: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    for (graph, toml) in [("activeHoursStart", "active_hours_start"), ("activeHoursEnd", "active_hours_end"), ("scheduledInstallTime", "scheduled_install_time")] {
+        if let Some(t) = v.get(graph).and_then(Value::as_str) {
+            out.insert(toml.into(), json!(hh_mm(t)));
+        }
+    }
+    if let Some(d) = v.get("scheduledInstallDay").filter(|d| !d.is_null()) {
+        out.insert("scheduled_install_day".into(), d.clone());
+    }
+    Value::Object(out)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn exported_schedules_use_hh_mm() {
+        let live = serde_json::json!({"@odata.type": "#microsoft.graph.windowsUpdateActiveHoursInstall", "activeHoursStart": "08:00:00", "activeHoursEnd": "17:30:00.0000000"});
+        assert_eq!(super::export_schedule(&live), serde_json::json!({"active_hours_start": "08:00", "active_hours_end": "17:30"}));
+    }
+
     #[test]
     fn times_of_day() {
         assert_eq!(super::time_of_day("8:00"), "08:00:00");

@@ -74,6 +74,31 @@ pub fn normalize(raw: &Value) -> Option<LiveObject> {
     })
 }
 
+/// The flag tenantctl manages in `passwordPolicies`.
+pub const DISABLE_EXPIRATION: &str = "DisablePasswordExpiration";
+
+/// `passwordPolicies` is a set of flags written as one comma-separated
+/// string (`DisablePasswordExpiration, DisableStrongPassword`; `None` for
+/// none). The live value with the managed flag set or cleared, every other
+/// flag kept.
+pub fn password_policies(live: Option<&str>, disable_expiration: bool) -> String {
+    let mut flags: Vec<String> = live
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|f| !f.is_empty() && !f.eq_ignore_ascii_case("none") && !f.eq_ignore_ascii_case(DISABLE_EXPIRATION))
+        .map(str::to_string)
+        .collect();
+    if disable_expiration {
+        flags.insert(0, DISABLE_EXPIRATION.to_string());
+    }
+    if flags.is_empty() {
+        "None".to_string()
+    } else {
+        flags.join(", ")
+    }
+}
+
 /// The POST /users body. `password` is resolved by the caller at apply
 /// time and never stored.
 pub fn create_body(r: &DesiredResource, password: &str) -> Value {
@@ -86,4 +111,18 @@ pub fn create_body(r: &DesiredResource, password: &str) -> Value {
     let force = r.create_only.get("forceChangePasswordNextSignIn").cloned().unwrap_or(json!(true));
     body.insert("passwordProfile".into(), json!({"password": password, "forceChangePasswordNextSignIn": force}));
     Value::Object(body)
+}
+
+#[cfg(test)]
+mod password_policy_tests {
+    use super::password_policies;
+
+    #[test]
+    fn the_managed_flag_is_set_or_cleared_and_the_others_kept() {
+        assert_eq!(password_policies(Some("DisableStrongPassword"), true), "DisablePasswordExpiration, DisableStrongPassword");
+        assert_eq!(password_policies(Some("DisablePasswordExpiration,DisableStrongPassword"), false), "DisableStrongPassword");
+        assert_eq!(password_policies(Some("DisablePasswordExpiration"), false), "None");
+        assert_eq!(password_policies(None, true), "DisablePasswordExpiration");
+        assert_eq!(password_policies(Some("None"), true), "DisablePasswordExpiration");
+    }
 }

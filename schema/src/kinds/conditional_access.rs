@@ -44,7 +44,8 @@ pub struct UserConditions {
     pub exclude_roles: Vec<String>,
 }
 
-/// Which cloud apps the policy applies to.
+/// Which cloud apps the policy applies to. Graph requires an application
+/// condition, so `include_applications` must name at least one.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApplicationConditions {

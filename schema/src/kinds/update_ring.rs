@@ -18,6 +18,9 @@ pub enum AutomaticUpdateMode {
     AutoInstallAndRebootAtMaintenanceTime,
     AutoInstallAndRebootAtScheduledTime,
     AutoInstallAndRebootWithoutEndUserControl,
+    /// Windows' own default behaviour. A member of the beta enum only (not
+    /// v1.0's); tenantctl reads and writes update rings through beta.
+    WindowsDefault,
 }
 
 /// businessReadyUpdatesOnly: the servicing channel; `all` is the General Availability channel.
