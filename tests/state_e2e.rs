@@ -97,6 +97,13 @@ async fn wait_all(children: Vec<Child>) -> Vec<Output> {
     tokio::task::spawn_blocking(move || children.into_iter().map(|c| c.wait_with_output().unwrap()).collect()).await.unwrap()
 }
 
+/// `text` without the TOML table that starts with `header` (up to the next table).
+fn drop_table(text: &str, header: &str) -> String {
+    let Some(start) = text.find(header) else { return text.to_string() };
+    let end = text[start + header.len()..].find("\n[").map(|e| start + header.len() + e + 1).unwrap_or(text.len());
+    format!("{}{}", &text[..start], &text[end..])
+}
+
 /// A generated tenant of `groups` groups and `rings` update rings, each
 /// ring assigned to a group, needing no approvals.
 fn generated_tenant(groups: usize, rings: usize) -> (tempfile::TempDir, PathBuf) {
@@ -115,6 +122,11 @@ fn generated_tenant(groups: usize, rings: usize) -> (tempfile::TempDir, PathBuf)
             std::fs::remove_file(p).unwrap();
         }
     }
+    // Only [tenant] and [governance] stay; the Managed Desktop markings and
+    // the protected break-glass account name objects this tenant lacks.
+    let tenant = std::fs::read_to_string(dir.join("tenant.toml")).unwrap();
+    let tenant = drop_table(&tenant, "[governance.managed_desktop]").replace("protected = [\"user.breakglass-1\"]\n", "");
+    std::fs::write(dir.join("tenant.toml"), tenant).unwrap();
     let mut g = String::new();
     for i in 0..groups {
         g.push_str(&format!("[group.gen-{i:03}]\ndisplay_name = \"Generated {i:03}\"\nmail_nickname = \"generated-{i:03}\"\n\n"));
