@@ -101,7 +101,8 @@ pub(crate) fn journal_attributed(path: &Path, plan_hash: &str, r: &ChangeResult,
 /// adopted by natural key, or a create Graph answered (before its object
 /// is readable), so every object tenantctl made is journaled even if the
 /// run is killed before the change finishes.
-fn journal_event(path: &Path, plan_hash: &str, address: &schema::Address, action: &str, id: &str, outcome: &str, note: &str) -> Result<()> {
+#[allow(clippy::too_many_arguments)]
+fn journal_event(path: &Path, plan_hash: &str, address: &schema::Address, action: &str, id: &str, outcome: &str, note: &str, who: &Attribution) -> Result<()> {
     let line = json!({
         "when": now(),
         "who": operator(),
@@ -113,6 +114,9 @@ fn journal_event(path: &Path, plan_hash: &str, address: &schema::Address, action
         "error": null,
         "request_ids": [],
         "note": note,
+        "author": who.author,
+        "approvers": who.approvers,
+        "change": who.change,
     });
     journal_line(path, &line)
 }
@@ -313,7 +317,7 @@ async fn run_locked(
         store.probe(&journal_file)?;
         let hash = plan.hash();
         for (address, id, op) in &adopted {
-            journal_event(&journal_file, &hash, address, "adopt", id, "applied", "matched by natural key; recorded in the ledger")?;
+            journal_event(&journal_file, &hash, address, "adopt", id, "applied", "matched by natural key; recorded in the ledger", &attribution)?;
             store.append(op).with_context(|| format!("recording the adoption of {address}"))?;
         }
         store.compact(&owned)?;
@@ -342,14 +346,14 @@ async fn run_locked(
     crate::governance::record_trust(&plan, desired, &target.ledger_path, &attribution.approvers)?;
     let hash = plan.hash();
     let hook = {
-        let (store, journal_file, hash) = (store.clone(), journal_file.clone(), hash.clone());
+        let (store, journal_file, hash, who) = (store.clone(), journal_file.clone(), hash.clone(), attribution.clone());
         move |event: CreateEvent<'_>| -> std::result::Result<(), String> {
             let written = match event {
                 CreateEvent::Sending { address } => store.append(&LedgerOp::Pending { address: address.clone(), since: now() }),
                 // The journal first: an object the ledger holds is always
                 // journaled (killed in between, the next run adopts it by
                 // natural key, with a journal line of its own).
-                CreateEvent::Created { address, id } => journal_event(&journal_file, &hash, address, "create", id, "created", "Graph answered the create; waiting for the object to replicate")
+                CreateEvent::Created { address, id } => journal_event(&journal_file, &hash, address, "create", id, "created", "Graph answered the create; waiting for the object to replicate", &who)
                     .and_then(|_| store.append(&LedgerOp::Record { address: address.clone(), entry: LedgerEntry { id: id.to_string(), applied: None, changed_at: Some(now()) } })),
             };
             written.map_err(|e| format!("{e:#}"))
@@ -358,7 +362,7 @@ async fn run_locked(
     let executor = providers::apply::GraphExecutor::new(target.client.clone(), |name| std::env::var(name).ok(), chrono::Utc::now()).with_create_hook(hook);
     let report = engine::apply::apply_recorded(&plan, &mut ledger, &executor, &ApplyOptions { concurrency: opts.concurrency, now: now() }, |record, _| {
         let written = match &record {
-            Record::Adopted { address, id, op } => journal_event(&journal_file, &hash, address, "adopt", id, "applied", "matched by natural key; recorded in the ledger").and_then(|_| store.append(op)),
+            Record::Adopted { address, id, op } => journal_event(&journal_file, &hash, address, "adopt", id, "applied", "matched by natural key; recorded in the ledger", &attribution).and_then(|_| store.append(op)),
             Record::Change { result, op } => {
                 let symbol = match result.status {
                     Status::Applied => "ok",

@@ -22,7 +22,7 @@ async fn detached_approvals_from_a_directory_count_for_the_plan_they_sign() {
     let sb = sandbox().await;
     let keys = tempfile::tempdir().unwrap();
     let k = keys.path();
-    keygen(&sb, k, "author");
+    let author = keygen(&sb, k, "author");
     let alice = keygen(&sb, k, "alice");
     let bob = keygen(&sb, k, "bob");
     let work = scratch_with(|t| {
@@ -31,6 +31,8 @@ async fn detached_approvals_from_a_directory_count_for_the_plan_they_sign() {
             &alice,
         )
         .replace("ed25519:CDpmHBgPXntq+9WOXGBCkH5u3mQCJjLveR2EV9yC7yg=", &bob)
+        // The plan's author is listed (in place of the example's carol).
+        .replace("ed25519:Byh8k9fRF1GPU9WN+P9IzHlPKizitujL2J5ExbScN0Q=", &author)
     });
     let w = work.path();
     let d = w.join("desired-state");

@@ -400,7 +400,7 @@ async fn github_workflow_steps_plan_approve_apply_and_report_drift_against_the_s
     let wf = github();
     let keys = tempfile::tempdir().unwrap();
     let k = keys.path();
-    keygen(k, "author");
+    let author = keygen(k, "author");
     let alice = keygen(k, "alice");
     let bob = keygen(k, "bob");
     // The repository: desired state whose approvers are alice and bob.
@@ -410,6 +410,8 @@ async fn github_workflow_steps_plan_approve_apply_and_report_drift_against_the_s
             &alice,
         )
         .replace("ed25519:CDpmHBgPXntq+9WOXGBCkH5u3mQCJjLveR2EV9yC7yg=", &bob)
+        // The plan's author is listed (in place of the example's carol).
+        .replace("ed25519:Byh8k9fRF1GPU9WN+P9IzHlPKizitujL2J5ExbScN0Q=", &author)
     });
     let runner_dir = tempfile::tempdir().unwrap();
     let binary = PathBuf::from(env!("CARGO_BIN_EXE_tenantctl"));
@@ -622,7 +624,7 @@ async fn azure_pipeline_scripts_plan_and_apply_with_the_azure_cli_credential() {
     let p = load_yaml("azure-pipelines.yml");
     let keys = tempfile::tempdir().unwrap();
     let k = keys.path();
-    keygen(k, "author");
+    let author = keygen(k, "author");
     let alice = keygen(k, "alice");
     let bob = keygen(k, "bob");
     let repo_dir = scratch_with(|t| {
@@ -631,6 +633,8 @@ async fn azure_pipeline_scripts_plan_and_apply_with_the_azure_cli_credential() {
             &alice,
         )
         .replace("ed25519:CDpmHBgPXntq+9WOXGBCkH5u3mQCJjLveR2EV9yC7yg=", &bob)
+        // The plan's author is listed (in place of the example's carol).
+        .replace("ed25519:Byh8k9fRF1GPU9WN+P9IzHlPKizitujL2J5ExbScN0Q=", &author)
     });
     let w = repo_dir.path();
     // AzureCLI@2 leaves `az` signed in; here a stub hands out sandbox tokens.

@@ -40,6 +40,7 @@ primary_domain = "{domain}"
 
 [governance]
 approvals_required = 0
+unattended = "a test fixture of rendering and reads, not of approval"
 
 [group.devices]
 display_name = "Managed Devices"

@@ -24,6 +24,7 @@ primary_domain = "{domain}"
 
 [governance]
 approvals_required = 0
+unattended = "a test fixture of rendering and reads, not of approval"
 
 [user.ada]
 user_principal_name = "ada@{domain}"
@@ -45,6 +46,7 @@ assignments = {{ include = ["devices"] }}
 display_name = "Require MFA"
 state = "enabled"
 users = {{ include_users = ["All"], exclude_users = ["ada"] }}
+applications = {{ include_applications = ["All"] }}
 grant = {{ built_in_controls = ["mfa"] }}
 "#
         ),
