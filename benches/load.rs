@@ -38,7 +38,7 @@ struct Args {
     bench: bool,
 }
 
-const TENANT: &str = "[tenant]\nname = \"Contoso\"\nprimary_domain = \"contoso.onmicrosoft.com\"\n";
+const TENANT: &str = "[tenant]\nprimary_domain = \"contoso.onmicrosoft.com\"\n";
 
 /// N users in one file, as someone who keeps accounts in one list writes them.
 fn one_file(n: usize) -> String {

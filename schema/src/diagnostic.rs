@@ -96,22 +96,23 @@ impl LineIndex {
     }
 }
 
-/// Where a resource was declared, kept as a byte span in its file rather
-/// than a line and column: those are computed only when a diagnostic needs
-/// them ([`crate::source::SourceFile::location`]), so loading stays linear
-/// in the size of the files and keeps no copy of their lines.
+/// Where a resource was declared: its file and its path in that file
+/// (`["group", "ring"]`), not a line and column. Those are found only when a
+/// diagnostic needs them ([`crate::source::SourceFile::located`]), with the
+/// file's spans parsed then, so loading valid files stays linear and parses
+/// each file once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
     /// The file, as shown to the user (shared by every resource it declares).
     pub file: Arc<Path>,
-    /// Byte span of the declaration's key or table header, when known.
-    pub span: Option<Range<usize>>,
+    /// The declaration's path in the file.
+    pub path: Vec<crate::source::Seg>,
 }
 
 impl Origin {
     /// An origin naming a file only.
     pub fn file(file: Arc<Path>) -> Origin {
-        Origin { file, span: None }
+        Origin { file, path: Vec::new() }
     }
 }
 

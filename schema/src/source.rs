@@ -46,7 +46,9 @@ pub struct SourceFile {
     /// Path as shown to the user (relative to the desired-state directory's parent).
     pub path: PathBuf,
     pub text: String,
-    pub doc: Option<ImDocument<String>>,
+    /// The document with spans, parsed the first time a location is needed
+    /// (the values themselves are parsed once, by `load`).
+    doc: OnceLock<Option<ImDocument<String>>>,
     /// `path`, shared by the origins of every resource this file declares.
     file: Arc<Path>,
     /// Line starts, built the first time a location in this file is needed.
@@ -55,20 +57,19 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(path: PathBuf, text: String) -> SourceFile {
-        let doc = ImDocument::parse(text.clone()).ok();
-        SourceFile::with_doc(path, text, doc)
-    }
-
-    /// A file whose text has already been parsed into `doc`.
-    pub fn with_doc(path: PathBuf, text: String, doc: Option<ImDocument<String>>) -> SourceFile {
         let file: Arc<Path> = Arc::from(path.as_path());
         SourceFile {
             path,
             text,
-            doc,
+            doc: OnceLock::new(),
             file,
             lines: OnceLock::new(),
         }
+    }
+
+    /// The document with spans (parsed on first use; `None` if it does not parse).
+    pub fn doc(&self) -> Option<&ImDocument<String>> {
+        self.doc.get_or_init(|| ImDocument::parse(self.text.clone()).ok()).as_ref()
     }
 
     pub fn location(&self, span: std::ops::Range<usize>) -> Location {
@@ -76,12 +77,12 @@ impl SourceFile {
         Location::from_span_in(&self.path, &self.text, index, span)
     }
 
-    /// Where `path` is declared, as a byte span: no line or column is
-    /// computed until [`SourceFile::located`] asks for it.
+    /// Where `path` is declared: nothing is parsed or counted until
+    /// [`SourceFile::located`] asks for the line and column.
     pub fn origin(&self, path: &[Seg]) -> Origin {
         Origin {
             file: Arc::clone(&self.file),
-            span: self.span_of(path),
+            path: path.to_vec(),
         }
     }
 
@@ -92,10 +93,7 @@ impl SourceFile {
 
     /// The line and column of an origin in this file.
     pub fn located(&self, origin: &Origin) -> Location {
-        match &origin.span {
-            Some(span) => self.location(span.clone()),
-            None => Location::file(&self.path),
-        }
+        self.locate(&origin.path)
     }
 
     /// Location of the value at `path`, or of its nearest ancestor that
@@ -109,7 +107,7 @@ impl SourceFile {
 
     /// Span of the value at `path`, or of its nearest ancestor that exists.
     fn span_of(&self, path: &[Seg]) -> Option<std::ops::Range<usize>> {
-        let doc = self.doc.as_ref()?;
+        let doc = self.doc()?;
         let mut best = None;
         let mut item = doc.as_item();
         for seg in path {
@@ -136,7 +134,7 @@ impl SourceFile {
     /// Location of the key that ends `path` (e.g. an unknown field's name),
     /// falling back to the value's location.
     pub fn locate_key(&self, path: &[Seg]) -> Location {
-        let (Some(doc), Some((Seg::Key(last), parent))) = (&self.doc, path.split_last()) else {
+        let (Some(doc), Some((Seg::Key(last), parent))) = (self.doc(), path.split_last()) else {
             return self.locate(path);
         };
         let mut item = doc.as_item();
