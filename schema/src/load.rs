@@ -30,6 +30,7 @@ pub enum LoadError {
 const TOP_LEVEL: &[&str] = &[
     "tenant",
     "governance",
+    "state",
     "user",
     "guest",
     "group",
@@ -272,6 +273,7 @@ fn load_file(
         match name.as_str() {
             "tenant" => singleton(source, &name, value, &mut state.tenant, broken, diags),
             "governance" => singleton(source, &name, value, &mut state.governance, broken, diags),
+            "state" => singleton(source, &name, value, &mut state.state, broken, diags),
             "user" => resources(source, Kind::User, value, &mut state.user, broken, diags),
             "guest" => resources(source, Kind::Guest, value, &mut state.guest, broken, diags),
             "group" => resources(source, Kind::Group, value, &mut state.group, broken, diags),

@@ -27,6 +27,10 @@ impl<T: Serialize> Serialize for Declared<T> {
 pub struct DesiredState {
     pub tenant: Option<Declared<Tenant>>,
     pub governance: Option<Declared<Governance>>,
+    /// `[state]`: where the ledger and the lock live (not a resource, so
+    /// not part of the fingerprint).
+    #[serde(skip)]
+    pub state: Option<Declared<StateBackend>>,
     pub user: BTreeMap<String, Declared<User>>,
     pub guest: BTreeMap<String, Declared<Guest>>,
     pub group: BTreeMap<String, Declared<Group>>,

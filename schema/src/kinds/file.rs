@@ -16,6 +16,7 @@ use super::*;
 pub struct TenantFile {
     pub tenant: Option<Tenant>,
     pub governance: Option<Governance>,
+    pub state: Option<StateBackend>,
     #[serde(default)]
     pub user: BTreeMap<String, User>,
     #[serde(default)]
