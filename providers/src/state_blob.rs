@@ -414,6 +414,19 @@ pub fn decode_key(key: &str) -> Result<Vec<u8>, BlobError> {
     base64::engine::general_purpose::STANDARD.decode(key.trim()).map_err(|_| BlobError::Auth("the storage account key is not base64".into()))
 }
 
+/// A token provider for Azure Storage (scope
+/// `https://storage.azure.com/.default`) from the same credential
+/// variables as Graph (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, a secret,
+/// certificate or federated token; `AZURE_AUTHORITY_HOST`).
+pub fn token_provider(lookup: impl Fn(&str) -> Option<String>) -> Result<TokenProvider, BlobError> {
+    use crate::graph::{Cloud, Credential, SystemClock};
+    let authority = lookup("AZURE_AUTHORITY_HOST").unwrap_or_else(|| "https://login.microsoftonline.com".into());
+    let cloud = Cloud::custom(&authority, "https://storage.azure.com").map_err(|e| BlobError::Auth(e.to_string()))?;
+    let credential = Credential::from_env(lookup).map_err(|e| BlobError::Auth(e.to_string()))?;
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().map_err(|e| BlobError::Auth(e.to_string()))?;
+    Ok(TokenProvider::new(http, cloud, credential, Arc::new(SystemClock), Duration::from_secs(300)))
+}
+
 /// The state lock as a lease on a blob, naming the holder in its metadata.
 pub struct BlobLease {
     store: Arc<BlobStore>,
