@@ -66,6 +66,11 @@ impl LedgerStore {
             };
             let ledger = match text(StateKind::Ledger)? {
                 Some(t) => Ledger::parse(&t).with_context(|| format!("reading ledger {}", b.blob(StateKind::Ledger)))?,
+                None if self.path.exists() => bail!(
+                    "{} holds no ledger, but {} does: run `tenantctl state migrate --to azurerm` to move it there first",
+                    b.describe(),
+                    self.path.display()
+                ),
                 None => Ledger::default(),
             };
             return match text(StateKind::Wal)? {

@@ -247,12 +247,14 @@ fn copy(from: &dyn StateBackend, to: &dyn StateBackend, force: bool) -> Result<u
     let Some(l) = ledger_in(from)? else {
         bail!("{} holds no ledger to migrate", from.describe());
     };
+    let text = l.render();
     let expect = match to.read(StateKind::Ledger)? {
         None => Expect::Absent,
-        Some(v) if force => Expect::Version(v.version),
+        // The same ledger (a run's working copy of it) is no conflict.
+        Some(v) if force || v.bytes == text.as_bytes() => Expect::Version(v.version),
         Some(_) => bail!("{} already holds a ledger; pass --force to overwrite it (nothing was changed)", to.describe()),
     };
-    to.write(StateKind::Ledger, l.render().as_bytes(), &expect)?;
+    to.write(StateKind::Ledger, text.as_bytes(), &expect)?;
     to.remove(StateKind::Wal)?;
     Ok(l.resources.len())
 }
