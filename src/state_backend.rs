@@ -358,3 +358,27 @@ where
     });
     rx.recv().map_err(|_| anyhow!("the storage request was dropped"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_writes_check_what_they_expect() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(&dir.path().join("s/sandbox.lock"));
+        assert!(b.read(StateKind::Ledger).unwrap().is_none());
+        let v1 = b.write(StateKind::Ledger, b"version = 1\n", &Expect::Absent).unwrap();
+        assert!(b.write(StateKind::Ledger, b"x", &Expect::Absent).unwrap_err().to_string().contains("exists already"));
+        assert!(b.write(StateKind::Ledger, b"x", &Expect::Version("other".into())).unwrap_err().to_string().contains("changed since it was read"));
+        b.write(StateKind::Ledger, b"version = 1\n# two\n", &Expect::Version(v1)).unwrap();
+        assert_eq!(b.read(StateKind::Ledger).unwrap().unwrap().bytes, b"version = 1\n# two\n");
+        b.write(StateKind::Wal, b"{}\n", &Expect::Any).unwrap();
+        assert!(crate::state::wal_path(&dir.path().join("s/sandbox.lock")).exists());
+        b.remove(StateKind::Wal).unwrap();
+        b.remove(StateKind::Wal).unwrap();
+        assert!(b.read(StateKind::Wal).unwrap().is_none());
+        // Nothing bound: the embedded sandbox's ledger is keyed by its tenant id.
+        assert_eq!(tenant_key(Path::new(".tenantctl/sandbox.lock")), sandbox::DEFAULT_TENANT_ID);
+    }
+}
