@@ -314,26 +314,24 @@ pub fn remote_for(ledger: &Path) -> Result<Option<Arc<Remote>>> {
 /// The backend the configuration names for `ledger`.
 pub fn backend_for(ledger: &Path) -> Result<Box<dyn StateBackend>> {
     match configured().filter(|c| c.backend == BackendKind::Azurerm) {
-        Some(c) => Ok(Box::new(ArcBackend(azurerm(&c, ledger)?))),
+        Some(c) => Ok(Box::new(azurerm(&c, ledger)?)),
         None => Ok(Box::new(LocalBackend::new(ledger))),
     }
 }
 
 /// An azurerm backend shared through an `Arc`.
-pub struct ArcBackend(pub Arc<AzurermBackend>);
-
-impl StateBackend for ArcBackend {
+impl StateBackend for Arc<AzurermBackend> {
     fn describe(&self) -> String {
-        self.0.describe()
+        self.as_ref().describe()
     }
     fn read(&self, kind: StateKind) -> Result<Option<Versioned>> {
-        self.0.read(kind)
+        self.as_ref().read(kind)
     }
     fn write(&self, kind: StateKind, bytes: &[u8], expect: &Expect) -> Result<String> {
-        self.0.write(kind, bytes, expect)
+        self.as_ref().write(kind, bytes, expect)
     }
     fn remove(&self, kind: StateKind) -> Result<()> {
-        self.0.remove(kind)
+        self.as_ref().remove(kind)
     }
 }
 

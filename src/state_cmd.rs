@@ -217,8 +217,8 @@ async fn migrate(which: &Which, to: To, force: bool) -> Result<ExitCode> {
     let result = match took.and_then(|r| r.map_err(anyhow::Error::from)) {
         Ok(_) => {
             let r = match to {
-                To::Azurerm => copy(&local, &ArcRef(&remote), force),
-                To::Local => copy(&ArcRef(&remote), &local, force),
+                To::Azurerm => copy(&local, &remote, force),
+                To::Local => copy(&remote, &local, force),
             };
             let (l, h) = (lease.clone(), holder.clone());
             if let Err(e) = crate::state_backend::block(async move { l.release(&h).await }).and_then(|r| r.map_err(anyhow::Error::from)) {
@@ -257,24 +257,6 @@ fn copy(from: &dyn StateBackend, to: &dyn StateBackend, force: bool) -> Result<u
     to.write(StateKind::Ledger, text.as_bytes(), &expect)?;
     to.remove(StateKind::Wal)?;
     Ok(l.resources.len())
-}
-
-/// An azurerm backend borrowed as a `dyn StateBackend`.
-struct ArcRef<'a>(&'a std::sync::Arc<AzurermBackend>);
-
-impl StateBackend for ArcRef<'_> {
-    fn describe(&self) -> String {
-        self.0.describe()
-    }
-    fn read(&self, kind: StateKind) -> Result<Option<crate::state_backend::Versioned>> {
-        self.0.read(kind)
-    }
-    fn write(&self, kind: StateKind, bytes: &[u8], expect: &Expect) -> Result<String> {
-        self.0.write(kind, bytes, expect)
-    }
-    fn remove(&self, kind: StateKind) -> Result<()> {
-        self.0.remove(kind)
-    }
 }
 
 async fn unlock(which: &Which, yes: bool) -> Result<ExitCode> {
