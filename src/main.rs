@@ -10,6 +10,8 @@ mod output;
 mod reconcile;
 mod state;
 mod reconcile_health;
+mod state_backend;
+mod state_cmd;
 mod target;
 
 use std::path::{Path, PathBuf};
@@ -175,6 +177,8 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Look at and move the state (`[state]`): show, pull, push, migrate, unlock.
+    State(state_cmd::Args),
     /// Report what differs between desired state and the tenant (changes nothing).
     Drift(drift::Args),
     /// Detect drift on an interval and, with --self-heal, correct the safe part.
@@ -275,6 +279,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             runtime()?.block_on(apply::import(&dir, &address, &object_id, graph_url.as_deref(), ledger, lock_timeout))
         }
         Command::Unlock { dir, ledger, yes } => runtime()?.block_on(state::unlock_in(&dir, ledger, yes)),
+        Command::State(args) => runtime()?.block_on(state_cmd::run(args)),
         Command::Drift(args) => runtime()?.block_on(drift::run(args)),
         Command::Reconcile(args) => runtime()?.block_on(reconcile::run(args)),
         Command::Export(args) => runtime()?.block_on(export::run(args)),
@@ -289,6 +294,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
 pub(crate) fn load(dir: &Path) -> Result<schema::DesiredState> {
     match schema::load(dir) {
         Ok(state) => {
+            state_backend::bind(&state);
             if !state.warnings.is_empty() {
                 output::status(state.warnings.to_string());
             }

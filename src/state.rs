@@ -7,6 +7,11 @@
 //! starts, so a kill loses nothing and 10,000 changes cost 10,000 small
 //! appends rather than 10,000 rewrites. Loading replays the log over the
 //! ledger; compacting writes the result atomically and removes the log.
+//!
+//! With the `azurerm` backend ([`crate::state_backend`]) the files are the
+//! run's working copy of the blobs: pulled when the lease is taken, each
+//! log line appended to the log blob too, and the compacted ledger written
+//! back on the condition that the blob's ETag is the one pulled.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,8 +22,10 @@ use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use engine::ledger::LedgerOp;
 use engine::Ledger;
+use providers::state_blob::BlobLease;
 use providers::state_lock::{Acquired, Holder, LocalLock, StateLock};
 
+use crate::state_backend::{Expect, Remote, StateBackend, StateKind};
 use crate::{output, write_atomic};
 
 pub struct LedgerStore {
@@ -33,6 +40,16 @@ impl LedgerStore {
         LedgerStore { path: path.to_path_buf(), wal: wal_path(path), file: Mutex::new(None) }
     }
 
+    /// The remote state of this ledger, when `[state]` says azurerm.
+    fn remote(&self) -> Result<Option<std::sync::Arc<Remote>>> {
+        crate::state_backend::remote_for(&self.path)
+    }
+
+    /// A reader without the lease reads the blobs, not the working copy.
+    fn remote_reader(&self) -> Result<Option<std::sync::Arc<Remote>>> {
+        Ok(self.remote()?.filter(|r| r.pulled().is_none()))
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -42,6 +59,25 @@ impl LedgerStore {
     /// loader's rules: a regular file, no link leaving its directory,
     /// bounded in size.
     pub fn load(&self) -> Result<Ledger> {
+        if let Some(r) = self.remote_reader()? {
+            let b = &r.backend;
+            let text = |kind| -> Result<Option<String>> {
+                b.read(kind)?.map(|v| String::from_utf8(v.bytes).map_err(|_| anyhow::anyhow!("{} is not UTF-8", b.blob(kind)))).transpose()
+            };
+            let ledger = match text(StateKind::Ledger)? {
+                Some(t) => Ledger::parse(&t).with_context(|| format!("reading ledger {}", b.blob(StateKind::Ledger)))?,
+                None if self.path.exists() => bail!(
+                    "{} holds no ledger, but {} does: run `tenantctl state migrate --to azurerm` to move it there first",
+                    b.describe(),
+                    self.path.display()
+                ),
+                None => Ledger::default(),
+            };
+            return match text(StateKind::Wal)? {
+                Some(log) => ledger.replay(&log).with_context(|| format!("replaying the ledger log {}", b.blob(StateKind::Wal))),
+                None => Ok(ledger),
+            };
+        }
         let ledger = match read_text(&self.path).with_context(|| format!("reading ledger {}", self.path.display()))? {
             Some(text) => Ledger::parse(&text).with_context(|| format!("reading ledger {}", self.path.display()))?,
             None => Ledger::default(),
@@ -54,6 +90,9 @@ impl LedgerStore {
 
     /// When the ledger or its log was last written.
     pub fn recorded_at(&self) -> Option<DateTime<Utc>> {
+        if let Ok(Some(r)) = self.remote_reader() {
+            return StateKind::ALL.iter().filter_map(|k| r.backend.read(*k).ok().flatten().and_then(|v| v.modified)).max();
+        }
         [&self.path, &self.wal]
             .iter()
             .filter_map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
@@ -88,7 +127,11 @@ impl LedgerStore {
         let line = format!("{}\n", Ledger::render_op(op));
         f.write_all(line.as_bytes())
             .and_then(|_| f.sync_data())
-            .with_context(|| format!("appending to the ledger log {}", self.wal.display()))
+            .with_context(|| format!("appending to the ledger log {}", self.wal.display()))?;
+        if let Some(r) = self.remote()? {
+            r.backend.append(StateKind::Wal, line.as_bytes()).with_context(|| format!("appending to the ledger log {}", r.backend.blob(StateKind::Wal)))?;
+        }
+        Ok(())
     }
 
     /// Write `ledger` whole (atomically) and drop the log it includes.
@@ -96,7 +139,22 @@ impl LedgerStore {
         if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
         }
-        write_atomic(&self.path, &ledger.render())?;
+        let text = ledger.render();
+        if let Some(r) = self.remote()? {
+            let b = &r.backend;
+            // The blob must still be the one this run pulled (or read).
+            let expect = match r.pulled() {
+                Some(Some(etag)) => Expect::Version(etag),
+                Some(None) => Expect::Absent,
+                None => b.read(StateKind::Ledger)?.map(|v| Expect::Version(v.version)).unwrap_or(Expect::Absent),
+            };
+            let etag = b.write(StateKind::Ledger, text.as_bytes(), &expect).with_context(|| format!("writing the ledger to {}", b.describe()))?;
+            b.remove(StateKind::Wal)?;
+            if r.pulled().is_some() {
+                r.set_pulled(Some(Some(etag)));
+            }
+        }
+        write_atomic(&self.path, &text)?;
         if let Ok(mut guard) = self.file.lock() {
             *guard = None;
         }
@@ -126,30 +184,117 @@ fn append(path: &Path) -> Result<std::fs::File> {
 }
 
 /// The state lock held by this run; released when dropped (a killed run
-/// leaves it, and the next run on this host takes it over).
+/// leaves it: a local one is taken over by the next run on this host, a
+/// blob lease expires within a minute).
 pub struct Held {
-    lock: LocalLock,
+    inner: HeldLock,
     holder: Holder,
+}
+
+enum HeldLock {
+    Local(LocalLock),
+    Blob { lease: std::sync::Arc<BlobLease>, renew: tokio::task::JoinHandle<()>, remote: std::sync::Arc<Remote> },
 }
 
 impl Drop for Held {
     fn drop(&mut self) {
-        if let Err(e) = self.lock.release_now(&self.holder) {
+        let result = match &self.inner {
+            HeldLock::Local(lock) => self.lock_release_local(lock),
+            HeldLock::Blob { lease, renew, remote } => {
+                renew.abort();
+                remote.set_pulled(None);
+                let (lease, holder) = (lease.clone(), self.holder.clone());
+                crate::state_backend::block(async move { lease.release(&holder).await }).and_then(|r| r.map_err(anyhow::Error::from))
+            }
+        };
+        if let Err(e) = result {
             tracing::warn!(error = %e, "releasing the state lock");
         }
+    }
+}
+
+impl Held {
+    fn lock_release_local(&self, lock: &LocalLock) -> Result<()> {
+        lock.release_now(&self.holder).map_err(anyhow::Error::from)
     }
 }
 
 /// Take the state lock of the ledger at `ledger` for `command`, waiting up
 /// to `timeout` while another run holds it.
 pub async fn lock(ledger: &Path, command: &str, timeout: Duration) -> Result<Held> {
-    let lock = LocalLock::for_ledger(ledger);
     let holder = Holder::this_process(command);
+    if let Some(remote) = crate::state_backend::remote_for(ledger)? {
+        return lock_blob(ledger, remote, holder, timeout).await;
+    }
+    let lock = LocalLock::for_ledger(ledger);
     match providers::state_lock::acquire(&lock, &holder, timeout).await? {
         Acquired::Free => {}
         Acquired::TookOver(dead) => output::status(format!("Took over the state lock left by {dead}: that process is no longer running.")),
     }
-    Ok(Held { lock, holder })
+    Ok(Held { inner: HeldLock::Local(lock), holder })
+}
+
+/// Take the blob lease, keep renewing it, and pull the state into the
+/// local working copy.
+async fn lock_blob(ledger: &Path, remote: std::sync::Arc<Remote>, holder: Holder, timeout: Duration) -> Result<Held> {
+    let rt = crate::state_backend::storage_runtime()?;
+    let lease = std::sync::Arc::new(BlobLease::new(remote.backend.store(), remote.backend.lock_blob()));
+    let (l, h) = (lease.clone(), holder.clone());
+    match rt.spawn(async move { providers::state_lock::acquire(l.as_ref(), &h, timeout).await }).await.context("the storage task stopped")?? {
+        Acquired::Free => {}
+        Acquired::TookOver(dead) => output::status(format!("Took the state lease over from {dead}: its lease expired or was broken, so that run is gone.")),
+    }
+    let l = lease.clone();
+    let renew = rt.spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(providers::state_blob::LEASE_SECONDS / 4)).await;
+            if let Err(e) = l.renew().await {
+                tracing::warn!(error = %e, "renewing the state lease");
+            }
+        }
+    });
+    let held = Held { inner: HeldLock::Blob { lease, renew, remote: remote.clone() }, holder };
+    pull(ledger, &remote)?;
+    Ok(held)
+}
+
+/// Copy the ledger and log blobs over the local files (under the lease).
+fn pull(ledger: &Path, remote: &Remote) -> Result<()> {
+    let b = &remote.backend;
+    let local = crate::state_backend::LocalBackend::new(ledger);
+    let blob = b.read(StateKind::Ledger)?;
+    match &blob {
+        Some(v) => {
+            local.write(StateKind::Ledger, &v.bytes, &Expect::Any)?;
+            set_mtime(ledger, v.modified);
+        }
+        None => {
+            if local.read(StateKind::Ledger)?.is_some() {
+                bail!(
+                    "{} holds no ledger, but {} does: run `tenantctl state migrate --to azurerm` to move it there first (nothing was changed)",
+                    b.describe(),
+                    ledger.display()
+                );
+            }
+        }
+    }
+    match b.read(StateKind::Wal)? {
+        Some(v) => {
+            local.write(StateKind::Wal, &v.bytes, &Expect::Any)?;
+            set_mtime(&wal_path(ledger), v.modified);
+        }
+        None => local.remove(StateKind::Wal)?,
+    }
+    remote.set_pulled(Some(blob.map(|v| v.version)));
+    Ok(())
+}
+
+/// Keep a pulled file's time the blob's, so the replication window counts
+/// from the last write, not from the pull.
+fn set_mtime(path: &Path, when: Option<DateTime<Utc>>) {
+    if let Some(t) = when {
+        let _ = std::fs::File::options().write(true).open(path).and_then(|f| f.set_modified(t.into()));
+    }
 }
 
 /// `tenantctl unlock`: remove the state lock whoever holds it.
@@ -175,6 +320,12 @@ pub async fn unlock(ledger: &Path, yes: bool) -> Result<std::process::ExitCode> 
 /// one lock found among DIR's possible ledgers (real tenant, --graph-url,
 /// embedded sandbox).
 pub async fn unlock_in(dir: &Path, ledger: Option<PathBuf>, yes: bool) -> Result<std::process::ExitCode> {
+    if let Ok(s) = schema::load(dir) {
+        crate::state_backend::bind(&s);
+    }
+    if crate::state_backend::configured().is_some_and(|c| c.backend == schema::kinds::state_backend::BackendKind::Azurerm) {
+        bail!("{}'s state is in an azurerm backend: `tenantctl state unlock {}` breaks its lease", dir.display(), dir.display());
+    }
     if let Some(l) = ledger {
         return unlock(&l, yes).await;
     }

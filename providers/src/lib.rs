@@ -9,4 +9,5 @@ pub mod export;
 pub mod kinds;
 pub mod observe;
 pub mod settle;
+pub mod state_blob;
 pub mod state_lock;

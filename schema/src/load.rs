@@ -31,6 +31,7 @@ const TOP_LEVEL: &[&str] = &[
     "tenant",
     "governance",
     "change",
+    "state",
     "user",
     "guest",
     "group",
@@ -275,6 +276,7 @@ fn load_file(
         match name.as_str() {
             "tenant" => singleton(source, all, &name, value, &mut state.tenant, broken, diags),
             "governance" => singleton(source, all, &name, value, &mut state.governance, broken, diags),
+            "state" => singleton(source, all, &name, value, &mut state.state, broken, diags),
             "change" => singleton(source, all, &name, value, &mut state.change, broken, diags),
             "user" => resources(source, all, Kind::User, value, &mut state.user, broken, diags),
             "guest" => resources(source, all, Kind::Guest, value, &mut state.guest, broken, diags),

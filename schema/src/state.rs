@@ -28,6 +28,10 @@ pub struct DesiredState {
     pub tenant: Option<Declared<Tenant>>,
     pub governance: Option<Declared<Governance>>,
     pub change: Option<Declared<crate::kinds::change::ChangeRecord>>,
+    /// `[state]`: where the ledger and the lock live (not a resource, so
+    /// not part of the fingerprint).
+    #[serde(skip)]
+    pub state: Option<Declared<StateBackend>>,
     pub user: BTreeMap<String, Declared<User>>,
     pub guest: BTreeMap<String, Declared<Guest>>,
     pub group: BTreeMap<String, Declared<Group>>,

@@ -18,6 +18,7 @@ pub struct TenantFile {
     pub governance: Option<Governance>,
     /// The change record plans made from this directory carry.
     pub change: Option<super::change::ChangeRecord>,
+    pub state: Option<StateBackend>,
     #[serde(default)]
     pub user: BTreeMap<String, User>,
     #[serde(default)]
