@@ -257,7 +257,7 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
                 let loc = c
                     .sources
                     .iter()
-                    .find(|s| s.holds(&origin))
+                    .find(|s| s.holds(origin))
                     .map(|s| s.locate(&path))
                     .unwrap_or_else(|| crate::diagnostic::Location::file(&origin.file));
                 c.diags.push(
