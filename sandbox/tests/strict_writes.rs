@@ -267,11 +267,34 @@ async fn the_sandbox_refuses_what_graph_refuses() {
         }
     }
     env.sb.set_permissions(documented).unwrap();
+    // A tenant without Entra ID P2: every PIM request answers as Graph does,
+    // while plain role assignments still work.
+    env.sb.set_licences(sandbox::Licences::P1);
+    let pim = "/v1.0/roleManagement/directory";
+    let p1_cases: Vec<(&str, String, Option<Value>)> = vec![
+        ("POST", format!("{pim}/roleEligibilityScheduleRequests"), Some(elig(&uid, json!({})))),
+        ("GET", format!("{pim}/roleEligibilitySchedules"), None),
+        ("GET", format!("{pim}/roleAssignmentSchedules"), None),
+        ("GET", format!("{pim}/roleAssignmentScheduleInstances"), None),
+        ("GET", format!("{pim}/roleEligibilityScheduleInstances"), None),
+    ];
+    let p1_total = p1_cases.len();
+    for (method, path, body) in p1_cases {
+        let r = env.call(method, &path, body, &[]).await;
+        if r.status != 400 || r.code() != "AadPremiumLicenseRequired" || !r.msg().contains("Microsoft Entra ID P2") {
+            failures.push(format!("P1 tenant: {method} {path}\n  want 400 AadPremiumLicenseRequired\n  got  {} {}", r.status, r.body));
+        }
+    }
+    let plain = env.call("GET", &format!("{pim}/roleAssignments"), None, &[]).await;
+    if plain.status != 200 {
+        failures.push(format!("P1 tenant: plain roleAssignments answer {} {}", plain.status, plain.body));
+    }
+    env.sb.set_licences(sandbox::Licences::P2);
     assert!(
         failures.is_empty(),
         "{} of {} cases differ from Graph:\n{}",
         failures.len(),
-        cases.len(),
+        cases.len() + p1_total + 1,
         failures.join("\n")
     );
     // Nothing refused was written.
