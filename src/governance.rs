@@ -184,10 +184,14 @@ pub fn trust_path(ledger: &Path) -> PathBuf {
 /// The recorded trust root, or `None` (first use).
 pub fn read_trust(ledger: &Path) -> Result<Option<governance::trust::TrustRoot>> {
     let path = trust_path(ledger);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => governance::trust::TrustRoot::parse(&text).map(Some).with_context(|| format!("reading {}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    // Beside the ledger, often inside the desired-state folder: read by the
+    // loader's rules (no link leaving the folder, no device or FIFO, bounded).
+    match schema::read::read_state_file(&path, schema::read::max_file_bytes()).with_context(|| format!("reading {}", path.display()))? {
+        Some(bytes) => {
+            let text = String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{} is not UTF-8", path.display()))?;
+            governance::trust::TrustRoot::parse(&text).map(Some).with_context(|| format!("reading {}", path.display()))
+        }
+        None => Ok(None),
     }
 }
 

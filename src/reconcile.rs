@@ -357,9 +357,15 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
         crate::state::LedgerStore::new(&ctx.target.ledger_path).compact(&ledger)?;
     }
     let graph = ctx.target.client.cloud().graph_base().to_string();
-    let mut delta = match std::fs::read_to_string(&ctx.delta_path) {
-        Ok(text) => providers::delta::DeltaState::parse(&text, &graph),
-        Err(_) => providers::delta::DeltaState::new(&graph),
+    // Read by the loader's rules: a link to /dev/zero or a FIFO is refused
+    // (and a full resync done), never read into memory.
+    let mut delta = match schema::read::read_state_file(&ctx.delta_path, schema::read::max_file_bytes()) {
+        Ok(Some(bytes)) => providers::delta::DeltaState::parse(&String::from_utf8_lossy(&bytes), &graph),
+        Ok(None) => providers::delta::DeltaState::new(&graph),
+        Err(e) => {
+            output::status(format!("delta state {} not read ({e}); reading the whole tenant", ctx.delta_path.display()));
+            providers::delta::DeltaState::new(&graph)
+        }
     };
     let (observed, dstats) = providers::delta::observe_with_delta(&ctx.target.client, &desired, &ledger, &mut delta).await.context("reading the tenant")?;
     write_atomic(&ctx.delta_path, &delta.render())?;

@@ -120,3 +120,34 @@ async fn a_history_report_linked_to_dev_zero_is_skipped_without_reading_it() {
     assert_clean(&sb, &out);
     sb.shutdown().await.unwrap();
 }
+
+/// The trust root and the state lock sit beside the ledger (inside the
+/// desired-state folder for a real tenant): a link to /dev/zero or a FIFO
+/// there is refused unread, never read into memory or waited on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trust_root_and_the_lock_linked_to_devices_are_refused_unread() {
+    let sb = sandbox().await;
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("desired");
+    desired(&dir, &sb.domain());
+    let d = dir.to_str().unwrap();
+    let trust = work.path().join("tenantctl.trust.json");
+    symlink("/dev/zero", &trust).unwrap();
+    let (code, out) = run(&sb, work.path(), &["plan", d]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("tenantctl.trust.json"), "{out}");
+    std::fs::remove_file(&trust).unwrap();
+    let status = std::process::Command::new("mkfifo").arg(&trust).status().unwrap();
+    assert!(status.success());
+    let (code, out) = run(&sb, work.path(), &["plan", d]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("tenantctl.trust.json") && out.contains("FIFO"), "{out}");
+    std::fs::remove_file(&trust).unwrap();
+    let lock = work.path().join("tenantctl.state-lock");
+    symlink("/dev/zero", &lock).unwrap();
+    let (code, out) = run(&sb, work.path(), &["apply", "--auto-approve", d]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("tenantctl.state-lock"), "{out}");
+    assert_clean(&sb, &out);
+    sb.shutdown().await.unwrap();
+}

@@ -164,7 +164,7 @@ impl LocalLock {
     }
 
     fn read(&self) -> Result<Option<(Holder, String)>, LockError> {
-        match std::fs::read_to_string(&self.path) {
+        match read_small(&self.path) {
             Ok(text) => match serde_json::from_str::<Holder>(&text) {
                 Ok(h) => Ok(Some((h, text))),
                 // Unreadable content: never treated as free or stale.
@@ -231,7 +231,7 @@ impl LocalLock {
             Err(e) => return Err(self.io("creating the take-over guard", e)),
         }
         let result = (|| {
-            match std::fs::read_to_string(&self.path) {
+            match read_small(&self.path) {
                 Ok(now) if now == stale => {}
                 _ => return Ok(false),
             }
@@ -342,5 +342,16 @@ mod tests {
         let remote = Holder { host: "elsewhere".into(), pid: 1, ..Holder::this_process("tenantctl apply") };
         std::fs::write(lock.path(), serde_json::to_string(&remote).unwrap()).unwrap();
         assert!(matches!(block(acquire(&lock, &Holder::this_process("y"), Duration::ZERO)), Err(LockError::Held { .. })));
+    }
+}
+
+/// A lock file's text, read by the loader's rules: a regular file (no link
+/// leaving its folder, no device or FIFO that could hang or fill memory),
+/// at most 64 KiB. A lock file is a few hundred bytes.
+fn read_small(path: &std::path::Path) -> std::io::Result<String> {
+    match schema::read::read_state_file(path, 64 * 1024) {
+        Ok(Some(bytes)) => String::from_utf8(bytes).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8")),
+        Ok(None) => Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no lock file")),
+        Err(e) => Err(std::io::Error::other(e.to_string())),
     }
 }
