@@ -300,6 +300,17 @@ fn start_ticks(pid: u32) -> Option<u64> {
     rest.split_whitespace().nth(19)?.parse().ok()
 }
 
+/// A lock file's text, read by the loader's rules: a regular file (no link
+/// leaving its folder, no device or FIFO that could hang or fill memory),
+/// at most 64 KiB. A lock file is a few hundred bytes.
+fn read_small(path: &std::path::Path) -> std::io::Result<String> {
+    match schema::read::read_state_file(path, 64 * 1024) {
+        Ok(Some(bytes)) => String::from_utf8(bytes).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8")),
+        Ok(None) => Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no lock file")),
+        Err(e) => Err(std::io::Error::other(e.to_string())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,13 +356,3 @@ mod tests {
     }
 }
 
-/// A lock file's text, read by the loader's rules: a regular file (no link
-/// leaving its folder, no device or FIFO that could hang or fill memory),
-/// at most 64 KiB. A lock file is a few hundred bytes.
-fn read_small(path: &std::path::Path) -> std::io::Result<String> {
-    match schema::read::read_state_file(path, 64 * 1024) {
-        Ok(Some(bytes)) => String::from_utf8(bytes).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8")),
-        Ok(None) => Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no lock file")),
-        Err(e) => Err(std::io::Error::other(e.to_string())),
-    }
-}
