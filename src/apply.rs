@@ -122,11 +122,7 @@ fn journal_event(path: &Path, plan_hash: &str, address: &schema::Address, action
 }
 
 fn journal_line(path: &Path, line: &serde_json::Value) -> Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .with_context(|| format!("opening journal {}", path.display()))?;
+    let mut f = schema::read::open_append(path).with_context(|| format!("opening journal {}", path.display()))?;
     writeln!(f, "{line}").with_context(|| format!("appending to journal {}", path.display()))?;
     f.sync_data().with_context(|| format!("syncing journal {}", path.display()))?;
     Ok(())

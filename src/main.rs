@@ -330,8 +330,16 @@ pub(crate) fn read_ledger(path: &Path) -> Result<engine::Ledger> {
 
 /// Write a file atomically: a temporary file beside it, then rename.
 pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    use std::io::Write as _;
+    // A fresh name and a new regular file: a link planted at a predictable
+    // temporary name cannot redirect the write, and the data is on disk
+    // before the rename makes it the file.
+    let tmp = path.with_extension(format!("tmp.{}.{:08x}", std::process::id(), rand::random::<u32>()));
+    let written = schema::read::create_new(&tmp).and_then(|mut f| f.write_all(text.as_bytes()).and_then(|_| f.sync_all()));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("writing {}", tmp.display()));
+    }
     std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
     Ok(())
 }

@@ -108,8 +108,8 @@ impl LedgerStore {
         if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).with_context(|| format!("creating the ledger's folder {}", parent.display()))?;
         }
-        let probe = self.path.with_extension("probe");
-        std::fs::write(&probe, b"").with_context(|| format!("the ledger's folder is not writable: writing {}", probe.display()))?;
+        let probe = self.path.with_extension(format!("probe.{}.{:08x}", std::process::id(), rand::random::<u32>()));
+        schema::read::create_new(&probe).with_context(|| format!("the ledger's folder is not writable: writing {}", probe.display()))?;
         std::fs::remove_file(&probe).with_context(|| format!("removing {}", probe.display()))?;
         let file = append(&self.wal)?;
         *self.file.lock().map_err(|_| anyhow::anyhow!("the ledger log lock is poisoned"))? = Some(file);
@@ -180,7 +180,7 @@ pub fn wal_path(ledger: &Path) -> PathBuf {
 }
 
 fn append(path: &Path) -> Result<std::fs::File> {
-    std::fs::OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("opening {} for appending", path.display()))
+    schema::read::open_append(path).with_context(|| format!("opening {} for appending", path.display()))
 }
 
 /// The state lock held by this run; released when dropped (a killed run

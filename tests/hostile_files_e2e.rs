@@ -151,3 +151,43 @@ async fn the_trust_root_and_the_lock_linked_to_devices_are_refused_unread() {
     assert_clean(&sb, &out);
     sb.shutdown().await.unwrap();
 }
+
+/// The journal, the ledger's temporary file and the write probe beside the
+/// ledger are never written through a link a pull request could plant
+/// there: apply refuses before changing anything, or writes new files of
+/// its own, and the link's target is untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_files_beside_the_ledger_are_never_written_through_links() {
+    let sb = sandbox().await;
+    let work = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim");
+    std::fs::write(&victim, "UNTOUCHED").unwrap();
+    let dir = work.path().join("desired");
+    desired(&dir, &sb.domain());
+    let d = dir.to_str().unwrap();
+    let journal = work.path().join("tenantctl.journal.jsonl");
+    symlink(&victim, &journal).unwrap();
+    let (code, out) = run(&sb, work.path(), &["apply", "--auto-approve", d]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("symbolic link") && out.contains("before changing anything"), "{out}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "UNTOUCHED");
+    let groups = client(&sb).v1().list_all("/groups?$select=id").await.unwrap();
+    assert!(groups.is_empty(), "nothing was created: {groups:?}");
+    std::fs::remove_file(&journal).unwrap();
+    // Links at the names earlier versions used for temporary files.
+    for name in ["tenantctl.tmp", "tenantctl.probe", "plan.tmp"] {
+        symlink(&victim, work.path().join(name)).unwrap();
+    }
+    let (code, out) = run(&sb, work.path(), &["apply", "--auto-approve", d]);
+    assert_eq!(code, Some(0), "{out}");
+    let plan_out = work.path().join("plan.json");
+    let (code, out) = run(&sb, work.path(), &["plan", d, "--out", plan_out.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "UNTOUCHED");
+    for f in ["tenantctl.lock", "tenantctl.journal.jsonl", "plan.json"] {
+        let meta = std::fs::symlink_metadata(work.path().join(f)).unwrap();
+        assert!(meta.file_type().is_file(), "{f} is a regular file");
+    }
+    sb.shutdown().await.unwrap();
+}

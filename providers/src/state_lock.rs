@@ -176,9 +176,11 @@ impl LocalLock {
     }
 
     fn temp(&self, holder: &Holder, tag: &str) -> Result<PathBuf, LockError> {
-        let tmp = self.path.with_extension(format!("state-lock.{tag}.{}", holder.pid));
+        // A fresh name, created new: a link planted at a predictable name
+        // cannot redirect the holder's record.
+        let tmp = self.path.with_extension(format!("state-lock.{tag}.{}.{:08x}", holder.pid, rand::random::<u32>()));
         let text = serde_json::to_string_pretty(holder).map_err(|e| LockError::Io { path: self.path.clone(), reason: e.to_string() })?;
-        let mut f = std::fs::File::create(&tmp).map_err(|e| self.io("creating", e))?;
+        let mut f = schema::read::create_new(&tmp).map_err(|e| self.io("creating", e))?;
         f.write_all(text.as_bytes()).and_then(|_| f.sync_all()).map_err(|e| self.io("writing", e))?;
         Ok(tmp)
     }

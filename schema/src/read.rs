@@ -178,6 +178,45 @@ pub fn read_state_file(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, Refus
     read_inside(&root, path, limit).map(Some)
 }
 
+/// Opens a state file (the journal, the ledger's log) for appending,
+/// creating it if missing, but never through a symbolic link (a link
+/// planted beside the ledger would otherwise redirect tenantctl's writes to
+/// any file) and only as a regular file (a FIFO does not block: it is
+/// refused).
+pub fn open_append(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(|e| refused_link(path, e))?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(format!("{} is a {}, not a regular file", path.display(), describe(&meta))));
+    }
+    Ok(file)
+}
+
+/// Creates `path` as a new regular file: never through a link, never over
+/// an existing file (the temporary files of atomic rewrites and probes).
+pub fn create_new(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| refused_link(path, e))
+}
+
+/// `ELOOP` from `O_NOFOLLOW` means a symbolic link stood at `path`.
+fn refused_link(path: &Path, e: std::io::Error) -> std::io::Error {
+    #[cfg(unix)]
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        return std::io::Error::other(format!("{} is a symbolic link; tenantctl writes its state files only as regular files", path.display()));
+    }
+    if e.kind() == std::io::ErrorKind::AlreadyExists {
+        return std::io::Error::other(format!("{} already exists (a file or link left there); remove it", path.display()));
+    }
+    e
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
