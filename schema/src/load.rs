@@ -229,6 +229,11 @@ fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
                 stack.push(path);
             } else if path.extension().is_some_and(|e| e == "toml") {
                 out.push(path);
+            } else if ty.is_symlink() && std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
+                // A link to a directory is not followed, but never skipped
+                // in silence either: the resources it would hold would look
+                // deleted. The reader refuses it with its path.
+                out.push(path);
             }
         }
     }

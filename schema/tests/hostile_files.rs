@@ -192,3 +192,13 @@ fn a_refused_file_suppresses_unknown_references_it_may_have_satisfied() {
     let codes: Vec<&str> = d.errors().map(|e| e.code).collect();
     assert_eq!(codes, ["unsafe-file"], "{d}");
 }
+
+#[test]
+fn a_symlinked_directory_is_refused_not_skipped() {
+    let dir = dir_with_group();
+    let outside = tempfile::tempdir().unwrap();
+    fs::write(outside.path().join("policies.toml"), format!("# {SENTINEL}\n{GROUP}")).unwrap();
+    symlink(outside.path(), dir.path().join("shared")).unwrap();
+    let d = invalid(dir.path());
+    refused(&d, "shared");
+}
