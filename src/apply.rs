@@ -123,6 +123,11 @@ fn journal_event(path: &Path, plan_hash: &str, address: &schema::Address, action
 
 fn journal_line(path: &Path, line: &serde_json::Value) -> Result<()> {
     let mut f = schema::read::open_append(path).with_context(|| format!("opening journal {}", path.display()))?;
+    // Fault injection for the "record before moving on" tests: every
+    // journal write fails as on a full disk (the file itself opens fine).
+    if std::env::var_os("TENANTCTL_TEST_JOURNAL_FULL").is_some() {
+        return Err(std::io::Error::other("No space left on device (TENANTCTL_TEST_JOURNAL_FULL)")).with_context(|| format!("appending to journal {}", path.display()));
+    }
     writeln!(f, "{line}").with_context(|| format!("appending to journal {}", path.display()))?;
     f.sync_data().with_context(|| format!("syncing journal {}", path.display()))?;
     Ok(())
