@@ -128,7 +128,8 @@ fn journal_line(path: &Path, line: &serde_json::Value) -> Result<()> {
     if std::env::var_os("TENANTCTL_TEST_JOURNAL_FULL").is_some() {
         return Err(std::io::Error::other("No space left on device (TENANTCTL_TEST_JOURNAL_FULL)")).with_context(|| format!("appending to journal {}", path.display()));
     }
-    writeln!(f, "{line}").with_context(|| format!("appending to journal {}", path.display()))?;
+    // One write of the whole line, so a kill cannot leave half of it.
+    f.write_all(format!("{line}\n").as_bytes()).with_context(|| format!("appending to journal {}", path.display()))?;
     f.sync_data().with_context(|| format!("syncing journal {}", path.display()))?;
     Ok(())
 }

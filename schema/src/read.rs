@@ -184,17 +184,28 @@ pub fn read_state_file(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, Refus
 /// any file) and only as a regular file (a FIFO does not block: it is
 /// refused).
 pub fn open_append(path: &Path) -> std::io::Result<File> {
+    use std::io::{Seek, SeekFrom, Write};
     let mut options = OpenOptions::new();
-    options.create(true).append(true);
+    options.create(true).read(true).append(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
-    let file = options.open(path).map_err(|e| refused_link(path, e))?;
+    let mut file = options.open(path).map_err(|e| refused_link(path, e))?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(std::io::Error::other(format!("{} is a {}, not a regular file", path.display(), describe(&meta))));
+    }
+    // A line cut short by a kill is ended first, so the next line is not
+    // glued to it (and lost to whoever reads the file line by line).
+    if meta.len() > 0 {
+        let mut last = [0u8; 1];
+        file.seek(SeekFrom::Start(meta.len() - 1))?;
+        file.read_exact(&mut last)?;
+        if last[0] != b'\n' {
+            file.write_all(b"\n")?;
+        }
     }
     Ok(file)
 }
@@ -272,5 +283,34 @@ mod tests {
             read_bounded(zero, 1024),
             Err(Refused::TooLarge { limit: 1024 })
         ));
+    }
+}
+
+#[cfg(all(test, unix))]
+mod append_tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn a_line_cut_short_is_ended_before_the_next_is_appended() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        std::fs::write(&path, "{\"a\":1}\n{\"b\":").unwrap();
+        open_append(&path).unwrap().write_all(b"{\"c\":3}\n").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().collect::<Vec<_>>(), ["{\"a\":1}", "{\"b\":", "{\"c\":3}"]);
+        // A whole last line is left as it is.
+        open_append(&path).unwrap().write_all(b"{\"d\":4}\n").unwrap();
+        assert!(std::fs::read_to_string(&path).unwrap().ends_with("{\"c\":3}\n{\"d\":4}\n"));
+    }
+
+    #[test]
+    fn a_link_is_never_appended_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        std::fs::write(&target, "x").unwrap();
+        std::os::unix::fs::symlink(&target, dir.path().join("link")).unwrap();
+        assert!(open_append(&dir.path().join("link")).is_err());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "x");
     }
 }
