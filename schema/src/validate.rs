@@ -1231,8 +1231,11 @@ fn check_managed_desktop(cx: &mut Ctx) {
             groups.push((field, usize::MAX, k));
         }
     }
+    // A key a file that failed to parse meant to declare is not reported
+    // again: that file's own error says everything.
+    let broken = |kind: &str, k: &str| cx.state.broken.iter().any(|a| a.kind.as_str() == kind && a.key == k);
     for (field, i, k) in groups {
-        if !cx.state.group.contains_key(k) {
+        if !cx.state.group.contains_key(k) && !broken("group", k) {
             let message = format!("governance.managed_desktop.{field}: no group `{k}` is declared");
             if i == usize::MAX {
                 cx.error("unknown-reference", origin, &path!["governance", "managed_desktop", field], message);
@@ -1242,7 +1245,7 @@ fn check_managed_desktop(cx: &mut Ctx) {
         }
     }
     if let Some(k) = &md.autopilot_profile {
-        if !cx.state.autopilot_profile.contains_key(k) {
+        if !cx.state.autopilot_profile.contains_key(k) && !broken("autopilot_profile", k) {
             cx.error("unknown-reference", origin, &path!["governance", "managed_desktop", "autopilot_profile"], format!("governance.managed_desktop.autopilot_profile: no autopilot_profile `{k}` is declared"));
         }
     }

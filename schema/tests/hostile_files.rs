@@ -202,3 +202,22 @@ fn a_symlinked_directory_is_refused_not_skipped() {
     let d = invalid(dir.path());
     refused(&d, "shared");
 }
+
+/// The example tenant with a syntax error in groups.toml: the Managed
+/// Desktop markings in tenant.toml name groups that file meant to declare,
+/// and are not reported as unknown.
+#[test]
+fn a_syntax_error_in_the_examples_groups_gives_only_that_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../desired-state");
+    for f in fs::read_dir(&example).unwrap() {
+        let p = f.unwrap().path();
+        fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
+    }
+    let groups = dir.path().join("groups.toml");
+    let text = fs::read_to_string(&groups).unwrap();
+    fs::write(&groups, format!("{text}\n[group.broken\n")).unwrap();
+    let d = invalid(dir.path());
+    let codes: Vec<&str> = d.errors().map(|e| e.code).collect();
+    assert_eq!(codes, ["syntax"], "{d}");
+}
