@@ -29,6 +29,23 @@ pub struct Data {
     /// The smallest set of application permissions covering every request
     /// tenantctl makes (the README's list and the sandbox's default grant).
     pub documented_permissions: Vec<String>,
+    /// Maximum string lengths, one table for the sandbox and `validate`:
+    /// the CSDL's `MaxLength` facets, then the limits the docs give where
+    /// the CSDL has none (each with its citation). Also set as
+    /// [`Prop::max`] on the properties they limit.
+    #[serde(default)]
+    pub limits: Vec<Limit>,
+}
+
+/// One maximum string length and where it comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limit {
+    /// Type short name (`user`).
+    pub t: String,
+    pub prop: String,
+    pub max: u32,
+    /// `CSDL MaxLength`, or the docs page that gives it.
+    pub source: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -64,9 +81,14 @@ pub struct TypeDef {
     pub props: BTreeMap<String, Prop>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub nav: BTreeMap<String, Nav>,
-    /// Own property names that exist only on `/beta` (no types published).
+    /// Own property names that exist only on `/beta` and whose type the
+    /// beta typings do not give (navigation properties, mostly).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub beta_props: Vec<String>,
+    /// Own properties that exist only on `/beta`, typed from the
+    /// `@microsoft/microsoft-graph-types-beta` declarations.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub beta_typed: BTreeMap<String, Prop>,
 }
 
 /// A structural property.
@@ -123,4 +145,9 @@ pub struct RequestRule {
     /// Whether tenantctl itself makes this request (else only the sandbox serves it).
     #[serde(default, skip_serializing_if = "is_false")]
     pub tenantctl: bool,
+    /// The resource type the rule is for, where the path alone does not
+    /// tell (`DELETE /directory/deletedItems/{id}` of a `user` or a
+    /// `group`); such rules are applied once the object is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
 }

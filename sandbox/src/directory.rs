@@ -237,6 +237,15 @@ fn deleted_view(rec: &crate::store::Record) -> Map<String, Value> {
     out
 }
 
+/// The resource type of a deleted item (`user` or `group`), for the
+/// permissions that depend on it.
+fn deleted_kind(rec: &crate::store::Record) -> &'static str {
+    match rec.nav.get("_from").and_then(Value::as_str) {
+        Some("groups") => "group",
+        _ => "user",
+    }
+}
+
 pub fn deleted_items(t: &mut Tenant, ctx: &Ctx, req: &GReq, rest: &[&str], q: &Query) -> Result<GResp, GraphError> {
     match (req.method.as_str(), rest) {
         ("GET", [cast @ ("microsoft.graph.user" | "microsoft.graph.group")]) => {
@@ -251,12 +260,16 @@ pub fn deleted_items(t: &mut Tenant, ctx: &Ctx, req: &GReq, rest: &[&str], q: &Q
         ("GET", []) => Err(GraphError::bad_request("A type cast segment such as 'microsoft.graph.user' is required for deletedItems.")),
         ("GET", [id]) => {
             let rec = t.get(DELETED, id).ok_or_else(|| GraphError::not_found(id))?;
+            crate::permissions::check_for(ctx, req, deleted_kind(rec))?;
             let mut out = deleted_view(rec);
             out.insert("@odata.context".into(), json!(ctx.context("directory/deletedItems/$entity")));
             graph::move_context_first(&mut out);
             Ok(GResp::json(200, Value::Object(out)))
         }
         ("DELETE", [id]) => {
+            if let Some(rec) = t.get(DELETED, id) {
+                crate::permissions::check_for(ctx, req, deleted_kind(rec))?;
+            }
             let rec = t.remove(DELETED, id, ChangeKind::HardDelete).ok_or_else(|| GraphError::not_found(id))?;
             let from = rec.nav.get("_from").and_then(Value::as_str).unwrap_or("users").to_string();
             // Delta reports the permanent deletion against the original collection.
@@ -266,6 +279,7 @@ pub fn deleted_items(t: &mut Tenant, ctx: &Ctx, req: &GReq, rest: &[&str], q: &Q
         }
         ("POST", [id, "restore"]) => {
             let rec = t.get(DELETED, id).cloned().ok_or_else(|| GraphError::not_found(id))?;
+            crate::permissions::check_for(ctx, req, deleted_kind(&rec))?;
             let from = rec.nav.get("_from").and_then(Value::as_str).unwrap_or("users").to_string();
             if from == "users" {
                 if let Some(upn) = rec.data.get("userPrincipalName").and_then(Value::as_str) {

@@ -131,6 +131,21 @@ async fn the_sandbox_refuses_what_graph_refuses() {
     let cp = made(env.post(CP, compliance()).await);
     let ap = made(env.post(AP, autopilot()).await);
     let ca_id = made(env.post(CA, ca()).await);
+    // A deleted user and a deleted Microsoft 365 group (security groups are
+    // deleted permanently), for the deleted-items permissions.
+    let gone = env.create_user("table-deleted").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(env.delete(&format!("/v1.0/users/{gone}")).await.status, 204);
+    let m365 = made(
+        env.post(
+            "/v1.0/groups",
+            json!({"displayName": "Deleted team", "mailEnabled": true, "mailNickname": "deleted-team", "securityEnabled": false, "groupTypes": ["Unified"]}),
+        )
+        .await,
+    );
+    assert_eq!(env.delete(&format!("/v1.0/groups/{m365}")).await.status, 204);
     let user = |extra: Value| merge(user_body("table-new", &domain), extra);
     let w10 = |extra: Value| {
         merge(
@@ -195,6 +210,18 @@ async fn the_sandbox_refuses_what_graph_refuses() {
         case("the abstract base type", "POST", DC, json!({"@odata.type": "#microsoft.graph.deviceConfiguration", "displayName": "x"}), MVF, "abstract type 'microsoft.graph.deviceConfiguration'"),
         case("assign: a user as an assignment target", "POST", format!("{DC}/{dc}/assign"), target(json!({"@odata.type": "#microsoft.graph.user", "id": uid})), MVF, incompatible("user", "deviceAndAppManagementAssignmentTarget")),
         case("beta-only type on v1.0", "POST", "/v1.0/deviceManagement/deviceConfigurations", json!({"@odata.type": "#microsoft.graph.androidDeviceOwnerDerivedCredentialAuthenticationConfiguration", "displayName": "x"}), MVF, "could not be resolved by the model"),
+        // Beta-only types and properties, typed from the beta declarations.
+        case("beta autopilot: boolean as string (beta-only property)", "POST", AP, merge(autopilot(), json!({"enableWhiteGlove": "yes"})), MVF, convert("yes", "Edm.Boolean")),
+        case("beta autopilot subtype: boolean as string", "POST", AP, json!({"@odata.type": "#microsoft.graph.activeDirectoryWindowsAutopilotDeploymentProfile", "displayName": "Hybrid", "hybridAzureADJoinSkipConnectivityCheck": "no"}), MVF, convert("no", "Edm.Boolean")),
+        case("beta autopilot patch: a string for the role scope tag list", "PATCH", format!("{AP}/{ap}"), merge(autopilot(), json!({"roleScopeTagIds": "0"})), MVF, "A 'StartArray' node was expected."),
+        case("beta assign: filter type outside its enum", "POST", format!("{DC}/{dc}/assign"), target(json!({"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": gid, "deviceAndAppManagementAssignmentFilterId": "f1", "deviceAndAppManagementAssignmentFilterType": "sometimes"})), MVF, convert("sometimes", "microsoft.graph.deviceAndAppManagementAssignmentFilterType")),
+        case("beta assign: filter id as a number", "POST", format!("{DC}/{dc}/assign"), target(json!({"@odata.type": "#microsoft.graph.allDevicesAssignmentTarget", "deviceAndAppManagementAssignmentFilterId": 7, "deviceAndAppManagementAssignmentFilterType": "include"})), MVF, convert("7", "Edm.String")),
+        case("beta assignment filter: platform outside its enum", "POST", "/beta/deviceManagement/assignmentFilters", json!({"displayName": "Laptops", "platform": "toaster", "rule": "(device.deviceOwnership -eq \"Corporate\")"}), MVF, convert("toaster", "microsoft.graph.devicePlatformType")),
+        case("beta assignment filter: rule as a list", "POST", "/beta/deviceManagement/assignmentFilters", json!({"displayName": "Laptops", "platform": "windows10AndLater", "rule": ["x"]}), MVF, "A 'PrimitiveValue' node was expected."),
+        case("beta-only device configuration type: string for a number", "POST", DC, json!({"@odata.type": "#microsoft.graph.androidDeviceOwnerGeneralDeviceConfiguration", "displayName": "Android", "passwordMinimumLength": "8"}), MVF, "Cannot convert the literal '8'"),
+        case("beta-only device configuration type: value outside a beta enum", "POST", DC, json!({"@odata.type": "#microsoft.graph.androidDeviceOwnerGeneralDeviceConfiguration", "displayName": "Android", "appsAutoUpdatePolicy": "sometimes"}), MVF, convert("sometimes", "microsoft.graph.androidDeviceOwnerAppAutoUpdatePolicyType")),
+        case("beta-only property of a v1.0 type: boolean as string", "PATCH", format!("{DC}/{dc}"), w10(json!({"edgeBlockPrinting": "true"})), MVF, convert("true", "Edm.Boolean")),
+        case("beta autopilot: displayName over 200", "POST", AP, merge(autopilot(), json!({"displayName": long(201)})), MVF, "exceeds the maximum length of 200"),
         // Strings longer than Graph allows.
         case("user: displayName over 256", "POST", "/v1.0/users", user(json!({"displayName": long(257)})), DIR, "Invalid value specified for property 'displayName' of resource 'User'."),
         case("user: a 1 MB displayName", "POST", "/v1.0/users", user(json!({"displayName": long(1 << 20)})), DIR, "Invalid value specified for property 'displayName' of resource 'User'."),
@@ -230,6 +257,13 @@ async fn the_sandbox_refuses_what_graph_refuses() {
         denied("PIM needs RoleManagement.ReadWrite.Directory", "POST", ELIG.into(), Some(elig(&uid, json!({}))), &["RoleManagement.ReadWrite.Directory"], "Authorization_RequestDenied", INSUFFICIENT),
         denied("Intune names the scopes it wants", "POST", DC.into(), Some(general()), &["DeviceManagementConfiguration.ReadWrite.All"], "Forbidden", "DeviceManagementConfiguration.ReadWrite.All"),
         denied("Autopilot needs DeviceManagementServiceConfig", "GET", format!("{AP}/{ap}/assignments"), None, &["DeviceManagementServiceConfig.ReadWrite.All"], "Forbidden", "DeviceManagementServiceConfig.ReadWrite.All"),
+        denied("deleted groups need Group.Read(Write).All", "GET", "/v1.0/directory/deletedItems/microsoft.graph.group".into(), None, &["Group.ReadWrite.All", "Directory.Read.All"], "Authorization_RequestDenied", INSUFFICIENT),
+        denied("a deleted user is read with User.Read(Write).All", "GET", format!("/v1.0/directory/deletedItems/{gone}"), None, &["User.ReadWrite.All", "Directory.Read.All"], "Authorization_RequestDenied", INSUFFICIENT),
+        denied("restoring a user needs User.ReadWrite.All", "POST", format!("/v1.0/directory/deletedItems/{gone}/restore"), Some(json!({})), &["User.ReadWrite.All"], "Authorization_RequestDenied", INSUFFICIENT),
+        denied("purging a user needs User.ReadWrite.All", "DELETE", format!("/v1.0/directory/deletedItems/{gone}"), None, &["User.ReadWrite.All"], "Authorization_RequestDenied", INSUFFICIENT),
+        denied("restoring a group needs Group.ReadWrite.All, not User.ReadWrite.All", "POST", format!("/v1.0/directory/deletedItems/{m365}/restore"), Some(json!({})), &["Group.ReadWrite.All"], "Authorization_RequestDenied", INSUFFICIENT),
+        denied("purging a group needs Group.ReadWrite.All", "DELETE", format!("/v1.0/directory/deletedItems/{m365}"), None, &["Group.ReadWrite.All"], "Authorization_RequestDenied", INSUFFICIENT),
+        denied("assignment filters need DeviceManagementConfiguration", "GET", "/beta/deviceManagement/assignmentFilters".into(), None, &["DeviceManagementConfiguration.ReadWrite.All"], "Forbidden", "DeviceManagementConfiguration.Read.All"),
         denied("compliance reads need DeviceManagementConfiguration", "GET", format!("{CP}/{cp}"), None, &["DeviceManagementConfiguration.ReadWrite.All"], "Forbidden", "DeviceManagementConfiguration.Read.All"),
     ]);
     assert!(cases.len() >= 40, "{} cases", cases.len());

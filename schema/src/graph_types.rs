@@ -3,9 +3,10 @@
 //! `graph-metadata` crate, the same source the sandbox uses): the declared
 //! `odata_type` must be a device configuration or compliance type, every
 //! setting must be a property of it, of the right value type, within its
-//! enum and its length. Beta-only types and properties are known by name
-//! only (Microsoft publishes no property types for them), so only their
-//! names are checked.
+//! enum and its length. Beta-only types and properties are checked the
+//! same way: graph-metadata types them from the beta TypeScript
+//! declarations (Microsoft publishes no beta CSDL); the few those give no
+//! type for are checked by name only.
 
 use std::collections::BTreeMap;
 
@@ -375,6 +376,7 @@ fn one_value(cx: &mut Cx, name: &str, t: &str, max: Option<u32>, v: &toml::Value
 #[cfg(test)]
 mod tests {
     use crate::diagnostic::Diagnostics;
+    use graph_metadata::PropInfo;
 
     fn diags(toml_text: &str) -> Vec<String> {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -469,5 +471,110 @@ display_name = "Wrong"
                 && all.contains("did you mean `windows10CompliancePolicy`?"),
             "{all}"
         );
+    }
+
+    #[test]
+    fn beta_settings_are_checked_by_type_and_enum_value() {
+        let errs = diags(
+            r#"
+[device_configuration.android]
+odata_type = "androidDeviceOwnerGeneralDeviceConfiguration"
+display_name = "Android"
+[device_configuration.android.settings]
+passwordMinimumLength = "8"
+appsAutoUpdatePolicy = "sometimes"
+appsAllowInstallFromUnknownSources = true
+[device_configuration.general]
+odata_type = "windows10GeneralConfiguration"
+display_name = "General"
+[device_configuration.general.settings]
+roleScopeTagIds = "0"
+edgeBlockPrinting = "yes"
+"#,
+        );
+        let all = errs.join("\n");
+        let find = |needle: &str| {
+            errs.iter()
+                .find(|e| e.contains(needle))
+                .unwrap_or_else(|| panic!("{needle} not reported:\n{all}"))
+                .clone()
+        };
+        assert!(
+            find("`passwordMinimumLength` must be a number").ends_with("p.toml:6:25"),
+            "{all}"
+        );
+        assert!(
+            find("`appsAutoUpdatePolicy` = \"sometimes\" is not a value of androidDeviceOwnerAppAutoUpdatePolicyType")
+                .ends_with("p.toml:7:24"),
+            "{all}"
+        );
+        assert!(
+            find("`roleScopeTagIds` is a list of strings").ends_with("p.toml:13:19"),
+            "{all}"
+        );
+        assert!(
+            find("`edgeBlockPrinting` must be true or false").ends_with("p.toml:14:21"),
+            "{all}"
+        );
+        assert!(!all.contains("appsAllowInstallFromUnknownSources"), "{all}");
+        assert_eq!(errs.len(), 4, "{all}");
+    }
+
+    #[test]
+    fn autopilot_and_filter_values_are_members_of_graphs_beta_enums() {
+        use crate::kinds::assignment::FilterMode;
+        use crate::kinds::autopilot_profile::{DeviceType, DeviceUsageType, OobeUserType};
+        let m = graph_metadata::metadata();
+        let member = |e: &str, v: String| {
+            let members = m.enum_members(e, true).unwrap_or_default();
+            assert!(
+                members.contains(&v.trim_matches('"')),
+                "{v} is not a member of {e}: {members:?}"
+            );
+        };
+        fn json<T: serde::Serialize>(v: &T) -> String {
+            serde_json::to_string(v).unwrap_or_default()
+        }
+        for v in [
+            DeviceType::WindowsPc,
+            DeviceType::SurfaceHub2,
+            DeviceType::HoloLens,
+            DeviceType::SurfaceHub2S,
+            DeviceType::VirtualMachine,
+        ] {
+            member("windowsAutopilotDeviceType", json(&v));
+        }
+        for v in [OobeUserType::Standard, OobeUserType::Administrator] {
+            member("windowsUserType", json(&v));
+        }
+        for v in [DeviceUsageType::SingleUser, DeviceUsageType::Shared] {
+            member("windowsDeviceUsageType", json(&v));
+        }
+        for v in [FilterMode::Include, FilterMode::Exclude] {
+            member(
+                "deviceAndAppManagementAssignmentFilterType",
+                v.as_str().to_string(),
+            );
+        }
+        // Each profile property tenantctl writes is a typed property of the
+        // beta profile types.
+        let props = m.properties("azureADWindowsAutopilotDeploymentProfile", true);
+        for p in [
+            "displayName",
+            "description",
+            "deviceNameTemplate",
+            "deviceType",
+            "locale",
+            "preprovisioningAllowed",
+            "hardwareHashExtractionEnabled",
+            "outOfBoxExperienceSetting",
+            "roleScopeTagIds",
+        ] {
+            assert!(
+                matches!(props.get(p), Some(PropInfo::Typed(_))),
+                "{p}: {:?}",
+                props.get(p)
+            );
+        }
     }
 }

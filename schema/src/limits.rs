@@ -2,28 +2,21 @@
 //! so a 10 MB display name is refused with its location and never written.
 //! Lengths are in characters, as Graph documents them.
 //!
-//! Where the limits come from (Microsoft Graph and Entra documentation):
-//! * user (graph/api/resources/user): displayName 256, givenName 64,
-//!   surname 64, jobTitle 128, department 64, mailNickname 64;
-//!   userPrincipalName: 64 before the `@` (checked in `validate`) and 113 in
-//!   all (Entra's "UserPrincipalName population" page: 64 + `@` + 48).
-//! * group (graph/api/resources/group): displayName 256, mailNickname 64
-//!   (checked in `validate`); description 1024 (Entra's limit for group
-//!   descriptions; the Graph page names none); membershipRule 3072 (Entra
-//!   "dynamic membership rules": a rule body can't exceed 3,072 characters).
-//! * guest: the invited account is a user (displayName 256); an e-mail
-//!   address is at most 254 characters (RFC 5321's path limit).
-//! * windowsAutopilotDeploymentProfile (intune-enrollment-*): displayName
-//!   "Max allowed length is 200 chars", description 1500.
-//! * Intune device configurations, compliance policies, update rings and
-//!   conditional access policies: Graph documents no maximum. tenantctl caps
-//!   their names at 1,024 and free text at 10,000 characters, far above any
-//!   real name, so a runaway value is a located error rather than a
-//!   multi-megabyte request Graph would refuse anyway.
+//! The numbers are Graph's, from one table: `limits` in the generated
+//! graph-metadata (the CSDL's MaxLength facets, then the limits the docs
+//! give where the CSDL has none, each with its citation), the same table
+//! the sandbox enforces. [`LIMITS`] only says which desired-state field is
+//! which Graph property. Where Graph documents no maximum (Intune policy
+//! names, conditional access names, free text), tenantctl caps names at
+//! 1,024 and free text at 10,000 characters, far above any real value, so
+//! a runaway value is a located error rather than a multi-megabyte request
+//! Graph would refuse anyway.
 //!
 //! Refusals never repeat the value: its length and location say enough.
 //! Other checks do repeat values in messages, and every problem shows its
 //! source line, so [`shorten`] trims what a diagnostic shows of a huge value.
+
+use graph_metadata::metadata;
 
 use crate::address::Kind;
 use crate::diagnostic::{Diagnostic, Diagnostics, Location, Origin};
@@ -38,6 +31,117 @@ pub const UNDOCUMENTED_TEXT: usize = 10_000;
 /// values and XML payloads can be long; Graph documents no limit).
 pub const SETTING_TEXT: usize = 1024 * 1024;
 
+/// Where a field's maximum comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Max {
+    /// Graph's limit for (type, property) in graph-metadata's `limits`.
+    Graph(&'static str, &'static str),
+    /// A name Graph sets no limit for: [`UNDOCUMENTED_NAME`].
+    Name,
+    /// Free text Graph sets no limit for: [`UNDOCUMENTED_TEXT`].
+    Text,
+}
+
+/// Every length-limited field of desired state: (kind, field, maximum).
+pub const LIMITS: &[(Kind, &str, Max)] = &[
+    (
+        Kind::User,
+        "display_name",
+        Max::Graph("user", "displayName"),
+    ),
+    (
+        Kind::User,
+        "user_principal_name",
+        Max::Graph("user", "userPrincipalName"),
+    ),
+    (
+        Kind::User,
+        "mail_nickname",
+        Max::Graph("user", "mailNickname"),
+    ),
+    (Kind::User, "given_name", Max::Graph("user", "givenName")),
+    (Kind::User, "surname", Max::Graph("user", "surname")),
+    (Kind::User, "job_title", Max::Graph("user", "jobTitle")),
+    (Kind::User, "department", Max::Graph("user", "department")),
+    (
+        Kind::User,
+        "usage_location",
+        Max::Graph("user", "usageLocation"),
+    ),
+    (Kind::User, "password_env", Max::Name),
+    (
+        Kind::Guest,
+        "display_name",
+        Max::Graph("invitation", "invitedUserDisplayName"),
+    ),
+    (
+        Kind::Guest,
+        "email",
+        Max::Graph("invitation", "invitedUserEmailAddress"),
+    ),
+    (Kind::Guest, "redirect_url", Max::Name),
+    (
+        Kind::Group,
+        "display_name",
+        Max::Graph("group", "displayName"),
+    ),
+    (
+        Kind::Group,
+        "mail_nickname",
+        Max::Graph("group", "mailNickname"),
+    ),
+    (
+        Kind::Group,
+        "description",
+        Max::Graph("group", "description"),
+    ),
+    (
+        Kind::Group,
+        "membership_rule",
+        Max::Graph("group", "membershipRule"),
+    ),
+    (Kind::RoleAssignment, "directory_scope_id", Max::Name),
+    (Kind::RoleAssignment, "justification", Max::Text),
+    (Kind::DeviceConfiguration, "display_name", Max::Name),
+    (Kind::DeviceConfiguration, "description", Max::Text),
+    (Kind::CompliancePolicy, "display_name", Max::Name),
+    (Kind::CompliancePolicy, "description", Max::Text),
+    (Kind::UpdateRing, "display_name", Max::Name),
+    (Kind::UpdateRing, "description", Max::Text),
+    (
+        Kind::AutopilotProfile,
+        "display_name",
+        Max::Graph("windowsAutopilotDeploymentProfile", "displayName"),
+    ),
+    (
+        Kind::AutopilotProfile,
+        "description",
+        Max::Graph("windowsAutopilotDeploymentProfile", "description"),
+    ),
+    (Kind::ConditionalAccess, "display_name", Max::Name),
+];
+
+impl Max {
+    /// The maximum and who sets it, as a message says it; `None` for a
+    /// Graph limit the metadata does not have (a test keeps that from
+    /// happening).
+    pub fn resolve(self) -> Option<(usize, &'static str)> {
+        let ours = "tenantctl (Graph documents no limit)";
+        match self {
+            Max::Graph(t, p) => metadata().limit(t, p).map(|l| {
+                let who = if l.source.starts_with("RFC") {
+                    "an e-mail address"
+                } else {
+                    "Graph"
+                };
+                (l.max as usize, who)
+            }),
+            Max::Name => Some((UNDOCUMENTED_NAME, ours)),
+            Max::Text => Some((UNDOCUMENTED_TEXT, ours)),
+        }
+    }
+}
+
 /// The longest string anywhere inside a setting's value, in characters.
 fn longest_string(v: &toml::Value) -> usize {
     match v {
@@ -48,191 +152,181 @@ fn longest_string(v: &toml::Value) -> usize {
     }
 }
 
-struct Check<'a> {
-    sources: &'a [SourceFile],
-    diags: &'a mut Diagnostics,
+/// One declared object's limited string fields: (field, value).
+struct Object<'a> {
+    kind: Kind,
+    key: &'a str,
+    origin: &'a Origin,
+    fields: Vec<(&'static str, Option<&'a str>)>,
 }
 
-impl Check<'_> {
-    /// Refuse `value` at `path` (kind, key, field) when longer than `max`.
-    fn at_most(
-        &mut self,
-        origin: &Origin,
-        kind: Kind,
-        key: &str,
-        field: &str,
-        value: &str,
-        (max, graph): (usize, &str),
-    ) {
-        // Cheap first: a string of at most `max` bytes has at most `max` chars.
-        if value.len() <= max {
-            return;
-        }
-        let len = value.chars().count();
-        if len <= max {
-            return;
-        }
-        let path = [Seg::from(kind.as_str()), Seg::from(key), Seg::from(field)];
-        let loc = self
-            .sources
-            .iter()
-            .find(|s| s.holds(origin))
-            .map(|s| s.locate(&path))
-            .unwrap_or_else(|| Location::file(&origin.file));
-        self.diags.push(
-            Diagnostic::error(
-                "too-long",
-                format!(
-                    "{kind}.{key}: {field} is {len} characters long; {graph} allows at most {max}"
-                ),
-            )
-            .at(Some(loc))
-            .with_help(format!("shorten {field} to {max} characters or fewer")),
-        );
+/// The limited string fields of every declared object.
+fn objects(state: &DesiredState) -> Vec<Object<'_>> {
+    let mut out = Vec::new();
+    for (key, d) in &state.user {
+        let u = &d.value;
+        out.push(Object {
+            kind: Kind::User,
+            key,
+            origin: &d.origin,
+            fields: vec![
+                ("display_name", Some(u.display_name.as_str())),
+                ("user_principal_name", Some(u.user_principal_name.as_str())),
+                ("mail_nickname", Some(u.mail_nickname.as_str())),
+                ("given_name", u.given_name.as_deref()),
+                ("surname", u.surname.as_deref()),
+                ("job_title", u.job_title.as_deref()),
+                ("department", u.department.as_deref()),
+                ("usage_location", u.usage_location.as_deref()),
+                ("password_env", u.password_env.as_deref()),
+            ],
+        });
     }
+    for (key, d) in &state.guest {
+        let g = &d.value;
+        out.push(Object {
+            kind: Kind::Guest,
+            key,
+            origin: &d.origin,
+            fields: vec![
+                ("display_name", Some(g.display_name.as_str())),
+                ("email", Some(g.email.as_str())),
+                ("redirect_url", Some(g.redirect_url.as_str())),
+            ],
+        });
+    }
+    for (key, d) in &state.group {
+        let g = &d.value;
+        out.push(Object {
+            kind: Kind::Group,
+            key,
+            origin: &d.origin,
+            fields: vec![
+                ("display_name", Some(g.display_name.as_str())),
+                ("mail_nickname", Some(g.mail_nickname.as_str())),
+                ("description", g.description.as_deref()),
+                ("membership_rule", g.membership_rule.as_deref()),
+            ],
+        });
+    }
+    for (key, d) in &state.role_assignment {
+        let r = &d.value;
+        out.push(Object {
+            kind: Kind::RoleAssignment,
+            key,
+            origin: &d.origin,
+            fields: vec![
+                ("directory_scope_id", Some(r.directory_scope_id.as_str())),
+                ("justification", r.justification.as_deref()),
+            ],
+        });
+    }
+    // Every policy kind has a display name and an optional description.
+    fn named<'a>(
+        kind: Kind,
+        key: &'a str,
+        origin: &'a Origin,
+        name: &'a str,
+        description: Option<&'a str>,
+    ) -> Object<'a> {
+        Object {
+            kind,
+            key,
+            origin,
+            fields: vec![("display_name", Some(name)), ("description", description)],
+        }
+    }
+    for (key, d) in &state.device_configuration {
+        out.push(named(
+            Kind::DeviceConfiguration,
+            key,
+            &d.origin,
+            &d.value.display_name,
+            d.value.description.as_deref(),
+        ));
+    }
+    for (key, d) in &state.compliance_policy {
+        out.push(named(
+            Kind::CompliancePolicy,
+            key,
+            &d.origin,
+            &d.value.display_name,
+            d.value.description.as_deref(),
+        ));
+    }
+    for (key, d) in &state.update_ring {
+        out.push(named(
+            Kind::UpdateRing,
+            key,
+            &d.origin,
+            &d.value.display_name,
+            d.value.description.as_deref(),
+        ));
+    }
+    for (key, d) in &state.autopilot_profile {
+        out.push(named(
+            Kind::AutopilotProfile,
+            key,
+            &d.origin,
+            &d.value.display_name,
+            d.value.description.as_deref(),
+        ));
+    }
+    for (key, d) in &state.conditional_access {
+        out.push(named(
+            Kind::ConditionalAccess,
+            key,
+            &d.origin,
+            &d.value.display_name,
+            None,
+        ));
+    }
+    out
+}
+
+fn locate(sources: &[SourceFile], origin: &Origin, path: &[Seg]) -> Location {
+    sources
+        .iter()
+        .find(|s| s.holds(origin))
+        .map(|s| s.locate(path))
+        .unwrap_or_else(|| Location::file(&origin.file))
 }
 
 /// Check the length of every string Graph (or, where it documents none,
 /// tenantctl) limits.
 pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnostics) {
-    let mut c = Check { sources, diags };
-    let entra = "Entra";
-    let intune = "Intune";
-    let ours = "tenantctl (Graph documents no limit)";
-    for (key, d) in &state.user {
-        let (u, o) = (&d.value, &d.origin);
-        c.at_most(
-            o,
-            Kind::User,
-            key,
-            "display_name",
-            &u.display_name,
-            (256, entra),
-        );
-        c.at_most(
-            o,
-            Kind::User,
-            key,
-            "user_principal_name",
-            &u.user_principal_name,
-            (113, entra),
-        );
-        c.at_most(
-            o,
-            Kind::User,
-            key,
-            "mail_nickname",
-            &u.mail_nickname,
-            (64, entra),
-        );
-        for (field, value, max) in [
-            ("given_name", &u.given_name, 64),
-            ("surname", &u.surname, 64),
-            ("job_title", &u.job_title, 128),
-            ("department", &u.department, 64),
-            ("usage_location", &u.usage_location, 2),
-            ("password_env", &u.password_env, UNDOCUMENTED_NAME),
-        ] {
-            if let Some(v) = value {
-                c.at_most(o, Kind::User, key, field, v, (max, entra));
+    for o in objects(state) {
+        for (field, value) in &o.fields {
+            let Some(value) = value else { continue };
+            let Some((max, who)) = LIMITS
+                .iter()
+                .find(|(k, f, _)| *k == o.kind && f == field)
+                .and_then(|(_, _, m)| m.resolve())
+            else {
+                continue;
+            };
+            // Cheap first: a string of at most `max` bytes has at most `max` chars.
+            if value.len() <= max {
+                continue;
             }
-        }
-    }
-    for (key, d) in &state.guest {
-        let (g, o) = (&d.value, &d.origin);
-        c.at_most(
-            o,
-            Kind::Guest,
-            key,
-            "display_name",
-            &g.display_name,
-            (256, entra),
-        );
-        c.at_most(
-            o,
-            Kind::Guest,
-            key,
-            "email",
-            &g.email,
-            (254, "an e-mail address"),
-        );
-        c.at_most(
-            o,
-            Kind::Guest,
-            key,
-            "redirect_url",
-            &g.redirect_url,
-            (UNDOCUMENTED_NAME, ours),
-        );
-    }
-    for (key, d) in &state.group {
-        let (g, o) = (&d.value, &d.origin);
-        c.at_most(
-            o,
-            Kind::Group,
-            key,
-            "display_name",
-            &g.display_name,
-            (256, entra),
-        );
-        c.at_most(
-            o,
-            Kind::Group,
-            key,
-            "mail_nickname",
-            &g.mail_nickname,
-            (64, entra),
-        );
-        if let Some(v) = &g.description {
-            c.at_most(o, Kind::Group, key, "description", v, (1024, entra));
-        }
-        if let Some(v) = &g.membership_rule {
-            c.at_most(o, Kind::Group, key, "membership_rule", v, (3072, entra));
-        }
-    }
-    for (key, d) in &state.role_assignment {
-        let (r, o) = (&d.value, &d.origin);
-        c.at_most(
-            o,
-            Kind::RoleAssignment,
-            key,
-            "directory_scope_id",
-            &r.directory_scope_id,
-            (UNDOCUMENTED_NAME, ours),
-        );
-        if let Some(v) = &r.justification {
-            c.at_most(
-                o,
-                Kind::RoleAssignment,
-                key,
-                "justification",
-                v,
-                (UNDOCUMENTED_TEXT, ours),
+            let len = value.chars().count();
+            if len <= max {
+                continue;
+            }
+            let (kind, key) = (o.kind, o.key);
+            let path = [Seg::from(kind.as_str()), Seg::from(key), Seg::from(*field)];
+            diags.push(
+                Diagnostic::error(
+                    "too-long",
+                    format!("{kind}.{key}: {field} is {len} characters long; {who} allows at most {max}"),
+                )
+                .at(Some(locate(sources, o.origin, &path)))
+                .with_help(format!("shorten {field} to {max} characters or fewer")),
             );
         }
     }
-    for (key, d) in &state.device_configuration {
-        let (p, o) = (&d.value, &d.origin);
-        c.at_most(
-            o,
-            Kind::DeviceConfiguration,
-            key,
-            "display_name",
-            &p.display_name,
-            (UNDOCUMENTED_NAME, ours),
-        );
-        if let Some(v) = &p.description {
-            c.at_most(
-                o,
-                Kind::DeviceConfiguration,
-                key,
-                "description",
-                v,
-                (UNDOCUMENTED_TEXT, ours),
-            );
-        }
-    }
-    for (kind, key, d) in state
+    let ours = "tenantctl (Graph documents no limit)";
+    let policies = state
         .device_configuration
         .iter()
         .map(|(k, d)| (Kind::DeviceConfiguration, k, &d.origin, &d.value.settings))
@@ -241,10 +335,8 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
                 .compliance_policy
                 .iter()
                 .map(|(k, d)| (Kind::CompliancePolicy, k, &d.origin, &d.value.settings)),
-        )
-        .map(|(kind, key, origin, settings)| (kind, key, (origin, settings)))
-    {
-        let (origin, settings) = d;
+        );
+    for (kind, key, origin, settings) in policies {
         for (name, value) in settings {
             let len = longest_string(value);
             if len > SETTING_TEXT {
@@ -254,92 +346,12 @@ pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnosti
                     Seg::from("settings"),
                     Seg::from(name.as_str()),
                 ];
-                let loc = c
-                    .sources
-                    .iter()
-                    .find(|s| s.holds(origin))
-                    .map(|s| s.locate(&path))
-                    .unwrap_or_else(|| crate::diagnostic::Location::file(&origin.file));
-                c.diags.push(
+                diags.push(
                     Diagnostic::error("too-long", format!("{kind}.{key}: settings.{name} holds a string of {len} characters; {ours} allows at most {SETTING_TEXT}"))
-                        .at(Some(loc)),
+                        .at(Some(locate(sources, origin, &path))),
                 );
             }
         }
-    }
-    for (key, d) in &state.compliance_policy {
-        let (p, o) = (&d.value, &d.origin);
-        c.at_most(
-            o,
-            Kind::CompliancePolicy,
-            key,
-            "display_name",
-            &p.display_name,
-            (UNDOCUMENTED_NAME, ours),
-        );
-        if let Some(v) = &p.description {
-            c.at_most(
-                o,
-                Kind::CompliancePolicy,
-                key,
-                "description",
-                v,
-                (UNDOCUMENTED_TEXT, ours),
-            );
-        }
-    }
-    for (key, d) in &state.update_ring {
-        let (p, o) = (&d.value, &d.origin);
-        c.at_most(
-            o,
-            Kind::UpdateRing,
-            key,
-            "display_name",
-            &p.display_name,
-            (UNDOCUMENTED_NAME, ours),
-        );
-        if let Some(v) = &p.description {
-            c.at_most(
-                o,
-                Kind::UpdateRing,
-                key,
-                "description",
-                v,
-                (UNDOCUMENTED_TEXT, ours),
-            );
-        }
-    }
-    for (key, d) in &state.autopilot_profile {
-        let (p, o) = (&d.value, &d.origin);
-        c.at_most(
-            o,
-            Kind::AutopilotProfile,
-            key,
-            "display_name",
-            &p.display_name,
-            (200, intune),
-        );
-        if let Some(v) = &p.description {
-            c.at_most(
-                o,
-                Kind::AutopilotProfile,
-                key,
-                "description",
-                v,
-                (1500, intune),
-            );
-        }
-    }
-    for (key, d) in &state.conditional_access {
-        let (p, o) = (&d.value, &d.origin);
-        c.at_most(
-            o,
-            Kind::ConditionalAccess,
-            key,
-            "display_name",
-            &p.display_name,
-            (UNDOCUMENTED_NAME, ours),
-        );
     }
 }
 
@@ -389,6 +401,34 @@ pub fn shorten(diags: &mut Diagnostics) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn graph_limits_come_from_the_metadata_the_sandbox_enforces() {
+        let m = metadata();
+        for (kind, field, max) in LIMITS {
+            let Max::Graph(t, p) = *max else { continue };
+            let limit = m.limit(t, p).unwrap_or_else(|| {
+                panic!("{kind}.{field}: graph-metadata has no limit for {t}.{p}")
+            });
+            assert_eq!(max.resolve().map(|(n, _)| n), Some(limit.max as usize));
+            // The sandbox checks writes against the property's `max`.
+            match m.properties(t, true).get(p) {
+                Some(graph_metadata::PropInfo::Typed(prop)) => assert_eq!(
+                    prop.max,
+                    Some(limit.max),
+                    "{t}.{p}: the sandbox's maximum differs from validate's"
+                ),
+                other => panic!("{t}.{p} is not a typed property: {other:?}"),
+            }
+        }
+        // Each documented limit has its citation.
+        assert!(m.data.limits.iter().all(|l| !l.source.is_empty()));
+        assert_eq!(
+            m.limit("windowsAutopilotDeploymentProfile", "displayName")
+                .map(|l| l.max),
+            Some(200)
+        );
+    }
 
     #[test]
     fn huge_messages_and_lines_are_shown_in_part() {

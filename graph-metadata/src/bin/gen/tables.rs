@@ -1,0 +1,222 @@
+//! The generator's hand-kept inputs: which types tenantctl uses, and what
+//! the Graph docs say where the published metadata is silent (maximum
+//! lengths, read-only directory properties, permissions of the requests
+//! permissions.json has no rule for), each with the page that says it.
+
+/// Entity types of the collections tenantctl reads and writes, and the
+/// bodies of the actions it posts.
+pub const ROOTS: &[&str] = &[
+    "user",
+    "group",
+    "invitation",
+    "unifiedRoleAssignment",
+    "unifiedRoleAssignmentScheduleRequest",
+    "unifiedRoleEligibilityScheduleRequest",
+    "unifiedRoleAssignmentSchedule",
+    "unifiedRoleEligibilitySchedule",
+    "unifiedRoleDefinition",
+    "deviceConfiguration",
+    "deviceConfigurationAssignment",
+    "deviceCompliancePolicy",
+    "deviceCompliancePolicyAssignment",
+    "deviceComplianceScheduledActionForRule",
+    "deviceComplianceActionItem",
+    "windowsAutopilotDeploymentProfile",
+    "windowsAutopilotDeploymentProfileAssignment",
+    "deviceManagementConfigurationPolicy",
+    "deviceManagementConfigurationPolicyAssignment",
+    "deviceManagementConfigurationSetting",
+    "deviceAndAppManagementAssignmentFilter",
+    "conditionalAccessPolicy",
+    "windowsFeatureUpdateProfile",
+];
+
+const USER_PAGE: &str = "docs: learn.microsoft.com/graph/api/resources/user (property table)";
+const GROUP_PAGE: &str = "docs: learn.microsoft.com/graph/api/resources/group (property table)";
+
+/// Maximum lengths the docs give where the CSDL has no `MaxLength` facet
+/// (the clean v1.0 CSDL has none at all): (type, property, max, source).
+pub const DOC_MAX_LENGTHS: &[(&str, &str, u32, &str)] = &[
+    ("user", "displayName", 256, USER_PAGE),
+    ("user", "mailNickname", 64, USER_PAGE),
+    ("user", "givenName", 64, USER_PAGE),
+    ("user", "surname", 64, USER_PAGE),
+    ("user", "jobTitle", 128, USER_PAGE),
+    ("user", "department", 64, USER_PAGE),
+    ("user", "companyName", 64, USER_PAGE),
+    ("user", "employeeId", 16, USER_PAGE),
+    ("user", "officeLocation", 128, USER_PAGE),
+    ("user", "city", 128, USER_PAGE),
+    ("user", "state", 128, USER_PAGE),
+    ("user", "country", 128, USER_PAGE),
+    ("user", "postalCode", 40, USER_PAGE),
+    ("user", "streetAddress", 1024, USER_PAGE),
+    ("user", "usageLocation", 2, USER_PAGE),
+    ("user", "userPrincipalName", 113, "docs: learn.microsoft.com/entra/identity/hybrid/connect/plan-connect-userprincipalname (64 before the @, 48 after: 113 in all)"),
+    ("group", "displayName", 256, GROUP_PAGE),
+    ("group", "mailNickname", 64, GROUP_PAGE),
+    ("group", "description", 1024, "docs: learn.microsoft.com/entra/identity/users/directory-service-limits-restrictions (group description)"),
+    ("group", "membershipRule", 3072, "docs: learn.microsoft.com/entra/identity/users/groups-dynamic-membership (a rule body can't exceed 3,072 characters)"),
+    ("invitation", "invitedUserDisplayName", 256, USER_PAGE),
+    ("invitation", "invitedUserEmailAddress", 254, "RFC 5321 section 4.5.3.1.3 (an address is at most 254 characters); the invitation docs give none"),
+    ("windowsAutopilotDeploymentProfile", "displayName", 200, "docs: learn.microsoft.com/graph/api/resources/intune-enrollment-windowsautopilotdeploymentprofile (Max allowed length is 200 chars)"),
+    ("windowsAutopilotDeploymentProfile", "description", 1500, "docs: learn.microsoft.com/graph/api/resources/intune-enrollment-windowsautopilotdeploymentprofile (Max allowed length is 1500 chars)"),
+];
+
+/// Properties the Graph docs call read-only where the CSDL has no Computed
+/// annotation (directory objects carry no annotations in the clean CSDL).
+pub const READ_ONLY: &[(&str, &str)] = &[
+    ("directoryObject", "deletedDateTime"),
+    ("user", "createdDateTime"),
+    ("user", "creationType"),
+    ("user", "assignedLicenses"),
+    ("user", "assignedPlans"),
+    ("user", "provisionedPlans"),
+    ("user", "proxyAddresses"),
+    ("user", "lastPasswordChangeDateTime"),
+    ("user", "onPremisesDistinguishedName"),
+    ("user", "onPremisesDomainName"),
+    ("user", "onPremisesLastSyncDateTime"),
+    ("user", "onPremisesSamAccountName"),
+    ("user", "onPremisesSecurityIdentifier"),
+    ("user", "onPremisesSyncEnabled"),
+    ("user", "onPremisesUserPrincipalName"),
+    ("user", "onPremisesProvisioningErrors"),
+    ("user", "securityIdentifier"),
+    ("user", "signInActivity"),
+    ("user", "externalUserStateChangeDateTime"),
+    ("group", "createdDateTime"),
+    ("group", "mail"),
+    ("group", "proxyAddresses"),
+    ("group", "renewedDateTime"),
+    ("group", "expirationDateTime"),
+    ("group", "securityIdentifier"),
+    ("group", "onPremisesDomainName"),
+    ("group", "onPremisesLastSyncDateTime"),
+    ("group", "onPremisesNetBiosName"),
+    ("group", "onPremisesSamAccountName"),
+    ("group", "onPremisesSecurityIdentifier"),
+    ("group", "onPremisesSyncEnabled"),
+    ("group", "onPremisesProvisioningErrors"),
+    ("deviceConfiguration", "createdDateTime"),
+    ("deviceConfiguration", "lastModifiedDateTime"),
+    ("deviceConfiguration", "version"),
+    ("deviceCompliancePolicy", "createdDateTime"),
+    ("deviceCompliancePolicy", "lastModifiedDateTime"),
+    ("deviceCompliancePolicy", "version"),
+    ("conditionalAccessPolicy", "createdDateTime"),
+    ("conditionalAccessPolicy", "modifiedDateTime"),
+    ("windowsAutopilotDeploymentProfile", "createdDateTime"),
+    ("windowsAutopilotDeploymentProfile", "lastModifiedDateTime"),
+    ("deviceAndAppManagementAssignmentFilter", "createdDateTime"),
+    (
+        "deviceAndAppManagementAssignmentFilter",
+        "lastModifiedDateTime",
+    ),
+    ("deviceAndAppManagementAssignmentFilter", "payloads"),
+];
+
+/// The permissions tenantctl's documented list is chosen from, in the order
+/// the redundancy pass drops them (broad ones never enter: the list should
+/// be what a security reviewer expects for a reconciler).
+pub const EXCLUDED_FROM_DOCUMENTED: &[&str] =
+    &["Directory.ReadWrite.All", "Directory.AccessAsUser.All"];
+
+/// A permission rule from a docs page, for a request permissions.json has
+/// no (or no per-resource) rule for.
+pub struct DocRule {
+    pub method: &'static str,
+    pub path: &'static str,
+    /// The resource type the rule is for when the path does not say it.
+    pub resource: Option<&'static str>,
+    /// Application permissions, least privileged first.
+    pub any_of: &'static [&'static str],
+    pub source: &'static str,
+}
+
+const DELETED_LIST: &str = "docs: learn.microsoft.com/graph/api/directory-deleteditems-list (Application column per resource)";
+const DELETED_GET: &str = "docs: learn.microsoft.com/graph/api/directory-deleteditems-get (Application column per resource)";
+const DELETED_RESTORE: &str = "docs: learn.microsoft.com/graph/api/directory-deleteditems-restore (Application column per resource; User.DeleteRestore.All per permissions.json)";
+const DELETED_DELETE: &str = "docs: learn.microsoft.com/graph/api/directory-deleteditems-delete (for users: User.ReadWrite.All, for groups: Group.ReadWrite.All; User.DeleteRestore.All per its permission description)";
+
+/// Deleted items (`/directory/deletedItems`): permissions.json lists only
+/// the restore of users (and agents), so the rest is from the API pages.
+/// Per resource: the read and write permissions of users or of groups.
+pub const DOC_RULES: &[DocRule] = &[
+    DocRule {
+        method: "GET",
+        path: "/directory/deletedItems/microsoft.graph.user",
+        resource: None,
+        any_of: &[
+            "User.Read.All",
+            "User.ReadWrite.All",
+            "Directory.Read.All",
+            "Directory.ReadWrite.All",
+        ],
+        source: DELETED_LIST,
+    },
+    DocRule {
+        method: "GET",
+        path: "/directory/deletedItems/microsoft.graph.group",
+        resource: None,
+        any_of: &[
+            "Group.Read.All",
+            "Group.ReadWrite.All",
+            "Directory.Read.All",
+            "Directory.ReadWrite.All",
+        ],
+        source: DELETED_LIST,
+    },
+    DocRule {
+        method: "GET",
+        path: "/directory/deletedItems/{id}",
+        resource: Some("user"),
+        any_of: &[
+            "User.Read.All",
+            "User.ReadWrite.All",
+            "Directory.Read.All",
+            "Directory.ReadWrite.All",
+        ],
+        source: DELETED_GET,
+    },
+    DocRule {
+        method: "GET",
+        path: "/directory/deletedItems/{id}",
+        resource: Some("group"),
+        any_of: &[
+            "Group.Read.All",
+            "Group.ReadWrite.All",
+            "Directory.Read.All",
+            "Directory.ReadWrite.All",
+        ],
+        source: DELETED_GET,
+    },
+    DocRule {
+        method: "POST",
+        path: "/directory/deletedItems/{id}/restore",
+        resource: Some("user"),
+        any_of: &["User.DeleteRestore.All", "User.ReadWrite.All"],
+        source: DELETED_RESTORE,
+    },
+    DocRule {
+        method: "POST",
+        path: "/directory/deletedItems/{id}/restore",
+        resource: Some("group"),
+        any_of: &["Group.ReadWrite.All"],
+        source: DELETED_RESTORE,
+    },
+    DocRule {
+        method: "DELETE",
+        path: "/directory/deletedItems/{id}",
+        resource: Some("user"),
+        any_of: &["User.DeleteRestore.All", "User.ReadWrite.All"],
+        source: DELETED_DELETE,
+    },
+    DocRule {
+        method: "DELETE",
+        path: "/directory/deletedItems/{id}",
+        resource: Some("group"),
+        any_of: &["Group.ReadWrite.All"],
+        source: DELETED_DELETE,
+    },
+];
