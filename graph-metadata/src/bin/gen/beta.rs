@@ -215,6 +215,8 @@ export interface WindowsAutopilotDeploymentProfile extends Entity {\n\
 }\n\
 export namespace CallRecords {\n    export interface Entity { x?: string; }\n}\n";
         let m = parse_dts(dts);
+        // The published file has CRLF line ends in places.
+        assert_eq!(parse_dts(&dts.replace('\n', "\r\n")), m);
         let p = &m["microsoft.graph.windowsAutopilotDeploymentProfile"];
         assert_eq!(p.base.as_deref(), Some("microsoft.graph.entity"));
         assert_eq!(
