@@ -404,6 +404,24 @@ async fn run_locked(
     Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
+/// Read the tenant for a command that only reads (`plan`, `drift`) as
+/// apply does: ledger ids that do not answer yet (replication lag right
+/// after an apply) are waited for within the replication window and the
+/// tenant read again, so lag is never reported as missing or `create`.
+pub(crate) async fn observe_settled(
+    client: &providers::graph::GraphClient,
+    desired: &engine::DesiredModel,
+    ledger_path: &Path,
+    ledger: &engine::Ledger,
+) -> Result<engine::ObservedState> {
+    let store = LedgerStore::new(ledger_path);
+    let (observed, settled) = providers::settle::observe_settled(client, desired, ledger, store.recorded_at(), replication_window())
+        .await
+        .context("reading the tenant")?;
+    report_settled(&settled);
+    Ok(observed)
+}
+
 /// Tell what waiting for replication found.
 fn report_settled(s: &providers::settle::Settled) {
     for (a, id) in &s.appeared {

@@ -361,7 +361,7 @@ async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, gr
     output::status(format!("Planning against {}", target.description));
     let ledger = read_ledger(&target.ledger_path)?;
     let progress = output::Progress::start("reading the tenant", format != Format::Json);
-    let observed = providers::observe::observe(&target.client, &desired, &ledger).await.context("reading the tenant")?;
+    let observed = apply::observe_settled(&target.client, &desired, &target.ledger_path, &ledger).await?;
     progress.finish();
     let stats = target.client.stats();
     let ledger_path = target.ledger_path.clone();
