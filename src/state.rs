@@ -297,21 +297,44 @@ fn set_mtime(path: &Path, when: Option<DateTime<Utc>>) {
     }
 }
 
-/// `tenantctl unlock`: remove the state lock whoever holds it.
-pub async fn unlock(ledger: &Path, yes: bool) -> Result<std::process::ExitCode> {
+/// `tenantctl unlock`: remove the state lock. Whatever is at the lock's
+/// path is looked at without being opened (a FIFO, a link, a file that is
+/// not a lock record is removed with `--yes`); a holder still running on
+/// this host, in this PID namespace, is removed only with `--force`.
+pub async fn unlock(ledger: &Path, yes: bool, force: bool) -> Result<std::process::ExitCode> {
+    use providers::state_lock::{Found, Liveness};
     let lock = LocalLock::for_ledger(ledger);
-    let Some(holder) = lock.holder().await? else {
-        output::status(format!("No state lock at {}.", lock.path().display()));
-        return Ok(std::process::ExitCode::SUCCESS);
-    };
-    if !yes {
-        bail!(
-            "the state lock {} is held by {holder}; make sure that run is gone (a run still going would then race another), then pass --yes to remove it",
-            lock.path().display()
-        );
-    }
-    if let Some(h) = lock.break_lock().await? {
-        output::status(format!("Removed the state lock held by {h}."));
+    let path = lock.path().display().to_string();
+    match lock.inspect()? {
+        Found::Absent => {
+            output::status(format!("No state lock at {path}."));
+        }
+        Found::NotALock(what) => {
+            if !(yes || force) {
+                bail!("{path} is not a tenantctl lock: {what}; pass --yes to remove it (it is removed without being opened or followed)");
+            }
+            lock.remove()?;
+            output::status(format!("Removed {path}, which was not a tenantctl lock ({what})."));
+        }
+        Found::Held(holder) => {
+            match holder.liveness() {
+                Liveness::Running if !force => bail!(
+                    "the state lock {path} is held by {holder}, which is still running on this host; let it finish or stop it. Pass --force to remove the lock anyway (that run would then race the next one)"
+                ),
+                Liveness::Running => {
+                    output::status(format!("warning: removing the state lock of {holder}, which is still running (--force)"));
+                }
+                Liveness::Dead if !(yes || force) => bail!(
+                    "the state lock {path} is held by {holder}, which is no longer running (the next run takes it over by itself); pass --yes to remove it now"
+                ),
+                Liveness::Unknown(why) if !(yes || force) => bail!(
+                    "the state lock {path} is held by {holder}; whether it still runs cannot be checked from here ({why}). Make sure that run is gone (a run still going would then race another), then pass --yes to remove it"
+                ),
+                _ => {}
+            }
+            lock.remove()?;
+            output::status(format!("Removed the state lock held by {holder}."));
+        }
     }
     Ok(std::process::ExitCode::SUCCESS)
 }
@@ -319,7 +342,7 @@ pub async fn unlock(ledger: &Path, yes: bool) -> Result<std::process::ExitCode> 
 /// `tenantctl unlock [DIR] [--ledger PATH]`: the lock of `ledger`, or the
 /// one lock found among DIR's possible ledgers (real tenant, --graph-url,
 /// embedded sandbox).
-pub async fn unlock_in(dir: &Path, ledger: Option<PathBuf>, yes: bool) -> Result<std::process::ExitCode> {
+pub async fn unlock_in(dir: &Path, ledger: Option<PathBuf>, yes: bool, force: bool) -> Result<std::process::ExitCode> {
     if let Ok(s) = schema::load(dir) {
         crate::state_backend::bind(&s);
     }
@@ -327,17 +350,18 @@ pub async fn unlock_in(dir: &Path, ledger: Option<PathBuf>, yes: bool) -> Result
         bail!("{}'s state is in an azurerm backend: `tenantctl state unlock {}` breaks its lease", dir.display(), dir.display());
     }
     if let Some(l) = ledger {
-        return unlock(&l, yes).await;
+        return unlock(&l, yes, force).await;
     }
     let sdir = crate::target::state_dir(dir);
     let candidates = [dir.join("tenantctl.lock"), sdir.join("graph-url.lock"), sdir.join("sandbox.lock")];
-    let found: Vec<&PathBuf> = candidates.iter().filter(|l| LocalLock::for_ledger(l).path().exists()).collect();
+    // lstat: a dangling link or a FIFO at the lock's name is found too.
+    let found: Vec<&PathBuf> = candidates.iter().filter(|l| LocalLock::for_ledger(l).path().symlink_metadata().is_ok()).collect();
     match found.as_slice() {
         [] => {
             output::status(format!("No state lock beside the ledgers of {}.", dir.display()));
             Ok(std::process::ExitCode::SUCCESS)
         }
-        [one] => unlock(one, yes).await,
+        [one] => unlock(one, yes, force).await,
         many => bail!(
             "several state locks found; name the ledger with --ledger: {}",
             many.iter().map(|l| LocalLock::for_ledger(l).path().display().to_string()).collect::<Vec<_>>().join(", ")

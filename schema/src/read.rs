@@ -192,10 +192,15 @@ pub fn open_append(path: &Path) -> std::io::Result<File> {
         use std::os::unix::fs::OpenOptionsExt;
         options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
+    let existed = path.symlink_metadata().is_ok();
     let mut file = options.open(path).map_err(|e| refused_link(path, e))?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(std::io::Error::other(format!("{} is a {}, not a regular file", path.display(), describe(&meta))));
+    }
+    if !existed {
+        // A new journal or log: its name in the folder is made durable too.
+        sync_parent(path)?;
     }
     // A line cut short by a kill is ended first, so the next line is not
     // glued to it (and lost to whoever reads the file line by line).
@@ -208,6 +213,21 @@ pub fn open_append(path: &Path) -> std::io::Result<File> {
         }
     }
     Ok(file)
+}
+
+/// Makes a rename, link, creation or removal of `path` durable: the folder
+/// holding it is synced (unix; elsewhere nothing to do), so after a power
+/// loss the ledger, journal, trust root or lock is the new file, not the
+/// old one or none.
+pub fn sync_parent(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        File::open(parent)?.sync_all()?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Creates `path` as a new regular file: never through a link, never over
@@ -231,6 +251,15 @@ fn refused_link(path: &Path, e: std::io::Error) -> std::io::Error {
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_folder_of_a_state_file_is_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        sync_parent(&dir.path().join("ledger.lock")).unwrap();
+        assert!(sync_parent(&dir.path().join("missing/ledger.lock")).is_err());
+        open_append(&dir.path().join("journal.jsonl")).unwrap();
+        assert!(dir.path().join("journal.jsonl").is_file());
+    }
 
     #[test]
     fn regular_files_inside_are_read_links_leaving_are_not() {
