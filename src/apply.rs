@@ -437,6 +437,9 @@ fn report_settled(s: &providers::settle::Settled) {
 
 pub async fn import(dir: &Path, address: &str, object_id: &str, graph_url: Option<&str>, ledger: Option<PathBuf>, lock_timeout: Duration) -> Result<ExitCode> {
     let address: schema::Address = address.parse().with_context(|| format!("`{address}` is not an address such as group.mwd-test"))?;
+    if let Some(why) = schema::object_id::problem(address.kind, object_id) {
+        bail!("cannot import {address}: {why}");
+    }
     let state = load(dir)?;
     if !state.contains(&address) {
         bail!("{address} is not declared in {}; declare it before importing", dir.display());

@@ -59,6 +59,18 @@ impl LedgerStore {
     /// loader's rules: a regular file, no link leaving its directory,
     /// bounded in size.
     pub fn load(&self) -> Result<Ledger> {
+        let ledger = self.load_unchecked()?;
+        // An id is put in request URLs: one that is no Graph id (`../x`,
+        // a query) is refused here, naming the entry, before any request.
+        for (address, entry) in &ledger.resources {
+            if let Some(why) = schema::object_id::problem(address.kind, &entry.id) {
+                bail!("the ledger {} holds an entry {address} whose id {why}; correct or remove that entry", self.path.display());
+            }
+        }
+        Ok(ledger)
+    }
+
+    fn load_unchecked(&self) -> Result<Ledger> {
         if let Some(r) = self.remote_reader()? {
             let b = &r.backend;
             let text = |kind| -> Result<Option<String>> {
@@ -390,10 +402,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = LedgerStore::new(&dir.path().join("state/t.lock"));
         store.probe(&dir.path().join("state/t.journal.jsonl")).unwrap();
-        let op = LedgerOp::Record { address: "group.a".parse().unwrap(), entry: engine::ledger::LedgerEntry { id: "1".into(), applied: None, changed_at: None } };
+        let op = LedgerOp::Record { address: "group.a".parse().unwrap(), entry: engine::ledger::LedgerEntry { id: "3f2504e0-4f89-41d3-9a0c-0305e82c3301".into(), applied: None, changed_at: None } };
         store.append(&op).unwrap();
         let l = store.load().unwrap();
-        assert_eq!(l.id(&"group.a".parse().unwrap()), Some("1"));
+        assert_eq!(l.id(&"group.a".parse().unwrap()), Some("3f2504e0-4f89-41d3-9a0c-0305e82c3301"));
         store.compact(&l).unwrap();
         assert!(!wal_path(store.path()).exists());
         assert_eq!(store.load().unwrap(), l);

@@ -9,6 +9,7 @@ pub mod env_names;
 pub mod graph_types;
 pub mod kinds;
 pub mod limits;
+pub mod object_id;
 pub mod load;
 pub mod read;
 mod salvage;
