@@ -245,7 +245,7 @@ async fn run_locked(
     // Judged by the governance in force (the recorded trust root), so a
     // saved plan claiming other approvers hashes differently and is stale.
     crate::governance::review(&mut fresh, desired, &target.ledger_path)?;
-    fresh.change = crate::governance::change_record(state, None);
+    fresh.change = crate::governance::change_record(state, None)?;
     let mut attribution = Attribution::default();
     let plan = match saved {
         Some(saved) => {

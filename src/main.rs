@@ -373,7 +373,7 @@ async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, gr
     target.shutdown().await;
     let mut plan = engine::plan::plan_with_rollout(&desired, &observed, &ledger, &engine::PlanOptions::default(), rollout)?;
     governance::review(&mut plan, &desired, &ledger_path)?;
-    plan.change = governance::change_record(&state, saving.change);
+    plan.change = governance::change_record(&state, saving.change)?;
     governance::sign_as_author(&mut plan, saving.author_key)?;
     output::status(format!("Read the tenant in {} Graph request(s).", stats.requests));
     let rendered = match format {

@@ -3,6 +3,7 @@
 //! [`DesiredState`] with source locations, and the JSON Schema editors use.
 
 pub mod address;
+pub mod change_limits;
 pub mod datetime;
 pub mod diagnostic;
 pub mod env_names;

@@ -174,6 +174,7 @@ fn load_sources(
     // references to resources that failed to parse are not reported again.
     crate::validate::validate(&state, sources, &mut diags);
     crate::limits::check(&state, sources, &mut diags);
+    crate::change_limits::check(&state, sources, &mut diags);
     crate::env_names::check(&state, sources, &mut diags);
     crate::limits::shorten(&mut diags);
     if unread {
