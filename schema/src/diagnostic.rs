@@ -199,6 +199,25 @@ impl Origin {
     }
 }
 
+/// A file's path as text output shows it: a name is anyone's to choose
+/// (a pull request can add `x\n error: ...toml` or one holding terminal
+/// escapes or a right-to-left override), so control and invisible
+/// formatting characters are shown as `\u{..}` escapes and cannot start a
+/// line of their own, recolour the terminal or reorder the text.
+pub fn shown_path(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+    };
+    if !text.chars().any(hidden) {
+        return text.into_owned();
+    }
+    text.chars()
+        .map(|c| if hidden(c) { format!("\\u{{{:x}}}", c as u32) } else { c.to_string() })
+        .collect()
+}
+
 /// A UTF-8 byte that continues a character rather than starting one.
 fn is_continuation(b: u8) -> bool {
     b & 0xC0 == 0x80
@@ -298,7 +317,7 @@ impl fmt::Display for Diagnostic {
             writeln!(
                 f,
                 "{pad}--> {}:{}:{}",
-                loc.file.display(),
+                shown_path(&loc.file),
                 loc.line,
                 loc.column
             )?;

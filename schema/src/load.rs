@@ -17,7 +17,7 @@ use crate::suggest::closest;
 /// Why desired state could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read desired state at {path}")]
+    #[error("cannot read desired state at {}", crate::diagnostic::shown_path(.path))]
     Io {
         path: PathBuf,
         #[source]

@@ -34,6 +34,8 @@ pub enum Refused {
     LinkLeaves { root: PathBuf },
     #[error("is a symbolic link whose target does not exist")]
     Dangling,
+    #[error("is a symbolic link to a hidden file or folder ({target}); hidden files and folders are not read, through a link or otherwise")]
+    LinkToHidden { target: String },
     #[error("is {what}, not a regular file; only regular files are read")]
     NotRegular { what: &'static str },
     #[error("is larger than the limit of {limit} bytes (set {MAX_FILE_BYTES_ENV} to raise it)")]
@@ -156,8 +158,20 @@ fn read_bounded(file: File, limit: u64) -> Result<Vec<u8>, Refused> {
 /// Read `path`, a file found under the canonical directory `root`, as the
 /// loader may: a regular file (or a symlink to one inside `root`) of at
 /// most `limit` bytes.
+///
+/// Hidden files and folders (a name starting with `.`: `.env`, `.git/`)
+/// are skipped when listing the directory; a link to one is refused too,
+/// so `x.toml -> .env` cannot read what the listing would never read.
 pub fn read_inside(root: &Path, path: &Path, limit: u64) -> Result<Vec<u8>, Refused> {
     let target = resolve_inside(root, path)?;
+    if target != path {
+        let inside = target.strip_prefix(root).unwrap_or(&target);
+        if inside.components().any(|c| c.as_os_str().to_string_lossy().starts_with('.')) {
+            return Err(Refused::LinkToHidden {
+                target: crate::diagnostic::shown_path(inside),
+            });
+        }
+    }
     read_bounded(open_regular(&target)?, limit)
 }
 
@@ -175,7 +189,8 @@ pub fn read_state_file(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, Refus
         _ => Path::new("."),
     };
     let root = std::fs::canonicalize(parent).map_err(Refused::Io)?;
-    read_inside(&root, path, limit).map(Some)
+    let target = resolve_inside(&root, path)?;
+    read_bounded(open_regular(&target)?, limit).map(Some)
 }
 
 /// Opens a state file (the journal, the ledger's log) for appending,
