@@ -366,14 +366,8 @@ async fn run_locked(
         let written = match &record {
             Record::Adopted { address, id, op } => journal_event(&journal_file, &hash, address, "adopt", id, "applied", "matched by natural key; recorded in the ledger", &attribution).and_then(|_| store.append(op)),
             Record::Change { result, op } => {
-                let symbol = match result.status {
-                    Status::Applied => "ok",
-                    Status::Failed { .. } => "FAILED",
-                    Status::Skipped { .. } => "skipped",
-                };
-                output::status(format!("  {symbol:<7} {} {}", result.action.as_str(), result.address));
-                if let Status::Failed { error } | Status::Skipped { error, .. } = &result.status {
-                    output::status(format!("          {error}"));
+                for line in progress_lines(result) {
+                    output::status(line);
                 }
                 journal_attributed(&journal_file, &hash, result, &attribution).and_then(|_| op.as_ref().map(|op| store.append(op)).unwrap_or(Ok(())))
             }
@@ -420,6 +414,24 @@ pub(crate) async fn observe_settled(
         .context("reading the tenant")?;
     report_settled(&settled);
     Ok(observed)
+}
+
+/// The lines apply shows for one change: its outcome, and for a failure
+/// the error, which carries Graph's live text (an object's name, a message
+/// a hostile tenant can shape): control and bidi characters are escaped, so
+/// it stays one line that cannot recolour the terminal or close the code
+/// fence a CI job puts the output in.
+fn progress_lines(result: &ChangeResult) -> Vec<String> {
+    let symbol = match result.status {
+        Status::Applied => "ok",
+        Status::Failed { .. } => "FAILED",
+        Status::Skipped { .. } => "skipped",
+    };
+    let mut lines = vec![format!("  {symbol:<7} {} {}", result.action.as_str(), result.address)];
+    if let Status::Failed { error } | Status::Skipped { error, .. } = &result.status {
+        lines.push(format!("          {}", engine::render::text_safe(error)));
+    }
+    lines
 }
 
 /// Tell what waiting for replication found.
@@ -481,4 +493,26 @@ pub async fn import(dir: &Path, address: &str, object_id: &str, graph_url: Optio
 
 fn target_ledger_note() -> &'static str {
     "recorded in the ledger; the next plan compares it with desired state"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_graph_error_is_shown_on_one_inert_line() {
+        let result = ChangeResult {
+            address: "group.a".parse().unwrap(),
+            action: engine::Action::Update,
+            status: Status::Failed { error: "400: name 'x\u{1b}[2J\n```\n## Approved\u{202e}' is invalid".into() },
+            id: None,
+            request_ids: Vec::new(),
+            note: None,
+        };
+        let lines = progress_lines(&result);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0], "  FAILED  update group.a");
+        assert_eq!(lines[1], "          400: name 'x\\u{1b}[2J\\u{a}```\\u{a}## Approved\\u{202e}' is invalid");
+        assert!(!lines.iter().any(|l| l.contains('\n') || l.contains('\u{1b}') || l.contains('\u{202e}')));
+    }
 }

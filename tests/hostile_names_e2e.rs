@@ -59,3 +59,60 @@ fn a_link_to_a_hidden_file_inside_the_folder_is_refused_not_read() {
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("group") && out.contains('1'), "{out}");
 }
+
+/// The embedded sandbox's database is opened by SQLite, which follows
+/// links: a link or FIFO planted at `.tenantctl/sandbox.db` (or its `-wal`)
+/// is refused, naming it, and its target is not written.
+#[test]
+fn a_planted_link_or_fifo_at_the_sandbox_database_is_refused() {
+    for plant in ["link", "wal-link", "fifo"] {
+        let work = tempfile::tempdir().unwrap();
+        let dir = work.path().join("desired");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("groups.toml"), "[group.g]\ndisplay_name = \"G\"\nmail_nickname = \"g\"\n").unwrap();
+        let state = work.path().join(".tenantctl");
+        std::fs::create_dir_all(&state).unwrap();
+        let victim = work.path().join("victim.txt");
+        std::fs::write(&victim, "keep").unwrap();
+        let at = match plant {
+            "link" => {
+                std::os::unix::fs::symlink(&victim, state.join("sandbox.db")).unwrap();
+                "sandbox.db is a symbolic link"
+            }
+            "wal-link" => {
+                std::os::unix::fs::symlink(&victim, state.join("sandbox.db-wal")).unwrap();
+                "sandbox.db-wal is a symbolic link"
+            }
+            _ => {
+                assert!(Command::new("mkfifo").arg(state.join("sandbox.db")).status().unwrap().success());
+                "sandbox.db is a FIFO"
+            }
+        };
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tenantctl"))
+            .current_dir(work.path())
+            .args(["plan", "desired"])
+            .env("NO_COLOR", "1")
+            .env_remove("TENANTCTL_GRAPH_URL")
+            .env_remove("TENANTCTL_LEDGER")
+            .env_remove("AZURE_TENANT_ID")
+            .env_remove("AZURE_CLIENT_ID")
+            .env_remove("AZURE_CLIENT_SECRET")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("{plant}: plan hung");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{plant}: {err}");
+        assert!(err.contains(at), "{plant}: {err}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep", "{plant}");
+    }
+}
