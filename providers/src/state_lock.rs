@@ -301,7 +301,8 @@ impl LocalLock {
         if !current.is_dead_here() {
             return Ok(Err(current));
         }
-        self.take_over(holder, &text).map(|took| if took { Ok(Acquired::TookOver(current.clone())) } else { Err(current) })
+        let took = self.take_over(holder, &text)?;
+        Ok(if took { Ok(Acquired::TookOver(current.clone())) } else { Err(current) })
     }
 
     /// Replace a stale lock whose content is `stale`, under a guard file so
