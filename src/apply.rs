@@ -245,7 +245,7 @@ async fn run_locked(
     // Judged by the governance in force (the recorded trust root), so a
     // saved plan claiming other approvers hashes differently and is stale.
     crate::governance::review(&mut fresh, desired, &target.ledger_path)?;
-    fresh.change = crate::governance::change_record(state, None);
+    fresh.change = crate::governance::change_record(state, None)?;
     let mut attribution = Attribution::default();
     let plan = match saved {
         Some(saved) => {
@@ -366,14 +366,8 @@ async fn run_locked(
         let written = match &record {
             Record::Adopted { address, id, op } => journal_event(&journal_file, &hash, address, "adopt", id, "applied", "matched by natural key; recorded in the ledger", &attribution).and_then(|_| store.append(op)),
             Record::Change { result, op } => {
-                let symbol = match result.status {
-                    Status::Applied => "ok",
-                    Status::Failed { .. } => "FAILED",
-                    Status::Skipped { .. } => "skipped",
-                };
-                output::status(format!("  {symbol:<7} {} {}", result.action.as_str(), result.address));
-                if let Status::Failed { error } | Status::Skipped { error, .. } = &result.status {
-                    output::status(format!("          {error}"));
+                for line in progress_lines(result) {
+                    output::status(line);
                 }
                 journal_attributed(&journal_file, &hash, result, &attribution).and_then(|_| op.as_ref().map(|op| store.append(op)).unwrap_or(Ok(())))
             }
@@ -404,6 +398,42 @@ async fn run_locked(
     Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
+/// Read the tenant for a command that only reads (`plan`, `drift`) as
+/// apply does: ledger ids that do not answer yet (replication lag right
+/// after an apply) are waited for within the replication window and the
+/// tenant read again, so lag is never reported as missing or `create`.
+pub(crate) async fn observe_settled(
+    client: &providers::graph::GraphClient,
+    desired: &engine::DesiredModel,
+    ledger_path: &Path,
+    ledger: &engine::Ledger,
+) -> Result<engine::ObservedState> {
+    let store = LedgerStore::new(ledger_path);
+    let (observed, settled) = providers::settle::observe_settled(client, desired, ledger, store.recorded_at(), replication_window())
+        .await
+        .context("reading the tenant")?;
+    report_settled(&settled);
+    Ok(observed)
+}
+
+/// The lines apply shows for one change: its outcome, and for a failure
+/// the error, which carries Graph's live text (an object's name, a message
+/// a hostile tenant can shape): control and bidi characters are escaped, so
+/// it stays one line that cannot recolour the terminal or close the code
+/// fence a CI job puts the output in.
+fn progress_lines(result: &ChangeResult) -> Vec<String> {
+    let symbol = match result.status {
+        Status::Applied => "ok",
+        Status::Failed { .. } => "FAILED",
+        Status::Skipped { .. } => "skipped",
+    };
+    let mut lines = vec![format!("  {symbol:<7} {} {}", result.action.as_str(), result.address)];
+    if let Status::Failed { error } | Status::Skipped { error, .. } = &result.status {
+        lines.push(format!("          {}", engine::render::text_safe(error)));
+    }
+    lines
+}
+
 /// Tell what waiting for replication found.
 fn report_settled(s: &providers::settle::Settled) {
     for (a, id) in &s.appeared {
@@ -419,6 +449,9 @@ fn report_settled(s: &providers::settle::Settled) {
 
 pub async fn import(dir: &Path, address: &str, object_id: &str, graph_url: Option<&str>, ledger: Option<PathBuf>, lock_timeout: Duration) -> Result<ExitCode> {
     let address: schema::Address = address.parse().with_context(|| format!("`{address}` is not an address such as group.mwd-test"))?;
+    if let Some(why) = schema::object_id::problem(address.kind, object_id) {
+        bail!("cannot import {address}: {why}");
+    }
     let state = load(dir)?;
     if !state.contains(&address) {
         bail!("{address} is not declared in {}; declare it before importing", dir.display());
@@ -460,4 +493,26 @@ pub async fn import(dir: &Path, address: &str, object_id: &str, graph_url: Optio
 
 fn target_ledger_note() -> &'static str {
     "recorded in the ledger; the next plan compares it with desired state"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_graph_error_is_shown_on_one_inert_line() {
+        let result = ChangeResult {
+            address: "group.a".parse().unwrap(),
+            action: engine::Action::Update,
+            status: Status::Failed { error: "400: name 'x\u{1b}[2J\n```\n## Approved\u{202e}' is invalid".into() },
+            id: None,
+            request_ids: Vec::new(),
+            note: None,
+        };
+        let lines = progress_lines(&result);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0], "  FAILED  update group.a");
+        assert_eq!(lines[1], "          400: name 'x\\u{1b}[2J\\u{a}```\\u{a}## Approved\\u{202e}' is invalid");
+        assert!(!lines.iter().any(|l| l.contains('\n') || l.contains('\u{1b}') || l.contains('\u{202e}')));
+    }
 }

@@ -112,7 +112,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     let target = target::connect(&args.dir, state.tenant.as_ref().map(|t| &t.value), args.graph_url.as_deref(), args.ledger.clone()).await?;
     output::status(format!("Checking drift against {}", target.description));
     let ledger = read_ledger(&target.ledger_path)?;
-    let observed = providers::observe::observe(&target.client, &desired, &ledger).await.context("reading the tenant");
+    let observed = crate::apply::observe_settled(&target.client, &desired, &target.ledger_path, &ledger).await;
     target.shutdown().await;
     let observed = observed?;
     let plan = engine::plan(&desired, &observed, &ledger, &engine::PlanOptions { now })?;

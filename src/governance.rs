@@ -171,9 +171,12 @@ fn shown(v: Option<&serde_json::Value>) -> String {
 
 /// The change record of a plan: the directory's `[change]`, its summary
 /// replaced by `plan --change TEXT` when given.
-pub fn change_record(state: &schema::DesiredState, text: Option<&str>) -> Option<schema::kinds::change::ChangeRecord> {
+pub fn change_record(state: &schema::DesiredState, text: Option<&str>) -> Result<Option<schema::kinds::change::ChangeRecord>> {
+    if let Some(why) = text.and_then(|t| schema::change_limits::problem("summary", t)) {
+        anyhow::bail!("--change: {why}");
+    }
     let record = state.change.as_ref().map(|c| c.value.clone()).unwrap_or_default().with_summary(text);
-    (!record.is_empty()).then_some(record)
+    Ok((!record.is_empty()).then_some(record))
 }
 
 /// The trust root file of a target: beside its ledger.

@@ -176,6 +176,9 @@ enum Command {
         /// Confirm: no run holding the lock is still going.
         #[arg(long)]
         yes: bool,
+        /// Remove the lock even though its holder still runs on this host.
+        #[arg(long)]
+        force: bool,
     },
     /// Look at and move the state (`[state]`): show, pull, push, migrate, unlock.
     State(state_cmd::Args),
@@ -278,7 +281,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Import { address, object_id, dir, graph_url, ledger, lock_timeout } => {
             runtime()?.block_on(apply::import(&dir, &address, &object_id, graph_url.as_deref(), ledger, lock_timeout))
         }
-        Command::Unlock { dir, ledger, yes } => runtime()?.block_on(state::unlock_in(&dir, ledger, yes)),
+        Command::Unlock { dir, ledger, yes, force } => runtime()?.block_on(state::unlock_in(&dir, ledger, yes, force)),
         Command::State(args) => runtime()?.block_on(state_cmd::run(args)),
         Command::Drift(args) => runtime()?.block_on(drift::run(args)),
         Command::Reconcile(args) => runtime()?.block_on(reconcile::run(args)),
@@ -341,6 +344,8 @@ pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<()> {
         return Err(e).with_context(|| format!("writing {}", tmp.display()));
     }
     std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
+    // The rename itself is durable only once the folder is synced.
+    schema::read::sync_parent(path).with_context(|| format!("syncing the folder of {}", path.display()))?;
     Ok(())
 }
 
@@ -361,14 +366,14 @@ async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, gr
     output::status(format!("Planning against {}", target.description));
     let ledger = read_ledger(&target.ledger_path)?;
     let progress = output::Progress::start("reading the tenant", format != Format::Json);
-    let observed = providers::observe::observe(&target.client, &desired, &ledger).await.context("reading the tenant")?;
+    let observed = apply::observe_settled(&target.client, &desired, &target.ledger_path, &ledger).await?;
     progress.finish();
     let stats = target.client.stats();
     let ledger_path = target.ledger_path.clone();
     target.shutdown().await;
     let mut plan = engine::plan::plan_with_rollout(&desired, &observed, &ledger, &engine::PlanOptions::default(), rollout)?;
     governance::review(&mut plan, &desired, &ledger_path)?;
-    plan.change = governance::change_record(&state, saving.change);
+    plan.change = governance::change_record(&state, saving.change)?;
     governance::sign_as_author(&mut plan, saving.author_key)?;
     output::status(format!("Read the tenant in {} Graph request(s).", stats.requests));
     let rendered = match format {

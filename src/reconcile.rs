@@ -419,7 +419,7 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
                         applied.push(h);
                     }
                     Status::Failed { error } | Status::Skipped { error, .. } => {
-                        output::status(format!("  self-heal FAILED: {} {}: {error}", res.action.as_str(), res.address));
+                        output::status(format!("  self-heal FAILED: {} {}: {}", res.action.as_str(), res.address, engine::render::text_safe(error)));
                         failed.push(Held { reason: error.clone(), ..h });
                     }
                 }
@@ -478,7 +478,7 @@ fn summary(p: &PassReport) -> String {
             s.push_str(&format!("\n  applied: {} {}", h.action, h.address));
         }
         for h in &p.held {
-            s.push_str(&format!("\n  held: {} {}: {}", h.action, h.address, h.reason));
+            s.push_str(&format!("\n  held: {} {}: {}", h.action, h.address, engine::render::text_safe(&h.reason)));
         }
     }
     if !p.drift.unknown.is_empty() {

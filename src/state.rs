@@ -59,6 +59,18 @@ impl LedgerStore {
     /// loader's rules: a regular file, no link leaving its directory,
     /// bounded in size.
     pub fn load(&self) -> Result<Ledger> {
+        let ledger = self.load_unchecked()?;
+        // An id is put in request URLs: one that is no Graph id (`../x`,
+        // a query) is refused here, naming the entry, before any request.
+        for (address, entry) in &ledger.resources {
+            if let Some(why) = schema::object_id::problem(address.kind, &entry.id) {
+                bail!("the ledger {} holds an entry {address} whose id {why}; correct or remove that entry", self.path.display());
+            }
+        }
+        Ok(ledger)
+    }
+
+    fn load_unchecked(&self) -> Result<Ledger> {
         if let Some(r) = self.remote_reader()? {
             let b = &r.backend;
             let text = |kind| -> Result<Option<String>> {
@@ -297,21 +309,44 @@ fn set_mtime(path: &Path, when: Option<DateTime<Utc>>) {
     }
 }
 
-/// `tenantctl unlock`: remove the state lock whoever holds it.
-pub async fn unlock(ledger: &Path, yes: bool) -> Result<std::process::ExitCode> {
+/// `tenantctl unlock`: remove the state lock. Whatever is at the lock's
+/// path is looked at without being opened (a FIFO, a link, a file that is
+/// not a lock record is removed with `--yes`); a holder still running on
+/// this host, in this PID namespace, is removed only with `--force`.
+pub async fn unlock(ledger: &Path, yes: bool, force: bool) -> Result<std::process::ExitCode> {
+    use providers::state_lock::{Found, Liveness};
     let lock = LocalLock::for_ledger(ledger);
-    let Some(holder) = lock.holder().await? else {
-        output::status(format!("No state lock at {}.", lock.path().display()));
-        return Ok(std::process::ExitCode::SUCCESS);
-    };
-    if !yes {
-        bail!(
-            "the state lock {} is held by {holder}; make sure that run is gone (a run still going would then race another), then pass --yes to remove it",
-            lock.path().display()
-        );
-    }
-    if let Some(h) = lock.break_lock().await? {
-        output::status(format!("Removed the state lock held by {h}."));
+    let path = lock.path().display().to_string();
+    match lock.inspect()? {
+        Found::Absent => {
+            output::status(format!("No state lock at {path}."));
+        }
+        Found::NotALock(what) => {
+            if !(yes || force) {
+                bail!("{path} is not a tenantctl lock: {what}; pass --yes to remove it (it is removed without being opened or followed)");
+            }
+            lock.remove()?;
+            output::status(format!("Removed {path}, which was not a tenantctl lock ({what})."));
+        }
+        Found::Held(holder) => {
+            match holder.liveness() {
+                Liveness::Running if !force => bail!(
+                    "the state lock {path} is held by {holder}, which is still running on this host; let it finish or stop it. Pass --force to remove the lock anyway (that run would then race the next one)"
+                ),
+                Liveness::Running => {
+                    output::status(format!("warning: removing the state lock of {holder}, which is still running (--force)"));
+                }
+                Liveness::Dead if !(yes || force) => bail!(
+                    "the state lock {path} is held by {holder}, which is no longer running (the next run takes it over by itself); pass --yes to remove it now"
+                ),
+                Liveness::Unknown(why) if !(yes || force) => bail!(
+                    "the state lock {path} is held by {holder}; whether it still runs cannot be checked from here ({why}). Make sure that run is gone (a run still going would then race another), then pass --yes to remove it"
+                ),
+                _ => {}
+            }
+            lock.remove()?;
+            output::status(format!("Removed the state lock held by {holder}."));
+        }
     }
     Ok(std::process::ExitCode::SUCCESS)
 }
@@ -319,7 +354,7 @@ pub async fn unlock(ledger: &Path, yes: bool) -> Result<std::process::ExitCode> 
 /// `tenantctl unlock [DIR] [--ledger PATH]`: the lock of `ledger`, or the
 /// one lock found among DIR's possible ledgers (real tenant, --graph-url,
 /// embedded sandbox).
-pub async fn unlock_in(dir: &Path, ledger: Option<PathBuf>, yes: bool) -> Result<std::process::ExitCode> {
+pub async fn unlock_in(dir: &Path, ledger: Option<PathBuf>, yes: bool, force: bool) -> Result<std::process::ExitCode> {
     if let Ok(s) = schema::load(dir) {
         crate::state_backend::bind(&s);
     }
@@ -327,17 +362,18 @@ pub async fn unlock_in(dir: &Path, ledger: Option<PathBuf>, yes: bool) -> Result
         bail!("{}'s state is in an azurerm backend: `tenantctl state unlock {}` breaks its lease", dir.display(), dir.display());
     }
     if let Some(l) = ledger {
-        return unlock(&l, yes).await;
+        return unlock(&l, yes, force).await;
     }
     let sdir = crate::target::state_dir(dir);
     let candidates = [dir.join("tenantctl.lock"), sdir.join("graph-url.lock"), sdir.join("sandbox.lock")];
-    let found: Vec<&PathBuf> = candidates.iter().filter(|l| LocalLock::for_ledger(l).path().exists()).collect();
+    // lstat: a dangling link or a FIFO at the lock's name is found too.
+    let found: Vec<&PathBuf> = candidates.iter().filter(|l| LocalLock::for_ledger(l).path().symlink_metadata().is_ok()).collect();
     match found.as_slice() {
         [] => {
             output::status(format!("No state lock beside the ledgers of {}.", dir.display()));
             Ok(std::process::ExitCode::SUCCESS)
         }
-        [one] => unlock(one, yes).await,
+        [one] => unlock(one, yes, force).await,
         many => bail!(
             "several state locks found; name the ledger with --ledger: {}",
             many.iter().map(|l| LocalLock::for_ledger(l).path().display().to_string()).collect::<Vec<_>>().join(", ")
@@ -366,10 +402,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = LedgerStore::new(&dir.path().join("state/t.lock"));
         store.probe(&dir.path().join("state/t.journal.jsonl")).unwrap();
-        let op = LedgerOp::Record { address: "group.a".parse().unwrap(), entry: engine::ledger::LedgerEntry { id: "1".into(), applied: None, changed_at: None } };
+        let op = LedgerOp::Record { address: "group.a".parse().unwrap(), entry: engine::ledger::LedgerEntry { id: "3f2504e0-4f89-41d3-9a0c-0305e82c3301".into(), applied: None, changed_at: None } };
         store.append(&op).unwrap();
         let l = store.load().unwrap();
-        assert_eq!(l.id(&"group.a".parse().unwrap()), Some("1"));
+        assert_eq!(l.id(&"group.a".parse().unwrap()), Some("3f2504e0-4f89-41d3-9a0c-0305e82c3301"));
         store.compact(&l).unwrap();
         assert!(!wal_path(store.path()).exists());
         assert_eq!(store.load().unwrap(), l);

@@ -262,7 +262,7 @@ fn copy(from: &dyn StateBackend, to: &dyn StateBackend, force: bool) -> Result<u
 async fn unlock(which: &Which, yes: bool) -> Result<ExitCode> {
     let ledger = ledger_path(which)?;
     if crate::state_backend::configured().filter(|c| c.backend == BackendKind::Azurerm).is_none() {
-        return crate::state::unlock(&ledger, yes).await;
+        return crate::state::unlock(&ledger, yes, false).await;
     }
     let b = azurerm_config(&ledger)?;
     let lease = std::sync::Arc::new(BlobLease::new(b.store(), b.lock_blob()));

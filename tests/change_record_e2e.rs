@@ -71,3 +71,26 @@ async fn the_change_record_and_review_fields_reach_plan_prompt_and_journal() {
     }
     sb.shutdown().await.unwrap();
 }
+
+/// `plan --change` with a summary longer than `[change]` allows, and an
+/// overlong `[change]` field, are refused (found by a hostile run).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overlong_change_summary_is_refused() {
+    let sb = sandbox().await;
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("desired");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("tenant.toml"), format!("[tenant]\nprimary_domain = \"{}\"\n", sb.domain())).unwrap();
+    let long = "x".repeat(100_000);
+    let o = cli(&sb, work.path(), &["plan", dir.to_str().unwrap(), "--change", &long]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("--change: change.summary is 100000 characters long; at most 500"), "{err}");
+    assert!(err.len() < 5_000, "the value is not repeated");
+    std::fs::write(dir.join("change.toml"), format!("[change]\nticket = \"{}\"\n", "T".repeat(5_000))).unwrap();
+    let o = cli(&sb, work.path(), &["plan", dir.to_str().unwrap()]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("change.toml:2:") && err.contains("change.ticket is 5000 characters long"), "{err}");
+    sb.shutdown().await.unwrap();
+}

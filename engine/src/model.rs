@@ -97,6 +97,11 @@ pub struct ObservedState {
     /// the tenant's licences do not offer).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Single resources that could not be read, with why (an object the
+    /// ledger holds that answers by id but is not listed yet, within the
+    /// replication window): "unknown", never missing nor created.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unread: BTreeMap<Address, String>,
 }
 
 impl ObservedState {

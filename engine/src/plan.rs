@@ -376,8 +376,16 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     // could not be read.
     let mut unknown_set: BTreeMap<Address, String> = BTreeMap::new();
     for (address, r) in &desired.resources {
+        if let Some(why) = observed.unread.get(address) {
+            unknown_set.insert(address.clone(), why.clone());
+            continue;
+        }
         if let Some(why) = observed.unreadable.get(&address.kind) {
             unknown_set.insert(address.clone(), format!("{} could not be read: {why}", address.kind));
+            continue;
+        }
+        if let Some(dep) = r.depends_on.iter().find(|d| observed.unread.contains_key(*d)) {
+            unknown_set.insert(address.clone(), format!("refers to {dep}, which could not be read"));
             continue;
         }
         if let Some(dep) = r.depends_on.iter().find(|d| observed.unreadable.contains_key(&d.kind)) {

@@ -771,6 +771,7 @@ impl GraphExecutor {
 /// None when no such object exists. Role assignments may be a permanent
 /// assignment or a PIM schedule, so each place is tried.
 pub async fn read_object(client: &GraphClient, kind: Kind, id: &str) -> Result<Option<Value>, GraphError> {
+    let id = &*schema::object_id::path_segment(id);
     let api = match kind {
         Kind::DeviceConfiguration | Kind::UpdateRing | Kind::CompliancePolicy | Kind::AutopilotProfile => client.beta(),
         _ => client.v1(),

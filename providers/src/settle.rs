@@ -53,6 +53,19 @@ fn missing(ledger: &Ledger, observed: &ObservedState) -> Vec<(Address, String, O
         .collect()
 }
 
+/// Ledger ids still not listed after the wait that were not found gone (an
+/// id that answered by id, whose lists lag past the window) exist: they
+/// are unread, so the plan calls them unknown instead of creating them.
+fn mark_unread(ledger: &Ledger, observed: &mut ObservedState, settled: &Settled) {
+    for (a, id, _) in missing(ledger, observed) {
+        if settled.gone.iter().any(|(g, _)| *g == a) {
+            continue;
+        }
+        let why = format!("the ledger holds {id}, which answers by id but is not listed yet (replication lag); read again later");
+        observed.unread.insert(a, why);
+    }
+}
+
 /// Read the tenant as [`crate::observe::observe`] does, then wait out
 /// replication lag for ledger ids that do not answer yet and for pending
 /// creates, and read it again. `recorded_at` is when the ledger was last
@@ -139,6 +152,7 @@ pub async fn observe_settled(
             .filter(|until| *until > now)
             .collect();
         if lagging.is_empty() {
+            mark_unread(ledger, &mut observed, &settled);
             return Ok((observed, settled));
         }
         tokio::time::sleep(delay).await;

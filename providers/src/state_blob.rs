@@ -493,7 +493,7 @@ impl StateLock for BlobLease {
         let id = new_lease_id();
         if !self.store.acquire_lease(&self.blob, &id, LEASE_SECONDS).await.map_err(|e| self.err(e))? {
             let current = self.recorded_holder().await?.map(|(h, _)| h);
-            return Ok(Err(current.unwrap_or_else(|| Holder { host: "?".into(), pid: 0, command: "(acquiring)".into(), since: String::new(), boot_id: None, start_ticks: None })));
+            return Ok(Err(current.unwrap_or_else(|| Holder { host: "?".into(), pid: 0, command: "(acquiring)".into(), since: String::new(), boot_id: None, start_ticks: None, pid_ns: None })));
         }
         if let Ok(mut g) = self.lease_id.lock() {
             *g = Some(id.clone());

@@ -40,6 +40,22 @@ pub struct Holder {
     pub boot_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_ticks: Option<u64>,
+    /// The PID namespace the process ran in (`/proc/self/ns/pid`, e.g.
+    /// `pid:[4026531836]`): containers sharing a hostname and a ledger
+    /// volume have pids that mean nothing to each other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_ns: Option<String>,
+}
+
+/// Whether a lock's holder still runs, as far as this process can tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Liveness {
+    /// On this host, in this PID namespace, and running.
+    Running,
+    /// On this host, in this PID namespace, and certainly gone.
+    Dead,
+    /// Cannot be told from here (why): another host or PID namespace.
+    Unknown(String),
 }
 
 impl std::fmt::Display for Holder {
@@ -59,35 +75,68 @@ impl Holder {
             since: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             boot_id: boot_id(),
             start_ticks: start_ticks(pid),
+            pid_ns: pid_namespace(),
         }
     }
 
-    /// The holder is on this host and certainly not running any more.
+    /// The holder is on this host and in this PID namespace, and certainly
+    /// not running any more: only then is its lock taken over.
     pub fn is_dead_here(&self) -> bool {
+        self.liveness() == Liveness::Dead
+    }
+
+    /// Whether the holder runs: judged only for one on this host and in
+    /// this PID namespace (a pid of another container with the same
+    /// hostname names some other process here, or none).
+    pub fn liveness(&self) -> Liveness {
         if self.host != hostname() {
-            return false;
+            return Liveness::Unknown(format!("it ran on another host ({})", self.host));
+        }
+        match (&self.pid_ns, pid_namespace()) {
+            (Some(theirs), Some(ours)) if *theirs == ours => {}
+            (Some(theirs), Some(ours)) => {
+                return Liveness::Unknown(format!("it ran in another PID namespace ({theirs}, this run is in {ours}): another container with the same hostname"))
+            }
+            (None, _) => return Liveness::Unknown("its PID namespace is not recorded".into()),
+            (_, None) => return Liveness::Unknown("this system does not show PID namespaces".into()),
         }
         match (&self.boot_id, boot_id()) {
-            (Some(theirs), Some(ours)) if *theirs != ours => return true,
+            (Some(theirs), Some(ours)) if *theirs != ours => return Liveness::Dead,
             _ => {}
         }
-        if !Path::new("/proc/self").exists() {
-            // No way to tell on this system: assume it runs.
-            return false;
-        }
         match start_ticks(self.pid) {
-            None => true,
-            Some(now) => self.start_ticks.is_some_and(|then| then != now),
+            None => Liveness::Dead,
+            Some(now) if self.start_ticks.is_some_and(|then| then != now) => Liveness::Dead,
+            Some(_) => Liveness::Running,
         }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("another run holds the state lock {path}: {holder}; it was not released within {waited:?}. If that run is gone, `tenantctl unlock --yes` releases the lock")]
+    #[error("another run holds the state lock {path}: {holder}; it was not released within {waited:?}{}. If that run is gone, `tenantctl unlock --yes` releases the lock", unjudged(holder))]
     Held { path: PathBuf, holder: Box<Holder>, waited: Duration },
     #[error("state lock {path}: {reason}")]
     Io { path: PathBuf, reason: String },
+}
+
+/// Why a holder's lock is not taken over although its pid may be gone.
+fn unjudged(holder: &Holder) -> String {
+    match holder.liveness() {
+        Liveness::Unknown(why) if holder.pid != 0 => format!(" (whether it still runs cannot be checked from here: {why})"),
+        _ => String::new(),
+    }
+}
+
+/// What is at a local lock's path, looked at without following a link or
+/// opening anything but a regular file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    Absent,
+    Held(Holder),
+    /// Something that is not a tenantctl lock (a FIFO, a link, a file that
+    /// is not a lock record), with what it is.
+    NotALock(String),
 }
 
 /// What a successful acquire found.
@@ -159,6 +208,43 @@ impl LocalLock {
         }
     }
 
+    /// What is at the lock's path: looked at with `lstat` first, so a
+    /// link, FIFO or device planted there is named, never followed or
+    /// opened.
+    pub fn inspect(&self) -> Result<Found, LockError> {
+        let meta = match std::fs::symlink_metadata(&self.path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Absent),
+            Err(e) => return Err(self.io("looking at", e)),
+        };
+        let kind = meta.file_type();
+        if kind.is_symlink() {
+            return Ok(Found::NotALock("a symbolic link".into()));
+        }
+        if kind.is_dir() {
+            return Ok(Found::NotALock("a directory".into()));
+        }
+        if !kind.is_file() {
+            return Ok(Found::NotALock("not a regular file (a FIFO, socket or device)".into()));
+        }
+        match self.read() {
+            Ok(Some((h, _))) => Ok(Found::Held(h)),
+            Ok(None) => Ok(Found::Absent),
+            Err(LockError::Io { reason, .. }) => Ok(Found::NotALock(reason)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Remove whatever is at the lock's path without opening it (a link
+    /// is removed, not its target). A directory is refused.
+    pub fn remove(&self) -> Result<(), LockError> {
+        match std::fs::remove_file(&self.path) {
+            Ok(()) => schema::read::sync_parent(&self.path).map_err(|e| self.io("syncing the folder after removing", e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.io("removing", e)),
+        }
+    }
+
     fn io(&self, what: &str, e: std::io::Error) -> LockError {
         LockError::Io { path: self.path.clone(), reason: format!("{what}: {e}") }
     }
@@ -196,7 +282,10 @@ impl LocalLock {
             let linked = std::fs::hard_link(&tmp, &self.path);
             let _ = std::fs::remove_file(&tmp);
             match linked {
-                Ok(()) => return Ok(Ok(Acquired::Free)),
+                Ok(()) => {
+                    schema::read::sync_parent(&self.path).map_err(|e| self.io("syncing the folder", e))?;
+                    return Ok(Ok(Acquired::Free));
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(self.io("creating", e)),
             }
@@ -212,7 +301,8 @@ impl LocalLock {
         if !current.is_dead_here() {
             return Ok(Err(current));
         }
-        self.take_over(holder, &text).map(|took| if took { Ok(Acquired::TookOver(current.clone())) } else { Err(current) })
+        let took = self.take_over(holder, &text)?;
+        Ok(if took { Ok(Acquired::TookOver(current.clone())) } else { Err(current) })
     }
 
     /// Replace a stale lock whose content is `stale`, under a guard file so
@@ -239,6 +329,7 @@ impl LocalLock {
             }
             let tmp = self.temp(holder, "takeover")?;
             std::fs::rename(&tmp, &self.path).map_err(|e| self.io("taking over", e))?;
+            schema::read::sync_parent(&self.path).map_err(|e| self.io("syncing the folder", e))?;
             Ok(true)
         })();
         let _ = std::fs::remove_file(&guard);
@@ -248,7 +339,7 @@ impl LocalLock {
 
 /// A holder that let go between two looks: shown only if it persists.
 fn holder_unknown() -> Holder {
-    Holder { host: "?".into(), pid: 0, command: "(releasing)".into(), since: String::new(), boot_id: None, start_ticks: None }
+    Holder { host: "?".into(), pid: 0, command: "(releasing)".into(), since: String::new(), boot_id: None, start_ticks: None, pid_ns: None }
 }
 
 impl StateLock for LocalLock {
@@ -287,6 +378,11 @@ fn hostname() -> String {
         .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
         .or_else(|| std::env::var("COMPUTERNAME").ok().filter(|h| !h.is_empty()))
         .unwrap_or_else(|| "unknown-host".into())
+}
+
+/// This process's PID namespace, e.g. `pid:[4026531836]` (Linux).
+fn pid_namespace() -> Option<String> {
+    std::fs::read_link("/proc/self/ns/pid").ok().map(|p| p.to_string_lossy().into_owned())
 }
 
 fn boot_id() -> Option<String> {
@@ -356,5 +452,57 @@ mod tests {
         std::fs::write(lock.path(), serde_json::to_string(&remote).unwrap()).unwrap();
         assert!(matches!(block(acquire(&lock, &Holder::this_process("y"), Duration::ZERO)), Err(LockError::Held { .. })));
     }
-}
 
+    /// A dead pid of a holder in another PID namespace (another container
+    /// with this hostname sharing the ledger's volume) names nothing here:
+    /// the lock is not taken over, and the refusal names the holder, why it
+    /// is not judged, and `tenantctl unlock`. Nor is a record without one.
+    #[test]
+    fn a_holder_in_another_pid_namespace_is_never_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = LocalLock::for_ledger(&dir.path().join("tenantctl.lock"));
+        let me = Holder::this_process("tenantctl apply");
+        if me.pid_ns.is_none() {
+            // No /proc/self/ns here: nothing is ever judged dead.
+            return;
+        }
+        let mut other = Holder::this_process("tenantctl apply");
+        // A pid that certainly does not run here.
+        other.pid = u32::MAX - 7;
+        other.start_ticks = Some(1);
+        other.pid_ns = Some("pid:[1]".into());
+        assert!(matches!(other.liveness(), Liveness::Unknown(_)));
+        std::fs::write(lock.path(), serde_json::to_string(&other).unwrap()).unwrap();
+        let text = block(acquire(&lock, &me, Duration::ZERO)).unwrap_err().to_string();
+        assert!(text.contains(&format!("pid {}", other.pid)) && text.contains("another PID namespace") && text.contains("tenantctl unlock"), "{text}");
+        assert_eq!(block(lock.holder()).unwrap(), Some(other.clone()));
+        // A record of an older version, without a namespace: not judged.
+        other.pid_ns = None;
+        std::fs::write(lock.path(), serde_json::to_string(&other).unwrap()).unwrap();
+        let text = block(acquire(&lock, &me, Duration::ZERO)).unwrap_err().to_string();
+        assert!(text.contains("not recorded"), "{text}");
+        // The same namespace and a dead pid: taken over.
+        other.pid_ns = me.pid_ns.clone();
+        assert_eq!(other.liveness(), Liveness::Dead);
+        std::fs::write(lock.path(), serde_json::to_string(&other).unwrap()).unwrap();
+        assert_eq!(block(acquire(&lock, &me, Duration::ZERO)).unwrap(), Acquired::TookOver(other));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn what_is_at_the_lock_path_is_looked_at_without_opening_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = LocalLock::for_ledger(&dir.path().join("tenantctl.lock"));
+        assert_eq!(lock.inspect().unwrap(), Found::Absent);
+        let status = std::process::Command::new("mkfifo").arg(lock.path()).status().unwrap();
+        assert!(status.success());
+        assert!(matches!(lock.inspect().unwrap(), Found::NotALock(w) if w.contains("FIFO")));
+        lock.remove().unwrap();
+        assert_eq!(lock.inspect().unwrap(), Found::Absent);
+        std::os::unix::fs::symlink("/nonexistent/target", lock.path()).unwrap();
+        assert!(matches!(lock.inspect().unwrap(), Found::NotALock(w) if w.contains("link")));
+        lock.remove().unwrap();
+        std::fs::write(lock.path(), "garbage").unwrap();
+        assert!(matches!(lock.inspect().unwrap(), Found::NotALock(w) if w.contains("not a tenantctl lock")));
+    }
+}

@@ -23,6 +23,10 @@ pub enum SandboxError {
         #[source]
         source: rusqlite::Error,
     },
+    /// Something other than a regular file stands where the state database
+    /// (or its `-wal`/`-shm` file) goes: it is not opened.
+    #[error("state database {path} is {what}; only a regular file is opened there (remove it)")]
+    UnsafeStateFile { path: String, what: String },
     /// A stored object could not be decoded.
     #[error("corrupt state in {path}: {detail}")]
     Corrupt { path: String, detail: String },

@@ -37,6 +37,7 @@ pub mod pim;
 pub mod resources;
 pub mod roles;
 pub mod seed;
+pub mod state_file;
 pub mod server;
 pub mod store;
 pub mod validate_write;

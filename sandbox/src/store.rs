@@ -140,6 +140,7 @@ impl Tenant {
     /// Opens (creating if needed) the database at `path` and loads everything.
     pub fn open(info: TenantInfo, path: &Path) -> Result<Tenant, SandboxError> {
         let e = db_err(path);
+        crate::state_file::check(path)?;
         let conn = Connection::open(path).map_err(&e)?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL;

@@ -20,6 +20,49 @@ pub struct Location {
     /// Width of the underlined span on that line (at least 1).
     #[serde(skip)]
     pub width: usize,
+    /// The caret's 1-based column in `line_text`, which is only a window
+    /// of a long line (marked with `…` where it was cut).
+    #[serde(skip)]
+    pub snippet_column: usize,
+}
+
+/// The part of the line `line_start..line_end` of `text` to keep for a
+/// snippet around byte `at`, with `at`'s 1-based column in it: the whole
+/// line when it is short, else at most [`MAX_SNIPPET`] characters around
+/// `at`, `…` marking a cut. Looks at no more than that many characters.
+fn window(text: &str, line_start: usize, at: usize, line_end: usize) -> (String, usize) {
+    let line = &text[line_start..line_end];
+    let short = line.len() <= MAX_SNIPPET || line.chars().nth(MAX_SNIPPET).is_none();
+    if short {
+        let column = text[line_start..at].chars().count() + 1;
+        return (line.trim_end_matches('\r').to_string(), column);
+    }
+    // Up to a quarter of the window before the span, the rest after it.
+    let from = text[line_start..at]
+        .char_indices()
+        .rev()
+        .take(MAX_SNIPPET / 4)
+        .last()
+        .map(|(i, _)| line_start + i)
+        .unwrap_or(at);
+    let before = text[from..at].chars().count();
+    let room = MAX_SNIPPET.saturating_sub(before + 2);
+    let to = text[at..line_end]
+        .char_indices()
+        .nth(room)
+        .map(|(i, _)| at + i)
+        .unwrap_or(line_end);
+    let mut shown = String::with_capacity(to - from + 6);
+    if from > line_start {
+        shown.push('…');
+    }
+    shown.push_str(&text[from..to]);
+    if to < line_end {
+        shown.push('…');
+    } else {
+        shown.truncate(shown.trim_end_matches('\r').len());
+    }
+    (shown, before + 1 + usize::from(from > line_start))
 }
 
 impl Location {
@@ -31,28 +74,31 @@ impl Location {
     }
 
     /// Location of a byte span within `text`, whose line starts are
-    /// `index`: a binary search plus the length of one line, however far
-    /// into the file the span is.
+    /// `index`. Bounded work however long the line is (a 7 MB one-line file
+    /// with 700 000 problems on it): the column comes from the index's
+    /// character counts, and only a window of the line around the span is
+    /// kept for the snippet.
     pub fn from_span_in(file: &Path, text: &str, index: &LineIndex, span: Range<usize>) -> Location {
         let start = floor_char_boundary(text, span.start.min(text.len()));
         let line0 = index.line_of(start);
         let line_start = index.starts.get(line0).copied().unwrap_or(0).min(start);
-        let line_end = text[start..]
-            .find('\n')
-            .map(|i| start + i)
-            .unwrap_or(text.len());
-        let column = text[line_start..start].chars().count() + 1;
-        let line_text = text[line_start..line_end]
-            .trim_end_matches('\r')
-            .to_string();
+        let line_end = index
+            .starts
+            .get(line0 + 1)
+            .map(|next| next - 1)
+            .unwrap_or(text.len())
+            .max(start);
+        let column = index.chars_between(text, line_start, start) + 1;
         let end = floor_char_boundary(text, span.end.clamp(start, line_end));
-        let width = text[start..end].chars().count().max(1);
+        let width = text[start..end].chars().take(MAX_SNIPPET + 1).count().max(1);
+        let (line_text, snippet_column) = window(text, line_start, start, line_end);
         Location {
             file: file.to_path_buf(),
             line: line0 + 1,
             column,
             line_text,
             width,
+            snippet_column,
         }
     }
 
@@ -64,6 +110,7 @@ impl Location {
             column: 1,
             line_text: String::new(),
             width: 1,
+            snippet_column: 1,
         }
     }
 }
@@ -74,7 +121,13 @@ impl Location {
 pub struct LineIndex {
     /// Offset of the first byte of each line; always starts with 0.
     starts: Vec<usize>,
+    /// Characters before each multiple of [`CHAR_BLOCK`] bytes, so a
+    /// column deep into a long line is counted from near it.
+    chars: Vec<usize>,
 }
+
+/// Bytes between the character counts a [`LineIndex`] keeps.
+const CHAR_BLOCK: usize = 256;
 
 impl LineIndex {
     pub fn new(text: &str) -> LineIndex {
@@ -86,7 +139,37 @@ impl LineIndex {
                 .filter(|&(_, b)| b == b'\n')
                 .map(|(i, _)| i + 1),
         );
-        LineIndex { starts }
+        let bytes = text.as_bytes();
+        let mut chars = Vec::with_capacity(bytes.len() / CHAR_BLOCK + 1);
+        let mut count = 0;
+        for block in bytes.chunks(CHAR_BLOCK) {
+            chars.push(count);
+            count += block.iter().filter(|&&b| !is_continuation(b)).count();
+        }
+        chars.push(count);
+        LineIndex { starts, chars }
+    }
+
+    /// Characters in `text[from..to]` (both char boundaries, `from <= to`),
+    /// counting at most two blocks of bytes.
+    pub fn chars_between(&self, text: &str, from: usize, to: usize) -> usize {
+        self.chars_before(text, to).saturating_sub(self.chars_before(text, from))
+    }
+
+    fn chars_before(&self, text: &str, offset: usize) -> usize {
+        let offset = offset.min(text.len());
+        let block = offset / CHAR_BLOCK;
+        match self.chars.get(block) {
+            Some(&before) => {
+                before
+                    + text.as_bytes()[block * CHAR_BLOCK..offset]
+                        .iter()
+                        .filter(|&&b| !is_continuation(b))
+                        .count()
+            }
+            // The index is of another text: count from the start.
+            None => text[..floor_char_boundary(text, offset)].chars().count(),
+        }
     }
 
     /// 0-based line holding byte `offset`.
@@ -114,6 +197,30 @@ impl Origin {
     pub fn file(file: Arc<Path>) -> Origin {
         Origin { file, path: Vec::new() }
     }
+}
+
+/// A file's path as text output shows it: a name is anyone's to choose
+/// (a pull request can add `x\n error: ...toml` or one holding terminal
+/// escapes or a right-to-left override), so control and invisible
+/// formatting characters are shown as `\u{..}` escapes and cannot start a
+/// line of their own, recolour the terminal or reorder the text.
+pub fn shown_path(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+    };
+    if !text.chars().any(hidden) {
+        return text.into_owned();
+    }
+    text.chars()
+        .map(|c| if hidden(c) { format!("\\u{{{:x}}}", c as u32) } else { c.to_string() })
+        .collect()
+}
+
+/// A UTF-8 byte that continues a character rather than starting one.
+fn is_continuation(b: u8) -> bool {
+    b & 0xC0 == 0x80
 }
 
 fn floor_char_boundary(text: &str, mut i: usize) -> usize {
@@ -210,7 +317,7 @@ impl fmt::Display for Diagnostic {
             writeln!(
                 f,
                 "{pad}--> {}:{}:{}",
-                loc.file.display(),
+                shown_path(&loc.file),
                 loc.line,
                 loc.column
             )?;
@@ -239,8 +346,9 @@ impl fmt::Display for Diagnostic {
 /// The most of a source line a snippet shows.
 const MAX_SNIPPET: usize = 160;
 
-/// The part of `loc`'s line to show, with the caret's column and width in
-/// it: the whole line when short, else a window around the column.
+/// `loc`'s line as shown, with the caret's column and width in it: the
+/// window [`Location::from_span_in`] kept, its control and bidi characters
+/// made visible.
 fn snippet_window(loc: &Location) -> (std::borrow::Cow<'_, str>, usize, usize) {
     // Control and bidi characters are shown as U+FFFD, one for one so the
     // caret stays aligned: a source line cannot reorder or recolour the
@@ -250,26 +358,15 @@ fn snippet_window(loc: &Location) -> (std::borrow::Cow<'_, str>, usize, usize) {
             || matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
     };
     let visible = |c: char| if hidden(c) { '\u{FFFD}' } else { c };
-    let count = loc.line_text.chars().count();
-    if count <= MAX_SNIPPET {
-        if loc.line_text.chars().any(hidden) {
-            return (loc.line_text.chars().map(visible).collect::<String>().into(), loc.column, loc.width);
-        }
-        return (loc.line_text.as_str().into(), loc.column, loc.width);
+    // The window is at most MAX_SNIPPET characters; cap again in case a
+    // Location was built by hand.
+    let count = loc.line_text.chars().count().min(MAX_SNIPPET + 2);
+    let column = loc.snippet_column.clamp(1, count + 1);
+    let width = loc.width.clamp(1, (count + 1).saturating_sub(column).max(1));
+    if loc.line_text.chars().any(hidden) || loc.line_text.chars().nth(MAX_SNIPPET + 2).is_some() {
+        return (loc.line_text.chars().take(MAX_SNIPPET + 2).map(visible).collect::<String>().into(), column, width);
     }
-    let col = loc.column.saturating_sub(1).min(count);
-    let start = col.saturating_sub(MAX_SNIPPET / 4);
-    let end = (start + MAX_SNIPPET).min(count);
-    let mut text: String = loc.line_text.chars().skip(start).take(end - start).map(visible).collect();
-    let mut column = col - start + 1;
-    if start > 0 {
-        text.insert(0, '…');
-        column += 1;
-    }
-    if end < count {
-        text.push('…');
-    }
-    (text.into(), column, loc.width.clamp(1, (end - col).max(1)))
+    (loc.line_text.as_str().into(), column, width)
 }
 
 /// Every problem found in one load, sorted by file and position so output
@@ -304,10 +401,37 @@ impl Diagnostics {
     }
 }
 
+/// The most problems of one code shown; the rest are counted.
+pub const SHOWN_PER_CODE: usize = 20;
+/// The most problems shown in all; the rest are counted.
+pub const SHOWN_IN_ALL: usize = 200;
+
 impl fmt::Display for Diagnostics {
+    /// The first [`SHOWN_PER_CODE`] problems of each code (at most
+    /// [`SHOWN_IN_ALL`] in all) in full, then how many more of each code
+    /// there are, then the exact totals: a file with 700 000 problems gives
+    /// a readable report, not gigabytes.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use std::collections::BTreeMap;
+        let mut shown: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut hidden: BTreeMap<(Severity, &str), usize> = BTreeMap::new();
+        let mut total = 0;
         for d in &self.0 {
-            writeln!(f, "{d}")?;
+            let n = shown.entry(d.code).or_default();
+            if *n < SHOWN_PER_CODE && total < SHOWN_IN_ALL {
+                *n += 1;
+                total += 1;
+                writeln!(f, "{d}")?;
+            } else {
+                *hidden.entry((d.severity, d.code)).or_default() += 1;
+            }
+        }
+        for ((severity, code), n) in &hidden {
+            let sev = match severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            };
+            writeln!(f, "… and {n} more {sev}(s) [{code}] not shown")?;
         }
         let errors = self.errors().count();
         let warnings = self.0.len() - errors;
@@ -386,5 +510,49 @@ mod tests {
         assert_eq!(loc.line, 1);
         let loc = Location::from_span(Path::new("f"), "", 5..9);
         assert_eq!((loc.line, loc.column), (1, 1));
+    }
+
+    /// A span deep into a long line with multibyte characters is located
+    /// exactly (as counting from the line start does), and only a window
+    /// of the line is kept, with the caret under the span.
+    #[test]
+    fn long_lines_are_located_exactly_and_kept_as_a_window() {
+        let line: String = (0..20_000).map(|i| if i % 7 == 0 { "é" } else { "ab" }).collect();
+        let text = format!("first = 1\nmembers = [{line}]\nlast = 2\n");
+        let index = LineIndex::new(&text);
+        let line_start = text.find("members").unwrap();
+        for at in [line_start, line_start + 11, line_start + 5_000, text.find("]\n").unwrap()] {
+            let at = floor_char_boundary(&text, at);
+            let loc = Location::from_span_in(Path::new("f"), &text, &index, at..at + 2);
+            assert_eq!(loc.line, 2);
+            assert_eq!(loc.column, text[line_start..at].chars().count() + 1, "{at}");
+            assert!(loc.line_text.chars().count() <= MAX_SNIPPET, "{}", loc.line_text.len());
+            let shown = Diagnostic::error("x", "y").at(Some(loc.clone())).to_string();
+            let lines: Vec<&str> = shown.lines().collect();
+            // The caret is under the span's first character in the window.
+            let caret = lines[4].find('^').unwrap();
+            let gutter = lines[3].find("| ").unwrap() + 2;
+            let under: String = lines[3][gutter..].chars().skip(lines[4][gutter..caret].chars().count()).take(1).collect();
+            let expected: String = text[at..].chars().take(1).collect();
+            assert_eq!(under, expected, "{shown}");
+        }
+    }
+
+    /// Many problems of one code: the first few are shown, the rest
+    /// counted exactly, and the totals are exact.
+    #[test]
+    fn many_problems_of_one_code_are_counted_not_all_shown() {
+        let mut diags = Diagnostics::default();
+        for i in 0..1000 {
+            diags.push(Diagnostic::error("unknown-reference", format!("r{i}")));
+        }
+        diags.push(Diagnostic::error("syntax", "bad"));
+        diags.push(Diagnostic::warning("w", "careful"));
+        let shown = diags.to_string();
+        assert_eq!(shown.matches("error[unknown-reference]").count(), SHOWN_PER_CODE);
+        assert!(shown.contains("error[syntax]: bad"), "{shown}");
+        assert!(shown.contains("warning[w]: careful"), "{shown}");
+        assert!(shown.contains(&format!("… and {} more error(s) [unknown-reference] not shown", 1000 - SHOWN_PER_CODE)), "{shown}");
+        assert!(shown.ends_with("1001 error(s), 1 warning(s)"), "{shown}");
     }
 }

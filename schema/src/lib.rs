@@ -3,12 +3,14 @@
 //! [`DesiredState`] with source locations, and the JSON Schema editors use.
 
 pub mod address;
+pub mod change_limits;
 pub mod datetime;
 pub mod diagnostic;
 pub mod env_names;
 pub mod graph_types;
 pub mod kinds;
 pub mod limits;
+pub mod object_id;
 pub mod load;
 pub mod read;
 mod salvage;

@@ -17,7 +17,7 @@ use crate::suggest::closest;
 /// Why desired state could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read desired state at {path}")]
+    #[error("cannot read desired state at {}", crate::diagnostic::shown_path(.path))]
     Io {
         path: PathBuf,
         #[source]
@@ -174,6 +174,7 @@ fn load_sources(
     // references to resources that failed to parse are not reported again.
     crate::validate::validate(&state, sources, &mut diags);
     crate::limits::check(&state, sources, &mut diags);
+    crate::change_limits::check(&state, sources, &mut diags);
     crate::env_names::check(&state, sources, &mut diags);
     crate::limits::shorten(&mut diags);
     if unread {

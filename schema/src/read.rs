@@ -34,6 +34,8 @@ pub enum Refused {
     LinkLeaves { root: PathBuf },
     #[error("is a symbolic link whose target does not exist")]
     Dangling,
+    #[error("is a symbolic link to a hidden file or folder ({target}); hidden files and folders are not read, through a link or otherwise")]
+    LinkToHidden { target: String },
     #[error("is {what}, not a regular file; only regular files are read")]
     NotRegular { what: &'static str },
     #[error("is larger than the limit of {limit} bytes (set {MAX_FILE_BYTES_ENV} to raise it)")]
@@ -156,8 +158,20 @@ fn read_bounded(file: File, limit: u64) -> Result<Vec<u8>, Refused> {
 /// Read `path`, a file found under the canonical directory `root`, as the
 /// loader may: a regular file (or a symlink to one inside `root`) of at
 /// most `limit` bytes.
+///
+/// Hidden files and folders (a name starting with `.`: `.env`, `.git/`)
+/// are skipped when listing the directory; a link to one is refused too,
+/// so `x.toml -> .env` cannot read what the listing would never read.
 pub fn read_inside(root: &Path, path: &Path, limit: u64) -> Result<Vec<u8>, Refused> {
     let target = resolve_inside(root, path)?;
+    if target != path {
+        let inside = target.strip_prefix(root).unwrap_or(&target);
+        if inside.components().any(|c| c.as_os_str().to_string_lossy().starts_with('.')) {
+            return Err(Refused::LinkToHidden {
+                target: crate::diagnostic::shown_path(inside),
+            });
+        }
+    }
     read_bounded(open_regular(&target)?, limit)
 }
 
@@ -175,7 +189,8 @@ pub fn read_state_file(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, Refus
         _ => Path::new("."),
     };
     let root = std::fs::canonicalize(parent).map_err(Refused::Io)?;
-    read_inside(&root, path, limit).map(Some)
+    let target = resolve_inside(&root, path)?;
+    read_bounded(open_regular(&target)?, limit).map(Some)
 }
 
 /// Opens a state file (the journal, the ledger's log) for appending,
@@ -192,10 +207,15 @@ pub fn open_append(path: &Path) -> std::io::Result<File> {
         use std::os::unix::fs::OpenOptionsExt;
         options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
+    let existed = path.symlink_metadata().is_ok();
     let mut file = options.open(path).map_err(|e| refused_link(path, e))?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(std::io::Error::other(format!("{} is a {}, not a regular file", path.display(), describe(&meta))));
+    }
+    if !existed {
+        // A new journal or log: its name in the folder is made durable too.
+        sync_parent(path)?;
     }
     // A line cut short by a kill is ended first, so the next line is not
     // glued to it (and lost to whoever reads the file line by line).
@@ -208,6 +228,21 @@ pub fn open_append(path: &Path) -> std::io::Result<File> {
         }
     }
     Ok(file)
+}
+
+/// Makes a rename, link, creation or removal of `path` durable: the folder
+/// holding it is synced (unix; elsewhere nothing to do), so after a power
+/// loss the ledger, journal, trust root or lock is the new file, not the
+/// old one or none.
+pub fn sync_parent(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        File::open(parent)?.sync_all()?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Creates `path` as a new regular file: never through a link, never over
@@ -231,6 +266,15 @@ fn refused_link(path: &Path, e: std::io::Error) -> std::io::Error {
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_folder_of_a_state_file_is_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        sync_parent(&dir.path().join("ledger.lock")).unwrap();
+        assert!(sync_parent(&dir.path().join("missing/ledger.lock")).is_err());
+        open_append(&dir.path().join("journal.jsonl")).unwrap();
+        assert!(dir.path().join("journal.jsonl").is_file());
+    }
 
     #[test]
     fn regular_files_inside_are_read_links_leaving_are_not() {

@@ -72,6 +72,17 @@ pub enum ResolveError {
 }
 
 impl DesiredState {
+    /// The declared key of an allowed kind closest to `reference`, for a
+    /// "did you mean" (it compares with every such key: call it for the
+    /// problems shown, not for each of a million).
+    pub fn suggest_key(&self, reference: &str, allowed: &[Kind]) -> Option<String> {
+        let candidates = allowed
+            .iter()
+            .flat_map(|k| self.keys(*k))
+            .collect::<Vec<_>>();
+        crate::suggest::closest(reference, candidates.iter().map(|k| k.as_str()))
+    }
+
     /// The governance settings, or the defaults when none are declared.
     pub fn governance(&self) -> Governance {
         self.governance
@@ -167,19 +178,13 @@ impl DesiredState {
                 found: other.clone(),
                 expected: allowed.to_vec(),
             }),
-            (0, None) => {
-                let candidates = allowed
-                    .iter()
-                    .flat_map(|k| self.keys(*k).into_iter().cloned())
-                    .collect::<Vec<_>>();
-                Err(ResolveError::Undeclared {
-                    reference: reference.to_string(),
-                    suggestion: crate::suggest::closest(
-                        reference,
-                        candidates.iter().map(String::as_str),
-                    ),
-                })
-            }
+            // No suggestion here: finding one looks at every declared key,
+            // so the caller asks [`DesiredState::suggest_key`] for the few
+            // it shows.
+            (0, None) => Err(ResolveError::Undeclared {
+                reference: reference.to_string(),
+                suggestion: None,
+            }),
             _ => Err(ResolveError::Ambiguous {
                 reference: reference.to_string(),
                 candidates: fitting,

@@ -25,6 +25,9 @@ struct Ctx<'a> {
     state: &'a DesiredState,
     sources: &'a [SourceFile],
     diags: &'a mut Diagnostics,
+    /// "Did you mean" searches made for unknown references (each looks at
+    /// every key, so only the first few problems get one).
+    suggestions: usize,
 }
 
 impl Ctx<'_> {
@@ -99,7 +102,7 @@ impl Ctx<'_> {
                     ResolveError::Undeclared { reference, suggestion } => (
                         "unknown-reference",
                         format!("{field} refers to `{reference}`, but no {expected} has that key"),
-                        suggestion.map(|s| format!("did you mean `{s}`?")),
+                        suggestion.or_else(|| crate::suggest::bounded(&mut self.suggestions, || self.state.suggest_key(&reference, allowed))).map(|s| format!("did you mean `{s}`?")),
                     ),
                     ResolveError::WrongKind { reference, found, .. } => (
                         "wrong-kind-reference",
@@ -158,6 +161,7 @@ pub fn validate_at(
         state,
         sources,
         diags,
+        suggestions: 0,
     };
     check_tenant(&mut cx);
     check_state_backend(&mut cx);

@@ -144,3 +144,24 @@ fn a_runaway_string_inside_settings_is_refused_at_the_setting() {
     assert_eq!(too_long.len(), 1, "{bad:?}");
     assert!(too_long[0].1.starts_with("r.toml:6:15 ") && too_long[0].1.contains("settings.omaSettings"), "{:?}", too_long[0]);
 }
+
+/// `[change]` is copied into every plan and journal line: each field is
+/// bounded, with an error at the field that does not repeat the value
+/// (found by a hostile run: a 10 MB ticket validated).
+#[test]
+fn change_record_fields_are_bounded_and_located() {
+    for (field, max) in [("summary", 500), ("ticket", 128), ("scope", 10_000), ("timeline", 10_000)] {
+        let ok = format!("{TENANT}\n[change]\n{field} = \"{}\"\n", "x".repeat(max));
+        assert!(load_str(&[("change.toml", &ok)]).is_ok(), "{field} at its cap");
+        let long = format!("{TENANT}\n[change]\n{field} = \"{}\"\n", "é".repeat(max + 1));
+        let Err(LoadError::Invalid(d)) = load_str(&[("change.toml", &long)]) else {
+            panic!("{field}: a value over the cap validated");
+        };
+        let e = d.errors().next().unwrap();
+        assert_eq!(e.code, "too-long", "{d}");
+        assert!(e.message.contains(&format!("change.{field} is {} characters long", max + 1)), "{}", e.message);
+        let loc = e.location.as_ref().unwrap();
+        assert_eq!((loc.file.to_str().unwrap(), loc.line, loc.column), ("change.toml", 5, field.len() + 4), "{d}");
+        assert!(d.to_string().len() < 2_000, "the value is not repeated");
+    }
+}

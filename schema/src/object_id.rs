@@ -1,0 +1,93 @@
+//! The shape of the Graph object ids tenantctl keeps (the ledger) and is
+//! given (`import`): checked before one is put in a URL, so a ledger or a
+//! command line holding `../users/x` cannot point a request at another
+//! object or collection. Ids are also percent-encoded as a path segment
+//! wherever one is put in a URL ([`path_segment`]), as defence in depth.
+
+use std::borrow::Cow;
+
+use crate::address::Kind;
+
+/// The longest id accepted (role assignment ids are about 50 characters).
+const MAX_ID: usize = 256;
+
+/// Why `id` cannot be the id of a `kind` object, or `None` when it can:
+/// directory objects (users, guests, groups), Conditional Access policies
+/// and Intune objects have GUIDs; role assignments (and PIM schedules) have
+/// opaque ids of letters, digits, `-` and `_` (base64url).
+pub fn problem(kind: Kind, id: &str) -> Option<String> {
+    match kind {
+        Kind::RoleAssignment => {
+            let ok = !id.is_empty() && id.len() <= MAX_ID && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            (!ok).then(|| format!("`{}` is not a role assignment id (letters, digits, `-` and `_`, at most {MAX_ID})", shown(id)))
+        }
+        _ => (!is_guid(id)).then(|| format!("`{}` is not a Graph object id of a {kind} (a GUID such as 3f2504e0-4f89-41d3-9a0c-0305e82c3301)", shown(id))),
+    }
+}
+
+/// `8-4-4-4-12` hexadecimal digits.
+pub fn is_guid(id: &str) -> bool {
+    let b = id.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// `id` as one URL path segment: everything but unreserved characters is
+/// percent-encoded, so `/`, `?`, `#` and `..` cannot change the path.
+pub fn path_segment(id: &str) -> Cow<'_, str> {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'~');
+    if !id.is_empty() && id.bytes().all(plain) {
+        return Cow::Borrowed(id);
+    }
+    let mut out = String::with_capacity(id.len() * 3);
+    for b in id.bytes() {
+        if plain(b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// An id as shown in an error: control characters escaped, cut if long.
+fn shown(id: &str) -> String {
+    let mut s: String = id.chars().take(80).flat_map(char::escape_debug).collect();
+    if id.chars().count() > 80 {
+        s.push('…');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guids_and_role_assignment_ids_pass_paths_do_not() {
+        let guid = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
+        assert_eq!(problem(Kind::Group, guid), None);
+        assert_eq!(problem(Kind::DeviceConfiguration, &guid.to_uppercase()), None);
+        assert_eq!(problem(Kind::RoleAssignment, "lAPpYvVpN0KRkAEhdxReEJC2sEqbR_9Hr48lds9SGHI-1"), None);
+        assert_eq!(problem(Kind::RoleAssignment, guid), None);
+        for bad in ["../users/x", "", "3f2504e0-4f89-41d3-9a0c-0305e82c330", "3f2504e0/4f89-41d3-9a0c-0305e82c3301", "x?$select=id", "a\nb"] {
+            assert!(problem(Kind::Group, bad).is_some(), "{bad:?}");
+        }
+        for bad in ["../users/x", "", "a b", "a/b", "a%2Fb", "a.b"] {
+            assert!(problem(Kind::RoleAssignment, bad).is_some(), "{bad:?}");
+        }
+        assert!(problem(Kind::User, "a\u{1b}[2J").unwrap().contains("\\u{1b}"));
+        assert!(problem(Kind::RoleAssignment, &"a".repeat(300)).is_some());
+    }
+
+    #[test]
+    fn ids_are_one_path_segment() {
+        assert_eq!(path_segment("3f2504e0-4f89-41d3-9a0c-0305e82c3301"), "3f2504e0-4f89-41d3-9a0c-0305e82c3301");
+        assert_eq!(path_segment("../users/x"), "%2E%2E%2Fusers%2Fx");
+        assert_eq!(path_segment("a?b#c d"), "a%3Fb%23c%20d");
+        assert_eq!(path_segment(""), "");
+    }
+}
