@@ -236,8 +236,15 @@ impl LocalLock {
     }
 
     /// Remove whatever is at the lock's path without opening it (a link
-    /// is removed, not its target). A directory is refused.
+    /// is removed, not its target). An empty directory is removed too; one
+    /// with content is refused, since it is nothing tenantctl made.
     pub fn remove(&self) -> Result<(), LockError> {
+        if std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.file_type().is_dir()) {
+            return match std::fs::remove_dir(&self.path) {
+                Ok(()) => schema::read::sync_parent(&self.path).map_err(|e| self.io("syncing the folder after removing", e)),
+                Err(e) => Err(self.io("removing the directory (only an empty one is removed; look at its content and remove it by hand)", e)),
+            };
+        }
         match std::fs::remove_file(&self.path) {
             Ok(()) => schema::read::sync_parent(&self.path).map_err(|e| self.io("syncing the folder after removing", e)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -504,5 +511,17 @@ mod tests {
         lock.remove().unwrap();
         std::fs::write(lock.path(), "garbage").unwrap();
         assert!(matches!(lock.inspect().unwrap(), Found::NotALock(w) if w.contains("not a tenantctl lock")));
+        lock.remove().unwrap();
+        // A directory: an empty one is removed, one with content is left
+        // for a person to look at.
+        std::fs::create_dir(lock.path()).unwrap();
+        assert!(matches!(lock.inspect().unwrap(), Found::NotALock(w) if w.contains("directory")));
+        std::fs::write(lock.path().join("x"), "x").unwrap();
+        let refused = lock.remove().unwrap_err().to_string();
+        assert!(refused.contains("by hand"), "{refused}");
+        assert!(lock.path().join("x").exists());
+        std::fs::remove_file(lock.path().join("x")).unwrap();
+        lock.remove().unwrap();
+        assert_eq!(lock.inspect().unwrap(), Found::Absent);
     }
 }
