@@ -907,3 +907,53 @@ async fn github_workflow_with_state_in_blob_storage_runs_every_job_from_a_fresh_
     assert!(!text(&again.stderr).contains("first use"), "{}", text(&again.stderr));
     sb.shutdown().await.unwrap();
 }
+
+/// Every `tenantctl` command in the README's "CI and production" section
+/// (its `sh` blocks) is run somewhere: the same subcommand with the same
+/// flags on one line of the GitHub workflow (whose steps the tests above
+/// run) or of a test that runs the binary.
+#[test]
+fn every_tenantctl_command_of_the_readme_ci_section_is_run_by_a_test() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let start = readme.find("## CI and production").expect("the section");
+    let section = &readme[start..];
+    let section = &section[..section[3..].find("\n## ").map(|e| e + 3).unwrap_or(section.len())];
+    let mut commands = Vec::new();
+    let mut in_sh = false;
+    let mut current = String::new();
+    for line in section.lines() {
+        if line.starts_with("```") {
+            in_sh = line == "```sh";
+            continue;
+        }
+        if !in_sh {
+            continue;
+        }
+        let l = line.split(" #").next().unwrap_or("").trim();
+        if current.is_empty() && !l.starts_with("tenantctl ") {
+            continue;
+        }
+        current.push_str(l.trim_end_matches('\\'));
+        current.push(' ');
+        if !l.ends_with('\\') {
+            commands.push(std::mem::take(&mut current));
+        }
+    }
+    assert!(commands.len() >= 6, "{commands:?}");
+    let sources: Vec<String> = ["examples/ci/github-actions.yml", "tests/ci_templates.rs", "tests/state_backend_e2e.rs", "tests/export_e2e.rs", "tests/approvals_e2e.rs"]
+        .iter()
+        // A shell line continued with `\` is one line.
+        .map(|f| std::fs::read_to_string(repo().join(f)).unwrap().replace("\\\n", " "))
+        .collect();
+    for cmd in &commands {
+        let words: Vec<&str> = cmd.split_whitespace().collect();
+        // The subcommand words, then every flag.
+        let sub: Vec<&str> = words[1..].iter().take_while(|w| w.chars().all(|c| c.is_ascii_lowercase())).copied().collect();
+        let tokens: Vec<&str> = sub.iter().copied().chain(words.iter().copied().filter(|w| w.starts_with("--"))).collect();
+        let found = sources.iter().flat_map(|s| s.lines()).any(|line| {
+            let has = |t: &str| line.contains(&format!("\"{t}\"")) || line.contains(&format!(" {t} ")) || line.ends_with(&format!(" {t}")) || line.contains(&format!("tenantctl {t}"));
+            tokens.iter().all(|t| has(t))
+        });
+        assert!(found, "the README's `{}` is not run by any test (tokens {tokens:?})", cmd.trim());
+    }
+}
