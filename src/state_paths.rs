@@ -46,12 +46,23 @@ pub fn sanitize(s: &str) -> String {
     }
 }
 
-/// The desired-state directory's own name (`.` and `..` resolved).
+/// The desired-state directory's own name (`.`, `..` and a link to it
+/// resolved, so `plan .` and `plan ../ds` key alike). A name changed by
+/// [`sanitize`] gets a hash of the original, so `a b` and `a_b` differ.
 pub fn dir_key(dir: &Path) -> String {
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).or_else(|| {
-        std::fs::canonicalize(dir).ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-    });
-    sanitize(&name.unwrap_or_else(|| "root".into()))
+    let name = std::fs::canonicalize(dir)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "root".into());
+    let safe = sanitize(&name);
+    if safe == name {
+        safe
+    } else {
+        // FNV-1a: stable across builds and platforms.
+        let hash = name.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+        format!("{safe}-{hash:08x}")
+    }
 }
 
 /// The keyed ledger of desired state `dir` in `tenant` at `endpoint`.
@@ -113,9 +124,16 @@ pub fn migrate_unkeyed(old: &Path, new: &Path) -> Result<Option<String>> {
     for ext in BESIDE {
         let (from, to) = (old.with_extension(ext), new.with_extension(ext));
         if from.exists() && !to.exists() {
-            std::fs::rename(&from, &to).with_context(|| format!("moving {} to {}", from.display(), to.display()))?;
-            moved.push(from.display().to_string());
+            match std::fs::rename(&from, &to) {
+                Ok(()) => moved.push(from.display().to_string()),
+                // Another run moved it meanwhile.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("moving {} to {}", from.display(), to.display())),
+            }
         }
+    }
+    if moved.is_empty() {
+        return Ok(None);
     }
     Ok(Some(format!(
         "MIGRATED state: moved {} to {} (ledgers are now kept per desired-state directory and tenant, so a sibling directory such as an export can no longer overwrite them)",
@@ -141,6 +159,16 @@ mod tests {
         assert_eq!(tenant_of(&d).as_deref(), Some("contoso_onmicrosoft_com"));
         assert_eq!(tenant_of(Path::new("x/tenantctl.lock")), None);
         assert_eq!(sanitize("../../etc"), "______etc");
+        // Names sanitize would make equal stay apart; a link keys as its target.
+        assert_ne!(dir_key(Path::new("x/a b")), dir_key(Path::new("x/a_b")));
+        assert_eq!(dir_key(Path::new("x/a_b")), "a_b");
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir(t.path().join("ds")).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(t.path().join("ds"), t.path().join("link")).unwrap();
+        #[cfg(unix)]
+        assert_eq!(dir_key(&t.path().join("link")), "ds");
+        assert_eq!(dir_key(&t.path().join("ds/.")), "ds");
     }
 
     #[test]
