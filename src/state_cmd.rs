@@ -164,6 +164,11 @@ fn show(which: &Which) -> Result<ExitCode> {
         Some(v) => text.push_str(&format!("log:     {} change(s) of an unfinished run\n", String::from_utf8_lossy(&v.bytes).lines().filter(|l| !l.trim().is_empty()).count())),
         None => text.push_str("log:     none\n"),
     }
+    for kind in crate::state_side::SIDE {
+        let present = side_read(which, &ledger, kind)?.is_some();
+        let label = format!("{}:", side_name(kind).split(' ').next().unwrap_or("state"));
+        text.push_str(&format!("{label:<8} {}\n", if present { "kept" } else { "none" }));
+    }
     let holder = match crate::state_backend::configured().filter(|c| c.backend == BackendKind::Azurerm) {
         Some(_) => {
             let b = azurerm_config(&ledger)?;

@@ -902,6 +902,7 @@ async fn github_workflow_with_state_in_blob_storage_runs_every_job_from_a_fresh_
     assert!(shown.status.success(), "{}", text(&shown.stderr));
     let shown = text(&shown.stdout);
     assert!(shown.contains("backend: azurerm") && shown.contains("lock:    free") && !shown.contains("ledger:  none"), "{shown}");
+    assert!(shown.contains("trust:   kept"), "the trust root is in the account: {shown}");
     let again = tctl(&["plan", "desired-state", "--detailed-exitcode"]);
     assert_eq!(again.status.code(), Some(0), "{}{}", text(&again.stdout), text(&again.stderr));
     assert!(!text(&again.stderr).contains("first use"), "{}", text(&again.stderr));
