@@ -272,7 +272,7 @@ pub fn azurerm(config: &StateConfig, ledger: &Path) -> Result<Arc<AzurermBackend
         Some(k) => BlobAuth::SharedKey { account: account.clone(), key: providers::state_blob::decode_key(&k)? },
         None => BlobAuth::Token(Arc::new(storage_token_provider()?)),
     };
-    let store = Arc::new(BlobStore::new(&endpoint, &container, auth)?);
+    let store = Arc::new(BlobStore::new(&endpoint, &container, auth)?.with_max_bytes(schema::read::max_file_bytes()));
     let tenant = tenant_key(ledger);
     let base = match config.prefix.as_deref() {
         Some(p) => format!("{}/{tenant}", p.trim_matches('/')),

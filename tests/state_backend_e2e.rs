@@ -449,6 +449,23 @@ async fn trust_root_delta_state_and_history_survive_a_fresh_checkout_through_the
     sb.shutdown().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blob_larger_than_the_state_limit_is_refused_not_read() {
+    let az = azurite();
+    let c = container();
+    let sb = sandbox().await;
+    let (t, dir) = desired(1, Some(&state_table(&az, &c)));
+    let d = dir.to_str().unwrap();
+    let s = store(&az, &c);
+    s.ensure_container().await.unwrap();
+    // A corrupt (or hostile) trust root of 64 KiB, over a 16 KiB limit.
+    s.put(&side_blob(&sb, "trust.json"), vec![b' '; 64 * 1024], &Condition::None).await.unwrap();
+    let out = tctl(&sb, t.path()).env("TENANTCTL_MAX_FILE_BYTES", "16384").args(["plan", d]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("trust.json is larger than 16384 bytes"), "{}", text(&out.stderr));
+    sb.shutdown().await.unwrap();
+}
+
 /// A loopback proxy in front of Azurite that holds the first request whose
 /// bytes contain `needle` until `go` is notified (after telling `hit`).
 async fn holding_proxy(upstream: String, needle: String, hit: tokio::sync::mpsc::Sender<()>, go: Arc<tokio::sync::Notify>) -> String {

@@ -42,6 +42,8 @@ pub enum BlobError {
     Transport { endpoint: String, reason: String },
     #[error("blob storage credentials: {0}")]
     Auth(String),
+    #[error("blob {blob} is larger than {limit} bytes; it was not read")]
+    TooLarge { blob: String, limit: u64 },
 }
 
 /// How requests are authorized.
@@ -92,6 +94,8 @@ pub struct BlobStore {
     endpoint: String,
     container: String,
     auth: BlobAuth,
+    /// The largest blob read into memory (as local state files are bounded).
+    max_bytes: u64,
 }
 
 struct Request<'a> {
@@ -130,7 +134,14 @@ impl BlobStore {
             .timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| BlobError::Transport { endpoint: endpoint.to_string(), reason: e.to_string() })?;
-        Ok(BlobStore { http, endpoint: endpoint.trim_end_matches('/').to_string(), container: container.to_string(), auth })
+        Ok(BlobStore { http, endpoint: endpoint.trim_end_matches('/').to_string(), container: container.to_string(), auth, max_bytes: u64::MAX })
+    }
+
+    /// Refuse to read a blob larger than `max` bytes (a corrupt or hostile
+    /// blob must not grow memory without bound).
+    pub fn with_max_bytes(mut self, max: u64) -> BlobStore {
+        self.max_bytes = max;
+        self
     }
 
     /// `container/blob` at the endpoint, for messages.
@@ -217,6 +228,7 @@ impl BlobStore {
     }
 
     async fn read(&self, blob: &str, method: Method) -> Result<Option<Blob>, BlobError> {
+        let head = method == Method::HEAD;
         let resp = self.send(Request::new(method, Some(blob))).await?;
         if resp.status() == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -233,7 +245,19 @@ impl BlobStore {
             .iter()
             .filter_map(|(k, v)| Some((k.as_str().strip_prefix("x-ms-meta-")?.to_string(), v.to_str().ok()?.to_string())))
             .collect();
-        let body = resp.bytes().await.map_err(|e| BlobError::Transport { endpoint: self.endpoint.clone(), reason: e.to_string() })?.to_vec();
+        let too_large = || BlobError::TooLarge { blob: blob.to_string(), limit: self.max_bytes };
+        if !head && resp.content_length().is_some_and(|n| n > self.max_bytes) {
+            return Err(too_large());
+        }
+        // Read in chunks, so a length the response does not declare is bounded too.
+        let mut resp = resp;
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| BlobError::Transport { endpoint: self.endpoint.clone(), reason: e.to_string() })? {
+            if (body.len() + chunk.len()) as u64 > self.max_bytes {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
         Ok(Some(Blob { body, etag, last_modified, metadata, lease_state }))
     }
 
