@@ -112,14 +112,16 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     let target = target::connect(&args.dir, state.tenant.as_ref().map(|t| &t.value), args.graph_url.as_deref(), args.ledger.clone()).await?;
     output::status(format!("Checking drift against {}", target.description));
     let ledger = read_ledger(&target.ledger_path)?;
+    let target_ledger = target.ledger_path.clone();
     let observed = crate::apply::observe_settled(&target.client, &desired, &target.ledger_path, &ledger).await;
     target.shutdown().await;
     let observed = observed?;
     let plan = engine::plan(&desired, &observed, &ledger, &engine::PlanOptions { now })?;
     let mut report = engine::drift::drift(&desired, &observed, &ledger, &plan, now);
     let history = history_dir(&args.dir, args.history.as_deref());
-    report.carry_since(latest(&history).as_ref());
+    report.carry_since(crate::state_side::latest_report(&target_ledger, &history).as_ref());
     if !args.no_record {
+        crate::state_side::record_report(&target_ledger, &report);
         let path = record(&history, &report, "")?;
         tracing::info!(file = %path.display(), "recorded the drift report");
     }

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
+use crate::state_backend::{Expect, LocalBackend, StateBackend, StateKind};
 use crate::{output, target, write_atomic};
 
 #[derive(clap::Args, Debug)]
@@ -27,7 +28,8 @@ pub struct Args {
     /// or the embedded sandbox beside --out.
     #[arg(long, value_name = "DIR")]
     pub from: Option<PathBuf>,
-    /// Overwrite files in a non-empty --out.
+    /// Overwrite files in a non-empty --out, and state (ledger) already
+    /// kept for it.
     #[arg(long)]
     pub force: bool,
 }
@@ -46,10 +48,15 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         },
         None => None,
     };
-    let mut target = target::connect(args.from.as_deref().unwrap_or(&args.out), tenant.as_ref(), args.graph_url.as_deref(), None).await?;
-    // The export's ledger belongs with the exported directory, never over
-    // the ledger of the directory it was read beside.
+    let mut target = target::connect_for_export(args.from.as_deref().unwrap_or(&args.out), tenant.as_ref(), args.graph_url.as_deref()).await?;
+    // The export's ledger belongs with the exported directory (keyed by it
+    // and the tenant), never over the ledger of the directory it was read
+    // beside; and state already there is only replaced with --force.
     target.ledger_path = args.ledger.clone().unwrap_or_else(|| target.ledger_path_for(&args.out));
+    if let Err(e) = refuse_existing_state(&target.ledger_path, args.force) {
+        target.shutdown().await;
+        return Err(e);
+    }
     output::status(format!("Exporting {}", target.description));
     let read = async {
         let observed = providers::observe::observe_everything(&target.client).await?;
@@ -87,7 +94,16 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             return Err(e);
         }
     };
-    crate::state::LedgerStore::new(&target.ledger_path).compact(&export.ledger)?;
+    // Always the local files of --out: the backend named by --from's
+    // [state] holds --from's state, not the export's.
+    let local = LocalBackend::new(&target.ledger_path);
+    let expect = match (local.read(StateKind::Ledger)?, args.force) {
+        (None, _) => Expect::Absent,
+        (Some(v), true) => Expect::Version(v.version),
+        (Some(_), false) => bail!("{} appeared while exporting; nothing was overwritten", target.ledger_path.display()),
+    };
+    local.write(StateKind::Ledger, export.ledger.render().as_bytes(), &expect)?;
+    local.remove(StateKind::Wal)?;
     drop(held);
     for w in &export.warnings {
         output::status(format!("warning: {w}"));
@@ -120,4 +136,18 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         }
         left => bail!("the export does not fully describe the tenant; planning it would still:\n  {}", left.join("\n  ")),
     }
+}
+
+/// Refuse to export over state already kept at `ledger` (its ledger, an
+/// unfinished run's log, or a trust root) unless `force`.
+fn refuse_existing_state(ledger: &std::path::Path, force: bool) -> Result<()> {
+    let existing: Vec<String> = [ledger.to_path_buf(), crate::state::wal_path(ledger), crate::governance::trust_path(ledger)]
+        .into_iter()
+        .filter(|p| p.exists() || p.is_symlink())
+        .map(|p| p.display().to_string())
+        .collect();
+    if !existing.is_empty() && !force {
+        bail!("state already exists for the export's directory: {}; pass --force to replace the ledger (nothing was changed)", existing.join(", "));
+    }
+    Ok(())
 }

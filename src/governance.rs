@@ -187,9 +187,19 @@ pub fn trust_path(ledger: &Path) -> PathBuf {
 /// The recorded trust root, or `None` (first use).
 pub fn read_trust(ledger: &Path) -> Result<Option<governance::trust::TrustRoot>> {
     let path = trust_path(ledger);
-    // Beside the ledger, often inside the desired-state folder: read by the
-    // loader's rules (no link leaving the folder, no device or FIFO, bounded).
-    match schema::read::read_state_file(&path, schema::read::max_file_bytes()).with_context(|| format!("reading {}", path.display()))? {
+    // Through the [state] backend: the trust root blob under azurerm.
+    let remote = crate::state_side::read_remote(ledger, crate::state_backend::StateKind::Trust)?;
+    let path = match &remote {
+        Some(_) => PathBuf::from(crate::state_side::remote_name(ledger, crate::state_backend::StateKind::Trust)?.unwrap_or_default()),
+        None => path,
+    };
+    let read = match remote {
+        Some(bytes) => bytes,
+        // Beside the ledger, often inside the desired-state folder: read by the
+        // loader's rules (no link leaving the folder, no device or FIFO, bounded).
+        None => schema::read::read_state_file(&path, schema::read::max_file_bytes()).with_context(|| format!("reading {}", path.display()))?,
+    };
+    match read {
         Some(bytes) => {
             let text = String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{} is not UTF-8", path.display()))?;
             governance::trust::TrustRoot::parse(&text).map(Some).with_context(|| format!("reading {}", path.display()))
@@ -224,11 +234,16 @@ pub fn record_trust(plan: &Plan, desired: &DesiredModel, ledger: &Path, approved
         approved_by: approved_by.to_vec(),
         first_use: g.first_use(),
     };
-    let path = trust_path(ledger);
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut path = trust_path(ledger);
+    // Through the [state] backend: the trust root blob under azurerm.
+    if crate::state_side::write_remote(ledger, crate::state_backend::StateKind::Trust, root.render().as_bytes())? {
+        path = PathBuf::from(crate::state_side::remote_name(ledger, crate::state_backend::StateKind::Trust)?.unwrap_or_default());
+    } else {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        write_atomic(&path, &root.render())?;
     }
-    write_atomic(&path, &root.render())?;
     output::status(if g.first_use() {
         format!("Recorded desired [governance] as the trust root on first use ({}).", path.display())
     } else {

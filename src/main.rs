@@ -12,6 +12,8 @@ mod state;
 mod reconcile_health;
 mod state_backend;
 mod state_cmd;
+mod state_paths;
+mod state_side;
 mod target;
 
 use std::path::{Path, PathBuf};

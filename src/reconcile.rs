@@ -359,7 +359,13 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
     let graph = ctx.target.client.cloud().graph_base().to_string();
     // Read by the loader's rules: a link to /dev/zero or a FIFO is refused
     // (and a full resync done), never read into memory.
-    let mut delta = match schema::read::read_state_file(&ctx.delta_path, schema::read::max_file_bytes()) {
+    // Through the [state] backend: the delta blob under azurerm.
+    let read = match crate::state_side::read_remote(&ctx.target.ledger_path, crate::state_backend::StateKind::Delta) {
+        Ok(Some(remote)) => Ok(remote),
+        Ok(None) => schema::read::read_state_file(&ctx.delta_path, schema::read::max_file_bytes()).map_err(anyhow::Error::from),
+        Err(e) => Err(e),
+    };
+    let mut delta = match read {
         Ok(Some(bytes)) => providers::delta::DeltaState::parse(&String::from_utf8_lossy(&bytes), &graph),
         Ok(None) => providers::delta::DeltaState::new(&graph),
         Err(e) => {
@@ -368,14 +374,19 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
         }
     };
     let (observed, dstats) = providers::delta::observe_with_delta(&ctx.target.client, &desired, &ledger, &mut delta).await.context("reading the tenant")?;
-    write_atomic(&ctx.delta_path, &delta.render())?;
+    match crate::state_side::write_remote(&ctx.target.ledger_path, crate::state_backend::StateKind::Delta, delta.render().as_bytes()) {
+        Ok(true) => {}
+        Ok(false) => write_atomic(&ctx.delta_path, &delta.render())?,
+        // Another run's delta state is as good as this one's.
+        Err(e) => output::status(format!("warning: the delta state was not saved: {e:#}")),
+    }
     let mut plan = engine::plan(&desired, &observed, &ledger, &PlanOptions { now })?;
     // Held by the rules in force (the recorded trust root) as well as the
     // desired ones; reconcile never records governance.
     let trust = crate::governance::read_trust(&ctx.target.ledger_path)?;
     engine::governance::trust::attach(&mut plan, &desired, trust.as_ref());
     let mut report = engine::drift::drift(&desired, &observed, &ledger, &plan, now);
-    report.carry_since(drift::latest(&ctx.history).as_ref());
+    report.carry_since(crate::state_side::latest_report(&ctx.target.ledger_path, &ctx.history).as_ref());
     let open = window_open(&ctx.args.windows, now);
     let (safe, mut held) = split(&plan, &desired, &drift::service_accounts(&state), &ledger);
     let mut applied = Vec::new();
@@ -425,6 +436,11 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
                 }
             }
         }
+        // Under azurerm the ledger written above is the working copy:
+        // write it back to the blob (ETag-checked) before the lease goes.
+        if !applied.is_empty() && crate::state_backend::remote_for(&ctx.target.ledger_path)?.is_some() {
+            crate::state::LedgerStore::new(&ctx.target.ledger_path).compact(&ledger)?;
+        }
     } else {
         held.clear();
     }
@@ -447,6 +463,7 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
     let mut text = serde_json::to_string_pretty(&pass).context("serialising the pass report")?;
     text.push('\n');
     write_atomic(&file, &text)?;
+    crate::state_side::record_report(&ctx.target.ledger_path, &pass.drift);
     Ok(pass)
 }
 
@@ -510,7 +527,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     let ctx = Ctx {
         first_pass: last_pass(&history),
         history,
-        delta_path: target::state_dir(&args.dir).join("delta.json"),
+        delta_path: crate::state_side::delta_path(&args.dir, &target.ledger_path),
         args: &args,
         target: &target,
         started: std::time::Instant::now(),

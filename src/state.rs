@@ -365,7 +365,12 @@ pub async fn unlock_in(dir: &Path, ledger: Option<PathBuf>, yes: bool, force: bo
         return unlock(&l, yes, force).await;
     }
     let sdir = crate::target::state_dir(dir);
-    let candidates = [dir.join("tenantctl.lock"), sdir.join("graph-url.lock"), sdir.join("sandbox.lock")];
+    let mut candidates = vec![dir.join("tenantctl.lock"), sdir.join("graph-url.lock"), sdir.join("sandbox.lock")];
+    // And the keyed ledgers of this directory (sandbox / --graph-url, per tenant).
+    let keyed = sdir.join(crate::state_paths::dir_key(dir));
+    let mut more: Vec<PathBuf> = std::fs::read_dir(&keyed).into_iter().flatten().filter_map(|e| e.ok().map(|e| e.path())).filter(|p| crate::state_paths::tenant_of(p).is_some()).collect();
+    more.sort();
+    candidates.extend(more);
     // lstat: a dangling link or a FIFO at the lock's name is found too.
     let found: Vec<&PathBuf> = candidates.iter().filter(|l| LocalLock::for_ledger(l).path().symlink_metadata().is_ok()).collect();
     match found.as_slice() {

@@ -5,7 +5,8 @@
 //! `.tenantctl/` `graph-url.lock` and `sandbox.lock`), with the lock file.
 //! `azurerm` keeps one blob per tenant and kind of state,
 //! `<prefix>/<tenant-id>/ledger.toml` and `.../ledger-wal.jsonl` (an
-//! append blob), with a lease on `.../lock` as the lock. A run that writes
+//! append blob), with a lease on `.../lock` as the lock; the trust root,
+//! delta state and history index beside them ([`crate::state_side`]). A run that writes
 //! pulls the blobs into the local files when it takes the lease, works on
 //! them as the local backend does, appends each change to the log blob as
 //! well, and at the end writes the ledger blob on the condition that its
@@ -33,15 +34,25 @@ pub enum StateKind {
     Ledger,
     /// The ledger's write-ahead log (JSON lines).
     Wal,
+    /// The governance trust root (JSON).
+    Trust,
+    /// Reconcile's delta state (JSON).
+    Delta,
+    /// The history index: the latest drift report (JSON).
+    History,
 }
 
 impl StateKind {
+    /// The ledger and its log (the side kinds are in [`crate::state_side`]).
     pub const ALL: [StateKind; 2] = [StateKind::Ledger, StateKind::Wal];
 
     fn blob_name(self) -> &'static str {
         match self {
             StateKind::Ledger => "ledger.toml",
             StateKind::Wal => "ledger-wal.jsonl",
+            StateKind::Trust => "trust.json",
+            StateKind::Delta => "delta.json",
+            StateKind::History => "history-latest.json",
         }
     }
 }
@@ -92,6 +103,9 @@ impl LocalBackend {
         match kind {
             StateKind::Ledger => self.ledger.clone(),
             StateKind::Wal => crate::state::wal_path(&self.ledger),
+            StateKind::Trust => crate::governance::trust_path(&self.ledger),
+            StateKind::Delta => self.ledger.with_extension("delta.json"),
+            StateKind::History => self.ledger.with_extension("history-latest.json"),
         }
     }
 }
@@ -231,6 +245,7 @@ pub fn tenant_key(ledger: &Path) -> String {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let tenant = BINDING.get().and_then(|b| b.tenant.as_ref());
     let key = match name {
+        _ if crate::state_paths::tenant_of(ledger).is_some() => crate::state_paths::tenant_of(ledger),
         "sandbox.lock" => Some(sandbox::DEFAULT_TENANT_ID.to_string()),
         "graph-url.lock" => env("AZURE_TENANT_ID"),
         _ => tenant.map(|t| t.tenant_id.clone().unwrap_or_else(|| t.primary_domain.clone())),
@@ -257,7 +272,7 @@ pub fn azurerm(config: &StateConfig, ledger: &Path) -> Result<Arc<AzurermBackend
         Some(k) => BlobAuth::SharedKey { account: account.clone(), key: providers::state_blob::decode_key(&k)? },
         None => BlobAuth::Token(Arc::new(storage_token_provider()?)),
     };
-    let store = Arc::new(BlobStore::new(&endpoint, &container, auth)?);
+    let store = Arc::new(BlobStore::new(&endpoint, &container, auth)?.with_max_bytes(schema::read::max_file_bytes()));
     let tenant = tenant_key(ledger);
     let base = match config.prefix.as_deref() {
         Some(p) => format!("{}/{tenant}", p.trim_matches('/')),

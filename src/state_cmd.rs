@@ -98,18 +98,27 @@ fn ledger_path(which: &Which) -> Result<PathBuf> {
     if let Some(l) = &which.ledger {
         return Ok(l.clone());
     }
-    let sdir = crate::target::state_dir(&which.dir);
-    if which.graph_url.is_some() {
-        return Ok(sdir.join("graph-url.lock"));
-    }
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let tenant = state.tenant.as_ref().map(|t| &t.value);
+    // Keyed by directory and tenant, as `plan` keys them (moving a ledger
+    // written before keying, as `plan` would).
+    let keyed = |endpoint, ledger: PathBuf| -> Result<PathBuf> {
+        let old = crate::state_paths::unkeyed_ledger(&which.dir, endpoint);
+        if let Some(said) = crate::state_paths::migrate_unkeyed(&old, &ledger)? {
+            output::status(said);
+        }
+        Ok(ledger)
+    };
+    if let Some(url) = &which.graph_url {
+        return keyed(crate::state_paths::Endpoint::GraphUrl, crate::state_paths::graph_url_ledger(&which.dir, url, &env, tenant));
+    }
     let credentials = env("AZURE_CLIENT_ID").is_some()
         && (env("AZURE_CLIENT_SECRET").is_some() || env("AZURE_CLIENT_CERTIFICATE_PATH").is_some() || env("AZURE_FEDERATED_TOKEN_FILE").is_some())
         || env("TENANTCTL_ACCESS_TOKEN").is_some();
     if state.tenant.is_some() && credentials {
         return Ok(which.dir.join("tenantctl.lock"));
     }
-    Ok(sdir.join("sandbox.lock"))
+    keyed(crate::state_paths::Endpoint::Sandbox, crate::state_paths::keyed_ledger(&which.dir, crate::state_paths::Endpoint::Sandbox, sandbox::DEFAULT_TENANT_ID))
 }
 
 fn azurerm_config(ledger: &Path) -> Result<std::sync::Arc<AzurermBackend>> {
@@ -155,6 +164,11 @@ fn show(which: &Which) -> Result<ExitCode> {
         Some(v) => text.push_str(&format!("log:     {} change(s) of an unfinished run\n", String::from_utf8_lossy(&v.bytes).lines().filter(|l| !l.trim().is_empty()).count())),
         None => text.push_str("log:     none\n"),
     }
+    for kind in crate::state_side::SIDE {
+        let present = side_read(which, &ledger, kind)?.is_some();
+        let label = format!("{}:", side_name(kind).split(' ').next().unwrap_or("state"));
+        text.push_str(&format!("{label:<8} {}\n", if present { "kept" } else { "none" }));
+    }
     let holder = match crate::state_backend::configured().filter(|c| c.backend == BackendKind::Azurerm) {
         Some(_) => {
             let b = azurerm_config(&ledger)?;
@@ -184,6 +198,15 @@ fn pull(which: &Which, out: Option<&Path>) -> Result<ExitCode> {
         Some(path) => {
             crate::write_atomic(path, &l.render())?;
             output::status(format!("Wrote the ledger of {} ({} object(s)) to {}", backend.describe(), l.resources.len(), path.display()));
+            // The trust root, delta state and history index beside it.
+            for kind in crate::state_side::SIDE {
+                if let Some(bytes) = side_read(which, &ledger, kind)? {
+                    let file = beside(path, kind);
+                    let text = String::from_utf8(bytes).context("the state is not UTF-8")?;
+                    crate::write_atomic(&file, &text)?;
+                    output::status(format!("Wrote the {} to {}", side_name(kind), file.display()));
+                }
+            }
         }
         None => output::result(&l.render()),
     }
@@ -197,7 +220,19 @@ async fn push(which: &Which, file: &Path, lock_timeout: Duration) -> Result<Exit
     let held = crate::state::lock(&ledger, "tenantctl state push", lock_timeout).await?;
     let store = crate::state::LedgerStore::new(&ledger);
     store.compact(&l)?;
+    // And the trust root, delta state and history index `state pull` wrote beside it.
+    let mut side = Vec::new();
+    for kind in crate::state_side::SIDE {
+        let path = beside(file, kind);
+        if let Some(bytes) = schema::read::read_state_file(&path, schema::read::max_file_bytes()).with_context(|| format!("reading {}", path.display()))? {
+            side_write(which, &ledger, kind, &bytes)?;
+            side.push(format!("{} ({})", side_name(kind), path.display()));
+        }
+    }
     drop(held);
+    if !side.is_empty() {
+        output::status(format!("Pushed {}", side.join(", ")));
+    }
     let backend = crate::state_backend::backend_for(&ledger)?;
     output::status(format!("Pushed {} ({} object(s)) to {}", file.display(), l.resources.len(), backend.describe()));
     Ok(ExitCode::SUCCESS)
@@ -220,6 +255,8 @@ async fn migrate(which: &Which, to: To, force: bool) -> Result<ExitCode> {
                 To::Azurerm => copy(&local, &remote, force),
                 To::Local => copy(&remote, &local, force),
             };
+            // The trust root, delta state and history index go with it.
+            let r = r.and_then(|n| copy_side(which, &ledger, &remote, to).map(|()| n));
             let (l, h) = (lease.clone(), holder.clone());
             if let Err(e) = crate::state_backend::block(async move { l.release(&h).await }).and_then(|r| r.map_err(anyhow::Error::from)) {
                 tracing::warn!(error = %e, "releasing the state lease");
@@ -279,4 +316,56 @@ async fn unlock(which: &Which, yes: bool) -> Result<ExitCode> {
         output::status(format!("Broke the state lease held by {h}."));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a side kind is called in messages.
+fn side_name(kind: StateKind) -> &'static str {
+    match kind {
+        StateKind::Trust => "trust root",
+        StateKind::Delta => "delta state",
+        StateKind::History => "history index",
+        StateKind::Ledger | StateKind::Wal => "ledger",
+    }
+}
+
+/// The file `state pull --out FILE` writes a side kind to: beside FILE.
+fn beside(file: &Path, kind: StateKind) -> PathBuf {
+    file.with_extension(match kind {
+        StateKind::Trust => "trust.json",
+        StateKind::Delta => "delta.json",
+        _ => "history-latest.json",
+    })
+}
+
+/// A side kind from the configured backend.
+fn side_read(which: &Which, ledger: &Path, kind: StateKind) -> Result<Option<Vec<u8>>> {
+    match crate::state_backend::configured().filter(|c| c.backend == BackendKind::Azurerm) {
+        Some(_) => Ok(azurerm_config(ledger)?.read(kind)?.map(|v| v.bytes)),
+        None => crate::state_side::read_local(&which.dir, ledger, kind),
+    }
+}
+
+/// A side kind into the configured backend (whole; under the lock).
+fn side_write(which: &Which, ledger: &Path, kind: StateKind, bytes: &[u8]) -> Result<()> {
+    match crate::state_backend::configured().filter(|c| c.backend == BackendKind::Azurerm) {
+        Some(_) => azurerm_config(ledger)?.write(kind, bytes, &Expect::Any).map(|_| ()),
+        None => crate::state_side::write_local(&which.dir, ledger, kind, bytes).map(|_| ()),
+    }
+}
+
+/// Copy the side kinds the source holds to the destination of a migration.
+fn copy_side(which: &Which, ledger: &Path, remote: &AzurermBackend, to: To) -> Result<()> {
+    for kind in crate::state_side::SIDE {
+        let (got, what) = match to {
+            To::Azurerm => (crate::state_side::read_local(&which.dir, ledger, kind)?, remote.blob(kind)),
+            To::Local => (remote.read(kind)?.map(|v| v.bytes), String::new()),
+        };
+        let Some(bytes) = got else { continue };
+        let into = match to {
+            To::Azurerm => remote.write(kind, &bytes, &Expect::Any).map(|_| what)?,
+            To::Local => crate::state_side::write_local(&which.dir, ledger, kind, &bytes)?.display().to_string(),
+        };
+        output::status(format!("Migrated the {} to {into}.", side_name(kind)));
+    }
+    Ok(())
 }

@@ -36,7 +36,8 @@ impl Target {
         if self.sandbox.is_none() && name == Path::new("tenantctl.lock") {
             dir.join(name)
         } else {
-            state_dir(dir).join(name)
+            // Keyed by tenant, in the directory's own folder under .tenantctl/.
+            state_dir(dir).join(crate::state_paths::dir_key(dir)).join(name)
         }
     }
 }
@@ -52,11 +53,27 @@ pub fn state_dir(desired_dir: &Path) -> PathBuf {
 }
 
 pub async fn connect(desired_dir: &Path, tenant: Option<&schema::kinds::Tenant>, graph_url: Option<&str>, ledger: Option<PathBuf>) -> Result<Target> {
-    let mut target = connect_to(desired_dir, tenant, graph_url).await?;
+    let mut target = connect_to(desired_dir, tenant, graph_url, true).await?;
     if let Some(l) = ledger {
         target.ledger_path = l;
     }
     Ok(target)
+}
+
+/// As [`connect`] for `export`: a ledger written before keying is left
+/// where it is (it belongs to the directory that used it, not to one being
+/// exported beside it).
+pub async fn connect_for_export(desired_dir: &Path, tenant: Option<&schema::kinds::Tenant>, graph_url: Option<&str>) -> Result<Target> {
+    connect_to(desired_dir, tenant, graph_url, false).await
+}
+
+/// Move a ledger written before keying to `keyed`, saying so loudly.
+fn migrate_ledger(desired_dir: &Path, endpoint: crate::state_paths::Endpoint, keyed: &Path) -> Result<()> {
+    let old = crate::state_paths::unkeyed_ledger(desired_dir, endpoint);
+    if let Some(said) = crate::state_paths::migrate_unkeyed(&old, keyed)? {
+        crate::output::status(said);
+    }
+    Ok(())
 }
 
 /// Where a command's Graph traffic goes.
@@ -185,16 +202,22 @@ async fn connect_to(
     desired_dir: &Path,
     tenant: Option<&schema::kinds::Tenant>,
     graph_url: Option<&str>,
+    migrate: bool,
 ) -> Result<Target> {
     let lookup = |name: &str| env(name);
     match select(tenant, graph_url, &lookup)? {
         Selection::GraphUrl { url, cloud } => {
             let credential = providers::graph::credential_chain::select(lookup).context("credentials for --graph-url (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET)")?;
             let client = GraphClient::new(GraphConfig::new(cloud), credential)?;
+            // Keyed by tenant (the endpoint's host when nothing names one).
+            let ledger_path = crate::state_paths::graph_url_ledger(desired_dir, &url, &lookup, tenant);
+            if migrate {
+                migrate_ledger(desired_dir, crate::state_paths::Endpoint::GraphUrl, &ledger_path)?;
+            }
             Ok(Target {
                 client,
                 description: format!("Graph at {url}"),
-                ledger_path: state_dir(desired_dir).join("graph-url.lock"),
+                ledger_path,
                 sandbox: None,
             })
         }
@@ -229,13 +252,20 @@ async fn connect_to(
                 handle.client_secret(),
             );
             let client = GraphClient::new(GraphConfig::new(cloud), credential)?;
+            let ledger_path = crate::state_paths::keyed_ledger(desired_dir, crate::state_paths::Endpoint::Sandbox, handle.tenant_id());
+            if migrate {
+                if let Err(e) = migrate_ledger(desired_dir, crate::state_paths::Endpoint::Sandbox, &ledger_path) {
+                    let _ = handle.shutdown().await;
+                    return Err(e);
+                }
+            }
             Ok(Target {
                 client,
                 description: format!(
                     "embedded sandbox tenant (state in {}; {why})",
                     dir.join("sandbox.db").display()
                 ),
-                ledger_path: dir.join("sandbox.lock"),
+                ledger_path,
                 sandbox: Some(handle),
             })
         }

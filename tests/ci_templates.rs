@@ -241,6 +241,8 @@ struct Runner {
     sandbox_url: String,
     tenant: (String, String, String),
     secrets: BTreeMap<String, String>,
+    /// Variables the runner's environment adds (the storage key for Azurite).
+    extra: Vec<(String, String)>,
 }
 
 struct StepResult {
@@ -333,6 +335,9 @@ impl Runner {
                 "TENANTCTL_LEDGER",
                 self.workspace.join("desired-state/tenantctl.lock"),
             );
+        for (k, v) in &self.extra {
+            c.env(k, v);
+        }
         for scope in [&wf["env"], &wf["jobs"][job]["env"], &step["env"]] {
             if let Some(m) = scope.as_object() {
                 for (k, v) in m {
@@ -430,6 +435,7 @@ async fn github_workflow_steps_plan_approve_apply_and_report_drift_against_the_s
         )]
         .into_iter()
         .collect(),
+        extra: Vec::new(),
     };
 
     // --- Pull request: plan, comment, artifact.
@@ -766,4 +772,189 @@ async fn plan_max_bytes_bounds_the_markdown_and_is_for_markdown_only() {
     );
     assert!(text(&out.stdout).contains(&format!("Shortened to fit {limit} bytes")));
     sb.shutdown().await.unwrap();
+}
+
+/// A fresh checkout of the repository's committed files (desired state and
+/// approvals): every CI job starts from one, with no state of earlier jobs.
+fn checkout(repo: &Path) -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    for sub in ["desired-state", "approvals"] {
+        let (from, to) = (repo.join(sub), t.path().join(sub));
+        if !from.is_dir() {
+            continue;
+        }
+        std::fs::create_dir_all(&to).unwrap();
+        for e in std::fs::read_dir(&from).unwrap() {
+            let p = e.unwrap().path();
+            let keep = p.extension().is_some_and(|x| x == "toml") || p.to_string_lossy().ends_with(".sig.json");
+            if keep {
+                std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    t
+}
+
+/// The README's "CI and production" flow with state in Blob Storage: each
+/// job of the GitHub workflow runs in a fresh checkout (the ledger, trust
+/// root and lock live only in the `[state]` account, here Azurite), from
+/// the first PR plan through approvals and the merge apply to scheduled
+/// drift, and `tenantctl state show` in yet another checkout sees it all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn github_workflow_with_state_in_blob_storage_runs_every_job_from_a_fresh_checkout() {
+    let az = common::azurite::start();
+    let c = common::azurite::container();
+    let sb = sandbox().await;
+    let wf = github();
+    let keys = tempfile::tempdir().unwrap();
+    let k = keys.path();
+    let (author, alice, bob) = (keygen(k, "author"), keygen(k, "alice"), keygen(k, "bob"));
+    // The repository: the example, its approvers alice and bob, and [state].
+    let repo = scratch_with(|t| {
+        t.replace("ed25519:mZxMQNprHMdBF3fo3jVULcLTk9KlgAJ9uyVAW8WX5V8=", &alice)
+            .replace("ed25519:CDpmHBgPXntq+9WOXGBCkH5u3mQCJjLveR2EV9yC7yg=", &bob)
+            .replace("ed25519:Byh8k9fRF1GPU9WN+P9IzHlPKizitujL2J5ExbScN0Q=", &author)
+    });
+    std::fs::write(repo.path().join("desired-state/state.toml"), common::azurite::state_table(&az, &c, "prod")).unwrap();
+    let runner_dir = tempfile::tempdir().unwrap();
+    let binary = PathBuf::from(env!("CARGO_BIN_EXE_tenantctl"));
+    let mut r = Runner {
+        workspace: PathBuf::new(),
+        temp: runner_dir.path().join("temp"),
+        sandbox_url: sb.base_url(),
+        tenant: (sb.tenant_id().to_owned(), sb.client_id().to_owned(), sb.client_secret().to_owned()),
+        secrets: [("TENANTCTL_AUTHOR_KEY".to_owned(), std::fs::read_to_string(k.join("author.key")).unwrap())].into_iter().collect(),
+        extra: vec![("AZURE_STORAGE_KEY".into(), common::azurite::DEV_KEY.into())],
+    };
+    let store = common::azurite::store(&az, &c);
+    let job = |r: &mut Runner, name: &str| -> tempfile::TempDir {
+        let co = checkout(repo.path());
+        r.workspace = co.path().to_path_buf();
+        r.new_job(&binary);
+        ok(&r.run(&wf, name, "install"), "install");
+        co
+    };
+
+    // --- Pull request: plan from an empty state account.
+    let co = job(&mut r, "plan");
+    ok(&r.run(&wf, "plan", "author-key"), "author key");
+    let plan = r.run(&wf, "plan", "plan");
+    ok(&plan, "PR plan");
+    assert_eq!(plan.outputs.get("code").map(String::as_str), Some("2"), "changes planned: {}", plan.stderr);
+    let artifact = tempfile::tempdir().unwrap();
+    std::fs::copy(co.path().join("plan.json"), artifact.path().join("plan.json")).unwrap();
+    drop(co);
+
+    // --- Approvers, each in a checkout of their own; their files are committed.
+    for who in ["alice", "bob"] {
+        let mine = checkout(repo.path());
+        let out = Command::new(&binary)
+            .current_dir(mine.path())
+            .args(["approve", artifact.path().join("plan.json").to_str().unwrap(), "--key", k.join(format!("{who}.key")).to_str().unwrap(), "--dir", "desired-state", "--detached-out", &format!("approvals/{who}.sig.json")])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        std::fs::create_dir_all(repo.path().join("approvals")).unwrap();
+        std::fs::copy(mine.path().join(format!("approvals/{who}.sig.json")), repo.path().join(format!("approvals/{who}.sig.json"))).unwrap();
+    }
+
+    // --- Merge: a fresh checkout applies the approved plan; the ledger and
+    // the trust root land in the account, not in the checkout.
+    let co = job(&mut r, "apply");
+    ok(&r.run(&wf, "apply", "author-key"), "author key");
+    let applied = r.run(&wf, "apply", "apply");
+    ok(&applied, "merge apply");
+    assert_eq!(applied.outputs.get("applied").map(String::as_str), Some("true"), "{}", applied.stderr);
+    drop(co);
+    // Keyed by [tenant] (the ledger is DIR/tenantctl.lock, as for a real tenant).
+    let tenant = common::example().tenant.unwrap().value;
+    let key = tenant.tenant_id.unwrap_or(tenant.primary_domain);
+    for n in ["ledger.toml", "trust.json"] {
+        assert!(store.get(&format!("prod/{key}/{n}")).await.unwrap().is_some(), "{n} is in the state account");
+    }
+
+    // --- Schedule: drift from a fresh checkout reads the ledger from the
+    // account and finds the tenant in sync.
+    let co = job(&mut r, "drift");
+    let drift = r.run(&wf, "drift", "drift");
+    ok(&drift, "drift");
+    assert_eq!(drift.outputs.get("code").map(String::as_str), Some("0"), "in sync after apply: {}", drift.stderr);
+    drop(co);
+
+    // --- Anyone, in another checkout: state show, and a plan with no
+    // changes and no first-use warning (the trust root came from the account).
+    let co = checkout(repo.path());
+    let tctl = |args: &[&str]| {
+        Command::new(&binary)
+            .current_dir(co.path())
+            .env("TENANTCTL_GRAPH_URL", sb.base_url())
+            .env("AZURE_TENANT_ID", sb.tenant_id())
+            .env("AZURE_CLIENT_ID", sb.client_id())
+            .env("AZURE_CLIENT_SECRET", sb.client_secret())
+            .env("TENANTCTL_LEDGER", co.path().join("desired-state/tenantctl.lock"))
+            .env("AZURE_STORAGE_KEY", common::azurite::DEV_KEY)
+            .env("NO_COLOR", "1")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let shown = tctl(&["state", "show", "desired-state"]);
+    assert!(shown.status.success(), "{}", text(&shown.stderr));
+    let shown = text(&shown.stdout);
+    assert!(shown.contains("backend: azurerm") && shown.contains("lock:    free") && !shown.contains("ledger:  none"), "{shown}");
+    assert!(shown.contains("trust:   kept"), "the trust root is in the account: {shown}");
+    let again = tctl(&["plan", "desired-state", "--detailed-exitcode"]);
+    assert_eq!(again.status.code(), Some(0), "{}{}", text(&again.stdout), text(&again.stderr));
+    assert!(!text(&again.stderr).contains("first use"), "{}", text(&again.stderr));
+    sb.shutdown().await.unwrap();
+}
+
+/// Every `tenantctl` command in the README's "CI and production" section
+/// (its `sh` blocks) is run somewhere: the same subcommand with the same
+/// flags on one line of the GitHub workflow (whose steps the tests above
+/// run) or of a test that runs the binary.
+#[test]
+fn every_tenantctl_command_of_the_readme_ci_section_is_run_by_a_test() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let start = readme.find("## CI and production").expect("the section");
+    let section = &readme[start..];
+    let section = &section[..section[3..].find("\n## ").map(|e| e + 3).unwrap_or(section.len())];
+    let mut commands = Vec::new();
+    let mut in_sh = false;
+    let mut current = String::new();
+    for line in section.lines() {
+        if line.starts_with("```") {
+            in_sh = line == "```sh";
+            continue;
+        }
+        if !in_sh {
+            continue;
+        }
+        let l = line.split(" #").next().unwrap_or("").trim();
+        if current.is_empty() && !l.starts_with("tenantctl ") {
+            continue;
+        }
+        current.push_str(l.trim_end_matches('\\'));
+        current.push(' ');
+        if !l.ends_with('\\') {
+            commands.push(std::mem::take(&mut current));
+        }
+    }
+    assert!(commands.len() >= 6, "{commands:?}");
+    let sources: Vec<String> = ["examples/ci/github-actions.yml", "tests/ci_templates.rs", "tests/state_backend_e2e.rs", "tests/export_e2e.rs", "tests/approvals_e2e.rs"]
+        .iter()
+        // A shell line continued with `\` is one line.
+        .map(|f| std::fs::read_to_string(repo().join(f)).unwrap().replace("\\\n", " "))
+        .collect();
+    for cmd in &commands {
+        let words: Vec<&str> = cmd.split_whitespace().collect();
+        // The subcommand words, then every flag.
+        let sub: Vec<&str> = words[1..].iter().take_while(|w| w.chars().all(|c| c.is_ascii_lowercase())).copied().collect();
+        let tokens: Vec<&str> = sub.iter().copied().chain(words.iter().copied().filter(|w| w.starts_with("--"))).collect();
+        let found = sources.iter().flat_map(|s| s.lines()).any(|line| {
+            let has = |t: &str| line.contains(&format!("\"{t}\"")) || line.contains(&format!(" {t} ")) || line.ends_with(&format!(" {t}")) || line.contains(&format!("tenantctl {t}"));
+            tokens.iter().all(|t| has(t))
+        });
+        assert!(found, "the README's `{}` is not run by any test (tokens {tokens:?})", cmd.trim());
+    }
 }

@@ -186,7 +186,8 @@ async fn export_leaves_out_profiles_that_hold_secrets() {
     let out = cli(&sb, work.path(), &["apply", "--auto-approve", dir.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let exported = work.path().join("exported");
-    let out = cli(&sb, work.path(), &["export", "--out", exported.to_str().unwrap()]);
+    // Its own ledger: the one `cli` names is the applied directory's.
+    let out = cli(&sb, work.path(), &["export", "--out", exported.to_str().unwrap(), "--ledger", work.path().join("exported.lock").to_str().unwrap()]);
     let err = text(&out.stderr);
     assert!(err.contains("Custom Corporate WiFi") && err.contains("holds a secret"), "{err}");
     let mut all = String::new();

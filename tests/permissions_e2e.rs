@@ -90,7 +90,8 @@ async fn the_example_runs_with_exactly_the_documented_permissions() {
     let out = cli(
         &sb,
         work.path(),
-        &["export", "--out", exported.to_str().unwrap()],
+        // Its own ledger: the one `cli` names is the applied directory's.
+        &["export", "--out", exported.to_str().unwrap(), "--ledger", work.path().join("exported.lock").to_str().unwrap()],
     );
     // Whether the export validates is export's business; it must have read
     // everything it asked for.
@@ -169,7 +170,8 @@ async fn a_missing_permission_is_named_in_the_error() {
     let out = cli(
         &sb,
         work.path(),
-        &["export", "--out", exported.to_str().unwrap()],
+        // Its own ledger: the one `cli` names is the applied directory's.
+        &["export", "--out", exported.to_str().unwrap(), "--ledger", work.path().join("exported.lock").to_str().unwrap()],
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let err = text(&out.stderr);

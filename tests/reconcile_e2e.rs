@@ -354,9 +354,10 @@ async fn a_quiet_pass_reads_users_and_groups_through_delta_and_resyncs_when_the_
     let c = sb.request_counts();
     assert!(c.get("GET /v1.0/users/delta") > 10, "the first pass pages through every user:\n{first_breakdown}");
     assert_eq!(reports(w)[0].1["delta_full_resyncs"], 2, "users and groups");
-    let state: Value = serde_json::from_str(&std::fs::read_to_string(w.join(".tenantctl/delta.json")).unwrap()).unwrap();
+    // Beside the ledger (keyed by tenant with it).
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(w.join("tenantctl.delta.json")).unwrap()).unwrap();
     assert!(state["users"]["delta_link"].as_str().unwrap().contains("deltatoken"), "delta links are kept");
-    assert!(!std::fs::read_to_string(w.join(".tenantctl/delta.json")).unwrap().contains(sb.client_secret()), "no secrets in the delta state");
+    assert!(!std::fs::read_to_string(w.join("tenantctl.delta.json")).unwrap().contains(sb.client_secret()), "no secrets in the delta state");
 
     // Pass 2, nothing changed: a handful of requests, users and groups
     // through one delta round each, never listed in full.

@@ -330,7 +330,7 @@ async fn migrate_local_to_azurerm_keeps_the_plan_and_show_pull_push_work() {
     assert_eq!(after.status.code(), Some(0), "{}", text(&after.stderr));
     assert_eq!(text(&after.stdout), text(&before.stdout), "the plan is unchanged");
     // The blob is read, not the local file: removing it changes nothing.
-    std::fs::remove_file(crate_state_dir(&dir).join("graph-url.lock")).unwrap();
+    std::fs::remove_file(crate_state_dir(&dir).join(format!("desired-state/graph-url-{}.lock", sb.tenant_id()))).unwrap();
     let after = run(&sb, t.path(), &["plan", d, "--detailed-exitcode"]);
     assert_eq!(after.status.code(), Some(0), "{}", text(&after.stderr));
 
@@ -366,6 +366,163 @@ async fn migrate_local_to_azurerm_keeps_the_plan_and_show_pull_push_work() {
     let back = run(&sb, t.path(), &["plan", d, "--detailed-exitcode"]);
     assert_eq!(back.status.code(), Some(0), "{}", text(&back.stderr));
     assert_eq!(text(&back.stdout), text(&before.stdout));
+    sb.shutdown().await.unwrap();
+}
+
+fn side_blob(sb: &sandbox::SandboxHandle, name: &str) -> String {
+    format!("ci/{}/{name}", sb.tenant_id())
+}
+
+/// A checkout of its own holding `dir`'s files (a fresh CI runner).
+fn fresh_checkout(dir: &Path) -> (tempfile::TempDir, PathBuf) {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("desired-state");
+    std::fs::create_dir_all(&d).unwrap();
+    for f in ["groups.toml", "state.toml"] {
+        std::fs::copy(dir.join(f), d.join(f)).unwrap();
+    }
+    (t, d)
+}
+
+/// The reports of `reconcile --once` in a checkout's history directory.
+fn pass_reports(w: &Path) -> Vec<serde_json::Value> {
+    let h = w.join(".tenantctl/history");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&h).map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
+    names.sort();
+    names.iter().map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trust_root_delta_state_and_history_survive_a_fresh_checkout_through_the_blob_backend() {
+    let az = azurite();
+    let c = container();
+    let sb = sandbox().await;
+    let (t, dir) = desired(3, Some(&state_table(&az, &c)));
+    let d = dir.to_str().unwrap();
+    // The first runner: apply records the trust root, reconcile the delta
+    // state and the latest report; all in blobs, none in local files.
+    let out = run(&sb, t.path(), &["apply", "--auto-approve", d]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains(&format!("{}/trust.json", sb.tenant_id())), "the trust root is recorded in its blob: {}", text(&out.stderr));
+    let out = run(&sb, t.path(), &["reconcile", d, "--once"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let s = store(&az, &c);
+    for name in ["trust.json", "delta.json", "history-latest.json"] {
+        assert!(s.get(&side_blob(&sb, name)).await.unwrap().is_some(), "{name} is kept in the backend");
+    }
+    let keyed = crate_state_dir(&dir).join(format!("desired-state/graph-url-{}", sb.tenant_id()));
+    assert!(!keyed.with_extension("trust.json").exists() && !keyed.with_extension("delta.json").exists(), "no local copies");
+    let trust = s.get(&side_blob(&sb, "trust.json")).await.unwrap().unwrap();
+
+    // A fresh checkout (a new CI runner): the trust root is there (no
+    // first-use warning), and the quiet pass reads through delta instead
+    // of resyncing the whole tenant.
+    let (t2, dir2) = fresh_checkout(&dir);
+    let d2 = dir2.to_str().unwrap();
+    let out = run(&sb, t2.path(), &["plan", d2, "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!text(&out.stderr).contains("first use"), "the trust root came from the blob: {}", text(&out.stderr));
+    let out = run(&sb, t2.path(), &["reconcile", d2, "--once"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let reports = pass_reports(t2.path());
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0]["delta_full_resyncs"], 0, "the delta state came from the blob: {}", reports[0]);
+
+    // pull carries them out, push back in, migrate to local brings them home.
+    let pulled = t2.path().join("pulled.lock");
+    let out = run(&sb, t2.path(), &["state", "pull", d2, "--out", pulled.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read(pulled.with_extension("trust.json")).unwrap(), trust.body);
+    assert!(pulled.with_extension("delta.json").exists() && pulled.with_extension("history-latest.json").exists());
+    let out = run(&sb, t2.path(), &["state", "push", pulled.to_str().unwrap(), d2]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("trust root"), "{}", text(&out.stderr));
+    let out = run(&sb, t2.path(), &["state", "migrate", "--to", "local", d2]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let local = crate_state_dir(&dir2).join(format!("desired-state/graph-url-{}", sb.tenant_id()));
+    assert_eq!(std::fs::read(local.with_extension("trust.json")).unwrap(), trust.body, "migrate carried the trust root");
+    assert!(local.with_extension("delta.json").exists(), "migrate carried the delta state");
+    std::fs::remove_file(dir2.join("state.toml")).unwrap();
+    let out = run(&sb, t2.path(), &["plan", d2, "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!text(&out.stderr).contains("first use"), "{}", text(&out.stderr));
+    sb.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blob_larger_than_the_state_limit_is_refused_not_read() {
+    let az = azurite();
+    let c = container();
+    let sb = sandbox().await;
+    let (t, dir) = desired(1, Some(&state_table(&az, &c)));
+    let d = dir.to_str().unwrap();
+    let s = store(&az, &c);
+    s.ensure_container().await.unwrap();
+    // A corrupt (or hostile) trust root of 64 KiB, over a 16 KiB limit.
+    s.put(&side_blob(&sb, "trust.json"), vec![b' '; 64 * 1024], &Condition::None).await.unwrap();
+    let out = tctl(&sb, t.path()).env("TENANTCTL_MAX_FILE_BYTES", "16384").args(["plan", d]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("trust.json is larger than 16384 bytes"), "{}", text(&out.stderr));
+    sb.shutdown().await.unwrap();
+}
+
+/// A loopback proxy in front of Azurite that holds the first request whose
+/// bytes contain `needle` until `go` is notified (after telling `hit`).
+async fn holding_proxy(upstream: String, needle: String, hit: tokio::sync::mpsc::Sender<()>, go: Arc<tokio::sync::Notify>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/{ACCOUNT}", listener.local_addr().unwrap());
+    let up = host_port(&upstream);
+    let held = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let (up, needle, hit, go, held) = (up.clone(), needle.clone(), hit.clone(), go.clone(), held.clone());
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(&up).await else { return };
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                tokio::spawn(async move { let _ = tokio::io::copy(&mut sr, &mut cw).await; });
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = match cr.read(&mut buf).await { Ok(0) | Err(_) => break, Ok(n) => n };
+                    if String::from_utf8_lossy(&buf[..n]).contains(&needle) && !held.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                        let _ = hit.send(()).await;
+                        go.notified().await;
+                    }
+                    if sw.write_all(&buf[..n]).await.is_err() { break }
+                }
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflicting_write_to_the_trust_root_blob_is_refused() {
+    let az = azurite();
+    let c = container();
+    let sb = sandbox().await;
+    let s = store(&az, &c);
+    // The run reads "no trust root" when it plans; its write of one is
+    // held at a proxy while another writer records one: the run's write
+    // is refused, the other kept.
+    let (hit_tx, mut hit) = tokio::sync::mpsc::channel(1);
+    let go = Arc::new(tokio::sync::Notify::new());
+    let needle = format!("PUT /{ACCOUNT}/{c}/ci/{}/trust.json", sb.tenant_id());
+    let proxied = holding_proxy(az.url.clone(), needle, hit_tx, go.clone()).await;
+    let table = state_table(&az, &c).replace(&format!("endpoint = \"{}\"", az.url), &format!("endpoint = \"{proxied}\""));
+    let (t, dir) = desired(2, Some(&table));
+    let d = dir.to_str().unwrap();
+    let run1 = spawn(&sb, t.path(), &["apply", "--auto-approve", d]);
+    tokio::time::timeout(Duration::from_secs(120), hit.recv()).await.expect("the run writes its trust root").unwrap();
+    let intruder = b"{\"written\": \"by another run\"}\n".to_vec();
+    s.put(&side_blob(&sb, "trust.json"), intruder.clone(), &Condition::None).await.unwrap();
+    go.notify_one();
+    let out = wait(run1).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("trust.json") && err.contains("another run changed it since this one read it"), "{err}");
+    assert_eq!(s.get(&side_blob(&sb, "trust.json")).await.unwrap().unwrap().body, intruder, "the other write was not overwritten");
     sb.shutdown().await.unwrap();
 }
 

@@ -439,8 +439,10 @@ async fn apply_to_a_graph_url_creates_the_missing_state_folder_for_its_ledger() 
     assert!(!state_dir.exists());
     let out = command(&sb, t.path()).env_remove("TENANTCTL_LEDGER").args(["apply", "--auto-approve", dir.to_str().unwrap()]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let ledger = Ledger::parse(&std::fs::read_to_string(state_dir.join("graph-url.lock")).unwrap()).unwrap();
+    // Keyed by the directory and the tenant.
+    let keyed = state_dir.join(format!("desired-state/graph-url-{}", sb.tenant_id()));
+    let ledger = Ledger::parse(&std::fs::read_to_string(keyed.with_extension("lock")).unwrap()).unwrap();
     assert_eq!(ledger.resources.len(), 2);
-    assert_eq!(std::fs::read_to_string(state_dir.join("graph-url.journal.jsonl")).unwrap().lines().filter(|l| l.contains("\"applied\"")).count(), 2);
+    assert_eq!(std::fs::read_to_string(keyed.with_extension("journal.jsonl")).unwrap().lines().filter(|l| l.contains("\"applied\"")).count(), 2);
     sb.shutdown().await.unwrap();
 }

@@ -42,6 +42,8 @@ pub enum BlobError {
     Transport { endpoint: String, reason: String },
     #[error("blob storage credentials: {0}")]
     Auth(String),
+    #[error("blob {blob} is larger than {limit} bytes; it was not read")]
+    TooLarge { blob: String, limit: u64 },
 }
 
 /// How requests are authorized.
@@ -92,6 +94,8 @@ pub struct BlobStore {
     endpoint: String,
     container: String,
     auth: BlobAuth,
+    /// The largest blob read into memory (as local state files are bounded).
+    max_bytes: u64,
 }
 
 struct Request<'a> {
@@ -130,7 +134,14 @@ impl BlobStore {
             .timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| BlobError::Transport { endpoint: endpoint.to_string(), reason: e.to_string() })?;
-        Ok(BlobStore { http, endpoint: endpoint.trim_end_matches('/').to_string(), container: container.to_string(), auth })
+        Ok(BlobStore { http, endpoint: endpoint.trim_end_matches('/').to_string(), container: container.to_string(), auth, max_bytes: u64::MAX })
+    }
+
+    /// Refuse to read a blob larger than `max` bytes (a corrupt or hostile
+    /// blob must not grow memory without bound).
+    pub fn with_max_bytes(mut self, max: u64) -> BlobStore {
+        self.max_bytes = max;
+        self
     }
 
     /// `container/blob` at the endpoint, for messages.
@@ -169,6 +180,7 @@ impl BlobStore {
             }
             BlobAuth::Token(p) => {
                 let token = p.token().await.map_err(|e| BlobError::Auth(e.to_string()))?;
+                check_storage_audience(token.expose())?;
                 format!("Bearer {}", token.expose())
             }
         };
@@ -216,6 +228,7 @@ impl BlobStore {
     }
 
     async fn read(&self, blob: &str, method: Method) -> Result<Option<Blob>, BlobError> {
+        let head = method == Method::HEAD;
         let resp = self.send(Request::new(method, Some(blob))).await?;
         if resp.status() == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -232,7 +245,19 @@ impl BlobStore {
             .iter()
             .filter_map(|(k, v)| Some((k.as_str().strip_prefix("x-ms-meta-")?.to_string(), v.to_str().ok()?.to_string())))
             .collect();
-        let body = resp.bytes().await.map_err(|e| BlobError::Transport { endpoint: self.endpoint.clone(), reason: e.to_string() })?.to_vec();
+        let too_large = || BlobError::TooLarge { blob: blob.to_string(), limit: self.max_bytes };
+        if !head && resp.content_length().is_some_and(|n| n > self.max_bytes) {
+            return Err(too_large());
+        }
+        // Read in chunks, so a length the response does not declare is bounded too.
+        let mut resp = resp;
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| BlobError::Transport { endpoint: self.endpoint.clone(), reason: e.to_string() })? {
+            if (body.len() + chunk.len()) as u64 > self.max_bytes {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
         Ok(Some(Blob { body, etag, last_modified, metadata, lease_state }))
     }
 
@@ -414,17 +439,50 @@ pub fn decode_key(key: &str) -> Result<Vec<u8>, BlobError> {
     base64::engine::general_purpose::STANDARD.decode(key.trim()).map_err(|_| BlobError::Auth("the storage account key is not base64".into()))
 }
 
+/// Azure Storage's resource id (the token audience; scope `<it>/.default`).
+pub const STORAGE_RESOURCE: &str = "https://storage.azure.com";
+/// Azure Storage's first-party application id (an audience tokens may carry).
+const STORAGE_APP_ID: &str = "e406a681-f3d4-42a8-90b6-c2b029497af1";
+
 /// A token provider for Azure Storage (scope
-/// `https://storage.azure.com/.default`) from the same credential
-/// variables as Graph (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, a secret,
-/// certificate or federated token; `AZURE_AUTHORITY_HOST`).
+/// `https://storage.azure.com/.default`, resource `https://storage.azure.com`
+/// for managed identity and the Azure CLI) from the same credential chain
+/// as Graph ([`crate::graph::credential_chain::select`]: secret,
+/// certificate, workload identity, managed identity, Azure CLI, in its
+/// order and with `TENANTCTL_CREDENTIAL`), at the same authority
+/// (`AZURE_AUTHORITY_HOST`, else `TENANTCTL_CLOUD`'s). A static
+/// `TENANTCTL_ACCESS_TOKEN` is a Graph token: it is never sent to storage.
 pub fn token_provider(lookup: impl Fn(&str) -> Option<String>) -> Result<TokenProvider, BlobError> {
-    use crate::graph::{Cloud, Credential, SystemClock};
-    let authority = lookup("AZURE_AUTHORITY_HOST").unwrap_or_else(|| "https://login.microsoftonline.com".into());
-    let cloud = Cloud::custom(&authority, "https://storage.azure.com").map_err(|e| BlobError::Auth(e.to_string()))?;
-    let credential = Credential::from_env(lookup).map_err(|e| BlobError::Auth(e.to_string()))?;
+    use crate::graph::{Cloud, SystemClock};
+    let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
+    if get("TENANTCTL_CREDENTIAL").is_some_and(|c| c.trim().eq_ignore_ascii_case("token")) {
+        return Err(BlobError::Auth("TENANTCTL_CREDENTIAL=token is a Graph access token, which Azure Storage does not accept; set AZURE_STORAGE_KEY, or sign in with a credential that can get a storage token".into()));
+    }
+    // Everything but the static Graph token.
+    let chain = |k: &str| if k == "TENANTCTL_ACCESS_TOKEN" { None } else { get(k) };
+    let authority = match get("AZURE_AUTHORITY_HOST") {
+        Some(a) => a,
+        None => Cloud::from_env(chain).map_err(|e| BlobError::Auth(e.to_string()))?.authority(),
+    };
+    let cloud = Cloud::custom(&authority, STORAGE_RESOURCE).map_err(|e| BlobError::Auth(e.to_string()))?;
+    let credential = crate::graph::credential_chain::select(chain).map_err(|e| BlobError::Auth(e.to_string()))?;
     let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().map_err(|e| BlobError::Auth(e.to_string()))?;
     Ok(TokenProvider::new(http, cloud, credential, Arc::new(SystemClock), Duration::from_secs(300)))
+}
+
+/// Refuse to send a token issued for another audience (a Graph token, say)
+/// to Azure Storage: a JWT's `aud` must name storage. An opaque token is
+/// left to the service to judge.
+pub fn check_storage_audience(token: &str) -> Result<(), BlobError> {
+    let Some(payload) = token.split('.').nth(1) else { return Ok(()) };
+    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')) else { return Ok(()) };
+    let Ok(claims) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return Ok(()) };
+    let Some(aud) = claims.get("aud").and_then(|a| a.as_str()) else { return Ok(()) };
+    let aud_trimmed = aud.trim_end_matches('/');
+    if aud_trimmed.eq_ignore_ascii_case(STORAGE_RESOURCE) || aud.eq_ignore_ascii_case(STORAGE_APP_ID) || (aud_trimmed.starts_with("https://") && aud_trimmed.ends_with(".blob.core.windows.net")) {
+        return Ok(());
+    }
+    Err(BlobError::Auth(format!("the token's audience is {aud}, not Azure Storage ({STORAGE_RESOURCE}); it was not sent")))
 }
 
 /// The state lock as a lease on a blob, naming the holder in its metadata.

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod azurite;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;

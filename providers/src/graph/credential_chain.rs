@@ -6,8 +6,9 @@
 //! The order (first configured wins) is: `token` (`TENANTCTL_ACCESS_TOKEN`),
 //! `secret`, `certificate`, `workload-identity` (each with
 //! `AZURE_TENANT_ID` + `AZURE_CLIENT_ID`), then `managed-identity` when the
-//! platform announces an identity endpoint (`IDENTITY_ENDPOINT` +
-//! `IDENTITY_HEADER`). IMDS (VMs, AKS node identity) and `azure-cli` are
+//! platform announces an identity endpoint (`IDENTITY_ENDPOINT` with
+//! `IDENTITY_HEADER` on App Service / Container Apps, or with
+//! `IMDS_ENDPOINT` on Azure Arc-enabled servers: [`super::arc`]). IMDS (VMs, AKS node identity) and `azure-cli` are
 //! used only when named in `TENANTCTL_CREDENTIAL`, because nothing in the
 //! environment says they are meant: guessing them would turn a command that
 //! should run against the embedded sandbox into one against a real tenant.
@@ -127,6 +128,15 @@ pub enum ManagedIdentitySource {
         /// The per-instance header value; a secret.
         header: Secret,
     },
+    /// Azure Arc-enabled servers: `IDENTITY_ENDPOINT` (with
+    /// `IMDS_ENDPOINT`), answered through the key-file challenge
+    /// ([`super::arc`]).
+    Arc {
+        /// The full token endpoint URL (on loopback).
+        endpoint: Url,
+        /// The agent's token directory the challenge's key file must be in.
+        key_dir: PathBuf,
+    },
 }
 
 impl ManagedIdentitySource {
@@ -135,6 +145,7 @@ impl ManagedIdentitySource {
         match self {
             Self::Imds { .. } => "imds",
             Self::AppService { .. } => "app-service",
+            Self::Arc { .. } => "azure-arc",
         }
     }
 }
@@ -170,7 +181,7 @@ pub fn configured(lookup: impl Fn(&str) -> Option<String>) -> bool {
             && (get("AZURE_CLIENT_SECRET").is_some()
                 || get("AZURE_CLIENT_CERTIFICATE_PATH").is_some()
                 || get("AZURE_FEDERATED_TOKEN_FILE").is_some()))
-        || (get("IDENTITY_ENDPOINT").is_some() && get("IDENTITY_HEADER").is_some())
+        || (get("IDENTITY_ENDPOINT").is_some() && (get("IDENTITY_HEADER").is_some() || get("IMDS_ENDPOINT").is_some()))
 }
 
 /// Picks the credential (see the module docs for the order) and logs its
@@ -193,7 +204,7 @@ fn automatic(get: &dyn Fn(&str) -> Option<String>) -> Result<Credential, AuthErr
     if get("TENANTCTL_ACCESS_TOKEN").is_some() || client_app {
         return Credential::from_env(get);
     }
-    if get("IDENTITY_ENDPOINT").is_some() && get("IDENTITY_HEADER").is_some() {
+    if get("IDENTITY_ENDPOINT").is_some() && (get("IDENTITY_HEADER").is_some() || get("IMDS_ENDPOINT").is_some()) {
         return build(CredentialKind::ManagedIdentity, get);
     }
     Err(AuthError::NotConfigured {
@@ -249,9 +260,23 @@ fn managed_identity(get: &dyn Fn(&str) -> Option<String>) -> Result<ManagedIdent
                 .map_err(|_| AuthError::NotConfigured { reason: format!("IDENTITY_ENDPOINT is not a URL: {endpoint}") })?,
             header: Secret::new(header.trim()),
         },
+        (Some(endpoint), None) if get("IMDS_ENDPOINT").is_some() => {
+            let endpoint = Url::parse(endpoint.trim())
+                .map_err(|_| AuthError::NotConfigured { reason: format!("IDENTITY_ENDPOINT is not a URL: {endpoint}") })?;
+            super::arc::check_loopback(&endpoint)?;
+            if client_id.is_some() {
+                return Err(AuthError::NotConfigured {
+                    reason: "Azure Arc has only the machine's system-assigned identity: unset AZURE_CLIENT_ID".to_owned(),
+                });
+            }
+            let key_dir = super::arc::key_dir(get).ok_or_else(|| AuthError::NotConfigured {
+                reason: "Azure Arc's managed identity works on Linux and Windows only".to_owned(),
+            })?;
+            ManagedIdentitySource::Arc { endpoint, key_dir }
+        }
         (Some(_), None) => {
             return Err(AuthError::NotConfigured {
-                reason: "IDENTITY_ENDPOINT is set without IDENTITY_HEADER (Azure Arc's challenge flow is not supported)"
+                reason: "IDENTITY_ENDPOINT is set without IDENTITY_HEADER (App Service, Container Apps) or IMDS_ENDPOINT (Azure Arc)"
                     .to_owned(),
             })
         }
@@ -301,6 +326,11 @@ pub(crate) async fn managed_identity_token(
                 .append_pair("api-version", APP_SERVICE_API_VERSION);
             (url, ("X-IDENTITY-HEADER", header.expose().to_owned()))
         }
+        ManagedIdentitySource::Arc { endpoint, .. } => {
+            let mut url = endpoint.clone();
+            url.query_pairs_mut().append_pair("api-version", super::arc::ARC_API_VERSION);
+            (url, ("Metadata", "true".to_owned()))
+        }
     };
     url.query_pairs_mut().append_pair("resource", resource);
     if let Some(client_id) = &identity.client_id {
@@ -315,14 +345,37 @@ pub(crate) async fn managed_identity_token(
             endpoint: endpoint.clone(),
             source: e,
         })?;
-    let request = http
-        .get(url)
-        .header(header.0, header.1)
-        .timeout(Duration::from_secs(30));
-    let response = request.send().await.map_err(|e| AuthError::Network {
-        endpoint: endpoint.clone(),
-        source: e.without_url(),
-    })?;
+    let send = |basic: Option<Secret>| {
+        let mut request = http
+            .get(url.clone())
+            .header(header.0, header.1.clone())
+            .timeout(Duration::from_secs(30));
+        if let Some(key) = basic {
+            request = request.header("Authorization", format!("Basic {}", key.expose()));
+        }
+        let endpoint = endpoint.clone();
+        async move {
+            request.send().await.map_err(|e| AuthError::Network {
+                endpoint,
+                source: e.without_url(),
+            })
+        }
+    };
+    let mut response = send(None).await?;
+    // Azure Arc: answer the challenge with the key file it names.
+    if let ManagedIdentitySource::Arc { endpoint: arc_endpoint, key_dir } = &identity.source {
+        if response.status().as_u16() == 401 {
+            super::arc::check_loopback(arc_endpoint)?;
+            let challenge = response
+                .headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let key = super::arc::read_key(&super::arc::challenge_path(&challenge, key_dir)?)?;
+            response = send(Some(key)).await?;
+        }
+    }
     let status = response.status().as_u16();
     let bytes = response.bytes().await.map_err(|e| AuthError::Network {
         endpoint: endpoint.clone(),

@@ -11,6 +11,7 @@
 //! [`GraphClient::v1`] and [`GraphClient::beta`] return views on the same
 //! connection pool, token cache, semaphore, pacer and counters.
 
+pub mod arc;
 pub mod auth;
 pub mod batch;
 pub mod cloud;
