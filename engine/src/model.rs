@@ -97,6 +97,13 @@ pub struct ObservedState {
     /// the tenant's licences do not offer).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Live membership of the groups governance judges whose membership
+    /// desired state does not manage (groups assignments target, nested
+    /// ones, ring device groups), by group id: member id -> member type
+    /// (`user`, `device`, `group`, ...). A live group missing here was not
+    /// read: unknown (see `governance::live`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub memberships: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl ObservedState {

@@ -10,6 +10,7 @@
 mod access;
 mod certificates;
 mod lints;
+pub mod live;
 mod rollout;
 mod sensitivity;
 mod signatures;
