@@ -165,3 +165,60 @@ async fn reconcile_holds_live_drift_on_protected_objects_and_heals_the_rest() {
     assert!(members["value"].as_array().unwrap().iter().any(|m| m["id"] == adele.as_str()), "{members:#}");
     sb.shutdown().await.unwrap();
 }
+
+async fn graph(sb: &SandboxHandle, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    let mut r = reqwest::Client::new().request(method, format!("{}{path}", sb.base_url())).bearer_auth(sb.access_token());
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.unwrap();
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+    r.json::<Value>().await.unwrap_or(Value::Null)
+}
+
+/// "reassigning it away from the all-devices group [...] self-healed" and
+/// "A second Autopilot profile on the all-devices group passes", live: the
+/// reassignment is held (not put back unattended), and a second profile
+/// assigned to the all-devices group out of band is refused by plan and
+/// held by reconcile, naming the rule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reassigned_autopilot_profile_is_held_and_a_second_one_on_all_devices_refused() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb).await;
+    let w = work.path();
+    let l = engine::Ledger::parse(&std::fs::read_to_string(w.join("tenantctl.lock")).unwrap()).unwrap();
+    let id = |a: &str| l.id(&a.parse().unwrap()).unwrap().to_string();
+    let (profile, all, ring) = (id("autopilot_profile.modern-workplace"), id("group.mwd-all"), id("group.mwd-test"));
+    let base = "/beta/deviceManagement/windowsAutopilotDeploymentProfiles";
+    let assignment = |group: &str| json!({"@odata.type": "#microsoft.graph.windowsAutopilotDeploymentProfileAssignment", "target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": group}});
+    let current = graph(&sb, reqwest::Method::GET, &format!("{base}/{profile}/assignments"), None).await;
+    let aid = current["value"][0]["id"].as_str().unwrap().to_string();
+    graph(&sb, reqwest::Method::DELETE, &format!("{base}/{profile}/assignments/{aid}"), None).await;
+    graph(&sb, reqwest::Method::POST, &format!("{base}/{profile}/assignments"), Some(assignment(&ring))).await;
+    // A second profile, made and assigned to all devices out of band.
+    let r = reqwest::Client::new()
+        .post(format!("{}/objects/windowsAutopilotDeploymentProfiles", sb.admin_url()))
+        .json(&json!({"@odata.type": "#microsoft.graph.azureADWindowsAutopilotDeploymentProfile", "displayName": "Rogue profile"}))
+        .send()
+        .await
+        .unwrap();
+    let rogue = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    graph(&sb, reqwest::Method::POST, &format!("{base}/{rogue}/assignments"), Some(assignment(&all))).await;
+
+    let rule = format!("error[one-autopilot-profile] autopilot_profile.({rogue}): autopilot_profile.({rogue}) \"Rogue profile\" targets the all-devices group group.mwd-all live");
+    let o = cli(&sb, w, &["plan", dir.to_str().unwrap()]);
+    let out = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains(&rule), "{out}");
+    let o = cli(&sb, w, &["reconcile", dir.to_str().unwrap(), "--once", "--self-heal", "--now", "2026-12-01T00:00:00Z"]);
+    let log = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(2), "{log}");
+    let r = last_report(w);
+    assert!(r["applied"].as_array().unwrap().is_empty(), "{r:#}");
+    let held = addresses(&r["held"]);
+    assert_eq!(held, [format!("autopilot_profile.({rogue})"), "autopilot_profile.modern-workplace".to_string()], "{r:#}");
+    assert!(log.contains(&format!("held: review autopilot_profile.({rogue}): error[one-autopilot-profile]")), "{log}");
+    let now = graph(&sb, reqwest::Method::GET, &format!("{base}/{profile}/assignments"), None).await;
+    assert_eq!(now["value"][0]["target"]["groupId"], ring.as_str(), "the tenant keeps the reassignment until someone approves: {now:#}");
+    sb.shutdown().await.unwrap();
+}

@@ -151,6 +151,11 @@ async fn one_person_with_a_second_key_cannot_act_alone() {
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains("unattended-required") && err.contains("tenant.toml:13:"), "{err}");
+    // ... and `0` (no approvals at all) is not silent either.
+    let zero = scratch_with(|t| t.replace("approvals_required = 2", "approvals_required = 0"));
+    let out = cli(&sb, zero.path(), &["validate", zero.path().join("desired-state").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("unattended-required") && text(&out.stderr).contains("tenant.toml:13:"), "{}", text(&out.stderr));
     // With a reason it validates, with a warning.
     let tenant = dir.join("tenant.toml");
     let t = std::fs::read_to_string(&tenant).unwrap();

@@ -52,6 +52,7 @@ pub const LINTS: &[(&str, &str)] = &[
     ("service-account-role", "a service account holds a role it does not declare in allowed_roles, or a read-only account a role that writes"),
     ("unmanaged-privileged-holder", "a live privileged role holder not in desired state"),
     ("ring-devices-only", "a Managed Desktop ring device group holds something other than devices (declared or live)"),
+    ("one-autopilot-profile", "more than one Autopilot profile targets the all-devices group (live)"),
     ("certificate-expiring", "a certificate in a profile expires within 60 days (or has expired)"),
     ("approvals-unreachable", "approvals_required is more than the approvers listed can give"),
 ];

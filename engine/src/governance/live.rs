@@ -275,6 +275,46 @@ pub fn lint_membership(desired: &DesiredModel, observed: &ObservedState, ids: &B
         }
     }
     out.extend(ring_members(desired, observed, &walk));
+    out.extend(autopilot_profiles(desired, observed, &walk));
+    out
+}
+
+/// At most one Autopilot profile targets the all-devices group, live as in
+/// desired state: every profile assigned to it besides the Managed Desktop
+/// one (or, with none marked, besides the first) is an error.
+fn autopilot_profiles(desired: &DesiredModel, observed: &ObservedState, walk: &Walk<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let Some(md) = &desired.governance.managed_desktop else { return out };
+    let Some(all) = md.all_devices.as_ref().map(|k| Address::new(Kind::Group, k.as_str())) else { return out };
+    let Some(all_id) = walk.id_of.get(&all).copied() else { return out };
+    if observed.unreadable.contains_key(&Kind::AutopilotProfile) {
+        return out;
+    }
+    let marked = md.autopilot_profile.as_ref().map(|k| Address::new(Kind::AutopilotProfile, k.as_str()));
+    let mut targeting: Vec<(String, bool)> = Vec::new();
+    for o in observed.objects.get(&Kind::AutopilotProfile).into_iter().flatten() {
+        let (_, raw, _, _) = assignment_refs(&o.props);
+        let address = walk.by_id.get(o.id.as_str()).copied();
+        let declared_target = address.and_then(|a| desired.resources.get(a)).is_some_and(|r| assignment_refs(&r.props).0.contains(&all));
+        if raw.contains(all_id) || declared_target {
+            let name = address.map(|a| a.to_string()).unwrap_or_else(|| format!("autopilot_profile.({}) \"{}\"", o.id, o.display_name));
+            targeting.push((name, address.is_some_and(|a| Some(a) == marked.as_ref())));
+        }
+    }
+    if targeting.len() < 2 {
+        return out;
+    }
+    // The marked profile is the one; the others break the rule.
+    targeting.sort_by_key(|(n, is_marked)| (!is_marked, n.clone()));
+    let names: Vec<String> = targeting.iter().map(|(n, _)| n.clone()).collect();
+    for (name, _) in &targeting[1..] {
+        out.push(Finding {
+            severity: Severity::Error,
+            lint: "one-autopilot-profile".into(),
+            address: name.split(' ').next().unwrap_or_default().to_string(),
+            message: format!("{name} targets the all-devices group {all} live; at most one Autopilot profile may ({}); remove its assignment", names.join(", ")),
+        });
+    }
     out
 }
 

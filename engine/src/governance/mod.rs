@@ -28,3 +28,5 @@ pub use signatures::*;
 mod tests;
 #[cfg(test)]
 mod trust_tests;
+#[cfg(test)]
+mod live_tests;
