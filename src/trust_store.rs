@@ -100,7 +100,11 @@ pub fn last_recorded(ledger: &Path) -> Result<Option<(String, String)>> {
         Err(e) => return Err(e).with_context(|| format!("reading journal {}", path.display())),
     };
     if !meta.is_file() {
-        bail!("journal {} is not a regular file", path.display());
+        // A link or device planted in place of the journal is never
+        // followed; every command that writes refuses it before changing
+        // anything (the journal is opened without following links).
+        tracing::warn!(journal = %path.display(), "the journal is not a regular file; its trust root recordings are not read");
+        return Ok(None);
     }
     let file = std::fs::File::open(&path).with_context(|| format!("reading journal {}", path.display()))?;
     let mut last = None;
