@@ -45,7 +45,7 @@ fn now() -> String {
 }
 
 /// Who ran the change, for the journal.
-fn operator() -> String {
+pub(crate) fn operator() -> String {
     std::env::var("TENANTCTL_OPERATOR")
         .or_else(|_| std::env::var("GITHUB_ACTOR"))
         .or_else(|_| std::env::var("USER"))
@@ -121,7 +121,7 @@ fn journal_event(path: &Path, plan_hash: &str, address: &schema::Address, action
     journal_line(path, &line)
 }
 
-fn journal_line(path: &Path, line: &serde_json::Value) -> Result<()> {
+pub(crate) fn journal_line(path: &Path, line: &serde_json::Value) -> Result<()> {
     let mut f = schema::read::open_append(path).with_context(|| format!("opening journal {}", path.display()))?;
     // Fault injection for the "record before moving on" tests: every
     // journal write fails as on a full disk (the file itself opens fine).
@@ -245,6 +245,7 @@ async fn run_locked(
     // Judged by the governance in force (the recorded trust root), so a
     // saved plan claiming other approvers hashes differently and is stale.
     crate::governance::review(&mut fresh, desired, &target.ledger_path)?;
+    crate::governance::journal_existing_trust(&target.ledger_path)?;
     fresh.change = crate::governance::change_record(state, None)?;
     let mut attribution = Attribution::default();
     let plan = match saved {
@@ -306,7 +307,7 @@ async fn run_locked(
     }
     if plan.is_empty() {
         output::result(&engine::render::text(&plan, output::color_stdout()));
-        crate::governance::record_trust(&plan, desired, &target.ledger_path, &attribution.approvers)?;
+        crate::governance::record_trust(&plan, desired, &target.ledger_path, &attribution)?;
         // Nothing to change, but natural-key matches the ledger lacks are
         // still recorded (a ledger cut short is filled in), and a log left
         // by a killed run is compacted.
@@ -345,7 +346,7 @@ async fn run_locked(
     attribution.change = plan.change.as_ref().map(|c| c.lines().join("; "));
     // Verified against the governance in force above: this apply records
     // the plan's [governance] (first use, or an approved change).
-    crate::governance::record_trust(&plan, desired, &target.ledger_path, &attribution.approvers)?;
+    crate::governance::record_trust(&plan, desired, &target.ledger_path, &attribution)?;
     let hash = plan.hash();
     let hook = {
         let (store, journal_file, hash, who) = (store.clone(), journal_file.clone(), hash.clone(), attribution.clone());

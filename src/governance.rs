@@ -184,28 +184,10 @@ pub fn trust_path(ledger: &Path) -> PathBuf {
     ledger.with_extension("trust.json")
 }
 
-/// The recorded trust root, or `None` (first use).
+/// The recorded trust root, or `None` (first use); refused when missing
+/// or edited since the journal last recorded it (see [`crate::trust_store`]).
 pub fn read_trust(ledger: &Path) -> Result<Option<governance::trust::TrustRoot>> {
-    let path = trust_path(ledger);
-    // Through the [state] backend: the trust root blob under azurerm.
-    let remote = crate::state_side::read_remote(ledger, crate::state_backend::StateKind::Trust)?;
-    let path = match &remote {
-        Some(_) => PathBuf::from(crate::state_side::remote_name(ledger, crate::state_backend::StateKind::Trust)?.unwrap_or_default()),
-        None => path,
-    };
-    let read = match remote {
-        Some(bytes) => bytes,
-        // Beside the ledger, often inside the desired-state folder: read by the
-        // loader's rules (no link leaving the folder, no device or FIFO, bounded).
-        None => schema::read::read_state_file(&path, schema::read::max_file_bytes()).with_context(|| format!("reading {}", path.display()))?,
-    };
-    match read {
-        Some(bytes) => {
-            let text = String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{} is not UTF-8", path.display()))?;
-            governance::trust::TrustRoot::parse(&text).map(Some).with_context(|| format!("reading {}", path.display()))
-        }
-        None => Ok(None),
-    }
+    crate::trust_store::read_checked(ledger)
 }
 
 /// Give a freshly made plan its governance review against the trust root
@@ -220,8 +202,9 @@ pub fn review(plan: &mut Plan, desired: &DesiredModel, ledger: &Path) -> Result<
 }
 
 /// Record desired `[governance]` as the trust root after an apply whose
-/// plan (verified against the governance in force) changed or adopted it.
-pub fn record_trust(plan: &Plan, desired: &DesiredModel, ledger: &Path, approved_by: &[String]) -> Result<()> {
+/// plan (verified against the governance in force) changed or adopted it,
+/// and journal the recording (with the fingerprint later reads check).
+pub(crate) fn record_trust(plan: &Plan, desired: &DesiredModel, ledger: &Path, who: &crate::apply::Attribution) -> Result<()> {
     let Some(g) = &plan.governance else { return Ok(()) };
     if !g.records() {
         return Ok(());
@@ -231,25 +214,102 @@ pub fn record_trust(plan: &Plan, desired: &DesiredModel, ledger: &Path, approved
         governance: desired.governance.clone(),
         recorded_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         plan: plan.hash(),
-        approved_by: approved_by.to_vec(),
+        approved_by: who.approvers.clone(),
         first_use: g.first_use(),
     };
-    let mut path = trust_path(ledger);
-    // Through the [state] backend: the trust root blob under azurerm.
-    if crate::state_side::write_remote(ledger, crate::state_backend::StateKind::Trust, root.render().as_bytes())? {
-        path = PathBuf::from(crate::state_side::remote_name(ledger, crate::state_backend::StateKind::Trust)?.unwrap_or_default());
-    } else {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        write_atomic(&path, &root.render())?;
-    }
+    let note = if g.first_use() { "first use: desired [governance] trusted as it stands" } else { "approved change of [governance]" };
+    store_trust(&root, ledger, if g.first_use() { "first-use" } else { "recorded" }, note, who)?;
+    let path = crate::trust_store::for_ledger(ledger)?.describe();
     output::status(if g.first_use() {
-        format!("Recorded desired [governance] as the trust root on first use ({}).", path.display())
+        format!("Recorded desired [governance] as the trust root on first use ({path}).")
     } else {
-        format!("Recorded the approved [governance] as the trust root ({}).", path.display())
+        format!("Recorded the approved [governance] as the trust root ({path}).")
     });
     Ok(())
+}
+
+/// Write the trust root and journal its recording.
+fn store_trust(root: &governance::trust::TrustRoot, ledger: &Path, outcome: &str, note: &str, who: &crate::apply::Attribution) -> Result<()> {
+    let store = crate::trust_store::for_ledger(ledger)?;
+    // The journal line first: a trust root on disk is always journalled
+    // (a missing line would let a later deletion pass for first use).
+    let line = serde_json::json!({
+        "when": root.recorded_at,
+        "who": crate::apply::operator(),
+        "plan": root.plan,
+        "address": "governance",
+        "action": crate::trust_store::JOURNAL_ACTION,
+        "object_id": null,
+        "outcome": outcome,
+        "error": null,
+        "request_ids": [],
+        "note": note,
+        "trust_fingerprint": crate::trust_store::fingerprint(root),
+        "author": who.author,
+        "approvers": who.approvers,
+        "change": who.change,
+    });
+    crate::apply::journal_line(&crate::apply::journal_path(ledger), &line)?;
+    store.write(root)
+}
+
+/// A trust root recorded before recordings were journalled gets its
+/// journal line now (by apply, under the lock), so deleting it later is
+/// refused rather than taken for first use.
+pub(crate) fn journal_existing_trust(ledger: &Path) -> Result<()> {
+    let store = crate::trust_store::for_ledger(ledger)?;
+    if let Some(root) = store.read()? {
+        if crate::trust_store::last_recorded(ledger)?.is_none() {
+            store_trust(&root, ledger, "first-seen", "a trust root recorded before recordings were journalled", &crate::apply::Attribution::default())?;
+        }
+    }
+    Ok(())
+}
+
+/// `tenantctl governance adopt DIR --reason TEXT`: record desired
+/// `[governance]` as the trust root on purpose, when none is recorded or
+/// the recorded one was edited outside an approved apply. Never replaces
+/// an intact trust root (rotation goes through the approvers in force).
+pub async fn adopt(dir: &Path, reason: &str, graph_url: Option<&str>, ledger: Option<PathBuf>) -> Result<ExitCode> {
+    if reason.trim().is_empty() {
+        bail!("governance adopt needs --reason \"TEXT\" saying why the trust root is re-adopted (it is journalled)");
+    }
+    let state = load(dir)?;
+    let desired = providers::kinds::desired_model(&state);
+    let target = crate::target::connect(dir, state.tenant.as_ref().map(|t| &t.value), graph_url, ledger).await?;
+    let ledger_path = target.ledger_path.clone();
+    target.shutdown().await;
+    let _held = crate::state::lock(&ledger_path, "tenantctl governance adopt", std::time::Duration::ZERO).await?;
+    let store = crate::trust_store::for_ledger(&ledger_path)?;
+    let current = store.read()?;
+    if let (Some(r), Some((fp, _))) = (&current, crate::trust_store::last_recorded(&ledger_path)?) {
+        if crate::trust_store::fingerprint(r) == fp {
+            bail!(
+                "a trust root is recorded and intact ({}); change [governance] through a plan approved by the approvers in force, not by adopting",
+                store.describe()
+            );
+        }
+    }
+    if current.is_some() && crate::trust_store::last_recorded(&ledger_path)?.is_none() {
+        bail!("a trust root is recorded ({}); change [governance] through a plan approved by the approvers in force, not by adopting", store.describe());
+    }
+    let root = governance::trust::TrustRoot {
+        format_version: governance::trust::TRUST_FORMAT_VERSION,
+        governance: desired.governance.clone(),
+        recorded_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        plan: "adopt".into(),
+        approved_by: Vec::new(),
+        first_use: true,
+    };
+    let names: Vec<String> = desired.governance.approvers.iter().map(|(k, a)| format!("{k} ({})", a.name)).collect();
+    output::status(format!(
+        "WARNING: re-adopting desired [governance] as the trust root of this tenant without approvals ({}): from now on its approvers ({}) verify sensitive plans. Reason: {reason}",
+        store.describe(),
+        if names.is_empty() { "none".into() } else { names.join(", ") }
+    ));
+    store_trust(&root, &ledger_path, "adopted", &format!("governance adopt: {reason}"), &crate::apply::Attribution::default())?;
+    output::status(format!("Recorded desired [governance] as the trust root ({}); the journal records the adoption.", store.describe()));
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The author key named on the command line or in TENANTCTL_AUTHOR_KEY.

@@ -6,8 +6,11 @@ mod approvals;
 mod drift;
 mod export;
 mod governance;
+mod governance_cmd;
+mod trust_store;
 mod output;
 mod reconcile;
+mod reconcile_lints;
 mod state;
 mod reconcile_health;
 mod state_backend;
@@ -188,6 +191,9 @@ enum Command {
     Drift(drift::Args),
     /// Detect drift on an interval and, with --self-heal, correct the safe part.
     Reconcile(reconcile::Args),
+    /// The governance trust root (`governance adopt`).
+    #[command(subcommand)]
+    Governance(governance_cmd::GovernanceCmd),
     /// Read an existing tenant and write desired state plus ledger that adopt it.
     Export(export::Args),
     /// The local Graph-compatible sandbox tenant.
@@ -287,6 +293,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::State(args) => runtime()?.block_on(state_cmd::run(args)),
         Command::Drift(args) => runtime()?.block_on(drift::run(args)),
         Command::Reconcile(args) => runtime()?.block_on(reconcile::run(args)),
+        Command::Governance(cmd) => runtime()?.block_on(governance_cmd::run(cmd)),
         Command::Export(args) => runtime()?.block_on(export::run(args)),
         Command::Sandbox { command: SandboxCommand::Serve(args) } => {
             runtime()?.block_on(sandbox::serve(args))?;

@@ -277,7 +277,12 @@ impl Stop {
 /// that makes `apply` ask for approvals) says so, or else when the
 /// conservative drift classifier does: unattended writes err on holding.
 /// A plan that breaks governance lints is held whole, as `apply` refuses it.
-pub fn split(plan: &Plan, desired: &engine::DesiredModel, service_accounts: &BTreeSet<schema::Address>, ledger: &engine::Ledger) -> (Vec<engine::Change>, Vec<Held>) {
+///
+/// Drift on a protected object (a Managed Desktop one, a service account,
+/// a protected group) is held like any other sensitive change: putting it
+/// back to the configuration last applied is a change to a protected
+/// object, which a person approves; only unprotected drift self-heals.
+pub fn split(plan: &Plan, desired: &engine::DesiredModel, service_accounts: &BTreeSet<schema::Address>) -> (Vec<engine::Change>, Vec<Held>) {
     let mut held = Vec::new();
     let mut held_addrs = BTreeSet::new();
     let mut safe = Vec::new();
@@ -286,10 +291,6 @@ pub fn split(plan: &Plan, desired: &engine::DesiredModel, service_accounts: &BTr
     let linted: BTreeSet<String> = plan.lints.iter().filter(|f| f.severity == engine::governance::Severity::Error).map(|f| f.address.clone()).collect();
     for c in &plan.changes {
         let sensitive = plan.sensitive.get(&c.address).cloned().or_else(|| engine::drift::sensitivity(c, desired, service_accounts));
-        // A protected Managed Desktop object put back to the configuration
-        // last applied (drift, desired state unchanged) is restored; a
-        // change of its desired configuration is held for approval.
-        let sensitive = sensitive.filter(|why| !(why.starts_with(engine::governance::MANAGED_DESKTOP) && restores_last_applied(c, ledger)));
         let why = linted
             .contains(&c.address.to_string())
             .then(|| format!("{} breaks a governance lint; run `tenantctl plan` to see it", c.address))
@@ -304,13 +305,6 @@ pub fn split(plan: &Plan, desired: &engine::DesiredModel, service_accounts: &BTr
         }
     }
     (safe, held)
-}
-
-/// The change puts the object back to the desired properties last applied.
-fn restores_last_applied(c: &engine::Change, ledger: &engine::Ledger) -> bool {
-    let applied = ledger.resources.get(&c.address).and_then(|e| e.applied.as_deref());
-    let wanted = c.desired.as_ref().map(|d| engine::plan::fingerprint(&serde_json::to_value(&d.props).unwrap_or_default()));
-    matches!(c.action, engine::Action::Update | engine::Action::Assign) && applied.is_some() && applied == wanted.as_deref()
 }
 
 struct Ctx<'a> {
@@ -386,9 +380,13 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
     let trust = crate::governance::read_trust(&ctx.target.ledger_path)?;
     engine::governance::trust::attach(&mut plan, &desired, trust.as_ref());
     let mut report = engine::drift::drift(&desired, &observed, &ledger, &plan, now);
+    // Lint errors no change of the plan is about (a user added live to a
+    // ring device group): drift that waits for a person.
+    let violations = crate::reconcile_lints::hold_violations(&plan, &mut report);
     report.carry_since(crate::state_side::latest_report(&ctx.target.ledger_path, &ctx.history).as_ref());
     let open = window_open(&ctx.args.windows, now);
-    let (safe, mut held) = split(&plan, &desired, &drift::service_accounts(&state), &ledger);
+    let (safe, mut held) = split(&plan, &desired, &drift::service_accounts(&state));
+    held.extend(violations);
     let mut applied = Vec::new();
     let mut failed = Vec::new();
     if ctx.args.self_heal && !open {

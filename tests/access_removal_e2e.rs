@@ -112,6 +112,12 @@ async fn reconcile_removes_expired_access_unattended() {
 /// Assign a managed policy, behind the tool's back, to a group desired
 /// state does not declare (plus its managed rings).
 async fn assign_out_of_band(sb: &SandboxHandle, work: &Path) -> String {
+    assign_out_of_band_to(sb, work, "device_configuration.windows-restrictions", &["mwd-test", "mwd-first", "mwd-fast", "mwd-broad"]).await
+}
+
+/// Assign `policy`, behind the tool's back, to a group desired state does
+/// not declare plus its managed `groups`.
+async fn assign_out_of_band_to(sb: &SandboxHandle, work: &Path, policy: &str, groups: &[&str]) -> String {
     let client = client(sb);
     let g = client
         .v1()
@@ -119,8 +125,8 @@ async fn assign_out_of_band(sb: &SandboxHandle, work: &Path) -> String {
         .await
         .unwrap();
     let gid = g.body.as_ref().unwrap()["id"].as_str().unwrap().to_string();
-    let policy = ledger_id(work, "device_configuration.windows-restrictions");
-    let mut targets: Vec<Value> = ["mwd-test", "mwd-first", "mwd-fast", "mwd-broad"]
+    let policy = ledger_id(work, policy);
+    let mut targets: Vec<Value> = groups
         .iter()
         .map(|k| json!({"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": ledger_id(work, &format!("group.{k}"))}}))
         .collect();
@@ -161,10 +167,23 @@ async fn a_lint_never_blocks_its_remedy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_holds_only_what_a_lint_is_about() {
     let sb = sandbox().await;
-    let (work, dir) = converged(&sb, |_| {}).await;
+    // A policy that is not a Managed Desktop one (assigned to no ring): its
+    // drift is not protected, so self-heal may put it back (drift on a ring
+    // policy is held; see managed_desktop_e2e.rs).
+    let (work, dir) = converged(&sb, |dir| {
+        let p = dir.join("policies.toml");
+        let mut t = std::fs::read_to_string(&p).unwrap();
+        t.push_str("\n[device_configuration.kiosk-restrictions]\nodata_type = \"windows10GeneralConfiguration\"\ndisplay_name = \"Kiosk Restrictions\"\n\n[device_configuration.kiosk-restrictions.settings]\ncameraBlocked = true\n\n[device_configuration.kiosk-restrictions.assignments]\ninclude = [\"kiosks\"]\n");
+        std::fs::write(&p, t).unwrap();
+        let g = dir.join("groups.toml");
+        let mut t = std::fs::read_to_string(&g).unwrap();
+        t.push_str("\n[group.kiosks]\ndisplay_name = \"Kiosks\"\nmail_nickname = \"kiosks\"\n");
+        std::fs::write(&g, t).unwrap();
+    })
+    .await;
     let w = work.path();
     // Remedied lint: reconcile applies the remedy.
-    assign_out_of_band(&sb, w).await;
+    assign_out_of_band_to(&sb, w, "device_configuration.kiosk-restrictions", &["kiosks"]).await;
     // An unremedied lint error on another policy: it targets the service accounts.
     edit_file(&dir, "policies.toml", |t| {
         t.replacen("include = [\"mwd-test\", \"mwd-first\", \"mwd-fast\", \"mwd-broad\"]", "include = [\"mwd-test\", \"mwd-first\", \"mwd-fast\", \"mwd-broad\", \"service-accounts\"]", 1)
@@ -172,7 +191,7 @@ async fn reconcile_holds_only_what_a_lint_is_about() {
     let o = cli(&sb, w, &["reconcile", dir.to_str().unwrap(), "--once", "--self-heal", "--now", "2026-12-01T00:00:00Z"]);
     let log = format!("{}{}", text(&o.stdout), text(&o.stderr));
     let r = last_report(w);
-    assert_eq!(addresses(&r["applied"]), ["device_configuration.windows-restrictions"], "the remedy is applied: {r:#}\n{log}");
+    assert_eq!(addresses(&r["applied"]), ["device_configuration.kiosk-restrictions"], "the remedy is applied: {r:#}\n{log}");
     let held = r["held"].as_array().unwrap();
     assert_eq!(addresses(&r["held"]), ["compliance_policy.windows-baseline"], "{r:#}");
     assert!(held[0]["reason"].as_str().unwrap().contains("breaks a governance lint"), "{r:#}");

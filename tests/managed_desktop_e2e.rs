@@ -3,7 +3,9 @@
 //! device group and a second Autopilot profile on the all-devices group are
 //! refused where they are written; changing a ring policy's, a ring
 //! group's or the Autopilot profile's desired configuration is held by
-//! reconcile for approval, while drift on them is still put back.
+//! reconcile for approval, and so is live drift on them (a rename, a
+//! lowered password length, a user added live to a ring group): reported,
+//! never put back unattended, while unprotected drift still self-heals.
 
 mod common;
 
@@ -72,11 +74,11 @@ fn addresses(list: &Value) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reconcile_holds_changes_to_managed_desktop_objects_and_restores_their_drift() {
+async fn reconcile_holds_changes_and_drift_of_managed_desktop_objects() {
     let sb = sandbox().await;
     let (work, dir) = converged(&sb).await;
     let w = work.path();
-    // Drift on a ring policy (desired state unchanged): put back.
+    // Drift on a ring policy (desired state unchanged): held, not put back.
     let l = engine::Ledger::parse(&std::fs::read_to_string(w.join("tenantctl.lock")).unwrap()).unwrap();
     let ring = l.id(&"update_ring.broad".parse().unwrap()).unwrap().to_string();
     let url = format!("{}/_sandbox/objects/deviceConfigurations/{ring}", sb.base_url());
@@ -88,15 +90,135 @@ async fn reconcile_holds_changes_to_managed_desktop_objects_and_restores_their_d
     edit_file(&dir, "groups.toml", |t| t.replace("description = \"Immediate ring for device rollout\"", "description = \"Renamed ring\""));
     let o = cli(&sb, w, &["reconcile", dir.to_str().unwrap(), "--once", "--self-heal", "--now", "2026-12-01T00:00:00Z"]);
     let log = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(2), "{log}");
     let r = last_report(w);
-    assert_eq!(addresses(&r["applied"]), ["update_ring.broad"], "drift is restored: {r:#}\n{log}");
-    assert_eq!(addresses(&r["held"]), ["autopilot_profile.modern-workplace", "device_configuration.windows-restrictions", "group.mwd-test"], "{r:#}");
+    assert!(r["applied"].as_array().unwrap().is_empty(), "drift on a protected object is not put back unattended: {r:#}\n{log}");
+    assert_eq!(addresses(&r["held"]), ["autopilot_profile.modern-workplace", "device_configuration.windows-restrictions", "group.mwd-test", "update_ring.broad"], "{r:#}");
     for h in r["held"].as_array().unwrap() {
         assert!(h["reason"].as_str().unwrap().starts_with("sensitive (Managed Desktop: "), "{h:#}");
     }
+    let live: Value = reqwest::Client::new().get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(live["data"]["qualityUpdatesDeferralPeriodInDays"], 29, "the tenant keeps the drift until someone approves");
     // And apply wants approvals for them.
     let o = cli(&sb, w, &["apply", dir.to_str().unwrap(), "--auto-approve"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("device_configuration.windows-restrictions: Managed Desktop: device_configuration.windows-restrictions is assigned to group."), "{}", text(&o.stderr));
+    sb.shutdown().await.unwrap();
+}
+
+async fn add_member(sb: &SandboxHandle, group: &str, member: &str) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/groups/{group}/members/$ref", sb.graph_url()))
+        .bearer_auth(sb.access_token())
+        .json(&json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{member}")}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+}
+
+async fn admin_patch(sb: &SandboxHandle, coll: &str, id: &str, body: Value) {
+    let r = reqwest::Client::new().patch(format!("{}/objects/{coll}/{id}", sb.admin_url())).json(&body).send().await.unwrap();
+    assert!(r.status().is_success(), "{coll}/{id}");
+}
+
+async fn admin_get(sb: &SandboxHandle, coll: &str, id: &str) -> Value {
+    reqwest::Client::new().get(format!("{}/objects/{coll}/{id}", sb.admin_url())).send().await.unwrap().json::<Value>().await.unwrap()["data"].clone()
+}
+
+/// "adding a user to a ring device group, renaming the Autopilot profile
+/// [...] and lowering a compliance password length were all self-healed
+/// by `reconcile --self-heal` with nobody approving": live drift on the
+/// protected objects is held (reported, not healed), while an unprotected
+/// drift in the same pass is healed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_holds_live_drift_on_protected_objects_and_heals_the_rest() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb).await;
+    let w = work.path();
+    let l = engine::Ledger::parse(&std::fs::read_to_string(w.join("tenantctl.lock")).unwrap()).unwrap();
+    let id = |a: &str| l.id(&a.parse().unwrap()).unwrap().to_string();
+    let (profile, restrictions, ring, adele) = (id("autopilot_profile.modern-workplace"), id("device_configuration.windows-restrictions"), id("group.mwd-test"), id("user.adele"));
+    admin_patch(&sb, "windowsAutopilotDeploymentProfiles", &profile, json!({"displayName": "Renamed live"})).await;
+    admin_patch(&sb, "deviceConfigurations", &restrictions, json!({"passwordMinimumLength": 4})).await;
+    add_member(&sb, &ring, &adele).await;
+    // Unprotected drift in the same pass.
+    admin_patch(&sb, "users", &adele, json!({"jobTitle": "Changed live"})).await;
+    let o = cli(&sb, w, &["reconcile", dir.to_str().unwrap(), "--once", "--self-heal", "--now", "2026-12-01T00:00:00Z"]);
+    let log = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(2), "drift remains: {log}");
+    let r = last_report(w);
+    assert_eq!(addresses(&r["applied"]), ["user.adele"], "{r:#}\n{log}");
+    assert_eq!(addresses(&r["held"]), ["autopilot_profile.modern-workplace", "device_configuration.windows-restrictions", "group.mwd-test"], "{r:#}");
+    let reason = |a: &str| r["held"].as_array().unwrap().iter().find(|h| h["address"] == a).unwrap()["reason"].as_str().unwrap().to_string();
+    assert!(reason("autopilot_profile.modern-workplace").starts_with("sensitive (Managed Desktop: the Autopilot profile"), "{r:#}");
+    assert!(reason("device_configuration.windows-restrictions").starts_with("sensitive (Managed Desktop: "), "{r:#}");
+    assert!(reason("group.mwd-test").contains("error[ring-devices-only]") && reason("group.mwd-test").contains("holds user user.adele live"), "{r:#}");
+    assert!(log.contains("held: review group.mwd-test: error[ring-devices-only]"), "{log}");
+    let ring_item = r["items"].as_array().unwrap().iter().find(|i| i["address"] == "group.mwd-test").expect("the ring membership is drift in the report");
+    assert!(ring_item["detail"].as_str().unwrap().contains("ring-devices-only"), "{ring_item:#}");
+    // The tenant keeps the protected drift; the unprotected one is healed.
+    assert_eq!(admin_get(&sb, "windowsAutopilotDeploymentProfiles", &profile).await["displayName"], "Renamed live");
+    assert_eq!(admin_get(&sb, "deviceConfigurations", &restrictions).await["passwordMinimumLength"], 4);
+    assert_eq!(admin_get(&sb, "users", &adele).await["jobTitle"], "IT Administrator");
+    let members: Value = reqwest::Client::new().get(format!("{}/groups/{ring}/members", sb.graph_url())).bearer_auth(sb.access_token()).send().await.unwrap().json().await.unwrap();
+    assert!(members["value"].as_array().unwrap().iter().any(|m| m["id"] == adele.as_str()), "{members:#}");
+    sb.shutdown().await.unwrap();
+}
+
+async fn graph(sb: &SandboxHandle, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    let mut r = reqwest::Client::new().request(method, format!("{}{path}", sb.base_url())).bearer_auth(sb.access_token());
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.unwrap();
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+    r.json::<Value>().await.unwrap_or(Value::Null)
+}
+
+/// "reassigning it away from the all-devices group [...] self-healed" and
+/// "A second Autopilot profile on the all-devices group passes", live: the
+/// reassignment is held (not put back unattended), and a second profile
+/// assigned to the all-devices group out of band is refused by plan and
+/// held by reconcile, naming the rule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reassigned_autopilot_profile_is_held_and_a_second_one_on_all_devices_refused() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb).await;
+    let w = work.path();
+    let l = engine::Ledger::parse(&std::fs::read_to_string(w.join("tenantctl.lock")).unwrap()).unwrap();
+    let id = |a: &str| l.id(&a.parse().unwrap()).unwrap().to_string();
+    let (profile, all, ring) = (id("autopilot_profile.modern-workplace"), id("group.mwd-all"), id("group.mwd-test"));
+    let base = "/beta/deviceManagement/windowsAutopilotDeploymentProfiles";
+    let assignment = |group: &str| json!({"@odata.type": "#microsoft.graph.windowsAutopilotDeploymentProfileAssignment", "target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": group}});
+    let current = graph(&sb, reqwest::Method::GET, &format!("{base}/{profile}/assignments"), None).await;
+    let aid = current["value"][0]["id"].as_str().unwrap().to_string();
+    graph(&sb, reqwest::Method::DELETE, &format!("{base}/{profile}/assignments/{aid}"), None).await;
+    graph(&sb, reqwest::Method::POST, &format!("{base}/{profile}/assignments"), Some(assignment(&ring))).await;
+    // A second profile, made and assigned to all devices out of band.
+    let r = reqwest::Client::new()
+        .post(format!("{}/objects/windowsAutopilotDeploymentProfiles", sb.admin_url()))
+        .json(&json!({"@odata.type": "#microsoft.graph.azureADWindowsAutopilotDeploymentProfile", "displayName": "Rogue profile"}))
+        .send()
+        .await
+        .unwrap();
+    let rogue = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    graph(&sb, reqwest::Method::POST, &format!("{base}/{rogue}/assignments"), Some(assignment(&all))).await;
+
+    let rule = format!("error[one-autopilot-profile] autopilot_profile.({rogue}): autopilot_profile.({rogue}) \"Rogue profile\" targets the all-devices group group.mwd-all live");
+    let o = cli(&sb, w, &["plan", dir.to_str().unwrap()]);
+    let out = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains(&rule), "{out}");
+    let o = cli(&sb, w, &["reconcile", dir.to_str().unwrap(), "--once", "--self-heal", "--now", "2026-12-01T00:00:00Z"]);
+    let log = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(2), "{log}");
+    let r = last_report(w);
+    assert!(r["applied"].as_array().unwrap().is_empty(), "{r:#}");
+    let held = addresses(&r["held"]);
+    assert_eq!(held, [format!("autopilot_profile.({rogue})"), "autopilot_profile.modern-workplace".to_string()], "{r:#}");
+    assert!(log.contains(&format!("held: review autopilot_profile.({rogue}): error[one-autopilot-profile]")), "{log}");
+    let now = graph(&sb, reqwest::Method::GET, &format!("{base}/{profile}/assignments"), None).await;
+    assert_eq!(now["value"][0]["target"]["groupId"], ring.as_str(), "the tenant keeps the reassignment until someone approves: {now:#}");
     sb.shutdown().await.unwrap();
 }

@@ -27,8 +27,17 @@ const T0: &str = "2026-11-23T12:00:00Z";
 /// directory, converged with the library (sensitive creates need approvals
 /// through the CLI; this is setup, not what is tested), with the ledger
 /// where `command()` points the binary.
+///
+/// Its update rings serve as the safe drift these tests of reconcile's
+/// mechanics correct, so the Managed Desktop marking is left out here:
+/// drift on marked objects (the rings' policies) is held, never healed
+/// (tests/managed_desktop_e2e.rs).
 async fn converged_example(sb: &SandboxHandle) -> (tempfile::TempDir, PathBuf) {
-    let work = scratch_with(|t| t);
+    let work = scratch_with(|t| {
+        let md = "[governance.managed_desktop]\nrings = [\"mwd-test\", \"mwd-first\", \"mwd-fast\", \"mwd-broad\"]\nall_devices = \"mwd-all\"\nservice_accounts_group = \"service-accounts\"\nautopilot_profile = \"modern-workplace\"\n";
+        assert!(t.contains(md), "the example's Managed Desktop marking changed shape");
+        t.replace(md, "")
+    });
     let dir = work.path().join("desired-state");
     let state = schema::load(&dir).unwrap();
     let client = client(sb);

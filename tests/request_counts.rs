@@ -1,6 +1,7 @@
 //! How many Graph requests a plan costs on a large tenant, asserted from the
 //! sandbox's request accounting: one list page per 999 objects per
-//! collection, plus one `$batch` per 20 per-object reads.
+//! collection, plus one `$batch` per 20 per-object reads (including the
+//! live membership governance reads, issue 12).
 
 mod common;
 
@@ -38,5 +39,26 @@ async fn planning_a_large_tenant_costs_pages_plus_batches() {
     let total: u64 = counts.requests.iter().filter(|(k, _)| !k.contains("oauth2")).map(|(_, v)| v).sum();
     let bound = pages(users) + pages(seeded.groups) + pages(seeded.policies) + 12;
     assert!(total <= bound, "{total} requests for a plan, more than {bound}: {counts:#?}");
+    // Nothing of the example exists yet, so no membership is read for
+    // governance (issue 12): there is no ring group to read.
+    assert_eq!(counts.batch_items.get("GET /v1.0/groups/{id}/members").copied().unwrap_or(0), 0, "{counts:#?}");
+
+    // With the example applied, governance also reads the live membership
+    // of the groups it judges whose membership desired state does not
+    // manage (issue 12): here the four ring device groups the policies
+    // target. Once each, in one more `$batch` (never per group, never for
+    // the seeded groups nothing targets), beside the one that reads the
+    // members and owners of the groups whose membership is managed.
+    let mut ledger = Ledger::default();
+    apply(&client, &p, &mut ledger).await;
+    sb.reset_counts();
+    let again = plan(&client, &state, &ledger).await;
+    assert!(again.unknown.is_empty());
+    let counts = sb.request_counts();
+    let rings = 4;
+    let managed_members = state.group.values().filter(|g| g.value.members.is_some()).count() as u64;
+    assert_eq!(counts.batch_items.get("GET /v1.0/groups/{id}/members").copied().unwrap_or(0), managed_members + rings, "{counts:#?}");
+    assert_eq!(counts.get("POST /v1.0/$batch"), 2, "{counts:#?}");
+    assert_eq!(counts.requests.keys().filter(|k| k.contains("/groups/{id}")).count(), 0, "no per-group requests: {counts:#?}");
     sb.shutdown().await.unwrap();
 }

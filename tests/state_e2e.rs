@@ -296,6 +296,11 @@ async fn a_change_that_cannot_be_journaled_stops_the_run_naming_it() {
     let sb = sandbox().await;
     let (_t, dir) = generated_tenant(6, 0);
     let work = tempfile::tempdir().unwrap();
+    // The trust root is recorded (and journalled) beforehand: a first apply
+    // would journal its first-use recording before any change, and refuse
+    // there, before changing anything, when that cannot be written.
+    let out = cli(&sb, work.path(), &["governance", "adopt", dir.to_str().unwrap(), "--reason", "test setup"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
     // Every write to the journal fails, as on a full disk. (A link to
     // /dev/full no longer works: state files are never written through links.)
     let out = command(&sb, work.path())

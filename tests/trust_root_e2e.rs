@@ -151,6 +151,11 @@ async fn one_person_with_a_second_key_cannot_act_alone() {
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains("unattended-required") && err.contains("tenant.toml:13:"), "{err}");
+    // ... and `0` (no approvals at all) is not silent either.
+    let zero = scratch_with(|t| t.replace("approvals_required = 2", "approvals_required = 0"));
+    let out = cli(&sb, zero.path(), &["validate", zero.path().join("desired-state").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("unattended-required") && text(&out.stderr).contains("tenant.toml:13:"), "{}", text(&out.stderr));
     // With a reason it validates, with a warning.
     let tenant = dir.join("tenant.toml");
     let t = std::fs::read_to_string(&tenant).unwrap();
@@ -171,5 +176,81 @@ async fn one_person_with_a_second_key_cannot_act_alone() {
     let out = cli(&sb, w, &["apply", ps, "--dir", d, "--auto-approve"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains(unlisted), "{}", text(&out.stderr));
+    sb.shutdown().await.unwrap();
+}
+
+/// The trust root sits beside the ledger, for a real tenant in the
+/// desired-state folder a pull request changes: deleting it (to get trust
+/// on first use for new approvers) or editing it (to swap approvers) is
+/// refused, naming the rule; re-adopting is an explicit, warned and
+/// journalled act; inside a git working tree every read warns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_or_edited_trust_root_is_refused_and_readopted_only_on_purpose() {
+    let sb = sandbox().await;
+    let keys = Keys::new(&sb);
+    let work = scratch_with(|t| t.replace(ALICE, &keys.alice).replace(BOB, &keys.bob).replace(CAROL, &keys.author));
+    let w = work.path();
+    let dir = w.join("desired-state");
+    let d = dir.to_str().unwrap();
+    let trust_file = w.join("tenantctl.trust.json");
+    let (_, applied) = approved_apply(&sb, w, d, &keys, &["alice", "bob"]);
+    assert!(!applied.contains("inside the git working tree"), "{applied}");
+    let journal = std::fs::read_to_string(w.join("tenantctl.journal.jsonl")).unwrap();
+    let recorded: Vec<serde_json::Value> = journal.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).filter(|l| l["action"] == "trust-root").collect();
+    assert_eq!(recorded.len(), 1, "the first-use recording is journalled: {journal}");
+    assert_eq!(recorded[0]["outcome"], "first-use");
+    let original = std::fs::read_to_string(&trust_file).unwrap();
+
+    // Deleted, with mallory's and eve's keys put in desired state: no
+    // silent first use, for plan, apply and reconcile alike.
+    std::fs::remove_file(&trust_file).unwrap();
+    let tenant = dir.join("tenant.toml");
+    let t = std::fs::read_to_string(&tenant).unwrap();
+    std::fs::write(&tenant, t.replace(&keys.alice, &keys.mallory).replace(&keys.bob, &keys.eve)).unwrap();
+    let missing = "refusing: the governance trust root";
+    for args in [vec!["plan", d], vec!["apply", d, "--auto-approve"], vec!["reconcile", d, "--once", "--self-heal"]] {
+        let o = cli(&sb, w, &args);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(missing) && err.contains("is missing, but the journal shows one was recorded") && err.contains("tenantctl governance adopt"), "{args:?}: {err}");
+        assert!(!trust_file.exists(), "{args:?} recorded nothing");
+    }
+    // Edited to swap the approvers: refused too.
+    std::fs::write(&trust_file, original.replace(&keys.alice, &keys.mallory)).unwrap();
+    let o = cli(&sb, w, &["plan", d]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("is not the one recorded at") && text(&o.stderr).contains("approvers cannot be swapped by editing it"), "{}", text(&o.stderr));
+    // Restored: the governance change is sensitive again, as before.
+    std::fs::write(&trust_file, &original).unwrap();
+    let o = cli(&sb, w, &["apply", d, "--auto-approve"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("governance: changes [governance]"), "{}", text(&o.stderr));
+    // An intact trust root is never adopted over.
+    let o = cli(&sb, w, &["governance", "adopt", d, "--reason", "taking over"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("a trust root is recorded and intact"), "{}", text(&o.stderr));
+    assert_eq!(std::fs::read_to_string(&trust_file).unwrap(), original);
+    // Lost for real: re-adopting is explicit, needs a reason, and is loud and journalled.
+    std::fs::remove_file(&trust_file).unwrap();
+    std::fs::write(&tenant, std::fs::read_to_string(&tenant).unwrap().replace(&keys.mallory, &keys.alice).replace(&keys.eve, &keys.bob)).unwrap();
+    let o = cli(&sb, w, &["governance", "adopt", d]);
+    assert_ne!(o.status.code(), Some(0), "a reason is required");
+    let o = cli(&sb, w, &["governance", "adopt", d, "--reason", "trust root lost with the runner's disk; approvers checked by CAB-42"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("WARNING: re-adopting desired [governance] as the trust root"), "{}", text(&o.stderr));
+    let journal = std::fs::read_to_string(w.join("tenantctl.journal.jsonl")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(journal.lines().last().unwrap()).unwrap();
+    assert_eq!(last["action"], "trust-root");
+    assert_eq!(last["outcome"], "adopted");
+    assert!(last["note"].as_str().unwrap().contains("CAB-42"), "{last}");
+    let o = cli(&sb, w, &["plan", d, "--detailed-exitcode"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(!text(&o.stderr).contains("first use"), "{}", text(&o.stderr));
+
+    // In a git working tree (the desired-state repository): warned.
+    std::fs::create_dir(w.join(".git")).unwrap();
+    let o = cli(&sb, w, &["plan", d]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("is inside the git working tree") && text(&o.stderr).contains("azurerm"), "{}", text(&o.stderr));
     sb.shutdown().await.unwrap();
 }

@@ -102,6 +102,13 @@ pub struct ObservedState {
     /// replication window): "unknown", never missing nor created.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub unread: BTreeMap<Address, String>,
+    /// Live membership of the groups governance judges whose membership
+    /// desired state does not manage (groups assignments target, nested
+    /// ones, ring device groups), by group id: member id -> member type
+    /// (`user`, `device`, `group`, ...). A live group missing here was not
+    /// read: unknown (see `governance::live`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub memberships: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl ObservedState {

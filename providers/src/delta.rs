@@ -19,9 +19,9 @@ use serde_json::Value;
 use crate::graph::{GraphClient, GraphError};
 use crate::kinds::{group, guest, str_field, user};
 
-/// 2: group snapshots hold owners (from `owners@delta`); a version-1 state
-/// resyncs once.
-pub const DELTA_STATE_VERSION: u32 = 2;
+/// 2: group snapshots hold owners (from `owners@delta`); 3: and member
+/// types (for governance, `crate::membership`); an older state resyncs once.
+pub const DELTA_STATE_VERSION: u32 = 3;
 
 /// One collection's snapshot: raw objects by id, members by group id.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -32,6 +32,9 @@ pub struct Snapshot {
     pub members: BTreeMap<String, BTreeSet<String>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub owners: BTreeMap<String, BTreeSet<String>>,
+    /// Member id -> type (`user`, `device`, `group`, ...) from `members@delta`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub member_types: BTreeMap<String, String>,
 }
 
 /// The state file (`.tenantctl/delta.json`).
@@ -110,6 +113,9 @@ async fn sync(client: &GraphClient, path: &str, snap: &mut Option<Snapshot>, sta
                 let set = links.entry(id.clone()).or_default();
                 for m in changes.as_array().into_iter().flatten() {
                     let mid = str_field(m, "id").to_string();
+                    if field == "members@delta" && m.get("@removed").is_none() {
+                        s.member_types.insert(mid.clone(), engine::governance::live::member_type(m.get("@odata.type").and_then(Value::as_str)));
+                    }
                     if m.get("@removed").is_some() {
                         set.remove(&mid);
                     } else {
@@ -168,6 +174,7 @@ pub async fn observe_with_delta(client: &GraphClient, desired: &DesiredModel, le
             Ok(()) => {
                 observed.objects.entry(Kind::Group).or_default();
                 read_groups(desired, ledger, state.groups.as_ref()).into_iter().for_each(|o| observed.insert(o));
+                crate::membership::from_snapshot(desired, ledger, state.groups.as_ref(), &mut observed);
             }
             Err(e @ GraphError::Auth { .. }) => return Err(e),
             Err(e) => {

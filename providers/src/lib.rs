@@ -7,6 +7,7 @@ pub mod apply;
 pub mod delta;
 pub mod export;
 pub mod kinds;
+pub mod membership;
 pub mod observe;
 pub mod settle;
 pub mod state_blob;

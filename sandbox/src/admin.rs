@@ -42,6 +42,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/_sandbox/seed", post(seed))
         .route("/_sandbox/delta/expire", post(expire_delta))
         .route("/_sandbox/certificates", get(get_certificates).put(put_certificate).delete(delete_certificates))
+        .route("/_sandbox/objects/{collection}", post(create_object))
         .route("/_sandbox/objects/{collection}/{id}", get(get_object).patch(patch_object).delete(delete_object))
         .layer(middleware::from_fn(loopback_only))
 }
@@ -183,6 +184,27 @@ async fn patch_object(State(app): State<Arc<App>>, Path((coll, id)): Path<(Strin
         Some(r) => Json(Value::Object(r.data.clone())).into_response(),
         None => admin_error(StatusCode::NOT_FOUND, format!("no object {coll}/{id}")),
     }
+}
+
+/// Creates an object behind the tool's back (e.g. a device, which an app
+/// cannot create through Graph): the body's properties, a new id unless
+/// it names one. Answers the stored object.
+async fn create_object(State(app): State<Arc<App>>, Path(coll): Path<String>, body: axum::body::Bytes) -> Response {
+    let mut data: Map<String, Value> = match parse(&body) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let id = data.get("id").and_then(Value::as_str).map(str::to_string).unwrap_or_else(crate::resources::new_id);
+    data.insert("id".into(), json!(id));
+    let mut t = lock(&app.tenant);
+    if t.get(&coll, &id).is_some() {
+        return admin_error(StatusCode::CONFLICT, format!("{coll}/{id} exists"));
+    }
+    t.put(&coll, &id, crate::store::Record { data: data.clone(), nav: Map::new(), created_ms: 0 });
+    if let Err(e) = t.flush() {
+        return admin_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+    }
+    (StatusCode::CREATED, Json(Value::Object(data))).into_response()
 }
 
 /// Deletes an object permanently behind the tool's back.

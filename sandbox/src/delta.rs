@@ -86,8 +86,7 @@ struct Changes {
 }
 
 fn member_ref(t: &Tenant, id: &str) -> Value {
-    let ty = if t.get("groups", id).is_some() { "#microsoft.graph.group" } else { "#microsoft.graph.user" };
-    json!({"@odata.type": ty, "id": id})
+    json!({"@odata.type": crate::directory::member_odata_type(t, id), "id": id})
 }
 
 pub fn delta(t: &Tenant, ctx: &Ctx, spec: &Spec, q: &Query) -> Result<GResp, GraphError> {

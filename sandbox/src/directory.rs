@@ -139,16 +139,27 @@ pub fn soft_delete(t: &mut Tenant, ctx: &Ctx, coll: &str, id: &str) {
     }
 }
 
+/// Devices (Entra ID device objects): group members of type
+/// `#microsoft.graph.device`, as Autopilot and enrolment add them to device
+/// groups. Tests create them through the admin API.
+pub const DEVICES: &str = "devices";
+
+/// The `@odata.type` of a directory object `id` that groups may hold.
+pub fn member_odata_type(t: &Tenant, id: &str) -> &'static str {
+    ["groups", DEVICES].into_iter().find(|c| t.get(c, id).is_some()).map(odata_type_for).unwrap_or("#microsoft.graph.user")
+}
+
 fn odata_type_for(coll: &str) -> &'static str {
     match coll {
         "groups" => "#microsoft.graph.group",
+        DEVICES => "#microsoft.graph.device",
         _ => "#microsoft.graph.user",
     }
 }
 
 /// An object as a directoryObject (with `@odata.type`).
 pub fn as_directory_object(t: &Tenant, id: &str) -> Option<Map<String, Value>> {
-    for coll in ["users", "groups"] {
+    for coll in ["users", "groups", DEVICES] {
         if let Some(rec) = t.get(coll, id) {
             let mut out = Map::new();
             out.insert("@odata.type".into(), json!(odata_type_for(coll)));

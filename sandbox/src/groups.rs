@@ -32,7 +32,7 @@ pub fn id_from_ref(url: &str) -> Option<String> {
 
 /// Looks up a directory object a reference points to, honouring replication lag.
 fn referenced(t: &Tenant, ctx: &Ctx, id: &str) -> Result<(), GraphError> {
-    let found = ["users", "groups"].iter().any(|c| t.get(c, id).is_some_and(|r| !ctx.lagged(r)));
+    let found = ["users", "groups", crate::directory::DEVICES].iter().any(|c| t.get(c, id).is_some_and(|r| !ctx.lagged(r)));
     if found {
         Ok(())
     } else {
@@ -187,7 +187,7 @@ fn related(t: &Tenant, ctx: &Ctx, id: &str, rel: &str) -> Vec<Map<String, Value>
     t.links(id, rel)
         .map(|s| {
             s.iter()
-                .filter(|m| ["users", "groups"].iter().any(|c| t.get(c, m).is_some_and(|r| !ctx.lagged(r))))
+                .filter(|m| ["users", "groups", crate::directory::DEVICES].iter().any(|c| t.get(c, m).is_some_and(|r| !ctx.lagged(r))))
                 .filter_map(|m| as_directory_object(t, m))
                 .collect()
         })

@@ -51,6 +51,8 @@ pub const LINTS: &[(&str, &str)] = &[
     ("standing-privileged-access", "anyone (person, guest, group, service account) holds a privileged role permanently: active with no expiry"),
     ("service-account-role", "a service account holds a role it does not declare in allowed_roles, or a read-only account a role that writes"),
     ("unmanaged-privileged-holder", "a live privileged role holder not in desired state"),
+    ("ring-devices-only", "a Managed Desktop ring device group holds something other than devices (declared or live)"),
+    ("one-autopilot-profile", "more than one Autopilot profile targets the all-devices group (live)"),
     ("certificate-expiring", "a certificate in a profile expires within 60 days (or has expired)"),
     ("approvals-unreachable", "approvals_required is more than the approvers listed can give"),
 ];
@@ -238,10 +240,10 @@ pub fn lint_live(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMa
                 for t in targets {
                     out.push(finding(Severity::Error, "unmanaged-target", address, format!("is assigned to group id:{t}, which desired state does not manage")));
                 }
-                out.extend(live_member_findings(desired, observed, address, &known_ids));
             }
         }
     }
+    out.extend(super::live::lint_membership(desired, observed, ids));
     for o in observed.objects.get(&Kind::RoleAssignment).into_iter().flatten().filter(|_| holders_read) {
         if known_ids.contains_key(o.id.as_str()) {
             continue;
@@ -287,30 +289,6 @@ pub fn settle(lints: &mut [Finding], changes: &[Change]) {
             f.message.push_str(&format!("; this plan removes it ({} {}), so it does not block", c.action.as_str(), c.address));
         }
     }
-}
-
-/// A declared policy included on a group whose membership desired state
-/// does not manage, which holds a service account live.
-fn live_member_findings(desired: &DesiredModel, observed: &ObservedState, address: &Address, known_ids: &BTreeMap<&str, &Address>) -> Vec<Finding> {
-    let mut out = Vec::new();
-    if observed.unreadable.contains_key(&Kind::Group) || observed.unreadable.contains_key(&Kind::User) {
-        return out;
-    }
-    let Some(r) = desired.resources.get(address) else { return out };
-    let mut include = BTreeSet::new();
-    if let Some(v) = pointer(&r.props, "/assignments/include") {
-        referenced_addresses(v, &mut include);
-    }
-    let ids: BTreeMap<&Address, &str> = known_ids.iter().map(|(i, a)| (*a, *i)).collect();
-    for g in include.iter().filter(|g| g.kind == Kind::Group) {
-        let Some(id) = ids.get(g) else { continue };
-        let live = observed.objects.get(&Kind::Group).into_iter().flatten().find(|o| o.id == *id);
-        let Some(members) = live.and_then(|o| o.props.get("members")) else { continue };
-        for s in super::targets::live_reach(desired, g, members, known_ids) {
-            out.push(finding(Severity::Error, "service-account-targeted", address, format!("reaches service account {s} through {g}, which holds it live (its membership is not managed in desired state): service accounts get no policy")));
-        }
-    }
-    out
 }
 
 fn finish(gov: &Governance, mut out: Vec<Finding>) -> Vec<Finding> {

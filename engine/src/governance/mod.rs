@@ -10,6 +10,7 @@
 mod access;
 mod certificates;
 mod lints;
+pub mod live;
 mod rollout;
 mod sensitivity;
 mod signatures;
@@ -27,3 +28,5 @@ pub use signatures::*;
 mod tests;
 #[cfg(test)]
 mod trust_tests;
+#[cfg(test)]
+mod live_tests;

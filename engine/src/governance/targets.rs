@@ -9,7 +9,7 @@
 //!   evaluate a rule against accounts' live attributes, so a user rule
 //!   "could match" any service account;
 //! * its membership is not managed by desired state (no `members`, no
-//!   rule) and the live group holds the account (see [`live_reach`]).
+//!   rule) and the live group holds the account (see [`super::live`]).
 //!
 //! `all_users` (and conditional access `includeUsers = All`) reach every
 //! service account; `all_devices` reaches devices, not accounts. Excludes
@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use schema::{Address, Kind};
 use serde_json::Value;
 
-use crate::model::{as_reference, DesiredModel};
+use crate::model::DesiredModel;
 use crate::plan::referenced_addresses;
 
 /// What a set of targets reaches.
@@ -122,22 +122,4 @@ pub fn assignment_reach(desired: &DesiredModel, include: &[Address], exclude: &[
     }
     inc.accounts.retain(|a, _| !exc.accounts.contains_key(a));
     inc
-}
-
-/// Service accounts that a group whose membership desired state does not
-/// manage holds live: `members` of the live group, by object id.
-pub fn live_reach(desired: &DesiredModel, group: &Address, live_members: &Value, by_id: &BTreeMap<&str, &Address>) -> Vec<Address> {
-    let managed = desired.resources.get(group).is_some_and(|r| r.props.contains_key("members") || r.props.contains_key("membershipRule"));
-    if managed {
-        return Vec::new();
-    }
-    live_members
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(as_reference)
-        .filter_map(|id| by_id.get(id).copied())
-        .filter(|a| desired.service_accounts.contains(*a))
-        .cloned()
-        .collect()
 }

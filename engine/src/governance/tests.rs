@@ -442,6 +442,9 @@ fn live_lints_flag_unmanaged_targets_and_privileged_holders() {
     };
     o.insert(live(Kind::DeviceConfiguration, "p1", json!({"assignments": {"include": [reference("g-ring"), reference("g-stranger")], "exclude": []}})));
     o.insert(live(Kind::Group, "g-ring", json!({})));
+    // The ring's live membership, as providers read it (empty); unread, it
+    // would be unknown (see live_tests.rs).
+    o.memberships.insert("g-ring".into(), BTreeMap::new());
     o.insert(live(Kind::RoleAssignment, "ra-1", json!({"principal": reference("u-adele"), "role": "Global Administrator", "assignment": "active"})));
     o.insert(live(Kind::RoleAssignment, "ra-2", json!({"principal": reference("u-x"), "role": "Global Reader", "assignment": "active"})));
     let ids: BTreeMap<Address, String> = [

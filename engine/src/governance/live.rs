@@ -1,0 +1,343 @@
+//! Governance over live group membership that desired state does not
+//! manage ([`ObservedState::memberships`]): whether an assignment reaches a
+//! service account through a group whose members are added live (a group
+//! declared without `members`, or one the tenant targets that desired state
+//! does not declare), and whether a ring device group holds devices only.
+//!
+//! Membership that was not read is unknown: it is reported as an error
+//! that says so, never taken for "no service account here".
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use schema::{Address, Kind};
+use serde_json::Value;
+
+use super::lints::{Finding, Severity};
+use crate::model::{as_reference, DesiredModel, LiveObject, ObservedState};
+use crate::plan::referenced_addresses;
+
+/// The member type of a device (`#microsoft.graph.device`).
+pub const DEVICE: &str = "device";
+/// The member type of a group.
+pub const GROUP: &str = "group";
+
+/// The short member type of an `@odata.type` (`#microsoft.graph.user` ->
+/// `user`); unknown or missing types are `directoryObject`.
+pub fn member_type(odata_type: Option<&str>) -> String {
+    match odata_type.map(|t| t.trim_start_matches('#').trim_start_matches("microsoft.graph.")) {
+        Some(t) if !t.is_empty() => t.to_string(),
+        _ => "directoryObject".to_string(),
+    }
+}
+
+/// Whether desired state manages this group's membership (declares
+/// `members` or a membership rule).
+pub fn manages_membership(desired: &DesiredModel, group: &Address) -> bool {
+    desired.resources.get(group).is_some_and(|r| r.props.contains_key("members") || r.props.contains_key("membershipRule"))
+}
+
+/// Group references an assignment value names, split into included and
+/// excluded (anything not under `exclude`/`excludeGroups` includes).
+pub fn assignment_refs(props: &crate::Props) -> (BTreeSet<Address>, BTreeSet<String>, BTreeSet<Address>, BTreeSet<String>) {
+    let mut inc_refs = Vec::new();
+    let mut exc_refs = Vec::new();
+    if let Some(Value::Object(m)) = props.get("assignments") {
+        for (k, v) in m {
+            if k == "exclude" {
+                exc_refs.push(v);
+            } else {
+                inc_refs.push(v);
+            }
+        }
+    }
+    if let Some(users) = props.get("conditions").and_then(|c| c.get("users")) {
+        if let Some(v) = users.get("includeGroups") {
+            inc_refs.push(v);
+        }
+        for k in ["excludeGroups", "excludeUsers"] {
+            if let Some(v) = users.get(k) {
+                exc_refs.push(v);
+            }
+        }
+    }
+    let split = |vals: &[&Value]| {
+        let mut addrs = BTreeSet::new();
+        let mut raw = BTreeSet::new();
+        for v in vals {
+            collect(v, &mut addrs, &mut raw);
+        }
+        (addrs, raw)
+    };
+    let (ia, ir) = split(&inc_refs);
+    let (ea, er) = split(&exc_refs);
+    (ia, ir, ea, er)
+}
+
+fn collect(v: &Value, addrs: &mut BTreeSet<Address>, raw: &mut BTreeSet<String>) {
+    if let Some(r) = as_reference(v) {
+        let r = r.strip_prefix("id:").unwrap_or(r);
+        match r.parse::<Address>() {
+            Ok(a) => {
+                addrs.insert(a);
+            }
+            Err(_) => {
+                raw.insert(r.to_string());
+            }
+        }
+        return;
+    }
+    match v {
+        Value::Array(a) => a.iter().for_each(|x| collect(x, addrs, raw)),
+        Value::Object(m) => m.values().for_each(|x| collect(x, addrs, raw)),
+        _ => {}
+    }
+}
+
+/// What live membership reaches.
+#[derive(Debug, Default)]
+struct LiveReach {
+    /// Service accounts reached through live membership, with the path.
+    accounts: BTreeMap<Address, String>,
+    /// Why it cannot be known (membership not read).
+    unknown: Vec<String>,
+    /// Reached a service-accounts group (excluding it takes every account away).
+    service_group: bool,
+}
+
+struct Walk<'a> {
+    desired: &'a DesiredModel,
+    observed: &'a ObservedState,
+    by_id: BTreeMap<&'a str, &'a Address>,
+    id_of: BTreeMap<&'a Address, &'a str>,
+    live_groups: BTreeMap<&'a str, &'a LiveObject>,
+}
+
+impl<'a> Walk<'a> {
+    fn new(desired: &'a DesiredModel, observed: &'a ObservedState, ids: &'a BTreeMap<Address, String>) -> Self {
+        Walk {
+            desired,
+            observed,
+            by_id: ids.iter().map(|(a, i)| (i.as_str(), a)).collect(),
+            id_of: ids.iter().map(|(a, i)| (a, i.as_str())).collect(),
+            live_groups: observed.objects.get(&Kind::Group).into_iter().flatten().map(|o| (o.id.as_str(), o)).collect(),
+        }
+    }
+
+    fn name(&self, id: &str) -> String {
+        match self.by_id.get(id) {
+            Some(a) => a.to_string(),
+            None => format!("group id:{id}"),
+        }
+    }
+
+    /// The live group id a reference names: an address matched live, or a
+    /// raw id of a live group.
+    fn group_id(&self, a: Option<&Address>, raw: Option<&str>) -> Option<&'a str> {
+        match (a, raw) {
+            (Some(a), _) => self.id_of.get(a).copied(),
+            (None, Some(r)) => self.live_groups.get_key_value(r).map(|(k, _)| *k),
+            _ => None,
+        }
+    }
+
+    /// Walk group `id`; accounts are recorded only once a group whose
+    /// membership is live (not managed) has been passed (`live`), since
+    /// the desired-state lint reports the rest.
+    fn reach(&self, id: &str, path: &str, live: bool, seen: &mut BTreeSet<String>, out: &mut LiveReach) {
+        if !seen.insert(id.to_string()) {
+            return;
+        }
+        let address = self.by_id.get(id).copied();
+        if let Some(a) = address {
+            if self.desired.service_account_groups.contains(a) {
+                out.service_group = true;
+                return;
+            }
+            if self.desired.service_accounts.contains(a) {
+                if live {
+                    out.accounts.entry(a.clone()).or_insert_with(|| format!("through {path}"));
+                }
+                return;
+            }
+            if a.kind != Kind::Group {
+                return;
+            }
+            if manages_membership(self.desired, a) {
+                // Declared members: follow nested groups (their membership
+                // may be live); a rule is judged by the desired lint.
+                let Some(r) = self.desired.resources.get(a) else { return };
+                let mut refs = BTreeSet::new();
+                if let Some(m) = r.props.get("members") {
+                    referenced_addresses(m, &mut refs);
+                }
+                for m in refs.iter().filter(|m| m.kind == Kind::Group) {
+                    if let Some(mid) = self.id_of.get(m) {
+                        self.reach(mid, &format!("{path} > {m}"), live, seen, out);
+                    }
+                }
+                return;
+            }
+        }
+        if !self.live_groups.contains_key(id) {
+            return;
+        }
+        match self.observed.memberships.get(id) {
+            Some(members) => {
+                for (mid, ty) in members {
+                    if let Some(a) = self.by_id.get(mid.as_str()) {
+                        if self.desired.service_accounts.contains(*a) {
+                            out.accounts.entry((*a).clone()).or_insert_with(|| format!("through {path}, which holds it live (its membership is not managed in desired state)"));
+                            continue;
+                        }
+                    }
+                    if ty == GROUP {
+                        self.reach(mid, &format!("{path} > {}", self.name(mid)), true, seen, out);
+                    }
+                }
+            }
+            None => out.unknown.push(format!("the live membership of {} was not read", self.name(id))),
+        }
+    }
+}
+
+/// Assignments (policies, Autopilot profiles, conditional access) that
+/// reach a service account through live membership, and ring device groups
+/// holding anything but devices. Nothing is said when groups (or users)
+/// could not be read: the plan lists them as unknown already.
+pub fn lint_membership(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if [Kind::Group, Kind::User].iter().any(|k| observed.unreadable.contains_key(k)) {
+        return out;
+    }
+    let walk = Walk::new(desired, observed, ids);
+    let fix = match desired.service_account_groups.iter().next() {
+        Some(g) => format!("exclude {g}"),
+        None => "exclude the service accounts".to_string(),
+    };
+    let live_by_id: BTreeMap<&str, &LiveObject> = observed.objects.values().flatten().map(|o| (o.id.as_str(), o)).collect();
+    for (address, r) in &desired.resources {
+        let targeting = address.kind.is_policy() || address.kind == Kind::AutopilotProfile;
+        if !targeting {
+            continue;
+        }
+        let why = if address.kind == Kind::ConditionalAccess { "service accounts get no MFA or conditional access" } else { "service accounts get no policy" };
+        let (mut inc_a, mut inc_r, mut exc_a, mut exc_r) = assignment_refs(&r.props);
+        // What the tenant assigns now counts as well as what is declared.
+        if let Some(live) = ids.get(address).and_then(|id| live_by_id.get(id.as_str())) {
+            let (a, r2, b, r3) = assignment_refs(&live.props);
+            inc_a.extend(a);
+            inc_r.extend(r2);
+            exc_a.extend(b);
+            exc_r.extend(r3);
+        }
+        let to_ids = |addrs: &BTreeSet<Address>, raw: &BTreeSet<String>| -> Vec<String> {
+            let mut v: Vec<String> = addrs.iter().filter_map(|a| walk.group_id(Some(a), None)).map(str::to_string).collect();
+            v.extend(raw.iter().filter_map(|r| walk.group_id(None, Some(r))).map(str::to_string));
+            v.sort();
+            v.dedup();
+            v
+        };
+        let mut inc = LiveReach::default();
+        for id in to_ids(&inc_a, &inc_r) {
+            let mut seen = BTreeSet::new();
+            let name = walk.name(&id);
+            walk.reach(&id, &name, false, &mut seen, &mut inc);
+        }
+        let mut exc = LiveReach::default();
+        let excluded_ids = to_ids(&exc_a, &exc_r);
+        for id in &excluded_ids {
+            let mut seen = BTreeSet::new();
+            let name = walk.name(id);
+            // Excluded accounts count whether membership is managed or live.
+            walk.reach(id, &name, true, &mut seen, &mut exc);
+        }
+        if exc.service_group || exc_a.iter().any(|e| desired.service_account_groups.contains(e)) {
+            continue;
+        }
+        let excluded_accounts: BTreeSet<&Address> = exc.accounts.keys().chain(exc_a.iter().filter(|a| desired.service_accounts.contains(*a))).collect();
+        for (s, how) in &inc.accounts {
+            if !excluded_accounts.contains(s) {
+                out.push(Finding {
+                    severity: Severity::Error,
+                    lint: "service-account-targeted".into(),
+                    address: address.to_string(),
+                    message: format!("reaches service account {s} {how}: {why}; {fix}"),
+                });
+            }
+        }
+        for u in &inc.unknown {
+            out.push(Finding {
+                severity: Severity::Error,
+                lint: "service-account-targeted".into(),
+                address: address.to_string(),
+                message: format!("could reach service accounts: {u}, so whether it holds one is unknown; {why}"),
+            });
+        }
+    }
+    out.extend(ring_members(desired, observed, &walk));
+    out.extend(autopilot_profiles(desired, observed, &walk));
+    out
+}
+
+/// At most one Autopilot profile targets the all-devices group, live as in
+/// desired state: every profile assigned to it besides the Managed Desktop
+/// one (or, with none marked, besides the first) is an error.
+fn autopilot_profiles(desired: &DesiredModel, observed: &ObservedState, walk: &Walk<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let Some(md) = &desired.governance.managed_desktop else { return out };
+    let Some(all) = md.all_devices.as_ref().map(|k| Address::new(Kind::Group, k.as_str())) else { return out };
+    let Some(all_id) = walk.id_of.get(&all).copied() else { return out };
+    if observed.unreadable.contains_key(&Kind::AutopilotProfile) {
+        return out;
+    }
+    let marked = md.autopilot_profile.as_ref().map(|k| Address::new(Kind::AutopilotProfile, k.as_str()));
+    let mut targeting: Vec<(String, bool)> = Vec::new();
+    for o in observed.objects.get(&Kind::AutopilotProfile).into_iter().flatten() {
+        let (_, raw, _, _) = assignment_refs(&o.props);
+        let address = walk.by_id.get(o.id.as_str()).copied();
+        let declared_target = address.and_then(|a| desired.resources.get(a)).is_some_and(|r| assignment_refs(&r.props).0.contains(&all));
+        if raw.contains(all_id) || declared_target {
+            let name = address.map(|a| a.to_string()).unwrap_or_else(|| format!("autopilot_profile.({}) \"{}\"", o.id, o.display_name));
+            targeting.push((name, address.is_some_and(|a| Some(a) == marked.as_ref())));
+        }
+    }
+    if targeting.len() < 2 {
+        return out;
+    }
+    // The marked profile is the one; the others break the rule.
+    targeting.sort_by_key(|(n, is_marked)| (!is_marked, n.clone()));
+    let names: Vec<String> = targeting.iter().map(|(n, _)| n.clone()).collect();
+    for (name, _) in &targeting[1..] {
+        out.push(Finding {
+            severity: Severity::Error,
+            lint: "one-autopilot-profile".into(),
+            address: name.split(' ').next().unwrap_or_default().to_string(),
+            message: format!("{name} targets the all-devices group {all} live; at most one Autopilot profile may ({}); remove its assignment", names.join(", ")),
+        });
+    }
+    out
+}
+
+/// Ring device groups hold devices only: a user (or any other non-device)
+/// member live is an error, as it is in desired state.
+fn ring_members(desired: &DesiredModel, observed: &ObservedState, walk: &Walk<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let Some(md) = &desired.governance.managed_desktop else { return out };
+    for ring in &md.rings {
+        let address = Address::new(Kind::Group, ring.as_str());
+        let Some(id) = walk.id_of.get(&address) else { continue };
+        let finding = |message: String| Finding { severity: Severity::Error, lint: "ring-devices-only".into(), address: address.to_string(), message };
+        match observed.memberships.get(*id) {
+            Some(members) => {
+                for (mid, ty) in members.iter().filter(|(_, t)| t.as_str() != DEVICE) {
+                    let who = walk.by_id.get(mid.as_str()).map(|a| a.to_string()).unwrap_or_else(|| format!("id:{mid}"));
+                    out.push(finding(format!(
+                        "{address} is a Managed Desktop ring device group: it holds devices only, but holds {ty} {who} live; remove it from the group (a change to a protected object, made by a person, not unattended)"
+                    )));
+                }
+            }
+            None => out.push(finding(format!("{address} is a Managed Desktop ring device group, and its live membership was not read, so whether it holds devices only is unknown"))),
+        }
+    }
+    out
+}

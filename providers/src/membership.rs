@@ -1,0 +1,206 @@
+//! Live membership of the groups governance judges but desired state does
+//! not manage: groups that declared policies, Autopilot profiles and
+//! conditional access target (declared without `members`, or assigned live
+//! by id and not declared), the groups nested in them, and the Managed
+//! Desktop ring device groups. Each member comes with its type (`user`,
+//! `device`, `group`, ... from `@odata.type`), into
+//! [`ObservedState::memberships`], so the engine can tell whether a service
+//! account is reached and whether a ring group holds devices only.
+//!
+//! `observe` reads it with `/groups/{id}/members?$select=id` through
+//! `$batch` (20 a batch), only for the groups that need it, level by level
+//! for nested groups; the reconcile loop takes it from the group delta
+//! snapshot (`members@delta`), which costs no request at all. A read that
+//! fails makes groups unreadable (unknown), never "no members".
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use engine::governance::live::{assignment_refs, manages_membership, member_type, GROUP};
+use engine::{DesiredModel, Ledger, LiveObject, ObservedState};
+use schema::{Address, Kind};
+use serde_json::Value;
+
+use crate::graph::{BatchRequest, GraphClient, GraphError};
+
+/// Levels of live nesting followed by `observe` (each level is one round
+/// of `$batch`); groups nested deeper stay unread, which the engine
+/// reports as unknown.
+const MAX_DEPTH: usize = 8;
+
+/// What the groups that need their membership read are, and how declared
+/// groups map to live ids.
+struct Needs {
+    /// Live group ids to read first.
+    start: BTreeSet<String>,
+    /// Live ids of declared groups whose membership desired state manages
+    /// (their declared members are followed by the engine, not read).
+    managed: BTreeSet<String>,
+}
+
+/// Live id of each desired resource of `kinds` found live: by ledger id,
+/// else by natural key.
+fn matched<'a>(desired: &'a DesiredModel, ledger: &Ledger, live: &'a [&'a LiveObject]) -> BTreeMap<&'a Address, &'a str> {
+    let by_id: BTreeMap<&str, &LiveObject> = live.iter().map(|o| (o.id.as_str(), *o)).collect();
+    let by_key: BTreeMap<(Kind, &str), &LiveObject> = live.iter().map(|o| ((o.kind, o.natural_key.as_str()), *o)).collect();
+    let mut out = BTreeMap::new();
+    for (a, r) in &desired.resources {
+        let found = ledger.id(a).and_then(|id| by_id.get(id)).or_else(|| by_key.get(&(a.kind, r.natural_key.as_str())));
+        if let Some(o) = found.filter(|o| o.kind == a.kind) {
+            out.insert(a, o.id.as_str());
+        }
+    }
+    out
+}
+
+fn needs(desired: &DesiredModel, ledger: &Ledger, observed: &ObservedState) -> Needs {
+    let live: Vec<&LiveObject> = observed.objects.values().flatten().collect();
+    let ids = matched(desired, ledger, &live);
+    let groups: BTreeSet<&str> = observed.objects.get(&Kind::Group).into_iter().flatten().map(|o| o.id.as_str()).collect();
+    let managed: BTreeSet<String> = ids.iter().filter(|(a, _)| a.kind == Kind::Group && manages_membership(desired, a)).map(|(_, i)| i.to_string()).collect();
+    let mut start = BTreeSet::new();
+    if let Some(md) = &desired.governance.managed_desktop {
+        for ring in &md.rings {
+            if let Some(id) = ids.get(&Address::new(Kind::Group, ring.as_str())) {
+                start.insert(id.to_string());
+            }
+        }
+    }
+    // Targets, declared and live; declared groups with members are
+    // followed down to the groups whose membership is live.
+    let mut todo: Vec<String> = Vec::new();
+    let live_by_id: BTreeMap<&str, &LiveObject> = live.iter().map(|o| (o.id.as_str(), *o)).collect();
+    for (a, r) in desired.resources.iter().filter(|(a, _)| a.kind.is_policy() || a.kind == Kind::AutopilotProfile) {
+        let mut sets = vec![assignment_refs(&r.props)];
+        if let Some(o) = ids.get(a).and_then(|id| live_by_id.get(id)) {
+            sets.push(assignment_refs(&o.props));
+        }
+        for (inc_a, inc_r, exc_a, exc_r) in sets {
+            for addr in inc_a.iter().chain(exc_a.iter()) {
+                if let Some(id) = ids.get(addr) {
+                    todo.push(id.to_string());
+                }
+            }
+            todo.extend(inc_r.into_iter().chain(exc_r).filter(|r| groups.contains(r.as_str())));
+        }
+    }
+    let by_live: BTreeMap<&str, &Address> = ids.iter().map(|(a, i)| (*i, *a)).collect();
+    let mut seen = BTreeSet::new();
+    while let Some(id) = todo.pop() {
+        if !seen.insert(id.clone()) || !groups.contains(id.as_str()) {
+            continue;
+        }
+        if !managed.contains(&id) {
+            start.insert(id);
+            continue;
+        }
+        // A declared member list: its nested groups.
+        let Some(r) = by_live.get(id.as_str()).and_then(|a| desired.resources.get(*a)) else { continue };
+        let mut refs = BTreeSet::new();
+        if let Some(m) = r.props.get("members") {
+            engine::plan::referenced_addresses(m, &mut refs);
+        }
+        todo.extend(refs.iter().filter(|m| m.kind == Kind::Group).filter_map(|m| ids.get(m)).map(|i| i.to_string()));
+    }
+    // Dynamic groups desired state declares are judged by their rule.
+    let dynamic: BTreeSet<String> = ids
+        .iter()
+        .filter(|(a, _)| a.kind == Kind::Group && desired.resources.get(*a).is_some_and(|r| r.props.contains_key("membershipRule")))
+        .map(|(_, i)| i.to_string())
+        .collect();
+    let rings: BTreeSet<String> = desired
+        .governance
+        .managed_desktop
+        .iter()
+        .flat_map(|md| md.rings.iter())
+        .filter_map(|k| ids.get(&Address::new(Kind::Group, k.as_str())).map(|i| i.to_string()))
+        .collect();
+    start.retain(|id| rings.contains(id) || !dynamic.contains(id));
+    Needs { start, managed }
+}
+
+/// Read the membership `observe` needs into `observed.memberships`. An
+/// authentication failure is returned; any other failure makes groups
+/// unreadable.
+pub async fn read_live(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger, observed: &mut ObservedState) -> Result<(), GraphError> {
+    if !observed.objects.contains_key(&Kind::Group) || observed.unreadable.contains_key(&Kind::Group) {
+        return Ok(());
+    }
+    let Needs { start, managed } = needs(desired, ledger, observed);
+    match read_levels(client, start, &managed).await {
+        Ok(m) => observed.memberships.extend(m),
+        Err(e @ GraphError::Auth { .. }) => return Err(e),
+        Err(e) => {
+            let reason = format!("reading the live membership of groups: {e}");
+            tracing::warn!(error = %reason, "read failed; groups are unknown");
+            observed.unreadable.insert(Kind::Group, reason);
+        }
+    }
+    Ok(())
+}
+
+async fn read_levels(client: &GraphClient, start: BTreeSet<String>, managed: &BTreeSet<String>) -> Result<BTreeMap<String, BTreeMap<String, String>>, GraphError> {
+    let v1 = client.v1();
+    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut level: Vec<String> = start.into_iter().collect();
+    for _ in 0..MAX_DEPTH {
+        if level.is_empty() {
+            break;
+        }
+        let requests = level.iter().map(|id| BatchRequest::get(format!("/groups/{id}/members?$select=id&$top=999"))).collect();
+        let responses = v1.batch(requests).await?;
+        let mut next = BTreeSet::new();
+        for (id, response) in level.iter().zip(responses) {
+            let body = response.into_result()?.unwrap_or(Value::Null);
+            let mut items: Vec<Value> = body.get("value").and_then(Value::as_array).cloned().unwrap_or_default();
+            if let Some(link) = body.get("@odata.nextLink").and_then(Value::as_str) {
+                items.extend(v1.list_all(link).await?);
+            }
+            let members = members_of(&items);
+            next.extend(members.iter().filter(|(m, t)| t.as_str() == GROUP && !managed.contains(*m)).map(|(m, _)| m.clone()));
+            out.insert(id.clone(), members);
+        }
+        next.retain(|g| !out.contains_key(g));
+        level = next.into_iter().collect();
+    }
+    Ok(out)
+}
+
+fn members_of(items: &[Value]) -> BTreeMap<String, String> {
+    items
+        .iter()
+        .filter_map(|m| {
+            let id = m.get("id").and_then(Value::as_str)?;
+            Some((id.to_string(), member_type(m.get("@odata.type").and_then(Value::as_str))))
+        })
+        .collect()
+}
+
+/// The same membership from the group delta snapshot (`members@delta`
+/// keeps every group's members, `member_types` their types): no request.
+pub fn from_snapshot(desired: &DesiredModel, ledger: &Ledger, snap: Option<&crate::delta::Snapshot>, observed: &mut ObservedState) {
+    let Some(snap) = snap else { return };
+    if !observed.objects.contains_key(&Kind::Group) || observed.unreadable.contains_key(&Kind::Group) {
+        return;
+    }
+    let Needs { start, managed } = needs(desired, ledger, observed);
+    let users: BTreeSet<&str> = [Kind::User, Kind::Guest].iter().flat_map(|k| observed.objects.get(k).into_iter().flatten()).map(|o| o.id.as_str()).collect();
+    let type_of = |m: &str| -> String {
+        match snap.member_types.get(m) {
+            Some(t) => t.clone(),
+            None if snap.objects.contains_key(m) => GROUP.to_string(),
+            None if users.contains(m) => "user".to_string(),
+            None => member_type(None),
+        }
+    };
+    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut todo: Vec<String> = start.into_iter().collect();
+    while let Some(id) = todo.pop() {
+        if out.contains_key(&id) || !snap.objects.contains_key(&id) {
+            continue;
+        }
+        let members: BTreeMap<String, String> = snap.members.get(&id).into_iter().flatten().map(|m| (m.clone(), type_of(m))).collect();
+        todo.extend(members.iter().filter(|(m, t)| t.as_str() == GROUP && !managed.contains(*m)).map(|(m, _)| m.clone()));
+        out.insert(id, members);
+    }
+    observed.memberships.extend(out);
+}
