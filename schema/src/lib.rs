@@ -11,6 +11,7 @@ pub mod kinds;
 pub mod limits;
 pub mod load;
 pub mod read;
+pub(crate) mod registry;
 mod salvage;
 pub mod source;
 pub mod state;
