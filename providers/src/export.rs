@@ -28,6 +28,7 @@ use schema::{Address, Kind};
 use serde_json::Value;
 
 use crate::kinds::compliance_policy::{ACTIONS, BLOCK_GRACE};
+use crate::kinds::registry;
 
 /// The exported desired state: file name -> TOML text, plus the ledger.
 #[derive(Debug, Clone, Default)]
@@ -549,15 +550,16 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
         put(&mut out, "tenant.toml", &header("The tenant"), "tenant", toml::Value::try_from(&t).ok());
     }
     let guest_note = "# Guests in Graph have no expiry; each is given 90 days from the export.\n# Set the real end of each guest's access.\n";
-    table(&mut out, "users.toml", &header("Member users and service accounts"), "user", &user_t, Kind::User);
-    table(&mut out, "guests.toml", &format!("{}{guest_note}\n", header("Guests")), "guest", &guest_t, Kind::Guest);
-    table(&mut out, "groups.toml", &header("Security groups"), "group", &group_t, Kind::Group);
-    table(&mut out, "roles.toml", &header("Directory role assignments"), "role_assignment", &role_t, Kind::RoleAssignment);
-    table(&mut out, "device-configurations.toml", &header("Device configuration profiles"), "device_configuration", &config_t, Kind::DeviceConfiguration);
-    table(&mut out, "compliance.toml", &header("Compliance policies"), "compliance_policy", &compliance_t, Kind::CompliancePolicy);
-    table(&mut out, "update-rings.toml", &header("Windows update rings"), "update_ring", &ring_t, Kind::UpdateRing);
-    table(&mut out, "autopilot.toml", &header("Autopilot profiles"), "autopilot_profile", &autopilot_t, Kind::AutopilotProfile);
-    table(&mut out, "conditional-access.toml", &header("Conditional access policies"), "conditional_access", &ca_t, Kind::ConditionalAccess);
+    let head = |kind: Kind| header(registry::provider(kind).export_title);
+    table(&mut out, &head(Kind::User), &user_t, Kind::User);
+    table(&mut out, &format!("{}{guest_note}\n", head(Kind::Guest)), &guest_t, Kind::Guest);
+    table(&mut out, &head(Kind::Group), &group_t, Kind::Group);
+    table(&mut out, &head(Kind::RoleAssignment), &role_t, Kind::RoleAssignment);
+    table(&mut out, &head(Kind::DeviceConfiguration), &config_t, Kind::DeviceConfiguration);
+    table(&mut out, &head(Kind::CompliancePolicy), &compliance_t, Kind::CompliancePolicy);
+    table(&mut out, &head(Kind::UpdateRing), &ring_t, Kind::UpdateRing);
+    table(&mut out, &head(Kind::AutopilotProfile), &autopilot_t, Kind::AutopilotProfile);
+    table(&mut out, &head(Kind::ConditionalAccess), &ca_t, Kind::ConditionalAccess);
     out
 }
 
@@ -569,10 +571,12 @@ fn put(out: &mut Export, file: &str, header: &str, name: &str, value: Option<tom
     out.files.insert(file.to_string(), format!("{header}{body}"));
 }
 
-fn table<T: serde::Serialize>(out: &mut Export, file: &str, header: &str, name: &str, items: &BTreeMap<String, T>, kind: Kind) {
+/// `[KIND.KEY]` tables of one kind, in its provider's export file.
+fn table<T: serde::Serialize>(out: &mut Export, header: &str, items: &BTreeMap<String, T>, kind: Kind) {
     if items.is_empty() {
         return;
     }
+    let (file, name) = (registry::provider(kind).export_file, kind.as_str());
     out.counts.insert(kind, items.len());
     match toml::Value::try_from(items) {
         Ok(v) => put(out, file, header, name, Some(v)),

@@ -41,7 +41,7 @@ macro_rules! kind_enum {
     };
 }
 
-crate::registry::with_kinds!(kind_enum);
+crate::with_kinds!(kind_enum);
 
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

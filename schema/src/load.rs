@@ -54,7 +54,7 @@ macro_rules! kind_tables {
     };
 }
 
-crate::registry::with_kinds!(kind_tables);
+crate::with_kinds!(kind_tables);
 
 /// Load and validate the desired state under `dir`.
 pub fn load(dir: &Path) -> Result<DesiredState, LoadError> {

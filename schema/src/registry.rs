@@ -13,11 +13,15 @@
 //! per-kind code from this one list: `address.rs` the `Kind` enum, `ALL`,
 //! `as_str` and the predicates; `state.rs` the `DesiredState` fields and
 //! their dispatch; `kinds/file.rs` the `TenantFile` shape (and so the JSON
-//! Schema); `load.rs` the table names it parses. Adding a kind adds one line
+//! Schema); `load.rs` the table names it parses; `validate` each kind's checks;
+//! the providers crate its `KindProvider`. Adding a kind adds one line
 //! here plus its own module per layer (see README, "How to add a kind").
 
 /// Invoke `$callback! { Variant field Type principal policy; ... }` with
-/// every registered kind.
+/// every registered kind. Exported so the other layers (providers) generate
+/// their per-kind dispatch from the same list: a kind registered here with
+/// no provider module does not compile.
+#[macro_export]
 macro_rules! with_kinds {
     ($callback:ident) => {
         $callback! {
@@ -34,5 +38,3 @@ macro_rules! with_kinds {
         }
     };
 }
-
-pub(crate) use with_kinds;

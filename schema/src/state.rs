@@ -63,7 +63,7 @@ macro_rules! desired_state {
     };
 }
 
-crate::registry::with_kinds!(desired_state);
+crate::with_kinds!(desired_state);
 
 /// Why a reference written in TOML does not resolve.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! same shape (`normalize`), and which collection it is read from. Reads are
 //! organised by Graph collection in `crate::observe`, because some
 //! collections hold two kinds (users and guests; device configurations and
-//! update rings).
+//! update rings). Each kind registers its `PROVIDER` in [`registry`].
 
 pub mod autopilot_profile;
 pub mod compliance_policy;
@@ -11,6 +11,7 @@ pub mod conditional_access;
 pub mod device_configuration;
 pub mod group;
 pub mod guest;
+pub mod registry;
 pub mod role_assignment;
 pub mod rollout;
 pub mod update_ring;
@@ -27,32 +28,8 @@ use serde_json::{json, Map, Value};
 /// Build the engine's desired model from loaded desired state.
 pub fn desired_model(state: &DesiredState) -> DesiredModel {
     let mut m = DesiredModel { governance: state.governance(), ..Default::default() };
-    for (k, d) in &state.user {
-        m.insert(user::desired(k, &d.value));
-    }
-    for (k, d) in &state.guest {
-        m.insert(guest::desired(k, &d.value));
-    }
-    for (k, d) in &state.group {
-        m.insert(group::desired(k, &d.value, state));
-    }
-    for (k, d) in &state.role_assignment {
-        m.insert(role_assignment::desired(k, &d.value, state));
-    }
-    for (k, d) in &state.device_configuration {
-        m.insert(device_configuration::desired(k, &d.value, state));
-    }
-    for (k, d) in &state.compliance_policy {
-        m.insert(compliance_policy::desired(k, &d.value, state));
-    }
-    for (k, d) in &state.update_ring {
-        m.insert(update_ring::desired(k, &d.value, state));
-    }
-    for (k, d) in &state.autopilot_profile {
-        m.insert(autopilot_profile::desired(k, &d.value, state));
-    }
-    for (k, d) in &state.conditional_access {
-        m.insert(conditional_access::desired(k, &d.value, state));
+    for p in registry::all() {
+        (p.desired)(state, &mut m);
     }
     // Policies rolled out ring by ring become one resource per ring.
     rollout::expand(state, &mut m);

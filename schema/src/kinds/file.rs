@@ -29,4 +29,4 @@ macro_rules! tenant_file {
     };
 }
 
-crate::registry::with_kinds!(tenant_file);
+crate::with_kinds!(tenant_file);

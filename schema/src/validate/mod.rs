@@ -198,4 +198,4 @@ macro_rules! kind_checks {
     };
 }
 
-crate::registry::with_kinds!(kind_checks);
+crate::with_kinds!(kind_checks);
