@@ -76,7 +76,7 @@ mod tests {
     #[test]
     fn every_collection_has_a_documented_write_permission() {
         for p in all() {
-            let permission = crate::graph::permission_for("POST", p.collection);
+            let permission = crate::graph::error::permission_for("POST", p.collection);
             assert!(permission.is_some(), "{}: no permission documented for POST {}", p.kind, p.collection);
         }
     }
