@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 
 use crate::graph::{GraphClient, GraphError, GraphRequest, Method};
 use crate::kinds::registry::{self, Api};
-use crate::kinds::{assign_body, assignment_targets, filters_named, compliance_policy, conditional_access, device_configuration, group, guest, role_assignment, user};
+use crate::kinds::{assign_body, assignment_filter, assignment_targets, filters_named, compliance_policy, conditional_access, device_configuration, group, guest, role_assignment, user};
 
 /// Looks up an environment variable (initial passwords).
 type EnvLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -375,6 +375,10 @@ impl GraphExecutor {
                 let created = self.send(&api, Method::POST, base, Some(body), calls).await?;
                 id_of(&created)?
             }
+            Kind::AssignmentFilter => {
+                let created = self.send(&api, Method::POST, base, Some(assignment_filter::create_body(r)), calls).await?;
+                id_of(&created)?
+            }
         };
         self.event(CreateEvent::Created { address, id: &id })?;
         Ok((id, None))
@@ -491,6 +495,12 @@ impl GraphExecutor {
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
                 self.send(&api, Method::PATCH, &format!("{base}/{id}"), Some(Value::Object(body)), calls).await?;
+            }
+            Kind::AssignmentFilter => {
+                let body = scalar(&[]);
+                if !body.is_empty() {
+                    self.send(&api, Method::PATCH, &format!("{base}/{id}"), Some(json!(body)), calls).await?;
+                }
             }
         }
         Ok(())

@@ -65,6 +65,8 @@ struct Keys {
     taken: BTreeSet<String>,
     /// object id -> address
     by_id: BTreeMap<String, Address>,
+    /// Exported assignment filters: lowercased display name -> key.
+    filter_names: BTreeMap<String, String>,
 }
 
 impl Keys {
@@ -84,6 +86,15 @@ impl Keys {
 
     fn key_of(&self, id: &str) -> Option<&Address> {
         self.by_id.get(id)
+    }
+
+    /// How policies name a filter (`name` is a lowercased display name or
+    /// an id): the key of an exported filter, else as it was.
+    fn filter(&self, name: &str) -> String {
+        match self.key_of(name) {
+            Some(a) if a.kind == Kind::AssignmentFilter => a.key.clone(),
+            _ => self.filter_names.get(name).cloned().unwrap_or_else(|| name.to_string()),
+        }
     }
 }
 
@@ -204,7 +215,7 @@ fn assignments(p: &Props, keys: &Keys) -> Result<Assignments, String> {
             };
             let better = out.filters.get(&target).is_none_or(|f| is_id(&f.filter) && !is_id(filter));
             if better {
-                out.filters.insert(target, AssignmentFilter { filter: filter.to_string(), mode });
+                out.filters.insert(target, AssignmentFilter { filter: keys.filter(filter), mode });
             }
         }
     }
@@ -432,6 +443,28 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
         out.ledger.record(a, o.id.clone(), None, None);
     }
 
+    // Filters before the policies whose assignments name them by key.
+    let mut filter_t = BTreeMap::new();
+    for o in objects(Kind::AssignmentFilter) {
+        let p = &o.props;
+        let platform = p.get("platform").cloned().unwrap_or(Value::Null);
+        match serde_json::from_value::<schema::kinds::assignment_filter::FilterPlatform>(platform.clone()) {
+            Ok(platform) => {
+                let f = schema::kinds::AssignmentFilter {
+                    display_name: o.display_name.clone(),
+                    platform,
+                    rule: s(p, "rule").unwrap_or_default(),
+                    description: s(p, "description"),
+                };
+                let a = keys.assign(Kind::AssignmentFilter, &o.display_name, &o.id);
+                keys.filter_names.insert(o.display_name.trim().to_lowercase(), a.key.clone());
+                filter_t.insert(a.key.clone(), f);
+                out.ledger.record(a, o.id.clone(), None, None);
+            }
+            Err(_) => out.warnings.push(format!("assignment filter {} ({}): platform {platform} is not a device platform tenantctl manages: not exported", o.display_name, o.id)),
+        }
+    }
+
     let mut config_t = BTreeMap::new();
     for o in objects(Kind::DeviceConfiguration) {
         let p = &o.props;
@@ -555,6 +588,7 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
     table(&mut out, &format!("{}{guest_note}\n", head(Kind::Guest)), &guest_t, Kind::Guest);
     table(&mut out, &head(Kind::Group), &group_t, Kind::Group);
     table(&mut out, &head(Kind::RoleAssignment), &role_t, Kind::RoleAssignment);
+    table(&mut out, &head(Kind::AssignmentFilter), &filter_t, Kind::AssignmentFilter);
     table(&mut out, &head(Kind::DeviceConfiguration), &config_t, Kind::DeviceConfiguration);
     table(&mut out, &head(Kind::CompliancePolicy), &compliance_t, Kind::CompliancePolicy);
     table(&mut out, &head(Kind::UpdateRing), &ring_t, Kind::UpdateRing);

@@ -30,6 +30,7 @@ macro_rules! with_kinds {
             Guest                guest                  Guest                true      false;
             Group                group                  Group                true      false;
             RoleAssignment       role_assignment        RoleAssignment       false     false;
+            AssignmentFilter     assignment_filter      AssignmentFilter     false     false;
             DeviceConfiguration  device_configuration   DeviceConfiguration  false     true;
             CompliancePolicy     compliance_policy      CompliancePolicy     false     true;
             UpdateRing           update_ring            UpdateRing           false     true;

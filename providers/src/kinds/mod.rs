@@ -5,6 +5,7 @@
 //! collections hold two kinds (users and guests; device configurations and
 //! update rings). Each kind registers its `PROVIDER` in [`registry`].
 
+pub mod assignment_filter;
 pub mod autopilot_profile;
 pub mod compliance_policy;
 pub mod conditional_access;
@@ -33,6 +34,7 @@ pub fn desired_model(state: &DesiredState) -> DesiredModel {
     }
     // Policies rolled out ring by ring become one resource per ring.
     rollout::expand(state, &mut m);
+    assignment_filter::depend_on_filters(state, &mut m);
     governance_sets(state, &mut m);
     m
 }
@@ -129,7 +131,10 @@ pub(crate) fn desired_assignments(state: &DesiredState, a: &Assignments) -> Valu
             ALL_USERS => json!("allUsers"),
             g => ref_to(state, g, &[Kind::Group]),
         };
-        filters.entry(filter_key(&f.filter, f.mode.as_str())).or_default().push(t);
+        // A declared filter is keyed by its display name, as observe keys
+        // live targets; others by the name or id written.
+        let name = assignment_filter::declared(state, &f.filter).map_or(f.filter.as_str(), |(_, d)| d.display_name.as_str());
+        filters.entry(filter_key(name, f.mode.as_str())).or_default().push(t);
     }
     let mut m = Map::new();
     m.insert("include".into(), Value::Array(a.include.iter().filter(|g| !a.filters.contains_key(*g)).map(group).collect()));

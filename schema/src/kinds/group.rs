@@ -67,7 +67,7 @@ pub(crate) fn validate(cx: &mut Ctx) {
 
 /// Strip quoted strings from a membership rule, so values such as
 /// `"user.x"` or `"("` are not mistaken for syntax.
-fn rule_outside_quotes(rule: &str) -> (String, bool) {
+pub(crate) fn rule_outside_quotes(rule: &str) -> (String, bool) {
     let mut out = String::new();
     let mut quoted = false;
     for c in rule.chars() {

@@ -55,6 +55,15 @@ pub(super) fn check_natural_keys(cx: &mut Ctx) {
             ),
         ),
         (
+            Kind::AssignmentFilter,
+            "display_name",
+            clashes(
+                s.assignment_filter
+                    .iter()
+                    .map(|(k, d)| (k, &d.origin, d.value.display_name.clone())),
+            ),
+        ),
+        (
             Kind::DeviceConfiguration,
             "display_name",
             clashes(

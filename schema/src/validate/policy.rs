@@ -43,6 +43,13 @@ pub(crate) fn check_assignments(cx: &mut Ctx, kind: Kind, key: &str, origin: &Or
         }
         if f.filter.trim().is_empty() {
             cx.error("empty-filter", origin, &at, format!("{kind}.{key}: assignments.filters.{target}.filter is empty: give the filter's display name or id"));
+        } else if f.filter.starts_with("assignment_filter.") {
+            // A declared filter by address must exist; a bare key of a
+            // declared filter refers to it, anything else is the display
+            // name or id of a filter tenantctl does not manage.
+            let mut here = at.to_vec();
+            here.push(crate::source::Seg::from("filter"));
+            cx.reference(origin, &here, &f.filter, &[Kind::AssignmentFilter]);
         }
     }
 }
