@@ -211,3 +211,36 @@ fn a_filter_named_by_its_key_resolves_to_its_display_name() {
     let filters: &Value = &policy.props["assignments"]["filters"];
     assert!(filters.get("corporate laptops|include").is_some(), "{filters}");
 }
+
+#[test]
+fn two_filters_with_one_display_name_or_a_malformed_reference_are_refused() {
+    let text = r#"
+[assignment_filter.a]
+display_name = "Corporate laptops"
+platform = "windows10AndLater"
+rule = '(device.deviceOwnership -eq "Corporate")'
+
+[assignment_filter.b]
+display_name = "corporate LAPTOPS"
+platform = "windows10AndLater"
+rule = '(device.deviceOwnership -eq "Corporate")'
+
+[group.devices]
+display_name = "Devices"
+mail_nickname = "devices"
+
+[device_configuration.p]
+odata_type = "windows10GeneralConfiguration"
+display_name = "P"
+assignments = { include = ["devices"], filters = { devices = { filter = "assignment_filter.", mode = "include" } } }
+"#;
+    let d = match schema::load_str(&[("f.toml", text)]) {
+        Err(schema::LoadError::Invalid(d)) => d,
+        other => panic!("accepted: {other:?}"),
+    };
+    let clash = d.errors().find(|e| e.code == "duplicate-natural-key").expect("the clash is refused");
+    assert!(clash.message.contains("assignment_filter.b") && clash.message.contains("assignment_filter.a"), "{}", clash.message);
+    assert_eq!(clash.location.as_ref().map(|l| l.line), Some(8));
+    let reference = d.errors().find(|e| e.code == "unknown-reference").expect("the empty address is refused");
+    assert_eq!(reference.location.as_ref().map(|l| l.line), Some(19));
+}
