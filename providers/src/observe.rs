@@ -41,15 +41,18 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
     let kinds = kinds_in_scope(desired, ledger);
     let want = |ks: &[Kind]| ks.iter().any(|k| kinds.contains(k));
     let modified = std::sync::Mutex::new(BTreeMap::new());
+    // Each read is boxed: their futures side by side in one join made the
+    // caller's future large enough to overflow a 2 MB test-thread stack in
+    // debug builds (tests/rollout_e2e.rs).
     let (users, groups, roles, configs, compliance, autopilot, ca, filters) = tokio::join!(
-        maybe(want(&[Kind::User, Kind::Guest]), read_users(client)),
-        maybe(want(&[Kind::Group]), read_groups(client, desired, ledger)),
-        maybe(want(&[Kind::RoleAssignment]), read_role_assignments(client)),
-        maybe(want(&[Kind::DeviceConfiguration, Kind::UpdateRing]), read_device_configurations(client, &modified)),
-        maybe(want(&[Kind::CompliancePolicy]), read_compliance(client, &modified)),
-        maybe(want(&[Kind::AutopilotProfile]), read_autopilot(client)),
-        maybe(want(&[Kind::ConditionalAccess]), read_conditional_access(client)),
-        maybe(want(&[Kind::AssignmentFilter]), read_assignment_filters(client)),
+        maybe(want(&[Kind::User, Kind::Guest]), Box::pin(read_users(client))),
+        maybe(want(&[Kind::Group]), Box::pin(read_groups(client, desired, ledger))),
+        maybe(want(&[Kind::RoleAssignment]), Box::pin(read_role_assignments(client))),
+        maybe(want(&[Kind::DeviceConfiguration, Kind::UpdateRing]), Box::pin(read_device_configurations(client, &modified))),
+        maybe(want(&[Kind::CompliancePolicy]), Box::pin(read_compliance(client, &modified))),
+        maybe(want(&[Kind::AutopilotProfile]), Box::pin(read_autopilot(client))),
+        maybe(want(&[Kind::ConditionalAccess]), Box::pin(read_conditional_access(client))),
+        maybe(want(&[Kind::AssignmentFilter]), Box::pin(read_assignment_filters(client))),
     );
     let mut observed = ObservedState::default();
     let mut pim = true;
@@ -107,14 +110,14 @@ pub async fn observe_everything(client: &GraphClient) -> Result<ObservedState, G
     let (desired, ledger) = (DesiredModel::default(), Ledger::default());
     let modified = std::sync::Mutex::new(BTreeMap::new());
     let (users, groups, roles, configs, compliance, autopilot, ca, filters) = tokio::join!(
-        read_users(client),
-        read_groups_with(client, &desired, &ledger, true),
-        read_role_assignments(client),
-        read_device_configurations(client, &modified),
-        read_compliance(client, &modified),
-        read_autopilot(client),
-        read_conditional_access(client),
-        read_assignment_filters(client),
+        Box::pin(read_users(client)),
+        Box::pin(read_groups_with(client, &desired, &ledger, true)),
+        Box::pin(read_role_assignments(client)),
+        Box::pin(read_device_configurations(client, &modified)),
+        Box::pin(read_compliance(client, &modified)),
+        Box::pin(read_autopilot(client)),
+        Box::pin(read_conditional_access(client)),
+        Box::pin(read_assignment_filters(client)),
     );
     let mut observed = ObservedState::default();
     for k in Kind::ALL {
