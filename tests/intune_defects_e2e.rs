@@ -212,11 +212,14 @@ async fn assignment_filters_are_written_read_and_compared() {
     apply(&c, &p, &mut ledger).await;
     assert_eq!(targets(&c, &id).await, want);
 
-    // Export names the filter and plans empty.
+    // Export writes the filter as an assignment_filter, names it by key in
+    // the assignment, and plans empty.
     let observed = providers::observe::observe_everything(&c).await.unwrap();
     let export = providers::export::export(&observed, &["contoso.onmicrosoft.com".to_string()], opts().now);
     let text = &export.files["compliance.toml"];
-    assert!(text.contains("corporate laptops") && text.contains("mode = \"include\""), "{text}");
+    assert!(text.contains("filter = \"corporate-laptops\"") && text.contains("mode = \"include\""), "{text}");
+    let filters = &export.files["assignment-filters.toml"];
+    assert!(filters.contains("[assignment_filter.corporate-laptops]") && filters.contains("display_name = \"Corporate laptops\""), "{filters}");
     let files: Vec<(&str, &str)> = export.files.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let exported = schema::load_str(&files).expect("the export validates");
     assert!(plan(&c, &exported, &export.ledger).await.changes.is_empty());

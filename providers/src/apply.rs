@@ -23,7 +23,8 @@ use schema::{Address, Kind};
 use serde_json::{json, Value};
 
 use crate::graph::{GraphClient, GraphError, GraphRequest, Method};
-use crate::kinds::{assign_body, assignment_targets, filters_named, compliance_policy, conditional_access, device_configuration, group, guest, role_assignment, user};
+use crate::kinds::registry::{self, Api};
+use crate::kinds::{assign_body, assignment_filter, assignment_targets, filters_named, compliance_policy, conditional_access, device_configuration, group, guest, role_assignment, user};
 
 /// Looks up an environment variable (initial passwords).
 type EnvLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -191,22 +192,11 @@ impl Executor for GraphExecutor {
 
 impl GraphExecutor {
     fn api(&self, kind: Kind) -> GraphClient {
-        match kind {
-            Kind::DeviceConfiguration | Kind::UpdateRing | Kind::CompliancePolicy | Kind::AutopilotProfile => self.client.beta(),
-            _ => self.client.v1(),
-        }
+        api_of(&self.client, kind)
     }
 
     fn collection(kind: Kind) -> &'static str {
-        match kind {
-            Kind::User | Kind::Guest => "/users",
-            Kind::Group => "/groups",
-            Kind::RoleAssignment => "/roleManagement/directory/roleAssignments",
-            Kind::DeviceConfiguration | Kind::UpdateRing => "/deviceManagement/deviceConfigurations",
-            Kind::CompliancePolicy => "/deviceManagement/deviceCompliancePolicies",
-            Kind::AutopilotProfile => "/deviceManagement/windowsAutopilotDeploymentProfiles",
-            Kind::ConditionalAccess => "/identity/conditionalAccess/policies",
-        }
+        registry::provider(kind).collection
     }
 
     /// An existing object with the change's natural key, if any.
@@ -222,11 +212,8 @@ impl GraphExecutor {
             Kind::RoleAssignment => return Ok(None),
             _ => format!("displayName eq {}", lit(r.props.get("displayName").and_then(Value::as_str).unwrap_or_default())),
         };
-        let key_field = match kind {
-            Kind::User => "userPrincipalName",
-            Kind::Guest => "mail",
-            Kind::Group => "mailNickname",
-            _ => "displayName",
+        let Some(key_field) = registry::provider(kind).natural_key else {
+            return Ok(None);
         };
         let intune = matches!(kind, Kind::DeviceConfiguration | Kind::UpdateRing | Kind::CompliancePolicy | Kind::AutopilotProfile);
         let select = if kind == Kind::Guest { format!("id,{key_field},otherMails,userType") } else { format!("id,{key_field}") };
@@ -388,6 +375,10 @@ impl GraphExecutor {
                 let created = self.send(&api, Method::POST, base, Some(body), calls).await?;
                 id_of(&created)?
             }
+            Kind::AssignmentFilter => {
+                let created = self.send(&api, Method::POST, base, Some(assignment_filter::create_body(r)), calls).await?;
+                id_of(&created)?
+            }
         };
         self.event(CreateEvent::Created { address, id: &id })?;
         Ok((id, None))
@@ -504,6 +495,12 @@ impl GraphExecutor {
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
                 self.send(&api, Method::PATCH, &format!("{base}/{id}"), Some(Value::Object(body)), calls).await?;
+            }
+            Kind::AssignmentFilter => {
+                let body = scalar(&[]);
+                if !body.is_empty() {
+                    self.send(&api, Method::PATCH, &format!("{base}/{id}"), Some(json!(body)), calls).await?;
+                }
             }
         }
         Ok(())
@@ -772,10 +769,7 @@ impl GraphExecutor {
 /// assignment or a PIM schedule, so each place is tried.
 pub async fn read_object(client: &GraphClient, kind: Kind, id: &str) -> Result<Option<Value>, GraphError> {
     let id = &*schema::object_id::path_segment(id);
-    let api = match kind {
-        Kind::DeviceConfiguration | Kind::UpdateRing | Kind::CompliancePolicy | Kind::AutopilotProfile => client.beta(),
-        _ => client.v1(),
-    };
+    let api = api_of(client, kind);
     let paths: Vec<String> = match kind {
         Kind::RoleAssignment => ["roleAssignments", "roleEligibilitySchedules", "roleAssignmentSchedules"]
             .iter()
@@ -792,6 +786,14 @@ pub async fn read_object(client: &GraphClient, kind: Kind, id: &str) -> Result<O
         }
     }
     Ok(None)
+}
+
+/// The client for `kind`'s Graph version (its provider's `api`).
+fn api_of(client: &GraphClient, kind: Kind) -> GraphClient {
+    match registry::provider(kind).api {
+        Api::Beta => client.beta(),
+        Api::V1 => client.v1(),
+    }
 }
 
 fn id_of(v: &Value) -> Result<String, ExecError> {

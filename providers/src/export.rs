@@ -28,6 +28,7 @@ use schema::{Address, Kind};
 use serde_json::Value;
 
 use crate::kinds::compliance_policy::{ACTIONS, BLOCK_GRACE};
+use crate::kinds::registry;
 
 /// The exported desired state: file name -> TOML text, plus the ledger.
 #[derive(Debug, Clone, Default)]
@@ -64,6 +65,8 @@ struct Keys {
     taken: BTreeSet<String>,
     /// object id -> address
     by_id: BTreeMap<String, Address>,
+    /// Exported assignment filters: lowercased display name -> key.
+    filter_names: BTreeMap<String, String>,
 }
 
 impl Keys {
@@ -83,6 +86,15 @@ impl Keys {
 
     fn key_of(&self, id: &str) -> Option<&Address> {
         self.by_id.get(id)
+    }
+
+    /// How policies name a filter (`name` is a lowercased display name or
+    /// an id): the key of an exported filter, else as it was.
+    fn filter(&self, name: &str) -> String {
+        match self.key_of(name) {
+            Some(a) if a.kind == Kind::AssignmentFilter => a.key.clone(),
+            _ => self.filter_names.get(name).cloned().unwrap_or_else(|| name.to_string()),
+        }
     }
 }
 
@@ -203,7 +215,7 @@ fn assignments(p: &Props, keys: &Keys) -> Result<Assignments, String> {
             };
             let better = out.filters.get(&target).is_none_or(|f| is_id(&f.filter) && !is_id(filter));
             if better {
-                out.filters.insert(target, AssignmentFilter { filter: filter.to_string(), mode });
+                out.filters.insert(target, AssignmentFilter { filter: keys.filter(filter), mode });
             }
         }
     }
@@ -431,6 +443,28 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
         out.ledger.record(a, o.id.clone(), None, None);
     }
 
+    // Filters before the policies whose assignments name them by key.
+    let mut filter_t = BTreeMap::new();
+    for o in objects(Kind::AssignmentFilter) {
+        let p = &o.props;
+        let platform = p.get("platform").cloned().unwrap_or(Value::Null);
+        match serde_json::from_value::<schema::kinds::assignment_filter::FilterPlatform>(platform.clone()) {
+            Ok(platform) => {
+                let f = schema::kinds::AssignmentFilter {
+                    display_name: o.display_name.clone(),
+                    platform,
+                    rule: s(p, "rule").unwrap_or_default(),
+                    description: s(p, "description"),
+                };
+                let a = keys.assign(Kind::AssignmentFilter, &o.display_name, &o.id);
+                keys.filter_names.insert(o.display_name.trim().to_lowercase(), a.key.clone());
+                filter_t.insert(a.key.clone(), f);
+                out.ledger.record(a, o.id.clone(), None, None);
+            }
+            Err(_) => out.warnings.push(format!("assignment filter {} ({}): platform {platform} is not a device platform tenantctl manages: not exported", o.display_name, o.id)),
+        }
+    }
+
     let mut config_t = BTreeMap::new();
     for o in objects(Kind::DeviceConfiguration) {
         let p = &o.props;
@@ -549,15 +583,17 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
         put(&mut out, "tenant.toml", &header("The tenant"), "tenant", toml::Value::try_from(&t).ok());
     }
     let guest_note = "# Guests in Graph have no expiry; each is given 90 days from the export.\n# Set the real end of each guest's access.\n";
-    table(&mut out, "users.toml", &header("Member users and service accounts"), "user", &user_t, Kind::User);
-    table(&mut out, "guests.toml", &format!("{}{guest_note}\n", header("Guests")), "guest", &guest_t, Kind::Guest);
-    table(&mut out, "groups.toml", &header("Security groups"), "group", &group_t, Kind::Group);
-    table(&mut out, "roles.toml", &header("Directory role assignments"), "role_assignment", &role_t, Kind::RoleAssignment);
-    table(&mut out, "device-configurations.toml", &header("Device configuration profiles"), "device_configuration", &config_t, Kind::DeviceConfiguration);
-    table(&mut out, "compliance.toml", &header("Compliance policies"), "compliance_policy", &compliance_t, Kind::CompliancePolicy);
-    table(&mut out, "update-rings.toml", &header("Windows update rings"), "update_ring", &ring_t, Kind::UpdateRing);
-    table(&mut out, "autopilot.toml", &header("Autopilot profiles"), "autopilot_profile", &autopilot_t, Kind::AutopilotProfile);
-    table(&mut out, "conditional-access.toml", &header("Conditional access policies"), "conditional_access", &ca_t, Kind::ConditionalAccess);
+    let head = |kind: Kind| header(registry::provider(kind).export_title);
+    table(&mut out, &head(Kind::User), &user_t, Kind::User);
+    table(&mut out, &format!("{}{guest_note}\n", head(Kind::Guest)), &guest_t, Kind::Guest);
+    table(&mut out, &head(Kind::Group), &group_t, Kind::Group);
+    table(&mut out, &head(Kind::RoleAssignment), &role_t, Kind::RoleAssignment);
+    table(&mut out, &head(Kind::AssignmentFilter), &filter_t, Kind::AssignmentFilter);
+    table(&mut out, &head(Kind::DeviceConfiguration), &config_t, Kind::DeviceConfiguration);
+    table(&mut out, &head(Kind::CompliancePolicy), &compliance_t, Kind::CompliancePolicy);
+    table(&mut out, &head(Kind::UpdateRing), &ring_t, Kind::UpdateRing);
+    table(&mut out, &head(Kind::AutopilotProfile), &autopilot_t, Kind::AutopilotProfile);
+    table(&mut out, &head(Kind::ConditionalAccess), &ca_t, Kind::ConditionalAccess);
     out
 }
 
@@ -569,10 +605,12 @@ fn put(out: &mut Export, file: &str, header: &str, name: &str, value: Option<tom
     out.files.insert(file.to_string(), format!("{header}{body}"));
 }
 
-fn table<T: serde::Serialize>(out: &mut Export, file: &str, header: &str, name: &str, items: &BTreeMap<String, T>, kind: Kind) {
+/// `[KIND.KEY]` tables of one kind, in its provider's export file.
+fn table<T: serde::Serialize>(out: &mut Export, header: &str, items: &BTreeMap<String, T>, kind: Kind) {
     if items.is_empty() {
         return;
     }
+    let (file, name) = (registry::provider(kind).export_file, kind.as_str());
     out.counts.insert(kind, items.len());
     match toml::Value::try_from(items) {
         Ok(v) => put(out, file, header, name, Some(v)),

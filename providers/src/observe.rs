@@ -16,7 +16,7 @@ use schema::Kind;
 use serde_json::Value;
 
 use crate::graph::{BatchRequest, GraphClient, GraphError};
-use crate::kinds::{autopilot_profile, compliance_policy, conditional_access, device_configuration, group, guest, role_assignment, update_ring, user};
+use crate::kinds::{assignment_filter, autopilot_profile, compliance_policy, conditional_access, device_configuration, group, guest, role_assignment, update_ring, user};
 
 /// Which kinds to read: those declared or owned in the ledger.
 pub fn kinds_in_scope(desired: &DesiredModel, ledger: &Ledger) -> BTreeSet<Kind> {
@@ -41,14 +41,18 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
     let kinds = kinds_in_scope(desired, ledger);
     let want = |ks: &[Kind]| ks.iter().any(|k| kinds.contains(k));
     let modified = std::sync::Mutex::new(BTreeMap::new());
-    let (users, groups, roles, configs, compliance, autopilot, ca) = tokio::join!(
-        maybe(want(&[Kind::User, Kind::Guest]), read_users(client)),
-        maybe(want(&[Kind::Group]), read_groups(client, desired, ledger)),
-        maybe(want(&[Kind::RoleAssignment]), read_role_assignments(client)),
-        maybe(want(&[Kind::DeviceConfiguration, Kind::UpdateRing]), read_device_configurations(client, &modified)),
-        maybe(want(&[Kind::CompliancePolicy]), read_compliance(client, &modified)),
-        maybe(want(&[Kind::AutopilotProfile]), read_autopilot(client)),
-        maybe(want(&[Kind::ConditionalAccess]), read_conditional_access(client)),
+    // Each read is boxed: their futures side by side in one join made the
+    // caller's future large enough to overflow a 2 MB test-thread stack in
+    // debug builds (tests/rollout_e2e.rs).
+    let (users, groups, roles, configs, compliance, autopilot, ca, filters) = tokio::join!(
+        maybe(want(&[Kind::User, Kind::Guest]), Box::pin(read_users(client))),
+        maybe(want(&[Kind::Group]), Box::pin(read_groups(client, desired, ledger))),
+        maybe(want(&[Kind::RoleAssignment]), Box::pin(read_role_assignments(client))),
+        maybe(want(&[Kind::DeviceConfiguration, Kind::UpdateRing]), Box::pin(read_device_configurations(client, &modified))),
+        maybe(want(&[Kind::CompliancePolicy]), Box::pin(read_compliance(client, &modified))),
+        maybe(want(&[Kind::AutopilotProfile]), Box::pin(read_autopilot(client))),
+        maybe(want(&[Kind::ConditionalAccess]), Box::pin(read_conditional_access(client))),
+        maybe(want(&[Kind::AssignmentFilter]), Box::pin(read_assignment_filters(client))),
     );
     let mut observed = ObservedState::default();
     let mut pim = true;
@@ -58,7 +62,7 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
             r.objects
         })
     });
-    let results: [(&[Kind], Read); 7] = [
+    let results: [(&[Kind], Read); 8] = [
         (&[Kind::User, Kind::Guest], users),
         (&[Kind::Group], groups),
         (&[Kind::RoleAssignment], roles),
@@ -66,6 +70,7 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
         (&[Kind::CompliancePolicy], compliance),
         (&[Kind::AutopilotProfile], autopilot),
         (&[Kind::ConditionalAccess], ca),
+        (&[Kind::AssignmentFilter], filters),
     ];
     for (ks, result) in results {
         match result {
@@ -105,14 +110,15 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
 pub async fn observe_everything(client: &GraphClient) -> Result<ObservedState, GraphError> {
     let (desired, ledger) = (DesiredModel::default(), Ledger::default());
     let modified = std::sync::Mutex::new(BTreeMap::new());
-    let (users, groups, roles, configs, compliance, autopilot, ca) = tokio::join!(
-        read_users(client),
-        read_groups_with(client, &desired, &ledger, true),
-        read_role_assignments(client),
-        read_device_configurations(client, &modified),
-        read_compliance(client, &modified),
-        read_autopilot(client),
-        read_conditional_access(client),
+    let (users, groups, roles, configs, compliance, autopilot, ca, filters) = tokio::join!(
+        Box::pin(read_users(client)),
+        Box::pin(read_groups_with(client, &desired, &ledger, true)),
+        Box::pin(read_role_assignments(client)),
+        Box::pin(read_device_configurations(client, &modified)),
+        Box::pin(read_compliance(client, &modified)),
+        Box::pin(read_autopilot(client)),
+        Box::pin(read_conditional_access(client)),
+        Box::pin(read_assignment_filters(client)),
     );
     let mut observed = ObservedState::default();
     for k in Kind::ALL {
@@ -122,7 +128,7 @@ pub async fn observe_everything(client: &GraphClient) -> Result<ObservedState, G
     if !roles.pim {
         observed.warnings.push(role_assignment::PIM_UNAVAILABLE.into());
     }
-    for list in [users?, groups?, roles.objects, configs?, compliance?, autopilot?, ca?] {
+    for list in [users?, groups?, roles.objects, configs?, compliance?, autopilot?, ca?, filters?] {
         for o in list {
             observed.insert(o);
         }
@@ -409,4 +415,10 @@ async fn read_autopilot(client: &GraphClient) -> Result<Vec<LiveObject>, GraphEr
 async fn read_conditional_access(client: &GraphClient) -> Result<Vec<LiveObject>, GraphError> {
     let raw = client.v1().list_all("/identity/conditionalAccess/policies").await?;
     Ok(raw.iter().map(conditional_access::normalize).collect())
+}
+
+/// Assignment filters as a kind (beta only).
+async fn read_assignment_filters(client: &GraphClient) -> Result<Vec<LiveObject>, GraphError> {
+    let raw = client.beta().list_all(&format!("{}?$top=999", assignment_filter::PROVIDER.collection)).await?;
+    Ok(raw.iter().map(assignment_filter::normalize).collect())
 }

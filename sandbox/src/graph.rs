@@ -184,7 +184,7 @@ pub fn dispatch(t: &mut Tenant, ctx: &Ctx, req: &GReq) -> Result<GResp, GraphErr
             }
             _ => Err(GraphError::method_not_allowed()),
         },
-        ["delta"] | ["delta()"] if req.method == "GET" && (spec.coll == "users" || spec.coll == "groups") => crate::delta::delta(t, ctx, spec, &q),
+        ["delta"] | ["delta()"] if req.method == "GET" && spec.delta => crate::delta::delta(t, ctx, spec, &q),
         ["$count"] if req.method == "GET" => {
             if spec.family == Family::Directory && !ctx.eventual {
                 return Err(GraphError::bad_request("$count is not currently supported."));

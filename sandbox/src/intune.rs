@@ -79,12 +79,43 @@ pub fn create(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body: Map<String, Valu
 /// deviceAndAppManagementAssignmentFilter): `displayName`, `platform` and
 /// `rule` are required; assignments reference it by id with
 /// `deviceAndAppManagementAssignmentFilterId/Type` on their target.
+/// What an assignment filter accepts (beta `deviceAndAppManagementAssignmentFilter`).
+const FILTER_PROPERTIES: &[&str] = &["@odata.type", "id", "displayName", "description", "platform", "rule", "roleScopeTags", "assignmentFilterManagementType", "payloads"];
+/// Graph's `devicePlatformType` (beta).
+const FILTER_PLATFORMS: &[&str] = &[
+    "android", "androidForWork", "iOS", "macOS", "windowsPhone81", "windows81AndLater", "windows10AndLater", "androidWorkProfile", "unknown",
+    "androidAOSP", "androidMobileApplicationManagement", "iOSMobileApplicationManagement", "unknownFutureValue", "windowsMobileApplicationManagement",
+];
+
+/// Unknown properties and platforms are refused, as Graph refuses them.
+fn check_filter_body(body: &Map<String, Value>) -> Result<(), GraphError> {
+    if let Some(k) = body.keys().find(|k| !FILTER_PROPERTIES.contains(&k.as_str())) {
+        return Err(bad(&format!("Could not find a property named '{k}' on type 'microsoft.graph.deviceAndAppManagementAssignmentFilter'.")));
+    }
+    if let Some(p) = body.get("platform") {
+        if !p.as_str().is_some_and(|p| FILTER_PLATFORMS.contains(&p)) {
+            return Err(bad(&format!("The value {p} is not a valid devicePlatformType.")));
+        }
+    }
+    Ok(())
+}
+
+pub fn patch_assignment_filter(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str, body: Map<String, Value>) -> Result<(), GraphError> {
+    check_filter_body(&body)?;
+    resources::patch_merge(t, ctx, spec, id, body)?;
+    t.update(spec.coll, id, |r| {
+        r.data.insert("lastModifiedDateTime".into(), json!(ctx.now_iso()));
+    });
+    Ok(())
+}
+
 pub fn create_assignment_filter(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body: Map<String, Value>) -> Result<String, GraphError> {
     for required in ["displayName", "platform", "rule"] {
         if body.get(required).and_then(Value::as_str).is_none_or(|s| s.trim().is_empty()) {
             return Err(bad(&format!("Property '{required}' is required.")));
         }
     }
+    check_filter_body(&body)?;
     body.remove("@odata.type");
     body.remove("id");
     body.entry("description").or_insert(json!(""));
@@ -234,13 +265,11 @@ pub fn delete(t: &mut Tenant, _: &Ctx, spec: &Spec, id: &str) -> Result<(), Grap
 }
 
 /// The `@odata.type` of assignment entities per collection.
+/// (each collection's `Spec::assignment_type`).
 pub fn assignment_type(coll: &str) -> &'static str {
-    match coll {
-        "deviceCompliancePolicies" => "#microsoft.graph.deviceCompliancePolicyAssignment",
-        "configurationPolicies" => "#microsoft.graph.deviceManagementConfigurationPolicyAssignment",
-        "windowsAutopilotDeploymentProfiles" => "#microsoft.graph.windowsAutopilotDeploymentProfileAssignment",
-        _ => "#microsoft.graph.deviceConfigurationAssignment",
-    }
+    crate::resources::spec_by_coll(coll)
+        .and_then(|s| s.assignment_type)
+        .unwrap_or("#microsoft.graph.deviceConfigurationAssignment")
 }
 
 /// Validates a target and returns the group part of its assignment id.

@@ -55,6 +55,14 @@ pub struct Spec {
     pub expand: ExpandFn,
     /// Handles `/{collection}/{id}/{rest...}`.
     pub sub: SubFn,
+    /// The metadata entity type POST and PATCH/PUT bodies are checked
+    /// against (`validate_write`); None: not checked.
+    pub entity: Option<&'static str>,
+    /// The `@odata.type` of its assignment entities (Intune collections
+    /// with `/assign`).
+    pub assignment_type: Option<&'static str>,
+    /// Whether `/delta` is served.
+    pub delta: bool,
 }
 
 /// Directory page sizes: default 100, `$top` up to 999 (MS Q&A 120381).
@@ -170,6 +178,9 @@ const fn dir(coll: &'static str, path: &'static [&'static str], context: &'stati
         visible: always_visible,
         expand: no_expand,
         sub: no_sub,
+        entity: None,
+        assignment_type: None,
+        delta: false,
     }
 }
 
@@ -196,6 +207,8 @@ pub static SPECS: &[Spec] = &[
         delete: Some(crate::directory::delete_user),
         lookup: crate::directory::lookup_user,
         sub: crate::directory::user_sub,
+        entity: Some("user"),
+        delta: true,
         ..dir("users", &["users"], "users")
     },
     Spec {
@@ -205,6 +218,8 @@ pub static SPECS: &[Spec] = &[
         lookup: lookup_groups,
         expand: crate::groups::expand,
         sub: crate::groups::group_sub,
+        entity: Some("group"),
+        delta: true,
         ..dir("groups", &["groups"], "groups")
     },
     Spec { lookup: lookup_role_defs, ..dir("roleDefinitions", &["roleManagement", "directory", "roleDefinitions"], "roleManagement/directory/roleDefinitions") },
@@ -214,18 +229,21 @@ pub static SPECS: &[Spec] = &[
         lookup: lookup_role_assignments,
         visible: crate::pim::assignment_active,
         expand: crate::roles::expand,
+        entity: Some("unifiedRoleAssignment"),
         ..dir("roleAssignments", &["roleManagement", "directory", "roleAssignments"], "roleManagement/directory/roleAssignments")
     },
     Spec {
         create: Some(crate::pim::create_eligibility_request),
         lookup: lookup_elig_req,
         expand: crate::roles::expand,
+        entity: Some("unifiedRoleEligibilityScheduleRequest"),
         ..dir("roleEligibilityScheduleRequests", &["roleManagement", "directory", "roleEligibilityScheduleRequests"], "roleManagement/directory/roleEligibilityScheduleRequests")
     },
     Spec {
         create: Some(crate::pim::create_assignment_request),
         lookup: lookup_assign_req,
         expand: crate::roles::expand,
+        entity: Some("unifiedRoleAssignmentScheduleRequest"),
         ..dir("roleAssignmentScheduleRequests", &["roleManagement", "directory", "roleAssignmentScheduleRequests"], "roleManagement/directory/roleAssignmentScheduleRequests")
     },
     Spec {
@@ -252,10 +270,17 @@ pub static SPECS: &[Spec] = &[
         expand: crate::roles::expand,
         ..dir("roleAssignmentSchedules", &["roleManagement", "directory", "roleAssignmentScheduleInstances"], "roleManagement/directory/roleAssignmentScheduleInstances")
     },
-    Spec { lookup: lookup_device_configs, ..intune("deviceConfigurations", &["deviceManagement", "deviceConfigurations"], "deviceManagement/deviceConfigurations") },
+    Spec {
+        lookup: lookup_device_configs,
+        entity: Some("deviceConfiguration"),
+        assignment_type: Some("#microsoft.graph.deviceConfigurationAssignment"),
+        ..intune("deviceConfigurations", &["deviceManagement", "deviceConfigurations"], "deviceManagement/deviceConfigurations")
+    },
     Spec {
         create: Some(crate::intune::create_compliance),
         lookup: lookup_compliance,
+        entity: Some("deviceCompliancePolicy"),
+        assignment_type: Some("#microsoft.graph.deviceCompliancePolicyAssignment"),
         ..intune("deviceCompliancePolicies", &["deviceManagement", "deviceCompliancePolicies"], "deviceManagement/deviceCompliancePolicies")
     },
     Spec {
@@ -264,6 +289,8 @@ pub static SPECS: &[Spec] = &[
         create: Some(crate::intune::create_settings_catalog),
         patch: Some(crate::intune::patch_settings_catalog),
         lookup: lookup_config_policies,
+        entity: Some("deviceManagementConfigurationPolicy"),
+        assignment_type: Some("#microsoft.graph.deviceManagementConfigurationPolicyAssignment"),
         ..intune("configurationPolicies", &["deviceManagement", "configurationPolicies"], "deviceManagement/configurationPolicies")
     },
     Spec {
@@ -271,15 +298,18 @@ pub static SPECS: &[Spec] = &[
         patch_status: 200,
         delete: Some(crate::autopilot::delete),
         lookup: lookup_autopilot,
+        entity: Some("windowsAutopilotDeploymentProfile"),
+        assignment_type: Some("#microsoft.graph.windowsAutopilotDeploymentProfileAssignment"),
         sub: crate::autopilot::sub,
         ..intune("windowsAutopilotDeploymentProfiles", &["deviceManagement", "windowsAutopilotDeploymentProfiles"], "deviceManagement/windowsAutopilotDeploymentProfiles")
     },
     Spec {
         beta_only: true,
         create: Some(crate::intune::create_assignment_filter),
-        patch: Some(patch_merge),
+        patch: Some(crate::intune::patch_assignment_filter),
         delete: Some(delete_hard),
         lookup: lookup_assignment_filters,
+        entity: Some("deviceAndAppManagementAssignmentFilter"),
         ..intune("assignmentFilters", &["deviceManagement", "assignmentFilters"], "deviceManagement/assignmentFilters")
     },
     Spec {
@@ -288,9 +318,16 @@ pub static SPECS: &[Spec] = &[
         patch: Some(crate::conditional_access::patch),
         delete: Some(delete_hard),
         lookup: lookup_ca,
+        entity: Some("conditionalAccessPolicy"),
         ..dir("conditionalAccessPolicies", &["identity", "conditionalAccess", "policies"], "identity/conditionalAccess/policies")
     },
 ];
+
+/// The spec of the collection whose last path segment is `name`
+/// (`policies` is conditional access's).
+pub fn spec_by_name(name: &str) -> Option<&'static Spec> {
+    SPECS.iter().find(|s| s.path.last() == Some(&name))
+}
 
 /// The spec whose path is a prefix of `segs` (longest first).
 pub fn find(segs: &[&str]) -> Option<&'static Spec> {
@@ -314,4 +351,30 @@ pub const KNOWN_SEGMENTS: &[&str] = &[
 
 pub fn is_known_segment(s: &str) -> bool {
     KNOWN_SEGMENTS.contains(&s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_collection_names_its_own_rules() {
+        // Write bodies are checked against the entity its spec names.
+        assert_eq!(spec_by_name("policies").and_then(|s| s.entity), Some("conditionalAccessPolicy"));
+        assert_eq!(spec_by_name("users").and_then(|s| s.entity), Some("user"));
+        assert_eq!(spec_by_name("roleDefinitions").and_then(|s| s.entity), None);
+        // Only users and groups serve delta.
+        let delta: Vec<&str> = SPECS.iter().filter(|s| s.delta).map(|s| s.coll).collect();
+        assert_eq!(delta, ["users", "groups"]);
+        // Every Intune collection with `/assign` names its assignment type.
+        for s in SPECS.iter().filter(|s| s.family == Family::Intune && s.coll != "assignmentFilters") {
+            let ty = s.assignment_type.unwrap_or_else(|| panic!("{} names no assignment type", s.coll));
+            assert!(ty.starts_with("#microsoft.graph.") && ty.ends_with("Assignment"), "{ty}");
+        }
+        // No two collections share a last path segment, so the name finds one.
+        for s in SPECS.iter().filter(|s| s.entity.is_some()) {
+            let name = s.path.last().copied().unwrap_or_default();
+            assert_eq!(spec_by_name(name).map(|x| x.coll), Some(s.coll));
+        }
+    }
 }

@@ -45,22 +45,13 @@ enum Body {
 }
 
 fn body_kind(segs: &[&str], method: &str) -> Body {
+    // Each collection's entity type is in its `Spec` (resources.rs);
+    // `/invitations` is an action, not a collection.
     let entity = |coll: &str| -> Option<&'static str> {
-        Some(match coll {
-            "users" => "user",
-            "groups" => "group",
-            "invitations" => "invitation",
-            "roleAssignments" => "unifiedRoleAssignment",
-            "roleAssignmentScheduleRequests" => "unifiedRoleAssignmentScheduleRequest",
-            "roleEligibilityScheduleRequests" => "unifiedRoleEligibilityScheduleRequest",
-            "deviceConfigurations" => "deviceConfiguration",
-            "deviceCompliancePolicies" => "deviceCompliancePolicy",
-            "configurationPolicies" => "deviceManagementConfigurationPolicy",
-            "windowsAutopilotDeploymentProfiles" => "windowsAutopilotDeploymentProfile",
-            "assignmentFilters" => "deviceAndAppManagementAssignmentFilter",
-            "policies" => "conditionalAccessPolicy",
-            _ => return None,
-        })
+        match coll {
+            "invitations" => Some("invitation"),
+            _ => crate::resources::spec_by_name(coll).and_then(|s| s.entity),
+        }
     };
     let last = segs.last().copied().unwrap_or("");
     if last == "$ref" {

@@ -5,65 +5,43 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Every kind of resource tenantctl manages, in the order objects of one
-/// wave are listed in plans.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Kind {
-    User,
-    Guest,
-    Group,
-    RoleAssignment,
-    DeviceConfiguration,
-    CompliancePolicy,
-    UpdateRing,
-    AutopilotProfile,
-    ConditionalAccess,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 9] = [
-        Kind::User,
-        Kind::Guest,
-        Kind::Group,
-        Kind::RoleAssignment,
-        Kind::DeviceConfiguration,
-        Kind::CompliancePolicy,
-        Kind::UpdateRing,
-        Kind::AutopilotProfile,
-        Kind::ConditionalAccess,
-    ];
-
-    /// The name used in TOML table headers and addresses.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::User => "user",
-            Kind::Guest => "guest",
-            Kind::Group => "group",
-            Kind::RoleAssignment => "role_assignment",
-            Kind::DeviceConfiguration => "device_configuration",
-            Kind::CompliancePolicy => "compliance_policy",
-            Kind::UpdateRing => "update_ring",
-            Kind::AutopilotProfile => "autopilot_profile",
-            Kind::ConditionalAccess => "conditional_access",
+macro_rules! kind_enum {
+    ($($variant:ident $field:ident $ty:ident $principal:literal $policy:literal;)*) => {
+        /// Every kind of resource tenantctl manages, in the order objects of one
+        /// wave are listed in plans (generated from [`crate::registry`]).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Kind {
+            $($variant,)*
         }
-    }
 
-    /// Kinds that can be members of groups and hold roles.
-    pub fn is_principal(self) -> bool {
-        matches!(self, Kind::User | Kind::Guest | Kind::Group)
-    }
+        impl Kind {
+            pub const ALL: [Kind; [$(stringify!($variant)),*].len()] = [$(Kind::$variant),*];
 
-    /// Intune policy kinds, which carry assignments.
-    pub fn is_policy(self) -> bool {
-        matches!(
-            self,
-            Kind::DeviceConfiguration
-                | Kind::CompliancePolicy
-                | Kind::UpdateRing
-                | Kind::AutopilotProfile
-        )
-    }
+            /// The name used in TOML table headers and addresses.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Kind::$variant => stringify!($field),)*
+                }
+            }
+
+            /// Kinds that can be members of groups and hold roles.
+            pub fn is_principal(self) -> bool {
+                match self {
+                    $(Kind::$variant => $principal,)*
+                }
+            }
+
+            /// Intune policy kinds, which carry assignments.
+            pub fn is_policy(self) -> bool {
+                match self {
+                    $(Kind::$variant => $policy,)*
+                }
+            }
+        }
+    };
 }
+
+crate::with_kinds!(kind_enum);
 
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -178,6 +156,25 @@ mod tests {
         assert!("ring.broad".parse::<Address>().is_err());
         assert!("user.".parse::<Address>().is_err());
         assert!("user".parse::<Address>().is_err());
+    }
+
+    #[test]
+    fn kinds_come_from_the_registry() {
+        assert_eq!(Kind::ALL.len(), 10);
+        assert_eq!(Kind::ALL[0], Kind::User);
+        assert_eq!(Kind::RoleAssignment.as_str(), "role_assignment");
+        assert_eq!("conditional_access".parse::<Kind>(), Ok(Kind::ConditionalAccess));
+        let principals: Vec<Kind> = Kind::ALL.into_iter().filter(|k| k.is_principal()).collect();
+        assert_eq!(principals, [Kind::User, Kind::Guest, Kind::Group]);
+        let policies: Vec<Kind> = Kind::ALL.into_iter().filter(|k| k.is_policy()).collect();
+        assert_eq!(
+            policies,
+            [Kind::DeviceConfiguration, Kind::CompliancePolicy, Kind::UpdateRing, Kind::AutopilotProfile]
+        );
+        // Declaration order is plan order.
+        let mut sorted = Kind::ALL;
+        sorted.sort();
+        assert_eq!(sorted, Kind::ALL);
     }
 
     #[test]

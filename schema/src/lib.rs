@@ -13,6 +13,7 @@ pub mod limits;
 pub mod object_id;
 pub mod load;
 pub mod read;
+pub(crate) mod registry;
 mod salvage;
 pub mod source;
 pub mod state;

@@ -27,21 +27,34 @@ pub enum LoadError {
     Invalid(Diagnostics),
 }
 
-const TOP_LEVEL: &[&str] = &[
-    "tenant",
-    "governance",
-    "change",
-    "state",
-    "user",
-    "guest",
-    "group",
-    "role_assignment",
-    "device_configuration",
-    "compliance_policy",
-    "update_ring",
-    "autopilot_profile",
-    "conditional_access",
-];
+macro_rules! kind_tables {
+    ($($variant:ident $field:ident $ty:ident $principal:literal $policy:literal;)*) => {
+        const TOP_LEVEL: &[&str] = &[
+            "tenant",
+            "governance",
+            "change",
+            "state",
+            $(stringify!($field),)*
+        ];
+
+        /// Parse the `[KIND.KEY]` tables of one kind into its map.
+        fn kind_resources(
+            source: &SourceFile,
+            all: &[SourceFile],
+            kind: Kind,
+            value: toml::Value,
+            state: &mut DesiredState,
+            broken: &mut Broken,
+            diags: &mut Diagnostics,
+        ) {
+            match kind {
+                $(Kind::$variant => resources(source, all, kind, value, &mut state.$field, broken, diags),)*
+            }
+        }
+    };
+}
+
+crate::with_kinds!(kind_tables);
 
 /// Load and validate the desired state under `dir`.
 pub fn load(dir: &Path) -> Result<DesiredState, LoadError> {
@@ -284,72 +297,18 @@ fn load_file(
             "governance" => singleton(source, all, &name, value, &mut state.governance, broken, diags),
             "state" => singleton(source, all, &name, value, &mut state.state, broken, diags),
             "change" => singleton(source, all, &name, value, &mut state.change, broken, diags),
-            "user" => resources(source, all, Kind::User, value, &mut state.user, broken, diags),
-            "guest" => resources(source, all, Kind::Guest, value, &mut state.guest, broken, diags),
-            "group" => resources(source, all, Kind::Group, value, &mut state.group, broken, diags),
-            "role_assignment" => resources(
-                source,
-                all,
-                Kind::RoleAssignment,
-                value,
-                &mut state.role_assignment,
-                broken,
-                diags,
-            ),
-            "device_configuration" => resources(
-                source,
-                all,
-                Kind::DeviceConfiguration,
-                value,
-                &mut state.device_configuration,
-                broken,
-                diags,
-            ),
-            "compliance_policy" => resources(
-                source,
-                all,
-                Kind::CompliancePolicy,
-                value,
-                &mut state.compliance_policy,
-                broken,
-                diags,
-            ),
-            "update_ring" => resources(
-                source,
-                all,
-                Kind::UpdateRing,
-                value,
-                &mut state.update_ring,
-                broken,
-                diags,
-            ),
-            "autopilot_profile" => resources(
-                source,
-                all,
-                Kind::AutopilotProfile,
-                value,
-                &mut state.autopilot_profile,
-                broken,
-                diags,
-            ),
-            "conditional_access" => resources(
-                source,
-                all,
-                Kind::ConditionalAccess,
-                value,
-                &mut state.conditional_access,
-                broken,
-                diags,
-            ),
-            other => {
-                let mut d = Diagnostic::error("unknown-table", format!("unknown table `{other}`"))
-                    .at(Some(source.locate(&path![other])));
-                d = match closest(other, TOP_LEVEL.iter().copied()) {
-                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                    None => d.with_help(format!("expected one of: {}", TOP_LEVEL.join(", "))),
-                };
-                diags.push(d);
-            }
+            other => match other.parse::<Kind>() {
+                Ok(kind) => kind_resources(source, all, kind, value, state, broken, diags),
+                Err(_) => {
+                    let mut d = Diagnostic::error("unknown-table", format!("unknown table `{other}`"))
+                        .at(Some(source.locate(&path![other])));
+                    d = match closest(other, TOP_LEVEL.iter().copied()) {
+                        Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                        None => d.with_help(format!("expected one of: {}", TOP_LEVEL.join(", "))),
+                    };
+                    diags.push(d);
+                }
+            },
         }
     }
     true

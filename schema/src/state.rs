@@ -23,32 +23,47 @@ impl<T: Serialize> Serialize for Declared<T> {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct DesiredState {
-    pub tenant: Option<Declared<Tenant>>,
-    pub governance: Option<Declared<Governance>>,
-    pub change: Option<Declared<crate::kinds::change::ChangeRecord>>,
-    /// `[state]`: where the ledger and the lock live (not a resource, so
-    /// not part of the fingerprint).
-    #[serde(skip)]
-    pub state: Option<Declared<StateBackend>>,
-    pub user: BTreeMap<String, Declared<User>>,
-    pub guest: BTreeMap<String, Declared<Guest>>,
-    pub group: BTreeMap<String, Declared<Group>>,
-    pub role_assignment: BTreeMap<String, Declared<RoleAssignment>>,
-    pub device_configuration: BTreeMap<String, Declared<DeviceConfiguration>>,
-    pub compliance_policy: BTreeMap<String, Declared<CompliancePolicy>>,
-    pub update_ring: BTreeMap<String, Declared<UpdateRing>>,
-    pub autopilot_profile: BTreeMap<String, Declared<AutopilotProfile>>,
-    pub conditional_access: BTreeMap<String, Declared<ConditionalAccess>>,
-    /// Problems that do not stop the load (shown by `validate` and `plan`).
-    #[serde(skip)]
-    pub warnings: Diagnostics,
-    /// Resources that were declared but failed to parse; references to them
-    /// are not reported as undeclared a second time.
-    #[serde(skip)]
-    pub broken: std::collections::BTreeSet<Address>,
+macro_rules! desired_state {
+    ($($variant:ident $field:ident $ty:ident $principal:literal $policy:literal;)*) => {
+        #[derive(Debug, Clone, Default, Serialize)]
+        pub struct DesiredState {
+            pub tenant: Option<Declared<Tenant>>,
+            pub governance: Option<Declared<Governance>>,
+            pub change: Option<Declared<crate::kinds::change::ChangeRecord>>,
+            /// `[state]`: where the ledger and the lock live (not a resource, so
+            /// not part of the fingerprint).
+            #[serde(skip)]
+            pub state: Option<Declared<StateBackend>>,
+            $(pub $field: BTreeMap<String, Declared<$ty>>,)*
+            /// Problems that do not stop the load (shown by `validate` and `plan`).
+            #[serde(skip)]
+            pub warnings: Diagnostics,
+            /// Resources that were declared but failed to parse; references to them
+            /// are not reported as undeclared a second time.
+            #[serde(skip)]
+            pub broken: std::collections::BTreeSet<Address>,
+        }
+
+        impl DesiredState {
+            /// Keys declared for one kind, sorted.
+            pub fn keys(&self, kind: Kind) -> Vec<&String> {
+                match kind {
+                    $(Kind::$variant => self.$field.keys().collect(),)*
+                }
+            }
+
+            /// Where a resource was declared.
+            pub fn origin(&self, a: &Address) -> Option<&Origin> {
+                let k = &a.key;
+                match a.kind {
+                    $(Kind::$variant => self.$field.get(k).map(|d| &d.origin),)*
+                }
+            }
+        }
+    };
 }
+
+crate::with_kinds!(desired_state);
 
 /// Why a reference written in TOML does not resolve.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,39 +106,8 @@ impl DesiredState {
             .unwrap_or_default()
     }
 
-    /// Keys declared for one kind, sorted.
-    pub fn keys(&self, kind: Kind) -> Vec<&String> {
-        match kind {
-            Kind::User => self.user.keys().collect(),
-            Kind::Guest => self.guest.keys().collect(),
-            Kind::Group => self.group.keys().collect(),
-            Kind::RoleAssignment => self.role_assignment.keys().collect(),
-            Kind::DeviceConfiguration => self.device_configuration.keys().collect(),
-            Kind::CompliancePolicy => self.compliance_policy.keys().collect(),
-            Kind::UpdateRing => self.update_ring.keys().collect(),
-            Kind::AutopilotProfile => self.autopilot_profile.keys().collect(),
-            Kind::ConditionalAccess => self.conditional_access.keys().collect(),
-        }
-    }
-
     pub fn contains(&self, address: &Address) -> bool {
         self.origin(address).is_some()
-    }
-
-    /// Where a resource was declared.
-    pub fn origin(&self, a: &Address) -> Option<&Origin> {
-        let k = &a.key;
-        match a.kind {
-            Kind::User => self.user.get(k).map(|d| &d.origin),
-            Kind::Guest => self.guest.get(k).map(|d| &d.origin),
-            Kind::Group => self.group.get(k).map(|d| &d.origin),
-            Kind::RoleAssignment => self.role_assignment.get(k).map(|d| &d.origin),
-            Kind::DeviceConfiguration => self.device_configuration.get(k).map(|d| &d.origin),
-            Kind::CompliancePolicy => self.compliance_policy.get(k).map(|d| &d.origin),
-            Kind::UpdateRing => self.update_ring.get(k).map(|d| &d.origin),
-            Kind::AutopilotProfile => self.autopilot_profile.get(k).map(|d| &d.origin),
-            Kind::ConditionalAccess => self.conditional_access.get(k).map(|d| &d.origin),
-        }
     }
 
     /// Every declared address, in kind then key order.

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::device_configuration::normalize_policy;
 use super::{camel_props, desired_assignments, resource};
+use super::registry::{Api, KindProvider};
 
 pub fn odata_type(join: JoinType) -> &'static str {
     match join {
@@ -16,6 +17,19 @@ pub fn odata_type(join: JoinType) -> &'static str {
         JoinType::Hybrid => "#microsoft.graph.activeDirectoryWindowsAutopilotDeploymentProfile",
     }
 }
+
+/// This kind in the provider registry (`super::registry`).
+pub const PROVIDER: KindProvider = KindProvider {
+    kind: Kind::AutopilotProfile,
+    collection: "/deviceManagement/windowsAutopilotDeploymentProfiles",
+    api: Api::Beta,
+    natural_key: Some("displayName"),
+    desired: |s, m| {
+        for (k, d) in &s.autopilot_profile { m.insert(desired(k, &d.value, s)); }
+    },
+    export_file: "autopilot.toml",
+    export_title: "Autopilot profiles",
+};
 
 pub fn desired(key: &str, a: &AutopilotProfile, state: &DesiredState) -> DesiredResource {
     let mut p = camel_props(a, &["assignments", "join_type", "description"]);

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use super::device_configuration::normalize_policy;
 use super::{desired_assignments, resource, settings_json};
+use super::registry::{Api, KindProvider};
 
 pub const BLOCK_GRACE: &str = "blockGracePeriodHours";
 
@@ -47,6 +48,19 @@ fn sorted(mut v: Vec<Value>) -> Value {
     v.sort_by_key(|a| (a["actionType"].as_str().unwrap_or_default().to_string(), a["gracePeriodHours"].as_u64(), a.get("notificationTemplateId").map(Value::to_string)));
     Value::Array(v)
 }
+
+/// This kind in the provider registry (`super::registry`).
+pub const PROVIDER: KindProvider = KindProvider {
+    kind: Kind::CompliancePolicy,
+    collection: "/deviceManagement/deviceCompliancePolicies",
+    api: Api::Beta,
+    natural_key: Some("displayName"),
+    desired: |s, m| {
+        for (k, d) in &s.compliance_policy { m.insert(desired(k, &d.value, s)); }
+    },
+    export_file: "compliance.toml",
+    export_title: "Compliance policies",
+};
 
 pub fn desired(key: &str, c: &CompliancePolicy, state: &DesiredState) -> DesiredResource {
     let mut p = settings_json(&c.settings);

@@ -11,6 +11,20 @@ use serde_json::{json, Value};
 
 use super::role_assignment::role_name;
 use super::{ref_to, resource, str_field};
+use super::registry::{Api, KindProvider};
+
+/// This kind in the provider registry (`super::registry`).
+pub const PROVIDER: KindProvider = KindProvider {
+    kind: Kind::ConditionalAccess,
+    collection: "/identity/conditionalAccess/policies",
+    api: Api::V1,
+    natural_key: Some("displayName"),
+    desired: |s, m| {
+        for (k, d) in &s.conditional_access { m.insert(desired(k, &d.value, s)); }
+    },
+    export_file: "conditional-access.toml",
+    export_title: "Conditional access policies",
+};
 
 pub fn desired(key: &str, c: &ConditionalAccess, state: &DesiredState) -> DesiredResource {
     let users = |list: &Vec<String>| -> Value {

@@ -9,8 +9,22 @@ use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Value};
 
 use super::{desired_assignments, live_assignments, live_props, resource, settings_json, str_field};
+use super::registry::{Api, KindProvider};
 
 pub const UPDATE_RING_TYPE: &str = "#microsoft.graph.windowsUpdateForBusinessConfiguration";
+
+/// This kind in the provider registry (`super::registry`).
+pub const PROVIDER: KindProvider = KindProvider {
+    kind: Kind::DeviceConfiguration,
+    collection: "/deviceManagement/deviceConfigurations",
+    api: Api::Beta,
+    natural_key: Some("displayName"),
+    desired: |s, m| {
+        for (k, d) in &s.device_configuration { m.insert(desired(k, &d.value, s)); }
+    },
+    export_file: "device-configurations.toml",
+    export_title: "Device configuration profiles",
+};
 
 pub fn desired(key: &str, d: &DeviceConfiguration, state: &DesiredState) -> DesiredResource {
     let mut p = settings_json(&d.settings);

@@ -9,8 +9,22 @@ use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Value};
 
 use super::{live_props, ref_to, resource, str_field};
+use super::registry::{Api, KindProvider};
 
 pub const SELECT: &str = "id,displayName,mailNickname,description,groupTypes,membershipRule,membershipRuleProcessingState,isAssignableToRole,securityEnabled,mailEnabled";
+
+/// This kind in the provider registry (`super::registry`).
+pub const PROVIDER: KindProvider = KindProvider {
+    kind: Kind::Group,
+    collection: "/groups",
+    api: Api::V1,
+    natural_key: Some("mailNickname"),
+    desired: |s, m| {
+        for (k, d) in &s.group { m.insert(desired(k, &d.value, s)); }
+    },
+    export_file: "groups.toml",
+    export_title: "Security groups",
+};
 
 pub fn desired(key: &str, g: &Group, state: &DesiredState) -> DesiredResource {
     let mut p = Props::new();

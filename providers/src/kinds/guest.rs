@@ -7,6 +7,20 @@ use schema::{Address, Kind};
 use serde_json::{json, Value};
 
 use super::{live_props, resource, str_field};
+use super::registry::{Api, KindProvider};
+
+/// This kind in the provider registry (`super::registry`).
+pub const PROVIDER: KindProvider = KindProvider {
+    kind: Kind::Guest,
+    collection: "/users",
+    api: Api::V1,
+    natural_key: Some("mail"),
+    desired: |s, m| {
+        for (k, d) in &s.guest { m.insert(desired(k, &d.value)); }
+    },
+    export_file: "guests.toml",
+    export_title: "Guests",
+};
 
 pub fn desired(key: &str, g: &Guest) -> DesiredResource {
     let mut p = Props::new();

@@ -3,14 +3,16 @@
 //! same shape (`normalize`), and which collection it is read from. Reads are
 //! organised by Graph collection in `crate::observe`, because some
 //! collections hold two kinds (users and guests; device configurations and
-//! update rings).
+//! update rings). Each kind registers its `PROVIDER` in [`registry`].
 
+pub mod assignment_filter;
 pub mod autopilot_profile;
 pub mod compliance_policy;
 pub mod conditional_access;
 pub mod device_configuration;
 pub mod group;
 pub mod guest;
+pub mod registry;
 pub mod role_assignment;
 pub mod rollout;
 pub mod update_ring;
@@ -27,35 +29,12 @@ use serde_json::{json, Map, Value};
 /// Build the engine's desired model from loaded desired state.
 pub fn desired_model(state: &DesiredState) -> DesiredModel {
     let mut m = DesiredModel { governance: state.governance(), ..Default::default() };
-    for (k, d) in &state.user {
-        m.insert(user::desired(k, &d.value));
-    }
-    for (k, d) in &state.guest {
-        m.insert(guest::desired(k, &d.value));
-    }
-    for (k, d) in &state.group {
-        m.insert(group::desired(k, &d.value, state));
-    }
-    for (k, d) in &state.role_assignment {
-        m.insert(role_assignment::desired(k, &d.value, state));
-    }
-    for (k, d) in &state.device_configuration {
-        m.insert(device_configuration::desired(k, &d.value, state));
-    }
-    for (k, d) in &state.compliance_policy {
-        m.insert(compliance_policy::desired(k, &d.value, state));
-    }
-    for (k, d) in &state.update_ring {
-        m.insert(update_ring::desired(k, &d.value, state));
-    }
-    for (k, d) in &state.autopilot_profile {
-        m.insert(autopilot_profile::desired(k, &d.value, state));
-    }
-    for (k, d) in &state.conditional_access {
-        m.insert(conditional_access::desired(k, &d.value, state));
+    for p in registry::all() {
+        (p.desired)(state, &mut m);
     }
     // Policies rolled out ring by ring become one resource per ring.
     rollout::expand(state, &mut m);
+    assignment_filter::depend_on_filters(state, &mut m);
     governance_sets(state, &mut m);
     m
 }
@@ -152,7 +131,10 @@ pub(crate) fn desired_assignments(state: &DesiredState, a: &Assignments) -> Valu
             ALL_USERS => json!("allUsers"),
             g => ref_to(state, g, &[Kind::Group]),
         };
-        filters.entry(filter_key(&f.filter, f.mode.as_str())).or_default().push(t);
+        // A declared filter is keyed by its display name, as observe keys
+        // live targets; others by the name or id written.
+        let name = assignment_filter::declared(state, &f.filter).map_or(f.filter.as_str(), |(_, d)| d.display_name.as_str());
+        filters.entry(filter_key(name, f.mode.as_str())).or_default().push(t);
     }
     let mut m = Map::new();
     m.insert("include".into(), Value::Array(a.include.iter().filter(|g| !a.filters.contains_key(*g)).map(group).collect()));

@@ -10,6 +10,7 @@ use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Value};
 
 use super::{ref_to, resource, str_field};
+use super::registry::{Api, KindProvider};
 
 /// The role's display name for a definition id (built-in roles have
 /// id == templateId), or the id itself for roles tenantctl does not know.
@@ -29,6 +30,19 @@ fn kind_word(t: AssignmentType) -> &'static str {
 fn natural_key(principal: &str, role: &str, scope: &str, kind: &str) -> String {
     format!("{{{{{principal}}}}}|{}|{scope}|{kind}", role.to_lowercase())
 }
+
+/// This kind in the provider registry (`super::registry`).
+pub const PROVIDER: KindProvider = KindProvider {
+    kind: Kind::RoleAssignment,
+    collection: "/roleManagement/directory/roleAssignments",
+    api: Api::V1,
+    natural_key: None,
+    desired: |s, m| {
+        for (k, d) in &s.role_assignment { m.insert(desired(k, &d.value, s)); }
+    },
+    export_file: "roles.toml",
+    export_title: "Directory role assignments",
+};
 
 pub fn desired(key: &str, r: &RoleAssignment, state: &DesiredState) -> DesiredResource {
     let principal = ref_to(state, &r.principal, &[Kind::User, Kind::Guest, Kind::Group]);

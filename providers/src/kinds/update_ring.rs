@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::device_configuration::UPDATE_RING_TYPE;
 use super::{camel_props, desired_assignments, resource};
+use super::registry::{Api, KindProvider};
 
 /// "8:00", "08:00" or "08:00:00.0000000" -> "08:00:00", Graph's TimeOfDay.
 pub fn time_of_day(t: &str) -> String {
@@ -34,6 +35,19 @@ fn schedule(s: &InstallationSchedule) -> Value {
         })
     }
 }
+
+/// This kind in the provider registry (`super::registry`).
+pub const PROVIDER: KindProvider = KindProvider {
+    kind: Kind::UpdateRing,
+    collection: "/deviceManagement/deviceConfigurations",
+    api: Api::Beta,
+    natural_key: Some("displayName"),
+    desired: |s, m| {
+        for (k, d) in &s.update_ring { m.insert(desired(k, &d.value, s)); }
+    },
+    export_file: "update-rings.toml",
+    export_title: "Windows update rings",
+};
 
 pub fn desired(key: &str, u: &UpdateRing, state: &DesiredState) -> DesiredResource {
     let mut p = camel_props(u, &["assignments", "installation_schedule", "description"]);

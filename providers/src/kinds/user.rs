@@ -7,9 +7,23 @@ use schema::{Address, Kind};
 use serde_json::{json, Value};
 
 use super::{live_props, resource, str_field};
+use super::registry::{Api, KindProvider};
 
 /// Properties read for users and guests (one listing serves both kinds).
 pub const SELECT: &str = "id,userPrincipalName,displayName,mailNickname,accountEnabled,usageLocation,givenName,surname,jobTitle,department,passwordPolicies,userType,mail,otherMails,externalUserState";
+
+/// This kind in the provider registry (`super::registry`).
+pub const PROVIDER: KindProvider = KindProvider {
+    kind: Kind::User,
+    collection: "/users",
+    api: Api::V1,
+    natural_key: Some("userPrincipalName"),
+    desired: |s, m| {
+        for (k, d) in &s.user { m.insert(desired(k, &d.value)); }
+    },
+    export_file: "users.toml",
+    export_title: "Member users and service accounts",
+};
 
 pub fn desired(key: &str, u: &User) -> DesiredResource {
     let mut p = Props::new();

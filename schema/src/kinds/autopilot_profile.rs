@@ -126,3 +126,135 @@ pub fn expanded_name_length(template: &str) -> usize {
     }
     len + rest.chars().count()
 }
+
+// Validation: this kind's own checks, run through the registry by
+// `crate::validate` (cross-kind checks live in `crate::validate::*`).
+
+use crate::address::Kind;
+use crate::path;
+use crate::kinds::group::is_device_rule;
+use crate::validate::policy::check_assignments;
+use crate::validate::Ctx;
+
+/// Every check of this kind, in order.
+pub(crate) fn validate(cx: &mut Ctx) {
+    check_autopilot(cx);
+    check_autopilot_targets(cx);
+}
+
+fn check_autopilot(cx: &mut Ctx) {
+    for (key, d) in &cx.state.autopilot_profile {
+        if let Some(t) = &d.value.device_name_template {
+            let n = expanded_name_length(t);
+            if n > 15 || t.is_empty() {
+                cx.error(
+                    "device-name-too-long",
+                    &d.origin,
+                    &path!["autopilot_profile", key, "device_name_template"],
+                    format!("autopilot_profile.{key}: device_name_template `{t}` expands to {n} characters; at most 15 are allowed"),
+                );
+            }
+            if let Some(p) = device_name_template_problem(t) {
+                cx.error(
+                    "invalid-device-name",
+                    &d.origin,
+                    &path!["autopilot_profile", key, "device_name_template"],
+                    format!("autopilot_profile.{key}: device_name_template `{t}` {p}"),
+                );
+            }
+        }
+        check_assignments(
+            cx,
+            Kind::AutopilotProfile,
+            key,
+            &d.origin,
+            &d.value.assignments,
+        );
+    }
+}
+
+/// Autopilot profiles apply to devices: one assigned to all users, or to a
+/// dynamic group whose rule selects users, never reaches a device.
+fn check_autopilot_targets(cx: &mut Ctx) {
+    for (key, d) in &cx.state.autopilot_profile {
+        let a = &d.value.assignments;
+        if a.all_users {
+            cx.error(
+                "autopilot-targets-users",
+                &d.origin,
+                &path!["autopilot_profile", key, "assignments", "all_users"],
+                format!("autopilot_profile.{key}: Autopilot profiles apply to devices; assign it to device groups or all_devices"),
+            );
+        }
+        for (field, list) in [("include", &a.include), ("exclude", &a.exclude)] {
+            for (i, r) in list.iter().enumerate() {
+                let Ok(g) = cx.state.resolve(r, &[Kind::Group]) else {
+                    continue; // reported by check_assignments
+                };
+                let rule = cx
+                    .state
+                    .group
+                    .get(&g.key)
+                    .and_then(|g| g.value.membership_rule.clone());
+                if let Some(rule) = rule {
+                    if !is_device_rule(&rule) {
+                        cx.error(
+                            "autopilot-targets-users",
+                            &d.origin,
+                            &path!["autopilot_profile", key, "assignments", field, i],
+                            format!("autopilot_profile.{key}: {g} is a dynamic group of users; Autopilot profiles apply to device groups"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The characters a device name may have outside `%SERIAL%` and `%RAND:x%`
+/// macros: letters, digits and hyphens, and not only digits.
+pub fn device_name_template_problem(template: &str) -> Option<String> {
+    let mut fixed = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find('%') {
+        fixed.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('%') else {
+            return Some("has a `%` that starts a macro but never ends it".into());
+        };
+        let token = &after[..end];
+        let rand_ok = token
+            .strip_prefix("RAND:")
+            .and_then(|n| n.parse::<usize>().ok())
+            .is_some_and(|n| (1..=15).contains(&n));
+        if !(token.eq_ignore_ascii_case("SERIAL") || rand_ok) {
+            return Some(format!(
+                "uses `%{token}%`; the macros are %SERIAL% and %RAND:x% (x from 1 to 15)"
+            ));
+        }
+        rest = &after[end + 1..];
+    }
+    fixed.push_str(rest);
+    if let Some(c) = fixed
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+    {
+        let shown = if c == ' ' {
+            "a space".to_string()
+        } else {
+            format!("`{c}`")
+        };
+        return Some(format!(
+            "contains {shown}; device names use letters, digits and hyphens"
+        ));
+    }
+    if template == fixed && !fixed.is_empty() && fixed.chars().all(|c| c.is_ascii_digit()) {
+        return Some("is only digits, which Windows does not allow as a computer name".into());
+    }
+    if template == fixed && !fixed.is_empty() {
+        return Some(
+            "has no %SERIAL% or %RAND:x% macro, so every device would get the same name".into(),
+        );
+    }
+    None
+}

@@ -97,3 +97,88 @@ impl ComplianceActionType {
         }
     }
 }
+
+// Validation: this kind's own checks, run through the registry by
+// `crate::validate` (cross-kind checks live in `crate::validate::*`).
+
+use crate::address::Kind;
+use crate::diagnostic::Origin;
+use crate::path;
+use crate::validate::policy::{check_assignments, check_settings};
+use crate::validate::{is_guid, Ctx};
+
+/// Every check of this kind, in order.
+pub(crate) fn validate(cx: &mut Ctx) {
+    check_compliance_policies(cx);
+}
+
+fn check_compliance_policies(cx: &mut Ctx) {
+    for (key, d) in &cx.state.compliance_policy {
+        check_settings(
+            cx,
+            Kind::CompliancePolicy,
+            key,
+            &d.origin,
+            &d.value.odata_type,
+            &d.value.settings,
+        );
+        check_assignments(
+            cx,
+            Kind::CompliancePolicy,
+            key,
+            &d.origin,
+            &d.value.assignments,
+        );
+        check_compliance_actions(cx, key, &d.origin, d.value.actions.as_deref().unwrap_or_default());
+        if d.value.grace_period_hours > 8760 {
+            cx.error(
+                "out-of-range",
+                &d.origin,
+                &path!["compliance_policy", key, "grace_period_hours"],
+                format!(
+                    "compliance_policy.{key}: grace_period_hours is {}; at most 8760 (a year)",
+                    d.value.grace_period_hours
+                ),
+            );
+        }
+    }
+}
+
+/// A compliance policy's other scheduled actions: grace periods within a
+/// year, a notification names its message template (a GUID) and may copy
+/// groups, other actions carry neither, and no action is declared twice.
+fn check_compliance_actions(cx: &mut Ctx, key: &str, origin: &Origin, actions: &[crate::kinds::compliance_policy::ComplianceAction]) {
+    use crate::kinds::compliance_policy::ComplianceActionType;
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, a) in actions.iter().enumerate() {
+        let at = |f: &str| path!["compliance_policy", key, "actions", i, f];
+        let ty = a.action_type.as_str();
+        if a.grace_period_hours > 8760 {
+            cx.error("out-of-range", origin, &at("grace_period_hours"), format!("compliance_policy.{key}: actions[{i}] ({ty}) grace_period_hours is {}; at most 8760 (a year)", a.grace_period_hours));
+        }
+        if !seen.insert((a.action_type, a.grace_period_hours)) {
+            cx.error("duplicate-action", origin, &at("type"), format!("compliance_policy.{key}: actions[{i}]: {ty} after {} hours is declared twice", a.grace_period_hours));
+        }
+        if a.action_type == ComplianceActionType::Notification {
+            match &a.template {
+                None => {
+                    cx.error("missing-template", origin, &at("type"), format!("compliance_policy.{key}: actions[{i}]: a notification needs `template`, the id of an Intune notification message template"));
+                }
+                Some(t) if !is_guid(t) => {
+                    cx.error("invalid-guid", origin, &at("template"), format!("compliance_policy.{key}: actions[{i}]: template `{t}` is not a GUID such as `00000000-0000-0000-0000-000000000000`"));
+                }
+                Some(_) => {}
+            }
+            for (j, g) in a.cc.iter().enumerate() {
+                cx.reference(origin, &path!["compliance_policy", key, "actions", i, "cc", j], g, &[Kind::Group]);
+            }
+        } else {
+            if a.template.is_some() {
+                cx.error("not-applicable", origin, &at("template"), format!("compliance_policy.{key}: actions[{i}]: only a notification has a template, not {ty}"));
+            }
+            if !a.cc.is_empty() {
+                cx.error("not-applicable", origin, &at("cc"), format!("compliance_policy.{key}: actions[{i}]: only a notification copies groups, not {ty}"));
+            }
+        }
+    }
+}

@@ -96,3 +96,165 @@ pub const BUILT_IN_CONTROLS: &[&str] = &[
     "compliantApplication",
     "passwordChange",
 ];
+
+// Validation: this kind's own checks, run through the registry by
+// `crate::validate` (cross-kind checks live in `crate::validate::*`).
+
+use crate::address::Kind;
+use crate::kinds::role_assignment::role_template_id;
+use crate::path;
+use crate::source::Seg;
+use crate::validate::{is_guid, Ctx};
+
+/// Every check of this kind, in order.
+pub(crate) fn validate(cx: &mut Ctx) {
+    check_conditional_access(cx);
+    check_conditional_access_targets(cx);
+}
+
+fn check_conditional_access(cx: &mut Ctx) {
+    for (key, d) in &cx.state.conditional_access {
+        let p = &d.value;
+        let base = |f: &str| path!["conditional_access", key, "users", f];
+        for field in ["include_users", "exclude_users"] {
+            let list = if field == "include_users" {
+                &p.users.include_users
+            } else {
+                &p.users.exclude_users
+            };
+            for (i, r) in list.iter().enumerate() {
+                if SPECIAL_USERS.contains(&r.as_str()) {
+                    continue;
+                }
+                let mut at = base(field).to_vec();
+                at.push(Seg::Index(i));
+                cx.reference(&d.origin, &at, r, &[Kind::User, Kind::Guest]);
+            }
+        }
+        for field in ["include_groups", "exclude_groups"] {
+            let list = if field == "include_groups" {
+                &p.users.include_groups
+            } else {
+                &p.users.exclude_groups
+            };
+            for (i, r) in list.iter().enumerate() {
+                let mut at = base(field).to_vec();
+                at.push(Seg::Index(i));
+                cx.reference(&d.origin, &at, r, &[Kind::Group]);
+            }
+        }
+        for field in ["include_roles", "exclude_roles"] {
+            let list = if field == "include_roles" {
+                &p.users.include_roles
+            } else {
+                &p.users.exclude_roles
+            };
+            for (i, r) in list.iter().enumerate() {
+                if role_template_id(r).is_none() {
+                    let mut at = base(field).to_vec();
+                    at.push(Seg::Index(i));
+                    cx.error("unknown-role", &d.origin, &at, format!("conditional_access.{key}: `{r}` is not a built-in directory role tenantctl knows"));
+                }
+            }
+        }
+        if p.users.include_users.is_empty()
+            && p.users.include_groups.is_empty()
+            && p.users.include_roles.is_empty()
+        {
+            cx.error("no-users", &d.origin, &path!["conditional_access", key, "users"], format!("conditional_access.{key}: include at least one user, group or role (or \"All\")"));
+        }
+        // Graph refuses a policy without an application condition (an
+        // empty includeApplications is a 400): one must be declared.
+        if p.applications.include_applications.is_empty() {
+            cx.error(
+                "no-applications",
+                &d.origin,
+                &path!["conditional_access", key, "applications"],
+                format!("conditional_access.{key}: include at least one application (e.g. applications = {{ include_applications = [\"All\"] }}); Graph refuses a policy without one"),
+            );
+        }
+        if p.grant.built_in_controls.is_empty() {
+            cx.error(
+                "no-controls",
+                &d.origin,
+                &path!["conditional_access", key, "grant", "built_in_controls"],
+                format!("conditional_access.{key}: grant needs at least one control"),
+            );
+        }
+        for (i, c) in p.grant.built_in_controls.iter().enumerate() {
+            if !BUILT_IN_CONTROLS.contains(&c.as_str()) {
+                let d2 = cx.error(
+                    "unknown-control",
+                    &d.origin,
+                    &path!["conditional_access", key, "grant", "built_in_controls", i],
+                    format!("conditional_access.{key}: `{c}` is not a built-in grant control"),
+                );
+                d2.help = crate::suggest::closest(c, BUILT_IN_CONTROLS.iter().copied())
+                    .map(|s| format!("did you mean `{s}`?"));
+            }
+        }
+    }
+}
+
+/// Client app types Graph accepts in `conditions.clientAppTypes`.
+pub const CLIENT_APP_TYPES: &[&str] = &[
+    "all",
+    "browser",
+    "mobileAppsAndDesktopClients",
+    "exchangeActiveSync",
+    "easSupported",
+    "other",
+];
+
+/// Special values Graph accepts in `conditions.applications` lists; anything
+/// else must be an application id.
+pub const SPECIAL_APPLICATIONS: &[&str] = &["All", "None", "Office365", "MicrosoftAdminPortals"];
+
+fn check_conditional_access_targets(cx: &mut Ctx) {
+    for (key, d) in &cx.state.conditional_access {
+        let p = &d.value;
+        for (i, t) in p.client_app_types.iter().enumerate() {
+            if !CLIENT_APP_TYPES.contains(&t.as_str()) {
+                let d2 = cx.error(
+                    "unknown-client-app-type",
+                    &d.origin,
+                    &path!["conditional_access", key, "client_app_types", i],
+                    format!("conditional_access.{key}: `{t}` is not a client app type"),
+                );
+                d2.help = Some(
+                    match crate::suggest::closest(t, CLIENT_APP_TYPES.iter().copied()) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!("expected one of: {}", CLIENT_APP_TYPES.join(", ")),
+                    },
+                );
+            }
+        }
+        for (field, list) in [
+            ("include_applications", &p.applications.include_applications),
+            ("exclude_applications", &p.applications.exclude_applications),
+        ] {
+            for (i, a) in list.iter().enumerate() {
+                if SPECIAL_APPLICATIONS.contains(&a.as_str()) || is_guid(a) {
+                    continue;
+                }
+                let d2 = cx.error(
+                    "invalid-application",
+                    &d.origin,
+                    &path!["conditional_access", key, "applications", field, i],
+                    format!("conditional_access.{key}: `{a}` is neither an application id nor one of {}", SPECIAL_APPLICATIONS.join(", ")),
+                );
+                if let Some(s) = crate::suggest::closest(a, SPECIAL_APPLICATIONS.iter().copied()) {
+                    d2.help = Some(format!("did you mean `{s}`?"));
+                }
+            }
+        }
+        if p.users.include_users.iter().any(|u| u == "None") && p.users.include_users.len() > 1 {
+            cx.error(
+                "none-with-others",
+                &d.origin,
+                &path!["conditional_access", key, "users", "include_users"],
+                format!("conditional_access.{key}: include_users lists \"None\" together with other users"),
+            );
+        }
+    }
+}

@@ -40,3 +40,35 @@ pub fn qualified_odata_type(name: &str) -> String {
         .trim_start_matches("microsoft.graph.");
     format!("#microsoft.graph.{bare}")
 }
+
+// Validation: this kind's own checks, run through the registry by
+// `crate::validate` (cross-kind checks live in `crate::validate::*`).
+
+use crate::address::Kind;
+use crate::validate::policy::{check_assignments, check_settings};
+use crate::validate::Ctx;
+
+/// Every check of this kind, in order.
+pub(crate) fn validate(cx: &mut Ctx) {
+    check_device_configurations(cx);
+}
+
+fn check_device_configurations(cx: &mut Ctx) {
+    for (key, d) in &cx.state.device_configuration {
+        check_settings(
+            cx,
+            Kind::DeviceConfiguration,
+            key,
+            &d.origin,
+            &d.value.odata_type,
+            &d.value.settings,
+        );
+        check_assignments(
+            cx,
+            Kind::DeviceConfiguration,
+            key,
+            &d.origin,
+            &d.value.assignments,
+        );
+    }
+}

@@ -51,3 +51,164 @@ impl Group {
         self.membership_rule.is_some()
     }
 }
+
+// Validation: this kind's own checks, run through the registry by
+// `crate::validate` (cross-kind checks live in `crate::validate::*`).
+
+use crate::address::Kind;
+use crate::path;
+use crate::validate::{mail_nickname_problem, Ctx};
+
+/// Every check of this kind, in order.
+pub(crate) fn validate(cx: &mut Ctx) {
+    check_groups(cx);
+    check_membership_rules(cx);
+}
+
+/// Strip quoted strings from a membership rule, so values such as
+/// `"user.x"` or `"("` are not mistaken for syntax.
+pub(crate) fn rule_outside_quotes(rule: &str) -> (String, bool) {
+    let mut out = String::new();
+    let mut quoted = false;
+    for c in rule.chars() {
+        if c == '"' {
+            quoted = !quoted;
+            out.push(' ');
+        } else if !quoted {
+            out.push(c);
+        }
+    }
+    (out, !quoted)
+}
+
+/// What Entra would refuse in a dynamic membership rule before evaluating
+/// it: unbalanced quotes or parentheses, and rules that mix user and device
+/// properties (a group holds users or devices, never both).
+pub fn membership_rule_problem(rule: &str) -> Option<String> {
+    let (bare, quotes_closed) = rule_outside_quotes(rule);
+    if !quotes_closed {
+        return Some("has an unterminated `\"`".into());
+    }
+    let mut depth: i64 = 0;
+    for c in bare.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth < 0 {
+                    return Some("has a `)` without its `(`".into());
+                }
+            }
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return Some("has a `(` that is never closed".into());
+    }
+    let lower = bare.to_ascii_lowercase();
+    let user = lower.contains("user.");
+    let device = lower.contains("device.");
+    if user && device {
+        return Some(
+            "mixes user and device properties; a dynamic group holds users or devices, not both"
+                .into(),
+        );
+    }
+    if !user && !device {
+        return Some("names no `user.` or `device.` property".into());
+    }
+    None
+}
+
+/// Whether a dynamic group's rule selects devices.
+pub(crate) fn is_device_rule(rule: &str) -> bool {
+    rule_outside_quotes(rule)
+        .0
+        .to_ascii_lowercase()
+        .contains("device.")
+}
+
+fn check_membership_rules(cx: &mut Ctx) {
+    for (key, d) in &cx.state.group {
+        let Some(rule) = &d.value.membership_rule else {
+            continue;
+        };
+        if rule.trim().is_empty() {
+            continue; // reported by check_groups
+        }
+        if let Some(p) = membership_rule_problem(rule) {
+            cx.error(
+                "invalid-rule",
+                &d.origin,
+                &path!["group", key, "membership_rule"],
+                format!("group.{key}: membership_rule {p}"),
+            );
+        }
+    }
+}
+
+fn check_groups(cx: &mut Ctx) {
+    for (key, d) in &cx.state.group {
+        let g = &d.value;
+        if let Some(p) = mail_nickname_problem(&g.mail_nickname) {
+            cx.error(
+                "invalid-mail-nickname",
+                &d.origin,
+                &path!["group", key, "mail_nickname"],
+                format!("group.{key}: mail_nickname {p}"),
+            );
+        }
+        if g.is_dynamic() {
+            if g.members.is_some() {
+                cx.error(
+                    "dynamic-members",
+                    &d.origin,
+                    &path!["group", key, "members"],
+                    format!("group.{key} has a membership_rule, so its members cannot be listed"),
+                )
+                .help = Some(
+                    "Graph refuses member changes on dynamic groups; remove `members` or the rule"
+                        .into(),
+                );
+            }
+            if g.is_assignable_to_role {
+                cx.error(
+                    "dynamic-role-assignable",
+                    &d.origin,
+                    &path!["group", key, "is_assignable_to_role"],
+                    format!("group.{key}: a dynamic group cannot be role-assignable"),
+                );
+            }
+            if let Some(rule) = &g.membership_rule {
+                if rule.trim().is_empty() {
+                    cx.error(
+                        "invalid-rule",
+                        &d.origin,
+                        &path!["group", key, "membership_rule"],
+                        format!("group.{key}: membership_rule is empty"),
+                    );
+                }
+            }
+        } else if g.membership_rule_processing_state.is_some() {
+            cx.error(
+                "processing-state-without-rule",
+                &d.origin,
+                &path!["group", key, "membership_rule_processing_state"],
+                format!("group.{key}: membership_rule_processing_state needs a membership_rule"),
+            );
+        }
+        for (field, allowed) in [
+            ("members", &[Kind::User, Kind::Guest, Kind::Group][..]),
+            ("owners", &[Kind::User][..]),
+        ] {
+            let list = if field == "members" {
+                &g.members
+            } else {
+                &g.owners
+            };
+            for (i, r) in list.iter().flatten().enumerate() {
+                cx.reference(&d.origin, &path!["group", key, field, i], r, allowed);
+            }
+        }
+    }
+}

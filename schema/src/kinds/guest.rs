@@ -31,3 +31,54 @@ pub struct Guest {
 fn default_redirect() -> String {
     "https://myapps.microsoft.com".to_string()
 }
+
+// Validation: this kind's own checks, run through the registry by
+// `crate::validate` (cross-kind checks live in `crate::validate::*`).
+
+use crate::path;
+use crate::validate::{email_problem, Ctx};
+
+/// Every check of this kind, in order.
+pub(crate) fn validate(cx: &mut Ctx) {
+    check_guests(cx);
+}
+
+fn check_guests(cx: &mut Ctx) {
+    for (key, d) in &cx.state.guest {
+        let g = &d.value;
+        if let Some(p) = email_problem(&g.email) {
+            cx.error(
+                "invalid-email",
+                &d.origin,
+                &path!["guest", key, "email"],
+                format!("guest.{key}: {p}"),
+            );
+        }
+        let own = cx.state.tenant.as_ref().and_then(|t| {
+            let domain = g.email.rsplit_once('@')?.1.to_ascii_lowercase();
+            t.value
+                .domains()
+                .any(|d| d.eq_ignore_ascii_case(&domain))
+                .then_some(domain)
+        });
+        if let Some(domain) = own {
+            cx.error(
+                "guest-in-own-domain",
+                &d.origin,
+                &path!["guest", key, "email"],
+                format!("guest.{key}: `{domain}` is one of the tenant's own domains; declare a [user] instead of inviting a guest"),
+            );
+        }
+        if !(g.redirect_url.starts_with("https://") || g.redirect_url.starts_with("http://")) {
+            cx.error(
+                "invalid-url",
+                &d.origin,
+                &path!["guest", key, "redirect_url"],
+                format!(
+                    "guest.{key}: redirect_url `{}` is not an http(s) URL",
+                    g.redirect_url
+                ),
+            );
+        }
+    }
+}

@@ -4,6 +4,7 @@
 //! providers' mapping to Graph stays mechanical.
 
 pub mod assignment;
+pub mod assignment_filter;
 pub mod change;
 pub mod autopilot_profile;
 pub mod compliance_policy;
@@ -21,6 +22,7 @@ pub mod update_ring;
 pub mod user;
 
 pub use assignment::Assignments;
+pub use assignment_filter::AssignmentFilter;
 pub use autopilot_profile::AutopilotProfile;
 pub use compliance_policy::CompliancePolicy;
 pub use conditional_access::ConditionalAccess;

@@ -154,6 +154,107 @@ pub fn role_template_id(name: &str) -> Option<&'static str> {
         .map(|(_, id)| *id)
 }
 
+// Validation: this kind's own checks, run through the registry by
+// `crate::validate` (cross-kind checks live in `crate::validate::*`).
+
+use std::collections::BTreeMap;
+
+use crate::address::{Address, Kind};
+use crate::path;
+use crate::validate::Ctx;
+
+/// Every check of this kind, in order.
+pub(crate) fn validate(cx: &mut Ctx) {
+    check_role_assignments(cx);
+    check_role_assignment_duplicates(cx);
+}
+
+fn check_role_assignments(cx: &mut Ctx) {
+    for (key, d) in &cx.state.role_assignment {
+        let r = &d.value;
+        if let Some(a) = cx.reference(
+            &d.origin,
+            &path!["role_assignment", key, "principal"],
+            &r.principal,
+            &[Kind::User, Kind::Guest, Kind::Group],
+        ) {
+            if a.kind == Kind::Group
+                && !cx
+                    .state
+                    .group
+                    .get(&a.key)
+                    .is_some_and(|g| g.value.is_assignable_to_role)
+            {
+                cx.error(
+                    "group-not-role-assignable",
+                    &d.origin,
+                    &path!["role_assignment", key, "principal"],
+                    format!("role_assignment.{key}: {a} must set is_assignable_to_role = true to hold a role"),
+                );
+            }
+        }
+        if role_template_id(&r.role).is_none() {
+            let names = crate::kinds::role_assignment::BUILT_IN_ROLES
+                .iter()
+                .map(|(n, _)| *n);
+            let d2 = cx.error(
+                "unknown-role",
+                &d.origin,
+                &path!["role_assignment", key, "role"],
+                format!(
+                    "role_assignment.{key}: `{}` is not a built-in directory role tenantctl knows",
+                    r.role
+                ),
+            );
+            if let Some(s) = crate::suggest::closest(&r.role, names) {
+                d2.help = Some(format!("did you mean `{s}`?"));
+            }
+        }
+        if r.directory_scope_id.is_empty() || !r.directory_scope_id.starts_with('/') {
+            cx.error(
+                "invalid-scope",
+                &d.origin,
+                &path!["role_assignment", key, "directory_scope_id"],
+                format!("role_assignment.{key}: directory_scope_id must start with `/`"),
+            );
+        }
+    }
+}
+
+/// Two role assignments of one role to one principal at one scope would be
+/// the same object in Entra.
+fn check_role_assignment_duplicates(cx: &mut Ctx) {
+    let mut seen: BTreeMap<(Address, &str, &str, bool), &String> = BTreeMap::new();
+    let mut clashes = Vec::new();
+    for (key, d) in &cx.state.role_assignment {
+        let r = &d.value;
+        let Ok(principal) = cx
+            .state
+            .resolve(&r.principal, &[Kind::User, Kind::Guest, Kind::Group])
+        else {
+            continue;
+        };
+        let eligible = r.assignment == crate::kinds::role_assignment::AssignmentType::Eligible;
+        let id = (
+            principal.clone(),
+            r.role.as_str(),
+            r.directory_scope_id.as_str(),
+            eligible,
+        );
+        if let Some(first) = seen.insert(id, key) {
+            clashes.push((key, first.clone(), principal, &d.origin));
+        }
+    }
+    for (key, first, principal, origin) in clashes {
+        cx.error(
+            "duplicate-natural-key",
+            origin,
+            &path!["role_assignment", key, "role"],
+            format!("role_assignment.{key} gives {principal} the same role at the same scope as role_assignment.{first}"),
+        );
+    }
+}
+
 #[cfg(test)]
 mod role_set_tests {
     use super::*;

@@ -268,3 +268,91 @@ fn imminent_restart_warning_minutes(
 ) -> schemars::schema::Schema {
     one_of_schema(allowed("schedule_imminent_restart_warning_in_minutes"))
 }
+
+// Validation: this kind's own checks, run through the registry by
+// `crate::validate` (cross-kind checks live in `crate::validate::*`).
+
+use crate::address::Kind;
+use crate::path;
+use crate::source::Seg;
+use crate::validate::policy::check_assignments;
+use crate::validate::Ctx;
+
+/// Every check of this kind, in order.
+pub(crate) fn validate(cx: &mut Ctx) {
+    check_update_rings(cx);
+}
+
+fn is_hh_mm(t: &str) -> bool {
+    let Some((h, m)) = t.split_once(':') else {
+        return false;
+    };
+    h.len() == 2
+        && m.len() == 2
+        && h.parse::<u32>().is_ok_and(|h| h < 24)
+        && m.parse::<u32>().is_ok_and(|m| m < 60)
+}
+
+fn check_update_rings(cx: &mut Ctx) {
+    for (key, d) in &cx.state.update_ring {
+        let json = serde_json::to_value(&d.value).unwrap_or_default();
+        for (field, min, max) in RANGES {
+            if let Some(v) = json.get(*field).and_then(|v| v.as_u64()) {
+                if v < u64::from(*min) || v > u64::from(*max) {
+                    cx.error(
+                        "out-of-range",
+                        &d.origin,
+                        &path!["update_ring", key, *field],
+                        format!("update_ring.{key}: {field} is {v}; Graph allows {min} to {max}"),
+                    );
+                }
+            }
+        }
+        for (field, allowed) in ONE_OF {
+            if let Some(v) = json.get(*field).and_then(|v| v.as_u64()) {
+                if !allowed.iter().any(|a| u64::from(*a) == v) {
+                    let list = allowed
+                        .iter()
+                        .map(|a| a.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    cx.error(
+                        "out-of-range",
+                        &d.origin,
+                        &path!["update_ring", key, *field],
+                        format!("update_ring.{key}: {field} is {v}; Graph allows one of {list}"),
+                    );
+                }
+            }
+        }
+        if let Some(s) = &d.value.installation_schedule {
+            let active = s.active_hours_start.is_some() || s.active_hours_end.is_some();
+            let scheduled = s.scheduled_install_day.is_some() || s.scheduled_install_time.is_some();
+            let here = path!["update_ring", key, "installation_schedule"];
+            if active && scheduled {
+                cx.error("schedule-conflict", &d.origin, &here, format!("update_ring.{key}: installation_schedule is either active hours or a scheduled install, not both"));
+            }
+            for (field, v) in [
+                ("active_hours_start", &s.active_hours_start),
+                ("active_hours_end", &s.active_hours_end),
+                ("scheduled_install_time", &s.scheduled_install_time),
+            ] {
+                if let Some(v) = v {
+                    if !is_hh_mm(v) {
+                        let mut p = here.to_vec();
+                        p.push(Seg::from(field));
+                        cx.error(
+                            "invalid-time",
+                            &d.origin,
+                            &p,
+                            format!(
+                                "update_ring.{key}: {field} `{v}` is not a time of day as HH:MM"
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        check_assignments(cx, Kind::UpdateRing, key, &d.origin, &d.value.assignments);
+    }
+}

@@ -71,3 +71,73 @@ pub struct User {
 fn yes() -> bool {
     true
 }
+
+// Validation: this kind's own checks, run through the registry by
+// `crate::validate` (cross-kind checks live in `crate::validate::*`).
+
+use crate::path;
+use crate::validate::{upn_problem, user_mail_nickname_problem, Ctx};
+
+/// Every check of this kind, in order.
+pub(crate) fn validate(cx: &mut Ctx) {
+    check_users(cx);
+}
+
+fn check_users(cx: &mut Ctx) {
+    let domains: Option<Vec<String>> = cx
+        .state
+        .tenant
+        .as_ref()
+        .map(|t| t.value.domains().map(str::to_ascii_lowercase).collect());
+    for (key, d) in &cx.state.user {
+        let u = &d.value;
+        if let Some(p) = upn_problem(&u.user_principal_name) {
+            cx.error(
+                "invalid-upn",
+                &d.origin,
+                &path!["user", key, "user_principal_name"],
+                format!("user.{key}: {p}"),
+            );
+        } else if let (Some(domains), Some((_, domain))) =
+            (&domains, u.user_principal_name.split_once('@'))
+        {
+            if !domains.contains(&domain.to_ascii_lowercase()) {
+                cx.error(
+                    "upn-domain",
+                    &d.origin,
+                    &path!["user", key, "user_principal_name"],
+                    format!("user.{key}: `{domain}` is not a verified domain of the tenant"),
+                )
+                .help = Some(format!("verified domains: {}", domains.join(", ")));
+            }
+        }
+        if let Some(p) = user_mail_nickname_problem(&u.mail_nickname) {
+            cx.error(
+                "invalid-mail-nickname",
+                &d.origin,
+                &path!["user", key, "mail_nickname"],
+                format!("user.{key}: mail_nickname {p}"),
+            );
+        }
+        if let Some(loc) = &u.usage_location {
+            if loc.len() != 2 || !loc.chars().all(|c| c.is_ascii_uppercase()) {
+                cx.error(
+                    "invalid-usage-location",
+                    &d.origin,
+                    &path!["user", key, "usage_location"],
+                    format!("user.{key}: usage_location `{loc}` is not an ISO 3166 alpha-2 code such as `US`"),
+                );
+            }
+        }
+        if let Some(var) = &u.password_env {
+            if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                cx.error(
+                    "invalid-env-name",
+                    &d.origin,
+                    &path!["user", key, "password_env"],
+                    format!("user.{key}: password_env must name an environment variable, not hold a password"),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Assignment filters (`/deviceManagement/assignmentFilters`, beta only).
+//! Matched by display name. Policies name a declared filter by key; their
+//! normalized assignments key a filtered target by the filter's display
+//! name, which is also how live assignments are keyed once observe has
+//! put each filter's name beside its id, so both compare.
+
+use engine::{DesiredModel, DesiredResource, LiveObject};
+use schema::kinds::AssignmentFilter;
+use schema::{Address, DesiredState, Kind};
+use serde_json::{json, Value};
+
+use super::{live_props, resource, str_field};
+use super::registry::{Api, KindProvider};
+
+/// This kind in the provider registry (`super::registry`).
+pub const PROVIDER: KindProvider = KindProvider {
+    kind: Kind::AssignmentFilter,
+    collection: "/deviceManagement/assignmentFilters",
+    api: Api::Beta,
+    natural_key: Some("displayName"),
+    desired: |s, m| {
+        for (k, d) in &s.assignment_filter { m.insert(desired(k, &d.value)); }
+    },
+    export_file: "assignment-filters.toml",
+    export_title: "Assignment filters",
+};
+
+pub fn desired(key: &str, f: &AssignmentFilter) -> DesiredResource {
+    let mut p = engine::Props::new();
+    p.insert("displayName".into(), json!(f.display_name));
+    p.insert("platform".into(), json!(f.platform));
+    p.insert("rule".into(), json!(f.rule));
+    // An undeclared description is not managed (neither compared nor cleared).
+    if let Some(d) = &f.description {
+        p.insert("description".into(), json!(d));
+    }
+    let mut r = resource(Address::new(Kind::AssignmentFilter, key), f.display_name.to_lowercase(), f.display_name.clone(), p);
+    // Intune does not change a filter's platform: a new one is made.
+    r.immutable = vec!["platform".into()];
+    r
+}
+
+/// Server-side properties tenantctl does not manage.
+const UNMANAGED: &[&str] = &["@odata.type", "roleScopeTags", "assignmentFilterManagementType", "payloads"];
+
+pub fn normalize(raw: &Value) -> LiveObject {
+    LiveObject {
+        kind: Kind::AssignmentFilter,
+        id: str_field(raw, "id").to_string(),
+        natural_key: str_field(raw, "displayName").to_lowercase(),
+        display_name: str_field(raw, "displayName").to_string(),
+        props: live_props(raw, UNMANAGED),
+    }
+}
+
+/// The POST body of a new filter (device filters: `assignmentFilterManagementType` is Graph's default).
+pub fn create_body(r: &DesiredResource) -> Value {
+    let mut body = serde_json::Map::new();
+    for k in ["displayName", "platform", "rule", "description"] {
+        if let Some(v) = r.props.get(k) {
+            body.insert(k.into(), v.clone());
+        }
+    }
+    Value::Object(body)
+}
+
+/// The declared filter a policy's `filter = "..."` names: `KEY` or
+/// `assignment_filter.KEY` of a declared filter; None for a display name
+/// or id of a filter tenantctl does not manage.
+pub fn declared<'a>(state: &'a DesiredState, filter: &str) -> Option<(&'a String, &'a AssignmentFilter)> {
+    let key = filter.strip_prefix("assignment_filter.").unwrap_or(filter);
+    state.assignment_filter.get_key_value(key).map(|(k, d)| (k, &d.value))
+}
+
+/// Each resource whose assignments use a declared filter depends on it,
+/// so the filter is created first and deleted last.
+pub fn depend_on_filters(state: &DesiredState, m: &mut DesiredModel) {
+    let by_name: std::collections::BTreeMap<String, Address> = state
+        .assignment_filter
+        .iter()
+        .map(|(k, d)| (d.value.display_name.trim().to_lowercase(), Address::new(Kind::AssignmentFilter, k.as_str())))
+        .collect();
+    if by_name.is_empty() {
+        return;
+    }
+    for r in m.resources.values_mut() {
+        for f in super::filters_named(r.props.get("assignments").unwrap_or(&Value::Null)) {
+            if let Some(a) = by_name.get(&f) {
+                if !r.depends_on.contains(a) {
+                    r.depends_on.push(a.clone());
+                }
+            }
+        }
+    }
+}

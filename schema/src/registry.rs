@@ -1,0 +1,41 @@
+//! The kind registry: every resource kind tenantctl manages, listed once.
+//!
+//! Each line names a kind's `Kind` variant, its TOML name (which is also its
+//! `DesiredState` / `TenantFile` field and the first part of its addresses),
+//! its TOML type in `crate::kinds`, and its flags:
+//!
+//! * `principal`: can be a member of groups and hold roles;
+//! * `policy`: an Intune policy, which carries assignments.
+//!
+//! The order is the order objects of one wave are listed in plans.
+//!
+//! [`with_kinds!`] hands the list to a macro, so each layer generates its
+//! per-kind code from this one list: `address.rs` the `Kind` enum, `ALL`,
+//! `as_str` and the predicates; `state.rs` the `DesiredState` fields and
+//! their dispatch; `kinds/file.rs` the `TenantFile` shape (and so the JSON
+//! Schema); `load.rs` the table names it parses; `validate` each kind's checks;
+//! the providers crate its `KindProvider`. Adding a kind adds one line
+//! here plus its own module per layer (see README, "How to add a kind").
+
+/// Invoke `$callback! { Variant field Type principal policy; ... }` with
+/// every registered kind. Exported so the other layers (providers) generate
+/// their per-kind dispatch from the same list: a kind registered here with
+/// no provider module does not compile.
+#[macro_export]
+macro_rules! with_kinds {
+    ($callback:ident) => {
+        $callback! {
+            // Variant           TOML name / field      TOML type            principal policy
+            User                 user                   User                 true      false;
+            Guest                guest                  Guest                true      false;
+            Group                group                  Group                true      false;
+            RoleAssignment       role_assignment        RoleAssignment       false     false;
+            AssignmentFilter     assignment_filter      AssignmentFilter     false     false;
+            DeviceConfiguration  device_configuration   DeviceConfiguration  false     true;
+            CompliancePolicy     compliance_policy      CompliancePolicy     false     true;
+            UpdateRing           update_ring            UpdateRing           false     true;
+            AutopilotProfile     autopilot_profile      AutopilotProfile     false     true;
+            ConditionalAccess    conditional_access     ConditionalAccess    false     false;
+        }
+    };
+}

@@ -1,0 +1,100 @@
+//! The kind registry is complete in every layer: each `Kind` (from
+//! `schema/src/registry.rs`) has its JSON Schema table, its provider, a
+//! sandbox collection that serves its provider's path at its Graph version,
+//! and a row in the README's generated "Kinds" table naming its collection
+//! and the permission Graph documents for writing it.
+
+mod common;
+
+use common::*;
+use providers::kinds::registry::{self, Api};
+use schema::Kind;
+
+/// The README's kinds table, as the registry and Graph's permission table
+/// say it must read.
+fn generated_table() -> String {
+    let mut out = String::from("| Kind | Graph collection | API | Permission to write |\n|---|---|---|---|\n");
+    assert!(Kind::ALL.iter().all(|k| providers::graph::error::permission_for("POST", registry::provider(*k).collection).is_some()));
+    for kind in Kind::ALL {
+        let p = registry::provider(kind);
+        let api = match p.api {
+            Api::V1 => "v1.0",
+            Api::Beta => "beta",
+        };
+        // The least privileged of the documented permissions that grant it
+        // (Graph's table lists it first), with any also required.
+        let permission = providers::graph::error::permission_for("POST", p.collection).unwrap_or_default();
+        let (grant, also) = permission.split_once(" together with ").unwrap_or((&permission, ""));
+        let first = grant.split(" or ").next().unwrap_or_default();
+        let permission = if also.is_empty() { first.to_string() } else { format!("{first} together with {also}") };
+        out.push_str(&format!("| `{kind}` | `{}` | {api} | {permission} |\n", p.collection));
+    }
+    out
+}
+
+fn readme_table() -> String {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let start = readme.find("<!-- kinds:begin").expect("README has the generated kinds table");
+    let end = readme.find("<!-- kinds:end -->").expect("the kinds table ends");
+    let block = &readme[start..end];
+    block[block.find('\n').map_or(0, |i| i + 1)..].to_string()
+}
+
+#[test]
+fn the_readme_lists_every_kind_with_its_collection_and_permission() {
+    let generated = generated_table();
+    assert_eq!(
+        readme_table(),
+        generated,
+        "README.md's kinds table is out of date with the registry; it should read:\n{generated}"
+    );
+}
+
+#[test]
+fn the_readme_says_how_to_add_a_kind() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let start = readme.find("### How to add a kind").expect("README has a 'How to add a kind' section");
+    let section = &readme[start..];
+    for file in ["schema/src/registry.rs", "schema/src/kinds/", "providers/src/kinds/", "sandbox/src/resources.rs"] {
+        assert!(section.contains(file), "'How to add a kind' does not name {file}");
+    }
+}
+
+#[test]
+fn every_kind_has_a_json_schema_table() {
+    let schema: serde_json::Value = serde_json::from_str(&schema::json_schema()).unwrap();
+    for kind in Kind::ALL {
+        let table = &schema["properties"][kind.as_str()];
+        assert!(table.is_object(), "the JSON Schema has no `{kind}` table");
+    }
+}
+
+#[test]
+fn every_kind_has_a_provider_and_a_sandbox_collection() {
+    for kind in Kind::ALL {
+        let p = registry::provider(kind);
+        assert_eq!(p.kind, kind);
+        let segs: Vec<&str> = p.collection.split('/').filter(|s| !s.is_empty()).collect();
+        let spec = sandbox::resources::find(&segs)
+            .unwrap_or_else(|| panic!("the sandbox serves no collection at {} ({kind})", p.collection));
+        assert_eq!(spec.path, segs.as_slice(), "{kind}: the sandbox's collection is {:?}", spec.path);
+        assert!(spec.create.is_some(), "{kind}: the sandbox cannot create in {}", p.collection);
+        if spec.beta_only {
+            assert_eq!(p.api, Api::Beta, "{kind}: {} exists on beta only", p.collection);
+        }
+    }
+}
+
+#[test]
+fn every_declared_kind_becomes_a_desired_resource() {
+    let state = example();
+    let model = providers::kinds::desired_model(&state);
+    for kind in Kind::ALL {
+        let declared = state.keys(kind).len();
+        if declared == 0 {
+            continue;
+        }
+        let built = model.resources.keys().filter(|a| a.kind == kind).count();
+        assert!(built >= declared, "{kind}: {declared} declared, {built} in the desired model");
+    }
+}
