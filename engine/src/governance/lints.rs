@@ -219,6 +219,8 @@ pub fn lint_live(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMa
     // called out-of-band.
     let groups_read = !observed.unreadable.contains_key(&Kind::Group);
     let holders_read = ![Kind::User, Kind::Guest, Kind::Group, Kind::RoleAssignment].iter().any(|k| observed.unreadable.contains_key(k));
+    // Built once: per policy, they made planning quadratic (issue 13).
+    let live_groups: BTreeMap<&str, &crate::LiveObject> = observed.objects.get(&Kind::Group).into_iter().flatten().map(|o| (o.id.as_str(), o)).collect();
     for (kind, objects) in &observed.objects {
         for o in objects {
             let Some(address) = known_ids.get(o.id.as_str()) else { continue };
@@ -238,7 +240,7 @@ pub fn lint_live(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMa
                 for t in targets {
                     out.push(finding(Severity::Error, "unmanaged-target", address, format!("is assigned to group id:{t}, which desired state does not manage")));
                 }
-                out.extend(live_member_findings(desired, observed, address, &known_ids));
+                out.extend(live_member_findings(desired, observed, address, &known_ids, ids, &live_groups));
             }
         }
     }
@@ -291,7 +293,14 @@ pub fn settle(lints: &mut [Finding], changes: &[Change]) {
 
 /// A declared policy included on a group whose membership desired state
 /// does not manage, which holds a service account live.
-fn live_member_findings(desired: &DesiredModel, observed: &ObservedState, address: &Address, known_ids: &BTreeMap<&str, &Address>) -> Vec<Finding> {
+fn live_member_findings(
+    desired: &DesiredModel,
+    observed: &ObservedState,
+    address: &Address,
+    known_ids: &BTreeMap<&str, &Address>,
+    ids: &BTreeMap<Address, String>,
+    live_groups: &BTreeMap<&str, &crate::LiveObject>,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     if observed.unreadable.contains_key(&Kind::Group) || observed.unreadable.contains_key(&Kind::User) {
         return out;
@@ -301,10 +310,9 @@ fn live_member_findings(desired: &DesiredModel, observed: &ObservedState, addres
     if let Some(v) = pointer(&r.props, "/assignments/include") {
         referenced_addresses(v, &mut include);
     }
-    let ids: BTreeMap<&Address, &str> = known_ids.iter().map(|(i, a)| (*a, *i)).collect();
     for g in include.iter().filter(|g| g.kind == Kind::Group) {
         let Some(id) = ids.get(g) else { continue };
-        let live = observed.objects.get(&Kind::Group).into_iter().flatten().find(|o| o.id == *id);
+        let live = live_groups.get(id.as_str());
         let Some(members) = live.and_then(|o| o.props.get("members")) else { continue };
         for s in super::targets::live_reach(desired, g, members, known_ids) {
             out.push(finding(Severity::Error, "service-account-targeted", address, format!("reaches service account {s} through {g}, which holds it live (its membership is not managed in desired state): service accounts get no policy")));
