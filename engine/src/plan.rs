@@ -286,9 +286,12 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     // address -> matched live object; id -> address.
     let mut matched: BTreeMap<Address, &LiveObject> = BTreeMap::new();
     let mut ids: BTreeMap<String, Address> = BTreeMap::new();
-    let mut forgotten: Vec<(Address, String)> = Vec::new();
+    let mut forgotten: BTreeMap<Address, String> = BTreeMap::new();
     let mut duplicates: Vec<String> = Vec::new();
     let empty = Vec::new();
+    // The ids of every object matched so far (all kinds), kept as matches
+    // are made rather than rebuilt from `matched` for each kind.
+    let mut taken: BTreeSet<&str> = BTreeSet::new();
 
     // Identity: kinds in order, so references in natural keys (role
     // assignments name principals) are already resolved when needed.
@@ -307,11 +310,13 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
                 Some(o) => {
                     matched.insert(address.clone(), o);
                     ids.insert(o.id.clone(), address.clone());
+                    taken.insert(o.id.as_str());
                 }
-                None => forgotten.push((address.clone(), entry.id.clone())),
+                None => {
+                    forgotten.insert(address.clone(), entry.id.clone());
+                }
             }
         }
-        let taken: BTreeSet<&str> = matched.values().map(|o| o.id.as_str()).collect();
         let mut by_key: BTreeMap<String, Vec<&LiveObject>> = BTreeMap::new();
         for o in live.iter().filter(|o| !taken.contains(o.id.as_str())) {
             by_key.entry(resolve_key(&o.natural_key, &ids)).or_default().push(o);
@@ -339,6 +344,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
                 Some([one]) => {
                     matched.insert(address.clone(), one);
                     ids.insert(one.id.clone(), address.clone());
+                    taken.insert(one.id.as_str());
                 }
                 Some(many) => {
                     let mut found: Vec<String> = many.iter().map(|o| o.id.clone()).collect();
@@ -438,8 +444,8 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
                 .filter(|(_, v)| !crate::diff::is_empty(v))
                 .map(|(k, v)| FieldChange { field: k.clone(), before: None, after: Some(canonical(v)) })
                 .collect();
-            let reason = match forgotten.iter().find(|(a, _)| a == address) {
-                Some((_, id)) => format!("the ledger's object {id} no longer exists"),
+            let reason = match forgotten.get(address) {
+                Some(id) => format!("the ledger's object {id} no longer exists"),
                 None => format!("no object with {} exists", describe_key(r)),
             };
             changes.push(change(address, Action::Create, r, None, reason, fields, Some(r.clone())));
@@ -478,6 +484,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     let replaced: BTreeSet<Address> = changes.iter().filter(|c| c.action == Action::Replace).map(|c| c.address.clone()).collect();
     if !replaced.is_empty() {
         let changed: BTreeSet<Address> = changes.iter().map(|c| c.address.clone()).collect();
+        let mut now_changed: BTreeSet<Address> = BTreeSet::new();
         for (address, r) in &desired.resources {
             if changed.contains(address) || unknown_set.contains_key(address) {
                 continue;
@@ -495,10 +502,11 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
                     .map(|(k, v)| FieldChange { field: k.clone(), before: None, after: Some(canonical(v)) })
                     .collect();
                 let action = if fields.iter().all(|f| r.assignment_props.contains(&f.field)) { Action::Assign } else { Action::Update };
-                unchanged.retain(|a| a != address);
+                now_changed.insert(address.clone());
                 changes.push(change(address, action, r, Some(o), format!("{dep} is replaced, so its new id must be set here"), fields, Some(r.clone())));
             }
         }
+        unchanged.retain(|a| !now_changed.contains(a));
     }
 
     // Ledger-owned objects no longer declared.

@@ -23,6 +23,8 @@ struct Item {
     depends_on: Vec<String>,
     /// `ConsistencyLevel: eventual` in the item's own headers.
     eventual: bool,
+    /// `Prefer: odata.maxpagesize` in the item's own headers.
+    max_page_size: Option<usize>,
 }
 
 fn parse(body: Option<&Value>) -> Result<Vec<Item>, GraphError> {
@@ -50,6 +52,9 @@ fn parse(body: Option<&Value>) -> Result<Vec<Item>, GraphError> {
             .get("headers")
             .and_then(Value::as_object)
             .is_some_and(|h| h.iter().any(|(k, v)| k.eq_ignore_ascii_case("consistencylevel") && v.as_str().is_some_and(|v| v.eq_ignore_ascii_case("eventual"))));
+        let max_page_size = crate::delta::max_page_size(
+            r.get("headers").and_then(Value::as_object).into_iter().flatten().filter(|(k, _)| k.eq_ignore_ascii_case("prefer")).filter_map(|(_, v)| v.as_str()),
+        );
         if body.is_some() {
             let has_ct = r.get("headers").and_then(Value::as_object).is_some_and(|h| h.keys().any(|k| k.eq_ignore_ascii_case("content-type")));
             if !has_ct {
@@ -66,7 +71,7 @@ fn parse(body: Option<&Value>) -> Result<Vec<Item>, GraphError> {
                 return Err(bad(&format!("Invalid batch payload format: request '{id}' depends on '{d}', which is not an earlier request in the batch.")));
             }
         }
-        items.push(Item { id, method, url, body, depends_on, eventual });
+        items.push(Item { id, method, url, body, depends_on, eventual, max_page_size });
     }
     Ok(items)
 }
@@ -149,6 +154,7 @@ pub fn run(app: &App, ctx: &Ctx, body: Option<&Value>) -> Result<GResp, GraphErr
                     item_ctx.now_ms = chrono::Utc::now().timestamp_millis();
                     // Headers are per item in a batch; the outer request's do not carry over.
                     item_ctx.eventual = item.eventual;
+                    item_ctx.max_page_size = item.max_page_size;
                     let r = graph::dispatch(&mut t, &item_ctx, &req);
                     let flushed = t.flush();
                     drop(t);

@@ -101,7 +101,11 @@ pub fn delta(t: &Tenant, ctx: &Ctx, spec: &Spec, q: &Query) -> Result<GResp, Gra
             Some(ids)
         }
     };
-    let size = q.top.unwrap_or(DIR_PAGE).min(DIR_MAX);
+    // Graph pages delta by `Prefer: odata.maxpagesize`, not by `$top`.
+    if q.top.is_some() {
+        return Err(GraphError::new(400, "Request_UnsupportedQuery", "Unsupported query: $top is not supported with delta; use the Prefer: odata.maxpagesize header."));
+    }
+    let size = ctx.max_page_size.unwrap_or(DIR_PAGE).clamp(1, DIR_MAX);
     let w = parse_window(t, coll, q)?;
     let want_members = coll == "groups" && q.select.as_ref().is_some_and(|s| s.iter().any(|p| p == MEMBERS));
     let want_owners = coll == "groups" && q.select.as_ref().is_some_and(|s| s.iter().any(|p| p == OWNERS));
@@ -205,5 +209,23 @@ pub fn delta(t: &Tenant, ctx: &Ctx, spec: &Spec, q: &Query) -> Result<GResp, Gra
         body.insert("@odata.deltaLink".into(), json!(odata::link(&base, &q.raw, &[("$deltatoken", tok)])));
     }
     body.insert("value".into(), Value::Array(value));
-    Ok(GResp::json(200, Value::Object(body)))
+    let mut resp = GResp::json(200, Value::Object(body));
+    if ctx.max_page_size.is_some() {
+        resp.headers.push(("Preference-Applied".into(), format!("odata.maxpagesize={size}")));
+    }
+    Ok(resp)
+}
+
+/// The page size asked for by `Prefer: odata.maxpagesize=N` among the
+/// `Prefer` header values given (preferences are comma-separated; the
+/// first valid one counts). Graph caps it at its own maximum (999 for
+/// directory objects) and ignores values it cannot read.
+pub fn max_page_size<'a>(prefer: impl Iterator<Item = &'a str>) -> Option<usize> {
+    prefer
+        .flat_map(|v| v.split(','))
+        .filter_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            k.trim().eq_ignore_ascii_case("odata.maxpagesize").then(|| v.trim().trim_matches('"').parse::<usize>().ok()).flatten()
+        })
+        .find(|n| *n > 0)
 }

@@ -43,6 +43,8 @@ pub struct Ctx {
     pub lag_ms: u64,
     /// `ConsistencyLevel: eventual` was sent.
     pub eventual: bool,
+    /// `Prefer: odata.maxpagesize=N` was sent (delta honours it).
+    pub max_page_size: Option<usize>,
     /// The app's granted permissions ([`crate::permissions`]).
     pub granted: std::sync::Arc<Vec<String>>,
     /// The tenant's licence tier.

@@ -320,6 +320,7 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         now_ms: chrono::Utc::now().timestamp_millis(),
         lag_ms: lock(&app.faults).cfg.replication_lag_ms,
         eventual: header(&parts.headers, "consistencylevel").is_some_and(|v| v.eq_ignore_ascii_case("eventual")),
+        max_page_size: crate::delta::max_page_size(parts.headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok())),
         granted: lock(&app.permissions).clone(),
         licences: *lock(&app.licences),
     };

@@ -6,6 +6,24 @@ use serde_json::Value;
 use super::error::{GraphError, RequestInfo};
 use super::{into_response, GraphClient, Method};
 
+/// Objects per delta page asked for: Graph's maximum for directory objects.
+/// Delta refuses `$top`; the page size is asked for with
+/// `Prefer: odata.maxpagesize` on every page instead.
+pub const DELTA_PAGE_SIZE: usize = 999;
+
+/// `headers` with `odata.maxpagesize` added to its `Prefer` (or a `Prefer`
+/// header added), unless the caller already asks for a page size.
+fn with_page_size(headers: &[(&str, &str)]) -> Vec<(String, String)> {
+    let page = format!("odata.maxpagesize={DELTA_PAGE_SIZE}");
+    let mut out: Vec<(String, String)> = headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    match out.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case("prefer")) {
+        Some((_, v)) if v.to_ascii_lowercase().contains("odata.maxpagesize") => {}
+        Some((_, v)) => *v = format!("{v}, {page}"),
+        None => out.push(("Prefer".to_owned(), page)),
+    }
+    out
+}
+
 /// The result of one delta round: every page up to the new deltaLink.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DeltaPage {
@@ -41,14 +59,15 @@ impl GraphClient {
     }
 
     /// Like [`GraphClient::delta`] with extra headers on every page (e.g.
-    /// `Prefer: return=minimal`).
+    /// `Prefer: return=minimal`). Every page asks for
+    /// [`DELTA_PAGE_SIZE`] objects (`Prefer: odata.maxpagesize`).
     pub async fn delta_with(
         &self,
         path: &str,
         previous_delta_link: Option<&str>,
         headers: &[(&str, &str)],
     ) -> Result<DeltaPage, GraphError> {
-        let headers: Vec<(String, String)> = headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let headers = with_page_size(headers);
         let mut out = DeltaPage::default();
         let mut seen = std::collections::HashSet::new();
         let mut url = self.url_for(previous_delta_link.unwrap_or(path))?;
@@ -87,5 +106,17 @@ impl GraphClient {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_size_joins_the_callers_prefer() {
+        assert_eq!(with_page_size(&[]), vec![("Prefer".to_owned(), "odata.maxpagesize=999".to_owned())]);
+        assert_eq!(with_page_size(&[("Prefer", "return=minimal")]), vec![("Prefer".to_owned(), "return=minimal, odata.maxpagesize=999".to_owned())]);
+        assert_eq!(with_page_size(&[("prefer", "odata.maxpagesize=10")]), vec![("prefer".to_owned(), "odata.maxpagesize=10".to_owned())]);
     }
 }

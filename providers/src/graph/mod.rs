@@ -436,14 +436,7 @@ impl GraphClient {
                 }
                 Err(source) => return Err(GraphError::Auth { request: info, source: Box::new(source) }),
                 Ok(token) => {
-                    let permit = inner.semaphore.acquire().await.ok();
-                    // Paced once the request holds its slot, so it leaves
-                    // at the time the pacer gave it, not after a queue.
-                    let pace = inner.pacer.reserve(method.as_str(), info.resource_path());
-                    if !pace.is_zero() {
-                        tracing::debug!(method = %method, path = %info.path, wait_ms = pace.as_millis() as u64, "pacing under service limits");
-                        inner.sleeper.sleep(pace).await;
-                    }
+                    let permit = pacing::paced_slot(&inner.pacer, &inner.semaphore, inner.sleeper.as_ref(), method.as_str(), &info).await;
                     inner.counters.sent(method);
                     let sent_at = Instant::now();
                     let outcome = self.send_once(method, &url, body, &header_map, &token).await;

@@ -95,6 +95,26 @@ impl Window {
             self.sent.pop_front();
         }
     }
+
+    /// Forgets one send time `at` handed out earlier (the latest such).
+    /// Fewer sends never make a window fuller, so the times handed out
+    /// since stay valid.
+    fn forget(&mut self, at: SystemTime) {
+        if let Some(i) = self.sent.iter().rposition(|t| *t == at) {
+            self.sent.remove(i);
+        }
+    }
+}
+
+/// A send time handed out by [`Pacer::reserve_slot`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    /// When the request may leave.
+    pub at: SystemTime,
+    /// How long from the reservation until then.
+    pub wait: Duration,
+    write: bool,
+    intune: bool,
 }
 
 /// The pacer shared by all clones of a client.
@@ -140,20 +160,22 @@ impl Pacer {
     /// before sending it. `resource_path` is the path below the API version.
     /// `$batch` calls are not paced here: their items are, one by one.
     pub fn reserve(&self, method: &str, resource_path: &str) -> Duration {
+        self.reserve_slot(method, resource_path).map_or(Duration::ZERO, |r| r.wait)
+    }
+
+    /// Like [`Pacer::reserve`], returning the send time handed out (`None`
+    /// when no limit applies), so a request that could not leave on time
+    /// can give it back ([`Pacer::late`], [`Pacer::cancel`]).
+    pub fn reserve_slot(&self, method: &str, resource_path: &str) -> Option<Reservation> {
         let write = !matches!(method, "GET" | "HEAD" | "OPTIONS");
         let lower = resource_path.to_ascii_lowercase();
         if lower == "/$batch" {
-            return Duration::ZERO;
+            return None;
         }
         let intune = lower == "/devicemanagement" || lower.starts_with("/devicemanagement/");
-        let windows: Vec<&Mutex<Window>> = match (intune, write) {
-            (true, true) => self.intune_writes.iter().collect(),
-            (true, false) => self.intune_reads.iter().collect(),
-            (false, true) => self.directory_writes.iter().collect(),
-            (false, false) => Vec::new(),
-        };
+        let windows = self.windows(intune, write);
         if windows.is_empty() {
-            return Duration::ZERO;
+            return None;
         }
         let now = self.clock.now();
         // Always locked in the same order; one send time for every window
@@ -163,7 +185,68 @@ impl Pacer {
         for w in &mut guards {
             w.record(at);
         }
-        at.duration_since(now).unwrap_or(Duration::ZERO).min(Duration::from_secs(86_400))
+        let wait = at.duration_since(now).unwrap_or(Duration::ZERO).min(Duration::from_secs(86_400));
+        Some(Reservation { at, wait, write, intune })
+    }
+
+    fn windows(&self, intune: bool, write: bool) -> Vec<&Mutex<Window>> {
+        match (intune, write) {
+            (true, true) => self.intune_writes.iter().collect(),
+            (true, false) => self.intune_reads.iter().collect(),
+            (false, true) => self.directory_writes.iter().collect(),
+            (false, false) => Vec::new(),
+        }
+    }
+
+    /// Whether a request reserved for `r.at` would now leave so late that
+    /// the margin no longer covers it (it waited for a concurrency slot
+    /// after its pacing wait): it should [`Pacer::cancel`] and reserve
+    /// again, or a window could hold more than its count. Never late with
+    /// a zero margin (no tolerance was asked for).
+    pub fn late(&self, r: &Reservation) -> bool {
+        let tolerance = self.margin / 2;
+        !tolerance.is_zero() && self.clock.now().duration_since(r.at).is_ok_and(|late| late > tolerance)
+    }
+
+    /// Gives a reserved send time back (the request did not leave at it).
+    pub fn cancel(&self, r: &Reservation) {
+        for w in self.windows(r.intune, r.write) {
+            locked(w).forget(r.at);
+        }
+    }
+}
+
+/// Waits for the pacer *without* holding a concurrency slot, then takes
+/// one: a request waiting out a service limit never keeps other requests
+/// (reads, other services) from going. A request that got its slot so late
+/// that the pacing margin no longer covers it gives its send time back and
+/// reserves again, so what the window counts is when requests really leave.
+pub(crate) async fn paced_slot<'a>(
+    pacer: &Pacer,
+    semaphore: &'a tokio::sync::Semaphore,
+    sleeper: &dyn super::retry::Sleeper,
+    method: &str,
+    info: &super::error::RequestInfo,
+) -> Option<tokio::sync::SemaphorePermit<'a>> {
+    let mut reservation = pacer.reserve_slot(method, info.resource_path());
+    loop {
+        if let Some(wait) = reservation.as_ref().map(|r| r.wait).filter(|w| !w.is_zero()) {
+            tracing::debug!(method, path = %info.path, wait_ms = wait.as_millis() as u64, "pacing under service limits");
+            sleeper.sleep(wait).await;
+        }
+        let permit = semaphore.acquire().await.ok();
+        match &reservation {
+            Some(r) if pacer.late(r) => {
+                pacer.cancel(r);
+                let again = pacer.reserve_slot(method, info.resource_path());
+                if again.as_ref().is_none_or(|r| r.wait.is_zero()) {
+                    return permit;
+                }
+                drop(permit);
+                reservation = again;
+            }
+            _ => return permit,
+        }
     }
 }
 
@@ -171,6 +254,41 @@ impl Pacer {
 mod tests {
     use super::*;
     use crate::graph::retry::ManualClock;
+
+    #[test]
+    fn a_send_time_given_back_frees_its_place_in_the_window() {
+        let t0 = SystemTime::UNIX_EPOCH;
+        let clock = Arc::new(ManualClock::new(t0));
+        let cfg = PacingConfig { intune_writes: Some(Rate { count: 2, per: Duration::from_secs(20) }), margin: Duration::from_millis(200), ..PacingConfig::default() };
+        let p = Pacer::new(&cfg, clock.clone());
+        let a = p.reserve_slot("POST", "/deviceManagement/x").unwrap();
+        assert_eq!(a.wait, Duration::ZERO);
+        clock.advance(Duration::from_secs(5));
+        let b = p.reserve_slot("POST", "/deviceManagement/x").unwrap();
+        assert_eq!(b.wait, Duration::ZERO);
+        let c = p.reserve_slot("POST", "/deviceManagement/x").unwrap();
+        assert_eq!(c.at, t0 + Duration::from_millis(20_200), "20 s + margin after a");
+        assert!(!p.late(&b), "on time");
+        // b could not leave for 100 ms (half the margin): still on time.
+        clock.advance(Duration::from_millis(100));
+        assert!(!p.late(&b));
+        clock.advance(Duration::from_millis(50));
+        assert!(p.late(&b), "150 ms late is more than half the 200 ms margin");
+        p.cancel(&b);
+        // With b's time given back, d may go with c at 20.2 s (a, at 0, is
+        // outside that window); had b kept its place, d would wait until
+        // 20.2 s after b (25.2 s).
+        let d = p.reserve_slot("POST", "/deviceManagement/x").unwrap();
+        assert_eq!(d.at, t0 + Duration::from_millis(20_200));
+        // Reads outside Intune and $batch calls reserve nothing.
+        assert!(p.reserve_slot("GET", "/users").is_none());
+        assert!(p.reserve_slot("POST", "/$batch").is_none());
+        // Without a margin nothing is ever late.
+        let strict = Pacer::new(&PacingConfig { margin: Duration::ZERO, ..cfg }, clock.clone());
+        let e = strict.reserve_slot("POST", "/deviceManagement/x").unwrap();
+        clock.advance(Duration::from_secs(60));
+        assert!(!strict.late(&e));
+    }
 
     #[test]
     fn intune_writes_beyond_the_burst_wait() {
