@@ -95,6 +95,7 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
     if !pim && !observed.unreadable.contains_key(&Kind::RoleAssignment) {
         pim_unavailable(&mut observed, desired, ledger);
     }
+    crate::ca_unmodelled::refuse(&mut observed, desired, ledger);
     Ok(observed)
 }
 
