@@ -3,6 +3,7 @@
 //! [`DesiredState`] with source locations, and the JSON Schema editors use.
 
 pub mod address;
+pub mod built_in_roles;
 pub mod datetime;
 pub mod diagnostic;
 pub mod env_names;

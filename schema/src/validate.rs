@@ -11,7 +11,6 @@ use petgraph::graph::DiGraph;
 use crate::address::{Address, Kind};
 use crate::diagnostic::{Diagnostic, Diagnostics, Location, Origin};
 use crate::kinds::conditional_access::{BUILT_IN_CONTROLS, SPECIAL_USERS};
-use crate::kinds::role_assignment::role_template_id;
 use crate::kinds::{autopilot_profile, update_ring, Assignments, Rollout};
 use crate::load::path_text;
 use crate::path;
@@ -696,7 +695,7 @@ fn check_role_assignments(cx: &mut Ctx) {
                 );
             }
         }
-        if role_template_id(&r.role).is_none() {
+        if !crate::kinds::role_assignment::is_known_role(&r.role) {
             let names = crate::kinds::role_assignment::BUILT_IN_ROLES
                 .iter()
                 .map(|(n, _)| *n);
@@ -705,7 +704,7 @@ fn check_role_assignments(cx: &mut Ctx) {
                 &d.origin,
                 &path!["role_assignment", key, "role"],
                 format!(
-                    "role_assignment.{key}: `{}` is not a built-in directory role tenantctl knows",
+                    "role_assignment.{key}: `{}` is not a built-in directory role tenantctl knows, nor a role definition id (GUID)",
                     r.role
                 ),
             );
@@ -1172,10 +1171,10 @@ fn check_conditional_access(cx: &mut Ctx) {
                 &p.users.exclude_roles
             };
             for (i, r) in list.iter().enumerate() {
-                if role_template_id(r).is_none() {
+                if !crate::kinds::role_assignment::is_known_role(r) {
                     let mut at = base(field).to_vec();
                     at.push(Seg::Index(i));
-                    cx.error("unknown-role", &d.origin, &at, format!("conditional_access.{key}: `{r}` is not a built-in directory role tenantctl knows"));
+                    cx.error("unknown-role", &d.origin, &at, format!("conditional_access.{key}: `{r}` is not a built-in directory role tenantctl knows, nor a role definition id (GUID)"));
                 }
             }
         }
@@ -1612,7 +1611,8 @@ fn check_role_assignment_duplicates(cx: &mut Ctx) {
         let eligible = r.assignment == crate::kinds::role_assignment::AssignmentType::Eligible;
         let id = (
             principal.clone(),
-            r.role.as_str(),
+            // A role named and the same role given by its template id clash.
+            crate::kinds::role_assignment::role_template_id(&r.role).unwrap_or(r.role.as_str()),
             r.directory_scope_id.as_str(),
             eligible,
         );
