@@ -468,11 +468,7 @@ pub fn permission_for(method: &str, resource_path: &str) -> Option<String> {
     // Creating a role-assignable group, or changing its members or owners,
     // also needs RoleManagement.ReadWrite.Directory (Graph "Create group",
     // example 3), which the table does not say.
-    let group_write = match (method, segs.as_slice()) {
-        ("POST", ["groups"]) => true,
-        ("POST" | "DELETE", ["groups", _, "members" | "owners", ..]) => true,
-        _ => false,
-    };
+    let group_write = matches!((method, segs.as_slice()), ("POST", ["groups"]) | ("POST" | "DELETE", ["groups", _, "members" | "owners", ..]));
     if group_write && !text.is_empty() {
         text = format!("{text} (and RoleManagement.ReadWrite.Directory for a role-assignable group)");
     }
