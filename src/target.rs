@@ -114,6 +114,12 @@ pub fn merged<'a>(
     }
 }
 
+/// `TENANTCTL_SANDBOX=1` (or `true`): use the embedded sandbox although
+/// `[tenant]` is declared, when no credentials are configured.
+fn sandbox_opted_in(get: &dyn Fn(&str) -> Option<String>) -> bool {
+    get("TENANTCTL_SANDBOX").is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+}
+
 /// Decides the target from `[tenant]`, `--graph-url` and the environment
 /// (through `env`, so tests need not touch the process environment).
 /// Declared and environment values are merged before deciding; credentials
@@ -192,7 +198,17 @@ pub fn select(
         );
     }
     let why = match tenant {
-        Some(t) => format!("no credentials for tenant {} are configured (AZURE_CLIENT_ID or [tenant] client_id, with AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE)", t.primary_domain),
+        // A declared tenant without any credentials is a CI run whose
+        // secrets were not injected as often as a laptop trying the
+        // example: planning green against an empty sandbox would hide the
+        // first, so the sandbox needs the explicit TENANTCTL_SANDBOX=1
+        // (which the repository's .cargo/config.toml sets for `cargo run`).
+        Some(t) if !sandbox_opted_in(&get) => anyhow::bail!(
+            "[tenant] declares {} but no credentials are configured: missing AZURE_CLIENT_ID (or [tenant] client_id) and one of {} (or TENANTCTL_ACCESS_TOKEN, or a managed identity). Set them, or set TENANTCTL_SANDBOX=1 to plan against the embedded sandbox instead",
+            t.primary_domain,
+            SECRETS.join(", ")
+        ),
+        Some(t) => format!("no credentials for tenant {} are configured and TENANTCTL_SANDBOX is set", t.primary_domain),
         None => "no [tenant] and no credentials are configured".to_string(),
     };
     Ok(Selection::Sandbox { why })
@@ -334,15 +350,23 @@ mod tests {
     }
 
     #[test]
-    fn no_credentials_at_all_is_the_sandbox_and_says_why() {
+    fn no_credentials_at_all_is_the_sandbox_only_when_opted_in_and_says_why() {
         let t = tenant("primary_domain = \"contoso.onmicrosoft.com\"");
-        match select(Some(&t), None, &env_of(&[])).unwrap() {
+        match select(Some(&t), None, &env_of(&[("TENANTCTL_SANDBOX", "1")])).unwrap() {
             Selection::Sandbox { why } => assert!(
                 why.contains("no credentials for tenant contoso.onmicrosoft.com"),
                 "{why}"
             ),
             other => panic!("{other:?}"),
         }
+        // Declared [tenant], no credentials, no opt-in: an error naming
+        // what is missing, never the sandbox.
+        let e = select(Some(&t), None, &env_of(&[])).unwrap_err().to_string();
+        assert!(e.contains("contoso.onmicrosoft.com") && e.contains("AZURE_CLIENT_ID") && e.contains("AZURE_CLIENT_SECRET") && e.contains("TENANTCTL_SANDBOX"), "{e}");
+        let e = select(Some(&t), None, &env_of(&[("TENANTCTL_SANDBOX", "0")])).unwrap_err().to_string();
+        assert!(e.contains("TENANTCTL_SANDBOX"), "{e}");
+        // No [tenant] and no credentials: the sandbox, as before.
+        assert!(matches!(select(None, None, &env_of(&[])).unwrap(), Selection::Sandbox { .. }));
     }
 
     #[test]

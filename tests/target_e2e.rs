@@ -71,6 +71,7 @@ fn bare(cwd: &Path) -> std::process::Command {
         "AZURE_CLIENT_CERTIFICATE_PATH",
         "AZURE_FEDERATED_TOKEN_FILE",
         "AZURE_AUTHORITY_HOST",
+        "TENANTCTL_SANDBOX",
     ] {
         c.env_remove(v);
     }
@@ -151,6 +152,33 @@ fn incomplete_credentials_fail_naming_what_is_missing() {
     );
 }
 
+/// Defect 3: `[tenant]` declared with no credentials at all (a CI run
+/// whose secrets were not injected) fails naming what is missing; the
+/// embedded sandbox needs the explicit TENANTCTL_SANDBOX=1.
+#[test]
+fn declared_tenant_without_any_credentials_fails_unless_the_sandbox_is_asked_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = desired(tmp.path(), "");
+    let o = bare(tmp.path())
+        .args(["plan", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}\n{}", text(&o.stdout), text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("contoso.onmicrosoft.com") && err.contains("AZURE_CLIENT_ID") && err.contains("AZURE_CLIENT_SECRET") && err.contains("TENANTCTL_SANDBOX"),
+        "{err}"
+    );
+    assert!(!tmp.path().join(".tenantctl/sandbox.db").exists(), "fell back to the embedded sandbox");
+    let o = bare(tmp.path())
+        .env("TENANTCTL_SANDBOX", "1")
+        .args(["plan", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}\n{}", text(&o.stdout), text(&o.stderr));
+    assert!(text(&o.stderr).contains("embedded sandbox"), "{}", text(&o.stderr));
+}
+
 /// Defect 4: AZURE_AUTHORITY_HOST moves only the login host; a US
 /// Government tenant still asks for a graph.microsoft.us token.
 #[test]
@@ -214,6 +242,7 @@ fn export_from_a_directory_reads_the_sandbox_beside_it() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = desired(tmp.path(), "");
     let o = bare(tmp.path())
+        .env("TENANTCTL_SANDBOX", "1")
         .args(["apply", "--auto-approve", dir.to_str().unwrap()])
         .output()
         .unwrap();
@@ -225,6 +254,7 @@ fn export_from_a_directory_reads_the_sandbox_beside_it() {
     );
     let out = tmp.path().join("exported");
     let o = bare(tmp.path())
+        .env("TENANTCTL_SANDBOX", "1")
         .args([
             "export",
             "--from",

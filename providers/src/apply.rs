@@ -530,21 +530,25 @@ impl GraphExecutor {
             if scheduled {
                 return self.pim_request(&api, path, body, PimDone::Removed, calls).await;
             }
-            match api.execute(GraphRequest::new(Method::DELETE, format!("{base}/{id}"))).await {
+            let refused = match api.execute(GraphRequest::new(Method::DELETE, format!("{base}/{id}"))).await {
                 Ok(resp) => {
                     calls.note(&resp);
                     return Ok(());
                 }
-                Err(e) if e.is_not_found() => {}
+                Err(e) if e.is_not_found() => None,
+                // Graph may answer 400 (Request_BadRequest, invalid object
+                // identifier) rather than 404 for a schedule's id there.
+                Err(e @ GraphError::InvalidRequest { status: 400, .. }) => Some(e),
                 Err(e) => return Err(fail(e)),
-            }
+            };
             // Not in /roleAssignments: an active schedule not yet mirrored
             // there (the live object was read under the schedule's id) is
             // removed through PIM; only if no schedule holds it either is it
-            // gone. A 404 alone never counts as removed.
+            // gone. A 404 alone never counts as removed; a 400 with no
+            // schedule behind it is the error it was.
             return match self.live_schedule(&api, path, &body).await? {
                 Some(_) => self.pim_request(&api, path, body, PimDone::Removed, calls).await,
-                None => Ok(()),
+                None => refused.map_or(Ok(()), |e| Err(fail(e))),
             };
         }
         if kind == Kind::AutopilotProfile {

@@ -664,6 +664,10 @@ fn split_table<T: serde::Serialize>(file: &str, name: &str, items: &BTreeMap<Str
 
 fn conditional_access(o: &LiveObject, keys: &Keys) -> Result<ConditionalAccess, String> {
     let p = &o.props;
+    let unmodelled = crate::ca_unmodelled::of(p);
+    if !unmodelled.is_empty() {
+        return Err(crate::ca_unmodelled::reason(&unmodelled));
+    }
     let list = |path: &str| -> Vec<Value> { Value::Object(p.clone().into_iter().collect()).pointer(path).and_then(Value::as_array).cloned().unwrap_or_default() };
     let strings = |path: &str| -> Vec<String> { list(path).iter().filter_map(Value::as_str).map(str::to_string).collect() };
     let principals = |path: &str, allowed: &[Kind]| -> Result<Vec<String>, String> {

@@ -4,6 +4,7 @@
 //! change; the engine does.
 pub mod graph;
 pub mod apply;
+pub mod ca_unmodelled;
 pub mod delta;
 pub mod export;
 pub mod kinds;

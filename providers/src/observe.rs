@@ -101,6 +101,7 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
         pim_unavailable(&mut observed, desired, ledger);
     }
     crate::membership::read_live(client, desired, ledger, &mut observed).await?;
+    crate::ca_unmodelled::refuse(&mut observed, desired, ledger);
     Ok(observed)
 }
 

@@ -12,6 +12,20 @@ fn bad(msg: impl Into<String>) -> GraphError {
     GraphError::new(400, "BadRequest", msg)
 }
 
+/// Entra's answer to a policy its validation refuses (it names no field).
+fn malformed() -> GraphError {
+    bad("1037: The server could not process the request because it is malformed or incorrect.")
+}
+
+/// Whether any of `keys` of `v` is set: a non-empty list or a non-null value.
+fn any_set(v: &Value, keys: &[&str]) -> bool {
+    keys.iter().any(|k| match v.get(*k) {
+        None | Some(Value::Null) => false,
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(_) => true,
+    })
+}
+
 fn validate(body: &Map<String, Value>, creating: bool) -> Result<(), GraphError> {
     if creating && body.get("displayName").and_then(Value::as_str).is_none_or(|s| s.trim().is_empty()) {
         return Err(bad("The policy displayName is required."));
@@ -27,6 +41,30 @@ fn validate(body: &Map<String, Value>, creating: bool) -> Result<(), GraphError>
         let c = body.get("conditions").ok_or_else(|| bad("The policy conditions are required."))?;
         if c.get("users").is_none() || c.get("applications").is_none() {
             return Err(bad("The policy conditions must include users and applications."));
+        }
+    }
+    // What Entra's policy validation refuses, with its generic answer: a
+    // policy that targets no application, or no user, group or role, or
+    // that neither grants nor controls a session.
+    if let Some(c) = body.get("conditions").filter(|c| !c.is_null()) {
+        if let Some(apps) = c.get("applications") {
+            if !any_set(apps, &["includeApplications", "includeUserActions", "includeAuthenticationContextClassReferences", "applicationFilter"]) {
+                return Err(malformed());
+            }
+        }
+        if let Some(users) = c.get("users") {
+            if !any_set(users, &["includeUsers", "includeGroups", "includeRoles", "includeGuestsOrExternalUsers"]) {
+                return Err(malformed());
+            }
+        }
+    }
+    let grant = body.get("grantControls");
+    let session = body.get("sessionControls");
+    if creating || (grant.is_some() && session.is_some()) {
+        let grants = grant.is_some_and(|g| any_set(g, &["builtInControls", "authenticationStrength", "termsOfUse", "customAuthenticationFactors"]));
+        let sessions = session.is_some_and(|s| s.as_object().is_some_and(|m| m.iter().any(|(k, v)| !k.starts_with('@') && !v.is_null() && v != &Value::Bool(false))));
+        if !grants && !sessions {
+            return Err(malformed());
         }
     }
     if let Some(op) = body.get("grantControls").and_then(|g| g.get("operator")) {

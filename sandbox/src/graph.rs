@@ -311,6 +311,7 @@ pub fn check_directory_query(spec: &Spec, ctx: &Ctx, q: &Query) -> Result<(), Gr
 
 /// GET on a collection: filter, order, page, select, expand.
 pub fn list(t: &Tenant, ctx: &Ctx, spec: &Spec, q: &Query) -> Result<GResp, GraphError> {
+    crate::query_props::check(spec.coll, q, matches!(ctx.version, Version::Beta))?;
     check_directory_query(spec, ctx, q)?;
     let size = page_size(spec, q)?;
     let cursor = q.skiptoken.as_deref().map(odata::decode_cursor).transpose()?;

@@ -99,6 +99,9 @@ pub fn create_group(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body: Map<String
         }
     }
     validate(&body, None)?;
+    if assignable(&body) {
+        role_management(ctx)?;
+    }
     let members = binds(&body, "members@odata.bind")?;
     let owners = binds(&body, "owners@odata.bind")?;
     if members.len() + owners.len() > 20 {
@@ -206,8 +209,26 @@ pub fn expand(t: &Tenant, ctx: &Ctx, spec: &Spec, id: &str, rec: &Record, e: &Ex
     }
 }
 
+/// Whether a group is role-assignable.
+fn assignable(data: &Map<String, Value>) -> bool {
+    data.get("isAssignableToRole").and_then(Value::as_bool) == Some(true)
+}
+
+/// Creating a role-assignable group, or changing its members or owners,
+/// also needs RoleManagement.ReadWrite.Directory (Graph "Create group",
+/// example 3; "Add members"): without it Graph answers 403.
+fn role_management(ctx: &Ctx) -> Result<(), GraphError> {
+    if ctx.granted.iter().any(|p| p.eq_ignore_ascii_case("RoleManagement.ReadWrite.Directory")) {
+        return Ok(());
+    }
+    Err(GraphError::new(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."))
+}
+
 pub fn group_sub(t: &mut Tenant, ctx: &Ctx, spec: &Spec, req: &GReq, id: &str, rest: &[&str], q: &Query) -> Result<GResp, GraphError> {
     let dynamic = t.get(spec.coll, id).is_some_and(|r| is_dynamic(&r.data));
+    if matches!(req.method.as_str(), "POST" | "DELETE") && t.get(spec.coll, id).is_some_and(|r| assignable(&r.data)) {
+        role_management(ctx)?;
+    }
     match (req.method.as_str(), rest) {
         ("GET", [rel @ (MEMBERS | OWNERS)]) => {
             graph::check_directory_query(spec, ctx, q)?;

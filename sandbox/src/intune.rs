@@ -396,10 +396,15 @@ pub fn sub(t: &mut Tenant, ctx: &Ctx, spec: &Spec, req: &GReq, id: &str, rest: &
             });
             Ok(GResp::empty(204))
         }
-        ("GET", ["scheduledActionsForRule"]) if spec.coll == "deviceCompliancePolicies" => {
-            let with = q.has_expand("scheduledActionConfigurations").is_some();
-            graph::list_values(ctx, &format!("{}('{id}')/scheduledActionsForRule", spec.context), &format!("{base}/scheduledActionsForRule"), as_maps(rules_view(&rec, with)), q, INTUNE_PAGE, INTUNE_MAX)
-        }
+        // Intune has no route for listing the rules (documented, but
+        // answered 400 "No method match route template": microsoftgraph/
+        // microsoft-graph-docs#4104, #16701, #19571); only
+        // `?$expand=scheduledActionsForRule` on the policy reads them.
+        ("GET", ["scheduledActionsForRule"]) if spec.coll == "deviceCompliancePolicies" => Err(GraphError::new(
+            400,
+            "No method match route template",
+            format!("No OData route exists that match template ~/singleton/navigation/key/navigation with http verb GET for request /StatelessDeviceConfigurationFEService/deviceManagement/deviceCompliancePolicies('{id}')/scheduledActionsForRule."),
+        )),
         ("GET", ["settings"]) if spec.coll == "configurationPolicies" => {
             let settings = rec.nav.get("settings").and_then(Value::as_array).cloned().unwrap_or_default();
             graph::list_values(ctx, &format!("{}('{id}')/settings", spec.context), &format!("{base}/settings"), as_maps(settings), q, INTUNE_PAGE, INTUNE_MAX)

@@ -34,6 +34,7 @@ pub mod odata;
 pub mod oma;
 pub mod permissions;
 pub mod pim;
+pub mod query_props;
 pub mod resources;
 pub mod roles;
 pub mod seed;

@@ -24,6 +24,10 @@ pub static BUILTIN_ROLES: &[(&str, &str)] = &[
     ("Exchange Administrator", "29232cdf-9323-42fd-ade2-1d097af3e4de"),
     ("Application Administrator", "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3"),
     ("Authentication Administrator", "c4e39bd9-1100-46d3-8c65-fb160da0071f"),
+    // Two of the roles tenantctl knew only by id before it had the full
+    // table: export must name them.
+    ("Password Administrator", "966707d0-3269-4727-9be2-8c3a10f19b9d"),
+    ("Teams Reader", "1076ac91-f3d9-41a7-a339-dcdf5f480acc"),
 ];
 
 /// Makes sure every built-in role definition exists.

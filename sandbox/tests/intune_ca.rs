@@ -119,6 +119,10 @@ async fn compliance_policies_need_one_block_action() {
 
     let plain = env.get(&format!("{path}/{id}")).await;
     assert!(plain.body.get("scheduledActionsForRule").is_none());
+    // Intune has no route listing the rules; only $expand reads them.
+    let listed = env.get(&format!("{path}/{id}/scheduledActionsForRule")).await;
+    assert_graph_error(&listed, 400, "No method match route template");
+    assert!(listed.msg().contains("No OData route exists"), "{}", listed.body);
     let shallow = env.get(&format!("{path}/{id}?$expand=scheduledActionsForRule")).await;
     assert!(shallow.body["scheduledActionsForRule"][0].get("scheduledActionConfigurations").is_none());
     let deep = env.get(&format!("{path}/{id}?$expand=scheduledActionsForRule($expand=scheduledActionConfigurations)")).await;

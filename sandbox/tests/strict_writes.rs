@@ -75,6 +75,9 @@ fn autopilot() -> Value {
     json!({"@odata.type": "#microsoft.graph.azureADWindowsAutopilotDeploymentProfile", "displayName": "Autopilot", "deviceNameTemplate": "MW-%RAND:8%"})
 }
 
+/// Entra's answer to a conditional access policy its validation refuses.
+const MALFORMED: &str = "1037: The server could not process the request because it is malformed or incorrect.";
+
 fn ca() -> Value {
     json!({"displayName": "Require MFA", "state": "enabledForReportingButNotEnforced",
         "conditions": {"clientAppTypes": ["all"], "applications": {"includeApplications": ["All"]}, "users": {"includeUsers": ["All"]}},
@@ -131,6 +134,7 @@ async fn the_sandbox_refuses_what_graph_refuses() {
     let cp = made(env.post(CP, compliance()).await);
     let ap = made(env.post(AP, autopilot()).await);
     let ca_id = made(env.post(CA, ca()).await);
+    let admins = made(env.post("/v1.0/groups", merge(group("role-admins"), json!({"isAssignableToRole": true}))).await);
     // A deleted user and a deleted Microsoft 365 group (security groups are
     // deleted permanently), for the deleted-items permissions.
     let gone = env.create_user("table-deleted").await["id"]
@@ -195,6 +199,11 @@ async fn the_sandbox_refuses_what_graph_refuses() {
         case("compliance: createdDateTime is read-only", "POST", CP, merge(compliance(), json!({"createdDateTime": "2020-01-01T00:00:00Z"})), MVF, "The property 'createdDateTime' is read-only"),
         case("conditional access patch: createdDateTime is read-only", "PATCH", format!("{CA}/{ca_id}"), json!({"createdDateTime": "2020-01-01T00:00:00Z"}), "BadRequest", "The property 'createdDateTime' is read-only"),
         // Enum values outside the enum.
+        case("conditional access: no application", "POST", CA, merge(ca(), json!({"conditions": {"clientAppTypes": ["all"], "applications": {"includeApplications": []}, "users": {"includeUsers": ["All"]}}})), "BadRequest", MALFORMED),
+        case("conditional access: no user, group or role", "POST", CA, merge(ca(), json!({"conditions": {"clientAppTypes": ["all"], "applications": {"includeApplications": ["All"]}, "users": {"includeUsers": [], "excludeUsers": ["GuestsOrExternalUsers"]}}})), "BadRequest", MALFORMED),
+        case("conditional access: neither grant nor session controls", "POST", CA, merge(ca(), json!({"grantControls": null, "sessionControls": null})), "BadRequest", MALFORMED),
+        case("conditional access: grant controls that grant nothing", "POST", CA, merge(ca(), json!({"grantControls": {"operator": "OR", "builtInControls": []}})), "BadRequest", MALFORMED),
+        case("conditional access patch: no application", "PATCH", format!("{CA}/{ca_id}"), json!({"conditions": {"applications": {"includeApplications": []}, "users": {"includeUsers": ["All"]}}}), "BadRequest", MALFORMED),
         case("conditional access: state", "POST", CA, merge(ca(), json!({"state": "on"})), "BadRequest", convert("on", "microsoft.graph.conditionalAccessPolicyState")),
         case("conditional access: client app type", "POST", CA, merge(ca(), json!({"conditions": {"clientAppTypes": ["everything"], "applications": {"includeApplications": ["All"]}, "users": {"includeUsers": ["All"]}}})), "BadRequest", convert("everything", "microsoft.graph.conditionalAccessClientApp")),
         case("conditional access: grant control", "POST", CA, merge(ca(), json!({"grantControls": {"operator": "OR", "builtInControls": ["sms"]}})), "BadRequest", convert("sms", "microsoft.graph.conditionalAccessGrantControl")),
@@ -254,6 +263,8 @@ async fn the_sandbox_refuses_what_graph_refuses() {
         denied("conditional access reads need Policy.Read.All", "GET", CA.into(), None, &["Policy.Read.All"], "AccessDenied", "required scopes are missing in the token"),
         denied("groups need Group.ReadWrite.All", "POST", "/v1.0/groups".into(), Some(group("g-denied")), &["Group.ReadWrite.All"], "Authorization_RequestDenied", INSUFFICIENT),
         denied("group members need Group.ReadWrite.All", "POST", format!("/v1.0/groups/{gid}/members/$ref"), Some(json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{uid}")})), &["Group.ReadWrite.All"], "Authorization_RequestDenied", INSUFFICIENT),
+        denied("a role-assignable group needs RoleManagement.ReadWrite.Directory", "POST", "/v1.0/groups".into(), Some(merge(group("g-role"), json!({"isAssignableToRole": true}))), &["RoleManagement.ReadWrite.Directory"], "Authorization_RequestDenied", INSUFFICIENT),
+        denied("a role-assignable group's members need RoleManagement.ReadWrite.Directory", "POST", format!("/v1.0/groups/{admins}/members/$ref"), Some(json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{uid}")})), &["RoleManagement.ReadWrite.Directory"], "Authorization_RequestDenied", INSUFFICIENT),
         denied("PIM needs RoleManagement.ReadWrite.Directory", "POST", ELIG.into(), Some(elig(&uid, json!({}))), &["RoleManagement.ReadWrite.Directory"], "Authorization_RequestDenied", INSUFFICIENT),
         denied("Intune names the scopes it wants", "POST", DC.into(), Some(general()), &["DeviceManagementConfiguration.ReadWrite.All"], "Forbidden", "DeviceManagementConfiguration.ReadWrite.All"),
         denied("Autopilot needs DeviceManagementServiceConfig", "GET", format!("{AP}/{ap}/assignments"), None, &["DeviceManagementServiceConfig.ReadWrite.All"], "Forbidden", "DeviceManagementServiceConfig.ReadWrite.All"),

@@ -465,6 +465,13 @@ pub fn permission_for(method: &str, resource_path: &str) -> Option<String> {
     if !rule.all_of.is_empty() {
         text = format!("{text} together with {}", rule.all_of.join(" and "));
     }
+    // Creating a role-assignable group, or changing its members or owners,
+    // also needs RoleManagement.ReadWrite.Directory (Graph "Create group",
+    // example 3), which the table does not say.
+    let group_write = matches!((method, segs.as_slice()), ("POST", ["groups"]) | ("POST" | "DELETE", ["groups", _, "members" | "owners", ..]));
+    if group_write && !text.is_empty() {
+        text = format!("{text} (and RoleManagement.ReadWrite.Directory for a role-assignable group)");
+    }
     (!text.is_empty()).then_some(text)
 }
 
@@ -487,8 +494,9 @@ mod tests {
     #[test]
     fn permissions_come_from_the_generated_table() {
         assert_eq!(permission_for("GET", "/directoryObjects/abc").as_deref(), Some("Directory.Read.All"));
-        assert_eq!(permission_for("POST", "/groups").as_deref(), Some("Group.ReadWrite.All"));
-        assert_eq!(permission_for("POST", "/groups/g/members/$ref").as_deref(), Some("Group.ReadWrite.All"));
+        assert_eq!(permission_for("POST", "/groups").as_deref(), Some("Group.ReadWrite.All (and RoleManagement.ReadWrite.Directory for a role-assignable group)"));
+        assert_eq!(permission_for("POST", "/groups/g/members/$ref").as_deref(), Some("Group.ReadWrite.All (and RoleManagement.ReadWrite.Directory for a role-assignable group)"));
+        assert_eq!(permission_for("PATCH", "/groups/g").as_deref(), Some("Group.ReadWrite.All"));
         assert_eq!(
             permission_for("POST", "/identity/conditionalAccess/policies").as_deref(),
             Some("Policy.ReadWrite.ConditionalAccess together with Application.Read.All and Policy.Read.All")

@@ -35,7 +35,7 @@ pub fn desired(key: &str, c: &ConditionalAccess, state: &DesiredState) -> Desire
         )
     };
     let groups = |list: &Vec<String>| Value::Array(list.iter().map(|g| ref_to(state, g, &[Kind::Group])).collect());
-    let roles = |list: &Vec<String>| Value::Array(list.iter().map(|r| json!(r)).collect());
+    let roles = |list: &Vec<String>| Value::Array(list.iter().map(|r| json!(super::role_assignment::desired_role(r))).collect());
     let mut p = Props::new();
     p.insert("displayName".into(), json!(c.display_name));
     p.insert("state".into(), serde_json::to_value(c.state).unwrap_or(Value::Null));
@@ -138,6 +138,7 @@ pub fn normalize(raw: &Value) -> LiveObject {
         }),
     );
     p.insert("sessionControls".into(), raw.get("sessionControls").cloned().unwrap_or(Value::Null));
+    p.insert(crate::ca_unmodelled::KEY.into(), json!(crate::ca_unmodelled::fields(raw)));
     LiveObject {
         kind: Kind::ConditionalAccess,
         id: str_field(raw, "id").to_string(),

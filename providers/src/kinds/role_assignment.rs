@@ -18,6 +18,17 @@ pub fn role_name(id: &str) -> String {
     BUILT_IN_ROLES.iter().find(|(_, i)| i.eq_ignore_ascii_case(id)).map(|(n, _)| n.to_string()).unwrap_or_else(|| id.to_string())
 }
 
+/// A declared role as live objects show it: a built-in role's name (also
+/// when declared by its template id), else the role definition id in
+/// lower case, as Graph writes ids.
+pub fn desired_role(role: &str) -> String {
+    if schema::kinds::role_assignment::is_role_id(role) {
+        role_name(&role.to_ascii_lowercase())
+    } else {
+        role.to_string()
+    }
+}
+
 fn kind_word(t: AssignmentType) -> &'static str {
     match t {
         AssignmentType::Active => "active",
@@ -49,14 +60,16 @@ pub fn desired(key: &str, r: &RoleAssignment, state: &DesiredState) -> DesiredRe
     let principal_address = engine::model::as_reference(&principal).unwrap_or_default().to_string();
     let mut p = Props::new();
     p.insert("principal".into(), principal);
-    p.insert("role".into(), json!(r.role));
+    // A role given by id is compared, and shown, by name when built in.
+    let role = desired_role(&r.role);
+    p.insert("role".into(), json!(role));
     p.insert("directoryScopeId".into(), json!(r.directory_scope_id));
     p.insert("assignment".into(), json!(kind_word(r.assignment)));
     p.insert(
         "endDateTime".into(),
         r.expires.map(|e| json!(e.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))).unwrap_or(Value::Null),
     );
-    let role_id = role_template_id(&r.role).unwrap_or(&r.role).to_string();
+    let role_id = role_template_id(&role).unwrap_or(&role).to_string();
     let mut res = resource(
         Address::new(Kind::RoleAssignment, key),
         natural_key(&principal_address, &role_id, &r.directory_scope_id, kind_word(r.assignment)),

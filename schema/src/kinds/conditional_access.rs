@@ -101,7 +101,6 @@ pub const BUILT_IN_CONTROLS: &[&str] = &[
 // `crate::validate` (cross-kind checks live in `crate::validate::*`).
 
 use crate::address::Kind;
-use crate::kinds::role_assignment::role_template_id;
 use crate::path;
 use crate::source::Seg;
 use crate::validate::{is_guid, Ctx};
@@ -150,10 +149,10 @@ fn check_conditional_access(cx: &mut Ctx) {
                 &p.users.exclude_roles
             };
             for (i, r) in list.iter().enumerate() {
-                if role_template_id(r).is_none() {
+                if !crate::kinds::role_assignment::is_known_role(r) {
                     let mut at = base(field).to_vec();
                     at.push(Seg::Index(i));
-                    cx.error("unknown-role", &d.origin, &at, format!("conditional_access.{key}: `{r}` is not a built-in directory role tenantctl knows"));
+                    cx.error("unknown-role", &d.origin, &at, format!("conditional_access.{key}: `{r}` is not a built-in directory role tenantctl knows, nor a role definition id (GUID)"));
                 }
             }
         }

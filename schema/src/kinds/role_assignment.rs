@@ -22,7 +22,8 @@ pub enum AssignmentType {
 pub struct RoleAssignment {
     /// Key of a user, guest or role-assignable group (`key` or `kind.key`).
     pub principal: String,
-    /// Built-in role display name, e.g. "Intune Administrator".
+    /// Built-in role display name, e.g. "Intune Administrator", or a role
+    /// definition id (GUID): a built-in role's template id or a custom role's id.
     pub role: String,
     #[serde(default)]
     pub assignment: AssignmentType,
@@ -46,75 +47,9 @@ fn root_scope() -> String {
 }
 
 /// Built-in directory roles tenantctl knows by name, with their template ids
-/// (for built-in roles `id == templateId`).
-pub const BUILT_IN_ROLES: &[(&str, &str)] = &[
-    (
-        "Global Administrator",
-        "62e90394-69f5-4237-9190-012177145e10",
-    ),
-    (
-        "Intune Administrator",
-        "3a2c62db-5318-420d-8d74-23affee5d9d5",
-    ),
-    ("User Administrator", "fe930be7-5e62-47db-91af-98c3a49a38b1"),
-    (
-        "Groups Administrator",
-        "fdd7a751-b60b-444a-984c-02652fe8fa1c",
-    ),
-    ("Global Reader", "f2ef992c-3afb-46b9-b7cf-a126ee74c451"),
-    (
-        "Security Administrator",
-        "194ae4cb-b126-40b2-bd5b-6091b380977d",
-    ),
-    ("Security Reader", "5d6b6bb7-de71-4623-b4af-96380a352509"),
-    (
-        "Conditional Access Administrator",
-        "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9",
-    ),
-    (
-        "Privileged Role Administrator",
-        "e8611ab8-c189-46e8-94e1-60213ab1f814",
-    ),
-    (
-        "Helpdesk Administrator",
-        "729827e3-9c14-49f7-bb1b-9608f156bbb8",
-    ),
-    (
-        "Authentication Administrator",
-        "c4e39bd9-1100-46d3-8c65-fb160da0071f",
-    ),
-    (
-        "Cloud Device Administrator",
-        "7698a772-787b-4ac8-901f-60d6b08affd2",
-    ),
-    (
-        "Exchange Administrator",
-        "29232cdf-9323-42fd-ade2-1d097af3e4de",
-    ),
-    (
-        "SharePoint Administrator",
-        "f28a1f50-f6e7-4571-818b-6a12f2af6b6c",
-    ),
-    (
-        "Teams Administrator",
-        "69091246-20e8-4a56-aa4d-066075b2a7a8",
-    ),
-    (
-        "License Administrator",
-        "4d6ac14f-3453-41d0-bef9-a3e0c569773a",
-    ),
-    ("Reports Reader", "4a5d8f65-41da-4de4-8968-e035b65339cf"),
-    ("Directory Readers", "88d8e3e3-8f55-4a1e-953a-9b9898b8876b"),
-    ("Message Center Reader", "790c1fb9-7f7d-4f88-86a1-ef1f95c05c1b"),
-    (
-        "Usage Summary Reports Reader",
-        "75934031-6c7e-415a-99d7-48dbd49e875e",
-    ),
-    (
-        "Service Support Administrator",
-        "f023fd81-a637-4b56-95fd-791ac0226033",
-    ),
-];
+/// (for built-in roles `id == templateId`): every role Microsoft lists (see
+/// [`crate::built_in_roles`] for the source).
+pub const BUILT_IN_ROLES: &[(&str, &str)] = crate::built_in_roles::ALL;
 
 /// The privileged set: roles that may not be held permanently (active with
 /// no `expires`) by anyone (people, guests, groups, service accounts)
@@ -145,6 +80,21 @@ pub const READ_ONLY_ROLES: &[&str] = &[
     "Message Center Reader",
     "Usage Summary Reports Reader",
 ];
+
+/// Whether `role` is given as a role definition id (a GUID): a built-in
+/// role's template id or a custom role's id. A custom role's id is not
+/// checked against the tenant's roleDefinitions (tenantctl does not read
+/// them): Graph refuses the assignment at apply time if it does not exist.
+pub fn is_role_id(role: &str) -> bool {
+    let parts: Vec<&str> = role.split('-').collect();
+    parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12]) && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// Whether desired state may name `role`: a built-in role's display name,
+/// or a role definition id ([`is_role_id`]).
+pub fn is_known_role(role: &str) -> bool {
+    role_template_id(role).is_some() || is_role_id(role)
+}
 
 /// The template id of a built-in role, by display name.
 pub fn role_template_id(name: &str) -> Option<&'static str> {
@@ -193,7 +143,7 @@ fn check_role_assignments(cx: &mut Ctx) {
                 );
             }
         }
-        if role_template_id(&r.role).is_none() {
+        if !is_known_role(&r.role) {
             let names = crate::kinds::role_assignment::BUILT_IN_ROLES
                 .iter()
                 .map(|(n, _)| *n);
@@ -202,7 +152,7 @@ fn check_role_assignments(cx: &mut Ctx) {
                 &d.origin,
                 &path!["role_assignment", key, "role"],
                 format!(
-                    "role_assignment.{key}: `{}` is not a built-in directory role tenantctl knows",
+                    "role_assignment.{key}: `{}` is not a built-in directory role tenantctl knows, nor a role definition id (GUID)",
                     r.role
                 ),
             );
@@ -237,7 +187,8 @@ fn check_role_assignment_duplicates(cx: &mut Ctx) {
         let eligible = r.assignment == crate::kinds::role_assignment::AssignmentType::Eligible;
         let id = (
             principal.clone(),
-            r.role.as_str(),
+            // A role named and the same role given by its template id clash.
+            role_template_id(&r.role).unwrap_or(r.role.as_str()),
             r.directory_scope_id.as_str(),
             eligible,
         );
