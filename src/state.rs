@@ -60,13 +60,7 @@ impl LedgerStore {
     /// bounded in size.
     pub fn load(&self) -> Result<Ledger> {
         let ledger = self.load_unchecked()?;
-        // An id is put in request URLs: one that is no Graph id (`../x`,
-        // a query) is refused here, naming the entry, before any request.
-        for (address, entry) in &ledger.resources {
-            if let Some(why) = schema::object_id::problem(address.kind, &entry.id) {
-                bail!("the ledger {} holds an entry {address} whose id {why}; correct or remove that entry", self.path.display());
-            }
-        }
+        check_ids(&ledger, &self.path)?;
         Ok(ledger)
     }
 
@@ -418,4 +412,15 @@ mod tests {
         assert_eq!(parse_lock_timeout("2m").unwrap(), Duration::from_secs(120));
         assert!(parse_lock_timeout("soon").is_err());
     }
+}
+
+/// An id is put in request URLs: one that is no Graph id (`../x`, a query)
+/// is refused, naming the entry, before any request.
+pub(crate) fn check_ids(ledger: &Ledger, path: &Path) -> Result<()> {
+    for (address, entry) in &ledger.resources {
+        if let Some(why) = schema::object_id::problem(address.kind, &entry.id) {
+            bail!("the ledger {} holds an entry {address} whose id {why}; correct or remove that entry", path.display());
+        }
+    }
+    Ok(())
 }

@@ -214,8 +214,16 @@ fn pull(which: &Which, out: Option<&Path>) -> Result<ExitCode> {
 }
 
 async fn push(which: &Which, file: &Path, lock_timeout: Duration) -> Result<ExitCode> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    // By the loader's rules (a regular file, no link leaving its folder, no
+    // FIFO or device, bounded): a link to /proc/self/environ must not have
+    // its content echoed by the parse error.
+    let bytes = schema::read::read_state_file(file, schema::read::max_file_bytes())
+        .with_context(|| format!("reading {}", file.display()))?
+        .ok_or_else(|| anyhow::anyhow!("{} does not exist", file.display()))?;
+    let text = String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{} is not a tenantctl ledger (not UTF-8)", file.display()))?;
     let l = Ledger::parse(&text).with_context(|| format!("{} is not a tenantctl ledger", file.display()))?;
+    // The ids it pushes go into request URLs of every later run.
+    crate::state::check_ids(&l, file)?;
     let ledger = ledger_path(which)?;
     let held = crate::state::lock(&ledger, "tenantctl state push", lock_timeout).await?;
     let store = crate::state::LedgerStore::new(&ledger);

@@ -16,76 +16,16 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use engine::Ledger;
-use providers::state_blob::{BlobAuth, BlobError, BlobStore, Condition};
+use providers::state_blob::{BlobError, BlobStore, Condition};
 
-/// Azurite's well-known development account key (public, documented).
-const DEV_KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
-const ACCOUNT: &str = "devstoreaccount1";
-
-struct Azurite {
-    url: String,
-    child: Option<Child>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl Drop for Azurite {
-    fn drop(&mut self) {
-        if let Some(c) = self.child.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// `host:port` of an `http://host:port/account` URL.
-fn host_port(url: &str) -> String {
-    url.trim_start_matches("http://").split('/').next().unwrap_or_default().to_string()
-}
-
-fn port_open(url: &str) -> bool {
-    let addr: Option<std::net::SocketAddr> = host_port(url).replace("localhost", "127.0.0.1").parse().ok();
-    addr.is_some_and(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_secs(1)).is_ok())
-}
+use common::azurite::{container, host_port, store, Azurite, ACCOUNT, DEV_KEY};
 
 fn azurite() -> Azurite {
-    if let Ok(url) = std::env::var("TENANTCTL_TEST_AZURITE") {
-        let host = host_port(&url);
-        assert!(host.starts_with("127.0.0.1:") || host.starts_with("localhost:") || host.starts_with("[::1]:"), "TENANTCTL_TEST_AZURITE must be http://127.0.0.1:PORT/ACCOUNT on loopback: {url}");
-        assert!(port_open(&url), "TENANTCTL_TEST_AZURITE={url} is set but nothing listens there");
-        return Azurite { url, child: None, _dir: None };
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let dir = tempfile::tempdir().unwrap();
-    let child = Command::new("azurite-blob")
-        .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string(), "--loose", "--skipApiVersionCheck", "--disableTelemetry", "--silent", "--location"])
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("these tests need Azurite: set TENANTCTL_TEST_AZURITE=http://127.0.0.1:10000/devstoreaccount1 to a running one, or put `azurite-blob` on PATH (npm install -g azurite@3); starting it failed: {e}")
-        });
-    let url = format!("http://127.0.0.1:{port}/{ACCOUNT}");
-    let az = Azurite { url, child: Some(child), _dir: Some(dir) };
-    let started = Instant::now();
-    while !port_open(&az.url) {
-        assert!(started.elapsed() < Duration::from_secs(60), "Azurite did not start listening on {} within 60 s", az.url);
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    az
-}
-
-/// A container of its own for each test.
-fn container() -> String {
-    format!("t{:012x}", rand::random::<u64>() >> 16)
-}
-
-fn store(az: &Azurite, container: &str) -> BlobStore {
-    BlobStore::new(&az.url, container, BlobAuth::SharedKey { account: ACCOUNT.into(), key: providers::state_blob::decode_key(DEV_KEY).unwrap() }).unwrap()
+    common::azurite::start()
 }
 
 fn state_table(az: &Azurite, container: &str) -> String {
-    format!("[state]\nbackend = \"azurerm\"\nstorage_account = \"{ACCOUNT}\"\ncontainer = \"{container}\"\nendpoint = \"{}\"\nprefix = \"ci\"\n", az.url)
+    common::azurite::state_table(az, container, "ci")
 }
 
 /// `<tmp>/desired-state` with `groups` groups and, if given, `[state]`.

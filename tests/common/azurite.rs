@@ -24,7 +24,7 @@ impl Drop for Azurite {
     }
 }
 
-fn host_port(url: &str) -> String {
+pub fn host_port(url: &str) -> String {
     url.trim_start_matches("http://").split('/').next().unwrap_or_default().to_string()
 }
 
