@@ -35,6 +35,15 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> Result<ExitCode> {
+    // Exporting over the desired state it reads would mix old and exported
+    // files and replace its ledger, with nothing to roll back to.
+    if let Some(from) = &args.from {
+        if let (Ok(a), Ok(b)) = (std::fs::canonicalize(from), std::fs::canonicalize(&args.out)) {
+            if a == b {
+                bail!("--out {} is the --from directory; export into a new directory and compare", args.out.display());
+            }
+        }
+    }
     if args.out.is_dir() && !args.force && std::fs::read_dir(&args.out)?.next().is_some() {
         bail!("{} is not empty; pass --force to overwrite its files", args.out.display());
     }

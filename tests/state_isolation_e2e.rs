@@ -95,6 +95,17 @@ fn export_beside_desired_state_leaves_its_ledger_alone_and_refuses_to_overwrite_
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
     assert!(text(&refused.stderr).contains("state already exists"), "{}", text(&refused.stderr));
     assert_eq!(std::fs::read(&ds_ledger).unwrap(), before);
+
+    // Exporting over the desired state it reads, even with --force, is
+    // refused before anything is written (a hostile run left ds mixed and
+    // its ledger replaced).
+    let files = |p: &std::path::Path| { let mut v: Vec<_> = std::fs::read_dir(p).unwrap().map(|e| e.unwrap().file_name()).collect(); v.sort(); v };
+    let ds_files = files(&dir);
+    let refused = embedded(w, &["export", "--out", d, "--from", d, "--force"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("is the --from directory"), "{}", text(&refused.stderr));
+    assert_eq!(files(&dir), ds_files);
+    assert_eq!(std::fs::read(&ds_ledger).unwrap(), before);
 }
 
 #[test]

@@ -154,6 +154,7 @@ fn cases() -> Vec<Case> {
         one("rollout ring also excluded", &format!("{RINGS}[update_ring.r]\ndisplay_name = \"R\"\nrollout = {{ rings = [\"ring-test\", \"ring-broad\"], soak = \"48h\" }}\nassignments = {{ exclude = [\"ring-broad\"] }}\n"), "rollout-ring-excluded", "a.toml:10:28", "its ring would get nothing"),
         one("rollout copy named like another policy", &format!("{RINGS}[update_ring.r]\ndisplay_name = \"R\"\nrollout = {{ rings = [\"ring-test\", \"ring-broad\"], soak = \"48h\" }}\n[device_configuration.other]\nodata_type = \"windows10GeneralConfiguration\"\ndisplay_name = \"R [ring-broad]\"\n"), "duplicate-natural-key", "a.toml:9:35", "would be named `R [ring-broad]`, like device_configuration.other"),
         one("rollout field misspelt", &format!("{RINGS}[update_ring.r]\ndisplay_name = \"R\"\nrollout = {{ rings = [\"ring-test\", \"ring-broad\"], sok = \"48h\" }}\n"), "unknown-field", "a.toml:9:50", "did you mean `soak`"),
+        one("an empty unattended reason", "[governance]\napprovals_required = 1\nunattended = \" \"\n", "unattended-required", "a.toml:3:14", "needs a reason"),
         one("public key without its prefix", "[governance]\napprovals_required = 1\nunattended = \"test\"\n[governance.approvers.a]\nname = \"A\"\npublic_key = \"AAAA\"\n", "invalid-key", "a.toml:6:14", "ed25519:"),
     ]
 }

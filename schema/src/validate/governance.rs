@@ -126,6 +126,14 @@ pub(super) fn check_governance(cx: &mut Ctx) {
                 ),
             );
         }
+        (Some(reason), true) if reason.trim().is_empty() => {
+            cx.error(
+                "unattended-required",
+                origin,
+                &path!["governance", "unattended"],
+                format!("governance: approvals_required = {} needs a reason in `unattended`; an empty one says nothing", gov.approvals_required),
+            );
+        }
         (Some(reason), true) => cx.warning(
             "unattended",
             origin,
