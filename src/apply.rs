@@ -301,6 +301,7 @@ async fn run_locked(
             fresh
         }
     };
+    crate::governance::refuse_first_use_over_existing(&plan, &target.ledger_path)?;
     if plan.lint_errors() > 0 {
         let errors: Vec<String> = plan.lints.iter().filter(|f| f.severity == engine::governance::Severity::Error).map(|f| format!("  {f}")).collect();
         bail!("the plan breaks governance lints (allow one on purpose in [governance] allow):\n{}", errors.join("\n"));

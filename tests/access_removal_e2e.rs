@@ -27,6 +27,10 @@ async fn converged(sb: &SandboxHandle, edit: impl FnOnce(&Path)) -> (tempfile::T
     apply(&client, &p, &mut ledger).await;
     assert!(plan(&client, &state, &ledger).await.is_empty(), "the example converges");
     std::fs::write(work.path().join("tenantctl.lock"), ledger.render()).unwrap();
+    // Converged through the library, which records no trust root: adopt
+    // desired [governance] on purpose, as an operator taking over would.
+    let out = cli(sb, work.path(), &["governance", "adopt", dir.to_str().unwrap(), "--reason", "test setup: converged through the library"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
     (work, dir)
 }
 
@@ -155,8 +159,12 @@ async fn a_lint_never_blocks_its_remedy() {
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains("device_configuration.windows-restrictions: Managed Desktop") && !err.contains("breaks governance lints"), "{err}");
-    // Where approvals are not required, apply carries the remedy out.
-    edit_file(&dir, "tenant.toml", |t| t.replace("approvals_required = 2", "approvals_required = 0\nunattended = \"lab\""));
+    // Where approvals are not required (in force from the start: lowering
+    // them later is itself a governance change the approvers must sign),
+    // apply carries the remedy out.
+    let (work, dir) = converged(&sb, |d| edit_file(d, "tenant.toml", |t| t.replace("approvals_required = 2", "approvals_required = 0\nunattended = \"lab\""))).await;
+    let (w, d) = (work.path(), dir.to_str().unwrap());
+    assign_out_of_band(&sb, w).await;
     let out = cli(&sb, w, &["apply", d, "--auto-approve"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = cli(&sb, w, &["plan", d, "--detailed-exitcode"]);

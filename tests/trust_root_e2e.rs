@@ -254,3 +254,33 @@ async fn a_deleted_or_edited_trust_root_is_refused_and_readopted_only_on_purpose
     assert!(text(&o.stderr).contains("is inside the git working tree") && text(&o.stderr).contains("azurerm"), "{}", text(&o.stderr));
     sb.shutdown().await.unwrap();
 }
+
+/// Moving the state (another `--ledger`, a copied folder, another `[state]`
+/// prefix) left no trust root behind it, and trust on first use then took
+/// whatever desired `[governance]` said (found by a hostile run). First use
+/// over a tenant that already holds the declared objects is refused;
+/// adopting governance for it is done on purpose.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_use_over_objects_the_tenant_already_holds_is_refused() {
+    let sb = sandbox().await;
+    let work = scratch_without_approvals();
+    let w = work.path();
+    let d = w.join("desired-state");
+    let d = d.to_str().unwrap();
+    // A fresh tenant: first use is trusted, loudly.
+    let out = cli(&sb, w, &["apply", d, "--auto-approve"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The same desired state with its state somewhere else.
+    let moved = w.join("elsewhere").join("x.lock");
+    let out = cli(&sb, w, &["apply", d, "--auto-approve", "--ledger", moved.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("state was moved or lost") && err.contains("governance adopt"), "{err}");
+    assert!(!moved.with_extension("trust.json").exists(), "no trust root was recorded");
+    // Adopted on purpose, it applies (nothing to change).
+    let out = cli(&sb, w, &["governance", "adopt", d, "--reason", "state moved to a new ledger", "--ledger", moved.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = cli(&sb, w, &["apply", d, "--auto-approve", "--ledger", moved.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    sb.shutdown().await.unwrap();
+}
