@@ -392,6 +392,17 @@ pub fn parse_lock_timeout(s: &str) -> std::result::Result<Duration, String> {
     }
 }
 
+/// An id is put in request URLs: one that is no Graph id (`../x`, a query)
+/// is refused, naming the entry, before any request.
+pub(crate) fn check_ids(ledger: &Ledger, path: &Path) -> Result<()> {
+    for (address, entry) in &ledger.resources {
+        if let Some(why) = schema::object_id::problem(address.kind, &entry.id) {
+            bail!("the ledger {} holds an entry {address} whose id {why}; correct or remove that entry", path.display());
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,15 +423,4 @@ mod tests {
         assert_eq!(parse_lock_timeout("2m").unwrap(), Duration::from_secs(120));
         assert!(parse_lock_timeout("soon").is_err());
     }
-}
-
-/// An id is put in request URLs: one that is no Graph id (`../x`, a query)
-/// is refused, naming the entry, before any request.
-pub(crate) fn check_ids(ledger: &Ledger, path: &Path) -> Result<()> {
-    for (address, entry) in &ledger.resources {
-        if let Some(why) = schema::object_id::problem(address.kind, &entry.id) {
-            bail!("the ledger {} holds an entry {address} whose id {why}; correct or remove that entry", path.display());
-        }
-    }
-    Ok(())
 }
