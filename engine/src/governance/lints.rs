@@ -133,7 +133,7 @@ pub fn lint_desired(desired: &DesiredModel, now: DateTime<Utc>) -> Vec<Finding> 
             }
         }
         if address.kind == Kind::RoleAssignment {
-            out.extend(role_lints(desired, address, r));
+            out.extend(role_lints(desired, address, r, now));
         }
         if matches!(address.kind, Kind::DeviceConfiguration | Kind::CompliancePolicy) {
             for (field, der) in certificates(&r.props) {
@@ -172,7 +172,7 @@ fn effective_findings(desired: &DesiredModel, address: &Address, reach: &super::
 /// assignment: a service account holds only the roles it declares (a
 /// read-only one only read-only roles); nobody holds a privileged role
 /// permanently (active with no `expires`).
-fn role_lints(desired: &DesiredModel, address: &Address, r: &crate::DesiredResource) -> Vec<Finding> {
+fn role_lints(desired: &DesiredModel, address: &Address, r: &crate::DesiredResource, now: DateTime<Utc>) -> Vec<Finding> {
     let mut out = Vec::new();
     let role = r.props.get("role").and_then(Value::as_str).unwrap_or_default();
     let principal = r.props.get("principal").and_then(as_reference).and_then(|p| p.parse::<Address>().ok());
@@ -199,12 +199,20 @@ fn role_lints(desired: &DesiredModel, address: &Address, r: &crate::DesiredResou
         out.push(finding(Severity::Error, "service-account-role", address, format!("{principal} holds service accounts; give roles to each account it may hold them, not {role} to the group")));
     }
     let eligible = r.props.get("assignment").and_then(Value::as_str) == Some("eligible");
-    if PRIVILEGED_ROLES.contains(&role) && r.expires.is_none() && !eligible {
+    // An end years away (`9999-12-31`) is standing access too: beyond the
+    // horizon time-boxed access must end within, it counts as permanent.
+    let horizon = now + Duration::days(schema::validate::MAX_EXPIRY_DAYS);
+    let standing = match r.expires {
+        None => Some("permanently".to_string()),
+        Some(e) if e > horizon => Some(format!("until {} (beyond the {}-day horizon of time-boxed access)", e.format("%Y-%m-%d"), schema::validate::MAX_EXPIRY_DAYS)),
+        Some(_) => None,
+    };
+    if let (true, Some(how), false) = (PRIVILEGED_ROLES.contains(&role), standing, eligible) {
         out.push(finding(
             Severity::Error,
             "standing-privileged-access",
             address,
-            format!("{principal} holds {role} permanently; make it eligible or give it an `expires` (time-boxed through PIM), or except it with a reason in [governance.exceptions]"),
+            format!("{principal} holds {role} {how}; make it eligible or give it an `expires` (time-boxed through PIM), or except it with a reason in [governance.exceptions]"),
         ));
     }
     out

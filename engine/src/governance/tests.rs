@@ -399,6 +399,10 @@ fn each_lint_fires_on_a_violation_and_can_be_allowed() {
         json!({"conditions": {"users": {"includeUsers": [reference("user.svc")], "excludeUsers": [], "includeGroups": [], "excludeGroups": []}}}),
     ));
     m.insert(res("role_assignment.standing", json!({"principal": reference("user.megan"), "role": "Global Administrator"})));
+    // Active until 9999: standing in disguise (a hostile run's way around).
+    let mut forever = res("role_assignment.until-9999", json!({"principal": reference("user.megan"), "role": "Privileged Role Administrator"}));
+    forever.expires = Some(Utc.with_ymd_and_hms(9999, 12, 31, 0, 0, 0).unwrap());
+    m.insert(forever);
     m.insert(res("role_assignment.reader", json!({"principal": reference("user.megan"), "role": "Global Reader"})));
     m.insert(res("device_configuration.expiring", json!({"trustedRootCertificate": CERT_DEC_2026})));
     m.governance.approvals_required = 4;
@@ -411,6 +415,7 @@ fn each_lint_fires_on_a_violation_and_can_be_allowed() {
             ("service-account-targeted", "device_configuration.svc"),
             ("service-accounts-not-excluded", "conditional_access.bad"),
             ("standing-privileged-access", "role_assignment.standing"),
+            ("standing-privileged-access", "role_assignment.until-9999"),
             ("approvals-unreachable", "governance"),
             ("certificate-expiring", "device_configuration.expiring"),
         ],
@@ -418,8 +423,10 @@ fn each_lint_fires_on_a_violation_and_can_be_allowed() {
     );
     assert_eq!(found[0].severity, Severity::Error);
     assert_eq!(found[3].severity, Severity::Error, "standing privileged access is an error");
-    assert!(found[5].message.contains("2026-12-23T10:17:08Z, within 60 days"), "{}", found[5].message);
-    assert_eq!(found[4].severity, Severity::Warning, "unreachable approvals warn: a tenant without [governance] still plans");
+    assert_eq!(found[4].severity, Severity::Error, "so is an end beyond the horizon");
+    assert!(found[4].message.contains("until 9999-12-31"), "{}", found[4].message);
+    assert!(found[6].message.contains("2026-12-23T10:17:08Z, within 60 days"), "{}", found[6].message);
+    assert_eq!(found[5].severity, Severity::Warning, "unreachable approvals warn: a tenant without [governance] still plans");
     // Allowed by name, or by name and address.
     m.governance.allow = vec!["certificate-expiring".into(), "service-account-targeted:conditional_access.bad".into()];
     let names: Vec<(String, String)> = lints_of(&m);
