@@ -612,7 +612,7 @@ fn table<T: serde::Serialize>(out: &mut Export, header: &str, items: &BTreeMap<S
     }
     let (file, name) = (registry::provider(kind).export_file, kind.as_str());
     out.counts.insert(kind, items.len());
-    match split_table(file, name, items, FILE_BUDGET) {
+    match crate::export_split::split_table(file, name, items, crate::export_split::FILE_BUDGET) {
         Ok(parts) => {
             for (part, body) in parts {
                 out.files.insert(part, format!("{header}{body}"));
@@ -620,46 +620,6 @@ fn table<T: serde::Serialize>(out: &mut Export, header: &str, items: &BTreeMap<S
         }
         Err(e) => out.warnings.push(format!("{file}: could not be written as TOML: {e}")),
     }
-}
-
-/// The most one exported file holds: half the loader's default file limit
-/// (`schema::read::DEFAULT_MAX_FILE_BYTES`), so an exported large tenant
-/// loads again without raising it (100k users made one 18 MB file).
-const FILE_BUDGET: usize = (schema::read::DEFAULT_MAX_FILE_BYTES / 2) as usize;
-
-/// The `[name.KEY]` tables of `items` as TOML: one file named `file` when
-/// it fits in `budget` bytes, else parts `users-001.toml`, `users-002.toml`,
-/// ... each within it (in key order, so exports stay deterministic).
-fn split_table<T: serde::Serialize>(file: &str, name: &str, items: &BTreeMap<String, T>, budget: usize) -> Result<Vec<(String, String)>, toml::ser::Error> {
-    // As `put` writes a table: through `toml::Value`, so a part reads
-    // exactly as the whole file did.
-    let render = |part: BTreeMap<&String, &T>| -> Result<String, toml::ser::Error> {
-        let mut root = toml::Table::new();
-        root.insert(name.to_string(), toml::Value::try_from(part)?);
-        toml::to_string_pretty(&root)
-    };
-    let whole = render(items.iter().collect())?;
-    if whole.len() <= budget {
-        return Ok(vec![(file.to_string(), whole)]);
-    }
-    let stem = file.strip_suffix(".toml").unwrap_or(file);
-    let mut parts = Vec::new();
-    let mut current: BTreeMap<&String, &T> = BTreeMap::new();
-    let mut size = 0;
-    for (k, v) in items {
-        // Each item's own size decides where a part ends.
-        let one = render(std::iter::once((k, v)).collect())?.len();
-        if !current.is_empty() && size + one > budget {
-            parts.push(render(std::mem::take(&mut current))?);
-            size = 0;
-        }
-        current.insert(k, v);
-        size += one;
-    }
-    if !current.is_empty() {
-        parts.push(render(current)?);
-    }
-    Ok(parts.into_iter().enumerate().map(|(i, body)| (format!("{stem}-{:03}.toml", i + 1), body)).collect())
 }
 
 fn conditional_access(o: &LiveObject, keys: &Keys) -> Result<ConditionalAccess, String> {
@@ -728,35 +688,5 @@ mod tests {
     fn json_nulls_vanish_in_toml() {
         let v = json_to_toml(&serde_json::json!({"a": null, "b": [1, 2.5], "c": {"d": null, "e": "x"}})).unwrap();
         assert_eq!(toml::to_string(&v).unwrap().trim(), "b = [1, 2.5]\n\n[c]\ne = \"x\"");
-    }
-}
-
-#[cfg(test)]
-mod split_tests {
-    use super::split_table;
-    use std::collections::BTreeMap;
-
-    #[test]
-    fn a_kind_too_big_for_one_file_is_split_in_key_order_and_loads_back_whole() {
-        let items: BTreeMap<String, BTreeMap<String, String>> = (0..50)
-            .map(|i| (format!("u{i:03}"), BTreeMap::from([("display_name".to_string(), format!("User {i} {}", "x".repeat(40)))])))
-            .collect();
-        let one = split_table("users.toml", "user", &items, 1 << 20).unwrap();
-        assert_eq!(one.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>(), ["users.toml"]);
-        let parts = split_table("users.toml", "user", &items, 600).unwrap();
-        assert!(parts.len() > 3, "{} parts", parts.len());
-        let mut back = BTreeMap::new();
-        for (i, (file, body)) in parts.iter().enumerate() {
-            assert_eq!(file, &format!("users-{:03}.toml", i + 1));
-            assert!(body.len() <= 600, "{file} is {} bytes", body.len());
-            let t: toml::Table = toml::from_str(body).unwrap();
-            for (k, v) in t["user"].as_table().unwrap() {
-                assert!(back.insert(k.clone(), v.clone()).is_none(), "{k} in two parts");
-            }
-        }
-        let keys: Vec<&String> = back.keys().collect();
-        assert_eq!(keys, items.keys().collect::<Vec<_>>());
-        // Deterministic: the same items give the same parts.
-        assert_eq!(parts, split_table("users.toml", "user", &items, 600).unwrap());
     }
 }

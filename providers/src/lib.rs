@@ -7,6 +7,7 @@ pub mod apply;
 pub mod ca_unmodelled;
 pub mod delta;
 pub mod export;
+mod export_split;
 pub mod kinds;
 pub mod membership;
 pub mod observe;
