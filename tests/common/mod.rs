@@ -158,6 +158,40 @@ pub fn command(sb: &SandboxHandle, cwd: &Path) -> std::process::Command {
     c
 }
 
+/// `plan --format json` of the example by the binary against the sandbox,
+/// with every credential variable of the environment removed and only
+/// `vars` set: what the credential chain picks is then up to the test.
+pub fn plan_with_credentials(sb: &SandboxHandle, cwd: &Path, vars: &[(&str, String)]) -> Output {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_tenantctl"));
+    c.current_dir(cwd)
+        .args(["-v", "plan", example_dir().to_str().expect("utf-8 path"), "--format", "json"])
+        .env("TENANTCTL_GRAPH_URL", sb.base_url())
+        .env("TENANTCTL_LEDGER", cwd.join("tenantctl.lock"))
+        .env("TENANTCTL_FORBID_DEFAULT_IMDS", "1")
+        .env("NO_COLOR", "1");
+    for k in [
+        "AZURE_AUTHORITY_HOST",
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_ID",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_CLIENT_CERTIFICATE_PATH",
+        "AZURE_FEDERATED_TOKEN_FILE",
+        "TENANTCTL_ACCESS_TOKEN",
+        "TENANTCTL_CREDENTIAL",
+        "IDENTITY_ENDPOINT",
+        "IDENTITY_HEADER",
+        "IMDS_ENDPOINT",
+        "TENANTCTL_ARC_KEY_DIR",
+        "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+    ] {
+        c.env_remove(k);
+    }
+    for (k, v) in vars {
+        c.env(k, v);
+    }
+    c.output().expect("tenantctl runs")
+}
+
 /// Run the binary against the sandbox and wait for it.
 pub fn cli(sb: &SandboxHandle, cwd: &Path, args: &[&str]) -> Output {
     command(sb, cwd)
