@@ -3,38 +3,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::*;
 use engine::{Ledger, Plan};
 use schema::Kind;
-use serde_json::Value;
-
-/// Every live object of the example's collections, counted by natural key:
-/// any count above one is a duplicate.
-async fn duplicates(client: &providers::graph::GraphClient) -> Vec<String> {
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    let reads = [
-        (client.v1(), "/users?$select=userPrincipalName,mail,userType&$top=999", "userPrincipalName"),
-        (client.v1(), "/groups?$select=mailNickname&$top=999", "mailNickname"),
-        (client.beta(), "/deviceManagement/deviceConfigurations?$top=999", "displayName"),
-        (client.beta(), "/deviceManagement/deviceCompliancePolicies?$top=999", "displayName"),
-        (client.beta(), "/deviceManagement/windowsAutopilotDeploymentProfiles", "displayName"),
-        (client.v1(), "/identity/conditionalAccess/policies", "displayName"),
-    ];
-    for (c, path, field) in reads {
-        for o in c.list_all(path).await.unwrap() {
-            let key = o.get(field).and_then(Value::as_str).unwrap_or_default().to_lowercase();
-            *counts.entry(format!("{path} {key}")).or_insert(0) += 1;
-        }
-    }
-    for a in client.v1().list_all("/roleManagement/directory/roleAssignments").await.unwrap() {
-        let key = format!("{}|{}", a["principalId"], a["roleDefinitionId"]);
-        *counts.entry(format!("roleAssignment {key}")).or_insert(0) += 1;
-    }
-    counts.into_iter().filter(|(_, n)| *n > 1).map(|(k, n)| format!("{k} x{n}")).collect()
-}
 
 fn assert_complete_ledger(state: &schema::DesiredState, ledger: &Ledger) {
     let now = opts().now;
