@@ -11,6 +11,7 @@ pub mod compliance_policy;
 pub mod conditional_access;
 pub mod device_configuration;
 pub mod group;
+pub mod intune_common;
 pub mod guest;
 pub mod registry;
 pub mod role_assignment;
