@@ -55,11 +55,14 @@ pub struct Readout {
     /// model and the ledger (e.g. refusing PIM assignments on a tenant
     /// without PIM).
     pub after: Option<fn(&mut ObservedState, &DesiredModel, &Ledger)>,
+    /// Declared resources the tenant would refuse, with why (e.g. a
+    /// setting its catalog does not define): refused in the plan.
+    pub refused: BTreeMap<schema::Address, String>,
 }
 
 impl From<Vec<LiveObject>> for Readout {
     fn from(objects: Vec<LiveObject>) -> Self {
-        Readout { objects, after: None }
+        Readout { objects, after: None, refused: BTreeMap::new() }
     }
 }
 
@@ -105,6 +108,7 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
                     observed.insert(o);
                 }
                 after.extend(readout.after);
+                observed.refused.extend(readout.refused);
             }
             Err(e @ GraphError::Auth { .. }) => return Err(e),
             Err(e) => {

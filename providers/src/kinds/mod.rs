@@ -16,6 +16,7 @@ pub mod guest;
 pub mod registry;
 pub mod role_assignment;
 pub mod rollout;
+pub mod settings_catalog;
 pub mod update_ring;
 pub mod user;
 

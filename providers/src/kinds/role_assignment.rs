@@ -285,7 +285,7 @@ pub fn create_request(r: &DesiredResource, principal_id: &str, now: chrono::Date
 fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
     Box::pin(async move {
         let r = read_all(cx.client).await?;
-        Ok(Readout { objects: r.objects, after: if r.pim { None } else { Some(pim_unavailable) } })
+        Ok(Readout { objects: r.objects, after: if r.pim { None } else { Some(pim_unavailable) }, refused: BTreeMap::new() })
     })
 }
 
