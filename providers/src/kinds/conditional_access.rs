@@ -201,26 +201,6 @@ pub fn write_body(r: &DesiredResource, ids: &dyn Fn(&str) -> Option<String>) -> 
     Ok(body)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const POLICY: &str = "[conditional_access.c]\ndisplay_name = \"C\"\nstate = \"enabled\"\nusers = { include_users = [\"All\"] }\napplications = { include_applications = [\"All\"] }\ngrant = { built_in_controls = [\"mfa\"] }\n";
-
-    #[test]
-    fn the_write_body_never_sends_empty_application_lists_or_a_null_authentication_strength() {
-        let state = schema::load_str(&[("a.toml", POLICY)]).expect("valid");
-        let mut c = state.conditional_access["c"].value.clone();
-        let body = write_body(&desired("c", &c, &state), &|_| None).unwrap();
-        assert_eq!(body.pointer("/conditions/applications"), Some(&json!({"includeApplications": ["All"]})));
-        assert!(body["grantControls"].get("authenticationStrength").is_none(), "{body}");
-        assert_eq!(body.pointer("/grantControls/builtInControls"), Some(&json!(["mfa"])));
-        // Even were validation bypassed, `includeApplications: []` is never sent.
-        c.applications.include_applications.clear();
-        let body = write_body(&desired("c", &c, &state), &|_| None).unwrap();
-        assert!(body.pointer("/conditions/applications/includeApplications").is_none(), "{body}");
-    }
-}
 
 fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
     Box::pin(async move {
@@ -315,3 +295,23 @@ fn export_one(o: &LiveObject, keys: &crate::export::Keys) -> Result<ConditionalA
     })
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: &str = "[conditional_access.c]\ndisplay_name = \"C\"\nstate = \"enabled\"\nusers = { include_users = [\"All\"] }\napplications = { include_applications = [\"All\"] }\ngrant = { built_in_controls = [\"mfa\"] }\n";
+
+    #[test]
+    fn the_write_body_never_sends_empty_application_lists_or_a_null_authentication_strength() {
+        let state = schema::load_str(&[("a.toml", POLICY)]).expect("valid");
+        let mut c = state.conditional_access["c"].value.clone();
+        let body = write_body(&desired("c", &c, &state), &|_| None).unwrap();
+        assert_eq!(body.pointer("/conditions/applications"), Some(&json!({"includeApplications": ["All"]})));
+        assert!(body["grantControls"].get("authenticationStrength").is_none(), "{body}");
+        assert_eq!(body.pointer("/grantControls/builtInControls"), Some(&json!(["mfa"])));
+        // Even were validation bypassed, `includeApplications: []` is never sent.
+        c.applications.include_applications.clear();
+        let body = write_body(&desired("c", &c, &state), &|_| None).unwrap();
+        assert!(body.pointer("/conditions/applications/includeApplications").is_none(), "{body}");
+    }
+}

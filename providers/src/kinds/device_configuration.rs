@@ -150,33 +150,6 @@ pub fn write_body(r: &DesiredResource, skip: &[&str]) -> Value {
     Value::Object(body)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::BTreeMap;
-
-    #[test]
-    fn encrypted_values_are_replaced_and_read_only_properties_dropped() {
-        let mut raw = json!({"id": "p1", "omaSettings": [
-            {"@odata.type": "#microsoft.graph.omaSettingString", "omaUri": "./a", "value": "****", "isEncrypted": true, "secretReferenceValueId": "x_p1_y"},
-            {"@odata.type": "#microsoft.graph.omaSettingInteger", "omaUri": "./b", "value": 3, "isEncrypted": false, "secretReferenceValueId": null}
-        ]});
-        assert_eq!(encrypted_oma_references(&raw), vec!["x_p1_y".to_string()]);
-        let plain = BTreeMap::from([("x_p1_y".to_string(), "plain".to_string())]);
-        assert!(decrypt_oma_settings(&mut raw, &plain).is_empty());
-        assert_eq!(
-            raw["omaSettings"],
-            json!([{"@odata.type": "#microsoft.graph.omaSettingString", "omaUri": "./a", "value": "plain"}, {"@odata.type": "#microsoft.graph.omaSettingInteger", "omaUri": "./b", "value": 3}])
-        );
-    }
-
-    #[test]
-    fn an_encrypted_value_without_its_plain_value_is_reported() {
-        let mut raw = json!({"omaSettings": [{"value": "****", "isEncrypted": true, "secretReferenceValueId": "r"}, {"value": "****", "isEncrypted": true}]});
-        assert_eq!(decrypt_oma_settings(&mut raw, &BTreeMap::new()), vec!["r".to_string(), String::new()]);
-        assert_eq!(oma_plain_value_path("p", "it's"), "/deviceManagement/deviceConfigurations/p/getOmaSettingPlainTextValue(secretReferenceValueId='it''s')");
-    }
-}
 
 /// `deviceConfigurations` with their assignments: device configurations
 /// and update rings (`Read::With` this kind), split by type.
@@ -288,4 +261,32 @@ fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
         }
     }
     cx.table(Kind::DeviceConfiguration, "", &t);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn encrypted_values_are_replaced_and_read_only_properties_dropped() {
+        let mut raw = json!({"id": "p1", "omaSettings": [
+            {"@odata.type": "#microsoft.graph.omaSettingString", "omaUri": "./a", "value": "****", "isEncrypted": true, "secretReferenceValueId": "x_p1_y"},
+            {"@odata.type": "#microsoft.graph.omaSettingInteger", "omaUri": "./b", "value": 3, "isEncrypted": false, "secretReferenceValueId": null}
+        ]});
+        assert_eq!(encrypted_oma_references(&raw), vec!["x_p1_y".to_string()]);
+        let plain = BTreeMap::from([("x_p1_y".to_string(), "plain".to_string())]);
+        assert!(decrypt_oma_settings(&mut raw, &plain).is_empty());
+        assert_eq!(
+            raw["omaSettings"],
+            json!([{"@odata.type": "#microsoft.graph.omaSettingString", "omaUri": "./a", "value": "plain"}, {"@odata.type": "#microsoft.graph.omaSettingInteger", "omaUri": "./b", "value": 3}])
+        );
+    }
+
+    #[test]
+    fn an_encrypted_value_without_its_plain_value_is_reported() {
+        let mut raw = json!({"omaSettings": [{"value": "****", "isEncrypted": true, "secretReferenceValueId": "r"}, {"value": "****", "isEncrypted": true}]});
+        assert_eq!(decrypt_oma_settings(&mut raw, &BTreeMap::new()), vec!["r".to_string(), String::new()]);
+        assert_eq!(oma_plain_value_path("p", "it's"), "/deviceManagement/deviceConfigurations/p/getOmaSettingPlainTextValue(secretReferenceValueId='it''s')");
+    }
 }

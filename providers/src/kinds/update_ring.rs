@@ -110,20 +110,6 @@ pub fn export_schedule(v: &Value) -> Value {
     Value::Object(out)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn exported_schedules_use_hh_mm() {
-        let live = serde_json::json!({"@odata.type": "#microsoft.graph.windowsUpdateActiveHoursInstall", "activeHoursStart": "08:00:00", "activeHoursEnd": "17:30:00.0000000"});
-        assert_eq!(super::export_schedule(&live), serde_json::json!({"active_hours_start": "08:00", "active_hours_end": "17:30"}));
-    }
-
-    #[test]
-    fn times_of_day() {
-        assert_eq!(super::time_of_day("8:00"), "08:00:00");
-        assert_eq!(super::time_of_day("17:30:00.0000000"), "17:30:00");
-    }
-}
 
 fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
     let mut t = std::collections::BTreeMap::new();
@@ -150,4 +136,19 @@ fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
         }
     }
     cx.table(Kind::UpdateRing, "", &t);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn exported_schedules_use_hh_mm() {
+        let live = serde_json::json!({"@odata.type": "#microsoft.graph.windowsUpdateActiveHoursInstall", "activeHoursStart": "08:00:00", "activeHoursEnd": "17:30:00.0000000"});
+        assert_eq!(super::export_schedule(&live), serde_json::json!({"active_hours_start": "08:00", "active_hours_end": "17:30"}));
+    }
+
+    #[test]
+    fn times_of_day() {
+        assert_eq!(super::time_of_day("8:00"), "08:00:00");
+        assert_eq!(super::time_of_day("17:30:00.0000000"), "17:30:00");
+    }
 }

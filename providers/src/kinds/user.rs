@@ -144,19 +144,6 @@ pub fn create_body(r: &DesiredResource, password: &str) -> Value {
     Value::Object(body)
 }
 
-#[cfg(test)]
-mod password_policy_tests {
-    use super::password_policies;
-
-    #[test]
-    fn the_managed_flag_is_set_or_cleared_and_the_others_kept() {
-        assert_eq!(password_policies(Some("DisableStrongPassword"), true), "DisablePasswordExpiration, DisableStrongPassword");
-        assert_eq!(password_policies(Some("DisablePasswordExpiration,DisableStrongPassword"), false), "DisableStrongPassword");
-        assert_eq!(password_policies(Some("DisablePasswordExpiration"), false), "None");
-        assert_eq!(password_policies(None, true), "DisablePasswordExpiration");
-        assert_eq!(password_policies(Some("None"), true), "DisablePasswordExpiration");
-    }
-}
 
 /// `/users`, members and guests in one listing (guests are `Read::With`
 /// this kind).
@@ -227,4 +214,18 @@ fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
         cx.record(a, &o.id);
     }
     cx.table(Kind::User, "", &t);
+}
+
+#[cfg(test)]
+mod password_policy_tests {
+    use super::password_policies;
+
+    #[test]
+    fn the_managed_flag_is_set_or_cleared_and_the_others_kept() {
+        assert_eq!(password_policies(Some("DisableStrongPassword"), true), "DisablePasswordExpiration, DisableStrongPassword");
+        assert_eq!(password_policies(Some("DisablePasswordExpiration,DisableStrongPassword"), false), "DisableStrongPassword");
+        assert_eq!(password_policies(Some("DisablePasswordExpiration"), false), "None");
+        assert_eq!(password_policies(None, true), "DisablePasswordExpiration");
+        assert_eq!(password_policies(Some("None"), true), "DisablePasswordExpiration");
+    }
 }
