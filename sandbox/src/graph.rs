@@ -159,6 +159,7 @@ pub fn dispatch(t: &mut Tenant, ctx: &Ctx, req: &GReq) -> Result<GResp, GraphErr
         ["directoryObjects", id] => return crate::directory::directory_object(t, ctx, req, id, &q),
         ["organization"] => return crate::directory::organization(t, ctx, req),
         ["domains"] => return crate::directory::domains(t, ctx, req),
+        ["deviceManagement", "configurationSettings", rest @ ..] => return crate::settings_catalog::serve(ctx, req, rest),
         ["me", ..] => return Err(GraphError::new(400, "BadRequest", "/me request is only valid with delegated authentication flow.")),
         _ => {}
     }

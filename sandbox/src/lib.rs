@@ -40,6 +40,7 @@ pub mod roles;
 pub mod seed;
 pub mod state_file;
 pub mod server;
+pub mod settings_catalog;
 pub mod store;
 pub mod validate_write;
 

@@ -35,6 +35,7 @@ macro_rules! with_kinds {
             CompliancePolicy     compliance_policy      CompliancePolicy     false     true;
             UpdateRing           update_ring            UpdateRing           false     true;
             AutopilotProfile     autopilot_profile      AutopilotProfile     false     true;
+            SettingsCatalog      settings_catalog       SettingsCatalog      false     true;
             ConditionalAccess    conditional_access     ConditionalAccess    false     false;
         }
     };

@@ -26,6 +26,7 @@ fn the_example_tenant_validates() {
         (Kind::CompliancePolicy, 1),
         (Kind::UpdateRing, 4),
         (Kind::AutopilotProfile, 1),
+        (Kind::SettingsCatalog, 0),
         (Kind::ConditionalAccess, 1),
     ];
     assert_eq!(state.counts(), expected.to_vec());

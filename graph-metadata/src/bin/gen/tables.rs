@@ -63,6 +63,16 @@ pub const DOC_MAX_LENGTHS: &[(&str, &str, u32, &str)] = &[
     ("windowsAutopilotDeploymentProfile", "description", 1500, "docs: learn.microsoft.com/graph/api/resources/intune-enrollment-windowsautopilotdeploymentprofile (Max allowed length is 1500 chars)"),
 ];
 
+/// Beta-only enums that are flags (`IsFlags` in the beta CSDL, which the
+/// beta type mappings do not carry): a value is a comma-separated list of
+/// members, e.g. `technologies = "mdm,microsoftSense"` (docs:
+/// learn.microsoft.com/graph/api/resources/intune-deviceconfigv2-devicemanagementconfigurationpolicy,
+/// whose example sends `"technologies": "mdm"` and whose enums are flags).
+pub const BETA_FLAGS: &[&str] = &[
+    "microsoft.graph.deviceManagementConfigurationPlatforms",
+    "microsoft.graph.deviceManagementConfigurationTechnologies",
+];
+
 /// Properties the Graph docs call read-only where the CSDL has no Computed
 /// annotation (directory objects carry no annotations in the clean CSDL).
 pub const READ_ONLY: &[(&str, &str)] = &[
