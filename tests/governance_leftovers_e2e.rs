@@ -104,7 +104,7 @@ async fn privileged_roles_on_service_accounts_are_refused_even_when_allowed() {
     assert!(out.contains("error[service-account-privileged] role_assignment.svc-ga: user.msadmin is a service account and would hold the privileged role Global Administrator"), "{out}");
     assert!(!out.contains("error[service-account-role]"), "allowed_roles lists it: {out}");
     // `allow` does not silence it, nor does a blanket exception for the lint.
-    let work = setup(&|t| t.replace("[governance.prune]", "allow = [\"service-account-privileged\", \"service-account-privileged:role_assignment.svc-ga\"]\n\n[governance.prune]"));
+    let work = setup(&|t| t.replace("large_plan_threshold = 50", "large_plan_threshold = 50\nallow = [\"service-account-privileged\", \"service-account-privileged:role_assignment.svc-ga\"]"));
     let (code, out) = validate(&sb, work.path());
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("error[service-account-privileged]"), "{out}");
