@@ -60,13 +60,15 @@ fn reach(desired: &DesiredModel, g: &Address, path: &str, seen: &mut BTreeSet<Ad
     if g.kind != Kind::Group {
         return out;
     }
-    if desired.service_account_groups.contains(g) {
+    let Some(r) = desired.resources.get(g) else { return out };
+    if desired.service_account_groups.contains(g) && !r.props.contains_key("members") && !r.props.contains_key("membershipRule") {
         for s in &desired.service_accounts {
             out.accounts.insert(s.clone(), format!("through {path}, a service-accounts group"));
         }
         return out;
     }
-    let Some(r) = desired.resources.get(g) else { return out };
+    // A service-accounts group reaches what its members and rule reach,
+    // like any group: declared members exactly, a rule conservatively.
     if let Some(members) = r.props.get("members") {
         let mut refs = BTreeSet::new();
         referenced_addresses(members, &mut refs);
@@ -78,19 +80,29 @@ fn reach(desired: &DesiredModel, g: &Address, path: &str, seen: &mut BTreeSet<Ad
     if let Some(rule) = r.props.get("membershipRule").and_then(Value::as_str) {
         let lower = rule.to_lowercase();
         if lower.contains("user.") {
-            let named: Vec<&Address> = desired
-                .service_accounts
-                .iter()
-                .filter(|s| {
-                    let upn = desired.resources.get(*s).and_then(|r| r.props.get("userPrincipalName")).and_then(Value::as_str).unwrap_or_default().to_lowercase();
-                    let local = upn.split('@').next().unwrap_or_default().to_string();
-                    !upn.is_empty() && (lower.contains(&upn) || lower.contains(&format!("{local}@")))
-                })
-                .collect();
-            for s in &named {
-                out.accounts.insert((*s).clone(), format!("through {path}, whose membership rule names it"));
+            // Evaluated against each account's declared properties: a match
+            // reaches it; a rule that cannot be evaluated could.
+            let mut named = 0;
+            let mut unknown = false;
+            for s in &desired.service_accounts {
+                let props = desired.resources.get(s).map(|r| &r.props);
+                let upn = props.and_then(|p| p.get("userPrincipalName")).and_then(Value::as_str).unwrap_or_default().to_lowercase();
+                let local = upn.split('@').next().unwrap_or_default().to_string();
+                let names = !upn.is_empty() && (lower.contains(&upn) || lower.contains(&format!("{local}@")));
+                match props.and_then(|p| super::rule::evaluate(rule, p)) {
+                    Some(true) => {
+                        named += 1;
+                        out.accounts.insert(s.clone(), format!("through {path}, whose membership rule matches it"));
+                    }
+                    Some(false) => {}
+                    None if names => {
+                        named += 1;
+                        out.accounts.insert(s.clone(), format!("through {path}, whose membership rule names it"));
+                    }
+                    None => unknown = true,
+                }
             }
-            if named.is_empty() {
+            if named == 0 && unknown {
                 out.maybe.push(format!("{path} has a membership rule over users, which could match a service account"));
             }
         }
