@@ -195,11 +195,22 @@ async fn a_service_account_added_live_to_a_role_holding_group_is_refused() {
     )
     .await;
     let rid = ra["id"].as_str().unwrap().to_string();
+    // And one given to a service account directly, out of band.
+    let mstest = l.id(&"user.mstest".parse().unwrap()).unwrap().to_string();
+    let direct = graph(
+        &sb,
+        reqwest::Method::POST,
+        "/v1.0/roleManagement/directory/roleAssignments",
+        Some(json!({"principalId": mstest, "roleDefinitionId": "729827e3-9c14-49f7-bb1b-9608f156bbb8", "directoryScopeId": "/"})),
+    )
+    .await;
+    let did = direct["id"].as_str().unwrap().to_string();
     let o = cli(&sb, w, &["plan", dir.to_str().unwrap()]);
     let out = format!("{}{}", text(&o.stdout), text(&o.stderr));
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains(&format!("error[service-account-privileged] id:{rid}: user.msadmin is a service account and would hold the privileged role Intune Administrator through group id:{gid}")), "{out}");
     assert!(out.contains(&format!("error[service-account-role] id:{rid}: user.msadmin may hold only the roles it declares in allowed_roles (none)")), "{out}");
+    assert!(out.contains(&format!("error[service-account-privileged] id:{did}: user.mstest is a service account and would hold the privileged role Helpdesk Administrator (assigned out of band)")), "{out}");
     sb.shutdown().await.unwrap();
 }
 
@@ -229,6 +240,13 @@ async fn people_in_a_ring_through_nesting_and_a_second_all_devices_profile_are_r
     let (code, out) = validate(&sb, work.path());
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("error[one-autopilot-profile]") && out.contains("autopilot_profile.second: at most one Autopilot profile targets the all-devices group mwd-all"), "{out}");
+    // ... or naming the all-devices group by its address.
+    let work = scratch_with(|t| t);
+    let dir = work.path().join("desired-state");
+    append(&dir, "autopilot.toml", "[autopilot_profile.second]\ndisplay_name = \"Second\"\njoin_type = \"entra\"\ndevice_type = \"windowsPc\"\nassignments = { include = [\"group.mwd-all\"] }\n");
+    let (code, out) = validate(&sb, work.path());
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("autopilot_profile.second: at most one Autopilot profile targets the all-devices group mwd-all"), "{out}");
     sb.shutdown().await.unwrap();
 }
 

@@ -310,10 +310,15 @@ pub fn lint_live(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMa
             continue;
         }
         let role = o.props.get("role").and_then(Value::as_str).unwrap_or_default();
+        let principal = o.props.get("principal").and_then(as_reference).unwrap_or_default();
+        // A service account given a role out of band: least privilege as
+        // for a declared assignment (a group principal: `live::role_groups`).
+        if let Some(account) = known_ids.get(principal).filter(|a| desired.service_accounts.contains(**a)) {
+            out.extend(service_account_role(desired, format!("id:{}", o.id), account, role, " (assigned out of band)"));
+        }
         if !PRIVILEGED_ROLES.contains(&role) {
             continue;
         }
-        let principal = o.props.get("principal").and_then(as_reference).unwrap_or_default();
         let who = known_ids.get(principal).map(|a| a.to_string()).unwrap_or_else(|| format!("id:{principal}"));
         let kind = o.props.get("assignment").and_then(Value::as_str).unwrap_or("active");
         // Out-of-band control of the tenant itself is an error; its removal

@@ -61,7 +61,11 @@ pub(super) fn check_managed_desktop(cx: &mut Ctx) {
             .state
             .autopilot_profile
             .iter()
-            .filter(|(_, d)| d.value.assignments.all_devices || md.all_devices.as_ref().is_some_and(|a| d.value.assignments.include.iter().any(|i| i == a)))
+            .filter(|(_, d)| {
+                // `mwd-all` or `group.mwd-all`: the group it resolves to counts.
+                d.value.assignments.all_devices
+                    || md.all_devices.as_ref().is_some_and(|a| d.value.assignments.include.iter().any(|i| cx.state.resolve(i, &[Kind::Group]).is_ok_and(|r| r.key == *a)))
+            })
             .map(|(k, d)| (k, &d.origin))
             .collect();
         // The marked Managed Desktop profile is the one; the others break the rule.
