@@ -380,5 +380,18 @@ async fn first_use_depends_on_the_marker_the_tenant_carries() {
     let out = format!("{}{}", text(&o.stdout), text(&o.stderr));
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("does not match the governance marker this tenant carries"), "{out}");
+
+    // reconcile --self-heal from fresh state (no trust root) judges by
+    // desired [governance] alone: refused over a marked tenant.
+    let third = scratch_without_approvals();
+    let d3 = third.path().join("desired-state");
+    let adele = graph(&sb, reqwest::Method::GET, "/v1.0/users/adele.vance@contoso.onmicrosoft.com", None).await["id"].as_str().unwrap().to_string();
+    graph(&sb, reqwest::Method::PATCH, &format!("/v1.0/users/{adele}"), Some(json!({"jobTitle": "Changed live"}))).await;
+    let o = cli(&sb, third.path(), &["reconcile", d3.to_str().unwrap(), "--once", "--self-heal", "--now", "2026-12-01T00:00:00Z"]);
+    let out = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("this tenant carries tenantctl's governance marker"), "{out}");
+    let user = graph(&sb, reqwest::Method::GET, &format!("/v1.0/users/{adele}?$select=jobTitle"), None).await;
+    assert_eq!(user["jobTitle"], "Changed live", "nothing healed: {user:#}");
     sb.shutdown().await.unwrap();
 }
