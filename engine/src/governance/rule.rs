@@ -120,7 +120,7 @@ impl Parser {
         }
     }
 
-    fn next(&mut self) -> Option<Tok> {
+    fn bump(&mut self) -> Option<Tok> {
         let t = self.tokens.get(self.at).cloned();
         self.at += 1;
         t
@@ -152,11 +152,11 @@ impl Parser {
         if self.tokens.get(self.at) == Some(&Tok::Open) {
             self.at += 1;
             let e = self.expr()?;
-            return (self.next()? == Tok::Close).then_some(e);
+            return (self.bump()? == Tok::Close).then_some(e);
         }
-        let Tok::Word(attr) = self.next()? else { return None };
-        let Tok::Word(op) = self.next()? else { return None };
-        let value = match self.next()? {
+        let Tok::Word(attr) = self.bump()? else { return None };
+        let Tok::Word(op) = self.bump()? else { return None };
+        let value = match self.bump()? {
             Tok::Str(s) => Lit::Str(s),
             Tok::Word(w) => match w.to_lowercase().as_str() {
                 "true" => Lit::Bool(true),
@@ -167,12 +167,12 @@ impl Parser {
             Tok::LBracket => {
                 let mut items = Vec::new();
                 loop {
-                    match self.next()? {
+                    match self.bump()? {
                         Tok::Str(s) => items.push(s),
                         Tok::RBracket => break,
                         _ => return None,
                     }
-                    match self.next()? {
+                    match self.bump()? {
                         Tok::Comma => {}
                         Tok::RBracket => break,
                         _ => return None,
