@@ -233,6 +233,13 @@ async fn people_in_a_ring_through_nesting_and_a_second_all_devices_profile_are_r
     let (code, out) = validate(&sb, work.path());
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("error[ring-devices-only]: group.mwd-test is a Managed Desktop ring device group: it holds devices only, not `user.adele`"), "{out}");
+    // A ring filled by a rule over users.
+    let work = scratch_with(|t| t);
+    let dir = work.path().join("desired-state");
+    edit_file(&dir, "groups.toml", |t| t.replacen(ring, &format!("{ring}membership_rule = '(user.accountEnabled -eq true)'\nmembership_rule_processing_state = \"On\"\n"), 1));
+    let (code, out) = validate(&sb, work.path());
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("group.mwd-test is a Managed Desktop ring device group: it holds devices only, but its membership rule is over users"), "{out}");
     // A second profile assigned to all devices by `all_devices = true`.
     let work = scratch_with(|t| t);
     let dir = work.path().join("desired-state");

@@ -39,6 +39,15 @@ pub(super) fn check_managed_desktop(cx: &mut Ctx) {
     for ring in &md.rings {
         let Some(d) = cx.state.group.get(ring) else { continue };
         let ring_address = Address::new(Kind::Group, ring.as_str());
+        // A rule over users fills the ring group with people.
+        if d.value.membership_rule.as_deref().is_some_and(|r| r.to_lowercase().contains("user.")) {
+            cx.error(
+                "ring-devices-only",
+                &d.origin,
+                &path!["group", ring.as_str(), "membership_rule"],
+                format!("group.{ring} is a Managed Desktop ring device group: it holds devices only, but its membership rule is over users"),
+            );
+        }
         for (i, m) in d.value.members.iter().flatten().enumerate() {
             if member(cx, m).is_some_and(|a| a.kind != Kind::Group) {
                 cx.error("ring-devices-only", &d.origin, &path!["group", ring.as_str(), "members", i], format!("group.{ring} is a Managed Desktop ring device group: it holds devices only, not `{m}`"));
