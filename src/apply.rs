@@ -302,13 +302,14 @@ async fn run_locked(
         }
     };
     crate::governance::refuse_first_use_over_existing(&plan, &target.ledger_path)?;
+    crate::governance::check_tenant_marker(&target.client, &plan, &target.ledger_path).await?;
     if plan.lint_errors() > 0 {
         let errors: Vec<String> = plan.lints.iter().filter(|f| f.severity == engine::governance::Severity::Error).map(|f| format!("  {f}")).collect();
         bail!("the plan breaks governance lints (allow one on purpose in [governance] allow):\n{}", errors.join("\n"));
     }
     if plan.is_empty() {
         output::result(&engine::render::text(&plan, output::color_stdout()));
-        crate::governance::record_trust(&plan, desired, &target.ledger_path, &attribution)?;
+        crate::governance::record_trust(&target.client, &plan, desired, &target.ledger_path, &attribution).await?;
         // Nothing to change, but natural-key matches the ledger lacks are
         // still recorded (a ledger cut short is filled in), and a log left
         // by a killed run is compacted.
@@ -347,7 +348,7 @@ async fn run_locked(
     attribution.change = plan.change.as_ref().map(|c| c.lines().join("; "));
     // Verified against the governance in force above: this apply records
     // the plan's [governance] (first use, or an approved change).
-    crate::governance::record_trust(&plan, desired, &target.ledger_path, &attribution)?;
+    crate::governance::record_trust(&target.client, &plan, desired, &target.ledger_path, &attribution).await?;
     let hash = plan.hash();
     let hook = {
         let (store, journal_file, hash, who) = (store.clone(), journal_file.clone(), hash.clone(), attribution.clone());

@@ -14,3 +14,4 @@ pub mod observe;
 pub mod settle;
 pub mod state_blob;
 pub mod state_lock;
+pub mod tenant_marker;

@@ -32,6 +32,7 @@ pub mod limits;
 pub mod licences;
 pub mod odata;
 pub mod oma;
+pub mod org_extensions;
 pub mod permissions;
 pub mod pim;
 pub mod query_props;

@@ -229,4 +229,46 @@ pub const DOC_RULES: &[DocRule] = &[
         any_of: &["Group.ReadWrite.All"],
         source: DELETED_DELETE,
     },
+    // Open extensions on the organization (the governance marker):
+    // permissions.json has no /organization/{id}/extensions paths.
+    DocRule {
+        method: "GET",
+        path: "/organization/{id}/extensions/{id}",
+        resource: None,
+        any_of: &["Organization.Read.All", "Organization.ReadWrite.All"],
+        source: EXT_GET,
+    },
+    DocRule {
+        method: "GET",
+        path: "/organization/{id}/extensions",
+        resource: None,
+        any_of: &["Organization.Read.All", "Organization.ReadWrite.All"],
+        source: EXT_GET,
+    },
+    DocRule {
+        method: "POST",
+        path: "/organization/{id}/extensions",
+        resource: None,
+        any_of: &["Organization.ReadWrite.All"],
+        source: EXT_POST,
+    },
+    DocRule {
+        method: "PATCH",
+        path: "/organization/{id}/extensions/{id}",
+        resource: None,
+        any_of: &["Organization.ReadWrite.All"],
+        source: EXT_PATCH,
+    },
+    DocRule {
+        method: "DELETE",
+        path: "/organization/{id}/extensions/{id}",
+        resource: None,
+        any_of: &["Organization.ReadWrite.All"],
+        source: EXT_DELETE,
+    },
 ];
+
+const EXT_GET: &str = "docs: learn.microsoft.com/graph/api/opentypeextension-get (Application column, organization)";
+const EXT_POST: &str = "docs: learn.microsoft.com/graph/api/opentypeextension-post-opentypeextension (Application column, organization)";
+const EXT_PATCH: &str = "docs: learn.microsoft.com/graph/api/opentypeextension-update (Application column, organization)";
+const EXT_DELETE: &str = "docs: learn.microsoft.com/graph/api/opentypeextension-delete (Application column, organization)";
