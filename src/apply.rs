@@ -363,7 +363,7 @@ async fn run_locked(
             written.map_err(|e| format!("{e:#}"))
         }
     };
-    let executor = providers::apply::GraphExecutor::new(target.client.clone(), |name| std::env::var(name).ok(), chrono::Utc::now()).with_create_hook(hook);
+    let executor = providers::apply::GraphExecutor::new(target.client.clone(), |name| std::env::var(name).ok(), chrono::Utc::now()).with_create_hook(hook).with_batching();
     let report = engine::apply::apply_recorded(&plan, &mut ledger, &executor, &ApplyOptions { concurrency: opts.concurrency, now: now() }, |record, _| {
         let written = match &record {
             Record::Adopted { address, id, op } => journal_event(&journal_file, &hash, address, "adopt", id, "applied", "matched by natural key; recorded in the ledger", &attribution).and_then(|_| store.append(op)),

@@ -22,7 +22,8 @@ use schema::kinds::role_assignment::role_template_id;
 use schema::{Address, Kind};
 use serde_json::{json, Value};
 
-use crate::graph::{GraphClient, GraphError, GraphRequest, Method};
+use crate::graph::write_batch::WriteBatcher;
+use crate::graph::{GraphClient, GraphError, GraphRequest, GraphResponse, Method};
 use crate::kinds::registry::{self, Api};
 use crate::kinds::{assign_body, assignment_filter, assignment_targets, filters_named, compliance_policy, conditional_access, device_configuration, group, guest, role_assignment, user};
 
@@ -49,12 +50,14 @@ pub struct GraphExecutor {
     now: DateTime<Utc>,
     create_retry_delay: std::time::Duration,
     hook: Option<CreateHook>,
+    /// Writes and create lookups coalesced into `$batch` (see `with_batching`).
+    batcher: Option<std::sync::Arc<WriteBatcher>>,
 }
 
 impl GraphExecutor {
     /// `env` looks up environment variables (initial passwords).
     pub fn new(client: GraphClient, env: impl Fn(&str) -> Option<String> + Send + Sync + 'static, now: DateTime<Utc>) -> Self {
-        GraphExecutor { client, env: Box::new(env), now, create_retry_delay: std::time::Duration::from_secs(2), hook: None }
+        GraphExecutor { client, env: Box::new(env), now, create_retry_delay: std::time::Duration::from_secs(2), hook: None, batcher: None }
     }
 
     /// Call `hook` before each create's POST and as soon as Graph answers it
@@ -72,6 +75,45 @@ impl GraphExecutor {
             Some(h) => h(e).map_err(|m| err(format!("recording the create: {m}"))),
             None => Ok(()),
         }
+    }
+
+    /// Send the writes and create lookups of concurrent changes together in
+    /// `$batch` calls (20 items each, each item paced and retried on its
+    /// own), and let the walk run 20 times as many changes at once.
+    pub fn with_batching(mut self) -> Self {
+        self.batcher = Some(WriteBatcher::new(&self.client));
+        self
+    }
+
+    /// One request, batched with other changes' when batching is on.
+    async fn exec(&self, api: &GraphClient, request: GraphRequest) -> Result<GraphResponse, GraphError> {
+        match &self.batcher {
+            Some(b) => b.execute(api, request).await,
+            None => api.execute(request).await,
+        }
+    }
+
+    /// A collection (a create lookup), its first page batched when batching is on.
+    async fn list(&self, api: &GraphClient, path: &str) -> Result<Vec<Value>, GraphError> {
+        match &self.batcher {
+            Some(b) => b.list_all(api, path).await,
+            None => api.list_all(path).await,
+        }
+    }
+
+    /// Adds members and owners concurrently (so they share `$batch` calls).
+    async fn add_refs(&self, api: &GraphClient, group: &str, refs: &[crate::apply_batch::PendingRef], calls: &mut Calls) -> Result<(), ExecError> {
+        let results = futures::future::join_all(refs.iter().map(|(rel, m)| async move {
+            let mut own = Calls { request_ids: Vec::new() };
+            let r = self.add_ref(api, group, rel, m, &mut own).await;
+            (r, own)
+        }))
+        .await;
+        for (r, own) in results {
+            calls.request_ids.extend(own.request_ids);
+            r?;
+        }
+        Ok(())
     }
 
     /// The wait before looking a create up again after an ambiguous
@@ -188,6 +230,10 @@ impl Executor for GraphExecutor {
         };
         Ok(Outcome { id, request_ids: calls.request_ids, note })
     }
+
+    fn batch_width(&self) -> usize {
+        if self.batcher.is_some() { crate::graph::batch::MAX_BATCH } else { 1 }
+    }
 }
 
 impl GraphExecutor {
@@ -226,8 +272,7 @@ impl GraphExecutor {
         // Some collections have been known to ignore $filter: never adopt an
         // object on the server's word alone.
         let found: Vec<Value> = self
-            .api(kind)
-            .list_all(&path)
+            .list(&self.api(kind), &path)
             .await
             .map_err(fail)?
             .into_iter()
@@ -258,7 +303,7 @@ impl GraphExecutor {
     async fn send(&self, api: &GraphClient, method: Method, path: &str, body: Option<Value>, calls: &mut Calls) -> Result<Value, ExecError> {
         let mut request = GraphRequest::new(method, path);
         request.body = body;
-        let response = api.execute(request).await.map_err(fail)?;
+        let response = self.exec(api, request).await.map_err(fail)?;
         calls.note(&response);
         Ok(response.body.unwrap_or(Value::Null))
     }
@@ -326,15 +371,26 @@ impl GraphExecutor {
                 id
             }
             Kind::Group => {
-                let created = self.send(&api, Method::POST, base, Some(group::create_body(r)), calls).await?;
-                let id = id_of(&created)?;
+                // Up to 20 members and owners ride in the create; the rest
+                // go in batched `$ref` writes.
+                let (members, owners) = (ref_ids(r.props.get("members"), ids)?, ref_ids(r.props.get("owners"), ids)?);
+                let prefix = format!("{}/v1.0/directoryObjects/", self.client.cloud().graph_base());
+                let (body, rest) = crate::apply_batch::group_create_body(group::create_body(r), &members, &owners, &prefix);
+                let (created, rest) = match self.exec(&api, GraphRequest::new(Method::POST, base).json(body)).await {
+                    Ok(resp) => (resp, rest),
+                    // A bound object not readable yet (replication): nothing
+                    // was created; create plain, then add each (waiting for it).
+                    Err(e) if e.is_not_found() && !(members.is_empty() && owners.is_empty()) => {
+                        let resp = self.exec(&api, GraphRequest::new(Method::POST, base).json(group::create_body(r))).await.map_err(fail)?;
+                        (resp, crate::apply_batch::all_refs(&members, &owners))
+                    }
+                    Err(e) => return Err(fail(e)),
+                };
+                calls.note(&created);
+                let id = id_of(&created.body.unwrap_or(Value::Null))?;
                 self.event(CreateEvent::Created { address, id: &id })?;
                 self.wait(&api, &format!("/groups/{id}")).await?;
-                for rel in ["members", "owners"] {
-                    for m in ref_ids(r.props.get(rel), ids)? {
-                        self.add_ref(&api, &id, rel, &m, calls).await?;
-                    }
-                }
+                self.add_refs(&api, &id, &rest, calls).await?;
                 id
             }
             Kind::RoleAssignment => self.create_role_assignment(r, ids, calls).await?,
@@ -423,11 +479,11 @@ impl GraphExecutor {
                     }
                     let want = ref_ids(r.props.get(rel), ids)?;
                     let have = self.related(&api, id, rel).await?;
-                    for m in want.difference(&have) {
-                        self.add_ref(&api, id, rel, m, calls).await?;
-                    }
-                    for m in have.difference(&want) {
-                        match api.execute(GraphRequest::new(Method::DELETE, format!("/groups/{id}/{rel}/{m}/$ref"))).await {
+                    let add: Vec<crate::apply_batch::PendingRef> = want.difference(&have).map(|m| (if rel == "members" { "members" } else { "owners" }, m.clone())).collect();
+                    self.add_refs(&api, id, &add, calls).await?;
+                    let removals = have.difference(&want).map(|m| self.exec(&api, GraphRequest::new(Method::DELETE, format!("/groups/{id}/{rel}/{m}/$ref"))));
+                    for result in futures::future::join_all(removals).await {
+                        match result {
                             Ok(resp) => calls.note(&resp),
                             Err(e) if e.is_not_found() => {}
                             Err(e) => return Err(fail(e)),
@@ -557,7 +613,7 @@ impl GraphExecutor {
                 self.send(&api, Method::DELETE, &format!("{base}/{id}/assignments/{aid}"), None, calls).await?;
             }
         }
-        match api.execute(GraphRequest::new(Method::DELETE, format!("{base}/{id}"))).await {
+        match self.exec(&api, GraphRequest::new(Method::DELETE, format!("{base}/{id}"))).await {
             Ok(resp) => {
                 calls.note(&resp);
                 Ok(())
@@ -694,7 +750,7 @@ impl GraphExecutor {
         let body = assign_body(assignments, &lookup, &filter_id, odata).map_err(err)?;
         // `/assign` replaces the whole set, so sending it twice is harmless.
         let request = GraphRequest::new(Method::POST, format!("{}/{id}/assign", Self::collection(change.address.kind))).json(body).safe_to_retry(true);
-        let response = api.execute(request).await.map_err(fail)?;
+        let response = self.exec(api, request).await.map_err(fail)?;
         calls.note(&response);
         Ok(())
     }
@@ -747,7 +803,7 @@ impl GraphExecutor {
         let path = format!("/groups/{group}/{rel}/$ref");
         for attempt in 0..2 {
             // "Already a member" counts as success, so a repeat is harmless.
-            match api.execute(GraphRequest::new(Method::POST, path.clone()).json(body.clone()).safe_to_retry(true)).await {
+            match self.exec(api, GraphRequest::new(Method::POST, path.clone()).json(body.clone()).safe_to_retry(true)).await {
                 Ok(resp) => {
                     calls.note(&resp);
                     return Ok(());
