@@ -85,6 +85,13 @@ impl GraphExecutor {
         self
     }
 
+    /// Batching with another wait before a batch that is not full goes
+    /// (tests use a long one so that what goes together is predictable).
+    pub fn with_batch_linger(mut self, linger: std::time::Duration) -> Self {
+        self.batcher = Some(WriteBatcher::with_linger(&self.client, linger));
+        self
+    }
+
     /// One request, batched with other changes' when batching is on.
     async fn exec(&self, api: &GraphClient, request: GraphRequest) -> Result<GraphResponse, GraphError> {
         match &self.batcher {
