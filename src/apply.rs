@@ -363,8 +363,14 @@ async fn run_locked(
             written.map_err(|e| format!("{e:#}"))
         }
     };
-    let executor = providers::apply::GraphExecutor::new(target.client.clone(), |name| std::env::var(name).ok(), chrono::Utc::now()).with_create_hook(hook).with_batching();
-    let report = engine::apply::apply_recorded(&plan, &mut ledger, &executor, &ApplyOptions { concurrency: opts.concurrency, now: now() }, |record, _| {
+    let executor = providers::apply::GraphExecutor::new(target.client.clone(), |name| std::env::var(name).ok(), chrono::Utc::now()).with_create_hook(hook);
+    // Above 1, writes go in `$batch` calls of 20 changes each, `concurrency`
+    // calls' worth of changes at a time; 1 runs changes one by one.
+    let (executor, concurrency) = match opts.concurrency {
+        0 | 1 => (executor, 1),
+        n => (executor.with_batching(), n.saturating_mul(providers::graph::batch::MAX_BATCH)),
+    };
+    let report = engine::apply::apply_recorded(&plan, &mut ledger, &executor, &ApplyOptions { concurrency, now: now() }, |record, _| {
         let written = match &record {
             Record::Adopted { address, id, op } => journal_event(&journal_file, &hash, address, "adopt", id, "applied", "matched by natural key; recorded in the ledger", &attribution).and_then(|_| store.append(op)),
             Record::Change { result, op } => {

@@ -35,7 +35,7 @@ async fn apply_batched(client: &GraphClient, plan: &engine::Plan, ledger: &mut L
     let exec = providers::apply::GraphExecutor::new(client.clone(), |_| None, opts().now)
         .with_create_retry_delay(Duration::from_millis(50))
         .with_batch_linger(linger);
-    engine::apply::apply(plan, ledger, &exec, &ApplyOptions { concurrency: 4, now: "2026-11-23T12:00:00Z".into() }, |_, _| {}).await
+    engine::apply::apply(plan, ledger, &exec, &ApplyOptions { concurrency: 4 * 20, now: "2026-11-23T12:00:00Z".into() }, |_, _| {}).await
 }
 
 fn item(counts: &sandbox::RequestCounts, key: &str) -> u64 {

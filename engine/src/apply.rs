@@ -45,14 +45,6 @@ pub struct ExecError {
 pub trait Executor: Sync {
     /// `ids` maps every address known so far to its object id.
     fn execute(&self, change: &Change, ids: &BTreeMap<Address, String>) -> impl Future<Output = Result<Outcome, ExecError>> + Send;
-
-    /// How many changes' requests this executor carries in one Graph call
-    /// (an executor that coalesces concurrent changes into `$batch`): the
-    /// walk then runs `concurrency` times this many changes of a wave at
-    /// once, each still executed, reported and recorded on its own.
-    fn batch_width(&self) -> usize {
-        1
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -226,7 +218,7 @@ pub async fn apply_recorded<E: Executor>(
                 }
                 (c, Some(executor.execute(c, snapshot).await))
             })
-            .buffer_unordered(options.concurrency.max(1).saturating_mul(executor.batch_width().max(1)));
+            .buffer_unordered(options.concurrency.max(1));
         while let Some((c, result)) = running.next().await {
             let Some(result) = result else {
                 report.results.push(not_started(c, report.stopped.as_ref()));

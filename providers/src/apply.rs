@@ -79,7 +79,8 @@ impl GraphExecutor {
 
     /// Send the writes and create lookups of concurrent changes together in
     /// `$batch` calls (20 items each, each item paced and retried on its
-    /// own), and let the walk run 20 times as many changes at once.
+    /// own). Run 20 times as many changes at once as there are calls to
+    /// keep in flight, or the batches carry little.
     pub fn with_batching(mut self) -> Self {
         self.batcher = Some(WriteBatcher::new(&self.client));
         self
@@ -236,10 +237,6 @@ impl Executor for GraphExecutor {
             }
         };
         Ok(Outcome { id, request_ids: calls.request_ids, note })
-    }
-
-    fn batch_width(&self) -> usize {
-        if self.batcher.is_some() { crate::graph::batch::MAX_BATCH } else { 1 }
     }
 }
 
