@@ -157,10 +157,23 @@ pub(crate) async fn take_paced<T>(pacer: &Pacer, sleeper: &dyn Sleeper, ready: V
     while let Some(item) = items.next() {
         let (method, path) = key(&item);
         match pacer.reserve_slot(method, path) {
-            Some(r) if !r.wait.is_zero() => {
+            Some(mut r) if !r.wait.is_zero() => {
                 if send.is_empty() {
-                    tracing::debug!(method, path, wait_ms = r.wait.as_millis() as u64, "pacing a batch item under service limits");
-                    sleeper.sleep(r.wait).await;
+                    // Wait for the send time; woken so late that the margin
+                    // no longer covers it (a busy runtime), give it back and
+                    // take the next, as single requests do.
+                    loop {
+                        tracing::debug!(method, path, wait_ms = r.wait.as_millis() as u64, "pacing a batch item under service limits");
+                        sleeper.sleep(r.wait).await;
+                        if !pacer.late(&r) {
+                            break;
+                        }
+                        pacer.cancel(&r);
+                        match pacer.reserve_slot(method, path) {
+                            Some(again) if !again.wait.is_zero() => r = again,
+                            _ => break,
+                        }
+                    }
                     send.push(item);
                 } else {
                     pacer.cancel(&r);
