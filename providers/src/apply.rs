@@ -824,7 +824,10 @@ impl GraphExecutor {
     }
 
     async fn wait(&self, api: &GraphClient, path: &str) -> Result<(), ExecError> {
-        api.wait_until_readable(path).await.map(|_| ()).map_err(fail)
+        match &self.batcher {
+            Some(b) => b.wait_until_readable(api, path).await.map(|_| ()).map_err(fail),
+            None => api.wait_until_readable(path).await.map(|_| ()).map_err(fail),
+        }
     }
 }
 

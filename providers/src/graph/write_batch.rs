@@ -32,7 +32,7 @@ use tokio::sync::oneshot;
 use super::batch::MAX_BATCH;
 use super::error::{classify_status, error_from_response, GraphError, RequestInfo, StatusClass};
 use super::pacing::Pacer;
-use super::retry::{parse_retry_after, Sleeper};
+use super::retry::parse_retry_after;
 use super::{into_response, ApiVersion, GraphClient, GraphRequest, GraphResponse, Method};
 
 type Reply = oneshot::Sender<Result<GraphResponse, GraphError>>;
@@ -54,7 +54,16 @@ pub struct WriteBatcher {
     client: GraphClient,
     linger: Duration,
     queues: Mutex<BTreeMap<&'static str, (ApiVersion, Vec<Queued>)>>,
+    /// `$batch` calls in flight: taken *before* items reserve their send
+    /// times, and fewer than the client's own slots, so a batch whose items
+    /// got their times leaves at once rather than queueing behind other
+    /// calls for a slot (which would make it land later than paced).
+    gate: Arc<tokio::sync::Semaphore>,
 }
+
+/// `$batch` calls a batcher keeps in flight (the binary's client allows 8
+/// requests in flight; the rest stay free for single calls).
+pub const BATCHES_IN_FLIGHT: usize = 4;
 
 impl std::fmt::Debug for WriteBatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -77,7 +86,7 @@ impl WriteBatcher {
 
     /// Like [`WriteBatcher::new`] with another linger.
     pub fn with_linger(client: &GraphClient, linger: Duration) -> Arc<WriteBatcher> {
-        Arc::new(WriteBatcher { client: client.clone(), linger, queues: Mutex::new(BTreeMap::new()) })
+        Arc::new(WriteBatcher { client: client.clone(), linger, queues: Mutex::new(BTreeMap::new()), gate: Arc::new(tokio::sync::Semaphore::new(BATCHES_IN_FLIGHT)) })
     }
 
     /// Sends `request` (relative to `api`'s version) in a `$batch` with other
@@ -127,6 +136,26 @@ impl WriteBatcher {
         Ok(items)
     }
 
+    /// Reads a just-created object through a batch, waiting out 404s with
+    /// the client's replication delays (as [`GraphClient::wait_until_readable`]).
+    pub async fn wait_until_readable(self: &Arc<Self>, api: &GraphClient, path: &str) -> Result<Value, GraphError> {
+        let mut delays = api.inner.retry.replication_delays.clone().into_iter();
+        loop {
+            match self.execute(api, GraphRequest::new(Method::GET, path)).await {
+                Ok(r) => return Ok(r.body.unwrap_or(Value::Null)),
+                Err(e) if e.is_not_found() => match delays.next() {
+                    Some(delay) => {
+                        tracing::debug!(path, delay_ms = delay.as_millis() as u64, "not readable yet; waiting for replication");
+                        api.inner.counters.retries.fetch_add(1, Ordering::Relaxed);
+                        api.inner.sleeper.sleep(delay).await;
+                    }
+                    None => return Err(e),
+                },
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Sends what is queued for `version`: only full batches when `full_only`.
     fn flush(&self, version: ApiVersion, full_only: bool) {
         let taken: Vec<Queued> = {
@@ -141,51 +170,39 @@ impl WriteBatcher {
         while taken.peek().is_some() {
             let chunk: Vec<Queued> = taken.by_ref().take(MAX_BATCH).collect();
             let api = self.client.with_version(version);
-            tokio::spawn(async move { run_chunk(api, chunk).await });
+            let gate = Arc::clone(&self.gate);
+            tokio::spawn(async move { run_chunk(api, gate, chunk).await });
         }
     }
 }
 
 /// Takes, in order, the items of `ready` that may leave now under the
-/// service limits: the first one waits for its send time if it must; any
-/// later one whose send time is not now gives its time back and stays, with
-/// everything after it, for the next batch. Returns (to send, to hold).
-pub(crate) async fn take_paced<T>(pacer: &Pacer, sleeper: &dyn Sleeper, ready: Vec<T>, key: impl Fn(&T) -> (&str, &str)) -> (Vec<T>, Vec<T>) {
+/// service limits, reserving their send times. The first item whose time is
+/// later gives it back and stays, with everything after it, for the next
+/// batch; when that is the very first item, nothing is taken and the wait
+/// until its time is returned. Returns (to send now, to hold, wait).
+pub(crate) fn take_ready<T>(pacer: &Pacer, ready: Vec<T>, key: impl Fn(&T) -> (&str, &str)) -> (Vec<T>, Vec<T>, Option<Duration>) {
     let mut send = Vec::new();
     let mut held = Vec::new();
+    let mut wait = None;
     let mut items = ready.into_iter();
     while let Some(item) = items.next() {
         let (method, path) = key(&item);
         match pacer.reserve_slot(method, path) {
-            Some(mut r) if !r.wait.is_zero() => {
+            Some(r) if !r.wait.is_zero() => {
+                pacer.cancel(&r);
                 if send.is_empty() {
-                    // Wait for the send time; woken so late that the margin
-                    // no longer covers it (a busy runtime), give it back and
-                    // take the next, as single requests do.
-                    loop {
-                        tracing::debug!(method, path, wait_ms = r.wait.as_millis() as u64, "pacing a batch item under service limits");
-                        sleeper.sleep(r.wait).await;
-                        if !pacer.late(&r) {
-                            break;
-                        }
-                        pacer.cancel(&r);
-                        match pacer.reserve_slot(method, path) {
-                            Some(again) if !again.wait.is_zero() => r = again,
-                            _ => break,
-                        }
-                    }
-                    send.push(item);
-                } else {
-                    pacer.cancel(&r);
-                    held.push(item);
-                    held.extend(items);
-                    break;
+                    tracing::debug!(method, path, wait_ms = r.wait.as_millis() as u64, "pacing batch items under service limits");
+                    wait = Some(r.wait);
                 }
+                held.push(item);
+                held.extend(items);
+                break;
             }
             _ => send.push(item),
         }
     }
-    (send, held)
+    (send, held, wait)
 }
 
 fn item_json(id: usize, q: &Queued) -> Value {
@@ -220,7 +237,7 @@ fn item_error(q: &Queued, e: &GraphError) -> GraphError {
 }
 
 /// Sends the items of one chunk until each has its final answer.
-async fn run_chunk(api: GraphClient, chunk: Vec<Queued>) {
+async fn run_chunk(api: GraphClient, gate: Arc<tokio::sync::Semaphore>, chunk: Vec<Queued>) {
     let inner = Arc::clone(&api.inner);
     let policy = inner.retry.clone();
     let batch_url = match api.url_for("/$batch") {
@@ -243,9 +260,17 @@ async fn run_chunk(api: GraphClient, chunk: Vec<Queued>) {
         let now = inner.clock.now();
         let (ready, later): (Vec<Queued>, Vec<Queued>) = waiting.into_iter().partition(|q| q.not_before <= now);
         waiting = later;
-        let (send, held) = take_paced(&inner.pacer, inner.sleeper.as_ref(), ready, |q| (q.request.method.as_str(), q.info.resource_path())).await;
+        // A slot first, then send times: what is reserved leaves at once.
+        let Ok(permit) = gate.acquire().await else {
+            return;
+        };
+        let (send, held, wait) = take_ready(&inner.pacer, ready, |q| (q.request.method.as_str(), q.info.resource_path()));
         waiting.extend(held);
         if send.is_empty() {
+            drop(permit);
+            if let Some(wait) = wait {
+                inner.sleeper.sleep(wait).await;
+            }
             continue;
         }
         let body = json!({ "requests": send.iter().enumerate().map(|(i, q)| item_json(i, q)).collect::<Vec<_>>() });
@@ -255,6 +280,7 @@ async fn run_chunk(api: GraphClient, chunk: Vec<Queued>) {
         inner.counters.batch_subrequests.fetch_add(send.len() as u64, Ordering::Relaxed);
         let info = RequestInfo::new("POST", &batch_url);
         let answer = api.run(&Method::POST, batch_url.clone(), Some(&body), &[], safe).await.and_then(|raw| into_response(info.clone(), raw));
+        drop(permit);
         let mut responses = match answer.map(|r| r.body.unwrap_or(Value::Null)) {
             Ok(mut b) => match b.get_mut("responses").map(Value::take) {
                 Some(Value::Array(responses)) => responses,
@@ -339,7 +365,7 @@ async fn run_chunk(api: GraphClient, chunk: Vec<Queued>) {
 mod tests {
     use super::*;
     use crate::graph::pacing::{PacingConfig, Rate};
-    use crate::graph::retry::{Clock, ManualClock, SleepFuture};
+    use crate::graph::retry::{Clock, ManualClock, SleepFuture, Sleeper};
 
     /// A sleeper that moves a manual clock instead of sleeping.
     #[derive(Debug)]
@@ -352,7 +378,7 @@ mod tests {
     }
 
     /// A long mixed stream of writes (Intune and directory, with Intune
-    /// reads between) goes out in batches formed by [`take_paced`], each
+    /// reads between) goes out in batches formed by [`take_ready`], each
     /// batch at the fake clock's time when it is formed. No window of any
     /// limit ever holds more than its count, batches carry up to 20, and
     /// the binding limit (Intune writes) is used at 90% or more.
@@ -375,8 +401,15 @@ mod tests {
         while !queue.is_empty() {
             let n = queue.len().min(MAX_BATCH);
             let ready: Vec<(&str, &str)> = queue.drain(..n).collect();
-            let (send, held) = take_paced(&pacer, &sleeper, ready, |(m, p)| (*m, *p)).await;
-            assert!(!send.is_empty(), "a batch always carries its first item");
+            let (send, held, wait) = take_ready(&pacer, ready, |(m, p)| (*m, *p));
+            if send.is_empty() {
+                // Nothing may leave yet: wait for the first item's time.
+                sleeper.sleep(wait.expect("a wait when nothing may leave")).await;
+                let rest = std::mem::take(&mut queue);
+                queue = held;
+                queue.extend(rest);
+                continue;
+            }
             let at = clock.now();
             sent.extend(send.iter().map(|(m, p)| (at, *m, *p)));
             batches += 1;
