@@ -483,7 +483,7 @@ impl GraphExecutor {
                     }
                     let want = ref_ids(r.props.get(rel), ids)?;
                     let have = self.related(&api, id, rel).await?;
-                    let add: Vec<crate::apply_batch::PendingRef> = want.difference(&have).map(|m| (if rel == "members" { "members" } else { "owners" }, m.clone())).collect();
+                    let add: Vec<crate::apply_batch::PendingRef> = want.difference(&have).map(|m| (rel, m.clone())).collect();
                     self.add_refs(&api, id, &add, calls).await?;
                     let removals = have.difference(&want).map(|m| self.exec(&api, GraphRequest::new(Method::DELETE, format!("/groups/{id}/{rel}/{m}/$ref"))));
                     for result in futures::future::join_all(removals).await {
