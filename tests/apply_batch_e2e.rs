@@ -84,7 +84,8 @@ async fn users_and_groups_with_members_take_a_batch_per_twenty_and_no_member_pos
 }
 
 /// A group of 27 members: 20 ride in the create (Graph's limit), the other
-/// 7 go as `$ref` items in one `$batch`, not 27 POSTs.
+/// 7 go as `$ref` items in one `$batch`, not 27 POSTs; cut to 3 members,
+/// the 24 removals go as batched `$ref` deletes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_beyond_twenty_go_in_one_batch_of_refs() {
     let sb = sandbox().await;
@@ -103,6 +104,17 @@ async fn members_beyond_twenty_go_in_one_batch_of_refs() {
     assert_eq!(counts.get("POST /v1.0/groups/{id}/members/$ref"), 0);
     let g = ledger.id(&"group.g000".parse().unwrap()).unwrap().to_string();
     assert_eq!(c.v1().list_all(&format!("/groups/{g}/members?$select=id")).await.unwrap().len(), 27);
+    // Down to 3 members: the 24 removals go as batched `$ref` deletes.
+    let fewer = desired(27, 1, 3, 0);
+    let p = plan(&c, &fewer, &ledger).await;
+    sb.reset_counts();
+    let report = apply_batched(&c, &p, &mut ledger, Duration::from_millis(400)).await;
+    assert!(report.ok(), "{report:#?}");
+    let counts = sb.request_counts();
+    assert_eq!(item(&counts, "DELETE /v1.0/groups/{id}/members/{id}/$ref"), 24, "{counts:#?}");
+    assert_eq!(counts.get("DELETE /v1.0/groups/{id}/members/{id}/$ref"), 0);
+    assert_eq!(c.v1().list_all(&format!("/groups/{g}/members?$select=id")).await.unwrap().len(), 3);
+    assert!(plan(&c, &fewer, &ledger).await.changes.is_empty());
 }
 
 /// Throttled and failing items are retried on their own; one change Graph
