@@ -302,7 +302,7 @@ async fn run_locked(
         }
     };
     crate::governance::refuse_first_use_over_existing(&plan, &target.ledger_path)?;
-    crate::governance::check_tenant_marker(&target.client, &plan, &target.ledger_path).await?;
+    crate::governance::check_tenant_marker(&target.client, &plan, desired, &target.ledger_path).await?;
     if plan.lint_errors() > 0 {
         let errors: Vec<String> = plan.lints.iter().filter(|f| f.severity == engine::governance::Severity::Error).map(|f| format!("  {f}")).collect();
         bail!("the plan breaks governance lints (allow one on purpose in [governance] allow):\n{}", errors.join("\n"));
@@ -365,7 +365,13 @@ async fn run_locked(
         }
     };
     let executor = providers::apply::GraphExecutor::new(target.client.clone(), |name| std::env::var(name).ok(), chrono::Utc::now()).with_create_hook(hook);
-    let report = engine::apply::apply_recorded(&plan, &mut ledger, &executor, &ApplyOptions { concurrency: opts.concurrency, now: now() }, |record, _| {
+    // Above 1, writes go in `$batch` calls of 20 changes each, `concurrency`
+    // calls' worth of changes at a time; 1 runs changes one by one.
+    let (executor, concurrency) = match opts.concurrency {
+        0 | 1 => (executor, 1),
+        n => (executor.with_batching(), n.saturating_mul(providers::graph::batch::MAX_BATCH)),
+    };
+    let report = engine::apply::apply_recorded(&plan, &mut ledger, &executor, &ApplyOptions { concurrency, now: now() }, |record, _| {
         let written = match &record {
             Record::Adopted { address, id, op } => journal_event(&journal_file, &hash, address, "adopt", id, "applied", "matched by natural key; recorded in the ledger", &attribution).and_then(|_| store.append(op)),
             Record::Change { result, op } => {

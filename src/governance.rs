@@ -273,12 +273,26 @@ async fn mark_tenant(client: &providers::graph::GraphClient, root: &governance::
 /// (another copy of the state recorded since). A trust root recorded
 /// before markers existed gets its marker now. A marker that cannot be
 /// read is never taken for "no marker".
-pub(crate) async fn check_tenant_marker(client: &providers::graph::GraphClient, plan: &Plan, ledger: &Path) -> Result<()> {
+pub(crate) async fn check_tenant_marker(client: &providers::graph::GraphClient, plan: &Plan, desired: &DesiredModel, ledger: &Path) -> Result<()> {
     let first_use = plan.governance.as_ref().is_some_and(|g| g.first_use());
     let marker = providers::tenant_marker::read(client).await.context("reading the tenant's governance marker (needs Organization.ReadWrite.All); first use is allowed only for a tenant proved to carry none")?;
     let store = crate::trust_store::for_ledger(ledger)?;
     let local = store.read()?;
+    // The fingerprint of desired [governance], as a trust root records it.
+    let desired_fingerprint = engine::plan::fingerprint(&serde_json::to_value(&desired.governance).unwrap_or_default());
     match (first_use, marker, local) {
+        // The marker records exactly the [governance] desired now: a first
+        // use (or a re-recording) cut short between the tenant's marker and
+        // the local trust root, or the state restored by hand. Trusting it
+        // chooses nobody new: the approvers are the ones the tenant has.
+        (true, Some(m), None) if m.fingerprint == desired_fingerprint => {
+            output::status(format!(
+                "The tenant's governance marker ({}, {}) records exactly desired [governance]: recording it as the trust root again (an earlier recording was cut short or the state was lost).",
+                providers::tenant_marker::EXTENSION_NAME,
+                if m.recorded_at.is_empty() { "an unknown time" } else { m.recorded_at.as_str() }
+            ));
+            Ok(())
+        }
         (true, Some(m), _) => bail!(
             "refusing: no governance trust root is recorded at {}, but this tenant carries tenantctl's governance marker ({}, {} at {}): governance was adopted for it before, so trust on first use would let whoever lost or moved the state (or emptied the tenant and renamed every key) choose the approvers.\nRestore the state, or adopt desired [governance] for this tenant on purpose with `tenantctl governance adopt DIR --reason \"TEXT\"` (warned and journalled)",
             store.describe(),

@@ -389,7 +389,7 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
     if ctx.args.self_heal && trust.is_none() && !safe.is_empty() {
         // Judged by desired [governance] alone: only for a tenant that
         // never had governance adopted (no marker in the tenant).
-        crate::governance::check_tenant_marker(&ctx.target.client, &plan, &ctx.target.ledger_path).await?;
+        crate::governance::check_tenant_marker(&ctx.target.client, &plan, &desired, &ctx.target.ledger_path).await?;
     }
     held.extend(violations);
     let mut applied = Vec::new();

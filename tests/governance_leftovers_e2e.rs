@@ -402,3 +402,51 @@ async fn first_use_depends_on_the_marker_the_tenant_carries() {
     assert_eq!(user["jobTitle"], "Changed live", "nothing healed: {user:#}");
     sb.shutdown().await.unwrap();
 }
+
+/// A first use cut short between writing the tenant's marker and the local
+/// trust root (a kill, found by the kill test) is not a lost state: the
+/// marker records exactly desired [governance], so the next apply records
+/// it again rather than refusing. Another [governance] is still refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_use_cut_short_after_the_marker_resumes_only_with_the_same_governance() {
+    // The marker a first use of the example's governance writes.
+    let marked = sandbox().await;
+    let first = scratch_without_approvals();
+    let d1 = first.path().join("desired-state");
+    let o = cli(&marked, first.path(), &["apply", d1.to_str().unwrap(), "--auto-approve"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", text(&o.stdout), text(&o.stderr));
+    let org = graph(&marked, reqwest::Method::GET, "/v1.0/organization", None).await["value"][0]["id"].as_str().unwrap().to_string();
+    let mut marker = graph(&marked, reqwest::Method::GET, &format!("/v1.0/organization/{org}/extensions/com.tenantctl.governance"), None).await;
+    marked.shutdown().await.unwrap();
+
+    // A tenant that got the marker, and nothing else, before the kill.
+    let sb = sandbox().await;
+    let org = graph(&sb, reqwest::Method::GET, "/v1.0/organization", None).await["value"][0]["id"].as_str().unwrap().to_string();
+    let m = marker.as_object_mut().unwrap();
+    m.retain(|k, _| !k.starts_with("@odata.context") && k != "id");
+    m.insert("@odata.type".into(), json!("microsoft.graph.openTypeExtension"));
+    m.insert("extensionName".into(), json!("com.tenantctl.governance"));
+    graph(&sb, reqwest::Method::POST, &format!("/v1.0/organization/{org}/extensions"), Some(marker)).await;
+
+    // Another [governance] in fresh state: refused, as any lost state is.
+    let other = scratch_without_approvals();
+    let d2 = other.path().join("desired-state");
+    let tenant = std::fs::read_to_string(d2.join("tenant.toml")).unwrap();
+    std::fs::write(d2.join("tenant.toml"), tenant.replace("large_plan_threshold = 50", "large_plan_threshold = 40")).unwrap();
+    let o = cli(&sb, other.path(), &["apply", d2.to_str().unwrap(), "--auto-approve"]);
+    let out = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("this tenant carries tenantctl's governance marker"), "{out}");
+
+    // The same [governance] the marker records: the first use goes on.
+    let again = scratch_without_approvals();
+    let d3 = again.path().join("desired-state");
+    let o = cli(&sb, again.path(), &["apply", d3.to_str().unwrap(), "--auto-approve"]);
+    let out = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("records exactly desired [governance]"), "{out}");
+    assert!(again.path().join("tenantctl.trust.json").exists(), "{out}");
+    let o = cli(&sb, again.path(), &["plan", "--detailed-exitcode", d3.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", text(&o.stdout), text(&o.stderr));
+    sb.shutdown().await.unwrap();
+}

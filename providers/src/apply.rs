@@ -18,7 +18,8 @@ use rand::Rng;
 use schema::{Address, Kind};
 use serde_json::Value;
 
-use crate::graph::{GraphClient, GraphError, GraphRequest, Method};
+use crate::graph::write_batch::WriteBatcher;
+use crate::graph::{GraphClient, GraphError, GraphRequest, GraphResponse, Method};
 use crate::kinds::registry::{self, Api, BoxFuture};
 use crate::kinds::role_assignment;
 
@@ -45,12 +46,14 @@ pub struct GraphExecutor {
     now: DateTime<Utc>,
     create_retry_delay: std::time::Duration,
     hook: Option<CreateHook>,
+    /// Writes and create lookups coalesced into `$batch` (see `with_batching`).
+    batcher: Option<std::sync::Arc<WriteBatcher>>,
 }
 
 impl GraphExecutor {
     /// `env` looks up environment variables (initial passwords).
     pub fn new(client: GraphClient, env: impl Fn(&str) -> Option<String> + Send + Sync + 'static, now: DateTime<Utc>) -> Self {
-        GraphExecutor { client, env: Box::new(env), now, create_retry_delay: std::time::Duration::from_secs(2), hook: None }
+        GraphExecutor { client, env: Box::new(env), now, create_retry_delay: std::time::Duration::from_secs(2), hook: None, batcher: None }
     }
 
     /// Call `hook` before each create's POST and as soon as Graph answers it
@@ -67,6 +70,38 @@ impl GraphExecutor {
         match &self.hook {
             Some(h) => h(e).map_err(|m| err(format!("recording the create: {m}"))),
             None => Ok(()),
+        }
+    }
+
+    /// Send the writes and create lookups of concurrent changes together in
+    /// `$batch` calls (20 items each, each item paced and retried on its
+    /// own). Run 20 times as many changes at once as there are calls to
+    /// keep in flight, or the batches carry little.
+    pub fn with_batching(mut self) -> Self {
+        self.batcher = Some(WriteBatcher::new(&self.client));
+        self
+    }
+
+    /// Batching with another wait before a batch that is not full goes
+    /// (tests use a long one so that what goes together is predictable).
+    pub fn with_batch_linger(mut self, linger: std::time::Duration) -> Self {
+        self.batcher = Some(WriteBatcher::with_linger(&self.client, linger));
+        self
+    }
+
+    /// One request, batched with other changes' when batching is on.
+    async fn exec(&self, api: &GraphClient, request: GraphRequest) -> Result<GraphResponse, GraphError> {
+        match &self.batcher {
+            Some(b) => b.execute(api, request).await,
+            None => api.execute(request).await,
+        }
+    }
+
+    /// A collection (a create lookup), its first page batched when batching is on.
+    async fn list(&self, api: &GraphClient, path: &str) -> Result<Vec<Value>, GraphError> {
+        match &self.batcher {
+            Some(b) => b.list_all(api, path).await,
+            None => api.list_all(path).await,
         }
     }
 
@@ -216,14 +251,14 @@ impl<'a> Writer<'a> {
     /// Execute a prepared request (e.g. one safe to retry), noting its
     /// request id; the response body.
     pub(crate) async fn execute(&self, api: &GraphClient, request: GraphRequest) -> Result<Value, ExecError> {
-        let response = api.execute(request).await.map_err(fail)?;
+        let response = self.exec.exec(api, request).await.map_err(fail)?;
         self.calls.note(&response);
         Ok(response.body.unwrap_or(Value::Null))
     }
 
     /// Execute a request, handing its error back to the caller to judge.
     pub(crate) async fn try_execute(&self, api: &GraphClient, request: GraphRequest) -> Result<Value, GraphError> {
-        let response = api.execute(request).await?;
+        let response = self.exec.exec(api, request).await?;
         self.calls.note(&response);
         Ok(response.body.unwrap_or(Value::Null))
     }
@@ -244,7 +279,18 @@ impl<'a> Writer<'a> {
 
     /// Wait until `path` is readable (replication after a create).
     pub(crate) async fn wait(&self, api: &GraphClient, path: &str) -> Result<(), ExecError> {
-        api.wait_until_readable(path).await.map(|_| ()).map_err(fail)
+        match &self.exec.batcher {
+            Some(b) => b.wait_until_readable(api, path).await.map(|_| ()).map_err(fail),
+            None => api.wait_until_readable(path).await.map(|_| ()).map_err(fail),
+        }
+    }
+
+    /// Execute a request, returning the whole response (its status and
+    /// headers too), batched when batching is on; the request id is noted.
+    pub(crate) async fn execute_raw(&self, api: &GraphClient, request: GraphRequest) -> Result<GraphResponse, GraphError> {
+        let response = self.exec.exec(api, request).await?;
+        self.calls.note(&response);
+        Ok(response)
     }
 }
 
@@ -297,7 +343,7 @@ impl GraphExecutor {
         let (filter, wanted) = (key.filter)(r);
         let select = if key.select.is_empty() { format!("id,{}", key.field) } else { format!("id,{},{}", key.field, key.select) };
         let path = format!("{}?$filter={}&$select={select}", Self::collection(kind), urlencode(&filter));
-        let found: Vec<Value> = self.api(kind).list_all(&path).await.map_err(fail)?.into_iter().filter(|o| (key.matches)(o, r, &wanted)).collect();
+        let found: Vec<Value> = self.list(&self.api(kind), &path).await.map_err(fail)?.into_iter().filter(|o| (key.matches)(o, r, &wanted)).collect();
         Ok(match found.as_slice() {
             [one] => one.get("id").and_then(Value::as_str).map(str::to_string),
             [] => None,

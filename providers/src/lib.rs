@@ -4,6 +4,7 @@
 //! change; the engine does.
 pub mod graph;
 pub mod apply;
+pub mod apply_batch;
 pub mod ca_unmodelled;
 pub mod delta;
 pub mod export;

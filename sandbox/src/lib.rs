@@ -345,6 +345,10 @@ impl SandboxHandle {
     pub fn set_limits(&self, limits: Limits) {
         lock(&self.app.limits).set(limits);
     }
+    /// What each modelled limit has counted and refused since it was set.
+    pub fn limit_usage(&self) -> Vec<limits::LimitUsage> {
+        lock(&self.app.limits).usage()
+    }
     /// Changes the tenant's licence tier (as `PUT /_sandbox/licences` does).
     pub fn set_licences(&self, licences: Licences) {
         *lock(&self.app.licences) = licences;

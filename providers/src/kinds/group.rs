@@ -204,21 +204,39 @@ fn ids_of(body: &Value) -> Vec<String> {
 }
 
 
-/// POST the group, then add members and owners one `$ref` each, once the
-/// group is readable (they may not have replicated yet either).
+/// POST the group with up to 20 members and owners bound in it
+/// (`members@odata.bind`, `owners@odata.bind`); once the group is readable
+/// the rest are added one `$ref` each, concurrently (so they share `$batch`
+/// calls when batching is on).
 fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
     Box::pin(async move {
         let r = w.desired()?;
         let api = w.api();
-        let id = w.post_new(w.base(), create_body(r)).await?;
-        w.wait(&api, &format!("/groups/{id}")).await?;
-        for rel in ["members", "owners"] {
-            for m in w.ref_ids(r.props.get(rel))? {
-                add_ref(w, &api, &id, rel, &m).await?;
+        let (members, owners) = (w.ref_ids(r.props.get("members"))?, w.ref_ids(r.props.get("owners"))?);
+        let prefix = format!("{}/v1.0/directoryObjects/", w.client().cloud().graph_base());
+        let (body, rest) = crate::apply_batch::group_create_body(create_body(r), &members, &owners, &prefix);
+        let (created, rest) = match w.execute_raw(&api, GraphRequest::new(Method::POST, w.base()).json(body)).await {
+            Ok(resp) => (resp, rest),
+            // A bound object not readable yet (replication): nothing was
+            // created; create plain, then add each (waiting for it).
+            Err(e) if e.is_not_found() && !(members.is_empty() && owners.is_empty()) => {
+                let resp = w.execute_raw(&api, GraphRequest::new(Method::POST, w.base()).json(create_body(r))).await.map_err(fail)?;
+                (resp, crate::apply_batch::all_refs(&members, &owners))
             }
-        }
+            Err(e) => return Err(fail(e)),
+        };
+        let id = crate::apply::id_of(&created.body.unwrap_or(Value::Null))?;
+        w.created(&id)?;
+        w.wait(&api, &format!("/groups/{id}")).await?;
+        add_refs(w, &api, &id, &rest).await?;
         Ok(id)
     })
+}
+
+/// Adds members and owners concurrently (so they share `$batch` calls).
+async fn add_refs(w: &Writer<'_>, api: &GraphClient, group: &str, refs: &[crate::apply_batch::PendingRef]) -> Result<(), ExecError> {
+    let results = futures::future::join_all(refs.iter().map(|(rel, m)| add_ref(w, api, group, rel, m))).await;
+    results.into_iter().collect()
 }
 
 /// PATCH the touched properties; members and owners added and removed
@@ -238,11 +256,11 @@ fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
             }
             let want = w.ref_ids(r.props.get(rel))?;
             let have = related(&api, id, rel).await?;
-            for m in want.difference(&have) {
-                add_ref(w, &api, id, rel, m).await?;
-            }
-            for m in have.difference(&want) {
-                match w.try_execute(&api, GraphRequest::new(Method::DELETE, format!("/groups/{id}/{rel}/{m}/$ref"))).await {
+            let add: Vec<crate::apply_batch::PendingRef> = want.difference(&have).map(|m| (rel, m.clone())).collect();
+            add_refs(w, &api, id, &add).await?;
+            let removals = have.difference(&want).map(|m| w.try_execute(&api, GraphRequest::new(Method::DELETE, format!("/groups/{id}/{rel}/{m}/$ref"))));
+            for result in futures::future::join_all(removals).await {
+                match result {
                     Ok(_) => {}
                     Err(e) if e.is_not_found() => {}
                     Err(e) => return Err(fail(e)),
