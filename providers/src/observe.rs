@@ -40,6 +40,7 @@ fn chain(e: &GraphError) -> String {
 pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger) -> Result<ObservedState, GraphError> {
     let kinds = kinds_in_scope(desired, ledger);
     let want = |ks: &[Kind]| ks.iter().any(|k| kinds.contains(k));
+    let client = &crate::listing_batch::prefetch(client, &kinds).await;
     let modified = std::sync::Mutex::new(BTreeMap::new());
     // Each read is boxed: their futures side by side in one join made the
     // caller's future large enough to overflow a 2 MB test-thread stack in

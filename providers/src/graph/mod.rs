@@ -20,6 +20,7 @@ pub mod delta;
 pub mod error;
 pub mod pacing;
 mod paging;
+mod prefetch;
 pub mod retry;
 pub mod secret;
 
@@ -222,6 +223,8 @@ struct Inner {
 pub struct GraphClient {
     inner: Arc<Inner>,
     version: ApiVersion,
+    /// First pages fetched ahead through `$batch` ([`prefetch`]).
+    prefetched: Option<Arc<prefetch::Prefetched>>,
 }
 
 impl std::fmt::Debug for GraphClient {
@@ -273,7 +276,7 @@ impl GraphClient {
             clock: config.clock,
             counters: Counters::default(),
         };
-        Ok(Self { inner: Arc::new(inner), version: ApiVersion::V1 })
+        Ok(Self { inner: Arc::new(inner), version: ApiVersion::V1, prefetched: None })
     }
 
     /// A view whose paths are relative to `v1.0`.
@@ -288,7 +291,7 @@ impl GraphClient {
 
     /// A view on another API version.
     pub fn with_version(&self, version: ApiVersion) -> Self {
-        Self { inner: Arc::clone(&self.inner), version }
+        Self { inner: Arc::clone(&self.inner), version, prefetched: self.prefetched.clone() }
     }
 
     /// The API version of this view.
