@@ -421,6 +421,20 @@ impl GraphClient {
         headers: &[(String, String)],
         retry_unsafe: bool,
     ) -> Result<RawResponse, GraphError> {
+        self.run_paced(method, url, body, headers, retry_unsafe, None).await
+    }
+
+    /// [`GraphClient::run`], paced for `items` (a `$batch` call's
+    /// sub-requests, `(method, resource path)`) instead of the request itself.
+    async fn run_paced(
+        &self,
+        method: &Method,
+        url: Url,
+        body: Option<&Value>,
+        headers: &[(String, String)],
+        retry_unsafe: bool,
+        items: Option<&[(&str, &str)]>,
+    ) -> Result<RawResponse, GraphError> {
         let inner = &self.inner;
         let policy = &inner.retry;
         let info = RequestInfo::new(method.as_str(), &url);
@@ -439,7 +453,10 @@ impl GraphClient {
                 }
                 Err(source) => return Err(GraphError::Auth { request: info, source: Box::new(source) }),
                 Ok(token) => {
-                    let permit = pacing::paced_slot(&inner.pacer, &inner.semaphore, inner.sleeper.as_ref(), method.as_str(), &info).await;
+                    let permit = match items {
+                        None => pacing::paced_slot(&inner.pacer, &inner.semaphore, inner.sleeper.as_ref(), method.as_str(), &info).await,
+                        Some(items) => pacing::paced_slot_for(&inner.pacer, &inner.semaphore, inner.sleeper.as_ref(), items, &info.path).await,
+                    };
                     inner.counters.sent(method);
                     let sent_at = Instant::now();
                     let outcome = self.send_once(method, &url, body, &header_map, &token).await;
