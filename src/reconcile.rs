@@ -360,7 +360,7 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
     // Through the [state] backend: the delta blob under azurerm.
     let read = match crate::state_side::read_remote(&ctx.target.ledger_path, crate::state_backend::StateKind::Delta) {
         Ok(Some(remote)) => Ok(remote),
-        Ok(None) => schema::read::read_state_file(&ctx.delta_path, schema::read::max_file_bytes()).map_err(anyhow::Error::from),
+        Ok(None) => schema::read::read_state_file(&ctx.delta_path, schema::read::max_state_file_bytes()).map_err(anyhow::Error::from),
         Err(e) => Err(e),
     };
     let mut delta = match read {
