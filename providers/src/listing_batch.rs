@@ -3,8 +3,9 @@
 //! ([`GraphClient::prefetch_first_pages`]), so a read of a quiet tenant
 //! costs a few requests instead of one per collection.
 //!
-//! The paths here must be exactly the ones the kinds' reads list (a path
-//! that differs is simply listed on its own: correct, one request more);
+//! Each kind names its listings in its `KindProvider` (`listings`), built
+//! by the same function its read lists with (a path that differed would
+//! simply be listed on its own: correct, one request more);
 //! `tests/request_counts.rs` counts the requests of the example tenant's
 //! plan and quiet reconcile pass, so a drift between the two shows there.
 
@@ -13,63 +14,19 @@ use std::collections::BTreeSet;
 use schema::Kind;
 
 use crate::graph::{ApiVersion, GraphClient};
-use crate::kinds::{assignment_filter, group, user};
+use crate::kinds::registry::{self, Api};
 
-/// The listings (first pages) the reads of `kinds` start with.
+/// The listings (first pages) the reads of `kinds` start with, each at
+/// its kind's API version (from the registry: `KindProvider::listings`).
 pub fn listings(kinds: &BTreeSet<Kind>) -> Vec<(ApiVersion, String)> {
-    let want = |ks: &[Kind]| ks.iter().any(|k| kinds.contains(k));
     let mut out = Vec::new();
-    let mut add = |v: ApiVersion, p: String| out.push((v, p));
-    if want(&[Kind::User, Kind::Guest]) {
-        add(
-            ApiVersion::V1,
-            format!("/users?$select={}&$top=999", user::SELECT),
-        );
-    }
-    if want(&[Kind::Group]) {
-        add(
-            ApiVersion::V1,
-            format!("/groups?$select={}&$top=999", group::SELECT),
-        );
-    }
-    if want(&[Kind::RoleAssignment]) {
-        for list in [
-            "roleAssignments",
-            "roleAssignmentSchedules",
-            "roleEligibilitySchedules",
-        ] {
-            add(ApiVersion::V1, format!("/roleManagement/directory/{list}"));
-        }
-    }
-    if want(&[Kind::ConditionalAccess]) {
-        add(
-            ApiVersion::V1,
-            "/identity/conditionalAccess/policies".into(),
-        );
-    }
-    if want(&[Kind::DeviceConfiguration, Kind::UpdateRing]) {
-        add(
-            ApiVersion::Beta,
-            "/deviceManagement/deviceConfigurations?$expand=assignments&$top=999".into(),
-        );
-    }
-    if want(&[Kind::CompliancePolicy]) {
-        add(
-            ApiVersion::Beta,
-            "/deviceManagement/deviceCompliancePolicies?$expand=assignments,scheduledActionsForRule($expand=scheduledActionConfigurations)&$top=999".into(),
-        );
-    }
-    if want(&[Kind::AutopilotProfile]) {
-        add(
-            ApiVersion::Beta,
-            "/deviceManagement/windowsAutopilotDeploymentProfiles?$top=999".into(),
-        );
-    }
-    if want(&[Kind::AssignmentFilter]) {
-        add(
-            ApiVersion::Beta,
-            format!("{}?$top=999", assignment_filter::PROVIDER.collection),
-        );
+    for kind in kinds {
+        let p = registry::provider(*kind);
+        let version = match p.api {
+            Api::V1 => ApiVersion::V1,
+            Api::Beta => ApiVersion::Beta,
+        };
+        out.extend((p.listings)().into_iter().map(|l| (version, l)));
     }
     out
 }
