@@ -11,6 +11,7 @@ mod trust_store;
 mod output;
 mod reconcile;
 mod reconcile_lints;
+mod reconcile_pending;
 mod state;
 mod reconcile_health;
 mod state_backend;

@@ -1,0 +1,105 @@
+//! Hostile findings against issue 12 (governance that holds), through the
+//! binary:
+//! * reconcile --self-heal judges by the governance in force (the trust
+//!   root), never by a desired [governance] nobody approved: its allow and
+//!   prune take no effect until an approved apply records them.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use sandbox::SandboxHandle;
+use serde_json::Value;
+
+fn edit_file(dir: &Path, file: &str, f: impl FnOnce(String) -> String) {
+    let p = dir.join(file);
+    let t = std::fs::read_to_string(&p).unwrap_or_default();
+    let edited = f(t.clone());
+    assert_ne!(edited, t, "{file} edited");
+    std::fs::write(&p, edited).unwrap();
+}
+
+fn run(sb: &SandboxHandle, work: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let o = cli(sb, work, args);
+    (o.status.code(), format!("{}{}", text(&o.stdout), text(&o.stderr)))
+}
+
+async fn graph(sb: &SandboxHandle, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    let mut r = reqwest::Client::new().request(method, format!("{}{path}", sb.base_url())).bearer_auth(sb.access_token());
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.unwrap();
+    let status = r.status().as_u16();
+    let body = r.text().await.unwrap();
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+/// The example applied on first use (no approvals needed), in `work`.
+fn applied(sb: &SandboxHandle) -> tempfile::TempDir {
+    let work = scratch_without_approvals();
+    let d = work.path().join("desired-state");
+    let (code, out) = run(sb, work.path(), &["apply", d.to_str().unwrap(), "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(work.path().join("tenantctl.trust.json").exists(), "{out}");
+    work
+}
+
+fn role_assignment_id(work: &Path, key: &str) -> String {
+    let ledger = engine::Ledger::parse(&std::fs::read_to_string(work.join("tenantctl.lock")).unwrap()).unwrap();
+    let address: schema::Address = format!("role_assignment.{key}").parse().unwrap();
+    ledger.id(&address).unwrap_or_else(|| panic!("{address} in the ledger")).to_string()
+}
+
+/// pr1: role_assignment added to prune.kinds and an assignment removed
+/// from desired state. The prune rule is not in force: reconcile deletes
+/// nothing (and does not forget it either), holds the governance change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_does_not_prune_by_an_unapproved_governance_change() {
+    let sb = sandbox().await;
+    let work = applied(&sb);
+    let d = work.path().join("desired-state");
+    let id = role_assignment_id(work.path(), "megan-user-admin");
+    edit_file(&d, "tenant.toml", |t| t.replace("kinds = [\"device_configuration\", \"compliance_policy\", \"update_ring\"]", "kinds = [\"device_configuration\", \"compliance_policy\", \"update_ring\", \"role_assignment\"]"));
+    edit_file(&d, "roles.toml", |t| {
+        let start = t.find("[role_assignment.megan-user-admin]").unwrap();
+        let end = t[start + 1..].find("\n[").map(|e| start + 1 + e).unwrap_or(t.len());
+        format!("{}{}", &t[..start], &t[end..])
+    });
+    let (code, out) = run(&sb, work.path(), &["reconcile", d.to_str().unwrap(), "--once", "--self-heal", "--now", "2026-12-01T00:00:00Z"]);
+    assert_eq!(code, Some(2), "drift remains, held: {out}");
+    assert!(!out.contains("self-heal: delete role_assignment.megan-user-admin"), "{out}");
+    assert!(!out.contains("self-heal: forget role_assignment.megan-user-admin"), "{out}");
+    assert!(out.contains("held: update governance: desired [governance] differs from the trust root (prune.kinds)"), "{out}");
+    let (status, _) = graph(&sb, reqwest::Method::GET, &format!("/v1.0/roleManagement/directory/roleAssignments/{id}"), None).await;
+    let (sched, _) = graph(&sb, reqwest::Method::GET, &format!("/v1.0/roleManagement/directory/roleAssignmentSchedules/{id}"), None).await;
+    assert!(status == 200 || sched == 200, "the assignment is still live ({status}/{sched}): {out}");
+    assert_eq!(role_assignment_id(work.path(), "megan-user-admin"), id, "still owned by the ledger");
+    sb.shutdown().await.unwrap();
+}
+
+/// rc3: allow = ["service-account-targeted"] added to desired [governance]
+/// with a device configuration on all users (service accounts included):
+/// the allow is not in force, so the create is held, not applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_does_not_use_an_unapproved_allow() {
+    let sb = sandbox().await;
+    let work = applied(&sb);
+    let d = work.path().join("desired-state");
+    edit_file(&d, "tenant.toml", |t| t.replace("large_plan_threshold = 50", "large_plan_threshold = 50\nallow = [\"service-account-targeted\"]"));
+    edit_file(&d, "policies.toml", |t| {
+        format!("{t}\n[device_configuration.au]\nodata_type = \"windows10GeneralConfiguration\"\ndisplay_name = \"AU\"\n[device_configuration.au.settings]\ncameraBlocked = true\n[device_configuration.au.assignments]\nall_users = true\n")
+    });
+    let (code, out) = run(&sb, work.path(), &["reconcile", d.to_str().unwrap(), "--once", "--self-heal", "--now", "2026-12-01T00:00:00Z"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(!out.contains("self-heal: create device_configuration.au"), "{out}");
+    assert!(out.contains("held: create device_configuration.au"), "{out}");
+    assert!(out.contains("held: update governance: desired [governance] differs from the trust root (allow)"), "{out}");
+    let (status, list) = graph(&sb, reqwest::Method::GET, "/beta/deviceManagement/deviceConfigurations", None).await;
+    assert_eq!(status, 200, "{list:#}");
+    let names: Vec<&str> = list["value"].as_array().unwrap().iter().filter_map(|v| v["displayName"].as_str()).collect();
+    assert!(names.contains(&"Windows restrictions") || !names.is_empty(), "{names:?}");
+    assert!(!names.contains(&"AU"), "nothing created: {names:?} {out}");
+    sb.shutdown().await.unwrap();
+}
