@@ -329,19 +329,19 @@ pub(crate) fn journal_existing_trust(ledger: &Path) -> Result<()> {
 /// `[governance]` as the trust root on purpose, when none is recorded or
 /// the recorded one was edited outside an approved apply. Never replaces
 /// an intact trust root (rotation goes through the approvers in force).
-pub async fn adopt(dir: &Path, reason: &str, graph_url: Option<&str>, ledger: Option<PathBuf>) -> Result<ExitCode> {
+pub async fn adopt(dir: &Path, reason: &str, graph_url: Option<&str>, ledger: Option<PathBuf>, replace_marker: Option<&str>) -> Result<ExitCode> {
     if reason.trim().is_empty() {
         bail!("governance adopt needs --reason \"TEXT\" saying why the trust root is re-adopted (it is journalled)");
     }
     let state = load(dir)?;
     let desired = providers::kinds::desired_model(&state);
     let target = crate::target::connect(dir, state.tenant.as_ref().map(|t| &t.value), graph_url, ledger).await?;
-    let result = adopt_locked(&target, &desired, reason).await;
+    let result = adopt_locked(&target, &desired, reason, replace_marker).await;
     target.shutdown().await;
     result
 }
 
-async fn adopt_locked(target: &crate::target::Target, desired: &DesiredModel, reason: &str) -> Result<ExitCode> {
+async fn adopt_locked(target: &crate::target::Target, desired: &DesiredModel, reason: &str, replace_marker: Option<&str>) -> Result<ExitCode> {
     let ledger_path = target.ledger_path.clone();
     let _held = crate::state::lock(&ledger_path, "tenantctl governance adopt", std::time::Duration::ZERO).await?;
     let store = crate::trust_store::for_ledger(&ledger_path)?;
@@ -362,6 +362,31 @@ async fn adopt_locked(target: &crate::target::Target, desired: &DesiredModel, re
     if current.as_ref().is_some_and(|r| !disagrees(r)) && crate::trust_store::last_recorded(&ledger_path)?.is_none() {
         bail!("a trust root is recorded ({}); change [governance] through a plan approved by the approvers in force, not by adopting", store.describe());
     }
+    // A tenant carrying a marker has governance in force whatever this
+    // copy of the state holds (another --ledger, a lost runner): adopting
+    // chooses nobody new only when desired [governance] is exactly the one
+    // the marker records (it is in the desired-state repository's
+    // history). Any other is refused: re-adopt the recorded one, then
+    // change it through a plan its approvers approve. Replacing the
+    // marker's governance outright needs its fingerprint typed.
+    if let Some(m) = &marker {
+        let desired_fingerprint = engine::plan::fingerprint(&serde_json::to_value(&desired.governance).unwrap_or_default());
+        if m.fingerprint != desired_fingerprint && replace_marker != Some(m.fingerprint.as_str()) {
+            bail!(
+                "refusing: this tenant carries tenantctl's governance marker ({}, {} at {}) for another [governance] ({}) than desired ({desired_fingerprint}): its approvers are in force, and adopting would let whoever runs this choose new ones.\nUse the state that recorded it; or adopt exactly the [governance] it records (from the desired-state repository's history), then change it through a plan its approvers approve. Only if that governance is lost for good: --replace-marker {} (warned and journalled)",
+                providers::tenant_marker::EXTENSION_NAME,
+                if m.how.is_empty() { "recorded" } else { m.how.as_str() },
+                if m.recorded_at.is_empty() { "an unknown time" } else { m.recorded_at.as_str() },
+                m.fingerprint,
+                m.fingerprint
+            );
+        }
+        if m.fingerprint != desired_fingerprint {
+            output::status(format!("WARNING: replacing the governance the tenant's marker records ({}) without its approvers (--replace-marker).", m.fingerprint));
+        }
+    } else if let Some(fp) = replace_marker {
+        bail!("--replace-marker {fp}: this tenant carries no governance marker to replace");
+    }
     let root = governance::trust::TrustRoot {
         format_version: governance::trust::TRUST_FORMAT_VERSION,
         governance: desired.governance.clone(),
@@ -377,7 +402,11 @@ async fn adopt_locked(target: &crate::target::Target, desired: &DesiredModel, re
         if names.is_empty() { "none".into() } else { names.join(", ") }
     ));
     mark_tenant(&target.client, &root, "adopted").await?;
-    store_trust(&root, &ledger_path, "adopted", &format!("governance adopt: {reason}"), &crate::apply::Attribution::default())?;
+    let note = match replace_marker {
+        Some(fp) => format!("governance adopt (replacing the tenant's marker {fp}): {reason}"),
+        None => format!("governance adopt: {reason}"),
+    };
+    store_trust(&root, &ledger_path, "adopted", &note, &crate::apply::Attribution::default())?;
     output::status(format!("Recorded desired [governance] as the trust root ({}); the journal records the adoption.", store.describe()));
     Ok(ExitCode::SUCCESS)
 }

@@ -103,3 +103,41 @@ async fn reconcile_does_not_use_an_unapproved_allow() {
     assert!(!names.contains(&"AU"), "nothing created: {names:?} {out}");
     sb.shutdown().await.unwrap();
 }
+
+async fn marker(sb: &SandboxHandle) -> Value {
+    let (_, orgs) = graph(sb, reqwest::Method::GET, "/v1.0/organization", None).await;
+    let org = orgs["value"][0]["id"].as_str().unwrap().to_string();
+    graph(sb, reqwest::Method::GET, &format!("/v1.0/organization/{org}/extensions/com.tenantctl.governance"), None).await.1
+}
+
+/// hostile 12 #3: `governance adopt` with a new --ledger over a tenant
+/// whose marker records another [governance] (the intact trust root of the
+/// default ledger) took over. Refused; re-adopting exactly the recorded
+/// governance elsewhere chooses nobody new and is allowed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adopt_with_a_new_ledger_cannot_take_over_a_marked_tenant() {
+    let sb = sandbox().await;
+    let work = applied(&sb);
+    let w = work.path();
+    let d = w.join("desired-state");
+    let before = marker(&sb).await;
+    let tenant = std::fs::read_to_string(d.join("tenant.toml")).unwrap();
+    let other = w.join("other").join("x.lock");
+    let taken = tenant.replace("[governance.approvers.bob]", "[governance.approvers.mallory]\nname = \"Mallory\"\npublic_key = \"ed25519:Byh8k9fRF1GPU9WN+P9IzHlPKizitujL2J5ExbScN0Q=\"\n\n[governance.approvers.bob]");
+    std::fs::write(d.join("tenant.toml"), &taken).unwrap();
+    let (code, out) = run(&sb, w, &["governance", "adopt", d.to_str().unwrap(), "--ledger", other.to_str().unwrap(), "--reason", "I want it"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("refusing: this tenant carries tenantctl's governance marker"), "{out}");
+    assert!(!other.with_extension("trust.json").exists(), "{out}");
+    assert_eq!(marker(&sb).await, before, "the marker is untouched");
+    // A wrong fingerprint typed does not help either.
+    let (code, out) = run(&sb, w, &["governance", "adopt", d.to_str().unwrap(), "--ledger", other.to_str().unwrap(), "--reason", "I want it", "--replace-marker", "sha256:0000"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(marker(&sb).await, before, "the marker is untouched");
+    // Exactly the governance the marker records: allowed on another ledger.
+    std::fs::write(d.join("tenant.toml"), &tenant).unwrap();
+    let (code, out) = run(&sb, w, &["governance", "adopt", d.to_str().unwrap(), "--ledger", other.to_str().unwrap(), "--reason", "state moved"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(marker(&sb).await["trustFingerprint"], before["trustFingerprint"], "the same governance");
+    sb.shutdown().await.unwrap();
+}
