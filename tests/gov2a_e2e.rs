@@ -141,3 +141,35 @@ async fn adopt_with_a_new_ledger_cannot_take_over_a_marked_tenant() {
     assert_eq!(marker(&sb).await["trustFingerprint"], before["trustFingerprint"], "the same governance");
     sb.shutdown().await.unwrap();
 }
+
+/// hostile 12 #10: the marker's update sends the body Graph documents for
+/// an open extension on a directory object ("@odata.type" and
+/// "extensionName" required; the data replaces the extension's), and the
+/// sandbox refuses an update without them, as Graph does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_marker_update_sends_the_documented_body() {
+    let sb = sandbox().await;
+    let work = applied(&sb);
+    let w = work.path();
+    let d = w.join("desired-state");
+    let (_, orgs) = graph(&sb, reqwest::Method::GET, "/v1.0/organization", None).await;
+    let org = orgs["value"][0]["id"].as_str().unwrap().to_string();
+    let path = format!("/v1.0/organization/{org}/extensions/com.tenantctl.governance");
+    let (status, body) = graph(&sb, reqwest::Method::PATCH, &path, Some(serde_json::json!({"recordedBy": "someone"}))).await;
+    assert_eq!(status, 400, "{body:#}");
+    let (status, body) = graph(&sb, reqwest::Method::PATCH, &path, Some(serde_json::json!({"@odata.type": "microsoft.graph.openTypeExtension", "extensionName": "com.other", "recordedBy": "x"}))).await;
+    assert_eq!(status, 400, "{body:#}");
+    // The binary updates the marker (re-adopting on another ledger writes it again).
+    let other = w.join("other").join("x.lock");
+    let (code, out) = run(&sb, w, &["governance", "adopt", d.to_str().unwrap(), "--ledger", other.to_str().unwrap(), "--reason", "state moved"]);
+    assert_eq!(code, Some(0), "{out}");
+    let m = marker(&sb).await;
+    assert_eq!(m["recordedBy"], "adopted", "{m:#}");
+    assert!(m["trustFingerprint"].as_str().is_some_and(|f| f.starts_with("sha256:")), "{m:#}");
+    // An update replaces the data: a property left out is gone.
+    let (status, body) = graph(&sb, reqwest::Method::PATCH, &path, Some(serde_json::json!({"@odata.type": "microsoft.graph.openTypeExtension", "extensionName": "com.tenantctl.governance", "recordedBy": "x"}))).await;
+    assert_eq!(status, 204, "{body:#}");
+    let m = marker(&sb).await;
+    assert!(m.get("trustFingerprint").is_none(), "{m:#}");
+    sb.shutdown().await.unwrap();
+}
