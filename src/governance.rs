@@ -274,8 +274,36 @@ async fn mark_tenant(client: &providers::graph::GraphClient, root: &governance::
 /// before markers existed gets its marker now. A marker that cannot be
 /// read is never taken for "no marker".
 pub(crate) async fn check_tenant_marker(client: &providers::graph::GraphClient, plan: &Plan, desired: &DesiredModel, ledger: &Path) -> Result<()> {
-    let first_use = plan.governance.as_ref().is_some_and(|g| g.first_use());
     let marker = providers::tenant_marker::read(client).await.context("reading the tenant's governance marker (needs Organization.ReadWrite.All); first use is allowed only for a tenant proved to carry none")?;
+    match marker_verdict(plan, desired, ledger, marker)? {
+        Some(root) => mark_tenant(client, &root, "first-seen").await,
+        None => Ok(()),
+    }
+}
+
+/// What `plan` says of the marker: an error when the apply of this plan
+/// would refuse (exit 1), a warning when the marker could not be read
+/// (apply reads it again and refuses then). Writes nothing.
+pub(crate) async fn plan_marker_check(client: &providers::graph::GraphClient, plan: &Plan, desired: &DesiredModel, ledger: &Path) -> Result<()> {
+    match providers::tenant_marker::read(client).await {
+        Ok(marker) => {
+            if marker_verdict(plan, desired, ledger, marker)?.is_some() {
+                output::status("The tenant carries no governance marker yet: the next apply records the trust root's.");
+            }
+            Ok(())
+        }
+        Err(e) => {
+            output::status(format!("warning: the tenant's governance marker was not read ({:#}); apply reads it and refuses if it does not match", anyhow::Error::from(e)));
+            Ok(())
+        }
+    }
+}
+
+/// The marker rules of [`check_tenant_marker`] for a marker already read:
+/// an error when refused; the trust root to mark the tenant with when the
+/// tenant carries no marker yet.
+fn marker_verdict(plan: &Plan, desired: &DesiredModel, ledger: &Path, marker: Option<providers::tenant_marker::Marker>) -> Result<Option<governance::trust::TrustRoot>> {
+    let first_use = plan.governance.as_ref().is_some_and(|g| g.first_use());
     let store = crate::trust_store::for_ledger(ledger)?;
     let local = store.read()?;
     // The fingerprint of desired [governance], as a trust root records it.
@@ -291,7 +319,7 @@ pub(crate) async fn check_tenant_marker(client: &providers::graph::GraphClient, 
                 providers::tenant_marker::EXTENSION_NAME,
                 if m.recorded_at.is_empty() { "an unknown time" } else { m.recorded_at.as_str() }
             ));
-            Ok(())
+            Ok(None)
         }
         (true, Some(m), _) => bail!(
             "refusing: no governance trust root is recorded at {}, but this tenant carries tenantctl's governance marker ({}, {} at {}): governance was adopted for it before, so trust on first use would let whoever lost or moved the state (or emptied the tenant and renamed every key) choose the approvers.\nRestore the state, or adopt desired [governance] for this tenant on purpose with `tenantctl governance adopt DIR --reason \"TEXT\"` (warned and journalled)",
@@ -307,8 +335,8 @@ pub(crate) async fn check_tenant_marker(client: &providers::graph::GraphClient, 
             if m.how.is_empty() { "recorded" } else { m.how.as_str() },
             m.recorded_at
         ),
-        (false, None, Some(root)) => mark_tenant(client, &root, "first-seen").await,
-        _ => Ok(()),
+        (false, None, Some(root)) => Ok(Some(root)),
+        _ => Ok(None),
     }
 }
 

@@ -381,9 +381,16 @@ async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, gr
     progress.finish();
     let stats = target.client.stats();
     let ledger_path = target.ledger_path.clone();
+    let made = engine::plan::plan_with_rollout(&desired, &observed, &ledger, &engine::PlanOptions::default(), rollout).map_err(anyhow::Error::from).and_then(|mut p| governance::review(&mut p, &desired, &ledger_path).map(|_| p));
+    // The tenant's governance marker, as apply checks it: a plan its apply
+    // would refuse says so now (exit 1).
+    let marker = match &made {
+        Ok(p) => governance::plan_marker_check(&target.client, p, &desired, &ledger_path).await,
+        Err(_) => Ok(()),
+    };
     target.shutdown().await;
-    let mut plan = engine::plan::plan_with_rollout(&desired, &observed, &ledger, &engine::PlanOptions::default(), rollout)?;
-    governance::review(&mut plan, &desired, &ledger_path)?;
+    let mut plan = made?;
+    marker.context("apply would refuse this plan")?;
     plan.change = governance::change_record(&state, saving.change)?;
     governance::sign_as_author(&mut plan, saving.author_key)?;
     output::status(format!("Read the tenant in {} Graph request(s).", stats.requests));

@@ -173,3 +173,24 @@ async fn the_marker_update_sends_the_documented_body() {
     assert!(m.get("trustFingerprint").is_none(), "{m:#}");
     sb.shutdown().await.unwrap();
 }
+
+/// hostile 12 #11: plan never checked the tenant's governance marker (it
+/// exited 0, "the next apply records them", and apply then refused). Plan
+/// now says apply would refuse (exit 1); the copy that recorded it plans.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_says_when_apply_would_refuse_by_the_marker() {
+    let sb = sandbox().await;
+    let work = applied(&sb);
+    let d = work.path().join("desired-state");
+    let (code, out) = run(&sb, work.path(), &["plan", "--detailed-exitcode", d.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}");
+    // A fresh copy (no trust root) with another [governance].
+    let second = scratch_with(|t| t.replace("approvals_required = 2", "approvals_required = 0\nunattended = \"another copy\"").replace("large_plan_threshold = 50", "large_plan_threshold = 40"));
+    let d2 = second.path().join("desired-state");
+    let (code, out) = run(&sb, second.path(), &["plan", d2.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("apply would refuse this plan") && out.contains("this tenant carries tenantctl's governance marker"), "{out}");
+    let (code, out) = run(&sb, second.path(), &["apply", d2.to_str().unwrap(), "--auto-approve"]);
+    assert_eq!(code, Some(1), "and apply refuses: {out}");
+    sb.shutdown().await.unwrap();
+}
