@@ -194,3 +194,52 @@ async fn plan_says_when_apply_would_refuse_by_the_marker() {
     assert_eq!(code, Some(1), "and apply refuses: {out}");
     sb.shutdown().await.unwrap();
 }
+
+const ROLLOUT: &str = "[update_ring.quality]\n\
+    display_name = \"Windows Quality\"\n\
+    quality_updates_deferral_period_in_days = 0\n\
+    deadline_for_quality_updates_in_days = 2\n\
+    rollout = { rings = [\"mwd-test\", \"mwd-first\", \"mwd-fast\", \"mwd-broad\"], soak = \"48h\" }\n";
+
+fn plan_json(sb: &SandboxHandle, work: &Path, d: &str) -> engine::Plan {
+    let o = cli(sb, work, &["plan", d, "--format", "json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    serde_json::from_str(&text(&o.stdout)).unwrap()
+}
+
+fn promoted(p: &engine::Plan) -> Vec<String> {
+    p.changes.iter().map(|c| c.address.to_string()).filter(|a| a.starts_with("update_ring.quality@")).collect()
+}
+
+/// hostile 12 #9: with the ledger lost and the live ring copy's
+/// lastModifiedDateTime gone, the next ring was promoted at once. The soak
+/// now counts from createdDateTime; with neither, the ring waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_soak_without_timestamps_waits_rather_than_promotes() {
+    let sb = sandbox().await;
+    let work = scratch_without_approvals();
+    let dir = work.path().join("desired-state");
+    std::fs::write(dir.join("rollout.toml"), ROLLOUT).unwrap();
+    let d = dir.to_str().unwrap();
+    let (code, out) = run(&sb, work.path(), &["apply", d, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let id = {
+        let ledger = engine::Ledger::parse(&std::fs::read_to_string(work.path().join("tenantctl.lock")).unwrap()).unwrap();
+        ledger.id(&"update_ring.quality@mwd-test".parse().unwrap()).unwrap().to_string()
+    };
+    std::fs::remove_file(work.path().join("tenantctl.lock")).unwrap();
+    let url = format!("{}/_sandbox/objects/deviceConfigurations/{id}", sb.base_url());
+    let r = reqwest::Client::new().patch(&url).json(&serde_json::json!({"lastModifiedDateTime": null})).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let p = plan_json(&sb, work.path(), d);
+    assert!(promoted(&p).is_empty(), "no ring is promoted: {:?}", promoted(&p));
+    let first = p.rollout.iter().find(|w| w.ring == "mwd-first").unwrap_or_else(|| panic!("{:#?}", p.rollout));
+    assert!(first.until.is_some() && first.reason.contains("mwd-test changed at"), "from createdDateTime: {first:?}");
+    let r = reqwest::Client::new().patch(&url).json(&serde_json::json!({"createdDateTime": null})).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let p = plan_json(&sb, work.path(), d);
+    assert!(promoted(&p).is_empty(), "no ring is promoted: {:?}", promoted(&p));
+    let first = p.rollout.iter().find(|w| w.ring == "mwd-first").unwrap_or_else(|| panic!("{:#?}", p.rollout));
+    assert!(first.until.is_none() && first.reason.contains("no earlier ring has a known change time"), "{first:?}");
+    sb.shutdown().await.unwrap();
+}
