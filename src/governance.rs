@@ -128,6 +128,30 @@ pub fn approve(plan_path: &Path, key_path: &Path, dir: &Path, detached_out: Opti
     Ok(ExitCode::SUCCESS)
 }
 
+/// `approve --ledger`: refuse to sign a plan whose governance review (the
+/// governance in force it claims, what it changes) is not the one the
+/// trust root recorded beside `ledger` gives, as apply would refuse it.
+pub fn check_review(plan_path: &Path, dir: &Path, ledger: &Path) -> Result<()> {
+    let plan = read_plan(plan_path)?;
+    let state = load(dir)?;
+    let desired = providers::kinds::desired_model(&state);
+    let trust = read_trust(ledger)?;
+    let expected = governance::trust::review(&desired.governance, trust.as_ref());
+    if plan.governance.as_ref() != Some(&expected) {
+        let store = crate::trust_store::for_ledger(ledger)?;
+        bail!(
+            "refusing to approve {}: it claims another governance in force than the trust root recorded at {} ({}); make the plan again against that state (apply would refuse it)",
+            plan_path.display(),
+            store.describe(),
+            match &trust {
+                Some(t) => format!("recorded {}", t.recorded_at),
+                None => "none recorded: first use".to_string(),
+            }
+        );
+    }
+    Ok(())
+}
+
 fn summary(plan: &Plan, desired: &DesiredModel) -> String {
     let mut s = format!("Plan {}: {}\n", plan.hash(), engine::render::headline(plan));
     match &plan.change {

@@ -154,6 +154,11 @@ enum Command {
         /// approvers can commit theirs independently.
         #[arg(long)]
         detached_out: Option<PathBuf>,
+        /// The ledger of the target the plan is for: the plan's governance
+        /// in force is checked against the trust root recorded beside it
+        /// (as apply checks it) before anything is signed.
+        #[arg(long, env = "TENANTCTL_LEDGER")]
+        ledger: Option<PathBuf>,
     },
     /// Adopt an existing object: record ADDRESS as owning OBJECT_ID in the ledger.
     Import {
@@ -283,7 +288,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             runtime()?.block_on(plan(&dir, format, saving, detailed_exitcode, graph_url.as_deref(), ledger, rollout.mode()))
         }
         Command::Keygen { out } => governance::keygen(&out),
-        Command::Approve { plan, key, dir, detached_out } => governance::approve(&plan, &key, &dir, detached_out.as_deref()),
+        Command::Approve { plan, key, dir, detached_out, ledger } => {
+            if let Some(l) = &ledger {
+                governance::check_review(&plan, &dir, l)?;
+            }
+            governance::approve(&plan, &key, &dir, detached_out.as_deref())
+        }
         Command::Apply { source, dir, auto_approve, max_deletions, concurrency, graph_url, ledger, rollout, lock_timeout, approvals_dir } => {
             let opts = apply::Options { auto_approve, max_deletions, concurrency, graph_url, ledger, rollout: rollout.mode(), lock_timeout, approvals_dir };
             runtime()?.block_on(apply::run(&source, &dir, &opts))

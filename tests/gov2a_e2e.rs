@@ -243,3 +243,42 @@ async fn the_soak_without_timestamps_waits_rather_than_promotes() {
     assert!(first.until.is_none() && first.reason.contains("no earlier ring has a known change time"), "{first:?}");
     sb.shutdown().await.unwrap();
 }
+
+/// hostile 12 #12: approve had no --ledger. With it, the plan's governance
+/// in force is checked against the trust root recorded beside that ledger
+/// before signing (apply would refuse a plan claiming another).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approve_checks_the_plan_against_the_trust_root_of_its_ledger() {
+    let sb = sandbox().await;
+    let keys = tempfile::tempdir().unwrap();
+    let k = keys.path();
+    let keygen = |name: &str| {
+        let o = cli(&sb, k, &["keygen", "--out", name]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        text(&o.stdout).trim().to_string()
+    };
+    let (author, alice) = (keygen("author"), keygen("alice"));
+    let work = scratch_with(|t| t.replace("ed25519:mZxMQNprHMdBF3fo3jVULcLTk9KlgAJ9uyVAW8WX5V8=", &alice).replace("ed25519:Byh8k9fRF1GPU9WN+P9IzHlPKizitujL2J5ExbScN0Q=", &author));
+    let w = work.path();
+    let d = w.join("desired-state");
+    let d = d.to_str().unwrap();
+    let key = |n: &str| k.join(format!("{n}.key")).to_str().unwrap().to_string();
+    let (code, out) = run(&sb, w, &["plan", d, "--out", "plan.json", "--author-key", &key("author")]);
+    assert_eq!(code, Some(0), "{out}");
+    // Another ledger whose trust root records another [governance].
+    let other = scratch_with(|t| t.replace("ed25519:mZxMQNprHMdBF3fo3jVULcLTk9KlgAJ9uyVAW8WX5V8=", &alice).replace("large_plan_threshold = 50", "large_plan_threshold = 40"));
+    let b = w.join("b").join("b.lock");
+    let (code, out) = run(&sb, other.path(), &["governance", "adopt", other.path().join("desired-state").to_str().unwrap(), "--ledger", b.to_str().unwrap(), "--reason", "test"]);
+    assert_eq!(code, Some(0), "{out}");
+    let before = std::fs::read(w.join("plan.json")).unwrap();
+    let (code, out) = run(&sb, w, &["approve", "plan.json", "--key", &key("alice"), "--dir", d, "--ledger", b.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("claims another governance in force than the trust root recorded at"), "{out}");
+    assert_eq!(std::fs::read(w.join("plan.json")).unwrap(), before, "nothing signed");
+    // Its own ledger: signed.
+    let a = w.join("tenantctl.lock");
+    let (code, out) = run(&sb, w, &["approve", "plan.json", "--key", &key("alice"), "--dir", d, "--ledger", a.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("Approved by alice"), "{out}");
+    sb.shutdown().await.unwrap();
+}
