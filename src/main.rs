@@ -12,6 +12,7 @@ mod output;
 mod reconcile;
 mod reconcile_lints;
 mod reconcile_pending;
+mod reconcile_settled;
 mod state;
 mod reconcile_health;
 mod state_backend;

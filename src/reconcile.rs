@@ -453,6 +453,7 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
         if !applied.is_empty() && crate::state_backend::remote_for(&ctx.target.ledger_path)?.is_some() {
             crate::state::LedgerStore::new(&ctx.target.ledger_path).compact(&ledger)?;
         }
+        crate::reconcile_settled::drop_remedied(&plan, &applied, &mut held, &mut report);
     } else {
         held.clear();
     }

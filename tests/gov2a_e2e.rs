@@ -282,3 +282,37 @@ async fn approve_checks_the_plan_against_the_trust_root_of_its_ledger() {
     assert!(out.contains("Approved by alice"), "{out}");
     sb.shutdown().await.unwrap();
 }
+
+/// hostile 12 #14: reconcile deleted an out-of-band Global Administrator
+/// on a service account and still listed the lints about it as held for a
+/// person. What the pass removed is not reported as waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_reports_no_held_items_for_what_it_deleted() {
+    let sb = sandbox().await;
+    let work = applied(&sb);
+    let w = work.path();
+    let d = w.join("desired-state");
+    let ledger = engine::Ledger::parse(&std::fs::read_to_string(w.join("tenantctl.lock")).unwrap()).unwrap();
+    let msadmin = ledger.id(&"user.msadmin".parse().unwrap()).unwrap().to_string();
+    let (status, ra) = graph(
+        &sb,
+        reqwest::Method::POST,
+        "/v1.0/roleManagement/directory/roleAssignments",
+        Some(serde_json::json!({"principalId": msadmin, "roleDefinitionId": "62e90394-69f5-4237-9190-012177145e10", "directoryScopeId": "/"})),
+    )
+    .await;
+    assert!(status < 300, "{ra:#}");
+    let rid = ra["id"].as_str().unwrap().to_string();
+    let (_, out) = run(&sb, w, &["reconcile", d.to_str().unwrap(), "--once", "--self-heal", "--now", "2026-12-01T00:00:00Z"]);
+    assert!(out.contains(&format!("applied: delete role_assignment.out-of-band-{rid}")), "{out}");
+    assert!(!out.contains(&format!("held: review id:{rid}")), "no stale held item: {out}");
+    let history = w.join(".tenantctl").join("history");
+    let dir = if history.exists() { history } else { d.parent().unwrap().join(".tenantctl").join("history") };
+    let mut reports: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    reports.sort();
+    let last: Value = serde_json::from_str(&std::fs::read_to_string(reports.last().unwrap()).unwrap()).unwrap();
+    let items = last["items"].as_array().unwrap();
+    assert!(!items.iter().any(|i| i["address"] == format!("id:{rid}")), "{last:#}");
+    assert!(!last["held"].as_array().unwrap().iter().any(|h| h["address"] == format!("id:{rid}")), "{last:#}");
+    sb.shutdown().await.unwrap();
+}
