@@ -128,6 +128,30 @@ pub fn approve(plan_path: &Path, key_path: &Path, dir: &Path, detached_out: Opti
     Ok(ExitCode::SUCCESS)
 }
 
+/// `approve --ledger`: refuse to sign a plan whose governance review (the
+/// governance in force it claims, what it changes) is not the one the
+/// trust root recorded beside `ledger` gives, as apply would refuse it.
+pub fn check_review(plan_path: &Path, dir: &Path, ledger: &Path) -> Result<()> {
+    let plan = read_plan(plan_path)?;
+    let state = load(dir)?;
+    let desired = providers::kinds::desired_model(&state);
+    let trust = read_trust(ledger)?;
+    let expected = governance::trust::review(&desired.governance, trust.as_ref());
+    if plan.governance.as_ref() != Some(&expected) {
+        let store = crate::trust_store::for_ledger(ledger)?;
+        bail!(
+            "refusing to approve {}: it claims another governance in force than the trust root recorded at {} ({}); make the plan again against that state (apply would refuse it)",
+            plan_path.display(),
+            store.describe(),
+            match &trust {
+                Some(t) => format!("recorded {}", t.recorded_at),
+                None => "none recorded: first use".to_string(),
+            }
+        );
+    }
+    Ok(())
+}
+
 fn summary(plan: &Plan, desired: &DesiredModel) -> String {
     let mut s = format!("Plan {}: {}\n", plan.hash(), engine::render::headline(plan));
     match &plan.change {
@@ -274,8 +298,36 @@ async fn mark_tenant(client: &providers::graph::GraphClient, root: &governance::
 /// before markers existed gets its marker now. A marker that cannot be
 /// read is never taken for "no marker".
 pub(crate) async fn check_tenant_marker(client: &providers::graph::GraphClient, plan: &Plan, desired: &DesiredModel, ledger: &Path) -> Result<()> {
-    let first_use = plan.governance.as_ref().is_some_and(|g| g.first_use());
     let marker = providers::tenant_marker::read(client).await.context("reading the tenant's governance marker (needs Organization.ReadWrite.All); first use is allowed only for a tenant proved to carry none")?;
+    match marker_verdict(plan, desired, ledger, marker)? {
+        Some(root) => mark_tenant(client, &root, "first-seen").await,
+        None => Ok(()),
+    }
+}
+
+/// What `plan` says of the marker: an error when the apply of this plan
+/// would refuse (exit 1), a warning when the marker could not be read
+/// (apply reads it again and refuses then). Writes nothing.
+pub(crate) async fn plan_marker_check(client: &providers::graph::GraphClient, plan: &Plan, desired: &DesiredModel, ledger: &Path) -> Result<()> {
+    match providers::tenant_marker::read(client).await {
+        Ok(marker) => {
+            if marker_verdict(plan, desired, ledger, marker)?.is_some() {
+                output::status("The tenant carries no governance marker yet: the next apply records the trust root's.");
+            }
+            Ok(())
+        }
+        Err(e) => {
+            output::status(format!("warning: the tenant's governance marker was not read ({:#}); apply reads it and refuses if it does not match", anyhow::Error::from(e)));
+            Ok(())
+        }
+    }
+}
+
+/// The marker rules of [`check_tenant_marker`] for a marker already read:
+/// an error when refused; the trust root to mark the tenant with when the
+/// tenant carries no marker yet.
+fn marker_verdict(plan: &Plan, desired: &DesiredModel, ledger: &Path, marker: Option<providers::tenant_marker::Marker>) -> Result<Option<governance::trust::TrustRoot>> {
+    let first_use = plan.governance.as_ref().is_some_and(|g| g.first_use());
     let store = crate::trust_store::for_ledger(ledger)?;
     let local = store.read()?;
     // The fingerprint of desired [governance], as a trust root records it.
@@ -291,7 +343,7 @@ pub(crate) async fn check_tenant_marker(client: &providers::graph::GraphClient, 
                 providers::tenant_marker::EXTENSION_NAME,
                 if m.recorded_at.is_empty() { "an unknown time" } else { m.recorded_at.as_str() }
             ));
-            Ok(())
+            Ok(None)
         }
         (true, Some(m), _) => bail!(
             "refusing: no governance trust root is recorded at {}, but this tenant carries tenantctl's governance marker ({}, {} at {}): governance was adopted for it before, so trust on first use would let whoever lost or moved the state (or emptied the tenant and renamed every key) choose the approvers.\nRestore the state, or adopt desired [governance] for this tenant on purpose with `tenantctl governance adopt DIR --reason \"TEXT\"` (warned and journalled)",
@@ -307,8 +359,8 @@ pub(crate) async fn check_tenant_marker(client: &providers::graph::GraphClient, 
             if m.how.is_empty() { "recorded" } else { m.how.as_str() },
             m.recorded_at
         ),
-        (false, None, Some(root)) => mark_tenant(client, &root, "first-seen").await,
-        _ => Ok(()),
+        (false, None, Some(root)) => Ok(Some(root)),
+        _ => Ok(None),
     }
 }
 
@@ -329,19 +381,19 @@ pub(crate) fn journal_existing_trust(ledger: &Path) -> Result<()> {
 /// `[governance]` as the trust root on purpose, when none is recorded or
 /// the recorded one was edited outside an approved apply. Never replaces
 /// an intact trust root (rotation goes through the approvers in force).
-pub async fn adopt(dir: &Path, reason: &str, graph_url: Option<&str>, ledger: Option<PathBuf>) -> Result<ExitCode> {
+pub async fn adopt(dir: &Path, reason: &str, graph_url: Option<&str>, ledger: Option<PathBuf>, replace_marker: Option<&str>) -> Result<ExitCode> {
     if reason.trim().is_empty() {
         bail!("governance adopt needs --reason \"TEXT\" saying why the trust root is re-adopted (it is journalled)");
     }
     let state = load(dir)?;
     let desired = providers::kinds::desired_model(&state);
     let target = crate::target::connect(dir, state.tenant.as_ref().map(|t| &t.value), graph_url, ledger).await?;
-    let result = adopt_locked(&target, &desired, reason).await;
+    let result = adopt_locked(&target, &desired, reason, replace_marker).await;
     target.shutdown().await;
     result
 }
 
-async fn adopt_locked(target: &crate::target::Target, desired: &DesiredModel, reason: &str) -> Result<ExitCode> {
+async fn adopt_locked(target: &crate::target::Target, desired: &DesiredModel, reason: &str, replace_marker: Option<&str>) -> Result<ExitCode> {
     let ledger_path = target.ledger_path.clone();
     let _held = crate::state::lock(&ledger_path, "tenantctl governance adopt", std::time::Duration::ZERO).await?;
     let store = crate::trust_store::for_ledger(&ledger_path)?;
@@ -362,6 +414,31 @@ async fn adopt_locked(target: &crate::target::Target, desired: &DesiredModel, re
     if current.as_ref().is_some_and(|r| !disagrees(r)) && crate::trust_store::last_recorded(&ledger_path)?.is_none() {
         bail!("a trust root is recorded ({}); change [governance] through a plan approved by the approvers in force, not by adopting", store.describe());
     }
+    // A tenant carrying a marker has governance in force whatever this
+    // copy of the state holds (another --ledger, a lost runner): adopting
+    // chooses nobody new only when desired [governance] is exactly the one
+    // the marker records (it is in the desired-state repository's
+    // history). Any other is refused: re-adopt the recorded one, then
+    // change it through a plan its approvers approve. Replacing the
+    // marker's governance outright needs its fingerprint typed.
+    if let Some(m) = &marker {
+        let desired_fingerprint = engine::plan::fingerprint(&serde_json::to_value(&desired.governance).unwrap_or_default());
+        if m.fingerprint != desired_fingerprint && replace_marker != Some(m.fingerprint.as_str()) {
+            bail!(
+                "refusing: this tenant carries tenantctl's governance marker ({}, {} at {}) for another [governance] ({}) than desired ({desired_fingerprint}): its approvers are in force, and adopting would let whoever runs this choose new ones.\nUse the state that recorded it; or adopt exactly the [governance] it records (from the desired-state repository's history), then change it through a plan its approvers approve. Only if that governance is lost for good: --replace-marker {} (warned and journalled)",
+                providers::tenant_marker::EXTENSION_NAME,
+                if m.how.is_empty() { "recorded" } else { m.how.as_str() },
+                if m.recorded_at.is_empty() { "an unknown time" } else { m.recorded_at.as_str() },
+                m.fingerprint,
+                m.fingerprint
+            );
+        }
+        if m.fingerprint != desired_fingerprint {
+            output::status(format!("WARNING: replacing the governance the tenant's marker records ({}) without its approvers (--replace-marker).", m.fingerprint));
+        }
+    } else if let Some(fp) = replace_marker {
+        bail!("--replace-marker {fp}: this tenant carries no governance marker to replace");
+    }
     let root = governance::trust::TrustRoot {
         format_version: governance::trust::TRUST_FORMAT_VERSION,
         governance: desired.governance.clone(),
@@ -377,7 +454,11 @@ async fn adopt_locked(target: &crate::target::Target, desired: &DesiredModel, re
         if names.is_empty() { "none".into() } else { names.join(", ") }
     ));
     mark_tenant(&target.client, &root, "adopted").await?;
-    store_trust(&root, &ledger_path, "adopted", &format!("governance adopt: {reason}"), &crate::apply::Attribution::default())?;
+    let note = match replace_marker {
+        Some(fp) => format!("governance adopt (replacing the tenant's marker {fp}): {reason}"),
+        None => format!("governance adopt: {reason}"),
+    };
+    store_trust(&root, &ledger_path, "adopted", &note, &crate::apply::Attribution::default())?;
     output::status(format!("Recorded desired [governance] as the trust root ({}); the journal records the adoption.", store.describe()));
     Ok(ExitCode::SUCCESS)
 }

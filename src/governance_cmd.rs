@@ -22,11 +22,16 @@ pub enum GovernanceCmd {
         /// The ledger whose trust root this is.
         #[arg(long, env = "TENANTCTL_LEDGER")]
         ledger: Option<PathBuf>,
+        /// Over a tenant whose governance marker records another
+        /// [governance]: its fingerprint, typed to replace it without its
+        /// approvers (only when that governance is lost for good).
+        #[arg(long, value_name = "FINGERPRINT")]
+        replace_marker: Option<String>,
     },
 }
 
 pub async fn run(cmd: GovernanceCmd) -> Result<ExitCode> {
     match cmd {
-        GovernanceCmd::Adopt { dir, reason, graph_url, ledger } => crate::governance::adopt(&dir, &reason, graph_url.as_deref(), ledger).await,
+        GovernanceCmd::Adopt { dir, reason, graph_url, ledger, replace_marker } => crate::governance::adopt(&dir, &reason, graph_url.as_deref(), ledger, replace_marker.as_deref()).await,
     }
 }

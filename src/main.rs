@@ -11,6 +11,8 @@ mod trust_store;
 mod output;
 mod reconcile;
 mod reconcile_lints;
+mod reconcile_pending;
+mod reconcile_settled;
 mod state;
 mod reconcile_health;
 mod state_backend;
@@ -153,6 +155,11 @@ enum Command {
         /// approvers can commit theirs independently.
         #[arg(long)]
         detached_out: Option<PathBuf>,
+        /// The ledger of the target the plan is for: the plan's governance
+        /// in force is checked against the trust root recorded beside it
+        /// (as apply checks it) before anything is signed.
+        #[arg(long, env = "TENANTCTL_LEDGER")]
+        ledger: Option<PathBuf>,
     },
     /// Adopt an existing object: record ADDRESS as owning OBJECT_ID in the ledger.
     Import {
@@ -282,7 +289,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             runtime()?.block_on(plan(&dir, format, saving, detailed_exitcode, graph_url.as_deref(), ledger, rollout.mode()))
         }
         Command::Keygen { out } => governance::keygen(&out),
-        Command::Approve { plan, key, dir, detached_out } => governance::approve(&plan, &key, &dir, detached_out.as_deref()),
+        Command::Approve { plan, key, dir, detached_out, ledger } => {
+            if let Some(l) = &ledger {
+                governance::check_review(&plan, &dir, l)?;
+            }
+            governance::approve(&plan, &key, &dir, detached_out.as_deref())
+        }
         Command::Apply { source, dir, auto_approve, max_deletions, concurrency, graph_url, ledger, rollout, lock_timeout, approvals_dir } => {
             let opts = apply::Options { auto_approve, max_deletions, concurrency, graph_url, ledger, rollout: rollout.mode(), lock_timeout, approvals_dir };
             runtime()?.block_on(apply::run(&source, &dir, &opts))
@@ -380,9 +392,16 @@ async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, gr
     progress.finish();
     let stats = target.client.stats();
     let ledger_path = target.ledger_path.clone();
+    let made = engine::plan::plan_with_rollout(&desired, &observed, &ledger, &engine::PlanOptions::default(), rollout).map_err(anyhow::Error::from).and_then(|mut p| governance::review(&mut p, &desired, &ledger_path).map(|_| p));
+    // The tenant's governance marker, as apply checks it: a plan its apply
+    // would refuse says so now (exit 1).
+    let marker = match &made {
+        Ok(p) => governance::plan_marker_check(&target.client, p, &desired, &ledger_path).await,
+        Err(_) => Ok(()),
+    };
     target.shutdown().await;
-    let mut plan = engine::plan::plan_with_rollout(&desired, &observed, &ledger, &engine::PlanOptions::default(), rollout)?;
-    governance::review(&mut plan, &desired, &ledger_path)?;
+    let mut plan = made?;
+    marker.context("apply would refuse this plan")?;
     plan.change = governance::change_record(&state, saving.change)?;
     governance::sign_as_author(&mut plan, saving.author_key)?;
     output::status(format!("Read the tenant in {} Graph request(s).", stats.requests));

@@ -378,24 +378,33 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
         // Another run's delta state is as good as this one's.
         Err(e) => output::status(format!("warning: the delta state was not saved: {e:#}")),
     }
-    let mut plan = engine::plan(&desired, &observed, &ledger, &PlanOptions { now })?;
-    // Held by the rules in force (the recorded trust root) as well as the
-    // desired ones; reconcile never records governance.
+    // Judged by the governance in force (the recorded trust root), never by
+    // a desired [governance] nobody approved: its allow, prune, exceptions
+    // and unattended take effect only through an approved apply.
+    // Reconcile never records governance.
     let trust = crate::governance::read_trust(&ctx.target.ledger_path)?;
-    engine::governance::trust::attach(&mut plan, &desired, trust.as_ref());
+    let (desired, pending) = crate::reconcile_pending::judged(desired, trust.as_ref());
+    let mut plan = engine::plan(&desired, &observed, &ledger, &PlanOptions { now })?;
+    engine::governance::trust::attach(&mut plan, pending.as_ref().map_or(&desired, |p| &p.desired), trust.as_ref());
     let mut report = engine::drift::drift(&desired, &observed, &ledger, &plan, now);
     // Lint errors no change of the plan is about (a user added live to a
     // ring device group): drift that waits for a person.
     let violations = crate::reconcile_lints::hold_violations(&plan, &mut report);
+    if pending.is_some() {
+        crate::reconcile_pending::warn(&plan, &mut report);
+    }
     report.carry_since(crate::state_side::latest_report(&ctx.target.ledger_path, &ctx.history).as_ref());
     let open = window_open(&ctx.args.windows, now);
-    let (safe, mut held) = split(&plan, &desired, &service_accounts);
+    let (mut safe, mut held) = split(&plan, &desired, &service_accounts);
     if ctx.args.self_heal && trust.is_none() && !safe.is_empty() {
         // Judged by desired [governance] alone: only for a tenant that
         // never had governance adopted (no marker in the tenant).
         crate::governance::check_tenant_marker(&ctx.target.client, &plan, &desired, &ctx.target.ledger_path).await?;
     }
     held.extend(violations);
+    if let Some(p) = &pending {
+        crate::reconcile_pending::hold(p, &plan, &observed, &ledger, now, &mut safe, &mut held);
+    }
     let mut applied = Vec::new();
     let mut failed = Vec::new();
     if ctx.args.self_heal && !open {
@@ -448,6 +457,7 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
         if !applied.is_empty() && crate::state_backend::remote_for(&ctx.target.ledger_path)?.is_some() {
             crate::state::LedgerStore::new(&ctx.target.ledger_path).compact(&ledger)?;
         }
+        crate::reconcile_settled::drop_remedied(&plan, &applied, &mut held, &mut report);
     } else {
         held.clear();
     }
@@ -491,7 +501,7 @@ fn last_pass(history: &std::path::Path) -> u64 {
 /// Drift items self-heal did not correct this pass.
 fn remaining(p: &PassReport) -> usize {
     let applied: BTreeSet<&str> = p.applied.iter().map(|h| h.address.as_str()).collect();
-    p.drift.items.iter().filter(|i| !applied.contains(i.address.as_str())).count()
+    p.drift.items.iter().filter(|i| !applied.contains(i.address.as_str())).count() + usize::from(crate::reconcile_pending::warned(&p.drift))
 }
 
 fn summary(p: &PassReport) -> String {

@@ -29,7 +29,17 @@ async fn converged(sb: &SandboxHandle, edit: impl FnOnce(&Path)) -> (tempfile::T
     std::fs::write(work.path().join("tenantctl.lock"), ledger.render()).unwrap();
     // Converged through the library, which records no trust root: adopt
     // desired [governance] on purpose, as an operator taking over would.
-    let out = cli(sb, work.path(), &["governance", "adopt", dir.to_str().unwrap(), "--reason", "test setup: converged through the library"]);
+    // A tenant an earlier setup marked with another [governance] is taken
+    // over by typing its marker's fingerprint.
+    let mut args = vec!["governance".to_string(), "adopt".into(), dir.to_str().unwrap().into(), "--reason".into(), "test setup: converged through the library".into()];
+    if let Ok(org) = client.v1().get_json("/organization?$select=id").await {
+        let org = org["value"][0]["id"].as_str().unwrap_or_default().to_string();
+        if let Ok(m) = client.v1().get_json(&format!("/organization/{org}/extensions/com.tenantctl.governance")).await {
+            args.extend(["--replace-marker".to_string(), m["trustFingerprint"].as_str().unwrap_or_default().to_string()]);
+        }
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = cli(sb, work.path(), &args);
     assert!(out.status.success(), "{}", text(&out.stderr));
     (work, dir)
 }

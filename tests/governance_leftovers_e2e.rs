@@ -379,7 +379,12 @@ async fn first_use_depends_on_the_marker_the_tenant_carries() {
 
     // Adopting on purpose is the way; then the first copy's trust root no
     // longer matches the tenant and is refused.
+    // Another [governance] than the marker records: only with its
+    // fingerprint typed (hostile 12 #3).
     let o = cli(&sb, second.path(), &["governance", "adopt", d2.to_str().unwrap(), "--reason", "state lost with the runner, CHG-77"]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", text(&o.stdout), text(&o.stderr));
+    let old = marker["trustFingerprint"].as_str().unwrap().to_string();
+    let o = cli(&sb, second.path(), &["governance", "adopt", d2.to_str().unwrap(), "--reason", "state lost with the runner, CHG-77", "--replace-marker", &old]);
     assert_eq!(o.status.code(), Some(0), "{}{}", text(&o.stdout), text(&o.stderr));
     let marker = graph(&sb, reqwest::Method::GET, &format!("/v1.0/organization/{org}/extensions/com.tenantctl.governance"), None).await;
     assert_eq!(marker["recordedBy"], "adopted", "{marker:#}");

@@ -115,8 +115,13 @@ async fn the_approvers_a_plan_introduces_never_approve_it() {
     let author = ed25519_dalek::SigningKey::from_pkcs8_pem(&std::fs::read_to_string(keys.key("author")).unwrap()).unwrap();
     engine::governance::sign_as_author(&mut forged, &author);
     std::fs::write(&p, engine::render::json(&forged)).unwrap();
+    // approve with the target's ledger (TENANTCTL_LEDGER) refuses it
+    // already (hostile 12 #12); without one, apply is what refuses.
+    let out = cli(&sb, w, &["approve", ps, "--key", &keys.key("mallory"), "--dir", d]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("claims another governance in force"), "{}", text(&out.stderr));
     for k in ["mallory", "eve"] {
-        let out = cli(&sb, w, &["approve", ps, "--key", &keys.key(k), "--dir", d]);
+        let out = command(&sb, w).env_remove("TENANTCTL_LEDGER").args(["approve", ps, "--key", &keys.key(k), "--dir", d]).output().unwrap();
         assert!(out.status.success(), "{}", text(&out.stderr));
     }
     let out = cli(&sb, w, &["apply", ps, "--dir", d, "--auto-approve"]);

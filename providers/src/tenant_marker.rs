@@ -76,17 +76,22 @@ pub async fn read(client: &GraphClient) -> Result<Option<Marker>, MarkerError> {
 pub async fn write(client: &GraphClient, marker: &Marker) -> Result<(), MarkerError> {
     let org = organization_id(client).await?;
     let v1 = client.v1();
-    let props = json!({"trustFingerprint": marker.fingerprint, "recordedAt": marker.recorded_at, "recordedBy": marker.how});
+    // The body create and update both take (v1.0 opentypeextension-post-
+    // and -update): "@odata.type" and "extensionName" are required, and on
+    // a directory object the update replaces the extension's data whole.
+    let body = json!({
+        "@odata.type": "microsoft.graph.openTypeExtension",
+        "extensionName": EXTENSION_NAME,
+        "trustFingerprint": marker.fingerprint,
+        "recordedAt": marker.recorded_at,
+        "recordedBy": marker.how,
+    });
     let path = format!("/organization/{org}/extensions/{EXTENSION_NAME}");
     match v1.get_json(&path).await {
         Ok(_) => {
-            v1.patch_json(&path, props).await.map_err(|source| MarkerError::Write { org: org.clone(), source })?;
+            v1.patch_json(&path, body).await.map_err(|source| MarkerError::Write { org: org.clone(), source })?;
         }
         Err(GraphError::NotFound { .. }) => {
-            let mut body = json!({"@odata.type": "microsoft.graph.openTypeExtension", "extensionName": EXTENSION_NAME});
-            if let (Some(b), Some(p)) = (body.as_object_mut(), props.as_object()) {
-                b.extend(p.clone());
-            }
             v1.post_json(&format!("/organization/{org}/extensions"), body).await.map_err(|source| MarkerError::Write { org: org.clone(), source })?;
         }
         Err(source) => return Err(MarkerError::Read { org, source }),

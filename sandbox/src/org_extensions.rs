@@ -58,12 +58,27 @@ pub fn handle(t: &mut Tenant, ctx: &Ctx, req: &GReq, org: &str, rest: &[&str]) -
         }
         ("GET", [name]) => t.get(COLL, &name.to_lowercase()).map(|r| GResp::json(200, render(r))).ok_or_else(|| not_found(name)),
         ("PATCH", [name]) => {
+            // As Graph documents the update of an open extension on a
+            // directory object (v1.0 opentypeextension-update): the body
+            // carries "@odata.type" and "extensionName" (required), and its
+            // data replaces the extension's (properties left out are gone).
             let body = body_object(req)?;
+            let ty = body.get("@odata.type").and_then(Value::as_str).unwrap_or_default();
+            if ty.trim_start_matches('#') != "microsoft.graph.openTypeExtension" {
+                return Err(GraphError::bad_request("Updating an open extension needs \"@odata.type\": \"microsoft.graph.openTypeExtension\"."));
+            }
+            let named = body.get("extensionName").and_then(Value::as_str).unwrap_or_default().to_string();
+            if named.trim().is_empty() {
+                return Err(GraphError::bad_request("extensionName is required."));
+            }
+            if !named.eq_ignore_ascii_case(name) {
+                return Err(GraphError::bad_request(format!("extensionName '{named}' does not name the extension '{name}'.")));
+            }
             let key = name.to_lowercase();
             let changed = t.update(COLL, &key, |r| {
-                for (k, v) in body.into_iter().filter(|(k, _)| !k.starts_with('@') && k != "id" && k != "extensionName") {
-                    r.data.insert(k, v);
-                }
+                let id = r.data.get("id").cloned().unwrap_or_else(|| json!(named));
+                r.data = body.into_iter().filter(|(k, _)| !k.starts_with('@') && k != "id").collect();
+                r.data.insert("id".into(), id);
             });
             if !changed {
                 return Err(not_found(name));

@@ -155,10 +155,18 @@ pub fn gate_rollouts(
                 c.notes.push(format!("rollout: ring {} of {total} ({ring_name}); {} has soaked ({soak})", ring.index + 1, name(i)));
                 keep.push(c);
             }
-            None => {
-                c.notes.push(format!("rollout: ring {} of {total} ({ring_name}); no earlier ring has a recorded change", ring.index + 1));
-                keep.push(c);
-            }
+            // No earlier ring has a known change time (no ledger record, and
+            // its live copy shows neither lastModifiedDateTime nor
+            // createdDateTime): whether it soaked is unknown, so the ring
+            // waits rather than starting at once.
+            None => waits.push(RingWait {
+                address: c.address.clone(),
+                ring: ring_name,
+                until: None,
+                reason: format!(
+                    "no earlier ring has a known change time (no ledger record, no lastModifiedDateTime nor createdDateTime live), so its soak ({soak}) cannot be proved; apply the earlier rings again, or --force-rollout"
+                ),
+            }),
         }
     }
     // Rings behind an earlier changing ring: when they could follow, if

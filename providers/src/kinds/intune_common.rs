@@ -25,7 +25,10 @@ use crate::graph::{GraphClient, GraphError, GraphRequest, Method};
 pub(crate) fn record_modified(raw: &[Value], into: &std::sync::Mutex<BTreeMap<String, String>>) {
     if let Ok(mut m) = into.lock() {
         for p in raw {
-            if let Some(t) = p.get("lastModifiedDateTime").and_then(Value::as_str) {
+            // Without a last change time, the creation time: the soak of a
+            // rollout then counts from it (with neither, the ring waits).
+            let time = |k: &str| p.get(k).and_then(Value::as_str).filter(|t| !t.trim().is_empty());
+            if let Some(t) = time("lastModifiedDateTime").or_else(|| time("createdDateTime")) {
                 m.insert(super::str_field(p, "id").to_string(), t.to_string());
             }
         }
