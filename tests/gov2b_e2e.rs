@@ -1,0 +1,102 @@
+//! Hostile findings against issue 12, through the binary:
+//! * dropping `kind = "service"` does not turn the service-account rules
+//!   off for an account the service-accounts group still holds;
+//! * a live lint whose violation the plan removes does not block it;
+//! * guest access beyond the expiry horizon is standing access (an error);
+//! * a protected account's access changes only with approval;
+//! * the privileged set is Microsoft's (and custom roles count);
+//! * out-of-band privileged access, active or eligible, any privileged
+//!   role, is removed by the plan, unattended.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use sandbox::SandboxHandle;
+use serde_json::{json, Value};
+
+fn edit_file(dir: &Path, file: &str, f: impl FnOnce(String) -> String) {
+    let p = dir.join(file);
+    let t = std::fs::read_to_string(&p).unwrap_or_default();
+    let edited = f(t.clone());
+    assert_ne!(edited, t, "{file} edited");
+    std::fs::write(&p, edited).unwrap();
+}
+
+fn append(dir: &Path, file: &str, extra: &str) {
+    edit_file(dir, file, |t| format!("{t}\n{extra}"));
+}
+
+fn validate(sb: &SandboxHandle, work: &Path) -> (Option<i32>, String) {
+    let d = work.join("desired-state");
+    let o = cli(sb, work, &["validate", d.to_str().unwrap()]);
+    (o.status.code(), format!("{}{}", text(&o.stdout), text(&o.stderr)))
+}
+
+fn run(sb: &SandboxHandle, work: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let o = cli(sb, work, args);
+    (o.status.code(), format!("{}{}", text(&o.stdout), text(&o.stderr)))
+}
+
+async fn converged(sb: &SandboxHandle, edit: impl FnOnce(&Path)) -> (tempfile::TempDir, PathBuf) {
+    let work = scratch_with(|t| t);
+    let dir = work.path().join("desired-state");
+    edit(&dir);
+    let state = schema::load(&dir).unwrap();
+    let client = client(sb);
+    let mut ledger = engine::Ledger::default();
+    let p = plan(&client, &state, &ledger).await;
+    apply(&client, &p, &mut ledger).await;
+    std::fs::write(work.path().join("tenantctl.lock"), ledger.render()).unwrap();
+    // Converged through the library, which records no trust root: adopt
+    // desired [governance] on purpose, as an operator taking over would.
+    let out = cli(sb, work.path(), &["governance", "adopt", dir.to_str().unwrap(), "--reason", "test setup: converged through the library"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    (work, dir)
+}
+
+async fn graph(sb: &SandboxHandle, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    let mut r = reqwest::Client::new().request(method, format!("{}{path}", sb.base_url())).bearer_auth(sb.access_token());
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.unwrap();
+    let status = r.status();
+    let body = r.text().await.unwrap();
+    assert!(status.is_success(), "{path}: {status} {body}");
+    serde_json::from_str(&body).unwrap_or(Value::Null)
+}
+
+fn id_of(work: &Path, address: &str) -> String {
+    let l = engine::Ledger::parse(&std::fs::read_to_string(work.join("tenantctl.lock")).unwrap()).unwrap();
+    l.id(&address.parse().unwrap()).unwrap().to_string()
+}
+
+const MIXED: &str = "[group.mixed]\ndisplay_name = \"Mixed\"\nmail_nickname = \"mixed\"\nmembers = [\"adele\", \"mstest\"]\n";
+const MIXED_POLICY: &str = "[device_configuration.mixed-policy]\nodata_type = \"windows10GeneralConfiguration\"\ndisplay_name = \"Mixed policy\"\n\n[device_configuration.mixed-policy.settings]\ncameraBlocked = true\n\n[device_configuration.mixed-policy.assignments]\ninclude = [\"mixed\"]\n";
+
+/// Finding 2: MSTEST without `kind = "service"` is still a service account
+/// (the service-accounts group's rule matches it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_kind_service_keeps_the_service_account_rules() {
+    let sb = sandbox().await;
+    let work = scratch_with(|t| t);
+    let dir = work.path().join("desired-state");
+    edit_file(&dir, "accounts.toml", |t| t.replace("mail_nickname = \"MSTEST\"\nkind = \"service\"\n", "mail_nickname = \"MSTEST\"\n"));
+    append(&dir, "groups.toml", MIXED);
+    append(&dir, "policies.toml", MIXED_POLICY);
+    append(&dir, "roles.toml", "[role_assignment.mstest-ga]\nprincipal = \"mstest\"\nrole = \"Global Administrator\"\nassignment = \"eligible\"\nexpires = 2027-01-15T00:00:00Z\njustification = \"x\"\n");
+    let (code, out) = validate(&sb, work.path());
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("error[service-account-targeted] device_configuration.mixed-policy: reaches service account user.mstest"), "{out}");
+    assert!(out.contains("error[service-account-privileged] role_assignment.mstest-ga: user.mstest is a service account"), "{out}");
+
+    // Changing MSTEST itself (it has no kind any more) is still sensitive.
+    let (work, dir) = converged(&sb, |d| edit_file(d, "accounts.toml", |t| t.replace("mail_nickname = \"MSTEST\"\nkind = \"service\"\n", "mail_nickname = \"MSTEST\"\n"))).await;
+    edit_file(&dir, "accounts.toml", |t| t.replace("display_name = \"MSTEST\"", "display_name = \"MSTEST renamed\""));
+    let (code, out) = run(&sb, work.path(), &["plan", dir.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("sensitive: touches service account user.mstest"), "{out}");
+    sb.shutdown().await.unwrap();
+}
