@@ -100,3 +100,51 @@ async fn dropping_kind_service_keeps_the_service_account_rules() {
     assert!(out.contains("sensitive: touches service account user.mstest"), "{out}");
     sb.shutdown().await.unwrap();
 }
+
+/// Finding 4: a live violation the plan removes does not block the plan
+/// (a policy assigned out of band to a group holding a service account; a
+/// privileged role given to a service account out of band).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_lint_does_not_block_the_plan_that_removes_it() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let w = work.path();
+    let g = graph(
+        &sb,
+        reqwest::Method::POST,
+        "/v1.0/groups",
+        Some(json!({"displayName": "Sneaky", "mailNickname": "sneaky", "mailEnabled": false, "securityEnabled": true})),
+    )
+    .await;
+    let gid = g["id"].as_str().unwrap().to_string();
+    let msadmin = id_of(w, "user.msadmin");
+    let body = json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{msadmin}")});
+    graph(&sb, reqwest::Method::POST, &format!("/v1.0/groups/{gid}/members/$ref"), Some(body)).await;
+    let policy = id_of(w, "device_configuration.windows-restrictions");
+    let mut targets: Vec<Value> = ["mwd-test", "mwd-first", "mwd-fast", "mwd-broad"]
+        .iter()
+        .map(|k| json!({"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": id_of(w, &format!("group.{k}"))}}))
+        .collect();
+    targets.push(json!({"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": gid}}));
+    graph(&sb, reqwest::Method::POST, &format!("/beta/deviceManagement/deviceConfigurations/{policy}/assign"), Some(json!({"assignments": targets}))).await;
+    // And Global Administrator for MSTEST, out of band.
+    let mstest = id_of(w, "user.mstest");
+    let ra = graph(
+        &sb,
+        reqwest::Method::POST,
+        "/v1.0/roleManagement/directory/roleAssignments",
+        Some(json!({"principalId": mstest, "roleDefinitionId": "62e90394-69f5-4237-9190-012177145e10", "directoryScopeId": "/"})),
+    )
+    .await;
+    let rid = ra["id"].as_str().unwrap().to_string();
+    let (code, out) = run(&sb, w, &["plan", dir.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("! error["), "{out}");
+    assert!(
+        out.contains(&format!("warning[service-account-targeted] device_configuration.windows-restrictions: reaches service account user.msadmin through group id:{gid}")),
+        "{out}"
+    );
+    assert!(out.contains(&format!("warning[service-account-privileged] id:{rid}: user.mstest")), "{out}");
+    assert!(out.contains("the state after this plan no longer has it, so it does not block"), "{out}");
+    sb.shutdown().await.unwrap();
+}

@@ -357,6 +357,39 @@ pub fn settle(lints: &mut [Finding], changes: &[Change]) {
     }
 }
 
+/// The live state once `changes` are applied, as far as the live lints
+/// look at it: deleted (or replaced) objects are gone, and a policy whose
+/// assignments the plan sets holds the desired ones only (its live
+/// assignments are dropped; the desired ones are linted from desired state).
+pub fn after_plan(observed: &ObservedState, changes: &[Change]) -> ObservedState {
+    let mut after = observed.clone();
+    for c in changes {
+        let Some(id) = c.id.as_deref() else { continue };
+        let sets_assignments = matches!(c.action, Action::Update | Action::Assign) && c.fields.iter().any(|x| x.field == "assignments" || x.field.starts_with("assignments."));
+        for objects in after.objects.values_mut() {
+            if matches!(c.action, Action::Delete | Action::Replace) {
+                objects.retain(|o| o.id != id);
+            } else if sets_assignments {
+                for o in objects.iter_mut().filter(|o| o.id == id) {
+                    o.props.remove("assignments");
+                }
+            }
+        }
+    }
+    after
+}
+
+/// Lints never block their remedy: a live error that the state after the
+/// plan no longer has ([`after_plan`]) becomes a warning that says so.
+pub fn settle_after(live: &mut [Finding], after: &[Finding]) {
+    for f in live.iter_mut().filter(|f| f.severity == Severity::Error) {
+        if !after.iter().any(|a| a.lint == f.lint && a.address == f.address && a.message == f.message) {
+            f.severity = Severity::Warning;
+            f.message.push_str("; the state after this plan no longer has it, so it does not block");
+        }
+    }
+}
+
 fn finish(gov: &Governance, mut out: Vec<Finding>) -> Vec<Finding> {
     out.retain(|f| !allowed(gov, f));
     out.sort();
