@@ -148,3 +148,17 @@ async fn a_live_lint_does_not_block_the_plan_that_removes_it() {
     assert!(out.contains("the state after this plan no longer has it, so it does not block"), "{out}");
     sb.shutdown().await.unwrap();
 }
+
+/// Finding 5: a guest whose access never ends (9999) is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_with_standing_access_is_refused() {
+    let sb = sandbox().await;
+    let work = scratch_with(|t| t);
+    let dir = work.path().join("desired-state");
+    edit_file(&dir, "guests.toml", |t| t.replace("expires = 2027-03-31T17:00:00Z", "expires = 9999-12-31T00:00:00Z"));
+    let (code, out) = validate(&sb, work.path());
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("error[standing-guest-access]"), "{out}");
+    assert!(out.contains("guests.toml:"), "located: {out}");
+    sb.shutdown().await.unwrap();
+}
