@@ -162,3 +162,29 @@ async fn a_guest_with_standing_access_is_refused() {
     assert!(out.contains("guests.toml:"), "located: {out}");
     sb.shutdown().await.unwrap();
 }
+
+/// Finding 6: ending a protected (break-glass) account's role is sensitive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_protected_accounts_access_changes_only_with_approval() {
+    let sb = sandbox().await;
+    let until = (chrono::Utc::now() + chrono::Duration::days(100)).format("%Y-%m-%dT00:00:00Z").to_string();
+    let ga = format!("[role_assignment.bg-ga]\nprincipal = \"breakglass-1\"\nrole = \"Global Administrator\"\nassignment = \"active\"\nexpires = {until}\njustification = \"drill\"\n");
+    let (work, dir) = converged(&sb, |d| {
+        append(d, "roles.toml", &ga);
+        edit_file(d, "tenant.toml", |t| t.replace("kinds = [\"device_configuration\",", "kinds = [\"role_assignment\", \"device_configuration\","));
+    })
+    .await;
+    let w = work.path();
+    edit_file(&dir, "roles.toml", |t| t.replace(&ga, ""));
+    let d = dir.to_str().unwrap();
+    let (code, out) = run(&sb, w, &["plan", d]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("role_assignment.bg-ga"), "{out}");
+    assert!(out.contains("sensitive: changes the access of protected user.breakglass-1"), "{out}");
+    let (code, out) = run(&sb, w, &["apply", d, "--auto-approve"]);
+    assert_eq!(code, Some(1), "needs approvals: {out}");
+    assert!(out.contains("role_assignment.bg-ga: changes the access of protected user.breakglass-1"), "{out}");
+    let (_, out) = run(&sb, w, &["reconcile", d, "--once", "--self-heal"]);
+    assert!(!out.contains("applied: delete role_assignment.bg-ga"), "never self-healed: {out}");
+    sb.shutdown().await.unwrap();
+}
