@@ -188,3 +188,24 @@ async fn a_protected_accounts_access_changes_only_with_approval() {
     assert!(!out.contains("applied: delete role_assignment.bg-ga"), "never self-healed: {out}");
     sb.shutdown().await.unwrap();
 }
+
+/// Finding 7: Microsoft's privileged roles, and custom roles, held
+/// permanently are standing privileged access.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn microsofts_privileged_roles_and_custom_roles_are_privileged() {
+    let sb = sandbox().await;
+    let work = scratch_with(|t| t);
+    let dir = work.path().join("desired-state");
+    append(
+        &dir,
+        "roles.toml",
+        "[role_assignment.adele-app]\nprincipal = \"adele\"\nrole = \"Application Administrator\"\n\n[role_assignment.adele-pauth]\nprincipal = \"adele\"\nrole = \"Privileged Authentication Administrator\"\n\n[role_assignment.adele-custom]\nprincipal = \"adele\"\nrole = \"0e5a5d6f-1111-4a4a-9b9b-123456789abc\"\n\n[role_assignment.adele-reports]\nprincipal = \"adele\"\nrole = \"Reports Reader\"\n",
+    );
+    let (code, out) = validate(&sb, work.path());
+    assert_eq!(code, Some(1), "{out}");
+    for a in ["adele-app", "adele-pauth", "adele-custom"] {
+        assert!(out.contains(&format!("error[standing-privileged-access] role_assignment.{a}:")), "{a}: {out}");
+    }
+    assert!(!out.contains("role_assignment.adele-reports:"), "not privileged: {out}");
+    sb.shutdown().await.unwrap();
+}

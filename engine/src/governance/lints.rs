@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
-use schema::kinds::role_assignment::{PRIVILEGED_ROLES, READ_ONLY_ROLES};
+use schema::kinds::role_assignment::{is_privileged, READ_ONLY_ROLES};
 use schema::kinds::Governance;
 use schema::{Address, Kind};
 use serde::{Deserialize, Serialize};
@@ -219,7 +219,7 @@ fn role_lints(desired: &DesiredModel, address: &Address, r: &crate::DesiredResou
         Some(e) if e > horizon => Some(format!("until {} (beyond the {}-day horizon of time-boxed access)", e.format("%Y-%m-%d"), schema::validate::MAX_EXPIRY_DAYS)),
         Some(_) => None,
     };
-    if let (true, Some(how), false) = (PRIVILEGED_ROLES.contains(&role), standing, eligible) {
+    if let (true, Some(how), false) = (is_privileged(role), standing, eligible) {
         out.push(finding(
             Severity::Error,
             "standing-privileged-access",
@@ -254,7 +254,7 @@ pub(crate) fn service_account_role(desired: &DesiredModel, address: impl ToStrin
             format!("{account} may hold only the roles it declares in allowed_roles ({allowed}); {role}{how} is not one"),
         ));
     }
-    if PRIVILEGED_ROLES.contains(&role) {
+    if is_privileged(role) {
         let address = address.to_string();
         out.push(finding(
             Severity::Error,
@@ -316,7 +316,7 @@ pub fn lint_live(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMa
         if let Some(account) = known_ids.get(principal).filter(|a| desired.service_accounts.contains(**a)) {
             out.extend(service_account_role(desired, format!("id:{}", o.id), account, role, " (assigned out of band)"));
         }
-        if !PRIVILEGED_ROLES.contains(&role) {
+        if !is_privileged(role) {
             continue;
         }
         let who = known_ids.get(principal).map(|a| a.to_string()).unwrap_or_else(|| format!("id:{principal}"));
