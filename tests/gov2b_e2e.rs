@@ -209,3 +209,41 @@ async fn microsofts_privileged_roles_and_custom_roles_are_privileged() {
     assert!(!out.contains("role_assignment.adele-reports:"), "not privileged: {out}");
     sb.shutdown().await.unwrap();
 }
+
+/// Finding 8: out-of-band privileged access beyond active Global and
+/// Privileged Role Administrator (an eligible Global Administrator, an
+/// active Authentication Administrator) is removed, without approval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_band_privileged_access_of_any_kind_is_removed() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let w = work.path();
+    let adele = id_of(w, "user.adele");
+    let start = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    graph(
+        &sb,
+        reqwest::Method::POST,
+        "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests",
+        Some(json!({"action": "adminAssign", "principalId": adele, "roleDefinitionId": "62e90394-69f5-4237-9190-012177145e10", "directoryScopeId": "/", "justification": "x", "scheduleInfo": {"startDateTime": start, "expiration": {"type": "noExpiration"}}})),
+    )
+    .await;
+    let megan = id_of(w, "user.megan");
+    graph(
+        &sb,
+        reqwest::Method::POST,
+        "/v1.0/roleManagement/directory/roleAssignments",
+        Some(json!({"principalId": megan, "roleDefinitionId": "c4e39bd9-1100-46d3-8c65-fb160da0071f", "directoryScopeId": "/"})),
+    )
+    .await;
+    let d = dir.to_str().unwrap();
+    let (code, out) = run(&sb, w, &["plan", d]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("out-of-band privileged access: user.adele holds Global Administrator (eligible)"), "{out}");
+    assert!(out.contains("out-of-band privileged access: user.megan holds Authentication Administrator (active)"), "{out}");
+    let (code, out) = run(&sb, w, &["apply", d, "--auto-approve"]);
+    assert_eq!(code, Some(0), "removing access needs no approval: {out}");
+    let (code, out) = run(&sb, w, &["plan", d, "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "removed: {out}");
+    assert!(!out.contains("unmanaged-privileged-holder"), "{out}");
+    sb.shutdown().await.unwrap();
+}

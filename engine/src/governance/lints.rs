@@ -321,9 +321,10 @@ pub fn lint_live(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMa
         }
         let who = known_ids.get(principal).map(|a| a.to_string()).unwrap_or_else(|| format!("id:{principal}"));
         let kind = o.props.get("assignment").and_then(Value::as_str).unwrap_or("active");
-        // Out-of-band control of the tenant itself is an error; its removal
-        // is in the plan (`out_of_band_removals`) and runs unattended.
-        let severity = if TENANT_CONTROL_ROLES.contains(&role) && kind == "active" { Severity::Error } else { Severity::Warning };
+        // Out-of-band privileged access (active or eligible) is an error;
+        // its removal is in the plan (`out_of_band_removals`), which settles
+        // it, and runs unattended. A protected holder keeps it: held.
+        let severity = Severity::Error;
         out.push(finding(
             severity,
             "unmanaged-privileged-holder",
