@@ -77,11 +77,13 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
 }
 
 /// Why a change touches the access of a protected principal
-/// (`governance.protected`, protected groups), or `None`: a role assignment
-/// held (live) or given (desired) to one, or the protected guest itself.
+/// (`governance.protected`: break-glass accounts), or `None`: a role
+/// assignment held (live) or given (desired) to one, or the protected guest
+/// itself. Protected groups (`protected = true`) protect their membership;
+/// their roles' expiry still ends unattended.
 pub fn protected_access(change: &Change, desired: &DesiredModel) -> Option<String> {
     let gov = &desired.governance;
-    let protected = |a: &str| gov.protected.iter().any(|p| p == a) || desired.protected_groups.iter().any(|g| g.to_string() == a);
+    let protected = |a: &str| gov.protected.iter().any(|p| p == a);
     let a = &change.address;
     if a.kind == Kind::Guest && protected(&a.to_string()) {
         return Some(format!("changes the access of protected {a}"));
