@@ -381,14 +381,19 @@ pub fn after_plan(observed: &ObservedState, changes: &[Change]) -> ObservedState
 }
 
 /// Lints never block their remedy: a live error that the state after the
-/// plan no longer has ([`after_plan`]) becomes a warning that says so.
-pub fn settle_after(live: &mut [Finding], after: &[Finding]) {
+/// plan no longer has ([`after_plan`]) becomes a warning that says so. An
+/// error the state after the plan still has, told another way (the same
+/// account reached by another path), is kept as an error.
+pub fn settle_after(live: &mut Vec<Finding>, after: &[Finding]) {
+    let same = |a: &Finding, f: &Finding| a.lint == f.lint && a.address == f.address && a.message == f.message;
+    let kept: Vec<Finding> = after.iter().filter(|a| a.severity == Severity::Error && !live.iter().any(|f| same(a, f))).cloned().collect();
     for f in live.iter_mut().filter(|f| f.severity == Severity::Error) {
-        if !after.iter().any(|a| a.lint == f.lint && a.address == f.address && a.message == f.message) {
+        if !after.iter().any(|a| same(a, f)) {
             f.severity = Severity::Warning;
             f.message.push_str("; the state after this plan no longer has it, so it does not block");
         }
     }
+    live.extend(kept);
 }
 
 fn finish(gov: &Governance, mut out: Vec<Finding>) -> Vec<Finding> {
@@ -407,5 +412,28 @@ fn pointer<'a>(props: &'a crate::Props, path: &str) -> Option<&'a Value> {
     match parts.next() {
         Some(rest) => v.pointer(&format!("/{rest}")),
         None => Some(v),
+    }
+}
+
+#[cfg(test)]
+mod settle_after_tests {
+    use super::*;
+
+    fn error(message: &str) -> Finding {
+        Finding { severity: Severity::Error, lint: "service-account-targeted".into(), address: "device_configuration.p".into(), message: message.into() }
+    }
+
+    #[test]
+    fn an_error_the_state_after_the_plan_still_has_another_way_is_kept() {
+        let mut live = vec![error("reaches service account user.a through group id:x")];
+        settle_after(&mut live, &[error("reaches service account user.a through group.g")]);
+        assert_eq!(live.len(), 2, "{live:?}");
+        assert_eq!(live[0].severity, Severity::Warning);
+        assert_eq!(live[1].severity, Severity::Error);
+        assert_eq!(live[1].message, "reaches service account user.a through group.g");
+        // Still there after the plan: unchanged.
+        let mut live = vec![error("m")];
+        settle_after(&mut live, &[error("m")]);
+        assert_eq!(live, vec![error("m")]);
     }
 }
