@@ -95,7 +95,9 @@ async fn expired_access_is_removed_by_apply_without_approvals() {
     let out = cli(&sb, w, &["plan", d, "--detailed-exitcode"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     // Granting access again still needs approval.
-    edit_file(&dir, "guests.toml", |t| t.replace(&format!("expires = {SOON}"), "expires = 2099-01-31T00:00:00Z"));
+    // (Within the expiry horizon: beyond it is standing guest access, an error.)
+    let later = (chrono::Utc::now() + chrono::Duration::days(200)).format("%Y-%m-%dT00:00:00Z").to_string();
+    edit_file(&dir, "guests.toml", |t| t.replace(&format!("expires = {SOON}"), &format!("expires = {later}")));
     let out = cli(&sb, w, &["apply", d, "--auto-approve"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("guest.fabrikam-auditor: guest access"), "{}", text(&out.stderr));

@@ -26,7 +26,7 @@ mail_nickname = "ada"
 [guest.vendor]
 email = "vendor@example.com"
 display_name = "Vendor Person"
-expires = "2029-01-01T00:00:00Z"
+expires = "2027-09-01T00:00:00Z"
 
 [group.devices]
 display_name = "Managed Devices"

@@ -167,7 +167,7 @@ fn fields_of(c: &Change) -> Vec<FieldDrift> {
 /// the registry) always.
 fn reports_unmanaged(kind: Kind, props: &crate::model::Props) -> bool {
     match kind {
-        Kind::RoleAssignment => props.get("role").and_then(Value::as_str).is_some_and(|r| PRIVILEGED_ROLES.contains(&r)),
+        Kind::RoleAssignment => props.get("role").and_then(Value::as_str).is_some_and(schema::kinds::role_assignment::is_privileged),
         k => !k.is_principal(),
     }
 }

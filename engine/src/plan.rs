@@ -595,7 +595,11 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     let sensitive = crate::governance::sensitivity(&changes, desired);
     let ids_by_address: BTreeMap<Address, String> = matched.iter().map(|(a, o)| (a.clone(), o.id.clone())).collect();
     let mut lints = crate::governance::lint_desired(desired, options.now);
-    lints.extend(crate::governance::lint_live(desired, observed, &ids_by_address));
+    let mut live_lints = crate::governance::lint_live(desired, observed, &ids_by_address);
+    crate::governance::settle(&mut live_lints, &changes);
+    let after = crate::governance::after_plan(observed, &changes);
+    crate::governance::settle_after(&mut live_lints, &crate::governance::lint_live(desired, &after, &ids_by_address));
+    lints.extend(live_lints);
     crate::governance::settle(&mut lints, &changes);
     crate::governance::review_notes(&mut changes);
     unchanged.sort();

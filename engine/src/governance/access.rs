@@ -1,6 +1,6 @@
-//! Removing out-of-band control of the tenant: a live, active Global
-//! Administrator or Privileged Role Administrator assignment that desired
-//! state does not declare (nor the ledger own) is removed by the plan. Like
+//! Removing out-of-band privileged access: a live assignment (active or
+//! eligible) of a privileged role ([`is_privileged`]) that desired state
+//! does not declare (nor the ledger own) is removed by the plan. Like
 //! expiry, removing access is never held for approval
 //! ([`super::removes_access`]); granting it always is.
 
@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use schema::{Address, Kind};
 use serde_json::Value;
 
-use super::lints::TENANT_CONTROL_ROLES;
+use schema::kinds::role_assignment::is_privileged;
 use crate::model::{as_reference, reference, DesiredModel, ObservedState};
 use crate::plan::{Action, Change};
 
@@ -34,10 +34,12 @@ pub fn out_of_band_removals(desired: &DesiredModel, observed: &ObservedState, id
             continue;
         }
         let role = o.props.get("role").and_then(Value::as_str).unwrap_or_default();
-        let active = o.props.get("assignment").and_then(Value::as_str).unwrap_or("active") == "active";
-        if !TENANT_CONTROL_ROLES.contains(&role) || !active {
+        // Any privileged role (Microsoft's set, custom roles), active or
+        // eligible: eligibility is standing access too until removed.
+        if !is_privileged(role) {
             continue;
         }
+        let kind = o.props.get("assignment").and_then(Value::as_str).unwrap_or("active");
         let principal = o.props.get("principal").and_then(as_reference).unwrap_or_default();
         let holder = by_id.get(principal).copied();
         if holder.is_some_and(protected) {
@@ -49,9 +51,9 @@ pub fn out_of_band_removals(desired: &DesiredModel, observed: &ObservedState, id
         out.push(Change {
             address: out_of_band_address(&o.id),
             action: Action::Delete,
-            display_name: format!("{who}: {role}"),
+            display_name: format!("{who}: {role} ({kind})"),
             id: Some(o.id.clone()),
-            reason: format!("out-of-band privileged access: {who} holds {role} outside desired state"),
+            reason: format!("out-of-band privileged access: {who} holds {role} ({kind}) outside desired state"),
             fields: Vec::new(),
             waits_on: Vec::new(),
             wave: 0,

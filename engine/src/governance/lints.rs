@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
-use schema::kinds::role_assignment::{PRIVILEGED_ROLES, READ_ONLY_ROLES};
+use schema::kinds::role_assignment::{is_privileged, READ_ONLY_ROLES};
 use schema::kinds::Governance;
 use schema::{Address, Kind};
 use serde::{Deserialize, Serialize};
@@ -219,7 +219,7 @@ fn role_lints(desired: &DesiredModel, address: &Address, r: &crate::DesiredResou
         Some(e) if e > horizon => Some(format!("until {} (beyond the {}-day horizon of time-boxed access)", e.format("%Y-%m-%d"), schema::validate::MAX_EXPIRY_DAYS)),
         Some(_) => None,
     };
-    if let (true, Some(how), false) = (PRIVILEGED_ROLES.contains(&role), standing, eligible) {
+    if let (true, Some(how), false) = (is_privileged(role), standing, eligible) {
         out.push(finding(
             Severity::Error,
             "standing-privileged-access",
@@ -254,7 +254,7 @@ pub(crate) fn service_account_role(desired: &DesiredModel, address: impl ToStrin
             format!("{account} may hold only the roles it declares in allowed_roles ({allowed}); {role}{how} is not one"),
         ));
     }
-    if PRIVILEGED_ROLES.contains(&role) {
+    if is_privileged(role) {
         let address = address.to_string();
         out.push(finding(
             Severity::Error,
@@ -316,14 +316,15 @@ pub fn lint_live(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMa
         if let Some(account) = known_ids.get(principal).filter(|a| desired.service_accounts.contains(**a)) {
             out.extend(service_account_role(desired, format!("id:{}", o.id), account, role, " (assigned out of band)"));
         }
-        if !PRIVILEGED_ROLES.contains(&role) {
+        if !is_privileged(role) {
             continue;
         }
         let who = known_ids.get(principal).map(|a| a.to_string()).unwrap_or_else(|| format!("id:{principal}"));
         let kind = o.props.get("assignment").and_then(Value::as_str).unwrap_or("active");
-        // Out-of-band control of the tenant itself is an error; its removal
-        // is in the plan (`out_of_band_removals`) and runs unattended.
-        let severity = if TENANT_CONTROL_ROLES.contains(&role) && kind == "active" { Severity::Error } else { Severity::Warning };
+        // Out-of-band privileged access (active or eligible) is an error;
+        // its removal is in the plan (`out_of_band_removals`), which settles
+        // it, and runs unattended. A protected holder keeps it: held.
+        let severity = Severity::Error;
         out.push(finding(
             severity,
             "unmanaged-privileged-holder",
@@ -369,6 +370,44 @@ pub fn settle(lints: &mut [Finding], changes: &[Change]) {
     }
 }
 
+/// The live state once `changes` are applied, as far as the live lints
+/// look at it: deleted (or replaced) objects are gone, and a policy whose
+/// assignments the plan sets holds the desired ones only (its live
+/// assignments are dropped; the desired ones are linted from desired state).
+pub fn after_plan(observed: &ObservedState, changes: &[Change]) -> ObservedState {
+    let mut after = observed.clone();
+    for c in changes {
+        let Some(id) = c.id.as_deref() else { continue };
+        let sets_assignments = matches!(c.action, Action::Update | Action::Assign) && c.fields.iter().any(|x| x.field == "assignments" || x.field.starts_with("assignments."));
+        for objects in after.objects.values_mut() {
+            if matches!(c.action, Action::Delete | Action::Replace) {
+                objects.retain(|o| o.id != id);
+            } else if sets_assignments {
+                for o in objects.iter_mut().filter(|o| o.id == id) {
+                    o.props.remove("assignments");
+                }
+            }
+        }
+    }
+    after
+}
+
+/// Lints never block their remedy: a live error that the state after the
+/// plan no longer has ([`after_plan`]) becomes a warning that says so. An
+/// error the state after the plan still has, told another way (the same
+/// account reached by another path), is kept as an error.
+pub fn settle_after(live: &mut Vec<Finding>, after: &[Finding]) {
+    let same = |a: &Finding, f: &Finding| a.lint == f.lint && a.address == f.address && a.message == f.message;
+    let kept: Vec<Finding> = after.iter().filter(|a| a.severity == Severity::Error && !live.iter().any(|f| same(a, f))).cloned().collect();
+    for f in live.iter_mut().filter(|f| f.severity == Severity::Error) {
+        if !after.iter().any(|a| same(a, f)) {
+            f.severity = Severity::Warning;
+            f.message.push_str("; the state after this plan no longer has it, so it does not block");
+        }
+    }
+    live.extend(kept);
+}
+
 fn finish(gov: &Governance, mut out: Vec<Finding>) -> Vec<Finding> {
     out.retain(|f| !allowed(gov, f));
     out.sort();
@@ -385,5 +424,28 @@ fn pointer<'a>(props: &'a crate::Props, path: &str) -> Option<&'a Value> {
     match parts.next() {
         Some(rest) => v.pointer(&format!("/{rest}")),
         None => Some(v),
+    }
+}
+
+#[cfg(test)]
+mod settle_after_tests {
+    use super::*;
+
+    fn error(message: &str) -> Finding {
+        Finding { severity: Severity::Error, lint: "service-account-targeted".into(), address: "device_configuration.p".into(), message: message.into() }
+    }
+
+    #[test]
+    fn an_error_the_state_after_the_plan_still_has_another_way_is_kept() {
+        let mut live = vec![error("reaches service account user.a through group id:x")];
+        settle_after(&mut live, &[error("reaches service account user.a through group.g")]);
+        assert_eq!(live.len(), 2, "{live:?}");
+        assert_eq!(live[0].severity, Severity::Warning);
+        assert_eq!(live[1].severity, Severity::Error);
+        assert_eq!(live[1].message, "reaches service account user.a through group.g");
+        // Still there after the plan: unchanged.
+        let mut live = vec![error("m")];
+        settle_after(&mut live, &[error("m")]);
+        assert_eq!(live, vec![error("m")]);
     }
 }

@@ -18,6 +18,11 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
         // Only the ledger changes; the tenant is not touched.
         return None;
     }
+    if let Some(why) = protected_access(change, desired) {
+        // Even removing it: a protected (break-glass) account's access is
+        // changed only with approval, never self-healed.
+        return Some(why);
+    }
     if removes_access(change).is_some() {
         // Ending access is never held for approval (zero standing access):
         // expiry and out-of-band removals run unattended, journalled.
@@ -67,6 +72,30 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
     }
     if plan_size as u64 > u64::from(gov.large_plan_threshold) {
         return Some(format!("the plan has {plan_size} changes, more than governance.large_plan_threshold ({})", gov.large_plan_threshold));
+    }
+    None
+}
+
+/// Why a change touches the access of a protected principal
+/// (`governance.protected`: break-glass accounts), or `None`: a role
+/// assignment held (live) or given (desired) to one, or the protected guest
+/// itself. Protected groups (`protected = true`) protect their membership;
+/// their roles' expiry still ends unattended.
+pub fn protected_access(change: &Change, desired: &DesiredModel) -> Option<String> {
+    let gov = &desired.governance;
+    let protected = |a: &str| gov.protected.iter().any(|p| p == a);
+    let a = &change.address;
+    if a.kind == Kind::Guest && protected(&a.to_string()) {
+        return Some(format!("changes the access of protected {a}"));
+    }
+    if a.kind != Kind::RoleAssignment {
+        return None;
+    }
+    let principals = change.desired.iter().map(|d| &d.props).chain(change.live.iter()).filter_map(|p| p.get("principal")).filter_map(crate::model::as_reference);
+    for p in principals {
+        if protected(p) {
+            return Some(format!("changes the access of protected {p}"));
+        }
     }
     None
 }

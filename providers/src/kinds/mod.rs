@@ -46,21 +46,28 @@ pub fn desired_model(state: &DesiredState) -> DesiredModel {
 /// only service accounts' UPNs), and protected groups.
 fn governance_sets(state: &DesiredState, m: &mut DesiredModel) {
     use schema::kinds::user::UserKind;
+    // A service account is declared `kind = "service"`, or is a member of
+    // the Managed Desktop service-accounts group (declared, or matched by
+    // its rule): dropping `kind` does not turn the rules off for an account
+    // the group still holds (and changing the group is protected).
+    let in_sa_group = service_accounts_group_members(state, m);
+    let is_service = |k: &String, u: &schema::kinds::user::User| u.kind == UserKind::Service || in_sa_group.contains(k);
     let service: Vec<(&String, String)> = state
         .user
         .iter()
-        .filter(|(_, u)| u.value.kind == UserKind::Service)
+        .filter(|(k, u)| is_service(k, &u.value))
         .map(|(k, u)| (k, u.value.user_principal_name.to_lowercase()))
         .collect();
     m.service_accounts = service.iter().map(|(k, _)| Address::new(Kind::User, k.as_str())).collect();
-    for (k, u) in state.user.iter().filter(|(_, u)| u.value.kind == UserKind::Service) {
+    for (k, u) in state.user.iter().filter(|(k, u)| is_service(k, &u.value)) {
         let roles = engine::model::ServiceRoles { allowed: u.value.allowed_roles.clone(), read_only: u.value.read_only };
         m.service_account_roles.insert(Address::new(Kind::User, k.as_str()), roles);
     }
     let people: Vec<String> = state
         .user
-        .values()
-        .filter(|u| u.value.kind != UserKind::Service)
+        .iter()
+        .filter(|(k, u)| !is_service(k, &u.value))
+        .map(|(_, u)| u)
         .map(|u| u.value.user_principal_name.to_lowercase())
         .collect();
     for (k, g) in &state.group {
@@ -84,6 +91,29 @@ fn governance_sets(state: &DesiredState, m: &mut DesiredModel) {
             m.service_account_groups.insert(address);
         }
     }
+}
+
+/// The user keys the Managed Desktop service-accounts group holds in
+/// desired state: its declared members, and the users its membership rule
+/// matches on their declared properties.
+fn service_accounts_group_members(state: &DesiredState, m: &DesiredModel) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let Some(key) = m.governance.managed_desktop.as_ref().and_then(|md| md.service_accounts_group.as_ref()) else { return out };
+    let Some(g) = state.group.get(key) else { return out };
+    for r in g.value.members.iter().flatten() {
+        if let Ok(a) = state.resolve(r, &[Kind::User]) {
+            out.insert(a.key.to_string());
+        }
+    }
+    if let Some(rule) = g.value.membership_rule.as_deref() {
+        for k in state.user.keys() {
+            let props = m.resources.get(&Address::new(Kind::User, k.as_str())).map(|r| &r.props);
+            if props.and_then(|p| engine::governance::rule::evaluate(rule, p)) == Some(true) {
+                out.insert(k.clone());
+            }
+        }
+    }
+    out
 }
 
 /// A desired resource with its dependencies derived from the references in

@@ -57,18 +57,58 @@ pub const BUILT_IN_ROLES: &[(&str, &str)] = crate::built_in_roles::ALL;
 /// through PIM are the way. Every name is in [`BUILT_IN_ROLES`] (template
 /// ids there; a unit test holds them together).
 pub const PRIVILEGED_ROLES: &[&str] = &[
+    // Microsoft's PRIVILEGED set ("Microsoft Entra built-in roles",
+    // roleDefinition isPrivileged), except Global Reader and Security
+    // Reader, which are the read-only roles below (they read, never write;
+    // the SOC's read-only account holds them by design).
+    "Agent ID Administrator",
+    "AI Administrator",
+    "Application Administrator",
+    "Application Developer",
+    "Authentication Administrator",
+    "Authentication Extensibility Administrator",
+    "B2C IEF Keyset Administrator",
+    "Cloud Application Administrator",
+    "Cloud Device Administrator",
+    "Conditional Access Administrator",
+    "Directory Synchronization Accounts",
+    "Directory Writers",
+    "Domain Name Administrator",
+    "External Identity Provider Administrator",
     "Global Administrator",
+    "Helpdesk Administrator",
+    "Hybrid Identity Administrator",
+    "Intune Administrator",
+    "Lifecycle Workflows Administrator",
+    "Partner Tier1 Support",
+    "Partner Tier2 Support",
+    "Password Administrator",
+    "Privileged Authentication Administrator",
     "Privileged Role Administrator",
     "Security Administrator",
-    "Conditional Access Administrator",
-    "Intune Administrator",
+    "Security Operator",
     "User Administrator",
+    // Not labelled by Microsoft, but they write tenant-wide data: kept.
     "Exchange Administrator",
     "SharePoint Administrator",
-    "Authentication Administrator",
-    "Helpdesk Administrator",
-    "Cloud Device Administrator",
 ];
+
+/// Whether `role` (a display name, or a role definition id) is in the
+/// privileged set. A built-in role's template id counts as its name; any
+/// other role definition id is a custom role whose permissions tenantctl
+/// does not read, so it is treated as privileged (unknown is not safe).
+pub fn is_privileged(role: &str) -> bool {
+    if PRIVILEGED_ROLES.contains(&role) {
+        return true;
+    }
+    if is_role_id(role) {
+        return match BUILT_IN_ROLES.iter().find(|(_, id)| id.eq_ignore_ascii_case(role)) {
+            Some((name, _)) => PRIVILEGED_ROLES.contains(name),
+            None => true,
+        };
+    }
+    false
+}
 
 /// Roles that only read: the only roles a read-only service account (the
 /// SOC's) may hold. Every name is in [`BUILT_IN_ROLES`].
@@ -216,5 +256,18 @@ mod role_set_tests {
             assert!(role_template_id(r).is_some(), "{r} is in BUILT_IN_ROLES");
         }
         assert!(!PRIVILEGED_ROLES.iter().any(|r| READ_ONLY_ROLES.contains(r)));
+    }
+
+    #[test]
+    fn microsofts_privileged_roles_and_custom_role_ids_are_privileged() {
+        for r in ["Application Administrator", "Privileged Authentication Administrator", "Hybrid Identity Administrator", "Password Administrator"] {
+            assert!(is_privileged(r), "{r}");
+        }
+        // A built-in role by template id: as its name.
+        assert!(is_privileged("62e90394-69f5-4237-9190-012177145e10"));
+        assert!(!is_privileged(role_template_id("Reports Reader").unwrap_or_default()));
+        // A custom role: privileged unless known otherwise.
+        assert!(is_privileged("0e5a5d6f-1111-4a4a-9b9b-123456789abc"));
+        assert!(!is_privileged("Reports Reader"));
     }
 }

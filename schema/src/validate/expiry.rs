@@ -15,7 +15,18 @@ pub(super) fn check_expiry_horizon(cx: &mut Ctx) {
     let mut far = Vec::new();
     for (key, d) in &cx.state.guest {
         if d.value.expires > limit {
-            far.push((Kind::Guest, key, &d.origin, d.value.expires));
+            // A guest's access beyond the horizon (`9999-12-31`) is standing
+            // access: an error, as for privileged roles.
+            let days = (d.value.expires - cx.now).num_days();
+            cx.error(
+                "standing-guest-access",
+                &d.origin,
+                &path!["guest", key, "expires"],
+                format!(
+                    "guest.{key} expires in {days} days ({}): guest access is time-boxed and must end within {MAX_EXPIRY_DAYS} days",
+                    d.value.expires.format("%Y-%m-%d")
+                ),
+            );
         }
     }
     for (key, d) in &cx.state.role_assignment {
