@@ -8,7 +8,9 @@ mod common;
 use common::*;
 use serde_json::json;
 
-const PASSWORD_ADMIN: &str = "966707d0-3269-4727-9be2-8c3a10f19b9d";
+/// Teams Reader: outside the first 21 and not privileged (a permanent
+/// privileged role would be standing access, refused).
+const TEAMS_READER: &str = "1076ac91-f3d9-41a7-a339-dcdf5f480acc";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_names_a_role_outside_the_first_21_and_replans_empty() {
@@ -22,7 +24,7 @@ async fn export_names_a_role_outside_the_first_21_and_replans_empty() {
     let pat = c.v1().execute(req).await.expect("user created").body.unwrap();
     let pat = pat["id"].as_str().unwrap().to_string();
     c.v1()
-        .post_json("/roleManagement/directory/roleAssignments", json!({"principalId": pat, "roleDefinitionId": PASSWORD_ADMIN, "directoryScopeId": "/"}))
+        .post_json("/roleManagement/directory/roleAssignments", json!({"principalId": pat, "roleDefinitionId": TEAMS_READER, "directoryScopeId": "/"}))
         .await
         .expect("role assigned");
     let tmp = tempfile::tempdir().unwrap();
@@ -30,14 +32,14 @@ async fn export_names_a_role_outside_the_first_21_and_replans_empty() {
     let o = cli(&sb, tmp.path(), &["export", "--out", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}\n{}", text(&o.stdout), text(&o.stderr));
     let roles = std::fs::read_to_string(out.join("roles.toml")).unwrap();
-    assert!(roles.contains("role = \"Password Administrator\""), "{roles}");
+    assert!(roles.contains("role = \"Teams Reader\""), "{roles}");
     let o = cli(&sb, tmp.path(), &["validate", out.to_str().unwrap()]);
     assert!(o.status.success(), "the export does not validate:\n{}\n{}", text(&o.stdout), text(&o.stderr));
     let o = cli(&sb, tmp.path(), &["plan", out.to_str().unwrap()]);
     assert!(text(&o.stdout).contains("no changes"), "{}\n{}", text(&o.stdout), text(&o.stderr));
     // Declared by its template id (upper case, as a portal copy may give it),
     // the role is the same one: still no changes.
-    std::fs::write(out.join("roles.toml"), roles.replace("role = \"Password Administrator\"", &format!("role = \"{}\"", PASSWORD_ADMIN.to_uppercase()))).unwrap();
+    std::fs::write(out.join("roles.toml"), roles.replace("role = \"Teams Reader\"", &format!("role = \"{}\"", TEAMS_READER.to_uppercase()))).unwrap();
     let o = cli(&sb, tmp.path(), &["plan", out.to_str().unwrap()]);
     assert!(text(&o.stdout).contains("no changes"), "{}\n{}", text(&o.stdout), text(&o.stderr));
     sb.shutdown().await.unwrap();

@@ -127,13 +127,16 @@ async fn a_live_lint_does_not_block_the_plan_that_removes_it() {
         .collect();
     targets.push(json!({"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": gid}}));
     graph(&sb, reqwest::Method::POST, &format!("/beta/deviceManagement/deviceConfigurations/{policy}/assign"), Some(json!({"assignments": targets}))).await;
-    // And Global Administrator for MSTEST, out of band.
+    // And Authentication Administrator (privileged) for MSTEST, out of
+    // band. (Not Global Administrator: the example declares none, and the
+    // last active one is never removed by the plan, which would lock every
+    // admin out.)
     let mstest = id_of(w, "user.mstest");
     let ra = graph(
         &sb,
         reqwest::Method::POST,
         "/v1.0/roleManagement/directory/roleAssignments",
-        Some(json!({"principalId": mstest, "roleDefinitionId": "62e90394-69f5-4237-9190-012177145e10", "directoryScopeId": "/"})),
+        Some(json!({"principalId": mstest, "roleDefinitionId": "c4e39bd9-1100-46d3-8c65-fb160da0071f", "directoryScopeId": "/"})),
     )
     .await;
     let rid = ra["id"].as_str().unwrap().to_string();

@@ -80,8 +80,11 @@ async fn converged(sb: &SandboxHandle) -> (tempfile::TempDir, PathBuf) {
     (work, dir)
 }
 
+/// Privileged Role Administrator, not Global Administrator: the example
+/// declares no Global Administrator, and the plan never removes the last
+/// active one (engine governance tests cover that guard).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn out_of_band_global_administrator_is_removed_unattended() {
+async fn out_of_band_privileged_role_is_removed_unattended() {
     let sb = sandbox().await;
     let (work, dir) = converged(&sb).await;
     let w = work.path();
@@ -90,7 +93,7 @@ async fn out_of_band_global_administrator_is_removed_unattended() {
     let adele = ledger.id(&"user.adele".parse().unwrap()).unwrap().to_string();
     let r = client
         .v1()
-        .post_json("/roleManagement/directory/roleAssignments", serde_json::json!({"principalId": adele, "roleDefinitionId": "62e90394-69f5-4237-9190-012177145e10", "directoryScopeId": "/"}))
+        .post_json("/roleManagement/directory/roleAssignments", serde_json::json!({"principalId": adele, "roleDefinitionId": "e8611ab8-c189-46e8-94e1-60213ab1f814", "directoryScopeId": "/"}))
         .await
         .unwrap();
     assert!(r.status < 300, "{r:?}");
@@ -100,7 +103,7 @@ async fn out_of_band_global_administrator_is_removed_unattended() {
     let shown = text(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{shown}{}", text(&o.stderr));
     assert!(shown.contains(&format!("role_assignment.out-of-band-{ga}")), "{shown}");
-    assert!(shown.contains("unmanaged-privileged-holder") && shown.contains("user.adele holds Global Administrator"), "{shown}");
+    assert!(shown.contains("unmanaged-privileged-holder") && shown.contains("user.adele holds Privileged Role Administrator"), "{shown}");
     // Reconcile removes it unattended, journalled and reported.
     let o = cli(&sb, w, &["reconcile", dir.to_str().unwrap(), "--once", "--self-heal", "--now", "2026-12-01T00:00:00Z"]);
     let log = format!("{}{}", text(&o.stdout), text(&o.stderr));

@@ -13,6 +13,16 @@ use schema::kinds::role_assignment::is_privileged;
 use crate::model::{as_reference, reference, DesiredModel, ObservedState};
 use crate::plan::{Action, Change};
 
+/// Roles Entra Connect / Cloud Sync's own accounts hold: privileged, but
+/// removing them breaks directory synchronisation, so they are reported
+/// (the lint) and never removed unattended.
+pub const DIRECTORY_SYNC_ROLES: &[&str] = &["Directory Synchronization Accounts", "On Premises Directory Sync Account", "d29b2b05-8046-44ba-8758-1e26182fcf32", "a92aed5d-d78a-4d16-b381-09adb37eb3b0"];
+
+/// Global Administrator, by name or template id.
+fn is_global_admin(role: &str) -> bool {
+    role.eq_ignore_ascii_case("Global Administrator") || role.eq_ignore_ascii_case("62e90394-69f5-4237-9190-012177145e10")
+}
+
 /// The address a removal of out-of-band assignment `id` is planned under.
 pub fn out_of_band_address(id: &str) -> Address {
     Address::new(Kind::RoleAssignment, format!("out-of-band-{id}"))
@@ -28,15 +38,30 @@ pub fn out_of_band_removals(desired: &DesiredModel, observed: &ObservedState, id
     }
     let by_id: BTreeMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
     let protected = |a: &Address| desired.governance.protected.iter().any(|p| *p == a.to_string()) || desired.protected_groups.contains(a);
+    let live = || observed.objects.get(&Kind::RoleAssignment).into_iter().flatten();
+    let role_of = |o: &crate::model::LiveObject| o.props.get("role").and_then(Value::as_str).unwrap_or_default().to_string();
+    let active = |o: &crate::model::LiveObject| o.props.get("assignment").and_then(Value::as_str).unwrap_or("active") == "active";
+    let holder_of = |o: &crate::model::LiveObject| o.props.get("principal").and_then(as_reference).and_then(|p| by_id.get(p).copied());
+    // Whether an active Global Administrator assignment stays after the
+    // removals (a declared or owned one, or a protected holder's): without
+    // one, removing the out-of-band ones would lock every admin out of the
+    // tenant, so they stay and the lint's error asks a person instead.
+    let global_admin_stays = live().any(|o| {
+        active(o) && is_global_admin(&role_of(o)) && (by_id.contains_key(o.id.as_str()) || holder_of(o).is_some_and(protected))
+    });
     let mut out = Vec::new();
-    for o in observed.objects.get(&Kind::RoleAssignment).into_iter().flatten() {
+    for o in live() {
         if by_id.contains_key(o.id.as_str()) {
             continue;
         }
-        let role = o.props.get("role").and_then(Value::as_str).unwrap_or_default();
+        let role = role_of(o);
+        let role = role.as_str();
         // Any privileged role (Microsoft's set, custom roles), active or
         // eligible: eligibility is standing access too until removed.
-        if !is_privileged(role) {
+        if !is_privileged(role) || DIRECTORY_SYNC_ROLES.iter().any(|r| r.eq_ignore_ascii_case(role)) {
+            continue;
+        }
+        if active(o) && is_global_admin(role) && !global_admin_stays {
             continue;
         }
         let kind = o.props.get("assignment").and_then(Value::as_str).unwrap_or("active");

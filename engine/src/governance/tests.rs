@@ -468,7 +468,18 @@ fn live_lints_flag_unmanaged_targets_and_privileged_holders() {
     f.reverse();
     assert_eq!((f[0].lint.as_str(), f[0].address.as_str()), ("unmanaged-target", "device_configuration.root"));
     assert!(f[0].message.contains("id:g-stranger"));
-    // Its removal is planned, unattended (not sensitive), and settles the lint.
+    // It is the only active Global Administrator: removing it would lock
+    // every admin out, so it stays (the lint's error asks a person).
+    assert!(out_of_band_removals(&m, &o, &ids).is_empty());
+    // With a declared Global Administrator (break-glass) beside it, its
+    // removal is planned, unattended (not sensitive), and settles the lint;
+    // the directory sync account's role is never removed (it would break
+    // Entra Connect).
+    let mut o = o.clone();
+    o.insert(live(Kind::RoleAssignment, "ra-0", json!({"principal": reference("u-bg"), "role": "Global Administrator", "assignment": "active"})));
+    o.insert(live(Kind::RoleAssignment, "ra-3", json!({"principal": reference("u-sync"), "role": "Directory Synchronization Accounts", "assignment": "active"})));
+    let mut ids = ids.clone();
+    ids.insert(addr("role_assignment.bg"), "ra-0".to_string());
     let removals = out_of_band_removals(&m, &o, &ids);
     assert_eq!(removals.len(), 1, "{removals:#?}");
     assert_eq!(removals[0].address.to_string(), "role_assignment.out-of-band-ra-1");
