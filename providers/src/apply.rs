@@ -379,6 +379,8 @@ impl GraphExecutor {
                 let created = self.send(&api, Method::POST, base, Some(assignment_filter::create_body(r)), calls).await?;
                 id_of(&created)?
             }
+            Kind::NamedLocation => id_of(&self.send(&api, Method::POST, base, Some(crate::kinds::named_location::create_body(r)), calls).await?)?,
+            Kind::AuthenticationStrength => id_of(&self.send(&api, Method::POST, base, Some(crate::kinds::authentication_strength::create_body(r)), calls).await?)?,
         };
         self.event(CreateEvent::Created { address, id: &id })?;
         Ok((id, None))
@@ -500,6 +502,18 @@ impl GraphExecutor {
                 let body = scalar(&[]);
                 if !body.is_empty() {
                     self.send(&api, Method::PATCH, &format!("{base}/{id}"), Some(json!(body)), calls).await?;
+                }
+            }
+            Kind::NamedLocation => {
+                self.send(&api, Method::PATCH, &format!("{base}/{id}"), Some(crate::kinds::named_location::update_body(r, &fields)), calls).await?;
+            }
+            Kind::AuthenticationStrength => {
+                use crate::kinds::authentication_strength::{combinations_body, patch_body};
+                if let Some(body) = patch_body(r, &fields) {
+                    self.send(&api, Method::PATCH, &format!("{base}/{id}"), Some(body), calls).await?;
+                }
+                if let Some(body) = combinations_body(r, &fields) {
+                    self.send(&api, Method::POST, &format!("{base}/{id}/updateAllowedCombinations"), Some(body), calls).await?;
                 }
             }
         }

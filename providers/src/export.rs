@@ -18,7 +18,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use engine::model::as_reference;
 use engine::{Ledger, LiveObject, ObservedState, Props};
-use schema::kinds::conditional_access::{ApplicationConditions, GrantControls, GrantOperator, PolicyState, UserConditions};
 use schema::kinds::role_assignment::AssignmentType;
 use schema::kinds::assignment::{AssignmentFilter, FilterMode};
 use schema::kinds::compliance_policy::{ComplianceAction, ComplianceActionType};
@@ -564,9 +563,11 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
             Err(e) => out.warnings.push(format!("Autopilot profile {} ({}): {e}: not exported", o.display_name, o.id)),
         }
     }
+    let location_t = crate::kinds::named_location::export_all(&objects(Kind::NamedLocation), &mut |k, n, id| keys.assign(k, n, id), &mut out.ledger, &mut out.warnings);
+    let strength_t = crate::kinds::authentication_strength::export_all(&objects(Kind::AuthenticationStrength), &mut |k, n, id| keys.assign(k, n, id), &mut out.ledger);
     let mut ca_t = BTreeMap::new();
     for o in objects(Kind::ConditionalAccess) {
-        match conditional_access(o, &keys) {
+        match crate::kinds::conditional_access::export(o, &|id| keys.key_of(id).cloned()) {
             Ok(c) => {
                 let a = keys.assign(Kind::ConditionalAccess, &o.display_name, &o.id);
                 ca_t.insert(a.key.clone(), c);
@@ -594,6 +595,8 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
     table(&mut out, &head(Kind::UpdateRing), &ring_t, Kind::UpdateRing);
     table(&mut out, &head(Kind::AutopilotProfile), &autopilot_t, Kind::AutopilotProfile);
     table(&mut out, &head(Kind::ConditionalAccess), &ca_t, Kind::ConditionalAccess);
+    table(&mut out, &head(Kind::NamedLocation), &location_t, Kind::NamedLocation);
+    table(&mut out, &head(Kind::AuthenticationStrength), &strength_t, Kind::AuthenticationStrength);
     out
 }
 
@@ -620,49 +623,6 @@ fn table<T: serde::Serialize>(out: &mut Export, header: &str, items: &BTreeMap<S
         }
         Err(e) => out.warnings.push(format!("{file}: could not be written as TOML: {e}")),
     }
-}
-
-fn conditional_access(o: &LiveObject, keys: &Keys) -> Result<ConditionalAccess, String> {
-    let p = &o.props;
-    let unmodelled = crate::ca_unmodelled::of(p);
-    if !unmodelled.is_empty() {
-        return Err(crate::ca_unmodelled::reason(&unmodelled));
-    }
-    let list = |path: &str| -> Vec<Value> { Value::Object(p.clone().into_iter().collect()).pointer(path).and_then(Value::as_array).cloned().unwrap_or_default() };
-    let strings = |path: &str| -> Vec<String> { list(path).iter().filter_map(Value::as_str).map(str::to_string).collect() };
-    let principals = |path: &str, allowed: &[Kind]| -> Result<Vec<String>, String> {
-        list(path)
-            .iter()
-            .map(|v| match (as_reference(v), v.as_str()) {
-                (Some(id), _) => keys.key_of(id).filter(|a| allowed.contains(&a.kind)).map(|a| a.key.clone()).ok_or_else(|| format!("names {id}, which is not exported")),
-                (None, Some(s)) => Ok(s.to_string()),
-                _ => Err("has a condition it cannot read".to_string()),
-            })
-            .collect()
-    };
-    let state: PolicyState = serde_json::from_value(p.get("state").cloned().unwrap_or(Value::Null)).map_err(|e| format!("state: {e}"))?;
-    let operator = match Value::Object(p.clone().into_iter().collect()).pointer("/grantControls/operator").and_then(Value::as_str) {
-        Some("AND") => GrantOperator::AND,
-        _ => GrantOperator::OR,
-    };
-    Ok(ConditionalAccess {
-        display_name: o.display_name.clone(),
-        state,
-        client_app_types: strings("/conditions/clientAppTypes"),
-        users: UserConditions {
-            include_users: principals("/conditions/users/includeUsers", &[Kind::User, Kind::Guest])?,
-            exclude_users: principals("/conditions/users/excludeUsers", &[Kind::User, Kind::Guest])?,
-            include_groups: principals("/conditions/users/includeGroups", &[Kind::Group])?,
-            exclude_groups: principals("/conditions/users/excludeGroups", &[Kind::Group])?,
-            include_roles: strings("/conditions/users/includeRoles"),
-            exclude_roles: strings("/conditions/users/excludeRoles"),
-        },
-        applications: ApplicationConditions {
-            include_applications: strings("/conditions/applications/includeApplications"),
-            exclude_applications: strings("/conditions/applications/excludeApplications"),
-        },
-        grant: GrantControls { operator, built_in_controls: strings("/grantControls/builtInControls") },
-    })
 }
 
 #[cfg(test)]

@@ -44,7 +44,7 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
     // Each read is boxed: their futures side by side in one join made the
     // caller's future large enough to overflow a 2 MB test-thread stack in
     // debug builds (tests/rollout_e2e.rs).
-    let (users, groups, roles, configs, compliance, autopilot, ca, filters) = tokio::join!(
+    let (users, groups, roles, configs, compliance, autopilot, ca, filters, locations, strengths) = tokio::join!(
         maybe(want(&[Kind::User, Kind::Guest]), Box::pin(read_users(client))),
         maybe(want(&[Kind::Group]), Box::pin(read_groups(client, desired, ledger))),
         maybe(want(&[Kind::RoleAssignment]), Box::pin(read_role_assignments(client))),
@@ -53,6 +53,8 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
         maybe(want(&[Kind::AutopilotProfile]), Box::pin(read_autopilot(client))),
         maybe(want(&[Kind::ConditionalAccess]), Box::pin(read_conditional_access(client))),
         maybe(want(&[Kind::AssignmentFilter]), Box::pin(read_assignment_filters(client))),
+        maybe(want(&[Kind::NamedLocation]), Box::pin(crate::kinds::named_location::read(client))),
+        maybe(want(&[Kind::AuthenticationStrength]), Box::pin(crate::kinds::authentication_strength::read(client))),
     );
     let mut observed = ObservedState::default();
     let mut pim = true;
@@ -62,7 +64,7 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
             r.objects
         })
     });
-    let results: [(&[Kind], Read); 8] = [
+    let results: [(&[Kind], Read); 10] = [
         (&[Kind::User, Kind::Guest], users),
         (&[Kind::Group], groups),
         (&[Kind::RoleAssignment], roles),
@@ -71,6 +73,8 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
         (&[Kind::AutopilotProfile], autopilot),
         (&[Kind::ConditionalAccess], ca),
         (&[Kind::AssignmentFilter], filters),
+        (&[Kind::NamedLocation], locations),
+        (&[Kind::AuthenticationStrength], strengths),
     ];
     for (ks, result) in results {
         match result {
@@ -111,7 +115,7 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
 pub async fn observe_everything(client: &GraphClient) -> Result<ObservedState, GraphError> {
     let (desired, ledger) = (DesiredModel::default(), Ledger::default());
     let modified = std::sync::Mutex::new(BTreeMap::new());
-    let (users, groups, roles, configs, compliance, autopilot, ca, filters) = tokio::join!(
+    let (users, groups, roles, configs, compliance, autopilot, ca, filters, locations, strengths) = tokio::join!(
         Box::pin(read_users(client)),
         Box::pin(read_groups_with(client, &desired, &ledger, true)),
         Box::pin(read_role_assignments(client)),
@@ -120,6 +124,8 @@ pub async fn observe_everything(client: &GraphClient) -> Result<ObservedState, G
         Box::pin(read_autopilot(client)),
         Box::pin(read_conditional_access(client)),
         Box::pin(read_assignment_filters(client)),
+        Box::pin(crate::kinds::named_location::read(client)),
+        Box::pin(crate::kinds::authentication_strength::read(client)),
     );
     let mut observed = ObservedState::default();
     for k in Kind::ALL {
@@ -129,7 +135,7 @@ pub async fn observe_everything(client: &GraphClient) -> Result<ObservedState, G
     if !roles.pim {
         observed.warnings.push(role_assignment::PIM_UNAVAILABLE.into());
     }
-    for list in [users?, groups?, roles.objects, configs?, compliance?, autopilot?, ca?, filters?] {
+    for list in [users?, groups?, roles.objects, configs?, compliance?, autopilot?, ca?, filters?, locations?, strengths?] {
         for o in list {
             observed.insert(o);
         }

@@ -20,6 +20,7 @@ pub mod autopilot;
 pub mod batch;
 pub mod certs;
 pub mod cli;
+pub mod ca_objects;
 pub mod conditional_access;
 pub mod delta;
 pub mod directory;

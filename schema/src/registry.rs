@@ -36,6 +36,8 @@ macro_rules! with_kinds {
             UpdateRing           update_ring            UpdateRing           false     true;
             AutopilotProfile     autopilot_profile      AutopilotProfile     false     true;
             ConditionalAccess    conditional_access     ConditionalAccess    false     false;
+            NamedLocation        named_location         NamedLocation        false     false;
+            AuthenticationStrength authentication_strength AuthenticationStrength false   false;
         }
     };
 }

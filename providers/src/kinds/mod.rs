@@ -6,12 +6,14 @@
 //! update rings). Each kind registers its `PROVIDER` in [`registry`].
 
 pub mod assignment_filter;
+pub mod authentication_strength;
 pub mod autopilot_profile;
 pub mod compliance_policy;
 pub mod conditional_access;
 pub mod device_configuration;
 pub mod group;
 pub mod guest;
+pub mod named_location;
 pub mod registry;
 pub mod role_assignment;
 pub mod rollout;
