@@ -154,7 +154,7 @@ async fn every_modelled_condition_and_control_round_trips() {
     }
 
     // Delete.
-    std::fs::write(dst.join("ca-full.toml"), "").unwrap();
+    std::fs::remove_file(dst.join("ca-full.toml")).unwrap();
     let p = plan(&c, &load(&dst), &ledger).await;
     let deleted: Vec<String> = p.changes.iter().filter(|c| c.action == Action::Delete).map(|c| c.address.to_string()).collect();
     assert!(deleted.contains(&"conditional_access.everything".to_string()) && deleted.contains(&"named_location.branch".to_string()), "{deleted:?}");

@@ -35,9 +35,12 @@ macro_rules! with_kinds {
             CompliancePolicy     compliance_policy      CompliancePolicy     false     true;
             UpdateRing           update_ring            UpdateRing           false     true;
             AutopilotProfile     autopilot_profile      AutopilotProfile     false     true;
-            ConditionalAccess    conditional_access     ConditionalAccess    false     false;
+            // What conditional access names comes before it: deletes run in
+            // reverse registry order, and Graph refuses deleting a location
+            // or strength a policy still uses.
             NamedLocation        named_location         NamedLocation        false     false;
             AuthenticationStrength authentication_strength AuthenticationStrength false   false;
+            ConditionalAccess    conditional_access     ConditionalAccess    false     false;
         }
     };
 }
