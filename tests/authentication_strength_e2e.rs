@@ -91,11 +91,18 @@ async fn a_custom_strength_is_created_updated_exported_and_deleted() {
     let o = cli(&sb, tmp.path(), &["export", "--out", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}\n{}", text(&o.stdout), text(&o.stderr));
     let exported = schema::load(&out).expect("the export loads");
+    // Only the custom strength: the built-in ones Graph lists beside it are
+    // named by policies, never exported as objects.
+    assert_eq!(exported.authentication_strength.len(), 1, "{:?}", exported.authentication_strength.keys().collect::<Vec<_>>());
     let (key, s) = exported.authentication_strength.iter().next().expect("the strength is exported");
     assert_eq!(s.value.allowed_combinations, ["fido2", "x509CertificateMultiFactor"]);
     let policy = exported.conditional_access.values().find(|d| d.value.display_name == "Administrators use security keys").expect("policy exported");
     assert_eq!(policy.value.grant.authentication_strength.as_deref(), Some(key.as_str()));
 
+    // Built-in strengths are listed by Graph but cannot be changed or deleted.
+    let all = c.v1().list_all("/policies/authenticationStrengthPolicies").await.unwrap();
+    assert!(all.iter().any(|p| p["policyType"] == json!("builtIn") && p["displayName"] == json!("Phishing-resistant MFA")), "{all:?}");
+    assert!(c.v1().delete("/policies/authenticationStrengthPolicies/00000000-0000-0000-0000-000000000004").await.is_err());
     // In use: Graph refuses the delete.
     assert!(c.v1().delete(&format!("/policies/authenticationStrengthPolicies/{sid}")).await.is_err());
     // The policy moves to the built-in strength (by name); the custom one,

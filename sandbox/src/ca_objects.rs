@@ -8,7 +8,7 @@ use crate::error::GraphError;
 use crate::graph::{self, Ctx, GReq, GResp};
 use crate::odata::Query;
 use crate::resources::{self, Spec};
-use crate::store::Tenant;
+use crate::store::{Record, Tenant};
 use serde_json::{json, Map, Value};
 
 pub const LOCATIONS: &str = "namedLocations";
@@ -31,6 +31,35 @@ const MODES: &[&str] = &[
     "temporaryAccessPassOneTime", "temporaryAccessPassMultiUse", "email", "x509CertificateSingleFactor", "x509CertificateMultiFactor",
     "federatedSingleFactor", "federatedMultiFactor", "qrCodePin",
 ];
+
+/// Makes sure the built-in strengths exist, as Graph lists them beside a
+/// tenant's own (`policyType: builtIn`).
+pub fn ensure_builtins(t: &mut Tenant) {
+    let combos: [&[&str]; 3] = [
+        &["windowsHelloForBusiness", "fido2", "x509CertificateMultiFactor", "deviceBasedPush", "temporaryAccessPassOneTime", "temporaryAccessPassMultiUse", "password,microsoftAuthenticatorPush", "password,softwareOath", "password,hardwareOath", "password,sms", "password,voice", "federatedMultiFactor", "microsoftAuthenticatorPush,federatedSingleFactor", "softwareOath,federatedSingleFactor", "hardwareOath,federatedSingleFactor", "sms,federatedSingleFactor", "voice,federatedSingleFactor"],
+        &["windowsHelloForBusiness", "fido2", "x509CertificateMultiFactor", "deviceBasedPush"],
+        &["windowsHelloForBusiness", "fido2", "x509CertificateMultiFactor"],
+    ];
+    for ((id, name), allowed) in BUILT_IN_STRENGTHS.iter().zip(combos) {
+        if t.get(STRENGTHS, id).is_none() {
+            let data = json!({
+                "id": id,
+                "createdDateTime": "2022-01-01T00:00:00Z",
+                "modifiedDateTime": "2022-01-01T00:00:00Z",
+                "displayName": name,
+                "description": format!("Built-in authentication strength: {name}."),
+                "policyType": "builtIn",
+                "requirementsSatisfied": "mfa",
+                "allowedCombinations": allowed,
+            });
+            t.put(STRENGTHS, id, Record { data: data.as_object().cloned().unwrap_or_default(), nav: Map::new(), created_ms: 0 });
+        }
+    }
+}
+
+fn built_in(t: &Tenant, id: &str) -> bool {
+    t.get(STRENGTHS, id).and_then(|r| r.data.get("policyType")).and_then(Value::as_str) == Some("builtIn")
+}
 
 fn bad(msg: impl Into<String>) -> GraphError {
     GraphError::new(400, "BadRequest", msg)
@@ -193,6 +222,9 @@ pub fn create_strength(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body: Map<Str
 }
 
 pub fn patch_strength(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str, mut body: Map<String, Value>) -> Result<(), GraphError> {
+    if built_in(t, id) {
+        return Err(bad("A built-in authentication strength cannot be updated."));
+    }
     if body.contains_key("allowedCombinations") {
         return Err(bad("allowedCombinations cannot be updated with PATCH; use the updateAllowedCombinations action."));
     }
@@ -204,6 +236,9 @@ pub fn patch_strength(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str, mut body
 }
 
 pub fn delete_strength(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str) -> Result<(), GraphError> {
+    if built_in(t, id) {
+        return Err(bad("A built-in authentication strength cannot be deleted."));
+    }
     let users = used_by(t, id, &["/grantControls/authenticationStrength/id"]);
     if !users.is_empty() {
         return Err(bad(format!("The authentication strength is used by conditional access policies ({}); remove it from them first.", users.join(", "))));
@@ -215,6 +250,9 @@ pub fn delete_strength(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str) -> Resu
 pub fn strength_sub(t: &mut Tenant, ctx: &Ctx, spec: &Spec, req: &GReq, id: &str, rest: &[&str], _: &Query) -> Result<GResp, GraphError> {
     match (req.method.as_str(), rest) {
         ("POST", ["updateAllowedCombinations"]) => {
+            if built_in(t, id) {
+                return Err(bad("A built-in authentication strength cannot be updated."));
+            }
             let body = graph::body_object(req)?;
             if let Some(k) = body.keys().find(|k| k.as_str() != "allowedCombinations") {
                 return Err(bad(format!("The parameter '{k}' in the request payload is not a valid parameter for the operation 'updateAllowedCombinations'.")));

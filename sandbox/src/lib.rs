@@ -233,6 +233,7 @@ impl Sandbox {
                 None => Tenant::in_memory(info),
             };
             roles::ensure_builtins(&mut t);
+            ca_objects::ensure_builtins(&mut t);
             if let Some(s) = seed {
                 seed::seed(&mut t, &s);
             }

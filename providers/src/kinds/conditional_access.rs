@@ -78,7 +78,16 @@ pub fn desired(key: &str, c: &ConditionalAccess, state: &DesiredState) -> Desire
     let places = |list: &Vec<String>| -> Value {
         Value::Array(
             list.iter()
-                .map(|l| if SPECIAL_LOCATIONS.contains(&l.as_str()) { json!(l) } else { ref_to(state, l, &[Kind::NamedLocation]) })
+                .map(|l| {
+                    if SPECIAL_LOCATIONS.contains(&l.as_str()) {
+                        json!(l)
+                    } else if schema::validate::is_guid(l) {
+                        // A named location tenantctl does not manage, by id.
+                        reference(format!("id:{}", l.to_lowercase()))
+                    } else {
+                        ref_to(state, l, &[Kind::NamedLocation])
+                    }
+                })
                 .collect(),
         )
     };
@@ -131,7 +140,9 @@ pub fn desired(key: &str, c: &ConditionalAccess, state: &DesiredState) -> Desire
         None => Value::Null,
         Some(s) => match built_in_strength_id(s) {
             Some(id) => json!(built_in_strength_name(id).unwrap_or(s)),
-            None if schema::validate::is_guid(s) => json!(built_in_strength_name(s).unwrap_or(s)),
+            // A strength tenantctl does not manage, by id: compared as the
+            // planner shows unmanaged references.
+            None if schema::validate::is_guid(s) => built_in_strength_name(s).map_or_else(|| reference(format!("id:{}", s.to_lowercase())), |n| json!(n)),
             None => ref_to(state, s, &[Kind::AuthenticationStrength]),
         },
     };
@@ -514,6 +525,19 @@ mod tests {
         c.applications.include_applications.clear();
         let body = write_body(&desired("c", &c, &state), &|_| None).unwrap();
         assert!(body.pointer("/conditions/applications/includeApplications").is_none(), "{body}");
+    }
+
+    #[test]
+    fn unmanaged_locations_and_strengths_are_named_by_id() {
+        let toml = POLICY.replace("grant = { built_in_controls = [\"mfa\"] }", "grant = { authentication_strength = \"7F3A2B1C-0000-4000-8000-000000000001\" }\nlocations = { include_locations = [\"5E6F7A8B-0000-4000-8000-000000000002\"] }");
+        let state = schema::load_str(&[("a.toml", &toml)]).expect("valid");
+        let r = desired("c", &state.conditional_access["c"].value, &state);
+        assert_eq!(r.props["grantControls"]["authenticationStrength"], reference("id:7f3a2b1c-0000-4000-8000-000000000001"));
+        assert_eq!(r.props["conditions"]["locations"]["includeLocations"][0], reference("id:5e6f7a8b-0000-4000-8000-000000000002"));
+        let ids = |a: &str| a.strip_prefix("id:").map(str::to_string);
+        let body = write_body(&r, &ids).unwrap();
+        assert_eq!(body.pointer("/grantControls/authenticationStrength"), Some(&json!({"id": "7f3a2b1c-0000-4000-8000-000000000001"})));
+        assert_eq!(body.pointer("/conditions/locations/includeLocations"), Some(&json!(["5e6f7a8b-0000-4000-8000-000000000002"])));
     }
 
     const FULL: &str = r#"

@@ -135,6 +135,10 @@ fn locations(cx: &mut Ctx, key: &str, o: &Origin, p: &ConditionalAccess) {
                 }
                 continue;
             }
+            // A named location tenantctl does not manage may be named by id.
+            if is_guid(r) && cx.state.resolve(r, &[Kind::NamedLocation]).is_err() {
+                continue;
+            }
             cx.reference(o, &path!["conditional_access", key, "locations", field, i], r, &[Kind::NamedLocation]);
         }
         if list.iter().any(|r| r == "All") && list.len() > 1 && field == "include_locations" {

@@ -83,6 +83,9 @@ pub fn cidr_problem(cidr: &str) -> Result<bool, String> {
     Err(format!("`{addr}` is not an IPv4 or IPv6 address"))
 }
 
+/// The most IP ranges Entra takes in one named location.
+pub const MAX_RANGES: usize = 2000;
+
 // Validation: this kind's own checks, run through the registry by
 // `crate::validate`.
 
@@ -101,6 +104,9 @@ pub(crate) fn validate(cx: &mut Ctx) {
         }
         if l.is_trusted && l.ip_ranges.is_empty() {
             cx.error("empty-location", o, &path!["named_location", key, "ip_ranges"], format!("named_location.{key}: a trusted location needs at least one IP range"));
+        }
+        if l.ip_ranges.len() > MAX_RANGES {
+            cx.error("too-many-ranges", o, &path!["named_location", key, "ip_ranges"], format!("named_location.{key}: {} IP ranges; Entra allows at most {MAX_RANGES} in one named location", l.ip_ranges.len()));
         }
         let mut seen = std::collections::BTreeSet::new();
         for (i, r) in l.ip_ranges.iter().enumerate() {
