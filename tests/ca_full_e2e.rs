@@ -213,3 +213,22 @@ async fn the_sandbox_refuses_what_graph_refuses() {
 fn c_v1(sb: &sandbox::SandboxHandle) -> providers::graph::GraphClient {
     client(sb).v1()
 }
+
+/// The service-account lints still see conditional access targeting with
+/// the new conditions: a policy for admin roles (which a service account
+/// may hold) or guests that does not exclude the service accounts fails
+/// validation, naming the policy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policies_by_role_or_guest_type_must_still_exclude_the_service_accounts() {
+    let sb = sandbox().await;
+    let by_role = "[conditional_access.admins]\ndisplay_name = \"Admins\"\nstate = \"enabled\"\nusers = { include_roles = [\"Global Administrator\"], exclude_users = [\"breakglass-1\"] }\napplications = { include_applications = [\"All\"] }\ngrant = { authentication_strength = \"Phishing-resistant MFA\" }\n";
+    let by_guest = "[conditional_access.guests]\ndisplay_name = \"Guests\"\nstate = \"enabled\"\nusers = { include_guests_or_external_users = { guest_or_external_user_types = [\"b2bCollaborationGuest\"] }, exclude_users = [\"breakglass-1\"] }\napplications = { include_applications = [\"All\"] }\ngrant = { built_in_controls = [\"mfa\"] }\n";
+    for (key, toml) in [("conditional_access.admins", by_role), ("conditional_access.guests", by_guest)] {
+        let (dir, dst) = scratch(toml);
+        let o = cli(&sb, dir.path(), &["validate", dst.to_str().unwrap()]);
+        let out = format!("{}{}", text(&o.stdout), text(&o.stderr));
+        assert_eq!(o.status.code(), Some(1), "{out}");
+        assert!(out.contains("service-accounts-not-excluded") && out.contains(key), "{out}");
+    }
+    sb.shutdown().await.unwrap();
+}
