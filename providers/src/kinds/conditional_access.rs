@@ -249,6 +249,9 @@ fn live_session(v: &Value) -> Value {
     })
 }
 
+/// Reads one normalized property of a live policy at a JSON pointer.
+type Reader<'a> = dyn Fn(&str) -> Value + 'a;
+
 pub fn normalize(raw: &Value) -> LiveObject {
     let list = |path: &str| raw.pointer(path).and_then(Value::as_array).cloned().unwrap_or_default();
     let ids = |path: &str| -> Value {
@@ -264,7 +267,7 @@ pub fn normalize(raw: &Value) -> LiveObject {
     };
     let roles = |path: &str| Value::Array(list(path).iter().filter_map(Value::as_str).map(|r| json!(role_name(r))).collect());
     let at = |path: &str| raw.pointer(path).cloned().unwrap_or(Value::Null);
-    let set = |path: &str, keys: &[(&str, &dyn Fn(&str) -> Value)]| -> Value {
+    let set = |path: &str, keys: &[(&str, &Reader)]| -> Value {
         if at(path).is_object() {
             Value::Object(keys.iter().map(|(k, f)| (k.to_string(), f(&format!("{path}/{k}")))).collect())
         } else {
@@ -421,10 +424,14 @@ pub fn export(o: &LiveObject, key_of: &dyn Fn(&str) -> Option<Address>) -> Resul
             return Ok(None);
         }
         let types: Vec<GuestOrExternalUserType> = de(Value::Array(flag_list(&format!("{path}/guestOrExternalUserTypes"))), path)?;
-        let tenants = match g.pointer("/externalTenants/members").and_then(Value::as_array) {
-            Some(m) => Some(ExternalTenants { membership_kind: MembershipKind::Enumerated, members: m.iter().filter_map(Value::as_str).map(str::to_string).collect() }),
-            None => None,
-        };
+        // `none` (normalized away): no guest condition at all.
+        if types.is_empty() {
+            return Ok(None);
+        }
+        let tenants = g
+            .pointer("/externalTenants/members")
+            .and_then(Value::as_array)
+            .map(|m| ExternalTenants { membership_kind: MembershipKind::Enumerated, members: m.iter().filter_map(Value::as_str).map(str::to_string).collect() });
         Ok(Some(GuestsOrExternalUsers { guest_or_external_user_types: types, external_tenants: tenants }))
     };
     let state: PolicyState = de(at("/state"), "state")?;
@@ -440,13 +447,15 @@ pub fn export(o: &LiveObject, key_of: &dyn Fn(&str) -> Option<Address>) -> Resul
             _ => None,
         },
     };
-    let locations = if at("/conditions/locations").is_null() {
+    // An empty condition object (`{ includeLocations: [] }`) is no condition.
+    let unset = |path: &str| engine::diff::is_empty(&at(path));
+    let locations = if unset("/conditions/locations") {
         None
     } else {
         let allowed = [Kind::NamedLocation];
         Some(Locations { include_locations: refs("/conditions/locations/includeLocations", &allowed)?, exclude_locations: refs("/conditions/locations/excludeLocations", &allowed)? })
     };
-    let platforms = if at("/conditions/platforms").is_null() {
+    let platforms = if unset("/conditions/platforms") {
         None
     } else {
         Some(Platforms { include_platforms: de(Value::Array(list("/conditions/platforms/includePlatforms")), "platforms")?, exclude_platforms: de(Value::Array(list("/conditions/platforms/excludePlatforms")), "platforms")? })
@@ -538,6 +547,20 @@ mod tests {
         let body = write_body(&r, &ids).unwrap();
         assert_eq!(body.pointer("/grantControls/authenticationStrength"), Some(&json!({"id": "7f3a2b1c-0000-4000-8000-000000000001"})));
         assert_eq!(body.pointer("/conditions/locations/includeLocations"), Some(&json!(["5e6f7a8b-0000-4000-8000-000000000002"])));
+    }
+
+    #[test]
+    fn empty_condition_objects_from_graph_export_as_no_condition() {
+        let state = schema::load_str(&[("a.toml", POLICY)]).expect("valid");
+        let c = state.conditional_access["c"].value.clone();
+        let mut live = write_body(&desired("c", &c, &state), &|_| None).unwrap();
+        live["id"] = json!("p");
+        live["conditions"]["platforms"] = json!({"includePlatforms": [], "excludePlatforms": []});
+        live["conditions"]["locations"] = json!({"includeLocations": [], "excludeLocations": []});
+        live["conditions"]["users"]["includeGuestsOrExternalUsers"] = json!({"guestOrExternalUserTypes": "none", "externalTenants": null});
+        let o = normalize(&live);
+        assert!(engine::diff::diff_props(&desired("c", &c, &state).props, &o.props).is_empty());
+        assert_eq!(export(&o, &|_| None).unwrap(), c);
     }
 
     const FULL: &str = r#"

@@ -73,17 +73,15 @@ fn grant(cx: &mut Ctx, key: &str, o: &Origin, p: &ConditionalAccess) {
         }
     }
     if let Some(s) = &g.authentication_strength {
-        if built_in_strength_id(s).is_none() {
-            if cx.state.resolve(s, &[Kind::AuthenticationStrength]).is_err() && !is_guid(s) {
-                let names: Vec<&str> = BUILT_IN_STRENGTHS.iter().map(|(n, _)| *n).collect();
-                let d = cx.error(
-                    "unknown-authentication-strength",
-                    o,
-                    &at("authentication_strength"),
-                    format!("conditional_access.{key}: `{s}` is neither a declared authentication_strength nor a built-in strength ({})", names.join(", ")),
-                );
-                d.help = crate::suggest::closest(s, names.iter().copied()).map(|n| format!("did you mean `{n}`?"));
-            }
+        if built_in_strength_id(s).is_none() && cx.state.resolve(s, &[Kind::AuthenticationStrength]).is_err() && !is_guid(s) {
+            let names: Vec<&str> = BUILT_IN_STRENGTHS.iter().map(|(n, _)| *n).collect();
+            let d = cx.error(
+                "unknown-authentication-strength",
+                o,
+                &at("authentication_strength"),
+                format!("conditional_access.{key}: `{s}` is neither a declared authentication_strength nor a built-in strength ({})", names.join(", ")),
+            );
+            d.help = crate::suggest::closest(s, names.iter().copied()).map(|n| format!("did you mean `{n}`?"));
         }
     }
     for (i, t) in g.terms_of_use.iter().enumerate() {
