@@ -160,13 +160,15 @@ fn fields_of(c: &Change) -> Vec<FieldDrift> {
         .collect()
 }
 
-/// Whether a live object of this kind, undeclared and unowned, is reported.
+/// Whether a live object of this kind, undeclared and unowned, is
+/// reported: principals (users, guests, groups) never, since a tenant
+/// holds far more than it manages; role assignments when the role is
+/// privileged; every other kind (policies, filters, and any kind added to
+/// the registry) always.
 fn reports_unmanaged(kind: Kind, props: &crate::model::Props) -> bool {
     match kind {
-        Kind::AssignmentFilter | Kind::DeviceConfiguration | Kind::CompliancePolicy | Kind::UpdateRing | Kind::AutopilotProfile | Kind::ConditionalAccess => true,
-        Kind::NamedLocation | Kind::AuthenticationStrength => true,
         Kind::RoleAssignment => props.get("role").and_then(Value::as_str).is_some_and(|r| PRIVILEGED_ROLES.contains(&r)),
-        Kind::User | Kind::Guest | Kind::Group => false,
+        k => !k.is_principal(),
     }
 }
 
@@ -470,7 +472,6 @@ pub fn sensitivity(c: &Change, desired: &DesiredModel, service_accounts: &BTreeS
         Kind::RoleAssignment => return Some("changes directory role access".into()),
         Kind::Guest => return Some("changes guest access".into()),
         Kind::ConditionalAccess => return Some("changes conditional access".into()),
-        Kind::NamedLocation | Kind::AuthenticationStrength => return Some("changes what conditional access relies on".into()),
         _ => {}
     }
     if service_accounts.contains(&c.address) {

@@ -35,6 +35,7 @@ macro_rules! with_kinds {
             CompliancePolicy     compliance_policy      CompliancePolicy     false     true;
             UpdateRing           update_ring            UpdateRing           false     true;
             AutopilotProfile     autopilot_profile      AutopilotProfile     false     true;
+            SettingsCatalog      settings_catalog       SettingsCatalog      false     true;
             // What conditional access names comes before it: deletes run in
             // reverse registry order, and Graph refuses deleting a location
             // or strength a policy still uses.

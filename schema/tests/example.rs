@@ -26,6 +26,7 @@ fn the_example_tenant_validates() {
         (Kind::CompliancePolicy, 1),
         (Kind::UpdateRing, 4),
         (Kind::AutopilotProfile, 1),
+        (Kind::SettingsCatalog, 0),
         (Kind::NamedLocation, 2),
         (Kind::AuthenticationStrength, 0),
         (Kind::ConditionalAccess, 3),

@@ -6,25 +6,36 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use engine::{DesiredResource, Ledger, LiveObject, Props};
+use engine::apply::ExecError;
+use engine::{DesiredResource, LiveObject, Props};
 use schema::kinds::authentication_strength::{canonical_combination, AuthenticationStrength};
 use schema::{Address, Kind};
 use serde_json::{json, Value};
 
-use super::registry::{Api, KindProvider};
+use super::registry::{Api, BoxFuture, KindProvider, Read, BY_DISPLAY_NAME};
 use super::{resource, str_field};
+use crate::apply::{delete_plain, Writer};
+use crate::export::ExportCx;
+use crate::graph::{GraphError, Method};
+use crate::observe::{ReadCx, Readout};
 
 /// This kind in the provider registry (`super::registry`).
 pub const PROVIDER: KindProvider = KindProvider {
     kind: Kind::AuthenticationStrength,
     collection: "/policies/authenticationStrengthPolicies",
     api: Api::V1,
-    natural_key: Some("displayName"),
+    natural_key: Some(BY_DISPLAY_NAME),
     desired: |s, m| {
         for (k, d) in &s.authentication_strength { m.insert(desired(k, &d.value)); }
     },
     export_file: "authentication-strengths.toml",
     export_title: "Authentication strengths",
+    read: Read::Own(read),
+    create,
+    update,
+    delete: delete_plain,
+    export,
+    import_paths: &[],
 };
 
 /// The property only the `updateAllowedCombinations` action changes.
@@ -81,7 +92,7 @@ pub fn combinations_body(r: &DesiredResource, fields: &BTreeSet<String>) -> Opti
 }
 
 /// A live strength as TOML.
-pub fn export(o: &LiveObject) -> AuthenticationStrength {
+pub fn export_one(o: &LiveObject) -> AuthenticationStrength {
     let p = &o.props;
     AuthenticationStrength {
         display_name: o.display_name.clone(),
@@ -90,21 +101,47 @@ pub fn export(o: &LiveObject) -> AuthenticationStrength {
     }
 }
 
-/// Export every live custom strength: its table, a key and a ledger entry.
-pub fn export_all(objects: &[&LiveObject], assign: &mut dyn FnMut(Kind, &str, &str) -> Address, ledger: &mut Ledger) -> BTreeMap<String, AuthenticationStrength> {
-    let mut out = BTreeMap::new();
+/// Every live custom strength: its table, a key and a ledger entry each
+/// (before the policies that name them, which the registry order gives).
+fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
+    let mut t = BTreeMap::new();
     for o in objects {
-        let a = assign(Kind::AuthenticationStrength, &o.display_name, &o.id);
-        out.insert(a.key.clone(), export(o));
-        ledger.record(a, o.id.clone(), None, None);
+        let a = cx.key(Kind::AuthenticationStrength, &o.display_name, &o.id);
+        t.insert(a.key.clone(), export_one(o));
+        cx.record(a, &o.id);
     }
-    out
+    cx.table(Kind::AuthenticationStrength, "", &t);
 }
 
 /// Read the tenant's custom strengths (built-in ones are left out).
-pub async fn read(client: &crate::graph::GraphClient) -> Result<Vec<LiveObject>, crate::graph::GraphError> {
-    let raw = client.v1().list_all(PROVIDER.collection).await?;
-    Ok(raw.iter().filter(|r| is_custom(r)).map(normalize).collect())
+fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
+    Box::pin(async move {
+        let raw = cx.client.v1().list_all(PROVIDER.collection).await?;
+        Ok(raw.iter().filter(|r| is_custom(r)).map(normalize).collect::<Vec<_>>().into())
+    })
+}
+
+fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
+    Box::pin(async move {
+        let created = w.send(&w.api(), Method::POST, w.base(), Some(create_body(w.desired()?))).await?;
+        crate::apply::id_of(&created)
+    })
+}
+
+/// Name and description by PATCH; the combinations only through
+/// `updateAllowedCombinations`.
+fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecError>> {
+    Box::pin(async move {
+        let r = w.desired()?;
+        let fields = w.touched();
+        if let Some(body) = patch_body(r, &fields) {
+            w.send(&w.api(), Method::PATCH, &format!("{}/{id}", w.base()), Some(body)).await?;
+        }
+        if let Some(body) = combinations_body(r, &fields) {
+            w.send(&w.api(), Method::POST, &format!("{}/{id}/updateAllowedCombinations", w.base()), Some(body)).await?;
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -12,11 +12,13 @@ pub mod compliance_policy;
 pub mod conditional_access;
 pub mod device_configuration;
 pub mod group;
+pub mod intune_common;
 pub mod guest;
 pub mod named_location;
 pub mod registry;
 pub mod role_assignment;
 pub mod rollout;
+pub mod settings_catalog;
 pub mod update_ring;
 pub mod user;
 

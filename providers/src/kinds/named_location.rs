@@ -6,25 +6,36 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use engine::{DesiredResource, Ledger, LiveObject, Props};
+use engine::apply::ExecError;
+use engine::{DesiredResource, LiveObject, Props};
 use schema::kinds::named_location::{CountryLookupMethod, NamedLocation};
 use schema::{Address, Kind};
 use serde_json::{json, Value};
 
-use super::registry::{Api, KindProvider};
+use super::registry::{Api, BoxFuture, KindProvider, Read, BY_DISPLAY_NAME};
 use super::{resource, str_field};
+use crate::apply::{delete_plain, Writer};
+use crate::export::ExportCx;
+use crate::graph::{GraphError, Method};
+use crate::observe::{ReadCx, Readout};
 
 /// This kind in the provider registry (`super::registry`).
 pub const PROVIDER: KindProvider = KindProvider {
     kind: Kind::NamedLocation,
     collection: "/identity/conditionalAccess/namedLocations",
     api: Api::V1,
-    natural_key: Some("displayName"),
+    natural_key: Some(BY_DISPLAY_NAME),
     desired: |s, m| {
         for (k, d) in &s.named_location { m.insert(desired(k, &d.value)); }
     },
     export_file: "named-locations.toml",
     export_title: "Named locations",
+    read: Read::Own(read),
+    create,
+    update,
+    delete: delete_plain,
+    export,
+    import_paths: &[],
 };
 
 const IP: &str = "#microsoft.graph.ipNamedLocation";
@@ -118,7 +129,7 @@ pub fn update_body(r: &DesiredResource, fields: &BTreeSet<String>) -> Value {
 }
 
 /// A live location as TOML.
-pub fn export(o: &LiveObject) -> Result<NamedLocation, String> {
+pub fn export_one(o: &LiveObject) -> Result<NamedLocation, String> {
     let p = &o.props;
     let strings = |k: &str| -> Vec<String> { p.get(k).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect() };
     let flag = |k: &str| p.get(k).and_then(Value::as_bool).unwrap_or(false);
@@ -146,31 +157,44 @@ pub fn export(o: &LiveObject) -> Result<NamedLocation, String> {
     }
 }
 
-/// Export every live location: its table, a key and a ledger entry each.
-pub fn export_all(
-    objects: &[&LiveObject],
-    assign: &mut dyn FnMut(Kind, &str, &str) -> Address,
-    ledger: &mut Ledger,
-    warnings: &mut Vec<String>,
-) -> BTreeMap<String, NamedLocation> {
-    let mut out = BTreeMap::new();
+/// Every live location: its table, a key and a ledger entry each (before
+/// the policies that name them, which the registry order gives).
+fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
+    let mut t = BTreeMap::new();
     for o in objects {
-        match export(o) {
+        match export_one(o) {
             Ok(l) => {
-                let a = assign(Kind::NamedLocation, &o.display_name, &o.id);
-                out.insert(a.key.clone(), l);
-                ledger.record(a, o.id.clone(), None, None);
+                let a = cx.key(Kind::NamedLocation, &o.display_name, &o.id);
+                t.insert(a.key.clone(), l);
+                cx.record(a, &o.id);
             }
-            Err(e) => warnings.push(format!("named location {} ({}): {e}: not exported", o.display_name, o.id)),
+            Err(e) => cx.warn(format!("named location {} ({}): {e}: not exported", o.display_name, o.id)),
         }
     }
-    out
+    cx.table(Kind::NamedLocation, "", &t);
 }
 
 /// Read every named location.
-pub async fn read(client: &crate::graph::GraphClient) -> Result<Vec<LiveObject>, crate::graph::GraphError> {
-    let raw = client.v1().list_all(PROVIDER.collection).await?;
-    Ok(raw.iter().map(normalize).collect())
+fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
+    Box::pin(async move {
+        let raw = cx.client.v1().list_all(PROVIDER.collection).await?;
+        Ok(raw.iter().map(normalize).collect::<Vec<_>>().into())
+    })
+}
+
+fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
+    Box::pin(async move {
+        let created = w.send(&w.api(), Method::POST, w.base(), Some(create_body(w.desired()?))).await?;
+        crate::apply::id_of(&created)
+    })
+}
+
+fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecError>> {
+    Box::pin(async move {
+        let body = update_body(w.desired()?, &w.touched());
+        w.send(&w.api(), Method::PATCH, &format!("{}/{id}", w.base()), Some(body)).await?;
+        Ok(())
+    })
 }
 
 #[cfg(test)]
@@ -188,7 +212,7 @@ mod tests {
         live["id"] = json!("x");
         let o = normalize(&live);
         assert!(engine::diff::diff_props(&r.props, &o.props).is_empty());
-        assert_eq!(export(&o).unwrap(), l);
+        assert_eq!(export_one(&o).unwrap(), l);
         let only: BTreeSet<String> = ["isTrusted".to_string()].into();
         assert_eq!(update_body(&r, &only), json!({"@odata.type": IP, "isTrusted": true}));
     }
