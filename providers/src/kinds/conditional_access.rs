@@ -40,6 +40,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     delete: delete_plain,
     export,
     import_paths: &[],
+    listings: || vec![LIST.to_string()],
 };
 
 const ENUMERATED_TENANTS: &str = "#microsoft.graph.conditionalAccessEnumeratedExternalTenants";
@@ -527,9 +528,12 @@ pub fn export_one(o: &LiveObject, key_of: &dyn Fn(&str) -> Option<Address>) -> R
     })
 }
 
+/// The policies listing.
+const LIST: &str = "/identity/conditionalAccess/policies";
+
 fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
     Box::pin(async move {
-        let raw = cx.client.v1().list_all(PROVIDER.collection).await?;
+        let raw = cx.client.v1().list_all(LIST).await?;
         Ok(raw.iter().map(normalize).collect::<Vec<_>>().into())
     })
 }

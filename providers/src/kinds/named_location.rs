@@ -36,6 +36,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     delete: delete_plain,
     export,
     import_paths: &[],
+    listings: || vec![PROVIDER.collection.to_string()],
 };
 
 const IP: &str = "#microsoft.graph.ipNamedLocation";
