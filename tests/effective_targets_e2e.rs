@@ -108,8 +108,12 @@ async fn conditional_access_is_decided_on_the_effective_set_too() {
     std::fs::write(&g, t).unwrap();
     let ca = dir.join("conditional-access.toml");
     let t = std::fs::read_to_string(&ca).unwrap();
-    let edited = t.replace("include_users = [\"All\"]", "include_users = []\ninclude_groups = [\"mixed\"]").replace("exclude_groups = [\"service-accounts\"]", "exclude_groups = []\nexclude_users = [\"breakglass-1\", \"msadminint\", \"mwaas-soc-ro\", \"mwaas-wdgsoc\", \"mstest\"]");
-    let edited = edited.replacen("exclude_users = [\"breakglass-1\"]\n", "", 1);
+    // Only the example's first policy (require-mfa) is edited; the others
+    // keep excluding the service accounts.
+    let split = t.find("\n# Where people may sign in from").expect("the example's conditional access changed shape");
+    let (first, rest) = t.split_at(split);
+    let edited = first.replace("include_users = [\"All\"]", "include_users = []\ninclude_groups = [\"mixed\"]").replace("exclude_groups = [\"service-accounts\"]", "exclude_groups = []\nexclude_users = [\"breakglass-1\", \"msadminint\", \"mwaas-soc-ro\", \"mwaas-wdgsoc\", \"mstest\"]");
+    let edited = edited.replacen("exclude_users = [\"breakglass-1\"]\n", "", 1) + rest;
     assert_ne!(edited, t);
     std::fs::write(&ca, edited).unwrap();
     let o = cli(&sb, work.path(), &["validate", dir.to_str().unwrap()]);

@@ -1,7 +1,7 @@
-//! Conditional access conditions and controls desired state does not model
-//! (named locations, platforms, devices, risk levels, guests or external
-//! users, user actions, authentication contexts, workload identities,
-//! authentication strength, terms of use, session controls ...).
+//! Conditional access conditions and controls of Graph v1.0 that desired
+//! state does not model: workload identities (`conditions.clientApplications`),
+//! authentication flows, custom authentication factors and the secure
+//! sign-in session control.
 //!
 //! The desired model pins what it does not model to unset, so a PATCH of
 //! an adopted policy that holds any of them would silently clear it (a
@@ -18,10 +18,32 @@ use serde_json::Value;
 pub const KEY: &str = "@unmodelled";
 
 /// What desired state models, per nested object of the policy.
-const CONDITIONS: &[&str] = &["applications", "users", "clientAppTypes"];
-const APPLICATIONS: &[&str] = &["includeApplications", "excludeApplications"];
-const USERS: &[&str] = &["includeUsers", "excludeUsers", "includeGroups", "excludeGroups", "includeRoles", "excludeRoles"];
-const GRANT: &[&str] = &["operator", "builtInControls"];
+const CONDITIONS: &[&str] = &[
+    "applications",
+    "users",
+    "clientAppTypes",
+    "locations",
+    "platforms",
+    "devices",
+    "signInRiskLevels",
+    "userRiskLevels",
+    "servicePrincipalRiskLevels",
+    "insiderRiskLevels",
+];
+const APPLICATIONS: &[&str] = &["includeApplications", "excludeApplications", "includeUserActions", "includeAuthenticationContextClassReferences", "applicationFilter"];
+const USERS: &[&str] = &[
+    "includeUsers",
+    "excludeUsers",
+    "includeGroups",
+    "excludeGroups",
+    "includeRoles",
+    "excludeRoles",
+    "includeGuestsOrExternalUsers",
+    "excludeGuestsOrExternalUsers",
+];
+const DEVICES: &[&str] = &["deviceFilter"];
+const GRANT: &[&str] = &["operator", "builtInControls", "authenticationStrength", "termsOfUse"];
+const SESSION: &[&str] = &["signInFrequency", "persistentBrowser", "applicationEnforcedRestrictions", "cloudAppSecurity", "disableResilienceDefaults"];
 
 fn unset(v: &Value) -> bool {
     match v {
@@ -48,10 +70,9 @@ pub fn fields(raw: &Value) -> Vec<String> {
     extra(raw, "/conditions", CONDITIONS, &mut out);
     extra(raw, "/conditions/applications", APPLICATIONS, &mut out);
     extra(raw, "/conditions/users", USERS, &mut out);
+    extra(raw, "/conditions/devices", DEVICES, &mut out);
     extra(raw, "/grantControls", GRANT, &mut out);
-    if raw.get("sessionControls").is_some_and(|v| !unset(v)) {
-        out.push("sessionControls".into());
-    }
+    extra(raw, "/sessionControls", SESSION, &mut out);
     out.sort();
     out
 }

@@ -72,11 +72,43 @@ fn validate(body: &Map<String, Value>, creating: bool) -> Result<(), GraphError>
             return Err(bad("Invalid value for 'grantControls.operator'."));
         }
     }
+    if let Some(g) = grant.filter(|g| !g.is_null()) {
+        let controls: Vec<&str> = g.get("builtInControls").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+        let strength = g.get("authenticationStrength").is_some_and(|s| !s.is_null());
+        let others = controls.len() + usize::from(strength) + g.get("termsOfUse").and_then(Value::as_array).map_or(0, Vec::len);
+        if controls.contains(&"block") && others > 1 {
+            return Err(bad("Block access cannot be combined with other grant controls."));
+        }
+        if controls.contains(&"mfa") && strength {
+            return Err(bad("Require multifactor authentication and require authentication strength cannot be set together."));
+        }
+    }
+    if let Some(f) = session.and_then(|s| s.get("signInFrequency")).filter(|f| f.get("isEnabled") == Some(&Value::Bool(true))) {
+        match f.get("frequencyInterval").and_then(Value::as_str) {
+            Some("everyTime") => {
+                if f.get("value").is_some_and(|v| !v.is_null()) || f.get("type").is_some_and(|v| !v.is_null()) {
+                    return Err(bad("signInFrequency with frequencyInterval everyTime takes no value or type."));
+                }
+            }
+            _ => {
+                let value = f.get("value").and_then(Value::as_i64);
+                let max = match f.get("type").and_then(Value::as_str) {
+                    Some("days") => 365,
+                    Some("hours") => 23,
+                    _ => return Err(bad("signInFrequency needs a type of days or hours.")),
+                };
+                if !value.is_some_and(|v| (1..=max).contains(&v)) {
+                    return Err(bad(format!("signInFrequency value must be between 1 and {max}.")));
+                }
+            }
+        }
+    }
     Ok(())
 }
 
 pub fn create(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body: Map<String, Value>) -> Result<String, GraphError> {
     validate(&body, true)?;
+    crate::ca_objects::check_policy_references(t, &mut body)?;
     body.remove("id");
     body.insert("createdDateTime".into(), json!(ctx.now_iso()));
     body.insert("modifiedDateTime".into(), Value::Null);
@@ -88,6 +120,7 @@ pub fn create(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body: Map<String, Valu
 
 pub fn patch(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str, mut body: Map<String, Value>) -> Result<(), GraphError> {
     validate(&body, false)?;
+    crate::ca_objects::check_policy_references(t, &mut body)?;
     body.remove("createdDateTime");
     body.insert("modifiedDateTime".into(), json!(ctx.now_iso()));
     resources::patch_merge(t, ctx, spec, id, body)

@@ -20,6 +20,7 @@ pub mod autopilot;
 pub mod batch;
 pub mod certs;
 pub mod cli;
+pub mod ca_objects;
 pub mod conditional_access;
 pub mod delta;
 pub mod directory;
@@ -234,6 +235,7 @@ impl Sandbox {
                 None => Tenant::in_memory(info),
             };
             roles::ensure_builtins(&mut t);
+            ca_objects::ensure_builtins(&mut t);
             if let Some(s) = seed {
                 seed::seed(&mut t, &s);
             }

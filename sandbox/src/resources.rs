@@ -158,6 +158,8 @@ lookup_fn!(lookup_config_policies, "configurationPolicies");
 lookup_fn!(lookup_autopilot, "windowsAutopilotDeploymentProfiles");
 lookup_fn!(lookup_ca, "conditionalAccessPolicies");
 lookup_fn!(lookup_assignment_filters, "assignmentFilters");
+lookup_fn!(lookup_named_locations, "namedLocations");
+lookup_fn!(lookup_strengths, "authenticationStrengthPolicies");
 
 const fn dir(coll: &'static str, path: &'static [&'static str], context: &'static str) -> Spec {
     Spec {
@@ -321,6 +323,25 @@ pub static SPECS: &[Spec] = &[
         entity: Some("conditionalAccessPolicy"),
         ..dir("conditionalAccessPolicies", &["identity", "conditionalAccess", "policies"], "identity/conditionalAccess/policies")
     },
+    Spec {
+        family: Family::Other,
+        create: Some(crate::ca_objects::create_location),
+        patch: Some(crate::ca_objects::patch_location),
+        delete: Some(crate::ca_objects::delete_location),
+        lookup: lookup_named_locations,
+        entity: Some("namedLocation"),
+        ..dir(crate::ca_objects::LOCATIONS, &["identity", "conditionalAccess", "namedLocations"], "identity/conditionalAccess/namedLocations")
+    },
+    Spec {
+        family: Family::Other,
+        create: Some(crate::ca_objects::create_strength),
+        patch: Some(crate::ca_objects::patch_strength),
+        delete: Some(crate::ca_objects::delete_strength),
+        lookup: lookup_strengths,
+        entity: Some("authenticationStrengthPolicy"),
+        sub: crate::ca_objects::strength_sub,
+        ..dir(crate::ca_objects::STRENGTHS, &["policies", "authenticationStrengthPolicies"], "policies/authenticationStrengthPolicies")
+    },
 ];
 
 /// The spec of the collection whose last path segment is `name`
@@ -346,6 +367,7 @@ pub const KNOWN_SEGMENTS: &[&str] = &[
     "roleEligibilityScheduleInstances", "roleAssignmentScheduleInstances", "deviceManagement", "deviceConfigurations", "deviceCompliancePolicies",
     "configurationPolicies", "windowsAutopilotDeploymentProfiles", "assign", "assignments", "scheduleActionsForRules", "scheduledActionsForRule",
     "settings", "identity", "conditionalAccess", "policies", "$batch", "assignmentFilters", "extensions",
+    "namedLocations", "authenticationStrengthPolicies", "updateAllowedCombinations",
     "getOmaSettingPlainTextValue", "microsoft.graph.getOmaSettingPlainTextValue",
 ];
 

@@ -160,7 +160,9 @@ mod tests {
 
     #[test]
     fn kinds_come_from_the_registry() {
-        assert_eq!(Kind::ALL.len(), 11);
+        assert_eq!(Kind::ALL.len(), 13);
+        assert_eq!("named_location".parse::<Kind>(), Ok(Kind::NamedLocation));
+        assert_eq!(Kind::AuthenticationStrength.as_str(), "authentication_strength");
         assert_eq!(Kind::ALL[0], Kind::User);
         assert_eq!(Kind::RoleAssignment.as_str(), "role_assignment");
         assert_eq!("conditional_access".parse::<Kind>(), Ok(Kind::ConditionalAccess));

@@ -119,6 +119,10 @@ pub const LIMITS: &[(Kind, &str, Max)] = &[
         Max::Graph("windowsAutopilotDeploymentProfile", "description"),
     ),
     (Kind::ConditionalAccess, "display_name", Max::Name),
+    (Kind::ConditionalAccess, "description", Max::Text),
+    (Kind::NamedLocation, "display_name", Max::Name),
+    (Kind::AuthenticationStrength, "display_name", Max::Name),
+    (Kind::AuthenticationStrength, "description", Max::Text),
 ];
 
 impl Max {
@@ -278,8 +282,14 @@ fn objects(state: &DesiredState) -> Vec<Object<'_>> {
             key,
             &d.origin,
             &d.value.display_name,
-            None,
+            d.value.description.as_deref(),
         ));
+    }
+    for (key, d) in &state.named_location {
+        out.push(named(Kind::NamedLocation, key, &d.origin, &d.value.display_name, None));
+    }
+    for (key, d) in &state.authentication_strength {
+        out.push(named(Kind::AuthenticationStrength, key, &d.origin, &d.value.display_name, d.value.description.as_deref()));
     }
     out
 }

@@ -36,6 +36,11 @@ macro_rules! with_kinds {
             UpdateRing           update_ring            UpdateRing           false     true;
             AutopilotProfile     autopilot_profile      AutopilotProfile     false     true;
             SettingsCatalog      settings_catalog       SettingsCatalog      false     true;
+            // What conditional access names comes before it: deletes run in
+            // reverse registry order, and Graph refuses deleting a location
+            // or strength a policy still uses.
+            NamedLocation        named_location         NamedLocation        false     false;
+            AuthenticationStrength authentication_strength AuthenticationStrength false   false;
             ConditionalAccess    conditional_access     ConditionalAccess    false     false;
         }
     };

@@ -27,7 +27,9 @@ fn the_example_tenant_validates() {
         (Kind::UpdateRing, 4),
         (Kind::AutopilotProfile, 1),
         (Kind::SettingsCatalog, 0),
-        (Kind::ConditionalAccess, 1),
+        (Kind::NamedLocation, 2),
+        (Kind::AuthenticationStrength, 0),
+        (Kind::ConditionalAccess, 3),
     ];
     assert_eq!(state.counts(), expected.to_vec());
     // The published Managed Desktop values (graph-reference section 9):
@@ -71,7 +73,17 @@ fn the_example_tenant_validates() {
     assert_eq!(ca.users.exclude_users, vec!["breakglass-1".to_string()]);
     assert_eq!(counts[&Kind::Guest], 1);
     assert_eq!(counts[&Kind::AutopilotProfile], 1);
-    assert_eq!(counts[&Kind::ConditionalAccess], 1);
+    assert_eq!(counts[&Kind::ConditionalAccess], 3);
+    // Every policy, the location and the administrators' strength ones
+    // included, leaves out the service accounts and break glass.
+    for (key, d) in &state.conditional_access {
+        assert_eq!(d.value.users.exclude_groups, ["service-accounts"], "{key}");
+        assert_eq!(d.value.users.exclude_users, ["breakglass-1"], "{key}");
+    }
+    let block = &state.conditional_access["block-untrusted-locations"].value;
+    assert_eq!(block.locations.as_ref().map(|l| l.exclude_locations.clone()), Some(vec!["offices".to_string(), "operating-countries".to_string()]));
+    let admins = &state.conditional_access["admins-phishing-resistant"].value;
+    assert_eq!(admins.grant.authentication_strength.as_deref(), Some("Phishing-resistant MFA"));
     let service = state
         .user
         .values()

@@ -39,6 +39,8 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
         Kind::Guest if change.action == Action::Create => return Some("guest invitation".into()),
         Kind::Guest => return Some("guest access".into()),
         Kind::ConditionalAccess => return Some("conditional access policy".into()),
+        Kind::NamedLocation => return Some("named location (conditional access)".into()),
+        Kind::AuthenticationStrength => return Some("authentication strength (conditional access)".into()),
         _ => {}
     }
     if desired.service_accounts.contains(a) {

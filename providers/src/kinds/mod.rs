@@ -6,6 +6,7 @@
 //! update rings). Each kind registers its `PROVIDER` in [`registry`].
 
 pub mod assignment_filter;
+pub mod authentication_strength;
 pub mod autopilot_profile;
 pub mod compliance_policy;
 pub mod conditional_access;
@@ -13,6 +14,7 @@ pub mod device_configuration;
 pub mod group;
 pub mod intune_common;
 pub mod guest;
+pub mod named_location;
 pub mod registry;
 pub mod role_assignment;
 pub mod rollout;

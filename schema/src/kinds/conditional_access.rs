@@ -42,6 +42,11 @@ pub struct UserConditions {
     pub include_roles: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclude_roles: Vec<String>,
+    /// Guests or external users by type (and, optionally, home tenant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include_guests_or_external_users: Option<GuestsOrExternalUsers>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude_guests_or_external_users: Option<GuestsOrExternalUsers>,
 }
 
 /// Which cloud apps the policy applies to. Graph requires an application
@@ -54,16 +59,34 @@ pub struct ApplicationConditions {
     pub include_applications: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclude_applications: Vec<String>,
+    /// `urn:user:registersecurityinfo` or `urn:user:registerdevice`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include_user_actions: Vec<String>,
+    /// Authentication context ids, `c1` to `c99`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include_authentication_context_class_references: Vec<String>,
+    /// A rule over custom security attributes of applications.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_filter: Option<Filter>,
 }
 
 /// What a user must satisfy to be granted access.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantControls {
     #[serde(default)]
     pub operator: GrantOperator,
     /// e.g. "mfa", "block", "compliantDevice", "domainJoinedDevice".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub built_in_controls: Vec<String>,
+    /// An `authentication_strength` key, or a built-in strength by name
+    /// ("Multifactor authentication", "Passwordless MFA",
+    /// "Phishing-resistant MFA").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication_strength: Option<String>,
+    /// Terms of use agreement ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub terms_of_use: Vec<String>,
 }
 
 /// `[conditional_access.KEY]`: an Entra conditional access policy.
@@ -72,6 +95,10 @@ pub struct GrantControls {
 pub struct ConditionalAccess {
     /// Natural key of the policy.
     pub display_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `enabled`, `disabled`, or `enabledForReportingButNotEnforced`
+    /// (report-only).
     pub state: PolicyState,
     /// e.g. "all", "browser", "mobileAppsAndDesktopClients".
     #[serde(default = "all_clients")]
@@ -79,7 +106,228 @@ pub struct ConditionalAccess {
     pub users: UserConditions,
     #[serde(default)]
     pub applications: ApplicationConditions,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platforms: Option<Platforms>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locations: Option<Locations>,
+    /// `{ device_filter = { mode = "exclude", rule = "device.isCompliant -eq True" } }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub devices: Option<Devices>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sign_in_risk_levels: Vec<RiskLevel>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub user_risk_levels: Vec<RiskLevel>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_principal_risk_levels: Vec<RiskLevel>,
+    /// Insider risk (Microsoft Purview adaptive protection).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub insider_risk_levels: Vec<InsiderRiskLevel>,
+    /// Grant controls; may be left out when the policy only sets session
+    /// controls.
+    #[serde(default, skip_serializing_if = "GrantControls::is_unset")]
     pub grant: GrantControls,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionControls>,
+}
+
+impl GrantControls {
+    /// Whether no control is declared (a session-only policy).
+    pub fn is_unset(&self) -> bool {
+        self.built_in_controls.is_empty() && self.authentication_strength.is_none() && self.terms_of_use.is_empty()
+    }
+}
+
+/// Guests or external users a policy includes or excludes
+/// (`conditionalAccessGuestsOrExternalUsers`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GuestsOrExternalUsers {
+    /// At least one of Graph's `conditionalAccessGuestOrExternalUserTypes`.
+    pub guest_or_external_user_types: Vec<GuestOrExternalUserType>,
+    /// Their home tenants: all (the default) or the listed tenant ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_tenants: Option<ExternalTenants>,
+}
+
+/// Graph's `conditionalAccessGuestOrExternalUserTypes` (a flags enum).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum GuestOrExternalUserType {
+    InternalGuest,
+    B2bCollaborationGuest,
+    B2bCollaborationMember,
+    B2bDirectConnectUser,
+    OtherExternalUser,
+    ServiceProvider,
+}
+
+/// `conditionalAccessAllExternalTenants` / `...EnumeratedExternalTenants`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalTenants {
+    pub membership_kind: MembershipKind,
+    /// Tenant ids (GUIDs), for `membership_kind = "enumerated"`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum MembershipKind {
+    All,
+    Enumerated,
+}
+
+/// A device or application filter (`conditionalAccessFilter`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Filter {
+    pub mode: FilterMode,
+    pub rule: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum FilterMode {
+    Include,
+    Exclude,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Devices {
+    pub device_filter: Filter,
+}
+
+/// Device platforms (`conditionalAccessDevicePlatform`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+pub enum Platform {
+    #[serde(rename = "all")]
+    All,
+    #[serde(rename = "android")]
+    Android,
+    #[serde(rename = "iOS")]
+    Ios,
+    #[serde(rename = "windows")]
+    Windows,
+    #[serde(rename = "windowsPhone")]
+    WindowsPhone,
+    #[serde(rename = "macOS")]
+    MacOs,
+    #[serde(rename = "linux")]
+    Linux,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Platforms {
+    pub include_platforms: Vec<Platform>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_platforms: Vec<Platform>,
+}
+
+/// Special values Graph accepts in location lists; anything else names a
+/// declared `named_location`.
+pub const SPECIAL_LOCATIONS: &[&str] = &["All", "AllTrusted"];
+
+/// `named_location` keys, or "All" / "AllTrusted".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Locations {
+    pub include_locations: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_locations: Vec<String>,
+}
+
+/// Graph's `riskLevel` values a policy condition can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum RiskLevel {
+    Low,
+    Medium,
+    High,
+    None,
+}
+
+/// Graph's `conditionalAccessInsiderRiskLevels` (a flags enum).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum InsiderRiskLevel {
+    Minor,
+    Moderate,
+    Elevated,
+}
+
+/// Session controls (`conditionalAccessSessionControls`); each one declared
+/// is enabled.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionControls {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in_frequency: Option<SignInFrequency>,
+    /// `always` or `never`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistent_browser: Option<PersistentBrowserMode>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub application_enforced_restrictions: bool,
+    /// `mcasConfigured`, `monitorOnly` or `blockDownloads`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_app_security: Option<CloudAppSecurityType>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disable_resilience_defaults: bool,
+}
+
+/// `signInFrequencySessionControl`: `{ value = 4, type = "hours" }`, or
+/// `{ frequency_interval = "everyTime" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignInFrequency {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<i64>,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub r#type: Option<FrequencyType>,
+    #[serde(default)]
+    pub frequency_interval: FrequencyInterval,
+    #[serde(default)]
+    pub authentication_type: FrequencyAuthenticationType,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum FrequencyType {
+    Days,
+    Hours,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum FrequencyInterval {
+    #[default]
+    TimeBased,
+    EveryTime,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum FrequencyAuthenticationType {
+    #[default]
+    PrimaryAndSecondaryAuthentication,
+    SecondaryAuthentication,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum PersistentBrowserMode {
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum CloudAppSecurityType {
+    McasConfigured,
+    MonitorOnly,
+    BlockDownloads,
 }
 
 fn all_clients() -> Vec<String> {
@@ -109,6 +357,7 @@ use crate::validate::{is_guid, Ctx};
 pub(crate) fn validate(cx: &mut Ctx) {
     check_conditional_access(cx);
     check_conditional_access_targets(cx);
+    crate::kinds::conditional_access_rules::check(cx);
 }
 
 fn check_conditional_access(cx: &mut Ctx) {
@@ -159,12 +408,16 @@ fn check_conditional_access(cx: &mut Ctx) {
         if p.users.include_users.is_empty()
             && p.users.include_groups.is_empty()
             && p.users.include_roles.is_empty()
+            && p.users.include_guests_or_external_users.is_none()
         {
             cx.error("no-users", &d.origin, &path!["conditional_access", key, "users"], format!("conditional_access.{key}: include at least one user, group or role (or \"All\")"));
         }
         // Graph refuses a policy without an application condition (an
         // empty includeApplications is a 400): one must be declared.
-        if p.applications.include_applications.is_empty() {
+        if p.applications.include_applications.is_empty()
+            && p.applications.include_user_actions.is_empty()
+            && p.applications.include_authentication_context_class_references.is_empty()
+        {
             cx.error(
                 "no-applications",
                 &d.origin,
@@ -172,12 +425,12 @@ fn check_conditional_access(cx: &mut Ctx) {
                 format!("conditional_access.{key}: include at least one application (e.g. applications = {{ include_applications = [\"All\"] }}); Graph refuses a policy without one"),
             );
         }
-        if p.grant.built_in_controls.is_empty() {
+        if p.grant.is_unset() && p.session.as_ref().is_none_or(|s| *s == SessionControls::default()) {
             cx.error(
                 "no-controls",
                 &d.origin,
                 &path!["conditional_access", key, "grant", "built_in_controls"],
-                format!("conditional_access.{key}: grant needs at least one control"),
+                format!("conditional_access.{key}: grant needs at least one control (or the policy a session control)"),
             );
         }
         for (i, c) in p.grant.built_in_controls.iter().enumerate() {

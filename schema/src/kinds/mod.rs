@@ -5,15 +5,18 @@
 
 pub mod assignment;
 pub mod assignment_filter;
+pub mod authentication_strength;
 pub mod change;
 pub mod autopilot_profile;
 pub mod compliance_policy;
 pub mod conditional_access;
+pub mod conditional_access_rules;
 pub mod device_configuration;
 pub mod file;
 pub mod governance;
 pub mod group;
 pub mod guest;
+pub mod named_location;
 pub mod role_assignment;
 pub mod rollout;
 pub mod settings_catalog;
@@ -24,6 +27,7 @@ pub mod user;
 
 pub use assignment::Assignments;
 pub use assignment_filter::AssignmentFilter;
+pub use authentication_strength::AuthenticationStrength;
 pub use autopilot_profile::AutopilotProfile;
 pub use compliance_policy::CompliancePolicy;
 pub use conditional_access::ConditionalAccess;
@@ -31,6 +35,7 @@ pub use device_configuration::DeviceConfiguration;
 pub use governance::Governance;
 pub use group::Group;
 pub use guest::Guest;
+pub use named_location::NamedLocation;
 pub use role_assignment::RoleAssignment;
 pub use rollout::Rollout;
 pub use settings_catalog::SettingsCatalog;

@@ -108,6 +108,8 @@ pub(super) fn check_natural_keys(cx: &mut Ctx) {
                     .map(|(k, d)| (k, &d.origin, d.value.display_name.clone())),
             ),
         ),
+        (Kind::NamedLocation, "display_name", clashes(s.named_location.iter().map(|(k, d)| (k, &d.origin, d.value.display_name.clone())))),
+        (Kind::AuthenticationStrength, "display_name", clashes(s.authentication_strength.iter().map(|(k, d)| (k, &d.origin, d.value.display_name.clone())))),
     ];
     for (kind, field, found) in sets {
         for (first, second, origin) in found {

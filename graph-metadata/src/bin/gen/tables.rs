@@ -28,6 +28,8 @@ pub const ROOTS: &[&str] = &[
     "deviceManagementConfigurationSetting",
     "deviceAndAppManagementAssignmentFilter",
     "conditionalAccessPolicy",
+    "namedLocation",
+    "authenticationStrengthPolicy",
     "windowsFeatureUpdateProfile",
 ];
 
