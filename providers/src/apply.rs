@@ -379,6 +379,14 @@ impl GraphExecutor {
                 let created = self.send(&api, Method::POST, base, Some(assignment_filter::create_body(r)), calls).await?;
                 id_of(&created)?
             }
+            Kind::FeatureUpdateProfile | Kind::QualityUpdateProfile | Kind::DriverUpdateProfile => {
+                let created = self.send(&api, Method::POST, base, Some(device_configuration::write_body(r, &[])), calls).await?;
+                let id = id_of(&created)?;
+                self.event(CreateEvent::Created { address, id: &id })?;
+                self.wait(&api, &format!("{base}/{id}")).await?;
+                self.assign(&api, change, &id, ids, crate::kinds::update_profile::assignment_type(kind), calls).await?;
+                id
+            }
         };
         self.event(CreateEvent::Created { address, id: &id })?;
         Ok((id, None))
@@ -500,6 +508,16 @@ impl GraphExecutor {
                 let body = scalar(&[]);
                 if !body.is_empty() {
                     self.send(&api, Method::PATCH, &format!("{base}/{id}"), Some(json!(body)), calls).await?;
+                }
+            }
+            Kind::FeatureUpdateProfile | Kind::QualityUpdateProfile | Kind::DriverUpdateProfile => {
+                let mut body = scalar(&[]);
+                if !body.is_empty() {
+                    body.insert("@odata.type".into(), r.props.get("@odata.type").cloned().unwrap_or(Value::Null));
+                    self.send(&api, Method::PATCH, &format!("{base}/{id}"), Some(json!(body)), calls).await?;
+                }
+                if fields.contains("assignments") {
+                    self.assign(&api, change, id, ids, crate::kinds::update_profile::assignment_type(kind), calls).await?;
                 }
             }
         }

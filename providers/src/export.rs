@@ -564,6 +564,19 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
             Err(e) => out.warnings.push(format!("Autopilot profile {} ({}): {e}: not exported", o.display_name, o.id)),
         }
     }
+    let mut update_profiles_t: BTreeMap<Kind, BTreeMap<String, toml::Value>> = BTreeMap::new();
+    for kind in crate::kinds::update_profile::KINDS {
+        for o in objects(kind) {
+            match assignments(&o.props, &keys).and_then(|asg| crate::kinds::update_profile::export(kind, o, asg)) {
+                Ok(v) => {
+                    let a = keys.assign(kind, &o.display_name, &o.id);
+                    update_profiles_t.entry(kind).or_default().insert(a.key.clone(), v);
+                    out.ledger.record(a, o.id.clone(), None, None);
+                }
+                Err(e) => out.warnings.push(format!("{kind} {} ({}): {e}: not exported", o.display_name, o.id)),
+            }
+        }
+    }
     let mut ca_t = BTreeMap::new();
     for o in objects(Kind::ConditionalAccess) {
         match conditional_access(o, &keys) {
@@ -594,6 +607,9 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
     table(&mut out, &head(Kind::UpdateRing), &ring_t, Kind::UpdateRing);
     table(&mut out, &head(Kind::AutopilotProfile), &autopilot_t, Kind::AutopilotProfile);
     table(&mut out, &head(Kind::ConditionalAccess), &ca_t, Kind::ConditionalAccess);
+    for (kind, t) in &update_profiles_t {
+        table(&mut out, &head(*kind), t, *kind);
+    }
     out
 }
 

@@ -97,6 +97,7 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
         list.sort_by(|a, b| a.id.cmp(&b.id));
     }
     observed.modified = modified.into_inner().unwrap_or_default();
+    crate::kinds::update_profile::observe(client, &kinds, &mut observed).await?;
     if !pim && !observed.unreadable.contains_key(&Kind::RoleAssignment) {
         pim_unavailable(&mut observed, desired, ledger);
     }
@@ -137,6 +138,7 @@ pub async fn observe_everything(client: &GraphClient) -> Result<ObservedState, G
     for list in observed.objects.values_mut() {
         list.sort_by(|a, b| a.id.cmp(&b.id));
     }
+    crate::kinds::update_profile::observe_all(client, &mut observed).await?;
     Ok(observed)
 }
 

@@ -41,6 +41,7 @@ pub mod seed;
 pub mod state_file;
 pub mod server;
 pub mod store;
+pub mod update_profiles;
 pub mod validate_write;
 
 pub use accounting::RequestCounts;

@@ -158,6 +158,9 @@ lookup_fn!(lookup_config_policies, "configurationPolicies");
 lookup_fn!(lookup_autopilot, "windowsAutopilotDeploymentProfiles");
 lookup_fn!(lookup_ca, "conditionalAccessPolicies");
 lookup_fn!(lookup_assignment_filters, "assignmentFilters");
+lookup_fn!(lookup_feature_update_profiles, "windowsFeatureUpdateProfiles");
+lookup_fn!(lookup_quality_update_profiles, "windowsQualityUpdateProfiles");
+lookup_fn!(lookup_driver_update_profiles, "windowsDriverUpdateProfiles");
 
 const fn dir(coll: &'static str, path: &'static [&'static str], context: &'static str) -> Spec {
     Spec {
@@ -313,6 +316,33 @@ pub static SPECS: &[Spec] = &[
         ..intune("assignmentFilters", &["deviceManagement", "assignmentFilters"], "deviceManagement/assignmentFilters")
     },
     Spec {
+        beta_only: true,
+        create: Some(crate::update_profiles::create),
+        patch: Some(crate::update_profiles::patch),
+        lookup: lookup_feature_update_profiles,
+        entity: Some("windowsFeatureUpdateProfile"),
+        assignment_type: Some("#microsoft.graph.windowsFeatureUpdateProfileAssignment"),
+        ..intune("windowsFeatureUpdateProfiles", &["deviceManagement", "windowsFeatureUpdateProfiles"], "deviceManagement/windowsFeatureUpdateProfiles")
+    },
+    Spec {
+        beta_only: true,
+        create: Some(crate::update_profiles::create),
+        patch: Some(crate::update_profiles::patch),
+        lookup: lookup_quality_update_profiles,
+        entity: Some("windowsQualityUpdateProfile"),
+        assignment_type: Some("#microsoft.graph.windowsQualityUpdateProfileAssignment"),
+        ..intune("windowsQualityUpdateProfiles", &["deviceManagement", "windowsQualityUpdateProfiles"], "deviceManagement/windowsQualityUpdateProfiles")
+    },
+    Spec {
+        beta_only: true,
+        create: Some(crate::update_profiles::create),
+        patch: Some(crate::update_profiles::patch),
+        lookup: lookup_driver_update_profiles,
+        entity: Some("windowsDriverUpdateProfile"),
+        assignment_type: Some("#microsoft.graph.windowsDriverUpdateProfileAssignment"),
+        ..intune("windowsDriverUpdateProfiles", &["deviceManagement", "windowsDriverUpdateProfiles"], "deviceManagement/windowsDriverUpdateProfiles")
+    },
+    Spec {
         family: Family::Other,
         create: Some(crate::conditional_access::create),
         patch: Some(crate::conditional_access::patch),
@@ -347,6 +377,7 @@ pub const KNOWN_SEGMENTS: &[&str] = &[
     "configurationPolicies", "windowsAutopilotDeploymentProfiles", "assign", "assignments", "scheduleActionsForRules", "scheduledActionsForRule",
     "settings", "identity", "conditionalAccess", "policies", "$batch", "assignmentFilters",
     "getOmaSettingPlainTextValue", "microsoft.graph.getOmaSettingPlainTextValue",
+    "windowsFeatureUpdateProfiles", "windowsQualityUpdateProfiles", "windowsDriverUpdateProfiles",
 ];
 
 pub fn is_known_segment(s: &str) -> bool {

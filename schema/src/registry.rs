@@ -35,6 +35,9 @@ macro_rules! with_kinds {
             CompliancePolicy     compliance_policy      CompliancePolicy     false     true;
             UpdateRing           update_ring            UpdateRing           false     true;
             AutopilotProfile     autopilot_profile      AutopilotProfile     false     true;
+            FeatureUpdateProfile feature_update_profile FeatureUpdateProfile false     true;
+            QualityUpdateProfile quality_update_profile QualityUpdateProfile false     true;
+            DriverUpdateProfile  driver_update_profile  DriverUpdateProfile  false     true;
             ConditionalAccess    conditional_access     ConditionalAccess    false     false;
         }
     };

@@ -26,6 +26,9 @@ fn the_example_tenant_validates() {
         (Kind::CompliancePolicy, 1),
         (Kind::UpdateRing, 4),
         (Kind::AutopilotProfile, 1),
+        (Kind::FeatureUpdateProfile, 1),
+        (Kind::QualityUpdateProfile, 0),
+        (Kind::DriverUpdateProfile, 0),
         (Kind::ConditionalAccess, 1),
     ];
     assert_eq!(state.counts(), expected.to_vec());

@@ -10,11 +10,15 @@ pub mod autopilot_profile;
 pub mod compliance_policy;
 pub mod conditional_access;
 pub mod device_configuration;
+pub mod driver_update_profile;
+pub mod feature_update_profile;
 pub mod group;
 pub mod guest;
+pub mod quality_update_profile;
 pub mod registry;
 pub mod role_assignment;
 pub mod rollout;
+pub mod update_profile;
 pub mod update_ring;
 pub mod user;
 

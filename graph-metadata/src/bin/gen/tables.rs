@@ -29,6 +29,11 @@ pub const ROOTS: &[&str] = &[
     "deviceAndAppManagementAssignmentFilter",
     "conditionalAccessPolicy",
     "windowsFeatureUpdateProfile",
+    "windowsFeatureUpdateProfileAssignment",
+    "windowsQualityUpdateProfile",
+    "windowsQualityUpdateProfileAssignment",
+    "windowsDriverUpdateProfile",
+    "windowsDriverUpdateProfileAssignment",
 ];
 
 const USER_PAGE: &str = "docs: learn.microsoft.com/graph/api/resources/user (property table)";

@@ -1,0 +1,166 @@
+//! What the Windows update profile kinds share (feature, quality and
+//! driver update profiles: each its own beta collection under
+//! `deviceManagement`, assigned with `/assign`): their read, with
+//! assignments through `$expand` and filter names, their normalized live
+//! shape, and their write bodies. Each kind's own module says what is
+//! particular to it.
+
+use std::collections::BTreeSet;
+
+use engine::{LiveObject, ObservedState};
+use schema::kinds::Assignments;
+use schema::Kind;
+use serde_json::{json, Value};
+
+use crate::graph::{GraphClient, GraphError};
+
+use super::registry::provider;
+use super::{annotate_filter_names, device_configuration, str_field, uses_filters};
+
+/// The update profile kinds, in registry order.
+pub const KINDS: [Kind; 3] = [Kind::FeatureUpdateProfile, Kind::QualityUpdateProfile, Kind::DriverUpdateProfile];
+
+/// The `@odata.type` of `kind`'s objects and of its assignments.
+pub fn odata_types(kind: Kind) -> (&'static str, &'static str) {
+    match kind {
+        Kind::QualityUpdateProfile => ("#microsoft.graph.windowsQualityUpdateProfile", "#microsoft.graph.windowsQualityUpdateProfileAssignment"),
+        Kind::DriverUpdateProfile => ("#microsoft.graph.windowsDriverUpdateProfile", "#microsoft.graph.windowsDriverUpdateProfileAssignment"),
+        _ => ("#microsoft.graph.windowsFeatureUpdateProfile", "#microsoft.graph.windowsFeatureUpdateProfileAssignment"),
+    }
+}
+
+/// The `@odata.type` of `kind`'s assignments (for `/assign`).
+pub fn assignment_type(kind: Kind) -> &'static str {
+    odata_types(kind).1
+}
+
+/// A date and time as one spelling (`2026-11-10T00:00:00Z`), so desired
+/// state and Graph's answer (which may carry fractions or an offset)
+/// compare equal; anything else is kept as it is.
+pub fn utc(v: &Value) -> Value {
+    match v.as_str().and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()) {
+        Some(t) => json!(t.with_timezone(&chrono::Utc).format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+        None => v.clone(),
+    }
+}
+
+/// A live profile, normalized: assignments as every Intune policy's,
+/// scope tags kept (managed when declared), the server's read-only
+/// reporting properties (`read_only`) dropped, and the listed nested
+/// objects without nulls, their `dates` in one spelling.
+pub fn normalize(raw: &Value, kind: Kind, read_only: &[&str], nested: &[(&str, &[&str])]) -> LiveObject {
+    let mut o = device_configuration::normalize_policy(raw, kind);
+    if let Some(tags) = raw.get("roleScopeTagIds") {
+        o.props.insert("roleScopeTagIds".into(), tags.clone());
+    }
+    for p in read_only {
+        o.props.remove(*p);
+    }
+    for (name, dates) in nested {
+        if let Some(Value::Object(m)) = o.props.get_mut(*name) {
+            m.retain(|k, v| !v.is_null() && !k.starts_with('@'));
+            for d in *dates {
+                if let Some(v) = m.get_mut(*d) {
+                    *v = utc(v);
+                }
+            }
+        }
+    }
+    o
+}
+
+/// Every profile of `kind`, with assignments (and the names of the
+/// filters they use), and their `lastModifiedDateTime` by id (the
+/// rollout soak).
+pub async fn read(client: &GraphClient, kind: Kind, normalize: fn(&Value) -> LiveObject) -> Result<(Vec<LiveObject>, Vec<(String, String)>), GraphError> {
+    let beta = client.beta();
+    let mut raw = beta.list_all(&format!("{}?$expand=assignments&$top=999", provider(kind).collection)).await?;
+    if uses_filters(&raw) {
+        let filters = beta.list_all("/deviceManagement/assignmentFilters").await?;
+        annotate_filter_names(&mut raw, &filters);
+    }
+    let modified = raw
+        .iter()
+        .filter_map(|p| p.get("lastModifiedDateTime").and_then(Value::as_str).map(|t| (str_field(p, "id").to_string(), t.to_string())))
+        .collect();
+    Ok((raw.iter().map(normalize).collect(), modified))
+}
+
+/// Each kind's normalize.
+fn normalizer(kind: Kind) -> fn(&Value) -> LiveObject {
+    match kind {
+        Kind::QualityUpdateProfile => super::quality_update_profile::normalize,
+        Kind::DriverUpdateProfile => super::driver_update_profile::normalize,
+        _ => super::feature_update_profile::normalize,
+    }
+}
+
+/// Read the update profile kinds in `kinds` into `observed`: a collection
+/// that cannot be read makes its kind unknown (never drift); failing to
+/// authenticate is an error.
+pub async fn observe(client: &GraphClient, kinds: &BTreeSet<Kind>, observed: &mut ObservedState) -> Result<(), GraphError> {
+    let wanted: Vec<Kind> = KINDS.into_iter().filter(|k| kinds.contains(k)).collect();
+    let reads = futures::future::join_all(wanted.iter().map(|k| Box::pin(read(client, *k, normalizer(*k))))).await;
+    for (kind, result) in wanted.into_iter().zip(reads) {
+        match result {
+            Ok((objects, modified)) => {
+                let list = observed.objects.entry(kind).or_default();
+                list.extend(objects);
+                list.sort_by(|a, b| a.id.cmp(&b.id));
+                observed.modified.extend(modified);
+            }
+            Err(e @ GraphError::Auth { .. }) => return Err(e),
+            Err(e) => {
+                let mut reason = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    reason.push_str(&format!(": {s}"));
+                    source = s.source();
+                }
+                tracing::warn!(error = %reason, "read failed; affected resources are unknown");
+                observed.unreadable.insert(kind, reason);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Read every update profile (export): any failure is an error.
+pub async fn observe_all(client: &GraphClient, observed: &mut ObservedState) -> Result<(), GraphError> {
+    for kind in KINDS {
+        let (objects, _) = read(client, kind, normalizer(kind)).await?;
+        let list = observed.objects.entry(kind).or_default();
+        list.extend(objects);
+        list.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+    Ok(())
+}
+
+/// The desired form of a live profile for export: its kind's TOML table
+/// (`build` maps the snake_case live properties, assignments already in
+/// desired state's form, to the typed kind).
+pub fn export(kind: Kind, o: &LiveObject, assignments: Assignments) -> Result<toml::Value, String> {
+    let props = &o.props;
+    let text = |k: &str| props.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
+    let tags: Vec<String> = props.get("roleScopeTagIds").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect();
+    // Intune's default tag alone is not declared (it is what Graph sets).
+    let tags = if tags == ["0"] { Vec::new() } else { tags };
+    let to_toml = |v: Result<toml::Value, toml::ser::Error>| v.map_err(|e| e.to_string());
+    match kind {
+        Kind::FeatureUpdateProfile => to_toml(toml::Value::try_from(super::feature_update_profile::export(o, text("description"), tags, assignments)?)),
+        Kind::QualityUpdateProfile => to_toml(toml::Value::try_from(super::quality_update_profile::export(o, text("description"), tags, assignments)?)),
+        Kind::DriverUpdateProfile => to_toml(toml::Value::try_from(super::driver_update_profile::export(o, text("description"), tags, assignments)?)),
+        other => Err(format!("{other} is not a Windows update profile kind")),
+    }
+}
+
+/// A date from a live nested object, parsed.
+pub fn live_date(v: Option<&Value>) -> Result<Option<chrono::DateTime<chrono::Utc>>, String> {
+    match v.filter(|v| !v.is_null()) {
+        None => Ok(None),
+        Some(v) => {
+            let s = v.as_str().ok_or_else(|| format!("{v} is not a date"))?;
+            schema::datetime::parse(s).map(Some)
+        }
+    }
+}
