@@ -26,7 +26,7 @@ fn the_example_tenant_validates() {
         (Kind::CompliancePolicy, 1),
         (Kind::UpdateRing, 4),
         (Kind::AutopilotProfile, 1),
-        (Kind::FeatureUpdateProfile, 1),
+        (Kind::FeatureUpdateProfile, 4),
         (Kind::QualityUpdateProfile, 0),
         (Kind::DriverUpdateProfile, 0),
         (Kind::ConditionalAccess, 1),
