@@ -379,7 +379,7 @@ impl GraphExecutor {
                 let created = self.send(&api, Method::POST, base, Some(assignment_filter::create_body(r)), calls).await?;
                 id_of(&created)?
             }
-            Kind::FeatureUpdateProfile | Kind::QualityUpdateProfile | Kind::DriverUpdateProfile => {
+            Kind::ScopeTag | Kind::FeatureUpdateProfile | Kind::QualityUpdateProfile | Kind::DriverUpdateProfile => {
                 let created = self.send(&api, Method::POST, base, Some(device_configuration::write_body(r, &[])), calls).await?;
                 let id = id_of(&created)?;
                 self.event(CreateEvent::Created { address, id: &id })?;
@@ -510,7 +510,7 @@ impl GraphExecutor {
                     self.send(&api, Method::PATCH, &format!("{base}/{id}"), Some(json!(body)), calls).await?;
                 }
             }
-            Kind::FeatureUpdateProfile | Kind::QualityUpdateProfile | Kind::DriverUpdateProfile => {
+            Kind::ScopeTag | Kind::FeatureUpdateProfile | Kind::QualityUpdateProfile | Kind::DriverUpdateProfile => {
                 let mut body = scalar(&[]);
                 if !body.is_empty() {
                     body.insert("@odata.type".into(), r.props.get("@odata.type").cloned().unwrap_or(Value::Null));

@@ -565,10 +565,11 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
         }
     }
     let mut update_profiles_t: BTreeMap<Kind, BTreeMap<String, toml::Value>> = BTreeMap::new();
-    for kind in crate::kinds::update_profile::KINDS {
+    for kind in crate::kinds::update_profile::ASSIGNED {
         for o in objects(kind) {
             match assignments(&o.props, &keys).and_then(|asg| crate::kinds::update_profile::export(kind, o, asg)) {
-                Ok(v) => {
+                Ok(None) => {}
+                Ok(Some(v)) => {
                     let a = keys.assign(kind, &o.display_name, &o.id);
                     update_profiles_t.entry(kind).or_default().insert(a.key.clone(), v);
                     out.ledger.record(a, o.id.clone(), None, None);

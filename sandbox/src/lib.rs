@@ -39,6 +39,7 @@ pub mod resources;
 pub mod roles;
 pub mod seed;
 pub mod state_file;
+pub mod scope_tags;
 pub mod server;
 pub mod store;
 pub mod update_profiles;
@@ -233,6 +234,7 @@ impl Sandbox {
                 None => Tenant::in_memory(info),
             };
             roles::ensure_builtins(&mut t);
+            scope_tags::ensure_default(&mut t);
             if let Some(s) = seed {
                 seed::seed(&mut t, &s);
             }

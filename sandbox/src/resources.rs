@@ -161,6 +161,7 @@ lookup_fn!(lookup_assignment_filters, "assignmentFilters");
 lookup_fn!(lookup_feature_update_profiles, "windowsFeatureUpdateProfiles");
 lookup_fn!(lookup_quality_update_profiles, "windowsQualityUpdateProfiles");
 lookup_fn!(lookup_driver_update_profiles, "windowsDriverUpdateProfiles");
+lookup_fn!(lookup_scope_tags, "roleScopeTags");
 
 const fn dir(coll: &'static str, path: &'static [&'static str], context: &'static str) -> Spec {
     Spec {
@@ -343,6 +344,16 @@ pub static SPECS: &[Spec] = &[
         ..intune("windowsDriverUpdateProfiles", &["deviceManagement", "windowsDriverUpdateProfiles"], "deviceManagement/windowsDriverUpdateProfiles")
     },
     Spec {
+        beta_only: true,
+        create: Some(crate::scope_tags::create),
+        patch: Some(crate::scope_tags::patch),
+        delete: Some(crate::scope_tags::delete),
+        lookup: lookup_scope_tags,
+        entity: Some("roleScopeTag"),
+        assignment_type: Some("#microsoft.graph.roleScopeTagAutoAssignment"),
+        ..intune("roleScopeTags", &["deviceManagement", "roleScopeTags"], "deviceManagement/roleScopeTags")
+    },
+    Spec {
         family: Family::Other,
         create: Some(crate::conditional_access::create),
         patch: Some(crate::conditional_access::patch),
@@ -377,7 +388,7 @@ pub const KNOWN_SEGMENTS: &[&str] = &[
     "configurationPolicies", "windowsAutopilotDeploymentProfiles", "assign", "assignments", "scheduleActionsForRules", "scheduledActionsForRule",
     "settings", "identity", "conditionalAccess", "policies", "$batch", "assignmentFilters",
     "getOmaSettingPlainTextValue", "microsoft.graph.getOmaSettingPlainTextValue",
-    "windowsFeatureUpdateProfiles", "windowsQualityUpdateProfiles", "windowsDriverUpdateProfiles",
+    "windowsFeatureUpdateProfiles", "windowsQualityUpdateProfiles", "windowsDriverUpdateProfiles", "roleScopeTags",
 ];
 
 pub fn is_known_segment(s: &str) -> bool {

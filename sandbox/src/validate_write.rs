@@ -90,6 +90,9 @@ fn body_kind(segs: &[&str], method: &str) -> Body {
         ("POST", [.., "windowsDriverUpdateProfiles", _, "assign"]) => {
             Body::Action(&[("assignments", "windowsDriverUpdateProfileAssignment")])
         }
+        ("POST", [.., "roleScopeTags", _, "assign"]) => {
+            Body::Action(&[("assignments", "roleScopeTagAutoAssignment")])
+        }
         ("POST", [.., "windowsAutopilotDeploymentProfiles", _, "assignments"]) => {
             Body::Entity("windowsAutopilotDeploymentProfileAssignment")
         }

@@ -22,6 +22,7 @@ fn the_example_tenant_validates() {
         (Kind::Group, 7),
         (Kind::RoleAssignment, 2),
         (Kind::AssignmentFilter, 0),
+        (Kind::ScopeTag, 0),
         (Kind::DeviceConfiguration, 1),
         (Kind::CompliancePolicy, 1),
         (Kind::UpdateRing, 4),

@@ -18,6 +18,7 @@ pub mod quality_update_profile;
 pub mod registry;
 pub mod role_assignment;
 pub mod rollout;
+pub mod scope_tag;
 pub mod update_profile;
 pub mod update_ring;
 pub mod user;

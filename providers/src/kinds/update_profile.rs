@@ -2,8 +2,9 @@
 //! driver update profiles: each its own beta collection under
 //! `deviceManagement`, assigned with `/assign`): their read, with
 //! assignments through `$expand` and filter names, their normalized live
-//! shape, and their write bodies. Each kind's own module says what is
-//! particular to it.
+//! shape, and their export. Each kind's own module says what is
+//! particular to it. Scope tags (`super::scope_tag`) are read, written and
+//! exported the same way, so they are [`ASSIGNED`] here too.
 
 use std::collections::BTreeSet;
 
@@ -19,12 +20,16 @@ use super::{annotate_filter_names, device_configuration, str_field, uses_filters
 
 /// The update profile kinds, in registry order.
 pub const KINDS: [Kind; 3] = [Kind::FeatureUpdateProfile, Kind::QualityUpdateProfile, Kind::DriverUpdateProfile];
+/// Every kind read, written and exported through this module: scope tags
+/// and the update profiles, in registry order.
+pub const ASSIGNED: [Kind; 4] = [Kind::ScopeTag, Kind::FeatureUpdateProfile, Kind::QualityUpdateProfile, Kind::DriverUpdateProfile];
 
 /// The `@odata.type` of `kind`'s objects and of its assignments.
 pub fn odata_types(kind: Kind) -> (&'static str, &'static str) {
     match kind {
         Kind::QualityUpdateProfile => ("#microsoft.graph.windowsQualityUpdateProfile", "#microsoft.graph.windowsQualityUpdateProfileAssignment"),
         Kind::DriverUpdateProfile => ("#microsoft.graph.windowsDriverUpdateProfile", "#microsoft.graph.windowsDriverUpdateProfileAssignment"),
+        Kind::ScopeTag => (super::scope_tag::ODATA, super::scope_tag::ASSIGNMENT),
         _ => ("#microsoft.graph.windowsFeatureUpdateProfile", "#microsoft.graph.windowsFeatureUpdateProfileAssignment"),
     }
 }
@@ -91,15 +96,16 @@ fn normalizer(kind: Kind) -> fn(&Value) -> LiveObject {
     match kind {
         Kind::QualityUpdateProfile => super::quality_update_profile::normalize,
         Kind::DriverUpdateProfile => super::driver_update_profile::normalize,
+        Kind::ScopeTag => super::scope_tag::normalize,
         _ => super::feature_update_profile::normalize,
     }
 }
 
-/// Read the update profile kinds in `kinds` into `observed`: a collection
+/// Read the kinds of [`ASSIGNED`] in `kinds` into `observed`: a collection
 /// that cannot be read makes its kind unknown (never drift); failing to
 /// authenticate is an error.
 pub async fn observe(client: &GraphClient, kinds: &BTreeSet<Kind>, observed: &mut ObservedState) -> Result<(), GraphError> {
-    let wanted: Vec<Kind> = KINDS.into_iter().filter(|k| kinds.contains(k)).collect();
+    let wanted: Vec<Kind> = ASSIGNED.into_iter().filter(|k| kinds.contains(k)).collect();
     let reads = futures::future::join_all(wanted.iter().map(|k| Box::pin(read(client, *k, normalizer(*k))))).await;
     for (kind, result) in wanted.into_iter().zip(reads) {
         match result {
@@ -125,9 +131,10 @@ pub async fn observe(client: &GraphClient, kinds: &BTreeSet<Kind>, observed: &mu
     Ok(())
 }
 
-/// Read every update profile (export): any failure is an error.
+/// Read every object of the kinds of [`ASSIGNED`] (export): any failure
+/// is an error.
 pub async fn observe_all(client: &GraphClient, observed: &mut ObservedState) -> Result<(), GraphError> {
-    for kind in KINDS {
+    for kind in ASSIGNED {
         let (objects, _) = read(client, kind, normalizer(kind)).await?;
         let list = observed.objects.entry(kind).or_default();
         list.extend(objects);
@@ -136,17 +143,21 @@ pub async fn observe_all(client: &GraphClient, observed: &mut ObservedState) -> 
     Ok(())
 }
 
-/// The desired form of a live profile for export: its kind's TOML table
-/// (`build` maps the snake_case live properties, assignments already in
-/// desired state's form, to the typed kind).
-pub fn export(kind: Kind, o: &LiveObject, assignments: Assignments) -> Result<toml::Value, String> {
+/// The desired form of a live object of a kind of [`ASSIGNED`] for
+/// export, its assignments already in desired state's form: its kind's
+/// TOML table, or None for what is not exported (the built-in scope tag).
+pub fn export(kind: Kind, o: &LiveObject, assignments: Assignments) -> Result<Option<toml::Value>, String> {
     let props = &o.props;
     let text = |k: &str| props.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
     let tags: Vec<String> = props.get("roleScopeTagIds").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect();
     // Intune's default tag alone is not declared (it is what Graph sets).
     let tags = if tags == ["0"] { Vec::new() } else { tags };
-    let to_toml = |v: Result<toml::Value, toml::ser::Error>| v.map_err(|e| e.to_string());
+    let to_toml = |v: Result<toml::Value, toml::ser::Error>| v.map(Some).map_err(|e| e.to_string());
     match kind {
+        Kind::ScopeTag => match super::scope_tag::export(o, text("description"), assignments) {
+            Some(t) => to_toml(toml::Value::try_from(t)),
+            None => Ok(None),
+        },
         Kind::FeatureUpdateProfile => to_toml(toml::Value::try_from(super::feature_update_profile::export(o, text("description"), tags, assignments)?)),
         Kind::QualityUpdateProfile => to_toml(toml::Value::try_from(super::quality_update_profile::export(o, text("description"), tags, assignments)?)),
         Kind::DriverUpdateProfile => to_toml(toml::Value::try_from(super::driver_update_profile::export(o, text("description"), tags, assignments)?)),

@@ -34,6 +34,8 @@ pub const ROOTS: &[&str] = &[
     "windowsQualityUpdateProfileAssignment",
     "windowsDriverUpdateProfile",
     "windowsDriverUpdateProfileAssignment",
+    "roleScopeTag",
+    "roleScopeTagAutoAssignment",
 ];
 
 const USER_PAGE: &str = "docs: learn.microsoft.com/graph/api/resources/user (property table)";
