@@ -157,3 +157,106 @@ assignments = { include = ["mwd-test"], exclude = ["mwd-broad"] }
     at("reserved-name", 3);
     at("unsupported-assignment", 7);
 }
+
+const TAGGED: &str = r#"
+[scope_tag.helpdesk]
+display_name = "Helpdesk Amsterdam"
+
+[device_configuration.tagged-restrictions]
+odata_type = "windows10GeneralConfiguration"
+display_name = "Tagged Restrictions"
+settings = { passwordRequired = true }
+scope_tags = ["helpdesk", "default"]
+assignments = { include = ["mwd-test"] }
+
+[feature_update_profile.tagged]
+display_name = "Tagged Windows"
+feature_update_version = "Windows 11, version 24H2"
+scope_tags = ["scope_tag.helpdesk"]
+"#;
+
+/// The sorted scope tag ids of a live object.
+async fn live_tags(c: &providers::graph::GraphClient, path: &str) -> Vec<String> {
+    let live = c.beta().get_json(path).await.unwrap();
+    let mut tags: Vec<String> = live["roleScopeTagIds"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect();
+    tags.sort();
+    tags
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policies_carry_scope_tags_by_key_written_read_and_exported_as_ids() {
+    let sb = sandbox().await;
+    let c = client(&sb);
+    let (_dir, dst) = scratch(TAGGED);
+    let mut ledger = Ledger::default();
+
+    let p = plan(&c, &load(&dst), &ledger).await;
+    for a in ["device_configuration.tagged-restrictions", "feature_update_profile.tagged"] {
+        let ch = p.changes.iter().find(|c| c.address.to_string() == a).unwrap_or_else(|| panic!("{a} is not planned"));
+        assert!(ch.waits_on.iter().any(|w| w.to_string() == TAG), "{a} does not wait for its tag: {ch:#?}");
+    }
+    apply(&c, &p, &mut ledger).await;
+    let tag = id_of(&ledger, TAG);
+    let config = format!("/deviceManagement/deviceConfigurations/{}", id_of(&ledger, "device_configuration.tagged-restrictions"));
+    let profile = format!("/deviceManagement/windowsFeatureUpdateProfiles/{}", id_of(&ledger, "feature_update_profile.tagged"));
+    let mut both = vec!["0".to_string(), tag.clone()];
+    both.sort();
+    assert_eq!(live_tags(&c, &config).await, both);
+    assert_eq!(live_tags(&c, &profile).await, vec![tag.clone()]);
+    // Converged: empty (and the example's policies, tagged Default by
+    // Intune and declaring no tags, are no drift).
+    let again = plan(&c, &load(&dst), &ledger).await;
+    assert!(again.changes.is_empty(), "{:#?}", again.changes);
+
+    // A change of tags is an update of roleScopeTagIds, written as ids.
+    std::fs::write(dst.join("tags.toml"), TAGGED.replace("scope_tags = [\"helpdesk\", \"default\"]", "scope_tags = [\"default\"]")).unwrap();
+    let p = plan(&c, &load(&dst), &ledger).await;
+    assert_eq!(p.changes.len(), 1, "{:#?}", p.changes);
+    assert_eq!(p.changes[0].fields.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["roleScopeTagIds"]);
+    apply(&c, &p, &mut ledger).await;
+    assert_eq!(live_tags(&c, &config).await, vec!["0".to_string()]);
+    assert!(plan(&c, &load(&dst), &ledger).await.changes.is_empty());
+
+    // Drift: the profile's tag removed in Intune.
+    let url = format!("{}/_sandbox/objects/windowsFeatureUpdateProfiles/{}", sb.base_url(), id_of(&ledger, "feature_update_profile.tagged"));
+    let r = reqwest::Client::new().patch(&url).json(&json!({"roleScopeTagIds": ["0"]})).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let p = plan(&c, &load(&dst), &ledger).await;
+    let ch = p.changes.iter().find(|c| c.address.to_string() == "feature_update_profile.tagged").expect("the removed tag is drift");
+    assert_eq!(ch.fields.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["roleScopeTagIds"]);
+    apply(&c, &p, &mut ledger).await;
+    assert_eq!(live_tags(&c, &profile).await, vec![tag.clone()]);
+
+    // Export names the tag by key, and re-imports empty.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("exported");
+    let o = cli(&sb, tmp.path(), &["export", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "export failed:\n{}\n{}", text(&o.stdout), text(&o.stderr));
+    let profiles = std::fs::read_to_string(out.join("feature-update-profiles.toml")).unwrap();
+    assert!(profiles.contains("scope_tags = [\"helpdesk-amsterdam\"]"), "{profiles}");
+    let configs = std::fs::read_to_string(out.join("device-configurations.toml")).unwrap();
+    assert!(!configs.contains("roleScopeTagIds"), "{configs}");
+    let exported = load(&out);
+    let exported_ledger = Ledger::parse(&std::fs::read_to_string(tmp.path().join("tenantctl.lock")).unwrap()).unwrap();
+    let again = plan(&c, &exported, &exported_ledger).await;
+    assert!(again.changes.is_empty(), "planning the export is not empty: {:#?}", again.changes);
+
+    // Graph refuses a tag id it does not have.
+    let refused = c
+        .beta()
+        .execute(providers::graph::GraphRequest::new(providers::graph::Method::PATCH, config.clone()).json(json!({"@odata.type": "#microsoft.graph.windows10GeneralConfiguration", "roleScopeTagIds": ["424242"]})))
+        .await;
+    assert!(refused.is_err_and(|e| e.to_string().contains("424242")), "an unknown tag id is accepted");
+    sb.shutdown().await.unwrap();
+}
+
+#[test]
+fn an_undeclared_scope_tag_is_a_located_error() {
+    let (_dir, dst) = scratch(&TAGGED.replace("scope_tags = [\"scope_tag.helpdesk\"]", "scope_tags = [\"scope_tag.helpdesc\"]"));
+    let d = match schema::load(&dst) {
+        Err(schema::LoadError::Invalid(d)) => d,
+        other => panic!("expected errors, got {other:?}"),
+    };
+    let e = d.errors().find(|e| e.code == "unknown-reference").unwrap_or_else(|| panic!("{d}"));
+    assert_eq!(e.location.as_ref().map(|l| l.line), Some(15), "{d}");
+}

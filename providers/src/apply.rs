@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 
 use crate::graph::{GraphClient, GraphError, GraphRequest, Method};
 use crate::kinds::registry::{self, Api};
-use crate::kinds::{assign_body, assignment_filter, assignment_targets, filters_named, compliance_policy, conditional_access, device_configuration, group, guest, role_assignment, user};
+use crate::kinds::{assign_body, assignment_filter, assignment_targets, filters_named, compliance_policy, conditional_access, group, guest, role_assignment, user};
 
 /// Looks up an environment variable (initial passwords).
 type EnvLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -339,7 +339,8 @@ impl GraphExecutor {
             }
             Kind::RoleAssignment => self.create_role_assignment(r, ids, calls).await?,
             Kind::DeviceConfiguration | Kind::UpdateRing => {
-                let created = self.send(&api, Method::POST, base, Some(device_configuration::write_body(r, &[])), calls).await?;
+                let body = crate::kinds::scope_tag::write_body(r, &[], &|a| ref_id(a, ids)).map_err(err)?;
+                let created = self.send(&api, Method::POST, base, Some(body), calls).await?;
                 let id = id_of(&created)?;
                 self.event(CreateEvent::Created { address, id: &id })?;
                 self.wait(&api, &format!("{base}/{id}")).await?;
@@ -347,7 +348,7 @@ impl GraphExecutor {
                 id
             }
             Kind::CompliancePolicy => {
-                let mut body = device_configuration::write_body(r, compliance_policy::NOT_PATCHED);
+                let mut body = crate::kinds::scope_tag::write_body(r, compliance_policy::NOT_PATCHED, &|a| ref_id(a, ids)).map_err(err)?;
                 let lookup = |a: &str| ref_id(a, ids);
                 let others = compliance_policy::desired_actions(r, &lookup).map_err(err)?.unwrap_or_default();
                 if let Some(m) = body.as_object_mut() {
@@ -362,7 +363,8 @@ impl GraphExecutor {
                 id
             }
             Kind::AutopilotProfile => {
-                let created = self.send(&api, Method::POST, base, Some(device_configuration::write_body(r, &[])), calls).await?;
+                let body = crate::kinds::scope_tag::write_body(r, &[], &|a| ref_id(a, ids)).map_err(err)?;
+                let created = self.send(&api, Method::POST, base, Some(body), calls).await?;
                 let id = id_of(&created)?;
                 self.event(CreateEvent::Created { address, id: &id })?;
                 self.wait(&api, &format!("{base}/{id}")).await?;
@@ -380,7 +382,8 @@ impl GraphExecutor {
                 id_of(&created)?
             }
             Kind::ScopeTag | Kind::FeatureUpdateProfile | Kind::QualityUpdateProfile | Kind::DriverUpdateProfile => {
-                let created = self.send(&api, Method::POST, base, Some(device_configuration::write_body(r, &[])), calls).await?;
+                let body = crate::kinds::scope_tag::write_body(r, &[], &|a| ref_id(a, ids)).map_err(err)?;
+                let created = self.send(&api, Method::POST, base, Some(body), calls).await?;
                 let id = id_of(&created)?;
                 self.event(CreateEvent::Created { address, id: &id })?;
                 self.wait(&api, &format!("{base}/{id}")).await?;
@@ -454,6 +457,7 @@ impl GraphExecutor {
             }
             Kind::DeviceConfiguration | Kind::UpdateRing | Kind::CompliancePolicy => {
                 let mut body = scalar(compliance_policy::NOT_PATCHED);
+                crate::kinds::scope_tag::resolve(&mut body, &|a| ref_id(a, ids)).map_err(err)?;
                 if !body.is_empty() {
                     // Intune refuses a PATCH without the object's type.
                     body.insert("@odata.type".into(), r.props.get("@odata.type").cloned().unwrap_or(Value::Null));
@@ -484,6 +488,7 @@ impl GraphExecutor {
             }
             Kind::AutopilotProfile => {
                 let mut body = scalar(&[]);
+                crate::kinds::scope_tag::resolve(&mut body, &|a| ref_id(a, ids)).map_err(err)?;
                 if !body.is_empty() {
                     body.insert("@odata.type".into(), r.props.get("@odata.type").cloned().unwrap_or(Value::Null));
                     self.send(&api, Method::PATCH, &format!("{base}/{id}"), Some(json!(body)), calls).await?;
@@ -512,6 +517,7 @@ impl GraphExecutor {
             }
             Kind::ScopeTag | Kind::FeatureUpdateProfile | Kind::QualityUpdateProfile | Kind::DriverUpdateProfile => {
                 let mut body = scalar(&[]);
+                crate::kinds::scope_tag::resolve(&mut body, &|a| ref_id(a, ids)).map_err(err)?;
                 if !body.is_empty() {
                     body.insert("@odata.type".into(), r.props.get("@odata.type").cloned().unwrap_or(Value::Null));
                     self.send(&api, Method::PATCH, &format!("{base}/{id}"), Some(json!(body)), calls).await?;

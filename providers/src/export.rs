@@ -88,6 +88,12 @@ impl Keys {
         self.by_id.get(id)
     }
 
+    /// A live policy's scope tags as desired state declares them (keys of
+    /// exported tags).
+    fn scope_tags(&self, p: &Props) -> Result<Vec<String>, String> {
+        crate::kinds::scope_tag::export_tags(p, &|id| self.key_of(id).filter(|a| a.kind == Kind::ScopeTag).map(|a| a.key.clone()))
+    }
+
     /// How policies name a filter (`name` is a lowercased display name or
     /// an id): the key of an exported filter, else as it was.
     fn filter(&self, name: &str) -> String {
@@ -465,6 +471,19 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
         }
     }
 
+    // Scope tags before the policies that name them by key.
+    let mut update_profiles_t: BTreeMap<Kind, BTreeMap<String, toml::Value>> = BTreeMap::new();
+    for o in objects(Kind::ScopeTag) {
+        match assignments(&o.props, &keys).and_then(|asg| crate::kinds::update_profile::export(Kind::ScopeTag, o, asg, Vec::new())) {
+            Ok(None) => {}
+            Ok(Some(v)) => {
+                let a = keys.assign(Kind::ScopeTag, &o.display_name, &o.id);
+                update_profiles_t.entry(Kind::ScopeTag).or_default().insert(a.key.clone(), v);
+                out.ledger.record(a, o.id.clone(), None, None);
+            }
+            Err(e) => out.warnings.push(format!("scope tag {} ({}): {e}: not exported", o.display_name, o.id)),
+        }
+    }
     let mut config_t = BTreeMap::new();
     for o in objects(Kind::DeviceConfiguration) {
         let p = &o.props;
@@ -474,8 +493,8 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
             out.warnings.push(format!("device configuration {} ({}): holds a secret ({what}): not exported; declare it by hand", o.display_name, o.id));
             continue;
         }
-        match assignments(p, &keys) {
-            Ok(asg) => {
+        match assignments(p, &keys).and_then(|asg| Ok((asg, keys.scope_tags(p)?))) {
+            Ok((asg, scope_tags)) => {
                 let a = keys.assign(Kind::DeviceConfiguration, &o.display_name, &o.id);
                 config_t.insert(
                     a.key.clone(),
@@ -483,7 +502,8 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
                         odata_type: bare_type(p),
                         display_name: o.display_name.clone(),
                         description: s(p, "description"),
-                        settings: settings(p, &["displayName", "description", "assignments"]),
+                        settings: settings(p, &["displayName", "description", "assignments", "roleScopeTagIds"]),
+                        scope_tags,
                         assignments: asg,
                         rollout: None,
                     },
@@ -500,8 +520,8 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
             out.warnings.push(format!("compliance policy {} ({}): holds a secret ({what}): not exported; declare it by hand", o.display_name, o.id));
             continue;
         }
-        match assignments(p, &keys).and_then(|asg| Ok((asg, compliance_actions(p, &keys)?))) {
-            Ok((asg, actions)) => {
+        match assignments(p, &keys).and_then(|asg| Ok((asg, compliance_actions(p, &keys)?, keys.scope_tags(p)?))) {
+            Ok((asg, actions, scope_tags)) => {
                 let a = keys.assign(Kind::CompliancePolicy, &o.display_name, &o.id);
                 compliance_t.insert(
                     a.key.clone(),
@@ -511,7 +531,8 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
                         description: s(p, "description"),
                         grace_period_hours: p.get(BLOCK_GRACE).and_then(Value::as_u64).unwrap_or(0) as u32,
                         actions,
-                        settings: settings(p, &["displayName", "description", "assignments", BLOCK_GRACE, ACTIONS]),
+                        settings: settings(p, &["displayName", "description", "assignments", "roleScopeTagIds", BLOCK_GRACE, ACTIONS]),
+                        scope_tags,
                         assignments: asg,
                         rollout: None,
                     },
@@ -524,11 +545,14 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
     let mut ring_t = BTreeMap::new();
     for o in objects(Kind::UpdateRing) {
         let result = assignments(&o.props, &keys).and_then(|asg| {
+            let scope_tags = keys.scope_tags(&o.props)?;
             let mut props = o.props.clone();
             props.remove("assignments");
+            props.remove("roleScopeTagIds");
             let schedule = props.remove("installationSchedule").filter(|s| !s.is_null());
             let Value::Object(mut m) = snake(&Value::Object(props.into_iter().collect())) else { return Err("not an object".to_string()) };
             m.insert("assignments".into(), serde_json::to_value(&asg).map_err(|e| e.to_string())?);
+            m.insert("scope_tags".into(), serde_json::to_value(&scope_tags).map_err(|e| e.to_string())?);
             if let Some(s) = schedule {
                 // HH:MM, as validation accepts it (Graph answers 08:00:00.0000000).
                 m.insert("installation_schedule".into(), crate::kinds::update_ring::export_schedule(&s));
@@ -547,12 +571,15 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
     let mut autopilot_t = BTreeMap::new();
     for o in objects(Kind::AutopilotProfile) {
         let result = assignments(&o.props, &keys).and_then(|asg| {
+            let scope_tags = keys.scope_tags(&o.props)?;
             let mut props = o.props.clone();
             props.remove("assignments");
+            props.remove("roleScopeTagIds");
             let join = if bare_type(&o.props).starts_with("activeDirectory") { "hybrid" } else { "entra" };
             let Value::Object(mut m) = snake(&Value::Object(props.into_iter().collect())) else { return Err("not an object".to_string()) };
             m.insert("assignments".into(), serde_json::to_value(&asg).map_err(|e| e.to_string())?);
             m.insert("join_type".into(), Value::String(join.into()));
+            m.insert("scope_tags".into(), serde_json::to_value(&scope_tags).map_err(|e| e.to_string())?);
             typed::<AutopilotProfile>(m)
         });
         match result {
@@ -564,10 +591,9 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
             Err(e) => out.warnings.push(format!("Autopilot profile {} ({}): {e}: not exported", o.display_name, o.id)),
         }
     }
-    let mut update_profiles_t: BTreeMap<Kind, BTreeMap<String, toml::Value>> = BTreeMap::new();
-    for kind in crate::kinds::update_profile::ASSIGNED {
+    for kind in crate::kinds::update_profile::KINDS {
         for o in objects(kind) {
-            match assignments(&o.props, &keys).and_then(|asg| crate::kinds::update_profile::export(kind, o, asg)) {
+            match assignments(&o.props, &keys).and_then(|asg| crate::kinds::update_profile::export(kind, o, asg, keys.scope_tags(&o.props)?)) {
                 Ok(None) => {}
                 Ok(Some(v)) => {
                     let a = keys.assign(kind, &o.display_name, &o.id);

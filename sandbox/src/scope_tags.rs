@@ -70,3 +70,15 @@ pub fn delete(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str) -> Result<(), Gr
     }
     crate::intune::delete(t, ctx, spec, id)
 }
+
+/// Refuses `roleScopeTagIds` naming a tag the tenant does not have, as
+/// Intune does.
+pub fn check_ids(t: &Tenant, body: &Map<String, Value>) -> Result<(), GraphError> {
+    for id in body.get("roleScopeTagIds").and_then(Value::as_array).into_iter().flatten() {
+        let id = id.as_str().unwrap_or_default();
+        if t.get("roleScopeTags", id).is_none() {
+            return Err(bad(&format!("Scope tag '{id}' was not found.")));
+        }
+    }
+    Ok(())
+}

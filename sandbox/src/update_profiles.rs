@@ -124,6 +124,7 @@ fn server_set(coll: &str, body: &mut Map<String, Value>) {
 
 pub fn create(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body: Map<String, Value>) -> Result<String, GraphError> {
     check(spec.coll, &body)?;
+    crate::scope_tags::check_ids(t, &body)?;
     body.remove("id");
     body.remove("assignments");
     body.entry("@odata.type").or_insert(json!(format!("#microsoft.graph.{}", spec.entity.unwrap_or_default())));

@@ -32,7 +32,12 @@ pub const PROVIDER: KindProvider = KindProvider {
 };
 
 pub fn desired(key: &str, a: &AutopilotProfile, state: &DesiredState) -> DesiredResource {
-    let mut p = camel_props(a, &["assignments", "join_type", "description"]);
+    let mut p = camel_props(a, &["assignments", "join_type", "description", "scope_tags", "role_scope_tag_ids"]);
+    // Tags by id (`role_scope_tag_ids`) compare with live ones as references.
+    if !a.role_scope_tag_ids.is_empty() {
+        p.insert("roleScopeTagIds".into(), serde_json::Value::Array(a.role_scope_tag_ids.iter().map(|t| engine::model::reference(format!("id:{t}"))).collect()));
+    }
+    super::scope_tag::insert_desired(&mut p, state, &a.scope_tags);
     p.insert("@odata.type".into(), json!(odata_type(a.join_type)));
     // An undeclared description is not managed (neither compared nor cleared).
     if let Some(d) = &a.description {
@@ -46,11 +51,9 @@ pub fn desired(key: &str, a: &AutopilotProfile, state: &DesiredState) -> Desired
 }
 
 pub fn normalize(raw: &Value) -> LiveObject {
+    // Scope tags (as references) are managed when declared (Intune's
+    // default is ["0"]).
     let mut o = normalize_policy(raw, Kind::AutopilotProfile);
-    // Scope tags are managed when declared (Intune's default is ["0"]).
-    if let Some(tags) = raw.get("roleScopeTagIds") {
-        o.props.insert("roleScopeTagIds".into(), tags.clone());
-    }
     // Profiles written by older tools may only carry the deprecated
     // spellings; read them into the current ones when those are unset.
     let unset = |props: &engine::Props, k: &str| props.get(k).is_none_or(Value::is_null);

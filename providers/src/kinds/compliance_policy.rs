@@ -79,6 +79,7 @@ pub fn desired(key: &str, c: &CompliancePolicy, state: &DesiredState) -> Desired
             .collect();
         p.insert(ACTIONS.into(), sorted(list));
     }
+    super::scope_tag::insert_desired(&mut p, state, &c.scope_tags);
     p.insert("assignments".into(), desired_assignments(state, &c.assignments));
     let mut r = resource(Address::new(Kind::CompliancePolicy, key), c.display_name.to_lowercase(), c.display_name.clone(), p);
     r.immutable = vec!["@odata.type".into()];

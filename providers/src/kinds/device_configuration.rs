@@ -34,6 +34,7 @@ pub fn desired(key: &str, d: &DeviceConfiguration, state: &DesiredState) -> Desi
     if let Some(d) = &d.description {
         p.insert("description".into(), json!(d));
     }
+    super::scope_tag::insert_desired(&mut p, state, &d.scope_tags);
     p.insert("assignments".into(), desired_assignments(state, &d.assignments));
     let mut r = resource(Address::new(Kind::DeviceConfiguration, key), d.display_name.to_lowercase(), d.display_name.clone(), p);
     r.immutable = vec!["@odata.type".into()];
@@ -46,6 +47,9 @@ pub fn desired(key: &str, d: &DeviceConfiguration, state: &DesiredState) -> Desi
 pub fn normalize_policy(raw: &Value, kind: Kind) -> LiveObject {
     let mut props = live_props(raw, &["roleScopeTagIds", "supportsScopeTags", "deviceManagementApplicabilityRuleOsEdition", "deviceManagementApplicabilityRuleOsVersion", "deviceManagementApplicabilityRuleDeviceMode", "scheduledActionsForRule@odata.context"]);
     props.insert("assignments".into(), live_assignments(raw.get("assignments").unwrap_or(&Value::Null)));
+    if let Some(tags) = super::scope_tag::live(raw) {
+        props.insert("roleScopeTagIds".into(), tags);
+    }
     LiveObject {
         kind,
         id: str_field(raw, "id").to_string(),

@@ -40,9 +40,7 @@ pub fn desired(key: &str, p: &DriverUpdateProfile, state: &DesiredState) -> Desi
     if let Some(n) = p.deployment_deferral_in_days {
         props.insert("deploymentDeferralInDays".into(), json!(n));
     }
-    if !p.role_scope_tag_ids.is_empty() {
-        props.insert("roleScopeTagIds".into(), json!(p.role_scope_tag_ids));
-    }
+    super::scope_tag::insert_desired(&mut props, state, &p.scope_tags);
     props.insert("assignments".into(), desired_assignments(state, &p.assignments));
     let mut r = resource(Address::new(Kind::DriverUpdateProfile, key), p.display_name.to_lowercase(), p.display_name.clone(), props);
     r.immutable = vec!["@odata.type".into(), "approvalType".into()];
@@ -55,7 +53,7 @@ pub fn normalize(raw: &Value) -> LiveObject {
 }
 
 /// A live profile as desired state declares it (export).
-pub fn export(o: &LiveObject, description: Option<String>, role_scope_tag_ids: Vec<String>, assignments: Assignments) -> Result<DriverUpdateProfile, String> {
+pub fn export(o: &LiveObject, description: Option<String>, scope_tags: Vec<String>, assignments: Assignments) -> Result<DriverUpdateProfile, String> {
     let approval_type: ApprovalType = serde_json::from_value(o.props.get("approvalType").cloned().unwrap_or(Value::Null)).map_err(|e| format!("approvalType: {e}"))?;
     let deferral = o.props.get("deploymentDeferralInDays").and_then(Value::as_f64).map(|n| n as u32);
     Ok(DriverUpdateProfile {
@@ -65,7 +63,7 @@ pub fn export(o: &LiveObject, description: Option<String>, role_scope_tag_ids: V
         // Graph reports a deferral on manual profiles too; it is declared
         // only where it applies.
         deployment_deferral_in_days: if approval_type == ApprovalType::Automatic { deferral } else { None },
-        role_scope_tag_ids,
+        scope_tags,
         assignments,
     })
 }

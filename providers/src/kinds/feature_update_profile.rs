@@ -60,9 +60,7 @@ pub fn desired(key: &str, p: &FeatureUpdateProfile, state: &DesiredState) -> Des
     if let Some(b) = p.install_latest_windows10_on_windows11_ineligible_device {
         props.insert("installLatestWindows10OnWindows11IneligibleDevice".into(), json!(b));
     }
-    if !p.role_scope_tag_ids.is_empty() {
-        props.insert("roleScopeTagIds".into(), json!(p.role_scope_tag_ids));
-    }
+    super::scope_tag::insert_desired(&mut props, state, &p.scope_tags);
     props.insert("assignments".into(), desired_assignments(state, &p.assignments));
     let mut r = resource(Address::new(Kind::FeatureUpdateProfile, key), p.display_name.to_lowercase(), p.display_name.clone(), props);
     r.immutable = vec!["@odata.type".into()];
@@ -75,7 +73,7 @@ pub fn normalize(raw: &Value) -> LiveObject {
 }
 
 /// A live profile as desired state declares it (export).
-pub fn export(o: &LiveObject, description: Option<String>, role_scope_tag_ids: Vec<String>, assignments: Assignments) -> Result<FeatureUpdateProfile, String> {
+pub fn export(o: &LiveObject, description: Option<String>, scope_tags: Vec<String>, assignments: Assignments) -> Result<FeatureUpdateProfile, String> {
     let p = &o.props;
     let version = p.get("featureUpdateVersion").and_then(Value::as_str).ok_or("it has no featureUpdateVersion")?;
     let rollout_settings = match p.get("rolloutSettings") {
@@ -92,7 +90,7 @@ pub fn export(o: &LiveObject, description: Option<String>, role_scope_tag_ids: V
         feature_update_version: version.to_string(),
         rollout_settings,
         install_latest_windows10_on_windows11_ineligible_device: p.get("installLatestWindows10OnWindows11IneligibleDevice").and_then(Value::as_bool),
-        role_scope_tag_ids,
+        scope_tags,
         assignments,
         rollout: None,
     })

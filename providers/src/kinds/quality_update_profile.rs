@@ -45,9 +45,7 @@ pub fn desired(key: &str, p: &QualityUpdateProfile, state: &DesiredState) -> Des
             "daysUntilForcedReboot": e.days_until_forced_reboot,
         }),
     );
-    if !p.role_scope_tag_ids.is_empty() {
-        props.insert("roleScopeTagIds".into(), json!(p.role_scope_tag_ids));
-    }
+    super::scope_tag::insert_desired(&mut props, state, &p.scope_tags);
     props.insert("assignments".into(), desired_assignments(state, &p.assignments));
     let mut r = resource(Address::new(Kind::QualityUpdateProfile, key), p.display_name.to_lowercase(), p.display_name.clone(), props);
     r.immutable = vec!["@odata.type".into()];
@@ -60,7 +58,7 @@ pub fn normalize(raw: &Value) -> LiveObject {
 }
 
 /// A live profile as desired state declares it (export).
-pub fn export(o: &LiveObject, description: Option<String>, role_scope_tag_ids: Vec<String>, assignments: Assignments) -> Result<QualityUpdateProfile, String> {
+pub fn export(o: &LiveObject, description: Option<String>, scope_tags: Vec<String>, assignments: Assignments) -> Result<QualityUpdateProfile, String> {
     let e = o.props.get("expeditedUpdateSettings").and_then(Value::as_object).ok_or("it has no expeditedUpdateSettings")?;
     let release = live_date(e.get("qualityUpdateRelease"))?.ok_or("it has no qualityUpdateRelease")?;
     let days = e.get("daysUntilForcedReboot").and_then(Value::as_f64).ok_or("it has no daysUntilForcedReboot")?;
@@ -68,7 +66,7 @@ pub fn export(o: &LiveObject, description: Option<String>, role_scope_tag_ids: V
         display_name: o.display_name.clone(),
         description,
         expedited_update_settings: ExpeditedUpdateSettings { quality_update_release: release, days_until_forced_reboot: days as u32 },
-        role_scope_tag_ids,
+        scope_tags,
         assignments,
     })
 }

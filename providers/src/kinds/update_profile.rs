@@ -55,9 +55,6 @@ pub fn utc(v: &Value) -> Value {
 /// objects without nulls, their `dates` in one spelling.
 pub fn normalize(raw: &Value, kind: Kind, read_only: &[&str], nested: &[(&str, &[&str])]) -> LiveObject {
     let mut o = device_configuration::normalize_policy(raw, kind);
-    if let Some(tags) = raw.get("roleScopeTagIds") {
-        o.props.insert("roleScopeTagIds".into(), tags.clone());
-    }
     for p in read_only {
         o.props.remove(*p);
     }
@@ -146,12 +143,9 @@ pub async fn observe_all(client: &GraphClient, observed: &mut ObservedState) -> 
 /// The desired form of a live object of a kind of [`ASSIGNED`] for
 /// export, its assignments already in desired state's form: its kind's
 /// TOML table, or None for what is not exported (the built-in scope tag).
-pub fn export(kind: Kind, o: &LiveObject, assignments: Assignments) -> Result<Option<toml::Value>, String> {
+pub fn export(kind: Kind, o: &LiveObject, assignments: Assignments, tags: Vec<String>) -> Result<Option<toml::Value>, String> {
     let props = &o.props;
     let text = |k: &str| props.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
-    let tags: Vec<String> = props.get("roleScopeTagIds").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect();
-    // Intune's default tag alone is not declared (it is what Graph sets).
-    let tags = if tags == ["0"] { Vec::new() } else { tags };
     let to_toml = |v: Result<toml::Value, toml::ser::Error>| v.map(Some).map_err(|e| e.to_string());
     match kind {
         Kind::ScopeTag => match super::scope_tag::export(o, text("description"), assignments) {

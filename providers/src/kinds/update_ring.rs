@@ -50,7 +50,8 @@ pub const PROVIDER: KindProvider = KindProvider {
 };
 
 pub fn desired(key: &str, u: &UpdateRing, state: &DesiredState) -> DesiredResource {
-    let mut p = camel_props(u, &["assignments", "installation_schedule", "description"]);
+    let mut p = camel_props(u, &["assignments", "installation_schedule", "description", "scope_tags"]);
+    super::scope_tag::insert_desired(&mut p, state, &u.scope_tags);
     p.insert("@odata.type".into(), json!(UPDATE_RING_TYPE));
     // An undeclared description is not managed (neither compared nor cleared).
     if let Some(d) = &u.description {

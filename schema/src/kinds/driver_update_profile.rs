@@ -30,9 +30,11 @@ pub struct DriverUpdateProfile {
     /// waits (0 to 30; automatic approval only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_deferral_in_days: Option<u32>,
-    /// Scope tag ids (Intune's default is `["0"]`); managed when declared.
+    /// Scope tags: keys of declared `scope_tag`s (or `scope_tag.KEY`), or
+    /// `default` for Intune's built-in tag. Undeclared, they are not
+    /// managed (Intune gives an object the built-in tag).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub role_scope_tag_ids: Vec<String>,
+    pub scope_tags: Vec<String>,
     #[serde(default)]
     pub assignments: Assignments,
 }

@@ -47,9 +47,11 @@ pub struct FeatureUpdateProfile {
     /// feature update instead (installLatestWindows10OnWindows11IneligibleDevice).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub install_latest_windows10_on_windows11_ineligible_device: Option<bool>,
-    /// Scope tag ids (Intune's default is `["0"]`); managed when declared.
+    /// Scope tags: keys of declared `scope_tag`s (or `scope_tag.KEY`), or
+    /// `default` for Intune's built-in tag. Undeclared, they are not
+    /// managed (Intune gives an object the built-in tag).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub role_scope_tag_ids: Vec<String>,
+    pub scope_tags: Vec<String>,
     #[serde(default)]
     pub assignments: Assignments,
     /// Ring-by-ring rollout: one profile per ring group.

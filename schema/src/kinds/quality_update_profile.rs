@@ -31,9 +31,11 @@ pub struct QualityUpdateProfile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub expedited_update_settings: ExpeditedUpdateSettings,
-    /// Scope tag ids (Intune's default is `["0"]`); managed when declared.
+    /// Scope tags: keys of declared `scope_tag`s (or `scope_tag.KEY`), or
+    /// `default` for Intune's built-in tag. Undeclared, they are not
+    /// managed (Intune gives an object the built-in tag).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub role_scope_tag_ids: Vec<String>,
+    pub scope_tags: Vec<String>,
     #[serde(default)]
     pub assignments: Assignments,
 }

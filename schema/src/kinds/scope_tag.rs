@@ -56,4 +56,41 @@ pub(crate) fn validate(cx: &mut Ctx) {
         }
         check_assignments(cx, Kind::ScopeTag, key, &d.origin, a);
     }
+    check_policy_tags(cx);
+}
+
+/// Whether a `scope_tags` entry names Intune's built-in tag.
+pub fn is_default(tag: &str) -> bool {
+    tag.eq_ignore_ascii_case("default") || tag == DEFAULT_TAG_ID
+}
+
+/// Every Intune object's `scope_tags` name declared tags (or `default`),
+/// and Autopilot profiles do not declare tags twice.
+fn check_policy_tags(cx: &mut Ctx) {
+    let s = cx.state;
+    let mut all: Vec<(Kind, &String, &crate::diagnostic::Origin, &Vec<String>)> = Vec::new();
+    all.extend(s.device_configuration.iter().map(|(k, d)| (Kind::DeviceConfiguration, k, &d.origin, &d.value.scope_tags)));
+    all.extend(s.compliance_policy.iter().map(|(k, d)| (Kind::CompliancePolicy, k, &d.origin, &d.value.scope_tags)));
+    all.extend(s.update_ring.iter().map(|(k, d)| (Kind::UpdateRing, k, &d.origin, &d.value.scope_tags)));
+    all.extend(s.autopilot_profile.iter().map(|(k, d)| (Kind::AutopilotProfile, k, &d.origin, &d.value.scope_tags)));
+    all.extend(s.feature_update_profile.iter().map(|(k, d)| (Kind::FeatureUpdateProfile, k, &d.origin, &d.value.scope_tags)));
+    all.extend(s.quality_update_profile.iter().map(|(k, d)| (Kind::QualityUpdateProfile, k, &d.origin, &d.value.scope_tags)));
+    all.extend(s.driver_update_profile.iter().map(|(k, d)| (Kind::DriverUpdateProfile, k, &d.origin, &d.value.scope_tags)));
+    for (kind, key, origin, tags) in all {
+        for (i, t) in tags.iter().enumerate() {
+            if !is_default(t) {
+                cx.reference(origin, &path![kind.as_str(), key, "scope_tags", i], t, &[Kind::ScopeTag]);
+            }
+        }
+    }
+    for (key, d) in &s.autopilot_profile {
+        if !d.value.scope_tags.is_empty() && !d.value.role_scope_tag_ids.is_empty() {
+            cx.error(
+                "scope-tags-twice",
+                &d.origin,
+                &path!["autopilot_profile", key, "role_scope_tag_ids"],
+                format!("autopilot_profile.{key}: declare scope_tags (by key) or role_scope_tag_ids (by id), not both"),
+            );
+        }
+    }
 }
