@@ -345,3 +345,16 @@ async fn the_sandbox_refuses_what_graph_refuses() {
     assert!(assign.is_err(), "an assignment of another type is accepted");
     sb.shutdown().await.unwrap();
 }
+
+#[test]
+fn governance_applies_to_update_profiles() {
+    // A profile assigned to the service accounts' group is the
+    // service-account lint's error, as for every Intune policy.
+    let (_dir, dst) = scratch("[driver_update_profile.svc]\ndisplay_name = \"Drivers for service accounts\"\napproval_type = \"manual\"\nassignments = { include = [\"service-accounts\"] }\n");
+    let desired = providers::kinds::desired_model(&load(&dst));
+    let findings = engine::governance::lint_desired(&desired, opts().now);
+    assert!(
+        findings.iter().any(|f| f.lint == "service-account-targeted" && f.address == "driver_update_profile.svc"),
+        "{findings:#?}"
+    );
+}

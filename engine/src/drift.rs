@@ -164,7 +164,7 @@ fn fields_of(c: &Change) -> Vec<FieldDrift> {
 fn reports_unmanaged(kind: Kind, props: &crate::model::Props) -> bool {
     match kind {
         Kind::AssignmentFilter | Kind::DeviceConfiguration | Kind::CompliancePolicy | Kind::UpdateRing | Kind::AutopilotProfile | Kind::ConditionalAccess => true,
-        Kind::FeatureUpdateProfile | Kind::QualityUpdateProfile | Kind::DriverUpdateProfile => true,
+        Kind::FeatureUpdateProfile | Kind::QualityUpdateProfile | Kind::DriverUpdateProfile | Kind::DeviceCategory => true,
         // Intune's built-in Default tag is on every tenant.
         Kind::ScopeTag => props.get("isBuiltIn") != Some(&Value::Bool(true)),
         Kind::RoleAssignment => props.get("role").and_then(Value::as_str).is_some_and(|r| PRIVILEGED_ROLES.contains(&r)),

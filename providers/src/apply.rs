@@ -381,6 +381,11 @@ impl GraphExecutor {
                 let created = self.send(&api, Method::POST, base, Some(assignment_filter::create_body(r)), calls).await?;
                 id_of(&created)?
             }
+            Kind::DeviceCategory => {
+                let body = crate::kinds::scope_tag::write_body(r, &[], &|a| ref_id(a, ids)).map_err(err)?;
+                let created = self.send(&api, Method::POST, base, Some(body), calls).await?;
+                id_of(&created)?
+            }
             Kind::ScopeTag | Kind::FeatureUpdateProfile | Kind::QualityUpdateProfile | Kind::DriverUpdateProfile => {
                 let body = crate::kinds::scope_tag::write_body(r, &[], &|a| ref_id(a, ids)).map_err(err)?;
                 let created = self.send(&api, Method::POST, base, Some(body), calls).await?;
@@ -515,7 +520,7 @@ impl GraphExecutor {
                     self.send(&api, Method::PATCH, &format!("{base}/{id}"), Some(json!(body)), calls).await?;
                 }
             }
-            Kind::ScopeTag | Kind::FeatureUpdateProfile | Kind::QualityUpdateProfile | Kind::DriverUpdateProfile => {
+            Kind::DeviceCategory | Kind::ScopeTag | Kind::FeatureUpdateProfile | Kind::QualityUpdateProfile | Kind::DriverUpdateProfile => {
                 let mut body = scalar(&[]);
                 crate::kinds::scope_tag::resolve(&mut body, &|a| ref_id(a, ids)).map_err(err)?;
                 if !body.is_empty() {

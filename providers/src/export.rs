@@ -473,6 +473,7 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
 
     // Scope tags before the policies that name them by key.
     let mut update_profiles_t: BTreeMap<Kind, BTreeMap<String, toml::Value>> = BTreeMap::new();
+
     for o in objects(Kind::ScopeTag) {
         match assignments(&o.props, &keys).and_then(|asg| crate::kinds::update_profile::export(Kind::ScopeTag, o, asg, Vec::new())) {
             Ok(None) => {}
@@ -482,6 +483,17 @@ pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) 
                 out.ledger.record(a, o.id.clone(), None, None);
             }
             Err(e) => out.warnings.push(format!("scope tag {} ({}): {e}: not exported", o.display_name, o.id)),
+        }
+    }
+    for o in objects(Kind::DeviceCategory) {
+        match keys.scope_tags(&o.props).and_then(|tags| crate::kinds::update_profile::export(Kind::DeviceCategory, o, Assignments::default(), tags)) {
+            Ok(None) => {}
+            Ok(Some(v)) => {
+                let a = keys.assign(Kind::DeviceCategory, &o.display_name, &o.id);
+                update_profiles_t.entry(Kind::DeviceCategory).or_default().insert(a.key.clone(), v);
+                out.ledger.record(a, o.id.clone(), None, None);
+            }
+            Err(e) => out.warnings.push(format!("device category {} ({}): {e}: not exported", o.display_name, o.id)),
         }
     }
     let mut config_t = BTreeMap::new();

@@ -22,6 +22,7 @@ pub mod certs;
 pub mod cli;
 pub mod conditional_access;
 pub mod delta;
+pub mod device_categories;
 pub mod directory;
 pub mod error;
 pub mod faults;

@@ -162,6 +162,7 @@ lookup_fn!(lookup_feature_update_profiles, "windowsFeatureUpdateProfiles");
 lookup_fn!(lookup_quality_update_profiles, "windowsQualityUpdateProfiles");
 lookup_fn!(lookup_driver_update_profiles, "windowsDriverUpdateProfiles");
 lookup_fn!(lookup_scope_tags, "roleScopeTags");
+lookup_fn!(lookup_device_categories, "deviceCategories");
 
 const fn dir(coll: &'static str, path: &'static [&'static str], context: &'static str) -> Spec {
     Spec {
@@ -354,6 +355,16 @@ pub static SPECS: &[Spec] = &[
         ..intune("roleScopeTags", &["deviceManagement", "roleScopeTags"], "deviceManagement/roleScopeTags")
     },
     Spec {
+        beta_only: false,
+        create: Some(crate::device_categories::create),
+        lookup: lookup_device_categories,
+        // No assignments: no `/assign`, nothing to expand.
+        expand: no_expand,
+        sub: no_sub,
+        entity: Some("deviceCategory"),
+        ..intune("deviceCategories", &["deviceManagement", "deviceCategories"], "deviceManagement/deviceCategories")
+    },
+    Spec {
         family: Family::Other,
         create: Some(crate::conditional_access::create),
         patch: Some(crate::conditional_access::patch),
@@ -388,7 +399,7 @@ pub const KNOWN_SEGMENTS: &[&str] = &[
     "configurationPolicies", "windowsAutopilotDeploymentProfiles", "assign", "assignments", "scheduleActionsForRules", "scheduledActionsForRule",
     "settings", "identity", "conditionalAccess", "policies", "$batch", "assignmentFilters",
     "getOmaSettingPlainTextValue", "microsoft.graph.getOmaSettingPlainTextValue",
-    "windowsFeatureUpdateProfiles", "windowsQualityUpdateProfiles", "windowsDriverUpdateProfiles", "roleScopeTags",
+    "windowsFeatureUpdateProfiles", "windowsQualityUpdateProfiles", "windowsDriverUpdateProfiles", "roleScopeTags", "deviceCategories",
 ];
 
 pub fn is_known_segment(s: &str) -> bool {
@@ -409,7 +420,7 @@ mod tests {
         let delta: Vec<&str> = SPECS.iter().filter(|s| s.delta).map(|s| s.coll).collect();
         assert_eq!(delta, ["users", "groups"]);
         // Every Intune collection with `/assign` names its assignment type.
-        for s in SPECS.iter().filter(|s| s.family == Family::Intune && s.coll != "assignmentFilters") {
+        for s in SPECS.iter().filter(|s| s.family == Family::Intune && s.coll != "assignmentFilters" && s.coll != "deviceCategories") {
             let ty = s.assignment_type.unwrap_or_else(|| panic!("{} names no assignment type", s.coll));
             assert!(ty.starts_with("#microsoft.graph.") && ty.ends_with("Assignment"), "{ty}");
         }

@@ -160,7 +160,7 @@ mod tests {
 
     #[test]
     fn kinds_come_from_the_registry() {
-        assert_eq!(Kind::ALL.len(), 14);
+        assert_eq!(Kind::ALL.len(), 15);
         assert_eq!(Kind::ALL[0], Kind::User);
         assert_eq!(Kind::RoleAssignment.as_str(), "role_assignment");
         assert_eq!("conditional_access".parse::<Kind>(), Ok(Kind::ConditionalAccess));

@@ -32,6 +32,7 @@ macro_rules! with_kinds {
             RoleAssignment       role_assignment        RoleAssignment       false     false;
             AssignmentFilter     assignment_filter      AssignmentFilter     false     false;
             ScopeTag             scope_tag              ScopeTag             false     false;
+            DeviceCategory       device_category        DeviceCategory       false     false;
             DeviceConfiguration  device_configuration   DeviceConfiguration  false     true;
             CompliancePolicy     compliance_policy      CompliancePolicy     false     true;
             UpdateRing           update_ring            UpdateRing           false     true;

@@ -23,6 +23,7 @@ fn the_example_tenant_validates() {
         (Kind::RoleAssignment, 2),
         (Kind::AssignmentFilter, 0),
         (Kind::ScopeTag, 0),
+        (Kind::DeviceCategory, 0),
         (Kind::DeviceConfiguration, 1),
         (Kind::CompliancePolicy, 1),
         (Kind::UpdateRing, 4),

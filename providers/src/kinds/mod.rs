@@ -9,6 +9,7 @@ pub mod assignment_filter;
 pub mod autopilot_profile;
 pub mod compliance_policy;
 pub mod conditional_access;
+pub mod device_category;
 pub mod device_configuration;
 pub mod driver_update_profile;
 pub mod feature_update_profile;

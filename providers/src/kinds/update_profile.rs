@@ -20,9 +20,10 @@ use super::{annotate_filter_names, device_configuration, str_field, uses_filters
 
 /// The update profile kinds, in registry order.
 pub const KINDS: [Kind; 3] = [Kind::FeatureUpdateProfile, Kind::QualityUpdateProfile, Kind::DriverUpdateProfile];
-/// Every kind read, written and exported through this module: scope tags
-/// and the update profiles, in registry order.
-pub const ASSIGNED: [Kind; 4] = [Kind::ScopeTag, Kind::FeatureUpdateProfile, Kind::QualityUpdateProfile, Kind::DriverUpdateProfile];
+/// Every kind read and exported through this module: scope tags, device
+/// categories (which have no assignments) and the update profiles, in
+/// registry order.
+pub const ASSIGNED: [Kind; 5] = [Kind::ScopeTag, Kind::DeviceCategory, Kind::FeatureUpdateProfile, Kind::QualityUpdateProfile, Kind::DriverUpdateProfile];
 
 /// The `@odata.type` of `kind`'s objects and of its assignments.
 pub fn odata_types(kind: Kind) -> (&'static str, &'static str) {
@@ -30,6 +31,7 @@ pub fn odata_types(kind: Kind) -> (&'static str, &'static str) {
         Kind::QualityUpdateProfile => ("#microsoft.graph.windowsQualityUpdateProfile", "#microsoft.graph.windowsQualityUpdateProfileAssignment"),
         Kind::DriverUpdateProfile => ("#microsoft.graph.windowsDriverUpdateProfile", "#microsoft.graph.windowsDriverUpdateProfileAssignment"),
         Kind::ScopeTag => (super::scope_tag::ODATA, super::scope_tag::ASSIGNMENT),
+        Kind::DeviceCategory => (super::device_category::ODATA, ""),
         _ => ("#microsoft.graph.windowsFeatureUpdateProfile", "#microsoft.graph.windowsFeatureUpdateProfileAssignment"),
     }
 }
@@ -76,7 +78,9 @@ pub fn normalize(raw: &Value, kind: Kind, read_only: &[&str], nested: &[(&str, &
 /// rollout soak).
 pub async fn read(client: &GraphClient, kind: Kind, normalize: fn(&Value) -> LiveObject) -> Result<(Vec<LiveObject>, Vec<(String, String)>), GraphError> {
     let beta = client.beta();
-    let mut raw = beta.list_all(&format!("{}?$expand=assignments&$top=999", provider(kind).collection)).await?;
+    // Device categories have no assignments to expand.
+    let expand = if kind == Kind::DeviceCategory { "" } else { "$expand=assignments&" };
+    let mut raw = beta.list_all(&format!("{}?{expand}$top=999", provider(kind).collection)).await?;
     if uses_filters(&raw) {
         let filters = beta.list_all("/deviceManagement/assignmentFilters").await?;
         annotate_filter_names(&mut raw, &filters);
@@ -94,6 +98,7 @@ fn normalizer(kind: Kind) -> fn(&Value) -> LiveObject {
         Kind::QualityUpdateProfile => super::quality_update_profile::normalize,
         Kind::DriverUpdateProfile => super::driver_update_profile::normalize,
         Kind::ScopeTag => super::scope_tag::normalize,
+        Kind::DeviceCategory => super::device_category::normalize,
         _ => super::feature_update_profile::normalize,
     }
 }
@@ -148,6 +153,7 @@ pub fn export(kind: Kind, o: &LiveObject, assignments: Assignments, tags: Vec<St
     let text = |k: &str| props.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
     let to_toml = |v: Result<toml::Value, toml::ser::Error>| v.map(Some).map_err(|e| e.to_string());
     match kind {
+        Kind::DeviceCategory => to_toml(toml::Value::try_from(super::device_category::export(o, text("description"), tags))),
         Kind::ScopeTag => match super::scope_tag::export(o, text("description"), assignments) {
             Some(t) => to_toml(toml::Value::try_from(t)),
             None => Ok(None),

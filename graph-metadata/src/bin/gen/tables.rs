@@ -36,6 +36,7 @@ pub const ROOTS: &[&str] = &[
     "windowsDriverUpdateProfileAssignment",
     "roleScopeTag",
     "roleScopeTagAutoAssignment",
+    "deviceCategory",
 ];
 
 const USER_PAGE: &str = "docs: learn.microsoft.com/graph/api/resources/user (property table)";
