@@ -384,7 +384,9 @@ async fn a_quiet_pass_reads_users_and_groups_through_delta_and_resyncs_when_the_
     // Members and owners come with group delta: no per-group reads, not even batched.
     assert_eq!(c.get("POST /v1.0/$batch"), 0, "no owner or member reads:\n{breakdown}");
     assert!(c.batch_items.keys().all(|k| !k.contains("/groups/")), "{breakdown}");
-    assert!(quiet <= 10, "a quiet pass costs {quiet} Graph requests, more than 10:\n{breakdown}");
+    // One listing per collection the example declares (its feature update
+    // profiles added one), plus the delta rounds and role schedules.
+    assert!(quiet <= 11, "a quiet pass costs {quiet} Graph requests, more than 11:\n{breakdown}");
     // (The first pass reads 2,500 users in 3 pages of 999, so the saving
     // shows in the users' delta pages, 3 against 1, more than in the total.)
     assert!(quiet < first, "a quiet pass ({quiet}) is cheaper than the first ({first})");
