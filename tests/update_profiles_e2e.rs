@@ -358,3 +358,62 @@ fn governance_applies_to_update_profiles() {
         "{findings:#?}"
     );
 }
+
+/// A loopback proxy in front of the sandbox that answers 403 (a permission
+/// missing) for one collection and passes everything else on.
+async fn forbidding_proxy(upstream: String, forbidden: &'static str) -> (String, tokio::task::JoinHandle<()>) {
+    use axum::extract::{Request, State};
+    use axum::response::{IntoResponse, Response};
+    struct Proxy {
+        upstream: String,
+        forbidden: &'static str,
+        http: reqwest::Client,
+    }
+    async fn handle(State(p): State<std::sync::Arc<Proxy>>, req: Request) -> Response {
+        let path = req.uri().path_and_query().map(|x| x.as_str().to_string()).unwrap_or_default();
+        if req.uri().path().contains(p.forbidden) {
+            let body = json!({"error": {"code": "Forbidden", "message": "Application is not authorized to perform this operation."}});
+            return (axum::http::StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+        }
+        let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes()).unwrap();
+        let mut out = p.http.request(method, format!("{}{path}", p.upstream));
+        for (name, value) in req.headers() {
+            if name != "host" && name != "content-length" {
+                out = out.header(name.as_str(), value.as_bytes());
+            }
+        }
+        let body = axum::body::to_bytes(req.into_body(), usize::MAX).await.unwrap_or_default();
+        let Ok(resp) = out.body(body).send().await else { return axum::http::StatusCode::BAD_GATEWAY.into_response() };
+        let mut builder = Response::builder().status(axum::http::StatusCode::from_u16(resp.status().as_u16()).unwrap());
+        for (name, value) in resp.headers() {
+            if name != "content-length" && name != "transfer-encoding" && name != "connection" {
+                builder = builder.header(name.as_str(), value.as_bytes());
+            }
+        }
+        builder.body(axum::body::Body::from(resp.bytes().await.unwrap_or_default())).unwrap()
+    }
+    let app = axum::Router::new().fallback(handle).with_state(std::sync::Arc::new(Proxy { upstream, forbidden, http: reqwest::Client::new() }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    (url, tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    }))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_profile_collection_is_unknown_never_created_or_in_sync() {
+    let sb = sandbox().await;
+    let (dir, dst) = scratch(PROFILES);
+    let (proxy, task) = forbidding_proxy(sb.base_url(), "/deviceManagement/windowsFeatureUpdateProfiles").await;
+    let mut plan = command(&sb, dir.path());
+    plan.env("TENANTCTL_GRAPH_URL", &proxy).args(["plan", "--detailed-exitcode", dst.to_str().unwrap()]);
+    let out = plan.output().unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "a plan without the feature update profiles is an error:\n{stdout}\n{stderr}");
+    assert!(format!("{stdout}{stderr}").contains("feature_update_profile.win11"), "the unread profile is named:\n{stdout}\n{stderr}");
+    // The other profiles' collections were read: nothing was written anywhere.
+    let c = client(&sb);
+    assert!(c.beta().get_json("/deviceManagement/windowsFeatureUpdateProfiles").await.unwrap()["value"].as_array().unwrap().is_empty());
+    task.abort();
+    sb.shutdown().await.unwrap();
+}
