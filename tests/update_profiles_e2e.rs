@@ -119,6 +119,10 @@ async fn update_profiles_are_planned_applied_compared_exported_and_deleted() {
     assert_eq!(assigned(&c, "windowsFeatureUpdateProfiles", &fid).await, both);
     let live = c.beta().get_json(&format!("/deviceManagement/windowsQualityUpdateProfiles/{qid}")).await.unwrap();
     assert_eq!(live["expeditedUpdateSettings"], json!({"qualityUpdateRelease": "2026-11-10T00:00:00Z", "daysUntilForcedReboot": 1}));
+    // An assignment has only what its type has (an id and its target).
+    let list = c.beta().get_json(&format!("/deviceManagement/windowsQualityUpdateProfiles/{qid}/assignments")).await.unwrap();
+    let keys: Vec<&String> = list["value"][0].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["@odata.type", "id", "target"], "{list}");
     assert_eq!(assigned(&c, "windowsQualityUpdateProfiles", &qid).await, vec![("#microsoft.graph.windowsQualityUpdateProfileAssignment".to_string(), test_group.clone())]);
     let live = c.beta().get_json(&format!("/deviceManagement/windowsDriverUpdateProfiles/{did}")).await.unwrap();
     assert_eq!((live["approvalType"].clone(), live["deploymentDeferralInDays"].clone()), (json!("automatic"), json!(7)));

@@ -302,7 +302,10 @@ pub fn make_assignment(coll: &str, policy: &str, a: &Value) -> Result<(String, V
         "id": id,
         "target": target
     });
-    if coll != "windowsAutopilotDeploymentProfiles" {
+    // Only the policy assignment types have `source`/`sourceId` (not
+    // Autopilot's, the update profiles' or scope tags' auto-assignments).
+    let plain = ["windowsAutopilotDeploymentProfiles", "windowsFeatureUpdateProfiles", "windowsQualityUpdateProfiles", "windowsDriverUpdateProfiles", "roleScopeTags"];
+    if !plain.contains(&coll) {
         out["source"] = json!("direct");
         out["sourceId"] = json!(policy);
         if coll == "deviceConfigurations" {
