@@ -302,13 +302,14 @@ async fn run_locked(
         }
     };
     crate::governance::refuse_first_use_over_existing(&plan, &target.ledger_path)?;
+    crate::governance::check_tenant_marker(&target.client, &plan, desired, &target.ledger_path).await?;
     if plan.lint_errors() > 0 {
         let errors: Vec<String> = plan.lints.iter().filter(|f| f.severity == engine::governance::Severity::Error).map(|f| format!("  {f}")).collect();
         bail!("the plan breaks governance lints (allow one on purpose in [governance] allow):\n{}", errors.join("\n"));
     }
     if plan.is_empty() {
         output::result(&engine::render::text(&plan, output::color_stdout()));
-        crate::governance::record_trust(&plan, desired, &target.ledger_path, &attribution)?;
+        crate::governance::record_trust(&target.client, &plan, desired, &target.ledger_path, &attribution).await?;
         // Nothing to change, but natural-key matches the ledger lacks are
         // still recorded (a ledger cut short is filled in), and a log left
         // by a killed run is compacted.
@@ -347,7 +348,7 @@ async fn run_locked(
     attribution.change = plan.change.as_ref().map(|c| c.lines().join("; "));
     // Verified against the governance in force above: this apply records
     // the plan's [governance] (first use, or an approved change).
-    crate::governance::record_trust(&plan, desired, &target.ledger_path, &attribution)?;
+    crate::governance::record_trust(&target.client, &plan, desired, &target.ledger_path, &attribution).await?;
     let hash = plan.hash();
     let hook = {
         let (store, journal_file, hash, who) = (store.clone(), journal_file.clone(), hash.clone(), attribution.clone());
@@ -364,7 +365,13 @@ async fn run_locked(
         }
     };
     let executor = providers::apply::GraphExecutor::new(target.client.clone(), |name| std::env::var(name).ok(), chrono::Utc::now()).with_create_hook(hook);
-    let report = engine::apply::apply_recorded(&plan, &mut ledger, &executor, &ApplyOptions { concurrency: opts.concurrency, now: now() }, |record, _| {
+    // Above 1, writes go in `$batch` calls of 20 changes each, `concurrency`
+    // calls' worth of changes at a time; 1 runs changes one by one.
+    let (executor, concurrency) = match opts.concurrency {
+        0 | 1 => (executor, 1),
+        n => (executor.with_batching(), n.saturating_mul(providers::graph::batch::MAX_BATCH)),
+    };
+    let report = engine::apply::apply_recorded(&plan, &mut ledger, &executor, &ApplyOptions { concurrency, now: now() }, |record, _| {
         let written = match &record {
             Record::Adopted { address, id, op } => journal_event(&journal_file, &hash, address, "adopt", id, "applied", "matched by natural key; recorded in the ledger", &attribution).and_then(|_| store.append(op)),
             Record::Change { result, op } => {

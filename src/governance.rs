@@ -204,7 +204,7 @@ pub fn review(plan: &mut Plan, desired: &DesiredModel, ledger: &Path) -> Result<
 /// Record desired `[governance]` as the trust root after an apply whose
 /// plan (verified against the governance in force) changed or adopted it,
 /// and journal the recording (with the fingerprint later reads check).
-pub(crate) fn record_trust(plan: &Plan, desired: &DesiredModel, ledger: &Path, who: &crate::apply::Attribution) -> Result<()> {
+pub(crate) async fn record_trust(client: &providers::graph::GraphClient, plan: &Plan, desired: &DesiredModel, ledger: &Path, who: &crate::apply::Attribution) -> Result<()> {
     let Some(g) = &plan.governance else { return Ok(()) };
     if !g.records() {
         return Ok(());
@@ -218,7 +218,11 @@ pub(crate) fn record_trust(plan: &Plan, desired: &DesiredModel, ledger: &Path, w
         first_use: g.first_use(),
     };
     let note = if g.first_use() { "first use: desired [governance] trusted as it stands" } else { "approved change of [governance]" };
-    store_trust(&root, ledger, if g.first_use() { "first-use" } else { "recorded" }, note, who)?;
+    let how = if g.first_use() { "first-use" } else { "recorded" };
+    // The tenant's marker first: a trust root recorded here but not in the
+    // tenant would be refused by the next apply as not matching it.
+    mark_tenant(client, &root, how).await?;
+    store_trust(&root, ledger, how, note, who)?;
     let path = crate::trust_store::for_ledger(ledger)?.describe();
     output::status(if g.first_use() {
         format!("Recorded desired [governance] as the trust root on first use ({path}).")
@@ -253,6 +257,61 @@ fn store_trust(root: &governance::trust::TrustRoot, ledger: &Path, outcome: &str
     store.write(root)
 }
 
+/// Record `root`'s fingerprint in the tenant's governance marker
+/// ([`providers::tenant_marker`]).
+async fn mark_tenant(client: &providers::graph::GraphClient, root: &governance::trust::TrustRoot, how: &str) -> Result<()> {
+    let marker = providers::tenant_marker::Marker { fingerprint: crate::trust_store::fingerprint(root), recorded_at: root.recorded_at.clone(), how: how.to_string() };
+    providers::tenant_marker::write(client, &marker).await.context("recording the governance marker in the tenant (Organization.ReadWrite.All); the trust root was not recorded")
+}
+
+/// First use depends on the tenant, not on anything a pull request
+/// chooses: the governance marker tenantctl records in the tenant
+/// ([`providers::tenant_marker`]) when governance is adopted. Refused:
+/// trust on first use over a tenant carrying a marker (its governance was
+/// adopted before; the state was lost, moved, or the tenant emptied and
+/// every key renamed), and a trust root that does not match the marker
+/// (another copy of the state recorded since). A trust root recorded
+/// before markers existed gets its marker now. A marker that cannot be
+/// read is never taken for "no marker".
+pub(crate) async fn check_tenant_marker(client: &providers::graph::GraphClient, plan: &Plan, desired: &DesiredModel, ledger: &Path) -> Result<()> {
+    let first_use = plan.governance.as_ref().is_some_and(|g| g.first_use());
+    let marker = providers::tenant_marker::read(client).await.context("reading the tenant's governance marker (needs Organization.ReadWrite.All); first use is allowed only for a tenant proved to carry none")?;
+    let store = crate::trust_store::for_ledger(ledger)?;
+    let local = store.read()?;
+    // The fingerprint of desired [governance], as a trust root records it.
+    let desired_fingerprint = engine::plan::fingerprint(&serde_json::to_value(&desired.governance).unwrap_or_default());
+    match (first_use, marker, local) {
+        // The marker records exactly the [governance] desired now: a first
+        // use (or a re-recording) cut short between the tenant's marker and
+        // the local trust root, or the state restored by hand. Trusting it
+        // chooses nobody new: the approvers are the ones the tenant has.
+        (true, Some(m), None) if m.fingerprint == desired_fingerprint => {
+            output::status(format!(
+                "The tenant's governance marker ({}, {}) records exactly desired [governance]: recording it as the trust root again (an earlier recording was cut short or the state was lost).",
+                providers::tenant_marker::EXTENSION_NAME,
+                if m.recorded_at.is_empty() { "an unknown time" } else { m.recorded_at.as_str() }
+            ));
+            Ok(())
+        }
+        (true, Some(m), _) => bail!(
+            "refusing: no governance trust root is recorded at {}, but this tenant carries tenantctl's governance marker ({}, {} at {}): governance was adopted for it before, so trust on first use would let whoever lost or moved the state (or emptied the tenant and renamed every key) choose the approvers.\nRestore the state, or adopt desired [governance] for this tenant on purpose with `tenantctl governance adopt DIR --reason \"TEXT\"` (warned and journalled)",
+            store.describe(),
+            providers::tenant_marker::EXTENSION_NAME,
+            if m.how.is_empty() { "recorded" } else { m.how.as_str() },
+            if m.recorded_at.is_empty() { "an unknown time" } else { m.recorded_at.as_str() }
+        ),
+        (false, Some(m), Some(root)) if m.fingerprint != crate::trust_store::fingerprint(&root) => bail!(
+            "refusing: the governance trust root {} does not match the governance marker this tenant carries ({}, {} at {}): another copy of the state recorded a different [governance] for this tenant.\nUse the state that recorded it, or re-adopt desired [governance] on purpose with `tenantctl governance adopt DIR --reason \"TEXT\"` (warned and journalled)",
+            store.describe(),
+            providers::tenant_marker::EXTENSION_NAME,
+            if m.how.is_empty() { "recorded" } else { m.how.as_str() },
+            m.recorded_at
+        ),
+        (false, None, Some(root)) => mark_tenant(client, &root, "first-seen").await,
+        _ => Ok(()),
+    }
+}
+
 /// A trust root recorded before recordings were journalled gets its
 /// journal line now (by apply, under the lock), so deleting it later is
 /// refused rather than taken for first use.
@@ -277,20 +336,30 @@ pub async fn adopt(dir: &Path, reason: &str, graph_url: Option<&str>, ledger: Op
     let state = load(dir)?;
     let desired = providers::kinds::desired_model(&state);
     let target = crate::target::connect(dir, state.tenant.as_ref().map(|t| &t.value), graph_url, ledger).await?;
-    let ledger_path = target.ledger_path.clone();
+    let result = adopt_locked(&target, &desired, reason).await;
     target.shutdown().await;
+    result
+}
+
+async fn adopt_locked(target: &crate::target::Target, desired: &DesiredModel, reason: &str) -> Result<ExitCode> {
+    let ledger_path = target.ledger_path.clone();
     let _held = crate::state::lock(&ledger_path, "tenantctl governance adopt", std::time::Duration::ZERO).await?;
     let store = crate::trust_store::for_ledger(&ledger_path)?;
     let current = store.read()?;
+    let marker = providers::tenant_marker::read(&target.client).await.context("reading the tenant's governance marker (needs Organization.ReadWrite.All)")?;
+    // An intact trust root the tenant's marker disagrees with (another copy
+    // of the state recorded since) may be re-adopted; an intact, matching
+    // one may not.
+    let disagrees = |r: &governance::trust::TrustRoot| marker.as_ref().is_some_and(|m| m.fingerprint != crate::trust_store::fingerprint(r));
     if let (Some(r), Some((fp, _))) = (&current, crate::trust_store::last_recorded(&ledger_path)?) {
-        if crate::trust_store::fingerprint(r) == fp {
+        if crate::trust_store::fingerprint(r) == fp && !disagrees(r) {
             bail!(
                 "a trust root is recorded and intact ({}); change [governance] through a plan approved by the approvers in force, not by adopting",
                 store.describe()
             );
         }
     }
-    if current.is_some() && crate::trust_store::last_recorded(&ledger_path)?.is_none() {
+    if current.as_ref().is_some_and(|r| !disagrees(r)) && crate::trust_store::last_recorded(&ledger_path)?.is_none() {
         bail!("a trust root is recorded ({}); change [governance] through a plan approved by the approvers in force, not by adopting", store.describe());
     }
     let root = governance::trust::TrustRoot {
@@ -307,6 +376,7 @@ pub async fn adopt(dir: &Path, reason: &str, graph_url: Option<&str>, ledger: Op
         store.describe(),
         if names.is_empty() { "none".into() } else { names.join(", ") }
     ));
+    mark_tenant(&target.client, &root, "adopted").await?;
     store_trust(&root, &ledger_path, "adopted", &format!("governance adopt: {reason}"), &crate::apply::Attribution::default())?;
     output::status(format!("Recorded desired [governance] as the trust root ({}); the journal records the adoption.", store.describe()));
     Ok(ExitCode::SUCCESS)

@@ -111,7 +111,8 @@ enum Command {
         /// Allow more deletions than governance.prune.max_deletions.
         #[arg(long)]
         max_deletions: Option<u32>,
-        /// Changes of one wave run at most this many at a time.
+        /// Changes of one wave run at most this many times 20 at a time,
+        /// their writes 20 to a `$batch` call; 1 runs changes one by one.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
         #[arg(long, env = "TENANTCTL_GRAPH_URL")]

@@ -386,6 +386,11 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
     report.carry_since(crate::state_side::latest_report(&ctx.target.ledger_path, &ctx.history).as_ref());
     let open = window_open(&ctx.args.windows, now);
     let (safe, mut held) = split(&plan, &desired, &drift::service_accounts(&state));
+    if ctx.args.self_heal && trust.is_none() && !safe.is_empty() {
+        // Judged by desired [governance] alone: only for a tenant that
+        // never had governance adopted (no marker in the tenant).
+        crate::governance::check_tenant_marker(&ctx.target.client, &plan, &desired, &ctx.target.ledger_path).await?;
+    }
     held.extend(violations);
     let mut applied = Vec::new();
     let mut failed = Vec::new();

@@ -3,38 +3,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::*;
 use engine::{Ledger, Plan};
 use schema::Kind;
-use serde_json::Value;
-
-/// Every live object of the example's collections, counted by natural key:
-/// any count above one is a duplicate.
-async fn duplicates(client: &providers::graph::GraphClient) -> Vec<String> {
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    let reads = [
-        (client.v1(), "/users?$select=userPrincipalName,mail,userType&$top=999", "userPrincipalName"),
-        (client.v1(), "/groups?$select=mailNickname&$top=999", "mailNickname"),
-        (client.beta(), "/deviceManagement/deviceConfigurations?$top=999", "displayName"),
-        (client.beta(), "/deviceManagement/deviceCompliancePolicies?$top=999", "displayName"),
-        (client.beta(), "/deviceManagement/windowsAutopilotDeploymentProfiles", "displayName"),
-        (client.v1(), "/identity/conditionalAccess/policies", "displayName"),
-    ];
-    for (c, path, field) in reads {
-        for o in c.list_all(path).await.unwrap() {
-            let key = o.get(field).and_then(Value::as_str).unwrap_or_default().to_lowercase();
-            *counts.entry(format!("{path} {key}")).or_insert(0) += 1;
-        }
-    }
-    for a in client.v1().list_all("/roleManagement/directory/roleAssignments").await.unwrap() {
-        let key = format!("{}|{}", a["principalId"], a["roleDefinitionId"]);
-        *counts.entry(format!("roleAssignment {key}")).or_insert(0) += 1;
-    }
-    counts.into_iter().filter(|(_, n)| *n > 1).map(|(k, n)| format!("{k} x{n}")).collect()
-}
 
 fn assert_complete_ledger(state: &schema::DesiredState, ledger: &Ledger) {
     let now = opts().now;
@@ -77,8 +50,11 @@ async fn apply_converges_through_throttling_errors_lag_and_dropped_connections()
     sb.shutdown().await.unwrap();
 }
 
-/// Kill `tenantctl apply` after it has made N requests, for many N; the
-/// next apply always converges with no duplicates and a complete ledger.
+/// Kill `tenantctl apply` after it has made N requests, for many N, both
+/// batched (the default: writes and lookups in `$batch` calls, so a kill
+/// can cut up to 20 creates at once) and one change at a time
+/// (`--concurrency 1`); the next apply always converges with no duplicates
+/// and a complete ledger.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_apply_at_any_point_then_applying_again_converges() {
     let state = example();
@@ -86,22 +62,26 @@ async fn killing_apply_at_any_point_then_applying_again_converges() {
     let example_dir = || example_path.clone();
     let mut killed_at = Vec::new();
     // Measure a full apply's request count first, to spread the kill points.
-    let total = {
+    let total = |concurrency: &'static str| async move {
         let sb = sandbox().await;
         let dir = tempfile::tempdir().unwrap();
-        let out = cli(&sb, dir.path(), &["apply", "--auto-approve", example_dir().to_str().unwrap()]);
+        let out = cli(&sb, dir.path(), &["apply", "--auto-approve", "--concurrency", concurrency, example_dir().to_str().unwrap()]);
         assert!(out.status.success(), "{}", text(&out.stderr));
         let n = sb.request_counts().total;
         sb.shutdown().await.unwrap();
         n
     };
-    let points: Vec<u64> = (1..=22).map(|i| (total * i / 23).max(1)).collect();
-    for point in points {
+    let mut points: Vec<(&str, u64)> = Vec::new();
+    for concurrency in ["4", "1"] {
+        let n = total(concurrency).await;
+        points.extend((1..=11).map(|i| (concurrency, (n * i / 12).max(1))));
+    }
+    for (concurrency, point) in points {
         let sb = sandbox().await;
         sb.set_faults(faults(|f| f.latency_ms = 5)).unwrap();
         let work = tempfile::tempdir().unwrap();
         let mut child = command(&sb, work.path())
-            .args(["apply", "--auto-approve", example_dir().to_str().unwrap()])
+            .args(["apply", "--auto-approve", "--concurrency", concurrency, example_dir().to_str().unwrap()])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -115,7 +95,7 @@ async fn killing_apply_at_any_point_then_applying_again_converges() {
         }
         let _ = child.kill();
         let _ = child.wait();
-        killed_at.push(sb.request_counts().total);
+        killed_at.push((concurrency, sb.request_counts().total));
         sb.set_faults(sandbox::Faults::default()).unwrap();
         let out = cli(&sb, work.path(), &["apply", "--auto-approve", example_dir().to_str().unwrap()]);
         assert!(out.status.success(), "after a kill at request {point}: {}", text(&out.stderr));
@@ -127,6 +107,7 @@ async fn killing_apply_at_any_point_then_applying_again_converges() {
         assert_eq!(out.status.code(), Some(0), "not converged after a kill at request {point}:\n{}", text(&out.stdout));
         sb.shutdown().await.unwrap();
     }
+    killed_at.sort_unstable();
     killed_at.dedup();
     assert!(killed_at.len() >= 20, "apply was interrupted at {} distinct points: {killed_at:?}", killed_at.len());
 }

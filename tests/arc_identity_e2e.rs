@@ -9,7 +9,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Query, State};
@@ -18,7 +18,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use common::*;
-use sandbox::SandboxHandle;
 
 #[derive(Debug, Clone)]
 struct Seen {
@@ -57,36 +56,6 @@ async fn himds(h: Himds) -> String {
     format!("http://{addr}")
 }
 
-fn plan_with(sb: &SandboxHandle, cwd: &Path, vars: &[(&str, String)]) -> std::process::Output {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_tenantctl"));
-    c.current_dir(cwd)
-        .args(["-v", "plan", example_dir().to_str().unwrap(), "--format", "json"])
-        .env("TENANTCTL_GRAPH_URL", sb.base_url())
-        .env("TENANTCTL_LEDGER", cwd.join("tenantctl.lock"))
-        .env("TENANTCTL_FORBID_DEFAULT_IMDS", "1")
-        .env("NO_COLOR", "1");
-    for k in [
-        "AZURE_AUTHORITY_HOST",
-        "AZURE_TENANT_ID",
-        "AZURE_CLIENT_ID",
-        "AZURE_CLIENT_SECRET",
-        "AZURE_CLIENT_CERTIFICATE_PATH",
-        "AZURE_FEDERATED_TOKEN_FILE",
-        "TENANTCTL_ACCESS_TOKEN",
-        "TENANTCTL_CREDENTIAL",
-        "IDENTITY_ENDPOINT",
-        "IDENTITY_HEADER",
-        "IMDS_ENDPOINT",
-        "TENANTCTL_ARC_KEY_DIR",
-        "AZURE_POD_IDENTITY_AUTHORITY_HOST",
-    ] {
-        c.env_remove(k);
-    }
-    for (k, v) in vars {
-        c.env(k, v);
-    }
-    c.output().expect("tenantctl runs")
-}
 
 const KEY: &str = "arc-challenge-key-0123456789abcdef";
 
@@ -100,7 +69,7 @@ async fn azure_arc_answers_the_key_file_challenge_and_is_picked_automatically() 
     let seen = Arc::new(Mutex::new(Vec::new()));
     let base = himds(Himds { token: token_value.clone(), realm, key: KEY.into(), seen: seen.clone() }).await;
     let work = tempfile::tempdir().unwrap();
-    let out = plan_with(
+    let out = plan_with_credentials(
         &sb,
         work.path(),
         &[
@@ -144,7 +113,7 @@ async fn a_challenge_naming_a_file_outside_the_agent_directory_is_refused_and_no
         ("IMDS_ENDPOINT", base.clone()),
         ("TENANTCTL_ARC_KEY_DIR", keys.path().display().to_string()),
     ];
-    let out = plan_with(&sb, work.path(), &vars);
+    let out = plan_with_credentials(&sb, work.path(), &vars);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("outside the Azure Arc agent's token directory"), "{stderr}");
@@ -152,7 +121,7 @@ async fn a_challenge_naming_a_file_outside_the_agent_directory_is_refused_and_no
     assert!(seen.lock().unwrap().iter().all(|s| s.authorization.is_none()), "the key was never sent");
 
     // An identity endpoint off this machine is refused before any request.
-    let out = plan_with(
+    let out = plan_with_credentials(
         &sb,
         work.path(),
         &[("IDENTITY_ENDPOINT", "http://10.255.255.1:40342/metadata/identity/oauth2/token".into()), ("IMDS_ENDPOINT", "http://10.255.255.1:40342".into()), ("TENANTCTL_ARC_KEY_DIR", keys.path().display().to_string())],

@@ -17,7 +17,6 @@ use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::{Json, Router};
 use common::*;
-use sandbox::SandboxHandle;
 
 /// One request the emulated identity endpoint received.
 #[derive(Debug, Clone)]
@@ -77,40 +76,6 @@ async fn emulator(token_value: String) -> (String, Arc<Mutex<Vec<Seen>>>) {
 
 /// `tenantctl -v plan` against the sandbox with no client secret, only the
 /// variables `vars` set.
-fn plan_with(sb: &SandboxHandle, cwd: &Path, vars: &[(&str, String)]) -> std::process::Output {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_tenantctl"));
-    c.current_dir(cwd)
-        .args([
-            "-v",
-            "plan",
-            example_dir().to_str().unwrap(),
-            "--format",
-            "json",
-        ])
-        .env("TENANTCTL_GRAPH_URL", sb.base_url())
-        .env("TENANTCTL_LEDGER", cwd.join("tenantctl.lock"))
-        .env("TENANTCTL_FORBID_DEFAULT_IMDS", "1")
-        .env("NO_COLOR", "1");
-    for k in [
-        "AZURE_AUTHORITY_HOST",
-        "AZURE_TENANT_ID",
-        "AZURE_CLIENT_ID",
-        "AZURE_CLIENT_SECRET",
-        "AZURE_CLIENT_CERTIFICATE_PATH",
-        "AZURE_FEDERATED_TOKEN_FILE",
-        "TENANTCTL_ACCESS_TOKEN",
-        "TENANTCTL_CREDENTIAL",
-        "IDENTITY_ENDPOINT",
-        "IDENTITY_HEADER",
-        "AZURE_POD_IDENTITY_AUTHORITY_HOST",
-    ] {
-        c.env_remove(k);
-    }
-    for (k, v) in vars {
-        c.env(k, v);
-    }
-    c.output().expect("tenantctl runs")
-}
 
 fn assert_planned(out: &std::process::Output, credential: &str, token_value: &str) {
     let stderr = text(&out.stderr);
@@ -136,7 +101,7 @@ async fn managed_identity_through_an_emulated_imds() {
     let token_value = sb.access_token();
     let (base, seen) = emulator(token_value.clone()).await;
     let dir = tempfile::tempdir().unwrap();
-    let out = plan_with(
+    let out = plan_with_credentials(
         &sb,
         dir.path(),
         &[
@@ -178,7 +143,7 @@ async fn managed_identity_through_an_emulated_app_service_endpoint_is_picked_aut
     let dir = tempfile::tempdir().unwrap();
     let header = "per-instance-identity-header-value";
     // No TENANTCTL_CREDENTIAL: the platform's IDENTITY_ENDPOINT selects it.
-    let out = plan_with(
+    let out = plan_with_credentials(
         &sb,
         dir.path(),
         &[
@@ -210,7 +175,7 @@ async fn managed_identity_through_an_emulated_app_service_endpoint_is_picked_aut
 async fn imds_without_the_override_is_refused_under_the_guard() {
     let sb = sandbox().await;
     let dir = tempfile::tempdir().unwrap();
-    let out = plan_with(
+    let out = plan_with_credentials(
         &sb,
         dir.path(),
         &[("TENANTCTL_CREDENTIAL", "managed-identity".into())],
@@ -263,7 +228,7 @@ async fn azure_cli_credential_uses_az_on_path() {
     let token_value = sb.access_token();
     let dir = tempfile::tempdir().unwrap();
     let bin = stub_az(dir.path(), &token_value, true);
-    let out = plan_with(
+    let out = plan_with_credentials(
         &sb,
         dir.path(),
         &[
@@ -294,7 +259,7 @@ async fn azure_cli_signed_out_says_so() {
     let sb = sandbox().await;
     let dir = tempfile::tempdir().unwrap();
     let bin = stub_az(dir.path(), "unused", false);
-    let out = plan_with(
+    let out = plan_with_credentials(
         &sb,
         dir.path(),
         &[

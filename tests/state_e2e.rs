@@ -14,30 +14,6 @@ use common::*;
 use engine::Ledger;
 use serde_json::Value;
 
-/// Live objects of the collections these tests create, by natural key:
-/// any key held by more than one object is a duplicate.
-async fn duplicates(client: &providers::graph::GraphClient) -> Vec<String> {
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    let reads = [
-        (client.v1(), "/users?$select=userPrincipalName&$top=999", "userPrincipalName"),
-        (client.v1(), "/groups?$select=mailNickname&$top=999", "mailNickname"),
-        (client.beta(), "/deviceManagement/deviceConfigurations?$top=999", "displayName"),
-        (client.beta(), "/deviceManagement/deviceCompliancePolicies?$top=999", "displayName"),
-        (client.beta(), "/deviceManagement/windowsAutopilotDeploymentProfiles", "displayName"),
-        (client.v1(), "/identity/conditionalAccess/policies", "displayName"),
-    ];
-    for (c, path, field) in reads {
-        for o in c.list_all(path).await.unwrap() {
-            let key = o.get(field).and_then(Value::as_str).unwrap_or_default().to_lowercase();
-            *counts.entry(format!("{path} {key}")).or_insert(0) += 1;
-        }
-    }
-    for a in client.v1().list_all("/roleManagement/directory/roleAssignments").await.unwrap() {
-        *counts.entry(format!("roleAssignment {}|{}", a["principalId"], a["roleDefinitionId"])).or_insert(0) += 1;
-    }
-    counts.into_iter().filter(|(_, n)| *n > 1).map(|(k, n)| format!("{k} x{n}")).collect()
-}
-
 fn read_ledger(work: &Path) -> Ledger {
     Ledger::parse(&std::fs::read_to_string(work.join("tenantctl.lock")).unwrap()).unwrap()
 }

@@ -160,15 +160,17 @@ fn fields_of(c: &Change) -> Vec<FieldDrift> {
         .collect()
 }
 
-/// Whether a live object of this kind, undeclared and unowned, is reported.
+/// Whether a live object of this kind, undeclared and unowned, is
+/// reported: principals (users, guests, groups) never, since a tenant
+/// holds far more than it manages; role assignments when the role is
+/// privileged; built-in objects (marked `isBuiltIn`) never; every other
+/// kind (policies, filters, and any kind added to the registry) always.
 fn reports_unmanaged(kind: Kind, props: &crate::model::Props) -> bool {
     match kind {
-        Kind::AssignmentFilter | Kind::DeviceConfiguration | Kind::CompliancePolicy | Kind::UpdateRing | Kind::AutopilotProfile | Kind::ConditionalAccess => true,
-        Kind::FeatureUpdateProfile | Kind::QualityUpdateProfile | Kind::DriverUpdateProfile | Kind::DeviceCategory => true,
-        // Intune's built-in Default tag is on every tenant.
-        Kind::ScopeTag => props.get("isBuiltIn") != Some(&Value::Bool(true)),
+        // A built-in object (Intune's Default scope tag) is on every tenant.
+        _ if props.get("isBuiltIn") == Some(&Value::Bool(true)) => false,
         Kind::RoleAssignment => props.get("role").and_then(Value::as_str).is_some_and(|r| PRIVILEGED_ROLES.contains(&r)),
-        Kind::User | Kind::Guest | Kind::Group => false,
+        k => !k.is_principal(),
     }
 }
 

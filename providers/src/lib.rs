@@ -4,6 +4,7 @@
 //! change; the engine does.
 pub mod graph;
 pub mod apply;
+pub mod apply_batch;
 pub mod ca_unmodelled;
 pub mod delta;
 pub mod export;
@@ -14,3 +15,4 @@ pub mod observe;
 pub mod settle;
 pub mod state_blob;
 pub mod state_lock;
+pub mod tenant_marker;

@@ -1,8 +1,8 @@
 //! Live membership of the groups governance judges but desired state does
 //! not manage: groups that declared policies, Autopilot profiles and
 //! conditional access target (declared without `members`, or assigned live
-//! by id and not declared), the groups nested in them, and the Managed
-//! Desktop ring device groups. Each member comes with its type (`user`,
+//! by id and not declared), groups holding a directory role, the groups
+//! nested in them, and the Managed Desktop ring device groups. Each member comes with its type (`user`,
 //! `device`, `group`, ... from `@odata.type`), into
 //! [`ObservedState::memberships`], so the engine can tell whether a service
 //! account is reached and whether a ring group holds devices only.
@@ -81,6 +81,19 @@ fn needs(desired: &DesiredModel, ledger: &Ledger, observed: &ObservedState) -> N
                 }
             }
             todo.extend(inc_r.into_iter().chain(exc_r).filter(|r| groups.contains(r.as_str())));
+        }
+    }
+    // Groups holding a directory role (declared or live): a service
+    // account in one holds the role (least privilege).
+    for r in desired.resources.iter().filter(|(a, _)| a.kind == Kind::RoleAssignment).map(|(_, r)| r) {
+        let principal = r.props.get("principal").and_then(engine::model::as_reference).and_then(|p| p.parse::<Address>().ok());
+        if let Some(id) = principal.filter(|p| p.kind == Kind::Group).and_then(|p| ids.get(&p)) {
+            todo.push(id.to_string());
+        }
+    }
+    for o in observed.objects.get(&Kind::RoleAssignment).into_iter().flatten() {
+        if let Some(p) = o.props.get("principal").and_then(engine::model::as_reference).filter(|p| groups.contains(p)) {
+            todo.push(p.to_string());
         }
     }
     let by_live: BTreeMap<&str, &Address> = ids.iter().map(|(a, i)| (*i, *a)).collect();

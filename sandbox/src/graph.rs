@@ -158,7 +158,9 @@ pub fn dispatch(t: &mut Tenant, ctx: &Ctx, req: &GReq) -> Result<GResp, GraphErr
         ["directory", "deletedItems", rest @ ..] => return crate::directory::deleted_items(t, ctx, req, rest, &q),
         ["directoryObjects", id] => return crate::directory::directory_object(t, ctx, req, id, &q),
         ["organization"] => return crate::directory::organization(t, ctx, req),
+        ["organization", org, "extensions", rest @ ..] => return crate::org_extensions::handle(t, ctx, req, org, rest),
         ["domains"] => return crate::directory::domains(t, ctx, req),
+        ["deviceManagement", "configurationSettings", rest @ ..] => return crate::settings_catalog::serve(ctx, req, rest),
         ["me", ..] => return Err(GraphError::new(400, "BadRequest", "/me request is only valid with delegated authentication flow.")),
         _ => {}
     }

@@ -198,6 +198,7 @@ pub fn create_settings_catalog(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body:
         }
     }
     let settings = body.remove("settings").unwrap_or_else(|| json!([]));
+    crate::settings_catalog::check_settings(&settings)?;
     body.insert("settingCount".into(), json!(settings.as_array().map_or(0, Vec::len)));
     stamp_new(ctx, &mut body, false);
     body.remove("description");
@@ -209,6 +210,9 @@ pub fn create_settings_catalog(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body:
 
 pub fn patch_settings_catalog(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str, mut body: Map<String, Value>) -> Result<(), GraphError> {
     let settings = body.remove("settings");
+    if let Some(s) = &settings {
+        crate::settings_catalog::check_settings(s)?;
+    }
     let now = ctx.now_iso();
     t.update(spec.coll, id, |r| {
         for (k, v) in body {

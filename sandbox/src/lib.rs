@@ -33,6 +33,7 @@ pub mod limits;
 pub mod licences;
 pub mod odata;
 pub mod oma;
+pub mod org_extensions;
 pub mod permissions;
 pub mod pim;
 pub mod query_props;
@@ -42,6 +43,7 @@ pub mod seed;
 pub mod state_file;
 pub mod scope_tags;
 pub mod server;
+pub mod settings_catalog;
 pub mod store;
 pub mod update_profiles;
 pub mod validate_write;
@@ -346,6 +348,10 @@ impl SandboxHandle {
     /// Sets the modelled service limits (none by default; see `limits.rs`).
     pub fn set_limits(&self, limits: Limits) {
         lock(&self.app.limits).set(limits);
+    }
+    /// What each modelled limit has counted and refused since it was set.
+    pub fn limit_usage(&self) -> Vec<limits::LimitUsage> {
+        lock(&self.app.limits).usage()
     }
     /// Changes the tenant's licence tier (as `PUT /_sandbox/licences` does).
     pub fn set_licences(&self, licences: Licences) {

@@ -94,18 +94,40 @@ impl Limits {
     }
 }
 
+/// What one limit has counted since it was set: for benchmarks (writes per
+/// second against the limit) and tests (no 429s).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitUsage {
+    pub name: String,
+    pub count: u32,
+    pub window_ms: u64,
+    /// Requests it counted (accepted).
+    pub accepted: u64,
+    /// Requests it refused with 429.
+    pub refused: u64,
+    /// Accept times (ms since the epoch) of the first and last counted request.
+    pub first_ms: Option<i64>,
+    pub last_ms: Option<i64>,
+}
+
 /// The limits and what each has accepted.
 #[derive(Debug, Default)]
 pub struct LimitState {
     cfg: Limits,
     /// Accept times (ms) per limit, oldest first.
     accepted: Vec<VecDeque<i64>>,
+    usage: Vec<LimitUsage>,
 }
 
 impl LimitState {
     pub fn new(cfg: Limits) -> LimitState {
         let accepted = vec![VecDeque::new(); cfg.limits.len()];
-        LimitState { cfg, accepted }
+        let usage = cfg
+            .limits
+            .iter()
+            .map(|l| LimitUsage { name: l.name.clone(), count: l.count, window_ms: l.window_ms, accepted: 0, refused: 0, first_ms: None, last_ms: None })
+            .collect();
+        LimitState { cfg, accepted, usage }
     }
 
     pub fn set(&mut self, cfg: Limits) {
@@ -114,6 +136,11 @@ impl LimitState {
 
     pub fn limits(&self) -> &Limits {
         &self.cfg
+    }
+
+    /// What each limit has counted and refused since it was set.
+    pub fn usage(&self) -> Vec<LimitUsage> {
+        self.usage.clone()
     }
 
     /// Admits one request at `now_ms` (path below the version), or refuses
@@ -128,7 +155,7 @@ impl LimitState {
             _ => Area::Directory,
         };
         let mut wait_ms: i64 = 0;
-        for (limit, log) in self.cfg.limits.iter().zip(&mut self.accepted) {
+        for ((limit, log), usage) in self.cfg.limits.iter().zip(&mut self.accepted).zip(&mut self.usage) {
             if !limit.applies(area, write) {
                 continue;
             }
@@ -139,6 +166,7 @@ impl LimitState {
             if log.len() >= limit.count as usize {
                 let oldest = log.front().copied().unwrap_or(now_ms);
                 wait_ms = wait_ms.max(oldest.saturating_add(window).saturating_sub(now_ms));
+                usage.refused += 1;
                 tracing::debug!(limit = %limit.name, count = limit.count, window_ms = limit.window_ms, "service limit exceeded");
             }
         }
@@ -146,9 +174,12 @@ impl LimitState {
             let secs = u64::try_from(wait_ms).unwrap_or(0).div_ceil(1000).max(1);
             return Err(throttled(secs));
         }
-        for (limit, log) in self.cfg.limits.iter().zip(&mut self.accepted) {
+        for ((limit, log), usage) in self.cfg.limits.iter().zip(&mut self.accepted).zip(&mut self.usage) {
             if limit.applies(area, write) {
                 log.push_back(now_ms);
+                usage.accepted += 1;
+                usage.first_ms.get_or_insert(now_ms);
+                usage.last_ms = Some(now_ms);
             }
         }
         Ok(())
@@ -177,6 +208,11 @@ mod tests {
         // 20 s after the first write, one more fits.
         s.admit("POST", &path("deviceManagement/x"), 20_000).unwrap();
         assert!(s.admit("POST", &path("deviceManagement/x"), 20_001).is_err());
+        // What each limit counted and refused.
+        let u = s.usage();
+        assert_eq!((u[0].name.as_str(), u[0].accepted, u[0].refused, u[0].first_ms, u[0].last_ms), ("Intune writes per app", 101, 2, Some(0), Some(20_000)));
+        assert_eq!((u[1].accepted, u[1].refused), (102, 0), "reads count in the request limit");
+        assert_eq!((u[4].accepted, u[4].refused), (1, 0), "one directory write");
     }
 
     #[test]

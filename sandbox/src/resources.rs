@@ -397,7 +397,7 @@ pub const KNOWN_SEGMENTS: &[&str] = &[
     "roleAssignments", "roleEligibilityScheduleRequests", "roleAssignmentScheduleRequests", "roleEligibilitySchedules", "roleAssignmentSchedules",
     "roleEligibilityScheduleInstances", "roleAssignmentScheduleInstances", "deviceManagement", "deviceConfigurations", "deviceCompliancePolicies",
     "configurationPolicies", "windowsAutopilotDeploymentProfiles", "assign", "assignments", "scheduleActionsForRules", "scheduledActionsForRule",
-    "settings", "identity", "conditionalAccess", "policies", "$batch", "assignmentFilters",
+    "settings", "identity", "conditionalAccess", "policies", "$batch", "assignmentFilters", "extensions",
     "getOmaSettingPlainTextValue", "microsoft.graph.getOmaSettingPlainTextValue",
     "windowsFeatureUpdateProfiles", "windowsQualityUpdateProfiles", "windowsDriverUpdateProfiles", "roleScopeTags", "deviceCategories",
 ];

@@ -193,9 +193,26 @@ async fn settings_catalog_is_beta_only_and_keeps_settings_apart() {
     let env = start().await;
     let body = json!({"name": "Baseline", "description": "", "platforms": "windows10", "technologies": "mdm", "roleScopeTagIds": ["0"],
         "settings": [{"@odata.type": "#microsoft.graph.deviceManagementConfigurationSetting", "settingInstance": {
-            "@odata.type": "#microsoft.graph.deviceManagementConfigurationChoiceSettingInstance", "settingDefinitionId": "device_vendor_msft_policy_config_x",
-            "choiceSettingValue": {"@odata.type": "#microsoft.graph.deviceManagementConfigurationChoiceSettingValue", "value": "device_vendor_msft_policy_config_x_1", "children": []}}}]});
+            "@odata.type": "#microsoft.graph.deviceManagementConfigurationChoiceSettingInstance", "settingDefinitionId": "device_vendor_msft_policy_config_defender_allowrealtimemonitoring",
+            "choiceSettingValue": {"@odata.type": "#microsoft.graph.deviceManagementConfigurationChoiceSettingValue", "value": "device_vendor_msft_policy_config_defender_allowrealtimemonitoring_1", "children": []}}}]});
     assert_eq!(env.post("/v1.0/deviceManagement/configurationPolicies", body.clone()).await.status, 400);
+    // What Intune refuses: an unknown definition, an option the definition
+    // does not have, an instance of the wrong type.
+    let mut unknown = body.clone();
+    unknown["settings"][0]["settingInstance"]["settingDefinitionId"] = json!("device_vendor_msft_policy_config_x");
+    assert_eq!(env.post("/beta/deviceManagement/configurationPolicies", unknown).await.status, 400);
+    let mut option = body.clone();
+    option["settings"][0]["settingInstance"]["choiceSettingValue"]["value"] = json!("device_vendor_msft_policy_config_defender_allowrealtimemonitoring_7");
+    let refused = env.post("/beta/deviceManagement/configurationPolicies", option).await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.body.to_string().contains("not valid"), "{}", refused.body);
+    let mut typed = body.clone();
+    typed["settings"][0]["settingInstance"]["@odata.type"] = json!("#microsoft.graph.deviceManagementConfigurationSimpleSettingInstance");
+    assert_eq!(env.post("/beta/deviceManagement/configurationPolicies", typed).await.status, 400);
+    let defs = env.get("/beta/deviceManagement/configurationSettings/device_vendor_msft_policy_config_defender_avgcpuloadfactor").await;
+    assert_eq!(defs.status, 200, "{}", defs.body);
+    assert_eq!(defs.body["valueDefinition"]["maximumValue"], 100);
+    assert_eq!(env.get("/beta/deviceManagement/configurationSettings/nope").await.status, 404);
     let c = env.post("/beta/deviceManagement/configurationPolicies", body.clone()).await;
     assert_eq!(c.status, 201, "{}", c.body);
     assert_eq!(c.body["settingCount"], 1);

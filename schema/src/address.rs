@@ -160,7 +160,7 @@ mod tests {
 
     #[test]
     fn kinds_come_from_the_registry() {
-        assert_eq!(Kind::ALL.len(), 15);
+        assert_eq!(Kind::ALL.len(), 16);
         assert_eq!(Kind::ALL[0], Kind::User);
         assert_eq!(Kind::RoleAssignment.as_str(), "role_assignment");
         assert_eq!("conditional_access".parse::<Kind>(), Ok(Kind::ConditionalAccess));
@@ -169,7 +169,7 @@ mod tests {
         let policies: Vec<Kind> = Kind::ALL.into_iter().filter(|k| k.is_policy()).collect();
         assert_eq!(
             policies,
-            [Kind::DeviceConfiguration, Kind::CompliancePolicy, Kind::UpdateRing, Kind::AutopilotProfile, Kind::FeatureUpdateProfile, Kind::QualityUpdateProfile, Kind::DriverUpdateProfile]
+            [Kind::DeviceConfiguration, Kind::CompliancePolicy, Kind::UpdateRing, Kind::AutopilotProfile, Kind::FeatureUpdateProfile, Kind::QualityUpdateProfile, Kind::DriverUpdateProfile, Kind::SettingsCatalog]
         );
         // Declaration order is plan order.
         let mut sorted = Kind::ALL;

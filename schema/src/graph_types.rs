@@ -19,7 +19,7 @@ use crate::state::DesiredState;
 use crate::suggest::closest;
 
 /// Settings tenantctl manages itself; `validate` reports them on its own.
-const RESERVED: &[&str] = &[
+pub(crate) const RESERVED: &[&str] = &[
     "@odata.type",
     "id",
     "displayName",
@@ -64,41 +64,24 @@ impl Cx<'_> {
 /// Runs every check; called once from [`crate::validate::validate_at`].
 pub fn check(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnostics) {
     let m = metadata();
-    for (key, d) in &state.device_configuration {
+    let kinds = [
+        (Kind::DeviceConfiguration, "deviceConfiguration", "device configuration"),
+        (Kind::CompliancePolicy, "deviceCompliancePolicy", "compliance policy"),
+    ];
+    let policies = state
+        .device_configuration
+        .iter()
+        .map(|(k, d)| (kinds[0], k, &d.origin, &d.value.odata_type, &d.value.settings))
+        .chain(state.compliance_policy.iter().map(|(k, d)| (kinds[1], k, &d.origin, &d.value.odata_type, &d.value.settings)));
+    for ((kind, base, noun), key, origin, odata_type, settings) in policies {
         let mut cx = Cx {
             m,
             sources,
             diags: &mut *diags,
-            origin: &d.origin,
-            addr: format!("device_configuration.{key}"),
+            origin,
+            addr: format!("{kind}.{key}"),
         };
-        check_policy(
-            &mut cx,
-            Kind::DeviceConfiguration,
-            key,
-            "deviceConfiguration",
-            "device configuration",
-            &d.value.odata_type,
-            &d.value.settings,
-        );
-    }
-    for (key, d) in &state.compliance_policy {
-        let mut cx = Cx {
-            m,
-            sources,
-            diags: &mut *diags,
-            origin: &d.origin,
-            addr: format!("compliance_policy.{key}"),
-        };
-        check_policy(
-            &mut cx,
-            Kind::CompliancePolicy,
-            key,
-            "deviceCompliancePolicy",
-            "compliance policy",
-            &d.value.odata_type,
-            &d.value.settings,
-        );
+        check_policy(&mut cx, kind, key, base, noun, odata_type, settings);
     }
 }
 

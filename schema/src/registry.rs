@@ -40,6 +40,7 @@ macro_rules! with_kinds {
             FeatureUpdateProfile feature_update_profile FeatureUpdateProfile false     true;
             QualityUpdateProfile quality_update_profile QualityUpdateProfile false     true;
             DriverUpdateProfile  driver_update_profile  DriverUpdateProfile  false     true;
+            SettingsCatalog      settings_catalog       SettingsCatalog      false     true;
             ConditionalAccess    conditional_access     ConditionalAccess    false     false;
         }
     };

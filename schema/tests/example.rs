@@ -31,6 +31,7 @@ fn the_example_tenant_validates() {
         (Kind::FeatureUpdateProfile, 4),
         (Kind::QualityUpdateProfile, 0),
         (Kind::DriverUpdateProfile, 0),
+        (Kind::SettingsCatalog, 0),
         (Kind::ConditionalAccess, 1),
     ];
     assert_eq!(state.counts(), expected.to_vec());

@@ -158,6 +158,67 @@ pub fn command(sb: &SandboxHandle, cwd: &Path) -> std::process::Command {
     c
 }
 
+/// `plan --format json` of the example by the binary against the sandbox,
+/// with every credential variable of the environment removed and only
+/// `vars` set: what the credential chain picks is then up to the test.
+pub fn plan_with_credentials(sb: &SandboxHandle, cwd: &Path, vars: &[(&str, String)]) -> Output {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_tenantctl"));
+    c.current_dir(cwd)
+        .args(["-v", "plan", example_dir().to_str().expect("utf-8 path"), "--format", "json"])
+        .env("TENANTCTL_GRAPH_URL", sb.base_url())
+        .env("TENANTCTL_LEDGER", cwd.join("tenantctl.lock"))
+        .env("TENANTCTL_FORBID_DEFAULT_IMDS", "1")
+        .env("NO_COLOR", "1");
+    for k in [
+        "AZURE_AUTHORITY_HOST",
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_ID",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_CLIENT_CERTIFICATE_PATH",
+        "AZURE_FEDERATED_TOKEN_FILE",
+        "TENANTCTL_ACCESS_TOKEN",
+        "TENANTCTL_CREDENTIAL",
+        "IDENTITY_ENDPOINT",
+        "IDENTITY_HEADER",
+        "IMDS_ENDPOINT",
+        "TENANTCTL_ARC_KEY_DIR",
+        "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+    ] {
+        c.env_remove(k);
+    }
+    for (k, v) in vars {
+        c.env(k, v);
+    }
+    c.output().expect("tenantctl runs")
+}
+
+/// Every live object of the collections the tests create, counted by
+/// natural key: any key held by more than one object is a duplicate (what a
+/// killed or repeated apply must never leave).
+pub async fn duplicates(client: &GraphClient) -> Vec<String> {
+    use serde_json::Value;
+    let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    let reads = [
+        (client.v1(), "/users?$select=userPrincipalName,mail,userType&$top=999", "userPrincipalName"),
+        (client.v1(), "/groups?$select=mailNickname&$top=999", "mailNickname"),
+        (client.beta(), "/deviceManagement/deviceConfigurations?$top=999", "displayName"),
+        (client.beta(), "/deviceManagement/deviceCompliancePolicies?$top=999", "displayName"),
+        (client.beta(), "/deviceManagement/windowsAutopilotDeploymentProfiles", "displayName"),
+        (client.beta(), "/deviceManagement/assignmentFilters", "displayName"),
+        (client.v1(), "/identity/conditionalAccess/policies", "displayName"),
+    ];
+    for (c, path, field) in reads {
+        for o in c.list_all(path).await.expect("list") {
+            let key = o.get(field).and_then(Value::as_str).unwrap_or_default().to_lowercase();
+            *counts.entry(format!("{path} {key}")).or_insert(0) += 1;
+        }
+    }
+    for a in client.v1().list_all("/roleManagement/directory/roleAssignments").await.expect("list") {
+        *counts.entry(format!("roleAssignment {}|{}", a["principalId"], a["roleDefinitionId"])).or_insert(0) += 1;
+    }
+    counts.into_iter().filter(|(_, n)| *n > 1).map(|(k, n)| format!("{k} x{n}")).collect()
+}
+
 /// Run the binary against the sandbox and wait for it.
 pub fn cli(sb: &SandboxHandle, cwd: &Path, args: &[&str]) -> Output {
     command(sb, cwd)

@@ -49,7 +49,8 @@ pub const LINTS: &[(&str, &str)] = &[
     ("service-accounts-not-excluded", "a conditional access policy does not exclude the service accounts"),
     ("unmanaged-target", "a managed policy is assigned (live) to a group desired state does not declare"),
     ("standing-privileged-access", "anyone (person, guest, group, service account) holds a privileged role permanently: active with no expiry"),
-    ("service-account-role", "a service account holds a role it does not declare in allowed_roles, or a read-only account a role that writes"),
+    ("service-account-role", "a service account holds (directly, or through a group) a role it does not declare in allowed_roles, or a read-only account a role that writes"),
+    ("service-account-privileged", "a service account holds (directly, or through a group) a privileged role: refused even when allowed_roles lists it, unless a reasoned exception in [governance.exceptions] was approved by two"),
     ("unmanaged-privileged-holder", "a live privileged role holder not in desired state"),
     ("ring-devices-only", "a Managed Desktop ring device group holds something other than devices (declared or live)"),
     ("one-autopilot-profile", "more than one Autopilot profile targets the all-devices group (live)"),
@@ -65,6 +66,14 @@ pub const CERTIFICATE_WARNING_DAYS: i64 = 60;
 
 fn allowed(gov: &Governance, f: &Finding) -> bool {
     let scoped = format!("{}:{}", f.lint, f.address);
+    if f.lint == SERVICE_ACCOUNT_PRIVILEGED {
+        // Only a reasoned exception for this assignment, in a governance
+        // that needs two approvers for any change (the exception itself is
+        // such a change, journalled when the trust root records it); never
+        // `allow`, never a blanket exception for the lint.
+        let two = gov.approvals_required >= 2 && gov.unattended.is_none();
+        return two && gov.exceptions.get(&scoped).is_some_and(|why| !why.trim().is_empty());
+    }
     gov.allow.iter().any(|a| *a == f.lint || *a == scoped) || gov.exceptions.keys().any(|k| *k == f.lint || *k == scoped)
 }
 
@@ -95,7 +104,10 @@ pub fn lint_desired(desired: &DesiredModel, now: DateTime<Utc>) -> Vec<Finding> 
             set.into_iter().collect()
         };
         if address.kind.is_policy() || address.kind == Kind::AutopilotProfile {
-            let include = refs_at("/assignments/include");
+            // Filtered targets count as much as plain ones (a filter narrows
+            // devices, it does not take an account out of a target).
+            let mut include = refs_at("/assignments/include");
+            include.extend(refs_at("/assignments/filters"));
             let mut direct = false;
             for t in &include {
                 if service.contains(t) {
@@ -103,7 +115,8 @@ pub fn lint_desired(desired: &DesiredModel, now: DateTime<Utc>) -> Vec<Finding> 
                     out.push(finding(Severity::Error, "service-account-targeted", address, format!("assigned to {t}: service accounts get no policy")));
                 }
             }
-            let all_users = pointer(&r.props, "/assignments/allUsers").and_then(Value::as_bool) == Some(true);
+            let all_users = pointer(&r.props, "/assignments/allUsers").and_then(Value::as_bool) == Some(true)
+                || pointer(&r.props, "/assignments/filters").and_then(Value::as_object).is_some_and(|f| f.values().flat_map(|v| v.as_array().into_iter().flatten()).any(|t| t.as_str() == Some("allUsers")));
             if !direct {
                 let reach = super::targets::assignment_reach(desired, &include, &refs_at("/assignments/exclude"), all_users);
                 out.extend(effective_findings(desired, address, &reach, "service accounts get no policy"));
@@ -116,20 +129,28 @@ pub fn lint_desired(desired: &DesiredModel, now: DateTime<Utc>) -> Vec<Finding> 
                 out.push(finding(Severity::Error, "service-account-targeted", address, format!("includes {t}: service accounts get no MFA or conditional access")));
             }
             let excluded: BTreeSet<Address> = refs_at("/conditions/users/excludeUsers").into_iter().chain(refs_at("/conditions/users/excludeGroups")).collect();
+            let excluded_list: Vec<Address> = excluded.iter().cloned().collect();
             if !included.iter().any(|t| service.contains(t)) {
                 // Mixed and nested groups; "All" users is the next lint's.
-                let excluded_list: Vec<Address> = excluded.iter().cloned().collect();
                 let reach = super::targets::assignment_reach(desired, &included, &excluded_list, false);
                 out.extend(effective_findings(desired, address, &reach, "service accounts get no MFA or conditional access"));
             }
-            let group_excluded = desired.service_account_groups.iter().any(|g| excluded.contains(g));
-            let missing: Vec<String> = desired.service_accounts.iter().filter(|s| !excluded.contains(*s)).map(|s| s.to_string()).collect();
-            if !group_excluded && !missing.is_empty() {
-                let what = match desired.service_account_groups.iter().next() {
-                    Some(g) => format!("exclude {g}"),
-                    None => format!("exclude {}", missing.join(", ")),
+            // Each service account must be PROVED excluded: named, or a
+            // member of an excluded group by its declared members or its
+            // rule evaluated against the account's declared properties.
+            let proved = super::targets::proven_excluded(desired, &excluded_list);
+            let missing: Vec<String> = desired.service_accounts.iter().filter(|s| !proved.contains(*s)).map(|s| s.to_string()).collect();
+            let group_excluded = desired.service_account_groups.iter().find(|g| excluded.contains(*g));
+            if !missing.is_empty() {
+                let msg = match (group_excluded, desired.service_account_groups.iter().next()) {
+                    (Some(g), _) => format!(
+                        "excludes {g}, but {g} is not proved to hold {} (not among its declared members, and its membership rule does not match the declared properties); exclude them by name or correct the rule",
+                        missing.join(", ")
+                    ),
+                    (None, Some(g)) => format!("does not exclude the service accounts; exclude {g}"),
+                    (None, None) => format!("does not exclude the service accounts; exclude {}", missing.join(", ")),
                 };
-                out.push(finding(Severity::Error, "service-accounts-not-excluded", address, format!("does not exclude the service accounts; {what}")));
+                out.push(finding(Severity::Error, "service-accounts-not-excluded", address, msg));
             }
         }
         if address.kind == Kind::RoleAssignment {
@@ -177,26 +198,17 @@ fn role_lints(desired: &DesiredModel, address: &Address, r: &crate::DesiredResou
     let role = r.props.get("role").and_then(Value::as_str).unwrap_or_default();
     let principal = r.props.get("principal").and_then(as_reference).and_then(|p| p.parse::<Address>().ok());
     let Some(principal) = principal else { return out };
-    if let Some(sr) = desired.service_account_roles.get(&principal) {
-        if sr.read_only && !READ_ONLY_ROLES.contains(&role) {
-            out.push(finding(
-                Severity::Error,
-                "service-account-role",
-                address,
-                format!("{principal} is read-only and may hold only read-only roles ({}); {role} is not one", READ_ONLY_ROLES.join(", ")),
-            ));
-        } else if !sr.allowed.iter().any(|a| a == role) {
-            let allowed = if sr.allowed.is_empty() { "none".to_string() } else { sr.allowed.join(", ") };
-            out.push(finding(
-                Severity::Error,
-                "service-account-role",
-                address,
-                format!("{principal} may hold only the roles it declares in allowed_roles ({allowed}); {role} is not one"),
-            ));
-        }
+    if desired.service_account_roles.contains_key(&principal) {
+        out.extend(service_account_role(desired, address, &principal, role, ""));
     }
     if desired.service_account_groups.contains(&principal) && !READ_ONLY_ROLES.contains(&role) {
         out.push(finding(Severity::Error, "service-account-role", address, format!("{principal} holds service accounts; give roles to each account it may hold them, not {role} to the group")));
+    } else if principal.kind == Kind::Group {
+        // A service account in a group holding a role holds the role: the
+        // same rules as a direct assignment (declared members, nested).
+        for (account, how) in super::targets::group_reach(desired, &principal).accounts {
+            out.extend(service_account_role(desired, address, &account, role, &format!(" {how}")));
+        }
     }
     let eligible = r.props.get("assignment").and_then(Value::as_str) == Some("eligible");
     // An end years away (`9999-12-31`) is standing access too: beyond the
@@ -217,6 +229,47 @@ fn role_lints(desired: &DesiredModel, address: &Address, r: &crate::DesiredResou
     }
     out
 }
+
+/// The least-privilege rules for service account `account` holding `role`
+/// (directly, or `how` through a group): only roles its `allowed_roles`
+/// declares, only read-only ones when it is read-only, and never a
+/// privileged role (`service-account-privileged`, whatever allowed_roles
+/// says: service accounts hold no privileged admin access).
+pub(crate) fn service_account_role(desired: &DesiredModel, address: impl ToString, account: &Address, role: &str, how: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let Some(sr) = desired.service_account_roles.get(account) else { return out };
+    if sr.read_only && !READ_ONLY_ROLES.contains(&role) {
+        out.push(finding(
+            Severity::Error,
+            "service-account-role",
+            address.to_string(),
+            format!("{account} is read-only and may hold only read-only roles ({}); {role}{how} is not one", READ_ONLY_ROLES.join(", ")),
+        ));
+    } else if !sr.allowed.iter().any(|a| a == role) {
+        let allowed = if sr.allowed.is_empty() { "none".to_string() } else { sr.allowed.join(", ") };
+        out.push(finding(
+            Severity::Error,
+            "service-account-role",
+            address.to_string(),
+            format!("{account} may hold only the roles it declares in allowed_roles ({allowed}); {role}{how} is not one"),
+        ));
+    }
+    if PRIVILEGED_ROLES.contains(&role) {
+        let address = address.to_string();
+        out.push(finding(
+            Severity::Error,
+            SERVICE_ACCOUNT_PRIVILEGED,
+            &address,
+            format!(
+                "{account} is a service account and would hold the privileged role {role}{how}: service accounts hold no privileged admin access, active or eligible, time-boxed or not, whatever allowed_roles says; give the role to a person through PIM, or record a break-glass exception `\"{SERVICE_ACCOUNT_PRIVILEGED}:{address}\" = \"REASON\"` in [governance.exceptions] (a change of [governance], approved by two approvers in force; honoured only with approvals_required >= 2 and no `unattended`)"
+            ),
+        ));
+    }
+    out
+}
+
+/// The lint refusing a privileged role on a service account.
+pub const SERVICE_ACCOUNT_PRIVILEGED: &str = "service-account-privileged";
 
 /// Lints that need the live tenant: unmanaged assignment targets and
 /// privileged role holders not in desired state.
@@ -257,10 +310,15 @@ pub fn lint_live(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMa
             continue;
         }
         let role = o.props.get("role").and_then(Value::as_str).unwrap_or_default();
+        let principal = o.props.get("principal").and_then(as_reference).unwrap_or_default();
+        // A service account given a role out of band: least privilege as
+        // for a declared assignment (a group principal: `live::role_groups`).
+        if let Some(account) = known_ids.get(principal).filter(|a| desired.service_accounts.contains(**a)) {
+            out.extend(service_account_role(desired, format!("id:{}", o.id), account, role, " (assigned out of band)"));
+        }
         if !PRIVILEGED_ROLES.contains(&role) {
             continue;
         }
-        let principal = o.props.get("principal").and_then(as_reference).unwrap_or_default();
         let who = known_ids.get(principal).map(|a| a.to_string()).unwrap_or_else(|| format!("id:{principal}"));
         let kind = o.props.get("assignment").and_then(Value::as_str).unwrap_or("active");
         // Out-of-band control of the tenant itself is an error; its removal

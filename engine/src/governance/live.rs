@@ -100,8 +100,10 @@ struct LiveReach {
     accounts: BTreeMap<Address, String>,
     /// Why it cannot be known (membership not read).
     unknown: Vec<String>,
-    /// Reached a service-accounts group (excluding it takes every account away).
-    service_group: bool,
+    /// Walking an exclusion: only accounts PROVED members count (declared
+    /// members, live members as read, a rule evaluated against declared
+    /// properties); a service-accounts group proves nothing by its name.
+    proving: bool,
 }
 
 struct Walk<'a> {
@@ -149,8 +151,14 @@ impl<'a> Walk<'a> {
         }
         let address = self.by_id.get(id).copied();
         if let Some(a) = address {
-            if self.desired.service_account_groups.contains(a) {
-                out.service_group = true;
+            if self.desired.service_account_groups.contains(a) && !out.proving {
+                // Included through live nesting (the desired lint sees
+                // only declared nesting): it reaches every service account.
+                if live {
+                    for s in &self.desired.service_accounts {
+                        out.accounts.entry(s.clone()).or_insert_with(|| format!("through {path}, a service-accounts group"));
+                    }
+                }
                 return;
             }
             if self.desired.service_accounts.contains(a) {
@@ -165,6 +173,17 @@ impl<'a> Walk<'a> {
             if manages_membership(self.desired, a) {
                 // Declared members: follow nested groups (their membership
                 // may be live); a rule is judged by the desired lint.
+                if out.proving {
+                    for s in super::targets::proven_members(self.desired, a) {
+                        out.accounts.entry(s).or_insert_with(|| format!("a member of {path}"));
+                    }
+                    // Live members as read (a dynamic group's, when read).
+                    for m in self.observed.memberships.get(id).into_iter().flat_map(|m| m.keys()) {
+                        if let Some(s) = self.by_id.get(m.as_str()).filter(|s| self.desired.service_accounts.contains(**s)) {
+                            out.accounts.entry((*s).clone()).or_insert_with(|| format!("a live member of {path}"));
+                        }
+                    }
+                }
                 let Some(r) = self.desired.resources.get(a) else { return };
                 let mut refs = BTreeSet::new();
                 if let Some(m) = r.props.get("members") {
@@ -243,7 +262,7 @@ pub fn lint_membership(desired: &DesiredModel, observed: &ObservedState, ids: &B
             let name = walk.name(&id);
             walk.reach(&id, &name, false, &mut seen, &mut inc);
         }
-        let mut exc = LiveReach::default();
+        let mut exc = LiveReach { proving: true, ..Default::default() };
         let excluded_ids = to_ids(&exc_a, &exc_r);
         for id in &excluded_ids {
             let mut seen = BTreeSet::new();
@@ -251,10 +270,14 @@ pub fn lint_membership(desired: &DesiredModel, observed: &ObservedState, ids: &B
             // Excluded accounts count whether membership is managed or live.
             walk.reach(id, &name, true, &mut seen, &mut exc);
         }
-        if exc.service_group || exc_a.iter().any(|e| desired.service_account_groups.contains(e)) {
+        // Only accounts proved excluded are taken away (declared members,
+        // live members, a rule matching declared properties).
+        let exc_list: Vec<Address> = exc_a.iter().cloned().collect();
+        let proved = super::targets::proven_excluded(desired, &exc_list);
+        let excluded_accounts: BTreeSet<&Address> = exc.accounts.keys().chain(proved.iter()).collect();
+        if !desired.service_accounts.is_empty() && desired.service_accounts.iter().all(|s| excluded_accounts.contains(s)) {
             continue;
         }
-        let excluded_accounts: BTreeSet<&Address> = exc.accounts.keys().chain(exc_a.iter().filter(|a| desired.service_accounts.contains(*a))).collect();
         for (s, how) in &inc.accounts {
             if !excluded_accounts.contains(s) {
                 out.push(Finding {
@@ -274,8 +297,54 @@ pub fn lint_membership(desired: &DesiredModel, observed: &ObservedState, ids: &B
             });
         }
     }
+    out.extend(role_groups(desired, observed, ids, &walk));
     out.extend(ring_members(desired, observed, &walk));
     out.extend(autopilot_profiles(desired, observed, &walk));
+    out
+}
+
+/// Service accounts holding a role through a group whose membership is
+/// live (declared without `members`, or nested live): the least-privilege
+/// rules of a direct assignment apply ([`super::lints::service_account_role`]).
+/// Role assignments declared and live (out-of-band ones too) count.
+fn role_groups(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>, walk: &Walk<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if observed.unreadable.contains_key(&Kind::RoleAssignment) {
+        return out;
+    }
+    // (assignment address or live id, role, group id)
+    let mut held: Vec<(String, String, String)> = Vec::new();
+    for (address, r) in desired.resources.iter().filter(|(a, _)| a.kind == Kind::RoleAssignment) {
+        let role = r.props.get("role").and_then(Value::as_str).unwrap_or_default();
+        let principal = r.props.get("principal").and_then(as_reference).and_then(|p| p.parse::<Address>().ok());
+        if let Some(gid) = principal.filter(|p| p.kind == Kind::Group).and_then(|p| walk.group_id(Some(&p), None)) {
+            held.push((address.to_string(), role.to_string(), gid.to_string()));
+        }
+    }
+    let declared: BTreeSet<&str> = ids.iter().filter(|(a, _)| a.kind == Kind::RoleAssignment).map(|(_, i)| i.as_str()).collect();
+    for o in observed.objects.get(&Kind::RoleAssignment).into_iter().flatten().filter(|o| !declared.contains(o.id.as_str())) {
+        let role = o.props.get("role").and_then(Value::as_str).unwrap_or_default();
+        let principal = o.props.get("principal").and_then(as_reference).unwrap_or_default();
+        if let Some(gid) = walk.group_id(None, Some(principal)) {
+            held.push((format!("id:{}", o.id), role.to_string(), gid.to_string()));
+        }
+    }
+    for (address, role, gid) in held {
+        let mut reach = LiveReach::default();
+        let mut seen = BTreeSet::new();
+        walk.reach(&gid, &walk.name(&gid), false, &mut seen, &mut reach);
+        for (account, how) in &reach.accounts {
+            out.extend(super::lints::service_account_role(desired, &address, account, &role, &format!(" {how}")));
+        }
+        for u in &reach.unknown {
+            out.push(Finding {
+                severity: Severity::Error,
+                lint: "service-account-role".into(),
+                address: address.clone(),
+                message: format!("{role} is held by a group and {u}, so whether a service account holds it is unknown"),
+            });
+        }
+    }
     out
 }
 
@@ -286,7 +355,7 @@ fn autopilot_profiles(desired: &DesiredModel, observed: &ObservedState, walk: &W
     let mut out = Vec::new();
     let Some(md) = &desired.governance.managed_desktop else { return out };
     let Some(all) = md.all_devices.as_ref().map(|k| Address::new(Kind::Group, k.as_str())) else { return out };
-    let Some(all_id) = walk.id_of.get(&all).copied() else { return out };
+    let all_id = walk.id_of.get(&all).copied();
     if observed.unreadable.contains_key(&Kind::AutopilotProfile) {
         return out;
     }
@@ -295,8 +364,10 @@ fn autopilot_profiles(desired: &DesiredModel, observed: &ObservedState, walk: &W
     for o in observed.objects.get(&Kind::AutopilotProfile).into_iter().flatten() {
         let (_, raw, _, _) = assignment_refs(&o.props);
         let address = walk.by_id.get(o.id.as_str()).copied();
-        let declared_target = address.and_then(|a| desired.resources.get(a)).is_some_and(|r| assignment_refs(&r.props).0.contains(&all));
-        if raw.contains(all_id) || declared_target {
+        let declared = address.and_then(|a| desired.resources.get(a));
+        let declared_target = declared.is_some_and(|r| assignment_refs(&r.props).0.contains(&all) || all_devices(&r.props));
+        // `allDevices` (filtered or not) reaches the all-devices group's devices too.
+        if all_id.is_some_and(|i| raw.contains(i)) || declared_target || all_devices(&o.props) {
             let name = address.map(|a| a.to_string()).unwrap_or_else(|| format!("autopilot_profile.({}) \"{}\"", o.id, o.display_name));
             targeting.push((name, address.is_some_and(|a| Some(a) == marked.as_ref())));
         }
@@ -318,6 +389,14 @@ fn autopilot_profiles(desired: &DesiredModel, observed: &ObservedState, walk: &W
     out
 }
 
+/// Whether assignments target all devices (`allDevices`, or a filtered
+/// `allDevices` target under `filters`).
+pub fn all_devices(props: &crate::Props) -> bool {
+    let Some(a) = props.get("assignments") else { return false };
+    a.get("allDevices").and_then(Value::as_bool) == Some(true)
+        || a.get("filters").and_then(Value::as_object).is_some_and(|f| f.values().flat_map(|v| v.as_array().into_iter().flatten()).any(|t| t.as_str() == Some("allDevices")))
+}
+
 /// Ring device groups hold devices only: a user (or any other non-device)
 /// member live is an error, as it is in desired state.
 fn ring_members(desired: &DesiredModel, observed: &ObservedState, walk: &Walk<'_>) -> Vec<Finding> {
@@ -331,8 +410,11 @@ fn ring_members(desired: &DesiredModel, observed: &ObservedState, walk: &Walk<'_
             Some(members) => {
                 for (mid, ty) in members.iter().filter(|(_, t)| t.as_str() != DEVICE) {
                     let who = walk.by_id.get(mid.as_str()).map(|a| a.to_string()).unwrap_or_else(|| format!("id:{mid}"));
+                    // A nested group: name the people it holds (live, transitively).
+                    let people = if ty == GROUP { nested_people(observed, walk, mid) } else { Vec::new() };
+                    let holding = if people.is_empty() { String::new() } else { format!(", which holds {}", people.join(", ")) };
                     out.push(finding(format!(
-                        "{address} is a Managed Desktop ring device group: it holds devices only, but holds {ty} {who} live; remove it from the group (a change to a protected object, made by a person, not unattended)"
+                        "{address} is a Managed Desktop ring device group: it holds devices only, but holds {ty} {who} live{holding}; remove it from the group (a change to a protected object, made by a person, not unattended)"
                     )));
                 }
             }
@@ -340,4 +422,28 @@ fn ring_members(desired: &DesiredModel, observed: &ObservedState, walk: &Walk<'_
         }
     }
     out
+}
+
+/// The people (non-device, non-group members) group `id` holds live,
+/// nested groups followed, as `user user.adele` / `user id:...`.
+fn nested_people(observed: &ObservedState, walk: &Walk<'_>, id: &str) -> Vec<String> {
+    let mut out = BTreeSet::new();
+    let mut todo = vec![id.to_string()];
+    let mut seen = BTreeSet::new();
+    while let Some(g) = todo.pop() {
+        if !seen.insert(g.clone()) {
+            continue;
+        }
+        for (mid, ty) in observed.memberships.get(&g).into_iter().flatten() {
+            match ty.as_str() {
+                GROUP => todo.push(mid.clone()),
+                DEVICE => {}
+                _ => {
+                    let who = walk.by_id.get(mid.as_str()).map(|a| a.to_string()).unwrap_or_else(|| format!("id:{mid}"));
+                    out.insert(format!("{ty} {who}"));
+                }
+            }
+        }
+    }
+    out.into_iter().collect()
 }

@@ -12,6 +12,7 @@ mod certificates;
 mod lints;
 pub mod live;
 mod rollout;
+pub mod rule;
 mod sensitivity;
 mod signatures;
 pub mod targets;

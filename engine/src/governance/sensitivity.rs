@@ -107,6 +107,19 @@ pub fn managed_desktop_reason(change: &Change, desired: &DesiredModel) -> Option
             return Some(format!("{MANAGED_DESKTOP}: {a} is assigned to {t}"));
         }
     }
+    if a.kind == Kind::AssignmentFilter {
+        // A filter narrows which ring devices get a ring policy: changing
+        // it changes the ring policy's reach, so it is protected with it.
+        for (p, r) in desired.resources.iter().filter(|(p, r)| (p.kind.is_policy() || p.kind == Kind::AutopilotProfile) && r.depends_on.contains(a)) {
+            let mut targets = BTreeSet::new();
+            if let Some(v) = r.props.get("assignments") {
+                referenced_addresses(v, &mut targets);
+            }
+            if let Some(t) = targets.iter().find(|t| rings.contains(*t) || all_devices.as_ref() == Some(*t)) {
+                return Some(format!("{MANAGED_DESKTOP}: {a} filters {p}, which is assigned to {t}"));
+            }
+        }
+    }
     None
 }
 

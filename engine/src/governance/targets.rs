@@ -60,13 +60,15 @@ fn reach(desired: &DesiredModel, g: &Address, path: &str, seen: &mut BTreeSet<Ad
     if g.kind != Kind::Group {
         return out;
     }
-    if desired.service_account_groups.contains(g) {
+    let Some(r) = desired.resources.get(g) else { return out };
+    if desired.service_account_groups.contains(g) && !r.props.contains_key("members") && !r.props.contains_key("membershipRule") {
         for s in &desired.service_accounts {
             out.accounts.insert(s.clone(), format!("through {path}, a service-accounts group"));
         }
         return out;
     }
-    let Some(r) = desired.resources.get(g) else { return out };
+    // A service-accounts group reaches what its members and rule reach,
+    // like any group: declared members exactly, a rule conservatively.
     if let Some(members) = r.props.get("members") {
         let mut refs = BTreeSet::new();
         referenced_addresses(members, &mut refs);
@@ -78,19 +80,29 @@ fn reach(desired: &DesiredModel, g: &Address, path: &str, seen: &mut BTreeSet<Ad
     if let Some(rule) = r.props.get("membershipRule").and_then(Value::as_str) {
         let lower = rule.to_lowercase();
         if lower.contains("user.") {
-            let named: Vec<&Address> = desired
-                .service_accounts
-                .iter()
-                .filter(|s| {
-                    let upn = desired.resources.get(*s).and_then(|r| r.props.get("userPrincipalName")).and_then(Value::as_str).unwrap_or_default().to_lowercase();
-                    let local = upn.split('@').next().unwrap_or_default().to_string();
-                    !upn.is_empty() && (lower.contains(&upn) || lower.contains(&format!("{local}@")))
-                })
-                .collect();
-            for s in &named {
-                out.accounts.insert((*s).clone(), format!("through {path}, whose membership rule names it"));
+            // Evaluated against each account's declared properties: a match
+            // reaches it; a rule that cannot be evaluated could.
+            let mut named = 0;
+            let mut unknown = false;
+            for s in &desired.service_accounts {
+                let props = desired.resources.get(s).map(|r| &r.props);
+                let upn = props.and_then(|p| p.get("userPrincipalName")).and_then(Value::as_str).unwrap_or_default().to_lowercase();
+                let local = upn.split('@').next().unwrap_or_default().to_string();
+                let names = !upn.is_empty() && (lower.contains(&upn) || lower.contains(&format!("{local}@")));
+                match props.and_then(|p| super::rule::evaluate(rule, p)) {
+                    Some(true) => {
+                        named += 1;
+                        out.accounts.insert(s.clone(), format!("through {path}, whose membership rule matches it"));
+                    }
+                    Some(false) => {}
+                    None if names => {
+                        named += 1;
+                        out.accounts.insert(s.clone(), format!("through {path}, whose membership rule names it"));
+                    }
+                    None => unknown = true,
+                }
             }
-            if named.is_empty() {
+            if named == 0 && unknown {
                 out.maybe.push(format!("{path} has a membership rule over users, which could match a service account"));
             }
         }
@@ -98,8 +110,58 @@ fn reach(desired: &DesiredModel, g: &Address, path: &str, seen: &mut BTreeSet<Ad
     out
 }
 
+/// The service accounts PROVED members of `g`: `g` itself when it is one,
+/// declared members (nested groups transitively), and accounts its dynamic
+/// rule matches when evaluated against their declared properties
+/// ([`super::rule`]). Being a service-accounts group proves nothing by
+/// itself: a rule that misses an account (or cannot be evaluated) leaves
+/// it out, so excluding that group does not exclude it.
+pub fn proven_members(desired: &DesiredModel, g: &Address) -> BTreeSet<Address> {
+    let mut out = BTreeSet::new();
+    let mut seen = BTreeSet::new();
+    proven(desired, g, &mut seen, &mut out);
+    out
+}
+
+fn proven(desired: &DesiredModel, g: &Address, seen: &mut BTreeSet<Address>, out: &mut BTreeSet<Address>) {
+    if !seen.insert(g.clone()) {
+        return;
+    }
+    if desired.service_accounts.contains(g) {
+        out.insert(g.clone());
+        return;
+    }
+    if g.kind != Kind::Group {
+        return;
+    }
+    let Some(r) = desired.resources.get(g) else { return };
+    if let Some(members) = r.props.get("members") {
+        let mut refs = BTreeSet::new();
+        referenced_addresses(members, &mut refs);
+        for m in refs {
+            proven(desired, &m, seen, out);
+        }
+    }
+    if let Some(rule) = r.props.get("membershipRule").and_then(Value::as_str) {
+        for s in &desired.service_accounts {
+            if let Some(account) = desired.resources.get(s) {
+                if super::rule::evaluate(rule, &account.props) == Some(true) {
+                    out.insert(s.clone());
+                }
+            }
+        }
+    }
+}
+
+/// The service accounts proved excluded by `exclude` (see [`proven_members`]).
+pub fn proven_excluded(desired: &DesiredModel, exclude: &[Address]) -> BTreeSet<Address> {
+    exclude.iter().flat_map(|e| proven_members(desired, e)).collect()
+}
+
 /// What an assignment (include and exclude references, `allUsers`) reaches
-/// once excludes are taken away.
+/// once excludes are taken away. Only accounts PROVED members of an
+/// excluded group are taken away; when every service account is, nothing
+/// (not even a user rule or all users) can reach one.
 pub fn assignment_reach(desired: &DesiredModel, include: &[Address], exclude: &[Address], all_users: bool) -> Reach {
     let mut inc = Reach::default();
     for t in include {
@@ -111,15 +173,15 @@ pub fn assignment_reach(desired: &DesiredModel, include: &[Address], exclude: &[
         }
         inc.maybe.push("all users".into());
     }
-    let excludes_all = exclude.iter().any(|e| desired.service_account_groups.contains(e))
-        || (!desired.service_accounts.is_empty() && desired.service_accounts.iter().all(|s| exclude.contains(s)));
-    if excludes_all {
+    let excluded = proven_excluded(desired, exclude);
+    if !desired.service_accounts.is_empty() && desired.service_accounts.iter().all(|s| excluded.contains(s)) {
         return Reach::default();
     }
-    let mut exc = Reach::default();
-    for e in exclude {
-        exc.add(group_reach(desired, e));
+    for (a, how) in inc.accounts.iter_mut() {
+        if !excluded.contains(a) && exclude.iter().any(|e| desired.service_account_groups.contains(e)) {
+            how.push_str(" (the excluded service-accounts group is not proved to hold it: not among its declared members, and its membership rule does not match its declared properties)");
+        }
     }
-    inc.accounts.retain(|a, _| !exc.accounts.contains_key(a));
+    inc.accounts.retain(|a, _| !excluded.contains(a));
     inc
 }

@@ -373,7 +373,7 @@ fn lints_of(m: &DesiredModel) -> Vec<(String, String)> {
 fn clean_model() -> DesiredModel {
     let mut m = model();
     m.insert(res("user.svc", json!({})));
-    m.insert(res("group.service-accounts", json!({})));
+    m.insert(res("group.service-accounts", json!({"members": [reference("user.svc")]})));
     m.insert(res(
         "conditional_access.mfa",
         json!({"conditions": {"users": {"includeUsers": ["All"], "excludeUsers": [], "includeGroups": [], "excludeGroups": [reference("group.service-accounts")]}}}),

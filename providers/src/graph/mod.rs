@@ -22,6 +22,7 @@ pub mod pacing;
 mod paging;
 pub mod retry;
 pub mod secret;
+pub mod write_batch;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -70,7 +70,7 @@ struct Window {
 
 impl Window {
     fn new(rate: Rate) -> Window {
-        Window { rate, sent: VecDeque::with_capacity(rate.count as usize) }
+        Window { rate, sent: VecDeque::with_capacity(2 * rate.count as usize) }
     }
 
     /// The earliest time at or after `now` when one more request keeps every
@@ -81,17 +81,20 @@ impl Window {
             // Send times handed out never go backwards.
             at = at.max(*last);
         }
-        if self.sent.len() >= self.rate.count.max(1) as usize {
-            if let Some(oldest) = self.sent.front() {
-                at = at.max(*oldest + self.rate.per + margin);
-            }
+        let count = self.rate.count.max(1) as usize;
+        if let Some(oldest) = self.sent.len().checked_sub(count).and_then(|i| self.sent.get(i)) {
+            at = at.max(*oldest + self.rate.per + margin);
         }
         at
     }
 
+    /// Keeps twice `count` send times, not `count`: a time given back
+    /// ([`Window::forget`]) must not leave the window short of the older
+    /// time that recording it pushed out, or the next request would go at
+    /// once into a full window.
     fn record(&mut self, at: SystemTime) {
         self.sent.push_back(at);
-        while self.sent.len() > self.rate.count.max(1) as usize {
+        while self.sent.len() > 2 * self.rate.count.max(1) as usize {
             self.sent.pop_front();
         }
     }
@@ -288,6 +291,21 @@ mod tests {
         let e = strict.reserve_slot("POST", "/deviceManagement/x").unwrap();
         clock.advance(Duration::from_secs(60));
         assert!(!strict.late(&e));
+    }
+
+    #[test]
+    fn a_send_time_given_back_from_a_full_window_does_not_open_it() {
+        let clock = Arc::new(ManualClock::new(SystemTime::UNIX_EPOCH));
+        let cfg = PacingConfig { intune_writes: Some(Rate { count: 2, per: Duration::from_secs(20) }), margin: Duration::ZERO, ..PacingConfig::default() };
+        let p = Pacer::new(&cfg, clock.clone());
+        assert_eq!(p.reserve("POST", "/deviceManagement/x"), Duration::ZERO);
+        assert_eq!(p.reserve("POST", "/deviceManagement/x"), Duration::ZERO);
+        // A third would wait; a batch that cannot wait gives it back.
+        let held = p.reserve_slot("POST", "/deviceManagement/x").unwrap();
+        assert_eq!(held.wait, Duration::from_secs(20));
+        p.cancel(&held);
+        // The window is still full: the next one waits just as long.
+        assert_eq!(p.reserve("POST", "/deviceManagement/x"), Duration::from_secs(20));
     }
 
     #[test]

@@ -10,19 +10,30 @@ use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Value};
 
 use super::{live_props, resource, str_field};
-use super::registry::{Api, KindProvider};
+use super::registry::{Api, BoxFuture, KindProvider, Read, BY_DISPLAY_NAME};
+use crate::apply::{delete_plain, Writer};
+use crate::export::ExportCx;
+use crate::graph::{GraphError, Method};
+use crate::observe::{ReadCx, Readout};
+use engine::apply::ExecError;
 
 /// This kind in the provider registry (`super::registry`).
 pub const PROVIDER: KindProvider = KindProvider {
     kind: Kind::AssignmentFilter,
     collection: "/deviceManagement/assignmentFilters",
     api: Api::Beta,
-    natural_key: Some("displayName"),
+    natural_key: Some(BY_DISPLAY_NAME),
     desired: |s, m| {
         for (k, d) in &s.assignment_filter { m.insert(desired(k, &d.value)); }
     },
     export_file: "assignment-filters.toml",
     export_title: "Assignment filters",
+    read: Read::Own(read),
+    create,
+    update,
+    delete: delete_plain,
+    export,
+    import_paths: &[],
 };
 
 pub fn desired(key: &str, f: &AssignmentFilter) -> DesiredResource {
@@ -92,4 +103,54 @@ pub fn depend_on_filters(state: &DesiredState, m: &mut DesiredModel) {
             }
         }
     }
+}
+
+/// Assignment filters as a kind (beta only).
+fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
+    Box::pin(async move {
+        let raw = cx.client.beta().list_all(&format!("{}?$top=999", PROVIDER.collection)).await?;
+        Ok(raw.iter().map(normalize).collect::<Vec<_>>().into())
+    })
+}
+
+fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
+    Box::pin(async move {
+        let created = w.send(&w.api(), Method::POST, w.base(), Some(create_body(w.desired()?))).await?;
+        crate::apply::id_of(&created)
+    })
+}
+
+fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecError>> {
+    Box::pin(async move {
+        let body = w.scalar(&[])?;
+        if !body.is_empty() {
+            w.send(&w.api(), Method::PATCH, &format!("{}/{id}", w.base()), Some(json!(body))).await?;
+        }
+        Ok(())
+    })
+}
+
+/// Filters get keys before the policies whose assignments name them.
+fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
+    let mut t = std::collections::BTreeMap::new();
+    for o in objects {
+        let p = &o.props;
+        let platform = p.get("platform").cloned().unwrap_or(Value::Null);
+        match serde_json::from_value::<schema::kinds::assignment_filter::FilterPlatform>(platform.clone()) {
+            Ok(platform) => {
+                let f = AssignmentFilter {
+                    display_name: o.display_name.clone(),
+                    platform,
+                    rule: crate::export::s(p, "rule").unwrap_or_default(),
+                    description: crate::export::s(p, "description"),
+                };
+                let a = cx.key(Kind::AssignmentFilter, &o.display_name, &o.id);
+                cx.keys.filter_names.insert(o.display_name.trim().to_lowercase(), a.key.clone());
+                t.insert(a.key.clone(), f);
+                cx.record(a, &o.id);
+            }
+            Err(_) => cx.warn(format!("assignment filter {} ({}): platform {platform} is not a device platform tenantctl manages: not exported", o.display_name, o.id)),
+        }
+    }
+    cx.table(Kind::AssignmentFilter, "", &t);
 }

@@ -9,7 +9,15 @@ use serde_json::{json, Value};
 
 use super::device_configuration::normalize_policy;
 use super::{camel_props, desired_assignments, resource};
-use super::registry::{Api, KindProvider};
+use super::intune_common::assignments;
+use super::registry::{Api, BoxFuture, KindProvider, Read, BY_DISPLAY_NAME_AND_TYPE};
+use super::{assignment_targets, str_field};
+use crate::apply::{delete_plain, err, fail, Writer};
+use crate::export::{snake, typed, ExportCx};
+use crate::graph::{BatchRequest, GraphClient, GraphError, Method};
+use crate::observe::{ReadCx, Readout};
+use engine::apply::ExecError;
+use std::collections::BTreeSet;
 
 pub fn odata_type(join: JoinType) -> &'static str {
     match join {
@@ -23,12 +31,18 @@ pub const PROVIDER: KindProvider = KindProvider {
     kind: Kind::AutopilotProfile,
     collection: "/deviceManagement/windowsAutopilotDeploymentProfiles",
     api: Api::Beta,
-    natural_key: Some("displayName"),
+    natural_key: Some(BY_DISPLAY_NAME_AND_TYPE),
     desired: |s, m| {
         for (k, d) in &s.autopilot_profile { m.insert(desired(k, &d.value, s)); }
     },
     export_file: "autopilot.toml",
     export_title: "Autopilot profiles",
+    read: Read::Own(read),
+    create,
+    update,
+    delete,
+    export,
+    import_paths: &[],
 };
 
 pub fn desired(key: &str, a: &AutopilotProfile, state: &DesiredState) -> DesiredResource {
@@ -89,4 +103,127 @@ pub fn normalize(raw: &Value) -> LiveObject {
         o.props.remove(old);
     }
     o
+}
+
+/// Autopilot assignments are read per profile, batched.
+fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
+    Box::pin(async move { Ok(read_all(cx.client).await?.into()) })
+}
+
+async fn read_all(client: &GraphClient) -> Result<Vec<LiveObject>, GraphError> {
+    let beta = client.beta();
+    let base = "/deviceManagement/windowsAutopilotDeploymentProfiles";
+    let raw = beta.list_all(&format!("{base}?$top=999")).await?;
+    let requests: Vec<BatchRequest> = raw
+        .iter()
+        .map(|p| BatchRequest::get(format!("{base}/{}/assignments", str_field(p, "id"))))
+        .collect();
+    let responses = beta.batch(requests).await?;
+    let mut out = Vec::new();
+    for (p, response) in raw.iter().zip(responses) {
+        let body = response.into_result()?.unwrap_or(Value::Null);
+        let mut p = p.clone();
+        if let Some(m) = p.as_object_mut() {
+            m.insert("assignments".into(), body.get("value").cloned().unwrap_or(Value::Array(vec![])));
+        }
+        out.push(normalize(&p));
+    }
+    Ok(out)
+}
+
+const ASSIGNMENT: &str = "#microsoft.graph.windowsAutopilotDeploymentProfileAssignment";
+
+fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
+    Box::pin(async move {
+        let base = w.base();
+        let body = super::scope_tag::write_body(w.desired()?, &[], &|a| w.ref_id(a)).map_err(err)?;
+        let id = w.post_new(base, body).await?;
+        w.wait(&w.api(), &format!("{base}/{id}")).await?;
+        write_assignments(w, &id).await?;
+        Ok(id)
+    })
+}
+
+fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecError>> {
+    Box::pin(async move {
+        super::intune_common::patch_policy(w, id, &[]).await?;
+        if w.touched().contains("assignments") {
+            write_assignments(w, id).await?;
+        }
+        Ok(())
+    })
+}
+
+/// Intune refuses to delete an assigned profile: its assignments go first.
+fn delete<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecError>> {
+    Box::pin(async move {
+        let (api, base) = (w.api(), w.base());
+        for (aid, _) in current(&api, base, id).await? {
+            w.send(&api, Method::DELETE, &format!("{base}/{id}/assignments/{aid}"), None).await?;
+        }
+        delete_plain(w, id).await
+    })
+}
+
+async fn current(api: &GraphClient, base: &str, id: &str) -> Result<Vec<(String, Value)>, ExecError> {
+    let list = api.list_all(&format!("{base}/{id}/assignments")).await.map_err(fail)?;
+    Ok(list
+        .into_iter()
+        .filter_map(|a| {
+            let aid = a.get("id").and_then(Value::as_str)?.to_string();
+            Some((aid, a.get("target").cloned().unwrap_or(Value::Null)))
+        })
+        .collect())
+}
+
+/// Autopilot assignments are one object each: add what is missing,
+/// remove what is not desired.
+async fn write_assignments(w: &Writer<'_>, id: &str) -> Result<(), ExecError> {
+    let (api, base) = (w.api(), w.base());
+    let r = w.desired()?;
+    let lookup = |a: &str| w.ref_id(a);
+    let want = assignment_targets(r.props.get("assignments").unwrap_or(&Value::Null), &lookup).map_err(err)?;
+    let key = |t: &Value| (t.get("@odata.type").and_then(Value::as_str).unwrap_or_default().to_string(), t.get("groupId").and_then(Value::as_str).unwrap_or_default().to_string());
+    let have = current(&api, base, id).await?;
+    let have_keys: BTreeSet<_> = have.iter().map(|(_, t)| key(t)).collect();
+    let want_keys: BTreeSet<_> = want.iter().map(key).collect();
+    for (aid, t) in &have {
+        if !want_keys.contains(&key(t)) {
+            w.send(&api, Method::DELETE, &format!("{base}/{id}/assignments/{aid}"), None).await?;
+        }
+    }
+    for t in want {
+        if !have_keys.contains(&key(&t)) {
+            let body = json!({"@odata.type": ASSIGNMENT, "target": t});
+            w.send(&api, Method::POST, &format!("{base}/{id}/assignments"), Some(body)).await?;
+        }
+    }
+    Ok(())
+}
+
+fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
+    let mut t = std::collections::BTreeMap::new();
+    for o in objects {
+        let result = assignments(&o.props, &cx.keys).and_then(|asg| {
+            let scope_tags = super::scope_tag::tags_of(cx, &o.props)?;
+            let mut props = o.props.clone();
+            props.remove("assignments");
+            props.remove("roleScopeTagIds");
+            let join = if super::intune_common::bare_type(&o.props).starts_with("activeDirectory") { "hybrid" } else { "entra" };
+            let Value::Object(mut m) = snake(&Value::Object(props.into_iter().collect())) else { return Err("not an object".to_string()) };
+            m.insert("assignments".into(), serde_json::to_value(&asg).map_err(|e| e.to_string())?);
+            m.insert("join_type".into(), Value::String(join.into()));
+            m.insert("scope_tags".into(), serde_json::to_value(&scope_tags).map_err(|e| e.to_string())?);
+            typed::<AutopilotProfile>(m)
+        });
+        match result {
+            Ok(profile) => {
+                let a = cx.key(Kind::AutopilotProfile, &o.display_name, &o.id);
+                t.insert(a.key.clone(), profile);
+                cx.record(a, &o.id);
+            }
+            Err(e) => cx.warn(format!("Autopilot profile {} ({}): {e}: not exported", o.display_name, o.id)),
+        }
+    }
+    cx.table(Kind::AutopilotProfile, "", &t);
 }

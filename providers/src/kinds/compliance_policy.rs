@@ -11,7 +11,17 @@ use serde_json::{json, Value};
 
 use super::device_configuration::normalize_policy;
 use super::{desired_assignments, resource, settings_json};
-use super::registry::{Api, KindProvider};
+use super::intune_common::{assign_if_touched, assignments, bare_type, create_policy, holds_secret, patch_policy, read_filter_names, record_modified, settings};
+use super::registry::{Api, BoxFuture, KindProvider, Read, BY_DISPLAY_NAME_AND_TYPE};
+use super::str_field;
+use crate::apply::{delete_plain, err, fail, Writer};
+use crate::export::ExportCx;
+use crate::graph::{BatchRequest, GraphError, GraphRequest, Method};
+use crate::observe::{ReadCx, Readout};
+use engine::apply::ExecError;
+use engine::model::as_reference;
+use schema::kinds::compliance_policy::{ComplianceAction, ComplianceActionType};
+use std::collections::BTreeMap;
 
 pub const BLOCK_GRACE: &str = "blockGracePeriodHours";
 
@@ -54,13 +64,22 @@ pub const PROVIDER: KindProvider = KindProvider {
     kind: Kind::CompliancePolicy,
     collection: "/deviceManagement/deviceCompliancePolicies",
     api: Api::Beta,
-    natural_key: Some("displayName"),
+    natural_key: Some(BY_DISPLAY_NAME_AND_TYPE),
     desired: |s, m| {
         for (k, d) in &s.compliance_policy { m.insert(desired(k, &d.value, s)); }
     },
     export_file: "compliance.toml",
     export_title: "Compliance policies",
+    read: Read::Own(read),
+    create,
+    update,
+    delete: delete_plain,
+    export,
+    import_paths: &[],
 };
+
+/// The assignment type `/assign` takes for this collection.
+const ASSIGNMENT: &str = "#microsoft.graph.deviceCompliancePolicyAssignment";
 
 pub fn desired(key: &str, c: &CompliancePolicy, state: &DesiredState) -> DesiredResource {
     let mut p = settings_json(&c.settings);
@@ -174,4 +193,140 @@ pub fn scheduled_actions(grace_hours: &Value, others: &[Value]) -> Value {
         "ruleName": "PasswordRequired",
         "scheduledActionConfigurations": configs,
     }])
+}
+
+/// With assignments and scheduled actions (the block grace period).
+fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
+    Box::pin(async move {
+        let (client, modified) = (cx.client, cx.modified);
+        const EXPAND: &str = "scheduledActionsForRule($expand=scheduledActionConfigurations)";
+        let beta = client.beta();
+        let base = "/deviceManagement/deviceCompliancePolicies";
+        let mut raw = beta.list_all(&format!("{base}?$expand=assignments,{EXPAND}&$top=999")).await?;
+        record_modified(&raw, modified);
+        // Graph documents this expansion on the single GET; should a list come
+        // back without it, read those policies one by one (batched) rather than
+        // take a missing block action for "no grace period".
+        let missing: Vec<usize> = (0..raw.len()).filter(|i| raw[*i].get("scheduledActionsForRule").is_none()).collect();
+        if !missing.is_empty() {
+            let requests = missing
+                .iter()
+                .map(|i| BatchRequest::get(format!("{base}/{}?$expand={EXPAND}", str_field(&raw[*i], "id"))))
+                .collect();
+            for (i, response) in missing.into_iter().zip(beta.batch(requests).await?) {
+                let body = response.into_result()?.unwrap_or(Value::Null);
+                let rules = body.get("scheduledActionsForRule").cloned().unwrap_or(Value::Null);
+                if let Some(m) = raw[i].as_object_mut() {
+                    m.insert("scheduledActionsForRule".into(), rules);
+                }
+            }
+        }
+        read_filter_names(&beta, &mut raw).await?;
+        Ok(raw.iter().map(normalize).collect::<Vec<_>>().into())
+    })
+}
+
+/// Created with its scheduled actions (Graph requires the block action),
+/// then assigned.
+fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
+    Box::pin(async move {
+        let r = w.desired()?;
+        let mut body = super::scope_tag::write_body(r, NOT_PATCHED, &|a| w.ref_id(a)).map_err(err)?;
+        let lookup = |a: &str| w.ref_id(a);
+        let others = desired_actions(r, &lookup).map_err(err)?.unwrap_or_default();
+        if let Some(m) = body.as_object_mut() {
+            let grace = r.props.get(BLOCK_GRACE).cloned().unwrap_or(json!(0));
+            m.insert("scheduledActionsForRule".into(), scheduled_actions(&grace, &others));
+        }
+        create_policy(w, body, ASSIGNMENT).await
+    })
+}
+
+/// PATCH what changed; scheduled actions through `scheduleActionsForRules`;
+/// `/assign` if assignments changed.
+fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecError>> {
+    Box::pin(async move {
+        let r = w.desired()?;
+        let api = w.api();
+        let base = w.base();
+        patch_policy(w, id, NOT_PATCHED).await?;
+        if NOT_PATCHED.iter().any(|f| w.touched().contains(*f)) {
+            let grace = r.props.get(BLOCK_GRACE).cloned().unwrap_or(json!(0));
+            // The call replaces every action: declared actions are sent as
+            // declared, undeclared ones as they are live.
+            let lookup = |a: &str| w.ref_id(a);
+            let others = match desired_actions(r, &lookup).map_err(err)? {
+                Some(declared) => declared,
+                None => {
+                    let live = api.get_json(&format!("{base}/{id}?$expand=scheduledActionsForRule($expand=scheduledActionConfigurations)")).await.map_err(fail)?;
+                    live_actions(&live).iter().map(keep_action).collect()
+                }
+            };
+            let body = json!({"deviceComplianceScheduledActionForRules": scheduled_actions(&grace, &others)});
+            // Replaces the rules: safe to repeat.
+            let request = GraphRequest::new(Method::POST, format!("{base}/{id}/scheduleActionsForRules")).json(body).safe_to_retry(true);
+            w.execute(&api, request).await?;
+        }
+        assign_if_touched(w, id, ASSIGNMENT).await
+    })
+}
+
+/// A compliance policy's other scheduled actions in desired state's form
+/// (None when it has none, so nothing is declared).
+fn compliance_actions(p: &engine::Props, keys: &crate::export::Keys) -> Result<Option<Vec<ComplianceAction>>, String> {
+    let list = p.get(ACTIONS).and_then(Value::as_array).cloned().unwrap_or_default();
+    if list.is_empty() {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    for a in list {
+        let action_type: ComplianceActionType = serde_json::from_value(a["actionType"].clone()).map_err(|e| format!("scheduled action: {e}"))?;
+        let mut cc = Vec::new();
+        for r in a.get("notificationMessageCCList").and_then(Value::as_array).into_iter().flatten() {
+            let id = as_reference(r).unwrap_or_default();
+            let key = keys.key_of(id).filter(|k| k.kind == Kind::Group).ok_or_else(|| format!("a notification copies group {id}, which is not exported"))?;
+            cc.push(key.key.clone());
+        }
+        out.push(ComplianceAction {
+            action_type,
+            grace_period_hours: a["gracePeriodHours"].as_u64().unwrap_or(0) as u32,
+            template: a.get("notificationTemplateId").and_then(Value::as_str).map(str::to_string),
+            cc,
+        });
+    }
+    Ok(Some(out))
+}
+
+/// Policies holding a secret are not exported (desired state is kept in git).
+fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
+    let mut t = BTreeMap::new();
+    for o in objects {
+        let p = &o.props;
+        if let Some(what) = holds_secret(p) {
+            cx.warn(format!("compliance policy {} ({}): holds a secret ({what}): not exported; declare it by hand", o.display_name, o.id));
+            continue;
+        }
+        match assignments(p, &cx.keys).and_then(|asg| Ok((asg, compliance_actions(p, &cx.keys)?, super::scope_tag::tags_of(cx, p)?))) {
+            Ok((asg, actions, scope_tags)) => {
+                let a = cx.key(Kind::CompliancePolicy, &o.display_name, &o.id);
+                t.insert(
+                    a.key.clone(),
+                    CompliancePolicy {
+                        odata_type: bare_type(p),
+                        display_name: o.display_name.clone(),
+                        description: crate::export::s(p, "description"),
+                        grace_period_hours: p.get(BLOCK_GRACE).and_then(Value::as_u64).unwrap_or(0) as u32,
+                        actions,
+                        settings: settings(p, &["displayName", "description", "assignments", "roleScopeTagIds", BLOCK_GRACE, ACTIONS]),
+                        scope_tags,
+                        assignments: asg,
+                        rollout: None,
+                    },
+                );
+                cx.record(a, &o.id);
+            }
+            Err(e) => cx.warn(format!("compliance policy {} ({}): {e}: not exported", o.display_name, o.id)),
+        }
+    }
+    cx.table(Kind::CompliancePolicy, "", &t);
 }

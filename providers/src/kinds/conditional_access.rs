@@ -11,19 +11,32 @@ use serde_json::{json, Value};
 
 use super::role_assignment::role_name;
 use super::{ref_to, resource, str_field};
-use super::registry::{Api, KindProvider};
+use super::registry::{Api, BoxFuture, KindProvider, Read, BY_DISPLAY_NAME};
+use crate::apply::{delete_plain, err, Writer};
+use crate::export::ExportCx;
+use crate::graph::{GraphError, Method};
+use crate::observe::{ReadCx, Readout};
+use engine::apply::ExecError;
+use engine::model::as_reference;
+use schema::kinds::conditional_access::{ApplicationConditions, GrantControls, GrantOperator, PolicyState, UserConditions};
 
 /// This kind in the provider registry (`super::registry`).
 pub const PROVIDER: KindProvider = KindProvider {
     kind: Kind::ConditionalAccess,
     collection: "/identity/conditionalAccess/policies",
     api: Api::V1,
-    natural_key: Some("displayName"),
+    natural_key: Some(BY_DISPLAY_NAME),
     desired: |s, m| {
         for (k, d) in &s.conditional_access { m.insert(desired(k, &d.value, s)); }
     },
     export_file: "conditional-access.toml",
     export_title: "Conditional access policies",
+    read: Read::Own(read),
+    create,
+    update,
+    delete: delete_plain,
+    export,
+    import_paths: &[],
 };
 
 pub fn desired(key: &str, c: &ConditionalAccess, state: &DesiredState) -> DesiredResource {
@@ -186,6 +199,100 @@ pub fn write_body(r: &DesiredResource, ids: &dyn Fn(&str) -> Option<String>) -> 
         }
     }
     Ok(body)
+}
+
+
+fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
+    Box::pin(async move {
+        let raw = cx.client.v1().list_all("/identity/conditionalAccess/policies").await?;
+        Ok(raw.iter().map(normalize).collect::<Vec<_>>().into())
+    })
+}
+
+fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
+    Box::pin(async move {
+        let lookup = |a: &str| w.ref_id(a);
+        let body = write_body(w.desired()?, &lookup).map_err(err)?;
+        let created = w.send(&w.api(), Method::POST, w.base(), Some(body)).await?;
+        crate::apply::id_of(&created)
+    })
+}
+
+/// PATCH the touched top-level properties of the full body.
+fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecError>> {
+    Box::pin(async move {
+        let lookup = |a: &str| w.ref_id(a);
+        let full = write_body(w.desired()?, &lookup).map_err(err)?;
+        let fields = w.touched();
+        let body: serde_json::Map<String, Value> = full
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| fields.contains(k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        w.send(&w.api(), Method::PATCH, &format!("{}/{id}", w.base()), Some(Value::Object(body))).await?;
+        Ok(())
+    })
+}
+
+/// Policies naming users, groups or roles by an id not exported are skipped.
+fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
+    let mut t = std::collections::BTreeMap::new();
+    for o in objects {
+        match export_one(o, &cx.keys) {
+            Ok(c) => {
+                let a = cx.key(Kind::ConditionalAccess, &o.display_name, &o.id);
+                t.insert(a.key.clone(), c);
+                cx.record(a, &o.id);
+            }
+            Err(e) => cx.warn(format!("conditional access policy {} ({}): {e}: not exported", o.display_name, o.id)),
+        }
+    }
+    cx.table(Kind::ConditionalAccess, "", &t);
+}
+
+fn export_one(o: &LiveObject, keys: &crate::export::Keys) -> Result<ConditionalAccess, String> {
+    let p = &o.props;
+    let unmodelled = crate::ca_unmodelled::of(p);
+    if !unmodelled.is_empty() {
+        return Err(crate::ca_unmodelled::reason(&unmodelled));
+    }
+    let list = |path: &str| -> Vec<Value> { Value::Object(p.clone().into_iter().collect()).pointer(path).and_then(Value::as_array).cloned().unwrap_or_default() };
+    let strings = |path: &str| -> Vec<String> { list(path).iter().filter_map(Value::as_str).map(str::to_string).collect() };
+    let principals = |path: &str, allowed: &[Kind]| -> Result<Vec<String>, String> {
+        list(path)
+            .iter()
+            .map(|v| match (as_reference(v), v.as_str()) {
+                (Some(id), _) => keys.key_of(id).filter(|a| allowed.contains(&a.kind)).map(|a| a.key.clone()).ok_or_else(|| format!("names {id}, which is not exported")),
+                (None, Some(s)) => Ok(s.to_string()),
+                _ => Err("has a condition it cannot read".to_string()),
+            })
+            .collect()
+    };
+    let state: PolicyState = serde_json::from_value(p.get("state").cloned().unwrap_or(Value::Null)).map_err(|e| format!("state: {e}"))?;
+    let operator = match Value::Object(p.clone().into_iter().collect()).pointer("/grantControls/operator").and_then(Value::as_str) {
+        Some("AND") => GrantOperator::AND,
+        _ => GrantOperator::OR,
+    };
+    Ok(ConditionalAccess {
+        display_name: o.display_name.clone(),
+        state,
+        client_app_types: strings("/conditions/clientAppTypes"),
+        users: UserConditions {
+            include_users: principals("/conditions/users/includeUsers", &[Kind::User, Kind::Guest])?,
+            exclude_users: principals("/conditions/users/excludeUsers", &[Kind::User, Kind::Guest])?,
+            include_groups: principals("/conditions/users/includeGroups", &[Kind::Group])?,
+            exclude_groups: principals("/conditions/users/excludeGroups", &[Kind::Group])?,
+            include_roles: strings("/conditions/users/includeRoles"),
+            exclude_roles: strings("/conditions/users/excludeRoles"),
+        },
+        applications: ApplicationConditions {
+            include_applications: strings("/conditions/applications/includeApplications"),
+            exclude_applications: strings("/conditions/applications/excludeApplications"),
+        },
+        grant: GrantControls { operator, built_in_controls: strings("/grantControls/builtInControls") },
+    })
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@ use schema::kinds::DeviceCategory;
 use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Value};
 
-use super::registry::{Api, KindProvider};
+use super::registry::{Api, KindProvider, Read, BY_DISPLAY_NAME};
+use crate::apply::delete_plain;
 use super::resource;
 
 /// This kind in the provider registry (`super::registry`).
@@ -15,12 +16,18 @@ pub const PROVIDER: KindProvider = KindProvider {
     kind: Kind::DeviceCategory,
     collection: "/deviceManagement/deviceCategories",
     api: Api::Beta,
-    natural_key: Some("displayName"),
+    natural_key: Some(BY_DISPLAY_NAME),
     desired: |s, m| {
         for (k, d) in &s.device_category { m.insert(desired(k, &d.value, s)); }
     },
     export_file: "device-categories.toml",
     export_title: "Intune device categories",
+    read: Read::Own(|cx| super::update_profile::read_kind(cx, Kind::DeviceCategory)),
+    create: super::update_profile::create,
+    update: super::update_profile::update,
+    delete: delete_plain,
+    export: |cx, objects| super::update_profile::export_kind(cx, Kind::DeviceCategory, objects),
+    import_paths: &[],
 };
 
 pub const ODATA: &str = "#microsoft.graph.deviceCategory";

@@ -9,7 +9,14 @@ use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Value};
 
 use super::{desired_assignments, live_assignments, live_props, resource, settings_json, str_field};
-use super::registry::{Api, KindProvider};
+use super::intune_common::{assignments, bare_type, create_policy, holds_secret, patch_policy, read_filter_names, record_modified, settings};
+use super::registry::{Api, BoxFuture, KindProvider, Read, BY_DISPLAY_NAME_AND_TYPE};
+use crate::apply::{delete_plain, Writer};
+use crate::export::ExportCx;
+use crate::graph::{BatchRequest, GraphClient, GraphError};
+use crate::observe::{ReadCx, Readout};
+use engine::apply::ExecError;
+use std::collections::BTreeMap;
 
 pub const UPDATE_RING_TYPE: &str = "#microsoft.graph.windowsUpdateForBusinessConfiguration";
 
@@ -18,13 +25,22 @@ pub const PROVIDER: KindProvider = KindProvider {
     kind: Kind::DeviceConfiguration,
     collection: "/deviceManagement/deviceConfigurations",
     api: Api::Beta,
-    natural_key: Some("displayName"),
+    natural_key: Some(BY_DISPLAY_NAME_AND_TYPE),
     desired: |s, m| {
         for (k, d) in &s.device_configuration { m.insert(desired(k, &d.value, s)); }
     },
     export_file: "device-configurations.toml",
     export_title: "Device configuration profiles",
+    read: Read::Own(read),
+    create,
+    update,
+    delete: delete_plain,
+    export,
+    import_paths: &[],
 };
+
+/// The assignment type `/assign` takes for this collection.
+pub const ASSIGNMENT: &str = "#microsoft.graph.deviceConfigurationAssignment";
 
 pub fn desired(key: &str, d: &DeviceConfiguration, state: &DesiredState) -> DesiredResource {
     let mut p = settings_json(&d.settings);
@@ -136,6 +152,123 @@ pub fn write_body(r: &DesiredResource, skip: &[&str]) -> Value {
         body.insert(k.clone(), v.clone());
     }
     Value::Object(body)
+}
+
+
+/// `deviceConfigurations` with their assignments: device configurations
+/// and update rings (`Read::With` this kind), split by type.
+fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
+    Box::pin(async move { Ok(read_all(cx.client, cx.modified).await?.into()) })
+}
+
+async fn read_all(client: &GraphClient, modified: &std::sync::Mutex<BTreeMap<String, String>>) -> Result<Vec<LiveObject>, GraphError> {
+    let beta = client.beta();
+    let mut raw = beta.list_all("/deviceManagement/deviceConfigurations?$expand=assignments&$top=999").await?;
+    record_modified(&raw, modified);
+    read_oma_plain_values(&beta, &mut raw).await?;
+    read_filter_names(&beta, &mut raw).await?;
+    Ok(raw
+        .iter()
+        .map(|p| {
+            let kind = kind_of(p);
+            let mut o = normalize_policy(p, kind);
+            if kind == Kind::UpdateRing {
+                super::update_ring::normalize_schedule(&mut o.props);
+            }
+            o
+        })
+        .collect())
+}
+
+/// Custom profiles come back from beta with string, Base64 and XML OMA
+/// values encrypted (`****`); their plain values are read with
+/// `getOmaSettingPlainTextValue`, through `$batch`, 20 at a time, only for
+/// the encrypted settings, and put in place of the mask. A value that
+/// cannot be read fails the read (the kinds become unknown), since
+/// comparing a mask with desired state would show drift that is not there.
+async fn read_oma_plain_values(beta: &GraphClient, raw: &mut [Value]) -> Result<(), GraphError> {
+    let mut wanted: Vec<(usize, String)> = Vec::new();
+    for (i, p) in raw.iter().enumerate() {
+        wanted.extend(encrypted_oma_references(p).into_iter().map(|r| (i, r)));
+    }
+    let mut plain: BTreeMap<usize, BTreeMap<String, String>> = BTreeMap::new();
+    if !wanted.is_empty() {
+        let requests = wanted
+            .iter()
+            .map(|(i, r)| BatchRequest::get(oma_plain_value_path(str_field(&raw[*i], "id"), r)))
+            .collect();
+        for ((i, reference), response) in wanted.into_iter().zip(beta.batch(requests).await?) {
+            let request = response.request.clone();
+            let body = response.into_result()?.unwrap_or(Value::Null);
+            let value = body.get("value").and_then(Value::as_str).ok_or_else(|| GraphError::UnexpectedResponse {
+                request,
+                reason: "getOmaSettingPlainTextValue answered without a string 'value'".into(),
+            })?;
+            plain.entry(i).or_default().insert(reference, value.to_string());
+        }
+    }
+    let none = BTreeMap::new();
+    for (i, p) in raw.iter_mut().enumerate() {
+        let missing = decrypt_oma_settings(p, plain.get(&i).unwrap_or(&none));
+        if !missing.is_empty() {
+            let id = str_field(p, "id").to_string();
+            return Err(GraphError::UnexpectedResponse {
+                request: crate::graph::RequestInfo { method: "GET".into(), path: format!("/beta/deviceManagement/deviceConfigurations/{id}") },
+                reason: format!("{} encrypted OMA setting(s) without a readable plain value", missing.len()),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// POST the profile, then `/assign` it once readable (update rings too).
+pub(crate) fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
+    Box::pin(async move {
+        let body = super::scope_tag::write_body(w.desired()?, &[], &|a| w.ref_id(a)).map_err(crate::apply::err)?;
+        create_policy(w, body, ASSIGNMENT).await
+    })
+}
+
+/// PATCH what changed (with `@odata.type`), `/assign` if assignments did.
+pub(crate) fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecError>> {
+    Box::pin(async move {
+        patch_policy(w, id, &[]).await?;
+        super::intune_common::assign_if_touched(w, id, ASSIGNMENT).await
+    })
+}
+
+/// Profiles holding a secret (a pre-shared key, a password) are not
+/// exported: desired state is kept in git; such a profile is declared by
+/// hand.
+fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
+    let mut t = BTreeMap::new();
+    for o in objects {
+        let p = &o.props;
+        if let Some(what) = holds_secret(p) {
+            cx.warn(format!("device configuration {} ({}): holds a secret ({what}): not exported; declare it by hand", o.display_name, o.id));
+            continue;
+        }
+        match assignments(p, &cx.keys).and_then(|asg| Ok((asg, super::scope_tag::tags_of(cx, p)?))) {
+            Ok((asg, scope_tags)) => {
+                let a = cx.key(Kind::DeviceConfiguration, &o.display_name, &o.id);
+                t.insert(
+                    a.key.clone(),
+                    DeviceConfiguration {
+                        odata_type: bare_type(p),
+                        display_name: o.display_name.clone(),
+                        description: crate::export::s(p, "description"),
+                        settings: settings(p, &["displayName", "description", "assignments", "roleScopeTagIds"]),
+                        scope_tags,
+                        assignments: asg,
+                        rollout: None,
+                    },
+                );
+                cx.record(a, &o.id);
+            }
+            Err(e) => cx.warn(format!("device configuration {} ({}): {e}: not exported", o.display_name, o.id)),
+        }
+    }
+    cx.table(Kind::DeviceConfiguration, "", &t);
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@ use schema::kinds::{Assignments, DriverUpdateProfile};
 use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Value};
 
-use super::registry::{Api, KindProvider};
+use super::registry::{Api, KindProvider, Read, BY_DISPLAY_NAME};
+use crate::apply::delete_plain;
 use super::update_profile;
 use super::{desired_assignments, resource};
 
@@ -18,12 +19,18 @@ pub const PROVIDER: KindProvider = KindProvider {
     kind: Kind::DriverUpdateProfile,
     collection: "/deviceManagement/windowsDriverUpdateProfiles",
     api: Api::Beta,
-    natural_key: Some("displayName"),
+    natural_key: Some(BY_DISPLAY_NAME),
     desired: |s, m| {
         for (k, d) in &s.driver_update_profile { m.insert(desired(k, &d.value, s)); }
     },
     export_file: "driver-update-profiles.toml",
     export_title: "Windows driver update profiles",
+    read: Read::Own(|cx| super::update_profile::read_kind(cx, Kind::DriverUpdateProfile)),
+    create: super::update_profile::create,
+    update: super::update_profile::update,
+    delete: delete_plain,
+    export: |cx, objects| super::update_profile::export_kind(cx, Kind::DriverUpdateProfile, objects),
+    import_paths: &[],
 };
 
 /// Graph's read-only reporting properties of a profile.

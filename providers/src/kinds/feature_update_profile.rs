@@ -8,7 +8,8 @@ use schema::kinds::{Assignments, FeatureUpdateProfile};
 use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Map, Value};
 
-use super::registry::{Api, KindProvider};
+use super::registry::{Api, KindProvider, Read, BY_DISPLAY_NAME};
+use crate::apply::delete_plain;
 use super::update_profile::{self, live_date};
 use super::{desired_assignments, resource};
 
@@ -17,12 +18,18 @@ pub const PROVIDER: KindProvider = KindProvider {
     kind: Kind::FeatureUpdateProfile,
     collection: "/deviceManagement/windowsFeatureUpdateProfiles",
     api: Api::Beta,
-    natural_key: Some("displayName"),
+    natural_key: Some(BY_DISPLAY_NAME),
     desired: |s, m| {
         for (k, d) in &s.feature_update_profile { m.insert(desired(k, &d.value, s)); }
     },
     export_file: "feature-update-profiles.toml",
     export_title: "Windows feature update profiles",
+    read: Read::Own(|cx| super::update_profile::read_kind(cx, Kind::FeatureUpdateProfile)),
+    create: super::update_profile::create,
+    update: super::update_profile::update,
+    delete: delete_plain,
+    export: |cx, objects| super::update_profile::export_kind(cx, Kind::FeatureUpdateProfile, objects),
+    import_paths: &[],
 };
 
 /// Graph's read-only reporting properties of a profile.

@@ -7,19 +7,43 @@ use schema::{Address, Kind};
 use serde_json::{json, Value};
 
 use super::{live_props, resource, str_field};
-use super::registry::{Api, KindProvider};
+use super::registry::{key_is, lit, Api, BoxFuture, KindProvider, NaturalKey, Read};
+use crate::apply::{delete_plain, err, Writer};
+use crate::export::{b, ExportCx};
+use crate::graph::Method;
+use engine::apply::ExecError;
 
 /// This kind in the provider registry (`super::registry`).
 pub const PROVIDER: KindProvider = KindProvider {
     kind: Kind::Guest,
     collection: "/users",
     api: Api::V1,
-    natural_key: Some("mail"),
+    // Guests are matched by mail or by any of otherMails (where an invited
+    // address may be kept when mail is not set), and only guests: a member
+    // user with the same mail is never adopted as the guest.
+    natural_key: Some(NaturalKey {
+        field: "mail",
+        select: "otherMails,userType",
+        filter: |r| {
+            let key = lit(&r.natural_key);
+            (format!("(mail eq {key} or otherMails/any(m:m eq {key})) and userType eq 'Guest'"), r.natural_key.clone())
+        },
+        matches: |o, _, wanted| {
+            let mail = key_is(o, "mail", wanted) || o.get("otherMails").and_then(Value::as_array).is_some_and(|m| m.iter().any(|x| x.as_str().is_some_and(|x| x.to_lowercase() == wanted)));
+            mail && o.get("userType").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("guest"))
+        },
+    }),
     desired: |s, m| {
         for (k, d) in &s.guest { m.insert(desired(k, &d.value)); }
     },
     export_file: "guests.toml",
     export_title: "Guests",
+    read: Read::With(Kind::User),
+    create,
+    update: super::user::update,
+    delete: delete_plain,
+    export,
+    import_paths: &[],
 };
 
 pub fn desired(key: &str, g: &Guest) -> DesiredResource {
@@ -67,4 +91,52 @@ pub fn invitation_body(r: &DesiredResource) -> Value {
         "inviteRedirectUrl": r.create_only.get("inviteRedirectUrl"),
         "sendInvitationMessage": r.create_only.get("sendInvitationMessage").cloned().unwrap_or(json!(false)),
     })
+}
+
+/// Guests are invited (`/invitations`), not created; a disabled one is
+/// disabled once readable.
+fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
+    Box::pin(async move {
+        let r = w.desired()?;
+        let api = w.api();
+        let created = w.send(&api, Method::POST, "/invitations", Some(invitation_body(r))).await?;
+        let id = created.pointer("/invitedUser/id").and_then(Value::as_str).map(str::to_string).ok_or_else(|| err("the invitation response has no invitedUser.id"))?;
+        w.created(&id)?;
+        w.wait(&api, &format!("/users/{id}")).await?;
+        if r.props.get("accountEnabled") == Some(&Value::Bool(false)) {
+            w.send(&api, Method::PATCH, &format!("/users/{id}"), Some(json!({"accountEnabled": false}))).await?;
+        }
+        Ok(id)
+    })
+}
+
+/// Disabled guests are skipped (their access has in effect ended); Graph
+/// keeps no expiry, so each is given 90 days from the export.
+fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
+    let mut t = std::collections::BTreeMap::new();
+    let expires = cx.now() + chrono::Duration::days(90);
+    for o in objects {
+        let enabled = b(&o.props, "accountEnabled") != Some(false);
+        if !enabled {
+            cx.warn(format!("guest {} ({}) is disabled: not exported", o.natural_key, o.id));
+        }
+        if !enabled || o.natural_key.is_empty() {
+            continue;
+        }
+        let a = cx.key(Kind::Guest, &format!("guest-{}", o.natural_key.split('@').next().unwrap_or_default()), &o.id);
+        t.insert(
+            a.key.clone(),
+            Guest {
+                email: o.natural_key.clone(),
+                display_name: o.display_name.clone(),
+                redirect_url: "https://myapps.microsoft.com".into(),
+                expires,
+                send_invitation: false,
+                sponsor: None,
+            },
+        );
+        cx.record(a, &o.id);
+    }
+    let note = "# Guests in Graph have no expiry; each is given 90 days from the export.\n# Set the real end of each guest's access.\n\n";
+    cx.table(Kind::Guest, note, &t);
 }

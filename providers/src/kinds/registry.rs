@@ -1,13 +1,101 @@
 //! The providers' side of the kind registry: one [`KindProvider`] per kind,
 //! declared in the kind's own module (`PROVIDER`) and found here through
 //! `schema::with_kinds!`, so a kind registered in `schema/src/registry.rs`
-//! without a provider module does not compile. What differs per kind
-//! beyond this table (read, normalize, write bodies, export) lives in the
-//! kind's module; `observe`, `apply` and `export` take the collection, the
-//! API version, the natural key and the export file from here.
+//! without a provider module does not compile. Everything that differs per
+//! kind is reached through this table: its collection, API version and
+//! natural-key lookup, and its own functions to read (`read`), create,
+//! update and delete (`create`, `update`, `delete`) and export (`export`).
+//! `observe`, `apply` and `export` hold only the kind-independent driving
+//! code (concurrency, unreadable handling, idempotent creates, ordering).
 
-use engine::DesiredModel;
+use std::future::Future;
+use std::pin::Pin;
+
+use engine::apply::ExecError;
+use engine::{DesiredModel, DesiredResource, LiveObject};
 use schema::{DesiredState, Kind};
+use serde_json::Value;
+
+use crate::apply::Writer;
+use crate::export::ExportCx;
+use crate::graph::GraphError;
+use crate::observe::{ReadCx, Readout};
+
+/// A boxed future that may cross threads (apply runs changes concurrently).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Reads a kind's collection (and the kinds that share it).
+pub type ReadFn = for<'a> fn(&'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>>;
+/// Creates the change's object; returns its id. Relations written after
+/// the POST (members, assignments) are part of the create.
+pub type CreateFn = for<'a> fn(&'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>>;
+/// Updates (or deletes) the object with this id.
+pub type WriteFn = for<'a> fn(&'a Writer<'a>, &'a str) -> BoxFuture<'a, Result<(), ExecError>>;
+/// Writes every live object of the kind (already sorted by name) as TOML
+/// tables through the export context.
+pub type ExportFn = fn(&mut ExportCx, Vec<&LiveObject>);
+
+/// How a kind's live objects are read.
+#[derive(Clone, Copy)]
+pub enum Read {
+    /// By its own function, which may also yield objects of the kinds that
+    /// name it in `Read::With`.
+    Own(ReadFn),
+    /// By another kind's read: the two share a collection (guests are read
+    /// with users, update rings with device configurations).
+    With(Kind),
+}
+
+/// How a create finds an object that already has the desired natural key
+/// (a create whose response was lost is adopted, never duplicated).
+pub struct NaturalKey {
+    /// The Graph property the key is (also `$select`ed).
+    pub field: &'static str,
+    /// Further properties `matches` needs, comma-separated ("" for none).
+    pub select: &'static str,
+    /// The `$filter` that lists candidates, and the key wanted (lowercase).
+    pub filter: fn(&DesiredResource) -> (String, String),
+    /// Whether a listed candidate really matches: some collections have
+    /// been known to ignore `$filter`, so nothing is adopted on the
+    /// server's word alone.
+    pub matches: fn(&Value, &DesiredResource, &str) -> bool,
+}
+
+/// OData string literal: single quotes doubled.
+pub fn lit(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Whether `o.field`, lowercased, is `wanted`.
+pub fn key_is(o: &Value, field: &str, wanted: &str) -> bool {
+    o.get(field).and_then(Value::as_str).is_some_and(|k| k.to_lowercase() == wanted)
+}
+
+/// Found by `displayName`, as most kinds are.
+pub const BY_DISPLAY_NAME: NaturalKey = NaturalKey {
+    field: "displayName",
+    select: "",
+    filter: |r| {
+        let name = r.props.get("displayName").and_then(Value::as_str).unwrap_or_default();
+        (format!("displayName eq {}", lit(name)), name.to_lowercase())
+    },
+    matches: |o, _, wanted| key_is(o, "displayName", wanted),
+};
+
+/// Found by `displayName` among objects of the desired `@odata.type`
+/// (Intune collections hold several types, and two may share a name).
+pub const BY_DISPLAY_NAME_AND_TYPE: NaturalKey = NaturalKey {
+    field: "displayName",
+    select: "",
+    filter: BY_DISPLAY_NAME.filter,
+    matches: |o, r, wanted| {
+        let same_type = match (r.props.get("@odata.type").and_then(Value::as_str), o.get("@odata.type").and_then(Value::as_str)) {
+            (Some(w), Some(t)) => w == t,
+            _ => true,
+        };
+        key_is(o, "displayName", wanted) && same_type
+    },
+};
 
 /// Which Graph version a kind's collection is read and written through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,15 +114,25 @@ pub struct KindProvider {
     /// device configurations and update rings).
     pub collection: &'static str,
     pub api: Api,
-    /// The property a live object without a ledger entry is found by;
-    /// none for kinds never adopted by a natural key (role assignments).
-    pub natural_key: Option<&'static str>,
+    /// How a live object without a ledger entry is found by its natural
+    /// key; none for kinds never adopted by one (role assignments).
+    pub natural_key: Option<NaturalKey>,
     /// Adds the engine's desired resources for every declared object of
     /// this kind.
     pub desired: fn(&DesiredState, &mut DesiredModel),
     /// The file `export` writes this kind to, and what its header calls it.
     pub export_file: &'static str,
     pub export_title: &'static str,
+    /// Reads its live objects.
+    pub read: Read,
+    pub create: CreateFn,
+    pub update: WriteFn,
+    /// Deletes the object ([`crate::apply::delete_plain`] for most kinds).
+    pub delete: WriteFn,
+    pub export: ExportFn,
+    /// Where `import` looks an object up by id, when not its collection
+    /// (relative to the version; each tried in turn).
+    pub import_paths: &'static [&'static str],
 }
 
 macro_rules! kind_providers {

@@ -10,7 +10,16 @@ use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Value};
 
 use super::{ref_to, resource, str_field};
-use super::registry::{Api, KindProvider};
+use super::registry::{lit, Api, BoxFuture, KindProvider, Read as ReadKind};
+use crate::apply::{err, fail, id_of, urlencode, Writer};
+use crate::export::{s, ExportCx};
+use crate::graph::{GraphClient, GraphError, GraphRequest, Method};
+use crate::observe::{ReadCx, Readout};
+use chrono::{DateTime, Utc};
+use engine::apply::ExecError;
+use engine::model::as_reference;
+use engine::{DesiredModel, Ledger, ObservedState};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The role's display name for a definition id (built-in roles have
 /// id == templateId), or the id itself for roles tenantctl does not know.
@@ -53,6 +62,17 @@ pub const PROVIDER: KindProvider = KindProvider {
     },
     export_file: "roles.toml",
     export_title: "Directory role assignments",
+    read: ReadKind::Own(read),
+    create,
+    update,
+    delete,
+    export,
+    // An assignment may be a permanent assignment or a PIM schedule.
+    import_paths: &[
+        "/roleManagement/directory/roleAssignments",
+        "/roleManagement/directory/roleEligibilitySchedules",
+        "/roleManagement/directory/roleAssignmentSchedules",
+    ],
 };
 
 pub fn desired(key: &str, r: &RoleAssignment, state: &DesiredState) -> DesiredResource {
@@ -259,4 +279,261 @@ pub fn create_request(r: &DesiredResource, principal_id: &str, now: chrono::Date
     }
     let (path, body) = schedule_request(r, principal_id, now, "adminAssign");
     Write::Schedule { path, body }
+}
+
+
+fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
+    Box::pin(async move {
+        let r = read_all(cx.client).await?;
+        Ok(Readout { objects: r.objects, after: if r.pim { None } else { Some(pim_unavailable) }, refused: BTreeMap::new() })
+    })
+}
+
+/// Active assignments from `roleAssignments` (what holds a role now), with
+/// the end of time-boxed ones from `roleAssignmentSchedules`; eligible ones
+/// from `roleEligibilitySchedules`. The PIM lists answer
+/// `400 AadPremiumLicenseRequired` on a tenant without Entra ID P2: then
+/// the plain assignments are read on their own and PIM is unavailable.
+async fn read_all(client: &GraphClient) -> Result<Read, GraphError> {
+    let v1 = client.v1();
+    let (active, schedules, eligible) = tokio::join!(
+        v1.list_all("/roleManagement/directory/roleAssignments"),
+        v1.list_all("/roleManagement/directory/roleAssignmentSchedules"),
+        v1.list_all("/roleManagement/directory/roleEligibilitySchedules"),
+    );
+    let unlicensed = |r: &Result<Vec<Value>, GraphError>| matches!(r, Err(e) if e.code() == Some(LICENCE_REQUIRED));
+    if unlicensed(&schedules) || unlicensed(&eligible) {
+        return Ok(Read { objects: combine(&active?, None), pim: false });
+    }
+    Ok(Read { objects: combine(&active?, Some((&schedules?, &eligible?))), pim: true })
+}
+
+/// Without PIM, the desired assignments that need it are refused (naming
+/// the licence), ledger entries that may be PIM schedules are unknown
+/// rather than forgotten, and the plan says once why.
+fn pim_unavailable(observed: &mut ObservedState, desired: &DesiredModel, ledger: &Ledger) {
+    observed.warnings.push(PIM_UNAVAILABLE.into());
+    let seen: BTreeSet<&str> = observed.objects.get(&Kind::RoleAssignment).into_iter().flatten().map(|o| o.id.as_str()).collect();
+    let mut refused = BTreeMap::new();
+    for r in desired.resources.values().filter(|r| r.address.kind == Kind::RoleAssignment && needs_pim(r)) {
+        refused.insert(r.address.clone(), needs_pim_reason(r));
+    }
+    for (address, entry) in ledger.resources.iter().filter(|(a, _)| a.kind == Kind::RoleAssignment) {
+        if !seen.contains(entry.id.as_str()) && !desired.resources.contains_key(address) {
+            refused.insert(address.clone(), PIM_UNAVAILABLE.into());
+        }
+    }
+    observed.refused.extend(refused);
+}
+
+/// What a PIM request achieves, to check against the live schedule.
+enum PimDone {
+    /// `adminRemove`: no schedule left.
+    Removed,
+    /// `adminUpdate`: the schedule ends at this time (null: never).
+    EndsAt(Value),
+}
+
+fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
+    Box::pin(create_assignment(w))
+}
+
+/// Only the end date changes in place (immutable fields replace): an
+/// adminUpdate sets the new end, or none.
+fn update<'a>(w: &'a Writer<'a>, _id: &'a str) -> BoxFuture<'a, Result<(), ExecError>> {
+    Box::pin(async move {
+        let r = w.desired()?;
+        let principal = w
+            .ref_id(as_reference(r.props.get("principal").unwrap_or(&Value::Null)).unwrap_or_default())
+            .ok_or_else(|| err(format!("{}: principal has no object id", w.address())))?;
+        let (path, body) = schedule_request(r, &principal, w.now(), "adminUpdate");
+        let end = r.props.get("endDateTime").cloned().unwrap_or(Value::Null);
+        pim_request(w, &w.client().v1(), path, body, PimDone::EndsAt(end)).await
+    })
+}
+
+/// Only the live object says which assignment to remove (the desired one
+/// may name another principal, role or type): a scheduled one through PIM
+/// (`adminRemove`), a permanent one by DELETE.
+fn delete<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecError>> {
+    Box::pin(async move {
+        let change = w.change();
+        let api = w.client().v1();
+        let base = w.base();
+        let p = change.live.clone().ok_or_else(|| err(format!("{}: the plan does not record the live assignment to remove", change.address)))?;
+        let eligible = p.get("assignment").and_then(Value::as_str) == Some("eligible");
+        let scheduled = eligible || p.get("endDateTime").is_some_and(|e| !e.is_null());
+        let principal = w
+            .ref_id(as_reference(p.get("principal").unwrap_or(&Value::Null)).unwrap_or_default())
+            .ok_or_else(|| err(format!("{}: principal has no object id", change.address)))?;
+        let role = p.get("role").and_then(Value::as_str).unwrap_or_default();
+        let path = if eligible { "/roleManagement/directory/roleEligibilityScheduleRequests" } else { "/roleManagement/directory/roleAssignmentScheduleRequests" };
+        let body = json!({
+            "action": "adminRemove",
+            "principalId": principal,
+            "roleDefinitionId": role_template_id(role).unwrap_or(role),
+            "directoryScopeId": p.get("directoryScopeId").cloned().unwrap_or(json!("/")),
+            "justification": "Expired or no longer declared in tenantctl desired state",
+        });
+        if scheduled {
+            return pim_request(w, &api, path, body, PimDone::Removed).await;
+        }
+        let refused = match w.try_execute(&api, GraphRequest::new(Method::DELETE, format!("{base}/{id}"))).await {
+            Ok(_) => return Ok(()),
+            Err(e) if e.is_not_found() => None,
+            // Graph may answer 400 (Request_BadRequest, invalid object
+            // identifier) rather than 404 for a schedule's id there.
+            Err(e @ GraphError::InvalidRequest { status: 400, .. }) => Some(e),
+            Err(e) => return Err(fail(e)),
+        };
+        // Not in /roleAssignments: an active schedule not yet mirrored
+        // there (the live object was read under the schedule's id) is
+        // removed through PIM; only if no schedule holds it either is it
+        // gone. A 404 alone never counts as removed; a 400 with no
+        // schedule behind it is the error it was.
+        match live_schedule(&api, path, &body).await? {
+            Some(_) => pim_request(w, &api, path, body, PimDone::Removed).await,
+            None => refused.map_or(Ok(()), |e| Err(fail(e))),
+        }
+    })
+}
+
+async fn create_assignment(w: &Writer<'_>) -> Result<String, ExecError> {
+    let r = w.desired()?;
+    let api = w.client().v1();
+    let principal = w.ref_id(as_reference(r.props.get("principal").unwrap_or(&Value::Null)).unwrap_or_default())
+        .ok_or_else(|| err(format!("{}: principal has no object id", r.address)))?;
+    let role = r.props.get("role").and_then(Value::as_str).unwrap_or_default();
+    let role_id = role_template_id(role).unwrap_or(role).to_string();
+    let scope = r.props.get("directoryScopeId").and_then(Value::as_str).unwrap_or("/").to_string();
+    let filter = urlencode(&format!("principalId eq {}", lit(&principal)));
+    // A principal created moments ago may not have replicated yet.
+    w.wait(&api, &format!("/directoryObjects/{principal}")).await?;
+    // An activation of an eligible assignment shows in /roleAssignments
+    // while it lasts; it is never adopted as an assignment.
+    let activations = match api.list_all(&format!("/roleManagement/directory/roleAssignmentSchedules?$filter={filter}")).await {
+        Ok(schedules) => activation_keys(&schedules),
+        // Without Entra ID P2 there is no PIM, hence no activation.
+        Err(e) if e.code() == Some(LICENCE_REQUIRED) => BTreeSet::new(),
+        Err(e) => return Err(fail(e)),
+    };
+    let existing = |list: Vec<Value>| {
+        list.into_iter()
+            .filter(|a| !activations.contains(&assignment_key(a)))
+            .filter(|a| a.get("directoryScopeId").and_then(Value::as_str).unwrap_or("/") == scope)
+            .find(|a| a.get("roleDefinitionId").and_then(Value::as_str).is_some_and(|x| x.eq_ignore_ascii_case(&role_id)))
+            .and_then(|a| a.get("id").and_then(Value::as_str).map(str::to_string))
+    };
+    match create_request(r, &principal, w.now()) {
+        Write::Permanent(body) => {
+            let found = api.list_all(&format!("/roleManagement/directory/roleAssignments?$filter={filter}")).await.map_err(fail)?;
+            if let Some(id) = existing(found) {
+                return Ok(id);
+            }
+            let created = w.send(&api, Method::POST, "/roleManagement/directory/roleAssignments", Some(body)).await?;
+            id_of(&created)
+        }
+        Write::Schedule { path, body } => {
+            let eligible = path.ends_with("roleEligibilityScheduleRequests");
+            let lists: &[&str] = if eligible { &["roleEligibilitySchedules"] } else { &["roleAssignments", "roleAssignmentSchedules"] };
+            for list in lists {
+                let found = api.list_all(&format!("/roleManagement/directory/{list}?$filter={filter}")).await.map_err(fail)?;
+                if let Some(id) = existing(found) {
+                    return Ok(id);
+                }
+            }
+            let created = w.send(&api, Method::POST, path, Some(body)).await?;
+            let schedule_id = created.get("targetScheduleId").and_then(Value::as_str).map(str::to_string);
+            if eligible {
+                return schedule_id.map_or_else(|| id_of(&created), Ok);
+            }
+            // An active schedule shows up as a roleAssignment, which is
+            // what reads match on; until it does, the schedule stands in.
+            let found = api.list_all(&format!("/roleManagement/directory/roleAssignments?$filter={filter}")).await.map_err(fail)?;
+            existing(found)
+                .or(schedule_id)
+                .ok_or_else(|| err(format!("{}: the assignment request was accepted but no active assignment appeared", r.address)))
+        }
+    }
+}
+
+/// The live (non-activation) schedule a PIM request's body names, from
+/// the assignment or eligibility schedules the request path belongs to.
+/// None also when the tenant has no PIM (no Entra ID P2).
+async fn live_schedule(api: &GraphClient, request_path: &str, body: &Value) -> Result<Option<Value>, ExecError> {
+    let list = if request_path.ends_with("roleEligibilityScheduleRequests") { "roleEligibilitySchedules" } else { "roleAssignmentSchedules" };
+    let filter = urlencode(&format!("principalId eq {}", lit(body["principalId"].as_str().unwrap_or_default())));
+    let found = match api.list_all(&format!("/roleManagement/directory/{list}?$filter={filter}")).await {
+        Ok(found) => found,
+        Err(e) if e.code() == Some(LICENCE_REQUIRED) => return Ok(None),
+        Err(e) => return Err(fail(e)),
+    };
+    let key = assignment_key(body);
+    Ok(found.into_iter().find(|s| assignment_key(s) == key && !is_activation(s)))
+}
+
+/// An `adminUpdate` or `adminRemove`. Both are retried after a network
+/// error, and a retry whose first attempt did land comes back 400
+/// (`RoleAssignmentExists` / `RoleAssignmentDoesNotExist`): that outcome
+/// counts as done only once the live schedule shows it is.
+async fn pim_request(w: &Writer<'_>, api: &GraphClient, path: &str, body: Value, done: PimDone) -> Result<(), ExecError> {
+    let request = GraphRequest::new(Method::POST, path).json(body.clone()).safe_to_retry(true);
+    let e = match w.try_execute(api, request).await {
+        Ok(_) => return Ok(()),
+        Err(e) if matches!(e.code(), Some("RoleAssignmentExists" | "RoleAssignmentDoesNotExist")) => e,
+        Err(e) => return Err(fail(e)),
+    };
+    let live = live_schedule(api, path, &body).await?;
+    let end = |s: &Value| {
+        s.pointer("/scheduleInfo/expiration/endDateTime")
+            .and_then(Value::as_str)
+            .and_then(|e| chrono::DateTime::parse_from_rfc3339(e).ok())
+            .map(|e| e.with_timezone(&Utc))
+    };
+    let finished = match (&done, &live) {
+        (PimDone::Removed, None) => true,
+        (PimDone::EndsAt(want), Some(s)) => {
+            let want = want.as_str().and_then(|w| chrono::DateTime::parse_from_rfc3339(w).ok()).map(|w| w.with_timezone(&Utc));
+            end(s) == want
+        }
+        _ => false,
+    };
+    if finished {
+        tracing::debug!(path, error = %e, "PIM request answered 400, but the live schedule shows it done");
+        Ok(())
+    } else {
+        Err(fail(e))
+    }
+}
+
+
+/// Role assignments whose principal is not exported (service principals)
+/// are skipped.
+fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
+    let mut t = BTreeMap::new();
+    for o in objects {
+        let p = &o.props;
+        let principal_id = p.get("principal").and_then(as_reference).unwrap_or_default();
+        let Some(principal) = cx.keys.key_of(principal_id).cloned() else {
+            cx.warn(format!("role assignment {} ({}): principal {principal_id} is not exported (a service principal?): not exported", o.display_name, o.id));
+            continue;
+        };
+        let role = s(p, "role").unwrap_or_default();
+        let eligible = s(p, "assignment").as_deref() == Some("eligible");
+        let a = cx.key(Kind::RoleAssignment, &format!("{}-{}{}", principal.key, role, if eligible { "-eligible" } else { "" }), &o.id);
+        let expires = s(p, "endDateTime").and_then(|e| e.parse::<DateTime<Utc>>().ok());
+        t.insert(
+            a.key.clone(),
+            RoleAssignment {
+                principal: principal.key.clone(),
+                role,
+                assignment: if eligible { AssignmentType::Eligible } else { AssignmentType::Active },
+                expires,
+                directory_scope_id: s(p, "directoryScopeId").unwrap_or_else(|| "/".into()),
+                justification: None,
+            },
+        );
+        cx.record(a, &o.id);
+    }
+    cx.table(Kind::RoleAssignment, "", &t);
 }

@@ -8,7 +8,8 @@ use schema::kinds::{Assignments, ScopeTag};
 use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Value};
 
-use super::registry::{Api, KindProvider};
+use super::registry::{Api, KindProvider, Read, BY_DISPLAY_NAME};
+use crate::apply::delete_plain;
 use super::{desired_assignments, resource};
 
 /// This kind in the provider registry (`super::registry`).
@@ -16,12 +17,18 @@ pub const PROVIDER: KindProvider = KindProvider {
     kind: Kind::ScopeTag,
     collection: "/deviceManagement/roleScopeTags",
     api: Api::Beta,
-    natural_key: Some("displayName"),
+    natural_key: Some(BY_DISPLAY_NAME),
     desired: |s, m| {
         for (k, d) in &s.scope_tag { m.insert(desired(k, &d.value, s)); }
     },
     export_file: "scope-tags.toml",
     export_title: "Intune scope tags",
+    read: Read::Own(|cx| super::update_profile::read_kind(cx, Kind::ScopeTag)),
+    create: super::update_profile::create,
+    update: super::update_profile::update,
+    delete: delete_plain,
+    export: |cx, objects| super::update_profile::export_kind(cx, Kind::ScopeTag, objects),
+    import_paths: &[],
 };
 
 pub const ODATA: &str = "#microsoft.graph.roleScopeTag";
@@ -106,6 +113,12 @@ fn resolve_list(tags: &mut [Value], ids: &dyn Fn(&str) -> Option<String>) -> Res
         }
     }
     Ok(())
+}
+
+/// A live object's tags as desired state declares them (keys of the scope
+/// tags exported so far: tags export before the kinds that name them).
+pub(crate) fn tags_of(cx: &crate::export::ExportCx, props: &engine::Props) -> Result<Vec<String>, String> {
+    export_tags(props, &|id| cx.keys.key_of(id).filter(|a| a.kind == Kind::ScopeTag).map(|a| a.key.clone()))
 }
 
 /// A live policy's tags as desired state declares them: keys of exported

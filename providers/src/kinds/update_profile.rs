@@ -6,16 +6,21 @@
 //! particular to it. Scope tags (`super::scope_tag`) are read, written and
 //! exported the same way, so they are [`ASSIGNED`] here too.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
-use engine::{LiveObject, ObservedState};
+use engine::apply::ExecError;
+use engine::LiveObject;
 use schema::kinds::Assignments;
 use schema::Kind;
 use serde_json::{json, Value};
 
+use crate::apply::{err, Writer};
+use crate::export::ExportCx;
 use crate::graph::{GraphClient, GraphError};
+use crate::observe::{ReadCx, Readout};
 
-use super::registry::provider;
+use super::intune_common::{assign_if_touched, assignments, create_policy, patch_policy};
+use super::registry::{provider, BoxFuture};
 use super::{annotate_filter_names, device_configuration, str_field, uses_filters};
 
 /// The update profile kinds, in registry order.
@@ -103,46 +108,66 @@ fn normalizer(kind: Kind) -> fn(&Value) -> LiveObject {
     }
 }
 
-/// Read the kinds of [`ASSIGNED`] in `kinds` into `observed`: a collection
-/// that cannot be read makes its kind unknown (never drift); failing to
-/// authenticate is an error.
-pub async fn observe(client: &GraphClient, kinds: &BTreeSet<Kind>, observed: &mut ObservedState) -> Result<(), GraphError> {
-    let wanted: Vec<Kind> = ASSIGNED.into_iter().filter(|k| kinds.contains(k)).collect();
-    let reads = futures::future::join_all(wanted.iter().map(|k| Box::pin(read(client, *k, normalizer(*k))))).await;
-    for (kind, result) in wanted.into_iter().zip(reads) {
-        match result {
-            Ok((objects, modified)) => {
-                let list = observed.objects.entry(kind).or_default();
-                list.extend(objects);
-                list.sort_by(|a, b| a.id.cmp(&b.id));
-                observed.modified.extend(modified);
-            }
-            Err(e @ GraphError::Auth { .. }) => return Err(e),
-            Err(e) => {
-                let mut reason = e.to_string();
-                let mut source = std::error::Error::source(&e);
-                while let Some(s) = source {
-                    reason.push_str(&format!(": {s}"));
-                    source = s.source();
-                }
-                tracing::warn!(error = %reason, "read failed; affected resources are unknown");
-                observed.unreadable.insert(kind, reason);
-            }
+/// A kind of [`ASSIGNED`]'s read (`KindProvider::read`), with its
+/// profiles' modification times for the rollout soak.
+pub(crate) fn read_kind<'a>(cx: &'a ReadCx<'a>, kind: Kind) -> BoxFuture<'a, Result<Readout, GraphError>> {
+    Box::pin(async move {
+        let (objects, modified) = read(cx.client, kind, normalizer(kind)).await?;
+        if let Ok(mut m) = cx.modified.lock() {
+            m.extend(modified);
         }
-    }
-    Ok(())
+        Ok(objects.into())
+    })
 }
 
-/// Read every object of the kinds of [`ASSIGNED`] (export): any failure
-/// is an error.
-pub async fn observe_all(client: &GraphClient, observed: &mut ObservedState) -> Result<(), GraphError> {
-    for kind in ASSIGNED {
-        let (objects, _) = read(client, kind, normalizer(kind)).await?;
-        let list = observed.objects.entry(kind).or_default();
-        list.extend(objects);
-        list.sort_by(|a, b| a.id.cmp(&b.id));
+/// POST the object with its scope tags as ids; the kinds with
+/// assignments are then `/assign`ed once readable.
+pub(crate) fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
+    Box::pin(async move {
+        let kind = w.address().kind;
+        let body = super::scope_tag::write_body(w.desired()?, &[], &|a| w.ref_id(a)).map_err(err)?;
+        if kind == Kind::DeviceCategory {
+            return w.post_new(w.base(), body).await;
+        }
+        create_policy(w, body, assignment_type(kind)).await
+    })
+}
+
+/// PATCH what changed (scope tags as ids, with `@odata.type`); `/assign`
+/// if assignments did.
+pub(crate) fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecError>> {
+    Box::pin(async move {
+        patch_policy(w, id, &[]).await?;
+        let kind = w.address().kind;
+        if kind == Kind::DeviceCategory {
+            return Ok(());
+        }
+        assign_if_touched(w, id, assignment_type(kind)).await
+    })
+}
+
+/// A kind of [`ASSIGNED`]'s export (`KindProvider::export`): each object
+/// with its assignments and scope tags by key.
+pub(crate) fn export_kind(cx: &mut ExportCx, kind: Kind, objects: Vec<&LiveObject>) {
+    let mut t = BTreeMap::new();
+    for o in objects {
+        let asg = if kind == Kind::DeviceCategory { Ok(Assignments::default()) } else { assignments(&o.props, &cx.keys) };
+        let result = asg.and_then(|asg| {
+            // Scope tags carry no scope tags of their own.
+            let tags = if kind == Kind::ScopeTag { Vec::new() } else { super::scope_tag::tags_of(cx, &o.props)? };
+            export(kind, o, asg, tags)
+        });
+        match result {
+            Ok(None) => {}
+            Ok(Some(v)) => {
+                let a = cx.key(kind, &o.display_name, &o.id);
+                t.insert(a.key.clone(), v);
+                cx.record(a, &o.id);
+            }
+            Err(e) => cx.warn(format!("{kind} {} ({}): {e}: not exported", o.display_name, o.id)),
+        }
     }
-    Ok(())
+    cx.table(kind, "", &t);
 }
 
 /// The desired form of a live object of a kind of [`ASSIGNED`] for

@@ -9,7 +9,11 @@ use serde_json::{json, Value};
 
 use super::device_configuration::UPDATE_RING_TYPE;
 use super::{camel_props, desired_assignments, resource};
-use super::registry::{Api, KindProvider};
+use super::intune_common::assignments;
+use super::registry::{Api, KindProvider, Read, BY_DISPLAY_NAME_AND_TYPE};
+use crate::apply::delete_plain;
+use crate::export::{snake, typed, ExportCx};
+use engine::LiveObject;
 
 /// "8:00", "08:00" or "08:00:00.0000000" -> "08:00:00", Graph's TimeOfDay.
 pub fn time_of_day(t: &str) -> String {
@@ -41,12 +45,18 @@ pub const PROVIDER: KindProvider = KindProvider {
     kind: Kind::UpdateRing,
     collection: "/deviceManagement/deviceConfigurations",
     api: Api::Beta,
-    natural_key: Some("displayName"),
+    natural_key: Some(BY_DISPLAY_NAME_AND_TYPE),
     desired: |s, m| {
         for (k, d) in &s.update_ring { m.insert(desired(k, &d.value, s)); }
     },
     export_file: "update-rings.toml",
     export_title: "Windows update rings",
+    read: Read::With(Kind::DeviceConfiguration),
+    create: super::device_configuration::create,
+    update: super::device_configuration::update,
+    delete: delete_plain,
+    export,
+    import_paths: &[],
 };
 
 pub fn desired(key: &str, u: &UpdateRing, state: &DesiredState) -> DesiredResource {
@@ -99,6 +109,37 @@ pub fn export_schedule(v: &Value) -> Value {
         out.insert("scheduled_install_day".into(), d.clone());
     }
     Value::Object(out)
+}
+
+
+fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
+    let mut t = std::collections::BTreeMap::new();
+    for o in objects {
+        let result = assignments(&o.props, &cx.keys).and_then(|asg| {
+            let scope_tags = super::scope_tag::tags_of(cx, &o.props)?;
+            let mut props = o.props.clone();
+            props.remove("assignments");
+            props.remove("roleScopeTagIds");
+            let schedule = props.remove("installationSchedule").filter(|s| !s.is_null());
+            let Value::Object(mut m) = snake(&Value::Object(props.into_iter().collect())) else { return Err("not an object".to_string()) };
+            m.insert("assignments".into(), serde_json::to_value(&asg).map_err(|e| e.to_string())?);
+            m.insert("scope_tags".into(), serde_json::to_value(&scope_tags).map_err(|e| e.to_string())?);
+            if let Some(s) = schedule {
+                // HH:MM, as validation accepts it (Graph answers 08:00:00.0000000).
+                m.insert("installation_schedule".into(), export_schedule(&s));
+            }
+            typed::<UpdateRing>(m)
+        });
+        match result {
+            Ok(ring) => {
+                let a = cx.key(Kind::UpdateRing, &o.display_name, &o.id);
+                t.insert(a.key.clone(), ring);
+                cx.record(a, &o.id);
+            }
+            Err(e) => cx.warn(format!("update ring {} ({}): {e}: not exported", o.display_name, o.id)),
+        }
+    }
+    cx.table(Kind::UpdateRing, "", &t);
 }
 
 #[cfg(test)]

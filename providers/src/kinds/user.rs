@@ -7,7 +7,13 @@ use schema::{Address, Kind};
 use serde_json::{json, Value};
 
 use super::{live_props, resource, str_field};
-use super::registry::{Api, KindProvider};
+use super::registry::{key_is, lit, Api, BoxFuture, KindProvider, NaturalKey, Read};
+use crate::apply::{delete_plain, fail, generate_password, Writer};
+use crate::export::{b, s, ExportCx};
+use crate::graph::{GraphError, Method};
+use crate::observe::{ReadCx, Readout};
+use engine::apply::ExecError;
+use schema::kinds::user::UserKind as ExportedKind;
 
 /// Properties read for users and guests (one listing serves both kinds).
 pub const SELECT: &str = "id,userPrincipalName,displayName,mailNickname,accountEnabled,usageLocation,givenName,surname,jobTitle,department,passwordPolicies,userType,mail,otherMails,externalUserState";
@@ -17,12 +23,23 @@ pub const PROVIDER: KindProvider = KindProvider {
     kind: Kind::User,
     collection: "/users",
     api: Api::V1,
-    natural_key: Some("userPrincipalName"),
+    natural_key: Some(NaturalKey {
+        field: "userPrincipalName",
+        select: "",
+        filter: |r| (format!("userPrincipalName eq {}", lit(&r.natural_key)), r.natural_key.clone()),
+        matches: |o, _, wanted| key_is(o, "userPrincipalName", wanted),
+    }),
     desired: |s, m| {
         for (k, d) in &s.user { m.insert(desired(k, &d.value)); }
     },
     export_file: "users.toml",
     export_title: "Member users and service accounts",
+    read: Read::Own(read),
+    create,
+    update,
+    delete: delete_plain,
+    export,
+    import_paths: &[],
 };
 
 pub fn desired(key: &str, u: &User) -> DesiredResource {
@@ -125,6 +142,78 @@ pub fn create_body(r: &DesiredResource, password: &str) -> Value {
     let force = r.create_only.get("forceChangePasswordNextSignIn").cloned().unwrap_or(json!(true));
     body.insert("passwordProfile".into(), json!({"password": password, "forceChangePasswordNextSignIn": force}));
     Value::Object(body)
+}
+
+
+/// `/users`, members and guests in one listing (guests are `Read::With`
+/// this kind).
+fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
+    Box::pin(async move {
+        let raw = cx.client.v1().list_all(&format!("/users?$select={SELECT}&$top=999")).await?;
+        Ok(raw.iter().filter_map(|u| normalize(u).or_else(|| super::guest::normalize(u))).collect::<Vec<_>>().into())
+    })
+}
+
+/// The initial password comes from the environment variable desired state
+/// names, or is generated; it is never logged or returned.
+fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
+    Box::pin(async move {
+        let r = w.desired()?;
+        let password = match r.create_only.get("passwordFromEnv").and_then(Value::as_str) {
+            Some(var) => w.env(var).ok_or_else(|| crate::apply::err(format!("{}: environment variable {var} (password_env) is not set", w.address())))?,
+            None => generate_password(),
+        };
+        let created = w.send(&w.api(), Method::POST, w.base(), Some(create_body(r, &password))).await?;
+        crate::apply::id_of(&created)
+    })
+}
+
+/// PATCH the touched properties (members and guests alike).
+pub(crate) fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecError>> {
+    Box::pin(async move {
+        let mut body = w.scalar(&[])?;
+        // passwordPolicies is a set of flags in one string: only the
+        // managed flag changes, the live value's others are kept (Graph
+        // clears them all with "None", not null).
+        if let Some(want) = body.get("passwordPolicies").cloned() {
+            let live = w.client().v1().get_json(&format!("/users/{id}?$select=passwordPolicies")).await.map_err(fail)?;
+            let flags = password_policies(live.get("passwordPolicies").and_then(Value::as_str), !want.is_null());
+            body.insert("passwordPolicies".into(), json!(flags));
+        }
+        if !body.is_empty() {
+            w.send(&w.api(), Method::PATCH, &format!("/users/{id}"), Some(json!(body))).await?;
+        }
+        Ok(())
+    })
+}
+
+fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
+    let mut t = std::collections::BTreeMap::new();
+    for o in objects {
+        let a = cx.key(Kind::User, o.natural_key.split('@').next().unwrap_or(&o.display_name), &o.id);
+        let p = &o.props;
+        let u = User {
+            // As Graph spells it: the UPN is compared as declared.
+            user_principal_name: s(p, "userPrincipalName").unwrap_or_else(|| o.natural_key.clone()),
+            display_name: o.display_name.clone(),
+            mail_nickname: s(p, "mailNickname").unwrap_or_else(|| o.natural_key.split('@').next().unwrap_or_default().to_string()),
+            kind: ExportedKind::Member,
+            allowed_roles: Vec::new(),
+            read_only: false,
+            account_enabled: b(p, "accountEnabled").unwrap_or(true),
+            usage_location: s(p, "usageLocation"),
+            given_name: s(p, "givenName"),
+            surname: s(p, "surname"),
+            job_title: s(p, "jobTitle"),
+            department: s(p, "department"),
+            disable_password_expiration: (s(p, "passwordPolicies").as_deref() == Some("DisablePasswordExpiration")).then_some(true),
+            password_env: None,
+            force_change_password_next_sign_in: None,
+        };
+        t.insert(a.key.clone(), u);
+        cx.record(a, &o.id);
+    }
+    cx.table(Kind::User, "", &t);
 }
 
 #[cfg(test)]

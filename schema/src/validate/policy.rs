@@ -77,18 +77,7 @@ pub(crate) fn check_settings(
         );
     }
     for name in settings.keys() {
-        let reserved = [
-            "@odata.type",
-            "id",
-            "displayName",
-            "description",
-            "assignments",
-            "createdDateTime",
-            "lastModifiedDateTime",
-            "version",
-            "scheduledActionsForRule",
-        ];
-        if reserved.contains(&name.as_str()) {
+        if crate::graph_types::RESERVED.contains(&name.as_str()) {
             cx.error(
                 "reserved-setting",
                 origin,

@@ -236,7 +236,7 @@ fn merge_beta(
                     name.clone(),
                     EnumDef {
                         members: Vec::new(),
-                        flags: false,
+                        flags: tables::BETA_FLAGS.contains(&name.as_str()),
                         beta_members: members.clone(),
                     },
                 );

@@ -71,6 +71,16 @@ pub const DOC_MAX_LENGTHS: &[(&str, &str, u32, &str)] = &[
     ("windowsAutopilotDeploymentProfile", "description", 1500, "docs: learn.microsoft.com/graph/api/resources/intune-enrollment-windowsautopilotdeploymentprofile (Max allowed length is 1500 chars)"),
 ];
 
+/// Beta-only enums that are flags (`IsFlags` in the beta CSDL, which the
+/// beta type mappings do not carry): a value is a comma-separated list of
+/// members, e.g. `technologies = "mdm,microsoftSense"` (docs:
+/// learn.microsoft.com/graph/api/resources/intune-deviceconfigv2-devicemanagementconfigurationpolicy,
+/// whose example sends `"technologies": "mdm"` and whose enums are flags).
+pub const BETA_FLAGS: &[&str] = &[
+    "microsoft.graph.deviceManagementConfigurationPlatforms",
+    "microsoft.graph.deviceManagementConfigurationTechnologies",
+];
+
 /// Properties the Graph docs call read-only where the CSDL has no Computed
 /// annotation (directory objects carry no annotations in the clean CSDL).
 pub const READ_ONLY: &[(&str, &str)] = &[
@@ -227,4 +237,46 @@ pub const DOC_RULES: &[DocRule] = &[
         any_of: &["Group.ReadWrite.All"],
         source: DELETED_DELETE,
     },
+    // Open extensions on the organization (the governance marker):
+    // permissions.json has no /organization/{id}/extensions paths.
+    DocRule {
+        method: "GET",
+        path: "/organization/{id}/extensions/{id}",
+        resource: None,
+        any_of: &["Organization.Read.All", "Organization.ReadWrite.All"],
+        source: EXT_GET,
+    },
+    DocRule {
+        method: "GET",
+        path: "/organization/{id}/extensions",
+        resource: None,
+        any_of: &["Organization.Read.All", "Organization.ReadWrite.All"],
+        source: EXT_GET,
+    },
+    DocRule {
+        method: "POST",
+        path: "/organization/{id}/extensions",
+        resource: None,
+        any_of: &["Organization.ReadWrite.All"],
+        source: EXT_POST,
+    },
+    DocRule {
+        method: "PATCH",
+        path: "/organization/{id}/extensions/{id}",
+        resource: None,
+        any_of: &["Organization.ReadWrite.All"],
+        source: EXT_PATCH,
+    },
+    DocRule {
+        method: "DELETE",
+        path: "/organization/{id}/extensions/{id}",
+        resource: None,
+        any_of: &["Organization.ReadWrite.All"],
+        source: EXT_DELETE,
+    },
 ];
+
+const EXT_GET: &str = "docs: learn.microsoft.com/graph/api/opentypeextension-get (Application column, organization)";
+const EXT_POST: &str = "docs: learn.microsoft.com/graph/api/opentypeextension-post-opentypeextension (Application column, organization)";
+const EXT_PATCH: &str = "docs: learn.microsoft.com/graph/api/opentypeextension-update (Application column, organization)";
+const EXT_DELETE: &str = "docs: learn.microsoft.com/graph/api/opentypeextension-delete (Application column, organization)";

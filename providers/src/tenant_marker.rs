@@ -1,0 +1,95 @@
+//! The governance marker tenantctl keeps in the tenant itself: an open
+//! extension on the organization object (`com.tenantctl.governance`)
+//! holding the fingerprint of the `[governance]` recorded as the trust
+//! root. Whether a tenant has had governance adopted is then a fact of the
+//! tenant, which neither a pull request (renaming every key) nor emptying
+//! the tenant of declared objects can change; `apply` allows trust on
+//! first use only when the tenant carries no marker.
+//!
+//! Graph: `GET /organization` (the tenant's organization id),
+//! `GET /organization/{id}/extensions/{name}` (404 when absent),
+//! `POST /organization/{id}/extensions` (create, `@odata.type`
+//! `microsoft.graph.openTypeExtension`, `extensionName` and custom
+//! properties) and `PATCH /organization/{id}/extensions/{name}` (update).
+//! Application permissions: Organization.Read.All to read,
+//! Organization.ReadWrite.All to write.
+
+use serde_json::{json, Value};
+
+use crate::graph::{GraphClient, GraphError};
+
+/// The open extension's name (reverse DNS, as Graph recommends).
+pub const EXTENSION_NAME: &str = "com.tenantctl.governance";
+
+/// What the marker records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marker {
+    /// The fingerprint of the recorded `[governance]` (as journalled).
+    pub fingerprint: String,
+    /// When it was recorded (RFC 3339).
+    pub recorded_at: String,
+    /// How: `first-use`, `recorded`, `adopted`.
+    pub how: String,
+}
+
+/// The errors of reading or writing the marker.
+#[derive(Debug, thiserror::Error)]
+pub enum MarkerError {
+    #[error("reading the tenant's organization object")]
+    Organization(#[source] GraphError),
+    #[error("the tenant's organization list names no organization id")]
+    NoOrganization,
+    #[error("reading the governance marker {EXTENSION_NAME} of organization {org}")]
+    Read { org: String, #[source] source: GraphError },
+    #[error("writing the governance marker {EXTENSION_NAME} of organization {org}")]
+    Write { org: String, #[source] source: GraphError },
+}
+
+async fn organization_id(client: &GraphClient) -> Result<String, MarkerError> {
+    let v = client.v1().get_json("/organization?$select=id").await.map_err(MarkerError::Organization)?;
+    v.get("value")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+        .and_then(|o| o.get("id"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or(MarkerError::NoOrganization)
+}
+
+/// The tenant's marker, or `None` when it carries none (Graph answers 404
+/// for an extension that does not exist). Any other failure is an error:
+/// a marker that could not be read is never taken for "no marker".
+pub async fn read(client: &GraphClient) -> Result<Option<Marker>, MarkerError> {
+    let org = organization_id(client).await?;
+    match client.v1().get_json(&format!("/organization/{org}/extensions/{EXTENSION_NAME}")).await {
+        Ok(v) => {
+            let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+            Ok(Some(Marker { fingerprint: s("trustFingerprint"), recorded_at: s("recordedAt"), how: s("recordedBy") }))
+        }
+        Err(GraphError::NotFound { .. }) => Ok(None),
+        Err(source) => Err(MarkerError::Read { org, source }),
+    }
+}
+
+/// Record `marker` in the tenant: update the extension, or create it when
+/// the tenant has none yet.
+pub async fn write(client: &GraphClient, marker: &Marker) -> Result<(), MarkerError> {
+    let org = organization_id(client).await?;
+    let v1 = client.v1();
+    let props = json!({"trustFingerprint": marker.fingerprint, "recordedAt": marker.recorded_at, "recordedBy": marker.how});
+    let path = format!("/organization/{org}/extensions/{EXTENSION_NAME}");
+    match v1.get_json(&path).await {
+        Ok(_) => {
+            v1.patch_json(&path, props).await.map_err(|source| MarkerError::Write { org: org.clone(), source })?;
+        }
+        Err(GraphError::NotFound { .. }) => {
+            let mut body = json!({"@odata.type": "microsoft.graph.openTypeExtension", "extensionName": EXTENSION_NAME});
+            if let (Some(b), Some(p)) = (body.as_object_mut(), props.as_object()) {
+                b.extend(p.clone());
+            }
+            v1.post_json(&format!("/organization/{org}/extensions"), body).await.map_err(|source| MarkerError::Write { org: org.clone(), source })?;
+        }
+        Err(source) => return Err(MarkerError::Read { org, source }),
+    }
+    Ok(())
+}

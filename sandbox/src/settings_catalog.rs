@@ -1,0 +1,189 @@
+//! The Settings Catalog's setting definitions
+//! (`/beta/deviceManagement/configurationSettings`) the sandbox knows, and
+//! the checks Intune makes of a configuration policy's settings on POST and
+//! PUT: every setting instance names a known definition, has the instance
+//! type its definition calls for, a choice value among its options, an
+//! integer within its range. The catalog is a small slice of Intune's
+//! (Defender antivirus and a firewall rule group), enough for the example
+//! tenant and the tests; real definitions carry many more properties.
+
+use std::sync::OnceLock;
+
+use serde_json::{json, Map, Value};
+
+use crate::error::GraphError;
+use crate::graph::{Ctx, GReq, GResp, Version};
+
+const NS: &str = "#microsoft.graph.deviceManagementConfiguration";
+
+fn bad(msg: &str) -> GraphError {
+    GraphError::intune(400, "BadRequest", msg)
+}
+
+fn choice(id: &str, name: &str, options: &[&str]) -> Value {
+    json!({
+        "@odata.type": format!("{NS}ChoiceSettingDefinition"),
+        "id": id,
+        "name": name,
+        "displayName": name,
+        "defaultOptionId": format!("{id}_{}", options[0]),
+        "options": options.iter().map(|o| json!({"itemId": format!("{id}_{o}"), "name": o, "displayName": o, "optionValue": {"@odata.type": format!("{NS}StringSettingValue"), "value": o}})).collect::<Vec<_>>(),
+    })
+}
+
+fn integer(id: &str, name: &str, min: i64, max: i64) -> Value {
+    json!({
+        "@odata.type": format!("{NS}SimpleSettingDefinition"),
+        "id": id,
+        "name": name,
+        "displayName": name,
+        "valueDefinition": {"@odata.type": format!("{NS}IntegerSettingValueDefinition"), "minimumValue": min, "maximumValue": max},
+    })
+}
+
+fn string(id: &str, name: &str, collection: bool) -> Value {
+    let ty = if collection { "SimpleSettingCollectionDefinition" } else { "SimpleSettingDefinition" };
+    json!({
+        "@odata.type": format!("{NS}{ty}"),
+        "id": id,
+        "name": name,
+        "displayName": name,
+        "valueDefinition": {"@odata.type": format!("{NS}StringSettingValueDefinition")},
+    })
+}
+
+/// Every definition the sandbox serves, by id.
+pub fn catalog() -> &'static Map<String, Value> {
+    static CATALOG: OnceLock<Map<String, Value>> = OnceLock::new();
+    CATALOG.get_or_init(|| {
+        let d = "device_vendor_msft_policy_config_defender_";
+        let fw = "vendor_msft_firewall_mdmstore_firewallrules";
+        let mut group = json!({
+            "@odata.type": format!("{NS}SettingGroupCollectionDefinition"),
+            "id": fw,
+            "name": "FirewallRules",
+            "displayName": "Firewall Rules",
+            "childIds": [format!("{fw}_name"), format!("{fw}_direction")],
+        });
+        group["minimumCount"] = json!(0);
+        group["maximumCount"] = json!(100);
+        [
+            choice(&format!("{d}allowrealtimemonitoring"), "AllowRealtimeMonitoring", &["0", "1"]),
+            choice(&format!("{d}allowcloudprotection"), "AllowCloudProtection", &["0", "1"]),
+            choice(&format!("{d}puaprotection"), "PUAProtection", &["0", "1", "2"]),
+            integer(&format!("{d}avgcpuloadfactor"), "AvgCPULoadFactor", 0, 100),
+            string(&format!("{d}excludedextensions"), "ExcludedExtensions", true),
+            group,
+            string(&format!("{fw}_name"), "Name", false),
+            choice(&format!("{fw}_direction"), "Direction", &["in", "out"]),
+        ]
+        .into_iter()
+        .map(|v| (v["id"].as_str().unwrap_or_default().to_string(), v))
+        .collect()
+    })
+}
+
+/// `GET /beta/deviceManagement/configurationSettings[/{id}]`.
+pub fn serve(ctx: &Ctx, req: &GReq, rest: &[&str]) -> Result<GResp, GraphError> {
+    if ctx.version != Version::Beta {
+        return Err(GraphError::no_segment("configurationSettings"));
+    }
+    if req.method != "GET" {
+        return Err(GraphError::method_not_allowed());
+    }
+    match rest {
+        [] => Ok(GResp::json(200, json!({"@odata.context": ctx.context("deviceManagement/configurationSettings"), "value": catalog().values().collect::<Vec<_>>()}))),
+        [id] => {
+            let def = catalog().iter().find(|(k, _)| k.eq_ignore_ascii_case(id)).map(|(_, v)| v).ok_or_else(|| {
+                GraphError::intune(404, "NotFound", &format!("No setting definition with id '{id}' exists."))
+            })?;
+            let mut out = Map::new();
+            out.insert("@odata.context".into(), json!(ctx.context("deviceManagement/configurationSettings/$entity")));
+            out.extend(def.as_object().cloned().unwrap_or_default());
+            Ok(GResp::json(200, Value::Object(out)))
+        }
+        _ => Err(GraphError::no_segment(rest.last().copied().unwrap_or_default())),
+    }
+}
+
+/// Refuses the settings of a POST or PUT body that Intune would refuse.
+pub fn check_settings(settings: &Value) -> Result<(), GraphError> {
+    let Some(list) = settings.as_array() else {
+        return Err(bad("'settings' must be a collection of deviceManagementConfigurationSetting."));
+    };
+    for s in list {
+        let inst = s.get("settingInstance").ok_or_else(|| bad("A setting has no 'settingInstance'."))?;
+        check_instance(inst)?;
+    }
+    Ok(())
+}
+
+fn bare(v: &Value) -> &str {
+    v.get("@odata.type").and_then(Value::as_str).unwrap_or_default().trim_start_matches(NS)
+}
+
+fn check_instance(inst: &Value) -> Result<(), GraphError> {
+    let id = inst.get("settingDefinitionId").and_then(Value::as_str).unwrap_or_default();
+    let def = catalog()
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(id))
+        .map(|(_, v)| v)
+        .ok_or_else(|| bad(&format!("Setting definition '{id}' was not found.")))?;
+    let want = match bare(def) {
+        "ChoiceSettingDefinition" => "ChoiceSettingInstance",
+        "SimpleSettingDefinition" => "SimpleSettingInstance",
+        "SimpleSettingCollectionDefinition" => "SimpleSettingCollectionInstance",
+        "SettingGroupCollectionDefinition" => "GroupSettingCollectionInstance",
+        _ => "",
+    };
+    if bare(inst) != want {
+        return Err(bad(&format!("Setting '{id}' expects an instance of type {NS}{want}, got '{}'.", bare(inst))));
+    }
+    let children = |v: &Value| -> Result<(), GraphError> {
+        for c in v.get("children").and_then(Value::as_array).into_iter().flatten() {
+            check_instance(c)?;
+        }
+        Ok(())
+    };
+    match want {
+        "ChoiceSettingInstance" => {
+            let v = inst.get("choiceSettingValue").ok_or_else(|| bad(&format!("Setting '{id}' has no choiceSettingValue.")))?;
+            let option = v.get("value").and_then(Value::as_str).unwrap_or_default();
+            let known = def["options"].as_array().into_iter().flatten().any(|o| o["itemId"].as_str().is_some_and(|i| i.eq_ignore_ascii_case(option)));
+            if !known {
+                return Err(bad(&format!("Option '{option}' is not valid for setting '{id}'.")));
+            }
+            children(v)
+        }
+        "SimpleSettingInstance" => check_simple(id, def, inst.get("simpleSettingValue").unwrap_or(&Value::Null)),
+        "SimpleSettingCollectionInstance" => {
+            for v in inst.get("simpleSettingCollectionValue").and_then(Value::as_array).into_iter().flatten() {
+                check_simple(id, def, v)?;
+            }
+            Ok(())
+        }
+        _ => {
+            for g in inst.get("groupSettingCollectionValue").and_then(Value::as_array).into_iter().flatten() {
+                children(g)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn check_simple(id: &str, def: &Value, v: &Value) -> Result<(), GraphError> {
+    let integer = def.pointer("/valueDefinition/@odata.type").and_then(Value::as_str).is_some_and(|t| t.ends_with("IntegerSettingValueDefinition"));
+    let (want, ok) = if integer {
+        let n = v.get("value").and_then(Value::as_i64);
+        let min = def.pointer("/valueDefinition/minimumValue").and_then(Value::as_i64).unwrap_or(i64::MIN);
+        let max = def.pointer("/valueDefinition/maximumValue").and_then(Value::as_i64).unwrap_or(i64::MAX);
+        ("IntegerSettingValue", bare(v) == "IntegerSettingValue" && n.is_some_and(|n| (min..=max).contains(&n)))
+    } else {
+        ("StringSettingValue", bare(v) == "StringSettingValue" && v.get("value").is_some_and(Value::is_string))
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(&format!("Setting '{id}' expects a valid {NS}{want}, got {v}.")))
+    }
+}

@@ -1,0 +1,129 @@
+//! `[settings_catalog.KEY]`: an Intune Settings Catalog policy
+//! (`/beta/deviceManagement/configurationPolicies`), its settings given by
+//! setting definition id in readable TOML:
+//!
+//! * a choice: the option's id (`"…_1"`), or, when it has children, a
+//!   table `{ value = "<option id>", "<child definition id>" = … }`;
+//! * a simple setting: an integer or a string;
+//! * a simple collection: an array of integers or strings;
+//! * a group collection: an array of tables, each child by definition id.
+//!
+//! Which one a value is, and whether it is allowed, is checked at plan time
+//! against the tenant's setting definitions (`configurationSettings`).
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::Assignments;
+
+/// `[settings_catalog.KEY]`: an Intune Settings Catalog policy with its settings by definition id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsCatalog {
+    /// Natural key of the policy (Graph's `name`).
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Graph's `platforms`, e.g. `windows10`, `macOS`, `iOS`.
+    pub platforms: String,
+    /// Graph's `technologies`, e.g. `mdm` or `mdm,microsoftSense`.
+    pub technologies: String,
+    /// The template the policy is made from (`templateReference.templateId`),
+    /// for security baselines and endpoint security policies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_id: Option<String>,
+    /// Settings by setting definition id (see the module documentation).
+    /// Every live setting is managed: one not declared here is drift.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
+    pub settings: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    pub assignments: Assignments,
+}
+
+/// The key of a choice value's option inside a table that also holds the
+/// choice's children.
+pub const CHOICE_VALUE: &str = "value";
+
+// Validation: this kind's own checks, run through the registry by
+// `crate::validate`; the values are checked against the tenant's setting
+// definitions at plan time (providers).
+
+use crate::address::Kind;
+use crate::path;
+use crate::validate::policy::check_assignments;
+use crate::validate::Ctx;
+
+/// Every check of this kind, in order.
+pub(crate) fn validate(cx: &mut Ctx) {
+    // The name is the natural key: two policies may not share it.
+    let mut names: BTreeMap<String, &str> = BTreeMap::new();
+    for (key, d) in &cx.state.settings_catalog {
+        let name = d.value.name.trim().to_lowercase();
+        if let Some(first) = names.get(&name) {
+            cx.error(
+                "duplicate-natural-key",
+                &d.origin,
+                &path![Kind::SettingsCatalog.as_str(), key.as_str(), "name"],
+                format!("settings_catalog.{key}: name `{}` is also settings_catalog.{first}'s (the name finds the policy in Intune)", d.value.name),
+            );
+        } else {
+            names.insert(name, key.as_str());
+        }
+    }
+    for (key, d) in &cx.state.settings_catalog {
+        let here = |field: &str| path![Kind::SettingsCatalog.as_str(), key.as_str(), field];
+        for (field, v) in [("name", &d.value.name), ("platforms", &d.value.platforms), ("technologies", &d.value.technologies)] {
+            if v.trim().is_empty() {
+                cx.error("empty-field", &d.origin, &here(field), format!("settings_catalog.{key}: `{field}` is empty"));
+            }
+        }
+        for (id, v) in &d.value.settings {
+            if let Some(problem) = shape_problem(id, v) {
+                cx.error(
+                    "invalid-setting",
+                    &d.origin,
+                    &path![Kind::SettingsCatalog.as_str(), key.as_str(), "settings", id.as_str()],
+                    format!("settings_catalog.{key}: setting `{id}`: {problem}"),
+                );
+            }
+        }
+        check_assignments(cx, Kind::SettingsCatalog, key, &d.origin, &d.value.assignments);
+    }
+}
+
+/// What is wrong with the shape of one setting's value, if anything (TOML
+/// allows what no setting instance can hold: floats, booleans, dates,
+/// mixed arrays, tables nested without a choice value).
+pub fn shape_problem(id: &str, v: &toml::Value) -> Option<String> {
+    if id.trim().is_empty() || id.chars().any(char::is_whitespace) {
+        return Some("a setting definition id has no spaces and is not empty".into());
+    }
+    match v {
+        toml::Value::Integer(_) => None,
+        toml::Value::String(s) if s.is_empty() => Some("an empty string is no value; leave the setting out".into()),
+        toml::Value::String(_) => None,
+        toml::Value::Float(_) | toml::Value::Boolean(_) | toml::Value::Datetime(_) => {
+            Some("a value is an integer, a string, an option id, an array or a table (booleans are choices: give the option id)".into())
+        }
+        toml::Value::Array(items) => {
+            let scalars = items.iter().all(|i| matches!(i, toml::Value::Integer(_) | toml::Value::String(_)));
+            let tables = items.iter().all(toml::Value::is_table);
+            if items.is_empty() {
+                Some("an empty collection; leave the setting out".into())
+            } else if scalars {
+                None
+            } else if tables {
+                items.iter().filter_map(|t| t.as_table()).flat_map(|t| t.iter()).find_map(|(k, v)| shape_problem(k, v))
+            } else {
+                Some("a collection holds only integers and strings, or only tables (a group collection)".into())
+            }
+        }
+        toml::Value::Table(t) => match t.get(CHOICE_VALUE) {
+            Some(toml::Value::String(_)) => t.iter().filter(|(k, _)| k.as_str() != CHOICE_VALUE).find_map(|(k, v)| shape_problem(k, v)),
+            _ => Some(format!("a table is a choice with children: it needs `{CHOICE_VALUE} = \"<option id>\"`")),
+        },
+    }
+}
