@@ -74,9 +74,6 @@ async fn emulator(token_value: String) -> (String, Arc<Mutex<Vec<Seen>>>) {
     (format!("http://{addr}"), seen)
 }
 
-/// `tenantctl -v plan` against the sandbox with no client secret, only the
-/// variables `vars` set.
-
 fn assert_planned(out: &std::process::Output, credential: &str, token_value: &str) {
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
