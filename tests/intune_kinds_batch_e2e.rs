@@ -169,3 +169,70 @@ max_deletions = 6
     assert!(plan(&c, &last, &ledger).await.changes.is_empty(), "converged after a batched delete");
     assert_eq!(ledger.resources.len(), 1);
 }
+
+const D: &str = "device_vendor_msft_policy_config_defender_";
+
+fn catalog(scope_tags: &str, cpu: u32) -> schema::DesiredState {
+    let text = format!(
+        r#"
+[scope_tag.helpdesk]
+display_name = "Helpdesk"
+
+[settings_catalog.defender-av]
+name = "Defender AV baseline"
+platforms = "windows10"
+technologies = "mdm,microsoftSense"
+{scope_tags}
+
+[settings_catalog.defender-av.settings]
+{D}allowrealtimemonitoring = "{D}allowrealtimemonitoring_1"
+{D}avgcpuloadfactor = {cpu}
+"#
+    );
+    schema::load_str(&[("state.toml", &text)]).unwrap_or_else(|e| panic!("the test's desired state is valid: {e}"))
+}
+
+/// A Settings Catalog policy's declared `scope_tags` are written as ids
+/// (its writes are PUTs of the whole policy); once no longer declared they
+/// are not managed, and the PUT of another change keeps the live tags
+/// rather than resetting them; export writes them by key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_catalog_scope_tags_are_written_kept_and_exported() {
+    let sb = sandbox().await;
+    let c = client(&sb);
+    let mut ledger = Ledger::default();
+
+    let tagged = catalog(r#"scope_tags = ["helpdesk"]"#, 50);
+    let p = plan(&c, &tagged, &ledger).await;
+    assert_eq!(p.changes.len(), 2, "{:#?}", p.changes);
+    apply_batched(&c, &p, &mut ledger).await;
+    let tag = id_of(&ledger, "scope_tag.helpdesk");
+    let policy = id_of(&ledger, "settings_catalog.defender-av");
+    let path = format!("/deviceManagement/configurationPolicies/{policy}");
+    assert_eq!(tags_of(&c, &path).await, json!([tag.clone()]));
+    assert!(plan(&c, &tagged, &ledger).await.changes.is_empty(), "converged");
+
+    // Tags no longer declared: a settings change is a PUT that keeps them.
+    let untagged = catalog("", 40);
+    let p = plan(&c, &untagged, &ledger).await;
+    assert_eq!(p.changes.len(), 1, "{:#?}", p.changes);
+    assert!(p.changes[0].fields.iter().all(|f| f.field.starts_with("settings")), "{:#?}", p.changes[0]);
+    apply_batched(&c, &p, &mut ledger).await;
+    assert_eq!(tags_of(&c, &path).await, json!([tag.clone()]), "the PUT kept the live tags");
+    assert!(plan(&c, &untagged, &ledger).await.changes.is_empty(), "converged");
+
+    // Declared again as the built-in tag: written as "0".
+    let default = catalog(r#"scope_tags = ["default"]"#, 40);
+    let p = plan(&c, &default, &ledger).await;
+    assert_eq!(p.changes.len(), 1, "{:#?}", p.changes);
+    apply_batched(&c, &p, &mut ledger).await;
+    assert_eq!(tags_of(&c, &path).await, json!(["0"]));
+
+    // Export names a managed tag by its key.
+    apply_batched(&c, &plan(&c, &tagged, &ledger).await, &mut ledger).await;
+    let observed = providers::observe::observe_everything(&c).await.unwrap();
+    let out = providers::export::export(&observed, &["contoso.onmicrosoft.com".to_string()], opts().now);
+    let text = out.files.get("settings-catalog.toml").unwrap_or_else(|| panic!("no settings-catalog.toml: {:?}", out.files.keys()));
+    assert!(text.contains("scope_tags = [\"helpdesk\"]"), "{text}");
+    assert!(!out.warnings.iter().any(|w| w.contains("Defender AV")), "{:?}", out.warnings);
+}

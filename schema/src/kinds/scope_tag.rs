@@ -76,6 +76,7 @@ fn check_policy_tags(cx: &mut Ctx) {
     all.extend(s.feature_update_profile.iter().map(|(k, d)| (Kind::FeatureUpdateProfile, k, &d.origin, &d.value.scope_tags)));
     all.extend(s.quality_update_profile.iter().map(|(k, d)| (Kind::QualityUpdateProfile, k, &d.origin, &d.value.scope_tags)));
     all.extend(s.driver_update_profile.iter().map(|(k, d)| (Kind::DriverUpdateProfile, k, &d.origin, &d.value.scope_tags)));
+    all.extend(s.settings_catalog.iter().map(|(k, d)| (Kind::SettingsCatalog, k, &d.origin, &d.value.scope_tags)));
     all.extend(s.device_category.iter().map(|(k, d)| (Kind::DeviceCategory, k, &d.origin, &d.value.scope_tags)));
     for (kind, key, origin, tags) in all {
         for (i, t) in tags.iter().enumerate() {
