@@ -29,6 +29,12 @@
 //!   `--naive-limit` objects only a seeded random sample of `--sample`
 //!   objects is fetched and the per-object phase is extrapolated linearly.
 //!
+//! Beside each phase's wall time, its CPU time: for load, plan and render
+//! (single-threaded, run on the main thread) the CPU time of that thread
+//! (`/proc/thread-self/stat`), which a machine loaded by other work does
+//! not inflate; for the read, the whole process's (`/proc/self/stat`),
+//! which includes the in-process sandbox answering it.
+//!
 //! Request counts come from the sandbox's own accounting, not the client's,
 //! and exclude the one token request each client makes. The Markdown report
 //! goes to stdout; progress goes to stderr.
@@ -136,6 +142,8 @@ struct TenantctlRun {
     observe: Duration,
     plan: Duration,
     render: Duration,
+    /// CPU time per phase: thread (load, plan, render), process (read).
+    cpu: Phases,
     changes: usize,
     live_objects: usize,
     /// Peak resident memory of the process during the run, and resident
@@ -153,6 +161,38 @@ impl TenantctlRun {
     fn ideal_read(&self, latency_ms: u64, concurrency: usize) -> Duration {
         Duration::from_millis(latency_ms).mul_f64(self.counted.requests as f64 / concurrency.max(1) as f64)
     }
+}
+
+/// CPU time of load, read (process), plan and render.
+#[derive(Debug, Clone, Copy, Default)]
+struct Phases {
+    load: Duration,
+    read: Duration,
+    plan: Duration,
+    render: Duration,
+}
+
+/// CPU time of the calling thread.
+fn thread_cpu() -> Duration {
+    proc_cpu("/proc/thread-self/stat")
+}
+
+/// CPU time of the whole process (every thread, the sandbox's included).
+fn process_cpu() -> Duration {
+    proc_cpu("/proc/self/stat")
+}
+
+/// CPU time (user + system) from a `/proc/.../stat` file: `/proc/thread-self/stat`
+/// for the calling thread, `/proc/self/stat` for the whole process. In
+/// clock ticks of 10 ms (Linux's USER_HZ is 100), so meaningful for phases
+/// of a tenth of a second and more. (The workspace forbids `unsafe`, so no
+/// `clock_gettime` through libc.)
+fn proc_cpu(stat: &str) -> Duration {
+    let text = std::fs::read_to_string(stat).unwrap_or_default();
+    let fields: Vec<&str> = text.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    // After the command name: state is field 3, utime 14 and stime 15.
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
 /// `VmHWM` or `VmRSS` of this process in MiB (Linux), 0 when unknown.
@@ -263,20 +303,29 @@ async fn run_tenantctl(sb: &SandboxHandle, dir: &std::path::Path, ledger: &Ledge
     let base_mib = memory_mib("VmRSS:");
     reset_peak();
     sb.reset_counts();
+    let mut cpu = Phases::default();
     let start = Instant::now();
+    let c = thread_cpu();
     let state = schema::load(dir).unwrap_or_else(|e| panic!("the export loads: {e}"));
     let desired = providers::kinds::desired_model(&state);
     drop(state);
+    cpu.load = thread_cpu() - c;
     let load = start.elapsed();
     let t = Instant::now();
+    let c = process_cpu();
     let observed = providers::observe::observe(&client, &desired, ledger).await.expect("the sandbox signs the client in");
+    cpu.read = process_cpu() - c;
     let observe = t.elapsed();
     let counts = sb.request_counts();
     let t = Instant::now();
+    let c = thread_cpu();
     let plan = engine::plan(&desired, &observed, ledger, &options).expect("the export plans");
+    cpu.plan = thread_cpu() - c;
     let plan_time = t.elapsed();
     let t = Instant::now();
+    let c = thread_cpu();
     let text = engine::render::text(&plan, false);
+    cpu.render = thread_cpu() - c;
     let render = t.elapsed();
     let peak_mib = memory_mib("VmHWM:");
     assert!(!text.is_empty());
@@ -289,6 +338,7 @@ async fn run_tenantctl(sb: &SandboxHandle, dir: &std::path::Path, ledger: &Ledge
         observe,
         plan: plan_time,
         render,
+        cpu,
         changes: plan.changes.len(),
         live_objects: observed.objects.values().map(Vec::len).sum(),
         peak_mib,
@@ -449,6 +499,9 @@ fn report(args: &Args, concurrency: usize, rows: &[(usize, Mix, TenantctlRun, Op
         "| Objects | declared | requests | load | read | ideal read | read / ideal | plan | render | total | peak RSS (sandbox before) |"
     );
     let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut cpu_table = String::new();
+    let _ = writeln!(cpu_table, "| Objects | load CPU (thread) | read CPU (process, sandbox included) | plan CPU (thread) | render CPU (thread) |");
+    let _ = writeln!(cpu_table, "|---:|---:|---:|---:|---:|");
     for (n, _, real, _) in rows {
         let ideal = real.ideal_read(args.latency_ms, concurrency);
         let _ = writeln!(
@@ -467,7 +520,17 @@ fn report(args: &Args, concurrency: usize, rows: &[(usize, Mix, TenantctlRun, Op
             real.peak_mib,
             real.base_mib
         );
+        let _ = writeln!(
+            cpu_table,
+            "| {} | {:.2} s | {:.2} s | {:.2} s | {:.3} s |",
+            thousands(*n as f64),
+            real.cpu.load.as_secs_f64(),
+            real.cpu.read.as_secs_f64(),
+            real.cpu.plan.as_secs_f64(),
+            real.cpu.render.as_secs_f64()
+        );
     }
+    let _ = writeln!(out, "\nCPU time of the same phases (what a loaded machine does not inflate):\n\n{cpu_table}");
     let _ = writeln!(
         out,
         "\n\"ideal read\" is requests x {} ms / {} in flight. Peak RSS is the whole process, which includes the in-process sandbox holding the tenant \

@@ -340,6 +340,10 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
         None => load(&ctx.args.dir)?,
     };
     let desired = providers::kinds::desired_model(&state);
+    // The parsed files are not needed past this point: only the model is
+    // (at 100k declared objects, keeping both was a large part of the peak).
+    let service_accounts = drift::service_accounts(&state);
+    drop(state);
     // Self-heal writes: it holds the state lock for the pass, and writes
     // the ledger whole, so a log left by a killed apply is compacted first.
     let _held = match ctx.args.self_heal {
@@ -356,7 +360,7 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
     // Through the [state] backend: the delta blob under azurerm.
     let read = match crate::state_side::read_remote(&ctx.target.ledger_path, crate::state_backend::StateKind::Delta) {
         Ok(Some(remote)) => Ok(remote),
-        Ok(None) => schema::read::read_state_file(&ctx.delta_path, schema::read::max_file_bytes()).map_err(anyhow::Error::from),
+        Ok(None) => schema::read::read_state_file(&ctx.delta_path, schema::read::max_state_file_bytes()).map_err(anyhow::Error::from),
         Err(e) => Err(e),
     };
     let mut delta = match read {
@@ -385,7 +389,7 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
     let violations = crate::reconcile_lints::hold_violations(&plan, &mut report);
     report.carry_since(crate::state_side::latest_report(&ctx.target.ledger_path, &ctx.history).as_ref());
     let open = window_open(&ctx.args.windows, now);
-    let (safe, mut held) = split(&plan, &desired, &drift::service_accounts(&state));
+    let (safe, mut held) = split(&plan, &desired, &service_accounts);
     if ctx.args.self_heal && trust.is_none() && !safe.is_empty() {
         // Judged by desired [governance] alone: only for a tenant that
         // never had governance adopted (no marker in the tenant).

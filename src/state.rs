@@ -174,7 +174,7 @@ impl LedgerStore {
 
 /// A state file's text by the loader's rules (`None` when absent).
 fn read_text(path: &Path) -> Result<Option<String>> {
-    match schema::read::read_state_file(path, schema::read::max_file_bytes())? {
+    match schema::read::read_state_file(path, schema::read::max_state_file_bytes())? {
         Some(bytes) => Ok(Some(String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{} is not UTF-8", path.display()))?)),
         None => Ok(None),
     }

@@ -125,7 +125,7 @@ impl StateBackend for LocalBackend {
 
     fn read(&self, kind: StateKind) -> Result<Option<Versioned>> {
         let path = self.path(kind);
-        let Some(bytes) = schema::read::read_state_file(&path, schema::read::max_file_bytes()).with_context(|| format!("reading {}", path.display()))? else {
+        let Some(bytes) = schema::read::read_state_file(&path, schema::read::max_state_file_bytes()).with_context(|| format!("reading {}", path.display()))? else {
             return Ok(None);
         };
         let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok().map(DateTime::<Utc>::from);

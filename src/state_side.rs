@@ -131,7 +131,7 @@ pub fn read_local(dir: &Path, ledger: &Path, kind: StateKind) -> Result<Option<V
         return Ok(crate::drift::latest(&crate::drift::history_dir(dir, None)).map(|r| engine::drift::render_json(&r).into_bytes()));
     }
     let Some(path) = local_file(dir, ledger, kind) else { return Ok(None) };
-    schema::read::read_state_file(&path, schema::read::max_file_bytes()).with_context(|| format!("reading {}", path.display()))
+    schema::read::read_state_file(&path, schema::read::max_state_file_bytes()).with_context(|| format!("reading {}", path.display()))
 }
 
 /// Write a side kind to the local files.

@@ -248,7 +248,7 @@ async fn forbidding_proxy(
         let body: Bytes = axum::body::to_bytes(req.into_body(), usize::MAX)
             .await
             .unwrap_or_default();
-        let resp = match out.body(body).send().await {
+        let resp = match out.body(body.clone()).send().await {
             Ok(r) => r,
             Err(_) => return axum::http::StatusCode::BAD_GATEWAY.into_response(),
         };
@@ -259,7 +259,21 @@ async fn forbidding_proxy(
                 builder = builder.header(name.as_str(), value.as_bytes());
             }
         }
-        let bytes = resp.bytes().await.unwrap_or_default();
+        let mut bytes = resp.bytes().await.unwrap_or_default();
+        // Inside a `$batch`, Graph answers the forbidden item 403 and the
+        // rest as usual: do the same to the batch's responses.
+        if path.ends_with("/$batch") {
+            let sent: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            let forbidden_ids: Vec<serde_json::Value> = sent["requests"].as_array().into_iter().flatten().filter(|r| r["url"].as_str().is_some_and(|u| u.contains(p.forbidden))).map(|r| r["id"].clone()).collect();
+            let mut answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            for item in answer["responses"].as_array_mut().into_iter().flatten() {
+                if forbidden_ids.contains(&item["id"]) {
+                    item["status"] = serde_json::json!(403);
+                    item["body"] = serde_json::json!({"error": {"code": "Authorization_RequestDenied", "message": "Insufficient privileges to complete the operation."}});
+                }
+            }
+            bytes = Bytes::from(serde_json::to_vec(&answer).unwrap_or_default());
+        }
         builder.body(axum::body::Body::from(bytes)).unwrap()
     }
     let state = Arc::new(Proxy {

@@ -387,14 +387,29 @@ async fn forbidding_proxy(upstream: String, forbidden: &'static str) -> (String,
             }
         }
         let body = axum::body::to_bytes(req.into_body(), usize::MAX).await.unwrap_or_default();
-        let Ok(resp) = out.body(body).send().await else { return axum::http::StatusCode::BAD_GATEWAY.into_response() };
+        let Ok(resp) = out.body(body.clone()).send().await else { return axum::http::StatusCode::BAD_GATEWAY.into_response() };
         let mut builder = Response::builder().status(axum::http::StatusCode::from_u16(resp.status().as_u16()).unwrap());
         for (name, value) in resp.headers() {
             if name != "content-length" && name != "transfer-encoding" && name != "connection" {
                 builder = builder.header(name.as_str(), value.as_bytes());
             }
         }
-        builder.body(axum::body::Body::from(resp.bytes().await.unwrap_or_default())).unwrap()
+        let mut bytes = resp.bytes().await.unwrap_or_default();
+        // Inside a `$batch` (the listings go in one), Graph answers the
+        // forbidden item 403 and the rest as usual: do the same.
+        if path.ends_with("/$batch") {
+            let sent: Value = serde_json::from_slice(&body).unwrap_or_default();
+            let forbidden: Vec<Value> = sent["requests"].as_array().into_iter().flatten().filter(|r| r["url"].as_str().is_some_and(|u| u.contains(p.forbidden))).map(|r| r["id"].clone()).collect();
+            let mut answer: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            for item in answer["responses"].as_array_mut().into_iter().flatten() {
+                if forbidden.contains(&item["id"]) {
+                    item["status"] = json!(403);
+                    item["body"] = json!({"error": {"code": "Forbidden", "message": "Application is not authorized to perform this operation."}});
+                }
+            }
+            bytes = serde_json::to_vec(&answer).unwrap_or_default().into();
+        }
+        builder.body(axum::body::Body::from(bytes)).unwrap()
     }
     let app = axum::Router::new().fallback(handle).with_state(std::sync::Arc::new(Proxy { upstream, forbidden, http: reqwest::Client::new() }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -10,6 +10,7 @@ pub mod delta;
 pub mod export;
 mod export_split;
 pub mod kinds;
+pub mod listing_batch;
 pub mod membership;
 pub mod observe;
 pub mod settle;

@@ -93,6 +93,7 @@ async fn read_all(cx: &ReadCx<'_>, wanted: impl Fn(&[Kind]) -> bool) -> Vec<(Vec
 /// all is an error, since nothing could be read.
 pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger) -> Result<ObservedState, GraphError> {
     let kinds = kinds_in_scope(desired, ledger);
+    let client = &crate::listing_batch::prefetch(client, &kinds).await;
     let modified = std::sync::Mutex::new(BTreeMap::new());
     let cx = ReadCx { client, desired, ledger, everything: false, modified: &modified };
     let results = read_all(&cx, |ks| ks.iter().any(|k| kinds.contains(k))).await;

@@ -27,6 +27,15 @@ pub const DEFAULT_MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 /// The environment variable that overrides [`DEFAULT_MAX_FILE_BYTES`].
 pub const MAX_FILE_BYTES_ENV: &str = "TENANTCTL_MAX_FILE_BYTES";
 
+/// The default size limit of one state file tenantctl writes itself (the
+/// ledger, the delta snapshot): they grow with the tenant (the ledger of
+/// an exported 100k-object tenant is over 8 MB), so they get their own,
+/// larger bound; still bounded, so a wrong path cannot grow memory.
+pub const DEFAULT_MAX_STATE_FILE_BYTES: u64 = 512 * 1024 * 1024;
+
+/// The environment variable that overrides [`DEFAULT_MAX_STATE_FILE_BYTES`].
+pub const MAX_STATE_FILE_BYTES_ENV: &str = "TENANTCTL_MAX_STATE_FILE_BYTES";
+
 /// Why a file was not read. None of these carry the file's content.
 #[derive(Debug, thiserror::Error)]
 pub enum Refused {
@@ -38,7 +47,7 @@ pub enum Refused {
     LinkToHidden { target: String },
     #[error("is {what}, not a regular file; only regular files are read")]
     NotRegular { what: &'static str },
-    #[error("is larger than the limit of {limit} bytes (set {MAX_FILE_BYTES_ENV} to raise it)")]
+    #[error("is larger than the limit of {limit} bytes (set {MAX_FILE_BYTES_ENV} for desired-state files, {MAX_STATE_FILE_BYTES_ENV} for the ledger and other state files, to raise it)")]
     TooLarge { limit: u64 },
     #[error("cannot be read")]
     Io(#[source] std::io::Error),
@@ -52,6 +61,18 @@ pub fn max_file_bytes() -> u64 {
         .and_then(|v| v.trim().parse::<u64>().ok())
         .filter(|n| *n > 0)
         .unwrap_or(DEFAULT_MAX_FILE_BYTES)
+}
+
+/// The size limit for state files (ledger, delta snapshot, reports):
+/// `TENANTCTL_MAX_STATE_FILE_BYTES` when it holds a positive number, else
+/// [`DEFAULT_MAX_STATE_FILE_BYTES`]; never below [`max_file_bytes`].
+pub fn max_state_file_bytes() -> u64 {
+    std::env::var(MAX_STATE_FILE_BYTES_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(DEFAULT_MAX_STATE_FILE_BYTES)
+        .max(max_file_bytes())
 }
 
 /// What kind of non-regular file `meta` describes, for the refusal.

@@ -340,16 +340,28 @@ pub fn lint_live(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMa
 /// name only managed groups) or its deletion; `unmanaged-privileged-holder`
 /// by the deletion of that assignment.
 pub fn settle(lints: &mut [Finding], changes: &[Change]) {
-    for f in lints.iter_mut().filter(|f| f.severity == Severity::Error) {
-        let remedy = changes.iter().find(|c| match f.lint.as_str() {
-            "unmanaged-target" => {
-                c.address.to_string() == f.address
-                    && (matches!(c.action, Action::Delete | Action::Replace)
-                        || (matches!(c.action, Action::Update | Action::Assign) && c.fields.iter().any(|x| x.field == "assignments" || x.field.starts_with("assignments."))))
+    // Changes indexed once by what a finding names (its address, or
+    // `id:<live id>` for deletes), in plan order, so settling is linear in
+    // findings + changes rather than their product.
+    let mut by_address: std::collections::HashMap<String, Vec<&Change>> = std::collections::HashMap::new();
+    let mut deletes_by_id: std::collections::HashMap<String, &Change> = std::collections::HashMap::new();
+    for c in changes {
+        by_address.entry(c.address.to_string()).or_default().push(c);
+        if c.action == Action::Delete {
+            if let Some(id) = c.id.as_deref() {
+                deletes_by_id.entry(format!("id:{id}")).or_insert(c);
             }
-            "unmanaged-privileged-holder" => c.action == Action::Delete && c.id.as_deref().map(|i| format!("id:{i}")).as_deref() == Some(f.address.as_str()),
-            _ => false,
-        });
+        }
+    }
+    for f in lints.iter_mut().filter(|f| f.severity == Severity::Error) {
+        let remedy = match f.lint.as_str() {
+            "unmanaged-target" => by_address.get(&f.address).into_iter().flatten().copied().find(|c| {
+                matches!(c.action, Action::Delete | Action::Replace)
+                    || (matches!(c.action, Action::Update | Action::Assign) && c.fields.iter().any(|x| x.field == "assignments" || x.field.starts_with("assignments.")))
+            }),
+            "unmanaged-privileged-holder" => deletes_by_id.get(&f.address).copied(),
+            _ => None,
+        };
         if let Some(c) = remedy {
             f.severity = Severity::Warning;
             f.message.push_str(&format!("; this plan removes it ({} {}), so it does not block", c.action.as_str(), c.address));

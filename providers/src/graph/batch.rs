@@ -246,21 +246,18 @@ impl GraphClient {
     }
 
     /// One `$batch` call carrying the requests at `chunk` (at most 20),
-    /// paced like the single requests they stand for.
+    /// paced like the single requests they stand for: one send time for
+    /// all of them, reserved before the call takes a concurrency slot and
+    /// reserved again if the slot came too late (`pacing::paced_slot_for`).
     async fn send_chunk(&self, requests: &[BatchRequest], infos: &[RequestInfo], batch_url: &url::Url, chunk: &[usize]) -> Result<Chunk, GraphError> {
-        for &i in chunk {
-            let pace = self.inner.pacer.reserve(requests[i].method.as_str(), infos[i].resource_path());
-            if !pace.is_zero() {
-                self.inner.sleeper.sleep(pace).await;
-            }
-        }
+        let items: Vec<(&str, &str)> = chunk.iter().map(|&i| (requests[i].method.as_str(), infos[i].resource_path())).collect();
         let body = json!({ "requests": chunk.iter().map(|&i| requests[i].to_json(&i.to_string())).collect::<Vec<_>>() });
         // Resending the whole batch is only harmless when no sub-request is a POST.
         let safe = chunk.iter().all(|&i| requests[i].method != Method::POST);
         self.inner.counters.batches.fetch_add(1, Ordering::Relaxed);
         self.inner.counters.batch_subrequests.fetch_add(chunk.len() as u64, Ordering::Relaxed);
         let info = RequestInfo::new("POST", batch_url);
-        let raw = self.run(&Method::POST, batch_url.clone(), Some(&body), &[], safe).await?;
+        let raw = self.run_paced(&Method::POST, batch_url.clone(), Some(&body), &[], safe, Some(&items)).await?;
         let mut response = into_response(info.clone(), raw)?.body.unwrap_or(Value::Null);
         let Some(Value::Array(responses)) = response.get_mut("responses").map(Value::take) else {
             return Err(GraphError::UnexpectedResponse { request: info, reason: "$batch response has no `responses` array".to_owned() });

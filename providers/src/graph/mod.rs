@@ -20,6 +20,7 @@ pub mod delta;
 pub mod error;
 pub mod pacing;
 mod paging;
+mod prefetch;
 pub mod retry;
 pub mod secret;
 pub mod write_batch;
@@ -223,6 +224,8 @@ struct Inner {
 pub struct GraphClient {
     inner: Arc<Inner>,
     version: ApiVersion,
+    /// First pages fetched ahead through `$batch` ([`prefetch`]).
+    prefetched: Option<Arc<prefetch::Prefetched>>,
 }
 
 impl std::fmt::Debug for GraphClient {
@@ -274,7 +277,7 @@ impl GraphClient {
             clock: config.clock,
             counters: Counters::default(),
         };
-        Ok(Self { inner: Arc::new(inner), version: ApiVersion::V1 })
+        Ok(Self { inner: Arc::new(inner), version: ApiVersion::V1, prefetched: None })
     }
 
     /// A view whose paths are relative to `v1.0`.
@@ -289,7 +292,7 @@ impl GraphClient {
 
     /// A view on another API version.
     pub fn with_version(&self, version: ApiVersion) -> Self {
-        Self { inner: Arc::clone(&self.inner), version }
+        Self { inner: Arc::clone(&self.inner), version, prefetched: self.prefetched.clone() }
     }
 
     /// The API version of this view.
@@ -419,6 +422,20 @@ impl GraphClient {
         headers: &[(String, String)],
         retry_unsafe: bool,
     ) -> Result<RawResponse, GraphError> {
+        self.run_paced(method, url, body, headers, retry_unsafe, None).await
+    }
+
+    /// [`GraphClient::run`], paced for `items` (a `$batch` call's
+    /// sub-requests, `(method, resource path)`) instead of the request itself.
+    async fn run_paced(
+        &self,
+        method: &Method,
+        url: Url,
+        body: Option<&Value>,
+        headers: &[(String, String)],
+        retry_unsafe: bool,
+        items: Option<&[(&str, &str)]>,
+    ) -> Result<RawResponse, GraphError> {
         let inner = &self.inner;
         let policy = &inner.retry;
         let info = RequestInfo::new(method.as_str(), &url);
@@ -437,7 +454,10 @@ impl GraphClient {
                 }
                 Err(source) => return Err(GraphError::Auth { request: info, source: Box::new(source) }),
                 Ok(token) => {
-                    let permit = pacing::paced_slot(&inner.pacer, &inner.semaphore, inner.sleeper.as_ref(), method.as_str(), &info).await;
+                    let permit = match items {
+                        None => pacing::paced_slot(&inner.pacer, &inner.semaphore, inner.sleeper.as_ref(), method.as_str(), &info).await,
+                        Some(items) => pacing::paced_slot_for(&inner.pacer, &inner.semaphore, inner.sleeper.as_ref(), items, &info.path).await,
+                    };
                     inner.counters.sent(method);
                     let sent_at = Instant::now();
                     let outcome = self.send_once(method, &url, body, &header_map, &token).await;

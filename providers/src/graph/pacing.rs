@@ -73,17 +73,23 @@ impl Window {
         Window { rate, sent: VecDeque::with_capacity(2 * rate.count as usize) }
     }
 
-    /// The earliest time at or after `now` when one more request keeps every
-    /// window of length `per + margin` at `count` or fewer.
-    fn earliest(&self, now: SystemTime, margin: Duration) -> SystemTime {
+    /// The earliest time at or after `now` when `k` more requests sent
+    /// together keep every window of length `per + margin` at `count` or
+    /// fewer. (More than `count` at once cannot fit: they go when every
+    /// earlier send has left the window.)
+    fn earliest(&self, now: SystemTime, margin: Duration, k: usize) -> SystemTime {
         let mut at = now;
         if let Some(last) = self.sent.back() {
             // Send times handed out never go backwards.
             at = at.max(*last);
         }
         let count = self.rate.count.max(1) as usize;
-        if let Some(oldest) = self.sent.len().checked_sub(count).and_then(|i| self.sent.get(i)) {
-            at = at.max(*oldest + self.rate.per + margin);
+        let k = k.clamp(1, count);
+        // The oldest `len + k - count` sends must have left the window.
+        if self.sent.len() + k > count {
+            if let Some(t) = self.sent.get(self.sent.len() + k - count - 1) {
+                at = at.max(*t + self.rate.per + margin);
+            }
         }
         at
     }
@@ -94,7 +100,10 @@ impl Window {
     /// once into a full window.
     fn record(&mut self, at: SystemTime) {
         self.sent.push_back(at);
-        while self.sent.len() > 2 * self.rate.count.max(1) as usize {
+        // `earliest` needs the last `count`; a few more keep a window right
+        // when a batch's send times are given back (`forget`).
+        let keep = 2 * self.rate.count.max(1) as usize + super::batch::MAX_BATCH;
+        while self.sent.len() > keep {
             self.sent.pop_front();
         }
     }
@@ -109,15 +118,17 @@ impl Window {
     }
 }
 
-/// A send time handed out by [`Pacer::reserve_slot`].
+/// A send time handed out by [`Pacer::reserve_slot`] or
+/// [`Pacer::reserve_many`]: one time for every request it covers (all the
+/// items of a `$batch` call leave together).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reservation {
     /// When the request may leave.
     pub at: SystemTime,
     /// How long from the reservation until then.
     pub wait: Duration,
-    write: bool,
-    intune: bool,
+    /// Requests counted, per limit: (intune, write) -> how many.
+    counted: Vec<((bool, bool), usize)>,
 }
 
 /// The pacer shared by all clones of a client.
@@ -170,26 +181,43 @@ impl Pacer {
     /// when no limit applies), so a request that could not leave on time
     /// can give it back ([`Pacer::late`], [`Pacer::cancel`]).
     pub fn reserve_slot(&self, method: &str, resource_path: &str) -> Option<Reservation> {
-        let write = !matches!(method, "GET" | "HEAD" | "OPTIONS");
-        let lower = resource_path.to_ascii_lowercase();
-        if lower == "/$batch" {
-            return None;
+        self.reserve_many(&[(method, resource_path)])
+    }
+
+    /// One send time for requests that leave together (the items of one
+    /// `$batch` call, each `(method, resource path)`): the earliest at which
+    /// every limit they count in has room for all of them, recorded for
+    /// each. `None` when no limit applies to any of them.
+    pub fn reserve_many(&self, requests: &[(&str, &str)]) -> Option<Reservation> {
+        let mut counted: std::collections::BTreeMap<(bool, bool), usize> = std::collections::BTreeMap::new();
+        for (method, resource_path) in requests {
+            let write = !matches!(*method, "GET" | "HEAD" | "OPTIONS");
+            let lower = resource_path.to_ascii_lowercase();
+            if lower == "/$batch" {
+                continue;
+            }
+            let intune = lower == "/devicemanagement" || lower.starts_with("/devicemanagement/");
+            if !self.windows(intune, write).is_empty() {
+                *counted.entry((intune, write)).or_default() += 1;
+            }
         }
-        let intune = lower == "/devicemanagement" || lower.starts_with("/devicemanagement/");
-        let windows = self.windows(intune, write);
-        if windows.is_empty() {
+        if counted.is_empty() {
             return None;
         }
         let now = self.clock.now();
-        // Always locked in the same order; one send time for every window
-        // the request counts in, so none records a time earlier than the send.
-        let mut guards: Vec<MutexGuard<'_, Window>> = windows.into_iter().map(locked).collect();
-        let at = guards.iter().map(|w| w.earliest(now, self.margin)).max().unwrap_or(now);
-        for w in &mut guards {
-            w.record(at);
+        // Always locked in the same order (the map's); one send time for
+        // every window the requests count in, so none records a time
+        // earlier than the send.
+        let mut guards: Vec<(MutexGuard<'_, Window>, usize)> =
+            counted.iter().flat_map(|(&(intune, write), &k)| self.windows(intune, write).into_iter().map(move |w| (locked(w), k))).collect();
+        let at = guards.iter().map(|(w, k)| w.earliest(now, self.margin, *k)).max().unwrap_or(now);
+        for (w, k) in &mut guards {
+            for _ in 0..*k {
+                w.record(at);
+            }
         }
         let wait = at.duration_since(now).unwrap_or(Duration::ZERO).min(Duration::from_secs(86_400));
-        Some(Reservation { at, wait, write, intune })
+        Some(Reservation { at, wait, counted: counted.into_iter().collect() })
     }
 
     fn windows(&self, intune: bool, write: bool) -> Vec<&Mutex<Window>> {
@@ -213,8 +241,13 @@ impl Pacer {
 
     /// Gives a reserved send time back (the request did not leave at it).
     pub fn cancel(&self, r: &Reservation) {
-        for w in self.windows(r.intune, r.write) {
-            locked(w).forget(r.at);
+        for &((intune, write), k) in &r.counted {
+            for w in self.windows(intune, write) {
+                let mut w = locked(w);
+                for _ in 0..k {
+                    w.forget(r.at);
+                }
+            }
         }
     }
 }
@@ -231,17 +264,31 @@ pub(crate) async fn paced_slot<'a>(
     method: &str,
     info: &super::error::RequestInfo,
 ) -> Option<tokio::sync::SemaphorePermit<'a>> {
-    let mut reservation = pacer.reserve_slot(method, info.resource_path());
+    paced_slot_for(pacer, semaphore, sleeper, &[(method, info.resource_path())], &info.path).await
+}
+
+/// [`paced_slot`] for requests that leave together: the items of one
+/// `$batch` call (`(method, resource path)` each; the call itself is not
+/// paced). They are paced as one send, before the call takes its slot, and
+/// re-paced if the slot came too late, exactly as a single request is.
+pub(crate) async fn paced_slot_for<'a>(
+    pacer: &Pacer,
+    semaphore: &'a tokio::sync::Semaphore,
+    sleeper: &dyn super::retry::Sleeper,
+    requests: &[(&str, &str)],
+    path: &str,
+) -> Option<tokio::sync::SemaphorePermit<'a>> {
+    let mut reservation = pacer.reserve_many(requests);
     loop {
         if let Some(wait) = reservation.as_ref().map(|r| r.wait).filter(|w| !w.is_zero()) {
-            tracing::debug!(method, path = %info.path, wait_ms = wait.as_millis() as u64, "pacing under service limits");
+            tracing::debug!(path, requests = requests.len(), wait_ms = wait.as_millis() as u64, "pacing under service limits");
             sleeper.sleep(wait).await;
         }
         let permit = semaphore.acquire().await.ok();
         match &reservation {
             Some(r) if pacer.late(r) => {
                 pacer.cancel(r);
-                let again = pacer.reserve_slot(method, info.resource_path());
+                let again = pacer.reserve_many(requests);
                 if again.as_ref().is_none_or(|r| r.wait.is_zero()) {
                     return permit;
                 }
@@ -378,6 +425,27 @@ mod tests {
         let rate = 500.0 / span;
         assert!(rate >= 0.9 * 100.0 / 20.0, "sustained {rate:.2} writes/s, under 90% of 5/s");
         assert!(rate <= 100.0 / 20.0 + 0.01, "{rate:.2} writes/s is over the limit");
+    }
+
+    #[test]
+    fn the_items_of_a_batch_leave_together_where_the_window_has_room_for_all() {
+        let t0 = SystemTime::UNIX_EPOCH;
+        let cfg = PacingConfig { intune_requests: Some(Rate { count: 5, per: Duration::from_secs(20) }), ..PacingConfig::disabled() };
+        let p = Pacer::new(&cfg, Arc::new(ManualClock::new(t0)));
+        let items = [("GET", "/deviceManagement/a"); 3];
+        // 3 at once, then 3 more: only 2 fit beside the first 3 until they
+        // leave the window, so the second three go together at T0 + 20 s.
+        let first = p.reserve_many(&items).expect("paced");
+        assert_eq!(first.at, t0);
+        let second = p.reserve_many(&items).expect("paced");
+        assert_eq!(second.at, t0 + Duration::from_secs(20));
+        // Given back, its three places are free again.
+        p.cancel(&second);
+        assert_eq!(p.reserve_many(&items[..2]).map(|r| r.at), Some(t0));
+        // Unpaced items (directory reads, the call itself) count nothing.
+        assert_eq!(p.reserve_many(&[("GET", "/users"), ("POST", "/$batch")]), None);
+        // A single request is a batch of one.
+        assert_eq!(p.reserve_slot("GET", "/deviceManagement/a").map(|r| r.at), Some(t0 + Duration::from_secs(20)));
     }
 
     #[test]

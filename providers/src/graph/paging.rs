@@ -24,8 +24,15 @@ impl GraphClient {
             if !seen.insert(url.as_str().to_owned()) {
                 return Err(GraphError::UnexpectedResponse { request: info, reason: "nextLink repeats an earlier page".to_owned() });
             }
-            let raw = self.run(&Method::GET, url, None, &headers, false).await?;
-            let page = into_response(info.clone(), raw)?.body.unwrap_or(Value::Null);
+            // The first page may have come ahead in a `$batch` (prefetch.rs).
+            let prefetched = if seen.len() == 1 && headers.is_empty() { self.take_prefetched(&url) } else { None };
+            let page = match prefetched {
+                Some(page) => page?,
+                None => {
+                    let raw = self.run(&Method::GET, url, None, &headers, false).await?;
+                    into_response(info.clone(), raw)?.body.unwrap_or(Value::Null)
+                }
+            };
             match page.get("value") {
                 Some(Value::Array(values)) => items.extend(values.iter().cloned()),
                 _ => {

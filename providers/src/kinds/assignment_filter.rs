@@ -34,6 +34,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     delete: delete_plain,
     export,
     import_paths: &[],
+    listings: || vec![list_path()],
 };
 
 pub fn desired(key: &str, f: &AssignmentFilter) -> DesiredResource {
@@ -106,9 +107,14 @@ pub fn depend_on_filters(state: &DesiredState, m: &mut DesiredModel) {
 }
 
 /// Assignment filters as a kind (beta only).
+/// The filters listing.
+fn list_path() -> String {
+    format!("{}?$top=999", PROVIDER.collection)
+}
+
 fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
     Box::pin(async move {
-        let raw = cx.client.beta().list_all(&format!("{}?$top=999", PROVIDER.collection)).await?;
+        let raw = cx.client.beta().list_all(&list_path()).await?;
         Ok(raw.iter().map(normalize).collect::<Vec<_>>().into())
     })
 }

@@ -43,6 +43,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     delete,
     export,
     import_paths: &[],
+    listings: || vec![list_path()],
 };
 
 pub fn desired(key: &str, a: &AutopilotProfile, state: &DesiredState) -> DesiredResource {
@@ -106,6 +107,11 @@ pub fn normalize(raw: &Value) -> LiveObject {
 }
 
 /// Autopilot assignments are read per profile, batched.
+/// The profiles listing.
+fn list_path() -> String {
+    format!("{}?$top=999", PROVIDER.collection)
+}
+
 fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
     Box::pin(async move { Ok(read_all(cx.client).await?.into()) })
 }
@@ -113,7 +119,7 @@ fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
 async fn read_all(client: &GraphClient) -> Result<Vec<LiveObject>, GraphError> {
     let beta = client.beta();
     let base = "/deviceManagement/windowsAutopilotDeploymentProfiles";
-    let raw = beta.list_all(&format!("{base}?$top=999")).await?;
+    let raw = beta.list_all(&list_path()).await?;
     let requests: Vec<BatchRequest> = raw
         .iter()
         .map(|p| BatchRequest::get(format!("{base}/{}/assignments", str_field(p, "id"))))

@@ -76,6 +76,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     delete: delete_plain,
     export,
     import_paths: &[],
+    listings: || vec![list_path()],
 };
 
 /// The assignment type `/assign` takes for this collection.
@@ -196,13 +197,20 @@ pub fn scheduled_actions(grace_hours: &Value, others: &[Value]) -> Value {
 }
 
 /// With assignments and scheduled actions (the block grace period).
+/// The scheduled actions (the noncompliance actions), expanded on reads.
+const EXPAND: &str = "scheduledActionsForRule($expand=scheduledActionConfigurations)";
+
+/// The listing, assignments and scheduled actions expanded.
+fn list_path() -> String {
+    format!("{}?$expand=assignments,{EXPAND}&$top=999", PROVIDER.collection)
+}
+
 fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
     Box::pin(async move {
         let (client, modified) = (cx.client, cx.modified);
-        const EXPAND: &str = "scheduledActionsForRule($expand=scheduledActionConfigurations)";
         let beta = client.beta();
         let base = "/deviceManagement/deviceCompliancePolicies";
-        let mut raw = beta.list_all(&format!("{base}?$expand=assignments,{EXPAND}&$top=999")).await?;
+        let mut raw = beta.list_all(&list_path()).await?;
         record_modified(&raw, modified);
         // Graph documents this expansion on the single GET; should a list come
         // back without it, read those policies one by one (batched) rather than

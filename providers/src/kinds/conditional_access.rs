@@ -37,6 +37,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     delete: delete_plain,
     export,
     import_paths: &[],
+    listings: || vec![LIST.to_string()],
 };
 
 pub fn desired(key: &str, c: &ConditionalAccess, state: &DesiredState) -> DesiredResource {
@@ -202,9 +203,12 @@ pub fn write_body(r: &DesiredResource, ids: &dyn Fn(&str) -> Option<String>) -> 
 }
 
 
+/// The policies listing.
+const LIST: &str = "/identity/conditionalAccess/policies";
+
 fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
     Box::pin(async move {
-        let raw = cx.client.v1().list_all("/identity/conditionalAccess/policies").await?;
+        let raw = cx.client.v1().list_all(LIST).await?;
         Ok(raw.iter().map(normalize).collect::<Vec<_>>().into())
     })
 }

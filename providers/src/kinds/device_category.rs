@@ -28,6 +28,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     delete: delete_plain,
     export: |cx, objects| super::update_profile::export_kind(cx, Kind::DeviceCategory, objects),
     import_paths: &[],
+    listings: || vec![super::update_profile::list_path(Kind::DeviceCategory)],
 };
 
 pub const ODATA: &str = "#microsoft.graph.deviceCategory";

@@ -37,6 +37,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     delete: delete_plain,
     export,
     import_paths: &[],
+    listings: || vec![LIST.to_string()],
 };
 
 /// The assignment type `/assign` takes for this collection.
@@ -157,13 +158,16 @@ pub fn write_body(r: &DesiredResource, skip: &[&str]) -> Value {
 
 /// `deviceConfigurations` with their assignments: device configurations
 /// and update rings (`Read::With` this kind), split by type.
+/// The listing (update rings are in it too), assignments expanded.
+const LIST: &str = "/deviceManagement/deviceConfigurations?$expand=assignments&$top=999";
+
 fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
     Box::pin(async move { Ok(read_all(cx.client, cx.modified).await?.into()) })
 }
 
 async fn read_all(client: &GraphClient, modified: &std::sync::Mutex<BTreeMap<String, String>>) -> Result<Vec<LiveObject>, GraphError> {
     let beta = client.beta();
-    let mut raw = beta.list_all("/deviceManagement/deviceConfigurations?$expand=assignments&$top=999").await?;
+    let mut raw = beta.list_all(LIST).await?;
     record_modified(&raw, modified);
     read_oma_plain_values(&beta, &mut raw).await?;
     read_filter_names(&beta, &mut raw).await?;

@@ -45,6 +45,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     delete: delete_plain,
     export,
     import_paths: &[],
+    listings: || vec![list_path()],
 };
 
 pub fn desired(key: &str, g: &Group, state: &DesiredState) -> DesiredResource {
@@ -117,6 +118,11 @@ pub fn create_body(r: &DesiredResource) -> Value {
 /// Groups, with members and owners for the groups whose membership is
 /// managed: those whose natural key or ledger id a desired group with
 /// members/owners names (with `everything`, of every group: export).
+/// The groups listing, with the properties tenantctl compares.
+fn list_path() -> String {
+    format!("/groups?$select={SELECT}&$top=999")
+}
+
 fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
     Box::pin(async move { Ok(read_groups(cx).await?.into()) })
 }
@@ -125,7 +131,7 @@ fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
 async fn read_groups(cx: &ReadCx<'_>) -> Result<Vec<LiveObject>, GraphError> {
     let (desired, ledger, everything) = (cx.desired, cx.ledger, cx.everything);
     let v1 = cx.client.v1();
-    let raw = v1.list_all(&format!("/groups?$select={}&$top=999", SELECT)).await?;
+    let raw = v1.list_all(&list_path()).await?;
     let mut wants_members = BTreeSet::new();
     let mut wants_owners = BTreeSet::new();
     for r in desired.resources.values().filter(|r| r.address.kind == Kind::Group) {

@@ -44,6 +44,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     delete: delete_plain,
     export,
     import_paths: &[],
+    listings: Vec::new,
 };
 
 pub fn desired(key: &str, g: &Guest) -> DesiredResource {

@@ -30,6 +30,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     delete: delete_plain,
     export: |cx, objects| super::update_profile::export_kind(cx, Kind::QualityUpdateProfile, objects),
     import_paths: &[],
+    listings: || vec![super::update_profile::list_path(Kind::QualityUpdateProfile)],
 };
 
 /// Graph's read-only reporting properties of a profile.

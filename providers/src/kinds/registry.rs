@@ -133,6 +133,11 @@ pub struct KindProvider {
     /// Where `import` looks an object up by id, when not its collection
     /// (relative to the version; each tried in turn).
     pub import_paths: &'static [&'static str],
+    /// The collection listings its read starts with (at the kind's API
+    /// version), exactly as the read requests them: `observe` fetches their
+    /// first pages ahead in one `$batch` per version
+    /// ([`crate::listing_batch`]). Empty for a kind read with another's.
+    pub listings: fn() -> Vec<String>,
 }
 
 macro_rules! kind_providers {

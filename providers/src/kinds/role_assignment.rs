@@ -73,7 +73,12 @@ pub const PROVIDER: KindProvider = KindProvider {
         "/roleManagement/directory/roleEligibilitySchedules",
         "/roleManagement/directory/roleAssignmentSchedules",
     ],
+    listings: || LISTS.iter().map(|l| l.to_string()).collect(),
 };
+
+/// The listings the read starts with: permanent assignments, then the PIM
+/// schedules (active, eligible).
+const LISTS: [&str; 3] = ["/roleManagement/directory/roleAssignments", "/roleManagement/directory/roleAssignmentSchedules", "/roleManagement/directory/roleEligibilitySchedules"];
 
 pub fn desired(key: &str, r: &RoleAssignment, state: &DesiredState) -> DesiredResource {
     let principal = ref_to(state, &r.principal, &[Kind::User, Kind::Guest, Kind::Group]);
@@ -297,9 +302,9 @@ fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
 async fn read_all(client: &GraphClient) -> Result<Read, GraphError> {
     let v1 = client.v1();
     let (active, schedules, eligible) = tokio::join!(
-        v1.list_all("/roleManagement/directory/roleAssignments"),
-        v1.list_all("/roleManagement/directory/roleAssignmentSchedules"),
-        v1.list_all("/roleManagement/directory/roleEligibilitySchedules"),
+        v1.list_all(LISTS[0]),
+        v1.list_all(LISTS[1]),
+        v1.list_all(LISTS[2]),
     );
     let unlicensed = |r: &Result<Vec<Value>, GraphError>| matches!(r, Err(e) if e.code() == Some(LICENCE_REQUIRED));
     if unlicensed(&schedules) || unlicensed(&eligible) {

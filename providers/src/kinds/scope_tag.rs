@@ -29,6 +29,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     delete: delete_plain,
     export: |cx, objects| super::update_profile::export_kind(cx, Kind::ScopeTag, objects),
     import_paths: &[],
+    listings: || vec![super::update_profile::list_path(Kind::ScopeTag)],
 };
 
 pub const ODATA: &str = "#microsoft.graph.roleScopeTag";

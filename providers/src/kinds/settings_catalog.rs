@@ -59,6 +59,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     delete: delete_plain,
     export,
     import_paths: &[],
+    listings: || vec![list_path()],
 };
 
 const ASSIGNMENT: &str = "#microsoft.graph.deviceManagementConfigurationPolicyAssignment";
@@ -213,11 +214,17 @@ pub fn write_body(r: &DesiredResource) -> Value {
 /// Policies with assignments; their settings per policy, 20 per `$batch`
 /// (`/settings`, every page followed); the declared settings checked
 /// against the tenant's definitions.
+/// The policies listing, assignments expanded (settings are read per
+/// policy).
+fn list_path() -> String {
+    format!("{}?$expand=assignments&$top=999", PROVIDER.collection)
+}
+
 fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
     Box::pin(async move {
         let beta = cx.client.beta();
         let base = PROVIDER.collection;
-        let mut raw = beta.list_all(&format!("{base}?$expand=assignments&$top=999")).await?;
+        let mut raw = beta.list_all(&list_path()).await?;
         record_modified(&raw, cx.modified);
         let requests = raw.iter().map(|p| BatchRequest::get(format!("{base}/{}/settings?$top=999", str_field(p, "id")))).collect();
         let responses = beta.batch(requests).await?;

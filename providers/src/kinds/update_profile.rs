@@ -78,14 +78,19 @@ pub fn normalize(raw: &Value, kind: Kind, read_only: &[&str], nested: &[(&str, &
     o
 }
 
+/// The listing `kind`'s read starts with (`KindProvider::listings`).
+pub(crate) fn list_path(kind: Kind) -> String {
+    // Device categories have no assignments to expand.
+    let expand = if kind == Kind::DeviceCategory { "" } else { "$expand=assignments&" };
+    format!("{}?{expand}$top=999", provider(kind).collection)
+}
+
 /// Every profile of `kind`, with assignments (and the names of the
 /// filters they use), and their `lastModifiedDateTime` by id (the
 /// rollout soak).
 pub async fn read(client: &GraphClient, kind: Kind, normalize: fn(&Value) -> LiveObject) -> Result<(Vec<LiveObject>, Vec<(String, String)>), GraphError> {
     let beta = client.beta();
-    // Device categories have no assignments to expand.
-    let expand = if kind == Kind::DeviceCategory { "" } else { "$expand=assignments&" };
-    let mut raw = beta.list_all(&format!("{}?{expand}$top=999", provider(kind).collection)).await?;
+    let mut raw = beta.list_all(&list_path(kind)).await?;
     if uses_filters(&raw) {
         let filters = beta.list_all("/deviceManagement/assignmentFilters").await?;
         annotate_filter_names(&mut raw, &filters);

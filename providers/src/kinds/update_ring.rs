@@ -57,6 +57,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     delete: delete_plain,
     export,
     import_paths: &[],
+    listings: Vec::new,
 };
 
 pub fn desired(key: &str, u: &UpdateRing, state: &DesiredState) -> DesiredResource {

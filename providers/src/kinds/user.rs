@@ -40,6 +40,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     delete: delete_plain,
     export,
     import_paths: &[],
+    listings: || vec![list_path()],
 };
 
 pub fn desired(key: &str, u: &User) -> DesiredResource {
@@ -147,9 +148,14 @@ pub fn create_body(r: &DesiredResource, password: &str) -> Value {
 
 /// `/users`, members and guests in one listing (guests are `Read::With`
 /// this kind).
+/// The users listing, with the properties tenantctl compares.
+fn list_path() -> String {
+    format!("/users?$select={SELECT}&$top=999")
+}
+
 fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
     Box::pin(async move {
-        let raw = cx.client.v1().list_all(&format!("/users?$select={SELECT}&$top=999")).await?;
+        let raw = cx.client.v1().list_all(&list_path()).await?;
         Ok(raw.iter().filter_map(|u| normalize(u).or_else(|| super::guest::normalize(u))).collect::<Vec<_>>().into())
     })
 }
