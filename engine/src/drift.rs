@@ -163,10 +163,12 @@ fn fields_of(c: &Change) -> Vec<FieldDrift> {
 /// Whether a live object of this kind, undeclared and unowned, is
 /// reported: principals (users, guests, groups) never, since a tenant
 /// holds far more than it manages; role assignments when the role is
-/// privileged; every other kind (policies, filters, and any kind added to
-/// the registry) always.
+/// privileged; built-in objects (marked `isBuiltIn`) never; every other
+/// kind (policies, filters, and any kind added to the registry) always.
 fn reports_unmanaged(kind: Kind, props: &crate::model::Props) -> bool {
     match kind {
+        // A built-in object (Intune's Default scope tag) is on every tenant.
+        _ if props.get("isBuiltIn") == Some(&Value::Bool(true)) => false,
         Kind::RoleAssignment => props.get("role").and_then(Value::as_str).is_some_and(schema::kinds::role_assignment::is_privileged),
         k => !k.is_principal(),
     }

@@ -217,7 +217,12 @@ pub fn dispatch(t: &mut Tenant, ctx: &Ctx, req: &GReq) -> Result<GResp, GraphErr
                         return Err(GraphError::method_not_allowed());
                     }
                     let patch = spec.patch.ok_or_else(GraphError::method_not_allowed)?;
-                    let body = body_object(req)?;
+                    let mut body = body_object(req)?;
+                    // PUT replaces the object: scope tags it omits go back
+                    // to Intune's built-in tag.
+                    if req.method == "PUT" && spec.family == Family::Intune {
+                        body.entry("roleScopeTagIds").or_insert(json!(["0"]));
+                    }
                     patch(t, ctx, spec, &id, body)?;
                     if spec.patch_status == 204 {
                         return Ok(GResp::empty(204));

@@ -70,6 +70,7 @@ pub fn create(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body: Map<String, Valu
         return Err(bad("Property 'displayName' is required."));
     }
     validate_update_ring(&body)?;
+    crate::scope_tags::check_ids(t, &body)?;
     crate::oma::strip_read_only(&mut body);
     stamp_new(ctx, &mut body, true);
     Ok(resources::insert_new(t, ctx, spec.coll, body, Map::new()))
@@ -178,6 +179,7 @@ pub fn create_compliance(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body: Map<S
     if body.get("displayName").and_then(Value::as_str).is_none_or(|s| s.trim().is_empty()) {
         return Err(bad("Property 'displayName' is required."));
     }
+    crate::scope_tags::check_ids(t, &body)?;
     let rules = body.remove("scheduledActionsForRule").unwrap_or(Value::Null);
     if block_count(&rules) != 1 {
         return Err(bad(ONE_BLOCK));
@@ -248,6 +250,7 @@ pub fn patch(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str, mut body: Map<Str
     let mut merged = existing.clone();
     merged.extend(body.clone());
     validate_update_ring(&merged)?;
+    crate::scope_tags::check_ids(t, &body)?;
     let now = ctx.now_iso();
     t.update(spec.coll, id, |r| {
         for (k, v) in body {
@@ -303,7 +306,10 @@ pub fn make_assignment(coll: &str, policy: &str, a: &Value) -> Result<(String, V
         "id": id,
         "target": target
     });
-    if coll != "windowsAutopilotDeploymentProfiles" {
+    // Only the policy assignment types have `source`/`sourceId` (not
+    // Autopilot's, the update profiles' or scope tags' auto-assignments).
+    let plain = ["windowsAutopilotDeploymentProfiles", "windowsFeatureUpdateProfiles", "windowsQualityUpdateProfiles", "windowsDriverUpdateProfiles", "roleScopeTags"];
+    if !plain.contains(&coll) {
         out["source"] = json!("direct");
         out["sourceId"] = json!(policy);
         if coll == "deviceConfigurations" {

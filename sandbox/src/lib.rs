@@ -23,6 +23,7 @@ pub mod cli;
 pub mod ca_objects;
 pub mod conditional_access;
 pub mod delta;
+pub mod device_categories;
 pub mod directory;
 pub mod error;
 pub mod faults;
@@ -41,9 +42,11 @@ pub mod resources;
 pub mod roles;
 pub mod seed;
 pub mod state_file;
+pub mod scope_tags;
 pub mod server;
 pub mod settings_catalog;
 pub mod store;
+pub mod update_profiles;
 pub mod validate_write;
 
 pub use accounting::RequestCounts;
@@ -236,6 +239,7 @@ impl Sandbox {
             };
             roles::ensure_builtins(&mut t);
             ca_objects::ensure_builtins(&mut t);
+            scope_tags::ensure_default(&mut t);
             if let Some(s) = seed {
                 seed::seed(&mut t, &s);
             }

@@ -160,6 +160,11 @@ lookup_fn!(lookup_ca, "conditionalAccessPolicies");
 lookup_fn!(lookup_assignment_filters, "assignmentFilters");
 lookup_fn!(lookup_named_locations, "namedLocations");
 lookup_fn!(lookup_strengths, "authenticationStrengthPolicies");
+lookup_fn!(lookup_feature_update_profiles, "windowsFeatureUpdateProfiles");
+lookup_fn!(lookup_quality_update_profiles, "windowsQualityUpdateProfiles");
+lookup_fn!(lookup_driver_update_profiles, "windowsDriverUpdateProfiles");
+lookup_fn!(lookup_scope_tags, "roleScopeTags");
+lookup_fn!(lookup_device_categories, "deviceCategories");
 
 const fn dir(coll: &'static str, path: &'static [&'static str], context: &'static str) -> Spec {
     Spec {
@@ -315,6 +320,53 @@ pub static SPECS: &[Spec] = &[
         ..intune("assignmentFilters", &["deviceManagement", "assignmentFilters"], "deviceManagement/assignmentFilters")
     },
     Spec {
+        beta_only: true,
+        create: Some(crate::update_profiles::create),
+        patch: Some(crate::update_profiles::patch),
+        lookup: lookup_feature_update_profiles,
+        entity: Some("windowsFeatureUpdateProfile"),
+        assignment_type: Some("#microsoft.graph.windowsFeatureUpdateProfileAssignment"),
+        ..intune("windowsFeatureUpdateProfiles", &["deviceManagement", "windowsFeatureUpdateProfiles"], "deviceManagement/windowsFeatureUpdateProfiles")
+    },
+    Spec {
+        beta_only: true,
+        create: Some(crate::update_profiles::create),
+        patch: Some(crate::update_profiles::patch),
+        lookup: lookup_quality_update_profiles,
+        entity: Some("windowsQualityUpdateProfile"),
+        assignment_type: Some("#microsoft.graph.windowsQualityUpdateProfileAssignment"),
+        ..intune("windowsQualityUpdateProfiles", &["deviceManagement", "windowsQualityUpdateProfiles"], "deviceManagement/windowsQualityUpdateProfiles")
+    },
+    Spec {
+        beta_only: true,
+        create: Some(crate::update_profiles::create),
+        patch: Some(crate::update_profiles::patch),
+        lookup: lookup_driver_update_profiles,
+        entity: Some("windowsDriverUpdateProfile"),
+        assignment_type: Some("#microsoft.graph.windowsDriverUpdateProfileAssignment"),
+        ..intune("windowsDriverUpdateProfiles", &["deviceManagement", "windowsDriverUpdateProfiles"], "deviceManagement/windowsDriverUpdateProfiles")
+    },
+    Spec {
+        beta_only: true,
+        create: Some(crate::scope_tags::create),
+        patch: Some(crate::scope_tags::patch),
+        delete: Some(crate::scope_tags::delete),
+        lookup: lookup_scope_tags,
+        entity: Some("roleScopeTag"),
+        assignment_type: Some("#microsoft.graph.roleScopeTagAutoAssignment"),
+        ..intune("roleScopeTags", &["deviceManagement", "roleScopeTags"], "deviceManagement/roleScopeTags")
+    },
+    Spec {
+        beta_only: false,
+        create: Some(crate::device_categories::create),
+        lookup: lookup_device_categories,
+        // No assignments: no `/assign`, nothing to expand.
+        expand: no_expand,
+        sub: no_sub,
+        entity: Some("deviceCategory"),
+        ..intune("deviceCategories", &["deviceManagement", "deviceCategories"], "deviceManagement/deviceCategories")
+    },
+    Spec {
         family: Family::Other,
         create: Some(crate::conditional_access::create),
         patch: Some(crate::conditional_access::patch),
@@ -369,6 +421,7 @@ pub const KNOWN_SEGMENTS: &[&str] = &[
     "settings", "identity", "conditionalAccess", "policies", "$batch", "assignmentFilters", "extensions",
     "namedLocations", "authenticationStrengthPolicies", "updateAllowedCombinations",
     "getOmaSettingPlainTextValue", "microsoft.graph.getOmaSettingPlainTextValue",
+    "windowsFeatureUpdateProfiles", "windowsQualityUpdateProfiles", "windowsDriverUpdateProfiles", "roleScopeTags", "deviceCategories",
 ];
 
 pub fn is_known_segment(s: &str) -> bool {
@@ -389,7 +442,7 @@ mod tests {
         let delta: Vec<&str> = SPECS.iter().filter(|s| s.delta).map(|s| s.coll).collect();
         assert_eq!(delta, ["users", "groups"]);
         // Every Intune collection with `/assign` names its assignment type.
-        for s in SPECS.iter().filter(|s| s.family == Family::Intune && s.coll != "assignmentFilters") {
+        for s in SPECS.iter().filter(|s| s.family == Family::Intune && s.coll != "assignmentFilters" && s.coll != "deviceCategories") {
             let ty = s.assignment_type.unwrap_or_else(|| panic!("{} names no assignment type", s.coll));
             assert!(ty.starts_with("#microsoft.graph.") && ty.ends_with("Assignment"), "{ty}");
         }

@@ -81,6 +81,18 @@ fn body_kind(segs: &[&str], method: &str) -> Body {
                 "deviceComplianceScheduledActionForRule",
             )])
         }
+        ("POST", [.., "windowsFeatureUpdateProfiles", _, "assign"]) => {
+            Body::Action(&[("assignments", "windowsFeatureUpdateProfileAssignment")])
+        }
+        ("POST", [.., "windowsQualityUpdateProfiles", _, "assign"]) => {
+            Body::Action(&[("assignments", "windowsQualityUpdateProfileAssignment")])
+        }
+        ("POST", [.., "windowsDriverUpdateProfiles", _, "assign"]) => {
+            Body::Action(&[("assignments", "windowsDriverUpdateProfileAssignment")])
+        }
+        ("POST", [.., "roleScopeTags", _, "assign"]) => {
+            Body::Action(&[("assignments", "roleScopeTagAutoAssignment")])
+        }
         ("POST", [.., "windowsAutopilotDeploymentProfiles", _, "assignments"]) => {
             Body::Entity("windowsAutopilotDeploymentProfileAssignment")
         }

@@ -31,10 +31,15 @@ macro_rules! with_kinds {
             Group                group                  Group                true      false;
             RoleAssignment       role_assignment        RoleAssignment       false     false;
             AssignmentFilter     assignment_filter      AssignmentFilter     false     false;
+            ScopeTag             scope_tag              ScopeTag             false     false;
+            DeviceCategory       device_category        DeviceCategory       false     false;
             DeviceConfiguration  device_configuration   DeviceConfiguration  false     true;
             CompliancePolicy     compliance_policy      CompliancePolicy     false     true;
             UpdateRing           update_ring            UpdateRing           false     true;
             AutopilotProfile     autopilot_profile      AutopilotProfile     false     true;
+            FeatureUpdateProfile feature_update_profile FeatureUpdateProfile false     true;
+            QualityUpdateProfile quality_update_profile QualityUpdateProfile false     true;
+            DriverUpdateProfile  driver_update_profile  DriverUpdateProfile  false     true;
             SettingsCatalog      settings_catalog       SettingsCatalog      false     true;
             // What conditional access names comes before it: deletes run in
             // reverse registry order, and Graph refuses deleting a location

@@ -47,7 +47,12 @@ pub const PROVIDER: KindProvider = KindProvider {
 };
 
 pub fn desired(key: &str, a: &AutopilotProfile, state: &DesiredState) -> DesiredResource {
-    let mut p = camel_props(a, &["assignments", "join_type", "description"]);
+    let mut p = camel_props(a, &["assignments", "join_type", "description", "scope_tags", "role_scope_tag_ids"]);
+    // Tags by id (`role_scope_tag_ids`) compare with live ones as references.
+    if !a.role_scope_tag_ids.is_empty() {
+        p.insert("roleScopeTagIds".into(), serde_json::Value::Array(a.role_scope_tag_ids.iter().map(|t| engine::model::reference(format!("id:{t}"))).collect()));
+    }
+    super::scope_tag::insert_desired(&mut p, state, &a.scope_tags);
     p.insert("@odata.type".into(), json!(odata_type(a.join_type)));
     // An undeclared description is not managed (neither compared nor cleared).
     if let Some(d) = &a.description {
@@ -61,11 +66,9 @@ pub fn desired(key: &str, a: &AutopilotProfile, state: &DesiredState) -> Desired
 }
 
 pub fn normalize(raw: &Value) -> LiveObject {
+    // Scope tags (as references) are managed when declared (Intune's
+    // default is ["0"]).
     let mut o = normalize_policy(raw, Kind::AutopilotProfile);
-    // Scope tags are managed when declared (Intune's default is ["0"]).
-    if let Some(tags) = raw.get("roleScopeTagIds") {
-        o.props.insert("roleScopeTagIds".into(), tags.clone());
-    }
     // Profiles written by older tools may only carry the deprecated
     // spellings; read them into the current ones when those are unset.
     let unset = |props: &engine::Props, k: &str| props.get(k).is_none_or(Value::is_null);
@@ -139,7 +142,8 @@ const ASSIGNMENT: &str = "#microsoft.graph.windowsAutopilotDeploymentProfileAssi
 fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
     Box::pin(async move {
         let base = w.base();
-        let id = w.post_new(base, super::device_configuration::write_body(w.desired()?, &[])).await?;
+        let body = super::scope_tag::write_body(w.desired()?, &[], &|a| w.ref_id(a)).map_err(err)?;
+        let id = w.post_new(base, body).await?;
         w.wait(&w.api(), &format!("{base}/{id}")).await?;
         write_assignments(w, &id).await?;
         Ok(id)
@@ -207,12 +211,15 @@ fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
     let mut t = std::collections::BTreeMap::new();
     for o in objects {
         let result = assignments(&o.props, &cx.keys).and_then(|asg| {
+            let scope_tags = super::scope_tag::tags_of(cx, &o.props)?;
             let mut props = o.props.clone();
             props.remove("assignments");
+            props.remove("roleScopeTagIds");
             let join = if super::intune_common::bare_type(&o.props).starts_with("activeDirectory") { "hybrid" } else { "entra" };
             let Value::Object(mut m) = snake(&Value::Object(props.into_iter().collect())) else { return Err("not an object".to_string()) };
             m.insert("assignments".into(), serde_json::to_value(&asg).map_err(|e| e.to_string())?);
             m.insert("join_type".into(), Value::String(join.into()));
+            m.insert("scope_tags".into(), serde_json::to_value(&scope_tags).map_err(|e| e.to_string())?);
             typed::<AutopilotProfile>(m)
         });
         match result {

@@ -99,6 +99,7 @@ pub fn desired(key: &str, c: &CompliancePolicy, state: &DesiredState) -> Desired
             .collect();
         p.insert(ACTIONS.into(), sorted(list));
     }
+    super::scope_tag::insert_desired(&mut p, state, &c.scope_tags);
     p.insert("assignments".into(), desired_assignments(state, &c.assignments));
     let mut r = resource(Address::new(Kind::CompliancePolicy, key), c.display_name.to_lowercase(), c.display_name.clone(), p);
     r.immutable = vec!["@odata.type".into()];
@@ -238,7 +239,7 @@ fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
 fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
     Box::pin(async move {
         let r = w.desired()?;
-        let mut body = super::device_configuration::write_body(r, NOT_PATCHED);
+        let mut body = super::scope_tag::write_body(r, NOT_PATCHED, &|a| w.ref_id(a)).map_err(err)?;
         let lookup = |a: &str| w.ref_id(a);
         let others = desired_actions(r, &lookup).map_err(err)?.unwrap_or_default();
         if let Some(m) = body.as_object_mut() {
@@ -313,8 +314,8 @@ fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
             cx.warn(format!("compliance policy {} ({}): holds a secret ({what}): not exported; declare it by hand", o.display_name, o.id));
             continue;
         }
-        match assignments(p, &cx.keys).and_then(|asg| Ok((asg, compliance_actions(p, &cx.keys)?))) {
-            Ok((asg, actions)) => {
+        match assignments(p, &cx.keys).and_then(|asg| Ok((asg, compliance_actions(p, &cx.keys)?, super::scope_tag::tags_of(cx, p)?))) {
+            Ok((asg, actions, scope_tags)) => {
                 let a = cx.key(Kind::CompliancePolicy, &o.display_name, &o.id);
                 t.insert(
                     a.key.clone(),
@@ -324,7 +325,8 @@ fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
                         description: crate::export::s(p, "description"),
                         grace_period_hours: p.get(BLOCK_GRACE).and_then(Value::as_u64).unwrap_or(0) as u32,
                         actions,
-                        settings: settings(p, &["displayName", "description", "assignments", BLOCK_GRACE, ACTIONS]),
+                        settings: settings(p, &["displayName", "description", "assignments", "roleScopeTagIds", BLOCK_GRACE, ACTIONS]),
+                        scope_tags,
                         assignments: asg,
                         rollout: None,
                     },

@@ -51,6 +51,7 @@ pub fn desired(key: &str, d: &DeviceConfiguration, state: &DesiredState) -> Desi
     if let Some(d) = &d.description {
         p.insert("description".into(), json!(d));
     }
+    super::scope_tag::insert_desired(&mut p, state, &d.scope_tags);
     p.insert("assignments".into(), desired_assignments(state, &d.assignments));
     let mut r = resource(Address::new(Kind::DeviceConfiguration, key), d.display_name.to_lowercase(), d.display_name.clone(), p);
     r.immutable = vec!["@odata.type".into()];
@@ -63,6 +64,9 @@ pub fn desired(key: &str, d: &DeviceConfiguration, state: &DesiredState) -> Desi
 pub fn normalize_policy(raw: &Value, kind: Kind) -> LiveObject {
     let mut props = live_props(raw, &["roleScopeTagIds", "supportsScopeTags", "deviceManagementApplicabilityRuleOsEdition", "deviceManagementApplicabilityRuleOsVersion", "deviceManagementApplicabilityRuleDeviceMode", "scheduledActionsForRule@odata.context"]);
     props.insert("assignments".into(), live_assignments(raw.get("assignments").unwrap_or(&Value::Null)));
+    if let Some(tags) = super::scope_tag::live(raw) {
+        props.insert("roleScopeTagIds".into(), tags);
+    }
     LiveObject {
         kind,
         id: str_field(raw, "id").to_string(),
@@ -223,7 +227,10 @@ async fn read_oma_plain_values(beta: &GraphClient, raw: &mut [Value]) -> Result<
 
 /// POST the profile, then `/assign` it once readable (update rings too).
 pub(crate) fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
-    Box::pin(async move { create_policy(w, write_body(w.desired()?, &[]), ASSIGNMENT).await })
+    Box::pin(async move {
+        let body = super::scope_tag::write_body(w.desired()?, &[], &|a| w.ref_id(a)).map_err(crate::apply::err)?;
+        create_policy(w, body, ASSIGNMENT).await
+    })
 }
 
 /// PATCH what changed (with `@odata.type`), `/assign` if assignments did.
@@ -245,8 +252,8 @@ fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
             cx.warn(format!("device configuration {} ({}): holds a secret ({what}): not exported; declare it by hand", o.display_name, o.id));
             continue;
         }
-        match assignments(p, &cx.keys) {
-            Ok(asg) => {
+        match assignments(p, &cx.keys).and_then(|asg| Ok((asg, super::scope_tag::tags_of(cx, p)?))) {
+            Ok((asg, scope_tags)) => {
                 let a = cx.key(Kind::DeviceConfiguration, &o.display_name, &o.id);
                 t.insert(
                     a.key.clone(),
@@ -254,7 +261,8 @@ fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
                         odata_type: bare_type(p),
                         display_name: o.display_name.clone(),
                         description: crate::export::s(p, "description"),
-                        settings: settings(p, &["displayName", "description", "assignments"]),
+                        settings: settings(p, &["displayName", "description", "assignments", "roleScopeTagIds"]),
+                        scope_tags,
                         assignments: asg,
                         rollout: None,
                     },

@@ -82,6 +82,8 @@ pub(crate) async fn assign_if_touched(w: &Writer<'_>, id: &str, odata: &str) -> 
 /// object's `@odata.type`, which Intune refuses a PATCH without.
 pub(crate) async fn patch_policy(w: &Writer<'_>, id: &str, skip: &[&str]) -> Result<(), ExecError> {
     let mut body = w.scalar(skip)?;
+    // Declared scope tags are references: sent as tag ids.
+    super::scope_tag::resolve(&mut body, &|a| w.ref_id(a)).map_err(err)?;
     if !body.is_empty() {
         body.insert("@odata.type".into(), w.desired()?.props.get("@odata.type").cloned().unwrap_or(Value::Null));
         w.send(&w.api(), Method::PATCH, &format!("{}/{id}", w.base()), Some(json!(body))).await?;

@@ -23,7 +23,7 @@ use engine::{DesiredModel, DesiredResource};
 use schema::kinds::{Assignments, Rollout};
 use schema::{Address, DesiredState, Kind};
 
-use super::{compliance_policy, device_configuration, update_ring};
+use super::{compliance_policy, device_configuration, feature_update_profile, update_ring};
 
 /// Soak used if a rollout's soak does not parse (validation refuses that,
 /// so this only guards against a model built from unvalidated state): a
@@ -66,6 +66,18 @@ pub fn expand(state: &DesiredState, m: &mut DesiredModel) {
                 copy.display_name = ring_name(&v.display_name, ring_key);
                 copy.assignments = ring_assignments(&v.assignments, group);
                 update_ring::desired(&copy_key(key, ring_key), &copy, state)
+            });
+        }
+    }
+    for (key, d) in &state.feature_update_profile {
+        if let Some(r) = &d.value.rollout {
+            let v = &d.value;
+            expand_one(state, m, Kind::FeatureUpdateProfile, key, r, |ring_key, group| {
+                let mut copy = v.clone();
+                copy.rollout = None;
+                copy.display_name = ring_name(&v.display_name, ring_key);
+                copy.assignments = ring_assignments(&v.assignments, group);
+                feature_update_profile::desired(&copy_key(key, ring_key), &copy, state)
             });
         }
     }

@@ -80,6 +80,7 @@ pub fn desired(key: &str, s: &SettingsCatalog, state: &DesiredState) -> DesiredR
     let settings: Map<String, Value> = s.settings.iter().map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(Value::Null))).collect();
     p.insert("settingIds".into(), json!(s.settings.keys().collect::<Vec<_>>()));
     p.insert("settings".into(), Value::Object(settings));
+    super::scope_tag::insert_desired(&mut p, state, &s.scope_tags);
     p.insert("assignments".into(), desired_assignments(state, &s.assignments));
     let mut r = resource(Address::new(Kind::SettingsCatalog, key), s.name.to_lowercase(), s.name.clone(), p);
     // Intune makes a new policy for another platform, technology or template.
@@ -98,6 +99,10 @@ pub fn normalize(raw: &Value) -> LiveObject {
     props.insert("settingIds".into(), json!(settings.keys().collect::<Vec<_>>()));
     props.insert("settings".into(), Value::Object(settings));
     props.insert("assignments".into(), live_assignments(raw.get("assignments").unwrap_or(&Value::Null)));
+    // Scope tags (as references) are managed when declared.
+    if let Some(tags) = super::scope_tag::live(raw) {
+        props.insert("roleScopeTagIds".into(), tags);
+    }
     if let Some(Value::Object(t)) = props.get_mut("templateReference") {
         // A policy made from no template says so with an empty id.
         if t.get("templateId").and_then(Value::as_str).is_none_or(str::is_empty) {
@@ -374,7 +379,34 @@ fn check_simple(id: &str, v: &Value, value_type: &str, def: &Value, problems: &m
 // ---- write
 
 fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
-    Box::pin(async move { super::intune_common::create_policy(w, write_body(w.desired()?), ASSIGNMENT).await })
+    Box::pin(async move { super::intune_common::create_policy(w, tagged_body(w).await?, ASSIGNMENT).await })
+}
+
+/// The whole policy as written (`write_body`) with its scope tags as ids.
+/// PUT replaces the policy, so undeclared tags (not managed) are sent as
+/// they are live, read with the policy's id, rather than reset to Intune's
+/// default; a create without declared tags leaves them to Intune.
+async fn tagged_body(w: &Writer<'_>) -> Result<Value, ExecError> {
+    let r = w.desired()?;
+    let mut body = write_body(r);
+    let tags = match r.props.get("roleScopeTagIds") {
+        Some(declared) => {
+            let mut tags = engine::Props::from_iter([("roleScopeTagIds".to_string(), declared.clone())]);
+            super::scope_tag::resolve(&mut tags, &|a| w.ref_id(a)).map_err(crate::apply::err)?;
+            tags.remove("roleScopeTagIds")
+        }
+        None => match w.change().id.as_deref() {
+            Some(id) if w.change().action != engine::Action::Replace => {
+                let live = w.api().get_json(&format!("{}/{id}?$select=id,roleScopeTagIds", w.base())).await.map_err(crate::apply::fail)?;
+                live.get("roleScopeTagIds").filter(|t| t.is_array()).cloned()
+            }
+            _ => None,
+        },
+    };
+    if let (Some(tags), Some(m)) = (tags, body.as_object_mut()) {
+        m.insert("roleScopeTagIds".into(), tags);
+    }
+    Ok(body)
 }
 
 /// Graph's update of a configuration policy is PUT of the whole policy
@@ -383,7 +415,7 @@ fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
     Box::pin(async move {
         let touched = w.touched();
         if touched.iter().any(|f| f != "assignments") {
-            w.send(&w.api(), Method::PUT, &format!("{}/{id}", w.base()), Some(write_body(w.desired()?))).await?;
+            w.send(&w.api(), Method::PUT, &format!("{}/{id}", w.base()), Some(tagged_body(w).await?)).await?;
         }
         if touched.contains("assignments") {
             assign(w, id, ASSIGNMENT).await?;
@@ -405,9 +437,9 @@ fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
             .flatten()
             .map(|(k, v)| crate::export::json_to_toml(v).map(|t| (k.clone(), t)).ok_or_else(|| format!("setting {k} has no value")))
             .collect();
-        let result = settings.and_then(|settings| Ok((settings, assignments(p, &cx.keys)?)));
+        let result = settings.and_then(|settings| Ok((settings, assignments(p, &cx.keys)?, super::scope_tag::tags_of(cx, p)?)));
         match result {
-            Ok((settings, asg)) => {
+            Ok((settings, asg, scope_tags)) => {
                 let a = cx.key(Kind::SettingsCatalog, &o.display_name, &o.id);
                 t.insert(
                     a.key.clone(),
@@ -418,6 +450,7 @@ fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
                         technologies: crate::export::s(p, "technologies").unwrap_or_default(),
                         template_id: p.get("templateReference").and_then(|r| r.get("templateId")).and_then(Value::as_str).filter(|t| !t.is_empty()).map(str::to_string),
                         settings,
+                        scope_tags,
                         assignments: asg,
                     },
                 );

@@ -61,7 +61,8 @@ pub const PROVIDER: KindProvider = KindProvider {
 };
 
 pub fn desired(key: &str, u: &UpdateRing, state: &DesiredState) -> DesiredResource {
-    let mut p = camel_props(u, &["assignments", "installation_schedule", "description"]);
+    let mut p = camel_props(u, &["assignments", "installation_schedule", "description", "scope_tags"]);
+    super::scope_tag::insert_desired(&mut p, state, &u.scope_tags);
     p.insert("@odata.type".into(), json!(UPDATE_RING_TYPE));
     // An undeclared description is not managed (neither compared nor cleared).
     if let Some(d) = &u.description {
@@ -116,11 +117,14 @@ fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
     let mut t = std::collections::BTreeMap::new();
     for o in objects {
         let result = assignments(&o.props, &cx.keys).and_then(|asg| {
+            let scope_tags = super::scope_tag::tags_of(cx, &o.props)?;
             let mut props = o.props.clone();
             props.remove("assignments");
+            props.remove("roleScopeTagIds");
             let schedule = props.remove("installationSchedule").filter(|s| !s.is_null());
             let Value::Object(mut m) = snake(&Value::Object(props.into_iter().collect())) else { return Err("not an object".to_string()) };
             m.insert("assignments".into(), serde_json::to_value(&asg).map_err(|e| e.to_string())?);
+            m.insert("scope_tags".into(), serde_json::to_value(&scope_tags).map_err(|e| e.to_string())?);
             if let Some(s) = schedule {
                 // HH:MM, as validation accepts it (Graph answers 08:00:00.0000000).
                 m.insert("installation_schedule".into(), export_schedule(&s));

@@ -88,6 +88,11 @@ pub struct AutopilotProfile {
     pub out_of_box_experience_setting: Option<OutOfBoxExperience>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub role_scope_tag_ids: Vec<String>,
+    /// Scope tags: keys of declared `scope_tag`s (or `scope_tag.KEY`), or
+    /// `default` for Intune's built-in tag. Undeclared, they are not
+    /// managed (Intune gives an object the built-in tag).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scope_tags: Vec<String>,
     #[serde(default)]
     pub assignments: Assignments,
 }

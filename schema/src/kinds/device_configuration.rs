@@ -24,6 +24,11 @@ pub struct DeviceConfiguration {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     pub settings: BTreeMap<String, toml::Value>,
+    /// Scope tags: keys of declared `scope_tag`s (or `scope_tag.KEY`), or
+    /// `default` for Intune's built-in tag. Undeclared, they are not
+    /// managed (Intune gives an object the built-in tag).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scope_tags: Vec<String>,
     #[serde(default)]
     pub assignments: Assignments,
     /// Roll changes out ring by ring: one copy of the policy per ring group,

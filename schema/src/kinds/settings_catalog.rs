@@ -39,6 +39,11 @@ pub struct SettingsCatalog {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     pub settings: BTreeMap<String, toml::Value>,
+    /// Scope tags: keys of declared `scope_tag`s (or `scope_tag.KEY`), or
+    /// `default` for Intune's built-in tag. Undeclared, they are not
+    /// managed (an update keeps the policy's live tags).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scope_tags: Vec<String>,
     #[serde(default)]
     pub assignments: Assignments,
 }

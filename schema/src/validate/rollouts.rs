@@ -35,8 +35,15 @@ pub(super) fn check_rollouts(cx: &mut Ctx) {
     for (key, d) in &s.update_ring {
         policies.push(Policy { kind: Kind::UpdateRing, key, origin: &d.origin, display_name: &d.value.display_name, rollout: &d.value.rollout, assignments: &d.value.assignments });
     }
+    for (key, d) in &s.feature_update_profile {
+        policies.push(Policy { kind: Kind::FeatureUpdateProfile, key, origin: &d.origin, display_name: &d.value.display_name, rollout: &d.value.rollout, assignments: &d.value.assignments });
+    }
     // Device configurations and update rings share one Graph collection.
-    let collection = |k: Kind| if k == Kind::CompliancePolicy { 1 } else { 0 };
+    let collection = |k: Kind| match k {
+        Kind::CompliancePolicy => 1,
+        Kind::FeatureUpdateProfile => 2,
+        _ => 0,
+    };
     // Display names of the objects that will exist, by collection.
     let mut names: BTreeMap<(u8, String), String> = BTreeMap::new();
     for p in policies.iter().filter(|p| p.rollout.is_none()) {

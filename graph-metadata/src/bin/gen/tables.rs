@@ -31,6 +31,14 @@ pub const ROOTS: &[&str] = &[
     "namedLocation",
     "authenticationStrengthPolicy",
     "windowsFeatureUpdateProfile",
+    "windowsFeatureUpdateProfileAssignment",
+    "windowsQualityUpdateProfile",
+    "windowsQualityUpdateProfileAssignment",
+    "windowsDriverUpdateProfile",
+    "windowsDriverUpdateProfileAssignment",
+    "roleScopeTag",
+    "roleScopeTagAutoAssignment",
+    "deviceCategory",
 ];
 
 const USER_PAGE: &str = "docs: learn.microsoft.com/graph/api/resources/user (property table)";
