@@ -259,8 +259,9 @@ pub(crate) async fn record_trust(client: &providers::graph::GraphClient, plan: &
 /// Write the trust root and journal its recording.
 fn store_trust(root: &governance::trust::TrustRoot, ledger: &Path, outcome: &str, note: &str, who: &crate::apply::Attribution) -> Result<()> {
     let store = crate::trust_store::for_ledger(ledger)?;
-    // The journal line first: a trust root on disk is always journalled
-    // (a missing line would let a later deletion pass for first use).
+    // Written after the trust root (below). A trust root whose line a kill
+    // cut off is journalled by the next apply; meanwhile deleting it does not
+    // pass for first use either, since the tenant's marker was written first.
     let line = serde_json::json!({
         "when": root.recorded_at,
         "who": crate::apply::operator(),
@@ -277,8 +278,12 @@ fn store_trust(root: &governance::trust::TrustRoot, ledger: &Path, outcome: &str
         "approvers": who.approvers,
         "change": who.change,
     });
-    crate::apply::journal_line(&crate::apply::journal_path(ledger), &line)?;
-    store.write(root)
+    // The trust root before its journal line: a kill in between leaves a
+    // trust root the journal does not name yet (journalled by the next
+    // apply, `journal_existing_trust`), never a journal line naming a trust
+    // root that is missing, which is refused as a removed trust root.
+    store.write(root)?;
+    crate::apply::journal_line(&crate::apply::journal_path(ledger), &line)
 }
 
 /// Record `root`'s fingerprint in the tenant's governance marker

@@ -298,7 +298,9 @@ async fn reconcile_reports_no_held_items_for_what_it_deleted() {
         &sb,
         reqwest::Method::POST,
         "/v1.0/roleManagement/directory/roleAssignments",
-        Some(serde_json::json!({"principalId": msadmin, "roleDefinitionId": "62e90394-69f5-4237-9190-012177145e10", "directoryScopeId": "/"})),
+        // Privileged Role Administrator: the plan never removes the last
+        // active Global Administrator, and the example declares none.
+        Some(serde_json::json!({"principalId": msadmin, "roleDefinitionId": "e8611ab8-c189-46e8-94e1-60213ab1f814", "directoryScopeId": "/"})),
     )
     .await;
     assert!(status < 300, "{ra:#}");
