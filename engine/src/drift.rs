@@ -502,12 +502,12 @@ mod tests {
     use serde_json::json;
 
     fn now() -> DateTime<Utc> {
-        "2026-11-23T12:00:00Z".parse().unwrap()
+        "2026-11-23T12:00:00Z".parse().expect("test fixture")
     }
 
     fn res(address: &str, key: &str, props: Props) -> DesiredResource {
         DesiredResource {
-            address: address.parse().unwrap(),
+            address: address.parse().expect("test fixture"),
             natural_key: key.into(),
             display_name: key.into(),
             props,
@@ -524,7 +524,7 @@ mod tests {
     }
 
     fn props(v: Value) -> Props {
-        v.as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        v.as_object().expect("test fixture").iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 
     fn scenario() -> (DesiredModel, ObservedState, Ledger) {
@@ -532,7 +532,7 @@ mod tests {
         d.insert(res("device_configuration.base", "base", props(json!({"displayName": "base", "passwordRequired": true}))));
         d.insert(res("device_configuration.gone", "gone", props(json!({"displayName": "gone"}))));
         let mut g = res("guest.vendor", "v@x.com", props(json!({"displayName": "v"})));
-        g.expires = Some("2026-01-01T00:00:00Z".parse().unwrap());
+        g.expires = Some("2026-01-01T00:00:00Z".parse().expect("test fixture"));
         d.insert(g);
         let mut o = ObservedState::default();
         o.insert(live(Kind::DeviceConfiguration, "1", "base", props(json!({"displayName": "base", "passwordRequired": false}))));
@@ -545,7 +545,7 @@ mod tests {
     #[test]
     fn each_kind_of_drift_is_reported() {
         let (d, o, l) = scenario();
-        let p = plan(&d, &o, &l, &PlanOptions { now: now() }).unwrap();
+        let p = plan(&d, &o, &l, &PlanOptions { now: now() }).expect("test fixture");
         let r = drift(&d, &o, &l, &p, now());
         let kinds: Vec<(String, DriftKind)> = r.items.iter().map(|i| (i.address.clone(), i.drift)).collect();
         assert_eq!(
@@ -557,7 +557,7 @@ mod tests {
                 ("device_configuration.gone".to_string(), DriftKind::Missing),
             ]
         );
-        let changed = r.items.iter().find(|i| i.drift == DriftKind::Changed).unwrap();
+        let changed = r.items.iter().find(|i| i.drift == DriftKind::Changed).expect("test fixture");
         assert_eq!(changed.fields[0].live, Some(json!(false)));
         assert_eq!(changed.fields[0].desired, Some(json!(true)));
         assert!(!r.in_sync);
@@ -569,7 +569,7 @@ mod tests {
         let (d, mut o, l) = scenario();
         o.objects.remove(&Kind::DeviceConfiguration);
         o.unreadable.insert(Kind::DeviceConfiguration, "503".into());
-        let p = plan(&d, &o, &l, &PlanOptions { now: now() }).unwrap();
+        let p = plan(&d, &o, &l, &PlanOptions { now: now() }).expect("test fixture");
         let r = drift(&d, &o, &l, &p, now());
         assert!(r.items.iter().all(|i| i.kind != Kind::DeviceConfiguration), "{:?}", r.items);
         assert_eq!(r.unknown.len(), 2);
@@ -578,7 +578,7 @@ mod tests {
     #[test]
     fn since_is_carried_from_the_previous_report() {
         let (d, o, l) = scenario();
-        let p = plan(&d, &o, &l, &PlanOptions { now: now() }).unwrap();
+        let p = plan(&d, &o, &l, &PlanOptions { now: now() }).expect("test fixture");
         let first = drift(&d, &o, &l, &p, now() - chrono::Duration::hours(3));
         let mut second = drift(&d, &o, &l, &p, now());
         second.carry_since(Some(&first));
@@ -589,7 +589,7 @@ mod tests {
     #[test]
     fn html_is_escaped_self_contained_and_deterministic() {
         let (d, o, l) = scenario();
-        let p = plan(&d, &o, &l, &PlanOptions { now: now() }).unwrap();
+        let p = plan(&d, &o, &l, &PlanOptions { now: now() }).expect("test fixture");
         let r = drift(&d, &o, &l, &p, now());
         let html = render_html(&r);
         assert!(html.contains("rogue &lt;b&gt;"));
@@ -603,7 +603,7 @@ mod tests {
     #[test]
     fn secrets_never_reach_a_report() {
         let c = Change {
-            address: "user.a".parse().unwrap(),
+            address: "user.a".parse().expect("test fixture"),
             action: Action::Update,
             display_name: "a".into(),
             id: Some("1".into()),
@@ -615,14 +615,14 @@ mod tests {
             notes: vec![],
             live: None,
         };
-        assert!(!serde_json::to_string(&fields_of(&c)).unwrap().contains("hunter2"));
+        assert!(!serde_json::to_string(&fields_of(&c)).expect("test fixture").contains("hunter2"));
     }
 
     #[test]
     fn sensitive_changes_are_classified_conservatively() {
         let (d, _, _) = scenario();
         let mk = |address: &str, action| Change {
-            address: address.parse().unwrap(),
+            address: address.parse().expect("test fixture"),
             action,
             display_name: String::new(),
             id: None,
@@ -634,7 +634,7 @@ mod tests {
             notes: vec![],
             live: None,
         };
-        let svc: BTreeSet<Address> = ["user.svc".parse().unwrap()].into();
+        let svc: BTreeSet<Address> = ["user.svc".parse().expect("test fixture")].into();
         assert!(sensitivity(&mk("device_configuration.base", Action::Update), &d, &svc).is_none());
         assert!(sensitivity(&mk("device_configuration.base", Action::Replace), &d, &svc).is_some());
         assert!(sensitivity(&mk("conditional_access.x", Action::Update), &d, &svc).is_some());

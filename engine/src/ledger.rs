@@ -178,11 +178,11 @@ mod tests {
     #[test]
     fn round_trips_sorted() {
         let mut l = Ledger::default();
-        l.record("group.b".parse().unwrap(), "2".into(), None, None);
-        l.record("group.a".parse().unwrap(), "1".into(), Some("sha256:x".into()), None);
+        l.record("group.b".parse().expect("test fixture"), "2".into(), None, None);
+        l.record("group.a".parse().expect("test fixture"), "1".into(), Some("sha256:x".into()), None);
         let text = l.render();
-        assert!(text.find("group.a").unwrap() < text.find("group.b").unwrap());
-        assert_eq!(Ledger::parse(&text).unwrap(), l);
+        assert!(text.find("group.a").expect("test fixture") < text.find("group.b").expect("test fixture"));
+        assert_eq!(Ledger::parse(&text).expect("test fixture"), l);
     }
 
     #[test]
@@ -196,22 +196,22 @@ mod tests {
     #[test]
     fn a_log_replays_over_the_ledger_and_a_torn_last_line_is_ignored() {
         let mut base = Ledger::default();
-        base.record("group.a".parse().unwrap(), "1".into(), None, None);
-        base.record("group.b".parse().unwrap(), "2".into(), None, None);
+        base.record("group.a".parse().expect("test fixture"), "1".into(), None, None);
+        base.record("group.b".parse().expect("test fixture"), "2".into(), None, None);
         let ops = [
-            LedgerOp::Pending { address: "group.c".parse().unwrap(), since: "2026-01-01T00:00:00Z".into() },
-            LedgerOp::Record { address: "group.c".parse().unwrap(), entry: LedgerEntry { id: "3".into(), applied: Some("sha256:x".into()), changed_at: None } },
-            LedgerOp::Forget { address: "group.a".parse().unwrap() },
-            LedgerOp::Pending { address: "group.d".parse().unwrap(), since: "2026-01-01T00:00:01Z".into() },
+            LedgerOp::Pending { address: "group.c".parse().expect("test fixture"), since: "2026-01-01T00:00:00Z".into() },
+            LedgerOp::Record { address: "group.c".parse().expect("test fixture"), entry: LedgerEntry { id: "3".into(), applied: Some("sha256:x".into()), changed_at: None } },
+            LedgerOp::Forget { address: "group.a".parse().expect("test fixture") },
+            LedgerOp::Pending { address: "group.d".parse().expect("test fixture"), since: "2026-01-01T00:00:01Z".into() },
         ];
         let mut log: String = ops.iter().map(|o| format!("{}\n", Ledger::render_op(o))).collect();
         log.push_str("{\"op\":\"record\",\"addr");
-        let l = base.clone().replay(&log).unwrap();
-        assert_eq!(l.id(&"group.a".parse().unwrap()), None);
-        assert_eq!(l.id(&"group.c".parse().unwrap()), Some("3"));
+        let l = base.clone().replay(&log).expect("test fixture");
+        assert_eq!(l.id(&"group.a".parse().expect("test fixture")), None);
+        assert_eq!(l.id(&"group.c".parse().expect("test fixture")), Some("3"));
         assert_eq!(l.pending.keys().map(|a| a.to_string()).collect::<Vec<_>>(), vec!["group.d"]);
         // Compacted, it round-trips through TOML with the pending create.
-        assert_eq!(Ledger::parse(&l.render()).unwrap(), l);
+        assert_eq!(Ledger::parse(&l.render()).expect("test fixture"), l);
         // A bad line that is not the last is an error naming its line.
         let bad = format!("not json\n{}\n", Ledger::render_op(&ops[0]));
         assert!(matches!(base.replay(&bad), Err(LedgerError::Log { line: 1, .. })));

@@ -28,7 +28,7 @@ pub(super) fn pk(seed: u8) -> String {
 }
 
 pub(super) fn addr(s: &str) -> Address {
-    s.parse().unwrap()
+    s.parse().expect("test fixture")
 }
 
 fn res(a: &str, props: serde_json::Value) -> DesiredResource {
@@ -36,7 +36,7 @@ fn res(a: &str, props: serde_json::Value) -> DesiredResource {
         address: addr(a),
         natural_key: a.into(),
         display_name: a.into(),
-        props: props.as_object().unwrap().clone().into_iter().collect(),
+        props: props.as_object().expect("test fixture").clone().into_iter().collect(),
         immutable: vec![],
         assignment_props: vec![],
         create_only: Default::default(),
@@ -112,10 +112,10 @@ fn classification_names_the_reason() {
     assert_eq!(c("guest.x", Action::Update).as_deref(), Some("guest access"));
     assert_eq!(c("conditional_access.x", Action::Update).as_deref(), Some("conditional access policy"));
     assert_eq!(c("device_configuration.x", Action::Delete).as_deref(), Some("deletes device_configuration.x"));
-    assert!(c("device_configuration.x", Action::Replace).unwrap().starts_with("replaces"));
+    assert!(c("device_configuration.x", Action::Replace).expect("test fixture").starts_with("replaces"));
     assert_eq!(c("user.svc", Action::Update).as_deref(), Some("touches service account user.svc"));
-    assert!(c("group.service-accounts", Action::Update).unwrap().contains("service-accounts group"));
-    assert!(c("group.admins", Action::Update).unwrap().contains("protected"));
+    assert!(c("group.service-accounts", Action::Update).expect("test fixture").contains("service-accounts group"));
+    assert!(c("group.admins", Action::Update).expect("test fixture").contains("protected"));
     assert_eq!(c("device_configuration.x", Action::Update), None);
     assert_eq!(c("group.x", Action::Forget), None);
     // A membership change that adds a service account touches it.
@@ -127,9 +127,9 @@ fn classification_names_the_reason() {
     m2.governance.sensitive_kinds = vec!["update_ring".into()];
     m2.governance.sensitive_addresses = vec!["group.x".into()];
     m2.governance.large_plan_threshold = 3;
-    assert!(classify(&change("update_ring.broad", Action::Update), &m2, 1).unwrap().contains("sensitive_kinds"));
-    assert!(classify(&change("group.x", Action::Update), &m2, 1).unwrap().contains("sensitive_addresses"));
-    assert!(classify(&change("group.y", Action::Update), &m2, 4).unwrap().contains("large_plan_threshold (3)"));
+    assert!(classify(&change("update_ring.broad", Action::Update), &m2, 1).expect("test fixture").contains("sensitive_kinds"));
+    assert!(classify(&change("group.x", Action::Update), &m2, 1).expect("test fixture").contains("sensitive_addresses"));
+    assert!(classify(&change("group.y", Action::Update), &m2, 4).expect("test fixture").contains("large_plan_threshold (3)"));
     assert_eq!(classify(&change("group.y", Action::Update), &m2, 3), None);
 }
 
@@ -140,22 +140,22 @@ fn two_approvers_other_than_the_author_make_a_plan_applicable() {
     let hash = p.hash();
     sign_as_author(&mut p, &key(9));
     assert_eq!(p.hash(), hash, "author and approvals are outside the hash");
-    assert!(approve(&mut p, &m.governance, &key(1)).unwrap().starts_with("alice"));
-    approve(&mut p, &m.governance, &key(2)).unwrap();
+    assert!(approve(&mut p, &m.governance, &key(1)).expect("test fixture").starts_with("alice"));
+    approve(&mut p, &m.governance, &key(2)).expect("test fixture");
     assert_eq!(p.hash(), hash);
-    let v = verify_approvals(&p, &m).unwrap();
+    let v = verify_approvals(&p, &m).expect("test fixture");
     assert_eq!(v.approvers, vec!["alice", "bob"]);
     assert_eq!(v.sensitive, 1);
     // It survives a JSON round trip (the saved-plan file).
-    let back: Plan = serde_json::from_str(&crate::render::json(&p)).unwrap();
-    assert_eq!(verify_approvals(&back, &m).unwrap().approvers.len(), 2);
+    let back: Plan = serde_json::from_str(&crate::render::json(&p)).expect("test fixture");
+    assert_eq!(verify_approvals(&back, &m).expect("test fixture").approvers.len(), 2);
 }
 
 #[test]
 fn plans_without_sensitive_changes_need_no_approval() {
     let m = model();
     let p = plan_with(vec![change("device_configuration.x", Action::Update)]);
-    assert_eq!(verify_approvals(&p, &m).unwrap().sensitive, 0);
+    assert_eq!(verify_approvals(&p, &m).expect("test fixture").sensitive, 0);
 }
 
 #[test]
@@ -172,7 +172,7 @@ fn refusal_not_enough_approvals_lists_the_reasons() {
     let m = model();
     let mut p = sensitive_plan();
     sign_as_author(&mut p, &key(9));
-    approve(&mut p, &m.governance, &key(1)).unwrap();
+    approve(&mut p, &m.governance, &key(1)).expect("test fixture");
     let e = verify_approvals(&p, &m).unwrap_err();
     assert!(matches!(e, ApprovalError::NotEnough { required: 2, have: 1, .. }), "{e}");
     assert!(e.to_string().contains("role_assignment.megan-admin: directory role assignment"), "{e}");
@@ -186,7 +186,7 @@ fn refusal_own_approval() {
     assert_eq!(approve(&mut p, &m.governance, &key(1)), Err(ApproveError::OwnPlan));
     // Forged into the file by hand: still refused at apply.
     let hash = p.hash();
-    let author = p.author.clone().unwrap().public_key;
+    let author = p.author.clone().expect("test fixture").public_key;
     let sig = key(1).sign(&message(APPROVAL_DOMAIN, &hash, &author));
     p.approvals.push(Approval { approver: "alice".into(), public_key: pk(1), plan: hash, signature: B64.encode(sig.to_bytes()) });
     let e = verify_approvals(&p, &m).unwrap_err();
@@ -199,7 +199,7 @@ fn refusal_duplicate_approver() {
     let m = model();
     let mut p = sensitive_plan();
     sign_as_author(&mut p, &key(9));
-    approve(&mut p, &m.governance, &key(2)).unwrap();
+    approve(&mut p, &m.governance, &key(2)).expect("test fixture");
     assert!(matches!(approve(&mut p, &m.governance, &key(2)), Err(ApproveError::AlreadySigned { .. })));
     let copy = p.approvals[0].clone();
     p.approvals.push(copy);
@@ -215,8 +215,8 @@ fn refusal_unknown_key() {
     assert!(matches!(approve(&mut p, &m.governance, &key(7)), Err(ApproveError::NotAnApprover { .. })));
     let mut other = m.clone();
     other.governance.approvers.insert("mallory".into(), Approver { name: "M".into(), public_key: pk(7) });
-    approve(&mut p, &other.governance, &key(7)).unwrap();
-    approve(&mut p, &m.governance, &key(1)).unwrap();
+    approve(&mut p, &other.governance, &key(7)).expect("test fixture");
+    approve(&mut p, &m.governance, &key(1)).expect("test fixture");
     let e = verify_approvals(&p, &m).unwrap_err();
     assert_eq!(e, ApprovalError::UnknownKey { index: 1, public_key: pk(7) });
     assert!(e.to_string().starts_with("approval 1 is by an unknown key ed25519:"));
@@ -228,7 +228,7 @@ fn refusal_signature_for_another_plan() {
     let mut other = sensitive_plan();
     other.observed_fingerprint = "sha256:other".into();
     sign_as_author(&mut other, &key(9));
-    approve(&mut other, &m.governance, &key(1)).unwrap();
+    approve(&mut other, &m.governance, &key(1)).expect("test fixture");
     let mut p = sensitive_plan();
     sign_as_author(&mut p, &key(9));
     p.approvals.push(other.approvals[0].clone());
@@ -246,8 +246,8 @@ fn refusal_tampered_plan() {
     let m = model();
     let mut p = sensitive_plan();
     sign_as_author(&mut p, &key(9));
-    approve(&mut p, &m.governance, &key(1)).unwrap();
-    approve(&mut p, &m.governance, &key(2)).unwrap();
+    approve(&mut p, &m.governance, &key(1)).expect("test fixture");
+    approve(&mut p, &m.governance, &key(2)).expect("test fixture");
     p.changes[1].reason = "something else".into();
     // The author's signature is checked first.
     assert_eq!(verify_approvals(&p, &m), Err(ApprovalError::AuthorSignature));
@@ -261,8 +261,8 @@ fn refusal_approvals_moved_to_another_author() {
     let m = model();
     let mut p = sensitive_plan();
     sign_as_author(&mut p, &key(9));
-    approve(&mut p, &m.governance, &key(1)).unwrap();
-    approve(&mut p, &m.governance, &key(2)).unwrap();
+    approve(&mut p, &m.governance, &key(1)).expect("test fixture");
+    approve(&mut p, &m.governance, &key(2)).expect("test fixture");
     let approvals = p.approvals.clone();
     sign_as_author(&mut p, &key(8));
     p.approvals = approvals;
@@ -274,8 +274,8 @@ fn refusal_malformed_keys_and_signatures() {
     let m = model();
     let mut p = sensitive_plan();
     sign_as_author(&mut p, &key(9));
-    approve(&mut p, &m.governance, &key(1)).unwrap();
-    approve(&mut p, &m.governance, &key(2)).unwrap();
+    approve(&mut p, &m.governance, &key(1)).expect("test fixture");
+    approve(&mut p, &m.governance, &key(2)).expect("test fixture");
     let mut q = p.clone();
     q.approvals[1].signature = "bm90IGEgc2lnbmF0dXJl".into();
     assert!(matches!(verify_approvals(&q, &m).unwrap_err(), ApprovalError::BadSignature { index: 2, .. }));
@@ -283,7 +283,7 @@ fn refusal_malformed_keys_and_signatures() {
     q.approvals[0].public_key = "ed25519:AAAA".into();
     assert!(matches!(verify_approvals(&q, &m).unwrap_err(), ApprovalError::ApprovalKey { index: 1, .. }));
     let mut q = p.clone();
-    q.author.as_mut().unwrap().public_key = "rsa:xyz".into();
+    q.author.as_mut().expect("test fixture").public_key = "rsa:xyz".into();
     assert!(matches!(verify_approvals(&q, &m).unwrap_err(), ApprovalError::AuthorKey(_)));
 }
 
@@ -300,7 +300,7 @@ fn sensitivity_is_rederived_not_trusted() {
 #[test]
 fn public_keys_parse_and_compare_by_bytes() {
     let k = pk(1);
-    assert_eq!(parse_public_key(&k).unwrap(), key(1).verifying_key());
+    assert_eq!(parse_public_key(&k).expect("test fixture"), key(1).verifying_key());
     assert!(parse_public_key("ed25519:").is_err());
     assert!(parse_public_key(k.trim_start_matches("ed25519:")).is_err());
     assert!(same_key(&k, &format!(" {k} ")));
@@ -346,14 +346,14 @@ const CERT_2051: &str = "MIIBhDCCASugAwIBAgIUDIR/8b5LmINMeHiaO/9QC1Ap/3MwCgYIKoZ
 const CERT_DEC_2026: &str = "MIIBiTCCAS+gAwIBAgIUDwYmPJTypUVv8XTDQwewvqoSpAYwCgYIKoZIzj0EAwIwGjEYMBYGA1UEAwwPQ29udG9zbyBJc3N1aW5nMB4XDTI2MTEyMzEwMTcwOFoXDTI2MTIyMzEwMTcwOFowGjEYMBYGA1UEAwwPQ29udG9zbyBJc3N1aW5nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAExqX9HUTV18Xoy2pghMoVQLu9+nykhStHtAamuwrpv7Oa+a1azN/wUnUSP4Ikdca+oPf1MS78NLpRSlkI8f6AaKNTMFEwHQYDVR0OBBYEFGcevq+62FmWzo5qUCz/XDHD3dsUMB8GA1UdIwQYMBaAFGcevq+62FmWzo5qUCz/XDHD3dsUMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSAAwRQIhAMsZT/grQ+lmBPvO7uX0xF7vp30ZQk8SP3Uw2wMzS5GaAiA+vkuAveZJuRj9i4bfZLlDrXLQ8w9rsGK3hKHgz2JAvw==";
 
 fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap()
+    Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).single().expect("test fixture")
 }
 
 #[test]
 fn certificate_not_after_is_read_from_der() {
-    let der = |b: &str| B64.decode(b).unwrap();
-    assert_eq!(not_after(&der(CERT_2051)), Some(Utc.with_ymd_and_hms(2051, 7, 15, 10, 17, 6).unwrap()));
-    assert_eq!(not_after(&der(CERT_DEC_2026)), Some(Utc.with_ymd_and_hms(2026, 12, 23, 10, 17, 8).unwrap()));
+    let der = |b: &str| B64.decode(b).expect("test fixture");
+    assert_eq!(not_after(&der(CERT_2051)), Some(Utc.with_ymd_and_hms(2051, 7, 15, 10, 17, 6).single().expect("test fixture")));
+    assert_eq!(not_after(&der(CERT_DEC_2026)), Some(Utc.with_ymd_and_hms(2026, 12, 23, 10, 17, 8).single().expect("test fixture")));
     assert_eq!(not_after(b"garbage"), None);
     assert_eq!(not_after(&[]), None);
     assert_eq!(not_after(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]), None);
@@ -380,7 +380,7 @@ fn clean_model() -> DesiredModel {
     ));
     m.insert(res("device_configuration.root", json!({"trustedRootCertificate": CERT_2051, "assignments": {"include": [reference("group.ring")]}})));
     let mut ra = res("role_assignment.adele", json!({"principal": reference("user.adele"), "role": "Intune Administrator"}));
-    ra.expires = Some(Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap());
+    ra.expires = Some(Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).single().expect("test fixture"));
     m.insert(ra);
     m
 }
@@ -401,7 +401,7 @@ fn each_lint_fires_on_a_violation_and_can_be_allowed() {
     m.insert(res("role_assignment.standing", json!({"principal": reference("user.megan"), "role": "Global Administrator"})));
     // Active until 9999: standing in disguise (a hostile run's way around).
     let mut forever = res("role_assignment.until-9999", json!({"principal": reference("user.megan"), "role": "Privileged Role Administrator"}));
-    forever.expires = Some(Utc.with_ymd_and_hms(9999, 12, 31, 0, 0, 0).unwrap());
+    forever.expires = Some(Utc.with_ymd_and_hms(9999, 12, 31, 0, 0, 0).single().expect("test fixture"));
     m.insert(forever);
     m.insert(res("role_assignment.reader", json!({"principal": reference("user.megan"), "role": "Global Reader"})));
     m.insert(res("device_configuration.expiring", json!({"trustedRootCertificate": CERT_DEC_2026})));
@@ -445,7 +445,7 @@ fn live_lints_flag_unmanaged_targets_and_privileged_holders() {
         id: id.into(),
         natural_key: id.into(),
         display_name: id.into(),
-        props: props.as_object().unwrap().clone().into_iter().collect(),
+        props: props.as_object().expect("test fixture").clone().into_iter().collect(),
     };
     o.insert(live(Kind::DeviceConfiguration, "p1", json!({"assignments": {"include": [reference("g-ring"), reference("g-stranger")], "exclude": []}})));
     o.insert(live(Kind::Group, "g-ring", json!({})));

@@ -116,8 +116,8 @@ mod tests {
     #[test]
     fn the_challenge_must_name_a_key_file_in_the_agent_directory() {
         let dir = Path::new("/var/opt/azcmagent/tokens");
-        assert_eq!(challenge_path("Basic realm=/var/opt/azcmagent/tokens/abc.key", dir).unwrap(), dir.join("abc.key"));
-        assert_eq!(challenge_path("Basic realm=\"/var/opt/azcmagent/tokens/abc.key\"", dir).unwrap(), dir.join("abc.key"));
+        assert_eq!(challenge_path("Basic realm=/var/opt/azcmagent/tokens/abc.key", dir).expect("test fixture"), dir.join("abc.key"));
+        assert_eq!(challenge_path("Basic realm=\"/var/opt/azcmagent/tokens/abc.key\"", dir).expect("test fixture"), dir.join("abc.key"));
         for bad in [
             "Basic realm=/etc/shadow",
             "Basic realm=/etc/ssh/host.key",
@@ -133,26 +133,26 @@ mod tests {
     #[test]
     fn the_key_goes_only_to_loopback() {
         for ok in ["http://127.0.0.1:40342/metadata/identity/oauth2/token", "http://localhost:40342/x", "http://[::1]:1/x"] {
-            assert!(check_loopback(&Url::parse(ok).unwrap()).is_ok(), "{ok}");
+            assert!(check_loopback(&Url::parse(ok).expect("test fixture")).is_ok(), "{ok}");
         }
         for bad in ["http://169.254.169.254/x", "http://10.0.0.4:40342/x", "https://attacker.example/x"] {
-            assert!(check_loopback(&Url::parse(bad).unwrap()).is_err(), "{bad}");
+            assert!(check_loopback(&Url::parse(bad).expect("test fixture")).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn the_key_file_is_bounded_and_never_a_link() {
-        let t = tempfile::tempdir().unwrap();
+        let t = tempfile::tempdir().expect("test fixture");
         let key = t.path().join("a.key");
-        std::fs::write(&key, "s3cret\n").unwrap();
-        assert_eq!(read_key(&key).unwrap().expose(), "s3cret");
+        std::fs::write(&key, "s3cret\n").expect("test fixture");
+        assert_eq!(read_key(&key).expect("test fixture").expose(), "s3cret");
         let big = t.path().join("big.key");
-        std::fs::write(&big, vec![b'x'; 5000]).unwrap();
+        std::fs::write(&big, vec![b'x'; 5000]).expect("test fixture");
         assert!(read_key(&big).is_err());
         #[cfg(unix)]
         {
             let link = t.path().join("l.key");
-            std::os::unix::fs::symlink(&key, &link).unwrap();
+            std::os::unix::fs::symlink(&key, &link).expect("test fixture");
             assert!(read_key(&link).unwrap_err().to_string().contains("not a regular file"));
         }
     }

@@ -548,7 +548,7 @@ mod tests {
     #[test]
     fn names_round_trip_and_unknown_names_list_the_known_ones() {
         for kind in CredentialKind::ORDER {
-            assert_eq!(kind.name().parse::<CredentialKind>().unwrap(), kind);
+            assert_eq!(kind.name().parse::<CredentialKind>().expect("test fixture"), kind);
         }
         let e = "kerberos".parse::<CredentialKind>().unwrap_err();
         assert!(
@@ -566,14 +566,14 @@ mod tests {
             ("IDENTITY_ENDPOINT", "http://127.0.0.1:1/msi"),
             ("IDENTITY_HEADER", "h"),
         ]))
-        .unwrap();
+        .expect("test fixture");
         assert_eq!(c.kind(), CredentialKind::Secret);
         let c = select(env(&[
             ("IDENTITY_ENDPOINT", "http://127.0.0.1:1/msi"),
             ("IDENTITY_HEADER", "h"),
             ("AZURE_CLIENT_ID", "uami"),
         ]))
-        .unwrap();
+        .expect("test fixture");
         let Credential::ManagedIdentity(mi) = &c else {
             panic!("{c:?}")
         };
@@ -598,14 +598,14 @@ mod tests {
             ("AZURE_CLIENT_SECRET", "s"),
             (IMDS_OVERRIDE_ENV, "http://127.0.0.1:9"),
         ]))
-        .unwrap();
+        .expect("test fixture");
         let Credential::ManagedIdentity(mi) = &c else {
             panic!("{c:?}")
         };
         assert_eq!(
             mi.source,
             ManagedIdentitySource::Imds {
-                base: Url::parse("http://127.0.0.1:9").unwrap()
+                base: Url::parse("http://127.0.0.1:9").expect("test fixture")
             }
         );
         let c = select(env(&[
@@ -613,7 +613,7 @@ mod tests {
             ("AZURE_TENANT_ID", "t"),
             ("TENANTCTL_ACCESS_TOKEN", "x"),
         ]))
-        .unwrap();
+        .expect("test fixture");
         assert!(matches!(&c, Credential::AzureCli(cli) if cli.tenant_id.as_deref() == Some("t")));
         let e = select(env(&[
             ("TENANTCTL_CREDENTIAL", "secret"),
@@ -630,7 +630,7 @@ mod tests {
             ("AZURE_CLIENT_SECRET", "s"),
             ("AZURE_FEDERATED_TOKEN_FILE", "/f"),
         ]))
-        .unwrap();
+        .expect("test fixture");
         assert_eq!(c.kind(), CredentialKind::WorkloadIdentity);
     }
 
@@ -643,7 +643,7 @@ mod tests {
         .unwrap_err();
         assert!(matches!(e, AuthError::DefaultImdsForbidden), "{e}");
         // Without the guard the default is used (not contacted here).
-        let c = select(env(&[("TENANTCTL_CREDENTIAL", "managed-identity")])).unwrap();
+        let c = select(env(&[("TENANTCTL_CREDENTIAL", "managed-identity")])).expect("test fixture");
         assert!(
             matches!(&c, Credential::ManagedIdentity(ManagedIdentity { source: ManagedIdentitySource::Imds { base }, .. }) if base.as_str() == "http://169.254.169.254/")
         );
@@ -651,7 +651,7 @@ mod tests {
 
     #[test]
     fn azure_cli_output_parses_both_expiry_fields() {
-        let i = parse_azure_cli_output(br#"{"accessToken":"eyJ0","expiresOn":"2030-01-01 00:00:00.000000","expires_on":1893456000,"tenant":"t","tokenType":"Bearer"}"#).unwrap();
+        let i = parse_azure_cli_output(br#"{"accessToken":"eyJ0","expiresOn":"2030-01-01 00:00:00.000000","expires_on":1893456000,"tenant":"t","tokenType":"Bearer"}"#).expect("test fixture");
         assert_eq!(i.token.expose(), "eyJ0");
         assert_eq!(
             i.expires_at,
@@ -660,7 +660,7 @@ mod tests {
         let i = parse_azure_cli_output(
             br#"{"accessToken":"eyJ0","expiresOn":"2030-01-01 00:00:00.000000"}"#,
         )
-        .unwrap();
+        .expect("test fixture");
         assert!(i.expires_at.is_some_and(|t| t > SystemTime::now()));
         for bad in [
             &b"not json"[..],
