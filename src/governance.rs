@@ -336,7 +336,7 @@ fn marker_verdict(plan: &Plan, desired: &DesiredModel, ledger: &Path, marker: Op
     let store = crate::trust_store::for_ledger(ledger)?;
     let local = store.read()?;
     // The fingerprint of desired [governance], as a trust root records it.
-    let desired_fingerprint = engine::plan::fingerprint(&serde_json::to_value(&desired.governance).unwrap_or_default());
+    let desired_fingerprint = crate::trust_store::governance_fingerprint(&desired.governance);
     match (first_use, marker, local) {
         // The marker records exactly the [governance] desired now: a first
         // use (or a re-recording) cut short between the tenant's marker and
@@ -427,7 +427,7 @@ async fn adopt_locked(target: &crate::target::Target, desired: &DesiredModel, re
     // change it through a plan its approvers approve. Replacing the
     // marker's governance outright needs its fingerprint typed.
     if let Some(m) = &marker {
-        let desired_fingerprint = engine::plan::fingerprint(&serde_json::to_value(&desired.governance).unwrap_or_default());
+        let desired_fingerprint = crate::trust_store::governance_fingerprint(&desired.governance);
         if m.fingerprint != desired_fingerprint && replace_marker != Some(m.fingerprint.as_str()) {
             bail!(
                 "refusing: this tenant carries tenantctl's governance marker ({}, {} at {}) for another [governance] ({}) than desired ({desired_fingerprint}): its approvers are in force, and adopting would let whoever runs this choose new ones.\nUse the state that recorded it; or adopt exactly the [governance] it records (from the desired-state repository's history), then change it through a plan its approvers approve. Only if that governance is lost for good: --replace-marker {} (warned and journalled)",

@@ -118,7 +118,13 @@ pub fn for_ledger(ledger: &Path) -> Result<Box<dyn TrustStore>> {
 
 /// The fingerprint journalled for a recorded `[governance]`.
 pub fn fingerprint(root: &TrustRoot) -> String {
-    engine::plan::fingerprint(&serde_json::to_value(&root.governance).unwrap_or_default())
+    governance_fingerprint(&root.governance)
+}
+
+/// The fingerprint of a `[governance]`, as trust roots, the journal and
+/// the tenant's marker record it.
+pub fn governance_fingerprint(g: &schema::kinds::Governance) -> String {
+    engine::plan::fingerprint(&serde_json::to_value(g).unwrap_or_default())
 }
 
 /// The journal action of a trust root recording.
