@@ -1,0 +1,51 @@
+//! Set-up shared by the per-kind round-trip tests (`tests/<kind>_e2e.rs`):
+//! the example tenant in a scratch directory with unattended governance and
+//! the kinds under test made sensitive, one extra file of declarations, and
+//! the lookups each test makes of the plan and the ledger.
+
+use std::path::{Path, PathBuf};
+
+use engine::{Change, Ledger, Plan};
+
+use super::scratch_with;
+
+/// The example tenant copied to a scratch directory, its governance made
+/// unattended (`unattended = "tests of <what>"`) with `kinds` put first in
+/// the sensitive kinds, and `text` written to `desired-state/<file>`.
+pub fn kind_scratch(kinds: &[&str], what: &str, file: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
+    let listed: String = kinds.iter().map(|k| format!("\"{k}\", ")).collect();
+    let dir = scratch_with(|t| {
+        assert!(t.contains("approvals_required = 2") && t.contains("kinds = [\"device_configuration\""), "the example's governance changed shape");
+        t.replace("approvals_required = 2", &format!("approvals_required = 0\nunattended = \"tests of {what}\""))
+            .replace("kinds = [\"device_configuration\"", &format!("kinds = [{listed}\"device_configuration\""))
+    });
+    let dst = dir.path().join("desired-state");
+    std::fs::write(dst.join(file), text).expect("the scratch file is written");
+    (dir, dst)
+}
+
+/// The desired state in `dir`; a test fails with the diagnostics when it
+/// does not load.
+pub fn load_ok(dir: &Path) -> schema::DesiredState {
+    match schema::load(dir) {
+        Ok(s) => s,
+        Err(schema::LoadError::Invalid(d)) => panic!("{} does not load:\n{d}", dir.display()),
+        Err(e) => panic!("{} does not load: {e}", dir.display()),
+    }
+}
+
+/// The object id the ledger holds for `address`.
+pub fn id_of(ledger: &Ledger, address: &str) -> String {
+    let parsed = address.parse().unwrap_or_else(|e| panic!("{address} is not an address: {e}"));
+    ledger.id(&parsed).unwrap_or_else(|| panic!("{address} is not in the ledger")).to_string()
+}
+
+/// The plan's changes to `address`.
+pub fn changes_of<'a>(p: &'a Plan, address: &str) -> Vec<&'a Change> {
+    p.changes.iter().filter(|c| c.address.to_string() == address).collect()
+}
+
+/// The names of the fields a change touches.
+pub fn fields(c: &Change) -> Vec<&str> {
+    c.fields.iter().map(|f| f.field.as_str()).collect()
+}
