@@ -109,10 +109,7 @@ async fn a_filter_is_planned_applied_compared_exported_and_deleted() {
 
     // Export: the filter is a table, the policy names it by key, and the
     // export plans empty against the tenant it came from.
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("exported");
-    let o = cli(&sb, tmp.path(), &["export", "--out", out.to_str().unwrap()]);
-    assert!(o.status.success(), "export failed:\n{}\n{}", text(&o.stdout), text(&o.stderr));
+    let (tmp, out) = export_tenant(&sb);
     let filters = std::fs::read_to_string(out.join("assignment-filters.toml")).unwrap();
     assert!(filters.contains("[assignment_filter.corporate-laptops]"), "{filters}");
     assert!(filters.contains("platform = \"windows10AndLater\""), "{filters}");

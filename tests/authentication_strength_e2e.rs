@@ -71,10 +71,7 @@ async fn a_custom_strength_is_created_updated_exported_and_deleted() {
     assert!(r.is_err(), "PATCH of allowedCombinations was accepted");
 
     // Export: the strength, and the policy requiring it by key.
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("exported");
-    let o = cli(&sb, tmp.path(), &["export", "--out", out.to_str().unwrap()]);
-    assert!(o.status.success(), "{}\n{}", text(&o.stdout), text(&o.stderr));
+    let (_tmp, out) = export_tenant(&sb);
     let exported = schema::load(&out).expect("the export loads");
     // Only the custom strength: the built-in ones Graph lists beside it are
     // named by policies, never exported as objects.

@@ -124,10 +124,7 @@ async fn every_modelled_condition_and_control_round_trips() {
     assert!(plan(&c, &load_ok(&dst), &ledger).await.changes.is_empty());
 
     // Export gives back what was declared.
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("exported");
-    let o = cli(&sb, tmp.path(), &["export", "--out", out.to_str().unwrap()]);
-    assert!(o.status.success(), "{}\n{}", text(&o.stdout), text(&o.stderr));
+    let (_tmp, out) = export_tenant(&sb);
     let exported = schema::load(&out).expect("the export loads");
     let declared = load_ok(&dst);
     for name in ["Everything modelled", "Register security info from the office only"] {

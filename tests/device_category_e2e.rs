@@ -64,10 +64,7 @@ async fn a_device_category_is_planned_applied_compared_exported_and_deleted() {
     assert_eq!(c.beta().get_json(&path).await.unwrap()["displayName"], json!("Kiosk"));
 
     // Export and re-import.
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("exported");
-    let o = cli(&sb, tmp.path(), &["export", "--out", out.to_str().unwrap()]);
-    assert!(o.status.success(), "export failed:\n{}\n{}", text(&o.stdout), text(&o.stderr));
+    let (tmp, out) = export_tenant(&sb);
     let exported_text = std::fs::read_to_string(out.join("device-categories.toml")).unwrap();
     assert!(exported_text.contains("[device_category.kiosk]"), "{exported_text}");
     let exported = load_ok(&out);

@@ -83,10 +83,7 @@ async fn named_locations_are_created_compared_updated_exported_and_deleted() {
     assert!(plan(&c, &load_ok(&dst), &ledger).await.changes.is_empty());
 
     // Export writes both locations and the policy naming them by key.
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("exported");
-    let o = cli(&sb, tmp.path(), &["export", "--out", out.to_str().unwrap()]);
-    assert!(o.status.success(), "{}\n{}", text(&o.stdout), text(&o.stderr));
+    let (_tmp, out) = export_tenant(&sb);
     let exported = schema::load(&out).expect("the export loads");
     let hq_key = exported.named_location.iter().find(|(_, d)| d.value.display_name == "HQ").map(|(k, _)| k.clone()).expect("HQ exported");
     assert!(exported.named_location.values().any(|d| d.value.countries_and_regions == ["FR", "NL"]));

@@ -88,10 +88,7 @@ async fn a_scope_tag_is_planned_applied_compared_exported_and_deleted() {
     apply(&c, &p, &mut ledger).await;
 
     // Export: the tag, not the built-in one; re-imported empty.
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("exported");
-    let o = cli(&sb, tmp.path(), &["export", "--out", out.to_str().unwrap()]);
-    assert!(o.status.success(), "export failed:\n{}\n{}", text(&o.stdout), text(&o.stderr));
+    let (tmp, out) = export_tenant(&sb);
     let tags = std::fs::read_to_string(out.join("scope-tags.toml")).unwrap();
     assert!(tags.contains("[scope_tag.helpdesk-amsterdam]") && !tags.contains("Default"), "{tags}");
     let exported = load_ok(&out);
@@ -125,16 +122,8 @@ display_name = "Everyone"
 assignments = { include = ["mwd-test"], exclude = ["mwd-broad"] }
 "#;
     let (_dir, dst) = scratch(bad);
-    let d = match schema::load(&dst) {
-        Err(schema::LoadError::Invalid(d)) => d,
-        other => panic!("expected errors, got {other:?}"),
-    };
-    let at = |code: &str, line: usize| {
-        assert!(
-            d.errors().any(|e| e.code == code && e.location.as_ref().is_some_and(|l| l.file.ends_with("tags.toml") && l.line == line)),
-            "no {code} at line {line}:\n{d}"
-        );
-    };
+    let d = load_errors(&dst);
+    let at = |code: &str, line: usize| assert_error_at(&d, "tags.toml", code, line);
     at("reserved-name", 3);
     at("unsupported-assignment", 7);
 }
@@ -209,10 +198,7 @@ async fn policies_carry_scope_tags_by_key_written_read_and_exported_as_ids() {
     assert_eq!(live_tags(&c, &profile).await, vec![tag.clone()]);
 
     // Export names the tag by key, and re-imports empty.
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("exported");
-    let o = cli(&sb, tmp.path(), &["export", "--out", out.to_str().unwrap()]);
-    assert!(o.status.success(), "export failed:\n{}\n{}", text(&o.stdout), text(&o.stderr));
+    let (tmp, out) = export_tenant(&sb);
     let profiles = std::fs::read_to_string(out.join("feature-update-profiles.toml")).unwrap();
     assert!(profiles.contains("scope_tags = [\"helpdesk-amsterdam\"]"), "{profiles}");
     let configs = std::fs::read_to_string(out.join("device-configurations.toml")).unwrap();

@@ -163,10 +163,7 @@ async fn update_profiles_are_planned_applied_compared_exported_and_deleted() {
     assert!(plan(&c, &load_ok(&dst), &ledger).await.changes.is_empty());
 
     // Export: each kind in its file, the profiles by key, re-imported empty.
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("exported");
-    let o = cli(&sb, tmp.path(), &["export", "--out", out.to_str().unwrap()]);
-    assert!(o.status.success(), "export failed:\n{}\n{}", text(&o.stdout), text(&o.stderr));
+    let (tmp, out) = export_tenant(&sb);
     let feature = std::fs::read_to_string(out.join("feature-update-profiles.toml")).unwrap();
     assert!(feature.contains("[feature_update_profile.windows-11-24h2]"), "{feature}");
     assert!(feature.contains("feature_update_version = \"Windows 11, version 25H2\""), "{feature}");
@@ -252,16 +249,8 @@ display_name = "d"
 approval_type = "automatic"
 "#;
     let (_dir, dst) = scratch(bad);
-    let d = match schema::load(&dst) {
-        Err(schema::LoadError::Invalid(d)) => d,
-        other => panic!("expected errors, got {other:?}"),
-    };
-    let at = |code: &str, line: usize| {
-        assert!(
-            d.errors().any(|e| e.code == code && e.location.as_ref().is_some_and(|l| l.file.ends_with("profiles.toml") && l.line == line)),
-            "no {code} at line {line}:\n{d}"
-        );
-    };
+    let d = load_errors(&dst);
+    let at = |code: &str, line: usize| assert_error_at(&d, "profiles.toml", code, line);
     at("invalid-feature-update-version", 4);
     at("out-of-range", 5);
     at("invalid-rollout-settings", 5);

@@ -49,3 +49,30 @@ pub fn changes_of<'a>(p: &'a Plan, address: &str) -> Vec<&'a Change> {
 pub fn fields(c: &Change) -> Vec<&str> {
     c.fields.iter().map(|f| f.field.as_str()).collect()
 }
+
+/// The sandbox's tenant exported by the binary to `<tmp>/exported`; the
+/// test fails when export does.
+pub fn export_tenant(sb: &sandbox::SandboxHandle) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let out = tmp.path().join("exported");
+    let o = super::cli(sb, tmp.path(), &["export", "--out", out.to_str().expect("a UTF-8 path")]);
+    assert!(o.status.success(), "export failed:\n{}\n{}", super::text(&o.stdout), super::text(&o.stderr));
+    (tmp, out)
+}
+
+/// The diagnostics of a desired state that must not load.
+pub fn load_errors(dir: &Path) -> schema::Diagnostics {
+    match schema::load(dir) {
+        Err(schema::LoadError::Invalid(d)) => d,
+        other => panic!("expected errors, got {other:?}"),
+    }
+}
+
+/// The test fails unless `d` holds an error `code` located in a file named
+/// `file` at `line`.
+pub fn assert_error_at(d: &schema::Diagnostics, file: &str, code: &str, line: usize) {
+    assert!(
+        d.errors().any(|e| e.code == code && e.location.as_ref().is_some_and(|l| l.file.ends_with(file) && l.line == line)),
+        "no {code} at {file}:{line}:\n{d}"
+    );
+}
