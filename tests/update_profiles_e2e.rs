@@ -133,9 +133,7 @@ async fn update_profiles_are_planned_applied_compared_exported_and_deleted() {
     assert!(plan(&c, &load_ok(&dst), &ledger).await.changes.is_empty());
 
     // Drift: a deferral changed in Intune is reported as that change.
-    let url = format!("{}/_sandbox/objects/windowsDriverUpdateProfiles/{did}", sb.base_url());
-    let r = reqwest::Client::new().patch(&url).json(&json!({"deploymentDeferralInDays": 21})).send().await.unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
+    patch_out_of_band(&sb, "windowsDriverUpdateProfiles", &did, serde_json::json!({"deploymentDeferralInDays": 21})).await;
     let state = load_ok(&dst);
     let desired = providers::kinds::desired_model(&state);
     let observed = providers::observe::observe(&c, &desired, &ledger).await.unwrap();
@@ -172,10 +170,7 @@ async fn update_profiles_are_planned_applied_compared_exported_and_deleted() {
     assert!(quality.contains("days_until_forced_reboot = 2"), "{quality}");
     let drivers = std::fs::read_to_string(out.join("driver-update-profiles.toml")).unwrap();
     assert!(drivers.contains("approval_type = \"manual\"") && !drivers.contains("deployment_deferral_in_days"), "{drivers}");
-    let exported = load_ok(&out);
-    let exported_ledger = Ledger::parse(&std::fs::read_to_string(tmp.path().join("tenantctl.lock")).unwrap()).unwrap();
-    let again = plan(&c, &exported, &exported_ledger).await;
-    assert!(again.changes.is_empty(), "planning the export is not empty: {:#?}", again.changes);
+    assert_export_replans_empty(&c, &tmp, &out).await;
 
     // Delete: no longer declared, the owned profiles are removed.
     std::fs::remove_file(dst.join("profiles.toml")).unwrap();

@@ -76,3 +76,21 @@ pub fn assert_error_at(d: &schema::Diagnostics, file: &str, code: &str, line: us
         "no {code} at {file}:{line}:\n{d}"
     );
 }
+
+/// The export at `out` (with the ledger export wrote beside it in `tmp`)
+/// plans no change against the tenant it came from.
+pub async fn assert_export_replans_empty(client: &providers::graph::GraphClient, tmp: &tempfile::TempDir, out: &Path) {
+    let exported = load_ok(out);
+    let text = std::fs::read_to_string(tmp.path().join("tenantctl.lock")).expect("export writes a ledger");
+    let ledger = Ledger::parse(&text).expect("the exported ledger parses");
+    let again = super::plan(client, &exported, &ledger).await;
+    assert!(again.changes.is_empty(), "planning the export is not empty: {:#?}", again.changes);
+}
+
+/// `body` patched into the sandbox's stored object `collection/id`
+/// directly, as a change made in the portal would be.
+pub async fn patch_out_of_band(sb: &sandbox::SandboxHandle, collection: &str, id: &str, body: serde_json::Value) {
+    let url = format!("{}/_sandbox/objects/{collection}/{id}", sb.base_url());
+    let r = reqwest::Client::new().patch(&url).json(&body).send().await.expect("the sandbox answers");
+    assert!(r.status().is_success(), "{collection}/{id}: {}", r.status());
+}
