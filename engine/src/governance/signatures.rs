@@ -20,7 +20,7 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use schema::kinds::Governance;
 use serde::{Deserialize, Serialize};
 
@@ -78,13 +78,18 @@ pub fn parse_public_key(text: &str) -> Result<VerifyingKey, KeyError> {
     let b64 = text.trim().strip_prefix("ed25519:").ok_or_else(|| err("missing the `ed25519:` prefix"))?;
     let bytes = B64.decode(b64).map_err(|e| err(&e.to_string()))?;
     let arr: [u8; 32] = bytes.as_slice().try_into().map_err(|_| err(&format!("{} bytes, not 32", bytes.len())))?;
+    if let Some(why) = schema::kinds::governance::ed25519_key_problem(&arr) {
+        return Err(err(why));
+    }
     VerifyingKey::from_bytes(&arr).map_err(|_| err("not a point on the curve"))
 }
 
 fn verify(key: &VerifyingKey, msg: &[u8], signature_b64: &str) -> bool {
     let Ok(bytes) = B64.decode(signature_b64.trim()) else { return false };
     let Ok(sig) = Signature::from_slice(&bytes) else { return false };
-    key.verify(msg, &sig).is_ok()
+    // Strict: refuses small-order keys and R, and non-canonical s, so no
+    // signature verifies without the private key.
+    key.verify_strict(msg, &sig).is_ok()
 }
 
 /// Sign the plan as its author (replacing any earlier author and dropping

@@ -628,3 +628,34 @@ fn a_policy_converted_to_a_rollout_keeps_its_old_object_until_every_ring_has_a_c
     let (keep, _) = gate_rollouts(vec![old(), change("device_configuration.p@broad", Action::Create)], &m, &|_| Some(t0), t0, RolloutMode::Force);
     assert_eq!(keep.len(), 2);
 }
+
+/// Hostile finding (round 4) 1: small-order keys made approvals without
+/// any private key: R = identity, s = 0 "verified" for every plan, and
+/// three encodings of the identity point passed as three approvers. Such
+/// keys are refused, and signatures are checked strictly.
+#[test]
+fn weak_and_non_canonical_keys_cannot_forge_approvals() {
+    let weak = [
+        "ed25519:AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        "ed25519:7v///////////////////////////////////////38=",
+        "ed25519:AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAIA=",
+    ];
+    for k in weak {
+        assert!(parse_public_key(k).is_err(), "{k} is accepted");
+    }
+    let forged = "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==";
+    let mut m = model();
+    for (name, k) in ["dave", "frank", "grace"].into_iter().zip(weak) {
+        m.governance.approvers.insert(name.into(), Approver { name: name.into(), public_key: k.into() });
+    }
+    let mut p = sensitive_plan();
+    let hash = p.hash();
+    p.author = Some(Author { public_key: weak[2].into(), signature: forged.into() });
+    for (name, k) in [("dave", weak[0]), ("frank", weak[1])] {
+        p.approvals.push(Approval { approver: name.into(), public_key: k.into(), plan: hash.clone(), signature: forged.into() });
+    }
+    assert!(verify_approvals(&p, &m).is_err(), "forged approvals verify");
+    // A sound author key with the constant signature does not verify either.
+    p.author = Some(Author { public_key: pk(9), signature: forged.into() });
+    assert!(verify_approvals(&p, &m).is_err(), "a constant signature verifies");
+}

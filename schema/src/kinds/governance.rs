@@ -150,3 +150,22 @@ pub enum GuestExpiryAction {
     /// Delete the guest (soft delete, restorable for 30 days).
     Delete,
 }
+
+/// Why 32 bytes are not acceptable as an approver's or author's Ed25519
+/// public key, or `None` when they are: not a point on the curve, a point
+/// of small order (a "weak" key: one constant signature verifies for every
+/// message, so anyone could forge its approvals), or a non-canonical
+/// encoding (the same point written another way, which would let one key
+/// pass for two).
+pub fn ed25519_key_problem(bytes: &[u8; 32]) -> Option<&'static str> {
+    let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(bytes) else {
+        return Some("not a point on the curve");
+    };
+    if key.is_weak() {
+        return Some("a weak key of small order, whose signatures anyone can forge");
+    }
+    if key.to_edwards().compress().to_bytes() != *bytes {
+        return Some("not the canonical encoding of its point");
+    }
+    None
+}

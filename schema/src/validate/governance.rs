@@ -144,49 +144,52 @@ pub(super) fn check_governance(cx: &mut Ctx) {
     }
 }
 
-/// Ed25519 public keys in `[governance.approvers]`: `ed25519:` and the
-/// base64 of exactly 32 bytes, each approver with a key of their own (two
-/// approvers sharing a key would let one person give both approvals).
+/// Ed25519 public keys in `[governance.approvers]` and
+/// `[governance.authors]`: `ed25519:` and the base64 of exactly 32 bytes
+/// that are a sound key (on the curve, not of small order, canonically
+/// encoded), each approver with a key of their own (two approvers sharing
+/// a key would let one person give both approvals). Keys are compared by
+/// their decoded bytes.
 pub(super) fn check_approver_keys(cx: &mut Ctx) {
     use base64::Engine as _;
     let Some(g) = &cx.state.governance else {
         return;
     };
     let origin = &g.origin;
-    let mut seen: BTreeMap<&str, &String> = BTreeMap::new();
-    for (name, a) in &g.value.approvers {
-        let here = path!["governance", "approvers", name, "public_key"];
-        let Some(b64) = a.public_key.strip_prefix("ed25519:") else {
-            continue; // reported by check_governance
-        };
-        match base64::engine::general_purpose::STANDARD.decode(b64.trim()) {
-            Ok(bytes) if bytes.len() == 32 => {}
-            Ok(bytes) => {
-                cx.error(
-                    "invalid-key",
-                    origin,
-                    &here,
-                    format!("governance.approvers.{name}: public_key holds {} bytes; an Ed25519 public key is 32", bytes.len()),
-                );
+    let mut seen: BTreeMap<[u8; 32], &String> = BTreeMap::new();
+    let lists = [("approvers", &g.value.approvers), ("authors", &g.value.authors)];
+    for (list, people) in lists {
+        for (name, a) in people {
+            let here = path!["governance", list, name, "public_key"];
+            let Some(b64) = a.public_key.strip_prefix("ed25519:") else {
+                continue; // reported by check_governance
+            };
+            let bytes = match base64::engine::general_purpose::STANDARD.decode(b64.trim()) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    cx.error("invalid-key", origin, &here, format!("governance.{list}.{name}: public_key is not base64 ({e})"));
+                    continue;
+                }
+            };
+            let Ok(arr) = <[u8; 32]>::try_from(bytes.as_slice()) else {
+                cx.error("invalid-key", origin, &here, format!("governance.{list}.{name}: public_key holds {} bytes; an Ed25519 public key is 32", bytes.len()));
+                continue;
+            };
+            if let Some(why) = crate::kinds::governance::ed25519_key_problem(&arr) {
+                cx.error("invalid-key", origin, &here, format!("governance.{list}.{name}: public_key is {why}; make a key with `tenantctl keygen`"));
                 continue;
             }
-            Err(e) => {
-                cx.error(
-                    "invalid-key",
-                    origin,
-                    &here,
-                    format!("governance.approvers.{name}: public_key is not base64 ({e})"),
-                );
+            if list != "approvers" {
                 continue;
             }
-        }
-        if let Some(first) = seen.insert(b64.trim(), name) {
-            cx.error(
-                "duplicate-approver-key",
-                origin,
-                &here,
-                format!("governance.approvers.{name} has the same public_key as governance.approvers.{first}; one person could give both approvals"),
-            );
+            if let Some(first) = seen.insert(arr, name) {
+                cx.error(
+                    "duplicate-approver-key",
+                    origin,
+                    &here,
+                    format!("governance.approvers.{name} has the same public_key as governance.approvers.{first}; one person could give both approvals"),
+                );
+            }
         }
     }
 }
