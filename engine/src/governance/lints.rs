@@ -49,6 +49,7 @@ pub const LINTS: &[(&str, &str)] = &[
     ("service-accounts-not-excluded", "a conditional access policy does not exclude the service accounts"),
     ("unmanaged-target", "a managed policy is assigned (live) to a group desired state does not declare"),
     ("standing-privileged-access", "anyone (person, guest, group, service account) holds a privileged role permanently: active with no expiry"),
+    ("permanent-eligibility", "a privileged role is eligible with no expiry (or one beyond the 400-day horizon): a warning; eligibility should be reviewed"),
     ("service-account-role", "a service account holds (directly, or through a group) a role it does not declare in allowed_roles, or a read-only account a role that writes"),
     ("service-account-privileged", "a service account holds (directly, or through a group) a privileged role: refused even when allowed_roles lists it, unless a reasoned exception in [governance.exceptions] was approved by two"),
     ("unmanaged-privileged-holder", "a live privileged role holder not in desired state"),
@@ -219,13 +220,23 @@ fn role_lints(desired: &DesiredModel, address: &Address, r: &crate::DesiredResou
         Some(e) if e > horizon => Some(format!("until {} (beyond the {}-day horizon of time-boxed access)", e.format("%Y-%m-%d"), schema::validate::MAX_EXPIRY_DAYS)),
         Some(_) => None,
     };
-    if let (true, Some(how), false) = (is_privileged(role), standing, eligible) {
-        out.push(finding(
+    match (is_privileged(role), standing, eligible) {
+        (true, Some(how), false) => out.push(finding(
             Severity::Error,
             "standing-privileged-access",
             address,
             format!("{principal} holds {role} {how}; make it eligible or give it an `expires` (time-boxed through PIM), or except it with a reason in [governance.exceptions]"),
-        ));
+        )),
+        // Eligibility is just-in-time, not standing access, but one that
+        // never ends outlives the need it was granted for and is never
+        // reviewed: PIM's own default ends eligibility after a year.
+        (true, Some(how), true) => out.push(finding(
+            Severity::Warning,
+            "permanent-eligibility",
+            address,
+            format!("{principal} is eligible for {role} {how}; give it an `expires` within {} days so the eligibility is reviewed", schema::validate::MAX_EXPIRY_DAYS),
+        )),
+        _ => {}
     }
     out
 }

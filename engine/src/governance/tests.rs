@@ -403,6 +403,8 @@ fn each_lint_fires_on_a_violation_and_can_be_allowed() {
     let mut forever = res("role_assignment.until-9999", json!({"principal": reference("user.megan"), "role": "Privileged Role Administrator"}));
     forever.expires = Some(Utc.with_ymd_and_hms(9999, 12, 31, 0, 0, 0).single().expect("test fixture"));
     m.insert(forever);
+    // Eligible for ever: a warning (hostile finding 15 of round 4).
+    m.insert(res("role_assignment.eligible-forever", json!({"principal": reference("user.megan"), "role": "Global Administrator", "assignment": "eligible"})));
     m.insert(res("role_assignment.reader", json!({"principal": reference("user.megan"), "role": "Global Reader"})));
     m.insert(res("device_configuration.expiring", json!({"trustedRootCertificate": CERT_DEC_2026})));
     m.governance.approvals_required = 4;
@@ -418,6 +420,7 @@ fn each_lint_fires_on_a_violation_and_can_be_allowed() {
             ("standing-privileged-access", "role_assignment.until-9999"),
             ("approvals-unreachable", "governance"),
             ("certificate-expiring", "device_configuration.expiring"),
+            ("permanent-eligibility", "role_assignment.eligible-forever"),
         ],
         "{found:#?}"
     );
@@ -427,6 +430,7 @@ fn each_lint_fires_on_a_violation_and_can_be_allowed() {
     assert!(found[4].message.contains("until 9999-12-31"), "{}", found[4].message);
     assert!(found[6].message.contains("2026-12-23T10:17:08Z, within 60 days"), "{}", found[6].message);
     assert_eq!(found[5].severity, Severity::Warning, "unreachable approvals warn: a tenant without [governance] still plans");
+    assert_eq!(found[7].severity, Severity::Warning, "permanent eligibility warns");
     // Allowed by name, or by name and address.
     m.governance.allow = vec!["certificate-expiring".into(), "service-account-targeted:conditional_access.bad".into()];
     let names: Vec<(String, String)> = lints_of(&m);
