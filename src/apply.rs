@@ -275,6 +275,15 @@ async fn run_locked(
             if saved.hash() != fresh.hash() {
                 bail!("plan is stale; make a new plan and review it again:\nits changes are not what the desired state and the tenant give now (edited by hand, or an expiry or soak time passed)");
             }
+            // One-shot: approvals are for one application of the plan.
+            if !saved.approvals.is_empty() {
+                if let Some(when) = crate::replay::applied_before(&target.ledger_path, &saved.hash())? {
+                    bail!(
+                        "refusing to apply {}: this plan was already applied ({when}, see the journal); approvals are for one application, so make a new plan and have it approved again",
+                        source.display()
+                    );
+                }
+            }
             // The fresh plan hashes the same as the approved one (checked
             // above), and unlike the file it holds secret values (never
             // saved), so it is what is carried out, under the approvals.

@@ -13,6 +13,7 @@ mod reconcile;
 mod reconcile_lints;
 mod reconcile_pending;
 mod reconcile_settled;
+mod replay;
 mod state;
 mod reconcile_health;
 mod state_backend;

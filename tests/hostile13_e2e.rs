@@ -72,3 +72,59 @@ async fn self_heal_changes_nothing_in_a_pass_that_could_not_read_everything() {
     assert_eq!(live["description"], "two", "{out}\n{live}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+fn keygen(sb: &sandbox::SandboxHandle, dir: &std::path::Path, name: &str) -> String {
+    let out = cli(sb, dir, &["keygen", "--out", name]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout).trim().to_string()
+}
+
+/// Finding 6: an approved plan was applied a second time after the access
+/// it granted was revoked in the portal and its declaration dropped and
+/// restored (the tenant and desired state were back to what the plan was
+/// made against). Approvals are one-shot now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_plan_is_applied_once() {
+    let sb = sandbox().await;
+    let keys = tempfile::tempdir().expect("a temporary directory");
+    let k = keys.path();
+    let (author, alice, bob) = (keygen(&sb, k, "author"), keygen(&sb, k, "alice"), keygen(&sb, k, "bob"));
+    let work = scratch_with(|t| {
+        t.replace("ed25519:mZxMQNprHMdBF3fo3jVULcLTk9KlgAJ9uyVAW8WX5V8=", &alice)
+            .replace("ed25519:CDpmHBgPXntq+9WOXGBCkH5u3mQCJjLveR2EV9yC7yg=", &bob)
+            .replace("ed25519:Byh8k9fRF1GPU9WN+P9IzHlPKizitujL2J5ExbScN0Q=", &author)
+    });
+    let w = work.path();
+    let dir = w.join("desired-state");
+    let d = dir.to_str().expect("a UTF-8 path");
+    let key = |n: &str| k.join(format!("{n}.key")).to_str().expect("a UTF-8 path").to_string();
+    let approved = |out: &str| {
+        let (code, o) = run(&sb, w, &["plan", d, "--out", out, "--author-key", &key("author")]);
+        assert_eq!(code, Some(0), "{o}");
+        for who in ["alice", "bob"] {
+            let (code, o) = run(&sb, w, &["approve", out, "--key", &key(who), "--dir", d]);
+            assert_eq!(code, Some(0), "{o}");
+        }
+    };
+    approved("first.json");
+    let (code, o) = run(&sb, w, &["apply", "first.json", "--dir", d, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{o}");
+
+    let grant = "\n[role_assignment.megan-ga]\nprincipal = \"megan\"\nrole = \"Global Administrator\"\nassignment = \"eligible\"\nexpires = 2027-01-31T00:00:00Z\njustification = \"one-off, CHG-9\"\n";
+    append(&dir, "roles.toml", grant);
+    approved("p1.json");
+    let (code, o) = run(&sb, w, &["apply", "p1.json", "--dir", d, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{o}");
+    let id = ledger_id(w, "role_assignment.megan-ga");
+
+    // Revoked in the portal; the declaration dropped (forgotten) and put back.
+    graph(&sb, reqwest::Method::DELETE, &format!("/_sandbox/objects/roleEligibilitySchedules/{id}"), None).await;
+    edit_file(&dir, "roles.toml", |t| t.replace(grant, ""));
+    let (code, o) = run(&sb, w, &["apply", d, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{o}");
+    append(&dir, "roles.toml", grant.trim_start_matches('\n'));
+    let (code, o) = run(&sb, w, &["apply", "p1.json", "--dir", d, "--auto-approve"]);
+    assert_eq!(code, Some(1), "the approvals were used again:\n{o}");
+    assert!(o.contains("already applied") && o.contains("approvals are for one application"), "{o}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
