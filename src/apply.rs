@@ -290,6 +290,7 @@ async fn run_locked(
             let mut approved = fresh;
             approved.author = saved.author;
             approved.approvals = saved.approvals;
+            engine::governance::name_approvals_by_key(&mut approved, &desired.governance);
             approved
         }
         None => {

@@ -113,8 +113,18 @@ async fn an_approved_plan_is_applied_once() {
     let grant = "\n[role_assignment.megan-ga]\nprincipal = \"megan\"\nrole = \"Global Administrator\"\nassignment = \"eligible\"\nexpires = 2027-01-31T00:00:00Z\njustification = \"one-off, CHG-9\"\n";
     append(&dir, "roles.toml", grant);
     approved("p1.json");
+    // Finding 14: the names in a plan file are not signed; what apply shows
+    // comes from the keys.
+    let p1 = w.join("p1.json");
+    let mut file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p1).expect("the plan reads")).expect("the plan parses");
+    for a in file["approvals"].as_array_mut().expect("approvals") {
+        a["approver"] = "Eve (security officer)".into();
+    }
+    std::fs::write(&p1, serde_json::to_string_pretty(&file).expect("JSON")).expect("the plan is written");
     let (code, o) = run(&sb, w, &["apply", "p1.json", "--dir", d, "--auto-approve"]);
     assert_eq!(code, Some(0), "{o}");
+    assert!(!o.contains("Eve"), "an unsigned name is shown:\n{o}");
+    assert!(o.contains("approval 1: alice") && o.contains("approval 2: bob"), "{o}");
     let id = ledger_id(w, "role_assignment.megan-ga");
 
     // Revoked in the portal; the declaration dropped (forgotten) and put back.

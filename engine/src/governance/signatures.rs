@@ -147,6 +147,15 @@ fn approver_name(gov: &Governance, public_key: &str) -> Option<String> {
     gov.approvers.iter().find(|(_, a)| same_key(&a.public_key, public_key)).map(|(k, a)| format!("{k} ({})", a.name))
 }
 
+/// Each approval's `approver` replaced by the name `[governance.approvers]`
+/// gives its key (or says it is no approver's): the name in a plan file or
+/// a detached approval is not signed, so it is never what is shown.
+pub fn name_approvals_by_key(plan: &mut Plan, gov: &Governance) {
+    for a in &mut plan.approvals {
+        a.approver = approver_name(gov, &a.public_key).unwrap_or_else(|| "(a key no approver in force holds)".to_string());
+    }
+}
+
 fn approver_key_name(gov: &Governance, public_key: &str) -> Option<String> {
     gov.approvers.iter().find(|(_, a)| same_key(&a.public_key, public_key)).map(|(k, _)| k.clone())
 }

@@ -47,7 +47,7 @@ pub struct TrustRoot {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("the governance trust root is not readable JSON of format {TRUST_FORMAT_VERSION}; restore it from backup rather than deleting it (deleting it makes the next apply trust desired state on first use)")]
+#[error("the governance trust root is not readable JSON of format {TRUST_FORMAT_VERSION}; restore it from backup (deleting it does not start over: the journal and the tenant's governance marker remember it, and apply refuses until it is restored or governance is re-adopted on purpose)")]
 pub struct TrustError(#[source] pub serde_json::Error);
 
 impl TrustRoot {
