@@ -138,3 +138,28 @@ async fn an_approved_plan_is_applied_once() {
     assert!(o.contains("already applied") && o.contains("approvals are for one application"), "{o}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Finding 12: an out-of-band role beyond a service account's
+/// `allowed_roles` (Security Reader on MSADMIN) was an error the plan
+/// never removed, so every apply failed until a person went to the
+/// portal. The plan removes it (it only removes access), and the unrelated
+/// change in the same plan goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_beyond_a_service_accounts_allowed_roles_is_removed() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let msadmin = ledger_id(work.path(), "user.msadmin");
+    let body = serde_json::json!({"principalId": msadmin, "roleDefinitionId": "5d6b6bb7-de71-4623-b4af-96380a352509", "directoryScopeId": "/"});
+    let made = graph(&sb, reqwest::Method::POST, "/v1.0/roleManagement/directory/roleAssignments", Some(body)).await;
+    let rid = made["id"].as_str().expect("an id").to_string();
+    append(&dir, "groups.toml", "[group.plain]\ndisplay_name = \"Plain\"\nmail_nickname = \"plain\"\n");
+    let d = dir.to_str().expect("a UTF-8 path");
+    let (code, out) = run(&sb, work.path(), &["plan", d]);
+    assert!(out.contains(&format!("out-of-band-{rid}")) && out.contains("Security Reader"), "{code:?} {out}");
+    let (code, out) = run(&sb, work.path(), &["apply", d, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let left = graph(&sb, reqwest::Method::GET, "/v1.0/roleManagement/directory/roleAssignments", None).await;
+    assert!(!left["value"].as_array().expect("a list").iter().any(|a| a["id"] == rid.as_str()), "{left}");
+    let _ = ledger_id(work.path(), "group.plain");
+    sb.shutdown().await.expect("the sandbox stops");
+}
