@@ -161,6 +161,7 @@ pub fn dispatch(t: &mut Tenant, ctx: &Ctx, req: &GReq) -> Result<GResp, GraphErr
         ["organization", org, "extensions", rest @ ..] => return crate::org_extensions::handle(t, ctx, req, org, rest),
         ["domains"] => return crate::directory::domains(t, ctx, req),
         ["deviceManagement", "configurationSettings", rest @ ..] => return crate::settings_catalog::serve(ctx, req, rest),
+        ["deviceManagement", "configurationPolicyTemplates", rest @ ..] => return crate::configuration_templates::serve(ctx, req, rest, &q),
         ["me", ..] => return Err(GraphError::new(400, "BadRequest", "/me request is only valid with delegated authentication flow.")),
         _ => {}
     }

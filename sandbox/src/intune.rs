@@ -199,10 +199,13 @@ pub fn create_settings_catalog(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body:
     }
     let settings = body.remove("settings").unwrap_or_else(|| json!([]));
     crate::settings_catalog::check_settings(&settings)?;
+    let reference = crate::configuration_templates::check(&body, &settings, None)?;
+    body.insert("templateReference".into(), reference);
     body.insert("settingCount".into(), json!(settings.as_array().map_or(0, Vec::len)));
+    // Intune keeps the description sent (an empty one when none is).
+    let description = body.get("description").filter(|d| d.is_string()).cloned().unwrap_or_else(|| json!(""));
     stamp_new(ctx, &mut body, false);
-    body.remove("description");
-    body.entry("description").or_insert(json!(""));
+    body.insert("description".into(), description);
     let mut nav = Map::new();
     nav.insert("settings".into(), settings);
     Ok(resources::insert_new(t, ctx, spec.coll, body, nav))
@@ -212,6 +215,19 @@ pub fn patch_settings_catalog(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str, 
     let settings = body.remove("settings");
     if let Some(s) = &settings {
         crate::settings_catalog::check_settings(s)?;
+    }
+    // A PUT (it sends the settings) is checked against the template; the
+    // template itself never changes.
+    if let Some(s) = &settings {
+        let existing = t.get(spec.coll, id).map(|r| r.data.clone()).unwrap_or_default();
+        let reference = crate::configuration_templates::check(&body, s, Some(&existing))?;
+        body.insert("templateReference".into(), reference);
+    } else if let Some(sent) = body.get("templateReference").and_then(|r| r.get("templateId")).and_then(Value::as_str) {
+        let before = t.get(spec.coll, id).and_then(|r| r.data.get("templateReference").and_then(|r| r.get("templateId")).and_then(Value::as_str).map(str::to_string)).unwrap_or_default();
+        if !sent.eq_ignore_ascii_case(&before) {
+            return Err(bad("The templateReference of a policy cannot be changed; create a new policy."));
+        }
+        body.remove("templateReference");
     }
     let now = ctx.now_iso();
     t.update(spec.coll, id, |r| {

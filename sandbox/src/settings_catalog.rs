@@ -20,7 +20,7 @@ fn bad(msg: &str) -> GraphError {
     GraphError::intune(400, "BadRequest", msg)
 }
 
-fn choice(id: &str, name: &str, options: &[&str]) -> Value {
+pub(crate) fn choice(id: &str, name: &str, options: &[&str]) -> Value {
     json!({
         "@odata.type": format!("{NS}ChoiceSettingDefinition"),
         "id": id,
@@ -31,7 +31,7 @@ fn choice(id: &str, name: &str, options: &[&str]) -> Value {
     })
 }
 
-fn integer(id: &str, name: &str, min: i64, max: i64) -> Value {
+pub(crate) fn integer(id: &str, name: &str, min: i64, max: i64) -> Value {
     json!({
         "@odata.type": format!("{NS}SimpleSettingDefinition"),
         "id": id,
@@ -41,7 +41,7 @@ fn integer(id: &str, name: &str, min: i64, max: i64) -> Value {
     })
 }
 
-fn string(id: &str, name: &str, collection: bool) -> Value {
+pub(crate) fn string(id: &str, name: &str, collection: bool) -> Value {
     let ty = if collection { "SimpleSettingCollectionDefinition" } else { "SimpleSettingDefinition" };
     json!({
         "@odata.type": format!("{NS}{ty}"),
@@ -83,6 +83,12 @@ pub fn catalog() -> &'static Map<String, Value> {
     })
 }
 
+/// A definition by id (case-insensitive): the catalog's, or one only the
+/// policy templates (`crate::configuration_templates`) use.
+fn definition(id: &str) -> Option<&'static Value> {
+    catalog().iter().find(|(k, _)| k.eq_ignore_ascii_case(id)).map(|(_, v)| v).or_else(|| crate::configuration_templates::definition(id))
+}
+
 /// `GET /beta/deviceManagement/configurationSettings[/{id}]`.
 pub fn serve(ctx: &Ctx, req: &GReq, rest: &[&str]) -> Result<GResp, GraphError> {
     if ctx.version != Version::Beta {
@@ -94,7 +100,7 @@ pub fn serve(ctx: &Ctx, req: &GReq, rest: &[&str]) -> Result<GResp, GraphError> 
     match rest {
         [] => Ok(GResp::json(200, json!({"@odata.context": ctx.context("deviceManagement/configurationSettings"), "value": catalog().values().collect::<Vec<_>>()}))),
         [id] => {
-            let def = catalog().iter().find(|(k, _)| k.eq_ignore_ascii_case(id)).map(|(_, v)| v).ok_or_else(|| {
+            let def = definition(id).ok_or_else(|| {
                 GraphError::intune(404, "NotFound", &format!("No setting definition with id '{id}' exists."))
             })?;
             let mut out = Map::new();
@@ -124,11 +130,7 @@ fn bare(v: &Value) -> &str {
 
 fn check_instance(inst: &Value) -> Result<(), GraphError> {
     let id = inst.get("settingDefinitionId").and_then(Value::as_str).unwrap_or_default();
-    let def = catalog()
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(id))
-        .map(|(_, v)| v)
-        .ok_or_else(|| bad(&format!("Setting definition '{id}' was not found.")))?;
+    let def = definition(id).ok_or_else(|| bad(&format!("Setting definition '{id}' was not found.")))?;
     let want = match bare(def) {
         "ChoiceSettingDefinition" => "ChoiceSettingInstance",
         "SimpleSettingDefinition" => "SimpleSettingInstance",

@@ -72,9 +72,16 @@ pub fn desired(key: &str, s: &SettingsCatalog, state: &DesiredState) -> DesiredR
     if let Some(d) = &s.description {
         p.insert("description".into(), json!(d));
     }
-    p.insert("platforms".into(), json!(s.platforms));
-    p.insert("technologies".into(), json!(s.technologies));
-    if let Some(t) = &s.template_id {
+    // Left out with a template: the template's (completed by the read).
+    for (k, v) in [("platforms", &s.platforms), ("technologies", &s.technologies)] {
+        if !v.is_empty() {
+            p.insert(k.into(), json!(v));
+        }
+    }
+    // The template as declared (a display name or an id): the read resolves
+    // it and completes the policy with the template's id, defaults and
+    // setting references (`settings_catalog_template`).
+    if let Some(t) = &s.template {
         p.insert("templateReference".into(), json!({ "templateId": t }));
     }
     let settings: Map<String, Value> = s.settings.iter().map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(Value::Null))).collect();
@@ -96,6 +103,9 @@ pub fn normalize(raw: &Value) -> LiveObject {
         &["settings", "assignments", "settingCount", "creationSource", "isAssigned", "priorityMetaData", "roleScopeTagIds", "disableEntraGroupPolicyAssignment", "settings@odata.context"],
     );
     let settings: Map<String, Value> = raw.get("settings").and_then(Value::as_array).into_iter().flatten().filter_map(|s| instance_value(s.get("settingInstance").unwrap_or(s))).collect();
+    if let Some(refs) = raw.get("settings").and_then(Value::as_array).and_then(|s| super::settings_catalog_template::live_references(s)) {
+        props.insert(super::settings_catalog_template::REFERENCES.into(), refs);
+    }
     props.insert("settingIds".into(), json!(settings.keys().collect::<Vec<_>>()));
     props.insert("settings".into(), Value::Object(settings));
     props.insert("assignments".into(), live_assignments(raw.get("assignments").unwrap_or(&Value::Null)));
@@ -202,8 +212,11 @@ pub fn write_body(r: &DesiredResource) -> Value {
             body.insert(k.into(), v.clone());
         }
     }
+    let references = r.props.get(super::settings_catalog_template::REFERENCES);
     let settings = r.props.get("settings").and_then(Value::as_object).into_iter().flatten().map(|(id, v)| {
-        json!({"@odata.type": "#microsoft.graph.deviceManagementConfigurationSetting", "settingInstance": instance(id, v)})
+        let mut inst = instance(id, v);
+        super::settings_catalog_template::reference_instance(&mut inst, references);
+        json!({"@odata.type": "#microsoft.graph.deviceManagementConfigurationSetting", "settingInstance": inst})
     });
     body.insert("settings".into(), Value::Array(settings.collect()));
     Value::Object(body)
@@ -239,7 +252,12 @@ fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
             }
         }
         read_filter_names(&beta, &mut raw).await?;
-        let refused = check_definitions(cx.client, cx.desired).await?;
+        let mut refused = check_definitions(cx.client, cx.desired).await?;
+        let (from_templates, completed) = super::settings_catalog_template::complete(cx.client, cx.desired).await?;
+        refused.extend(from_templates);
+        if let Ok(mut done) = cx.completed.lock() {
+            done.extend(completed);
+        }
         Ok(Readout { objects: raw.iter().map(normalize).collect(), after: None, refused })
     })
 }
@@ -279,7 +297,10 @@ async fn definitions(client: &GraphClient, ids: &BTreeSet<String>) -> Result<BTr
 
 /// Declared settings Graph would refuse, by policy: why (naming the setting).
 async fn check_definitions(client: &GraphClient, desired: &DesiredModel) -> Result<BTreeMap<Address, String>, GraphError> {
-    let declared: Vec<&DesiredResource> = desired.resources.values().filter(|r| r.address.kind == Kind::SettingsCatalog).collect();
+    // Template-based policies are checked against their template's own
+    // definitions (`settings_catalog_template`).
+    let templated = super::settings_catalog_template::templated(desired);
+    let declared: Vec<&DesiredResource> = desired.resources.values().filter(|r| r.address.kind == Kind::SettingsCatalog && !templated.contains(&r.address)).collect();
     let mut ids = BTreeSet::new();
     for r in &declared {
         for (id, v) in r.props.get("settings").and_then(Value::as_object).into_iter().flatten() {
@@ -448,7 +469,8 @@ fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
                         description: crate::export::s(p, "description"),
                         platforms: crate::export::s(p, "platforms").unwrap_or_default(),
                         technologies: crate::export::s(p, "technologies").unwrap_or_default(),
-                        template_id: p.get("templateReference").and_then(|r| r.get("templateId")).and_then(Value::as_str).filter(|t| !t.is_empty()).map(str::to_string),
+                        template: p.get("templateReference").and_then(|r| r.get("templateId")).and_then(Value::as_str).filter(|t| !t.is_empty()).map(str::to_string),
+                        rollout: None,
                         settings,
                         scope_tags,
                         assignments: asg,
