@@ -101,8 +101,18 @@ fn check_filter_body(body: &Map<String, Value>) -> Result<(), GraphError> {
     Ok(())
 }
 
+/// A filter's `roleScopeTags` (tag ids) must name tags the tenant has.
+fn check_filter_tags(t: &Tenant, body: &Map<String, Value>) -> Result<(), GraphError> {
+    match body.get("roleScopeTags") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::Array(ids)) if ids.iter().all(Value::is_string) => crate::scope_tags::check_ids(t, &Map::from_iter([("roleScopeTagIds".to_string(), Value::Array(ids.clone()))])),
+        Some(_) => Err(bad("'roleScopeTags' is a collection of scope tag ids (strings).")),
+    }
+}
+
 pub fn patch_assignment_filter(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str, body: Map<String, Value>) -> Result<(), GraphError> {
     check_filter_body(&body)?;
+    check_filter_tags(t, &body)?;
     resources::patch_merge(t, ctx, spec, id, body)?;
     t.update(spec.coll, id, |r| {
         r.data.insert("lastModifiedDateTime".into(), json!(ctx.now_iso()));
@@ -117,6 +127,7 @@ pub fn create_assignment_filter(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body
         }
     }
     check_filter_body(&body)?;
+    check_filter_tags(t, &body)?;
     body.remove("@odata.type");
     body.remove("id");
     body.entry("description").or_insert(json!(""));
