@@ -176,7 +176,10 @@ pub fn dispatch(t: &mut Tenant, ctx: &Ctx, req: &GReq) -> Result<GResp, GraphErr
     let rest = &segs[spec.path.len()..];
     match rest {
         [] => match req.method.as_str() {
-            "GET" => list(t, ctx, spec, &q),
+            "GET" => {
+                crate::update_profiles::check_query(spec, &q)?;
+                list(t, ctx, spec, &q)
+            }
             "POST" => {
                 let create = spec.create.ok_or_else(GraphError::method_not_allowed)?;
                 let body = body_object(req)?;
