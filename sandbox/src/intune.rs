@@ -208,8 +208,9 @@ pub fn create_settings_catalog(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body:
             return Err(bad(&format!("Property '{p}' is required.")));
         }
     }
-    let settings = body.remove("settings").unwrap_or_else(|| json!([]));
+    let mut settings = body.remove("settings").unwrap_or_else(|| json!([]));
     crate::settings_catalog::check_settings(&settings)?;
+    crate::settings_catalog::encrypt_secrets(&mut settings);
     let reference = crate::configuration_templates::check(&body, &settings, None)?;
     body.insert("templateReference".into(), reference);
     body.insert("settingCount".into(), json!(settings.as_array().map_or(0, Vec::len)));
@@ -223,9 +224,10 @@ pub fn create_settings_catalog(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body:
 }
 
 pub fn patch_settings_catalog(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str, mut body: Map<String, Value>) -> Result<(), GraphError> {
-    let settings = body.remove("settings");
-    if let Some(s) = &settings {
+    let mut settings = body.remove("settings");
+    if let Some(s) = &mut settings {
         crate::settings_catalog::check_settings(s)?;
+        crate::settings_catalog::encrypt_secrets(s);
     }
     // A PUT (it sends the settings) is checked against the template; the
     // template itself never changes.

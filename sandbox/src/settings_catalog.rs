@@ -52,6 +52,14 @@ pub(crate) fn string(id: &str, name: &str, collection: bool) -> Value {
     })
 }
 
+/// A string setting whose value is a secret (`isSecret`): written as a
+/// `SecretSettingValue`, read back as an encrypted token.
+fn secret(id: &str, name: &str) -> Value {
+    let mut d = string(id, name, false);
+    d["valueDefinition"]["isSecret"] = json!(true);
+    d
+}
+
 /// Every definition the sandbox serves, by id.
 pub fn catalog() -> &'static Map<String, Value> {
     static CATALOG: OnceLock<Map<String, Value>> = OnceLock::new();
@@ -75,6 +83,7 @@ pub fn catalog() -> &'static Map<String, Value> {
             string(&format!("{d}excludedextensions"), "ExcludedExtensions", true),
             group,
             string(&format!("{fw}_name"), "Name", false),
+            secret("vendor_msft_wifi_profile_sharedkey", "Wi-Fi shared key"),
             choice(&format!("{fw}_direction"), "Direction", &["in", "out"]),
         ]
         .into_iter()
@@ -174,6 +183,10 @@ fn check_instance(inst: &Value) -> Result<(), GraphError> {
 }
 
 fn check_simple(id: &str, def: &Value, v: &Value) -> Result<(), GraphError> {
+    if def.pointer("/valueDefinition/isSecret").and_then(Value::as_bool) == Some(true) {
+        let ok = bare(v) == "SecretSettingValue" && v.get("value").is_some_and(Value::is_string) && matches!(v.get("valueState").and_then(Value::as_str), Some("notEncrypted" | "encryptedValueToken"));
+        return if ok { Ok(()) } else { Err(bad(&format!("Setting '{id}' is a secret: it expects a {NS}SecretSettingValue with a valueState, got {v}."))) };
+    }
     let integer = def.pointer("/valueDefinition/@odata.type").and_then(Value::as_str).is_some_and(|t| t.ends_with("IntegerSettingValueDefinition"));
     let (want, ok) = if integer {
         let n = v.get("value").and_then(Value::as_i64);
@@ -187,5 +200,26 @@ fn check_simple(id: &str, def: &Value, v: &Value) -> Result<(), GraphError> {
         Ok(())
     } else {
         Err(bad(&format!("Setting '{id}' expects a valid {NS}{want}, got {v}.")))
+    }
+}
+
+/// Settings as Intune stores them: a secret sent `notEncrypted` is kept as
+/// an encrypted token (what Graph returns; the sandbox derives one from
+/// the value, never the value itself).
+pub fn encrypt_secrets(settings: &mut Value) {
+    match settings {
+        Value::Object(m) => {
+            let secret = m.get("@odata.type").and_then(Value::as_str).is_some_and(|t| t.ends_with("SecretSettingValue"));
+            if secret && m.get("valueState").and_then(Value::as_str) == Some("notEncrypted") {
+                use sha2::{Digest, Sha256};
+                let plain = m.get("value").and_then(Value::as_str).unwrap_or_default().to_string();
+                let token: String = Sha256::digest(format!("sandbox-secret\0{plain}").as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+                m.insert("value".into(), json!(format!("enc:{token}")));
+                m.insert("valueState".into(), json!("encryptedValueToken"));
+            }
+            m.values_mut().for_each(encrypt_secrets);
+        }
+        Value::Array(items) => items.iter_mut().for_each(encrypt_secrets),
+        _ => {}
     }
 }
