@@ -281,6 +281,16 @@ pub fn plan(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, o
 
 /// `plan`, with rollouts held or forced.
 pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, options: &PlanOptions, rollout: RolloutMode) -> Result<Plan, PlanError> {
+    // Template defaults and the like, supplied by the tenant (see `crate::completed`).
+    // The desired fingerprint is of the model as declared (what `approve` recomputes).
+    let declared = desired;
+    let completed_model;
+    let desired = if observed.completed.is_empty() {
+        desired
+    } else {
+        completed_model = crate::completed::complete(desired, &observed.completed);
+        &completed_model
+    };
     let gov = &desired.governance;
     let mut errors = Vec::new();
     // address -> matched live object; id -> address.
@@ -602,11 +612,12 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     lints.extend(live_lints);
     crate::governance::settle(&mut lints, &changes);
     crate::governance::review_notes(&mut changes);
+    crate::completed::notes(&mut changes, &observed.completed);
     unchanged.sort();
     unknown.sort_by(|a, b| a.address.cmp(&b.address));
     orphans.sort_by(|a, b| a.address.cmp(&b.address));
     let observed_fingerprint = crate::fingerprint::observed(&fp_parts, &ids);
-    let desired_fingerprint = fingerprint(&serde_json::to_value(desired).unwrap_or(Value::Null));
+    let desired_fingerprint = fingerprint(&serde_json::to_value(declared).unwrap_or(Value::Null));
     let ids = matched.iter().map(|(a, o)| (a.clone(), o.id.clone())).collect();
     Ok(Plan {
         format_version: PLAN_FORMAT_VERSION,

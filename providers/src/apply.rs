@@ -342,7 +342,8 @@ impl GraphExecutor {
         };
         let (filter, wanted) = (key.filter)(r);
         let select = if key.select.is_empty() { format!("id,{}", key.field) } else { format!("id,{},{}", key.field, key.select) };
-        let path = format!("{}?$filter={}&$select={select}", Self::collection(kind), urlencode(&filter));
+        // An empty filter: the collection takes no `$filter`; it is listed whole and matched here.
+        let path = if filter.is_empty() { format!("{}?$top=999", Self::collection(kind)) } else { format!("{}?$filter={}&$select={select}", Self::collection(kind), urlencode(&filter)) };
         let found: Vec<Value> = self.list(&self.api(kind), &path).await.map_err(fail)?.into_iter().filter(|o| (key.matches)(o, r, &wanted)).collect();
         Ok(match found.as_slice() {
             [one] => one.get("id").and_then(Value::as_str).map(str::to_string),

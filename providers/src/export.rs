@@ -65,6 +65,10 @@ pub(crate) struct Keys {
 
 impl Keys {
     pub(crate) fn assign(&mut self, kind: Kind, name: &str, id: &str) -> Address {
+        // Keyed already (a kind that names it exported first): the same key.
+        if let Some(a) = self.by_id.get(id).filter(|a| a.kind == kind) {
+            return a.clone();
+        }
         let base = slug(name);
         let mut key = base.clone();
         let mut n = 2;

@@ -161,6 +161,7 @@ pub fn dispatch(t: &mut Tenant, ctx: &Ctx, req: &GReq) -> Result<GResp, GraphErr
         ["organization", org, "extensions", rest @ ..] => return crate::org_extensions::handle(t, ctx, req, org, rest),
         ["domains"] => return crate::directory::domains(t, ctx, req),
         ["deviceManagement", "configurationSettings", rest @ ..] => return crate::settings_catalog::serve(ctx, req, rest),
+        ["deviceManagement", "configurationPolicyTemplates", rest @ ..] => return crate::configuration_templates::serve(ctx, req, rest, &q),
         ["me", ..] => return Err(GraphError::new(400, "BadRequest", "/me request is only valid with delegated authentication flow.")),
         _ => {}
     }
@@ -175,7 +176,10 @@ pub fn dispatch(t: &mut Tenant, ctx: &Ctx, req: &GReq) -> Result<GResp, GraphErr
     let rest = &segs[spec.path.len()..];
     match rest {
         [] => match req.method.as_str() {
-            "GET" => list(t, ctx, spec, &q),
+            "GET" => {
+                crate::update_profiles::check_query(spec, &q)?;
+                list(t, ctx, spec, &q)
+            }
             "POST" => {
                 let create = spec.create.ok_or_else(GraphError::method_not_allowed)?;
                 let body = body_object(req)?;

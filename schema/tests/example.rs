@@ -31,7 +31,7 @@ fn the_example_tenant_validates() {
         (Kind::FeatureUpdateProfile, 4),
         (Kind::QualityUpdateProfile, 0),
         (Kind::DriverUpdateProfile, 0),
-        (Kind::SettingsCatalog, 0),
+        (Kind::SettingsCatalog, 3),
         (Kind::NamedLocation, 2),
         (Kind::AuthenticationStrength, 0),
         (Kind::ConditionalAccess, 3),

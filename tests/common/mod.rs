@@ -10,6 +10,7 @@ pub use kind::*;
 pub mod gov;
 #[allow(unused_imports)]
 pub use gov::*;
+pub mod baselines;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

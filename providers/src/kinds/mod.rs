@@ -27,6 +27,7 @@ pub mod settings_catalog;
 pub mod update_profile;
 pub mod update_ring;
 pub mod user;
+pub mod settings_catalog_template;
 
 use std::collections::BTreeSet;
 
