@@ -165,6 +165,8 @@ lookup_fn!(lookup_quality_update_profiles, "windowsQualityUpdateProfiles");
 lookup_fn!(lookup_driver_update_profiles, "windowsDriverUpdateProfiles");
 lookup_fn!(lookup_scope_tags, "roleScopeTags");
 lookup_fn!(lookup_device_categories, "deviceCategories");
+lookup_fn!(lookup_platform_scripts, "deviceManagementScripts");
+lookup_fn!(lookup_health_scripts, "deviceHealthScripts");
 
 const fn dir(coll: &'static str, path: &'static [&'static str], context: &'static str) -> Spec {
     Spec {
@@ -394,6 +396,26 @@ pub static SPECS: &[Spec] = &[
         sub: crate::ca_objects::strength_sub,
         ..dir(crate::ca_objects::STRENGTHS, &["policies", "authenticationStrengthPolicies"], "policies/authenticationStrengthPolicies")
     },
+    Spec {
+        beta_only: true,
+        create: Some(crate::scripts::create),
+        patch: Some(crate::scripts::patch),
+        lookup: lookup_platform_scripts,
+        sub: crate::scripts::sub,
+        entity: Some("deviceManagementScript"),
+        assignment_type: Some("#microsoft.graph.deviceManagementScriptAssignment"),
+        ..intune("deviceManagementScripts", &["deviceManagement", "deviceManagementScripts"], "deviceManagement/deviceManagementScripts")
+    },
+    Spec {
+        beta_only: true,
+        create: Some(crate::scripts::create),
+        patch: Some(crate::scripts::patch),
+        lookup: lookup_health_scripts,
+        sub: crate::scripts::sub,
+        entity: Some("deviceHealthScript"),
+        assignment_type: Some("#microsoft.graph.deviceHealthScriptAssignment"),
+        ..intune("deviceHealthScripts", &["deviceManagement", "deviceHealthScripts"], "deviceManagement/deviceHealthScripts")
+    },
 ];
 
 /// The spec of the collection whose last path segment is `name`
@@ -422,6 +444,7 @@ pub const KNOWN_SEGMENTS: &[&str] = &[
     "namedLocations", "authenticationStrengthPolicies", "updateAllowedCombinations",
     "getOmaSettingPlainTextValue", "microsoft.graph.getOmaSettingPlainTextValue",
     "windowsFeatureUpdateProfiles", "windowsQualityUpdateProfiles", "windowsDriverUpdateProfiles", "roleScopeTags", "deviceCategories",
+    "deviceManagementScripts", "deviceHealthScripts",
 ];
 
 pub fn is_known_segment(s: &str) -> bool {

@@ -93,6 +93,12 @@ fn body_kind(segs: &[&str], method: &str) -> Body {
         ("POST", [.., "roleScopeTags", _, "assign"]) => {
             Body::Action(&[("assignments", "roleScopeTagAutoAssignment")])
         }
+        ("POST", [.., "deviceManagementScripts", _, "assign"]) => {
+            Body::Action(&[("deviceManagementScriptAssignments", "deviceManagementScriptAssignment")])
+        }
+        ("POST", [.., "deviceHealthScripts", _, "assign"]) => {
+            Body::Action(&[("deviceHealthScriptAssignments", "deviceHealthScriptAssignment")])
+        }
         ("POST", [.., "windowsAutopilotDeploymentProfiles", _, "assignments"]) => {
             Body::Entity("windowsAutopilotDeploymentProfileAssignment")
         }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod azurite;
+pub mod intunemore;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

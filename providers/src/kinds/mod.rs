@@ -27,6 +27,8 @@ pub mod settings_catalog;
 pub mod update_profile;
 pub mod update_ring;
 pub mod user;
+pub mod platform_script;
+pub mod remediation;
 
 use std::collections::BTreeSet;
 

@@ -53,3 +53,7 @@ pub use state_backend::StateBackend;
 pub use tenant::Tenant;
 pub use update_ring::UpdateRing;
 pub use user::User;
+pub mod platform_script;
+pub mod remediation;
+pub use platform_script::PlatformScript;
+pub use remediation::Remediation;

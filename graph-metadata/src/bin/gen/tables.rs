@@ -39,6 +39,10 @@ pub const ROOTS: &[&str] = &[
     "roleScopeTag",
     "roleScopeTagAutoAssignment",
     "deviceCategory",
+    "deviceManagementScript",
+    "deviceManagementScriptAssignment",
+    "deviceHealthScript",
+    "deviceHealthScriptAssignment",
 ];
 
 const USER_PAGE: &str = "docs: learn.microsoft.com/graph/api/resources/user (property table)";
