@@ -49,6 +49,7 @@ pub mod store;
 pub mod update_profiles;
 pub mod validate_write;
 pub mod scripts;
+pub mod enrollment;
 
 pub use accounting::RequestCounts;
 pub use cli::{serve, ServeArgs};
@@ -241,6 +242,7 @@ impl Sandbox {
             roles::ensure_builtins(&mut t);
             ca_objects::ensure_builtins(&mut t);
             scope_tags::ensure_default(&mut t);
+            enrollment::ensure_defaults(&mut t);
             if let Some(s) = seed {
                 seed::seed(&mut t, &s);
             }

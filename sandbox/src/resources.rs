@@ -167,6 +167,7 @@ lookup_fn!(lookup_scope_tags, "roleScopeTags");
 lookup_fn!(lookup_device_categories, "deviceCategories");
 lookup_fn!(lookup_platform_scripts, "deviceManagementScripts");
 lookup_fn!(lookup_health_scripts, "deviceHealthScripts");
+lookup_fn!(lookup_enrollment_configs, "deviceEnrollmentConfigurations");
 
 const fn dir(coll: &'static str, path: &'static [&'static str], context: &'static str) -> Spec {
     Spec {
@@ -416,6 +417,17 @@ pub static SPECS: &[Spec] = &[
         assignment_type: Some("#microsoft.graph.deviceHealthScriptAssignment"),
         ..intune("deviceHealthScripts", &["deviceManagement", "deviceHealthScripts"], "deviceManagement/deviceHealthScripts")
     },
+    Spec {
+        beta_only: true,
+        create: Some(crate::enrollment::create),
+        patch: Some(crate::enrollment::patch),
+        delete: Some(crate::enrollment::delete),
+        lookup: lookup_enrollment_configs,
+        sub: crate::enrollment::sub,
+        entity: Some("deviceEnrollmentConfiguration"),
+        assignment_type: Some("#microsoft.graph.enrollmentConfigurationAssignment"),
+        ..intune("deviceEnrollmentConfigurations", &["deviceManagement", "deviceEnrollmentConfigurations"], "deviceManagement/deviceEnrollmentConfigurations")
+    },
 ];
 
 /// The spec of the collection whose last path segment is `name`
@@ -445,6 +457,7 @@ pub const KNOWN_SEGMENTS: &[&str] = &[
     "getOmaSettingPlainTextValue", "microsoft.graph.getOmaSettingPlainTextValue",
     "windowsFeatureUpdateProfiles", "windowsQualityUpdateProfiles", "windowsDriverUpdateProfiles", "roleScopeTags", "deviceCategories",
     "deviceManagementScripts", "deviceHealthScripts",
+    "deviceEnrollmentConfigurations", "setPriority",
 ];
 
 pub fn is_known_segment(s: &str) -> bool {

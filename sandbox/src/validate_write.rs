@@ -99,6 +99,9 @@ fn body_kind(segs: &[&str], method: &str) -> Body {
         ("POST", [.., "deviceHealthScripts", _, "assign"]) => {
             Body::Action(&[("deviceHealthScriptAssignments", "deviceHealthScriptAssignment")])
         }
+        ("POST", [.., "deviceEnrollmentConfigurations", _, "assign"]) => {
+            Body::Action(&[("enrollmentConfigurationAssignments", "enrollmentConfigurationAssignment")])
+        }
         ("POST", [.., "windowsAutopilotDeploymentProfiles", _, "assignments"]) => {
             Body::Entity("windowsAutopilotDeploymentProfileAssignment")
         }

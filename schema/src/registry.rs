@@ -49,6 +49,8 @@ macro_rules! with_kinds {
             ConditionalAccess    conditional_access     ConditionalAccess    false     false;
             PlatformScript       platform_script        PlatformScript       false     true;
             Remediation          remediation            Remediation          false     true;
+            EnrollmentStatusPage enrollment_status_page EnrollmentStatusPage false     true;
+            EnrollmentRestriction enrollment_restriction EnrollmentRestriction false    true;
         }
     };
 }

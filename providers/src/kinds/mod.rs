@@ -29,6 +29,8 @@ pub mod update_ring;
 pub mod user;
 pub mod platform_script;
 pub mod remediation;
+pub mod enrollment_status_page;
+pub mod enrollment_restriction;
 
 use std::collections::BTreeSet;
 

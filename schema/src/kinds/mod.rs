@@ -57,3 +57,7 @@ pub mod platform_script;
 pub mod remediation;
 pub use platform_script::PlatformScript;
 pub use remediation::Remediation;
+pub mod enrollment_status_page;
+pub mod enrollment_restriction;
+pub use enrollment_status_page::EnrollmentStatusPage;
+pub use enrollment_restriction::EnrollmentRestriction;

@@ -43,6 +43,8 @@ pub const ROOTS: &[&str] = &[
     "deviceManagementScriptAssignment",
     "deviceHealthScript",
     "deviceHealthScriptAssignment",
+    "deviceEnrollmentConfiguration",
+    "enrollmentConfigurationAssignment",
 ];
 
 const USER_PAGE: &str = "docs: learn.microsoft.com/graph/api/resources/user (property table)";
