@@ -50,6 +50,7 @@ pub mod update_profiles;
 pub mod validate_write;
 pub mod scripts;
 pub mod enrollment;
+pub mod intune_roles;
 
 pub use accounting::RequestCounts;
 pub use cli::{serve, ServeArgs};
@@ -243,6 +244,7 @@ impl Sandbox {
             ca_objects::ensure_builtins(&mut t);
             scope_tags::ensure_default(&mut t);
             enrollment::ensure_defaults(&mut t);
+            intune_roles::ensure_builtins(&mut t);
             if let Some(s) = seed {
                 seed::seed(&mut t, &s);
             }

@@ -168,6 +168,8 @@ lookup_fn!(lookup_device_categories, "deviceCategories");
 lookup_fn!(lookup_platform_scripts, "deviceManagementScripts");
 lookup_fn!(lookup_health_scripts, "deviceHealthScripts");
 lookup_fn!(lookup_enrollment_configs, "deviceEnrollmentConfigurations");
+lookup_fn!(lookup_intune_role_defs, "deviceManagementRoleDefinitions");
+lookup_fn!(lookup_intune_role_assignments, "deviceManagementRoleAssignments");
 
 const fn dir(coll: &'static str, path: &'static [&'static str], context: &'static str) -> Spec {
     Spec {
@@ -428,6 +430,29 @@ pub static SPECS: &[Spec] = &[
         assignment_type: Some("#microsoft.graph.enrollmentConfigurationAssignment"),
         ..intune("deviceEnrollmentConfigurations", &["deviceManagement", "deviceEnrollmentConfigurations"], "deviceManagement/deviceEnrollmentConfigurations")
     },
+    Spec {
+        beta_only: true,
+        create: Some(crate::intune_roles::create_definition),
+        patch: Some(crate::intune_roles::patch_definition),
+        delete: Some(crate::intune_roles::delete_definition),
+        lookup: lookup_intune_role_defs,
+        // No assignments: no `/assign`, nothing to expand.
+        expand: no_expand,
+        sub: no_sub,
+        entity: Some("deviceAndAppManagementRoleDefinition"),
+        ..intune(crate::intune_roles::DEFINITIONS, &["deviceManagement", "roleDefinitions"], "deviceManagement/roleDefinitions")
+    },
+    Spec {
+        beta_only: true,
+        create: Some(crate::intune_roles::create_assignment),
+        patch: Some(crate::intune_roles::patch_assignment),
+        delete: Some(delete_hard),
+        lookup: lookup_intune_role_assignments,
+        expand: crate::intune_roles::expand_assignment,
+        sub: no_sub,
+        entity: Some("deviceAndAppManagementRoleAssignment"),
+        ..intune(crate::intune_roles::ASSIGNMENTS, &["deviceManagement", "roleAssignments"], "deviceManagement/roleAssignments")
+    },
 ];
 
 /// The spec of the collection whose last path segment is `name`
@@ -478,12 +503,17 @@ mod tests {
         let delta: Vec<&str> = SPECS.iter().filter(|s| s.delta).map(|s| s.coll).collect();
         assert_eq!(delta, ["users", "groups"]);
         // Every Intune collection with `/assign` names its assignment type.
-        for s in SPECS.iter().filter(|s| s.family == Family::Intune && s.coll != "assignmentFilters" && s.coll != "deviceCategories") {
+        for s in SPECS.iter().filter(|s| s.family == Family::Intune && !["assignmentFilters", "deviceCategories", crate::intune_roles::DEFINITIONS, crate::intune_roles::ASSIGNMENTS].contains(&s.coll)) {
             let ty = s.assignment_type.unwrap_or_else(|| panic!("{} names no assignment type", s.coll));
             assert!(ty.starts_with("#microsoft.graph.") && ty.ends_with("Assignment"), "{ty}");
         }
-        // No two collections share a last path segment, so the name finds one.
-        for s in SPECS.iter().filter(|s| s.entity.is_some()) {
+        // No two collections share a last path segment, so the name finds
+        // one; but Intune's RBAC collections, which share the directory's
+        // names and are found by their whole path (`find`).
+        for s in SPECS.iter().filter(|s| s.entity.is_some() && s.path.len() == 2 && s.path[0] == "deviceManagement") {
+            assert_eq!(find(s.path).map(|x| x.coll), Some(s.coll));
+        }
+        for s in SPECS.iter().filter(|s| s.entity.is_some() && ![crate::intune_roles::DEFINITIONS, crate::intune_roles::ASSIGNMENTS].contains(&s.coll)) {
             let name = s.path.last().copied().unwrap_or_default();
             assert_eq!(spec_by_name(name).map(|x| x.coll), Some(s.coll));
         }

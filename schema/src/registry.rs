@@ -51,6 +51,8 @@ macro_rules! with_kinds {
             Remediation          remediation            Remediation          false     true;
             EnrollmentStatusPage enrollment_status_page EnrollmentStatusPage false     true;
             EnrollmentRestriction enrollment_restriction EnrollmentRestriction false    true;
+            IntuneRoleDefinition intune_role_definition IntuneRoleDefinition false     false;
+            IntuneRoleAssignment intune_role_assignment IntuneRoleAssignment false     false;
         }
     };
 }

@@ -31,6 +31,8 @@ pub mod platform_script;
 pub mod remediation;
 pub mod enrollment_status_page;
 pub mod enrollment_restriction;
+pub mod intune_role_definition;
+pub mod intune_role_assignment;
 
 use std::collections::BTreeSet;
 

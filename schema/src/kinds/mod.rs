@@ -61,3 +61,7 @@ pub mod enrollment_status_page;
 pub mod enrollment_restriction;
 pub use enrollment_status_page::EnrollmentStatusPage;
 pub use enrollment_restriction::EnrollmentRestriction;
+pub mod intune_role_definition;
+pub mod intune_role_assignment;
+pub use intune_role_definition::IntuneRoleDefinition;
+pub use intune_role_assignment::IntuneRoleAssignment;

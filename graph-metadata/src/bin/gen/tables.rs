@@ -45,6 +45,8 @@ pub const ROOTS: &[&str] = &[
     "deviceHealthScriptAssignment",
     "deviceEnrollmentConfiguration",
     "enrollmentConfigurationAssignment",
+    "deviceAndAppManagementRoleDefinition",
+    "deviceAndAppManagementRoleAssignment",
 ];
 
 const USER_PAGE: &str = "docs: learn.microsoft.com/graph/api/resources/user (property table)";
