@@ -147,3 +147,14 @@ fn a_missing_script_file_is_a_located_error() {
     assert_eq!(e.location.as_ref().map(|l| l.line), Some(5), "{d}");
     assert!(e.message.contains("does not exist"), "{d}");
 }
+
+#[test]
+fn a_script_that_is_a_fifo_is_refused_without_hanging() {
+    let (_dir, dst) = scratch_kind("platform_script", "scripts.toml", &toml("scripts/time-zone.ps1", "mwd-test"));
+    std::fs::create_dir_all(dst.join("scripts")).unwrap();
+    let made = std::process::Command::new("mkfifo").arg(dst.join("scripts/time-zone.ps1")).status().unwrap();
+    assert!(made.success());
+    let d = errors(&dst);
+    let e = d.errors().find(|e| e.code == "invalid-script-file").unwrap_or_else(|| panic!("{d}"));
+    assert!(e.message.contains("not a regular file"), "{d}");
+}
