@@ -93,6 +93,10 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     let export = providers::export::export(&observed, &domains, chrono::Utc::now());
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     for (name, text) in &export.files {
+        // Script files go in a folder (`scripts/`) beside the TOML.
+        if let Some(parent) = args.out.join(name).parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        }
         write_atomic(&args.out.join(name), text)?;
     }
     // Writing the ledger is a write of state: under the state lock.

@@ -200,6 +200,12 @@ impl ExportCx {
         table(&mut self.out, &format!("{header}{note}"), items, kind);
     }
 
+    /// Write a file beside the TOML (a script a kind's tables name), at
+    /// `name` relative to the export's directory.
+    pub(crate) fn file(&mut self, name: String, text: String) {
+        self.out.files.insert(name, text);
+    }
+
     fn header(&self, what: &str) -> String {
         format!(
             "# {what}, exported by `tenantctl export` at {}.\n# Review before committing; keys are derived from names and may be renamed\n# (rename them in the ledger too).\n\n",

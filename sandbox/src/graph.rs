@@ -369,7 +369,9 @@ pub fn list(t: &Tenant, ctx: &Ctx, spec: &Spec, q: &Query) -> Result<GResp, Grap
     }
     let mut value = Vec::with_capacity(page.len());
     for (id, r) in page {
-        value.push(Value::Object(render(t, ctx, spec, id, r, q)?));
+        let mut object = render(t, ctx, spec, id, r, q)?;
+        crate::scripts::hide_content(spec, &mut object);
+        value.push(Value::Object(object));
     }
     let mut body = Map::new();
     body.insert("@odata.context".into(), json!(ctx.context(spec.context)));

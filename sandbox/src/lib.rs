@@ -49,6 +49,9 @@ pub mod store;
 pub mod update_profiles;
 pub mod validate_write;
 pub mod configuration_templates;
+pub mod scripts;
+pub mod enrollment;
+pub mod intune_roles;
 
 pub use accounting::RequestCounts;
 pub use cli::{serve, ServeArgs};
@@ -241,6 +244,8 @@ impl Sandbox {
             roles::ensure_builtins(&mut t);
             ca_objects::ensure_builtins(&mut t);
             scope_tags::ensure_default(&mut t);
+            enrollment::ensure_defaults(&mut t);
+            intune_roles::ensure_builtins(&mut t);
             if let Some(s) = seed {
                 seed::seed(&mut t, &s);
             }

@@ -165,6 +165,11 @@ lookup_fn!(lookup_quality_update_profiles, "windowsQualityUpdateProfiles");
 lookup_fn!(lookup_driver_update_profiles, "windowsDriverUpdateProfiles");
 lookup_fn!(lookup_scope_tags, "roleScopeTags");
 lookup_fn!(lookup_device_categories, "deviceCategories");
+lookup_fn!(lookup_platform_scripts, "deviceManagementScripts");
+lookup_fn!(lookup_health_scripts, "deviceHealthScripts");
+lookup_fn!(lookup_enrollment_configs, "deviceEnrollmentConfigurations");
+lookup_fn!(lookup_intune_role_defs, "deviceManagementRoleDefinitions");
+lookup_fn!(lookup_intune_role_assignments, "deviceManagementRoleAssignments");
 
 const fn dir(coll: &'static str, path: &'static [&'static str], context: &'static str) -> Spec {
     Spec {
@@ -394,6 +399,60 @@ pub static SPECS: &[Spec] = &[
         sub: crate::ca_objects::strength_sub,
         ..dir(crate::ca_objects::STRENGTHS, &["policies", "authenticationStrengthPolicies"], "policies/authenticationStrengthPolicies")
     },
+    Spec {
+        beta_only: true,
+        create: Some(crate::scripts::create),
+        patch: Some(crate::scripts::patch),
+        lookup: lookup_platform_scripts,
+        sub: crate::scripts::sub,
+        entity: Some("deviceManagementScript"),
+        assignment_type: Some("#microsoft.graph.deviceManagementScriptAssignment"),
+        ..intune("deviceManagementScripts", &["deviceManagement", "deviceManagementScripts"], "deviceManagement/deviceManagementScripts")
+    },
+    Spec {
+        beta_only: true,
+        create: Some(crate::scripts::create),
+        patch: Some(crate::scripts::patch),
+        lookup: lookup_health_scripts,
+        sub: crate::scripts::sub,
+        entity: Some("deviceHealthScript"),
+        assignment_type: Some("#microsoft.graph.deviceHealthScriptAssignment"),
+        ..intune("deviceHealthScripts", &["deviceManagement", "deviceHealthScripts"], "deviceManagement/deviceHealthScripts")
+    },
+    Spec {
+        beta_only: true,
+        create: Some(crate::enrollment::create),
+        patch: Some(crate::enrollment::patch),
+        delete: Some(crate::enrollment::delete),
+        lookup: lookup_enrollment_configs,
+        sub: crate::enrollment::sub,
+        entity: Some("deviceEnrollmentConfiguration"),
+        assignment_type: Some("#microsoft.graph.enrollmentConfigurationAssignment"),
+        ..intune("deviceEnrollmentConfigurations", &["deviceManagement", "deviceEnrollmentConfigurations"], "deviceManagement/deviceEnrollmentConfigurations")
+    },
+    Spec {
+        beta_only: true,
+        create: Some(crate::intune_roles::create_definition),
+        patch: Some(crate::intune_roles::patch_definition),
+        delete: Some(crate::intune_roles::delete_definition),
+        lookup: lookup_intune_role_defs,
+        // No assignments: no `/assign`, nothing to expand.
+        expand: no_expand,
+        sub: no_sub,
+        entity: Some("deviceAndAppManagementRoleDefinition"),
+        ..intune(crate::intune_roles::DEFINITIONS, &["deviceManagement", "roleDefinitions"], "deviceManagement/roleDefinitions")
+    },
+    Spec {
+        beta_only: true,
+        create: Some(crate::intune_roles::create_assignment),
+        patch: Some(crate::intune_roles::patch_assignment),
+        delete: Some(delete_hard),
+        lookup: lookup_intune_role_assignments,
+        expand: crate::intune_roles::expand_assignment,
+        sub: no_sub,
+        entity: Some("deviceAndAppManagementRoleAssignment"),
+        ..intune(crate::intune_roles::ASSIGNMENTS, &["deviceManagement", "roleAssignments"], "deviceManagement/roleAssignments")
+    },
 ];
 
 /// The spec of the collection whose last path segment is `name`
@@ -422,6 +481,8 @@ pub const KNOWN_SEGMENTS: &[&str] = &[
     "namedLocations", "authenticationStrengthPolicies", "updateAllowedCombinations",
     "getOmaSettingPlainTextValue", "microsoft.graph.getOmaSettingPlainTextValue",
     "windowsFeatureUpdateProfiles", "windowsQualityUpdateProfiles", "windowsDriverUpdateProfiles", "roleScopeTags", "deviceCategories",
+    "deviceManagementScripts", "deviceHealthScripts",
+    "deviceEnrollmentConfigurations", "setPriority",
 ];
 
 pub fn is_known_segment(s: &str) -> bool {
@@ -442,12 +503,17 @@ mod tests {
         let delta: Vec<&str> = SPECS.iter().filter(|s| s.delta).map(|s| s.coll).collect();
         assert_eq!(delta, ["users", "groups"]);
         // Every Intune collection with `/assign` names its assignment type.
-        for s in SPECS.iter().filter(|s| s.family == Family::Intune && s.coll != "assignmentFilters" && s.coll != "deviceCategories") {
+        for s in SPECS.iter().filter(|s| s.family == Family::Intune && !["assignmentFilters", "deviceCategories", crate::intune_roles::DEFINITIONS, crate::intune_roles::ASSIGNMENTS].contains(&s.coll)) {
             let ty = s.assignment_type.unwrap_or_else(|| panic!("{} names no assignment type", s.coll));
             assert!(ty.starts_with("#microsoft.graph.") && ty.ends_with("Assignment"), "{ty}");
         }
-        // No two collections share a last path segment, so the name finds one.
-        for s in SPECS.iter().filter(|s| s.entity.is_some()) {
+        // No two collections share a last path segment, so the name finds
+        // one; but Intune's RBAC collections, which share the directory's
+        // names and are found by their whole path (`find`).
+        for s in SPECS.iter().filter(|s| s.entity.is_some() && s.path.len() == 2 && s.path[0] == "deviceManagement") {
+            assert_eq!(find(s.path).map(|x| x.coll), Some(s.coll));
+        }
+        for s in SPECS.iter().filter(|s| s.entity.is_some() && ![crate::intune_roles::DEFINITIONS, crate::intune_roles::ASSIGNMENTS].contains(&s.coll)) {
             let name = s.path.last().copied().unwrap_or_default();
             assert_eq!(spec_by_name(name).map(|x| x.coll), Some(s.coll));
         }

@@ -47,6 +47,12 @@ macro_rules! with_kinds {
             NamedLocation        named_location         NamedLocation        false     false;
             AuthenticationStrength authentication_strength AuthenticationStrength false   false;
             ConditionalAccess    conditional_access     ConditionalAccess    false     false;
+            PlatformScript       platform_script        PlatformScript       false     true;
+            Remediation          remediation            Remediation          false     true;
+            EnrollmentStatusPage enrollment_status_page EnrollmentStatusPage false     true;
+            EnrollmentRestriction enrollment_restriction EnrollmentRestriction false    true;
+            IntuneRoleDefinition intune_role_definition IntuneRoleDefinition false     false;
+            IntuneRoleAssignment intune_role_assignment IntuneRoleAssignment false     false;
         }
     };
 }

@@ -35,6 +35,12 @@ fn the_example_tenant_validates() {
         (Kind::NamedLocation, 2),
         (Kind::AuthenticationStrength, 0),
         (Kind::ConditionalAccess, 3),
+        (Kind::PlatformScript, 0),
+        (Kind::Remediation, 0),
+        (Kind::EnrollmentStatusPage, 0),
+        (Kind::EnrollmentRestriction, 0),
+        (Kind::IntuneRoleDefinition, 0),
+        (Kind::IntuneRoleAssignment, 0),
     ];
     assert_eq!(state.counts(), expected.to_vec());
     // The published Managed Desktop values (graph-reference section 9):

@@ -11,6 +11,7 @@ pub mod gov;
 #[allow(unused_imports)]
 pub use gov::*;
 pub mod baselines;
+pub mod intunemore;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -157,6 +157,7 @@ pub fn lint_desired(desired: &DesiredModel, now: DateTime<Utc>) -> Vec<Finding> 
         if address.kind == Kind::RoleAssignment {
             out.extend(role_lints(desired, address, r, now));
         }
+        out.extend(super::intune_roles::lints(desired, address, r));
         if matches!(address.kind, Kind::DeviceConfiguration | Kind::CompliancePolicy) {
             for (field, der) in certificates(&r.props) {
                 match not_after(&der) {

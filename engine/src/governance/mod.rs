@@ -9,6 +9,7 @@
 
 mod access;
 mod certificates;
+mod intune_roles;
 mod lints;
 pub mod live;
 mod rollout;

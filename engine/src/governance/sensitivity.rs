@@ -41,6 +41,8 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
         Kind::ConditionalAccess => return Some("conditional access policy".into()),
         Kind::NamedLocation => return Some("named location (conditional access)".into()),
         Kind::AuthenticationStrength => return Some("authentication strength (conditional access)".into()),
+        Kind::IntuneRoleAssignment => return Some("Intune role assignment (admin access)".into()),
+        Kind::IntuneRoleDefinition => return Some("Intune role definition (what its admins may do)".into()),
         _ => {}
     }
     if desired.service_accounts.contains(a) {

@@ -28,6 +28,12 @@ pub mod update_profile;
 pub mod update_ring;
 pub mod user;
 pub mod settings_catalog_template;
+pub mod platform_script;
+pub mod remediation;
+pub mod enrollment_status_page;
+pub mod enrollment_restriction;
+pub mod intune_role_definition;
+pub mod intune_role_assignment;
 
 use std::collections::BTreeSet;
 

@@ -19,8 +19,10 @@ pub(super) fn check_service_roles(cx: &mut Ctx) {
             cx.error("service-account-only", &d.origin, &path!["user", key, field], format!("user.{key}: {field} is for service accounts (kind = \"service\")"));
         }
         for (i, r) in u.allowed_roles.iter().enumerate() {
-            if role_template_id(r).is_none() {
-                cx.error("unknown-role", &d.origin, &path!["user", key, "allowed_roles", i], format!("user.{key}: `{r}` is not a built-in directory role tenantctl knows"));
+            // Intune roles (built-in, or declared custom ones by name) too.
+            let intune = crate::kinds::intune_role_definition::built_in_role(r).is_some() || cx.state.intune_role_definition.values().any(|d| d.value.display_name.eq_ignore_ascii_case(r));
+            if role_template_id(r).is_none() && !intune {
+                cx.error("unknown-role", &d.origin, &path!["user", key, "allowed_roles", i], format!("user.{key}: `{r}` is not a built-in directory role tenantctl knows, nor an Intune role"));
             } else if u.read_only && !READ_ONLY_ROLES.contains(&r.as_str()) {
                 cx.error(
                     "read-only-role",

@@ -39,6 +39,14 @@ pub const ROOTS: &[&str] = &[
     "roleScopeTag",
     "roleScopeTagAutoAssignment",
     "deviceCategory",
+    "deviceManagementScript",
+    "deviceManagementScriptAssignment",
+    "deviceHealthScript",
+    "deviceHealthScriptAssignment",
+    "deviceEnrollmentConfiguration",
+    "enrollmentConfigurationAssignment",
+    "deviceAndAppManagementRoleDefinition",
+    "deviceAndAppManagementRoleAssignment",
 ];
 
 const USER_PAGE: &str = "docs: learn.microsoft.com/graph/api/resources/user (property table)";
