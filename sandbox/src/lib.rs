@@ -48,6 +48,8 @@ pub mod settings_catalog;
 pub mod store;
 pub mod update_profiles;
 pub mod validate_write;
+pub mod auth_methods_policy;
+pub mod role_policies;
 
 pub use accounting::RequestCounts;
 pub use cli::{serve, ServeArgs};
@@ -240,6 +242,8 @@ impl Sandbox {
             roles::ensure_builtins(&mut t);
             ca_objects::ensure_builtins(&mut t);
             scope_tags::ensure_default(&mut t);
+            auth_methods_policy::ensure(&mut t);
+            role_policies::ensure(&mut t);
             if let Some(s) = seed {
                 seed::seed(&mut t, &s);
             }

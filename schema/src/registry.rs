@@ -47,6 +47,17 @@ macro_rules! with_kinds {
             NamedLocation        named_location         NamedLocation        false     false;
             AuthenticationStrength authentication_strength AuthenticationStrength false   false;
             ConditionalAccess    conditional_access     ConditionalAccess    false     false;
+            AuthenticationMethodsPolicy authentication_methods_policy AuthenticationMethodsPolicy false false;
+            RolePolicy           role_policy            RolePolicy           false     false;
         }
     };
+}
+
+impl crate::address::Kind {
+    /// Kinds whose objects Entra gives every tenant (or every role) and
+    /// which cannot be deleted: they are only ever updated, and one no
+    /// longer declared is left as it is, whatever pruning says.
+    pub fn never_deleted(self) -> bool {
+        matches!(self, Self::AuthenticationMethodsPolicy | Self::RolePolicy)
+    }
 }

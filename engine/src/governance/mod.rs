@@ -9,6 +9,7 @@
 
 mod access;
 mod certificates;
+mod identity_lints;
 mod lints;
 pub mod live;
 mod rollout;

@@ -41,6 +41,8 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
         Kind::ConditionalAccess => return Some("conditional access policy".into()),
         Kind::NamedLocation => return Some("named location (conditional access)".into()),
         Kind::AuthenticationStrength => return Some("authentication strength (conditional access)".into()),
+        Kind::AuthenticationMethodsPolicy => return Some("authentication methods policy".into()),
+        Kind::RolePolicy => return Some("PIM role settings".into()),
         _ => {}
     }
     if desired.service_accounts.contains(a) {

@@ -27,6 +27,8 @@ pub mod settings_catalog;
 pub mod update_profile;
 pub mod update_ring;
 pub mod user;
+pub mod authentication_methods_policy;
+pub mod role_policy;
 
 use std::collections::BTreeSet;
 

@@ -29,6 +29,8 @@ pub mod state_backend;
 pub mod tenant;
 pub mod update_ring;
 pub mod user;
+pub mod authentication_methods_policy;
+pub mod role_policy;
 
 pub use assignment::Assignments;
 pub use assignment_filter::AssignmentFilter;
@@ -53,3 +55,5 @@ pub use state_backend::StateBackend;
 pub use tenant::Tenant;
 pub use update_ring::UpdateRing;
 pub use user::User;
+pub use authentication_methods_policy::AuthenticationMethodsPolicy;
+pub use role_policy::RolePolicy;
