@@ -50,6 +50,8 @@ pub mod update_profiles;
 pub mod validate_write;
 pub mod auth_methods_policy;
 pub mod role_policies;
+pub mod role_definitions;
+pub mod administrative_units;
 
 pub use accounting::RequestCounts;
 pub use cli::{serve, ServeArgs};

@@ -165,6 +165,7 @@ lookup_fn!(lookup_quality_update_profiles, "windowsQualityUpdateProfiles");
 lookup_fn!(lookup_driver_update_profiles, "windowsDriverUpdateProfiles");
 lookup_fn!(lookup_scope_tags, "roleScopeTags");
 lookup_fn!(lookup_device_categories, "deviceCategories");
+lookup_fn!(lookup_units, "administrativeUnits");
 
 const fn dir(coll: &'static str, path: &'static [&'static str], context: &'static str) -> Spec {
     Spec {
@@ -229,7 +230,14 @@ pub static SPECS: &[Spec] = &[
         delta: true,
         ..dir("groups", &["groups"], "groups")
     },
-    Spec { lookup: lookup_role_defs, ..dir("roleDefinitions", &["roleManagement", "directory", "roleDefinitions"], "roleManagement/directory/roleDefinitions") },
+    Spec {
+        create: Some(crate::role_definitions::create),
+        patch: Some(crate::role_definitions::patch),
+        delete: Some(crate::role_definitions::delete),
+        lookup: lookup_role_defs,
+        entity: Some("unifiedRoleDefinition"),
+        ..dir("roleDefinitions", &["roleManagement", "directory", "roleDefinitions"], "roleManagement/directory/roleDefinitions")
+    },
     Spec {
         create: Some(crate::roles::create_assignment),
         delete: Some(delete_hard),
@@ -394,6 +402,15 @@ pub static SPECS: &[Spec] = &[
         sub: crate::ca_objects::strength_sub,
         ..dir(crate::ca_objects::STRENGTHS, &["policies", "authenticationStrengthPolicies"], "policies/authenticationStrengthPolicies")
     },
+    Spec {
+        create: Some(crate::administrative_units::create),
+        patch: Some(crate::administrative_units::patch),
+        delete: Some(crate::administrative_units::delete),
+        lookup: lookup_units,
+        sub: crate::administrative_units::sub,
+        entity: Some("administrativeUnit"),
+        ..dir(crate::administrative_units::UNITS, &["directory", "administrativeUnits"], "directory/administrativeUnits")
+    },
 ];
 
 /// The spec of the collection whose last path segment is `name`
@@ -422,6 +439,7 @@ pub const KNOWN_SEGMENTS: &[&str] = &[
     "namedLocations", "authenticationStrengthPolicies", "updateAllowedCombinations",
     "getOmaSettingPlainTextValue", "microsoft.graph.getOmaSettingPlainTextValue",
     "windowsFeatureUpdateProfiles", "windowsQualityUpdateProfiles", "windowsDriverUpdateProfiles", "roleScopeTags", "deviceCategories",
+    "authenticationMethodsPolicy", "authenticationMethodConfigurations", "roleManagementPolicies", "roleManagementPolicyAssignments", "rules", "administrativeUnits",
 ];
 
 pub fn is_known_segment(s: &str) -> bool {
@@ -437,7 +455,7 @@ mod tests {
         // Write bodies are checked against the entity its spec names.
         assert_eq!(spec_by_name("policies").and_then(|s| s.entity), Some("conditionalAccessPolicy"));
         assert_eq!(spec_by_name("users").and_then(|s| s.entity), Some("user"));
-        assert_eq!(spec_by_name("roleDefinitions").and_then(|s| s.entity), None);
+        assert_eq!(spec_by_name("roleDefinitions").and_then(|s| s.entity), Some("unifiedRoleDefinition"));
         // Only users and groups serve delta.
         let delta: Vec<&str> = SPECS.iter().filter(|s| s.delta).map(|s| s.coll).collect();
         assert_eq!(delta, ["users", "groups"]);

@@ -29,6 +29,10 @@ macro_rules! with_kinds {
             User                 user                   User                 true      false;
             Guest                guest                  Guest                true      false;
             Group                group                  Group                true      false;
+            // Before role assignments, which name them (a custom role, an
+            // administrative unit scope): their ids are known first.
+            RoleDefinition       role_definition        RoleDefinition       false     false;
+            AdministrativeUnit   administrative_unit    AdministrativeUnit   false     false;
             RoleAssignment       role_assignment        RoleAssignment       false     false;
             AssignmentFilter     assignment_filter      AssignmentFilter     false     false;
             ScopeTag             scope_tag              ScopeTag             false     false;

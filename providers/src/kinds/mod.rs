@@ -29,6 +29,8 @@ pub mod update_ring;
 pub mod user;
 pub mod authentication_methods_policy;
 pub mod role_policy;
+pub mod role_definition;
+pub mod administrative_unit;
 
 use std::collections::BTreeSet;
 

@@ -31,6 +31,8 @@ pub mod update_ring;
 pub mod user;
 pub mod authentication_methods_policy;
 pub mod role_policy;
+pub mod role_definition;
+pub mod administrative_unit;
 
 pub use assignment::Assignments;
 pub use assignment_filter::AssignmentFilter;
@@ -57,3 +59,5 @@ pub use update_ring::UpdateRing;
 pub use user::User;
 pub use authentication_methods_policy::AuthenticationMethodsPolicy;
 pub use role_policy::RolePolicy;
+pub use role_definition::RoleDefinition;
+pub use administrative_unit::AdministrativeUnit;

@@ -45,6 +45,7 @@ pub const ROOTS: &[&str] = &[
     "authenticationMethodConfiguration",
     "authenticationMethodTarget",
     "unifiedRoleManagementPolicyRule",
+    "administrativeUnit",
 ];
 
 const USER_PAGE: &str = "docs: learn.microsoft.com/graph/api/resources/user (property table)";
