@@ -170,6 +170,8 @@ fn reports_unmanaged(kind: Kind, props: &crate::model::Props) -> bool {
         // A built-in object (Intune's Default scope tag) is on every tenant.
         _ if props.get("isBuiltIn") == Some(&Value::Bool(true)) => false,
         Kind::RoleAssignment => props.get("role").and_then(Value::as_str).is_some_and(schema::kinds::role_assignment::is_privileged),
+        // Singletons that always exist: only what is declared is managed.
+        Kind::AuthenticationMethodsPolicy | Kind::RolePolicy => false,
         k => !k.is_principal(),
     }
 }

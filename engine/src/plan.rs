@@ -554,6 +554,8 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
         let prunable = gov.prune.kinds.iter().any(|k| k == address.kind.as_str());
         if protected.contains(&address.to_string()) {
             orphans.push(Orphan { address: address.clone(), id: o.id.clone(), reason: "no longer declared, but protected: never deleted".into() });
+        } else if address.kind.never_deleted() {
+            orphans.push(Orphan { address: address.clone(), id: o.id.clone(), reason: format!("no longer declared; a {} cannot be deleted, so it is left as it is", address.kind) });
         } else if !prunable {
             orphans.push(Orphan {
                 address: address.clone(),

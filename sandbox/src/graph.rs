@@ -162,6 +162,8 @@ pub fn dispatch(t: &mut Tenant, ctx: &Ctx, req: &GReq) -> Result<GResp, GraphErr
         ["domains"] => return crate::directory::domains(t, ctx, req),
         ["deviceManagement", "configurationSettings", rest @ ..] => return crate::settings_catalog::serve(ctx, req, rest),
         ["deviceManagement", "configurationPolicyTemplates", rest @ ..] => return crate::configuration_templates::serve(ctx, req, rest, &q),
+        ["policies", "authenticationMethodsPolicy", rest @ ..] => return crate::auth_methods_policy::handle(t, ctx, req, rest),
+        ["policies", coll @ ("roleManagementPolicies" | "roleManagementPolicyAssignments"), rest @ ..] => return crate::role_policies::handle(t, ctx, req, coll, rest),
         ["me", ..] => return Err(GraphError::new(400, "BadRequest", "/me request is only valid with delegated authentication flow.")),
         _ => {}
     }

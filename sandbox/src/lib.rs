@@ -52,6 +52,10 @@ pub mod configuration_templates;
 pub mod scripts;
 pub mod enrollment;
 pub mod intune_roles;
+pub mod auth_methods_policy;
+pub mod role_policies;
+pub mod role_definitions;
+pub mod administrative_units;
 
 pub use accounting::RequestCounts;
 pub use cli::{serve, ServeArgs};
@@ -246,6 +250,8 @@ impl Sandbox {
             scope_tags::ensure_default(&mut t);
             enrollment::ensure_defaults(&mut t);
             intune_roles::ensure_builtins(&mut t);
+            auth_methods_policy::ensure(&mut t);
+            role_policies::ensure(&mut t);
             if let Some(s) = seed {
                 seed::seed(&mut t, &s);
             }

@@ -170,6 +170,7 @@ lookup_fn!(lookup_health_scripts, "deviceHealthScripts");
 lookup_fn!(lookup_enrollment_configs, "deviceEnrollmentConfigurations");
 lookup_fn!(lookup_intune_role_defs, "deviceManagementRoleDefinitions");
 lookup_fn!(lookup_intune_role_assignments, "deviceManagementRoleAssignments");
+lookup_fn!(lookup_units, "administrativeUnits");
 
 const fn dir(coll: &'static str, path: &'static [&'static str], context: &'static str) -> Spec {
     Spec {
@@ -234,7 +235,14 @@ pub static SPECS: &[Spec] = &[
         delta: true,
         ..dir("groups", &["groups"], "groups")
     },
-    Spec { lookup: lookup_role_defs, ..dir("roleDefinitions", &["roleManagement", "directory", "roleDefinitions"], "roleManagement/directory/roleDefinitions") },
+    Spec {
+        create: Some(crate::role_definitions::create),
+        patch: Some(crate::role_definitions::patch),
+        delete: Some(crate::role_definitions::delete),
+        lookup: lookup_role_defs,
+        entity: Some("unifiedRoleDefinition"),
+        ..dir("roleDefinitions", &["roleManagement", "directory", "roleDefinitions"], "roleManagement/directory/roleDefinitions")
+    },
     Spec {
         create: Some(crate::roles::create_assignment),
         delete: Some(delete_hard),
@@ -452,6 +460,13 @@ pub static SPECS: &[Spec] = &[
         sub: no_sub,
         entity: Some("deviceAndAppManagementRoleAssignment"),
         ..intune(crate::intune_roles::ASSIGNMENTS, &["deviceManagement", "roleAssignments"], "deviceManagement/roleAssignments")
+        create: Some(crate::administrative_units::create),
+        patch: Some(crate::administrative_units::patch),
+        delete: Some(crate::administrative_units::delete),
+        lookup: lookup_units,
+        sub: crate::administrative_units::sub,
+        entity: Some("administrativeUnit"),
+        ..dir(crate::administrative_units::UNITS, &["directory", "administrativeUnits"], "directory/administrativeUnits")
     },
 ];
 
@@ -483,6 +498,8 @@ pub const KNOWN_SEGMENTS: &[&str] = &[
     "windowsFeatureUpdateProfiles", "windowsQualityUpdateProfiles", "windowsDriverUpdateProfiles", "roleScopeTags", "deviceCategories",
     "deviceManagementScripts", "deviceHealthScripts",
     "deviceEnrollmentConfigurations", "setPriority",
+    "authenticationMethodsPolicy", "authenticationMethodConfigurations", "roleManagementPolicies", "roleManagementPolicyAssignments", "rules", "administrativeUnits",
+    "microsoftAuthenticator", "fido2", "temporaryAccessPass", "sms", "voice", "email", "softwareOath", "x509Certificate",
 ];
 
 pub fn is_known_segment(s: &str) -> bool {
@@ -498,7 +515,7 @@ mod tests {
         // Write bodies are checked against the entity its spec names.
         assert_eq!(spec_by_name("policies").and_then(|s| s.entity), Some("conditionalAccessPolicy"));
         assert_eq!(spec_by_name("users").and_then(|s| s.entity), Some("user"));
-        assert_eq!(spec_by_name("roleDefinitions").and_then(|s| s.entity), None);
+        assert_eq!(spec_by_name("roleDefinitions").and_then(|s| s.entity), Some("unifiedRoleDefinition"));
         // Only users and groups serve delta.
         let delta: Vec<&str> = SPECS.iter().filter(|s| s.delta).map(|s| s.coll).collect();
         assert_eq!(delta, ["users", "groups"]);

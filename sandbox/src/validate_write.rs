@@ -113,6 +113,11 @@ fn body_kind(segs: &[&str], method: &str) -> Body {
         ("POST", [.., "windowsAutopilotDeploymentProfiles", _, "assignments"]) => {
             Body::Entity("windowsAutopilotDeploymentProfileAssignment")
         }
+        ("PATCH", ["policies", "authenticationMethodsPolicy"]) => Body::Entity("authenticationMethodsPolicy"),
+        ("PATCH", ["policies", "authenticationMethodsPolicy", "authenticationMethodConfigurations", _]) => {
+            Body::Entity("authenticationMethodConfiguration")
+        }
+        ("PATCH", ["policies", "roleManagementPolicies", _, "rules", _]) => Body::Entity("unifiedRoleManagementPolicyRule"),
         _ => Body::Unchecked,
     }
 }

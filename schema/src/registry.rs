@@ -29,6 +29,10 @@ macro_rules! with_kinds {
             User                 user                   User                 true      false;
             Guest                guest                  Guest                true      false;
             Group                group                  Group                true      false;
+            // Before role assignments, which name them (a custom role, an
+            // administrative unit scope): their ids are known first.
+            RoleDefinition       role_definition        RoleDefinition       false     false;
+            AdministrativeUnit   administrative_unit    AdministrativeUnit   false     false;
             RoleAssignment       role_assignment        RoleAssignment       false     false;
             AssignmentFilter     assignment_filter      AssignmentFilter     false     false;
             ScopeTag             scope_tag              ScopeTag             false     false;
@@ -53,6 +57,17 @@ macro_rules! with_kinds {
             EnrollmentRestriction enrollment_restriction EnrollmentRestriction false    true;
             IntuneRoleDefinition intune_role_definition IntuneRoleDefinition false     false;
             IntuneRoleAssignment intune_role_assignment IntuneRoleAssignment false     false;
+            AuthenticationMethodsPolicy authentication_methods_policy AuthenticationMethodsPolicy false false;
+            RolePolicy           role_policy            RolePolicy           false     false;
         }
     };
+}
+
+impl crate::address::Kind {
+    /// Kinds whose objects Entra gives every tenant (or every role) and
+    /// which cannot be deleted: they are only ever updated, and one no
+    /// longer declared is left as it is, whatever pruning says.
+    pub fn never_deleted(self) -> bool {
+        matches!(self, Self::AuthenticationMethodsPolicy | Self::RolePolicy)
+    }
 }

@@ -20,6 +20,8 @@ fn the_example_tenant_validates() {
         (Kind::User, 8),
         (Kind::Guest, 1),
         (Kind::Group, 7),
+        (Kind::RoleDefinition, 0),
+        (Kind::AdministrativeUnit, 0),
         (Kind::RoleAssignment, 2),
         (Kind::AssignmentFilter, 0),
         (Kind::ScopeTag, 0),
@@ -41,6 +43,8 @@ fn the_example_tenant_validates() {
         (Kind::EnrollmentRestriction, 0),
         (Kind::IntuneRoleDefinition, 0),
         (Kind::IntuneRoleAssignment, 0),
+        (Kind::AuthenticationMethodsPolicy, 1),
+        (Kind::RolePolicy, 1),
     ];
     assert_eq!(state.counts(), expected.to_vec());
     // The published Managed Desktop values (graph-reference section 9):

@@ -57,6 +57,9 @@ pub const LINTS: &[(&str, &str)] = &[
     ("one-autopilot-profile", "more than one Autopilot profile targets the all-devices group (live)"),
     ("certificate-expiring", "a certificate in a profile expires within 60 days (or has expired)"),
     ("approvals-unreachable", "approvals_required is more than the approvers listed can give"),
+    ("privileged-activation-without-mfa", "a privileged role's PIM settings let it be activated without MFA"),
+    ("privileged-activation-without-approval", "a privileged role's PIM settings let it be activated without approval (or are not declared)"),
+    ("privileged-role-pim-settings-undeclared", "a privileged role is assigned eligibly but its PIM settings (role_policy) are not declared"),
 ];
 
 /// Roles whose out-of-band holding is an error (and removed unattended).
@@ -158,6 +161,7 @@ pub fn lint_desired(desired: &DesiredModel, now: DateTime<Utc>) -> Vec<Finding> 
             out.extend(role_lints(desired, address, r, now));
         }
         out.extend(super::intune_roles::lints(desired, address, r));
+        out.extend(super::identity_lints::lints(desired, address, r));
         if matches!(address.kind, Kind::DeviceConfiguration | Kind::CompliancePolicy) {
             for (field, der) in certificates(&r.props) {
                 match not_after(&der) {

@@ -10,6 +10,7 @@
 mod access;
 mod certificates;
 mod intune_roles;
+mod identity_lints;
 mod lints;
 pub mod live;
 mod rollout;

@@ -43,6 +43,8 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
         Kind::AuthenticationStrength => return Some("authentication strength (conditional access)".into()),
         Kind::IntuneRoleAssignment => return Some("Intune role assignment (admin access)".into()),
         Kind::IntuneRoleDefinition => return Some("Intune role definition (what its admins may do)".into()),
+        Kind::AuthenticationMethodsPolicy => return Some("authentication methods policy".into()),
+        Kind::RolePolicy => return Some("PIM role settings".into()),
         _ => {}
     }
     if desired.service_accounts.contains(a) {

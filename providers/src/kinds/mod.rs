@@ -34,6 +34,10 @@ pub mod enrollment_status_page;
 pub mod enrollment_restriction;
 pub mod intune_role_definition;
 pub mod intune_role_assignment;
+pub mod authentication_methods_policy;
+pub mod role_policy;
+pub mod role_definition;
+pub mod administrative_unit;
 
 use std::collections::BTreeSet;
 

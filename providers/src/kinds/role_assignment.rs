@@ -4,7 +4,7 @@
 
 use engine::model::reference;
 use engine::{DesiredResource, LiveObject, Props};
-use schema::kinds::role_assignment::{role_template_id, AssignmentType, BUILT_IN_ROLES};
+use schema::kinds::role_assignment::{role_template_id, AssignmentType, BUILT_IN_ROLES, CUSTOM_ROLE};
 use schema::kinds::RoleAssignment;
 use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Value};
@@ -94,16 +94,43 @@ pub fn desired(key: &str, r: &RoleAssignment, state: &DesiredState) -> DesiredRe
         "endDateTime".into(),
         r.expires.map(|e| json!(e.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))).unwrap_or(Value::Null),
     );
-    let role_id = role_template_id(&role).unwrap_or(&role).to_string();
+    // A custom role (declared by key, or by id) is `CUSTOM_ROLE` with its
+    // definition as a reference; an administrative unit scope is a
+    // reference too: the plan resolves live ids to addresses, apply the
+    // other way round.
+    let custom = schema::kinds::role_definition::declared(state, &r.role);
+    let definition = match (&custom, role_template_id(&role)) {
+        (Some(a), _) => Some(a.to_string()),
+        (None, None) => Some(format!("id:{role}")),
+        (None, Some(_)) => None,
+    };
+    let role_part = match &definition {
+        Some(d) => {
+            p.insert("role".into(), json!(CUSTOM_ROLE));
+            p.insert("roleDefinition".into(), reference(d.clone()));
+            format!("{{{{{}}}}}", d.trim_start_matches("id:"))
+        }
+        None => role_template_id(&role).unwrap_or(&role).to_string(),
+    };
+    // A unit given by id in `directory_scope_id` is compared the same way.
+    let unit = r.scope.as_ref().map(|sc| ref_to(state, &sc.administrative_unit, &[Kind::AdministrativeUnit])).or_else(|| r.directory_scope_id.strip_prefix(UNIT_SCOPE).map(|id| reference(format!("id:{id}"))));
+    let scope_part = match &unit {
+        Some(u) => {
+            let part = format!("{{{{{}}}}}", as_reference(u).unwrap_or_default().trim_start_matches("id:"));
+            p.insert("directoryScopeId".into(), u.clone());
+            part
+        }
+        None => r.directory_scope_id.clone(),
+    };
     let mut res = resource(
         Address::new(Kind::RoleAssignment, key),
-        natural_key(&principal_address, &role_id, &r.directory_scope_id, kind_word(r.assignment)),
+        natural_key(&principal_address, &role_part, &scope_part, kind_word(r.assignment)),
         format!("{} as {}", r.principal, r.role),
         p,
     );
     // Moving between permanent, time-boxed and eligible is a different
     // Graph object, so those changes replace.
-    res.immutable = vec!["assignment".into(), "principal".into(), "role".into(), "directoryScopeId".into()];
+    res.immutable = vec!["assignment".into(), "principal".into(), "role".into(), "roleDefinition".into(), "directoryScopeId".into()];
     res.expires = r.expires;
     if let Some(j) = &r.justification {
         res.create_only.insert("justification".into(), json!(j));
@@ -125,14 +152,33 @@ pub fn normalize(raw: &Value, assignment: &str) -> LiveObject {
         .unwrap_or(Value::Null);
     let mut props = Props::new();
     props.insert("principal".into(), reference(principal));
-    props.insert("role".into(), json!(role_name(role_id)));
-    props.insert("directoryScopeId".into(), json!(scope));
+    // A custom role and an administrative unit scope as references (see
+    // `desired`).
+    let built_in = BUILT_IN_ROLES.iter().any(|(_, i)| i.eq_ignore_ascii_case(role_id));
+    let role_part = if built_in {
+        props.insert("role".into(), json!(role_name(role_id)));
+        role_id.to_string()
+    } else {
+        props.insert("role".into(), json!(CUSTOM_ROLE));
+        props.insert("roleDefinition".into(), reference(role_id));
+        format!("{{{{{role_id}}}}}")
+    };
+    let scope_part = match scope.strip_prefix(UNIT_SCOPE) {
+        Some(unit) => {
+            props.insert("directoryScopeId".into(), reference(unit));
+            format!("{{{{{unit}}}}}")
+        }
+        None => {
+            props.insert("directoryScopeId".into(), json!(scope));
+            scope.to_string()
+        }
+    };
     props.insert("assignment".into(), json!(assignment));
     props.insert("endDateTime".into(), end);
     LiveObject {
         kind: Kind::RoleAssignment,
         id: str_field(raw, "id").to_string(),
-        natural_key: natural_key(principal, role_id, scope, assignment),
+        natural_key: natural_key(principal, &role_part, &scope_part, assignment),
         display_name: format!("{} as {}", principal, role_name(role_id)),
         props,
     }
@@ -294,6 +340,30 @@ fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
     })
 }
 
+/// The scope of an administrative unit's id.
+const UNIT_SCOPE: &str = "/administrativeUnits/";
+
+/// `props` with a custom role's and a unit scope's reference replaced by
+/// what Graph takes: the role definition id, `/administrativeUnits/{id}`.
+fn resolved(w: &Writer<'_>, props: &Props) -> Result<Props, ExecError> {
+    let mut p = props.clone();
+    let id_of = |a: &str| w.ref_id(a).ok_or_else(|| err(format!("{}: {a} has no object id yet", w.address())));
+    if let Some(d) = props.get("roleDefinition").and_then(as_reference) {
+        p.insert("role".into(), json!(id_of(d)?));
+    }
+    if let Some(unit) = props.get("directoryScopeId").and_then(as_reference) {
+        p.insert("directoryScopeId".into(), json!(format!("{UNIT_SCOPE}{}", id_of(unit)?)));
+    }
+    Ok(p)
+}
+
+/// The desired resource with its role and scope resolved for Graph.
+fn resolved_desired(w: &Writer<'_>) -> Result<DesiredResource, ExecError> {
+    let mut r = w.desired()?.clone();
+    r.props = resolved(w, &r.props)?;
+    Ok(r)
+}
+
 /// Active assignments from `roleAssignments` (what holds a role now), with
 /// the end of time-boxed ones from `roleAssignmentSchedules`; eligible ones
 /// from `roleEligibilitySchedules`. The PIM lists answer
@@ -347,7 +417,7 @@ fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
 /// adminUpdate sets the new end, or none.
 fn update<'a>(w: &'a Writer<'a>, _id: &'a str) -> BoxFuture<'a, Result<(), ExecError>> {
     Box::pin(async move {
-        let r = w.desired()?;
+        let r = &resolved_desired(w)?;
         let principal = w
             .ref_id(as_reference(r.props.get("principal").unwrap_or(&Value::Null)).unwrap_or_default())
             .ok_or_else(|| err(format!("{}: principal has no object id", w.address())))?;
@@ -366,6 +436,7 @@ fn delete<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
         let api = w.client().v1();
         let base = w.base();
         let p = change.live.clone().ok_or_else(|| err(format!("{}: the plan does not record the live assignment to remove", change.address)))?;
+        let p = resolved(w, &p)?;
         let eligible = p.get("assignment").and_then(Value::as_str) == Some("eligible");
         let scheduled = eligible || p.get("endDateTime").is_some_and(|e| !e.is_null());
         let principal = w
@@ -404,7 +475,7 @@ fn delete<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
 }
 
 async fn create_assignment(w: &Writer<'_>) -> Result<String, ExecError> {
-    let r = w.desired()?;
+    let r = &resolved_desired(w)?;
     let api = w.client().v1();
     let principal = w.ref_id(as_reference(r.props.get("principal").unwrap_or(&Value::Null)).unwrap_or_default())
         .ok_or_else(|| err(format!("{}: principal has no object id", r.address)))?;
@@ -523,7 +594,19 @@ fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
             cx.warn(format!("role assignment {} ({}): principal {principal_id} is not exported (a service principal?): not exported", o.display_name, o.id));
             continue;
         };
-        let role = s(p, "role").unwrap_or_default();
+        // A custom role or unit scope exported beside it is named by key,
+        // else by id.
+        let role = match p.get("roleDefinition").and_then(as_reference) {
+            Some(id) => cx.keys.key_of(id).filter(|a| a.kind == Kind::RoleDefinition).map_or_else(|| id.to_string(), |a| a.to_string()),
+            None => s(p, "role").unwrap_or_default(),
+        };
+        let (scope_id, unit) = match p.get("directoryScopeId").and_then(as_reference) {
+            Some(id) => match cx.keys.key_of(id).filter(|a| a.kind == Kind::AdministrativeUnit) {
+                Some(a) => ("/".to_string(), Some(a.key.clone())),
+                None => (format!("{UNIT_SCOPE}{id}"), None),
+            },
+            None => (s(p, "directoryScopeId").unwrap_or_else(|| "/".into()), None),
+        };
         let eligible = s(p, "assignment").as_deref() == Some("eligible");
         let a = cx.key(Kind::RoleAssignment, &format!("{}-{}{}", principal.key, role, if eligible { "-eligible" } else { "" }), &o.id);
         let expires = s(p, "endDateTime").and_then(|e| e.parse::<DateTime<Utc>>().ok());
@@ -534,7 +617,8 @@ fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
                 role,
                 assignment: if eligible { AssignmentType::Eligible } else { AssignmentType::Active },
                 expires,
-                directory_scope_id: s(p, "directoryScopeId").unwrap_or_else(|| "/".into()),
+                directory_scope_id: if unit.is_some() { "/".into() } else { scope_id },
+                scope: unit.map(|administrative_unit| schema::kinds::role_assignment::RoleScope { administrative_unit }),
                 justification: None,
             },
         );

@@ -29,6 +29,10 @@ pub mod state_backend;
 pub mod tenant;
 pub mod update_ring;
 pub mod user;
+pub mod authentication_methods_policy;
+pub mod role_policy;
+pub mod role_definition;
+pub mod administrative_unit;
 
 pub use assignment::Assignments;
 pub use assignment_filter::AssignmentFilter;
@@ -65,3 +69,7 @@ pub mod intune_role_definition;
 pub mod intune_role_assignment;
 pub use intune_role_definition::IntuneRoleDefinition;
 pub use intune_role_assignment::IntuneRoleAssignment;
+pub use authentication_methods_policy::AuthenticationMethodsPolicy;
+pub use role_policy::RolePolicy;
+pub use role_definition::RoleDefinition;
+pub use administrative_unit::AdministrativeUnit;

@@ -47,6 +47,13 @@ pub const ROOTS: &[&str] = &[
     "enrollmentConfigurationAssignment",
     "deviceAndAppManagementRoleDefinition",
     "deviceAndAppManagementRoleAssignment",
+    "authenticationMethodsPolicy",
+    "unifiedRoleManagementPolicy",
+    "unifiedRoleManagementPolicyAssignment",
+    "authenticationMethodConfiguration",
+    "authenticationMethodTarget",
+    "unifiedRoleManagementPolicyRule",
+    "administrativeUnit",
 ];
 
 const USER_PAGE: &str = "docs: learn.microsoft.com/graph/api/resources/user (property table)";
@@ -283,6 +290,15 @@ pub const DOC_RULES: &[DocRule] = &[
         resource: None,
         any_of: &["Organization.ReadWrite.All"],
         source: EXT_DELETE,
+    },
+    // permissions.json lists PATCH of a PIM policy rule for delegated
+    // access only; the docs page gives the application permissions.
+    DocRule {
+        method: "PATCH",
+        path: "/policies/roleManagementPolicies/{id}/rules/{id}",
+        resource: None,
+        any_of: &["RoleManagementPolicy.ReadWrite.Directory", "RoleManagement.ReadWrite.Directory"],
+        source: "docs: learn.microsoft.com/graph/api/unifiedrolemanagementpolicyrule-update (Permissions: Application RoleManagementPolicy.ReadWrite.Directory, higher RoleManagement.ReadWrite.Directory)",
     },
 ];
 
