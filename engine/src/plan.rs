@@ -461,8 +461,9 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
             changes.push(change(address, Action::Create, r, None, reason, fields, Some(r.clone())));
             continue;
         };
-        let live_props: Props = o.props.iter().map(|(k, v)| (k.clone(), resolve_refs(v, &ids))).collect();
-        let fields = diff_props(&r.props, &live_props);
+        // Only the declared keys are compared: the live object is not
+        // copied (its references are resolved key by key where needed).
+        let fields = crate::diff::diff_props_with(&r.props, &o.props, |v| resolve_refs(v, &ids));
         if fields.is_empty() {
             unchanged.push(address.clone());
             continue;
@@ -482,7 +483,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
             // What is deleted is the live object, not the desired one: apply
             // removes it by its own properties (a PIM removal names the old
             // principal, role and type).
-            c.live = Some(live_props.clone());
+            c.live = Some(o.props.iter().map(|(k, v)| (k.clone(), resolve_refs(v, &ids))).collect());
         }
         if action == Action::Replace && matches!(address.kind, Kind::User | Kind::Guest) {
             c.notes.push("the old user is soft-deleted: restorable from deleted items for 30 days".into());
@@ -609,8 +610,15 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     let mut lints = crate::governance::lint_desired(desired, options.now);
     let mut live_lints = crate::governance::lint_live(desired, observed, &ids_by_address);
     crate::governance::settle(&mut live_lints, &changes);
-    let after = crate::governance::after_plan(observed, &changes);
-    crate::governance::settle_after(&mut live_lints, &crate::governance::lint_live(desired, &after, &ids_by_address));
+    // The state after the plan differs from the observed one (as lints see
+    // it) only when the plan deletes objects or sets assignments; else its
+    // lints are the live ones and settling changes nothing, so the copy of
+    // every live object and the second lint pass are skipped.
+    let (gone, reassigned) = crate::governance::after_plan_ids(&changes);
+    if !gone.is_empty() || !reassigned.is_empty() {
+        let after = crate::governance::after_plan(observed, &changes);
+        crate::governance::settle_after(&mut live_lints, &crate::governance::lint_live(desired, &after, &ids_by_address));
+    }
     lints.extend(live_lints);
     crate::governance::settle(&mut lints, &changes);
     crate::governance::review_notes(&mut changes);
@@ -619,7 +627,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     unknown.sort_by(|a, b| a.address.cmp(&b.address));
     orphans.sort_by(|a, b| a.address.cmp(&b.address));
     let observed_fingerprint = crate::fingerprint::observed(&fp_parts, &ids);
-    let desired_fingerprint = fingerprint(&serde_json::to_value(declared).unwrap_or(Value::Null));
+    let desired_fingerprint = crate::fingerprint::desired(declared);
     let ids = matched.iter().map(|(a, o)| (a.clone(), o.id.clone())).collect();
     Ok(Plan {
         format_version: PLAN_FORMAT_VERSION,

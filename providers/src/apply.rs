@@ -285,6 +285,12 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// Every item of a collection (a lookup before a write): its first page
+    /// rides in a `$batch` with other changes' requests when batching is on.
+    pub(crate) async fn list(&self, api: &GraphClient, path: &str) -> Result<Vec<Value>, GraphError> {
+        self.exec.list(api, path).await
+    }
+
     /// Execute a request, returning the whole response (its status and
     /// headers too), batched when batching is on; the request id is noted.
     pub(crate) async fn execute_raw(&self, api: &GraphClient, request: GraphRequest) -> Result<GraphResponse, GraphError> {

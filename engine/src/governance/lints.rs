@@ -391,21 +391,35 @@ pub fn settle(lints: &mut [Finding], changes: &[Change]) {
 /// assignments the plan sets holds the desired ones only (its live
 /// assignments are dropped; the desired ones are linted from desired state).
 pub fn after_plan(observed: &ObservedState, changes: &[Change]) -> ObservedState {
+    let (gone, reassigned) = after_plan_ids(changes);
     let mut after = observed.clone();
-    for c in changes {
-        let Some(id) = c.id.as_deref() else { continue };
-        let sets_assignments = matches!(c.action, Action::Update | Action::Assign) && c.fields.iter().any(|x| x.field == "assignments" || x.field.starts_with("assignments."));
-        for objects in after.objects.values_mut() {
-            if matches!(c.action, Action::Delete | Action::Replace) {
-                objects.retain(|o| o.id != id);
-            } else if sets_assignments {
-                for o in objects.iter_mut().filter(|o| o.id == id) {
-                    o.props.remove("assignments");
-                }
-            }
+    if gone.is_empty() && reassigned.is_empty() {
+        return after;
+    }
+    // One pass over the live objects (a pass per change was quadratic).
+    for objects in after.objects.values_mut() {
+        objects.retain(|o| !gone.contains(o.id.as_str()));
+        for o in objects.iter_mut().filter(|o| reassigned.contains(o.id.as_str())) {
+            o.props.remove("assignments");
         }
     }
     after
+}
+
+/// The ids [`after_plan`] removes (deleted or replaced) and those whose
+/// live assignments it drops (the plan sets them); both empty when the
+/// state after the plan is the observed state, as far as lints look.
+pub fn after_plan_ids(changes: &[Change]) -> (std::collections::HashSet<&str>, std::collections::HashSet<&str>) {
+    let (mut gone, mut reassigned) = (std::collections::HashSet::new(), std::collections::HashSet::new());
+    for c in changes {
+        let Some(id) = c.id.as_deref() else { continue };
+        if matches!(c.action, Action::Delete | Action::Replace) {
+            gone.insert(id);
+        } else if matches!(c.action, Action::Update | Action::Assign) && c.fields.iter().any(|x| x.field == "assignments" || x.field.starts_with("assignments.")) {
+            reassigned.insert(id);
+        }
+    }
+    (gone, reassigned)
 }
 
 /// Lints never block their remedy: a live error that the state after the

@@ -467,7 +467,7 @@ fn delete<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
         // removed through PIM; only if no schedule holds it either is it
         // gone. A 404 alone never counts as removed; a 400 with no
         // schedule behind it is the error it was.
-        match live_schedule(&api, path, &body).await? {
+        match live_schedule(w, &api, path, &body).await? {
             Some(_) => pim_request(w, &api, path, body, PimDone::Removed).await,
             None => refused.map_or(Ok(()), |e| Err(fail(e))),
         }
@@ -487,7 +487,7 @@ async fn create_assignment(w: &Writer<'_>) -> Result<String, ExecError> {
     w.wait(&api, &format!("/directoryObjects/{principal}")).await?;
     // An activation of an eligible assignment shows in /roleAssignments
     // while it lasts; it is never adopted as an assignment.
-    let activations = match api.list_all(&format!("/roleManagement/directory/roleAssignmentSchedules?$filter={filter}")).await {
+    let activations = match w.list(&api, &format!("/roleManagement/directory/roleAssignmentSchedules?$filter={filter}")).await {
         Ok(schedules) => activation_keys(&schedules),
         // Without Entra ID P2 there is no PIM, hence no activation.
         Err(e) if e.code() == Some(LICENCE_REQUIRED) => BTreeSet::new(),
@@ -502,7 +502,7 @@ async fn create_assignment(w: &Writer<'_>) -> Result<String, ExecError> {
     };
     match create_request(r, &principal, w.now()) {
         Write::Permanent(body) => {
-            let found = api.list_all(&format!("/roleManagement/directory/roleAssignments?$filter={filter}")).await.map_err(fail)?;
+            let found = w.list(&api, &format!("/roleManagement/directory/roleAssignments?$filter={filter}")).await.map_err(fail)?;
             if let Some(id) = existing(found) {
                 return Ok(id);
             }
@@ -513,7 +513,7 @@ async fn create_assignment(w: &Writer<'_>) -> Result<String, ExecError> {
             let eligible = path.ends_with("roleEligibilityScheduleRequests");
             let lists: &[&str] = if eligible { &["roleEligibilitySchedules"] } else { &["roleAssignments", "roleAssignmentSchedules"] };
             for list in lists {
-                let found = api.list_all(&format!("/roleManagement/directory/{list}?$filter={filter}")).await.map_err(fail)?;
+                let found = w.list(&api, &format!("/roleManagement/directory/{list}?$filter={filter}")).await.map_err(fail)?;
                 if let Some(id) = existing(found) {
                     return Ok(id);
                 }
@@ -525,7 +525,7 @@ async fn create_assignment(w: &Writer<'_>) -> Result<String, ExecError> {
             }
             // An active schedule shows up as a roleAssignment, which is
             // what reads match on; until it does, the schedule stands in.
-            let found = api.list_all(&format!("/roleManagement/directory/roleAssignments?$filter={filter}")).await.map_err(fail)?;
+            let found = w.list(&api, &format!("/roleManagement/directory/roleAssignments?$filter={filter}")).await.map_err(fail)?;
             existing(found)
                 .or(schedule_id)
                 .ok_or_else(|| err(format!("{}: the assignment request was accepted but no active assignment appeared", r.address)))
@@ -536,10 +536,10 @@ async fn create_assignment(w: &Writer<'_>) -> Result<String, ExecError> {
 /// The live (non-activation) schedule a PIM request's body names, from
 /// the assignment or eligibility schedules the request path belongs to.
 /// None also when the tenant has no PIM (no Entra ID P2).
-async fn live_schedule(api: &GraphClient, request_path: &str, body: &Value) -> Result<Option<Value>, ExecError> {
+async fn live_schedule(w: &Writer<'_>, api: &GraphClient, request_path: &str, body: &Value) -> Result<Option<Value>, ExecError> {
     let list = if request_path.ends_with("roleEligibilityScheduleRequests") { "roleEligibilitySchedules" } else { "roleAssignmentSchedules" };
     let filter = urlencode(&format!("principalId eq {}", lit(body["principalId"].as_str().unwrap_or_default())));
-    let found = match api.list_all(&format!("/roleManagement/directory/{list}?$filter={filter}")).await {
+    let found = match w.list(api, &format!("/roleManagement/directory/{list}?$filter={filter}")).await {
         Ok(found) => found,
         Err(e) if e.code() == Some(LICENCE_REQUIRED) => return Ok(None),
         Err(e) => return Err(fail(e)),
@@ -559,7 +559,7 @@ async fn pim_request(w: &Writer<'_>, api: &GraphClient, path: &str, body: Value,
         Err(e) if matches!(e.code(), Some("RoleAssignmentExists" | "RoleAssignmentDoesNotExist")) => e,
         Err(e) => return Err(fail(e)),
     };
-    let live = live_schedule(api, path, &body).await?;
+    let live = live_schedule(w, api, path, &body).await?;
     let end = |s: &Value| {
         s.pointer("/scheduleInfo/expiration/endDateTime")
             .and_then(Value::as_str)
