@@ -460,6 +460,8 @@ pub static SPECS: &[Spec] = &[
         sub: no_sub,
         entity: Some("deviceAndAppManagementRoleAssignment"),
         ..intune(crate::intune_roles::ASSIGNMENTS, &["deviceManagement", "roleAssignments"], "deviceManagement/roleAssignments")
+    },
+    Spec {
         create: Some(crate::administrative_units::create),
         patch: Some(crate::administrative_units::patch),
         delete: Some(crate::administrative_units::delete),

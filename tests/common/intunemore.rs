@@ -7,15 +7,12 @@ use std::path::{Path, PathBuf};
 
 use engine::{Action, Ledger, Plan};
 
+
 /// The example in `<tmp>/desired-state`, approvals off, `kind` pruned,
 /// and `file` (relative to desired-state) holding `text`.
 pub fn scratch_kind(kind: &str, file: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = super::scratch_with(|t| {
-        assert!(t.contains("approvals_required = 2") && t.contains("kinds = [\"device_configuration\""), "the example's governance changed shape");
-        t.replace("approvals_required = 2", &format!("approvals_required = 0\nunattended = \"tests of the {kind} kind\""))
-            .replace("kinds = [\"device_configuration\"", &format!("kinds = [\"{kind}\", \"device_configuration\""))
-    });
-    let dst = dir.path().join("desired-state");
+    let (dir, dst) = super::kind_scratch(&[kind], &format!("the {kind} kind"), "placeholder.toml", "");
+    std::fs::remove_file(dst.join("placeholder.toml")).expect("the placeholder is removed");
     write(&dst, file, text);
     (dir, dst)
 }
@@ -30,29 +27,17 @@ pub fn write(dir: &Path, file: &str, text: &str) {
 }
 
 pub fn load(dir: &Path) -> schema::DesiredState {
-    match schema::load(dir) {
-        Ok(s) => s,
-        Err(schema::LoadError::Invalid(d)) => panic!("{} does not load:\n{d}", dir.display()),
-        Err(e) => panic!("{} does not load: {e}", dir.display()),
-    }
+    super::load_ok(dir)
 }
 
 /// The diagnostics of a directory that must not load.
 pub fn errors(dir: &Path) -> schema::Diagnostics {
-    match schema::load(dir) {
-        Err(schema::LoadError::Invalid(d)) => d,
-        other => panic!("expected errors, got {other:?}"),
-    }
+    super::load_errors(dir)
 }
 
 /// The changes to `address`: action and the fields they touch.
 pub fn changes(p: &Plan, address: &str) -> Vec<(Action, Vec<String>)> {
     p.changes.iter().filter(|c| c.address.to_string() == address).map(|c| (c.action, c.fields.iter().map(|f| f.field.clone()).collect())).collect()
-}
-
-/// The id `address` was created with.
-pub fn id_of(ledger: &Ledger, address: &str) -> String {
-    ledger.id(&address.parse().unwrap()).unwrap_or_else(|| panic!("{address} is not in the ledger")).to_string()
 }
 
 /// `tenantctl export` into `<tmp>/exported`; returns the directory, the
