@@ -12,7 +12,7 @@ use schema::kinds::EnrollmentRestriction;
 use schema::{DesiredState, Kind};
 use serde_json::{json, Map, Value};
 
-use super::enrollment_status_page::{base_props, create, delete, export_with, resource_of, update, COLLECTION};
+use super::enrollment_status_page::{base_props, Base, create, delete, export_with, resource_of, update, COLLECTION};
 use super::registry::{Api, KindProvider, Read, BY_DISPLAY_NAME_AND_TYPE};
 use crate::export::ExportCx;
 
@@ -44,7 +44,8 @@ pub fn desired(key: &str, p: &EnrollmentRestriction, state: &DesiredState) -> De
         RestrictionType::Platform => PLATFORM,
         RestrictionType::Limit => LIMIT,
     };
-    let mut props = base_props(odata, &p.display_name, p.description.as_ref(), p.default, p.priority, &p.scope_tags, &p.assignments, state);
+    let base = Base { odata, name: &p.display_name, description: p.description.as_ref(), default: p.default, priority: p.priority, tags: &p.scope_tags, assignments: &p.assignments };
+    let mut props = base_props(base, state);
     match p.restriction {
         RestrictionType::Limit => {
             if let Some(n) = p.limit {

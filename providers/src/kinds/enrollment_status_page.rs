@@ -75,7 +75,18 @@ fn is_built_in(raw: &Value) -> bool {
 /// A desired configuration's shared props: type, name, description,
 /// priority (0 for the built-in one), scope tags and assignments (none
 /// for the built-in one).
-pub(crate) fn base_props(odata: &str, name: &str, description: Option<&String>, default: bool, priority: Option<u32>, tags: &[String], a: &schema::kinds::Assignments, state: &DesiredState) -> engine::Props {
+pub(crate) struct Base<'a> {
+    pub odata: &'a str,
+    pub name: &'a str,
+    pub description: Option<&'a String>,
+    pub default: bool,
+    pub priority: Option<u32>,
+    pub tags: &'a [String],
+    pub assignments: &'a schema::kinds::Assignments,
+}
+
+pub(crate) fn base_props(b: Base<'_>, state: &DesiredState) -> engine::Props {
+    let Base { odata, name, description, default, priority, tags, assignments: a } = b;
     let mut props = engine::Props::new();
     props.insert("@odata.type".into(), json!(odata));
     props.insert("displayName".into(), json!(name));
@@ -104,7 +115,8 @@ pub(crate) fn resource_of(kind: Kind, key: &str, name: &str, props: engine::Prop
 }
 
 pub fn desired(key: &str, p: &EnrollmentStatusPage, state: &DesiredState) -> DesiredResource {
-    let mut props = base_props(ODATA, &p.display_name, p.description.as_ref(), p.default, p.priority, &p.scope_tags, &p.assignments, state);
+    let base = Base { odata: ODATA, name: &p.display_name, description: p.description.as_ref(), default: p.default, priority: p.priority, tags: &p.scope_tags, assignments: &p.assignments };
+    let mut props = base_props(base, state);
     let skip = ["display_name", "description", "default", "priority", "scope_tags", "assignments"];
     props.extend(camel_props(p, &skip));
     resource_of(Kind::EnrollmentStatusPage, key, &p.display_name, props)
@@ -222,9 +234,13 @@ pub(crate) fn delete<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result
     })
 }
 
+/// Builds one exported TOML table from a live configuration and its
+/// snake_case properties.
+pub(crate) type BuildFn = dyn Fn(&LiveObject, Map<String, Value>) -> Result<toml::Value, String>;
+
 /// The TOML table of each live configuration of `kind` (built-in ones are
 /// not exported: they exist in every tenant), by `build`.
-pub(crate) fn export_with(cx: &mut ExportCx, kind: Kind, objects: Vec<&LiveObject>, build: &dyn Fn(&LiveObject, Map<String, Value>) -> Result<toml::Value, String>) {
+pub(crate) fn export_with(cx: &mut ExportCx, kind: Kind, objects: Vec<&LiveObject>, build: &BuildFn) {
     let mut t = BTreeMap::new();
     for o in objects {
         if o.props.get("priority").and_then(Value::as_i64) == Some(0) {

@@ -80,11 +80,9 @@ pub(crate) fn validate(cx: &mut Ctx) {
     super::feature_update_profile::check_profiles(cx, Kind::IntuneRoleAssignment, named.collect());
     for (key, d) in &s.intune_role_assignment {
         let p = &d.value;
-        if super::intune_role_definition::built_in_role(&p.role).is_none() {
-            if declared_role(s, &p.role).is_none() {
-                cx.error("unknown-role", &d.origin, &path!["intune_role_assignment", key, "role"], format!("intune_role_assignment.{key}: role `{}` is neither a declared intune_role_definition nor a built-in Intune role", p.role))
-                    .help = Some(format!("built-in roles: {}", super::intune_role_definition::BUILT_IN_ROLES.join(", ")));
-            }
+        if super::intune_role_definition::built_in_role(&p.role).is_none() && declared_role(s, &p.role).is_none() {
+            cx.error("unknown-role", &d.origin, &path!["intune_role_assignment", key, "role"], format!("intune_role_assignment.{key}: role `{}` is neither a declared intune_role_definition nor a built-in Intune role", p.role))
+                .help = Some(format!("built-in roles: {}", super::intune_role_definition::BUILT_IN_ROLES.join(", ")));
         }
         if p.members.is_empty() {
             cx.error("no-members", &d.origin, &path!["intune_role_assignment", key, "members"], format!("intune_role_assignment.{key}: members names no group"));
@@ -96,7 +94,7 @@ pub(crate) fn validate(cx: &mut Ctx) {
             cx.reference(&d.origin, &path!["intune_role_assignment", key, "scope_members", i], g, &[Kind::Group]);
         }
         let all = p.all_devices || p.all_users;
-        if all == !p.scope_members.is_empty() {
+        if all != p.scope_members.is_empty() {
             let why = if all { "names scope_members and all_devices / all_users; choose one" } else { "has no scope: name scope_members, or set all_devices / all_users" };
             cx.error("invalid-scope", &d.origin, &path!["intune_role_assignment", key], format!("intune_role_assignment.{key} {why}"));
         }
