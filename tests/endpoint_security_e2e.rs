@@ -71,8 +71,15 @@ fn ledger_of(dir: &std::path::Path) -> Ledger {
     Ledger::parse(&std::fs::read_to_string(dir.join("tenantctl.lock")).expect("a ledger")).expect("the ledger parses")
 }
 
+/// The changes of this test's policies (the example has Settings Catalog policies of its own).
 fn of<'a>(plan: &'a Value, prefix: &str) -> Vec<&'a Value> {
-    plan["changes"].as_array().into_iter().flatten().filter(|c| c["address"].as_str().is_some_and(|a| a.starts_with(prefix))).collect()
+    const MINE: [&str; 6] = ["av", "firewall", "bitlocker", "asr", "laps", "edr"];
+    plan["changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["address"].as_str().is_some_and(|a| a.starts_with(prefix) && MINE.iter().any(|k| a.strip_prefix("settings_catalog.").is_some_and(|rest| rest == *k || rest.starts_with(&format!("{k}@"))))))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,7 +135,8 @@ async fn one_policy_per_endpoint_security_family_is_created_assigned_and_round_t
     let out_dir = tmp.path().join("exported");
     run(&sb, tmp.path(), &["export", "--out", out_dir.to_str().unwrap()]);
     let exported = schema::load(&out_dir).expect("the export loads");
-    assert_eq!(exported.settings_catalog.values().filter(|p| p.value.template.is_some()).count(), 6);
+    // These six and the example's baseline and LAPS policy.
+    assert_eq!(exported.settings_catalog.values().filter(|p| p.value.template.is_some()).count(), 8);
     let again = plan(&c, &exported, &ledger_of(tmp.path())).await;
     assert!(again.changes.is_empty(), "planning the export is not empty: {:#?}", again.changes);
     sb.shutdown().await.unwrap();

@@ -502,6 +502,7 @@ pub const KNOWN_SEGMENTS: &[&str] = &[
     "deviceEnrollmentConfigurations", "setPriority",
     "authenticationMethodsPolicy", "authenticationMethodConfigurations", "roleManagementPolicies", "roleManagementPolicyAssignments", "rules", "administrativeUnits",
     "microsoftAuthenticator", "fido2", "temporaryAccessPass", "sms", "voice", "email", "softwareOath", "x509Certificate",
+    "configurationSettings", "configurationPolicyTemplates", "settingTemplates",
 ];
 
 pub fn is_known_segment(s: &str) -> bool {
