@@ -165,6 +165,8 @@ lookup_fn!(lookup_quality_update_profiles, "windowsQualityUpdateProfiles");
 lookup_fn!(lookup_driver_update_profiles, "windowsDriverUpdateProfiles");
 lookup_fn!(lookup_scope_tags, "roleScopeTags");
 lookup_fn!(lookup_device_categories, "deviceCategories");
+lookup_fn!(lookup_mobile_apps, "mobileApps");
+lookup_fn!(lookup_terms, "termsAndConditions");
 
 const fn dir(coll: &'static str, path: &'static [&'static str], context: &'static str) -> Spec {
     Spec {
@@ -394,6 +396,23 @@ pub static SPECS: &[Spec] = &[
         sub: crate::ca_objects::strength_sub,
         ..dir(crate::ca_objects::STRENGTHS, &["policies", "authenticationStrengthPolicies"], "policies/authenticationStrengthPolicies")
     },
+    Spec {
+        create: Some(crate::mobile_apps::create),
+        patch: Some(crate::mobile_apps::patch),
+        lookup: lookup_mobile_apps,
+        entity: Some("mobileApp"),
+        assignment_type: Some("#microsoft.graph.mobileAppAssignment"),
+        ..intune("mobileApps", &["deviceAppManagement", "mobileApps"], "deviceAppManagement/mobileApps")
+    },
+    // A collection no kind models, for `graph_object`: the generic Intune
+    // rules (type and name required, metadata-checked bodies).
+    Spec {
+        lookup: lookup_terms,
+        expand: no_expand,
+        sub: no_sub,
+        entity: Some("termsAndConditions"),
+        ..intune("termsAndConditions", &["deviceManagement", "termsAndConditions"], "deviceManagement/termsAndConditions")
+    },
 ];
 
 /// The spec of the collection whose last path segment is `name`
@@ -422,6 +441,7 @@ pub const KNOWN_SEGMENTS: &[&str] = &[
     "namedLocations", "authenticationStrengthPolicies", "updateAllowedCombinations",
     "getOmaSettingPlainTextValue", "microsoft.graph.getOmaSettingPlainTextValue",
     "windowsFeatureUpdateProfiles", "windowsQualityUpdateProfiles", "windowsDriverUpdateProfiles", "roleScopeTags", "deviceCategories",
+    "deviceAppManagement", "mobileApps", "termsAndConditions",
 ];
 
 pub fn is_known_segment(s: &str) -> bool {
@@ -442,7 +462,7 @@ mod tests {
         let delta: Vec<&str> = SPECS.iter().filter(|s| s.delta).map(|s| s.coll).collect();
         assert_eq!(delta, ["users", "groups"]);
         // Every Intune collection with `/assign` names its assignment type.
-        for s in SPECS.iter().filter(|s| s.family == Family::Intune && s.coll != "assignmentFilters" && s.coll != "deviceCategories") {
+        for s in SPECS.iter().filter(|s| s.family == Family::Intune && s.coll != "assignmentFilters" && s.coll != "deviceCategories" && s.coll != "termsAndConditions") {
             let ty = s.assignment_type.unwrap_or_else(|| panic!("{} names no assignment type", s.coll));
             assert!(ty.starts_with("#microsoft.graph.") && ty.ends_with("Assignment"), "{ty}");
         }

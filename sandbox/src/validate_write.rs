@@ -93,6 +93,9 @@ fn body_kind(segs: &[&str], method: &str) -> Body {
         ("POST", [.., "roleScopeTags", _, "assign"]) => {
             Body::Action(&[("assignments", "roleScopeTagAutoAssignment")])
         }
+        ("POST", [.., "mobileApps", _, "assign"]) => {
+            Body::Action(&[("mobileAppAssignments", "mobileAppAssignment")])
+        }
         ("POST", [.., "windowsAutopilotDeploymentProfiles", _, "assignments"]) => {
             Body::Entity("windowsAutopilotDeploymentProfileAssignment")
         }

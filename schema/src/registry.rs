@@ -47,6 +47,10 @@ macro_rules! with_kinds {
             NamedLocation        named_location         NamedLocation        false     false;
             AuthenticationStrength authentication_strength AuthenticationStrength false   false;
             ConditionalAccess    conditional_access     ConditionalAccess    false     false;
+            WingetApp            winget_app             WingetApp            false     true;
+            M365Apps             m365_apps              M365Apps             false     true;
+            AppAssignment        app_assignment         AppAssignment        false     true;
+            GraphObject          graph_object           GraphObject          false     false;
         }
     };
 }

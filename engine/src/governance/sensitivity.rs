@@ -41,6 +41,7 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
         Kind::ConditionalAccess => return Some("conditional access policy".into()),
         Kind::NamedLocation => return Some("named location (conditional access)".into()),
         Kind::AuthenticationStrength => return Some("authentication strength (conditional access)".into()),
+        Kind::GraphObject => return Some("graph_object: an object of a collection tenantctl does not model".into()),
         _ => {}
     }
     if desired.service_accounts.contains(a) {

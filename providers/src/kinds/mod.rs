@@ -27,6 +27,11 @@ pub mod settings_catalog;
 pub mod update_profile;
 pub mod update_ring;
 pub mod user;
+pub mod mobile_app;
+pub mod winget_app;
+pub mod m365_apps;
+pub mod app_assignment;
+pub mod graph_object;
 
 use std::collections::BTreeSet;
 
