@@ -101,11 +101,17 @@ pub fn desired(key: &str, o: &GraphObject) -> DesiredResource {
     props.insert(COLLECTION_PROP.into(), json!(location(o)));
     props.insert(NATURAL_KEY_PROP.into(), json!(o.natural_key));
     let name = o.natural_value().unwrap_or_default().trim().to_string();
-    let natural = format!("{}|{}", location(o).to_lowercase(), name.to_lowercase());
+    let natural = natural(&o.collection, &name);
     let mut r = resource(Address::new(Kind::GraphObject, key), natural, name, props);
     // A type or collection change is a different object.
     r.immutable = vec!["@odata.type".into(), COLLECTION_PROP.into()];
     r
+}
+
+/// The natural key of an object: its collection (whatever the version it
+/// is read through) and its natural key property's value, lowercased.
+fn natural(collection: &str, name: &str) -> String {
+    format!("{}|{}", collection.trim_end_matches('/').to_lowercase(), name.trim().to_lowercase())
 }
 
 /// A live object of a declared collection, normalized: ids and Graph's
@@ -121,34 +127,54 @@ fn normalize(raw: &Value, loc: &str, natural_key: &str) -> LiveObject {
     props.insert(COLLECTION_PROP.into(), json!(loc));
     props.insert(NATURAL_KEY_PROP.into(), json!(natural_key));
     let name = str_field(raw, natural_key).trim().to_string();
-    LiveObject { kind: Kind::GraphObject, id: str_field(raw, "id").to_string(), natural_key: format!("{}|{}", loc.to_lowercase(), name.to_lowercase()), display_name: name, props }
+    let path = loc.split_once(':').map_or(loc, |(_, p)| p);
+    LiveObject { kind: Kind::GraphObject, id: str_field(raw, "id").to_string(), natural_key: natural(path, &name), display_name: name, props }
 }
 
-/// Lists every collection desired state declares objects in (with the
-/// natural key property the first of them names); a ledger-owned object
-/// found in none is refused (unknown, never forgotten): its collection is
-/// not declared any more, or it was deleted, and tenantctl cannot tell.
+/// Lists every collection desired state declares objects in, once (through
+/// beta when any object there is declared with beta; with the natural key
+/// property the first of them names). Each live object is noted with the
+/// location (version and path) of the declared object it is (by ledger id,
+/// else by natural key), so the version an object is declared with is no
+/// difference. A ledger-owned object found in none is refused (unknown,
+/// never forgotten): its collection is not declared any more, or it was
+/// deleted, and tenantctl cannot tell.
 fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
     Box::pin(async move {
-        let mut collections: BTreeMap<String, String> = BTreeMap::new();
+        // path (lowercase) -> (read location, natural key property)
+        let mut collections: BTreeMap<String, (String, String)> = BTreeMap::new();
+        let mut by_natural: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut by_id: BTreeMap<&str, &str> = BTreeMap::new();
         for r in cx.desired.resources.values().filter(|r| r.address.kind == Kind::GraphObject) {
             let loc = str_field_p(&r.props, COLLECTION_PROP);
             let nk = str_field_p(&r.props, NATURAL_KEY_PROP);
-            collections.entry(loc.to_string()).or_insert_with(|| nk.to_string());
+            let Some((api, path)) = loc.split_once(':') else { continue };
+            let e = collections.entry(path.to_lowercase()).or_insert_with(|| (loc.to_string(), nk.to_string()));
+            if api == "beta" && !e.0.starts_with("beta:") {
+                e.0 = format!("beta:{path}");
+            }
+            by_natural.insert(r.natural_key.as_str(), loc);
+            if let Some(id) = cx.ledger.resources.get(&r.address).map(|e| e.id.as_str()) {
+                by_id.insert(id, loc);
+            }
         }
         let mut out = Readout::default();
         let mut found: BTreeSet<String> = BTreeSet::new();
-        for (loc, nk) in &collections {
+        for (loc, nk) in collections.values() {
             let Some((api, path)) = parse_location(cx.client, loc) else { continue };
             for raw in api.list_all(path).await? {
-                let o = normalize(&raw, loc, nk);
+                let mut o = normalize(&raw, loc, nk);
+                let declared = by_id.get(o.id.as_str()).or_else(|| by_natural.get(o.natural_key.as_str()));
+                if let Some(d) = declared {
+                    o.props.insert(COLLECTION_PROP.into(), json!(d));
+                }
                 found.insert(o.id.clone());
                 out.objects.push(o);
             }
         }
         for (a, e) in cx.ledger.resources.iter().filter(|(a, _)| a.kind == Kind::GraphObject) {
             if !found.contains(&e.id) && !cx.desired.resources.contains_key(a) {
-                let known: Vec<&str> = collections.keys().map(String::as_str).collect();
+                let known: Vec<&str> = collections.values().map(|(l, _)| l.as_str()).collect();
                 out.refused.insert(
                     a.clone(),
                     format!(
