@@ -73,7 +73,7 @@ use crate::validate::Ctx;
 fn check_enum(cx: &mut Ctx, origin: &Origin, at: &[Seg], key: &str, field: &str, enum_type: &str, value: &str) {
     let m = graph_metadata::metadata();
     let members: Vec<&str> = m.enum_members(enum_type, true).unwrap_or_default().into_iter().filter(|x| *x != "unknownFutureValue").collect();
-    if !members.iter().any(|x| *x == value) {
+    if !members.contains(&value) {
         let help = crate::suggest::closest(value, members.iter().copied()).map(|s| format!("did you mean `{s}`?")).unwrap_or_else(|| format!("one of: {}", members.join(", ")));
         cx.error("setting-value", origin, at, format!("m365_apps.{key}: {field} `{value}` is not a value of Graph's {enum_type}")).help = Some(help);
     }
