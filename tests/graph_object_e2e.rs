@@ -112,6 +112,7 @@ fn bodies_are_checked_against_graphs_metadata_at_their_location() {
         ("modelled", "collection = \"/deviceManagement/termsAndConditions\"\napi = \"beta\"", "collection = \"/users\"\napi = \"beta\"", "unknown-collection", 3),
         ("type", "odata_type = \"#microsoft.graph.termsAndConditions\"", "odata_type = \"#microsoft.graph.windows10GeneralConfiguration\"", "graph-type", 5),
         ("natural key", "natural_key = \"displayName\"\nbody = { displayName = \"Contoso device terms\"", "natural_key = \"name\"\nbody = { displayName = \"Contoso device terms\"", "natural-key", 6),
+        ("one natural key per collection", "natural_key = \"displayName\"\nbody = { displayName = \"Contoso guest", "natural_key = \"title\"\nbody = { displayName = \"Contoso guest", "natural-key", 6),
     ] {
         let (_dir, dst) = scratch("graph-objects.toml", &TERMS.replacen(from, to, 1), &[]);
         let d = errors(&dst);

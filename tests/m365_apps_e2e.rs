@@ -44,6 +44,8 @@ async fn microsoft_365_apps_are_created_updated_assigned_exported_and_deleted() 
     assert_eq!(live["@odata.type"], json!("#microsoft.graph.officeSuiteApp"));
     assert_eq!(live["productIds"], json!(["o365ProPlusRetail"]));
     assert_eq!(live["excludedApps"]["groove"], json!(true));
+    // Graph answers with every app of excludedApps (those kept false).
+    assert_eq!(live["excludedApps"]["word"], json!(false));
     assert_eq!(live["updateChannel"], json!("monthlyEnterprise"));
     assert_eq!(intents(&live).iter().map(|i| i.0.as_str()).collect::<Vec<_>>(), ["required"]);
     // Languages compare case-insensitively and as a set; Intune's

@@ -48,6 +48,7 @@ pub fn create(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body: Map<String, Valu
             if body.get("productIds").and_then(Value::as_array).is_none_or(Vec::is_empty) {
                 return Err(bad("Property 'productIds' must name at least one product."));
             }
+            fill_excluded_apps(&mut body);
             body.entry("updateChannel").or_insert(json!("current"));
             body.entry("officePlatformArchitecture").or_insert(json!("x64"));
             body.entry("installProgressDisplayLevel").or_insert(json!("none"));
@@ -67,9 +68,19 @@ pub fn create(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body: Map<String, Valu
     Ok(resources::insert_new(t, ctx, spec.coll, body, Map::new()))
 }
 
+/// excludedApps is a complex value of non-nullable booleans: the apps a
+/// body leaves out of it are `false`, and Graph answers with all of them.
+fn fill_excluded_apps(body: &mut Map<String, Value>) {
+    let Some(Value::Object(given)) = body.get_mut("excludedApps") else { return };
+    for k in graph_metadata::metadata().properties("excludedApps", true).into_keys().filter(|k| !k.starts_with('@')) {
+        given.entry(k.to_string()).or_insert(json!(false));
+    }
+}
+
 /// The generic Intune PATCH, but a Store app's package and install
 /// context cannot change.
-pub fn patch(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str, body: Map<String, Value>) -> Result<(), GraphError> {
+pub fn patch(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str, mut body: Map<String, Value>) -> Result<(), GraphError> {
+    fill_excluded_apps(&mut body);
     if let Some(existing) = t.get(spec.coll, id).map(|r| r.data.clone()) {
         if existing.get("@odata.type").and_then(Value::as_str) == Some(WINGET) {
             for k in ["packageIdentifier", "installExperience"] {

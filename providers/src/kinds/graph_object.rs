@@ -299,6 +299,11 @@ fn export_all(cx: &mut crate::export::ExportCx, objects: Vec<&LiveObject>) {
                 }
             }
         }
+        // Desired state is kept in git: an object holding a secret is declared by hand.
+        if let Some(what) = super::intune_common::holds_secret(&o.props) {
+            cx.warn(format!("graph_object {} in {path} ({}): holds a secret ({what}): not exported; declare it by hand", o.display_name, o.id));
+            continue;
+        }
         if o.display_name.is_empty() {
             cx.warn(format!("graph_object in {path} ({}): it has no {nk}: not exported", o.id));
             continue;

@@ -50,7 +50,7 @@ pub fn desired(key: &str, a: &M365Apps, state: &DesiredState) -> DesiredResource
         props.insert("description".into(), json!(d));
     }
     if !a.excluded_apps.is_empty() {
-        props.insert("excludedApps".into(), json!(a.excluded_apps));
+        props.insert("excludedApps".into(), excluded_apps(&a.excluded_apps));
     }
     if !a.locales_to_install.is_empty() {
         let mut l: Vec<String> = a.locales_to_install.iter().map(|x| x.to_lowercase()).collect();
@@ -87,6 +87,23 @@ pub fn desired(key: &str, a: &M365Apps, state: &DesiredState) -> DesiredResource
     r
 }
 
+/// Declared excluded apps as the whole complex value Graph holds (and
+/// answers with): every app excludedApps names, those not declared `true`
+/// as `false`, so a live value compares equal however many apps Graph
+/// lists, and a PATCH (which replaces the value) says them all.
+fn excluded_apps(declared: &BTreeMap<String, bool>) -> Value {
+    let mut all: serde_json::Map<String, Value> = graph_metadata::metadata()
+        .properties("excludedApps", true)
+        .into_keys()
+        .filter(|k| !k.starts_with('@'))
+        .map(|k| (k.to_string(), json!(false)))
+        .collect();
+    for (k, v) in declared {
+        all.insert(k.clone(), json!(v));
+    }
+    Value::Object(all)
+}
+
 /// A live app normalized: product ids and locales as sets (sorted, locales
 /// lowercased), excluded apps without the ones left in (false), so they
 /// compare with desired state.
@@ -110,7 +127,8 @@ pub fn export(o: &LiveObject, scope_tags: Vec<String>, assignments: schema::kind
     let p = &o.props;
     let t = |graph: &str| text(p, graph);
     let strings = |k: &str| -> Vec<String> { p.get(k).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect() };
-    let excluded: BTreeMap<String, bool> = p.get("excludedApps").and_then(Value::as_object).into_iter().flatten().filter_map(|(k, v)| v.as_bool().map(|b| (k.clone(), b))).collect();
+    // The apps left out (Graph lists every app, false for those kept).
+    let excluded: BTreeMap<String, bool> = p.get("excludedApps").and_then(Value::as_object).into_iter().flatten().filter(|(_, v)| v.as_bool() == Some(true)).map(|(k, _)| (k.clone(), true)).collect();
     Ok(M365Apps {
         display_name: o.display_name.clone(),
         publisher: t("publisher").ok_or("it has no publisher")?,

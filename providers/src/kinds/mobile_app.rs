@@ -183,8 +183,7 @@ pub(crate) fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, Grap
         }
         // Owned but no longer declared: read by id, so a prune clears
         // the assignments tenantctl made.
-        for (address, e) in cx.ledger.resources.iter().filter(|(a, _)| a.kind == Kind::AppAssignment && !cx.desired.resources.contains_key(*a)) {
-            let _ = address;
+        for (_, e) in cx.ledger.resources.iter().filter(|(a, _)| a.kind == Kind::AppAssignment && !cx.desired.resources.contains_key(*a)) {
             if let Some(r) = raw.iter().find(|r| str_field(r, "id") == e.id) {
                 if taken.insert(e.id.clone()) {
                     out.objects.push(as_assignment(r));

@@ -134,6 +134,22 @@ pub(crate) fn validate(cx: &mut Ctx) {
             .help = Some(help);
             continue;
         }
+        // One collection is read once, matched on one property.
+        if let Some((first, nk)) = s
+            .graph_object
+            .iter()
+            .take_while(|(k, _)| *k != key)
+            .find(|(_, d)| d.value.collection.trim_end_matches('/').eq_ignore_ascii_case(o.collection.trim_end_matches('/')))
+            .map(|(k, d)| (k, &d.value.natural_key))
+            .filter(|(_, nk)| **nk != o.natural_key)
+        {
+            cx.error(
+                "natural-key",
+                origin,
+                &path!["graph_object", key, "natural_key"],
+                format!("graph_object.{key}: natural_key `{}` differs from graph_object.{first}'s `{nk}` in the same collection; objects of one collection are found by one property", o.natural_key),
+            );
+        }
         match o.natural_value() {
             Some(v) if !v.trim().is_empty() => {
                 let k = (coll.path.to_lowercase(), v.trim().to_lowercase());
