@@ -134,3 +134,21 @@ fn an_app_required_for_service_accounts_is_a_governance_error() {
     let findings = engine::governance::lint_desired(&desired, opts().now);
     assert!(!findings.iter().any(|f| f.address == ADDRESS), "{findings:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_apps_permission_apps_are_unknown_naming_it() {
+    let sb = sandbox().await;
+    let c = client(&sb);
+    let granted: Vec<String> = graph_metadata::metadata().documented_permissions().iter().filter(|p| *p != "DeviceManagementApps.ReadWrite.All").cloned().collect();
+    let r = reqwest::Client::new().put(format!("{}/_sandbox/permissions", sb.base_url())).json(&json!({ "permissions": granted })).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let (_dir, dst) = scratch("apps.toml", APP, &[]);
+    let desired = providers::kinds::desired_model(&load(&dst));
+    let observed = providers::observe::observe(&c, &desired, &Ledger::default()).await.unwrap();
+    let why = observed.unreadable.get(&schema::Kind::WingetApp).unwrap_or_else(|| panic!("apps were read: {:#?}", observed.unreadable));
+    assert!(why.contains("DeviceManagementApps.ReadWrite.All"), "{why}");
+    let p = engine::plan(&desired, &observed, &Ledger::default(), &opts()).unwrap();
+    assert!(p.unknown.iter().any(|u| u.address.to_string() == ADDRESS), "{:#?}", p.unknown);
+    assert!(changes_of(&p, ADDRESS).is_empty());
+    sb.shutdown().await.unwrap();
+}
