@@ -142,7 +142,15 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
 /// assigned group: what `export` adopts. Any failed read is an error, since
 /// an export that silently lacks a collection would not adopt it.
 pub async fn observe_everything(client: &GraphClient) -> Result<ObservedState, GraphError> {
-    let (desired, ledger) = (DesiredModel::default(), Ledger::default());
+    observe_everything_with(client, &DesiredModel::default()).await
+}
+
+/// [`observe_everything`], with the desired state an export is made
+/// beside (`export --from`): what only desired state can say, such as the
+/// collections its `graph_object`s name, is read too.
+pub async fn observe_everything_with(client: &GraphClient, desired: &DesiredModel) -> Result<ObservedState, GraphError> {
+    let ledger = Ledger::default();
+    let desired = desired.clone();
     let modified = std::sync::Mutex::new(BTreeMap::new());
     let completed = std::sync::Mutex::new(BTreeMap::new());
     let cx = ReadCx { client, desired: &desired, ledger: &ledger, everything: true, modified: &modified, completed: &completed };

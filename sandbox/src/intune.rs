@@ -345,6 +345,18 @@ pub fn make_assignment(coll: &str, policy: &str, a: &Value) -> Result<(String, V
             out["intent"] = json!("apply");
         }
     }
+    // App assignments carry their install intent (required) and settings.
+    if coll == "mobileApps" {
+        let intent = a.get("intent").and_then(Value::as_str).ok_or_else(|| bad("Assignment must specify 'intent'."))?;
+        if !matches!(intent, "available" | "required" | "uninstall" | "availableWithoutEnrollment") {
+            return Err(bad(&format!("The value '{intent}' is not a valid installIntent.")));
+        }
+        if intent == "available" && target.get("@odata.type").and_then(Value::as_str) == Some("#microsoft.graph.allDevicesAssignmentTarget") {
+            return Err(bad("Available intent is not supported for the all devices target."));
+        }
+        out["intent"] = json!(intent);
+        out["settings"] = a.get("settings").cloned().unwrap_or(Value::Null);
+    }
     Ok((key, out))
 }
 
@@ -398,7 +410,9 @@ pub fn sub(t: &mut Tenant, ctx: &Ctx, spec: &Spec, req: &GReq, id: &str, rest: &
     match (req.method.as_str(), rest) {
         ("POST", ["assign"]) => {
             let body = body_object(req)?;
-            let list = body.get("assignments").and_then(Value::as_array).cloned().ok_or_else(|| bad("Request body must contain 'assignments'."))?;
+            // Apps name the parameter `mobileAppAssignments`.
+            let param = if spec.coll == "mobileApps" { "mobileAppAssignments" } else { "assignments" };
+            let list = body.get(param).and_then(Value::as_array).cloned().ok_or_else(|| bad(&format!("Request body must contain '{param}'.")))?;
             // Replace semantics: the new list is the whole set; duplicate targets collapse.
             let mut seen = std::collections::BTreeSet::new();
             let mut stored = Vec::new();

@@ -56,6 +56,7 @@ pub mod auth_methods_policy;
 pub mod role_policies;
 pub mod role_definitions;
 pub mod administrative_units;
+pub mod mobile_apps;
 
 pub use accounting::RequestCounts;
 pub use cli::{serve, ServeArgs};

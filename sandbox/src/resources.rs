@@ -171,6 +171,8 @@ lookup_fn!(lookup_enrollment_configs, "deviceEnrollmentConfigurations");
 lookup_fn!(lookup_intune_role_defs, "deviceManagementRoleDefinitions");
 lookup_fn!(lookup_intune_role_assignments, "deviceManagementRoleAssignments");
 lookup_fn!(lookup_units, "administrativeUnits");
+lookup_fn!(lookup_mobile_apps, "mobileApps");
+lookup_fn!(lookup_terms, "termsAndConditions");
 
 const fn dir(coll: &'static str, path: &'static [&'static str], context: &'static str) -> Spec {
     Spec {
@@ -470,6 +472,23 @@ pub static SPECS: &[Spec] = &[
         entity: Some("administrativeUnit"),
         ..dir(crate::administrative_units::UNITS, &["directory", "administrativeUnits"], "directory/administrativeUnits")
     },
+    Spec {
+        create: Some(crate::mobile_apps::create),
+        patch: Some(crate::mobile_apps::patch),
+        lookup: lookup_mobile_apps,
+        entity: Some("mobileApp"),
+        assignment_type: Some("#microsoft.graph.mobileAppAssignment"),
+        ..intune("mobileApps", &["deviceAppManagement", "mobileApps"], "deviceAppManagement/mobileApps")
+    },
+    // A collection no kind models, for `graph_object`: the generic Intune
+    // rules (type and name required, metadata-checked bodies).
+    Spec {
+        lookup: lookup_terms,
+        expand: no_expand,
+        sub: no_sub,
+        entity: Some("termsAndConditions"),
+        ..intune("termsAndConditions", &["deviceManagement", "termsAndConditions"], "deviceManagement/termsAndConditions")
+    },
 ];
 
 /// The spec of the collection whose last path segment is `name`
@@ -503,6 +522,7 @@ pub const KNOWN_SEGMENTS: &[&str] = &[
     "authenticationMethodsPolicy", "authenticationMethodConfigurations", "roleManagementPolicies", "roleManagementPolicyAssignments", "rules", "administrativeUnits",
     "microsoftAuthenticator", "fido2", "temporaryAccessPass", "sms", "voice", "email", "softwareOath", "x509Certificate",
     "configurationSettings", "configurationPolicyTemplates", "settingTemplates",
+    "deviceAppManagement", "mobileApps", "termsAndConditions",
 ];
 
 pub fn is_known_segment(s: &str) -> bool {
@@ -524,6 +544,7 @@ mod tests {
         assert_eq!(delta, ["users", "groups"]);
         // Every Intune collection with `/assign` names its assignment type.
         for s in SPECS.iter().filter(|s| s.family == Family::Intune && !["assignmentFilters", "deviceCategories", crate::intune_roles::DEFINITIONS, crate::intune_roles::ASSIGNMENTS].contains(&s.coll)) {
+        for s in SPECS.iter().filter(|s| s.family == Family::Intune && s.coll != "assignmentFilters" && s.coll != "deviceCategories" && s.coll != "termsAndConditions") {
             let ty = s.assignment_type.unwrap_or_else(|| panic!("{} names no assignment type", s.coll));
             assert!(ty.starts_with("#microsoft.graph.") && ty.ends_with("Assignment"), "{ty}");
         }

@@ -110,6 +110,9 @@ fn body_kind(segs: &[&str], method: &str) -> Body {
         ("POST", [.., "deviceEnrollmentConfigurations", _, "assign"]) => {
             Body::Action(&[("enrollmentConfigurationAssignments", "enrollmentConfigurationAssignment")])
         }
+        ("POST", [.., "mobileApps", _, "assign"]) => {
+            Body::Action(&[("mobileAppAssignments", "mobileAppAssignment")])
+        }
         ("POST", [.., "windowsAutopilotDeploymentProfiles", _, "assignments"]) => {
             Body::Entity("windowsAutopilotDeploymentProfileAssignment")
         }

@@ -160,7 +160,7 @@ mod tests {
 
     #[test]
     fn kinds_come_from_the_registry() {
-        assert_eq!(Kind::ALL.len(), 28);
+        assert_eq!(Kind::ALL.len(), 32);
         assert_eq!("named_location".parse::<Kind>(), Ok(Kind::NamedLocation));
         assert_eq!(Kind::AuthenticationStrength.as_str(), "authentication_strength");
         assert_eq!(Kind::ALL[0], Kind::User);
@@ -184,6 +184,9 @@ mod tests {
                 Kind::Remediation,
                 Kind::EnrollmentStatusPage,
                 Kind::EnrollmentRestriction,
+                Kind::WingetApp,
+                Kind::M365Apps,
+                Kind::AppAssignment,
             ]
         );
         // Declaration order is plan order.

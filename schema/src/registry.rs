@@ -59,6 +59,10 @@ macro_rules! with_kinds {
             IntuneRoleAssignment intune_role_assignment IntuneRoleAssignment false     false;
             AuthenticationMethodsPolicy authentication_methods_policy AuthenticationMethodsPolicy false false;
             RolePolicy           role_policy            RolePolicy           false     false;
+            WingetApp            winget_app             WingetApp            false     true;
+            M365Apps             m365_apps              M365Apps             false     true;
+            AppAssignment        app_assignment         AppAssignment        false     true;
+            GraphObject          graph_object           GraphObject          false     false;
         }
     };
 }

@@ -45,6 +45,10 @@ fn the_example_tenant_validates() {
         (Kind::IntuneRoleAssignment, 0),
         (Kind::AuthenticationMethodsPolicy, 1),
         (Kind::RolePolicy, 1),
+        (Kind::WingetApp, 0),
+        (Kind::M365Apps, 0),
+        (Kind::AppAssignment, 0),
+        (Kind::GraphObject, 0),
     ];
     assert_eq!(state.counts(), expected.to_vec());
     // The published Managed Desktop values (graph-reference section 9):

@@ -45,6 +45,7 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
         Kind::IntuneRoleDefinition => return Some("Intune role definition (what its admins may do)".into()),
         Kind::AuthenticationMethodsPolicy => return Some("authentication methods policy".into()),
         Kind::RolePolicy => return Some("PIM role settings".into()),
+        Kind::GraphObject => return Some("graph_object: an object of a collection tenantctl does not model".into()),
         _ => {}
     }
     if desired.service_accounts.contains(a) {

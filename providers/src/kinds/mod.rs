@@ -38,6 +38,11 @@ pub mod authentication_methods_policy;
 pub mod role_policy;
 pub mod role_definition;
 pub mod administrative_unit;
+pub mod mobile_app;
+pub mod winget_app;
+pub mod m365_apps;
+pub mod app_assignment;
+pub mod graph_object;
 
 use std::collections::BTreeSet;
 

@@ -54,6 +54,11 @@ pub const ROOTS: &[&str] = &[
     "authenticationMethodTarget",
     "unifiedRoleManagementPolicyRule",
     "administrativeUnit",
+    "mobileApp",
+    "mobileAppAssignment",
+    "termsAndConditions",
+    "notificationMessageTemplate",
+    "deviceComplianceScript",
 ];
 
 const USER_PAGE: &str = "docs: learn.microsoft.com/graph/api/resources/user (property table)";
@@ -149,6 +154,31 @@ pub const READ_ONLY: &[(&str, &str)] = &[
         "lastModifiedDateTime",
     ),
     ("deviceAndAppManagementAssignmentFilter", "payloads"),
+    // mobileApp (learn.microsoft.com/graph/api/resources/intune-apps-mobileapp).
+    ("mobileApp", "createdDateTime"),
+    ("mobileApp", "lastModifiedDateTime"),
+    ("mobileApp", "isAssigned"),
+    ("mobileApp", "dependentAppCount"),
+    ("mobileApp", "supersededAppCount"),
+    ("mobileApp", "supersedingAppCount"),
+    ("mobileApp", "uploadState"),
+    ("mobileApp", "publishingState"),
+    ("termsAndConditions", "createdDateTime"),
+    ("termsAndConditions", "lastModifiedDateTime"),
+    ("termsAndConditions", "modifiedDateTime"),
+    ("notificationMessageTemplate", "lastModifiedDateTime"),
+    ("deviceComplianceScript", "createdDateTime"),
+    ("deviceComplianceScript", "lastModifiedDateTime"),
+];
+
+/// The collections `[graph_object]` may name (path, entity type): each is
+/// checked against the metadata when generated (a navigation property of
+/// the singleton, in v1.0 or only in beta) and its type kept. Adding one
+/// here, with its requests in `requests.txt`, is all `graph_object` needs.
+pub const OBJECT_COLLECTIONS: &[(&str, &str)] = &[
+    ("/deviceManagement/termsAndConditions", "termsAndConditions"),
+    ("/deviceManagement/notificationMessageTemplates", "notificationMessageTemplate"),
+    ("/deviceManagement/deviceComplianceScripts", "deviceComplianceScript"),
 ];
 
 /// The permissions tenantctl's documented list is chosen from, in the order
