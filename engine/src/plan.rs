@@ -370,12 +370,20 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     if !errors.is_empty() {
         return Err(PlanError::Many { count: errors.len(), problems: errors });
     }
+    // Governance judges by the service accounts the tenant shows too: the
+    // live members of the service-accounts group (`governance::accounts`).
+    let live_service = crate::governance::accounts::live_members(desired, observed, &matched);
+    let augmented = crate::governance::accounts::with_live_members(desired, &live_service);
+    let judged: &DesiredModel = augmented.as_ref().unwrap_or(desired);
 
     let mut changes: Vec<Change> = Vec::new();
     let mut unchanged = Vec::new();
     let mut unknown = Vec::new();
     let mut warnings = observed.warnings.clone();
     warnings.extend(duplicates);
+    for (a, how) in &live_service {
+        warnings.push(format!("{a} is {how}: every service-account rule applies to it (declare it kind = \"service\", or take it out of the group)"));
+    }
     let mut fp_parts: BTreeMap<String, ObservedPart> = BTreeMap::new();
 
     // Resources that cannot be judged: their kind, or a kind they refer to,
@@ -571,6 +579,9 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
         }
     }
 
+    // What the ledger remembers beside Graph: a guest's expiry, a service account.
+    crate::governance::recorded::add_changes(&mut changes, &mut unchanged, judged, ledger, &matched, &unknown_set, options.now);
+
     let deletions = changes.iter().filter(|c| matches!(c.action, Action::Delete | Action::Replace)).count();
     if deletions as u32 > gov.prune.max_deletions {
         warnings.push(format!(
@@ -589,19 +600,20 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     };
     // Out-of-band control of the tenant is removed (never held for approval).
     let matched_ids: BTreeMap<Address, String> = matched.iter().map(|(a, o)| (a.clone(), o.id.clone())).collect();
-    changes.extend(crate::governance::out_of_band_removals(desired, observed, &matched_ids));
+    changes.extend(crate::governance::out_of_band_removals(judged, observed, &matched_ids));
     let (mut changes, rollout_waits) = crate::governance::gate_rollouts(changes, desired, &converged_at, options.now, rollout);
     order(&mut changes, desired)?;
-    let sensitive = crate::governance::sensitivity(&changes, desired);
+    let sensitive = crate::governance::sensitivity(&changes, judged);
     let ids_by_address: BTreeMap<Address, String> = matched.iter().map(|(a, o)| (a.clone(), o.id.clone())).collect();
-    let mut lints = crate::governance::lint_desired(desired, options.now);
-    let mut live_lints = crate::governance::lint_live(desired, observed, &ids_by_address);
+    let mut lints = crate::governance::lint_desired(judged, options.now);
+    let mut live_lints = crate::governance::lint_live(judged, observed, &ids_by_address);
     crate::governance::settle(&mut live_lints, &changes);
     let after = crate::governance::after_plan(observed, &changes);
-    crate::governance::settle_after(&mut live_lints, &crate::governance::lint_live(desired, &after, &ids_by_address));
+    crate::governance::settle_after(&mut live_lints, &crate::governance::lint_live(judged, &after, &ids_by_address));
     lints.extend(live_lints);
     crate::governance::settle(&mut lints, &changes);
     crate::governance::review_notes(&mut changes);
+    crate::governance::label_role_deletes(&mut changes);
     unchanged.sort();
     unknown.sort_by(|a, b| a.address.cmp(&b.address));
     orphans.sort_by(|a, b| a.address.cmp(&b.address));

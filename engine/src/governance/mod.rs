@@ -8,9 +8,11 @@
 //! keep using `engine::governance::...`.
 
 mod access;
+pub mod accounts;
 mod certificates;
 mod lints;
 pub mod live;
+pub mod recorded;
 mod rollout;
 pub mod rule;
 mod sensitivity;
