@@ -64,28 +64,40 @@ fn who(m: &Marker) -> String {
 }
 
 /// The `[governance]` in force as the marker records it: its approvers,
-/// authors and `approvals_required` (what verifies an adoption).
-pub fn marker_governance(m: &Marker) -> Result<Governance> {
+/// authors and `approvals_required` (what verifies an adoption), with the
+/// rest (and the display names of the keys it lists) as `desired` has
+/// them, so the review shows what changes among the people.
+pub fn marker_governance(m: &Marker, desired: &Governance) -> Result<Governance> {
     let Some(required) = m.approvals_required else {
         bail!(
             "refusing: this tenant's governance marker ({}) was written by an older tenantctl and does not record its approvers, so nobody can be shown to be in force.\nUse the state that recorded it (its next apply records the approvers in the marker), then adopt with their signatures; only a tenant administrator can remove the marker instead (DELETE /organization/{{id}}/extensions/{EXTENSION_NAME}, Organization.ReadWrite.All), which is an act outside tenantctl for your change process",
             who(m)
         );
     };
-    let parse = |list: &[String]| -> BTreeMap<String, Approver> {
+    let parse = |list: &[String], named: &BTreeMap<String, Approver>| -> BTreeMap<String, Approver> {
         list.iter()
             .filter_map(|e| e.split_once('='))
-            .map(|(k, key)| (k.to_string(), Approver { name: k.to_string(), public_key: key.to_string() }))
+            .map(|(k, key)| (k.to_string(), Approver { name: named.get(k).map(|a| a.name.clone()).unwrap_or_else(|| k.to_string()), public_key: key.to_string() }))
             .collect()
     };
-    Ok(Governance { approvals_required: required, approvers: parse(&m.approvers), authors: parse(&m.authors), ..Governance::default() })
+    Ok(Governance {
+        approvals_required: required,
+        approvers: parse(&m.approvers, &desired.approvers),
+        authors: parse(&m.authors, &desired.authors),
+        ..desired.clone()
+    })
+}
+
+/// Whether `plan` is an adoption plan ([`adoption_plan`]).
+pub fn is_adoption(plan: &Plan) -> bool {
+    plan.changes.is_empty() && plan.observed_fingerprint.starts_with(&format!("{EXTENSION_NAME}:"))
 }
 
 /// The adoption plan of desired `[governance]` over marker `m`: no
 /// changes, the marker's governance in force, bound to the marker's
 /// fingerprint (as the observed state) and to desired state.
 pub fn adoption_plan(m: &Marker, state: &schema::DesiredState, desired: &DesiredModel, reason: &str) -> Result<Plan> {
-    let in_force = marker_governance(m)?;
+    let in_force = marker_governance(m, &desired.governance)?;
     let fields = trust::diff(&in_force, &desired.governance);
     Ok(Plan {
         format_version: engine::plan::PLAN_FORMAT_VERSION,
@@ -150,7 +162,7 @@ async fn adopt_locked(target: &crate::target::Target, state: &schema::DesiredSta
                 return write_adoption_plan(expected, m, args, out);
             }
             let Some(path) = args.plan else {
-                let gov = marker_governance(m)?;
+                let gov = marker_governance(m, &desired.governance)?;
                 bail!(
                     "refusing: this tenant carries tenantctl's governance marker ({}) for another [governance] ({}) than desired ({desired_fingerprint}): its approvers ({}) are in force, and adopting without them would let whoever runs this choose new ones.\nUse the state that recorded it; or have {} of them approve the adoption:\n  tenantctl governance adopt {dir} --reason \"...\" --out adopt.json --author-key YOU.key\n  tenantctl approve adopt.json --key THEIR.key --dir {dir}   (each approver)\n  tenantctl governance adopt {dir} --reason \"...\" --plan adopt.json",
                     who(m),
@@ -228,7 +240,7 @@ fn write_adoption_plan(mut plan: Plan, m: &Marker, args: &AdoptArgs<'_>, out: &P
     };
     crate::governance::sign_as_author(&mut plan, Some(key))?;
     write_atomic(out, &engine::render::json(&plan))?;
-    let gov = marker_governance(m)?;
+    let gov = plan.governance.as_ref().map(|g| g.in_force.clone()).unwrap_or_default();
     output::status(format!(
         "Wrote the adoption plan {} (over the tenant's marker {}). It needs {} approval(s) by the approvers the marker records ({}): each runs `tenantctl approve {} --key THEIR.key --dir {}`; then `tenantctl governance adopt {} --reason \"{}\" --plan {}`.",
         out.display(),

@@ -19,6 +19,11 @@ pub fn live_members(desired: &DesiredModel, observed: &ObservedState, matched: &
     let mut out = BTreeMap::new();
     let Some(key) = desired.governance.managed_desktop.as_ref().and_then(|md| md.service_accounts_group.as_ref()) else { return out };
     let group = Address::new(Kind::Group, key.as_str());
+    // Declared members: the plan sets the live membership to them (a
+    // sensitive change of the group), so live extras are not counted.
+    if desired.resources.get(&group).is_some_and(|r| r.props.contains_key("members")) {
+        return out;
+    }
     let Some(gid) = matched.get(&group).map(|o| o.id.as_str()) else { return out };
     let users: BTreeMap<&str, &Address> = matched.iter().filter(|(a, _)| a.kind == Kind::User).map(|(a, o)| (o.id.as_str(), a)).collect();
     let mut seen: BTreeSet<&str> = BTreeSet::new();
