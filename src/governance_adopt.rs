@@ -161,30 +161,44 @@ async fn adopt_locked(target: &crate::target::Target, state: &schema::DesiredSta
             if let Some(out) = args.out {
                 return write_adoption_plan(expected, m, args, out);
             }
-            let Some(path) = args.plan else {
-                let gov = marker_governance(m, &desired.governance)?;
-                bail!(
-                    "refusing: this tenant carries tenantctl's governance marker ({}) for another [governance] ({}) than desired ({desired_fingerprint}): its approvers ({}) are in force, and adopting without them would let whoever runs this choose new ones.\nUse the state that recorded it; or have {} of them approve the adoption:\n  tenantctl governance adopt {dir} --reason \"...\" --out adopt.json --author-key YOU.key\n  tenantctl approve adopt.json --key THEIR.key --dir {dir}   (each approver)\n  tenantctl governance adopt {dir} --reason \"...\" --plan adopt.json",
-                    who(m),
-                    m.fingerprint,
-                    names(&gov),
-                    gov.approvals_required,
-                    dir = args.dir.display()
-                );
-            };
-            let signed = crate::governance::read_plan(path)?;
-            if signed.hash() != expected.hash() {
-                bail!(
-                    "refusing: {} is not the adoption plan of desired [governance] over this tenant's marker ({}) with this --reason: desired state, the marker or the reason changed since it was made; make it again with --out and have it approved",
-                    path.display(),
-                    m.fingerprint
-                );
+            let gov = marker_governance(m, &desired.governance)?;
+            if gov.approvals_required == 0 && args.plan.is_none() {
+                // The governance in force needs nobody's approval: its
+                // fingerprint typed is the deliberate act.
+                if args.replace_marker != Some(m.fingerprint.as_str()) {
+                    bail!(
+                        "refusing: this tenant carries tenantctl's governance marker ({}) for another [governance] ({}) than desired ({desired_fingerprint}); it requires no approvals, so replacing it needs its fingerprint typed: --replace-marker {} (warned and journalled)",
+                        who(m),
+                        m.fingerprint,
+                        m.fingerprint
+                    );
+                }
+                output::status(format!("WARNING: the governance the tenant's marker records ({}) requires no approvals: replacing it with its fingerprint typed (--replace-marker).", m.fingerprint));
+            } else {
+                let Some(path) = args.plan else {
+                    bail!(
+                        "refusing: this tenant carries tenantctl's governance marker ({}) for another [governance] ({}) than desired ({desired_fingerprint}): its approvers ({}) are in force, and adopting without them would let whoever runs this choose new ones.\nUse the state that recorded it; or have {} of them approve the adoption:\n  tenantctl governance adopt {dir} --reason \"...\" --out adopt.json --author-key YOU.key\n  tenantctl approve adopt.json --key THEIR.key --dir {dir}   (each approver)\n  tenantctl governance adopt {dir} --reason \"...\" --plan adopt.json",
+                        who(m),
+                        m.fingerprint,
+                        names(&gov),
+                        gov.approvals_required,
+                        dir = args.dir.display()
+                    );
+                };
+                let signed = crate::governance::read_plan(path)?;
+                if signed.hash() != expected.hash() {
+                    bail!(
+                        "refusing: {} is not the adoption plan of desired [governance] over this tenant's marker ({}) with this --reason: desired state, the marker or the reason changed since it was made; make it again with --out and have it approved",
+                        path.display(),
+                        m.fingerprint
+                    );
+                }
+                let v = governance::verify_approvals(&signed, desired).map_err(|e| anyhow::anyhow!("refusing to adopt with {}: {e}", path.display()))?;
+                output::status(format!("The adoption is approved by {} (approvers the tenant's marker records).", if v.approvers.is_empty() { "nobody (the marker's governance requires no approvals)".to_string() } else { v.approvers.join(", ") }));
+                attribution.author = v.author;
+                attribution.approvers = v.approvers;
+                plan_hash = signed.hash();
             }
-            let v = governance::verify_approvals(&signed, desired).map_err(|e| anyhow::anyhow!("refusing to adopt with {}: {e}", path.display()))?;
-            output::status(format!("The adoption is approved by {} (approvers the tenant's marker records).", if v.approvers.is_empty() { "nobody (the marker's governance requires no approvals)".to_string() } else { v.approvers.join(", ") }));
-            attribution.author = v.author;
-            attribution.approvers = v.approvers;
-            plan_hash = signed.hash();
         }
         Some(_) => {
             if args.plan.is_some() || args.out.is_some() {

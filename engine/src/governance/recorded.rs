@@ -65,8 +65,7 @@ pub fn extends_expiry(c: &Change) -> Option<String> {
     match parse(f.before.as_ref()) {
         Some(before) if after <= before => None,
         Some(before) => Some(format!("extends guest access from {} to {}", rfc3339(before), rfc3339(after))),
-        None if c.action == Action::Create => None,
-        None => Some(format!("guest access until {}: its applied expiry is not recorded, so this may extend it", rfc3339(after))),
+        None => None,
     }
 }
 
@@ -118,8 +117,9 @@ fn add_field(changes: &mut Vec<Change>, unchanged: &mut Vec<Address>, address: &
 /// not the one the ledger recorded (and on every invitation), and a
 /// user's `kind` when it was applied as a service account and desired
 /// state (with the live service-accounts group) no longer makes it one.
-/// Objects matched by natural key without a ledger entry have nothing
-/// recorded to compare; the ledger records them when next applied.
+/// Objects matched by natural key without a ledger entry, and entries
+/// that record no expiry yet, have nothing to compare; the next apply
+/// records them ([`remember`]).
 pub fn add_changes(
     changes: &mut Vec<Change>,
     unchanged: &mut Vec<Address>,
@@ -147,12 +147,13 @@ pub fn add_changes(
         }
         let Some(live) = matched.get(address) else { continue };
         let Some(entry) = ledger.resources.get(address).filter(|e| e.id == live.id) else { continue };
-        let recorded = entry.expires.clone().map(Value::String);
-        if recorded.as_ref() == Some(&wanted) {
+        // Not recorded (an entry adopted by natural key, or written by an
+        // older tenantctl): nothing to compare; `remember` records it.
+        let Some(recorded) = entry.expires.clone().map(Value::String) else { continue };
+        if recorded == wanted {
             continue;
         }
-        let reason = if recorded.is_none() { "expires is not recorded in the ledger" } else { "expires differs from the one last applied" };
-        add_field(changes, unchanged, address, r, live, FieldChange { field: EXPIRES.into(), before: recorded, after: Some(wanted) }, reason);
+        add_field(changes, unchanged, address, r, live, FieldChange { field: EXPIRES.into(), before: Some(recorded), after: Some(wanted) }, "expires differs from the one last applied");
     }
     for (address, r) in desired.resources.range(Address::new(Kind::User, "")..) {
         if address.kind != Kind::User {
@@ -170,12 +171,29 @@ pub fn add_changes(
     }
 }
 
-/// Ledger records for service accounts the ledger does not know as such
-/// yet (created before it recorded them, or matched by natural key), after
-/// an apply of `plan`: only ever adds the mark (which only adds
-/// protection); taking it away is a planned, approved `kind` change.
+/// Ledger records of what an entry does not record yet (adopted by
+/// natural key, created by an older tenantctl or by the library), after an
+/// apply of `plan`: the service-account mark of a service account (only
+/// ever added, which only adds protection; taking it away is a planned,
+/// approved `kind` change), and a guest's expiry (from then on an
+/// extension is a planned, approved change).
 pub fn remember(desired: &DesiredModel, plan: &Plan, ledger: &mut Ledger) -> Vec<(Address, LedgerOp)> {
     let mut out = Vec::new();
+    for (a, r) in desired.resources.range(Address::new(Kind::Guest, "")..) {
+        if a.kind != Kind::Guest {
+            break;
+        }
+        let Some(entry) = ledger.resources.get(a) else { continue };
+        if entry.expires.is_some() || plan.ids.get(a).is_some_and(|id| *id != entry.id) {
+            continue;
+        }
+        let Some(expires) = r.expires else { continue };
+        let mut entry = entry.clone();
+        entry.expires = Some(rfc3339(expires));
+        let op = LedgerOp::Record { address: a.clone(), entry };
+        ledger.apply_op(&op);
+        out.push((a.clone(), op));
+    }
     for a in &desired.service_accounts {
         let Some(entry) = ledger.resources.get(a) else { continue };
         if entry.service || plan.ids.get(a).is_some_and(|id| *id != entry.id) {
