@@ -336,7 +336,7 @@ pub(crate) async fn plan_marker_check(client: &providers::graph::GraphClient, pl
     match providers::tenant_marker::read(client).await {
         Ok(marker) => {
             if marker_verdict(plan, desired, ledger, marker)?.is_some() {
-                output::status("The tenant carries no governance marker yet: the next apply records the trust root's.");
+                output::status("The tenant carries no governance marker yet, or one that does not record the approvers in force: the next apply records the trust root's (with its approvers' keys).");
             }
             Ok(())
         }

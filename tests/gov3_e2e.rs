@@ -156,6 +156,8 @@ async fn a_live_member_of_the_service_accounts_group_is_a_service_account() {
     sb.shutdown().await.unwrap();
 }
 
+const MIXED: &str = "[group.mixed]\ndisplay_name = \"Mixed\"\nmail_nickname = \"mixed\"\nmembers = [\"adele\", \"mstest\"]\n";
+const MIXED_POLICY: &str = "[device_configuration.mixed-policy]\nodata_type = \"windows10GeneralConfiguration\"\ndisplay_name = \"Mixed policy\"\n\n[device_configuration.mixed-policy.settings]\ncameraBlocked = true\n\n[device_configuration.mixed-policy.assignments]\ninclude = [\"mixed\"]\n";
 const MSTEST_KIND: &str = "mail_nickname = \"MSTEST\"\nkind = \"service\"\n";
 const MSTEST_RULE: &str = " or (user.userPrincipalName -startsWith \"MSTEST@\")";
 
@@ -188,8 +190,19 @@ async fn leaving_service_is_a_sensitive_change_shown_in_the_plan() {
     assert!(out.contains("user.mstest: user.mstest was applied as a service account"), "{out}");
     let (_, out) = run(&sb, w, &["reconcile", d, "--once", "--self-heal"]);
     assert!(!out.contains("applied: update user.mstest"), "never unattended: {out}");
-    // Until an approved apply records it, MSTEST is still a service account.
+    // Until an approved apply records it, MSTEST is still a service account:
+    // a policy reaching it (through a mixed group) is refused.
     assert!(ledger(w).resources[&"user.mstest".parse().unwrap()].service);
+    let groups = std::fs::read_to_string(dir.join("groups.toml")).unwrap();
+    let policies = std::fs::read_to_string(dir.join("policies.toml")).unwrap();
+    std::fs::write(dir.join("groups.toml"), format!("{groups}\n{MIXED}")).unwrap();
+    std::fs::write(dir.join("policies.toml"), format!("{policies}\n{MIXED_POLICY}")).unwrap();
+    let (code, out) = run(&sb, w, &["plan", d]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("error[service-account-targeted] device_configuration.mixed-policy: reaches service account user.mstest"), "{out}");
+    assert!(out.contains("user.mstest was applied as a service account (the ledger records it)"), "{out}");
+    std::fs::write(dir.join("groups.toml"), groups).unwrap();
+    std::fs::write(dir.join("policies.toml"), policies).unwrap();
     approved_apply(&sb, w, d, &keys, &["alice", "bob"]);
     assert!(!ledger(w).resources[&"user.mstest".parse().unwrap()].service, "recorded once approved");
     let (code, out) = run(&sb, w, &["plan", d, "--detailed-exitcode"]);

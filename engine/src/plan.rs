@@ -373,7 +373,9 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     // Governance judges by the service accounts the tenant shows too: the
     // live members of the service-accounts group (`governance::accounts`).
     let live_service = crate::governance::accounts::live_members(desired, observed, &matched);
-    let augmented = crate::governance::accounts::with_live_members(desired, &live_service);
+    let recorded_service = crate::governance::accounts::recorded(desired, ledger, &matched, &live_service);
+    let augmented = crate::governance::accounts::with_live_members(desired, live_service.keys().chain(recorded_service.iter()));
+    let live_only = if recorded_service.is_empty() { None } else { crate::governance::accounts::with_live_members(desired, live_service.keys()) };
     let judged: &DesiredModel = augmented.as_ref().unwrap_or(desired);
 
     let mut changes: Vec<Change> = Vec::new();
@@ -383,6 +385,9 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     warnings.extend(duplicates);
     for (a, how) in &live_service {
         warnings.push(format!("{a} is {how}: every service-account rule applies to it (declare it kind = \"service\", or take it out of the group)"));
+    }
+    for a in &recorded_service {
+        warnings.push(format!("{a} was applied as a service account (the ledger records it): every service-account rule applies to it until an approved plan that records its change is applied"));
     }
     let mut fp_parts: BTreeMap<String, ObservedPart> = BTreeMap::new();
 
@@ -580,7 +585,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     }
 
     // What the ledger remembers beside Graph: a guest's expiry, a service account.
-    crate::governance::recorded::add_changes(&mut changes, &mut unchanged, judged, ledger, &matched, &unknown_set, options.now);
+    crate::governance::recorded::add_changes(&mut changes, &mut unchanged, desired, &live_service, ledger, &matched, &unknown_set, options.now);
 
     let deletions = changes.iter().filter(|c| matches!(c.action, Action::Delete | Action::Replace)).count();
     if deletions as u32 > gov.prune.max_deletions {
@@ -606,6 +611,9 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     let sensitive = crate::governance::sensitivity(&changes, judged);
     let ids_by_address: BTreeMap<Address, String> = matched.iter().map(|(a, o)| (a.clone(), o.id.clone())).collect();
     let mut lints = crate::governance::lint_desired(judged, options.now);
+    if !recorded_service.is_empty() {
+        crate::governance::accounts::exclusion_without_recorded(&mut lints, live_only.as_ref().unwrap_or(desired), options.now);
+    }
     let mut live_lints = crate::governance::lint_live(judged, observed, &ids_by_address);
     crate::governance::settle(&mut live_lints, &changes);
     let after = crate::governance::after_plan(observed, &changes);

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use schema::{Address, Kind};
 
+use crate::ledger::Ledger;
 use crate::model::{DesiredModel, LiveObject, ObservedState, ServiceRoles};
 
 /// Declared users the live service-accounts group holds that desired
@@ -43,16 +44,46 @@ pub fn live_members(desired: &DesiredModel, observed: &ObservedState, matched: &
     out
 }
 
-/// `desired` with the live members of the service-accounts group made
-/// service accounts (declaring no roles), or `None` when there are none.
-pub fn with_live_members(desired: &DesiredModel, found: &BTreeMap<Address, String>) -> Option<DesiredModel> {
+/// Users the ledger records as applied service accounts (`service =
+/// true`), still live, that neither desired state nor the live group makes
+/// service accounts any more (`kind` dropped, taken out of the group's
+/// rule, or no longer declared): they stay service accounts until an
+/// approved plan records the change (`recorded::add_changes` shows it).
+pub fn recorded(desired: &DesiredModel, ledger: &Ledger, matched: &BTreeMap<Address, &LiveObject>, live: &BTreeMap<Address, String>) -> BTreeSet<Address> {
+    ledger
+        .resources
+        .range(Address::new(Kind::User, "")..)
+        .take_while(|(a, _)| a.kind == Kind::User)
+        .filter(|(a, e)| e.service && !desired.service_accounts.contains(*a) && !live.contains_key(*a) && matched.get(*a).is_some_and(|o| o.id == e.id))
+        .map(|(a, _)| a.clone())
+        .collect()
+}
+
+/// `desired` with `found` made service accounts (declaring no roles), or
+/// `None` when there are none.
+pub fn with_live_members<'a>(desired: &DesiredModel, found: impl IntoIterator<Item = &'a Address>) -> Option<DesiredModel> {
+    let found: Vec<&Address> = found.into_iter().collect();
     if found.is_empty() {
         return None;
     }
     let mut m = desired.clone();
-    for a in found.keys() {
+    for a in found {
         m.service_accounts.insert(a.clone());
         m.service_account_roles.entry(a.clone()).or_insert_with(ServiceRoles::default);
     }
     Some(m)
+}
+
+/// Conditional access need not be proved to exclude an account that is
+/// leaving service (recorded as a service account, no longer one in
+/// desired state): the live group still holds it until the plan's
+/// sensitive `kind` change and the group's change are approved and
+/// applied. `service-accounts-not-excluded` is judged on `base` (desired
+/// state with the live members only); every other lint keeps the
+/// recorded accounts.
+pub fn exclusion_without_recorded(lints: &mut Vec<super::Finding>, base: &DesiredModel, now: chrono::DateTime<chrono::Utc>) {
+    const LINT: &str = "service-accounts-not-excluded";
+    lints.retain(|f| f.lint != LINT);
+    lints.extend(super::lint_desired(base, now).into_iter().filter(|f| f.lint == LINT));
+    lints.sort_by(|a, b| (std::cmp::Reverse(a.severity), &a.lint, &a.address, &a.message).cmp(&(std::cmp::Reverse(b.severity), &b.lint, &b.address, &b.message)));
 }

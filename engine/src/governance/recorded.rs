@@ -116,14 +116,17 @@ fn add_field(changes: &mut Vec<Change>, unchanged: &mut Vec<Address>, address: &
 /// Add the recorded fields to the plan: a guest's `expires` when it is
 /// not the one the ledger recorded (and on every invitation), and a
 /// user's `kind` when it was applied as a service account and desired
-/// state (with the live service-accounts group) no longer makes it one.
+/// state (with the live service-accounts group, `live_service`) no longer
+/// makes it one.
 /// Objects matched by natural key without a ledger entry, and entries
 /// that record no expiry yet, have nothing to compare; the next apply
 /// records them ([`remember`]).
+#[allow(clippy::too_many_arguments)]
 pub fn add_changes(
     changes: &mut Vec<Change>,
     unchanged: &mut Vec<Address>,
     desired: &DesiredModel,
+    live_service: &BTreeMap<Address, String>,
     ledger: &Ledger,
     matched: &BTreeMap<Address, &LiveObject>,
     unknown: &BTreeMap<Address, String>,
@@ -159,7 +162,7 @@ pub fn add_changes(
         if address.kind != Kind::User {
             break;
         }
-        if unknown.contains_key(address) || desired.service_accounts.contains(address) {
+        if unknown.contains_key(address) || desired.service_accounts.contains(address) || live_service.contains_key(address) {
             continue;
         }
         let Some(live) = matched.get(address) else { continue };
