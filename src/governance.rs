@@ -160,6 +160,9 @@ pub fn check_review(plan_path: &Path, dir: &Path, ledger: &Path) -> Result<()> {
 
 fn summary(plan: &Plan, desired: &DesiredModel) -> String {
     let mut s = format!("Plan {}: {}\n", plan.hash(), engine::render::headline(plan));
+    if crate::governance_adopt::is_adoption(plan) {
+        s.push_str("Adoption plan: adopts desired [governance] as the trust root in place of the one the tenant's governance marker records (applied with `governance adopt --plan`)\n");
+    }
     match &plan.change {
         Some(c) => {
             s.push_str("Change record:\n");

@@ -32,12 +32,11 @@ async fn converged(sb: &SandboxHandle, edit: impl FnOnce(&Path)) -> (tempfile::T
     // A tenant an earlier setup marked with another [governance] is freed
     // by a tenant administrator removing the marker (re-adopting over it
     // would need the signatures of the approvers it records).
-    let args = vec!["governance".to_string(), "adopt".into(), dir.to_str().unwrap().into(), "--reason".into(), "test setup: converged through the library".into()];
+    let args = ["governance", "adopt", dir.to_str().unwrap(), "--reason", "test setup: converged through the library"];
     if let Ok(org) = client.v1().get_json("/organization?$select=id").await {
         let org = org["value"][0]["id"].as_str().unwrap_or_default().to_string();
         let _ = client.v1().delete(&format!("/organization/{org}/extensions/com.tenantctl.governance")).await;
     }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = cli(sb, work.path(), &args);
     assert!(out.status.success(), "{}", text(&out.stderr));
     (work, dir)

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use schema::{Address, Kind};
 
 use crate::ledger::Ledger;
-use crate::model::{DesiredModel, LiveObject, ObservedState, ServiceRoles};
+use crate::model::{DesiredModel, LiveObject, ObservedState};
 
 /// Declared users the live service-accounts group holds that desired
 /// state does not make service accounts, with how (for the plan's
@@ -69,7 +69,7 @@ pub fn with_live_members<'a>(desired: &DesiredModel, found: impl IntoIterator<It
     let mut m = desired.clone();
     for a in found {
         m.service_accounts.insert(a.clone());
-        m.service_account_roles.entry(a.clone()).or_insert_with(ServiceRoles::default);
+        m.service_account_roles.entry(a.clone()).or_default();
     }
     Some(m)
 }

@@ -131,7 +131,8 @@ pub fn add_changes(
     matched: &BTreeMap<Address, &LiveObject>,
     unknown: &BTreeMap<Address, String>,
     now: DateTime<Utc>,
-) {
+) -> Vec<String> {
+    let mut warnings = Vec::new();
     for (address, r) in desired.resources.range(Address::new(Kind::Guest, "")..) {
         if address.kind != Kind::Guest {
             break;
@@ -152,7 +153,13 @@ pub fn add_changes(
         let Some(entry) = ledger.resources.get(address).filter(|e| e.id == live.id) else { continue };
         // Not recorded (an entry adopted by natural key, or written by an
         // older tenantctl): nothing to compare; `remember` records it.
-        let Some(recorded) = entry.expires.clone().map(Value::String) else { continue };
+        let Some(recorded) = entry.expires.clone().map(Value::String) else {
+            warnings.push(format!(
+                "{address}: the ledger records no applied expiry for this guest (adopted by natural key, or recorded by an older tenantctl, or the entry was edited): an extension cannot be told apart now, and the next apply records expires {} without approval",
+                wanted.as_str().unwrap_or_default()
+            ));
+            continue;
+        };
         if recorded == wanted {
             continue;
         }
@@ -172,6 +179,7 @@ pub fn add_changes(
         let field = FieldChange { field: KIND.into(), before: Some(Value::String(SERVICE.into())), after: Some(Value::String("member".into())) };
         add_field(changes, unchanged, address, r, live, field, "no longer a service account (it was applied as one)");
     }
+    warnings
 }
 
 /// Ledger records of what an entry does not record yet (adopted by
@@ -209,4 +217,55 @@ pub fn remember(desired: &DesiredModel, plan: &Plan, ledger: &mut Ledger) -> Vec
         out.push((a.clone(), op));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guest_change(before: Option<&str>, after: &str) -> Change {
+        Change {
+            address: Address::new(Kind::Guest, "g"),
+            action: Action::Update,
+            display_name: "g".into(),
+            id: Some("1".into()),
+            reason: String::new(),
+            fields: vec![FieldChange { field: EXPIRES.into(), before: before.map(|b| Value::String(b.into())), after: Some(Value::String(after.into())) }],
+            waits_on: Vec::new(),
+            wave: 0,
+            desired: None,
+            notes: Vec::new(),
+            live: None,
+        }
+    }
+
+    #[test]
+    fn an_extension_is_sensitive_and_a_shortening_only_reduces_access() {
+        let longer = guest_change(Some("2027-03-31T17:00:00Z"), "2027-06-30T17:00:00Z");
+        assert!(extends_expiry(&longer).is_some_and(|w| w.contains("from 2027-03-31T17:00:00Z to 2027-06-30T17:00:00Z")));
+        assert!(!shortens_expiry(&longer, &longer.fields[0]));
+        let shorter = guest_change(Some("2027-03-31T17:00:00Z"), "2027-01-31T17:00:00Z");
+        assert!(extends_expiry(&shorter).is_none());
+        assert!(shortens_expiry(&shorter, &shorter.fields[0]));
+        let m = DesiredModel::default();
+        assert_eq!(super::super::classify(&longer, &m, 1).as_deref(), extends_expiry(&longer).as_deref());
+        assert_eq!(super::super::classify(&shorter, &m, 1), None, "shortening is never held");
+    }
+
+    #[test]
+    fn apply_records_what_the_change_sets_and_keeps_the_rest() {
+        let prev = LedgerEntry { id: "1".into(), applied: None, changed_at: None, expires: Some("2027-03-31T17:00:00Z".into()), service: false };
+        let c = guest_change(Some("2027-03-31T17:00:00Z"), "2027-06-30T17:00:00Z");
+        assert_eq!(facts_after(&c, Some(&prev)), (Some("2027-06-30T17:00:00Z".into()), false));
+        let mut other = c.clone();
+        other.fields = vec![FieldChange { field: "displayName".into(), before: None, after: Some(Value::String("x".into())) }];
+        assert_eq!(facts_after(&other, Some(&prev)), (Some("2027-03-31T17:00:00Z".into()), false));
+        let mut user = other.clone();
+        user.address = Address::new(Kind::User, "u");
+        user.fields = vec![FieldChange { field: KIND.into(), before: Some(Value::String(SERVICE.into())), after: Some(Value::String("member".into())) }];
+        let svc = LedgerEntry { service: true, ..prev.clone() };
+        assert!(!facts_after(&user, Some(&svc)).1);
+        assert!(leaves_service(&user).is_some());
+        assert!(is_ledger_field(Kind::User, KIND) && is_ledger_field(Kind::Guest, EXPIRES) && !is_ledger_field(Kind::DeviceConfiguration, KIND));
+    }
 }
