@@ -21,6 +21,7 @@ mod state_cmd;
 mod state_paths;
 mod state_side;
 mod target;
+mod governance_adopt;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -43,7 +43,7 @@ async fn expired_access_is_removed_by_apply_without_approvals() {
     edit_file(&dir, "guests.toml", |t| t.replace(&format!("expires = {SOON}"), &format!("expires = {later}")));
     let out = cli(&sb, w, &["apply", d, "--auto-approve"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("guest.fabrikam-auditor: guest access"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("guest.fabrikam-auditor: extends guest access"), "{}", text(&out.stderr));
     sb.shutdown().await.unwrap();
 }
 

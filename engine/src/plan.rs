@@ -380,12 +380,25 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     if !errors.is_empty() {
         return Err(PlanError::Many { count: errors.len(), problems: errors });
     }
+    // Governance judges by the service accounts the tenant shows too: the
+    // live members of the service-accounts group (`governance::accounts`).
+    let live_service = crate::governance::accounts::live_members(desired, observed, &matched);
+    let recorded_service = crate::governance::accounts::recorded(desired, ledger, &matched, &live_service);
+    let augmented = crate::governance::accounts::with_live_members(desired, live_service.keys().chain(recorded_service.iter()));
+    let live_only = if recorded_service.is_empty() { None } else { crate::governance::accounts::with_live_members(desired, live_service.keys()) };
+    let judged: &DesiredModel = augmented.as_ref().unwrap_or(desired);
 
     let mut changes: Vec<Change> = Vec::new();
     let mut unchanged = Vec::new();
     let mut unknown = Vec::new();
     let mut warnings = observed.warnings.clone();
     warnings.extend(duplicates);
+    for (a, how) in &live_service {
+        warnings.push(format!("{a} is {how}: every service-account rule applies to it (declare it kind = \"service\", or take it out of the group)"));
+    }
+    for a in &recorded_service {
+        warnings.push(format!("{a} was applied as a service account (the ledger records it): every service-account rule applies to it until an approved plan that records its change is applied"));
+    }
     let mut fp_parts: BTreeMap<String, ObservedPart> = BTreeMap::new();
 
     // Resources that cannot be judged: their kind, or a kind they refer to,
@@ -584,6 +597,9 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
         }
     }
 
+    // What the ledger remembers beside Graph: a guest's expiry, a service account.
+    warnings.extend(crate::governance::recorded::add_changes(&mut changes, &mut unchanged, desired, &live_service, ledger, &matched, &unknown_set, options.now));
+
     let deletions = changes.iter().filter(|c| matches!(c.action, Action::Delete | Action::Replace)).count();
     if deletions as u32 > gov.prune.max_deletions {
         warnings.push(format!(
@@ -602,13 +618,16 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     };
     // Out-of-band control of the tenant is removed (never held for approval).
     let matched_ids: BTreeMap<Address, String> = matched.iter().map(|(a, o)| (a.clone(), o.id.clone())).collect();
-    changes.extend(crate::governance::out_of_band_removals(desired, observed, &matched_ids));
+    changes.extend(crate::governance::out_of_band_removals(judged, observed, &matched_ids));
     let (mut changes, rollout_waits) = crate::governance::gate_rollouts(changes, desired, &converged_at, options.now, rollout);
     order(&mut changes, desired)?;
-    let sensitive = crate::governance::sensitivity(&changes, desired);
+    let sensitive = crate::governance::sensitivity(&changes, judged);
     let ids_by_address: BTreeMap<Address, String> = matched.iter().map(|(a, o)| (a.clone(), o.id.clone())).collect();
-    let mut lints = crate::governance::lint_desired(desired, options.now);
-    let mut live_lints = crate::governance::lint_live(desired, observed, &ids_by_address);
+    let mut lints = crate::governance::lint_desired(judged, options.now);
+    if !recorded_service.is_empty() {
+        crate::governance::accounts::exclusion_without_recorded(&mut lints, live_only.as_ref().unwrap_or(desired), options.now);
+    }
+    let mut live_lints = crate::governance::lint_live(judged, observed, &ids_by_address);
     crate::governance::settle(&mut live_lints, &changes);
     // The state after the plan differs from the observed one (as lints see
     // it) only when the plan deletes objects or sets assignments; else its
@@ -617,11 +636,12 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     let (gone, reassigned) = crate::governance::after_plan_ids(&changes);
     if !gone.is_empty() || !reassigned.is_empty() {
         let after = crate::governance::after_plan(observed, &changes);
-        crate::governance::settle_after(&mut live_lints, &crate::governance::lint_live(desired, &after, &ids_by_address));
+        crate::governance::settle_after(&mut live_lints, &crate::governance::lint_live(judged, &after, &ids_by_address));
     }
     lints.extend(live_lints);
     crate::governance::settle(&mut lints, &changes);
     crate::governance::review_notes(&mut changes);
+    crate::governance::label_role_deletes(&mut changes);
     crate::completed::notes(&mut changes, &observed.completed);
     unchanged.sort();
     unknown.sort_by(|a, b| a.address.cmp(&b.address));

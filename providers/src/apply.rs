@@ -207,7 +207,9 @@ impl<'a> Writer<'a> {
 
     /// The top-level properties the change touches.
     pub(crate) fn touched(&self) -> BTreeSet<String> {
-        self.change.fields.iter().map(|f| f.field.split('.').next().unwrap_or(&f.field).to_string()).collect()
+        // Fields the ledger records only (a guest's expiry) are never sent.
+        let kind = self.change.address.kind;
+        self.change.fields.iter().filter(|f| !engine::governance::recorded::is_ledger_field(kind, &f.field)).map(|f| f.field.split('.').next().unwrap_or(&f.field).to_string()).collect()
     }
 
     /// The touched top-level properties with their desired values (null

@@ -55,18 +55,17 @@ pub async fn converged_plain(sb: &SandboxHandle, edit: impl FnOnce(&Path)) -> (t
 
 /// [`converged_plain`], then desired [governance] adopted on purpose, as an
 /// operator taking over would. A tenant an earlier setup marked with
-/// another [governance] is taken over by typing its marker's fingerprint.
+/// another [governance] is freed by a tenant administrator removing the
+/// marker (re-adopting over it needs the signatures of the approvers it
+/// records).
 pub async fn converged(sb: &SandboxHandle, edit: impl FnOnce(&Path)) -> (tempfile::TempDir, PathBuf) {
     let (work, dir) = converged_plain(sb, edit).await;
     let client = client(sb);
-    let mut args = vec!["governance".to_string(), "adopt".into(), dir.to_str().expect("a UTF-8 path").into(), "--reason".into(), "test setup: converged through the library".into()];
     if let Ok(org) = client.v1().get_json("/organization?$select=id").await {
         let org = org["value"][0]["id"].as_str().unwrap_or_default().to_string();
-        if let Ok(m) = client.v1().get_json(&format!("/organization/{org}/extensions/com.tenantctl.governance")).await {
-            args.extend(["--replace-marker".to_string(), m["trustFingerprint"].as_str().unwrap_or_default().to_string()]);
-        }
+        let _ = client.v1().delete(&format!("/organization/{org}/extensions/com.tenantctl.governance")).await;
     }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let args = ["governance", "adopt", dir.to_str().expect("a UTF-8 path"), "--reason", "test setup: converged through the library"];
     let out = cli(sb, work.path(), &args);
     assert!(out.status.success(), "{}", text(&out.stderr));
     (work, dir)

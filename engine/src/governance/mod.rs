@@ -8,11 +8,13 @@
 //! keep using `engine::governance::...`.
 
 mod access;
+pub mod accounts;
 mod certificates;
 mod intune_roles;
 mod identity_lints;
 mod lints;
 pub mod live;
+pub mod recorded;
 mod rollout;
 pub mod rule;
 mod sensitivity;

@@ -23,6 +23,14 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
         // changed only with approval, never self-healed.
         return Some(why);
     }
+    // What the ledger remembers (governance::recorded): no longer a
+    // service account, or a guest's access extended.
+    if let Some(why) = super::recorded::leaves_service(change) {
+        return Some(why);
+    }
+    if let Some(why) = super::recorded::extends_expiry(change) {
+        return Some(why);
+    }
     if removes_access(change).is_some() {
         // Ending access is never held for approval (zero standing access):
         // expiry and out-of-band removals run unattended, journalled.
@@ -179,6 +187,13 @@ pub fn removes_access(change: &Change) -> Option<String> {
         {
             Some(format!("blocks sign-in of guest {a}"))
         }
+        // An earlier end of a guest's access (and blocking its sign-in).
+        (Kind::Guest, Action::Update)
+            if !change.fields.is_empty()
+                && change.fields.iter().all(|f| super::recorded::shortens_expiry(change, f) || (f.field == "accountEnabled" && f.after == Some(serde_json::Value::Bool(false)))) =>
+        {
+            Some(format!("shortens the access of guest {a}"))
+        }
         _ => None,
     }
 }
@@ -212,4 +227,20 @@ pub fn review_notes(changes: &mut [Change]) {
 pub fn sensitivity(changes: &[Change], desired: &DesiredModel) -> BTreeMap<Address, String> {
     let size = changes.iter().filter(|c| c.action != Action::Forget).count();
     changes.iter().filter_map(|c| classify(c, desired, size).map(|r| (c.address.clone(), r))).collect()
+}
+
+/// Deleted role assignments are labelled by who holds which role (the
+/// principal's address and the role's name from the live read), not by
+/// the principal's object id.
+pub fn label_role_deletes(changes: &mut [Change]) {
+    for c in changes.iter_mut().filter(|c| c.address.kind == Kind::RoleAssignment && c.action == Action::Delete) {
+        let Some(live) = &c.live else { continue };
+        let principal = live.get("principal").and_then(crate::model::as_reference).filter(|p| !p.starts_with("id:"));
+        let role = live.get("role").and_then(serde_json::Value::as_str).filter(|r| !r.is_empty());
+        if let (Some(p), Some(r)) = (principal, role) {
+            if !c.display_name.starts_with(p) {
+                c.display_name = format!("{p} as {r}");
+            }
+        }
+    }
 }

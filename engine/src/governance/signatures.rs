@@ -219,6 +219,14 @@ pub fn verify_approvals(plan: &Plan, desired: &DesiredModel) -> Result<Verified,
         .iter()
         .filter_map(|c| classify(c, desired, size).or_else(|| classify(c, judged, size)).map(|r| format!("{}: {r}", c.address)))
         .collect();
+    // What only the tenant made sensitive (a live member of the
+    // service-accounts group) is in the plan's own list, which apply checks
+    // against a fresh plan: counted too (it can only add, never remove).
+    for (a, why) in &plan.sensitive {
+        if !plan.changes.iter().any(|c| &c.address == a && (classify(c, desired, size).is_some() || classify(c, judged, size).is_some())) {
+            reasons.push(format!("{a}: {why}"));
+        }
+    }
     if let Some(r) = plan.governance.as_ref().and_then(|g| g.reason()) {
         reasons.push(format!("governance: {r}"));
     }
