@@ -543,8 +543,7 @@ mod tests {
         let delta: Vec<&str> = SPECS.iter().filter(|s| s.delta).map(|s| s.coll).collect();
         assert_eq!(delta, ["users", "groups"]);
         // Every Intune collection with `/assign` names its assignment type.
-        for s in SPECS.iter().filter(|s| s.family == Family::Intune && !["assignmentFilters", "deviceCategories", crate::intune_roles::DEFINITIONS, crate::intune_roles::ASSIGNMENTS].contains(&s.coll)) {
-        for s in SPECS.iter().filter(|s| s.family == Family::Intune && s.coll != "assignmentFilters" && s.coll != "deviceCategories" && s.coll != "termsAndConditions") {
+        for s in SPECS.iter().filter(|s| s.family == Family::Intune && !["assignmentFilters", "deviceCategories", "termsAndConditions", crate::intune_roles::DEFINITIONS, crate::intune_roles::ASSIGNMENTS].contains(&s.coll)) {
             let ty = s.assignment_type.unwrap_or_else(|| panic!("{} names no assignment type", s.coll));
             assert!(ty.starts_with("#microsoft.graph.") && ty.ends_with("Assignment"), "{ty}");
         }
