@@ -592,8 +592,13 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     changes.extend(crate::governance::out_of_band_removals(desired, observed, &matched_ids));
     let (mut changes, rollout_waits) = crate::governance::gate_rollouts(changes, desired, &converged_at, options.now, rollout);
     order(&mut changes, desired)?;
-    let sensitive = crate::governance::sensitivity(&changes, desired);
+    let mut sensitive = crate::governance::sensitivity(&changes, desired);
     let ids_by_address: BTreeMap<Address, String> = matched.iter().map(|(a, o)| (a.clone(), o.id.clone())).collect();
+    // What the live tenant adds: access granted through live role
+    // assignments, policies and nesting; ring groups nested live.
+    for (a, why) in crate::governance::grants::live_sensitivity(&changes, desired, observed, &ids_by_address) {
+        sensitive.entry(a).or_insert(why);
+    }
     let mut lints = crate::governance::lint_desired(desired, options.now);
     let mut live_lints = crate::governance::lint_live(desired, observed, &ids_by_address);
     crate::governance::settle(&mut live_lints, &changes);

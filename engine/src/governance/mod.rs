@@ -9,6 +9,7 @@
 
 mod access;
 mod certificates;
+pub mod grants;
 mod lints;
 pub mod live;
 mod rollout;

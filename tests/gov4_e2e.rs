@@ -1,0 +1,137 @@
+//! Hostile findings 2, 3, 4, 5 and 8 against issue 12, through the binary:
+//! * membership changes that grant access (members, owners, a rule, or a
+//!   user attribute a rule reads, of a group holding a role or one
+//!   conditional access includes or excludes) need approval, and say which
+//!   access they grant; a role-assignable group's create too;
+//! * governance declared on objects (`protected`, `read_only`,
+//!   `allowed_roles`, `kind`) is recorded in the trust root and its change
+//!   is a governance change the approvers in force approve;
+//! * Managed Desktop protection follows reach: all devices, and groups
+//!   nesting a ring or the all-devices group;
+//! * a second Autopilot profile reaching all devices through a nesting
+//!   group or an equal rule is refused; any Autopilot profile is sensitive;
+//! * an out-of-band member of a role-holding group is linted and removed
+//!   unattended (protected groups included).
+
+mod common;
+
+use common::*;
+
+const HELPDESK: &str = "[group.helpdesk]\ndisplay_name = \"Helpdesk admins\"\nmail_nickname = \"helpdesk-admins\"\nis_assignable_to_role = true\nmembers = [\"megan\"]\n";
+const HELPDESK_GA: &str = "[role_assignment.helpdesk-ga]\nprincipal = \"helpdesk\"\nrole = \"Global Administrator\"\nassignment = \"eligible\"\nexpires = 2027-01-31T00:00:00Z\njustification = \"helpdesk\"\n";
+
+fn d(dir: &std::path::Path) -> &str {
+    dir.to_str().expect("a UTF-8 path")
+}
+
+/// Finding 2a: adding a member (or an owner) to a group holding eligible
+/// Global Administrator needs approval and says what it grants; creating a
+/// role-assignable group does too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adding_a_member_to_a_role_holding_group_needs_approval() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |d| {
+        append(d, "groups.toml", HELPDESK);
+        append(d, "roles.toml", HELPDESK_GA);
+    })
+    .await;
+    let w = work.path();
+    edit_file(&dir, "groups.toml", |t| t.replace("members = [\"megan\"]", "members = [\"megan\", \"adele\"]\nowners = [\"megan\"]"));
+    let (code, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("sensitive: adds user.adele to group.helpdesk"), "{out}");
+    assert!(out.contains("adds owner user.megan to group.helpdesk (an owner can add members)"), "{out}");
+    assert!(out.contains("which holds eligible Global Administrator"), "{out}");
+    let (code, out) = run(&sb, w, &["apply", d(&dir), "--auto-approve"]);
+    assert_eq!(code, Some(1), "refused without approvals: {out}");
+    let gid = ledger_id(w, "group.helpdesk");
+    let (_, members) = graph_get(&sb, &format!("/v1.0/groups/{gid}/members")).await;
+    assert_eq!(members["value"].as_array().map(Vec::len), Some(1), "adele was not added: {members:#} {out}");
+
+    // A new role-assignable group is sensitive by itself.
+    append(&dir, "groups.toml", "[group.new-admins]\ndisplay_name = \"New admins\"\nmail_nickname = \"new-admins\"\nis_assignable_to_role = true\n");
+    let (_, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert!(out.contains("sensitive: creates role-assignable group.new-admins"), "{out}");
+    sb.shutdown().await.unwrap();
+}
+
+/// Finding 2b and 2c: joining a group conditional access excludes (by
+/// members, or by a user attribute its rule reads) needs approval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joining_a_conditional_access_exclusion_needs_approval() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |d| {
+        append(d, "groups.toml", "[group.ca-exempt]\ndisplay_name = \"CA exempt\"\nmail_nickname = \"ca-exempt\"\nmembers = [\"adele\"]\n");
+        append(d, "groups.toml", "[group.kiosk-exempt]\ndisplay_name = \"Kiosk exempt\"\nmail_nickname = \"kiosk-exempt\"\nmembership_rule = '(user.jobTitle -eq \"Kiosk\")'\nmembership_rule_processing_state = \"On\"\n");
+        edit_file(d, "conditional-access.toml", |t| t.replacen("exclude_groups = [\"service-accounts\"]", "exclude_groups = [\"service-accounts\", \"ca-exempt\", \"kiosk-exempt\"]", 1));
+    })
+    .await;
+    let w = work.path();
+    edit_file(&dir, "groups.toml", |t| t.replace("mail_nickname = \"ca-exempt\"\nmembers = [\"adele\"]\n", "mail_nickname = \"ca-exempt\"\nmembers = [\"adele\", \"megan\"]\n"));
+    edit_file(&dir, "accounts.toml", |t| t.replace("job_title = \"Service Desk Lead\"", "job_title = \"Kiosk\""));
+    let (code, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("sensitive: adds user.megan to group.ca-exempt, which is excluded from conditional_access.require-mfa"), "{out}");
+    assert!(out.contains("sensitive: changes jobTitle of user.megan, read by the membership rule of group.kiosk-exempt, which is excluded from conditional_access.require-mfa"), "{out}");
+    let (code, out) = run(&sb, w, &["apply", d(&dir), "--auto-approve"]);
+    assert_eq!(code, Some(1), "refused without approvals: {out}");
+    // Reconcile holds them too (its classifier is apply's).
+    let (_, out) = run(&sb, w, &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert!(out.contains("held: update group.ca-exempt"), "{out}");
+    assert!(out.contains("held: update user.megan"), "{out}");
+    sb.shutdown().await.unwrap();
+}
+
+async fn graph_get(sb: &sandbox::SandboxHandle, path: &str) -> (u16, serde_json::Value) {
+    let r = reqwest::Client::new().get(format!("{}{path}", sb.base_url())).bearer_auth(sb.access_token()).send().await.expect("the sandbox answers");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+const ALLDEV: &str = "[device_configuration.alldev]\nodata_type = \"windows10GeneralConfiguration\"\ndisplay_name = \"All devices cfg\"\nassignments = { all_devices = true }\n[device_configuration.alldev.settings]\npasswordMinimumLength = 12\n";
+const NESTED: &str = "[device_configuration.nested]\nodata_type = \"windows10GeneralConfiguration\"\ndisplay_name = \"Nested ring cfg\"\nassignments = { include = [\"ring-parent\"] }\n[device_configuration.nested.settings]\npasswordMinimumLength = 12\n";
+const RING_PARENT: &str = "[group.ring-parent]\ndisplay_name = \"Ring parent\"\nmail_nickname = \"ring-parent\"\nmembers = [\"mwd-test\"]\n";
+
+/// Finding 4: a policy reaching ring devices through all devices or a
+/// group nesting a ring is protected; creating such a group is sensitive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_desktop_protection_follows_reach() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |d| {
+        append(d, "groups.toml", RING_PARENT);
+        append(d, "policies.toml", ALLDEV);
+        append(d, "policies.toml", NESTED);
+    })
+    .await;
+    let w = work.path();
+    edit_file(&dir, "policies.toml", |t| t.replace("passwordMinimumLength = 12", "passwordMinimumLength = 4"));
+    append(&dir, "groups.toml", "[group.ring-grandparent]\ndisplay_name = \"Ring grandparent\"\nmail_nickname = \"ring-grandparent\"\nmembers = [\"ring-parent\"]\n");
+    let (code, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("sensitive: Managed Desktop: device_configuration.alldev is assigned to all devices"), "{out}");
+    assert!(out.contains("sensitive: Managed Desktop: device_configuration.nested is assigned to group.ring-parent, which reaches ring devices (group.ring-parent nests group.mwd-test)"), "{out}");
+    assert!(out.contains("sensitive: Managed Desktop: group.ring-grandparent > group.ring-parent nests group.mwd-test"), "{out}");
+    let (code, out) = run(&sb, w, &["apply", d(&dir), "--auto-approve"]);
+    assert_eq!(code, Some(1), "refused without approvals: {out}");
+    sb.shutdown().await.unwrap();
+}
+
+/// Finding 4, live: a policy assigned to a group that nests a ring group
+/// only live (added out of band) is protected too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ring_nested_live_protects_the_policy() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |d| {
+        append(d, "groups.toml", "[group.loose]\ndisplay_name = \"Loose\"\nmail_nickname = \"loose\"\n");
+        append(d, "policies.toml", &NESTED.replace("ring-parent", "loose"));
+    })
+    .await;
+    let w = work.path();
+    add_member(&sb, &ledger_id(w, "group.loose"), &ledger_id(w, "group.mwd-first")).await;
+    edit_file(&dir, "policies.toml", |t| t.replace("passwordMinimumLength = 12", "passwordMinimumLength = 4"));
+    let (code, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("sensitive: Managed Desktop: device_configuration.nested is assigned to group.loose, which reaches ring devices"), "{out}");
+    sb.shutdown().await.unwrap();
+}
+
