@@ -135,3 +135,28 @@ async fn a_ring_nested_live_protects_the_policy() {
     sb.shutdown().await.unwrap();
 }
 
+
+/// Finding 8: a member added out of band to the protected, role-holding
+/// intune-admins group is linted by name and removed unattended; a service
+/// account so added is `service-account-privileged`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_out_of_band_member_of_a_role_holding_group_is_removed_unattended() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let w = work.path();
+    let gid = ledger_id(w, "group.intune-admins");
+    add_member(&sb, &gid, &ledger_id(w, "user.megan")).await;
+    add_member(&sb, &gid, &ledger_id(w, "user.msadmin")).await;
+    let (code, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("warning[unmanaged-privileged-holder] group.intune-admins: user.megan holds Intune Administrator (eligible) through group.intune-admins (a live member outside desired state)"), "{out}");
+    assert!(out.contains("warning[service-account-privileged] group.intune-admins: user.msadmin is a service account"), "{out}");
+    assert!(out.contains("this plan removes it (update group.intune-admins), unattended"), "{out}");
+    assert!(!out.contains("sensitive: touches protected group.intune-admins"), "{out}");
+    let (_, out) = run(&sb, w, &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert!(out.contains("self-heal: update group.intune-admins"), "{out}");
+    let (_, members) = graph_get(&sb, &format!("/v1.0/groups/{gid}/members")).await;
+    let ids: Vec<&str> = members["value"].as_array().expect("members").iter().filter_map(|m| m["id"].as_str()).collect();
+    assert_eq!(ids, vec![ledger_id(w, "user.adele").as_str()], "{out}");
+    sb.shutdown().await.unwrap();
+}

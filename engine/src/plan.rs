@@ -606,6 +606,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     crate::governance::settle_after(&mut live_lints, &crate::governance::lint_live(desired, &after, &ids_by_address));
     lints.extend(live_lints);
     crate::governance::settle(&mut lints, &changes);
+    lints.extend(crate::governance::holders::lint(desired, observed, &ids_by_address, &changes));
     crate::governance::review_notes(&mut changes);
     unchanged.sort();
     unknown.sort_by(|a, b| a.address.cmp(&b.address));

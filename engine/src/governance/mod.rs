@@ -10,6 +10,7 @@
 mod access;
 mod certificates;
 pub mod grants;
+pub mod holders;
 mod lints;
 pub mod live;
 mod rollout;
