@@ -88,6 +88,57 @@ async fn graph_get(sb: &sandbox::SandboxHandle, path: &str) -> (u16, serde_json:
     (status, r.json().await.unwrap_or(serde_json::Value::Null))
 }
 
+/// Finding 3: dropping `protected = true` (with a member added in the same
+/// edit) and relaxing the SOC account's `read_only`/`allowed_roles` are
+/// governance changes for the approvers in force, shown in the plan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn governance_declared_on_objects_is_in_the_trust_root() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let w = work.path();
+    let trust = std::fs::read_to_string(w.join("tenantctl.trust.json")).expect("a trust root");
+    assert!(trust.contains("\"group.intune-admins\"") && trust.contains("\"protected\": true"), "{trust}");
+    assert!(trust.contains("\"user.mwaas-soc-ro\""), "{trust}");
+
+    // Dropping protection alone is no longer "no changes".
+    edit_file(&dir, "groups.toml", |t| t.replace("owners = [\"adele\"]\nprotected = true\n", "owners = [\"adele\"]\n"));
+    let (code, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("~ governance: sensitive: changes [governance] (declared.group.intune-admins)"), "{out}");
+    // With a member added: judged by the stricter (protected in force).
+    edit_file(&dir, "groups.toml", |t| t.replace("members = [\"adele\"]\nowners", "members = [\"adele\", \"megan\"]\nowners"));
+    let (code, out) = run(&sb, w, &["apply", d(&dir), "--auto-approve"]);
+    assert_eq!(code, Some(1), "refused without approvals: {out}");
+    let gid = ledger_id(w, "group.intune-admins");
+    let (_, members) = graph_get(&sb, &format!("/v1.0/groups/{gid}/members")).await;
+    assert_eq!(members["value"].as_array().map(Vec::len), Some(1), "megan was not added: {members:#} {out}");
+    // Reconcile holds the pending governance change and the member.
+    let (_, out) = run(&sb, w, &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert!(out.contains("held: update governance: desired [governance] differs from the trust root (declared.group.intune-admins)"), "{out}");
+    assert!(out.contains("held: update group.intune-admins"), "{out}");
+
+    // The SOC read-only account's relaxation shows in the plan.
+    edit_file(&dir, "groups.toml", |t| t.replace("members = [\"adele\", \"megan\"]\nowners = [\"adele\"]\n", "members = [\"adele\"]\nowners = [\"adele\"]\nprotected = true\n"));
+    edit_file(&dir, "accounts.toml", |t| t.replacen("read_only = true\n", "", 1));
+    let (code, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("~ governance: sensitive: changes [governance] (declared.user.mwaas-soc-ro.read_only)"), "{out}");
+    assert!(out.contains("declared.user.mwaas-soc-ro.read_only: true -> (absent)"), "{out}");
+    sb.shutdown().await.unwrap();
+}
+
+/// Finding 3: `declared` cannot be written in [governance] by hand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declared_governance_is_not_written_by_hand() {
+    let sb = sandbox().await;
+    let work = scratch_with(|t| t.replace("large_plan_threshold = 50", "large_plan_threshold = 50\n\n[governance.declared.\"group.intune-admins\"]\nprotected = false"));
+    let (code, out) = validate(&sb, work.path());
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("governance.declared is recorded by tenantctl"), "{out}");
+    assert!(out.contains("tenant.toml:"), "located: {out}");
+    sb.shutdown().await.unwrap();
+}
+
 const ALLDEV: &str = "[device_configuration.alldev]\nodata_type = \"windows10GeneralConfiguration\"\ndisplay_name = \"All devices cfg\"\nassignments = { all_devices = true }\n[device_configuration.alldev.settings]\npasswordMinimumLength = 12\n";
 const NESTED: &str = "[device_configuration.nested]\nodata_type = \"windows10GeneralConfiguration\"\ndisplay_name = \"Nested ring cfg\"\nassignments = { include = [\"ring-parent\"] }\n[device_configuration.nested.settings]\npasswordMinimumLength = 12\n";
 const RING_PARENT: &str = "[group.ring-parent]\ndisplay_name = \"Ring parent\"\nmail_nickname = \"ring-parent\"\nmembers = [\"mwd-test\"]\n";
