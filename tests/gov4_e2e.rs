@@ -186,6 +186,41 @@ async fn a_ring_nested_live_protects_the_policy() {
     sb.shutdown().await.unwrap();
 }
 
+const SECOND: &str = "[autopilot_profile.second]\ndisplay_name = \"Second profile\"\njoin_type = \"entra\"\ndevice_type = \"windowsPc\"\ndevice_name_template = \"X-%RAND:7%\"\nlocale = \"os-default\"\nassignments = { include = [\"TARGET\"] }\n[autopilot_profile.second.out_of_box_experience_setting]\nprivacy_settings_hidden = true\neula_hidden = true\nuser_type = \"administrator\"\ndevice_usage_type = \"singleUser\"\n";
+
+/// Finding 5: a second Autopilot profile on a group nesting the
+/// all-devices group, or on a group with its rule, is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_autopilot_profile_on_all_devices_is_refused() {
+    let sb = sandbox().await;
+    for (target, group) in [
+        ("nest-all", "[group.nest-all]\ndisplay_name = \"Nest all\"\nmail_nickname = \"nest-all\"\nmembers = [\"mwd-all\"]\n"),
+        ("nest-nest", "[group.nest-all]\ndisplay_name = \"Nest all\"\nmail_nickname = \"nest-all\"\nmembers = [\"mwd-all\"]\n\n[group.nest-nest]\ndisplay_name = \"Nest nest\"\nmail_nickname = \"nest-nest\"\nmembers = [\"nest-all\"]\n"),
+        ("ztd2", "[group.ztd2]\ndisplay_name = \"All ZTD devices\"\nmail_nickname = \"ztd2\"\nmembership_rule = '(device.devicePhysicalIds  -any (_ -contains \"[ZTDId]\"))'\nmembership_rule_processing_state = \"On\"\n"),
+    ] {
+        let work = scratch_with(|t| t);
+        let dir = work.path().join("desired-state");
+        append(&dir, "groups.toml", group);
+        append(&dir, "autopilot.toml", &SECOND.replace("TARGET", target));
+        let (code, out) = validate(&sb, work.path());
+        assert_eq!(code, Some(1), "{target}: {out}");
+        assert!(out.contains("autopilot_profile.second: at most one Autopilot profile targets the all-devices group mwd-all"), "{target}: {out}");
+        assert!(out.contains("autopilot.toml:"), "located: {out}");
+    }
+    sb.shutdown().await.unwrap();
+}
+
+/// Finding 5: any Autopilot profile is sensitive (one on a plain group).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_autopilot_profile_is_sensitive() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |d| append(d, "groups.toml", "[group.plain]\ndisplay_name = \"Plain\"\nmail_nickname = \"plain\"\n")).await;
+    append(&dir, "autopilot.toml", &SECOND.replace("TARGET", "plain"));
+    let (code, out) = run(&sb, work.path(), &["plan", d(&dir)]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("sensitive: Autopilot profile autopilot_profile.second (device provisioning)"), "{out}");
+    sb.shutdown().await.unwrap();
+}
 
 /// Finding 8: a member added out of band to the protected, role-holding
 /// intune-admins group is linted by name and removed unattended; a service

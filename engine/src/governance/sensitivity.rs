@@ -81,6 +81,11 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
     if let Some(why) = managed_desktop_reason(change, desired).or_else(|| grants::managed_desktop_reach(change, &tenant)) {
         return Some(why);
     }
+    if a.kind == Kind::AutopilotProfile {
+        // Provisioning: which devices get which profile (and whose account
+        // is an administrator on them).
+        return Some(format!("Autopilot profile {a} (device provisioning)"));
+    }
     if gov.sensitive_kinds.iter().any(|k| k == a.kind.as_str()) {
         return Some(format!("{} is a sensitive kind (governance.sensitive_kinds)", a.kind));
     }
