@@ -246,3 +246,25 @@ async fn an_out_of_band_member_of_a_role_holding_group_is_removed_unattended() {
     assert_eq!(ids, vec![ledger_id(w, "user.adele").as_str()], "{out}");
     sb.shutdown().await.unwrap();
 }
+
+/// Finding 5, live: a second profile assigned out of band to a group that
+/// nests the all-devices group is refused by plan, naming the rule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_autopilot_profile_on_a_nesting_group_live_is_refused() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |d| append(d, "groups.toml", "[group.nest-all]\ndisplay_name = \"Nest all\"\nmail_nickname = \"nest-all\"\nmembers = [\"mwd-all\"]\n")).await;
+    let w = work.path();
+    let r = reqwest::Client::new()
+        .post(format!("{}/objects/windowsAutopilotDeploymentProfiles", sb.admin_url()))
+        .json(&serde_json::json!({"@odata.type": "#microsoft.graph.azureADWindowsAutopilotDeploymentProfile", "displayName": "Rogue profile"}))
+        .send()
+        .await
+        .expect("the sandbox answers");
+    let rogue = r.json::<serde_json::Value>().await.expect("a profile")["id"].as_str().expect("an id").to_string();
+    let target = serde_json::json!({"@odata.type": "#microsoft.graph.windowsAutopilotDeploymentProfileAssignment", "target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": ledger_id(w, "group.nest-all")}});
+    graph(&sb, reqwest::Method::POST, &format!("/beta/deviceManagement/windowsAutopilotDeploymentProfiles/{rogue}/assignments"), Some(target)).await;
+    let (code, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains(&format!("error[one-autopilot-profile] autopilot_profile.({rogue}): autopilot_profile.({rogue}) \"Rogue profile\" targets the all-devices group group.mwd-all live")), "{out}");
+    sb.shutdown().await.unwrap();
+}

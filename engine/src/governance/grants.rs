@@ -227,7 +227,7 @@ pub fn removes_members(change: &Change) -> bool {
 /// service-accounts group): every change to it stays sensitive.
 pub fn managed_desktop_group(desired: &DesiredModel, g: &Address) -> bool {
     let Some(md) = desired.governance.managed_desktop.as_ref() else { return false };
-    g.kind == Kind::Group && (md.rings.iter().any(|r| *r == g.key) || md.all_devices.as_deref() == Some(g.key.as_str()) || md.service_accounts_group.as_deref() == Some(g.key.as_str()))
+    g.kind == Kind::Group && (md.rings.contains(&g.key) || md.all_devices.as_deref() == Some(g.key.as_str()) || md.service_accounts_group.as_deref() == Some(g.key.as_str()))
 }
 
 /// The user attributes a membership rule reads (`user.jobTitle` ->
@@ -357,6 +357,52 @@ pub fn nested_ring(t: &Tenant<'_>, g: &Address) -> Option<String> {
         }
     }
     None
+}
+
+/// Whether the group named `name` (an address or a live id) holds every
+/// device the all-devices group does: it is that group, nests it
+/// (declared or live, transitively), or has its membership rule
+/// (whitespace and case aside).
+pub fn reaches_all_devices(t: &Tenant<'_>, name: &str) -> bool {
+    let Some(all) = t.desired.governance.managed_desktop.as_ref().and_then(|m| m.all_devices.as_ref()).map(|k| Address::new(Kind::Group, k.as_str())) else { return false };
+    let norm = |r: &str| r.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    let all_rule = t.desired.resources.get(&all).and_then(|r| r.props.get("membershipRule")).and_then(Value::as_str).map(norm);
+    let all_names = names_of(t, &all);
+    let live_groups: BTreeMap<&str, &crate::model::LiveObject> = t.observed.objects.get(&Kind::Group).into_iter().flatten().map(|o| (o.id.as_str(), o)).collect();
+    let mut todo = vec![name.to_string()];
+    let mut seen = BTreeSet::new();
+    while let Some(n) = todo.pop() {
+        if all_names.contains(&n) {
+            return true;
+        }
+        if !seen.insert(n.clone()) {
+            continue;
+        }
+        let mut members = BTreeSet::new();
+        let mut rules = Vec::new();
+        match n.parse::<Address>() {
+            Ok(a) => {
+                if let Some(r) = t.desired.resources.get(&a) {
+                    refs(r.props.get("members"), &mut members);
+                    rules.extend(r.props.get("membershipRule").and_then(Value::as_str));
+                }
+                todo.extend(t.ids.get(&a).cloned());
+            }
+            Err(_) => {
+                if let Some(o) = live_groups.get(n.as_str()) {
+                    refs(o.props.get("members"), &mut members);
+                    rules.extend(o.props.get("membershipRule").and_then(Value::as_str));
+                }
+                members.extend(t.observed.memberships.get(&n).into_iter().flat_map(|m| m.keys().cloned()));
+                todo.extend(t.ids.iter().filter(|(_, i)| **i == n).map(|(a, _)| a.to_string()));
+            }
+        }
+        if all_rule.is_some() && rules.into_iter().any(|r| Some(norm(r)) == all_rule) {
+            return true;
+        }
+        todo.extend(members);
+    }
+    false
 }
 
 /// Why a change touches Managed Desktop reach beyond direct references: a
