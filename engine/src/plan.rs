@@ -621,8 +621,13 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     changes.extend(crate::governance::out_of_band_removals(judged, observed, &matched_ids));
     let (mut changes, rollout_waits) = crate::governance::gate_rollouts(changes, desired, &converged_at, options.now, rollout);
     order(&mut changes, desired)?;
-    let sensitive = crate::governance::sensitivity(&changes, judged);
+    let mut sensitive = crate::governance::sensitivity(&changes, judged);
     let ids_by_address: BTreeMap<Address, String> = matched.iter().map(|(a, o)| (a.clone(), o.id.clone())).collect();
+    // What the live tenant adds: access granted through live role
+    // assignments, policies and nesting; ring groups nested live.
+    for (a, why) in crate::governance::grants::live_sensitivity(&changes, judged, observed, &ids_by_address) {
+        sensitive.entry(a).or_insert(why);
+    }
     let mut lints = crate::governance::lint_desired(judged, options.now);
     if !recorded_service.is_empty() {
         crate::governance::accounts::exclusion_without_recorded(&mut lints, live_only.as_ref().unwrap_or(desired), options.now);
@@ -640,6 +645,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     }
     lints.extend(live_lints);
     crate::governance::settle(&mut lints, &changes);
+    lints.extend(crate::governance::holders::lint(desired, observed, &ids_by_address, &changes));
     crate::governance::review_notes(&mut changes);
     crate::governance::label_role_deletes(&mut changes);
     crate::completed::notes(&mut changes, &observed.completed);

@@ -438,7 +438,7 @@ pub fn settle_after(live: &mut Vec<Finding>, after: &[Finding]) {
     live.extend(kept);
 }
 
-fn finish(gov: &Governance, mut out: Vec<Finding>) -> Vec<Finding> {
+pub(super) fn finish(gov: &Governance, mut out: Vec<Finding>) -> Vec<Finding> {
     out.retain(|f| !allowed(gov, f));
     out.sort();
     out.dedup();

@@ -12,6 +12,8 @@ pub mod accounts;
 mod certificates;
 mod intune_roles;
 mod identity_lints;
+pub mod grants;
+pub mod holders;
 mod lints;
 pub mod live;
 pub mod recorded;

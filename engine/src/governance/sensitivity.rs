@@ -4,8 +4,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use schema::{Address, Kind};
 
-use crate::model::DesiredModel;
+use crate::model::{DesiredModel, ObservedState};
 use crate::plan::{referenced_addresses, Action, Change};
+use super::grants::{self, Tenant};
 
 
 /// Why a change needs approval, or `None`. Built-in rules first, then
@@ -36,6 +37,17 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
         // expiry and out-of-band removals run unattended, journalled.
         return None;
     }
+    // Judged from desired state alone here; the plan adds what the live
+    // tenant shows (`grants::live_sensitivity`).
+    let observed = ObservedState::default();
+    let ids = BTreeMap::new();
+    let tenant = Tenant { desired, observed: &observed, ids: &ids };
+    if grants::removes_members(change) && !grants::managed_desktop_group(desired, a) && !grants::group_grants(&tenant, a).ca_included {
+        // Taking members out of a group only takes its access away
+        // (protected groups included), unless leaving escapes a
+        // conditional access policy that includes the group.
+        return None;
+    }
     if change.action == Action::Delete {
         return Some(format!("deletes {a}"));
     }
@@ -55,6 +67,9 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
         Kind::RolePolicy => return Some("PIM role settings".into()),
         Kind::GraphObject => return Some("graph_object: an object of a collection tenantctl does not model".into()),
         _ => {}
+    }
+    if let Some(why) = grants::membership_reason(change, &tenant) {
+        return Some(why);
     }
     if desired.service_accounts.contains(a) {
         return Some(format!("touches service account {a}"));
@@ -76,8 +91,13 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
             return Some(format!("touches service account {s}"));
         }
     }
-    if let Some(why) = managed_desktop_reason(change, desired) {
+    if let Some(why) = managed_desktop_reason(change, desired).or_else(|| grants::managed_desktop_reach(change, &tenant)) {
         return Some(why);
+    }
+    if a.kind == Kind::AutopilotProfile {
+        // Provisioning: which devices get which profile (and whose account
+        // is an administrator on them).
+        return Some(format!("Autopilot profile {a} (device provisioning)"));
     }
     if gov.sensitive_kinds.iter().any(|k| k == a.kind.as_str()) {
         return Some(format!("{} is a sensitive kind (governance.sensitive_kinds)", a.kind));

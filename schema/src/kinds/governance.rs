@@ -51,6 +51,34 @@ pub struct Governance {
     /// break-glass account's standing Global Administrator).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub exceptions: BTreeMap<String, String>,
+    /// Governance declared on the objects themselves rather than here
+    /// (`protected` groups; service accounts' `kind`, `read_only` and
+    /// `allowed_roles`), by address. Filled in by tenantctl from desired
+    /// state, never written in `[governance]` (validation refuses it):
+    /// recorded with the rest in the trust root, so changing it is a
+    /// governance change the approvers in force approve.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(skip)]
+    pub declared: BTreeMap<String, Declared>,
+}
+
+/// What one object declares about its own governance.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Declared {
+    /// A group declared `protected = true`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protected: bool,
+    /// A service account (`kind = "service"`, or held by the Managed
+    /// Desktop service-accounts group).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub service: bool,
+    /// A service account that may hold read-only roles only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+    /// The roles a service account may hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_roles: Option<Vec<String>>,
 }
 
 /// Two-key completion: two people other than the author.
@@ -79,6 +107,7 @@ impl Default for Governance {
             allow: Vec::new(),
             exceptions: BTreeMap::new(),
             managed_desktop: None,
+            declared: BTreeMap::new(),
         }
     }
 }

@@ -86,6 +86,14 @@ pub(super) fn check_governance(cx: &mut Ctx) {
             }
         }
     }
+    if !gov.declared.is_empty() {
+        cx.error(
+            "invalid-field",
+            origin,
+            &path!["governance", "declared"],
+            "governance.declared is recorded by tenantctl from the objects' own attributes (a group's `protected`, a user's `kind`, `read_only` and `allowed_roles`); declare those on the objects".to_string(),
+        );
+    }
     let approvers = gov.approvers.len() as u32;
     if gov.approvals_required > approvers && !gov.approvers.is_empty() {
         cx.error(
