@@ -39,7 +39,7 @@ async fn an_existing_apps_assignments_are_managed_and_the_app_is_never_touched()
     let mut ledger = Ledger::default();
 
     let p = plan(&c, &load(&dst), &ledger).await;
-    assert_eq!(changes_of(&p, ADDRESS).iter().map(|c| c.0).collect::<Vec<_>>(), [Action::Assign], "{:#?}", p.changes);
+    assert_eq!(app_changes(&p, ADDRESS).iter().map(|c| c.0).collect::<Vec<_>>(), [Action::Assign], "{:#?}", p.changes);
     apply(&c, &p, &mut ledger).await;
     assert_eq!(ledger.id(&ADDRESS.parse().unwrap()), Some(id.as_str()));
     let path = format!("/deviceAppManagement/mobileApps/{id}?$expand=assignments");
@@ -50,7 +50,7 @@ async fn an_existing_apps_assignments_are_managed_and_the_app_is_never_touched()
     // Assignment change.
     std::fs::write(dst.join("app-assignments.toml"), ASSIGNMENT.replace("required = { include = [\"mwd-test\"] }", "available = { all_users = true }")).unwrap();
     let p = plan(&c, &load(&dst), &ledger).await;
-    assert_eq!(changes_of(&p, ADDRESS).iter().map(|c| c.0).collect::<Vec<_>>(), [Action::Assign]);
+    assert_eq!(app_changes(&p, ADDRESS).iter().map(|c| c.0).collect::<Vec<_>>(), [Action::Assign]);
     apply(&c, &p, &mut ledger).await;
     assert_eq!(intents(&c.beta().get_json(&path).await.unwrap()), [("available".into(), "allLicensedUsersAssignmentTarget".into(), String::new())]);
     assert!(plan(&c, &load(&dst), &ledger).await.changes.is_empty());
@@ -63,7 +63,7 @@ async fn an_existing_apps_assignments_are_managed_and_the_app_is_never_touched()
     // No longer declared: the assignments go, the app stays.
     std::fs::remove_file(dst.join("app-assignments.toml")).unwrap();
     let p = plan(&c, &load(&dst), &ledger).await;
-    assert_eq!(changes_of(&p, ADDRESS).iter().map(|c| c.0).collect::<Vec<_>>(), [Action::Delete]);
+    assert_eq!(app_changes(&p, ADDRESS).iter().map(|c| c.0).collect::<Vec<_>>(), [Action::Delete]);
     apply(&c, &p, &mut ledger).await;
     let live = c.beta().get_json(&path).await.unwrap();
     assert_eq!(live["displayName"], json!("Contoso VPN"));

@@ -40,7 +40,7 @@ async fn a_graph_object_is_created_compared_updated_exported_and_deleted() {
     let mut ledger = Ledger::default();
 
     let p = plan(&c, &load(&dst), &ledger).await;
-    assert_eq!(changes_of(&p, ADDRESS).iter().map(|c| c.0).collect::<Vec<_>>(), [Action::Create]);
+    assert_eq!(app_changes(&p, ADDRESS).iter().map(|c| c.0).collect::<Vec<_>>(), [Action::Create]);
     assert!(p.sensitive.contains_key(&ADDRESS.parse().unwrap()), "graph_object is sensitive by default: {:#?}", p.sensitive);
     apply(&c, &p, &mut ledger).await;
     let id = ledger.id(&ADDRESS.parse().unwrap()).unwrap().to_string();
@@ -54,7 +54,7 @@ async fn a_graph_object_is_created_compared_updated_exported_and_deleted() {
     // Update one body property.
     std::fs::write(dst.join("graph-objects.toml"), TERMS.replace("Terms of use", "Device terms of use")).unwrap();
     let p = plan(&c, &load(&dst), &ledger).await;
-    assert_eq!(changes_of(&p, ADDRESS), vec![(Action::Update, vec!["title".to_string()])]);
+    assert_eq!(app_changes(&p, ADDRESS), vec![(Action::Update, vec!["title".to_string()])]);
     apply(&c, &p, &mut ledger).await;
     assert_eq!(c.beta().get_json(&path).await.unwrap()["title"], json!("Device terms of use"));
     assert!(plan(&c, &load(&dst), &ledger).await.changes.is_empty());
@@ -64,7 +64,7 @@ async fn a_graph_object_is_created_compared_updated_exported_and_deleted() {
     let r = reqwest::Client::new().patch(&url).json(&json!({"bodyText": "Changed in the portal", "description": "not declared"})).send().await.unwrap();
     assert!(r.status().is_success());
     let p = plan(&c, &load(&dst), &ledger).await;
-    assert_eq!(changes_of(&p, ADDRESS), vec![(Action::Update, vec!["bodyText".to_string()])]);
+    assert_eq!(app_changes(&p, ADDRESS), vec![(Action::Update, vec!["bodyText".to_string()])]);
     apply(&c, &p, &mut ledger).await;
     assert!(plan(&c, &load(&dst), &ledger).await.changes.is_empty());
 
@@ -77,7 +77,7 @@ async fn a_graph_object_is_created_compared_updated_exported_and_deleted() {
     let other = TERMS[TERMS.find("[graph_object.guest-terms]").unwrap()..].to_string();
     std::fs::write(dst.join("graph-objects.toml"), &other).unwrap();
     let p = plan(&c, &load(&dst), &ledger).await;
-    assert_eq!(changes_of(&p, ADDRESS).iter().map(|c| c.0).collect::<Vec<_>>(), [Action::Delete]);
+    assert_eq!(app_changes(&p, ADDRESS).iter().map(|c| c.0).collect::<Vec<_>>(), [Action::Delete]);
     apply(&c, &p, &mut ledger).await;
     assert!(c.beta().get_json(&path).await.is_err_and(|e| e.is_not_found()));
 

@@ -36,7 +36,7 @@ async fn microsoft_365_apps_are_created_updated_assigned_exported_and_deleted() 
     let mut ledger = Ledger::default();
 
     let p = plan(&c, &load(&dst), &ledger).await;
-    assert_eq!(changes_of(&p, ADDRESS).iter().map(|c| c.0).collect::<Vec<_>>(), [Action::Create]);
+    assert_eq!(app_changes(&p, ADDRESS).iter().map(|c| c.0).collect::<Vec<_>>(), [Action::Create]);
     apply(&c, &p, &mut ledger).await;
     let id = ledger.id(&ADDRESS.parse().unwrap()).unwrap().to_string();
     let path = format!("/deviceAppManagement/mobileApps/{id}?$expand=assignments");
@@ -55,7 +55,7 @@ async fn microsoft_365_apps_are_created_updated_assigned_exported_and_deleted() 
     // Update.
     std::fs::write(dst.join("office.toml"), SUITE.replace("monthlyEnterprise", "current")).unwrap();
     let p = plan(&c, &load(&dst), &ledger).await;
-    assert_eq!(changes_of(&p, ADDRESS), vec![(Action::Update, vec!["updateChannel".to_string()])]);
+    assert_eq!(app_changes(&p, ADDRESS), vec![(Action::Update, vec!["updateChannel".to_string()])]);
     apply(&c, &p, &mut ledger).await;
     assert_eq!(c.beta().get_json(&path).await.unwrap()["updateChannel"], json!("current"));
 
@@ -63,7 +63,7 @@ async fn microsoft_365_apps_are_created_updated_assigned_exported_and_deleted() 
     let wider = SUITE.replace("monthlyEnterprise", "current").replace("required = { include = [\"mwd-test\"] }", "required = { include = [\"mwd-test\"] }, available = { all_users = true }");
     std::fs::write(dst.join("office.toml"), &wider).unwrap();
     let p = plan(&c, &load(&dst), &ledger).await;
-    assert_eq!(changes_of(&p, ADDRESS).iter().map(|c| c.0).collect::<Vec<_>>(), [Action::Assign]);
+    assert_eq!(app_changes(&p, ADDRESS).iter().map(|c| c.0).collect::<Vec<_>>(), [Action::Assign]);
     apply(&c, &p, &mut ledger).await;
     assert_eq!(intents(&c.beta().get_json(&path).await.unwrap()).iter().map(|i| i.0.as_str()).collect::<Vec<_>>(), ["available", "required"]);
     assert!(plan(&c, &load(&dst), &ledger).await.changes.is_empty());
@@ -74,7 +74,7 @@ async fn microsoft_365_apps_are_created_updated_assigned_exported_and_deleted() 
 
     std::fs::remove_file(dst.join("office.toml")).unwrap();
     let p = plan(&c, &load(&dst), &ledger).await;
-    assert_eq!(changes_of(&p, ADDRESS).iter().map(|c| c.0).collect::<Vec<_>>(), [Action::Delete]);
+    assert_eq!(app_changes(&p, ADDRESS).iter().map(|c| c.0).collect::<Vec<_>>(), [Action::Delete]);
     apply(&c, &p, &mut ledger).await;
     assert!(c.beta().get_json(&format!("/deviceAppManagement/mobileApps/{id}")).await.is_err_and(|e| e.is_not_found()));
     sb.shutdown().await.unwrap();

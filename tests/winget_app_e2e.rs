@@ -36,7 +36,7 @@ async fn a_store_app_is_created_assigned_by_intent_exported_and_deleted() {
 
     // Create: POST, then /assign with both intents.
     let p = plan(&c, &load(&dst), &ledger).await;
-    assert_eq!(changes_of(&p, ADDRESS).iter().map(|c| c.0).collect::<Vec<_>>(), [Action::Create]);
+    assert_eq!(app_changes(&p, ADDRESS).iter().map(|c| c.0).collect::<Vec<_>>(), [Action::Create]);
     apply(&c, &p, &mut ledger).await;
     let id = ledger.id(&ADDRESS.parse().unwrap()).unwrap().to_string();
     let path = format!("/deviceAppManagement/mobileApps/{id}?$expand=assignments");
@@ -55,7 +55,7 @@ async fn a_store_app_is_created_assigned_by_intent_exported_and_deleted() {
     // Update: a declared description.
     std::fs::write(dst.join("apps.toml"), APP.replace("publisher = ", "description = \"Install apps and manage your device\"\npublisher = ")).unwrap();
     let p = plan(&c, &load(&dst), &ledger).await;
-    assert_eq!(changes_of(&p, ADDRESS), vec![(Action::Update, vec!["description".to_string()])]);
+    assert_eq!(app_changes(&p, ADDRESS), vec![(Action::Update, vec!["description".to_string()])]);
     apply(&c, &p, &mut ledger).await;
     assert_eq!(c.beta().get_json(&path).await.unwrap()["description"], json!("Install apps and manage your device"));
 
@@ -66,7 +66,7 @@ async fn a_store_app_is_created_assigned_by_intent_exported_and_deleted() {
     );
     std::fs::write(dst.join("apps.toml"), &moved).unwrap();
     let p = plan(&c, &load(&dst), &ledger).await;
-    let ch = changes_of(&p, ADDRESS);
+    let ch = app_changes(&p, ADDRESS);
     assert_eq!(ch.len(), 1, "{ch:?}");
     assert_eq!(ch[0].0, Action::Assign, "{ch:?}");
     apply(&c, &p, &mut ledger).await;
@@ -81,7 +81,7 @@ async fn a_store_app_is_created_assigned_by_intent_exported_and_deleted() {
     let body = json!({"mobileAppAssignments": [{"@odata.type": "#microsoft.graph.mobileAppAssignment", "intent": "required", "target": {"@odata.type": "#microsoft.graph.allDevicesAssignmentTarget"}}]});
     c.beta().post_json(&format!("/deviceAppManagement/mobileApps/{id}/assign"), body).await.unwrap();
     let p = plan(&c, &load(&dst), &ledger).await;
-    assert_eq!(changes_of(&p, ADDRESS).iter().map(|c| c.0).collect::<Vec<_>>(), [Action::Assign]);
+    assert_eq!(app_changes(&p, ADDRESS).iter().map(|c| c.0).collect::<Vec<_>>(), [Action::Assign]);
     apply(&c, &p, &mut ledger).await;
     assert!(plan(&c, &load(&dst), &ledger).await.changes.is_empty());
 
@@ -93,12 +93,12 @@ async fn a_store_app_is_created_assigned_by_intent_exported_and_deleted() {
     // The install context cannot change in Intune: a replace.
     std::fs::write(dst.join("apps.toml"), moved.replace("run_as_account = \"user\"", "run_as_account = \"system\"")).unwrap();
     let p = plan(&c, &load(&dst), &ledger).await;
-    assert_eq!(changes_of(&p, ADDRESS).iter().map(|c| c.0).collect::<Vec<_>>(), [Action::Replace]);
+    assert_eq!(app_changes(&p, ADDRESS).iter().map(|c| c.0).collect::<Vec<_>>(), [Action::Replace]);
 
     // Delete.
     std::fs::remove_file(dst.join("apps.toml")).unwrap();
     let p = plan(&c, &load(&dst), &ledger).await;
-    assert_eq!(changes_of(&p, ADDRESS).iter().map(|c| c.0).collect::<Vec<_>>(), [Action::Delete]);
+    assert_eq!(app_changes(&p, ADDRESS).iter().map(|c| c.0).collect::<Vec<_>>(), [Action::Delete]);
     apply(&c, &p, &mut ledger).await;
     assert!(c.beta().get_json(&format!("/deviceAppManagement/mobileApps/{id}")).await.is_err_and(|e| e.is_not_found()));
     sb.shutdown().await.unwrap();
@@ -149,6 +149,6 @@ async fn without_the_apps_permission_apps_are_unknown_naming_it() {
     assert!(why.contains("DeviceManagementApps.ReadWrite.All"), "{why}");
     let p = engine::plan(&desired, &observed, &Ledger::default(), &opts()).unwrap();
     assert!(p.unknown.iter().any(|u| u.address.to_string() == ADDRESS), "{:#?}", p.unknown);
-    assert!(changes_of(&p, ADDRESS).is_empty());
+    assert!(app_changes(&p, ADDRESS).is_empty());
     sb.shutdown().await.unwrap();
 }

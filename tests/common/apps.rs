@@ -37,7 +37,7 @@ pub fn errors(dir: &std::path::Path) -> schema::Diagnostics {
 }
 
 /// (action, fields) of the plan's changes of `address`.
-pub fn changes_of(p: &engine::Plan, address: &str) -> Vec<(Action, Vec<String>)> {
+pub fn app_changes(p: &engine::Plan, address: &str) -> Vec<(Action, Vec<String>)> {
     p.changes.iter().filter(|c| c.address.to_string() == address).map(|c| (c.action, c.fields.iter().map(|f| f.field.clone()).collect())).collect()
 }
 
