@@ -344,7 +344,7 @@ pub fn export_one(o: &LiveObject, key_of: &dyn Fn(&str) -> Option<Address>, warn
             }
         }
         for f in def.fields {
-            if let Some(v) = m.get(&camel(f)).filter(|v| !v.is_null()) {
+            if let Some(v) = m.get(camel(f)).filter(|v| !v.is_null()) {
                 table.insert((*f).to_string(), v.clone());
             }
         }

@@ -141,7 +141,7 @@ pub(crate) fn validate(cx: &mut Ctx) {
                     None => {
                         cx.error("bad-duration", o, &path!["role_policy", key, field], format!("role_policy.{key}: {field} `{v}` is not an ISO 8601 duration of days (`P365D`) or `never`"));
                     }
-                    Some(m) if m < 24 * 60 || m > 366 * 24 * 60 => {
+                    Some(m) if !(24 * 60..=366 * 24 * 60).contains(&m) => {
                         cx.error("out-of-range", o, &path!["role_policy", key, field], format!("role_policy.{key}: {field} `{v}` must be 1 to 366 days"));
                     }
                     Some(_) => {}
