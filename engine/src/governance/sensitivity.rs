@@ -68,14 +68,14 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
         Kind::GraphObject => return Some("graph_object: an object of a collection tenantctl does not model".into()),
         _ => {}
     }
-    if let Some(why) = grants::membership_reason(change, &tenant) {
-        return Some(why);
-    }
     if desired.service_accounts.contains(a) {
         return Some(format!("touches service account {a}"));
     }
     if desired.service_account_groups.contains(a) {
         return Some(format!("touches the service-accounts group {a}"));
+    }
+    if let Some(why) = grants::membership_reason(change, &tenant) {
+        return Some(why);
     }
     if desired.protected_groups.contains(a) || gov.protected.iter().any(|p| *p == a.to_string()) {
         return Some(format!("touches protected {a}"));
