@@ -421,6 +421,7 @@ fn each_lint_fires_on_a_violation_and_can_be_allowed() {
             ("approvals-unreachable", "governance"),
             ("certificate-expiring", "device_configuration.expiring"),
             ("permanent-eligibility", "role_assignment.eligible-forever"),
+            ("privileged-role-pim-settings-undeclared", "role_assignment.eligible-forever"),
         ],
         "{found:#?}"
     );
