@@ -269,9 +269,9 @@ mod tests {
     fn desired_fingerprint_equals_the_one_of_the_whole_value() {
         let mut model = DesiredModel::default();
         for (address, key) in [("user.b", "b@x"), ("group.a", "a"), ("user.a", "a@x"), ("role_assignment.z", "z")] {
-            let address: Address = address.parse().unwrap();
+            let address: Address = address.parse().expect("test fixture");
             let mut props = Props::new();
-            for (k, v) in sample().as_object().unwrap() {
+            for (k, v) in sample().as_object().expect("test fixture") {
                 props.insert(k.clone(), v.clone());
             }
             model.insert(DesiredResource {
@@ -282,23 +282,23 @@ mod tests {
                 immutable: vec!["z".into()],
                 assignment_props: Vec::new(),
                 create_only: Props::new(),
-                depends_on: vec!["group.a".parse().unwrap()],
+                depends_on: vec!["group.a".parse().expect("test fixture")],
                 expires: None,
             });
         }
-        model.service_accounts.insert("user.a".parse().unwrap());
-        model.protected_groups.insert("group.a".parse().unwrap());
-        let whole = fingerprint(&serde_json::to_value(&model).unwrap());
+        model.service_accounts.insert("user.a".parse().expect("test fixture"));
+        model.protected_groups.insert("group.a".parse().expect("test fixture"));
+        let whole = fingerprint(&serde_json::to_value(&model).expect("test fixture"));
         assert_eq!(desired(&model), whole);
-        assert_eq!(desired(&DesiredModel::default()), fingerprint(&serde_json::to_value(DesiredModel::default()).unwrap()));
+        assert_eq!(desired(&DesiredModel::default()), fingerprint(&serde_json::to_value(DesiredModel::default()).expect("test fixture")));
     }
 
     #[test]
     fn observed_fingerprint_equals_the_text_one_with_resolved_references() {
         let mut ids = BTreeMap::new();
-        ids.insert("id-1".to_string(), "group.ring".parse::<Address>().unwrap());
+        ids.insert("id-1".to_string(), "group.ring".parse::<Address>().expect("test fixture"));
         let mut props = Props::new();
-        for (k, v) in sample().as_object().unwrap() {
+        for (k, v) in sample().as_object().expect("test fixture") {
             props.insert(k.clone(), v.clone());
         }
         let live = LiveObject { kind: schema::Kind::Group, id: "obj-1".into(), natural_key: "k".into(), display_name: "d".into(), props };
