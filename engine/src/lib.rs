@@ -12,6 +12,7 @@ pub mod graph;
 pub mod ledger;
 pub mod model;
 pub mod plan;
+pub mod plan_types;
 pub mod render;
 
 pub use ledger::Ledger;
