@@ -121,6 +121,7 @@ fn body_kind(segs: &[&str], method: &str) -> Body {
             Body::Entity("authenticationMethodConfiguration")
         }
         ("PATCH", ["policies", "roleManagementPolicies", _, "rules", _]) => Body::Entity("unifiedRoleManagementPolicyRule"),
+        ("POST", ["identityGovernance", "entitlementManagement", "accessPackages", _, "resourceRoleScopes"]) => Body::Entity("accessPackageResourceRoleScope"),
         _ => Body::Unchecked,
     }
 }

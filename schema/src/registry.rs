@@ -63,6 +63,10 @@ macro_rules! with_kinds {
             M365Apps             m365_apps              M365Apps             false     true;
             AppAssignment        app_assignment         AppAssignment        false     true;
             GraphObject          graph_object           GraphObject          false     false;
+            // Entitlement management: a package names its catalog (deletes
+            // run in reverse, so packages go before their catalog).
+            AccessCatalog        access_catalog         AccessCatalog        false     false;
+            AccessPackage        access_package         AccessPackage        false     false;
         }
     };
 }

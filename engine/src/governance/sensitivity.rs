@@ -66,6 +66,8 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
         Kind::AuthenticationMethodsPolicy => return Some("authentication methods policy".into()),
         Kind::RolePolicy => return Some("PIM role settings".into()),
         Kind::GraphObject => return Some("graph_object: an object of a collection tenantctl does not model".into()),
+        Kind::AccessCatalog => return Some("access package catalog (what its packages may grant)".into()),
+        Kind::AccessPackage => return Some("access package (grants group access, with its approval and expiry)".into()),
         _ => {}
     }
     if desired.service_accounts.contains(a) {

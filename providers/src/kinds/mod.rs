@@ -43,6 +43,8 @@ pub mod winget_app;
 pub mod m365_apps;
 pub mod app_assignment;
 pub mod graph_object;
+pub mod access_catalog;
+pub mod access_package;
 
 use std::collections::BTreeSet;
 

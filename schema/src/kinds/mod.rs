@@ -82,3 +82,8 @@ pub use winget_app::WingetApp;
 pub use m365_apps::M365Apps;
 pub use app_assignment::AppAssignment;
 pub use graph_object::GraphObject;
+pub mod access_catalog;
+pub mod access_package;
+pub mod access_package_rules;
+pub use access_catalog::AccessCatalog;
+pub use access_package::AccessPackage;

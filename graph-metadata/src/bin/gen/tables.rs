@@ -59,6 +59,12 @@ pub const ROOTS: &[&str] = &[
     "termsAndConditions",
     "notificationMessageTemplate",
     "deviceComplianceScript",
+    "accessPackageCatalog",
+    "accessPackageResourceRequest",
+    "accessPackage",
+    "accessPackageResourceRoleScope",
+    "accessPackageAssignmentPolicy",
+    "accessPackageAssignmentRequest",
 ];
 
 const USER_PAGE: &str = "docs: learn.microsoft.com/graph/api/resources/user (property table)";
@@ -329,6 +335,16 @@ pub const DOC_RULES: &[DocRule] = &[
         resource: None,
         any_of: &["RoleManagementPolicy.ReadWrite.Directory", "RoleManagement.ReadWrite.Directory"],
         source: "docs: learn.microsoft.com/graph/api/unifiedrolemanagementpolicyrule-update (Permissions: Application RoleManagementPolicy.ReadWrite.Directory, higher RoleManagement.ReadWrite.Directory)",
+    },
+    // permissions.json lists resource requests only under their beta
+    // name (accessPackageResourceRequests); the v1.0 page gives the
+    // application permission.
+    DocRule {
+        method: "POST",
+        path: "/identityGovernance/entitlementManagement/resourceRequests",
+        resource: None,
+        any_of: &["EntitlementManagement.ReadWrite.All"],
+        source: "docs: learn.microsoft.com/graph/api/entitlementmanagement-post-resourcerequests (Permissions: Application EntitlementManagement.ReadWrite.All)",
     },
 ];
 

@@ -1,0 +1,637 @@
+//! Access packages (`/identityGovernance/entitlementManagement/accessPackages`,
+//! v1.0), matched by display name, with the Member role of each granted
+//! group (`resourceRoleScopes`, read with
+//! `accessPackages/{id}?$expand=resourceRoleScopes($expand=role,scope)`)
+//! and their assignment policies (`/assignmentPolicies`, read once for the
+//! tenant with `$expand=accessPackage`). Policies are keyed in props by
+//! their lowercased display name; a changed policy is replaced whole
+//! (`PUT`), one no longer declared is deleted. The catalog is set when a
+//! package is created: another catalog replaces it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use engine::apply::ExecError;
+use engine::model::{as_reference, reference};
+use engine::{DesiredResource, LiveObject, Props};
+use schema::kinds::access_package::{self as ap, AccessPackage, ApprovalSettings, ApprovalStage, AssignmentPolicy, Expiration, RequestorSettings};
+use schema::{Address, DesiredState, Kind};
+use serde_json::{json, Map, Value};
+
+use super::access_catalog::{resources as catalog_resources, AAD_GROUP};
+use super::registry::{Api, BoxFuture, KindProvider, Read, BY_DISPLAY_NAME};
+use super::{ref_to, resource, str_field};
+use crate::apply::{err, fail, Writer};
+use crate::export::ExportCx;
+use crate::graph::{GraphClient, GraphError, GraphRequest, Method};
+use crate::observe::{ReadCx, Readout};
+
+/// This kind in the provider registry (`super::registry`).
+pub const PROVIDER: KindProvider = KindProvider {
+    kind: Kind::AccessPackage,
+    collection: PACKAGES,
+    api: Api::V1,
+    natural_key: Some(BY_DISPLAY_NAME),
+    desired: |s, m| {
+        for (k, d) in &s.access_package { m.insert(desired(k, &d.value, s)); }
+    },
+    export_file: "access-packages.toml",
+    export_title: "Access packages",
+    read: Read::Own(read),
+    create,
+    update,
+    delete,
+    export,
+    import_paths: &[],
+    listings: || vec![PACKAGES_LISTING.to_string(), POLICIES_LISTING.to_string()],
+};
+
+pub const PACKAGES: &str = "/identityGovernance/entitlementManagement/accessPackages";
+pub const POLICIES: &str = "/identityGovernance/entitlementManagement/assignmentPolicies";
+const PACKAGES_LISTING: &str = "/identityGovernance/entitlementManagement/accessPackages?$expand=catalog";
+const POLICIES_LISTING: &str = "/identityGovernance/entitlementManagement/assignmentPolicies?$expand=accessPackage";
+const GROUPS: &str = "groups";
+const POLICIES_PROP: &str = "policies";
+const CATALOG: &str = "catalog";
+const GRAPH: &str = "#microsoft.graph.";
+
+fn subject_ref(state: &DesiredState, who: &str) -> Value {
+    if ap::special_approver(who).is_some() || who.starts_with(ap::CONNECTED_ORGANIZATION) {
+        json!(who)
+    } else {
+        ref_to(state, who, &[Kind::User, Kind::Guest, Kind::Group])
+    }
+}
+
+fn subjects(state: &DesiredState, list: &[String]) -> Value {
+    Value::Array(list.iter().map(|w| subject_ref(state, w)).collect())
+}
+
+fn duration(s: &str) -> Value {
+    json!(schema::kinds::role_policy::canonical_duration(s).unwrap_or_else(|| s.to_string()))
+}
+
+/// A policy in props form: Graph's names, subjects as references (users,
+/// guests, groups) or special names (`requestor_manager`, ...).
+pub fn policy_props(p: &AssignmentPolicy, state: &DesiredState) -> Value {
+    let mut m = Map::new();
+    m.insert("displayName".into(), json!(p.display_name));
+    m.insert("description".into(), p.description.as_ref().map_or(Value::Null, |d| json!(d)));
+    m.insert("allowedTargetScope".into(), json!(p.allowed_target_scope));
+    m.insert("specificAllowedTargets".into(), subjects(state, &p.specific_allowed_targets));
+    let mut e = Map::new();
+    e.insert("type".into(), json!(p.expiration.kind));
+    if let Some(d) = &p.expiration.duration {
+        e.insert("duration".into(), duration(d));
+    }
+    if let Some(t) = &p.expiration.end_date_time {
+        e.insert("endDateTime".into(), json!(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
+    }
+    m.insert("expiration".into(), Value::Object(e));
+    if let Some(a) = &p.request_approval_settings {
+        let stages: Vec<Value> = a
+            .stages
+            .iter()
+            .map(|s| {
+                json!({
+                    "durationBeforeAutomaticDenial": duration(&s.duration_before_automatic_denial),
+                    "isApproverJustificationRequired": s.is_approver_justification_required,
+                    "isEscalationEnabled": false,
+                    "primaryApprovers": subjects(state, &s.primary_approvers),
+                    "fallbackPrimaryApprovers": subjects(state, &s.fallback_primary_approvers),
+                })
+            })
+            .collect();
+        m.insert(
+            "requestApprovalSettings".into(),
+            json!({
+                "isApprovalRequiredForAdd": a.is_approval_required_for_add,
+                "isApprovalRequiredForUpdate": a.is_approval_required_for_update,
+                "isRequestorJustificationRequired": a.is_requestor_justification_required,
+                "stages": stages,
+            }),
+        );
+    }
+    if let Some(r) = &p.requestor_settings {
+        m.insert("requestorSettings".into(), requestor_json(r));
+    }
+    Value::Object(m)
+}
+
+fn requestor_json(r: &RequestorSettings) -> Value {
+    json!({
+        "enableTargetsToSelfAddAccess": r.enable_targets_to_self_add_access,
+        "enableTargetsToSelfUpdateAccess": r.enable_targets_to_self_update_access,
+        "enableTargetsToSelfRemoveAccess": r.enable_targets_to_self_remove_access,
+        "allowCustomAssignmentSchedule": r.allow_custom_assignment_schedule,
+        "enableOnBehalfRequestorsToAddAccess": r.enable_on_behalf_requestors_to_add_access,
+        "enableOnBehalfRequestorsToUpdateAccess": r.enable_on_behalf_requestors_to_update_access,
+        "enableOnBehalfRequestorsToRemoveAccess": r.enable_on_behalf_requestors_to_remove_access,
+    })
+}
+
+pub fn desired(key: &str, p: &AccessPackage, state: &DesiredState) -> DesiredResource {
+    let mut props = Props::new();
+    props.insert("displayName".into(), json!(p.display_name));
+    props.insert("description".into(), p.description.as_ref().map_or(Value::Null, |d| json!(d)));
+    props.insert("isHidden".into(), json!(p.is_hidden));
+    props.insert(CATALOG.into(), ref_to(state, &p.catalog, &[Kind::AccessCatalog]));
+    props.insert(GROUPS.into(), Value::Array(p.groups.iter().map(|g| ref_to(state, g, &[Kind::Group])).collect()));
+    let policies: Map<String, Value> = p.policies.values().map(|pol| (pol.display_name.to_lowercase(), policy_props(pol, state))).collect();
+    props.insert(POLICIES_PROP.into(), Value::Object(policies));
+    let mut r = resource(Address::new(Kind::AccessPackage, key), p.display_name.to_lowercase(), p.display_name.clone(), props);
+    r.immutable = vec![CATALOG.into()];
+    r
+}
+
+/// A live subject set in props form.
+pub fn subject_entry(s: &Value) -> Value {
+    let ty = str_field(s, "@odata.type").trim_start_matches(GRAPH);
+    match ty {
+        "singleUser" => reference(str_field(s, "userId")),
+        "groupMembers" => reference(str_field(s, "groupId")),
+        "requestorManager" if s.get("managerLevel").and_then(Value::as_i64).unwrap_or(1) == 1 => json!("requestor_manager"),
+        "connectedOrganizationMembers" => json!(format!("{}{}", ap::CONNECTED_ORGANIZATION, str_field(s, "connectedOrganizationId"))),
+        other => match ap::special_name(other) {
+            Some(n) => json!(n),
+            // Anything else (attribute rules, a manager two levels up) is
+            // kept by type, so it shows as drift rather than vanishing.
+            None => json!(format!("{GRAPH}{other}")),
+        },
+    }
+}
+
+fn live_subjects(v: Option<&Value>) -> Value {
+    Value::Array(v.and_then(Value::as_array).into_iter().flatten().map(subject_entry).collect())
+}
+
+fn live_duration(v: Option<&Value>) -> Value {
+    match v.and_then(Value::as_str) {
+        Some(s) => duration(s),
+        None => Value::Null,
+    }
+}
+
+/// A live policy in props form.
+pub fn normalize_policy(raw: &Value) -> Value {
+    let mut m = Map::new();
+    for k in ["displayName", "description", "allowedTargetScope"] {
+        m.insert(k.into(), raw.get(k).cloned().unwrap_or(Value::Null));
+    }
+    m.insert("specificAllowedTargets".into(), live_subjects(raw.get("specificAllowedTargets")));
+    let e = raw.get("expiration").cloned().unwrap_or(Value::Null);
+    let mut em = Map::new();
+    em.insert("type".into(), e.get("type").cloned().unwrap_or(Value::Null));
+    em.insert("duration".into(), live_duration(e.get("duration")));
+    let end = e.get("endDateTime").and_then(Value::as_str).and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    em.insert("endDateTime".into(), end.map_or(Value::Null, Value::String));
+    m.insert("expiration".into(), Value::Object(em));
+    if let Some(a) = raw.get("requestApprovalSettings").filter(|a| a.is_object()) {
+        let stages: Vec<Value> = a
+            .get("stages")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                json!({
+                    "durationBeforeAutomaticDenial": live_duration(s.get("durationBeforeAutomaticDenial")),
+                    "isApproverJustificationRequired": s.get("isApproverJustificationRequired").and_then(Value::as_bool).unwrap_or(false),
+                    "isEscalationEnabled": s.get("isEscalationEnabled").and_then(Value::as_bool).unwrap_or(false),
+                    "primaryApprovers": live_subjects(s.get("primaryApprovers")),
+                    "fallbackPrimaryApprovers": live_subjects(s.get("fallbackPrimaryApprovers")),
+                })
+            })
+            .collect();
+        let flag = |k: &str| a.get(k).and_then(Value::as_bool).unwrap_or(false);
+        m.insert(
+            "requestApprovalSettings".into(),
+            json!({
+                "isApprovalRequiredForAdd": flag("isApprovalRequiredForAdd"),
+                "isApprovalRequiredForUpdate": flag("isApprovalRequiredForUpdate"),
+                "isRequestorJustificationRequired": flag("isRequestorJustificationRequired"),
+                "stages": stages,
+            }),
+        );
+    }
+    if let Some(r) = raw.get("requestorSettings").filter(|r| r.is_object()) {
+        let mut rm = Map::new();
+        for k in [
+            "enableTargetsToSelfAddAccess",
+            "enableTargetsToSelfUpdateAccess",
+            "enableTargetsToSelfRemoveAccess",
+            "allowCustomAssignmentSchedule",
+            "enableOnBehalfRequestorsToAddAccess",
+            "enableOnBehalfRequestorsToUpdateAccess",
+            "enableOnBehalfRequestorsToRemoveAccess",
+        ] {
+            rm.insert(k.into(), json!(r.get(k).and_then(Value::as_bool).unwrap_or(false)));
+        }
+        m.insert("requestorSettings".into(), Value::Object(rm));
+    }
+    Value::Object(m)
+}
+
+/// A role scope as a `groups` entry: the group whose Member role it is, or
+/// `originSystem:roleOriginId` for any other role (drift).
+pub fn role_scope_entry(rs: &Value) -> Value {
+    let role = rs.get("role").cloned().unwrap_or(Value::Null);
+    let origin = str_field(&role, "originId");
+    match (str_field(&role, "originSystem"), origin.strip_prefix("Member_")) {
+        (AAD_GROUP, Some(group)) => reference(group),
+        (system, _) => json!(format!("{system}:{origin}")),
+    }
+}
+
+/// A live package with its role scopes and policies (raw Graph objects).
+pub fn normalize(raw: &Value, role_scopes: &[Value], policies: &[&Value]) -> LiveObject {
+    let mut p = Props::new();
+    for k in ["displayName", "description"] {
+        p.insert(k.into(), raw.get(k).cloned().unwrap_or(Value::Null));
+    }
+    p.insert("isHidden".into(), json!(raw.get("isHidden").and_then(Value::as_bool).unwrap_or(false)));
+    let catalog = raw.get("catalog").map(|c| str_field(c, "id")).unwrap_or_default();
+    p.insert(CATALOG.into(), if catalog.is_empty() { Value::Null } else { reference(catalog) });
+    p.insert(GROUPS.into(), Value::Array(role_scopes.iter().map(role_scope_entry).collect()));
+    let pols: Map<String, Value> = policies.iter().map(|x| (str_field(x, "displayName").to_lowercase(), normalize_policy(x))).collect();
+    p.insert(POLICIES_PROP.into(), Value::Object(pols));
+    LiveObject {
+        kind: Kind::AccessPackage,
+        id: str_field(raw, "id").to_string(),
+        natural_key: str_field(raw, "displayName").to_lowercase(),
+        display_name: str_field(raw, "displayName").to_string(),
+        props: p,
+    }
+}
+
+fn package_path(id: &str) -> String {
+    format!("{PACKAGES}/{}", schema::object_id::path_segment(id))
+}
+
+/// The package's resource role scopes, with their roles and scopes.
+async fn role_scopes(api: &GraphClient, id: &str) -> Result<Vec<Value>, GraphError> {
+    let v = api.get_json(&format!("{}?$expand=resourceRoleScopes($expand=role,scope)", package_path(id))).await?;
+    Ok(v.get("resourceRoleScopes").and_then(Value::as_array).cloned().unwrap_or_default())
+}
+
+fn policy_package(p: &Value) -> &str {
+    p.get("accessPackage").map(|a| str_field(a, "id")).unwrap_or_default()
+}
+
+fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
+    Box::pin(async move {
+        let api = cx.client.v1();
+        let raw = api.list_all(PACKAGES_LISTING).await?;
+        let policies = api.list_all(POLICIES_LISTING).await?;
+        let mut by_package: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+        for p in &policies {
+            by_package.entry(policy_package(p)).or_default().push(p);
+        }
+        let mut out = Vec::new();
+        for pkg in &raw {
+            let id = str_field(pkg, "id");
+            let scopes = role_scopes(&api, id).await?;
+            out.push(normalize(pkg, &scopes, by_package.get(id).map(Vec::as_slice).unwrap_or_default()));
+        }
+        Ok(out.into())
+    })
+}
+
+/// A props subject as Graph's subject set; ids from the writer.
+fn subject_json(w: &Writer<'_>, v: &Value) -> Result<Value, ExecError> {
+    if let Some(s) = v.as_str() {
+        if let Some(t) = ap::special_approver(s) {
+            return Ok(if t == "requestorManager" { json!({"@odata.type": format!("{GRAPH}{t}"), "managerLevel": 1}) } else { json!({"@odata.type": format!("{GRAPH}{t}")}) });
+        }
+        if let Some(id) = s.strip_prefix(ap::CONNECTED_ORGANIZATION) {
+            return Ok(json!({"@odata.type": format!("{GRAPH}connectedOrganizationMembers"), "connectedOrganizationId": id}));
+        }
+        return Err(err(format!("subject `{s}` cannot be written")));
+    }
+    let target = as_reference(v).ok_or_else(|| err(format!("subject {v} is not a reference")))?;
+    let id = w.ref_id(target).ok_or_else(|| err(format!("{target} has no object id yet")))?;
+    Ok(if target.starts_with("group.") { json!({"@odata.type": format!("{GRAPH}groupMembers"), "groupId": id}) } else { json!({"@odata.type": format!("{GRAPH}singleUser"), "userId": id}) })
+}
+
+fn subjects_json(w: &Writer<'_>, v: Option<&Value>) -> Result<Value, ExecError> {
+    Ok(Value::Array(v.and_then(Value::as_array).into_iter().flatten().map(|s| subject_json(w, s)).collect::<Result<_, _>>()?))
+}
+
+/// Graph's body of a policy of package `package`.
+fn policy_body(w: &Writer<'_>, p: &Value, package: &str) -> Result<Value, ExecError> {
+    let mut m = Map::new();
+    for k in ["displayName", "description", "allowedTargetScope"] {
+        if let Some(v) = p.get(k).filter(|v| !v.is_null()) {
+            m.insert(k.into(), v.clone());
+        }
+    }
+    m.insert("specificAllowedTargets".into(), subjects_json(w, p.get("specificAllowedTargets"))?);
+    if let Some(e) = p.get("expiration").and_then(Value::as_object) {
+        m.insert("expiration".into(), Value::Object(e.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect()));
+    }
+    if let Some(a) = p.get("requestApprovalSettings").and_then(Value::as_object) {
+        let mut am = a.clone();
+        let stages: Vec<Value> = a
+            .get("stages")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                let mut sm = s.as_object().cloned().unwrap_or_default();
+                sm.insert("primaryApprovers".into(), subjects_json(w, s.get("primaryApprovers"))?);
+                sm.insert("fallbackPrimaryApprovers".into(), subjects_json(w, s.get("fallbackPrimaryApprovers"))?);
+                Ok(Value::Object(sm))
+            })
+            .collect::<Result<_, ExecError>>()?;
+        am.insert("stages".into(), Value::Array(stages));
+        m.insert("requestApprovalSettings".into(), Value::Object(am));
+    }
+    if let Some(r) = p.get("requestorSettings") {
+        m.insert("requestorSettings".into(), r.clone());
+    }
+    m.insert("accessPackage".into(), json!({"id": package}));
+    Ok(Value::Object(m))
+}
+
+/// The Member role of `group` added to the package (the group must be a
+/// resource of `catalog`).
+async fn add_group(w: &Writer<'_>, api: &GraphClient, package: &str, resources: &[Value], group: &str) -> Result<(), ExecError> {
+    let res = resources
+        .iter()
+        .find(|r| str_field(r, "originSystem") == AAD_GROUP && str_field(r, "originId") == group)
+        .ok_or_else(|| err(format!("group {group} is not a resource of the package's catalog")))?;
+    let body = json!({
+        "role": {"displayName": "Member", "originId": format!("Member_{group}"), "originSystem": AAD_GROUP, "resource": {"id": str_field(res, "id"), "originId": group, "originSystem": AAD_GROUP}},
+        "scope": {"originId": group, "originSystem": AAD_GROUP, "isRootScope": true},
+    });
+    w.send(api, Method::POST, &format!("{}/resourceRoleScopes", package_path(package)), Some(body)).await.map(|_| ())
+}
+
+fn catalog_id(w: &Writer<'_>, r: &DesiredResource) -> Result<String, ExecError> {
+    let target = r.props.get(CATALOG).and_then(as_reference).ok_or_else(|| err("the package names no catalog"))?;
+    w.ref_id(target).ok_or_else(|| err(format!("{target} has no object id yet")))
+}
+
+async fn write_groups(w: &Writer<'_>, api: &GraphClient, r: &DesiredResource, id: &str, fresh: bool) -> Result<(), ExecError> {
+    let want = w.ref_ids(r.props.get(GROUPS))?;
+    let live = if fresh { Vec::new() } else { role_scopes(api, id).await.map_err(fail)? };
+    let have: BTreeSet<String> = live.iter().filter_map(|rs| as_reference(&role_scope_entry(rs)).map(str::to_string)).collect();
+    let missing: Vec<&String> = want.iter().filter(|g| !have.contains(*g)).collect();
+    if !missing.is_empty() {
+        let resources = catalog_resources(api, &catalog_id(w, r)?).await.map_err(fail)?;
+        for g in missing {
+            add_group(w, api, id, &resources, g).await?;
+        }
+    }
+    for rs in &live {
+        let keep = as_reference(&role_scope_entry(rs)).is_some_and(|g| want.contains(g));
+        if !keep {
+            let path = format!("{}/resourceRoleScopes/{}", package_path(id), schema::object_id::path_segment(str_field(rs, "id")));
+            match w.try_execute(api, GraphRequest::new(Method::DELETE, path)).await {
+                Ok(_) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(fail(e)),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The package's live policies (raw), by lowercased display name.
+async fn live_policies(api: &GraphClient, id: &str) -> Result<BTreeMap<String, Value>, GraphError> {
+    let all = api.list_all(POLICIES_LISTING).await?;
+    Ok(all.into_iter().filter(|p| policy_package(p) == id).map(|p| (str_field(&p, "displayName").to_lowercase(), p)).collect())
+}
+
+async fn write_policies(w: &Writer<'_>, api: &GraphClient, r: &DesiredResource, id: &str, fresh: bool) -> Result<(), ExecError> {
+    let want = r.props.get(POLICIES_PROP).and_then(Value::as_object).cloned().unwrap_or_default();
+    let have = if fresh { BTreeMap::new() } else { live_policies(api, id).await.map_err(fail)? };
+    for (name, p) in &want {
+        let body = policy_body(w, p, id)?;
+        match have.get(name) {
+            Some(live) => {
+                let path = format!("{POLICIES}/{}", schema::object_id::path_segment(str_field(live, "id")));
+                w.send(api, Method::PUT, &path, Some(body)).await?;
+            }
+            None => {
+                w.send(api, Method::POST, POLICIES, Some(body)).await?;
+            }
+        }
+    }
+    for (name, live) in &have {
+        if !want.contains_key(name) {
+            delete_policy(w, api, str_field(live, "id")).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn delete_policy(w: &Writer<'_>, api: &GraphClient, id: &str) -> Result<(), ExecError> {
+    match w.try_execute(api, GraphRequest::new(Method::DELETE, format!("{POLICIES}/{}", schema::object_id::path_segment(id)))).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(fail(e)),
+    }
+}
+
+fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
+    Box::pin(async move {
+        let r = w.desired()?;
+        let catalog = catalog_id(w, r)?;
+        let mut body: Map<String, Value> = ["displayName", "description", "isHidden"].iter().filter_map(|k| r.props.get(*k).filter(|v| !v.is_null()).map(|v| (k.to_string(), v.clone()))).collect();
+        body.insert(CATALOG.into(), json!({"id": catalog}));
+        let id = w.post_new(w.base(), Value::Object(body)).await?;
+        let api = w.api();
+        w.wait(&api, &package_path(&id)).await?;
+        write_groups(w, &api, r, &id, true).await?;
+        write_policies(w, &api, r, &id, true).await?;
+        Ok(id)
+    })
+}
+
+fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecError>> {
+    Box::pin(async move {
+        let r = w.desired()?;
+        let api = w.api();
+        let scalar = w.scalar(&[GROUPS, POLICIES_PROP, CATALOG])?;
+        if !scalar.is_empty() {
+            w.send(&api, Method::PATCH, &package_path(id), Some(json!(scalar))).await?;
+        }
+        let touched = w.touched();
+        if touched.contains(GROUPS) {
+            write_groups(w, &api, r, id, false).await?;
+        }
+        if touched.contains(POLICIES_PROP) {
+            write_policies(w, &api, r, id, false).await?;
+        }
+        Ok(())
+    })
+}
+
+/// Its policies first (Graph deletes a package only once nothing is
+/// assigned through it), then the package.
+fn delete<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecError>> {
+    Box::pin(async move {
+        let api = w.api();
+        for p in live_policies(&api, id).await.map_err(fail)?.values() {
+            delete_policy(w, &api, str_field(p, "id")).await?;
+        }
+        match w.try_execute(&api, GraphRequest::new(Method::DELETE, package_path(id))).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(fail(e)),
+        }
+    })
+}
+
+/// A props subject as TOML: a key, or the special name.
+fn subject_toml(v: &Value, key_of: &dyn Fn(&str) -> Option<Address>) -> Result<String, String> {
+    if let Some(s) = v.as_str() {
+        return if ap::special_approver(s).is_some() || s.starts_with(ap::CONNECTED_ORGANIZATION) { Ok(s.to_string()) } else { Err(format!("subject {s} is not modelled")) };
+    }
+    let id = as_reference(v).unwrap_or_default();
+    key_of(id).filter(|a| matches!(a.kind, Kind::User | Kind::Guest | Kind::Group)).map(|a| a.to_string()).ok_or_else(|| format!("subject {id} is not exported"))
+}
+
+fn subjects_toml(v: Option<&Value>, key_of: &dyn Fn(&str) -> Option<Address>) -> Result<Vec<String>, String> {
+    v.and_then(Value::as_array).into_iter().flatten().map(|s| subject_toml(s, key_of)).collect()
+}
+
+fn policy_toml(p: &Value, key_of: &dyn Fn(&str) -> Option<Address>) -> Result<AssignmentPolicy, String> {
+    let s = |v: Option<&Value>| v.and_then(Value::as_str).filter(|x| !x.is_empty()).map(str::to_string);
+    let e = p.get("expiration").cloned().unwrap_or(Value::Null);
+    let approval = match p.get("requestApprovalSettings") {
+        Some(a) if a.is_object() => {
+            let flag = |k: &str| a.get(k).and_then(Value::as_bool).unwrap_or(false);
+            let stages = a
+                .get("stages")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|st| {
+                    if st.get("isEscalationEnabled").and_then(Value::as_bool) == Some(true) {
+                        return Err("an escalating approval stage is not modelled".to_string());
+                    }
+                    Ok(ApprovalStage {
+                        primary_approvers: subjects_toml(st.get("primaryApprovers"), key_of)?,
+                        fallback_primary_approvers: subjects_toml(st.get("fallbackPrimaryApprovers"), key_of)?,
+                        duration_before_automatic_denial: s(st.get("durationBeforeAutomaticDenial")).unwrap_or_else(|| "P14D".into()),
+                        is_approver_justification_required: st.get("isApproverJustificationRequired").and_then(Value::as_bool).unwrap_or(false),
+                    })
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            Some(ApprovalSettings {
+                is_approval_required_for_add: flag("isApprovalRequiredForAdd"),
+                is_approval_required_for_update: flag("isApprovalRequiredForUpdate"),
+                is_requestor_justification_required: flag("isRequestorJustificationRequired"),
+                stages,
+            })
+        }
+        _ => None,
+    };
+    let requestor = p.get("requestorSettings").filter(|r| r.is_object()).map(|r| {
+        let f = |k: &str| r.get(k).and_then(Value::as_bool).unwrap_or(false);
+        RequestorSettings {
+            enable_targets_to_self_add_access: f("enableTargetsToSelfAddAccess"),
+            enable_targets_to_self_update_access: f("enableTargetsToSelfUpdateAccess"),
+            enable_targets_to_self_remove_access: f("enableTargetsToSelfRemoveAccess"),
+            allow_custom_assignment_schedule: f("allowCustomAssignmentSchedule"),
+            enable_on_behalf_requestors_to_add_access: f("enableOnBehalfRequestorsToAddAccess"),
+            enable_on_behalf_requestors_to_update_access: f("enableOnBehalfRequestorsToUpdateAccess"),
+            enable_on_behalf_requestors_to_remove_access: f("enableOnBehalfRequestorsToRemoveAccess"),
+        }
+    });
+    Ok(AssignmentPolicy {
+        display_name: s(p.get("displayName")).unwrap_or_default(),
+        description: s(p.get("description")),
+        allowed_target_scope: s(p.get("allowedTargetScope")).unwrap_or_default(),
+        specific_allowed_targets: subjects_toml(p.get("specificAllowedTargets"), key_of)?,
+        expiration: Expiration {
+            kind: s(e.get("type")).unwrap_or_else(|| ap::NO_EXPIRATION.into()),
+            duration: s(e.get("duration")),
+            end_date_time: e.get("endDateTime").and_then(Value::as_str).and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&chrono::Utc)),
+        },
+        request_approval_settings: approval,
+        requestor_settings: requestor,
+    })
+}
+
+/// A live package as TOML; Err when something it names is not exported.
+pub fn export_one(o: &LiveObject, key_of: &dyn Fn(&str) -> Option<Address>) -> Result<AccessPackage, String> {
+    let p = &o.props;
+    let catalog_id = p.get(CATALOG).and_then(as_reference).unwrap_or_default();
+    let catalog = key_of(catalog_id).filter(|a| a.kind == Kind::AccessCatalog).map(|a| a.key.to_string()).ok_or_else(|| format!("catalog {catalog_id} is not exported"))?;
+    let groups = p
+        .get(GROUPS)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|g| match as_reference(g) {
+            Some(id) => key_of(id).filter(|a| a.kind == Kind::Group).map(|a| a.key.to_string()).ok_or_else(|| format!("group {id} is not exported")),
+            None => Err(format!("role {} is not a group's Member role", g.as_str().unwrap_or_default())),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut policies = BTreeMap::new();
+    for pol in p.get(POLICIES_PROP).and_then(Value::as_object).into_iter().flat_map(|m| m.values()) {
+        let t = policy_toml(pol, key_of).map_err(|e| format!("policy {}: {e}", str_field(pol, "displayName")))?;
+        let mut k = crate::export::slug(&t.display_name);
+        while policies.contains_key(&k) {
+            k.push('-');
+        }
+        policies.insert(k, t);
+    }
+    Ok(AccessPackage {
+        display_name: o.display_name.clone(),
+        description: p.get("description").and_then(Value::as_str).filter(|d| !d.is_empty()).map(str::to_string),
+        is_hidden: p.get("isHidden").and_then(Value::as_bool).unwrap_or(false),
+        catalog,
+        groups,
+        policies,
+    })
+}
+
+fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
+    let mut t = BTreeMap::new();
+    for o in objects {
+        match export_one(o, &|id| cx.keys.key_of(id).cloned()) {
+            Ok(x) => {
+                let a = cx.key(Kind::AccessPackage, &o.display_name, &o.id);
+                t.insert(a.key.clone(), x);
+                cx.record(a, &o.id);
+            }
+            Err(e) => cx.warn(format!("access package {} ({}): {e}: not exported", o.display_name, o.id)),
+        }
+    }
+    cx.table(Kind::AccessPackage, "", &t);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_round_trip_between_graph_and_props() {
+        assert_eq!(subject_entry(&json!({"@odata.type": "#microsoft.graph.singleUser", "userId": "u1"})), reference("u1"));
+        assert_eq!(subject_entry(&json!({"@odata.type": "#microsoft.graph.groupMembers", "groupId": "g1"})), reference("g1"));
+        assert_eq!(subject_entry(&json!({"@odata.type": "#microsoft.graph.requestorManager", "managerLevel": 1})), json!("requestor_manager"));
+        assert_eq!(subject_entry(&json!({"@odata.type": "#microsoft.graph.requestorManager", "managerLevel": 2})), json!("#microsoft.graph.requestorManager"));
+        assert_eq!(subject_entry(&json!({"@odata.type": "#microsoft.graph.externalSponsors"})), json!("external_sponsors"));
+        let rs = json!({"id": "x", "role": {"originId": "Member_g1", "originSystem": "AadGroup"}, "scope": {"originId": "g1"}});
+        assert_eq!(role_scope_entry(&rs), reference("g1"));
+        let owner = json!({"id": "x", "role": {"originId": "Owner_g1", "originSystem": "AadGroup"}});
+        assert_eq!(role_scope_entry(&owner), json!("AadGroup:Owner_g1"));
+    }
+
+    #[test]
+    fn a_live_policy_compares_equal_to_its_declaration() {
+        let live = json!({
+            "id": "p1", "displayName": "External", "description": null, "allowedTargetScope": "allExternalUsers", "specificAllowedTargets": [],
+            "expiration": {"type": "afterDuration", "duration": "P30D", "endDateTime": null},
+            "requestApprovalSettings": {"isApprovalRequiredForAdd": true, "isApprovalRequiredForUpdate": false, "isRequestorJustificationRequired": true,
+                "stages": [{"durationBeforeAutomaticDenial": "P14D", "isApproverJustificationRequired": false, "isEscalationEnabled": false, "primaryApprovers": [{"@odata.type": "#microsoft.graph.singleUser", "userId": "u1"}], "fallbackPrimaryApprovers": []}]},
+        });
+        let n = normalize_policy(&live);
+        assert_eq!(n["requestApprovalSettings"]["stages"][0]["primaryApprovers"], json!([reference("u1")]));
+        assert_eq!(n["expiration"]["duration"], json!("P30D"));
+        let pol = policy_toml(&n, &|id| (id == "u1").then(|| Address::new(Kind::User, "adele"))).expect("exports");
+        assert_eq!(pol.request_approval_settings.map(|a| a.stages[0].primary_approvers.clone()), Some(vec!["user.adele".to_string()]));
+    }
+}

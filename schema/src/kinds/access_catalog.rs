@@ -1,0 +1,66 @@
+//! `[access_catalog.KEY]`: an entitlement management catalog
+//! (`accessPackageCatalog`, `/identityGovernance/entitlementManagement/catalogs`,
+//! v1.0) with the groups it holds as resources. Access packages
+//! (`access_package`) name it by key and grant roles of its groups only.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// `[access_catalog.KEY]`: an entitlement management catalog and the groups it holds as resources.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessCatalog {
+    /// How an existing catalog is found.
+    pub display_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `published` (the default) or `unpublished`.
+    #[serde(default = "published", skip_serializing_if = "is_published")]
+    pub state: String,
+    /// Whether its packages can be requested by users outside the tenant.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_externally_visible: bool,
+    /// Group keys the catalog holds as resources (`originSystem`
+    /// `AadGroup`); absent: its resources are not managed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<String>>,
+}
+
+fn published() -> String {
+    PUBLISHED.to_string()
+}
+
+fn is_published(s: &String) -> bool {
+    s == PUBLISHED
+}
+
+pub const PUBLISHED: &str = "published";
+/// Graph's `accessPackageCatalogState` members a catalog may be set to.
+pub const STATES: &[&str] = &["published", "unpublished"];
+
+// Validation: this kind's own checks, run through the registry.
+
+use crate::address::Kind;
+use crate::path;
+use crate::validate::Ctx;
+
+/// Every check of this kind.
+pub(crate) fn validate(cx: &mut Ctx) {
+    for (key, d) in &cx.state.access_catalog {
+        let (c, o) = (&d.value, &d.origin);
+        if c.display_name.trim().is_empty() {
+            cx.error("empty-name", o, &path!["access_catalog", key, "display_name"], format!("access_catalog.{key}: display_name must not be empty"));
+        }
+        if !STATES.contains(&c.state.as_str()) {
+            cx.error("bad-value", o, &path!["access_catalog", key, "state"], format!("access_catalog.{key}: state `{}` is not one of {}", c.state, STATES.join(", ")));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, g) in c.groups.iter().flatten().enumerate() {
+            if let Some(a) = cx.reference(o, &path!["access_catalog", key, "groups", i], g, &[Kind::Group]) {
+                if !seen.insert(a.clone()) {
+                    cx.error("duplicate", o, &path!["access_catalog", key, "groups", i], format!("access_catalog.{key}: {a} is listed twice"));
+                }
+            }
+        }
+    }
+}
