@@ -51,6 +51,10 @@ const PACKAGES_LISTING: &str = "/identityGovernance/entitlementManagement/access
 const POLICIES_LISTING: &str = "/identityGovernance/entitlementManagement/assignmentPolicies?$expand=accessPackage";
 const GROUPS: &str = "groups";
 const POLICIES_PROP: &str = "policies";
+/// The policies' lowercased names as a list: nested objects compare only
+/// the keys desired state sets, so a policy added in the portal shows up
+/// here (a list compares whole).
+const POLICY_NAMES: &str = "policyNames";
 const CATALOG: &str = "catalog";
 const GRAPH: &str = "#microsoft.graph.";
 
@@ -137,6 +141,7 @@ pub fn desired(key: &str, p: &AccessPackage, state: &DesiredState) -> DesiredRes
     props.insert(CATALOG.into(), ref_to(state, &p.catalog, &[Kind::AccessCatalog]));
     props.insert(GROUPS.into(), Value::Array(p.groups.iter().map(|g| ref_to(state, g, &[Kind::Group])).collect()));
     let policies: Map<String, Value> = p.policies.values().map(|pol| (pol.display_name.to_lowercase(), policy_props(pol, state))).collect();
+    props.insert(POLICY_NAMES.into(), json!(policies.keys().collect::<Vec<_>>()));
     props.insert(POLICIES_PROP.into(), Value::Object(policies));
     let mut r = resource(Address::new(Kind::AccessPackage, key), p.display_name.to_lowercase(), p.display_name.clone(), props);
     r.immutable = vec![CATALOG.into()];
@@ -252,6 +257,7 @@ pub fn normalize(raw: &Value, role_scopes: &[Value], policies: &[&Value]) -> Liv
     p.insert(CATALOG.into(), if catalog.is_empty() { Value::Null } else { reference(catalog) });
     p.insert(GROUPS.into(), Value::Array(role_scopes.iter().map(role_scope_entry).collect()));
     let pols: Map<String, Value> = policies.iter().map(|x| (str_field(x, "displayName").to_lowercase(), normalize_policy(x))).collect();
+    p.insert(POLICY_NAMES.into(), json!(pols.keys().collect::<Vec<_>>()));
     p.insert(POLICIES_PROP.into(), Value::Object(pols));
     LiveObject {
         kind: Kind::AccessPackage,
@@ -451,7 +457,7 @@ fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
     Box::pin(async move {
         let r = w.desired()?;
         let api = w.api();
-        let scalar = w.scalar(&[GROUPS, POLICIES_PROP, CATALOG])?;
+        let scalar = w.scalar(&[GROUPS, POLICIES_PROP, POLICY_NAMES, CATALOG])?;
         if !scalar.is_empty() {
             w.send(&api, Method::PATCH, &package_path(id), Some(json!(scalar))).await?;
         }
@@ -459,7 +465,7 @@ fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
         if touched.contains(GROUPS) {
             write_groups(w, &api, r, id, false).await?;
         }
-        if touched.contains(POLICIES_PROP) {
+        if touched.contains(POLICIES_PROP) || touched.contains(POLICY_NAMES) {
             write_policies(w, &api, r, id, false).await?;
         }
         Ok(())

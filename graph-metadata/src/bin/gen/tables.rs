@@ -65,6 +65,11 @@ pub const ROOTS: &[&str] = &[
     "accessPackageResourceRoleScope",
     "accessPackageAssignmentPolicy",
     "accessPackageAssignmentRequest",
+    // Written inside the above (resource requests, role scopes): navigation
+    // targets are not followed, so they are roots of their own.
+    "accessPackageResource",
+    "accessPackageResourceRole",
+    "accessPackageResourceScope",
 ];
 
 const USER_PAGE: &str = "docs: learn.microsoft.com/graph/api/resources/user (property table)";
