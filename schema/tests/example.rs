@@ -19,7 +19,7 @@ fn the_example_tenant_validates() {
     let expected = [
         (Kind::User, 8),
         (Kind::Guest, 1),
-        (Kind::Group, 7),
+        (Kind::Group, 8),
         (Kind::RoleDefinition, 0),
         (Kind::AdministrativeUnit, 0),
         (Kind::RoleAssignment, 2),
@@ -49,6 +49,8 @@ fn the_example_tenant_validates() {
         (Kind::M365Apps, 0),
         (Kind::AppAssignment, 0),
         (Kind::GraphObject, 0),
+        (Kind::AccessCatalog, 1),
+        (Kind::AccessPackage, 1),
     ];
     assert_eq!(state.counts(), expected.to_vec());
     // The published Managed Desktop values (graph-reference section 9):
