@@ -358,8 +358,11 @@ pub fn create_policy(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body: Map<Strin
 /// `PUT /assignmentPolicies/{id}`: the policy replaced whole.
 pub fn replace_policy(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str, mut body: Map<String, Value>) -> Result<(), GraphError> {
     let current = t.get(spec.coll, id).cloned().ok_or_else(|| GraphError::not_found(id))?;
-    if bound_id(&body, "accessPackage").is_some_and(|p| p != nav_str(&current, PACKAGE_ID)) {
-        return Err(bad("A policy cannot be moved to another access package."));
+    // The docs' update (PUT) requires the access package by id.
+    match bound_id(&body, "accessPackage") {
+        None => return Err(bad("The property 'accessPackage' is required when a policy is replaced.").with_detail("PropertyRequired", "accessPackage")),
+        Some(p) if p != nav_str(&current, PACKAGE_ID) => return Err(bad("A policy cannot be moved to another access package.")),
+        Some(_) => {}
     }
     body.remove("accessPackage");
     check_policy(t, ctx, &body)?;
