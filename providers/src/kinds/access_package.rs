@@ -1,8 +1,9 @@
 //! Access packages (`/identityGovernance/entitlementManagement/accessPackages`,
 //! v1.0), matched by display name, with the Member role of each granted
-//! group (`resourceRoleScopes`, read with
-//! `accessPackages/{id}?$expand=resourceRoleScopes($expand=role,scope)`)
-//! and their assignment policies (`/assignmentPolicies`, read once for the
+//! group (`resourceRoleScopes`, expanded with their role and scope in the
+//! listing; re-read per package with
+//! `accessPackages/{id}?$expand=resourceRoleScopes($expand=role,scope)`
+//! before an update) and their assignment policies (`/assignmentPolicies`, read once for the
 //! tenant with `$expand=accessPackage`). Policies are keyed in props by
 //! their lowercased display name; a changed policy is replaced whole
 //! (`PUT`), one no longer declared is deleted. The catalog is set when a
@@ -47,7 +48,9 @@ pub const PROVIDER: KindProvider = KindProvider {
 
 pub const PACKAGES: &str = "/identityGovernance/entitlementManagement/accessPackages";
 pub const POLICIES: &str = "/identityGovernance/entitlementManagement/assignmentPolicies";
-const PACKAGES_LISTING: &str = "/identityGovernance/entitlementManagement/accessPackages?$expand=catalog";
+/// Packages with their catalog and resource role scopes, in one listing
+/// (no read per package: a quiet pass stays a few requests).
+const PACKAGES_LISTING: &str = "/identityGovernance/entitlementManagement/accessPackages?$expand=catalog,resourceRoleScopes($expand=role,scope)";
 const POLICIES_LISTING: &str = "/identityGovernance/entitlementManagement/assignmentPolicies?$expand=accessPackage";
 const GROUPS: &str = "groups";
 const POLICIES_PROP: &str = "policies";
@@ -155,6 +158,8 @@ pub fn subject_entry(s: &Value) -> Value {
         "singleUser" => reference(str_field(s, "userId")),
         "groupMembers" => reference(str_field(s, "groupId")),
         "requestorManager" if s.get("managerLevel").and_then(Value::as_i64).unwrap_or(1) == 1 => json!("requestor_manager"),
+        // A manager further up is not modelled: kept by type (drift).
+        "requestorManager" => json!(format!("{GRAPH}requestorManager")),
         "connectedOrganizationMembers" => json!(format!("{}{}", ap::CONNECTED_ORGANIZATION, str_field(s, "connectedOrganizationId"))),
         other => match ap::special_name(other) {
             Some(n) => json!(n),
@@ -291,12 +296,13 @@ fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
         for p in &policies {
             by_package.entry(policy_package(p)).or_default().push(p);
         }
-        let mut out = Vec::new();
-        for pkg in &raw {
-            let id = str_field(pkg, "id");
-            let scopes = role_scopes(&api, id).await?;
-            out.push(normalize(pkg, &scopes, by_package.get(id).map(Vec::as_slice).unwrap_or_default()));
-        }
+        let out: Vec<LiveObject> = raw
+            .iter()
+            .map(|pkg| {
+                let scopes = pkg.get("resourceRoleScopes").and_then(Value::as_array).cloned().unwrap_or_default();
+                normalize(pkg, &scopes, by_package.get(str_field(pkg, "id")).map(Vec::as_slice).unwrap_or_default())
+            })
+            .collect();
         Ok(out.into())
     })
 }
