@@ -17,3 +17,4 @@ pub mod settle;
 pub mod state_blob;
 pub mod state_lock;
 pub mod tenant_marker;
+pub mod licensing;

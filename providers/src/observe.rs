@@ -130,6 +130,7 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
     }
     crate::membership::read_live(client, desired, ledger, &mut observed).await?;
     crate::ca_unmodelled::refuse(&mut observed, desired, ledger);
+    crate::licensing::read(client, desired, ledger, &mut observed, false).await?;
     Ok(observed)
 }
 
@@ -159,6 +160,7 @@ pub async fn observe_everything(client: &GraphClient) -> Result<ObservedState, G
     for f in after {
         f(&mut observed, &desired, &ledger);
     }
+    crate::licensing::read(client, &desired, &ledger, &mut observed, true).await?;
     Ok(observed)
 }
 

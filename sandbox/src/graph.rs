@@ -162,6 +162,7 @@ pub fn dispatch(t: &mut Tenant, ctx: &Ctx, req: &GReq) -> Result<GResp, GraphErr
         ["domains"] => return crate::directory::domains(t, ctx, req),
         ["deviceManagement", "configurationSettings", rest @ ..] => return crate::settings_catalog::serve(ctx, req, rest),
         ["me", ..] => return Err(GraphError::new(400, "BadRequest", "/me request is only valid with delegated authentication flow.")),
+        ["subscribedSkus"] => return crate::subscribed_skus::list(t, ctx, req),
         _ => {}
     }
     let Some(spec) = resources::find(&segs) else {

@@ -48,6 +48,7 @@ pub mod settings_catalog;
 pub mod store;
 pub mod update_profiles;
 pub mod validate_write;
+pub mod subscribed_skus;
 
 pub use accounting::RequestCounts;
 pub use cli::{serve, ServeArgs};

@@ -422,6 +422,7 @@ pub const KNOWN_SEGMENTS: &[&str] = &[
     "namedLocations", "authenticationStrengthPolicies", "updateAllowedCombinations",
     "getOmaSettingPlainTextValue", "microsoft.graph.getOmaSettingPlainTextValue",
     "windowsFeatureUpdateProfiles", "windowsQualityUpdateProfiles", "windowsDriverUpdateProfiles", "roleScopeTags", "deviceCategories",
+    "subscribedSkus", "assignLicense",
 ];
 
 pub fn is_known_segment(s: &str) -> bool {

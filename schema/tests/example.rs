@@ -19,7 +19,7 @@ fn the_example_tenant_validates() {
     let expected = [
         (Kind::User, 8),
         (Kind::Guest, 1),
-        (Kind::Group, 7),
+        (Kind::Group, 8),
         (Kind::RoleAssignment, 2),
         (Kind::AssignmentFilter, 0),
         (Kind::ScopeTag, 0),

@@ -43,6 +43,13 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
         Kind::AuthenticationStrength => return Some("authentication strength (conditional access)".into()),
         _ => {}
     }
+    // Licences grant services (and spend seats): assigning or changing them
+    // is sensitive (issue 16).
+    let licences = change.fields.iter().any(|f| f.field.split('.').next() == Some("assignedLicenses"))
+        || (change.action == Action::Create && change.desired.as_ref().and_then(|d| d.props.get("assignedLicenses")).and_then(|v| v.as_array()).is_some_and(|l| !l.is_empty()));
+    if licences {
+        return Some(format!("licence assignment on {a}"));
+    }
     if desired.service_accounts.contains(a) {
         return Some(format!("touches service account {a}"));
     }

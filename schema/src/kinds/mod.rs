@@ -29,6 +29,7 @@ pub mod state_backend;
 pub mod tenant;
 pub mod update_ring;
 pub mod user;
+pub mod licenses;
 
 pub use assignment::Assignments;
 pub use assignment_filter::AssignmentFilter;
