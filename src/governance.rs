@@ -505,17 +505,21 @@ pub fn lint_errors(findings: &[Finding]) -> usize {
 /// `tenantctl governance adopt` (warned and journalled).
 pub(crate) fn refuse_first_use_over_existing(plan: &Plan, ledger: &Path) -> Result<()> {
     let first_use = plan.governance.as_ref().is_some_and(|g| g.first_use());
-    if !first_use || plan.ids.is_empty() {
+    // Every tenant has its singletons (guest settings, the default
+    // cross-tenant access): holding them says nothing about who built it.
+    let singleton = |a: &schema::Address, id: &str| a.kind == schema::Kind::AuthorizationPolicy || (a.kind == schema::Kind::CrossTenantAccess && id == "default");
+    let held: Vec<&schema::Address> = plan.ids.iter().filter(|(a, id)| !singleton(a, id.as_str())).map(|(a, _)| a).collect();
+    if !first_use || held.is_empty() {
         return Ok(());
     }
-    let mut some: Vec<String> = plan.ids.keys().take(3).map(|a| a.to_string()).collect();
-    if plan.ids.len() > 3 {
-        some.push(format!("and {} more", plan.ids.len() - 3));
+    let mut some: Vec<String> = held.iter().take(3).map(|a| a.to_string()).collect();
+    if held.len() > 3 {
+        some.push(format!("and {} more", held.len() - 3));
     }
     bail!(
         "refusing: no governance trust root is recorded at {}, but the tenant already holds {} object(s) this desired state declares ({}); its state was moved or lost (another --ledger, a copied folder, another [state] prefix), and trusting desired [governance] now would let whoever moved it choose the approvers.\nRestore the state, or adopt desired [governance] for this tenant on purpose with `tenantctl governance adopt DIR --reason \"TEXT\"` (warned and journalled)",
         crate::trust_store::for_ledger(ledger)?.describe(),
-        plan.ids.len(),
+        held.len(),
         some.join(", ")
     )
 }

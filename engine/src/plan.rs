@@ -544,6 +544,10 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
         let prunable = gov.prune.kinds.iter().any(|k| k == address.kind.as_str());
         if protected.contains(&address.to_string()) {
             orphans.push(Orphan { address: address.clone(), id: o.id.clone(), reason: "no longer declared, but protected: never deleted".into() });
+        } else if o.props.get("isBuiltIn") == Some(&Value::Bool(true)) {
+            // A tenant's singleton (its authorization policy) or built-in
+            // object cannot be deleted: it stays as it is, unmanaged.
+            orphans.push(Orphan { address: address.clone(), id: o.id.clone(), reason: "no longer declared; built into the tenant, so never deleted (left as it is)".into() });
         } else if !prunable {
             orphans.push(Orphan {
                 address: address.clone(),

@@ -18,3 +18,4 @@ pub mod state_blob;
 pub mod state_lock;
 pub mod tenant_marker;
 pub mod licensing;
+pub mod tenant_settings;

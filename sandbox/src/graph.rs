@@ -163,6 +163,8 @@ pub fn dispatch(t: &mut Tenant, ctx: &Ctx, req: &GReq) -> Result<GResp, GraphErr
         ["deviceManagement", "configurationSettings", rest @ ..] => return crate::settings_catalog::serve(ctx, req, rest),
         ["me", ..] => return Err(GraphError::new(400, "BadRequest", "/me request is only valid with delegated authentication flow.")),
         ["subscribedSkus"] => return crate::subscribed_skus::list(t, ctx, req),
+        ["policies", "authorizationPolicy"] => return crate::tenant_policies::authorization_policy(t, ctx, req),
+        ["policies", "crossTenantAccessPolicy", rest @ ..] => return crate::tenant_policies::cross_tenant_access(t, ctx, req, rest),
         _ => {}
     }
     let Some(spec) = resources::find(&segs) else {

@@ -49,6 +49,7 @@ pub mod store;
 pub mod update_profiles;
 pub mod validate_write;
 pub mod subscribed_skus;
+pub mod tenant_policies;
 
 pub use accounting::RequestCounts;
 pub use cli::{serve, ServeArgs};

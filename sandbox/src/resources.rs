@@ -423,6 +423,7 @@ pub const KNOWN_SEGMENTS: &[&str] = &[
     "getOmaSettingPlainTextValue", "microsoft.graph.getOmaSettingPlainTextValue",
     "windowsFeatureUpdateProfiles", "windowsQualityUpdateProfiles", "windowsDriverUpdateProfiles", "roleScopeTags", "deviceCategories",
     "subscribedSkus", "assignLicense",
+    "authorizationPolicy", "crossTenantAccessPolicy", "default", "partners",
 ];
 
 pub fn is_known_segment(s: &str) -> bool {

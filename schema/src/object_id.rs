@@ -21,6 +21,11 @@ pub fn problem(kind: Kind, id: &str) -> Option<String> {
             let ok = !id.is_empty() && id.len() <= MAX_ID && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             (!ok).then(|| format!("`{}` is not a role assignment id (letters, digits, `-` and `_`, at most {MAX_ID})", shown(id)))
         }
+        // Singletons: the authorization policy's id is its name; the
+        // default cross-tenant configuration is `default`, partners are
+        // keyed by tenant id.
+        Kind::AuthorizationPolicy if id == "authorizationPolicy" => None,
+        Kind::CrossTenantAccess if id == "default" => None,
         _ => (!is_guid(id)).then(|| format!("`{}` is not a Graph object id of a {kind} (a GUID such as 3f2504e0-4f89-41d3-9a0c-0305e82c3301)", shown(id))),
     }
 }

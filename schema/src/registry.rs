@@ -47,6 +47,8 @@ macro_rules! with_kinds {
             NamedLocation        named_location         NamedLocation        false     false;
             AuthenticationStrength authentication_strength AuthenticationStrength false   false;
             ConditionalAccess    conditional_access     ConditionalAccess    false     false;
+            AuthorizationPolicy  authorization_policy   AuthorizationPolicy  false     false;
+            CrossTenantAccess    cross_tenant_access    CrossTenantAccess    false     false;
         }
     };
 }

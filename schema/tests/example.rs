@@ -35,6 +35,8 @@ fn the_example_tenant_validates() {
         (Kind::NamedLocation, 2),
         (Kind::AuthenticationStrength, 0),
         (Kind::ConditionalAccess, 3),
+        (Kind::AuthorizationPolicy, 1),
+        (Kind::CrossTenantAccess, 1),
     ];
     assert_eq!(state.counts(), expected.to_vec());
     // The published Managed Desktop values (graph-reference section 9):

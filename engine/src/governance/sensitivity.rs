@@ -41,6 +41,8 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
         Kind::ConditionalAccess => return Some("conditional access policy".into()),
         Kind::NamedLocation => return Some("named location (conditional access)".into()),
         Kind::AuthenticationStrength => return Some("authentication strength (conditional access)".into()),
+        Kind::AuthorizationPolicy => return Some("guest settings (authorization policy)".into()),
+        Kind::CrossTenantAccess => return Some("cross-tenant access".into()),
         _ => {}
     }
     // Licences grant services (and spend seats): assigning or changing them

@@ -27,6 +27,8 @@ pub mod settings_catalog;
 pub mod update_profile;
 pub mod update_ring;
 pub mod user;
+pub mod authorization_policy;
+pub mod cross_tenant_access;
 
 use std::collections::BTreeSet;
 

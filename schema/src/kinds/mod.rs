@@ -30,6 +30,8 @@ pub mod tenant;
 pub mod update_ring;
 pub mod user;
 pub mod licenses;
+pub mod authorization_policy;
+pub mod cross_tenant_access;
 
 pub use assignment::Assignments;
 pub use assignment_filter::AssignmentFilter;
@@ -54,3 +56,5 @@ pub use state_backend::StateBackend;
 pub use tenant::Tenant;
 pub use update_ring::UpdateRing;
 pub use user::User;
+pub use authorization_policy::AuthorizationPolicy;
+pub use cross_tenant_access::CrossTenantAccess;

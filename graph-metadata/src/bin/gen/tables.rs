@@ -39,6 +39,9 @@ pub const ROOTS: &[&str] = &[
     "roleScopeTag",
     "roleScopeTagAutoAssignment",
     "deviceCategory",
+    "authorizationPolicy",
+    "crossTenantAccessPolicyConfigurationDefault",
+    "crossTenantAccessPolicyConfigurationPartner",
 ];
 
 const USER_PAGE: &str = "docs: learn.microsoft.com/graph/api/resources/user (property table)";
