@@ -61,6 +61,14 @@ async fn group_and_user_licences_are_assigned_compared_changed_exported_and_remo
     let again = plan(&c, &load(&dst), &ledger).await;
     assert!(again.changes.is_empty(), "{:#?}", again.changes);
     assert!(!again.warnings.iter().any(|w| w.contains("licences")), "seats are said only when a licence is added: {:#?}", again.warnings);
+    // The reconcile loop reads groups through delta: it sees the same licences.
+    let desired = providers::kinds::desired_model(&load(&dst));
+    let mut delta = providers::delta::DeltaState::new("sandbox");
+    for _ in 0..2 {
+        let (observed, _) = providers::delta::observe_with_delta(&c, &desired, &ledger, &mut delta).await.expect("delta read");
+        let p = engine::plan(&desired, &observed, &ledger, &opts()).expect("plan");
+        assert!(p.changes.is_empty(), "{:#?}", p.changes);
+    }
 
     // Update: another plan switched off is an update of the licence alone.
     let groups = std::fs::read_to_string(dst.join("groups.toml")).unwrap();
@@ -223,4 +231,8 @@ licenses = [{ sku = "SPE_E3" }]
     assert!(err.contains("a.toml:"), "located: {err}");
     assert!(err.contains("user.nobody: a licence is assigned only to a user with a usage location"), "{err}");
     assert!(err.contains("SKU `SPE_E3` is listed twice"), "{err}");
+    // Names that are not SKU or plan names never reach a request or a message unescaped.
+    let err = errors("[group.g]\ndisplay_name = \"G\"\nmail_nickname = \"g\"\nlicenses = [{ sku = \"SPE_E3\\u001b[31m\", disabled_plans = [\"A\\nerror: forged\"] }]\n");
+    assert!(err.contains("is not a SKU part number") && err.contains("is not a service plan name"), "{err}");
+    assert!(!err.contains('\u{1b}') && !err.contains("\nerror: forged"), "{err}");
 }

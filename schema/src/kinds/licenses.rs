@@ -41,16 +41,27 @@ fn check_list(cx: &mut Ctx, kind: &str, key: &str, origin: &crate::diagnostic::O
     for (i, l) in list.iter().enumerate() {
         if l.sku.trim().is_empty() {
             cx.error("invalid-license", origin, &path![kind, key, "licenses", i, "sku"], format!("{kind}.{key}: licenses[{i}] names no SKU"));
+        } else if !is_name(&l.sku) {
+            cx.error("invalid-license", origin, &path![kind, key, "licenses", i, "sku"], format!("{kind}.{key}: licenses[{i}].sku {:?} is not a SKU part number (letters, digits, `_`, `-`, `.`)", l.sku));
         } else if !seen.insert(l.sku.to_ascii_uppercase()) {
             cx.error("duplicate-license", origin, &path![kind, key, "licenses", i, "sku"], format!("{kind}.{key}: SKU `{}` is listed twice; list it once with every plan to switch off", l.sku));
         }
         let mut plans = BTreeSet::new();
         for (j, p) in l.disabled_plans.iter().enumerate() {
-            if p.trim().is_empty() || !plans.insert(p.to_ascii_uppercase()) {
+            if !is_name(p) {
+                cx.error("invalid-license", origin, &path![kind, key, "licenses", i, "disabled_plans", j], format!("{kind}.{key}: disabled plan {p:?} is not a service plan name (letters, digits, `_`, `-`, `.`)"));
+            } else if !plans.insert(p.to_ascii_uppercase()) {
                 cx.error("invalid-license", origin, &path![kind, key, "licenses", i, "disabled_plans", j], format!("{kind}.{key}: disabled plan `{p}` of `{}` is empty or listed twice", l.sku));
             }
         }
     }
+}
+
+/// SKU part numbers and service plan names are letters, digits, `_`, `-`
+/// and `.` (`SPE_E3`, `Microsoft_365_Copilot`, `EXCHANGE_S_ENTERPRISE`), so
+/// nothing else reaches a request or an error message.
+fn is_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 128 && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 /// Service accounts by user key: `kind = "service"`.
