@@ -44,13 +44,16 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// Who ran the change, for the journal.
-pub(crate) fn operator() -> String {
-    std::env::var("TENANTCTL_OPERATOR")
-        .or_else(|_| std::env::var("GITHUB_ACTOR"))
-        .or_else(|_| std::env::var("USER"))
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "unknown".into())
+/// Who ran the change: `TENANTCTL_OPERATOR`, the CI system's actor
+/// (GitHub Actions, Azure Pipelines, GitLab), the login name (`USER`,
+/// `USERNAME`, `LOGNAME`), else the plan's signing author, else "unknown".
+pub(crate) fn operator_for(who: Option<&Attribution>) -> String {
+    for var in ["TENANTCTL_OPERATOR", "GITHUB_ACTOR", "BUILD_REQUESTEDFOR", "GITLAB_USER_LOGIN", "USER", "USERNAME", "LOGNAME"] {
+        if let Some(v) = std::env::var(var).ok().filter(|v| !v.trim().is_empty()) {
+            return v;
+        }
+    }
+    who.and_then(|w| w.author.clone()).unwrap_or_else(|| "unknown".into())
 }
 
 pub(crate) fn journal_path(ledger: &Path) -> PathBuf {
@@ -81,7 +84,7 @@ pub(crate) fn journal_attributed(path: &Path, plan_hash: &str, r: &ChangeResult,
     };
     let line = json!({
         "when": now(),
-        "who": operator(),
+        "who": operator_for(Some(who)),
         "plan": plan_hash,
         "address": r.address.to_string(),
         "action": r.action.as_str(),
@@ -105,7 +108,7 @@ pub(crate) fn journal_attributed(path: &Path, plan_hash: &str, r: &ChangeResult,
 fn journal_event(path: &Path, plan_hash: &str, address: &schema::Address, action: &str, id: &str, outcome: &str, note: &str, who: &Attribution) -> Result<()> {
     let line = json!({
         "when": now(),
-        "who": operator(),
+        "who": operator_for(Some(who)),
         "plan": plan_hash,
         "address": address.to_string(),
         "action": action,
@@ -275,12 +278,22 @@ async fn run_locked(
             if saved.hash() != fresh.hash() {
                 bail!("plan is stale; make a new plan and review it again:\nits changes are not what the desired state and the tenant give now (edited by hand, or an expiry or soak time passed)");
             }
+            // One-shot: approvals are for one application of the plan.
+            if !saved.approvals.is_empty() {
+                if let Some(when) = crate::replay::applied_before(&target.ledger_path, &saved.hash())? {
+                    bail!(
+                        "refusing to apply {}: this plan was already applied ({when}, see the journal); approvals are for one application, so make a new plan and have it approved again",
+                        source.display()
+                    );
+                }
+            }
             // The fresh plan hashes the same as the approved one (checked
             // above), and unlike the file it holds secret values (never
             // saved), so it is what is carried out, under the approvals.
             let mut approved = fresh;
             approved.author = saved.author;
             approved.approvals = saved.approvals;
+            engine::governance::name_approvals_by_key(&mut approved, &desired.governance);
             approved
         }
         None => {
@@ -315,7 +328,10 @@ async fn run_locked(
         // by a killed run is compacted.
         let mut owned = ledger.clone();
         let adopted = engine::apply::adopt_matches(&plan, &mut owned, &now());
-        if adopted.is_empty() && !waited_out && !state::wal_path(store.path()).exists() {
+        // Service accounts the ledger does not mark yet are marked (it only
+        // adds protection; taking it away is a planned `kind` change).
+        let remembered = engine::governance::recorded::remember(desired, &plan, &mut owned);
+        if adopted.is_empty() && remembered.is_empty() && !waited_out && !state::wal_path(store.path()).exists() {
             return Ok(ExitCode::SUCCESS);
         }
         let journal_file = journal_path(store.path());
@@ -324,6 +340,9 @@ async fn run_locked(
         for (address, id, op) in &adopted {
             journal_event(&journal_file, &hash, address, "adopt", id, "applied", "matched by natural key; recorded in the ledger", &attribution)?;
             store.append(op).with_context(|| format!("recording the adoption of {address}"))?;
+        }
+        for (address, op) in &remembered {
+            store.append(op).with_context(|| format!("recording {address} as a service account"))?;
         }
         store.compact(&owned)?;
         if !adopted.is_empty() {
@@ -359,7 +378,7 @@ async fn run_locked(
                 // journaled (killed in between, the next run adopts it by
                 // natural key, with a journal line of its own).
                 CreateEvent::Created { address, id } => journal_event(&journal_file, &hash, address, "create", id, "created", "Graph answered the create; waiting for the object to replicate", &who)
-                    .and_then(|_| store.append(&LedgerOp::Record { address: address.clone(), entry: LedgerEntry { id: id.to_string(), applied: None, changed_at: Some(now()) } })),
+                    .and_then(|_| store.append(&LedgerOp::Record { address: address.clone(), entry: LedgerEntry { id: id.to_string(), applied: None, changed_at: Some(now()), expires: None, service: false } })),
             };
             written.map_err(|e| format!("{e:#}"))
         }
@@ -385,7 +404,14 @@ async fn run_locked(
     })
     .await;
     // Everything recorded is in the log; the ledger is rewritten once.
-    let compacted = store.load().and_then(|l| store.compact(&l));
+    let compacted = store.load().and_then(|mut l| {
+        if report.stopped.is_none() {
+            for (_, op) in engine::governance::recorded::remember(desired, &plan, &mut l) {
+                store.append(&op)?;
+            }
+        }
+        store.compact(&l)
+    });
     if let Some(stop) = &report.stopped {
         let started_after = report.results.iter().filter(|r| matches!(&r.status, Status::Skipped { error, .. } if error.starts_with("not started: recording"))).count();
         bail!(

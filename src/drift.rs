@@ -113,11 +113,26 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     output::status(format!("Checking drift against {}", target.description));
     let ledger = read_ledger(&target.ledger_path)?;
     let target_ledger = target.ledger_path.clone();
+    // Judged by the governance in force (the recorded trust root), as
+    // reconcile judges, never by a desired [governance] nobody approved.
+    let trust = match crate::governance::read_trust(&target.ledger_path) {
+        Ok(t) => t,
+        Err(e) => {
+            target.shutdown().await;
+            return Err(e);
+        }
+    };
+    let (desired, pending) = crate::reconcile_pending::judged(desired, trust.as_ref());
     let observed = crate::apply::observe_settled(&target.client, &desired, &target.ledger_path, &ledger).await;
     target.shutdown().await;
     let observed = observed?;
-    let plan = engine::plan(&desired, &observed, &ledger, &engine::PlanOptions { now })?;
+    let mut plan = engine::plan(&desired, &observed, &ledger, &engine::PlanOptions { now })?;
+    engine::governance::trust::attach(&mut plan, pending.as_ref().map_or(&desired, |p| &p.desired), trust.as_ref());
     let mut report = engine::drift::drift(&desired, &observed, &ledger, &plan, now);
+    if pending.is_some() {
+        crate::reconcile_pending::warn(&plan, &mut report);
+        output::status("note: desired [governance] differs from the trust root; this report is judged by the governance in force (the trust root), until a plan its approvers approve is applied");
+    }
     let history = history_dir(&args.dir, args.history.as_deref());
     report.carry_since(crate::state_side::latest_report(&target_ledger, &history).as_ref());
     if !args.no_record {

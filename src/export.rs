@@ -49,9 +49,16 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     }
     // The same target selection as `plan`: [tenant] (of --from) and
     // credentials, --graph-url, or an embedded sandbox.
+    // --from's desired state also names what only it can say (the
+    // collections of its graph_objects, exported beside the rest).
+    let mut from_model = engine::DesiredModel::default();
     let tenant = match &args.from {
         Some(dir) => match schema::load(dir) {
-            Ok(state) => state.tenant.map(|t| t.value),
+            Ok(state) => {
+                from_model = providers::kinds::desired_model(&state);
+                from_model.resources.retain(|a, _| a.kind == schema::Kind::GraphObject);
+                state.tenant.map(|t| t.value)
+            }
             Err(schema::LoadError::Invalid(d)) => bail!("{} is not valid desired state:\n{d}", dir.display()),
             Err(e) => return Err(anyhow::Error::from(e).context(format!("loading {}", dir.display()))),
         },
@@ -68,7 +75,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     }
     output::status(format!("Exporting {}", target.description));
     let read = async {
-        let observed = providers::observe::observe_everything(&target.client).await?;
+        let observed = providers::observe::observe_everything_with(&target.client, &from_model).await?;
         // Not optional: without the domains the export has no [tenant], and a
         // 403 here names the permission to grant (Directory.Read.All).
         let domains = target.client.v1().list_all("/domains").await?;
@@ -93,6 +100,10 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     let export = providers::export::export(&observed, &domains, chrono::Utc::now());
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     for (name, text) in &export.files {
+        // Script files go in a folder (`scripts/`) beside the TOML.
+        if let Some(parent) = args.out.join(name).parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        }
         write_atomic(&args.out.join(name), text)?;
     }
     // Writing the ledger is a write of state: under the state lock.

@@ -133,6 +133,12 @@ pub fn approve(plan_path: &Path, key_path: &Path, dir: &Path, detached_out: Opti
 /// trust root recorded beside `ledger` gives, as apply would refuse it.
 pub fn check_review(plan_path: &Path, dir: &Path, ledger: &Path) -> Result<()> {
     let plan = read_plan(plan_path)?;
+    if crate::governance_adopt::is_adoption(&plan) {
+        // Its approvers in force are the tenant marker's, which
+        // `governance adopt --plan` checks the plan against.
+        output::status("This is an adoption plan (governance adopt --out): the approvers in force are the ones the tenant's governance marker records; `governance adopt --plan` checks it against the marker.");
+        return Ok(());
+    }
     let state = load(dir)?;
     let desired = providers::kinds::desired_model(&state);
     let trust = read_trust(ledger)?;
@@ -154,6 +160,9 @@ pub fn check_review(plan_path: &Path, dir: &Path, ledger: &Path) -> Result<()> {
 
 fn summary(plan: &Plan, desired: &DesiredModel) -> String {
     let mut s = format!("Plan {}: {}\n", plan.hash(), engine::render::headline(plan));
+    if crate::governance_adopt::is_adoption(plan) {
+        s.push_str("Adoption plan: adopts desired [governance] as the trust root in place of the one the tenant's governance marker records (applied with `governance adopt --plan`)\n");
+    }
     match &plan.change {
         Some(c) => {
             s.push_str("Change record:\n");
@@ -164,7 +173,12 @@ fn summary(plan: &Plan, desired: &DesiredModel) -> String {
         None => s.push_str("Change record: none (plan --change TEXT, or [change] ticket, scope, timeline)\n"),
     }
     if let Some(a) = &plan.author {
-        s.push_str(&format!("Author: {}\n", a.public_key));
+        // By name, as the governance in force lists the key.
+        let in_force = plan.governance.as_ref().map(|g| &g.in_force).unwrap_or(&desired.governance);
+        match governance::trust::key_name(in_force, &a.public_key) {
+            Some(name) => s.push_str(&format!("Author: {name} ({})\n", a.public_key)),
+            None => s.push_str(&format!("Author: {} (listed in neither [governance.authors] nor the approvers in force)\n", a.public_key)),
+        }
     }
     let size = plan.changes.iter().filter(|c| c.action != engine::Action::Forget).count();
     for c in &plan.changes {
@@ -257,14 +271,14 @@ pub(crate) async fn record_trust(client: &providers::graph::GraphClient, plan: &
 }
 
 /// Write the trust root and journal its recording.
-fn store_trust(root: &governance::trust::TrustRoot, ledger: &Path, outcome: &str, note: &str, who: &crate::apply::Attribution) -> Result<()> {
+pub(crate) fn store_trust(root: &governance::trust::TrustRoot, ledger: &Path, outcome: &str, note: &str, who: &crate::apply::Attribution) -> Result<()> {
     let store = crate::trust_store::for_ledger(ledger)?;
     // Written after the trust root (below). A trust root whose line a kill
     // cut off is journalled by the next apply; meanwhile deleting it does not
     // pass for first use either, since the tenant's marker was written first.
     let line = serde_json::json!({
         "when": root.recorded_at,
-        "who": crate::apply::operator(),
+        "who": crate::apply::operator_for(Some(who)),
         "plan": root.plan,
         "address": "governance",
         "action": crate::trust_store::JOURNAL_ACTION,
@@ -288,8 +302,16 @@ fn store_trust(root: &governance::trust::TrustRoot, ledger: &Path, outcome: &str
 
 /// Record `root`'s fingerprint in the tenant's governance marker
 /// ([`providers::tenant_marker`]).
-async fn mark_tenant(client: &providers::graph::GraphClient, root: &governance::trust::TrustRoot, how: &str) -> Result<()> {
-    let marker = providers::tenant_marker::Marker { fingerprint: crate::trust_store::fingerprint(root), recorded_at: root.recorded_at.clone(), how: how.to_string() };
+pub(crate) async fn mark_tenant(client: &providers::graph::GraphClient, root: &governance::trust::TrustRoot, how: &str) -> Result<()> {
+    let keys = |m: &std::collections::BTreeMap<String, schema::kinds::governance::Approver>| m.iter().map(|(k, a)| format!("{k}={}", a.public_key)).collect::<Vec<_>>();
+    let marker = providers::tenant_marker::Marker {
+        fingerprint: crate::trust_store::fingerprint(root),
+        recorded_at: root.recorded_at.clone(),
+        how: how.to_string(),
+        approvers: keys(&root.governance.approvers),
+        authors: keys(&root.governance.authors),
+        approvals_required: Some(root.governance.approvals_required),
+    };
     providers::tenant_marker::write(client, &marker).await.context("recording the governance marker in the tenant (Organization.ReadWrite.All); the trust root was not recorded")
 }
 
@@ -317,7 +339,7 @@ pub(crate) async fn plan_marker_check(client: &providers::graph::GraphClient, pl
     match providers::tenant_marker::read(client).await {
         Ok(marker) => {
             if marker_verdict(plan, desired, ledger, marker)?.is_some() {
-                output::status("The tenant carries no governance marker yet: the next apply records the trust root's.");
+                output::status("The tenant carries no governance marker yet, or one that does not record the approvers in force: the next apply records the trust root's (with its approvers' keys).");
             }
             Ok(())
         }
@@ -365,6 +387,9 @@ fn marker_verdict(plan: &Plan, desired: &DesiredModel, ledger: &Path, marker: Op
             m.recorded_at
         ),
         (false, None, Some(root)) => Ok(Some(root)),
+        // A marker written before it recorded the approvers in force gets
+        // them now, so re-adoption over this tenant needs their signatures.
+        (false, Some(m), Some(root)) if m.approvals_required.is_none() => Ok(Some(root)),
         _ => Ok(None),
     }
 }
@@ -380,92 +405,6 @@ pub(crate) fn journal_existing_trust(ledger: &Path) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// `tenantctl governance adopt DIR --reason TEXT`: record desired
-/// `[governance]` as the trust root on purpose, when none is recorded or
-/// the recorded one was edited outside an approved apply. Never replaces
-/// an intact trust root (rotation goes through the approvers in force).
-pub async fn adopt(dir: &Path, reason: &str, graph_url: Option<&str>, ledger: Option<PathBuf>, replace_marker: Option<&str>) -> Result<ExitCode> {
-    if reason.trim().is_empty() {
-        bail!("governance adopt needs --reason \"TEXT\" saying why the trust root is re-adopted (it is journalled)");
-    }
-    let state = load(dir)?;
-    let desired = providers::kinds::desired_model(&state);
-    let target = crate::target::connect(dir, state.tenant.as_ref().map(|t| &t.value), graph_url, ledger).await?;
-    let result = adopt_locked(&target, &desired, reason, replace_marker).await;
-    target.shutdown().await;
-    result
-}
-
-async fn adopt_locked(target: &crate::target::Target, desired: &DesiredModel, reason: &str, replace_marker: Option<&str>) -> Result<ExitCode> {
-    let ledger_path = target.ledger_path.clone();
-    let _held = crate::state::lock(&ledger_path, "tenantctl governance adopt", std::time::Duration::ZERO).await?;
-    let store = crate::trust_store::for_ledger(&ledger_path)?;
-    let current = store.read()?;
-    let marker = providers::tenant_marker::read(&target.client).await.context("reading the tenant's governance marker (needs Organization.ReadWrite.All)")?;
-    // An intact trust root the tenant's marker disagrees with (another copy
-    // of the state recorded since) may be re-adopted; an intact, matching
-    // one may not.
-    let disagrees = |r: &governance::trust::TrustRoot| marker.as_ref().is_some_and(|m| m.fingerprint != crate::trust_store::fingerprint(r));
-    if let (Some(r), Some((fp, _))) = (&current, crate::trust_store::last_recorded(&ledger_path)?) {
-        if crate::trust_store::fingerprint(r) == fp && !disagrees(r) {
-            bail!(
-                "a trust root is recorded and intact ({}); change [governance] through a plan approved by the approvers in force, not by adopting",
-                store.describe()
-            );
-        }
-    }
-    if current.as_ref().is_some_and(|r| !disagrees(r)) && crate::trust_store::last_recorded(&ledger_path)?.is_none() {
-        bail!("a trust root is recorded ({}); change [governance] through a plan approved by the approvers in force, not by adopting", store.describe());
-    }
-    // A tenant carrying a marker has governance in force whatever this
-    // copy of the state holds (another --ledger, a lost runner): adopting
-    // chooses nobody new only when desired [governance] is exactly the one
-    // the marker records (it is in the desired-state repository's
-    // history). Any other is refused: re-adopt the recorded one, then
-    // change it through a plan its approvers approve. Replacing the
-    // marker's governance outright needs its fingerprint typed.
-    if let Some(m) = &marker {
-        let desired_fingerprint = crate::trust_store::governance_fingerprint(&desired.governance);
-        if m.fingerprint != desired_fingerprint && replace_marker != Some(m.fingerprint.as_str()) {
-            bail!(
-                "refusing: this tenant carries tenantctl's governance marker ({}, {} at {}) for another [governance] ({}) than desired ({desired_fingerprint}): its approvers are in force, and adopting would let whoever runs this choose new ones.\nUse the state that recorded it; or adopt exactly the [governance] it records (from the desired-state repository's history), then change it through a plan its approvers approve. Only if that governance is lost for good: --replace-marker {} (warned and journalled)",
-                providers::tenant_marker::EXTENSION_NAME,
-                if m.how.is_empty() { "recorded" } else { m.how.as_str() },
-                if m.recorded_at.is_empty() { "an unknown time" } else { m.recorded_at.as_str() },
-                m.fingerprint,
-                m.fingerprint
-            );
-        }
-        if m.fingerprint != desired_fingerprint {
-            output::status(format!("WARNING: replacing the governance the tenant's marker records ({}) without its approvers (--replace-marker).", m.fingerprint));
-        }
-    } else if let Some(fp) = replace_marker {
-        bail!("--replace-marker {fp}: this tenant carries no governance marker to replace");
-    }
-    let root = governance::trust::TrustRoot {
-        format_version: governance::trust::TRUST_FORMAT_VERSION,
-        governance: desired.governance.clone(),
-        recorded_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        plan: "adopt".into(),
-        approved_by: Vec::new(),
-        first_use: true,
-    };
-    let names: Vec<String> = desired.governance.approvers.iter().map(|(k, a)| format!("{k} ({})", a.name)).collect();
-    output::status(format!(
-        "WARNING: re-adopting desired [governance] as the trust root of this tenant without approvals ({}): from now on its approvers ({}) verify sensitive plans. Reason: {reason}",
-        store.describe(),
-        if names.is_empty() { "none".into() } else { names.join(", ") }
-    ));
-    mark_tenant(&target.client, &root, "adopted").await?;
-    let note = match replace_marker {
-        Some(fp) => format!("governance adopt (replacing the tenant's marker {fp}): {reason}"),
-        None => format!("governance adopt: {reason}"),
-    };
-    store_trust(&root, &ledger_path, "adopted", &note, &crate::apply::Attribution::default())?;
-    output::status(format!("Recorded desired [governance] as the trust root ({}); the journal records the adoption.", store.describe()));
-    Ok(ExitCode::SUCCESS)
 }
 
 /// The author key named on the command line or in TENANTCTL_AUTHOR_KEY.
@@ -505,9 +444,10 @@ pub fn lint_errors(findings: &[Finding]) -> usize {
 /// `tenantctl governance adopt` (warned and journalled).
 pub(crate) fn refuse_first_use_over_existing(plan: &Plan, ledger: &Path) -> Result<()> {
     let first_use = plan.governance.as_ref().is_some_and(|g| g.first_use());
-    // Every tenant has its singletons (guest settings, the default
-    // cross-tenant access): holding them says nothing about who built it.
-    let singleton = |a: &schema::Address, id: &str| a.kind == schema::Kind::AuthorizationPolicy || (a.kind == schema::Kind::CrossTenantAccess && id == "default");
+    // Objects Entra gives every tenant (its authentication methods policy,
+    // each role's PIM policy, its guest settings, the default cross-tenant
+    // access) are matched on any tenant: they prove nothing.
+    let singleton = |a: &schema::Address, id: &str| a.kind.never_deleted() || (a.kind == schema::Kind::CrossTenantAccess && id == "default");
     let held: Vec<&schema::Address> = plan.ids.iter().filter(|(a, id)| !singleton(a, id.as_str())).map(|(a, _)| a).collect();
     if !first_use || held.is_empty() {
         return Ok(());

@@ -13,6 +13,7 @@ mod reconcile;
 mod reconcile_lints;
 mod reconcile_pending;
 mod reconcile_settled;
+mod replay;
 mod state;
 mod reconcile_health;
 mod state_backend;
@@ -20,6 +21,7 @@ mod state_cmd;
 mod state_paths;
 mod state_side;
 mod target;
+mod governance_adopt;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -385,6 +387,11 @@ async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, gr
     let state = load(dir)?;
     let desired = providers::kinds::desired_model(&state);
     let target = target::connect(dir, state.tenant.as_ref().map(|t| &t.value), graph_url, ledger).await?;
+    // The change record is all the plan needs of the parsed files from now
+    // on: they (every resource again, beside the model) are dropped before
+    // the tenant is read, so both are not held at the peak.
+    let change = governance::change_record(&state, saving.change);
+    drop(state);
     output::status(format!("Planning against {}", target.description));
     let ledger = read_ledger(&target.ledger_path)?;
     let progress = output::Progress::start("reading the tenant", format != Format::Json);
@@ -402,7 +409,7 @@ async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, gr
     target.shutdown().await;
     let mut plan = made?;
     marker.context("apply would refuse this plan")?;
-    plan.change = governance::change_record(&state, saving.change)?;
+    plan.change = change?;
     governance::sign_as_author(&mut plan, saving.author_key)?;
     output::status(format!("Read the tenant in {} Graph request(s).", stats.requests));
     let rendered = match format {

@@ -402,6 +402,13 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
         crate::governance::check_tenant_marker(&ctx.target.client, &plan, &desired, &ctx.target.ledger_path).await?;
     }
     held.extend(violations);
+    // As apply: a plan made without part of the tenant may be wrong about
+    // the rest (references, natural-key matches, lints), so a pass that
+    // could not read everything changes nothing.
+    if !plan.unknown.is_empty() {
+        let reason = format!("not applied: {} resource(s) could not be read this pass, and a plan made without part of the tenant may be wrong about the rest", plan.unknown.len());
+        held.extend(safe.drain(..).map(|c| Held { address: c.address.to_string(), action: c.action.as_str().into(), reason: reason.clone() }));
+    }
     if let Some(p) = &pending {
         crate::reconcile_pending::hold(p, &plan, &observed, &ledger, now, &mut safe, &mut held);
     }

@@ -412,7 +412,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = LedgerStore::new(&dir.path().join("state/t.lock"));
         store.probe(&dir.path().join("state/t.journal.jsonl")).unwrap();
-        let op = LedgerOp::Record { address: "group.a".parse().unwrap(), entry: engine::ledger::LedgerEntry { id: "3f2504e0-4f89-41d3-9a0c-0305e82c3301".into(), applied: None, changed_at: None } };
+        let op = LedgerOp::Record { address: "group.a".parse().unwrap(), entry: engine::ledger::LedgerEntry { id: "3f2504e0-4f89-41d3-9a0c-0305e82c3301".into(), applied: None, changed_at: None, expires: None, service: false } };
         store.append(&op).unwrap();
         let l = store.load().unwrap();
         assert_eq!(l.id(&"group.a".parse().unwrap()), Some("3f2504e0-4f89-41d3-9a0c-0305e82c3301"));

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
 use sandbox::SandboxHandle;
@@ -12,63 +12,6 @@ use serde_json::{json, Value};
 
 /// Just after the tests' clock (`common::opts`), before the real one.
 const SOON: &str = "2026-11-23T12:00:01Z";
-
-/// The example, edited, converged with the library at the tests' clock,
-/// with the ledger where `command()` points the binary. Two approvals are
-/// required, as in the example.
-async fn converged(sb: &SandboxHandle, edit: impl FnOnce(&Path)) -> (tempfile::TempDir, PathBuf) {
-    let work = scratch_with(|t| t);
-    let dir = work.path().join("desired-state");
-    edit(&dir);
-    let state = schema::load(&dir).unwrap();
-    let client = client(sb);
-    let mut ledger = engine::Ledger::default();
-    let p = plan(&client, &state, &ledger).await;
-    apply(&client, &p, &mut ledger).await;
-    assert!(plan(&client, &state, &ledger).await.is_empty(), "the example converges");
-    std::fs::write(work.path().join("tenantctl.lock"), ledger.render()).unwrap();
-    // Converged through the library, which records no trust root: adopt
-    // desired [governance] on purpose, as an operator taking over would.
-    // A tenant an earlier setup marked with another [governance] is taken
-    // over by typing its marker's fingerprint.
-    let mut args = vec!["governance".to_string(), "adopt".into(), dir.to_str().unwrap().into(), "--reason".into(), "test setup: converged through the library".into()];
-    if let Ok(org) = client.v1().get_json("/organization?$select=id").await {
-        let org = org["value"][0]["id"].as_str().unwrap_or_default().to_string();
-        if let Ok(m) = client.v1().get_json(&format!("/organization/{org}/extensions/com.tenantctl.governance")).await {
-            args.extend(["--replace-marker".to_string(), m["trustFingerprint"].as_str().unwrap_or_default().to_string()]);
-        }
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = cli(sb, work.path(), &args);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    (work, dir)
-}
-
-fn edit_file(dir: &Path, file: &str, f: impl FnOnce(String) -> String) {
-    let p = dir.join(file);
-    let t = std::fs::read_to_string(&p).unwrap();
-    let edited = f(t.clone());
-    assert_ne!(edited, t, "{file} edited");
-    std::fs::write(&p, edited).unwrap();
-}
-
-fn ledger_id(work: &Path, address: &str) -> String {
-    let l = engine::Ledger::parse(&std::fs::read_to_string(work.join("tenantctl.lock")).unwrap()).unwrap();
-    l.id(&address.parse().unwrap()).unwrap_or_else(|| panic!("{address} is in the ledger")).to_string()
-}
-
-fn last_report(work: &Path) -> Value {
-    let history = work.join(".tenantctl/history");
-    let mut names: Vec<PathBuf> = std::fs::read_dir(&history).unwrap().map(|e| e.unwrap().path()).collect();
-    names.sort();
-    serde_json::from_str(&std::fs::read_to_string(names.last().unwrap()).unwrap()).unwrap()
-}
-
-fn addresses(list: &Value) -> Vec<String> {
-    let mut v: Vec<String> = list.as_array().unwrap().iter().map(|h| h["address"].as_str().unwrap().to_string()).collect();
-    v.sort();
-    v
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_access_is_removed_by_apply_without_approvals() {
@@ -100,7 +43,7 @@ async fn expired_access_is_removed_by_apply_without_approvals() {
     edit_file(&dir, "guests.toml", |t| t.replace(&format!("expires = {SOON}"), &format!("expires = {later}")));
     let out = cli(&sb, w, &["apply", d, "--auto-approve"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("guest.fabrikam-auditor: guest access"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("guest.fabrikam-auditor: extends guest access"), "{}", text(&out.stderr));
     sb.shutdown().await.unwrap();
 }
 

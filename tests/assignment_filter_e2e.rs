@@ -30,28 +30,8 @@ include = ["mwd-test"]
 filters = { mwd-test = { filter = "corporate-laptops", mode = "include" } }
 "#;
 
-/// The example, applicable without approvals and pruning filters, plus `filters`.
-fn scratch(filters: &str) -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = scratch_with(|t| {
-        assert!(t.contains("approvals_required = 2") && t.contains("kinds = [\"device_configuration\""), "the example's governance changed shape");
-        t.replace("approvals_required = 2", "approvals_required = 0\nunattended = \"tests of the assignment_filter kind\"")
-            .replace("kinds = [\"device_configuration\"", "kinds = [\"assignment_filter\", \"device_configuration\"")
-    });
-    let dst = dir.path().join("desired-state");
-    std::fs::write(dst.join("filters.toml"), filters).unwrap();
-    (dir, dst)
-}
-
-fn load(dir: &std::path::Path) -> schema::DesiredState {
-    schema::load(dir).expect("the scratch tenant loads")
-}
-
-fn id_of(ledger: &Ledger, address: &str) -> String {
-    ledger.id(&address.parse().unwrap()).unwrap().to_string()
-}
-
-fn changes_of<'a>(p: &'a engine::Plan, address: &str) -> Vec<&'a engine::Change> {
-    p.changes.iter().filter(|c| c.address.to_string() == address).collect()
+fn scratch(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    kind_scratch(&["assignment_filter"], "the assignment_filter kind", "filters.toml", text)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,7 +42,7 @@ async fn a_filter_is_planned_applied_compared_exported_and_deleted() {
     let mut ledger = Ledger::default();
 
     // Create: the filter first, the policy waits on it.
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     let filter = changes_of(&p, "assignment_filter.corporate-laptops");
     assert_eq!(filter.len(), 1, "{:#?}", p.changes);
     assert_eq!(filter[0].action, Action::Create);
@@ -85,26 +65,24 @@ async fn a_filter_is_planned_applied_compared_exported_and_deleted() {
     assert_eq!(target["deviceAndAppManagementAssignmentFilterType"], json!("include"), "{assigned}");
 
     // Converged: empty.
-    let again = plan(&c, &load(&dst), &ledger).await;
+    let again = plan(&c, &load_ok(&dst), &ledger).await;
     assert!(again.changes.is_empty(), "{:#?}", again.changes);
 
     // Update: a new rule is an update of the filter alone.
     let new_rule = r#"(device.deviceOwnership -eq "Corporate") and (device.model -startsWith "Surface")"#;
     std::fs::write(dst.join("filters.toml"), FILTERS.replace(r#"'(device.deviceOwnership -eq "Corporate")'"#, &format!("'{new_rule}'"))).unwrap();
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     assert_eq!(p.changes.len(), 1, "{:#?}", p.changes);
     assert_eq!(p.changes[0].action, Action::Update);
     assert_eq!(p.changes[0].fields.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["rule"]);
     apply(&c, &p, &mut ledger).await;
     let live = c.beta().get_json(&format!("/deviceManagement/assignmentFilters/{fid}")).await.unwrap();
     assert_eq!(live["rule"], json!(new_rule));
-    assert!(plan(&c, &load(&dst), &ledger).await.changes.is_empty());
+    assert!(plan(&c, &load_ok(&dst), &ledger).await.changes.is_empty());
 
     // Drift: the rule changed in Intune shows as that change, in the drift report too.
-    let url = format!("{}/_sandbox/objects/assignmentFilters/{fid}", sb.base_url());
-    let r = reqwest::Client::new().patch(&url).json(&json!({"rule": "(device.osVersion -startsWith \"10.0\")"})).send().await.unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
-    let state = load(&dst);
+    patch_out_of_band(&sb, "assignmentFilters", &fid, serde_json::json!({"rule": "(device.osVersion -startsWith \"10.0\")"})).await;
+    let state = load_ok(&dst);
     let desired = providers::kinds::desired_model(&state);
     let observed = providers::observe::observe(&c, &desired, &ledger).await.unwrap();
     let p = engine::plan(&desired, &observed, &ledger, &opts()).unwrap();
@@ -117,7 +95,7 @@ async fn a_filter_is_planned_applied_compared_exported_and_deleted() {
     // Assignment change: include -> exclude is a change of the policy's assignments.
     let excluded = std::fs::read_to_string(dst.join("filters.toml")).unwrap().replace("mode = \"include\"", "mode = \"exclude\"");
     std::fs::write(dst.join("filters.toml"), &excluded).unwrap();
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     let policy = changes_of(&p, "device_configuration.filtered-restrictions");
     assert_eq!(p.changes.len(), 1, "{:#?}", p.changes);
     assert_eq!(policy[0].action, Action::Assign);
@@ -125,23 +103,17 @@ async fn a_filter_is_planned_applied_compared_exported_and_deleted() {
     apply(&c, &p, &mut ledger).await;
     let assigned = c.beta().get_json(&format!("/deviceManagement/deviceConfigurations/{pid}/assignments")).await.unwrap();
     assert_eq!(assigned["value"][0]["target"]["deviceAndAppManagementAssignmentFilterType"], json!("exclude"), "{assigned}");
-    assert!(plan(&c, &load(&dst), &ledger).await.changes.is_empty());
+    assert!(plan(&c, &load_ok(&dst), &ledger).await.changes.is_empty());
 
     // Export: the filter is a table, the policy names it by key, and the
     // export plans empty against the tenant it came from.
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("exported");
-    let o = cli(&sb, tmp.path(), &["export", "--out", out.to_str().unwrap()]);
-    assert!(o.status.success(), "export failed:\n{}\n{}", text(&o.stdout), text(&o.stderr));
+    let (tmp, out) = export_tenant(&sb);
     let filters = std::fs::read_to_string(out.join("assignment-filters.toml")).unwrap();
     assert!(filters.contains("[assignment_filter.corporate-laptops]"), "{filters}");
     assert!(filters.contains("platform = \"windows10AndLater\""), "{filters}");
     let configs = std::fs::read_to_string(out.join("device-configurations.toml")).unwrap();
     assert!(configs.contains("filter = \"corporate-laptops\""), "{configs}");
-    let exported = schema::load(&out).expect("the export loads");
-    let exported_ledger = Ledger::parse(&std::fs::read_to_string(tmp.path().join("tenantctl.lock")).unwrap()).unwrap();
-    let again = plan(&c, &exported, &exported_ledger).await;
-    assert!(again.changes.is_empty(), "planning the export is not empty: {:#?}", again.changes);
+    assert_export_replans_empty(&c, &tmp, &out).await;
 
     // Delete: no longer declared (nor used), the owned filter is removed.
     let policy_only = excluded
@@ -151,14 +123,14 @@ async fn a_filter_is_planned_applied_compared_exported_and_deleted() {
         .map(|rest| format!("[device_configuration.filtered-restrictions]{rest}"))
         .unwrap();
     std::fs::write(dst.join("filters.toml"), policy_only).unwrap();
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     let delete = changes_of(&p, "assignment_filter.corporate-laptops");
     assert_eq!(delete.len(), 1, "{:#?}", p.changes);
     assert_eq!(delete[0].action, Action::Delete);
     apply(&c, &p, &mut ledger).await;
     let gone = c.beta().get_json(&format!("/deviceManagement/assignmentFilters/{fid}")).await;
     assert!(gone.is_err_and(|e| e.is_not_found()), "the filter is still there");
-    assert!(plan(&c, &load(&dst), &ledger).await.changes.is_empty());
+    assert!(plan(&c, &load_ok(&dst), &ledger).await.changes.is_empty());
     sb.shutdown().await.unwrap();
 }
 
@@ -205,7 +177,7 @@ filters = { mwd-test = { filter = "assignment_filter.corporate", mode = "include
 #[test]
 fn a_filter_named_by_its_key_resolves_to_its_display_name() {
     let (_dir, dst) = scratch(FILTERS);
-    let state = load(&dst);
+    let state = load_ok(&dst);
     let model = providers::kinds::desired_model(&state);
     let policy = model.resources.values().find(|r| r.address.to_string() == "device_configuration.filtered-restrictions").unwrap();
     let filters: &Value = &policy.props["assignments"]["filters"];

@@ -26,23 +26,8 @@ applications = { include_applications = ["All"] }
 grant = { authentication_strength = "admin-keys" }
 "#;
 
-fn scratch(extra: &str) -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = scratch_with(|t| {
-        assert!(t.contains("approvals_required = 2") && t.contains("kinds = [\"device_configuration\""), "the example's governance changed shape");
-        t.replace("approvals_required = 2", "approvals_required = 0\nunattended = \"tests of the authentication_strength kind\"")
-            .replace("kinds = [\"device_configuration\"", "kinds = [\"authentication_strength\", \"conditional_access\", \"device_configuration\"")
-    });
-    let dst = dir.path().join("desired-state");
-    std::fs::write(dst.join("strengths.toml"), extra).unwrap();
-    (dir, dst)
-}
-
-fn load(dir: &std::path::Path) -> schema::DesiredState {
-    schema::load(dir).expect("the scratch tenant loads")
-}
-
-fn id_of(ledger: &Ledger, address: &str) -> String {
-    ledger.id(&address.parse().unwrap()).unwrap().to_string()
+fn scratch(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    kind_scratch(&["authentication_strength", "conditional_access"], "the authentication_strength kind", "strengths.toml", text)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,7 +37,7 @@ async fn a_custom_strength_is_created_updated_exported_and_deleted() {
     let (_dir, dst) = scratch(STRENGTH);
     let mut ledger = Ledger::default();
 
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     let s = p.changes.iter().find(|c| c.address.to_string() == "authentication_strength.admin-keys").expect("planned");
     assert_eq!(s.action, Action::Create);
     assert!(p.sensitive.contains_key(&s.address), "an authentication strength is sensitive: {:?}", p.sensitive);
@@ -66,12 +51,12 @@ async fn a_custom_strength_is_created_updated_exported_and_deleted() {
     let pid = id_of(&ledger, "conditional_access.admins-keys");
     let policy = c.v1().get_json(&format!("/identity/conditionalAccess/policies/{pid}")).await.unwrap();
     assert_eq!(policy["grantControls"]["authenticationStrength"]["id"], json!(sid));
-    assert!(plan(&c, &load(&dst), &ledger).await.changes.is_empty());
+    assert!(plan(&c, &load_ok(&dst), &ledger).await.changes.is_empty());
 
     // Combinations change through the action; the description through PATCH.
     let changed = STRENGTH.replace("[\"fido2\", \"windowsHelloForBusiness\"]", "[\"fido2\", \"x509CertificateMultiFactor\"]").replace("FIDO2 or Windows Hello only", "Keys or smart cards");
     std::fs::write(dst.join("strengths.toml"), changed).unwrap();
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     assert_eq!(p.changes.len(), 1, "{:#?}", p.changes);
     let mut fields: Vec<&str> = p.changes[0].fields.iter().map(|f| f.field.as_str()).collect();
     fields.sort();
@@ -80,16 +65,13 @@ async fn a_custom_strength_is_created_updated_exported_and_deleted() {
     let live = c.v1().get_json(&format!("/policies/authenticationStrengthPolicies/{sid}")).await.unwrap();
     assert_eq!(live["allowedCombinations"], json!(["fido2", "x509CertificateMultiFactor"]));
     assert_eq!(live["description"], json!("Keys or smart cards"));
-    assert!(plan(&c, &load(&dst), &ledger).await.changes.is_empty());
+    assert!(plan(&c, &load_ok(&dst), &ledger).await.changes.is_empty());
     // Graph refuses combinations through PATCH; so does the sandbox.
     let r = c.v1().patch_json(&format!("/policies/authenticationStrengthPolicies/{sid}"), json!({"allowedCombinations": ["fido2"]})).await;
     assert!(r.is_err(), "PATCH of allowedCombinations was accepted");
 
     // Export: the strength, and the policy requiring it by key.
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("exported");
-    let o = cli(&sb, tmp.path(), &["export", "--out", out.to_str().unwrap()]);
-    assert!(o.status.success(), "{}\n{}", text(&o.stdout), text(&o.stderr));
+    let (_tmp, out) = export_tenant(&sb);
     let exported = schema::load(&out).expect("the export loads");
     // Only the custom strength: the built-in ones Graph lists beside it are
     // named by policies, never exported as objects.
@@ -109,13 +91,13 @@ async fn a_custom_strength_is_created_updated_exported_and_deleted() {
     // undeclared, is deleted after the policy no longer uses it.
     let builtin = "[conditional_access.admins-keys]\ndisplay_name = \"Administrators use security keys\"\nstate = \"enabled\"\nusers = { include_roles = [\"Global Administrator\"], exclude_users = [\"breakglass-1\"], exclude_groups = [\"service-accounts\"] }\napplications = { include_applications = [\"All\"] }\ngrant = { authentication_strength = \"Phishing-resistant MFA\" }\n";
     std::fs::write(dst.join("strengths.toml"), builtin).unwrap();
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     assert_eq!(p.changes.iter().find(|c| c.address.to_string() == "authentication_strength.admin-keys").map(|c| c.action), Some(Action::Delete), "{:#?}", p.changes);
     apply(&c, &p, &mut ledger).await;
     let policy = c.v1().get_json(&format!("/identity/conditionalAccess/policies/{pid}")).await.unwrap();
     assert_eq!(policy["grantControls"]["authenticationStrength"]["id"], json!("00000000-0000-0000-0000-000000000004"));
     assert!(c.v1().get_json(&format!("/policies/authenticationStrengthPolicies/{sid}")).await.is_err());
-    assert!(plan(&c, &load(&dst), &ledger).await.changes.is_empty());
+    assert!(plan(&c, &load_ok(&dst), &ledger).await.changes.is_empty());
     sb.shutdown().await.unwrap();
 }
 

@@ -11,7 +11,18 @@ use engine::Ledger;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forty_plans_under_batch_item_faults_show_no_drift_and_nothing_unknown() {
     let sb = sandbox().await;
-    let client = client(&sb);
+    // Fast retries, but the production time budget per request: under 20%
+    // throttling the pacer's own waits spent the scaled 6 s budget before
+    // the attempts ran out, once the example's Settings Catalog reads
+    // added three more beta batches per plan.
+    let client = {
+        let base = sb.base_url();
+        let mut config = providers::graph::GraphConfig::new(providers::graph::Cloud::custom(&base, &base).expect("a loopback cloud"));
+        config.retry = fast_retry();
+        config.retry.max_total = providers::graph::RetryPolicy::default().max_total;
+        let credential = providers::graph::Credential::client_secret(sb.tenant_id(), sb.client_id(), sb.client_secret());
+        providers::graph::GraphClient::new(config, credential).expect("a client")
+    };
     let state = example();
     let mut ledger = Ledger::default();
     let first = plan(&client, &state, &ledger).await;

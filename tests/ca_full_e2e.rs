@@ -70,19 +70,8 @@ locations = { include_locations = ["All"], exclude_locations = ["AllTrusted"] }
 grant = { built_in_controls = ["block"] }
 "#;
 
-fn scratch(extra: &str) -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = scratch_with(|t| {
-        assert!(t.contains("approvals_required = 2") && t.contains("kinds = [\"device_configuration\""), "the example's governance changed shape");
-        t.replace("approvals_required = 2", "approvals_required = 0\nunattended = \"tests of conditional access\"")
-            .replace("kinds = [\"device_configuration\"", "kinds = [\"named_location\", \"conditional_access\", \"device_configuration\"")
-    });
-    let dst = dir.path().join("desired-state");
-    std::fs::write(dst.join("ca-full.toml"), extra).unwrap();
-    (dir, dst)
-}
-
-fn load(dir: &std::path::Path) -> schema::DesiredState {
-    schema::load(dir).expect("the scratch tenant loads")
+fn scratch(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    kind_scratch(&["named_location", "conditional_access"], "conditional access", "ca-full.toml", text)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,7 +80,7 @@ async fn every_modelled_condition_and_control_round_trips() {
     let c = client(&sb);
     let (_dir, dst) = scratch(FULL);
     let mut ledger = Ledger::default();
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     apply(&c, &p, &mut ledger).await;
     let pid = ledger.id(&"conditional_access.everything".parse().unwrap()).unwrap().to_string();
     let branch = ledger.id(&"named_location.branch".parse().unwrap()).unwrap().to_string();
@@ -109,18 +98,18 @@ async fn every_modelled_condition_and_control_round_trips() {
     assert_eq!(live["sessionControls"]["signInFrequency"]["value"], json!(12));
     assert_eq!(live["sessionControls"]["persistentBrowser"], json!({"isEnabled": true, "mode": "never"}));
     assert_eq!(live["sessionControls"]["disableResilienceDefaults"], json!(true));
-    let again = plan(&c, &load(&dst), &ledger).await;
+    let again = plan(&c, &load_ok(&dst), &ledger).await;
     assert!(again.changes.is_empty(), "{:#?}", again.changes);
 
     // Update, field by field: the sign-in frequency alone.
     std::fs::write(dst.join("ca-full.toml"), FULL.replace("value = 12", "value = 8")).unwrap();
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     assert_eq!(p.changes.len(), 1, "{:#?}", p.changes);
     assert_eq!(p.changes[0].action, Action::Update);
     let fields: Vec<&str> = p.changes[0].fields.iter().map(|f| f.field.as_str()).collect();
     assert_eq!(fields, ["sessionControls.signInFrequency.value"]);
     apply(&c, &p, &mut ledger).await;
-    assert!(plan(&c, &load(&dst), &ledger).await.changes.is_empty());
+    assert!(plan(&c, &load_ok(&dst), &ledger).await.changes.is_empty());
 
     // Drift: a platform exclusion removed in the portal is that change.
     let url = format!("{}/_sandbox/objects/conditionalAccessPolicies/{pid}", sb.base_url());
@@ -128,19 +117,16 @@ async fn every_modelled_condition_and_control_round_trips() {
     conditions["platforms"] = json!({"includePlatforms": ["all"], "excludePlatforms": []});
     let r = reqwest::Client::new().patch(&url).json(&json!({"conditions": conditions})).send().await.unwrap();
     assert!(r.status().is_success(), "{}", r.status());
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     let fields: Vec<&str> = p.changes.iter().flat_map(|c| c.fields.iter().map(|f| f.field.as_str())).collect();
     assert_eq!(fields, ["conditions.platforms.excludePlatforms"], "{:#?}", p.changes);
     apply(&c, &p, &mut ledger).await;
-    assert!(plan(&c, &load(&dst), &ledger).await.changes.is_empty());
+    assert!(plan(&c, &load_ok(&dst), &ledger).await.changes.is_empty());
 
     // Export gives back what was declared.
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("exported");
-    let o = cli(&sb, tmp.path(), &["export", "--out", out.to_str().unwrap()]);
-    assert!(o.status.success(), "{}\n{}", text(&o.stdout), text(&o.stderr));
+    let (_tmp, out) = export_tenant(&sb);
     let exported = schema::load(&out).expect("the export loads");
-    let declared = load(&dst);
+    let declared = load_ok(&dst);
     for name in ["Everything modelled", "Register security info from the office only"] {
         let mut want = declared.conditional_access.values().find(|d| d.value.display_name == name).unwrap().value.clone();
         let got = exported.conditional_access.values().find(|d| d.value.display_name == name).unwrap_or_else(|| panic!("{name} not exported")).value.clone();
@@ -155,7 +141,7 @@ async fn every_modelled_condition_and_control_round_trips() {
 
     // Delete.
     std::fs::remove_file(dst.join("ca-full.toml")).unwrap();
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     let deleted: Vec<String> = p.changes.iter().filter(|c| c.action == Action::Delete).map(|c| c.address.to_string()).collect();
     assert!(deleted.contains(&"conditional_access.everything".to_string()) && deleted.contains(&"named_location.branch".to_string()), "{deleted:?}");
     apply(&c, &p, &mut ledger).await;

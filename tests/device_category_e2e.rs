@@ -18,27 +18,12 @@ description = "Shared kiosk devices"
 
 const CATEGORY: &str = "device_category.kiosk";
 
-fn scratch(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = scratch_with(|t| {
-        assert!(t.contains("approvals_required = 2") && t.contains("kinds = [\"device_configuration\""), "the example's governance changed shape");
-        t.replace("approvals_required = 2", "approvals_required = 0\nunattended = \"tests of the device_category kind\"")
-            .replace("kinds = [\"device_configuration\"", "kinds = [\"device_category\", \"device_configuration\"")
-    });
-    let dst = dir.path().join("desired-state");
-    std::fs::write(dst.join("categories.toml"), text).unwrap();
-    (dir, dst)
-}
-
-fn load(dir: &std::path::Path) -> schema::DesiredState {
-    match schema::load(dir) {
-        Ok(s) => s,
-        Err(schema::LoadError::Invalid(d)) => panic!("{} does not load:\n{d}", dir.display()),
-        Err(e) => panic!("{} does not load: {e}", dir.display()),
-    }
-}
-
 fn changes(p: &engine::Plan) -> Vec<(String, Action, Vec<String>)> {
     p.changes.iter().filter(|c| c.address.to_string() == CATEGORY).map(|c| (c.address.to_string(), c.action, c.fields.iter().map(|f| f.field.clone()).collect())).collect()
+}
+
+fn scratch(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    kind_scratch(&["device_category"], "the device_category kind", "categories.toml", text)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -48,28 +33,26 @@ async fn a_device_category_is_planned_applied_compared_exported_and_deleted() {
     let (_dir, dst) = scratch(CATEGORIES);
     let mut ledger = Ledger::default();
 
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     assert_eq!(changes(&p).iter().map(|c| c.1).collect::<Vec<_>>(), [Action::Create]);
     apply(&c, &p, &mut ledger).await;
     let id = ledger.id(&CATEGORY.parse().unwrap()).unwrap().to_string();
     let path = format!("/deviceManagement/deviceCategories/{id}");
     let live = c.beta().get_json(&path).await.unwrap();
     assert_eq!((live["displayName"].clone(), live["description"].clone()), (json!("Kiosk"), json!("Shared kiosk devices")));
-    assert!(plan(&c, &load(&dst), &ledger).await.changes.is_empty());
+    assert!(plan(&c, &load_ok(&dst), &ledger).await.changes.is_empty());
 
     // Update.
     std::fs::write(dst.join("categories.toml"), CATEGORIES.replace("Shared kiosk devices", "Shared kiosk and reception devices")).unwrap();
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     assert_eq!(changes(&p), vec![(CATEGORY.to_string(), Action::Update, vec!["description".to_string()])]);
     apply(&c, &p, &mut ledger).await;
     assert_eq!(c.beta().get_json(&path).await.unwrap()["description"], json!("Shared kiosk and reception devices"));
-    assert!(plan(&c, &load(&dst), &ledger).await.changes.is_empty());
+    assert!(plan(&c, &load_ok(&dst), &ledger).await.changes.is_empty());
 
     // Drift: renamed in Intune, put back.
-    let url = format!("{}/_sandbox/objects/deviceCategories/{id}", sb.base_url());
-    let r = reqwest::Client::new().patch(&url).json(&json!({"displayName": "Kiosks"})).send().await.unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
-    let state = load(&dst);
+    patch_out_of_band(&sb, "deviceCategories", &id, serde_json::json!({"displayName": "Kiosks"})).await;
+    let state = load_ok(&dst);
     let desired = providers::kinds::desired_model(&state);
     let observed = providers::observe::observe(&c, &desired, &ledger).await.unwrap();
     let p = engine::plan(&desired, &observed, &ledger, &opts()).unwrap();
@@ -79,20 +62,14 @@ async fn a_device_category_is_planned_applied_compared_exported_and_deleted() {
     assert_eq!(c.beta().get_json(&path).await.unwrap()["displayName"], json!("Kiosk"));
 
     // Export and re-import.
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("exported");
-    let o = cli(&sb, tmp.path(), &["export", "--out", out.to_str().unwrap()]);
-    assert!(o.status.success(), "export failed:\n{}\n{}", text(&o.stdout), text(&o.stderr));
+    let (tmp, out) = export_tenant(&sb);
     let exported_text = std::fs::read_to_string(out.join("device-categories.toml")).unwrap();
     assert!(exported_text.contains("[device_category.kiosk]"), "{exported_text}");
-    let exported = load(&out);
-    let exported_ledger = Ledger::parse(&std::fs::read_to_string(tmp.path().join("tenantctl.lock")).unwrap()).unwrap();
-    let again = plan(&c, &exported, &exported_ledger).await;
-    assert!(again.changes.is_empty(), "planning the export is not empty: {:#?}", again.changes);
+    assert_export_replans_empty(&c, &tmp, &out).await;
 
     // Delete.
     std::fs::remove_file(dst.join("categories.toml")).unwrap();
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     assert_eq!(changes(&p).iter().map(|c| c.1).collect::<Vec<_>>(), [Action::Delete]);
     apply(&c, &p, &mut ledger).await;
     assert!(c.beta().get_json(&path).await.is_err_and(|e| e.is_not_found()));

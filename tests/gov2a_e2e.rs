@@ -228,15 +228,12 @@ async fn the_soak_without_timestamps_waits_rather_than_promotes() {
         ledger.id(&"update_ring.quality@mwd-test".parse().unwrap()).unwrap().to_string()
     };
     std::fs::remove_file(work.path().join("tenantctl.lock")).unwrap();
-    let url = format!("{}/_sandbox/objects/deviceConfigurations/{id}", sb.base_url());
-    let r = reqwest::Client::new().patch(&url).json(&serde_json::json!({"lastModifiedDateTime": null})).send().await.unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
+    patch_out_of_band(&sb, "deviceConfigurations", &id, serde_json::json!({"lastModifiedDateTime": null})).await;
     let p = plan_json(&sb, work.path(), d);
     assert!(promoted(&p).is_empty(), "no ring is promoted: {:?}", promoted(&p));
     let first = p.rollout.iter().find(|w| w.ring == "mwd-first").unwrap_or_else(|| panic!("{:#?}", p.rollout));
     assert!(first.until.is_some() && first.reason.contains("mwd-test changed at"), "from createdDateTime: {first:?}");
-    let r = reqwest::Client::new().patch(&url).json(&serde_json::json!({"createdDateTime": null})).send().await.unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
+    patch_out_of_band(&sb, "deviceConfigurations", &id, serde_json::json!({"createdDateTime": null})).await;
     let p = plan_json(&sb, work.path(), d);
     assert!(promoted(&p).is_empty(), "no ring is promoted: {:?}", promoted(&p));
     let first = p.rollout.iter().find(|w| w.ring == "mwd-first").unwrap_or_else(|| panic!("{:#?}", p.rollout));

@@ -10,68 +10,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 
 use common::*;
-use sandbox::SandboxHandle;
 use serde_json::{json, Value};
-
-fn edit_file(dir: &Path, file: &str, f: impl FnOnce(String) -> String) {
-    let p = dir.join(file);
-    let t = std::fs::read_to_string(&p).unwrap_or_default();
-    let edited = f(t.clone());
-    assert_ne!(edited, t, "{file} edited");
-    std::fs::write(&p, edited).unwrap();
-}
-
-fn append(dir: &Path, file: &str, extra: &str) {
-    edit_file(dir, file, |t| format!("{t}\n{extra}"));
-}
-
-fn validate(sb: &SandboxHandle, work: &Path) -> (Option<i32>, String) {
-    let d = work.join("desired-state");
-    let o = cli(sb, work, &["validate", d.to_str().unwrap()]);
-    (o.status.code(), format!("{}{}", text(&o.stdout), text(&o.stderr)))
-}
-
-fn run(sb: &SandboxHandle, work: &Path, args: &[&str]) -> (Option<i32>, String) {
-    let o = cli(sb, work, args);
-    (o.status.code(), format!("{}{}", text(&o.stdout), text(&o.stderr)))
-}
-
-async fn converged(sb: &SandboxHandle, edit: impl FnOnce(&Path)) -> (tempfile::TempDir, PathBuf) {
-    let work = scratch_with(|t| t);
-    let dir = work.path().join("desired-state");
-    edit(&dir);
-    let state = schema::load(&dir).unwrap();
-    let client = client(sb);
-    let mut ledger = engine::Ledger::default();
-    let p = plan(&client, &state, &ledger).await;
-    apply(&client, &p, &mut ledger).await;
-    std::fs::write(work.path().join("tenantctl.lock"), ledger.render()).unwrap();
-    // Converged through the library, which records no trust root: adopt
-    // desired [governance] on purpose, as an operator taking over would.
-    let out = cli(sb, work.path(), &["governance", "adopt", dir.to_str().unwrap(), "--reason", "test setup: converged through the library"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    (work, dir)
-}
-
-async fn graph(sb: &SandboxHandle, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-    let mut r = reqwest::Client::new().request(method, format!("{}{path}", sb.base_url())).bearer_auth(sb.access_token());
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let r = r.send().await.unwrap();
-    let status = r.status();
-    let body = r.text().await.unwrap();
-    assert!(status.is_success(), "{path}: {status} {body}");
-    serde_json::from_str(&body).unwrap_or(Value::Null)
-}
-
-fn id_of(work: &Path, address: &str) -> String {
-    let l = engine::Ledger::parse(&std::fs::read_to_string(work.join("tenantctl.lock")).unwrap()).unwrap();
-    l.id(&address.parse().unwrap()).unwrap().to_string()
-}
 
 const MIXED: &str = "[group.mixed]\ndisplay_name = \"Mixed\"\nmail_nickname = \"mixed\"\nmembers = [\"adele\", \"mstest\"]\n";
 const MIXED_POLICY: &str = "[device_configuration.mixed-policy]\nodata_type = \"windows10GeneralConfiguration\"\ndisplay_name = \"Mixed policy\"\n\n[device_configuration.mixed-policy.settings]\ncameraBlocked = true\n\n[device_configuration.mixed-policy.assignments]\ninclude = [\"mixed\"]\n";
@@ -117,13 +58,13 @@ async fn a_live_lint_does_not_block_the_plan_that_removes_it() {
     )
     .await;
     let gid = g["id"].as_str().unwrap().to_string();
-    let msadmin = id_of(w, "user.msadmin");
+    let msadmin = ledger_id(w, "user.msadmin");
     let body = json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{msadmin}")});
     graph(&sb, reqwest::Method::POST, &format!("/v1.0/groups/{gid}/members/$ref"), Some(body)).await;
-    let policy = id_of(w, "device_configuration.windows-restrictions");
+    let policy = ledger_id(w, "device_configuration.windows-restrictions");
     let mut targets: Vec<Value> = ["mwd-test", "mwd-first", "mwd-fast", "mwd-broad"]
         .iter()
-        .map(|k| json!({"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": id_of(w, &format!("group.{k}"))}}))
+        .map(|k| json!({"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": ledger_id(w, &format!("group.{k}"))}}))
         .collect();
     targets.push(json!({"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": gid}}));
     graph(&sb, reqwest::Method::POST, &format!("/beta/deviceManagement/deviceConfigurations/{policy}/assign"), Some(json!({"assignments": targets}))).await;
@@ -131,7 +72,7 @@ async fn a_live_lint_does_not_block_the_plan_that_removes_it() {
     // band. (Not Global Administrator: the example declares none, and the
     // last active one is never removed by the plan, which would lock every
     // admin out.)
-    let mstest = id_of(w, "user.mstest");
+    let mstest = ledger_id(w, "user.mstest");
     let ra = graph(
         &sb,
         reqwest::Method::POST,
@@ -221,7 +162,7 @@ async fn out_of_band_privileged_access_of_any_kind_is_removed() {
     let sb = sandbox().await;
     let (work, dir) = converged(&sb, |_| {}).await;
     let w = work.path();
-    let adele = id_of(w, "user.adele");
+    let adele = ledger_id(w, "user.adele");
     let start = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     graph(
         &sb,
@@ -230,7 +171,7 @@ async fn out_of_band_privileged_access_of_any_kind_is_removed() {
         Some(json!({"action": "adminAssign", "principalId": adele, "roleDefinitionId": "62e90394-69f5-4237-9190-012177145e10", "directoryScopeId": "/", "justification": "x", "scheduleInfo": {"startDateTime": start, "expiration": {"type": "noExpiration"}}})),
     )
     .await;
-    let megan = id_of(w, "user.megan");
+    let megan = ledger_id(w, "user.megan");
     graph(
         &sb,
         reqwest::Method::POST,

@@ -14,29 +14,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 
 use common::*;
-use sandbox::SandboxHandle;
 use serde_json::{json, Value};
-
-fn edit_file(dir: &Path, file: &str, f: impl FnOnce(String) -> String) {
-    let p = dir.join(file);
-    let t = std::fs::read_to_string(&p).unwrap_or_default();
-    let edited = f(t.clone());
-    assert_ne!(edited, t, "{file} edited");
-    std::fs::write(&p, edited).unwrap();
-}
-
-fn append(dir: &Path, file: &str, extra: &str) {
-    edit_file(dir, file, |t| format!("{t}\n{extra}"));
-}
-
-fn validate(sb: &SandboxHandle, work: &Path) -> (Option<i32>, String) {
-    let d = work.join("desired-state");
-    let o = cli(sb, work, &["validate", d.to_str().unwrap()]);
-    (o.status.code(), format!("{}{}", text(&o.stdout), text(&o.stderr)))
-}
 
 const MSTEST_CLAUSE: &str = " or (user.userPrincipalName -startsWith \"MSTEST@\")";
 const RINGS: &str = "include = [\"mwd-test\", \"mwd-first\", \"mwd-fast\", \"mwd-broad\"]";
@@ -135,48 +115,14 @@ async fn a_service_account_in_a_role_holding_group_is_judged_like_a_direct_holde
     sb.shutdown().await.unwrap();
 }
 
-async fn converged(sb: &SandboxHandle, edit: impl FnOnce(&Path)) -> (tempfile::TempDir, PathBuf) {
-    let work = scratch_with(|t| t);
-    let dir = work.path().join("desired-state");
-    edit(&dir);
-    let state = schema::load(&dir).unwrap();
-    let client = client(sb);
-    let mut ledger = engine::Ledger::default();
-    let p = plan(&client, &state, &ledger).await;
-    apply(&client, &p, &mut ledger).await;
-    std::fs::write(work.path().join("tenantctl.lock"), ledger.render()).unwrap();
-    (work, dir)
-}
-
-async fn graph(sb: &SandboxHandle, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-    let mut r = reqwest::Client::new().request(method, format!("{}{path}", sb.base_url())).bearer_auth(sb.access_token());
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let r = r.send().await.unwrap();
-    let status = r.status();
-    let body = r.text().await.unwrap();
-    assert!(status.is_success(), "{path}: {status} {body}");
-    serde_json::from_str(&body).unwrap_or(Value::Null)
-}
-
-async fn add_member(sb: &SandboxHandle, group: &str, member: &str) {
-    let body = json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{member}")});
-    graph(sb, reqwest::Method::POST, &format!("/v1.0/groups/{group}/members/$ref"), Some(body)).await;
-}
-
-fn ids(work: &Path) -> engine::Ledger {
-    engine::Ledger::parse(&std::fs::read_to_string(work.join("tenantctl.lock")).unwrap()).unwrap()
-}
-
 /// Live: a service account added to a role-assignable group that holds
 /// Intune Administrator (eligible, out of band) is refused by plan.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_account_added_live_to_a_role_holding_group_is_refused() {
     let sb = sandbox().await;
-    let (work, dir) = converged(&sb, |_| {}).await;
+    let (work, dir) = converged_plain(&sb, |_| {}).await;
     let w = work.path();
-    let l = ids(w);
+    let l = ledger_of(w);
     let msadmin = l.id(&"user.msadmin".parse().unwrap()).unwrap().to_string();
     let g = graph(
         &sb,
@@ -266,9 +212,9 @@ async fn people_in_a_ring_through_nesting_and_a_second_all_devices_profile_are_r
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_nesting_into_a_ring_and_a_live_all_devices_profile_are_refused() {
     let sb = sandbox().await;
-    let (work, dir) = converged(&sb, |_| {}).await;
+    let (work, dir) = converged_plain(&sb, |_| {}).await;
     let w = work.path();
-    let l = ids(w);
+    let l = ledger_of(w);
     let id = |a: &str| l.id(&a.parse().unwrap()).unwrap().to_string();
     let (ring, adele) = (id("group.mwd-test"), id("user.adele"));
     let g = graph(&sb, reqwest::Method::POST, "/v1.0/groups", Some(json!({"displayName": "Nested people", "mailNickname": "nested-people", "mailEnabled": false, "securityEnabled": true}))).await;
@@ -316,9 +262,9 @@ filters = { mwd-test = { filter = "corporate-laptops", mode = "include" } }
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_filter_used_by_a_ring_policy_is_protected() {
     let sb = sandbox().await;
-    let (work, dir) = converged(&sb, |d| std::fs::write(d.join("filters.toml"), FILTERS).unwrap()).await;
+    let (work, dir) = converged_plain(&sb, |d| std::fs::write(d.join("filters.toml"), FILTERS).unwrap()).await;
     let w = work.path();
-    let fid = ids(w).id(&"assignment_filter.corporate-laptops".parse().unwrap()).unwrap().to_string();
+    let fid = ledger_of(w).id(&"assignment_filter.corporate-laptops".parse().unwrap()).unwrap().to_string();
     let r = reqwest::Client::new()
         .patch(format!("{}/objects/assignmentFilters/{fid}", sb.admin_url()))
         .json(&json!({"rule": "(device.osVersion -startsWith \"10.0\")"}))

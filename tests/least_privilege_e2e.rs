@@ -6,10 +6,8 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 
 use common::*;
-use sandbox::SandboxHandle;
 
 fn with_roles(extra: &str) -> tempfile::TempDir {
     let work = scratch_with(|t| t);
@@ -18,12 +16,6 @@ fn with_roles(extra: &str) -> tempfile::TempDir {
     t.push_str(extra);
     std::fs::write(&p, t).unwrap();
     work
-}
-
-fn validate(sb: &SandboxHandle, work: &Path) -> (Option<i32>, String) {
-    let d = work.join("desired-state");
-    let o = cli(sb, work, &["validate", d.to_str().unwrap()]);
-    (o.status.code(), format!("{}{}", text(&o.stdout), text(&o.stderr)))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,25 +60,13 @@ async fn role_lints_refuse_each_way_around() {
     sb.shutdown().await.unwrap();
 }
 
-async fn converged(sb: &SandboxHandle) -> (tempfile::TempDir, PathBuf) {
-    let work = scratch_with(|t| t);
-    let dir = work.path().join("desired-state");
-    let state = schema::load(&dir).unwrap();
-    let client = client(sb);
-    let mut ledger = engine::Ledger::default();
-    let p = plan(&client, &state, &ledger).await;
-    apply(&client, &p, &mut ledger).await;
-    std::fs::write(work.path().join("tenantctl.lock"), ledger.render()).unwrap();
-    (work, dir)
-}
-
 /// Privileged Role Administrator, not Global Administrator: the example
 /// declares no Global Administrator, and the plan never removes the last
 /// active one (engine governance tests cover that guard).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn out_of_band_privileged_role_is_removed_unattended() {
     let sb = sandbox().await;
-    let (work, dir) = converged(&sb).await;
+    let (work, dir) = converged_plain(&sb, |_| {}).await;
     let w = work.path();
     let client = client(&sb);
     let ledger = engine::Ledger::parse(&std::fs::read_to_string(w.join("tenantctl.lock")).unwrap()).unwrap();

@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
 use sandbox::SandboxHandle;
@@ -48,35 +48,10 @@ async fn ring_groups_hold_devices_only_and_one_profile_targets_all_devices() {
     sb.shutdown().await.unwrap();
 }
 
-async fn converged(sb: &SandboxHandle) -> (tempfile::TempDir, PathBuf) {
-    let work = scratch_with(|t| t);
-    let dir = work.path().join("desired-state");
-    let state = schema::load(&dir).unwrap();
-    let client = client(sb);
-    let mut ledger = engine::Ledger::default();
-    let p = plan(&client, &state, &ledger).await;
-    apply(&client, &p, &mut ledger).await;
-    std::fs::write(work.path().join("tenantctl.lock"), ledger.render()).unwrap();
-    (work, dir)
-}
-
-fn last_report(work: &Path) -> Value {
-    let history = work.join(".tenantctl/history");
-    let mut names: Vec<PathBuf> = std::fs::read_dir(&history).unwrap().map(|e| e.unwrap().path()).collect();
-    names.sort();
-    serde_json::from_str(&std::fs::read_to_string(names.last().unwrap()).unwrap()).unwrap()
-}
-
-fn addresses(list: &Value) -> Vec<String> {
-    let mut v: Vec<String> = list.as_array().unwrap().iter().map(|h| h["address"].as_str().unwrap().to_string()).collect();
-    v.sort();
-    v
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_holds_changes_and_drift_of_managed_desktop_objects() {
     let sb = sandbox().await;
-    let (work, dir) = converged(&sb).await;
+    let (work, dir) = converged_plain(&sb, |_| {}).await;
     let w = work.path();
     // Drift on a ring policy (desired state unchanged): held, not put back.
     let l = engine::Ledger::parse(&std::fs::read_to_string(w.join("tenantctl.lock")).unwrap()).unwrap();
@@ -134,7 +109,7 @@ async fn admin_get(sb: &SandboxHandle, coll: &str, id: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_holds_live_drift_on_protected_objects_and_heals_the_rest() {
     let sb = sandbox().await;
-    let (work, dir) = converged(&sb).await;
+    let (work, dir) = converged_plain(&sb, |_| {}).await;
     let w = work.path();
     let l = engine::Ledger::parse(&std::fs::read_to_string(w.join("tenantctl.lock")).unwrap()).unwrap();
     let id = |a: &str| l.id(&a.parse().unwrap()).unwrap().to_string();
@@ -166,16 +141,6 @@ async fn reconcile_holds_live_drift_on_protected_objects_and_heals_the_rest() {
     sb.shutdown().await.unwrap();
 }
 
-async fn graph(sb: &SandboxHandle, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-    let mut r = reqwest::Client::new().request(method, format!("{}{path}", sb.base_url())).bearer_auth(sb.access_token());
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let r = r.send().await.unwrap();
-    assert!(r.status().is_success(), "{path}: {}", r.status());
-    r.json::<Value>().await.unwrap_or(Value::Null)
-}
-
 /// "reassigning it away from the all-devices group [...] self-healed" and
 /// "A second Autopilot profile on the all-devices group passes", live: the
 /// reassignment is held (not put back unattended), and a second profile
@@ -184,7 +149,7 @@ async fn graph(sb: &SandboxHandle, method: reqwest::Method, path: &str, body: Op
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reassigned_autopilot_profile_is_held_and_a_second_one_on_all_devices_refused() {
     let sb = sandbox().await;
-    let (work, dir) = converged(&sb).await;
+    let (work, dir) = converged_plain(&sb, |_| {}).await;
     let w = work.path();
     let l = engine::Ledger::parse(&std::fs::read_to_string(w.join("tenantctl.lock")).unwrap()).unwrap();
     let id = |a: &str| l.id(&a.parse().unwrap()).unwrap().to_string();

@@ -31,23 +31,8 @@ locations = { include_locations = ["All"], exclude_locations = ["hq", "eu"] }
 grant = { built_in_controls = ["block"] }
 "#;
 
-fn scratch(extra: &str) -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = scratch_with(|t| {
-        assert!(t.contains("approvals_required = 2") && t.contains("kinds = [\"device_configuration\""), "the example's governance changed shape");
-        t.replace("approvals_required = 2", "approvals_required = 0\nunattended = \"tests of the named_location kind\"")
-            .replace("kinds = [\"device_configuration\"", "kinds = [\"named_location\", \"conditional_access\", \"device_configuration\"")
-    });
-    let dst = dir.path().join("desired-state");
-    std::fs::write(dst.join("locations.toml"), extra).unwrap();
-    (dir, dst)
-}
-
-fn load(dir: &std::path::Path) -> schema::DesiredState {
-    schema::load(dir).expect("the scratch tenant loads")
-}
-
-fn id_of(ledger: &Ledger, address: &str) -> String {
-    ledger.id(&address.parse().unwrap()).unwrap().to_string()
+fn scratch(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    kind_scratch(&["named_location", "conditional_access"], "the named_location kind", "locations.toml", text)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -58,7 +43,7 @@ async fn named_locations_are_created_compared_updated_exported_and_deleted() {
     let mut ledger = Ledger::default();
 
     // Create: the locations first; the policy waits on them.
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     for a in ["named_location.hq", "named_location.eu"] {
         let ch = p.changes.iter().find(|c| c.address.to_string() == a).unwrap_or_else(|| panic!("{a} not planned"));
         assert_eq!(ch.action, Action::Create);
@@ -84,24 +69,21 @@ async fn named_locations_are_created_compared_updated_exported_and_deleted() {
     assert_eq!(excluded, want, "the policy names the locations by their new ids");
 
     // Converged.
-    let again = plan(&c, &load(&dst), &ledger).await;
+    let again = plan(&c, &load_ok(&dst), &ledger).await;
     assert!(again.changes.is_empty(), "{:#?}", again.changes);
 
     // Update: another range is an update of the location alone, sent with its type.
     std::fs::write(dst.join("locations.toml"), LOCATIONS.replace("[\"198.51.100.0/24\"]", "[\"198.51.100.0/24\", \"2001:db8:7::/48\"]")).unwrap();
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     assert_eq!(p.changes.len(), 1, "{:#?}", p.changes);
     assert_eq!((p.changes[0].address.to_string(), p.changes[0].action), ("named_location.hq".to_string(), Action::Update));
     apply(&c, &p, &mut ledger).await;
     let live = c.v1().get_json(&format!("/identity/conditionalAccess/namedLocations/{hq}")).await.unwrap();
     assert_eq!(live["ipRanges"][1], json!({"@odata.type": "#microsoft.graph.iPv6CidrRange", "cidrAddress": "2001:db8:7::/48"}));
-    assert!(plan(&c, &load(&dst), &ledger).await.changes.is_empty());
+    assert!(plan(&c, &load_ok(&dst), &ledger).await.changes.is_empty());
 
     // Export writes both locations and the policy naming them by key.
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("exported");
-    let o = cli(&sb, tmp.path(), &["export", "--out", out.to_str().unwrap()]);
-    assert!(o.status.success(), "{}\n{}", text(&o.stdout), text(&o.stderr));
+    let (_tmp, out) = export_tenant(&sb);
     let exported = schema::load(&out).expect("the export loads");
     let hq_key = exported.named_location.iter().find(|(_, d)| d.value.display_name == "HQ").map(|(k, _)| k.clone()).expect("HQ exported");
     assert!(exported.named_location.values().any(|d| d.value.countries_and_regions == ["FR", "NL"]));
@@ -116,12 +98,12 @@ async fn named_locations_are_created_compared_updated_exported_and_deleted() {
         .replace("[named_location.eu]\ndisplay_name = \"EU countries\"\ncountries_and_regions = [\"FR\", \"NL\"]\ninclude_unknown_countries_and_regions = true\n", "")
         .replace("exclude_locations = [\"hq\", \"eu\"]", "exclude_locations = [\"hq\"]");
     std::fs::write(dst.join("locations.toml"), without_eu).unwrap();
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     let delete = p.changes.iter().find(|c| c.address.to_string() == "named_location.eu").expect("the location is deleted");
     assert_eq!(delete.action, Action::Delete);
     apply(&c, &p, &mut ledger).await;
     assert!(c.v1().get_json(&format!("/identity/conditionalAccess/namedLocations/{eu}")).await.is_err());
-    assert!(plan(&c, &load(&dst), &ledger).await.changes.is_empty());
+    assert!(plan(&c, &load_ok(&dst), &ledger).await.changes.is_empty());
     sb.shutdown().await.unwrap();
 }
 

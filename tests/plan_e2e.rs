@@ -14,10 +14,11 @@ async fn example_on_empty_tenant_plans_every_create_in_a_valid_order() {
     let state = example();
     let plan = plan(&client(&sb), &state, &Ledger::default()).await;
     assert_eq!(plan.changes.len(), state.addresses().len() - expired_count(&state));
-    // Every tenant has its singletons (guest settings, default cross-tenant
-    // access): those are updates.
-    let singleton = |c: &engine::Change| matches!(c.address.kind, schema::Kind::AuthorizationPolicy | schema::Kind::CrossTenantAccess) && c.action == Action::Update;
-    assert!(plan.changes.iter().all(|c| c.action == Action::Create || singleton(c)), "{:#?}", plan.changes);
+    // Objects Entra gives every tenant (its authentication methods policy,
+    // each role's PIM policy, its guest settings, the default cross-tenant
+    // access) are updated; everything else is created.
+    let given = |c: &engine::Change| c.address.kind.never_deleted() || c.address.kind == schema::Kind::CrossTenantAccess;
+    assert!(plan.changes.iter().all(|c| c.action == if given(c) { Action::Update } else { Action::Create }), "{:#?}", plan.changes);
     let mut done = BTreeSet::new();
     for c in &plan.changes {
         for w in &c.waits_on {

@@ -19,30 +19,11 @@ description = "Devices the Amsterdam helpdesk manages"
 assignments = { include = ["mwd-test"] }
 "#;
 
-fn scratch(tags: &str) -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = scratch_with(|t| {
-        assert!(t.contains("approvals_required = 2") && t.contains("kinds = [\"device_configuration\""), "the example's governance changed shape");
-        t.replace("approvals_required = 2", "approvals_required = 0\nunattended = \"tests of the scope_tag kind\"")
-            .replace("kinds = [\"device_configuration\"", "kinds = [\"scope_tag\", \"device_configuration\"")
-    });
-    let dst = dir.path().join("desired-state");
-    std::fs::write(dst.join("tags.toml"), tags).unwrap();
-    (dir, dst)
-}
-
-fn load(dir: &std::path::Path) -> schema::DesiredState {
-    match schema::load(dir) {
-        Ok(s) => s,
-        Err(schema::LoadError::Invalid(d)) => panic!("{} does not load:\n{d}", dir.display()),
-        Err(e) => panic!("{} does not load: {e}", dir.display()),
-    }
-}
-
-fn id_of(ledger: &Ledger, address: &str) -> String {
-    ledger.id(&address.parse().unwrap()).unwrap_or_else(|| panic!("{address} is not in the ledger")).to_string()
-}
-
 const TAG: &str = "scope_tag.helpdesk";
+
+fn scratch(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    kind_scratch(&["scope_tag"], "the scope_tag kind", "tags.toml", text)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scope_tag_is_planned_applied_compared_exported_and_deleted() {
@@ -51,7 +32,7 @@ async fn a_scope_tag_is_planned_applied_compared_exported_and_deleted() {
     let (_dir, dst) = scratch(TAGS);
     let mut ledger = Ledger::default();
 
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     let create: Vec<_> = p.changes.iter().filter(|c| c.address.to_string() == TAG).collect();
     assert_eq!(create.len(), 1, "{:#?}", p.changes);
     assert_eq!(create[0].action, Action::Create);
@@ -65,7 +46,7 @@ async fn a_scope_tag_is_planned_applied_compared_exported_and_deleted() {
     assert_eq!(assigned["value"][0]["target"]["groupId"], json!(id_of(&ledger, "group.mwd-test")), "{assigned}");
 
     // Converged: empty, and the built-in Default tag is not unmanaged drift.
-    let state = load(&dst);
+    let state = load_ok(&dst);
     let desired = providers::kinds::desired_model(&state);
     let observed = providers::observe::observe(&c, &desired, &ledger).await.unwrap();
     assert!(observed.objects[&schema::Kind::ScopeTag].iter().any(|o| o.id == "0"), "the built-in tag is read");
@@ -77,13 +58,13 @@ async fn a_scope_tag_is_planned_applied_compared_exported_and_deleted() {
     // Update and assignment change.
     let described = TAGS.replace("Devices the Amsterdam", "Devices the Amsterdam and Utrecht");
     std::fs::write(dst.join("tags.toml"), &described).unwrap();
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     assert_eq!(p.changes.len(), 1, "{:#?}", p.changes);
     assert_eq!(p.changes[0].action, Action::Update);
     assert_eq!(p.changes[0].fields.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["description"]);
     apply(&c, &p, &mut ledger).await;
     std::fs::write(dst.join("tags.toml"), described.replace("include = [\"mwd-test\"]", "include = [\"mwd-first\"]")).unwrap();
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     let tag: Vec<_> = p.changes.iter().filter(|c| c.address.to_string() == TAG).collect();
     assert_eq!(tag.len(), 1, "{:#?}", p.changes);
     assert_eq!(tag[0].action, Action::Assign, "{:#?}", tag[0]);
@@ -91,13 +72,11 @@ async fn a_scope_tag_is_planned_applied_compared_exported_and_deleted() {
     apply(&c, &p, &mut ledger).await;
     let assigned = c.beta().get_json(&format!("/deviceManagement/roleScopeTags/{id}/assignments")).await.unwrap();
     assert_eq!(assigned["value"][0]["target"]["groupId"], json!(id_of(&ledger, "group.mwd-first")), "{assigned}");
-    assert!(plan(&c, &load(&dst), &ledger).await.changes.is_empty());
+    assert!(plan(&c, &load_ok(&dst), &ledger).await.changes.is_empty());
 
     // Drift: renamed in Intune.
-    let url = format!("{}/_sandbox/objects/roleScopeTags/{id}", sb.base_url());
-    let r = reqwest::Client::new().patch(&url).json(&json!({"displayName": "Helpdesk"})).send().await.unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
-    let state = load(&dst);
+    patch_out_of_band(&sb, "roleScopeTags", &id, serde_json::json!({"displayName": "Helpdesk"})).await;
+    let state = load_ok(&dst);
     let desired = providers::kinds::desired_model(&state);
     let observed = providers::observe::observe(&c, &desired, &ledger).await.unwrap();
     let p = engine::plan(&desired, &observed, &ledger, &opts()).unwrap();
@@ -107,20 +86,14 @@ async fn a_scope_tag_is_planned_applied_compared_exported_and_deleted() {
     apply(&c, &p, &mut ledger).await;
 
     // Export: the tag, not the built-in one; re-imported empty.
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("exported");
-    let o = cli(&sb, tmp.path(), &["export", "--out", out.to_str().unwrap()]);
-    assert!(o.status.success(), "export failed:\n{}\n{}", text(&o.stdout), text(&o.stderr));
+    let (tmp, out) = export_tenant(&sb);
     let tags = std::fs::read_to_string(out.join("scope-tags.toml")).unwrap();
     assert!(tags.contains("[scope_tag.helpdesk-amsterdam]") && !tags.contains("Default"), "{tags}");
-    let exported = load(&out);
-    let exported_ledger = Ledger::parse(&std::fs::read_to_string(tmp.path().join("tenantctl.lock")).unwrap()).unwrap();
-    let again = plan(&c, &exported, &exported_ledger).await;
-    assert!(again.changes.is_empty(), "planning the export is not empty: {:#?}", again.changes);
+    assert_export_replans_empty(&c, &tmp, &out).await;
 
     // Delete.
     std::fs::remove_file(dst.join("tags.toml")).unwrap();
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     let delete: Vec<_> = p.changes.iter().filter(|c| c.address.to_string() == TAG).collect();
     assert_eq!(delete.len(), 1, "{:#?}", p.changes);
     assert_eq!(delete[0].action, Action::Delete);
@@ -144,16 +117,8 @@ display_name = "Everyone"
 assignments = { include = ["mwd-test"], exclude = ["mwd-broad"] }
 "#;
     let (_dir, dst) = scratch(bad);
-    let d = match schema::load(&dst) {
-        Err(schema::LoadError::Invalid(d)) => d,
-        other => panic!("expected errors, got {other:?}"),
-    };
-    let at = |code: &str, line: usize| {
-        assert!(
-            d.errors().any(|e| e.code == code && e.location.as_ref().is_some_and(|l| l.file.ends_with("tags.toml") && l.line == line)),
-            "no {code} at line {line}:\n{d}"
-        );
-    };
+    let d = load_errors(&dst);
+    let at = |code: &str, line: usize| assert_error_at(&d, "tags.toml", code, line);
     at("reserved-name", 3);
     at("unsupported-assignment", 7);
 }
@@ -190,7 +155,7 @@ async fn policies_carry_scope_tags_by_key_written_read_and_exported_as_ids() {
     let (_dir, dst) = scratch(TAGGED);
     let mut ledger = Ledger::default();
 
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     for a in ["device_configuration.tagged-restrictions", "feature_update_profile.tagged"] {
         let ch = p.changes.iter().find(|c| c.address.to_string() == a).unwrap_or_else(|| panic!("{a} is not planned"));
         assert!(ch.waits_on.iter().any(|w| w.to_string() == TAG), "{a} does not wait for its tag: {ch:#?}");
@@ -205,41 +170,35 @@ async fn policies_carry_scope_tags_by_key_written_read_and_exported_as_ids() {
     assert_eq!(live_tags(&c, &profile).await, vec![tag.clone()]);
     // Converged: empty (and the example's policies, tagged Default by
     // Intune and declaring no tags, are no drift).
-    let again = plan(&c, &load(&dst), &ledger).await;
+    let again = plan(&c, &load_ok(&dst), &ledger).await;
     assert!(again.changes.is_empty(), "{:#?}", again.changes);
 
     // A change of tags is an update of roleScopeTagIds, written as ids.
     std::fs::write(dst.join("tags.toml"), TAGGED.replace("scope_tags = [\"helpdesk\", \"default\"]", "scope_tags = [\"default\"]")).unwrap();
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     assert_eq!(p.changes.len(), 1, "{:#?}", p.changes);
     assert_eq!(p.changes[0].fields.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["roleScopeTagIds"]);
     apply(&c, &p, &mut ledger).await;
     assert_eq!(live_tags(&c, &config).await, vec!["0".to_string()]);
-    assert!(plan(&c, &load(&dst), &ledger).await.changes.is_empty());
+    assert!(plan(&c, &load_ok(&dst), &ledger).await.changes.is_empty());
 
     // Drift: the profile's tag removed in Intune.
     let url = format!("{}/_sandbox/objects/windowsFeatureUpdateProfiles/{}", sb.base_url(), id_of(&ledger, "feature_update_profile.tagged"));
     let r = reqwest::Client::new().patch(&url).json(&json!({"roleScopeTagIds": ["0"]})).send().await.unwrap();
     assert!(r.status().is_success(), "{}", r.status());
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     let ch = p.changes.iter().find(|c| c.address.to_string() == "feature_update_profile.tagged").expect("the removed tag is drift");
     assert_eq!(ch.fields.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["roleScopeTagIds"]);
     apply(&c, &p, &mut ledger).await;
     assert_eq!(live_tags(&c, &profile).await, vec![tag.clone()]);
 
     // Export names the tag by key, and re-imports empty.
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("exported");
-    let o = cli(&sb, tmp.path(), &["export", "--out", out.to_str().unwrap()]);
-    assert!(o.status.success(), "export failed:\n{}\n{}", text(&o.stdout), text(&o.stderr));
+    let (tmp, out) = export_tenant(&sb);
     let profiles = std::fs::read_to_string(out.join("feature-update-profiles.toml")).unwrap();
     assert!(profiles.contains("scope_tags = [\"helpdesk-amsterdam\"]"), "{profiles}");
     let configs = std::fs::read_to_string(out.join("device-configurations.toml")).unwrap();
     assert!(!configs.contains("roleScopeTagIds"), "{configs}");
-    let exported = load(&out);
-    let exported_ledger = Ledger::parse(&std::fs::read_to_string(tmp.path().join("tenantctl.lock")).unwrap()).unwrap();
-    let again = plan(&c, &exported, &exported_ledger).await;
-    assert!(again.changes.is_empty(), "planning the export is not empty: {:#?}", again.changes);
+    assert_export_replans_empty(&c, &tmp, &out).await;
 
     // Graph refuses a tag id it does not have.
     let refused = c

@@ -35,41 +35,6 @@ assignments = { include = ["mwd-test"] }
 
 const MINE: [&str; 3] = ["feature_update_profile.win11", "quality_update_profile.expedite", "driver_update_profile.drivers"];
 
-/// The example, applicable without approvals and pruning the update
-/// profile kinds, plus `profiles`.
-fn scratch(profiles: &str) -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = scratch_with(|t| {
-        assert!(t.contains("approvals_required = 2") && t.contains("kinds = [\"device_configuration\""), "the example's governance changed shape");
-        t.replace("approvals_required = 2", "approvals_required = 0\nunattended = \"tests of the update profile kinds\"").replace(
-            "kinds = [\"device_configuration\"",
-            "kinds = [\"feature_update_profile\", \"quality_update_profile\", \"driver_update_profile\", \"device_configuration\"",
-        )
-    });
-    let dst = dir.path().join("desired-state");
-    std::fs::write(dst.join("profiles.toml"), profiles).unwrap();
-    (dir, dst)
-}
-
-fn load(dir: &std::path::Path) -> schema::DesiredState {
-    match schema::load(dir) {
-        Ok(s) => s,
-        Err(schema::LoadError::Invalid(d)) => panic!("{} does not load:\n{d}", dir.display()),
-        Err(e) => panic!("{} does not load: {e}", dir.display()),
-    }
-}
-
-fn id_of(ledger: &Ledger, address: &str) -> String {
-    ledger.id(&address.parse().unwrap()).unwrap_or_else(|| panic!("{address} is not in the ledger")).to_string()
-}
-
-fn changes_of<'a>(p: &'a engine::Plan, address: &str) -> Vec<&'a engine::Change> {
-    p.changes.iter().filter(|c| c.address.to_string() == address).collect()
-}
-
-fn fields(c: &engine::Change) -> Vec<&str> {
-    c.fields.iter().map(|f| f.field.as_str()).collect()
-}
-
 /// The group ids a profile's live assignments include, and their type.
 async fn assigned(c: &providers::graph::GraphClient, collection: &str, id: &str) -> Vec<(String, String)> {
     let list = c.beta().get_json(&format!("/deviceManagement/{collection}/{id}/assignments")).await.unwrap();
@@ -83,6 +48,10 @@ async fn assigned(c: &providers::graph::GraphClient, collection: &str, id: &str)
     out
 }
 
+fn scratch(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    kind_scratch(&["feature_update_profile", "quality_update_profile", "driver_update_profile"], "the update profile kinds", "profiles.toml", text)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_profiles_are_planned_applied_compared_exported_and_deleted() {
     let sb = sandbox().await;
@@ -91,7 +60,7 @@ async fn update_profiles_are_planned_applied_compared_exported_and_deleted() {
     let mut ledger = Ledger::default();
 
     // Create: each profile after the groups it is assigned to.
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     for a in MINE {
         let ch = changes_of(&p, a);
         assert_eq!(ch.len(), 1, "{a}: {:#?}", p.changes);
@@ -131,13 +100,13 @@ async fn update_profiles_are_planned_applied_compared_exported_and_deleted() {
     assert_eq!(assigned(&c, "windowsFeatureUpdateProfiles", &ring).await, vec![("#microsoft.graph.windowsFeatureUpdateProfileAssignment".to_string(), broad_group.clone())]);
 
     // Converged: empty.
-    let again = plan(&c, &load(&dst), &ledger).await;
+    let again = plan(&c, &load_ok(&dst), &ledger).await;
     assert!(again.changes.is_empty(), "{:#?}", again.changes);
 
     // Update: a new version and a new forced-reboot delay are updates of those fields alone.
     let updated = PROFILES.replace("version 24H2\"\nrollout", "version 25H2\"\nrollout").replace("days_until_forced_reboot = 1", "days_until_forced_reboot = 2");
     std::fs::write(dst.join("profiles.toml"), &updated).unwrap();
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     assert_eq!(p.changes.len(), 2, "{:#?}", p.changes);
     let f = changes_of(&p, "feature_update_profile.win11");
     assert_eq!((f[0].action, fields(f[0])), (Action::Update, vec!["featureUpdateVersion"]));
@@ -148,26 +117,24 @@ async fn update_profiles_are_planned_applied_compared_exported_and_deleted() {
     assert_eq!(live["featureUpdateVersion"], json!("Windows 11, version 25H2"));
     let live = c.beta().get_json(&format!("/deviceManagement/windowsQualityUpdateProfiles/{qid}")).await.unwrap();
     assert_eq!(live["expeditedUpdateSettings"]["daysUntilForcedReboot"], json!(2));
-    assert!(plan(&c, &load(&dst), &ledger).await.changes.is_empty());
+    assert!(plan(&c, &load_ok(&dst), &ledger).await.changes.is_empty());
 
     // Assignment change: the driver profile moves from Test to First.
     let moved = updated.replace("deployment_deferral_in_days = 7\nassignments = { include = [\"mwd-test\"] }", "deployment_deferral_in_days = 7\nassignments = { include = [\"mwd-first\"] }");
     assert_ne!(moved, updated);
     std::fs::write(dst.join("profiles.toml"), &moved).unwrap();
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     assert_eq!(p.changes.len(), 1, "{:#?}", p.changes);
     let d = changes_of(&p, "driver_update_profile.drivers");
     assert_eq!(d[0].action, Action::Assign, "{:#?}", d[0]);
     apply(&c, &p, &mut ledger).await;
     let first_group = id_of(&ledger, "group.mwd-first");
     assert_eq!(assigned(&c, "windowsDriverUpdateProfiles", &did).await, vec![("#microsoft.graph.windowsDriverUpdateProfileAssignment".to_string(), first_group)]);
-    assert!(plan(&c, &load(&dst), &ledger).await.changes.is_empty());
+    assert!(plan(&c, &load_ok(&dst), &ledger).await.changes.is_empty());
 
     // Drift: a deferral changed in Intune is reported as that change.
-    let url = format!("{}/_sandbox/objects/windowsDriverUpdateProfiles/{did}", sb.base_url());
-    let r = reqwest::Client::new().patch(&url).json(&json!({"deploymentDeferralInDays": 21})).send().await.unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
-    let state = load(&dst);
+    patch_out_of_band(&sb, "windowsDriverUpdateProfiles", &did, serde_json::json!({"deploymentDeferralInDays": 21})).await;
+    let state = load_ok(&dst);
     let desired = providers::kinds::desired_model(&state);
     let observed = providers::observe::observe(&c, &desired, &ledger).await.unwrap();
     let p = engine::plan(&desired, &observed, &ledger, &opts()).unwrap();
@@ -182,7 +149,7 @@ async fn update_profiles_are_planned_applied_compared_exported_and_deleted() {
     // Approval type: Intune cannot change it, so the profile is replaced.
     let manual = moved.replace("approval_type = \"automatic\"\ndeployment_deferral_in_days = 7\n", "approval_type = \"manual\"\n");
     std::fs::write(dst.join("profiles.toml"), &manual).unwrap();
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     let d = changes_of(&p, "driver_update_profile.drivers");
     assert_eq!(d.len(), 1, "{:#?}", p.changes);
     assert_eq!(d[0].action, Action::Replace, "{:#?}", d[0]);
@@ -191,13 +158,10 @@ async fn update_profiles_are_planned_applied_compared_exported_and_deleted() {
     assert_ne!(new_did, did);
     let live = c.beta().get_json(&format!("/deviceManagement/windowsDriverUpdateProfiles/{new_did}")).await.unwrap();
     assert_eq!(live["approvalType"], json!("manual"));
-    assert!(plan(&c, &load(&dst), &ledger).await.changes.is_empty());
+    assert!(plan(&c, &load_ok(&dst), &ledger).await.changes.is_empty());
 
     // Export: each kind in its file, the profiles by key, re-imported empty.
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("exported");
-    let o = cli(&sb, tmp.path(), &["export", "--out", out.to_str().unwrap()]);
-    assert!(o.status.success(), "export failed:\n{}\n{}", text(&o.stdout), text(&o.stderr));
+    let (tmp, out) = export_tenant(&sb);
     let feature = std::fs::read_to_string(out.join("feature-update-profiles.toml")).unwrap();
     assert!(feature.contains("[feature_update_profile.windows-11-24h2]"), "{feature}");
     assert!(feature.contains("feature_update_version = \"Windows 11, version 25H2\""), "{feature}");
@@ -206,14 +170,11 @@ async fn update_profiles_are_planned_applied_compared_exported_and_deleted() {
     assert!(quality.contains("days_until_forced_reboot = 2"), "{quality}");
     let drivers = std::fs::read_to_string(out.join("driver-update-profiles.toml")).unwrap();
     assert!(drivers.contains("approval_type = \"manual\"") && !drivers.contains("deployment_deferral_in_days"), "{drivers}");
-    let exported = load(&out);
-    let exported_ledger = Ledger::parse(&std::fs::read_to_string(tmp.path().join("tenantctl.lock")).unwrap()).unwrap();
-    let again = plan(&c, &exported, &exported_ledger).await;
-    assert!(again.changes.is_empty(), "planning the export is not empty: {:#?}", again.changes);
+    assert_export_replans_empty(&c, &tmp, &out).await;
 
     // Delete: no longer declared, the owned profiles are removed.
     std::fs::remove_file(dst.join("profiles.toml")).unwrap();
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     for a in MINE {
         let ch = changes_of(&p, a);
         assert_eq!(ch.len(), 1, "{a}: {:#?}", p.changes);
@@ -224,7 +185,7 @@ async fn update_profiles_are_planned_applied_compared_exported_and_deleted() {
         let gone = c.beta().get_json(&format!("/deviceManagement/{collection}/{id}")).await;
         assert!(gone.is_err_and(|e| e.is_not_found()), "{collection}/{id} is still there");
     }
-    assert!(plan(&c, &load(&dst), &ledger).await.changes.is_empty());
+    assert!(plan(&c, &load_ok(&dst), &ledger).await.changes.is_empty());
     sb.shutdown().await.unwrap();
 }
 
@@ -240,7 +201,7 @@ rollout = { rings = ["mwd-test", "mwd-first", "mwd-fast", "mwd-broad"], soak = "
 "#;
     let (_dir, dst) = scratch(rollout);
     let mut ledger = Ledger::default();
-    let desired = providers::kinds::desired_model(&load(&dst));
+    let desired = providers::kinds::desired_model(&load_ok(&dst));
     let observed = providers::observe::observe(&c, &desired, &ledger).await.unwrap();
     let p = engine::plan::plan_with_rollout(&desired, &observed, &ledger, &opts(), engine::governance::RolloutMode::Force).unwrap();
     let copies: Vec<String> = p.changes.iter().filter(|c| c.address.key.starts_with("windows@")).map(|c| c.address.to_string()).collect();
@@ -253,7 +214,7 @@ rollout = { rings = ["mwd-test", "mwd-first", "mwd-fast", "mwd-broad"], soak = "
 
     // A new version reaches the first ring only; the others wait for its soak.
     std::fs::write(dst.join("profiles.toml"), rollout.replace("24H2", "25H2")).unwrap();
-    let p = plan(&c, &load(&dst), &ledger).await;
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
     let rings: Vec<String> = p.changes.iter().filter(|c| c.address.key.starts_with("windows@")).map(|c| c.address.key.clone()).collect();
     assert_eq!(rings, ["windows@mwd-test"], "{:#?}", p.changes);
     assert_eq!(p.rollout.len(), 3, "{:#?}", p.rollout);
@@ -283,16 +244,8 @@ display_name = "d"
 approval_type = "automatic"
 "#;
     let (_dir, dst) = scratch(bad);
-    let d = match schema::load(&dst) {
-        Err(schema::LoadError::Invalid(d)) => d,
-        other => panic!("expected errors, got {other:?}"),
-    };
-    let at = |code: &str, line: usize| {
-        assert!(
-            d.errors().any(|e| e.code == code && e.location.as_ref().is_some_and(|l| l.file.ends_with("profiles.toml") && l.line == line)),
-            "no {code} at line {line}:\n{d}"
-        );
-    };
+    let d = load_errors(&dst);
+    let at = |code: &str, line: usize| assert_error_at(&d, "profiles.toml", code, line);
     at("invalid-feature-update-version", 4);
     at("out-of-range", 5);
     at("invalid-rollout-settings", 5);
@@ -355,7 +308,7 @@ fn governance_applies_to_update_profiles() {
     // A profile assigned to the service accounts' group is the
     // service-account lint's error, as for every Intune policy.
     let (_dir, dst) = scratch("[driver_update_profile.svc]\ndisplay_name = \"Drivers for service accounts\"\napproval_type = \"manual\"\nassignments = { include = [\"service-accounts\"] }\n");
-    let desired = providers::kinds::desired_model(&load(&dst));
+    let desired = providers::kinds::desired_model(&load_ok(&dst));
     let findings = engine::governance::lint_desired(&desired, opts().now);
     assert!(
         findings.iter().any(|f| f.lint == "service-account-targeted" && f.address == "driver_update_profile.svc"),

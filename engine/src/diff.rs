@@ -95,6 +95,33 @@ pub fn diff_props(desired: &Props, live: &Props) -> Vec<FieldChange> {
     out
 }
 
+/// Whether a value is a JSON scalar: its canonical form is itself.
+fn is_scalar(v: &Value) -> bool {
+    !matches!(v, Value::Object(_) | Value::Array(_))
+}
+
+/// [`diff_props`] against live props whose references are still ids:
+/// `resolve` rewrites a live value's references (it is only called for the
+/// declared keys whose values are not scalars). Scalars on both sides are
+/// compared in place, without copying either: the result is exactly that
+/// of `diff_props(desired, &live resolved)`.
+pub fn diff_props_with(desired: &Props, live: &Props, resolve: impl Fn(&Value) -> Value) -> Vec<FieldChange> {
+    let mut out = Vec::new();
+    for (k, dv) in desired {
+        let lv = live.get(k);
+        if is_scalar(dv) && lv.is_none_or(is_scalar) {
+            // Canonical forms and resolved references of scalars are the
+            // scalars themselves.
+            diff_value(k, dv, lv.unwrap_or(&Value::Null), &mut out);
+            continue;
+        }
+        let dv = canonical_desired(dv);
+        let lv = lv.map(|v| canonical(&resolve(v))).unwrap_or(Value::Null);
+        diff_value(k, &dv, &lv, &mut out);
+    }
+    out
+}
+
 fn diff_value(path: &str, dv: &Value, lv: &Value, out: &mut Vec<FieldChange>) {
     if equal(dv, lv) {
         return;
@@ -160,6 +187,25 @@ mod tests {
         // Absent live keys still equal declared empties.
         let l = props(json!({"assignments": {"include": [reference("group.a")]}}));
         assert!(diff_props(&d, &l).is_empty());
+    }
+
+    #[test]
+    fn diff_with_unresolved_live_props_equals_diff_of_resolved_ones() {
+        let ids = |v: &Value| match as_reference(v) {
+            Some(id) => reference(format!("user.{id}")),
+            None => v.clone(),
+        };
+        let resolve = |v: &Value| match v {
+            Value::Array(a) => Value::Array(a.iter().map(ids).collect()),
+            other => ids(other),
+        };
+        let d = props(json!({"a": 1, "b": "x", "c": null, "d": "", "e": true, "m": [reference("user.b"), reference("user.a")], "n": {"x": 1}, "o": "s", "p": 2, "q": []}));
+        let l = props(json!({"a": 1.0, "b": "y", "c": {"k": null}, "d": null, "e": false, "m": [reference("a"), reference("c")], "n": {"x": 2}, "o": {"k": 1}, "p": [1], "q": [reference("z")]}));
+        let resolved: Props = l.iter().map(|(k, v)| (k.clone(), resolve(v))).collect();
+        let expected = diff_props(&d, &resolved);
+        assert_eq!(diff_props_with(&d, &l, resolve), expected);
+        assert_eq!(expected.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["b", "e", "m", "n.x", "o", "p", "q"]);
+        assert_eq!(diff_props_with(&d, &Props::new(), resolve), diff_props(&d, &Props::new()));
     }
 
     #[test]

@@ -170,6 +170,8 @@ fn reports_unmanaged(kind: Kind, props: &crate::model::Props) -> bool {
         // A built-in object (Intune's Default scope tag) is on every tenant.
         _ if props.get("isBuiltIn") == Some(&Value::Bool(true)) => false,
         Kind::RoleAssignment => props.get("role").and_then(Value::as_str).is_some_and(schema::kinds::role_assignment::is_privileged),
+        // Singletons that always exist: only what is declared is managed.
+        Kind::AuthenticationMethodsPolicy | Kind::RolePolicy => false,
         k => !k.is_principal(),
     }
 }
@@ -445,53 +447,17 @@ pub fn render_html(r: &DriftReport) -> String {
 }
 
 /// Why a change must not be applied unattended (self-heal), or None when it
-/// is safe. Conservative: role assignments, guests, conditional access,
-/// deletions and replacements, role-assignable groups, anything naming a
-/// service account, and whatever governance marks sensitive.
+/// is safe: exactly what [`crate::governance::classify`] says (the rules
+/// `apply` requires approvals by), so reconcile and apply never disagree;
+/// and a change of an account in `service_accounts` (the set reconcile
+/// read) even when desired state no longer marks it one.
 ///
 /// This is the fallback: `reconcile` holds a change when the plan's own
-/// classification (`Plan::sensitive`, from `governance::classify`, the one
-/// `apply` requires approvals for) names it, and otherwise when this does.
+/// classification (`Plan::sensitive`, from `governance::classify` and what
+/// the live tenant adds) names it, and otherwise when this does.
 pub fn sensitivity(c: &Change, desired: &DesiredModel, service_accounts: &BTreeSet<Address>) -> Option<String> {
-    let gov = &desired.governance;
-    if crate::governance::removes_access(c).is_some() {
-        // Removing access is never held (see `governance::removes_access`).
-        return None;
-    }
-    if gov.sensitive_kinds.iter().any(|k| k == c.address.kind.as_str()) {
-        return Some(format!("governance marks {} sensitive", c.address.kind.as_str()));
-    }
-    if gov.sensitive_addresses.iter().any(|a| *a == c.address.to_string()) {
-        return Some(format!("governance marks {} sensitive", c.address));
-    }
-    match c.action {
-        Action::Delete => return Some("deletes an object".into()),
-        Action::Replace => return Some("replaces an object (delete, then create)".into()),
-        Action::Forget => return None,
-        _ => {}
-    }
-    match c.address.kind {
-        Kind::RoleAssignment => return Some("changes directory role access".into()),
-        Kind::Guest => return Some("changes guest access".into()),
-        Kind::ConditionalAccess => return Some("changes conditional access".into()),
-        _ => {}
-    }
-    if service_accounts.contains(&c.address) {
-        return Some("changes a service account".into());
-    }
-    if let Some(r) = desired.resources.get(&c.address) {
-        if r.props.get("isAssignableToRole").and_then(Value::as_bool) == Some(true) {
-            return Some("changes a role-assignable group".into());
-        }
-        let mut refs = BTreeSet::new();
-        for v in r.props.values() {
-            crate::plan::referenced_addresses(v, &mut refs);
-        }
-        if let Some(s) = refs.iter().find(|a| service_accounts.contains(*a)) {
-            return Some(format!("touches service account {s}"));
-        }
-    }
-    None
+    crate::governance::classify(c, desired, 0)
+        .or_else(|| (c.action != Action::Forget && crate::governance::removes_access(c).is_none() && service_accounts.contains(&c.address)).then(|| format!("touches service account {}", c.address)))
 }
 
 #[cfg(test)]
@@ -641,5 +607,38 @@ mod tests {
         assert!(sensitivity(&mk("role_assignment.x", Action::Create), &d, &svc).is_some());
         assert!(sensitivity(&mk("user.svc", Action::Update), &d, &svc).is_some());
         assert!(sensitivity(&mk("user.person", Action::Update), &d, &svc).is_none());
+    }
+
+    /// Reconcile's fallback and apply's classifier agree: adding a member
+    /// to a role-holding group is sensitive in both, with the same reason;
+    /// renaming it or taking a member out is in neither.
+    #[test]
+    fn reconcile_and_apply_classify_membership_alike() {
+        let mut d = DesiredModel::default();
+        d.insert(res("group.helpdesk", "helpdesk", [("displayName".to_string(), json!("H")), ("isAssignableToRole".to_string(), json!(true)), ("members".to_string(), json!([{"@ref": "user.a"}, {"@ref": "user.b"}]))].into_iter().collect()));
+        d.insert(res("role_assignment.ga", "ga", [("principal".to_string(), json!({"@ref": "group.helpdesk"})), ("role".to_string(), json!("Global Administrator")), ("assignment".to_string(), json!("eligible"))].into_iter().collect()));
+        let change = |field: &str, before: Value, after: Value| Change {
+            address: "group.helpdesk".parse().expect("test fixture"),
+            action: Action::Update,
+            display_name: String::new(),
+            id: None,
+            reason: String::new(),
+            fields: vec![crate::diff::FieldChange { field: field.into(), before: Some(before), after: Some(after) }],
+            waits_on: vec![],
+            wave: 0,
+            desired: d.resources.get(&"group.helpdesk".parse::<Address>().expect("test fixture")).cloned(),
+            notes: vec![],
+            live: None,
+        };
+        let svc = BTreeSet::new();
+        let add = change("members", json!([{"@ref": "user.a"}]), json!([{"@ref": "user.a"}, {"@ref": "user.b"}]));
+        let why = sensitivity(&add, &d, &svc).expect("adding a member is sensitive");
+        assert_eq!(Some(why.clone()), crate::governance::classify(&add, &d, 1));
+        assert!(why.contains("adds user.b to group.helpdesk") && why.contains("holds eligible Global Administrator"), "{why}");
+        let remove = change("members", json!([{"@ref": "user.a"}, {"@ref": "user.b"}]), json!([{"@ref": "user.a"}]));
+        assert_eq!(sensitivity(&remove, &d, &svc), None);
+        assert_eq!(crate::governance::classify(&remove, &d, 1), None);
+        let rename = change("displayName", json!("H"), json!("Helpdesk"));
+        assert_eq!(sensitivity(&rename, &d, &svc), crate::governance::classify(&rename, &d, 1));
     }
 }

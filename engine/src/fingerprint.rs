@@ -11,7 +11,7 @@ use schema::Address;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::model::{as_reference, LiveObject, Props, REF};
+use crate::model::{as_reference, DesiredModel, DesiredResource, LiveObject, Props, REF};
 
 /// Writes into the hasher.
 struct HashWriter<'a>(&'a mut Sha256);
@@ -42,6 +42,64 @@ pub fn fingerprint(v: &Value) -> String {
     let mut h = Sha256::new();
     write_value(&mut h, v, None);
     finish(h)
+}
+
+/// sha256 of the canonical JSON of the desired model, exactly as
+/// [`fingerprint`] of `serde_json::to_value(model)` (null when it does not
+/// serialize), without building that value for the whole model: the
+/// resources are turned into values one at a time and hashed in key order.
+pub fn desired(model: &DesiredModel) -> String {
+    desired_hash(model).unwrap_or_else(|_| fingerprint(&Value::Null))
+}
+
+fn desired_hash(model: &DesiredModel) -> Result<String, serde_json::Error> {
+    // Everything but the resources, as one value (small). Every field is
+    // named, so a field added to the model cannot be left out unnoticed.
+    let shell = DesiredModel {
+        resources: BTreeMap::new(),
+        governance: model.governance.clone(),
+        service_accounts: model.service_accounts.clone(),
+        service_account_groups: model.service_account_groups.clone(),
+        protected_groups: model.protected_groups.clone(),
+        rings: model.rings.clone(),
+        service_account_roles: model.service_account_roles.clone(),
+        // Not serialized: kept out of plans and so out of the hash.
+        origins: BTreeMap::new(),
+    };
+    let Value::Object(top) = serde_json::to_value(&shell)? else {
+        return Ok(fingerprint(&Value::Null));
+    };
+    let mut entries: Vec<(&String, &Value)> = top.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let mut h = Sha256::new();
+    h.update(b"{");
+    for (i, (k, v)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            h.update(b",");
+        }
+        scalar(&mut h, k.as_str());
+        h.update(b":");
+        if k == "resources" {
+            // Keyed by the address's text: sorted as text, as the map of
+            // the whole value would be.
+            let mut resources: Vec<(String, &DesiredResource)> = model.resources.iter().map(|(a, r)| (a.to_string(), r)).collect();
+            resources.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            h.update(b"{");
+            for (j, (address, r)) in resources.iter().enumerate() {
+                if j > 0 {
+                    h.update(b",");
+                }
+                scalar(&mut h, address.as_str());
+                h.update(b":");
+                write_value(&mut h, &serde_json::to_value(r)?, None);
+            }
+            h.update(b"}");
+        } else {
+            write_value(&mut h, v, None);
+        }
+    }
+    h.update(b"}");
+    Ok(finish(h))
 }
 
 /// How live references are rewritten while hashing: an id of a matched
@@ -210,11 +268,39 @@ mod tests {
     }
 
     #[test]
+    fn desired_fingerprint_equals_the_one_of_the_whole_value() {
+        let mut model = DesiredModel::default();
+        for (address, key) in [("user.b", "b@x"), ("group.a", "a"), ("user.a", "a@x"), ("role_assignment.z", "z")] {
+            let address: Address = address.parse().expect("test fixture");
+            let mut props = Props::new();
+            for (k, v) in sample().as_object().expect("test fixture") {
+                props.insert(k.clone(), v.clone());
+            }
+            model.insert(DesiredResource {
+                address: address.clone(),
+                natural_key: key.into(),
+                display_name: key.into(),
+                props,
+                immutable: vec!["z".into()],
+                assignment_props: Vec::new(),
+                create_only: Props::new(),
+                depends_on: vec!["group.a".parse().expect("test fixture")],
+                expires: None,
+            });
+        }
+        model.service_accounts.insert("user.a".parse().expect("test fixture"));
+        model.protected_groups.insert("group.a".parse().expect("test fixture"));
+        let whole = fingerprint(&serde_json::to_value(&model).expect("test fixture"));
+        assert_eq!(desired(&model), whole);
+        assert_eq!(desired(&DesiredModel::default()), fingerprint(&serde_json::to_value(DesiredModel::default()).expect("test fixture")));
+    }
+
+    #[test]
     fn observed_fingerprint_equals_the_text_one_with_resolved_references() {
         let mut ids = BTreeMap::new();
-        ids.insert("id-1".to_string(), "group.ring".parse::<Address>().unwrap());
+        ids.insert("id-1".to_string(), "group.ring".parse::<Address>().expect("test fixture"));
         let mut props = Props::new();
-        for (k, v) in sample().as_object().unwrap() {
+        for (k, v) in sample().as_object().expect("test fixture") {
             props.insert(k.clone(), v.clone());
         }
         let live = LiveObject { kind: schema::Kind::Group, id: "obj-1".into(), natural_key: "k".into(), display_name: "d".into(), props };

@@ -29,6 +29,15 @@ pub struct LedgerEntry {
     /// When the object was last changed by tenantctl (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_at: Option<String>,
+    /// A guest's access end as last applied (RFC 3339): extending it in
+    /// desired state is then a change the plan shows and approvers approve
+    /// (`governance::recorded`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// The user was applied as a service account: turning that off
+    /// (`kind`, the service-accounts group) is a change the plan shows.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub service: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,7 +171,7 @@ impl Ledger {
 
     pub fn record(&mut self, address: Address, id: String, applied: Option<String>, changed_at: Option<String>) {
         self.pending.remove(&address);
-        self.resources.insert(address, LedgerEntry { id, applied, changed_at });
+        self.resources.insert(address, LedgerEntry { id, applied, changed_at, expires: None, service: false });
     }
 
     pub fn forget(&mut self, address: &Address) -> Option<LedgerEntry> {
@@ -200,7 +209,7 @@ mod tests {
         base.record("group.b".parse().expect("test fixture"), "2".into(), None, None);
         let ops = [
             LedgerOp::Pending { address: "group.c".parse().expect("test fixture"), since: "2026-01-01T00:00:00Z".into() },
-            LedgerOp::Record { address: "group.c".parse().expect("test fixture"), entry: LedgerEntry { id: "3".into(), applied: Some("sha256:x".into()), changed_at: None } },
+            LedgerOp::Record { address: "group.c".parse().expect("test fixture"), entry: LedgerEntry { id: "3".into(), applied: Some("sha256:x".into()), changed_at: None, expires: None, service: false } },
             LedgerOp::Forget { address: "group.a".parse().expect("test fixture") },
             LedgerOp::Pending { address: "group.d".parse().expect("test fixture"), since: "2026-01-01T00:00:01Z".into() },
         ];

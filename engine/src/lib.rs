@@ -3,6 +3,7 @@
 //! of plans. No I/O and no HTTP: callers read and write; this decides.
 
 pub mod apply;
+pub mod completed;
 pub mod diff;
 pub mod drift;
 pub mod fingerprint;
@@ -11,6 +12,7 @@ pub mod graph;
 pub mod ledger;
 pub mod model;
 pub mod plan;
+pub mod plan_types;
 pub mod render;
 
 pub use ledger::Ledger;

@@ -109,6 +109,11 @@ pub struct ObservedState {
     /// read: unknown (see `governance::live`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub memberships: BTreeMap<String, BTreeMap<String, String>>,
+    /// Declared resources whose properties the tenant completes (a
+    /// template's defaults), by address: `plan` uses these properties in
+    /// place of the declared ones (see `crate::completed`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub completed: BTreeMap<Address, crate::completed::Completion>,
 }
 
 impl ObservedState {

@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use schema::kinds::governance::GuestExpiryAction;
 use schema::{Address, Kind};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::diff::{canonical, diff_props, FieldChange};
@@ -17,200 +16,7 @@ use crate::graph::{waves, GraphError};
 use crate::ledger::Ledger;
 use crate::model::{as_reference, reference, DesiredModel, DesiredResource, LiveObject, ObservedState, Props};
 
-pub const PLAN_FORMAT_VERSION: u32 = 1;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    Create,
-    Update,
-    /// Only assignments differ; changed through the kind's assignment call.
-    Assign,
-    /// Graph cannot change a field in place: delete, then create.
-    Replace,
-    Delete,
-    /// The ledger names an object that no longer exists: drop the entry.
-    Forget,
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Create => "create",
-            Action::Update => "update",
-            Action::Assign => "assign",
-            Action::Replace => "replace",
-            Action::Delete => "delete",
-            Action::Forget => "forget",
-        }
-    }
-
-    pub fn symbol(self) -> &'static str {
-        match self {
-            Action::Create => "+",
-            Action::Update | Action::Assign => "~",
-            Action::Replace => "-/+",
-            Action::Delete => "-",
-            Action::Forget => "x",
-        }
-    }
-}
-
-/// One change of the plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Change {
-    pub address: Address,
-    pub action: Action,
-    pub display_name: String,
-    /// The live object's id (for everything but create).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    /// Why this change is in the plan.
-    pub reason: String,
-    /// Field-level before/after; for a create, every declared field.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub fields: Vec<FieldChange>,
-    /// Changes earlier in the plan this one needs done first.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub waits_on: Vec<Address>,
-    /// Changes of one wave are independent of each other.
-    pub wave: u32,
-    /// What apply writes (absent for deletes).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub desired: Option<DesiredResource>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
-    /// For deletes: the live object's properties, so apply needs no re-read
-    /// and the reviewer sees what goes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub live: Option<Props>,
-}
-
-/// A resource whose live state could not be read: neither in sync nor drift.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Unknown {
-    pub address: Address,
-    pub reason: String,
-}
-
-/// A ledger-owned object no longer declared that is kept (prune is off for
-/// its kind, or it is protected).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Orphan {
-    pub address: Address,
-    pub id: String,
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Plan {
-    pub format_version: u32,
-    /// sha256 of the desired model the plan was made from.
-    pub desired_fingerprint: String,
-    /// sha256 of the live objects the plan was made against.
-    pub observed_fingerprint: String,
-    pub changes: Vec<Change>,
-    /// The object id of every resource matched to a live object, so apply
-    /// can resolve references to objects it does not change.
-    pub ids: BTreeMap<Address, String>,
-    /// Declared resources already in the desired state.
-    pub unchanged: Vec<Address>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub unknown: Vec<Unknown>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub orphans: Vec<Orphan>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
-    /// Changes that need approval, with why (see `governance::classify`).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub sensitive: BTreeMap<Address, String>,
-    /// Guardrail lint findings (errors fail `plan` and `apply` unless
-    /// allowed in `[governance] allow`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub lints: Vec<crate::governance::Finding>,
-    /// Ring copies whose changes wait for an earlier ring to soak.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub rollout: Vec<crate::governance::RingWait>,
-    /// Who made the plan (public key and signature). Not part of `hash()`:
-    /// signatures cover the hash and the author's key together.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub author: Option<crate::governance::Author>,
-    /// Approvals: signatures over `hash()` and the author's key. Not part
-    /// of `hash()`, or every approval would invalidate the others.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub approvals: Vec<crate::governance::Approval>,
-    /// The governance in force that verifies this plan and the
-    /// `[governance]` fields it changes (see `governance::trust`). Part of
-    /// `hash()`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub governance: Option<crate::governance::trust::GovernanceReview>,
-    /// The change record (ticket, scope, timeline): `plan --change` and
-    /// the directory's `[change]`. Part of `hash()`, so approvals cover it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub change: Option<schema::kinds::change::ChangeRecord>,
-}
-
-impl Plan {
-    pub fn is_empty(&self) -> bool {
-        self.changes.is_empty()
-    }
-
-    /// Count of changes per kind and action, for summaries.
-    pub fn summary(&self) -> BTreeMap<(Kind, Action), usize> {
-        let mut out = BTreeMap::new();
-        for c in &self.changes {
-            *out.entry((c.address.kind, c.action)).or_insert(0) += 1;
-        }
-        out
-    }
-
-    pub fn deletions(&self) -> usize {
-        self.changes.iter().filter(|c| matches!(c.action, Action::Delete | Action::Replace)).count()
-    }
-
-    /// Canonical hash of the plan's content: what approvals sign. It
-    /// excludes `author` and `approvals` (the signatures themselves).
-    pub fn hash(&self) -> String {
-        // Over the redacted form: a saved plan file holds no secrets, and
-        // what is signed must be exactly what the file (and reviewer) shows.
-        let mut v = crate::render::redacted(self);
-        if let Value::Object(m) = &mut v {
-            m.remove("author");
-            m.remove("approvals");
-        }
-        fingerprint(&v)
-    }
-
-    /// Lint findings of error severity.
-    pub fn lint_errors(&self) -> usize {
-        self.lints.iter().filter(|f| f.severity == crate::governance::Severity::Error).count()
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct PlanOptions {
-    /// The clock used for expiry decisions (injected so plans are reproducible).
-    pub now: DateTime<Utc>,
-}
-
-impl Default for PlanOptions {
-    fn default() -> Self {
-        PlanOptions { now: Utc::now() }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum PlanError {
-    #[error("{address}: {count} live objects match `{natural_key}` ({}); remove the duplicate or run `tenantctl import {address} ID`", ids.join(", "))]
-    AmbiguousMatch { address: Address, natural_key: String, count: usize, ids: Vec<String> },
-    #[error("{count} problems matching desired resources to live objects:\n{}", problems.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
-    Many { count: usize, problems: Vec<PlanError> },
-    /// The tenant cannot hold this resource (e.g. a licence it lacks).
-    #[error("{address}: {reason}")]
-    Refused { address: Address, reason: String },
-    #[error(transparent)]
-    Graph(#[from] GraphError),
-}
+pub use crate::plan_types::*;
 
 pub use crate::fingerprint::fingerprint;
 use crate::fingerprint::ObservedPart;
@@ -281,6 +87,16 @@ pub fn plan(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, o
 
 /// `plan`, with rollouts held or forced.
 pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, options: &PlanOptions, rollout: RolloutMode) -> Result<Plan, PlanError> {
+    // Template defaults and the like, supplied by the tenant (see `crate::completed`).
+    // The desired fingerprint is of the model as declared (what `approve` recomputes).
+    let declared = desired;
+    let completed_model;
+    let desired = if observed.completed.is_empty() {
+        desired
+    } else {
+        completed_model = crate::completed::complete(desired, &observed.completed);
+        &completed_model
+    };
     let gov = &desired.governance;
     let mut errors = Vec::new();
     // address -> matched live object; id -> address.
@@ -370,12 +186,25 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     if !errors.is_empty() {
         return Err(PlanError::Many { count: errors.len(), problems: errors });
     }
+    // Governance judges by the service accounts the tenant shows too: the
+    // live members of the service-accounts group (`governance::accounts`).
+    let live_service = crate::governance::accounts::live_members(desired, observed, &matched);
+    let recorded_service = crate::governance::accounts::recorded(desired, ledger, &matched, &live_service);
+    let augmented = crate::governance::accounts::with_live_members(desired, live_service.keys().chain(recorded_service.iter()));
+    let live_only = if recorded_service.is_empty() { None } else { crate::governance::accounts::with_live_members(desired, live_service.keys()) };
+    let judged: &DesiredModel = augmented.as_ref().unwrap_or(desired);
 
     let mut changes: Vec<Change> = Vec::new();
     let mut unchanged = Vec::new();
     let mut unknown = Vec::new();
     let mut warnings = observed.warnings.clone();
     warnings.extend(duplicates);
+    for (a, how) in &live_service {
+        warnings.push(format!("{a} is {how}: every service-account rule applies to it (declare it kind = \"service\", or take it out of the group)"));
+    }
+    for a in &recorded_service {
+        warnings.push(format!("{a} was applied as a service account (the ledger records it): every service-account rule applies to it until an approved plan that records its change is applied"));
+    }
     let mut fp_parts: BTreeMap<String, ObservedPart> = BTreeMap::new();
 
     // Resources that cannot be judged: their kind, or a kind they refer to,
@@ -451,8 +280,9 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
             changes.push(change(address, Action::Create, r, None, reason, fields, Some(r.clone())));
             continue;
         };
-        let live_props: Props = o.props.iter().map(|(k, v)| (k.clone(), resolve_refs(v, &ids))).collect();
-        let fields = diff_props(&r.props, &live_props);
+        // Only the declared keys are compared: the live object is not
+        // copied (its references are resolved key by key where needed).
+        let fields = crate::diff::diff_props_with(&r.props, &o.props, |v| resolve_refs(v, &ids));
         if fields.is_empty() {
             unchanged.push(address.clone());
             continue;
@@ -472,7 +302,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
             // What is deleted is the live object, not the desired one: apply
             // removes it by its own properties (a PIM removal names the old
             // principal, role and type).
-            c.live = Some(live_props.clone());
+            c.live = Some(o.props.iter().map(|(k, v)| (k.clone(), resolve_refs(v, &ids))).collect());
         }
         if action == Action::Replace && matches!(address.kind, Kind::User | Kind::Guest) {
             c.notes.push("the old user is soft-deleted: restorable from deleted items for 30 days".into());
@@ -544,6 +374,8 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
         let prunable = gov.prune.kinds.iter().any(|k| k == address.kind.as_str());
         if protected.contains(&address.to_string()) {
             orphans.push(Orphan { address: address.clone(), id: o.id.clone(), reason: "no longer declared, but protected: never deleted".into() });
+        } else if address.kind.never_deleted() {
+            orphans.push(Orphan { address: address.clone(), id: o.id.clone(), reason: format!("no longer declared; a {} cannot be deleted, so it is left as it is", address.kind) });
         } else if o.props.get("isBuiltIn") == Some(&Value::Bool(true)) {
             // A tenant's singleton (its authorization policy) or built-in
             // object cannot be deleted: it stays as it is, unmanaged.
@@ -575,6 +407,9 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
         }
     }
 
+    // What the ledger remembers beside Graph: a guest's expiry, a service account.
+    warnings.extend(crate::governance::recorded::add_changes(&mut changes, &mut unchanged, desired, &live_service, ledger, &matched, &unknown_set, options.now));
+
     let deletions = changes.iter().filter(|c| matches!(c.action, Action::Delete | Action::Replace)).count();
     if deletions as u32 > gov.prune.max_deletions {
         warnings.push(format!(
@@ -593,24 +428,42 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     };
     // Out-of-band control of the tenant is removed (never held for approval).
     let matched_ids: BTreeMap<Address, String> = matched.iter().map(|(a, o)| (a.clone(), o.id.clone())).collect();
-    changes.extend(crate::governance::out_of_band_removals(desired, observed, &matched_ids));
+    changes.extend(crate::governance::out_of_band_removals(judged, observed, &matched_ids));
     let (mut changes, rollout_waits) = crate::governance::gate_rollouts(changes, desired, &converged_at, options.now, rollout);
     order(&mut changes, desired)?;
-    let sensitive = crate::governance::sensitivity(&changes, desired);
+    let mut sensitive = crate::governance::sensitivity(&changes, judged);
     let ids_by_address: BTreeMap<Address, String> = matched.iter().map(|(a, o)| (a.clone(), o.id.clone())).collect();
-    let mut lints = crate::governance::lint_desired(desired, options.now);
-    let mut live_lints = crate::governance::lint_live(desired, observed, &ids_by_address);
+    // What the live tenant adds: access granted through live role
+    // assignments, policies and nesting; ring groups nested live.
+    for (a, why) in crate::governance::grants::live_sensitivity(&changes, judged, observed, &ids_by_address) {
+        sensitive.entry(a).or_insert(why);
+    }
+    let mut lints = crate::governance::lint_desired(judged, options.now);
+    if !recorded_service.is_empty() {
+        crate::governance::accounts::exclusion_without_recorded(&mut lints, live_only.as_ref().unwrap_or(desired), options.now);
+    }
+    let mut live_lints = crate::governance::lint_live(judged, observed, &ids_by_address);
     crate::governance::settle(&mut live_lints, &changes);
-    let after = crate::governance::after_plan(observed, &changes);
-    crate::governance::settle_after(&mut live_lints, &crate::governance::lint_live(desired, &after, &ids_by_address));
+    // The state after the plan differs from the observed one (as lints see
+    // it) only when the plan deletes objects or sets assignments; else its
+    // lints are the live ones and settling changes nothing, so the copy of
+    // every live object and the second lint pass are skipped.
+    let (gone, reassigned) = crate::governance::after_plan_ids(&changes);
+    if !gone.is_empty() || !reassigned.is_empty() {
+        let after = crate::governance::after_plan(observed, &changes);
+        crate::governance::settle_after(&mut live_lints, &crate::governance::lint_live(judged, &after, &ids_by_address));
+    }
     lints.extend(live_lints);
     crate::governance::settle(&mut lints, &changes);
+    lints.extend(crate::governance::holders::lint(desired, observed, &ids_by_address, &changes));
     crate::governance::review_notes(&mut changes);
+    crate::governance::label_role_deletes(&mut changes);
+    crate::completed::notes(&mut changes, &observed.completed);
     unchanged.sort();
     unknown.sort_by(|a, b| a.address.cmp(&b.address));
     orphans.sort_by(|a, b| a.address.cmp(&b.address));
     let observed_fingerprint = crate::fingerprint::observed(&fp_parts, &ids);
-    let desired_fingerprint = fingerprint(&serde_json::to_value(desired).unwrap_or(Value::Null));
+    let desired_fingerprint = crate::fingerprint::desired(declared);
     let ids = matched.iter().map(|(a, o)| (a.clone(), o.id.clone())).collect();
     Ok(Plan {
         format_version: PLAN_FORMAT_VERSION,

@@ -9,7 +9,7 @@
 
 pub mod model;
 
-use model::{Data, EnumDef, Limit, Prop, RequestRule, TypeDef};
+use model::{CollectionDef, Data, EnumDef, Limit, Prop, RequestRule, TypeDef};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -230,6 +230,18 @@ impl Metadata {
                 .find(|r| r.resource.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(res)));
         }
         same.into_iter().next()
+    }
+
+    /// The collection `[graph_object]` may name at `path` (`/deviceManagement/termsAndConditions`;
+    /// case-insensitive, as Graph's paths are).
+    pub fn collection(&self, path: &str) -> Option<&CollectionDef> {
+        let path = path.trim_end_matches('/');
+        self.data.collections.iter().find(|c| c.path.eq_ignore_ascii_case(path))
+    }
+
+    /// Every collection `[graph_object]` may name.
+    pub fn collections(&self) -> &[CollectionDef] {
+        &self.data.collections
     }
 
     /// The permissions README documents and the sandbox grants by default.

@@ -35,6 +35,20 @@ pub struct Data {
     /// [`Prop::max`] on the properties they limit.
     #[serde(default)]
     pub limits: Vec<Limit>,
+    /// The collections `[graph_object]` may name, with their entity types.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub collections: Vec<CollectionDef>,
+}
+
+/// A collection `[graph_object]` may name: its path (from the version on),
+/// the entity type its members are (or derive from), and whether only
+/// `/beta` serves it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionDef {
+    pub path: String,
+    pub entity: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub beta_only: bool,
 }
 
 /// One maximum string length and where it comes from.

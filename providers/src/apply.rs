@@ -207,7 +207,9 @@ impl<'a> Writer<'a> {
 
     /// The top-level properties the change touches.
     pub(crate) fn touched(&self) -> BTreeSet<String> {
-        self.change.fields.iter().map(|f| f.field.split('.').next().unwrap_or(&f.field).to_string()).collect()
+        // Fields the ledger records only (a guest's expiry) are never sent.
+        let kind = self.change.address.kind;
+        self.change.fields.iter().filter(|f| !engine::governance::recorded::is_ledger_field(kind, &f.field)).map(|f| f.field.split('.').next().unwrap_or(&f.field).to_string()).collect()
     }
 
     /// The touched top-level properties with their desired values (null
@@ -285,6 +287,12 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// Every item of a collection (a lookup before a write): its first page
+    /// rides in a `$batch` with other changes' requests when batching is on.
+    pub(crate) async fn list(&self, api: &GraphClient, path: &str) -> Result<Vec<Value>, GraphError> {
+        self.exec.list(api, path).await
+    }
+
     /// Execute a request, returning the whole response (its status and
     /// headers too), batched when batching is on; the request id is noted.
     pub(crate) async fn execute_raw(&self, api: &GraphClient, request: GraphRequest) -> Result<GraphResponse, GraphError> {
@@ -342,7 +350,8 @@ impl GraphExecutor {
         };
         let (filter, wanted) = (key.filter)(r);
         let select = if key.select.is_empty() { format!("id,{}", key.field) } else { format!("id,{},{}", key.field, key.select) };
-        let path = format!("{}?$filter={}&$select={select}", Self::collection(kind), urlencode(&filter));
+        // An empty filter: the collection takes no `$filter`; it is listed whole and matched here.
+        let path = if filter.is_empty() { format!("{}?$top=999", Self::collection(kind)) } else { format!("{}?$filter={}&$select={select}", Self::collection(kind), urlencode(&filter)) };
         let found: Vec<Value> = self.list(&self.api(kind), &path).await.map_err(fail)?.into_iter().filter(|o| (key.matches)(o, r, &wanted)).collect();
         Ok(match found.as_slice() {
             [one] => one.get("id").and_then(Value::as_str).map(str::to_string),

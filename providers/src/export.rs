@@ -65,6 +65,10 @@ pub(crate) struct Keys {
 
 impl Keys {
     pub(crate) fn assign(&mut self, kind: Kind, name: &str, id: &str) -> Address {
+        // Keyed already (a kind that names it exported first): the same key.
+        if let Some(a) = self.by_id.get(id).filter(|a| a.kind == kind) {
+            return a.clone();
+        }
         let base = slug(name);
         let mut key = base.clone();
         let mut n = 2;
@@ -194,6 +198,12 @@ impl ExportCx {
     pub(crate) fn table<T: serde::Serialize>(&mut self, kind: Kind, note: &str, items: &BTreeMap<String, T>) {
         let header = self.header(registry::provider(kind).export_title);
         table(&mut self.out, &format!("{header}{note}"), items, kind);
+    }
+
+    /// Write a file beside the TOML (a script a kind's tables name), at
+    /// `name` relative to the export's directory.
+    pub(crate) fn file(&mut self, name: String, text: String) {
+        self.out.files.insert(name, text);
     }
 
     fn header(&self, what: &str) -> String {

@@ -128,6 +128,12 @@ fn needs(desired: &DesiredModel, ledger: &Ledger, observed: &ObservedState) -> N
         .filter_map(|k| ids.get(&Address::new(Kind::Group, k.as_str())).map(|i| i.to_string()))
         .collect();
     start.retain(|id| rings.contains(id) || !dynamic.contains(id));
+    // The service-accounts group's live members are service accounts
+    // whatever desired state declares (`governance::accounts`): read it
+    // even when dynamic (its rule is evaluated by Entra, not by us).
+    if let Some(id) = desired.governance.managed_desktop.as_ref().and_then(|md| md.service_accounts_group.as_ref()).and_then(|k| ids.get(&Address::new(Kind::Group, k.as_str()))) {
+        start.insert(id.to_string());
+    }
     Needs { start, managed }
 }
 

@@ -44,6 +44,9 @@ pub struct ReadCx<'a> {
     pub everything: bool,
     /// Policies' `lastModifiedDateTime` by id, for the rollout soak.
     pub modified: &'a std::sync::Mutex<BTreeMap<String, String>>,
+    /// Declared resources the tenant completes (a template's defaults),
+    /// by address: `ObservedState::completed`.
+    pub completed: &'a std::sync::Mutex<BTreeMap<schema::Address, engine::completed::Completion>>,
 }
 
 /// What a kind's read yields: live objects (of it and of the kinds that
@@ -95,7 +98,8 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
     let kinds = kinds_in_scope(desired, ledger);
     let client = &crate::listing_batch::prefetch(client, &kinds).await;
     let modified = std::sync::Mutex::new(BTreeMap::new());
-    let cx = ReadCx { client, desired, ledger, everything: false, modified: &modified };
+    let completed = std::sync::Mutex::new(BTreeMap::new());
+    let cx = ReadCx { client, desired, ledger, everything: false, modified: &modified, completed: &completed };
     let results = read_all(&cx, |ks| ks.iter().any(|k| kinds.contains(k))).await;
     let mut observed = ObservedState::default();
     let mut after = Vec::new();
@@ -125,6 +129,7 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
         list.sort_by(|a, b| a.id.cmp(&b.id));
     }
     observed.modified = modified.into_inner().unwrap_or_default();
+    observed.completed = completed.into_inner().unwrap_or_default();
     for f in after {
         f(&mut observed, desired, ledger);
     }
@@ -138,9 +143,18 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
 /// assigned group: what `export` adopts. Any failed read is an error, since
 /// an export that silently lacks a collection would not adopt it.
 pub async fn observe_everything(client: &GraphClient) -> Result<ObservedState, GraphError> {
-    let (desired, ledger) = (DesiredModel::default(), Ledger::default());
+    observe_everything_with(client, &DesiredModel::default()).await
+}
+
+/// [`observe_everything`], with the desired state an export is made
+/// beside (`export --from`): what only desired state can say, such as the
+/// collections its `graph_object`s name, is read too.
+pub async fn observe_everything_with(client: &GraphClient, desired: &DesiredModel) -> Result<ObservedState, GraphError> {
+    let ledger = Ledger::default();
+    let desired = desired.clone();
     let modified = std::sync::Mutex::new(BTreeMap::new());
-    let cx = ReadCx { client, desired: &desired, ledger: &ledger, everything: true, modified: &modified };
+    let completed = std::sync::Mutex::new(BTreeMap::new());
+    let cx = ReadCx { client, desired: &desired, ledger: &ledger, everything: true, modified: &modified, completed: &completed };
     let results = read_all(&cx, |_| true).await;
     let mut observed = ObservedState::default();
     for k in Kind::ALL {

@@ -44,11 +44,16 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 
 /// Ledger entries of readable kinds whose id is not among the live objects.
 fn missing(ledger: &Ledger, observed: &ObservedState) -> Vec<(Address, String, Option<DateTime<Utc>>)> {
+    // The live ids of each kind, looked up once per ledger entry (a scan of
+    // the kind's list per entry made this 70,000 x 70,000 comparisons for
+    // an exported tenant of 100,000 objects).
+    let live: std::collections::BTreeMap<schema::Kind, std::collections::HashSet<&str>> =
+        observed.objects.iter().map(|(k, list)| (*k, list.iter().map(|o| o.id.as_str()).collect())).collect();
     ledger
         .resources
         .iter()
         .filter(|(a, _)| observed.objects.contains_key(&a.kind) && !observed.unreadable.contains_key(&a.kind))
-        .filter(|(a, e)| !observed.objects.get(&a.kind).is_some_and(|list| list.iter().any(|o| o.id == e.id)))
+        .filter(|(a, e)| !live.get(&a.kind).is_some_and(|ids| ids.contains(e.id.as_str())))
         .map(|(a, e)| (a.clone(), e.id.clone(), e.changed_at.as_deref().and_then(parse_time)))
         .collect()
 }

@@ -421,42 +421,42 @@ mod tests {
     use super::*;
 
     fn block<F: Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("test fixture").block_on(f)
     }
 
     #[test]
     fn one_holder_at_a_time_named_in_the_refusal() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
         let lock = LocalLock::for_ledger(&dir.path().join("state/tenantctl.lock"));
         let me = Holder::this_process("tenantctl apply");
-        assert_eq!(block(acquire(&lock, &me, Duration::ZERO)).unwrap(), Acquired::Free);
+        assert_eq!(block(acquire(&lock, &me, Duration::ZERO)).expect("test fixture"), Acquired::Free);
         let other = Holder { command: "tenantctl import".into(), ..Holder::this_process("x") };
         let e = block(acquire(&lock, &other, Duration::from_millis(300))).unwrap_err();
         let text = e.to_string();
         assert!(text.contains("tenantctl apply") && text.contains(&format!("pid {}", me.pid)) && text.contains(&me.host), "{text}");
         // Release by someone else is a no-op; by the holder, it frees it.
-        block(lock.release(&other)).unwrap();
-        assert_eq!(block(lock.holder()).unwrap(), Some(me.clone()));
-        block(lock.release(&me)).unwrap();
-        assert_eq!(block(acquire(&lock, &other, Duration::ZERO)).unwrap(), Acquired::Free);
-        assert_eq!(block(lock.break_lock()).unwrap(), Some(other));
-        assert_eq!(block(lock.holder()).unwrap(), None);
+        block(lock.release(&other)).expect("test fixture");
+        assert_eq!(block(lock.holder()).expect("test fixture"), Some(me.clone()));
+        block(lock.release(&me)).expect("test fixture");
+        assert_eq!(block(acquire(&lock, &other, Duration::ZERO)).expect("test fixture"), Acquired::Free);
+        assert_eq!(block(lock.break_lock()).expect("test fixture"), Some(other));
+        assert_eq!(block(lock.holder()).expect("test fixture"), None);
     }
 
     #[test]
     fn a_lock_of_a_dead_process_on_this_host_is_taken_over() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
         let lock = LocalLock::for_ledger(&dir.path().join("tenantctl.lock"));
         let mut dead = Holder::this_process("tenantctl apply");
         // A pid that runs, but started at another time: reused, so dead.
         dead.start_ticks = dead.start_ticks.map(|t| t + 1);
-        std::fs::write(lock.path(), serde_json::to_string(&dead).unwrap()).unwrap();
+        std::fs::write(lock.path(), serde_json::to_string(&dead).expect("test fixture")).expect("test fixture");
         let me = Holder::this_process("tenantctl apply");
-        assert_eq!(block(acquire(&lock, &me, Duration::ZERO)).unwrap(), Acquired::TookOver(dead));
-        assert_eq!(block(lock.holder()).unwrap(), Some(me));
+        assert_eq!(block(acquire(&lock, &me, Duration::ZERO)).expect("test fixture"), Acquired::TookOver(dead));
+        assert_eq!(block(lock.holder()).expect("test fixture"), Some(me));
         // Another host's lock is never judged from here.
         let remote = Holder { host: "elsewhere".into(), pid: 1, ..Holder::this_process("tenantctl apply") };
-        std::fs::write(lock.path(), serde_json::to_string(&remote).unwrap()).unwrap();
+        std::fs::write(lock.path(), serde_json::to_string(&remote).expect("test fixture")).expect("test fixture");
         assert!(matches!(block(acquire(&lock, &Holder::this_process("y"), Duration::ZERO)), Err(LockError::Held { .. })));
     }
 
@@ -466,7 +466,7 @@ mod tests {
     /// is not judged, and `tenantctl unlock`. Nor is a record without one.
     #[test]
     fn a_holder_in_another_pid_namespace_is_never_taken_over() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
         let lock = LocalLock::for_ledger(&dir.path().join("tenantctl.lock"));
         let me = Holder::this_process("tenantctl apply");
         if me.pid_ns.is_none() {
@@ -479,49 +479,49 @@ mod tests {
         other.start_ticks = Some(1);
         other.pid_ns = Some("pid:[1]".into());
         assert!(matches!(other.liveness(), Liveness::Unknown(_)));
-        std::fs::write(lock.path(), serde_json::to_string(&other).unwrap()).unwrap();
+        std::fs::write(lock.path(), serde_json::to_string(&other).expect("test fixture")).expect("test fixture");
         let text = block(acquire(&lock, &me, Duration::ZERO)).unwrap_err().to_string();
         assert!(text.contains(&format!("pid {}", other.pid)) && text.contains("another PID namespace") && text.contains("tenantctl unlock"), "{text}");
-        assert_eq!(block(lock.holder()).unwrap(), Some(other.clone()));
+        assert_eq!(block(lock.holder()).expect("test fixture"), Some(other.clone()));
         // A record of an older version, without a namespace: not judged.
         other.pid_ns = None;
-        std::fs::write(lock.path(), serde_json::to_string(&other).unwrap()).unwrap();
+        std::fs::write(lock.path(), serde_json::to_string(&other).expect("test fixture")).expect("test fixture");
         let text = block(acquire(&lock, &me, Duration::ZERO)).unwrap_err().to_string();
         assert!(text.contains("not recorded"), "{text}");
         // The same namespace and a dead pid: taken over.
         other.pid_ns = me.pid_ns.clone();
         assert_eq!(other.liveness(), Liveness::Dead);
-        std::fs::write(lock.path(), serde_json::to_string(&other).unwrap()).unwrap();
-        assert_eq!(block(acquire(&lock, &me, Duration::ZERO)).unwrap(), Acquired::TookOver(other));
+        std::fs::write(lock.path(), serde_json::to_string(&other).expect("test fixture")).expect("test fixture");
+        assert_eq!(block(acquire(&lock, &me, Duration::ZERO)).expect("test fixture"), Acquired::TookOver(other));
     }
 
     #[cfg(unix)]
     #[test]
     fn what_is_at_the_lock_path_is_looked_at_without_opening_it() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
         let lock = LocalLock::for_ledger(&dir.path().join("tenantctl.lock"));
-        assert_eq!(lock.inspect().unwrap(), Found::Absent);
-        let status = std::process::Command::new("mkfifo").arg(lock.path()).status().unwrap();
+        assert_eq!(lock.inspect().expect("test fixture"), Found::Absent);
+        let status = std::process::Command::new("mkfifo").arg(lock.path()).status().expect("test fixture");
         assert!(status.success());
-        assert!(matches!(lock.inspect().unwrap(), Found::NotALock(w) if w.contains("FIFO")));
-        lock.remove().unwrap();
-        assert_eq!(lock.inspect().unwrap(), Found::Absent);
-        std::os::unix::fs::symlink("/nonexistent/target", lock.path()).unwrap();
-        assert!(matches!(lock.inspect().unwrap(), Found::NotALock(w) if w.contains("link")));
-        lock.remove().unwrap();
-        std::fs::write(lock.path(), "garbage").unwrap();
-        assert!(matches!(lock.inspect().unwrap(), Found::NotALock(w) if w.contains("not a tenantctl lock")));
-        lock.remove().unwrap();
+        assert!(matches!(lock.inspect().expect("test fixture"), Found::NotALock(w) if w.contains("FIFO")));
+        lock.remove().expect("test fixture");
+        assert_eq!(lock.inspect().expect("test fixture"), Found::Absent);
+        std::os::unix::fs::symlink("/nonexistent/target", lock.path()).expect("test fixture");
+        assert!(matches!(lock.inspect().expect("test fixture"), Found::NotALock(w) if w.contains("link")));
+        lock.remove().expect("test fixture");
+        std::fs::write(lock.path(), "garbage").expect("test fixture");
+        assert!(matches!(lock.inspect().expect("test fixture"), Found::NotALock(w) if w.contains("not a tenantctl lock")));
+        lock.remove().expect("test fixture");
         // A directory: an empty one is removed, one with content is left
         // for a person to look at.
-        std::fs::create_dir(lock.path()).unwrap();
-        assert!(matches!(lock.inspect().unwrap(), Found::NotALock(w) if w.contains("directory")));
-        std::fs::write(lock.path().join("x"), "x").unwrap();
+        std::fs::create_dir(lock.path()).expect("test fixture");
+        assert!(matches!(lock.inspect().expect("test fixture"), Found::NotALock(w) if w.contains("directory")));
+        std::fs::write(lock.path().join("x"), "x").expect("test fixture");
         let refused = lock.remove().unwrap_err().to_string();
         assert!(refused.contains("by hand"), "{refused}");
         assert!(lock.path().join("x").exists());
-        std::fs::remove_file(lock.path().join("x")).unwrap();
-        lock.remove().unwrap();
-        assert_eq!(lock.inspect().unwrap(), Found::Absent);
+        std::fs::remove_file(lock.path().join("x")).expect("test fixture");
+        lock.remove().expect("test fixture");
+        assert_eq!(lock.inspect().expect("test fixture"), Found::Absent);
     }
 }

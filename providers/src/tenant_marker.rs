@@ -13,6 +13,11 @@
 //! properties) and `PATCH /organization/{id}/extensions/{name}` (update).
 //! Application permissions: Organization.Read.All to read,
 //! Organization.ReadWrite.All to write.
+//!
+//! Beside the fingerprint it records the approvers (and authors) of that
+//! `[governance]` with their public keys and `approvals_required` (as
+//! strings), so re-adopting another `[governance]` over the tenant needs
+//! their signatures, whatever local state is at hand.
 
 use serde_json::{json, Value};
 
@@ -30,6 +35,20 @@ pub struct Marker {
     pub recorded_at: String,
     /// How: `first-use`, `recorded`, `adopted`.
     pub how: String,
+    /// The approvers of the recorded `[governance]`, `KEY=ed25519:BASE64`
+    /// (sorted): whoever re-adopts another `[governance]` over this tenant
+    /// needs their signatures. Empty in a marker written before they were
+    /// recorded.
+    pub approvers: Vec<String>,
+    /// Its authors (beside the approvers), in the same form.
+    pub authors: Vec<String>,
+    /// Its `approvals_required`; `None` in a marker written before it was.
+    pub approvals_required: Option<u32>,
+}
+
+/// `KEY=ed25519:BASE64` entries of one extension property (`;`-separated).
+fn entries(v: &Value, k: &str) -> Vec<String> {
+    v.get(k).and_then(Value::as_str).unwrap_or_default().split(';').map(str::trim).filter(|e| !e.is_empty()).map(str::to_string).collect()
 }
 
 /// The errors of reading or writing the marker.
@@ -64,7 +83,14 @@ pub async fn read(client: &GraphClient) -> Result<Option<Marker>, MarkerError> {
     match client.v1().get_json(&format!("/organization/{org}/extensions/{EXTENSION_NAME}")).await {
         Ok(v) => {
             let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
-            Ok(Some(Marker { fingerprint: s("trustFingerprint"), recorded_at: s("recordedAt"), how: s("recordedBy") }))
+            Ok(Some(Marker {
+                fingerprint: s("trustFingerprint"),
+                recorded_at: s("recordedAt"),
+                how: s("recordedBy"),
+                approvers: entries(&v, "approverKeys"),
+                authors: entries(&v, "authorKeys"),
+                approvals_required: v.get("approvalsRequired").and_then(Value::as_str).and_then(|n| n.parse().ok()),
+            }))
         }
         Err(GraphError::NotFound { .. }) => Ok(None),
         Err(source) => Err(MarkerError::Read { org, source }),
@@ -85,6 +111,9 @@ pub async fn write(client: &GraphClient, marker: &Marker) -> Result<(), MarkerEr
         "trustFingerprint": marker.fingerprint,
         "recordedAt": marker.recorded_at,
         "recordedBy": marker.how,
+        "approverKeys": marker.approvers.join(";"),
+        "authorKeys": marker.authors.join(";"),
+        "approvalsRequired": marker.approvals_required.map(|n| n.to_string()).unwrap_or_default(),
     });
     let path = format!("/organization/{org}/extensions/{EXTENSION_NAME}");
     match v1.get_json(&path).await {

@@ -161,6 +161,9 @@ pub fn dispatch(t: &mut Tenant, ctx: &Ctx, req: &GReq) -> Result<GResp, GraphErr
         ["organization", org, "extensions", rest @ ..] => return crate::org_extensions::handle(t, ctx, req, org, rest),
         ["domains"] => return crate::directory::domains(t, ctx, req),
         ["deviceManagement", "configurationSettings", rest @ ..] => return crate::settings_catalog::serve(ctx, req, rest),
+        ["deviceManagement", "configurationPolicyTemplates", rest @ ..] => return crate::configuration_templates::serve(ctx, req, rest, &q),
+        ["policies", "authenticationMethodsPolicy", rest @ ..] => return crate::auth_methods_policy::handle(t, ctx, req, rest),
+        ["policies", coll @ ("roleManagementPolicies" | "roleManagementPolicyAssignments"), rest @ ..] => return crate::role_policies::handle(t, ctx, req, coll, rest),
         ["me", ..] => return Err(GraphError::new(400, "BadRequest", "/me request is only valid with delegated authentication flow.")),
         ["subscribedSkus"] => return crate::subscribed_skus::list(t, ctx, req),
         ["policies", "authorizationPolicy"] => return crate::tenant_policies::authorization_policy(t, ctx, req),
@@ -178,7 +181,10 @@ pub fn dispatch(t: &mut Tenant, ctx: &Ctx, req: &GReq) -> Result<GResp, GraphErr
     let rest = &segs[spec.path.len()..];
     match rest {
         [] => match req.method.as_str() {
-            "GET" => list(t, ctx, spec, &q),
+            "GET" => {
+                crate::update_profiles::check_query(spec, &q)?;
+                list(t, ctx, spec, &q)
+            }
             "POST" => {
                 let create = spec.create.ok_or_else(GraphError::method_not_allowed)?;
                 let body = body_object(req)?;
@@ -368,7 +374,9 @@ pub fn list(t: &Tenant, ctx: &Ctx, spec: &Spec, q: &Query) -> Result<GResp, Grap
     }
     let mut value = Vec::with_capacity(page.len());
     for (id, r) in page {
-        value.push(Value::Object(render(t, ctx, spec, id, r, q)?));
+        let mut object = render(t, ctx, spec, id, r, q)?;
+        crate::scripts::hide_content(spec, &mut object);
+        value.push(Value::Object(object));
     }
     let mut body = Map::new();
     body.insert("@odata.context".into(), json!(ctx.context(spec.context)));

@@ -101,8 +101,18 @@ fn check_filter_body(body: &Map<String, Value>) -> Result<(), GraphError> {
     Ok(())
 }
 
+/// A filter's `roleScopeTags` (tag ids) must name tags the tenant has.
+fn check_filter_tags(t: &Tenant, body: &Map<String, Value>) -> Result<(), GraphError> {
+    match body.get("roleScopeTags") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::Array(ids)) if ids.iter().all(Value::is_string) => crate::scope_tags::check_ids(t, &Map::from_iter([("roleScopeTagIds".to_string(), Value::Array(ids.clone()))])),
+        Some(_) => Err(bad("'roleScopeTags' is a collection of scope tag ids (strings).")),
+    }
+}
+
 pub fn patch_assignment_filter(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str, body: Map<String, Value>) -> Result<(), GraphError> {
     check_filter_body(&body)?;
+    check_filter_tags(t, &body)?;
     resources::patch_merge(t, ctx, spec, id, body)?;
     t.update(spec.coll, id, |r| {
         r.data.insert("lastModifiedDateTime".into(), json!(ctx.now_iso()));
@@ -117,6 +127,7 @@ pub fn create_assignment_filter(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body
         }
     }
     check_filter_body(&body)?;
+    check_filter_tags(t, &body)?;
     body.remove("@odata.type");
     body.remove("id");
     body.entry("description").or_insert(json!(""));
@@ -197,21 +208,39 @@ pub fn create_settings_catalog(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body:
             return Err(bad(&format!("Property '{p}' is required.")));
         }
     }
-    let settings = body.remove("settings").unwrap_or_else(|| json!([]));
+    let mut settings = body.remove("settings").unwrap_or_else(|| json!([]));
     crate::settings_catalog::check_settings(&settings)?;
+    crate::settings_catalog::encrypt_secrets(&mut settings);
+    let reference = crate::configuration_templates::check(&body, &settings, None)?;
+    body.insert("templateReference".into(), reference);
     body.insert("settingCount".into(), json!(settings.as_array().map_or(0, Vec::len)));
+    // Intune keeps the description sent (an empty one when none is).
+    let description = body.get("description").filter(|d| d.is_string()).cloned().unwrap_or_else(|| json!(""));
     stamp_new(ctx, &mut body, false);
-    body.remove("description");
-    body.entry("description").or_insert(json!(""));
+    body.insert("description".into(), description);
     let mut nav = Map::new();
     nav.insert("settings".into(), settings);
     Ok(resources::insert_new(t, ctx, spec.coll, body, nav))
 }
 
 pub fn patch_settings_catalog(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str, mut body: Map<String, Value>) -> Result<(), GraphError> {
-    let settings = body.remove("settings");
-    if let Some(s) = &settings {
+    let mut settings = body.remove("settings");
+    if let Some(s) = &mut settings {
         crate::settings_catalog::check_settings(s)?;
+        crate::settings_catalog::encrypt_secrets(s);
+    }
+    // A PUT (it sends the settings) is checked against the template; the
+    // template itself never changes.
+    if let Some(s) = &settings {
+        let existing = t.get(spec.coll, id).map(|r| r.data.clone()).unwrap_or_default();
+        let reference = crate::configuration_templates::check(&body, s, Some(&existing))?;
+        body.insert("templateReference".into(), reference);
+    } else if let Some(sent) = body.get("templateReference").and_then(|r| r.get("templateId")).and_then(Value::as_str) {
+        let before = t.get(spec.coll, id).and_then(|r| r.data.get("templateReference").and_then(|r| r.get("templateId")).and_then(Value::as_str).map(str::to_string)).unwrap_or_default();
+        if !sent.eq_ignore_ascii_case(&before) {
+            return Err(bad("The templateReference of a policy cannot be changed; create a new policy."));
+        }
+        body.remove("templateReference");
     }
     let now = ctx.now_iso();
     t.update(spec.coll, id, |r| {
@@ -316,6 +345,18 @@ pub fn make_assignment(coll: &str, policy: &str, a: &Value) -> Result<(String, V
             out["intent"] = json!("apply");
         }
     }
+    // App assignments carry their install intent (required) and settings.
+    if coll == "mobileApps" {
+        let intent = a.get("intent").and_then(Value::as_str).ok_or_else(|| bad("Assignment must specify 'intent'."))?;
+        if !matches!(intent, "available" | "required" | "uninstall" | "availableWithoutEnrollment") {
+            return Err(bad(&format!("The value '{intent}' is not a valid installIntent.")));
+        }
+        if intent == "available" && target.get("@odata.type").and_then(Value::as_str) == Some("#microsoft.graph.allDevicesAssignmentTarget") {
+            return Err(bad("Available intent is not supported for the all devices target."));
+        }
+        out["intent"] = json!(intent);
+        out["settings"] = a.get("settings").cloned().unwrap_or(Value::Null);
+    }
     Ok((key, out))
 }
 
@@ -369,7 +410,9 @@ pub fn sub(t: &mut Tenant, ctx: &Ctx, spec: &Spec, req: &GReq, id: &str, rest: &
     match (req.method.as_str(), rest) {
         ("POST", ["assign"]) => {
             let body = body_object(req)?;
-            let list = body.get("assignments").and_then(Value::as_array).cloned().ok_or_else(|| bad("Request body must contain 'assignments'."))?;
+            // Apps name the parameter `mobileAppAssignments`.
+            let param = if spec.coll == "mobileApps" { "mobileAppAssignments" } else { "assignments" };
+            let list = body.get(param).and_then(Value::as_array).cloned().ok_or_else(|| bad(&format!("Request body must contain '{param}'.")))?;
             // Replace semantics: the new list is the whole set; duplicate targets collapse.
             let mut seen = std::collections::BTreeSet::new();
             let mut stored = Vec::new();

@@ -50,6 +50,15 @@ pub mod update_profiles;
 pub mod validate_write;
 pub mod subscribed_skus;
 pub mod tenant_policies;
+pub mod configuration_templates;
+pub mod scripts;
+pub mod enrollment;
+pub mod intune_roles;
+pub mod auth_methods_policy;
+pub mod role_policies;
+pub mod role_definitions;
+pub mod administrative_units;
+pub mod mobile_apps;
 
 pub use accounting::RequestCounts;
 pub use cli::{serve, ServeArgs};
@@ -242,6 +251,10 @@ impl Sandbox {
             roles::ensure_builtins(&mut t);
             ca_objects::ensure_builtins(&mut t);
             scope_tags::ensure_default(&mut t);
+            enrollment::ensure_defaults(&mut t);
+            intune_roles::ensure_builtins(&mut t);
+            auth_methods_policy::ensure(&mut t);
+            role_policies::ensure(&mut t);
             if let Some(s) = seed {
                 seed::seed(&mut t, &s);
             }

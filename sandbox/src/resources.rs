@@ -165,6 +165,14 @@ lookup_fn!(lookup_quality_update_profiles, "windowsQualityUpdateProfiles");
 lookup_fn!(lookup_driver_update_profiles, "windowsDriverUpdateProfiles");
 lookup_fn!(lookup_scope_tags, "roleScopeTags");
 lookup_fn!(lookup_device_categories, "deviceCategories");
+lookup_fn!(lookup_platform_scripts, "deviceManagementScripts");
+lookup_fn!(lookup_health_scripts, "deviceHealthScripts");
+lookup_fn!(lookup_enrollment_configs, "deviceEnrollmentConfigurations");
+lookup_fn!(lookup_intune_role_defs, "deviceManagementRoleDefinitions");
+lookup_fn!(lookup_intune_role_assignments, "deviceManagementRoleAssignments");
+lookup_fn!(lookup_units, "administrativeUnits");
+lookup_fn!(lookup_mobile_apps, "mobileApps");
+lookup_fn!(lookup_terms, "termsAndConditions");
 
 const fn dir(coll: &'static str, path: &'static [&'static str], context: &'static str) -> Spec {
     Spec {
@@ -229,7 +237,14 @@ pub static SPECS: &[Spec] = &[
         delta: true,
         ..dir("groups", &["groups"], "groups")
     },
-    Spec { lookup: lookup_role_defs, ..dir("roleDefinitions", &["roleManagement", "directory", "roleDefinitions"], "roleManagement/directory/roleDefinitions") },
+    Spec {
+        create: Some(crate::role_definitions::create),
+        patch: Some(crate::role_definitions::patch),
+        delete: Some(crate::role_definitions::delete),
+        lookup: lookup_role_defs,
+        entity: Some("unifiedRoleDefinition"),
+        ..dir("roleDefinitions", &["roleManagement", "directory", "roleDefinitions"], "roleManagement/directory/roleDefinitions")
+    },
     Spec {
         create: Some(crate::roles::create_assignment),
         delete: Some(delete_hard),
@@ -394,6 +409,86 @@ pub static SPECS: &[Spec] = &[
         sub: crate::ca_objects::strength_sub,
         ..dir(crate::ca_objects::STRENGTHS, &["policies", "authenticationStrengthPolicies"], "policies/authenticationStrengthPolicies")
     },
+    Spec {
+        beta_only: true,
+        create: Some(crate::scripts::create),
+        patch: Some(crate::scripts::patch),
+        lookup: lookup_platform_scripts,
+        sub: crate::scripts::sub,
+        entity: Some("deviceManagementScript"),
+        assignment_type: Some("#microsoft.graph.deviceManagementScriptAssignment"),
+        ..intune("deviceManagementScripts", &["deviceManagement", "deviceManagementScripts"], "deviceManagement/deviceManagementScripts")
+    },
+    Spec {
+        beta_only: true,
+        create: Some(crate::scripts::create),
+        patch: Some(crate::scripts::patch),
+        lookup: lookup_health_scripts,
+        sub: crate::scripts::sub,
+        entity: Some("deviceHealthScript"),
+        assignment_type: Some("#microsoft.graph.deviceHealthScriptAssignment"),
+        ..intune("deviceHealthScripts", &["deviceManagement", "deviceHealthScripts"], "deviceManagement/deviceHealthScripts")
+    },
+    Spec {
+        beta_only: true,
+        create: Some(crate::enrollment::create),
+        patch: Some(crate::enrollment::patch),
+        delete: Some(crate::enrollment::delete),
+        lookup: lookup_enrollment_configs,
+        sub: crate::enrollment::sub,
+        entity: Some("deviceEnrollmentConfiguration"),
+        assignment_type: Some("#microsoft.graph.enrollmentConfigurationAssignment"),
+        ..intune("deviceEnrollmentConfigurations", &["deviceManagement", "deviceEnrollmentConfigurations"], "deviceManagement/deviceEnrollmentConfigurations")
+    },
+    Spec {
+        beta_only: true,
+        create: Some(crate::intune_roles::create_definition),
+        patch: Some(crate::intune_roles::patch_definition),
+        delete: Some(crate::intune_roles::delete_definition),
+        lookup: lookup_intune_role_defs,
+        // No assignments: no `/assign`, nothing to expand.
+        expand: no_expand,
+        sub: no_sub,
+        entity: Some("deviceAndAppManagementRoleDefinition"),
+        ..intune(crate::intune_roles::DEFINITIONS, &["deviceManagement", "roleDefinitions"], "deviceManagement/roleDefinitions")
+    },
+    Spec {
+        beta_only: true,
+        create: Some(crate::intune_roles::create_assignment),
+        patch: Some(crate::intune_roles::patch_assignment),
+        delete: Some(delete_hard),
+        lookup: lookup_intune_role_assignments,
+        expand: crate::intune_roles::expand_assignment,
+        sub: no_sub,
+        entity: Some("deviceAndAppManagementRoleAssignment"),
+        ..intune(crate::intune_roles::ASSIGNMENTS, &["deviceManagement", "roleAssignments"], "deviceManagement/roleAssignments")
+    },
+    Spec {
+        create: Some(crate::administrative_units::create),
+        patch: Some(crate::administrative_units::patch),
+        delete: Some(crate::administrative_units::delete),
+        lookup: lookup_units,
+        sub: crate::administrative_units::sub,
+        entity: Some("administrativeUnit"),
+        ..dir(crate::administrative_units::UNITS, &["directory", "administrativeUnits"], "directory/administrativeUnits")
+    },
+    Spec {
+        create: Some(crate::mobile_apps::create),
+        patch: Some(crate::mobile_apps::patch),
+        lookup: lookup_mobile_apps,
+        entity: Some("mobileApp"),
+        assignment_type: Some("#microsoft.graph.mobileAppAssignment"),
+        ..intune("mobileApps", &["deviceAppManagement", "mobileApps"], "deviceAppManagement/mobileApps")
+    },
+    // A collection no kind models, for `graph_object`: the generic Intune
+    // rules (type and name required, metadata-checked bodies).
+    Spec {
+        lookup: lookup_terms,
+        expand: no_expand,
+        sub: no_sub,
+        entity: Some("termsAndConditions"),
+        ..intune("termsAndConditions", &["deviceManagement", "termsAndConditions"], "deviceManagement/termsAndConditions")
+    },
 ];
 
 /// The spec of the collection whose last path segment is `name`
@@ -424,6 +519,12 @@ pub const KNOWN_SEGMENTS: &[&str] = &[
     "windowsFeatureUpdateProfiles", "windowsQualityUpdateProfiles", "windowsDriverUpdateProfiles", "roleScopeTags", "deviceCategories",
     "subscribedSkus", "assignLicense",
     "authorizationPolicy", "crossTenantAccessPolicy", "default", "partners",
+    "deviceManagementScripts", "deviceHealthScripts",
+    "deviceEnrollmentConfigurations", "setPriority",
+    "authenticationMethodsPolicy", "authenticationMethodConfigurations", "roleManagementPolicies", "roleManagementPolicyAssignments", "rules", "administrativeUnits",
+    "microsoftAuthenticator", "fido2", "temporaryAccessPass", "sms", "voice", "email", "softwareOath", "x509Certificate",
+    "configurationSettings", "configurationPolicyTemplates", "settingTemplates",
+    "deviceAppManagement", "mobileApps", "termsAndConditions",
 ];
 
 pub fn is_known_segment(s: &str) -> bool {
@@ -439,17 +540,22 @@ mod tests {
         // Write bodies are checked against the entity its spec names.
         assert_eq!(spec_by_name("policies").and_then(|s| s.entity), Some("conditionalAccessPolicy"));
         assert_eq!(spec_by_name("users").and_then(|s| s.entity), Some("user"));
-        assert_eq!(spec_by_name("roleDefinitions").and_then(|s| s.entity), None);
+        assert_eq!(spec_by_name("roleDefinitions").and_then(|s| s.entity), Some("unifiedRoleDefinition"));
         // Only users and groups serve delta.
         let delta: Vec<&str> = SPECS.iter().filter(|s| s.delta).map(|s| s.coll).collect();
         assert_eq!(delta, ["users", "groups"]);
         // Every Intune collection with `/assign` names its assignment type.
-        for s in SPECS.iter().filter(|s| s.family == Family::Intune && s.coll != "assignmentFilters" && s.coll != "deviceCategories") {
+        for s in SPECS.iter().filter(|s| s.family == Family::Intune && !["assignmentFilters", "deviceCategories", "termsAndConditions", crate::intune_roles::DEFINITIONS, crate::intune_roles::ASSIGNMENTS].contains(&s.coll)) {
             let ty = s.assignment_type.unwrap_or_else(|| panic!("{} names no assignment type", s.coll));
             assert!(ty.starts_with("#microsoft.graph.") && ty.ends_with("Assignment"), "{ty}");
         }
-        // No two collections share a last path segment, so the name finds one.
-        for s in SPECS.iter().filter(|s| s.entity.is_some()) {
+        // No two collections share a last path segment, so the name finds
+        // one; but Intune's RBAC collections, which share the directory's
+        // names and are found by their whole path (`find`).
+        for s in SPECS.iter().filter(|s| s.entity.is_some() && s.path.len() == 2 && s.path[0] == "deviceManagement") {
+            assert_eq!(find(s.path).map(|x| x.coll), Some(s.coll));
+        }
+        for s in SPECS.iter().filter(|s| s.entity.is_some() && ![crate::intune_roles::DEFINITIONS, crate::intune_roles::ASSIGNMENTS].contains(&s.coll)) {
             let name = s.path.last().copied().unwrap_or_default();
             assert_eq!(spec_by_name(name).map(|x| x.coll), Some(s.coll));
         }

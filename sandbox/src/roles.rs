@@ -96,6 +96,7 @@ pub fn create_assignment(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body: Map<S
     let role = required_str(&body, "roleDefinitionId")?;
     let principal = required_str(&body, "principalId")?;
     let scope = body.get("directoryScopeId").and_then(Value::as_str).unwrap_or("/").to_string();
+    crate::administrative_units::check_scope(t, &scope)?;
     check_role(t, &role)?;
     check_principal(t, ctx, &principal)?;
     let dup = t.coll(spec.coll).is_some_and(|c| {

@@ -20,7 +20,7 @@ fn bad(msg: &str) -> GraphError {
     GraphError::intune(400, "BadRequest", msg)
 }
 
-fn choice(id: &str, name: &str, options: &[&str]) -> Value {
+pub(crate) fn choice(id: &str, name: &str, options: &[&str]) -> Value {
     json!({
         "@odata.type": format!("{NS}ChoiceSettingDefinition"),
         "id": id,
@@ -31,7 +31,7 @@ fn choice(id: &str, name: &str, options: &[&str]) -> Value {
     })
 }
 
-fn integer(id: &str, name: &str, min: i64, max: i64) -> Value {
+pub(crate) fn integer(id: &str, name: &str, min: i64, max: i64) -> Value {
     json!({
         "@odata.type": format!("{NS}SimpleSettingDefinition"),
         "id": id,
@@ -41,7 +41,7 @@ fn integer(id: &str, name: &str, min: i64, max: i64) -> Value {
     })
 }
 
-fn string(id: &str, name: &str, collection: bool) -> Value {
+pub(crate) fn string(id: &str, name: &str, collection: bool) -> Value {
     let ty = if collection { "SimpleSettingCollectionDefinition" } else { "SimpleSettingDefinition" };
     json!({
         "@odata.type": format!("{NS}{ty}"),
@@ -50,6 +50,14 @@ fn string(id: &str, name: &str, collection: bool) -> Value {
         "displayName": name,
         "valueDefinition": {"@odata.type": format!("{NS}StringSettingValueDefinition")},
     })
+}
+
+/// A string setting whose value is a secret (`isSecret`): written as a
+/// `SecretSettingValue`, read back as an encrypted token.
+fn secret(id: &str, name: &str) -> Value {
+    let mut d = string(id, name, false);
+    d["valueDefinition"]["isSecret"] = json!(true);
+    d
 }
 
 /// Every definition the sandbox serves, by id.
@@ -75,12 +83,19 @@ pub fn catalog() -> &'static Map<String, Value> {
             string(&format!("{d}excludedextensions"), "ExcludedExtensions", true),
             group,
             string(&format!("{fw}_name"), "Name", false),
+            secret("vendor_msft_wifi_profile_sharedkey", "Wi-Fi shared key"),
             choice(&format!("{fw}_direction"), "Direction", &["in", "out"]),
         ]
         .into_iter()
         .map(|v| (v["id"].as_str().unwrap_or_default().to_string(), v))
         .collect()
     })
+}
+
+/// A definition by id (case-insensitive): the catalog's, or one only the
+/// policy templates (`crate::configuration_templates`) use.
+fn definition(id: &str) -> Option<&'static Value> {
+    catalog().iter().find(|(k, _)| k.eq_ignore_ascii_case(id)).map(|(_, v)| v).or_else(|| crate::configuration_templates::definition(id))
 }
 
 /// `GET /beta/deviceManagement/configurationSettings[/{id}]`.
@@ -94,7 +109,7 @@ pub fn serve(ctx: &Ctx, req: &GReq, rest: &[&str]) -> Result<GResp, GraphError> 
     match rest {
         [] => Ok(GResp::json(200, json!({"@odata.context": ctx.context("deviceManagement/configurationSettings"), "value": catalog().values().collect::<Vec<_>>()}))),
         [id] => {
-            let def = catalog().iter().find(|(k, _)| k.eq_ignore_ascii_case(id)).map(|(_, v)| v).ok_or_else(|| {
+            let def = definition(id).ok_or_else(|| {
                 GraphError::intune(404, "NotFound", &format!("No setting definition with id '{id}' exists."))
             })?;
             let mut out = Map::new();
@@ -124,11 +139,7 @@ fn bare(v: &Value) -> &str {
 
 fn check_instance(inst: &Value) -> Result<(), GraphError> {
     let id = inst.get("settingDefinitionId").and_then(Value::as_str).unwrap_or_default();
-    let def = catalog()
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(id))
-        .map(|(_, v)| v)
-        .ok_or_else(|| bad(&format!("Setting definition '{id}' was not found.")))?;
+    let def = definition(id).ok_or_else(|| bad(&format!("Setting definition '{id}' was not found.")))?;
     let want = match bare(def) {
         "ChoiceSettingDefinition" => "ChoiceSettingInstance",
         "SimpleSettingDefinition" => "SimpleSettingInstance",
@@ -172,6 +183,10 @@ fn check_instance(inst: &Value) -> Result<(), GraphError> {
 }
 
 fn check_simple(id: &str, def: &Value, v: &Value) -> Result<(), GraphError> {
+    if def.pointer("/valueDefinition/isSecret").and_then(Value::as_bool) == Some(true) {
+        let ok = bare(v) == "SecretSettingValue" && v.get("value").is_some_and(Value::is_string) && matches!(v.get("valueState").and_then(Value::as_str), Some("notEncrypted" | "encryptedValueToken"));
+        return if ok { Ok(()) } else { Err(bad(&format!("Setting '{id}' is a secret: it expects a {NS}SecretSettingValue with a valueState, got {v}."))) };
+    }
     let integer = def.pointer("/valueDefinition/@odata.type").and_then(Value::as_str).is_some_and(|t| t.ends_with("IntegerSettingValueDefinition"));
     let (want, ok) = if integer {
         let n = v.get("value").and_then(Value::as_i64);
@@ -185,5 +200,26 @@ fn check_simple(id: &str, def: &Value, v: &Value) -> Result<(), GraphError> {
         Ok(())
     } else {
         Err(bad(&format!("Setting '{id}' expects a valid {NS}{want}, got {v}.")))
+    }
+}
+
+/// Settings as Intune stores them: a secret sent `notEncrypted` is kept as
+/// an encrypted token (what Graph returns; the sandbox derives one from
+/// the value, never the value itself).
+pub fn encrypt_secrets(settings: &mut Value) {
+    match settings {
+        Value::Object(m) => {
+            let secret = m.get("@odata.type").and_then(Value::as_str).is_some_and(|t| t.ends_with("SecretSettingValue"));
+            if secret && m.get("valueState").and_then(Value::as_str) == Some("notEncrypted") {
+                use sha2::{Digest, Sha256};
+                let plain = m.get("value").and_then(Value::as_str).unwrap_or_default().to_string();
+                let token: String = Sha256::digest(format!("sandbox-secret\0{plain}").as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+                m.insert("value".into(), json!(format!("enc:{token}")));
+                m.insert("valueState".into(), json!("encryptedValueToken"));
+            }
+            m.values_mut().for_each(encrypt_secrets);
+        }
+        Value::Array(items) => items.iter_mut().for_each(encrypt_secrets),
+        _ => {}
     }
 }

@@ -152,3 +152,18 @@ pub fn patch(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str, body: Map<String,
     }
     crate::intune::patch(t, ctx, spec, id, body)
 }
+
+/// The Windows update profile collections answer a `$filter` with 400
+/// ("Query option 'Filter' is not allowed": microsoftgraph/microsoft-graph-docs#21581,
+/// Microsoft365DSC#4597): they are listed whole and matched by the client.
+pub fn check_query(spec: &Spec, q: &crate::odata::Query) -> Result<(), GraphError> {
+    let unfiltered = ["windowsFeatureUpdateProfiles", "windowsQualityUpdateProfiles", "windowsDriverUpdateProfiles"];
+    if q.filter.is_some() && unfiltered.contains(&spec.coll) {
+        return Err(GraphError::new(
+            400,
+            "BadRequest",
+            "The query specified in the URI is not valid. Query option 'Filter' is not allowed. To allow it, set the 'AllowedQueryOptions' property on EnableQueryAttribute or QueryValidationSettings.",
+        ));
+    }
+    Ok(())
+}

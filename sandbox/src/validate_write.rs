@@ -57,6 +57,14 @@ fn body_kind(segs: &[&str], method: &str) -> Body {
     if last == "$ref" {
         return Body::Ref;
     }
+    // Intune's collections are found by their whole path (its RBAC
+    // collections share their last segment with the directory's).
+    if let Some(e) = crate::resources::find(segs).filter(|s| s.path.len() == 2 && s.path[0] == "deviceManagement").and_then(|s| s.entity) {
+        match (method, segs.len()) {
+            ("POST", 2) | ("PATCH" | "PUT", 3) => return Body::Entity(e),
+            _ => {}
+        }
+    }
     // Collection (POST) or member (PATCH/PUT) of a known entity set.
     match (method, segs) {
         // Singletons and the partners keyed by tenant id (before the
@@ -103,9 +111,26 @@ fn body_kind(segs: &[&str], method: &str) -> Body {
         ("POST", [.., "roleScopeTags", _, "assign"]) => {
             Body::Action(&[("assignments", "roleScopeTagAutoAssignment")])
         }
+        ("POST", [.., "deviceManagementScripts", _, "assign"]) => {
+            Body::Action(&[("deviceManagementScriptAssignments", "deviceManagementScriptAssignment")])
+        }
+        ("POST", [.., "deviceHealthScripts", _, "assign"]) => {
+            Body::Action(&[("deviceHealthScriptAssignments", "deviceHealthScriptAssignment")])
+        }
+        ("POST", [.., "deviceEnrollmentConfigurations", _, "assign"]) => {
+            Body::Action(&[("enrollmentConfigurationAssignments", "enrollmentConfigurationAssignment")])
+        }
+        ("POST", [.., "mobileApps", _, "assign"]) => {
+            Body::Action(&[("mobileAppAssignments", "mobileAppAssignment")])
+        }
         ("POST", [.., "windowsAutopilotDeploymentProfiles", _, "assignments"]) => {
             Body::Entity("windowsAutopilotDeploymentProfileAssignment")
         }
+        ("PATCH", ["policies", "authenticationMethodsPolicy"]) => Body::Entity("authenticationMethodsPolicy"),
+        ("PATCH", ["policies", "authenticationMethodsPolicy", "authenticationMethodConfigurations", _]) => {
+            Body::Entity("authenticationMethodConfiguration")
+        }
+        ("PATCH", ["policies", "roleManagementPolicies", _, "rules", _]) => Body::Entity("unifiedRoleManagementPolicyRule"),
         _ => Body::Unchecked,
     }
 }

@@ -160,7 +160,7 @@ mod tests {
 
     #[test]
     fn kinds_come_from_the_registry() {
-        assert_eq!(Kind::ALL.len(), 20);
+        assert_eq!(Kind::ALL.len(), 34);
         assert_eq!("named_location".parse::<Kind>(), Ok(Kind::NamedLocation));
         assert_eq!(Kind::AuthenticationStrength.as_str(), "authentication_strength");
         assert_eq!(Kind::ALL[0], Kind::User);
@@ -171,7 +171,23 @@ mod tests {
         let policies: Vec<Kind> = Kind::ALL.into_iter().filter(|k| k.is_policy()).collect();
         assert_eq!(
             policies,
-            [Kind::DeviceConfiguration, Kind::CompliancePolicy, Kind::UpdateRing, Kind::AutopilotProfile, Kind::FeatureUpdateProfile, Kind::QualityUpdateProfile, Kind::DriverUpdateProfile, Kind::SettingsCatalog]
+            [
+                Kind::DeviceConfiguration,
+                Kind::CompliancePolicy,
+                Kind::UpdateRing,
+                Kind::AutopilotProfile,
+                Kind::FeatureUpdateProfile,
+                Kind::QualityUpdateProfile,
+                Kind::DriverUpdateProfile,
+                Kind::SettingsCatalog,
+                Kind::PlatformScript,
+                Kind::Remediation,
+                Kind::EnrollmentStatusPage,
+                Kind::EnrollmentRestriction,
+                Kind::WingetApp,
+                Kind::M365Apps,
+                Kind::AppAssignment,
+            ]
         );
         // Declaration order is plan order.
         let mut sorted = Kind::ALL;

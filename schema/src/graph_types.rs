@@ -356,6 +356,39 @@ fn one_value(cx: &mut Cx, name: &str, t: &str, max: Option<u32>, v: &toml::Value
     }
 }
 
+/// The body of a `[graph_object.KEY]` of type `ty` (full name), checked as
+/// device configuration settings are: every property must exist on the
+/// type (beta's too with `beta`), with a value of its type; read-only
+/// properties and relationships are refused, and so are `id` and
+/// `@odata.*` annotations (the key and `odata_type` say them).
+pub(crate) fn check_object_body(
+    sources: &[SourceFile],
+    diags: &mut Diagnostics,
+    origin: &Origin,
+    key: &str,
+    ty: &str,
+    beta: bool,
+    body: &BTreeMap<String, toml::Value>,
+) {
+    let mut cx = Cx { m: metadata(), sources, diags, origin, addr: format!("graph_object.{key}") };
+    let props = cx.m.properties(ty, beta);
+    for (name, value) in body {
+        let path = vec![Seg::from("graph_object"), Seg::from(key), Seg::from("body"), Seg::from(name.as_str())];
+        if name == "id" || name.starts_with('@') {
+            let addr = cx.addr.clone();
+            cx.error("read-only-setting", &path, format!("{addr}: `{name}` is set by Graph, not declared in body"), Some("the object's id is kept in the ledger; its type is `odata_type`".into()));
+            continue;
+        }
+        let beta_only = !beta && !props.contains_key(name.as_str()) && cx.m.properties(ty, true).contains_key(name.as_str());
+        if beta_only {
+            let addr = cx.addr.clone();
+            cx.error("unknown-setting", &path, format!("{addr}: `{name}` exists only in Graph beta; set api = \"beta\""), None);
+            continue;
+        }
+        object_prop(&mut cx, ty, name, value, path, false);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::diagnostic::Diagnostics;
@@ -561,3 +594,4 @@ edgeBlockPrinting = "yes"
         }
     }
 }
+

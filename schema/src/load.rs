@@ -70,7 +70,10 @@ pub fn load(dir: &Path) -> Result<DesiredState, LoadError> {
             .at(Some(Location::file(dir))),
         );
     }
-    load_read(read, diags)
+    let mut state = load_read(read, diags)?;
+    // Platform scripts and remediations name script files beside the TOML.
+    crate::kinds::platform_script::attach_files(dir, &mut state)?;
+    Ok(state)
 }
 
 /// Read the files found under `dir` by the rules of [`crate::read`]: a file

@@ -26,6 +26,13 @@ pub fn problem(kind: Kind, id: &str) -> Option<String> {
         // keyed by tenant id.
         Kind::AuthorizationPolicy if id == "authorizationPolicy" => None,
         Kind::CrossTenantAccess if id == "default" => None,
+        // PIM policy ids are `DirectoryRole_{tenant}_{guid}`.
+        Kind::RolePolicy => {
+            let ok = !id.is_empty() && id.len() <= MAX_ID && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            (!ok).then(|| format!("`{}` is not a role management policy id (letters, digits, `-` and `_`, at most {MAX_ID})", shown(id)))
+        }
+        // The singleton's id is fixed.
+        Kind::AuthenticationMethodsPolicy => (id != "authenticationMethodsPolicy").then(|| format!("`{}` is not the authentication methods policy's id (`authenticationMethodsPolicy`)", shown(id))),
         _ => (!is_guid(id)).then(|| format!("`{}` is not a Graph object id of a {kind} (a GUID such as 3f2504e0-4f89-41d3-9a0c-0305e82c3301)", shown(id))),
     }
 }

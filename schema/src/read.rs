@@ -290,29 +290,29 @@ mod tests {
 
     #[test]
     fn the_folder_of_a_state_file_is_synced() {
-        let dir = tempfile::tempdir().unwrap();
-        sync_parent(&dir.path().join("ledger.lock")).unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
+        sync_parent(&dir.path().join("ledger.lock")).expect("test fixture");
         assert!(sync_parent(&dir.path().join("missing/ledger.lock")).is_err());
-        open_append(&dir.path().join("journal.jsonl")).unwrap();
+        open_append(&dir.path().join("journal.jsonl")).expect("test fixture");
         assert!(dir.path().join("journal.jsonl").is_file());
     }
 
     #[test]
     fn regular_files_inside_are_read_links_leaving_are_not() {
-        let dir = tempfile::tempdir().unwrap();
-        let outside = tempfile::tempdir().unwrap();
-        let root = std::fs::canonicalize(dir.path()).unwrap();
-        std::fs::write(root.join("a.toml"), "x = 1").unwrap();
-        std::fs::write(outside.path().join("secret"), "SENTINEL").unwrap();
-        std::os::unix::fs::symlink(root.join("a.toml"), root.join("b.toml")).unwrap();
-        std::os::unix::fs::symlink(outside.path().join("secret"), root.join("c.toml")).unwrap();
-        std::os::unix::fs::symlink(root.join("missing"), root.join("d.toml")).unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
+        let outside = tempfile::tempdir().expect("test fixture");
+        let root = std::fs::canonicalize(dir.path()).expect("test fixture");
+        std::fs::write(root.join("a.toml"), "x = 1").expect("test fixture");
+        std::fs::write(outside.path().join("secret"), "SENTINEL").expect("test fixture");
+        std::os::unix::fs::symlink(root.join("a.toml"), root.join("b.toml")).expect("test fixture");
+        std::os::unix::fs::symlink(outside.path().join("secret"), root.join("c.toml")).expect("test fixture");
+        std::os::unix::fs::symlink(root.join("missing"), root.join("d.toml")).expect("test fixture");
         assert_eq!(
-            read_inside(&root, &root.join("a.toml"), 100).unwrap(),
+            read_inside(&root, &root.join("a.toml"), 100).expect("test fixture"),
             b"x = 1"
         );
         assert_eq!(
-            read_inside(&root, &root.join("b.toml"), 100).unwrap(),
+            read_inside(&root, &root.join("b.toml"), 100).expect("test fixture"),
             b"x = 1"
         );
         assert!(matches!(
@@ -331,9 +331,9 @@ mod tests {
 
     #[test]
     fn a_link_swapped_in_after_the_check_is_not_followed() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = std::fs::canonicalize(dir.path()).unwrap();
-        std::os::unix::fs::symlink("/dev/zero", root.join("z.toml")).unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
+        let root = std::fs::canonicalize(dir.path()).expect("test fixture");
+        std::os::unix::fs::symlink("/dev/zero", root.join("z.toml")).expect("test fixture");
         assert!(matches!(
             open_regular(&root.join("z.toml")),
             Err(Refused::NotRegular { .. })
@@ -343,7 +343,7 @@ mod tests {
     #[test]
     fn the_bounded_reader_stops_at_the_limit_whatever_the_size_says() {
         // /dev/zero is a device, so open it directly to test the reader alone.
-        let zero = File::open("/dev/zero").unwrap();
+        let zero = File::open("/dev/zero").expect("test fixture");
         assert!(matches!(
             read_bounded(zero, 1024),
             Err(Refused::TooLarge { limit: 1024 })
@@ -358,24 +358,24 @@ mod append_tests {
 
     #[test]
     fn a_line_cut_short_is_ended_before_the_next_is_appended() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
         let path = dir.path().join("journal.jsonl");
-        std::fs::write(&path, "{\"a\":1}\n{\"b\":").unwrap();
-        open_append(&path).unwrap().write_all(b"{\"c\":3}\n").unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, "{\"a\":1}\n{\"b\":").expect("test fixture");
+        open_append(&path).expect("test fixture").write_all(b"{\"c\":3}\n").expect("test fixture");
+        let text = std::fs::read_to_string(&path).expect("test fixture");
         assert_eq!(text.lines().collect::<Vec<_>>(), ["{\"a\":1}", "{\"b\":", "{\"c\":3}"]);
         // A whole last line is left as it is.
-        open_append(&path).unwrap().write_all(b"{\"d\":4}\n").unwrap();
-        assert!(std::fs::read_to_string(&path).unwrap().ends_with("{\"c\":3}\n{\"d\":4}\n"));
+        open_append(&path).expect("test fixture").write_all(b"{\"d\":4}\n").expect("test fixture");
+        assert!(std::fs::read_to_string(&path).expect("test fixture").ends_with("{\"c\":3}\n{\"d\":4}\n"));
     }
 
     #[test]
     fn a_link_is_never_appended_through() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
         let target = dir.path().join("target");
-        std::fs::write(&target, "x").unwrap();
-        std::os::unix::fs::symlink(&target, dir.path().join("link")).unwrap();
+        std::fs::write(&target, "x").expect("test fixture");
+        std::os::unix::fs::symlink(&target, dir.path().join("link")).expect("test fixture");
         assert!(open_append(&dir.path().join("link")).is_err());
-        assert_eq!(std::fs::read_to_string(&target).unwrap(), "x");
+        assert_eq!(std::fs::read_to_string(&target).expect("test fixture"), "x");
     }
 }

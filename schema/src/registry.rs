@@ -29,6 +29,10 @@ macro_rules! with_kinds {
             User                 user                   User                 true      false;
             Guest                guest                  Guest                true      false;
             Group                group                  Group                true      false;
+            // Before role assignments, which name them (a custom role, an
+            // administrative unit scope): their ids are known first.
+            RoleDefinition       role_definition        RoleDefinition       false     false;
+            AdministrativeUnit   administrative_unit    AdministrativeUnit   false     false;
             RoleAssignment       role_assignment        RoleAssignment       false     false;
             AssignmentFilter     assignment_filter      AssignmentFilter     false     false;
             ScopeTag             scope_tag              ScopeTag             false     false;
@@ -49,6 +53,27 @@ macro_rules! with_kinds {
             ConditionalAccess    conditional_access     ConditionalAccess    false     false;
             AuthorizationPolicy  authorization_policy   AuthorizationPolicy  false     false;
             CrossTenantAccess    cross_tenant_access    CrossTenantAccess    false     false;
+            PlatformScript       platform_script        PlatformScript       false     true;
+            Remediation          remediation            Remediation          false     true;
+            EnrollmentStatusPage enrollment_status_page EnrollmentStatusPage false     true;
+            EnrollmentRestriction enrollment_restriction EnrollmentRestriction false    true;
+            IntuneRoleDefinition intune_role_definition IntuneRoleDefinition false     false;
+            IntuneRoleAssignment intune_role_assignment IntuneRoleAssignment false     false;
+            AuthenticationMethodsPolicy authentication_methods_policy AuthenticationMethodsPolicy false false;
+            RolePolicy           role_policy            RolePolicy           false     false;
+            WingetApp            winget_app             WingetApp            false     true;
+            M365Apps             m365_apps              M365Apps             false     true;
+            AppAssignment        app_assignment         AppAssignment        false     true;
+            GraphObject          graph_object           GraphObject          false     false;
         }
     };
+}
+
+impl crate::address::Kind {
+    /// Kinds whose objects Entra gives every tenant (or every role) and
+    /// which cannot be deleted: they are only ever updated, and one no
+    /// longer declared is left as it is, whatever pruning says.
+    pub fn never_deleted(self) -> bool {
+        matches!(self, Self::AuthenticationMethodsPolicy | Self::RolePolicy | Self::AuthorizationPolicy)
+    }
 }

@@ -125,6 +125,8 @@ fn cases() -> Vec<Case> {
         one("public key of the wrong length", "[governance]\napprovals_required = 1\nunattended = \"test\"\n[governance.approvers.a]\nname = \"A\"\npublic_key = \"ed25519:AAAA\"\n", "invalid-key", "a.toml:6:14", "holds 3 bytes; an Ed25519 public key is 32"),
         one("public key not base64", "[governance]\n[governance.approvers.a]\nname = \"A\"\npublic_key = \"ed25519:not base64!\"\n", "invalid-key", "a.toml:4:14", "not base64"),
         one("two approvers with one key", &format!("[governance]\napprovals_required = 2\n[governance.approvers.a]\nname = \"A\"\npublic_key = \"{KEY}\"\n[governance.approvers.b]\nname = \"B\"\npublic_key = \"{KEY}\"\n"), "duplicate-approver-key", "a.toml:8:14", "one person could give both approvals"),
+        one("a weak (small-order) approver key", "[governance]\napprovals_required = 1\nunattended = \"test\"\n[governance.approvers.a]\nname = \"A\"\npublic_key = \"ed25519:AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"\n", "invalid-key", "a.toml:6:14", "weak key of small order"),
+        one("a non-canonical author key", "[governance]\napprovals_required = 1\nunattended = \"test\"\n[governance.authors.a]\nname = \"A\"\npublic_key = \"ed25519:7v///////////////////////////////////////38=\"\n", "invalid-key", "a.toml:6:14", "governance.authors.a: public_key is"),
         // Tenant.
         one("tenant id that is not a GUID", "[tenant]\nprimary_domain = \"contoso.onmicrosoft.com\"\ntenant_id = \"contoso\"\n", "invalid-guid", "a.toml:3:13", "not a GUID"),
         one("primary domain that is not a domain", "[tenant]\nprimary_domain = \"contoso\"\n", "invalid-domain", "a.toml:2:18", "not a domain name"),

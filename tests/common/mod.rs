@@ -4,6 +4,14 @@
 #![allow(dead_code)]
 
 pub mod azurite;
+pub mod kind;
+#[allow(unused_imports)]
+pub use kind::*;
+pub mod gov;
+#[allow(unused_imports)]
+pub use gov::*;
+pub mod baselines;
+pub mod intunemore;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -1,6 +1,7 @@
 //! Removing out-of-band privileged access: a live assignment (active or
-//! eligible) of a privileged role ([`is_privileged`]) that desired state
-//! does not declare (nor the ledger own) is removed by the plan. Like
+//! eligible) of a privileged role ([`is_privileged`]), or of a role a
+//! service account may not hold, that desired state does not declare (nor
+//! the ledger own) is removed by the plan. Like
 //! expiry, removing access is never held for approval
 //! ([`super::removes_access`]); granting it always is.
 
@@ -9,7 +10,7 @@ use std::collections::BTreeMap;
 use schema::{Address, Kind};
 use serde_json::Value;
 
-use schema::kinds::role_assignment::is_privileged;
+use schema::kinds::role_assignment::{is_privileged, READ_ONLY_ROLES};
 use crate::model::{as_reference, reference, DesiredModel, ObservedState};
 use crate::plan::{Action, Change};
 
@@ -57,8 +58,15 @@ pub fn out_of_band_removals(desired: &DesiredModel, observed: &ObservedState, id
         let role = role_of(o);
         let role = role.as_str();
         // Any privileged role (Microsoft's set, custom roles), active or
-        // eligible: eligibility is standing access too until removed.
-        if !is_privileged(role) || DIRECTORY_SYNC_ROLES.iter().any(|r| r.eq_ignore_ascii_case(role)) {
+        // eligible: eligibility is standing access too until removed. And
+        // any role a service account may not hold (least privilege): a
+        // role beyond its `allowed_roles`, or one that writes on a
+        // read-only account.
+        let principal_holder = o.props.get("principal").and_then(as_reference).and_then(|p| by_id.get(p).copied());
+        let beyond_service_account = principal_holder.and_then(|h| desired.service_account_roles.get(h)).is_some_and(|sr| {
+            (sr.read_only && !READ_ONLY_ROLES.iter().any(|r| r.eq_ignore_ascii_case(role))) || !sr.allowed.iter().any(|a| a.eq_ignore_ascii_case(role))
+        });
+        if !(is_privileged(role) || beyond_service_account) || DIRECTORY_SYNC_ROLES.iter().any(|r| r.eq_ignore_ascii_case(role)) {
             continue;
         }
         if active(o) && is_global_admin(role) && !global_admin_stays {
@@ -78,7 +86,11 @@ pub fn out_of_band_removals(desired: &DesiredModel, observed: &ObservedState, id
             action: Action::Delete,
             display_name: format!("{who}: {role} ({kind})"),
             id: Some(o.id.clone()),
-            reason: format!("out-of-band privileged access: {who} holds {role} ({kind}) outside desired state"),
+            reason: if is_privileged(role) {
+                format!("out-of-band privileged access: {who} holds {role} ({kind}) outside desired state")
+            } else {
+                format!("out-of-band access beyond least privilege: service account {who} holds {role} ({kind}), which its allowed_roles do not list")
+            },
             fields: Vec::new(),
             waits_on: Vec::new(),
             wave: 0,

@@ -49,6 +49,7 @@ pub const LINTS: &[(&str, &str)] = &[
     ("service-accounts-not-excluded", "a conditional access policy does not exclude the service accounts"),
     ("unmanaged-target", "a managed policy is assigned (live) to a group desired state does not declare"),
     ("standing-privileged-access", "anyone (person, guest, group, service account) holds a privileged role permanently: active with no expiry"),
+    ("permanent-eligibility", "a privileged role is eligible with no expiry (or one beyond the 400-day horizon): a warning; eligibility should be reviewed"),
     ("service-account-role", "a service account holds (directly, or through a group) a role it does not declare in allowed_roles, or a read-only account a role that writes"),
     ("service-account-privileged", "a service account holds (directly, or through a group) a privileged role: refused even when allowed_roles lists it, unless a reasoned exception in [governance.exceptions] was approved by two"),
     ("unmanaged-privileged-holder", "a live privileged role holder not in desired state"),
@@ -56,6 +57,9 @@ pub const LINTS: &[(&str, &str)] = &[
     ("one-autopilot-profile", "more than one Autopilot profile targets the all-devices group (live)"),
     ("certificate-expiring", "a certificate in a profile expires within 60 days (or has expired)"),
     ("approvals-unreachable", "approvals_required is more than the approvers listed can give"),
+    ("privileged-activation-without-mfa", "a privileged role's PIM settings let it be activated without MFA"),
+    ("privileged-activation-without-approval", "a privileged role's PIM settings let it be activated without approval (or are not declared)"),
+    ("privileged-role-pim-settings-undeclared", "a privileged role is assigned eligibly but its PIM settings (role_policy) are not declared"),
 ];
 
 /// Roles whose out-of-band holding is an error (and removed unattended).
@@ -156,6 +160,8 @@ pub fn lint_desired(desired: &DesiredModel, now: DateTime<Utc>) -> Vec<Finding> 
         if address.kind == Kind::RoleAssignment {
             out.extend(role_lints(desired, address, r, now));
         }
+        out.extend(super::intune_roles::lints(desired, address, r));
+        out.extend(super::identity_lints::lints(desired, address, r));
         if matches!(address.kind, Kind::DeviceConfiguration | Kind::CompliancePolicy) {
             for (field, der) in certificates(&r.props) {
                 match not_after(&der) {
@@ -219,13 +225,23 @@ fn role_lints(desired: &DesiredModel, address: &Address, r: &crate::DesiredResou
         Some(e) if e > horizon => Some(format!("until {} (beyond the {}-day horizon of time-boxed access)", e.format("%Y-%m-%d"), schema::validate::MAX_EXPIRY_DAYS)),
         Some(_) => None,
     };
-    if let (true, Some(how), false) = (is_privileged(role), standing, eligible) {
-        out.push(finding(
+    match (is_privileged(role), standing, eligible) {
+        (true, Some(how), false) => out.push(finding(
             Severity::Error,
             "standing-privileged-access",
             address,
             format!("{principal} holds {role} {how}; make it eligible or give it an `expires` (time-boxed through PIM), or except it with a reason in [governance.exceptions]"),
-        ));
+        )),
+        // Eligibility is just-in-time, not standing access, but one that
+        // never ends outlives the need it was granted for and is never
+        // reviewed: PIM's own default ends eligibility after a year.
+        (true, Some(how), true) => out.push(finding(
+            Severity::Warning,
+            "permanent-eligibility",
+            address,
+            format!("{principal} is eligible for {role} {how}; give it an `expires` within {} days so the eligibility is reviewed", schema::validate::MAX_EXPIRY_DAYS),
+        )),
+        _ => {}
     }
     out
 }
@@ -375,21 +391,35 @@ pub fn settle(lints: &mut [Finding], changes: &[Change]) {
 /// assignments the plan sets holds the desired ones only (its live
 /// assignments are dropped; the desired ones are linted from desired state).
 pub fn after_plan(observed: &ObservedState, changes: &[Change]) -> ObservedState {
+    let (gone, reassigned) = after_plan_ids(changes);
     let mut after = observed.clone();
-    for c in changes {
-        let Some(id) = c.id.as_deref() else { continue };
-        let sets_assignments = matches!(c.action, Action::Update | Action::Assign) && c.fields.iter().any(|x| x.field == "assignments" || x.field.starts_with("assignments."));
-        for objects in after.objects.values_mut() {
-            if matches!(c.action, Action::Delete | Action::Replace) {
-                objects.retain(|o| o.id != id);
-            } else if sets_assignments {
-                for o in objects.iter_mut().filter(|o| o.id == id) {
-                    o.props.remove("assignments");
-                }
-            }
+    if gone.is_empty() && reassigned.is_empty() {
+        return after;
+    }
+    // One pass over the live objects (a pass per change was quadratic).
+    for objects in after.objects.values_mut() {
+        objects.retain(|o| !gone.contains(o.id.as_str()));
+        for o in objects.iter_mut().filter(|o| reassigned.contains(o.id.as_str())) {
+            o.props.remove("assignments");
         }
     }
     after
+}
+
+/// The ids [`after_plan`] removes (deleted or replaced) and those whose
+/// live assignments it drops (the plan sets them); both empty when the
+/// state after the plan is the observed state, as far as lints look.
+pub fn after_plan_ids(changes: &[Change]) -> (std::collections::HashSet<&str>, std::collections::HashSet<&str>) {
+    let (mut gone, mut reassigned) = (std::collections::HashSet::new(), std::collections::HashSet::new());
+    for c in changes {
+        let Some(id) = c.id.as_deref() else { continue };
+        if matches!(c.action, Action::Delete | Action::Replace) {
+            gone.insert(id);
+        } else if matches!(c.action, Action::Update | Action::Assign) && c.fields.iter().any(|x| x.field == "assignments" || x.field.starts_with("assignments.")) {
+            reassigned.insert(id);
+        }
+    }
+    (gone, reassigned)
 }
 
 /// Lints never block their remedy: a live error that the state after the
@@ -408,7 +438,7 @@ pub fn settle_after(live: &mut Vec<Finding>, after: &[Finding]) {
     live.extend(kept);
 }
 
-fn finish(gov: &Governance, mut out: Vec<Finding>) -> Vec<Finding> {
+pub(super) fn finish(gov: &Governance, mut out: Vec<Finding>) -> Vec<Finding> {
     out.retain(|f| !allowed(gov, f));
     out.sort();
     out.dedup();

@@ -299,7 +299,7 @@ pub fn lint_membership(desired: &DesiredModel, observed: &ObservedState, ids: &B
     }
     out.extend(role_groups(desired, observed, ids, &walk));
     out.extend(ring_members(desired, observed, &walk));
-    out.extend(autopilot_profiles(desired, observed, &walk));
+    out.extend(autopilot_profiles(desired, observed, ids, &walk));
     out
 }
 
@@ -351,7 +351,7 @@ fn role_groups(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<
 /// At most one Autopilot profile targets the all-devices group, live as in
 /// desired state: every profile assigned to it besides the Managed Desktop
 /// one (or, with none marked, besides the first) is an error.
-fn autopilot_profiles(desired: &DesiredModel, observed: &ObservedState, walk: &Walk<'_>) -> Vec<Finding> {
+fn autopilot_profiles(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>, walk: &Walk<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     let Some(md) = &desired.governance.managed_desktop else { return out };
     let Some(all) = md.all_devices.as_ref().map(|k| Address::new(Kind::Group, k.as_str())) else { return out };
@@ -366,8 +366,13 @@ fn autopilot_profiles(desired: &DesiredModel, observed: &ObservedState, walk: &W
         let address = walk.by_id.get(o.id.as_str()).copied();
         let declared = address.and_then(|a| desired.resources.get(a));
         let declared_target = declared.is_some_and(|r| assignment_refs(&r.props).0.contains(&all) || all_devices(&r.props));
+        // A group nesting the all-devices group, or with its rule (declared
+        // or live), reaches its devices as well.
+        let tenant = super::grants::Tenant { desired, observed, ids };
+        let nested = raw.iter().any(|g| super::grants::reaches_all_devices(&tenant, g))
+            || declared.is_some_and(|r| assignment_refs(&r.props).0.iter().any(|g| super::grants::reaches_all_devices(&tenant, &g.to_string())));
         // `allDevices` (filtered or not) reaches the all-devices group's devices too.
-        if all_id.is_some_and(|i| raw.contains(i)) || declared_target || all_devices(&o.props) {
+        if all_id.is_some_and(|i| raw.contains(i)) || declared_target || nested || all_devices(&o.props) {
             let name = address.map(|a| a.to_string()).unwrap_or_else(|| format!("autopilot_profile.({}) \"{}\"", o.id, o.display_name));
             targeting.push((name, address.is_some_and(|a| Some(a) == marked.as_ref())));
         }

@@ -8,9 +8,15 @@
 //! keep using `engine::governance::...`.
 
 mod access;
+pub mod accounts;
 mod certificates;
+mod intune_roles;
+mod identity_lints;
+pub mod grants;
+pub mod holders;
 mod lints;
 pub mod live;
+pub mod recorded;
 mod rollout;
 pub mod rule;
 mod sensitivity;

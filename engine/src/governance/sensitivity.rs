@@ -4,8 +4,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use schema::{Address, Kind};
 
-use crate::model::DesiredModel;
+use crate::model::{DesiredModel, ObservedState};
 use crate::plan::{referenced_addresses, Action, Change};
+use super::grants::{self, Tenant};
 
 
 /// Why a change needs approval, or `None`. Built-in rules first, then
@@ -23,9 +24,28 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
         // changed only with approval, never self-healed.
         return Some(why);
     }
+    // What the ledger remembers (governance::recorded): no longer a
+    // service account, or a guest's access extended.
+    if let Some(why) = super::recorded::leaves_service(change) {
+        return Some(why);
+    }
+    if let Some(why) = super::recorded::extends_expiry(change) {
+        return Some(why);
+    }
     if removes_access(change).is_some() {
         // Ending access is never held for approval (zero standing access):
         // expiry and out-of-band removals run unattended, journalled.
+        return None;
+    }
+    // Judged from desired state alone here; the plan adds what the live
+    // tenant shows (`grants::live_sensitivity`).
+    let observed = ObservedState::default();
+    let ids = BTreeMap::new();
+    let tenant = Tenant { desired, observed: &observed, ids: &ids };
+    if grants::removes_members(change) && !grants::managed_desktop_group(desired, a) && !grants::group_grants(&tenant, a).ca_included {
+        // Taking members out of a group only takes its access away
+        // (protected groups included), unless leaving escapes a
+        // conditional access policy that includes the group.
         return None;
     }
     if change.action == Action::Delete {
@@ -43,6 +63,11 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
         Kind::AuthenticationStrength => return Some("authentication strength (conditional access)".into()),
         Kind::AuthorizationPolicy => return Some("guest settings (authorization policy)".into()),
         Kind::CrossTenantAccess => return Some("cross-tenant access".into()),
+        Kind::IntuneRoleAssignment => return Some("Intune role assignment (admin access)".into()),
+        Kind::IntuneRoleDefinition => return Some("Intune role definition (what its admins may do)".into()),
+        Kind::AuthenticationMethodsPolicy => return Some("authentication methods policy".into()),
+        Kind::RolePolicy => return Some("PIM role settings".into()),
+        Kind::GraphObject => return Some("graph_object: an object of a collection tenantctl does not model".into()),
         _ => {}
     }
     // Licences grant services (and spend seats): assigning or changing them
@@ -58,6 +83,9 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
     if desired.service_account_groups.contains(a) {
         return Some(format!("touches the service-accounts group {a}"));
     }
+    if let Some(why) = grants::membership_reason(change, &tenant) {
+        return Some(why);
+    }
     if desired.protected_groups.contains(a) || gov.protected.iter().any(|p| *p == a.to_string()) {
         return Some(format!("touches protected {a}"));
     }
@@ -72,8 +100,13 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
             return Some(format!("touches service account {s}"));
         }
     }
-    if let Some(why) = managed_desktop_reason(change, desired) {
+    if let Some(why) = managed_desktop_reason(change, desired).or_else(|| grants::managed_desktop_reach(change, &tenant)) {
         return Some(why);
+    }
+    if a.kind == Kind::AutopilotProfile {
+        // Provisioning: which devices get which profile (and whose account
+        // is an administrator on them).
+        return Some(format!("Autopilot profile {a} (device provisioning)"));
     }
     if gov.sensitive_kinds.iter().any(|k| k == a.kind.as_str()) {
         return Some(format!("{} is a sensitive kind (governance.sensitive_kinds)", a.kind));
@@ -183,6 +216,13 @@ pub fn removes_access(change: &Change) -> Option<String> {
         {
             Some(format!("blocks sign-in of guest {a}"))
         }
+        // An earlier end of a guest's access (and blocking its sign-in).
+        (Kind::Guest, Action::Update)
+            if !change.fields.is_empty()
+                && change.fields.iter().all(|f| super::recorded::shortens_expiry(change, f) || (f.field == "accountEnabled" && f.after == Some(serde_json::Value::Bool(false)))) =>
+        {
+            Some(format!("shortens the access of guest {a}"))
+        }
         _ => None,
     }
 }
@@ -216,4 +256,20 @@ pub fn review_notes(changes: &mut [Change]) {
 pub fn sensitivity(changes: &[Change], desired: &DesiredModel) -> BTreeMap<Address, String> {
     let size = changes.iter().filter(|c| c.action != Action::Forget).count();
     changes.iter().filter_map(|c| classify(c, desired, size).map(|r| (c.address.clone(), r))).collect()
+}
+
+/// Deleted role assignments are labelled by who holds which role (the
+/// principal's address and the role's name from the live read), not by
+/// the principal's object id.
+pub fn label_role_deletes(changes: &mut [Change]) {
+    for c in changes.iter_mut().filter(|c| c.address.kind == Kind::RoleAssignment && c.action == Action::Delete) {
+        let Some(live) = &c.live else { continue };
+        let principal = live.get("principal").and_then(crate::model::as_reference).filter(|p| !p.starts_with("id:"));
+        let role = live.get("role").and_then(serde_json::Value::as_str).filter(|r| !r.is_empty());
+        if let (Some(p), Some(r)) = (principal, role) {
+            if !c.display_name.starts_with(p) {
+                c.display_name = format!("{p} as {r}");
+            }
+        }
+    }
 }

@@ -20,7 +20,7 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use schema::kinds::Governance;
 use serde::{Deserialize, Serialize};
 
@@ -78,13 +78,18 @@ pub fn parse_public_key(text: &str) -> Result<VerifyingKey, KeyError> {
     let b64 = text.trim().strip_prefix("ed25519:").ok_or_else(|| err("missing the `ed25519:` prefix"))?;
     let bytes = B64.decode(b64).map_err(|e| err(&e.to_string()))?;
     let arr: [u8; 32] = bytes.as_slice().try_into().map_err(|_| err(&format!("{} bytes, not 32", bytes.len())))?;
+    if let Some(why) = schema::kinds::governance::ed25519_key_problem(&arr) {
+        return Err(err(why));
+    }
     VerifyingKey::from_bytes(&arr).map_err(|_| err("not a point on the curve"))
 }
 
 fn verify(key: &VerifyingKey, msg: &[u8], signature_b64: &str) -> bool {
     let Ok(bytes) = B64.decode(signature_b64.trim()) else { return false };
     let Ok(sig) = Signature::from_slice(&bytes) else { return false };
-    key.verify(msg, &sig).is_ok()
+    // Strict: refuses small-order keys and R, and non-canonical s, so no
+    // signature verifies without the private key.
+    key.verify_strict(msg, &sig).is_ok()
 }
 
 /// Sign the plan as its author (replacing any earlier author and dropping
@@ -140,6 +145,15 @@ pub(super) fn same_key(a: &str, b: &str) -> bool {
 /// The approver's key in `[governance.approvers]` and their display name.
 fn approver_name(gov: &Governance, public_key: &str) -> Option<String> {
     gov.approvers.iter().find(|(_, a)| same_key(&a.public_key, public_key)).map(|(k, a)| format!("{k} ({})", a.name))
+}
+
+/// Each approval's `approver` replaced by the name `[governance.approvers]`
+/// gives its key (or says it is no approver's): the name in a plan file or
+/// a detached approval is not signed, so it is never what is shown.
+pub fn name_approvals_by_key(plan: &mut Plan, gov: &Governance) {
+    for a in &mut plan.approvals {
+        a.approver = approver_name(gov, &a.public_key).unwrap_or_else(|| "(a key no approver in force holds)".to_string());
+    }
 }
 
 fn approver_key_name(gov: &Governance, public_key: &str) -> Option<String> {
@@ -205,6 +219,14 @@ pub fn verify_approvals(plan: &Plan, desired: &DesiredModel) -> Result<Verified,
         .iter()
         .filter_map(|c| classify(c, desired, size).or_else(|| classify(c, judged, size)).map(|r| format!("{}: {r}", c.address)))
         .collect();
+    // What only the tenant made sensitive (a live member of the
+    // service-accounts group) is in the plan's own list, which apply checks
+    // against a fresh plan: counted too (it can only add, never remove).
+    for (a, why) in &plan.sensitive {
+        if !plan.changes.iter().any(|c| &c.address == a && (classify(c, desired, size).is_some() || classify(c, judged, size).is_some())) {
+            reasons.push(format!("{a}: {why}"));
+        }
+    }
     if let Some(r) = plan.governance.as_ref().and_then(|g| g.reason()) {
         reasons.push(format!("governance: {r}"));
     }

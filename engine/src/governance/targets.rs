@@ -113,7 +113,8 @@ fn reach(desired: &DesiredModel, g: &Address, path: &str, seen: &mut BTreeSet<Ad
 /// The service accounts PROVED members of `g`: `g` itself when it is one,
 /// declared members (nested groups transitively), and accounts its dynamic
 /// rule matches when evaluated against their declared properties
-/// ([`super::rule`]). Being a service-accounts group proves nothing by
+/// ([`super::rule`]) while the rule is processed (a paused rule proves
+/// nothing). Being a service-accounts group proves nothing by
 /// itself: a rule that misses an account (or cannot be evaluated) leaves
 /// it out, so excluding that group does not exclude it.
 pub fn proven_members(desired: &DesiredModel, g: &Address) -> BTreeSet<Address> {
@@ -142,7 +143,10 @@ fn proven(desired: &DesiredModel, g: &Address, seen: &mut BTreeSet<Address>, out
             proven(desired, &m, seen, out);
         }
     }
-    if let Some(rule) = r.props.get("membershipRule").and_then(Value::as_str) {
+    // A paused rule adds no one: Entra stops evaluating it, so it proves
+    // nothing about who is in the group.
+    let paused = r.props.get("membershipRuleProcessingState").and_then(Value::as_str) == Some("Paused");
+    if let Some(rule) = r.props.get("membershipRule").and_then(Value::as_str).filter(|_| !paused) {
         for s in &desired.service_accounts {
             if let Some(account) = desired.resources.get(s) {
                 if super::rule::evaluate(rule, &account.props) == Some(true) {

@@ -403,6 +403,8 @@ fn each_lint_fires_on_a_violation_and_can_be_allowed() {
     let mut forever = res("role_assignment.until-9999", json!({"principal": reference("user.megan"), "role": "Privileged Role Administrator"}));
     forever.expires = Some(Utc.with_ymd_and_hms(9999, 12, 31, 0, 0, 0).single().expect("test fixture"));
     m.insert(forever);
+    // Eligible for ever: a warning (hostile finding 15 of round 4).
+    m.insert(res("role_assignment.eligible-forever", json!({"principal": reference("user.megan"), "role": "Global Administrator", "assignment": "eligible"})));
     m.insert(res("role_assignment.reader", json!({"principal": reference("user.megan"), "role": "Global Reader"})));
     m.insert(res("device_configuration.expiring", json!({"trustedRootCertificate": CERT_DEC_2026})));
     m.governance.approvals_required = 4;
@@ -418,6 +420,8 @@ fn each_lint_fires_on_a_violation_and_can_be_allowed() {
             ("standing-privileged-access", "role_assignment.until-9999"),
             ("approvals-unreachable", "governance"),
             ("certificate-expiring", "device_configuration.expiring"),
+            ("permanent-eligibility", "role_assignment.eligible-forever"),
+            ("privileged-role-pim-settings-undeclared", "role_assignment.eligible-forever"),
         ],
         "{found:#?}"
     );
@@ -427,6 +431,7 @@ fn each_lint_fires_on_a_violation_and_can_be_allowed() {
     assert!(found[4].message.contains("until 9999-12-31"), "{}", found[4].message);
     assert!(found[6].message.contains("2026-12-23T10:17:08Z, within 60 days"), "{}", found[6].message);
     assert_eq!(found[5].severity, Severity::Warning, "unreachable approvals warn: a tenant without [governance] still plans");
+    assert_eq!(found[7].severity, Severity::Warning, "permanent eligibility warns");
     // Allowed by name, or by name and address.
     m.governance.allow = vec!["certificate-expiring".into(), "service-account-targeted:conditional_access.bad".into()];
     let names: Vec<(String, String)> = lints_of(&m);
@@ -627,4 +632,35 @@ fn a_policy_converted_to_a_rollout_keeps_its_old_object_until_every_ring_has_a_c
     // Forced: the copies and the delete go in one plan (deletes run last).
     let (keep, _) = gate_rollouts(vec![old(), change("device_configuration.p@broad", Action::Create)], &m, &|_| Some(t0), t0, RolloutMode::Force);
     assert_eq!(keep.len(), 2);
+}
+
+/// Hostile finding (round 4) 1: small-order keys made approvals without
+/// any private key: R = identity, s = 0 "verified" for every plan, and
+/// three encodings of the identity point passed as three approvers. Such
+/// keys are refused, and signatures are checked strictly.
+#[test]
+fn weak_and_non_canonical_keys_cannot_forge_approvals() {
+    let weak = [
+        "ed25519:AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        "ed25519:7v///////////////////////////////////////38=",
+        "ed25519:AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAIA=",
+    ];
+    for k in weak {
+        assert!(parse_public_key(k).is_err(), "{k} is accepted");
+    }
+    let forged = "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==";
+    let mut m = model();
+    for (name, k) in ["dave", "frank", "grace"].into_iter().zip(weak) {
+        m.governance.approvers.insert(name.into(), Approver { name: name.into(), public_key: k.into() });
+    }
+    let mut p = sensitive_plan();
+    let hash = p.hash();
+    p.author = Some(Author { public_key: weak[2].into(), signature: forged.into() });
+    for (name, k) in [("dave", weak[0]), ("frank", weak[1])] {
+        p.approvals.push(Approval { approver: name.into(), public_key: k.into(), plan: hash.clone(), signature: forged.into() });
+    }
+    assert!(verify_approvals(&p, &m).is_err(), "forged approvals verify");
+    // A sound author key with the constant signature does not verify either.
+    p.author = Some(Author { public_key: pk(9), signature: forged.into() });
+    assert!(verify_approvals(&p, &m).is_err(), "a constant signature verifies");
 }

@@ -47,7 +47,7 @@ pub struct TrustRoot {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("the governance trust root is not readable JSON of format {TRUST_FORMAT_VERSION}; restore it from backup rather than deleting it (deleting it makes the next apply trust desired state on first use)")]
+#[error("the governance trust root is not readable JSON of format {TRUST_FORMAT_VERSION}; restore it from backup (deleting it does not start over: the journal and the tenant's governance marker remember it, and apply refuses until it is restored or governance is re-adopted on purpose)")]
 pub struct TrustError(#[source] pub serde_json::Error);
 
 impl TrustRoot {
@@ -184,10 +184,35 @@ pub fn attach(plan: &mut crate::Plan, desired: &DesiredModel, trust: Option<&Tru
     plan.governance = Some(review);
 }
 
-/// The desired model judged by the governance in force.
+/// The desired model judged by the governance in force. Governance the
+/// objects declare (`Governance::declared`) is judged by the stricter of
+/// the two: a group protected in force stays protected, an account a
+/// service account in force stays one, read-only stays read-only, and it
+/// may hold only roles both lists allow, until a plan the approvers in
+/// force approve records the change.
 pub fn in_force_model(desired: &DesiredModel, in_force: &Governance) -> DesiredModel {
     let mut m = desired.clone();
     m.governance = in_force.clone();
+    for (key, d) in &in_force.declared {
+        let Ok(a) = key.parse::<schema::Address>() else { continue };
+        if d.protected {
+            m.protected_groups.insert(a.clone());
+        }
+        if d.service {
+            m.service_accounts.insert(a.clone());
+            match m.service_account_roles.get_mut(&a) {
+                Some(sr) => {
+                    sr.read_only |= d.read_only;
+                    if let Some(allowed) = &d.allowed_roles {
+                        sr.allowed.retain(|r| allowed.contains(r));
+                    }
+                }
+                None => {
+                    m.service_account_roles.insert(a, crate::model::ServiceRoles { allowed: d.allowed_roles.clone().unwrap_or_default(), read_only: d.read_only });
+                }
+            }
+        }
+    }
     m
 }
 

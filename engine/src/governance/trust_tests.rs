@@ -47,6 +47,12 @@ fn the_governance_in_force_verifies_not_the_desired_one() {
     let paths: Vec<&str> = g.fields.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(paths, ["approvals_required", "approvers.bob", "approvers.mallory"]);
     assert!(g.changes_governance());
+    // The approvals line counts the governance change (hostile finding 14
+    // of round 4: "Approvals: 0 sensitive change(s)").
+    assert!(p.sensitive.is_empty());
+    let shown = crate::render::text(&p, false);
+    assert!(shown.contains("Approvals: 1 sensitive change(s)"), "{shown}");
+    assert!(crate::render::markdown(&p).contains("1 sensitive change(s)."));
     // Approved by mallory (desired) and alice: mallory is not in force, so
     // the governance change is not approved.
     sign_as_author(&mut p, &key(9));

@@ -135,9 +135,11 @@ pub fn markdown(plan: &Plan) -> String {
         }
         let _ = writeln!(out);
     }
-    if !plan.sensitive.is_empty() || plan.author.is_some() || !plan.approvals.is_empty() {
+    // A change of [governance] needs approvals like a sensitive change.
+    let governance_change = usize::from(plan.governance.as_ref().and_then(|g| g.reason()).is_some());
+    if !plan.sensitive.is_empty() || governance_change > 0 || plan.author.is_some() || !plan.approvals.is_empty() {
         let _ = writeln!(out, "### Approvals\n");
-        let _ = writeln!(out, "{} sensitive change(s).", plan.sensitive.len());
+        let _ = writeln!(out, "{} sensitive change(s).", plan.sensitive.len() + governance_change);
         if let Some(a) = &plan.author {
             let _ = writeln!(out, "- author: {}", escape(&format!("`{}`", a.public_key)));
         }

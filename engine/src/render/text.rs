@@ -101,8 +101,10 @@ pub fn text(plan: &Plan, color: bool) -> String {
             let _ = writeln!(out, "    {l}");
         }
     }
-    if !plan.sensitive.is_empty() || plan.author.is_some() || !plan.approvals.is_empty() {
-        let _ = writeln!(out, "\nApprovals: {} sensitive change(s); plan {}", plan.sensitive.len(), plan.hash());
+    // A change of [governance] needs approvals like a sensitive change.
+    let governance_change = usize::from(plan.governance.as_ref().and_then(|g| g.reason()).is_some());
+    if !plan.sensitive.is_empty() || governance_change > 0 || plan.author.is_some() || !plan.approvals.is_empty() {
+        let _ = writeln!(out, "\nApprovals: {} sensitive change(s); plan {}", plan.sensitive.len() + governance_change, plan.hash());
         if let Some(a) = &plan.author {
             let _ = writeln!(out, "  author: {}", t(&a.public_key));
         }

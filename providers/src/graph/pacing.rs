@@ -311,12 +311,12 @@ mod tests {
         let clock = Arc::new(ManualClock::new(t0));
         let cfg = PacingConfig { intune_writes: Some(Rate { count: 2, per: Duration::from_secs(20) }), margin: Duration::from_millis(200), ..PacingConfig::default() };
         let p = Pacer::new(&cfg, clock.clone());
-        let a = p.reserve_slot("POST", "/deviceManagement/x").unwrap();
+        let a = p.reserve_slot("POST", "/deviceManagement/x").expect("test fixture");
         assert_eq!(a.wait, Duration::ZERO);
         clock.advance(Duration::from_secs(5));
-        let b = p.reserve_slot("POST", "/deviceManagement/x").unwrap();
+        let b = p.reserve_slot("POST", "/deviceManagement/x").expect("test fixture");
         assert_eq!(b.wait, Duration::ZERO);
-        let c = p.reserve_slot("POST", "/deviceManagement/x").unwrap();
+        let c = p.reserve_slot("POST", "/deviceManagement/x").expect("test fixture");
         assert_eq!(c.at, t0 + Duration::from_millis(20_200), "20 s + margin after a");
         assert!(!p.late(&b), "on time");
         // b could not leave for 100 ms (half the margin): still on time.
@@ -328,14 +328,14 @@ mod tests {
         // With b's time given back, d may go with c at 20.2 s (a, at 0, is
         // outside that window); had b kept its place, d would wait until
         // 20.2 s after b (25.2 s).
-        let d = p.reserve_slot("POST", "/deviceManagement/x").unwrap();
+        let d = p.reserve_slot("POST", "/deviceManagement/x").expect("test fixture");
         assert_eq!(d.at, t0 + Duration::from_millis(20_200));
         // Reads outside Intune and $batch calls reserve nothing.
         assert!(p.reserve_slot("GET", "/users").is_none());
         assert!(p.reserve_slot("POST", "/$batch").is_none());
         // Without a margin nothing is ever late.
         let strict = Pacer::new(&PacingConfig { margin: Duration::ZERO, ..cfg }, clock.clone());
-        let e = strict.reserve_slot("POST", "/deviceManagement/x").unwrap();
+        let e = strict.reserve_slot("POST", "/deviceManagement/x").expect("test fixture");
         clock.advance(Duration::from_secs(60));
         assert!(!strict.late(&e));
     }
@@ -348,7 +348,7 @@ mod tests {
         assert_eq!(p.reserve("POST", "/deviceManagement/x"), Duration::ZERO);
         assert_eq!(p.reserve("POST", "/deviceManagement/x"), Duration::ZERO);
         // A third would wait; a batch that cannot wait gives it back.
-        let held = p.reserve_slot("POST", "/deviceManagement/x").unwrap();
+        let held = p.reserve_slot("POST", "/deviceManagement/x").expect("test fixture");
         assert_eq!(held.wait, Duration::from_secs(20));
         p.cancel(&held);
         // The window is still full: the next one waits just as long.
@@ -409,7 +409,7 @@ mod tests {
         writes.sort();
         // Any 101 consecutive writes span more than 20 s.
         for w in writes.windows(101) {
-            let span = w[100].duration_since(w[0]).unwrap();
+            let span = w[100].duration_since(w[0]).expect("test fixture");
             assert!(span >= Duration::from_secs(20), "101 writes within {span:?}");
         }
         // Reads and writes together stay under the request limit too.
@@ -417,11 +417,11 @@ mod tests {
         all.extend(reads);
         all.sort();
         for w in all.windows(1001) {
-            assert!(w[1000].duration_since(w[0]).unwrap() >= Duration::from_secs(20));
+            assert!(w[1000].duration_since(w[0]).expect("test fixture") >= Duration::from_secs(20));
         }
         // Once callers outrun the limit, writes go at the limit: over the
         // last 500, at least 90% of 100 per 20 s.
-        let span = writes[999].duration_since(writes[499]).unwrap().as_secs_f64();
+        let span = writes[999].duration_since(writes[499]).expect("test fixture").as_secs_f64();
         let rate = 500.0 / span;
         assert!(rate >= 0.9 * 100.0 / 20.0, "sustained {rate:.2} writes/s, under 90% of 5/s");
         assert!(rate <= 100.0 / 20.0 + 0.01, "{rate:.2} writes/s is over the limit");

@@ -26,15 +26,17 @@ impl GraphClient {
             }
             // The first page may have come ahead in a `$batch` (prefetch.rs).
             let prefetched = if seen.len() == 1 && headers.is_empty() { self.take_prefetched(&url) } else { None };
-            let page = match prefetched {
+            let mut page = match prefetched {
                 Some(page) => page?,
                 None => {
                     let raw = self.run(&Method::GET, url, None, &headers, false).await?;
                     into_response(info.clone(), raw)?.body.unwrap_or(Value::Null)
                 }
             };
-            match page.get("value") {
-                Some(Value::Array(values)) => items.extend(values.iter().cloned()),
+            // The items are moved out of the page, not copied: a page of
+            // 999 users is never held twice.
+            match page.get_mut("value").map(Value::take) {
+                Some(Value::Array(values)) => items.extend(values),
                 _ => {
                     return Err(GraphError::UnexpectedResponse {
                         request: info,

@@ -24,7 +24,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     api: Api::Beta,
     natural_key: Some(BY_DISPLAY_NAME),
     desired: |s, m| {
-        for (k, d) in &s.assignment_filter { m.insert(desired(k, &d.value)); }
+        for (k, d) in &s.assignment_filter { m.insert(desired(k, &d.value, s)); }
     },
     export_file: "assignment-filters.toml",
     export_title: "Assignment filters",
@@ -37,7 +37,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     listings: || vec![list_path()],
 };
 
-pub fn desired(key: &str, f: &AssignmentFilter) -> DesiredResource {
+pub fn desired(key: &str, f: &AssignmentFilter, state: &DesiredState) -> DesiredResource {
     let mut p = engine::Props::new();
     p.insert("displayName".into(), json!(f.display_name));
     p.insert("platform".into(), json!(f.platform));
@@ -45,6 +45,11 @@ pub fn desired(key: &str, f: &AssignmentFilter) -> DesiredResource {
     // An undeclared description is not managed (neither compared nor cleared).
     if let Some(d) = &f.description {
         p.insert("description".into(), json!(d));
+    }
+    // Scope tags: Graph's `roleScopeTags` (tag ids), as references; undeclared, not managed.
+    super::scope_tag::insert_desired(&mut p, state, &f.scope_tags);
+    if let Some(tags) = p.remove("roleScopeTagIds") {
+        p.insert(TAGS.into(), tags);
     }
     let mut r = resource(Address::new(Kind::AssignmentFilter, key), f.display_name.to_lowercase(), f.display_name.clone(), p);
     // Intune does not change a filter's platform: a new one is made.
@@ -55,20 +60,44 @@ pub fn desired(key: &str, f: &AssignmentFilter) -> DesiredResource {
 /// Server-side properties tenantctl does not manage.
 const UNMANAGED: &[&str] = &["@odata.type", "roleScopeTags", "assignmentFilterManagementType", "payloads"];
 
+/// A filter's scope tags: Graph's `roleScopeTags`, a list of tag ids (not
+/// `roleScopeTagIds`, as Intune's other objects have).
+const TAGS: &str = "roleScopeTags";
+
+/// Export only: the tenant's scope tag names by id (see `read`).
+const TAG_NAMES: &str = "scopeTagNames@export";
+
 pub fn normalize(raw: &Value) -> LiveObject {
+    let mut props = live_props(raw, UNMANAGED);
+    // As references, so they compare with declared tags by id.
+    if let Some(ids) = raw.get(TAGS).and_then(Value::as_array) {
+        props.insert(TAGS.into(), Value::Array(ids.iter().filter_map(Value::as_str).map(engine::model::reference).collect()));
+    }
     LiveObject {
         kind: Kind::AssignmentFilter,
         id: str_field(raw, "id").to_string(),
         natural_key: str_field(raw, "displayName").to_lowercase(),
         display_name: str_field(raw, "displayName").to_string(),
-        props: live_props(raw, UNMANAGED),
+        props,
     }
+}
+
+/// A body's `roleScopeTags` references replaced by tag ids.
+fn resolve_tags(body: &mut serde_json::Map<String, Value>, w: &Writer<'_>) -> Result<(), ExecError> {
+    if let Some(Value::Array(tags)) = body.get_mut(TAGS) {
+        for t in tags.iter_mut() {
+            if let Some(target) = engine::model::as_reference(t).map(str::to_string) {
+                *t = json!(w.ref_id(&target).ok_or_else(|| crate::apply::err(format!("{target} has no object id yet")))?);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The POST body of a new filter (device filters: `assignmentFilterManagementType` is Graph's default).
 pub fn create_body(r: &DesiredResource) -> Value {
     let mut body = serde_json::Map::new();
-    for k in ["displayName", "platform", "rule", "description"] {
+    for k in ["displayName", "platform", "rule", "description", TAGS] {
         if let Some(v) = r.props.get(k) {
             body.insert(k.into(), v.clone());
         }
@@ -115,13 +144,28 @@ fn list_path() -> String {
 fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
     Box::pin(async move {
         let raw = cx.client.beta().list_all(&list_path()).await?;
-        Ok(raw.iter().map(normalize).collect::<Vec<_>>().into())
+        let mut objects: Vec<LiveObject> = raw.iter().map(normalize).collect();
+        // Export: the names of the filters' scope tags, so the filters can
+        // name them by key although tags export after filters (never
+        // compared: desired state declares no such property).
+        if cx.everything && objects.iter().any(|o| o.props.get(TAGS).and_then(Value::as_array).is_some_and(|t| !t.is_empty())) {
+            let tags = cx.client.beta().list_all(&super::update_profile::list_path(Kind::ScopeTag)).await?;
+            let names: serde_json::Map<String, Value> = tags.iter().map(|t| (str_field(t, "id").to_string(), json!(str_field(t, "displayName")))).collect();
+            for o in &mut objects {
+                o.props.insert(TAG_NAMES.into(), Value::Object(names.clone()));
+            }
+        }
+        Ok(objects.into())
     })
 }
 
 fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
     Box::pin(async move {
-        let created = w.send(&w.api(), Method::POST, w.base(), Some(create_body(w.desired()?))).await?;
+        let mut body = create_body(w.desired()?);
+        if let Some(m) = body.as_object_mut() {
+            resolve_tags(m, w)?;
+        }
+        let created = w.send(&w.api(), Method::POST, w.base(), Some(body)).await?;
         crate::apply::id_of(&created)
     })
 }
@@ -130,7 +174,9 @@ fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
     Box::pin(async move {
         let body = w.scalar(&[])?;
         if !body.is_empty() {
-            w.send(&w.api(), Method::PATCH, &format!("{}/{id}", w.base()), Some(json!(body))).await?;
+            let mut body: serde_json::Map<String, Value> = body.into_iter().collect();
+            resolve_tags(&mut body, w)?;
+            w.send(&w.api(), Method::PATCH, &format!("{}/{id}", w.base()), Some(Value::Object(body))).await?;
         }
         Ok(())
     })
@@ -144,11 +190,26 @@ fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
         let platform = p.get("platform").cloned().unwrap_or(Value::Null);
         match serde_json::from_value::<schema::kinds::assignment_filter::FilterPlatform>(platform.clone()) {
             Ok(platform) => {
+                // A filter whose tags cannot all be named by key is
+                // exported without them (not managed), with a warning.
+                let tags: engine::Props = p.get(TAGS).map(|t| [("roleScopeTagIds".to_string(), t.clone())].into_iter().collect()).unwrap_or_default();
+                // Key the filter's tags now (the scope tag export then uses the same keys).
+                for id in p.get(TAGS).and_then(Value::as_array).into_iter().flatten().filter_map(engine::model::as_reference) {
+                    let name = p.get(TAG_NAMES).and_then(|n| n.get(id)).and_then(Value::as_str);
+                    if let (Some(name), false, None) = (name, super::scope_tag::is_default(id), cx.keys.key_of(id)) {
+                        cx.key(Kind::ScopeTag, name, id);
+                    }
+                }
+                let scope_tags = super::scope_tag::tags_of(cx, &tags).unwrap_or_else(|e| {
+                    cx.warn(format!("assignment filter {} ({}): its scope tags are not exported ({e}); declare them by key", o.display_name, o.id));
+                    Vec::new()
+                });
                 let f = AssignmentFilter {
                     display_name: o.display_name.clone(),
                     platform,
                     rule: crate::export::s(p, "rule").unwrap_or_default(),
                     description: crate::export::s(p, "description"),
+                    scope_tags,
                 };
                 let a = cx.key(Kind::AssignmentFilter, &o.display_name, &o.id);
                 cx.keys.filter_names.insert(o.display_name.trim().to_lowercase(), a.key.clone());

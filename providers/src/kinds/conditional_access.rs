@@ -593,13 +593,13 @@ mod tests {
     fn the_write_body_never_sends_empty_application_lists_or_a_null_authentication_strength() {
         let state = schema::load_str(&[("a.toml", POLICY)]).expect("valid");
         let mut c = state.conditional_access["c"].value.clone();
-        let body = write_body(&desired("c", &c, &state), &|_| None).unwrap();
+        let body = write_body(&desired("c", &c, &state), &|_| None).expect("test fixture");
         assert_eq!(body.pointer("/conditions/applications"), Some(&json!({"includeApplications": ["All"]})));
         assert!(body["grantControls"].get("authenticationStrength").is_none(), "{body}");
         assert_eq!(body.pointer("/grantControls/builtInControls"), Some(&json!(["mfa"])));
         // Even were validation bypassed, `includeApplications: []` is never sent.
         c.applications.include_applications.clear();
-        let body = write_body(&desired("c", &c, &state), &|_| None).unwrap();
+        let body = write_body(&desired("c", &c, &state), &|_| None).expect("test fixture");
         assert!(body.pointer("/conditions/applications/includeApplications").is_none(), "{body}");
     }
 
@@ -611,7 +611,7 @@ mod tests {
         assert_eq!(r.props["grantControls"]["authenticationStrength"], reference("id:7f3a2b1c-0000-4000-8000-000000000001"));
         assert_eq!(r.props["conditions"]["locations"]["includeLocations"][0], reference("id:5e6f7a8b-0000-4000-8000-000000000002"));
         let ids = |a: &str| a.strip_prefix("id:").map(str::to_string);
-        let body = write_body(&r, &ids).unwrap();
+        let body = write_body(&r, &ids).expect("test fixture");
         assert_eq!(body.pointer("/grantControls/authenticationStrength"), Some(&json!({"id": "7f3a2b1c-0000-4000-8000-000000000001"})));
         assert_eq!(body.pointer("/conditions/locations/includeLocations"), Some(&json!(["5e6f7a8b-0000-4000-8000-000000000002"])));
     }
@@ -620,14 +620,14 @@ mod tests {
     fn empty_condition_objects_from_graph_export_as_no_condition() {
         let state = schema::load_str(&[("a.toml", POLICY)]).expect("valid");
         let c = state.conditional_access["c"].value.clone();
-        let mut live = write_body(&desired("c", &c, &state), &|_| None).unwrap();
+        let mut live = write_body(&desired("c", &c, &state), &|_| None).expect("test fixture");
         live["id"] = json!("p");
         live["conditions"]["platforms"] = json!({"includePlatforms": [], "excludePlatforms": []});
         live["conditions"]["locations"] = json!({"includeLocations": [], "excludeLocations": []});
         live["conditions"]["users"]["includeGuestsOrExternalUsers"] = json!({"guestOrExternalUserTypes": "none", "externalTenants": null});
         let o = normalize(&live);
         assert!(engine::diff::diff_props(&desired("c", &c, &state).props, &o.props).is_empty());
-        assert_eq!(export_one(&o, &|_| None).unwrap(), c);
+        assert_eq!(export_one(&o, &|_| None).expect("test fixture"), c);
     }
 
     const FULL: &str = r#"
@@ -655,7 +655,7 @@ session = { sign_in_frequency = { value = 4, type = "hours" }, persistent_browse
         let state = schema::load_str(&[("a.toml", FULL)]).expect("valid");
         let c = state.conditional_access["c"].value.clone();
         let r = desired("c", &c, &state);
-        let body = write_body(&r, &|a| (a == "named_location.office").then(|| "aaaaaaaa-0000-0000-0000-000000000001".to_string())).unwrap();
+        let body = write_body(&r, &|a| (a == "named_location.office").then(|| "aaaaaaaa-0000-0000-0000-000000000001".to_string())).expect("test fixture");
         assert_eq!(body.pointer("/grantControls/authenticationStrength"), Some(&json!({"id": "00000000-0000-0000-0000-000000000004"})));
         assert_eq!(body.pointer("/conditions/users/includeGuestsOrExternalUsers/guestOrExternalUserTypes"), Some(&json!("b2bCollaborationGuest,internalGuest")));
         assert_eq!(body.pointer("/conditions/insiderRiskLevels"), Some(&json!("elevated,moderate")));
@@ -667,11 +667,11 @@ session = { sign_in_frequency = { value = 4, type = "hours" }, persistent_browse
         let o = normalize(&live);
         let mut d = r.props.clone();
         // The planner resolves live ids to addresses; do the same here.
-        let lp: Props = serde_json::from_value(serde_json::to_value(&o.props).unwrap().to_string().replace("aaaaaaaa-0000-0000-0000-000000000001", "named_location.office").parse::<Value>().unwrap()).unwrap();
+        let lp: Props = serde_json::from_value(serde_json::to_value(&o.props).expect("test fixture").to_string().replace("aaaaaaaa-0000-0000-0000-000000000001", "named_location.office").parse::<Value>().expect("test fixture")).expect("test fixture");
         d.remove("description");
         assert!(engine::diff::diff_props(&d, &lp).is_empty(), "{:?}", engine::diff::diff_props(&d, &lp));
         // And exports back to the same TOML.
-        let back = export_one(&o, &|id| (id == "aaaaaaaa-0000-0000-0000-000000000001").then(|| Address::new(Kind::NamedLocation, "office"))).unwrap();
+        let back = export_one(&o, &|id| (id == "aaaaaaaa-0000-0000-0000-000000000001").then(|| Address::new(Kind::NamedLocation, "office"))).expect("test fixture");
         assert_eq!(back, c);
     }
 }

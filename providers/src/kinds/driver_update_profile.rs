@@ -9,7 +9,7 @@ use schema::kinds::{Assignments, DriverUpdateProfile};
 use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Value};
 
-use super::registry::{Api, KindProvider, Read, BY_DISPLAY_NAME};
+use super::registry::{Api, KindProvider, Read};
 use crate::apply::delete_plain;
 use super::update_profile;
 use super::{desired_assignments, resource};
@@ -19,7 +19,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     kind: Kind::DriverUpdateProfile,
     collection: "/deviceManagement/windowsDriverUpdateProfiles",
     api: Api::Beta,
-    natural_key: Some(BY_DISPLAY_NAME),
+    natural_key: Some(super::update_profile::BY_DISPLAY_NAME_UNFILTERED),
     desired: |s, m| {
         for (k, d) in &s.driver_update_profile { m.insert(desired(k, &d.value, s)); }
     },

@@ -60,7 +60,7 @@ pub(crate) async fn assign(w: &Writer<'_>, id: &str, odata: &str) -> Result<(), 
     let filters = if super::filters_named(assignments).is_empty() {
         Vec::new()
     } else {
-        w.client().beta().list_all("/deviceManagement/assignmentFilters").await.map_err(fail)?
+        w.list(&w.client().beta(), "/deviceManagement/assignmentFilters").await.map_err(fail)?
     };
     let filter_id = |f: &str| super::resolve_filter(&filters, f);
     let body = super::assign_body(assignments, &lookup, &filter_id, odata).map_err(err)?;

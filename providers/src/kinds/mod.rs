@@ -29,6 +29,22 @@ pub mod update_ring;
 pub mod user;
 pub mod authorization_policy;
 pub mod cross_tenant_access;
+pub mod settings_catalog_template;
+pub mod platform_script;
+pub mod remediation;
+pub mod enrollment_status_page;
+pub mod enrollment_restriction;
+pub mod intune_role_definition;
+pub mod intune_role_assignment;
+pub mod authentication_methods_policy;
+pub mod role_policy;
+pub mod role_definition;
+pub mod administrative_unit;
+pub mod mobile_app;
+pub mod winget_app;
+pub mod m365_apps;
+pub mod app_assignment;
+pub mod graph_object;
 
 use std::collections::BTreeSet;
 
@@ -48,7 +64,26 @@ pub fn desired_model(state: &DesiredState) -> DesiredModel {
     rollout::expand(state, &mut m);
     assignment_filter::depend_on_filters(state, &mut m);
     governance_sets(state, &mut m);
+    m.governance.declared = declared_governance(&m);
     m
+}
+
+/// Governance the objects declare on themselves, recorded with
+/// `[governance]` in the trust root (see `Governance::declared`).
+fn declared_governance(m: &DesiredModel) -> std::collections::BTreeMap<String, schema::kinds::governance::Declared> {
+    let mut out: std::collections::BTreeMap<String, schema::kinds::governance::Declared> = std::collections::BTreeMap::new();
+    for g in &m.protected_groups {
+        out.entry(g.to_string()).or_default().protected = true;
+    }
+    for s in &m.service_accounts {
+        let d = out.entry(s.to_string()).or_default();
+        d.service = true;
+        if let Some(r) = m.service_account_roles.get(s) {
+            d.read_only = r.read_only;
+            d.allowed_roles = Some(r.allowed.clone());
+        }
+    }
+    out
 }
 
 /// The sets governance needs: service accounts, the groups that hold only

@@ -153,6 +153,19 @@ macro_rules! kind_providers {
 
 schema::with_kinds!(kind_providers);
 
+/// The request that writes a kind's objects, whose permission is the
+/// kind's write permission: a POST to its collection, or for a kind whose
+/// objects Entra gives and tenantctl only updates, its PATCH (a PIM
+/// policy's rules one by one).
+pub fn write_request(kind: Kind) -> (&'static str, String) {
+    let collection = provider(kind).collection;
+    match kind {
+        Kind::RolePolicy => ("PATCH", format!("{collection}/{{id}}/rules/{{id}}")),
+        k if k.never_deleted() => ("PATCH", collection.to_string()),
+        _ => ("POST", collection.to_string()),
+    }
+}
+
 /// Every provider, in registry (plan) order.
 pub fn all() -> impl Iterator<Item = &'static KindProvider> {
     Kind::ALL.into_iter().map(provider)
@@ -182,9 +195,10 @@ mod tests {
     #[test]
     fn every_collection_has_a_documented_write_permission() {
         for p in all() {
+            let (method, path) = write_request(p.kind);
             // A singleton (the authorization policy) is written with PATCH only.
-            let permission = crate::graph::error::permission_for("POST", p.collection).or_else(|| crate::graph::error::permission_for("PATCH", p.collection));
-            assert!(permission.is_some(), "{}: no permission documented for POST {}", p.kind, p.collection);
+            let permission = crate::graph::error::permission_for(method, &path).or_else(|| crate::graph::error::permission_for("PATCH", &path));
+            assert!(permission.is_some(), "{}: no permission documented for {method} {path}", p.kind);
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use engine::model::reference;
 use engine::{DesiredResource, LiveObject, Props};
-use schema::kinds::role_assignment::{role_template_id, AssignmentType, BUILT_IN_ROLES};
+use schema::kinds::role_assignment::{role_template_id, AssignmentType, BUILT_IN_ROLES, CUSTOM_ROLE};
 use schema::kinds::RoleAssignment;
 use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Value};
@@ -94,16 +94,43 @@ pub fn desired(key: &str, r: &RoleAssignment, state: &DesiredState) -> DesiredRe
         "endDateTime".into(),
         r.expires.map(|e| json!(e.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))).unwrap_or(Value::Null),
     );
-    let role_id = role_template_id(&role).unwrap_or(&role).to_string();
+    // A custom role (declared by key, or by id) is `CUSTOM_ROLE` with its
+    // definition as a reference; an administrative unit scope is a
+    // reference too: the plan resolves live ids to addresses, apply the
+    // other way round.
+    let custom = schema::kinds::role_definition::declared(state, &r.role);
+    let definition = match (&custom, role_template_id(&role)) {
+        (Some(a), _) => Some(a.to_string()),
+        (None, None) => Some(format!("id:{role}")),
+        (None, Some(_)) => None,
+    };
+    let role_part = match &definition {
+        Some(d) => {
+            p.insert("role".into(), json!(CUSTOM_ROLE));
+            p.insert("roleDefinition".into(), reference(d.clone()));
+            format!("{{{{{}}}}}", d.trim_start_matches("id:"))
+        }
+        None => role_template_id(&role).unwrap_or(&role).to_string(),
+    };
+    // A unit given by id in `directory_scope_id` is compared the same way.
+    let unit = r.scope.as_ref().map(|sc| ref_to(state, &sc.administrative_unit, &[Kind::AdministrativeUnit])).or_else(|| r.directory_scope_id.strip_prefix(UNIT_SCOPE).map(|id| reference(format!("id:{id}"))));
+    let scope_part = match &unit {
+        Some(u) => {
+            let part = format!("{{{{{}}}}}", as_reference(u).unwrap_or_default().trim_start_matches("id:"));
+            p.insert("directoryScopeId".into(), u.clone());
+            part
+        }
+        None => r.directory_scope_id.clone(),
+    };
     let mut res = resource(
         Address::new(Kind::RoleAssignment, key),
-        natural_key(&principal_address, &role_id, &r.directory_scope_id, kind_word(r.assignment)),
+        natural_key(&principal_address, &role_part, &scope_part, kind_word(r.assignment)),
         format!("{} as {}", r.principal, r.role),
         p,
     );
     // Moving between permanent, time-boxed and eligible is a different
     // Graph object, so those changes replace.
-    res.immutable = vec!["assignment".into(), "principal".into(), "role".into(), "directoryScopeId".into()];
+    res.immutable = vec!["assignment".into(), "principal".into(), "role".into(), "roleDefinition".into(), "directoryScopeId".into()];
     res.expires = r.expires;
     if let Some(j) = &r.justification {
         res.create_only.insert("justification".into(), json!(j));
@@ -125,14 +152,33 @@ pub fn normalize(raw: &Value, assignment: &str) -> LiveObject {
         .unwrap_or(Value::Null);
     let mut props = Props::new();
     props.insert("principal".into(), reference(principal));
-    props.insert("role".into(), json!(role_name(role_id)));
-    props.insert("directoryScopeId".into(), json!(scope));
+    // A custom role and an administrative unit scope as references (see
+    // `desired`).
+    let built_in = BUILT_IN_ROLES.iter().any(|(_, i)| i.eq_ignore_ascii_case(role_id));
+    let role_part = if built_in {
+        props.insert("role".into(), json!(role_name(role_id)));
+        role_id.to_string()
+    } else {
+        props.insert("role".into(), json!(CUSTOM_ROLE));
+        props.insert("roleDefinition".into(), reference(role_id));
+        format!("{{{{{role_id}}}}}")
+    };
+    let scope_part = match scope.strip_prefix(UNIT_SCOPE) {
+        Some(unit) => {
+            props.insert("directoryScopeId".into(), reference(unit));
+            format!("{{{{{unit}}}}}")
+        }
+        None => {
+            props.insert("directoryScopeId".into(), json!(scope));
+            scope.to_string()
+        }
+    };
     props.insert("assignment".into(), json!(assignment));
     props.insert("endDateTime".into(), end);
     LiveObject {
         kind: Kind::RoleAssignment,
         id: str_field(raw, "id").to_string(),
-        natural_key: natural_key(principal, role_id, scope, assignment),
+        natural_key: natural_key(principal, &role_part, &scope_part, assignment),
         display_name: format!("{} as {}", principal, role_name(role_id)),
         props,
     }
@@ -294,6 +340,30 @@ fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
     })
 }
 
+/// The scope of an administrative unit's id.
+const UNIT_SCOPE: &str = "/administrativeUnits/";
+
+/// `props` with a custom role's and a unit scope's reference replaced by
+/// what Graph takes: the role definition id, `/administrativeUnits/{id}`.
+fn resolved(w: &Writer<'_>, props: &Props) -> Result<Props, ExecError> {
+    let mut p = props.clone();
+    let id_of = |a: &str| w.ref_id(a).ok_or_else(|| err(format!("{}: {a} has no object id yet", w.address())));
+    if let Some(d) = props.get("roleDefinition").and_then(as_reference) {
+        p.insert("role".into(), json!(id_of(d)?));
+    }
+    if let Some(unit) = props.get("directoryScopeId").and_then(as_reference) {
+        p.insert("directoryScopeId".into(), json!(format!("{UNIT_SCOPE}{}", id_of(unit)?)));
+    }
+    Ok(p)
+}
+
+/// The desired resource with its role and scope resolved for Graph.
+fn resolved_desired(w: &Writer<'_>) -> Result<DesiredResource, ExecError> {
+    let mut r = w.desired()?.clone();
+    r.props = resolved(w, &r.props)?;
+    Ok(r)
+}
+
 /// Active assignments from `roleAssignments` (what holds a role now), with
 /// the end of time-boxed ones from `roleAssignmentSchedules`; eligible ones
 /// from `roleEligibilitySchedules`. The PIM lists answer
@@ -347,7 +417,7 @@ fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
 /// adminUpdate sets the new end, or none.
 fn update<'a>(w: &'a Writer<'a>, _id: &'a str) -> BoxFuture<'a, Result<(), ExecError>> {
     Box::pin(async move {
-        let r = w.desired()?;
+        let r = &resolved_desired(w)?;
         let principal = w
             .ref_id(as_reference(r.props.get("principal").unwrap_or(&Value::Null)).unwrap_or_default())
             .ok_or_else(|| err(format!("{}: principal has no object id", w.address())))?;
@@ -366,6 +436,7 @@ fn delete<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
         let api = w.client().v1();
         let base = w.base();
         let p = change.live.clone().ok_or_else(|| err(format!("{}: the plan does not record the live assignment to remove", change.address)))?;
+        let p = resolved(w, &p)?;
         let eligible = p.get("assignment").and_then(Value::as_str) == Some("eligible");
         let scheduled = eligible || p.get("endDateTime").is_some_and(|e| !e.is_null());
         let principal = w
@@ -396,7 +467,7 @@ fn delete<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
         // removed through PIM; only if no schedule holds it either is it
         // gone. A 404 alone never counts as removed; a 400 with no
         // schedule behind it is the error it was.
-        match live_schedule(&api, path, &body).await? {
+        match live_schedule(w, &api, path, &body).await? {
             Some(_) => pim_request(w, &api, path, body, PimDone::Removed).await,
             None => refused.map_or(Ok(()), |e| Err(fail(e))),
         }
@@ -404,7 +475,7 @@ fn delete<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
 }
 
 async fn create_assignment(w: &Writer<'_>) -> Result<String, ExecError> {
-    let r = w.desired()?;
+    let r = &resolved_desired(w)?;
     let api = w.client().v1();
     let principal = w.ref_id(as_reference(r.props.get("principal").unwrap_or(&Value::Null)).unwrap_or_default())
         .ok_or_else(|| err(format!("{}: principal has no object id", r.address)))?;
@@ -416,7 +487,7 @@ async fn create_assignment(w: &Writer<'_>) -> Result<String, ExecError> {
     w.wait(&api, &format!("/directoryObjects/{principal}")).await?;
     // An activation of an eligible assignment shows in /roleAssignments
     // while it lasts; it is never adopted as an assignment.
-    let activations = match api.list_all(&format!("/roleManagement/directory/roleAssignmentSchedules?$filter={filter}")).await {
+    let activations = match w.list(&api, &format!("/roleManagement/directory/roleAssignmentSchedules?$filter={filter}")).await {
         Ok(schedules) => activation_keys(&schedules),
         // Without Entra ID P2 there is no PIM, hence no activation.
         Err(e) if e.code() == Some(LICENCE_REQUIRED) => BTreeSet::new(),
@@ -431,7 +502,7 @@ async fn create_assignment(w: &Writer<'_>) -> Result<String, ExecError> {
     };
     match create_request(r, &principal, w.now()) {
         Write::Permanent(body) => {
-            let found = api.list_all(&format!("/roleManagement/directory/roleAssignments?$filter={filter}")).await.map_err(fail)?;
+            let found = w.list(&api, &format!("/roleManagement/directory/roleAssignments?$filter={filter}")).await.map_err(fail)?;
             if let Some(id) = existing(found) {
                 return Ok(id);
             }
@@ -442,7 +513,7 @@ async fn create_assignment(w: &Writer<'_>) -> Result<String, ExecError> {
             let eligible = path.ends_with("roleEligibilityScheduleRequests");
             let lists: &[&str] = if eligible { &["roleEligibilitySchedules"] } else { &["roleAssignments", "roleAssignmentSchedules"] };
             for list in lists {
-                let found = api.list_all(&format!("/roleManagement/directory/{list}?$filter={filter}")).await.map_err(fail)?;
+                let found = w.list(&api, &format!("/roleManagement/directory/{list}?$filter={filter}")).await.map_err(fail)?;
                 if let Some(id) = existing(found) {
                     return Ok(id);
                 }
@@ -454,7 +525,7 @@ async fn create_assignment(w: &Writer<'_>) -> Result<String, ExecError> {
             }
             // An active schedule shows up as a roleAssignment, which is
             // what reads match on; until it does, the schedule stands in.
-            let found = api.list_all(&format!("/roleManagement/directory/roleAssignments?$filter={filter}")).await.map_err(fail)?;
+            let found = w.list(&api, &format!("/roleManagement/directory/roleAssignments?$filter={filter}")).await.map_err(fail)?;
             existing(found)
                 .or(schedule_id)
                 .ok_or_else(|| err(format!("{}: the assignment request was accepted but no active assignment appeared", r.address)))
@@ -465,10 +536,10 @@ async fn create_assignment(w: &Writer<'_>) -> Result<String, ExecError> {
 /// The live (non-activation) schedule a PIM request's body names, from
 /// the assignment or eligibility schedules the request path belongs to.
 /// None also when the tenant has no PIM (no Entra ID P2).
-async fn live_schedule(api: &GraphClient, request_path: &str, body: &Value) -> Result<Option<Value>, ExecError> {
+async fn live_schedule(w: &Writer<'_>, api: &GraphClient, request_path: &str, body: &Value) -> Result<Option<Value>, ExecError> {
     let list = if request_path.ends_with("roleEligibilityScheduleRequests") { "roleEligibilitySchedules" } else { "roleAssignmentSchedules" };
     let filter = urlencode(&format!("principalId eq {}", lit(body["principalId"].as_str().unwrap_or_default())));
-    let found = match api.list_all(&format!("/roleManagement/directory/{list}?$filter={filter}")).await {
+    let found = match w.list(api, &format!("/roleManagement/directory/{list}?$filter={filter}")).await {
         Ok(found) => found,
         Err(e) if e.code() == Some(LICENCE_REQUIRED) => return Ok(None),
         Err(e) => return Err(fail(e)),
@@ -488,7 +559,7 @@ async fn pim_request(w: &Writer<'_>, api: &GraphClient, path: &str, body: Value,
         Err(e) if matches!(e.code(), Some("RoleAssignmentExists" | "RoleAssignmentDoesNotExist")) => e,
         Err(e) => return Err(fail(e)),
     };
-    let live = live_schedule(api, path, &body).await?;
+    let live = live_schedule(w, api, path, &body).await?;
     let end = |s: &Value| {
         s.pointer("/scheduleInfo/expiration/endDateTime")
             .and_then(Value::as_str)
@@ -523,7 +594,19 @@ fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
             cx.warn(format!("role assignment {} ({}): principal {principal_id} is not exported (a service principal?): not exported", o.display_name, o.id));
             continue;
         };
-        let role = s(p, "role").unwrap_or_default();
+        // A custom role or unit scope exported beside it is named by key,
+        // else by id.
+        let role = match p.get("roleDefinition").and_then(as_reference) {
+            Some(id) => cx.keys.key_of(id).filter(|a| a.kind == Kind::RoleDefinition).map_or_else(|| id.to_string(), |a| a.to_string()),
+            None => s(p, "role").unwrap_or_default(),
+        };
+        let (scope_id, unit) = match p.get("directoryScopeId").and_then(as_reference) {
+            Some(id) => match cx.keys.key_of(id).filter(|a| a.kind == Kind::AdministrativeUnit) {
+                Some(a) => ("/".to_string(), Some(a.key.clone())),
+                None => (format!("{UNIT_SCOPE}{id}"), None),
+            },
+            None => (s(p, "directoryScopeId").unwrap_or_else(|| "/".into()), None),
+        };
         let eligible = s(p, "assignment").as_deref() == Some("eligible");
         let a = cx.key(Kind::RoleAssignment, &format!("{}-{}{}", principal.key, role, if eligible { "-eligible" } else { "" }), &o.id);
         let expires = s(p, "endDateTime").and_then(|e| e.parse::<DateTime<Utc>>().ok());
@@ -534,7 +617,8 @@ fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
                 role,
                 assignment: if eligible { AssignmentType::Eligible } else { AssignmentType::Active },
                 expires,
-                directory_scope_id: s(p, "directoryScopeId").unwrap_or_else(|| "/".into()),
+                directory_scope_id: if unit.is_some() { "/".into() } else { scope_id },
+                scope: unit.map(|administrative_unit| schema::kinds::role_assignment::RoleScope { administrative_unit }),
                 justification: None,
             },
         );

@@ -81,6 +81,18 @@ pub fn expand(state: &DesiredState, m: &mut DesiredModel) {
             });
         }
     }
+    for (key, d) in &state.settings_catalog {
+        if let Some(r) = &d.value.rollout {
+            let v = &d.value;
+            expand_one(state, m, Kind::SettingsCatalog, key, r, |ring_key, group| {
+                let mut copy = v.clone();
+                copy.rollout = None;
+                copy.name = ring_name(&v.name, ring_key);
+                copy.assignments = ring_assignments(&v.assignments, group);
+                super::settings_catalog::desired(&copy_key(key, ring_key), &copy, state)
+            });
+        }
+    }
 }
 
 /// The key of ring `ring`'s copy of `key`.

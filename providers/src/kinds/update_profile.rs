@@ -20,7 +20,7 @@ use crate::graph::{GraphClient, GraphError};
 use crate::observe::{ReadCx, Readout};
 
 use super::intune_common::{assign_if_touched, assignments, create_policy, patch_policy};
-use super::registry::{provider, BoxFuture};
+use super::registry::{provider, BoxFuture, NaturalKey, BY_DISPLAY_NAME};
 use super::{annotate_filter_names, device_configuration, str_field, uses_filters};
 
 /// The update profile kinds, in registry order.
@@ -205,3 +205,11 @@ pub fn live_date(v: Option<&Value>) -> Result<Option<chrono::DateTime<chrono::Ut
         }
     }
 }
+
+/// Found by `displayName`, the collection listed whole: the Windows update
+/// profile collections refuse `$filter` ("Query option 'Filter' is not
+/// allowed": microsoftgraph/microsoft-graph-docs#21581, Microsoft365DSC#4597).
+pub const BY_DISPLAY_NAME_UNFILTERED: NaturalKey = NaturalKey {
+    filter: |r| (String::new(), r.props.get("displayName").and_then(Value::as_str).unwrap_or_default().to_lowercase()),
+    ..BY_DISPLAY_NAME
+};

@@ -18,6 +18,11 @@ pub struct AssignmentFilter {
     pub rule: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Scope tags (Graph's `roleScopeTags`, tag ids): keys of declared
+    /// `scope_tag`s (or `scope_tag.KEY`), or `default` for Intune's built-in
+    /// tag. Undeclared, they are not managed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scope_tags: Vec<String>,
 }
 
 /// Graph's `devicePlatformType` values a device filter applies to.
@@ -48,6 +53,18 @@ use crate::validate::Ctx;
 /// Every check of this kind, in order.
 pub(crate) fn validate(cx: &mut Ctx) {
     check_assignment_filters(cx);
+    check_scope_tags(cx);
+}
+
+/// A filter's `scope_tags` name declared tags (or `default`).
+fn check_scope_tags(cx: &mut Ctx) {
+    for (key, d) in &cx.state.assignment_filter {
+        for (i, t) in d.value.scope_tags.iter().enumerate() {
+            if !crate::kinds::scope_tag::is_default(t) {
+                cx.reference(&d.origin, &path!["assignment_filter", key.as_str(), "scope_tags", i], t, &[crate::address::Kind::ScopeTag]);
+            }
+        }
+    }
 }
 
 /// A filter rule Intune would refuse before evaluating it: empty, with

@@ -51,6 +51,34 @@ pub struct Governance {
     /// break-glass account's standing Global Administrator).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub exceptions: BTreeMap<String, String>,
+    /// Governance declared on the objects themselves rather than here
+    /// (`protected` groups; service accounts' `kind`, `read_only` and
+    /// `allowed_roles`), by address. Filled in by tenantctl from desired
+    /// state, never written in `[governance]` (validation refuses it):
+    /// recorded with the rest in the trust root, so changing it is a
+    /// governance change the approvers in force approve.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(skip)]
+    pub declared: BTreeMap<String, Declared>,
+}
+
+/// What one object declares about its own governance.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Declared {
+    /// A group declared `protected = true`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protected: bool,
+    /// A service account (`kind = "service"`, or held by the Managed
+    /// Desktop service-accounts group).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub service: bool,
+    /// A service account that may hold read-only roles only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+    /// The roles a service account may hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_roles: Option<Vec<String>>,
 }
 
 /// Two-key completion: two people other than the author.
@@ -79,6 +107,7 @@ impl Default for Governance {
             allow: Vec::new(),
             exceptions: BTreeMap::new(),
             managed_desktop: None,
+            declared: BTreeMap::new(),
         }
     }
 }
@@ -149,4 +178,23 @@ pub enum GuestExpiryAction {
     Disable,
     /// Delete the guest (soft delete, restorable for 30 days).
     Delete,
+}
+
+/// Why 32 bytes are not acceptable as an approver's or author's Ed25519
+/// public key, or `None` when they are: not a point on the curve, a point
+/// of small order (a "weak" key: one constant signature verifies for every
+/// message, so anyone could forge its approvals), or a non-canonical
+/// encoding (the same point written another way, which would let one key
+/// pass for two).
+pub fn ed25519_key_problem(bytes: &[u8; 32]) -> Option<&'static str> {
+    let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(bytes) else {
+        return Some("not a point on the curve");
+    };
+    if key.is_weak() {
+        return Some("a weak key of small order, whose signatures anyone can forge");
+    }
+    if key.to_edwards().compress().to_bytes() != *bytes {
+        return Some("not the canonical encoding of its point");
+    }
+    None
 }

@@ -38,8 +38,21 @@ pub struct RoleAssignment {
     /// Directory scope; "/" is the whole tenant.
     #[serde(default = "root_scope")]
     pub directory_scope_id: String,
+    /// A scope tenantctl manages: `{ administrative_unit = "KEY" }` (the
+    /// role applies to that unit's members only); exclusive with a
+    /// `directory_scope_id` other than "/".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<RoleScope>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub justification: Option<String>,
+}
+
+/// A role assignment's scope, by key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleScope {
+    /// Key of a declared `administrative_unit`.
+    pub administrative_unit: String,
 }
 
 fn root_scope() -> String {
@@ -101,6 +114,11 @@ pub fn is_privileged(role: &str) -> bool {
     if PRIVILEGED_ROLES.contains(&role) {
         return true;
     }
+    // A custom role (as role assignments carry it): its actions are not
+    // judged, so it counts as privileged (unknown is not safe).
+    if role == CUSTOM_ROLE {
+        return true;
+    }
     if is_role_id(role) {
         return match BUILT_IN_ROLES.iter().find(|(_, id)| id.eq_ignore_ascii_case(role)) {
             Some((name, _)) => PRIVILEGED_ROLES.contains(name),
@@ -109,6 +127,10 @@ pub fn is_privileged(role: &str) -> bool {
     }
     false
 }
+
+/// How a role assignment's `role` shows a custom (not built-in) role; its
+/// definition is then the assignment's `roleDefinition` reference.
+pub const CUSTOM_ROLE: &str = "custom role";
 
 /// Roles that only read: the only roles a read-only service account (the
 /// SOC's) may hold. Every name is in [`BUILT_IN_ROLES`].
@@ -183,7 +205,14 @@ fn check_role_assignments(cx: &mut Ctx) {
                 );
             }
         }
-        if !is_known_role(&r.role) {
+        let custom = crate::kinds::role_definition::declared(cx.state, &r.role).is_some();
+        if let Some(sc) = &r.scope {
+            cx.reference(&d.origin, &path!["role_assignment", key, "scope", "administrative_unit"], &sc.administrative_unit, &[Kind::AdministrativeUnit]);
+            if r.directory_scope_id != "/" {
+                cx.error("two-scopes", &d.origin, &path!["role_assignment", key, "scope"], format!("role_assignment.{key}: give either scope or directory_scope_id, not both"));
+            }
+        }
+        if !custom && !is_known_role(&r.role) {
             let names = crate::kinds::role_assignment::BUILT_IN_ROLES
                 .iter()
                 .map(|(n, _)| *n);
@@ -192,7 +221,7 @@ fn check_role_assignments(cx: &mut Ctx) {
                 &d.origin,
                 &path!["role_assignment", key, "role"],
                 format!(
-                    "role_assignment.{key}: `{}` is not a built-in directory role tenantctl knows, nor a role definition id (GUID)",
+                    "role_assignment.{key}: `{}` is not a built-in directory role tenantctl knows, a declared role_definition, nor a role definition id (GUID)",
                     r.role
                 ),
             );
@@ -214,7 +243,7 @@ fn check_role_assignments(cx: &mut Ctx) {
 /// Two role assignments of one role to one principal at one scope would be
 /// the same object in Entra.
 fn check_role_assignment_duplicates(cx: &mut Ctx) {
-    let mut seen: BTreeMap<(Address, &str, &str, bool), &String> = BTreeMap::new();
+    let mut seen: BTreeMap<(Address, &str, String, bool), &String> = BTreeMap::new();
     let mut clashes = Vec::new();
     for (key, d) in &cx.state.role_assignment {
         let r = &d.value;
@@ -229,7 +258,7 @@ fn check_role_assignment_duplicates(cx: &mut Ctx) {
             principal.clone(),
             // A role named and the same role given by its template id clash.
             role_template_id(&r.role).unwrap_or(r.role.as_str()),
-            r.directory_scope_id.as_str(),
+            r.scope.as_ref().map_or_else(|| r.directory_scope_id.clone(), |sc| format!("administrative_unit.{}", sc.administrative_unit)),
             eligible,
         );
         if let Some(first) = seen.insert(id, key) {

@@ -26,14 +26,23 @@ pub struct SettingsCatalog {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// Graph's `platforms`, e.g. `windows10`, `macOS`, `iOS`.
+    /// Graph's `platforms`, e.g. `windows10`, `macOS`, `iOS` (with a
+    /// `template`, the template's when left out).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub platforms: String,
-    /// Graph's `technologies`, e.g. `mdm` or `mdm,microsoftSense`.
+    /// Graph's `technologies`, e.g. `mdm` or `mdm,microsoftSense` (with a
+    /// `template`, the template's when left out).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub technologies: String,
-    /// The template the policy is made from (`templateReference.templateId`),
-    /// for security baselines and endpoint security policies.
+    /// The template a security baseline or endpoint security policy is
+    /// made from (`configurationPolicyTemplates`), by display name (e.g.
+    /// `"Windows security baseline"`, `"Microsoft Defender Antivirus"`,
+    /// `"Local admin password solution (Windows LAPS)"`; the active version
+    /// when several share it) or id. Settings then come from the
+    /// template: those not declared take the template's defaults, which
+    /// the plan shows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub template_id: Option<String>,
+    pub template: Option<String>,
     /// Settings by setting definition id (see the module documentation).
     /// Every live setting is managed: one not declared here is drift.
     #[serde(default)]
@@ -46,6 +55,9 @@ pub struct SettingsCatalog {
     pub scope_tags: Vec<String>,
     #[serde(default)]
     pub assignments: Assignments,
+    /// Ring-by-ring rollout: one policy per ring group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<super::Rollout>,
 }
 
 /// The key of a choice value's option inside a table that also holds the
@@ -80,8 +92,13 @@ pub(crate) fn validate(cx: &mut Ctx) {
     }
     for (key, d) in &cx.state.settings_catalog {
         let here = |field: &str| path![Kind::SettingsCatalog.as_str(), key.as_str(), field];
+        if d.value.template.as_deref().is_some_and(|t| t.trim().is_empty()) {
+            cx.error("empty-field", &d.origin, &here("template"), format!("settings_catalog.{key}: `template` is empty (give the template's display name or id, or leave it out)"));
+        }
+        // With a template, platforms and technologies default to the template's.
+        let templated = d.value.template.is_some();
         for (field, v) in [("name", &d.value.name), ("platforms", &d.value.platforms), ("technologies", &d.value.technologies)] {
-            if v.trim().is_empty() {
+            if v.trim().is_empty() && !(templated && field != "name") {
                 cx.error("empty-field", &d.origin, &here(field), format!("settings_catalog.{key}: `{field}` is empty"));
             }
         }

@@ -19,8 +19,10 @@ pub(super) fn check_service_roles(cx: &mut Ctx) {
             cx.error("service-account-only", &d.origin, &path!["user", key, field], format!("user.{key}: {field} is for service accounts (kind = \"service\")"));
         }
         for (i, r) in u.allowed_roles.iter().enumerate() {
-            if role_template_id(r).is_none() {
-                cx.error("unknown-role", &d.origin, &path!["user", key, "allowed_roles", i], format!("user.{key}: `{r}` is not a built-in directory role tenantctl knows"));
+            // Intune roles (built-in, or declared custom ones by name) too.
+            let intune = crate::kinds::intune_role_definition::built_in_role(r).is_some() || cx.state.intune_role_definition.values().any(|d| d.value.display_name.eq_ignore_ascii_case(r));
+            if role_template_id(r).is_none() && !intune {
+                cx.error("unknown-role", &d.origin, &path!["user", key, "allowed_roles", i], format!("user.{key}: `{r}` is not a built-in directory role tenantctl knows, nor an Intune role"));
             } else if u.read_only && !READ_ONLY_ROLES.contains(&r.as_str()) {
                 cx.error(
                     "read-only-role",
@@ -84,6 +86,14 @@ pub(super) fn check_governance(cx: &mut Ctx) {
             }
         }
     }
+    if !gov.declared.is_empty() {
+        cx.error(
+            "invalid-field",
+            origin,
+            &path!["governance", "declared"],
+            "governance.declared is recorded by tenantctl from the objects' own attributes (a group's `protected`, a user's `kind`, `read_only` and `allowed_roles`); declare those on the objects".to_string(),
+        );
+    }
     let approvers = gov.approvers.len() as u32;
     if gov.approvals_required > approvers && !gov.approvers.is_empty() {
         cx.error(
@@ -144,49 +154,52 @@ pub(super) fn check_governance(cx: &mut Ctx) {
     }
 }
 
-/// Ed25519 public keys in `[governance.approvers]`: `ed25519:` and the
-/// base64 of exactly 32 bytes, each approver with a key of their own (two
-/// approvers sharing a key would let one person give both approvals).
+/// Ed25519 public keys in `[governance.approvers]` and
+/// `[governance.authors]`: `ed25519:` and the base64 of exactly 32 bytes
+/// that are a sound key (on the curve, not of small order, canonically
+/// encoded), each approver with a key of their own (two approvers sharing
+/// a key would let one person give both approvals). Keys are compared by
+/// their decoded bytes.
 pub(super) fn check_approver_keys(cx: &mut Ctx) {
     use base64::Engine as _;
     let Some(g) = &cx.state.governance else {
         return;
     };
     let origin = &g.origin;
-    let mut seen: BTreeMap<&str, &String> = BTreeMap::new();
-    for (name, a) in &g.value.approvers {
-        let here = path!["governance", "approvers", name, "public_key"];
-        let Some(b64) = a.public_key.strip_prefix("ed25519:") else {
-            continue; // reported by check_governance
-        };
-        match base64::engine::general_purpose::STANDARD.decode(b64.trim()) {
-            Ok(bytes) if bytes.len() == 32 => {}
-            Ok(bytes) => {
-                cx.error(
-                    "invalid-key",
-                    origin,
-                    &here,
-                    format!("governance.approvers.{name}: public_key holds {} bytes; an Ed25519 public key is 32", bytes.len()),
-                );
+    let mut seen: BTreeMap<[u8; 32], &String> = BTreeMap::new();
+    let lists = [("approvers", &g.value.approvers), ("authors", &g.value.authors)];
+    for (list, people) in lists {
+        for (name, a) in people {
+            let here = path!["governance", list, name, "public_key"];
+            let Some(b64) = a.public_key.strip_prefix("ed25519:") else {
+                continue; // reported by check_governance
+            };
+            let bytes = match base64::engine::general_purpose::STANDARD.decode(b64.trim()) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    cx.error("invalid-key", origin, &here, format!("governance.{list}.{name}: public_key is not base64 ({e})"));
+                    continue;
+                }
+            };
+            let Ok(arr) = <[u8; 32]>::try_from(bytes.as_slice()) else {
+                cx.error("invalid-key", origin, &here, format!("governance.{list}.{name}: public_key holds {} bytes; an Ed25519 public key is 32", bytes.len()));
+                continue;
+            };
+            if let Some(why) = crate::kinds::governance::ed25519_key_problem(&arr) {
+                cx.error("invalid-key", origin, &here, format!("governance.{list}.{name}: public_key is {why}; make a key with `tenantctl keygen`"));
                 continue;
             }
-            Err(e) => {
-                cx.error(
-                    "invalid-key",
-                    origin,
-                    &here,
-                    format!("governance.approvers.{name}: public_key is not base64 ({e})"),
-                );
+            if list != "approvers" {
                 continue;
             }
-        }
-        if let Some(first) = seen.insert(b64.trim(), name) {
-            cx.error(
-                "duplicate-approver-key",
-                origin,
-                &here,
-                format!("governance.approvers.{name} has the same public_key as governance.approvers.{first}; one person could give both approvals"),
-            );
+            if let Some(first) = seen.insert(arr, name) {
+                cx.error(
+                    "duplicate-approver-key",
+                    origin,
+                    &here,
+                    format!("governance.approvers.{name} has the same public_key as governance.approvers.{first}; one person could give both approvals"),
+                );
+            }
         }
     }
 }

@@ -71,9 +71,11 @@ pub(super) fn check_managed_desktop(cx: &mut Ctx) {
             .autopilot_profile
             .iter()
             .filter(|(_, d)| {
-                // `mwd-all` or `group.mwd-all`: the group it resolves to counts.
+                // `mwd-all` or `group.mwd-all`: the group it resolves to
+                // counts, and so does a group nesting it (transitively) or
+                // one whose rule is the all-devices group's rule.
                 d.value.assignments.all_devices
-                    || md.all_devices.as_ref().is_some_and(|a| d.value.assignments.include.iter().any(|i| cx.state.resolve(i, &[Kind::Group]).is_ok_and(|r| r.key == *a)))
+                    || md.all_devices.as_ref().is_some_and(|a| d.value.assignments.include.iter().any(|i| cx.state.resolve(i, &[Kind::Group]).is_ok_and(|r| reaches_all_devices(cx, &r.key, a))))
             })
             .map(|(k, d)| (k, &d.origin))
             .collect();
@@ -88,6 +90,34 @@ pub(super) fn check_managed_desktop(cx: &mut Ctx) {
             }
         }
     }
+}
+
+/// Whether group `key` holds every device the all-devices group `all`
+/// does: it is that group, nests it (declared members, transitively), or
+/// has the same membership rule (whitespace and case aside).
+fn reaches_all_devices(cx: &Ctx, key: &str, all: &str) -> bool {
+    let norm = |r: &str| r.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    let all_rule = cx.state.group.get(all).and_then(|g| g.value.membership_rule.as_deref()).map(norm);
+    let mut todo = vec![key.to_string()];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(g) = todo.pop() {
+        if g == all {
+            return true;
+        }
+        if !seen.insert(g.clone()) {
+            continue;
+        }
+        let Some(d) = cx.state.group.get(&g) else { continue };
+        if all_rule.is_some() && d.value.membership_rule.as_deref().map(norm) == all_rule {
+            return true;
+        }
+        for m in d.value.members.iter().flatten() {
+            if let Some(a) = member(cx, m).filter(|a| a.kind == Kind::Group) {
+                todo.push(a.key.clone());
+            }
+        }
+    }
+    false
 }
 
 /// What a member reference names, as written (`adele` or `user.adele`):

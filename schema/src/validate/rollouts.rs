@@ -38,10 +38,14 @@ pub(super) fn check_rollouts(cx: &mut Ctx) {
     for (key, d) in &s.feature_update_profile {
         policies.push(Policy { kind: Kind::FeatureUpdateProfile, key, origin: &d.origin, display_name: &d.value.display_name, rollout: &d.value.rollout, assignments: &d.value.assignments });
     }
+    for (key, d) in &s.settings_catalog {
+        policies.push(Policy { kind: Kind::SettingsCatalog, key, origin: &d.origin, display_name: &d.value.name, rollout: &d.value.rollout, assignments: &d.value.assignments });
+    }
     // Device configurations and update rings share one Graph collection.
     let collection = |k: Kind| match k {
         Kind::CompliancePolicy => 1,
         Kind::FeatureUpdateProfile => 2,
+        Kind::SettingsCatalog => 3,
         _ => 0,
     };
     // Display names of the objects that will exist, by collection.

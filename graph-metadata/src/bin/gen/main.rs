@@ -18,7 +18,7 @@ mod csdl;
 mod requests;
 mod tables;
 
-use graph_metadata::model::{Data, EnumDef, Generated, Limit, Nav, TypeDef, TypeKind};
+use graph_metadata::model::{CollectionDef, Data, EnumDef, Generated, Limit, Nav, TypeDef, TypeKind};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -55,6 +55,7 @@ fn run() -> Result<(), String> {
     };
     merge_beta(&mut v1, &beta_entities, &beta_complex, &beta_enums, &ts);
     let limits = apply_tables(&mut v1);
+    let collections = object_collections(&v1, &ts)?;
 
     let csdl::Csdl {
         mut types,
@@ -120,6 +121,7 @@ fn run() -> Result<(), String> {
         requests,
         documented_permissions: documented,
         limits,
+        collections,
     };
     let mut out = serde_json::to_string_pretty(&data).map_err(|e| e.to_string())?;
     out.push('\n');
@@ -285,4 +287,49 @@ fn apply_tables(v1: &mut csdl::Csdl) -> Vec<Limit> {
         }
     }
     limits
+}
+
+/// The `[graph_object]` collections (`tables::OBJECT_COLLECTIONS`), each
+/// checked against the metadata: a navigation property of its singleton's
+/// type (`deviceManagement`), of the listed entity type in v1.0, or known
+/// only in beta (typed by the beta declarations when given).
+fn object_collections(
+    v1: &csdl::Csdl,
+    ts: &BTreeMap<String, beta::Interface>,
+) -> Result<Vec<CollectionDef>, String> {
+    let mut out = Vec::new();
+    for (path, entity) in tables::OBJECT_COLLECTIONS {
+        let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let [singleton, nav] = segs.as_slice() else {
+            return Err(format!("OBJECT_COLLECTIONS: {path} is not /singleton/collection"));
+        };
+        let owner = format!("{NS}.{singleton}");
+        let entity_full = format!("{NS}.{entity}");
+        let t = v1
+            .types
+            .get(&owner)
+            .ok_or_else(|| format!("OBJECT_COLLECTIONS: {path}: no type {owner}"))?;
+        if !v1.types.contains_key(&entity_full) {
+            return Err(format!("OBJECT_COLLECTIONS: {path}: no type {entity_full}"));
+        }
+        let beta_only = match t.nav.get(*nav) {
+            Some(n) if n.t == entity_full && n.c => false,
+            Some(n) => {
+                return Err(format!("OBJECT_COLLECTIONS: {path} is a collection of {} (c={}), not {entity_full}", n.t, n.c))
+            }
+            None if t.beta_props.iter().any(|p| p == nav) || t.beta_typed.contains_key(*nav) => {
+                if let Some(p) = ts.get(&owner).and_then(|i| i.props.get(*nav)) {
+                    let typed = beta::edm(p, |n| v1.types.contains_key(n));
+                    if typed.t != entity_full || !typed.c {
+                        return Err(format!("OBJECT_COLLECTIONS: {path} is typed {} (c={}) in the beta declarations, not {entity_full}", typed.t, typed.c));
+                    }
+                }
+                true
+            }
+            None => return Err(format!("OBJECT_COLLECTIONS: {path}: {owner} has no navigation property {nav}")),
+        };
+        out.push(CollectionDef { path: (*path).to_string(), entity: (*entity).to_string(), beta_only });
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
 }

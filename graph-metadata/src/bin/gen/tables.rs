@@ -42,6 +42,26 @@ pub const ROOTS: &[&str] = &[
     "authorizationPolicy",
     "crossTenantAccessPolicyConfigurationDefault",
     "crossTenantAccessPolicyConfigurationPartner",
+    "deviceManagementScript",
+    "deviceManagementScriptAssignment",
+    "deviceHealthScript",
+    "deviceHealthScriptAssignment",
+    "deviceEnrollmentConfiguration",
+    "enrollmentConfigurationAssignment",
+    "deviceAndAppManagementRoleDefinition",
+    "deviceAndAppManagementRoleAssignment",
+    "authenticationMethodsPolicy",
+    "unifiedRoleManagementPolicy",
+    "unifiedRoleManagementPolicyAssignment",
+    "authenticationMethodConfiguration",
+    "authenticationMethodTarget",
+    "unifiedRoleManagementPolicyRule",
+    "administrativeUnit",
+    "mobileApp",
+    "mobileAppAssignment",
+    "termsAndConditions",
+    "notificationMessageTemplate",
+    "deviceComplianceScript",
 ];
 
 const USER_PAGE: &str = "docs: learn.microsoft.com/graph/api/resources/user (property table)";
@@ -137,6 +157,31 @@ pub const READ_ONLY: &[(&str, &str)] = &[
         "lastModifiedDateTime",
     ),
     ("deviceAndAppManagementAssignmentFilter", "payloads"),
+    // mobileApp (learn.microsoft.com/graph/api/resources/intune-apps-mobileapp).
+    ("mobileApp", "createdDateTime"),
+    ("mobileApp", "lastModifiedDateTime"),
+    ("mobileApp", "isAssigned"),
+    ("mobileApp", "dependentAppCount"),
+    ("mobileApp", "supersededAppCount"),
+    ("mobileApp", "supersedingAppCount"),
+    ("mobileApp", "uploadState"),
+    ("mobileApp", "publishingState"),
+    ("termsAndConditions", "createdDateTime"),
+    ("termsAndConditions", "lastModifiedDateTime"),
+    ("termsAndConditions", "modifiedDateTime"),
+    ("notificationMessageTemplate", "lastModifiedDateTime"),
+    ("deviceComplianceScript", "createdDateTime"),
+    ("deviceComplianceScript", "lastModifiedDateTime"),
+];
+
+/// The collections `[graph_object]` may name (path, entity type): each is
+/// checked against the metadata when generated (a navigation property of
+/// the singleton, in v1.0 or only in beta) and its type kept. Adding one
+/// here, with its requests in `requests.txt`, is all `graph_object` needs.
+pub const OBJECT_COLLECTIONS: &[(&str, &str)] = &[
+    ("/deviceManagement/termsAndConditions", "termsAndConditions"),
+    ("/deviceManagement/notificationMessageTemplates", "notificationMessageTemplate"),
+    ("/deviceManagement/deviceComplianceScripts", "deviceComplianceScript"),
 ];
 
 /// The permissions tenantctl's documented list is chosen from, in the order
@@ -278,6 +323,15 @@ pub const DOC_RULES: &[DocRule] = &[
         resource: None,
         any_of: &["Organization.ReadWrite.All"],
         source: EXT_DELETE,
+    },
+    // permissions.json lists PATCH of a PIM policy rule for delegated
+    // access only; the docs page gives the application permissions.
+    DocRule {
+        method: "PATCH",
+        path: "/policies/roleManagementPolicies/{id}/rules/{id}",
+        resource: None,
+        any_of: &["RoleManagementPolicy.ReadWrite.Directory", "RoleManagement.ReadWrite.Directory"],
+        source: "docs: learn.microsoft.com/graph/api/unifiedrolemanagementpolicyrule-update (Permissions: Application RoleManagementPolicy.ReadWrite.Directory, higher RoleManagement.ReadWrite.Directory)",
     },
 ];
 

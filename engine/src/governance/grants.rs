@@ -1,0 +1,450 @@
+//! Access that group membership grants, so that a change which adds to it
+//! is held for approval like the grant itself: a member (or an owner, who
+//! can add members) added to a group that holds a directory role (declared
+//! or live, active or eligible), that is role-assignable, or that a
+//! conditional access policy includes or excludes (or any policy
+//! excludes); a change of such a group's membership rule; a change of a
+//! user attribute such a group's rule reads; the create of a
+//! role-assignable group. What a group grants counts through the groups
+//! nesting it (declared, or live), transitively.
+//!
+//! Removing members only takes access away and is never held
+//! ([`removes_members`]), protected groups included, unless the group is
+//! one a conditional access policy includes (leaving it escapes the
+//! policy) or a Managed Desktop object.
+//!
+//! Also the Managed Desktop reach of a target: a group nesting a ring
+//! device group or the all-devices group (declared or live, transitively)
+//! reaches ring devices ([`nested_ring`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use schema::{Address, Kind};
+use serde_json::Value;
+
+use crate::model::{as_reference, DesiredModel, ObservedState};
+use crate::plan::{referenced_addresses, Action, Change};
+
+/// Desired state and what is known of the live tenant (empty when judged
+/// from desired state alone).
+pub struct Tenant<'a> {
+    pub desired: &'a DesiredModel,
+    pub observed: &'a ObservedState,
+    /// Live object id of each matched address.
+    pub ids: &'a BTreeMap<Address, String>,
+}
+
+/// What a group grants its members, as words, and whether a conditional
+/// access policy includes it (directly or through nesting).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Grants {
+    pub what: BTreeSet<String>,
+    pub ca_included: bool,
+}
+
+impl Grants {
+    pub fn is_empty(&self) -> bool {
+        self.what.is_empty()
+    }
+
+    fn text(&self) -> String {
+        self.what.iter().cloned().collect::<Vec<_>>().join("; ")
+    }
+}
+
+/// The name a reference or id is shown as.
+fn shown(t: &Tenant<'_>, id_or_address: &str) -> String {
+    if id_or_address.parse::<Address>().is_ok() {
+        return id_or_address.to_string();
+    }
+    t.ids.iter().find(|(_, i)| i.as_str() == id_or_address).map(|(a, _)| a.to_string()).unwrap_or_else(|| format!("group id:{id_or_address}"))
+}
+
+/// The names (address, live id) group `g` is known by.
+fn names_of(t: &Tenant<'_>, g: &Address) -> BTreeSet<String> {
+    let mut n = BTreeSet::from([g.to_string()]);
+    if let Some(id) = t.ids.get(g) {
+        n.insert(id.clone());
+    }
+    n
+}
+
+/// The reference strings (addresses or ids, `id:` stripped) in `v`.
+fn refs(v: Option<&Value>, out: &mut BTreeSet<String>) {
+    match v {
+        Some(Value::Array(a)) => a.iter().for_each(|x| refs(Some(x), out)),
+        Some(x @ Value::Object(m)) => match as_reference(x) {
+            Some(r) => {
+                out.insert(r.strip_prefix("id:").unwrap_or(r).to_string());
+            }
+            None => m.values().for_each(|x| refs(Some(x), out)),
+        },
+        Some(Value::String(s)) if !s.is_empty() => {
+            out.insert(s.clone());
+        }
+        _ => {}
+    }
+}
+
+/// The groups holding `names` as a member (declared `members`, or live),
+/// transitively: each with the path to it, `g` itself first.
+fn containers(t: &Tenant<'_>, g: &Address) -> Vec<(BTreeSet<String>, String)> {
+    let mut out = vec![(names_of(t, g), g.to_string())];
+    let mut seen: BTreeSet<String> = names_of(t, g);
+    let mut i = 0;
+    while i < out.len() {
+        let (names, path) = out[i].clone();
+        i += 1;
+        for (a, r) in t.desired.resources.iter().filter(|(a, _)| a.kind == Kind::Group) {
+            let mut m = BTreeSet::new();
+            refs(r.props.get("members"), &mut m);
+            if !m.is_disjoint(&names) && !seen.contains(&a.to_string()) {
+                let n = names_of(t, a);
+                seen.extend(n.iter().cloned());
+                out.push((n, format!("{path} > {a}")));
+            }
+        }
+        for o in t.observed.objects.get(&Kind::Group).into_iter().flatten() {
+            let mut m = BTreeSet::new();
+            refs(o.props.get("members"), &mut m);
+            m.extend(t.observed.memberships.get(&o.id).into_iter().flat_map(|x| x.keys().cloned()));
+            if !m.is_disjoint(&names) && !seen.contains(&o.id) {
+                let a = t.ids.iter().find(|(_, i)| **i == o.id).map(|(a, _)| a.clone());
+                let n = match &a {
+                    Some(a) => names_of(t, a),
+                    None => BTreeSet::from([o.id.clone()]),
+                };
+                seen.extend(n.iter().cloned());
+                out.push((n, format!("{path} > {}", a.map(|a| a.to_string()).unwrap_or_else(|| format!("group id:{}", o.id)))));
+            }
+        }
+    }
+    out
+}
+
+/// Group references of a policy's props: (included, excluded).
+fn policy_groups(kind: Kind, props: &crate::Props) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut inc = BTreeSet::new();
+    let mut exc = BTreeSet::new();
+    if kind == Kind::ConditionalAccess {
+        let users = props.get("conditions").and_then(|c| c.get("users"));
+        refs(users.and_then(|u| u.get("includeGroups")), &mut inc);
+        refs(users.and_then(|u| u.get("excludeGroups")), &mut exc);
+        refs(users.and_then(|u| u.get("includeUsers")), &mut inc);
+        refs(users.and_then(|u| u.get("excludeUsers")), &mut exc);
+    } else if let Some(Value::Object(m)) = props.get("assignments") {
+        for (k, v) in m {
+            if k == "exclude" || k == "excludeGroups" {
+                refs(Some(v), &mut exc);
+            } else {
+                refs(Some(v), &mut inc);
+            }
+        }
+    }
+    (inc, exc)
+}
+
+/// What group `g` grants its members (through the groups nesting it too).
+pub fn group_grants(t: &Tenant<'_>, g: &Address) -> Grants {
+    let mut out = Grants::default();
+    if t.desired.resources.get(g).is_some_and(|r| r.props.get("isAssignableToRole").and_then(Value::as_bool) == Some(true)) {
+        out.what.insert("is role-assignable".into());
+    }
+    let live_by_id: BTreeMap<&str, (&Kind, &crate::model::LiveObject)> = t.observed.objects.iter().flat_map(|(k, v)| v.iter().map(move |o| (o.id.as_str(), (k, o)))).collect();
+    let declared_ids: BTreeSet<&str> = t.ids.values().map(String::as_str).collect();
+    for (names, path) in containers(t, g) {
+        let via = if path.contains(" > ") { format!(" (through {path})") } else { String::new() };
+        let role_text = |props: &crate::Props| {
+            let role = props.get("role").and_then(Value::as_str).unwrap_or("a role");
+            let kind = props.get("assignment").and_then(Value::as_str).unwrap_or("active");
+            format!("holds {kind} {role}")
+        };
+        let holds = |props: &crate::Props| props.get("principal").and_then(as_reference).is_some_and(|p| names.contains(p.strip_prefix("id:").unwrap_or(p)));
+        for (a, r) in t.desired.resources.iter() {
+            if a.kind == Kind::RoleAssignment && holds(&r.props) {
+                out.what.insert(format!("{}{via}", role_text(&r.props)));
+            }
+            if a.kind.is_policy() || a.kind == Kind::ConditionalAccess {
+                let (inc, exc) = policy_groups(a.kind, &r.props);
+                if a.kind == Kind::ConditionalAccess && !inc.is_disjoint(&names) {
+                    out.ca_included = true;
+                    out.what.insert(format!("is included in {a}{via}"));
+                }
+                if !exc.is_disjoint(&names) {
+                    out.what.insert(format!("is excluded from {a}{via}"));
+                }
+            }
+        }
+        for (kind, objects) in &t.observed.objects {
+            for o in objects {
+                let declared = declared_ids.contains(o.id.as_str());
+                if *kind == Kind::RoleAssignment && holds(&o.props) {
+                    let who = if declared { String::new() } else { " (live, out of band)".to_string() };
+                    out.what.insert(format!("{}{who}{via}", role_text(&o.props)));
+                }
+                if kind.is_policy() || *kind == Kind::ConditionalAccess {
+                    let (inc, exc) = policy_groups(*kind, &o.props);
+                    let name = t.ids.iter().find(|(_, i)| **i == o.id).map(|(a, _)| a.to_string()).unwrap_or_else(|| format!("{kind}.({})", o.id));
+                    if *kind == Kind::ConditionalAccess && !inc.is_disjoint(&names) {
+                        out.ca_included = true;
+                        out.what.insert(format!("is included in {name}{via}"));
+                    }
+                    if !exc.is_disjoint(&names) {
+                        out.what.insert(format!("is excluded from {name}{via}"));
+                    }
+                }
+            }
+        }
+        // A live group that is role-assignable.
+        for n in &names {
+            if let Some((Kind::Group, o)) = live_by_id.get(n.as_str()) {
+                if o.props.get("isAssignableToRole").and_then(Value::as_bool) == Some(true) {
+                    out.what.insert("is role-assignable".into());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The reference strings a field value holds (`[user.a, user.b]`).
+fn field_refs(v: Option<&Value>) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    refs(v, &mut out);
+    out
+}
+
+/// Whether a group change only removes members or owners (every field is
+/// `members` or `owners`, and what is after is a subset of what was).
+pub fn removes_members(change: &Change) -> bool {
+    change.address.kind == Kind::Group
+        && change.action == Action::Update
+        && !change.fields.is_empty()
+        && change.fields.iter().all(|f| (f.field == "members" || f.field == "owners") && field_refs(f.after.as_ref()).is_subset(&field_refs(f.before.as_ref())))
+}
+
+/// Whether `g` is a Managed Desktop object (ring, all-devices or
+/// service-accounts group): every change to it stays sensitive.
+pub fn managed_desktop_group(desired: &DesiredModel, g: &Address) -> bool {
+    let Some(md) = desired.governance.managed_desktop.as_ref() else { return false };
+    g.kind == Kind::Group && (md.rings.contains(&g.key) || md.all_devices.as_deref() == Some(g.key.as_str()) || md.service_accounts_group.as_deref() == Some(g.key.as_str()))
+}
+
+/// The user attributes a membership rule reads (`user.jobTitle` ->
+/// `jobtitle`), lower case.
+pub fn rule_attributes(rule: &str) -> BTreeSet<String> {
+    let lower = rule.to_lowercase();
+    let mut out = BTreeSet::new();
+    let mut rest = lower.as_str();
+    while let Some(i) = rest.find("user.") {
+        let before_ok = i == 0 || !rest.as_bytes()[i - 1].is_ascii_alphanumeric();
+        let tail = &rest[i + 5..];
+        let end = tail.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(tail.len());
+        if before_ok && end > 0 {
+            out.insert(tail[..end].to_string());
+        }
+        rest = &tail[end..];
+    }
+    out
+}
+
+/// Why a change grants access through group membership, or `None`.
+pub fn membership_reason(change: &Change, t: &Tenant<'_>) -> Option<String> {
+    let a = &change.address;
+    match (a.kind, change.action) {
+        (Kind::Group, Action::Create) => {
+            let grants = group_grants(t, a);
+            let role_assignable = change.desired.as_ref().is_some_and(|d| d.props.get("isAssignableToRole").and_then(Value::as_bool) == Some(true));
+            if role_assignable {
+                return Some(format!("creates role-assignable {a} (a group that can hold directory roles){}", if grants.what.len() > 1 { format!(", which {}", grants.text()) } else { String::new() }));
+            }
+            (!grants.is_empty()).then(|| format!("creates {a}, which {}", grants.text()))
+        }
+        (Kind::Group, Action::Update | Action::Assign) => {
+            let grants = group_grants(t, a);
+            if grants.is_empty() {
+                return None;
+            }
+            if removes_members(change) && !grants.ca_included {
+                return None;
+            }
+            let mut what = Vec::new();
+            for f in &change.fields {
+                let added: Vec<String> = field_refs(f.after.as_ref()).difference(&field_refs(f.before.as_ref())).map(|r| shown(t, r)).collect();
+                match f.field.as_str() {
+                    "members" if !added.is_empty() => what.push(format!("adds {} to {a}", added.join(", "))),
+                    "owners" if !added.is_empty() => what.push(format!("adds owner {} to {a} (an owner can add members)", added.join(", "))),
+                    "members" | "owners" => what.push(format!("removes {} of {a}, which a conditional access policy includes", f.field)),
+                    "membershipRule" | "membershipRuleProcessingState" | "groupTypes" => what.push(format!("changes the membership rule of {a}")),
+                    "isAssignableToRole" => what.push(format!("changes whether {a} is role-assignable")),
+                    _ => {}
+                }
+            }
+            (!what.is_empty()).then(|| format!("{}, which {}", what.join(", "), grants.text()))
+        }
+        (Kind::User | Kind::Guest, Action::Create | Action::Update) => {
+            let changed: BTreeMap<String, String> = match change.action {
+                Action::Create => change.desired.iter().flat_map(|d| d.props.keys()).map(|k| (k.to_lowercase(), k.clone())).collect(),
+                _ => change.fields.iter().map(|f| f.field.split('.').next().unwrap_or_default()).map(|k| (k.to_lowercase(), k.to_string())).collect(),
+            };
+            for (g, r) in t.desired.resources.iter().filter(|(g, _)| g.kind == Kind::Group) {
+                let Some(rule) = r.props.get("membershipRule").and_then(Value::as_str) else { continue };
+                let read: Vec<&str> = rule_attributes(rule).iter().filter_map(|x| changed.get(x)).map(String::as_str).collect();
+                if read.is_empty() {
+                    continue;
+                }
+                let grants = group_grants(t, g);
+                if grants.is_empty() {
+                    continue;
+                }
+                // A user the rule is proved not to match after the change
+                // can only drop out of the group: that removes access
+                // unless leaving escapes a conditional access policy.
+                let after = change.desired.as_ref().and_then(|d| super::rule::evaluate(rule, &d.props));
+                if after == Some(false) && !grants.ca_included {
+                    continue;
+                }
+                return Some(format!("changes {} of {a}, read by the membership rule of {g}, which {}", read.join(", "), grants.text()));
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+/// The ring device groups and the all-devices group `g` nests (declared
+/// or live, transitively), with the path.
+pub fn nested_ring(t: &Tenant<'_>, g: &Address) -> Option<String> {
+    let md = t.desired.governance.managed_desktop.as_ref()?;
+    let mut protected: BTreeMap<String, Address> = BTreeMap::new();
+    for k in md.rings.iter().chain(md.all_devices.iter()) {
+        let a = Address::new(Kind::Group, k.as_str());
+        for n in names_of(t, &a) {
+            protected.insert(n, a.clone());
+        }
+    }
+    // Walk down from g: declared members, live members (groups only).
+    let live_groups: BTreeMap<&str, &crate::model::LiveObject> = t.observed.objects.get(&Kind::Group).into_iter().flatten().map(|o| (o.id.as_str(), o)).collect();
+    let mut todo: Vec<(String, String)> = names_of(t, g).into_iter().map(|n| (n, g.to_string())).collect();
+    let mut seen = BTreeSet::new();
+    while let Some((n, path)) = todo.pop() {
+        if !seen.insert(n.clone()) {
+            continue;
+        }
+        let mut members = BTreeSet::new();
+        if let Ok(a) = n.parse::<Address>() {
+            if let Some(r) = t.desired.resources.get(&a) {
+                refs(r.props.get("members"), &mut members);
+            }
+            if let Some(id) = t.ids.get(&a) {
+                todo.push((id.clone(), path.clone()));
+            }
+        } else {
+            if let Some(o) = live_groups.get(n.as_str()) {
+                refs(o.props.get("members"), &mut members);
+            }
+            members.extend(t.observed.memberships.get(&n).into_iter().flat_map(|m| m.keys().cloned()));
+        }
+        let is_group = |m: &str| m.parse::<Address>().map(|a| a.kind == Kind::Group).unwrap_or_else(|_| live_groups.contains_key(m));
+        for m in members.into_iter().filter(|m| is_group(m)) {
+            if let Some(ring) = protected.get(&m) {
+                if path != ring.to_string() {
+                    return Some(format!("{path} nests {ring}"));
+                }
+            }
+            let next = format!("{path} > {}", shown(t, &m));
+            todo.push((m, next));
+        }
+    }
+    None
+}
+
+/// Whether the group named `name` (an address or a live id) holds every
+/// device the all-devices group does: it is that group, nests it
+/// (declared or live, transitively), or has its membership rule
+/// (whitespace and case aside).
+pub fn reaches_all_devices(t: &Tenant<'_>, name: &str) -> bool {
+    let Some(all) = t.desired.governance.managed_desktop.as_ref().and_then(|m| m.all_devices.as_ref()).map(|k| Address::new(Kind::Group, k.as_str())) else { return false };
+    let norm = |r: &str| r.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    let all_rule = t.desired.resources.get(&all).and_then(|r| r.props.get("membershipRule")).and_then(Value::as_str).map(norm);
+    let all_names = names_of(t, &all);
+    let live_groups: BTreeMap<&str, &crate::model::LiveObject> = t.observed.objects.get(&Kind::Group).into_iter().flatten().map(|o| (o.id.as_str(), o)).collect();
+    let mut todo = vec![name.to_string()];
+    let mut seen = BTreeSet::new();
+    while let Some(n) = todo.pop() {
+        if all_names.contains(&n) {
+            return true;
+        }
+        if !seen.insert(n.clone()) {
+            continue;
+        }
+        let mut members = BTreeSet::new();
+        let mut rules = Vec::new();
+        match n.parse::<Address>() {
+            Ok(a) => {
+                if let Some(r) = t.desired.resources.get(&a) {
+                    refs(r.props.get("members"), &mut members);
+                    rules.extend(r.props.get("membershipRule").and_then(Value::as_str));
+                }
+                todo.extend(t.ids.get(&a).cloned());
+            }
+            Err(_) => {
+                if let Some(o) = live_groups.get(n.as_str()) {
+                    refs(o.props.get("members"), &mut members);
+                    rules.extend(o.props.get("membershipRule").and_then(Value::as_str));
+                }
+                members.extend(t.observed.memberships.get(&n).into_iter().flat_map(|m| m.keys().cloned()));
+                todo.extend(t.ids.iter().filter(|(_, i)| **i == n).map(|(a, _)| a.to_string()));
+            }
+        }
+        if all_rule.is_some() && rules.into_iter().any(|r| Some(norm(r)) == all_rule) {
+            return true;
+        }
+        todo.extend(members);
+    }
+    false
+}
+
+/// Why a change touches Managed Desktop reach beyond direct references: a
+/// policy (or Autopilot profile) assigned to all devices or to a group
+/// nesting a ring or the all-devices group; a group nesting one created or
+/// given members.
+pub fn managed_desktop_reach(change: &Change, t: &Tenant<'_>) -> Option<String> {
+    t.desired.governance.managed_desktop.as_ref()?;
+    let a = &change.address;
+    let md = super::MANAGED_DESKTOP;
+    if a.kind.is_policy() || a.kind == Kind::AutopilotProfile {
+        for props in change.desired.iter().map(|d| &d.props).chain(change.live.iter()) {
+            if super::live::all_devices(props) {
+                return Some(format!("{md}: {a} is assigned to all devices, which hold the ring devices"));
+            }
+            let mut targets = BTreeSet::new();
+            if let Some(v) = props.get("assignments") {
+                referenced_addresses(v, &mut targets);
+            }
+            for g in targets.iter().filter(|g| g.kind == Kind::Group) {
+                if let Some(how) = nested_ring(t, g) {
+                    return Some(format!("{md}: {a} is assigned to {g}, which reaches ring devices ({how})"));
+                }
+            }
+        }
+    }
+    if a.kind == Kind::Group && matches!(change.action, Action::Create | Action::Update) && (change.action == Action::Create || change.fields.iter().any(|f| f.field == "members")) {
+        if let Some(how) = nested_ring(t, a) {
+            return Some(format!("{md}: {how}"));
+        }
+    }
+    None
+}
+
+/// Reasons the live tenant adds to the plan's sensitivity: membership
+/// that grants access through live role assignments, live nesting or live
+/// policies, and live nesting of ring groups.
+pub fn live_sensitivity(changes: &[Change], desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>) -> BTreeMap<Address, String> {
+    let t = Tenant { desired, observed, ids };
+    changes
+        .iter()
+        .filter(|c| c.action != Action::Forget)
+        .filter_map(|c| managed_desktop_reach(c, &t).or_else(|| membership_reason(c, &t)).map(|r| (c.address.clone(), r)))
+        .collect()
+}

@@ -1,0 +1,405 @@
+//! PIM role settings (`/policies/roleManagementPolicies`, v1.0): every
+//! directory role has one policy at scope `/`, found through
+//! `/policies/roleManagementPolicyAssignments` (role -> policy). Policies
+//! are read with their rules in two listings, updated by PATCHing each
+//! rule that differs (`rules/{ruleId}`, with the rule's `@odata.type` and
+//! target), and never created or deleted.
+
+use std::collections::BTreeMap;
+
+use engine::apply::ExecError;
+use engine::model::{as_reference, reference};
+use engine::{DesiredResource, LiveObject, Props};
+use schema::kinds::role_assignment::role_template_id;
+use schema::kinds::role_policy::{canonical_duration, Activation, RolePolicy, NEVER};
+use schema::{Address, DesiredState, Kind};
+use serde_json::{json, Value};
+
+use super::registry::{Api, BoxFuture, KindProvider, Read};
+use super::role_assignment::{desired_role, role_name};
+use super::{ref_to, resource, str_field};
+use crate::apply::{err, Writer};
+use crate::export::ExportCx;
+use crate::graph::{GraphError, Method};
+use crate::observe::{ReadCx, Readout};
+
+/// This kind in the provider registry (`super::registry`).
+pub const PROVIDER: KindProvider = KindProvider {
+    kind: Kind::RolePolicy,
+    collection: "/policies/roleManagementPolicies",
+    api: Api::V1,
+    // Matched by role; every role has its policy.
+    natural_key: None,
+    desired: |s, m| {
+        for (k, d) in &s.role_policy { m.insert(desired(k, &d.value, s)); }
+    },
+    export_file: "role-policies.toml",
+    export_title: "PIM role settings (directory roles whose settings differ from Entra's defaults)",
+    read: Read::Own(read),
+    create,
+    update,
+    delete,
+    export,
+    import_paths: &[],
+    listings: || LISTS.iter().map(|l| l.to_string()).collect(),
+};
+
+/// The directory roles' policies (with their rules), and which role each
+/// belongs to: listed at scope `/`, as Graph requires a filter on both.
+const LISTS: [&str; 2] = [
+    "/policies/roleManagementPolicyAssignments?$filter=scopeId%20eq%20'%2F'%20and%20scopeType%20eq%20'DirectoryRole'",
+    "/policies/roleManagementPolicies?$filter=scopeId%20eq%20'%2F'%20and%20scopeType%20eq%20'DirectoryRole'&$expand=rules",
+];
+
+const ACTIVATION: &str = "activation";
+const ELIGIBLE: &str = "eligibleExpiry";
+const ACTIVE: &str = "activeExpiry";
+
+/// Rule ids Graph gives every directory role's policy.
+pub const RULE_ACTIVATION_DURATION: &str = "Expiration_EndUser_Assignment";
+pub const RULE_ACTIVATION_ENABLEMENT: &str = "Enablement_EndUser_Assignment";
+pub const RULE_ACTIVATION_APPROVAL: &str = "Approval_EndUser_Assignment";
+pub const RULE_ELIGIBLE_EXPIRY: &str = "Expiration_Admin_Eligibility";
+pub const RULE_ACTIVE_EXPIRY: &str = "Expiration_Admin_Assignment";
+
+/// The enablement rules tenantctl manages, in Graph's spelling.
+const MFA: &str = "MultiFactorAuthentication";
+const JUSTIFICATION: &str = "Justification";
+const TICKETING: &str = "Ticketing";
+
+fn activation_props(a: &Activation, state: &DesiredState) -> Value {
+    let mut rules: Vec<&str> = Vec::new();
+    if a.require_justification {
+        rules.push(JUSTIFICATION);
+    }
+    if a.require_mfa {
+        rules.push(MFA);
+    }
+    if a.require_ticket {
+        rules.push(TICKETING);
+    }
+    json!({
+        "maximumDuration": canonical_duration(&a.max_duration).unwrap_or_else(|| a.max_duration.clone()),
+        "enabledRules": rules,
+        "isApprovalRequired": a.require_approval,
+        "approvers": a.approvers.iter().map(|r| ref_to(state, r, &[Kind::User, Kind::Group])).collect::<Vec<_>>(),
+    })
+}
+
+fn expiry_props(v: &str) -> Value {
+    if v == NEVER {
+        json!({"isExpirationRequired": false})
+    } else {
+        json!({"isExpirationRequired": true, "maximumDuration": canonical_duration(v).unwrap_or_else(|| v.to_string())})
+    }
+}
+
+/// The role's template id (lowercase), the policy's natural key.
+fn role_key(role: &str) -> String {
+    role_template_id(role).unwrap_or(role).to_lowercase()
+}
+
+pub fn desired(key: &str, p: &RolePolicy, state: &DesiredState) -> DesiredResource {
+    let mut props = Props::new();
+    let role = desired_role(&p.role);
+    props.insert("role".into(), json!(role));
+    if let Some(a) = &p.activation {
+        props.insert(ACTIVATION.into(), activation_props(a, state));
+    }
+    if let Some(e) = &p.eligible_expiry {
+        props.insert(ELIGIBLE.into(), expiry_props(e));
+    }
+    if let Some(e) = &p.active_expiry {
+        props.insert(ACTIVE.into(), expiry_props(e));
+    }
+    resource(Address::new(Kind::RolePolicy, key), role_key(&role), format!("PIM settings of {role}"), props)
+}
+
+fn rule<'a>(policy: &'a Value, id: &str) -> Option<&'a Value> {
+    policy.get("rules").and_then(Value::as_array).into_iter().flatten().find(|r| str_field(r, "id") == id)
+}
+
+fn live_expiry(r: Option<&Value>) -> Value {
+    let Some(r) = r else { return Value::Null };
+    let required = r.get("isExpirationRequired").and_then(Value::as_bool).unwrap_or(false);
+    if required {
+        let d = str_field(r, "maximumDuration");
+        json!({"isExpirationRequired": true, "maximumDuration": canonical_duration(d).unwrap_or_else(|| d.to_string())})
+    } else {
+        json!({"isExpirationRequired": false})
+    }
+}
+
+/// A live policy (with `rules`), of the role with definition id `role_id`.
+pub fn normalize(policy: &Value, role_id: &str) -> LiveObject {
+    let mut props = Props::new();
+    let role = role_name(&role_id.to_lowercase());
+    props.insert("role".into(), json!(role));
+    let duration = rule(policy, RULE_ACTIVATION_DURATION).map(|r| str_field(r, "maximumDuration")).unwrap_or_default();
+    let mut enabled: Vec<String> = rule(policy, RULE_ACTIVATION_ENABLEMENT)
+        .and_then(|r| r.get("enabledRules"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|r| [MFA, JUSTIFICATION, TICKETING].contains(r))
+        .map(str::to_string)
+        .collect();
+    enabled.sort();
+    let approval = rule(policy, RULE_ACTIVATION_APPROVAL).and_then(|r| r.get("setting"));
+    let approvers: Vec<Value> = approval
+        .and_then(|s| s.get("approvalStages"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .flat_map(|stage| stage.get("primaryApprovers").and_then(Value::as_array).into_iter().flatten())
+        .filter_map(|a| a.get("userId").or_else(|| a.get("groupId")).and_then(Value::as_str))
+        .map(reference)
+        .collect();
+    props.insert(
+        ACTIVATION.into(),
+        json!({
+            "maximumDuration": canonical_duration(duration).unwrap_or_else(|| duration.to_string()),
+            "enabledRules": enabled,
+            "isApprovalRequired": approval.and_then(|s| s.get("isApprovalRequired")).and_then(Value::as_bool).unwrap_or(false),
+            "approvers": approvers,
+        }),
+    );
+    props.insert(ELIGIBLE.into(), live_expiry(rule(policy, RULE_ELIGIBLE_EXPIRY)));
+    props.insert(ACTIVE.into(), live_expiry(rule(policy, RULE_ACTIVE_EXPIRY)));
+    LiveObject { kind: Kind::RolePolicy, id: str_field(policy, "id").to_string(), natural_key: role_id.to_lowercase(), display_name: format!("PIM settings of {role}"), props }
+}
+
+/// A rule's `target` as Graph gives it for `id` (`Caller_Level` ...).
+fn rule_target(id: &str) -> Value {
+    let caller = if id.contains("_EndUser_") { "EndUser" } else { "Admin" };
+    let level = if id.ends_with("_Eligibility") { "Eligibility" } else { "Assignment" };
+    json!({"caller": caller, "operations": ["All"], "level": level, "inheritableSettings": [], "enforcedSettings": []})
+}
+
+/// The rule PATCHes (rule id, body) a change of `field` needs, from the
+/// desired value; references resolved by `id_of` (its kind by address).
+pub fn rule_patches(field: &str, v: &Value, id_of: &dyn Fn(&str) -> Option<String>) -> Result<Vec<(String, Value)>, String> {
+    let expiration = |id: &str, v: &Value| {
+        let mut body = json!({
+            "@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyExpirationRule",
+            "id": id,
+            "isExpirationRequired": v.get("isExpirationRequired").cloned().unwrap_or(json!(false)),
+            "target": rule_target(id),
+        });
+        if let Some(d) = v.get("maximumDuration").filter(|d| !d.is_null()) {
+            body["maximumDuration"] = d.clone();
+        }
+        (id.to_string(), body)
+    };
+    match field {
+        ELIGIBLE => Ok(vec![expiration(RULE_ELIGIBLE_EXPIRY, v)]),
+        ACTIVE => Ok(vec![expiration(RULE_ACTIVE_EXPIRY, v)]),
+        ACTIVATION => {
+            let mut approvers = Vec::new();
+            for a in v.get("approvers").and_then(Value::as_array).into_iter().flatten() {
+                let r = as_reference(a).ok_or_else(|| format!("approver `{a}` is not a reference"))?;
+                let id = id_of(r).ok_or_else(|| format!("approver {r} has no object id yet"))?;
+                approvers.push(if r.starts_with("group.") {
+                    json!({"@odata.type": "#microsoft.graph.groupMembers", "groupId": id})
+                } else {
+                    json!({"@odata.type": "#microsoft.graph.singleUser", "userId": id})
+                });
+            }
+            let required = v.get("isApprovalRequired").and_then(Value::as_bool).unwrap_or(false);
+            let stages = if required {
+                json!([{
+                    "approvalStageTimeOutInDays": 1,
+                    "isApproverJustificationRequired": true,
+                    "escalationTimeInMinutes": 0,
+                    "isEscalationEnabled": false,
+                    "primaryApprovers": approvers,
+                    "escalationApprovers": [],
+                }])
+            } else {
+                json!([])
+            };
+            Ok(vec![
+                expiration(RULE_ACTIVATION_DURATION, &json!({"isExpirationRequired": true, "maximumDuration": v.get("maximumDuration").cloned().unwrap_or(Value::Null)})),
+                (
+                    RULE_ACTIVATION_ENABLEMENT.to_string(),
+                    json!({
+                        "@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyEnablementRule",
+                        "id": RULE_ACTIVATION_ENABLEMENT,
+                        "enabledRules": v.get("enabledRules").cloned().unwrap_or(json!([])),
+                        "target": rule_target(RULE_ACTIVATION_ENABLEMENT),
+                    }),
+                ),
+                (
+                    RULE_ACTIVATION_APPROVAL.to_string(),
+                    json!({
+                        "@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyApprovalRule",
+                        "id": RULE_ACTIVATION_APPROVAL,
+                        "setting": {
+                            "isApprovalRequired": required,
+                            "isApprovalRequiredForExtension": false,
+                            "isRequestorJustificationRequired": true,
+                            "approvalMode": "SingleStage",
+                            "approvalStages": stages,
+                        },
+                        "target": rule_target(RULE_ACTIVATION_APPROVAL),
+                    }),
+                ),
+            ])
+        }
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// Read every directory role's policy, keyed by its role.
+fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
+    Box::pin(async move {
+        let api = cx.client.v1();
+        let assignments = api.list_all(LISTS[0]).await?;
+        let policies = api.list_all(LISTS[1]).await?;
+        let by_id: BTreeMap<&str, &Value> = policies.iter().map(|p| (str_field(p, "id"), p)).collect();
+        let mut out = Vec::new();
+        for a in &assignments {
+            let role = str_field(a, "roleDefinitionId");
+            if let Some(p) = by_id.get(str_field(a, "policyId")).filter(|_| !role.is_empty()) {
+                out.push(normalize(p, role));
+            }
+        }
+        Ok(out.into())
+    })
+}
+
+/// Every role has its policy: one not found is an error, never a create.
+fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
+    Box::pin(async move { Err(err(format!("{}: the role's PIM policy was not found; Entra creates one per role, tenantctl never does", w.address()))) })
+}
+
+fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecError>> {
+    Box::pin(async move {
+        let r = w.desired()?;
+        let id_of = |a: &str| w.ref_id(a);
+        for field in w.touched() {
+            let Some(v) = r.props.get(&field) else { continue };
+            for (rule_id, body) in rule_patches(&field, v, &id_of).map_err(|e| err(format!("{}: {e}", w.address())))? {
+                let seg = schema::object_id::path_segment(id);
+                w.send(&w.api(), Method::PATCH, &format!("{}/{seg}/rules/{rule_id}", PROVIDER.collection), Some(body)).await?;
+            }
+        }
+        Ok(())
+    })
+}
+
+fn delete<'a>(w: &'a Writer<'a>, _id: &'a str) -> BoxFuture<'a, Result<(), ExecError>> {
+    Box::pin(async move { Err(err(format!("{}: a role's PIM policy cannot be deleted; stop declaring it to leave it unmanaged", w.address()))) })
+}
+
+/// Entra's settings of a role nobody changed: activation up to 8 hours
+/// with MFA and justification, no approval; eligible assignments up to a
+/// year, active ones up to 180 days.
+pub fn is_default(o: &LiveObject) -> bool {
+    let d = |k: &str| o.props.get(k).cloned().unwrap_or(Value::Null);
+    d(ACTIVATION) == json!({"maximumDuration": "PT8H", "enabledRules": [JUSTIFICATION, MFA], "isApprovalRequired": false, "approvers": []})
+        && d(ELIGIBLE) == json!({"isExpirationRequired": true, "maximumDuration": "P365D"})
+        && d(ACTIVE) == json!({"isExpirationRequired": true, "maximumDuration": "P180D"})
+}
+
+fn expiry_text(v: Option<&Value>) -> Option<String> {
+    let v = v?;
+    match v.get("isExpirationRequired").and_then(Value::as_bool) {
+        Some(true) => v.get("maximumDuration").and_then(Value::as_str).map(str::to_string),
+        Some(false) => Some(NEVER.to_string()),
+        None => None,
+    }
+}
+
+/// A live policy as TOML; Err when an approver is not exported.
+pub fn export_one(o: &LiveObject, key_of: &dyn Fn(&str) -> Option<Address>) -> Result<RolePolicy, String> {
+    let a = o.props.get(ACTIVATION).cloned().unwrap_or(Value::Null);
+    let rules: Vec<&str> = a.get("enabledRules").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    let approvers = a
+        .get("approvers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let id = as_reference(r).unwrap_or_default();
+            key_of(id).filter(|k| matches!(k.kind, Kind::User | Kind::Group)).map(|k| k.to_string()).ok_or_else(|| format!("approver {id} is not exported"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let activation = a.get("maximumDuration").and_then(Value::as_str).filter(|d| !d.is_empty()).map(|d| Activation {
+        max_duration: d.to_string(),
+        require_mfa: rules.contains(&MFA),
+        require_justification: rules.contains(&JUSTIFICATION),
+        require_ticket: rules.contains(&TICKETING),
+        require_approval: a.get("isApprovalRequired").and_then(Value::as_bool).unwrap_or(false),
+        approvers,
+    });
+    Ok(RolePolicy {
+        role: o.props.get("role").and_then(Value::as_str).unwrap_or_default().to_string(),
+        activation,
+        eligible_expiry: expiry_text(o.props.get(ELIGIBLE)),
+        active_expiry: expiry_text(o.props.get(ACTIVE)),
+    })
+}
+
+fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
+    let mut t = BTreeMap::new();
+    for o in objects.into_iter().filter(|o| !is_default(o)) {
+        match export_one(o, &|id| cx.keys.key_of(id).cloned()) {
+            Ok(p) => {
+                let a = cx.key(Kind::RolePolicy, &p.role, &o.id);
+                t.insert(a.key.clone(), p);
+                cx.record(a, &o.id);
+            }
+            Err(e) => cx.warn(format!("{} ({}): {e}: not exported", o.display_name, o.id)),
+        }
+    }
+    cx.table(Kind::RolePolicy, "", &t);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_declared_policy_matches_its_rules_and_patches_each_with_its_type() {
+        let state = schema::load_str(&[(
+            "a.toml",
+            r#"
+[group.pim-approvers]
+display_name = "PIM approvers"
+mail_nickname = "pim-approvers"
+[role_policy.ga]
+role = "Global Administrator"
+activation = { max_duration = "PT240M", require_mfa = true, require_justification = true, require_approval = true, approvers = ["pim-approvers"] }
+eligible_expiry = "P365D"
+active_expiry = "never"
+"#,
+        )])
+        .expect("loads");
+        let r = desired("ga", &state.role_policy["ga"].value, &state);
+        assert_eq!(r.natural_key, "62e90394-69f5-4237-9190-012177145e10");
+        let live = json!({"id": "DirectoryRole_t_p1", "rules": [
+            {"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyExpirationRule", "id": RULE_ACTIVATION_DURATION, "isExpirationRequired": true, "maximumDuration": "PT4H"},
+            {"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyEnablementRule", "id": RULE_ACTIVATION_ENABLEMENT, "enabledRules": ["MultiFactorAuthentication", "Justification"]},
+            {"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyApprovalRule", "id": RULE_ACTIVATION_APPROVAL, "setting": {"isApprovalRequired": true, "approvalStages": [{"primaryApprovers": [{"@odata.type": "#microsoft.graph.groupMembers", "groupId": "g1"}]}]}},
+            {"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyExpirationRule", "id": RULE_ELIGIBLE_EXPIRY, "isExpirationRequired": true, "maximumDuration": "P365D"},
+            {"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyExpirationRule", "id": RULE_ACTIVE_EXPIRY, "isExpirationRequired": false, "maximumDuration": "P180D"},
+        ]});
+        let o = normalize(&live, "62E90394-69F5-4237-9190-012177145E10");
+        assert_eq!(o.natural_key, r.natural_key);
+        let resolved: Props = serde_json::from_str(&serde_json::to_string(&o.props).unwrap().replace("\"g1\"", "\"group.pim-approvers\"")).unwrap();
+        assert!(engine::diff::diff_props(&r.props, &resolved).is_empty(), "{:?}", engine::diff::diff_props(&r.props, &resolved));
+        let patches = rule_patches(ACTIVATION, &r.props[ACTIVATION], &|a| Some(format!("id-of-{a}"))).unwrap();
+        let ids: Vec<&str> = patches.iter().map(|(i, _)| i.as_str()).collect();
+        assert_eq!(ids, [RULE_ACTIVATION_DURATION, RULE_ACTIVATION_ENABLEMENT, RULE_ACTIVATION_APPROVAL]);
+        assert_eq!(patches[0].1["maximumDuration"], json!("PT4H"));
+        assert_eq!(patches[2].1["setting"]["approvalStages"][0]["primaryApprovers"], json!([{"@odata.type": "#microsoft.graph.groupMembers", "groupId": "id-of-group.pim-approvers"}]));
+        assert_eq!(patches[2].1["target"]["caller"], json!("EndUser"));
+        let e = rule_patches(ACTIVE, &r.props[ACTIVE], &|_| None).unwrap();
+        assert_eq!(e[0].1, json!({"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyExpirationRule", "id": RULE_ACTIVE_EXPIRY, "isExpirationRequired": false, "target": {"caller": "Admin", "operations": ["All"], "level": "Assignment", "inheritableSettings": [], "enforcedSettings": []}}));
+        let back = export_one(&o, &|id| (id == "g1").then(|| Address::new(Kind::Group, "pim-approvers"))).unwrap();
+        assert_eq!(back.activation.as_ref().map(|a| a.max_duration.as_str()), Some("PT4H"));
+        assert_eq!(back.active_expiry.as_deref(), Some("never"));
+    }
+}

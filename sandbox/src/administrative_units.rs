@@ -1,0 +1,147 @@
+//! Administrative units (`/directory/administrativeUnits`, v1.0): what
+//! Entra refuses when one is written (a rule without `Dynamic`, a change
+//! of visibility or restricted management after creation), members by
+//! `$ref` (users, groups, devices; none on a dynamic unit), and role
+//! assignment scopes (`/administrativeUnits/{id}`) naming one that exists.
+
+use crate::error::GraphError;
+use crate::graph::{self, body_object, Ctx, GReq, GResp};
+use crate::odata::Query;
+use crate::resources::{self, Spec, DIR_MAX, DIR_PAGE};
+use crate::store::{ChangeKind, Tenant};
+use serde_json::{json, Map, Value};
+
+pub const UNITS: &str = "administrativeUnits";
+/// Where a unit's member ids are kept (in its record, apart from group links).
+const MEMBERS: &str = "members";
+
+fn members(t: &Tenant, id: &str) -> Vec<String> {
+    t.get(UNITS, id).and_then(|r| r.nav.get(MEMBERS)).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect()
+}
+
+fn set_members(t: &mut Tenant, id: &str, list: Vec<String>) {
+    t.update(UNITS, id, |r| {
+        r.nav.insert(MEMBERS.into(), json!(list));
+    });
+}
+
+fn dynamic(data: &Map<String, Value>) -> bool {
+    data.get("membershipType").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("Dynamic"))
+}
+
+fn check(data: &Map<String, Value>) -> Result<(), GraphError> {
+    if data.get("displayName").and_then(Value::as_str).is_none_or(|n| n.trim().is_empty()) {
+        return Err(GraphError::bad_request("Property 'displayName' is required.").with_detail("PropertyRequired", "displayName"));
+    }
+    if let Some(t) = data.get("membershipType").and_then(Value::as_str) {
+        if !t.eq_ignore_ascii_case("Dynamic") && !t.eq_ignore_ascii_case("Assigned") {
+            return Err(GraphError::bad_request(format!("Invalid value specified for property 'membershipType' of resource 'AdministrativeUnit': '{t}'.")));
+        }
+    }
+    let rule = data.get("membershipRule").and_then(Value::as_str).filter(|r| !r.trim().is_empty());
+    if rule.is_some() && !dynamic(data) {
+        return Err(GraphError::bad_request("A membershipRule requires membershipType 'Dynamic'."));
+    }
+    if dynamic(data) && rule.is_none() {
+        return Err(GraphError::bad_request("A dynamic administrative unit requires a membershipRule."));
+    }
+    if let Some(v) = data.get("visibility").and_then(Value::as_str) {
+        if v != "HiddenMembership" && v != "Public" {
+            return Err(GraphError::bad_request(format!("Invalid value specified for property 'visibility': '{v}'.")));
+        }
+    }
+    Ok(())
+}
+
+pub fn create(t: &mut Tenant, ctx: &Ctx, spec: &Spec, body: Map<String, Value>) -> Result<String, GraphError> {
+    check(&body)?;
+    Ok(resources::insert_new(t, ctx, spec.coll, body, Map::new()))
+}
+
+pub fn patch(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str, body: Map<String, Value>) -> Result<(), GraphError> {
+    let current = t.get(spec.coll, id).map(|r| r.data.clone()).ok_or_else(|| GraphError::not_found(id))?;
+    for k in ["visibility", "isMemberManagementRestricted"] {
+        if body.get(k).is_some_and(|v| Some(v) != current.get(k) && !(k == "isMemberManagementRestricted" && v == &json!(false) && current.get(k).is_none())) {
+            return Err(GraphError::bad_request(format!("Property '{k}' can only be set when the administrative unit is created.")));
+        }
+    }
+    let mut merged = current;
+    for (k, v) in &body {
+        merged.insert(k.clone(), v.clone());
+    }
+    check(&merged)?;
+    if dynamic(&merged) {
+        set_members(t, id, Vec::new());
+    }
+    resources::patch_merge(t, ctx, spec, id, body)
+}
+
+pub fn delete(t: &mut Tenant, _: &Ctx, spec: &Spec, id: &str) -> Result<(), GraphError> {
+    t.remove(spec.coll, id, ChangeKind::HardDelete);
+    Ok(())
+}
+
+fn member_exists(t: &Tenant, ctx: &Ctx, id: &str) -> bool {
+    ["users", "groups", crate::directory::DEVICES].iter().any(|c| t.get(c, id).is_some_and(|r| !ctx.lagged(r)))
+}
+
+pub fn sub(t: &mut Tenant, ctx: &Ctx, spec: &Spec, req: &GReq, id: &str, rest: &[&str], q: &Query) -> Result<GResp, GraphError> {
+    let is_dynamic = t.get(spec.coll, id).is_some_and(|r| dynamic(&r.data));
+    match (req.method.as_str(), rest) {
+        ("GET", ["members"]) => {
+            graph::check_directory_query(spec, ctx, q)?;
+            let items: Vec<Map<String, Value>> = members(t, id)
+                .iter()
+                .filter(|m| member_exists(t, ctx, m))
+                .filter_map(|m| crate::directory::as_directory_object(t, m))
+                .collect();
+            let base = format!("{}/directory/administrativeUnits/{id}/members", ctx.root());
+            graph::list_values(ctx, "directoryObjects", &base, items, q, DIR_PAGE, DIR_MAX)
+        }
+        ("POST", ["members", "$ref"]) => {
+            let body = body_object(req)?;
+            let target = body
+                .get("@odata.id")
+                .and_then(Value::as_str)
+                .and_then(crate::groups::id_from_ref)
+                .ok_or_else(|| GraphError::bad_request("Invalid URL format specified in @odata.id."))?;
+            if is_dynamic {
+                return Err(GraphError::bad_request("Members cannot be added to or removed from an administrative unit with dynamic membership."));
+            }
+            if !member_exists(t, ctx, &target) {
+                return Err(GraphError::not_found(&target));
+            }
+            let mut list = members(t, id);
+            if list.contains(&target) {
+                return Err(GraphError::bad_request("One or more added object references already exist for the following modified properties: 'members'."));
+            }
+            list.push(target);
+            set_members(t, id, list);
+            Ok(GResp::empty(204))
+        }
+        ("DELETE", ["members", member, "$ref"]) => {
+            if is_dynamic {
+                return Err(GraphError::bad_request("Members cannot be added to or removed from an administrative unit with dynamic membership."));
+            }
+            let mut list = members(t, id);
+            let before = list.len();
+            list.retain(|m| m != member);
+            if list.len() == before {
+                return Err(GraphError::not_found(member));
+            }
+            set_members(t, id, list);
+            Ok(GResp::empty(204))
+        }
+        (_, ["members", ..]) => Err(GraphError::method_not_allowed()),
+        _ => Err(GraphError::no_segment(rest.first().copied().unwrap_or(""))),
+    }
+}
+
+/// A role assignment's `directoryScopeId`: `/`, or an administrative unit
+/// that exists (other scopes are not modelled and pass).
+pub fn check_scope(t: &Tenant, scope: &str) -> Result<(), GraphError> {
+    match scope.strip_prefix("/administrativeUnits/") {
+        Some(id) if t.get(UNITS, id).is_none() => Err(GraphError::new(400, "Request_BadRequest", format!("The directory scope '{scope}' does not exist."))),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,114 @@
+//! The `administrative_unit` kind: assigned and dynamic units are
+//! created, a role assignment scoped to a unit by key is written with the
+//! unit's id as its directory scope, converged plans are empty, a member
+//! change is one update, export writes the units and the scoped
+//! assignment by key and plans empty, and an undeclared unit is deleted
+//! after the assignment scoped to it. The sandbox refuses what Entra
+//! refuses (members of a dynamic unit, visibility changed after creation,
+//! a scope naming no unit).
+
+mod common;
+
+use common::*;
+use engine::{Action, Ledger};
+use serde_json::json;
+
+const FILE: &str = "units.toml";
+const UNITS: &str = r#"
+[administrative_unit.paris]
+display_name = "Paris office"
+description = "People working from Paris"
+members = ["adele", "megan"]
+
+[administrative_unit.sales]
+display_name = "Sales (dynamic)"
+membership_rule = "(user.department -eq \"Sales\")"
+
+[role_assignment.megan-paris-passwords]
+principal = "megan"
+role = "Password Administrator"
+scope = { administrative_unit = "paris" }
+assignment = "eligible"
+expires = 2027-03-31T00:00:00Z
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn units_and_scoped_assignments_are_created_updated_exported_and_deleted() {
+    let sb = sandbox().await;
+    let c = client(&sb);
+    let scratch = scratch_with(|t| {
+        t.replace("approvals_required = 2", "approvals_required = 0\nunattended = \"tests of the administrative_unit kind\"")
+            .replace("kinds = [\"device_configuration\"", "kinds = [\"administrative_unit\", \"role_assignment\", \"device_configuration\"")
+    });
+    let dst = scratch.path().join("desired-state");
+    std::fs::write(dst.join(FILE), UNITS).unwrap();
+    let load = || schema::load(&dst).expect("valid");
+    let mut ledger = Ledger::default();
+
+    let p = plan(&c, &load(), &ledger).await;
+    let a = p.changes.iter().find(|c| c.address.to_string() == "role_assignment.megan-paris-passwords").expect("planned");
+    assert!(a.waits_on.iter().any(|w| w.to_string() == "administrative_unit.paris"), "{a:#?}");
+    apply(&c, &p, &mut ledger).await;
+    let paris = ledger.id(&"administrative_unit.paris".parse().unwrap()).unwrap().to_string();
+    let sales = ledger.id(&"administrative_unit.sales".parse().unwrap()).unwrap().to_string();
+    let members = c.v1().list_all(&format!("/directory/administrativeUnits/{paris}/members")).await.unwrap();
+    assert_eq!(members.len(), 2, "{members:#?}");
+    let live = c.v1().get_json(&format!("/directory/administrativeUnits/{sales}")).await.unwrap();
+    assert_eq!((live["membershipType"].clone(), live["membershipRuleProcessingState"].clone()), (json!("Dynamic"), json!("On")));
+    let schedules = c.v1().list_all("/roleManagement/directory/roleEligibilitySchedules").await.unwrap();
+    assert!(schedules.iter().any(|s| s["directoryScopeId"] == json!(format!("/administrativeUnits/{paris}"))), "{schedules:#?}");
+    assert!(plan(&c, &load(), &ledger).await.changes.is_empty(), "converged");
+
+    // What Entra refuses.
+    assert!(c.v1().post_json(&format!("/directory/administrativeUnits/{sales}/members/$ref"), json!({"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/x"})).await.is_err());
+    assert!(c.v1().patch_json(&format!("/directory/administrativeUnits/{paris}"), json!({"visibility": "HiddenMembership"})).await.is_err());
+    let megan = c.v1().get_json("/users/megan.bowen@contoso.onmicrosoft.com").await.unwrap()["id"].as_str().unwrap().to_string();
+    let bad_scope = json!({"@odata.type": "#microsoft.graph.unifiedRoleAssignment", "roleDefinitionId": "966707d0-3269-4727-9be2-8c3a10f19b9d", "principalId": megan, "directoryScopeId": "/administrativeUnits/00000000-0000-4000-a000-000000000000"});
+    assert!(c.v1().post_json("/roleManagement/directory/roleAssignments", bad_scope).await.is_err());
+
+    // Update: one member fewer.
+    std::fs::write(dst.join(FILE), UNITS.replace("members = [\"adele\", \"megan\"]", "members = [\"adele\"]")).unwrap();
+    let p = plan(&c, &load(), &ledger).await;
+    assert_eq!(p.changes.len(), 1, "{:#?}", p.changes);
+    assert_eq!((p.changes[0].address.to_string(), p.changes[0].action), ("administrative_unit.paris".to_string(), Action::Update));
+    apply(&c, &p, &mut ledger).await;
+    assert_eq!(c.v1().list_all(&format!("/directory/administrativeUnits/{paris}/members")).await.unwrap().len(), 1);
+    assert!(plan(&c, &load(), &ledger).await.changes.is_empty());
+
+    // Export: units and the scoped assignment by key; planning it is empty.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("exported");
+    let o = cli(&sb, tmp.path(), &["export", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}\n{}", text(&o.stdout), text(&o.stderr));
+    let exported = schema::load(&out).expect("the export loads");
+    let (key, unit) = exported.administrative_unit.iter().find(|(_, d)| d.value.display_name == "Paris office").expect("exported");
+    assert_eq!(unit.value.members.as_ref().map(Vec::len), Some(1));
+    assert!(exported.administrative_unit.values().any(|d| d.value.membership_rule.as_deref() == Some("(user.department -eq \"Sales\")")));
+    assert!(exported.role_assignment.values().any(|d| d.value.scope.as_ref().is_some_and(|s| s.administrative_unit == *key)), "{:#?}", exported.role_assignment);
+    let exported_ledger = Ledger::parse(&std::fs::read_to_string(tmp.path().join("tenantctl.lock")).unwrap()).unwrap();
+    let p = plan(&c, &exported, &exported_ledger).await;
+    assert!(p.changes.is_empty(), "{:#?}", p.changes);
+
+    // Delete: no longer declared, the scoped assignment and the units go.
+    std::fs::remove_file(dst.join(FILE)).unwrap();
+    let p = plan(&c, &load(), &ledger).await;
+    let deleted: Vec<String> = p.changes.iter().filter(|c| c.action == Action::Delete).map(|c| c.address.to_string()).collect();
+    assert_eq!(deleted.len(), 3, "{:#?}", p.changes);
+    apply(&c, &p, &mut ledger).await;
+    assert!(c.v1().get_json(&format!("/directory/administrativeUnits/{paris}")).await.is_err());
+    sb.shutdown().await.unwrap();
+}
+
+#[test]
+fn bad_units_and_scopes_are_refused_where_they_are_written() {
+    let text = "[user.a]\nuser_principal_name = \"a@contoso.onmicrosoft.com\"\ndisplay_name = \"A\"\nmail_nickname = \"a\"\n\n[administrative_unit.u]\ndisplay_name = \"U\"\nmembers = [\"a\"]\nmembership_rule = \"(user.department -eq \\\"Sales\\\"\"\nvisibility = \"Secret\"\n\n[role_assignment.x]\nprincipal = \"a\"\nrole = \"Password Administrator\"\nscope = { administrative_unit = \"v\" }\ndirectory_scope_id = \"/x\"\n";
+    let err = match schema::load_str(&[("u.toml", text)]) {
+        Err(schema::LoadError::Invalid(d)) => d.to_string(),
+        other => panic!("expected errors, got {other:?}"),
+    };
+    assert!(err.contains("u.toml:8") && err.contains("a dynamic unit (membership_rule) takes no members"), "{err}");
+    assert!(err.contains("membership_rule has a `(` that is never closed"), "{err}");
+    assert!(err.contains("visibility `Secret`"), "{err}");
+    assert!(err.contains("refers to `v`") && err.contains("administrative_unit"), "{err}");
+    assert!(err.contains("either scope or directory_scope_id"), "{err}");
+}

@@ -1,0 +1,120 @@
+//! Set-up shared by the governance tests that drive the binary: edits of
+//! the scratch tenant, a converged tenant (with or without its trust root
+//! adopted), raw Graph calls for out-of-band changes, and the ledger and
+//! reconcile reports they read back.
+
+use std::path::{Path, PathBuf};
+
+use sandbox::SandboxHandle;
+use serde_json::{json, Value};
+
+use super::{apply, cli, client, plan, scratch_with, text};
+
+/// `f` applied to `dir/file` (empty when it does not exist yet); the test
+/// fails when `f` changes nothing.
+pub fn edit_file(dir: &Path, file: &str, f: impl FnOnce(String) -> String) {
+    let p = dir.join(file);
+    let t = std::fs::read_to_string(&p).unwrap_or_default();
+    let edited = f(t.clone());
+    assert_ne!(edited, t, "{file} edited");
+    std::fs::write(&p, edited).expect("the edited file is written");
+}
+
+/// `extra` appended to `dir/file`.
+pub fn append(dir: &Path, file: &str, extra: &str) {
+    edit_file(dir, file, |t| format!("{t}\n{extra}"));
+}
+
+/// The binary run in `work` with `args`: its exit code, stdout and stderr.
+pub fn run(sb: &SandboxHandle, work: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let o = cli(sb, work, args);
+    (o.status.code(), format!("{}{}", text(&o.stdout), text(&o.stderr)))
+}
+
+/// `tenantctl validate` of `work/desired-state`.
+pub fn validate(sb: &SandboxHandle, work: &Path) -> (Option<i32>, String) {
+    let d = work.join("desired-state");
+    run(sb, work, &["validate", d.to_str().expect("a UTF-8 path")])
+}
+
+/// The example, edited by `edit`, converged through the library, with its
+/// ledger where the binary looks for it (`work/tenantctl.lock`). No trust
+/// root is recorded.
+pub async fn converged_plain(sb: &SandboxHandle, edit: impl FnOnce(&Path)) -> (tempfile::TempDir, PathBuf) {
+    let work = scratch_with(|t| t);
+    let dir = work.path().join("desired-state");
+    edit(&dir);
+    let state = schema::load(&dir).expect("the edited tenant loads");
+    let client = client(sb);
+    let mut ledger = engine::Ledger::default();
+    let p = plan(&client, &state, &ledger).await;
+    apply(&client, &p, &mut ledger).await;
+    std::fs::write(work.path().join("tenantctl.lock"), ledger.render()).expect("the ledger is written");
+    (work, dir)
+}
+
+/// [`converged_plain`], then desired [governance] adopted on purpose, as an
+/// operator taking over would. A tenant an earlier setup marked with
+/// another [governance] is freed by a tenant administrator removing the
+/// marker (re-adopting over it needs the signatures of the approvers it
+/// records).
+pub async fn converged(sb: &SandboxHandle, edit: impl FnOnce(&Path)) -> (tempfile::TempDir, PathBuf) {
+    let (work, dir) = converged_plain(sb, edit).await;
+    let client = client(sb);
+    if let Ok(org) = client.v1().get_json("/organization?$select=id").await {
+        let org = org["value"][0]["id"].as_str().unwrap_or_default().to_string();
+        let _ = client.v1().delete(&format!("/organization/{org}/extensions/com.tenantctl.governance")).await;
+    }
+    let args = ["governance", "adopt", dir.to_str().expect("a UTF-8 path"), "--reason", "test setup: converged through the library"];
+    let out = cli(sb, work.path(), &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    (work, dir)
+}
+
+/// A Graph call straight to the sandbox (an out-of-band change); the test
+/// fails unless it succeeds. `path` starts with the version (`/v1.0/...`).
+pub async fn graph(sb: &SandboxHandle, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    let mut r = reqwest::Client::new().request(method, format!("{}{path}", sb.base_url())).bearer_auth(sb.access_token());
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.expect("the sandbox answers");
+    let status = r.status();
+    let body = r.text().await.expect("a body");
+    assert!(status.is_success(), "{path}: {status} {body}");
+    serde_json::from_str(&body).unwrap_or(Value::Null)
+}
+
+/// `member` added to `group` out of band (both object ids).
+pub async fn add_member(sb: &SandboxHandle, group: &str, member: &str) {
+    let body = json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{member}")});
+    graph(sb, reqwest::Method::POST, &format!("/v1.0/groups/{group}/members/$ref"), Some(body)).await;
+}
+
+/// The ledger at `work/tenantctl.lock`.
+pub fn ledger_of(work: &Path) -> engine::Ledger {
+    let text = std::fs::read_to_string(work.join("tenantctl.lock")).expect("the ledger is there");
+    engine::Ledger::parse(&text).expect("the ledger parses")
+}
+
+/// The object id `work`'s ledger holds for `address`.
+pub fn ledger_id(work: &Path, address: &str) -> String {
+    let parsed = address.parse().unwrap_or_else(|e| panic!("{address} is not an address: {e}"));
+    ledger_of(work).id(&parsed).unwrap_or_else(|| panic!("{address} is not in the ledger")).to_string()
+}
+
+/// The newest reconcile report in `work/.tenantctl/history`.
+pub fn last_report(work: &Path) -> Value {
+    let history = work.join(".tenantctl/history");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&history).expect("a history").map(|e| e.expect("an entry").path()).collect();
+    names.sort();
+    let newest = names.last().expect("at least one report");
+    serde_json::from_str(&std::fs::read_to_string(newest).expect("the report reads")).expect("the report parses")
+}
+
+/// The sorted `address` fields of a report's list.
+pub fn addresses(list: &Value) -> Vec<String> {
+    let mut v: Vec<String> = list.as_array().expect("a list").iter().map(|h| h["address"].as_str().expect("an address").to_string()).collect();
+    v.sort();
+    v
+}
