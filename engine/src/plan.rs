@@ -438,6 +438,10 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     for (a, why) in crate::governance::grants::live_sensitivity(&changes, judged, observed, &ids_by_address) {
         sensitive.entry(a).or_insert(why);
     }
+    // An app assignment whose app is another than the ledger recorded.
+    for (a, why) in crate::governance::admin_reach::swapped_apps(&mut changes, ledger, &ids_by_address) {
+        sensitive.insert(a, why);
+    }
     let mut lints = crate::governance::lint_desired(judged, options.now);
     if !recorded_service.is_empty() {
         crate::governance::accounts::exclusion_without_recorded(&mut lints, live_only.as_ref().unwrap_or(desired), options.now);

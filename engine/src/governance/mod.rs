@@ -23,6 +23,8 @@ mod sensitivity;
 mod signatures;
 pub mod targets;
 pub mod trust;
+pub mod admin_reach;
+mod script_review;
 
 pub use access::*;
 pub use certificates::not_after;

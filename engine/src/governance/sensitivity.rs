@@ -32,6 +32,11 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
     if let Some(why) = super::recorded::extends_expiry(change) {
         return Some(why);
     }
+    if super::admin_reach::only_narrows(change) {
+        // Members, scope or scope tags taken out of an Intune role
+        // assignment only take admin access away.
+        return None;
+    }
     if removes_access(change).is_some() {
         // Ending access is never held for approval (zero standing access):
         // expiry and out-of-band removals run unattended, journalled.
@@ -69,6 +74,9 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
         Kind::RolePolicy => return Some("PIM role settings".into()),
         Kind::GraphObject => return Some("graph_object: an object of a collection tenantctl does not model".into()),
         _ => {}
+    }
+    if let Some(why) = super::admin_reach::reason(change, &tenant) {
+        return Some(why);
     }
     // Licences grant services (and spend seats): assigning or changing them
     // is sensitive (issue 16).
@@ -231,6 +239,7 @@ pub fn removes_access(change: &Change) -> Option<String> {
 /// a guest's `expires` and `sponsor`; a role assignment's justification,
 /// type and schedule (start and end).
 pub fn review_notes(changes: &mut [Change]) {
+    super::script_review::notes(changes);
     for c in changes.iter_mut().filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace)) {
         let Some(d) = &c.desired else { continue };
         let text = |k: &str| d.create_only.get(k).or_else(|| d.props.get(k)).and_then(serde_json::Value::as_str).map(str::to_string);

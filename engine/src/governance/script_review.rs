@@ -1,0 +1,71 @@
+//! What a script or remediation runs, shown to approvers as notes of its
+//! change: the new content of each script file, or a line diff against
+//! the content the tenant holds when it was read. Each line is a note of
+//! its own, so the text and Markdown plans escape it as they escape every
+//! note (control characters never reach a terminal raw).
+
+use base64::Engine as _;
+use schema::Kind;
+use serde_json::Value;
+
+use crate::plan::{Action, Change};
+
+/// The content properties of the script kinds.
+const CONTENTS: [&str; 3] = ["scriptContent", "detectionScriptContent", "remediationScriptContent"];
+
+/// At most this many lines of a script are shown; the rest is counted.
+const MAX_LINES: usize = 400;
+
+fn decode(v: Option<&Value>) -> Option<String> {
+    let b = base64::engine::general_purpose::STANDARD.decode(v?.as_str()?).ok()?;
+    Some(String::from_utf8_lossy(&b).into_owned())
+}
+
+/// The notes of one content property: `None` when the change does not
+/// set it.
+fn content_notes(change: &Change, content: &str) -> Option<Vec<String>> {
+    let d = change.desired.as_ref()?;
+    let hash = format!("{content}Sha256");
+    let changed = change.action == Action::Create || change.action == Action::Replace || change.fields.iter().any(|f| f.field == hash);
+    if !changed {
+        return None;
+    }
+    let new = decode(d.create_only.get(content))?;
+    let old = change.live.as_ref().and_then(|l| decode(l.get(&format!("@tenantctl.{content}"))));
+    let mut lines = Vec::new();
+    match old {
+        Some(old) if change.action != Action::Create => {
+            lines.push(format!("{content} changes (- as the tenant holds it, + as it will run):"));
+            let diff = similar::TextDiff::from_lines(&old, &new);
+            for ch in diff.iter_all_changes() {
+                let sign = match ch.tag() {
+                    similar::ChangeTag::Delete => "-",
+                    similar::ChangeTag::Insert => "+",
+                    similar::ChangeTag::Equal => " ",
+                };
+                lines.push(format!("{content} {sign} {}", ch.value().trim_end_matches(['\n', '\r'])));
+            }
+        }
+        _ => {
+            lines.push(format!("{content} as it will run:"));
+            lines.extend(new.lines().map(|l| format!("{content} + {}", l.trim_end_matches('\r'))));
+        }
+    }
+    if lines.len() > MAX_LINES + 1 {
+        let more = lines.len() - MAX_LINES - 1;
+        lines.truncate(MAX_LINES + 1);
+        lines.push(format!("{content}: {more} more line(s) not shown; read the file in the change itself"));
+    }
+    Some(lines)
+}
+
+/// Notes showing what each created or changed script runs.
+pub fn notes(changes: &mut [Change]) {
+    for c in changes.iter_mut().filter(|c| matches!(c.address.kind, Kind::PlatformScript | Kind::Remediation)) {
+        let mut add = Vec::new();
+        for content in CONTENTS {
+            add.extend(content_notes(c, content).into_iter().flatten());
+        }
+        c.notes.extend(add);
+    }
+}
