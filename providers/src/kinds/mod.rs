@@ -83,6 +83,12 @@ fn declared_governance(m: &DesiredModel) -> std::collections::BTreeMap<String, s
             d.allowed_roles = Some(r.allowed.clone());
         }
     }
+    // A rollout's rings and soak protect the Managed Desktop rings; Graph
+    // keeps neither, so the trust root does (issue 12, h14 finding 28).
+    for ring in m.rings.values() {
+        let text = format!("{} soak {}", ring.rings.join(" > "), schema::kinds::rollout::format_duration(ring.soak_secs));
+        out.entry(ring.policy.to_string()).or_default().rollout = Some(text);
+    }
     out
 }
 
