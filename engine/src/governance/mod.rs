@@ -24,7 +24,7 @@ mod signatures;
 pub mod targets;
 pub mod trust;
 pub mod admin_reach;
-mod script_review;
+pub mod script_review;
 
 pub use access::*;
 pub use certificates::not_after;

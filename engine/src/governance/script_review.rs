@@ -16,6 +16,20 @@ const CONTENTS: [&str; 3] = ["scriptContent", "detectionScriptContent", "remedia
 /// At most this many lines of a script are shown; the rest is counted.
 const MAX_LINES: usize = 400;
 
+/// At most this many characters of a line are shown.
+const MAX_LINE_CHARS: usize = 400;
+
+/// `line`, cut to [`MAX_LINE_CHARS`] characters (saying how many more).
+fn cut(line: &str) -> String {
+    let line = line.trim_end_matches(['\n', '\r']);
+    let n = line.chars().count();
+    if n <= MAX_LINE_CHARS {
+        return line.to_string();
+    }
+    let head: String = line.chars().take(MAX_LINE_CHARS).collect();
+    format!("{head}... ({} more characters)", n - MAX_LINE_CHARS)
+}
+
 fn decode(v: Option<&Value>) -> Option<String> {
     let b = base64::engine::general_purpose::STANDARD.decode(v?.as_str()?).ok()?;
     Some(String::from_utf8_lossy(&b).into_owned())
@@ -23,7 +37,7 @@ fn decode(v: Option<&Value>) -> Option<String> {
 
 /// The notes of one content property: `None` when the change does not
 /// set it.
-fn content_notes(change: &Change, content: &str) -> Option<Vec<String>> {
+fn content_notes(change: &Change, live: Option<&crate::Props>, content: &str) -> Option<Vec<String>> {
     let d = change.desired.as_ref()?;
     let hash = format!("{content}Sha256");
     let changed = change.action == Action::Create || change.action == Action::Replace || change.fields.iter().any(|f| f.field == hash);
@@ -31,7 +45,7 @@ fn content_notes(change: &Change, content: &str) -> Option<Vec<String>> {
         return None;
     }
     let new = decode(d.create_only.get(content))?;
-    let old = change.live.as_ref().and_then(|l| decode(l.get(&format!("@tenantctl.{content}"))));
+    let old = live.and_then(|l| decode(l.get(&format!("@tenantctl.{content}"))));
     let mut lines = Vec::new();
     match old {
         Some(old) if change.action != Action::Create => {
@@ -43,12 +57,12 @@ fn content_notes(change: &Change, content: &str) -> Option<Vec<String>> {
                     similar::ChangeTag::Insert => "+",
                     similar::ChangeTag::Equal => " ",
                 };
-                lines.push(format!("{content} {sign} {}", ch.value().trim_end_matches(['\n', '\r'])));
+                lines.push(format!("{content} {sign} {}", cut(ch.value())));
             }
         }
         _ => {
             lines.push(format!("{content} as it will run:"));
-            lines.extend(new.lines().map(|l| format!("{content} + {}", l.trim_end_matches('\r'))));
+            lines.extend(new.lines().map(|l| format!("{content} + {}", cut(l))));
         }
     }
     if lines.len() > MAX_LINES + 1 {
@@ -59,12 +73,14 @@ fn content_notes(change: &Change, content: &str) -> Option<Vec<String>> {
     Some(lines)
 }
 
-/// Notes showing what each created or changed script runs.
-pub fn notes(changes: &mut [Change]) {
+/// Notes showing what each created or changed script runs (against the
+/// content `observed` holds for its live object, read by id).
+pub fn notes(changes: &mut [Change], observed: &crate::ObservedState) {
     for c in changes.iter_mut().filter(|c| matches!(c.address.kind, Kind::PlatformScript | Kind::Remediation)) {
+        let live = c.id.as_deref().and_then(|id| observed.objects.get(&c.address.kind).into_iter().flatten().find(|o| o.id == id)).map(|o| &o.props);
         let mut add = Vec::new();
         for content in CONTENTS {
-            add.extend(content_notes(c, content).into_iter().flatten());
+            add.extend(content_notes(c, live, content).into_iter().flatten());
         }
         c.notes.extend(add);
     }

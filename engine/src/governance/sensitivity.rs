@@ -239,7 +239,6 @@ pub fn removes_access(change: &Change) -> Option<String> {
 /// a guest's `expires` and `sponsor`; a role assignment's justification,
 /// type and schedule (start and end).
 pub fn review_notes(changes: &mut [Change]) {
-    super::script_review::notes(changes);
     for c in changes.iter_mut().filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace)) {
         let Some(d) = &c.desired else { continue };
         let text = |k: &str| d.create_only.get(k).or_else(|| d.props.get(k)).and_then(serde_json::Value::as_str).map(str::to_string);
