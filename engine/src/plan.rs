@@ -342,6 +342,9 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     // Ledger-owned objects no longer declared.
     let mut orphans = Vec::new();
     let protected: BTreeSet<String> = gov.protected.iter().cloned().collect();
+    // Objects a declared address matches (a key renamed in desired state):
+    // never ended through the old key.
+    let claimed_ids: BTreeSet<&str> = matched.iter().filter(|(a, _)| desired.resources.contains_key(*a)).map(|(_, o)| o.id.as_str()).collect();
     for (address, entry) in &ledger.resources {
         if desired.resources.contains_key(address) {
             continue;
@@ -380,6 +383,47 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
             // A tenant's singleton (its authorization policy) or built-in
             // object cannot be deleted: it stays as it is, unmanaged.
             orphans.push(Orphan { address: address.clone(), id: o.id.clone(), reason: "no longer declared; built into the tenant, so never deleted (left as it is)".into() });
+        } else if let Some(end) = crate::governance::undeclared::access_end(address, entry, o, options.now, gov.guest_expiry_action).filter(|_| !claimed_ids.contains(o.id.as_str())) {
+            use crate::governance::undeclared::AccessEnd;
+            match end {
+                AccessEnd::Ended => unchanged.push(address.clone()),
+                AccessEnd::Disable(reason) => {
+                    let mut props = Props::new();
+                    props.insert("accountEnabled".into(), Value::Bool(false));
+                    let fields = diff_props(&props, &o.props);
+                    let d = DesiredResource {
+                        address: address.clone(),
+                        natural_key: o.natural_key.clone(),
+                        display_name: o.display_name.clone(),
+                        props,
+                        immutable: Vec::new(),
+                        assignment_props: Vec::new(),
+                        create_only: Props::new(),
+                        depends_on: Vec::new(),
+                        expires: None,
+                    };
+                    changes.push(change(address, Action::Update, &d, Some(o), reason, fields, Some(d.clone())));
+                }
+                AccessEnd::Delete(reason) => {
+                    let mut c = Change {
+                        address: address.clone(),
+                        action: Action::Delete,
+                        display_name: o.display_name.clone(),
+                        id: Some(o.id.clone()),
+                        reason,
+                        fields: Vec::new(),
+                        waits_on: Vec::new(),
+                        wave: 0,
+                        desired: None,
+                        notes: Vec::new(),
+                        live: Some(o.props.iter().map(|(k, v)| (k.clone(), resolve_refs(v, &ids))).collect()),
+                    };
+                    if address.kind == Kind::Guest {
+                        c.notes.push("users are soft-deleted: restorable from deleted items for 30 days".into());
+                    }
+                    changes.push(c);
+                }
+            }
         } else if !prunable {
             orphans.push(Orphan {
                 address: address.clone(),

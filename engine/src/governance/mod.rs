@@ -22,6 +22,7 @@ pub mod rule;
 mod sensitivity;
 mod signatures;
 pub mod targets;
+pub mod undeclared;
 pub mod trust;
 pub mod admin_reach;
 pub mod script_review;
