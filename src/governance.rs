@@ -166,8 +166,10 @@ fn summary(plan: &Plan, desired: &DesiredModel) -> String {
     match &plan.change {
         Some(c) => {
             s.push_str("Change record:\n");
+            // Escaped: a newline or terminal escape in the record cannot
+            // forge or hide the lines an approver signs after.
             for l in c.lines() {
-                s.push_str(&format!("  {l}\n"));
+                s.push_str(&format!("  {}\n", engine::render::text_safe(&l)));
             }
         }
         None => s.push_str("Change record: none (plan --change TEXT, or [change] ticket, scope, timeline)\n"),
@@ -176,7 +178,7 @@ fn summary(plan: &Plan, desired: &DesiredModel) -> String {
         // By name, as the governance in force lists the key.
         let in_force = plan.governance.as_ref().map(|g| &g.in_force).unwrap_or(&desired.governance);
         match governance::trust::key_name(in_force, &a.public_key) {
-            Some(name) => s.push_str(&format!("Author: {name} ({})\n", a.public_key)),
+            Some(name) => s.push_str(&format!("Author: {} ({})\n", engine::render::text_safe(&name), a.public_key)),
             None => s.push_str(&format!("Author: {} (listed in neither [governance.authors] nor the approvers in force)\n", a.public_key)),
         }
     }
@@ -198,7 +200,7 @@ fn summary(plan: &Plan, desired: &DesiredModel) -> String {
         }
     }
     for (i, a) in plan.approvals.iter().enumerate() {
-        s.push_str(&format!("  approval {}: {} ({})\n", i + 1, a.approver, a.public_key));
+        s.push_str(&format!("  approval {}: {} ({})\n", i + 1, engine::render::text_safe(&a.approver), a.public_key));
     }
     s
 }
@@ -445,8 +447,10 @@ pub fn lint_errors(findings: &[Finding]) -> usize {
 pub(crate) fn refuse_first_use_over_existing(plan: &Plan, ledger: &Path) -> Result<()> {
     let first_use = plan.governance.as_ref().is_some_and(|g| g.first_use());
     // Objects Entra gives every tenant (its authentication methods policy,
-    // each role's PIM policy) are matched on any tenant: they prove nothing.
-    let held: Vec<&schema::Address> = plan.ids.keys().filter(|a| !a.kind.never_deleted()).collect();
+    // each role's PIM policy, its guest settings, the default cross-tenant
+    // access) are matched on any tenant: they prove nothing.
+    let singleton = |a: &schema::Address, id: &str| schema::object_id::given_by_tenant(a.kind, id);
+    let held: Vec<&schema::Address> = plan.ids.iter().filter(|(a, id)| !singleton(a, id.as_str())).map(|(a, _)| a).collect();
     if !first_use || held.is_empty() {
         return Ok(());
     }

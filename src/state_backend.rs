@@ -267,6 +267,11 @@ pub fn azurerm(config: &StateConfig, ledger: &Path) -> Result<Arc<AzurermBackend
         .clone()
         .or_else(|| conn.get("BlobEndpoint").cloned())
         .unwrap_or_else(|| format!("https://{account}.blob.core.windows.net"));
+    // Checked again where the credentials are used: `[state]` comes from
+    // desired state, which a pull request edits.
+    if let Some(p) = schema::kinds::state_backend::endpoint_problem(&endpoint) {
+        bail!("the azurerm state backend's endpoint: {p}");
+    }
     let key = env("AZURE_STORAGE_KEY").or_else(|| conn.get("AccountKey").cloned());
     let auth = match key {
         Some(k) => BlobAuth::SharedKey { account: account.clone(), key: providers::state_blob::decode_key(&k)? },

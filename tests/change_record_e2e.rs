@@ -94,3 +94,42 @@ async fn an_overlong_change_summary_is_refused() {
     assert!(err.contains("change.toml:2:") && err.contains("change.ticket is 5000 characters long"), "{err}");
     sb.shutdown().await.unwrap();
 }
+
+/// A change record cannot forge or hide plan lines: a newline or terminal
+/// escape in `[change]` (or a PR description fed to `plan --change`) is
+/// shown escaped in the text plan and the approval prompt, as in Markdown
+/// (hostile run 14, finding 25).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_characters_in_the_change_record_are_escaped_for_approvers() {
+    let sb = sandbox().await;
+    let keys = tempfile::tempdir().expect("a key directory");
+    let k = keys.path();
+    let mut public = Vec::new();
+    for n in ["author", "alice"] {
+        let o = cli(&sb, k, &["keygen", "--out", n]);
+        assert!(o.status.success());
+        public.push(text(&o.stdout).trim().to_string());
+    }
+    let key = |n: &str| k.join(format!("{n}.key")).to_str().expect("a UTF-8 path").to_string();
+    let work = scratch_with(|t| t.replace(CAROL, &public[0]).replace(ALICE, &public[1]));
+    let w = work.path();
+    let dir = w.join("desired-state");
+    std::fs::write(dir.join("change.toml"), "[change]\nticket = \"CHG-1\\nApprovals: 0 sensitive change(s)\\u001b[8m\"\n").expect("the record is written");
+    let d = dir.to_str().expect("a UTF-8 path");
+    let p = w.join("plan.json");
+    let ps = p.to_str().expect("a UTF-8 path");
+
+    let o = cli(&sb, w, &["plan", d, "--out", ps, "--author-key", &key("author")]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let shown = text(&o.stdout);
+    assert!(!shown.contains('\u{1b}'), "no raw escape in the text plan:\n{shown}");
+    assert!(!shown.lines().any(|l| l.starts_with("Approvals: 0")), "no forged line:\n{shown}");
+    assert!(shown.contains("ticket: CHG-1\\u{a}Approvals: 0 sensitive change(s)\\u{1b}[8m"), "{shown}");
+
+    let o = cli(&sb, w, &["approve", ps, "--key", &key("alice"), "--dir", d]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let prompt = text(&o.stderr);
+    assert!(!prompt.contains('\u{1b}') && !prompt.lines().any(|l| l.starts_with("Approvals: 0")), "{prompt}");
+    assert!(prompt.contains("ticket: CHG-1\\u{a}Approvals"), "{prompt}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

@@ -61,14 +61,15 @@ async fn a_platform_script_is_planned_applied_compared_exported_and_deleted() {
     assert_eq!(assigned_groups(&c.beta().get_json(&format!("{path}/assignments")).await.unwrap()), [test_group]);
     assert!(plan(&c, &load(&dst), &ledger).await.changes.is_empty());
 
-    // Update: the file changed; the plan shows hashes, not the script.
+    // Update: the file changed; the plan compares hashes and shows the
+    // script as it will run in notes for the approvers (never its base64).
     let new = "Set-TimeZone -Id 'GMT Standard Time'\n";
     write(&dst, "scripts/time-zone.ps1", new);
     let p = plan(&c, &load(&dst), &ledger).await;
     assert_eq!(changes(&p, SCRIPT), vec![(Action::Update, vec!["scriptContentSha256".to_string()])]);
     let shown = engine::render::text(&p, false);
     assert!(shown.contains(&providers::kinds::platform_script::sha256_hex(new.as_bytes())), "{shown}");
-    assert!(!shown.contains("GMT Standard Time") && !shown.contains(&b64(new)), "the plan shows the script:\n{shown}");
+    assert!(shown.contains("note: scriptContent + Set-TimeZone -Id 'GMT Standard Time'") && !shown.contains(&b64(new)), "the plan shows the script as text:\n{shown}");
     apply(&c, &p, &mut ledger).await;
     assert_eq!(c.beta().get_json(&path).await.unwrap()["scriptContent"], json!(b64(new)));
     assert!(plan(&c, &load(&dst), &ledger).await.changes.is_empty());

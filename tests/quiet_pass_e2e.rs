@@ -214,8 +214,8 @@ async fn a_listing_refused_inside_the_batch_leaves_its_kind_unknown() {
     assert!(
         p.unknown
             .iter()
-            .all(|u| ["conditional_access.", "named_location.", "authentication_strength.", "authentication_methods_policy."].iter().any(|k| u.address.to_string().starts_with(k))),
-        "only conditional access objects (read with Policy.Read.All) and the authentication methods policy (Policy.ReadWrite.AuthenticationMethod) are unknown: {unknown:?}"
+            .all(|u| ["conditional_access.", "named_location.", "authentication_strength.", "authentication_methods_policy.", "authorization_policy.", "cross_tenant_access."].iter().any(|k| u.address.to_string().starts_with(k))),
+        "only conditional access objects, tenant policies (read with Policy.Read.All) and the authentication methods policy (Policy.ReadWrite.AuthenticationMethod) are unknown: {unknown:?}"
     );
     assert!(
         p.unknown

@@ -63,6 +63,8 @@ fn desired_hash(model: &DesiredModel) -> Result<String, serde_json::Error> {
         protected_groups: model.protected_groups.clone(),
         rings: model.rings.clone(),
         service_account_roles: model.service_account_roles.clone(),
+        // Not serialized: kept out of plans and so out of the hash.
+        origins: BTreeMap::new(),
     };
     let Value::Object(top) = serde_json::to_value(&shell)? else {
         return Ok(fingerprint(&Value::Null));

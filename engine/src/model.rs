@@ -146,6 +146,10 @@ pub struct DesiredModel {
     /// The roles each service account may hold (least privilege).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub service_account_roles: BTreeMap<Address, ServiceRoles>,
+    /// The file (as shown) declaring a resource, for problems only a read
+    /// of the tenant finds (an unknown licence SKU): kept out of plans.
+    #[serde(skip)]
+    pub origins: BTreeMap<Address, String>,
 }
 
 /// What a service account declares it may hold.

@@ -342,6 +342,9 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     // Ledger-owned objects no longer declared.
     let mut orphans = Vec::new();
     let protected: BTreeSet<String> = gov.protected.iter().cloned().collect();
+    // Objects a declared address matches (a key renamed in desired state):
+    // never ended through the old key.
+    let claimed_ids: BTreeSet<&str> = matched.iter().filter(|(a, _)| desired.resources.contains_key(*a)).map(|(_, o)| o.id.as_str()).collect();
     for (address, entry) in &ledger.resources {
         if desired.resources.contains_key(address) {
             continue;
@@ -376,6 +379,51 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
             orphans.push(Orphan { address: address.clone(), id: o.id.clone(), reason: "no longer declared, but protected: never deleted".into() });
         } else if address.kind.never_deleted() {
             orphans.push(Orphan { address: address.clone(), id: o.id.clone(), reason: format!("no longer declared; a {} cannot be deleted, so it is left as it is", address.kind) });
+        } else if o.props.get("isBuiltIn") == Some(&Value::Bool(true)) {
+            // A tenant's singleton (its authorization policy) or built-in
+            // object cannot be deleted: it stays as it is, unmanaged.
+            orphans.push(Orphan { address: address.clone(), id: o.id.clone(), reason: "no longer declared; built into the tenant, so never deleted (left as it is)".into() });
+        } else if let Some(end) = crate::governance::undeclared::access_end(address, entry, o, options.now, gov.guest_expiry_action).filter(|_| !claimed_ids.contains(o.id.as_str())) {
+            use crate::governance::undeclared::AccessEnd;
+            match end {
+                AccessEnd::Ended => unchanged.push(address.clone()),
+                AccessEnd::Disable(reason) => {
+                    let mut props = Props::new();
+                    props.insert("accountEnabled".into(), Value::Bool(false));
+                    let fields = diff_props(&props, &o.props);
+                    let d = DesiredResource {
+                        address: address.clone(),
+                        natural_key: o.natural_key.clone(),
+                        display_name: o.display_name.clone(),
+                        props,
+                        immutable: Vec::new(),
+                        assignment_props: Vec::new(),
+                        create_only: Props::new(),
+                        depends_on: Vec::new(),
+                        expires: None,
+                    };
+                    changes.push(change(address, Action::Update, &d, Some(o), reason, fields, Some(d.clone())));
+                }
+                AccessEnd::Delete(reason) => {
+                    let mut c = Change {
+                        address: address.clone(),
+                        action: Action::Delete,
+                        display_name: o.display_name.clone(),
+                        id: Some(o.id.clone()),
+                        reason,
+                        fields: Vec::new(),
+                        waits_on: Vec::new(),
+                        wave: 0,
+                        desired: None,
+                        notes: Vec::new(),
+                        live: Some(o.props.iter().map(|(k, v)| (k.clone(), resolve_refs(v, &ids))).collect()),
+                    };
+                    if address.kind == Kind::Guest {
+                        c.notes.push("users are soft-deleted: restorable from deleted items for 30 days".into());
+                    }
+                    changes.push(c);
+                }
+            }
         } else if !prunable {
             orphans.push(Orphan {
                 address: address.clone(),
@@ -434,6 +482,10 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     for (a, why) in crate::governance::grants::live_sensitivity(&changes, judged, observed, &ids_by_address) {
         sensitive.entry(a).or_insert(why);
     }
+    // An app assignment whose app is another than the ledger recorded.
+    for (a, why) in crate::governance::admin_reach::swapped_apps(&mut changes, ledger, &ids_by_address, observed) {
+        sensitive.insert(a, why);
+    }
     let mut lints = crate::governance::lint_desired(judged, options.now);
     if !recorded_service.is_empty() {
         crate::governance::accounts::exclusion_without_recorded(&mut lints, live_only.as_ref().unwrap_or(desired), options.now);
@@ -453,6 +505,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     crate::governance::settle(&mut lints, &changes);
     lints.extend(crate::governance::holders::lint(desired, observed, &ids_by_address, &changes));
     crate::governance::review_notes(&mut changes);
+    crate::governance::script_review::notes(&mut changes, observed);
     crate::governance::label_role_deletes(&mut changes);
     crate::completed::notes(&mut changes, &observed.completed);
     unchanged.sort();

@@ -183,6 +183,7 @@ pub async fn observe_with_delta(client: &GraphClient, desired: &DesiredModel, le
     for list in observed.objects.values_mut() {
         list.sort_by(|a, b| a.id.cmp(&b.id));
     }
+    crate::licensing::read(client, desired, ledger, &mut observed, false).await?;
     Ok((observed, stats))
 }
 
@@ -195,7 +196,7 @@ pub async fn observe_with_delta(client: &GraphClient, desired: &DesiredModel, le
 fn without_directory(desired: &DesiredModel, ledger: &Ledger) -> (DesiredModel, Ledger) {
     let directory = [Kind::User, Kind::Guest, Kind::Group];
     let keep = |a: &schema::Address| !directory.contains(&a.kind);
-    let DesiredModel { resources, governance, service_accounts, service_account_groups, protected_groups, rings, service_account_roles } = desired;
+    let DesiredModel { resources, governance, service_accounts, service_account_groups, protected_groups, rings, service_account_roles, origins } = desired;
     let desired = DesiredModel {
         resources: resources.iter().filter(|(a, _)| keep(a)).map(|(a, r)| (a.clone(), r.clone())).collect(),
         governance: governance.clone(),
@@ -204,6 +205,7 @@ fn without_directory(desired: &DesiredModel, ledger: &Ledger) -> (DesiredModel, 
         protected_groups: protected_groups.clone(),
         rings: rings.clone(),
         service_account_roles: service_account_roles.clone(),
+        origins: origins.clone(),
     };
     let Ledger { version, resources, pending } = ledger;
     let ledger = Ledger {

@@ -17,3 +17,5 @@ pub mod settle;
 pub mod state_blob;
 pub mod state_lock;
 pub mod tenant_marker;
+pub mod licensing;
+pub mod tenant_settings;

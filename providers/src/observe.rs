@@ -135,6 +135,7 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
     }
     crate::membership::read_live(client, desired, ledger, &mut observed).await?;
     crate::ca_unmodelled::refuse(&mut observed, desired, ledger);
+    crate::licensing::read(client, desired, ledger, &mut observed, false).await?;
     Ok(observed)
 }
 
@@ -173,6 +174,7 @@ pub async fn observe_everything_with(client: &GraphClient, desired: &DesiredMode
     for f in after {
         f(&mut observed, &desired, &ledger);
     }
+    crate::licensing::read(client, &desired, &ledger, &mut observed, true).await?;
     Ok(observed)
 }
 

@@ -182,6 +182,7 @@ pub fn user_sub(t: &mut Tenant, ctx: &Ctx, _: &Spec, req: &GReq, id: &str, rest:
             let base = format!("{}/users/{id}/{}", ctx.root(), rest[0]);
             graph::list_values(ctx, "directoryObjects", &base, items, q, DIR_PAGE, DIR_MAX)
         }
+        ["assignLicense"] => crate::subscribed_skus::assign(t, ctx, req, "users", id),
         _ => Err(GraphError::no_segment(rest.first().copied().unwrap_or(""))),
     }
 }

@@ -165,6 +165,9 @@ pub fn dispatch(t: &mut Tenant, ctx: &Ctx, req: &GReq) -> Result<GResp, GraphErr
         ["policies", "authenticationMethodsPolicy", rest @ ..] => return crate::auth_methods_policy::handle(t, ctx, req, rest),
         ["policies", coll @ ("roleManagementPolicies" | "roleManagementPolicyAssignments"), rest @ ..] => return crate::role_policies::handle(t, ctx, req, coll, rest),
         ["me", ..] => return Err(GraphError::new(400, "BadRequest", "/me request is only valid with delegated authentication flow.")),
+        ["subscribedSkus"] => return crate::subscribed_skus::list(t, ctx, req),
+        ["policies", "authorizationPolicy"] => return crate::tenant_policies::authorization_policy(t, ctx, req),
+        ["policies", "crossTenantAccessPolicy", rest @ ..] => return crate::tenant_policies::cross_tenant_access(t, ctx, req, rest),
         _ => {}
     }
     let Some(spec) = resources::find(&segs) else {

@@ -230,6 +230,7 @@ pub fn group_sub(t: &mut Tenant, ctx: &Ctx, spec: &Spec, req: &GReq, id: &str, r
         role_management(ctx)?;
     }
     match (req.method.as_str(), rest) {
+        (_, ["assignLicense"]) => crate::subscribed_skus::assign(t, ctx, req, spec.coll, id),
         ("GET", [rel @ (MEMBERS | OWNERS)]) => {
             graph::check_directory_query(spec, ctx, q)?;
             let items = related(t, ctx, id, rel);

@@ -48,6 +48,8 @@ pub mod settings_catalog;
 pub mod store;
 pub mod update_profiles;
 pub mod validate_write;
+pub mod subscribed_skus;
+pub mod tenant_policies;
 pub mod configuration_templates;
 pub mod scripts;
 pub mod enrollment;

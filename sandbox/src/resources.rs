@@ -579,6 +579,8 @@ pub const KNOWN_SEGMENTS: &[&str] = &[
     "namedLocations", "authenticationStrengthPolicies", "updateAllowedCombinations",
     "getOmaSettingPlainTextValue", "microsoft.graph.getOmaSettingPlainTextValue",
     "windowsFeatureUpdateProfiles", "windowsQualityUpdateProfiles", "windowsDriverUpdateProfiles", "roleScopeTags", "deviceCategories",
+    "subscribedSkus", "assignLicense",
+    "authorizationPolicy", "crossTenantAccessPolicy", "default", "partners",
     "deviceManagementScripts", "deviceHealthScripts",
     "deviceEnrollmentConfigurations", "setPriority",
     "authenticationMethodsPolicy", "authenticationMethodConfigurations", "roleManagementPolicies", "roleManagementPolicyAssignments", "rules", "administrativeUnits",

@@ -67,6 +67,16 @@ fn body_kind(segs: &[&str], method: &str) -> Body {
     }
     // Collection (POST) or member (PATCH/PUT) of a known entity set.
     match (method, segs) {
+        // Singletons and the partners keyed by tenant id (before the
+        // generic arms: `policies` alone is conditional access's).
+        ("PATCH", ["policies", "authorizationPolicy"]) => Body::Entity("authorizationPolicy"),
+        ("PATCH", ["policies", "crossTenantAccessPolicy", "default"]) => {
+            Body::Entity("crossTenantAccessPolicyConfigurationDefault")
+        }
+        ("POST", ["policies", "crossTenantAccessPolicy", "partners"])
+        | ("PATCH", ["policies", "crossTenantAccessPolicy", "partners", _]) => {
+            Body::Entity("crossTenantAccessPolicyConfigurationPartner")
+        }
         ("POST", [.., coll]) if entity(coll).is_some() => {
             entity(coll).map_or(Body::Unchecked, Body::Entity)
         }

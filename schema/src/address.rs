@@ -160,7 +160,7 @@ mod tests {
 
     #[test]
     fn kinds_come_from_the_registry() {
-        assert_eq!(Kind::ALL.len(), 34);
+        assert_eq!(Kind::ALL.len(), 36);
         assert_eq!("named_location".parse::<Kind>(), Ok(Kind::NamedLocation));
         assert_eq!(Kind::AuthenticationStrength.as_str(), "authentication_strength");
         assert_eq!(Kind::ALL[0], Kind::User);

@@ -21,15 +21,40 @@ pub fn problem(kind: Kind, id: &str) -> Option<String> {
             let ok = !id.is_empty() && id.len() <= MAX_ID && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             (!ok).then(|| format!("`{}` is not a role assignment id (letters, digits, `-` and `_`, at most {MAX_ID})", shown(id)))
         }
+        // Singletons: the authorization policy's id is its name; the
+        // default cross-tenant configuration is `default`, partners are
+        // keyed by tenant id.
+        Kind::AuthorizationPolicy if id == "authorizationPolicy" => None,
+        Kind::CrossTenantAccess if id == "default" => None,
         // PIM policy ids are `DirectoryRole_{tenant}_{guid}`.
         Kind::RolePolicy => {
             let ok = !id.is_empty() && id.len() <= MAX_ID && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             (!ok).then(|| format!("`{}` is not a role management policy id (letters, digits, `-` and `_`, at most {MAX_ID})", shown(id)))
         }
+        // Enrollment configurations are `{guid}_{Type}`: the built-in ones
+        // `{tenant}_DefaultWindows10EnrollmentCompletionPageConfiguration`,
+        // `{tenant}_DefaultLimit`; created ones a GUID with their type.
+        Kind::EnrollmentStatusPage | Kind::EnrollmentRestriction => {
+            let ok = match id.split_once('_') {
+                Some((guid, suffix)) => is_guid(guid) && !suffix.is_empty() && suffix.len() <= 128 && suffix.bytes().all(|b| b.is_ascii_alphanumeric()),
+                None => is_guid(id),
+            };
+            (!ok).then(|| format!("`{}` is not an enrollment configuration id (a GUID, optionally followed by `_` and its type)", shown(id)))
+        }
         // The singleton's id is fixed.
         Kind::AuthenticationMethodsPolicy => (id != "authenticationMethodsPolicy").then(|| format!("`{}` is not the authentication methods policy's id (`authenticationMethodsPolicy`)", shown(id))),
         _ => (!is_guid(id)).then(|| format!("`{}` is not a Graph object id of a {kind} (a GUID such as 3f2504e0-4f89-41d3-9a0c-0305e82c3301)", shown(id))),
     }
+}
+
+/// Whether the object `id` of a `kind` is one every tenant is given (a
+/// singleton, a role's PIM policy, the default cross-tenant access, the
+/// built-in enrollment configurations): holding it proves nothing about
+/// who set the tenant up.
+pub fn given_by_tenant(kind: Kind, id: &str) -> bool {
+    kind.never_deleted()
+        || (kind == Kind::CrossTenantAccess && id == "default")
+        || (matches!(kind, Kind::EnrollmentStatusPage | Kind::EnrollmentRestriction) && id.split_once('_').is_some_and(|(_, t)| t.starts_with("Default")))
 }
 
 /// `8-4-4-4-12` hexadecimal digits.
@@ -72,6 +97,22 @@ fn shown(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn enrollment_configurations_keep_their_built_in_ids() {
+        let tenant = "8f1e2a3b-0000-4000-8000-000000000001";
+        for id in [format!("{tenant}_DefaultWindows10EnrollmentCompletionPageConfiguration"), format!("{tenant}_DefaultLimit"), tenant.to_string()] {
+            assert_eq!(problem(Kind::EnrollmentStatusPage, &id), None, "{id}");
+            assert_eq!(problem(Kind::EnrollmentRestriction, &id), None, "{id}");
+        }
+        for id in [format!("{tenant}_"), format!("{tenant}_../x"), "DefaultLimit".to_string(), format!("x_{tenant}"), format!("{tenant}_a_b")] {
+            assert!(problem(Kind::EnrollmentRestriction, &id).is_some(), "{id}");
+        }
+        assert!(problem(Kind::Group, &format!("{tenant}_DefaultLimit")).is_some(), "only enrollment configurations");
+        assert!(given_by_tenant(Kind::EnrollmentRestriction, &format!("{tenant}_DefaultLimit")));
+        assert!(!given_by_tenant(Kind::EnrollmentStatusPage, &format!("{tenant}_Windows10EnrollmentCompletionPageConfiguration")), "a created one");
+        assert!(!given_by_tenant(Kind::EnrollmentStatusPage, tenant));
+    }
 
     #[test]
     fn guids_and_role_assignment_ids_pass_paths_do_not() {

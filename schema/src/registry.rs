@@ -51,6 +51,8 @@ macro_rules! with_kinds {
             NamedLocation        named_location         NamedLocation        false     false;
             AuthenticationStrength authentication_strength AuthenticationStrength false   false;
             ConditionalAccess    conditional_access     ConditionalAccess    false     false;
+            AuthorizationPolicy  authorization_policy   AuthorizationPolicy  false     false;
+            CrossTenantAccess    cross_tenant_access    CrossTenantAccess    false     false;
             PlatformScript       platform_script        PlatformScript       false     true;
             Remediation          remediation            Remediation          false     true;
             EnrollmentStatusPage enrollment_status_page EnrollmentStatusPage false     true;
@@ -76,6 +78,6 @@ impl crate::address::Kind {
     /// which cannot be deleted: they are only ever updated, and one no
     /// longer declared is left as it is, whatever pruning says.
     pub fn never_deleted(self) -> bool {
-        matches!(self, Self::AuthenticationMethodsPolicy | Self::RolePolicy)
+        matches!(self, Self::AuthenticationMethodsPolicy | Self::RolePolicy | Self::AuthorizationPolicy)
     }
 }

@@ -19,7 +19,7 @@ fn the_example_tenant_validates() {
     let expected = [
         (Kind::User, 8),
         (Kind::Guest, 1),
-        (Kind::Group, 8),
+        (Kind::Group, 9),
         (Kind::RoleDefinition, 0),
         (Kind::AdministrativeUnit, 0),
         (Kind::RoleAssignment, 2),
@@ -37,6 +37,8 @@ fn the_example_tenant_validates() {
         (Kind::NamedLocation, 2),
         (Kind::AuthenticationStrength, 0),
         (Kind::ConditionalAccess, 3),
+        (Kind::AuthorizationPolicy, 1),
+        (Kind::CrossTenantAccess, 1),
         (Kind::PlatformScript, 0),
         (Kind::Remediation, 0),
         (Kind::EnrollmentStatusPage, 0),

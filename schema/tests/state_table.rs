@@ -40,6 +40,9 @@ fn mistakes_in_state_are_located() {
         ("[state]\nbackend = \"azurerm\"\nstorage_account = \"acct\"\ncontainer = \"abc\"\nprefix = \"../x\"\n", "s.toml:5:1", "not a prefix"),
         ("[state]\nbackend = \"azurerm\"\nstorage_account = \"acct\"\ncontainer = \"abc\"\nendpoint = \"ftp://x\"\n", "s.toml:5:1", "not an http(s) URL"),
         ("[state]\nbackend = \"azurerm\"\nstorage_account = \"acct\"\ncontainer = \"abc\"\nendpoint = \"https://u:p@x\"\n", "s.toml:5:1", "not an http(s) URL"),
+        // A pull request cannot point the CI identity's storage token at its own server.
+        ("[state]\nbackend = \"azurerm\"\nstorage_account = \"acct\"\ncontainer = \"abc\"\nendpoint = \"https://state.evil.example/acct\"\n", "s.toml:5:1", "not an Azure blob service endpoint"),
+        ("[state]\nbackend = \"azurerm\"\nstorage_account = \"acct\"\ncontainer = \"abc\"\nendpoint = \"http://acct.blob.core.windows.net\"\n", "s.toml:5:1", "not an Azure blob service endpoint"),
         ("[state]\ncontainer = \"abc\"\n", "s.toml:2:1", "only an `azurerm` backend"),
         ("[state]\nbackend = \"local\"\nbucket = \"x\"\n", "s.toml:3:1", "bucket"),
     ];

@@ -53,7 +53,7 @@ impl Grants {
 }
 
 /// The name a reference or id is shown as.
-fn shown(t: &Tenant<'_>, id_or_address: &str) -> String {
+pub(crate) fn shown(t: &Tenant<'_>, id_or_address: &str) -> String {
     if id_or_address.parse::<Address>().is_ok() {
         return id_or_address.to_string();
     }
@@ -70,7 +70,7 @@ fn names_of(t: &Tenant<'_>, g: &Address) -> BTreeSet<String> {
 }
 
 /// The reference strings (addresses or ids, `id:` stripped) in `v`.
-fn refs(v: Option<&Value>, out: &mut BTreeSet<String>) {
+pub(crate) fn refs(v: Option<&Value>, out: &mut BTreeSet<String>) {
     match v {
         Some(Value::Array(a)) => a.iter().for_each(|x| refs(Some(x), out)),
         Some(x @ Value::Object(m)) => match as_reference(x) {
@@ -164,6 +164,9 @@ pub fn group_grants(t: &Tenant<'_>, g: &Address) -> Grants {
             if a.kind == Kind::RoleAssignment && holds(&r.props) {
                 out.what.insert(format!("{}{via}", role_text(&r.props)));
             }
+            if let Some(w) = super::admin_reach::grants_of(a.kind, &r.props, &names) {
+                out.what.insert(format!("{w}{via}"));
+            }
             if a.kind.is_policy() || a.kind == Kind::ConditionalAccess {
                 let (inc, exc) = policy_groups(a.kind, &r.props);
                 if a.kind == Kind::ConditionalAccess && !inc.is_disjoint(&names) {
@@ -181,6 +184,10 @@ pub fn group_grants(t: &Tenant<'_>, g: &Address) -> Grants {
                 if *kind == Kind::RoleAssignment && holds(&o.props) {
                     let who = if declared { String::new() } else { " (live, out of band)".to_string() };
                     out.what.insert(format!("{}{who}{via}", role_text(&o.props)));
+                }
+                if let Some(w) = super::admin_reach::grants_of(*kind, &o.props, &names) {
+                    let who = if declared { String::new() } else { " (live, out of band)".to_string() };
+                    out.what.insert(format!("{w}{who}{via}"));
                 }
                 if kind.is_policy() || *kind == Kind::ConditionalAccess {
                     let (inc, exc) = policy_groups(*kind, &o.props);
@@ -208,7 +215,7 @@ pub fn group_grants(t: &Tenant<'_>, g: &Address) -> Grants {
 }
 
 /// The reference strings a field value holds (`[user.a, user.b]`).
-fn field_refs(v: Option<&Value>) -> BTreeSet<String> {
+pub(crate) fn field_refs(v: Option<&Value>) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     refs(v, &mut out);
     out
@@ -445,6 +452,6 @@ pub fn live_sensitivity(changes: &[Change], desired: &DesiredModel, observed: &O
     changes
         .iter()
         .filter(|c| c.action != Action::Forget)
-        .filter_map(|c| managed_desktop_reach(c, &t).or_else(|| membership_reason(c, &t)).map(|r| (c.address.clone(), r)))
+        .filter_map(|c| managed_desktop_reach(c, &t).or_else(|| membership_reason(c, &t)).or_else(|| super::admin_reach::reason(c, &t)).map(|r| (c.address.clone(), r)))
         .collect()
 }

@@ -25,10 +25,48 @@ pub(crate) fn lints(desired: &DesiredModel, address: &Address, r: &crate::Desire
     if let Some(v) = r.props.get("members") {
         referenced_addresses(v, &mut members);
     }
+    let writes = custom_write_action(desired, role);
     for group in members.iter().filter(|g| g.kind == Kind::Group) {
         for (account, how) in super::targets::group_reach(desired, group).accounts {
-            out.extend(service_account_role(desired, address, &account, role, &format!(" {how}")));
+            let read_only = desired.service_account_roles.get(&account).is_some_and(|sr| sr.read_only);
+            match &writes {
+                // Read-only is judged by what the role can do, not by its
+                // name: a custom role named like a read-only role that
+                // writes is not one.
+                Some((definition, action)) if read_only => out.push(Finding {
+                    severity: super::lints::Severity::Error,
+                    lint: "service-account-role".into(),
+                    address: address.to_string(),
+                    message: format!("{account} is read-only and may hold only read-only roles; Intune role {role} ({definition}) {how} allows {action}, which is not a Read operation"),
+                }),
+                _ => out.extend(service_account_role(desired, address, &account, role, &format!(" {how}"))),
+            }
         }
     }
     out
+}
+
+/// The declared custom Intune role named `role` and its first operation
+/// that is not a Read, if it has one.
+fn custom_write_action(desired: &DesiredModel, role: &str) -> Option<(Address, String)> {
+    let (a, r) = desired.resources.iter().find(|(a, r)| a.kind == Kind::IntuneRoleDefinition && r.props.get("displayName").and_then(Value::as_str).is_some_and(|n| n.trim().eq_ignore_ascii_case(role.trim())))?;
+    let mut actions = Vec::new();
+    collect_strings(r.props.get("rolePermissions"), &mut actions);
+    let write = actions.into_iter().find(|x| !is_read(x))?;
+    Some((a.clone(), write))
+}
+
+/// Whether an Intune operation only reads (`…_Read`, `…/Read`).
+fn is_read(action: &str) -> bool {
+    let last = action.rsplit(['_', '/']).next().unwrap_or_default();
+    last.eq_ignore_ascii_case("read")
+}
+
+fn collect_strings(v: Option<&Value>, out: &mut Vec<String>) {
+    match v {
+        Some(Value::String(s)) => out.push(s.clone()),
+        Some(Value::Array(a)) => a.iter().for_each(|x| collect_strings(Some(x), out)),
+        Some(Value::Object(m)) => m.iter().filter(|(k, _)| k.as_str() != "notAllowedResourceActions").for_each(|(_, x)| collect_strings(Some(x), out)),
+        _ => {}
+    }
 }

@@ -162,6 +162,7 @@ pub fn lint_desired(desired: &DesiredModel, now: DateTime<Utc>) -> Vec<Finding> 
         }
         out.extend(super::intune_roles::lints(desired, address, r));
         out.extend(super::identity_lints::lints(desired, address, r));
+        out.extend(super::admin_reach::unit_lints(desired, address, r));
         if matches!(address.kind, Kind::DeviceConfiguration | Kind::CompliancePolicy) {
             for (field, der) in certificates(&r.props) {
                 match not_after(&der) {
@@ -348,6 +349,7 @@ pub fn lint_live(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMa
             format!("{who} holds {role} ({kind}) outside desired state; declare it or remove it"),
         ));
     }
+    out.extend(super::admin_reach::unmanaged_intune_assignments(desired, observed, ids));
     finish(gov, out)
 }
 

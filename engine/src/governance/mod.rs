@@ -22,7 +22,10 @@ pub mod rule;
 mod sensitivity;
 mod signatures;
 pub mod targets;
+pub mod undeclared;
 pub mod trust;
+pub mod admin_reach;
+pub mod script_review;
 
 pub use access::*;
 pub use certificates::not_after;

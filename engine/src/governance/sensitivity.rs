@@ -32,6 +32,11 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
     if let Some(why) = super::recorded::extends_expiry(change) {
         return Some(why);
     }
+    if super::admin_reach::only_narrows(change) {
+        // Members, scope or scope tags taken out of an Intune role
+        // assignment only take admin access away.
+        return None;
+    }
     if removes_access(change).is_some() {
         // Ending access is never held for approval (zero standing access):
         // expiry and out-of-band removals run unattended, journalled.
@@ -61,6 +66,8 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
         Kind::ConditionalAccess => return Some("conditional access policy".into()),
         Kind::NamedLocation => return Some("named location (conditional access)".into()),
         Kind::AuthenticationStrength => return Some("authentication strength (conditional access)".into()),
+        Kind::AuthorizationPolicy => return Some("guest settings (authorization policy)".into()),
+        Kind::CrossTenantAccess => return Some("cross-tenant access".into()),
         Kind::IntuneRoleAssignment => return Some("Intune role assignment (admin access)".into()),
         Kind::IntuneRoleDefinition => return Some("Intune role definition (what its admins may do)".into()),
         Kind::AuthenticationMethodsPolicy => return Some("authentication methods policy".into()),
@@ -69,6 +76,16 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
         Kind::AccessCatalog => return Some("access package catalog (what its packages may grant)".into()),
         Kind::AccessPackage => return Some("access package (grants group access, with its approval and expiry)".into()),
         _ => {}
+    }
+    if let Some(why) = super::admin_reach::reason(change, &tenant) {
+        return Some(why);
+    }
+    // Licences grant services (and spend seats): assigning or changing them
+    // is sensitive (issue 16).
+    let licences = change.fields.iter().any(|f| f.field.split('.').next() == Some("assignedLicenses"))
+        || (change.action == Action::Create && change.desired.as_ref().and_then(|d| d.props.get("assignedLicenses")).and_then(|v| v.as_array()).is_some_and(|l| !l.is_empty()));
+    if licences {
+        return Some(format!("licence assignment on {a}"));
     }
     if desired.service_accounts.contains(a) {
         return Some(format!("touches service account {a}"));

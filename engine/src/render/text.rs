@@ -91,8 +91,10 @@ pub fn text(plan: &Plan, color: bool) -> String {
     }
     if let Some(c) = &plan.change {
         let _ = writeln!(out, "\nChange record:");
+        // Free text from desired state or the PR description: escaped, so
+        // a newline or a terminal escape cannot forge or hide plan lines.
         for l in c.lines() {
-            let _ = writeln!(out, "  {l}");
+            let _ = writeln!(out, "  {}", t(&l));
         }
     }
     if let Some(why) = plan.governance.as_ref().and_then(|g| g.reason()) {

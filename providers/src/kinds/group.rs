@@ -35,7 +35,12 @@ pub const PROVIDER: KindProvider = KindProvider {
         matches: |o, _, wanted| key_is(o, "mailNickname", wanted),
     }),
     desired: |s, m| {
-        for (k, d) in &s.group { m.insert(desired(k, &d.value, s)); }
+        for (k, d) in &s.group {
+            if d.value.licenses.is_some() {
+                m.origins.insert(Address::new(Kind::Group, k), schema::diagnostic::shown_path(&d.origin.file));
+            }
+            m.insert(desired(k, &d.value, s));
+        }
     },
     export_file: "groups.toml",
     export_title: "Security groups",
@@ -74,6 +79,9 @@ pub fn desired(key: &str, g: &Group, state: &DesiredState) -> DesiredResource {
     if let Some(owners) = &g.owners {
         p.insert("owners".into(), Value::Array(owners.iter().map(|o| ref_to(state, o, &[Kind::User])).collect()));
     }
+    if let Some(licenses) = &g.licenses {
+        p.insert(crate::licensing::PROP.into(), crate::licensing::desired_prop(licenses));
+    }
     let mut r = resource(Address::new(Kind::Group, key), g.mail_nickname.to_lowercase(), g.display_name.clone(), p);
     // Graph cannot make an existing group role-assignable, or stop it being one.
     r.immutable = vec!["isAssignableToRole".into()];
@@ -108,7 +116,7 @@ pub fn normalize(raw: &Value, members: Option<&[String]>, owners: Option<&[Strin
 pub fn create_body(r: &DesiredResource) -> Value {
     let mut body = serde_json::Map::new();
     for (k, v) in &r.props {
-        if k != "members" && k != "owners" && !v.is_null() {
+        if k != "members" && k != "owners" && k != crate::licensing::PROP && !v.is_null() {
             body.insert(k.clone(), v.clone());
         }
     }
@@ -235,6 +243,7 @@ fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
         w.created(&id)?;
         w.wait(&api, &format!("/groups/{id}")).await?;
         add_refs(w, &api, &id, &rest).await?;
+        crate::licensing::assign(w, Kind::Group, &id).await?;
         Ok(id)
     })
 }
@@ -252,9 +261,12 @@ fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
         let r = w.desired()?;
         let api = w.api();
         let fields = w.touched();
-        let body = w.scalar(&["members", "owners"])?;
+        let body = w.scalar(&["members", "owners", crate::licensing::PROP])?;
         if !body.is_empty() {
             w.send(&api, Method::PATCH, &format!("/groups/{id}"), Some(json!(body))).await?;
+        }
+        if fields.contains(crate::licensing::PROP) {
+            crate::licensing::assign(w, Kind::Group, id).await?;
         }
         for rel in ["members", "owners"] {
             if !fields.contains(rel) {
@@ -357,6 +369,7 @@ fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
                 },
                 is_assignable_to_role: b(p, "isAssignableToRole").unwrap_or(false),
                 protected: false,
+                licenses: crate::licensing::export_list(p.get(crate::licensing::PROP)),
             },
         );
         cx.record(a.clone(), &o.id);

@@ -124,6 +124,13 @@ pub fn normalize(raw: &Value, kind: Kind) -> LiveObject {
 fn as_assignment(raw: &Value) -> LiveObject {
     let mut props = Props::new();
     live_intents(raw, &mut props);
+    // Which app this is, for approvers when it is not the one the ledger
+    // recorded (never compared: desired state does not declare them).
+    for (k, shown) in [("publisher", "@tenantctl.publisher"), ("fileName", "@tenantctl.fileName")] {
+        if let Some(v) = raw.get(k).and_then(Value::as_str).filter(|v| !v.is_empty()) {
+            props.insert(shown.into(), json!(v));
+        }
+    }
     LiveObject {
         kind: Kind::AppAssignment,
         id: str_field(raw, "id").to_string(),

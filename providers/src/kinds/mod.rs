@@ -27,6 +27,8 @@ pub mod settings_catalog;
 pub mod update_profile;
 pub mod update_ring;
 pub mod user;
+pub mod authorization_policy;
+pub mod cross_tenant_access;
 pub mod settings_catalog_template;
 pub mod platform_script;
 pub mod remediation;
@@ -82,6 +84,12 @@ fn declared_governance(m: &DesiredModel) -> std::collections::BTreeMap<String, s
             d.read_only = r.read_only;
             d.allowed_roles = Some(r.allowed.clone());
         }
+    }
+    // A rollout's rings and soak protect the Managed Desktop rings; Graph
+    // keeps neither, so the trust root does (issue 12, h14 finding 28).
+    for ring in m.rings.values() {
+        let text = format!("{} soak {}", ring.rings.join(" > "), schema::kinds::rollout::format_duration(ring.soak_secs));
+        out.entry(ring.policy.to_string()).or_default().rollout = Some(text);
     }
     out
 }

@@ -30,7 +30,12 @@ pub const PROVIDER: KindProvider = KindProvider {
         matches: |o, _, wanted| key_is(o, "userPrincipalName", wanted),
     }),
     desired: |s, m| {
-        for (k, d) in &s.user { m.insert(desired(k, &d.value)); }
+        for (k, d) in &s.user {
+            if d.value.licenses.is_some() {
+                m.origins.insert(Address::new(Kind::User, k), schema::diagnostic::shown_path(&d.origin.file));
+            }
+            m.insert(desired(k, &d.value));
+        }
     },
     export_file: "users.toml",
     export_title: "Member users and service accounts",
@@ -64,6 +69,9 @@ pub fn desired(key: &str, u: &User) -> DesiredResource {
     }
     if let Some(disable) = u.disable_password_expiration {
         p.insert("passwordPolicies".into(), if disable { json!("DisablePasswordExpiration") } else { Value::Null });
+    }
+    if let Some(licenses) = &u.licenses {
+        p.insert(crate::licensing::PROP.into(), crate::licensing::desired_prop(licenses));
     }
     let mut r = resource(
         Address::new(Kind::User, key),
@@ -136,7 +144,7 @@ pub fn password_policies(live: Option<&str>, disable_expiration: bool) -> String
 pub fn create_body(r: &DesiredResource, password: &str) -> Value {
     let mut body = serde_json::Map::new();
     for (k, v) in &r.props {
-        if !v.is_null() {
+        if !v.is_null() && k != crate::licensing::PROP {
             body.insert(k.clone(), v.clone());
         }
     }
@@ -170,14 +178,20 @@ fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
             None => generate_password(),
         };
         let created = w.send(&w.api(), Method::POST, w.base(), Some(create_body(r, &password))).await?;
-        crate::apply::id_of(&created)
+        let id = crate::apply::id_of(&created)?;
+        if r.props.get(crate::licensing::PROP).and_then(Value::as_array).is_some_and(|l| !l.is_empty()) {
+            w.created(&id)?;
+            w.wait(&w.api(), &format!("/users/{id}")).await?;
+            crate::licensing::assign(w, Kind::User, &id).await?;
+        }
+        Ok(id)
     })
 }
 
 /// PATCH the touched properties (members and guests alike).
 pub(crate) fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecError>> {
     Box::pin(async move {
-        let mut body = w.scalar(&[])?;
+        let mut body = w.scalar(&[crate::licensing::PROP])?;
         // passwordPolicies is a set of flags in one string: only the
         // managed flag changes, the live value's others are kept (Graph
         // clears them all with "None", not null).
@@ -188,6 +202,9 @@ pub(crate) fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result
         }
         if !body.is_empty() {
             w.send(&w.api(), Method::PATCH, &format!("/users/{id}"), Some(json!(body))).await?;
+        }
+        if w.touched().contains(crate::licensing::PROP) {
+            crate::licensing::assign(w, w.address().kind, id).await?;
         }
         Ok(())
     })
@@ -215,6 +232,7 @@ fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
             disable_password_expiration: (s(p, "passwordPolicies").as_deref() == Some("DisablePasswordExpiration")).then_some(true),
             password_env: None,
             force_change_password_next_sign_in: None,
+            licenses: crate::licensing::export_list(p.get(crate::licensing::PROP)),
         };
         t.insert(a.key.clone(), u);
         cx.record(a, &o.id);

@@ -79,6 +79,11 @@ pub struct Declared {
     /// The roles a service account may hold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_roles: Option<Vec<String>>,
+    /// A policy rolled out ring by ring: its rings in order and its soak
+    /// (`mwd-test > mwd-first soak 48h`). Graph keeps neither, so a
+    /// changed soak or ring order shows as a governance change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<String>,
 }
 
 /// Two-key completion: two people other than the author.

@@ -44,6 +44,11 @@ pub struct Group {
     /// out-of-band change is drift, and changes to it are sensitive.
     #[serde(default)]
     pub protected: bool,
+    /// Group-based licensing: the SKUs (by part number, `SPE_E3`) every
+    /// member gets, each with the service plans switched off. Absent:
+    /// licences are not managed; present, even empty: exactly these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licenses: Option<Vec<crate::kinds::licenses::License>>,
 }
 
 impl Group {
@@ -62,6 +67,7 @@ use crate::validate::{mail_nickname_problem, Ctx};
 /// Every check of this kind, in order.
 pub(crate) fn validate(cx: &mut Ctx) {
     check_groups(cx);
+    crate::kinds::licenses::check_group_licenses(cx);
     check_membership_rules(cx);
 }
 

@@ -65,6 +65,12 @@ pub(crate) fn validate(cx: &mut Ctx) {
         if let Some(b) = built_in_role(&p.display_name) {
             cx.error("reserved-name", &d.origin, &path!["intune_role_definition", key, "display_name"], format!("intune_role_definition.{key}: `{b}` is a built-in Intune role, which is not declared; assignments name it directly"));
         }
+        if crate::kinds::role_assignment::role_template_id(p.display_name.trim()).is_some() {
+            // A read-only directory role's name ("Global Reader") on an
+            // Intune role that writes would read as harmless to approvers
+            // and to `allowed_roles`.
+            cx.error("built-in-role-name", &d.origin, &path!["intune_role_definition", key, "display_name"], format!("intune_role_definition.{key}: `{}` is a built-in directory role's name; name a custom Intune role differently", p.display_name));
+        }
         if p.allowed_actions.is_empty() {
             cx.error("empty-role", &d.origin, &path!["intune_role_definition", key, "allowed_actions"], format!("intune_role_definition.{key}: a role allows at least one operation"));
         }

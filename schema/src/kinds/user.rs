@@ -66,6 +66,10 @@ pub struct User {
     /// false for service accounts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force_change_password_next_sign_in: Option<bool>,
+    /// Licences assigned directly (SKU part numbers, with the service
+    /// plans switched off); needs `usage_location`. Absent: not managed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licenses: Option<Vec<crate::kinds::licenses::License>>,
 }
 
 fn yes() -> bool {
@@ -81,6 +85,7 @@ use crate::validate::{upn_problem, user_mail_nickname_problem, Ctx};
 /// Every check of this kind, in order.
 pub(crate) fn validate(cx: &mut Ctx) {
     check_users(cx);
+    crate::kinds::licenses::check_user_licenses(cx);
 }
 
 fn check_users(cx: &mut Ctx) {

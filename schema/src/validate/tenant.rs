@@ -80,15 +80,8 @@ pub(super) fn check_state_backend(cx: &mut Ctx) {
             if let Some(p) = v.prefix.as_deref().and_then(prefix_problem) {
                 cx.error("invalid-state", origin, &path!["state", "prefix"], format!("state.prefix: {p}"));
             }
-            if let Some(e) = &v.endpoint {
-                let rest = e.strip_prefix("https://").or_else(|| e.strip_prefix("http://"));
-                let ok = rest.is_some_and(|r| {
-                    let host = r.split('/').next().unwrap_or_default();
-                    !host.is_empty() && !host.contains('@') && !r.contains(['?', '#', ' ', '\\'])
-                });
-                if !ok {
-                    cx.error("invalid-state", origin, &path!["state", "endpoint"], format!("state.endpoint: `{e}` is not an http(s) URL without credentials or query, such as `https://account.blob.core.windows.net`"));
-                }
+            if let Some(p) = v.endpoint.as_deref().and_then(crate::kinds::state_backend::endpoint_problem) {
+                cx.error("invalid-state", origin, &path!["state", "endpoint"], format!("state.endpoint: {p}"));
             }
         }
     }

@@ -1,0 +1,386 @@
+//! Licences of groups (group-based licensing) and users (direct
+//! assignment): read, checked and written by SKU part number and service
+//! plan name, resolved through `GET /subscribedSkus`.
+//!
+//! Stage 2 (read): after the collections are read, `read` fetches the
+//! tenant's SKUs once and the `assignedLicenses` of exactly the declared
+//! groups and users that declare `licenses` (`$batch`, 20 a call; export
+//! lists them for every group and user), and puts them on the live object
+//! as `assignedLicenses` in names, sorted, the form desired state has. It
+//! refuses a declared SKU or plan the tenant does not have (naming the
+//! file and the valid names) and a direct assignment beyond the seats
+//! left, and says in the plan how many seats each SKU being assigned has
+//! left. A read that fails makes those resources unknown, never drift.
+//!
+//! Apply: `assign` posts `assignLicense` with the licences to add (new
+//! ones, and ones whose disabled plans changed) and the SKUs to remove.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use engine::apply::ExecError;
+use engine::{DesiredModel, Ledger, LiveObject, ObservedState};
+use schema::kinds::licenses::License;
+use schema::{Address, Kind};
+use serde_json::{json, Value};
+
+use crate::apply::{err, fail, Writer};
+use crate::graph::{BatchRequest, GraphClient, GraphError, Method};
+
+/// The property licences are compared under, on groups and users.
+pub const PROP: &str = "assignedLicenses";
+
+/// Desired licences as compared: `[{sku, disabledPlans}]`, by SKU, plans sorted.
+pub fn desired_prop(list: &[License]) -> Value {
+    let mut entries: Vec<(String, Vec<String>)> = list
+        .iter()
+        .map(|l| {
+            let mut plans: Vec<String> = l.disabled_plans.iter().map(|p| p.trim().to_string()).collect();
+            plans.sort();
+            plans.dedup();
+            (l.sku.trim().to_string(), plans)
+        })
+        .collect();
+    entries.sort();
+    Value::Array(entries.into_iter().map(|(sku, plans)| json!({"sku": sku, "disabledPlans": plans})).collect())
+}
+
+/// Licences as TOML, from the compared form.
+pub fn export_list(v: Option<&Value>) -> Option<Vec<License>> {
+    let list: Vec<License> = v?
+        .as_array()?
+        .iter()
+        .filter_map(|e| {
+            Some(License {
+                sku: e.get("sku")?.as_str()?.to_string(),
+                disabled_plans: e.get("disabledPlans").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect(),
+            })
+        })
+        .collect();
+    (!list.is_empty()).then_some(list)
+}
+
+/// One subscribed SKU.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sku {
+    pub id: String,
+    pub part_number: String,
+    /// Plan name -> plan id.
+    pub plans: BTreeMap<String, String>,
+    pub enabled: i64,
+    pub consumed: i64,
+}
+
+impl Sku {
+    pub fn available(&self) -> i64 {
+        self.enabled - self.consumed
+    }
+}
+
+/// The tenant's SKUs, by part number.
+pub fn parse_skus(list: &[Value]) -> BTreeMap<String, Sku> {
+    let mut out = BTreeMap::new();
+    for s in list {
+        let (Some(id), Some(part)) = (s.get("skuId").and_then(Value::as_str), s.get("skuPartNumber").and_then(Value::as_str)) else { continue };
+        let plans = s
+            .get("servicePlans")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| Some((p.get("servicePlanName")?.as_str()?.to_string(), p.get("servicePlanId")?.as_str()?.to_lowercase())))
+            .collect();
+        let enabled = s.pointer("/prepaidUnits/enabled").and_then(Value::as_i64).unwrap_or(0);
+        let consumed = s.get("consumedUnits").and_then(Value::as_i64).unwrap_or(0);
+        out.insert(part.to_string(), Sku { id: id.to_lowercase(), part_number: part.to_string(), plans, enabled, consumed });
+    }
+    out
+}
+
+async fn skus(client: &GraphClient) -> Result<BTreeMap<String, Sku>, GraphError> {
+    Ok(parse_skus(&client.v1().list_all("/subscribedSkus").await?))
+}
+
+/// Live `assignedLicenses` (ids) in the compared form (names; an id the
+/// tenant's SKUs do not name is kept as the id).
+pub fn live_prop(assigned: Option<&Value>, skus: &BTreeMap<String, Sku>) -> Value {
+    let by_id: BTreeMap<&str, &Sku> = skus.values().map(|s| (s.id.as_str(), s)).collect();
+    let mut entries: Vec<(String, Vec<String>)> = Vec::new();
+    for a in assigned.and_then(Value::as_array).into_iter().flatten() {
+        let id = a.get("skuId").and_then(Value::as_str).unwrap_or_default().to_lowercase();
+        let sku = by_id.get(id.as_str());
+        let mut plans: Vec<String> = a
+            .get("disabledPlans")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(|p| {
+                let p = p.to_lowercase();
+                sku.and_then(|s| s.plans.iter().find(|(_, pid)| **pid == p).map(|(n, _)| n.clone())).unwrap_or(p)
+            })
+            .collect();
+        plans.sort();
+        entries.push((sku.map(|s| s.part_number.clone()).unwrap_or(id), plans));
+    }
+    entries.sort();
+    Value::Array(entries.into_iter().map(|(sku, plans)| json!({"sku": sku, "disabledPlans": plans})).collect())
+}
+
+/// `(sku, disabled plans)` pairs of a compared value.
+fn pairs(v: Option<&Value>) -> Vec<(String, Vec<String>)> {
+    v.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let plans = e.get("disabledPlans").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect();
+            Some((e.get("sku")?.as_str()?.to_string(), plans))
+        })
+        .collect()
+}
+
+/// What is wrong with a declared list, given the tenant's SKUs.
+pub fn problems(declared: Option<&Value>, skus: &BTreeMap<String, Sku>) -> Vec<String> {
+    let mut out = Vec::new();
+    let names = || skus.keys().cloned().collect::<Vec<_>>().join(", ");
+    for (i, (sku, plans)) in pairs(declared).into_iter().enumerate() {
+        let Some(s) = skus.get(&sku) else {
+            let hint = skus.keys().find(|k| k.eq_ignore_ascii_case(&sku)).map(|k| format!(" (did you mean `{k}`?)")).unwrap_or_default();
+            out.push(format!("licenses[{i}]: `{sku}` is not a SKU this tenant subscribes to{hint}; its SKUs: {}", if skus.is_empty() { "(none)".into() } else { names() }));
+            continue;
+        };
+        for p in plans {
+            if !s.plans.contains_key(&p) {
+                let valid: Vec<&str> = s.plans.keys().map(String::as_str).collect();
+                out.push(format!("licenses[{i}]: `{p}` is not a service plan of {sku}; its plans: {}", valid.join(", ")));
+            }
+        }
+    }
+    out
+}
+
+/// Declared users and groups that declare licences, with the live id each
+/// is matched to (ledger id, else natural key).
+fn targets<'a>(desired: &'a DesiredModel, ledger: &Ledger, observed: &ObservedState) -> Vec<(&'a Address, Option<String>)> {
+    let mut out = Vec::new();
+    for (a, r) in &desired.resources {
+        if !matches!(a.kind, Kind::Group | Kind::User) || !r.props.contains_key(PROP) {
+            continue;
+        }
+        let live = observed.objects.get(&a.kind).into_iter().flatten();
+        let by_ledger = ledger.id(a).and_then(|id| observed.objects.get(&a.kind).into_iter().flatten().find(|o| o.id == id));
+        let found = by_ledger.or_else(|| live.clone().find(|o| o.natural_key == r.natural_key)).map(|o| o.id.clone());
+        out.push((a, found));
+    }
+    out
+}
+
+fn collection(kind: Kind) -> &'static str {
+    if kind == Kind::Group { "groups" } else { "users" }
+}
+
+/// What is `$select`ed to read an object's licences: a user's own come
+/// from `licenseAssignmentStates` (its `assignedLicenses` also holds the
+/// ones its groups give it).
+fn select(kind: Kind) -> &'static str {
+    if kind == Kind::Group { "id,assignedLicenses" } else { "id,assignedLicenses,licenseAssignmentStates" }
+}
+
+/// The licences assigned to the object itself: for a user, the states not
+/// `assignedByGroup`; else (groups, or no states served) `assignedLicenses`.
+pub fn own_licenses(raw: &Value) -> Option<Value> {
+    match raw.get("licenseAssignmentStates").and_then(Value::as_array) {
+        Some(states) => Some(Value::Array(
+            states
+                .iter()
+                .filter(|s| s.get("assignedByGroup").is_none_or(Value::is_null))
+                .map(|s| json!({"skuId": s.get("skuId").cloned().unwrap_or(Value::Null), "disabledPlans": s.get("disabledPlans").cloned().unwrap_or(json!([]))}))
+                .collect(),
+        )),
+        None => raw.get("assignedLicenses").cloned(),
+    }
+}
+
+fn live_mut<'a>(observed: &'a mut ObservedState, kind: Kind, id: &str) -> Option<&'a mut LiveObject> {
+    observed.objects.get_mut(&kind)?.iter_mut().find(|o| o.id == id)
+}
+
+/// Read the licences of declared users and groups that declare them (of
+/// every user and group with `everything`, for export), check them, and
+/// note seats. Only an authentication failure is an error, or any failure
+/// with `everything` (an export must not silently lack licences).
+pub async fn read(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger, observed: &mut ObservedState, everything: bool) -> Result<(), GraphError> {
+    if everything {
+        return read_everything(client, observed).await;
+    }
+    let targets = targets(desired, ledger, observed);
+    let targets: Vec<_> = targets.into_iter().filter(|(a, _)| !observed.unreadable.contains_key(&a.kind)).collect();
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let skus = match skus(client).await {
+        Ok(s) => s,
+        Err(e @ GraphError::Auth { .. }) => return Err(e),
+        Err(e) => {
+            for (a, _) in &targets {
+                observed.unread.insert((*a).clone(), format!("its licences could not be read: GET /subscribedSkus: {e}"));
+            }
+            return Ok(());
+        }
+    };
+    let found: Vec<(&Address, String)> = targets.iter().filter_map(|(a, id)| id.clone().map(|i| (*a, i))).collect();
+    let requests = found.iter().map(|(a, id)| BatchRequest::get(format!("/{}/{id}?$select={}", collection(a.kind), select(a.kind)))).collect();
+    let responses = client.v1().batch(requests).await;
+    let responses = match responses {
+        Ok(r) => r,
+        Err(e @ GraphError::Auth { .. }) => return Err(e),
+        Err(e) => {
+            for (a, _) in &found {
+                observed.unread.insert((*a).clone(), format!("its licences could not be read: {e}"));
+            }
+            return Ok(());
+        }
+    };
+    for ((a, id), response) in found.iter().zip(responses) {
+        match response.into_result() {
+            Ok(body) => {
+                let body = body.unwrap_or(Value::Null);
+                if let Some(o) = live_mut(observed, a.kind, id) {
+                    o.props.insert(PROP.into(), live_prop(own_licenses(&body).as_ref(), &skus));
+                }
+            }
+            Err(e) => {
+                observed.unread.insert((*a).clone(), format!("its licences could not be read: {e}"));
+            }
+        }
+    }
+    check(desired, &targets, &skus, observed);
+    Ok(())
+}
+
+/// Refuse unknown names and direct assignments beyond the seats; say how
+/// many seats each SKU being added has.
+fn check(desired: &DesiredModel, targets: &[(&Address, Option<String>)], skus: &BTreeMap<String, Sku>, observed: &mut ObservedState) {
+    // SKU -> (users it is added to directly, groups it is added to).
+    let mut adding: BTreeMap<String, (Vec<&Address>, Vec<&Address>)> = BTreeMap::new();
+    for (a, id) in targets {
+        let Some(r) = desired.resources.get(*a) else { continue };
+        let found = problems(r.props.get(PROP), skus);
+        if !found.is_empty() {
+            let file = desired.origins.get(*a).map(|f| format!(" (declared in {f})")).unwrap_or_default();
+            observed.refused.insert((*a).clone(), format!("licences{file}: {}", found.join("; ")));
+            continue;
+        }
+        let live: BTreeSet<String> = id
+            .as_ref()
+            .and_then(|i| observed.objects.get(&a.kind).into_iter().flatten().find(|o| &o.id == i))
+            .map(|o| pairs(o.props.get(PROP)).into_iter().map(|(s, _)| s).collect())
+            .unwrap_or_default();
+        for (sku, _) in pairs(r.props.get(PROP)) {
+            if !live.contains(&sku) {
+                let e = adding.entry(sku).or_default();
+                if a.kind == Kind::User { e.0.push(a) } else { e.1.push(a) }
+            }
+        }
+    }
+    for (sku, (users, groups)) in adding {
+        let Some(s) = skus.get(&sku) else { continue };
+        let available = s.available();
+        let to: Vec<String> = users.iter().chain(groups.iter()).map(|a| a.to_string()).collect();
+        observed.warnings.push(format!("licences: {sku} has {available} of {} seats available; assigned to {}", s.enabled, to.join(", ")));
+        let direct = users.len();
+        if direct as i64 > available {
+            for a in users {
+                observed.refused.insert(a.clone(), format!("licence {sku} has {available} seat(s) left, fewer than the {direct} user(s) this plan assigns it to directly"));
+            }
+        } else if !groups.is_empty() && available <= users.len() as i64 {
+            observed.warnings.push(format!("licences: {sku} has no seat left for the members of {}: Entra assigns none to members beyond the seats", groups.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")));
+        }
+    }
+}
+
+/// Export: the licences of every group and user.
+async fn read_everything(client: &GraphClient, observed: &mut ObservedState) -> Result<(), GraphError> {
+    let skus = skus(client).await?;
+    for kind in [Kind::Group, Kind::User] {
+        let list = client.v1().list_all(&format!("/{}?$select={}&$top=999", collection(kind), select(kind))).await?;
+        for raw in list {
+            let id = raw.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+            if let Some(o) = live_mut(observed, kind, &id) {
+                o.props.insert(PROP.into(), live_prop(own_licenses(&raw).as_ref(), &skus));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Write the declared licences of the group or user `id`: add new ones and
+/// ones whose disabled plans changed, remove the others.
+pub async fn assign(w: &Writer<'_>, kind: Kind, id: &str) -> Result<(), ExecError> {
+    let r = w.desired()?;
+    let Some(want) = r.props.get(PROP) else { return Ok(()) };
+    let api = w.client().v1();
+    let skus = skus(&api).await.map_err(fail)?;
+    let found = problems(Some(want), &skus);
+    if !found.is_empty() {
+        return Err(err(format!("{}: {}", w.address(), found.join("; "))));
+    }
+    let live_raw = api.get_json(&format!("/{}/{id}?$select={}", collection(kind), select(kind))).await.map_err(fail)?;
+    let live = pairs(Some(&live_prop(own_licenses(&live_raw).as_ref(), &skus)));
+    let wanted = pairs(Some(want));
+    let mut add = Vec::new();
+    for (sku, plans) in &wanted {
+        if live.iter().any(|(s, p)| s == sku && p == plans) {
+            continue;
+        }
+        let Some(s) = skus.get(sku) else { continue };
+        let disabled: Vec<&str> = plans.iter().filter_map(|p| s.plans.get(p).map(String::as_str)).collect();
+        add.push(json!({"skuId": s.id, "disabledPlans": disabled}));
+    }
+    let remove: Vec<Value> = live
+        .iter()
+        .filter(|(sku, _)| !wanted.iter().any(|(w, _)| w == sku))
+        .map(|(sku, _)| skus.get(sku).map(|s| json!(s.id)).unwrap_or_else(|| json!(sku)))
+        .collect();
+    if add.is_empty() && remove.is_empty() {
+        return Ok(());
+    }
+    let body = json!({"addLicenses": add, "removeLicenses": remove});
+    w.send(&api, Method::POST, &format!("/{}/{id}/assignLicense", collection(kind)), Some(body)).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant() -> BTreeMap<String, Sku> {
+        parse_skus(&[json!({
+            "skuId": "05E9A617-0261-4CEE-BB44-138D3EF5D965", "skuPartNumber": "SPE_E3", "consumedUnits": 3,
+            "prepaidUnits": {"enabled": 5, "suspended": 0, "warning": 0},
+            "servicePlans": [
+                {"servicePlanId": "efb87545-963c-4e0d-99df-69c6916d9eb0", "servicePlanName": "EXCHANGE_S_ENTERPRISE"},
+                {"servicePlanId": "7547a3fe-08ee-4ccb-b430-5077c5041653", "servicePlanName": "YAMMER_ENTERPRISE"}
+            ]
+        })])
+    }
+
+    #[test]
+    fn names_and_ids_round_trip_and_compare_sorted() {
+        let skus = tenant();
+        assert_eq!(skus["SPE_E3"].available(), 2);
+        let declared = desired_prop(&[License { sku: "SPE_E3".into(), disabled_plans: vec!["YAMMER_ENTERPRISE".into(), "EXCHANGE_S_ENTERPRISE".into()] }]);
+        let live = live_prop(Some(&json!([{"skuId": "05e9a617-0261-4cee-bb44-138d3ef5d965", "disabledPlans": ["7547A3FE-08EE-4CCB-B430-5077C5041653", "efb87545-963c-4e0d-99df-69c6916d9eb0"]}])), &skus);
+        assert_eq!(declared, live);
+        assert!(problems(Some(&declared), &skus).is_empty());
+        assert_eq!(export_list(Some(&live)).map(|l| l.len()), Some(1));
+        assert_eq!(export_list(Some(&json!([]))), None);
+    }
+
+    #[test]
+    fn unknown_names_are_named_with_the_valid_ones() {
+        let skus = tenant();
+        let p = problems(Some(&desired_prop(&[License { sku: "spe_e3".into(), disabled_plans: vec![] }])), &skus);
+        assert!(p[0].contains("did you mean `SPE_E3`") && p[0].contains("its SKUs: SPE_E3"), "{p:?}");
+        let p = problems(Some(&desired_prop(&[License { sku: "SPE_E3".into(), disabled_plans: vec!["TEAMS1".into()] }])), &skus);
+        assert!(p[0].contains("`TEAMS1` is not a service plan of SPE_E3; its plans: EXCHANGE_S_ENTERPRISE, YAMMER_ENTERPRISE"), "{p:?}");
+    }
+}

@@ -1,0 +1,55 @@
+//! Access the ledger owns is ended when desired state stops declaring it,
+//! whatever `governance.prune.kinds` says, and without approvals (removing
+//! access is never held): a role assignment's declaration removed deletes
+//! it; a guest whose recorded access end has passed is disabled even when
+//! its declaration was removed (hostile run 14, findings 12 and 22).
+
+mod common;
+
+use common::gov::{converged, edit_file, graph, ledger_of, run};
+use common::sandbox;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undeclared_role_assignment_is_removed_without_approval() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let w = work.path();
+    let id = ledger_of(w).id(&"role_assignment.megan-user-admin".parse().expect("an address")).expect("applied").to_string();
+    edit_file(&dir, "roles.toml", |t| {
+        let cut = t.find("# The service desk lead").expect("the example declares megan's User Administrator");
+        t[..cut].to_string()
+    });
+    let d = dir.to_str().expect("a UTF-8 path");
+    let (_, out) = run(&sb, w, &["plan", d]);
+    assert!(out.contains("role_assignment.megan-user-admin") && out.contains("the access it grants is removed"), "{out}");
+    assert!(!out.contains("pruning is off for role_assignment"), "not kept: {out}");
+
+    let (code, out) = run(&sb, w, &["apply", "--auto-approve", d]);
+    assert_eq!(code, Some(0), "removing access needs no approval: {out}");
+    assert!(ledger_of(w).id(&"role_assignment.megan-user-admin".parse().expect("an address")).is_none());
+    let live = graph(&sb, reqwest::Method::GET, "/v1.0/roleManagement/directory/roleAssignments", None).await;
+    assert!(!live["value"].as_array().expect("a list").iter().any(|a| a["id"] == id.as_str()), "deleted in the tenant: {live}");
+    let (code, out) = run(&sb, w, &["plan", "--detailed-exitcode", d]);
+    assert_eq!(code, Some(0), "converged: {out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undeclared_guest_past_its_recorded_expiry_is_disabled() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let w = work.path();
+    let id = ledger_of(w).id(&"guest.fabrikam-auditor".parse().expect("an address")).expect("applied").to_string();
+    // Time passes: the access end the ledger recorded is behind us.
+    edit_file(w, "tenantctl.lock", |t| t.replace("2027-03-31T17:00:00Z", "2026-01-01T00:00:00Z"));
+    std::fs::remove_file(dir.join("guests.toml")).expect("the declaration is removed");
+    let d = dir.to_str().expect("a UTF-8 path");
+    let (_, out) = run(&sb, w, &["plan", d]);
+    assert!(out.contains("guest.fabrikam-auditor") && out.contains("its access expired at 2026-01-01T00:00:00Z"), "{out}");
+
+    let (code, out) = run(&sb, w, &["apply", "--auto-approve", d]);
+    assert_eq!(code, Some(0), "ending access needs no approval: {out}");
+    let live = graph(&sb, reqwest::Method::GET, &format!("/v1.0/users/{id}?$select=accountEnabled"), None).await;
+    assert_eq!(live["accountEnabled"], serde_json::json!(false), "{live}");
+    let (code, out) = run(&sb, w, &["plan", "--detailed-exitcode", d]);
+    assert_eq!(code, Some(0), "ended: {out}");
+}
