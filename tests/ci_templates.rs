@@ -786,7 +786,7 @@ fn checkout(repo: &Path) -> tempfile::TempDir {
         std::fs::create_dir_all(&to).unwrap();
         for e in std::fs::read_dir(&from).unwrap() {
             let p = e.unwrap().path();
-            let keep = p.extension().is_some_and(|x| x == "toml") || p.to_string_lossy().ends_with(".sig.json");
+            let keep = p.extension().is_some_and(|x| x == "toml" || x == "ps1") || p.to_string_lossy().ends_with(".sig.json");
             if keep {
                 std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
             }

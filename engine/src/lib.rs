@@ -3,6 +3,7 @@
 //! of plans. No I/O and no HTTP: callers read and write; this decides.
 
 pub mod apply;
+pub mod assign_notes;
 pub mod completed;
 pub mod diff;
 pub mod drift;

@@ -508,6 +508,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     crate::governance::script_review::notes(&mut changes, observed);
     crate::governance::label_role_deletes(&mut changes);
     crate::completed::notes(&mut changes, &observed.completed);
+    crate::assign_notes::notes(&mut changes);
     unchanged.sort();
     unknown.sort_by(|a, b| a.address.cmp(&b.address));
     orphans.sort_by(|a, b| a.address.cmp(&b.address));

@@ -49,6 +49,20 @@ pub struct CollectionDef {
     pub entity: String,
     #[serde(default, skip_serializing_if = "is_false")]
     pub beta_only: bool,
+    /// Its entity's bound `assign` action, when it has one (and an
+    /// `assignments` navigation to read them back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assign: Option<AssignDef>,
+}
+
+/// A collection's `assign` action: `POST {collection}/{id}/assign` with
+/// `{param: [assignment, ...]}`, which replaces the whole set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssignDef {
+    /// The action's parameter (`assignments`, `mobileAppAssignments`).
+    pub param: String,
+    /// The assignment entity type (short name), which has a `target`.
+    pub assignment: String,
 }
 
 /// One maximum string length and where it comes from.

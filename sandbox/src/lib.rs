@@ -60,6 +60,7 @@ pub mod role_definitions;
 pub mod administrative_units;
 pub mod mobile_apps;
 pub mod entitlement;
+pub mod graph_collections;
 
 pub use accounting::RequestCounts;
 pub use cli::{serve, ServeArgs};

@@ -561,11 +561,11 @@ pub fn spec_by_name(name: &str) -> Option<&'static Spec> {
 
 /// The spec whose path is a prefix of `segs` (longest first).
 pub fn find(segs: &[&str]) -> Option<&'static Spec> {
-    SPECS.iter().filter(|s| segs.len() >= s.path.len() && s.path.iter().zip(segs).all(|(a, b)| a == b)).max_by_key(|s| s.path.len())
+    SPECS.iter().filter(|s| segs.len() >= s.path.len() && s.path.iter().zip(segs).all(|(a, b)| a == b)).max_by_key(|s| s.path.len()).or_else(|| crate::graph_collections::find(segs))
 }
 
 pub fn spec_by_coll(coll: &str) -> Option<&'static Spec> {
-    SPECS.iter().find(|s| s.coll == coll)
+    SPECS.iter().find(|s| s.coll == coll).or_else(|| crate::graph_collections::by_coll(coll))
 }
 
 /// Fixed path words (everything else in a path is an id, for accounting).

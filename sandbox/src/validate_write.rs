@@ -57,6 +57,12 @@ fn body_kind(segs: &[&str], method: &str) -> Body {
     if last == "$ref" {
         return Body::Ref;
     }
+    // The collections served from the metadata alone (graph_object's).
+    match crate::graph_collections::write_body(segs, method) {
+        Some(crate::graph_collections::WriteBody::Entity(e)) => return Body::Entity(e),
+        Some(crate::graph_collections::WriteBody::Action(p)) => return Body::Action(p),
+        None => {}
+    }
     // Intune's collections are found by their whole path (its RBAC
     // collections share their last segment with the directory's).
     if let Some(e) = crate::resources::find(segs).filter(|s| s.path.len() == 2 && s.path[0] == "deviceManagement").and_then(|s| s.entity) {

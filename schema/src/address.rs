@@ -187,6 +187,7 @@ mod tests {
                 Kind::WingetApp,
                 Kind::M365Apps,
                 Kind::AppAssignment,
+                Kind::GraphObject,
             ]
         );
         // Declaration order is plan order.

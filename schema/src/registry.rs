@@ -64,7 +64,7 @@ macro_rules! with_kinds {
             WingetApp            winget_app             WingetApp            false     true;
             M365Apps             m365_apps              M365Apps             false     true;
             AppAssignment        app_assignment         AppAssignment        false     true;
-            GraphObject          graph_object           GraphObject          false     false;
+            GraphObject          graph_object           GraphObject          false     true;
             // Entitlement management: a package names its catalog (deletes
             // run in reverse, so packages go before their catalog).
             AccessCatalog        access_catalog         AccessCatalog        false     false;

@@ -41,7 +41,7 @@ pub fn scratch_with(edit: impl FnOnce(String) -> String) -> tempfile::TempDir {
     std::fs::create_dir_all(&dst).unwrap();
     for e in std::fs::read_dir(example_dir()).unwrap() {
         let e = e.unwrap();
-        if e.path().extension().is_some_and(|x| x == "toml") {
+        if e.path().extension().is_some_and(|x| x == "toml" || x == "ps1") {
             std::fs::copy(e.path(), dst.join(e.file_name())).unwrap();
         }
     }

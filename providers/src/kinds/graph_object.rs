@@ -5,7 +5,10 @@
 //! natural key is (`@tenantctl.naturalKey`), in its desired and its live
 //! props alike, so they compare equal and a delete knows where to go.
 //! Only declared body properties are compared; the read lists only the
-//! collections desired state declares.
+//! collections desired state declares. Declared `assignments` (on a
+//! collection whose entity has an `assign` action) are compared in the
+//! Intune kinds' normalized shape, read with `$expand=assignments` and
+//! written with the collection's `assign` action (the whole set).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -37,7 +40,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     natural_key: None,
     desired: |s, m| {
         for (k, d) in &s.graph_object {
-            m.insert(desired(k, &d.value));
+            m.insert(desired(k, &d.value, s));
         }
     },
     export_file: "graph-objects.toml",
@@ -92,7 +95,7 @@ fn parse_location<'a>(client: &GraphClient, loc: &'a str) -> Option<(GraphClient
     Some((api, path))
 }
 
-pub fn desired(key: &str, o: &GraphObject) -> DesiredResource {
+pub fn desired(key: &str, o: &GraphObject, state: &DesiredState) -> DesiredResource {
     let mut props = Props::new();
     for (k, v) in &o.body {
         props.insert(k.clone(), plain(&to_json(v)));
@@ -102,10 +105,21 @@ pub fn desired(key: &str, o: &GraphObject) -> DesiredResource {
     props.insert(NATURAL_KEY_PROP.into(), json!(o.natural_key));
     let name = o.natural_value().unwrap_or_default().trim().to_string();
     let natural = natural(&o.collection, &name);
+    if let Some(a) = &o.assignments {
+        props.insert("assignments".into(), super::desired_assignments(state, a));
+    }
     let mut r = resource(Address::new(Kind::GraphObject, key), natural, name, props);
     // A type or collection change is a different object.
     r.immutable = vec!["@odata.type".into(), COLLECTION_PROP.into()];
+    if o.assignments.is_some() {
+        r.assignment_props = vec!["assignments".into()];
+    }
     r
+}
+
+/// The collection's `assign` action, when its entity has one.
+fn assign_def(path: &str) -> Option<&'static graph_metadata::model::AssignDef> {
+    graph_metadata::metadata().collection(path).and_then(|c| c.assign.as_ref())
 }
 
 /// The natural key of an object: its collection (whatever the version it
@@ -121,9 +135,12 @@ fn normalize(raw: &Value, loc: &str, natural_key: &str) -> LiveObject {
         .as_object()
         .into_iter()
         .flatten()
-        .filter(|(k, _)| k.as_str() != "id" && (!k.starts_with('@') || k.as_str() == "@odata.type"))
+        .filter(|(k, _)| k.as_str() != "id" && k.as_str() != "assignments" && (!k.starts_with('@') || k.as_str() == "@odata.type"))
         .map(|(k, v)| (k.clone(), if k.starts_with('@') { v.clone() } else { plain(v) }))
         .collect();
+    if let Some(a) = raw.get("assignments").filter(|a| a.is_array()) {
+        props.insert("assignments".into(), super::live_assignments(a));
+    }
     props.insert(COLLECTION_PROP.into(), json!(loc));
     props.insert(NATURAL_KEY_PROP.into(), json!(natural_key));
     let name = str_field(raw, natural_key).trim().to_string();
@@ -162,7 +179,14 @@ fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
         let mut found: BTreeSet<String> = BTreeSet::new();
         for (loc, nk) in collections.values() {
             let Some((api, path)) = parse_location(cx.client, loc) else { continue };
-            for raw in api.list_all(path).await? {
+            // Assignments are read wherever Graph assigns (export writes them).
+            let expand = assign_def(path).is_some();
+            let mut raws = api.list_all(&if expand { format!("{path}?$expand=assignments") } else { path.to_string() }).await?;
+            if expand {
+                // Filters on targets are compared by name, as on the Intune kinds.
+                super::intune_common::read_filter_names(&cx.client.beta(), &mut raws).await?;
+            }
+            for raw in raws {
                 let mut o = normalize(&raw, loc, nk);
                 let declared = by_id.get(o.id.as_str()).or_else(|| by_natural.get(o.natural_key.as_str()));
                 if let Some(d) = declared {
@@ -195,7 +219,27 @@ fn str_field_p<'a>(p: &'a Props, k: &str) -> &'a str {
 
 /// The write body: the given props without tenantctl's own notes.
 fn body_of(props: impl Iterator<Item = (String, Value)>) -> Value {
-    Value::Object(props.filter(|(k, _)| !k.starts_with("@tenantctl.")).collect::<Map<String, Value>>())
+    Value::Object(props.filter(|(k, _)| !k.starts_with("@tenantctl.") && k != "assignments").collect::<Map<String, Value>>())
+}
+
+/// `POST {path}/{id}/assign` with the whole desired set (the action
+/// replaces it), group keys and filter names resolved to ids.
+async fn assign(w: &Writer<'_>, api: &GraphClient, path: &str, id: &str) -> Result<(), ExecError> {
+    let r = w.desired()?;
+    let Some(assignments) = r.props.get("assignments") else { return Ok(()) };
+    let def = assign_def(path).ok_or_else(|| err(format!("{}: {path} has no assign action", r.address)))?;
+    let lookup = |a: &str| w.ref_id(a);
+    let filters = if super::filters_named(assignments).is_empty() {
+        Vec::new()
+    } else {
+        w.list(&w.client().beta(), "/deviceManagement/assignmentFilters").await.map_err(fail)?
+    };
+    let filter_id = |f: &str| super::resolve_filter(&filters, f);
+    let body = super::assign_body(assignments, &lookup, &filter_id, &format!("#microsoft.graph.{}", def.assignment)).map_err(err)?;
+    let list = body.get("assignments").cloned().unwrap_or(Value::Array(Vec::new()));
+    let request = GraphRequest::new(Method::POST, format!("{path}/{id}/assign")).json(json!({ def.param.as_str(): list })).safe_to_retry(true);
+    w.execute(api, request).await?;
+    Ok(())
 }
 
 /// The change's collection (its desired props, else its live ones).
@@ -229,6 +273,7 @@ fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
                 let body = body_of(r.props.iter().map(|(k, v)| (k.clone(), v.clone())));
                 w.send(&api, Method::PATCH, &format!("{path}/{id}"), Some(body)).await?;
                 w.created(&id)?;
+                assign(w, &api, &path, &id).await?;
                 return Ok(id);
             }
             many => {
@@ -241,6 +286,7 @@ fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
         let id = crate::apply::id_of(&created)?;
         w.created(&id)?;
         w.wait(&api, &format!("{path}/{id}")).await?;
+        assign(w, &api, &path, &id).await?;
         Ok(id)
     })
 }
@@ -250,12 +296,14 @@ fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
     Box::pin(async move {
         let (api, path) = target(w)?;
         let id = schema::object_id::path_segment(id);
-        let mut body: Map<String, Value> = w.scalar(&[])?.into_iter().filter(|(k, _)| !k.starts_with("@tenantctl.")).collect();
-        if body.is_empty() {
-            return Ok(());
+        let mut body: Map<String, Value> = w.scalar(&[])?.into_iter().filter(|(k, _)| !k.starts_with("@tenantctl.") && k != "assignments").collect();
+        if !body.is_empty() {
+            body.insert("@odata.type".into(), w.desired()?.props.get("@odata.type").cloned().unwrap_or(Value::Null));
+            w.send(&api, Method::PATCH, &format!("{path}/{id}"), Some(Value::Object(body))).await?;
         }
-        body.insert("@odata.type".into(), w.desired()?.props.get("@odata.type").cloned().unwrap_or(Value::Null));
-        w.send(&api, Method::PATCH, &format!("{path}/{id}"), Some(Value::Object(body))).await?;
+        if w.touched().contains("assignments") {
+            assign(w, &api, &path, &id).await?;
+        }
         Ok(())
     })
 }
@@ -308,12 +356,24 @@ fn export_all(cx: &mut crate::export::ExportCx, objects: Vec<&LiveObject>) {
             cx.warn(format!("graph_object in {path} ({}): it has no {nk}: not exported", o.id));
             continue;
         }
+        // Assignments, when they were read (a collection with `assign`).
+        let assignments = match o.props.get("assignments").filter(|_| assign_def(path).is_some()) {
+            Some(_) => match super::intune_common::assignments(&o.props, &cx.keys) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    cx.warn(format!("graph_object {} in {path} ({}): {e}: not exported", o.display_name, o.id));
+                    continue;
+                }
+            },
+            None => None,
+        };
         let g = GraphObject {
             collection: path.to_string(),
             api: if beta { GraphApi::Beta } else { GraphApi::V1 },
             odata_type: ty,
             natural_key: nk,
             body,
+            assignments,
         };
         let a = cx.key(Kind::GraphObject, &o.display_name, &o.id);
         t.insert(a.key.clone(), g);

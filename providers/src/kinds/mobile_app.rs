@@ -3,14 +3,17 @@
 //! assignments expanded (and filter names), assignments normalized per
 //! install intent (`assignments` holds `required`, so the service-account
 //! lints of policies apply to it; `assignmentsAvailable` and
-//! `assignmentsUninstall` the others), `/assign` with every intent
-//! (`mobileAppAssignments`), and export of assignments.
+//! `assignmentsUninstall`, `assignmentsAvailableWithoutEnrollment` the
+//! others; each intent's assignment settings in `settings<Intent>`),
+//! `/assign` with every intent (`mobileAppAssignments`; it replaces the
+//! whole set, so an intent whose settings are not declared keeps the ones
+//! its assignments have), and export of assignments and settings.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use engine::apply::ExecError;
 use engine::{DesiredResource, LiveObject, Props};
-use schema::kinds::mobile_app::AppAssignments;
+use schema::kinds::mobile_app::{AppAssignmentSettings, AppAssignments, DeliveryPriority, InstallTime, IntentSettings, Notifications, RestartSettings};
 use schema::kinds::Assignments;
 use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Value};
@@ -29,7 +32,102 @@ pub const OFFICE: &str = "#microsoft.graph.officeSuiteApp";
 pub const ASSIGNMENT: &str = "#microsoft.graph.mobileAppAssignment";
 
 /// Each intent (Graph's installIntent) and the prop its targets are in.
-pub const INTENT_PROPS: [(&str, &str); 3] = [("required", "assignments"), ("available", "assignmentsAvailable"), ("uninstall", "assignmentsUninstall")];
+pub const INTENT_PROPS: [(&str, &str); 4] = [
+    ("required", "assignments"),
+    ("available", "assignmentsAvailable"),
+    ("uninstall", "assignmentsUninstall"),
+    ("availableWithoutEnrollment", "assignmentsAvailableWithoutEnrollment"),
+];
+
+/// Each intent and the prop its assignments' settings are in.
+pub const SETTINGS_PROPS: [(&str, &str); 4] = [
+    ("required", "settingsRequired"),
+    ("available", "settingsAvailable"),
+    ("uninstall", "settingsUninstall"),
+    ("availableWithoutEnrollment", "settingsAvailableWithoutEnrollment"),
+];
+
+/// Where the read notes a live app's type (app_assignment's settings are
+/// written in its type's settings type).
+pub const APP_TYPE: &str = "@tenantctl.appType";
+
+/// Declared settings as Graph's (camelCase, without `@odata.type`).
+pub fn settings_json(s: &AppAssignmentSettings) -> Value {
+    let mut m = serde_json::Map::new();
+    if let Some(n) = s.notifications {
+        let v = match n {
+            Notifications::ShowAll => "showAll",
+            Notifications::ShowReboot => "showReboot",
+            Notifications::HideAll => "hideAll",
+        };
+        m.insert("notifications".into(), json!(v));
+    }
+    if let Some(r) = &s.restart {
+        let mut x = serde_json::Map::new();
+        x.insert("gracePeriodInMinutes".into(), json!(r.grace_period_minutes));
+        x.insert("countdownDisplayBeforeRestartInMinutes".into(), json!(r.countdown_minutes));
+        if let Some(z) = r.snooze_minutes {
+            x.insert("restartNotificationSnoozeDurationInMinutes".into(), json!(z));
+        }
+        m.insert("restartSettings".into(), Value::Object(x));
+    }
+    if let Some(t) = &s.install_time {
+        let mut x = serde_json::Map::new();
+        x.insert("useLocalTime".into(), json!(t.use_local_time));
+        if let Some(v) = &t.start {
+            x.insert("startDateTime".into(), json!(v));
+        }
+        if let Some(v) = &t.deadline {
+            x.insert("deadlineDateTime".into(), json!(v));
+        }
+        m.insert("installTimeSettings".into(), Value::Object(x));
+    }
+    if let Some(p) = s.delivery_optimization_priority {
+        let v = match p {
+            DeliveryPriority::NotConfigured => "notConfigured",
+            DeliveryPriority::Foreground => "foreground",
+        };
+        m.insert("deliveryOptimizationPriority".into(), json!(v));
+    }
+    Value::Object(m)
+}
+
+/// Live settings (normalized) as desired state declares them (export);
+/// None for settings holding only Graph's defaults.
+fn settings_toml(v: &Value) -> Option<AppAssignmentSettings> {
+    let num = |x: &Value, k: &str| x.get(k).and_then(Value::as_f64).map(|f| f.max(0.0) as u32);
+    let s = AppAssignmentSettings {
+        notifications: match v.get("notifications").and_then(Value::as_str) {
+            Some("showReboot") => Some(Notifications::ShowReboot),
+            Some("hideAll") => Some(Notifications::HideAll),
+            _ => None,
+        },
+        restart: v.get("restartSettings").filter(|r| r.is_object()).map(|r| RestartSettings {
+            grace_period_minutes: num(r, "gracePeriodInMinutes").unwrap_or(0),
+            countdown_minutes: num(r, "countdownDisplayBeforeRestartInMinutes").unwrap_or(0),
+            snooze_minutes: num(r, "restartNotificationSnoozeDurationInMinutes"),
+        }),
+        install_time: v.get("installTimeSettings").filter(|r| r.is_object()).map(|t| InstallTime {
+            use_local_time: t.get("useLocalTime").and_then(Value::as_bool).unwrap_or(false),
+            start: t.get("startDateTime").and_then(Value::as_str).map(str::to_string),
+            deadline: t.get("deadlineDateTime").and_then(Value::as_str).map(str::to_string),
+        }),
+        delivery_optimization_priority: match v.get("deliveryOptimizationPriority").and_then(Value::as_str) {
+            Some("foreground") => Some(DeliveryPriority::Foreground),
+            _ => None,
+        },
+    };
+    (s != AppAssignmentSettings::default()).then_some(s)
+}
+
+/// The settings type of an app type's assignments, if Graph has one.
+fn settings_type(app_type: &str) -> Option<&'static str> {
+    match app_type.trim_start_matches("#microsoft.graph.") {
+        "win32LobApp" | "win32CatalogApp" => Some("#microsoft.graph.win32LobAppAssignmentSettings"),
+        "winGetApp" => Some("#microsoft.graph.winGetAppAssignmentSettings"),
+        _ => None,
+    }
+}
 
 /// mobileApp's read-only and server-set properties (the docs' "This
 /// property is read-only", and what Intune fills from the Store).
@@ -58,6 +156,16 @@ pub(crate) fn insert_desired(props: &mut Props, state: &DesiredState, a: &AppAss
     for ((_, prop), (_, targets)) in INTENT_PROPS.iter().zip(a.by_intent()) {
         props.insert((*prop).into(), desired_assignments(state, targets));
     }
+    insert_settings(props, &a.settings);
+}
+
+/// The declared settings of each intent, one prop per intent.
+fn insert_settings(props: &mut Props, s: &IntentSettings) {
+    for ((_, prop), (_, settings)) in SETTINGS_PROPS.iter().zip(s.by_intent()) {
+        if let Some(settings) = settings {
+            props.insert((*prop).into(), settings_json(settings));
+        }
+    }
 }
 
 /// The declared filters an app's assignments use (created before it).
@@ -81,14 +189,32 @@ pub(crate) fn filter_deps(state: &DesiredState, r: &mut DesiredResource) {
 /// The prop names of an app's assignments (a change of only these is an
 /// `assign`).
 pub(crate) fn assignment_props() -> Vec<String> {
-    INTENT_PROPS.iter().map(|(_, p)| p.to_string()).collect()
+    INTENT_PROPS.iter().chain(SETTINGS_PROPS.iter()).map(|(_, p)| p.to_string()).collect()
 }
 
 /// A live app's assignments, per intent, normalized as policies' are.
 fn live_intents(raw: &Value, props: &mut Props) {
     let all = raw.get("assignments").and_then(Value::as_array).cloned().unwrap_or_default();
-    for (intent, prop) in INTENT_PROPS {
+    for ((intent, prop), (_, settings_prop)) in INTENT_PROPS.into_iter().zip(SETTINGS_PROPS) {
         let mine: Vec<Value> = all.iter().filter(|a| str_field(a, "intent").eq_ignore_ascii_case(intent)).cloned().collect();
+        // The settings of the intent's assignments: one value when they
+        // agree, all the distinct ones (never equal to a declared one) when not.
+        let mut distinct: Vec<Value> = Vec::new();
+        for a in &mine {
+            let v = plain(a.get("settings").unwrap_or(&Value::Null));
+            if !v.is_null() && !distinct.contains(&v) {
+                distinct.push(v);
+            }
+        }
+        match distinct.len() {
+            0 => {}
+            1 => {
+                props.insert(settings_prop.into(), distinct.remove(0));
+            }
+            _ => {
+                props.insert(settings_prop.into(), Value::Array(distinct));
+            }
+        }
         props.insert(prop.into(), live_assignments(&Value::Array(mine)));
     }
 }
@@ -131,6 +257,7 @@ fn as_assignment(raw: &Value) -> LiveObject {
             props.insert(shown.into(), json!(v));
         }
     }
+    props.insert(APP_TYPE.into(), json!(str_field(raw, "@odata.type")));
     LiveObject {
         kind: Kind::AppAssignment,
         id: str_field(raw, "id").to_string(),
@@ -215,8 +342,21 @@ pub(crate) async fn assign(w: &Writer<'_>, id: &str) -> Result<(), ExecError> {
     assign_props(w, id, &r.props).await
 }
 
-/// `/assign` of the intents in `props` (none: every assignment removed).
+/// `/assign` of the intents in `props` (none: every assignment removed),
+/// each assignment with its intent's settings: the declared ones, else
+/// the ones the intent's live assignments have (`/assign` replaces them).
 pub(crate) async fn assign_props(w: &Writer<'_>, id: &str, props: &Props) -> Result<(), ExecError> {
+    // The app as it is now: its type (app_assignment's settings type) and
+    // its intents' settings (kept where none are declared).
+    let mut live = Props::new();
+    let mut app_type = props.get("@odata.type").and_then(Value::as_str).unwrap_or_default().to_string();
+    if INTENT_PROPS.iter().any(|(_, p)| props.contains_key(*p)) {
+        let raw = w.send(&w.client().beta(), Method::GET, &format!("{COLLECTION}/{id}?$expand=assignments"), None).await?;
+        live_intents(&raw, &mut live);
+        if app_type.is_empty() {
+            app_type = str_field(&raw, "@odata.type").to_string();
+        }
+    }
     let lookup = |a: &str| w.ref_id(a);
     let named: Vec<String> = INTENT_PROPS.iter().flat_map(|(_, p)| super::filters_named(props.get(*p).unwrap_or(&Value::Null))).collect();
     let filters = if named.is_empty() {
@@ -226,11 +366,23 @@ pub(crate) async fn assign_props(w: &Writer<'_>, id: &str, props: &Props) -> Res
     };
     let filter_id = |f: &str| super::resolve_filter(&filters, f);
     let mut all = Vec::new();
-    for (intent, prop) in INTENT_PROPS {
+    for ((intent, prop), (_, settings_prop)) in INTENT_PROPS.into_iter().zip(SETTINGS_PROPS) {
         let Some(targets) = props.get(prop) else { continue };
         let body = super::assign_body(targets, &lookup, &filter_id, ASSIGNMENT).map_err(err)?;
+        let settings = match props.get(settings_prop).or_else(|| live.get(settings_prop)).filter(|v| v.is_object()) {
+            Some(Value::Object(m)) => {
+                let ty = settings_type(&app_type).ok_or_else(|| err(format!("{}: a {} takes no assignment settings", w.address(), app_type.trim_start_matches("#microsoft.graph."))))?;
+                let mut m = m.clone();
+                m.insert("@odata.type".into(), json!(ty));
+                Value::Object(m)
+            }
+            _ => Value::Null,
+        };
         for mut a in body.get("assignments").and_then(Value::as_array).cloned().unwrap_or_default() {
             a["intent"] = json!(intent);
+            if !settings.is_null() {
+                a["settings"] = settings.clone();
+            }
             all.push(a);
         }
     }
@@ -242,14 +394,14 @@ pub(crate) async fn assign_props(w: &Writer<'_>, id: &str, props: &Props) -> Res
 /// Whether the change touches any intent's assignments.
 pub(crate) fn touches_assignments(w: &Writer<'_>) -> bool {
     let t = w.touched();
-    INTENT_PROPS.iter().any(|(_, p)| t.contains(*p))
+    INTENT_PROPS.iter().chain(SETTINGS_PROPS.iter()).any(|(_, p)| t.contains(*p))
 }
 
 /// POST an app (scope tags as ids), wait until readable, `/assign` it.
 pub(crate) fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
     Box::pin(async move {
         let r = w.desired()?;
-        let skip: Vec<&str> = INTENT_PROPS.iter().map(|(_, p)| *p).collect();
+        let skip: Vec<&str> = INTENT_PROPS.iter().chain(SETTINGS_PROPS.iter()).map(|(_, p)| *p).collect();
         let body = super::scope_tag::write_body(r, &skip, &|a| w.ref_id(a)).map_err(err)?;
         let id = w.post_new(COLLECTION, body).await?;
         w.wait(&w.api(), &format!("{COLLECTION}/{id}")).await?;
@@ -261,7 +413,7 @@ pub(crate) fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, Exec
 /// PATCH what changed (with `@odata.type`), then `/assign` if any intent did.
 pub(crate) fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecError>> {
     Box::pin(async move {
-        let skip: Vec<&str> = INTENT_PROPS.iter().map(|(_, p)| *p).collect();
+        let skip: Vec<&str> = INTENT_PROPS.iter().chain(SETTINGS_PROPS.iter()).map(|(_, p)| *p).collect();
         super::intune_common::patch_policy(w, id, &skip).await?;
         if touches_assignments(w) {
             assign(w, id).await?;
@@ -277,7 +429,19 @@ pub(crate) fn export_assignments(p: &Props, keys: &Keys) -> Result<AppAssignment
         m.insert("assignments".into(), p.get(prop).cloned().unwrap_or(Value::Null));
         super::intune_common::assignments(&m, keys)
     };
-    Ok(AppAssignments { required: one("assignments")?, available: one("assignmentsAvailable")?, uninstall: one("assignmentsUninstall")? })
+    let settings = |prop: &str| p.get(prop).and_then(settings_toml);
+    Ok(AppAssignments {
+        required: one("assignments")?,
+        available: one("assignmentsAvailable")?,
+        uninstall: one("assignmentsUninstall")?,
+        available_without_enrollment: one("assignmentsAvailableWithoutEnrollment")?,
+        settings: IntentSettings {
+            required: settings("settingsRequired"),
+            available: settings("settingsAvailable"),
+            uninstall: settings("settingsUninstall"),
+            available_without_enrollment: settings("settingsAvailableWithoutEnrollment"),
+        },
+    })
 }
 
 /// Live props' optional text property.

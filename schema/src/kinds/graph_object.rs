@@ -6,7 +6,10 @@
 //! (camelCase) property names. The body is checked against Graph's
 //! metadata at load: every property must exist on the type, with a value
 //! of its type; read-only properties and relationships are refused.
-//! Only declared body properties are managed and compared.
+//! Only declared body properties are managed and compared. A collection
+//! whose entity has an `assign` action also takes `assignments` (the
+//! Intune kinds' shape), written with that action and read back with
+//! `$expand=assignments`.
 
 use std::collections::BTreeMap;
 
@@ -50,6 +53,11 @@ pub struct GraphObject {
     /// managed and compared; everything else Graph holds is left alone.
     #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     pub body: BTreeMap<String, toml::Value>,
+    /// Who it applies to, for a collection whose entity Graph assigns
+    /// (an `assign` action): the whole set, as on the Intune kinds. Left
+    /// out, assignments are not managed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignments: Option<super::Assignments>,
 }
 
 impl GraphObject {
@@ -65,9 +73,13 @@ use crate::path;
 use crate::validate::Ctx;
 
 /// Collections a kind manages: a graph_object there would fight it.
-const MODELLED: &[&str] = &[
+pub const MODELLED: &[&str] = &[
     "/users",
     "/groups",
+    "/invitations",
+    "/directory/administrativeUnits",
+    "/roleManagement/directory/roleDefinitions",
+    "/roleManagement/directory/roleAssignments",
     "/deviceManagement/deviceConfigurations",
     "/deviceManagement/deviceCompliancePolicies",
     "/deviceManagement/configurationPolicies",
@@ -75,8 +87,29 @@ const MODELLED: &[&str] = &[
     "/deviceManagement/assignmentFilters",
     "/deviceManagement/roleScopeTags",
     "/deviceManagement/deviceCategories",
+    "/deviceManagement/windowsFeatureUpdateProfiles",
+    "/deviceManagement/windowsQualityUpdateProfiles",
+    "/deviceManagement/windowsDriverUpdateProfiles",
+    "/deviceManagement/deviceManagementScripts",
+    "/deviceManagement/deviceHealthScripts",
+    "/deviceManagement/deviceEnrollmentConfigurations",
+    "/deviceManagement/roleDefinitions",
+    "/deviceManagement/roleAssignments",
     "/deviceAppManagement/mobileApps",
+    "/identity/conditionalAccess/namedLocations",
+    "/identity/conditionalAccess/policies",
+    "/policies/authenticationStrengthPolicies",
+    "/policies/authenticationMethodsPolicy",
+    "/policies/roleManagementPolicies",
+    "/policies/roleManagementPolicyAssignments",
+    "/policies/conditionalAccessPolicies",
 ];
+
+/// Whether a tenantctl kind manages the collection at `path`.
+pub fn modelled(path: &str) -> bool {
+    let p = path.trim_end_matches('/');
+    MODELLED.iter().any(|m| m.eq_ignore_ascii_case(p))
+}
 
 /// Every check of this kind, in order.
 pub(crate) fn validate(cx: &mut Ctx) {
@@ -86,9 +119,9 @@ pub(crate) fn validate(cx: &mut Ctx) {
     for (key, d) in &s.graph_object {
         let o = &d.value;
         let origin = &d.origin;
-        let Some(coll) = m.collection(&o.collection) else {
-            let known: Vec<&str> = m.collections().iter().map(|c| c.path.as_str()).collect();
-            let modelled = MODELLED.iter().any(|p| p.eq_ignore_ascii_case(o.collection.trim_end_matches('/')));
+        let modelled = modelled(&o.collection);
+        let Some(coll) = m.collection(&o.collection).filter(|_| !modelled) else {
+            let known: Vec<&str> = m.collections().iter().map(|c| c.path.as_str()).filter(|p| !self::modelled(p)).collect();
             let d = cx.error(
                 "unknown-collection",
                 origin,
@@ -99,10 +132,13 @@ pub(crate) fn validate(cx: &mut Ctx) {
                     format!("graph_object.{key}: {} is not a Graph collection graph_object knows from Graph's metadata", o.collection)
                 },
             );
-            d.help = Some(format!(
-                "known: {} (graph-metadata `OBJECT_COLLECTIONS` lists them; adding one there and regenerating is all graph_object needs)",
-                known.join(", ")
-            ));
+            d.help = Some(match crate::suggest::closest(&o.collection, known.iter().copied()) {
+                Some(s) if !modelled => format!("did you mean `{s}`?"),
+                _ => format!(
+                    "graph_object takes the collections Graph's metadata defines under /deviceManagement, /deviceAppManagement, /policies, /identity and /groupLifecyclePolicies that an application may create in ({} of them)",
+                    known.len()
+                ),
+            });
             continue;
         };
         let beta = o.api == GraphApi::Beta;
@@ -175,5 +211,17 @@ pub(crate) fn validate(cx: &mut Ctx) {
             }
         }
         crate::graph_types::check_object_body(cx.sources, cx.diags, origin, key, &ty, beta, &o.body);
+        if let Some(a) = &o.assignments {
+            if coll.assign.is_none() {
+                cx.error(
+                    "assignments-not-supported",
+                    origin,
+                    &path!["graph_object", key, "assignments"],
+                    format!("graph_object.{key}: {} has no `assign` action in Graph's metadata: its objects take no assignments here", coll.path),
+                );
+            } else {
+                crate::validate::policy::check_assignments(cx, crate::Kind::GraphObject, key, origin, a);
+            }
+        }
     }
 }

@@ -187,7 +187,7 @@ pub fn parse_csdl(xml: &str) -> Result<Csdl, String> {
 
 /// The roots, their base chains, everything derived from them, and every
 /// complex and enum type their properties use (with their derived types).
-pub fn reachable(all: &Csdl) -> Result<Csdl, String> {
+pub fn reachable(all: &Csdl, extra: &[String]) -> Result<Csdl, String> {
     let mut derived: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (name, t) in &all.types {
         if let Some(b) = &t.base {
@@ -196,7 +196,11 @@ pub fn reachable(all: &Csdl) -> Result<Csdl, String> {
     }
     // (type, whether to pull in its derived types): bases reached upwards
     // do not bring their other descendants (entity would bring everything).
-    let mut todo: Vec<(String, bool)> = ROOTS.iter().map(|r| (format!("{NS}.{r}"), true)).collect();
+    let mut todo: Vec<(String, bool)> = ROOTS
+        .iter()
+        .map(|r| (format!("{NS}.{r}"), true))
+        .chain(extra.iter().map(|r| (format!("{NS}.{r}"), true)))
+        .collect();
     for (r, _) in &todo {
         if !all.types.contains_key(r) {
             return Err(format!(

@@ -14,11 +14,12 @@
 //! permission rules for `requests.txt`.
 
 mod beta;
+mod collections;
 mod csdl;
 mod requests;
 mod tables;
 
-use graph_metadata::model::{CollectionDef, Data, EnumDef, Generated, Limit, Nav, TypeDef, TypeKind};
+use graph_metadata::model::{Data, EnumDef, Generated, Limit, Nav, TypeDef, TypeKind};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -55,13 +56,24 @@ fn run() -> Result<(), String> {
     };
     merge_beta(&mut v1, &beta_entities, &beta_complex, &beta_enums, &ts);
     let limits = apply_tables(&mut v1);
-    let collections = object_collections(&v1, &ts)?;
+    let permissions: Value = serde_json::from_str(&read(&src.join("permissions.json"))?)
+        .map_err(|e| format!("permissions.json: {e}"))?;
+    let index = requests::index(&permissions)?;
+    let actions = collections::assign_actions(&read(&src.join("v1.0-cleanMetadata.xml"))?);
+    let collections = collections::object_collections(&v1, &ts, &actions, |path| {
+        index.contains_key(&("POST".to_string(), requests::norm(path)))
+    })?;
+    // Their entities (and assignment types) are kept like the roots'.
+    let extra: Vec<String> = collections
+        .iter()
+        .flat_map(|c| std::iter::once(c.entity.clone()).chain(c.assign.iter().map(|a| a.assignment.clone())))
+        .collect();
 
     let csdl::Csdl {
         mut types,
         enums,
         max_lengths: _,
-    } = csdl::reachable(&v1)?;
+    } = csdl::reachable(&v1, &extra)?;
     // A beta-only type's navigation to a type not kept is known by name
     // only (deep inserts into it are not checked), rather than refused.
     let kept: BTreeSet<String> = types.keys().cloned().collect();
@@ -83,9 +95,16 @@ fn run() -> Result<(), String> {
         .filter(|l| types.contains_key(&format!("{NS}.{}", l.t)))
         .collect();
     let requests_txt = read(&crate_dir.join("requests.txt"))?;
-    let permissions: Value = serde_json::from_str(&read(&src.join("permissions.json"))?)
-        .map_err(|e| format!("permissions.json: {e}"))?;
-    let requests = requests::resolve_requests(&requests_txt, &permissions)?;
+    let mut requests = requests::resolve_requests(&requests_txt, &permissions)?;
+    // graph_object's requests on every collection it may name (not
+    // tenantctl's own list: granted when an object there is declared).
+    let generated: Vec<String> = collections.iter().flat_map(collections::requests).collect();
+    let generated = format!("# sandbox only\n{}\n", generated.join("\n"));
+    for r in requests::resolve_requests(&generated, &permissions)? {
+        if !requests.iter().any(|x| x.method == r.method && x.path.eq_ignore_ascii_case(&r.path)) {
+            requests.push(r);
+        }
+    }
     let documented = requests::documented(&requests)?;
 
     let mut sources = BTreeMap::new();
@@ -287,49 +306,4 @@ fn apply_tables(v1: &mut csdl::Csdl) -> Vec<Limit> {
         }
     }
     limits
-}
-
-/// The `[graph_object]` collections (`tables::OBJECT_COLLECTIONS`), each
-/// checked against the metadata: a navigation property of its singleton's
-/// type (`deviceManagement`), of the listed entity type in v1.0, or known
-/// only in beta (typed by the beta declarations when given).
-fn object_collections(
-    v1: &csdl::Csdl,
-    ts: &BTreeMap<String, beta::Interface>,
-) -> Result<Vec<CollectionDef>, String> {
-    let mut out = Vec::new();
-    for (path, entity) in tables::OBJECT_COLLECTIONS {
-        let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        let [singleton, nav] = segs.as_slice() else {
-            return Err(format!("OBJECT_COLLECTIONS: {path} is not /singleton/collection"));
-        };
-        let owner = format!("{NS}.{singleton}");
-        let entity_full = format!("{NS}.{entity}");
-        let t = v1
-            .types
-            .get(&owner)
-            .ok_or_else(|| format!("OBJECT_COLLECTIONS: {path}: no type {owner}"))?;
-        if !v1.types.contains_key(&entity_full) {
-            return Err(format!("OBJECT_COLLECTIONS: {path}: no type {entity_full}"));
-        }
-        let beta_only = match t.nav.get(*nav) {
-            Some(n) if n.t == entity_full && n.c => false,
-            Some(n) => {
-                return Err(format!("OBJECT_COLLECTIONS: {path} is a collection of {} (c={}), not {entity_full}", n.t, n.c))
-            }
-            None if t.beta_props.iter().any(|p| p == nav) || t.beta_typed.contains_key(*nav) => {
-                if let Some(p) = ts.get(&owner).and_then(|i| i.props.get(*nav)) {
-                    let typed = beta::edm(p, |n| v1.types.contains_key(n));
-                    if typed.t != entity_full || !typed.c {
-                        return Err(format!("OBJECT_COLLECTIONS: {path} is typed {} (c={}) in the beta declarations, not {entity_full}", typed.t, typed.c));
-                    }
-                }
-                true
-            }
-            None => return Err(format!("OBJECT_COLLECTIONS: {path}: {owner} has no navigation property {nav}")),
-        };
-        out.push(CollectionDef { path: (*path).to_string(), entity: (*entity).to_string(), beta_only });
-    }
-    out.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(out)
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Lower-case, `{anything}` -> `{id}`, no `$ref`, no function arguments.
-fn norm(path: &str) -> String {
+pub fn norm(path: &str) -> String {
     let mut segs: Vec<String> = Vec::new();
     for s in path.split('/').filter(|s| !s.is_empty()) {
         if s == "$ref" {
@@ -24,8 +24,11 @@ fn norm(path: &str) -> String {
     format!("/{}", segs.join("/"))
 }
 
-pub fn resolve_requests(txt: &str, perms: &Value) -> Result<Vec<RequestRule>, String> {
-    // (METHOD, normalized path) -> [(permission, least-for-Application)]
+/// (METHOD, normalized path) -> [(permission, least-for-Application)]
+pub type Index = BTreeMap<(String, String), Vec<(String, bool)>>;
+
+/// permissions.json's Application rules by (method, normalized path).
+pub fn index(perms: &Value) -> Result<Index, String> {
     let mut index: BTreeMap<(String, String), Vec<(String, bool)>> = BTreeMap::new();
     for (name, p) in perms["permissions"]
         .as_object()
@@ -59,6 +62,11 @@ pub fn resolve_requests(txt: &str, perms: &Value) -> Result<Vec<RequestRule>, St
             }
         }
     }
+    Ok(index)
+}
+
+pub fn resolve_requests(txt: &str, perms: &Value) -> Result<Vec<RequestRule>, String> {
+    let index = index(perms)?;
     let mut rules = Vec::new();
     let mut tenantctl = true;
     for line in txt.lines().map(str::trim) {

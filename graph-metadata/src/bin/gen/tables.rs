@@ -185,15 +185,20 @@ pub const READ_ONLY: &[(&str, &str)] = &[
     ("deviceComplianceScript", "lastModifiedDateTime"),
 ];
 
-/// The collections `[graph_object]` may name (path, entity type): each is
-/// checked against the metadata when generated (a navigation property of
-/// the singleton, in v1.0 or only in beta) and its type kept. Adding one
-/// here, with its requests in `requests.txt`, is all `graph_object` needs.
-pub const OBJECT_COLLECTIONS: &[(&str, &str)] = &[
-    ("/deviceManagement/termsAndConditions", "termsAndConditions"),
-    ("/deviceManagement/notificationMessageTemplates", "notificationMessageTemplate"),
-    ("/deviceManagement/deviceComplianceScripts", "deviceComplianceScript"),
+/// Where `[graph_object]` collections are found (`collections.rs`): every
+/// collection-valued navigation property of these singletons (path prefix,
+/// singleton type) whose entity Graph's permission table lets an
+/// application create.
+pub const OBJECT_OWNERS: &[(&str, &str)] = &[
+    ("/deviceManagement", "deviceManagement"),
+    ("/deviceAppManagement", "deviceAppManagement"),
+    ("/policies", "policyRoot"),
+    ("/identity", "identityContainer"),
+    ("/identity/conditionalAccess", "conditionalAccessRoot"),
 ];
+
+/// Top-level entity sets `[graph_object]` may name (path, entity type).
+pub const OBJECT_ENTITY_SETS: &[(&str, &str)] = &[("/groupLifecyclePolicies", "groupLifecyclePolicy")];
 
 /// The permissions tenantctl's documented list is chosen from, in the order
 /// the redundancy pass drops them (broad ones never enter: the list should
