@@ -105,6 +105,11 @@ pub fn approve(plan_path: &Path, key_path: &Path, dir: &Path, detached_out: Opti
         Ok(_) | Err(ApprovalError::NotEnough { .. }) => {}
         Err(e) => bail!("refusing to approve {}: {e}", plan_path.display()),
     }
+    // An adoption plan is bound to the tenant's marker instead (and its
+    // signatures adopt once: the marker changes).
+    if !crate::governance_adopt::is_adoption(&plan) {
+        crate::plan_expiry::check(&plan, &format!("to approve {}", plan_path.display()), chrono::Utc::now())?;
+    }
     let key = read_key(key_path)?;
     output::status(summary(&plan, &desired));
     // The approvers in force verify the plan (its governance review; apply
@@ -254,6 +259,7 @@ pub(crate) async fn record_trust(client: &providers::graph::GraphClient, plan: &
         plan: plan.hash(),
         approved_by: who.approvers.clone(),
         first_use: g.first_use(),
+        tenant_id: Some(crate::tenant_check::organization(client).await?),
     };
     let note = if g.first_use() { "first use: desired [governance] trusted as it stands" } else { "approved change of [governance]" };
     let how = if g.first_use() { "first-use" } else { "recorded" };
@@ -311,6 +317,8 @@ pub(crate) async fn mark_tenant(client: &providers::graph::GraphClient, root: &g
         approvers: keys(&root.governance.approvers),
         authors: keys(&root.governance.authors),
         approvals_required: Some(root.governance.approvals_required),
+        // Kept: the approved plans applied to this tenant (one-shot approvals).
+        applied_plans: crate::plan_expiry::applied_in_marker(client, chrono::Utc::now()).await?,
     };
     providers::tenant_marker::write(client, &marker).await.context("recording the governance marker in the tenant (Organization.ReadWrite.All); the trust root was not recorded")
 }

@@ -96,6 +96,7 @@ pub(super) fn plan_with(changes: Vec<Change>) -> Plan {
         approvals: vec![],
         governance: None,
         change: None,
+        not_after: None,
     }
 }
 

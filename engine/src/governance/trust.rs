@@ -44,6 +44,10 @@ pub struct TrustRoot {
     /// Recorded on first use (trusted without approvals).
     #[serde(default)]
     pub first_use: bool,
+    /// The tenant (organization id) it governs: using it for another
+    /// tenant is refused. Recorded by the next apply when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
