@@ -340,6 +340,7 @@ async fn run_locked(
         // Service accounts the ledger does not mark yet are marked (it only
         // adds protection; taking it away is a planned `kind` change).
         let remembered = engine::governance::recorded::remember(desired, &plan, &mut owned);
+        crate::governance::record_protected_ids(desired, &target.ledger_path, &owned)?;
         if adopted.is_empty() && remembered.is_empty() && !waited_out && !upgrade && !state::wal_path(store.path()).exists() {
             return Ok(ExitCode::SUCCESS);
         }
@@ -373,13 +374,17 @@ async fn run_locked(
     let journal_file = journal_path(store.path());
     store.probe(&journal_file).context("checking the ledger and journal can be written before changing anything")?;
     // One application per approved plan, whichever runner applies it: the
-    // tenant's marker records it before the first change.
-    crate::plan_expiry::claim(&target.client, &plan, chrono::Utc::now()).await?;
+    // tenant's marker records it before the first change (a tenant with no
+    // marker yet gets it from the trust root's recording, just below).
+    let claimed = crate::plan_expiry::claim(&target.client, &plan, chrono::Utc::now(), false).await?;
     store.compact(&ledger)?;
     attribution.change = plan.change.as_ref().map(|c| c.lines().join("; "));
     // Verified against the governance in force above: this apply records
     // the plan's [governance] (first use, or an approved change).
     crate::governance::record_trust(&target.client, &plan, desired, &target.ledger_path, &attribution).await?;
+    if !claimed {
+        crate::plan_expiry::claim(&target.client, &plan, chrono::Utc::now(), true).await?;
+    }
     let hash = plan.hash();
     let hook = {
         let (store, journal_file, hash, who) = (store.clone(), journal_file.clone(), hash.clone(), attribution.clone());
@@ -435,6 +440,9 @@ async fn run_locked(
         );
     }
     compacted.context("writing the ledger at the end of the apply")?;
+    if let Ok(l) = store.load() {
+        crate::governance::record_protected_ids(desired, &target.ledger_path, &l)?;
+    }
     output::status(format!(
         "Applied {}, failed {}, skipped {}. Ledger: {}",
         report.applied(),

@@ -147,7 +147,7 @@ pub fn check_review(plan_path: &Path, dir: &Path, ledger: &Path) -> Result<()> {
     let state = load(dir)?;
     let desired = providers::kinds::desired_model(&state);
     let trust = read_trust(ledger)?;
-    let expected = governance::trust::review(&desired.governance, trust.as_ref());
+    let expected = governance::trust::review_for(&desired.governance, trust.as_ref(), &plan.ids);
     if plan.governance.as_ref() != Some(&expected) {
         let store = crate::trust_store::for_ledger(ledger)?;
         bail!(
@@ -260,6 +260,12 @@ pub(crate) async fn record_trust(client: &providers::graph::GraphClient, plan: &
         approved_by: who.approvers.clone(),
         first_use: g.first_use(),
         tenant_id: Some(crate::tenant_check::organization(client).await?),
+        // Approved (or first use): the protected objects' ids as the plan
+        // matched them, re-keyed ones moved.
+        protected_ids: {
+            let before = crate::trust_store::for_ledger(ledger)?.read()?.map(|r| r.protected_ids).unwrap_or_default();
+            governance::protected_ids::approved(&before, desired, &plan.ids)
+        },
     };
     let note = if g.first_use() { "first use: desired [governance] trusted as it stands" } else { "approved change of [governance]" };
     let how = if g.first_use() { "first-use" } else { "recorded" };
@@ -468,4 +474,19 @@ pub(crate) fn refuse_first_use_over_existing(plan: &Plan, ledger: &Path) -> Resu
         held.len(),
         some.join(", ")
     )
+}
+
+/// After an apply: the trust root records the ids of protected objects it
+/// lacks (created or matched since); only adds protection, so no approval.
+/// Its [governance] (and fingerprint) is unchanged.
+pub(crate) fn record_protected_ids(desired: &DesiredModel, ledger_path: &Path, ledger: &engine::Ledger) -> Result<()> {
+    let store = crate::trust_store::for_ledger(ledger_path)?;
+    let Some(mut root) = store.read()? else { return Ok(()) };
+    let ids: std::collections::BTreeMap<schema::Address, String> = ledger.resources.iter().map(|(a, e)| (a.clone(), e.id.clone())).collect();
+    let added = governance::protected_ids::added(&root.protected_ids, desired, &ids);
+    if added != root.protected_ids {
+        root.protected_ids = added;
+        store.write(&root)?;
+    }
+    Ok(())
 }

@@ -74,15 +74,21 @@ fn entry_alive(e: &str, now: DateTime<Utc>) -> bool {
 /// Before the first change of an approved plan: refuse it when the
 /// tenant's marker lists it as applied, else record it there (dropping
 /// expired entries). A marker that cannot be read or written refuses.
-pub async fn claim(client: &providers::graph::GraphClient, plan: &Plan, now: DateTime<Utc>) -> Result<()> {
+/// `true` when done (or nothing to do); `false` when the tenant carries
+/// no marker yet and `required` is not set (the trust root's first
+/// recording writes one; claim again after it).
+pub async fn claim(client: &providers::graph::GraphClient, plan: &Plan, now: DateTime<Utc>, required: bool) -> Result<bool> {
     if plan.approvals.is_empty() {
-        return Ok(());
+        return Ok(true);
     }
     let Some(end) = plan.not_after.as_deref().and_then(parse) else { bail!("refusing: an approved plan without a valid not_after") };
     let hash = plan.hash();
     let mine = entry(&hash, end);
     let marker = tenant_marker::read(client).await.context("reading the tenant's governance marker, where applied approved plans are recorded")?;
     let Some(mut marker) = marker else {
+        if !required {
+            return Ok(false);
+        }
         bail!("refusing: the tenant carries no governance marker to record this approved plan in (it is written when governance is first recorded); apply a plan that records the trust root first")
     };
     if marker.applied_plans.iter().any(|e| entry_hash(e) == entry_hash(&mine)) {
@@ -95,7 +101,7 @@ pub async fn claim(client: &providers::graph::GraphClient, plan: &Plan, now: Dat
     marker.applied_plans.push(mine);
     marker.applied_plans.sort();
     tenant_marker::write(client, &marker).await.context("recording the approved plan in the tenant's governance marker before changing anything (nothing was applied)")?;
-    Ok(())
+    Ok(true)
 }
 
 /// The applied plans the tenant's marker records now (kept by every
