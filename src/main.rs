@@ -102,8 +102,9 @@ enum Command {
         #[arg(long, value_name = "TEXT")]
         change: Option<String>,
         /// With --out: how long the saved plan (and its approvals) stay
-        /// valid, `90m`, `48h`, `7d`, `1w` (default 7d, at most 30d);
-        /// signed with the plan as `not_after`.
+        /// valid, `90m`, `48h`, `7d`, `1w` (at most 30d; default: until
+        /// the UTC midnight at least 7 days ahead, so a plan made again the
+        /// same day hashes the same); signed with the plan as `not_after`.
         #[arg(long, value_name = "DURATION", requires = "out")]
         valid_for: Option<String>,
         #[command(flatten)]

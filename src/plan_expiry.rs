@@ -18,16 +18,20 @@ use chrono::{DateTime, Utc};
 use engine::Plan;
 use providers::tenant_marker::{self, PLAN_HASH_CHARS};
 
-/// How long a saved plan stays valid unless `--valid-for` says otherwise.
-pub const DEFAULT_VALIDITY: &str = "7d";
-
 /// The longest `--valid-for` accepted.
 const MAX_VALIDITY_SECONDS: i64 = 30 * 86400;
 
 /// `not_after` for a plan saved now, valid for `valid_for` (`90m`, `48h`,
-/// `7d`, `1w`; at most 30 days).
+/// `7d`, `1w`; at most 30 days). Without `--valid-for`, the UTC midnight
+/// at least 7 days ahead: a plan made again the same day (a CI merge job
+/// re-planning the approved commit, whose approvals sign the first plan's
+/// hash) has the same `not_after`, so the same hash.
 pub fn not_after(valid_for: Option<&str>, now: DateTime<Utc>) -> Result<String> {
-    let text = valid_for.unwrap_or(DEFAULT_VALIDITY);
+    let Some(text) = valid_for else {
+        let day = (now + chrono::Duration::days(8)).date_naive();
+        let midnight = day.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or(now + chrono::Duration::days(8));
+        return Ok(midnight.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    };
     let seconds = schema::kinds::rollout::parse_duration(text.trim()).filter(|s| *s > 0);
     let Some(seconds) = seconds else { bail!("--valid-for {text:?}: expected a whole number and a unit (90m, 48h, 7d, 1w)") };
     if seconds > MAX_VALIDITY_SECONDS {
@@ -118,7 +122,9 @@ mod tests {
     #[test]
     fn validity_is_a_duration_of_at_most_thirty_days() {
         let now = DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z").expect("a time").with_timezone(&Utc);
-        assert_eq!(not_after(None, now).expect("the default"), "2026-12-08T00:00:00Z");
+        assert_eq!(not_after(None, now).expect("the default"), "2026-12-09T00:00:00Z");
+        let later = DateTime::parse_from_rfc3339("2026-12-01T23:59:00Z").expect("a time").with_timezone(&Utc);
+        assert_eq!(not_after(None, later).expect("the default"), "2026-12-09T00:00:00Z", "the same day gives the same not_after");
         assert_eq!(not_after(Some("48h"), now).expect("48h"), "2026-12-03T00:00:00Z");
         assert!(not_after(Some("31d"), now).is_err());
         assert!(not_after(Some("0h"), now).is_err());
