@@ -226,11 +226,12 @@ async fn run_locked(
 ) -> Result<ExitCode> {
     let store = Arc::new(LedgerStore::new(&target.ledger_path));
     let mut ledger = store.load()?;
-    // The state is this tenant's (its id recorded, or recorded now).
-    let org = crate::tenant_check::organization(&target.client).await?;
-    crate::tenant_check::check(&org, &ledger, &target.ledger_path)?;
-    let upgrade = ledger.tenant_id.is_none();
-    ledger.tenant_id = Some(org.clone());
+    // The state is this tenant's (its id recorded, or recorded now); read
+    // here, required once the tenant was read in full (below).
+    let org = crate::tenant_check::organization(&target.client).await;
+    if let Ok(org) = &org {
+        crate::tenant_check::check(org, &ledger, &target.ledger_path)?;
+    }
     let (observed, settled) = providers::settle::observe_settled(&target.client, desired, &ledger, store.recorded_at(), replication_window())
         .await
         .context("reading the tenant")?;
@@ -250,6 +251,9 @@ async fn run_locked(
             crate::unread_summary(&fresh.unknown).trim_start_matches("error: ")
         );
     }
+    let org = org?;
+    let upgrade = ledger.tenant_id.is_none();
+    ledger.tenant_id = Some(org.clone());
     // Judged by the governance in force (the recorded trust root), so a
     // saved plan claiming other approvers hashes differently and is stale.
     crate::governance::review(&mut fresh, desired, &target.ledger_path)?;

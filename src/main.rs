@@ -405,7 +405,7 @@ async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, gr
     drop(state);
     output::status(format!("Planning against {}", target.description));
     let ledger = read_ledger(&target.ledger_path)?;
-    tenant_check::check(&tenant_check::organization(&target.client).await?, &ledger, &target.ledger_path)?;
+    tenant_check::check_if_read(&target.client, &ledger, &target.ledger_path).await?;
     let progress = output::Progress::start("reading the tenant", format != Format::Json);
     let observed = apply::observe_settled(&target.client, &desired, &target.ledger_path, &ledger).await?;
     progress.finish();

@@ -351,7 +351,7 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
         false => None,
     };
     let mut ledger = read_ledger(&ctx.target.ledger_path)?;
-    crate::tenant_check::check(&crate::tenant_check::organization(&ctx.target.client).await?, &ledger, &ctx.target.ledger_path)?;
+    crate::tenant_check::check_if_read(&ctx.target.client, &ledger, &ctx.target.ledger_path).await?;
     if ctx.args.self_heal && crate::state::wal_path(&ctx.target.ledger_path).exists() {
         crate::state::LedgerStore::new(&ctx.target.ledger_path).compact(&ledger)?;
     }

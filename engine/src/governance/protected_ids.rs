@@ -42,11 +42,18 @@ pub fn protected_addresses(desired: &DesiredModel) -> BTreeSet<Address> {
 /// Recorded protected ids now owned by another address than the one they
 /// were protected as: (id, recorded address, owner now).
 pub fn rekeyed(recorded: &BTreeMap<String, String>, ids: &BTreeMap<Address, String>) -> Vec<(String, String, Address)> {
-    let by_id: BTreeMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
-    recorded
-        .iter()
-        .filter_map(|(id, was)| by_id.get(id.as_str()).filter(|now| now.to_string() != *was).map(|now| (id.clone(), was.clone(), (*now).clone())))
-        .collect()
+    let mut out = Vec::new();
+    for (id, was) in recorded {
+        // Usually the recorded address still owns its id: no scan of every
+        // matched object (tens of protected ids against up to 100k ids).
+        if was.parse::<Address>().ok().and_then(|a| ids.get(&a)).is_some_and(|i| i == id) {
+            continue;
+        }
+        if let Some((now, _)) = ids.iter().find(|(a, i)| *i == id && a.to_string() != *was) {
+            out.push((id.clone(), was.clone(), now.clone()));
+        }
+    }
+    out
 }
 
 /// The governance review's fields for [`rekeyed`] ids.
