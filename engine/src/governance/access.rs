@@ -116,7 +116,9 @@ pub fn global_admin_path(desired: &DesiredModel, observed: &ObservedState, ids: 
         }
         let kind = o.props.get("assignment").and_then(Value::as_str).unwrap_or("active");
         let holder = o.props.get("principal").and_then(as_reference).and_then(|p| by_id.get(p).copied());
-        if let Some(declared) = by_id.get(o.id.as_str()).filter(|a| a.kind == Kind::RoleAssignment && desired.resources.contains_key(*a)) {
+        // Declared, or owned by the ledger where pruning cannot delete it.
+        let stays = |a: &Address| desired.resources.contains_key(a) || !desired.governance.prune.kinds.iter().any(|k| k == "role_assignment");
+        if let Some(declared) = by_id.get(o.id.as_str()).filter(|a| a.kind == Kind::RoleAssignment && stays(a)) {
             paths.push(format!("{declared} ({kind}{})", holder.map(|h| format!(", {h}")).unwrap_or_default()));
         } else if let Some(h) = holder.filter(|h| protected(h)) {
             paths.push(format!("{h}, protected ({kind})"));
