@@ -226,6 +226,12 @@ async fn run_locked(
 ) -> Result<ExitCode> {
     let store = Arc::new(LedgerStore::new(&target.ledger_path));
     let mut ledger = store.load()?;
+    // The state is this tenant's (its id recorded, or recorded now); read
+    // here, required once the tenant was read in full (below).
+    let org = crate::tenant_check::organization(&target.client).await;
+    if let Ok(org) = &org {
+        crate::tenant_check::check(org, &ledger, &target.ledger_path)?;
+    }
     let (observed, settled) = providers::settle::observe_settled(&target.client, desired, &ledger, store.recorded_at(), replication_window())
         .await
         .context("reading the tenant")?;
@@ -245,16 +251,23 @@ async fn run_locked(
             crate::unread_summary(&fresh.unknown).trim_start_matches("error: ")
         );
     }
+    let org = org?;
+    let upgrade = ledger.tenant_id.is_none();
+    ledger.tenant_id = Some(org.clone());
     // Judged by the governance in force (the recorded trust root), so a
     // saved plan claiming other approvers hashes differently and is stale.
     crate::governance::review(&mut fresh, desired, &target.ledger_path)?;
     crate::governance::journal_existing_trust(&target.ledger_path)?;
+    crate::tenant_check::adopt_in_trust(&org, &target.ledger_path)?;
     fresh.change = crate::governance::change_record(state, None)?;
     let mut attribution = Attribution::default();
     let plan = match saved {
         Some(saved) => {
-            // The change record is the author's (signed with the plan).
+            // The change record is the author's (signed with the plan), and
+            // so is its expiry, which is checked first.
+            crate::plan_expiry::check(&saved, &format!("to apply {}", source.display()), chrono::Utc::now())?;
             fresh.change = saved.change.clone();
+            fresh.not_after = saved.not_after.clone();
             // The tenant or desired state moved on since the plan was made.
             let reasons = stale_reasons(&saved, &fresh);
             if !reasons.is_empty() {
@@ -331,7 +344,8 @@ async fn run_locked(
         // Service accounts the ledger does not mark yet are marked (it only
         // adds protection; taking it away is a planned `kind` change).
         let remembered = engine::governance::recorded::remember(desired, &plan, &mut owned);
-        if adopted.is_empty() && remembered.is_empty() && !waited_out && !state::wal_path(store.path()).exists() {
+        crate::governance::record_protected_ids(desired, &target.ledger_path, &owned)?;
+        if adopted.is_empty() && remembered.is_empty() && !waited_out && !upgrade && !state::wal_path(store.path()).exists() {
             return Ok(ExitCode::SUCCESS);
         }
         let journal_file = journal_path(store.path());
@@ -363,11 +377,18 @@ async fn run_locked(
     // written? A tenant changed without a record is what this prevents.
     let journal_file = journal_path(store.path());
     store.probe(&journal_file).context("checking the ledger and journal can be written before changing anything")?;
+    // One application per approved plan, whichever runner applies it: the
+    // tenant's marker records it before the first change (a tenant with no
+    // marker yet gets it from the trust root's recording, just below).
+    let claimed = crate::plan_expiry::claim(&target.client, &plan, chrono::Utc::now(), false).await?;
     store.compact(&ledger)?;
     attribution.change = plan.change.as_ref().map(|c| c.lines().join("; "));
     // Verified against the governance in force above: this apply records
     // the plan's [governance] (first use, or an approved change).
     crate::governance::record_trust(&target.client, &plan, desired, &target.ledger_path, &attribution).await?;
+    if !claimed {
+        crate::plan_expiry::claim(&target.client, &plan, chrono::Utc::now(), true).await?;
+    }
     let hash = plan.hash();
     let hook = {
         let (store, journal_file, hash, who) = (store.clone(), journal_file.clone(), hash.clone(), attribution.clone());
@@ -423,6 +444,9 @@ async fn run_locked(
         );
     }
     compacted.context("writing the ledger at the end of the apply")?;
+    if let Ok(l) = store.load() {
+        crate::governance::record_protected_ids(desired, &target.ledger_path, &l)?;
+    }
     output::status(format!(
         "Applied {}, failed {}, skipped {}. Ledger: {}",
         report.applied(),

@@ -112,6 +112,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     let target = target::connect(&args.dir, state.tenant.as_ref().map(|t| &t.value), args.graph_url.as_deref(), args.ledger.clone()).await?;
     output::status(format!("Checking drift against {}", target.description));
     let ledger = read_ledger(&target.ledger_path)?;
+    crate::tenant_check::check_if_read(&target.client, &ledger, &target.ledger_path).await?;
     let target_ledger = target.ledger_path.clone();
     // Judged by the governance in force (the recorded trust root), as
     // reconcile judges, never by a desired [governance] nobody approved.

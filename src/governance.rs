@@ -105,6 +105,11 @@ pub fn approve(plan_path: &Path, key_path: &Path, dir: &Path, detached_out: Opti
         Ok(_) | Err(ApprovalError::NotEnough { .. }) => {}
         Err(e) => bail!("refusing to approve {}: {e}", plan_path.display()),
     }
+    // An adoption plan is bound to the tenant's marker instead (and its
+    // signatures adopt once: the marker changes).
+    if !crate::governance_adopt::is_adoption(&plan) {
+        crate::plan_expiry::check(&plan, &format!("to approve {}", plan_path.display()), chrono::Utc::now())?;
+    }
     let key = read_key(key_path)?;
     output::status(summary(&plan, &desired));
     // The approvers in force verify the plan (its governance review; apply
@@ -142,7 +147,7 @@ pub fn check_review(plan_path: &Path, dir: &Path, ledger: &Path) -> Result<()> {
     let state = load(dir)?;
     let desired = providers::kinds::desired_model(&state);
     let trust = read_trust(ledger)?;
-    let expected = governance::trust::review(&desired.governance, trust.as_ref());
+    let expected = governance::trust::review_for(&desired.governance, trust.as_ref(), &plan.ids);
     if plan.governance.as_ref() != Some(&expected) {
         let store = crate::trust_store::for_ledger(ledger)?;
         bail!(
@@ -256,6 +261,13 @@ pub(crate) async fn record_trust(client: &providers::graph::GraphClient, plan: &
         plan: plan.hash(),
         approved_by: who.approvers.clone(),
         first_use: g.first_use(),
+        tenant_id: Some(crate::tenant_check::organization(client).await?),
+        // Approved (or first use): the protected objects' ids as the plan
+        // matched them, re-keyed ones moved.
+        protected_ids: {
+            let before = crate::trust_store::for_ledger(ledger)?.read()?.map(|r| r.protected_ids).unwrap_or_default();
+            governance::protected_ids::approved(&before, desired, &plan.ids)
+        },
     };
     let note = if g.first_use() { "first use: desired [governance] trusted as it stands" } else { "approved change of [governance]" };
     let how = if g.first_use() { "first-use" } else { "recorded" };
@@ -313,6 +325,8 @@ pub(crate) async fn mark_tenant(client: &providers::graph::GraphClient, root: &g
         approvers: keys(&root.governance.approvers),
         authors: keys(&root.governance.authors),
         approvals_required: Some(root.governance.approvals_required),
+        // Kept: the approved plans applied to this tenant (one-shot approvals).
+        applied_plans: crate::plan_expiry::applied_in_marker(client, chrono::Utc::now()).await?,
     };
     providers::tenant_marker::write(client, &marker).await.context("recording the governance marker in the tenant (Organization.ReadWrite.All); the trust root was not recorded")
 }
@@ -464,4 +478,19 @@ pub(crate) fn refuse_first_use_over_existing(plan: &Plan, ledger: &Path) -> Resu
         held.len(),
         some.join(", ")
     )
+}
+
+/// After an apply: the trust root records the ids of protected objects it
+/// lacks (created or matched since); only adds protection, so no approval.
+/// Its [governance] (and fingerprint) is unchanged.
+pub(crate) fn record_protected_ids(desired: &DesiredModel, ledger_path: &Path, ledger: &engine::Ledger) -> Result<()> {
+    let store = crate::trust_store::for_ledger(ledger_path)?;
+    let Some(mut root) = store.read()? else { return Ok(()) };
+    let ids: std::collections::BTreeMap<schema::Address, String> = ledger.resources.iter().map(|(a, e)| (a.clone(), e.id.clone())).collect();
+    let added = governance::protected_ids::added(&root.protected_ids, desired, &ids);
+    if added != root.protected_ids {
+        root.protected_ids = added;
+        store.write(&root)?;
+    }
+    Ok(())
 }

@@ -123,6 +123,7 @@ pub fn adoption_plan(m: &Marker, state: &schema::DesiredState, desired: &Desired
             fields,
         }),
         change: crate::governance::change_record(state, Some(reason))?,
+        not_after: None,
     })
 }
 
@@ -221,6 +222,9 @@ async fn adopt_locked(target: &crate::target::Target, state: &schema::DesiredSta
         plan: plan_hash,
         approved_by: attribution.approvers.clone(),
         first_use: attribution.approvers.is_empty(),
+        tenant_id: Some(crate::tenant_check::organization(&target.client).await?),
+        // Protection by object id is kept; the next apply adds what it lacks.
+        protected_ids: current.as_ref().map(|r| r.protected_ids.clone()).unwrap_or_default(),
     };
     output::status(format!(
         "WARNING: re-adopting desired [governance] as the trust root of this tenant ({}){}: from now on its approvers ({}) verify sensitive plans. Reason: {}",

@@ -22,6 +22,9 @@ mod state_paths;
 mod state_side;
 mod target;
 mod governance_adopt;
+mod plan_expiry;
+mod reconcile_accounts;
+mod tenant_check;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -98,6 +101,12 @@ enum Command {
         /// approvers and written to the journal.
         #[arg(long, value_name = "TEXT")]
         change: Option<String>,
+        /// With --out: how long the saved plan (and its approvals) stay
+        /// valid, `90m`, `48h`, `7d`, `1w` (at most 30d; default: until
+        /// the UTC midnight at least 7 days ahead, so a plan made again the
+        /// same day hashes the same); signed with the plan as `not_after`.
+        #[arg(long, value_name = "DURATION", requires = "out")]
+        valid_for: Option<String>,
         #[command(flatten)]
         rollout: RolloutFlags,
     },
@@ -283,11 +292,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             output::result(&schema::json_schema());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Plan { dir, format, out, detailed_exitcode, max_bytes, graph_url, ledger, author_key, change, rollout } => {
+        Command::Plan { dir, format, out, detailed_exitcode, max_bytes, graph_url, ledger, author_key, change, rollout, valid_for } => {
             if max_bytes.is_some() && format != Format::Markdown {
                 anyhow::bail!("--max-bytes applies to --format markdown only");
             }
-            let saving = Saving { out: out.as_deref(), author_key: author_key.as_deref(), max_bytes, change: change.as_deref() };
+            let saving = Saving { out: out.as_deref(), author_key: author_key.as_deref(), max_bytes, change: change.as_deref(), valid_for: valid_for.as_deref() };
             runtime()?.block_on(plan(&dir, format, saving, detailed_exitcode, graph_url.as_deref(), ledger, rollout.mode()))
         }
         Command::Keygen { out } => governance::keygen(&out),
@@ -380,6 +389,8 @@ struct Saving<'a> {
     /// The Markdown size limit (`--max-bytes`).
     max_bytes: Option<usize>,
     change: Option<&'a str>,
+    /// `--valid-for`: the saved plan's `not_after`.
+    valid_for: Option<&'a str>,
 }
 
 async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, graph_url: Option<&str>, ledger: Option<PathBuf>, rollout: engine::governance::RolloutMode) -> Result<ExitCode> {
@@ -394,6 +405,7 @@ async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, gr
     drop(state);
     output::status(format!("Planning against {}", target.description));
     let ledger = read_ledger(&target.ledger_path)?;
+    tenant_check::check_if_read(&target.client, &ledger, &target.ledger_path).await?;
     let progress = output::Progress::start("reading the tenant", format != Format::Json);
     let observed = apply::observe_settled(&target.client, &desired, &target.ledger_path, &ledger).await?;
     progress.finish();
@@ -410,6 +422,9 @@ async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, gr
     let mut plan = made?;
     marker.context("apply would refuse this plan")?;
     plan.change = change?;
+    if out.is_some() {
+        plan.not_after = Some(plan_expiry::not_after(saving.valid_for, chrono::Utc::now())?);
+    }
     governance::sign_as_author(&mut plan, saving.author_key)?;
     output::status(format!("Read the tenant in {} Graph request(s).", stats.requests));
     let rendered = match format {

@@ -351,6 +351,7 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
         false => None,
     };
     let mut ledger = read_ledger(&ctx.target.ledger_path)?;
+    crate::tenant_check::check_if_read(&ctx.target.client, &ledger, &ctx.target.ledger_path).await?;
     if ctx.args.self_heal && crate::state::wal_path(&ctx.target.ledger_path).exists() {
         crate::state::LedgerStore::new(&ctx.target.ledger_path).compact(&ledger)?;
     }
@@ -395,6 +396,7 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
     }
     report.carry_since(crate::state_side::latest_report(&ctx.target.ledger_path, &ctx.history).as_ref());
     let open = window_open(&ctx.args.windows, now);
+    let service_accounts = crate::reconcile_accounts::judged(service_accounts, &desired, &observed, &plan, &ledger);
     let (mut safe, mut held) = split(&plan, &desired, &service_accounts);
     if ctx.args.self_heal && trust.is_none() && !safe.is_empty() {
         // Judged by desired [governance] alone: only for a tenant that

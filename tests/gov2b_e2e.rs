@@ -112,7 +112,7 @@ async fn a_guest_with_standing_access_is_refused() {
 async fn a_protected_accounts_access_changes_only_with_approval() {
     let sb = sandbox().await;
     let until = (chrono::Utc::now() + chrono::Duration::days(100)).format("%Y-%m-%dT00:00:00Z").to_string();
-    let ga = format!("[role_assignment.bg-ga]\nprincipal = \"breakglass-1\"\nrole = \"Global Administrator\"\nassignment = \"active\"\nexpires = {until}\njustification = \"drill\"\n");
+    let ga = format!("[role_assignment.bg-ga]\nprincipal = \"breakglass-1\"\nrole = \"Privileged Role Administrator\"\nassignment = \"active\"\nexpires = {until}\njustification = \"drill\"\n");
     let (work, dir) = converged(&sb, |d| {
         append(d, "roles.toml", &ga);
         edit_file(d, "tenant.toml", |t| t.replace("kinds = [\"device_configuration\",", "kinds = [\"role_assignment\", \"device_configuration\","));

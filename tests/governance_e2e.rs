@@ -258,10 +258,10 @@ role = "Global Administrator"
     assert!(text(&out.stdout).contains("Governance lints:"), "{}", text(&out.stdout));
     // Allowed on purpose, the errors go away; warnings stay visible.
     let t = dir.join("tenant.toml");
-    let gov = std::fs::read_to_string(&t).unwrap().replace(
-        "guest_expiry_action = \"disable\"",
-        "guest_expiry_action = \"disable\"\nallow = [\"service-account-targeted\", \"service-accounts-not-excluded:conditional_access.no-exclusion\"]\nexceptions = { \"standing-privileged-access:role_assignment.adele-global\" = \"break-glass drill\" }",
-    );
+    let gov = std::fs::read_to_string(&t)
+        .unwrap()
+        .replace("guest_expiry_action = \"disable\"", "guest_expiry_action = \"disable\"\nallow = [\"service-account-targeted\", \"service-accounts-not-excluded:conditional_access.no-exclusion\"]")
+        .replace("[governance.exceptions]\n", "[governance.exceptions]\n\"standing-privileged-access:role_assignment.adele-global\" = \"break-glass drill\"\n");
     std::fs::write(&t, gov).unwrap();
     let out = cli(&sb, bad.path(), &["validate", dir.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));

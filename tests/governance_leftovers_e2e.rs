@@ -89,12 +89,12 @@ async fn privileged_roles_on_service_accounts_are_refused_even_when_allowed() {
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("error[service-account-privileged]"), "{out}");
     // A reasoned exception for this assignment, under two-key governance: allowed.
-    let exception = "[governance.exceptions]\n\"service-account-privileged:role_assignment.svc-ga\" = \"tenant recovery, CHG-9\"\n\n[governance.prune]";
-    let work = setup(&|t| t.replace("[governance.prune]", exception));
+    let exception = "[governance.exceptions]\n\"service-account-privileged:role_assignment.svc-ga\" = \"tenant recovery, CHG-9\"\n";
+    let work = setup(&|t| t.replace("[governance.exceptions]\n", exception));
     let (code, out) = validate(&sb, work.path());
     assert_eq!(code, Some(0), "{out}");
     // ... but not when one approver is enough.
-    let work = setup(&|t| t.replace("[governance.prune]", exception).replace("approvals_required = 2", "approvals_required = 1\nunattended = \"a bot\""));
+    let work = setup(&|t| t.replace("[governance.exceptions]\n", exception).replace("approvals_required = 2", "approvals_required = 1\nunattended = \"a bot\""));
     let (code, out) = validate(&sb, work.path());
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("error[service-account-privileged]"), "{out}");

@@ -54,7 +54,7 @@ async fn role_lints_refuse_each_way_around() {
     // Excepted with a reason, it passes.
     let p = w.path().join("desired-state/tenant.toml");
     let t = std::fs::read_to_string(&p).unwrap();
-    std::fs::write(&p, t.replace("[governance.prune]", "[governance.exceptions]\n\"standing-privileged-access:role_assignment.admins-ga\" = \"on-call rota, reviewed monthly\"\n\n[governance.prune]")).unwrap();
+    std::fs::write(&p, t.replace("[governance.exceptions]\n", "[governance.exceptions]\n\"standing-privileged-access:role_assignment.admins-ga\" = \"on-call rota, reviewed monthly\"\n")).unwrap();
     let (code, out) = validate(&sb, w.path());
     assert_eq!(code, Some(0), "{out}");
     sb.shutdown().await.unwrap();

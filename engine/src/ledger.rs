@@ -44,6 +44,11 @@ pub struct LedgerEntry {
 #[serde(deny_unknown_fields)]
 pub struct Ledger {
     pub version: u32,
+    /// The tenant (its organization id) whose objects these are: planning
+    /// or applying another tenant with this ledger is refused. A ledger
+    /// written before this was recorded gets it at the next apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
     #[serde(default)]
     pub resources: BTreeMap<Address, LedgerEntry>,
     /// Creates that were started but whose object id was never recorded
@@ -56,7 +61,7 @@ pub struct Ledger {
 
 impl Default for Ledger {
     fn default() -> Self {
-        Ledger { version: LEDGER_VERSION, resources: BTreeMap::new(), pending: BTreeMap::new() }
+        Ledger { version: LEDGER_VERSION, tenant_id: None, resources: BTreeMap::new(), pending: BTreeMap::new() }
     }
 }
 

@@ -193,6 +193,9 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     let augmented = crate::governance::accounts::with_live_members(desired, live_service.keys().chain(recorded_service.iter()));
     let live_only = if recorded_service.is_empty() { None } else { crate::governance::accounts::with_live_members(desired, live_service.keys()) };
     let judged: &DesiredModel = augmented.as_ref().unwrap_or(desired);
+    // memberOf rules as nesting, their group ids resolved through the ledger.
+    let nested_model = crate::governance::member_of::resolved(judged, ledger, &matched);
+    let judged: &DesiredModel = nested_model.as_ref().unwrap_or(judged);
 
     let mut changes: Vec<Change> = Vec::new();
     let mut unchanged = Vec::new();
@@ -532,6 +535,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
         approvals: Vec::new(),
         governance: None,
         change: None,
+        not_after: None,
     })
 }
 

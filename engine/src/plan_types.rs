@@ -145,6 +145,11 @@ pub struct Plan {
     /// the directory's `[change]`. Part of `hash()`, so approvals cover it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change: Option<schema::kinds::change::ChangeRecord>,
+    /// When a saved plan's approvals expire (RFC 3339; `plan --out`
+    /// sets it, 7 days by default). Part of `hash()`, so signatures cover
+    /// it: `approve` and `apply` refuse the plan after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<String>,
 }
 
 impl Plan {

@@ -44,6 +44,44 @@ pub struct Marker {
     pub authors: Vec<String>,
     /// Its `approvals_required`; `None` in a marker written before it was.
     pub approvals_required: Option<u32>,
+    /// Approved plans applied to this tenant whose expiry has not passed,
+    /// `HASH@UNIX_SECONDS` (the first [`PLAN_HASH_CHARS`] hex digits of
+    /// the plan's hash, and its `not_after`): a replay from any runner is
+    /// refused, whatever journal it has. Expired ones are dropped.
+    pub applied_plans: Vec<String>,
+}
+
+/// Graph keeps at most 2 KB of data in one open extension of a directory
+/// object (organization, user, group, device), the extension's own
+/// definition included; the marker is kept under that, with room to spare.
+pub const MAX_MARKER_BYTES: usize = 1900;
+
+/// Hex digits of a plan's hash kept in [`Marker::applied_plans`] (128 bits).
+pub const PLAN_HASH_CHARS: usize = 32;
+
+impl Marker {
+    /// The extension's JSON body (create and update take the same).
+    pub fn body(&self) -> Value {
+        // The body create and update both take (v1.0 opentypeextension-post-
+        // and -update): "@odata.type" and "extensionName" are required, and
+        // on a directory object the update replaces the extension's data whole.
+        json!({
+            "@odata.type": "microsoft.graph.openTypeExtension",
+            "extensionName": EXTENSION_NAME,
+            "trustFingerprint": self.fingerprint,
+            "recordedAt": self.recorded_at,
+            "recordedBy": self.how,
+            "approverKeys": self.approvers.join(";"),
+            "authorKeys": self.authors.join(";"),
+            "approvalsRequired": self.approvals_required.map(|n| n.to_string()).unwrap_or_default(),
+            "appliedPlans": self.applied_plans.join(";"),
+        })
+    }
+
+    /// The size of [`Marker::body`] in bytes.
+    pub fn size(&self) -> usize {
+        self.body().to_string().len()
+    }
 }
 
 /// `KEY=ed25519:BASE64` entries of one extension property (`;`-separated).
@@ -60,11 +98,14 @@ pub enum MarkerError {
     NoOrganization,
     #[error("reading the governance marker {EXTENSION_NAME} of organization {org}")]
     Read { org: String, #[source] source: GraphError },
+    #[error("the governance marker {EXTENSION_NAME} of organization {org} would hold {size} bytes, more than the {MAX_MARKER_BYTES} kept under Graph's 2 KB limit for an open extension on a directory object (too many approved plans applied and not yet expired: make plans with a shorter `plan --valid-for`)")]
+    TooLarge { org: String, size: usize },
     #[error("writing the governance marker {EXTENSION_NAME} of organization {org}")]
     Write { org: String, #[source] source: GraphError },
 }
 
-async fn organization_id(client: &GraphClient) -> Result<String, MarkerError> {
+/// The tenant's organization id (`GET /organization`): the tenant id.
+pub async fn organization_id(client: &GraphClient) -> Result<String, MarkerError> {
     let v = client.v1().get_json("/organization?$select=id").await.map_err(MarkerError::Organization)?;
     v.get("value")
         .and_then(Value::as_array)
@@ -90,6 +131,7 @@ pub async fn read(client: &GraphClient) -> Result<Option<Marker>, MarkerError> {
                 approvers: entries(&v, "approverKeys"),
                 authors: entries(&v, "authorKeys"),
                 approvals_required: v.get("approvalsRequired").and_then(Value::as_str).and_then(|n| n.parse().ok()),
+                applied_plans: entries(&v, "appliedPlans"),
             }))
         }
         Err(GraphError::NotFound { .. }) => Ok(None),
@@ -102,19 +144,10 @@ pub async fn read(client: &GraphClient) -> Result<Option<Marker>, MarkerError> {
 pub async fn write(client: &GraphClient, marker: &Marker) -> Result<(), MarkerError> {
     let org = organization_id(client).await?;
     let v1 = client.v1();
-    // The body create and update both take (v1.0 opentypeextension-post-
-    // and -update): "@odata.type" and "extensionName" are required, and on
-    // a directory object the update replaces the extension's data whole.
-    let body = json!({
-        "@odata.type": "microsoft.graph.openTypeExtension",
-        "extensionName": EXTENSION_NAME,
-        "trustFingerprint": marker.fingerprint,
-        "recordedAt": marker.recorded_at,
-        "recordedBy": marker.how,
-        "approverKeys": marker.approvers.join(";"),
-        "authorKeys": marker.authors.join(";"),
-        "approvalsRequired": marker.approvals_required.map(|n| n.to_string()).unwrap_or_default(),
-    });
+    if marker.size() > MAX_MARKER_BYTES {
+        return Err(MarkerError::TooLarge { org, size: marker.size() });
+    }
+    let body = marker.body();
     let path = format!("/organization/{org}/extensions/{EXTENSION_NAME}");
     match v1.get_json(&path).await {
         Ok(_) => {

@@ -21,6 +21,15 @@ fn not_found(name: &str) -> GraphError {
     GraphError::new(404, "ResourceNotFound", format!("Extension '{name}' was not found."))
 }
 
+/// Graph keeps at most 2 KB of data in an open extension on a directory
+/// object (the extension's definition included); more is refused.
+const MAX_BYTES: usize = 2048;
+
+fn too_large(body: &Map<String, Value>) -> Option<GraphError> {
+    let size = Value::Object(body.clone()).to_string().len();
+    (size > MAX_BYTES).then(|| GraphError::bad_request(format!("An open extension on a directory object holds at most {MAX_BYTES} bytes; this one would hold {size}.")))
+}
+
 fn render(rec: &Record) -> Value {
     let mut out = Map::new();
     out.insert("@odata.type".into(), json!(TYPE));
@@ -41,6 +50,9 @@ pub fn handle(t: &mut Tenant, ctx: &Ctx, req: &GReq, org: &str, rest: &[&str]) -
         }
         ("POST", []) => {
             let body = body_object(req)?;
+            if let Some(e) = too_large(&body) {
+                return Err(e);
+            }
             let ty = body.get("@odata.type").and_then(Value::as_str).unwrap_or_default();
             if ty.trim_start_matches('#') != "microsoft.graph.openTypeExtension" {
                 return Err(GraphError::bad_request("An open extension needs \"@odata.type\": \"microsoft.graph.openTypeExtension\"."));
@@ -63,6 +75,9 @@ pub fn handle(t: &mut Tenant, ctx: &Ctx, req: &GReq, org: &str, rest: &[&str]) -
             // carries "@odata.type" and "extensionName" (required), and its
             // data replaces the extension's (properties left out are gone).
             let body = body_object(req)?;
+            if let Some(e) = too_large(&body) {
+                return Err(e);
+            }
             let ty = body.get("@odata.type").and_then(Value::as_str).unwrap_or_default();
             if ty.trim_start_matches('#') != "microsoft.graph.openTypeExtension" {
                 return Err(GraphError::bad_request("Updating an open extension needs \"@odata.type\": \"microsoft.graph.openTypeExtension\"."));

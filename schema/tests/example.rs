@@ -22,7 +22,7 @@ fn the_example_tenant_validates() {
         (Kind::Group, 9),
         (Kind::RoleDefinition, 0),
         (Kind::AdministrativeUnit, 0),
-        (Kind::RoleAssignment, 2),
+        (Kind::RoleAssignment, 3),
         (Kind::AssignmentFilter, 0),
         (Kind::ScopeTag, 0),
         (Kind::DeviceCategory, 0),

@@ -41,15 +41,11 @@ pub fn out_of_band_removals(desired: &DesiredModel, observed: &ObservedState, id
     let protected = |a: &Address| desired.governance.protected.iter().any(|p| *p == a.to_string()) || desired.protected_groups.contains(a);
     let live = || observed.objects.get(&Kind::RoleAssignment).into_iter().flatten();
     let role_of = |o: &crate::model::LiveObject| o.props.get("role").and_then(Value::as_str).unwrap_or_default().to_string();
-    let active = |o: &crate::model::LiveObject| o.props.get("assignment").and_then(Value::as_str).unwrap_or("active") == "active";
-    let holder_of = |o: &crate::model::LiveObject| o.props.get("principal").and_then(as_reference).and_then(|p| by_id.get(p).copied());
-    // Whether an active Global Administrator assignment stays after the
-    // removals (a declared or owned one, or a protected holder's): without
-    // one, removing the out-of-band ones would lock every admin out of the
-    // tenant, so they stay and the lint's error asks a person instead.
-    let global_admin_stays = live().any(|o| {
-        active(o) && is_global_admin(&role_of(o)) && (by_id.contains_key(o.id.as_str()) || holder_of(o).is_some_and(protected))
-    });
+    // Whether a declared path to Global Administrator stays after the
+    // removals: without one, removing the out-of-band ones could lock
+    // every admin out of the tenant, so they stay and the plan says why
+    // ([`kept_global_admins`]).
+    let global_admin_stays = global_admin_path(desired, observed, ids);
     let mut out = Vec::new();
     for o in live() {
         if by_id.contains_key(o.id.as_str()) {
@@ -69,7 +65,7 @@ pub fn out_of_band_removals(desired: &DesiredModel, observed: &ObservedState, id
         if !(is_privileged(role) || beyond_service_account) || DIRECTORY_SYNC_ROLES.iter().any(|r| r.eq_ignore_ascii_case(role)) {
             continue;
         }
-        if active(o) && is_global_admin(role) && !global_admin_stays {
+        if is_global_admin(role) && global_admin_stays.is_none() {
             continue;
         }
         let kind = o.props.get("assignment").and_then(Value::as_str).unwrap_or("active");
@@ -97,6 +93,67 @@ pub fn out_of_band_removals(desired: &DesiredModel, observed: &ObservedState, id
             desired: None,
             notes: vec!["removes access: applied without approval, and by reconcile --self-heal unattended".into()],
             live: Some(live),
+        });
+    }
+    out
+}
+
+/// The declared path to Global Administrator that stays whatever the plan
+/// removes, as words: a live Global Administrator assignment (active, or
+/// eligible through PIM) that desired state declares (matched to a
+/// `role_assignment`, e.g. an eligible one, or a break-glass account's
+/// permanent one under an exception), or one a protected account
+/// (`[governance] protected`) holds, which is never removed. `None`: no
+/// such path, so no out-of-band Global Administrator is removed.
+pub fn global_admin_path(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>) -> Option<String> {
+    let by_id: BTreeMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
+    let protected = |a: &Address| desired.governance.protected.iter().any(|p| *p == a.to_string());
+    let mut paths: Vec<String> = Vec::new();
+    for o in observed.objects.get(&Kind::RoleAssignment).into_iter().flatten() {
+        let role = o.props.get("role").and_then(Value::as_str).unwrap_or_default();
+        if !is_global_admin(role) {
+            continue;
+        }
+        let kind = o.props.get("assignment").and_then(Value::as_str).unwrap_or("active");
+        let holder = o.props.get("principal").and_then(as_reference).and_then(|p| by_id.get(p).copied());
+        // Declared, or owned by the ledger where pruning cannot delete it.
+        let stays = |a: &Address| desired.resources.contains_key(a) || !desired.governance.prune.kinds.iter().any(|k| k == "role_assignment");
+        if let Some(declared) = by_id.get(o.id.as_str()).filter(|a| a.kind == Kind::RoleAssignment && stays(a)) {
+            paths.push(format!("{declared} ({kind}{})", holder.map(|h| format!(", {h}")).unwrap_or_default()));
+        } else if let Some(h) = holder.filter(|h| protected(h)) {
+            paths.push(format!("{h}, protected ({kind})"));
+        }
+    }
+    paths.sort();
+    paths.dedup();
+    (!paths.is_empty()).then(|| paths.join(", "))
+}
+
+/// Out-of-band Global Administrators the plan keeps because no declared
+/// path to Global Administrator stays ([`global_admin_path`]): one
+/// warning each, naming the holder and why, so the plan never keeps them
+/// in silence (their `unmanaged-privileged-holder` errors still stand).
+pub fn kept_global_admins(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>) -> Vec<super::Finding> {
+    if [Kind::User, Kind::Guest, Kind::Group, Kind::RoleAssignment].iter().any(|k| observed.unreadable.contains_key(k)) || global_admin_path(desired, observed, ids).is_some() {
+        return Vec::new();
+    }
+    let by_id: BTreeMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
+    let mut out = Vec::new();
+    for o in observed.objects.get(&Kind::RoleAssignment).into_iter().flatten() {
+        let role = o.props.get("role").and_then(Value::as_str).unwrap_or_default();
+        if by_id.contains_key(o.id.as_str()) || !is_global_admin(role) {
+            continue;
+        }
+        let principal = o.props.get("principal").and_then(as_reference).unwrap_or_default();
+        let who = by_id.get(principal).map(|a| a.to_string()).unwrap_or_else(|| format!("id:{principal}"));
+        let kind = o.props.get("assignment").and_then(Value::as_str).unwrap_or("active");
+        out.push(super::Finding {
+            severity: super::Severity::Warning,
+            lint: "global-admin-not-removed".into(),
+            address: format!("id:{}", o.id),
+            message: format!(
+                "{who} holds Global Administrator ({kind}) outside desired state and is NOT removed: no declared path to Global Administrator stays (no declared Global Administrator assignment, active or eligible, is live, and no protected account holds one), so removing it could lock every administrator out; declare one (an eligible Global Administrator through PIM, or the break-glass account's permanent one under [governance.exceptions]) and the next plan removes it"
+            ),
         });
     }
     out

@@ -98,6 +98,7 @@ fn containers(t: &Tenant<'_>, g: &Address) -> Vec<(BTreeSet<String>, String)> {
         for (a, r) in t.desired.resources.iter().filter(|(a, _)| a.kind == Kind::Group) {
             let mut m = BTreeSet::new();
             refs(r.props.get("members"), &mut m);
+            refs(r.props.get(super::member_of::NESTED), &mut m);
             if !m.is_disjoint(&names) && !seen.contains(&a.to_string()) {
                 let n = names_of(t, a);
                 seen.extend(n.iter().cloned());
@@ -107,6 +108,7 @@ fn containers(t: &Tenant<'_>, g: &Address) -> Vec<(BTreeSet<String>, String)> {
         for o in t.observed.objects.get(&Kind::Group).into_iter().flatten() {
             let mut m = BTreeSet::new();
             refs(o.props.get("members"), &mut m);
+            m.extend(rule_groups(o));
             m.extend(t.observed.memberships.get(&o.id).into_iter().flat_map(|x| x.keys().cloned()));
             if !m.is_disjoint(&names) && !seen.contains(&o.id) {
                 let a = t.ids.iter().find(|(_, i)| **i == o.id).map(|(a, _)| a.clone());
@@ -120,6 +122,12 @@ fn containers(t: &Tenant<'_>, g: &Address) -> Vec<(BTreeSet<String>, String)> {
         }
     }
     out
+}
+
+/// The group ids a live group's `memberOf` rule names (nesting, see
+/// [`super::member_of`]).
+fn rule_groups(o: &crate::model::LiveObject) -> Vec<String> {
+    o.props.get("membershipRule").and_then(Value::as_str).and_then(super::member_of::member_of_ids).unwrap_or_default()
 }
 
 /// Group references of a policy's props: (included, excluded).
@@ -342,6 +350,7 @@ pub fn nested_ring(t: &Tenant<'_>, g: &Address) -> Option<String> {
         if let Ok(a) = n.parse::<Address>() {
             if let Some(r) = t.desired.resources.get(&a) {
                 refs(r.props.get("members"), &mut members);
+                refs(r.props.get(super::member_of::NESTED), &mut members);
             }
             if let Some(id) = t.ids.get(&a) {
                 todo.push((id.clone(), path.clone()));
@@ -349,10 +358,11 @@ pub fn nested_ring(t: &Tenant<'_>, g: &Address) -> Option<String> {
         } else {
             if let Some(o) = live_groups.get(n.as_str()) {
                 refs(o.props.get("members"), &mut members);
+                members.extend(rule_groups(o));
             }
             members.extend(t.observed.memberships.get(&n).into_iter().flat_map(|m| m.keys().cloned()));
         }
-        let is_group = |m: &str| m.parse::<Address>().map(|a| a.kind == Kind::Group).unwrap_or_else(|_| live_groups.contains_key(m));
+        let is_group = |m: &str| m.parse::<Address>().map(|a| a.kind == Kind::Group).unwrap_or_else(|_| live_groups.contains_key(m) || protected.contains_key(m));
         for m in members.into_iter().filter(|m| is_group(m)) {
             if let Some(ring) = protected.get(&m) {
                 if path != ring.to_string() {
@@ -391,6 +401,7 @@ pub fn reaches_all_devices(t: &Tenant<'_>, name: &str) -> bool {
             Ok(a) => {
                 if let Some(r) = t.desired.resources.get(&a) {
                     refs(r.props.get("members"), &mut members);
+                    refs(r.props.get(super::member_of::NESTED), &mut members);
                     rules.extend(r.props.get("membershipRule").and_then(Value::as_str));
                 }
                 todo.extend(t.ids.get(&a).cloned());
@@ -398,6 +409,7 @@ pub fn reaches_all_devices(t: &Tenant<'_>, name: &str) -> bool {
             Err(_) => {
                 if let Some(o) = live_groups.get(n.as_str()) {
                     refs(o.props.get("members"), &mut members);
+                    members.extend(rule_groups(o));
                     rules.extend(o.props.get("membershipRule").and_then(Value::as_str));
                 }
                 members.extend(t.observed.memberships.get(&n).into_iter().flat_map(|m| m.keys().cloned()));

@@ -53,6 +53,7 @@ pub const LINTS: &[(&str, &str)] = &[
     ("service-account-role", "a service account holds (directly, or through a group) a role it does not declare in allowed_roles, or a read-only account a role that writes"),
     ("service-account-privileged", "a service account holds (directly, or through a group) a privileged role: refused even when allowed_roles lists it, unless a reasoned exception in [governance.exceptions] was approved by two"),
     ("unmanaged-privileged-holder", "a live privileged role holder not in desired state"),
+    ("global-admin-not-removed", "an out-of-band Global Administrator is kept because no declared path to Global Administrator stays (a warning naming the holder)"),
     ("ring-devices-only", "a Managed Desktop ring device group holds something other than devices (declared or live)"),
     ("one-autopilot-profile", "more than one Autopilot profile targets the all-devices group (live)"),
     ("certificate-expiring", "a certificate in a profile expires within 60 days (or has expired)"),
@@ -350,6 +351,7 @@ pub fn lint_live(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMa
         ));
     }
     out.extend(super::admin_reach::unmanaged_intune_assignments(desired, observed, ids));
+    out.extend(super::access::kept_global_admins(desired, observed, ids));
     finish(gov, out)
 }
 

@@ -15,6 +15,8 @@ mod identity_lints;
 pub mod grants;
 pub mod holders;
 mod lints;
+pub mod member_of;
+pub mod protected_ids;
 pub mod live;
 pub mod recorded;
 mod rollout;

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use schema::{Address, Kind};
 use serde_json::Value;
 
-use crate::model::DesiredModel;
+use crate::model::{as_reference, DesiredModel};
 use crate::plan::referenced_addresses;
 
 /// What a set of targets reaches.
@@ -76,6 +76,20 @@ fn reach(desired: &DesiredModel, g: &Address, path: &str, seen: &mut BTreeSet<Ad
             let p = if m.kind == Kind::Group { format!("{path} > {m}") } else { path.to_string() };
             out.add(reach(desired, &m, &p, seen));
         }
+    }
+    // A `memberOf` rule resolved by the plan: nesting (`member_of`). An
+    // id nothing resolves could be any group: it could reach an account.
+    if let Some(nested) = r.props.get(super::member_of::NESTED).and_then(Value::as_array) {
+        for n in nested {
+            match as_reference(n).and_then(|x| x.parse::<Address>().ok()) {
+                Some(m) => {
+                    let p = format!("{path} > {m} (its user.memberOf rule)");
+                    out.add(reach(desired, &m, &p, seen));
+                }
+                None => out.maybe.push(format!("{path} has a memberOf rule naming group {}, which is not in the ledger", as_reference(n).unwrap_or_default())),
+            }
+        }
+        return out;
     }
     if let Some(rule) = r.props.get("membershipRule").and_then(Value::as_str) {
         let lower = rule.to_lowercase();
@@ -146,6 +160,13 @@ fn proven(desired: &DesiredModel, g: &Address, seen: &mut BTreeSet<Address>, out
     // A paused rule adds no one: Entra stops evaluating it, so it proves
     // nothing about who is in the group.
     let paused = r.props.get("membershipRuleProcessingState").and_then(Value::as_str) == Some("Paused");
+    if !paused {
+        for n in r.props.get(super::member_of::NESTED).and_then(Value::as_array).into_iter().flatten() {
+            if let Some(m) = as_reference(n).and_then(|x| x.parse::<Address>().ok()) {
+                proven(desired, &m, seen, out);
+            }
+        }
+    }
     if let Some(rule) = r.props.get("membershipRule").and_then(Value::as_str).filter(|_| !paused) {
         for s in &desired.service_accounts {
             if let Some(account) = desired.resources.get(s) {

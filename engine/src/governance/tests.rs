@@ -96,6 +96,7 @@ pub(super) fn plan_with(changes: Vec<Change>) -> Plan {
         approvals: vec![],
         governance: None,
         change: None,
+        not_after: None,
     }
 }
 
@@ -466,6 +467,11 @@ fn live_lints_flag_unmanaged_targets_and_privileged_holders() {
     ]
     .into();
     let mut f = lint_live(&m, &o, &ids);
+    // No declared path to Global Administrator: the plan keeps it and says why.
+    let kept: Vec<Finding> = f.iter().filter(|x| x.lint == "global-admin-not-removed").cloned().collect();
+    assert_eq!(kept.len(), 1, "{f:#?}");
+    assert!(kept[0].message.contains("user.adele holds Global Administrator (active) outside desired state and is NOT removed"), "{kept:#?}");
+    f.retain(|x| x.lint != "global-admin-not-removed");
     assert_eq!(f.len(), 2, "{f:#?}");
     // Out-of-band Global Administrator is an error (sorted first: both are errors).
     assert_eq!((f[0].lint.as_str(), f[0].address.as_str(), f[0].severity), ("unmanaged-privileged-holder", "id:ra-1", Severity::Error));

@@ -44,6 +44,15 @@ pub struct TrustRoot {
     /// Recorded on first use (trusted without approvals).
     #[serde(default)]
     pub first_use: bool,
+    /// The tenant (organization id) it governs: using it for another
+    /// tenant is refused. Recorded by the next apply when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    /// Object ids of the protected objects, id -> the address protected
+    /// (see `governance::protected_ids`): a ledger edit moving one to
+    /// another address is a governance change.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub protected_ids: BTreeMap<String, String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -140,6 +149,16 @@ pub fn review(desired: &Governance, trust: Option<&TrustRoot>) -> GovernanceRevi
     }
 }
 
+/// [`review`], with the protected ids a ledger edit moved to another
+/// address (`ids`: the plan's matched objects) as governance changes.
+pub fn review_for(desired: &Governance, trust: Option<&TrustRoot>, ids: &BTreeMap<schema::Address, String>) -> GovernanceReview {
+    let mut r = review(desired, trust);
+    if let Some(t) = trust {
+        r.fields.extend(super::protected_ids::fields(&t.protected_ids, ids));
+    }
+    r
+}
+
 /// The loud first-use warning shown in plans.
 pub const FIRST_USE_WARNING: &str = "governance: no trust root is recorded for this tenant (first use): the approvers and rules in desired [governance] are trusted as they stand, and the next apply records them as the trust root; check them now";
 
@@ -172,11 +191,14 @@ fn walk(path: &str, a: Option<&Value>, b: Option<&Value>, out: &mut Vec<Governan
 /// warning. Sensitivity is re-derived with the rules in force as well as
 /// the desired ones, so a plan cannot unlist what makes it sensitive.
 pub fn attach(plan: &mut crate::Plan, desired: &DesiredModel, trust: Option<&TrustRoot>) {
-    let review = review(&desired.governance, trust);
+    let review = review_for(&desired.governance, trust, &plan.ids);
     if review.first_use() {
         plan.warnings.push(FIRST_USE_WARNING.to_string());
     }
-    let in_force = in_force_model(desired, &review.in_force);
+    let mut in_force = in_force_model(desired, &review.in_force);
+    if let Some(t) = trust {
+        super::protected_ids::protect_owners(&mut in_force, &t.protected_ids, &plan.ids);
+    }
     let extra: BTreeMap<schema::Address, String> = super::sensitivity(&plan.changes, &in_force);
     for (a, why) in extra {
         plan.sensitive.entry(a).or_insert(why);

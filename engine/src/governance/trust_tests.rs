@@ -40,6 +40,8 @@ fn the_governance_in_force_verifies_not_the_desired_one() {
         plan: "sha256:p".into(),
         approved_by: vec![],
         first_use: false,
+        tenant_id: None,
+        protected_ids: Default::default(),
     };
     let mut p = plan_with(vec![change("device_configuration.x", Action::Update)]);
     trust::attach(&mut p, &desired, Some(&root));

@@ -587,6 +587,7 @@ async fn pim_request(w: &Writer<'_>, api: &GraphClient, path: &str, body: Value,
 /// are skipped.
 fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
     let mut t = BTreeMap::new();
+    let mut standing: Vec<String> = Vec::new();
     for o in objects {
         let p = &o.props;
         let principal_id = p.get("principal").and_then(as_reference).unwrap_or_default();
@@ -608,6 +609,7 @@ fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
             None => (s(p, "directoryScopeId").unwrap_or_else(|| "/".into()), None),
         };
         let eligible = s(p, "assignment").as_deref() == Some("eligible");
+        let privileged = schema::kinds::role_assignment::is_privileged(&role);
         let a = cx.key(Kind::RoleAssignment, &format!("{}-{}{}", principal.key, role, if eligible { "-eligible" } else { "" }), &o.id);
         let expires = s(p, "endDateTime").and_then(|e| e.parse::<DateTime<Utc>>().ok());
         t.insert(
@@ -622,7 +624,22 @@ fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
                 justification: None,
             },
         );
+        // Standing privileged access found live (a break-glass account's
+        // permanent Global Administrator): excepted so the export
+        // validates, with a reason that asks for review.
+        if !eligible && expires.is_none() && privileged {
+            standing.push(a.key.clone());
+        }
         cx.record(a, &o.id);
     }
     cx.table(Kind::RoleAssignment, "", &t);
+    if !standing.is_empty() {
+        let mut text = String::from(
+            "# Standing privileged access found in the tenant, exported by `tenantctl export`.\n# Each is excepted only so that the export validates: review every one\n# (Microsoft recommends permanent Global Administrator only for emergency\n# access accounts) and give it a real reason, or make it eligible through PIM.\n\n[governance.exceptions]\n",
+        );
+        for k in standing {
+            text.push_str(&format!("\"standing-privileged-access:role_assignment.{k}\" = \"found permanent in the live tenant by tenantctl export: review\"\n"));
+        }
+        cx.file("governance-exceptions.toml".into(), text);
+    }
 }
