@@ -97,7 +97,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         .collect();
     names.sort();
     let domains: Vec<String> = names.into_iter().map(|(_, d)| d).collect();
-    let export = providers::export::export(&observed, &domains, chrono::Utc::now());
+    let mut export = providers::export::export(&observed, &domains, chrono::Utc::now());
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     for (name, text) in &export.files {
         // Script files go in a folder (`scripts/`) beside the TOML.
@@ -106,6 +106,9 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         }
         write_atomic(&args.out.join(name), text)?;
     }
+    // Written: the texts (the whole export again) are not kept while the
+    // export is loaded back and planned below.
+    export.files = Default::default();
     // Writing the ledger is a write of state: under the state lock.
     let held = match crate::state::lock(&target.ledger_path, "tenantctl export", std::time::Duration::ZERO).await {
         Ok(h) => h,
@@ -132,6 +135,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     let verdict = match schema::load(&args.out) {
         Ok(state) => {
             let desired = providers::kinds::desired_model(&state);
+            drop(state);
             engine::plan(&desired, &observed, &export.ledger, &engine::PlanOptions::default())
                 .map(|p| p.changes.iter().map(|c| format!("{} {} ({})", c.action.as_str(), c.address, c.reason)).collect::<Vec<_>>())
                 .map_err(anyhow::Error::from)

@@ -15,8 +15,21 @@ impl GraphClient {
     /// page: Graph does not carry `ConsistencyLevel: eventual` over to the
     /// nextLink, so advanced queries would fail on page 2 without this.
     pub async fn list_all_with(&self, path: &str, headers: &[(&str, &str)]) -> Result<Vec<Value>, GraphError> {
-        let headers: Vec<(String, String)> = headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         let mut items = Vec::new();
+        self.list_pages_with(path, headers, |page| items.extend(page)).await?;
+        Ok(items)
+    }
+
+    /// Like [`GraphClient::list_all`], handing each page's items to `each`
+    /// as the page arrives: a caller that keeps only what it makes of them
+    /// (normalized objects) never holds the whole listing as raw JSON
+    /// beside them (70,000 users at 100k objects).
+    pub async fn list_pages(&self, path: &str, each: impl FnMut(Vec<Value>)) -> Result<(), GraphError> {
+        self.list_pages_with(path, &[], each).await
+    }
+
+    async fn list_pages_with(&self, path: &str, headers: &[(&str, &str)], mut each: impl FnMut(Vec<Value>)) -> Result<(), GraphError> {
+        let headers: Vec<(String, String)> = headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         let mut seen = std::collections::HashSet::new();
         let mut next = Some(self.url_for(path)?);
         while let Some(url) = next.take() {
@@ -36,7 +49,7 @@ impl GraphClient {
             // The items are moved out of the page, not copied: a page of
             // 999 users is never held twice.
             match page.get_mut("value").map(Value::take) {
-                Some(Value::Array(values)) => items.extend(values),
+                Some(Value::Array(values)) => each(values),
                 _ => {
                     return Err(GraphError::UnexpectedResponse {
                         request: info,
@@ -48,6 +61,6 @@ impl GraphClient {
                 next = Some(self.url_for(link)?);
             }
         }
-        Ok(items)
+        Ok(())
     }
 }

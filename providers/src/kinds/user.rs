@@ -163,8 +163,10 @@ fn list_path() -> String {
 
 fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
     Box::pin(async move {
-        let raw = cx.client.v1().list_all(&list_path()).await?;
-        Ok(raw.iter().filter_map(|u| normalize(u).or_else(|| super::guest::normalize(u))).collect::<Vec<_>>().into())
+        // Normalized page by page: the raw listing is never held whole.
+        let mut out = Vec::new();
+        cx.client.v1().list_pages(&list_path(), |page| out.extend(page.iter().filter_map(|u| normalize(u).or_else(|| super::guest::normalize(u))))).await?;
+        Ok(out.into())
     })
 }
 
