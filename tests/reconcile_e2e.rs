@@ -390,7 +390,11 @@ async fn a_quiet_pass_reads_users_and_groups_through_delta_and_resyncs_when_the_
     // example goes in one `$batch` per API version (issue 13).
     let directory: u64 = c.requests.iter().filter(|(k, _)| k.contains("/users") || k.contains("/groups")).map(|(_, n)| n).sum();
     assert!(directory <= 3, "users and groups cost {directory} requests, more than 3:\n{breakdown}");
-    assert!(quiet <= 11, "a quiet pass costs {quiet} Graph requests, more than 11:\n{breakdown}");
+    // A regression guard, not issue 13's goal (6 for the example): the
+    // example grew this session by licences (`GET /subscribedSkus`), an
+    // access catalog's resources and a remediation's scripts (read by id,
+    // one beta batch), from 11 to 14.
+    assert!(quiet <= 14, "a quiet pass costs {quiet} Graph requests, more than 14:\n{breakdown}");
     // (The first pass reads 2,500 users in 3 pages of 999, so the saving
     // shows in the users' delta pages, 3 against 1, more than in the total.)
     assert!(quiet < first, "a quiet pass ({quiet}) is cheaper than the first ({first})");

@@ -72,7 +72,7 @@ pub async fn export_reimports_empty(sb: &sandbox::SandboxHandle, c: &providers::
     }
     let o = super::cli(sb, tmp.path(), &args);
     assert!(o.status.success(), "export failed:\n{}\n{}", super::text(&o.stdout), super::text(&o.stderr));
-    let files = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap()).map(|e| (e.file_name().to_string_lossy().to_string(), std::fs::read_to_string(e.path()).unwrap())).collect();
+    let files = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap()).filter(|e| e.path().is_file()).map(|e| (e.file_name().to_string_lossy().to_string(), std::fs::read_to_string(e.path()).unwrap())).collect();
     let exported = load(&out);
     let lock = ["tenantctl.lock".to_string()]
         .into_iter()

@@ -322,6 +322,13 @@ impl GraphClient {
 
     /// GETs a path and returns its JSON body (`Value::Null` for an empty body).
     pub async fn get_json(&self, path: &str) -> Result<Value, GraphError> {
+        // A singleton read may have come ahead in the listings' `$batch`
+        // (prefetch.rs), once.
+        if self.prefetched.is_some() {
+            if let Some(body) = self.url_for(path).ok().and_then(|url| self.take_prefetched(&url)) {
+                return body;
+            }
+        }
         let response = self.execute(GraphRequest::new(Method::GET, path)).await?;
         Ok(response.body.unwrap_or(Value::Null))
     }

@@ -40,7 +40,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[],
     // A single GET of the singleton, not a collection listing.
-    listings: Vec::new,
+    listings: || vec![PROVIDER.collection.to_string()],
 };
 
 /// The singleton's id, and so its natural key.

@@ -39,7 +39,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     delete,
     export,
     import_paths: &[],
-    listings: Vec::new,
+    listings: || vec![PROVIDER.collection.to_string()],
 };
 
 pub fn desired(key: &str, p: &AuthorizationPolicy) -> DesiredResource {

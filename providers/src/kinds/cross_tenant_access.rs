@@ -41,7 +41,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     delete,
     export,
     import_paths: &[],
-    listings: || vec![PROVIDER.collection.to_string()],
+    listings: || vec![DEFAULT_PATH.to_string(), PROVIDER.collection.to_string()],
 };
 
 fn name(tenant: Option<&str>) -> String {

@@ -103,6 +103,12 @@ pub const MODELLED: &[&str] = &[
     "/policies/roleManagementPolicies",
     "/policies/roleManagementPolicyAssignments",
     "/policies/conditionalAccessPolicies",
+    "/policies/authorizationPolicy",
+    "/policies/crossTenantAccessPolicy/default",
+    "/policies/crossTenantAccessPolicy/partners",
+    "/identityGovernance/entitlementManagement/catalogs",
+    "/identityGovernance/entitlementManagement/accessPackages",
+    "/identityGovernance/entitlementManagement/assignmentPolicies",
 ];
 
 /// Whether a tenantctl kind manages the collection at `path`.
