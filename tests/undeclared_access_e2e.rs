@@ -16,8 +16,9 @@ async fn an_undeclared_role_assignment_is_removed_without_approval() {
     let w = work.path();
     let id = ledger_of(w).id(&"role_assignment.megan-user-admin".parse().expect("an address")).expect("applied").to_string();
     edit_file(&dir, "roles.toml", |t| {
-        let cut = t.find("# The service desk lead").expect("the example declares megan's User Administrator");
-        t[..cut].to_string()
+        let start = t.find("[role_assignment.megan-user-admin]").expect("the example declares megan's User Administrator");
+        let end = t[start + 1..].find("\n[").map(|e| start + 1 + e).unwrap_or(t.len());
+        format!("{}{}", &t[..start], &t[end..])
     });
     let d = dir.to_str().expect("a UTF-8 path");
     let (_, out) = run(&sb, w, &["plan", d]);
