@@ -640,19 +640,19 @@ mod tests {
     use super::*;
 
     fn at(s: &str) -> DateTime<Utc> {
-        s.parse().unwrap()
+        s.parse().expect("test fixture")
     }
 
     #[test]
     fn windows_by_day_time_and_offset() {
-        let w = Window::parse("Mon-Fri 08:00-18:00").unwrap();
+        let w = Window::parse("Mon-Fri 08:00-18:00").expect("test fixture");
         assert!(w.contains(at("2026-11-23T08:00:00Z"))); // Monday
         assert!(!w.contains(at("2026-11-23T18:00:00Z")));
         assert!(!w.contains(at("2026-11-22T10:00:00Z"))); // Sunday
-        let w = Window::parse("Sat 02:00-06:00 +01:00").unwrap();
+        let w = Window::parse("Sat 02:00-06:00 +01:00").expect("test fixture");
         assert!(w.contains(at("2026-11-21T01:30:00Z"))); // 02:30 local Saturday
         assert!(!w.contains(at("2026-11-21T05:30:00Z")));
-        let w = Window::parse("Fri 22:00-02:00").unwrap();
+        let w = Window::parse("Fri 22:00-02:00").expect("test fixture");
         assert!(w.contains(at("2026-11-28T01:00:00Z"))); // Saturday 01:00, Friday's window
         assert!(!w.contains(at("2026-11-29T01:00:00Z")));
         assert!(Window::parse("Someday 08:00-09:00").is_err());
@@ -662,21 +662,21 @@ mod tests {
 
     #[test]
     fn pass_numbers_continue_from_the_history() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
         assert_eq!(last_pass(&dir.path().join("missing")), 0);
         for name in ["drift-20261123T120000Z-pass000002.json", "drift-20261122T120000Z-pass000010.json", "drift-20261124T120000Z.json", "notes.txt"] {
-            std::fs::write(dir.path().join(name), "{}").unwrap();
+            std::fs::write(dir.path().join(name), "{}").expect("test fixture");
         }
         assert_eq!(last_pass(dir.path()), 10, "the highest number, whatever the clock in the name");
     }
 
     #[test]
     fn intervals() {
-        assert_eq!(parse_interval("15m").unwrap(), Duration::from_secs(900));
-        assert_eq!(parse_interval("2h").unwrap(), Duration::from_secs(7200));
-        assert_eq!(parse_interval("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_interval("15m").expect("test fixture"), Duration::from_secs(900));
+        assert_eq!(parse_interval("2h").expect("test fixture"), Duration::from_secs(7200));
+        assert_eq!(parse_interval("30s").expect("test fixture"), Duration::from_secs(30));
         assert!(parse_interval("0s").is_err());
-        assert_eq!(parse_interval("1d").unwrap(), Duration::from_secs(86_400));
+        assert_eq!(parse_interval("1d").expect("test fixture"), Duration::from_secs(86_400));
         assert!(parse_interval("5x").is_err());
         assert!(parse_interval("99999999999999999999h").is_err(), "no overflow");
     }

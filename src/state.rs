@@ -409,18 +409,18 @@ mod tests {
 
     #[test]
     fn log_appends_replay_and_compact() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
         let store = LedgerStore::new(&dir.path().join("state/t.lock"));
-        store.probe(&dir.path().join("state/t.journal.jsonl")).unwrap();
-        let op = LedgerOp::Record { address: "group.a".parse().unwrap(), entry: engine::ledger::LedgerEntry { id: "3f2504e0-4f89-41d3-9a0c-0305e82c3301".into(), applied: None, changed_at: None, expires: None, service: false } };
-        store.append(&op).unwrap();
-        let l = store.load().unwrap();
-        assert_eq!(l.id(&"group.a".parse().unwrap()), Some("3f2504e0-4f89-41d3-9a0c-0305e82c3301"));
-        store.compact(&l).unwrap();
+        store.probe(&dir.path().join("state/t.journal.jsonl")).expect("test fixture");
+        let op = LedgerOp::Record { address: "group.a".parse().expect("test fixture"), entry: engine::ledger::LedgerEntry { id: "3f2504e0-4f89-41d3-9a0c-0305e82c3301".into(), applied: None, changed_at: None, expires: None, service: false } };
+        store.append(&op).expect("test fixture");
+        let l = store.load().expect("test fixture");
+        assert_eq!(l.id(&"group.a".parse().expect("test fixture")), Some("3f2504e0-4f89-41d3-9a0c-0305e82c3301"));
+        store.compact(&l).expect("test fixture");
         assert!(!wal_path(store.path()).exists());
-        assert_eq!(store.load().unwrap(), l);
-        assert_eq!(parse_lock_timeout("0").unwrap(), Duration::ZERO);
-        assert_eq!(parse_lock_timeout("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(store.load().expect("test fixture"), l);
+        assert_eq!(parse_lock_timeout("0").expect("test fixture"), Duration::ZERO);
+        assert_eq!(parse_lock_timeout("2m").expect("test fixture"), Duration::from_secs(120));
         assert!(parse_lock_timeout("soon").is_err());
     }
 }

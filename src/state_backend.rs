@@ -383,19 +383,19 @@ mod tests {
 
     #[test]
     fn local_writes_check_what_they_expect() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test fixture");
         let b = LocalBackend::new(&dir.path().join("s/sandbox.lock"));
-        assert!(b.read(StateKind::Ledger).unwrap().is_none());
-        let v1 = b.write(StateKind::Ledger, b"version = 1\n", &Expect::Absent).unwrap();
+        assert!(b.read(StateKind::Ledger).expect("test fixture").is_none());
+        let v1 = b.write(StateKind::Ledger, b"version = 1\n", &Expect::Absent).expect("test fixture");
         assert!(b.write(StateKind::Ledger, b"x", &Expect::Absent).unwrap_err().to_string().contains("exists already"));
         assert!(b.write(StateKind::Ledger, b"x", &Expect::Version("other".into())).unwrap_err().to_string().contains("changed since it was read"));
-        b.write(StateKind::Ledger, b"version = 1\n# two\n", &Expect::Version(v1)).unwrap();
-        assert_eq!(b.read(StateKind::Ledger).unwrap().unwrap().bytes, b"version = 1\n# two\n");
-        b.write(StateKind::Wal, b"{}\n", &Expect::Any).unwrap();
+        b.write(StateKind::Ledger, b"version = 1\n# two\n", &Expect::Version(v1)).expect("test fixture");
+        assert_eq!(b.read(StateKind::Ledger).expect("test fixture").expect("test fixture").bytes, b"version = 1\n# two\n");
+        b.write(StateKind::Wal, b"{}\n", &Expect::Any).expect("test fixture");
         assert!(crate::state::wal_path(&dir.path().join("s/sandbox.lock")).exists());
-        b.remove(StateKind::Wal).unwrap();
-        b.remove(StateKind::Wal).unwrap();
-        assert!(b.read(StateKind::Wal).unwrap().is_none());
+        b.remove(StateKind::Wal).expect("test fixture");
+        b.remove(StateKind::Wal).expect("test fixture");
+        assert!(b.read(StateKind::Wal).expect("test fixture").is_none());
         // Nothing bound: the embedded sandbox's ledger is keyed by its tenant id.
         assert_eq!(tenant_key(Path::new(".tenantctl/sandbox.lock")), sandbox::DEFAULT_TENANT_ID);
     }

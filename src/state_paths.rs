@@ -155,17 +155,17 @@ mod tests {
         assert_ne!(a, keyed_ledger(Path::new("repo/ds"), Endpoint::GraphUrl, "t1"));
         // A domain as tenant: no dot reaches the file name.
         let d = keyed_ledger(Path::new("ds"), Endpoint::GraphUrl, "contoso.onmicrosoft.com");
-        assert_eq!(d.file_name().unwrap(), "graph-url-contoso_onmicrosoft_com.lock");
+        assert_eq!(d.file_name().expect("test fixture"), "graph-url-contoso_onmicrosoft_com.lock");
         assert_eq!(tenant_of(&d).as_deref(), Some("contoso_onmicrosoft_com"));
         assert_eq!(tenant_of(Path::new("x/tenantctl.lock")), None);
         assert_eq!(sanitize("../../etc"), "______etc");
         // Names sanitize would make equal stay apart; a link keys as its target.
         assert_ne!(dir_key(Path::new("x/a b")), dir_key(Path::new("x/a_b")));
         assert_eq!(dir_key(Path::new("x/a_b")), "a_b");
-        let t = tempfile::tempdir().unwrap();
-        std::fs::create_dir(t.path().join("ds")).unwrap();
+        let t = tempfile::tempdir().expect("test fixture");
+        std::fs::create_dir(t.path().join("ds")).expect("test fixture");
         #[cfg(unix)]
-        std::os::unix::fs::symlink(t.path().join("ds"), t.path().join("link")).unwrap();
+        std::os::unix::fs::symlink(t.path().join("ds"), t.path().join("link")).expect("test fixture");
         #[cfg(unix)]
         assert_eq!(dir_key(&t.path().join("link")), "ds");
         assert_eq!(dir_key(&t.path().join("ds/.")), "ds");
@@ -185,19 +185,19 @@ mod tests {
 
     #[test]
     fn an_unkeyed_ledger_moves_once_and_never_over_a_keyed_one() {
-        let t = tempfile::tempdir().unwrap();
+        let t = tempfile::tempdir().expect("test fixture");
         let old = t.path().join(".tenantctl/sandbox.lock");
-        std::fs::create_dir_all(old.parent().unwrap()).unwrap();
-        std::fs::write(&old, "version = 1\n").unwrap();
-        std::fs::write(old.with_extension("trust.json"), "{}").unwrap();
+        std::fs::create_dir_all(old.parent().expect("test fixture")).expect("test fixture");
+        std::fs::write(&old, "version = 1\n").expect("test fixture");
+        std::fs::write(old.with_extension("trust.json"), "{}").expect("test fixture");
         let new = t.path().join(".tenantctl/ds/sandbox-t.lock");
-        let said = migrate_unkeyed(&old, &new).unwrap().unwrap();
+        let said = migrate_unkeyed(&old, &new).expect("test fixture").expect("test fixture");
         assert!(said.contains("MIGRATED") && said.contains("sandbox.lock"), "{said}");
-        assert_eq!(std::fs::read_to_string(&new).unwrap(), "version = 1\n");
+        assert_eq!(std::fs::read_to_string(&new).expect("test fixture"), "version = 1\n");
         assert!(new.with_extension("trust.json").exists() && !old.exists());
         // A second unkeyed file never replaces the keyed one.
-        std::fs::write(&old, "version = 1\n# other\n").unwrap();
-        assert!(migrate_unkeyed(&old, &new).unwrap().is_none());
-        assert_eq!(std::fs::read_to_string(&new).unwrap(), "version = 1\n");
+        std::fs::write(&old, "version = 1\n# other\n").expect("test fixture");
+        assert!(migrate_unkeyed(&old, &new).expect("test fixture").is_none());
+        assert_eq!(std::fs::read_to_string(&new).expect("test fixture"), "version = 1\n");
     }
 }

@@ -311,14 +311,14 @@ mod tests {
     fn declared_client_id_with_a_secret_in_the_environment_is_a_real_tenant() {
         let t = tenant("primary_domain = \"contoso.onmicrosoft.com\"\nclient_id = \"11111111-2222-3333-4444-555555555555\"");
         let env = env_of(&[("AZURE_CLIENT_SECRET", "s")]);
-        match select(Some(&t), None, &env).unwrap() {
+        match select(Some(&t), None, &env).expect("test fixture") {
             Selection::Tenant { description, .. } => assert!(
                 description.contains("contoso.onmicrosoft.com"),
                 "{description}"
             ),
             other => panic!("expected the real tenant, got {other:?}"),
         }
-        let credential = Credential::from_env(merged(Some(&t), &env)).unwrap();
+        let credential = Credential::from_env(merged(Some(&t), &env)).expect("test fixture");
         assert!(format!("{credential:?}").contains("11111111-2222-3333-4444-555555555555"));
     }
 
@@ -352,7 +352,7 @@ mod tests {
     #[test]
     fn no_credentials_at_all_is_the_sandbox_only_when_opted_in_and_says_why() {
         let t = tenant("primary_domain = \"contoso.onmicrosoft.com\"");
-        match select(Some(&t), None, &env_of(&[("TENANTCTL_SANDBOX", "1")])).unwrap() {
+        match select(Some(&t), None, &env_of(&[("TENANTCTL_SANDBOX", "1")])).expect("test fixture") {
             Selection::Sandbox { why } => assert!(
                 why.contains("no credentials for tenant contoso.onmicrosoft.com"),
                 "{why}"
@@ -366,7 +366,7 @@ mod tests {
         let e = select(Some(&t), None, &env_of(&[("TENANTCTL_SANDBOX", "0")])).unwrap_err().to_string();
         assert!(e.contains("TENANTCTL_SANDBOX"), "{e}");
         // No [tenant] and no credentials: the sandbox, as before.
-        assert!(matches!(select(None, None, &env_of(&[])).unwrap(), Selection::Sandbox { .. }));
+        assert!(matches!(select(None, None, &env_of(&[])).expect("test fixture"), Selection::Sandbox { .. }));
     }
 
     #[test]
@@ -377,7 +377,7 @@ mod tests {
             ("AZURE_CLIENT_SECRET", "s"),
         ]);
         assert!(matches!(
-            select(None, None, &env).unwrap(),
+            select(None, None, &env).expect("test fixture"),
             Selection::Tenant { .. }
         ));
     }
@@ -390,7 +390,7 @@ mod tests {
             ("AZURE_FEDERATED_TOKEN_FILE", "/var/run/secrets/token"),
             ("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.us/"),
         ]);
-        match select(Some(&t), None, &env).unwrap() {
+        match select(Some(&t), None, &env).expect("test fixture") {
             Selection::Tenant { cloud, .. } => {
                 assert_eq!(cloud.graph_base(), "https://graph.microsoft.us");
                 assert_eq!(cloud.scope(), "https://graph.microsoft.us/.default");
