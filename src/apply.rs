@@ -561,7 +561,7 @@ mod tests {
     #[test]
     fn a_graph_error_is_shown_on_one_inert_line() {
         let result = ChangeResult {
-            address: "group.a".parse().unwrap(),
+            address: "group.a".parse().expect("test fixture"),
             action: engine::Action::Update,
             status: Status::Failed { error: "400: name 'x\u{1b}[2J\n```\n## Approved\u{202e}' is invalid".into() },
             id: None,

@@ -158,9 +158,9 @@ mod tests {
 
     #[test]
     fn remote_metrics_addresses_need_the_flag() {
-        let remote: SocketAddr = "0.0.0.0:9464".parse().unwrap();
+        let remote: SocketAddr = "0.0.0.0:9464".parse().expect("test fixture");
         assert!(check_bind(remote, false).is_err());
         assert!(check_bind(remote, true).is_ok());
-        assert!(check_bind("127.0.0.1:9464".parse().unwrap(), false).is_ok());
+        assert!(check_bind("127.0.0.1:9464".parse().expect("test fixture"), false).is_ok());
     }
 }
