@@ -348,6 +348,27 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     // Objects a declared address matches (a key renamed in desired state):
     // never ended through the old key.
     let claimed_ids: BTreeSet<&str> = matched.iter().filter(|(a, _)| desired.resources.contains_key(*a)).map(|(_, o)| o.id.as_str()).collect();
+    // The delete of a ledger-owned object no longer declared, with what it
+    // held (for approvers) and the soft-delete note for accounts.
+    let undeclared_delete = |address: &Address, o: &LiveObject, reason: String| {
+        let mut c = Change {
+            address: address.clone(),
+            action: Action::Delete,
+            display_name: o.display_name.clone(),
+            id: Some(o.id.clone()),
+            reason,
+            fields: Vec::new(),
+            waits_on: Vec::new(),
+            wave: 0,
+            desired: None,
+            notes: Vec::new(),
+            live: Some(o.props.iter().map(|(k, v)| (k.clone(), resolve_refs(v, &ids))).collect()),
+        };
+        if matches!(address.kind, Kind::User | Kind::Guest) {
+            c.notes.push("users are soft-deleted: restorable from deleted items for 30 days".into());
+        }
+        c
+    };
     for (address, entry) in &ledger.resources {
         if desired.resources.contains_key(address) {
             continue;
@@ -407,25 +428,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
                     };
                     changes.push(change(address, Action::Update, &d, Some(o), reason, fields, Some(d.clone())));
                 }
-                AccessEnd::Delete(reason) => {
-                    let mut c = Change {
-                        address: address.clone(),
-                        action: Action::Delete,
-                        display_name: o.display_name.clone(),
-                        id: Some(o.id.clone()),
-                        reason,
-                        fields: Vec::new(),
-                        waits_on: Vec::new(),
-                        wave: 0,
-                        desired: None,
-                        notes: Vec::new(),
-                        live: Some(o.props.iter().map(|(k, v)| (k.clone(), resolve_refs(v, &ids))).collect()),
-                    };
-                    if address.kind == Kind::Guest {
-                        c.notes.push("users are soft-deleted: restorable from deleted items for 30 days".into());
-                    }
-                    changes.push(c);
-                }
+                AccessEnd::Delete(reason) => changes.push(undeclared_delete(address, o, reason)),
             }
         } else if !prunable {
             orphans.push(Orphan {
@@ -434,23 +437,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
                 reason: format!("no longer declared; pruning is off for {} (governance.prune.kinds)", address.kind),
             });
         } else {
-            let mut c = Change {
-                address: address.clone(),
-                action: Action::Delete,
-                display_name: o.display_name.clone(),
-                id: Some(o.id.clone()),
-                reason: "no longer declared, and pruning is on for its kind".into(),
-                fields: Vec::new(),
-                waits_on: Vec::new(),
-                wave: 0,
-                desired: None,
-                notes: Vec::new(),
-                live: Some(o.props.iter().map(|(k, v)| (k.clone(), resolve_refs(v, &ids))).collect()),
-            };
-            if matches!(address.kind, Kind::User | Kind::Guest) {
-                c.notes.push("users are soft-deleted: restorable from deleted items for 30 days".into());
-            }
-            changes.push(c);
+            changes.push(undeclared_delete(address, o, "no longer declared, and pruning is on for its kind".into()));
         }
     }
 
