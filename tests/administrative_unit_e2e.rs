@@ -76,23 +76,18 @@ async fn units_and_scoped_assignments_are_created_updated_exported_and_deleted()
     assert!(plan(&c, &load(), &ledger).await.changes.is_empty());
 
     // Export: units and the scoped assignment by key; planning it is empty.
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("exported");
-    let o = cli(&sb, tmp.path(), &["export", "--out", out.to_str().unwrap()]);
-    assert!(o.status.success(), "{}\n{}", text(&o.stdout), text(&o.stderr));
-    let exported = schema::load(&out).expect("the export loads");
+    let (tmp, out) = export_tenant(&sb);
+    let exported = load_ok(&out);
     let (key, unit) = exported.administrative_unit.iter().find(|(_, d)| d.value.display_name == "Paris office").expect("exported");
     assert_eq!(unit.value.members.as_ref().map(Vec::len), Some(1));
     assert!(exported.administrative_unit.values().any(|d| d.value.membership_rule.as_deref() == Some("(user.department -eq \"Sales\")")));
     assert!(exported.role_assignment.values().any(|d| d.value.scope.as_ref().is_some_and(|s| s.administrative_unit == *key)), "{:#?}", exported.role_assignment);
-    let exported_ledger = Ledger::parse(&std::fs::read_to_string(tmp.path().join("tenantctl.lock")).unwrap()).unwrap();
-    let p = plan(&c, &exported, &exported_ledger).await;
-    assert!(p.changes.is_empty(), "{:#?}", p.changes);
+    assert_export_replans_empty(&c, &tmp, &out).await;
 
     // Delete: no longer declared, the scoped assignment and the units go.
     std::fs::remove_file(dst.join(FILE)).unwrap();
     let p = plan(&c, &load(), &ledger).await;
-    let deleted: Vec<String> = p.changes.iter().filter(|c| c.action == Action::Delete).map(|c| c.address.to_string()).collect();
+    let deleted = deletes_of(&p);
     assert_eq!(deleted.len(), 3, "{:#?}", p.changes);
     apply(&c, &p, &mut ledger).await;
     assert!(c.v1().get_json(&format!("/directory/administrativeUnits/{paris}")).await.is_err());

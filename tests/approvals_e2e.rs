@@ -11,33 +11,17 @@ use std::path::Path;
 
 use common::*;
 
-fn keygen(sb: &sandbox::SandboxHandle, work: &Path, name: &str) -> String {
-    let out = cli(sb, work, &["keygen", "--out", name]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    text(&out.stdout).trim().to_string()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn detached_approvals_from_a_directory_count_for_the_plan_they_sign() {
     let sb = sandbox().await;
-    let keys = tempfile::tempdir().unwrap();
+    // alice and bob approve; the plan's author is listed (in place of the example's carol).
+    let Keyed { keys, work, alice, .. } = keyed_example(&sb);
     let k = keys.path();
-    let author = keygen(&sb, k, "author");
-    let alice = keygen(&sb, k, "alice");
-    let bob = keygen(&sb, k, "bob");
-    let work = scratch_with(|t| {
-        t.replace(
-            "ed25519:mZxMQNprHMdBF3fo3jVULcLTk9KlgAJ9uyVAW8WX5V8=",
-            &alice,
-        )
-        .replace("ed25519:CDpmHBgPXntq+9WOXGBCkH5u3mQCJjLveR2EV9yC7yg=", &bob)
-        // The plan's author is listed (in place of the example's carol).
-        .replace("ed25519:Byh8k9fRF1GPU9WN+P9IzHlPKizitujL2J5ExbScN0Q=", &author)
-    });
     let w = work.path();
     let d = w.join("desired-state");
     let d = d.to_str().unwrap();
     let key = |n: &str| k.join(format!("{n}.key")).to_str().unwrap().to_string();
+    let apply_saved = || cli(&sb, w, &["apply", "plan.json", "--dir", d, "--auto-approve", "--approvals-dir", "approvals"]);
     let plan = |w: &Path| {
         let out = cli(
             &sb,
@@ -88,19 +72,7 @@ async fn detached_approvals_from_a_directory_count_for_the_plan_they_sign() {
     assert_eq!(sig["public_key"], alice.as_str());
 
     // One of two approvals: refused, naming the sensitive changes.
-    let out = cli(
-        &sb,
-        w,
-        &[
-            "apply",
-            "plan.json",
-            "--dir",
-            d,
-            "--auto-approve",
-            "--approvals-dir",
-            "approvals",
-        ],
-    );
+    let out = apply_saved();
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(
@@ -139,19 +111,7 @@ async fn detached_approvals_from_a_directory_count_for_the_plan_they_sign() {
     )
     .unwrap();
     plan(w);
-    let out = cli(
-        &sb,
-        w,
-        &[
-            "apply",
-            "plan.json",
-            "--dir",
-            d,
-            "--auto-approve",
-            "--approvals-dir",
-            "approvals",
-        ],
-    );
+    let out = apply_saved();
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(
@@ -163,19 +123,7 @@ async fn detached_approvals_from_a_directory_count_for_the_plan_they_sign() {
     // key, same tenant) is the approved one: it applies.
     std::fs::write(&guests, &original).unwrap();
     plan(w);
-    let out = cli(
-        &sb,
-        w,
-        &[
-            "apply",
-            "plan.json",
-            "--dir",
-            d,
-            "--auto-approve",
-            "--approvals-dir",
-            "approvals",
-        ],
-    );
+    let out = apply_saved();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("approved by alice, bob"),
@@ -185,19 +133,7 @@ async fn detached_approvals_from_a_directory_count_for_the_plan_they_sign() {
 
     // A damaged signature file is named, with its position.
     std::fs::write(w.join("approvals/broken.sig.json"), "{ not json").unwrap();
-    let out = cli(
-        &sb,
-        w,
-        &[
-            "apply",
-            "plan.json",
-            "--dir",
-            d,
-            "--auto-approve",
-            "--approvals-dir",
-            "approvals",
-        ],
-    );
+    let out = apply_saved();
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("broken.sig.json:1:"),

@@ -12,23 +12,7 @@ use common::*;
 use engine::{Action, Ledger};
 use serde_json::{json, Value};
 
-const FILTERS: &str = r#"
-[assignment_filter.corporate-laptops]
-display_name = "Corporate laptops"
-platform = "windows10AndLater"
-rule = '(device.deviceOwnership -eq "Corporate")'
-
-[device_configuration.filtered-restrictions]
-odata_type = "windows10GeneralConfiguration"
-display_name = "Filtered Restrictions"
-
-[device_configuration.filtered-restrictions.settings]
-passwordRequired = true
-
-[device_configuration.filtered-restrictions.assignments]
-include = ["mwd-test"]
-filters = { mwd-test = { filter = "corporate-laptops", mode = "include" } }
-"#;
+const FILTERS: &str = include_str!("fixtures/filtered-policy.toml");
 
 fn scratch(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     kind_scratch(&["assignment_filter"], "the assignment_filter kind", "filters.toml", text)

@@ -138,26 +138,14 @@ async fn a_ledger_edit_moving_a_protected_id_is_a_governance_change() {
     sb.shutdown().await.expect("the sandbox stops");
 }
 
-fn keygen(sb: &sandbox::SandboxHandle, dir: &std::path::Path, name: &str) -> String {
-    let out = cli(sb, dir, &["keygen", "--out", name]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    text(&out.stdout).trim().to_string()
-}
-
 /// One-shot approvals without the journal: the tenant's marker records an
 /// applied approved plan, so a runner that lost the journal cannot apply
 /// it again; saved plans expire (`not_after`, signed with the plan).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approved_plans_expire_and_are_applied_once_from_any_runner() {
     let sb = sandbox().await;
-    let keys = tempfile::tempdir().expect("a temporary directory");
+    let Keyed { keys, work, .. } = keyed_example(&sb);
     let k = keys.path();
-    let (author, alice, bob) = (keygen(&sb, k, "author"), keygen(&sb, k, "alice"), keygen(&sb, k, "bob"));
-    let work = scratch_with(|t| {
-        t.replace("ed25519:mZxMQNprHMdBF3fo3jVULcLTk9KlgAJ9uyVAW8WX5V8=", &alice)
-            .replace("ed25519:CDpmHBgPXntq+9WOXGBCkH5u3mQCJjLveR2EV9yC7yg=", &bob)
-            .replace("ed25519:Byh8k9fRF1GPU9WN+P9IzHlPKizitujL2J5ExbScN0Q=", &author)
-    });
     let w = work.path();
     let dir = w.join("desired-state");
     let d = d(&dir);

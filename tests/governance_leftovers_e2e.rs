@@ -238,23 +238,7 @@ async fn live_nesting_into_a_ring_and_a_live_all_devices_profile_are_refused() {
     sb.shutdown().await.unwrap();
 }
 
-const FILTERS: &str = r#"
-[assignment_filter.corporate-laptops]
-display_name = "Corporate laptops"
-platform = "windows10AndLater"
-rule = '(device.deviceOwnership -eq "Corporate")'
-
-[device_configuration.filtered-restrictions]
-odata_type = "windows10GeneralConfiguration"
-display_name = "Filtered Restrictions"
-
-[device_configuration.filtered-restrictions.settings]
-passwordRequired = true
-
-[device_configuration.filtered-restrictions.assignments]
-include = ["mwd-test"]
-filters = { mwd-test = { filter = "corporate-laptops", mode = "include" } }
-"#;
+const FILTERS: &str = include_str!("fixtures/filtered-policy.toml");
 
 /// An assignment filter a ring policy uses is a protected Managed Desktop
 /// object: live drift on it is held by reconcile --self-heal, and a change

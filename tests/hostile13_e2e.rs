@@ -73,12 +73,6 @@ async fn self_heal_changes_nothing_in_a_pass_that_could_not_read_everything() {
     sb.shutdown().await.expect("the sandbox stops");
 }
 
-fn keygen(sb: &sandbox::SandboxHandle, dir: &std::path::Path, name: &str) -> String {
-    let out = cli(sb, dir, &["keygen", "--out", name]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    text(&out.stdout).trim().to_string()
-}
-
 /// Finding 6: an approved plan was applied a second time after the access
 /// it granted was revoked in the portal and its declaration dropped and
 /// restored (the tenant and desired state were back to what the plan was
@@ -86,14 +80,8 @@ fn keygen(sb: &sandbox::SandboxHandle, dir: &std::path::Path, name: &str) -> Str
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_approved_plan_is_applied_once() {
     let sb = sandbox().await;
-    let keys = tempfile::tempdir().expect("a temporary directory");
+    let Keyed { keys, work, .. } = keyed_example(&sb);
     let k = keys.path();
-    let (author, alice, bob) = (keygen(&sb, k, "author"), keygen(&sb, k, "alice"), keygen(&sb, k, "bob"));
-    let work = scratch_with(|t| {
-        t.replace("ed25519:mZxMQNprHMdBF3fo3jVULcLTk9KlgAJ9uyVAW8WX5V8=", &alice)
-            .replace("ed25519:CDpmHBgPXntq+9WOXGBCkH5u3mQCJjLveR2EV9yC7yg=", &bob)
-            .replace("ed25519:Byh8k9fRF1GPU9WN+P9IzHlPKizitujL2J5ExbScN0Q=", &author)
-    });
     let w = work.path();
     let dir = w.join("desired-state");
     let d = dir.to_str().expect("a UTF-8 path");

@@ -35,12 +35,8 @@ async fn microsoft_365_apps_are_created_updated_assigned_exported_and_deleted() 
     let (_dir, dst) = scratch("office.toml", SUITE, &["m365_apps"]);
     let mut ledger = Ledger::default();
 
-    let p = plan(&c, &load(&dst), &ledger).await;
-    assert_eq!(app_changes(&p, ADDRESS).iter().map(|c| c.0).collect::<Vec<_>>(), [Action::Create]);
-    apply(&c, &p, &mut ledger).await;
-    let id = ledger.id(&ADDRESS.parse().unwrap()).unwrap().to_string();
+    let (id, live) = create_app(&c, &dst, &mut ledger, ADDRESS).await;
     let path = format!("/deviceAppManagement/mobileApps/{id}?$expand=assignments");
-    let live = c.beta().get_json(&path).await.unwrap();
     assert_eq!(live["@odata.type"], json!("#microsoft.graph.officeSuiteApp"));
     assert_eq!(live["productIds"], json!(["o365ProPlusRetail"]));
     assert_eq!(live["excludedApps"]["groove"], json!(true));

@@ -75,21 +75,16 @@ async fn custom_roles_are_created_assigned_by_key_updated_exported_and_deleted()
     assert!(c.v1().delete(&format!("/roleManagement/directory/roleDefinitions/{id}")).await.is_err());
 
     // Export: the role, and the assignment naming it by key; planning it is empty.
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("exported");
-    let o = cli(&sb, tmp.path(), &["export", "--out", out.to_str().unwrap()]);
-    assert!(o.status.success(), "{}\n{}", text(&o.stdout), text(&o.stderr));
-    let exported = schema::load(&out).expect("the export loads");
+    let (tmp, out) = export_tenant(&sb);
+    let exported = load_ok(&out);
     let (key, _) = exported.role_definition.iter().find(|(_, d)| d.value.display_name == "Helpdesk password reset").expect("exported");
     assert!(exported.role_assignment.values().any(|d| d.value.role == format!("role_definition.{key}")), "{:#?}", exported.role_assignment);
-    let exported_ledger = Ledger::parse(&std::fs::read_to_string(tmp.path().join("tenantctl.lock")).unwrap()).unwrap();
-    let p = plan(&c, &exported, &exported_ledger).await;
-    assert!(p.changes.is_empty(), "{:#?}", p.changes);
+    assert_export_replans_empty(&c, &tmp, &out).await;
 
     // Delete both: the assignment goes first, then the role.
     std::fs::remove_file(dst.join(FILE)).unwrap();
     let p = plan(&c, &load(), &ledger).await;
-    let deleted: Vec<String> = p.changes.iter().filter(|c| c.action == Action::Delete).map(|c| c.address.to_string()).collect();
+    let deleted = deletes_of(&p);
     assert_eq!(deleted.len(), 2, "{:#?}", p.changes);
     apply(&c, &p, &mut ledger).await;
     assert!(c.v1().get_json(&format!("/roleManagement/directory/roleDefinitions/{id}")).await.is_err());

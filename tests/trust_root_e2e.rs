@@ -15,12 +15,6 @@ const ALICE: &str = "ed25519:mZxMQNprHMdBF3fo3jVULcLTk9KlgAJ9uyVAW8WX5V8=";
 const BOB: &str = "ed25519:CDpmHBgPXntq+9WOXGBCkH5u3mQCJjLveR2EV9yC7yg=";
 const CAROL: &str = "ed25519:Byh8k9fRF1GPU9WN+P9IzHlPKizitujL2J5ExbScN0Q=";
 
-fn keygen(sb: &sandbox::SandboxHandle, work: &Path, name: &str) -> String {
-    let out = cli(sb, work, &["keygen", "--out", name]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    text(&out.stdout).trim().to_string()
-}
-
 struct Keys {
     dir: tempfile::TempDir,
     author: String,

@@ -35,12 +35,8 @@ async fn a_store_app_is_created_assigned_by_intent_exported_and_deleted() {
     let mut ledger = Ledger::default();
 
     // Create: POST, then /assign with both intents.
-    let p = plan(&c, &load(&dst), &ledger).await;
-    assert_eq!(app_changes(&p, ADDRESS).iter().map(|c| c.0).collect::<Vec<_>>(), [Action::Create]);
-    apply(&c, &p, &mut ledger).await;
-    let id = ledger.id(&ADDRESS.parse().unwrap()).unwrap().to_string();
+    let (id, live) = create_app(&c, &dst, &mut ledger, ADDRESS).await;
     let path = format!("/deviceAppManagement/mobileApps/{id}?$expand=assignments");
-    let live = c.beta().get_json(&path).await.unwrap();
     assert_eq!(live["@odata.type"], json!("#microsoft.graph.winGetApp"));
     assert_eq!((live["packageIdentifier"].clone(), live["installExperience"]["runAsAccount"].clone()), (json!("9WZDNCRFJ3PZ"), json!("user")));
     // What Intune fetched from the Store is there, and is not drift.

@@ -41,6 +41,17 @@ pub fn app_changes(p: &engine::Plan, address: &str) -> Vec<(Action, Vec<String>)
     p.changes.iter().filter(|c| c.address.to_string() == address).map(|c| (c.action, c.fields.iter().map(|f| f.field.clone()).collect())).collect()
 }
 
+/// Plans `address` from `dst` as one create, applies it, and returns the
+/// new app's id and its live form with assignments (beta).
+pub async fn create_app(c: &providers::graph::GraphClient, dst: &std::path::Path, ledger: &mut engine::Ledger, address: &str) -> (String, serde_json::Value) {
+    let p = super::plan(c, &load(dst), ledger).await;
+    assert_eq!(app_changes(&p, address).iter().map(|c| c.0).collect::<Vec<_>>(), [Action::Create]);
+    super::apply(c, &p, ledger).await;
+    let id = ledger.id(&address.parse().expect("an address")).expect("the app is in the ledger").to_string();
+    let live = c.beta().get_json(&format!("/deviceAppManagement/mobileApps/{id}?$expand=assignments")).await.expect("the app reads back");
+    (id, live)
+}
+
 /// A live app's assignments as (intent, target type, group id) sorted.
 pub fn intents(app: &serde_json::Value) -> Vec<(String, String, String)> {
     let mut v: Vec<(String, String, String)> = app["assignments"]

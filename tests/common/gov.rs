@@ -118,3 +118,34 @@ pub fn addresses(list: &Value) -> Vec<String> {
     v.sort();
     v
 }
+
+/// A key pair made by `tenantctl keygen --out NAME` in `dir`; its public key.
+pub fn keygen(sb: &SandboxHandle, dir: &Path, name: &str) -> String {
+    let out = cli(sb, dir, &["keygen", "--out", name]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout).trim().to_string()
+}
+
+/// Fresh keys `author`, `alice` and `bob` (private halves in `keys`), and
+/// the example tenant in the scratch directory `work` with alice and bob
+/// as its approvers and author as its listed author (in place of the
+/// example's keys, whose private halves nobody has).
+pub struct Keyed {
+    pub keys: tempfile::TempDir,
+    pub work: tempfile::TempDir,
+    pub author: String,
+    pub alice: String,
+    pub bob: String,
+}
+
+pub fn keyed_example(sb: &SandboxHandle) -> Keyed {
+    let keys = tempfile::tempdir().expect("a temporary directory");
+    let k = keys.path();
+    let (author, alice, bob) = (keygen(sb, k, "author"), keygen(sb, k, "alice"), keygen(sb, k, "bob"));
+    let work = scratch_with(|t| {
+        t.replace("ed25519:mZxMQNprHMdBF3fo3jVULcLTk9KlgAJ9uyVAW8WX5V8=", &alice)
+            .replace("ed25519:CDpmHBgPXntq+9WOXGBCkH5u3mQCJjLveR2EV9yC7yg=", &bob)
+            .replace("ed25519:Byh8k9fRF1GPU9WN+P9IzHlPKizitujL2J5ExbScN0Q=", &author)
+    });
+    Keyed { keys, work, author, alice, bob }
+}

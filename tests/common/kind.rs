@@ -94,3 +94,8 @@ pub async fn patch_out_of_band(sb: &sandbox::SandboxHandle, collection: &str, id
     let r = reqwest::Client::new().patch(&url).json(&body).send().await.expect("the sandbox answers");
     assert!(r.status().is_success(), "{collection}/{id}: {}", r.status());
 }
+
+/// The addresses the plan deletes.
+pub fn deletes_of(p: &Plan) -> Vec<String> {
+    p.changes.iter().filter(|c| c.action == engine::Action::Delete).map(|c| c.address.to_string()).collect()
+}
