@@ -223,3 +223,16 @@ pub fn encrypt_secrets(settings: &mut Value) {
         _ => {}
     }
 }
+
+/// The sandbox collection of `settings_catalog`, registered in `crate::resources::KIND_SPECS`.
+pub static SPEC: crate::resources::Spec = crate::resources::Spec {
+    beta_only: true,
+    put: true,
+    create: Some(crate::intune::create_settings_catalog),
+    patch: Some(crate::intune::patch_settings_catalog),
+    lookup: |t, seg| crate::resources::lookup_id(t, "configurationPolicies", seg),
+    entity: Some("deviceManagementConfigurationPolicy"),
+    assignment_type: Some("#microsoft.graph.deviceManagementConfigurationPolicyAssignment"),
+    writes: &[crate::resources::assign_rule!("assignments", "deviceManagementConfigurationPolicyAssignment")],
+    ..crate::resources::intune("configurationPolicies", &["deviceManagement", "configurationPolicies"], "deviceManagement/configurationPolicies")
+};
