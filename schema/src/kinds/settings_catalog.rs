@@ -149,3 +149,7 @@ pub fn shape_problem(id: &str, v: &toml::Value) -> Option<String> {
         },
     }
 }
+
+/// Whether its changes need approval whatever they change (the registry
+/// hands it to governance: `Kind::sensitivity`).
+pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensitivity::ByRules;
