@@ -147,6 +147,19 @@ pub(crate) fn validate(cx: &mut Ctx) {
             });
             continue;
         };
+        // Graph's paths are case-insensitive, but the collection is the
+        // object's identity in plans, the ledger and export: one spelling,
+        // the metadata's (hostile run 14, finding 27).
+        if o.collection != coll.path {
+            cx.error(
+                "collection-spelling",
+                origin,
+                &path!["graph_object", key, "collection"],
+                format!("graph_object.{key}: collection `{}` must be spelled exactly as Graph's metadata spells it: `{}`", o.collection, coll.path),
+            )
+            .help = Some(format!("write collection = \"{}\"", coll.path));
+            continue;
+        }
         let beta = o.api == GraphApi::Beta;
         if coll.beta_only && !beta {
             cx.error("beta-only", origin, &path!["graph_object", key, "api"], format!("graph_object.{key}: {} exists only in Graph beta; set api = \"beta\"", coll.path));
