@@ -159,7 +159,6 @@ pub fn resolve_requests(txt: &str, perms: &Value) -> Result<Vec<RequestRule>, St
             let prefix = d.prefix.to_ascii_lowercase();
             p == prefix || p.starts_with(&format!("{prefix}/"))
         }) {
-            let docs = if method == "GET" { d.read } else { d.write };
             // A read is granted by the write permission too.
             let grants: &[&str] = if method == "GET" { &[d.read, d.write] } else { &[d.write] };
             for g in grants {
@@ -168,7 +167,9 @@ pub fn resolve_requests(txt: &str, perms: &Value) -> Result<Vec<RequestRule>, St
                 }
             }
             any_of.sort();
-            least = vec![docs.to_string()];
+            // A read's least is the read permission, then the write one
+            // (what the README lists when the read one is not).
+            least = grants.iter().map(|g| g.to_string()).collect();
             source = format!("{source}; least: {}", d.source);
         }
         rules.push(RequestRule {
