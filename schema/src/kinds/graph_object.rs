@@ -236,7 +236,13 @@ pub(crate) fn validate(cx: &mut Ctx) {
                     "assignments-not-supported",
                     origin,
                     &path!["graph_object", key, "assignments"],
-                    format!("graph_object.{key}: {} has no `assign` action in Graph's metadata: its objects take no assignments here", coll.path),
+                    if coll.beta_only {
+                        // Graph publishes beta's types as names only (no
+                        // actions): an assign action cannot be known there.
+                        format!("graph_object.{key}: {} exists only in Graph beta, whose published type mappings list no actions, so its `assign` action (if any) is unknown: its objects take no assignments here", coll.path)
+                    } else {
+                        format!("graph_object.{key}: {} has no `assign` action in Graph's metadata: its objects take no assignments here", coll.path)
+                    },
                 );
             } else {
                 crate::validate::policy::check_assignments(cx, crate::Kind::GraphObject, key, origin, a);
