@@ -39,7 +39,7 @@ async fn token_of(c: &providers::graph::GraphClient, plain: &str) -> String {
     let created = c.beta().execute(GraphRequest::new(Method::POST, "/deviceManagement/configurationPolicies").json(body)).await.expect("created");
     let id = created.body.expect("a body")["id"].as_str().expect("an id").to_string();
     let token = live_secret(c, &id).await["value"].as_str().expect("a token").to_string();
-    c.beta().execute(GraphRequest::new(Method::DELETE, &format!("/deviceManagement/configurationPolicies/{id}"))).await.expect("deleted");
+    c.beta().execute(GraphRequest::new(Method::DELETE, format!("/deviceManagement/configurationPolicies/{id}"))).await.expect("deleted");
     token
 }
 
