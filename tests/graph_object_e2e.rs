@@ -82,12 +82,25 @@ async fn a_graph_object_is_created_compared_updated_exported_and_deleted() {
     assert!(c.beta().get_json(&path).await.is_err_and(|e| e.is_not_found()));
 
     // With no graph_object naming its collection, an owned object is
-    // unknown, never forgotten (its collection cannot be read).
+    // still read from the collection its ledger entry records, and deleted
+    // as any owned object no longer declared.
     std::fs::remove_file(dst.join("graph-objects.toml")).unwrap();
+    let guest: schema::Address = "graph_object.guest-terms".parse().unwrap();
+    assert_eq!(ledger.resources[&guest].location.as_deref(), Some("v1.0:/deviceManagement/termsAndConditions"));
+    // A ledger written before the collection was recorded: unknown, never
+    // forgotten (the collection cannot be known).
+    let mut older = ledger.clone();
+    older.resources.get_mut(&guest).unwrap().location = None;
+    let p = plan(&c, &load(&dst), &older).await;
+    assert!(p.unknown.iter().any(|u| u.address == guest), "{:#?} {:#?}", p.unknown, p.changes);
+    assert!(!p.changes.iter().any(|c| c.address == guest), "{:#?}", p.changes);
     let p = plan(&c, &load(&dst), &ledger).await;
-    assert!(p.unknown.iter().any(|u| u.address.to_string() == "graph_object.guest-terms"), "{:#?} {:#?}", p.unknown, p.changes);
-    assert!(ledger.id(&"graph_object.guest-terms".parse().unwrap()).is_some());
-    assert!(!p.changes.iter().any(|c| c.address.to_string() == "graph_object.guest-terms"), "{:#?}", p.changes);
+    assert!(!p.unknown.iter().any(|u| u.address == guest), "{:#?}", p.unknown);
+    assert_eq!(app_changes(&p, "graph_object.guest-terms").iter().map(|c| c.0).collect::<Vec<_>>(), [Action::Delete], "{:#?}", p.changes);
+    let guest_id = ledger.id(&guest).unwrap().to_string();
+    apply(&c, &p, &mut ledger).await;
+    assert!(c.beta().get_json(&format!("/deviceManagement/termsAndConditions/{guest_id}")).await.is_err_and(|e| e.is_not_found()));
+    assert!(ledger.id(&guest).is_none());
     sb.shutdown().await.unwrap();
 }
 

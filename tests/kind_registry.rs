@@ -108,3 +108,67 @@ fn every_declared_kind_becomes_a_desired_resource() {
         assert!(built >= declared, "{kind}: {declared} declared, {built} in the desired model");
     }
 }
+
+/// What used to be per-kind lists in shared files (the sandbox's spec
+/// table and write rules, governance's default sensitivity, the kind
+/// count) is now declared in each kind's own module and found through the
+/// registry: every kind's collection is a spec one of the kinds' sandbox
+/// modules declares (`sandbox::resources::KIND_SPECS`), and governance
+/// holds a kind's changes for exactly the reason the kind declares.
+#[test]
+fn each_kinds_per_layer_facts_are_found_through_the_registry() {
+    use engine::plan::{Action, Change};
+    use schema::kind_facts::Sensitivity;
+    let desired = engine::DesiredModel::default();
+    for kind in Kind::ALL {
+        // Sandbox: the spec serving the kind's collection is a kind spec.
+        let p = registry::provider(kind);
+        let segs: Vec<&str> = p.collection.split('/').filter(|s| !s.is_empty()).collect();
+        if !(kind.never_deleted() || sandbox::tenant_policies::SERVED.contains(&p.collection)) {
+            let spec = sandbox::resources::find(&segs).unwrap_or_else(|| panic!("{kind}: no sandbox collection"));
+            assert!(
+                sandbox::resources::KIND_SPECS.iter().any(|s| std::ptr::eq(*s, spec)),
+                "{kind}: {} is served from resources.rs's general table, not from a kind's sandbox module",
+                p.collection
+            );
+        }
+        // Engine: an update of the kind is held for the kind's own reason.
+        let change = |action| Change {
+            address: schema::Address::new(kind, "x"),
+            action,
+            display_name: "x".into(),
+            id: Some("id".into()),
+            reason: String::new(),
+            fields: Vec::new(),
+            waits_on: Vec::new(),
+            wave: 0,
+            desired: None,
+            notes: Vec::new(),
+            live: None,
+        };
+        let reason = |action| engine::governance::classify(&change(action), &desired, 0);
+        match kind.sensitivity() {
+            Sensitivity::Always(why) => {
+                assert_eq!(reason(Action::Update).as_deref(), Some(why), "{kind}");
+                assert_eq!(reason(Action::Create).as_deref(), Some(why), "{kind}");
+            }
+            Sensitivity::CreateOr(created, changed) => {
+                assert_eq!(reason(Action::Create).as_deref(), Some(created), "{kind}");
+                assert_eq!(reason(Action::Update).as_deref(), Some(changed), "{kind}");
+            }
+            Sensitivity::ByRules => {
+                // Other rules may hold it (a custom role changes what its
+                // holders may do), but never for a reason another kind
+                // declares for itself.
+                if let Some(why) = reason(Action::Update) {
+                    assert!(Kind::ALL.iter().all(|k| k.sensitivity().reason(false) != Some(why.as_str())), "{kind}: {why}");
+                }
+            }
+        }
+    }
+    // Sensitive kinds the governance rules have always held stay held.
+    for kind in [Kind::RoleAssignment, Kind::ConditionalAccess, Kind::GraphObject, Kind::AccessPackage] {
+        assert!(matches!(kind.sensitivity(), Sensitivity::Always(_)), "{kind}");
+    }
+    assert!(matches!(Kind::Guest.sensitivity(), Sensitivity::CreateOr(..)));
+}

@@ -1,9 +1,10 @@
 //! Secret Settings Catalog values (`deviceManagementConfigurationSecretSettingValue`)
-//! are not managed yet; until they are, tenantctl must never turn one into
-//! plain text: a live policy holding a secret (Graph returns only an
-//! encrypted token) is not exported (a warning says why) and nothing of
-//! the token reaches the export; a secret setting declared in TOML is
-//! refused at plan time without echoing the value.
+//! are never turned into plain text: a live policy holding a secret (Graph
+//! returns only an encrypted token) is exported with the name of a variable
+//! to set (`secret_env`, a warning says so) and nothing of the token
+//! reaches the export; a secret's value declared in TOML is refused at plan
+//! time without echoing the value (`tests/kinds6_e2e.rs` covers managing
+//! them through `secret_env`).
 
 mod common;
 
@@ -31,16 +32,16 @@ async fn a_policy_holding_a_secret_is_never_exported_nor_declared_in_plain_text(
     let token = value["value"].as_str().unwrap().to_string();
     assert!(!token.contains(PLAIN));
 
-    // Export: the policy is left out with a warning; neither the token nor the secret is written.
+    // Export: the secret becomes a variable's name, with a warning; neither the token nor the secret is written.
     let tmp = tempfile::tempdir().unwrap();
     let out_dir = tmp.path().join("exported");
     let out = cli(&sb, tmp.path(), &["export", "--out", out_dir.to_str().unwrap()]);
     assert!(out.status.success(), "{}\n{}", text(&out.stdout), text(&out.stderr));
     let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(said.contains("holds a secret value"), "{said}");
+    assert!(said.contains("secret_env = \"SECRET_VENDOR_MSFT_WIFI_PROFILE_SHAREDKEY\""), "{said}");
     for e in walk(&out_dir).into_iter().chain([tmp.path().join("tenantctl.lock")]) {
         let written = std::fs::read_to_string(&e).unwrap_or_default();
-        assert!(!written.contains(&token) && !written.contains(PLAIN) && !written.contains("Wi-Fi with a key"), "{}: {written}", e.display());
+        assert!(!written.contains(&token) && !written.contains(PLAIN), "{}: {written}", e.display());
     }
     assert!(!said.contains(&token) && !said.contains(PLAIN));
 
@@ -50,7 +51,7 @@ async fn a_policy_holding_a_secret_is_never_exported_nor_declared_in_plain_text(
         let out = cli(&sb, dir.path(), &["plan", dst.to_str().unwrap(), "--format", format]);
         assert_eq!(out.status.code(), Some(1), "{}\n{}", text(&out.stdout), text(&out.stderr));
         let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
-        assert!(said.contains(&format!("setting `{WIFI_KEY}` holds a secret")), "{said}");
+        assert!(said.contains(&format!("setting `{WIFI_KEY}` is a secret: declare it as")), "{said}");
         assert!(!said.contains(PLAIN), "the secret was printed: {said}");
     }
     sb.shutdown().await.unwrap();

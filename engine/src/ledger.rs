@@ -38,6 +38,22 @@ pub struct LedgerEntry {
     /// (`kind`, the service-accounts group) is a change the plan shows.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub service: bool,
+    /// Where the object lives when its kind does not say (a
+    /// `graph_object`'s version and collection, `beta:/deviceManagement/x`,
+    /// from its desired [`LOCATION_PROP`]): an owned object desired state
+    /// no longer names is then still read, and deleted or reported.
+    /// Absent in ledgers written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+}
+
+/// The desired property whose value the ledger keeps as an entry's
+/// [`LedgerEntry::location`].
+pub const LOCATION_PROP: &str = "@tenantctl.collection";
+
+/// The location a change's desired properties give, if any.
+pub fn location_of(desired: Option<&crate::model::DesiredResource>) -> Option<String> {
+    desired.and_then(|d| d.props.get(LOCATION_PROP)).and_then(serde_json::Value::as_str).map(str::to_string)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,7 +192,7 @@ impl Ledger {
 
     pub fn record(&mut self, address: Address, id: String, applied: Option<String>, changed_at: Option<String>) {
         self.pending.remove(&address);
-        self.resources.insert(address, LedgerEntry { id, applied, changed_at, expires: None, service: false });
+        self.resources.insert(address, LedgerEntry { id, applied, changed_at, expires: None, service: false, location: None });
     }
 
     pub fn forget(&mut self, address: &Address) -> Option<LedgerEntry> {
@@ -214,7 +230,7 @@ mod tests {
         base.record("group.b".parse().expect("test fixture"), "2".into(), None, None);
         let ops = [
             LedgerOp::Pending { address: "group.c".parse().expect("test fixture"), since: "2026-01-01T00:00:00Z".into() },
-            LedgerOp::Record { address: "group.c".parse().expect("test fixture"), entry: LedgerEntry { id: "3".into(), applied: Some("sha256:x".into()), changed_at: None, expires: None, service: false } },
+            LedgerOp::Record { address: "group.c".parse().expect("test fixture"), entry: LedgerEntry { id: "3".into(), applied: Some("sha256:x".into()), changed_at: None, expires: None, service: false, location: None } },
             LedgerOp::Forget { address: "group.a".parse().expect("test fixture") },
             LedgerOp::Pending { address: "group.d".parse().expect("test fixture"), since: "2026-01-01T00:00:01Z".into() },
         ];

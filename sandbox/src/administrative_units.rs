@@ -145,3 +145,14 @@ pub fn check_scope(t: &Tenant, scope: &str) -> Result<(), GraphError> {
         _ => Ok(()),
     }
 }
+
+/// The sandbox collection of `administrative_unit`, registered in `crate::resources::KIND_SPECS`.
+pub static SPEC: crate::resources::Spec = crate::resources::Spec {
+    create: Some(crate::administrative_units::create),
+    patch: Some(crate::administrative_units::patch),
+    delete: Some(crate::administrative_units::delete),
+    lookup: |t, seg| crate::resources::lookup_id(t, "administrativeUnits", seg),
+    sub: crate::administrative_units::sub,
+    entity: Some("administrativeUnit"),
+    ..crate::resources::dir(crate::administrative_units::UNITS, &["directory", "administrativeUnits"], "directory/administrativeUnits")
+};

@@ -70,3 +70,16 @@ pub fn sub(t: &mut Tenant, ctx: &Ctx, spec: &Spec, req: &GReq, id: &str, rest: &
         _ => Err(GraphError::no_segment(rest.first().copied().unwrap_or(""))),
     }
 }
+
+/// The sandbox collection of `autopilot_profile`, registered in `crate::resources::KIND_SPECS`.
+pub static SPEC: crate::resources::Spec = crate::resources::Spec {
+    beta_only: true,
+    patch_status: 200,
+    delete: Some(crate::autopilot::delete),
+    lookup: |t, seg| crate::resources::lookup_id(t, "windowsAutopilotDeploymentProfiles", seg),
+    entity: Some("windowsAutopilotDeploymentProfile"),
+    assignment_type: Some("#microsoft.graph.windowsAutopilotDeploymentProfileAssignment"),
+    sub: crate::autopilot::sub,
+    writes: &[crate::resources::WriteRule { method: "POST", rest: &["{id}", "assignments"], body: crate::resources::WriteBody::Entity("windowsAutopilotDeploymentProfileAssignment") }],
+    ..crate::resources::intune("windowsAutopilotDeploymentProfiles", &["deviceManagement", "windowsAutopilotDeploymentProfiles"], "deviceManagement/windowsAutopilotDeploymentProfiles")
+};

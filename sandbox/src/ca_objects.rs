@@ -310,6 +310,30 @@ pub fn check_policy_references(t: &Tenant, body: &mut Map<String, Value>) -> Res
     Ok(())
 }
 
+
+/// The sandbox collection of `named_location`, registered in `crate::resources::KIND_SPECS`.
+pub static LOCATIONS_SPEC: crate::resources::Spec = crate::resources::Spec {
+    family: crate::resources::Family::Other,
+    create: Some(crate::ca_objects::create_location),
+    patch: Some(crate::ca_objects::patch_location),
+    delete: Some(crate::ca_objects::delete_location),
+    lookup: |t, seg| crate::resources::lookup_id(t, "namedLocations", seg),
+    entity: Some("namedLocation"),
+    ..crate::resources::dir(crate::ca_objects::LOCATIONS, &["identity", "conditionalAccess", "namedLocations"], "identity/conditionalAccess/namedLocations")
+};
+
+/// The sandbox collection of `authentication_strength`, registered in `crate::resources::KIND_SPECS`.
+pub static STRENGTHS_SPEC: crate::resources::Spec = crate::resources::Spec {
+    family: crate::resources::Family::Other,
+    create: Some(crate::ca_objects::create_strength),
+    patch: Some(crate::ca_objects::patch_strength),
+    delete: Some(crate::ca_objects::delete_strength),
+    lookup: |t, seg| crate::resources::lookup_id(t, "authenticationStrengthPolicies", seg),
+    entity: Some("authenticationStrengthPolicy"),
+    sub: crate::ca_objects::strength_sub,
+    ..crate::resources::dir(crate::ca_objects::STRENGTHS, &["policies", "authenticationStrengthPolicies"], "policies/authenticationStrengthPolicies")
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

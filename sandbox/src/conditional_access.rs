@@ -125,3 +125,14 @@ pub fn patch(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str, mut body: Map<Str
     body.insert("modifiedDateTime".into(), json!(ctx.now_iso()));
     resources::patch_merge(t, ctx, spec, id, body)
 }
+
+/// The sandbox collection of `conditional_access`, registered in `crate::resources::KIND_SPECS`.
+pub static SPEC: crate::resources::Spec = crate::resources::Spec {
+    family: crate::resources::Family::Other,
+    create: Some(crate::conditional_access::create),
+    patch: Some(crate::conditional_access::patch),
+    delete: Some(crate::resources::delete_hard),
+    lookup: |t, seg| crate::resources::lookup_id(t, "conditionalAccessPolicies", seg),
+    entity: Some("conditionalAccessPolicy"),
+    ..crate::resources::dir("conditionalAccessPolicies", &["identity", "conditionalAccess", "policies"], "identity/conditionalAccess/policies")
+};

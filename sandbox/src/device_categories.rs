@@ -27,3 +27,15 @@ pub fn create(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body: Map<String, Valu
     body.entry("roleScopeTagIds").or_insert(json!(["0"]));
     Ok(resources::insert_new(t, ctx, spec.coll, body, Map::new()))
 }
+
+/// The sandbox collection of `device_category`, registered in `crate::resources::KIND_SPECS`.
+pub static SPEC: crate::resources::Spec = crate::resources::Spec {
+    beta_only: false,
+    create: Some(crate::device_categories::create),
+    lookup: |t, seg| crate::resources::lookup_id(t, "deviceCategories", seg),
+    // No assignments: no `/assign`, nothing to expand.
+    expand: crate::resources::no_expand,
+    sub: crate::resources::no_sub,
+    entity: Some("deviceCategory"),
+    ..crate::resources::intune("deviceCategories", &["deviceManagement", "deviceCategories"], "deviceManagement/deviceCategories")
+};

@@ -358,3 +358,16 @@ pub fn domains(t: &mut Tenant, ctx: &Ctx, req: &GReq) -> Result<GResp, GraphErro
         }),
     ))
 }
+
+/// The sandbox collection of `user` and `guest`, registered in `crate::resources::KIND_SPECS`.
+pub static USERS_SPEC: crate::resources::Spec = crate::resources::Spec {
+    default_select: Some(crate::directory::USER_DEFAULT_SELECT),
+    create: Some(crate::directory::create_user),
+    patch: Some(crate::directory::patch_user),
+    delete: Some(crate::directory::delete_user),
+    lookup: crate::directory::lookup_user,
+    sub: crate::directory::user_sub,
+    entity: Some("user"),
+    delta: true,
+    ..crate::resources::dir("users", &["users"], "users")
+};

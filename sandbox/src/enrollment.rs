@@ -168,3 +168,17 @@ pub fn sub(t: &mut Tenant, ctx: &Ctx, spec: &Spec, req: &GReq, id: &str, rest: &
     });
     Ok(GResp::empty(204))
 }
+
+/// The sandbox collection of `enrollment_status_page` and `enrollment_restriction`, registered in `crate::resources::KIND_SPECS`.
+pub static SPEC: crate::resources::Spec = crate::resources::Spec {
+    beta_only: true,
+    create: Some(crate::enrollment::create),
+    patch: Some(crate::enrollment::patch),
+    delete: Some(crate::enrollment::delete),
+    lookup: |t, seg| crate::resources::lookup_id(t, "deviceEnrollmentConfigurations", seg),
+    sub: crate::enrollment::sub,
+    entity: Some("deviceEnrollmentConfiguration"),
+    assignment_type: Some("#microsoft.graph.enrollmentConfigurationAssignment"),
+    writes: &[crate::resources::assign_rule!("enrollmentConfigurationAssignments", "enrollmentConfigurationAssignment")],
+    ..crate::resources::intune("deviceEnrollmentConfigurations", &["deviceManagement", "deviceEnrollmentConfigurations"], "deviceManagement/deviceEnrollmentConfigurations")
+};

@@ -464,3 +464,30 @@ pub fn expand_assignment(t: &Tenant, _: &Ctx, spec: &Spec, _: &str, rec: &Record
     }
     Ok(())
 }
+
+/// The sandbox collection of `access_catalog`, registered in `crate::resources::KIND_SPECS`.
+/// Entitlement management (crate::entitlement).
+pub static CATALOGS_SPEC: crate::resources::Spec = crate::resources::Spec {
+    family: crate::resources::Family::Other,
+    create: Some(crate::entitlement::create_catalog),
+    patch: Some(crate::entitlement::patch_catalog),
+    delete: Some(crate::entitlement::delete_catalog),
+    lookup: |t, seg| crate::resources::lookup_id(t, "accessPackageCatalogs", seg),
+    sub: crate::entitlement::catalog_sub,
+    entity: Some("accessPackageCatalog"),
+    ..crate::resources::dir(crate::entitlement::CATALOGS, &["identityGovernance", "entitlementManagement", "catalogs"], "identityGovernance/entitlementManagement/catalogs")
+};
+
+/// The sandbox collection of `access_package`, registered in `crate::resources::KIND_SPECS`.
+pub static PACKAGES_SPEC: crate::resources::Spec = crate::resources::Spec {
+    family: crate::resources::Family::Other,
+    create: Some(crate::entitlement::create_package),
+    patch: Some(crate::entitlement::patch_package),
+    delete: Some(crate::entitlement::delete_package),
+    lookup: |t, seg| crate::resources::lookup_id(t, "accessPackages", seg),
+    expand: crate::entitlement::expand_package,
+    sub: crate::entitlement::package_sub,
+    entity: Some("accessPackage"),
+    writes: &[crate::resources::WriteRule { method: "POST", rest: &["{id}", "resourceRoleScopes"], body: crate::resources::WriteBody::Entity("accessPackageResourceRoleScope") }],
+    ..crate::resources::dir(crate::entitlement::PACKAGES, &["identityGovernance", "entitlementManagement", "accessPackages"], "identityGovernance/entitlementManagement/accessPackages")
+};

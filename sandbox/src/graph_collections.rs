@@ -44,7 +44,7 @@ fn all() -> &'static [Generic] {
         for c in metadata().collections() {
             let segs: Vec<&'static str> = c.path.split('/').filter(|s| !s.is_empty()).map(|s| leak(s.to_string())).collect();
             // Collections the resource table serves keep their own rules.
-            if resources::SPECS.iter().any(|s| s.path == segs.as_slice()) {
+            if resources::all_specs().any(|s| s.path == segs.as_slice()) {
                 continue;
             }
             let intune = matches!(segs.first(), Some(&"deviceManagement" | &"deviceAppManagement"));
@@ -82,6 +82,7 @@ fn all() -> &'static [Generic] {
                 entity: Some(leak(c.entity.clone())),
                 assignment_type: assign.map(|(_, a)| leak(format!("#microsoft.graph.{a}"))),
                 delta: false,
+                writes: &[],
             };
             out.push(Generic { spec, assign, params });
         }
@@ -110,10 +111,7 @@ pub fn by_coll(coll: &str) -> Option<&'static Spec> {
 /// What `validate_write` checks a write to a generated collection against:
 /// the entity for POST to the collection and PATCH of a member, the
 /// action's parameters for `assign`.
-pub enum WriteBody {
-    Entity(&'static str),
-    Action(&'static [(&'static str, &'static str)]),
-}
+pub use crate::resources::WriteBody;
 
 pub fn write_body(segs: &[&str], method: &str) -> Option<WriteBody> {
     let g = all().iter().find(|g| find(segs).is_some_and(|s| s.coll == g.spec.coll))?;
@@ -222,6 +220,18 @@ fn sub(t: &mut Tenant, ctx: &Ctx, spec: &Spec, req: &GReq, id: &str, rest: &[&st
         _ => Err(GraphError::no_segment(rest.first().copied().unwrap_or(""))),
     }
 }
+
+
+/// The sandbox collection of `graph_object` (the collection the sandbox serves for it), registered in `crate::resources::KIND_SPECS`.
+/// A collection no kind models, for `graph_object`: the generic Intune
+/// rules (type and name required, metadata-checked bodies).
+pub static TERMS_SPEC: crate::resources::Spec = crate::resources::Spec {
+    lookup: |t, seg| crate::resources::lookup_id(t, "termsAndConditions", seg),
+    expand: crate::resources::no_expand,
+    sub: crate::resources::no_sub,
+    entity: Some("termsAndConditions"),
+    ..crate::resources::intune("termsAndConditions", &["deviceManagement", "termsAndConditions"], "deviceManagement/termsAndConditions")
+};
 
 #[cfg(test)]
 mod tests {

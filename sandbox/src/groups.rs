@@ -287,3 +287,16 @@ pub fn group_sub(t: &mut Tenant, ctx: &Ctx, spec: &Spec, req: &GReq, id: &str, r
         _ => Err(GraphError::no_segment(rest.first().copied().unwrap_or(""))),
     }
 }
+
+/// The sandbox collection of `group`, registered in `crate::resources::KIND_SPECS`.
+pub static SPEC: crate::resources::Spec = crate::resources::Spec {
+    create: Some(crate::groups::create_group),
+    patch: Some(crate::groups::patch_group),
+    delete: Some(crate::groups::delete_group),
+    lookup: |t, seg| crate::resources::lookup_id(t, "groups", seg),
+    expand: crate::groups::expand,
+    sub: crate::groups::group_sub,
+    entity: Some("group"),
+    delta: true,
+    ..crate::resources::dir("groups", &["groups"], "groups")
+};

@@ -471,3 +471,36 @@ pub fn sub(t: &mut Tenant, ctx: &Ctx, spec: &Spec, req: &GReq, id: &str, rest: &
         _ => Err(GraphError::no_segment(rest.first().copied().unwrap_or(""))),
     }
 }
+
+/// The sandbox collection of `device_configuration` and `update_ring`, registered in `crate::resources::KIND_SPECS`.
+pub static DEVICE_CONFIGURATIONS_SPEC: crate::resources::Spec = crate::resources::Spec {
+    lookup: |t, seg| crate::resources::lookup_id(t, "deviceConfigurations", seg),
+    entity: Some("deviceConfiguration"),
+    assignment_type: Some("#microsoft.graph.deviceConfigurationAssignment"),
+    writes: &[crate::resources::assign_rule!("assignments", "deviceConfigurationAssignment")],
+    ..crate::resources::intune("deviceConfigurations", &["deviceManagement", "deviceConfigurations"], "deviceManagement/deviceConfigurations")
+};
+
+/// The sandbox collection of `compliance_policy`, registered in `crate::resources::KIND_SPECS`.
+pub static COMPLIANCE_SPEC: crate::resources::Spec = crate::resources::Spec {
+    create: Some(crate::intune::create_compliance),
+    lookup: |t, seg| crate::resources::lookup_id(t, "deviceCompliancePolicies", seg),
+    entity: Some("deviceCompliancePolicy"),
+    assignment_type: Some("#microsoft.graph.deviceCompliancePolicyAssignment"),
+    writes: &[
+        crate::resources::assign_rule!("assignments", "deviceCompliancePolicyAssignment"),
+        crate::resources::WriteRule { method: "POST", rest: &["{id}", "scheduleActionsForRules"], body: crate::resources::WriteBody::Action(&[("deviceComplianceScheduledActionForRules", "deviceComplianceScheduledActionForRule")]) },
+    ],
+    ..crate::resources::intune("deviceCompliancePolicies", &["deviceManagement", "deviceCompliancePolicies"], "deviceManagement/deviceCompliancePolicies")
+};
+
+/// The sandbox collection of `assignment_filter`, registered in `crate::resources::KIND_SPECS`.
+pub static FILTERS_SPEC: crate::resources::Spec = crate::resources::Spec {
+    beta_only: true,
+    create: Some(crate::intune::create_assignment_filter),
+    patch: Some(crate::intune::patch_assignment_filter),
+    delete: Some(crate::resources::delete_hard),
+    lookup: |t, seg| crate::resources::lookup_id(t, "assignmentFilters", seg),
+    entity: Some("deviceAndAppManagementAssignmentFilter"),
+    ..crate::resources::intune("assignmentFilters", &["deviceManagement", "assignmentFilters"], "deviceManagement/assignmentFilters")
+};

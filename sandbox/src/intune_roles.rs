@@ -162,3 +162,30 @@ pub fn expand_assignment(t: &Tenant, ctx: &Ctx, spec: &Spec, id: &str, rec: &Rec
     out.insert("roleDefinition".into(), role.map_or(Value::Null, |r| Value::Object(r.data.clone())));
     Ok(())
 }
+
+/// The sandbox collection of `intune_role_definition`, registered in `crate::resources::KIND_SPECS`.
+pub static DEFINITIONS_SPEC: crate::resources::Spec = crate::resources::Spec {
+    beta_only: true,
+    create: Some(crate::intune_roles::create_definition),
+    patch: Some(crate::intune_roles::patch_definition),
+    delete: Some(crate::intune_roles::delete_definition),
+    lookup: |t, seg| crate::resources::lookup_id(t, "deviceManagementRoleDefinitions", seg),
+    // No assignments: no `/assign`, nothing to expand.
+    expand: crate::resources::no_expand,
+    sub: crate::resources::no_sub,
+    entity: Some("deviceAndAppManagementRoleDefinition"),
+    ..crate::resources::intune(crate::intune_roles::DEFINITIONS, &["deviceManagement", "roleDefinitions"], "deviceManagement/roleDefinitions")
+};
+
+/// The sandbox collection of `intune_role_assignment`, registered in `crate::resources::KIND_SPECS`.
+pub static ASSIGNMENTS_SPEC: crate::resources::Spec = crate::resources::Spec {
+    beta_only: true,
+    create: Some(crate::intune_roles::create_assignment),
+    patch: Some(crate::intune_roles::patch_assignment),
+    delete: Some(crate::resources::delete_hard),
+    lookup: |t, seg| crate::resources::lookup_id(t, "deviceManagementRoleAssignments", seg),
+    expand: crate::intune_roles::expand_assignment,
+    sub: crate::resources::no_sub,
+    entity: Some("deviceAndAppManagementRoleAssignment"),
+    ..crate::resources::intune(crate::intune_roles::ASSIGNMENTS, &["deviceManagement", "roleAssignments"], "deviceManagement/roleAssignments")
+};

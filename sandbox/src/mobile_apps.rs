@@ -92,3 +92,14 @@ pub fn patch(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str, mut body: Map<Str
     }
     crate::intune::patch(t, ctx, spec, id, body)
 }
+
+/// The sandbox collection of `winget_app`, `m365_apps` and `app_assignment`, registered in `crate::resources::KIND_SPECS`.
+pub static SPEC: crate::resources::Spec = crate::resources::Spec {
+    create: Some(crate::mobile_apps::create),
+    patch: Some(crate::mobile_apps::patch),
+    lookup: |t, seg| crate::resources::lookup_id(t, "mobileApps", seg),
+    entity: Some("mobileApp"),
+    assignment_type: Some("#microsoft.graph.mobileAppAssignment"),
+    writes: &[crate::resources::assign_rule!("mobileAppAssignments", "mobileAppAssignment")],
+    ..crate::resources::intune("mobileApps", &["deviceAppManagement", "mobileApps"], "deviceAppManagement/mobileApps")
+};

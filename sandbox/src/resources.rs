@@ -63,7 +63,35 @@ pub struct Spec {
     pub assignment_type: Option<&'static str>,
     /// Whether `/delta` is served.
     pub delta: bool,
+    /// What writes below a member (`/{id}/assign` ...) are checked against
+    /// (`validate_write`), beside the entity for POST and PATCH/PUT.
+    pub writes: &'static [WriteRule],
 }
+
+/// What `validate_write` checks a write body against: an entity, or an
+/// action's parameters (name -> collection element type).
+#[derive(Clone, Copy)]
+pub enum WriteBody {
+    Entity(&'static str),
+    Action(&'static [(&'static str, &'static str)]),
+}
+
+/// One write below a collection's members: `rest` is the path after the
+/// collection (`{id}` stands for any segment).
+pub struct WriteRule {
+    pub method: &'static str,
+    pub rest: &'static [&'static str],
+    pub body: WriteBody,
+}
+
+/// `POST /{id}/assign` with one array parameter of assignments:
+/// `assign_rule!("assignments", "deviceConfigurationAssignment")`.
+macro_rules! assign_rule {
+    ($param:literal, $assignment:literal) => {
+        $crate::resources::WriteRule { method: "POST", rest: &["{id}", "assign"], body: $crate::resources::WriteBody::Action(&[($param, $assignment)]) }
+    };
+}
+pub(crate) use assign_rule;
 
 /// Directory page sizes: default 100, `$top` up to 999 (MS Q&A 120381).
 pub const DIR_PAGE: usize = 100;
@@ -146,41 +174,18 @@ macro_rules! lookup_fn {
     };
 }
 lookup_fn!(lookup_groups, "groups");
-lookup_fn!(lookup_role_defs, "roleDefinitions");
-lookup_fn!(lookup_role_assignments, "roleAssignments");
 lookup_fn!(lookup_elig_req, "roleEligibilityScheduleRequests");
 lookup_fn!(lookup_assign_req, "roleAssignmentScheduleRequests");
 lookup_fn!(lookup_elig_sched, "roleEligibilitySchedules");
 lookup_fn!(lookup_assign_sched, "roleAssignmentSchedules");
-lookup_fn!(lookup_device_configs, "deviceConfigurations");
-lookup_fn!(lookup_compliance, "deviceCompliancePolicies");
-lookup_fn!(lookup_config_policies, "configurationPolicies");
-lookup_fn!(lookup_autopilot, "windowsAutopilotDeploymentProfiles");
-lookup_fn!(lookup_ca, "conditionalAccessPolicies");
-lookup_fn!(lookup_assignment_filters, "assignmentFilters");
-lookup_fn!(lookup_named_locations, "namedLocations");
-lookup_fn!(lookup_strengths, "authenticationStrengthPolicies");
-lookup_fn!(lookup_feature_update_profiles, "windowsFeatureUpdateProfiles");
-lookup_fn!(lookup_quality_update_profiles, "windowsQualityUpdateProfiles");
-lookup_fn!(lookup_driver_update_profiles, "windowsDriverUpdateProfiles");
-lookup_fn!(lookup_scope_tags, "roleScopeTags");
-lookup_fn!(lookup_device_categories, "deviceCategories");
-lookup_fn!(lookup_platform_scripts, "deviceManagementScripts");
-lookup_fn!(lookup_health_scripts, "deviceHealthScripts");
-lookup_fn!(lookup_enrollment_configs, "deviceEnrollmentConfigurations");
-lookup_fn!(lookup_intune_role_defs, "deviceManagementRoleDefinitions");
-lookup_fn!(lookup_intune_role_assignments, "deviceManagementRoleAssignments");
-lookup_fn!(lookup_units, "administrativeUnits");
-lookup_fn!(lookup_mobile_apps, "mobileApps");
-lookup_fn!(lookup_terms, "termsAndConditions");
-lookup_fn!(lookup_catalogs, "accessPackageCatalogs");
 lookup_fn!(lookup_resource_requests, "accessPackageResourceRequests");
-lookup_fn!(lookup_access_packages, "accessPackages");
 lookup_fn!(lookup_assignment_policies, "accessPackageAssignmentPolicies");
 lookup_fn!(lookup_assignment_requests, "accessPackageAssignmentRequests");
 lookup_fn!(lookup_package_assignments, "accessPackageAssignments");
 
-const fn dir(coll: &'static str, path: &'static [&'static str], context: &'static str) -> Spec {
+/// A directory-family collection with no behaviour of its own (the base
+/// the kinds' specs fill in).
+pub const fn dir(coll: &'static str, path: &'static [&'static str], context: &'static str) -> Spec {
     Spec {
         coll,
         path,
@@ -202,10 +207,12 @@ const fn dir(coll: &'static str, path: &'static [&'static str], context: &'stati
         entity: None,
         assignment_type: None,
         delta: false,
+        writes: &[],
     }
 }
 
-const fn intune(coll: &'static str, path: &'static [&'static str], context: &'static str) -> Spec {
+/// An Intune collection with the generic Intune rules ([`crate::intune`]).
+pub const fn intune(coll: &'static str, path: &'static [&'static str], context: &'static str) -> Spec {
     Spec {
         family: Family::Intune,
         default_page: INTUNE_PAGE,
@@ -221,45 +228,6 @@ const fn intune(coll: &'static str, path: &'static [&'static str], context: &'st
 
 /// Every collection the sandbox serves.
 pub static SPECS: &[Spec] = &[
-    Spec {
-        default_select: Some(crate::directory::USER_DEFAULT_SELECT),
-        create: Some(crate::directory::create_user),
-        patch: Some(crate::directory::patch_user),
-        delete: Some(crate::directory::delete_user),
-        lookup: crate::directory::lookup_user,
-        sub: crate::directory::user_sub,
-        entity: Some("user"),
-        delta: true,
-        ..dir("users", &["users"], "users")
-    },
-    Spec {
-        create: Some(crate::groups::create_group),
-        patch: Some(crate::groups::patch_group),
-        delete: Some(crate::groups::delete_group),
-        lookup: lookup_groups,
-        expand: crate::groups::expand,
-        sub: crate::groups::group_sub,
-        entity: Some("group"),
-        delta: true,
-        ..dir("groups", &["groups"], "groups")
-    },
-    Spec {
-        create: Some(crate::role_definitions::create),
-        patch: Some(crate::role_definitions::patch),
-        delete: Some(crate::role_definitions::delete),
-        lookup: lookup_role_defs,
-        entity: Some("unifiedRoleDefinition"),
-        ..dir("roleDefinitions", &["roleManagement", "directory", "roleDefinitions"], "roleManagement/directory/roleDefinitions")
-    },
-    Spec {
-        create: Some(crate::roles::create_assignment),
-        delete: Some(delete_hard),
-        lookup: lookup_role_assignments,
-        visible: crate::pim::assignment_active,
-        expand: crate::roles::expand,
-        entity: Some("unifiedRoleAssignment"),
-        ..dir("roleAssignments", &["roleManagement", "directory", "roleAssignments"], "roleManagement/directory/roleAssignments")
-    },
     Spec {
         create: Some(crate::pim::create_eligibility_request),
         lookup: lookup_elig_req,
@@ -299,230 +267,11 @@ pub static SPECS: &[Spec] = &[
         ..dir("roleAssignmentSchedules", &["roleManagement", "directory", "roleAssignmentScheduleInstances"], "roleManagement/directory/roleAssignmentScheduleInstances")
     },
     Spec {
-        lookup: lookup_device_configs,
-        entity: Some("deviceConfiguration"),
-        assignment_type: Some("#microsoft.graph.deviceConfigurationAssignment"),
-        ..intune("deviceConfigurations", &["deviceManagement", "deviceConfigurations"], "deviceManagement/deviceConfigurations")
-    },
-    Spec {
-        create: Some(crate::intune::create_compliance),
-        lookup: lookup_compliance,
-        entity: Some("deviceCompliancePolicy"),
-        assignment_type: Some("#microsoft.graph.deviceCompliancePolicyAssignment"),
-        ..intune("deviceCompliancePolicies", &["deviceManagement", "deviceCompliancePolicies"], "deviceManagement/deviceCompliancePolicies")
-    },
-    Spec {
-        beta_only: true,
-        put: true,
-        create: Some(crate::intune::create_settings_catalog),
-        patch: Some(crate::intune::patch_settings_catalog),
-        lookup: lookup_config_policies,
-        entity: Some("deviceManagementConfigurationPolicy"),
-        assignment_type: Some("#microsoft.graph.deviceManagementConfigurationPolicyAssignment"),
-        ..intune("configurationPolicies", &["deviceManagement", "configurationPolicies"], "deviceManagement/configurationPolicies")
-    },
-    Spec {
-        beta_only: true,
-        patch_status: 200,
-        delete: Some(crate::autopilot::delete),
-        lookup: lookup_autopilot,
-        entity: Some("windowsAutopilotDeploymentProfile"),
-        assignment_type: Some("#microsoft.graph.windowsAutopilotDeploymentProfileAssignment"),
-        sub: crate::autopilot::sub,
-        ..intune("windowsAutopilotDeploymentProfiles", &["deviceManagement", "windowsAutopilotDeploymentProfiles"], "deviceManagement/windowsAutopilotDeploymentProfiles")
-    },
-    Spec {
-        beta_only: true,
-        create: Some(crate::intune::create_assignment_filter),
-        patch: Some(crate::intune::patch_assignment_filter),
-        delete: Some(delete_hard),
-        lookup: lookup_assignment_filters,
-        entity: Some("deviceAndAppManagementAssignmentFilter"),
-        ..intune("assignmentFilters", &["deviceManagement", "assignmentFilters"], "deviceManagement/assignmentFilters")
-    },
-    Spec {
-        beta_only: true,
-        create: Some(crate::update_profiles::create),
-        patch: Some(crate::update_profiles::patch),
-        lookup: lookup_feature_update_profiles,
-        entity: Some("windowsFeatureUpdateProfile"),
-        assignment_type: Some("#microsoft.graph.windowsFeatureUpdateProfileAssignment"),
-        ..intune("windowsFeatureUpdateProfiles", &["deviceManagement", "windowsFeatureUpdateProfiles"], "deviceManagement/windowsFeatureUpdateProfiles")
-    },
-    Spec {
-        beta_only: true,
-        create: Some(crate::update_profiles::create),
-        patch: Some(crate::update_profiles::patch),
-        lookup: lookup_quality_update_profiles,
-        entity: Some("windowsQualityUpdateProfile"),
-        assignment_type: Some("#microsoft.graph.windowsQualityUpdateProfileAssignment"),
-        ..intune("windowsQualityUpdateProfiles", &["deviceManagement", "windowsQualityUpdateProfiles"], "deviceManagement/windowsQualityUpdateProfiles")
-    },
-    Spec {
-        beta_only: true,
-        create: Some(crate::update_profiles::create),
-        patch: Some(crate::update_profiles::patch),
-        lookup: lookup_driver_update_profiles,
-        entity: Some("windowsDriverUpdateProfile"),
-        assignment_type: Some("#microsoft.graph.windowsDriverUpdateProfileAssignment"),
-        ..intune("windowsDriverUpdateProfiles", &["deviceManagement", "windowsDriverUpdateProfiles"], "deviceManagement/windowsDriverUpdateProfiles")
-    },
-    Spec {
-        beta_only: true,
-        create: Some(crate::scope_tags::create),
-        patch: Some(crate::scope_tags::patch),
-        delete: Some(crate::scope_tags::delete),
-        lookup: lookup_scope_tags,
-        entity: Some("roleScopeTag"),
-        assignment_type: Some("#microsoft.graph.roleScopeTagAutoAssignment"),
-        ..intune("roleScopeTags", &["deviceManagement", "roleScopeTags"], "deviceManagement/roleScopeTags")
-    },
-    Spec {
-        beta_only: false,
-        create: Some(crate::device_categories::create),
-        lookup: lookup_device_categories,
-        // No assignments: no `/assign`, nothing to expand.
-        expand: no_expand,
-        sub: no_sub,
-        entity: Some("deviceCategory"),
-        ..intune("deviceCategories", &["deviceManagement", "deviceCategories"], "deviceManagement/deviceCategories")
-    },
-    Spec {
-        family: Family::Other,
-        create: Some(crate::conditional_access::create),
-        patch: Some(crate::conditional_access::patch),
-        delete: Some(delete_hard),
-        lookup: lookup_ca,
-        entity: Some("conditionalAccessPolicy"),
-        ..dir("conditionalAccessPolicies", &["identity", "conditionalAccess", "policies"], "identity/conditionalAccess/policies")
-    },
-    Spec {
-        family: Family::Other,
-        create: Some(crate::ca_objects::create_location),
-        patch: Some(crate::ca_objects::patch_location),
-        delete: Some(crate::ca_objects::delete_location),
-        lookup: lookup_named_locations,
-        entity: Some("namedLocation"),
-        ..dir(crate::ca_objects::LOCATIONS, &["identity", "conditionalAccess", "namedLocations"], "identity/conditionalAccess/namedLocations")
-    },
-    Spec {
-        family: Family::Other,
-        create: Some(crate::ca_objects::create_strength),
-        patch: Some(crate::ca_objects::patch_strength),
-        delete: Some(crate::ca_objects::delete_strength),
-        lookup: lookup_strengths,
-        entity: Some("authenticationStrengthPolicy"),
-        sub: crate::ca_objects::strength_sub,
-        ..dir(crate::ca_objects::STRENGTHS, &["policies", "authenticationStrengthPolicies"], "policies/authenticationStrengthPolicies")
-    },
-    Spec {
-        beta_only: true,
-        create: Some(crate::scripts::create),
-        patch: Some(crate::scripts::patch),
-        lookup: lookup_platform_scripts,
-        sub: crate::scripts::sub,
-        entity: Some("deviceManagementScript"),
-        assignment_type: Some("#microsoft.graph.deviceManagementScriptAssignment"),
-        ..intune("deviceManagementScripts", &["deviceManagement", "deviceManagementScripts"], "deviceManagement/deviceManagementScripts")
-    },
-    Spec {
-        beta_only: true,
-        create: Some(crate::scripts::create),
-        patch: Some(crate::scripts::patch),
-        lookup: lookup_health_scripts,
-        sub: crate::scripts::sub,
-        entity: Some("deviceHealthScript"),
-        assignment_type: Some("#microsoft.graph.deviceHealthScriptAssignment"),
-        ..intune("deviceHealthScripts", &["deviceManagement", "deviceHealthScripts"], "deviceManagement/deviceHealthScripts")
-    },
-    Spec {
-        beta_only: true,
-        create: Some(crate::enrollment::create),
-        patch: Some(crate::enrollment::patch),
-        delete: Some(crate::enrollment::delete),
-        lookup: lookup_enrollment_configs,
-        sub: crate::enrollment::sub,
-        entity: Some("deviceEnrollmentConfiguration"),
-        assignment_type: Some("#microsoft.graph.enrollmentConfigurationAssignment"),
-        ..intune("deviceEnrollmentConfigurations", &["deviceManagement", "deviceEnrollmentConfigurations"], "deviceManagement/deviceEnrollmentConfigurations")
-    },
-    Spec {
-        beta_only: true,
-        create: Some(crate::intune_roles::create_definition),
-        patch: Some(crate::intune_roles::patch_definition),
-        delete: Some(crate::intune_roles::delete_definition),
-        lookup: lookup_intune_role_defs,
-        // No assignments: no `/assign`, nothing to expand.
-        expand: no_expand,
-        sub: no_sub,
-        entity: Some("deviceAndAppManagementRoleDefinition"),
-        ..intune(crate::intune_roles::DEFINITIONS, &["deviceManagement", "roleDefinitions"], "deviceManagement/roleDefinitions")
-    },
-    Spec {
-        beta_only: true,
-        create: Some(crate::intune_roles::create_assignment),
-        patch: Some(crate::intune_roles::patch_assignment),
-        delete: Some(delete_hard),
-        lookup: lookup_intune_role_assignments,
-        expand: crate::intune_roles::expand_assignment,
-        sub: no_sub,
-        entity: Some("deviceAndAppManagementRoleAssignment"),
-        ..intune(crate::intune_roles::ASSIGNMENTS, &["deviceManagement", "roleAssignments"], "deviceManagement/roleAssignments")
-    },
-    Spec {
-        create: Some(crate::administrative_units::create),
-        patch: Some(crate::administrative_units::patch),
-        delete: Some(crate::administrative_units::delete),
-        lookup: lookup_units,
-        sub: crate::administrative_units::sub,
-        entity: Some("administrativeUnit"),
-        ..dir(crate::administrative_units::UNITS, &["directory", "administrativeUnits"], "directory/administrativeUnits")
-    },
-    Spec {
-        create: Some(crate::mobile_apps::create),
-        patch: Some(crate::mobile_apps::patch),
-        lookup: lookup_mobile_apps,
-        entity: Some("mobileApp"),
-        assignment_type: Some("#microsoft.graph.mobileAppAssignment"),
-        ..intune("mobileApps", &["deviceAppManagement", "mobileApps"], "deviceAppManagement/mobileApps")
-    },
-    // A collection no kind models, for `graph_object`: the generic Intune
-    // rules (type and name required, metadata-checked bodies).
-    Spec {
-        lookup: lookup_terms,
-        expand: no_expand,
-        sub: no_sub,
-        entity: Some("termsAndConditions"),
-        ..intune("termsAndConditions", &["deviceManagement", "termsAndConditions"], "deviceManagement/termsAndConditions")
-    },
-    // Entitlement management (crate::entitlement).
-    Spec {
-        family: Family::Other,
-        create: Some(crate::entitlement::create_catalog),
-        patch: Some(crate::entitlement::patch_catalog),
-        delete: Some(crate::entitlement::delete_catalog),
-        lookup: lookup_catalogs,
-        sub: crate::entitlement::catalog_sub,
-        entity: Some("accessPackageCatalog"),
-        ..dir(crate::entitlement::CATALOGS, &["identityGovernance", "entitlementManagement", "catalogs"], "identityGovernance/entitlementManagement/catalogs")
-    },
-    Spec {
         family: Family::Other,
         create: Some(crate::entitlement::create_resource_request),
         lookup: lookup_resource_requests,
         entity: Some("accessPackageResourceRequest"),
         ..dir(crate::entitlement::RESOURCE_REQUESTS, &["identityGovernance", "entitlementManagement", "resourceRequests"], "identityGovernance/entitlementManagement/resourceRequests")
-    },
-    Spec {
-        family: Family::Other,
-        create: Some(crate::entitlement::create_package),
-        patch: Some(crate::entitlement::patch_package),
-        delete: Some(crate::entitlement::delete_package),
-        lookup: lookup_access_packages,
-        expand: crate::entitlement::expand_package,
-        sub: crate::entitlement::package_sub,
-        entity: Some("accessPackage"),
-        ..dir(crate::entitlement::PACKAGES, &["identityGovernance", "entitlementManagement", "accessPackages"], "identityGovernance/entitlementManagement/accessPackages")
     },
     Spec {
         family: Family::Other,
@@ -553,19 +302,56 @@ pub static SPECS: &[Spec] = &[
     },
 ];
 
+/// The collections of the kinds, each declared (with its write rules) in
+/// its own sandbox module: one line per collection.
+pub static KIND_SPECS: &[&Spec] = &[
+    &crate::directory::USERS_SPEC,
+    &crate::groups::SPEC,
+    &crate::role_definitions::SPEC,
+    &crate::roles::ASSIGNMENTS_SPEC,
+    &crate::intune::DEVICE_CONFIGURATIONS_SPEC,
+    &crate::intune::COMPLIANCE_SPEC,
+    &crate::settings_catalog::SPEC,
+    &crate::autopilot::SPEC,
+    &crate::intune::FILTERS_SPEC,
+    &crate::update_profiles::FEATURE_SPEC,
+    &crate::update_profiles::QUALITY_SPEC,
+    &crate::update_profiles::DRIVER_SPEC,
+    &crate::scope_tags::SPEC,
+    &crate::device_categories::SPEC,
+    &crate::conditional_access::SPEC,
+    &crate::ca_objects::LOCATIONS_SPEC,
+    &crate::ca_objects::STRENGTHS_SPEC,
+    &crate::scripts::PLATFORM_SPEC,
+    &crate::scripts::HEALTH_SPEC,
+    &crate::enrollment::SPEC,
+    &crate::intune_roles::DEFINITIONS_SPEC,
+    &crate::intune_roles::ASSIGNMENTS_SPEC,
+    &crate::administrative_units::SPEC,
+    &crate::mobile_apps::SPEC,
+    &crate::graph_collections::TERMS_SPEC,
+    &crate::entitlement::CATALOGS_SPEC,
+    &crate::entitlement::PACKAGES_SPEC,
+];
+
+/// Every spec of the table: the kinds' collections, then the others.
+pub fn all_specs() -> impl Iterator<Item = &'static Spec> {
+    KIND_SPECS.iter().copied().chain(SPECS.iter())
+}
+
 /// The spec of the collection whose last path segment is `name`
 /// (`policies` is conditional access's).
 pub fn spec_by_name(name: &str) -> Option<&'static Spec> {
-    SPECS.iter().find(|s| s.path.last() == Some(&name))
+    all_specs().find(|s| s.path.last() == Some(&name))
 }
 
 /// The spec whose path is a prefix of `segs` (longest first).
 pub fn find(segs: &[&str]) -> Option<&'static Spec> {
-    SPECS.iter().filter(|s| segs.len() >= s.path.len() && s.path.iter().zip(segs).all(|(a, b)| a == b)).max_by_key(|s| s.path.len()).or_else(|| crate::graph_collections::find(segs))
+    all_specs().filter(|s| segs.len() >= s.path.len() && s.path.iter().zip(segs).all(|(a, b)| a == b)).max_by_key(|s| s.path.len()).or_else(|| crate::graph_collections::find(segs))
 }
 
 pub fn spec_by_coll(coll: &str) -> Option<&'static Spec> {
-    SPECS.iter().find(|s| s.coll == coll).or_else(|| crate::graph_collections::by_coll(coll))
+    all_specs().find(|s| s.coll == coll).or_else(|| crate::graph_collections::by_coll(coll))
 }
 
 /// Fixed path words (everything else in a path is an id, for accounting).
@@ -606,20 +392,20 @@ mod tests {
         assert_eq!(spec_by_name("users").and_then(|s| s.entity), Some("user"));
         assert_eq!(spec_by_name("roleDefinitions").and_then(|s| s.entity), Some("unifiedRoleDefinition"));
         // Only users and groups serve delta.
-        let delta: Vec<&str> = SPECS.iter().filter(|s| s.delta).map(|s| s.coll).collect();
+        let delta: Vec<&str> = all_specs().filter(|s| s.delta).map(|s| s.coll).collect();
         assert_eq!(delta, ["users", "groups"]);
         // Every Intune collection with `/assign` names its assignment type.
-        for s in SPECS.iter().filter(|s| s.family == Family::Intune && !["assignmentFilters", "deviceCategories", "termsAndConditions", crate::intune_roles::DEFINITIONS, crate::intune_roles::ASSIGNMENTS].contains(&s.coll)) {
+        for s in all_specs().filter(|s| s.family == Family::Intune && !["assignmentFilters", "deviceCategories", "termsAndConditions", crate::intune_roles::DEFINITIONS, crate::intune_roles::ASSIGNMENTS].contains(&s.coll)) {
             let ty = s.assignment_type.unwrap_or_else(|| panic!("{} names no assignment type", s.coll));
             assert!(ty.starts_with("#microsoft.graph.") && ty.ends_with("Assignment"), "{ty}");
         }
         // No two collections share a last path segment, so the name finds
         // one; but Intune's RBAC collections, which share the directory's
         // names and are found by their whole path (`find`).
-        for s in SPECS.iter().filter(|s| s.entity.is_some() && s.path.len() == 2 && s.path[0] == "deviceManagement") {
+        for s in all_specs().filter(|s| s.entity.is_some() && s.path.len() == 2 && s.path[0] == "deviceManagement") {
             assert_eq!(find(s.path).map(|x| x.coll), Some(s.coll));
         }
-        for s in SPECS.iter().filter(|s| s.entity.is_some() && ![crate::intune_roles::DEFINITIONS, crate::intune_roles::ASSIGNMENTS].contains(&s.coll)) {
+        for s in all_specs().filter(|s| s.entity.is_some() && ![crate::intune_roles::DEFINITIONS, crate::intune_roles::ASSIGNMENTS].contains(&s.coll)) {
             let name = s.path.last().copied().unwrap_or_default();
             assert_eq!(spec_by_name(name).map(|x| x.coll), Some(s.coll));
         }

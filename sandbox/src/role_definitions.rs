@@ -84,3 +84,13 @@ pub fn delete(t: &mut Tenant, _: &Ctx, spec: &Spec, id: &str) -> Result<(), Grap
     t.remove(spec.coll, id, ChangeKind::HardDelete);
     Ok(())
 }
+
+/// The sandbox collection of `role_definition`, registered in `crate::resources::KIND_SPECS`.
+pub static SPEC: crate::resources::Spec = crate::resources::Spec {
+    create: Some(crate::role_definitions::create),
+    patch: Some(crate::role_definitions::patch),
+    delete: Some(crate::role_definitions::delete),
+    lookup: |t, seg| crate::resources::lookup_id(t, "roleDefinitions", seg),
+    entity: Some("unifiedRoleDefinition"),
+    ..crate::resources::dir("roleDefinitions", &["roleManagement", "directory", "roleDefinitions"], "roleManagement/directory/roleDefinitions")
+};

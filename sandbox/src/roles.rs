@@ -134,3 +134,14 @@ pub fn expand(t: &Tenant, ctx: &Ctx, spec: &Spec, id: &str, rec: &Record, e: &Ex
         _ => resources::no_expand(t, ctx, spec, id, rec, e, out),
     }
 }
+
+/// The sandbox collection of `role_assignment`, registered in `crate::resources::KIND_SPECS`.
+pub static ASSIGNMENTS_SPEC: crate::resources::Spec = crate::resources::Spec {
+    create: Some(crate::roles::create_assignment),
+    delete: Some(crate::resources::delete_hard),
+    lookup: |t, seg| crate::resources::lookup_id(t, "roleAssignments", seg),
+    visible: crate::pim::assignment_active,
+    expand: crate::roles::expand,
+    entity: Some("unifiedRoleAssignment"),
+    ..crate::resources::dir("roleAssignments", &["roleManagement", "directory", "roleAssignments"], "roleManagement/directory/roleAssignments")
+};

@@ -82,3 +82,16 @@ pub fn check_ids(t: &Tenant, body: &Map<String, Value>) -> Result<(), GraphError
     }
     Ok(())
 }
+
+/// The sandbox collection of `scope_tag`, registered in `crate::resources::KIND_SPECS`.
+pub static SPEC: crate::resources::Spec = crate::resources::Spec {
+    beta_only: true,
+    create: Some(crate::scope_tags::create),
+    patch: Some(crate::scope_tags::patch),
+    delete: Some(crate::scope_tags::delete),
+    lookup: |t, seg| crate::resources::lookup_id(t, "roleScopeTags", seg),
+    entity: Some("roleScopeTag"),
+    assignment_type: Some("#microsoft.graph.roleScopeTagAutoAssignment"),
+    writes: &[crate::resources::assign_rule!("assignments", "roleScopeTagAutoAssignment")],
+    ..crate::resources::intune("roleScopeTags", &["deviceManagement", "roleScopeTags"], "deviceManagement/roleScopeTags")
+};

@@ -141,3 +141,29 @@ pub fn sub(t: &mut Tenant, ctx: &Ctx, spec: &Spec, req: &GReq, id: &str, rest: &
     });
     Ok(GResp::empty(204))
 }
+
+/// The sandbox collection of `platform_script`, registered in `crate::resources::KIND_SPECS`.
+pub static PLATFORM_SPEC: crate::resources::Spec = crate::resources::Spec {
+    beta_only: true,
+    create: Some(crate::scripts::create),
+    patch: Some(crate::scripts::patch),
+    lookup: |t, seg| crate::resources::lookup_id(t, "deviceManagementScripts", seg),
+    sub: crate::scripts::sub,
+    entity: Some("deviceManagementScript"),
+    assignment_type: Some("#microsoft.graph.deviceManagementScriptAssignment"),
+    writes: &[crate::resources::assign_rule!("deviceManagementScriptAssignments", "deviceManagementScriptAssignment")],
+    ..crate::resources::intune("deviceManagementScripts", &["deviceManagement", "deviceManagementScripts"], "deviceManagement/deviceManagementScripts")
+};
+
+/// The sandbox collection of `remediation`, registered in `crate::resources::KIND_SPECS`.
+pub static HEALTH_SPEC: crate::resources::Spec = crate::resources::Spec {
+    beta_only: true,
+    create: Some(crate::scripts::create),
+    patch: Some(crate::scripts::patch),
+    lookup: |t, seg| crate::resources::lookup_id(t, "deviceHealthScripts", seg),
+    sub: crate::scripts::sub,
+    entity: Some("deviceHealthScript"),
+    assignment_type: Some("#microsoft.graph.deviceHealthScriptAssignment"),
+    writes: &[crate::resources::assign_rule!("deviceHealthScriptAssignments", "deviceHealthScriptAssignment")],
+    ..crate::resources::intune("deviceHealthScripts", &["deviceManagement", "deviceHealthScripts"], "deviceManagement/deviceHealthScripts")
+};

@@ -185,7 +185,16 @@ fn check_instance(inst: &Value) -> Result<(), GraphError> {
 fn check_simple(id: &str, def: &Value, v: &Value) -> Result<(), GraphError> {
     if def.pointer("/valueDefinition/isSecret").and_then(Value::as_bool) == Some(true) {
         let ok = bare(v) == "SecretSettingValue" && v.get("value").is_some_and(Value::is_string) && matches!(v.get("valueState").and_then(Value::as_str), Some("notEncrypted" | "encryptedValueToken"));
-        return if ok { Ok(()) } else { Err(bad(&format!("Setting '{id}' is a secret: it expects a {NS}SecretSettingValue with a valueState, got {v}."))) };
+        // Never the value in the error: it may be the secret.
+        if !ok {
+            return Err(bad(&format!("Setting '{id}' is a secret: it expects a {NS}SecretSettingValue with a valueState, got a {}.", bare(v))));
+        }
+        // A token sent back must be one this tenant issued.
+        let token = v.get("value").and_then(Value::as_str).unwrap_or_default();
+        if v.get("valueState").and_then(Value::as_str) == Some("encryptedValueToken") && !token.starts_with("enc:") {
+            return Err(bad(&format!("Setting '{id}': the encrypted value token is not valid.")));
+        }
+        return Ok(());
     }
     let integer = def.pointer("/valueDefinition/@odata.type").and_then(Value::as_str).is_some_and(|t| t.ends_with("IntegerSettingValueDefinition"));
     let (want, ok) = if integer {
@@ -223,3 +232,16 @@ pub fn encrypt_secrets(settings: &mut Value) {
         _ => {}
     }
 }
+
+/// The sandbox collection of `settings_catalog`, registered in `crate::resources::KIND_SPECS`.
+pub static SPEC: crate::resources::Spec = crate::resources::Spec {
+    beta_only: true,
+    put: true,
+    create: Some(crate::intune::create_settings_catalog),
+    patch: Some(crate::intune::patch_settings_catalog),
+    lookup: |t, seg| crate::resources::lookup_id(t, "configurationPolicies", seg),
+    entity: Some("deviceManagementConfigurationPolicy"),
+    assignment_type: Some("#microsoft.graph.deviceManagementConfigurationPolicyAssignment"),
+    writes: &[crate::resources::assign_rule!("assignments", "deviceManagementConfigurationPolicyAssignment")],
+    ..crate::resources::intune("configurationPolicies", &["deviceManagement", "configurationPolicies"], "deviceManagement/configurationPolicies")
+};

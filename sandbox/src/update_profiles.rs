@@ -167,3 +167,39 @@ pub fn check_query(spec: &Spec, q: &crate::odata::Query) -> Result<(), GraphErro
     }
     Ok(())
 }
+
+/// The sandbox collection of `feature_update_profile`, registered in `crate::resources::KIND_SPECS`.
+pub static FEATURE_SPEC: crate::resources::Spec = crate::resources::Spec {
+    beta_only: true,
+    create: Some(crate::update_profiles::create),
+    patch: Some(crate::update_profiles::patch),
+    lookup: |t, seg| crate::resources::lookup_id(t, "windowsFeatureUpdateProfiles", seg),
+    entity: Some("windowsFeatureUpdateProfile"),
+    assignment_type: Some("#microsoft.graph.windowsFeatureUpdateProfileAssignment"),
+    writes: &[crate::resources::assign_rule!("assignments", "windowsFeatureUpdateProfileAssignment")],
+    ..crate::resources::intune("windowsFeatureUpdateProfiles", &["deviceManagement", "windowsFeatureUpdateProfiles"], "deviceManagement/windowsFeatureUpdateProfiles")
+};
+
+/// The sandbox collection of `quality_update_profile`, registered in `crate::resources::KIND_SPECS`.
+pub static QUALITY_SPEC: crate::resources::Spec = crate::resources::Spec {
+    beta_only: true,
+    create: Some(crate::update_profiles::create),
+    patch: Some(crate::update_profiles::patch),
+    lookup: |t, seg| crate::resources::lookup_id(t, "windowsQualityUpdateProfiles", seg),
+    entity: Some("windowsQualityUpdateProfile"),
+    assignment_type: Some("#microsoft.graph.windowsQualityUpdateProfileAssignment"),
+    writes: &[crate::resources::assign_rule!("assignments", "windowsQualityUpdateProfileAssignment")],
+    ..crate::resources::intune("windowsQualityUpdateProfiles", &["deviceManagement", "windowsQualityUpdateProfiles"], "deviceManagement/windowsQualityUpdateProfiles")
+};
+
+/// The sandbox collection of `driver_update_profile`, registered in `crate::resources::KIND_SPECS`.
+pub static DRIVER_SPEC: crate::resources::Spec = crate::resources::Spec {
+    beta_only: true,
+    create: Some(crate::update_profiles::create),
+    patch: Some(crate::update_profiles::patch),
+    lookup: |t, seg| crate::resources::lookup_id(t, "windowsDriverUpdateProfiles", seg),
+    entity: Some("windowsDriverUpdateProfile"),
+    assignment_type: Some("#microsoft.graph.windowsDriverUpdateProfileAssignment"),
+    writes: &[crate::resources::assign_rule!("assignments", "windowsDriverUpdateProfileAssignment")],
+    ..crate::resources::intune("windowsDriverUpdateProfiles", &["deviceManagement", "windowsDriverUpdateProfiles"], "deviceManagement/windowsDriverUpdateProfiles")
+};

@@ -63,6 +63,19 @@ fn body_kind(segs: &[&str], method: &str) -> Body {
         Some(crate::graph_collections::WriteBody::Action(p)) => return Body::Action(p),
         None => {}
     }
+    // Writes below a member, as the collection's spec (in its kind's
+    // sandbox module) declares them.
+    if let Some(spec) = crate::resources::find(segs) {
+        let rest = &segs[spec.path.len().min(segs.len())..];
+        let rule = spec.writes.iter().find(|w| {
+            w.method == method && w.rest.len() == rest.len() && w.rest.iter().zip(rest).all(|(want, got)| *want == "{id}" || want == got)
+        });
+        match rule.map(|w| w.body) {
+            Some(crate::resources::WriteBody::Entity(e)) => return Body::Entity(e),
+            Some(crate::resources::WriteBody::Action(p)) => return Body::Action(p),
+            None => {}
+        }
+    }
     // Intune's collections are found by their whole path (its RBAC
     // collections share their last segment with the directory's).
     if let Some(e) = crate::resources::find(segs).filter(|s| s.path.len() == 2 && s.path[0] == "deviceManagement").and_then(|s| s.entity) {
@@ -89,55 +102,11 @@ fn body_kind(segs: &[&str], method: &str) -> Body {
         ("PATCH" | "PUT", [.., coll, _id]) if entity(coll).is_some() => {
             entity(coll).map_or(Body::Unchecked, Body::Entity)
         }
-        ("POST", [.., "deviceConfigurations", _, "assign"]) => {
-            Body::Action(&[("assignments", "deviceConfigurationAssignment")])
-        }
-        ("POST", [.., "deviceCompliancePolicies", _, "assign"]) => {
-            Body::Action(&[("assignments", "deviceCompliancePolicyAssignment")])
-        }
-        ("POST", [.., "configurationPolicies", _, "assign"]) => Body::Action(&[(
-            "assignments",
-            "deviceManagementConfigurationPolicyAssignment",
-        )]),
-        ("POST", [.., "deviceCompliancePolicies", _, "scheduleActionsForRules"]) => {
-            Body::Action(&[(
-                "deviceComplianceScheduledActionForRules",
-                "deviceComplianceScheduledActionForRule",
-            )])
-        }
-        ("POST", [.., "windowsFeatureUpdateProfiles", _, "assign"]) => {
-            Body::Action(&[("assignments", "windowsFeatureUpdateProfileAssignment")])
-        }
-        ("POST", [.., "windowsQualityUpdateProfiles", _, "assign"]) => {
-            Body::Action(&[("assignments", "windowsQualityUpdateProfileAssignment")])
-        }
-        ("POST", [.., "windowsDriverUpdateProfiles", _, "assign"]) => {
-            Body::Action(&[("assignments", "windowsDriverUpdateProfileAssignment")])
-        }
-        ("POST", [.., "roleScopeTags", _, "assign"]) => {
-            Body::Action(&[("assignments", "roleScopeTagAutoAssignment")])
-        }
-        ("POST", [.., "deviceManagementScripts", _, "assign"]) => {
-            Body::Action(&[("deviceManagementScriptAssignments", "deviceManagementScriptAssignment")])
-        }
-        ("POST", [.., "deviceHealthScripts", _, "assign"]) => {
-            Body::Action(&[("deviceHealthScriptAssignments", "deviceHealthScriptAssignment")])
-        }
-        ("POST", [.., "deviceEnrollmentConfigurations", _, "assign"]) => {
-            Body::Action(&[("enrollmentConfigurationAssignments", "enrollmentConfigurationAssignment")])
-        }
-        ("POST", [.., "mobileApps", _, "assign"]) => {
-            Body::Action(&[("mobileAppAssignments", "mobileAppAssignment")])
-        }
-        ("POST", [.., "windowsAutopilotDeploymentProfiles", _, "assignments"]) => {
-            Body::Entity("windowsAutopilotDeploymentProfileAssignment")
-        }
         ("PATCH", ["policies", "authenticationMethodsPolicy"]) => Body::Entity("authenticationMethodsPolicy"),
         ("PATCH", ["policies", "authenticationMethodsPolicy", "authenticationMethodConfigurations", _]) => {
             Body::Entity("authenticationMethodConfiguration")
         }
         ("PATCH", ["policies", "roleManagementPolicies", _, "rules", _]) => Body::Entity("unifiedRoleManagementPolicyRule"),
-        ("POST", ["identityGovernance", "entitlementManagement", "accessPackages", _, "resourceRoleScopes"]) => Body::Entity("accessPackageResourceRoleScope"),
         _ => Body::Unchecked,
     }
 }

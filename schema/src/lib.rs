@@ -9,6 +9,7 @@ pub mod datetime;
 pub mod diagnostic;
 pub mod env_names;
 pub mod graph_types;
+pub mod kind_facts;
 pub mod kinds;
 pub mod limits;
 pub mod object_id;

@@ -31,8 +31,11 @@ fn cut(line: &str) -> String {
 }
 
 fn decode(v: Option<&Value>) -> Option<String> {
-    let b = base64::engine::general_purpose::STANDARD.decode(v?.as_str()?).ok()?;
-    Some(String::from_utf8_lossy(&b).into_owned())
+    decode_bytes(v).map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+fn decode_bytes(v: Option<&Value>) -> Option<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD.decode(v?.as_str()?).ok()
 }
 
 /// The notes of one content property: `None` when the change does not
@@ -49,6 +52,10 @@ fn content_notes(change: &Change, live: Option<&crate::Props>, content: &str) ->
     let mut lines = Vec::new();
     match old {
         Some(old) if change.action != Action::Create => {
+            // A byte-order mark or CR line ends show in no line diff.
+            if let (Some(l), Some(f)) = (live.and_then(|l| decode_bytes(l.get(&format!("@tenantctl.{content}")))), decode_bytes(d.create_only.get(content))) {
+                lines.extend(super::script_encoding::notes(content, &l, &f));
+            }
             lines.push(format!("{content} changes (- as the tenant holds it, + as it will run):"));
             let diff = similar::TextDiff::from_lines(&old, &new);
             for ch in diff.iter_all_changes() {

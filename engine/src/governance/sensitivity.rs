@@ -59,23 +59,9 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
     if change.action == Action::Replace {
         return Some(format!("replaces {a} (deletes it and creates it again)"));
     }
-    match a.kind {
-        Kind::RoleAssignment => return Some("directory role assignment".into()),
-        Kind::Guest if change.action == Action::Create => return Some("guest invitation".into()),
-        Kind::Guest => return Some("guest access".into()),
-        Kind::ConditionalAccess => return Some("conditional access policy".into()),
-        Kind::NamedLocation => return Some("named location (conditional access)".into()),
-        Kind::AuthenticationStrength => return Some("authentication strength (conditional access)".into()),
-        Kind::AuthorizationPolicy => return Some("guest settings (authorization policy)".into()),
-        Kind::CrossTenantAccess => return Some("cross-tenant access".into()),
-        Kind::IntuneRoleAssignment => return Some("Intune role assignment (admin access)".into()),
-        Kind::IntuneRoleDefinition => return Some("Intune role definition (what its admins may do)".into()),
-        Kind::AuthenticationMethodsPolicy => return Some("authentication methods policy".into()),
-        Kind::RolePolicy => return Some("PIM role settings".into()),
-        Kind::GraphObject => return Some("graph_object: an object of a collection tenantctl does not model".into()),
-        Kind::AccessCatalog => return Some("access package catalog (what its packages may grant)".into()),
-        Kind::AccessPackage => return Some("access package (grants group access, with its approval and expiry)".into()),
-        _ => {}
+    // What the kind itself declares (`SENSITIVITY` in its schema module).
+    if let Some(why) = a.kind.sensitivity().reason(change.action == Action::Create) {
+        return Some(why.into());
     }
     if let Some(why) = super::admin_reach::reason(change, &tenant) {
         return Some(why);

@@ -53,7 +53,7 @@ mod tests {
     use super::*;
 
     fn entry(expires: Option<&str>) -> LedgerEntry {
-        LedgerEntry { id: "00000000-0000-4000-8000-000000000001".into(), applied: None, changed_at: None, expires: expires.map(str::to_string), service: false }
+        LedgerEntry { id: "00000000-0000-4000-8000-000000000001".into(), applied: None, changed_at: None, expires: expires.map(str::to_string), service: false, location: None }
     }
 
     fn live(kind: Kind, enabled: bool) -> LiveObject {

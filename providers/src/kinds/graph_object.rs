@@ -25,7 +25,7 @@ use crate::graph::{GraphClient, GraphError, GraphRequest, Method};
 use crate::observe::{ReadCx, Readout};
 
 /// Where each object's collection and Graph version are kept.
-pub const COLLECTION_PROP: &str = "@tenantctl.collection";
+pub const COLLECTION_PROP: &str = engine::ledger::LOCATION_PROP;
 /// Which body property is the natural key.
 pub const NATURAL_KEY_PROP: &str = "@tenantctl.naturalKey";
 
@@ -174,6 +174,21 @@ fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
             if let Some(id) = cx.ledger.resources.get(&r.address).map(|e| e.id.as_str()) {
                 by_id.insert(id, loc);
             }
+        }
+        // Owned objects desired state no longer names: their collection as
+        // the ledger recorded it is read too, so they are deleted (or
+        // reported) rather than unknown.
+        for (_, e) in cx.ledger.resources.iter().filter(|(a, _)| a.kind == Kind::GraphObject && !cx.desired.resources.contains_key(*a)) {
+            let Some(loc) = e.location.as_deref() else { continue };
+            let Some((api, path)) = loc.split_once(':') else { continue };
+            if parse_location(cx.client, loc).is_none() {
+                continue;
+            }
+            let entry = collections.entry(path.to_lowercase()).or_insert_with(|| (loc.to_string(), "displayName".to_string()));
+            if api == "beta" && !entry.0.starts_with("beta:") {
+                entry.0 = format!("beta:{path}");
+            }
+            by_id.insert(e.id.as_str(), loc);
         }
         let mut out = Readout::default();
         let mut found: BTreeSet<String> = BTreeSet::new();

@@ -47,6 +47,7 @@ pub mod app_assignment;
 pub mod graph_object;
 pub mod access_catalog;
 pub mod access_package;
+pub mod settings_catalog_secret;
 
 use std::collections::BTreeSet;
 

@@ -64,17 +64,8 @@ pub const PROVIDER: KindProvider = KindProvider {
 
 const ASSIGNMENT: &str = "#microsoft.graph.deviceManagementConfigurationPolicyAssignment";
 
-/// The normalized value of a live secret setting: `{"@secret": valueState}`.
-const SECRET: &str = "@secret";
+use super::settings_catalog_secret as secret;
 
-/// Whether a normalized value holds a secret setting (children included).
-fn holds_secret(v: &Value) -> bool {
-    match v {
-        Value::Object(m) => m.contains_key(SECRET) || m.values().any(holds_secret),
-        Value::Array(items) => items.iter().any(holds_secret),
-        _ => false,
-    }
-}
 const NS: &str = "#microsoft.graph.deviceManagementConfiguration";
 
 pub fn desired(key: &str, s: &SettingsCatalog, state: &DesiredState) -> DesiredResource {
@@ -96,7 +87,18 @@ pub fn desired(key: &str, s: &SettingsCatalog, state: &DesiredState) -> DesiredR
     if let Some(t) = &s.template {
         p.insert("templateReference".into(), json!({ "templateId": t }));
     }
-    let settings: Map<String, Value> = s.settings.iter().map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(Value::Null))).collect();
+    // A secret (`{ secret_env = … }`) becomes a marker compared by whether
+    // it is set; its variable's name goes with the change, never a value.
+    let mut envs = Map::new();
+    let settings: Map<String, Value> = s
+        .settings
+        .iter()
+        .map(|(k, v)| {
+            let mut v = serde_json::to_value(v).unwrap_or(Value::Null);
+            secret::desired_value(k, &mut v, &mut envs);
+            (k.clone(), v)
+        })
+        .collect();
     p.insert("settingIds".into(), json!(s.settings.keys().collect::<Vec<_>>()));
     p.insert("settings".into(), Value::Object(settings));
     super::scope_tag::insert_desired(&mut p, state, &s.scope_tags);
@@ -105,6 +107,9 @@ pub fn desired(key: &str, s: &SettingsCatalog, state: &DesiredState) -> DesiredR
     // Intune makes a new policy for another platform, technology or template.
     r.immutable = vec!["platforms".into(), "technologies".into(), "templateReference".into()];
     r.assignment_props = vec!["assignments".into()];
+    if !envs.is_empty() {
+        r.create_only.insert(secret::ENVS.into(), Value::Object(envs));
+    }
     r
 }
 
@@ -149,11 +154,10 @@ fn instance_value(inst: &Value) -> Option<(String, Value)> {
     let id = inst.get("settingDefinitionId")?.as_str()?.to_string();
     let value = match bare(inst) {
         "ChoiceSettingInstance" => choice_value(inst.get("choiceSettingValue")?),
-        // A secret (Graph returns only an encrypted token): marked, never
-        // the token, so it is neither exported nor compared as a value.
-        "SimpleSettingInstance" if inst.pointer("/simpleSettingValue/@odata.type").and_then(Value::as_str).is_some_and(|t| t.ends_with("SecretSettingValue")) => {
-            json!({ SECRET: inst.pointer("/simpleSettingValue/valueState").cloned().unwrap_or(Value::Null) })
-        }
+        // A secret (Graph returns only an encrypted token): whether it is
+        // set, never the token, so it is neither exported nor compared as
+        // a value.
+        "SimpleSettingInstance" if inst.get("simpleSettingValue").is_some_and(secret::is_secret_value) => secret::live_value(inst.get("simpleSettingValue")?),
         "SimpleSettingInstance" => inst.pointer("/simpleSettingValue/value")?.clone(),
         "SimpleSettingCollectionInstance" => Value::Array(inst.get("simpleSettingCollectionValue")?.as_array()?.iter().filter_map(|v| v.get("value").cloned()).collect()),
         "GroupSettingCollectionInstance" => Value::Array(inst.get("groupSettingCollectionValue")?.as_array()?.iter().map(|g| Value::Object(children(g))).collect()),
@@ -397,7 +401,14 @@ pub fn check_value(id: &str, v: &Value, defs: &BTreeMap<String, Value>, problems
 
 fn check_simple(id: &str, v: &Value, value_type: &str, def: &Value, problems: &mut Vec<String>) {
     if def.pointer("/valueDefinition/isSecret").and_then(Value::as_bool) == Some(true) {
-        problems.push(format!("setting `{id}` holds a secret, which tenantctl does not manage yet (a secret is never written in TOML)"));
+        if !secret::is_marker(v) {
+            // Never echoed: it may be the secret itself.
+            problems.push(format!("setting `{id}` is a secret: declare it as `{{ secret_env = \"NAME\" }}` (the value comes from that environment variable at apply; a secret is never written in TOML)"));
+        }
+        return;
+    }
+    if secret::is_marker(v) {
+        problems.push(format!("setting `{id}` is not a secret (its definition has no isSecret): give its value, not `secret_env`"));
         return;
     }
     if value_type.ends_with("IntegerSettingValueDefinition") {
@@ -431,6 +442,7 @@ fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
 async fn tagged_body(w: &Writer<'_>) -> Result<Value, ExecError> {
     let r = w.desired()?;
     let mut body = write_body(r);
+    secret::fill(w, &mut body).await?;
     let tags = match r.props.get("roleScopeTagIds") {
         Some(declared) => {
             let mut tags = engine::Props::from_iter([("roleScopeTagIds".to_string(), declared.clone())]);
@@ -470,6 +482,7 @@ fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
 
 fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
     let mut t = BTreeMap::new();
+    let mut secret_names = Vec::new();
     for o in objects {
         let p = &o.props;
         let settings: Result<BTreeMap<String, toml::Value>, String> = p
@@ -478,12 +491,14 @@ fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
             .into_iter()
             .flatten()
             .map(|(k, v)| {
-                if holds_secret(v) {
-                    return Err(format!("setting {k} holds a secret value, which tenantctl does not manage yet"));
-                }
-                crate::export::json_to_toml(v).map(|t| (k.clone(), t)).ok_or_else(|| format!("setting {k} has no value"))
+                // A secret is exported as the name of a variable to set.
+                let v = secret::export_value(k, v, &mut secret_names);
+                crate::export::json_to_toml(&v).map(|t| (k.clone(), t)).ok_or_else(|| format!("setting {k} has no value"))
             })
             .collect();
+        for name in std::mem::take(&mut secret_names) {
+            cx.warn(format!("settings catalog policy {}: a secret setting is exported as `secret_env = \"{name}\"`; set that environment variable before applying (Graph returns only an encrypted token, never the value)", o.display_name));
+        }
         let result = settings.and_then(|settings| Ok((settings, assignments(p, &cx.keys)?, super::scope_tag::tags_of(cx, p)?)));
         match result {
             Ok((settings, asg, scope_tags)) => {

@@ -316,3 +316,7 @@ fn policy_checks(cx: &mut Ctx, key: &str, pk: &str, pol: &AssignmentPolicy, o: &
         }
     }
 }
+
+/// Whether its changes need approval whatever they change (the registry
+/// hands it to governance: `Kind::sensitivity`).
+pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensitivity::Always("access package (grants group access, with its approval and expiry)");

@@ -54,3 +54,7 @@ pub(crate) fn validate(cx: &mut Ctx) {
         super::mobile_app::check_app_assignments(cx, Kind::AppAssignment, key, &d.origin, &a.assignments);
     }
 }
+
+/// Whether its changes need approval whatever they change (the registry
+/// hands it to governance: `Kind::sensitivity`).
+pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensitivity::ByRules;

@@ -104,3 +104,7 @@ pub(crate) fn singleton(cx: &mut Ctx, kind: &str, declared: Vec<(String, crate::
         }
     }
 }
+
+/// Whether its changes need approval whatever they change (the registry
+/// hands it to governance: `Kind::sensitivity`).
+pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensitivity::Always("guest settings (authorization policy)");

@@ -263,3 +263,7 @@ pub fn device_name_template_problem(template: &str) -> Option<String> {
     }
     None
 }
+
+/// Whether its changes need approval whatever they change (the registry
+/// hands it to governance: `Kind::sensitivity`).
+pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensitivity::ByRules;

@@ -187,3 +187,7 @@ fn check_compliance_actions(cx: &mut Ctx, key: &str, origin: &Origin, actions: &
         }
     }
 }
+
+/// Whether its changes need approval whatever they change (the registry
+/// hands it to governance: `Kind::sensitivity`).
+pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensitivity::ByRules;

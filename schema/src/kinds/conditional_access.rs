@@ -510,3 +510,7 @@ fn check_conditional_access_targets(cx: &mut Ctx) {
         }
     }
 }
+
+/// Whether its changes need approval whatever they change (the registry
+/// hands it to governance: `Kind::sensitivity`).
+pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensitivity::Always("conditional access policy");

@@ -34,3 +34,7 @@ pub(crate) fn validate(cx: &mut Ctx) {
     let named = s.device_category.iter().map(|(k, d)| (k, &d.origin, d.value.display_name.as_str(), d.value.description.as_deref()));
     super::feature_update_profile::check_profiles(cx, Kind::DeviceCategory, named.collect());
 }
+
+/// Whether its changes need approval whatever they change (the registry
+/// hands it to governance: `Kind::sensitivity`).
+pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensitivity::ByRules;

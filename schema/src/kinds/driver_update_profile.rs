@@ -65,3 +65,7 @@ pub(crate) fn validate(cx: &mut Ctx) {
         check_assignments(cx, Kind::DriverUpdateProfile, key, &d.origin, &p.assignments);
     }
 }
+
+/// Whether its changes need approval whatever they change (the registry
+/// hands it to governance: `Kind::sensitivity`).
+pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensitivity::ByRules;

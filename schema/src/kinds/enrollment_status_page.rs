@@ -138,3 +138,7 @@ pub(crate) fn check_enrollment(cx: &mut Ctx, kind: Kind, all: &[Enrollment]) {
         super::platform_script::check_tags(cx, e.origin, kind, key, e.scope_tags);
     }
 }
+
+/// Whether its changes need approval whatever they change (the registry
+/// hands it to governance: `Kind::sensitivity`).
+pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensitivity::ByRules;

@@ -163,3 +163,7 @@ pub(crate) fn check_profiles(cx: &mut Ctx, kind: Kind, profiles: Vec<(&String, &
         }
     }
 }
+
+/// Whether its changes need approval whatever they change (the registry
+/// hands it to governance: `Kind::sensitivity`).
+pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensitivity::ByRules;

@@ -147,6 +147,19 @@ pub(crate) fn validate(cx: &mut Ctx) {
             });
             continue;
         };
+        // Graph's paths are case-insensitive, but the collection is the
+        // object's identity in plans, the ledger and export: one spelling,
+        // the metadata's (hostile run 14, finding 27).
+        if o.collection != coll.path {
+            cx.error(
+                "collection-spelling",
+                origin,
+                &path!["graph_object", key, "collection"],
+                format!("graph_object.{key}: collection `{}` must be spelled exactly as Graph's metadata spells it: `{}`", o.collection, coll.path),
+            )
+            .help = Some(format!("write collection = \"{}\"", coll.path));
+            continue;
+        }
         let beta = o.api == GraphApi::Beta;
         if coll.beta_only && !beta {
             cx.error("beta-only", origin, &path!["graph_object", key, "api"], format!("graph_object.{key}: {} exists only in Graph beta; set api = \"beta\"", coll.path));
@@ -223,7 +236,13 @@ pub(crate) fn validate(cx: &mut Ctx) {
                     "assignments-not-supported",
                     origin,
                     &path!["graph_object", key, "assignments"],
-                    format!("graph_object.{key}: {} has no `assign` action in Graph's metadata: its objects take no assignments here", coll.path),
+                    if coll.beta_only {
+                        // Graph publishes beta's types as names only (no
+                        // actions): an assign action cannot be known there.
+                        format!("graph_object.{key}: {} exists only in Graph beta, whose published type mappings list no actions, so its `assign` action (if any) is unknown: its objects take no assignments here", coll.path)
+                    } else {
+                        format!("graph_object.{key}: {} has no `assign` action in Graph's metadata: its objects take no assignments here", coll.path)
+                    },
                 );
             } else {
                 crate::validate::policy::check_assignments(cx, crate::Kind::GraphObject, key, origin, a);
@@ -231,3 +250,7 @@ pub(crate) fn validate(cx: &mut Ctx) {
         }
     }
 }
+
+/// Whether its changes need approval whatever they change (the registry
+/// hands it to governance: `Kind::sensitivity`).
+pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensitivity::Always("graph_object: an object of a collection tenantctl does not model");

@@ -101,3 +101,7 @@ pub(crate) fn validate(cx: &mut Ctx) {
         super::platform_script::check_tags(cx, &d.origin, Kind::IntuneRoleAssignment, key, &p.scope_tags);
     }
 }
+
+/// Whether its changes need approval whatever they change (the registry
+/// hands it to governance: `Kind::sensitivity`).
+pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensitivity::Always("Intune role assignment (admin access)");

@@ -87,3 +87,7 @@ pub(crate) fn validate(cx: &mut Ctx) {
         super::platform_script::check_tags(cx, &d.origin, Kind::IntuneRoleDefinition, key, &p.scope_tags);
     }
 }
+
+/// Whether its changes need approval whatever they change (the registry
+/// hands it to governance: `Kind::sensitivity`).
+pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensitivity::Always("Intune role definition (what its admins may do)");

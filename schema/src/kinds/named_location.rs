@@ -128,6 +128,11 @@ pub(crate) fn validate(cx: &mut Ctx) {
     }
 }
 
+
+/// Whether its changes need approval whatever they change (the registry
+/// hands it to governance: `Kind::sensitivity`).
+pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensitivity::Always("named location (conditional access)");
+
 #[cfg(test)]
 mod tests {
     use super::*;

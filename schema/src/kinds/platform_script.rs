@@ -201,3 +201,7 @@ fn locate(root: &Path, origin: &Origin, path: &[Seg]) -> Location {
         Err(_) => Location::file(&origin.file),
     }
 }
+
+/// Whether its changes need approval whatever they change (the registry
+/// hands it to governance: `Kind::sensitivity`).
+pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensitivity::ByRules;

@@ -159,3 +159,7 @@ pub(crate) fn validate(cx: &mut Ctx) {
         check_assignments(cx, Kind::Remediation, key, &d.origin, &p.assignments);
     }
 }
+
+/// Whether its changes need approval whatever they change (the registry
+/// hands it to governance: `Kind::sensitivity`).
+pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensitivity::ByRules;

@@ -275,6 +275,11 @@ fn check_role_assignment_duplicates(cx: &mut Ctx) {
     }
 }
 
+
+/// Whether its changes need approval whatever they change (the registry
+/// hands it to governance: `Kind::sensitivity`).
+pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensitivity::Always("directory role assignment");
+
 #[cfg(test)]
 mod role_set_tests {
     use super::*;

@@ -6,7 +6,12 @@
 //!   table `{ value = "<option id>", "<child definition id>" = … }`;
 //! * a simple setting: an integer or a string;
 //! * a simple collection: an array of integers or strings;
-//! * a group collection: an array of tables, each child by definition id.
+//! * a group collection: an array of tables, each child by definition id;
+//! * a secret (a definition with `isSecret`, e.g. a Wi-Fi key): the table
+//!   `{ secret_env = "NAME" }`, the value read from that environment
+//!   variable at apply and never written in TOML, plans, journals, exports
+//!   or logs; add `rotate = true` to send it again (Graph returns only an
+//!   encrypted token, so a set secret is never compared by value).
 //!
 //! Which one a value is, and whether it is allowed, is checked at plan time
 //! against the tenant's setting definitions (`configurationSettings`).
@@ -63,6 +68,32 @@ pub struct SettingsCatalog {
 /// The key of a choice value's option inside a table that also holds the
 /// choice's children.
 pub const CHOICE_VALUE: &str = "value";
+
+/// The key of a secret value's environment variable: `{ secret_env = "NAME" }`.
+pub const SECRET_ENV: &str = "secret_env";
+
+/// The key asking a secret to be sent again: `{ secret_env = "NAME", rotate = true }`.
+pub const SECRET_ROTATE: &str = "rotate";
+
+/// What is wrong with a secret's table `{ secret_env = "NAME" [, rotate = true] }`.
+fn secret_problem(t: &toml::map::Map<String, toml::Value>) -> Option<String> {
+    if let Some(k) = t.keys().find(|k| k.as_str() != SECRET_ENV && k.as_str() != SECRET_ROTATE) {
+        return Some(format!("a secret is `{{ {SECRET_ENV} = \"NAME\" }}` (optionally with `{SECRET_ROTATE} = true`); `{k}` is not one of its keys"));
+    }
+    if t.get(SECRET_ROTATE).is_some_and(|r| !r.is_bool()) {
+        return Some(format!("`{SECRET_ROTATE}` is true or false"));
+    }
+    match t.get(SECRET_ENV) {
+        Some(toml::Value::String(var)) if !var.is_empty() && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+            if crate::env_names::is_credential_variable(var) {
+                Some(format!("`{SECRET_ENV}` names `{var}`, which holds a credential of the run, not this setting's secret"))
+            } else {
+                None
+            }
+        }
+        _ => Some(format!("`{SECRET_ENV}` must name an environment variable (letters, digits and `_`), not hold the secret")),
+    }
+}
 
 // Validation: this kind's own checks, run through the registry by
 // `crate::validate`; the values are checked against the tenant's setting
@@ -143,9 +174,14 @@ pub fn shape_problem(id: &str, v: &toml::Value) -> Option<String> {
                 Some("a collection holds only integers and strings, or only tables (a group collection)".into())
             }
         }
+        toml::Value::Table(t) if t.contains_key(SECRET_ENV) => secret_problem(t),
         toml::Value::Table(t) => match t.get(CHOICE_VALUE) {
             Some(toml::Value::String(_)) => t.iter().filter(|(k, _)| k.as_str() != CHOICE_VALUE).find_map(|(k, v)| shape_problem(k, v)),
             _ => Some(format!("a table is a choice with children: it needs `{CHOICE_VALUE} = \"<option id>\"`")),
         },
     }
 }
+
+/// Whether its changes need approval whatever they change (the registry
+/// hands it to governance: `Kind::sensitivity`).
+pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensitivity::ByRules;

@@ -361,3 +361,7 @@ fn check_update_rings(cx: &mut Ctx) {
         check_assignments(cx, Kind::UpdateRing, key, &d.origin, &d.value.assignments);
     }
 }
+
+/// Whether its changes need approval whatever they change (the registry
+/// hands it to governance: `Kind::sensitivity`).
+pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensitivity::ByRules;

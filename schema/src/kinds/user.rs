@@ -146,3 +146,7 @@ fn check_users(cx: &mut Ctx) {
         }
     }
 }
+
+/// Whether its changes need approval whatever they change (the registry
+/// hands it to governance: `Kind::sensitivity`).
+pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensitivity::ByRules;

@@ -2,7 +2,7 @@
 //! permissions.json (and the docs table for what it lacks), and the
 //! smallest documented set covering tenantctl's own requests.
 
-use crate::tables::{DOC_RULES, EXCLUDED_FROM_DOCUMENTED};
+use crate::tables::{DOCS_LEAST, DOC_RULES, EXCLUDED_FROM_DOCUMENTED};
 use graph_metadata::model::RequestRule;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -153,6 +153,25 @@ pub fn resolve_requests(txt: &str, perms: &Value) -> Result<Vec<RequestRule>, St
             .map(|(n, _)| n.clone())
             .collect();
         least.sort();
+        // Where the docs pages name another least-privileged permission.
+        let p = path.to_ascii_lowercase();
+        if let Some(d) = DOCS_LEAST.iter().find(|d| {
+            let prefix = d.prefix.to_ascii_lowercase();
+            p == prefix || p.starts_with(&format!("{prefix}/"))
+        }) {
+            // A read is granted by the write permission too.
+            let grants: &[&str] = if method == "GET" { &[d.read, d.write] } else { &[d.write] };
+            for g in grants {
+                if !any_of.iter().any(|n| n == g) {
+                    any_of.push(g.to_string());
+                }
+            }
+            any_of.sort();
+            // A read's least is the read permission, then the write one
+            // (what the README lists when the read one is not).
+            least = grants.iter().map(|g| g.to_string()).collect();
+            source = format!("{source}; least: {}", d.source);
+        }
         rules.push(RequestRule {
             method: method.to_string(),
             path: path.to_string(),
@@ -199,7 +218,13 @@ pub fn documented(rules: &[RequestRule]) -> Result<Vec<String>, String> {
             p.clone(),
         )
     });
+    // The docs' least-privileged permissions (`DOCS_LEAST`) are kept: the
+    // README names what the docs pages say.
+    let pinned: BTreeSet<&str> = DOCS_LEAST.iter().map(|d| d.write).collect();
     for p in order {
+        if pinned.contains(p.as_str()) && ours.iter().any(|r| r.least.first() == Some(&p)) {
+            continue;
+        }
         let mut without = set.clone();
         without.remove(&p);
         if covers(&without) {

@@ -365,3 +365,56 @@ const EXT_GET: &str = "docs: learn.microsoft.com/graph/api/opentypeextension-get
 const EXT_POST: &str = "docs: learn.microsoft.com/graph/api/opentypeextension-post-opentypeextension (Application column, organization)";
 const EXT_PATCH: &str = "docs: learn.microsoft.com/graph/api/opentypeextension-update (Application column, organization)";
 const EXT_DELETE: &str = "docs: learn.microsoft.com/graph/api/opentypeextension-delete (Application column, organization)";
+
+/// Requests whose least-privileged Application permission the Graph docs
+/// pages name differently from permissions.json (issue 15): path prefix,
+/// the docs' permission for GET, for writes, and the page. The rule keeps
+/// every permission permissions.json lists (any of them still grants the
+/// request) and gains the docs' one, which becomes its least privileged
+/// and so what the README and `tenantctl permissions` name.
+pub struct DocsLeast {
+    pub prefix: &'static str,
+    pub read: &'static str,
+    pub write: &'static str,
+    pub source: &'static str,
+}
+
+pub const DOCS_LEAST: &[DocsLeast] = &[
+    // permissions.json has no rule for this path (its parent's says
+    // DeviceManagementApps.*); the beta docs page lists
+    // DeviceManagementScripts.ReadWrite.All (Application).
+    DocsLeast {
+        prefix: "/deviceManagement/deviceManagementScripts",
+        read: "DeviceManagementScripts.Read.All",
+        write: "DeviceManagementScripts.ReadWrite.All",
+        source: "docs: learn.microsoft.com/graph/api/intune-shared-devicemanagementscript-create?view=graph-rest-beta (permissions.json: parent /deviceManagement, DeviceManagementApps.*)",
+    },
+    // permissions.json marks DeviceManagementConfiguration.Read.All least
+    // even for writes; the docs list DeviceManagementScripts.* only.
+    DocsLeast {
+        prefix: "/deviceManagement/deviceHealthScripts",
+        read: "DeviceManagementScripts.Read.All",
+        write: "DeviceManagementScripts.ReadWrite.All",
+        source: "docs: learn.microsoft.com/graph/api/intune-devices-devicehealthscript-create?view=graph-rest-beta (permissions.json: least DeviceManagementConfiguration.Read.All)",
+    },
+    // Intune RBAC: permissions.json also lists DeviceManagementConfiguration.*
+    // (least, for scope tags); the docs list DeviceManagementRBAC.* only.
+    DocsLeast {
+        prefix: "/deviceManagement/roleScopeTags",
+        read: "DeviceManagementRBAC.Read.All",
+        write: "DeviceManagementRBAC.ReadWrite.All",
+        source: "docs: learn.microsoft.com/graph/api/intune-rbac-rolescopetag-create?view=graph-rest-beta (permissions.json: least DeviceManagementConfiguration.*)",
+    },
+    DocsLeast {
+        prefix: "/deviceManagement/roleDefinitions",
+        read: "DeviceManagementRBAC.Read.All",
+        write: "DeviceManagementRBAC.ReadWrite.All",
+        source: "docs: learn.microsoft.com/graph/api/intune-rbac-roledefinition-create?view=graph-rest-beta",
+    },
+    DocsLeast {
+        prefix: "/deviceManagement/roleAssignments",
+        read: "DeviceManagementRBAC.Read.All",
+        write: "DeviceManagementRBAC.ReadWrite.All",
+        source: "docs: learn.microsoft.com/graph/api/intune-rbac-deviceandappmanagementroleassignment-create?view=graph-rest-beta",
+    },
+];
