@@ -537,8 +537,9 @@ pub static SPECS: &[Spec] = &[
     },
     Spec {
         family: Family::Other,
-        create: Some(crate::entitlement::create_assignment_request),
+        create: Some(crate::entitlement_assignments::create_assignment_request),
         lookup: lookup_assignment_requests,
+        expand: crate::entitlement_assignments::expand_request,
         // The docs' body names the assignment by `targetId`,
         // `assignmentPolicyId` and `accessPackageId`, which the v1.0 CSDL's
         // accessPackageAssignment lacks: checked by the hook, not the reader.
@@ -548,7 +549,7 @@ pub static SPECS: &[Spec] = &[
     Spec {
         family: Family::Other,
         lookup: lookup_package_assignments,
-        expand: crate::entitlement::expand_assignment,
+        expand: crate::entitlement_assignments::expand_assignment,
         ..dir(crate::entitlement::ASSIGNMENTS, &["identityGovernance", "entitlementManagement", "assignments"], "identityGovernance/entitlementManagement/assignments")
     },
 ];

@@ -28,6 +28,7 @@ pub mod undeclared;
 pub mod trust;
 pub mod admin_reach;
 pub mod script_review;
+pub mod package_assignment;
 
 pub use access::*;
 pub use certificates::not_after;

@@ -75,6 +75,7 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
         Kind::GraphObject => return Some("graph_object: an object of a collection tenantctl does not model".into()),
         Kind::AccessCatalog => return Some("access package catalog (what its packages may grant)".into()),
         Kind::AccessPackage => return Some("access package (grants group access, with its approval and expiry)".into()),
+        Kind::AccessPackageAssignment => return Some(super::package_assignment::why_sensitive(change)),
         _ => {}
     }
     if let Some(why) = super::admin_reach::reason(change, &tenant) {
@@ -219,6 +220,7 @@ pub fn removes_access(change: &Change) -> Option<String> {
     let a = &change.address;
     match (a.kind, change.action) {
         (Kind::RoleAssignment, Action::Delete) => Some(format!("ends the role assignment {a}")),
+        (Kind::AccessPackageAssignment, _) => super::package_assignment::removes_access(change),
         (Kind::Guest, Action::Delete) if change.desired.as_ref().is_some_and(|d| d.expires.is_some()) => Some(format!("removes the expired guest {a}")),
         (Kind::Guest, Action::Update)
             if !change.fields.is_empty()
@@ -257,6 +259,7 @@ pub fn review_notes(changes: &mut [Change]) {
                 let end = text("endDateTime").or_else(|| when(d.expires)).unwrap_or_else(|| "no end (permanent)".into());
                 c.notes.push(format!("review: {kind}, schedule from when applied until {end}; justification: {justification}"));
             }
+            Kind::AccessPackageAssignment => c.notes.push(super::package_assignment::review_note(d)),
             _ => {}
         }
     }

@@ -47,6 +47,8 @@ pub mod app_assignment;
 pub mod graph_object;
 pub mod access_catalog;
 pub mod access_package;
+pub mod access_package_assignment;
+pub mod entitlement_licence;
 
 use std::collections::BTreeSet;
 
