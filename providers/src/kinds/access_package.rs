@@ -430,7 +430,13 @@ async fn write_policies(w: &Writer<'_>, api: &GraphClient, r: &DesiredResource, 
                 w.send(api, Method::PUT, &path, Some(body)).await?;
             }
             None => {
-                w.send(api, Method::POST, POLICIES, Some(body)).await?;
+                // Readable before the package counts as written: an
+                // assignment through the policy finds it by name.
+                let made = w.send(api, Method::POST, POLICIES, Some(body)).await?;
+                let pid = str_field(&made, "id");
+                if !pid.is_empty() {
+                    w.wait(api, &format!("{POLICIES}/{}", schema::object_id::path_segment(pid))).await?;
+                }
             }
         }
     }
