@@ -54,24 +54,24 @@ async fn catalogs_and_packages_are_created_updated_exported_and_deleted() {
     let all = c.v1().list_all(&format!("{EM}/assignmentPolicies?$expand=accessPackage")).await.expect("policies");
     let pols = live_policies(&all, &package);
     assert_eq!(pols.len(), 1, "{all:#?}");
-    assert_eq!((pols[0]["allowedTargetScope"].clone(), pols[0]["expiration"]["duration"].clone()), (json!("allExternalUsers"), json!("P30D")));
+    assert_eq!((pols[0]["allowedTargetScope"].clone(), pols[0]["expiration"]["endDateTime"].clone()), (json!("allExternalUsers"), json!("2027-03-31T17:00:00Z")));
     let stage = &pols[0]["requestApprovalSettings"]["stages"][0];
     assert_eq!(stage["primaryApprovers"], json!([{"@odata.type": "#microsoft.graph.singleUser", "userId": adele}]));
     assert_eq!(stage["fallbackPrimaryApprovers"][0]["userId"], json!(megan));
     assert!(plan(&c, &load_ok(&dir), &ledger).await.changes.is_empty(), "converged");
 
-    // Update: a shorter expiry, and a second group in catalog and package.
+    // Update: a later end (the audit runs on), and a second group in catalog and package.
     edit_file(&dir, FILE, |t| {
-        t.replace("duration = \"P30D\"", "duration = \"P14D\"").replace("groups = [\"fabrikam-audit-guests\"]", "groups = [\"fabrikam-audit-guests\", \"fabrikam-audit-readers\"]")
+        t.replace("end_date_time = 2027-03-31T17:00:00Z", "end_date_time = 2027-06-30T17:00:00Z").replace("groups = [\"fabrikam-audit-guests\"]", "groups = [\"fabrikam-audit-guests\", \"fabrikam-audit-readers\"]")
     });
     let p = plan(&c, &load_ok(&dir), &ledger).await;
     let actions: Vec<(String, Action)> = p.changes.iter().map(|c| (c.address.to_string(), c.action)).collect();
     assert_eq!(actions, [("access_catalog.guest-access".to_string(), Action::Update), ("access_package.fabrikam-audit".to_string(), Action::Update)], "{:#?}", p.changes);
     let touched = fields(changes_of(&p, "access_package.fabrikam-audit")[0]);
-    assert!(touched.contains(&"groups") && touched.iter().any(|f| f.ends_with("expiration.duration")), "{touched:?}");
+    assert!(touched.contains(&"groups") && touched.iter().any(|f| f.ends_with("expiration.endDateTime")), "{touched:?}");
     apply(&c, &p, &mut ledger).await;
     let all = c.v1().list_all(&format!("{EM}/assignmentPolicies?$expand=accessPackage")).await.expect("policies");
-    assert_eq!(live_policies(&all, &package)[0]["expiration"]["duration"], json!("P14D"));
+    assert_eq!(live_policies(&all, &package)[0]["expiration"]["endDateTime"], json!("2027-06-30T17:00:00Z"));
     let live = c.v1().get_json(&format!("{EM}/accessPackages/{package}?$expand=resourceRoleScopes($expand=role,scope)")).await.expect("the package");
     assert_eq!(live["resourceRoleScopes"].as_array().map(Vec::len), Some(2), "{live:#}");
     assert!(plan(&c, &load_ok(&dir), &ledger).await.changes.is_empty(), "converged after the update");
@@ -98,15 +98,11 @@ async fn catalogs_and_packages_are_created_updated_exported_and_deleted() {
     let no_approvers = json!({"displayName": "P", "allowedTargetScope": "allExternalUsers", "requestApprovalSettings": {"isApprovalRequiredForAdd": true, "stages": []}, "accessPackage": {"id": package}});
     assert!(c.v1().post_json(&format!("{EM}/assignmentPolicies"), no_approvers).await.is_err(), "approval without approvers");
     assert!(c.v1().delete(&format!("{EM}/catalogs/{catalog}")).await.is_err(), "a catalog that still has a package");
-    let guest = id_of(&ledger, "guest.fabrikam-auditor");
+    // The example's guest holds the package (access_package_assignment).
     let all = c.v1().list_all(&format!("{EM}/assignmentPolicies?$expand=accessPackage")).await.expect("policies");
     let policy = live_policies(&all, &package)[0]["id"].as_str().expect("an id").to_string();
-    let add = json!({"requestType": "adminAdd", "assignment": {"targetId": guest, "assignmentPolicyId": policy, "accessPackageId": package}});
-    graph(&sb, reqwest::Method::POST, &format!("/v1.0{EM}/assignmentRequests"), Some(add)).await;
     assert!(c.v1().delete(&format!("{EM}/accessPackages/{package}")).await.is_err(), "a package with an assignment");
     assert!(c.v1().delete(&format!("{EM}/assignmentPolicies/{policy}")).await.is_err(), "a policy with an assignment");
-    let assignment = c.v1().list_all(&format!("{EM}/assignments")).await.expect("assignments")[0]["id"].as_str().expect("an id").to_string();
-    graph(&sb, reqwest::Method::POST, &format!("/v1.0{EM}/assignmentRequests"), Some(json!({"requestType": "adminRemove", "assignment": {"id": assignment}}))).await;
 
     // Export: both by key, and planning the export is empty.
     let (tmp, out) = export_tenant(&sb);
@@ -116,15 +112,17 @@ async fn catalogs_and_packages_are_created_updated_exported_and_deleted() {
     let pkg = exported.access_package.values().find(|d| d.value.display_name == "Fabrikam audit").expect("the package is exported");
     assert_eq!((&pkg.value.catalog, pkg.value.groups.len()), (ck, 2));
     let pol = pkg.value.policies.values().next().expect("its policy");
-    assert_eq!(pol.expiration.duration.as_deref(), Some("P14D"));
+    assert_eq!(pol.expiration.end_date_time.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).as_deref(), Some("2027-06-30T17:00:00Z"));
     assert_eq!(pol.request_approval_settings.as_ref().map(|a| a.stages[0].primary_approvers.clone()), Some(vec!["user.adele-vance".to_string()]), "approvers by the exported user key");
     assert_export_replans_empty(&c, &tmp, &out).await;
 
-    // Delete: no longer declared, the package goes before its catalog.
+    // Delete: no longer declared, the assignment ends first, then the
+    // package goes before its catalog.
     std::fs::remove_file(dir.join(FILE)).expect("removed");
+    std::fs::remove_file(dir.join("access-package-assignments.toml")).expect("removed");
     let p = plan(&c, &load_ok(&dir), &ledger).await;
     let deleted: Vec<String> = p.changes.iter().filter(|c| c.action == Action::Delete).map(|c| c.address.to_string()).collect();
-    assert_eq!(deleted, ["access_package.fabrikam-audit", "access_catalog.guest-access"], "{:#?}", p.changes);
+    assert_eq!(deleted, ["access_package_assignment.fabrikam-auditor", "access_package.fabrikam-audit", "access_catalog.guest-access"], "{:#?}", p.changes);
     apply(&c, &p, &mut ledger).await;
     assert!(c.v1().get_json(&format!("{EM}/accessPackages/{package}")).await.is_err());
     assert!(c.v1().get_json(&format!("{EM}/catalogs/{catalog}")).await.is_err());
@@ -235,9 +233,9 @@ async fn through_the_binary_changes_are_sensitive_and_bad_policies_are_refused()
     assert!(out.contains("access package (grants group access"), "{out}");
     assert!(out.contains("access package catalog"), "{out}");
     // A policy for guests that never ends is refused, located.
-    edit_file(&dir, FILE, |t| t.replace("expiration = { type = \"afterDuration\", duration = \"P30D\" }", "expiration = { type = \"noExpiration\" }"));
+    edit_file(&dir, FILE, |t| t.replace("expiration = { type = \"afterDateTime\", end_date_time = 2027-03-31T17:00:00Z }", "expiration = { type = \"noExpiration\" }"));
     let (code, out) = validate(&sb, work.path());
     assert_eq!(code, Some(1), "{out}");
-    assert!(out.contains("error[standing-guest-access]") && out.contains("access-packages.toml:28"), "{out}");
+    assert!(out.contains("error[standing-guest-access]") && out.contains("access-packages.toml:29"), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }

@@ -7,6 +7,7 @@
 //! policy naming a user or group that does not exist or needing approval
 //! with no approvers, deleting a catalog that still has packages, and
 //! deleting a package (or a policy) something is assigned through.
+//! Assignments and their requests: `crate::entitlement_assignments`.
 
 use crate::error::GraphError;
 use crate::graph::{self, body_object, Ctx, GReq, GResp};
@@ -398,70 +399,6 @@ pub fn expand_policy(t: &Tenant, _: &Ctx, spec: &Spec, _: &str, rec: &Record, e:
         other => return Err(GraphError::bad_request(format!("Could not find a property named '{other}' on type '{}'.", spec.context))),
     };
     out.insert(name.into(), t.get(coll, nav_str(rec, nav)).map(|r| Value::Object(r.data.clone())).unwrap_or(Value::Null));
-    Ok(())
-}
-
-/// `POST /assignmentRequests` with `adminAdd` (an assignment of
-/// `assignment.targetId` through `assignment.assignmentPolicyId`) or
-/// `adminRemove` (of `assignment.id`), delivered at once.
-pub fn create_assignment_request(t: &mut Tenant, ctx: &Ctx, spec: &Spec, body: Map<String, Value>) -> Result<String, GraphError> {
-    let kind = body.get("requestType").and_then(Value::as_str).unwrap_or_default().to_string();
-    let a = body.get("assignment").and_then(Value::as_object).cloned().ok_or_else(|| bad("The request must give the assignment.").with_detail("PropertyRequired", "assignment"))?;
-    let s = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
-    let assignment = match kind.as_str() {
-        "adminAdd" => {
-            let (target, policy, package) = (s("targetId"), s("assignmentPolicyId"), s("accessPackageId"));
-            if t.get("users", &target).is_none_or(|u| ctx.lagged(u)) {
-                return Err(bad(format!("The target '{target}' was not found.")));
-            }
-            let p = t.get(POLICIES, &policy).ok_or_else(|| bad(format!("The policy '{policy}' was not found.")))?;
-            if nav_str(p, PACKAGE_ID) != package {
-                return Err(bad(format!("The policy '{policy}' is not a policy of access package '{package}'.")));
-            }
-            let mut data = Map::new();
-            data.insert("state".into(), json!("delivered"));
-            data.insert("status".into(), json!("Delivered"));
-            let mut nav = Map::new();
-            nav.insert(PACKAGE_ID.into(), json!(package));
-            nav.insert(POLICY_ID.into(), json!(policy));
-            nav.insert("targetId".into(), json!(target));
-            resources::insert_new(t, ctx, ASSIGNMENTS, data, nav)
-        }
-        "adminRemove" => {
-            let id = s("id");
-            if !t.update(ASSIGNMENTS, &id, |r| {
-                r.data.insert("state".into(), json!("expired"));
-                r.data.insert("status".into(), json!("Expired"));
-            }) {
-                return Err(GraphError::not_found(&id));
-            }
-            id
-        }
-        other => return Err(bad(format!("requestType '{other}' is not supported for an administrator's request (adminAdd or adminRemove)."))),
-    };
-    let mut data = Map::new();
-    data.insert("requestType".into(), json!(kind));
-    data.insert("state".into(), json!("delivered"));
-    data.insert("createdDateTime".into(), json!(ctx.now_iso()));
-    let mut nav = Map::new();
-    nav.insert("assignmentId".into(), json!(assignment));
-    Ok(resources::insert_new(t, ctx, spec.coll, data, nav))
-}
-
-pub fn expand_assignment(t: &Tenant, _: &Ctx, spec: &Spec, _: &str, rec: &Record, e: &Expand, out: &mut Map<String, Value>) -> Result<(), GraphError> {
-    match e.name.as_str() {
-        "target" => {
-            let id = nav_str(rec, "targetId");
-            out.insert("target".into(), json!({"objectId": id}));
-        }
-        "accessPackage" => {
-            out.insert("accessPackage".into(), t.get(PACKAGES, nav_str(rec, PACKAGE_ID)).map(|r| Value::Object(r.data.clone())).unwrap_or(Value::Null));
-        }
-        "assignmentPolicy" => {
-            out.insert("assignmentPolicy".into(), t.get(POLICIES, nav_str(rec, POLICY_ID)).map(|r| Value::Object(r.data.clone())).unwrap_or(Value::Null));
-        }
-        other => return Err(GraphError::bad_request(format!("Could not find a property named '{other}' on type '{}'.", spec.context))),
-    }
     Ok(())
 }
 

@@ -61,6 +61,7 @@ pub mod administrative_units;
 pub mod mobile_apps;
 pub mod entitlement;
 pub mod graph_collections;
+pub mod entitlement_assignments;
 
 pub use accounting::RequestCounts;
 pub use cli::{serve, ServeArgs};

@@ -5,6 +5,11 @@
 //! tenant Graph answers every PIM request with
 //! `400 AadPremiumLicenseRequired` (seen on v1.0
 //! `roleEligibilityScheduleInstances`, maester365/maester#1421).
+//! Entitlement management (catalogs, access packages, their policies,
+//! assignments and requests) needs the same licence; without it Graph
+//! answers `403 NoLicense` "User is not authorized to perform the
+//! operation. Reason: Tenant does not meet license requirement!" (seen on
+//! `entitlementManagement/settings`, AzureAD/AzureAD-Governance-Assessment#2).
 
 use crate::error::GraphError;
 use crate::graph::Ctx;
@@ -48,10 +53,27 @@ const PIM: &[&str] = &[
     "roleAssignmentSchedules",
 ];
 
+/// Store collections that are entitlement management.
+const ENTITLEMENT_MANAGEMENT: &[&str] = &[
+    crate::entitlement::CATALOGS,
+    crate::entitlement::RESOURCE_REQUESTS,
+    crate::entitlement::PACKAGES,
+    crate::entitlement::POLICIES,
+    crate::entitlement::ASSIGNMENT_REQUESTS,
+    crate::entitlement::ASSIGNMENTS,
+];
+
+/// The code Graph answers entitlement management with on a tenant without
+/// Microsoft Entra ID P2 or Governance.
+pub const NO_LICENSE: &str = "NoLicense";
+
 /// Refuses a request to `spec` the tenant's licences do not cover, as Graph does.
 pub fn check(ctx: &Ctx, spec: &Spec) -> Result<(), GraphError> {
     if ctx.licences == Licences::P1 && PIM.contains(&spec.coll) {
         return Err(GraphError::new(400, "AadPremiumLicenseRequired", "The tenant needs to have Microsoft Entra ID P2 or Microsoft Entra ID Governance license."));
+    }
+    if ctx.licences == Licences::P1 && ENTITLEMENT_MANAGEMENT.contains(&spec.coll) {
+        return Err(GraphError::new(403, NO_LICENSE, "User is not authorized to perform the operation. Reason: Tenant does not meet license requirement!"));
     }
     Ok(())
 }

@@ -180,7 +180,6 @@ lookup_fn!(lookup_elig_sched, "roleEligibilitySchedules");
 lookup_fn!(lookup_assign_sched, "roleAssignmentSchedules");
 lookup_fn!(lookup_resource_requests, "accessPackageResourceRequests");
 lookup_fn!(lookup_assignment_policies, "accessPackageAssignmentPolicies");
-lookup_fn!(lookup_assignment_requests, "accessPackageAssignmentRequests");
 lookup_fn!(lookup_package_assignments, "accessPackageAssignments");
 
 /// A directory-family collection with no behaviour of its own (the base
@@ -286,18 +285,8 @@ pub static SPECS: &[Spec] = &[
     },
     Spec {
         family: Family::Other,
-        create: Some(crate::entitlement::create_assignment_request),
-        lookup: lookup_assignment_requests,
-        // The docs' body names the assignment by `targetId`,
-        // `assignmentPolicyId` and `accessPackageId`, which the v1.0 CSDL's
-        // accessPackageAssignment lacks: checked by the hook, not the reader.
-        entity: None,
-        ..dir(crate::entitlement::ASSIGNMENT_REQUESTS, &["identityGovernance", "entitlementManagement", "assignmentRequests"], "identityGovernance/entitlementManagement/assignmentRequests")
-    },
-    Spec {
-        family: Family::Other,
         lookup: lookup_package_assignments,
-        expand: crate::entitlement::expand_assignment,
+        expand: crate::entitlement_assignments::expand_assignment,
         ..dir(crate::entitlement::ASSIGNMENTS, &["identityGovernance", "entitlementManagement", "assignments"], "identityGovernance/entitlementManagement/assignments")
     },
 ];
@@ -332,6 +321,7 @@ pub static KIND_SPECS: &[&Spec] = &[
     &crate::graph_collections::TERMS_SPEC,
     &crate::entitlement::CATALOGS_SPEC,
     &crate::entitlement::PACKAGES_SPEC,
+    &crate::entitlement_assignments::REQUESTS_SPEC,
 ];
 
 /// Every spec of the table: the kinds' collections, then the others.

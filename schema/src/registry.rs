@@ -69,6 +69,8 @@ macro_rules! with_kinds {
             // run in reverse, so packages go before their catalog).
             AccessCatalog        access_catalog         AccessCatalog        false     false;
             AccessPackage        access_package         AccessPackage        false     false;
+            // After the package whose policy it goes through.
+            AccessPackageAssignment access_package_assignment AccessPackageAssignment false false;
         }
     };
 }

@@ -53,6 +53,7 @@ fn the_example_tenant_validates() {
         (Kind::GraphObject, 0),
         (Kind::AccessCatalog, 1),
         (Kind::AccessPackage, 1),
+        (Kind::AccessPackageAssignment, 1),
     ];
     assert_eq!(state.counts(), expected.to_vec());
     // The published Managed Desktop values (graph-reference section 9):

@@ -29,6 +29,7 @@ pub mod trust;
 pub mod admin_reach;
 pub mod script_review;
 pub mod script_encoding;
+pub mod package_assignment;
 
 pub use access::*;
 pub use certificates::not_after;

@@ -205,6 +205,7 @@ pub fn removes_access(change: &Change) -> Option<String> {
     let a = &change.address;
     match (a.kind, change.action) {
         (Kind::RoleAssignment, Action::Delete) => Some(format!("ends the role assignment {a}")),
+        (Kind::AccessPackageAssignment, _) => super::package_assignment::removes_access(change),
         (Kind::Guest, Action::Delete) if change.desired.as_ref().is_some_and(|d| d.expires.is_some()) => Some(format!("removes the expired guest {a}")),
         (Kind::Guest, Action::Update)
             if !change.fields.is_empty()
@@ -243,6 +244,7 @@ pub fn review_notes(changes: &mut [Change]) {
                 let end = text("endDateTime").or_else(|| when(d.expires)).unwrap_or_else(|| "no end (permanent)".into());
                 c.notes.push(format!("review: {kind}, schedule from when applied until {end}; justification: {justification}"));
             }
+            Kind::AccessPackageAssignment => c.notes.push(super::package_assignment::review_note(d)),
             _ => {}
         }
     }

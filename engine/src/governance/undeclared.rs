@@ -29,7 +29,7 @@ pub enum AccessEnd {
 /// object) grants access that must end now, and how.
 pub fn access_end(address: &Address, entry: &LedgerEntry, live: &LiveObject, now: DateTime<Utc>, action: GuestExpiryAction) -> Option<AccessEnd> {
     match address.kind {
-        Kind::RoleAssignment | Kind::IntuneRoleAssignment => {
+        Kind::RoleAssignment | Kind::IntuneRoleAssignment | Kind::AccessPackageAssignment => {
             Some(AccessEnd::Delete("no longer declared: the access it grants is removed (access is never kept undeclared, whatever governance.prune.kinds says)".into()))
         }
         Kind::Guest => {

@@ -106,7 +106,13 @@ pub async fn resources(api: &GraphClient, catalog: &str) -> Result<Vec<Value>, G
     api.list_all(&resources_path(catalog)).await
 }
 
+/// Read, or nothing on a tenant without the licence entitlement
+/// management needs (`super::entitlement_licence`).
 fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
+    Box::pin(async move { super::entitlement_licence::or_unavailable(read_licensed(cx).await) })
+}
+
+fn read_licensed<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
     Box::pin(async move {
         let api = cx.client.v1();
         let raw = api.list_all(CATALOGS).await?;

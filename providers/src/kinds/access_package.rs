@@ -51,7 +51,7 @@ pub const POLICIES: &str = "/identityGovernance/entitlementManagement/assignment
 /// Packages with their catalog and resource role scopes, in one listing
 /// (no read per package: a quiet pass stays a few requests).
 const PACKAGES_LISTING: &str = "/identityGovernance/entitlementManagement/accessPackages?$expand=catalog,resourceRoleScopes($expand=role,scope)";
-const POLICIES_LISTING: &str = "/identityGovernance/entitlementManagement/assignmentPolicies?$expand=accessPackage";
+pub(crate) const POLICIES_LISTING: &str = "/identityGovernance/entitlementManagement/assignmentPolicies?$expand=accessPackage";
 const GROUPS: &str = "groups";
 const POLICIES_PROP: &str = "policies";
 /// The policies' lowercased names as a list: nested objects compare only
@@ -283,11 +283,17 @@ async fn role_scopes(api: &GraphClient, id: &str) -> Result<Vec<Value>, GraphErr
     Ok(v.get("resourceRoleScopes").and_then(Value::as_array).cloned().unwrap_or_default())
 }
 
-fn policy_package(p: &Value) -> &str {
+pub(crate) fn policy_package(p: &Value) -> &str {
     p.get("accessPackage").map(|a| str_field(a, "id")).unwrap_or_default()
 }
 
+/// Read, or nothing on a tenant without the licence entitlement
+/// management needs (`super::entitlement_licence`).
 fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
+    Box::pin(async move { super::entitlement_licence::or_unavailable(read_licensed(cx).await) })
+}
+
+fn read_licensed<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
     Box::pin(async move {
         let api = cx.client.v1();
         let raw = api.list_all(PACKAGES_LISTING).await?;
@@ -424,7 +430,13 @@ async fn write_policies(w: &Writer<'_>, api: &GraphClient, r: &DesiredResource, 
                 w.send(api, Method::PUT, &path, Some(body)).await?;
             }
             None => {
-                w.send(api, Method::POST, POLICIES, Some(body)).await?;
+                // Readable before the package counts as written: an
+                // assignment through the policy finds it by name.
+                let made = w.send(api, Method::POST, POLICIES, Some(body)).await?;
+                let pid = str_field(&made, "id");
+                if !pid.is_empty() {
+                    w.wait(api, &format!("{POLICIES}/{}", schema::object_id::path_segment(pid))).await?;
+                }
             }
         }
     }

@@ -48,6 +48,8 @@ pub mod graph_object;
 pub mod access_catalog;
 pub mod access_package;
 pub mod settings_catalog_secret;
+pub mod access_package_assignment;
+pub mod entitlement_licence;
 
 use std::collections::BTreeSet;
 

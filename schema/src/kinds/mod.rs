@@ -92,3 +92,5 @@ pub mod access_package;
 pub mod access_package_rules;
 pub use access_catalog::AccessCatalog;
 pub use access_package::AccessPackage;
+pub mod access_package_assignment;
+pub use access_package_assignment::AccessPackageAssignment;
