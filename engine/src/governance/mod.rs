@@ -28,6 +28,10 @@ pub mod undeclared;
 pub mod trust;
 pub mod admin_reach;
 pub mod script_review;
+pub mod live_reach;
+pub mod intune_oob;
+pub mod tightens;
+pub mod method_reach;
 
 pub use access::*;
 pub use certificates::not_after;
