@@ -127,7 +127,7 @@ pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
             continue;
         }
         let group = gname(gid);
-        let (members, unread) = walk(observed, desired, ids, gid, &group);
+        let (members, unread) = walk(observed, desired, &by_id, gid, &group);
         for path in &unread {
             out.push(Finding {
                 severity: Severity::Warning,
@@ -171,8 +171,7 @@ pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
 /// membership is not managed followed: member id -> (type, path), and the
 /// groups on the way whose membership was not read.
 #[allow(clippy::type_complexity)]
-fn walk(observed: &ObservedState, desired: &DesiredModel, ids: &BTreeMap<Address, String>, gid: &str, name: &str) -> (BTreeMap<String, (String, String)>, Vec<String>) {
-    let by_id: BTreeMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
+fn walk(observed: &ObservedState, desired: &DesiredModel, by_id: &BTreeMap<&str, &Address>, gid: &str, name: &str) -> (BTreeMap<String, (String, String)>, Vec<String>) {
     let mut members = BTreeMap::new();
     let mut unread = Vec::new();
     let mut seen = BTreeSet::new();

@@ -1,9 +1,9 @@
 //! Restoring a control is not granting access (hostile run 14, finding
 //! 19):
 //! * a correction that only tightens a privileged role's PIM settings
-//!   (adds MFA, approval, justification or a ticket to activation, adds
-//!   approvers, shortens the activation or the assignments' expiry, makes
-//!   expiry required) or only puts a conditional access policy back to
+//!   (adds MFA, approval, justification or a ticket to activation, with
+//!   approvers when approval comes back, shortens the activation or the
+//!   assignments' expiry, makes expiry required) or only puts a conditional access policy back to
 //!   `enabled` is applied without approval and by `reconcile --self-heal`
 //!   unattended, journalled like every applied change ([`only_tightens`]);
 //!   loosening stays sensitive;
@@ -68,7 +68,7 @@ fn pim_field_tightens(f: &FieldChange) -> bool {
     let leaf = f.field.rsplit('.').next().unwrap_or_default();
     let group = f.field.split('.').next().unwrap_or_default();
     match (group, leaf) {
-        ("activation", "enabledRules") | ("activation", "approvers") => set(before).is_subset(&set(after)),
+        ("activation", "enabledRules") => set(before).is_subset(&set(after)),
         ("activation", "isApprovalRequired") => after == Some(&Value::Bool(true)),
         ("activation" | "eligibleExpiry" | "activeExpiry", "maximumDuration") => {
             let secs = |v: Option<&Value>| v.and_then(Value::as_str).and_then(duration_seconds);
@@ -84,6 +84,15 @@ fn pim_field_tightens(f: &FieldChange) -> bool {
     }
 }
 
+/// Approvers added while approval comes back (it was not required): the
+/// restore of approval. Approvers added to an approval already required
+/// widen who may approve activations, which is not tightening.
+fn approvers_come_back(change: &Change, f: &FieldChange) -> bool {
+    f.field == "activation.approvers"
+        && set(f.before.as_ref()).is_subset(&set(f.after.as_ref()))
+        && change.fields.iter().any(|x| x.field == "activation.isApprovalRequired" && x.after == Some(Value::Bool(true)))
+}
+
 /// Why `change` only tightens a control, or `None`: an update of PIM role
 /// settings whose every field tightens, or of a conditional access policy
 /// whose only change is its state back to `enabled`.
@@ -93,7 +102,7 @@ pub fn only_tightens(change: &Change) -> Option<String> {
     }
     let a = &change.address;
     match a.kind {
-        Kind::RolePolicy if change.fields.iter().all(pim_field_tightens) => {
+        Kind::RolePolicy if change.fields.iter().all(|f| pim_field_tightens(f) || approvers_come_back(change, f)) => {
             let what: Vec<&str> = change.fields.iter().map(|f| f.field.as_str()).collect();
             Some(format!("only tightens the PIM settings of {a} ({}): restoring a control grants no access, so it is applied unattended", what.join(", ")))
         }
@@ -194,5 +203,37 @@ mod tests {
         assert!(pim_field_tightens(&field("eligibleExpiry.isExpirationRequired", Some(json!(false)), Some(json!(true)))));
         assert!(!pim_field_tightens(&field("activation.approvers", Some(json!([{"@ref": "user.a"}])), None)));
         assert!(!pim_field_tightens(&field("role", Some(json!("A")), Some(json!("B")))));
+    }
+
+    fn update(fields: Vec<FieldChange>) -> Change {
+        Change {
+            address: "role_policy.ia".parse().expect("an address"),
+            action: Action::Update,
+            display_name: "ia".into(),
+            id: Some("p".into()),
+            reason: String::new(),
+            fields,
+            waits_on: Vec::new(),
+            wave: 0,
+            desired: None,
+            notes: Vec::new(),
+            live: None,
+        }
+    }
+
+    #[test]
+    fn approvers_tighten_only_with_approval_coming_back() {
+        let approvers = field("activation.approvers", Some(json!([{"@ref": "user.a"}])), Some(json!([{"@ref": "user.a"}, {"@ref": "user.b"}])));
+        assert!(only_tightens(&update(vec![approvers.clone()])).is_none(), "another approver on a required approval widens who approves");
+        let back = field("activation.isApprovalRequired", Some(json!(false)), Some(json!(true)));
+        let restored = field("activation.approvers", None, Some(json!([{"@ref": "user.a"}])));
+        assert!(only_tightens(&update(vec![back.clone(), restored])).is_some());
+        let loosened = field("activation.maximumDuration", Some(json!("PT4H")), Some(json!("PT8H")));
+        assert!(only_tightens(&update(vec![back, loosened])).is_none(), "one loosening field makes it sensitive");
+        let mut ca = update(vec![field("state", Some(json!("disabled")), Some(json!("enabled")))]);
+        ca.address = "conditional_access.x".parse().expect("an address");
+        assert!(only_tightens(&ca).is_some());
+        ca.fields = vec![field("state", Some(json!("enabled")), Some(json!("enabledForReportingButNotEnforced")))];
+        assert!(only_tightens(&ca).is_none());
     }
 }
