@@ -37,6 +37,10 @@ pub const CA_EXEMPT_MEMBER: &str = "ca-exempt-member";
 /// manage carries (also those of `super::live`): [`blocks`] reads them.
 pub const UNMANAGED_MEMBERSHIP: &str = "its membership is not managed in desired state";
 
+/// The lints that judge live membership (here and in `super::live`);
+/// only these may be about live state alone ([`blocks`]).
+const LIVE_MEMBERSHIP_LINTS: &[&str] = &["unmanaged-privileged-holder", CA_EXEMPT_MEMBER, "service-account-role", "service-account-privileged", "service-account-targeted"];
+
 /// What a group grants its members.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Grant {
@@ -215,7 +219,8 @@ pub fn blocks(f: &Finding, plan: &Plan) -> bool {
     if f.severity != Severity::Error {
         return false;
     }
-    if !f.message.contains(UNMANAGED_MEMBERSHIP) || plan.changes.is_empty() {
+    let live_only = LIVE_MEMBERSHIP_LINTS.contains(&f.lint.as_str()) && f.message.contains(&format!("({UNMANAGED_MEMBERSHIP})"));
+    if !live_only || plan.changes.is_empty() {
         return true;
     }
     plan.changes.iter().any(|c| c.address.to_string() == f.address || c.id.as_deref().is_some_and(|id| f.address == format!("id:{id}") || f.address == format!("group id:{id}")))

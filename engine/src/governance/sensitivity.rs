@@ -42,7 +42,8 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
         // expiry and out-of-band removals run unattended, journalled.
         return None;
     }
-    if super::tightens::only_tightens(change).is_some() {
+    let listed = gov.sensitive_kinds.iter().any(|k| k == a.kind.as_str()) || gov.sensitive_addresses.iter().any(|s| *s == a.to_string());
+    if !listed && super::tightens::only_tightens(change).is_some() {
         // Restoring a control (MFA or approval on a privileged role's
         // activation, a CA policy back on) grants no access.
         return None;
