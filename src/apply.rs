@@ -329,9 +329,14 @@ async fn run_locked(
     };
     crate::governance::refuse_first_use_over_existing(&plan, &target.ledger_path)?;
     crate::governance::check_tenant_marker(&target.client, &plan, desired, &target.ledger_path).await?;
-    if plan.lint_errors() > 0 {
+    if plan.lints.iter().any(|f| engine::governance::live_reach::blocks(f, &plan)) {
         let errors: Vec<String> = plan.lints.iter().filter(|f| f.severity == engine::governance::Severity::Error).map(|f| format!("  {f}")).collect();
         bail!("the plan breaks governance lints (allow one on purpose in [governance] allow):\n{}", errors.join("\n"));
+    }
+    // Errors about live membership desired state does not manage refuse
+    // only the changes they are about: said, not blocking the rest.
+    for f in plan.lints.iter().filter(|f| f.severity == engine::governance::Severity::Error) {
+        output::status(format!("warning: not about this plan's changes, so it does not block them (a person fixes it): {f}"));
     }
     if plan.is_empty() {
         output::result(&engine::render::text(&plan, output::color_stdout()));

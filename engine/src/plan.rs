@@ -463,6 +463,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     // Out-of-band control of the tenant is removed (never held for approval).
     let matched_ids: BTreeMap<Address, String> = matched.iter().map(|(a, o)| (a.clone(), o.id.clone())).collect();
     changes.extend(crate::governance::out_of_band_removals(judged, observed, &matched_ids));
+    changes.extend(crate::governance::intune_oob::removals(judged, observed, &matched_ids));
     let (mut changes, rollout_waits) = crate::governance::gate_rollouts(changes, desired, &converged_at, options.now, rollout);
     order(&mut changes, desired)?;
     let mut sensitive = crate::governance::sensitivity(&changes, judged);
@@ -494,6 +495,10 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     lints.extend(live_lints);
     crate::governance::settle(&mut lints, &changes);
     lints.extend(crate::governance::holders::lint(desired, observed, &ids_by_address, &changes));
+    lints.extend(crate::governance::live_reach::lint(judged, observed, &ids_by_address));
+    lints.extend(crate::governance::tightens::live_pim(judged, observed, &ids_by_address, &changes));
+    lints.extend(crate::governance::method_reach::lint(judged, observed, &ids_by_address, &mut changes));
+    crate::governance::tightens::notes(&mut changes);
     crate::governance::review_notes(&mut changes);
     crate::governance::script_review::notes(&mut changes, observed);
     crate::governance::label_role_deletes(&mut changes);

@@ -2,7 +2,8 @@
 //! not manage: groups that declared policies, Autopilot profiles and
 //! conditional access target (declared without `members`, or assigned live
 //! by id and not declared), groups holding a directory role, the groups
-//! nested in them, and the Managed Desktop ring device groups. Each member comes with its type (`user`,
+//! nested in them, the member groups of Intune role assignments, the groups
+//! conditional access excludes, and the Managed Desktop ring device groups. Each member comes with its type (`user`,
 //! `device`, `group`, ... from `@odata.type`), into
 //! [`ObservedState::memberships`], so the engine can tell whether a service
 //! account is reached and whether a ring group holds devices only.
@@ -94,6 +95,39 @@ fn needs(desired: &DesiredModel, ledger: &Ledger, observed: &ObservedState) -> N
     for o in observed.objects.get(&Kind::RoleAssignment).into_iter().flatten() {
         if let Some(p) = o.props.get("principal").and_then(engine::model::as_reference).filter(|p| groups.contains(p)) {
             todo.push(p.to_string());
+        }
+    }
+    // Member groups of Intune role assignments (declared or live): a
+    // service account in one holds that Intune role (least privilege).
+    for r in desired.resources.iter().filter(|(a, _)| a.kind == Kind::IntuneRoleAssignment).map(|(_, r)| r) {
+        for m in r.props.get("members").and_then(Value::as_array).into_iter().flatten().filter_map(engine::model::as_reference) {
+            if let Some(id) = m.parse::<Address>().ok().filter(|a| a.kind == Kind::Group).and_then(|a| ids.get(&a)) {
+                todo.push(id.to_string());
+            }
+        }
+    }
+    for o in observed.objects.get(&Kind::IntuneRoleAssignment).into_iter().flatten() {
+        for m in o.props.get("members").and_then(Value::as_array).into_iter().flatten().filter_map(engine::model::as_reference) {
+            let m = m.strip_prefix("id:").unwrap_or(m);
+            if groups.contains(m) {
+                todo.push(m.to_string());
+            }
+        }
+    }
+    // Groups conditional access excludes (declared or live): their
+    // members escape the policy (`governance::live_reach`).
+    for (a, r) in desired.resources.iter().filter(|(a, _)| a.kind == Kind::ConditionalAccess) {
+        let excluded = |p: &engine::Props| p.get("conditions").and_then(|c| c.get("users")).and_then(|u| u.get("excludeGroups")).and_then(Value::as_array).cloned().unwrap_or_default();
+        let mut refs = excluded(&r.props);
+        refs.extend(ids.get(a).and_then(|id| live_by_id.get(id)).map(|o| excluded(&o.props)).unwrap_or_default());
+        for m in refs.iter().filter_map(engine::model::as_reference) {
+            let m = m.strip_prefix("id:").unwrap_or(m);
+            match m.parse::<Address>() {
+                Ok(g) if g.kind == Kind::Group => todo.extend(ids.get(&g).map(|i| i.to_string())),
+                Ok(_) => {}
+                Err(_) if groups.contains(m) => todo.push(m.to_string()),
+                Err(_) => {}
+            }
         }
     }
     let by_live: BTreeMap<&str, &Address> = ids.iter().map(|(a, i)| (*i, *a)).collect();

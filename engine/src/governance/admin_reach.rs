@@ -393,8 +393,9 @@ pub(crate) fn unit_lints(desired: &crate::DesiredModel, address: &Address, r: &c
 /// Intune role assignments outside desired state (made out of band) of a
 /// declared custom Intune role or a built-in one: admin access nobody
 /// approved, reported on every plan like `unmanaged-privileged-holder`.
-/// A warning: tenantctl does not remove them itself, and an error would
-/// refuse every unrelated apply.
+/// An error, which the plan's removal of the assignment settles
+/// (`super::intune_oob`: removed unattended, like out-of-band directory
+/// roles).
 pub(crate) fn unmanaged_intune_assignments(desired: &crate::DesiredModel, observed: &crate::ObservedState, ids: &std::collections::BTreeMap<Address, String>) -> Vec<super::Finding> {
     let mut out = Vec::new();
     if observed.unreadable.contains_key(&Kind::IntuneRoleAssignment) {
@@ -419,7 +420,7 @@ pub(crate) fn unmanaged_intune_assignments(desired: &crate::DesiredModel, observ
         let who: Vec<String> = members.iter().map(|m| ids.iter().find(|(_, i)| *i == m).map(|(a, _)| a.to_string()).unwrap_or_else(|| format!("group id:{m}"))).collect();
         let name = o.display_name.clone();
         out.push(super::Finding {
-            severity: super::Severity::Warning,
+            severity: super::Severity::Error,
             lint: "unmanaged-intune-admin".into(),
             address: format!("id:{}", o.id),
             message: format!("Intune role assignment `{name}` gives {role}{} to {} outside desired state; declare it (its approval) or remove it", intune_scope(&o.props), if who.is_empty() { "no group".to_string() } else { who.join(", ") }),

@@ -61,6 +61,7 @@ pub const LINTS: &[(&str, &str)] = &[
     ("privileged-activation-without-mfa", "a privileged role's PIM settings let it be activated without MFA"),
     ("privileged-activation-without-approval", "a privileged role's PIM settings let it be activated without approval (or are not declared)"),
     ("privileged-role-pim-settings-undeclared", "a privileged role is assigned eligibly but its PIM settings (role_policy) are not declared"),
+    ("ca-exempt-member", "a person is a live member of a group a conditional access policy excludes, whose membership desired state does not manage"),
 ];
 
 /// Roles whose out-of-band holding is an error (and removed unattended).

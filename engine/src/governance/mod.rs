@@ -30,6 +30,10 @@ pub mod admin_reach;
 pub mod script_review;
 pub mod script_encoding;
 pub mod package_assignment;
+pub mod live_reach;
+pub mod intune_oob;
+pub mod tightens;
+pub mod method_reach;
 
 pub use access::*;
 pub use certificates::not_after;

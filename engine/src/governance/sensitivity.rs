@@ -42,6 +42,12 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
         // expiry and out-of-band removals run unattended, journalled.
         return None;
     }
+    let listed = gov.sensitive_kinds.iter().any(|k| k == a.kind.as_str()) || gov.sensitive_addresses.iter().any(|s| *s == a.to_string());
+    if !listed && super::tightens::only_tightens(change).is_some() {
+        // Restoring a control (MFA or approval on a privileged role's
+        // activation, a CA policy back on) grants no access.
+        return None;
+    }
     // Judged from desired state alone here; the plan adds what the live
     // tenant shows (`grants::live_sensitivity`).
     let observed = ObservedState::default();
@@ -206,6 +212,7 @@ pub fn removes_access(change: &Change) -> Option<String> {
     match (a.kind, change.action) {
         (Kind::RoleAssignment, Action::Delete) => Some(format!("ends the role assignment {a}")),
         (Kind::AccessPackageAssignment, _) => super::package_assignment::removes_access(change),
+        (Kind::IntuneRoleAssignment, Action::Delete) => Some(format!("ends the Intune role assignment {a}")),
         (Kind::Guest, Action::Delete) if change.desired.as_ref().is_some_and(|d| d.expires.is_some()) => Some(format!("removes the expired guest {a}")),
         (Kind::Guest, Action::Update)
             if !change.fields.is_empty()

@@ -1,0 +1,227 @@
+//! Groups that grant something but whose membership desired state does not
+//! manage (no `members`, no rule): a group holding a privileged directory
+//! role (a declared assignment, active or eligible), a group a conditional
+//! access policy excludes, and a member group of an Intune role assignment
+//! (hostile run 14, findings 17, 18 and 21). Their live members, nested
+//! groups followed (from [`ObservedState::memberships`]), are judged:
+//! * a person (or any non-device member) in a privileged role's group
+//!   holds that role outside desired state: `unmanaged-privileged-holder`,
+//!   naming the member, the role and the group;
+//! * a person in a group conditional access excludes escapes that policy:
+//!   `ca-exempt-member`;
+//! * a service account in an Intune role's member group holds that Intune
+//!   role: least privilege as for a declared member
+//!   (`service-account-role`). Directory roles held so are judged by
+//!   `super::live` already.
+//!
+//! tenantctl does not change membership it does not manage, so these stay
+//! errors until a person declares the group's members (or removes the
+//! member). Being about live state, they refuse only the changes they are
+//! about, never an unrelated one ([`blocks`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use schema::kinds::role_assignment::is_privileged;
+use schema::{Address, Kind};
+use serde_json::Value;
+
+use super::lints::{Finding, Severity};
+use super::live::{manages_membership, DEVICE, GROUP};
+use crate::model::{as_reference, DesiredModel, ObservedState};
+use crate::plan_types::Plan;
+
+/// A person in a group that conditional access excludes.
+pub const CA_EXEMPT_MEMBER: &str = "ca-exempt-member";
+
+/// The words every finding about live membership desired state does not
+/// manage carries (also those of `super::live`): [`blocks`] reads them.
+pub const UNMANAGED_MEMBERSHIP: &str = "its membership is not managed in desired state";
+
+/// The lints that judge live membership (here and in `super::live`);
+/// only these may be about live state alone ([`blocks`]).
+const LIVE_MEMBERSHIP_LINTS: &[&str] = &["unmanaged-privileged-holder", CA_EXEMPT_MEMBER, "service-account-role", "service-account-privileged", "service-account-targeted"];
+
+/// What a group grants its members.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Grant {
+    /// A privileged directory role (assignment address, role, active/eligible).
+    Role(String, String, String),
+    /// An exclusion from a conditional access policy (its address or id).
+    CaExclusion(String),
+    /// An Intune role (assignment address or id, role name).
+    IntuneRole(String, String),
+}
+
+/// The reference strings (`id:` stripped) of a value or list.
+fn refs(v: Option<&Value>) -> Vec<String> {
+    let mut out = Vec::new();
+    match v {
+        Some(Value::Array(a)) => a.iter().filter_map(as_reference).for_each(|r| out.push(r.strip_prefix("id:").unwrap_or(r).to_string())),
+        Some(x) => out.extend(as_reference(x).map(|r| r.strip_prefix("id:").unwrap_or(r).to_string())),
+        None => {}
+    }
+    out
+}
+
+/// Findings for the live members of granting groups whose membership is
+/// not managed. Nothing is said when principals, groups or assignments
+/// could not be read (the plan lists them as unknown).
+pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if [Kind::User, Kind::Guest, Kind::Group, Kind::RoleAssignment].iter().any(|k| observed.unreadable.contains_key(k)) {
+        return out;
+    }
+    let by_id: BTreeMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
+    let live_groups: BTreeSet<&str> = observed.objects.get(&Kind::Group).into_iter().flatten().map(|o| o.id.as_str()).collect();
+    // A reference (an address or a live id) as a live group id.
+    let group_id = |r: &str| -> Option<String> {
+        match r.parse::<Address>() {
+            Ok(a) if a.kind == Kind::Group => ids.get(&a).cloned(),
+            Ok(_) => None,
+            Err(_) => live_groups.contains(r).then(|| r.to_string()),
+        }
+    };
+    let mut grants: BTreeMap<String, BTreeSet<Grant>> = BTreeMap::new();
+    let live_of = |a: &Address| ids.get(a).and_then(|id| observed.objects.get(&a.kind).into_iter().flatten().find(|o| o.id == *id));
+    for (a, r) in &desired.resources {
+        match a.kind {
+            Kind::RoleAssignment => {
+                let role = r.props.get("role").and_then(Value::as_str).unwrap_or_default();
+                if !is_privileged(role) {
+                    continue;
+                }
+                let kind = r.props.get("assignment").and_then(Value::as_str).unwrap_or("active");
+                for g in refs(r.props.get("principal")).iter().filter_map(|p| group_id(p)) {
+                    grants.entry(g).or_default().insert(Grant::Role(a.to_string(), role.to_string(), kind.to_string()));
+                }
+            }
+            Kind::ConditionalAccess => {
+                let excluded = |p: &crate::Props| refs(p.get("conditions").and_then(|c| c.get("users")).and_then(|u| u.get("excludeGroups")));
+                let mut all = excluded(&r.props);
+                all.extend(live_of(a).map(|o| excluded(&o.props)).unwrap_or_default());
+                for g in all.iter().filter_map(|p| group_id(p)) {
+                    grants.entry(g).or_default().insert(Grant::CaExclusion(a.to_string()));
+                }
+            }
+            Kind::IntuneRoleAssignment => {
+                let role = r.props.get("roleName").and_then(Value::as_str).unwrap_or_default();
+                let mut all = refs(r.props.get("members"));
+                all.extend(live_of(a).map(|o| refs(o.props.get("members"))).unwrap_or_default());
+                for g in all.iter().filter_map(|p| group_id(p)) {
+                    grants.entry(g).or_default().insert(Grant::IntuneRole(a.to_string(), role.to_string()));
+                }
+            }
+            _ => {}
+        }
+    }
+    let people: BTreeMap<&str, &crate::model::LiveObject> = [Kind::User, Kind::Guest].iter().flat_map(|k| observed.objects.get(k).into_iter().flatten()).map(|o| (o.id.as_str(), o)).collect();
+    let who = |id: &str| -> String {
+        match (by_id.get(id), people.get(id)) {
+            (Some(a), _) => a.to_string(),
+            (None, Some(o)) => format!("id:{id} ({})", o.display_name),
+            _ => format!("id:{id}"),
+        }
+    };
+    let gname = |id: &str| by_id.get(id).map(|a| a.to_string()).unwrap_or_else(|| format!("group id:{id}"));
+    for (gid, gs) in &grants {
+        let address = by_id.get(gid.as_str()).copied();
+        if address.is_some_and(|a| manages_membership(desired, a) || desired.service_account_groups.contains(a)) {
+            // Declared members: `super::holders` judges live extras; the
+            // service-accounts group is meant to be excluded and targeted.
+            continue;
+        }
+        let group = gname(gid);
+        let (members, unread) = walk(observed, desired, &by_id, gid, &group);
+        for path in &unread {
+            out.push(Finding {
+                severity: Severity::Warning,
+                lint: "unmanaged-privileged-holder".into(),
+                address: group.clone(),
+                message: format!("the live membership of {path} was not read, so who it grants to is unknown ({UNMANAGED_MEMBERSHIP})"),
+            });
+        }
+        for (mid, (ty, path)) in &members {
+            let member = who(mid);
+            let account = by_id.get(mid.as_str()).copied().filter(|a| desired.service_accounts.contains(*a));
+            let how = if path == &group { format!("through {group}, a live member ({UNMANAGED_MEMBERSHIP})") } else { format!("through {path}, a live member ({UNMANAGED_MEMBERSHIP})") };
+            for g in gs {
+                match g {
+                    Grant::Role(assignment, role, kind) if account.is_none() => out.push(Finding {
+                        severity: Severity::Error,
+                        lint: "unmanaged-privileged-holder".into(),
+                        address: group.clone(),
+                        message: format!("{ty} {member} holds {role} ({kind}, {assignment}) {how}; declare the members of {group} (members = [...]) or remove it from the group"),
+                    }),
+                    Grant::CaExclusion(policy) if account.is_none() && ty == "user" => out.push(Finding {
+                        severity: Severity::Error,
+                        lint: CA_EXEMPT_MEMBER.into(),
+                        address: group.clone(),
+                        message: format!("{ty} {member} is excluded from conditional access policy {policy} {how}, so that policy does not apply to it; declare the members of {group} (members = [...]) or remove it from the group"),
+                    }),
+                    Grant::IntuneRole(assignment, role) => {
+                        if let Some(account) = account {
+                            out.extend(super::lints::service_account_role(desired, assignment, account, role, &format!(" (Intune role) {how}")));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    super::lints::finish(&desired.governance, out)
+}
+
+/// The live members of group `gid` (named `name`), nested groups whose
+/// membership is not managed followed: member id -> (type, path), and the
+/// groups on the way whose membership was not read.
+#[allow(clippy::type_complexity)]
+fn walk(observed: &ObservedState, desired: &DesiredModel, by_id: &BTreeMap<&str, &Address>, gid: &str, name: &str) -> (BTreeMap<String, (String, String)>, Vec<String>) {
+    let mut members = BTreeMap::new();
+    let mut unread = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![(gid.to_string(), name.to_string())];
+    while let Some((g, path)) = todo.pop() {
+        if !seen.insert(g.clone()) {
+            continue;
+        }
+        let Some(m) = observed.memberships.get(&g) else {
+            unread.push(path);
+            continue;
+        };
+        for (mid, ty) in m {
+            match ty.as_str() {
+                GROUP => {
+                    let nested = by_id.get(mid.as_str()).copied();
+                    if nested.is_some_and(|a| manages_membership(desired, a)) {
+                        // Declared members: in desired state already.
+                        continue;
+                    }
+                    let n = nested.map(|a| a.to_string()).unwrap_or_else(|| format!("group id:{mid}"));
+                    todo.push((mid.clone(), format!("{path} > {n}")));
+                }
+                DEVICE => {}
+                _ => {
+                    members.entry(mid.clone()).or_insert_with(|| (ty.clone(), path.clone()));
+                }
+            }
+        }
+    }
+    (members, unread)
+}
+
+/// Whether lint error `f` refuses `plan`'s apply. An error about live
+/// membership desired state does not manage ([`UNMANAGED_MEMBERSHIP`])
+/// refuses only a plan that changes what it is about (its address); an
+/// unrelated change goes ahead, and the error is reported (reconcile holds
+/// it for a person). A plan with no change at all is refused, as before,
+/// so the error is not mistaken for "in sync". Every other error refuses.
+pub fn blocks(f: &Finding, plan: &Plan) -> bool {
+    if f.severity != Severity::Error {
+        return false;
+    }
+    let live_only = LIVE_MEMBERSHIP_LINTS.contains(&f.lint.as_str()) && f.message.contains(&format!("({UNMANAGED_MEMBERSHIP})"));
+    if !live_only || plan.changes.is_empty() {
+        return true;
+    }
+    plan.changes.iter().any(|c| c.address.to_string() == f.address || c.id.as_deref().is_some_and(|id| f.address == format!("id:{id}") || f.address == format!("group id:{id}")))
+}

@@ -1,0 +1,239 @@
+//! Restoring a control is not granting access (hostile run 14, finding
+//! 19):
+//! * a correction that only tightens a privileged role's PIM settings
+//!   (adds MFA, approval, justification or a ticket to activation, with
+//!   approvers when approval comes back, shortens the activation or the
+//!   assignments' expiry, makes expiry required) or only puts a conditional access policy back to
+//!   `enabled` is applied without approval and by `reconcile --self-heal`
+//!   unattended, journalled like every applied change ([`only_tightens`]);
+//!   loosening stays sensitive;
+//! * the live PIM settings of a privileged role desired state declares are
+//!   linted like the declared ones: activation that needs no MFA or no
+//!   approval live is an error naming the live weakness, even when desired
+//!   state declares it right (drift), until fixed; the plan's restore
+//!   settles it ([`live_pim`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use schema::kinds::role_assignment::is_privileged;
+use schema::{Address, Kind};
+use serde_json::Value;
+
+use super::identity_lints::{ACTIVATION_WITHOUT_APPROVAL, ACTIVATION_WITHOUT_MFA};
+use super::lints::{Finding, Severity};
+use crate::diff::FieldChange;
+use crate::model::{as_reference, DesiredModel, ObservedState};
+use crate::plan::{Action, Change};
+
+/// Seconds of an ISO 8601 duration (`P15D`, `PT4H`, `P1DT2H30M`); `None`
+/// when it is not one (years and months are not fixed lengths).
+pub fn duration_seconds(d: &str) -> Option<u64> {
+    let rest = d.trim().strip_prefix('P')?;
+    let (days, time) = match rest.split_once('T') {
+        Some((d, t)) => (d, Some(t)),
+        None => (rest, None),
+    };
+    let mut total: u64 = 0;
+    let mut parse = |part: &str, units: &[(char, u64)]| -> Option<()> {
+        let mut num = String::new();
+        for ch in part.chars() {
+            if ch.is_ascii_digit() {
+                num.push(ch);
+                continue;
+            }
+            let (_, secs) = units.iter().find(|(u, _)| *u == ch.to_ascii_uppercase())?;
+            total = total.checked_add(num.parse::<u64>().ok()?.checked_mul(*secs)?)?;
+            num.clear();
+        }
+        num.is_empty().then_some(())
+    };
+    parse(days, &[('W', 7 * 86_400), ('D', 86_400)])?;
+    if let Some(t) = time {
+        if t.is_empty() {
+            return None;
+        }
+        parse(t, &[('H', 3_600), ('M', 60), ('S', 1)])?;
+    }
+    Some(total)
+}
+
+/// The strings (or references) of a list value.
+fn set(v: Option<&Value>) -> BTreeSet<String> {
+    v.and_then(Value::as_array).into_iter().flatten().filter_map(|x| x.as_str().or_else(|| as_reference(x))).map(str::to_string).collect()
+}
+
+/// Whether one field change of a PIM settings update only tightens.
+fn pim_field_tightens(f: &FieldChange) -> bool {
+    let (before, after) = (f.before.as_ref(), f.after.as_ref());
+    let leaf = f.field.rsplit('.').next().unwrap_or_default();
+    let group = f.field.split('.').next().unwrap_or_default();
+    match (group, leaf) {
+        ("activation", "enabledRules") => set(before).is_subset(&set(after)),
+        ("activation", "isApprovalRequired") => after == Some(&Value::Bool(true)),
+        ("activation" | "eligibleExpiry" | "activeExpiry", "maximumDuration") => {
+            let secs = |v: Option<&Value>| v.and_then(Value::as_str).and_then(duration_seconds);
+            match (secs(before), secs(after)) {
+                (Some(b), Some(a)) => a <= b,
+                // No limit before (expiry not required), one now.
+                (None, Some(_)) => before.is_none() && group != "activation",
+                _ => false,
+            }
+        }
+        ("eligibleExpiry" | "activeExpiry", "isExpirationRequired") => after == Some(&Value::Bool(true)),
+        _ => false,
+    }
+}
+
+/// Approvers added while approval comes back (it was not required): the
+/// restore of approval. Approvers added to an approval already required
+/// widen who may approve activations, which is not tightening.
+fn approvers_come_back(change: &Change, f: &FieldChange) -> bool {
+    f.field == "activation.approvers"
+        && set(f.before.as_ref()).is_subset(&set(f.after.as_ref()))
+        && change.fields.iter().any(|x| x.field == "activation.isApprovalRequired" && x.after == Some(Value::Bool(true)))
+}
+
+/// Why `change` only tightens a control, or `None`: an update of PIM role
+/// settings whose every field tightens, or of a conditional access policy
+/// whose only change is its state back to `enabled`.
+pub fn only_tightens(change: &Change) -> Option<String> {
+    if change.action != Action::Update || change.fields.is_empty() {
+        return None;
+    }
+    let a = &change.address;
+    match a.kind {
+        Kind::RolePolicy if change.fields.iter().all(|f| pim_field_tightens(f) || approvers_come_back(change, f)) => {
+            let what: Vec<&str> = change.fields.iter().map(|f| f.field.as_str()).collect();
+            Some(format!("only tightens the PIM settings of {a} ({}): restoring a control grants no access, so it is applied unattended", what.join(", ")))
+        }
+        Kind::ConditionalAccess if change.fields.iter().all(|f| f.field == "state" && f.after.as_ref().and_then(Value::as_str) == Some("enabled")) => {
+            Some(format!("only puts conditional access policy {a} back to enabled: restoring a control grants no access, so it is applied unattended"))
+        }
+        _ => None,
+    }
+}
+
+/// The live weaknesses of the PIM settings of privileged roles desired
+/// state declares (`role_policy`): activation without MFA or without
+/// approval, live. A warning when `changes` restore it (the restore only
+/// tightens, so it runs unattended); an error otherwise.
+pub fn live_pim(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>, changes: &[Change]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if observed.unreadable.contains_key(&Kind::RolePolicy) {
+        return out;
+    }
+    let live: BTreeMap<&str, &crate::model::LiveObject> = observed.objects.get(&Kind::RolePolicy).into_iter().flatten().map(|o| (o.id.as_str(), o)).collect();
+    for (address, r) in desired.resources.range(Address::new(Kind::RolePolicy, "")..).take_while(|(a, _)| a.kind == Kind::RolePolicy) {
+        let role = r.props.get("role").and_then(Value::as_str).unwrap_or_default();
+        if !is_privileged(role) {
+            continue;
+        }
+        let Some(o) = ids.get(address).and_then(|id| live.get(id.as_str())) else { continue };
+        let activation = o.props.get("activation");
+        let rules = set(activation.and_then(|a| a.get("enabledRules")));
+        let approval = activation.and_then(|a| a.get("isApprovalRequired")).and_then(Value::as_bool) == Some(true);
+        // The plan's update of these settings, and what it leaves.
+        let update = changes.iter().find(|c| c.address == *address && c.action == Action::Update);
+        let after = |field: &str| update.and_then(|c| c.fields.iter().find(|f| f.field == format!("activation.{field}"))).map(|f| f.after.clone());
+        let restores_mfa = after("enabledRules").is_some_and(|a| set(a.as_ref()).contains("MultiFactorAuthentication"));
+        let restores_approval = after("isApprovalRequired").is_some_and(|a| a == Some(Value::Bool(true)));
+        let mut weak = |lint: &str, what: &str, restored: bool| {
+            let mut f = Finding {
+                severity: Severity::Error,
+                lint: lint.into(),
+                address: address.to_string(),
+                message: format!("{role} is privileged and live, activating it needs no {what} now (the tenant differs from desired state): anyone eligible activates it without {what} until the settings are restored"),
+            };
+            if restored {
+                f.severity = Severity::Warning;
+                f.message.push_str(&format!("; this plan restores it (update {address}), unattended, so it does not block"));
+            }
+            out.push(f);
+        };
+        if !rules.contains("MultiFactorAuthentication") {
+            weak(ACTIVATION_WITHOUT_MFA, "MFA", restores_mfa);
+        }
+        if !approval {
+            weak(ACTIVATION_WITHOUT_APPROVAL, "approval", restores_approval);
+        }
+    }
+    super::lints::finish(&desired.governance, out)
+}
+
+/// A note on each change that only tightens, so the plan (and the
+/// journal of the run that applies it) says why it needs no approval.
+pub fn notes(changes: &mut [Change]) {
+    for c in changes.iter_mut() {
+        if let Some(why) = only_tightens(c) {
+            c.notes.push(why);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn field(name: &str, before: Option<Value>, after: Option<Value>) -> FieldChange {
+        FieldChange { field: name.into(), before, after }
+    }
+
+    #[test]
+    fn durations_compare() {
+        assert_eq!(duration_seconds("PT4H"), Some(14_400));
+        assert_eq!(duration_seconds("P15D"), Some(15 * 86_400));
+        assert_eq!(duration_seconds("P1DT2H30M"), Some(86_400 + 9_000));
+        assert_eq!(duration_seconds("P1Y"), None);
+        assert_eq!(duration_seconds("PT"), None);
+        assert_eq!(duration_seconds("4H"), None);
+    }
+
+    #[test]
+    fn tightening_and_loosening() {
+        assert!(pim_field_tightens(&field("activation.enabledRules", Some(json!(["Justification"])), Some(json!(["Justification", "MultiFactorAuthentication"])))));
+        assert!(pim_field_tightens(&field("activation.enabledRules", None, Some(json!(["MultiFactorAuthentication"])))));
+        assert!(!pim_field_tightens(&field("activation.enabledRules", Some(json!(["MultiFactorAuthentication"])), Some(json!(["Justification"])))));
+        assert!(pim_field_tightens(&field("activation.isApprovalRequired", Some(json!(false)), Some(json!(true)))));
+        assert!(!pim_field_tightens(&field("activation.isApprovalRequired", Some(json!(true)), Some(json!(false)))));
+        assert!(pim_field_tightens(&field("activation.maximumDuration", Some(json!("PT8H")), Some(json!("PT4H")))));
+        assert!(!pim_field_tightens(&field("activation.maximumDuration", Some(json!("PT4H")), Some(json!("PT8H")))));
+        assert!(!pim_field_tightens(&field("activation.maximumDuration", None, Some(json!("PT8H")))));
+        assert!(pim_field_tightens(&field("eligibleExpiry.maximumDuration", None, Some(json!("P365D")))));
+        assert!(pim_field_tightens(&field("eligibleExpiry.isExpirationRequired", Some(json!(false)), Some(json!(true)))));
+        assert!(!pim_field_tightens(&field("activation.approvers", Some(json!([{"@ref": "user.a"}])), None)));
+        assert!(!pim_field_tightens(&field("role", Some(json!("A")), Some(json!("B")))));
+    }
+
+    fn update(fields: Vec<FieldChange>) -> Change {
+        Change {
+            address: "role_policy.ia".parse().expect("an address"),
+            action: Action::Update,
+            display_name: "ia".into(),
+            id: Some("p".into()),
+            reason: String::new(),
+            fields,
+            waits_on: Vec::new(),
+            wave: 0,
+            desired: None,
+            notes: Vec::new(),
+            live: None,
+        }
+    }
+
+    #[test]
+    fn approvers_tighten_only_with_approval_coming_back() {
+        let approvers = field("activation.approvers", Some(json!([{"@ref": "user.a"}])), Some(json!([{"@ref": "user.a"}, {"@ref": "user.b"}])));
+        assert!(only_tightens(&update(vec![approvers.clone()])).is_none(), "another approver on a required approval widens who approves");
+        let back = field("activation.isApprovalRequired", Some(json!(false)), Some(json!(true)));
+        let restored = field("activation.approvers", None, Some(json!([{"@ref": "user.a"}])));
+        assert!(only_tightens(&update(vec![back.clone(), restored])).is_some());
+        let loosened = field("activation.maximumDuration", Some(json!("PT4H")), Some(json!("PT8H")));
+        assert!(only_tightens(&update(vec![back, loosened])).is_none(), "one loosening field makes it sensitive");
+        let mut ca = update(vec![field("state", Some(json!("disabled")), Some(json!("enabled")))]);
+        ca.address = "conditional_access.x".parse().expect("an address");
+        assert!(only_tightens(&ca).is_some());
+        ca.fields = vec![field("state", Some(json!("enabled")), Some(json!("enabledForReportingButNotEnforced")))];
+        assert!(only_tightens(&ca).is_none());
+    }
+}
