@@ -268,6 +268,9 @@ async fn run_locked(
             crate::plan_expiry::check(&saved, &format!("to apply {}", source.display()), chrono::Utc::now())?;
             fresh.change = saved.change.clone();
             fresh.not_after = saved.not_after.clone();
+            // So is the name of the person who wrote the change (checked
+            // against the governance in force by verify_approvals).
+            fresh.written_by = saved.written_by.clone();
             // The tenant or desired state moved on since the plan was made.
             let reasons = stale_reasons(&saved, &fresh);
             if !reasons.is_empty() {

@@ -187,6 +187,9 @@ fn summary(plan: &Plan, desired: &DesiredModel) -> String {
             None => s.push_str(&format!("Author: {} (listed in neither [governance.authors] nor the approvers in force)\n", a.public_key)),
         }
     }
+    if let Some(w) = &plan.written_by {
+        s.push_str(&format!("Written by: {} (the person who wrote the change; their key may not approve it)\n", engine::render::text_safe(w)));
+    }
     let size = plan.changes.iter().filter(|c| c.action != engine::Action::Forget).count();
     for c in &plan.changes {
         if let Some(why) = governance::classify(c, desired, size) {
@@ -302,6 +305,7 @@ pub(crate) fn store_trust(root: &governance::trust::TrustRoot, ledger: &Path, ou
         "request_ids": [],
         "note": note,
         "trust_fingerprint": crate::trust_store::fingerprint(root),
+        "protected_ids_fingerprint": crate::trust_ids::fingerprint(root),
         "author": who.author,
         "approvers": who.approvers,
         "change": who.change,
@@ -491,6 +495,7 @@ pub(crate) fn record_protected_ids(desired: &DesiredModel, ledger_path: &Path, l
     if added != root.protected_ids {
         root.protected_ids = added;
         store.write(&root)?;
+        crate::trust_ids::journal(&root, ledger_path)?;
     }
     Ok(())
 }

@@ -28,6 +28,10 @@ pub mod undeclared;
 pub mod trust;
 pub mod admin_reach;
 pub mod script_review;
+pub mod device_reach;
+pub mod exception_binding;
+pub mod declared_access;
+pub mod written_by;
 
 pub use access::*;
 pub use certificates::not_after;

@@ -1,0 +1,90 @@
+//! An exception is bound to what it was approved for (hostile run 14,
+//! finding 23). `[governance.exceptions]` is keyed `lint:kind.key`; the
+//! key alone would let the assignment behind it move to another principal
+//! or role and keep the exception. So each exception keyed to a role
+//! assignment or an Intune role assignment records its holder and role
+//! (`Declared::excepted`, in the trust root with the rest of
+//! `[governance]`), and a plan against a trust root that recorded another
+//! holder:
+//! * re-raises the excepted lint as an error when the exception's reason
+//!   was not restated (the approvers in force approved it for someone
+//!   else);
+//! * otherwise (the reason restated, a governance change the approvers in
+//!   force approve) names both holders in the change's sensitive reason.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use schema::{Address, Kind};
+use serde_json::Value;
+
+use super::lints::{Finding, Severity};
+use super::trust::GovernanceReview;
+use crate::model::{as_reference, DesiredModel};
+use crate::plan::referenced_addresses;
+
+/// The assignments `[governance.exceptions]` names, with what each grants
+/// as desired now (`user.breakglass-1 as Global Administrator (active)`).
+pub fn bindings(m: &DesiredModel) -> BTreeMap<Address, String> {
+    let mut out = BTreeMap::new();
+    for key in m.governance.exceptions.keys() {
+        let Some(a) = key.split_once(':').and_then(|(_, a)| a.parse::<Address>().ok()) else { continue };
+        if let Some(held) = m.resources.get(&a).and_then(|r| grant(&a, &r.props)) {
+            out.insert(a, held);
+        }
+    }
+    out
+}
+
+/// Who holds which role through assignment `a` (with props `p`), as text.
+fn grant(a: &Address, p: &crate::Props) -> Option<String> {
+    let text = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    match a.kind {
+        Kind::RoleAssignment => {
+            let principal = p.get("principal").and_then(as_reference).unwrap_or_default().to_string();
+            let kind = p.get("assignment").and_then(Value::as_str).unwrap_or("active");
+            Some(format!("{principal} as {} ({kind})", text("role")))
+        }
+        Kind::IntuneRoleAssignment => {
+            let mut members = BTreeSet::new();
+            if let Some(v) = p.get("members") {
+                referenced_addresses(v, &mut members);
+            }
+            let members: Vec<String> = members.iter().map(|m| m.to_string()).collect();
+            Some(format!("{} as Intune role {} ({})", members.join(", "), text("roleName"), text("scopeType")))
+        }
+        _ => None,
+    }
+}
+
+/// Checks the plan's exceptions against what the trust root in force
+/// recorded them for (see the module documentation).
+pub fn check(plan: &mut crate::Plan, desired: &DesiredModel, review: &GovernanceReview) {
+    let mut raised = false;
+    for (key, why) in &desired.governance.exceptions {
+        let Some((lint, addr)) = key.split_once(':') else { continue };
+        let Ok(a) = addr.parse::<Address>() else { continue };
+        let Some(recorded) = review.in_force.declared.get(addr).and_then(|d| d.excepted.as_ref()) else { continue };
+        let Some(now) = desired.governance.declared.get(addr).and_then(|d| d.excepted.as_ref()) else { continue };
+        if now == recorded {
+            continue;
+        }
+        if review.in_force.exceptions.get(key) == Some(why) {
+            raised = true;
+            plan.lints.push(Finding {
+                severity: Severity::Error,
+                lint: lint.to_string(),
+                address: a.to_string(),
+                message: format!(
+                    "the exception `{key}` was approved for {recorded}; {a} now grants {now}: an exception does not follow its key to another principal or role (restate its reason for the new holder, a change of [governance] the approvers in force approve, or drop it)"
+                ),
+            });
+        }
+        if !plan.changes.iter().any(|c| c.address == a) {
+            continue;
+        }
+        plan.sensitive.insert(a.clone(), format!("grants {now} under an exception made for {recorded} ({key})"));
+    }
+    if raised {
+        plan.lints.sort_by(|a, b| (std::cmp::Reverse(a.severity), &a.lint, &a.address, &a.message).cmp(&(std::cmp::Reverse(b.severity), &b.lint, &b.address, &b.message)));
+    }
+}
