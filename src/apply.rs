@@ -347,7 +347,7 @@ async fn run_locked(
         // Service accounts the ledger does not mark yet are marked (it only
         // adds protection; taking it away is a planned `kind` change).
         let remembered = engine::governance::recorded::remember(desired, &plan, &mut owned);
-        crate::governance::record_protected_ids(desired, &target.ledger_path, &owned)?;
+        crate::governance::record_protected_ids(desired, &target.ledger_path, &owned, &attribution)?;
         if adopted.is_empty() && remembered.is_empty() && !waited_out && !upgrade && !state::wal_path(store.path()).exists() {
             return Ok(ExitCode::SUCCESS);
         }
@@ -448,7 +448,7 @@ async fn run_locked(
     }
     compacted.context("writing the ledger at the end of the apply")?;
     if let Ok(l) = store.load() {
-        crate::governance::record_protected_ids(desired, &target.ledger_path, &l)?;
+        crate::governance::record_protected_ids(desired, &target.ledger_path, &l, &attribution)?;
     }
     output::status(format!(
         "Applied {}, failed {}, skipped {}. Ledger: {}",

@@ -487,7 +487,7 @@ pub(crate) fn refuse_first_use_over_existing(plan: &Plan, ledger: &Path) -> Resu
 /// After an apply: the trust root records the ids of protected objects it
 /// lacks (created or matched since); only adds protection, so no approval.
 /// Its [governance] (and fingerprint) is unchanged.
-pub(crate) fn record_protected_ids(desired: &DesiredModel, ledger_path: &Path, ledger: &engine::Ledger) -> Result<()> {
+pub(crate) fn record_protected_ids(desired: &DesiredModel, ledger_path: &Path, ledger: &engine::Ledger, who: &crate::apply::Attribution) -> Result<()> {
     let store = crate::trust_store::for_ledger(ledger_path)?;
     let Some(mut root) = store.read()? else { return Ok(()) };
     let ids: std::collections::BTreeMap<schema::Address, String> = ledger.resources.iter().map(|(a, e)| (a.clone(), e.id.clone())).collect();
@@ -495,7 +495,7 @@ pub(crate) fn record_protected_ids(desired: &DesiredModel, ledger_path: &Path, l
     if added != root.protected_ids {
         root.protected_ids = added;
         store.write(&root)?;
-        crate::trust_ids::journal(&root, ledger_path)?;
+        crate::trust_ids::journal(&root, ledger_path, who)?;
     }
     Ok(())
 }

@@ -61,10 +61,10 @@ pub fn check(root: &TrustRoot, ledger: &Path, describe: &str) -> Result<()> {
 
 /// Journal the ids of `root` after they were added (no approval needed:
 /// only protection is added).
-pub fn journal(root: &TrustRoot, ledger: &Path) -> Result<()> {
+pub fn journal(root: &TrustRoot, ledger: &Path, who: &crate::apply::Attribution) -> Result<()> {
     let line = serde_json::json!({
         "when": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "who": crate::apply::operator_for(None),
+        "who": crate::apply::operator_for(Some(who)),
         "plan": root.plan,
         "address": "governance",
         "action": IDS_ACTION,
@@ -74,6 +74,9 @@ pub fn journal(root: &TrustRoot, ledger: &Path) -> Result<()> {
         "request_ids": [],
         "note": "protected object ids added to the trust root",
         "protected_ids_fingerprint": fingerprint(root),
+        "author": who.author,
+        "approvers": who.approvers,
+        "change": who.change,
     });
     crate::apply::journal_line(&crate::apply::journal_path(ledger), &line)
 }

@@ -12,7 +12,10 @@
 //! physical-id test for a tag an Autopilot device never carries); `None`,
 //! it may hold some. Anything tenantctl cannot parse or evaluate
 //! (`-match`, an attribute it does not know) is `None`: it is never taken
-//! for disjoint.
+//! for disjoint. A `memberOf` test is nesting: it counts as holding
+//! nothing here, and callers follow the groups it names (so the rest of
+//! the rule is still judged: `memberOf ... or (device.deviceOSType -eq
+//! "Windows")` holds every Autopilot device).
 
 /// How a rule reaches Autopilot devices: see the module documentation.
 pub fn autopilot_reach(rule: &str) -> Option<bool> {
@@ -72,12 +75,12 @@ fn tokenize(s: &str) -> Option<Vec<Tok>> {
                     _ => Tok::Comma,
                 });
             }
-            '"' => {
+            '"' | '\'' => {
                 chars.next();
                 let mut v = String::new();
                 loop {
                     match chars.next()? {
-                        '"' => break,
+                        q if q == c => break,
                         '\\' => v.push(chars.next()?),
                         x => v.push(x),
                     }
@@ -87,7 +90,7 @@ fn tokenize(s: &str) -> Option<Vec<Tok>> {
             _ => {
                 let mut w = String::new();
                 while let Some(&x) = chars.peek() {
-                    if x.is_whitespace() || "()[],\"".contains(x) {
+                    if x.is_whitespace() || "()[],\"'".contains(x) {
                         break;
                     }
                     w.push(x);
@@ -108,6 +111,9 @@ enum Expr {
     Cmp { attr: String, op: String, value: Lit },
     /// `attr -any (_ op value)` / `attr -all (_ op value)`.
     Each { attr: String, all: bool, op: String, value: Lit },
+    /// `device.memberOf -any (group.objectId -in [...])`: nesting, which
+    /// callers judge by the groups it names (never by this evaluation).
+    Nesting,
 }
 
 #[derive(Debug)]
@@ -175,13 +181,17 @@ impl Parser {
                 return None;
             }
             let Tok::Word(it) = self.bump()? else { return None };
-            if it != "_" {
+            let nesting = attr.to_lowercase().ends_with(".memberof") && it.eq_ignore_ascii_case("group.objectId");
+            if it != "_" && !nesting {
                 return None;
             }
             let Tok::Word(inner) = self.bump()? else { return None };
             let value = self.literal()?;
             if self.bump()? != Tok::Close {
                 return None;
+            }
+            if nesting {
+                return Some(Expr::Nesting);
             }
             return Some(Expr::Each { attr, all: op == "-all", op: inner.to_lowercase(), value });
         }
@@ -242,6 +252,7 @@ fn eval(e: &Expr) -> Option<bool> {
         Expr::Not(a) => eval(a).map(|x| !x),
         Expr::Cmp { attr, op, value } => compare(attr, op, value),
         Expr::Each { attr, all, op, value } => each(attr, *all, op, value),
+        Expr::Nesting => Some(false),
     }
 }
 
@@ -362,6 +373,7 @@ mod tests {
             r#"(device.devicePhysicalIds -any (_ -contains "[ZTDId]")) and (device.accountEnabled -eq true)"#,
             r#"(device.deviceOSType -eq "Windows")"#,
             r#"(device.deviceOSType -startsWith "win")"#,
+            r#"(device.memberOf -any (group.objectId -in ['00000000-0000-4000-8000-000000000000'])) or (device.deviceOSType -eq "Windows")"#,
         ] {
             assert_eq!(autopilot_reach(rule), Some(true), "{rule}");
         }
@@ -394,6 +406,7 @@ mod tests {
             r#"(device.devicePhysicalIds -any (_ -contains "[ZTDId]")) and (device.deviceOSType -eq "Android")"#,
             r#"not (device.devicePhysicalIds -any (_ -startsWith "[ZTDId]"))"#,
             r#"(device.accountEnabled -eq false)"#,
+            r#"device.memberOf -any (group.objectId -in ['00000000-0000-4000-8000-000000000000'])"#,
         ] {
             assert_eq!(autopilot_reach(rule), Some(false), "{rule}");
         }

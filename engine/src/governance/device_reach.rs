@@ -61,6 +61,8 @@ fn device_rule_reaching(desired: &DesiredModel, g: &Address) -> Option<(Address,
             continue;
         }
         let Some(r) = desired.resources.get(&n) else { continue };
+        // A `memberOf` test in it is nesting, judged by the groups it names
+        // (`grants`, `member_of`); the rest of the rule is judged here.
         if let Some(rule) = r.props.get("membershipRule").and_then(Value::as_str).filter(|r| !r.trim().is_empty()) {
             if schema::device_rule::may_reach_autopilot(rule) {
                 return Some((n, rule.to_string()));

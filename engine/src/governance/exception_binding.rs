@@ -12,7 +12,7 @@
 //! * otherwise (the reason restated, a governance change the approvers in
 //!   force approve) names both holders in the change's sensitive reason.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use schema::{Address, Kind};
 use serde_json::Value;
@@ -20,38 +20,36 @@ use serde_json::Value;
 use super::lints::{Finding, Severity};
 use super::trust::GovernanceReview;
 use crate::model::{as_reference, DesiredModel};
-use crate::plan::referenced_addresses;
 
 /// The assignments `[governance.exceptions]` names, with what each grants
-/// as desired now (`user.breakglass-1 as Global Administrator (active)`).
+/// as desired now (`user.breakglass-1 as Global Administrator`).
 pub fn bindings(m: &DesiredModel) -> BTreeMap<Address, String> {
     let mut out = BTreeMap::new();
     for key in m.governance.exceptions.keys() {
         let Some(a) = key.split_once(':').and_then(|(_, a)| a.parse::<Address>().ok()) else { continue };
-        if let Some(held) = m.resources.get(&a).and_then(|r| grant(&a, &r.props)) {
+        if let Some(held) = m.resources.get(&a).and_then(|r| grant(&a, r)) {
             out.insert(a, held);
         }
     }
     out
 }
 
-/// Who holds which role through assignment `a` (with props `p`), as text.
-fn grant(a: &Address, p: &crate::Props) -> Option<String> {
+/// Who holds which role through assignment `a` (`r`), as text, while the
+/// assignment is what exceptions are for: a directory role held
+/// permanently (active, no `expires`) by its principal; an Intune role
+/// (its member groups may narrow freely, and widening them is sensitive
+/// on its own). `None` otherwise: an eligible or time-boxed assignment
+/// needs no exception.
+fn grant(a: &Address, r: &crate::DesiredResource) -> Option<String> {
+    let p = &r.props;
     let text = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
     match a.kind {
         Kind::RoleAssignment => {
+            let active = p.get("assignment").and_then(Value::as_str).unwrap_or("active") == "active";
             let principal = p.get("principal").and_then(as_reference).unwrap_or_default().to_string();
-            let kind = p.get("assignment").and_then(Value::as_str).unwrap_or("active");
-            Some(format!("{principal} as {} ({kind})", text("role")))
+            (active && r.expires.is_none()).then(|| format!("{principal} as {}", text("role")))
         }
-        Kind::IntuneRoleAssignment => {
-            let mut members = BTreeSet::new();
-            if let Some(v) = p.get("members") {
-                referenced_addresses(v, &mut members);
-            }
-            let members: Vec<String> = members.iter().map(|m| m.to_string()).collect();
-            Some(format!("{} as Intune role {} ({})", members.join(", "), text("roleName"), text("scopeType")))
-        }
+        Kind::IntuneRoleAssignment => Some(format!("Intune role {}", text("roleName"))),
         _ => None,
     }
 }

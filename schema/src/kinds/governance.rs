@@ -86,7 +86,7 @@ pub struct Declared {
     pub rollout: Option<String>,
     /// What an exception in `[governance.exceptions]` keyed to this
     /// assignment was approved for: its holder and role
-    /// (`user.breakglass-1 as Global Administrator (active)`). Recorded
+    /// (`user.breakglass-1 as Global Administrator`). Recorded
     /// in the trust root, so an exception does not follow its key to
     /// another principal or role (hostile run 14, finding 23).
     #[serde(default, skip_serializing_if = "Option::is_none")]
