@@ -268,6 +268,9 @@ async fn run_locked(
             crate::plan_expiry::check(&saved, &format!("to apply {}", source.display()), chrono::Utc::now())?;
             fresh.change = saved.change.clone();
             fresh.not_after = saved.not_after.clone();
+            // So is the name of the person who wrote the change (checked
+            // against the governance in force by verify_approvals).
+            fresh.written_by = saved.written_by.clone();
             // The tenant or desired state moved on since the plan was made.
             let reasons = stale_reasons(&saved, &fresh);
             if !reasons.is_empty() {
@@ -349,7 +352,7 @@ async fn run_locked(
         // Service accounts the ledger does not mark yet are marked (it only
         // adds protection; taking it away is a planned `kind` change).
         let remembered = engine::governance::recorded::remember(desired, &plan, &mut owned);
-        crate::governance::record_protected_ids(desired, &target.ledger_path, &owned)?;
+        crate::governance::record_protected_ids(desired, &target.ledger_path, &owned, &attribution)?;
         if adopted.is_empty() && remembered.is_empty() && !waited_out && !upgrade && !state::wal_path(store.path()).exists() {
             return Ok(ExitCode::SUCCESS);
         }
@@ -450,7 +453,7 @@ async fn run_locked(
     }
     compacted.context("writing the ledger at the end of the apply")?;
     if let Ok(l) = store.load() {
-        crate::governance::record_protected_ids(desired, &target.ledger_path, &l)?;
+        crate::governance::record_protected_ids(desired, &target.ledger_path, &l, &attribution)?;
     }
     output::status(format!(
         "Applied {}, failed {}, skipped {}. Ledger: {}",

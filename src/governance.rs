@@ -187,6 +187,9 @@ fn summary(plan: &Plan, desired: &DesiredModel) -> String {
             None => s.push_str(&format!("Author: {} (listed in neither [governance.authors] nor the approvers in force)\n", a.public_key)),
         }
     }
+    if let Some(w) = &plan.written_by {
+        s.push_str(&format!("Written by: {} (the person who wrote the change; their key may not approve it)\n", engine::render::text_safe(w)));
+    }
     let size = plan.changes.iter().filter(|c| c.action != engine::Action::Forget).count();
     for c in &plan.changes {
         if let Some(why) = governance::classify(c, desired, size) {
@@ -302,6 +305,7 @@ pub(crate) fn store_trust(root: &governance::trust::TrustRoot, ledger: &Path, ou
         "request_ids": [],
         "note": note,
         "trust_fingerprint": crate::trust_store::fingerprint(root),
+        "protected_ids_fingerprint": crate::trust_ids::fingerprint(root),
         "author": who.author,
         "approvers": who.approvers,
         "change": who.change,
@@ -483,7 +487,7 @@ pub(crate) fn refuse_first_use_over_existing(plan: &Plan, ledger: &Path) -> Resu
 /// After an apply: the trust root records the ids of protected objects it
 /// lacks (created or matched since); only adds protection, so no approval.
 /// Its [governance] (and fingerprint) is unchanged.
-pub(crate) fn record_protected_ids(desired: &DesiredModel, ledger_path: &Path, ledger: &engine::Ledger) -> Result<()> {
+pub(crate) fn record_protected_ids(desired: &DesiredModel, ledger_path: &Path, ledger: &engine::Ledger, who: &crate::apply::Attribution) -> Result<()> {
     let store = crate::trust_store::for_ledger(ledger_path)?;
     let Some(mut root) = store.read()? else { return Ok(()) };
     let ids: std::collections::BTreeMap<schema::Address, String> = ledger.resources.iter().map(|(a, e)| (a.clone(), e.id.clone())).collect();
@@ -491,6 +495,7 @@ pub(crate) fn record_protected_ids(desired: &DesiredModel, ledger_path: &Path, l
     if added != root.protected_ids {
         root.protected_ids = added;
         store.write(&root)?;
+        crate::trust_ids::journal(&root, ledger_path, who)?;
     }
     Ok(())
 }

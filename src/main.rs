@@ -25,6 +25,8 @@ mod governance_adopt;
 mod plan_expiry;
 mod reconcile_accounts;
 mod tenant_check;
+mod governance_writer;
+mod trust_ids;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -109,6 +111,12 @@ enum Command {
         valid_for: Option<String>,
         #[command(flatten)]
         rollout: RolloutFlags,
+        /// The person who wrote the change (in CI the pull request's
+        /// author, e.g. `$GITHUB_ACTOR`), when --author-key is CI's: a key
+        /// of [governance.authors] or approvers in force, signed into the
+        /// plan and journalled; that person's key may not approve it.
+        #[arg(long, env = "TENANTCTL_AUTHOR_NAME", value_name = "NAME")]
+        author_name: Option<String>,
     },
     /// Make the tenant match desired state (or apply a saved plan exactly).
     Apply {
@@ -292,11 +300,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             output::result(&schema::json_schema());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Plan { dir, format, out, detailed_exitcode, max_bytes, graph_url, ledger, author_key, change, rollout, valid_for } => {
+        Command::Plan { dir, format, out, detailed_exitcode, max_bytes, graph_url, ledger, author_key, change, rollout, valid_for, author_name } => {
             if max_bytes.is_some() && format != Format::Markdown {
                 anyhow::bail!("--max-bytes applies to --format markdown only");
             }
-            let saving = Saving { out: out.as_deref(), author_key: author_key.as_deref(), max_bytes, change: change.as_deref(), valid_for: valid_for.as_deref() };
+            let saving = Saving { out: out.as_deref(), author_key: author_key.as_deref(), max_bytes, change: change.as_deref(), valid_for: valid_for.as_deref(), author_name: author_name.as_deref() };
             runtime()?.block_on(plan(&dir, format, saving, detailed_exitcode, graph_url.as_deref(), ledger, rollout.mode()))
         }
         Command::Keygen { out } => governance::keygen(&out),
@@ -391,6 +399,8 @@ struct Saving<'a> {
     change: Option<&'a str>,
     /// `--valid-for`: the saved plan's `not_after`.
     valid_for: Option<&'a str>,
+    /// `--author-name`: the person who wrote the change.
+    author_name: Option<&'a str>,
 }
 
 async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, graph_url: Option<&str>, ledger: Option<PathBuf>, rollout: engine::governance::RolloutMode) -> Result<ExitCode> {
@@ -425,6 +435,7 @@ async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, gr
     if out.is_some() {
         plan.not_after = Some(plan_expiry::not_after(saving.valid_for, chrono::Utc::now())?);
     }
+    governance_writer::set(&mut plan, &desired, saving.author_name)?;
     governance::sign_as_author(&mut plan, saving.author_key)?;
     output::status(format!("Read the tenant in {} Graph request(s).", stats.requests));
     let rendered = match format {

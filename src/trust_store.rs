@@ -191,6 +191,10 @@ pub fn read_checked(ledger: &Path) -> Result<Option<TrustRoot>> {
             store.describe(),
             remedy(store.as_ref())
         ),
+        (Some(r), _) => {
+            crate::trust_ids::check(r, ledger, &store.describe())?;
+            Ok(root)
+        }
         _ => Ok(root),
     }
 }

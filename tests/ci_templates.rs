@@ -263,6 +263,8 @@ impl Runner {
             "vars.TENANTCTL_VERSION" => "0.1.0".into(),
             "vars.TENANTCTL_GIT" => "https://example.invalid/tenantctl".into(),
             "github.actor" => "ci-bot".into(),
+            // The pull request's author: carol, the example's listed author.
+            "github.event.pull_request.user.login" => "carol".into(),
             e if e.starts_with("secrets.") => self
                 .secrets
                 .get(&e["secrets.".len()..])
@@ -435,7 +437,9 @@ async fn github_workflow_steps_plan_approve_apply_and_report_drift_against_the_s
         )]
         .into_iter()
         .collect(),
-        extra: Vec::new(),
+        // What the apply job's JavaScript step exports: the merged pull
+        // request's author.
+        extra: vec![("PR_AUTHOR".into(), "carol".into())],
     };
 
     // --- Pull request: plan, comment, artifact.
@@ -824,7 +828,7 @@ async fn github_workflow_with_state_in_blob_storage_runs_every_job_from_a_fresh_
         sandbox_url: sb.base_url(),
         tenant: (sb.tenant_id().to_owned(), sb.client_id().to_owned(), sb.client_secret().to_owned()),
         secrets: [("TENANTCTL_AUTHOR_KEY".to_owned(), std::fs::read_to_string(k.join("author.key")).unwrap())].into_iter().collect(),
-        extra: vec![("AZURE_STORAGE_KEY".into(), common::azurite::DEV_KEY.into())],
+        extra: vec![("AZURE_STORAGE_KEY".into(), common::azurite::DEV_KEY.into()), ("PR_AUTHOR".into(), "carol".into())],
     };
     let store = common::azurite::store(&az, &c);
     let job = |r: &mut Runner, name: &str| -> tempfile::TempDir {

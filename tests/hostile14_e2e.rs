@@ -68,6 +68,7 @@ async fn intune_role_member_group_grants_the_role() {
     let (work, dir) = converged(&sb, |d| {
         append(d, "groups.toml", INTUNE_OPS);
         std::fs::write(d.join("rbac.toml"), FULL_INTUNE).expect("rbac.toml is written");
+        common::gov7b::except(d, "standing-privileged-access:intune_role_assignment.ops", "test fixture: permanent on purpose");
     })
     .await;
     edit_file(&dir, "groups.toml", |t| t.replace("members = [\"megan\"]", "members = [\"megan\", \"adele\"]"));
@@ -333,6 +334,7 @@ async fn scope_tags_of_intune_admins_are_sensitive() {
     let (work, dir) = converged(&sb, |d| {
         append(d, "groups.toml", groups);
         std::fs::write(d.join("rbac.toml"), TAG).expect("written");
+        common::gov7b::except(d, "standing-privileged-access:intune_role_assignment.helpdesk", "test fixture: permanent on purpose");
     })
     .await;
     edit_file(&dir, "rbac.toml", |t| t.replace("include = [\"ams-devices\"]", "include = [\"ams-devices\", \"lon-devices\"]"));
@@ -379,6 +381,7 @@ async fn narrowing_an_intune_role_assignment_is_not_held() {
     let (work, dir) = converged(&sb, |d| {
         append(d, "groups.toml", INTUNE_OPS);
         std::fs::write(d.join("rbac.toml"), FULL_INTUNE.replace("members = [\"intune-ops\"]", "members = [\"intune-ops\", \"intune-admins\"]")).expect("written");
+        common::gov7b::except(d, "standing-privileged-access:intune_role_assignment.ops", "test fixture: permanent on purpose");
     })
     .await;
     edit_file(&dir, "rbac.toml", |t| t.replace("members = [\"intune-ops\", \"intune-admins\"]", "members = [\"intune-ops\"]"));

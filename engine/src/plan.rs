@@ -528,6 +528,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
         governance: None,
         change: None,
         not_after: None,
+        written_by: None,
     })
 }
 

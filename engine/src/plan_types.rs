@@ -150,6 +150,13 @@ pub struct Plan {
     /// it: `approve` and `apply` refuse the plan after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_after: Option<String>,
+    /// The person who wrote the change (`plan --author-name`, in CI the
+    /// pull request's author), a key of `[governance.authors]` or
+    /// approvers, when another key (CI's) signs the plan. Part of
+    /// `hash()`; an approval by that person's key is refused
+    /// (`governance::written_by`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written_by: Option<String>,
 }
 
 impl Plan {

@@ -21,6 +21,7 @@ pub mod source;
 pub mod state;
 mod suggest;
 pub mod validate;
+pub mod device_rule;
 
 pub use address::{Address, Kind};
 pub use diagnostic::{Diagnostic, Diagnostics, Location, Severity};

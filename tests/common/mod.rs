@@ -12,6 +12,7 @@ pub mod gov;
 pub use gov::*;
 pub mod baselines;
 pub mod intunemore;
+pub mod gov7b;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -60,7 +60,7 @@ pub fn out_of_band_removals(desired: &DesiredModel, observed: &ObservedState, id
         // read-only account.
         let principal_holder = o.props.get("principal").and_then(as_reference).and_then(|p| by_id.get(p).copied());
         let beyond_service_account = principal_holder.and_then(|h| desired.service_account_roles.get(h)).is_some_and(|sr| {
-            (sr.read_only && !READ_ONLY_ROLES.iter().any(|r| r.eq_ignore_ascii_case(role))) || !sr.allowed.iter().any(|a| a.eq_ignore_ascii_case(role))
+            (sr.read_only && !READ_ONLY_ROLES.iter().any(|r| r.eq_ignore_ascii_case(role))) || !schema::kinds::user::allows(&sr.allowed, schema::kinds::user::RoleSpace::Directory, role)
         });
         if !(is_privileged(role) || beyond_service_account) || DIRECTORY_SYNC_ROLES.iter().any(|r| r.eq_ignore_ascii_case(role)) {
             continue;

@@ -416,7 +416,7 @@ pub fn reaches_all_devices(t: &Tenant<'_>, name: &str) -> bool {
                 todo.extend(t.ids.iter().filter(|(_, i)| **i == n).map(|(a, _)| a.to_string()));
             }
         }
-        if all_rule.is_some() && rules.into_iter().any(|r| Some(norm(r)) == all_rule) {
+        if rules.iter().any(|r| schema::device_rule::reaches_all_autopilot(r)) || all_rule.is_some() && rules.into_iter().any(|r| Some(norm(r)) == all_rule) {
             return true;
         }
         todo.extend(members);

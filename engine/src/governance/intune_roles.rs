@@ -1,15 +1,15 @@
 //! Least privilege for Intune role assignments: a service account reached
 //! through a member group holds the Intune role, so it must declare the
-//! role (by its display name) in `allowed_roles`, a read-only account only
-//! a read-only role, exactly as for directory roles
-//! (`super::lints::service_account_role`).
+//! role in `allowed_roles` (`intune:NAME`, or a bare name only Intune
+//! knows; a `directory:` entry never allows an Intune role), a read-only
+//! account only a role that reads (judged by its operations).
 
 use std::collections::BTreeSet;
 
 use schema::{Address, Kind};
 use serde_json::Value;
 
-use super::lints::service_account_role;
+use schema::kinds::user::{allows, RoleSpace, READ_ONLY_INTUNE_ROLES};
 use super::lints::Finding;
 use crate::model::DesiredModel;
 use crate::plan::referenced_addresses;
@@ -28,18 +28,26 @@ pub(crate) fn lints(desired: &DesiredModel, address: &Address, r: &crate::Desire
     let writes = custom_write_action(desired, role);
     for group in members.iter().filter(|g| g.kind == Kind::Group) {
         for (account, how) in super::targets::group_reach(desired, group).accounts {
-            let read_only = desired.service_account_roles.get(&account).is_some_and(|sr| sr.read_only);
+            let Some(sr) = desired.service_account_roles.get(&account) else { continue };
+            let finding = |message: String| Finding { severity: super::lints::Severity::Error, lint: "service-account-role".into(), address: address.to_string(), message };
+            // Read-only is judged by what the role can do, not by its
+            // name: a custom role named like a read-only role that
+            // writes is not one, and Intune's reading built-in roles are.
+            let builtin_reads = READ_ONLY_INTUNE_ROLES.iter().any(|r| r.eq_ignore_ascii_case(role.trim()));
+            let declared = desired.resources.iter().any(|(a, r)| a.kind == Kind::IntuneRoleDefinition && r.props.get("displayName").and_then(Value::as_str).is_some_and(|n| n.trim().eq_ignore_ascii_case(role.trim())));
             match &writes {
-                // Read-only is judged by what the role can do, not by its
-                // name: a custom role named like a read-only role that
-                // writes is not one.
-                Some((definition, action)) if read_only => out.push(Finding {
-                    severity: super::lints::Severity::Error,
-                    lint: "service-account-role".into(),
-                    address: address.to_string(),
-                    message: format!("{account} is read-only and may hold only read-only roles; Intune role {role} ({definition}) {how} allows {action}, which is not a Read operation"),
-                }),
-                _ => out.extend(service_account_role(desired, address, &account, role, &format!(" {how}"))),
+                Some((definition, action)) if sr.read_only => out.push(finding(format!(
+                    "{account} is read-only and may hold only read-only roles; Intune role {role} ({definition}) {how} allows {action}, which is not a Read operation"
+                ))),
+                None if sr.read_only && !builtin_reads && !declared => out.push(finding(format!(
+                    "{account} is read-only and may hold only read-only roles; Intune role {role} {how} is not one (Intune's read-only roles: {})",
+                    READ_ONLY_INTUNE_ROLES.join(", ")
+                ))),
+                _ if !allows(&sr.allowed, RoleSpace::Intune, role) => {
+                    let allowed = if sr.allowed.is_empty() { "none".to_string() } else { sr.allowed.join(", ") };
+                    out.push(finding(format!("{account} may hold only the roles it declares in allowed_roles ({allowed}); Intune role {role} {how} is not one (an Intune role is allowed as `intune:{role}`)")));
+                }
+                _ => {}
             }
         }
     }

@@ -62,6 +62,7 @@ pub const LINTS: &[(&str, &str)] = &[
     ("privileged-activation-without-approval", "a privileged role's PIM settings let it be activated without approval (or are not declared)"),
     ("privileged-role-pim-settings-undeclared", "a privileged role is assigned eligibly but its PIM settings (role_policy) are not declared"),
     ("ca-exempt-member", "a person is a live member of a group a conditional access policy excludes, whose membership desired state does not manage"),
+    ("pim-approver-service-account", "a service account (directly, or through a group) approves a role's PIM activations"),
 ];
 
 /// Roles whose out-of-band holding is an error (and removed unattended).
@@ -165,6 +166,7 @@ pub fn lint_desired(desired: &DesiredModel, now: DateTime<Utc>) -> Vec<Finding> 
         out.extend(super::intune_roles::lints(desired, address, r));
         out.extend(super::identity_lints::lints(desired, address, r));
         out.extend(super::admin_reach::unit_lints(desired, address, r));
+        out.extend(super::declared_access::lints(desired, address, r));
         if matches!(address.kind, Kind::DeviceConfiguration | Kind::CompliancePolicy) {
             for (field, der) in certificates(&r.props) {
                 match not_after(&der) {
@@ -264,7 +266,7 @@ pub(crate) fn service_account_role(desired: &DesiredModel, address: impl ToStrin
             address.to_string(),
             format!("{account} is read-only and may hold only read-only roles ({}); {role}{how} is not one", READ_ONLY_ROLES.join(", ")),
         ));
-    } else if !sr.allowed.iter().any(|a| a == role) {
+    } else if !schema::kinds::user::allows(&sr.allowed, schema::kinds::user::RoleSpace::Directory, role) {
         let allowed = if sr.allowed.is_empty() { "none".to_string() } else { sr.allowed.join(", ") };
         out.push(finding(
             Severity::Error,

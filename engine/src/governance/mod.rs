@@ -34,6 +34,10 @@ pub mod live_reach;
 pub mod intune_oob;
 pub mod tightens;
 pub mod method_reach;
+pub mod device_reach;
+pub mod exception_binding;
+pub mod declared_access;
+pub mod written_by;
 
 pub use access::*;
 pub use certificates::not_after;

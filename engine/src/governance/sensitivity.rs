@@ -182,6 +182,9 @@ pub fn managed_desktop_reason(change: &Change, desired: &DesiredModel) -> Option
             return Some(format!("{MANAGED_DESKTOP}: {a} is assigned to {t}"));
         }
     }
+    if let Some(why) = super::device_reach::reason(change, desired) {
+        return Some(why);
+    }
     if a.kind == Kind::AssignmentFilter {
         // A filter narrows which ring devices get a ring policy: changing
         // it changes the ring policy's reach, so it is protected with it.
@@ -214,6 +217,8 @@ pub fn removes_access(change: &Change) -> Option<String> {
         (Kind::AccessPackageAssignment, _) => super::package_assignment::removes_access(change),
         (Kind::IntuneRoleAssignment, Action::Delete) => Some(format!("ends the Intune role assignment {a}")),
         (Kind::Guest, Action::Delete) if change.desired.as_ref().is_some_and(|d| d.expires.is_some()) => Some(format!("removes the expired guest {a}")),
+        // An Intune role assignment past its `expires` (time-boxed admin access).
+        (Kind::IntuneRoleAssignment, Action::Delete) if change.desired.as_ref().is_some_and(|d| d.expires.is_some()) => Some(format!("ends the expired Intune role assignment {a}")),
         (Kind::Guest, Action::Update)
             if !change.fields.is_empty()
                 && change.fields.iter().all(|f| f.field == "accountEnabled" && f.after == Some(serde_json::Value::Bool(false))) =>

@@ -112,6 +112,8 @@ pub enum ApproveError {
     AlreadySigned { public_key: String },
     #[error("this key ({public_key}) is not listed in [governance.approvers]; add it there before approving")]
     NotAnApprover { public_key: String },
+    #[error("this key is {name}'s, who wrote this change (the plan's --author-name): nobody may approve their own change (separation of duties)")]
+    OwnChange { name: String },
 }
 
 /// Add an approval by `key` to the plan. Refuses plans without an author,
@@ -122,6 +124,9 @@ pub fn approve(plan: &mut Plan, gov: &Governance, key: &SigningKey) -> Result<St
     let public_key = public_key_string(&key.verifying_key());
     if same_key(&author, &public_key) {
         return Err(ApproveError::OwnPlan);
+    }
+    if let Some(w) = plan.written_by.as_deref().filter(|w| super::written_by::is_writers_key(gov, w, &public_key)) {
+        return Err(ApproveError::OwnChange { name: w.to_string() });
     }
     if plan.approvals.iter().any(|a| same_key(&a.public_key, &public_key)) {
         return Err(ApproveError::AlreadySigned { public_key });
@@ -177,6 +182,10 @@ pub enum ApprovalError {
     UnlistedAuthor { public_key: String },
     #[error("approval {index} is by {name}'s key, which is the plan's author: nobody may approve their own change")]
     ByAuthor { index: usize, name: String },
+    #[error("approval {index} is by {name}, who wrote this change (the plan's --author-name {writer}): nobody may approve their own change")]
+    ByWriter { index: usize, name: String, writer: String },
+    #[error("{0}")]
+    UnlistedWriter(String),
     #[error("approval {index} is by {name}'s key, which also signed approval {first}")]
     Duplicate { index: usize, name: String, first: usize },
     #[error("approval {index} by {name}: signature does not match this plan (it was made for plan {signed}, this is {actual})")]
@@ -242,7 +251,17 @@ pub fn verify_approvals(plan: &Plan, desired: &DesiredModel) -> Result<Verified,
         None if !reasons.is_empty() && gov.approvals_required > 0 => return Err(ApprovalError::NoAuthor),
         None => None,
     };
-    let author_name = author.as_deref().map(|a| super::trust::key_name(gov, a).unwrap_or_else(|| a.to_string()));
+    if let Some(problem) = plan.written_by.as_deref().and_then(|w| super::written_by::problem(gov, w)) {
+        return Err(ApprovalError::UnlistedWriter(problem));
+    }
+    let mut author_name = author.as_deref().map(|a| super::trust::key_name(gov, a).unwrap_or_else(|| a.to_string()));
+    if let Some(w) = plan.written_by.as_deref().and_then(|w| super::written_by::listed(gov, w)) {
+        // The person who wrote the change, then the key that signed it.
+        author_name = Some(match author_name {
+            Some(signer) => format!("{w} (signed by {signer})"),
+            None => w.to_string(),
+        });
+    }
     let mut seen: Vec<(VerifyingKey, usize)> = Vec::new();
     let mut approvers = Vec::new();
     for (i, ap) in plan.approvals.iter().enumerate() {
@@ -252,6 +271,9 @@ pub fn verify_approvals(plan: &Plan, desired: &DesiredModel) -> Result<Verified,
         let shown = name.clone().unwrap_or_else(|| ap.public_key.clone());
         if author.as_deref().is_some_and(|a| same_key(a, &ap.public_key)) {
             return Err(ApprovalError::ByAuthor { index, name: shown });
+        }
+        if let Some(w) = plan.written_by.as_deref().filter(|w| super::written_by::is_writers_key(gov, w, &ap.public_key)) {
+            return Err(ApprovalError::ByWriter { index, name: shown, writer: w.to_string() });
         }
         let Some(name) = name else {
             return Err(ApprovalError::UnknownKey { index, public_key: ap.public_key.clone() });

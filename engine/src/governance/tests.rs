@@ -97,6 +97,7 @@ pub(super) fn plan_with(changes: Vec<Change>) -> Plan {
         governance: None,
         change: None,
         not_after: None,
+        written_by: None,
     }
 }
 

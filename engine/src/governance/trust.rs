@@ -203,6 +203,7 @@ pub fn attach(plan: &mut crate::Plan, desired: &DesiredModel, trust: Option<&Tru
     for (a, why) in extra {
         plan.sensitive.entry(a).or_insert(why);
     }
+    super::exception_binding::check(plan, desired, &review);
     plan.governance = Some(review);
 }
 

@@ -83,6 +83,8 @@ pub fn desired(key: &str, p: &IntuneRoleAssignment, state: &DesiredState) -> Des
         }
     }
     r.immutable = vec!["@odata.type".into(), "roleName".into()];
+    // Ended by tenantctl when past (engine::plan), recorded in the ledger.
+    r.expires = p.expires;
     r
 }
 
@@ -180,6 +182,7 @@ fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
                 all_devices: matches!(scope_type, "allDevices" | "allDevicesAndLicensedUsers"),
                 all_users: matches!(scope_type, "allLicensedUsers" | "allDevicesAndLicensedUsers"),
                 scope_tags: super::scope_tag::tags_of(cx, &o.props)?,
+                expires: None,
             })
         })();
         match result {

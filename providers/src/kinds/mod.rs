@@ -94,6 +94,9 @@ fn declared_governance(m: &DesiredModel) -> std::collections::BTreeMap<String, s
         let text = format!("{} soak {}", ring.rings.join(" > "), schema::kinds::rollout::format_duration(ring.soak_secs));
         out.entry(ring.policy.to_string()).or_default().rollout = Some(text);
     }
+    for (a, held) in engine::governance::exception_binding::bindings(m) {
+        out.entry(a.to_string()).or_default().excepted = Some(held);
+    }
     out
 }
 

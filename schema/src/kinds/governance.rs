@@ -84,6 +84,13 @@ pub struct Declared {
     /// changed soak or ring order shows as a governance change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<String>,
+    /// What an exception in `[governance.exceptions]` keyed to this
+    /// assignment was approved for: its holder and role
+    /// (`user.breakglass-1 as Global Administrator`). Recorded
+    /// in the trust root, so an exception does not follow its key to
+    /// another principal or role (hostile run 14, finding 23).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub excepted: Option<String>,
 }
 
 /// Two-key completion: two people other than the author.

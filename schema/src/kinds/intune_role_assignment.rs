@@ -39,6 +39,14 @@ pub struct IntuneRoleAssignment {
     /// keys of declared `scope_tag`s, or `default`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scope_tags: Vec<String>,
+    /// When the admin access ends (time-boxed): past it, the plan deletes
+    /// the assignment, unattended like any expired access. Intune has no
+    /// schedule of its own, so tenantctl ends it; without `expires`, a
+    /// role that writes over all devices or all users is standing
+    /// privileged access.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::datetime::option")]
+    #[schemars(with = "Option<String>")]
+    pub expires: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl IntuneRoleAssignment {

@@ -150,3 +150,33 @@ fn check_users(cx: &mut Ctx) {
 /// Whether its changes need approval whatever they change (the registry
 /// hands it to governance: `Kind::sensitivity`).
 pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensitivity::ByRules;
+/// Which role namespace an `allowed_roles` entry means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleSpace {
+    /// A directory (Entra) role: `directory:Global Reader`.
+    Directory,
+    /// An Intune role: `intune:Read Only Operator`.
+    Intune,
+}
+
+/// An `allowed_roles` entry split into its namespace (`directory:` or
+/// `intune:`, when written) and the role's name.
+pub fn role_entry(entry: &str) -> (Option<RoleSpace>, &str) {
+    let lower = entry.to_ascii_lowercase();
+    for (prefix, space) in [("directory:", RoleSpace::Directory), ("intune:", RoleSpace::Intune)] {
+        if lower.starts_with(prefix) {
+            return (Some(space), entry[prefix.len()..].trim());
+        }
+    }
+    (None, entry.trim())
+}
+
+/// Whether `allowed` (a service account's `allowed_roles`) lets it hold
+/// `role` of namespace `space`: an entry of that namespace, or one with
+/// none (validation refuses a bare name both namespaces know), naming it.
+pub fn allows(allowed: &[String], space: RoleSpace, role: &str) -> bool {
+    allowed.iter().map(|e| role_entry(e)).any(|(s, name)| (s.is_none() || s == Some(space)) && name.eq_ignore_ascii_case(role.trim()))
+}
+
+/// Intune's built-in roles that only read.
+pub const READ_ONLY_INTUNE_ROLES: &[&str] = &["Read Only Operator", "Endpoint Privilege Reader"];

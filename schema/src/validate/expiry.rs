@@ -36,6 +36,11 @@ pub(super) fn check_expiry_horizon(cx: &mut Ctx) {
             }
         }
     }
+    for (key, d) in &cx.state.intune_role_assignment {
+        if let Some(e) = d.value.expires.filter(|e| *e > limit) {
+            far.push((Kind::IntuneRoleAssignment, key, &d.origin, e));
+        }
+    }
     for (kind, key, origin, expires) in far {
         let days = (expires - cx.now).num_days();
         cx.warning(

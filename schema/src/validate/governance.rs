@@ -10,7 +10,6 @@ use crate::validate::Ctx;
 /// are for `kind = "service"` users, name built-in roles, and a read-only
 /// account allows only read-only roles.
 pub(super) fn check_service_roles(cx: &mut Ctx) {
-    use crate::kinds::role_assignment::{role_template_id, READ_ONLY_ROLES};
     use crate::kinds::user::UserKind;
     for (key, d) in &cx.state.user {
         let u = &d.value;
@@ -19,20 +18,10 @@ pub(super) fn check_service_roles(cx: &mut Ctx) {
             cx.error("service-account-only", &d.origin, &path!["user", key, field], format!("user.{key}: {field} is for service accounts (kind = \"service\")"));
         }
         for (i, r) in u.allowed_roles.iter().enumerate() {
-            // Intune roles (built-in, or declared custom ones by name) too.
-            let intune = crate::kinds::intune_role_definition::built_in_role(r).is_some() || cx.state.intune_role_definition.values().any(|d| d.value.display_name.eq_ignore_ascii_case(r));
-            if role_template_id(r).is_none() && !intune {
-                cx.error("unknown-role", &d.origin, &path!["user", key, "allowed_roles", i], format!("user.{key}: `{r}` is not a built-in directory role tenantctl knows, nor an Intune role"));
-            } else if u.read_only && !READ_ONLY_ROLES.contains(&r.as_str()) {
-                cx.error(
-                    "read-only-role",
-                    &d.origin,
-                    &path!["user", key, "allowed_roles", i],
-                    format!("user.{key} is read_only and may hold only read-only roles ({}); `{r}` is not one", READ_ONLY_ROLES.join(", ")),
-                );
-            }
+            super::role_entries::check_entry(cx, key, d, i, r);
         }
     }
+    super::role_entries::check_intune_names(cx);
     if let Some(g) = &cx.state.governance {
         for (k, why) in &g.value.exceptions {
             if why.trim().is_empty() {

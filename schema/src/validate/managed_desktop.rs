@@ -93,8 +93,9 @@ pub(super) fn check_managed_desktop(cx: &mut Ctx) {
 }
 
 /// Whether group `key` holds every device the all-devices group `all`
-/// does: it is that group, nests it (declared members, transitively), or
-/// has the same membership rule (whitespace and case aside).
+/// does: it is that group, nests it (declared members, transitively), has
+/// the same membership rule (whitespace and case aside), or a rule that
+/// holds every Autopilot device ([`crate::device_rule`]).
 fn reaches_all_devices(cx: &Ctx, key: &str, all: &str) -> bool {
     let norm = |r: &str| r.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
     let all_rule = cx.state.group.get(all).and_then(|g| g.value.membership_rule.as_deref()).map(norm);
@@ -109,6 +110,11 @@ fn reaches_all_devices(cx: &Ctx, key: &str, all: &str) -> bool {
         }
         let Some(d) = cx.state.group.get(&g) else { continue };
         if all_rule.is_some() && d.value.membership_rule.as_deref().map(norm) == all_rule {
+            return true;
+        }
+        // A rule judged on its meaning: one that holds every Autopilot
+        // device (reworded, a superset, "all Windows devices").
+        if d.value.membership_rule.as_deref().is_some_and(crate::device_rule::reaches_all_autopilot) {
             return true;
         }
         for m in d.value.members.iter().flatten() {

@@ -16,6 +16,7 @@ mod natural_keys;
 pub(crate) mod policy;
 mod rollouts;
 mod tenant;
+mod role_entries;
 
 pub use names::{
     domain_problem, email_problem, is_guid, mail_nickname_problem, upn_problem,

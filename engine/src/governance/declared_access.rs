@@ -1,0 +1,105 @@
+//! Lints over declared admin access that the directory-role lints do not
+//! cover (hostile run 14):
+//! * finding 24: a permanent Intune role assignment (no `expires`) of a
+//!   role that writes, over all devices or all users, is standing
+//!   privileged access: `standing-privileged-access`, unless allowed with
+//!   a reason (`[governance.exceptions]`);
+//! * finding 26: a service account (directly, or through a group, nested)
+//!   as an approver of a role's PIM activations is an error: service
+//!   accounts do no MFA and are not the second person of anyone's access.
+
+use schema::kinds::user::READ_ONLY_INTUNE_ROLES;
+use schema::{Address, Kind};
+use serde_json::Value;
+
+use super::lints::{Finding, Severity};
+use crate::model::{DesiredModel, DesiredResource};
+use crate::plan::referenced_addresses;
+
+/// The lint a service account approving PIM activations raises.
+pub const PIM_APPROVER_SERVICE_ACCOUNT: &str = "pim-approver-service-account";
+
+/// Findings for one declared resource.
+pub(super) fn lints(desired: &DesiredModel, address: &Address, r: &DesiredResource) -> Vec<Finding> {
+    match address.kind {
+        Kind::IntuneRoleAssignment => standing_intune(desired, address, r),
+        Kind::RolePolicy => pim_approvers(desired, address, r),
+        _ => Vec::new(),
+    }
+}
+
+fn standing_intune(desired: &DesiredModel, address: &Address, r: &DesiredResource) -> Vec<Finding> {
+    if r.expires.is_some() {
+        return Vec::new();
+    }
+    let scope = r.props.get("scopeType").and_then(Value::as_str).unwrap_or_default();
+    let over = match scope {
+        "allDevices" => "all devices",
+        "allLicensedUsers" => "all users",
+        "allDevicesAndLicensedUsers" => "all devices and all users",
+        _ => return Vec::new(),
+    };
+    let role = r.props.get("roleName").and_then(Value::as_str).unwrap_or_default();
+    let Some(write) = writes(desired, role) else { return Vec::new() };
+    vec![Finding {
+        severity: Severity::Error,
+        lint: "standing-privileged-access".into(),
+        address: address.to_string(),
+        message: format!(
+            "Intune role {role} ({write}) is held permanently over {over}: zero standing access; give it an `expires` (ended unattended when past), narrow its scope, or record a reasoned exception `\"standing-privileged-access:{address}\"` in [governance.exceptions]"
+        ),
+    }]
+}
+
+/// What Intune role `role` can do that is not a read: for a declared custom
+/// role its first such operation, for a built-in role other than the
+/// reading ones "a built-in role that writes"; `None` when it only reads.
+fn writes(desired: &DesiredModel, role: &str) -> Option<String> {
+    let declared = desired.resources.iter().find(|(a, r)| a.kind == Kind::IntuneRoleDefinition && r.props.get("displayName").and_then(Value::as_str).is_some_and(|n| n.trim().eq_ignore_ascii_case(role.trim())));
+    match declared {
+        Some((_, r)) => {
+            let mut actions = Vec::new();
+            strings(r.props.get("rolePermissions"), &mut actions);
+            actions.into_iter().find(|a| !a.rsplit(['_', '/']).next().unwrap_or_default().eq_ignore_ascii_case("read")).map(|a| format!("allows {a}"))
+        }
+        None if READ_ONLY_INTUNE_ROLES.iter().any(|r| r.eq_ignore_ascii_case(role.trim())) => None,
+        None => Some("a built-in role that writes".into()),
+    }
+}
+
+fn strings(v: Option<&Value>, out: &mut Vec<String>) {
+    match v {
+        Some(Value::String(s)) => out.push(s.clone()),
+        Some(Value::Array(a)) => a.iter().for_each(|x| strings(Some(x), out)),
+        Some(Value::Object(m)) => m.iter().filter(|(k, _)| k.as_str() != "notAllowedResourceActions").for_each(|(_, x)| strings(Some(x), out)),
+        _ => {}
+    }
+}
+
+fn pim_approvers(desired: &DesiredModel, address: &Address, r: &DesiredResource) -> Vec<Finding> {
+    let mut approvers = std::collections::BTreeSet::new();
+    if let Some(v) = r.props.get("activation").and_then(|a| a.get("approvers")) {
+        referenced_addresses(v, &mut approvers);
+    }
+    let role = r.props.get("role").and_then(Value::as_str).unwrap_or_default();
+    let mut out = Vec::new();
+    for a in &approvers {
+        let mut accounts: Vec<(Address, String)> = Vec::new();
+        if desired.service_accounts.contains(a) {
+            accounts.push((a.clone(), "directly".into()));
+        } else if desired.service_account_groups.contains(a) {
+            accounts.push((a.clone(), "(the service accounts' group)".into()));
+        } else if a.kind == Kind::Group {
+            accounts.extend(super::targets::group_reach(desired, a).accounts);
+        }
+        for (account, how) in accounts {
+            out.push(Finding {
+                severity: Severity::Error,
+                lint: PIM_APPROVER_SERVICE_ACCOUNT.into(),
+                address: address.to_string(),
+                message: format!("service account {account} approves activations of {role} {how}: service accounts do no MFA and are nobody's second person; name people (or a group of people) as approvers"),
+            });
+        }
+    }
+    out
+}
