@@ -91,7 +91,7 @@ fn desired_hash(model: &DesiredModel) -> Result<String, serde_json::Error> {
                 }
                 scalar(&mut h, address.as_str());
                 h.update(b":");
-                write_value(&mut h, &serde_json::to_value(r)?, None);
+                write_resource(&mut h, r)?;
             }
             h.update(b"}");
         } else {
@@ -100,6 +100,55 @@ fn desired_hash(model: &DesiredModel) -> Result<String, serde_json::Error> {
     }
     h.update(b"}");
     Ok(finish(h))
+}
+
+/// A desired resource's canonical JSON, as `write_value` of its
+/// `serde_json::to_value` would write it, without copying its props: the
+/// fields in key order, those serde skips when empty skipped alike (the
+/// small ones still go through a value, exactly as serde writes them).
+fn write_resource(h: &mut Sha256, r: &DesiredResource) -> Result<(), serde_json::Error> {
+    let small = |h: &mut Sha256, v: Value| write_value(h, &v, None);
+    let DesiredResource { address, natural_key, display_name, props, immutable, assignment_props, create_only, depends_on, expires } = r;
+    h.update(b"{");
+    let mut first = true;
+    let mut key = |h: &mut Sha256, k: &str| {
+        if !first {
+            h.update(b",");
+        }
+        first = false;
+        scalar(h, k);
+        h.update(b":");
+    };
+    key(h, "address");
+    small(h, serde_json::to_value(address)?);
+    if !assignment_props.is_empty() {
+        key(h, "assignment_props");
+        small(h, serde_json::to_value(assignment_props)?);
+    }
+    if !create_only.is_empty() {
+        key(h, "create_only");
+        write_entries(h, create_only.iter(), None);
+    }
+    if !depends_on.is_empty() {
+        key(h, "depends_on");
+        small(h, serde_json::to_value(depends_on)?);
+    }
+    key(h, "display_name");
+    scalar(h, display_name.as_str());
+    if let Some(e) = expires {
+        key(h, "expires");
+        small(h, serde_json::to_value(e)?);
+    }
+    if !immutable.is_empty() {
+        key(h, "immutable");
+        small(h, serde_json::to_value(immutable)?);
+    }
+    key(h, "natural_key");
+    scalar(h, natural_key.as_str());
+    key(h, "props");
+    write_entries(h, props.iter(), None);
+    h.update(b"}");
+    Ok(())
 }
 
 /// How live references are rewritten while hashing: an id of a matched
@@ -215,6 +264,22 @@ fn write_props(h: &mut Sha256, props: &Props, ids: &BTreeMap<String, Address>) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_resource_hashes_as_its_value_does_every_optional_field_set_or_not() {
+        let bare: DesiredResource = serde_json::from_value(json!({"address": "group.a", "natural_key": "a", "display_name": "A \"quoted\"", "props": {"z": 1, "a": {"y": [1, {"@ref": "user.b"}], "b": null}}})).expect("resource");
+        let mut full = bare.clone();
+        full.immutable = vec!["mailNickname".into()];
+        full.assignment_props = vec!["assignments".into()];
+        full.create_only.insert("password".into(), json!({"env": "X"}));
+        full.depends_on = vec!["user.b".parse().expect("address")];
+        full.expires = Some(chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 12, 1, 9, 0, 0).single().expect("time"));
+        for r in [bare, full] {
+            let mut h = Sha256::new();
+            write_resource(&mut h, &r).expect("hashes");
+            assert_eq!(finish(h), fingerprint(&serde_json::to_value(&r).expect("value")), "{r:?}");
+        }
+    }
 
     /// The canonical JSON the fingerprint used to be built from, as text.
     fn canonical_json(v: &Value) -> String {

@@ -15,6 +15,7 @@ pub mod model;
 pub mod plan;
 pub mod plan_types;
 pub mod render;
+pub mod plan_app_live;
 
 pub use ledger::Ledger;
 pub use model::{DesiredModel, DesiredResource, LiveObject, ObservedState, Props};

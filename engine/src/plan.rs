@@ -504,6 +504,9 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     crate::governance::label_role_deletes(&mut changes);
     crate::completed::notes(&mut changes, &observed.completed);
     crate::assign_notes::notes(&mut changes);
+    // After governance has judged them: what apply of an app assignment
+    // reuses instead of reading the app again.
+    crate::plan_app_live::carry(&mut changes, &matched);
     unchanged.sort();
     unknown.sort_by(|a, b| a.address.cmp(&b.address));
     orphans.sort_by(|a, b| a.address.cmp(&b.address));

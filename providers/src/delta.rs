@@ -141,9 +141,12 @@ async fn sync(client: &GraphClient, path: &str, snap: &mut Option<Snapshot>, sta
 /// Read users and groups through delta, the rest as `observe` does.
 pub async fn observe_with_delta(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger, state: &mut DeltaState) -> Result<(ObservedState, DeltaStats), GraphError> {
     let (rest_desired, rest_ledger) = without_directory(desired, ledger);
-    let mut observed = crate::observe::observe(client, &rest_desired, &rest_ledger).await?;
-    drop((rest_desired, rest_ledger));
     let kinds = crate::observe::kinds_in_scope(desired, ledger);
+    // What the directory's licences need (the SKUs) comes in the other
+    // kinds' listings `$batch`, and is read below from that view.
+    let extra = crate::listing_batch::declared_listings(&kinds, desired);
+    let (mut observed, view) = crate::observe::observe_prefetching(client, &rest_desired, &rest_ledger, &extra).await?;
+    drop((rest_desired, rest_ledger));
     let mut stats = DeltaStats::default();
     if kinds.contains(&Kind::User) || kinds.contains(&Kind::Guest) {
         let path = format!("/users/delta?$select={}", user::SELECT);
@@ -183,7 +186,7 @@ pub async fn observe_with_delta(client: &GraphClient, desired: &DesiredModel, le
     for list in observed.objects.values_mut() {
         list.sort_by(|a, b| a.id.cmp(&b.id));
     }
-    crate::licensing::read(client, desired, ledger, &mut observed, false).await?;
+    crate::licensing::read(&view, desired, ledger, &mut observed, false).await?;
     Ok((observed, stats))
 }
 

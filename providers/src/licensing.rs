@@ -95,8 +95,11 @@ pub fn parse_skus(list: &[Value]) -> BTreeMap<String, Sku> {
     out
 }
 
+/// The tenant's SKUs (prefetched with the listings: `listing_batch`).
+pub(crate) const SKUS: &str = "/subscribedSkus";
+
 async fn skus(client: &GraphClient) -> Result<BTreeMap<String, Sku>, GraphError> {
-    Ok(parse_skus(&client.v1().list_all("/subscribedSkus").await?))
+    Ok(parse_skus(&client.v1().list_all(SKUS).await?))
 }
 
 /// Live `assignedLicenses` (ids) in the compared form (names; an id the

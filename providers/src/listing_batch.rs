@@ -11,6 +11,7 @@
 
 use std::collections::BTreeSet;
 
+use engine::DesiredModel;
 use schema::Kind;
 
 use crate::graph::{ApiVersion, GraphClient};
@@ -35,6 +36,25 @@ pub fn listings(kinds: &BTreeSet<Kind>) -> Vec<(ApiVersion, String)> {
 /// fetched ahead, batched.
 pub async fn prefetch(client: &GraphClient, kinds: &BTreeSet<Kind>) -> GraphClient {
     client.prefetch_first_pages(&listings(kinds)).await
+}
+
+/// Listings `observe` reads after the kinds' first pages, whose paths do
+/// not depend on what those pages hold, so they go in the same `$batch`:
+/// the tenant's SKUs when a user or group declares licences
+/// (`licensing::read`), the Settings Catalog templates when a policy
+/// declares one (`settings_catalog_template::complete`). Each path is the
+/// one its reader lists, so the prefetched page is used (a failed item is
+/// that reader's error, as when it is listed on its own).
+pub fn declared_listings(kinds: &BTreeSet<Kind>, desired: &DesiredModel) -> Vec<(ApiVersion, String)> {
+    let mut out = Vec::new();
+    let licensed = desired.resources.values().any(|r| matches!(r.address.kind, Kind::User | Kind::Group) && r.props.contains_key("assignedLicenses"));
+    if licensed && (kinds.contains(&Kind::User) || kinds.contains(&Kind::Group)) {
+        out.push((ApiVersion::V1, crate::licensing::SKUS.to_string()));
+    }
+    if kinds.contains(&Kind::SettingsCatalog) && desired.resources.values().any(|r| r.address.kind == Kind::SettingsCatalog && crate::kinds::settings_catalog_template::declared_template(r).is_some()) {
+        out.push((ApiVersion::Beta, crate::kinds::settings_catalog_template::templates_listing()));
+    }
+    out
 }
 
 #[cfg(test)]

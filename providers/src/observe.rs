@@ -95,8 +95,18 @@ async fn read_all(cx: &ReadCx<'_>, wanted: impl Fn(&[Kind]) -> bool) -> Vec<(Vec
 /// that cannot be read makes its kinds unknown; failing to authenticate at
 /// all is an error, since nothing could be read.
 pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger) -> Result<ObservedState, GraphError> {
+    Ok(observe_prefetching(client, desired, ledger, &[]).await?.0)
+}
+
+/// [`observe`], with `extra` listings fetched ahead in the same `$batch`
+/// as the kinds' own; returns the view serving what was not used yet.
+pub(crate) async fn observe_prefetching(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger, extra: &[(crate::graph::ApiVersion, String)]) -> Result<(ObservedState, GraphClient), GraphError> {
     let kinds = kinds_in_scope(desired, ledger);
-    let client = &crate::listing_batch::prefetch(client, &kinds).await;
+    let mut listings = crate::listing_batch::listings(&kinds);
+    listings.extend(crate::listing_batch::declared_listings(&kinds, desired));
+    listings.extend(extra.iter().cloned());
+    let view = client.prefetch_first_pages(&listings).await;
+    let client = &view;
     let modified = std::sync::Mutex::new(BTreeMap::new());
     let completed = std::sync::Mutex::new(BTreeMap::new());
     let cx = ReadCx { client, desired, ledger, everything: false, modified: &modified, completed: &completed };
@@ -136,7 +146,7 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
     crate::membership::read_live(client, desired, ledger, &mut observed).await?;
     crate::ca_unmodelled::refuse(&mut observed, desired, ledger);
     crate::licensing::read(client, desired, ledger, &mut observed, false).await?;
-    Ok(observed)
+    Ok((observed, view))
 }
 
 /// Read every collection in full, with members and owners of every

@@ -70,10 +70,10 @@ fn names(t: &Tenant<'_>, a: &Address) -> BTreeSet<String> {
 
 /// Every (name, props) of `kind`: declared, then live (named by address
 /// when matched, else by id).
-fn objects<'a>(t: &'a Tenant<'a>, kind: Kind) -> Vec<(String, &'a crate::Props)> {
-    let mut out: Vec<(String, &crate::Props)> = t.desired.resources.iter().filter(|(a, _)| a.kind == kind).map(|(a, r)| (a.to_string(), &r.props)).collect();
+fn objects<'a>(t: &Tenant<'a>, kind: Kind) -> Vec<(String, &'a crate::Props)> {
+    let mut out: Vec<(String, &crate::Props)> = t.desired.resources.range(Address::new(kind, "")..).take_while(|(a, _)| a.kind == kind).map(|(a, r)| (a.to_string(), &r.props)).collect();
     for o in t.observed.objects.get(&kind).into_iter().flatten() {
-        let name = t.ids.iter().find(|(_, i)| **i == o.id).map(|(a, _)| format!("{a} (live)")).unwrap_or_else(|| format!("{kind} id:{} (live, out of band)", o.id));
+        let name = t.address_of(&o.id).map(|a| format!("{a} (live)")).unwrap_or_else(|| format!("{kind} id:{} (live, out of band)", o.id));
         out.push((name, &o.props));
     }
     out

@@ -17,6 +17,7 @@
 //! device group or the all-devices group (declared or live, transitively)
 //! reaches ring devices ([`nested_ring`]).
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use schema::{Address, Kind};
@@ -25,13 +26,34 @@ use serde_json::Value;
 use crate::model::{as_reference, DesiredModel, ObservedState};
 use crate::plan::{referenced_addresses, Action, Change};
 
+mod index;
+use index::{Grantor, Index};
+
 /// Desired state and what is known of the live tenant (empty when judged
-/// from desired state alone).
+/// from desired state alone). Build one per plan ([`Tenant::new`]) and
+/// judge every change with it: what it looks up is indexed once, on first
+/// use.
 pub struct Tenant<'a> {
     pub desired: &'a DesiredModel,
     pub observed: &'a ObservedState,
     /// Live object id of each matched address.
     pub ids: &'a BTreeMap<Address, String>,
+    index: OnceCell<Index<'a>>,
+}
+
+impl<'a> Tenant<'a> {
+    pub fn new(desired: &'a DesiredModel, observed: &'a ObservedState, ids: &'a BTreeMap<Address, String>) -> Tenant<'a> {
+        Tenant { desired, observed, ids, index: OnceCell::new() }
+    }
+
+    /// The first address (in address order) matched to live id `id`.
+    pub(crate) fn address_of(&self, id: &str) -> Option<&'a Address> {
+        self.index().address_of(id)
+    }
+
+    fn index(&self) -> &Index<'a> {
+        self.index.get_or_init(|| Index::build(self.desired, self.observed, self.ids))
+    }
 }
 
 /// What a group grants its members, as words, and whether a conditional
@@ -57,7 +79,7 @@ pub(crate) fn shown(t: &Tenant<'_>, id_or_address: &str) -> String {
     if id_or_address.parse::<Address>().is_ok() {
         return id_or_address.to_string();
     }
-    t.ids.iter().find(|(_, i)| i.as_str() == id_or_address).map(|(a, _)| a.to_string()).unwrap_or_else(|| format!("group id:{id_or_address}"))
+    t.index().address_of(id_or_address).map(|a| a.to_string()).unwrap_or_else(|| format!("group id:{id_or_address}"))
 }
 
 /// The names (address, live id) group `g` is known by.
@@ -89,29 +111,27 @@ pub(crate) fn refs(v: Option<&Value>, out: &mut BTreeSet<String>) {
 /// The groups holding `names` as a member (declared `members`, or live),
 /// transitively: each with the path to it, `g` itself first.
 fn containers(t: &Tenant<'_>, g: &Address) -> Vec<(BTreeSet<String>, String)> {
+    let index = t.index();
     let mut out = vec![(names_of(t, g), g.to_string())];
     let mut seen: BTreeSet<String> = names_of(t, g);
     let mut i = 0;
     while i < out.len() {
         let (names, path) = out[i].clone();
         i += 1;
-        for (a, r) in t.desired.resources.iter().filter(|(a, _)| a.kind == Kind::Group) {
-            let mut m = BTreeSet::new();
-            refs(r.props.get("members"), &mut m);
-            refs(r.props.get(super::member_of::NESTED), &mut m);
-            if !m.is_disjoint(&names) && !seen.contains(&a.to_string()) {
+        // The declared groups naming one of `names` (members or nesting),
+        // in address order.
+        for a in index.declared_naming(&names) {
+            if !seen.contains(&a.to_string()) {
                 let n = names_of(t, a);
                 seen.extend(n.iter().cloned());
                 out.push((n, format!("{path} > {a}")));
             }
         }
-        for o in t.observed.objects.get(&Kind::Group).into_iter().flatten() {
-            let mut m = BTreeSet::new();
-            refs(o.props.get("members"), &mut m);
-            m.extend(rule_groups(o));
-            m.extend(t.observed.memberships.get(&o.id).into_iter().flat_map(|x| x.keys().cloned()));
-            if !m.is_disjoint(&names) && !seen.contains(&o.id) {
-                let a = t.ids.iter().find(|(_, i)| **i == o.id).map(|(a, _)| a.clone());
+        // The live groups naming one (members, `memberOf` rule,
+        // memberships read), in the order read.
+        for o in index.live_naming(&names) {
+            if !seen.contains(&o.id) {
+                let a = index.address_of(&o.id).cloned();
                 let n = match &a {
                     Some(a) => names_of(t, a),
                     None => BTreeSet::from([o.id.clone()]),
@@ -154,12 +174,22 @@ fn policy_groups(kind: Kind, props: &crate::Props) -> (BTreeSet<String>, BTreeSe
 
 /// What group `g` grants its members (through the groups nesting it too).
 pub fn group_grants(t: &Tenant<'_>, g: &Address) -> Grants {
+    if let Some(known) = t.index().grants.borrow().get(g) {
+        return known.clone();
+    }
+    let out = work_out_grants(t, g);
+    t.index().grants.borrow_mut().insert(g.clone(), out.clone());
+    out
+}
+
+fn work_out_grants(t: &Tenant<'_>, g: &Address) -> Grants {
     let mut out = Grants::default();
     if t.desired.resources.get(g).is_some_and(|r| r.props.get("isAssignableToRole").and_then(Value::as_bool) == Some(true)) {
         out.what.insert("is role-assignable".into());
     }
-    let live_by_id: BTreeMap<&str, (&Kind, &crate::model::LiveObject)> = t.observed.objects.iter().flat_map(|(k, v)| v.iter().map(move |o| (o.id.as_str(), (k, o)))).collect();
-    let declared_ids: BTreeSet<&str> = t.ids.values().map(String::as_str).collect();
+    let index = t.index();
+    let live_by_id = &index.live_by_id;
+    let declared_ids = &index.declared_ids;
     for (names, path) in containers(t, g) {
         let via = if path.contains(" > ") { format!(" (through {path})") } else { String::new() };
         let role_text = |props: &crate::Props| {
@@ -168,7 +198,14 @@ pub fn group_grants(t: &Tenant<'_>, g: &Address) -> Grants {
             format!("holds {kind} {role}")
         };
         let holds = |props: &crate::Props| props.get("principal").and_then(as_reference).is_some_and(|p| names.contains(p.strip_prefix("id:").unwrap_or(p)));
-        for (a, r) in t.desired.resources.iter() {
+        // Only the objects naming one of `names` can grant it anything:
+        // declared ones first, then live ones (the output is a set).
+        let candidates = index.grantors_naming(&names);
+        let declared = candidates.iter().filter_map(|i| match index.grantors.get(*i) {
+            Some(Grantor::Declared(a, r)) => Some((*a, *r)),
+            _ => None,
+        });
+        for (a, r) in declared {
             if a.kind == Kind::RoleAssignment && holds(&r.props) {
                 out.what.insert(format!("{}{via}", role_text(&r.props)));
             }
@@ -186,8 +223,12 @@ pub fn group_grants(t: &Tenant<'_>, g: &Address) -> Grants {
                 }
             }
         }
-        for (kind, objects) in &t.observed.objects {
-            for o in objects {
+        let live = candidates.iter().filter_map(|i| match index.grantors.get(*i) {
+            Some(Grantor::Live(k, o)) => Some((k, *o)),
+            _ => None,
+        });
+        {
+            for (kind, o) in live {
                 let declared = declared_ids.contains(o.id.as_str());
                 if *kind == Kind::RoleAssignment && holds(&o.props) {
                     let who = if declared { String::new() } else { " (live, out of band)".to_string() };
@@ -199,7 +240,7 @@ pub fn group_grants(t: &Tenant<'_>, g: &Address) -> Grants {
                 }
                 if kind.is_policy() || *kind == Kind::ConditionalAccess {
                     let (inc, exc) = policy_groups(*kind, &o.props);
-                    let name = t.ids.iter().find(|(_, i)| **i == o.id).map(|(a, _)| a.to_string()).unwrap_or_else(|| format!("{kind}.({})", o.id));
+                    let name = index.address_of(&o.id).map(|a| a.to_string()).unwrap_or_else(|| format!("{kind}.({})", o.id));
                     if *kind == Kind::ConditionalAccess && !inc.is_disjoint(&names) {
                         out.ca_included = true;
                         out.what.insert(format!("is included in {name}{via}"));
@@ -302,8 +343,9 @@ pub fn membership_reason(change: &Change, t: &Tenant<'_>) -> Option<String> {
                 Action::Create => change.desired.iter().flat_map(|d| d.props.keys()).map(|k| (k.to_lowercase(), k.clone())).collect(),
                 _ => change.fields.iter().map(|f| f.field.split('.').next().unwrap_or_default()).map(|k| (k.to_lowercase(), k.to_string())).collect(),
             };
-            for (g, r) in t.desired.resources.iter().filter(|(g, _)| g.kind == Kind::Group) {
-                let Some(rule) = r.props.get("membershipRule").and_then(Value::as_str) else { continue };
+            // Only the declared rule groups reading a changed attribute,
+            // in address order.
+            for (g, rule) in t.index().rules_reading_any(changed.keys()) {
                 let read: Vec<&str> = rule_attributes(rule).iter().filter_map(|x| changed.get(x)).map(String::as_str).collect();
                 if read.is_empty() {
                     continue;
@@ -339,7 +381,7 @@ pub fn nested_ring(t: &Tenant<'_>, g: &Address) -> Option<String> {
         }
     }
     // Walk down from g: declared members, live members (groups only).
-    let live_groups: BTreeMap<&str, &crate::model::LiveObject> = t.observed.objects.get(&Kind::Group).into_iter().flatten().map(|o| (o.id.as_str(), o)).collect();
+    let live_groups = &t.index().live_groups;
     let mut todo: Vec<(String, String)> = names_of(t, g).into_iter().map(|n| (n, g.to_string())).collect();
     let mut seen = BTreeSet::new();
     while let Some((n, path)) = todo.pop() {
@@ -385,7 +427,7 @@ pub fn reaches_all_devices(t: &Tenant<'_>, name: &str) -> bool {
     let norm = |r: &str| r.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
     let all_rule = t.desired.resources.get(&all).and_then(|r| r.props.get("membershipRule")).and_then(Value::as_str).map(norm);
     let all_names = names_of(t, &all);
-    let live_groups: BTreeMap<&str, &crate::model::LiveObject> = t.observed.objects.get(&Kind::Group).into_iter().flatten().map(|o| (o.id.as_str(), o)).collect();
+    let live_groups = &t.index().live_groups;
     let mut todo = vec![name.to_string()];
     let mut seen = BTreeSet::new();
     while let Some(n) = todo.pop() {
@@ -413,7 +455,7 @@ pub fn reaches_all_devices(t: &Tenant<'_>, name: &str) -> bool {
                     rules.extend(o.props.get("membershipRule").and_then(Value::as_str));
                 }
                 members.extend(t.observed.memberships.get(&n).into_iter().flat_map(|m| m.keys().cloned()));
-                todo.extend(t.ids.iter().filter(|(_, i)| **i == n).map(|(a, _)| a.to_string()));
+                todo.extend(t.index().addresses.get(n.as_str()).into_iter().flatten().map(|a| a.to_string()));
             }
         }
         if rules.iter().any(|r| schema::device_rule::reaches_all_autopilot(r)) || all_rule.is_some() && rules.into_iter().any(|r| Some(norm(r)) == all_rule) {
@@ -460,7 +502,7 @@ pub fn managed_desktop_reach(change: &Change, t: &Tenant<'_>) -> Option<String> 
 /// that grants access through live role assignments, live nesting or live
 /// policies, and live nesting of ring groups.
 pub fn live_sensitivity(changes: &[Change], desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>) -> BTreeMap<Address, String> {
-    let t = Tenant { desired, observed, ids };
+    let t = Tenant::new(desired, observed, ids);
     changes
         .iter()
         .filter(|c| c.action != Action::Forget)

@@ -361,6 +361,7 @@ fn autopilot_profiles(desired: &DesiredModel, observed: &ObservedState, ids: &BT
     }
     let marked = md.autopilot_profile.as_ref().map(|k| Address::new(Kind::AutopilotProfile, k.as_str()));
     let mut targeting: Vec<(String, bool)> = Vec::new();
+    let tenant = super::grants::Tenant::new(desired, observed, ids);
     for o in observed.objects.get(&Kind::AutopilotProfile).into_iter().flatten() {
         let (_, raw, _, _) = assignment_refs(&o.props);
         let address = walk.by_id.get(o.id.as_str()).copied();
@@ -368,7 +369,6 @@ fn autopilot_profiles(desired: &DesiredModel, observed: &ObservedState, ids: &BT
         let declared_target = declared.is_some_and(|r| assignment_refs(&r.props).0.contains(&all) || all_devices(&r.props));
         // A group nesting the all-devices group, or with its rule (declared
         // or live), reaches its devices as well.
-        let tenant = super::grants::Tenant { desired, observed, ids };
         let nested = raw.iter().any(|g| super::grants::reaches_all_devices(&tenant, g))
             || declared.is_some_and(|r| assignment_refs(&r.props).0.iter().any(|g| super::grants::reaches_all_devices(&tenant, &g.to_string())));
         // `allDevices` (filtered or not) reaches the all-devices group's devices too.

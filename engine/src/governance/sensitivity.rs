@@ -13,6 +13,14 @@ use super::grants::{self, Tenant};
 /// `[governance] sensitive_kinds` / `sensitive_addresses`; `plan_size` makes
 /// every change of an over-threshold plan sensitive.
 pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Option<String> {
+    let observed = ObservedState::default();
+    let ids = BTreeMap::new();
+    classify_in(change, desired, plan_size, &Tenant::new(desired, &observed, &ids))
+}
+
+/// [`classify`], with `tenant` (desired state alone) shared by every
+/// change of a plan, so what it looks up is indexed once.
+fn classify_in(change: &Change, desired: &DesiredModel, plan_size: usize, tenant: &Tenant<'_>) -> Option<String> {
     let gov = &desired.governance;
     let a = &change.address;
     if change.action == Action::Forget {
@@ -50,10 +58,7 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
     }
     // Judged from desired state alone here; the plan adds what the live
     // tenant shows (`grants::live_sensitivity`).
-    let observed = ObservedState::default();
-    let ids = BTreeMap::new();
-    let tenant = Tenant { desired, observed: &observed, ids: &ids };
-    if grants::removes_members(change) && !grants::managed_desktop_group(desired, a) && !grants::group_grants(&tenant, a).ca_included {
+    if grants::removes_members(change) && !grants::managed_desktop_group(desired, a) && !grants::group_grants(tenant, a).ca_included {
         // Taking members out of a group only takes its access away
         // (protected groups included), unless leaving escapes a
         // conditional access policy that includes the group.
@@ -69,7 +74,7 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
     if let Some(why) = a.kind.sensitivity().reason(change.action == Action::Create) {
         return Some(why.into());
     }
-    if let Some(why) = super::admin_reach::reason(change, &tenant) {
+    if let Some(why) = super::admin_reach::reason(change, tenant) {
         return Some(why);
     }
     // Licences grant services (and spend seats): assigning or changing them
@@ -85,7 +90,7 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
     if desired.service_account_groups.contains(a) {
         return Some(format!("touches the service-accounts group {a}"));
     }
-    if let Some(why) = grants::membership_reason(change, &tenant) {
+    if let Some(why) = grants::membership_reason(change, tenant) {
         return Some(why);
     }
     if desired.protected_groups.contains(a) || gov.protected.iter().any(|p| *p == a.to_string()) {
@@ -102,7 +107,7 @@ pub fn classify(change: &Change, desired: &DesiredModel, plan_size: usize) -> Op
             return Some(format!("touches service account {s}"));
         }
     }
-    if let Some(why) = managed_desktop_reason(change, desired).or_else(|| grants::managed_desktop_reach(change, &tenant)) {
+    if let Some(why) = managed_desktop_reason(change, desired).or_else(|| grants::managed_desktop_reach(change, tenant)) {
         return Some(why);
     }
     if a.kind == Kind::AutopilotProfile {
@@ -265,7 +270,10 @@ pub fn review_notes(changes: &mut [Change]) {
 /// Why each sensitive change of `changes` is sensitive, by address.
 pub fn sensitivity(changes: &[Change], desired: &DesiredModel) -> BTreeMap<Address, String> {
     let size = changes.iter().filter(|c| c.action != Action::Forget).count();
-    changes.iter().filter_map(|c| classify(c, desired, size).map(|r| (c.address.clone(), r))).collect()
+    let observed = ObservedState::default();
+    let ids = BTreeMap::new();
+    let tenant = Tenant::new(desired, &observed, &ids);
+    changes.iter().filter_map(|c| classify_in(c, desired, size, &tenant).map(|r| (c.address.clone(), r))).collect()
 }
 
 /// Deleted role assignments are labelled by who holds which role (the

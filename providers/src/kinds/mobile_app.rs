@@ -350,11 +350,29 @@ pub(crate) async fn assign_props(w: &Writer<'_>, id: &str, props: &Props) -> Res
     // its intents' settings (kept where none are declared).
     let mut live = Props::new();
     let mut app_type = props.get("@odata.type").and_then(Value::as_str).unwrap_or_default().to_string();
+    // An app assignment's plan carries them (`engine::plan_app_live`):
+    // read again only when it does not (an app just created, a plan
+    // without them).
+    let planned = w.change().live.as_ref().filter(|_| w.address().kind == Kind::AppAssignment).filter(|l| l.get(APP_TYPE).and_then(Value::as_str).is_some_and(|t| !t.is_empty()));
     if INTENT_PROPS.iter().any(|(_, p)| props.contains_key(*p)) {
-        let raw = w.send(&w.client().beta(), Method::GET, &format!("{COLLECTION}/{id}?$expand=assignments"), None).await?;
-        live_intents(&raw, &mut live);
-        if app_type.is_empty() {
-            app_type = str_field(&raw, "@odata.type").to_string();
+        match planned {
+            Some(l) => {
+                for (_, settings_prop) in SETTINGS_PROPS {
+                    if let Some(v) = l.get(settings_prop) {
+                        live.insert(settings_prop.into(), v.clone());
+                    }
+                }
+                if app_type.is_empty() {
+                    app_type = l.get(APP_TYPE).and_then(Value::as_str).unwrap_or_default().to_string();
+                }
+            }
+            None => {
+                let raw = w.send(&w.client().beta(), Method::GET, &format!("{COLLECTION}/{id}?$expand=assignments"), None).await?;
+                live_intents(&raw, &mut live);
+                if app_type.is_empty() {
+                    app_type = str_field(&raw, "@odata.type").to_string();
+                }
+            }
         }
     }
     let lookup = |a: &str| w.ref_id(a);

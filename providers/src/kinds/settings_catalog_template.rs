@@ -117,6 +117,12 @@ pub fn declared_template(r: &DesiredResource) -> Option<&str> {
     r.props.get("templateReference").and_then(|t| t.get("templateId")).and_then(Value::as_str).filter(|t| !t.is_empty())
 }
 
+/// The templates' listing (prefetched with the kinds' listings when a
+/// policy declares a template: `listing_batch`).
+pub(crate) fn templates_listing() -> String {
+    format!("{TEMPLATES}?$top=999")
+}
+
 /// Resolve and read the templates the declared policies name, then refuse
 /// or complete each. Returns the refused and the completed, by address.
 pub async fn complete(client: &GraphClient, desired: &DesiredModel) -> Result<(BTreeMap<Address, String>, BTreeMap<Address, Completion>), GraphError> {
@@ -127,7 +133,7 @@ pub async fn complete(client: &GraphClient, desired: &DesiredModel) -> Result<(B
         return Ok((refused, completed));
     }
     let beta = client.beta();
-    let all = beta.list_all(&format!("{TEMPLATES}?$top=999")).await?;
+    let all = beta.list_all(&templates_listing()).await?;
     let mut wanted: BTreeMap<String, &Value> = BTreeMap::new();
     let mut resolved: BTreeMap<&Address, Result<String, String>> = BTreeMap::new();
     for r in &declared {

@@ -1,0 +1,31 @@
+//! What apply of an app assignment needs from the live app, carried in
+//! the change (`live`) so apply does not read the app again before its
+//! `/assign`: `/assign` replaces every intent's assignments with their
+//! settings, so the settings desired state leaves undeclared are kept from
+//! the live ones, written in the app's type's settings type.
+//!
+//! Only the settings and the app's type are carried, never the live
+//! targets: governance judges a change by its desired and live sides
+//! (`admin_reach::sensitive_reach` reads `assignments`), and what it says
+//! must not change with this. A saved plan is applied only while the
+//! tenant is as it was read (the observed fingerprint covers these props),
+//! so what is carried is what `/assign` would have read.
+
+use crate::model::{LiveObject, Props};
+use crate::plan::{Action, Change};
+use schema::{Address, Kind};
+use std::collections::BTreeMap;
+
+/// The live props apply of an app assignment reuses: each intent's
+/// settings and the app's type (as the providers' read names them).
+pub const CARRIED: [&str; 5] = ["settingsRequired", "settingsAvailable", "settingsUninstall", "settingsAvailableWithoutEnrollment", "@tenantctl.appType"];
+
+/// Sets `live` (the carried props only) on each app assignment update
+/// that has none, from the object the plan matched.
+pub fn carry(changes: &mut [Change], matched: &BTreeMap<Address, &LiveObject>) {
+    for c in changes.iter_mut().filter(|c| c.address.kind == Kind::AppAssignment && matches!(c.action, Action::Update | Action::Assign) && c.live.is_none()) {
+        let Some(o) = matched.get(&c.address) else { continue };
+        let props: Props = CARRIED.iter().filter_map(|k| o.props.get(*k).map(|v| ((*k).to_string(), v.clone()))).collect();
+        c.live = Some(props);
+    }
+}
