@@ -220,10 +220,10 @@ pub fn removes_access(change: &Change) -> Option<String> {
     match (a.kind, change.action) {
         (Kind::RoleAssignment, Action::Delete) => Some(format!("ends the role assignment {a}")),
         (Kind::AccessPackageAssignment, _) => super::package_assignment::removes_access(change),
-        (Kind::IntuneRoleAssignment, Action::Delete) => Some(format!("ends the Intune role assignment {a}")),
-        (Kind::Guest, Action::Delete) if change.desired.as_ref().is_some_and(|d| d.expires.is_some()) => Some(format!("removes the expired guest {a}")),
         // An Intune role assignment past its `expires` (time-boxed admin access).
         (Kind::IntuneRoleAssignment, Action::Delete) if change.desired.as_ref().is_some_and(|d| d.expires.is_some()) => Some(format!("ends the expired Intune role assignment {a}")),
+        (Kind::IntuneRoleAssignment, Action::Delete) => Some(format!("ends the Intune role assignment {a}")),
+        (Kind::Guest, Action::Delete) if change.desired.as_ref().is_some_and(|d| d.expires.is_some()) => Some(format!("removes the expired guest {a}")),
         (Kind::Guest, Action::Update)
             if !change.fields.is_empty()
                 && change.fields.iter().all(|f| f.field == "accountEnabled" && f.after == Some(serde_json::Value::Bool(false))) =>
