@@ -160,13 +160,14 @@ async fn expired_access_is_kept_before_the_deadline_and_removed_after() {
         assert_eq!(addrs, vec![("role_assignment.megan-user-admin".to_string(), Action::Delete)], "{}", engine::render::text(&p, false));
         assert!(!p.sensitive.contains_key(&p.changes[0].address), "{:?}", p.sensitive);
 
-        // After every deadline: roles removed, the guest disabled or deleted.
+        // After every deadline: roles removed, the guest disabled or deleted,
+        // its access package assignment ended.
         let after = at("2027-04-01T00:00:00Z");
         let p = plan_at(&client, &state, &ledger, after).await;
         let mut got: Vec<(Kind, Action)> = p.changes.iter().map(|c| (c.address.kind, c.action)).collect();
         got.sort();
         let guest_action = if action == "disable" { Action::Update } else { Action::Delete };
-        let mut want = vec![(Kind::Guest, guest_action), (Kind::RoleAssignment, Action::Delete), (Kind::RoleAssignment, Action::Delete)];
+        let mut want = vec![(Kind::Guest, guest_action), (Kind::RoleAssignment, Action::Delete), (Kind::RoleAssignment, Action::Delete), (Kind::AccessPackageAssignment, Action::Delete)];
         want.sort();
         assert_eq!(got, want, "{}", engine::render::text(&p, false));
         let exec = providers::apply::GraphExecutor::new(client.clone(), |_| None, after);

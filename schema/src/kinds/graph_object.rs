@@ -109,6 +109,8 @@ pub const MODELLED: &[&str] = &[
     "/identityGovernance/entitlementManagement/catalogs",
     "/identityGovernance/entitlementManagement/accessPackages",
     "/identityGovernance/entitlementManagement/assignmentPolicies",
+    "/identityGovernance/entitlementManagement/assignmentRequests",
+    "/identityGovernance/entitlementManagement/assignments",
 ];
 
 /// Whether a tenantctl kind manages the collection at `path`.
