@@ -27,7 +27,11 @@ pub fn autopilot_reach(rule: &str) -> Option<bool> {
         return Some(false);
     }
     let tokens = tokenize(rule)?;
-    let mut p = Parser { tokens, at: 0 };
+    if tokens.len() > MAX_TOKENS {
+        // Longer than Entra accepts (3,072 characters): cannot tell.
+        return None;
+    }
+    let mut p = Parser { tokens, at: 0, depth: 0 };
     let e = p.expr()?;
     if p.at != p.tokens.len() {
         return None;
@@ -127,7 +131,15 @@ enum Lit {
 struct Parser {
     tokens: Vec<Tok>,
     at: usize,
+    /// Parentheses and `not`s open: bounded, so a hostile rule cannot
+    /// exhaust the stack (deeper is "cannot tell").
+    depth: usize,
 }
+
+/// The deepest nesting evaluated.
+const MAX_DEPTH: usize = 64;
+/// The most tokens evaluated (Entra's rules are at most 3,072 characters).
+const MAX_TOKENS: usize = 3072;
 
 impl Parser {
     fn peek_word(&self) -> Option<String> {
@@ -162,6 +174,16 @@ impl Parser {
     }
 
     fn factor(&mut self) -> Option<Expr> {
+        if self.depth >= MAX_DEPTH {
+            return None;
+        }
+        self.depth += 1;
+        let e = self.factor_inner();
+        self.depth -= 1;
+        e
+    }
+
+    fn factor_inner(&mut self) -> Option<Expr> {
         if matches!(self.peek_word().as_deref(), Some("not" | "-not")) {
             self.at += 1;
             return Some(Expr::Not(Box::new(self.factor()?)));
@@ -381,12 +403,19 @@ mod tests {
 
     #[test]
     fn maybe_reaching() {
+        let deep = format!("{}(device.deviceOSType -eq \"iOS\"){}", "(".repeat(100), ")".repeat(100));
+        let nots = format!("{}(device.deviceOSType -eq \"iOS\")", "not ".repeat(100));
+        let long = vec![r#"(device.deviceOSType -eq "iOS")"#; 2000].join(" and ");
         for rule in [
             r#"(device.devicePhysicalIds -any (_ -match "ZTDId"))"#,
             r#"(device.devicePhysicalIds -any (_ -eq "[OrderID]:Kiosk"))"#,
             r#"(device.devicePhysicalIds -any (_ -startsWith "[OrderID]:Ring1"))"#,
             r#"(device.displayName -startsWith "CPC-")"#,
             r#"(device.deviceOSType -match "Win.*")"#,
+            // Nested beyond what is evaluated: cannot tell, so it may reach.
+            deep.as_str(),
+            nots.as_str(),
+            long.as_str(),
             // A group tag is free text: it may hold "[Foo]".
             r#"(device.devicePhysicalIds -any (_ -contains "[Foo]"))"#,
             "not a rule ((",
