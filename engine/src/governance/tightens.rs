@@ -104,10 +104,10 @@ pub fn only_tightens(change: &Change) -> Option<String> {
     match a.kind {
         Kind::RolePolicy if change.fields.iter().all(|f| pim_field_tightens(f) || approvers_come_back(change, f)) => {
             let what: Vec<&str> = change.fields.iter().map(|f| f.field.as_str()).collect();
-            Some(format!("only tightens the PIM settings of {a} ({}): restoring a control grants no access, so it is applied unattended", what.join(", ")))
+            Some(format!("only tightens the PIM settings of {a} ({}): it grants no access, so it needs no approval and reconcile --self-heal applies it unattended", what.join(", ")))
         }
         Kind::ConditionalAccess if change.fields.iter().all(|f| f.field == "state" && f.after.as_ref().and_then(Value::as_str) == Some("enabled")) => {
-            Some(format!("only puts conditional access policy {a} back to enabled: restoring a control grants no access, so it is applied unattended"))
+            Some(format!("only puts conditional access policy {a} back to enabled: it grants no access, so it needs no approval and reconcile --self-heal applies it unattended"))
         }
         _ => None,
     }
@@ -117,7 +117,11 @@ pub fn only_tightens(change: &Change) -> Option<String> {
 /// state declares (`role_policy`): activation without MFA or without
 /// approval, live. A warning when `changes` restore it (the restore only
 /// tightens, so it runs unattended); an error otherwise.
-pub fn live_pim(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>, changes: &[Change]) -> Vec<Finding> {
+///
+/// Settings the ledger has no record of applying (a first plan against the
+/// tenant's defaults) are not drift: when the plan sets them, nothing is
+/// said beyond the change itself.
+pub fn live_pim(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>, changes: &[Change], ledger: &crate::Ledger) -> Vec<Finding> {
     let mut out = Vec::new();
     if observed.unreadable.contains_key(&Kind::RolePolicy) {
         return out;
@@ -144,6 +148,9 @@ pub fn live_pim(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap
                 address: address.to_string(),
                 message: format!("{role} is privileged and live, activating it needs no {what} now (the tenant differs from desired state): anyone eligible activates it without {what} until the settings are restored"),
             };
+            if restored && ledger.id(address).is_none() {
+                return;
+            }
             if restored {
                 f.severity = Severity::Warning;
                 f.message.push_str(&format!("; this plan restores it (update {address}), unattended, so it does not block"));
