@@ -22,6 +22,7 @@ pub mod state;
 mod suggest;
 pub mod validate;
 pub mod device_rule;
+pub mod rule_syntax;
 
 pub use address::{Address, Kind};
 pub use diagnostic::{Diagnostic, Diagnostics, Location, Severity};

@@ -8,11 +8,13 @@
 //! `-match` or `-any`, or a rule it cannot parse). Only `Some(true)` counts
 //! as membership; governance never takes "cannot tell" for "excluded".
 //!
-//! Rules follow Entra's syntax: `-eq -ne -startsWith -notStartsWith
+//! Rules are parsed by `schema::rule_syntax` (bounded, so a hostile rule
+//! cannot exhaust the stack); they follow Entra's syntax: `-eq -ne -startsWith -notStartsWith
 //! -contains -notContains -in -notIn` over `user.ATTRIBUTE`, combined with
 //! `and`/`-and`, `or`/`-or`, `not`/`-not` and parentheses; string
 //! comparisons ignore case, as Entra's do.
 
+use schema::rule_syntax::{and, or, parse, Expr, Lit};
 use serde_json::Value;
 
 use crate::Props;
@@ -25,181 +27,7 @@ pub fn evaluate(rule: &str, props: &Props) -> Option<bool> {
         // Entra rules are over users or over devices, never both.
         return Some(false);
     }
-    let tokens = tokenize(rule)?;
-    let mut p = Parser { tokens, at: 0 };
-    let e = p.expr()?;
-    if p.at != p.tokens.len() {
-        return None;
-    }
-    eval(&e, props)
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Tok {
-    Open,
-    Close,
-    LBracket,
-    RBracket,
-    Comma,
-    Str(String),
-    Word(String),
-}
-
-fn tokenize(s: &str) -> Option<Vec<Tok>> {
-    let mut out = Vec::new();
-    let mut chars = s.chars().peekable();
-    while let Some(&c) = chars.peek() {
-        match c {
-            c if c.is_whitespace() => {
-                chars.next();
-            }
-            '(' | ')' | '[' | ']' | ',' => {
-                chars.next();
-                out.push(match c {
-                    '(' => Tok::Open,
-                    ')' => Tok::Close,
-                    '[' => Tok::LBracket,
-                    ']' => Tok::RBracket,
-                    _ => Tok::Comma,
-                });
-            }
-            '"' => {
-                chars.next();
-                let mut v = String::new();
-                loop {
-                    match chars.next()? {
-                        '"' => break,
-                        '\\' => v.push(chars.next()?),
-                        x => v.push(x),
-                    }
-                }
-                out.push(Tok::Str(v));
-            }
-            _ => {
-                let mut w = String::new();
-                while let Some(&x) = chars.peek() {
-                    if x.is_whitespace() || "()[],\"".contains(x) {
-                        break;
-                    }
-                    w.push(x);
-                    chars.next();
-                }
-                out.push(Tok::Word(w));
-            }
-        }
-    }
-    Some(out)
-}
-
-#[derive(Debug)]
-enum Expr {
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
-    Not(Box<Expr>),
-    Cmp { attr: String, op: String, value: Lit },
-}
-
-#[derive(Debug)]
-enum Lit {
-    Str(String),
-    Bool(bool),
-    Null,
-    List(Vec<String>),
-}
-
-struct Parser {
-    tokens: Vec<Tok>,
-    at: usize,
-}
-
-impl Parser {
-    fn peek_word(&self) -> Option<String> {
-        match self.tokens.get(self.at) {
-            Some(Tok::Word(w)) => Some(w.to_lowercase()),
-            _ => None,
-        }
-    }
-
-    fn bump(&mut self) -> Option<Tok> {
-        let t = self.tokens.get(self.at).cloned();
-        self.at += 1;
-        t
-    }
-
-    fn expr(&mut self) -> Option<Expr> {
-        let mut left = self.term()?;
-        while matches!(self.peek_word().as_deref(), Some("or" | "-or")) {
-            self.at += 1;
-            left = Expr::Or(Box::new(left), Box::new(self.term()?));
-        }
-        Some(left)
-    }
-
-    fn term(&mut self) -> Option<Expr> {
-        let mut left = self.factor()?;
-        while matches!(self.peek_word().as_deref(), Some("and" | "-and")) {
-            self.at += 1;
-            left = Expr::And(Box::new(left), Box::new(self.factor()?));
-        }
-        Some(left)
-    }
-
-    fn factor(&mut self) -> Option<Expr> {
-        if matches!(self.peek_word().as_deref(), Some("not" | "-not")) {
-            self.at += 1;
-            return Some(Expr::Not(Box::new(self.factor()?)));
-        }
-        if self.tokens.get(self.at) == Some(&Tok::Open) {
-            self.at += 1;
-            let e = self.expr()?;
-            return (self.bump()? == Tok::Close).then_some(e);
-        }
-        let Tok::Word(attr) = self.bump()? else { return None };
-        let Tok::Word(op) = self.bump()? else { return None };
-        let value = match self.bump()? {
-            Tok::Str(s) => Lit::Str(s),
-            Tok::Word(w) => match w.to_lowercase().as_str() {
-                "true" => Lit::Bool(true),
-                "false" => Lit::Bool(false),
-                "null" => Lit::Null,
-                _ => return None,
-            },
-            Tok::LBracket => {
-                let mut items = Vec::new();
-                loop {
-                    match self.bump()? {
-                        Tok::Str(s) => items.push(s),
-                        Tok::RBracket => break,
-                        _ => return None,
-                    }
-                    match self.bump()? {
-                        Tok::Comma => {}
-                        Tok::RBracket => break,
-                        _ => return None,
-                    }
-                }
-                Lit::List(items)
-            }
-            _ => return None,
-        };
-        Some(Expr::Cmp { attr, op: op.to_lowercase(), value })
-    }
-}
-
-fn and(a: Option<bool>, b: Option<bool>) -> Option<bool> {
-    match (a, b) {
-        (Some(false), _) | (_, Some(false)) => Some(false),
-        (Some(true), Some(true)) => Some(true),
-        _ => None,
-    }
-}
-
-fn or(a: Option<bool>, b: Option<bool>) -> Option<bool> {
-    match (a, b) {
-        (Some(true), _) | (_, Some(true)) => Some(true),
-        (Some(false), Some(false)) => Some(false),
-        _ => None,
-    }
+    eval(&parse(rule)?, props)
 }
 
 fn eval(e: &Expr, props: &Props) -> Option<bool> {
@@ -208,6 +36,9 @@ fn eval(e: &Expr, props: &Props) -> Option<bool> {
         Expr::Or(a, b) => or(eval(a, props), eval(b, props)),
         Expr::Not(a) => eval(a, props).map(|x| !x),
         Expr::Cmp { attr, op, value } => compare(attr, op, value, props),
+        // `-any`/`-all` over a multi-valued attribute, and `memberOf`
+        // nesting: not evaluated against declared properties.
+        Expr::Each { .. } | Expr::Nesting => None,
     }
 }
 
@@ -297,5 +128,16 @@ mod tests {
         assert_eq!(evaluate(r#"user.department -in ["Sales", "Managed Desktop"]"#, &p), Some(true));
         assert_eq!(evaluate(r#"user.department -notIn ["Sales"]"#, &p), Some(true));
         assert_eq!(evaluate(r#"user.userPrincipalName -notStartsWith "MS""#, &p), Some(false));
+    }
+
+    /// A rule nested deeper than the parser's bound, as a hostile desired
+    /// state or tenant could write it, is "cannot tell", not a stack
+    /// overflow; single-quoted strings read like double-quoted ones.
+    #[test]
+    fn a_hostile_rule_is_cannot_tell_and_quotes_are_either() {
+        let deep = format!("{}(user.department -eq \"Sales\"){}", "(".repeat(50_000), ")".repeat(50_000));
+        assert_eq!(evaluate(&deep, &user("a@contoso.com", Some("Sales"))), None);
+        assert_eq!(evaluate("(user.department -eq 'Sales')", &user("a@contoso.com", Some("Sales"))), Some(true));
+        assert_eq!(evaluate("(user.otherMails -any (_ -contains \"x\"))", &user("a@contoso.com", None)), None);
     }
 }
