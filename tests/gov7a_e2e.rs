@@ -67,6 +67,8 @@ async fn out_of_band_intune_role_assignment_is_removed_unattended() {
     let (work, dir) = converged(&sb, |d| {
         append(d, "groups.toml", INTUNE_OPS);
         std::fs::write(d.join("rbac.toml"), FULL_INTUNE).expect("written");
+        // Permanent on purpose: gov7b's standing-access lint would refuse it.
+        common::gov7b::except(d, "standing-privileged-access:intune_role_assignment.ops", "test fixture: permanent on purpose");
     })
     .await;
     let role = ledger_id(work.path(), "intune_role_definition.full-intune");
@@ -168,6 +170,8 @@ async fn a_service_account_in_an_unmanaged_intune_role_group_is_an_error() {
     let (work, dir) = converged(&sb, |d| {
         append(d, "groups.toml", INTUNE_OPS_UNMANAGED);
         std::fs::write(d.join("rbac.toml"), FULL_INTUNE).expect("written");
+        // Permanent on purpose: gov7b's standing-access lint would refuse it.
+        common::gov7b::except(d, "standing-privileged-access:intune_role_assignment.ops", "test fixture: permanent on purpose");
     })
     .await;
     let (code, out) = run(&sb, work.path(), &["plan", d(&dir)]);
