@@ -43,6 +43,9 @@ async fn an_undeclared_guest_past_its_recorded_expiry_is_disabled() {
     // Time passes: the access end the ledger recorded is behind us.
     edit_file(w, "tenantctl.lock", |t| t.replace("2027-03-31T17:00:00Z", "2026-01-01T00:00:00Z"));
     std::fs::remove_file(dir.join("guests.toml")).expect("the declaration is removed");
+    // The guest's access package assignment names it, so it goes too (and
+    // is ended unattended as well).
+    std::fs::remove_file(dir.join("access-package-assignments.toml")).expect("the assignment is removed");
     let d = dir.to_str().expect("a UTF-8 path");
     let (_, out) = run(&sb, w, &["plan", d]);
     assert!(out.contains("guest.fabrikam-auditor") && out.contains("its access expired at 2026-01-01T00:00:00Z"), "{out}");
