@@ -25,24 +25,9 @@ mail_nickname = "intune-ops"
 description = "Membership managed in the portal"
 "#;
 
-const INTUNE_OPS: &str = r#"
-[group.intune-ops]
-display_name = "Intune operators"
-mail_nickname = "intune-ops"
-members = ["megan"]
-"#;
+const INTUNE_OPS: &str = include_str!("fixtures/intune-ops-group.toml");
 
-const FULL_INTUNE: &str = r#"
-[intune_role_definition.full-intune]
-display_name = "Full Intune operator"
-allowed_actions = ["Microsoft.Intune_DeviceConfigurations_Read", "Microsoft.Intune_DeviceConfigurations_Create", "Microsoft.Intune_DeviceConfigurations_Update", "Microsoft.Intune_DeviceConfigurations_Delete", "Microsoft.Intune_DeviceConfigurations_Assign"]
-
-[intune_role_assignment.ops]
-display_name = "Intune operators over all devices"
-role = "full-intune"
-members = ["intune-ops"]
-all_devices = true
-"#;
+const FULL_INTUNE: &str = include_str!("fixtures/full-intune-role.toml");
 
 /// A group nobody's change is about, for an unrelated change.
 const PLAIN: &str = r#"

@@ -40,24 +40,9 @@ fn change_block(out: &str, address: &str) -> String {
     block
 }
 
-const INTUNE_OPS: &str = r#"
-[group.intune-ops]
-display_name = "Intune operators"
-mail_nickname = "intune-ops"
-members = ["megan"]
-"#;
+const INTUNE_OPS: &str = include_str!("fixtures/intune-ops-group.toml");
 
-const FULL_INTUNE: &str = r#"
-[intune_role_definition.full-intune]
-display_name = "Full Intune operator"
-allowed_actions = ["Microsoft.Intune_DeviceConfigurations_Read", "Microsoft.Intune_DeviceConfigurations_Create", "Microsoft.Intune_DeviceConfigurations_Update", "Microsoft.Intune_DeviceConfigurations_Delete", "Microsoft.Intune_DeviceConfigurations_Assign"]
-
-[intune_role_assignment.ops]
-display_name = "Intune operators over all devices"
-role = "full-intune"
-members = ["intune-ops"]
-all_devices = true
-"#;
+const FULL_INTUNE: &str = include_str!("fixtures/full-intune-role.toml");
 
 /// Finding 1: a person added to the member group of an Intune role
 /// assignment holds that Intune role: the change needs approval and says
