@@ -13,29 +13,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use graph_support::{start, test_config, Reply};
-use providers::graph::retry::SleepFuture;
-use providers::graph::{BatchRequest, Credential, GraphClient, ManualClock, PacingConfig, Rate, Secret, Sleeper};
+use graph_support::{start, test_config, GateSleeper, Reply};
+use providers::graph::{BatchRequest, Credential, GraphClient, ManualClock, PacingConfig, Rate, Secret};
 use serde_json::{json, Value};
-
-/// Sleeps until the test opens the gate, whatever the duration asked.
-#[derive(Debug)]
-struct GateSleeper {
-    gate: Arc<tokio::sync::Semaphore>,
-    asked: Arc<std::sync::Mutex<Vec<Duration>>>,
-    calls: Arc<AtomicUsize>,
-}
-
-impl Sleeper for GateSleeper {
-    fn sleep(&self, duration: Duration) -> SleepFuture {
-        self.asked.lock().unwrap().push(duration);
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        let gate = self.gate.clone();
-        Box::pin(async move {
-            let _ = gate.acquire().await.map(|p| p.forget());
-        })
-    }
-}
 
 async fn until(what: impl Fn() -> bool) {
     for _ in 0..1_000 {

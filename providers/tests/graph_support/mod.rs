@@ -241,3 +241,23 @@ pub async fn dropping_server(drops: usize, body: &'static str) -> (String, Arc<M
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
+
+/// Sleeps until the test opens the gate, whatever the duration asked: the
+/// pacing tests hold a paced request back on a fake clock and release it.
+#[derive(Debug)]
+pub struct GateSleeper {
+    pub gate: Arc<tokio::sync::Semaphore>,
+    pub asked: Arc<Mutex<Vec<Duration>>>,
+    pub calls: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl providers::graph::Sleeper for GateSleeper {
+    fn sleep(&self, duration: Duration) -> providers::graph::retry::SleepFuture {
+        self.asked.lock().unwrap().push(duration);
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let gate = self.gate.clone();
+        Box::pin(async move {
+            let _ = gate.acquire().await.map(|p| p.forget());
+        })
+    }
+}
