@@ -4,8 +4,9 @@
 //! change is one update, export writes the units and the scoped
 //! assignment by key and plans empty, and an undeclared unit is deleted
 //! after the assignment scoped to it. The sandbox refuses what Entra
-//! refuses (members of a dynamic unit, visibility changed after creation,
-//! a scope naming no unit).
+//! refuses (members of a dynamic unit, restricted management changed after
+//! creation, a scope naming no unit); a visibility change is an update in
+//! place, which keeps the unit's id, members and scoped assignments.
 
 mod common;
 
@@ -61,7 +62,7 @@ async fn units_and_scoped_assignments_are_created_updated_exported_and_deleted()
 
     // What Entra refuses.
     assert!(c.v1().post_json(&format!("/directory/administrativeUnits/{sales}/members/$ref"), json!({"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/x"})).await.is_err());
-    assert!(c.v1().patch_json(&format!("/directory/administrativeUnits/{paris}"), json!({"visibility": "HiddenMembership"})).await.is_err());
+    assert!(c.v1().patch_json(&format!("/directory/administrativeUnits/{paris}"), json!({"isMemberManagementRestricted": true})).await.is_err());
     let megan = c.v1().get_json("/users/megan.bowen@contoso.onmicrosoft.com").await.unwrap()["id"].as_str().unwrap().to_string();
     let bad_scope = json!({"@odata.type": "#microsoft.graph.unifiedRoleAssignment", "roleDefinitionId": "966707d0-3269-4727-9be2-8c3a10f19b9d", "principalId": megan, "directoryScopeId": "/administrativeUnits/00000000-0000-4000-a000-000000000000"});
     assert!(c.v1().post_json("/roleManagement/directory/roleAssignments", bad_scope).await.is_err());
@@ -72,6 +73,19 @@ async fn units_and_scoped_assignments_are_created_updated_exported_and_deleted()
     assert_eq!(p.changes.len(), 1, "{:#?}", p.changes);
     assert_eq!((p.changes[0].address.to_string(), p.changes[0].action), ("administrative_unit.paris".to_string(), Action::Update));
     apply(&c, &p, &mut ledger).await;
+    assert_eq!(c.v1().list_all(&format!("/directory/administrativeUnits/{paris}/members")).await.unwrap().len(), 1);
+    assert!(plan(&c, &load(), &ledger).await.changes.is_empty());
+
+    // Visibility: an update of the same unit, not a replace that would drop
+    // its members and the role assignment scoped to it.
+    let hidden = UNITS.replace("members = [\"adele\", \"megan\"]", "members = [\"adele\"]\nvisibility = \"HiddenMembership\"");
+    std::fs::write(dst.join(FILE), hidden).unwrap();
+    let p = plan(&c, &load(), &ledger).await;
+    assert_eq!(p.changes.len(), 1, "{:#?}", p.changes);
+    assert_eq!((p.changes[0].address.to_string(), p.changes[0].action), ("administrative_unit.paris".to_string(), Action::Update));
+    apply(&c, &p, &mut ledger).await;
+    let live = c.v1().get_json(&format!("/directory/administrativeUnits/{paris}")).await.unwrap();
+    assert_eq!(live["visibility"], json!("HiddenMembership"));
     assert_eq!(c.v1().list_all(&format!("/directory/administrativeUnits/{paris}/members")).await.unwrap().len(), 1);
     assert!(plan(&c, &load(), &ledger).await.changes.is_empty());
 

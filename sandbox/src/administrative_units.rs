@@ -60,10 +60,11 @@ pub fn create(t: &mut Tenant, ctx: &Ctx, spec: &Spec, body: Map<String, Value>) 
 
 pub fn patch(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str, body: Map<String, Value>) -> Result<(), GraphError> {
     let current = t.get(spec.coll, id).map(|r| r.data.clone()).ok_or_else(|| GraphError::not_found(id))?;
-    for k in ["visibility", "isMemberManagementRestricted"] {
-        if body.get(k).is_some_and(|v| Some(v) != current.get(k) && !(k == "isMemberManagementRestricted" && v == &json!(false) && current.get(k).is_none())) {
-            return Err(GraphError::bad_request(format!("Property '{k}' can only be set when the administrative unit is created.")));
-        }
+    // `visibility` may change on PATCH (v1.0 "Update administrativeUnit");
+    // whether management is restricted is fixed at creation.
+    let k = "isMemberManagementRestricted";
+    if body.get(k).is_some_and(|v| Some(v) != current.get(k) && !(v == &json!(false) && current.get(k).is_none())) {
+        return Err(GraphError::bad_request(format!("Property '{k}' can only be set when the administrative unit is created.")));
     }
     let mut merged = current;
     for (k, v) in &body {

@@ -67,7 +67,11 @@ pub fn desired(key: &str, u: &AdministrativeUnit, state: &DesiredState) -> Desir
         p.insert(MEMBERS.into(), Value::Array(m.iter().map(|x| ref_to(state, x, &[Kind::User, Kind::Guest, Kind::Group])).collect()));
     }
     let mut r = resource(Address::new(Kind::AdministrativeUnit, key), u.display_name.to_lowercase(), u.display_name.clone(), p);
-    r.immutable = vec!["visibility".into(), "isMemberManagementRestricted".into()];
+    // v1.0 "Update administrativeUnit" lists `visibility` among the
+    // properties a PATCH may change; only `isMemberManagementRestricted`
+    // (restricted management units) is fixed at creation. A replace would
+    // drop the unit's members and every role assignment scoped to it.
+    r.immutable = vec!["isMemberManagementRestricted".into()];
     r
 }
 
