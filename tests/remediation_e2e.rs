@@ -94,6 +94,11 @@ async fn a_remediation_is_planned_applied_compared_exported_and_deleted() {
     assert_eq!(std::fs::read_to_string(out.join("scripts/clear-stale-temp-files-detect.ps1")).unwrap(), DETECT);
     assert_eq!(std::fs::read_to_string(out.join("scripts/clear-stale-temp-files-remediate.ps1")).unwrap(), fix2);
     assert!(again.changes.is_empty(), "planning the export is not empty: {:#?}", again.changes);
+    // Microsoft's own remediation (every tenant has some) is not the
+    // tenant's: not exported, and read-only in the sandbox as in Intune.
+    assert!(!exported.contains("Restart stopped Office C2R svc"), "{exported}");
+    let global = format!("/deviceManagement/deviceHealthScripts/{}", sandbox::scripts::GLOBAL_ID);
+    assert!(c.beta().patch_json(&global, json!({"description": "mine now"})).await.is_err());
 
     // Delete.
     std::fs::remove_file(dst.join("remediations.toml")).unwrap();
@@ -101,6 +106,10 @@ async fn a_remediation_is_planned_applied_compared_exported_and_deleted() {
     assert_eq!(changes(&p, ADDRESS).iter().map(|c| c.0).collect::<Vec<_>>(), [Action::Delete]);
     apply(&c, &p, &mut ledger).await;
     assert!(c.beta().get_json(&path).await.is_err_and(|e| e.is_not_found()));
+    // Only the declared one went: Microsoft's stays, and nothing plans it.
+    assert_eq!(c.beta().get_json(&global).await.unwrap()["isGlobalScript"], json!(true));
+    assert!(c.beta().delete(&global).await.is_err());
+    assert!(plan(&c, &load(&dst), &ledger).await.changes.is_empty());
     sb.shutdown().await.unwrap();
 }
 

@@ -256,6 +256,7 @@ impl Sandbox {
             scope_tags::ensure_default(&mut t);
             enrollment::ensure_defaults(&mut t);
             intune_roles::ensure_builtins(&mut t);
+            scripts::ensure_global(&mut t);
             auth_methods_policy::ensure(&mut t);
             role_policies::ensure(&mut t);
             if let Some(s) = seed {

@@ -6,6 +6,8 @@
 //! `/assign` takes its own parameter (`deviceManagementScriptAssignments`,
 //! `deviceHealthScriptAssignments`) and replaces the set; a remediation's
 //! assignment keeps its `runSchedule` and `runRemediationScript`.
+//! Every tenant also has Microsoft's own remediations (`isGlobalScript`),
+//! which are read-only: they cannot be changed or deleted.
 
 use crate::error::GraphError;
 use crate::graph::{body_object, Ctx, GReq, GResp};
@@ -17,6 +19,34 @@ use serde_json::{json, Map, Value};
 
 pub const PLATFORM: &str = "deviceManagementScripts";
 pub const HEALTH: &str = "deviceHealthScripts";
+
+/// The id of the Microsoft remediation every sandbox tenant has.
+pub const GLOBAL_ID: &str = "7a2b8c1e-0000-4000-9000-00000000c2f0";
+
+/// Makes sure Microsoft's own (global, read-only) remediation exists, as
+/// in every Intune tenant.
+pub fn ensure_global(t: &mut Tenant) {
+    if t.get(HEALTH, GLOBAL_ID).is_none() {
+        let data = json!({
+            "@odata.type": "#microsoft.graph.deviceHealthScript",
+            "id": GLOBAL_ID, "displayName": "Restart stopped Office C2R svc", "publisher": "Microsoft",
+            "description": "Restarts the Click-to-Run service when it is stopped.",
+            "isGlobalScript": true, "runAsAccount": "system", "enforceSignatureCheck": false, "runAs32Bit": false,
+            "detectionScriptContent": base64::engine::general_purpose::STANDARD.encode("exit 0"),
+            "remediationScriptContent": base64::engine::general_purpose::STANDARD.encode("exit 0"),
+            "roleScopeTagIds": ["0"], "version": "1",
+        });
+        t.put(HEALTH, GLOBAL_ID, crate::store::Record { data: data.as_object().cloned().unwrap_or_default(), nav: Map::new(), created_ms: 0 });
+    }
+}
+
+/// Microsoft's scripts are read-only ("Proprietary scripts are read-only").
+fn refuse_global(t: &Tenant, coll: &str, id: &str) -> Result<(), GraphError> {
+    if t.get(coll, id).is_some_and(|r| r.data.get("isGlobalScript") == Some(&Value::Bool(true))) {
+        return Err(bad("Proprietary scripts are read-only."));
+    }
+    Ok(())
+}
 
 fn bad(msg: &str) -> GraphError {
     GraphError::intune(400, "BadRequest", msg)
@@ -58,12 +88,18 @@ pub fn create(t: &mut Tenant, ctx: &Ctx, spec: &Spec, body: Map<String, Value>) 
 }
 
 pub fn patch(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str, body: Map<String, Value>) -> Result<(), GraphError> {
+    refuse_global(t, spec.coll, id)?;
     check_content(&body, spec.coll)?;
     let first = contents(spec.coll)[0];
     if body.get(first).is_some_and(|v| v.as_str().is_none_or(str::is_empty)) {
         return Err(bad(&format!("Property '{first}' cannot be cleared.")));
     }
     crate::intune::patch(t, ctx, spec, id, body)
+}
+
+pub fn delete(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str) -> Result<(), GraphError> {
+    refuse_global(t, spec.coll, id)?;
+    crate::intune::delete(t, ctx, spec, id)
 }
 
 /// Lists carry no script content (Intune returns it only by id).
@@ -160,6 +196,7 @@ pub static HEALTH_SPEC: crate::resources::Spec = crate::resources::Spec {
     beta_only: true,
     create: Some(crate::scripts::create),
     patch: Some(crate::scripts::patch),
+    delete: Some(crate::scripts::delete),
     lookup: |t, seg| crate::resources::lookup_id(t, "deviceHealthScripts", seg),
     sub: crate::scripts::sub,
     entity: Some("deviceHealthScript"),

@@ -140,6 +140,10 @@ pub(crate) fn read_kind<'a>(cx: &'a ReadCx<'a>, s: &'static Scripts) -> BoxFutur
         let beta = cx.client.beta();
         let coll = provider(s.kind).collection;
         let mut raw = beta.list_all(&list_path(s.kind)).await?;
+        // Microsoft's own remediations (`isGlobalScript`) are in every
+        // tenant and read-only: not the tenant's to declare, adopt, export
+        // or delete.
+        raw.retain(|p| p.get("isGlobalScript") != Some(&Value::Bool(true)));
         read_filter_names(&beta, &mut raw).await?;
         record_modified(&raw, cx.modified);
         if !raw.is_empty() {
