@@ -53,6 +53,27 @@ fn the_readme_lists_the_generated_permissions() {
     );
 }
 
+/// The whole table, requests included, is generated: a kind that adds
+/// requests changes it (`TENANTCTL_BLESS=1` rewrites it in README.md).
+#[test]
+fn the_readme_table_names_every_request_each_permission_grants() {
+    let path = repo().join("README.md");
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let begin = readme.find("<!-- permissions:begin").expect("README has the generated permissions table");
+    let start = begin + readme[begin..].find('\n').expect("marker line ends") + 1;
+    let end = readme.find("<!-- permissions:end -->").expect("the table ends");
+    let table = graph_metadata::metadata().permission_table();
+    if std::env::var_os("TENANTCTL_BLESS").is_some() {
+        std::fs::write(&path, format!("{}{table}{}", &readme[..start], &readme[end..])).unwrap();
+        return;
+    }
+    assert_eq!(readme[start..end], table, "README.md's permission table is out of date: TENANTCTL_BLESS=1 cargo test --test permissions_e2e");
+    for request in ["GET /identity/conditionalAccess/namedLocations", "POST /deviceManagement/configurationPolicies", "POST /identityGovernance/entitlementManagement/assignmentRequests"] {
+        let (method, path) = request.split_once(' ').unwrap();
+        assert!(table.contains(&format!("{method} {path}`")), "{request} is in the table:\n{table}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_runs_with_exactly_the_documented_permissions() {
     let granted = readme_permissions();

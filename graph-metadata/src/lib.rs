@@ -248,6 +248,39 @@ impl Metadata {
     pub fn documented_permissions(&self) -> &[String] {
         &self.data.documented_permissions
     }
+
+    /// README's permission table: each documented permission with the
+    /// requests tenantctl makes that it grants (the first documented
+    /// grantor of each request, and every permission a request needs
+    /// besides), methods of one path written together. Generated so that
+    /// it cannot go stale when a kind adds requests.
+    pub fn permission_table(&self) -> String {
+        let documented = self.documented_permissions();
+        let mut rows: Vec<(String, Vec<(String, Vec<String>)>)> = documented.iter().map(|p| (p.clone(), Vec::new())).collect();
+        for r in self.data.requests.iter().filter(|r| r.tenantctl) {
+            let mut needs: Vec<String> = r.granted_by(documented).into_iter().take(1).collect();
+            for p in &r.all_of {
+                if !needs.contains(p) {
+                    needs.push(p.clone());
+                }
+            }
+            for p in needs {
+                let Some((_, paths)) = rows.iter_mut().find(|(q, _)| *q == p) else { continue };
+                match paths.iter_mut().find(|(path, _)| *path == r.path) {
+                    Some((_, methods)) if !methods.contains(&r.method) => methods.push(r.method.clone()),
+                    Some(_) => {}
+                    None => paths.push((r.path.clone(), vec![r.method.clone()])),
+                }
+            }
+        }
+        let mut out = String::from("| Permission | Requests that need it |\n|---|---|\n");
+        for (p, paths) in rows {
+            let cells: Vec<String> = paths.iter().map(|(path, methods)| format!("`{}`", methods.iter().map(|m| format!("{m} {path}")).collect::<Vec<_>>().join("`, `"))).collect();
+            let cells = if cells.is_empty() { "(needed with the requests above)".to_string() } else { cells.join(", ") };
+            out.push_str(&format!("| `{p}` | {cells} |\n"));
+        }
+        out
+    }
 }
 
 impl RequestRule {
