@@ -180,7 +180,14 @@ pub fn create_assignment_request(t: &mut Tenant, ctx: &Ctx, spec: &Spec, body: M
         }
         "adminUpdate" | "adminRemove" => {
             let id = s("id");
-            let current = t.get(ASSIGNMENTS, &id).filter(|r| is_live(r)).cloned().ok_or_else(|| GraphError::not_found(&id))?;
+            let current = t.get(ASSIGNMENTS, &id).cloned().ok_or_else(|| GraphError::not_found(&id))?;
+            // Graph documents no status for a request on an assignment that
+            // has already ended; a catalog's remove answers 400 in that case
+            // (terraform-provider-azuread#1091), so the sandbox does too:
+            // a client must not count on a 404 there.
+            if !is_live(&current) {
+                return Err(bad(format!("The assignment '{id}' is not active (it has ended); no {kind} request can be made for it.")));
+            }
             if kind == "adminUpdate" {
                 let p = t.get(POLICIES, nav_str(&current, POLICY_ID)).cloned().ok_or_else(|| bad("The assignment's policy no longer exists."))?;
                 let sched = schedule(&body, &p, now)?;

@@ -198,17 +198,34 @@ async fn existing(w: &Writer<'_>, api: &GraphClient, package: &str, target: &str
     Ok(found.next())
 }
 
-fn schedule(w: &Writer<'_>, r: &DesiredResource) -> Result<Value, ExecError> {
+/// The schedule of a request: from `start` (an update keeps the
+/// assignment's own start, as the docs' extension example does; a new
+/// assignment starts now) to the declared expiry.
+fn schedule(w: &Writer<'_>, r: &DesiredResource, start: Option<&str>) -> Result<Value, ExecError> {
     let end = r.props.get(EXPIRES).and_then(Value::as_str).ok_or_else(|| err(format!("{}: no expiry (there is no standing access)", w.address())))?;
-    Ok(json!({"startDateTime": rfc3339(w.now()), "expiration": {"type": "afterDateTime", "endDateTime": end}}))
+    let start = start.filter(|s| !s.is_empty()).map(str::to_string).unwrap_or_else(|| rfc3339(w.now()));
+    Ok(json!({"startDateTime": start, "expiration": {"type": "afterDateTime", "endDateTime": end}}))
+}
+
+/// The live assignment `id` (None when Graph no longer has it).
+async fn read_assignment(w: &Writer<'_>, api: &GraphClient, id: &str) -> Result<Option<Value>, GraphError> {
+    match w.try_execute(api, GraphRequest::new(Method::GET, assignment_path(id))).await {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn start_of(assignment: &Value) -> Option<&str> {
+    assignment.get("schedule").and_then(|s| s.get("startDateTime")).and_then(Value::as_str)
 }
 
 fn justification(r: &DesiredResource) -> Value {
     json!(r.create_only.get("justification").and_then(Value::as_str).unwrap_or("Declared in tenantctl desired state"))
 }
 
-async fn request_update(w: &Writer<'_>, api: &GraphClient, r: &DesiredResource, id: &str) -> Result<(), ExecError> {
-    let body = json!({"requestType": "adminUpdate", "assignment": {"id": id}, "schedule": schedule(w, r)?, "justification": justification(r)});
+async fn request_update(w: &Writer<'_>, api: &GraphClient, r: &DesiredResource, id: &str, start: Option<&str>) -> Result<(), ExecError> {
+    let body = json!({"requestType": "adminUpdate", "assignment": {"id": id}, "schedule": schedule(w, r, start)?, "justification": justification(r)});
     w.send(api, Method::POST, REQUESTS, Some(body)).await.map(|_| ())
 }
 
@@ -223,7 +240,7 @@ fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
             let id = str_field(&found, "id").to_string();
             let live = normalize(&found);
             if live.props.get(EXPIRES) != r.props.get(EXPIRES) && !PENDING_STATES.contains(&state_of(&found)) {
-                request_update(w, &api, r, &id).await?;
+                request_update(w, &api, r, &id, start_of(&found)).await?;
             }
             return Ok(id);
         }
@@ -231,7 +248,7 @@ fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
         let body = json!({
             "requestType": "adminAdd",
             "assignment": {"targetId": target, "assignmentPolicyId": policy, "accessPackageId": package},
-            "schedule": schedule(w, r)?,
+            "schedule": schedule(w, r, None)?,
             "justification": justification(r),
         });
         let request = w.send(&api, Method::POST, REQUESTS, Some(body)).await?;
@@ -258,16 +275,25 @@ fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
     Box::pin(async move {
         let r = w.desired()?;
         if w.touched().contains(EXPIRES) {
-            request_update(w, &w.api(), r, id).await?;
+            let api = w.api();
+            let live = read_assignment(w, &api, id).await.map_err(fail)?.ok_or_else(|| err(format!("{}: assignment {id} is gone; the next plan requests it again", w.address())))?;
+            request_update(w, &api, r, id, start_of(&live)).await?;
         }
         Ok(())
     })
 }
 
-/// `adminRemove`; an assignment already gone (ended, or a lost answer) is done.
+/// `adminRemove`; an assignment already gone (ended, failed, or a lost
+/// answer) is done. Graph documents no status for removing one that is
+/// gone (a catalog's remove answers 400), so it is read first.
 fn delete<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecError>> {
     Box::pin(async move {
         let api = w.api();
+        match read_assignment(w, &api, id).await.map_err(fail)? {
+            None => return Ok(()),
+            Some(a) if !LIVE_STATES.contains(&state_of(&a)) => return Ok(()),
+            Some(_) => {}
+        }
         let mut req = GraphRequest::new(Method::POST, REQUESTS);
         req.body = Some(json!({"requestType": "adminRemove", "assignment": {"id": id}}));
         match w.try_execute(&api, req).await {
