@@ -76,6 +76,49 @@ async fn catalogs_and_packages_are_created_updated_exported_and_deleted() {
     assert_eq!(live["resourceRoleScopes"].as_array().map(Vec::len), Some(2), "{live:#}");
     assert!(plan(&c, &load_ok(&dir), &ledger).await.changes.is_empty(), "converged after the update");
 
+    // What tenantctl does not model survives an update (Graph's update is a
+    // whole-policy PUT): access reviews set in the portal stay.
+    let portal_put = |all: &[Value], extra: Value| {
+        let live = live_policies(all, &package)[0].clone();
+        let mut body = live.as_object().cloned().expect("an object");
+        for k in ["id", "createdDateTime", "modifiedDateTime", "accessPackage"] {
+            body.remove(k);
+        }
+        body.insert("accessPackage".into(), json!({"id": package}));
+        body.extend(extra.as_object().cloned().expect("an object"));
+        (format!("/v1.0{EM}/assignmentPolicies/{}", live["id"].as_str().expect("an id")), Value::Object(body))
+    };
+    let reviews = json!({"reviewSettings": {"isEnabled": true, "expirationBehavior": "keepAccess", "isRecommendationEnabled": true, "isReviewerJustificationRequired": true, "isSelfReview": false}});
+    let (path, body) = portal_put(&all, reviews.clone());
+    graph(&sb, reqwest::Method::PUT, &path, Some(body)).await;
+    edit_file(&dir, FILE, |t| t.replace("end_date_time = 2027-06-30T17:00:00Z", "end_date_time = 2027-07-31T17:00:00Z"));
+    let p = plan(&c, &load_ok(&dir), &ledger).await;
+    assert_eq!(changes_of(&p, "access_package.fabrikam-audit").len(), 1, "{:#?}", p.changes);
+    apply(&c, &p, &mut ledger).await;
+    let all = c.v1().list_all(&format!("{EM}/assignmentPolicies?$expand=accessPackage")).await.expect("policies");
+    let live = &live_policies(&all, &package)[0];
+    assert_eq!((live["expiration"]["endDateTime"].clone(), live["reviewSettings"].clone()), (json!("2027-07-31T17:00:00Z"), reviews["reviewSettings"].clone()), "{live:#}");
+    // Requestor questions cannot be sent back faithfully: the update is
+    // refused, naming them, and the policy keeps them.
+    let question = json!({"questions": [{"isRequired": true, "sequence": 0}]});
+    let (path, body) = portal_put(&all, question);
+    graph(&sb, reqwest::Method::PUT, &path, Some(body)).await;
+    edit_file(&dir, FILE, |t| t.replace("end_date_time = 2027-07-31T17:00:00Z", "end_date_time = 2027-06-30T17:00:00Z"));
+    let p = plan(&c, &load_ok(&dir), &ledger).await;
+    let exec = providers::apply::GraphExecutor::new(c.clone(), |_| None, opts().now);
+    let report = engine::apply::apply(&p, &mut ledger, &exec, &engine::apply::ApplyOptions { concurrency: 1, now: "2026-11-23T12:00:00Z".into() }, |_, _| {}).await;
+    let failed = format!("{:?}", report.results.iter().filter(|r| r.status != engine::apply::Status::Applied).collect::<Vec<_>>());
+    assert!(!report.ok() && failed.contains("1 questions") && failed.contains("would remove them"), "{failed}");
+    let kept = graph(&sb, reqwest::Method::GET, &format!("{path}?$expand=questions"), None).await;
+    assert_eq!(kept["questions"].as_array().map(Vec::len), Some(1), "{kept:#}");
+    // Taken out in the portal, the update goes through.
+    let all = c.v1().list_all(&format!("{EM}/assignmentPolicies?$expand=accessPackage")).await.expect("policies");
+    let (path, body) = portal_put(&all, json!({"questions": []}));
+    graph(&sb, reqwest::Method::PUT, &path, Some(body)).await;
+    let p = plan(&c, &load_ok(&dir), &ledger).await;
+    apply(&c, &p, &mut ledger).await;
+    assert!(plan(&c, &load_ok(&dir), &ledger).await.changes.is_empty(), "converged after the portal's changes");
+
     // A policy added in the portal is drift; apply removes it.
     let portal = json!({"displayName": "Anyone, forever", "allowedTargetScope": "allMemberUsers", "expiration": {"type": "noExpiration"}, "accessPackage": {"id": package}});
     graph(&sb, reqwest::Method::POST, &format!("/v1.0{EM}/assignmentPolicies"), Some(portal)).await;

@@ -353,6 +353,7 @@ pub fn create_policy(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body: Map<Strin
     let mut nav = Map::new();
     nav.insert(PACKAGE_ID.into(), json!(package));
     nav.insert(CATALOG_ID.into(), json!(catalog));
+    take_contained(&mut body, &mut nav);
     Ok(resources::insert_new(t, ctx, spec.coll, body, nav))
 }
 
@@ -371,7 +372,13 @@ pub fn replace_policy(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str, mut body
         body.insert("createdDateTime".into(), c.clone());
     }
     stamp(&mut body, ctx, false);
+    let mut contained = Map::new();
+    take_contained(&mut body, &mut contained);
     t.update(spec.coll, id, |r| {
+        for k in POLICY_CONTAINED {
+            r.nav.remove(*k);
+        }
+        r.nav.extend(contained);
         let keep_type = r.data.get("@odata.type").cloned();
         r.data = Map::new();
         if let Some(tp) = keep_type {
@@ -392,7 +399,24 @@ pub fn delete_policy(t: &mut Tenant, _: &Ctx, spec: &Spec, id: &str) -> Result<(
     Ok(())
 }
 
+/// A policy's contained navigation properties (requestor questions and
+/// custom extension stages): kept apart from its properties, listed only
+/// when expanded, and dropped by a PUT that does not send them.
+const POLICY_CONTAINED: &[&str] = &["questions", "customExtensionStageSettings"];
+
+fn take_contained(body: &mut Map<String, Value>, nav: &mut Map<String, Value>) {
+    for k in POLICY_CONTAINED {
+        if let Some(v) = body.remove(*k) {
+            nav.insert((*k).to_string(), v);
+        }
+    }
+}
+
 pub fn expand_policy(t: &Tenant, _: &Ctx, spec: &Spec, _: &str, rec: &Record, e: &Expand, out: &mut Map<String, Value>) -> Result<(), GraphError> {
+    if POLICY_CONTAINED.contains(&e.name.as_str()) {
+        out.insert(e.name.clone(), rec.nav.get(&e.name).cloned().unwrap_or_else(|| json!([])));
+        return Ok(());
+    }
     let (name, coll, nav) = match e.name.as_str() {
         "accessPackage" => ("accessPackage", PACKAGES, PACKAGE_ID),
         "catalog" => ("catalog", CATALOGS, CATALOG_ID),

@@ -419,6 +419,37 @@ async fn live_policies(api: &GraphClient, id: &str) -> Result<BTreeMap<String, V
     Ok(all.into_iter().filter(|p| policy_package(p) == id).map(|p| (str_field(&p, "displayName").to_lowercase(), p)).collect())
 }
 
+/// Properties of a policy tenantctl does not model: Graph's update is a
+/// whole-object PUT, so they are sent back as the tenant has them.
+const UNMODELLED_POLICY_PROPS: &[&str] = &["reviewSettings", "automaticRequestSettings", "notificationSettings"];
+
+/// The PUT body of the live policy at `path`: the declared properties over
+/// what tenantctl does not model. A policy with requestor questions or
+/// custom extension stages (navigation properties a PUT would drop, and
+/// which tenantctl cannot send back faithfully) is refused rather than
+/// silently stripped.
+async fn keep_unmodelled(w: &Writer<'_>, api: &GraphClient, live: &Value, body: Value, path: &str, name: &str) -> Result<Value, ExecError> {
+    let Value::Object(mut m) = body else { return Ok(body) };
+    for k in UNMODELLED_POLICY_PROPS {
+        if let Some(v) = live.get(*k).filter(|v| !v.is_null()) {
+            m.entry((*k).to_string()).or_insert_with(|| v.clone());
+        }
+    }
+    let full = w.send(api, Method::GET, &format!("{path}?$expand=questions,customExtensionStageSettings"), None).await?;
+    let held: Vec<String> = ["questions", "customExtensionStageSettings"]
+        .iter()
+        .filter_map(|k| full.get(*k).and_then(Value::as_array).filter(|a| !a.is_empty()).map(|a| format!("{} {k}", a.len())))
+        .collect();
+    if !held.is_empty() {
+        return Err(err(format!(
+            "{}: policy `{name}` has {} that tenantctl does not manage; Graph's update replaces the whole policy and would remove them. Change this policy in the portal, or remove them there first",
+            w.address(),
+            held.join(" and ")
+        )));
+    }
+    Ok(Value::Object(m))
+}
+
 async fn write_policies(w: &Writer<'_>, api: &GraphClient, r: &DesiredResource, id: &str, fresh: bool) -> Result<(), ExecError> {
     let want = r.props.get(POLICIES_PROP).and_then(Value::as_object).cloned().unwrap_or_default();
     let have = if fresh { BTreeMap::new() } else { live_policies(api, id).await.map_err(fail)? };
@@ -427,6 +458,7 @@ async fn write_policies(w: &Writer<'_>, api: &GraphClient, r: &DesiredResource, 
         match have.get(name) {
             Some(live) => {
                 let path = format!("{POLICIES}/{}", schema::object_id::path_segment(str_field(live, "id")));
+                let body = keep_unmodelled(w, api, live, body, &path, name).await?;
                 w.send(api, Method::PUT, &path, Some(body)).await?;
             }
             None => {

@@ -73,6 +73,10 @@ pub const ROOTS: &[&str] = &[
     "accessPackageResource",
     "accessPackageResourceRole",
     "accessPackageResourceScope",
+    // A policy's requestor questions (contained navigation): written by the
+    // portal, refused by tenantctl's update, checked by the sandbox.
+    "accessPackageTextInputQuestion",
+    "accessPackageMultipleChoiceQuestion",
 ];
 
 const USER_PAGE: &str = "docs: learn.microsoft.com/graph/api/resources/user (property table)";
