@@ -466,6 +466,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     changes.extend(crate::governance::intune_oob::removals(judged, observed, &matched_ids));
     let (mut changes, rollout_waits) = crate::governance::gate_rollouts(changes, desired, &converged_at, options.now, rollout);
     order(&mut changes, desired)?;
+    crate::governance::tightens::mark_restores(&mut changes, ledger);
     let mut sensitive = crate::governance::sensitivity(&changes, judged);
     let ids_by_address: BTreeMap<Address, String> = matched.iter().map(|(a, o)| (a.clone(), o.id.clone())).collect();
     // What the live tenant adds: access granted through live role

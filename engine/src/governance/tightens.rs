@@ -93,11 +93,39 @@ fn approvers_come_back(change: &Change, f: &FieldChange) -> bool {
         && change.fields.iter().any(|x| x.field == "activation.isApprovalRequired" && x.after == Some(Value::Bool(true)))
 }
 
-/// Why `change` only tightens a control, or `None`: an update of PIM role
-/// settings whose every field tightens, or of a conditional access policy
-/// whose only change is its state back to `enabled`.
+/// The note on a change whose desired properties are exactly what was
+/// last applied (the ledger's `applied` hash): the tenant moved, not the
+/// desired state, so the change puts drift back.
+pub const RESTORES_NOTE: &str = "puts back what was last applied: desired state is unchanged since, the tenant drifted";
+
+/// Whether `change` only puts back what was last applied ([`RESTORES_NOTE`]).
+pub fn restores(change: &Change) -> bool {
+    change.notes.iter().any(|n| n == RESTORES_NOTE)
+}
+
+/// Notes each update whose desired properties hash to what the ledger
+/// records as last applied ([`RESTORES_NOTE`]). Only such a correction may
+/// be judged "only tightens" (hostile run 15, findings 1 and 2): compared
+/// with the live tenant alone, a pull request could enable a policy that
+/// was approved as report-only, or add approvers while approval is
+/// switched off out of band, and call it a restore.
+pub fn mark_restores(changes: &mut [Change], ledger: &crate::Ledger) {
+    for c in changes.iter_mut().filter(|c| c.action == Action::Update) {
+        let Some(applied) = ledger.resources.get(&c.address).and_then(|e| e.applied.as_deref()) else { continue };
+        let Some(d) = &c.desired else { continue };
+        if crate::plan::fingerprint(&serde_json::to_value(&d.props).unwrap_or_default()) == applied {
+            c.notes.push(RESTORES_NOTE.into());
+        }
+    }
+}
+
+/// Why `change` only tightens a control, or `None`: a correction of drift
+/// ([`restores`]) that is an update of PIM role settings whose every field
+/// tightens, or of a conditional access policy whose only change is its
+/// state back to `enabled`. A change of desired state is never "only
+/// tightens": it is reviewed like any other.
 pub fn only_tightens(change: &Change) -> Option<String> {
-    if change.action != Action::Update || change.fields.is_empty() {
+    if change.action != Action::Update || change.fields.is_empty() || !restores(change) {
         return None;
     }
     let a = &change.address;
@@ -223,9 +251,17 @@ mod tests {
             waits_on: Vec::new(),
             wave: 0,
             desired: None,
-            notes: Vec::new(),
+            notes: vec![RESTORES_NOTE.into()],
             live: None,
         }
+    }
+
+    #[test]
+    fn a_change_of_desired_state_never_only_tightens() {
+        let mut c = update(vec![field("activation.isApprovalRequired", Some(json!(false)), Some(json!(true)))]);
+        assert!(only_tightens(&c).is_some());
+        c.notes.clear();
+        assert!(only_tightens(&c).is_none(), "desired state moved: reviewed like any change");
     }
 
     #[test]

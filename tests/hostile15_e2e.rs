@@ -1,0 +1,75 @@
+//! Findings of hostile run 15, each through the binary: a pull request
+//! that enables a conditional access policy approved as report-only (1),
+//! or adds PIM approvers while approval is switched off out of band (2),
+//! is a change of desired state and needs approval; only a correction of
+//! drift (desired state unchanged since it was last applied) may be judged
+//! "only tightens" and run unattended.
+
+mod common;
+
+use common::*;
+use reqwest::Method;
+use serde_json::json;
+
+fn d(dir: &std::path::Path) -> &str {
+    dir.to_str().expect("a UTF-8 path")
+}
+
+const CA_FILE: &str = "conditional-access.toml";
+const BLOCK: &str = "[conditional_access.block-untrusted-locations]";
+
+/// `conditional-access.toml` with the block policy's state set to `state`.
+fn block_state(dir: &std::path::Path, state: &str) {
+    let path = dir.join(CA_FILE);
+    let text = std::fs::read_to_string(&path).expect("the file");
+    let (head, tail) = text.split_at(text.find(BLOCK).expect("the policy"));
+    let tail = tail.replacen("state = \"enabled\"", &format!("state = \"{state}\""), 1).replacen("state = \"enabledForReportingButNotEnforced\"", &format!("state = \"{state}\""), 1);
+    std::fs::write(&path, format!("{head}{tail}")).expect("written");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enabling_a_policy_approved_as_report_only_needs_approval() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |dir| block_state(dir, "enabledForReportingButNotEnforced")).await;
+    block_state(&dir, "enabled");
+    let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
+    assert!(!out.contains("only puts conditional_access.block-untrusted-locations back to enabled"), "{out}");
+    assert!(out.contains("sensitive:"), "{out}");
+    let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert_eq!(code, Some(2), "held, not applied: {out}");
+    assert!(out.contains("held: update conditional_access.block-untrusted-locations"), "{out}");
+
+    // Drift back to report-only of a policy applied as enabled is still put
+    // back unattended: that is a restore.
+    let sb2 = sandbox().await;
+    let (work, dir) = converged(&sb2, |_| {}).await;
+    let id = ledger_id(work.path(), "conditional_access.block-untrusted-locations");
+    graph(&sb2, Method::PATCH, &format!("/v1.0/identity/conditionalAccess/policies/{id}"), Some(json!({"state": "enabledForReportingButNotEnforced"}))).await;
+    let (code, out) = run(&sb2, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("applied: update conditional_access.block-untrusted-locations"), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+    sb2.shutdown().await.expect("the sandbox stops");
+}
+
+const INTUNE_ADMIN: &str = "3a2c62db-5318-420d-8d74-23affee5d9d5";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adding_pim_approvers_while_approval_is_off_needs_approval() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let filter = "$filter=scopeId%20eq%20'%2F'%20and%20scopeType%20eq%20'DirectoryRole'";
+    let v = graph(&sb, Method::GET, &format!("/v1.0/policies/roleManagementPolicyAssignments?{filter}"), None).await;
+    let pid = v["value"].as_array().into_iter().flatten().find(|a| a["roleDefinitionId"] == json!(INTUNE_ADMIN)).and_then(|a| a["policyId"].as_str()).expect("a policy").to_string();
+    let rules = format!("/v1.0/policies/roleManagementPolicies/{pid}/rules");
+    graph(&sb, Method::PATCH, &format!("{rules}/Approval_EndUser_Assignment"), Some(json!({"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyApprovalRule", "setting": {"isApprovalRequired": false, "approvalStages": []}}))).await;
+    let path = dir.join("role-policies.toml");
+    let text = std::fs::read_to_string(&path).expect("the file");
+    std::fs::write(&path, text.replace("approvers = [\"adele\"]", "approvers = [\"adele\", \"megan\"]")).expect("written");
+    let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
+    assert!(!out.contains("only tightens the PIM settings of role_policy.intune-administrator"), "{out}");
+    let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert_eq!(code, Some(2), "held, not applied: {out}");
+    assert!(out.contains("held: update role_policy.intune-administrator"), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
