@@ -232,7 +232,7 @@ async fn the_journal_plan_file_and_ledger_contain_no_secret() {
     // A known initial password handed to tenantctl through the environment.
     let accounts = dir.join("accounts.toml");
     let toml_text = std::fs::read_to_string(&accounts).unwrap();
-    let toml_text = toml_text.replace("# password_env = \"TENANTCTL_BREAKGLASS_1_PASSWORD\"", "password_env = \"TENANTCTL_BREAKGLASS_1_PASSWORD\"");
+    let toml_text = toml_text.replace("# password_env = \"BREAKGLASS_1_PASSWORD\"", "password_env = \"BREAKGLASS_1_PASSWORD\"");
     assert!(toml_text.contains("\npassword_env"), "the example shows password_env");
     std::fs::write(&accounts, toml_text).unwrap();
     let password = "S3cret-Passw0rd-For-Test!";
@@ -240,7 +240,7 @@ async fn the_journal_plan_file_and_ledger_contain_no_secret() {
     let run = |args: &[&str]| {
         command(&sb, work.path())
             .args(args)
-            .env("TENANTCTL_BREAKGLASS_1_PASSWORD", password)
+            .env("BREAKGLASS_1_PASSWORD", password)
             .env("TENANTCTL_LOG", "debug")
             .output()
             .unwrap()

@@ -24,12 +24,20 @@ const CREDENTIALS: &[&str] = &[
     "CI_JOB_TOKEN",
 ];
 
+/// Prefixes of variables that configure tenantctl, the Azure SDKs it uses
+/// (credentials, and the state backend's storage key and connection
+/// string, which guard the ledger and trust root), managed identity, and
+/// the CI systems and clouds it runs in (hostile run 15, finding 3: a
+/// denylist of single names missed `AZURE_STORAGE_KEY` and
+/// `IDENTITY_HEADER`). A setting's secret never comes from any of them.
+const CREDENTIAL_PREFIXES: &[&str] = &[
+    "TENANTCTL_", "AZURE_", "ARM_", "MSI_", "IDENTITY_", "IMDS_", "ACTIONS_", "GITHUB_", "GH_", "SYSTEM_", "BUILD_", "AGENT_", "CI_", "GITLAB_", "AWS_", "GOOGLE_", "GCP_", "VAULT_", "SSH_",
+];
+
 /// Whether `name` holds a credential of the run itself.
 pub fn is_credential_variable(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
-    CREDENTIALS.contains(&upper.as_str())
-        || upper.starts_with("ARM_CLIENT_SECRET")
-        || upper.starts_with("ACTIONS_")
+    CREDENTIALS.contains(&upper.as_str()) || CREDENTIAL_PREFIXES.iter().any(|p| upper.starts_with(p))
 }
 
 /// Refuse `password_env` naming a credential variable.
@@ -73,5 +81,11 @@ mod tests {
             is_credential_variable("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
                 && !is_credential_variable("SVC_PASSWORD")
         );
+        // What tenantctl itself reads (the state backend's key guards the
+        // ledger and trust root) and managed identity's header.
+        for v in ["AZURE_STORAGE_KEY", "azure_storage_connection_string", "IDENTITY_HEADER", "MSI_SECRET", "TENANTCTL_STATE_URL", "AWS_SECRET_ACCESS_KEY", "BUILD_REQUESTEDFOR"] {
+            assert!(is_credential_variable(v), "{v}");
+        }
+        assert!(!is_credential_variable("WIFI_KEY") && !is_credential_variable("BREAKGLASS_1_PASSWORD"));
     }
 }
