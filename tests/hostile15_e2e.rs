@@ -73,3 +73,36 @@ async fn adding_pim_approvers_while_approval_is_off_needs_approval() {
     assert!(out.contains("held: update role_policy.intune-administrator"), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+const INTUNE_OPS: &str = include_str!("fixtures/intune-ops-group.toml");
+const FULL_INTUNE: &str = include_str!("fixtures/full-intune-role.toml");
+
+/// Finding 5: an approved Intune role assignment's `expires` is recorded
+/// in the ledger, so moving it later (or removing it) is a sensitive
+/// change the plan shows, and an earlier end runs unattended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extending_an_intune_role_assignment_needs_approval() {
+    let sb = sandbox().await;
+    let role = |expires: &str| format!("{INTUNE_OPS}\n{}\n{expires}\n", FULL_INTUNE.trim_end());
+    let (work, dir) = converged(&sb, |dir| std::fs::write(dir.join("intune-ops.toml"), role("expires = 2027-01-31T00:00:00Z")).expect("written")).await;
+    let (code, out) = run(&sb, work.path(), &["plan", d(&dir), "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "converged: {out}");
+
+    std::fs::write(dir.join("intune-ops.toml"), role("expires = 2099-12-31T00:00:00Z")).expect("written");
+    let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
+    assert!(out.contains("sensitive: extends the access of intune_role_assignment.ops from 2027-01-31T00:00:00Z to 2099-12-31T00:00:00Z"), "{out}");
+    let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert_eq!(code, Some(2), "held: {out}");
+
+    std::fs::write(dir.join("intune-ops.toml"), role("")).expect("written");
+    let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
+    assert!(out.contains("removes the end of the access of intune_role_assignment.ops"), "{out}");
+
+    std::fs::write(dir.join("intune-ops.toml"), role("expires = 2027-01-15T00:00:00Z")).expect("written");
+    let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert_eq!(code, Some(0), "an earlier end runs unattended: {out}");
+    assert!(out.contains("applied: update intune_role_assignment.ops"), "{out}");
+    let (code, out) = run(&sb, work.path(), &["plan", d(&dir), "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "recorded: {out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

@@ -29,10 +29,16 @@ pub const KIND: &str = "kind";
 /// The value of [`KIND`] for a service account.
 pub const SERVICE: &str = "service";
 
+/// The kinds whose access end (`expires`) is not a Graph property that
+/// a plan could compare, so the ledger records it as applied: guests, and
+/// Intune role assignments (time-boxed admin access; hostile run 15,
+/// finding 5: an approved end could be moved to 9999 unnoticed).
+pub const RECORDED_EXPIRY: &[Kind] = &[Kind::Guest, Kind::IntuneRoleAssignment];
+
 /// Whether `field` of a `kind` change is recorded in the ledger only (not
 /// a Graph property: apply never sends it).
 pub fn is_ledger_field(kind: Kind, field: &str) -> bool {
-    matches!((kind, field), (Kind::Guest, EXPIRES) | (Kind::User, KIND))
+    (field == EXPIRES && RECORDED_EXPIRY.contains(&kind)) || (kind, field) == (Kind::User, KIND)
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -50,7 +56,7 @@ pub fn facts_after(c: &Change, prev: Option<&LedgerEntry>) -> (Option<String>, b
     let mut service = prev.is_some_and(|e| e.service);
     for f in &c.fields {
         match (c.address.kind, f.field.as_str()) {
-            (Kind::Guest, EXPIRES) => expires = f.after.as_ref().and_then(Value::as_str).map(str::to_string),
+            (k, EXPIRES) if RECORDED_EXPIRY.contains(&k) => expires = f.after.as_ref().and_then(Value::as_str).map(str::to_string),
             (Kind::User, KIND) => service = f.after.as_ref().and_then(Value::as_str) == Some(SERVICE),
             _ => {}
         }
@@ -58,20 +64,21 @@ pub fn facts_after(c: &Change, prev: Option<&LedgerEntry>) -> (Option<String>, b
     (expires, service)
 }
 
-/// Whether `c` extends (or first records) a guest's access end.
+/// Whether `c` extends a recorded access end (or removes it: no end).
 pub fn extends_expiry(c: &Change) -> Option<String> {
-    let f = c.fields.iter().find(|f| c.address.kind == Kind::Guest && f.field == EXPIRES)?;
-    let after = parse(f.after.as_ref())?;
-    match parse(f.before.as_ref()) {
-        Some(before) if after <= before => None,
-        Some(before) => Some(format!("extends guest access from {} to {}", rfc3339(before), rfc3339(after))),
-        None => None,
+    let f = c.fields.iter().find(|f| RECORDED_EXPIRY.contains(&c.address.kind) && f.field == EXPIRES)?;
+    let what = if c.address.kind == Kind::Guest { "guest access".to_string() } else { format!("the access of {}", c.address) };
+    let before = parse(f.before.as_ref())?;
+    match parse(f.after.as_ref()) {
+        Some(after) if after <= before => None,
+        Some(after) => Some(format!("extends {what} from {} to {}", rfc3339(before), rfc3339(after))),
+        None => Some(format!("removes the end of {what} ({}): it would never end", rfc3339(before))),
     }
 }
 
-/// Whether field `f` of guest change `c` only shortens its access.
+/// Whether field `f` of change `c` only shortens a recorded access end.
 pub fn shortens_expiry(c: &Change, f: &FieldChange) -> bool {
-    c.address.kind == Kind::Guest && f.field == EXPIRES && matches!((parse(f.before.as_ref()), parse(f.after.as_ref())), (Some(b), Some(a)) if a < b)
+    RECORDED_EXPIRY.contains(&c.address.kind) && f.field == EXPIRES && matches!((parse(f.before.as_ref()), parse(f.after.as_ref())), (Some(b), Some(a)) if a < b)
 }
 
 /// Whether `c` turns a user applied as a service account into another kind.
@@ -133,18 +140,22 @@ pub fn add_changes(
     now: DateTime<Utc>,
 ) -> Vec<String> {
     let mut warnings = Vec::new();
-    for (address, r) in desired.resources.range(Address::new(Kind::Guest, "")..) {
-        if address.kind != Kind::Guest {
-            break;
-        }
-        let Some(wanted) = r.expires.filter(|e| *e > now) else { continue };
+    let recorded_kinds = RECORDED_EXPIRY.iter().flat_map(|k| desired.resources.range(Address::new(*k, "")..).take_while(move |(a, _)| a.kind == *k));
+    for (address, r) in recorded_kinds {
+        // A past end is ended by the plan (expired access); an Intune role
+        // assignment without one is permanent, which is compared too.
+        let wanted = match r.expires {
+            Some(e) if e <= now => continue,
+            Some(e) => Some(Value::String(rfc3339(e))),
+            None if address.kind == Kind::Guest => continue,
+            None => None,
+        };
         if unknown.contains_key(address) {
             continue;
         }
-        let wanted = Value::String(rfc3339(wanted));
         if let Some(c) = changes.iter_mut().find(|c| &c.address == address && matches!(c.action, Action::Create | Action::Replace)) {
-            if c.action == Action::Create {
-                c.fields.push(FieldChange { field: EXPIRES.into(), before: None, after: Some(wanted) });
+            if c.action == Action::Create && wanted.is_some() {
+                c.fields.push(FieldChange { field: EXPIRES.into(), before: None, after: wanted });
                 c.fields.sort_by(|a, b| a.field.cmp(&b.field));
             }
             continue;
@@ -154,16 +165,19 @@ pub fn add_changes(
         // Not recorded (an entry adopted by natural key, or written by an
         // older tenantctl): nothing to compare; `remember` records it.
         let Some(recorded) = entry.expires.clone().map(Value::String) else {
-            warnings.push(format!(
-                "{address}: the ledger records no applied expiry for this guest (adopted by natural key, or recorded by an older tenantctl, or the entry was edited): an extension cannot be told apart now, and the next apply records expires {} without approval",
-                wanted.as_str().unwrap_or_default()
-            ));
+            if let Some(w) = &wanted {
+                warnings.push(format!(
+                    "{address}: the ledger records no applied expiry for this {} (adopted by natural key, or recorded by an older tenantctl, or the entry was edited): an extension cannot be told apart now, and the next apply records expires {} without approval",
+                    if address.kind == Kind::Guest { "guest" } else { "assignment" },
+                    w.as_str().unwrap_or_default()
+                ));
+            }
             continue;
         };
-        if recorded == wanted {
+        if Some(&recorded) == wanted.as_ref() {
             continue;
         }
-        add_field(changes, unchanged, address, r, live, FieldChange { field: EXPIRES.into(), before: Some(recorded), after: Some(wanted) }, "expires differs from the one last applied");
+        add_field(changes, unchanged, address, r, live, FieldChange { field: EXPIRES.into(), before: Some(recorded), after: wanted }, "expires differs from the one last applied");
     }
     for (address, r) in desired.resources.range(Address::new(Kind::User, "")..) {
         if address.kind != Kind::User {
@@ -190,10 +204,8 @@ pub fn add_changes(
 /// extension is a planned, approved change).
 pub fn remember(desired: &DesiredModel, plan: &Plan, ledger: &mut Ledger) -> Vec<(Address, LedgerOp)> {
     let mut out = Vec::new();
-    for (a, r) in desired.resources.range(Address::new(Kind::Guest, "")..) {
-        if a.kind != Kind::Guest {
-            break;
-        }
+    let recorded_kinds = RECORDED_EXPIRY.iter().flat_map(|k| desired.resources.range(Address::new(*k, "")..).take_while(move |(a, _)| a.kind == *k));
+    for (a, r) in recorded_kinds {
         let Some(entry) = ledger.resources.get(a) else { continue };
         if entry.expires.is_some() || plan.ids.get(a).is_some_and(|id| *id != entry.id) {
             continue;

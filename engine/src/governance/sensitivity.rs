@@ -223,6 +223,9 @@ pub fn removes_access(change: &Change) -> Option<String> {
         // An Intune role assignment past its `expires` (time-boxed admin access).
         (Kind::IntuneRoleAssignment, Action::Delete) if change.desired.as_ref().is_some_and(|d| d.expires.is_some()) => Some(format!("ends the expired Intune role assignment {a}")),
         (Kind::IntuneRoleAssignment, Action::Delete) => Some(format!("ends the Intune role assignment {a}")),
+        (Kind::IntuneRoleAssignment, Action::Update) if !change.fields.is_empty() && change.fields.iter().all(|f| super::recorded::shortens_expiry(change, f)) => {
+            Some(format!("ends the Intune role assignment {a} earlier"))
+        }
         (Kind::Guest, Action::Delete) if change.desired.as_ref().is_some_and(|d| d.expires.is_some()) => Some(format!("removes the expired guest {a}")),
         (Kind::Guest, Action::Update)
             if !change.fields.is_empty()
