@@ -275,6 +275,14 @@ async fn without_p2_entitlement_management_is_refused_as_graph_does() {
     assert!(observed.refused.contains_key(&"access_package.fabrikam-audit".parse().expect("an address")));
     assert!(!observed.unreadable.contains_key(&schema::Kind::AccessPackageAssignment), "not an outage: {:?}", observed.unreadable);
     assert!(engine::plan(&desired, &observed, &Ledger::default(), &opts()).is_err(), "a plan refuses declared entitlement management");
+    // A tenant that lost its licence, whose ledger still holds a catalog
+    // and a package: they are refused, not read by id (Graph would refuse
+    // that too), so the read neither fails nor calls it a permission error.
+    let mut held = Ledger::default();
+    held.record("access_catalog.guest-access".parse().expect("an address"), "50a31155-cb3b-44ac-a540-261fc593b079".into(), None, None);
+    held.record("access_catalog.old".parse().expect("an address"), "60a31155-cb3b-44ac-a540-261fc593b079".into(), None, None);
+    let (observed, _) = providers::settle::observe_settled(&c, &desired, &held, None, std::time::Duration::from_secs(1)).await.expect("a tenant without P2 is read, ledger entries and all");
+    assert_eq!(observed.refused.get(&"access_catalog.old".parse().expect("an address")).map(String::as_str), Some(providers::kinds::entitlement_licence::UNAVAILABLE));
     // Export reads the rest of the tenant.
     let all = providers::observe::observe_everything(&c).await.expect("export reads a P1 tenant");
     assert!(all.objects[&schema::Kind::AccessPackageAssignment].is_empty());
