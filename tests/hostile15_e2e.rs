@@ -106,3 +106,28 @@ async fn extending_an_intune_role_assignment_needs_approval() {
     assert_eq!(code, Some(0), "recorded: {out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Finding 13: a ledger entry of a graph_object whose location names a
+/// collection a kind manages (an edited or forged ledger) does not make
+/// the plan delete that kind's objects as graph_objects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graph_object_ledger_location_cannot_name_a_modelled_collection() {
+    let sb = sandbox().await;
+    let c = client(&sb);
+    // Pruning of graph_objects on (a governance change approvers would see).
+    let work = scratch_with(|t| t.replace("kinds = [\"device_configuration\", \"compliance_policy\", \"update_ring\"]", "kinds = [\"device_configuration\", \"compliance_policy\", \"update_ring\", \"graph_object\"]"));
+    let dir = work.path().join("desired-state");
+    assert!(std::fs::read_to_string(dir.join("tenant.toml")).expect("the file").contains("\"update_ring\", \"graph_object\"]"), "pruning of graph_objects is on");
+    let state = schema::load(&dir).expect("the example loads");
+    let mut ledger = engine::Ledger::default();
+    let p = plan(&c, &state, &ledger).await;
+    apply(&c, &p, &mut ledger).await;
+    let mfa: schema::Address = "conditional_access.require-mfa".parse().expect("an address");
+    let mut entry = ledger.resources.remove(&mfa).expect("applied");
+    entry.location = Some("v1.0:/identity/conditionalAccess/policies".into());
+    let id = entry.id.clone();
+    ledger.resources.insert("graph_object.forged".parse().expect("an address"), entry);
+    let p = plan(&c, &state, &ledger).await;
+    assert!(!p.changes.iter().any(|ch| ch.action == engine::Action::Delete && ch.id.as_deref() == Some(id.as_str())), "{:#?}", p.changes.iter().map(|c| (c.address.to_string(), c.action)).collect::<Vec<_>>());
+    sb.shutdown().await.expect("the sandbox stops");
+}

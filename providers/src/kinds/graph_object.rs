@@ -90,8 +90,14 @@ fn parse_location<'a>(client: &GraphClient, loc: &'a str) -> Option<(GraphClient
         "v1.0" => client.v1(),
         _ => return None,
     };
-    // Only the collections graph-metadata lists (validation refused others).
+    // Only the collections graph-metadata lists (validation refused others),
+    // and never one a kind manages: a ledger entry naming one (edited, or
+    // of a forged ledger) must not make graph_object read or delete that
+    // kind's objects (hostile run 15, finding 13).
     graph_metadata::metadata().collection(path)?;
+    if schema::kinds::graph_object::modelled(path) {
+        return None;
+    }
     Some((api, path))
 }
 
