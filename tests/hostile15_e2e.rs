@@ -131,3 +131,16 @@ async fn a_graph_object_ledger_location_cannot_name_a_modelled_collection() {
     assert!(!p.changes.iter().any(|ch| ch.action == engine::Action::Delete && ch.id.as_deref() == Some(id.as_str())), "{:#?}", p.changes.iter().map(|c| (c.address.to_string(), c.action)).collect::<Vec<_>>());
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Finding 15: an author name given empty (a CI step that found no pull
+/// request) fails the plan instead of meaning "no writer".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_author_name_is_refused() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let (code, out) = run(&sb, work.path(), &["plan", d(&dir), "--out", "p.json", "--author-name", ""]);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("--author-name (or TENANTCTL_AUTHOR_NAME) is empty"), "{out}");
+    assert!(!work.path().join("p.json").exists(), "no plan saved");
+    sb.shutdown().await.expect("the sandbox stops");
+}
