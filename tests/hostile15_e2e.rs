@@ -144,3 +144,29 @@ async fn an_empty_author_name_is_refused() {
     assert!(!work.path().join("p.json").exists(), "no plan saved");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Finding 8: an out-of-band custom Intune role (write and wipe over all
+/// devices) and its assignment are seen: the assignment is the
+/// `unmanaged-intune-admin` error and is removed unattended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_out_of_band_custom_intune_role_assignment_is_removed() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |d| {
+        append(d, "groups.toml", INTUNE_OPS);
+        std::fs::write(d.join("rbac.toml"), FULL_INTUNE).expect("written");
+        common::gov7b::except(d, "standing-privileged-access:intune_role_assignment.ops", "test fixture: permanent on purpose");
+    })
+    .await;
+    let def = json!({"@odata.type": "#microsoft.graph.deviceAndAppManagementRoleDefinition", "displayName": "Shadow wipers", "rolePermissions": [{"resourceActions": [{"allowedResourceActions": ["Microsoft.Intune_ManagedDevices_Read", "Microsoft.Intune_ManagedDevices_Wipe", "Microsoft.Intune_DeviceConfigurations_Update"], "notAllowedResourceActions": []}]}], "roleScopeTagIds": ["0"]});
+    let role = graph(&sb, Method::POST, "/beta/deviceManagement/roleDefinitions", Some(def)).await["id"].as_str().expect("an id").to_string();
+    let admins = ledger_id(work.path(), "group.intune-admins");
+    let body = json!({"@odata.type": "#microsoft.graph.deviceAndAppManagementRoleAssignment", "displayName": "Shadow wipe", "members": [admins], "scopeType": "allDevices", "resourceScopes": [], "roleDefinition@odata.bind": format!("{}/beta/deviceManagement/roleDefinitions('{role}')", sb.base_url())});
+    let shadow = graph(&sb, Method::POST, "/beta/deviceManagement/roleAssignments", Some(body)).await["id"].as_str().expect("an id").to_string();
+    let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
+    assert!(out.contains("unmanaged-intune-admin") && out.contains("`Shadow wipe` gives Shadow wipers"), "{out}");
+    let (_, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert!(out.contains(&format!("applied: delete intune_role_assignment.out-of-band-{shadow}")), "{out}");
+    let left = graph(&sb, Method::GET, "/beta/deviceManagement/roleAssignments", None).await;
+    assert!(!left["value"].as_array().expect("a list").iter().any(|a| a["id"] == json!(shadow)), "{left:#}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

@@ -396,25 +396,15 @@ pub(crate) fn unit_lints(desired: &crate::DesiredModel, address: &Address, r: &c
 /// An error, which the plan's removal of the assignment settles
 /// (`super::intune_oob`: removed unattended, like out-of-band directory
 /// roles).
-pub(crate) fn unmanaged_intune_assignments(desired: &crate::DesiredModel, observed: &crate::ObservedState, ids: &std::collections::BTreeMap<Address, String>) -> Vec<super::Finding> {
+pub(crate) fn unmanaged_intune_assignments(_desired: &crate::DesiredModel, observed: &crate::ObservedState, ids: &std::collections::BTreeMap<Address, String>) -> Vec<super::Finding> {
     let mut out = Vec::new();
     if observed.unreadable.contains_key(&Kind::IntuneRoleAssignment) {
         return out;
     }
     let known: BTreeSet<&str> = ids.values().map(String::as_str).collect();
-    let declared_roles: BTreeSet<String> = desired
-        .resources
-        .iter()
-        .filter(|(a, _)| a.kind == Kind::IntuneRoleDefinition)
-        .filter_map(|(_, r)| r.props.get("displayName").and_then(Value::as_str))
-        .map(|n| n.trim().to_lowercase())
-        .collect();
+    // Any role, custom roles made outside desired state included.
     for o in observed.objects.get(&Kind::IntuneRoleAssignment).into_iter().flatten().filter(|o| !known.contains(o.id.as_str())) {
         let role = o.props.get("roleName").and_then(Value::as_str).unwrap_or_default();
-        let built_in = schema::kinds::intune_role_definition::built_in_role(role).is_some();
-        if !built_in && !declared_roles.contains(&role.trim().to_lowercase()) {
-            continue;
-        }
         let mut members = BTreeSet::new();
         refs(o.props.get("members"), &mut members);
         let who: Vec<String> = members.iter().map(|m| ids.iter().find(|(_, i)| *i == m).map(|(a, _)| a.to_string()).unwrap_or_else(|| format!("group id:{m}"))).collect();

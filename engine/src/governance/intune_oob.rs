@@ -1,7 +1,7 @@
 //! Removing out-of-band Intune admin access (hostile run 14, finding 16b):
 //! a live Intune role assignment that desired state does not declare (nor
-//! the ledger own) of a declared custom Intune role or a built-in one is
-//! deleted by the plan, as out-of-band directory role assignments are
+//! the ledger own), of any role (built-in, declared, or a custom role made
+//! outside desired state), is deleted by the plan, as out-of-band directory role assignments are
 //! (`super::access`). Ending access is never held for approval
 //! ([`super::removes_access`]); the `unmanaged-intune-admin` error names it
 //! and is settled by this removal.
@@ -20,34 +20,19 @@ pub fn out_of_band_address(id: &str) -> Address {
     Address::new(Kind::IntuneRoleAssignment, format!("out-of-band-{id}"))
 }
 
-/// Whether `role` is one whose out-of-band assignment is admin access
-/// nobody approved: a built-in Intune role, or a custom one desired state
-/// declares.
-pub fn admin_role(desired: &DesiredModel, role: &str) -> bool {
-    if schema::kinds::intune_role_definition::built_in_role(role).is_some() {
-        return true;
-    }
-    desired
-        .resources
-        .iter()
-        .filter(|(a, _)| a.kind == Kind::IntuneRoleDefinition)
-        .filter_map(|(_, r)| r.props.get("displayName").and_then(Value::as_str))
-        .any(|n| n.trim().eq_ignore_ascii_case(role.trim()))
-}
-
 /// Deletions of out-of-band Intune role assignments. Nothing is removed
 /// when Intune role assignments could not be read (unknown is unknown).
-pub fn removals(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>) -> Vec<Change> {
+pub fn removals(_desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>) -> Vec<Change> {
     let mut out = Vec::new();
     if observed.unreadable.contains_key(&Kind::IntuneRoleAssignment) {
         return out;
     }
     let known: BTreeMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
     for o in observed.objects.get(&Kind::IntuneRoleAssignment).into_iter().flatten().filter(|o| !known.contains_key(o.id.as_str())) {
+        // Whatever the role: built-in, declared, or a custom role made
+        // outside desired state too (hostile run 15, finding 8: write and
+        // wipe over all devices went unseen).
         let role = o.props.get("roleName").and_then(Value::as_str).unwrap_or_default();
-        if !admin_role(desired, role) {
-            continue;
-        }
         // (as written in references, as words)
         let mut groups: BTreeSet<(String, String)> = BTreeSet::new();
         for m in o.props.get("members").and_then(Value::as_array).into_iter().flatten().filter_map(as_reference) {
