@@ -170,3 +170,39 @@ async fn an_out_of_band_custom_intune_role_assignment_is_removed() {
     assert!(!left["value"].as_array().expect("a list").iter().any(|a| a["id"] == json!(shadow)), "{left:#}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+const COMPLIANCE_PILOT: &str = r#"
+[group.compliance-pilot]
+display_name = "Compliance pilot users"
+mail_nickname = "compliance-pilot"
+members = ["megan", "adele"]
+
+[compliance_policy.pilot]
+odata_type = "windows10CompliancePolicy"
+display_name = "Pilot compliance"
+settings = { bitLockerEnabled = true }
+assignments = { include = ["compliance-pilot"] }
+"#;
+
+/// Finding 14: taking someone out of a group a compliance policy includes
+/// lets them escape the control: sensitive, held by reconcile. Adding
+/// someone (a control more) is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaving_a_compliance_group_needs_approval() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |d| std::fs::write(d.join("pilot.toml"), COMPLIANCE_PILOT).expect("written")).await;
+    std::fs::write(dir.join("pilot.toml"), COMPLIANCE_PILOT.replace("members = [\"megan\", \"adele\"]", "members = [\"megan\"]")).expect("written");
+    let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
+    assert!(out.contains("sensitive: takes members out of group.compliance-pilot, which a compliance policy includes"), "{out}");
+    let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert_eq!(code, Some(2), "held: {out}");
+    sb.shutdown().await.expect("the sandbox stops");
+
+    let sb = sandbox().await;
+    let one = COMPLIANCE_PILOT.replace("members = [\"megan\", \"adele\"]", "members = [\"megan\"]");
+    let (work, dir) = converged(&sb, |d| std::fs::write(d.join("pilot.toml"), &one).expect("written")).await;
+    std::fs::write(dir.join("pilot.toml"), COMPLIANCE_PILOT).expect("written");
+    let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert!(out.contains("applied: update group.compliance-pilot"), "joining adds a control, needs no approval ({code:?}): {out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

@@ -56,8 +56,10 @@ impl<'a> Tenant<'a> {
     }
 }
 
-/// What a group grants its members, as words, and whether a conditional
-/// access policy includes it (directly or through nesting).
+/// What a group grants its members, as words, and whether a control
+/// includes it (directly or through nesting): a conditional access policy,
+/// or a compliance policy (which conditional access relies on; hostile run
+/// 15, finding 14: leaving its group escapes the control).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Grants {
     pub what: BTreeSet<String>,
@@ -218,6 +220,9 @@ fn work_out_grants(t: &Tenant<'_>, g: &Address) -> Grants {
                     out.ca_included = true;
                     out.what.insert(format!("is included in {a}{via}"));
                 }
+                if a.kind == Kind::CompliancePolicy && !inc.is_disjoint(&names) {
+                    out.ca_included = true;
+                }
                 if !exc.is_disjoint(&names) {
                     out.what.insert(format!("is excluded from {a}{via}"));
                 }
@@ -244,6 +249,9 @@ fn work_out_grants(t: &Tenant<'_>, g: &Address) -> Grants {
                     if *kind == Kind::ConditionalAccess && !inc.is_disjoint(&names) {
                         out.ca_included = true;
                         out.what.insert(format!("is included in {name}{via}"));
+                    }
+                    if *kind == Kind::CompliancePolicy && !inc.is_disjoint(&names) {
+                        out.ca_included = true;
                     }
                     if !exc.is_disjoint(&names) {
                         out.what.insert(format!("is excluded from {name}{via}"));
@@ -318,11 +326,13 @@ pub fn membership_reason(change: &Change, t: &Tenant<'_>) -> Option<String> {
         }
         (Kind::Group, Action::Update | Action::Assign) => {
             let grants = group_grants(t, a);
-            if grants.is_empty() {
-                return None;
-            }
             if removes_members(change) && !grants.ca_included {
                 return None;
+            }
+            if grants.is_empty() {
+                // Included only by a compliance policy: joining adds a
+                // control, leaving escapes it.
+                return (removes_members(change) && grants.ca_included).then(|| format!("takes members out of {a}, which a compliance policy includes: they escape that control"));
             }
             let mut what = Vec::new();
             for f in &change.fields {
