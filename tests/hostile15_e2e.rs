@@ -88,15 +88,18 @@ async fn extending_an_intune_role_assignment_needs_approval() {
     let (code, out) = run(&sb, work.path(), &["plan", d(&dir), "--detailed-exitcode"]);
     assert_eq!(code, Some(0), "converged: {out}");
 
-    std::fs::write(dir.join("intune-ops.toml"), role("expires = 2099-12-31T00:00:00Z")).expect("written");
+    std::fs::write(dir.join("intune-ops.toml"), role("expires = 2027-11-30T00:00:00Z")).expect("written");
     let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
-    assert!(out.contains("sensitive: extends the access of intune_role_assignment.ops from 2027-01-31T00:00:00Z to 2099-12-31T00:00:00Z"), "{out}");
+    assert!(out.contains("sensitive: extends the access of intune_role_assignment.ops from 2027-01-31T00:00:00Z to 2027-11-30T00:00:00Z"), "{out}");
     let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
     assert_eq!(code, Some(2), "held: {out}");
 
-    std::fs::write(dir.join("intune-ops.toml"), role("")).expect("written");
-    let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
-    assert!(out.contains("removes the end of the access of intune_role_assignment.ops"), "{out}");
+    // No end, or one years away, is standing access (findings 5 and 9).
+    for end in ["", "expires = 9999-12-31T00:00:00Z"] {
+        std::fs::write(dir.join("intune-ops.toml"), role(end)).expect("written");
+        let (code, out) = run(&sb, work.path(), &["plan", d(&dir)]);
+        assert!(code != Some(0) && out.contains("standing-privileged-access") && out.contains("intune_role_assignment.ops"), "{end}: {out}");
+    }
 
     std::fs::write(dir.join("intune-ops.toml"), role("expires = 2027-01-15T00:00:00Z")).expect("written");
     let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
@@ -205,4 +208,18 @@ async fn leaving_a_compliance_group_needs_approval() {
     let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
     assert!(out.contains("applied: update group.compliance-pilot"), "joining adds a control, needs no approval ({code:?}): {out}");
     sb.shutdown().await.expect("the sandbox stops");
+}
+
+/// Finding 10: permanent Intune write access scoped to the Managed Desktop
+/// device groups (a ring, or all Autopilot devices) is standing access as
+/// `all_devices` is.
+#[test]
+fn permanent_intune_write_over_the_rings_is_standing_access() {
+    let work = scratch_with(|t| t);
+    let dir = work.path().join("desired-state");
+    let scoped = FULL_INTUNE.replace("all_devices = true", "scope_members = [\"mwd-all\"]");
+    std::fs::write(dir.join("intune-ops.toml"), format!("{INTUNE_OPS}\n{scoped}")).expect("written");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tenantctl")).args(["validate", d(&dir)]).output().expect("runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success() && text.contains("standing-privileged-access") && text.contains("the Managed Desktop devices (group.mwd-all)"), "{text}");
 }

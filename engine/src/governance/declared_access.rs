@@ -20,23 +20,42 @@ use crate::plan::referenced_addresses;
 pub const PIM_APPROVER_SERVICE_ACCOUNT: &str = "pim-approver-service-account";
 
 /// Findings for one declared resource.
-pub(super) fn lints(desired: &DesiredModel, address: &Address, r: &DesiredResource) -> Vec<Finding> {
+pub(super) fn lints(desired: &DesiredModel, address: &Address, r: &DesiredResource, now: chrono::DateTime<chrono::Utc>) -> Vec<Finding> {
     match address.kind {
-        Kind::IntuneRoleAssignment => standing_intune(desired, address, r),
+        Kind::IntuneRoleAssignment => standing_intune(desired, address, r, now),
         Kind::RolePolicy => pim_approvers(desired, address, r),
         _ => Vec::new(),
     }
 }
 
-fn standing_intune(desired: &DesiredModel, address: &Address, r: &DesiredResource) -> Vec<Finding> {
-    if r.expires.is_some() {
-        return Vec::new();
-    }
+fn standing_intune(desired: &DesiredModel, address: &Address, r: &DesiredResource, now: chrono::DateTime<chrono::Utc>) -> Vec<Finding> {
+    // An end beyond the horizon time-boxed access ends within is standing
+    // too, as for directory roles (hostile run 15, finding 9).
+    let horizon = now + chrono::Duration::days(schema::validate::MAX_EXPIRY_DAYS);
+    let how = match r.expires {
+        None => "permanently".to_string(),
+        Some(e) if e > horizon => format!("until {} (beyond the {}-day horizon of time-boxed access)", e.format("%Y-%m-%d"), schema::validate::MAX_EXPIRY_DAYS),
+        Some(_) => return Vec::new(),
+    };
     let scope = r.props.get("scopeType").and_then(Value::as_str).unwrap_or_default();
+    // Scoped to member groups: the Managed Desktop device groups (a ring,
+    // or all Autopilot devices) are as wide (finding 10).
+    let managed: Vec<String> = r
+        .props
+        .get("resourceScopes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(crate::model::as_reference)
+        .filter_map(|g| g.parse::<Address>().ok())
+        .filter(|g| super::grants::managed_desktop_group(desired, g))
+        .map(|g| g.to_string())
+        .collect();
     let over = match scope {
-        "allDevices" => "all devices",
-        "allLicensedUsers" => "all users",
-        "allDevicesAndLicensedUsers" => "all devices and all users",
+        "allDevices" => "all devices".to_string(),
+        "allLicensedUsers" => "all users".to_string(),
+        "allDevicesAndLicensedUsers" => "all devices and all users".to_string(),
+        _ if !managed.is_empty() => format!("the Managed Desktop devices ({})", managed.join(", ")),
         _ => return Vec::new(),
     };
     let role = r.props.get("roleName").and_then(Value::as_str).unwrap_or_default();
@@ -46,7 +65,7 @@ fn standing_intune(desired: &DesiredModel, address: &Address, r: &DesiredResourc
         lint: "standing-privileged-access".into(),
         address: address.to_string(),
         message: format!(
-            "Intune role {role} ({write}) is held permanently over {over}: zero standing access; give it an `expires` (ended unattended when past), narrow its scope, or record a reasoned exception `\"standing-privileged-access:{address}\"` in [governance.exceptions]"
+            "Intune role {role} ({write}) is held {how} over {over}: zero standing access; give it an `expires` (ended unattended when past), narrow its scope, or record a reasoned exception `\"standing-privileged-access:{address}\"` in [governance.exceptions]"
         ),
     }]
 }

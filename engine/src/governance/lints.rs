@@ -166,7 +166,7 @@ pub fn lint_desired(desired: &DesiredModel, now: DateTime<Utc>) -> Vec<Finding> 
         out.extend(super::intune_roles::lints(desired, address, r));
         out.extend(super::identity_lints::lints(desired, address, r));
         out.extend(super::admin_reach::unit_lints(desired, address, r));
-        out.extend(super::declared_access::lints(desired, address, r));
+        out.extend(super::declared_access::lints(desired, address, r, now));
         if matches!(address.kind, Kind::DeviceConfiguration | Kind::CompliancePolicy) {
             for (field, der) in certificates(&r.props) {
                 match not_after(&der) {
