@@ -223,3 +223,16 @@ fn permanent_intune_write_over_the_rings_is_standing_access() {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(!out.status.success() && text.contains("standing-privileged-access") && text.contains("the Managed Desktop devices (group.mwd-all)"), "{text}");
 }
+
+/// Finding 12: the break-glass exception does not follow its key to
+/// another person when the assignment also gains an end years away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exception_does_not_follow_its_key_with_an_expiry_added() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    edit_file(&dir, "roles.toml", |t| t.replace("principal = \"breakglass-1\"\nrole = \"Global Administrator\"", "principal = \"megan\"\nexpires = 9999-12-31T00:00:00Z\nrole = \"Global Administrator\""));
+    let (code, out) = run(&sb, work.path(), &["plan", d(&dir)]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("was approved for user.breakglass-1 as Global Administrator; role_assignment.breakglass-1-ga now grants user.megan as Global Administrator"), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

@@ -34,20 +34,22 @@ pub fn bindings(m: &DesiredModel) -> BTreeMap<Address, String> {
     out
 }
 
-/// Who holds which role through assignment `a` (`r`), as text, while the
-/// assignment is what exceptions are for: a directory role held
-/// permanently (active, no `expires`) by its principal; an Intune role
-/// (its member groups may narrow freely, and widening them is sensitive
-/// on its own). `None` otherwise: an eligible or time-boxed assignment
-/// needs no exception.
+/// Who holds which role through assignment `a` (`r`), as text: a
+/// directory role by its principal (active, or eligible), whatever its
+/// schedule; an Intune role (its member groups may narrow freely, and
+/// widening them is sensitive on its own). `None` for other kinds.
 fn grant(a: &Address, r: &crate::DesiredResource) -> Option<String> {
     let p = &r.props;
     let text = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
     match a.kind {
         Kind::RoleAssignment => {
+            // Bound whatever its schedule: an exception that suppresses a
+            // lint on an assignment with an end (one years away, say) must
+            // not follow its key to another person either (hostile run
+            // 15, finding 12).
             let active = p.get("assignment").and_then(Value::as_str).unwrap_or("active") == "active";
             let principal = p.get("principal").and_then(as_reference).unwrap_or_default().to_string();
-            (active && r.expires.is_none()).then(|| format!("{principal} as {}", text("role")))
+            Some(format!("{principal} as {}{}", text("role"), if active { "" } else { " (eligible)" }))
         }
         Kind::IntuneRoleAssignment => Some(format!("Intune role {}", text("roleName"))),
         _ => None,
