@@ -236,3 +236,18 @@ async fn an_exception_does_not_follow_its_key_with_an_expiry_added() {
     assert!(out.contains("was approved for user.breakglass-1 as Global Administrator; role_assignment.breakglass-1-ga now grants user.megan as Global Administrator"), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Finding 11: an access package granted to a service account that is one
+/// by the service-accounts group's rule (not by `kind`) is an error.
+#[test]
+fn an_access_package_for_a_service_account_by_rule_is_refused() {
+    let work = scratch_with(|t| t);
+    let dir = work.path().join("desired-state");
+    append(&dir, "accounts.toml", "\n[user.svc-x]\nuser_principal_name = \"MSADMIN@contoso.com\"\ndisplay_name = \"Ops robot\"\nmail_nickname = \"opsrobot\"\nusage_location = \"US\"\n");
+    append(&dir, "access-packages.toml", "\n[group.ops-tools]\ndisplay_name = \"Ops tools\"\nmail_nickname = \"ops-tools\"\n\n[access_package.ops]\ndisplay_name = \"Ops tools\"\ncatalog = \"guest-access\"\ngroups = [\"ops-tools\"]\n\n[access_package.ops.policies.members]\ndisplay_name = \"Members, 90 days\"\nallowed_target_scope = \"allMemberUsers\"\nexpiration = { type = \"afterDuration\", duration = \"P90D\" }\n");
+    edit_file(&dir, "access-packages.toml", |t| t.replace("groups = [\"fabrikam-audit-guests\"]\n", "groups = [\"fabrikam-audit-guests\", \"ops-tools\"]\n"));
+    append(&dir, "access-package-assignments.toml", "\n[access_package_assignment.svcx]\npackage = \"ops\"\npolicy = \"members\"\ntarget = \"svc-x\"\nexpires = 2027-01-31T00:00:00Z\n");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tenantctl")).args(["validate", d(&dir)]).output().expect("runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success() && text.contains("service-account-access-package") && text.contains("user.svc-x is a service account"), "{text}");
+}

@@ -167,6 +167,15 @@ pub fn lint_desired(desired: &DesiredModel, now: DateTime<Utc>) -> Vec<Finding> 
         out.extend(super::identity_lints::lints(desired, address, r));
         out.extend(super::admin_reach::unit_lints(desired, address, r));
         out.extend(super::declared_access::lints(desired, address, r, now));
+        if address.kind == Kind::AccessPackageAssignment {
+            // A service account by the service-accounts group's rule, not
+            // only by `kind` (which validation already refuses; hostile
+            // run 15, finding 11).
+            let target = r.props.get(super::package_assignment::TARGET).and_then(crate::model::as_reference).and_then(|t| t.parse::<Address>().ok());
+            if let Some(t) = target.filter(|t| desired.service_accounts.contains(t)) {
+                out.push(finding(Severity::Error, "service-account-access-package", address, format!("{t} is a service account: service accounts are never granted access through an access package")));
+            }
+        }
         if matches!(address.kind, Kind::DeviceConfiguration | Kind::CompliancePolicy) {
             for (field, der) in certificates(&r.props) {
                 match not_after(&der) {
