@@ -66,7 +66,7 @@ fn outside_policy(t: &Tenant, policy: &Record, target: &Record, target_id: &str)
                 Some("#microsoft.graph.singleUser") => s.get("userId").and_then(Value::as_str) == Some(target_id),
                 Some("#microsoft.graph.groupMembers") => {
                     let g = s.get("groupId").and_then(Value::as_str).unwrap_or_default();
-                    t.get("groups", g).and_then(|g| g.nav.get("members")).and_then(Value::as_array).is_some_and(|m| m.iter().any(|x| x.as_str() == Some(target_id)))
+                    t.links(g, "members").is_some_and(|m| m.contains(target_id))
                 }
                 _ => false,
             });
@@ -176,7 +176,9 @@ pub fn create_assignment_request(t: &mut Tenant, ctx: &Ctx, spec: &Spec, body: M
             nav.insert(PACKAGE_ID.into(), json!(package));
             nav.insert(POLICY_ID.into(), json!(policy));
             nav.insert(TARGET_ID.into(), json!(target));
-            resources::insert_new(t, ctx, ASSIGNMENTS, data, nav)
+            let id = resources::insert_new(t, ctx, ASSIGNMENTS, data, nav);
+            crate::entitlement_delivery::deliver(t, &id);
+            id
         }
         "adminUpdate" | "adminRemove" => {
             let id = s("id");
@@ -193,6 +195,7 @@ pub fn create_assignment_request(t: &mut Tenant, ctx: &Ctx, spec: &Spec, body: M
                     r.data.insert("status".into(), json!("Expired"));
                     r.data.insert("expiredDateTime".into(), json!(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
                 });
+                crate::entitlement_delivery::withdraw(t, &id);
             }
             id
         }
