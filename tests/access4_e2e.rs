@@ -231,3 +231,29 @@ async fn export_keys_policies_that_slug_alike_apart_and_the_assignment_names_its
     assert_eq!(again.access_package_assignment.values().next().map(|a| a.value.policy.clone()), Some("fabrikam-auditors-2".to_string()));
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+#[test]
+fn approvers_primary_or_fallback_are_never_service_accounts_nor_people_the_policy_admits() {
+    let (_tmp, dir) = scratch();
+    // A service account as fallback approver, and the guest the policy
+    // admits (an external user) as a second fallback.
+    edit_file(&dir, PACKAGES_FILE, |t| t.replace("fallback_primary_approvers = [\"megan\"]", "fallback_primary_approvers = [\"megan\",\n  \"msadmin\",\n  \"fabrikam-auditor\"]"));
+    let text = std::fs::read_to_string(dir.join(PACKAGES_FILE)).expect("the file");
+    let line = |needle: &str| text.lines().position(|l| l.trim_start().starts_with(needle)).expect("the line") + 1;
+    let d = load_errors(&dir);
+    assert_error_at(&d, PACKAGES_FILE, "service-account-approver", line("\"msadmin\""));
+    assert_error_at(&d, PACKAGES_FILE, "self-approval", line("\"fabrikam-auditor\""));
+    assert!(d.to_string().contains("fallback_primary_approvers"), "{d}");
+
+    // The same as a primary approver, through a group holding the service
+    // account.
+    let (_tmp, dir) = scratch();
+    edit_file(&dir, PACKAGES_FILE, |t| {
+        t.replace("primary_approvers = [\"adele\"]", "primary_approvers = [\n  \"audit-approvers\"]") + "\n[group.audit-approvers]\ndisplay_name = \"Audit approvers\"\nmail_nickname = \"audit-approvers\"\nmembers = [\"adele\", \"msadmin\"]\n"
+    });
+    let text = std::fs::read_to_string(dir.join(PACKAGES_FILE)).expect("the file");
+    let at = text.lines().position(|l| l.trim_start().starts_with("\"audit-approvers\"")).expect("the line") + 1;
+    let d = load_errors(&dir);
+    assert_error_at(&d, PACKAGES_FILE, "service-account-approver", at);
+    assert!(d.to_string().contains("it holds user.msadmin"), "{d}");
+}

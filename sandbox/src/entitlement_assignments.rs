@@ -122,6 +122,8 @@ fn schedule(body: &Map<String, Value>, policy: &Record, now: DateTime<Utc>) -> R
         Some("noExpiration" | "notSpecified") => None,
         other => return Err(bad(format!("The expiration type '{}' is not valid (afterDateTime, afterDuration or noExpiration).", other.unwrap_or_default()))),
     };
+    // As for a duplicate: no doc gives Graph's code for a schedule beyond
+    // the policy's expiration; 400 `BadRequest` with our own detail code.
     match (end, limit) {
         (Some(e), Some(l)) if e > l => {
             return Err(bad(format!("The requested schedule ends after the policy allows (latest {}).", l.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))).with_detail("ScheduleExceedsPolicy", "schedule.expiration"))
@@ -164,6 +166,12 @@ pub fn create_assignment_request(t: &mut Tenant, ctx: &Ctx, spec: &Spec, body: M
             }
             let held = t.coll(ASSIGNMENTS).is_some_and(|c| c.values().any(|r| is_live(r) && nav_str(r, PACKAGE_ID) == package && nav_str(r, TARGET_ID) == target));
             if held {
+                // No Graph doc or issue found gives this refusal's error
+                // code (searched: the v1.0 "Create
+                // accessPackageAssignmentRequest" page, the
+                // accessPackageAssignmentRequest resource, the docs'
+                // GitHub issues): 400 `BadRequest` as for the other
+                // refusals of a request, with our own detail code.
                 return Err(bad(format!("The target '{target}' already has an assignment (or one being delivered) for access package '{package}'.")).with_detail("ExistingAssignment", "assignment"));
             }
             let sched = schedule(&body, &p, now)?;
