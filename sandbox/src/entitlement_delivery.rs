@@ -4,9 +4,9 @@
 //! them a member, `Owner_<group>` an owner), and when the assignment ends
 //! (`adminRemove`) they are taken out again, unless another assignment the
 //! target still holds grants the same role of the same group. A role
-//! added to the package later reaches only assignments delivered after it
-//! (Entra re-evaluates existing assignments in the background; not
-//! modelled). Assignments are not ended by time here: an assignment past
+//! added to or removed from the package later changes only assignments
+//! delivered after it (Entra re-evaluates existing assignments in the
+//! background; not modelled). Assignments are not ended by time here: an assignment past
 //! its end stays delivered until it is removed (Entra's expiry job is not
 //! modelled either).
 
