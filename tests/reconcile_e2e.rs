@@ -395,8 +395,10 @@ async fn a_quiet_pass_reads_users_and_groups_through_delta_and_resyncs_when_the_
     // example grew by licences, an access catalog's resources and a
     // remediation's scripts (read by id, one beta batch), from 11 to 14;
     // `GET /subscribedSkus` and the Settings Catalog templates' listing now
-    // go in the listings' `$batch` (12).
-    assert!(quiet <= 12, "a quiet pass costs {quiet} Graph requests, more than 12:\n{breakdown}");
+    // go in the listings' `$batch` (12). The access packages are read by
+    // id with their role scopes, as v1.0 documents (its list takes no
+    // `$expand`), in one more v1.0 `$batch` (13, issue 16).
+    assert!(quiet <= 13, "a quiet pass costs {quiet} Graph requests, more than 13:\n{breakdown}");
     assert_eq!(c.get("GET /v1.0/subscribedSkus"), 0, "the SKUs come in the listings' batch:\n{breakdown}");
     assert_eq!(c.get("GET /beta/deviceManagement/configurationPolicyTemplates"), 0, "the templates come in the listings' batch:\n{breakdown}");
     // (The first pass reads 2,500 users in 3 pages of 999, so the saving
@@ -441,7 +443,7 @@ async fn a_quiet_pass_reads_users_and_groups_through_delta_and_resyncs_when_the_
     let (code, _) = once(&sb, w, &dir, "2026-11-23T13:00:00Z", &[]);
     assert_eq!(code, Some(2));
     let (again, breakdown) = graph_requests(&sb);
-    assert!(again <= 12, "{again}:\n{breakdown}");
+    assert!(again <= 13, "{again}:\n{breakdown}");
 
     // An owner removed behind the tool's back arrives as owners@delta in
     // the one group delta request.

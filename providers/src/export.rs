@@ -61,6 +61,12 @@ pub(crate) struct Keys {
     by_id: BTreeMap<String, Address>,
     /// Exported assignment filters: lowercased display name -> key.
     pub(crate) filter_names: BTreeMap<String, String>,
+    /// Exported access package policies: (package id, lowercased display
+    /// name) -> the key the package's export gave the policy.
+    pub(crate) policy_keys: BTreeMap<(String, String), String>,
+    /// Ids of the groups live access packages grant (their members come
+    /// from the packages' assignments, so export leaves them undeclared).
+    pub(crate) package_groups: std::collections::BTreeSet<String>,
 }
 
 impl Keys {
@@ -219,6 +225,7 @@ impl ExportCx {
 pub fn export(observed: &ObservedState, domains: &[String], now: DateTime<Utc>) -> Export {
     let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut cx = ExportCx { keys: Keys::default(), out: Export::default(), now, stamp };
+    cx.keys.package_groups = crate::kinds::access_policy_keys::granted_groups(observed);
     let empty = Vec::new();
     for p in registry::all() {
         let mut objects: Vec<&LiveObject> = observed.objects.get(&p.kind).unwrap_or(&empty).iter().collect();

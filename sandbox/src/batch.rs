@@ -135,7 +135,10 @@ pub fn run(app: &App, ctx: &Ctx, body: Option<&Value>) -> Result<GResp, GraphErr
         } else if let Err(e) = crate::server::admit(app, &item.method, &segs) {
             error_resp(&e, &request_id)
         } else {
-            let decision = lock(&app.faults).decide(false);
+            let decision = {
+                let mut f = lock(&app.faults);
+                f.failing_path(&segs).map_or_else(|| f.decide(false), Decision::Fail)
+            };
             match decision {
                 Decision::Fail(e) => {
                     let mut c = lock(&app.counts);

@@ -102,6 +102,7 @@ impl ServeArgs {
             retry_after_secs: self.retry_after_secs,
             include_token_endpoint: self.faults_on_token,
             seed: self.fault_seed,
+            fail_paths: Vec::new(),
         };
         faults.validate()?;
         let mut cfg = SandboxConfig::default()

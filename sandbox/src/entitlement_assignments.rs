@@ -66,7 +66,7 @@ fn outside_policy(t: &Tenant, policy: &Record, target: &Record, target_id: &str)
                 Some("#microsoft.graph.singleUser") => s.get("userId").and_then(Value::as_str) == Some(target_id),
                 Some("#microsoft.graph.groupMembers") => {
                     let g = s.get("groupId").and_then(Value::as_str).unwrap_or_default();
-                    t.get("groups", g).and_then(|g| g.nav.get("members")).and_then(Value::as_array).is_some_and(|m| m.iter().any(|x| x.as_str() == Some(target_id)))
+                    t.links(g, "members").is_some_and(|m| m.contains(target_id))
                 }
                 _ => false,
             });
@@ -122,6 +122,8 @@ fn schedule(body: &Map<String, Value>, policy: &Record, now: DateTime<Utc>) -> R
         Some("noExpiration" | "notSpecified") => None,
         other => return Err(bad(format!("The expiration type '{}' is not valid (afterDateTime, afterDuration or noExpiration).", other.unwrap_or_default()))),
     };
+    // As for a duplicate: no doc gives Graph's code for a schedule beyond
+    // the policy's expiration; 400 `BadRequest` with our own detail code.
     match (end, limit) {
         (Some(e), Some(l)) if e > l => {
             return Err(bad(format!("The requested schedule ends after the policy allows (latest {}).", l.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))).with_detail("ScheduleExceedsPolicy", "schedule.expiration"))
@@ -164,6 +166,12 @@ pub fn create_assignment_request(t: &mut Tenant, ctx: &Ctx, spec: &Spec, body: M
             }
             let held = t.coll(ASSIGNMENTS).is_some_and(|c| c.values().any(|r| is_live(r) && nav_str(r, PACKAGE_ID) == package && nav_str(r, TARGET_ID) == target));
             if held {
+                // No Graph doc or issue found gives this refusal's error
+                // code (searched: the v1.0 "Create
+                // accessPackageAssignmentRequest" page, the
+                // accessPackageAssignmentRequest resource, the docs'
+                // GitHub issues): 400 `BadRequest` as for the other
+                // refusals of a request, with our own detail code.
                 return Err(bad(format!("The target '{target}' already has an assignment (or one being delivered) for access package '{package}'.")).with_detail("ExistingAssignment", "assignment"));
             }
             let sched = schedule(&body, &p, now)?;
@@ -176,7 +184,9 @@ pub fn create_assignment_request(t: &mut Tenant, ctx: &Ctx, spec: &Spec, body: M
             nav.insert(PACKAGE_ID.into(), json!(package));
             nav.insert(POLICY_ID.into(), json!(policy));
             nav.insert(TARGET_ID.into(), json!(target));
-            resources::insert_new(t, ctx, ASSIGNMENTS, data, nav)
+            let id = resources::insert_new(t, ctx, ASSIGNMENTS, data, nav);
+            crate::entitlement_delivery::deliver(t, &id);
+            id
         }
         "adminUpdate" | "adminRemove" => {
             let id = s("id");
@@ -200,6 +210,7 @@ pub fn create_assignment_request(t: &mut Tenant, ctx: &Ctx, spec: &Spec, body: M
                     r.data.insert("status".into(), json!("Expired"));
                     r.data.insert("expiredDateTime".into(), json!(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
                 });
+                crate::entitlement_delivery::withdraw(t, &id);
             }
             id
         }

@@ -30,6 +30,11 @@ pub struct Faults {
     pub include_token_endpoint: bool,
     /// Seed for fault decisions; setting faults with a seed restarts the sequence.
     pub seed: Option<u64>,
+    /// Path prefixes (after the version, e.g.
+    /// `/identityGovernance/entitlementManagement/accessPackages/`) whose
+    /// requests, single or `$batch` items, are always answered 503: a
+    /// lasting outage of one part of Graph, the same on every run.
+    pub fail_paths: Vec<String>,
 }
 
 impl Default for Faults {
@@ -43,6 +48,7 @@ impl Default for Faults {
             retry_after_secs: 1,
             include_token_endpoint: false,
             seed: None,
+            fail_paths: Vec::new(),
         }
     }
 }
@@ -114,6 +120,17 @@ impl FaultState {
             });
         }
         Decision::Pass
+    }
+}
+
+impl FaultState {
+    /// The 503 for a request to `path` (segments after the version) that
+    /// `fail_paths` names, if any.
+    pub fn failing_path(&self, path: &[String]) -> Option<GraphError> {
+        let joined = format!("/{}", path.join("/"));
+        self.cfg.fail_paths.iter().any(|p| joined.starts_with(p.as_str())).then(|| {
+            GraphError::new(503, "serviceNotAvailable", "The service is temporarily unavailable. Please retry after the time specified in the Retry-After header.").with_retry_after(self.cfg.retry_after_secs)
+        })
     }
 }
 

@@ -329,6 +329,7 @@ pub fn check_directory_query(spec: &Spec, ctx: &Ctx, q: &Query) -> Result<(), Gr
 pub fn list(t: &Tenant, ctx: &Ctx, spec: &Spec, q: &Query) -> Result<GResp, GraphError> {
     crate::query_props::check(spec.coll, q, matches!(ctx.version, Version::Beta))?;
     check_directory_query(spec, ctx, q)?;
+    crate::entitlement_query::check_list(spec.coll, q, ctx.version)?;
     let size = page_size(spec, q)?;
     let cursor = q.skiptoken.as_deref().map(odata::decode_cursor).transpose()?;
     let empty = std::collections::BTreeMap::new();

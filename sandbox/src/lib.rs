@@ -62,6 +62,8 @@ pub mod mobile_apps;
 pub mod entitlement;
 pub mod graph_collections;
 pub mod entitlement_assignments;
+pub mod entitlement_query;
+pub mod entitlement_delivery;
 
 pub use accounting::RequestCounts;
 pub use cli::{serve, ServeArgs};

@@ -289,6 +289,11 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         record(&app, key, Some(e.status));
         return error_http(&e, &request_id, crid);
     }
+    let failing = lock(&app.faults).failing_path(&rest);
+    if let Some(e) = failing {
+        record(&app, key, Some(e.status));
+        return error_http(&e, &request_id, crid);
+    }
     if let Err(e) = app.auth.validate(header(&parts.headers, "authorization"), chrono::Utc::now().timestamp()) {
         record(&app, key, Some(e.status));
         let mut r = error_http(&e, &request_id, crid);

@@ -1,9 +1,13 @@
 //! Access packages (`/identityGovernance/entitlementManagement/accessPackages`,
 //! v1.0), matched by display name, with the Member role of each granted
-//! group (`resourceRoleScopes`, expanded with their role and scope in the
-//! listing; re-read per package with
-//! `accessPackages/{id}?$expand=resourceRoleScopes($expand=role,scope)`
-//! before an update) and their assignment policies (`/assignmentPolicies`, read once for the
+//! group (`resourceRoleScopes`). v1.0's list documents only `$select` and
+//! `$filter` ("List accessPackages"); the role scopes are documented on a
+//! single package's GET ("List resourceRoleScopes":
+//! `accessPackages/{id}?$expand=resourceRoleScopes($expand=role,scope)`),
+//! so the read lists the packages plainly, then GETs each with its catalog
+//! and role scopes expanded, 20 per `$batch` (`per_package`); one package
+//! that cannot be read makes the kind unreadable, never in sync) and
+//! their assignment policies (`/assignmentPolicies`, read once for the
 //! tenant with `$expand=accessPackage`). Policies are keyed in props by
 //! their lowercased display name; a changed policy is replaced whole
 //! (`PUT`), one no longer declared is deleted. The catalog is set when a
@@ -23,7 +27,7 @@ use super::registry::{Api, BoxFuture, KindProvider, Read, BY_DISPLAY_NAME};
 use super::{ref_to, resource, str_field};
 use crate::apply::{err, fail, Writer};
 use crate::export::ExportCx;
-use crate::graph::{GraphClient, GraphError, GraphRequest, Method};
+use crate::graph::{BatchRequest, GraphClient, GraphError, GraphRequest, Method};
 use crate::observe::{ReadCx, Readout};
 
 /// This kind in the provider registry (`super::registry`).
@@ -48,9 +52,11 @@ pub const PROVIDER: KindProvider = KindProvider {
 
 pub const PACKAGES: &str = "/identityGovernance/entitlementManagement/accessPackages";
 pub const POLICIES: &str = "/identityGovernance/entitlementManagement/assignmentPolicies";
-/// Packages with their catalog and resource role scopes, in one listing
-/// (no read per package: a quiet pass stays a few requests).
-const PACKAGES_LISTING: &str = "/identityGovernance/entitlementManagement/accessPackages?$expand=catalog,resourceRoleScopes($expand=role,scope)";
+/// The packages, as v1.0 documents their list (no `$expand`: the
+/// sandbox refuses it there, as the docs give it only in beta).
+const PACKAGES_LISTING: &str = "/identityGovernance/entitlementManagement/accessPackages";
+/// What each package's own GET expands (documented on the single GET).
+const PACKAGE_EXPAND: &str = "?$expand=catalog,resourceRoleScopes($expand=role,scope)";
 pub(crate) const POLICIES_LISTING: &str = "/identityGovernance/entitlementManagement/assignmentPolicies?$expand=accessPackage";
 const GROUPS: &str = "groups";
 const POLICIES_PROP: &str = "policies";
@@ -287,6 +293,20 @@ pub(crate) fn policy_package(p: &Value) -> &str {
     p.get("accessPackage").map(|a| str_field(a, "id")).unwrap_or_default()
 }
 
+/// Each listed package read again by id with its catalog and role scopes
+/// expanded, 20 per `$batch` (the batch retries each item's 429/5xx). Any
+/// item that still fails fails the read: a package not read is unknown,
+/// never "in sync" and never missing (a 404 after the listing showed it
+/// is replication, not a deletion).
+async fn per_package(api: &GraphClient, listed: &[Value]) -> Result<Vec<Value>, GraphError> {
+    let requests: Vec<BatchRequest> = listed.iter().map(|p| BatchRequest::get(format!("{}{PACKAGE_EXPAND}", package_path(str_field(p, "id"))))).collect();
+    let mut out = Vec::with_capacity(listed.len());
+    for response in api.batch(requests).await? {
+        out.push(response.into_result()?.unwrap_or(Value::Null));
+    }
+    Ok(out)
+}
+
 /// Read, or nothing on a tenant without the licence entitlement
 /// management needs (`super::entitlement_licence`).
 fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
@@ -296,7 +316,7 @@ fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
 fn read_licensed<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
     Box::pin(async move {
         let api = cx.client.v1();
-        let raw = api.list_all(PACKAGES_LISTING).await?;
+        let raw = per_package(&api, &api.list_all(PACKAGES_LISTING).await?).await?;
         let policies = api.list_all(POLICIES_LISTING).await?;
         let mut by_package: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
         for p in &policies {
@@ -309,7 +329,7 @@ fn read_licensed<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphE
                 normalize(pkg, &scopes, by_package.get(str_field(pkg, "id")).map(Vec::as_slice).unwrap_or_default())
             })
             .collect();
-        Ok(out.into())
+        Ok(Readout { objects: out, after: Some(super::access_policy_rename::guard), refused: BTreeMap::new() })
     })
 }
 
@@ -453,9 +473,15 @@ async fn keep_unmodelled(w: &Writer<'_>, api: &GraphClient, live: &Value, body: 
 async fn write_policies(w: &Writer<'_>, api: &GraphClient, r: &DesiredResource, id: &str, fresh: bool) -> Result<(), ExecError> {
     let want = r.props.get(POLICIES_PROP).and_then(Value::as_object).cloned().unwrap_or_default();
     let have = if fresh { BTreeMap::new() } else { live_policies(api, id).await.map_err(fail)? };
+    // One policy renamed is updated in place (`access_policy_rename`).
+    let renamed = super::access_policy_rename::rename(&want.keys().map(String::as_str).collect(), &have.keys().map(String::as_str).collect()).map(|(old, new)| (old.to_string(), new.to_string()));
     for (name, p) in &want {
         let body = policy_body(w, p, id)?;
-        match have.get(name) {
+        let live = match &renamed {
+            Some((old, new)) if new == name => have.get(old),
+            _ => have.get(name),
+        };
+        match live {
             Some(live) => {
                 let path = format!("{POLICIES}/{}", schema::object_id::path_segment(str_field(live, "id")));
                 let body = keep_unmodelled(w, api, live, body, &path, name).await?;
@@ -473,7 +499,7 @@ async fn write_policies(w: &Writer<'_>, api: &GraphClient, r: &DesiredResource, 
         }
     }
     for (name, live) in &have {
-        if !want.contains_key(name) {
+        if !want.contains_key(name) && renamed.as_ref().is_none_or(|(old, _)| old != name) {
             delete_policy(w, api, str_field(live, "id")).await?;
         }
     }
@@ -626,13 +652,11 @@ pub fn export_one(o: &LiveObject, key_of: &dyn Fn(&str) -> Option<Address>) -> R
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut policies = BTreeMap::new();
-    for pol in p.get(POLICIES_PROP).and_then(Value::as_object).into_iter().flat_map(|m| m.values()) {
+    let live = p.get(POLICIES_PROP).and_then(Value::as_object);
+    let keys = super::access_policy_keys::policy_keys(live.into_iter().flat_map(|m| m.keys()).map(String::as_str));
+    for (name, pol) in live.into_iter().flatten() {
         let t = policy_toml(pol, key_of).map_err(|e| format!("policy {}: {e}", str_field(pol, "displayName")))?;
-        let mut k = crate::export::slug(&t.display_name);
-        while policies.contains_key(&k) {
-            k.push('-');
-        }
-        policies.insert(k, t);
+        policies.insert(keys.get(name.as_str()).cloned().unwrap_or_else(|| crate::export::slug(name)), t);
     }
     Ok(AccessPackage {
         display_name: o.display_name.clone(),
@@ -649,6 +673,10 @@ fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
     for o in objects {
         match export_one(o, &|id| cx.keys.key_of(id).cloned()) {
             Ok(x) => {
+                let names = o.props.get(POLICIES_PROP).and_then(Value::as_object).into_iter().flat_map(|m| m.keys()).map(String::as_str);
+                for (name, key) in super::access_policy_keys::policy_keys(names) {
+                    cx.keys.policy_keys.insert((o.id.clone(), name), key);
+                }
                 let a = cx.key(Kind::AccessPackage, &o.display_name, &o.id);
                 t.insert(a.key.clone(), x);
                 cx.record(a, &o.id);

@@ -305,8 +305,9 @@ fn delete<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
 }
 
 /// A live assignment as TOML; Err when what it names is not exported or
-/// it never ends.
-pub fn export_one(o: &LiveObject, key_of: &dyn Fn(&str) -> Option<Address>) -> Result<AccessPackageAssignment, String> {
+/// it never ends. `policy_key` gives the key the package's export gave a
+/// policy (package id, lowercased name; `access_policy_keys`).
+pub fn export_one(o: &LiveObject, key_of: &dyn Fn(&str) -> Option<Address>, policy_key: &dyn Fn(&str, &str) -> Option<String>) -> Result<AccessPackageAssignment, String> {
     let p = &o.props;
     let id = |k: &str| p.get(k).and_then(as_reference).unwrap_or_default().to_string();
     let package = key_of(&id(PACKAGE)).filter(|a| a.kind == Kind::AccessPackage).ok_or_else(|| format!("access package {} is not exported", id(PACKAGE)))?;
@@ -317,14 +318,18 @@ pub fn export_one(o: &LiveObject, key_of: &dyn Fn(&str) -> Option<Address>) -> R
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
         .map(|t| t.with_timezone(&chrono::Utc))
         .ok_or("it never ends (standing access cannot be declared)")?;
-    let policy = p.get(POLICY_NAME).and_then(Value::as_str).unwrap_or_default();
-    Ok(AccessPackageAssignment { package: package.key.to_string(), policy: crate::export::slug(policy), target: target.to_string(), expires, justification: None })
+    let name = p.get(POLICY).and_then(Value::as_str).unwrap_or_default();
+    let shown = p.get(POLICY_NAME).and_then(Value::as_str).unwrap_or(name);
+    let policy = policy_key(&id(PACKAGE), name).ok_or_else(|| format!("its policy `{shown}` is not exported with access package {}", package.key))?;
+    Ok(AccessPackageAssignment { package: package.key.to_string(), policy, target: target.to_string(), expires, justification: None })
 }
 
 fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
     let mut t = BTreeMap::new();
     for o in objects {
-        match export_one(o, &|id| cx.keys.key_of(id).cloned()) {
+        let keys = &cx.keys;
+        let found = export_one(o, &|id| keys.key_of(id).cloned(), &|package, name| keys.policy_keys.get(&(package.to_string(), name.to_string())).cloned());
+        match found {
             Ok(x) => {
                 let a = cx.key(Kind::AccessPackageAssignment, &o.display_name, &o.id);
                 t.insert(a.key.clone(), x);
@@ -351,15 +356,20 @@ mod tests {
         assert_eq!(o.natural_key, "{{p1}}|{{u1}}");
         assert_eq!(o.props[EXPIRES], json!("2027-03-31T17:00:00Z"));
         assert_eq!(o.props[POLICY], json!("fabrikam auditors"));
-        let a = export_one(&o, &|id| match id {
-            "p1" => Some(Address::new(Kind::AccessPackage, "audit")),
-            "u1" => Some(Address::new(Kind::Guest, "jane")),
-            _ => None,
-        })
+        let keys = crate::kinds::access_policy_keys::policy_keys(["Fabrikam auditors", "Fabrikam auditors!"]);
+        let a = export_one(
+            &o,
+            &|id| match id {
+                "p1" => Some(Address::new(Kind::AccessPackage, "audit")),
+                "u1" => Some(Address::new(Kind::Guest, "jane")),
+                _ => None,
+            },
+            &|package, name| (package == "p1").then(|| keys.get(name).cloned()).flatten(),
+        )
         .expect("exports");
         assert_eq!((a.package.as_str(), a.policy.as_str(), a.target.as_str()), ("audit", "fabrikam-auditors", "guest.jane"));
         let mut open = o.clone();
         open.props.insert(EXPIRES.into(), Value::Null);
-        assert!(export_one(&open, &|_| None).is_err());
+        assert!(export_one(&open, &|_| None, &|_, _| None).is_err());
     }
 }

@@ -343,10 +343,13 @@ fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
             out.sort();
             Some(out)
         };
-        let members = if dynamic { None } else { refs("members", &[Kind::User, Kind::Guest, Kind::Group]) };
+        // A group an access package grants gets its members from the
+        // package's assignments: left undeclared (`access_package_groups`).
+        let granted = cx.keys.package_groups.contains(&o.id);
+        let members = if dynamic || granted { None } else { refs("members", &[Kind::User, Kind::Guest, Kind::Group]) };
         let owners = refs("owners", &[Kind::User]);
         for (field, got) in [("members", &members), ("owners", &owners)] {
-            if p.contains_key(field) && got.is_none() && !(dynamic && field == "members") {
+            if p.contains_key(field) && got.is_none() && !((dynamic || granted) && field == "members") {
                 cx.warn(format!("{a}: {field} include objects that are not exported; {field} are left unmanaged"));
             }
         }

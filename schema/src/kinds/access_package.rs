@@ -225,6 +225,7 @@ pub(crate) fn validate(cx: &mut Ctx) {
         }
     }
     crate::kinds::access_package_rules::validate(cx);
+    crate::kinds::access_package_groups::validate(cx);
 }
 
 fn policy_checks(cx: &mut Ctx, key: &str, pk: &str, pol: &AssignmentPolicy, o: &crate::diagnostic::Origin) {

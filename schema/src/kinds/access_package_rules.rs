@@ -10,12 +10,17 @@
 //! * `self-approval`: nobody may approve their own request: an approver
 //!   who could be a requestor, or the requestor's manager with no
 //!   fallback (external requestors have no manager in the tenant).
+//!   Fallback approvers are held to the same rule as primary ones: a
+//!   fallback who could request could approve their own request too.
 //! * `service-account-access-package`: a package never grants the
 //!   service-accounts group or a group holding a service account.
+//! * `service-account-approver`: a service account (or a group reaching
+//!   one) never approves a request, primary or fallback: approval is a
+//!   person's second key.
 //!
 //! The first three are allowed by a reasoned exception
 //! (`"<lint>:access_package.KEY" = "why"` in `[governance.exceptions]`);
-//! the last is not.
+//! the last two are not.
 
 use std::collections::BTreeSet;
 
@@ -29,6 +34,7 @@ pub const WITHOUT_APPROVAL: &str = "access-without-approval";
 pub const STANDING_GUEST_ACCESS: &str = "standing-guest-access";
 pub const SELF_APPROVAL: &str = "self-approval";
 pub const SERVICE_ACCOUNT: &str = "service-account-access-package";
+pub const SERVICE_ACCOUNT_APPROVER: &str = "service-account-approver";
 
 /// The declared members of group `g`, transitively (users, guests and
 /// groups), `g` included.
@@ -105,12 +111,12 @@ pub(crate) fn validate(cx: &mut Ctx) {
             }
         }
         for (pk, pol) in &p.policies {
-            policy_rules(cx, key, pk, pol, why_sensitive.as_deref(), o);
+            policy_rules(cx, key, pk, pol, why_sensitive.as_deref(), o, &service);
         }
     }
 }
 
-fn policy_rules(cx: &mut Ctx, key: &str, pk: &str, pol: &AssignmentPolicy, grants: Option<&str>, o: &crate::diagnostic::Origin) {
+fn policy_rules(cx: &mut Ctx, key: &str, pk: &str, pol: &AssignmentPolicy, grants: Option<&str>, o: &crate::diagnostic::Origin, service: &BTreeSet<Address>) {
     let name = format!("access_package.{key}.policies.{pk}");
     let external = EXTERNAL_SCOPES.contains(&pol.allowed_target_scope.as_str());
     let why = match (external, grants) {
@@ -140,9 +146,12 @@ fn policy_rules(cx: &mut Ctx, key: &str, pk: &str, pol: &AssignmentPolicy, grant
     let requestors: Vec<Address> = pol.specific_allowed_targets.iter().filter_map(|t| cx.state.resolve(t, &[Kind::Group, Kind::User, Kind::Guest]).ok()).collect();
     let requestor_reach: BTreeSet<Address> = requestors.iter().flat_map(|r| reach(cx, r)).collect();
     for (i, s) in a.stages.iter().enumerate() {
-        for (j, who) in s.primary_approvers.iter().enumerate() {
-            let at = path!["access_package", key, "policies", pk, "request_approval_settings", "stages", i, "primary_approvers", j];
-            if who == "requestor_manager" && s.fallback_primary_approvers.is_empty() {
+        let listed = s.primary_approvers.iter().map(|w| ("primary_approvers", w)).chain(s.fallback_primary_approvers.iter().map(|w| ("fallback_primary_approvers", w)));
+        let mut index = std::collections::BTreeMap::new();
+        for (field, who) in listed {
+            let j = *index.entry(field).and_modify(|n| *n += 1).or_insert(0usize);
+            let at = path!["access_package", key, "policies", pk, "request_approval_settings", "stages", i, field, j];
+            if field == "primary_approvers" && who == "requestor_manager" && s.fallback_primary_approvers.is_empty() {
                 if !excepted(cx, SELF_APPROVAL, key) {
                     cx.error(SELF_APPROVAL, o, &at, format!("{name}: stage {} is approved by the requestor's manager with no fallback_primary_approvers: a requestor with no manager (every external user) would have no second person approving", i + 1));
                 }
@@ -153,6 +162,11 @@ fn policy_rules(cx: &mut Ctx, key: &str, pk: &str, pol: &AssignmentPolicy, grant
             }
             let Ok(approver) = cx.state.resolve(who, &[Kind::User, Kind::Guest, Kind::Group]) else { continue };
             let approvers = reach(cx, &approver);
+            if let Some(sa) = approvers.iter().find(|x| service.contains(*x)) {
+                let via = if *sa == approver { String::new() } else { format!(" (it holds {sa})") };
+                cx.error(SERVICE_ACCOUNT_APPROVER, o, &at, format!("{name}: stage {} names {approver}{via} among its {field}: a service account never approves a request (approval is a person's second key)", i + 1));
+                continue;
+            }
             let overlap = match pol.allowed_target_scope.as_str() {
                 "allMemberUsers" => approvers.iter().find(|x| x.kind == Kind::User || x.kind == Kind::Group).cloned(),
                 "allDirectoryUsers" => approvers.iter().next().cloned(),

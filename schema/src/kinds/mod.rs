@@ -94,3 +94,4 @@ pub use access_catalog::AccessCatalog;
 pub use access_package::AccessPackage;
 pub mod access_package_assignment;
 pub use access_package_assignment::AccessPackageAssignment;
+pub mod access_package_groups;
