@@ -1,10 +1,10 @@
 //! What `approve` shows an approver about why a plan needs approval: the
 //! sensitivity and lint findings the plan recorded when it was made with
 //! the tenant (`Plan::sensitive`, `Plan::lints`, both inside the hash the
-//! approver signs), not only what desired state alone gives. A reason only
-//! the live tenant gave (a ring nested out of band, a role held live) is
-//! marked so, because the approver cannot see it in the desired state
-//! they review.
+//! approver signs), not only what desired state alone gives. A reason
+//! desired state alone does not give (the live tenant's: a ring nested out
+//! of band, a role held live; or the governance in force's) is marked so,
+//! because the approver cannot see it in the desired state they review.
 
 use engine::governance;
 use engine::{DesiredModel, Plan};
@@ -24,7 +24,7 @@ pub fn sensitive_lines(plan: &Plan, desired: &DesiredModel) -> String {
             (None, Some(d)) => (d, false),
             (None, None) => continue,
         };
-        let mark = if live { " [seen in the tenant when the plan was made]" } else { "" };
+        let mark = if live { " [judged at plan time with the tenant and the governance in force]" } else { "" };
         s.push_str(&format!("  sensitive: {} {} ({}){mark}\n", c.action.as_str(), c.address, engine::render::text_safe(&why)));
     }
     s

@@ -164,7 +164,7 @@ async fn approve_shows_the_live_reasons_the_plan_recorded() {
     let (code, out) = run(&sb, w, &["approve", d(&plan_file), "--key", d(&k.join("alice.key")), "--dir", d(&dir)]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains(&format!("sensitive: update device_configuration.nested ({live_reason}")), "the approver sees the live reason: {out}");
-    assert!(out.contains("[seen in the tenant when the plan was made]"), "{out}");
+    assert!(out.contains("[judged at plan time with the tenant and the governance in force]"), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
 
