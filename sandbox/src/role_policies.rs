@@ -129,7 +129,7 @@ pub fn handle(t: &mut Tenant, ctx: &Ctx, req: &GReq, coll: &str, rest: &[&str]) 
                 .coll(ASSIGNMENTS)
                 .into_iter()
                 .flat_map(|c| c.values())
-                .filter(|r| role.as_deref().map_or(true, |want| r.data.get("roleDefinitionId").and_then(Value::as_str).is_some_and(|id| id.eq_ignore_ascii_case(want))))
+                .filter(|r| role.as_deref().is_none_or(|want| r.data.get("roleDefinitionId").and_then(Value::as_str).is_some_and(|id| id.eq_ignore_ascii_case(want))))
                 .map(|r| Value::Object(r.data.clone()))
                 .collect();
             Ok(GResp::json(200, json!({"@odata.context": ctx_of(""), "value": value})))
