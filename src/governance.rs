@@ -190,12 +190,7 @@ fn summary(plan: &Plan, desired: &DesiredModel) -> String {
     if let Some(w) = &plan.written_by {
         s.push_str(&format!("Written by: {} (the person who wrote the change; their key may not approve it)\n", engine::render::text_safe(w)));
     }
-    let size = plan.changes.iter().filter(|c| c.action != engine::Action::Forget).count();
-    for c in &plan.changes {
-        if let Some(why) = governance::classify(c, desired, size) {
-            s.push_str(&format!("  sensitive: {} {} ({why})\n", c.action.as_str(), c.address));
-        }
-    }
+    s.push_str(&crate::approve_reasons::sensitive_lines(plan, desired));
     if let Some(g) = &plan.governance {
         if g.first_use() {
             s.push_str(&format!("  WARNING: {}\n", governance::trust::FIRST_USE_WARNING));
@@ -207,6 +202,7 @@ fn summary(plan: &Plan, desired: &DesiredModel) -> String {
             }
         }
     }
+    s.push_str(&crate::approve_reasons::finding_lines(plan));
     for (i, a) in plan.approvals.iter().enumerate() {
         s.push_str(&format!("  approval {}: {} ({})\n", i + 1, engine::render::text_safe(&a.approver), a.public_key));
     }

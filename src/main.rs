@@ -27,6 +27,7 @@ mod reconcile_accounts;
 mod tenant_check;
 mod governance_writer;
 mod trust_ids;
+mod approve_reasons;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

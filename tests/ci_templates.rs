@@ -608,7 +608,8 @@ async fn github_workflow_steps_plan_approve_apply_and_report_drift_against_the_s
     sb.shutdown().await.unwrap();
 }
 
-/// The inline script of the `AzureCLI@2` task named `display` in the pipeline.
+/// The inline script of the `AzureCLI@2` task (or the `bash` step) named
+/// `display` in the pipeline.
 fn azure_script(p: &Value, display: &str) -> String {
     fn find(v: &Value, display: &str) -> Option<String> {
         match v {
@@ -617,6 +618,11 @@ fn azure_script(p: &Value, display: &str) -> String {
                     && m.get("displayName").and_then(Value::as_str) == Some(display)
                 {
                     return m["inputs"]["inlineScript"].as_str().map(str::to_owned);
+                }
+                if m.get("displayName").and_then(Value::as_str) == Some(display) {
+                    if let Some(s) = m.get("bash").and_then(Value::as_str) {
+                        return Some(s.to_owned());
+                    }
                 }
                 m.values().find_map(|x| find(x, display))
             }
@@ -643,8 +649,10 @@ async fn azure_pipeline_scripts_plan_and_apply_with_the_azure_cli_credential() {
             &alice,
         )
         .replace("ed25519:CDpmHBgPXntq+9WOXGBCkH5u3mQCJjLveR2EV9yC7yg=", &bob)
-        // The plan's author is listed (in place of the example's carol).
+        // The plan's author is listed (in place of the example's carol),
+        // under her Azure DevOps unique name.
         .replace("ed25519:Byh8k9fRF1GPU9WN+P9IzHlPKizitujL2J5ExbScN0Q=", &author)
+        .replace("[governance.authors.carol]", "[governance.authors.\"carol@contoso.com\"]")
     });
     let w = repo_dir.path();
     // AzureCLI@2 leaves `az` signed in; here a stub hands out sandbox tokens.
@@ -655,7 +663,23 @@ async fn azure_pipeline_scripts_plan_and_apply_with_the_azure_cli_credential() {
     let expires = chrono::Utc::now().timestamp() + 3600;
     std::fs::write(&az, format!("#!/bin/sh\necho \"$*\" >> '{}/az.log'\nprintf '%s\\n' '{{\"accessToken\": \"{}\", \"expires_on\": {expires}}}'\n", agent.path().display(), sb.access_token())).unwrap();
     std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Azure DevOps' REST API: the pull request (its creator) and the Pull
+    // Request Query by merge commit, answered by a stub `curl` that logs
+    // what it was asked.
+    let curl = stub.join("curl");
+    let pr = r#"{"pullRequestId":7,"status":"active","createdBy":{"displayName":"Carol Cloud","uniqueName":"carol@contoso.com"}}"#;
+    std::fs::write(
+        &curl,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{log}/curl.log'\ncase \"$*\" in\n  *pullrequestquery*) cat > '{log}/query.json'; printf '{{\"results\":[{{\"%s\":[%s]}}]}}\\n' \"$BUILD_SOURCEVERSION\" '{pr}' ;;\n  *) printf '%s\\n' '{pr}' ;;\nesac\n",
+            log = agent.path().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&curl, std::fs::Permissions::from_mode(0o755)).unwrap();
     let binary = PathBuf::from(env!("CARGO_BIN_EXE_tenantctl"));
+    // Variables steps set (`##vso[task.setvariable variable=NAME]VALUE`).
+    let set_vars = std::cell::RefCell::new(BTreeMap::<String, String>::new());
     let run = |display: &str| {
         let script = agent.path().join("script.sh");
         std::fs::write(&script, azure_script(&p, display)).unwrap();
@@ -665,6 +689,9 @@ async fn azure_pipeline_scripts_plan_and_apply_with_the_azure_cli_credential() {
             if let Some(v) = value.as_str().filter(|v| !v.contains("$(")) {
                 c.env(name, v);
             }
+        }
+        for (name, value) in set_vars.borrow().iter() {
+            c.env(name, value);
         }
         let out = c
             .env(
@@ -683,13 +710,37 @@ async fn azure_pipeline_scripts_plan_and_apply_with_the_azure_cli_credential() {
             .env("TENANTCTL_GRAPH_URL", sb.base_url())
             .env("TENANTCTL_LEDGER", w.join("desired-state/tenantctl.lock"))
             .env("NO_COLOR", "1")
+            .env("SYSTEM_COLLECTIONURI", "https://dev.azure.com/contoso/")
+            .env("SYSTEM_TEAMPROJECT", "tenant")
+            .env("BUILD_REPOSITORY_ID", "repo-1")
+            .env("SYSTEM_PULLREQUEST_PULLREQUESTID", "7")
+            .env("BUILD_SOURCEVERSION", "4f1c0ffee")
+            .env("SYSTEM_ACCESSTOKEN", "job-token")
             .output()
             .unwrap();
-        (out.status.code(), text(&out.stdout), text(&out.stderr))
+        let stdout = text(&out.stdout);
+        for line in stdout.lines() {
+            if let Some((name, value)) = line.strip_prefix("##vso[task.setvariable variable=").and_then(|l| l.split_once(']')) {
+                set_vars.borrow_mut().insert(name.to_owned(), value.to_owned());
+            }
+        }
+        (out.status.code(), stdout, text(&out.stderr))
     };
 
+    // The pull request's author, read from the pull request.
+    let (code, _, err) = run("The pull request's author");
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(set_vars.borrow().get("PR_AUTHOR").map(String::as_str), Some("carol@contoso.com"));
+    let curl_log = std::fs::read_to_string(agent.path().join("curl.log")).unwrap();
+    assert!(
+        curl_log.contains("https://dev.azure.com/contoso/tenant/_apis/git/repositories/repo-1/pullRequests/7?api-version=7.1")
+            && curl_log.contains("Authorization: Bearer job-token"),
+        "{curl_log}"
+    );
     let (code, _, err) = run("Plan");
     assert_eq!(code, Some(0), "{err}");
+    let saved: engine::Plan = serde_json::from_str(&std::fs::read_to_string(w.join("plan.json")).unwrap()).unwrap();
+    assert_eq!(saved.written_by.as_deref(), Some("carol@contoso.com"), "the plan names the pull request's author");
     let comment = std::fs::read_to_string(w.join("comment.md")).unwrap();
     assert!(
         comment.starts_with("<!-- tenantctl-plan -->\n## tenantctl plan")
@@ -705,7 +756,23 @@ async fn azure_pipeline_scripts_plan_and_apply_with_the_azure_cli_credential() {
         "tenantctl used the Azure CLI session: {az_log}"
     );
 
+    // The author may not approve the change they wrote.
+    let carol = Command::new(&binary)
+        .current_dir(w)
+        .args(["approve", "tenantctl-plan/plan.json", "--key"])
+        .arg(k.join("author.key"))
+        .args(["--dir", "desired-state", "--detached-out", "approvals/carol.sig.json"])
+        .output()
+        .unwrap();
+    assert!(!carol.status.success() && !w.join("approvals/carol.sig.json").exists(), "{}", text(&carol.stderr));
+
     // Merge before approval: refused, with a summary uploaded for the run.
+    set_vars.borrow_mut().clear();
+    let (code, _, err) = run("The merged pull request's author");
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(set_vars.borrow().get("PR_AUTHOR").map(String::as_str), Some("carol@contoso.com"));
+    let query: Value = serde_json::from_str(&std::fs::read_to_string(agent.path().join("query.json")).unwrap()).unwrap();
+    assert_eq!(query, json!({"queries": [{"type": "lastMergeCommit", "items": ["4f1c0ffee"]}]}), "the pull request merged as this commit");
     let (code, _, err) = run("Apply the approved plan");
     assert_ne!(code, Some(0), "{err}");
     let summary = std::fs::read_to_string(agent.path().join("tenantctl-summary.md")).unwrap();
@@ -733,6 +800,10 @@ async fn azure_pipeline_scripts_plan_and_apply_with_the_azure_cli_credential() {
     let (code, _, err) = run("Apply the approved plan");
     assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("approved by alice"), "{err}");
+    let merged: engine::Plan = serde_json::from_str(&std::fs::read_to_string(w.join("tenantctl-plan/plan.json")).unwrap()).unwrap();
+    assert_eq!(merged.written_by.as_deref(), Some("carol@contoso.com"), "the merge's plan names the same author");
+    let journal = std::fs::read_to_string(w.join("desired-state/tenantctl.journal.jsonl")).unwrap_or_default();
+    assert!(journal.contains("carol@contoso.com"), "the journal records the author: {journal}");
     sb.shutdown().await.unwrap();
 }
 

@@ -85,6 +85,14 @@ fn check_filter(req: &GReq) -> Result<(), GraphError> {
     Ok(())
 }
 
+/// The role definition id of a `roleDefinitionId eq '...'` clause of the
+/// filter, if any.
+fn role_filter(req: &GReq) -> Result<Option<String>, GraphError> {
+    let q = Query::parse(&req.query)?;
+    let filter = q.raw.iter().find(|(k, _)| k == "$filter").map(|(_, v)| v.replace(' ', "")).unwrap_or_default();
+    Ok(filter.split_once("roleDefinitionIdeq'").and_then(|(_, rest)| rest.split_once('\'')).map(|(id, _)| id.to_string()))
+}
+
 fn expands_rules(req: &GReq) -> Result<bool, GraphError> {
     let q = Query::parse(&req.query)?;
     match q.raw.iter().find(|(k, _)| k == "$expand").map(|(_, v)| v.as_str()) {
@@ -115,7 +123,15 @@ pub fn handle(t: &mut Tenant, ctx: &Ctx, req: &GReq, coll: &str, rest: &[&str]) 
         }
         ("GET", ASSIGNMENTS, []) => {
             check_filter(req)?;
-            let value: Vec<Value> = t.coll(ASSIGNMENTS).into_iter().flat_map(|c| c.values()).map(|r| Value::Object(r.data.clone())).collect();
+            // `and roleDefinitionId eq '...'` narrows the listing to one role.
+            let role = role_filter(req)?;
+            let value: Vec<Value> = t
+                .coll(ASSIGNMENTS)
+                .into_iter()
+                .flat_map(|c| c.values())
+                .filter(|r| role.as_deref().is_none_or(|want| r.data.get("roleDefinitionId").and_then(Value::as_str).is_some_and(|id| id.eq_ignore_ascii_case(want))))
+                .map(|r| Value::Object(r.data.clone()))
+                .collect();
             Ok(GResp::json(200, json!({"@odata.context": ctx_of(""), "value": value})))
         }
         ("GET", _, [id]) => {

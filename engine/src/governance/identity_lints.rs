@@ -86,6 +86,7 @@ fn role_policy(address: &Address, r: &DesiredResource) -> Vec<Finding> {
     if !is_privileged(role) {
         return Vec::new();
     }
+    let role = &role_shown(&r.props);
     let Some(a) = r.props.get("activation") else {
         return vec![finding(Severity::Error, ACTIVATION_WITHOUT_APPROVAL, address, format!("{role} is privileged but its activation rules are not declared; declare `activation` with require_mfa and require_approval"))];
     };
@@ -107,9 +108,24 @@ fn undeclared_settings(desired: &DesiredModel, address: &Address, r: &DesiredRes
     if r.props.get("assignment").and_then(Value::as_str) != Some("eligible") || !is_privileged(role) {
         return Vec::new();
     }
-    let declared = desired.resources.range(Address::new(Kind::RolePolicy, "")..).take_while(|(a, _)| a.kind == Kind::RolePolicy).any(|(_, p)| p.props.get("role").and_then(Value::as_str) == Some(role));
+    // A custom role's settings are its definition's (`roleDefinition`).
+    let declared = desired
+        .resources
+        .range(Address::new(Kind::RolePolicy, "")..)
+        .take_while(|(a, _)| a.kind == Kind::RolePolicy)
+        .any(|(_, p)| p.props.get("role").and_then(Value::as_str) == Some(role) && p.props.get("roleDefinition") == r.props.get("roleDefinition"));
     if declared {
         return Vec::new();
     }
     vec![finding(Severity::Warning, UNDECLARED_PIM_SETTINGS, address, format!("{role} is eligible here but its PIM settings (role_policy) are not declared, so its activation rules are whatever the tenant has"))]
+}
+
+/// A role as findings name it: a built-in role's name, or a custom role
+/// with its definition (`custom role role_definition.KEY`).
+pub fn role_shown(props: &crate::Props) -> String {
+    let role = props.get("role").and_then(Value::as_str).unwrap_or_default();
+    match props.get("roleDefinition").and_then(crate::model::as_reference) {
+        Some(d) => format!("{role} {d}"),
+        None => role.to_string(),
+    }
 }

@@ -63,6 +63,7 @@ pub const LINTS: &[(&str, &str)] = &[
     ("privileged-role-pim-settings-undeclared", "a privileged role is assigned eligibly but its PIM settings (role_policy) are not declared"),
     ("ca-exempt-member", "a person is a live member of a group a conditional access policy excludes, whose membership desired state does not manage"),
     ("pim-approver-service-account", "a service account (directly, or through a group) approves a role's PIM activations"),
+    ("unmanaged-intune-admin", "Intune admin access held outside desired state: an out-of-band Intune role assignment, or a person in the member group (membership not managed) of one"),
 ];
 
 /// Roles whose out-of-band holding is an error (and removed unattended).

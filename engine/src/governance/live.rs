@@ -409,22 +409,54 @@ fn ring_members(desired: &DesiredModel, observed: &ObservedState, walk: &Walk<'_
     let Some(md) = &desired.governance.managed_desktop else { return out };
     for ring in &md.rings {
         let address = Address::new(Kind::Group, ring.as_str());
-        let Some(id) = walk.id_of.get(&address) else { continue };
         let finding = |message: String| Finding { severity: Severity::Error, lint: "ring-devices-only".into(), address: address.to_string(), message };
-        match observed.memberships.get(*id) {
-            Some(members) => {
-                for (mid, ty) in members.iter().filter(|(_, t)| t.as_str() != DEVICE) {
-                    let who = walk.by_id.get(mid.as_str()).map(|a| a.to_string()).unwrap_or_else(|| format!("id:{mid}"));
-                    // A nested group: name the people it holds (live, transitively).
-                    let people = if ty == GROUP { nested_people(observed, walk, mid) } else { Vec::new() };
-                    let holding = if people.is_empty() { String::new() } else { format!(", which holds {}", people.join(", ")) };
-                    out.push(finding(format!(
-                        "{address} is a Managed Desktop ring device group: it holds devices only, but holds {ty} {who} live{holding}; remove it from the group (a change to a protected object, made by a person, not unattended)"
-                    )));
-                }
+        for (id, note) in ring_ids(desired, observed, walk, &address) {
+            for mut f in ring_findings(observed, walk, &address, &id, &finding) {
+                f.message.push_str(&note);
+                out.push(f);
             }
-            None => out.push(finding(format!("{address} is a Managed Desktop ring device group, and its live membership was not read, so whether it holds devices only is unknown"))),
         }
+    }
+    out
+}
+
+/// The live groups ring `address` is judged by, each with a note on how it
+/// was found: the object the plan matched (ledger or natural key), and
+/// every live group with the ring's natural key (desired state's), so a
+/// ledger entry pointing at another group cannot move the judgement off
+/// the ring's real group.
+fn ring_ids(desired: &DesiredModel, observed: &ObservedState, walk: &Walk<'_>, address: &Address) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let matched = walk.id_of.get(address).copied();
+    if let Some(id) = matched {
+        out.insert(id.to_string(), String::new());
+    }
+    let Some(key) = desired.resources.get(address).map(|r| r.natural_key.to_lowercase()) else { return out };
+    for o in observed.objects.get(&Kind::Group).into_iter().flatten().filter(|o| o.natural_key.to_lowercase() == key) {
+        out.entry(o.id.clone()).or_insert_with(|| match matched {
+            Some(m) => format!(" (live group id:{} has the ring's natural key `{key}`; the ledger names id:{m} for {address})", o.id),
+            None => format!(" (live group id:{}, the ring's natural key `{key}`)", o.id),
+        });
+    }
+    out
+}
+
+/// What live group `id` of ring `address` holds besides devices.
+fn ring_findings(observed: &ObservedState, walk: &Walk<'_>, address: &Address, id: &str, finding: &dyn Fn(String) -> Finding) -> Vec<Finding> {
+    let mut out = Vec::new();
+    match observed.memberships.get(id) {
+        Some(members) => {
+            for (mid, ty) in members.iter().filter(|(_, t)| t.as_str() != DEVICE) {
+                let who = walk.by_id.get(mid.as_str()).map(|a| a.to_string()).unwrap_or_else(|| format!("id:{mid}"));
+                // A nested group: name the people it holds (live, transitively).
+                let people = if ty == GROUP { nested_people(observed, walk, mid) } else { Vec::new() };
+                let holding = if people.is_empty() { String::new() } else { format!(", which holds {}", people.join(", ")) };
+                out.push(finding(format!(
+                    "{address} is a Managed Desktop ring device group: it holds devices only, but holds {ty} {who} live{holding}; remove it from the group (a change to a protected object, made by a person, not unattended)"
+                )));
+            }
+        }
+        None => out.push(finding(format!("{address} is a Managed Desktop ring device group, and its live membership was not read, so whether it holds devices only is unknown"))),
     }
     out
 }

@@ -12,7 +12,12 @@
 //! * a service account in an Intune role's member group holds that Intune
 //!   role: least privilege as for a declared member
 //!   (`service-account-role`). Directory roles held so are judged by
-//!   `super::live` already.
+//!   `super::live` already;
+//! * a person in an Intune role's member group holds that Intune role
+//!   outside desired state: `unmanaged-intune-admin`, naming the group;
+//! * a service account in a group conditional access excludes (other than
+//!   the service accounts' group, which desired state manages) was put
+//!   there outside desired state: `ca-exempt-member`, an error.
 //!
 //! tenantctl does not change membership it does not manage, so these stay
 //! errors until a person declares the group's members (or removes the
@@ -33,13 +38,18 @@ use crate::plan_types::Plan;
 /// A person in a group that conditional access excludes.
 pub const CA_EXEMPT_MEMBER: &str = "ca-exempt-member";
 
+/// Intune admin access held outside desired state: an out-of-band Intune
+/// role assignment (`super::admin_reach`), or a person in the member group
+/// of one whose membership desired state does not manage.
+pub const UNMANAGED_INTUNE_ADMIN: &str = "unmanaged-intune-admin";
+
 /// The words every finding about live membership desired state does not
 /// manage carries (also those of `super::live`): [`blocks`] reads them.
 pub const UNMANAGED_MEMBERSHIP: &str = "its membership is not managed in desired state";
 
 /// The lints that judge live membership (here and in `super::live`);
 /// only these may be about live state alone ([`blocks`]).
-const LIVE_MEMBERSHIP_LINTS: &[&str] = &["unmanaged-privileged-holder", CA_EXEMPT_MEMBER, "service-account-role", "service-account-privileged", "service-account-targeted"];
+const LIVE_MEMBERSHIP_LINTS: &[&str] = &["unmanaged-privileged-holder", CA_EXEMPT_MEMBER, "service-account-role", "service-account-privileged", "service-account-targeted", UNMANAGED_INTUNE_ADMIN];
 
 /// What a group grants its members.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -158,9 +168,34 @@ pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
                         address: group.clone(),
                         message: format!("{ty} {member} is excluded from conditional access policy {policy} {how}, so that policy does not apply to it; declare the members of {group} (members = [...]) or remove it from the group"),
                     }),
+                    // A service account is excluded through the service
+                    // accounts' group, which desired state manages; one in
+                    // a group anyone may fill was put there outside it (a
+                    // change to a protected account) and shares that
+                    // group's exclusion with whoever else is put in.
+                    Grant::CaExclusion(policy) => {
+                        if let Some(account) = account {
+                            out.push(Finding {
+                                severity: Severity::Error,
+                                lint: CA_EXEMPT_MEMBER.into(),
+                                address: group.clone(),
+                                message: format!("service account {account} is excluded from conditional access policy {policy} {how}: service accounts are excluded through their own group (governance.managed_desktop.service_accounts_group), and a service account's membership of other groups is a change to a protected account; remove it from {group}, or declare the members of {group} (members = [...])"),
+                            });
+                        }
+                    }
                     Grant::IntuneRole(assignment, role) => {
                         if let Some(account) = account {
                             out.extend(super::lints::service_account_role(desired, assignment, account, role, &format!(" (Intune role) {how}")));
+                        } else {
+                            // A person holds this Intune role outside
+                            // desired state, as an out-of-band assignment
+                            // would give it (`unmanaged-intune-admin`).
+                            out.push(Finding {
+                                severity: Severity::Error,
+                                lint: UNMANAGED_INTUNE_ADMIN.into(),
+                                address: group.clone(),
+                                message: format!("{ty} {member} holds Intune role {role} ({assignment}) {how}; declare the members of {group} (members = [...]) or remove it from the group"),
+                            });
                         }
                     }
                     _ => {}

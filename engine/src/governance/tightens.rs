@@ -160,6 +160,7 @@ pub fn live_pim(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap
         if !is_privileged(role) {
             continue;
         }
+        let role = &super::identity_lints::role_shown(&r.props);
         let Some(o) = ids.get(address).and_then(|id| live.get(id.as_str())) else { continue };
         let activation = o.props.get("activation");
         let rules = set(activation.and_then(|a| a.get("enabledRules")));

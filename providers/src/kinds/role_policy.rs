@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use engine::apply::ExecError;
 use engine::model::{as_reference, reference};
 use engine::{DesiredResource, LiveObject, Props};
-use schema::kinds::role_assignment::role_template_id;
+use schema::kinds::role_assignment::{role_template_id, BUILT_IN_ROLES, CUSTOM_ROLE};
 use schema::kinds::role_policy::{canonical_duration, Activation, RolePolicy, NEVER};
 use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Value};
@@ -99,10 +99,37 @@ fn role_key(role: &str) -> String {
     role_template_id(role).unwrap_or(role).to_lowercase()
 }
 
+/// A custom role's policy: `role` is [`CUSTOM_ROLE`] and `roleDefinition`
+/// a reference to the definition (a declared `role_definition` key, or
+/// `id:` for one declared by id), as role assignments carry it; the
+/// natural key is `{{definition}}`, which the plan resolves from the
+/// live definition id, so a declared custom role's settings match by key.
+fn custom_definition(p: &RolePolicy, state: &DesiredState) -> Option<String> {
+    if let Some(a) = schema::kinds::role_definition::declared(state, &p.role) {
+        return Some(a.to_string());
+    }
+    let role = desired_role(&p.role);
+    role_template_id(&role).is_none().then(|| format!("id:{}", role.to_lowercase()))
+}
+
 pub fn desired(key: &str, p: &RolePolicy, state: &DesiredState) -> DesiredResource {
     let mut props = Props::new();
+    if let Some(definition) = custom_definition(p, state) {
+        props.insert("role".into(), json!(CUSTOM_ROLE));
+        props.insert("roleDefinition".into(), reference(definition.clone()));
+        let display = format!("PIM settings of {}", definition.trim_start_matches("id:"));
+        add_rules(&mut props, p, state);
+        let natural_key = format!("{{{{{}}}}}", definition.trim_start_matches("id:"));
+        return resource(Address::new(Kind::RolePolicy, key), natural_key, display, props);
+    }
     let role = desired_role(&p.role);
     props.insert("role".into(), json!(role));
+    add_rules(&mut props, p, state);
+    resource(Address::new(Kind::RolePolicy, key), role_key(&role), format!("PIM settings of {role}"), props)
+}
+
+/// The declared rules (activation, eligible and active expiry) as props.
+fn add_rules(props: &mut Props, p: &RolePolicy, state: &DesiredState) {
     if let Some(a) = &p.activation {
         props.insert(ACTIVATION.into(), activation_props(a, state));
     }
@@ -112,7 +139,6 @@ pub fn desired(key: &str, p: &RolePolicy, state: &DesiredState) -> DesiredResour
     if let Some(e) = &p.active_expiry {
         props.insert(ACTIVE.into(), expiry_props(e));
     }
-    resource(Address::new(Kind::RolePolicy, key), role_key(&role), format!("PIM settings of {role}"), props)
 }
 
 fn rule<'a>(policy: &'a Value, id: &str) -> Option<&'a Value> {
@@ -133,8 +159,18 @@ fn live_expiry(r: Option<&Value>) -> Value {
 /// A live policy (with `rules`), of the role with definition id `role_id`.
 pub fn normalize(policy: &Value, role_id: &str) -> LiveObject {
     let mut props = Props::new();
-    let role = role_name(&role_id.to_lowercase());
-    props.insert("role".into(), json!(role));
+    let role_id = role_id.to_lowercase();
+    let built_in = BUILT_IN_ROLES.iter().any(|(_, i)| i.eq_ignore_ascii_case(&role_id));
+    let role = role_name(&role_id);
+    // A custom role as `desired` gives it: its definition a reference.
+    let natural_key = if built_in {
+        props.insert("role".into(), json!(role));
+        role_id.clone()
+    } else {
+        props.insert("role".into(), json!(CUSTOM_ROLE));
+        props.insert("roleDefinition".into(), reference(role_id.clone()));
+        format!("{{{{{role_id}}}}}")
+    };
     let duration = rule(policy, RULE_ACTIVATION_DURATION).map(|r| str_field(r, "maximumDuration")).unwrap_or_default();
     let mut enabled: Vec<String> = rule(policy, RULE_ACTIVATION_ENABLEMENT)
         .and_then(|r| r.get("enabledRules"))
@@ -167,7 +203,7 @@ pub fn normalize(policy: &Value, role_id: &str) -> LiveObject {
     );
     props.insert(ELIGIBLE.into(), live_expiry(rule(policy, RULE_ELIGIBLE_EXPIRY)));
     props.insert(ACTIVE.into(), live_expiry(rule(policy, RULE_ACTIVE_EXPIRY)));
-    LiveObject { kind: Kind::RolePolicy, id: str_field(policy, "id").to_string(), natural_key: role_id.to_lowercase(), display_name: format!("PIM settings of {role}"), props }
+    LiveObject { kind: Kind::RolePolicy, id: str_field(policy, "id").to_string(), natural_key, display_name: format!("PIM settings of {role}"), props }
 }
 
 /// A rule's `target` as Graph gives it for `id` (`Caller_Level` ...).
@@ -269,24 +305,55 @@ fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
     })
 }
 
-/// Every role has its policy: one not found is an error, never a create.
+/// The policy assignment of the directory role with definition id
+/// `role_id` (a GUID, else None) at scope `/` (Graph requires the scope
+/// filters; the role's narrows it to the one).
+pub fn assignment_query(role_id: &str) -> Option<String> {
+    schema::kinds::role_assignment::is_role_id(role_id).then(|| format!("{}%20and%20roleDefinitionId%20eq%20'{role_id}'", LISTS[0]))
+}
+
+/// Every role has its policy; tenantctl never makes one. A custom role's
+/// policy is "created" when its role is new (created in the same apply,
+/// so the plan could not see the policy Entra gives it): it is found by
+/// the role's definition id, and its declared rules are PATCHed. A
+/// built-in role's policy not found is an error.
 fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
-    Box::pin(async move { Err(err(format!("{}: the role's PIM policy was not found; Entra creates one per role, tenantctl never does", w.address()))) })
+    Box::pin(async move {
+        let r = w.desired()?;
+        let definition = r.props.get("roleDefinition").and_then(as_reference);
+        let Some(role_id) = definition.and_then(|d| w.ref_id(d)) else {
+            return Err(err(format!("{}: the role's PIM policy was not found; Entra creates one per role, tenantctl never does", w.address())));
+        };
+        let api = w.api();
+        let query = assignment_query(&role_id).ok_or_else(|| err(format!("{}: `{role_id}` is not a role definition id", w.address())))?;
+        let found = w.list(&api, &query).await.map_err(|e| err(format!("{}: finding the PIM policy of role {role_id}: {e}", w.address())))?;
+        let policy = found
+            .iter()
+            .find(|a| str_field(a, "roleDefinitionId").eq_ignore_ascii_case(&role_id))
+            .map(|a| str_field(a, "policyId").to_string())
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| err(format!("{}: role {role_id} has no PIM policy yet (Entra gives every role one; retry once it has replicated)", w.address())))?;
+        patch_rules(w, &policy, [ACTIVATION, ELIGIBLE, ACTIVE].into_iter().map(str::to_string)).await?;
+        Ok(policy)
+    })
 }
 
 fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecError>> {
-    Box::pin(async move {
-        let r = w.desired()?;
-        let id_of = |a: &str| w.ref_id(a);
-        for field in w.touched() {
-            let Some(v) = r.props.get(&field) else { continue };
-            for (rule_id, body) in rule_patches(&field, v, &id_of).map_err(|e| err(format!("{}: {e}", w.address())))? {
-                let seg = schema::object_id::path_segment(id);
-                w.send(&w.api(), Method::PATCH, &format!("{}/{seg}/rules/{rule_id}", PROVIDER.collection), Some(body)).await?;
-            }
+    Box::pin(async move { patch_rules(w, id, w.touched().into_iter()).await })
+}
+
+/// PATCH the rules of policy `id` that `fields` (of the desired props) set.
+async fn patch_rules(w: &Writer<'_>, id: &str, fields: impl Iterator<Item = String>) -> Result<(), ExecError> {
+    let r = w.desired()?;
+    let id_of = |a: &str| w.ref_id(a);
+    for field in fields {
+        let Some(v) = r.props.get(&field) else { continue };
+        for (rule_id, body) in rule_patches(&field, v, &id_of).map_err(|e| err(format!("{}: {e}", w.address())))? {
+            let seg = schema::object_id::path_segment(id);
+            w.send(&w.api(), Method::PATCH, &format!("{}/{seg}/rules/{rule_id}", PROVIDER.collection), Some(body)).await?;
         }
-        Ok(())
-    })
+    }
+    Ok(())
 }
 
 fn delete<'a>(w: &'a Writer<'a>, _id: &'a str) -> BoxFuture<'a, Result<(), ExecError>> {
@@ -334,8 +401,13 @@ pub fn export_one(o: &LiveObject, key_of: &dyn Fn(&str) -> Option<Address>) -> R
         require_approval: a.get("isApprovalRequired").and_then(Value::as_bool).unwrap_or(false),
         approvers,
     });
+    // A custom role by its exported role_definition key, else its id.
+    let role = match o.props.get("roleDefinition").and_then(as_reference) {
+        Some(id) => key_of(id).filter(|k| k.kind == Kind::RoleDefinition).map(|k| k.key.clone()).unwrap_or_else(|| id.to_string()),
+        None => o.props.get("role").and_then(Value::as_str).unwrap_or_default().to_string(),
+    };
     Ok(RolePolicy {
-        role: o.props.get("role").and_then(Value::as_str).unwrap_or_default().to_string(),
+        role,
         activation,
         eligible_expiry: expiry_text(o.props.get(ELIGIBLE)),
         active_expiry: expiry_text(o.props.get(ACTIVE)),

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RolePolicy {
-    /// Built-in role display name ("Global Administrator") or role
+    /// Built-in role display name ("Global Administrator"), a declared
+    /// `role_definition` key (a custom role's settings), or a role
     /// definition id.
     pub role: String,
     /// What activating an eligible assignment takes; absent: not managed.
@@ -126,11 +127,20 @@ pub(crate) fn validate(cx: &mut Ctx) {
     let mut by_role: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
     for (key, d) in &cx.state.role_policy {
         let (p, o) = (&d.value, &d.origin);
-        if !is_known_role(&p.role) {
-            let d2 = cx.error("unknown-role", o, &path!["role_policy", key, "role"], format!("role_policy.{key}: `{}` is not a built-in directory role's name or a role definition id", p.role));
-            d2.help = crate::suggest::closest(&p.role, crate::kinds::role_assignment::BUILT_IN_ROLES.iter().map(|(n, _)| *n)).map(|x| format!("did you mean `{x}`?"));
+        // A declared custom role (its key) comes first, as for role
+        // assignments: its id is resolved at plan.
+        let custom = crate::kinds::role_definition::declared(cx.state, &p.role);
+        if custom.is_none() && !is_known_role(&p.role) {
+            let state = cx.state;
+            let keys = state.role_definition.keys().map(String::as_str);
+            let help = crate::suggest::closest(&p.role, crate::kinds::role_assignment::BUILT_IN_ROLES.iter().map(|(n, _)| *n).chain(keys)).map(|x| format!("did you mean `{x}`?"));
+            let d2 = cx.error("unknown-role", o, &path!["role_policy", key, "role"], format!("role_policy.{key}: `{}` is not a built-in directory role's name, a declared role_definition key, nor a role definition id", p.role));
+            d2.help = help;
         } else {
-            let id = role_template_id(&p.role).unwrap_or(&p.role).to_lowercase();
+            let id = match &custom {
+                Some(a) => a.to_string(),
+                None => role_template_id(&p.role).unwrap_or(&p.role).to_lowercase(),
+            };
             if let Some(other) = by_role.insert(id, key.clone()) {
                 cx.error("duplicate-role-policy", o, &path!["role_policy", key, "role"], format!("role_policy.{key}: role `{}` already has its policy declared as role_policy.{other}", p.role));
             }
