@@ -172,3 +172,37 @@ fn each_kinds_per_layer_facts_are_found_through_the_registry() {
     }
     assert!(matches!(Kind::Guest.sensitivity(), Sensitivity::CreateOr(..)));
 }
+
+/// `graph_object` refuses every collection a kind manages, and the list it
+/// refuses is the kinds' own (`COLLECTIONS` in each kind's schema module,
+/// found through the registry), not a list kept beside it: every
+/// registered kind's provider collection is among its kind's collections,
+/// and a graph_object declared there fails to load, pointing at the kind.
+#[test]
+fn every_kinds_collection_is_refused_as_a_graph_object_collection() {
+    let mut toml = String::new();
+    let mut expected = std::collections::BTreeMap::new();
+    for kind in Kind::ALL {
+        let p = registry::provider(kind);
+        if kind == Kind::GraphObject {
+            assert!(kind.collections().is_empty(), "graph_object manages no collection of its own");
+            continue;
+        }
+        assert_eq!(kind.collections().first(), Some(&p.collection), "{kind}: its schema module's COLLECTIONS does not start with its provider's collection");
+        for (i, collection) in kind.collections().iter().enumerate() {
+            assert!(schema::kinds::graph_object::modelled(collection), "{kind}: {collection} is not refused as a graph_object collection");
+            assert!(schema::kinds::graph_object::modelled(&format!("{}/", collection.to_uppercase())), "{kind}: {collection} in other case");
+            let key = format!("{kind}-{i}").replace('_', "-");
+            toml.push_str(&format!(
+                "[graph_object.{key}]\ncollection = \"{collection}\"\napi = \"beta\"\nodata_type = \"#microsoft.graph.entity\"\nnatural_key = \"displayName\"\nbody = {{ displayName = \"{key}\" }}\n\n"
+            ));
+            expected.insert(key, collection.to_string());
+        }
+    }
+    let (_dir, dst) = kind_scratch(&["graph_object"], "graph_object collections", "kinds7-modelled.toml", &toml);
+    let d = load_errors(&dst);
+    for (key, collection) in &expected {
+        let want = format!("graph_object.{key}: {collection} is managed by a tenantctl kind");
+        assert!(d.errors().any(|e| e.code == "unknown-collection" && e.message.contains(&want)), "{want}: {d}");
+    }
+}

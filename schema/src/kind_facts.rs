@@ -44,6 +44,15 @@ macro_rules! kind_facts {
                     $(Kind::$variant => crate::kinds::$field::SENSITIVITY,)*
                 }
             }
+
+            /// The Graph collections the kind manages, as its module
+            /// declares them (`COLLECTIONS`; its provider writes the
+            /// first): a `graph_object` in any of them is refused.
+            pub fn collections(self) -> &'static [&'static str] {
+                match self {
+                    $(Kind::$variant => crate::kinds::$field::COLLECTIONS,)*
+                }
+            }
         }
     };
 }

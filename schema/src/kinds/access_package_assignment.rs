@@ -142,3 +142,6 @@ pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensi
     "access package assignment: grants the package's access (two-key)",
     "access package assignment: extends or moves the access it grants (two-key)",
 );
+/// The Graph collections this kind manages (its provider writes the first):
+/// a `graph_object` there is refused (`Kind::collections`).
+pub const COLLECTIONS: &[&str] = &["/identityGovernance/entitlementManagement/assignmentRequests", "/identityGovernance/entitlementManagement/assignments"];

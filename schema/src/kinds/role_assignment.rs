@@ -279,6 +279,9 @@ fn check_role_assignment_duplicates(cx: &mut Ctx) {
 /// Whether its changes need approval whatever they change (the registry
 /// hands it to governance: `Kind::sensitivity`).
 pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensitivity::Always("directory role assignment");
+/// The Graph collections this kind manages (its provider writes the first):
+/// a `graph_object` there is refused (`Kind::collections`).
+pub const COLLECTIONS: &[&str] = &["/roleManagement/directory/roleAssignments"];
 
 #[cfg(test)]
 mod role_set_tests {
