@@ -114,7 +114,9 @@ fn every_declared_kind_becomes_a_desired_resource() {
 /// count) is now declared in each kind's own module and found through the
 /// registry: every kind's collection is a spec one of the kinds' sandbox
 /// modules declares (`sandbox::resources::KIND_SPECS`), and governance
-/// holds a kind's changes for exactly the reason the kind declares.
+/// holds a kind's changes for exactly the reason the kind declares; which
+/// kinds' ends only remove access (run unattended) and which undeclared
+/// objects are access to end is the kind's `ACCESS`.
 #[test]
 fn each_kinds_per_layer_facts_are_found_through_the_registry() {
     use engine::plan::{Action, Change};
@@ -171,6 +173,45 @@ fn each_kinds_per_layer_facts_are_found_through_the_registry() {
         assert!(matches!(kind.sensitivity(), Sensitivity::Always(_)), "{kind}");
     }
     assert!(matches!(Kind::Guest.sensitivity(), Sensitivity::CreateOr(..)));
+    // Engine: which kinds' changes only remove access, and which kinds'
+    // undeclared owned objects are ended, is the kind's own fact
+    // (`ACCESS`), and governance answers exactly as the kind declares.
+    use schema::kind_facts::Access;
+    let now: chrono::DateTime<chrono::Utc> = "2027-06-01T00:00:00Z".parse().expect("a time");
+    let past = engine::ledger::LedgerEntry { id: "id".into(), applied: None, changed_at: None, expires: Some("2027-03-31T17:00:00Z".into()), service: false, location: None };
+    for kind in Kind::ALL {
+        let address = schema::Address::new(kind, "x");
+        let delete = Change { address: address.clone(), action: Action::Delete, display_name: "x".into(), id: Some("id".into()), reason: String::new(), fields: Vec::new(), waits_on: Vec::new(), wave: 0, desired: None, notes: Vec::new(), live: None };
+        let mut live = engine::LiveObject { kind, id: "id".into(), natural_key: "x".into(), display_name: "x".into(), props: Default::default() };
+        live.props.insert("accountEnabled".into(), serde_json::Value::Bool(true));
+        let removes = engine::governance::removes_access(&delete);
+        let ends = engine::governance::undeclared::access_end(&address, &past, &live, now, schema::kinds::governance::GuestExpiryAction::Disable);
+        match kind.access() {
+            Access::None => {
+                assert_eq!(removes, None, "{kind}: its deletes are not access removals");
+                assert_eq!(ends, None, "{kind}: an undeclared object is not access to end");
+            }
+            Access::Grant { noun, .. } => {
+                assert_eq!(removes, Some(format!("ends the {noun} {address}")), "{kind}");
+                assert!(matches!(ends, Some(engine::governance::undeclared::AccessEnd::Delete(_))), "{kind}: {ends:?}");
+            }
+            Access::Expiring { noun } => {
+                // Deleted only past a declared end; blocked once the
+                // recorded end has passed.
+                assert_eq!(removes, None, "{kind}");
+                let mut block = delete.clone();
+                block.action = Action::Update;
+                block.fields = vec![engine::diff::FieldChange { field: "accountEnabled".into(), before: Some(serde_json::Value::Bool(true)), after: Some(serde_json::Value::Bool(false)) }];
+                assert_eq!(engine::governance::removes_access(&block), Some(format!("blocks sign-in of {noun} {address}")), "{kind}");
+                assert!(matches!(ends, Some(engine::governance::undeclared::AccessEnd::Disable(_))), "{kind}: {ends:?}");
+            }
+        }
+    }
+    // The kinds whose ends have always run unattended still do.
+    for kind in [Kind::RoleAssignment, Kind::IntuneRoleAssignment, Kind::AccessPackageAssignment] {
+        assert!(matches!(kind.access(), Access::Grant { .. }), "{kind}");
+    }
+    assert!(matches!(Kind::Guest.access(), Access::Expiring { .. }));
 }
 
 /// `graph_object` refuses every collection a kind manages, and the list it

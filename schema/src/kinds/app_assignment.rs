@@ -61,3 +61,5 @@ pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensi
 /// The Graph collections this kind manages (its provider writes the first):
 /// a `graph_object` there is refused (`Kind::collections`).
 pub const COLLECTIONS: &[&str] = &["/deviceAppManagement/mobileApps"];
+/// Its objects grant no access by themselves (`Kind::access`).
+pub const ACCESS: crate::kind_facts::Access = crate::kind_facts::Access::None;

@@ -225,3 +225,5 @@ pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensi
 /// The Graph collections this kind manages: none (each object names its
 /// own, which no other kind may manage; see `modelled`).
 pub const COLLECTIONS: &[&str] = &[];
+/// Its objects grant no access by themselves (`Kind::access`).
+pub const ACCESS: crate::kind_facts::Access = crate::kind_facts::Access::None;

@@ -89,3 +89,8 @@ pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensi
 /// The Graph collections this kind manages (its provider writes the first):
 /// a `graph_object` there is refused (`Kind::collections`).
 pub const COLLECTIONS: &[&str] = &["/users", "/invitations"];
+/// A guest's access has an end (`expires`): deleting it past that end,
+/// blocking its sign-in or bringing the end earlier only removes access, and
+/// one no longer declared is disabled or deleted once its recorded end
+/// has passed (`Kind::access`).
+pub const ACCESS: crate::kind_facts::Access = crate::kind_facts::Access::Expiring { noun: "guest" };
