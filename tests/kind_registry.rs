@@ -247,3 +247,23 @@ fn every_kinds_collection_is_refused_as_a_graph_object_collection() {
         assert!(d.errors().any(|e| e.code == "unknown-collection" && e.message.contains(&want)), "{want}: {d}");
     }
 }
+
+/// What apply sends again when it adopts a lost create's leftover by
+/// natural key is each kind's own `after_post` (its provider module), not
+/// a shared list: for every object the example declares, each property a
+/// create writes after its POST (the list apply kept before, plus a
+/// guest's blocked sign-in) is in its kind's `after_post`.
+#[test]
+fn what_an_adoption_sends_again_is_each_kinds_own_after_post() {
+    const WRITTEN_AFTER_POST: &[&str] = &["members", "owners", "assignments", "assignedLicenses", "groups", "policies", "policyNames", "priority"];
+    let model = providers::kinds::desired_model(&example());
+    for (address, r) in &model.resources {
+        let after_post = registry::provider(address.kind).after_post;
+        for k in WRITTEN_AFTER_POST.iter().filter(|k| r.props.contains_key(**k)) {
+            assert!(after_post.contains(k), "{address}: `{k}` is written after the POST but not in its kind's after_post");
+        }
+        if address.kind == Kind::Guest {
+            assert!(after_post.contains(&"accountEnabled"), "a guest's blocked sign-in is written after the invitation");
+        }
+    }
+}

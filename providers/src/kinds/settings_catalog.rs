@@ -60,6 +60,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[],
     listings: || vec![list_path()],
+    after_post: &["assignments"],
 };
 
 const ASSIGNMENT: &str = "#microsoft.graph.deviceManagementConfigurationPolicyAssignment";

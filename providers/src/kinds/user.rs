@@ -46,6 +46,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[],
     listings: || vec![list_path()],
+    after_post: &[crate::licensing::PROP],
 };
 
 pub fn desired(key: &str, u: &User) -> DesiredResource {
