@@ -94,3 +94,39 @@ async fn an_object_adopted_by_natural_key_records_where_it_lives() {
     assert!(c.beta().get_json(&format!("/deviceManagement/termsAndConditions/{id}")).await.is_err_and(|e| e.is_not_found()));
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// A Settings Catalog policy holding one secret Wi-Fi key, made out of band.
+async fn wifi_policy(c: &providers::graph::GraphClient, name: &str, key: &str) -> String {
+    use providers::graph::{GraphRequest, Method};
+    let ns = "#microsoft.graph.deviceManagementConfiguration";
+    let body = json!({"name": name, "platforms": "windows10", "technologies": "mdm",
+        "settings": [{"@odata.type": "#microsoft.graph.deviceManagementConfigurationSetting", "settingInstance": {
+            "@odata.type": format!("{ns}SimpleSettingInstance"), "settingDefinitionId": WIFI_KEY,
+            "simpleSettingValue": {"@odata.type": format!("{ns}SecretSettingValue"), "value": key, "valueState": "notEncrypted"}}}]});
+    let created = c.beta().execute(GraphRequest::new(Method::POST, "/deviceManagement/configurationPolicies").json(body)).await.expect("created");
+    created.body.expect("a body")["id"].as_str().expect("an id").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_policies_with_the_same_secret_setting_export_two_variables() {
+    let sb = sandbox().await;
+    let c = client(&sb);
+    wifi_policy(&c, "Office Wi-Fi", "0ffice-Wifi-Key-5521").await;
+    wifi_policy(&c, "Lab Wi-Fi", "L4b-Wifi-Key-9043").await;
+    let tmp = tempfile::tempdir().expect("a scratch directory");
+    let out_dir = tmp.path().join("exported");
+    let (code, said) = run(&sb, tmp.path(), &["export", "--out", out_dir.to_str().expect("a UTF-8 path")]);
+    assert_eq!(code, Some(0), "{said}");
+    let exported = std::fs::read_to_string(out_dir.join("settings-catalog.toml")).expect("settings-catalog.toml exported");
+    let (office, lab) = ("SECRET_OFFICE_WI_FI_VENDOR_MSFT_WIFI_PROFILE_SHAREDKEY", "SECRET_LAB_WI_FI_VENDOR_MSFT_WIFI_PROFILE_SHAREDKEY");
+    for name in [office, lab] {
+        assert_eq!(exported.matches(&format!("secret_env = \"{name}\"")).count(), 1, "{name}: {exported}");
+        assert!(said.contains(&format!("secret_env = \"{name}\"")), "the warning names {name}: {said}");
+    }
+    // The same tenant exported again: the same names.
+    let again_dir = tmp.path().join("again");
+    let (code, said) = run(&sb, tmp.path(), &["export", "--force", "--out", again_dir.to_str().expect("a UTF-8 path")]);
+    assert_eq!(code, Some(0), "{said}");
+    assert_eq!(std::fs::read_to_string(again_dir.join("settings-catalog.toml")).expect("exported again").lines().filter(|l| l.contains("secret_env")).collect::<Vec<_>>(), exported.lines().filter(|l| l.contains("secret_env")).collect::<Vec<_>>());
+    sb.shutdown().await.expect("the sandbox stops");
+}
