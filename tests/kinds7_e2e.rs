@@ -130,3 +130,30 @@ async fn two_policies_with_the_same_secret_setting_export_two_variables() {
     assert_eq!(std::fs::read_to_string(again_dir.join("settings-catalog.toml")).expect("exported again").lines().filter(|l| l.contains("secret_env")).collect::<Vec<_>>(), exported.lines().filter(|l| l.contains("secret_env")).collect::<Vec<_>>());
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_graph_echoes_back_is_never_shown() {
+    // Too short for a WPA key: the sandbox refuses it and quotes it back.
+    const SHORT: &str = "Ech0-k7";
+    let sb = sandbox().await;
+    let toml = format!("[settings_catalog.wifi]\nname = \"Wi-Fi with a key\"\nplatforms = \"windows10\"\ntechnologies = \"mdm\"\nsettings = {{ {WIFI_KEY} = {{ secret_env = \"KINDS7_WIFI_KEY\" }} }}\n");
+    let (dir, dst) = kind_scratch(&["settings_catalog"], "secrets Graph echoes", "wifi.toml", &toml);
+    let work = dir.path();
+    let d = dst.to_str().expect("a UTF-8 path");
+    let mut said = String::new();
+    // Plain, and with debug logs as JSON (what a log collector keeps).
+    for extra in [&[][..], &["-vv", "--log-format", "json"][..]] {
+        let out = command(&sb, work).args(["apply", d, "--auto-approve"]).args(extra).env("KINDS7_WIFI_KEY", SHORT).output().expect("tenantctl runs");
+        let text = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert_ne!(out.status.code(), Some(0), "the create is refused: {text}");
+        said.push_str(&text);
+    }
+    // Graph's text came through, with the secret masked.
+    assert!(said.contains("value '***' must be 8 to 63 characters long"), "{said}");
+    assert!(!said.contains(SHORT), "the secret Graph echoed was printed: {said}");
+    for f in files(work) {
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&bytes).contains(SHORT), "{} holds the secret", f.display());
+    }
+    sb.shutdown().await.expect("the sandbox stops");
+}

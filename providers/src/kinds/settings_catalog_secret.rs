@@ -216,10 +216,13 @@ pub fn live_tokens(settings: &Value) -> BTreeMap<String, String> {
 /// variable (sent `notEncrypted`); an error names the variable, never a value.
 pub fn value_for(id: &str, marker: &str, token: Option<&String>, envs: Option<&Value>, env: &dyn Fn(&str) -> Option<String>) -> Result<Value, String> {
     if let (Some(t), false) = (token, marker == RESEND) {
+        crate::graph::redact::register(t);
         return Ok(json!({"@odata.type": format!("{NS}SecretSettingValue"), "value": t, "valueState": "encryptedValueToken"}));
     }
     let var = envs.and_then(|e| e.get(id)).and_then(Value::as_str).ok_or_else(|| format!("setting {id} is a secret with no secret_env"))?;
     let value = env(var).filter(|v| !v.is_empty()).ok_or_else(|| format!("environment variable {var} (secret_env of setting {id}) is not set"))?;
+    // Masked in any Graph error that echoes it.
+    crate::graph::redact::register(&value);
     Ok(json!({"@odata.type": format!("{NS}SecretSettingValue"), "value": value, "valueState": "notEncrypted"}))
 }
 
