@@ -351,7 +351,9 @@ async fn run_locked(
         let adopted = engine::apply::adopt_matches(&plan, &mut owned, &now());
         // Service accounts the ledger does not mark yet are marked (it only
         // adds protection; taking it away is a planned `kind` change).
-        let remembered = engine::governance::recorded::remember(desired, &plan, &mut owned);
+        let mut remembered = engine::governance::recorded::remember(desired, &plan, &mut owned);
+        // Where an adopted (or older-ledger) object lives, when its kind does not say.
+        remembered.extend(engine::ledger_location::record_locations(desired, &plan, &mut owned));
         crate::governance::record_protected_ids(desired, &target.ledger_path, &owned, &attribution)?;
         if adopted.is_empty() && remembered.is_empty() && !waited_out && !upgrade && !state::wal_path(store.path()).exists() {
             return Ok(ExitCode::SUCCESS);
@@ -364,7 +366,7 @@ async fn run_locked(
             store.append(op).with_context(|| format!("recording the adoption of {address}"))?;
         }
         for (address, op) in &remembered {
-            store.append(op).with_context(|| format!("recording {address} as a service account"))?;
+            store.append(op).with_context(|| format!("recording what the ledger remembers of {address}"))?;
         }
         store.compact(&owned)?;
         if !adopted.is_empty() {
@@ -436,6 +438,9 @@ async fn run_locked(
     let compacted = store.load().and_then(|mut l| {
         if report.stopped.is_none() {
             for (_, op) in engine::governance::recorded::remember(desired, &plan, &mut l) {
+                store.append(&op)?;
+            }
+            for (_, op) in engine::ledger_location::record_locations(desired, &plan, &mut l) {
                 store.append(&op)?;
             }
         }

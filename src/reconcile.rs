@@ -422,6 +422,8 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
         let executor = providers::apply::GraphExecutor::new(ctx.target.client.clone(), |name| std::env::var(name).ok(), now);
         let journal_file = crate::apply::journal_path(&ctx.target.ledger_path);
         let plan_hash = plan.hash();
+        // As apply: where an adopted object lives (written with the first change).
+        engine::ledger_location::record_locations(&desired, &plan, &mut ledger);
         for c in safe {
             if ctx.stop.requested() {
                 held.push(Held { address: c.address.to_string(), action: c.action.as_str().into(), reason: "stopping: not started".into() });

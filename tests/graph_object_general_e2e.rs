@@ -196,7 +196,7 @@ fn assignments_and_collections_are_checked_at_load() {
     }
     // Every collection a tenantctl kind manages is refused as graph_object.
     for p in providers::kinds::registry::all().filter(|p| p.kind != schema::Kind::GraphObject) {
-        assert!(schema::kinds::graph_object::modelled(p.collection), "{}: {} is not in graph_object's MODELLED", p.kind, p.collection);
+        assert!(schema::kinds::graph_object::modelled(p.collection), "{}: {} is not refused as a graph_object collection", p.kind, p.collection);
     }
 }
 

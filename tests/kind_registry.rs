@@ -114,7 +114,9 @@ fn every_declared_kind_becomes_a_desired_resource() {
 /// count) is now declared in each kind's own module and found through the
 /// registry: every kind's collection is a spec one of the kinds' sandbox
 /// modules declares (`sandbox::resources::KIND_SPECS`), and governance
-/// holds a kind's changes for exactly the reason the kind declares.
+/// holds a kind's changes for exactly the reason the kind declares; which
+/// kinds' ends only remove access (run unattended) and which undeclared
+/// objects are access to end is the kind's `ACCESS`.
 #[test]
 fn each_kinds_per_layer_facts_are_found_through_the_registry() {
     use engine::plan::{Action, Change};
@@ -171,4 +173,97 @@ fn each_kinds_per_layer_facts_are_found_through_the_registry() {
         assert!(matches!(kind.sensitivity(), Sensitivity::Always(_)), "{kind}");
     }
     assert!(matches!(Kind::Guest.sensitivity(), Sensitivity::CreateOr(..)));
+    // Engine: which kinds' changes only remove access, and which kinds'
+    // undeclared owned objects are ended, is the kind's own fact
+    // (`ACCESS`), and governance answers exactly as the kind declares.
+    use schema::kind_facts::Access;
+    let now: chrono::DateTime<chrono::Utc> = "2027-06-01T00:00:00Z".parse().expect("a time");
+    let past = engine::ledger::LedgerEntry { id: "id".into(), applied: None, changed_at: None, expires: Some("2027-03-31T17:00:00Z".into()), service: false, location: None };
+    for kind in Kind::ALL {
+        let address = schema::Address::new(kind, "x");
+        let delete = Change { address: address.clone(), action: Action::Delete, display_name: "x".into(), id: Some("id".into()), reason: String::new(), fields: Vec::new(), waits_on: Vec::new(), wave: 0, desired: None, notes: Vec::new(), live: None };
+        let mut live = engine::LiveObject { kind, id: "id".into(), natural_key: "x".into(), display_name: "x".into(), props: Default::default() };
+        live.props.insert("accountEnabled".into(), serde_json::Value::Bool(true));
+        let removes = engine::governance::removes_access(&delete);
+        let ends = engine::governance::undeclared::access_end(&address, &past, &live, now, schema::kinds::governance::GuestExpiryAction::Disable);
+        match kind.access() {
+            Access::None => {
+                assert_eq!(removes, None, "{kind}: its deletes are not access removals");
+                assert_eq!(ends, None, "{kind}: an undeclared object is not access to end");
+            }
+            Access::Grant { noun, .. } => {
+                assert_eq!(removes, Some(format!("ends the {noun} {address}")), "{kind}");
+                assert!(matches!(ends, Some(engine::governance::undeclared::AccessEnd::Delete(_))), "{kind}: {ends:?}");
+            }
+            Access::Expiring { noun } => {
+                // Deleted only past a declared end; blocked once the
+                // recorded end has passed.
+                assert_eq!(removes, None, "{kind}");
+                let mut block = delete.clone();
+                block.action = Action::Update;
+                block.fields = vec![engine::diff::FieldChange { field: "accountEnabled".into(), before: Some(serde_json::Value::Bool(true)), after: Some(serde_json::Value::Bool(false)) }];
+                assert_eq!(engine::governance::removes_access(&block), Some(format!("blocks sign-in of {noun} {address}")), "{kind}");
+                assert!(matches!(ends, Some(engine::governance::undeclared::AccessEnd::Disable(_))), "{kind}: {ends:?}");
+            }
+        }
+    }
+    // The kinds whose ends have always run unattended still do.
+    for kind in [Kind::RoleAssignment, Kind::IntuneRoleAssignment, Kind::AccessPackageAssignment] {
+        assert!(matches!(kind.access(), Access::Grant { .. }), "{kind}");
+    }
+    assert!(matches!(Kind::Guest.access(), Access::Expiring { .. }));
+}
+
+/// `graph_object` refuses every collection a kind manages, and the list it
+/// refuses is the kinds' own (`COLLECTIONS` in each kind's schema module,
+/// found through the registry), not a list kept beside it: every
+/// registered kind's provider collection is among its kind's collections,
+/// and a graph_object declared there fails to load, pointing at the kind.
+#[test]
+fn every_kinds_collection_is_refused_as_a_graph_object_collection() {
+    let mut toml = String::new();
+    let mut expected = std::collections::BTreeMap::new();
+    for kind in Kind::ALL {
+        let p = registry::provider(kind);
+        if kind == Kind::GraphObject {
+            assert!(kind.collections().is_empty(), "graph_object manages no collection of its own");
+            continue;
+        }
+        assert_eq!(kind.collections().first(), Some(&p.collection), "{kind}: its schema module's COLLECTIONS does not start with its provider's collection");
+        for (i, collection) in kind.collections().iter().enumerate() {
+            assert!(schema::kinds::graph_object::modelled(collection), "{kind}: {collection} is not refused as a graph_object collection");
+            assert!(schema::kinds::graph_object::modelled(&format!("{}/", collection.to_uppercase())), "{kind}: {collection} in other case");
+            let key = format!("{kind}-{i}").replace('_', "-");
+            toml.push_str(&format!(
+                "[graph_object.{key}]\ncollection = \"{collection}\"\napi = \"beta\"\nodata_type = \"#microsoft.graph.entity\"\nnatural_key = \"displayName\"\nbody = {{ displayName = \"{key}\" }}\n\n"
+            ));
+            expected.insert(key, collection.to_string());
+        }
+    }
+    let (_dir, dst) = kind_scratch(&["graph_object"], "graph_object collections", "kinds7-modelled.toml", &toml);
+    let d = load_errors(&dst);
+    for (key, collection) in &expected {
+        let want = format!("graph_object.{key}: {collection} is managed by a tenantctl kind");
+        assert!(d.errors().any(|e| e.code == "unknown-collection" && e.message.contains(&want)), "{want}: {d}");
+    }
+}
+
+/// What apply sends again when it adopts a lost create's leftover by
+/// natural key is each kind's own `after_post` (its provider module), not
+/// a shared list: for every object the example declares, each property a
+/// create writes after its POST (the list apply kept before, plus a
+/// guest's blocked sign-in) is in its kind's `after_post`.
+#[test]
+fn what_an_adoption_sends_again_is_each_kinds_own_after_post() {
+    const WRITTEN_AFTER_POST: &[&str] = &["members", "owners", "assignments", "assignedLicenses", "groups", "policies", "policyNames", "priority"];
+    let model = providers::kinds::desired_model(&example());
+    for (address, r) in &model.resources {
+        let after_post = registry::provider(address.kind).after_post;
+        for k in WRITTEN_AFTER_POST.iter().filter(|k| r.props.contains_key(**k)) {
+            assert!(after_post.contains(k), "{address}: `{k}` is written after the POST but not in its kind's after_post");
+        }
+        if address.kind == Kind::Guest {
+            assert!(after_post.contains(&"accountEnabled"), "a guest's blocked sign-in is written after the invitation");
+        }
+    }
 }

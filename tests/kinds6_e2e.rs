@@ -134,9 +134,9 @@ async fn a_secret_setting_is_written_from_the_environment_compared_by_being_set_
     let out_dir = work.join("exported");
     let (code, out) = run(&["export", "--force", "--out", out_dir.to_str().unwrap()], None);
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("SECRET_VENDOR_MSFT_WIFI_PROFILE_SHAREDKEY"), "{out}");
+    assert!(out.contains("SECRET_WI_FI_WITH_A_KEY_VENDOR_MSFT_WIFI_PROFILE_SHAREDKEY"), "{out}");
     let exported = std::fs::read_to_string(out_dir.join("settings-catalog.toml")).unwrap();
-    assert!(exported.contains("secret_env = \"SECRET_VENDOR_MSFT_WIFI_PROFILE_SHAREDKEY\""), "{exported}");
+    assert!(exported.contains("secret_env = \"SECRET_WI_FI_WITH_A_KEY_VENDOR_MSFT_WIFI_PROFILE_SHAREDKEY\""), "{exported}");
     let state = load_ok(&out_dir);
     let exported_ledger = Ledger::parse(&std::fs::read_to_string(work.join("tenantctl.lock")).unwrap()).unwrap();
     let again = plan(&c, &state, &exported_ledger).await;

@@ -38,7 +38,7 @@ async fn a_policy_holding_a_secret_is_never_exported_nor_declared_in_plain_text(
     let out = cli(&sb, tmp.path(), &["export", "--out", out_dir.to_str().unwrap()]);
     assert!(out.status.success(), "{}\n{}", text(&out.stdout), text(&out.stderr));
     let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(said.contains("secret_env = \"SECRET_VENDOR_MSFT_WIFI_PROFILE_SHAREDKEY\""), "{said}");
+    assert!(said.contains("secret_env = \"SECRET_WI_FI_WITH_A_KEY_VENDOR_MSFT_WIFI_PROFILE_SHAREDKEY\""), "{said}");
     for e in walk(&out_dir).into_iter().chain([tmp.path().join("tenantctl.lock")]) {
         let written = std::fs::read_to_string(&e).unwrap_or_default();
         assert!(!written.contains(&token) && !written.contains(PLAIN), "{}: {written}", e.display());

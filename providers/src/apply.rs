@@ -23,13 +23,6 @@ use crate::graph::{GraphClient, GraphError, GraphRequest, GraphResponse, Method}
 use crate::kinds::registry::{self, Api, BoxFuture};
 use crate::kinds::role_assignment;
 
-/// What creates write after their POST (relations, licences, an ESP's
-/// priority, a package's groups and policies), so what an adopted object
-/// that a lost create left behind may lack. A create that failed after its
-/// POST (its licences refused a moment, a connection dropped) is retried
-/// as an adoption, which must finish the job in the same apply.
-const AFTER_POST: &[&str] = &["members", "owners", "assignments", crate::licensing::PROP, "groups", "policies", "policyNames", "priority"];
-
 /// Looks up an environment variable (initial passwords).
 type EnvLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
@@ -397,16 +390,17 @@ impl GraphExecutor {
         if let Some(existing) = self.lookup(kind, r).await? {
             // A previous run created it but never recorded it: adopt it and
             // bring it to the desired state rather than creating a duplicate.
-            // Only what a create writes after its POST (see `AFTER_POST`)
-            // may be missing; properties were in the POST, and re-sending
-            // them could touch fields Graph refuses to change
-            // (isAssignableToRole) or that app-only calls may not set on
-            // privileged users. The next plan compares everything.
+            // Only what a create writes after its POST (the kind's
+            // `after_post`) may be missing: a create that failed after its
+            // POST (its licences refused a moment, a connection dropped) is
+            // retried as an adoption, which must finish the job. Properties
+            // were in the POST, and re-sending them could touch fields Graph
+            // refuses to change (isAssignableToRole) or that app-only calls
+            // may not set on privileged users. The next plan compares everything.
             let mut adopt = change.clone();
-            let guest_disabled: &[&str] = if kind == Kind::Guest { &["accountEnabled"] } else { &[] };
-            adopt.fields = AFTER_POST
+            adopt.fields = registry::provider(kind)
+                .after_post
                 .iter()
-                .chain(guest_disabled)
                 .filter(|k| r.props.contains_key(**k))
                 .map(|k| engine::diff::FieldChange { field: k.to_string(), before: None, after: r.props.get(*k).cloned() })
                 .collect();

@@ -52,6 +52,14 @@ pub(crate) fn string(id: &str, name: &str, collection: bool) -> Value {
     })
 }
 
+/// `d` with the length its string values must have (`minimumLength`,
+/// `maximumLength`): a WPA pre-shared key is 8 to 63 characters.
+fn length(mut d: Value, min: i64, max: i64) -> Value {
+    d["valueDefinition"]["minimumLength"] = json!(min);
+    d["valueDefinition"]["maximumLength"] = json!(max);
+    d
+}
+
 /// A string setting whose value is a secret (`isSecret`): written as a
 /// `SecretSettingValue`, read back as an encrypted token.
 fn secret(id: &str, name: &str) -> Value {
@@ -83,7 +91,7 @@ pub fn catalog() -> &'static Map<String, Value> {
             string(&format!("{d}excludedextensions"), "ExcludedExtensions", true),
             group,
             string(&format!("{fw}_name"), "Name", false),
-            secret("vendor_msft_wifi_profile_sharedkey", "Wi-Fi shared key"),
+            length(secret("vendor_msft_wifi_profile_sharedkey", "Wi-Fi shared key"), 8, 63),
             choice(&format!("{fw}_direction"), "Direction", &["in", "out"]),
         ]
         .into_iter()
@@ -188,6 +196,20 @@ fn check_simple(id: &str, def: &Value, v: &Value) -> Result<(), GraphError> {
         // Never the value in the error: it may be the secret.
         if !ok {
             return Err(bad(&format!("Setting '{id}' is a secret: it expects a {NS}SecretSettingValue with a valueState, got a {}.", bare(v))));
+        }
+        // A value of the wrong length is refused, and this error echoes
+        // the value it refuses: Intune's error texts are not always careful
+        // (they embed the request), and tenantctl must mask what it sent
+        // (`providers::graph::redact`). The sandbox does it here on purpose,
+        // so the tests see a rejected secret come back.
+        let value = v.get("value").and_then(Value::as_str).unwrap_or_default();
+        if v.get("valueState").and_then(Value::as_str) == Some("notEncrypted") {
+            let len = i64::try_from(value.chars().count()).unwrap_or(i64::MAX);
+            let min = def.pointer("/valueDefinition/minimumLength").and_then(Value::as_i64).unwrap_or(0);
+            let max = def.pointer("/valueDefinition/maximumLength").and_then(Value::as_i64).unwrap_or(i64::MAX);
+            if !(min..=max).contains(&len) {
+                return Err(bad(&format!("Setting '{id}': value '{value}' must be {min} to {max} characters long. Request: {v}")));
+            }
         }
         // A token sent back must be one this tenant issued.
         let token = v.get("value").and_then(Value::as_str).unwrap_or_default();

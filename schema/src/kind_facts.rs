@@ -34,6 +34,32 @@ impl Sensitivity {
     }
 }
 
+/// What a kind's objects have to do with access, for governance
+/// (`engine::governance::removes_access` and `undeclared::access_end` ask
+/// the kind through `Kind::access`): a change that only removes access is
+/// applied without approval and unattended by `reconcile --self-heal`, and
+/// access the ledger owns that desired state no longer declares is ended
+/// whatever `governance.prune.kinds` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Its objects grant no access by themselves: their changes are judged
+    /// by the other rules only.
+    None,
+    /// Each object is one grant of access (an assignment), called `noun` in
+    /// the reasons governance gives. Deleting it only removes access (said
+    /// "ends the expired `noun`" when `says_expired` and its declaration has
+    /// an `expires`); with `shortens`, an update that only brings `expires`
+    /// earlier only removes access too. One the ledger owns that desired
+    /// state no longer declares is deleted.
+    Grant { noun: &'static str, says_expired: bool, shortens: bool },
+    /// A principal whose access has an end (`expires`; a guest, called
+    /// `noun`): deleting it past that end, blocking its sign-in, or
+    /// bringing the end earlier only removes access; one no longer declared
+    /// whose recorded end has passed is disabled or deleted
+    /// (`governance.guest_expiry_action`).
+    Expiring { noun: &'static str },
+}
+
 macro_rules! kind_facts {
     ($($variant:ident $field:ident $ty:ident $principal:literal $policy:literal;)*) => {
         impl Kind {
@@ -42,6 +68,23 @@ macro_rules! kind_facts {
             pub fn sensitivity(self) -> Sensitivity {
                 match self {
                     $(Kind::$variant => crate::kinds::$field::SENSITIVITY,)*
+                }
+            }
+
+            /// The Graph collections the kind manages, as its module
+            /// declares them (`COLLECTIONS`; its provider writes the
+            /// first): a `graph_object` in any of them is refused.
+            pub fn collections(self) -> &'static [&'static str] {
+                match self {
+                    $(Kind::$variant => crate::kinds::$field::COLLECTIONS,)*
+                }
+            }
+
+            /// What the kind's objects have to do with access, as its module
+            /// declares it (`ACCESS`).
+            pub fn access(self) -> Access {
+                match self {
+                    $(Kind::$variant => crate::kinds::$field::ACCESS,)*
                 }
             }
         }

@@ -9,7 +9,6 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::model::{as_reference, DesiredResource};
-use crate::plan::{Action, Change};
 
 /// The props an assignment is declared with (see the providers' kind).
 pub const PACKAGE: &str = "accessPackage";
@@ -21,17 +20,11 @@ fn parse(v: Option<&Value>) -> Option<DateTime<Utc>> {
     v.and_then(Value::as_str).and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|t| t.with_timezone(&Utc))
 }
 
-/// Why a change of an assignment only removes access, if it does: its
-/// delete, or an update that only brings its end earlier.
-pub fn removes_access(change: &Change) -> Option<String> {
-    let a = &change.address;
-    match change.action {
-        Action::Delete => Some(format!("ends the access package assignment {a}")),
-        Action::Update if !change.fields.is_empty() && change.fields.iter().all(|f| f.field == EXPIRES && matches!((parse(f.before.as_ref()), parse(f.after.as_ref())), (Some(b), Some(n)) if n < b)) => {
-            Some(format!("shortens the access package assignment {a}"))
-        }
-        _ => None,
-    }
+/// Whether a field change of an assignment only brings its end earlier
+/// (such an update only removes access: `super::removes_access`, as the
+/// kind's `ACCESS` says).
+pub fn brings_end_earlier(f: &crate::diff::FieldChange) -> bool {
+    f.field == EXPIRES && matches!((parse(f.before.as_ref()), parse(f.after.as_ref())), (Some(b), Some(n)) if n < b)
 }
 
 /// What an approver reads beside the diff: who gets which package,
@@ -48,6 +41,8 @@ pub fn review_note(d: &DesiredResource) -> String {
 mod tests {
     use super::*;
     use crate::diff::FieldChange;
+    use crate::governance::removes_access;
+    use crate::plan::{Action, Change};
     use serde_json::json;
 
     fn change(action: Action, fields: Vec<FieldChange>) -> Change {

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use schema::kind_facts::Access;
 use schema::{Address, Kind};
 
 use crate::model::{DesiredModel, ObservedState};
@@ -208,38 +209,32 @@ pub fn managed_desktop_reason(change: &Change, desired: &DesiredModel) -> Option
 
 /// Why a change only removes access, or `None`. Such changes are applied
 /// without approval by `apply` and unattended by `reconcile --self-heal`;
-/// granting or widening access stays sensitive. Removing access means:
-/// * deleting a directory role assignment (expired, no longer declared, or
-///   out-of-band privileged access);
-/// * deleting a guest whose `expires` has passed (the plan deletes a
-///   declared guest only then);
-/// * blocking a guest's sign-in (`accountEnabled` to `false`, and nothing
-///   else in the change).
+/// granting or widening access stays sensitive. Which kinds' changes can
+/// is each kind's own fact (`ACCESS` in its schema module, asked through
+/// [`Kind::access`]):
+/// * a grant (a directory or Intune role assignment, an access package
+///   assignment): deleting it (expired, no longer declared, or
+///   out-of-band privileged access), or, where the kind says so, an update
+///   that only brings its `expires` earlier;
+/// * an expiring principal (a guest): deleting it once its `expires` has
+///   passed (the plan deletes a declared guest only then), blocking its
+///   sign-in (`accountEnabled` to `false`, and nothing else in the change),
+///   or bringing its end earlier.
 pub fn removes_access(change: &Change) -> Option<String> {
     let a = &change.address;
-    match (a.kind, change.action) {
-        (Kind::RoleAssignment, Action::Delete) => Some(format!("ends the role assignment {a}")),
-        (Kind::AccessPackageAssignment, _) => super::package_assignment::removes_access(change),
-        // An Intune role assignment past its `expires` (time-boxed admin access).
-        (Kind::IntuneRoleAssignment, Action::Delete) if change.desired.as_ref().is_some_and(|d| d.expires.is_some()) => Some(format!("ends the expired Intune role assignment {a}")),
-        (Kind::IntuneRoleAssignment, Action::Delete) => Some(format!("ends the Intune role assignment {a}")),
-        (Kind::IntuneRoleAssignment, Action::Update) if !change.fields.is_empty() && change.fields.iter().all(|f| super::recorded::shortens_expiry(change, f)) => {
-            Some(format!("ends the Intune role assignment {a} earlier"))
-        }
-        (Kind::Guest, Action::Delete) if change.desired.as_ref().is_some_and(|d| d.expires.is_some()) => Some(format!("removes the expired guest {a}")),
-        (Kind::Guest, Action::Update)
-            if !change.fields.is_empty()
-                && change.fields.iter().all(|f| f.field == "accountEnabled" && f.after == Some(serde_json::Value::Bool(false))) =>
-        {
-            Some(format!("blocks sign-in of guest {a}"))
-        }
-        // An earlier end of a guest's access (and blocking its sign-in).
-        (Kind::Guest, Action::Update)
-            if !change.fields.is_empty()
-                && change.fields.iter().all(|f| super::recorded::shortens_expiry(change, f) || (f.field == "accountEnabled" && f.after == Some(serde_json::Value::Bool(false)))) =>
-        {
-            Some(format!("shortens the access of guest {a}"))
-        }
+    let expires = change.desired.as_ref().is_some_and(|d| d.expires.is_some());
+    let only = |f: &dyn Fn(&crate::diff::FieldChange) -> bool| !change.fields.is_empty() && change.fields.iter().all(f);
+    let blocks = |f: &crate::diff::FieldChange| f.field == "accountEnabled" && f.after == Some(serde_json::Value::Bool(false));
+    match (a.kind.access(), change.action) {
+        (Access::Grant { noun, says_expired: true, .. }, Action::Delete) if expires => Some(format!("ends the expired {noun} {a}")),
+        (Access::Grant { noun, .. }, Action::Delete) => Some(format!("ends the {noun} {a}")),
+        (Access::Grant { noun, shortens: true, .. }, Action::Update) if only(&|f| super::package_assignment::brings_end_earlier(f)) => Some(format!("shortens the {noun} {a}")),
+        // An earlier end the ledger records (an Intune role assignment's).
+        (Access::Grant { noun, .. }, Action::Update) if only(&|f| super::recorded::shortens_expiry(change, f)) => Some(format!("ends the {noun} {a} earlier")),
+        (Access::Expiring { noun }, Action::Delete) if expires => Some(format!("removes the expired {noun} {a}")),
+        (Access::Expiring { noun }, Action::Update) if only(&blocks) => Some(format!("blocks sign-in of {noun} {a}")),
+        // An earlier end of its access (and blocking its sign-in).
+        (Access::Expiring { noun }, Action::Update) if only(&|f| super::recorded::shortens_expiry(change, f) || blocks(f)) => Some(format!("shortens the access of {noun} {a}")),
         _ => None,
     }
 }

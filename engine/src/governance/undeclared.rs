@@ -7,8 +7,9 @@
 //! ever held for approval.
 
 use chrono::{DateTime, Utc};
+use schema::kind_facts::Access;
 use schema::kinds::governance::GuestExpiryAction;
-use schema::{Address, Kind};
+use schema::Address;
 use serde_json::Value;
 
 use crate::ledger::LedgerEntry;
@@ -28,11 +29,10 @@ pub enum AccessEnd {
 /// Whether `address` (no longer declared; `entry` in the ledger, `live` its
 /// object) grants access that must end now, and how.
 pub fn access_end(address: &Address, entry: &LedgerEntry, live: &LiveObject, now: DateTime<Utc>, action: GuestExpiryAction) -> Option<AccessEnd> {
-    match address.kind {
-        Kind::RoleAssignment | Kind::IntuneRoleAssignment | Kind::AccessPackageAssignment => {
-            Some(AccessEnd::Delete("no longer declared: the access it grants is removed (access is never kept undeclared, whatever governance.prune.kinds says)".into()))
-        }
-        Kind::Guest => {
+    // Which kinds' objects are access is the kind's own fact (`ACCESS`).
+    match address.kind.access() {
+        Access::Grant { .. } => Some(AccessEnd::Delete("no longer declared: the access it grants is removed (access is never kept undeclared, whatever governance.prune.kinds says)".into())),
+        Access::Expiring { .. } => {
             let expires = entry.expires.as_deref().and_then(|e| DateTime::parse_from_rfc3339(e).ok())?.with_timezone(&Utc);
             if expires > now {
                 return None;
@@ -44,13 +44,14 @@ pub fn access_end(address: &Address, entry: &LedgerEntry, live: &LiveObject, now
                 _ => Some(AccessEnd::Delete(format!("no longer declared, and its access expired at {when} (recorded in the ledger)"))),
             }
         }
-        _ => None,
+        Access::None => None,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use schema::Kind;
 
     fn entry(expires: Option<&str>) -> LedgerEntry {
         LedgerEntry { id: "00000000-0000-4000-8000-000000000001".into(), applied: None, changed_at: None, expires: expires.map(str::to_string), service: false, location: None }

@@ -585,7 +585,8 @@ impl TokenProvider {
         tracing::debug!(status, duration_ms = started.elapsed().as_millis() as u64, "token request to {endpoint}");
         let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         if !(200..300).contains(&status) {
-            let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
+            // The token endpoint's text, too, never shows a secret sent.
+            let text = |k: &str| body.get(k).and_then(Value::as_str).map(super::redact::redact);
             return Err(AuthError::TokenEndpoint {
                 status,
                 error: text("error").unwrap_or_else(|| "unknown_error".to_owned()),

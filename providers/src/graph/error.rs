@@ -129,6 +129,21 @@ impl ApiErrorBody {
     }
 }
 
+impl ApiErrorBody {
+    /// Every secret this process sent ([`super::redact`]) masked in the
+    /// body's texts.
+    pub fn redact_secrets(&mut self) {
+        let r = super::redact::redact;
+        self.code = r(&self.code);
+        self.message = r(&self.message);
+        for d in &mut self.details {
+            d.code = r(&d.code);
+            d.message = r(&d.message);
+            d.target = d.target.as_deref().map(r);
+        }
+    }
+}
+
 /// Intune wraps its real message in a JSON string such as
 /// `{"_version":3,"Message":"An error has occurred - Operation ID ...",...}`;
 /// returns that inner `Message`, or the input unchanged.
@@ -418,6 +433,8 @@ pub fn error_from_response(
 ) -> GraphError {
     let mut detail = body.and_then(ApiErrorBody::parse).map(Box::new);
     if let Some(d) = detail.as_mut() {
+        // Graph's text may echo what was sent: never a secret tenantctl sent.
+        d.redact_secrets();
         if d.request_id.is_none() {
             d.request_id.clone_from(&header_request_id);
         }

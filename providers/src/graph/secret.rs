@@ -15,7 +15,10 @@ pub struct Secret(String);
 impl Secret {
     /// Wraps a secret value.
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        let value = value.into();
+        // Masked in any Graph error that echoes it.
+        super::redact::register(&value);
+        Self(value)
     }
 
     /// Returns the secret value, for the one place that sends it.
@@ -31,13 +34,13 @@ impl Secret {
 
 impl From<String> for Secret {
     fn from(value: String) -> Self {
-        Self(value)
+        Self::new(value)
     }
 }
 
 impl From<&str> for Secret {
     fn from(value: &str) -> Self {
-        Self(value.to_owned())
+        Self::new(value)
     }
 }
 

@@ -42,6 +42,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[],
     listings: || vec![CATALOGS.to_string()],
+    after_post: &["groups"],
 };
 
 pub const CATALOGS: &str = "/identityGovernance/entitlementManagement/catalogs";

@@ -48,6 +48,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[],
     listings: || vec![PACKAGES_LISTING.to_string(), POLICIES_LISTING.to_string()],
+    after_post: &["groups", "policies", "policyNames"],
 };
 
 pub const PACKAGES: &str = "/identityGovernance/entitlementManagement/accessPackages";

@@ -54,6 +54,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[ASSIGNMENTS],
     listings: || vec![LISTING.to_string()],
+    after_post: &[],
 };
 
 /// Where assignments are written (through requests) ...

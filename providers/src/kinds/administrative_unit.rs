@@ -39,6 +39,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[],
     listings: || vec![PROVIDER.collection.to_string()],
+    after_post: &["members"],
 };
 
 const MEMBERS: &str = "members";

@@ -35,6 +35,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export: export_all,
     import_paths: &[],
     listings: Vec::new,
+    after_post: &[],
 };
 
 pub fn desired(key: &str, a: &AppAssignment, state: &DesiredState) -> DesiredResource {

@@ -35,6 +35,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[],
     listings: || vec![list_path()],
+    after_post: &[],
 };
 
 pub fn desired(key: &str, f: &AssignmentFilter, state: &DesiredState) -> DesiredResource {

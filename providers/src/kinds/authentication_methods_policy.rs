@@ -41,6 +41,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     import_paths: &[],
     // A single GET of the singleton, not a collection listing.
     listings: || vec![PROVIDER.collection.to_string()],
+    after_post: &[],
 };
 
 /// The singleton's id, and so its natural key.

@@ -37,6 +37,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[],
     listings: || vec![PROVIDER.collection.to_string()],
+    after_post: &[],
 };
 
 /// The property only the `updateAllowedCombinations` action changes.

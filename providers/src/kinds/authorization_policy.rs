@@ -40,6 +40,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[],
     listings: || vec![PROVIDER.collection.to_string()],
+    after_post: &[],
 };
 
 pub fn desired(key: &str, p: &AuthorizationPolicy) -> DesiredResource {

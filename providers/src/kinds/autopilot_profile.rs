@@ -44,6 +44,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[],
     listings: || vec![list_path()],
+    after_post: &["assignments"],
 };
 
 pub fn desired(key: &str, a: &AutopilotProfile, state: &DesiredState) -> DesiredResource {

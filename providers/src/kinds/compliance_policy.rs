@@ -77,6 +77,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[],
     listings: || vec![list_path()],
+    after_post: &["assignments"],
 };
 
 /// The assignment type `/assign` takes for this collection.

@@ -41,6 +41,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[],
     listings: || vec![LIST.to_string()],
+    after_post: &[],
 };
 
 const ENUMERATED_TENANTS: &str = "#microsoft.graph.conditionalAccessEnumeratedExternalTenants";

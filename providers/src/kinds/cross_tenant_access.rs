@@ -42,6 +42,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[],
     listings: || vec![DEFAULT_PATH.to_string(), PROVIDER.collection.to_string()],
+    after_post: &[],
 };
 
 fn name(tenant: Option<&str>) -> String {

@@ -29,6 +29,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export: |cx, objects| super::update_profile::export_kind(cx, Kind::DeviceCategory, objects),
     import_paths: &[],
     listings: || vec![super::update_profile::list_path(Kind::DeviceCategory)],
+    after_post: &[],
 };
 
 pub const ODATA: &str = "#microsoft.graph.deviceCategory";

@@ -38,6 +38,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[],
     listings: || vec![LIST.to_string()],
+    after_post: &["assignments"],
 };
 
 /// The assignment type `/assign` takes for this collection.

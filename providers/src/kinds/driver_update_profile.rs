@@ -32,6 +32,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export: |cx, objects| super::update_profile::export_kind(cx, Kind::DriverUpdateProfile, objects),
     import_paths: &[],
     listings: || vec![super::update_profile::list_path(Kind::DriverUpdateProfile)],
+    after_post: &["assignments"],
 };
 
 /// Graph's read-only reporting properties of a profile.

@@ -34,6 +34,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[],
     listings: Vec::new,
+    after_post: &["assignments", "priority"],
 };
 
 pub const PLATFORM: &str = "#microsoft.graph.deviceEnrollmentPlatformRestrictionConfiguration";

@@ -42,6 +42,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[],
     listings: || vec![LIST.to_string()],
+    after_post: &["assignments", "priority"],
 };
 
 pub const COLLECTION: &str = "/deviceManagement/deviceEnrollmentConfigurations";

@@ -52,6 +52,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export: export_all,
     import_paths: &[],
     listings: Vec::new,
+    after_post: &["assignments"],
 };
 
 /// TOML to JSON, dates as strings (Graph's spelling), nested nulls gone.

@@ -51,6 +51,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[],
     listings: || vec![list_path()],
+    after_post: &["members", "owners", crate::licensing::PROP],
 };
 
 pub fn desired(key: &str, g: &Group, state: &DesiredState) -> DesiredResource {

@@ -45,6 +45,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[],
     listings: Vec::new,
+    after_post: &["accountEnabled"],
 };
 
 pub fn desired(key: &str, g: &Guest) -> DesiredResource {

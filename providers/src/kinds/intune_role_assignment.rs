@@ -41,6 +41,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[],
     listings: || vec![LIST.to_string()],
+    after_post: &["members"],
 };
 
 pub const ODATA: &str = "#microsoft.graph.deviceAndAppManagementRoleAssignment";

@@ -36,6 +36,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export: export_all,
     import_paths: &[],
     listings: Vec::new,
+    after_post: &[],
 };
 
 pub fn desired(key: &str, a: &M365Apps, state: &DesiredState) -> DesiredResource {

@@ -46,6 +46,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[],
     listings: || vec![list_path(Kind::PlatformScript)],
+    after_post: &["assignments"],
 };
 
 /// What differs between the script kinds.

@@ -31,6 +31,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export: |cx, objects| super::update_profile::export_kind(cx, Kind::QualityUpdateProfile, objects),
     import_paths: &[],
     listings: || vec![super::update_profile::list_path(Kind::QualityUpdateProfile)],
+    after_post: &["assignments"],
 };
 
 /// Graph's read-only reporting properties of a profile.

@@ -138,6 +138,13 @@ pub struct KindProvider {
     /// first pages ahead in one `$batch` per version
     /// ([`crate::listing_batch`]). Empty for a kind read with another's.
     pub listings: fn() -> Vec<String>,
+    /// The desired properties its `create` writes after the POST
+    /// (relations, licences, assignments, an ESP's priority, a package's
+    /// groups and policies, a guest's blocked sign-in): what an object
+    /// adopted by natural key (a lost create's leftover) may lack, so
+    /// apply sends them again on adoption. Properties in the POST are not
+    /// re-sent (some, like `isAssignableToRole`, Graph refuses to change).
+    pub after_post: &'static [&'static str],
 }
 
 macro_rules! kind_providers {

@@ -36,6 +36,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[],
     listings: || vec![list_path(Kind::Remediation)],
+    after_post: &["assignments"],
 };
 
 pub(crate) const SCRIPTS: Scripts = Scripts {

@@ -74,6 +74,7 @@ pub const PROVIDER: KindProvider = KindProvider {
         "/roleManagement/directory/roleAssignmentSchedules",
     ],
     listings: || LISTS.iter().map(|l| l.to_string()).collect(),
+    after_post: &[],
 };
 
 /// The listings the read starts with: permanent assignments, then the PIM

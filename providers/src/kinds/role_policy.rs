@@ -42,6 +42,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[],
     listings: || LISTS.iter().map(|l| l.to_string()).collect(),
+    after_post: &[],
 };
 
 /// The directory roles' policies (with their rules), and which role each

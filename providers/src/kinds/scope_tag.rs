@@ -30,6 +30,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export: |cx, objects| super::update_profile::export_kind(cx, Kind::ScopeTag, objects),
     import_paths: &[],
     listings: || vec![super::update_profile::list_path(Kind::ScopeTag)],
+    after_post: &["assignments"],
 };
 
 pub const ODATA: &str = "#microsoft.graph.roleScopeTag";

@@ -60,6 +60,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[],
     listings: || vec![list_path()],
+    after_post: &["assignments"],
 };
 
 const ASSIGNMENT: &str = "#microsoft.graph.deviceManagementConfigurationPolicyAssignment";
@@ -483,8 +484,12 @@ fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
 fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
     let mut t = BTreeMap::new();
     let mut secret_names = Vec::new();
+    // Secrets' variables are named after the policy's key too (two
+    // policies with the same secret setting need two values).
+    let mut env_names = secret::EnvNames::default();
     for o in objects {
         let p = &o.props;
+        let a = cx.key(Kind::SettingsCatalog, &o.display_name, &o.id);
         let settings: Result<BTreeMap<String, toml::Value>, String> = p
             .get("settings")
             .and_then(Value::as_object)
@@ -492,7 +497,7 @@ fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
             .flatten()
             .map(|(k, v)| {
                 // A secret is exported as the name of a variable to set.
-                let v = secret::export_value(k, v, &mut secret_names);
+                let v = secret::export_value(k, v, &mut |id| env_names.name(&a.key, id), &mut secret_names);
                 crate::export::json_to_toml(&v).map(|t| (k.clone(), t)).ok_or_else(|| format!("setting {k} has no value"))
             })
             .collect();
@@ -502,7 +507,6 @@ fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
         let result = settings.and_then(|settings| Ok((settings, assignments(p, &cx.keys)?, super::scope_tag::tags_of(cx, p)?)));
         match result {
             Ok((settings, asg, scope_tags)) => {
-                let a = cx.key(Kind::SettingsCatalog, &o.display_name, &o.id);
                 t.insert(
                     a.key.clone(),
                     SettingsCatalog {

@@ -76,27 +76,67 @@ pub fn is_secret_value(value: &Value) -> bool {
     value.get("@odata.type").and_then(Value::as_str).is_some_and(|t| t.ends_with("SecretSettingValue"))
 }
 
-/// The name export gives the variable of setting `id`'s secret.
-pub fn env_name(id: &str) -> String {
-    let tail: String = id.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
-    format!("SECRET_{tail}")
+/// The name export gives the variable of setting `id`'s secret in the
+/// policy exported as `key`: `SECRET_<KEY>_<ID>`, upper case, anything but
+/// letters and digits as `_`. The policy's key is part of it, so two
+/// policies holding the same secret setting (two Wi-Fi profiles) name two
+/// variables, not one value for both.
+pub fn env_name(key: &str, id: &str) -> String {
+    let upper = |s: &str| -> String { s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect() };
+    format!("SECRET_{}_{}", upper(key), upper(id))
+}
+
+/// The variable names one export gives its secrets: [`env_name`], made
+/// unique (`_2`, `_3` ...) where two (policy, setting) pairs would read the
+/// same once upper-cased (`a-b` + `c` and `a` + `b_c`). Deterministic:
+/// policies are exported in a fixed order.
+#[derive(Default)]
+pub struct EnvNames {
+    /// name -> the (policy key, setting id) it was given to
+    given: std::collections::BTreeMap<String, (String, String)>,
+    /// (policy key, setting id) -> its name
+    by_setting: std::collections::BTreeMap<(String, String), String>,
+}
+
+impl EnvNames {
+    /// The variable of setting `id`'s secret in policy `key` (the same name
+    /// each time it is asked for the same pair).
+    pub fn name(&mut self, key: &str, id: &str) -> String {
+        let pair = (key.to_string(), id.to_string());
+        if let Some(n) = self.by_setting.get(&pair) {
+            return n.clone();
+        }
+        let base = env_name(key, id);
+        let mut name = base.clone();
+        let mut n = 2;
+        while self.given.contains_key(&name) {
+            name = format!("{base}_{n}");
+            n += 1;
+        }
+        self.given.insert(name.clone(), pair.clone());
+        self.by_setting.insert(pair, name.clone());
+        name
+    }
 }
 
 /// The exported form of a normalized value: markers become
-/// `{ secret_env = "SECRET_<ID>" }` (whose names are added to `names`).
-pub fn export_value(id: &str, v: &Value, names: &mut Vec<String>) -> Value {
+/// `{ secret_env = "<name>" }`, the name `name` gives the setting's id
+/// (and it is added to `names`).
+pub fn export_value(id: &str, v: &Value, name: &mut dyn FnMut(&str) -> String, names: &mut Vec<String>) -> Value {
     match v {
         _ if is_marker(v) => {
-            let name = env_name(id);
-            names.push(name.clone());
-            json!({ SECRET_ENV: name })
+            let n = name(id);
+            if !names.contains(&n) {
+                names.push(n.clone());
+            }
+            json!({ SECRET_ENV: n })
         }
-        Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), if k == CHOICE_VALUE { x.clone() } else { export_value(k, x, names) })).collect()),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), if k == CHOICE_VALUE { x.clone() } else { export_value(k, x, name, names) })).collect()),
         Value::Array(items) => Value::Array(
             items
                 .iter()
                 .map(|x| match x {
-                    Value::Object(m) => Value::Object(m.iter().map(|(k, y)| (k.clone(), export_value(k, y, names))).collect()),
+                    Value::Object(m) => Value::Object(m.iter().map(|(k, y)| (k.clone(), export_value(k, y, name, names))).collect()),
                     other => other.clone(),
                 })
                 .collect(),
@@ -176,10 +216,13 @@ pub fn live_tokens(settings: &Value) -> BTreeMap<String, String> {
 /// variable (sent `notEncrypted`); an error names the variable, never a value.
 pub fn value_for(id: &str, marker: &str, token: Option<&String>, envs: Option<&Value>, env: &dyn Fn(&str) -> Option<String>) -> Result<Value, String> {
     if let (Some(t), false) = (token, marker == RESEND) {
+        crate::graph::redact::register(t);
         return Ok(json!({"@odata.type": format!("{NS}SecretSettingValue"), "value": t, "valueState": "encryptedValueToken"}));
     }
     let var = envs.and_then(|e| e.get(id)).and_then(Value::as_str).ok_or_else(|| format!("setting {id} is a secret with no secret_env"))?;
     let value = env(var).filter(|v| !v.is_empty()).ok_or_else(|| format!("environment variable {var} (secret_env of setting {id}) is not set"))?;
+    // Masked in any Graph error that echoes it.
+    crate::graph::redact::register(&value);
     Ok(json!({"@odata.type": format!("{NS}SecretSettingValue"), "value": value, "valueState": "notEncrypted"}))
 }
 
@@ -201,4 +244,23 @@ pub async fn fill(w: &Writer<'_>, body: &mut Value) -> Result<(), ExecError> {
     };
     let envs = r.create_only.get(ENVS);
     replace(body, &mut |id, marker| value_for(id, marker, tokens.get(id), envs, &|var| w.env(var))).map_err(|e| err(format!("{}: {e}", w.address())))
+}
+
+#[cfg(test)]
+mod env_name_tests {
+    use super::*;
+
+    #[test]
+    fn each_policys_secret_gets_its_own_variable() {
+        let mut names = EnvNames::default();
+        let id = "vendor_msft_wifi_profile_sharedkey";
+        let office = names.name("office-wifi", id);
+        let lab = names.name("lab-wifi", id);
+        assert_eq!(office, "SECRET_OFFICE_WIFI_VENDOR_MSFT_WIFI_PROFILE_SHAREDKEY");
+        assert_ne!(office, lab);
+        assert_eq!(names.name("office-wifi", id), office, "the same pair, the same name");
+        // Two pairs that read the same once upper-cased get two names.
+        let (x, y) = (names.name("a-b", "c"), names.name("a", "b_c"));
+        assert_eq!((x.as_str(), y.as_str()), ("SECRET_A_B_C", "SECRET_A_B_C_2"));
+    }
 }

@@ -58,6 +58,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[],
     listings: Vec::new,
+    after_post: &["assignments"],
 };
 
 pub fn desired(key: &str, u: &UpdateRing, state: &DesiredState) -> DesiredResource {

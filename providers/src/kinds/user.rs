@@ -46,6 +46,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[],
     listings: || vec![list_path()],
+    after_post: &[crate::licensing::PROP],
 };
 
 pub fn desired(key: &str, u: &User) -> DesiredResource {
@@ -149,6 +150,8 @@ pub fn create_body(r: &DesiredResource, password: &str) -> Value {
         }
     }
     let force = r.create_only.get("forceChangePasswordNextSignIn").cloned().unwrap_or(json!(true));
+    // Masked in any Graph error that echoes it.
+    crate::graph::redact::register(password);
     body.insert("passwordProfile".into(), json!({"password": password, "forceChangePasswordNextSignIn": force}));
     Value::Object(body)
 }

@@ -36,6 +36,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export: export_all,
     import_paths: &[],
     listings: || vec![mobile_app::list_path()],
+    after_post: &[],
 };
 
 /// The optional text properties, TOML name -> Graph name.

@@ -321,3 +321,8 @@ fn policy_checks(cx: &mut Ctx, key: &str, pk: &str, pol: &AssignmentPolicy, o: &
 /// Whether its changes need approval whatever they change (the registry
 /// hands it to governance: `Kind::sensitivity`).
 pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensitivity::Always("access package (grants group access, with its approval and expiry)");
+/// The Graph collections this kind manages (its provider writes the first):
+/// a `graph_object` there is refused (`Kind::collections`).
+pub const COLLECTIONS: &[&str] = &["/identityGovernance/entitlementManagement/accessPackages", "/identityGovernance/entitlementManagement/assignmentPolicies"];
+/// Its objects grant no access by themselves (`Kind::access`).
+pub const ACCESS: crate::kind_facts::Access = crate::kind_facts::Access::None;

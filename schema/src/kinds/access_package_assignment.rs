@@ -142,3 +142,10 @@ pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensi
     "access package assignment: grants the package's access (two-key)",
     "access package assignment: extends or moves the access it grants (two-key)",
 );
+/// The Graph collections this kind manages (its provider writes the first):
+/// a `graph_object` there is refused (`Kind::collections`).
+pub const COLLECTIONS: &[&str] = &["/identityGovernance/entitlementManagement/assignmentRequests", "/identityGovernance/entitlementManagement/assignments"];
+/// Each assignment is a grant of the package's access: deleting it or
+/// bringing its `expires` earlier only removes access, and one the ledger
+/// owns that desired state no longer declares is deleted (`Kind::access`).
+pub const ACCESS: crate::kind_facts::Access = crate::kind_facts::Access::Grant { noun: "access package assignment", says_expired: false, shortens: true };

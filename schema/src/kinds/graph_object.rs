@@ -72,51 +72,17 @@ impl GraphObject {
 use crate::path;
 use crate::validate::Ctx;
 
-/// Collections a kind manages: a graph_object there would fight it.
-pub const MODELLED: &[&str] = &[
-    "/users",
-    "/groups",
-    "/invitations",
-    "/directory/administrativeUnits",
-    "/roleManagement/directory/roleDefinitions",
-    "/roleManagement/directory/roleAssignments",
-    "/deviceManagement/deviceConfigurations",
-    "/deviceManagement/deviceCompliancePolicies",
-    "/deviceManagement/configurationPolicies",
-    "/deviceManagement/windowsAutopilotDeploymentProfiles",
-    "/deviceManagement/assignmentFilters",
-    "/deviceManagement/roleScopeTags",
-    "/deviceManagement/deviceCategories",
-    "/deviceManagement/windowsFeatureUpdateProfiles",
-    "/deviceManagement/windowsQualityUpdateProfiles",
-    "/deviceManagement/windowsDriverUpdateProfiles",
-    "/deviceManagement/deviceManagementScripts",
-    "/deviceManagement/deviceHealthScripts",
-    "/deviceManagement/deviceEnrollmentConfigurations",
-    "/deviceManagement/roleDefinitions",
-    "/deviceManagement/roleAssignments",
-    "/deviceAppManagement/mobileApps",
-    "/identity/conditionalAccess/namedLocations",
-    "/identity/conditionalAccess/policies",
-    "/policies/authenticationStrengthPolicies",
-    "/policies/authenticationMethodsPolicy",
-    "/policies/roleManagementPolicies",
-    "/policies/roleManagementPolicyAssignments",
-    "/policies/conditionalAccessPolicies",
-    "/policies/authorizationPolicy",
-    "/policies/crossTenantAccessPolicy/default",
-    "/policies/crossTenantAccessPolicy/partners",
-    "/identityGovernance/entitlementManagement/catalogs",
-    "/identityGovernance/entitlementManagement/accessPackages",
-    "/identityGovernance/entitlementManagement/assignmentPolicies",
-    "/identityGovernance/entitlementManagement/assignmentRequests",
-    "/identityGovernance/entitlementManagement/assignments",
-];
+/// Collections the kinds manage, as each kind's module declares them
+/// (`COLLECTIONS`, found through the registry): a graph_object there would
+/// fight the kind.
+pub fn modelled_collections() -> impl Iterator<Item = &'static str> {
+    crate::Kind::ALL.into_iter().flat_map(crate::Kind::collections).copied()
+}
 
 /// Whether a tenantctl kind manages the collection at `path`.
 pub fn modelled(path: &str) -> bool {
     let p = path.trim_end_matches('/');
-    MODELLED.iter().any(|m| m.eq_ignore_ascii_case(p))
+    modelled_collections().any(|m| m.eq_ignore_ascii_case(p))
 }
 
 /// Every check of this kind, in order.
@@ -256,3 +222,8 @@ pub(crate) fn validate(cx: &mut Ctx) {
 /// Whether its changes need approval whatever they change (the registry
 /// hands it to governance: `Kind::sensitivity`).
 pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensitivity::Always("graph_object: an object of a collection tenantctl does not model");
+/// The Graph collections this kind manages: none (each object names its
+/// own, which no other kind may manage; see `modelled`).
+pub const COLLECTIONS: &[&str] = &[];
+/// Its objects grant no access by themselves (`Kind::access`).
+pub const ACCESS: crate::kind_facts::Access = crate::kind_facts::Access::None;

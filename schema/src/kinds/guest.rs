@@ -86,3 +86,11 @@ fn check_guests(cx: &mut Ctx) {
 /// Whether its changes need approval whatever they change (the registry
 /// hands it to governance: `Kind::sensitivity`).
 pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensitivity::CreateOr("guest invitation", "guest access");
+/// The Graph collections this kind manages (its provider writes the first):
+/// a `graph_object` there is refused (`Kind::collections`).
+pub const COLLECTIONS: &[&str] = &["/users", "/invitations"];
+/// A guest's access has an end (`expires`): deleting it past that end,
+/// blocking its sign-in or bringing the end earlier only removes access, and
+/// one no longer declared is disabled or deleted once its recorded end
+/// has passed (`Kind::access`).
+pub const ACCESS: crate::kind_facts::Access = crate::kind_facts::Access::Expiring { noun: "guest" };

@@ -113,3 +113,10 @@ pub(crate) fn validate(cx: &mut Ctx) {
 /// Whether its changes need approval whatever they change (the registry
 /// hands it to governance: `Kind::sensitivity`).
 pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensitivity::Always("Intune role assignment (admin access)");
+/// The Graph collections this kind manages (its provider writes the first):
+/// a `graph_object` there is refused (`Kind::collections`).
+pub const COLLECTIONS: &[&str] = &["/deviceManagement/roleAssignments"];
+/// Each assignment is a grant of an Intune role (time-boxed with
+/// `expires`): deleting it only removes access, and one the ledger owns
+/// that desired state no longer declares is deleted (`Kind::access`).
+pub const ACCESS: crate::kind_facts::Access = crate::kind_facts::Access::Grant { noun: "Intune role assignment", says_expired: true, shortens: false };

@@ -91,3 +91,8 @@ pub(crate) fn validate(cx: &mut Ctx) {
 /// Whether its changes need approval whatever they change (the registry
 /// hands it to governance: `Kind::sensitivity`).
 pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensitivity::Always("Intune role definition (what its admins may do)");
+/// The Graph collections this kind manages (its provider writes the first):
+/// a `graph_object` there is refused (`Kind::collections`).
+pub const COLLECTIONS: &[&str] = &["/deviceManagement/roleDefinitions"];
+/// Its objects grant no access by themselves (`Kind::access`).
+pub const ACCESS: crate::kind_facts::Access = crate::kind_facts::Access::None;

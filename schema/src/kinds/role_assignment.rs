@@ -279,6 +279,13 @@ fn check_role_assignment_duplicates(cx: &mut Ctx) {
 /// Whether its changes need approval whatever they change (the registry
 /// hands it to governance: `Kind::sensitivity`).
 pub const SENSITIVITY: crate::kind_facts::Sensitivity = crate::kind_facts::Sensitivity::Always("directory role assignment");
+/// The Graph collections this kind manages (its provider writes the first):
+/// a `graph_object` there is refused (`Kind::collections`).
+pub const COLLECTIONS: &[&str] = &["/roleManagement/directory/roleAssignments"];
+/// Each assignment is a grant of a directory role: deleting it only removes
+/// access, so it runs unattended, and one the ledger owns that desired
+/// state no longer declares is deleted (governance asks: `Kind::access`).
+pub const ACCESS: crate::kind_facts::Access = crate::kind_facts::Access::Grant { noun: "role assignment", says_expired: false, shortens: false };
 
 #[cfg(test)]
 mod role_set_tests {
