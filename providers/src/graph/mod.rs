@@ -24,6 +24,7 @@ mod prefetch;
 pub mod retry;
 pub mod secret;
 pub mod write_batch;
+pub mod coalesce;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
