@@ -181,16 +181,17 @@ async fn concurrency_a_reader_does_not_declare_never_hangs() {
 async fn the_items_of_one_level_are_packed_twenty_a_call() {
     let s = server().await;
     let (client, _) = static_client(&s.base);
-    // Three readers of 5 items and one of 21: 36 items, 2 calls (not 5,
-    // one or two per reader).
-    let lists: Vec<Vec<String>> = [("a", 5), ("b", 5), ("c", 5), ("d", 21)].iter().map(|(p, n)| (0..*n).map(|i| format!("/x/{p}{i:02}")).collect()).collect();
+    // Three readers of 5 items and one of 23 (its full call goes at
+    // once, its 3 more are shared): 38 items, 2 calls (not 5, one or two
+    // per reader).
+    let lists: Vec<Vec<String>> = [("a", 5), ("b", 5), ("c", 5), ("d", 23)].iter().map(|(p, n)| (0..*n).map(|i| format!("/x/{p}{i:02}")).collect()).collect();
     let levels: Vec<Vec<&str>> = lists.iter().map(|l| l.iter().map(String::as_str).collect()).collect();
     let out = bounded(join_all(levels.into_iter().map(|l| reader(&client, &[], vec![l])))).await;
     for (got, want) in out.iter().zip(&lists) {
         assert_eq!(got.as_ref().unwrap(), want);
     }
     let sizes: Vec<usize> = batches(&s).iter().map(|(_, u)| u.len()).collect::<Vec<_>>();
-    assert_eq!(sizes.iter().sum::<usize>(), 36);
+    assert_eq!(sizes.iter().sum::<usize>(), 38);
     assert_eq!(sizes.len(), 2, "{sizes:?}");
 }
 
@@ -201,4 +202,35 @@ async fn outside_join_all_a_batch_goes_at_once() {
     let r = bounded(client.batch(gets(&["/x/alone"]))).await.unwrap();
     assert_eq!(urls(&r), ["/x/alone"]);
     assert_eq!(batches(&s).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_call_does_not_wait_for_a_reader_still_running() {
+    // One reader holds 20 items; another is stuck in a single GET that
+    // the server answers only after the 20 items have been asked for. Were
+    // the full call held for the level, neither would ever finish.
+    let s = start(|r, log| {
+        if r.path.ends_with("/$batch") {
+            let responses: Vec<Value> = r.json()["requests"].as_array().unwrap().iter().map(|q| json!({"id": q["id"], "status": 200, "body": {"url": q["url"]}})).collect();
+            return Reply::json(200, json!({ "responses": responses }));
+        }
+        let asked = log.iter().any(|e| e.path.ends_with("/$batch"));
+        Reply::json(200, json!({"value": [], "asked": asked}))
+    })
+    .await;
+    let (client, _) = static_client(&s.base);
+    let twenty: Vec<String> = (0..20).map(|i| format!("/x/{i:02}")).collect();
+    let level: Vec<&str> = twenty.iter().map(String::as_str).collect();
+    let waiting: Reader<'_> = Box::pin(async {
+        // Polls until the full call went (bounded: 2,000 GETs).
+        for _ in 0..2_000 {
+            if client.get_json("/poll").await?["asked"] == json!(true) {
+                return Ok(vec!["saw it".to_string()]);
+            }
+        }
+        Ok(vec!["never".to_string()])
+    });
+    let out = bounded(join_all(vec![reader(&client, &[], vec![level]), waiting])).await;
+    assert_eq!(out[0].as_ref().unwrap(), &twenty);
+    assert_eq!(out[1].as_ref().unwrap(), &["saw it"], "the full call went while the other reader still ran");
 }

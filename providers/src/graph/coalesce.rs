@@ -34,6 +34,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::oneshot;
 
+use super::batch::MAX_BATCH;
 use super::{BatchRequest, BatchResponse, GraphClient, GraphError};
 
 tokio::task_local! {
@@ -288,8 +289,32 @@ impl GraphClient {
     /// [`GraphClient::batch`] inside [`join_all`]: held until every reader
     /// waits, then sent with theirs. `None` outside, or for a reader
     /// already counted as waiting (concurrency it did not declare).
+    ///
+    /// A call of 20 items or more sends its full calls at once (nothing to
+    /// share them with, and a large read, e.g. every group's members, must
+    /// not wait for a long listing elsewhere); only its remainder is held.
     pub(crate) async fn batch_coalesced(&self, requests: &[BatchRequest]) -> Option<Result<Vec<BatchResponse>, GraphError>> {
         let p = PARTICIPANT.try_with(Arc::clone).ok()?;
+        let full = requests.len() - requests.len() % MAX_BATCH;
+        if full == requests.len() {
+            return None;
+        }
+        if full > 0 {
+            let (now, held) = tokio::join!(self.batch_now(requests[..full].to_vec()), self.hold(&p, &requests[full..]));
+            let held = match held {
+                Some(r) => r,
+                None => self.batch_now(requests[full..].to_vec()).await,
+            };
+            return Some(now.and_then(|mut a| {
+                a.extend(held?);
+                Ok(a)
+            }));
+        }
+        self.hold(&p, requests).await
+    }
+
+    /// Holds `requests` for the next flush of `p`'s [`join_all`].
+    async fn hold(&self, p: &Arc<Participant>, requests: &[BatchRequest]) -> Option<Result<Vec<BatchResponse>, GraphError>> {
         let (tx, rx) = oneshot::channel();
         let due = {
             let mut s = p.coalescer.lock();
