@@ -96,7 +96,7 @@ pub fn fill(listings: &mut Vec<(ApiVersion, String)>, speculative: Vec<(ApiVersi
         }
         // A version with fewer than two listings sends them alone (no
         // `$batch`): a speculative item there would cost the call.
-        if same.len() >= 2 && same.len() % MAX_BATCH != 0 {
+        if same.len() >= 2 && !same.len().is_multiple_of(MAX_BATCH) {
             listings.push((version, path));
         }
     }
