@@ -351,10 +351,6 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
         false => None,
     };
     let mut ledger = read_ledger(&ctx.target.ledger_path)?;
-    crate::tenant_check::check_if_read(&ctx.target.client, &ledger, &ctx.target.ledger_path).await?;
-    if ctx.args.self_heal && crate::state::wal_path(&ctx.target.ledger_path).exists() {
-        crate::state::LedgerStore::new(&ctx.target.ledger_path).compact(&ledger)?;
-    }
     let graph = ctx.target.client.cloud().graph_base().to_string();
     // Read by the loader's rules: a link to /dev/zero or a FIFO is refused
     // (and a full resync done), never read into memory.
@@ -372,7 +368,16 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
             providers::delta::DeltaState::new(&graph)
         }
     };
-    let (observed, dstats) = providers::delta::observe_with_delta(&ctx.target.client, &desired, &ledger, &mut delta).await.context("reading the tenant")?;
+    // The tenant's id comes in the listings' `$batch` (issue 13: a quiet
+    // pass in few requests); the state is checked against it before
+    // anything of this pass is written, the delta state included.
+    let organization = [(providers::graph::ApiVersion::V1, providers::tenant_marker::ORGANIZATION.to_string())];
+    let (observed, dstats, view) = providers::delta::observe_with_delta_view(&ctx.target.client, &desired, &ledger, &mut delta, &organization).await.context("reading the tenant")?;
+    crate::tenant_check::check_if_read(&view, &ledger, &ctx.target.ledger_path).await?;
+    drop(view);
+    if ctx.args.self_heal && crate::state::wal_path(&ctx.target.ledger_path).exists() {
+        crate::state::LedgerStore::new(&ctx.target.ledger_path).compact(&ledger)?;
+    }
     match crate::state_side::write_remote(&ctx.target.ledger_path, crate::state_backend::StateKind::Delta, delta.render().as_bytes()) {
         Ok(true) => {}
         Ok(false) => write_atomic(&ctx.delta_path, &delta.render())?,

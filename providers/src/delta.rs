@@ -140,12 +140,24 @@ async fn sync(client: &GraphClient, path: &str, snap: &mut Option<Snapshot>, sta
 
 /// Read users and groups through delta, the rest as `observe` does.
 pub async fn observe_with_delta(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger, state: &mut DeltaState) -> Result<(ObservedState, DeltaStats), GraphError> {
+    let (observed, stats, _) = observe_with_delta_view(client, desired, ledger, state, &[]).await?;
+    Ok((observed, stats))
+}
+
+/// [`observe_with_delta`], with `extra` (v1.0 or beta) GETs sent in the
+/// listings' `$batch` (e.g. `GET /organization`,
+/// [`crate::tenant_marker::ORGANIZATION`]); returns the view that answers
+/// them (each once) through its `get_json`/`list_all`.
+pub async fn observe_with_delta_view(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger, state: &mut DeltaState, extra: &[(crate::graph::ApiVersion, String)]) -> Result<(ObservedState, DeltaStats, GraphClient), GraphError> {
     let (rest_desired, rest_ledger) = without_directory(desired, ledger);
     let kinds = crate::observe::kinds_in_scope(desired, ledger);
-    // What the directory's licences need (the SKUs) comes in the other
-    // kinds' listings `$batch`, and is read below from that view.
-    let extra = crate::listing_batch::declared_listings(&kinds, desired);
-    let (mut observed, view) = crate::observe::observe_prefetching(client, &rest_desired, &rest_ledger, &extra).await?;
+    // What the directory's licences need (the SKUs, and each licensed
+    // object's read by its ledger id where the batch has room) comes in
+    // the other kinds' listings `$batch`, and is read below from that view.
+    let mut listings = crate::listing_batch::declared_listings(&kinds, desired);
+    listings.extend(extra.iter().cloned());
+    let speculative = crate::listing_batch::ledger_listings(&kinds, desired, ledger);
+    let (mut observed, view) = crate::observe::observe_prefetching(client, &rest_desired, &rest_ledger, &listings, &speculative).await?;
     drop((rest_desired, rest_ledger));
     let mut stats = DeltaStats::default();
     if kinds.contains(&Kind::User) || kinds.contains(&Kind::Guest) {
@@ -187,7 +199,7 @@ pub async fn observe_with_delta(client: &GraphClient, desired: &DesiredModel, le
         list.sort_by(|a, b| a.id.cmp(&b.id));
     }
     crate::licensing::read(&view, desired, ledger, &mut observed, false).await?;
-    Ok((observed, stats))
+    Ok((observed, stats, view))
 }
 
 /// Desired state and ledger without users, guests and groups (read here

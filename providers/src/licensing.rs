@@ -176,6 +176,12 @@ fn targets<'a>(desired: &'a DesiredModel, ledger: &Ledger, observed: &ObservedSt
     out
 }
 
+/// The read of one declared user's or group's licences (in the
+/// listings' `$batch` when its ledger id is known: `listing_batch`).
+pub(crate) fn read_path(kind: Kind, id: &str) -> String {
+    format!("/{}/{id}?$select={}", collection(kind), select(kind))
+}
+
 fn collection(kind: Kind) -> &'static str {
     if kind == Kind::Group { "groups" } else { "users" }
 }
@@ -230,7 +236,7 @@ pub async fn read(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger,
         }
     };
     let found: Vec<(&Address, String)> = targets.iter().filter_map(|(a, id)| id.clone().map(|i| (*a, i))).collect();
-    let requests = found.iter().map(|(a, id)| BatchRequest::get(format!("/{}/{id}?$select={}", collection(a.kind), select(a.kind)))).collect();
+    let requests = found.iter().map(|(a, id)| BatchRequest::get(read_path(a.kind, id))).collect();
     let responses = client.v1().batch(requests).await;
     let responses = match responses {
         Ok(r) => r,

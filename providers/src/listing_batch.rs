@@ -11,9 +11,10 @@
 
 use std::collections::BTreeSet;
 
-use engine::DesiredModel;
+use engine::{DesiredModel, Ledger};
 use schema::Kind;
 
+use crate::graph::batch::MAX_BATCH;
 use crate::graph::{ApiVersion, GraphClient};
 use crate::kinds::registry::{self, Api};
 
@@ -57,6 +58,50 @@ pub fn declared_listings(kinds: &BTreeSet<Kind>, desired: &DesiredModel) -> Vec<
     out
 }
 
+/// Reads that depend on a live id, fetched ahead by the id the ledger
+/// records: the resources of a declared access catalog that declares its
+/// groups (`access_catalog::read`), the licences of a declared user or
+/// group that declares them (`licensing::read`). Each path is the one its
+/// reader asks, so the answer is used only when the reader asks for that
+/// very id; an id the ledger has wrong is read again by the reader, and
+/// its prefetched answer is left unused.
+pub fn ledger_listings(kinds: &BTreeSet<Kind>, desired: &DesiredModel, ledger: &Ledger) -> Vec<(ApiVersion, String)> {
+    let mut out = Vec::new();
+    for r in desired.resources.values() {
+        let Some(id) = ledger.id(&r.address) else { continue };
+        match r.address.kind {
+            Kind::AccessCatalog if kinds.contains(&Kind::AccessCatalog) && r.props.contains_key(crate::kinds::access_catalog::GROUPS) => {
+                out.push((ApiVersion::V1, crate::kinds::access_catalog::resources_path(id)));
+            }
+            Kind::User | Kind::Group if r.props.contains_key(crate::licensing::PROP) => {
+                out.push((ApiVersion::V1, crate::licensing::read_path(r.address.kind, id)));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Adds the `speculative` listings to `listings` only where they ride free:
+/// in the room the last `$batch` call of their API version leaves (20
+/// items a call), never as a call of their own. What is left out is read
+/// by its reader as before.
+pub fn fill(listings: &mut Vec<(ApiVersion, String)>, speculative: Vec<(ApiVersion, String)>) {
+    for (version, path) in speculative {
+        let mut same: Vec<&str> = listings.iter().filter(|(v, _)| *v == version).map(|(_, p)| p.as_str()).collect();
+        same.sort_unstable();
+        same.dedup();
+        if same.contains(&path.as_str()) {
+            continue;
+        }
+        // A version with fewer than two listings sends them alone (no
+        // `$batch`): a speculative item there would cost the call.
+        if same.len() >= 2 && !same.len().is_multiple_of(MAX_BATCH) {
+            listings.push((version, path));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,5 +125,22 @@ mod tests {
             ["/deviceManagement/windowsAutopilotDeploymentProfiles?$top=999"]
         );
         assert!(listings(&BTreeSet::new()).is_empty());
+    }
+
+    #[test]
+    fn reads_by_ledger_id_only_fill_the_room_the_listings_leave() {
+        let v1 = |p: &str| (ApiVersion::V1, p.to_string());
+        let beta = |p: &str| (ApiVersion::Beta, p.to_string());
+        // 18 v1 listings leave room for 2; one beta listing goes alone, so
+        // nothing rides with it; a repeated path is not added twice.
+        let mut l: Vec<_> = (0..18).map(|i| v1(&format!("/l{i}"))).collect();
+        l.push(beta("/b"));
+        fill(&mut l, vec![v1("/l3"), v1("/s1"), beta("/sb"), v1("/s2"), v1("/s3")]);
+        let added: Vec<&str> = l.iter().skip(19).map(|(_, p)| p.as_str()).collect();
+        assert_eq!(added, ["/s1", "/s2"]);
+        // A full call gets nothing more.
+        let mut full: Vec<_> = (0..20).map(|i| v1(&format!("/l{i}"))).collect();
+        fill(&mut full, vec![v1("/s")]);
+        assert_eq!(full.len(), 20);
     }
 }

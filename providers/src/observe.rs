@@ -87,7 +87,8 @@ fn reads() -> Vec<(ReadFn, Vec<Kind>)> {
 /// a 2 MB test-thread stack in debug builds).
 async fn read_all(cx: &ReadCx<'_>, wanted: impl Fn(&[Kind]) -> bool) -> Vec<(Vec<Kind>, Result<Readout, GraphError>)> {
     let reads: Vec<(ReadFn, Vec<Kind>)> = reads().into_iter().filter(|(_, ks)| wanted(ks)).collect();
-    let results = futures::future::join_all(reads.iter().map(|(f, _)| f(cx))).await;
+    // Their dependent reads share one `$batch` per dependency level.
+    let results = crate::graph::coalesce::join_all(reads.iter().map(|(f, _)| f(cx))).await;
     reads.into_iter().map(|(_, ks)| ks).zip(results).collect()
 }
 
@@ -95,16 +96,20 @@ async fn read_all(cx: &ReadCx<'_>, wanted: impl Fn(&[Kind]) -> bool) -> Vec<(Vec
 /// that cannot be read makes its kinds unknown; failing to authenticate at
 /// all is an error, since nothing could be read.
 pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger) -> Result<ObservedState, GraphError> {
-    Ok(observe_prefetching(client, desired, ledger, &[]).await?.0)
+    Ok(observe_prefetching(client, desired, ledger, &[], &[]).await?.0)
 }
 
 /// [`observe`], with `extra` listings fetched ahead in the same `$batch`
 /// as the kinds' own; returns the view serving what was not used yet.
-pub(crate) async fn observe_prefetching(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger, extra: &[(crate::graph::ApiVersion, String)]) -> Result<(ObservedState, GraphClient), GraphError> {
+/// `speculative` reads (by ledger id) ride along where the batch has room.
+pub(crate) async fn observe_prefetching(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger, extra: &[(crate::graph::ApiVersion, String)], speculative: &[(crate::graph::ApiVersion, String)]) -> Result<(ObservedState, GraphClient), GraphError> {
     let kinds = kinds_in_scope(desired, ledger);
     let mut listings = crate::listing_batch::listings(&kinds);
     listings.extend(crate::listing_batch::declared_listings(&kinds, desired));
     listings.extend(extra.iter().cloned());
+    let mut speculative = speculative.to_vec();
+    speculative.extend(crate::listing_batch::ledger_listings(&kinds, desired, ledger));
+    crate::listing_batch::fill(&mut listings, speculative);
     let view = client.prefetch_first_pages(&listings).await;
     let client = &view;
     let modified = std::sync::Mutex::new(BTreeMap::new());

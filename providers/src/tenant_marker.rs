@@ -104,9 +104,13 @@ pub enum MarkerError {
     Write { org: String, #[source] source: GraphError },
 }
 
+/// The read of the tenant's organization id (v1.0), which a reconcile
+/// pass sends in its listings' `$batch`.
+pub const ORGANIZATION: &str = "/organization?$select=id";
+
 /// The tenant's organization id (`GET /organization`): the tenant id.
 pub async fn organization_id(client: &GraphClient) -> Result<String, MarkerError> {
-    let v = client.v1().get_json("/organization?$select=id").await.map_err(MarkerError::Organization)?;
+    let v = client.v1().get_json(ORGANIZATION).await.map_err(MarkerError::Organization)?;
     v.get("value")
         .and_then(Value::as_array)
         .and_then(|a| a.first())

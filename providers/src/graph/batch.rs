@@ -57,7 +57,7 @@ impl BatchRequest {
         self
     }
 
-    fn url_path(&self) -> String {
+    pub(crate) fn url_path(&self) -> String {
         let url = self.url.trim();
         if url.starts_with('/') {
             url.to_owned()
@@ -144,7 +144,20 @@ impl GraphClient {
     ///
     /// Errors only when a whole `$batch` call fails or the service leaves a
     /// sub-request unanswered.
+    ///
+    /// Inside [`super::coalesce::join_all`] the call is held and sent with
+    /// the other readers' calls of the same dependency level; a GET whose
+    /// answer came ahead in the listings' `$batch` (a prefetched view) is
+    /// answered from it.
     pub async fn batch(&self, requests: Vec<BatchRequest>) -> Result<Vec<BatchResponse>, GraphError> {
+        if let Some(done) = self.batch_coalesced(&requests).await {
+            return done;
+        }
+        self.batch_now(requests).await
+    }
+
+    /// [`GraphClient::batch`], sent now.
+    pub(crate) async fn batch_now(&self, requests: Vec<BatchRequest>) -> Result<Vec<BatchResponse>, GraphError> {
         let policy = self.inner.retry.clone();
         let batch_url = self.url_for("/$batch")?;
         let infos: Vec<RequestInfo> = requests
@@ -157,7 +170,13 @@ impl GraphClient {
         let mut attempts: Vec<u32> = vec![0; requests.len()];
         // Items still to send, each with the time (on the waits' own
         // timeline) before which it must not be sent again.
-        let mut pending: Vec<(Duration, usize)> = (0..requests.len()).map(|i| (Duration::ZERO, i)).collect();
+        let mut pending: Vec<(Duration, usize)> = Vec::new();
+        for (i, r) in requests.iter().enumerate() {
+            match self.take_prefetched_item(r) {
+                Some(answered) => results[i] = Some(answered),
+                None => pending.push((Duration::ZERO, i)),
+            }
+        }
         let mut waited = Duration::ZERO;
         while !pending.is_empty() {
             let due = pending.iter().map(|(t, _)| *t).min().unwrap_or(waited);

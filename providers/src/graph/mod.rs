@@ -25,6 +25,7 @@ pub mod retry;
 pub mod secret;
 pub mod write_batch;
 pub mod redact;
+pub mod coalesce;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};

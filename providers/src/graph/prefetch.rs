@@ -22,12 +22,12 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 use url::Url;
 
-use super::{ApiVersion, BatchRequest, GraphClient, GraphError};
+use super::{ApiVersion, BatchRequest, BatchResponse, GraphClient, GraphError};
 
 /// Prefetched first pages by absolute URL.
 #[derive(Default)]
 pub(crate) struct Prefetched {
-    pages: Mutex<HashMap<String, Result<Value, GraphError>>>,
+    pages: Mutex<HashMap<String, BatchResponse>>,
 }
 
 impl GraphClient {
@@ -51,7 +51,7 @@ impl GraphClient {
                     Ok(responses) => {
                         for (path, response) in paths.iter().zip(responses) {
                             if let Ok(url) = view.url_for(path) {
-                                pages.push((url.to_string(), response.into_result().map(|b| b.unwrap_or(Value::Null))));
+                                pages.push((url.to_string(), response));
                             }
                         }
                     }
@@ -75,6 +75,19 @@ impl GraphClient {
     /// The prefetched first page of `url`, once.
     pub(crate) fn take_prefetched(&self, url: &Url) -> Option<Result<Value, GraphError>> {
         let p = self.prefetched.as_ref()?;
+        let response = p.pages.lock().ok()?.remove(url.as_str())?;
+        Some(response.into_result().map(|b| b.unwrap_or(Value::Null)))
+    }
+
+    /// The prefetched answer to a `$batch` item, once: a GET without
+    /// headers of a path fetched ahead (e.g. a licensed group read by its
+    /// ledger id), with the status it was answered with.
+    pub(crate) fn take_prefetched_item(&self, request: &BatchRequest) -> Option<BatchResponse> {
+        let p = self.prefetched.as_ref()?;
+        if request.method != super::Method::GET || !request.headers.is_empty() || request.body.is_some() {
+            return None;
+        }
+        let url = self.url_for(&request.url_path()).ok()?;
         p.pages.lock().ok()?.remove(url.as_str())
     }
 }

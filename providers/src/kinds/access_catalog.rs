@@ -47,7 +47,7 @@ pub const PROVIDER: KindProvider = KindProvider {
 
 pub const CATALOGS: &str = "/identityGovernance/entitlementManagement/catalogs";
 pub const RESOURCE_REQUESTS: &str = "/identityGovernance/entitlementManagement/resourceRequests";
-const GROUPS: &str = "groups";
+pub(crate) const GROUPS: &str = "groups";
 /// The origin system of a Microsoft Entra group resource.
 pub const AAD_GROUP: &str = "AadGroup";
 

@@ -259,23 +259,30 @@ fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
     Box::pin(async move {
         let beta = cx.client.beta();
         let base = PROVIDER.collection;
-        let mut raw = beta.list_all(&list_path()).await?;
-        record_modified(&raw, cx.modified);
-        let requests = raw.iter().map(|p| BatchRequest::get(format!("{base}/{}/settings?$top=999", str_field(p, "id")))).collect();
-        let responses = beta.batch(requests).await?;
-        for (p, response) in raw.iter_mut().zip(responses) {
-            let body = response.into_result()?.unwrap_or(Value::Null);
-            let mut settings = body.get("value").and_then(Value::as_array).cloned().unwrap_or_default();
-            if let Some(next) = body.get("@odata.nextLink").and_then(Value::as_str) {
-                settings.extend(beta.list_all(next).await?);
+        // The policies' settings, the declared settings' definitions and
+        // the declared templates' settings depend on nothing but the
+        // listings: read side by side, so their `$batch` items go in the
+        // same dependency level (`coalesce`).
+        let policies = async {
+            let mut raw = beta.list_all(&list_path()).await?;
+            record_modified(&raw, cx.modified);
+            let requests = raw.iter().map(|p| BatchRequest::get(format!("{base}/{}/settings?$top=999", str_field(p, "id")))).collect();
+            let responses = beta.batch(requests).await?;
+            for (p, response) in raw.iter_mut().zip(responses) {
+                let body = response.into_result()?.unwrap_or(Value::Null);
+                let mut settings = body.get("value").and_then(Value::as_array).cloned().unwrap_or_default();
+                if let Some(next) = body.get("@odata.nextLink").and_then(Value::as_str) {
+                    settings.extend(beta.list_all(next).await?);
+                }
+                if let Some(m) = p.as_object_mut() {
+                    m.insert("settings".into(), Value::Array(settings));
+                }
             }
-            if let Some(m) = p.as_object_mut() {
-                m.insert("settings".into(), Value::Array(settings));
-            }
-        }
-        read_filter_names(&beta, &mut raw).await?;
-        let mut refused = check_definitions(cx.client, cx.desired).await?;
-        let (from_templates, completed) = super::settings_catalog_template::complete(cx.client, cx.desired).await?;
+            read_filter_names(&beta, &mut raw).await?;
+            Ok::<_, GraphError>(raw)
+        };
+        let (raw, refused, templates) = crate::graph::coalesce::join3(policies, check_definitions(cx.client, cx.desired), super::settings_catalog_template::complete(cx.client, cx.desired)).await;
+        let (raw, mut refused, (from_templates, completed)) = (raw?, refused?, templates?);
         refused.extend(from_templates);
         if let Ok(mut done) = cx.completed.lock() {
             done.extend(completed);
