@@ -27,7 +27,6 @@ description = "Membership managed in the portal"
 
 const INTUNE_OPS: &str = include_str!("fixtures/intune-ops-group.toml");
 
-const FULL_INTUNE: &str = include_str!("fixtures/full-intune-role.toml");
 
 /// A group nobody's change is about, for an unrelated change.
 const PLAIN: &str = r#"
@@ -49,12 +48,7 @@ async fn intune_assignments(sb: &sandbox::SandboxHandle) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn out_of_band_intune_role_assignment_is_removed_unattended() {
     let sb = sandbox().await;
-    let (work, dir) = converged(&sb, |d| {
-        append(d, "groups.toml", INTUNE_OPS);
-        std::fs::write(d.join("rbac.toml"), FULL_INTUNE).expect("written");
-        // Permanent on purpose: gov7b's standing-access lint would refuse it.
-        common::gov7b::except(d, "standing-privileged-access:intune_role_assignment.ops", "test fixture: permanent on purpose");
-    })
+    let (work, dir) = converged(&sb, |d| common::gov7b::intune_ops(d, INTUNE_OPS))
     .await;
     let role = ledger_id(work.path(), "intune_role_definition.full-intune");
     let admins = ledger_id(work.path(), "group.intune-admins");
@@ -152,12 +146,7 @@ async fn a_live_member_of_an_unmanaged_ca_exclusion_is_reported() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_account_in_an_unmanaged_intune_role_group_is_an_error() {
     let sb = sandbox().await;
-    let (work, dir) = converged(&sb, |d| {
-        append(d, "groups.toml", INTUNE_OPS_UNMANAGED);
-        std::fs::write(d.join("rbac.toml"), FULL_INTUNE).expect("written");
-        // Permanent on purpose: gov7b's standing-access lint would refuse it.
-        common::gov7b::except(d, "standing-privileged-access:intune_role_assignment.ops", "test fixture: permanent on purpose");
-    })
+    let (work, dir) = converged(&sb, |d| common::gov7b::intune_ops(d, INTUNE_OPS_UNMANAGED))
     .await;
     let (code, out) = run(&sb, work.path(), &["plan", d(&dir)]);
     assert_eq!(code, Some(0), "{out}");

@@ -170,7 +170,6 @@ async fn approve_shows_the_live_reasons_the_plan_recorded() {
 
 const INTUNE_OPS_UNMANAGED: &str = "\n[group.intune-ops]\ndisplay_name = \"Intune operators\"\nmail_nickname = \"intune-ops\"\ndescription = \"Membership managed in the portal\"\n";
 
-const FULL_INTUNE: &str = include_str!("fixtures/full-intune-role.toml");
 
 /// A person added live to the member group of an Intune role assignment,
 /// whose membership desired state does not manage, holds that Intune role
@@ -178,11 +177,7 @@ const FULL_INTUNE: &str = include_str!("fixtures/full-intune-role.toml");
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_in_an_unmanaged_intune_role_group_is_reported() {
     let sb = sandbox().await;
-    let (work, dir) = converged(&sb, |d| {
-        append(d, "groups.toml", INTUNE_OPS_UNMANAGED);
-        std::fs::write(d.join("rbac.toml"), FULL_INTUNE).expect("written");
-        common::gov7b::except(d, "standing-privileged-access:intune_role_assignment.ops", "test fixture: permanent on purpose");
-    })
+    let (work, dir) = converged(&sb, |d| common::gov7b::intune_ops(d, INTUNE_OPS_UNMANAGED))
     .await;
     let w = work.path();
     let (code, out) = run(&sb, w, &["plan", d(&dir)]);

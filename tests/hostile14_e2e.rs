@@ -50,11 +50,7 @@ const FULL_INTUNE: &str = include_str!("fixtures/full-intune-role.toml");
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn intune_role_member_group_grants_the_role() {
     let sb = sandbox().await;
-    let (work, dir) = converged(&sb, |d| {
-        append(d, "groups.toml", INTUNE_OPS);
-        std::fs::write(d.join("rbac.toml"), FULL_INTUNE).expect("rbac.toml is written");
-        common::gov7b::except(d, "standing-privileged-access:intune_role_assignment.ops", "test fixture: permanent on purpose");
-    })
+    let (work, dir) = converged(&sb, |d| common::gov7b::intune_ops(d, INTUNE_OPS))
     .await;
     edit_file(&dir, "groups.toml", |t| t.replace("members = [\"megan\"]", "members = [\"megan\", \"adele\"]"));
     let out = plan_text(&sb, work.path(), &dir);

@@ -154,11 +154,7 @@ async fn an_empty_author_name_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_out_of_band_custom_intune_role_assignment_is_removed() {
     let sb = sandbox().await;
-    let (work, dir) = converged(&sb, |d| {
-        append(d, "groups.toml", INTUNE_OPS);
-        std::fs::write(d.join("rbac.toml"), FULL_INTUNE).expect("written");
-        common::gov7b::except(d, "standing-privileged-access:intune_role_assignment.ops", "test fixture: permanent on purpose");
-    })
+    let (work, dir) = converged(&sb, |d| common::gov7b::intune_ops(d, INTUNE_OPS))
     .await;
     let def = json!({"@odata.type": "#microsoft.graph.deviceAndAppManagementRoleDefinition", "displayName": "Shadow wipers", "rolePermissions": [{"resourceActions": [{"allowedResourceActions": ["Microsoft.Intune_ManagedDevices_Read", "Microsoft.Intune_ManagedDevices_Wipe", "Microsoft.Intune_DeviceConfigurations_Update"], "notAllowedResourceActions": []}]}], "roleScopeTagIds": ["0"]});
     let role = graph(&sb, Method::POST, "/beta/deviceManagement/roleDefinitions", Some(def)).await["id"].as_str().expect("an id").to_string();
