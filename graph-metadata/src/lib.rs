@@ -256,7 +256,9 @@ impl Metadata {
     /// it cannot go stale when a kind adds requests.
     pub fn permission_table(&self) -> String {
         let documented = self.documented_permissions();
-        let mut rows: Vec<(String, Vec<(String, Vec<String>)>)> = documented.iter().map(|p| (p.clone(), Vec::new())).collect();
+        // (permission, [(path, [method])]), in the documented order.
+        type Paths = Vec<(String, Vec<String>)>;
+        let mut rows: Vec<(String, Paths)> = documented.iter().map(|p| (p.clone(), Vec::new())).collect();
         for r in self.data.requests.iter().filter(|r| r.tenantctl) {
             let mut needs: Vec<String> = r.granted_by(documented).into_iter().take(1).collect();
             for p in &r.all_of {
