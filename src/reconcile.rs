@@ -412,9 +412,15 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
     // As apply: a plan made without part of the tenant may be wrong about
     // the rest (references, natural-key matches, lints), so a pass that
     // could not read everything changes nothing.
+    // Ending access read live (an out-of-band privileged role, an expired
+    // guest) still goes: it grants nothing, and holding it would leave the
+    // access in place for as long as anything else cannot be read (hostile
+    // run 15, finding 17: one package delivery stuck in `delivering`).
     if !plan.unknown.is_empty() {
         let reason = format!("not applied: {} resource(s) could not be read this pass, and a plan made without part of the tenant may be wrong about the rest", plan.unknown.len());
-        held.extend(safe.drain(..).map(|c| Held { address: c.address.to_string(), action: c.action.as_str().into(), reason: reason.clone() }));
+        let (ends, rest): (Vec<_>, Vec<_>) = safe.drain(..).partition(|c| engine::governance::removes_access(c).is_some());
+        held.extend(rest.into_iter().map(|c| Held { address: c.address.to_string(), action: c.action.as_str().into(), reason: reason.clone() }));
+        safe = ends;
     }
     if let Some(p) = &pending {
         crate::reconcile_pending::hold(p, &plan, &observed, &ledger, now, &mut safe, &mut held);

@@ -247,3 +247,23 @@ fn an_access_package_for_a_service_account_by_rule_is_refused() {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(!out.status.success() && text.contains("service-account-access-package") && text.contains("user.svc-x is a service account"), "{text}");
 }
+
+/// Finding 17: a package delivery stuck in `delivering` makes its
+/// assignment unknown; reconcile still removes out-of-band privileged
+/// access read live (ending access grants nothing), and holds the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_delivery_does_not_keep_out_of_band_privileged_access() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let assignment = ledger_id(work.path(), "access_package_assignment.fabrikam-auditor");
+    patch_out_of_band(&sb, "accessPackageAssignments", &assignment, json!({"state": "delivering", "status": "Delivering"})).await;
+    let megan = ledger_id(work.path(), "user.megan");
+    let pra = json!({"principalId": megan, "roleDefinitionId": "e8611ab8-c189-46e8-94e1-60213ab1f814", "directoryScopeId": "/"});
+    let id = graph(&sb, Method::POST, "/v1.0/roleManagement/directory/roleAssignments", Some(pra)).await["id"].as_str().expect("an id").to_string();
+    let (_, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert!(out.contains("incomplete: 1 resource(s) could not be read"), "{out}");
+    assert!(out.contains(&format!("applied: delete role_assignment.out-of-band-{id}")), "{out}");
+    let left = graph(&sb, Method::GET, &format!("/v1.0/roleManagement/directory/roleAssignments?$filter=principalId%20eq%20'{megan}'"), None).await;
+    assert!(!left["value"].as_array().expect("a list").iter().any(|a| a["id"] == json!(id)), "{left:#}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
