@@ -124,21 +124,24 @@ impl State {
 }
 
 impl Participant {
+    /// Once only: the reader no longer counts; the calls that were waiting
+    /// for it alone, if any.
+    fn release(&self) -> Option<Vec<Held>> {
+        if self.left.swap(true, Ordering::SeqCst) {
+            return None;
+        }
+        let mut s = self.coalescer.lock();
+        if let Some(part) = s.parts.remove(&self.id) {
+            if part.counted {
+                s.running = s.running.saturating_sub(1);
+            }
+        }
+        s.due()
+    }
+
     /// The reader ends: it no longer counts.
     async fn leave(&self) {
-        if self.left.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        let due = {
-            let mut s = self.coalescer.lock();
-            if let Some(part) = s.parts.remove(&self.id) {
-                if part.counted {
-                    s.running = s.running.saturating_sub(1);
-                }
-            }
-            s.due()
-        };
-        if let Some(held) = due {
+        if let Some(held) = self.release() {
             flush(&self.coalescer, held).await;
         }
     }
@@ -149,19 +152,7 @@ impl Drop for Participant {
     /// it panicked): it no longer counts, and whoever it would have let go
     /// sends their own batch rather than wait forever.
     fn drop(&mut self) {
-        if self.left.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        let due = {
-            let mut s = self.coalescer.lock();
-            if let Some(part) = s.parts.remove(&self.id) {
-                if part.counted {
-                    s.running = s.running.saturating_sub(1);
-                }
-            }
-            s.due()
-        };
-        for h in due.into_iter().flatten() {
+        for h in self.release().into_iter().flatten() {
             let _ = h.answer.send(None);
         }
     }

@@ -10,7 +10,7 @@
 //! their assignment policies (`/assignmentPolicies`, read once for the
 //! tenant with `$expand=accessPackage`). Policies are keyed in props by
 //! their lowercased display name; a changed policy is replaced whole
-//! (`PUT`), one no longer declared is deleted. The catalog is set when a
+//! (`PUT`, `access_package_policy_write`), one no longer declared is deleted. The catalog is set when a
 //! package is created: another catalog replaces it.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,6 +23,7 @@ use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Map, Value};
 
 use super::access_catalog::{resources as catalog_resources, AAD_GROUP};
+use super::access_package_policy_write::{delete_policy, live_policies, write_policies};
 use super::registry::{Api, BoxFuture, KindProvider, Read, BY_DISPLAY_NAME};
 use super::{ref_to, resource, str_field};
 use crate::apply::{err, fail, Writer};
@@ -60,13 +61,13 @@ const PACKAGES_LISTING: &str = "/identityGovernance/entitlementManagement/access
 const PACKAGE_EXPAND: &str = "?$expand=catalog,resourceRoleScopes($expand=role,scope)";
 pub(crate) const POLICIES_LISTING: &str = "/identityGovernance/entitlementManagement/assignmentPolicies?$expand=accessPackage";
 const GROUPS: &str = "groups";
-const POLICIES_PROP: &str = "policies";
+pub(super) const POLICIES_PROP: &str = "policies";
 /// The policies' lowercased names as a list: nested objects compare only
 /// the keys desired state sets, so a policy added in the portal shows up
 /// here (a list compares whole).
 const POLICY_NAMES: &str = "policyNames";
 const CATALOG: &str = "catalog";
-const GRAPH: &str = "#microsoft.graph.";
+pub(super) const GRAPH: &str = "#microsoft.graph.";
 
 fn subject_ref(state: &DesiredState, who: &str) -> Value {
     if ap::special_approver(who).is_some() || who.starts_with(ap::CONNECTED_ORGANIZATION) {
@@ -334,62 +335,6 @@ fn read_licensed<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphE
     })
 }
 
-/// A props subject as Graph's subject set; ids from the writer.
-fn subject_json(w: &Writer<'_>, v: &Value) -> Result<Value, ExecError> {
-    if let Some(s) = v.as_str() {
-        if let Some(t) = ap::special_approver(s) {
-            return Ok(if t == "requestorManager" { json!({"@odata.type": format!("{GRAPH}{t}"), "managerLevel": 1}) } else { json!({"@odata.type": format!("{GRAPH}{t}")}) });
-        }
-        if let Some(id) = s.strip_prefix(ap::CONNECTED_ORGANIZATION) {
-            return Ok(json!({"@odata.type": format!("{GRAPH}connectedOrganizationMembers"), "connectedOrganizationId": id}));
-        }
-        return Err(err(format!("subject `{s}` cannot be written")));
-    }
-    let target = as_reference(v).ok_or_else(|| err(format!("subject {v} is not a reference")))?;
-    let id = w.ref_id(target).ok_or_else(|| err(format!("{target} has no object id yet")))?;
-    Ok(if target.starts_with("group.") { json!({"@odata.type": format!("{GRAPH}groupMembers"), "groupId": id}) } else { json!({"@odata.type": format!("{GRAPH}singleUser"), "userId": id}) })
-}
-
-fn subjects_json(w: &Writer<'_>, v: Option<&Value>) -> Result<Value, ExecError> {
-    Ok(Value::Array(v.and_then(Value::as_array).into_iter().flatten().map(|s| subject_json(w, s)).collect::<Result<_, _>>()?))
-}
-
-/// Graph's body of a policy of package `package`.
-fn policy_body(w: &Writer<'_>, p: &Value, package: &str) -> Result<Value, ExecError> {
-    let mut m = Map::new();
-    for k in ["displayName", "description", "allowedTargetScope"] {
-        if let Some(v) = p.get(k).filter(|v| !v.is_null()) {
-            m.insert(k.into(), v.clone());
-        }
-    }
-    m.insert("specificAllowedTargets".into(), subjects_json(w, p.get("specificAllowedTargets"))?);
-    if let Some(e) = p.get("expiration").and_then(Value::as_object) {
-        m.insert("expiration".into(), Value::Object(e.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect()));
-    }
-    if let Some(a) = p.get("requestApprovalSettings").and_then(Value::as_object) {
-        let mut am = a.clone();
-        let stages: Vec<Value> = a
-            .get("stages")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .map(|s| {
-                let mut sm = s.as_object().cloned().unwrap_or_default();
-                sm.insert("primaryApprovers".into(), subjects_json(w, s.get("primaryApprovers"))?);
-                sm.insert("fallbackPrimaryApprovers".into(), subjects_json(w, s.get("fallbackPrimaryApprovers"))?);
-                Ok(Value::Object(sm))
-            })
-            .collect::<Result<_, ExecError>>()?;
-        am.insert("stages".into(), Value::Array(stages));
-        m.insert("requestApprovalSettings".into(), Value::Object(am));
-    }
-    if let Some(r) = p.get("requestorSettings") {
-        m.insert("requestorSettings".into(), r.clone());
-    }
-    m.insert("accessPackage".into(), json!({"id": package}));
-    Ok(Value::Object(m))
-}
-
 /// The Member role of `group` added to the package (the group must be a
 /// resource of `catalog`).
 async fn add_group(w: &Writer<'_>, api: &GraphClient, package: &str, resources: &[Value], group: &str) -> Result<(), ExecError> {
@@ -432,87 +377,6 @@ async fn write_groups(w: &Writer<'_>, api: &GraphClient, r: &DesiredResource, id
         }
     }
     Ok(())
-}
-
-/// The package's live policies (raw), by lowercased display name.
-async fn live_policies(api: &GraphClient, id: &str) -> Result<BTreeMap<String, Value>, GraphError> {
-    let all = api.list_all(POLICIES_LISTING).await?;
-    Ok(all.into_iter().filter(|p| policy_package(p) == id).map(|p| (str_field(&p, "displayName").to_lowercase(), p)).collect())
-}
-
-/// Properties of a policy tenantctl does not model: Graph's update is a
-/// whole-object PUT, so they are sent back as the tenant has them.
-const UNMODELLED_POLICY_PROPS: &[&str] = &["reviewSettings", "automaticRequestSettings", "notificationSettings"];
-
-/// The PUT body of the live policy at `path`: the declared properties over
-/// what tenantctl does not model. A policy with requestor questions or
-/// custom extension stages (navigation properties a PUT would drop, and
-/// which tenantctl cannot send back faithfully) is refused rather than
-/// silently stripped.
-async fn keep_unmodelled(w: &Writer<'_>, api: &GraphClient, live: &Value, body: Value, path: &str, name: &str) -> Result<Value, ExecError> {
-    let Value::Object(mut m) = body else { return Ok(body) };
-    for k in UNMODELLED_POLICY_PROPS {
-        if let Some(v) = live.get(*k).filter(|v| !v.is_null()) {
-            m.entry((*k).to_string()).or_insert_with(|| v.clone());
-        }
-    }
-    let full = w.send(api, Method::GET, &format!("{path}?$expand=questions,customExtensionStageSettings"), None).await?;
-    let held: Vec<String> = ["questions", "customExtensionStageSettings"]
-        .iter()
-        .filter_map(|k| full.get(*k).and_then(Value::as_array).filter(|a| !a.is_empty()).map(|a| format!("{} {k}", a.len())))
-        .collect();
-    if !held.is_empty() {
-        return Err(err(format!(
-            "{}: policy `{name}` has {} that tenantctl does not manage; Graph's update replaces the whole policy and would remove them. Change this policy in the portal, or remove them there first",
-            w.address(),
-            held.join(" and ")
-        )));
-    }
-    Ok(Value::Object(m))
-}
-
-async fn write_policies(w: &Writer<'_>, api: &GraphClient, r: &DesiredResource, id: &str, fresh: bool) -> Result<(), ExecError> {
-    let want = r.props.get(POLICIES_PROP).and_then(Value::as_object).cloned().unwrap_or_default();
-    let have = if fresh { BTreeMap::new() } else { live_policies(api, id).await.map_err(fail)? };
-    // One policy renamed is updated in place (`access_policy_rename`).
-    let renamed = super::access_policy_rename::rename(&want.keys().map(String::as_str).collect(), &have.keys().map(String::as_str).collect()).map(|(old, new)| (old.to_string(), new.to_string()));
-    for (name, p) in &want {
-        let body = policy_body(w, p, id)?;
-        let live = match &renamed {
-            Some((old, new)) if new == name => have.get(old),
-            _ => have.get(name),
-        };
-        match live {
-            Some(live) => {
-                let path = format!("{POLICIES}/{}", schema::object_id::path_segment(str_field(live, "id")));
-                let body = keep_unmodelled(w, api, live, body, &path, name).await?;
-                w.send(api, Method::PUT, &path, Some(body)).await?;
-            }
-            None => {
-                // Readable before the package counts as written: an
-                // assignment through the policy finds it by name.
-                let made = w.send(api, Method::POST, POLICIES, Some(body)).await?;
-                let pid = str_field(&made, "id");
-                if !pid.is_empty() {
-                    w.wait(api, &format!("{POLICIES}/{}", schema::object_id::path_segment(pid))).await?;
-                }
-            }
-        }
-    }
-    for (name, live) in &have {
-        if !want.contains_key(name) && renamed.as_ref().is_none_or(|(old, _)| old != name) {
-            delete_policy(w, api, str_field(live, "id")).await?;
-        }
-    }
-    Ok(())
-}
-
-async fn delete_policy(w: &Writer<'_>, api: &GraphClient, id: &str) -> Result<(), ExecError> {
-    match w.try_execute(api, GraphRequest::new(Method::DELETE, format!("{POLICIES}/{}", schema::object_id::path_segment(id)))).await {
-        Ok(_) => Ok(()),
-        Err(e) if e.is_not_found() => Ok(()),
-        Err(e) => Err(fail(e)),
-    }
 }
 
 fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {

@@ -51,6 +51,7 @@ pub mod settings_catalog_secret;
 pub mod access_package_assignment;
 pub mod entitlement_licence;
 pub mod access_policy_rename;
+pub mod access_package_policy_write;
 pub mod access_policy_keys;
 
 use std::collections::BTreeSet;
