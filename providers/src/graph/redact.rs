@@ -49,27 +49,55 @@ pub fn register(value: &str) {
     set.insert(value.to_owned());
 }
 
-/// `text` with every registered secret (and its JSON-escaped form) replaced
-/// by [`MASK`]; longer secrets first, so one containing another is masked
-/// whole.
+/// `text` with every registered secret replaced by [`MASK`], in each form
+/// an error text may carry it ([`forms`]); longer forms first, so a secret
+/// containing another is masked whole.
 pub fn redact(text: &str) -> String {
     let set = match known().read() {
         Ok(s) => s,
         Err(poisoned) => poisoned.into_inner(),
     };
-    let mut hits: Vec<&String> = set.iter().filter(|s| text.contains(s.as_str()) || text.contains(escaped(s).as_str())).collect();
+    let mut hits: Vec<String> = set
+        .iter()
+        .flat_map(|s| forms(s))
+        .filter(|f| text.contains(f.as_str()))
+        .collect();
     if hits.is_empty() {
         return text.to_owned();
     }
-    hits.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    hits.sort_by_key(|f| std::cmp::Reverse(f.len()));
     let mut out = text.to_owned();
-    for s in hits {
-        out = out.replace(s.as_str(), MASK);
-        let e = escaped(s);
-        if e != **s {
-            out = out.replace(&e, MASK);
-        }
+    for f in hits {
+        out = out.replace(f.as_str(), MASK);
     }
+    out
+}
+
+/// The forms a sent value can come back in: as sent, escaped inside a JSON
+/// string (an error that embeds the request body), and URL-encoded (the
+/// token endpoint's form body, or a value echoed from a query string), with
+/// a space as `+` or `%20` and hex digits in either case.
+fn forms(s: &str) -> Vec<String> {
+    let mut out = vec![s.to_owned(), escaped(s)];
+    let form: String = url::form_urlencoded::byte_serialize(s.as_bytes()).collect();
+    let pct = form.replace('+', "%20");
+    out.extend([lower_hex(&pct), lower_hex(&form), pct, form]);
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// `%2F` written `%2f`: percent-encodings are case-insensitive in their hex.
+fn lower_hex(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('%') {
+        out.push_str(&rest[..i]);
+        let esc = rest.get(i..i + 3).unwrap_or(&rest[i..]);
+        out.push_str(&esc.to_ascii_lowercase());
+        rest = &rest[i + esc.len()..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -77,7 +105,10 @@ pub fn redact(text: &str) -> String {
 /// the request body shows).
 fn escaped(s: &str) -> String {
     let quoted = serde_json::to_string(s).unwrap_or_default();
-    quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or_default().to_owned()
+    quoted
+        .get(1..quoted.len().saturating_sub(1))
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[cfg(test)]
@@ -92,8 +123,30 @@ mod tests {
         let out = redact(text);
         assert!(!out.contains("kinds7-redact-Secret"), "{out}");
         assert_eq!(out.matches(MASK).count(), 2, "{out}");
-        assert!(out.ends_with("abc"), "a value shorter than MIN_LEN is not a secret worth mangling text for: {out}");
+        assert!(
+            out.ends_with("abc"),
+            "a value shorter than MIN_LEN is not a secret worth mangling text for: {out}"
+        );
         assert_eq!(redact("nothing to hide"), "nothing to hide");
+    }
+
+    #[test]
+    fn url_encoded_echoes_are_masked() {
+        let secret = "redact-Url/Enc oded+Secret&x=1";
+        register(secret);
+        for echoed in [
+            "redact-Url%2FEnc+oded%2BSecret%26x%3D1",
+            "redact-Url%2FEnc%20oded%2BSecret%26x%3D1",
+            "redact-Url%2fEnc%20oded%2bSecret%26x%3d1",
+        ] {
+            let out = redact(&format!(
+                "client_secret={echoed}&grant_type=client_credentials"
+            ));
+            assert_eq!(
+                out, "client_secret=***&grant_type=client_credentials",
+                "{echoed}"
+            );
+        }
     }
 
     #[test]
@@ -107,11 +160,24 @@ mod tests {
         for status in [400, 403, 409, 500] {
             let body = serde_json::json!({"error": {"code": "Request_BadRequest", "message": format!("The password '{password}' does not comply; client {}", client_secret.expose()),
                 "details": [{"code": "x", "message": format!("value {password}"), "target": password}]}});
-            let e = error_from_response(RequestInfo::new("POST", &url), status, Some(&body), None, 1, None);
+            let e = error_from_response(
+                RequestInfo::new("POST", &url),
+                status,
+                Some(&body),
+                None,
+                1,
+                None,
+            );
             let shown = format!("{e} {e:?}");
-            assert!(!shown.contains(password) && !shown.contains(client_secret.expose()), "{shown}");
+            assert!(
+                !shown.contains(password) && !shown.contains(client_secret.expose()),
+                "{shown}"
+            );
             if status == 400 {
-                assert!(shown.contains("The password '***' does not comply; client ***"), "{shown}");
+                assert!(
+                    shown.contains("The password '***' does not comply; client ***"),
+                    "{shown}"
+                );
             }
         }
     }
