@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Datelike, FixedOffset, NaiveTime, Utc};
 use engine::apply::{ApplyOptions, Status};
 use engine::drift::DriftReport;
@@ -373,16 +373,25 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
     // anything of this pass is written, the delta state included.
     let organization = [(providers::graph::ApiVersion::V1, providers::tenant_marker::ORGANIZATION.to_string())];
     let (observed, dstats, view) = providers::delta::observe_with_delta_view(&ctx.target.client, &desired, &ledger, &mut delta, &organization).await.context("reading the tenant")?;
-    crate::tenant_check::check_if_read(&view, &ledger, &ctx.target.ledger_path).await?;
+    let checked = crate::tenant_check::check_if_read(&view, &ledger, &ctx.target.ledger_path).await?;
     drop(view);
+    // A pass that writes must know whose tenant this is (hostile run 16:
+    // with GET /organization failing, another tenant's ledger and trust
+    // root judged and rewrote this one), as apply refuses.
+    if ctx.args.self_heal && !checked {
+        bail!("refusing to self-heal: the tenant's id (GET /organization, Organization.Read.All) could not be read, so the ledger {} and its trust root cannot be shown to be this tenant's; nothing was written", ctx.target.ledger_path.display());
+    }
     if ctx.args.self_heal && crate::state::wal_path(&ctx.target.ledger_path).exists() {
         crate::state::LedgerStore::new(&ctx.target.ledger_path).compact(&ledger)?;
     }
-    match crate::state_side::write_remote(&ctx.target.ledger_path, crate::state_backend::StateKind::Delta, delta.render().as_bytes()) {
-        Ok(true) => {}
-        Ok(false) => write_atomic(&ctx.delta_path, &delta.render())?,
+    // Delta links of a tenant not shown to be this state's are not saved
+    // with it.
+    match checked.then(|| crate::state_side::write_remote(&ctx.target.ledger_path, crate::state_backend::StateKind::Delta, delta.render().as_bytes())) {
+        None => output::status("the delta state was not saved: the tenant's id was not read"),
+        Some(Ok(true)) => {}
+        Some(Ok(false)) => write_atomic(&ctx.delta_path, &delta.render())?,
         // Another run's delta state is as good as this one's.
-        Err(e) => output::status(format!("warning: the delta state was not saved: {e:#}")),
+        Some(Err(e)) => output::status(format!("warning: the delta state was not saved: {e:#}")),
     }
     // Judged by the governance in force (the recorded trust root), never by
     // a desired [governance] nobody approved: its allow, prune, exceptions
