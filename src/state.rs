@@ -59,8 +59,9 @@ impl LedgerStore {
     /// loader's rules: a regular file, no link leaving its directory,
     /// bounded in size.
     pub fn load(&self) -> Result<Ledger> {
-        let ledger = self.load_unchecked()?;
+        let mut ledger = self.load_unchecked()?;
         check_ids(&ledger, &self.path)?;
+        ledger.beyond_review = self.remote()?.is_some() || !in_git_work_tree(&self.path);
         Ok(ledger)
     }
 
@@ -170,6 +171,17 @@ impl LedgerStore {
             Err(e) => Err(e).with_context(|| format!("removing the compacted ledger log {}", self.wal.display())),
         }
     }
+}
+
+/// Whether `path` lies in a git work tree (a folder above it holds
+/// `.git`), where a pull request can change it: a committed ledger.
+fn in_git_work_tree(path: &Path) -> bool {
+    let abs = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(p) => std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()),
+        None => std::env::current_dir().unwrap_or_default(),
+    };
+    let abs = if abs.is_relative() { std::env::current_dir().unwrap_or_default().join(abs) } else { abs };
+    abs.ancestors().any(|d| std::fs::symlink_metadata(d.join(".git")).is_ok())
 }
 
 /// A state file's text by the loader's rules (`None` when absent).

@@ -43,3 +43,61 @@ async fn self_heal_refuses_when_the_tenant_id_cannot_be_read() {
     assert!(out.contains("applied: update conditional_access.block-untrusted-locations"), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// A ledger committed in the repository (the local backend's default) is
+/// written by the pull request under review: its `applied` hash, edited to
+/// match the change, proves no restore. Enabling a policy approved as
+/// report-only, with the ledger forged to record "enabled" as applied, is
+/// a reviewed change; and a real drift correction over such a ledger is
+/// held for approval too, saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ledger_in_a_git_work_tree_proves_no_restore() {
+    const CA: &str = "conditional-access.toml";
+    const BLOCK: &str = "[conditional_access.block-untrusted-locations]";
+    let set_state = |dir: &std::path::Path, from: &str, to: &str| {
+        let path = dir.join(CA);
+        let text = std::fs::read_to_string(&path).expect("the file");
+        let (head, tail) = text.split_at(text.find(BLOCK).expect("the policy"));
+        let tail = tail.replacen(&format!("state = \"{from}\""), &format!("state = \"{to}\""), 1);
+        std::fs::write(&path, format!("{head}{tail}")).expect("written");
+    };
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |dir| set_state(dir, "enabled", "enabledForReportingButNotEnforced")).await;
+    let address = "conditional_access.block-untrusted-locations";
+    let report_only_hash = ledger_of(work.path()).resources.get(&address.parse().expect("an address")).and_then(|e| e.applied.clone()).expect("an applied hash");
+    // The hash "enabled" would have: apply it to a throw-away copy.
+    let sb2 = sandbox().await;
+    let (work2, dir2) = converged(&sb2, |_| {}).await;
+    let enabled_hash = ledger_of(work2.path()).resources.get(&address.parse().expect("an address")).and_then(|e| e.applied.clone()).expect("an applied hash");
+    assert_ne!(report_only_hash, enabled_hash);
+
+    // The pull request: the policy enabled, the committed ledger forged.
+    std::fs::create_dir(work.path().join(".git")).expect("a git work tree");
+    set_state(&dir, "enabledForReportingButNotEnforced", "enabled");
+    let ledger = work.path().join("tenantctl.lock");
+    let text = std::fs::read_to_string(&ledger).expect("the ledger");
+    std::fs::write(&ledger, text.replace(&report_only_hash, &enabled_hash)).expect("forged");
+    let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
+    assert!(out.contains("sensitive:"), "{out}");
+    assert!(!out.contains("only puts conditional_access.block-untrusted-locations back to enabled"), "{out}");
+    assert!(out.contains("kept where the change under review can write it"), "{out}");
+    let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert_eq!(code, Some(2), "held, not applied: {out}");
+    assert!(out.contains(&format!("held: update {address}")), "{out}");
+
+    // A real drift correction (the enabled policy set to report-only out
+    // of band) runs unattended when the ledger is the state backend's own
+    // (hostile15_e2e); over a ledger in a git work tree it is held.
+    let id = ledger_id(work2.path(), address);
+    graph(&sb2, Method::PATCH, &format!("/v1.0/identity/conditionalAccess/policies/{id}"), Some(json!({"state": "enabledForReportingButNotEnforced"}))).await;
+    std::fs::create_dir(work2.path().join(".git")).expect("a git work tree");
+    let (code, out) = run(&sb2, work2.path(), &["reconcile", d(&dir2), "--once", "--self-heal"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains(&format!("held: update {address}")), "{out}");
+    std::fs::remove_dir(work2.path().join(".git")).expect("no longer a work tree");
+    let (code, out) = run(&sb2, work2.path(), &["reconcile", d(&dir2), "--once", "--self-heal"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains(&format!("applied: update {address}")), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+    sb2.shutdown().await.expect("the sandbox stops");
+}

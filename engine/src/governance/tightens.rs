@@ -103,18 +103,24 @@ pub fn restores(change: &Change) -> bool {
     change.notes.iter().any(|n| n == RESTORES_NOTE)
 }
 
+/// The note on a change that would be a restore by the ledger's record,
+/// when the ledger is kept where a pull request can write it.
+pub const UNPROVED_RESTORE_NOTE: &str = "the ledger records these settings as last applied, but it is kept where the change under review can write it (a git work tree), so that proves nothing: the correction is reviewed like any change (keep state in the azurerm backend, or outside the repository, for unattended restores)";
+
 /// Notes each update whose desired properties hash to what the ledger
 /// records as last applied ([`RESTORES_NOTE`]). Only such a correction may
 /// be judged "only tightens" (hostile run 15, findings 1 and 2): compared
 /// with the live tenant alone, a pull request could enable a policy that
 /// was approved as report-only, or add approvers while approval is
-/// switched off out of band, and call it a restore.
+/// switched off out of band, and call it a restore. The ledger's record
+/// counts only when the change under review cannot have written it
+/// ([`crate::Ledger::beyond_review`]; hostile run 16).
 pub fn mark_restores(changes: &mut [Change], ledger: &crate::Ledger) {
     for c in changes.iter_mut().filter(|c| c.action == Action::Update) {
         let Some(applied) = ledger.resources.get(&c.address).and_then(|e| e.applied.as_deref()) else { continue };
         let Some(d) = &c.desired else { continue };
         if crate::plan::fingerprint(&serde_json::to_value(&d.props).unwrap_or_default()) == applied {
-            c.notes.push(RESTORES_NOTE.into());
+            c.notes.push(if ledger.beyond_review { RESTORES_NOTE } else { UNPROVED_RESTORE_NOTE }.into());
         }
     }
 }
