@@ -192,7 +192,7 @@ async fn leaving_a_compliance_group_needs_approval() {
     let (work, dir) = converged(&sb, |d| std::fs::write(d.join("pilot.toml"), COMPLIANCE_PILOT).expect("written")).await;
     std::fs::write(dir.join("pilot.toml"), COMPLIANCE_PILOT.replace("members = [\"megan\", \"adele\"]", "members = [\"megan\"]")).expect("written");
     let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
-    assert!(out.contains("sensitive: takes members out of group.compliance-pilot, which a compliance policy includes"), "{out}");
+    assert!(out.contains("sensitive: takes members out of group.compliance-pilot, which compliance_policy.pilot includes"), "{out}");
     let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
     assert_eq!(code, Some(2), "held: {out}");
     sb.shutdown().await.expect("the sandbox stops");

@@ -101,3 +101,65 @@ async fn a_ledger_in_a_git_work_tree_proves_no_restore() {
     sb.shutdown().await.expect("the sandbox stops");
     sb2.shutdown().await.expect("the sandbox stops");
 }
+
+const IT_COMPLIANCE: &str = r#"
+[group.dyn-it]
+display_name = "IT department"
+mail_nickname = "dyn-it"
+membership_rule = '(user.department -eq "IT")'
+membership_rule_processing_state = "On"
+
+[group.laps-pilot]
+display_name = "LAPS pilot users"
+mail_nickname = "laps-pilot"
+members = ["megan", "adele"]
+
+[compliance_policy.it-strict]
+odata_type = "windows10CompliancePolicy"
+display_name = "IT strict"
+settings = { bitLockerEnabled = true }
+assignments = { include = ["dyn-it"], exclude = ["service-accounts"] }
+
+[settings_catalog.laps-pilot]
+name = "LAPS pilot"
+template = "Local admin password solution (Windows LAPS)"
+
+[settings_catalog.laps-pilot.settings]
+device_vendor_msft_laps_policies_backupdirectory = "device_vendor_msft_laps_policies_backupdirectory_1"
+
+[settings_catalog.laps-pilot.assignments]
+include = ["laps-pilot"]
+exclude = ["service-accounts"]
+"#;
+
+/// A device control (compliance, a Settings Catalog policy such as LAPS)
+/// is escaped however its group is left: the group's rule changed, an
+/// attribute the rule reads changed, or a member taken out. Each is
+/// sensitive and held by reconcile; a change the rule still holds is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaving_a_device_control_by_rule_or_attribute_needs_approval() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |d| std::fs::write(d.join("it.toml"), IT_COMPLIANCE).expect("written")).await;
+    let cases: [(&str, &str, &str, &str); 3] = [
+        ("it.toml", "(user.department -eq \"IT\")", "(user.department -eq \"ITX\")", "changes the membership rule of group.dyn-it, which compliance_policy.it-strict includes"),
+        ("accounts.toml", "job_title = \"Service Desk Lead\"\ndepartment = \"IT\"", "job_title = \"Service Desk Lead\"\ndepartment = \"Sales\"", "changes department of user.megan, read by the membership rule of group.dyn-it, which compliance_policy.it-strict includes"),
+        ("it.toml", "members = [\"megan\", \"adele\"]", "members = [\"megan\"]", "takes members out of group.laps-pilot, which settings_catalog.laps-pilot includes"),
+    ];
+    for (file, from, to, why) in cases {
+        let path = dir.join(file);
+        let before = std::fs::read_to_string(&path).expect("the file");
+        assert!(before.contains(from), "{file}: {from}");
+        std::fs::write(&path, before.replacen(from, to, 1)).expect("written");
+        let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
+        assert!(out.contains(&format!("sensitive: {why}")), "{why}: {out}");
+        let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
+        assert_eq!(code, Some(2), "held: {out}");
+        std::fs::write(&path, before).expect("restored");
+    }
+    // Megan's job title, which the rule does not read: not sensitive.
+    edit_file(&dir, "accounts.toml", |t| t.replacen("job_title = \"Service Desk Lead\"", "job_title = \"Service Desk Manager\"", 1));
+    let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("applied: update user.megan"), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

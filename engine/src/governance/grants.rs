@@ -64,7 +64,18 @@ impl<'a> Tenant<'a> {
 pub struct Grants {
     pub what: BTreeSet<String>,
     pub ca_included: bool,
+    /// The device controls including the group ([`CONTROL_KINDS`]):
+    /// leaving it, however (a member taken out, its rule changed, an
+    /// attribute its rule reads), escapes them.
+    pub controls: BTreeSet<String>,
 }
+
+/// Policies whose inclusion is a control on the members' devices, not
+/// access: compliance, and the configuration and Settings Catalog
+/// policies that carry security baselines, LAPS, BitLocker and the like
+/// (hostile runs 15 and 16). Joining their groups adds a control;
+/// leaving escapes it.
+pub const CONTROL_KINDS: &[Kind] = &[Kind::CompliancePolicy, Kind::DeviceConfiguration, Kind::SettingsCatalog];
 
 impl Grants {
     pub fn is_empty(&self) -> bool {
@@ -220,8 +231,9 @@ fn work_out_grants(t: &Tenant<'_>, g: &Address) -> Grants {
                     out.ca_included = true;
                     out.what.insert(format!("is included in {a}{via}"));
                 }
-                if a.kind == Kind::CompliancePolicy && !inc.is_disjoint(&names) {
+                if CONTROL_KINDS.contains(&a.kind) && !inc.is_disjoint(&names) {
                     out.ca_included = true;
+                    out.controls.insert(a.to_string());
                 }
                 if !exc.is_disjoint(&names) {
                     out.what.insert(format!("is excluded from {a}{via}"));
@@ -250,8 +262,9 @@ fn work_out_grants(t: &Tenant<'_>, g: &Address) -> Grants {
                         out.ca_included = true;
                         out.what.insert(format!("is included in {name}{via}"));
                     }
-                    if *kind == Kind::CompliancePolicy && !inc.is_disjoint(&names) {
+                    if CONTROL_KINDS.contains(kind) && !inc.is_disjoint(&names) {
                         out.ca_included = true;
+                        out.controls.insert(name.clone());
                     }
                     if !exc.is_disjoint(&names) {
                         out.what.insert(format!("is excluded from {name}{via}"));
@@ -269,6 +282,14 @@ fn work_out_grants(t: &Tenant<'_>, g: &Address) -> Grants {
         }
     }
     out
+}
+
+/// The device controls a group is included in, for reasons.
+fn controls_text(g: &Grants) -> String {
+    match g.controls.len() {
+        0 => "a device control".to_string(),
+        _ => g.controls.iter().cloned().collect::<Vec<_>>().join(", "),
+    }
 }
 
 /// The reference strings a field value holds (`[user.a, user.b]`).
@@ -330,9 +351,21 @@ pub fn membership_reason(change: &Change, t: &Tenant<'_>) -> Option<String> {
                 return None;
             }
             if grants.is_empty() {
-                // Included only by a compliance policy: joining adds a
-                // control, leaving escapes it.
-                return (removes_members(change) && grants.ca_included).then(|| format!("takes members out of {a}, which a compliance policy includes: they escape that control"));
+                // Included only by device controls: joining adds a
+                // control; leaving escapes it, whether members are taken
+                // out or the rule that holds them changes.
+                if !grants.ca_included {
+                    return None;
+                }
+                let controls = controls_text(&grants);
+                if removes_members(change) {
+                    return Some(format!("takes members out of {a}, which {controls} includes: they escape that control"));
+                }
+                return change
+                    .fields
+                    .iter()
+                    .any(|f| matches!(f.field.as_str(), "membershipRule" | "membershipRuleProcessingState" | "groupTypes"))
+                    .then(|| format!("changes the membership rule of {a}, which {controls} includes: members it no longer holds escape that control"));
             }
             let mut what = Vec::new();
             for f in &change.fields {
@@ -340,7 +373,8 @@ pub fn membership_reason(change: &Change, t: &Tenant<'_>) -> Option<String> {
                 match f.field.as_str() {
                     "members" if !added.is_empty() => what.push(format!("adds {} to {a}", added.join(", "))),
                     "owners" if !added.is_empty() => what.push(format!("adds owner {} to {a} (an owner can add members)", added.join(", "))),
-                    "members" | "owners" => what.push(format!("removes {} of {a}, which a conditional access policy includes", f.field)),
+                    "members" | "owners" if grants.controls.is_empty() => what.push(format!("removes {} of {a}, which a conditional access policy includes", f.field)),
+                    "members" | "owners" => what.push(format!("removes {} of {a}, which {} includes (members escape it)", f.field, controls_text(&grants))),
                     "membershipRule" | "membershipRuleProcessingState" | "groupTypes" => what.push(format!("changes the membership rule of {a}")),
                     "isAssignableToRole" => what.push(format!("changes whether {a} is role-assignable")),
                     _ => {}
@@ -361,7 +395,7 @@ pub fn membership_reason(change: &Change, t: &Tenant<'_>) -> Option<String> {
                     continue;
                 }
                 let grants = group_grants(t, g);
-                if grants.is_empty() {
+                if grants.is_empty() && !grants.ca_included {
                     continue;
                 }
                 // A user the rule is proved not to match after the change
@@ -370,6 +404,14 @@ pub fn membership_reason(change: &Change, t: &Tenant<'_>) -> Option<String> {
                 let after = change.desired.as_ref().and_then(|d| super::rule::evaluate(rule, &d.props));
                 if after == Some(false) && !grants.ca_included {
                     continue;
+                }
+                if grants.is_empty() {
+                    // Included only by device controls: a user the rule
+                    // still holds escapes nothing.
+                    if after == Some(true) {
+                        continue;
+                    }
+                    return Some(format!("changes {} of {a}, read by the membership rule of {g}, which {} includes: the user may leave it and escape that control", read.join(", "), controls_text(&grants)));
                 }
                 return Some(format!("changes {} of {a}, read by the membership rule of {g}, which {}", read.join(", "), grants.text()));
             }
