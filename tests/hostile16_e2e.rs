@@ -163,3 +163,37 @@ async fn leaving_a_device_control_by_rule_or_attribute_needs_approval() {
     assert!(out.contains("applied: update user.megan"), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Finding 2: a portal-made policy named like a declared one in other
+/// case (open to every directory user, no approval, no expiry) was
+/// dropped from the read or taken for the declared one. It is an
+/// undeclared policy now: shown, and removed by reconcile; the declared
+/// one stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_named_like_a_declared_one_in_other_case_is_not_hidden() {
+    const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let package = ledger_id(work.path(), "access_package.fabrikam-audit");
+    let open = json!({"displayName": "FABRIKAM AUDITORS", "description": "x", "allowedTargetScope": "allDirectoryUsers", "specificAllowedTargets": [], "expiration": {"type": "noExpiration"},
+        "requestorSettings": {"enableTargetsToSelfAddAccess": true}, "requestApprovalSettings": {"isApprovalRequiredForAdd": false, "isApprovalRequiredForUpdate": false, "isRequestorJustificationRequired": false, "stages": []}, "accessPackage": {"id": package}});
+    let made = graph(&sb, Method::POST, &format!("{EM}/assignmentPolicies"), Some(open)).await;
+    let open_id = made["id"].as_str().expect("an id").to_string();
+    let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
+    assert!(out.contains(&format!("\"fabrikam auditors [{open_id}]\", \"fabrikam auditors\"] -> [\"fabrikam auditors\"]")), "{out}");
+    assert!(!out.contains("policies.fabrikam auditors.allowedTargetScope"), "the declared policy is not taken for the open one: {out}");
+    let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert_eq!(code, Some(2), "shown and held, never in sync: {out}");
+    assert!(out.contains("update access_package.fabrikam-audit"), "{out}");
+    // Applied, the open policy goes and the declared one stays as it was.
+    let c = client(&sb);
+    let mut ledger = ledger_of(work.path());
+    let p = plan(&c, &load_ok(&dir), &ledger).await;
+    apply(&c, &p, &mut ledger).await;
+    let live = graph(&sb, Method::GET, &format!("{EM}/assignmentPolicies?$expand=accessPackage"), None).await;
+    let mine: Vec<&serde_json::Value> = live["value"].as_array().expect("a list").iter().filter(|p| p["accessPackage"]["id"] == json!(package)).collect();
+    assert_eq!(mine.len(), 1, "the open policy is removed: {live:#}");
+    assert!(mine.iter().any(|p| p["displayName"] == "Fabrikam auditors" && p["allowedTargetScope"] == "allExternalUsers"), "{live:#}");
+    assert!(plan(&c, &load_ok(&dir), &ledger).await.changes.is_empty(), "converged");
+    sb.shutdown().await.expect("the sandbox stops");
+}

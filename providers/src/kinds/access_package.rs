@@ -259,8 +259,39 @@ pub fn role_scope_entry(rs: &Value) -> Value {
     }
 }
 
+/// The key each live policy of one package is known by: its lowercased
+/// display name (how desired state names it). Where names collide
+/// (Graph allows it, and they may differ only in case), the one whose
+/// exact name desired state declares ([`declared_policy_names`]), else the
+/// oldest (`createdDateTime`, then id), keeps the name and each other one is
+/// `name [id]`: an undeclared policy the plan shows and deletes, never
+/// dropped from the read and never taken for the declared one (hostile
+/// run 16: a portal-made open policy named like a declared one in other
+/// case hid behind it, or was "restored" into it).
+pub fn policy_keys<'a>(policies: impl IntoIterator<Item = &'a Value>, declared: &BTreeSet<String>) -> Vec<(String, &'a Value)> {
+    let mut by_name: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+    for p in policies {
+        by_name.entry(str_field(p, "displayName").to_lowercase()).or_default().push(p);
+    }
+    let mut out = Vec::new();
+    for (name, mut group) in by_name {
+        let rank = |p: &Value| (!declared.contains(str_field(p, "displayName")), str_field(p, "createdDateTime").to_string(), str_field(p, "id").to_string());
+        group.sort_by_key(|p| rank(p));
+        for (i, p) in group.into_iter().enumerate() {
+            let key = if i == 0 { name.clone() } else { format!("{name} [{}]", str_field(p, "id")) };
+            out.push((key, p));
+        }
+    }
+    out
+}
+
+/// The exact display names of the policies `packages` declare.
+pub fn declared_policy_names<'a>(packages: impl IntoIterator<Item = &'a DesiredResource>) -> BTreeSet<String> {
+    packages.into_iter().filter_map(|r| r.props.get(POLICIES_PROP).and_then(Value::as_object)).flat_map(|m| m.values()).filter_map(|p| p.get("displayName").and_then(Value::as_str)).map(str::to_string).collect()
+}
+
 /// A live package with its role scopes and policies (raw Graph objects).
-pub fn normalize(raw: &Value, role_scopes: &[Value], policies: &[&Value]) -> LiveObject {
+pub fn normalize(raw: &Value, role_scopes: &[Value], policies: &[&Value], declared: &BTreeSet<String>) -> LiveObject {
     let mut p = Props::new();
     for k in ["displayName", "description"] {
         p.insert(k.into(), raw.get(k).cloned().unwrap_or(Value::Null));
@@ -269,7 +300,7 @@ pub fn normalize(raw: &Value, role_scopes: &[Value], policies: &[&Value]) -> Liv
     let catalog = raw.get("catalog").map(|c| str_field(c, "id")).unwrap_or_default();
     p.insert(CATALOG.into(), if catalog.is_empty() { Value::Null } else { reference(catalog) });
     p.insert(GROUPS.into(), Value::Array(role_scopes.iter().map(role_scope_entry).collect()));
-    let pols: Map<String, Value> = policies.iter().map(|x| (str_field(x, "displayName").to_lowercase(), normalize_policy(x))).collect();
+    let pols: Map<String, Value> = policy_keys(policies.iter().copied(), declared).into_iter().map(|(k, x)| (k, normalize_policy(x))).collect();
     p.insert(POLICY_NAMES.into(), json!(pols.keys().collect::<Vec<_>>()));
     p.insert(POLICIES_PROP.into(), Value::Object(pols));
     LiveObject {
@@ -324,11 +355,12 @@ fn read_licensed<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphE
         for p in &policies {
             by_package.entry(policy_package(p)).or_default().push(p);
         }
+        let declared = declared_policy_names(cx.desired.resources.range(Address::new(Kind::AccessPackage, "")..).take_while(|(a, _)| a.kind == Kind::AccessPackage).map(|(_, r)| r));
         let out: Vec<LiveObject> = raw
             .iter()
             .map(|pkg| {
                 let scopes = pkg.get("resourceRoleScopes").and_then(Value::as_array).cloned().unwrap_or_default();
-                normalize(pkg, &scopes, by_package.get(str_field(pkg, "id")).map(Vec::as_slice).unwrap_or_default())
+                normalize(pkg, &scopes, by_package.get(str_field(pkg, "id")).map(Vec::as_slice).unwrap_or_default(), &declared)
             })
             .collect();
         Ok(Readout { objects: out, after: Some(super::access_policy_rename::guard), refused: BTreeMap::new() })
@@ -418,7 +450,7 @@ fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
 fn delete<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecError>> {
     Box::pin(async move {
         let api = w.api();
-        for p in live_policies(&api, id).await.map_err(fail)?.values() {
+        for p in live_policies(&api, id, &BTreeSet::new()).await.map_err(fail)?.values() {
             delete_policy(w, &api, str_field(p, "id")).await?;
         }
         match w.try_execute(&api, GraphRequest::new(Method::DELETE, package_path(id))).await {

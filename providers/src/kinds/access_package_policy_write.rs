@@ -3,7 +3,7 @@
 //! does not model, or renamed in place (`access_policy_rename`); one no
 //! longer declared is deleted.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use engine::apply::ExecError;
 use engine::model::as_reference;
@@ -72,10 +72,12 @@ fn policy_body(w: &Writer<'_>, p: &Value, package: &str) -> Result<Value, ExecEr
     Ok(Value::Object(m))
 }
 
-/// The package's live policies (raw), by lowercased display name.
-pub(super) async fn live_policies(api: &GraphClient, id: &str) -> Result<BTreeMap<String, Value>, GraphError> {
+/// The package's live policies (raw), by the key the read gives them
+/// ([`super::access_package::policy_keys`]).
+pub(super) async fn live_policies(api: &GraphClient, id: &str, declared: &BTreeSet<String>) -> Result<BTreeMap<String, Value>, GraphError> {
     let all = api.list_all(POLICIES_LISTING).await?;
-    Ok(all.into_iter().filter(|p| policy_package(p) == id).map(|p| (str_field(&p, "displayName").to_lowercase(), p)).collect())
+    let mine: Vec<Value> = all.into_iter().filter(|p| policy_package(p) == id).collect();
+    Ok(super::access_package::policy_keys(&mine, declared).into_iter().map(|(k, p)| (k, p.clone())).collect())
 }
 
 /// Properties of a policy tenantctl does not model: Graph's update is a
@@ -111,7 +113,8 @@ async fn keep_unmodelled(w: &Writer<'_>, api: &GraphClient, live: &Value, body: 
 
 pub(super) async fn write_policies(w: &Writer<'_>, api: &GraphClient, r: &DesiredResource, id: &str, fresh: bool) -> Result<(), ExecError> {
     let want = r.props.get(POLICIES_PROP).and_then(Value::as_object).cloned().unwrap_or_default();
-    let have = if fresh { BTreeMap::new() } else { live_policies(api, id).await.map_err(fail)? };
+    let declared = super::access_package::declared_policy_names([r]);
+    let have = if fresh { BTreeMap::new() } else { live_policies(api, id, &declared).await.map_err(fail)? };
     // One policy renamed is updated in place (`access_policy_rename`).
     let renamed = super::access_policy_rename::rename(&want.keys().map(String::as_str).collect(), &have.keys().map(String::as_str).collect()).map(|(old, new)| (old.to_string(), new.to_string()));
     for (name, p) in &want {
