@@ -197,3 +197,26 @@ async fn a_policy_named_like_a_declared_one_in_other_case_is_not_hidden() {
     assert!(plan(&c, &load_ok(&dir), &ledger).await.changes.is_empty(), "converged");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Finding 3: on the example, which declares Intune policies but no Intune
+/// RBAC, an out-of-band Intune admin (a custom role with write and wipe
+/// over all devices) is seen and removed unattended, as where desired
+/// state declares Intune role assignments (hostile15_e2e).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_out_of_band_intune_admin_is_removed_where_intune_rbac_is_not_declared() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    assert!(!ledger_of(work.path()).resources.keys().any(|a| a.kind == schema::Kind::IntuneRoleAssignment), "the example declares no Intune RBAC");
+    let def = json!({"@odata.type": "#microsoft.graph.deviceAndAppManagementRoleDefinition", "displayName": "Helper", "rolePermissions": [{"resourceActions": [{"allowedResourceActions": ["Microsoft.Intune_DeviceConfigurations_Update", "Microsoft.Intune_ManagedDevices_Wipe"], "notAllowedResourceActions": []}]}], "roleScopeTagIds": ["0"]});
+    let role = graph(&sb, Method::POST, "/beta/deviceManagement/roleDefinitions", Some(def)).await["id"].as_str().expect("an id").to_string();
+    let group = graph(&sb, Method::POST, "/v1.0/groups", Some(json!({"displayName": "Helpers", "mailNickname": "helpers", "mailEnabled": false, "securityEnabled": true}))).await["id"].as_str().expect("an id").to_string();
+    let body = json!({"@odata.type": "#microsoft.graph.deviceAndAppManagementRoleAssignment", "displayName": "oob-helper", "members": [group], "scopeType": "allDevices", "resourceScopes": [], "roleDefinition@odata.bind": format!("{}/beta/deviceManagement/roleDefinitions('{role}')", sb.base_url())});
+    let helper = graph(&sb, Method::POST, "/beta/deviceManagement/roleAssignments", Some(body)).await["id"].as_str().expect("an id").to_string();
+    let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
+    assert!(out.contains(&format!("intune_role_assignment.out-of-band-{helper}")), "{out}");
+    let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert!(out.contains(&format!("applied: delete intune_role_assignment.out-of-band-{helper}")), "{code:?} {out}");
+    let left = graph(&sb, Method::GET, "/beta/deviceManagement/roleAssignments", None).await;
+    assert!(!left["value"].as_array().expect("a list").iter().any(|a| a["id"] == json!(helper)), "{left:#}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

@@ -18,9 +18,17 @@ use schema::Kind;
 use crate::graph::{GraphClient, GraphError};
 use crate::kinds::registry::{self, Read, ReadFn};
 
-/// Which kinds to read: those declared or owned in the ledger.
+/// Which kinds to read: those declared or owned in the ledger, and Intune
+/// role assignments wherever desired state manages Intune at all: an
+/// out-of-band Intune admin (write and wipe over every device) is access
+/// to end whether or not desired state declares Intune RBAC (hostile run
+/// 16, finding 3), as out-of-band directory roles are.
 pub fn kinds_in_scope(desired: &DesiredModel, ledger: &Ledger) -> BTreeSet<Kind> {
-    desired.resources.keys().chain(ledger.resources.keys()).map(|a| a.kind).collect()
+    let mut kinds: BTreeSet<Kind> = desired.resources.keys().chain(ledger.resources.keys()).map(|a| a.kind).collect();
+    if kinds.iter().any(|k| k.is_policy()) {
+        kinds.insert(Kind::IntuneRoleAssignment);
+    }
+    kinds
 }
 
 /// An error with its causes, for reasons shown to people.
