@@ -218,5 +218,10 @@ async fn an_out_of_band_intune_admin_is_removed_where_intune_rbac_is_not_declare
     assert!(out.contains(&format!("applied: delete intune_role_assignment.out-of-band-{helper}")), "{code:?} {out}");
     let left = graph(&sb, Method::GET, "/beta/deviceManagement/roleAssignments", None).await;
     assert!(!left["value"].as_array().expect("a list").iter().any(|a| a["id"] == json!(helper)), "{left:#}");
+    // Not read (a permission missing, Graph failing): said, never in sync.
+    sb.set_faults(Faults { fail_paths: vec!["/deviceManagement/roleAssignments".into()], retry_after_secs: 0, ..Faults::none() }).expect("faults");
+    let (code, out) = run(&sb, work.path(), &["drift", d(&dir)]);
+    assert!(out.contains("intune_role_assignment could not be read, so live objects of it outside desired state (out-of-band access) were not checked"), "{code:?} {out}");
+    assert_ne!(code, Some(0), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }

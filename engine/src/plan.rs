@@ -369,6 +369,15 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
         }
         c
     };
+    // A kind read only to find what is live outside desired state (Intune
+    // role assignments where Intune is managed) that could not be read is
+    // unknown too: nothing of it is declared or owned, but "in sync" would
+    // claim that no out-of-band access was found.
+    for (kind, why) in &observed.unreadable {
+        if !desired.resources.keys().chain(ledger.resources.keys()).any(|a| a.kind == *kind) {
+            unknown.push(Unknown { address: Address::new(*kind, "(outside desired state)"), reason: format!("{kind} could not be read, so live objects of it outside desired state (out-of-band access) were not checked: {why}") });
+        }
+    }
     for (address, entry) in &ledger.resources {
         if desired.resources.contains_key(address) {
             continue;
