@@ -225,3 +225,21 @@ async fn an_out_of_band_intune_admin_is_removed_where_intune_rbac_is_not_declare
     assert_ne!(code, Some(0), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Finding 12: bringing a directory role assignment's end earlier only
+/// removes access: applied unattended, as for the other grants. A later
+/// end still needs approval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_earlier_end_of_a_role_assignment_runs_unattended() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    edit_file(&dir, "roles.toml", |t| t.replacen("expires = 2027-01-31T00:00:00Z", "expires = 2027-01-15T00:00:00Z", 1));
+    let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("applied: update role_assignment.megan-user-admin"), "{out}");
+    edit_file(&dir, "roles.toml", |t| t.replacen("expires = 2027-01-15T00:00:00Z", "expires = 2027-06-30T00:00:00Z", 1));
+    let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("held: update role_assignment.megan-user-admin"), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

@@ -24,7 +24,9 @@ fn parse(v: Option<&Value>) -> Option<DateTime<Utc>> {
 /// (such an update only removes access: `super::removes_access`, as the
 /// kind's `ACCESS` says).
 pub fn brings_end_earlier(f: &crate::diff::FieldChange) -> bool {
-    f.field == EXPIRES && matches!((parse(f.before.as_ref()), parse(f.after.as_ref())), (Some(b), Some(n)) if n < b)
+    // `expires` for a package assignment; a directory role assignment's
+    // schedule end shows as `endDateTime` (hostile run 16, finding 12).
+    (f.field == EXPIRES || f.field == "endDateTime") && matches!((parse(f.before.as_ref()), parse(f.after.as_ref())), (Some(b), Some(n)) if n < b)
 }
 
 /// What an approver reads beside the diff: who gets which package,

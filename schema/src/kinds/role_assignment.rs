@@ -285,7 +285,7 @@ pub const COLLECTIONS: &[&str] = &["/roleManagement/directory/roleAssignments"];
 /// Each assignment is a grant of a directory role: deleting it only removes
 /// access, so it runs unattended, and one the ledger owns that desired
 /// state no longer declares is deleted (governance asks: `Kind::access`).
-pub const ACCESS: crate::kind_facts::Access = crate::kind_facts::Access::Grant { noun: "role assignment", says_expired: false, shortens: false };
+pub const ACCESS: crate::kind_facts::Access = crate::kind_facts::Access::Grant { noun: "role assignment", says_expired: false, shortens: true };
 
 #[cfg(test)]
 mod role_set_tests {
