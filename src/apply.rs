@@ -457,6 +457,12 @@ async fn run_locked(
         );
     }
     compacted.context("writing the ledger at the end of the apply")?;
+    if report.applied() == 0 && !plan.approvals.is_empty() {
+        match crate::plan_expiry::release(&target.client, &plan, chrono::Utc::now()).await {
+            Ok(()) => output::status("Nothing of the approved plan was applied: it may be applied again as it is."),
+            Err(e) => output::status(format!("warning: nothing of the approved plan was applied, but it could not be given back ({e:#}); a new plan with another validity (--valid-for) is needed")),
+        }
+    }
     if let Ok(l) = store.load() {
         crate::governance::record_protected_ids(desired, &target.ledger_path, &l, &attribution)?;
     }

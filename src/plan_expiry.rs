@@ -97,7 +97,7 @@ pub async fn claim(client: &providers::graph::GraphClient, plan: &Plan, now: Dat
     };
     if marker.applied_plans.iter().any(|e| entry_hash(e) == entry_hash(&mine)) {
         bail!(
-            "refusing: plan {hash} was already applied to this tenant (the tenant's governance marker {} records it, from whichever runner applied it); approvals are for one application, so make a new plan and have it approved again",
+            "refusing: plan {hash} was already applied to this tenant (the tenant's governance marker {} records it, from whichever runner applied it); approvals are for one application, so make a new plan and have it approved again (a plan of the same inputs on the same day has the same hash: give it another validity, e.g. `tenantctl plan --valid-for 7d`). An apply that changed nothing gives its plan back by itself; a run killed before its first change did not, and its journal shows that",
             tenant_marker::EXTENSION_NAME
         );
     }
@@ -106,6 +106,25 @@ pub async fn claim(client: &providers::graph::GraphClient, plan: &Plan, now: Dat
     marker.applied_plans.sort();
     tenant_marker::write(client, &marker).await.context("recording the approved plan in the tenant's governance marker before changing anything (nothing was applied)")?;
     Ok(true)
+}
+
+/// Give `plan`'s claim back: an apply of it changed nothing (every change
+/// failed, or none ran), so the tenant is as the approvers saw it and the
+/// same approved plan may be applied again (hostile run 16, finding 9:
+/// re-planning gave the same hash, refused the same way).
+pub async fn release(client: &providers::graph::GraphClient, plan: &Plan, now: DateTime<Utc>) -> Result<()> {
+    if plan.approvals.is_empty() {
+        return Ok(());
+    }
+    let Some(end) = plan.not_after.as_deref().and_then(parse) else { return Ok(()) };
+    let mine = entry(&plan.hash(), end);
+    let Some(mut marker) = tenant_marker::read(client).await.context("reading the tenant's governance marker")? else { return Ok(()) };
+    let before = marker.applied_plans.len();
+    marker.applied_plans.retain(|e| entry_hash(e) != entry_hash(&mine) && entry_alive(e, now));
+    if marker.applied_plans.len() != before {
+        tenant_marker::write(client, &marker).await.context("giving the approved plan back in the tenant's governance marker")?;
+    }
+    Ok(())
 }
 
 /// The applied plans the tenant's marker records now (kept by every

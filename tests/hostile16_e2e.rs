@@ -243,3 +243,40 @@ async fn an_earlier_end_of_a_role_assignment_runs_unattended() {
     assert!(out.contains("held: update role_assignment.megan-user-admin"), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Finding 9: an approved plan whose apply changed nothing (Graph refused
+/// every write) is given back, so the same approved plan applies once
+/// Graph answers; one that changed something stays applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_plan_that_changed_nothing_may_be_applied_again() {
+    let sb = sandbox().await;
+    let Keyed { keys, work, .. } = keyed_example(&sb);
+    let (k, w) = (keys.path(), work.path());
+    let dir = w.join("desired-state");
+    let key = |n: &str| k.join(format!("{n}.key")).to_str().expect("a UTF-8 path").to_string();
+    let approved = |out: &str| {
+        let (code, o) = run(&sb, w, &["plan", d(&dir), "--out", out, "--author-key", &key("author")]);
+        assert_eq!(code, Some(0), "{o}");
+        for who in ["alice", "bob"] {
+            let (code, o) = run(&sb, w, &["approve", out, "--key", &key(who), "--dir", d(&dir)]);
+            assert_eq!(code, Some(0), "{o}");
+        }
+    };
+    approved("first.json");
+    let (code, o) = run(&sb, w, &["apply", "first.json", "--dir", d(&dir), "--auto-approve"]);
+    assert_eq!(code, Some(0), "{o}");
+
+    append(&dir, "accounts.toml", "\n[guest.kim]\nemail = \"kim@fabrikam.com\"\ndisplay_name = \"Kim (Fabrikam)\"\nredirect_url = \"https://myapps.microsoft.com\"\nexpires = 2027-01-31T17:00:00Z\nsponsor = \"adele\"\n");
+    approved("guest.json");
+    sb.set_faults(Faults { fail_paths: vec!["/invitations".into()], retry_after_secs: 0, ..Faults::none() }).expect("faults");
+    let (code, o) = run(&sb, w, &["apply", "guest.json", "--dir", d(&dir), "--auto-approve"]);
+    assert_eq!(code, Some(1), "{o}");
+    assert!(o.contains("Applied 0, failed 1") && o.contains("it may be applied again as it is"), "{o}");
+    sb.set_faults(Faults::none()).expect("faults");
+    let (code, o) = run(&sb, w, &["apply", "guest.json", "--dir", d(&dir), "--auto-approve"]);
+    assert_eq!(code, Some(0), "{o}");
+    assert!(o.contains("Applied 1"), "{o}");
+    let (code, o) = run(&sb, w, &["apply", "guest.json", "--dir", d(&dir), "--auto-approve"]);
+    assert_ne!(code, Some(0), "applied once, never twice: {o}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
