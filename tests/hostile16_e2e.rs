@@ -280,3 +280,23 @@ async fn an_approved_plan_that_changed_nothing_may_be_applied_again() {
     assert_ne!(code, Some(0), "applied once, never twice: {o}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Finding 10: permanent Intune write access scoped to a group nesting the
+/// all-devices group, or to a group whose device rule holds every
+/// Autopilot device, is standing access over the Managed Desktop devices,
+/// as scoped to the all-devices group itself is.
+#[test]
+fn permanent_intune_write_over_a_group_reaching_the_rings_is_standing_access() {
+    const INTUNE_OPS: &str = include_str!("fixtures/intune-ops-group.toml");
+    const FULL_INTUNE: &str = include_str!("fixtures/full-intune-role.toml");
+    const GROUPS: &str = "\n[group.nest-all]\ndisplay_name = \"Nests all devices\"\nmail_nickname = \"nest-all\"\nmembers = [\"mwd-all\"]\n\n[group.same-rule]\ndisplay_name = \"Same rule as mwd-all\"\nmail_nickname = \"same-rule\"\nmembership_rule = '(device.devicePhysicalIds -any (_ -contains \"[ZTDId]\"))'\nmembership_rule_processing_state = \"On\"\n";
+    for (scope, shown) in [("nest-all", "group.nest-all, which nests group.mwd-all"), ("same-rule", "group.same-rule, whose device rule")] {
+        let work = scratch_with(|t| t);
+        let dir = work.path().join("desired-state");
+        let scoped = FULL_INTUNE.replace("all_devices = true", &format!("scope_members = [\"{scope}\"]"));
+        std::fs::write(dir.join("intune-ops.toml"), format!("{INTUNE_OPS}\n{scoped}\n{GROUPS}")).expect("written");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tenantctl")).args(["validate", d(&dir)]).output().expect("runs");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(!out.status.success() && text.contains("standing-privileged-access") && text.contains(shown), "{scope}: {text}");
+    }
+}

@@ -39,7 +39,9 @@ fn standing_intune(desired: &DesiredModel, address: &Address, r: &DesiredResourc
     };
     let scope = r.props.get("scopeType").and_then(Value::as_str).unwrap_or_default();
     // Scoped to member groups: the Managed Desktop device groups (a ring,
-    // or all Autopilot devices) are as wide (finding 10).
+    // or all Autopilot devices) are as wide (finding 10), and so is a group
+    // nesting one, or whose device rule may hold ring devices (hostile run
+    // 16, finding 10).
     let managed: Vec<String> = r
         .props
         .get("resourceScopes")
@@ -48,8 +50,7 @@ fn standing_intune(desired: &DesiredModel, address: &Address, r: &DesiredResourc
         .flatten()
         .filter_map(crate::model::as_reference)
         .filter_map(|g| g.parse::<Address>().ok())
-        .filter(|g| super::grants::managed_desktop_group(desired, g))
-        .map(|g| g.to_string())
+        .filter_map(|g| ring_reach(desired, &g))
         .collect();
     let over = match scope {
         "allDevices" => "all devices".to_string(),
@@ -68,6 +69,34 @@ fn standing_intune(desired: &DesiredModel, address: &Address, r: &DesiredResourc
             "Intune role {role} ({write}) is held {how} over {over}: zero standing access; give it an `expires` (ended unattended when past), narrow its scope, or record a reasoned exception `\"standing-privileged-access:{address}\"` in [governance.exceptions]"
         ),
     }]
+}
+
+/// How scope group `g` reaches the Managed Desktop devices, or `None`: it
+/// is one of their groups, nests one (declared, transitively), or it or a
+/// group it nests has a device rule that may hold Autopilot devices.
+fn ring_reach(desired: &DesiredModel, g: &Address) -> Option<String> {
+    if g.kind != Kind::Group {
+        return None;
+    }
+    if super::grants::managed_desktop_group(desired, g) {
+        return Some(g.to_string());
+    }
+    let mut todo = vec![g.clone()];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(n) = todo.pop() {
+        if !seen.insert(n.clone()) {
+            continue;
+        }
+        if n != *g && super::grants::managed_desktop_group(desired, &n) {
+            return Some(format!("{g}, which nests {n}"));
+        }
+        let mut members = std::collections::BTreeSet::new();
+        if let Some(v) = desired.resources.get(&n).and_then(|r| r.props.get("members")) {
+            referenced_addresses(v, &mut members);
+        }
+        todo.extend(members.into_iter().filter(|m| m.kind == Kind::Group));
+    }
+    super::device_reach::device_rule_reaching(desired, g).map(|(via, rule)| format!("{g}, {}whose device rule `{rule}` may hold them", if via == *g { String::new() } else { format!("through {via}, ") }))
 }
 
 /// What Intune role `role` can do that is not a read: for a declared custom

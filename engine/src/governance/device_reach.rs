@@ -53,7 +53,7 @@ fn all_users(a: &Value) -> bool {
 
 /// The first group of `g` and the groups it nests (declared, transitively)
 /// whose membership rule may hold Autopilot devices, with that rule.
-fn device_rule_reaching(desired: &DesiredModel, g: &Address) -> Option<(Address, String)> {
+pub(super) fn device_rule_reaching(desired: &DesiredModel, g: &Address) -> Option<(Address, String)> {
     let mut todo = vec![g.clone()];
     let mut seen = BTreeSet::new();
     while let Some(n) = todo.pop() {
