@@ -300,3 +300,35 @@ fn permanent_intune_write_over_a_group_reaching_the_rings_is_standing_access() {
         assert!(!out.status.success() && text.contains("standing-privileged-access") && text.contains(shown), "{scope}: {text}");
     }
 }
+
+/// Finding 5, second half: a compliance policy that stops applying to a
+/// group, or whose requirements change, lets people escape it: reviewed.
+/// A correction of drift (BitLocker switched off in the portal) is put
+/// back unattended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn narrowing_or_weakening_a_compliance_policy_needs_approval() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |d| std::fs::write(d.join("it.toml"), IT_COMPLIANCE).expect("written")).await;
+    let cases: [(&str, &str, &str); 3] = [
+        ("assignments = { include = [\"dyn-it\"], exclude = [\"service-accounts\"] }", "assignments = { include = [], exclude = [\"service-accounts\"] }", "compliance_policy.it-strict no longer applies to group.dyn-it"),
+        ("assignments = { include = [\"dyn-it\"], exclude = [\"service-accounts\"] }", "assignments = { include = [\"dyn-it\"], exclude = [\"service-accounts\", \"laps-pilot\"] }", "excludes group.laps-pilot from compliance_policy.it-strict"),
+        ("settings = { bitLockerEnabled = true }", "settings = { bitLockerEnabled = false }", "changes what compliance_policy.it-strict requires"),
+    ];
+    for (from, to, why) in cases {
+        let path = dir.join("it.toml");
+        let before = std::fs::read_to_string(&path).expect("the file");
+        assert!(before.contains(from), "{from}");
+        std::fs::write(&path, before.replacen(from, to, 1)).expect("written");
+        let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
+        assert!(out.contains(&format!("sensitive: {why}")), "{why}: {out}");
+        let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
+        assert_eq!(code, Some(2), "held: {out}");
+        std::fs::write(&path, before).expect("restored");
+    }
+    let id = ledger_id(work.path(), "compliance_policy.it-strict");
+    graph(&sb, Method::PATCH, &format!("/v1.0/deviceManagement/deviceCompliancePolicies/{id}"), Some(json!({"@odata.type": "#microsoft.graph.windows10CompliancePolicy", "bitLockerEnabled": false}))).await;
+    let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("applied: update compliance_policy.it-strict"), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

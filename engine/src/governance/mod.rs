@@ -38,6 +38,7 @@ pub mod device_reach;
 pub mod exception_binding;
 pub mod declared_access;
 pub mod written_by;
+pub mod control_narrowing;
 
 pub use access::*;
 pub use certificates::not_after;

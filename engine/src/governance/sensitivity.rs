@@ -78,6 +78,9 @@ fn classify_in(change: &Change, desired: &DesiredModel, plan_size: usize, tenant
     if let Some(why) = super::admin_reach::reason(change, tenant) {
         return Some(why);
     }
+    if let Some(why) = super::control_narrowing::reason(change) {
+        return Some(why);
+    }
     // Licences grant services (and spend seats): assigning or changing them
     // is sensitive (issue 16).
     let licences = change.fields.iter().any(|f| f.field.split('.').next() == Some("assignedLicenses"))

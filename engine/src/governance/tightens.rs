@@ -116,7 +116,7 @@ pub const UNPROVED_RESTORE_NOTE: &str = "the ledger records these settings as la
 /// counts only when the change under review cannot have written it
 /// ([`crate::Ledger::beyond_review`]; hostile run 16).
 pub fn mark_restores(changes: &mut [Change], ledger: &crate::Ledger) {
-    for c in changes.iter_mut().filter(|c| c.action == Action::Update) {
+    for c in changes.iter_mut().filter(|c| matches!(c.action, Action::Update | Action::Assign)) {
         let Some(applied) = ledger.resources.get(&c.address).and_then(|e| e.applied.as_deref()) else { continue };
         let Some(d) = &c.desired else { continue };
         if crate::plan::fingerprint(&serde_json::to_value(&d.props).unwrap_or_default()) == applied {
