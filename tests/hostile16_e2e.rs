@@ -332,3 +332,30 @@ async fn narrowing_or_weakening_a_compliance_policy_needs_approval() {
     assert!(out.contains("applied: update compliance_policy.it-strict"), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Finding 13: when Graph stops answering, the batched listing's failure
+/// (no response through every retry) fails each listing with that cause
+/// instead of sending every collection on its own with the same timeouts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batched_listing_with_no_response_is_not_sent_again_one_by_one() {
+    use providers::graph::{Cloud, Credential, GraphClient, GraphConfig};
+    let sb = sandbox().await;
+    let base = sb.base_url();
+    let mut config = GraphConfig::new(Cloud::custom(&base, &base).expect("a cloud"));
+    config.retry = fast_retry();
+    config.retry.max_attempts = 2;
+    config.retry.request_timeout = std::time::Duration::from_millis(300);
+    let c = GraphClient::new(config, Credential::client_secret(sb.tenant_id(), sb.client_id(), sb.client_secret())).expect("a client");
+    let state = example();
+    let desired = providers::kinds::desired_model(&state);
+    sb.set_faults(Faults { latency_ms: 3_000, ..Faults::none() }).expect("faults");
+    sb.reset_counts();
+    let observed = providers::observe::observe(&c, &desired, &engine::Ledger::default()).await.expect("a read with unknowns, not an error");
+    let counts = sb.request_counts();
+    assert!(observed.unreadable.contains_key(&schema::Kind::ConditionalAccess), "{:?}", observed.unreadable.keys());
+    assert!(observed.unreadable.values().any(|why| why.contains("Graph gave no response to the batched listing")), "{:#?}", observed.unreadable);
+    let singles: u64 = counts.requests.iter().filter(|(k, _)| k.starts_with("GET ") && k.contains("conditionalAccess/policies")).map(|(_, n)| *n).sum();
+    assert_eq!(singles, 0, "{counts:#?}");
+    sb.set_faults(Faults::none()).expect("faults");
+    sb.shutdown().await.expect("the sandbox stops");
+}
