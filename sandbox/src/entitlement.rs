@@ -290,7 +290,7 @@ pub fn package_sub(t: &mut Tenant, ctx: &Ctx, spec: &Spec, req: &GReq, id: &str,
 }
 
 /// A subject set's object exists (users and groups by id).
-fn check_subjects(t: &Tenant, ctx: &Ctx, list: Option<&Value>, field: &str) -> Result<(), GraphError> {
+pub(crate) fn check_subjects(t: &Tenant, ctx: &Ctx, list: Option<&Value>, field: &str) -> Result<(), GraphError> {
     for s in list.and_then(Value::as_array).into_iter().flatten() {
         let ty = s.get("@odata.type").and_then(Value::as_str).unwrap_or_default();
         let (coll, key) = match ty {
@@ -336,8 +336,10 @@ fn check_policy(t: &Tenant, ctx: &Ctx, data: &Map<String, Value>) -> Result<(), 
             }
             check_subjects(t, ctx, s.get("primaryApprovers"), "primaryApprovers")?;
             check_subjects(t, ctx, s.get("fallbackPrimaryApprovers"), "fallbackPrimaryApprovers")?;
+            crate::entitlement_review::check_escalation(t, ctx, s)?;
         }
     }
+    crate::entitlement_review::check_review(t, ctx, data.get("reviewSettings"))?;
     Ok(())
 }
 

@@ -64,6 +64,7 @@ pub mod graph_collections;
 pub mod entitlement_assignments;
 pub mod entitlement_query;
 pub mod entitlement_delivery;
+pub mod entitlement_review;
 
 pub use accounting::RequestCounts;
 pub use cli::{serve, ServeArgs};

@@ -24,6 +24,7 @@ use serde_json::{json, Map, Value};
 
 use super::access_catalog::{resources as catalog_resources, AAD_GROUP};
 use super::access_package_policy_write::{delete_policy, live_policies, write_policies};
+use super::access_policy_review as review;
 use super::registry::{Api, BoxFuture, KindProvider, Read, BY_DISPLAY_NAME};
 use super::{ref_to, resource, str_field};
 use crate::apply::{err, fail, Writer};
@@ -107,13 +108,16 @@ pub fn policy_props(p: &AssignmentPolicy, state: &DesiredState) -> Value {
             .stages
             .iter()
             .map(|s| {
-                json!({
+                let mut v = json!({
                     "durationBeforeAutomaticDenial": duration(&s.duration_before_automatic_denial),
                     "isApproverJustificationRequired": s.is_approver_justification_required,
-                    "isEscalationEnabled": false,
                     "primaryApprovers": subjects(state, &s.primary_approvers),
                     "fallbackPrimaryApprovers": subjects(state, &s.fallback_primary_approvers),
-                })
+                });
+                if let Some(m) = v.as_object_mut() {
+                    review::stage_props(s, m, &|l| subjects(state, l));
+                }
+                v
             })
             .collect();
         m.insert(
@@ -128,6 +132,9 @@ pub fn policy_props(p: &AssignmentPolicy, state: &DesiredState) -> Value {
     }
     if let Some(r) = &p.requestor_settings {
         m.insert("requestorSettings".into(), requestor_json(r));
+    }
+    if let Some(r) = &p.review_settings {
+        m.insert("reviewSettings".into(), review::review_props(r, &|l| subjects(state, l)));
     }
     Value::Object(m)
 }
@@ -210,13 +217,16 @@ pub fn normalize_policy(raw: &Value) -> Value {
             .into_iter()
             .flatten()
             .map(|s| {
-                json!({
+                let mut v = json!({
                     "durationBeforeAutomaticDenial": live_duration(s.get("durationBeforeAutomaticDenial")),
                     "isApproverJustificationRequired": s.get("isApproverJustificationRequired").and_then(Value::as_bool).unwrap_or(false),
-                    "isEscalationEnabled": s.get("isEscalationEnabled").and_then(Value::as_bool).unwrap_or(false),
                     "primaryApprovers": live_subjects(s.get("primaryApprovers")),
                     "fallbackPrimaryApprovers": live_subjects(s.get("fallbackPrimaryApprovers")),
-                })
+                });
+                if let Some(m) = v.as_object_mut() {
+                    review::normalize_stage(s, m, &live_subjects);
+                }
+                v
             })
             .collect();
         let flag = |k: &str| a.get(k).and_then(Value::as_bool).unwrap_or(false);
@@ -244,6 +254,9 @@ pub fn normalize_policy(raw: &Value) -> Value {
             rm.insert(k.into(), json!(r.get(k).and_then(Value::as_bool).unwrap_or(false)));
         }
         m.insert("requestorSettings".into(), Value::Object(rm));
+    }
+    if let Some(r) = review::normalize_review(raw.get("reviewSettings"), &live_subjects) {
+        m.insert("reviewSettings".into(), r);
     }
     Value::Object(m)
 }
@@ -454,14 +467,16 @@ fn policy_toml(p: &Value, key_of: &dyn Fn(&str) -> Option<Address>) -> Result<As
                 .into_iter()
                 .flatten()
                 .map(|st| {
-                    if st.get("isEscalationEnabled").and_then(Value::as_bool) == Some(true) {
-                        return Err("an escalating approval stage is not modelled".to_string());
-                    }
+                    let (is_escalation_enabled, duration_before_escalation, escalation_approvers, fallback_escalation_approvers) = review::stage_toml(st, &|v| subjects_toml(v, key_of))?;
                     Ok(ApprovalStage {
                         primary_approvers: subjects_toml(st.get("primaryApprovers"), key_of)?,
                         fallback_primary_approvers: subjects_toml(st.get("fallbackPrimaryApprovers"), key_of)?,
                         duration_before_automatic_denial: s(st.get("durationBeforeAutomaticDenial")).unwrap_or_else(|| "P14D".into()),
                         is_approver_justification_required: st.get("isApproverJustificationRequired").and_then(Value::as_bool).unwrap_or(false),
+                        is_escalation_enabled,
+                        duration_before_escalation,
+                        escalation_approvers,
+                        fallback_escalation_approvers,
                     })
                 })
                 .collect::<Result<Vec<_>, String>>()?;
@@ -498,6 +513,7 @@ fn policy_toml(p: &Value, key_of: &dyn Fn(&str) -> Option<Address>) -> Result<As
         },
         request_approval_settings: approval,
         requestor_settings: requestor,
+        review_settings: p.get("reviewSettings").filter(|r| r.is_object()).map(|r| review::review_toml(r, &|v| subjects_toml(v, key_of))).transpose()?,
     })
 }
 

@@ -95,3 +95,4 @@ pub use access_package::AccessPackage;
 pub mod access_package_assignment;
 pub use access_package_assignment::AccessPackageAssignment;
 pub mod access_package_groups;
+pub mod access_package_review;
