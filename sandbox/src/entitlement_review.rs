@@ -48,8 +48,5 @@ pub fn check_review(t: &Tenant, ctx: &Ctx, review: Option<&Value>) -> Result<(),
     if flag("isEnabled") && !flag("isSelfReview") && r.get("primaryReviewers").and_then(Value::as_array).is_none_or(Vec::is_empty) {
         return Err(bad("An enabled access review needs primaryReviewers unless it is a self-review."));
     }
-    if flag("isEnabled") && r.pointer("/schedule/startDateTime").and_then(Value::as_str).is_none() {
-        return Err(bad("An enabled access review needs a schedule with its startDateTime."));
-    }
     Ok(())
 }
