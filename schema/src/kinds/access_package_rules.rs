@@ -211,7 +211,7 @@ impl People<'_> {
         };
         if let Some(x) = overlap.filter(|_| !excepted(cx, SELF_APPROVAL, key)) {
             let via = if x == approver { String::new() } else { format!(" (through {x})") };
-            cx.error(SELF_APPROVAL, o, at, format!("{name}: {field} {approver}{via} may also request the package ({}), so could approve or review their own access; approvers and reviewers must be people the policy does not admit", pol.allowed_target_scope));
+            cx.error(SELF_APPROVAL, o, at, format!("{name}: approver {approver}{via} (its {field}) may also request the package ({}), so could approve or review their own access; approvers and reviewers must be people the policy does not admit", pol.allowed_target_scope));
         }
     }
 }
