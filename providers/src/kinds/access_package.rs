@@ -25,6 +25,7 @@ use serde_json::{json, Map, Value};
 use super::access_catalog::{resources as catalog_resources, AAD_GROUP};
 use super::access_package_policy_write::{delete_policy, live_policies, write_policies};
 use super::access_policy_review as review;
+use super::access_resources::{APPLICATIONS, SITES};
 use super::registry::{Api, BoxFuture, KindProvider, Read, BY_DISPLAY_NAME};
 use super::{ref_to, resource, str_field};
 use crate::apply::{err, fail, Writer};
@@ -50,7 +51,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[],
     listings: || vec![PACKAGES_LISTING.to_string(), POLICIES_LISTING.to_string()],
-    after_post: &["groups", "policies", "policyNames"],
+    after_post: &["groups", "policies", "policyNames", "applications", "sites"],
 };
 
 pub const PACKAGES: &str = "/identityGovernance/entitlementManagement/accessPackages";
@@ -158,6 +159,7 @@ pub fn desired(key: &str, p: &AccessPackage, state: &DesiredState) -> DesiredRes
     props.insert("isHidden".into(), json!(p.is_hidden));
     props.insert(CATALOG.into(), ref_to(state, &p.catalog, &[Kind::AccessCatalog]));
     props.insert(GROUPS.into(), Value::Array(p.groups.iter().map(|g| ref_to(state, g, &[Kind::Group])).collect()));
+    super::access_resources::package_props(&p.applications, &p.sites, &mut props);
     let policies: Map<String, Value> = p.policies.values().map(|pol| (pol.display_name.to_lowercase(), policy_props(pol, state))).collect();
     props.insert(POLICY_NAMES.into(), json!(policies.keys().collect::<Vec<_>>()));
     props.insert(POLICIES_PROP.into(), Value::Object(policies));
@@ -281,7 +283,8 @@ pub fn normalize(raw: &Value, role_scopes: &[Value], policies: &[&Value]) -> Liv
     p.insert("isHidden".into(), json!(raw.get("isHidden").and_then(Value::as_bool).unwrap_or(false)));
     let catalog = raw.get("catalog").map(|c| str_field(c, "id")).unwrap_or_default();
     p.insert(CATALOG.into(), if catalog.is_empty() { Value::Null } else { reference(catalog) });
-    p.insert(GROUPS.into(), Value::Array(role_scopes.iter().map(role_scope_entry).collect()));
+    p.insert(GROUPS.into(), Value::Array(role_scopes.iter().filter(|rs| other_role(rs).is_none()).map(role_scope_entry).collect()));
+    super::access_resources::package_live(role_scopes, &mut p);
     let pols: Map<String, Value> = policies.iter().map(|x| (str_field(x, "displayName").to_lowercase(), normalize_policy(x))).collect();
     p.insert(POLICY_NAMES.into(), json!(pols.keys().collect::<Vec<_>>()));
     p.insert(POLICIES_PROP.into(), Value::Object(pols));
@@ -292,6 +295,11 @@ pub fn normalize(raw: &Value, role_scopes: &[Value], policies: &[&Value]) -> Liv
         display_name: str_field(raw, "displayName").to_string(),
         props: p,
     }
+}
+
+/// An application's or a site's role (its own props), not a group's.
+fn other_role(rs: &Value) -> Option<(&'static str, String)> {
+    super::access_resources::scope_entry(rs)
 }
 
 fn package_path(id: &str) -> String {
@@ -378,7 +386,7 @@ async fn write_groups(w: &Writer<'_>, api: &GraphClient, r: &DesiredResource, id
             add_group(w, api, id, &resources, g).await?;
         }
     }
-    for rs in &live {
+    for rs in live.iter().filter(|rs| other_role(rs).is_none()) {
         let keep = as_reference(&role_scope_entry(rs)).is_some_and(|g| want.contains(g));
         if !keep {
             let path = format!("{}/resourceRoleScopes/{}", package_path(id), schema::object_id::path_segment(str_field(rs, "id")));
@@ -402,6 +410,7 @@ fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
         let api = w.api();
         w.wait(&api, &package_path(&id)).await?;
         write_groups(w, &api, r, &id, true).await?;
+        super::access_resources::write_roles(w, &api, r, &package_path(&id), &catalog, &[]).await?;
         write_policies(w, &api, r, &id, true).await?;
         Ok(id)
     })
@@ -411,13 +420,17 @@ fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
     Box::pin(async move {
         let r = w.desired()?;
         let api = w.api();
-        let scalar = w.scalar(&[GROUPS, POLICIES_PROP, POLICY_NAMES, CATALOG])?;
+        let scalar = w.scalar(&[GROUPS, POLICIES_PROP, POLICY_NAMES, CATALOG, APPLICATIONS, SITES])?;
         if !scalar.is_empty() {
             w.send(&api, Method::PATCH, &package_path(id), Some(json!(scalar))).await?;
         }
         let touched = w.touched();
         if touched.contains(GROUPS) {
             write_groups(w, &api, r, id, false).await?;
+        }
+        if touched.contains(APPLICATIONS) || touched.contains(SITES) {
+            let live = role_scopes(&api, id).await.map_err(fail)?;
+            super::access_resources::write_roles(w, &api, r, &package_path(id), &catalog_id(w, r)?, &live).await?;
         }
         if touched.contains(POLICIES_PROP) || touched.contains(POLICY_NAMES) {
             write_policies(w, &api, r, id, false).await?;
@@ -545,6 +558,8 @@ pub fn export_one(o: &LiveObject, key_of: &dyn Fn(&str) -> Option<Address>) -> R
         is_hidden: p.get("isHidden").and_then(Value::as_bool).unwrap_or(false),
         catalog,
         groups,
+        applications: super::access_resources::package_export(p, APPLICATIONS),
+        sites: super::access_resources::package_export(p, SITES),
         policies,
     })
 }

@@ -29,6 +29,14 @@ pub struct AccessPackage {
     /// of the catalog's `groups`.
     #[serde(default)]
     pub groups: Vec<String>,
+    /// Roles of applications in the catalog the package grants (an app
+    /// role, or `Default Access`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applications: Vec<crate::kinds::access_resources::ResourceRole>,
+    /// Roles of SharePoint Online sites in the catalog the package grants
+    /// (a site group, e.g. `Fabrikam Audit Members`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sites: Vec<crate::kinds::access_resources::ResourceRole>,
     /// Assignment policies by key (the key is tenantctl's; Graph knows a
     /// policy by its display name within the package).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -248,6 +256,7 @@ pub(crate) fn validate(cx: &mut Ctx) {
     crate::kinds::access_package_rules::validate(cx);
     crate::kinds::access_package_groups::validate(cx);
     crate::kinds::access_package_review::validate(cx);
+    crate::kinds::access_resources::validate(cx);
 }
 
 fn policy_checks(cx: &mut Ctx, key: &str, pk: &str, pol: &AssignmentPolicy, o: &crate::diagnostic::Origin) {

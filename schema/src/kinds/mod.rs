@@ -96,3 +96,4 @@ pub mod access_package_assignment;
 pub use access_package_assignment::AccessPackageAssignment;
 pub mod access_package_groups;
 pub mod access_package_review;
+pub mod access_resources;
