@@ -309,3 +309,144 @@ async fn the_sandbox_refuses_an_escalation_without_approvers() {
     assert_eq!(r.status().as_u16(), 400, "an unknown escalation approver: {}", r.text().await.unwrap_or_default());
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+const SP: &str = "5e1b7a2c-8d3f-4c6a-9b0e-1f2a3b4c5d6e";
+const READER: &str = "a1a1a1a1-0000-4000-8000-000000000001";
+const WRITER: &str = "a1a1a1a1-0000-4000-8000-000000000002";
+const SITE: &str = "https://contoso.sharepoint.com/sites/fabrikamaudit";
+
+/// An application (its service principal, with two user roles and one
+/// app-only role) and a site, made behind the tool's back as an
+/// administrator registering them would.
+async fn seed_resources(sb: &sandbox::SandboxHandle) {
+    let http = reqwest::Client::new();
+    let role = |id: &str, name: &str, who: &str| json!({"id": id, "displayName": name, "value": name, "isEnabled": true, "allowedMemberTypes": [who]});
+    let sp = json!({"id": SP, "appId": "0f0f0f0f-1111-4222-8333-444455556666", "displayName": "Audit portal", "appRoles": [role(READER, "Reader", "User"), role(WRITER, "Writer", "User"), role("a1a1a1a1-0000-4000-8000-000000000003", "Sync", "Application")]});
+    let site = json!({"id": "contoso.sharepoint.com,1,2", "webUrl": "https://contoso.sharepoint.com/sites/FabrikamAudit", "displayName": "Fabrikam Audit"});
+    for (coll, body) in [("servicePrincipals", sp), ("sites", site)] {
+        let r = http.post(format!("{}/_sandbox/objects/{coll}", sb.base_url())).json(&body).send().await.expect("the sandbox answers");
+        assert!(r.status().is_success(), "{coll}: {}", r.status());
+    }
+}
+
+fn with_resources(t: String) -> String {
+    t.replacen("is_externally_visible = true\ngroups = [\"fabrikam-audit-guests\"]", &format!("is_externally_visible = true\ngroups = [\"fabrikam-audit-guests\"]\napplications = [\"{SP}\"]\nsites = [\"{SITE}\"]"), 1).replacen(
+        "catalog = \"guest-access\"\ngroups = [\"fabrikam-audit-guests\"]",
+        &format!("catalog = \"guest-access\"\ngroups = [\"fabrikam-audit-guests\"]\napplications = [{{ resource = \"{SP}\", role = \"Reader\" }}]\nsites = [{{ resource = \"{SITE}\", role = \"Fabrikam Audit Members\" }}]"),
+        1,
+    )
+}
+
+async fn package_roles(sb: &sandbox::SandboxHandle, work: &Path) -> Vec<(String, String)> {
+    let package = ledger_of(work).id(&PACKAGE.parse().expect("an address")).expect("in the ledger").to_string();
+    let live = client(sb).v1().get_json(&format!("{EM}/accessPackages/{package}?$expand=resourceRoleScopes($expand=role,scope)")).await.expect("the package");
+    let mut out: Vec<(String, String)> = live["resourceRoleScopes"].as_array().into_iter().flatten().map(|rs| (rs["role"]["originSystem"].as_str().unwrap_or_default().to_string(), rs["role"]["originId"].as_str().unwrap_or_default().to_string())).filter(|(s, _)| s != "AadGroup").collect();
+    out.sort();
+    out
+}
+
+async fn catalog_resources(sb: &sandbox::SandboxHandle, work: &Path) -> Vec<(String, String)> {
+    let catalog = ledger_of(work).id(&"access_catalog.guest-access".parse().expect("an address")).expect("in the ledger").to_string();
+    let all = client(sb).v1().list_all(&format!("{EM}/catalogs/{catalog}/resources")).await.expect("resources");
+    let mut out: Vec<(String, String)> = all.iter().map(|r| (r["originSystem"].as_str().unwrap_or_default().to_string(), r["originId"].as_str().unwrap_or_default().to_lowercase())).filter(|(s, _)| s != "AadGroup").collect();
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applications_and_sites_are_catalog_resources_and_package_roles() {
+    let sb = sandbox().await;
+    seed_resources(&sb).await;
+    let (work, dir) = converged_scratch(&sb, |d| edit_file(d, FILE, with_resources)).await;
+    let (w, d) = (work.path(), dir.to_str().expect("a UTF-8 path"));
+
+    // Created: both in the catalog, their roles in the package.
+    assert_eq!(catalog_resources(&sb, w).await, [("AadApplication".to_string(), SP.to_string()), ("SharePointOnline".to_string(), SITE.to_string())]);
+    assert_eq!(package_roles(&sb, w).await, [("AadApplication".to_string(), READER.to_string()), ("SharePointOnline".to_string(), "5".to_string())]);
+    assert_converged(&sb, w, d);
+
+    // Updated: another app role; the site's role no longer granted, then
+    // the site no longer in the catalog.
+    edit_file(&dir, FILE, |t| t.replace("role = \"Reader\"", "role = \"Writer\"").replace(&format!("\nsites = [{{ resource = \"{SITE}\", role = \"Fabrikam Audit Members\" }}]"), ""));
+    let p = binary_plan(&sb, w, d);
+    assert_eq!(p, [(format!("update {PACKAGE}"), vec!["applications".to_string(), "sites".to_string()])], "{p:?}");
+    apply_binary(&sb, w, d);
+    assert_eq!(package_roles(&sb, w).await, [("AadApplication".to_string(), WRITER.to_string())]);
+    edit_file(&dir, FILE, |t| t.replace(&format!("\nsites = [\"{SITE}\"]"), ""));
+    let p = binary_plan(&sb, w, d);
+    assert!(p.is_empty(), "a catalog that declares no sites does not manage them: {p:?}");
+    edit_file(&dir, FILE, |t| t.replace(&format!("applications = [\"{SP}\"]"), &format!("applications = [\"{SP}\"]\nsites = []")));
+    let p = binary_plan(&sb, w, d);
+    assert_eq!(p, [("update access_catalog.guest-access".to_string(), vec!["sites".to_string()])], "{p:?}");
+    apply_binary(&sb, w, d);
+    assert_eq!(catalog_resources(&sb, w).await, [("AadApplication".to_string(), SP.to_string())]);
+    assert_converged(&sb, w, d);
+
+    // Exported: both lists written back, and the export plans empty.
+    let (tmp, out) = export_tenant(&sb);
+    let exported = std::fs::read_to_string(out.join("access-packages.toml")).expect("the packages are exported");
+    assert!(exported.contains(SP) && exported.contains("role = \"Writer\""), "{exported}");
+    assert_export_replans_empty(&client(&sb), &tmp, &out).await;
+
+    // A role the application does not offer to users: the apply fails
+    // naming what it offers.
+    edit_file(&dir, FILE, |t| t.replace("role = \"Writer\"", "role = \"Sync\""));
+    let (code, out) = run(&sb, w, &["apply", d, "--auto-approve"]);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("offers no role `Sync`") && out.contains("Reader, Writer"), "{out}");
+    // Roles are added before the old ones go, so the failed change leaves
+    // the package as it was.
+    assert_eq!(package_roles(&sb, w).await, [("AadApplication".to_string(), WRITER.to_string())], "the unknown role was never added, the old one stays");
+    sb.shutdown().await.expect("the sandbox stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_refuses_unknown_resources_and_roles_they_do_not_offer() {
+    let sb = sandbox().await;
+    seed_resources(&sb).await;
+    let (work, _dir) = converged_scratch(&sb, |_| {}).await;
+    let ledger = ledger_of(work.path());
+    let (catalog, package) = (id_of(&ledger, "access_catalog.guest-access"), id_of(&ledger, PACKAGE));
+    let http = reqwest::Client::new();
+    let post = |path: String, body: Value| {
+        let req = http.post(format!("{}/v1.0{EM}{path}", sb.base_url())).bearer_auth(sb.access_token()).json(&body);
+        async move { req.send().await.expect("the sandbox answers").status().as_u16() }
+    };
+    let add = |origin: &str, system: &str| json!({"requestType": "adminAdd", "resource": {"originId": origin, "originSystem": system}, "catalog": {"id": catalog}});
+    assert_eq!(post("/resourceRequests".into(), add("00000000-0000-4000-8000-00000000beef", "AadApplication")).await, 400, "an unknown service principal");
+    assert_eq!(post("/resourceRequests".into(), add("https://contoso.sharepoint.com/sites/nowhere", "SharePointOnline")).await, 400, "an unknown site");
+    assert_eq!(post("/resourceRequests".into(), add(SP, "AadApplication")).await, 201);
+    assert_eq!(post("/resourceRequests".into(), add(SP, "AadApplication")).await, 409, "already in the catalog");
+    let scope = |role: &str| json!({"role": {"originId": role, "originSystem": "AadApplication"}, "scope": {"originId": SP, "originSystem": "AadApplication", "isRootScope": true}});
+    let roles = format!("/accessPackages/{package}/resourceRoleScopes");
+    assert_eq!(post(roles.clone(), scope("a1a1a1a1-0000-4000-8000-000000000003")).await, 400, "an app-only role is not offered to users");
+    assert_eq!(post(roles.clone(), scope(READER)).await, 201);
+    // Roles are listed only when expanded.
+    let listed = graph(&sb, reqwest::Method::GET, &format!("/v1.0{EM}/catalogs/{catalog}/resources"), None).await;
+    assert!(listed["value"].as_array().into_iter().flatten().all(|r| r.get("roles").is_none()), "{listed:#}");
+    let expanded = graph(&sb, reqwest::Method::GET, &format!("/v1.0{EM}/catalogs/{catalog}/resources?$expand=roles"), None).await;
+    let app = expanded["value"].as_array().into_iter().flatten().find(|r| r["originId"] == json!(SP)).cloned().expect("the application");
+    assert_eq!(app["roles"].as_array().map(Vec::len), Some(2), "{app:#}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
+
+#[test]
+fn resources_are_refused_where_they_are_written() {
+    let text = r#"[access_catalog.apps]
+display_name = "Apps"
+applications = ["not-a-guid"]
+sites = ["http://contoso.sharepoint.com/sites/x", "https://contoso.sharepoint.com/sites/a"]
+
+[access_package.apps]
+display_name = "Apps"
+catalog = "apps"
+applications = [{ resource = "5e1b7a2c-8d3f-4c6a-9b0e-1f2a3b4c5d6e", role = "Reader" }]
+sites = [{ resource = "https://contoso.sharepoint.com/sites/A", role = "" }]
+"#;
+    let (_scratch, dir) = kind_scratch(&["access_package"], "access6 resources", "access6-apps.toml", text);
+    let d = load_errors(&dir);
+    assert_error_at(&d, "access6-apps.toml", "bad-value", 3);
+    assert_error_at(&d, "access6-apps.toml", "bad-value", 4);
+    assert_error_at(&d, "access6-apps.toml", "resource-not-in-catalog", 9);
+    assert_error_at(&d, "access6-apps.toml", "empty-name", 10);
+}
