@@ -146,7 +146,7 @@ fn read_licensed<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphE
 
 /// The POST / PATCH body of the catalog's own properties.
 fn body(props: &Props) -> Value {
-    Value::Object(props.iter().filter(|(k, v)| ![GROUPS, APPLICATIONS, SITES].contains(&k.as_str()) && !(k.as_str() == "description" && v.is_null())).map(|(k, v)| (k.clone(), v.clone())).collect())
+    Value::Object(props.iter().filter(|(k, v)| !([GROUPS, APPLICATIONS, SITES].contains(&k.as_str()) || k.as_str() == "description" && v.is_null())).map(|(k, v)| (k.clone(), v.clone())).collect())
 }
 
 async fn add_group(w: &Writer<'_>, api: &GraphClient, catalog: &str, group: &str) -> Result<(), ExecError> {
@@ -192,7 +192,7 @@ fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
             for g in want.iter().filter(|g| !have.contains(g.as_str())) {
                 add_group(w, &api, &seg, g).await?;
             }
-            for x in live.iter().filter(|x| !other(x) && !(str_field(x, "originSystem") == AAD_GROUP && want.contains(str_field(x, "originId")))) {
+            for x in live.iter().filter(|x| !(other(x) || str_field(x, "originSystem") == AAD_GROUP && want.contains(str_field(x, "originId")))) {
                 remove_resource(w, &api, &seg, str_field(x, "id")).await?;
             }
         }

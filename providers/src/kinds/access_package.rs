@@ -480,16 +480,16 @@ fn policy_toml(p: &Value, key_of: &dyn Fn(&str) -> Option<Address>) -> Result<As
                 .into_iter()
                 .flatten()
                 .map(|st| {
-                    let (is_escalation_enabled, duration_before_escalation, escalation_approvers, fallback_escalation_approvers) = review::stage_toml(st, &|v| subjects_toml(v, key_of))?;
+                    let esc = review::stage_toml(st, &|v| subjects_toml(v, key_of))?;
                     Ok(ApprovalStage {
                         primary_approvers: subjects_toml(st.get("primaryApprovers"), key_of)?,
                         fallback_primary_approvers: subjects_toml(st.get("fallbackPrimaryApprovers"), key_of)?,
                         duration_before_automatic_denial: s(st.get("durationBeforeAutomaticDenial")).unwrap_or_else(|| "P14D".into()),
                         is_approver_justification_required: st.get("isApproverJustificationRequired").and_then(Value::as_bool).unwrap_or(false),
-                        is_escalation_enabled,
-                        duration_before_escalation,
-                        escalation_approvers,
-                        fallback_escalation_approvers,
+                        is_escalation_enabled: esc.enabled,
+                        duration_before_escalation: esc.delay,
+                        escalation_approvers: esc.approvers,
+                        fallback_escalation_approvers: esc.fallback,
                     })
                 })
                 .collect::<Result<Vec<_>, String>>()?;

@@ -16,6 +16,16 @@ use serde_json::{json, Map, Value};
 
 /// How the caller turns a list of subjects into props (or Graph) form.
 pub type Subjects<'a> = &'a dyn Fn(Option<&Value>) -> Value;
+/// How the caller turns a props list of subjects into TOML keys.
+pub type SubjectsToml<'a> = &'a dyn Fn(Option<&Value>) -> Result<Vec<String>, String>;
+
+/// A stage's escalation in TOML form.
+pub struct Escalation {
+    pub enabled: bool,
+    pub delay: Option<String>,
+    pub approvers: Vec<String>,
+    pub fallback: Vec<String>,
+}
 
 fn canonical(s: &str) -> Value {
     json!(schema::kinds::role_policy::canonical_duration(s).unwrap_or_else(|| s.to_string()))
@@ -59,14 +69,14 @@ pub fn stage_body(props: &Value, m: &mut Map<String, Value>, subjects: &dyn Fn(O
     Ok(())
 }
 
-/// A stage's escalation in TOML form: (enabled, delay, approvers, fallback).
-pub fn stage_toml(props: &Value, subjects: &dyn Fn(Option<&Value>) -> Result<Vec<String>, String>) -> Result<(bool, Option<String>, Vec<String>, Vec<String>), String> {
+/// A stage's escalation in TOML form.
+pub fn stage_toml(props: &Value, subjects: SubjectsToml) -> Result<Escalation, String> {
     let on = props.get("isEscalationEnabled").and_then(Value::as_bool).unwrap_or(false);
     if !on {
-        return Ok((false, None, Vec::new(), Vec::new()));
+        return Ok(Escalation { enabled: false, delay: None, approvers: Vec::new(), fallback: Vec::new() });
     }
     let delay = props.get("durationBeforeEscalation").and_then(Value::as_str).map(str::to_string);
-    Ok((true, delay, subjects(props.get("escalationApprovers"))?, subjects(props.get("fallbackEscalationApprovers"))?))
+    Ok(Escalation { enabled: true, delay, approvers: subjects(props.get("escalationApprovers"))?, fallback: subjects(props.get("fallbackEscalationApprovers"))? })
 }
 
 fn schedule_props(s: &ReviewSchedule) -> Value {
@@ -133,7 +143,7 @@ pub fn review_body(props: &Value, subjects: &dyn Fn(Option<&Value>) -> Result<Va
 
 /// A props review (live) as TOML; Err for a schedule tenantctl does not
 /// model (a recurrence that ends, an expiration other than a duration).
-pub fn review_toml(props: &Value, subjects: &dyn Fn(Option<&Value>) -> Result<Vec<String>, String>) -> Result<ReviewSettings, String> {
+pub fn review_toml(props: &Value, subjects: SubjectsToml) -> Result<ReviewSettings, String> {
     let flag = |k: &str| props.get(k).and_then(Value::as_bool).unwrap_or(false);
     let s = props.get("schedule").cloned().unwrap_or(Value::Null);
     let text = |p: &str| s.pointer(p).and_then(Value::as_str).map(str::to_string);
