@@ -526,7 +526,7 @@ fn policy_toml(p: &Value, key_of: &dyn Fn(&str) -> Option<Address>) -> Result<As
         },
         request_approval_settings: approval,
         requestor_settings: requestor,
-        review_settings: p.get("reviewSettings").filter(|r| r.is_object()).map(|r| review::review_toml(r, &|v| subjects_toml(v, key_of))).transpose()?,
+        review_settings: p.get("reviewSettings").filter(|r| r.is_object() && review::is_declared(r)).map(|r| review::review_toml(r, &|v| subjects_toml(v, key_of))).transpose()?,
     })
 }
 

@@ -141,6 +141,13 @@ pub fn review_body(props: &Value, subjects: &dyn Fn(Option<&Value>) -> Result<Va
     Ok(Value::Object(m))
 }
 
+/// Whether a live review is worth exporting: a disabled one with no
+/// schedule (what a policy that never had reviews may carry) is left
+/// undeclared, so it stays unmanaged rather than failing the export.
+pub fn is_declared(props: &Value) -> bool {
+    props.get("isEnabled").and_then(Value::as_bool) == Some(true) || props.pointer("/schedule/startDateTime").is_some_and(|v| !v.is_null())
+}
+
 /// A props review (live) as TOML; Err for a schedule tenantctl does not
 /// model (a recurrence that ends, an expiration other than a duration).
 pub fn review_toml(props: &Value, subjects: SubjectsToml) -> Result<ReviewSettings, String> {
@@ -169,4 +176,29 @@ pub fn review_toml(props: &Value, subjects: SubjectsToml) -> Result<ReviewSettin
         primary_reviewers: subjects(props.get("primaryReviewers"))?,
         fallback_reviewers: subjects(props.get("fallbackReviewers"))?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn none(_: Option<&Value>) -> Result<Vec<String>, String> {
+        Ok(Vec::new())
+    }
+
+    #[test]
+    fn a_disabled_review_without_schedule_is_not_exported_and_a_real_one_round_trips() {
+        let off = normalize_review(Some(&json!({"isEnabled": false, "schedule": null})), &|_| json!([])).expect("an object");
+        assert!(!is_declared(&off), "{off:#}");
+        let live = json!({"isEnabled": true, "expirationBehavior": "removeAccess", "isSelfReview": true,
+            "schedule": {"startDateTime": "2027-01-04T09:00:00.998Z", "expiration": {"type": "afterDuration", "duration": "P7D"},
+                "recurrence": {"pattern": {"type": "absoluteMonthly", "interval": 3, "month": 0}, "range": {"type": "noEnd", "numberOfOccurrences": 0}}}});
+        let n = normalize_review(Some(&live), &|_| json!([])).expect("an object");
+        assert!(is_declared(&n));
+        let t = review_toml(&n, &none).expect("exports");
+        assert_eq!((t.schedule.recurrence.as_str(), t.schedule.interval, t.is_self_review), ("absoluteMonthly", 3, true));
+        assert_eq!(review_props(&t, &|_| json!([]))["schedule"], n["schedule"], "declared as exported, it compares equal");
+        let ending = json!({"isEnabled": true, "schedule": {"startDateTime": "2027-01-04T09:00:00Z", "recurrence": {"pattern": {"type": "weekly", "interval": 1}, "range": {"type": "numbered"}}}});
+        assert!(review_toml(&normalize_review(Some(&ending), &|_| json!([])).expect("an object"), &none).is_err(), "an ending recurrence is not modelled");
+    }
 }
