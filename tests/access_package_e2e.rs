@@ -77,7 +77,8 @@ async fn catalogs_and_packages_are_created_updated_exported_and_deleted() {
     assert!(plan(&c, &load_ok(&dir), &ledger).await.changes.is_empty(), "converged after the update");
 
     // What tenantctl does not model survives an update (Graph's update is a
-    // whole-policy PUT): access reviews set in the portal stay.
+    // whole-policy PUT): notification settings set in the portal stay
+    // (access reviews are modelled now, and the example declares them).
     let portal_put = |all: &[Value], extra: Value| {
         let live = live_policies(all, &package)[0].clone();
         let mut body = live.as_object().cloned().expect("an object");
@@ -88,7 +89,7 @@ async fn catalogs_and_packages_are_created_updated_exported_and_deleted() {
         body.extend(extra.as_object().cloned().expect("an object"));
         (format!("/v1.0{EM}/assignmentPolicies/{}", live["id"].as_str().expect("an id")), Value::Object(body))
     };
-    let reviews = json!({"reviewSettings": {"isEnabled": true, "expirationBehavior": "keepAccess", "isRecommendationEnabled": true, "isReviewerJustificationRequired": true, "isSelfReview": false}});
+    let reviews = json!({"notificationSettings": {"isAssignmentNotificationDisabled": true}});
     let (path, body) = portal_put(&all, reviews.clone());
     graph(&sb, reqwest::Method::PUT, &path, Some(body)).await;
     edit_file(&dir, FILE, |t| t.replace("end_date_time = 2027-06-30T17:00:00Z", "end_date_time = 2027-07-31T17:00:00Z"));
@@ -97,7 +98,7 @@ async fn catalogs_and_packages_are_created_updated_exported_and_deleted() {
     apply(&c, &p, &mut ledger).await;
     let all = c.v1().list_all(&format!("{EM}/assignmentPolicies?$expand=accessPackage")).await.expect("policies");
     let live = &live_policies(&all, &package)[0];
-    assert_eq!((live["expiration"]["endDateTime"].clone(), live["reviewSettings"].clone()), (json!("2027-07-31T17:00:00Z"), reviews["reviewSettings"].clone()), "{live:#}");
+    assert_eq!((live["expiration"]["endDateTime"].clone(), live["notificationSettings"].clone()), (json!("2027-07-31T17:00:00Z"), reviews["notificationSettings"].clone()), "{live:#}");
     // Requestor questions cannot be sent back faithfully: the update is
     // refused, naming them, and the policy keeps them.
     let question = json!({"questions": [{"isRequired": true, "sequence": 0}]});

@@ -100,7 +100,7 @@ pub fn delete_catalog(t: &mut Tenant, _: &Ctx, spec: &Spec, id: &str) -> Result<
 pub fn catalog_sub(t: &mut Tenant, ctx: &Ctx, spec: &Spec, req: &GReq, id: &str, rest: &[&str], q: &Query) -> Result<GResp, GraphError> {
     match (req.method.as_str(), rest) {
         ("GET", [RESOURCES]) => {
-            let items: Vec<Map<String, Value>> = list_nav(t.get(spec.coll, id), RESOURCES).into_iter().filter_map(|v| v.as_object().cloned()).collect();
+            let items: Vec<Map<String, Value>> = list_nav(t.get(spec.coll, id), RESOURCES).into_iter().filter_map(|v| v.as_object().cloned()).map(|r| crate::entitlement_resources::shown(r, q)).collect();
             let base = format!("{}/{BASE}/catalogs/{id}/resources", ctx.root());
             graph::list_values(ctx, "accessPackageResources", &base, items, q, DIR_PAGE, DIR_MAX)
         }
@@ -123,7 +123,17 @@ pub fn create_resource_request(t: &mut Tenant, ctx: &Ctx, spec: &Spec, body: Map
         "adminAdd" => {
             let system = res.get("originSystem").and_then(Value::as_str).unwrap_or_default();
             if system != "AadGroup" {
-                return Err(bad(format!("Resources of origin system '{system}' are not supported here (only AadGroup).")));
+                // Applications and SharePoint Online sites.
+                let added = crate::entitlement_resources::onboard(t, ctx, &res, &held)?;
+                held.push(added);
+                t.update(CATALOGS, &catalog, |r| {
+                    r.nav.insert(RESOURCES.into(), Value::Array(held));
+                });
+                let mut data = Map::new();
+                data.insert("requestType".into(), json!(kind));
+                data.insert("state".into(), json!("delivered"));
+                data.insert("createdDateTime".into(), json!(ctx.now_iso()));
+                return Ok(resources::insert_new(t, ctx, spec.coll, data, Map::new()));
             }
             let origin = res.get("originId").and_then(Value::as_str).unwrap_or_default().to_string();
             let group = t.get("groups", &origin).filter(|g| !ctx.lagged(g)).ok_or_else(|| bad(format!("The resource with originId '{origin}' was not found.")).with_detail("ResourceNotFound", "originId"))?;
@@ -241,6 +251,16 @@ pub fn package_sub(t: &mut Tenant, ctx: &Ctx, spec: &Spec, req: &GReq, id: &str,
             let scope = body.get("scope").and_then(Value::as_object).cloned().ok_or_else(|| bad("The scope is required.").with_detail("PropertyRequired", "scope"))?;
             let s = |m: &Map<String, Value>, k: &str| m.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
             let (system, origin) = (s(&role, "originSystem"), s(&role, "originId"));
+            if system != "AadGroup" {
+                let catalog = t.get(spec.coll, id).map(|r| nav_str(r, CATALOG_ID).to_string()).unwrap_or_default();
+                let held = list_nav(t.get(CATALOGS, &catalog), RESOURCES);
+                let entry = crate::entitlement_resources::role_scope(ctx, &held, &scopes, &role, &scope)?;
+                scopes.push(entry.clone());
+                t.update(spec.coll, id, |r| {
+                    r.nav.insert(ROLE_SCOPES.into(), Value::Array(scopes));
+                });
+                return Ok(GResp::json(201, entry));
+            }
             let group = match (system.as_str(), origin.split_once('_')) {
                 ("AadGroup", Some(("Member" | "Owner", g))) => g.to_string(),
                 _ => return Err(bad(format!("The role '{origin}' of origin system '{system}' is not a role of a group resource (Member_<id> or Owner_<id>)."))),
@@ -290,7 +310,7 @@ pub fn package_sub(t: &mut Tenant, ctx: &Ctx, spec: &Spec, req: &GReq, id: &str,
 }
 
 /// A subject set's object exists (users and groups by id).
-fn check_subjects(t: &Tenant, ctx: &Ctx, list: Option<&Value>, field: &str) -> Result<(), GraphError> {
+pub(crate) fn check_subjects(t: &Tenant, ctx: &Ctx, list: Option<&Value>, field: &str) -> Result<(), GraphError> {
     for s in list.and_then(Value::as_array).into_iter().flatten() {
         let ty = s.get("@odata.type").and_then(Value::as_str).unwrap_or_default();
         let (coll, key) = match ty {
@@ -336,8 +356,10 @@ fn check_policy(t: &Tenant, ctx: &Ctx, data: &Map<String, Value>) -> Result<(), 
             }
             check_subjects(t, ctx, s.get("primaryApprovers"), "primaryApprovers")?;
             check_subjects(t, ctx, s.get("fallbackPrimaryApprovers"), "fallbackPrimaryApprovers")?;
+            crate::entitlement_review::check_escalation(t, ctx, s)?;
         }
     }
+    crate::entitlement_review::check_review(t, ctx, data.get("reviewSettings"))?;
     Ok(())
 }
 

@@ -64,6 +64,8 @@ pub mod graph_collections;
 pub mod entitlement_assignments;
 pub mod entitlement_query;
 pub mod entitlement_delivery;
+pub mod entitlement_review;
+pub mod entitlement_resources;
 
 pub use accounting::RequestCounts;
 pub use cli::{serve, ServeArgs};

@@ -17,6 +17,7 @@ use schema::kinds::AccessCatalog;
 use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Value};
 
+use super::access_resources::{APPLICATIONS, SITES};
 use super::registry::{Api, BoxFuture, KindProvider, Read, BY_DISPLAY_NAME};
 use super::{ref_to, resource, str_field};
 use crate::apply::{delete_plain, fail, Writer};
@@ -42,7 +43,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[],
     listings: || vec![CATALOGS.to_string()],
-    after_post: &["groups"],
+    after_post: &["groups", "applications", "sites"],
 };
 
 pub const CATALOGS: &str = "/identityGovernance/entitlementManagement/catalogs";
@@ -60,6 +61,7 @@ pub fn desired(key: &str, c: &AccessCatalog, state: &DesiredState) -> DesiredRes
     if let Some(g) = &c.groups {
         p.insert(GROUPS.into(), Value::Array(g.iter().map(|x| ref_to(state, x, &[Kind::Group])).collect()));
     }
+    super::access_resources::catalog_props(c.applications.as_ref(), c.sites.as_ref(), &mut p);
     resource(Address::new(Kind::AccessCatalog, key), c.display_name.to_lowercase(), c.display_name.clone(), p)
 }
 
@@ -82,7 +84,10 @@ pub fn normalize(raw: &Value, resources: Option<&[Value]>) -> LiveObject {
     }
     p.insert("isExternallyVisible".into(), json!(raw.get("isExternallyVisible").and_then(Value::as_bool).unwrap_or(false)));
     if let Some(rs) = resources {
-        p.insert(GROUPS.into(), Value::Array(rs.iter().map(resource_entry).collect()));
+        // Applications and sites have their own lists; any other system
+        // shows among the groups, as drift.
+        p.insert(GROUPS.into(), Value::Array(rs.iter().filter(|r| !other(r)).map(resource_entry).collect()));
+        super::access_resources::catalog_live(rs, &mut p);
     }
     LiveObject {
         kind: Kind::AccessCatalog,
@@ -91,6 +96,10 @@ pub fn normalize(raw: &Value, resources: Option<&[Value]>) -> LiveObject {
         display_name: str_field(raw, "displayName").to_string(),
         props: p,
     }
+}
+
+fn other(r: &Value) -> bool {
+    super::access_resources::is_other(str_field(r, "originSystem"))
 }
 
 /// Whether a live catalog is one a tenant made (not Entra's own).
@@ -137,7 +146,7 @@ fn read_licensed<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphE
 
 /// The POST / PATCH body of the catalog's own properties.
 fn body(props: &Props) -> Value {
-    Value::Object(props.iter().filter(|(k, v)| k.as_str() != GROUPS && !(k.as_str() == "description" && v.is_null())).map(|(k, v)| (k.clone(), v.clone())).collect())
+    Value::Object(props.iter().filter(|(k, v)| !([GROUPS, APPLICATIONS, SITES].contains(&k.as_str()) || k.as_str() == "description" && v.is_null())).map(|(k, v)| (k.clone(), v.clone())).collect())
 }
 
 async fn add_group(w: &Writer<'_>, api: &GraphClient, catalog: &str, group: &str) -> Result<(), ExecError> {
@@ -156,12 +165,13 @@ fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
         let groups = w.ref_ids(r.props.get(GROUPS))?;
         let id = w.post_new(w.base(), body(&r.props)).await?;
         let api = w.api();
-        if !groups.is_empty() {
+        if !groups.is_empty() || [APPLICATIONS, SITES].iter().any(|k| r.props.get(*k).and_then(Value::as_array).is_some_and(|a| !a.is_empty())) {
             w.wait(&api, &format!("{}/{id}", w.base())).await?;
         }
         for g in &groups {
             add_group(w, &api, &id, g).await?;
         }
+        super::access_resources::sync_catalog(w, &api, r, &id, &[], &[APPLICATIONS, SITES]).await?;
         Ok(id)
     })
 }
@@ -171,7 +181,7 @@ fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
         let r = w.desired()?;
         let api = w.api();
         let seg = schema::object_id::path_segment(id).into_owned();
-        let scalar = w.scalar(&[GROUPS])?;
+        let scalar = w.scalar(&[GROUPS, APPLICATIONS, SITES])?;
         if !scalar.is_empty() {
             w.send(&api, Method::PATCH, &format!("{}/{seg}", w.base()), Some(body(&scalar))).await?;
         }
@@ -182,9 +192,14 @@ fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
             for g in want.iter().filter(|g| !have.contains(g.as_str())) {
                 add_group(w, &api, &seg, g).await?;
             }
-            for x in live.iter().filter(|x| !(str_field(x, "originSystem") == AAD_GROUP && want.contains(str_field(x, "originId")))) {
+            for x in live.iter().filter(|x| !(other(x) || str_field(x, "originSystem") == AAD_GROUP && want.contains(str_field(x, "originId")))) {
                 remove_resource(w, &api, &seg, str_field(x, "id")).await?;
             }
+        }
+        let touched: Vec<&str> = [APPLICATIONS, SITES].into_iter().filter(|k| w.touched().contains(*k)).collect();
+        if !touched.is_empty() {
+            let live = resources(&api, &seg).await.map_err(fail)?;
+            super::access_resources::sync_catalog(w, &api, r, &seg, &live, &touched).await?;
         }
         Ok(())
     })
@@ -211,6 +226,8 @@ pub fn export_one(o: &LiveObject, key_of: &dyn Fn(&str) -> Option<Address>) -> R
         state: p.get("state").and_then(Value::as_str).unwrap_or(schema::kinds::access_catalog::PUBLISHED).to_string(),
         is_externally_visible: p.get("isExternallyVisible").and_then(Value::as_bool).unwrap_or(false),
         groups,
+        applications: super::access_resources::catalog_export(p, APPLICATIONS),
+        sites: super::access_resources::catalog_export(p, SITES),
     })
 }
 

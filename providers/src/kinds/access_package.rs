@@ -24,6 +24,8 @@ use serde_json::{json, Map, Value};
 
 use super::access_catalog::{resources as catalog_resources, AAD_GROUP};
 use super::access_package_policy_write::{delete_policy, live_policies, write_policies};
+use super::access_policy_review as review;
+use super::access_resources::{APPLICATIONS, SITES};
 use super::registry::{Api, BoxFuture, KindProvider, Read, BY_DISPLAY_NAME};
 use super::{ref_to, resource, str_field};
 use crate::apply::{err, fail, Writer};
@@ -49,7 +51,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[],
     listings: || vec![PACKAGES_LISTING.to_string(), POLICIES_LISTING.to_string()],
-    after_post: &["groups", "policies", "policyNames"],
+    after_post: &["groups", "policies", "policyNames", "applications", "sites"],
 };
 
 pub const PACKAGES: &str = "/identityGovernance/entitlementManagement/accessPackages";
@@ -107,13 +109,16 @@ pub fn policy_props(p: &AssignmentPolicy, state: &DesiredState) -> Value {
             .stages
             .iter()
             .map(|s| {
-                json!({
+                let mut v = json!({
                     "durationBeforeAutomaticDenial": duration(&s.duration_before_automatic_denial),
                     "isApproverJustificationRequired": s.is_approver_justification_required,
-                    "isEscalationEnabled": false,
                     "primaryApprovers": subjects(state, &s.primary_approvers),
                     "fallbackPrimaryApprovers": subjects(state, &s.fallback_primary_approvers),
-                })
+                });
+                if let Some(m) = v.as_object_mut() {
+                    review::stage_props(s, m, &|l| subjects(state, l));
+                }
+                v
             })
             .collect();
         m.insert(
@@ -128,6 +133,9 @@ pub fn policy_props(p: &AssignmentPolicy, state: &DesiredState) -> Value {
     }
     if let Some(r) = &p.requestor_settings {
         m.insert("requestorSettings".into(), requestor_json(r));
+    }
+    if let Some(r) = &p.review_settings {
+        m.insert("reviewSettings".into(), review::review_props(r, &|l| subjects(state, l)));
     }
     Value::Object(m)
 }
@@ -151,6 +159,7 @@ pub fn desired(key: &str, p: &AccessPackage, state: &DesiredState) -> DesiredRes
     props.insert("isHidden".into(), json!(p.is_hidden));
     props.insert(CATALOG.into(), ref_to(state, &p.catalog, &[Kind::AccessCatalog]));
     props.insert(GROUPS.into(), Value::Array(p.groups.iter().map(|g| ref_to(state, g, &[Kind::Group])).collect()));
+    super::access_resources::package_props(&p.applications, &p.sites, &mut props);
     let policies: Map<String, Value> = p.policies.values().map(|pol| (pol.display_name.to_lowercase(), policy_props(pol, state))).collect();
     props.insert(POLICY_NAMES.into(), json!(policies.keys().collect::<Vec<_>>()));
     props.insert(POLICIES_PROP.into(), Value::Object(policies));
@@ -210,13 +219,16 @@ pub fn normalize_policy(raw: &Value) -> Value {
             .into_iter()
             .flatten()
             .map(|s| {
-                json!({
+                let mut v = json!({
                     "durationBeforeAutomaticDenial": live_duration(s.get("durationBeforeAutomaticDenial")),
                     "isApproverJustificationRequired": s.get("isApproverJustificationRequired").and_then(Value::as_bool).unwrap_or(false),
-                    "isEscalationEnabled": s.get("isEscalationEnabled").and_then(Value::as_bool).unwrap_or(false),
                     "primaryApprovers": live_subjects(s.get("primaryApprovers")),
                     "fallbackPrimaryApprovers": live_subjects(s.get("fallbackPrimaryApprovers")),
-                })
+                });
+                if let Some(m) = v.as_object_mut() {
+                    review::normalize_stage(s, m, &live_subjects);
+                }
+                v
             })
             .collect();
         let flag = |k: &str| a.get(k).and_then(Value::as_bool).unwrap_or(false);
@@ -244,6 +256,9 @@ pub fn normalize_policy(raw: &Value) -> Value {
             rm.insert(k.into(), json!(r.get(k).and_then(Value::as_bool).unwrap_or(false)));
         }
         m.insert("requestorSettings".into(), Value::Object(rm));
+    }
+    if let Some(r) = review::normalize_review(raw.get("reviewSettings"), &live_subjects) {
+        m.insert("reviewSettings".into(), r);
     }
     Value::Object(m)
 }
@@ -299,7 +314,8 @@ pub fn normalize(raw: &Value, role_scopes: &[Value], policies: &[&Value], declar
     p.insert("isHidden".into(), json!(raw.get("isHidden").and_then(Value::as_bool).unwrap_or(false)));
     let catalog = raw.get("catalog").map(|c| str_field(c, "id")).unwrap_or_default();
     p.insert(CATALOG.into(), if catalog.is_empty() { Value::Null } else { reference(catalog) });
-    p.insert(GROUPS.into(), Value::Array(role_scopes.iter().map(role_scope_entry).collect()));
+    p.insert(GROUPS.into(), Value::Array(role_scopes.iter().filter(|rs| other_role(rs).is_none()).map(role_scope_entry).collect()));
+    super::access_resources::package_live(role_scopes, &mut p);
     let pols: Map<String, Value> = policy_keys(policies.iter().copied(), declared).into_iter().map(|(k, x)| (k, normalize_policy(x))).collect();
     p.insert(POLICY_NAMES.into(), json!(pols.keys().collect::<Vec<_>>()));
     p.insert(POLICIES_PROP.into(), Value::Object(pols));
@@ -310,6 +326,11 @@ pub fn normalize(raw: &Value, role_scopes: &[Value], policies: &[&Value], declar
         display_name: str_field(raw, "displayName").to_string(),
         props: p,
     }
+}
+
+/// An application's or a site's role (its own props), not a group's.
+fn other_role(rs: &Value) -> Option<(&'static str, String)> {
+    super::access_resources::scope_entry(rs)
 }
 
 fn package_path(id: &str) -> String {
@@ -397,7 +418,7 @@ async fn write_groups(w: &Writer<'_>, api: &GraphClient, r: &DesiredResource, id
             add_group(w, api, id, &resources, g).await?;
         }
     }
-    for rs in &live {
+    for rs in live.iter().filter(|rs| other_role(rs).is_none()) {
         let keep = as_reference(&role_scope_entry(rs)).is_some_and(|g| want.contains(g));
         if !keep {
             let path = format!("{}/resourceRoleScopes/{}", package_path(id), schema::object_id::path_segment(str_field(rs, "id")));
@@ -421,6 +442,7 @@ fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
         let api = w.api();
         w.wait(&api, &package_path(&id)).await?;
         write_groups(w, &api, r, &id, true).await?;
+        super::access_resources::write_roles(w, &api, r, &package_path(&id), &catalog, &[]).await?;
         write_policies(w, &api, r, &id, true).await?;
         Ok(id)
     })
@@ -430,13 +452,17 @@ fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
     Box::pin(async move {
         let r = w.desired()?;
         let api = w.api();
-        let scalar = w.scalar(&[GROUPS, POLICIES_PROP, POLICY_NAMES, CATALOG])?;
+        let scalar = w.scalar(&[GROUPS, POLICIES_PROP, POLICY_NAMES, CATALOG, APPLICATIONS, SITES])?;
         if !scalar.is_empty() {
             w.send(&api, Method::PATCH, &package_path(id), Some(json!(scalar))).await?;
         }
         let touched = w.touched();
         if touched.contains(GROUPS) {
             write_groups(w, &api, r, id, false).await?;
+        }
+        if touched.contains(APPLICATIONS) || touched.contains(SITES) {
+            let live = role_scopes(&api, id).await.map_err(fail)?;
+            super::access_resources::write_roles(w, &api, r, &package_path(id), &catalog_id(w, r)?, &live).await?;
         }
         if touched.contains(POLICIES_PROP) || touched.contains(POLICY_NAMES) {
             write_policies(w, &api, r, id, false).await?;
@@ -486,14 +512,16 @@ fn policy_toml(p: &Value, key_of: &dyn Fn(&str) -> Option<Address>) -> Result<As
                 .into_iter()
                 .flatten()
                 .map(|st| {
-                    if st.get("isEscalationEnabled").and_then(Value::as_bool) == Some(true) {
-                        return Err("an escalating approval stage is not modelled".to_string());
-                    }
+                    let esc = review::stage_toml(st, &|v| subjects_toml(v, key_of))?;
                     Ok(ApprovalStage {
                         primary_approvers: subjects_toml(st.get("primaryApprovers"), key_of)?,
                         fallback_primary_approvers: subjects_toml(st.get("fallbackPrimaryApprovers"), key_of)?,
                         duration_before_automatic_denial: s(st.get("durationBeforeAutomaticDenial")).unwrap_or_else(|| "P14D".into()),
                         is_approver_justification_required: st.get("isApproverJustificationRequired").and_then(Value::as_bool).unwrap_or(false),
+                        is_escalation_enabled: esc.enabled,
+                        duration_before_escalation: esc.delay,
+                        escalation_approvers: esc.approvers,
+                        fallback_escalation_approvers: esc.fallback,
                     })
                 })
                 .collect::<Result<Vec<_>, String>>()?;
@@ -530,6 +558,7 @@ fn policy_toml(p: &Value, key_of: &dyn Fn(&str) -> Option<Address>) -> Result<As
         },
         request_approval_settings: approval,
         requestor_settings: requestor,
+        review_settings: p.get("reviewSettings").filter(|r| r.is_object() && review::is_declared(r)).map(|r| review::review_toml(r, &|v| subjects_toml(v, key_of))).transpose()?,
     })
 }
 
@@ -561,6 +590,8 @@ pub fn export_one(o: &LiveObject, key_of: &dyn Fn(&str) -> Option<Address>) -> R
         is_hidden: p.get("isHidden").and_then(Value::as_bool).unwrap_or(false),
         catalog,
         groups,
+        applications: super::access_resources::package_export(p, APPLICATIONS),
+        sites: super::access_resources::package_export(p, SITES),
         policies,
     })
 }

@@ -59,6 +59,7 @@ fn policy_body(w: &Writer<'_>, p: &Value, package: &str) -> Result<Value, ExecEr
                 let mut sm = s.as_object().cloned().unwrap_or_default();
                 sm.insert("primaryApprovers".into(), subjects_json(w, s.get("primaryApprovers"))?);
                 sm.insert("fallbackPrimaryApprovers".into(), subjects_json(w, s.get("fallbackPrimaryApprovers"))?);
+                super::access_policy_review::stage_body(s, &mut sm, &|v| subjects_json(w, v))?;
                 Ok(Value::Object(sm))
             })
             .collect::<Result<_, ExecError>>()?;
@@ -67,6 +68,9 @@ fn policy_body(w: &Writer<'_>, p: &Value, package: &str) -> Result<Value, ExecEr
     }
     if let Some(r) = p.get("requestorSettings") {
         m.insert("requestorSettings".into(), r.clone());
+    }
+    if let Some(r) = p.get("reviewSettings").filter(|r| r.is_object()) {
+        m.insert("reviewSettings".into(), super::access_policy_review::review_body(r, &|v| subjects_json(w, v))?);
     }
     m.insert("accessPackage".into(), json!({"id": package}));
     Ok(Value::Object(m))

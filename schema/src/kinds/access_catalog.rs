@@ -24,6 +24,16 @@ pub struct AccessCatalog {
     /// `AadGroup`); absent: its resources are not managed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<String>>,
+    /// Applications the catalog holds as resources (`originSystem`
+    /// `AadApplication`), each by its service principal's object id;
+    /// absent: not managed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applications: Option<Vec<String>>,
+    /// SharePoint Online sites the catalog holds as resources
+    /// (`originSystem` `SharePointOnline`), each by its URL; absent: not
+    /// managed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sites: Option<Vec<String>>,
 }
 
 fn published() -> String {
@@ -62,6 +72,7 @@ pub(crate) fn validate(cx: &mut Ctx) {
                 }
             }
         }
+        crate::kinds::access_resources::catalog_checks(cx, key, c, o);
     }
 }
 

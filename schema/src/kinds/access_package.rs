@@ -29,6 +29,14 @@ pub struct AccessPackage {
     /// of the catalog's `groups`.
     #[serde(default)]
     pub groups: Vec<String>,
+    /// Roles of applications in the catalog the package grants (an app
+    /// role, or `Default Access`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applications: Vec<crate::kinds::access_resources::ResourceRole>,
+    /// Roles of SharePoint Online sites in the catalog the package grants
+    /// (a site group, e.g. `Fabrikam Audit Members`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sites: Vec<crate::kinds::access_resources::ResourceRole>,
     /// Assignment policies by key (the key is tenantctl's; Graph knows a
     /// policy by its display name within the package).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -58,6 +66,11 @@ pub struct AssignmentPolicy {
     /// What requestors may do; absent: not managed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requestor_settings: Option<RequestorSettings>,
+    /// Recurring access reviews of the assignments made through the
+    /// policy (`reviewSettings`); absent: not managed (kept as the tenant
+    /// has them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_settings: Option<crate::kinds::access_package_review::ReviewSettings>,
 }
 
 /// An `expirationPattern`.
@@ -91,7 +104,7 @@ pub struct ApprovalSettings {
     pub stages: Vec<ApprovalStage>,
 }
 
-/// An `accessPackageApprovalStage` (escalation is not modelled).
+/// An `accessPackageApprovalStage`, escalation included.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalStage {
@@ -107,6 +120,22 @@ pub struct ApprovalStage {
     pub duration_before_automatic_denial: String,
     #[serde(default)]
     pub is_approver_justification_required: bool,
+    /// Whether an unanswered request goes on to `escalation_approvers`
+    /// after `duration_before_escalation`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_escalation_enabled: bool,
+    /// How long the primary approvers have before the request escalates
+    /// (`PT12H`, `P2D`); shorter than `duration_before_automatic_denial`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_before_escalation: Option<String>,
+    /// Who approves once the request escalates; same forms as
+    /// `primary_approvers`, held to the same rules.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub escalation_approvers: Vec<String>,
+    /// Who approves an escalated request when the escalation approvers
+    /// cannot be found; same forms.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallback_escalation_approvers: Vec<String>,
 }
 
 fn fourteen_days() -> String {
@@ -226,6 +255,8 @@ pub(crate) fn validate(cx: &mut Ctx) {
     }
     crate::kinds::access_package_rules::validate(cx);
     crate::kinds::access_package_groups::validate(cx);
+    crate::kinds::access_package_review::validate(cx);
+    crate::kinds::access_resources::validate(cx);
 }
 
 fn policy_checks(cx: &mut Ctx, key: &str, pk: &str, pol: &AssignmentPolicy, o: &crate::diagnostic::Origin) {
@@ -307,7 +338,8 @@ fn policy_checks(cx: &mut Ctx, key: &str, pk: &str, pol: &AssignmentPolicy, o: &
                     cx.error("bad-duration", o, &sp("duration_before_automatic_denial"), format!("{name}: stage {}: duration_before_automatic_denial `{}` is not 1 to 14 days (`P14D`)", i + 1, s.duration_before_automatic_denial));
                 }
             }
-            for (field, list) in [("primary_approvers", &s.primary_approvers), ("fallback_primary_approvers", &s.fallback_primary_approvers)] {
+            crate::kinds::access_package_review::escalation_checks(cx, key, pk, i, s, o);
+            for (field, list) in [("primary_approvers", &s.primary_approvers), ("fallback_primary_approvers", &s.fallback_primary_approvers), ("escalation_approvers", &s.escalation_approvers), ("fallback_escalation_approvers", &s.fallback_escalation_approvers)] {
                 for (j, who) in list.iter().enumerate() {
                     if special_approver(who).is_none() {
                         cx.reference(o, &path!["access_package", key, "policies", pk, "request_approval_settings", "stages", i, field, j], who, &[Kind::User, Kind::Guest, Kind::Group]);

@@ -142,41 +142,76 @@ fn policy_rules(cx: &mut Ctx, key: &str, pk: &str, pol: &AssignmentPolicy, grant
             cx.error(STANDING_GUEST_ACCESS, o, &path!["access_package", key, "policies", pk, "expiration", "type"], format!("{name}: access it grants {s}, but {why} and such access is time-boxed within {MAX_EXPIRY_DAYS} days; use afterDuration (e.g. `P30D`), {}", hint(STANDING_GUEST_ACCESS)));
         }
     }
-    let Some(a) = &pol.request_approval_settings else { return };
     let requestors: Vec<Address> = pol.specific_allowed_targets.iter().filter_map(|t| cx.state.resolve(t, &[Kind::Group, Kind::User, Kind::Guest]).ok()).collect();
     let requestor_reach: BTreeSet<Address> = requestors.iter().flat_map(|r| reach(cx, r)).collect();
-    for (i, s) in a.stages.iter().enumerate() {
-        let listed = s.primary_approvers.iter().map(|w| ("primary_approvers", w)).chain(s.fallback_primary_approvers.iter().map(|w| ("fallback_primary_approvers", w)));
-        let mut index = std::collections::BTreeMap::new();
-        for (field, who) in listed {
-            let j = *index.entry(field).and_modify(|n| *n += 1).or_insert(0usize);
-            let at = path!["access_package", key, "policies", pk, "request_approval_settings", "stages", i, field, j];
-            if field == "primary_approvers" && who == "requestor_manager" && s.fallback_primary_approvers.is_empty() {
-                if !excepted(cx, SELF_APPROVAL, key) {
-                    cx.error(SELF_APPROVAL, o, &at, format!("{name}: stage {} is approved by the requestor's manager with no fallback_primary_approvers: a requestor with no manager (every external user) would have no second person approving", i + 1));
+    let people = People { key, name: &name, pol, o, service, requestor_reach: &requestor_reach };
+    if let Some(a) = &pol.request_approval_settings {
+        for (i, s) in a.stages.iter().enumerate() {
+            // Escalation approvers are a second key like the primary ones:
+            // the same rules, and the manager needs a fallback as well.
+            let pairs = [("primary_approvers", &s.primary_approvers, &s.fallback_primary_approvers, "fallback_primary_approvers"), ("escalation_approvers", &s.escalation_approvers, &s.fallback_escalation_approvers, "fallback_escalation_approvers")];
+            for (field, list, fallback, fallback_field) in pairs {
+                for (j, who) in list.iter().enumerate() {
+                    let at = path!["access_package", key, "policies", pk, "request_approval_settings", "stages", i, field, j];
+                    if who == "requestor_manager" && fallback.is_empty() {
+                        if !excepted(cx, SELF_APPROVAL, key) {
+                            cx.error(SELF_APPROVAL, o, &at, format!("{name}: stage {} is approved ({field}) by the requestor's manager with no {fallback_field}: a requestor with no manager (every external user) would have no second person approving", i + 1));
+                        }
+                        continue;
+                    }
+                    people.judge(cx, &at, &format!("stage {} names", i + 1), field, who);
                 }
-                continue;
+                for (j, who) in fallback.iter().enumerate() {
+                    let at = path!["access_package", key, "policies", pk, "request_approval_settings", "stages", i, fallback_field, j];
+                    people.judge(cx, &at, &format!("stage {} names", i + 1), fallback_field, who);
+                }
             }
-            if special_approver(who).is_some() {
-                continue;
+        }
+    }
+    if let Some(r) = &pol.review_settings {
+        for (field, list) in [("primary_reviewers", &r.primary_reviewers), ("fallback_reviewers", &r.fallback_reviewers)] {
+            for (j, who) in list.iter().enumerate() {
+                let at = path!["access_package", key, "policies", pk, "review_settings", field, j];
+                people.judge(cx, &at, "its review names", field, who);
             }
-            let Ok(approver) = cx.state.resolve(who, &[Kind::User, Kind::Guest, Kind::Group]) else { continue };
-            let approvers = reach(cx, &approver);
-            if let Some(sa) = approvers.iter().find(|x| service.contains(*x)) {
-                let via = if *sa == approver { String::new() } else { format!(" (it holds {sa})") };
-                cx.error(SERVICE_ACCOUNT_APPROVER, o, &at, format!("{name}: stage {} names {approver}{via} among its {field}: a service account never approves a request (approval is a person's second key)", i + 1));
-                continue;
-            }
-            let overlap = match pol.allowed_target_scope.as_str() {
-                "allMemberUsers" => approvers.iter().find(|x| x.kind == Kind::User || x.kind == Kind::Group).cloned(),
-                "allDirectoryUsers" => approvers.iter().next().cloned(),
-                "allExternalUsers" | "allConfiguredConnectedOrganizationUsers" | "specificConnectedOrganizationUsers" => approvers.iter().find(|x| x.kind == Kind::Guest).cloned(),
-                _ => approvers.iter().find(|x| requestor_reach.contains(*x)).cloned(),
-            };
-            if let Some(x) = overlap.filter(|_| !excepted(cx, SELF_APPROVAL, key)) {
-                let via = if x == approver { String::new() } else { format!(" (through {x})") };
-                cx.error(SELF_APPROVAL, o, &at, format!("{name}: approver {approver}{via} may also request the package ({}), so could approve their own request; approvers must be people the policy does not admit", pol.allowed_target_scope));
-            }
+        }
+    }
+}
+
+/// The policy whose approvers and reviewers are judged: a service account
+/// never approves or reviews, nor does anyone the policy admits.
+struct People<'a> {
+    key: &'a str,
+    name: &'a str,
+    pol: &'a AssignmentPolicy,
+    o: &'a crate::diagnostic::Origin,
+    service: &'a BTreeSet<Address>,
+    requestor_reach: &'a BTreeSet<Address>,
+}
+
+impl People<'_> {
+    fn judge(&self, cx: &mut Ctx, at: &[crate::source::Seg], what: &str, field: &str, who: &str) {
+        let (key, pol, o) = (self.key, self.pol, self.o);
+        let name = self.name;
+        if special_approver(who).is_some() {
+            return;
+        }
+        let Ok(approver) = cx.state.resolve(who, &[Kind::User, Kind::Guest, Kind::Group]) else { return };
+        let approvers = reach(cx, &approver);
+        if let Some(sa) = approvers.iter().find(|x| self.service.contains(*x)) {
+            let via = if *sa == approver { String::new() } else { format!(" (it holds {sa})") };
+            cx.error(SERVICE_ACCOUNT_APPROVER, o, at, format!("{name}: {what} {approver}{via} among its {field}: a service account never approves or reviews a request (approval is a person's second key)"));
+            return;
+        }
+        let overlap = match pol.allowed_target_scope.as_str() {
+            "allMemberUsers" => approvers.iter().find(|x| x.kind == Kind::User || x.kind == Kind::Group).cloned(),
+            "allDirectoryUsers" => approvers.iter().next().cloned(),
+            "allExternalUsers" | "allConfiguredConnectedOrganizationUsers" | "specificConnectedOrganizationUsers" => approvers.iter().find(|x| x.kind == Kind::Guest).cloned(),
+            _ => approvers.iter().find(|x| self.requestor_reach.contains(*x)).cloned(),
+        };
+        if let Some(x) = overlap.filter(|_| !excepted(cx, SELF_APPROVAL, key)) {
+            let via = if x == approver { String::new() } else { format!(" (through {x})") };
+            cx.error(SELF_APPROVAL, o, at, format!("{name}: approver {approver}{via} (its {field}) may also request the package ({}), so could approve or review their own access; approvers and reviewers must be people the policy does not admit", pol.allowed_target_scope));
         }
     }
 }

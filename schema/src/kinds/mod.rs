@@ -95,3 +95,5 @@ pub use access_package::AccessPackage;
 pub mod access_package_assignment;
 pub use access_package_assignment::AccessPackageAssignment;
 pub mod access_package_groups;
+pub mod access_package_review;
+pub mod access_resources;
