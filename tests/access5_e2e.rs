@@ -139,3 +139,63 @@ async fn a_refused_policy_deletion_holds_only_its_package() {
     assert!(policies(&sb).await.contains(&policy), "the policy in use is kept");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Part 3: the guard sees assignments tenantctl does not otherwise read.
+/// With no package assignment declared nor in the ledger, the assignment
+/// kind is not read; a portal policy with a live assignment is still seen
+/// (read by `accessPackage/id`), and its deletion refused, naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policy_guard_reads_assignments_nothing_declares() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |dir| std::fs::remove_file(dir.join("access-package-assignments.toml")).expect("removed")).await;
+    assert!(ledger_of(work.path()).resources.keys().all(|a| a.kind != schema::Kind::AccessPackageAssignment), "nothing of the kind in the ledger");
+    let policy = portal_policy_with_assignment(&sb, work.path()).await;
+    let (code, out) = run(&sb, work.path(), &["plan", d(&dir)]);
+    assert_eq!(code, Some(1), "{out}");
+    for part in ["error[policy-in-use]: access_package.fabrikam-audit", "policy `portal members` would be deleted, but 1 assignment(s) go through it", "Adele"] {
+        assert!(out.contains(part), "`{part}` not in: {out}");
+    }
+    let (code, out) = run(&sb, work.path(), &["apply", "--auto-approve", d(&dir)]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(!out.contains("FAILED"), "nothing fails mid-apply: {out}");
+    assert!(policies(&sb).await.contains(&policy), "the policy in use is kept");
+    // The assignment ended: the policy may go.
+    let remove = json!({"requestType": "adminRemove", "assignment": {"id": first_assignment(&sb).await}});
+    graph(&sb, Method::POST, &format!("{EM}/assignmentRequests"), Some(remove)).await;
+    let (code, out) = run(&sb, work.path(), &["plan", d(&dir)]);
+    assert!(!out.contains("error[policy-in-use]") && code != Some(1), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
+
+/// The id of the first live package assignment.
+async fn first_assignment(sb: &sandbox::SandboxHandle) -> String {
+    let v = graph(sb, Method::GET, &format!("{EM}/assignments"), None).await;
+    v["value"].as_array().expect("a list").iter().find(|a| a["state"] == json!("delivered")).and_then(|a| a["id"].as_str()).expect("an assignment").to_string()
+}
+
+/// Part 4: a package with more groups than Graph puts in one expansion
+/// page (the sandbox pages an expanded `resourceRoleScopes` past 20) is
+/// read whole: converged, it plans no change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_with_more_role_scopes_than_one_expansion_page_is_read_whole() {
+    let sb = sandbox().await;
+    let names: Vec<String> = (1..=24).map(|i| format!("audit-extra-{i:02}")).collect();
+    let (work, dir) = converged(&sb, |dir| {
+        edit_file(dir, PACKAGES_FILE, |t| {
+            let list: String = names.iter().map(|n| format!(", \"{n}\"")).collect();
+            let mut t = t.replace("groups = [\"fabrikam-audit-guests\"]", &format!("groups = [\"fabrikam-audit-guests\"{list}]"));
+            for n in &names {
+                t.push_str(&format!("\n[group.{n}]\ndisplay_name = \"{n}\"\nmail_nickname = \"{n}\"\n"));
+            }
+            t
+        })
+    })
+    .await;
+    let package = ledger_id(work.path(), "access_package.fabrikam-audit");
+    let read = graph(&sb, Method::GET, &format!("{EM}/accessPackages/{package}?$expand=resourceRoleScopes($expand=role,scope)"), None).await;
+    assert_eq!(read["resourceRoleScopes"].as_array().map(Vec::len), Some(20), "the sandbox pages the expansion: {read:#}");
+    assert!(read["resourceRoleScopes@odata.nextLink"].is_string(), "{read:#}");
+    let (code, out) = run(&sb, work.path(), &["plan", "--detailed-exitcode", d(&dir)]);
+    assert_eq!(code, Some(0), "all 25 groups are read: {out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

@@ -126,7 +126,7 @@ async fn without_p2_permanent_assignments_work_and_only_pim_ones_are_refused() {
         .expect("read");
     // Refused, not fatal: the rest of the plan is planned (access5).
     let p = try_plan(&observed, &with_pim, &ledger).expect("the rest is planned");
-    let e = format!("{:?}", p.refused);
+    let e: String = p.refused.iter().map(|r| format!("{}: {}\n", r.address, r.reason)).collect();
     assert!(
         e.contains("role_assignment.adele-intune")
             && e.contains("Microsoft Entra ID P2")

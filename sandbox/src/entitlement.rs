@@ -200,7 +200,7 @@ pub fn delete_package(t: &mut Tenant, _: &Ctx, spec: &Spec, id: &str) -> Result<
     Ok(())
 }
 
-pub fn expand_package(t: &Tenant, _: &Ctx, spec: &Spec, _: &str, rec: &Record, e: &Expand, out: &mut Map<String, Value>) -> Result<(), GraphError> {
+pub fn expand_package(t: &Tenant, ctx: &Ctx, spec: &Spec, _: &str, rec: &Record, e: &Expand, out: &mut Map<String, Value>) -> Result<(), GraphError> {
     match e.name.as_str() {
         "catalog" => {
             let c = t.get(CATALOGS, nav_str(rec, CATALOG_ID)).map(|c| Value::Object(c.data.clone())).unwrap_or(Value::Null);
@@ -220,7 +220,14 @@ pub fn expand_package(t: &Tenant, _: &Ctx, spec: &Spec, _: &str, rec: &Record, e
                     rs
                 })
                 .collect();
-            out.insert(ROLE_SCOPES.into(), Value::Array(scopes));
+            // Paged past EXPANDED_PAGE, as Graph pages expanded
+            // collections: the rest from the annotated next link.
+            let id = rec.data.get("id").and_then(Value::as_str).unwrap_or_default();
+            let (first, next) = crate::entitlement_query::page_expansion(scopes, &format!("{}/{BASE}/accessPackages/{id}/resourceRoleScopes", ctx.root()));
+            out.insert(ROLE_SCOPES.into(), Value::Array(first));
+            if let Some(link) = next {
+                out.insert(format!("{ROLE_SCOPES}@odata.nextLink"), json!(link));
+            }
         }
         other => return Err(GraphError::bad_request(format!("Could not find a property named '{other}' on type '{}'.", spec.context))),
     }

@@ -61,10 +61,10 @@ pub const PROVIDER: KindProvider = KindProvider {
 pub const REQUESTS: &str = "/identityGovernance/entitlementManagement/assignmentRequests";
 /// ... and where they are read.
 pub const ASSIGNMENTS: &str = "/identityGovernance/entitlementManagement/assignments";
-const LISTING: &str = "/identityGovernance/entitlementManagement/assignments?$expand=target,accessPackage,assignmentPolicy";
+pub(crate) const LISTING: &str = "/identityGovernance/entitlementManagement/assignments?$expand=target,accessPackage,assignmentPolicy";
 /// States that hold (or are about to hold) access; `expired` and
 /// `deliveryFailed` grant nothing.
-const LIVE_STATES: &[&str] = &["delivering", "partiallyDelivered", "delivered"];
+pub(crate) const LIVE_STATES: &[&str] = &["delivering", "partiallyDelivered", "delivered"];
 /// States whose delivery is not finished.
 const PENDING_STATES: &[&str] = &["delivering", "partiallyDelivered"];
 /// Live-only: the assignment's state (never declared, so never compared).

@@ -40,7 +40,7 @@ pub fn rename<'a>(want: &BTreeSet<&'a str>, have: &BTreeSet<&'a str>) -> Option<
     }
 }
 
-fn names(props: &engine::Props) -> BTreeSet<&str> {
+pub(crate) fn names(props: &engine::Props) -> BTreeSet<&str> {
     props.get(POLICY_NAMES).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect()
 }
 

@@ -53,6 +53,7 @@ pub mod entitlement_licence;
 pub mod access_policy_rename;
 pub mod access_package_policy_write;
 pub mod access_policy_keys;
+pub mod access_package_live;
 
 use std::collections::BTreeSet;
 
