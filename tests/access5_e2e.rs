@@ -199,3 +199,82 @@ async fn a_package_with_more_role_scopes_than_one_expansion_page_is_read_whole()
     assert_eq!(code, Some(0), "all 25 groups are read: {out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// The sandbox's clock set to `now`, as time passing in the tenant.
+async fn clock(sb: &sandbox::SandboxHandle, now: &str) {
+    let r = reqwest::Client::new().put(format!("{}/_sandbox/clock", sb.base_url())).json(&json!({"now": now})).send().await.expect("the sandbox answers");
+    assert!(r.status().is_success(), "{}", r.status());
+}
+
+/// The ids of the members of group `id`.
+async fn members(sb: &sandbox::SandboxHandle, id: &str) -> Vec<String> {
+    let v = graph(sb, Method::GET, &format!("/v1.0/groups/{id}/members"), None).await;
+    v["value"].as_array().expect("a list").iter().filter_map(|m| m["id"].as_str().map(str::to_string)).collect()
+}
+
+/// Part 5: an assignment ends by time in the sandbox as in Entra: past
+/// its end (the sandbox's clock moved), it is `expired` and its guest
+/// leaves the package's group. tenantctl judges it ended: no drift to
+/// correct, nothing requested again, and the expired guest is disabled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_assignment_past_its_end_is_expired_and_judged_ended() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let (group, guest, assignment) = (ledger_id(work.path(), "group.fabrikam-audit-guests"), ledger_id(work.path(), "guest.fabrikam-auditor"), ledger_id(work.path(), "access_package_assignment.fabrikam-auditor"));
+    assert_eq!(members(&sb, &group).await, [guest.clone()], "delivered");
+    let after = "2027-04-01T00:00:00Z";
+    clock(&sb, after).await;
+    let a = graph(&sb, Method::GET, &format!("{EM}/assignments/{assignment}"), None).await;
+    assert_eq!((a["state"].as_str(), a["status"].as_str()), (Some("expired"), Some("Expired")), "{a:#}");
+    assert!(members(&sb, &group).await.is_empty(), "the expired assignment's guest left the group");
+
+    let (_, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal", "--now", after]);
+    assert!(!out.contains("access_package_assignment.fabrikam-auditor"), "an ended assignment is neither drift nor requested again: {out}");
+    assert!(out.contains("applied: update guest.fabrikam-auditor"), "the expired guest is disabled: {out}");
+    // Judged ended, not unknown: an expired assignment still answers by
+    // id, and was read as "not listed yet" (replication lag) before.
+    let (code, out) = run(&sb, work.path(), &["drift", d(&dir), "--now", after, "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("access_package_assignment.fabrikam-auditor expired at 2027-03-31T17:00:00+00:00; it is not created"), "{out}");
+    assert!(!out.contains("not listed yet"), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
+
+/// Part 5: a package's later role changes reach the assignments already
+/// delivered (Entra re-evaluates them): a group added to the package gets
+/// its current assignee, a group removed loses them. The plan sees no
+/// drift in either (the groups' members are the package's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn role_changes_of_a_package_reach_assignments_already_delivered() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let c = client(&sb);
+    let guest = ledger_id(work.path(), "guest.fabrikam-auditor");
+    let mut ledger = ledger_of(work.path());
+    let edit = |t: String, list: &str| t.replace("groups = [\"fabrikam-audit-guests\"]", &format!("groups = [{list}]"));
+    edit_file(&dir, PACKAGES_FILE, |t| {
+        format!("{}\n[group.audit-evidence]\ndisplay_name = \"Audit evidence\"\nmail_nickname = \"audit-evidence\"\n", edit(t, "\"fabrikam-audit-guests\", \"audit-evidence\""))
+    });
+    let p = plan(&c, &kind::load_ok(&dir), &ledger).await;
+    apply(&c, &p, &mut ledger).await;
+    std::fs::write(work.path().join("tenantctl.lock"), ledger.render()).expect("the ledger is written");
+    let (first, added) = (ledger_id(work.path(), "group.fabrikam-audit-guests"), ledger_id(work.path(), "group.audit-evidence"));
+    assert_eq!(members(&sb, &added).await, [guest.clone()], "the assignee joined the group added to the package");
+    let (code, out) = run(&sb, work.path(), &["plan", "--detailed-exitcode", d(&dir)]);
+    assert_eq!(code, Some(0), "no drift: {out}");
+
+    // The group taken out of the package (not out of the catalog): the
+    // assignee leaves it and stays in the other.
+    edit_file(&dir, PACKAGES_FILE, |t| {
+        let (catalog, package) = t.split_at(t.find("[access_package.fabrikam-audit]").expect("the package"));
+        format!("{catalog}{}", package.replacen("groups = [\"fabrikam-audit-guests\", \"audit-evidence\"]", "groups = [\"fabrikam-audit-guests\"]", 1))
+    });
+    let p = plan(&c, &kind::load_ok(&dir), &ledger).await;
+    apply(&c, &p, &mut ledger).await;
+    std::fs::write(work.path().join("tenantctl.lock"), ledger.render()).expect("the ledger is written");
+    assert!(members(&sb, &added).await.is_empty(), "the assignee left the group removed from the package");
+    assert_eq!(members(&sb, &first).await, [guest], "and stays in the package's other group");
+    let (code, out) = run(&sb, work.path(), &["plan", "--detailed-exitcode", d(&dir)]);
+    assert_eq!(code, Some(0), "no drift: {out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

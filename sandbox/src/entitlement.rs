@@ -275,9 +275,11 @@ pub fn package_sub(t: &mut Tenant, ctx: &Ctx, spec: &Spec, req: &GReq, id: &str,
                 "scope": {"id": resources::new_id(), "displayName": "Root", "description": "Root Scope", "originId": group, "originSystem": "AadGroup", "isRootScope": true},
             });
             scopes.push(entry.clone());
+            let before = crate::entitlement_delivery::roles_of(t, id);
             t.update(spec.coll, id, |r| {
                 r.nav.insert(ROLE_SCOPES.into(), Value::Array(scopes));
             });
+            crate::entitlement_delivery::roles_changed(t, id, &before);
             Ok(GResp::json(201, entry))
         }
         ("DELETE", [ROLE_SCOPES, rsid]) => {
@@ -286,9 +288,11 @@ pub fn package_sub(t: &mut Tenant, ctx: &Ctx, spec: &Spec, req: &GReq, id: &str,
             if scopes.len() == before {
                 return Err(GraphError::not_found(rsid));
             }
+            let before = crate::entitlement_delivery::roles_of(t, id);
             t.update(spec.coll, id, |r| {
                 r.nav.insert(ROLE_SCOPES.into(), Value::Array(scopes));
             });
+            crate::entitlement_delivery::roles_changed(t, id, &before);
             Ok(GResp::empty(204))
         }
         (_, [ROLE_SCOPES, ..]) => Err(GraphError::method_not_allowed()),

@@ -146,6 +146,8 @@ pub fn body_object(req: &GReq) -> Result<Map<String, Value>, GraphError> {
 
 /// Answers one Graph request against the tenant.
 pub fn dispatch(t: &mut Tenant, ctx: &Ctx, req: &GReq) -> Result<GResp, GraphError> {
+    // What Entra ends by time has ended by now (`entitlement_delivery`).
+    crate::entitlement_delivery::expire_due(t, ctx.now_ms);
     crate::permissions::check(ctx, req)?;
     crate::validate_write::check(ctx, req)?;
     let q = Query::parse(&req.query)?;

@@ -64,6 +64,7 @@ pub mod graph_collections;
 pub mod entitlement_assignments;
 pub mod entitlement_query;
 pub mod entitlement_delivery;
+pub mod clock;
 
 pub use accounting::RequestCounts;
 pub use cli::{serve, ServeArgs};
@@ -295,6 +296,7 @@ impl Sandbox {
                 certificates,
             },
             base,
+            clock: Default::default(),
         });
         let (tx, rx) = watch::channel(false);
         let router = server::router(app.clone());

@@ -135,6 +135,12 @@ pub fn normalize(raw: &Value) -> LiveObject {
     }
 }
 
+/// Whether a raw assignment still holds (or is about to hold) access:
+/// not `expired` nor `deliveryFailed`.
+pub fn grants(v: &Value) -> bool {
+    LIVE_STATES.contains(&state_of(v))
+}
+
 fn state_of(v: &Value) -> &str {
     v.get(STATE).and_then(Value::as_str).unwrap_or_default()
 }
