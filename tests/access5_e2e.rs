@@ -221,7 +221,7 @@ async fn an_assignment_past_its_end_is_expired_and_judged_ended() {
     let sb = sandbox().await;
     let (work, dir) = converged(&sb, |_| {}).await;
     let (group, guest, assignment) = (ledger_id(work.path(), "group.fabrikam-audit-guests"), ledger_id(work.path(), "guest.fabrikam-auditor"), ledger_id(work.path(), "access_package_assignment.fabrikam-auditor"));
-    assert_eq!(members(&sb, &group).await, [guest.clone()], "delivered");
+    assert_eq!(members(&sb, &group).await, std::slice::from_ref(&guest), "delivered");
     let after = "2027-04-01T00:00:00Z";
     clock(&sb, after).await;
     let a = graph(&sb, Method::GET, &format!("{EM}/assignments/{assignment}"), None).await;
@@ -259,7 +259,7 @@ async fn role_changes_of_a_package_reach_assignments_already_delivered() {
     apply(&c, &p, &mut ledger).await;
     std::fs::write(work.path().join("tenantctl.lock"), ledger.render()).expect("the ledger is written");
     let (first, added) = (ledger_id(work.path(), "group.fabrikam-audit-guests"), ledger_id(work.path(), "group.audit-evidence"));
-    assert_eq!(members(&sb, &added).await, [guest.clone()], "the assignee joined the group added to the package");
+    assert_eq!(members(&sb, &added).await, std::slice::from_ref(&guest), "the assignee joined the group added to the package");
     let (code, out) = run(&sb, work.path(), &["plan", "--detailed-exitcode", d(&dir)]);
     assert_eq!(code, Some(0), "no drift: {out}");
 
