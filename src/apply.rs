@@ -251,6 +251,9 @@ async fn run_locked(
             crate::unread_summary(&fresh.unknown).trim_start_matches("error: ")
         );
     }
+    // Refused declarations (a licence the tenant lacks, a policy in use):
+    // not applied; the rest is, and the run exits 1 saying why.
+    let refused = crate::refused::summary(&fresh.refused, &crate::refused::Origins::of(dir, state));
     let org = org?;
     let upgrade = ledger.tenant_id.is_none();
     ledger.tenant_id = Some(org.clone());
@@ -356,7 +359,7 @@ async fn run_locked(
         remembered.extend(engine::ledger_location::record_locations(desired, &plan, &mut owned));
         crate::governance::record_protected_ids(desired, &target.ledger_path, &owned, &attribution)?;
         if adopted.is_empty() && remembered.is_empty() && !waited_out && !upgrade && !state::wal_path(store.path()).exists() {
-            return Ok(ExitCode::SUCCESS);
+            return Ok(crate::refused::exit(ExitCode::SUCCESS, refused.as_deref()));
         }
         let journal_file = journal_path(store.path());
         store.probe(&journal_file)?;
@@ -372,7 +375,7 @@ async fn run_locked(
         if !adopted.is_empty() {
             output::status(format!("Recorded {} object(s) matched by natural key in the ledger {}.", adopted.len(), store.path().display()));
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(crate::refused::exit(ExitCode::SUCCESS, refused.as_deref()));
     }
     let limit = opts.max_deletions.unwrap_or(desired.governance.prune.max_deletions);
     if plan.deletions() as u32 > limit {
@@ -473,7 +476,7 @@ async fn run_locked(
         report.skipped(),
         store.path().display()
     ));
-    Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(crate::refused::exit(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) }, refused.as_deref()))
 }
 
 /// Read the tenant for a command that only reads (`plan`, `drift`) as

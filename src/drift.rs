@@ -130,6 +130,8 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     let mut plan = engine::plan(&desired, &observed, &ledger, &engine::PlanOptions { now })?;
     engine::governance::trust::attach(&mut plan, pending.as_ref().map_or(&desired, |p| &p.desired), trust.as_ref());
     let mut report = engine::drift::drift(&desired, &observed, &ledger, &plan, now);
+    // What the tenant refused is not in sync either.
+    report.in_sync &= plan.refused.is_empty();
     if pending.is_some() {
         crate::reconcile_pending::warn(&plan, &mut report);
         output::status("note: desired [governance] differs from the trust root; this report is judged by the governance in force (the trust root), until a plan its approvers approve is applied");
@@ -151,6 +153,10 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     // Unknown is never in sync: a drift job whose credentials broke fails.
     if !report.unknown.is_empty() {
         output::status(crate::unread_summary(&report.unknown));
+        return Ok(ExitCode::from(1));
+    }
+    if let Some(text) = crate::refused::summary(&plan.refused, &crate::refused::Origins::of(&args.dir, &state)) {
+        output::status(text);
         return Ok(ExitCode::from(1));
     }
     Ok(if args.detailed_exitcode && !report.in_sync { ExitCode::from(2) } else { ExitCode::SUCCESS })

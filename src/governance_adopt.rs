@@ -125,6 +125,7 @@ pub fn adoption_plan(m: &Marker, state: &schema::DesiredState, desired: &Desired
         change: crate::governance::change_record(state, Some(reason))?,
         not_after: None,
         written_by: None,
+        refused: Vec::new(),
     })
 }
 

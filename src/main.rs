@@ -28,6 +28,7 @@ mod tenant_check;
 mod governance_writer;
 mod trust_ids;
 mod approve_reasons;
+mod refused;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -413,6 +414,7 @@ async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, gr
     // on: they (every resource again, beside the model) are dropped before
     // the tenant is read, so both are not held at the peak.
     let change = governance::change_record(&state, saving.change);
+    let origins = refused::Origins::of(dir, &state);
     drop(state);
     output::status(format!("Planning against {}", target.description));
     let ledger = read_ledger(&target.ledger_path)?;
@@ -452,7 +454,12 @@ async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, gr
         write_atomic(out, &engine::render::json(&plan))?;
         output::status(format!("Saved the plan to {}", out.display()));
     }
-    if governance::lint_errors(&plan.lints) > 0 {
+    // Refused declarations: the rest is planned and shown, and this fails.
+    let refused = refused::summary(&plan.refused, &origins);
+    if let Some(text) = &refused {
+        output::status(text);
+    }
+    if governance::lint_errors(&plan.lints) > 0 || refused.is_some() {
         return Ok(ExitCode::from(1));
     }
     // Unknown is never "no changes": what was not read may differ.

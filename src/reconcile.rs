@@ -177,6 +177,10 @@ pub struct PassReport {
     pub graph_requests: u64,
     pub graph_throttled: u64,
     pub delta_full_resyncs: u32,
+    /// Declared resources the tenant refused this pass (a licence it
+    /// lacks, a policy in use): not applied; the pass exits 1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<engine::held::Refused>,
 }
 
 #[derive(Debug, Default)]
@@ -402,6 +406,8 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
     let mut plan = engine::plan(&desired, &observed, &ledger, &PlanOptions { now })?;
     engine::governance::trust::attach(&mut plan, pending.as_ref().map_or(&desired, |p| &p.desired), trust.as_ref());
     let mut report = engine::drift::drift(&desired, &observed, &ledger, &plan, now);
+    // What the tenant refused is not in sync either.
+    report.in_sync &= plan.refused.is_empty();
     // Lint errors no change of the plan is about (a user added live to a
     // ring device group): drift that waits for a person.
     let violations = crate::reconcile_lints::hold_violations(&plan, &mut report);
@@ -504,6 +510,7 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
         graph_requests: after.requests.saturating_sub(before.requests),
         graph_throttled: after.throttled.saturating_sub(before.throttled),
         delta_full_resyncs: dstats.full_resyncs,
+        refused: plan.refused.clone(),
     };
     std::fs::create_dir_all(&ctx.history).with_context(|| format!("creating {}", ctx.history.display()))?;
     let stamp = pass.drift.generated_at.replace([':', '-'], "");
@@ -545,6 +552,9 @@ fn summary(p: &PassReport) -> String {
         for h in &p.held {
             s.push_str(&format!("\n  held: {} {}: {}", h.action, h.address, engine::render::text_safe(&h.reason)));
         }
+    }
+    for r in &p.refused {
+        s.push_str(&format!("\n  refused: {} [{}]: {}", r.address, engine::render::text_safe(&r.code), engine::render::text_safe(&r.reason)));
     }
     if !p.drift.unknown.is_empty() {
         s.push_str(&format!("\n  incomplete: {} resource(s) could not be read", p.drift.unknown.len()));
@@ -620,7 +630,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         match &result {
             Ok(p) => {
                 output::status(summary(p));
-                code = if !p.failed.is_empty() || incomplete {
+                code = if !p.failed.is_empty() || incomplete || !p.refused.is_empty() {
                     ExitCode::from(1)
                 } else if remaining(p) > 0 {
                     ExitCode::from(2)

@@ -137,17 +137,21 @@ async fn a_delivered_assignment_puts_its_target_in_the_package_group_which_is_no
     let second = second["invitedUser"]["id"].as_str().expect("the invited user").to_string();
     let add = json!({"requestType": "adminAdd", "assignment": {"targetId": second, "assignmentPolicyId": policy, "accessPackageId": package}, "schedule": {"expiration": {"type": "afterDateTime", "endDateTime": "2027-01-31T17:00:00Z"}}});
     let req = graph(&sb, reqwest::Method::POST, &format!("/v1.0{EM}/assignmentRequests"), Some(add)).await;
-    let owners: Vec<String> = c.v1().list_all(&format!("/groups/{owners_group}/owners?$select=id")).await.expect("owners").iter().filter_map(|m| m["id"].as_str().map(str::to_string)).collect();
-    assert_eq!(owners, std::slice::from_ref(&second), "the Owner role makes the assignee an owner");
+    let mut owners: Vec<String> = c.v1().list_all(&format!("/groups/{owners_group}/owners?$select=id")).await.expect("owners").iter().filter_map(|m| m["id"].as_str().map(str::to_string)).collect();
+    owners.sort();
     let mut both = vec![guest.clone(), second.clone()];
     both.sort();
+    // The role added later reached the assignee already delivered too
+    // (Entra re-evaluates existing assignments; access5).
+    assert_eq!(owners, both, "the Owner role makes each assignee an owner");
     assert_eq!(members(&c, &group).await, both);
 
     // The portal's assignee ends: out of the owners, and out of the members.
     let request = graph(&sb, reqwest::Method::GET, &format!("/v1.0{EM}/assignmentRequests/{}?$expand=assignment", req["id"].as_str().expect("a request id")), None).await;
     let assignment = request["assignment"]["id"].as_str().expect("the assignment").to_string();
     graph(&sb, reqwest::Method::POST, &format!("/v1.0{EM}/assignmentRequests"), Some(json!({"requestType": "adminRemove", "assignment": {"id": assignment}}))).await;
-    assert!(c.v1().list_all(&format!("/groups/{owners_group}/owners?$select=id")).await.expect("owners").is_empty());
+    let owners: Vec<String> = c.v1().list_all(&format!("/groups/{owners_group}/owners?$select=id")).await.expect("owners").iter().filter_map(|m| m["id"].as_str().map(str::to_string)).collect();
+    assert_eq!(owners, std::slice::from_ref(&guest), "the ended assignee is no longer an owner");
     assert_eq!(members(&c, &group).await, std::slice::from_ref(&guest));
 
     // Ended through tenantctl (no longer declared): the guest leaves the group.
@@ -202,7 +206,10 @@ async fn renaming_a_policy_with_assignments_updates_it_and_deleting_it_under_the
     let state = load_ok(&dir);
     let desired = providers::kinds::desired_model(&state);
     let observed = providers::observe::observe(&c, &desired, &ledger).await.expect("read");
-    let err = engine::plan(&desired, &observed, &ledger, &opts()).expect_err("refused").to_string();
+    // Refused, not fatal: the package's change is held, named (access5).
+    let p = engine::plan(&desired, &observed, &ledger, &opts()).expect("the rest is planned");
+    assert!(changes_of(&p, PACKAGE).is_empty(), "{:#?}", p.changes);
+    let err: String = p.refused.iter().map(|r| format!("{}: {}\n", r.address, r.reason)).collect();
     for part in [PACKAGE, "fabrikam external auditors", ASSIGNMENT, "1 assignment"] {
         assert!(err.contains(part), "`{part}` not in: {err}");
     }

@@ -114,6 +114,12 @@ pub struct ObservedState {
     /// place of the declared ones (see `crate::completed`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub completed: BTreeMap<Address, crate::completed::Completion>,
+    /// Declared resources whose change the tenant cannot take now (a
+    /// licence it lacks, a delete Graph refuses while assignments depend
+    /// on it), with why: left out of the plan and listed, the rest planned
+    /// (see `crate::held`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub held: BTreeMap<Address, crate::held::Held>,
 }
 
 impl ObservedState {

@@ -231,9 +231,14 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
         }
     }
 
+    // Declared resources the tenant cannot take now: listed, not planned.
+    let mut held = crate::held::held(desired, &observed.held, &matched, &unknown_set);
     for (address, r) in &desired.resources {
         if let Some(reason) = unknown_set.get(address) {
             unknown.push(Unknown { address: address.clone(), reason: reason.clone() });
+            continue;
+        }
+        if held.contains_key(address) {
             continue;
         }
         let live = matched.get(address).copied();
@@ -313,6 +318,9 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
         changes.push(c);
     }
 
+    // What is held is skipped from here on, as what is unknown.
+    unknown_set.extend(held.iter().map(|(a, h)| (a.clone(), h.reason.clone())));
+
     // Dependents of a replaced object refer to an id that goes away.
     let replaced: BTreeSet<Address> = changes.iter().filter(|c| c.action == Action::Replace).map(|c| c.address.clone()).collect();
     if !replaced.is_empty() {
@@ -384,6 +392,10 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
         }
         if observed.unreadable.contains_key(&address.kind) {
             unknown.push(Unknown { address: address.clone(), reason: format!("no longer declared, and {} could not be read", address.kind) });
+            continue;
+        }
+        if let Some(h) = observed.held.get(address).filter(|_| !matched.contains_key(address)) {
+            held.insert(address.clone(), h.clone());
             continue;
         }
         if let Some(why) = observed.refused.get(address).filter(|_| !matched.contains_key(address)) {
@@ -542,6 +554,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
         change: None,
         not_after: None,
         written_by: None,
+        refused: crate::held::refused(&held),
     })
 }
 

@@ -157,6 +157,11 @@ pub struct Plan {
     /// (`governance::written_by`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub written_by: Option<String>,
+    /// Declared resources whose change the tenant cannot take now, with
+    /// why (see `crate::held`): not applied; `plan`, `apply` and
+    /// `reconcile` exit 1 while any is listed. Part of `hash()`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<crate::held::Refused>,
 }
 
 impl Plan {

@@ -453,6 +453,9 @@ pub async fn read_object(client: &GraphClient, kind: Kind, id: &str) -> Result<O
     };
     for path in paths {
         match api.get_json(&path).await {
+            // An access package assignment that ended (`expired`) still
+            // answers by id, but is gone as the kind reads it (not listed).
+            Ok(v) if kind == Kind::AccessPackageAssignment && !crate::kinds::access_package_assignment::grants(&v) => return Ok(None),
             Ok(v) => return Ok(Some(v)),
             // Without Entra ID P2 there are no PIM schedules to find.
             Err(e) if e.is_not_found() || e.code() == Some(role_assignment::LICENCE_REQUIRED) => continue,

@@ -55,7 +55,7 @@ fn missing(ledger: &Ledger, observed: &ObservedState) -> Vec<(Address, String, O
         // A kind read as unavailable (entitlement management without its
         // licence) refuses its ledger entries: they are not waited for by
         // id, which Graph would refuse too (hostile run 15, finding 6).
-        .filter(|(a, _)| observed.objects.contains_key(&a.kind) && !observed.unreadable.contains_key(&a.kind) && !observed.refused.contains_key(*a))
+        .filter(|(a, _)| observed.objects.contains_key(&a.kind) && !observed.unreadable.contains_key(&a.kind) && !observed.refused.contains_key(*a) && !observed.held.contains_key(*a))
         .filter(|(a, e)| !live.get(&a.kind).is_some_and(|ids| ids.contains(e.id.as_str())))
         .map(|(a, e)| (a.clone(), e.id.clone(), e.changed_at.as_deref().and_then(parse_time)))
         .collect()

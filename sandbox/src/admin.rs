@@ -44,6 +44,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/_sandbox/certificates", get(get_certificates).put(put_certificate).delete(delete_certificates))
         .route("/_sandbox/objects/{collection}", post(create_object))
         .route("/_sandbox/objects/{collection}/{id}", get(get_object).patch(patch_object).delete(delete_object))
+        .route("/_sandbox/clock", put(crate::clock::put_clock).get(crate::clock::get_clock))
         .layer(middleware::from_fn(loopback_only))
 }
 

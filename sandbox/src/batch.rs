@@ -154,7 +154,7 @@ pub fn run(app: &App, ctx: &Ctx, body: Option<&Value>) -> Result<GResp, GraphErr
                     let req = GReq { method: item.method.clone(), path: segs, query, body: item.body.clone() };
                     let mut t = lock(&app.tenant);
                     let mut item_ctx = ctx.clone();
-                    item_ctx.now_ms = chrono::Utc::now().timestamp_millis();
+                    item_ctx.now_ms = app.clock.now_ms();
                     // Headers are per item in a batch; the outer request's do not carry over.
                     item_ctx.eventual = item.eventual;
                     item_ctx.max_page_size = item.max_page_size;

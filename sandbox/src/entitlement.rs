@@ -210,7 +210,7 @@ pub fn delete_package(t: &mut Tenant, _: &Ctx, spec: &Spec, id: &str) -> Result<
     Ok(())
 }
 
-pub fn expand_package(t: &Tenant, _: &Ctx, spec: &Spec, _: &str, rec: &Record, e: &Expand, out: &mut Map<String, Value>) -> Result<(), GraphError> {
+pub fn expand_package(t: &Tenant, ctx: &Ctx, spec: &Spec, _: &str, rec: &Record, e: &Expand, out: &mut Map<String, Value>) -> Result<(), GraphError> {
     match e.name.as_str() {
         "catalog" => {
             let c = t.get(CATALOGS, nav_str(rec, CATALOG_ID)).map(|c| Value::Object(c.data.clone())).unwrap_or(Value::Null);
@@ -230,7 +230,14 @@ pub fn expand_package(t: &Tenant, _: &Ctx, spec: &Spec, _: &str, rec: &Record, e
                     rs
                 })
                 .collect();
-            out.insert(ROLE_SCOPES.into(), Value::Array(scopes));
+            // Paged past EXPANDED_PAGE, as Graph pages expanded
+            // collections: the rest from the annotated next link.
+            let id = rec.data.get("id").and_then(Value::as_str).unwrap_or_default();
+            let (first, next) = crate::entitlement_query::page_expansion(scopes, &format!("{}/{BASE}/accessPackages/{id}/resourceRoleScopes", ctx.root()));
+            out.insert(ROLE_SCOPES.into(), Value::Array(first));
+            if let Some(link) = next {
+                out.insert(format!("{ROLE_SCOPES}@odata.nextLink"), json!(link));
+            }
         }
         other => return Err(GraphError::bad_request(format!("Could not find a property named '{other}' on type '{}'.", spec.context))),
     }
@@ -288,9 +295,11 @@ pub fn package_sub(t: &mut Tenant, ctx: &Ctx, spec: &Spec, req: &GReq, id: &str,
                 "scope": {"id": resources::new_id(), "displayName": "Root", "description": "Root Scope", "originId": group, "originSystem": "AadGroup", "isRootScope": true},
             });
             scopes.push(entry.clone());
+            let before = crate::entitlement_delivery::roles_of(t, id);
             t.update(spec.coll, id, |r| {
                 r.nav.insert(ROLE_SCOPES.into(), Value::Array(scopes));
             });
+            crate::entitlement_delivery::roles_changed(t, id, &before);
             Ok(GResp::json(201, entry))
         }
         ("DELETE", [ROLE_SCOPES, rsid]) => {
@@ -299,9 +308,11 @@ pub fn package_sub(t: &mut Tenant, ctx: &Ctx, spec: &Spec, req: &GReq, id: &str,
             if scopes.len() == before {
                 return Err(GraphError::not_found(rsid));
             }
+            let before = crate::entitlement_delivery::roles_of(t, id);
             t.update(spec.coll, id, |r| {
                 r.nav.insert(ROLE_SCOPES.into(), Value::Array(scopes));
             });
+            crate::entitlement_delivery::roles_changed(t, id, &before);
             Ok(GResp::empty(204))
         }
         (_, [ROLE_SCOPES, ..]) => Err(GraphError::method_not_allowed()),

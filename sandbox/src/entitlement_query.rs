@@ -20,3 +20,37 @@ pub fn check_list(coll: &str, q: &Query, version: Version) -> Result<(), GraphEr
     }
     Ok(())
 }
+
+/// Whether record `r` of `coll` passes `f`. An assignment's
+/// `accessPackage/id` (the filter "List assignments" documents:
+/// `$filter=accessPackage/id eq '{id}'`) is its navigation's id, which the
+/// store keeps apart from its properties.
+pub fn matches(coll: &str, f: &crate::odata::Filter, r: &crate::store::Record) -> bool {
+    if coll != crate::entitlement::ASSIGNMENTS {
+        return f.matches(&r.data);
+    }
+    let mut data = r.data.clone();
+    if let Some(id) = r.nav.get("accessPackageId").and_then(serde_json::Value::as_str) {
+        data.insert("accessPackage".into(), serde_json::json!({"id": id}));
+    }
+    f.matches(&data)
+}
+
+/// How many items of an expanded `resourceRoleScopes` a package read by
+/// id carries before `@odata.nextLink`. Graph documents no size for this
+/// expansion; it caps expanded directory relationships at 20 items
+/// ("Use the $expand query parameter": at most 20 objects are returned),
+/// so the sandbox pages there too: a package with more groups than that
+/// shows whether a client follows the link.
+pub const EXPANDED_PAGE: usize = 20;
+
+/// The first page of an expansion, and the link to the rest (the list
+/// `base`, as "List resourceRoleScopes" pages it) when there is more.
+pub fn page_expansion(mut items: Vec<serde_json::Value>, base: &str) -> (Vec<serde_json::Value>, Option<String>) {
+    if items.len() <= EXPANDED_PAGE {
+        return (items, None);
+    }
+    items.truncate(EXPANDED_PAGE);
+    let token = crate::odata::encode_cursor(&crate::odata::Cursor::Offset(EXPANDED_PAGE));
+    (items, Some(format!("{base}?$expand=role,scope&$skiptoken={token}")))
+}

@@ -66,6 +66,7 @@ pub mod entitlement_query;
 pub mod entitlement_delivery;
 pub mod entitlement_review;
 pub mod entitlement_resources;
+pub mod clock;
 
 pub use accounting::RequestCounts;
 pub use cli::{serve, ServeArgs};
@@ -297,6 +298,7 @@ impl Sandbox {
                 certificates,
             },
             base,
+            clock: Default::default(),
         });
         let (tx, rx) = watch::channel(false);
         let router = server::router(app.clone());

@@ -37,6 +37,8 @@ pub struct App {
     pub licences: Mutex<crate::licences::Licences>,
     pub auth: AuthConfig,
     pub base: String,
+    /// The tenant's clock (`crate::clock`): the wall clock unless a test moved it.
+    pub clock: crate::clock::Clock,
 }
 
 /// Locks a mutex, recovering from poisoning (the data is plain and consistent
@@ -322,7 +324,7 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
     let ctx = Ctx {
         base: public_base(&app, &parts.headers),
         version,
-        now_ms: chrono::Utc::now().timestamp_millis(),
+        now_ms: app.clock.now_ms(),
         lag_ms: lock(&app.faults).cfg.replication_lag_ms,
         eventual: header(&parts.headers, "consistencylevel").is_some_and(|v| v.eq_ignore_ascii_case("eventual")),
         max_page_size: crate::delta::max_page_size(parts.headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok())),

@@ -98,6 +98,7 @@ pub(super) fn plan_with(changes: Vec<Change>) -> Plan {
         change: None,
         not_after: None,
         written_by: None,
+        refused: Vec::new(),
     }
 }
 

@@ -14,10 +14,11 @@ use crate::plan::Plan;
 /// Sections kept before anything but the head: what reviewers must see.
 const ESSENTIAL: [&str; 2] = ["### Governance lints", "### Approvals"];
 /// The sections after the changes, most important first.
-const TAIL_PRIORITY: [&str; 6] = [
+const TAIL_PRIORITY: [&str; 7] = [
     "### Governance lints",
     "### Approvals",
     "### Could not be read",
+    "### Refused",
     "### Warnings",
     "### Rollout",
     "### Kept, no longer declared",

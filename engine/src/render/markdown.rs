@@ -100,6 +100,13 @@ pub fn markdown(plan: &Plan) -> String {
         }
         let _ = writeln!(out);
     }
+    if !plan.refused.is_empty() {
+        let _ = writeln!(out, "### Refused\n\nNot applied (the rest of the plan is):\n");
+        for r in &plan.refused {
+            let _ = writeln!(out, "- `{}` ({}): {}", r.address, escape(&r.code), escape(&r.reason));
+        }
+        let _ = writeln!(out);
+    }
     if !plan.orphans.is_empty() {
         let _ = writeln!(out, "### Kept, no longer declared\n");
         for o in &plan.orphans {

@@ -73,13 +73,20 @@ pub fn show_value(field: &str, v: &Value) -> String {
 /// "3 to create, 1 to update, ..." for the actions present.
 pub fn headline(plan: &Plan) -> String {
     // What could not be read may differ: never say the tenant matches.
-    let unread = match plan.unknown.len() {
+    let mut unread = match plan.unknown.len() {
         0 => String::new(),
         n => format!("; {n} resource(s) could not be read"),
     };
+    // Refused changes are not applied: never "the tenant matches" either.
+    if !plan.refused.is_empty() {
+        unread.push_str(&format!("; {} refused (not applied)", plan.refused.len()));
+    }
     if plan.changes.is_empty() {
-        if !unread.is_empty() {
+        if !plan.unknown.is_empty() {
             return format!("incomplete: nothing to change in what could be read{unread}");
+        }
+        if !plan.refused.is_empty() {
+            return format!("refused: nothing else to change{unread}");
         }
         return "no changes: the tenant matches desired state".to_string();
     }

@@ -71,6 +71,12 @@ pub fn text(plan: &Plan, color: bool) -> String {
             let _ = writeln!(out, "  ? {}: {}", u.address, t(&u.reason));
         }
     }
+    if !plan.refused.is_empty() {
+        let _ = writeln!(out, "\n{}", p.c("1;31", "Refused (not applied; the rest of the plan is):"));
+        for r in &plan.refused {
+            let _ = writeln!(out, "  ! {} [{}]: {}", r.address, t(&r.code), t(&r.reason));
+        }
+    }
     if !plan.orphans.is_empty() {
         let _ = writeln!(out, "\nKept, no longer declared:");
         for o in &plan.orphans {

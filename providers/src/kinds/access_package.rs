@@ -339,7 +339,8 @@ fn package_path(id: &str) -> String {
 
 /// The package's resource role scopes, with their roles and scopes.
 async fn role_scopes(api: &GraphClient, id: &str) -> Result<Vec<Value>, GraphError> {
-    let v = api.get_json(&format!("{}?$expand=resourceRoleScopes($expand=role,scope)", package_path(id))).await?;
+    let mut v = api.get_json(&format!("{}?$expand=resourceRoleScopes($expand=role,scope)", package_path(id))).await?;
+    super::access_package_live::all_role_scopes(api, &mut v).await?;
     Ok(v.get("resourceRoleScopes").and_then(Value::as_array).cloned().unwrap_or_default())
 }
 
@@ -356,7 +357,9 @@ async fn per_package(api: &GraphClient, listed: &[Value]) -> Result<Vec<Value>, 
     let requests: Vec<BatchRequest> = listed.iter().map(|p| BatchRequest::get(format!("{}{PACKAGE_EXPAND}", package_path(str_field(p, "id"))))).collect();
     let mut out = Vec::with_capacity(listed.len());
     for response in api.batch(requests).await? {
-        out.push(response.into_result()?.unwrap_or(Value::Null));
+        let mut pkg = response.into_result()?.unwrap_or(Value::Null);
+        super::access_package_live::all_role_scopes(api, &mut pkg).await?;
+        out.push(pkg);
     }
     Ok(out)
 }
@@ -384,6 +387,9 @@ fn read_licensed<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphE
                 normalize(pkg, &scopes, by_package.get(str_field(pkg, "id")).map(Vec::as_slice).unwrap_or_default(), &declared)
             })
             .collect();
+        let mut out = out;
+        let under = super::access_package_live::assignments_under_deletes(cx, &out).await?;
+        out.extend(under);
         Ok(Readout { objects: out, after: Some(super::access_policy_rename::guard), refused: BTreeMap::new() })
     })
 }

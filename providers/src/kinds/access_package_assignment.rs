@@ -61,10 +61,10 @@ pub const PROVIDER: KindProvider = KindProvider {
 pub const REQUESTS: &str = "/identityGovernance/entitlementManagement/assignmentRequests";
 /// ... and where they are read.
 pub const ASSIGNMENTS: &str = "/identityGovernance/entitlementManagement/assignments";
-const LISTING: &str = "/identityGovernance/entitlementManagement/assignments?$expand=target,accessPackage,assignmentPolicy";
+pub(crate) const LISTING: &str = "/identityGovernance/entitlementManagement/assignments?$expand=target,accessPackage,assignmentPolicy";
 /// States that hold (or are about to hold) access; `expired` and
 /// `deliveryFailed` grant nothing.
-const LIVE_STATES: &[&str] = &["delivering", "partiallyDelivered", "delivered"];
+pub(crate) const LIVE_STATES: &[&str] = &["delivering", "partiallyDelivered", "delivered"];
 /// States whose delivery is not finished.
 const PENDING_STATES: &[&str] = &["delivering", "partiallyDelivered"];
 /// Live-only: the assignment's state (never declared, so never compared).
@@ -133,6 +133,12 @@ pub fn normalize(raw: &Value) -> LiveObject {
         display_name: format!("{who} in {what}"),
         props: p,
     }
+}
+
+/// Whether a raw assignment still holds (or is about to hold) access:
+/// not `expired` nor `deliveryFailed`.
+pub fn grants(v: &Value) -> bool {
+    LIVE_STATES.contains(&state_of(v))
 }
 
 fn state_of(v: &Value) -> &str {

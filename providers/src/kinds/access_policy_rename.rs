@@ -22,6 +22,9 @@ use engine::{DesiredModel, Ledger, LiveObject, ObservedState};
 use schema::Kind;
 use serde_json::{json, Value};
 
+/// The code of a package change held because a policy it deletes has assignments.
+pub const POLICY_IN_USE: &str = "policy-in-use";
+
 /// Where a package's props list its policies' lowercased names.
 const POLICY_NAMES: &str = "policyNames";
 
@@ -37,7 +40,7 @@ pub fn rename<'a>(want: &BTreeSet<&'a str>, have: &BTreeSet<&'a str>) -> Option<
     }
 }
 
-fn names(props: &engine::Props) -> BTreeSet<&str> {
+pub(crate) fn names(props: &engine::Props) -> BTreeSet<&str> {
     props.get(POLICY_NAMES).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect()
 }
 
@@ -87,14 +90,17 @@ pub fn guard(observed: &mut ObservedState, desired: &DesiredModel, ledger: &Ledg
         if !blocked.is_empty() {
             refused.insert(
                 r.address.clone(),
-                format!(
-                    "{}; Graph deletes a policy only once nothing is assigned through it. End or move those assignments first, or rename the policy alone (one policy renamed per package and apply is an update)",
-                    blocked.join("; ")
+                engine::held::Held::new(
+                    POLICY_IN_USE,
+                    format!(
+                        "{}; Graph deletes a policy only once nothing is assigned through it, so this package's change is not applied (the rest of the plan is). End or move those assignments first, or rename the policy alone (one policy renamed per package and apply is an update)",
+                        blocked.join("; ")
+                    ),
                 ),
             );
         }
     }
-    observed.refused.extend(refused);
+    observed.held.extend(refused);
     for (package, old, new) in renamed {
         for a in observed.objects.get_mut(&Kind::AccessPackageAssignment).into_iter().flatten() {
             if a.props.get(PACKAGE).and_then(as_reference) == Some(package.as_str()) && a.props.get(POLICY).and_then(Value::as_str) == Some(old.as_str()) {

@@ -390,16 +390,18 @@ async fn read_all(client: &GraphClient) -> Result<Read, GraphError> {
 fn pim_unavailable(observed: &mut ObservedState, desired: &DesiredModel, ledger: &Ledger) {
     observed.warnings.push(PIM_UNAVAILABLE.into());
     let seen: BTreeSet<&str> = observed.objects.get(&Kind::RoleAssignment).into_iter().flatten().map(|o| o.id.as_str()).collect();
-    let mut refused = BTreeMap::new();
+    // Held, not fatal (hostile run 15, finding 6): the rest is planned.
+    let needs = super::entitlement_licence::NEEDS_LICENCE;
+    let mut held = BTreeMap::new();
     for r in desired.resources.values().filter(|r| r.address.kind == Kind::RoleAssignment && needs_pim(r)) {
-        refused.insert(r.address.clone(), needs_pim_reason(r));
+        held.insert(r.address.clone(), engine::held::Held::new(needs, needs_pim_reason(r)));
     }
     for (address, entry) in ledger.resources.iter().filter(|(a, _)| a.kind == Kind::RoleAssignment) {
         if !seen.contains(entry.id.as_str()) && !desired.resources.contains_key(address) {
-            refused.insert(address.clone(), PIM_UNAVAILABLE.into());
+            held.insert(address.clone(), engine::held::Held::new(needs, format!("no longer declared, but {PIM_UNAVAILABLE}: it may be a PIM schedule, which is neither read nor removed")));
         }
     }
-    observed.refused.extend(refused);
+    observed.held.extend(held);
 }
 
 /// What a PIM request achieves, to check against the live schedule.
