@@ -1,0 +1,143 @@
+//! Issue 12's remaining parts, through the binary: hostile run 15's
+//! findings 4 (a dynamic group of every enabled member user reaches the
+//! ring devices' primary users like all users), 7 (a device rule's
+//! `memberOf` naming a group nothing resolves may hold anything) and 16
+//! (`[ZTDId]` prefixes covering every Autopilot id are all Autopilot
+//! devices), and the name of a Settings Catalog secret's variable in the
+//! plan.
+
+mod common;
+
+use common::gov::*;
+use common::*;
+
+fn d(dir: &std::path::Path) -> &str {
+    dir.to_str().expect("a UTF-8 path")
+}
+
+/// A Defender exclusions policy on `include`, the service accounts
+/// excluded unless `exclude` is false.
+fn exclusions(key: &str, include: &str, exclude: bool) -> String {
+    let exclude = if exclude { r#", exclude = ["service-accounts"]"# } else { "" };
+    format!(
+        r#"
+[settings_catalog.{key}]
+name = "Exclusions {key}"
+platforms = "windows10"
+technologies = "mdm,microsoftSense"
+settings = {{ device_vendor_msft_policy_config_defender_excludedextensions = [".dll", ".exe", ".ps1"] }}
+assignments = {{ include = ["{include}"]{exclude} }}
+"#
+    )
+}
+
+/// A dynamic group `key` with `rule`.
+fn dynamic(key: &str, rule: &str) -> String {
+    format!("\n[group.{key}]\ndisplay_name = \"Dynamic {key}\"\nmail_nickname = \"{key}\"\nmembership_rule = '''{rule}'''\nmembership_rule_processing_state = \"On\"\n")
+}
+
+/// The plan's `sensitive:` line for `address`, if any.
+fn sensitive_line<'a>(out: &'a str, address: &str) -> Option<&'a str> {
+    let mut lines = out.lines().skip_while(|l| !l.trim_start().starts_with(&format!("+ {address} ")) && !l.trim_start().starts_with(&format!("~ {address} ")));
+    lines.next()?;
+    lines.take_while(|l| l.starts_with("        ")).find(|l| l.trim_start().starts_with("sensitive:"))
+}
+
+/// Finding 4: a policy on a dynamic group holding every enabled member
+/// user reaches the ring devices' primary users, as one on all users
+/// does: a Managed Desktop object, sensitive, so `apply` from the
+/// directory refuses it. A guests-only rule is provably disjoint. Without
+/// the service accounts excluded, the same group targets them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dynamic_group_of_every_enabled_member_counts_like_all_users() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let w = work.path();
+    append(&dir, "groups.toml", &dynamic("everyone", r#"(user.accountEnabled -eq true) and (user.userType -eq "Member")"#));
+    append(&dir, "groups.toml", &dynamic("guests-only", r#"(user.userType -eq "Guest")"#));
+    append(&dir, "settings-catalog.toml", &exclusions("wide", "everyone", true));
+    append(&dir, "settings-catalog.toml", &exclusions("guests", "guests-only", true));
+    let (code, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert_eq!(code, Some(0), "{out}");
+    let wide = sensitive_line(&out, "settings_catalog.wide").unwrap_or_else(|| panic!("the policy on group.everyone is sensitive:\n{out}"));
+    assert!(wide.contains("Managed Desktop: settings_catalog.wide is assigned to group.everyone") && wide.contains("primary users"), "{wide}");
+    assert_eq!(sensitive_line(&out, "settings_catalog.guests"), None, "a guests-only rule holds no primary user:\n{out}");
+
+    let (code, out) = run(&sb, w, &["apply", d(&dir), "--auto-approve"]);
+    assert_ne!(code, Some(0), "a Managed Desktop object is not applied unapproved: {out}");
+    assert!(out.contains("settings_catalog.wide"), "{out}");
+    assert!(!out.contains("ok      create settings_catalog.wide"), "{out}");
+
+    // Not excluding the service accounts: the same group targets them.
+    edit_file(&dir, "settings-catalog.toml", |t| t.replace(r#"include = ["everyone"], exclude = ["service-accounts"]"#, r#"include = ["everyone"]"#));
+    let (code, out) = run(&sb, w, &["validate", d(&dir)]);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("error[service-account-targeted] settings_catalog.wide"), "{out}");
+}
+
+/// Finding 7: a device rule `memberOf` a group id nothing resolves (not
+/// declared, not in the ledger) may hold anything, ring devices included,
+/// as the service-account check says of the same id; a `memberOf` naming a
+/// declared group of people is judged by that group, and holds no ring
+/// device.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_of_rule_naming_an_unknown_group_may_hold_ring_devices() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let w = work.path();
+    let admins = ledger_id(w, "group.intune-admins");
+    append(&dir, "groups.toml", &dynamic("nested-devs", "device.memberOf -any (group.objectId -in ['0b6a3c1e-1111-4222-8333-944455556666'])"));
+    append(&dir, "groups.toml", &dynamic("admins-devs", &format!("device.memberOf -any (group.objectId -in ['{admins}'])")));
+    append(&dir, "settings-catalog.toml", &exclusions("nested", "nested-devs", true));
+    append(&dir, "settings-catalog.toml", &exclusions("admins", "admins-devs", true));
+    let (code, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert_eq!(code, Some(0), "{out}");
+    let nested = sensitive_line(&out, "settings_catalog.nested").unwrap_or_else(|| panic!("the policy on group.nested-devs is sensitive:\n{out}"));
+    assert!(nested.contains("Managed Desktop") && nested.contains("0b6a3c1e-1111-4222-8333-944455556666, which nothing resolves"), "{nested}");
+    assert_eq!(sensitive_line(&out, "settings_catalog.admins"), None, "a memberOf of a declared group of people holds no ring device:\n{out}");
+
+    let (code, out) = run(&sb, w, &["apply", d(&dir), "--auto-approve"]);
+    assert_ne!(code, Some(0), "a Managed Desktop object is not applied unapproved: {out}");
+    assert!(!out.contains("ok      create settings_catalog.nested"), "{out}");
+}
+
+/// Finding 16: sixteen OR'ed `[ZTDId]` prefixes, one per first hex digit
+/// (in any case, nested), hold every Autopilot device: a second Autopilot
+/// profile on that group is refused (`one-autopilot-profile`). Fifteen
+/// leave some out: may hold, so allowed (and sensitive).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ztdid_prefixes_covering_every_id_are_all_autopilot_devices() {
+    let sb = sandbox().await;
+    let work = scratch_with(|t| t);
+    let dir = work.path().join("desired-state");
+    let prefixes = |tag: &str, digits: &str| digits.chars().map(|h| format!(r#"(device.devicePhysicalIds -any (_ -contains "{tag}{h}"))"#)).collect::<Vec<_>>().join(" or ");
+    let rule = format!("({}) or ({})", prefixes("[ZTDId]:", "01234567"), prefixes("[ZTDID]:", "89ABCDEF"));
+    append(&dir, "groups.toml", &dynamic("all-autopilot-2", &rule));
+    append(
+        &dir,
+        "autopilot.toml",
+        r#"
+[autopilot_profile.second]
+display_name = "Second profile"
+join_type = "entra"
+device_type = "windowsPc"
+device_name_template = "X-%RAND:7%"
+locale = "os-default"
+assignments = { include = ["all-autopilot-2"] }
+
+[autopilot_profile.second.out_of_box_experience_setting]
+user_type = "administrator"
+device_usage_type = "singleUser"
+"#,
+    );
+    let (code, out) = validate(&sb, work.path());
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("one-autopilot-profile"), "{out}");
+    assert!(out.contains("autopilot_profile.second") || out.contains("autopilot.toml"), "{out}");
+
+    // One digit left out: some Autopilot devices are not in the group.
+    edit_file(&dir, "groups.toml", |t| t.replace(r#" or (device.devicePhysicalIds -any (_ -contains "[ZTDID]:F"))"#, ""));
+    let (code, out) = validate(&sb, work.path());
+    assert!(!out.contains("one-autopilot-profile"), "{out}");
+    assert_eq!(code, Some(0), "{out}");
+}
