@@ -141,3 +141,69 @@ device_usage_type = "singleUser"
     assert!(!out.contains("one-autopilot-profile"), "{out}");
     assert_eq!(code, Some(0), "{out}");
 }
+
+const WIFI_KEY: &str = "vendor_msft_wifi_profile_sharedkey";
+
+fn wifi(var: &str) -> String {
+    format!("[settings_catalog.wifi]\nname = \"Wi-Fi with a key\"\nplatforms = \"windows10\"\ntechnologies = \"mdm\"\nsettings = {{ {WIFI_KEY} = {{ secret_env = \"{var}\" }} }}\n")
+}
+
+/// The secret's live token (Graph returns a token, never the value).
+async fn live_token(sb: &sandbox::SandboxHandle, id: &str) -> serde_json::Value {
+    let c = client(sb);
+    let settings = c.beta().list_all(&format!("/deviceManagement/configurationPolicies/{id}/settings")).await.expect("settings");
+    let s = settings.iter().map(|s| s["settingInstance"].clone()).find(|i| i["settingDefinitionId"] == serde_json::json!(WIFI_KEY)).expect("the secret setting");
+    s["simpleSettingValue"]["value"].clone()
+}
+
+/// The binary with `vars` set (and the test's variables otherwise unset).
+fn run_with(sb: &sandbox::SandboxHandle, work: &std::path::Path, args: &[&str], vars: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut cmd = command(sb, work);
+    cmd.args(args).env_remove("GOV9_WIFI_KEY").env_remove("GOV9_WIFI_KEY_NEW");
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("tenantctl runs");
+    (out.status.code(), format!("{}{}", text(&out.stdout), text(&out.stderr)))
+}
+
+/// The plan shows which environment variable a Settings Catalog secret is
+/// sent from (text, Markdown and JSON), never its value; a change of
+/// variable is a diff of its own (`~ secretEnv`), and apply sends the
+/// secret again from the new variable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plan_names_a_secrets_variable_and_a_new_variable_is_a_diff() {
+    let sb = sandbox().await;
+    let (work, dir) = common::kind::kind_scratch(&["settings_catalog"], "secret variables in the plan", "wifi.toml", &wifi("GOV9_WIFI_KEY"));
+    let w = work.path();
+    let (first, second) = ("Gov9-First-Wifi-Key-5521", "Gov9-Second-Wifi-Key-8830");
+    for format in ["text", "markdown", "json"] {
+        let (code, out) = run_with(&sb, w, &["plan", d(&dir), "--format", format], &[("GOV9_WIFI_KEY", first)]);
+        assert_eq!(code, Some(0), "{out}");
+        assert!(out.contains("secretEnv") && out.contains("GOV9_WIFI_KEY"), "{format}: {out}");
+        assert!(!out.contains(first), "{format} shows the value: {out}");
+    }
+    let (code, out) = run_with(&sb, w, &["apply", d(&dir), "--auto-approve"], &[("GOV9_WIFI_KEY", first)]);
+    assert_eq!(code, Some(0), "{out}");
+    let id = ledger_id(w, "settings_catalog.wifi");
+    let before = live_token(&sb, &id).await;
+    let (code, out) = run_with(&sb, w, &["plan", d(&dir), "--detailed-exitcode"], &[]);
+    assert_eq!(code, Some(0), "converged: {out}");
+
+    // Another variable: a diff naming both, sent again from the new one.
+    std::fs::write(dir.join("wifi.toml"), wifi("GOV9_WIFI_KEY_NEW")).expect("written");
+    for format in ["text", "markdown", "json"] {
+        let (code, out) = run_with(&sb, w, &["plan", d(&dir), "--format", format, "--detailed-exitcode"], &[]);
+        assert_eq!(code, Some(2), "{format}: {out}");
+        assert!(out.contains("from $GOV9_WIFI_KEY_NEW") && out.contains("from $GOV9_WIFI_KEY\""), "{format}: {out}");
+    }
+    let (code, out) = run_with(&sb, w, &["plan", d(&dir)], &[]);
+    assert!(out.contains("~ secretEnv"), "{code:?} {out}");
+    let (code, out) = run_with(&sb, w, &["apply", d(&dir), "--auto-approve"], &[("GOV9_WIFI_KEY_NEW", second)]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains(second), "{out}");
+    let after = live_token(&sb, &id).await;
+    assert_ne!(before, after, "the secret is sent again from the new variable");
+    let (code, out) = run_with(&sb, w, &["plan", d(&dir), "--detailed-exitcode"], &[]);
+    assert_eq!(code, Some(0), "converged again: {out}");
+}

@@ -17,6 +17,7 @@ pub mod plan_types;
 pub mod render;
 pub mod plan_app_live;
 pub mod ledger_location;
+pub mod secret_env;
 
 pub use ledger::Ledger;
 pub use model::{DesiredModel, DesiredResource, LiveObject, ObservedState, Props};

@@ -443,6 +443,8 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
 
     // What the ledger remembers beside Graph: a guest's expiry, a service account.
     warnings.extend(crate::governance::recorded::add_changes(&mut changes, &mut unchanged, desired, &live_service, ledger, &matched, &unknown_set, options.now));
+    // Which variable each secret is sent from (names only).
+    crate::secret_env::add_changes(&mut changes, &mut unchanged, desired, ledger, &matched, &unknown_set);
 
     let deletions = changes.iter().filter(|c| matches!(c.action, Action::Delete | Action::Replace)).count();
     if deletions as u32 > gov.prune.max_deletions {
