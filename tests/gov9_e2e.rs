@@ -237,3 +237,58 @@ async fn a_forged_ledger_time_does_not_skip_the_soak() {
     let next = p.rollout.iter().find(|w| w.ring == "mwd-first").unwrap_or_else(|| panic!("{:#?}", p.rollout));
     assert!(next.until.is_some() && next.reason.contains("mwd-test changed at") && !next.reason.contains("2020-01-01"), "{next:?}");
 }
+
+/// The live PIM settings of every privileged role someone is eligible
+/// for: an eligible User Administrator whose settings are not declared,
+/// and which the tenant lets be activated without approval, is
+/// `privileged-activation-without-approval` (an error naming the live
+/// weakness); declaring the settings settles it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_eligible_privileged_role_with_weak_live_settings_is_an_error_even_undeclared() {
+    let sb = sandbox().await;
+    let eligible = "[role_assignment.megan-ua]\nprincipal = \"megan\"\nrole = \"User Administrator\"\nassignment = \"eligible\"\nexpires = 2027-06-30T00:00:00Z\njustification = \"User administration, change CHG-4001\"\n";
+    let (work, dir) = common::kind::kind_scratch(&["role_assignment"], "live PIM settings", "eligible.toml", eligible);
+    let w = work.path();
+    let (code, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("error[privileged-activation-without-approval] role_assignment.megan-ua: User Administrator is privileged"), "{out}");
+    assert!(out.contains("live, activating it needs no approval"), "{out}");
+
+    // Its settings declared (MFA and approval on activation): settled.
+    let declared = "\n[role_policy.user-administrator]\nrole = \"User Administrator\"\nactivation = { max_duration = \"PT2H\", require_mfa = true, require_justification = true, require_approval = true, approvers = [\"adele\"] }\neligible_expiry = \"P180D\"\nactive_expiry = \"P15D\"\n";
+    append(&dir, "eligible.toml", declared);
+    let (code, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert!(!out.contains("privileged-activation-without-approval] role_assignment.megan-ua"), "{out}");
+    assert_eq!(code, Some(0), "{out}");
+}
+
+/// An undeclared group among an authentication method's live include
+/// targets is judged by its live members: a service account in it is
+/// reached (`service-account-targeted`, naming the group); a group of
+/// people only is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undeclared_group_among_a_methods_live_targets_is_judged_by_its_members() {
+    use reqwest::Method;
+    use serde_json::json;
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let w = work.path();
+    let new_group = |nick: &str| json!({"displayName": format!("Out of band {nick}"), "mailEnabled": false, "mailNickname": nick, "securityEnabled": true});
+    let with_svc = graph(&sb, Method::POST, "/v1.0/groups", Some(new_group("oob-sms-svc"))).await["id"].as_str().expect("an id").to_string();
+    let people = graph(&sb, Method::POST, "/v1.0/groups", Some(new_group("oob-sms-people"))).await["id"].as_str().expect("an id").to_string();
+    add_member(&sb, &with_svc, &ledger_id(w, "user.adele")).await;
+    add_member(&sb, &with_svc, &ledger_id(w, "user.msadmin")).await;
+    add_member(&sb, &people, &ledger_id(w, "user.adele")).await;
+    let sms = "/v1.0/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/sms";
+    let target = |g: &str| json!({"@odata.type": "#microsoft.graph.smsAuthenticationMethodConfiguration", "includeTargets": [{"targetType": "group", "id": g, "isRegistrationRequired": false}]});
+    graph(&sb, Method::PATCH, sms, Some(target(&with_svc))).await;
+    append(&dir, "authentication-methods.toml", "[authentication_methods_policy.tenant.methods.sms]\nstate = \"enabled\"\n");
+    let (code, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains(&format!("error[service-account-targeted] authentication_methods_policy.tenant: method Sms reaches service account user.msadmin through group id:{with_svc}, a live member")), "{out}");
+
+    graph(&sb, Method::PATCH, sms, Some(target(&people))).await;
+    let (_, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert!(!out.contains("error[service-account-targeted]"), "{out}");
+    assert!(out.contains(&format!("include group id:{people}")), "{out}");
+}

@@ -20,7 +20,14 @@ use crate::kinds::registry::{self, Read, ReadFn};
 
 /// Which kinds to read: those declared or owned in the ledger.
 pub fn kinds_in_scope(desired: &DesiredModel, ledger: &Ledger) -> BTreeSet<Kind> {
-    desired.resources.keys().chain(ledger.resources.keys()).map(|a| a.kind).collect()
+    let mut kinds: BTreeSet<Kind> = desired.resources.keys().chain(ledger.resources.keys()).map(|a| a.kind).collect();
+    // PIM in use (an eligible role assignment declared): every role's PIM
+    // settings are read, for the live lint of the ones not declared
+    // (`engine::governance::pim_live`).
+    if desired.resources.iter().any(|(a, r)| a.kind == Kind::RoleAssignment && r.props.get("assignment").and_then(serde_json::Value::as_str) == Some("eligible")) {
+        kinds.insert(Kind::RolePolicy);
+    }
+    kinds
 }
 
 /// An error with its causes, for reasons shown to people.
