@@ -292,3 +292,26 @@ async fn an_undeclared_group_among_a_methods_live_targets_is_judged_by_its_membe
     assert!(!out.contains("error[service-account-targeted]"), "{out}");
     assert!(out.contains(&format!("include group id:{people}")), "{out}");
 }
+
+/// A new custom role's PIM policy that Entra lists only a moment after
+/// the role is created (replication lag, modelled by the sandbox per
+/// test) is waited for within the apply, not failed: the role and its
+/// declared PIM settings land in one apply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_custom_roles_pim_policy_that_replicates_late_is_waited_for() {
+    let sb = sandbox().await;
+    sb.set_faults(faults(|f| f.pim_policy_lag_ms = 1500)).expect("faults set");
+    let custom = "[role_definition.pwreset]\ndisplay_name = \"Password resetters\"\nallowed_resource_actions = [\"microsoft.directory/users/password/update\"]\n\n[role_policy.pwreset]\nrole = \"pwreset\"\nactivation = { max_duration = \"PT2H\", require_mfa = true, require_justification = true, require_approval = true, approvers = [\"adele\"] }\neligible_expiry = \"P180D\"\nactive_expiry = \"P15D\"\n";
+    let (work, dir) = common::kind::kind_scratch(&["role_policy"], "custom role PIM lag", "custom-roles.toml", custom);
+    let w = work.path();
+    let (code, out) = run(&sb, w, &["apply", d(&dir), "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let role = ledger_id(w, "role_definition.pwreset");
+    let filter = "$filter=scopeId%20eq%20'%2F'%20and%20scopeType%20eq%20'DirectoryRole'";
+    let listed = graph(&sb, reqwest::Method::GET, &format!("/v1.0/policies/roleManagementPolicyAssignments?{filter}%20and%20roleDefinitionId%20eq%20'{role}'"), None).await;
+    let policy = listed["value"][0]["policyId"].as_str().expect("the role's policy is listed by now").to_string();
+    assert_eq!(ledger_id(w, "role_policy.pwreset"), policy);
+    let rules = graph(&sb, reqwest::Method::GET, &format!("/v1.0/policies/roleManagementPolicies/{policy}?$expand=rules"), None).await;
+    let duration = rules["rules"].as_array().expect("rules").iter().find(|r| r["id"] == "Expiration_EndUser_Assignment").expect("the rule")["maximumDuration"].clone();
+    assert_eq!(duration, serde_json::json!("PT2H"));
+}
