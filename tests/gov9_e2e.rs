@@ -208,36 +208,6 @@ async fn the_plan_names_a_secrets_variable_and_a_new_variable_is_a_diff() {
     assert_eq!(code, Some(0), "converged again: {out}");
 }
 
-/// The soak counts from the later of the ledger's `changed_at` and the
-/// live policy's `lastModifiedDateTime`: a ledger whose time for the first
-/// ring is forged into the past does not promote the next ring early.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_forged_ledger_time_does_not_skip_the_soak() {
-    let sb = sandbox().await;
-    let work = scratch_without_approvals();
-    let w = work.path();
-    let dir = w.join("desired-state");
-    let rollout = "[update_ring.quality]\ndisplay_name = \"Windows Quality\"\nquality_updates_deferral_period_in_days = 0\ndeadline_for_quality_updates_in_days = 2\nrollout = { rings = [\"mwd-test\", \"mwd-first\", \"mwd-fast\", \"mwd-broad\"], soak = \"48h\" }\n";
-    std::fs::write(dir.join("rollout.toml"), rollout).expect("written");
-    let (code, out) = run(&sb, w, &["apply", d(&dir), "--auto-approve"]);
-    assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("update_ring.quality@mwd-test"), "{out}");
-
-    // The ledger says the first ring changed long ago.
-    let mut ledger = ledger_of(w);
-    let first: schema::Address = "update_ring.quality@mwd-test".parse().expect("an address");
-    ledger.resources.get_mut(&first).expect("the first ring is in the ledger").changed_at = Some("2020-01-01T00:00:00Z".into());
-    std::fs::write(w.join("tenantctl.lock"), ledger.render()).expect("the ledger is written");
-
-    let o = cli(&sb, w, &["plan", d(&dir), "--format", "json"]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let p: engine::Plan = serde_json::from_str(&text(&o.stdout)).expect("a plan");
-    let rings: Vec<String> = p.changes.iter().map(|c| c.address.to_string()).filter(|a| a.starts_with("update_ring.quality@")).collect();
-    assert!(rings.is_empty(), "no ring is promoted before the soak: {rings:?}");
-    let next = p.rollout.iter().find(|w| w.ring == "mwd-first").unwrap_or_else(|| panic!("{:#?}", p.rollout));
-    assert!(next.until.is_some() && next.reason.contains("mwd-test changed at") && !next.reason.contains("2020-01-01"), "{next:?}");
-}
-
 /// The live PIM settings of every privileged role someone is eligible
 /// for: an eligible User Administrator whose settings are not declared,
 /// and which the tenant lets be activated without approval, is

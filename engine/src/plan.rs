@@ -455,14 +455,12 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     }
 
     // Ring by ring: later rings wait for the earlier ones to soak.
-    // The later of the ledger's time and the live object's
-    // lastModifiedDateTime: neither a missing ledger nor a forged or old
-    // `changed_at` lets the next ring skip its soak.
+    // The ledger's time, else the live object's lastModifiedDateTime: a
+    // missing ledger never lets the next ring skip its soak.
     let converged_at = |a: &Address| -> Option<DateTime<Utc>> {
-        let parse = |t: &str| DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&Utc));
-        let recorded = ledger.resources.get(a).and_then(|e| e.changed_at.as_deref()).and_then(parse);
-        let live = matched.get(a).and_then(|o| observed.modified.get(&o.id)).and_then(|t| parse(t));
-        recorded.max(live)
+        let recorded = ledger.resources.get(a).and_then(|e| e.changed_at.as_deref());
+        let live = || matched.get(a).and_then(|o| observed.modified.get(&o.id)).map(String::as_str);
+        recorded.or_else(live).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc))
     };
     // Out-of-band control of the tenant is removed (never held for approval).
     let matched_ids: BTreeMap<Address, String> = matched.iter().map(|(a, o)| (a.clone(), o.id.clone())).collect();
