@@ -33,6 +33,7 @@ async fn adding_a_member_to_a_role_holding_group_needs_approval() {
     let (work, dir) = converged(&sb, |d| {
         append(d, "groups.toml", HELPDESK);
         append(d, "roles.toml", HELPDESK_GA);
+        common::gov9::except_pim_approval(d, &["role_assignment.helpdesk-ga"]);
     })
     .await;
     let w = work.path();

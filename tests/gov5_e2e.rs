@@ -148,6 +148,7 @@ async fn approved_plans_expire_and_are_applied_once_from_any_runner() {
     let k = keys.path();
     let w = work.path();
     let dir = w.join("desired-state");
+    common::gov9::declare_ga_pim(&dir);
     let d = d(&dir);
     let key = |n: &str| k.join(format!("{n}.key")).to_str().expect("a UTF-8 path").to_string();
     let approved = |out: &str, extra: &[&str]| {

@@ -84,6 +84,7 @@ async fn an_approved_plan_is_applied_once() {
     let k = keys.path();
     let w = work.path();
     let dir = w.join("desired-state");
+    common::gov9::declare_ga_pim(&dir);
     let d = dir.to_str().expect("a UTF-8 path");
     let key = |n: &str| k.join(format!("{n}.key")).to_str().expect("a UTF-8 path").to_string();
     let approved = |out: &str| {

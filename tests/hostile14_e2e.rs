@@ -83,7 +83,11 @@ assignment = "eligible"
 expires = 2027-03-31T00:00:00Z
 justification = "helpdesk"
 "#;
-    let (work, dir) = converged(&sb, |d| std::fs::write(d.join("custom-roles.toml"), roles).expect("written")).await;
+    let (work, dir) = converged(&sb, |d| {
+        std::fs::write(d.join("custom-roles.toml"), roles).expect("written");
+        common::gov9::except_pim_approval(d, &["role_assignment.megan-helpdesk"]);
+    })
+    .await;
     edit_file(&dir, "custom-roles.toml", |t| {
         t.replace("[\"microsoft.directory/users/basic/update\"]", "[\"microsoft.directory/users/basic/update\", \"microsoft.directory/roleAssignments/allProperties/allTasks\"]")
     });

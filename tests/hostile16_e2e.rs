@@ -290,7 +290,7 @@ fn permanent_intune_write_over_a_group_reaching_the_rings_is_standing_access() {
     const INTUNE_OPS: &str = include_str!("fixtures/intune-ops-group.toml");
     const FULL_INTUNE: &str = include_str!("fixtures/full-intune-role.toml");
     const GROUPS: &str = "\n[group.nest-all]\ndisplay_name = \"Nests all devices\"\nmail_nickname = \"nest-all\"\nmembers = [\"mwd-all\"]\n\n[group.same-rule]\ndisplay_name = \"Same rule as mwd-all\"\nmail_nickname = \"same-rule\"\nmembership_rule = '(device.devicePhysicalIds -any (_ -contains \"[ZTDId]\"))'\nmembership_rule_processing_state = \"On\"\n";
-    for (scope, shown) in [("nest-all", "group.nest-all, which nests group.mwd-all"), ("same-rule", "group.same-rule, whose device rule")] {
+    for (scope, shown) in [("nest-all", "group.nest-all, which nests group.mwd-all"), ("same-rule", "group.same-rule, whose membership rule")] {
         let work = scratch_with(|t| t);
         let dir = work.path().join("desired-state");
         let scoped = FULL_INTUNE.replace("all_devices = true", &format!("scope_members = [\"{scope}\"]"));

@@ -18,6 +18,7 @@ pub mod render;
 pub mod plan_app_live;
 pub mod ledger_location;
 pub mod held;
+pub mod secret_env;
 
 pub use ledger::Ledger;
 pub use model::{DesiredModel, DesiredResource, LiveObject, ObservedState, Props};

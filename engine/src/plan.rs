@@ -464,6 +464,8 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
 
     // What the ledger remembers beside Graph: a guest's expiry, a service account.
     warnings.extend(crate::governance::recorded::add_changes(&mut changes, &mut unchanged, desired, &live_service, ledger, &matched, &unknown_set, options.now));
+    // Which variable each secret is sent from (names only).
+    crate::secret_env::add_changes(&mut changes, &mut unchanged, desired, ledger, &matched, &unknown_set);
 
     let deletions = changes.iter().filter(|c| matches!(c.action, Action::Delete | Action::Replace)).count();
     if deletions as u32 > gov.prune.max_deletions {
@@ -519,6 +521,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     lints.extend(crate::governance::holders::lint(desired, observed, &ids_by_address, &changes));
     lints.extend(crate::governance::live_reach::lint(judged, observed, &ids_by_address));
     lints.extend(crate::governance::tightens::live_pim(judged, observed, &ids_by_address, &changes, ledger));
+    lints.extend(crate::governance::pim_live::lint(judged, observed, &ids_by_address));
     lints.extend(crate::governance::method_reach::lint(judged, observed, &ids_by_address, &mut changes));
     crate::governance::tightens::notes(&mut changes);
     crate::governance::review_notes(&mut changes);

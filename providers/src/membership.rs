@@ -130,6 +130,22 @@ fn needs(desired: &DesiredModel, ledger: &Ledger, observed: &ObservedState) -> N
             }
         }
     }
+    // Groups an authentication method's (or the registration campaign's)
+    // live targets include: an undeclared one is judged by its live
+    // members (`governance::method_reach`).
+    for o in observed.objects.get(&Kind::AuthenticationMethodsPolicy).into_iter().flatten() {
+        let mut refs: Vec<&Value> = Vec::new();
+        for m in o.props.get("methods").and_then(Value::as_object).into_iter().flatten().map(|(_, m)| m) {
+            refs.extend(m.get("include").and_then(Value::as_array).into_iter().flatten());
+        }
+        refs.extend(o.props.get("registrationCampaign").and_then(|c| c.get("include")).and_then(Value::as_array).into_iter().flatten());
+        for r in refs.into_iter().filter_map(engine::model::as_reference) {
+            let r = r.strip_prefix("id:").unwrap_or(r);
+            if groups.contains(r) {
+                todo.push(r.to_string());
+            }
+        }
+    }
     let by_live: BTreeMap<&str, &Address> = ids.iter().map(|(a, i)| (*i, *a)).collect();
     let mut seen = BTreeSet::new();
     while let Some(id) = todo.pop() {

@@ -103,6 +103,7 @@ impl ServeArgs {
             include_token_endpoint: self.faults_on_token,
             seed: self.fault_seed,
             fail_paths: Vec::new(),
+            pim_policy_lag_ms: 0,
         };
         faults.validate()?;
         let mut cfg = SandboxConfig::default()

@@ -35,6 +35,10 @@ pub struct Faults {
     /// requests, single or `$batch` items, are always answered 503: a
     /// lasting outage of one part of Graph, the same on every run.
     pub fail_paths: Vec<String>,
+    /// The PIM policy of a custom directory role created less than this
+    /// long ago is missing from the policy assignments' listing (Entra
+    /// gives a new role its policy a moment later).
+    pub pim_policy_lag_ms: u64,
 }
 
 impl Default for Faults {
@@ -49,6 +53,7 @@ impl Default for Faults {
             include_token_endpoint: false,
             seed: None,
             fail_paths: Vec::new(),
+            pim_policy_lag_ms: 0,
         }
     }
 }

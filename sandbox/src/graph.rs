@@ -41,6 +41,8 @@ pub struct Ctx {
     pub now_ms: i64,
     /// Replication lag in ms (0 = off).
     pub lag_ms: u64,
+    /// A new custom role's PIM policy lags this long (`Faults::pim_policy_lag_ms`).
+    pub pim_policy_lag_ms: u64,
     /// `ConsistencyLevel: eventual` was sent.
     pub eventual: bool,
     /// `Prefer: odata.maxpagesize=N` was sent (delta honours it).

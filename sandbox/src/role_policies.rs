@@ -130,6 +130,11 @@ pub fn handle(t: &mut Tenant, ctx: &Ctx, req: &GReq, coll: &str, rest: &[&str]) 
                 .into_iter()
                 .flat_map(|c| c.values())
                 .filter(|r| role.as_deref().is_none_or(|want| r.data.get("roleDefinitionId").and_then(Value::as_str).is_some_and(|id| id.eq_ignore_ascii_case(want))))
+                // A custom role created a moment ago: its policy is not listed yet.
+                .filter(|r| {
+                    let made = r.data.get("roleDefinitionId").and_then(Value::as_str).and_then(|id| t.get("roleDefinitions", id)).map_or(0, |d| d.created_ms);
+                    ctx.pim_policy_lag_ms == 0 || made == 0 || ctx.now_ms.saturating_sub(made) >= i64::try_from(ctx.pim_policy_lag_ms).unwrap_or(i64::MAX)
+                })
                 .map(|r| Value::Object(r.data.clone()))
                 .collect();
             Ok(GResp::json(200, json!({"@odata.context": ctx_of(""), "value": value})))

@@ -321,11 +321,18 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
             }
         }
     };
+    // One lock of the faults: two in the literal below would deadlock
+    // (a temporary guard lives to the end of the statement).
+    let (lag_ms, pim_policy_lag_ms) = {
+        let f = lock(&app.faults);
+        (f.cfg.replication_lag_ms, f.cfg.pim_policy_lag_ms)
+    };
     let ctx = Ctx {
         base: public_base(&app, &parts.headers),
         version,
         now_ms: app.clock.now_ms(),
-        lag_ms: lock(&app.faults).cfg.replication_lag_ms,
+        lag_ms,
+        pim_policy_lag_ms,
         eventual: header(&parts.headers, "consistencylevel").is_some_and(|v| v.eq_ignore_ascii_case("eventual")),
         max_page_size: crate::delta::max_page_size(parts.headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok())),
         granted: lock(&app.permissions).clone(),

@@ -13,6 +13,7 @@ pub use gov::*;
 pub mod baselines;
 pub mod intunemore;
 pub mod gov7b;
+pub mod gov9;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

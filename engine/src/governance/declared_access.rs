@@ -96,7 +96,7 @@ fn ring_reach(desired: &DesiredModel, g: &Address) -> Option<String> {
         }
         todo.extend(members.into_iter().filter(|m| m.kind == Kind::Group));
     }
-    super::device_reach::device_rule_reaching(desired, g).map(|(via, rule)| format!("{g}, {}whose device rule `{rule}` may hold them", if via == *g { String::new() } else { format!("through {via}, ") }))
+    super::device_reach::device_rule_reaching(desired, g).map(|(via, why)| format!("{g}, {}{why}", if via == *g { String::new() } else { format!("through {via}, ") }))
 }
 
 /// What Intune role `role` can do that is not a read: for a declared custom

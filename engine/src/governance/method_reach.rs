@@ -7,7 +7,7 @@
 //! declares the targets, and the plan's change of the policy shows the
 //! effective targets, so the approver sees whom the method reaches.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use schema::{Address, Kind};
 use serde_json::Value;
@@ -24,6 +24,8 @@ struct Targets {
     addresses: Vec<Address>,
     all: bool,
     unknown: Vec<String>,
+    /// The live ids of `unknown`.
+    unknown_ids: Vec<String>,
 }
 
 impl Targets {
@@ -39,7 +41,10 @@ impl Targets {
             match (r.parse::<Address>(), by_id.get(r)) {
                 (Ok(a), _) => t.addresses.push(a),
                 (Err(_), Some(a)) => t.addresses.push((*a).clone()),
-                (Err(_), None) => t.unknown.push(format!("group id:{r}")),
+                (Err(_), None) => {
+                    t.unknown.push(format!("group id:{r}"));
+                    t.unknown_ids.push(r.to_string());
+                }
             }
         }
         t
@@ -122,6 +127,7 @@ pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
         for j in &judged {
             notes.push(format!("effective targets of {}: include {}; exclude {} ({})", j.what, j.include.words(), j.exclude.words(), j.source));
             let reach = assignment_reach(desired, &j.include.addresses, &j.exclude.addresses, j.include.all);
+            out.extend(undeclared_groups(desired, observed, &by_id, j, address, &fix));
             for (s, how) in &reach.accounts {
                 out.push(Finding {
                     severity: Severity::Error,
@@ -136,4 +142,58 @@ pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
         }
     }
     super::lints::finish(&desired.governance, out)
+}
+
+/// The live members of group `id`, nested groups followed, or `None` when
+/// some group on the way was not read.
+fn live_members(observed: &ObservedState, id: &str) -> Option<BTreeSet<String>> {
+    let mut out = BTreeSet::new();
+    let mut todo = vec![id.to_string()];
+    let mut seen = BTreeSet::new();
+    while let Some(g) = todo.pop() {
+        if !seen.insert(g.clone()) {
+            continue;
+        }
+        for (m, t) in observed.memberships.get(&g)? {
+            if t == super::live::GROUP {
+                todo.push(m.clone());
+            } else {
+                out.insert(m.clone());
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Undeclared groups among live include targets, judged by their live
+/// members: a service account among them (not proved excluded) is
+/// reached; a group whose membership could not be read leaves it unknown.
+fn undeclared_groups(desired: &DesiredModel, observed: &ObservedState, by_id: &BTreeMap<&str, &Address>, j: &Judged, address: &Address, fix: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let live_groups: BTreeSet<&str> = observed.objects.get(&Kind::Group).into_iter().flatten().map(|o| o.id.as_str()).collect();
+    let excluded = super::targets::proven_excluded(desired, &j.exclude.addresses);
+    let finding = |message: String| Finding { severity: Severity::Error, lint: "service-account-targeted".into(), address: address.to_string(), message };
+    for g in &j.include.unknown_ids {
+        if !live_groups.contains(g.as_str()) && !observed.unreadable.contains_key(&Kind::Group) {
+            // Not a group (a user target): shown, nothing to follow.
+            continue;
+        }
+        match live_members(observed, g).filter(|_| !observed.unreadable.contains_key(&Kind::Group)) {
+            None => out.push(finding(format!(
+                "{} includes group id:{g} ({} targets), which desired state does not declare and whose live membership could not be read: whether it reaches the service accounts is unknown; {fix}",
+                j.what, j.source
+            ))),
+            Some(members) => {
+                for s in members.iter().filter_map(|m| by_id.get(m.as_str())).filter(|a| desired.service_accounts.contains(**a) && !excluded.contains(**a)) {
+                    out.push(finding(format!(
+                        "{} reaches service account {s} through group id:{g}, a live member ({}; {} targets): service accounts get no MFA; {fix}",
+                        j.what,
+                        super::live_reach::UNMANAGED_MEMBERSHIP,
+                        j.source
+                    )));
+                }
+            }
+        }
+    }
+    out
 }

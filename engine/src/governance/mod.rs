@@ -33,6 +33,7 @@ pub mod package_assignment;
 pub mod live_reach;
 pub mod intune_oob;
 pub mod tightens;
+pub mod pim_live;
 pub mod method_reach;
 pub mod device_reach;
 pub mod exception_binding;

@@ -119,6 +119,10 @@ pub fn mark_restores(changes: &mut [Change], ledger: &crate::Ledger) {
     for c in changes.iter_mut().filter(|c| matches!(c.action, Action::Update | Action::Assign)) {
         let Some(applied) = ledger.resources.get(&c.address).and_then(|e| e.applied.as_deref()) else { continue };
         let Some(d) = &c.desired else { continue };
+        // A secret's variable changed in desired state (not in the hash).
+        if c.fields.iter().any(|f| f.field == crate::secret_env::ENVS) {
+            continue;
+        }
         if crate::plan::fingerprint(&serde_json::to_value(&d.props).unwrap_or_default()) == applied {
             c.notes.push(if ledger.beyond_review { RESTORES_NOTE } else { UNPROVED_RESTORE_NOTE }.into());
         }

@@ -394,6 +394,26 @@ impl GraphClient {
         }
     }
 
+    /// Lists `path` until `found` holds for what it lists, retrying an empty
+    /// or incomplete listing (and a 404) with the replication delays: an
+    /// object Entra makes for a new one (the PIM policy of a new custom
+    /// role) can be missing from a listing for a while. After the last
+    /// delay, what was listed is returned (the caller says what is missing).
+    pub async fn wait_until_listed(&self, path: &str, found: impl Fn(&[Value]) -> bool) -> Result<Vec<Value>, GraphError> {
+        let mut delays = self.inner.retry.replication_delays.clone().into_iter();
+        loop {
+            let listed = match self.list_all(path).await {
+                Ok(items) if found(&items) => return Ok(items),
+                Err(e) if !e.is_not_found() => return Err(e),
+                other => other,
+            };
+            let Some(delay) = delays.next() else { return listed };
+            tracing::debug!(path, delay_ms = delay.as_millis() as u64, "not listed yet; waiting for replication");
+            self.inner.counters.retries.fetch_add(1, Ordering::Relaxed);
+            self.inner.sleeper.sleep(delay).await;
+        }
+    }
+
     /// Resolves a path (relative to this view's version) or an absolute URL
     /// on the Graph base. Absolute URLs elsewhere are refused so the bearer
     /// token never leaves the Graph origin.

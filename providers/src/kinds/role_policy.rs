@@ -327,7 +327,10 @@ fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
         };
         let api = w.api();
         let query = assignment_query(&role_id).ok_or_else(|| err(format!("{}: `{role_id}` is not a role definition id", w.address())))?;
-        let found = w.list(&api, &query).await.map_err(|e| err(format!("{}: finding the PIM policy of role {role_id}: {e}", w.address())))?;
+        // Entra gives a new role its policy a moment later (replication
+        // lag): an empty listing is retried with backoff, not failed.
+        let listed = |items: &[Value]| items.iter().any(|a| str_field(a, "roleDefinitionId").eq_ignore_ascii_case(&role_id) && !str_field(a, "policyId").is_empty());
+        let found = api.wait_until_listed(&query, listed).await.map_err(|e| err(format!("{}: finding the PIM policy of role {role_id}: {e}", w.address())))?;
         let policy = found
             .iter()
             .find(|a| str_field(a, "roleDefinitionId").eq_ignore_ascii_case(&role_id))

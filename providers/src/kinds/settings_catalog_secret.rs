@@ -26,8 +26,9 @@ pub const SET: &str = "(secret: set, value not compared)";
 pub const NOT_SET: &str = "(secret: not set)";
 /// A declared secret asked to be sent again (`rotate = true`).
 pub const RESEND: &str = "(secret: sent again from the environment at apply)";
-/// The desired resource's `create_only` entry: setting id -> variable name.
-pub const ENVS: &str = "secretEnv";
+/// The desired resource's `create_only` entry: setting id -> variable name
+/// (the plan shows it, and the ledger records it: `engine::secret_env`).
+pub const ENVS: &str = engine::secret_env::ENVS;
 
 const NS: &str = "#microsoft.graph.deviceManagementConfiguration";
 const SECRET_ENV: &str = schema::kinds::settings_catalog::SECRET_ENV;
@@ -215,7 +216,12 @@ pub fn live_tokens(settings: &Value) -> BTreeMap<String, String> {
 /// What to send for one secret: the live token (kept), or the value of its
 /// variable (sent `notEncrypted`); an error names the variable, never a value.
 pub fn value_for(id: &str, marker: &str, token: Option<&String>, envs: Option<&Value>, env: &dyn Fn(&str) -> Option<String>) -> Result<Value, String> {
-    if let (Some(t), false) = (token, marker == RESEND) {
+    value_from(id, marker == RESEND, token, envs, env)
+}
+
+/// [`value_for`], sending the variable's value again when `resend`.
+fn value_from(id: &str, resend: bool, token: Option<&String>, envs: Option<&Value>, env: &dyn Fn(&str) -> Option<String>) -> Result<Value, String> {
+    if let (Some(t), false) = (token, resend) {
         crate::graph::redact::register(t);
         return Ok(json!({"@odata.type": format!("{NS}SecretSettingValue"), "value": t, "valueState": "encryptedValueToken"}));
     }
@@ -243,7 +249,10 @@ pub async fn fill(w: &Writer<'_>, body: &mut Value) -> Result<(), ExecError> {
         _ => BTreeMap::new(),
     };
     let envs = r.create_only.get(ENVS);
-    replace(body, &mut |id, marker| value_for(id, marker, tokens.get(id), envs, &|var| w.env(var))).map_err(|e| err(format!("{}: {e}", w.address())))
+    // A secret whose variable changed since the ledger recorded it is sent
+    // again, from the new variable.
+    let resend = |id: &str, marker: &str| marker == RESEND || engine::secret_env::resends(w.change(), id);
+    replace(body, &mut |id, marker| value_from(id, resend(id, marker), tokens.get(id), envs, &|var| w.env(var))).map_err(|e| err(format!("{}: {e}", w.address())))
 }
 
 #[cfg(test)]
