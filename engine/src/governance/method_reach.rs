@@ -8,6 +8,7 @@
 //! effective targets, so the approver sees whom the method reaches.
 
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use schema::{Address, Kind};
 use serde_json::Value;
@@ -27,7 +28,7 @@ struct Targets {
 }
 
 impl Targets {
-    fn of(v: Option<&Value>, by_id: &BTreeMap<&str, &Address>) -> Targets {
+    fn of(v: Option<&Value>, by_id: &HashMap<&str, &Address>) -> Targets {
         let mut t = Targets::default();
         for x in v.and_then(Value::as_array).into_iter().flatten() {
             if x.as_str() == Some("all_users") {
@@ -74,7 +75,7 @@ struct Judged {
 /// those targets.
 pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>, changes: &mut [Change]) -> Vec<Finding> {
     let mut out = Vec::new();
-    let by_id: BTreeMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
+    let by_id: HashMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
     let live_read = !observed.unreadable.contains_key(&Kind::AuthenticationMethodsPolicy);
     let fix = match desired.service_account_groups.iter().next() {
         Some(g) => format!("declare `include` and `exclude = [\"{}\"]`", g.key),
