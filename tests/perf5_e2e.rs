@@ -54,3 +54,20 @@ async fn plan_refuses_another_tenants_ledger_before_reading_its_ids_one_by_one()
     assert_eq!(c.get("GET /v1.0/organization"), 0, "{c:#?}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_tenant_id_in_the_batch_is_said_and_spoils_nothing_else_of_the_read() {
+    let sb = sandbox().await;
+    let (work, dir) = converged_plain(&sb, |_| {}).await;
+    let w = work.path();
+    sb.set_faults(sandbox::Faults { fail_paths: vec!["/organization".into()], retry_after_secs: 0, ..sandbox::Faults::none() }).expect("faults");
+    sb.reset_counts();
+    let (code, out) = run(&sb, w, &["plan", dir.to_str().expect("UTF-8")]);
+    // Every kind was read: nothing unknown, nothing to change.
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("the state was not checked against the tenant's id"), "{out}");
+    assert!(out.contains("no changes: the tenant matches desired state"), "{out}");
+    let c = sb.request_counts();
+    assert!(c.batch_items.get("GET /v1.0/organization").copied().unwrap_or(0) >= 1, "asked in the batch first: {c:#?}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
