@@ -497,6 +497,27 @@ pub(crate) async fn observe_settled(
     Ok(observed)
 }
 
+/// [`observe_settled`] for `plan` (issue 13): the tenant's id comes in the
+/// listings' `$batch`, not in a `GET /organization` of its own, and the
+/// state is checked against it after that first read, before any ledger id
+/// is waited for (another tenant's ledger is refused before its ids are
+/// read one by one). Returns the id when it was read.
+pub(crate) async fn observe_settled_checked(
+    client: &providers::graph::GraphClient,
+    desired: &engine::DesiredModel,
+    ledger_path: &Path,
+    ledger: &engine::Ledger,
+) -> Result<(engine::ObservedState, Option<String>)> {
+    let organization = [(providers::graph::ApiVersion::V1, providers::tenant_marker::ORGANIZATION.to_string())];
+    let (first, view) = providers::settle::observe_first(client, desired, ledger, &organization).await.context("reading the tenant")?;
+    let org = crate::tenant_check::check_if_read(&view, ledger, ledger_path).await?;
+    drop(view);
+    let store = LedgerStore::new(ledger_path);
+    let (observed, settled) = providers::settle::settle(client, desired, ledger, first, store.recorded_at(), replication_window()).await.context("reading the tenant")?;
+    report_settled(&settled);
+    Ok((observed, org))
+}
+
 /// The lines apply shows for one change: its outcome, and for a failure
 /// the error, which carries Graph's live text (an object's name, a message
 /// a hostile tenant can shape): control and bidi characters are escaped, so

@@ -351,8 +351,13 @@ pub(crate) async fn check_tenant_marker(client: &providers::graph::GraphClient, 
 /// What `plan` says of the marker: an error when the apply of this plan
 /// would refuse (exit 1), a warning when the marker could not be read
 /// (apply reads it again and refuses then). Writes nothing.
-pub(crate) async fn plan_marker_check(client: &providers::graph::GraphClient, plan: &Plan, desired: &DesiredModel, ledger: &Path) -> Result<()> {
-    match providers::tenant_marker::read(client).await {
+/// `org`: the tenant's id when already read (not read again).
+pub(crate) async fn plan_marker_check(client: &providers::graph::GraphClient, plan: &Plan, desired: &DesiredModel, ledger: &Path, org: Option<&str>) -> Result<()> {
+    let read = match org {
+        Some(org) => providers::tenant_marker::read_of(client, org).await,
+        None => providers::tenant_marker::read(client).await,
+    };
+    match read {
         Ok(marker) => {
             if marker_verdict(plan, desired, ledger, marker)?.is_some() {
                 output::status("The tenant carries no governance marker yet, or one that does not record the approvers in force: the next apply records the trust root's (with its approvers' keys).");

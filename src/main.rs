@@ -418,9 +418,9 @@ async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, gr
     drop(state);
     output::status(format!("Planning against {}", target.description));
     let ledger = read_ledger(&target.ledger_path)?;
-    tenant_check::check_if_read(&target.client, &ledger, &target.ledger_path).await?;
     let progress = output::Progress::start("reading the tenant", format != Format::Json);
-    let observed = apply::observe_settled(&target.client, &desired, &target.ledger_path, &ledger).await?;
+    // The state is checked against the tenant's id read in the listings' `$batch`.
+    let (observed, org) = apply::observe_settled_checked(&target.client, &desired, &target.ledger_path, &ledger).await?;
     progress.finish();
     let stats = target.client.stats();
     let ledger_path = target.ledger_path.clone();
@@ -428,7 +428,7 @@ async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, gr
     // The tenant's governance marker, as apply checks it: a plan its apply
     // would refuse says so now (exit 1).
     let marker = match &made {
-        Ok(p) => governance::plan_marker_check(&target.client, p, &desired, &ledger_path).await,
+        Ok(p) => governance::plan_marker_check(&target.client, p, &desired, &ledger_path, org.as_deref()).await,
         Err(_) => Ok(()),
     };
     target.shutdown().await;

@@ -377,7 +377,7 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
     // anything of this pass is written, the delta state included.
     let organization = [(providers::graph::ApiVersion::V1, providers::tenant_marker::ORGANIZATION.to_string())];
     let (observed, dstats, view) = providers::delta::observe_with_delta_view(&ctx.target.client, &desired, &ledger, &mut delta, &organization).await.context("reading the tenant")?;
-    let checked = crate::tenant_check::check_if_read(&view, &ledger, &ctx.target.ledger_path).await?;
+    let checked = crate::tenant_check::check_if_read(&view, &ledger, &ctx.target.ledger_path).await?.is_some();
     drop(view);
     // A pass that writes must know whose tenant this is (hostile run 16:
     // with GET /organization failing, another tenant's ledger and trust

@@ -60,14 +60,14 @@ pub fn adopt_in_trust(org: &str, path: &Path) -> Result<()> {
 /// state against the tenant when its id can be read; when it cannot (a
 /// Graph fault, a permission missing) say so and go on: the read of the
 /// tenant reports what could not be read, and `apply` reads the id again
-/// and refuses without it. Whether the state was checked: a caller that
-/// writes (`reconcile --self-heal`) must refuse when it was not.
-pub async fn check_if_read(client: &providers::graph::GraphClient, ledger: &Ledger, path: &Path) -> Result<bool> {
+/// and refuses without it. Returns the id when it was read: a caller
+/// that writes (`reconcile --self-heal`) must refuse when it was not.
+pub async fn check_if_read(client: &providers::graph::GraphClient, ledger: &Ledger, path: &Path) -> Result<Option<String>> {
     match organization(client).await {
-        Ok(org) => check(&org, ledger, path).map(|()| true),
+        Ok(org) => check(&org, ledger, path).map(|_| Some(org)),
         Err(e) => {
             crate::output::status(format!("warning: the state was not checked against the tenant's id ({e:#}); apply checks it and refuses without it"));
-            Ok(false)
+            Ok(None)
         }
     }
 }

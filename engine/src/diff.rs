@@ -62,7 +62,9 @@ fn canonicalize(v: &Value, keep_empty: bool) -> Value {
         Value::Array(a) => {
             let mut items: Vec<Value> = a.iter().map(|i| canonicalize(i, keep_empty)).collect();
             if items.iter().all(|i| as_reference(i).is_some() || i.is_string()) {
-                items.sort_by_key(|x| x.to_string());
+                // Each item's text once (not once per comparison); the
+                // sort is stable, so the order is the same.
+                items.sort_by_cached_key(|x| x.to_string());
                 items.dedup();
             }
             Value::Array(items)
@@ -102,10 +104,12 @@ fn is_scalar(v: &Value) -> bool {
 
 /// [`diff_props`] against live props whose references are still ids:
 /// `resolve` rewrites a live value's references (it is only called for the
-/// declared keys whose values are not scalars). Scalars on both sides are
-/// compared in place, without copying either: the result is exactly that
-/// of `diff_props(desired, &live resolved)`.
-pub fn diff_props_with(desired: &Props, live: &Props, resolve: impl Fn(&Value) -> Value) -> Vec<FieldChange> {
+/// declared keys whose values are not scalars), `resolve_id` one live
+/// reference's target (as `resolve` would write it). Scalars on both sides
+/// are compared in place, without copying either, and so are lists of
+/// references (members, owners) that hold the same targets: the result is
+/// exactly that of `diff_props(desired, &live resolved)`.
+pub fn diff_props_with(desired: &Props, live: &Props, resolve: impl Fn(&Value) -> Value, resolve_id: impl Fn(&str) -> String) -> Vec<FieldChange> {
     let mut out = Vec::new();
     for (k, dv) in desired {
         let lv = live.get(k);
@@ -115,11 +119,31 @@ pub fn diff_props_with(desired: &Props, live: &Props, resolve: impl Fn(&Value) -
             diff_value(k, dv, lv.unwrap_or(&Value::Null), &mut out);
             continue;
         }
+        if let (Value::Array(d), Some(Value::Array(l))) = (dv, lv) {
+            if same_targets(d, l, &resolve_id) {
+                continue;
+            }
+        }
         let dv = canonical_desired(dv);
         let lv = lv.map(|v| canonical(&resolve(v))).unwrap_or(Value::Null);
         diff_value(k, &dv, &lv, &mut out);
     }
     out
+}
+
+/// Whether two lists made only of references hold the same targets (the
+/// live ones resolved): then their canonical forms (sorted, deduplicated)
+/// are equal. False when either holds anything else, or they differ: the
+/// caller then compares them the long way, which names the difference.
+fn same_targets(desired: &[Value], live: &[Value], resolve_id: &impl Fn(&str) -> String) -> bool {
+    let Some(mut d) = desired.iter().map(as_reference).collect::<Option<Vec<&str>>>() else { return false };
+    let Some(ids) = live.iter().map(as_reference).collect::<Option<Vec<&str>>>() else { return false };
+    let mut l: Vec<String> = ids.into_iter().map(resolve_id).collect();
+    d.sort_unstable();
+    d.dedup();
+    l.sort_unstable();
+    l.dedup();
+    d.len() == l.len() && d.iter().zip(&l).all(|(a, b)| *a == b.as_str())
 }
 
 fn diff_value(path: &str, dv: &Value, lv: &Value, out: &mut Vec<FieldChange>) {
@@ -201,11 +225,20 @@ mod tests {
         };
         let d = props(json!({"a": 1, "b": "x", "c": null, "d": "", "e": true, "m": [reference("user.b"), reference("user.a")], "n": {"x": 1}, "o": "s", "p": 2, "q": []}));
         let l = props(json!({"a": 1.0, "b": "y", "c": {"k": null}, "d": null, "e": false, "m": [reference("a"), reference("c")], "n": {"x": 2}, "o": {"k": 1}, "p": [1], "q": [reference("z")]}));
+        let resolve_id = |id: &str| format!("user.{id}");
         let resolved: Props = l.iter().map(|(k, v)| (k.clone(), resolve(v))).collect();
         let expected = diff_props(&d, &resolved);
-        assert_eq!(diff_props_with(&d, &l, resolve), expected);
+        assert_eq!(diff_props_with(&d, &l, resolve, resolve_id), expected);
         assert_eq!(expected.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["b", "e", "m", "n.x", "o", "p", "q"]);
-        assert_eq!(diff_props_with(&d, &Props::new(), resolve), diff_props(&d, &Props::new()));
+        assert_eq!(diff_props_with(&d, &Props::new(), resolve, resolve_id), diff_props(&d, &Props::new()));
+        // Lists of the same targets, in another order and repeated, are
+        // equal without the long way; any other list still differs.
+        let d = props(json!({"m": [reference("user.b"), reference("user.a")], "e": [], "x": [reference("user.a"), "s"]}));
+        for live in [json!({"m": [reference("a"), reference("b"), reference("a")], "e": [], "x": [reference("a"), "s"]}), json!({"m": [reference("a")], "e": [reference("a")], "x": ["s"]}), json!({"m": [reference("a"), reference("c")]})] {
+            let l = props(live);
+            let resolved: Props = l.iter().map(|(k, v)| (k.clone(), resolve(v))).collect();
+            assert_eq!(diff_props_with(&d, &l, resolve, resolve_id), diff_props(&d, &resolved), "{l:?}");
+        }
     }
 
     #[test]

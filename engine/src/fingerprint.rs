@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::io;
 
-use schema::Address;
+use schema::{Address, Kind};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -31,6 +31,28 @@ impl io::Write for HashWriter<'_> {
 fn scalar<T: serde::Serialize + ?Sized>(h: &mut Sha256, v: &T) {
     // Writing into a hasher cannot fail, and these values always serialize.
     let _ = serde_json::to_writer(HashWriter(h), v);
+}
+
+/// Anything printable, as the JSON string of its text (escaped as it is
+/// printed, never built as a `String` first).
+struct Text<T>(T);
+
+impl<T: std::fmt::Display> serde::Serialize for Text<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+/// A list of strings (or addresses), as the JSON array of their texts.
+fn strings<T: serde::Serialize>(h: &mut Sha256, items: &[T]) {
+    h.update(b"[");
+    for (i, x) in items.iter().enumerate() {
+        if i > 0 {
+            h.update(b",");
+        }
+        scalar(h, x);
+    }
+    h.update(b"]");
 }
 
 fn finish(h: Sha256) -> String {
@@ -80,16 +102,14 @@ fn desired_hash(model: &DesiredModel) -> Result<String, serde_json::Error> {
         scalar(&mut h, k.as_str());
         h.update(b":");
         if k == "resources" {
-            // Keyed by the address's text: sorted as text, as the map of
+            // Keyed by the address's text, sorted as text, as the map of
             // the whole value would be.
-            let mut resources: Vec<(String, &DesiredResource)> = model.resources.iter().map(|(a, r)| (a.to_string(), r)).collect();
-            resources.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             h.update(b"{");
-            for (j, (address, r)) in resources.iter().enumerate() {
+            for (j, (address, r)) in by_text(&model.resources).enumerate() {
                 if j > 0 {
                     h.update(b",");
                 }
-                scalar(&mut h, address.as_str());
+                scalar(&mut h, address);
                 h.update(b":");
                 write_resource(&mut h, r)?;
             }
@@ -102,12 +122,22 @@ fn desired_hash(model: &DesiredModel) -> Result<String, serde_json::Error> {
     Ok(finish(h))
 }
 
+/// The entries of a map keyed by address in the order of the addresses'
+/// texts (`kind.key`), as a map keyed by those texts would hold them,
+/// without building the texts: by kind name, then by key (the map's own
+/// order within a kind), since kind names hold only characters that sort
+/// after the dot.
+fn by_text<V>(map: &BTreeMap<Address, V>) -> impl Iterator<Item = (&Address, &V)> {
+    let mut kinds = Kind::ALL.to_vec();
+    kinds.sort_unstable_by_key(|k| k.as_str());
+    kinds.into_iter().flat_map(move |kind| map.range(Address::new(kind, "")..).take_while(move |(a, _)| a.kind == kind))
+}
+
 /// A desired resource's canonical JSON, as `write_value` of its
 /// `serde_json::to_value` would write it, without copying its props: the
 /// fields in key order, those serde skips when empty skipped alike (the
 /// small ones still go through a value, exactly as serde writes them).
 fn write_resource(h: &mut Sha256, r: &DesiredResource) -> Result<(), serde_json::Error> {
-    let small = |h: &mut Sha256, v: Value| write_value(h, &v, None);
     let DesiredResource { address, natural_key, display_name, props, immutable, assignment_props, create_only, depends_on, expires } = r;
     h.update(b"{");
     let mut first = true;
@@ -119,11 +149,13 @@ fn write_resource(h: &mut Sha256, r: &DesiredResource) -> Result<(), serde_json:
         scalar(h, k);
         h.update(b":");
     };
+    // Addresses and times serialize as strings (`collect_str`), the
+    // same text their values hold.
     key(h, "address");
-    small(h, serde_json::to_value(address)?);
+    scalar(h, address);
     if !assignment_props.is_empty() {
         key(h, "assignment_props");
-        small(h, serde_json::to_value(assignment_props)?);
+        strings(h, assignment_props);
     }
     if !create_only.is_empty() {
         key(h, "create_only");
@@ -131,17 +163,17 @@ fn write_resource(h: &mut Sha256, r: &DesiredResource) -> Result<(), serde_json:
     }
     if !depends_on.is_empty() {
         key(h, "depends_on");
-        small(h, serde_json::to_value(depends_on)?);
+        strings(h, depends_on);
     }
     key(h, "display_name");
     scalar(h, display_name.as_str());
     if let Some(e) = expires {
         key(h, "expires");
-        small(h, serde_json::to_value(e)?);
+        scalar(h, e);
     }
     if !immutable.is_empty() {
         key(h, "immutable");
-        small(h, serde_json::to_value(immutable)?);
+        strings(h, immutable);
     }
     key(h, "natural_key");
     scalar(h, natural_key.as_str());
@@ -160,8 +192,8 @@ fn write_reference(h: &mut Sha256, id: &str, ids: &BTreeMap<String, Address>) {
     scalar(h, REF);
     h.update(b":");
     match ids.get(id) {
-        Some(a) => scalar(h, &a.to_string()),
-        None => scalar(h, &format!("id:{id}")),
+        Some(a) => scalar(h, a),
+        None => scalar(h, &Text(format_args!("id:{id}"))),
     }
     h.update(b"}");
 }
@@ -219,14 +251,16 @@ pub enum ObservedPart<'a> {
 /// The observed fingerprint: the canonical JSON of
 /// `{address: null | {"id": ID} | {"id": ID, "props": PROPS}}`, with the
 /// ids in `props` resolved through `ids`, hashed without copying any object.
-pub fn observed(parts: &BTreeMap<String, ObservedPart<'_>>, ids: &BTreeMap<String, Address>) -> String {
+/// The addresses are keyed by their text, in text order (see
+/// [`by_text`]).
+pub fn observed(parts: &BTreeMap<Address, ObservedPart<'_>>, ids: &BTreeMap<String, Address>) -> String {
     let mut h = Sha256::new();
     h.update(b"{");
-    for (i, (address, part)) in parts.iter().enumerate() {
+    for (i, (address, part)) in by_text(parts).enumerate() {
         if i > 0 {
             h.update(b",");
         }
-        scalar(&mut h, address.as_str());
+        scalar(&mut h, address);
         h.update(b":");
         match part {
             ObservedPart::Missing => h.update(b"null"),
@@ -325,6 +359,13 @@ mod tests {
     }
 
     #[test]
+    fn kind_names_sort_after_the_dot_so_addresses_sort_by_kind_then_key() {
+        for k in Kind::ALL {
+            assert!(k.as_str().bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'), "{k}");
+        }
+    }
+
+    #[test]
     fn streamed_fingerprint_equals_the_text_one() {
         let v = sample();
         assert_eq!(fingerprint(&v), text_fingerprint(&v));
@@ -335,7 +376,7 @@ mod tests {
     #[test]
     fn desired_fingerprint_equals_the_one_of_the_whole_value() {
         let mut model = DesiredModel::default();
-        for (address, key) in [("user.b", "b@x"), ("group.a", "a"), ("user.a", "a@x"), ("role_assignment.z", "z")] {
+        for (address, key) in [("user.b", "b@x"), ("group.a", "a"), ("user.a", "a@x"), ("role_assignment.z", "z"), ("access_package_assignment.a", "a"), ("access_package.b", "b"), ("group.A-é", "x")] {
             let address: Address = address.parse().expect("test fixture");
             let mut props = Props::new();
             for (k, v) in sample().as_object().expect("test fixture") {
@@ -370,13 +411,18 @@ mod tests {
         }
         let live = LiveObject { kind: schema::Kind::Group, id: "obj-1".into(), natural_key: "k".into(), display_name: "d".into(), props };
         let mut parts = BTreeMap::new();
-        parts.insert("user.b".to_string(), ObservedPart::Live(&live));
-        parts.insert("user.a".to_string(), ObservedPart::Missing);
-        parts.insert("group.orphan".to_string(), ObservedPart::Id("obj-9"));
+        let at = |a: &str| a.parse::<Address>().expect("test fixture");
+        parts.insert(at("user.b"), ObservedPart::Live(&live));
+        parts.insert(at("user.a"), ObservedPart::Missing);
+        parts.insert(at("group.orphan"), ObservedPart::Id("obj-9"));
+        parts.insert(at("access_package_assignment.a"), ObservedPart::Missing);
+        parts.insert(at("access_package.z"), ObservedPart::Id("obj-8"));
         let mut expected = serde_json::Map::new();
         expected.insert("user.b".into(), json!({"id": "obj-1", "props": resolve(&Value::Object(live.props.clone().into_iter().collect()), &ids)}));
         expected.insert("user.a".into(), Value::Null);
         expected.insert("group.orphan".into(), json!({"id": "obj-9"}));
+        expected.insert("access_package_assignment.a".into(), Value::Null);
+        expected.insert("access_package.z".into(), json!({"id": "obj-8"}));
         assert_eq!(observed(&parts, &ids), text_fingerprint(&Value::Object(expected)));
     }
 }

@@ -49,13 +49,18 @@ fn resolve_key(key: &str, ids: &BTreeMap<String, Address>) -> String {
     out.to_lowercase()
 }
 
+/// A live reference's target: the address of a matched object, else `id:ID`.
+fn resolve_id(id: &str, ids: &BTreeMap<String, Address>) -> String {
+    match ids.get(id) {
+        Some(a) => a.to_string(),
+        None => format!("id:{id}"),
+    }
+}
+
 /// Rewrite live references (ids) as addresses where known.
 fn resolve_refs(v: &Value, ids: &BTreeMap<String, Address>) -> Value {
     if let Some(id) = as_reference(v) {
-        return match ids.get(id) {
-            Some(a) => reference(a.to_string()),
-            None => reference(format!("id:{id}")),
-        };
+        return reference(resolve_id(id, ids));
     }
     match v {
         Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), resolve_refs(v, ids))).collect()),
@@ -144,7 +149,9 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
                 }
                 // Owned through the ledger: any other object with its
                 // natural key is an unmanaged duplicate, reported, left alone.
-                if let (Some(owned), Some(others)) = (matched.get(address), by_key.get(&r.natural_key.to_lowercase())) {
+                // (Nothing is left to be one when every live object is owned.)
+                let others = if by_key.is_empty() { None } else { by_key.get(&r.natural_key.to_lowercase()) };
+                if let (Some(owned), Some(others)) = (matched.get(address), others) {
                     for o in others {
                         duplicates.push(format!(
                             "{address}: unmanaged duplicate {} has the same natural key `{}` as the owned object {}; it is left alone (delete it, or import it under another address)",
@@ -208,7 +215,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     for a in &recorded_service {
         warnings.push(format!("{a} was applied as a service account (the ledger records it): every service-account rule applies to it until an approved plan that records its change is applied"));
     }
-    let mut fp_parts: BTreeMap<String, ObservedPart> = BTreeMap::new();
+    let mut fp_parts: BTreeMap<Address, ObservedPart> = BTreeMap::new();
 
     // Resources that cannot be judged: their kind, or a kind they refer to,
     // could not be read.
@@ -243,7 +250,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
         }
         let live = matched.get(address).copied();
         let expired = r.expires.is_some_and(|e| e <= options.now);
-        fp_parts.insert(address.to_string(), live.map_or(ObservedPart::Missing, ObservedPart::Live));
+        fp_parts.insert(address.clone(), live.map_or(ObservedPart::Missing, ObservedPart::Live));
         if expired {
             let when = r.expires.map(|e| e.to_rfc3339()).unwrap_or_default();
             match (address.kind, live, gov.guest_expiry_action) {
@@ -290,7 +297,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
         };
         // Only the declared keys are compared: the live object is not
         // copied (its references are resolved key by key where needed).
-        let fields = crate::diff::diff_props_with(&r.props, &o.props, |v| resolve_refs(v, &ids));
+        let fields = crate::diff::diff_props_with(&r.props, &o.props, |v| resolve_refs(v, &ids), |id| resolve_id(id, &ids));
         if fields.is_empty() {
             unchanged.push(address.clone());
             continue;
@@ -418,7 +425,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
             });
             continue;
         };
-        fp_parts.insert(address.to_string(), ObservedPart::Id(&o.id));
+        fp_parts.insert(address.clone(), ObservedPart::Id(&o.id));
         let prunable = gov.prune.kinds.iter().any(|k| k == address.kind.as_str());
         if protected.contains(&address.to_string()) {
             orphans.push(Orphan { address: address.clone(), id: o.id.clone(), reason: "no longer declared, but protected: never deleted".into() });
@@ -484,14 +491,14 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
         recorded.or_else(live).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc))
     };
     // Out-of-band control of the tenant is removed (never held for approval).
-    let matched_ids: BTreeMap<Address, String> = matched.iter().map(|(a, o)| (a.clone(), o.id.clone())).collect();
-    changes.extend(crate::governance::out_of_band_removals(judged, observed, &matched_ids));
-    changes.extend(crate::governance::intune_oob::removals(judged, observed, &matched_ids));
+    // Built once: what governance is given and what the plan records.
+    let ids_by_address: BTreeMap<Address, String> = matched.iter().map(|(a, o)| (a.clone(), o.id.clone())).collect();
+    changes.extend(crate::governance::out_of_band_removals(judged, observed, &ids_by_address));
+    changes.extend(crate::governance::intune_oob::removals(judged, observed, &ids_by_address));
     let (mut changes, rollout_waits) = crate::governance::gate_rollouts(changes, desired, &converged_at, options.now, rollout);
     order(&mut changes, desired)?;
     crate::governance::tightens::mark_restores(&mut changes, ledger);
     let mut sensitive = crate::governance::sensitivity(&changes, judged);
-    let ids_by_address: BTreeMap<Address, String> = matched.iter().map(|(a, o)| (a.clone(), o.id.clone())).collect();
     // What the live tenant adds: access granted through live role
     // assignments, policies and nesting; ring groups nested live.
     for (a, why) in crate::governance::grants::live_sensitivity(&changes, judged, observed, &ids_by_address) {
@@ -537,7 +544,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     orphans.sort_by(|a, b| a.address.cmp(&b.address));
     let observed_fingerprint = crate::fingerprint::observed(&fp_parts, &ids);
     let desired_fingerprint = crate::fingerprint::desired(declared);
-    let ids = matched.iter().map(|(a, o)| (a.clone(), o.id.clone())).collect();
+    let ids = ids_by_address;
     Ok(Plan {
         format_version: PLAN_FORMAT_VERSION,
         desired_fingerprint,

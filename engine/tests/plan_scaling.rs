@@ -96,4 +96,10 @@ fn plan_work_grows_linearly_with_the_tenant() {
     // maps); quadratic work would be about 64x. Before the fix (a map of
     // every object rebuilt for each policy in `lint_live`) this was 13.5x.
     assert!(ratio < 10.0, "plan allocations grew {ratio:.1}x for 8x the objects ({small} -> {large}): some step is superlinear");
+    // And few per object (issue 13, perf5: about a quarter of the 100k
+    // plan's CPU was malloc/free): 62 per object before reference lists
+    // were compared in place and fingerprints stopped building texts, 22
+    // after.
+    let per_object = large as f64 / 8_000.0;
+    assert!(per_object < 30.0, "a converged plan allocates {per_object:.1} times per declared object ({large} at 8,000)");
 }

@@ -86,7 +86,28 @@ pub async fn observe_settled(
     recorded_at: Option<DateTime<Utc>>,
     window: Duration,
 ) -> Result<(ObservedState, Settled), GraphError> {
-    let mut observed = crate::observe::observe(client, desired, ledger).await?;
+    let observed = crate::observe::observe(client, desired, ledger).await?;
+    settle(client, desired, ledger, observed, recorded_at, window).await
+}
+
+/// The first read of [`observe_settled`], with `extra` GETs (the tenant's
+/// `GET /organization`) sent in the listings' `$batch`; returns the view
+/// that answers them (each once). The caller checks what it must before
+/// [`settle`] waits anything out (`plan` checks its state's tenant id, so
+/// another tenant's ledger is refused before its ids are read one by one).
+pub async fn observe_first(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger, extra: &[(crate::graph::ApiVersion, String)]) -> Result<(ObservedState, GraphClient), GraphError> {
+    crate::observe::observe_prefetching(client, desired, ledger, extra, &[]).await
+}
+
+/// The rest of [`observe_settled`] after its first read (`observed`).
+pub async fn settle(
+    client: &GraphClient,
+    desired: &DesiredModel,
+    ledger: &Ledger,
+    mut observed: ObservedState,
+    recorded_at: Option<DateTime<Utc>>,
+    window: Duration,
+) -> Result<(ObservedState, Settled), GraphError> {
     let mut settled = Settled::default();
     let window = chrono::Duration::from_std(window).unwrap_or_else(|_| chrono::Duration::seconds(30));
     let deadline_of = |changed: Option<DateTime<Utc>>| -> DateTime<Utc> {

@@ -125,6 +125,12 @@ pub async fn organization_id(client: &GraphClient) -> Result<String, MarkerError
 /// a marker that could not be read is never taken for "no marker".
 pub async fn read(client: &GraphClient) -> Result<Option<Marker>, MarkerError> {
     let org = organization_id(client).await?;
+    read_of(client, &org).await
+}
+
+/// [`read`] of the organization `org`, whose id the caller already read.
+pub async fn read_of(client: &GraphClient, org: &str) -> Result<Option<Marker>, MarkerError> {
+    let org = org.to_string();
     match client.v1().get_json(&format!("/organization/{org}/extensions/{EXTENSION_NAME}")).await {
         Ok(v) => {
             let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_string();

@@ -6,6 +6,7 @@
 //! ([`super::removes_access`]); granting it always is.
 
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use schema::{Address, Kind};
 use serde_json::Value;
@@ -37,7 +38,7 @@ pub fn out_of_band_removals(desired: &DesiredModel, observed: &ObservedState, id
     if [Kind::User, Kind::Guest, Kind::Group, Kind::RoleAssignment].iter().any(|k| observed.unreadable.contains_key(k)) {
         return Vec::new();
     }
-    let by_id: BTreeMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
+    let by_id: HashMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
     let protected = |a: &Address| desired.governance.protected.iter().any(|p| *p == a.to_string()) || desired.protected_groups.contains(a);
     let live = || observed.objects.get(&Kind::RoleAssignment).into_iter().flatten();
     let role_of = |o: &crate::model::LiveObject| o.props.get("role").and_then(Value::as_str).unwrap_or_default().to_string();
@@ -106,7 +107,7 @@ pub fn out_of_band_removals(desired: &DesiredModel, observed: &ObservedState, id
 /// (`[governance] protected`) holds, which is never removed. `None`: no
 /// such path, so no out-of-band Global Administrator is removed.
 pub fn global_admin_path(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>) -> Option<String> {
-    let by_id: BTreeMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
+    let by_id: HashMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
     let protected = |a: &Address| desired.governance.protected.iter().any(|p| *p == a.to_string());
     let mut paths: Vec<String> = Vec::new();
     for o in observed.objects.get(&Kind::RoleAssignment).into_iter().flatten() {
@@ -137,7 +138,7 @@ pub fn kept_global_admins(desired: &DesiredModel, observed: &ObservedState, ids:
     if [Kind::User, Kind::Guest, Kind::Group, Kind::RoleAssignment].iter().any(|k| observed.unreadable.contains_key(k)) || global_admin_path(desired, observed, ids).is_some() {
         return Vec::new();
     }
-    let by_id: BTreeMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
+    let by_id: HashMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
     let mut out = Vec::new();
     for o in observed.objects.get(&Kind::RoleAssignment).into_iter().flatten() {
         let role = o.props.get("role").and_then(Value::as_str).unwrap_or_default();

@@ -38,7 +38,7 @@ pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
     if [Kind::User, Kind::Guest, Kind::Group, Kind::RoleAssignment].iter().any(|k| observed.unreadable.contains_key(k)) {
         return out;
     }
-    let by_id: BTreeMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
+    let by_id: HashMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
     let live_groups: BTreeMap<&str, &crate::model::LiveObject> = observed.objects.get(&Kind::Group).into_iter().flatten().map(|o| (o.id.as_str(), o)).collect();
     // Role assignments (declared, and live, out-of-band ones too) indexed
     // once by their principal: as written (an address or a live id), and

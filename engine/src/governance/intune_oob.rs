@@ -7,6 +7,7 @@
 //! and is settled by this removal.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::collections::HashMap;
 
 use schema::{Address, Kind};
 use serde_json::Value;
@@ -27,7 +28,7 @@ pub fn removals(_desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMa
     if observed.unreadable.contains_key(&Kind::IntuneRoleAssignment) {
         return out;
     }
-    let known: BTreeMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
+    let known: HashMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
     for o in observed.objects.get(&Kind::IntuneRoleAssignment).into_iter().flatten().filter(|o| !known.contains_key(o.id.as_str())) {
         // Whatever the role: built-in, declared, or a custom role made
         // outside desired state too (hostile run 15, finding 8: write and

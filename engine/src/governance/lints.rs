@@ -2,6 +2,7 @@
 //! the live tenant.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use schema::kinds::role_assignment::{is_privileged, READ_ONLY_ROLES};
@@ -307,7 +308,7 @@ pub const SERVICE_ACCOUNT_PRIVILEGED: &str = "service-account-privileged";
 pub fn lint_live(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>) -> Vec<Finding> {
     let gov = &desired.governance;
     let mut out = Vec::new();
-    let known_ids: BTreeMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
+    let known_ids: HashMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
     // Unknown is unknown: with groups unread, no target can be called
     // unmanaged; with principals or assignments unread, no holder can be
     // called out-of-band.
@@ -374,6 +375,10 @@ pub fn lint_live(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMa
 /// name only managed groups) or its deletion; `unmanaged-privileged-holder`
 /// by the deletion of that assignment.
 pub fn settle(lints: &mut [Finding], changes: &[Change]) {
+    // Only errors are settled: without one, no index is built.
+    if !lints.iter().any(|f| f.severity == Severity::Error) {
+        return;
+    }
     // Changes indexed once by what a finding names (its address, or
     // `id:<live id>` for deletes), in plan order, so settling is linear in
     // findings + changes rather than their product.

@@ -8,6 +8,7 @@
 //! that says so, never taken for "no service account here".
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::collections::HashMap;
 
 use schema::{Address, Kind};
 use serde_json::Value;
@@ -109,9 +110,9 @@ struct LiveReach {
 struct Walk<'a> {
     desired: &'a DesiredModel,
     observed: &'a ObservedState,
-    by_id: BTreeMap<&'a str, &'a Address>,
-    id_of: BTreeMap<&'a Address, &'a str>,
-    live_groups: BTreeMap<&'a str, &'a LiveObject>,
+    by_id: HashMap<&'a str, &'a Address>,
+    id_of: HashMap<&'a Address, &'a str>,
+    live_groups: HashMap<&'a str, &'a LiveObject>,
 }
 
 impl<'a> Walk<'a> {
@@ -233,7 +234,7 @@ pub fn lint_membership(desired: &DesiredModel, observed: &ObservedState, ids: &B
         Some(g) => format!("exclude {g}"),
         None => "exclude the service accounts".to_string(),
     };
-    let live_by_id: BTreeMap<&str, &LiveObject> = observed.objects.values().flatten().map(|o| (o.id.as_str(), o)).collect();
+    let live_by_id: HashMap<&str, &LiveObject> = observed.objects.values().flatten().map(|o| (o.id.as_str(), o)).collect();
     for (address, r) in &desired.resources {
         let targeting = address.kind.is_policy() || address.kind == Kind::AutopilotProfile;
         if !targeting {

@@ -25,6 +25,7 @@
 //! about, never an unrelated one ([`blocks`]).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::collections::HashMap;
 
 use schema::kinds::role_assignment::is_privileged;
 use schema::{Address, Kind};
@@ -81,7 +82,7 @@ pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
     if [Kind::User, Kind::Guest, Kind::Group, Kind::RoleAssignment].iter().any(|k| observed.unreadable.contains_key(k)) {
         return out;
     }
-    let by_id: BTreeMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
+    let by_id: HashMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
     let live_groups: BTreeSet<&str> = observed.objects.get(&Kind::Group).into_iter().flatten().map(|o| o.id.as_str()).collect();
     // A reference (an address or a live id) as a live group id.
     let group_id = |r: &str| -> Option<String> {
@@ -210,7 +211,7 @@ pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
 /// membership is not managed followed: member id -> (type, path), and the
 /// groups on the way whose membership was not read.
 #[allow(clippy::type_complexity)]
-fn walk(observed: &ObservedState, desired: &DesiredModel, by_id: &BTreeMap<&str, &Address>, gid: &str, name: &str) -> (BTreeMap<String, (String, String)>, Vec<String>) {
+fn walk(observed: &ObservedState, desired: &DesiredModel, by_id: &HashMap<&str, &Address>, gid: &str, name: &str) -> (BTreeMap<String, (String, String)>, Vec<String>) {
     let mut members = BTreeMap::new();
     let mut unread = Vec::new();
     let mut seen = BTreeSet::new();

@@ -7,7 +7,7 @@
 //! declares the targets, and the plan's change of the policy shows the
 //! effective targets, so the approver sees whom the method reaches.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use schema::{Address, Kind};
 use serde_json::Value;
@@ -29,7 +29,7 @@ struct Targets {
 }
 
 impl Targets {
-    fn of(v: Option<&Value>, by_id: &BTreeMap<&str, &Address>) -> Targets {
+    fn of(v: Option<&Value>, by_id: &HashMap<&str, &Address>) -> Targets {
         let mut t = Targets::default();
         for x in v.and_then(Value::as_array).into_iter().flatten() {
             if x.as_str() == Some("all_users") {
@@ -79,7 +79,7 @@ struct Judged {
 /// those targets.
 pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>, changes: &mut [Change]) -> Vec<Finding> {
     let mut out = Vec::new();
-    let by_id: BTreeMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
+    let by_id: HashMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
     let live_read = !observed.unreadable.contains_key(&Kind::AuthenticationMethodsPolicy);
     let fix = match desired.service_account_groups.iter().next() {
         Some(g) => format!("declare `include` and `exclude = [\"{}\"]`", g.key),
@@ -168,7 +168,7 @@ fn live_members(observed: &ObservedState, id: &str) -> Option<BTreeSet<String>> 
 /// Undeclared groups among live include targets, judged by their live
 /// members: a service account among them (not proved excluded) is
 /// reached; a group whose membership could not be read leaves it unknown.
-fn undeclared_groups(desired: &DesiredModel, observed: &ObservedState, by_id: &BTreeMap<&str, &Address>, j: &Judged, address: &Address, fix: &str) -> Vec<Finding> {
+fn undeclared_groups(desired: &DesiredModel, observed: &ObservedState, by_id: &HashMap<&str, &Address>, j: &Judged, address: &Address, fix: &str) -> Vec<Finding> {
     let mut out = Vec::new();
     let live_groups: BTreeSet<&str> = observed.objects.get(&Kind::Group).into_iter().flatten().map(|o| o.id.as_str()).collect();
     let excluded = super::targets::proven_excluded(desired, &j.exclude.addresses);
