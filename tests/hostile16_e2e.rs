@@ -102,6 +102,20 @@ async fn a_ledger_in_a_git_work_tree_proves_no_restore() {
     sb2.shutdown().await.expect("the sandbox stops");
 }
 
+/// `from` replaced by `to` in `file`: the plan says it is sensitive for
+/// `why` and reconcile holds it; then the file is put back.
+fn reviewed_then_undone(sb: &sandbox::SandboxHandle, work: &std::path::Path, dir: &std::path::Path, file: &str, from: &str, to: &str, why: &str) {
+    let path = dir.join(file);
+    let before = std::fs::read_to_string(&path).expect("the file");
+    assert!(before.contains(from), "{file}: {from}");
+    std::fs::write(&path, before.replacen(from, to, 1)).expect("written");
+    let (_, out) = run(sb, work, &["plan", d(dir)]);
+    assert!(out.contains(&format!("sensitive: {why}")), "{why}: {out}");
+    let (code, out) = run(sb, work, &["reconcile", d(dir), "--once", "--self-heal"]);
+    assert_eq!(code, Some(2), "held: {out}");
+    std::fs::write(&path, before).expect("restored");
+}
+
 const IT_COMPLIANCE: &str = r#"
 [group.dyn-it]
 display_name = "IT department"
@@ -146,15 +160,7 @@ async fn leaving_a_device_control_by_rule_or_attribute_needs_approval() {
         ("it.toml", "members = [\"megan\", \"adele\"]", "members = [\"megan\"]", "takes members out of group.laps-pilot, which settings_catalog.laps-pilot includes"),
     ];
     for (file, from, to, why) in cases {
-        let path = dir.join(file);
-        let before = std::fs::read_to_string(&path).expect("the file");
-        assert!(before.contains(from), "{file}: {from}");
-        std::fs::write(&path, before.replacen(from, to, 1)).expect("written");
-        let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
-        assert!(out.contains(&format!("sensitive: {why}")), "{why}: {out}");
-        let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
-        assert_eq!(code, Some(2), "held: {out}");
-        std::fs::write(&path, before).expect("restored");
+        reviewed_then_undone(&sb, work.path(), &dir, file, from, to, why);
     }
     // Megan's job title, which the rule does not read: not sensitive.
     edit_file(&dir, "accounts.toml", |t| t.replacen("job_title = \"Service Desk Lead\"", "job_title = \"Service Desk Manager\"", 1));
@@ -308,28 +314,27 @@ fn permanent_intune_write_over_a_group_reaching_the_rings_is_standing_access() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn narrowing_or_weakening_a_compliance_policy_needs_approval() {
     let sb = sandbox().await;
-    let (work, dir) = converged(&sb, |d| std::fs::write(d.join("it.toml"), IT_COMPLIANCE).expect("written")).await;
+    let pilot = "[group.pilot-users]\ndisplay_name = \"Pilot users\"\nmail_nickname = \"pilot-users\"\nmembers = [\"adele\"]\n\n[compliance_policy.pilot-strict]\nodata_type = \"windows10CompliancePolicy\"\ndisplay_name = \"Pilot strict\"\nsettings = { bitLockerEnabled = true }\nassignments = { include = [\"pilot-users\"] }\n";
+    let (work, dir) = converged(&sb, |d| {
+        std::fs::write(d.join("it.toml"), IT_COMPLIANCE).expect("written");
+        std::fs::write(d.join("pilot.toml"), pilot).expect("written");
+    })
+    .await;
     let cases: [(&str, &str, &str); 3] = [
         ("assignments = { include = [\"dyn-it\"], exclude = [\"service-accounts\"] }", "assignments = { include = [], exclude = [\"service-accounts\"] }", "compliance_policy.it-strict no longer applies to group.dyn-it"),
         ("assignments = { include = [\"dyn-it\"], exclude = [\"service-accounts\"] }", "assignments = { include = [\"dyn-it\"], exclude = [\"service-accounts\", \"laps-pilot\"] }", "excludes group.laps-pilot from compliance_policy.it-strict"),
         ("settings = { bitLockerEnabled = true }", "settings = { bitLockerEnabled = false }", "changes what compliance_policy.it-strict requires"),
     ];
     for (from, to, why) in cases {
-        let path = dir.join("it.toml");
-        let before = std::fs::read_to_string(&path).expect("the file");
-        assert!(before.contains(from), "{from}");
-        std::fs::write(&path, before.replacen(from, to, 1)).expect("written");
-        let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
-        assert!(out.contains(&format!("sensitive: {why}")), "{why}: {out}");
-        let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
-        assert_eq!(code, Some(2), "held: {out}");
-        std::fs::write(&path, before).expect("restored");
+        reviewed_then_undone(&sb, work.path(), &dir, "it.toml", from, to, why);
     }
-    let id = ledger_id(work.path(), "compliance_policy.it-strict");
+    // (it-strict's group may hold the ring devices' primary users, which
+    // makes it a Managed Desktop object whose every change is reviewed;
+    // pilot-strict's static group does not.)
+    let id = ledger_id(work.path(), "compliance_policy.pilot-strict");
     graph(&sb, Method::PATCH, &format!("/v1.0/deviceManagement/deviceCompliancePolicies/{id}"), Some(json!({"@odata.type": "#microsoft.graph.windows10CompliancePolicy", "bitLockerEnabled": false}))).await;
     let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
-    assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("applied: update compliance_policy.it-strict"), "{out}");
+    assert!(out.contains("applied: update compliance_policy.pilot-strict"), "{code:?} {out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
 
@@ -358,4 +363,48 @@ async fn a_batched_listing_with_no_response_is_not_sent_again_one_by_one() {
     assert_eq!(singles, 0, "{counts:#?}");
     sb.set_faults(Faults::none()).expect("faults");
     sb.shutdown().await.expect("the sandbox stops");
+}
+
+/// Finding 4: approver groups are judged by what their membership rules
+/// may hold: a fallback approver group of every enabled account holds the
+/// service accounts (`service-account-approver`), and an approver group
+/// whose rule holds someone the policy admits is `self-approval`.
+#[test]
+fn approver_groups_are_judged_by_their_rules() {
+    let work = scratch_with(|t| t);
+    let dir = work.path().join("desired-state");
+    edit_file(&dir, "access-packages.toml", |t| t.replacen("fallback_primary_approvers = [\"megan\"]", "fallback_primary_approvers = [\"everyone-enabled\"]", 1));
+    append(&dir, "access-packages.toml", r#"
+[group.everyone-enabled]
+display_name = "Everyone enabled"
+mail_nickname = "everyone-enabled"
+membership_rule = '(user.accountEnabled -eq true)'
+membership_rule_processing_state = "On"
+
+[group.auditors]
+display_name = "Internal auditors"
+mail_nickname = "auditors"
+members = ["megan"]
+
+[group.it-dept]
+display_name = "IT department"
+mail_nickname = "it-dept"
+membership_rule = '(user.department -eq "IT") and (user.userPrincipalName -notContains "MS")'
+membership_rule_processing_state = "On"
+
+[access_package.fabrikam-audit.policies.internal]
+display_name = "Internal auditors"
+allowed_target_scope = "specificDirectoryUsers"
+specific_allowed_targets = ["auditors"]
+expiration = { type = "afterDuration", duration = "P30D" }
+
+[access_package.fabrikam-audit.policies.internal.request_approval_settings]
+is_approval_required_for_add = true
+stages = [{ primary_approvers = ["it-dept"], fallback_primary_approvers = ["adele"], duration_before_automatic_denial = "P7D" }]
+"#);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tenantctl")).args(["validate", d(&dir)]).output().expect("runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("service-account-approver") && text.contains("fallbackPrimaryApprovers group.everyone-enabled: the membership rule `(user.accountEnabled -eq true)` may hold service account"), "{text}");
+    assert!(text.contains("self-approval") && text.contains("primaryApprovers group.it-dept") && text.contains("may hold user.megan, whom the policy admits"), "{text}");
 }

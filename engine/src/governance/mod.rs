@@ -40,6 +40,7 @@ pub mod exception_binding;
 pub mod declared_access;
 pub mod written_by;
 pub mod control_narrowing;
+pub mod package_approvers;
 
 pub use access::*;
 pub use certificates::not_after;
