@@ -55,6 +55,21 @@ async fn live_policy(sb: &sandbox::SandboxHandle, work: &Path) -> Value {
     mine[0].clone()
 }
 
+/// The package's policy changed in the portal: read, edited by `edit`, and
+/// written back whole (Graph's update is a PUT).
+async fn portal_put(sb: &sandbox::SandboxHandle, work: &Path, edit: impl FnOnce(&mut Value)) {
+    let live = live_policy(sb, work).await;
+    let mut body = live.clone();
+    if let Some(m) = body.as_object_mut() {
+        for k in ["id", "createdDateTime", "modifiedDateTime"] {
+            m.remove(k);
+        }
+    }
+    body["accessPackage"] = json!({"id": live["accessPackage"]["id"]});
+    edit(&mut body);
+    graph(sb, reqwest::Method::PUT, &format!("/v1.0{EM}/assignmentPolicies/{}", live["id"].as_str().expect("an id")), Some(body)).await;
+}
+
 /// The binary's plan as JSON: (action address, the fields it touches).
 fn binary_plan(sb: &sandbox::SandboxHandle, work: &Path, d: &str) -> Vec<(String, Vec<String>)> {
     let out = cli(sb, work, &["plan", d, "--format", "json"]);
@@ -108,14 +123,7 @@ async fn escalation_is_created_updated_exported_and_turned_off() {
     assert_converged(&sb, w, d);
 
     // Changed in the portal (another escalation approver): drift, corrected.
-    let live = live_policy(&sb, w).await;
-    let mut body = live.as_object().cloned().expect("an object");
-    for k in ["id", "createdDateTime", "modifiedDateTime"] {
-        body.remove(k);
-    }
-    body.insert("accessPackage".into(), json!({"id": live["accessPackage"]["id"]}));
-    body["requestApprovalSettings"]["stages"][0]["escalationApprovers"] = json!([single_user(&megan)]);
-    graph(&sb, reqwest::Method::PUT, &format!("/v1.0{EM}/assignmentPolicies/{}", live["id"].as_str().expect("an id")), Some(Value::Object(body))).await;
+    portal_put(&sb, w, |body| body["requestApprovalSettings"]["stages"][0]["escalationApprovers"] = json!([single_user(&megan)])).await;
     let p = binary_plan(&sb, w, d);
     assert!(p.len() == 1 && p[0].1.iter().any(|f| f.ends_with("requestApprovalSettings.stages")), "{p:?}");
     apply_binary(&sb, w, d);
@@ -163,15 +171,7 @@ async fn reviews_are_created_diffed_field_by_field_exported_and_kept_when_undecl
     assert_converged(&sb, w, d);
 
     // A reviewer changed in the portal is drift on that field, corrected.
-    let live = live_policy(&sb, w).await;
-    let mut body = live.as_object().cloned().expect("an object");
-    for k in ["id", "createdDateTime", "modifiedDateTime"] {
-        body.remove(k);
-    }
-    body.insert("accessPackage".into(), json!({"id": live["accessPackage"]["id"]}));
-    body["reviewSettings"]["primaryReviewers"] = json!([single_user(&megan)]);
-    let path = format!("/v1.0{EM}/assignmentPolicies/{}", live["id"].as_str().expect("an id"));
-    graph(&sb, reqwest::Method::PUT, &path, Some(Value::Object(body.clone()))).await;
+    portal_put(&sb, w, |body| body["reviewSettings"]["primaryReviewers"] = json!([single_user(&megan)])).await;
     let p = binary_plan(&sb, w, d);
     assert!(p.len() == 1 && p[0].1.iter().all(|f| f.contains("reviewSettings.primaryReviewers")), "{p:?}");
     apply_binary(&sb, w, d);
