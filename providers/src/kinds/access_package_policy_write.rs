@@ -118,16 +118,17 @@ async fn keep_unmodelled(w: &Writer<'_>, api: &GraphClient, live: &Value, body: 
 pub(super) async fn write_policies(w: &Writer<'_>, api: &GraphClient, r: &DesiredResource, id: &str, fresh: bool) -> Result<(), ExecError> {
     let want = r.props.get(POLICIES_PROP).and_then(Value::as_object).cloned().unwrap_or_default();
     let declared = super::access_package::declared_policy_names([r]);
-    let mut have = if fresh { BTreeMap::new() } else { live_policies(api, id, &declared).await.map_err(fail)? };
-    if !fresh && have.len() < want.len() {
-        // Fewer policies listed than declared: one made by a run that was
-        // killed after its POST may not be listed yet (replication lag).
-        // Wait for it within the replication delays before making it
-        // again, so a kill leaves no duplicate policy (kill_lag_e2e).
+    // Fewer policies listed than declared: one made by a run that was
+    // killed after its POST may not be listed yet (replication lag), so
+    // the listing is waited for within the replication delays before any
+    // policy is made again (kill_lag_e2e); one listing when all are there.
+    let have = if fresh {
+        BTreeMap::new()
+    } else {
         let listed = api.wait_until_listed(POLICIES_LISTING, |items| items.iter().filter(|p| policy_package(p) == id).count() >= want.len()).await.map_err(fail)?;
         let mine: Vec<Value> = listed.into_iter().filter(|p| policy_package(p) == id).collect();
-        have = super::access_package::policy_keys(&mine, &declared).into_iter().map(|(k, p)| (k, p.clone())).collect();
-    }
+        super::access_package::policy_keys(&mine, &declared).into_iter().map(|(k, p)| (k, p.clone())).collect()
+    };
     // One policy renamed is updated in place (`access_policy_rename`).
     let renamed = super::access_policy_rename::rename(&want.keys().map(String::as_str).collect(), &have.keys().map(String::as_str).collect()).map(|(old, new)| (old.to_string(), new.to_string()));
     for (name, p) in &want {
