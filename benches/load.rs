@@ -125,6 +125,13 @@ async fn export_layout(n: usize, seed: u64) -> Vec<(String, String)> {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    // One file of 100,000 users is about 12 MB, over the default per-file
+    // limit of desired state (8 MB, `schema::read`); `export` splits a kind
+    // under it, but this layout measures one big file on purpose, so the
+    // limit is raised here unless the caller set it.
+    if std::env::var_os(schema::read::MAX_FILE_BYTES_ENV).is_none() {
+        std::env::set_var(schema::read::MAX_FILE_BYTES_ENV, (256u64 << 20).to_string());
+    }
     let mut rows = Vec::new();
     for &n in &args.sizes {
         let dir = tempfile::tempdir().expect("a temporary directory");

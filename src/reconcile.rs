@@ -211,9 +211,10 @@ impl Stop {
 /// A plan that breaks governance lints is held whole, as `apply` refuses it.
 ///
 /// Drift on a protected object (a Managed Desktop one, a service account,
-/// a protected group) is held like any other sensitive change: putting it
-/// back to the configuration last applied is a change to a protected
-/// object, which a person approves; only unprotected drift self-heals.
+/// a protected group) is held like any other sensitive change, except a
+/// control (an Intune policy, conditional access, ...) the plan proves is
+/// put back as approved (`governance::tightens::only_tightens`): the plan
+/// does not call that sensitive, so it self-heals.
 pub fn split(plan: &Plan, desired: &engine::DesiredModel, service_accounts: &BTreeSet<schema::Address>) -> (Vec<engine::Change>, Vec<Held>) {
     let mut held = Vec::new();
     let mut held_addrs = BTreeSet::new();

@@ -108,12 +108,20 @@ async fn a_lint_never_blocks_its_remedy() {
     assert_eq!(out.status.code(), Some(0), "{shown}\n{}", text(&out.stderr));
     assert!(shown.contains(&format!("warning[unmanaged-target] device_configuration.windows-restrictions: is assigned to group id:{gid}")), "{shown}");
     assert!(shown.contains("this plan removes it (assign device_configuration.windows-restrictions)"), "{shown}");
-    // The remedy changes a ring policy, a Managed Desktop object: apply
-    // still wants approvals for that, and names that rule, not the lint.
+    // The remedy changes a ring policy, a Managed Desktop object: over a
+    // ledger the change could have written (a git work tree), apply still
+    // wants approvals for that, and names that rule, not the lint.
+    std::fs::create_dir(w.join(".git")).unwrap();
     let out = cli(&sb, w, &["apply", d, "--auto-approve"]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains("device_configuration.windows-restrictions: Managed Desktop") && !err.contains("breaks governance lints"), "{err}");
+    assert!(err.contains("sensitive change(s)") && err.contains("  - device_configuration.windows-restrictions: ") && !err.contains("breaks governance lints"), "{err}");
+    // Over a ledger beyond the change's reach, the remedy puts the ring
+    // policy back as it was approved: a control restored, unattended.
+    std::fs::remove_dir(w.join(".git")).unwrap();
+    let out = cli(&sb, w, &["apply", d, "--auto-approve"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("puts control device_configuration.windows-restrictions back as it was approved"), "{}", text(&out.stdout));
     // Where approvals are not required (in force from the start: lowering
     // them later is itself a governance change the approvers must sign),
     // apply carries the remedy out.

@@ -53,7 +53,9 @@ async fn reconcile_holds_changes_and_drift_of_managed_desktop_objects() {
     let sb = sandbox().await;
     let (work, dir) = converged_plain(&sb, |_| {}).await;
     let w = work.path();
-    // Drift on a ring policy (desired state unchanged): held, not put back.
+    // Drift on a ring policy (desired state unchanged, the ledger beyond
+    // the change's reach): a control weakened out of band, put back
+    // unattended.
     let l = engine::Ledger::parse(&std::fs::read_to_string(w.join("tenantctl.lock")).unwrap()).unwrap();
     let ring = l.id(&"update_ring.broad".parse().unwrap()).unwrap().to_string();
     let url = format!("{}/_sandbox/objects/deviceConfigurations/{ring}", sb.base_url());
@@ -67,13 +69,13 @@ async fn reconcile_holds_changes_and_drift_of_managed_desktop_objects() {
     let log = format!("{}{}", text(&o.stdout), text(&o.stderr));
     assert_eq!(o.status.code(), Some(2), "{log}");
     let r = last_report(w);
-    assert!(r["applied"].as_array().unwrap().is_empty(), "drift on a protected object is not put back unattended: {r:#}\n{log}");
-    assert_eq!(addresses(&r["held"]), ["autopilot_profile.modern-workplace", "device_configuration.windows-restrictions", "group.mwd-test", "update_ring.broad"], "{r:#}");
+    assert_eq!(addresses(&r["applied"]), ["update_ring.broad"], "the ring policy's drift is put back as approved: {r:#}\n{log}");
+    assert_eq!(addresses(&r["held"]), ["autopilot_profile.modern-workplace", "device_configuration.windows-restrictions", "group.mwd-test"], "desired-state changes of protected objects are held: {r:#}");
     for h in r["held"].as_array().unwrap() {
         assert!(h["reason"].as_str().unwrap().starts_with("sensitive (Managed Desktop: "), "{h:#}");
     }
     let live: Value = reqwest::Client::new().get(&url).send().await.unwrap().json().await.unwrap();
-    assert_eq!(live["data"]["qualityUpdatesDeferralPeriodInDays"], 29, "the tenant keeps the drift until someone approves");
+    assert_ne!(live["data"]["qualityUpdatesDeferralPeriodInDays"], 29, "the ring policy's drift is put back");
     // And apply wants approvals for them.
     let o = cli(&sb, w, &["apply", dir.to_str().unwrap(), "--auto-approve"]);
     assert_eq!(o.status.code(), Some(1));
@@ -101,11 +103,12 @@ async fn admin_get(sb: &SandboxHandle, coll: &str, id: &str) -> Value {
     reqwest::Client::new().get(format!("{}/objects/{coll}/{id}", sb.admin_url())).send().await.unwrap().json::<Value>().await.unwrap()["data"].clone()
 }
 
-/// "adding a user to a ring device group, renaming the Autopilot profile
-/// [...] and lowering a compliance password length were all self-healed
-/// by `reconcile --self-heal` with nobody approving": live drift on the
-/// protected objects is held (reported, not healed), while an unprotected
-/// drift in the same pass is healed.
+/// Live drift on the protected objects: a user added to a ring device
+/// group is held (reported for a person, `ring-devices-only`); the
+/// Autopilot profile renamed and a ring policy's password length lowered
+/// are controls weakened out of band, put back as approved (the ledger,
+/// outside any git work tree, proves it) like an unprotected drift in the
+/// same pass (hostile run 17, finding 12).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_holds_live_drift_on_protected_objects_and_heals_the_rest() {
     let sb = sandbox().await;
@@ -123,18 +126,16 @@ async fn reconcile_holds_live_drift_on_protected_objects_and_heals_the_rest() {
     let log = format!("{}{}", text(&o.stdout), text(&o.stderr));
     assert_eq!(o.status.code(), Some(2), "drift remains: {log}");
     let r = last_report(w);
-    assert_eq!(addresses(&r["applied"]), ["user.adele"], "{r:#}\n{log}");
-    assert_eq!(addresses(&r["held"]), ["autopilot_profile.modern-workplace", "device_configuration.windows-restrictions", "group.mwd-test"], "{r:#}");
+    assert_eq!(addresses(&r["applied"]), ["autopilot_profile.modern-workplace", "device_configuration.windows-restrictions", "user.adele"], "{r:#}\n{log}");
+    assert_eq!(addresses(&r["held"]), ["group.mwd-test"], "{r:#}");
     let reason = |a: &str| r["held"].as_array().unwrap().iter().find(|h| h["address"] == a).unwrap()["reason"].as_str().unwrap().to_string();
-    assert!(reason("autopilot_profile.modern-workplace").starts_with("sensitive (Managed Desktop: the Autopilot profile"), "{r:#}");
-    assert!(reason("device_configuration.windows-restrictions").starts_with("sensitive (Managed Desktop: "), "{r:#}");
     assert!(reason("group.mwd-test").contains("error[ring-devices-only]") && reason("group.mwd-test").contains("holds user user.adele live"), "{r:#}");
     assert!(log.contains("held: review group.mwd-test: error[ring-devices-only]"), "{log}");
     let ring_item = r["items"].as_array().unwrap().iter().find(|i| i["address"] == "group.mwd-test").expect("the ring membership is drift in the report");
     assert!(ring_item["detail"].as_str().unwrap().contains("ring-devices-only"), "{ring_item:#}");
-    // The tenant keeps the protected drift; the unprotected one is healed.
-    assert_eq!(admin_get(&sb, "windowsAutopilotDeploymentProfiles", &profile).await["displayName"], "Renamed live");
-    assert_eq!(admin_get(&sb, "deviceConfigurations", &restrictions).await["passwordMinimumLength"], 4);
+    // The tenant keeps the ring membership for a person; the controls are put back.
+    assert_ne!(admin_get(&sb, "windowsAutopilotDeploymentProfiles", &profile).await["displayName"], "Renamed live");
+    assert_ne!(admin_get(&sb, "deviceConfigurations", &restrictions).await["passwordMinimumLength"], 4);
     assert_eq!(admin_get(&sb, "users", &adele).await["jobTitle"], "IT Administrator");
     let members: Value = reqwest::Client::new().get(format!("{}/groups/{ring}/members", sb.graph_url())).bearer_auth(sb.access_token()).send().await.unwrap().json().await.unwrap();
     assert!(members["value"].as_array().unwrap().iter().any(|m| m["id"] == adele.as_str()), "{members:#}");
@@ -145,7 +146,8 @@ async fn reconcile_holds_live_drift_on_protected_objects_and_heals_the_rest() {
 /// "A second Autopilot profile on the all-devices group passes", live: the
 /// reassignment is held (not put back unattended), and a second profile
 /// assigned to the all-devices group out of band is refused by plan and
-/// held by reconcile, naming the rule.
+/// held by reconcile, naming the rule. The declared profile's
+/// reassignment is put back as approved (the ledger proves it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reassigned_autopilot_profile_is_held_and_a_second_one_on_all_devices_refused() {
     let sb = sandbox().await;
@@ -179,11 +181,11 @@ async fn a_reassigned_autopilot_profile_is_held_and_a_second_one_on_all_devices_
     let log = format!("{}{}", text(&o.stdout), text(&o.stderr));
     assert_eq!(o.status.code(), Some(2), "{log}");
     let r = last_report(w);
-    assert!(r["applied"].as_array().unwrap().is_empty(), "{r:#}");
+    assert_eq!(addresses(&r["applied"]), ["autopilot_profile.modern-workplace"], "{r:#}");
     let held = addresses(&r["held"]);
-    assert_eq!(held, [format!("autopilot_profile.({rogue})"), "autopilot_profile.modern-workplace".to_string()], "{r:#}");
+    assert_eq!(held, [format!("autopilot_profile.({rogue})")], "{r:#}");
     assert!(log.contains(&format!("held: review autopilot_profile.({rogue}): error[one-autopilot-profile]")), "{log}");
     let now = graph(&sb, reqwest::Method::GET, &format!("{base}/{profile}/assignments"), None).await;
-    assert_eq!(now["value"][0]["target"]["groupId"], ring.as_str(), "the tenant keeps the reassignment until someone approves: {now:#}");
+    assert_eq!(now["value"][0]["target"]["groupId"], all.as_str(), "the reassignment is put back: {now:#}");
     sb.shutdown().await.unwrap();
 }

@@ -135,7 +135,7 @@ pub fn mark_restores(changes: &mut [Change], ledger: &crate::Ledger) {
 /// state back to `enabled`. A change of desired state is never "only
 /// tightens": it is reviewed like any other.
 pub fn only_tightens(change: &Change) -> Option<String> {
-    if change.action != Action::Update || change.fields.is_empty() || !restores(change) {
+    if !matches!(change.action, Action::Update | Action::Assign) || change.fields.is_empty() || !restores(change) {
         return None;
     }
     let a = &change.address;
@@ -147,8 +147,62 @@ pub fn only_tightens(change: &Change) -> Option<String> {
         Kind::ConditionalAccess if change.fields.iter().all(|f| f.field == "state" && f.after.as_ref().and_then(Value::as_str) == Some("enabled")) => {
             Some(format!("only puts conditional access policy {a} back to enabled: it grants no access, so it needs no approval and reconcile --self-heal applies it unattended"))
         }
+        k if is_control(k) && proven(change) => Some(format!(
+            "puts control {a} back as it was approved and last applied (the tenant drifted; the ledger's record is beyond the change's reach): a control grants no access, so it needs no approval and reconcile --self-heal applies it unattended"
+        )),
+        Kind::AccessPackage | Kind::AccessCatalog if proven(change) && change.fields.iter().all(grant_field_narrows) => Some(format!(
+            "puts {a} back as it was approved and last applied, granting nothing it does not grant now (the tenant drifted; the ledger's record is beyond the change's reach), so it needs no approval and reconcile --self-heal applies it unattended"
+        )),
         _ => None,
     }
+}
+
+/// Whether `change` is a restore the ledger proves ([`RESTORES_NOTE`] is
+/// only given when the ledger is beyond the change's reach).
+fn proven(change: &Change) -> bool {
+    change.notes.iter().any(|n| n == RESTORES_NOTE)
+}
+
+/// Kinds whose objects are controls, not grants: Intune policies (device
+/// configuration, compliance, update rings, Settings Catalog, scripts,
+/// apps, the Autopilot profile) and the sign-in controls (conditional
+/// access and what it names, the authentication methods policy, guest and
+/// cross-tenant settings). PIM role settings are judged field by field
+/// instead (a restore that loosens them is held). Putting one back as it was
+/// approved and last applied restores a control weakened out of band
+/// (hostile run 17, findings 4, 5 and 12): it is not granting access.
+fn is_control(kind: Kind) -> bool {
+    kind.is_policy()
+        || matches!(
+            kind,
+            Kind::ConditionalAccess
+                | Kind::NamedLocation
+                | Kind::AuthenticationStrength
+                | Kind::AuthenticationMethodsPolicy
+                | Kind::AuthorizationPolicy
+                | Kind::CrossTenantAccess
+        )
+}
+
+/// The fields of an access package or catalog that say what it grants or
+/// admits: a restore of them must not grant more than the tenant does
+/// now (a group taken out in the portal in an emergency is not put back
+/// unattended).
+const GRANT_LISTS: &[&str] = &["groups", "applications", "sites", "policyNames"];
+
+/// Whether one field of a package or catalog restore grants nothing new:
+/// the lists of what it grants (and of its policies, and each policy's
+/// specific targets) only shrink; any other field puts the approved
+/// settings back.
+fn grant_field_narrows(f: &FieldChange) -> bool {
+    let top = f.field.split('.').next().unwrap_or_default();
+    let leaf = f.field.rsplit('.').next().unwrap_or_default();
+    if GRANT_LISTS.contains(&top) || leaf == "specificAllowedTargets" {
+        return set(f.after.as_ref()).is_subset(&set(f.before.as_ref()));
+    }
+    // A policy put back whole (deleted out of band) also grows
+    // `policyNames`, so it is not judged here.
+    true
 }
 
 /// The live weaknesses of the PIM settings of privileged roles desired

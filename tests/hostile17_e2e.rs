@@ -1,0 +1,117 @@
+//! Findings of hostile run 17 the lead fixed, each through the binary.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const EM: &str = "/identityGovernance/entitlementManagement";
+
+fn d(dir: &Path) -> &str {
+    dir.to_str().expect("a UTF-8 path")
+}
+
+/// The declared guest policy of the example's package, as Graph has it.
+async fn live_guest_policy(sb: &sandbox::SandboxHandle, work: &Path) -> Value {
+    let package = ledger_id(work, "access_package.fabrikam-audit");
+    let all = client(sb).v1().list_all(&format!("{EM}/assignmentPolicies?$expand=accessPackage")).await.expect("policies");
+    all.into_iter().find(|p| p["accessPackage"]["id"] == json!(package)).expect("the package's policy")
+}
+
+/// Controls weakened in the portal, out of band, on a tenant whose ledger
+/// is beyond the change's reach (a file outside any git work tree):
+///
+/// * a person excluded from "require MFA" (finding 4),
+/// * countries added to the trusted location (finding 4),
+/// * BitLocker and the OS minimum dropped from the ring compliance policy
+///   (finding 12),
+/// * the guest package's policy opened to every directory user with no
+///   approval and no end (finding 5).
+///
+/// Each correction puts back what was approved and last applied, so
+/// `reconcile --self-heal` applies it unattended, with the example's
+/// governance (two approvals) in force. Over a ledger in a git work tree
+/// nothing proves that, and the same corrections are held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn controls_weakened_out_of_band_are_put_back_unattended() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let (sb_ref, work_dir) = (&sb, work.path());
+    let weaken = || async move {
+        let (sb, work) = (sb_ref, work_dir);
+        let ca = format!("/v1.0/identity/conditionalAccess/policies/{}", ledger_id(work, "conditional_access.require-mfa"));
+        let mut conditions = graph(sb, Method::GET, &ca, None).await["conditions"].clone();
+        let adele = ledger_id(work, "user.adele");
+        conditions["users"]["excludeUsers"].as_array_mut().expect("a list").push(json!(adele));
+        graph(sb, Method::PATCH, &ca, Some(json!({"conditions": conditions}))).await;
+
+        let location = format!("/v1.0/identity/conditionalAccess/namedLocations/{}", ledger_id(work, "named_location.operating-countries"));
+        graph(sb, Method::PATCH, &location, Some(json!({"@odata.type": "#microsoft.graph.countryNamedLocation", "countriesAndRegions": ["BE", "DE", "GB", "NL", "US", "KP"], "includeUnknownCountriesAndRegions": true}))).await;
+
+        let compliance = format!("/v1.0/deviceManagement/deviceCompliancePolicies/{}", ledger_id(work, "compliance_policy.windows-baseline"));
+        graph(sb, Method::PATCH, &compliance, Some(json!({"@odata.type": "#microsoft.graph.windows10CompliancePolicy", "bitLockerEnabled": false, "osMinimumVersion": "6.0"}))).await;
+
+        let live = live_guest_policy(sb, work).await;
+        let mut body = live.clone();
+        if let Some(m) = body.as_object_mut() {
+            for k in ["id", "createdDateTime", "modifiedDateTime"] {
+                m.remove(k);
+            }
+        }
+        body["accessPackage"] = json!({"id": live["accessPackage"]["id"]});
+        body["allowedTargetScope"] = json!("allDirectoryUsers");
+        body["expiration"] = json!({"type": "noExpiration"});
+        body["requestApprovalSettings"] = json!({"isApprovalRequiredForAdd": false, "isApprovalRequiredForUpdate": false, "isRequestorJustificationRequired": false, "stages": []});
+        graph(sb, Method::PUT, &format!("/v1.0{EM}/assignmentPolicies/{}", live["id"].as_str().expect("an id")), Some(body)).await;
+    };
+    let corrected = ["conditional_access.require-mfa", "named_location.operating-countries", "compliance_policy.windows-baseline", "access_package.fabrikam-audit"];
+
+    // A ledger beyond the change's reach proves each correction a restore.
+    weaken().await;
+    let (code, out) = run(&sb, work.path(), &["plan", d(&dir)]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("puts control compliance_policy.windows-baseline back as it was approved"), "{out}");
+    let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert_eq!(code, Some(0), "nothing is held: {out}");
+    for a in corrected {
+        assert!(out.contains(&format!("applied: update {a}")), "{a}: {out}");
+    }
+    let compliance = format!("/v1.0/deviceManagement/deviceCompliancePolicies/{}", ledger_id(work.path(), "compliance_policy.windows-baseline"));
+    assert_eq!(graph(&sb, Method::GET, &compliance, None).await["bitLockerEnabled"], json!(true));
+    let ca = format!("/v1.0/identity/conditionalAccess/policies/{}", ledger_id(work.path(), "conditional_access.require-mfa"));
+    let excluded = graph(&sb, Method::GET, &ca, None).await["conditions"]["users"]["excludeUsers"].clone();
+    assert!(!excluded.as_array().expect("a list").contains(&json!(ledger_id(work.path(), "user.adele"))), "{excluded}");
+    let policy = live_guest_policy(&sb, work.path()).await;
+    assert_eq!(policy["allowedTargetScope"], json!("allExternalUsers"));
+    assert_eq!(policy["requestApprovalSettings"]["isApprovalRequiredForAdd"], json!(true));
+
+    // Over a ledger the pull request could have written, each is held.
+    std::fs::create_dir(work.path().join(".git")).expect("a git work tree");
+    weaken().await;
+    let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert_eq!(code, Some(2), "{out}");
+    for a in corrected {
+        assert!(out.contains(&format!("held: update {a}")), "{a}: {out}");
+    }
+    sb.shutdown().await.expect("the sandbox stops");
+}
+
+/// A restore of an access package that would grant again what was taken
+/// out of band (a group removed from the package in an emergency) is not
+/// a control put back: it is held for approval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_restore_that_grants_again_is_held() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let package = ledger_id(work.path(), "access_package.fabrikam-audit");
+    let scopes = graph(&sb, Method::GET, &format!("/v1.0{EM}/accessPackages/{package}/resourceRoleScopes"), None).await;
+    let scope = scopes["value"][0]["id"].as_str().expect("the package grants its group").to_string();
+    graph(&sb, Method::DELETE, &format!("/v1.0{EM}/accessPackages/{package}/resourceRoleScopes/{scope}"), None).await;
+    let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("held: update access_package.fabrikam-audit"), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
