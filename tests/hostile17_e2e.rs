@@ -115,3 +115,24 @@ async fn a_package_restore_that_grants_again_is_held() {
     assert!(out.contains("held: update access_package.fabrikam-audit"), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Finding 14: an account created with its password from an environment
+/// variable is granted to whoever can read or set that variable (a public
+/// runner variable, in the attack): the create is sensitive, so it needs
+/// the approvers, and the plan says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_with_a_password_from_the_environment_needs_approval() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    append(&dir, "accounts.toml", "\n[user.backup]\nuser_principal_name = \"svc-backup@contoso.onmicrosoft.com\"\ndisplay_name = \"Backup service\"\nmail_nickname = \"svc-backup\"\nusage_location = \"US\"\npassword_env = \"JAVA_HOME_17_X64\"\n");
+    let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
+    assert!(out.contains("sensitive: creates user.backup with the password environment variable `JAVA_HOME_17_X64` holds"), "{out}");
+    let (code, out) = run(&sb, work.path(), &["apply", d(&dir), "--auto-approve"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("sensitive change(s)") && out.contains("user.backup"), "{out}");
+    // A generated password is known to nobody: not sensitive by itself.
+    edit_file(&dir, "accounts.toml", |t| t.replace("password_env = \"JAVA_HOME_17_X64\"\n", ""));
+    let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
+    assert!(out.contains("+ user.backup") && !out.contains("password environment variable"), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

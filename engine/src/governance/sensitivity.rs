@@ -88,6 +88,9 @@ fn classify_in(change: &Change, desired: &DesiredModel, plan_size: usize, tenant
     if licences {
         return Some(format!("licence assignment on {a}"));
     }
+    if let Some(why) = known_password(change) {
+        return Some(why);
+    }
     if desired.service_accounts.contains(a) {
         return Some(format!("touches service account {a}"));
     }
@@ -291,4 +294,22 @@ pub fn label_role_deletes(changes: &mut [Change]) {
             }
         }
     }
+}
+
+/// An account created with its password from an environment variable
+/// (`password_env`): whoever can read or set that variable in the run can
+/// sign in as the account, so the account is granted to them. A pull
+/// request naming a variable whose value is public (a runner's
+/// `JAVA_HOME_17_X64`) would otherwise create a sign-in-able account
+/// unattended (hostile run 17, finding 14). A generated password is known
+/// to nobody.
+fn known_password(change: &Change) -> Option<String> {
+    if !matches!(change.action, Action::Create | Action::Replace) || change.address.kind != Kind::User {
+        return None;
+    }
+    let var = change.desired.as_ref()?.create_only.get("passwordFromEnv")?.as_str()?;
+    Some(format!(
+        "creates {} with the password environment variable `{var}` holds: whoever can read or set `{var}` where tenantctl runs can sign in as it",
+        change.address
+    ))
 }
