@@ -78,8 +78,14 @@ struct Judged {
 /// effective targets, and a note on the plan's change of the policy with
 /// those targets.
 pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>, changes: &mut [Change]) -> Vec<Finding> {
+    lint_indexed(desired, observed, &super::index::IdIndex::new(ids), changes)
+}
+
+/// [`lint`] with the plan's shared id index.
+
+pub(crate) fn lint_indexed(desired: &DesiredModel, observed: &ObservedState, ids: &super::index::IdIndex<'_>, changes: &mut [Change]) -> Vec<Finding> {
     let mut out = Vec::new();
-    let by_id: HashMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
+    let by_id = ids.by_id();
     let live_read = !observed.unreadable.contains_key(&Kind::AuthenticationMethodsPolicy);
     let fix = match desired.service_account_groups.iter().next() {
         Some(g) => format!("declare `include` and `exclude = [\"{}\"]`", g.key),
