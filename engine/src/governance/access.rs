@@ -38,7 +38,6 @@ pub fn out_of_band_removals(desired: &DesiredModel, observed: &ObservedState, id
 }
 
 /// [`out_of_band_removals`] with the plan's shared id index.
-
 pub(crate) fn out_of_band_removals_indexed(desired: &DesiredModel, observed: &ObservedState, ids: &super::index::IdIndex<'_>) -> Vec<Change> {
     if [Kind::User, Kind::Guest, Kind::Group, Kind::RoleAssignment].iter().any(|k| observed.unreadable.contains_key(k)) {
         return Vec::new();
@@ -116,7 +115,6 @@ pub fn global_admin_path(desired: &DesiredModel, observed: &ObservedState, ids: 
 }
 
 /// [`global_admin_path`] with the plan's shared id index.
-
 pub(crate) fn global_admin_path_indexed(desired: &DesiredModel, observed: &ObservedState, ids: &super::index::IdIndex<'_>) -> Option<String> {
     let by_id = ids.by_id();
     let protected = |a: &Address| desired.governance.protected.iter().any(|p| *p == a.to_string());
@@ -150,7 +148,6 @@ pub fn kept_global_admins(desired: &DesiredModel, observed: &ObservedState, ids:
 }
 
 /// [`kept_global_admins`] with the plan's shared id index.
-
 pub(crate) fn kept_global_admins_indexed(desired: &DesiredModel, observed: &ObservedState, ids: &super::index::IdIndex<'_>) -> Vec<super::Finding> {
     if [Kind::User, Kind::Guest, Kind::Group, Kind::RoleAssignment].iter().any(|k| observed.unreadable.contains_key(k)) || global_admin_path_indexed(desired, observed, ids).is_some() {
         return Vec::new();

@@ -38,7 +38,6 @@ pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
 }
 
 /// [`lint`] with the plan's shared id index.
-
 pub(crate) fn lint_indexed(desired: &DesiredModel, observed: &ObservedState, ids: &super::index::IdIndex<'_>, changes: &[Change]) -> Vec<Finding> {
     let mut out = Vec::new();
     if [Kind::User, Kind::Guest, Kind::Group, Kind::RoleAssignment].iter().any(|k| observed.unreadable.contains_key(k)) {

@@ -27,7 +27,6 @@ pub fn removals(_desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMa
 }
 
 /// [`removals`] with the plan's shared id index.
-
 pub(crate) fn removals_indexed(_desired: &DesiredModel, observed: &ObservedState, ids: &super::index::IdIndex<'_>) -> Vec<Change> {
     let mut out = Vec::new();
     if observed.unreadable.contains_key(&Kind::IntuneRoleAssignment) {

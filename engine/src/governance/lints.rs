@@ -312,7 +312,6 @@ pub fn lint_live(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMa
 }
 
 /// [`lint_live`] with the plan's shared id index.
-
 pub(crate) fn lint_live_indexed(desired: &DesiredModel, observed: &ObservedState, ids: &super::index::IdIndex<'_>) -> Vec<Finding> {
     let gov = &desired.governance;
     let mut out = Vec::new();

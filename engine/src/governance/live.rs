@@ -229,7 +229,6 @@ pub fn lint_membership(desired: &DesiredModel, observed: &ObservedState, ids: &B
 }
 
 /// [`lint_membership`] with the plan's shared id index.
-
 pub(crate) fn lint_membership_indexed(desired: &DesiredModel, observed: &ObservedState, ids: &super::index::IdIndex<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     if [Kind::Group, Kind::User].iter().any(|k| observed.unreadable.contains_key(k)) {

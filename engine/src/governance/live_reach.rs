@@ -82,7 +82,6 @@ pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
 }
 
 /// [`lint`] with the plan's shared id index.
-
 pub(crate) fn lint_indexed(desired: &DesiredModel, observed: &ObservedState, ids: &super::index::IdIndex<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     if [Kind::User, Kind::Guest, Kind::Group, Kind::RoleAssignment].iter().any(|k| observed.unreadable.contains_key(k)) {
@@ -148,7 +147,7 @@ pub(crate) fn lint_indexed(desired: &DesiredModel, observed: &ObservedState, ids
             continue;
         }
         let group = gname(gid);
-        let (members, unread) = walk(observed, desired, &by_id, gid, &group);
+        let (members, unread) = walk(observed, desired, by_id, gid, &group);
         for path in &unread {
             out.push(Finding {
                 severity: Severity::Warning,
