@@ -226,13 +226,20 @@ async fn run_locked(
 ) -> Result<ExitCode> {
     let store = Arc::new(LedgerStore::new(&target.ledger_path));
     let mut ledger = store.load()?;
-    // The state is this tenant's (its id recorded, or recorded now); read
-    // here, required once the tenant was read in full (below).
-    let org = crate::tenant_check::organization(&target.client).await;
+    // The state is this tenant's (its id recorded, or recorded now). The
+    // id comes in the listings' `$batch` (issue 13: no `GET /organization`
+    // of its own); another tenant's state is refused right after that
+    // first read, before any ledger id is waited for and long before
+    // anything is written, and the id is required once the tenant was read
+    // in full (below).
+    let organization = [(providers::graph::ApiVersion::V1, providers::tenant_marker::ORGANIZATION.to_string())];
+    let (first, view) = providers::settle::observe_first(&target.client, desired, &ledger, &organization).await.context("reading the tenant")?;
+    let org = crate::tenant_check::organization(&view).await;
+    drop(view);
     if let Ok(org) = &org {
         crate::tenant_check::check(org, &ledger, &target.ledger_path)?;
     }
-    let (observed, settled) = providers::settle::observe_settled(&target.client, desired, &ledger, store.recorded_at(), replication_window())
+    let (observed, settled) = providers::settle::settle(&target.client, desired, &ledger, first, store.recorded_at(), replication_window())
         .await
         .context("reading the tenant")?;
     report_settled(&settled);
@@ -334,7 +341,7 @@ async fn run_locked(
         }
     };
     crate::governance::refuse_first_use_over_existing(&plan, &target.ledger_path)?;
-    crate::governance::check_tenant_marker(&target.client, &plan, desired, &target.ledger_path).await?;
+    crate::governance::check_tenant_marker_of(&target.client, &org, &plan, desired, &target.ledger_path).await?;
     if plan.lints.iter().any(|f| engine::governance::live_reach::blocks(f, &plan)) {
         let errors: Vec<String> = plan.lints.iter().filter(|f| f.severity == engine::governance::Severity::Error).map(|f| format!("  {f}")).collect();
         bail!("the plan breaks governance lints (allow one on purpose in [governance] allow):\n{}", errors.join("\n"));
@@ -483,25 +490,11 @@ async fn run_locked(
 /// apply does: ledger ids that do not answer yet (replication lag right
 /// after an apply) are waited for within the replication window and the
 /// tenant read again, so lag is never reported as missing or `create`.
-pub(crate) async fn observe_settled(
-    client: &providers::graph::GraphClient,
-    desired: &engine::DesiredModel,
-    ledger_path: &Path,
-    ledger: &engine::Ledger,
-) -> Result<engine::ObservedState> {
-    let store = LedgerStore::new(ledger_path);
-    let (observed, settled) = providers::settle::observe_settled(client, desired, ledger, store.recorded_at(), replication_window())
-        .await
-        .context("reading the tenant")?;
-    report_settled(&settled);
-    Ok(observed)
-}
-
-/// [`observe_settled`] for `plan` (issue 13): the tenant's id comes in the
-/// listings' `$batch`, not in a `GET /organization` of its own, and the
-/// state is checked against it after that first read, before any ledger id
-/// is waited for (another tenant's ledger is refused before its ids are
-/// read one by one). Returns the id when it was read.
+/// The tenant's id comes in the listings' `$batch`, not in a `GET
+/// /organization` of its own (issue 13), and the state is checked against
+/// it after that first read, before any ledger id is waited for (another
+/// tenant's ledger is refused before its ids are read one by one). Returns
+/// the id when it was read.
 pub(crate) async fn observe_settled_checked(
     client: &providers::graph::GraphClient,
     desired: &engine::DesiredModel,

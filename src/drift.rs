@@ -112,7 +112,6 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     let target = target::connect(&args.dir, state.tenant.as_ref().map(|t| &t.value), args.graph_url.as_deref(), args.ledger.clone()).await?;
     output::status(format!("Checking drift against {}", target.description));
     let ledger = read_ledger(&target.ledger_path)?;
-    crate::tenant_check::check_if_read(&target.client, &ledger, &target.ledger_path).await?;
     let target_ledger = target.ledger_path.clone();
     // Judged by the governance in force (the recorded trust root), as
     // reconcile judges, never by a desired [governance] nobody approved.
@@ -124,9 +123,12 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         }
     };
     let (desired, pending) = crate::reconcile_pending::judged(desired, trust.as_ref());
-    let observed = crate::apply::observe_settled(&target.client, &desired, &target.ledger_path, &ledger).await;
+    // The state is checked against the tenant's id read in the listings'
+    // `$batch` (issue 13), before any ledger id is waited for; drift writes
+    // its report only after that.
+    let observed = crate::apply::observe_settled_checked(&target.client, &desired, &target.ledger_path, &ledger).await;
     target.shutdown().await;
-    let observed = observed?;
+    let (observed, _) = observed?;
     let mut plan = engine::plan(&desired, &observed, &ledger, &engine::PlanOptions { now })?;
     engine::governance::trust::attach(&mut plan, pending.as_ref().map_or(&desired, |p| &p.desired), trust.as_ref());
     let mut report = engine::drift::drift(&desired, &observed, &ledger, &plan, now);

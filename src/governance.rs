@@ -348,6 +348,17 @@ pub(crate) async fn check_tenant_marker(client: &providers::graph::GraphClient, 
     }
 }
 
+/// [`check_tenant_marker`] of the organization `org`, whose id the caller
+/// already read (`apply`, in its listings' `$batch`): the marker is read by
+/// that id, without a `GET /organization` of its own.
+pub(crate) async fn check_tenant_marker_of(client: &providers::graph::GraphClient, org: &str, plan: &Plan, desired: &DesiredModel, ledger: &Path) -> Result<()> {
+    let marker = providers::tenant_marker::read_of(client, org).await.context("reading the tenant's governance marker (needs Organization.ReadWrite.All); first use is allowed only for a tenant proved to carry none")?;
+    match marker_verdict(plan, desired, ledger, marker)? {
+        Some(root) => mark_tenant(client, &root, "first-seen").await,
+        None => Ok(()),
+    }
+}
+
 /// What `plan` says of the marker: an error when the apply of this plan
 /// would refuse (exit 1), a warning when the marker could not be read
 /// (apply reads it again and refuses then). Writes nothing.

@@ -4,7 +4,7 @@
 //! than in a copy of the value. The bytes hashed are exactly those of the
 //! canonical JSON text, so fingerprints stay comparable with saved plans.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 
 use schema::{Address, Kind};
@@ -185,9 +185,9 @@ fn write_resource(h: &mut Sha256, r: &DesiredResource) -> Result<(), serde_json:
 
 /// How live references are rewritten while hashing: an id of a matched
 /// object becomes its address, any other id becomes `id:ID`.
-type Ids<'a> = Option<&'a BTreeMap<String, Address>>;
+type Ids<'a> = Option<&'a HashMap<String, Address>>;
 
-fn write_reference(h: &mut Sha256, id: &str, ids: &BTreeMap<String, Address>) {
+fn write_reference(h: &mut Sha256, id: &str, ids: &HashMap<String, Address>) {
     h.update(b"{");
     scalar(h, REF);
     h.update(b":");
@@ -253,7 +253,7 @@ pub enum ObservedPart<'a> {
 /// ids in `props` resolved through `ids`, hashed without copying any object.
 /// The addresses are keyed by their text, in text order (see
 /// [`by_text`]).
-pub fn observed(parts: &BTreeMap<Address, ObservedPart<'_>>, ids: &BTreeMap<String, Address>) -> String {
+pub fn observed(parts: &BTreeMap<Address, ObservedPart<'_>>, ids: &HashMap<String, Address>) -> String {
     let mut h = Sha256::new();
     h.update(b"{");
     for (i, (address, part)) in by_text(parts).enumerate() {
@@ -284,7 +284,7 @@ pub fn observed(parts: &BTreeMap<Address, ObservedPart<'_>>, ids: &BTreeMap<Stri
 
 /// Props as one object (already sorted: a BTreeMap), treated as a reference
 /// when it is exactly one, as the value it stands for would be.
-fn write_props(h: &mut Sha256, props: &Props, ids: &BTreeMap<String, Address>) {
+fn write_props(h: &mut Sha256, props: &Props, ids: &HashMap<String, Address>) {
     if props.len() == 1 {
         if let Some(id) = props.get(REF).and_then(Value::as_str) {
             write_reference(h, id, ids);
@@ -335,7 +335,7 @@ mod tests {
         finish(h)
     }
 
-    fn resolve(v: &Value, ids: &BTreeMap<String, Address>) -> Value {
+    fn resolve(v: &Value, ids: &HashMap<String, Address>) -> Value {
         if let Some(id) = as_reference(v) {
             return match ids.get(id) {
                 Some(a) => crate::model::reference(a.to_string()),
@@ -403,7 +403,7 @@ mod tests {
 
     #[test]
     fn observed_fingerprint_equals_the_text_one_with_resolved_references() {
-        let mut ids = BTreeMap::new();
+        let mut ids = HashMap::new();
         ids.insert("id-1".to_string(), "group.ring".parse::<Address>().expect("test fixture"));
         let mut props = Props::new();
         for (k, v) in sample().as_object().expect("test fixture") {

@@ -3,7 +3,7 @@
 //! diffs, orders changes into waves, and records why each change exists and
 //! what it waits on. Apply makes no choices; everything is decided here.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use schema::kinds::governance::GuestExpiryAction;
@@ -24,7 +24,7 @@ use crate::fingerprint::ObservedPart;
 /// Replace `{{id}}` placeholders in a live natural key with `{{address}}`
 /// where the id belongs to a matched object, so keys that embed references
 /// (role assignments) compare by identity.
-fn resolve_key(key: &str, ids: &BTreeMap<String, Address>) -> String {
+fn resolve_key(key: &str, ids: &HashMap<String, Address>) -> String {
     let mut out = String::new();
     let mut rest = key;
     while let Some(start) = rest.find("{{") {
@@ -50,7 +50,7 @@ fn resolve_key(key: &str, ids: &BTreeMap<String, Address>) -> String {
 }
 
 /// A live reference's target: the address of a matched object, else `id:ID`.
-fn resolve_id(id: &str, ids: &BTreeMap<String, Address>) -> String {
+fn resolve_id(id: &str, ids: &HashMap<String, Address>) -> String {
     match ids.get(id) {
         Some(a) => a.to_string(),
         None => format!("id:{id}"),
@@ -58,7 +58,7 @@ fn resolve_id(id: &str, ids: &BTreeMap<String, Address>) -> String {
 }
 
 /// Rewrite live references (ids) as addresses where known.
-fn resolve_refs(v: &Value, ids: &BTreeMap<String, Address>) -> Value {
+fn resolve_refs(v: &Value, ids: &HashMap<String, Address>) -> Value {
     if let Some(id) = as_reference(v) {
         return reference(resolve_id(id, ids));
     }
@@ -106,13 +106,14 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     let mut errors = Vec::new();
     // address -> matched live object; id -> address.
     let mut matched: BTreeMap<Address, &LiveObject> = BTreeMap::new();
-    let mut ids: BTreeMap<String, Address> = BTreeMap::new();
+    // Looked up only, never walked (so never in output order): hashed.
+    let mut ids: HashMap<String, Address> = HashMap::with_capacity(ledger.resources.len());
     let mut forgotten: BTreeMap<Address, String> = BTreeMap::new();
     let mut duplicates: Vec<String> = Vec::new();
     let empty = Vec::new();
     // The ids of every object matched so far (all kinds), kept as matches
     // are made rather than rebuilt from `matched` for each kind.
-    let mut taken: BTreeSet<&str> = BTreeSet::new();
+    let mut taken: HashSet<&str> = HashSet::with_capacity(ledger.resources.len());
 
     // Identity: kinds in order, so references in natural keys (role
     // assignments name principals) are already resolved when needed.
@@ -121,7 +122,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
             continue;
         }
         let live = observed.objects.get(&kind).unwrap_or(&empty);
-        let by_id: BTreeMap<&str, &LiveObject> = live.iter().map(|o| (o.id.as_str(), o)).collect();
+        let by_id: HashMap<&str, &LiveObject> = live.iter().map(|o| (o.id.as_str(), o)).collect();
         // Ledger entries first: they win over natural keys.
         for (address, entry) in ledger.resources.range(Address::new(kind, "")..) {
             if address.kind != kind {
@@ -493,8 +494,10 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     // Out-of-band control of the tenant is removed (never held for approval).
     // Built once: what governance is given and what the plan records.
     let ids_by_address: BTreeMap<Address, String> = matched.iter().map(|(a, o)| (a.clone(), o.id.clone())).collect();
-    changes.extend(crate::governance::out_of_band_removals(judged, observed, &ids_by_address));
-    changes.extend(crate::governance::intune_oob::removals(judged, observed, &ids_by_address));
+    // The other way round too, once for every pass that needs it.
+    let index = crate::governance::index::IdIndex::new(&ids_by_address);
+    changes.extend(crate::governance::out_of_band_removals_indexed(judged, observed, &index));
+    changes.extend(crate::governance::intune_oob::removals_indexed(judged, observed, &index));
     let (mut changes, rollout_waits) = crate::governance::gate_rollouts(changes, desired, &converged_at, options.now, rollout);
     order(&mut changes, desired)?;
     crate::governance::tightens::mark_restores(&mut changes, ledger);
@@ -512,7 +515,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     if !recorded_service.is_empty() {
         crate::governance::accounts::exclusion_without_recorded(&mut lints, live_only.as_ref().unwrap_or(desired), options.now);
     }
-    let mut live_lints = crate::governance::lint_live(judged, observed, &ids_by_address);
+    let mut live_lints = crate::governance::lint_live_indexed(judged, observed, &index);
     crate::governance::settle(&mut live_lints, &changes);
     // The state after the plan differs from the observed one (as lints see
     // it) only when the plan deletes objects or sets assignments; else its
@@ -521,15 +524,15 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     let (gone, reassigned) = crate::governance::after_plan_ids(&changes);
     if !gone.is_empty() || !reassigned.is_empty() {
         let after = crate::governance::after_plan(observed, &changes);
-        crate::governance::settle_after(&mut live_lints, &crate::governance::lint_live(judged, &after, &ids_by_address));
+        crate::governance::settle_after(&mut live_lints, &crate::governance::lint_live_indexed(judged, &after, &index));
     }
     lints.extend(live_lints);
     crate::governance::settle(&mut lints, &changes);
-    lints.extend(crate::governance::holders::lint(desired, observed, &ids_by_address, &changes));
-    lints.extend(crate::governance::live_reach::lint(judged, observed, &ids_by_address));
+    lints.extend(crate::governance::holders::lint_indexed(desired, observed, &index, &changes));
+    lints.extend(crate::governance::live_reach::lint_indexed(judged, observed, &index));
     lints.extend(crate::governance::tightens::live_pim(judged, observed, &ids_by_address, &changes, ledger));
     lints.extend(crate::governance::pim_live::lint(judged, observed, &ids_by_address));
-    lints.extend(crate::governance::method_reach::lint(judged, observed, &ids_by_address, &mut changes));
+    lints.extend(crate::governance::method_reach::lint_indexed(judged, observed, &index, &mut changes));
     crate::governance::tightens::notes(&mut changes);
     crate::governance::review_notes(&mut changes);
     crate::governance::script_review::notes(&mut changes, observed);
@@ -544,6 +547,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     orphans.sort_by(|a, b| a.address.cmp(&b.address));
     let observed_fingerprint = crate::fingerprint::observed(&fp_parts, &ids);
     let desired_fingerprint = crate::fingerprint::desired(declared);
+    drop(index);
     let ids = ids_by_address;
     Ok(Plan {
         format_version: PLAN_FORMAT_VERSION,

@@ -95,6 +95,7 @@ impl ServeArgs {
     pub fn to_config(&self) -> Result<SandboxConfig, SandboxError> {
         let faults = Faults {
             latency_ms: self.latency_ms,
+            latency_jitter_ms: 0,
             throttle_rate: self.throttle_rate,
             error_rate: self.error_rate,
             replication_lag_ms: self.replication_lag_ms,

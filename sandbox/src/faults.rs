@@ -16,6 +16,11 @@ use serde::{Deserialize, Serialize};
 pub struct Faults {
     /// Added to every Graph request before it is answered.
     pub latency_ms: u64,
+    /// Up to this much more, drawn for each request from the seeded RNG
+    /// and spent before the request is counted against the service
+    /// limits: requests in transit on a loaded machine or network, which
+    /// arrive later than they were sent and in another order.
+    pub latency_jitter_ms: u64,
     /// Fraction (0..=1) of requests answered 429 `TooManyRequests`.
     pub throttle_rate: f64,
     /// Fraction (0..=1) answered 503 `serviceNotAvailable` or 500 `generalException` (even split).
@@ -45,6 +50,7 @@ impl Default for Faults {
     fn default() -> Self {
         Faults {
             latency_ms: 0,
+            latency_jitter_ms: 0,
             throttle_rate: 0.0,
             error_rate: 0.0,
             replication_lag_ms: 0,
@@ -101,6 +107,14 @@ impl FaultState {
             self.rng = StdRng::seed_from_u64(s);
         }
         self.cfg = cfg;
+    }
+
+    /// This request's share of `latency_jitter_ms`.
+    pub fn jitter(&mut self) -> u64 {
+        match self.cfg.latency_jitter_ms {
+            0 => 0,
+            j => self.rng.gen_range(0..=j),
+        }
     }
 
     fn roll(&mut self, rate: f64) -> bool {

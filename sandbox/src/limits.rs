@@ -4,7 +4,13 @@
 //! them on).
 //!
 //! Each limit is a sliding window: a request is refused when `count`
-//! requests it applies to were accepted in the `window_ms` before it.
+//! requests it applies to were accepted in the `window_ms` before it,
+//! counted when they arrive (after any modelled latency). Graph's pages
+//! give Intune's limits as "N requests per 20 seconds" without saying
+//! where a window starts, and describe identity's as a token bucket; a
+//! window of that length wherever it starts is the strictest reading, and
+//! a client it admits is admitted by a fixed window at any offset, or a
+//! bucket of the same size, too.
 //! [`Limits::graph`] holds the documented values (graph-reference.md
 //! section 8, from Microsoft's throttling-limits page):
 //!

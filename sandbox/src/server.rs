@@ -187,7 +187,10 @@ fn record(app: &App, key: String, status: Option<u16>) {
 
 /// Applies latency and the fault decision. `Err` carries the response to send.
 async fn apply_faults(app: &App, kill: Option<&ConnKill>) -> Result<(), GraphError> {
-    let latency = lock(&app.faults).cfg.latency_ms;
+    let latency = {
+        let mut f = lock(&app.faults);
+        f.cfg.latency_ms + f.jitter()
+    };
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }

@@ -6,7 +6,6 @@
 //! ([`super::removes_access`]); granting it always is.
 
 use std::collections::BTreeMap;
-use std::collections::HashMap;
 
 use schema::{Address, Kind};
 use serde_json::Value;
@@ -35,10 +34,15 @@ pub fn out_of_band_address(id: &str) -> Address {
 /// unknown), and principals that governance protects (break-glass accounts)
 /// keep theirs: the lint still reports them.
 pub fn out_of_band_removals(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>) -> Vec<Change> {
+    out_of_band_removals_indexed(desired, observed, &super::index::IdIndex::new(ids))
+}
+
+/// [`out_of_band_removals`] with the plan's shared id index.
+pub(crate) fn out_of_band_removals_indexed(desired: &DesiredModel, observed: &ObservedState, ids: &super::index::IdIndex<'_>) -> Vec<Change> {
     if [Kind::User, Kind::Guest, Kind::Group, Kind::RoleAssignment].iter().any(|k| observed.unreadable.contains_key(k)) {
         return Vec::new();
     }
-    let by_id: HashMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
+    let by_id = ids.by_id();
     let protected = |a: &Address| desired.governance.protected.iter().any(|p| *p == a.to_string()) || desired.protected_groups.contains(a);
     let live = || observed.objects.get(&Kind::RoleAssignment).into_iter().flatten();
     let role_of = |o: &crate::model::LiveObject| o.props.get("role").and_then(Value::as_str).unwrap_or_default().to_string();
@@ -46,7 +50,7 @@ pub fn out_of_band_removals(desired: &DesiredModel, observed: &ObservedState, id
     // removals: without one, removing the out-of-band ones could lock
     // every admin out of the tenant, so they stay and the plan says why
     // ([`kept_global_admins`]).
-    let global_admin_stays = global_admin_path(desired, observed, ids);
+    let global_admin_stays = global_admin_path_indexed(desired, observed, ids);
     let mut out = Vec::new();
     for o in live() {
         if by_id.contains_key(o.id.as_str()) {
@@ -107,7 +111,12 @@ pub fn out_of_band_removals(desired: &DesiredModel, observed: &ObservedState, id
 /// (`[governance] protected`) holds, which is never removed. `None`: no
 /// such path, so no out-of-band Global Administrator is removed.
 pub fn global_admin_path(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>) -> Option<String> {
-    let by_id: HashMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
+    global_admin_path_indexed(desired, observed, &super::index::IdIndex::new(ids))
+}
+
+/// [`global_admin_path`] with the plan's shared id index.
+pub(crate) fn global_admin_path_indexed(desired: &DesiredModel, observed: &ObservedState, ids: &super::index::IdIndex<'_>) -> Option<String> {
+    let by_id = ids.by_id();
     let protected = |a: &Address| desired.governance.protected.iter().any(|p| *p == a.to_string());
     let mut paths: Vec<String> = Vec::new();
     for o in observed.objects.get(&Kind::RoleAssignment).into_iter().flatten() {
@@ -135,10 +144,15 @@ pub fn global_admin_path(desired: &DesiredModel, observed: &ObservedState, ids: 
 /// warning each, naming the holder and why, so the plan never keeps them
 /// in silence (their `unmanaged-privileged-holder` errors still stand).
 pub fn kept_global_admins(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>) -> Vec<super::Finding> {
-    if [Kind::User, Kind::Guest, Kind::Group, Kind::RoleAssignment].iter().any(|k| observed.unreadable.contains_key(k)) || global_admin_path(desired, observed, ids).is_some() {
+    kept_global_admins_indexed(desired, observed, &super::index::IdIndex::new(ids))
+}
+
+/// [`kept_global_admins`] with the plan's shared id index.
+pub(crate) fn kept_global_admins_indexed(desired: &DesiredModel, observed: &ObservedState, ids: &super::index::IdIndex<'_>) -> Vec<super::Finding> {
+    if [Kind::User, Kind::Guest, Kind::Group, Kind::RoleAssignment].iter().any(|k| observed.unreadable.contains_key(k)) || global_admin_path_indexed(desired, observed, ids).is_some() {
         return Vec::new();
     }
-    let by_id: HashMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
+    let by_id = ids.by_id();
     let mut out = Vec::new();
     for o in observed.objects.get(&Kind::RoleAssignment).into_iter().flatten() {
         let role = o.props.get("role").and_then(Value::as_str).unwrap_or_default();

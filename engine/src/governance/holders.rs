@@ -34,11 +34,16 @@ fn refs_of(v: Option<&Value>) -> BTreeSet<String> {
 /// Findings for live members outside desired state of groups holding a
 /// role; a warning when `changes` take the member out of the group.
 pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>, changes: &[Change]) -> Vec<Finding> {
+    lint_indexed(desired, observed, &super::index::IdIndex::new(ids), changes)
+}
+
+/// [`lint`] with the plan's shared id index.
+pub(crate) fn lint_indexed(desired: &DesiredModel, observed: &ObservedState, ids: &super::index::IdIndex<'_>, changes: &[Change]) -> Vec<Finding> {
     let mut out = Vec::new();
     if [Kind::User, Kind::Guest, Kind::Group, Kind::RoleAssignment].iter().any(|k| observed.unreadable.contains_key(k)) {
         return out;
     }
-    let by_id: HashMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
+    let by_id = ids.by_id();
     let live_groups: BTreeMap<&str, &crate::model::LiveObject> = observed.objects.get(&Kind::Group).into_iter().flatten().map(|o| (o.id.as_str(), o)).collect();
     // Role assignments (declared, and live, out-of-band ones too) indexed
     // once by their principal: as written (an address or a live id), and

@@ -7,7 +7,6 @@
 //! and is settled by this removal.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::collections::HashMap;
 
 use schema::{Address, Kind};
 use serde_json::Value;
@@ -24,11 +23,16 @@ pub fn out_of_band_address(id: &str) -> Address {
 /// Deletions of out-of-band Intune role assignments. Nothing is removed
 /// when Intune role assignments could not be read (unknown is unknown).
 pub fn removals(_desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>) -> Vec<Change> {
+    removals_indexed(_desired, observed, &super::index::IdIndex::new(ids))
+}
+
+/// [`removals`] with the plan's shared id index.
+pub(crate) fn removals_indexed(_desired: &DesiredModel, observed: &ObservedState, ids: &super::index::IdIndex<'_>) -> Vec<Change> {
     let mut out = Vec::new();
     if observed.unreadable.contains_key(&Kind::IntuneRoleAssignment) {
         return out;
     }
-    let known: HashMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
+    let known = ids.by_id();
     for o in observed.objects.get(&Kind::IntuneRoleAssignment).into_iter().flatten().filter(|o| !known.contains_key(o.id.as_str())) {
         // Whatever the role: built-in, declared, or a custom role made
         // outside desired state too (hostile run 15, finding 8: write and

@@ -2,7 +2,6 @@
 //! the live tenant.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use schema::kinds::role_assignment::{is_privileged, READ_ONLY_ROLES};
@@ -309,9 +308,14 @@ pub const SERVICE_ACCOUNT_PRIVILEGED: &str = "service-account-privileged";
 /// Lints that need the live tenant: unmanaged assignment targets and
 /// privileged role holders not in desired state.
 pub fn lint_live(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>) -> Vec<Finding> {
+    lint_live_indexed(desired, observed, &super::index::IdIndex::new(ids))
+}
+
+/// [`lint_live`] with the plan's shared id index.
+pub(crate) fn lint_live_indexed(desired: &DesiredModel, observed: &ObservedState, ids: &super::index::IdIndex<'_>) -> Vec<Finding> {
     let gov = &desired.governance;
     let mut out = Vec::new();
-    let known_ids: HashMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
+    let known_ids = ids.by_id();
     // Unknown is unknown: with groups unread, no target can be called
     // unmanaged; with principals or assignments unread, no holder can be
     // called out-of-band.
@@ -339,7 +343,7 @@ pub fn lint_live(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMa
             }
         }
     }
-    out.extend(super::live::lint_membership(desired, observed, ids));
+    out.extend(super::live::lint_membership_indexed(desired, observed, ids));
     for o in observed.objects.get(&Kind::RoleAssignment).into_iter().flatten().filter(|_| holders_read) {
         if known_ids.contains_key(o.id.as_str()) {
             continue;
@@ -368,7 +372,7 @@ pub fn lint_live(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMa
         ));
     }
     out.extend(super::admin_reach::unmanaged_intune_assignments(desired, observed, ids));
-    out.extend(super::access::kept_global_admins(desired, observed, ids));
+    out.extend(super::access::kept_global_admins_indexed(desired, observed, ids));
     finish(gov, out)
 }
 

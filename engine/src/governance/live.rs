@@ -110,17 +110,17 @@ struct LiveReach {
 struct Walk<'a> {
     desired: &'a DesiredModel,
     observed: &'a ObservedState,
-    by_id: HashMap<&'a str, &'a Address>,
+    by_id: &'a HashMap<&'a str, &'a Address>,
     id_of: HashMap<&'a Address, &'a str>,
     live_groups: HashMap<&'a str, &'a LiveObject>,
 }
 
 impl<'a> Walk<'a> {
-    fn new(desired: &'a DesiredModel, observed: &'a ObservedState, ids: &'a BTreeMap<Address, String>) -> Self {
+    fn new(desired: &'a DesiredModel, observed: &'a ObservedState, ids: &'a super::index::IdIndex<'a>) -> Self {
         Walk {
             desired,
             observed,
-            by_id: ids.iter().map(|(a, i)| (i.as_str(), a)).collect(),
+            by_id: ids.by_id(),
             id_of: ids.iter().map(|(a, i)| (a, i.as_str())).collect(),
             live_groups: observed.objects.get(&Kind::Group).into_iter().flatten().map(|o| (o.id.as_str(), o)).collect(),
         }
@@ -225,6 +225,11 @@ impl<'a> Walk<'a> {
 /// holding anything but devices. Nothing is said when groups (or users)
 /// could not be read: the plan lists them as unknown already.
 pub fn lint_membership(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>) -> Vec<Finding> {
+    lint_membership_indexed(desired, observed, &super::index::IdIndex::new(ids))
+}
+
+/// [`lint_membership`] with the plan's shared id index.
+pub(crate) fn lint_membership_indexed(desired: &DesiredModel, observed: &ObservedState, ids: &super::index::IdIndex<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     if [Kind::Group, Kind::User].iter().any(|k| observed.unreadable.contains_key(k)) {
         return out;

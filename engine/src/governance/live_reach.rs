@@ -78,11 +78,16 @@ fn refs(v: Option<&Value>) -> Vec<String> {
 /// not managed. Nothing is said when principals, groups or assignments
 /// could not be read (the plan lists them as unknown).
 pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>) -> Vec<Finding> {
+    lint_indexed(desired, observed, &super::index::IdIndex::new(ids))
+}
+
+/// [`lint`] with the plan's shared id index.
+pub(crate) fn lint_indexed(desired: &DesiredModel, observed: &ObservedState, ids: &super::index::IdIndex<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     if [Kind::User, Kind::Guest, Kind::Group, Kind::RoleAssignment].iter().any(|k| observed.unreadable.contains_key(k)) {
         return out;
     }
-    let by_id: HashMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
+    let by_id = ids.by_id();
     let live_groups: BTreeSet<&str> = observed.objects.get(&Kind::Group).into_iter().flatten().map(|o| o.id.as_str()).collect();
     // A reference (an address or a live id) as a live group id.
     let group_id = |r: &str| -> Option<String> {
@@ -142,7 +147,7 @@ pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
             continue;
         }
         let group = gname(gid);
-        let (members, unread) = walk(observed, desired, &by_id, gid, &group);
+        let (members, unread) = walk(observed, desired, by_id, gid, &group);
         for path in &unread {
             out.push(Finding {
                 severity: Severity::Warning,

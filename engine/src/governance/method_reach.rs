@@ -78,8 +78,13 @@ struct Judged {
 /// effective targets, and a note on the plan's change of the policy with
 /// those targets.
 pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>, changes: &mut [Change]) -> Vec<Finding> {
+    lint_indexed(desired, observed, &super::index::IdIndex::new(ids), changes)
+}
+
+/// [`lint`] with the plan's shared id index.
+pub(crate) fn lint_indexed(desired: &DesiredModel, observed: &ObservedState, ids: &super::index::IdIndex<'_>, changes: &mut [Change]) -> Vec<Finding> {
     let mut out = Vec::new();
-    let by_id: HashMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
+    let by_id = ids.by_id();
     let live_read = !observed.unreadable.contains_key(&Kind::AuthenticationMethodsPolicy);
     let fix = match desired.service_account_groups.iter().next() {
         Some(g) => format!("declare `include` and `exclude = [\"{}\"]`", g.key),
@@ -105,21 +110,21 @@ pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
                 continue;
             };
             let exclude = match m.get("exclude") {
-                Some(e) => Targets::of(Some(e), &by_id),
-                None => Targets::of(live_m.get("exclude"), &by_id),
+                Some(e) => Targets::of(Some(e), by_id),
+                None => Targets::of(live_m.get("exclude"), by_id),
             };
-            judged.push(Judged { what: format!("method {id}"), include: Targets::of(live_m.get("include"), &by_id), exclude, source: "live (not declared)" });
+            judged.push(Judged { what: format!("method {id}"), include: Targets::of(live_m.get("include"), by_id), exclude, source: "live (not declared)" });
         }
         if let Some(c) = r.props.get("registrationCampaign") {
             let state = c.get("state").and_then(Value::as_str).unwrap_or_default();
             let declared = c.get("include").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
             if state == "default" && declared {
                 // `enabled` with declared targets is judged from desired state.
-                judged.push(Judged { what: "the registration campaign (state default: Microsoft-managed, enabled)".into(), include: Targets::of(c.get("include"), &by_id), exclude: Targets::of(c.get("exclude"), &by_id), source: "declared" });
+                judged.push(Judged { what: "the registration campaign (state default: Microsoft-managed, enabled)".into(), include: Targets::of(c.get("include"), by_id), exclude: Targets::of(c.get("exclude"), by_id), source: "declared" });
             } else if matches!(state, "default" | "enabled") && !declared {
                 if let Some(lc) = live.and_then(|o| o.props.get("registrationCampaign")) {
                     let exclude = if c.get("exclude").and_then(Value::as_array).is_some_and(|a| !a.is_empty()) { c.get("exclude") } else { lc.get("exclude") };
-                    judged.push(Judged { what: format!("the registration campaign (state {state})"), include: Targets::of(lc.get("include"), &by_id), exclude: Targets::of(exclude, &by_id), source: "live (not declared)" });
+                    judged.push(Judged { what: format!("the registration campaign (state {state})"), include: Targets::of(lc.get("include"), by_id), exclude: Targets::of(exclude, by_id), source: "live (not declared)" });
                 }
             }
         }
@@ -127,7 +132,7 @@ pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
         for j in &judged {
             notes.push(format!("effective targets of {}: include {}; exclude {} ({})", j.what, j.include.words(), j.exclude.words(), j.source));
             let reach = assignment_reach(desired, &j.include.addresses, &j.exclude.addresses, j.include.all);
-            out.extend(undeclared_groups(desired, observed, &by_id, j, address, &fix));
+            out.extend(undeclared_groups(desired, observed, by_id, j, address, &fix));
             for (s, how) in &reach.accounts {
                 out.push(Finding {
                     severity: Severity::Error,

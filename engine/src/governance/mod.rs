@@ -14,6 +14,7 @@ mod intune_roles;
 mod identity_lints;
 pub mod grants;
 pub mod holders;
+pub mod index;
 mod lints;
 pub mod member_of;
 pub mod protected_ids;

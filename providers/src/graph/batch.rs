@@ -266,8 +266,8 @@ impl GraphClient {
 
     /// One `$batch` call carrying the requests at `chunk` (at most 20),
     /// paced like the single requests they stand for: one send time for
-    /// all of them, reserved before the call takes a concurrency slot and
-    /// reserved again if the slot came too late (`pacing::paced_slot_for`).
+    /// all of them, reserved before the call takes a concurrency slot, their
+    /// places held until the call is answered (`pacing::paced_slot_for`).
     async fn send_chunk(&self, requests: &[BatchRequest], infos: &[RequestInfo], batch_url: &url::Url, chunk: &[usize]) -> Result<Chunk, GraphError> {
         let items: Vec<(&str, &str)> = chunk.iter().map(|&i| (requests[i].method.as_str(), infos[i].resource_path())).collect();
         let body = json!({ "requests": chunk.iter().map(|&i| requests[i].to_json(&i.to_string())).collect::<Vec<_>>() });

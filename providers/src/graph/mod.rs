@@ -483,13 +483,16 @@ impl GraphClient {
                 }
                 Err(source) => return Err(GraphError::Auth { request: info, source: Box::new(source) }),
                 Ok(token) => {
-                    let permit = match items {
+                    // The reservation holds the request's place in its
+                    // service limits until the response has come back.
+                    let (permit, reservation) = match items {
                         None => pacing::paced_slot(&inner.pacer, &inner.semaphore, inner.sleeper.as_ref(), method.as_str(), &info).await,
                         Some(items) => pacing::paced_slot_for(&inner.pacer, &inner.semaphore, inner.sleeper.as_ref(), items, &info.path).await,
                     };
                     inner.counters.sent(method);
                     let sent_at = Instant::now();
                     let outcome = self.send_once(method, &url, body, &header_map, &token).await;
+                    drop(reservation);
                     drop(permit);
                     let elapsed_ms = sent_at.elapsed().as_millis() as u64;
                     match outcome {

@@ -10,10 +10,12 @@
 //!   writes and requests, directory writes; see [`super::pacing`]): a batch
 //!   carries only items whose send time has come, so an item whose slot is
 //!   later never rides in a batch sent early (Graph counts each item when
-//!   the batch arrives), and the `$batch` call itself is not paced. A batch
-//!   takes one of [`BATCHES_IN_FLIGHT`] slots *before* its items reserve
-//!   their send times, so it leaves at once instead of queueing for one of
-//!   the client's slots and landing later than paced (which drew 429s).
+//!   the batch arrives), and the `$batch` call itself is not paced. Each
+//!   item holds its place in its limits until the batch is answered, so a
+//!   batch delayed on its way never lands in a window that is already full.
+//!   A batch takes one of [`BATCHES_IN_FLIGHT`] slots *before* its items
+//!   reserve their send times, so it leaves at once instead of holding
+//!   places while it queues for one of the client's slots.
 //! * Each item is retried on its own: 429/503 after its own `Retry-After`,
 //!   500/502/504 only when it is not a POST (a POST may have run: the caller
 //!   decides, as for a single request), re-paced with the next items.
@@ -34,7 +36,7 @@ use tokio::sync::oneshot;
 
 use super::batch::MAX_BATCH;
 use super::error::{classify_status, error_from_response, GraphError, RequestInfo, StatusClass};
-use super::pacing::Pacer;
+use super::pacing::{Full, Pacer, Reservation};
 use super::retry::parse_retry_after;
 use super::{into_response, ApiVersion, GraphClient, GraphRequest, GraphResponse, Method};
 
@@ -179,33 +181,52 @@ impl WriteBatcher {
     }
 }
 
+/// What a batch whose first item may not leave yet waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Its send time, this long from now.
+    For(Duration),
+    /// A response to a request in flight: every place is held until one comes.
+    Answer,
+}
+
 /// Takes, in order, the items of `ready` that may leave now under the
-/// service limits, reserving their send times. The first item whose time is
-/// later gives it back and stays, with everything after it, for the next
-/// batch; when that is the very first item, nothing is taken and the wait
-/// until its time is returned. Returns (to send now, to hold, wait).
-pub(crate) fn take_ready<T>(pacer: &Pacer, ready: Vec<T>, key: impl Fn(&T) -> (&str, &str)) -> (Vec<T>, Vec<T>, Option<Duration>) {
+/// service limits, with the reservations that hold their places until the
+/// batch carrying them is answered (drop them then). The first item whose
+/// time is later (or that finds every place held) gives its reservation
+/// back and stays, with everything after it, for the next batch; when that
+/// is the very first item, nothing is taken and what to wait for is
+/// returned. Returns (to send now, their reservations, to hold, wait).
+pub(crate) fn take_ready<T>(pacer: &Pacer, ready: Vec<T>, key: impl Fn(&T) -> (&str, &str)) -> (Vec<T>, Vec<Reservation>, Vec<T>, Option<Wait>) {
     let mut send = Vec::new();
+    let mut reservations = Vec::new();
     let mut held = Vec::new();
     let mut wait = None;
     let mut items = ready.into_iter();
     while let Some(item) = items.next() {
         let (method, path) = key(&item);
-        match pacer.reserve_slot(method, path) {
-            Some(r) if !r.wait.is_zero() => {
-                pacer.cancel(&r);
-                if send.is_empty() {
-                    tracing::debug!(method, path, wait_ms = r.wait.as_millis() as u64, "pacing batch items under service limits");
-                    wait = Some(r.wait);
-                }
-                held.push(item);
-                held.extend(items);
-                break;
+        let later = match pacer.reserve_slot(method, path) {
+            Ok(Some(r)) if !r.wait.is_zero() => {
+                let w = r.wait;
+                r.cancel();
+                Wait::For(w)
             }
-            _ => send.push(item),
+            Err(Full) => Wait::Answer,
+            Ok(r) => {
+                reservations.extend(r);
+                send.push(item);
+                continue;
+            }
+        };
+        if send.is_empty() {
+            tracing::debug!(method, path, wait = ?later, "pacing batch items under service limits");
+            wait = Some(later);
         }
+        held.push(item);
+        held.extend(items);
+        break;
     }
-    (send, held, wait)
+    (send, reservations, held, wait)
 }
 
 fn item_json(id: usize, q: &Queued) -> Value {
@@ -267,12 +288,16 @@ async fn run_chunk(api: GraphClient, gate: Arc<tokio::sync::Semaphore>, chunk: V
         let Ok(permit) = gate.acquire().await else {
             return;
         };
-        let (send, held, wait) = take_ready(&inner.pacer, ready, |q| (q.request.method.as_str(), q.info.resource_path()));
+        let mut freed = inner.pacer.subscribe();
+        let (send, reservations, held, wait) = take_ready(&inner.pacer, ready, |q| (q.request.method.as_str(), q.info.resource_path()));
         waiting.extend(held);
         if send.is_empty() {
             drop(permit);
-            if let Some(wait) = wait {
-                inner.sleeper.sleep(wait).await;
+            match wait {
+                Some(Wait::For(wait)) => inner.sleeper.sleep(wait).await,
+                // The pacer's sender lives as long as the client.
+                Some(Wait::Answer) => drop(freed.changed().await),
+                None => {}
             }
             continue;
         }
@@ -283,6 +308,8 @@ async fn run_chunk(api: GraphClient, gate: Arc<tokio::sync::Semaphore>, chunk: V
         inner.counters.batch_subrequests.fetch_add(send.len() as u64, Ordering::Relaxed);
         let info = RequestInfo::new("POST", &batch_url);
         let answer = api.run(&Method::POST, batch_url.clone(), Some(&body), &[], safe).await.and_then(|raw| into_response(info.clone(), raw));
+        // Answered (or failed): the items' places are freed from now.
+        drop(reservations);
         drop(permit);
         let mut responses = match answer.map(|r| r.body.unwrap_or(Value::Null)) {
             Ok(mut b) => match b.get_mut("responses").map(Value::take) {
@@ -404,10 +431,13 @@ mod tests {
         while !queue.is_empty() {
             let n = queue.len().min(MAX_BATCH);
             let ready: Vec<(&str, &str)> = queue.drain(..n).collect();
-            let (send, held, wait) = take_ready(&pacer, ready, |(m, p)| (*m, *p));
+            // Each batch is answered at once (time in transit is
+            // `pacing`'s test): its reservations are dropped here.
+            let (send, _answered, held, wait) = take_ready(&pacer, ready, |(m, p)| (*m, *p));
             if send.is_empty() {
                 // Nothing may leave yet: wait for the first item's time.
-                sleeper.sleep(wait.expect("a wait when nothing may leave")).await;
+                let Some(Wait::For(wait)) = wait else { panic!("nothing is in flight, so a time is known: {wait:?}") };
+                sleeper.sleep(wait).await;
                 let rest = std::mem::take(&mut queue);
                 queue = held;
                 queue.extend(rest);

@@ -1,0 +1,79 @@
+//! One `engine::plan` of the synthetic converged tenant of
+//! `benches/plan_phases.rs` (70% users, 20% groups with 5 members each, 10%
+//! device configurations assigned to a group; the ledger adopts every
+//! object), for a profiler: instruction counts under
+//! `valgrind --tool=callgrind` are repeatable on a loaded machine, where
+//! timings are not.
+//!
+//! ```text
+//! cargo build --release -p tenantctl-engine --example plan_profile
+//! valgrind --tool=callgrind --toggle-collect='engine::plan::plan*' \
+//!     target/release/examples/plan_profile 10000
+//! ```
+
+use chrono::{TimeZone, Utc};
+use engine::model::reference;
+use engine::{plan, DesiredModel, DesiredResource, Ledger, LiveObject, ObservedState, PlanOptions, Props};
+use schema::{Address, Kind};
+use serde_json::{json, Value};
+
+fn props(v: Value) -> Props {
+    serde_json::from_value(v).expect("props")
+}
+
+fn tenant(n: usize) -> (DesiredModel, ObservedState, Ledger) {
+    let users = n * 7 / 10;
+    let groups = n * 2 / 10;
+    let policies = n - users - groups;
+    let mut desired = DesiredModel::default();
+    let mut observed = ObservedState::default();
+    let mut ledger = Ledger::default();
+    let mut add = |kind: Kind, key: String, id: String, desired_props: Value, live_props: Value, deps: Vec<Address>| {
+        let address = Address::new(kind, key.as_str());
+        desired.insert(DesiredResource {
+            address: address.clone(),
+            natural_key: key.clone(),
+            display_name: key.clone(),
+            props: props(desired_props),
+            immutable: vec![],
+            assignment_props: vec!["assignments".into()],
+            create_only: Props::new(),
+            depends_on: deps,
+            expires: None,
+        });
+        observed.insert(LiveObject { kind, id: id.clone(), natural_key: key.clone(), display_name: key, props: props(live_props) });
+        ledger.record(address, id, None, None);
+    };
+    for u in 0..users {
+        add(Kind::User, format!("u{u}"), format!("uid-{u}"), json!({"displayName": format!("User {u}"), "department": "Sales"}), json!({"displayName": format!("User {u}"), "department": "Sales"}), vec![]);
+    }
+    for g in 0..groups {
+        let picked: Vec<usize> = (0..5).map(|i| (g * 5 + i) % users.max(1)).collect();
+        let want: Vec<Value> = picked.iter().map(|u| reference(format!("user.u{u}"))).collect();
+        let have: Vec<Value> = picked.iter().map(|u| reference(format!("uid-{u}"))).collect();
+        let deps = picked.iter().map(|u| Address::new(Kind::User, format!("u{u}"))).collect();
+        add(Kind::Group, format!("g{g}"), format!("gid-{g}"), json!({"displayName": format!("G {g}"), "members": want, "owners": []}), json!({"displayName": format!("G {g}"), "members": have, "owners": []}), deps);
+    }
+    for p in 0..policies {
+        let g = p % groups.max(1);
+        add(
+            Kind::DeviceConfiguration,
+            format!("p{p}"),
+            format!("pid-{p}"),
+            json!({"displayName": format!("P {p}"), "assignments": {"include": [reference(format!("group.g{g}"))]}}),
+            json!({"displayName": format!("P {p}"), "assignments": {"include": [reference(format!("gid-{g}"))]}}),
+            vec![Address::new(Kind::Group, format!("g{g}"))],
+        );
+    }
+    (desired, observed, ledger)
+}
+
+fn main() {
+    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let options = PlanOptions { now: Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0).single().expect("time") };
+    let (desired, observed, ledger) = tenant(n);
+    let started = std::time::Instant::now();
+    let p = plan(&desired, &observed, &ledger, &options).expect("plan");
+    assert!(p.changes.is_empty(), "converged: {:?}", p.changes.first());
+    eprintln!("plan of {n} objects: {:?}, {} ids", started.elapsed(), p.ids.len());
+}
