@@ -531,6 +531,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     lints.extend(crate::governance::pim_live::lint(judged, observed, &ids_by_address));
     lints.extend(crate::governance::method_reach::lint(judged, observed, &ids_by_address, &mut changes));
     crate::governance::tightens::notes(&mut changes);
+    crate::governance::package_automatic::notes(&mut changes);
     crate::governance::review_notes(&mut changes);
     crate::governance::script_review::notes(&mut changes, observed);
     crate::governance::label_role_deletes(&mut changes);

@@ -1,0 +1,262 @@
+//! Automatic assignment on access package policies (issue 16, hostile run
+//! 16 finding 6), through the binary: turned on in the portal it is drift
+//! shown field by field, and its correction only removes access, so apply
+//! carries it out with no approval given; declared, it is created,
+//! delivered by the sandbox to the users its rule matches, exported back
+//! to the same plan, and judged as a policy with no approval (a
+//! privileged group, or a rule that may hold a service account, is an
+//! error). The sandbox refuses the forms the docs do not give.
+
+mod common;
+
+use std::path::Path;
+
+use common::gov::{converged, edit_file, graph, ledger_of, run, validate};
+use common::kind::*;
+use common::*;
+use engine::Ledger;
+use serde_json::{json, Value};
+
+const EM: &str = "/identityGovernance/entitlementManagement";
+const FILE: &str = "access-packages.toml";
+const PACKAGE: &str = "access_package.fabrikam-audit";
+const AUTO_FIELD: &str = "policies.fabrikam auditors.automaticRequestSettings.requestAccessForAllowedTargets";
+
+/// The example package's live policies.
+async fn live_policies(sb: &sandbox::SandboxHandle, work: &Path) -> Vec<Value> {
+    let package = ledger_of(work).id(&PACKAGE.parse().expect("an address")).expect("the package is in the ledger").to_string();
+    let all = client(sb).v1().list_all(&format!("{EM}/assignmentPolicies?$expand=accessPackage")).await.expect("policies");
+    all.into_iter().filter(|p| p["accessPackage"]["id"] == json!(package)).collect()
+}
+
+/// The live assignments of the example package still granting access, as
+/// (target id, policy id).
+async fn live_assignments(sb: &sandbox::SandboxHandle) -> Vec<(String, String)> {
+    let all = client(sb).v1().list_all(&format!("{EM}/assignments?$expand=target,assignmentPolicy")).await.expect("assignments");
+    let mut out: Vec<(String, String)> = all
+        .iter()
+        .filter(|a| a["state"] == json!("delivered"))
+        .map(|a| (a["target"]["id"].as_str().unwrap_or_default().to_string(), a["assignmentPolicy"]["id"].as_str().unwrap_or_default().to_string()))
+        .collect();
+    out.sort();
+    out
+}
+
+async fn members(sb: &sandbox::SandboxHandle, group: &str) -> Vec<String> {
+    let v = client(sb).v1().list_all(&format!("/groups/{group}/members?$select=id")).await.expect("members");
+    v.iter().map(|m| m["id"].as_str().unwrap_or_default().to_string()).collect()
+}
+
+fn rule_target(rule: &str) -> Value {
+    json!({"@odata.type": "#microsoft.graph.attributeRuleMembers", "description": "set in the portal", "membershipRule": rule})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn automatic_assignment_turned_on_in_the_portal_is_drift_corrected_without_approval() {
+    let sb = sandbox().await;
+    // Two approvals required, none given below.
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let (w, d) = (work.path(), dir.to_str().expect("a UTF-8 path"));
+    let ledger = ledger_of(w);
+    let (megan, group) = (id_of(&ledger, "user.megan"), id_of(&ledger, "group.fabrikam-audit-guests"));
+    let policy = live_policies(&sb, w).await.remove(0);
+    assert_eq!(policy["automaticRequestSettings"], Value::Null, "declared request-based, written so: {policy:#}");
+
+    // In the portal: the policy assigns everyone in IT, automatically.
+    let mut body = policy.clone();
+    for k in ["id", "createdDateTime", "modifiedDateTime"] {
+        body.as_object_mut().expect("an object").remove(k);
+    }
+    body["accessPackage"] = json!({"id": policy["accessPackage"]["id"]});
+    body["allowedTargetScope"] = json!("specificDirectoryUsers");
+    body["specificAllowedTargets"] = json!([rule_target("(user.department -eq \"IT\")")]);
+    body["automaticRequestSettings"] = json!({"requestAccessForAllowedTargets": true, "removeAccessWhenTargetLeavesAllowedTargets": true});
+    let pid = policy["id"].as_str().expect("an id").to_string();
+    graph(&sb, reqwest::Method::PUT, &format!("/v1.0{EM}/assignmentPolicies/{pid}"), Some(body)).await;
+    // Entra assigns the package to Megan (IT) with nobody asking: she is in the group.
+    assert!(live_assignments(&sb).await.contains(&(megan.clone(), pid.clone())), "{:?}", live_assignments(&sb).await);
+    assert!(members(&sb, &group).await.contains(&megan));
+
+    // The plan shows it field by field, and does not hold it.
+    let out = cli(&sb, w, &["plan", d, "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let p: engine::Plan = serde_json::from_str(&text(&out.stdout)).expect("a JSON plan");
+    let c = changes_of(&p, PACKAGE);
+    assert_eq!(c.len(), 1, "{:#?}", p.changes);
+    let f = c[0].fields.iter().find(|f| f.field == AUTO_FIELD).unwrap_or_else(|| panic!("automatic assignment is shown: {:?}", fields(c[0])));
+    assert_eq!((f.before.clone(), f.after.clone()), (Some(json!(true)), Some(json!(false))));
+    assert!(fields(c[0]).contains(&"policies.fabrikam auditors.allowedTargetScope"), "{:?}", fields(c[0]));
+    assert!(!p.sensitive.contains_key(&PACKAGE.parse().expect("an address")), "turning it off removes access: {:?}", p.sensitive);
+    assert!(c[0].notes.iter().any(|n| n.contains("only turns off automatic assignment")), "{:?}", c[0].notes);
+
+    // Applied with no approval: the policy is request-based again, and
+    // Megan's automatic assignment ended (she left the group).
+    let (code, out) = run(&sb, w, &["apply", d, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let policy = live_policies(&sb, w).await.remove(0);
+    assert_eq!(policy["automaticRequestSettings"], Value::Null, "{policy:#}");
+    assert_eq!(policy["allowedTargetScope"], json!("allExternalUsers"));
+    assert!(!live_assignments(&sb).await.iter().any(|(t, _)| *t == megan), "{:?}", live_assignments(&sb).await);
+    assert!(!members(&sb, &group).await.contains(&megan));
+    let (code, out) = run(&sb, w, &["plan", "--detailed-exitcode", d]);
+    assert_eq!(code, Some(0), "converged: {out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
+
+/// A request-based package policy plus an automatic one for IT staff.
+const STAFF: &str = r#"
+[access_package.fabrikam-audit.policies.staff]
+display_name = "IT staff"
+allowed_target_scope = "specificDirectoryUsers"
+expiration = { type = "afterDuration", duration = "P30D" }
+
+[access_package.fabrikam-audit.policies.staff.automatic_request_settings]
+membership_rule = 'RULE'
+grace_period_before_access_removal = "P2D"
+"#;
+
+/// IT staff, proved to leave out each of the example's service accounts.
+const IT_NOT_SERVICE: &str = r#"(user.department -eq "IT") -and (user.userPrincipalName -ne "MSADMIN@contoso.onmicrosoft.com") -and (user.userPrincipalName -ne "MSADMININT@contoso.onmicrosoft.com") -and (user.userPrincipalName -ne "MWAAS_SOC_RO@contoso.onmicrosoft.com") -and (user.userPrincipalName -ne "MWAAS_WDGSOC@contoso.onmicrosoft.com") -and (user.userPrincipalName -ne "MSTEST@contoso.onmicrosoft.com")"#;
+
+fn staff(rule: &str) -> String {
+    STAFF.replace("RULE", rule)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declared_automatic_assignment_is_judged_as_no_approval() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let (w, d) = (work.path(), dir.to_str().expect("a UTF-8 path"));
+
+    // A rule not proved to leave out the service accounts (they declare no department).
+    edit_file(&dir, FILE, |t| t + &staff("(user.department -eq \"IT\")"));
+    let (code, out) = run(&sb, w, &["plan", d]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("error[service-account-access-package]") && out.contains("may match service account user.msadmin"), "{out}");
+
+    // Proved to leave them out: planned, and held for approval (it widens access).
+    edit_file(&dir, FILE, |t| t.replace("'(user.department -eq \"IT\")'", &format!("'{IT_NOT_SERVICE}'")));
+    let out = cli(&sb, w, &["plan", d, "--format", "json"]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let p: engine::Plan = serde_json::from_str(&text(&out.stdout)).expect("a JSON plan");
+    assert!(p.sensitive.contains_key(&PACKAGE.parse().expect("an address")), "turning it on is sensitive: {:?}", p.sensitive);
+    let (code, out) = run(&sb, w, &["apply", d, "--auto-approve"]);
+    assert_eq!(code, Some(1), "held: {out}");
+    assert!(out.contains(PACKAGE), "{out}");
+
+    // A package granting a protected group: no automatic policy (nobody approves).
+    edit_file(&dir, FILE, |t| t.replace("description = \"Guests on the Fabrikam audit; granted through the access package\"", "description = \"Guests on the Fabrikam audit; granted through the access package\"\nprotected = true"));
+    let (code, out) = validate(&sb, w);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("error[access-without-approval]") && out.contains("policies.staff: it grants privileged access") && out.contains("assigns the package automatically"), "{out}");
+    assert!(out.contains(&format!("{FILE}:")), "located: {out}");
+
+    // What the docs do not give is refused where it is written.
+    edit_file(&dir, FILE, |t| t.replace("\nprotected = true", "").replace("allowed_target_scope = \"specificDirectoryUsers\"\nexpiration = { type = \"afterDuration\"", "allowed_target_scope = \"allMemberUsers\"\nexpiration = { type = \"afterDuration\""));
+    let (code, out) = validate(&sb, w);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("allowed_target_scope must be `specificDirectoryUsers`"), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declared_automatic_assignment_is_created_delivered_exported_and_turned_off() {
+    let sb = sandbox().await;
+    let (scratch, dir) = kind_scratch(&["access_catalog", "access_package"], "access7", "access7-extra.toml", "[group.it-staff]\ndisplay_name = \"IT staff\"\nmail_nickname = \"it-staff\"\n");
+    edit_file(&dir, FILE, |t| t + &staff(IT_NOT_SERVICE));
+    let c = client(&sb);
+    let mut ledger = Ledger::default();
+    let p = plan(&c, &load_ok(&dir), &ledger).await;
+    apply(&c, &p, &mut ledger).await;
+    std::fs::write(scratch.path().join("tenantctl.lock"), ledger.render()).expect("the ledger is written");
+    let (w, d) = (scratch.path(), dir.to_str().expect("a UTF-8 path"));
+    let (code, out) = run(&sb, w, &["governance", "adopt", d, "--reason", "access7 setup: converged through the library"]);
+    assert_eq!(code, Some(0), "{out}");
+
+    // Written as the docs give it, and delivered to IT (Adele, Megan).
+    let staff = live_policies(&sb, w).await.into_iter().find(|p| p["displayName"] == json!("IT staff")).expect("the staff policy");
+    assert_eq!(staff["automaticRequestSettings"], json!({"requestAccessForAllowedTargets": true, "removeAccessWhenTargetLeavesAllowedTargets": true, "gracePeriodBeforeAccessRemoval": "P2D"}), "{staff:#}");
+    assert_eq!(staff["specificAllowedTargets"][0]["@odata.type"], json!("#microsoft.graph.attributeRuleMembers"), "{staff:#}");
+    let pid = staff["id"].as_str().expect("an id").to_string();
+    let mut want = vec![(id_of(&ledger, "user.adele"), pid.clone()), (id_of(&ledger, "user.megan"), pid.clone())];
+    want.sort();
+    let got: Vec<(String, String)> = live_assignments(&sb).await.into_iter().filter(|(_, p)| *p == pid).collect();
+    assert_eq!(got, want);
+    let (code, out) = run(&sb, w, &["plan", "--detailed-exitcode", d]);
+    assert_eq!(code, Some(0), "converged: {out}");
+
+    // Changed in the portal (no grace period): drift of that field.
+    let mut body = staff.clone();
+    for k in ["id", "createdDateTime", "modifiedDateTime"] {
+        body.as_object_mut().expect("an object").remove(k);
+    }
+    body["accessPackage"] = json!({"id": staff["accessPackage"]["id"]});
+    body["automaticRequestSettings"]["gracePeriodBeforeAccessRemoval"] = Value::Null;
+    graph(&sb, reqwest::Method::PUT, &format!("/v1.0{EM}/assignmentPolicies/{pid}"), Some(body)).await;
+    let out = cli(&sb, w, &["plan", d, "--format", "json"]);
+    let p: engine::Plan = serde_json::from_str(&text(&out.stdout)).expect("a JSON plan");
+    assert_eq!(changes_of(&p, PACKAGE).iter().flat_map(|c| fields(c)).collect::<Vec<_>>(), ["policies.it staff.automaticRequestSettings.gracePeriodBeforeAccessRemoval"], "{:#?}", p.changes);
+    let (code, out) = run(&sb, w, &["apply", d, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+
+    // Exported: the table comes back and the export plans empty.
+    let (tmp, out) = export_tenant(&sb);
+    let exported = std::fs::read_to_string(out.join(FILE)).expect("the packages are exported");
+    assert!(exported.contains("automatic_request_settings") && exported.contains("grace_period_before_access_removal"), "{exported}");
+    assert_export_replans_empty(&client(&sb), &tmp, &out).await;
+
+    // Turned off in desired state: request-based (it admits the IT staff
+    // named one by one now), and the automatic assignments end.
+    edit_file(&dir, FILE, |t| {
+        let start = t.find("\n[access_package.fabrikam-audit.policies.staff.automatic_request_settings]").expect("declared");
+        format!("{}\nspecific_allowed_targets = [\"adele\"]\n", &t[..start])
+    });
+    let (code, out) = run(&sb, w, &["apply", d, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let staff = live_policies(&sb, w).await.into_iter().find(|p| p["displayName"] == json!("IT staff")).expect("the staff policy");
+    assert_eq!(staff["automaticRequestSettings"], Value::Null, "{staff:#}");
+    assert!(!live_assignments(&sb).await.iter().any(|(_, p)| *p == pid), "{:?}", live_assignments(&sb).await);
+    sb.shutdown().await.expect("the sandbox stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_refuses_automatic_assignment_graph_does_not_document() {
+    let sb = sandbox().await;
+    let (work, _dir) = converged(&sb, |_| {}).await;
+    let policy = live_policies(&sb, work.path()).await.remove(0);
+    let pid = policy["id"].as_str().expect("an id").to_string();
+    let package = policy["accessPackage"]["id"].clone();
+    let put = |body: Value| {
+        let sb = &sb;
+        let pid = pid.clone();
+        async move {
+            let r = reqwest::Client::new().put(format!("{}/v1.0{EM}/assignmentPolicies/{pid}", sb.base_url())).bearer_auth(sb.access_token()).json(&body).send().await.expect("the sandbox answers");
+            (r.status().as_u16(), r.text().await.expect("a body"))
+        }
+    };
+    let base = json!({"displayName": "Fabrikam auditors", "accessPackage": {"id": package}, "expiration": {"type": "noExpiration"}});
+    let with = |extra: Value| {
+        let mut b = base.clone();
+        for (k, v) in extra.as_object().expect("an object") {
+            b[k] = v.clone();
+        }
+        b
+    };
+    // Automatic for all external users: not a form the docs give.
+    let (status, body) = put(with(json!({"allowedTargetScope": "allExternalUsers", "automaticRequestSettings": {"requestAccessForAllowedTargets": true}}))).await;
+    assert_eq!(status, 400, "{body}");
+    // A rule with no rule in it.
+    let (status, body) = put(with(json!({"allowedTargetScope": "specificDirectoryUsers", "specificAllowedTargets": [{"@odata.type": "#microsoft.graph.attributeRuleMembers"}], "automaticRequestSettings": {"requestAccessForAllowedTargets": true}}))).await;
+    assert_eq!(status, 400, "{body}");
+    // A grace period that is not a duration.
+    let (status, body) = put(with(json!({"allowedTargetScope": "specificDirectoryUsers", "specificAllowedTargets": [rule_target("(user.department -eq \"IT\")")], "automaticRequestSettings": {"requestAccessForAllowedTargets": true, "gracePeriodBeforeAccessRemoval": "two days"}}))).await;
+    assert_eq!(status, 400, "{body}");
+    // A second automatic policy in the package.
+    let (status, body) = put(with(json!({"allowedTargetScope": "specificDirectoryUsers", "specificAllowedTargets": [rule_target("(user.department -eq \"IT\")")], "automaticRequestSettings": {"requestAccessForAllowedTargets": true}}))).await;
+    assert!(status < 300, "the documented form is taken: {status} {body}");
+    let second = json!({"displayName": "Second", "accessPackage": {"id": package}, "allowedTargetScope": "specificDirectoryUsers", "specificAllowedTargets": [rule_target("(user.department -eq \"HR\")")], "automaticRequestSettings": {"requestAccessForAllowedTargets": true}, "expiration": {"type": "noExpiration"}});
+    let r = reqwest::Client::new().post(format!("{}/v1.0{EM}/assignmentPolicies", sb.base_url())).bearer_auth(sb.access_token()).json(&second).send().await.expect("the sandbox answers");
+    let status = r.status().as_u16();
+    assert_eq!(status, 400, "one automatic policy per package: {}", r.text().await.expect("a body"));
+    sb.shutdown().await.expect("the sandbox stops");
+}
