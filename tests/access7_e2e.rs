@@ -260,3 +260,77 @@ async fn the_sandbox_refuses_automatic_assignment_graph_does_not_document() {
     assert_eq!(status, 400, "one automatic policy per package: {}", r.text().await.expect("a body"));
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// A package made in the portal in catalog `catalog`, granting the Member
+/// role of `group` (added to the catalog first when `onboard`), with an
+/// open policy (every member, no approval) through which `assignee` holds
+/// it. Its id.
+async fn portal_package(sb: &sandbox::SandboxHandle, catalog: &str, group: &str, onboard: bool, assignee: &str) -> String {
+    if onboard {
+        let req = json!({"requestType": "adminAdd", "resource": {"originId": group, "originSystem": "AadGroup"}, "catalog": {"id": catalog}});
+        graph(sb, reqwest::Method::POST, &format!("/v1.0{EM}/resourceRequests"), Some(req)).await;
+    }
+    let resources = graph(sb, reqwest::Method::GET, &format!("/v1.0{EM}/catalogs/{catalog}/resources"), None).await;
+    let res = resources["value"].as_array().expect("resources").iter().find(|r| r["originId"] == json!(group)).expect("the group is a resource of the catalog")["id"].clone();
+    let pkg = graph(sb, reqwest::Method::POST, &format!("/v1.0{EM}/accessPackages"), Some(json!({"displayName": format!("Portal {group}"), "catalog": {"id": catalog}}))).await;
+    let id = pkg["id"].as_str().expect("an id").to_string();
+    let scope = json!({
+        "role": {"displayName": "Member", "originId": format!("Member_{group}"), "originSystem": "AadGroup", "resource": {"id": res, "originId": group, "originSystem": "AadGroup"}},
+        "scope": {"originId": group, "originSystem": "AadGroup", "isRootScope": true},
+    });
+    graph(sb, reqwest::Method::POST, &format!("/v1.0{EM}/accessPackages/{id}/resourceRoleScopes"), Some(scope)).await;
+    let policy = json!({"displayName": "Everyone", "allowedTargetScope": "allMemberUsers", "expiration": {"type": "noExpiration"},
+        "requestApprovalSettings": {"isApprovalRequiredForAdd": false, "isApprovalRequiredForUpdate": false, "stages": []}, "accessPackage": {"id": id}});
+    let pol = graph(sb, reqwest::Method::POST, &format!("/v1.0{EM}/assignmentPolicies"), Some(policy)).await;
+    let req = json!({"requestType": "adminAdd", "assignment": {"targetId": assignee, "assignmentPolicyId": pol["id"], "accessPackageId": id}});
+    graph(sb, reqwest::Method::POST, &format!("/v1.0{EM}/assignmentRequests"), Some(req)).await;
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_band_packages_in_declared_catalogs_or_granting_privileged_groups_are_removed_without_approval() {
+    let sb = sandbox().await;
+    // Two approvals required, none given below.
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let (w, d) = (work.path(), dir.to_str().expect("a UTF-8 path"));
+    let ledger = ledger_of(w);
+    let (megan, guests, admins) = (id_of(&ledger, "user.megan"), id_of(&ledger, "group.fabrikam-audit-guests"), id_of(&ledger, "group.intune-admins"));
+    // In the declared catalog: the guests group, to every member, no approval.
+    let declared_catalog = id_of(&ledger, "access_catalog.guest-access");
+    let in_declared = portal_package(&sb, &declared_catalog, &guests, false, &megan).await;
+    // In a portal catalog: the protected, role-assignable admins group; and a plain portal group.
+    let cat = graph(&sb, reqwest::Method::POST, &format!("/v1.0{EM}/catalogs"), Some(json!({"displayName": "Portal catalog"}))).await["id"].as_str().expect("an id").to_string();
+    let privileged = portal_package(&sb, &cat, &admins, true, &megan).await;
+    let plain_group = graph(&sb, reqwest::Method::POST, "/v1.0/groups", Some(json!({"displayName": "Portal team", "mailNickname": "portal-team", "mailEnabled": false, "securityEnabled": true}))).await["id"].as_str().expect("an id").to_string();
+    let plain = portal_package(&sb, &cat, &plain_group, true, &megan).await;
+    assert!(members(&sb, &admins).await.contains(&megan), "the portal package made Megan an Intune admin");
+
+    // The plan removes the first two (removing access: not held), and leaves the third.
+    let out = cli(&sb, w, &["plan", d, "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let p: engine::Plan = serde_json::from_str(&text(&out.stdout)).expect("a JSON plan");
+    let deletes: Vec<String> = p.changes.iter().filter(|c| c.action == engine::Action::Delete && c.address.kind == schema::Kind::AccessPackage).map(|c| c.address.to_string()).collect();
+    let mut want = vec![format!("access_package.out-of-band-{in_declared}"), format!("access_package.out-of-band-{privileged}")];
+    want.sort();
+    let mut got = deletes.clone();
+    got.sort();
+    assert_eq!(got, want, "{:#?}", p.changes);
+    assert!(p.changes.iter().any(|c| c.reason.contains("desired state owns the packages of the catalogs it declares")), "{:#?}", p.changes);
+    assert!(p.changes.iter().any(|c| c.reason.contains("group.intune-admins (protected)")), "{:#?}", p.changes);
+    assert!(!p.sensitive.keys().any(|a| a.kind == schema::Kind::AccessPackage), "removing access is never held: {:?}", p.sensitive);
+    let (code, out) = run(&sb, w, &["plan", d]);
+    assert!(out.contains(&format!("access_package.out-of-band-{in_declared}")), "{code:?} {out}");
+
+    // Applied with no approval: assignments ended, policies and packages gone.
+    let (code, out) = run(&sb, w, &["apply", d, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let left: Vec<String> = client(&sb).v1().list_all(&format!("{EM}/accessPackages")).await.expect("packages").iter().map(|p| p["id"].as_str().unwrap_or_default().to_string()).collect();
+    assert!(!left.contains(&in_declared) && !left.contains(&privileged) && left.contains(&plain), "{left:?}");
+    assert!(!members(&sb, &admins).await.contains(&megan) && !members(&sb, &guests).await.contains(&megan));
+    assert!(members(&sb, &plain_group).await.contains(&megan), "a package of an undeclared catalog granting nothing privileged is left alone");
+    let journal = std::fs::read_to_string(w.join("tenantctl.journal.jsonl")).expect("a journal");
+    assert!(journal.contains(&format!("access_package.out-of-band-{privileged}")), "journalled: {journal}");
+    let (code, out) = run(&sb, w, &["plan", "--detailed-exitcode", d]);
+    assert_eq!(code, Some(0), "converged: {out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

@@ -495,6 +495,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     let ids_by_address: BTreeMap<Address, String> = matched.iter().map(|(a, o)| (a.clone(), o.id.clone())).collect();
     changes.extend(crate::governance::out_of_band_removals(judged, observed, &ids_by_address));
     changes.extend(crate::governance::intune_oob::removals(judged, observed, &ids_by_address));
+    changes.extend(crate::governance::package_oob::removals(judged, observed, &ids_by_address));
     let (mut changes, rollout_waits) = crate::governance::gate_rollouts(changes, desired, &converged_at, options.now, rollout);
     order(&mut changes, desired)?;
     crate::governance::tightens::mark_restores(&mut changes, ledger);

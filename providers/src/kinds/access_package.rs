@@ -484,11 +484,12 @@ fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
     })
 }
 
-/// Its policies first (Graph deletes a package only once nothing is
-/// assigned through it), then the package.
+/// Its assignments ended, then its policies (Graph deletes a policy or
+/// package only once nothing is assigned through it), then the package.
 fn delete<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecError>> {
     Box::pin(async move {
         let api = w.api();
+        super::access_package_removal::end_assignments(w, &api, id).await?;
         for p in live_policies(&api, id, &BTreeSet::new()).await.map_err(fail)?.values() {
             delete_policy(w, &api, str_field(p, "id")).await?;
         }
