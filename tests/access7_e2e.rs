@@ -334,3 +334,53 @@ async fn out_of_band_packages_in_declared_catalogs_or_granting_privileged_groups
     assert_eq!(code, Some(0), "converged: {out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_leaves_its_package_before_its_resource_leaves_the_catalog() {
+    let sb = sandbox().await;
+    let extra = "[group.audit-leads]\ndisplay_name = \"Audit leads\"\nmail_nickname = \"audit-leads\"\n";
+    let (scratch, dir) = kind_scratch(&["access_catalog", "access_package"], "access7", "access7-extra.toml", extra);
+    edit_file(&dir, FILE, |t| t.replace("groups = [\"fabrikam-audit-guests\"]", "groups = [\"fabrikam-audit-guests\", \"audit-leads\"]"));
+    let c = client(&sb);
+    let mut ledger = Ledger::default();
+    let p = plan(&c, &load_ok(&dir), &ledger).await;
+    apply(&c, &p, &mut ledger).await;
+    std::fs::write(scratch.path().join("tenantctl.lock"), ledger.render()).expect("the ledger is written");
+    let (w, d) = (scratch.path(), dir.to_str().expect("a UTF-8 path"));
+    let (code, out) = run(&sb, w, &["governance", "adopt", d, "--reason", "access7 setup: converged through the library"]);
+    assert_eq!(code, Some(0), "{out}");
+
+    // Out of both the package and the catalog in one plan: the package's
+    // role goes first (Graph refuses removing a resource a role uses).
+    edit_file(&dir, FILE, |t| t.replace("groups = [\"fabrikam-audit-guests\", \"audit-leads\"]", "groups = [\"fabrikam-audit-guests\"]"));
+    let out = cli(&sb, w, &["plan", d, "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let p: engine::Plan = serde_json::from_str(&text(&out.stdout)).expect("a JSON plan");
+    let (pkg, cat) = (changes_of(&p, PACKAGE), changes_of(&p, "access_catalog.guest-access"));
+    assert!(pkg.len() == 1 && cat.len() == 1, "{:#?}", p.changes);
+    assert!(pkg[0].wave < cat[0].wave, "the package first: {} then {}", pkg[0].wave, cat[0].wave);
+    assert!(cat[0].waits_on.iter().any(|a| a.to_string() == PACKAGE), "{:?}", cat[0].waits_on);
+    let (code, out) = run(&sb, w, &["apply", d, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = run(&sb, w, &["plan", "--detailed-exitcode", d]);
+    assert_eq!(code, Some(0), "converged: {out}");
+
+    // A package granting it deleted (pruned) while the catalog loses it:
+    // the catalog's update runs after the delete.
+    let leads = "\n[access_package.leads]\ndisplay_name = \"Audit leads\"\ncatalog = \"guest-access\"\ngroups = [\"audit-leads\"]\n";
+    edit_file(&dir, FILE, |t| t.replace("groups = [\"fabrikam-audit-guests\"]\n\n[access_package", "groups = [\"fabrikam-audit-guests\", \"audit-leads\"]\n\n[access_package") + leads);
+    // (kind_scratch puts access_package among the pruned kinds.)
+    let (code, out) = run(&sb, w, &["apply", d, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    edit_file(&dir, FILE, |t| t.replace(leads, "").replace("groups = [\"fabrikam-audit-guests\", \"audit-leads\"]\n\n[access_package", "groups = [\"fabrikam-audit-guests\"]\n\n[access_package"));
+    let out = cli(&sb, w, &["plan", d, "--format", "json"]);
+    let p: engine::Plan = serde_json::from_str(&text(&out.stdout)).expect("a JSON plan");
+    let (del, cat) = (changes_of(&p, "access_package.leads"), changes_of(&p, "access_catalog.guest-access"));
+    assert!(del.len() == 1 && del[0].action == engine::Action::Delete && cat.len() == 1, "{:#?}", p.changes);
+    assert!(del[0].wave < cat[0].wave, "the package's delete first: {} then {}", del[0].wave, cat[0].wave);
+    let (code, out) = run(&sb, w, &["apply", d, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = run(&sb, w, &["plan", "--detailed-exitcode", d]);
+    assert_eq!(code, Some(0), "converged: {out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

@@ -145,6 +145,19 @@ pub fn create_resource_request(t: &mut Tenant, ctx: &Ctx, spec: &Spec, body: Map
         }
         "adminRemove" => {
             let rid = res.get("id").and_then(Value::as_str).unwrap_or_default();
+            // The docs' resource request removes "a resource ... that is no
+            // longer needed by the access packages": one a package's role
+            // still uses is refused (its role is removed first).
+            let origin = held.iter().find(|r| r.get("id").and_then(Value::as_str) == Some(rid)).and_then(|r| r.get("originId").and_then(Value::as_str)).unwrap_or_default().to_string();
+            let user = t.coll(PACKAGES).and_then(|c| {
+                c.iter().find(|(_, p)| {
+                    nav_str(p, CATALOG_ID) == catalog
+                        && list_nav(Some(p), ROLE_SCOPES).iter().any(|rs| rs.pointer("/role/resource/id").and_then(Value::as_str) == Some(rid) || (!origin.is_empty() && rs.pointer("/role/resource/originId").and_then(Value::as_str) == Some(origin.as_str())))
+                })
+            });
+            if let Some((pid, _)) = user {
+                return Err(bad(format!("The resource '{rid}' cannot be removed from the catalog: access package '{pid}' still grants one of its roles.")).with_detail("ResourceInUse", "resource"));
+            }
             let before = held.len();
             held.retain(|r| r.get("id").and_then(Value::as_str) != Some(rid));
             if held.len() == before {
