@@ -384,3 +384,49 @@ async fn a_role_leaves_its_package_before_its_resource_leaves_the_catalog() {
     assert_eq!(code, Some(0), "converged: {out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renamed_policy_shows_its_changes_before_and_after() {
+    let sb = sandbox().await;
+    let (scratch, dir) = kind_scratch(&["access_catalog", "access_package"], "access7", "access7-extra.toml", "[group.it-staff]\ndisplay_name = \"IT staff\"\nmail_nickname = \"it-staff\"\n");
+    let c = client(&sb);
+    let mut ledger = Ledger::default();
+    let p = plan(&c, &load_ok(&dir), &ledger).await;
+    apply(&c, &p, &mut ledger).await;
+    std::fs::write(scratch.path().join("tenantctl.lock"), ledger.render()).expect("the ledger is written");
+    let (w, d) = (scratch.path(), dir.to_str().expect("a UTF-8 path"));
+    let (code, out) = run(&sb, w, &["governance", "adopt", d, "--reason", "access7 setup: converged through the library"]);
+    assert_eq!(code, Some(0), "{out}");
+    let before = live_policies(&sb, w).await.remove(0);
+
+    // Renamed, and its description changed with it.
+    edit_file(&dir, FILE, |t| {
+        t.replace("display_name = \"Fabrikam auditors\"", "display_name = \"Fabrikam audit staff\"")
+            .replace("description = \"External users request; a second person approves; access ends with the audit\"", "description = \"Auditors request; a second person approves\"")
+    });
+    let out = cli(&sb, w, &["plan", d, "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let p: engine::Plan = serde_json::from_str(&text(&out.stdout)).expect("a JSON plan");
+    let c = changes_of(&p, PACKAGE);
+    assert_eq!(c.len(), 1, "{:#?}", p.changes);
+    let field = |name: &str| c[0].fields.iter().find(|f| f.field == name).map(|f| (f.before.clone(), f.after.clone()));
+    assert_eq!(field("policies.fabrikam audit staff.displayName"), Some((Some(json!("Fabrikam auditors")), Some(json!("Fabrikam audit staff")))), "{:?}", fields(c[0]));
+    assert_eq!(
+        field("policies.fabrikam audit staff.description"),
+        Some((Some(json!("External users request; a second person approves; access ends with the audit")), Some(json!("Auditors request; a second person approves")))),
+        "{:?}",
+        fields(c[0])
+    );
+    assert!(!fields(c[0]).contains(&"policies.fabrikam audit staff"), "not shown as a new policy: {:?}", fields(c[0]));
+    let (code, out) = run(&sb, w, &["plan", d]);
+    assert!(out.contains("Fabrikam auditors") && out.contains("Fabrikam audit staff"), "{code:?} {out}");
+
+    // Applied as an update in place: the same policy, renamed.
+    let (code, out) = run(&sb, w, &["apply", d, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let after = live_policies(&sb, w).await.remove(0);
+    assert_eq!((after["id"].clone(), after["displayName"].clone()), (before["id"].clone(), json!("Fabrikam audit staff")));
+    let (code, out) = run(&sb, w, &["plan", "--detailed-exitcode", d]);
+    assert_eq!(code, Some(0), "converged: {out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
