@@ -98,3 +98,60 @@ pub fn lints(desired: &DesiredModel, address: &Address, r: &DesiredResource) -> 
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::FieldChange;
+    use serde_json::json;
+
+    fn field(name: &str, before: Value, after: Value) -> FieldChange {
+        FieldChange { field: name.into(), before: Some(before), after: Some(after) }
+    }
+
+    fn update(fields: Vec<FieldChange>, restores: bool) -> Change {
+        let address: Address = "access_package.audit".parse().expect("an address");
+        let mut props = crate::Props::new();
+        props.insert("policies".into(), json!({"staff.x": {}, "staff": {}}));
+        let desired = DesiredResource {
+            address: address.clone(),
+            natural_key: "audit".into(),
+            display_name: "Audit".into(),
+            props,
+            immutable: Vec::new(),
+            assignment_props: Vec::new(),
+            create_only: crate::Props::new(),
+            depends_on: Vec::new(),
+            expires: None,
+        };
+        Change {
+            address,
+            action: Action::Update,
+            display_name: "Audit".into(),
+            id: Some("p".into()),
+            reason: String::new(),
+            fields,
+            waits_on: Vec::new(),
+            wave: 0,
+            desired: Some(desired),
+            notes: if restores { vec![super::super::tightens::RESTORES_NOTE.into()] } else { Vec::new() },
+            live: None,
+        }
+    }
+
+    #[test]
+    fn only_turning_automatic_assignment_off_is_unattended() {
+        let off = field("policies.staff.x.automaticRequestSettings.requestAccessForAllowedTargets", json!(true), json!(false));
+        assert!(only_turns_off(&update(vec![off.clone()], false)).is_some(), "a policy name with a dot is found whole");
+        // Turning it on is never a removal.
+        let on = field("policies.staff.automaticRequestSettings.requestAccessForAllowedTargets", json!(false), json!(true));
+        assert!(only_turns_off(&update(vec![on], true)).is_none());
+        // Another field of that policy: only when the change puts back what was last applied.
+        let scope = field("policies.staff.x.allowedTargetScope", json!("specificDirectoryUsers"), json!("allExternalUsers"));
+        assert!(only_turns_off(&update(vec![off.clone(), scope.clone()], false)).is_none());
+        assert!(only_turns_off(&update(vec![off.clone(), scope], true)).is_some());
+        // A field of another policy, even in a restore: reviewed.
+        let other = field("policies.staff.description", json!("a"), json!("b"));
+        assert!(only_turns_off(&update(vec![off, other], true)).is_none());
+    }
+}
