@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod assign_notes;
+pub mod catalog_order;
 pub mod completed;
 pub mod diff;
 pub mod drift;

@@ -498,6 +498,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     let index = crate::governance::index::IdIndex::new(&ids_by_address);
     changes.extend(crate::governance::out_of_band_removals_indexed(judged, observed, &index));
     changes.extend(crate::governance::intune_oob::removals_indexed(judged, observed, &index));
+    changes.extend(crate::governance::package_oob::removals(judged, observed, &ids_by_address));
     let (mut changes, rollout_waits) = crate::governance::gate_rollouts(changes, desired, &converged_at, options.now, rollout);
     order(&mut changes, desired)?;
     crate::governance::tightens::mark_restores(&mut changes, ledger);
@@ -534,6 +535,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     lints.extend(crate::governance::pim_live::lint(judged, observed, &ids_by_address));
     lints.extend(crate::governance::method_reach::lint_indexed(judged, observed, &index, &mut changes));
     crate::governance::tightens::notes(&mut changes);
+    crate::governance::package_automatic::notes(&mut changes);
     crate::governance::review_notes(&mut changes);
     crate::governance::script_review::notes(&mut changes, observed);
     crate::governance::label_role_deletes(&mut changes);
@@ -597,16 +599,24 @@ fn change(address: &Address, action: Action, r: &DesiredResource, live: Option<&
 /// order, deletes after them in reverse dependency (kind) order.
 fn order(changes: &mut [Change], desired: &DesiredModel) -> Result<(), GraphError> {
     let changed: BTreeSet<Address> = changes.iter().filter(|c| c.action != Action::Delete && c.action != Action::Forget).map(|c| c.address.clone()).collect();
-    let deps: BTreeMap<Address, Vec<Address>> = changed
+    let mut deps: BTreeMap<Address, Vec<Address>> = changed
         .iter()
         .map(|a| {
             let d = desired.resources.get(a).map(|r| r.depends_on.iter().filter(|d| changed.contains(*d)).cloned().collect()).unwrap_or_default();
             (a.clone(), d)
         })
         .collect();
+    let after_deletes = crate::catalog_order::removals_after_roles(changes, &mut deps);
     let wave_of = waves(&deps)?;
     let last = wave_of.values().copied().max().map(|w| w + 1).unwrap_or(0);
     for c in changes.iter_mut() {
+        if let Some(deleted) = after_deletes.get(&c.address) {
+            // A catalog's resources leave after the packages deleted.
+            c.wave = last + Kind::ALL.len() as u32;
+            c.waits_on = deps.get(&c.address).cloned().unwrap_or_default();
+            c.waits_on.extend(deleted.iter().cloned());
+            continue;
+        }
         match c.action {
             Action::Delete | Action::Forget => {
                 // Dependents first: policies and role assignments, then

@@ -145,6 +145,19 @@ pub fn create_resource_request(t: &mut Tenant, ctx: &Ctx, spec: &Spec, body: Map
         }
         "adminRemove" => {
             let rid = res.get("id").and_then(Value::as_str).unwrap_or_default();
+            // The docs' resource request removes "a resource ... that is no
+            // longer needed by the access packages": one a package's role
+            // still uses is refused (its role is removed first).
+            let origin = held.iter().find(|r| r.get("id").and_then(Value::as_str) == Some(rid)).and_then(|r| r.get("originId").and_then(Value::as_str)).unwrap_or_default().to_string();
+            let user = t.coll(PACKAGES).and_then(|c| {
+                c.iter().find(|(_, p)| {
+                    nav_str(p, CATALOG_ID) == catalog
+                        && list_nav(Some(p), ROLE_SCOPES).iter().any(|rs| rs.pointer("/role/resource/id").and_then(Value::as_str) == Some(rid) || (!origin.is_empty() && rs.pointer("/role/resource/originId").and_then(Value::as_str) == Some(origin.as_str())))
+                })
+            });
+            if let Some((pid, _)) = user {
+                return Err(bad(format!("The resource '{rid}' cannot be removed from the catalog: access package '{pid}' still grants one of its roles.")).with_detail("ResourceInUse", "resource"));
+            }
             let before = held.len();
             held.retain(|r| r.get("id").and_then(Value::as_str) != Some(rid));
             if held.len() == before {
@@ -328,6 +341,12 @@ pub(crate) fn check_subjects(t: &Tenant, ctx: &Ctx, list: Option<&Value>, field:
             "#microsoft.graph.singleUser" => ("users", "userId"),
             "#microsoft.graph.groupMembers" => ("groups", "groupId"),
             "" => return Err(bad(format!("Each subject set in '{field}' needs its '@odata.type'."))),
+            "#microsoft.graph.attributeRuleMembers" => {
+                if s.get("membershipRule").and_then(Value::as_str).is_none_or(|r| r.trim().is_empty()) {
+                    return Err(bad(format!("An attributeRuleMembers subject in '{field}' needs its 'membershipRule'.")));
+                }
+                continue;
+            }
             _ => continue,
         };
         let id = s.get(key).and_then(Value::as_str).unwrap_or_default();
@@ -382,12 +401,15 @@ pub fn create_policy(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body: Map<Strin
     let catalog = nav_str(pkg, CATALOG_ID).to_string();
     body.remove("accessPackage");
     check_policy(t, ctx, &body)?;
+    crate::entitlement_automatic::check(t, &body, &package, None)?;
     stamp(&mut body, ctx, true);
     let mut nav = Map::new();
     nav.insert(PACKAGE_ID.into(), json!(package));
     nav.insert(CATALOG_ID.into(), json!(catalog));
     take_contained(&mut body, &mut nav);
-    Ok(resources::insert_new(t, ctx, spec.coll, body, nav))
+    let id = resources::insert_new(t, ctx, spec.coll, body, nav);
+    crate::entitlement_automatic::sync(t, ctx, &id);
+    Ok(id)
 }
 
 /// `PUT /assignmentPolicies/{id}`: the policy replaced whole.
@@ -401,6 +423,7 @@ pub fn replace_policy(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str, mut body
     }
     body.remove("accessPackage");
     check_policy(t, ctx, &body)?;
+    crate::entitlement_automatic::check(t, &body, nav_str(&current, PACKAGE_ID), Some(id))?;
     if let Some(c) = current.data.get("createdDateTime") {
         body.insert("createdDateTime".into(), c.clone());
     }
@@ -420,6 +443,7 @@ pub fn replace_policy(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str, mut body
         r.data.insert("id".into(), json!(id));
         r.data.extend(body);
     });
+    crate::entitlement_automatic::sync(t, ctx, id);
     Ok(())
 }
 

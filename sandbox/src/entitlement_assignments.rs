@@ -88,6 +88,12 @@ fn policy_limit(policy: &Record, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     }
 }
 
+/// The schedule of an assignment a policy makes itself (automatic
+/// assignment): the policy's own end.
+pub(crate) fn policy_schedule(policy: &Record, now: DateTime<Utc>) -> Value {
+    schedule(&Map::new(), policy, now).unwrap_or(Value::Null)
+}
+
 /// The schedule an assignment gets: the request's, checked; none given,
 /// the policy's own end.
 fn schedule(body: &Map<String, Value>, policy: &Record, now: DateTime<Utc>) -> Result<Value, GraphError> {

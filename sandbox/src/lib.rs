@@ -62,6 +62,7 @@ pub mod mobile_apps;
 pub mod entitlement;
 pub mod graph_collections;
 pub mod entitlement_assignments;
+pub mod entitlement_automatic;
 pub mod entitlement_query;
 pub mod entitlement_delivery;
 pub mod entitlement_review;

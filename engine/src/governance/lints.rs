@@ -170,6 +170,7 @@ pub fn lint_desired(desired: &DesiredModel, now: DateTime<Utc>) -> Vec<Finding> 
         out.extend(super::declared_access::lints(desired, address, r, now));
         if address.kind == Kind::AccessPackage {
             out.extend(super::package_approvers::lints(desired, address, r));
+            out.extend(super::package_automatic::lints(desired, address, r));
         }
         if address.kind == Kind::AccessPackageAssignment {
             // A service account by the service-accounts group's rule, not

@@ -42,6 +42,8 @@ pub mod declared_access;
 pub mod written_by;
 pub mod control_narrowing;
 pub mod package_approvers;
+pub mod package_automatic;
+pub mod package_oob;
 
 pub use access::*;
 pub use certificates::not_after;

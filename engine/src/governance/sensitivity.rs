@@ -46,7 +46,7 @@ fn classify_in(change: &Change, desired: &DesiredModel, plan_size: usize, tenant
         // assignment only take admin access away.
         return None;
     }
-    if removes_access(change).is_some() {
+    if removes_access(change).is_some() || super::package_automatic::only_turns_off(change).is_some() || super::package_oob::is_removal(change) {
         // Ending access is never held for approval (zero standing access):
         // expiry and out-of-band removals run unattended, journalled.
         return None;

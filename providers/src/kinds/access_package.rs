@@ -24,6 +24,7 @@ use serde_json::{json, Map, Value};
 
 use super::access_catalog::{resources as catalog_resources, AAD_GROUP};
 use super::access_package_policy_write::{delete_policy, live_policies, write_policies};
+use super::access_policy_automatic as automatic;
 use super::access_policy_review as review;
 use super::access_resources::{APPLICATIONS, SITES};
 use super::registry::{Api, BoxFuture, KindProvider, Read, BY_DISPLAY_NAME};
@@ -137,6 +138,10 @@ pub fn policy_props(p: &AssignmentPolicy, state: &DesiredState) -> Value {
     if let Some(r) = &p.review_settings {
         m.insert("reviewSettings".into(), review::review_props(r, &|l| subjects(state, l)));
     }
+    m.insert(automatic::PROP.into(), automatic::props(p.automatic_request_settings.as_ref()));
+    if let Some(a) = &p.automatic_request_settings {
+        m.insert("specificAllowedTargets".into(), automatic::targets(a));
+    }
     Value::Object(m)
 }
 
@@ -178,6 +183,7 @@ pub fn subject_entry(s: &Value) -> Value {
         // A manager further up is not modelled: kept by type (drift).
         "requestorManager" => json!(format!("{GRAPH}requestorManager")),
         "connectedOrganizationMembers" => json!(format!("{}{}", ap::CONNECTED_ORGANIZATION, str_field(s, "connectedOrganizationId"))),
+        "attributeRuleMembers" => automatic::rule_subject(s),
         other => match ap::special_name(other) {
             Some(n) => json!(n),
             // Anything else (attribute rules, a manager two levels up) is
@@ -260,6 +266,7 @@ pub fn normalize_policy(raw: &Value) -> Value {
     if let Some(r) = review::normalize_review(raw.get("reviewSettings"), &live_subjects) {
         m.insert("reviewSettings".into(), r);
     }
+    m.insert(automatic::PROP.into(), automatic::normalize(raw.get(automatic::PROP)));
     Value::Object(m)
 }
 
@@ -477,11 +484,12 @@ fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
     })
 }
 
-/// Its policies first (Graph deletes a package only once nothing is
-/// assigned through it), then the package.
+/// Its assignments ended, then its policies (Graph deletes a policy or
+/// package only once nothing is assigned through it), then the package.
 fn delete<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecError>> {
     Box::pin(async move {
         let api = w.api();
+        super::access_package_removal::end_assignments(w, &api, id).await?;
         for p in live_policies(&api, id, &BTreeSet::new()).await.map_err(fail)?.values() {
             delete_policy(w, &api, str_field(p, "id")).await?;
         }
@@ -552,11 +560,16 @@ fn policy_toml(p: &Value, key_of: &dyn Fn(&str) -> Option<Address>) -> Result<As
             enable_on_behalf_requestors_to_remove_access: f("enableOnBehalfRequestorsToRemoveAccess"),
         }
     });
+    let (automatic_request_settings, targets) = match automatic::toml(p) {
+        Some((a, rest)) => (Some(a), rest),
+        None => (None, p.get("specificAllowedTargets").cloned().unwrap_or(Value::Null)),
+    };
     Ok(AssignmentPolicy {
+        automatic_request_settings,
         display_name: s(p.get("displayName")).unwrap_or_default(),
         description: s(p.get("description")),
         allowed_target_scope: s(p.get("allowedTargetScope")).unwrap_or_default(),
-        specific_allowed_targets: subjects_toml(p.get("specificAllowedTargets"), key_of)?,
+        specific_allowed_targets: subjects_toml(Some(&targets), key_of)?,
         expiration: Expiration {
             kind: s(e.get("type")).unwrap_or_else(|| ap::NO_EXPIRATION.into()),
             duration: s(e.get("duration")),

@@ -61,6 +61,8 @@ pub const PROVIDER: KindProvider = KindProvider {
 pub const REQUESTS: &str = "/identityGovernance/entitlementManagement/assignmentRequests";
 /// ... and where they are read.
 pub const ASSIGNMENTS: &str = "/identityGovernance/entitlementManagement/assignments";
+/// Live only: whether an automatic assignment policy made it.
+const AUTOMATIC: &str = "automatic";
 pub(crate) const LISTING: &str = "/identityGovernance/entitlementManagement/assignments?$expand=target,accessPackage,assignmentPolicy";
 /// States that hold (or are about to hold) access; `expired` and
 /// `deliveryFailed` grant nothing.
@@ -124,6 +126,10 @@ pub fn normalize(raw: &Value) -> LiveObject {
     p.insert(TARGET.into(), reference(target));
     p.insert(EXPIRES.into(), end);
     p.insert(STATE.into(), raw.get(STATE).cloned().unwrap_or(Value::Null));
+    // Made by an automatic assignment policy (Entra's, by its rule), so
+    // never exported as an administrator's declaration.
+    let automatic = super::access_policy_automatic::is_on(raw.pointer("/assignmentPolicy/automaticRequestSettings"));
+    p.insert(AUTOMATIC.into(), json!(automatic));
     let who = raw.get("target").map(|t| str_field(t, "displayName")).filter(|n| !n.is_empty()).unwrap_or(target);
     let what = raw.get("accessPackage").map(|p| str_field(p, "displayName")).filter(|n| !n.is_empty()).unwrap_or(package);
     LiveObject {
@@ -316,6 +322,9 @@ fn delete<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
 /// policy (package id, lowercased name; `access_policy_keys`).
 pub fn export_one(o: &LiveObject, key_of: &dyn Fn(&str) -> Option<Address>, policy_key: &dyn Fn(&str, &str) -> Option<String>) -> Result<AccessPackageAssignment, String> {
     let p = &o.props;
+    if p.get(AUTOMATIC) == Some(&Value::Bool(true)) {
+        return Err("it was made by an automatic assignment policy (by its membership rule), which the package's export declares".into());
+    }
     let id = |k: &str| p.get(k).and_then(as_reference).unwrap_or_default().to_string();
     let package = key_of(&id(PACKAGE)).filter(|a| a.kind == Kind::AccessPackage).ok_or_else(|| format!("access package {} is not exported", id(PACKAGE)))?;
     let target = key_of(&id(TARGET)).filter(|a| matches!(a.kind, Kind::Guest | Kind::User)).ok_or_else(|| format!("target {} is not an exported user or guest", id(TARGET)))?;

@@ -22,6 +22,9 @@ fn subject_json(w: &Writer<'_>, v: &Value) -> Result<Value, ExecError> {
         if let Some(t) = ap::special_approver(s) {
             return Ok(if t == "requestorManager" { json!({"@odata.type": format!("{GRAPH}{t}"), "managerLevel": 1}) } else { json!({"@odata.type": format!("{GRAPH}{t}")}) });
         }
+        if let Some(rule) = super::access_policy_automatic::rule_json(s) {
+            return Ok(rule);
+        }
         if let Some(id) = s.strip_prefix(ap::CONNECTED_ORGANIZATION) {
             return Ok(json!({"@odata.type": format!("{GRAPH}connectedOrganizationMembers"), "connectedOrganizationId": id}));
         }
@@ -72,6 +75,10 @@ fn policy_body(w: &Writer<'_>, p: &Value, package: &str) -> Result<Value, ExecEr
     if let Some(r) = p.get("reviewSettings").filter(|r| r.is_object()) {
         m.insert("reviewSettings".into(), super::access_policy_review::review_body(r, &|v| subjects_json(w, v))?);
     }
+    // Off is sent as null: a request-based policy (the PUT of a policy
+    // automatic in the portal turns it back).
+    let auto = super::access_policy_automatic::PROP;
+    m.insert(auto.into(), super::access_policy_automatic::body(p.get(auto)));
     m.insert("accessPackage".into(), json!({"id": package}));
     Ok(Value::Object(m))
 }
@@ -86,7 +93,7 @@ pub(super) async fn live_policies(api: &GraphClient, id: &str, declared: &BTreeS
 
 /// Properties of a policy tenantctl does not model: Graph's update is a
 /// whole-object PUT, so they are sent back as the tenant has them.
-const UNMODELLED_POLICY_PROPS: &[&str] = &["reviewSettings", "automaticRequestSettings", "notificationSettings"];
+const UNMODELLED_POLICY_PROPS: &[&str] = &["reviewSettings", "notificationSettings"];
 
 /// The PUT body of the live policy at `path`: the declared properties over
 /// what tenantctl does not model. A policy with requestor questions or

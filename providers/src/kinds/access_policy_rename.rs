@@ -12,7 +12,9 @@
 //! namesake. Anything else that removes a live policy (two renamed at
 //! once, a policy dropped) deletes it; while assignments go through it
 //! Graph would refuse that delete mid-apply, so the plan refuses it first,
-//! naming the policy and its assignments.
+//! naming the policy and its assignments. The renamed live policy is
+//! compared under its new name, so the plan shows its `displayName` and
+//! whatever else changes with it, before and after.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -27,6 +29,8 @@ pub const POLICY_IN_USE: &str = "policy-in-use";
 
 /// Where a package's props list its policies' lowercased names.
 const POLICY_NAMES: &str = "policyNames";
+/// Where a package's props hold its policies, by lowercased name.
+const POLICIES: &str = "policies";
 
 /// `(live name, declared name)` when the declared names `want` and the
 /// live names `have` differ by exactly one policy each: the same policy,
@@ -101,6 +105,18 @@ pub fn guard(observed: &mut ObservedState, desired: &DesiredModel, ledger: &Ledg
         }
     }
     observed.held.extend(refused);
+    // The renamed policy is compared with its declaration under the new
+    // name, so the plan shows the rename (`displayName`) and every other
+    // field it changes with their before and after, not a new policy.
+    for o in observed.objects.get_mut(&Kind::AccessPackage).into_iter().flatten() {
+        for (_, old, new) in renamed.iter().filter(|(p, _, _)| *p == o.id) {
+            if let Some(Value::Object(pols)) = o.props.get_mut(POLICIES) {
+                if let Some(p) = pols.remove(old) {
+                    pols.insert(new.clone(), p);
+                }
+            }
+        }
+    }
     for (package, old, new) in renamed {
         for a in observed.objects.get_mut(&Kind::AccessPackageAssignment).into_iter().flatten() {
             if a.props.get(PACKAGE).and_then(as_reference) == Some(package.as_str()) && a.props.get(POLICY).and_then(Value::as_str) == Some(old.as_str()) {

@@ -71,6 +71,11 @@ pub struct AssignmentPolicy {
     /// has them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_settings: Option<crate::kinds::access_package_review::ReviewSettings>,
+    /// Automatic assignment to every user a membership rule matches
+    /// (`automaticRequestSettings`); absent: the policy is request-based,
+    /// and automatic assignment turned on in the tenant is drift.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automatic_request_settings: Option<crate::kinds::access_package_automatic::AutomaticRequestSettings>,
 }
 
 /// An `expirationPattern`.
@@ -256,6 +261,7 @@ pub(crate) fn validate(cx: &mut Ctx) {
     crate::kinds::access_package_rules::validate(cx);
     crate::kinds::access_package_groups::validate(cx);
     crate::kinds::access_package_review::validate(cx);
+    crate::kinds::access_package_automatic::validate(cx);
     crate::kinds::access_resources::validate(cx);
 }
 
@@ -268,7 +274,8 @@ fn policy_checks(cx: &mut Ctx, key: &str, pk: &str, pol: &AssignmentPolicy, o: &
         e.help = crate::suggest::closest(scope, TARGET_SCOPES.iter().copied()).map(|x| format!("did you mean `{x}`?"));
     }
     let specific = scope.starts_with("specific");
-    if specific && pol.specific_allowed_targets.is_empty() {
+    // An automatic policy's target is its rule (`access_package_automatic`).
+    if specific && pol.specific_allowed_targets.is_empty() && pol.automatic_request_settings.is_none() {
         cx.error("missing-targets", o, &at("allowed_target_scope"), format!("{name}: {scope} needs specific_allowed_targets"));
     }
     if !specific && !pol.specific_allowed_targets.is_empty() {

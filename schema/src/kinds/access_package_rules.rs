@@ -3,7 +3,9 @@
 //!
 //! * `access-without-approval`: a policy that admits external users, or
 //!   that grants a group holding a directory role, a role-assignable or
-//!   protected group, or one conditional access excludes, needs approval.
+//!   protected group, or one conditional access excludes, needs approval;
+//!   an automatic assignment policy never has it (nobody requests, nobody
+//!   approves).
 //! * `standing-guest-access`: such a policy must end access (`noExpiration`
 //!   or an end beyond the horizon time-boxed access ends within is
 //!   standing access).
@@ -126,7 +128,13 @@ fn policy_rules(cx: &mut Ctx, key: &str, pk: &str, pol: &AssignmentPolicy, grant
     };
     let hint = |lint: &str| format!("or record a reasoned exception `\"{lint}:access_package.{key}\"` in [governance.exceptions]");
     if let Some(why) = &why {
-        let approved = pol.request_approval_settings.as_ref().is_some_and(|a| a.is_approval_required_for_add && !a.stages.is_empty());
+        // An automatic policy assigns with nobody approving, whatever
+        // its approval settings say (`access_package_automatic`).
+        if pol.automatic_request_settings.is_some() && !excepted(cx, WITHOUT_APPROVAL, key) {
+            let at = path!["access_package", key, "policies", pk, "automatic_request_settings", "membership_rule"];
+            cx.error(WITHOUT_APPROVAL, o, &at, format!("{name}: {why}, and it assigns the package automatically to everyone its membership_rule matches, with no second person approving; use a request-based policy with approval stages (remove automatic_request_settings), {}", hint(WITHOUT_APPROVAL)));
+        }
+        let approved = pol.automatic_request_settings.is_some() || pol.request_approval_settings.as_ref().is_some_and(|a| a.is_approval_required_for_add && !a.stages.is_empty());
         if !approved && !excepted(cx, WITHOUT_APPROVAL, key) {
             let at: Vec<crate::source::Seg> = if pol.request_approval_settings.is_some() { path!["access_package", key, "policies", pk, "request_approval_settings", "is_approval_required_for_add"].to_vec() } else { path!["access_package", key, "policies", pk, "display_name"].to_vec() };
             cx.error(WITHOUT_APPROVAL, o, &at, format!("{name}: {why}, so a second person must approve each request; set request_approval_settings with is_approval_required_for_add = true and a stage of approvers, {}", hint(WITHOUT_APPROVAL)));

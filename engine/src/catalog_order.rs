@@ -1,0 +1,56 @@
+//! Ordering a catalog's resource removals after the package roles that
+//! use them (issue 16). A package depends on its catalog, so creates and
+//! updates run catalog first: right for a group added to both, wrong for
+//! one removed from both, as Graph removes a catalog's resource only once
+//! no package's role uses it (the docs' resource request removes "a
+//! resource ... that is no longer needed by the access packages"). So when
+//! one plan takes a group out of a package and out of a catalog, the
+//! catalog's update waits on the package's instead.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use schema::{Address, Kind};
+use serde_json::Value;
+
+use crate::model::as_reference;
+use crate::plan::{Action, Change};
+
+/// What a list field of `c` loses (references or strings).
+fn removed(c: &Change, field: &str) -> BTreeSet<String> {
+    let set = |v: Option<&Value>| -> BTreeSet<String> { v.and_then(Value::as_array).into_iter().flatten().filter_map(|x| as_reference(x).or_else(|| x.as_str())).map(str::to_string).collect() };
+    c.fields.iter().filter(|f| f.field == field).flat_map(|f| set(f.before.as_ref()).difference(&set(f.after.as_ref())).cloned().collect::<Vec<_>>()).collect()
+}
+
+/// `deps` (each changed address to the changed addresses it waits on)
+/// reordered so a catalog update that removes groups waits on each
+/// package update that removes one of them (and not the reverse). Deletes
+/// run after every update, so a catalog update that removes groups while
+/// the plan deletes a package runs after the deletes: the catalog
+/// updates returned, with the deleted packages they wait on (a package's
+/// live groups are not compared, so this may order one needlessly late,
+/// never too early).
+pub fn removals_after_roles(changes: &[Change], deps: &mut BTreeMap<Address, Vec<Address>>) -> BTreeMap<Address, Vec<Address>> {
+    let deleted: Vec<Address> = changes.iter().filter(|c| c.address.kind == Kind::AccessPackage && c.action == Action::Delete).map(|c| c.address.clone()).collect();
+    let mut after_deletes = BTreeMap::new();
+    let updates = |k: Kind| changes.iter().filter(move |c| c.address.kind == k && c.action == Action::Update);
+    for cat in updates(Kind::AccessCatalog) {
+        let gone = removed(cat, "groups");
+        if gone.is_empty() {
+            continue;
+        }
+        if !deleted.is_empty() {
+            after_deletes.insert(cat.address.clone(), deleted.clone());
+        }
+        for pkg in updates(Kind::AccessPackage).filter(|p| !removed(p, "groups").is_disjoint(&gone)) {
+            if let Some(d) = deps.get_mut(&pkg.address) {
+                d.retain(|a| *a != cat.address);
+            }
+            if let Some(d) = deps.get_mut(&cat.address) {
+                if !d.contains(&pkg.address) {
+                    d.push(pkg.address.clone());
+                }
+            }
+        }
+    }
+    after_deletes
+}
