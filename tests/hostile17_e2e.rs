@@ -136,3 +136,31 @@ async fn an_account_with_a_password_from_the_environment_needs_approval() {
     assert!(out.contains("+ user.backup") && !out.contains("password environment variable"), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Finding 19: a policy made in the portal on a declared package, with an
+/// assignment through it (Megan holds the guest package with no approval
+/// and no end). The policy is taken out again; its assignment is ended
+/// first (Graph refuses deleting a policy assignments go through), so the
+/// correction does not fail at Graph on every run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_assignment_through_a_portal_made_policy_is_ended_with_the_policy() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let package = ledger_id(work.path(), "access_package.fabrikam-audit");
+    let open = json!({"displayName": "FABRIKAM AUDITORS", "description": "x", "allowedTargetScope": "allDirectoryUsers", "specificAllowedTargets": [], "expiration": {"type": "noExpiration"},
+        "requestorSettings": {"enableTargetsToSelfAddAccess": true}, "requestApprovalSettings": {"isApprovalRequiredForAdd": false, "isApprovalRequiredForUpdate": false, "isRequestorJustificationRequired": false, "stages": []}, "accessPackage": {"id": package}});
+    let made = graph(&sb, Method::POST, &format!("/v1.0{EM}/assignmentPolicies"), Some(open)).await;
+    let policy = made["id"].as_str().expect("an id").to_string();
+    let megan = ledger_id(work.path(), "user.megan");
+    let add = json!({"requestType": "adminAdd", "assignment": {"targetId": megan, "assignmentPolicyId": policy, "accessPackageId": package}, "schedule": {"expiration": {"type": "noExpiration"}}});
+    graph(&sb, Method::POST, &format!("/v1.0{EM}/assignmentRequests"), Some(add)).await;
+
+    let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("applied: update access_package.fabrikam-audit"), "{out}");
+    let policies = client(&sb).v1().list_all(&format!("{EM}/assignmentPolicies?$expand=accessPackage")).await.expect("policies");
+    assert!(!policies.iter().any(|p| p["id"] == json!(policy)), "the portal-made policy is gone");
+    let assignments = client(&sb).v1().list_all(&format!("{EM}/assignments?$filter=accessPackage/id eq '{package}'&$expand=target")).await.expect("assignments");
+    assert!(!assignments.iter().any(|a| a["target"]["objectId"] == json!(megan) && a["state"] == json!("delivered")), "Megan's assignment is ended: {assignments:#?}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

@@ -73,6 +73,10 @@ const PENDING_STATES: &[&str] = &["delivering", "partiallyDelivered"];
 const STATE: &str = "state";
 /// Live-only: the policy's display name as Graph spells it (for export).
 const POLICY_NAME: &str = "policyName";
+/// Live-only: the policy's id, so an assignment through a policy named
+/// like another (keyed `name [id]` on its package,
+/// `access_package::policy_keys`) is told apart (`access_policy_rename::guard`).
+pub(crate) const POLICY_ID: &str = "policyId";
 
 fn natural_key(package: &str, target: &str) -> String {
     format!("{{{{{package}}}}}|{{{{{target}}}}}")
@@ -123,6 +127,7 @@ pub fn normalize(raw: &Value) -> LiveObject {
     p.insert(PACKAGE.into(), reference(package));
     p.insert(POLICY.into(), json!(policy.to_lowercase()));
     p.insert(POLICY_NAME.into(), json!(policy));
+    p.insert(POLICY_ID.into(), json!(raw.get("assignmentPolicy").map(|p| str_field(p, "id")).unwrap_or_default()));
     p.insert(TARGET.into(), reference(target));
     p.insert(EXPIRES.into(), end);
     p.insert(STATE.into(), raw.get(STATE).cloned().unwrap_or(Value::Null));

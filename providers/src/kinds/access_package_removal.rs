@@ -22,9 +22,16 @@ fn live(a: &Value) -> bool {
 /// Ends every live assignment of package `id`, and waits until none is
 /// listed live.
 pub(super) async fn end_assignments(w: &Writer<'_>, api: &GraphClient, id: &str) -> Result<(), ExecError> {
+    end_assignments_through(w, api, id, None).await
+}
+
+/// Ends every live assignment of package `id` (through `policy` alone,
+/// when given), and waits until none is listed live.
+pub(super) async fn end_assignments_through(w: &Writer<'_>, api: &GraphClient, id: &str, policy: Option<&str>) -> Result<(), ExecError> {
     let filter = crate::apply::urlencode(&format!("accessPackage/id eq {}", lit(id)));
     let listing = format!("{LISTING}&$filter={filter}");
-    let found: Vec<Value> = api.list_all(&listing).await.map_err(fail)?.into_iter().filter(live).collect();
+    let mine = |a: &Value| live(a) && policy.is_none_or(|p| a.pointer("/assignmentPolicy/id").and_then(Value::as_str) == Some(p));
+    let found: Vec<Value> = api.list_all(&listing).await.map_err(fail)?.into_iter().filter(|a| mine(a)).collect();
     if found.is_empty() {
         return Ok(());
     }
@@ -37,6 +44,6 @@ pub(super) async fn end_assignments(w: &Writer<'_>, api: &GraphClient, id: &str)
             Err(e) => return Err(fail(e)),
         }
     }
-    api.wait_until_listed(&listing, |items| !items.iter().any(live)).await.map_err(fail)?;
+    api.wait_until_listed(&listing, |items| !items.iter().any(|a| mine(a))).await.map_err(fail)?;
     Ok(())
 }

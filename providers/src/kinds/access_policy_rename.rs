@@ -48,6 +48,35 @@ pub(crate) fn names(props: &engine::Props) -> BTreeSet<&str> {
     props.get(POLICY_NAMES).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect()
 }
 
+/// The policy id of a key `name [id]` (a live policy named like another,
+/// `access_package::policy_keys`).
+pub fn collision_id(key: &str) -> Option<&str> {
+    key.strip_suffix(']').and_then(|k| k.rsplit_once(" [")).map(|(_, id)| id).filter(|id| !id.is_empty() && !id.contains(' '))
+}
+
+/// Assignments through a policy keyed `name [id]` on their package go
+/// through that key, not through the declared `name` they are named like.
+fn rekey_collisions(observed: &mut ObservedState, packages: &[LiveObject]) {
+    let mut keys: BTreeMap<(String, String), String> = BTreeMap::new();
+    for o in packages {
+        for k in names(&o.props) {
+            if let Some(id) = collision_id(k) {
+                keys.insert((o.id.clone(), id.to_string()), k.to_string());
+            }
+        }
+    }
+    if keys.is_empty() {
+        return;
+    }
+    for a in observed.objects.get_mut(&Kind::AccessPackageAssignment).into_iter().flatten() {
+        let package = a.props.get(PACKAGE).and_then(as_reference).unwrap_or_default().to_string();
+        let policy = a.props.get(crate::kinds::access_package_assignment::POLICY_ID).and_then(Value::as_str).unwrap_or_default().to_string();
+        if let Some(k) = keys.get(&(package, policy)) {
+            a.props.insert(POLICY.into(), json!(k));
+        }
+    }
+}
+
 /// The assignments of `package` (live id) through policy `name`.
 fn through<'a>(observed: &'a ObservedState, package: &str, name: &str) -> Vec<&'a LiveObject> {
     observed
@@ -66,6 +95,7 @@ fn through<'a>(observed: &'a ObservedState, package: &str, name: &str) -> Vec<&'
 /// refuses the package, naming both.
 pub fn guard(observed: &mut ObservedState, desired: &DesiredModel, ledger: &Ledger) {
     let live: Vec<LiveObject> = observed.objects.get(&Kind::AccessPackage).cloned().unwrap_or_default();
+    rekey_collisions(observed, &live);
     let mut renamed: Vec<(String, String, String)> = Vec::new();
     let mut refused = BTreeMap::new();
     for r in desired.resources.values().filter(|r| r.address.kind == Kind::AccessPackage) {
@@ -77,7 +107,12 @@ pub fn guard(observed: &mut ObservedState, desired: &DesiredModel, ledger: &Ledg
             renamed.push((o.id.clone(), old.to_string(), new.to_string()));
         }
         let mut blocked = Vec::new();
-        for gone in have.difference(&want).filter(|g| pair.is_none_or(|(old, _)| old != **g)) {
+        // A policy named like a declared one (keyed `name [id]`) is never
+        // the declared one: it was made out of band, and the package's
+        // writer ends the assignments through it before deleting it
+        // (`access_package_removal::end_assignments`; hostile run 17,
+        // finding 19).
+        for gone in have.difference(&want).filter(|g| pair.is_none_or(|(old, _)| old != **g)).filter(|g| collision_id(g).is_none()) {
             let held = through(observed, &o.id, gone);
             if held.is_empty() {
                 continue;
