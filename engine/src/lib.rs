@@ -19,6 +19,7 @@ pub mod plan_app_live;
 pub mod ledger_location;
 pub mod held;
 pub mod secret_env;
+pub mod shared_resources;
 
 pub use ledger::Ledger;
 pub use model::{DesiredModel, DesiredResource, LiveObject, ObservedState, Props};

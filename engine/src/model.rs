@@ -132,7 +132,9 @@ impl ObservedState {
 /// shape planning.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DesiredModel {
-    pub resources: BTreeMap<Address, DesiredResource>,
+    /// Shared between clones of the model until one writes it (see
+    /// [`crate::shared_resources`]).
+    pub resources: crate::shared_resources::Resources,
     pub governance: schema::kinds::Governance,
     /// Users declared `kind = "service"`: never targeted by policy or
     /// conditional access, and any change touching them is sensitive.
