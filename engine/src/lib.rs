@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod model;
 pub mod plan;
 pub mod plan_types;
+pub mod props;
 pub mod render;
 pub mod plan_app_live;
 pub mod ledger_location;

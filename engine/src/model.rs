@@ -13,8 +13,9 @@ use schema::{Address, Kind};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Normalized properties of one object, by Graph property name.
-pub type Props = BTreeMap<String, Value>;
+/// Normalized properties of one object, by Graph property name (a sorted
+/// vector with a map's interface: see [`crate::props`]).
+pub use crate::props::Props;
 
 /// The marker key of a reference inside props.
 pub const REF: &str = "@ref";
@@ -57,7 +58,7 @@ pub struct DesiredResource {
     /// Properties sent only when creating, never compared (e.g. how the
     /// initial password is obtained: the name of an environment variable,
     /// never the password itself).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "Props::is_empty")]
     pub create_only: Props,
     /// Resources that must exist before this one (from references).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
