@@ -326,6 +326,9 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
         // Another run's delta state is as good as this one's.
         Some(Err(e)) => output::status(format!("warning: the delta state was not saved: {e:#}")),
     }
+    // Saved: the snapshot (every user and group) is not needed past here,
+    // so it is not held beside the plan (issue 13: peak memory).
+    drop(delta);
     // Judged by the governance in force (the recorded trust root), never by
     // a desired [governance] nobody approved: its allow, prune, exceptions
     // and unattended take effect only through an approved apply.

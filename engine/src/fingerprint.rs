@@ -78,7 +78,7 @@ fn desired_hash(model: &DesiredModel) -> Result<String, serde_json::Error> {
     // Everything but the resources, as one value (small). Every field is
     // named, so a field added to the model cannot be left out unnoticed.
     let shell = DesiredModel {
-        resources: BTreeMap::new(),
+        resources: Default::default(),
         governance: model.governance.clone(),
         service_accounts: model.service_accounts.clone(),
         service_account_groups: model.service_account_groups.clone(),

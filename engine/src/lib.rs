@@ -15,11 +15,13 @@ pub mod ledger;
 pub mod model;
 pub mod plan;
 pub mod plan_types;
+pub mod props;
 pub mod render;
 pub mod plan_app_live;
 pub mod ledger_location;
 pub mod held;
 pub mod secret_env;
+pub mod shared_resources;
 
 pub use ledger::Ledger;
 pub use model::{DesiredModel, DesiredResource, LiveObject, ObservedState, Props};

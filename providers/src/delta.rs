@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use engine::{DesiredModel, Ledger, LiveObject, ObservedState};
 use schema::Kind;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::graph::{GraphClient, GraphError};
@@ -24,10 +25,15 @@ use crate::kinds::{group, guest, str_field, user};
 pub const DELTA_STATE_VERSION: u32 = 3;
 
 /// One collection's snapshot: raw objects by id, members by group id.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+///
+/// Each object is kept as its compact JSON text (what the state file holds
+/// for it), not as a `serde_json::Value`: at 100k users and groups the
+/// values were several times the text, and the largest holder of a
+/// reconcile pass's memory (issue 13). Readers parse one object at a time.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Snapshot {
     pub delta_link: String,
-    pub objects: BTreeMap<String, Value>,
+    pub objects: BTreeMap<String, Box<RawValue>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub members: BTreeMap<String, BTreeSet<String>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -38,7 +44,7 @@ pub struct Snapshot {
 }
 
 /// The state file (`.tenantctl/delta.json`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeltaState {
     pub version: u32,
     /// The Graph endpoint the snapshot belongs to: another endpoint resyncs.
@@ -75,67 +81,145 @@ pub struct DeltaStats {
     pub removed: usize,
 }
 
+/// One change to a group's `members` or `owners` from `members@delta` /
+/// `owners@delta`: the linked object's id, its member type (members
+/// only), and whether the link was removed.
+struct LinkChange {
+    id: String,
+    member_type: Option<String>,
+    removed: bool,
+}
+
+/// One added or changed object of a delta round, kept compact until the
+/// round is complete: its link changes, and its other properties as JSON
+/// text.
+struct Changed {
+    id: String,
+    /// `members@delta`, `owners@delta`, when the object carried them.
+    links: [Option<Vec<LinkChange>>; 2],
+    properties: Option<Box<RawValue>>,
+}
+
+const LINK_FIELDS: [&str; 2] = ["members@delta", "owners@delta"];
+
+impl Changed {
+    /// The compact form of one delta item (`None` without an id).
+    fn of(mut item: Value) -> Option<Changed> {
+        let id = str_field(&item, "id").to_string();
+        if id.is_empty() {
+            return None;
+        }
+        let mut links: [Option<Vec<LinkChange>>; 2] = [None, None];
+        for (field, out) in LINK_FIELDS.iter().zip(links.iter_mut()) {
+            if let Some(changes) = item.as_object_mut().and_then(|m| m.remove(*field)) {
+                let members = *field == LINK_FIELDS[0];
+                *out = Some(
+                    changes
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|m| {
+                            let removed = m.get("@removed").is_some();
+                            let member_type = (members && !removed).then(|| engine::governance::live::member_type(m.get("@odata.type").and_then(Value::as_str)));
+                            LinkChange { id: str_field(m, "id").to_string(), member_type, removed }
+                        })
+                        .collect(),
+                );
+            }
+        }
+        // (A `Value` always serializes: its keys are strings.)
+        let properties = item.is_object().then(|| serde_json::value::to_raw_value(&item).ok()).flatten();
+        Some(Changed { id, links, properties })
+    }
+}
+
 /// Apply one collection's delta round to its snapshot; a missing or expired
 /// snapshot is replaced by a full read.
 async fn sync(client: &GraphClient, path: &str, snap: &mut Option<Snapshot>, stats: &mut DeltaStats) -> Result<(), GraphError> {
     let v1 = client.v1();
     let previous = snap.as_ref().map(|s| s.delta_link.clone());
-    let page = match v1.delta(path, previous.as_deref()).await {
-        Ok(p) if previous.is_some() => p,
-        Ok(p) => {
+    // Each page's objects are made compact as they arrive; the round is
+    // applied only once it is complete, as before.
+    let v1 = &v1;
+    let round = |link: Option<String>| async move {
+        let mut changed = Vec::new();
+        let (removed, delta_link) = v1.delta_each(path, link.as_deref(), &[], |item| changed.extend(Changed::of(item))).await?;
+        Ok::<_, GraphError>((changed, removed, delta_link))
+    };
+    let (changed, removed, delta_link) = match round(previous.clone()).await {
+        Ok(r) if previous.is_some() => r,
+        Ok(r) => {
             stats.full_resyncs += 1;
             *snap = Some(Snapshot::default());
-            p
+            r
         }
         Err(GraphError::DeltaExpired { .. }) => {
             tracing::info!(path, "delta token expired: full resync");
             stats.full_resyncs += 1;
             *snap = Some(Snapshot::default());
-            v1.delta(path, None).await?
+            round(None).await?
         }
         Err(e) => return Err(e),
     };
     let s = snap.get_or_insert_with(Snapshot::default);
-    for r in &page.removed {
+    for r in &removed {
         s.objects.remove(&r.id);
         s.members.remove(&r.id);
         s.owners.remove(&r.id);
         stats.removed += 1;
     }
-    for item in page.items {
-        let id = str_field(&item, "id").to_string();
-        if id.is_empty() {
-            continue;
-        }
-        let mut item = item;
-        for (field, links) in [("members@delta", &mut s.members), ("owners@delta", &mut s.owners)] {
-            if let Some(changes) = item.as_object_mut().and_then(|m| m.remove(field)) {
-                let set = links.entry(id.clone()).or_default();
-                for m in changes.as_array().into_iter().flatten() {
-                    let mid = str_field(m, "id").to_string();
-                    if field == "members@delta" && m.get("@removed").is_none() {
-                        s.member_types.insert(mid.clone(), engine::governance::live::member_type(m.get("@odata.type").and_then(Value::as_str)));
-                    }
-                    if m.get("@removed").is_some() {
-                        set.remove(&mid);
-                    } else {
-                        set.insert(mid);
-                    }
+    for c in changed {
+        let Changed { id, links: [members, owners], properties } = c;
+        for (changes, links) in [(members, &mut s.members), (owners, &mut s.owners)] {
+            let Some(changes) = changes else { continue };
+            let set = links.entry(id.clone()).or_default();
+            for m in changes {
+                if let Some(t) = m.member_type {
+                    s.member_types.insert(m.id.clone(), t);
+                }
+                if m.removed {
+                    set.remove(&m.id);
+                } else {
+                    set.insert(m.id);
                 }
             }
         }
         // A changed object replaces the stored one, keeping properties a
         // minimal response leaves out.
-        let entry = s.objects.entry(id).or_insert_with(|| Value::Object(Default::default()));
-        if let (Some(old), Some(new)) = (entry.as_object_mut(), item.as_object()) {
-            for (k, v) in new {
-                old.insert(k.clone(), v.clone());
-            }
-        }
+        let merged = match (s.objects.remove(&id), properties) {
+            (None, Some(new)) => new,
+            (None, None) => empty_object(),
+            (Some(old), None) => old,
+            (Some(old), Some(new)) => merge(&old, &new).unwrap_or(new),
+        };
+        s.objects.insert(id, merged);
         stats.changed += 1;
     }
-    s.delta_link = page.delta_link;
+    s.delta_link = delta_link;
     Ok(())
+}
+
+fn empty_object() -> Box<RawValue> {
+    RawValue::from_string("{}".to_string()).expect("an empty object is JSON")
+}
+
+/// `new`'s properties written over `old`'s, in `old`'s order (a stored
+/// object that is not an object is kept as it is). An error (a stored text
+/// nested past the parser's depth) makes the caller keep `new`.
+fn merge(old: &RawValue, new: &RawValue) -> Result<Box<RawValue>, serde_json::Error> {
+    let mut old: Value = serde_json::from_str(old.get())?;
+    let new: Value = serde_json::from_str(new.get())?;
+    if let (Some(o), Value::Object(n)) = (old.as_object_mut(), new) {
+        for (k, v) in n {
+            o.insert(k, v);
+        }
+    }
+    serde_json::value::to_raw_value(&old)
+}
+
+/// A stored object as a value, to normalize (one at a time).
+fn parsed(raw: &RawValue) -> Option<Value> {
+    serde_json::from_str(raw.get()).ok()
 }
 
 /// Read users and groups through delta, the rest as `observe` does.
@@ -166,8 +250,8 @@ pub async fn observe_with_delta_view(client: &GraphClient, desired: &DesiredMode
             Ok(()) => {
                 observed.objects.entry(Kind::User).or_default();
                 observed.objects.entry(Kind::Guest).or_default();
-                for raw in state.users.iter().flat_map(|s| s.objects.values()) {
-                    if let Some(o) = user::normalize(raw).or_else(|| guest::normalize(raw)) {
+                for raw in state.users.iter().flat_map(|s| s.objects.values()).filter_map(|r| parsed(r)) {
+                    if let Some(o) = user::normalize(&raw).or_else(|| guest::normalize(&raw)) {
                         observed.insert(o);
                     }
                 }
@@ -253,7 +337,9 @@ fn read_groups(desired: &DesiredModel, ledger: &Ledger, snap: Option<&Snapshot>)
     let wanted = |set: &BTreeSet<String>, g: &Value| set.contains(str_field(g, "id")) || set.contains(&str_field(g, "mailNickname").to_lowercase());
     snap.objects
         .values()
+        .filter_map(|g| parsed(g))
         .map(|g| {
+            let g = &g;
             let id = str_field(g, "id").to_string();
             let dynamic = g.get("groupTypes").and_then(Value::as_array).is_some_and(|t| t.iter().any(|x| x == "DynamicMembership"));
             let links = |set: &BTreeMap<String, BTreeSet<String>>| -> Vec<String> { set.get(&id).map(|m| m.iter().cloned().collect()).unwrap_or_default() };

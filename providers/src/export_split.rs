@@ -8,16 +8,32 @@ use std::collections::BTreeMap;
 /// loads again without raising it (100k users made one 18 MB file).
 pub(crate) const FILE_BUDGET: usize = (schema::read::DEFAULT_MAX_FILE_BYTES / 2) as usize;
 
+/// Items rendered through one `toml::Value` at a time (see `split_table`).
+const RENDER_CHUNK: usize = 256;
+
 /// The `[name.KEY]` tables of `items` as TOML: one file named `file` when
 /// it fits in `budget` bytes, else parts `users-001.toml`, `users-002.toml`,
 /// ... each within it (in key order, so exports stay deterministic).
 pub(crate) fn split_table<T: serde::Serialize>(file: &str, name: &str, items: &BTreeMap<String, T>, budget: usize) -> Result<Vec<(String, String)>, toml::ser::Error> {
     // As `put` writes a table: through `toml::Value`, so a part reads
-    // exactly as the whole file did.
+    // exactly as the whole file did. A few items at a time: each item is a
+    // table of its own (`[name.KEY]`, its sub-tables after it), so the
+    // renders of consecutive runs of items, joined by the blank line
+    // between tables, are the render of them all; and the document model of
+    // a whole kind (at 100k objects several times the memory of its text,
+    // the peak of `export`) is never built (issue 13).
     let render = |part: BTreeMap<&String, &T>| -> Result<String, toml::ser::Error> {
-        let mut root = toml::Table::new();
-        root.insert(name.to_string(), toml::Value::try_from(part)?);
-        toml::to_string_pretty(&root)
+        let mut out = String::new();
+        let items: Vec<(&String, &T)> = part.into_iter().collect();
+        for chunk in items.chunks(RENDER_CHUNK) {
+            let mut root = toml::Table::new();
+            root.insert(name.to_string(), toml::Value::try_from(chunk.iter().copied().collect::<BTreeMap<&String, &T>>())?);
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&toml::to_string_pretty(&root)?);
+        }
+        Ok(out)
     };
     let whole = render(items.iter().collect())?;
     if whole.len() <= budget {
@@ -70,5 +86,37 @@ mod split_tests {
         assert_eq!(keys, items.keys().collect::<Vec<_>>());
         // Deterministic: the same items give the same parts.
         assert_eq!(parts, split_table("users.toml", "user", &items, 600).unwrap());
+    }
+
+    /// Rendered a few items at a time, the file is byte for byte the render
+    /// of the whole table at once, nested tables and arrays of tables
+    /// included.
+    #[test]
+    fn rendering_in_runs_of_items_is_rendering_the_whole_table() {
+        #[derive(serde::Serialize)]
+        struct Item {
+            name: String,
+            empty: Vec<String>,
+            list: Vec<String>,
+            settings: BTreeMap<String, BTreeMap<String, i64>>,
+            rows: Vec<BTreeMap<String, String>>,
+        }
+        let items: BTreeMap<String, Item> = (0..super::RENDER_CHUNK * 2 + 7)
+            .map(|i| {
+                let item = Item {
+                    name: format!("Item \"{i}\""),
+                    empty: Vec::new(),
+                    list: (0..i % 4).map(|j| format!("m{j}")).collect(),
+                    settings: BTreeMap::from([(format!("s{}", i % 3), BTreeMap::from([("v".to_string(), i as i64)]))]),
+                    rows: (0..i % 2).map(|j| BTreeMap::from([("k".to_string(), format!("r{j}"))])).collect(),
+                };
+                (format!("k{i:04}"), item)
+            })
+            .collect();
+        let mut root = toml::Table::new();
+        root.insert("policy".to_string(), toml::Value::try_from(&items).unwrap());
+        let whole = toml::to_string_pretty(&root).unwrap();
+        let parts = split_table("p.toml", "policy", &items, usize::MAX).unwrap();
+        assert_eq!(parts, vec![("p.toml".to_string(), whole)]);
     }
 }

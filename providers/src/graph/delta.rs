@@ -67,8 +67,26 @@ impl GraphClient {
         previous_delta_link: Option<&str>,
         headers: &[(&str, &str)],
     ) -> Result<DeltaPage, GraphError> {
+        let mut items = Vec::new();
+        let (removed, delta_link) = self.delta_each(path, previous_delta_link, headers, |item| items.push(item)).await?;
+        Ok(DeltaPage { items, removed, delta_link })
+    }
+
+    /// Like [`GraphClient::delta_with`], handing each added or changed
+    /// object to `on_item` as its page arrives (in order) instead of
+    /// collecting them, so a caller that keeps them in a compact form never
+    /// holds a whole round as JSON values. Returns the removed objects and
+    /// the new deltaLink. An error may come after some objects were handed
+    /// over: the caller keeps them only once the round succeeded.
+    pub async fn delta_each(
+        &self,
+        path: &str,
+        previous_delta_link: Option<&str>,
+        headers: &[(&str, &str)],
+        mut on_item: impl FnMut(Value),
+    ) -> Result<(Vec<RemovedItem>, String), GraphError> {
         let headers = with_page_size(headers);
-        let mut out = DeltaPage::default();
+        let mut removed = Vec::new();
         let mut seen = std::collections::HashSet::new();
         let mut url = self.url_for(previous_delta_link.unwrap_or(path))?;
         loop {
@@ -77,24 +95,24 @@ impl GraphClient {
                 return Err(GraphError::UnexpectedResponse { request: info, reason: "delta nextLink repeats an earlier page".to_owned() });
             }
             let raw = self.run(&Method::GET, url, None, &headers, false).await?;
-            let page = into_response(info.clone(), raw)?.body.unwrap_or(Value::Null);
-            let Some(values) = page.get("value").and_then(Value::as_array) else {
+            let mut page = into_response(info.clone(), raw)?.body.unwrap_or(Value::Null);
+            // The page's objects are moved out, not copied.
+            let Some(values) = page.get_mut("value").and_then(Value::as_array_mut).map(std::mem::take) else {
                 return Err(GraphError::UnexpectedResponse { request: info, reason: "delta response has no `value` array".to_owned() });
             };
             for item in values {
                 match item.get("@removed") {
-                    Some(removed) => out.removed.push(RemovedItem {
+                    Some(gone) => removed.push(RemovedItem {
                         id: item.get("id").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                        reason: removed.get("reason").and_then(Value::as_str).map(str::to_owned),
+                        reason: gone.get("reason").and_then(Value::as_str).map(str::to_owned),
                     }),
-                    None => out.items.push(item.clone()),
+                    None => on_item(item),
                 }
             }
             if let Some(link) = page.get("@odata.deltaLink").and_then(Value::as_str) {
                 // Validate it now so a bad link fails this round, not the next.
                 self.url_for(link)?;
-                out.delta_link = link.to_owned();
-                return Ok(out);
+                return Ok((removed, link.to_owned()));
             }
             match page.get("@odata.nextLink").and_then(Value::as_str) {
                 Some(link) => url = self.url_for(link)?,
