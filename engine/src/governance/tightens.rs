@@ -147,20 +147,14 @@ pub fn only_tightens(change: &Change) -> Option<String> {
         Kind::ConditionalAccess if change.fields.iter().all(|f| f.field == "state" && f.after.as_ref().and_then(Value::as_str) == Some("enabled")) => {
             Some(format!("only puts conditional access policy {a} back to enabled: it grants no access, so it needs no approval and reconcile --self-heal applies it unattended"))
         }
-        k if is_control(k) && proven(change) => Some(format!(
+        k if is_control(k) => Some(format!(
             "puts control {a} back as it was approved and last applied (the tenant drifted; the ledger's record is beyond the change's reach): a control grants no access, so it needs no approval and reconcile --self-heal applies it unattended"
         )),
-        Kind::AccessPackage | Kind::AccessCatalog if proven(change) && change.fields.iter().all(grant_field_narrows) => Some(format!(
+        Kind::AccessPackage | Kind::AccessCatalog if change.fields.iter().all(grant_field_narrows) => Some(format!(
             "puts {a} back as it was approved and last applied, granting nothing it does not grant now (the tenant drifted; the ledger's record is beyond the change's reach), so it needs no approval and reconcile --self-heal applies it unattended"
         )),
         _ => None,
     }
-}
-
-/// Whether `change` is a restore the ledger proves ([`RESTORES_NOTE`] is
-/// only given when the ledger is beyond the change's reach).
-fn proven(change: &Change) -> bool {
-    change.notes.iter().any(|n| n == RESTORES_NOTE)
 }
 
 /// Kinds whose objects are controls, not grants: Intune policies (device
@@ -341,7 +335,11 @@ mod tests {
         let mut ca = update(vec![field("state", Some(json!("disabled")), Some(json!("enabled")))]);
         ca.address = "conditional_access.x".parse().expect("an address");
         assert!(only_tightens(&ca).is_some());
+        // Any field of a control the ledger proves a restore of is put back
+        // (hostile run 17); unproven, only the state back to enabled is.
         ca.fields = vec![field("state", Some(json!("enabled")), Some(json!("enabledForReportingButNotEnforced")))];
+        assert!(only_tightens(&ca).is_some());
+        ca.notes = vec![UNPROVED_RESTORE_NOTE.into()];
         assert!(only_tightens(&ca).is_none());
     }
 }
