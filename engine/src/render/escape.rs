@@ -8,12 +8,30 @@
 /// characters (C0 including newline and tab, DEL, C1) and the invisible
 /// formatting characters that reorder or hide text (bidi embeddings,
 /// overrides and isolates, zero-width characters, line and paragraph
-/// separators, the byte-order mark).
+/// separators, the byte-order mark), and the blanks that pass for a space
+/// or for nothing (no-break and other width spaces, the soft hyphen,
+/// fillers): a name ending in a no-break space reads as the declared one
+/// (hostile run 17, finding 6).
 pub fn is_hidden(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
-            '\u{061C}'
+            '\u{00A0}'
+                | '\u{00AD}'
+                | '\u{034F}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180E}'
+                | '\u{2000}'..='\u{200A}'
+                | '\u{202F}'
+                | '\u{205F}'
+                | '\u{2800}'
+                | '\u{3000}'
+                | '\u{3164}'
+                | '\u{FFA0}'
+                | '\u{061C}'
                 | '\u{200B}'..='\u{200F}'
                 | '\u{2028}'..='\u{202E}'
                 | '\u{2060}'..='\u{2064}'
@@ -162,6 +180,8 @@ mod tests {
             "\\u{2066}\\u{200b}\\u{feff}\\u{85}"
         );
         assert_eq!(text_safe("Zoë 日本"), "Zoë 日本");
+        assert_eq!(text_safe("fabrikam auditors\u{a0}"), "fabrikam auditors\\u{a0}", "a no-break space is not a space");
+        assert_eq!(text_safe("a\u{2009}b\u{3000}c\u{ad}"), "a\\u{2009}b\\u{3000}c\\u{ad}");
     }
 
     #[test]
