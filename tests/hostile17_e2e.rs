@@ -165,3 +165,24 @@ async fn an_assignment_through_a_portal_made_policy_is_ended_with_the_policy() {
     assert!(!assignments.iter().any(|a| a["target"]["objectId"] == json!(megan) && a["state"] == json!("delivered")), "Megan's assignment is ended: {assignments:#?}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Finding 8: bringing a role assignment's end earlier runs unattended,
+/// so the justification Entra's audit trail records for it is tenantctl's
+/// own, not the pull request's unreviewed text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unattended_earlier_end_writes_no_unreviewed_justification() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    edit_file(&dir, "roles.toml", |t| {
+        t.replacen("expires = 2027-01-31T00:00:00Z", "expires = 2027-01-15T00:00:00Z", 1).replacen("Account migration project, change CHG-1057", "Approved by CISO CHG-9999", 1)
+    });
+    let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("applied: update role_assignment.megan-user-admin"), "{out}");
+    let requests = graph(&sb, Method::GET, "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests", None).await;
+    let updates: Vec<&Value> = requests["value"].as_array().expect("a list").iter().filter(|r| r["action"] == json!("adminUpdate")).collect();
+    assert_eq!(updates.len(), 1, "{requests:#}");
+    let said = updates[0]["justification"].as_str().expect("a justification");
+    assert!(!said.contains("CISO") && said.contains("End brought earlier to 2027-01-15"), "{said}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
