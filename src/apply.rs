@@ -226,6 +226,9 @@ async fn run_locked(
 ) -> Result<ExitCode> {
     let store = Arc::new(LedgerStore::new(&target.ledger_path));
     let mut ledger = store.load()?;
+    // What the ledger owns before: an object it owns after that it did not
+    // is one a write reached Graph for, whatever became of the change.
+    let owned_before: std::collections::BTreeMap<schema::Address, String> = ledger.resources.iter().map(|(a, e)| (a.clone(), e.id.clone())).collect();
     // The state is this tenant's (its id recorded, or recorded now). The
     // id comes in the listings' `$batch` (issue 13: no `GET /organization`
     // of its own); another tenant's state is refused right after that
@@ -467,7 +470,14 @@ async fn run_locked(
         );
     }
     compacted.context("writing the ledger at the end of the apply")?;
-    if report.applied() == 0 && !plan.approvals.is_empty() {
+    // A create Graph accepted whose later step failed (a lagging read, an
+    // assignment) changed the tenant: the plan is not given back (hostile
+    // run 17, finding 9).
+    let created = store.load().map(|l| l.resources.iter().any(|(a, e)| owned_before.get(a) != Some(&e.id))).unwrap_or(true);
+    if created && report.applied() == 0 && !plan.approvals.is_empty() {
+        output::status("Nothing of the approved plan completed, but Graph accepted at least one of its creates (the ledger records the object): the plan stays applied; plan again for what is left.");
+    }
+    if !created && report.applied() == 0 && !plan.approvals.is_empty() {
         match crate::plan_expiry::release(&target.client, &plan, chrono::Utc::now()).await {
             Ok(()) => output::status("Nothing of the approved plan was applied: it may be applied again as it is."),
             Err(e) => output::status(format!("warning: nothing of the approved plan was applied, but it could not be given back ({e:#}); a new plan with another validity (--valid-for) is needed")),

@@ -186,3 +186,37 @@ async fn an_unattended_earlier_end_writes_no_unreviewed_justification() {
     assert!(!said.contains("CISO") && said.contains("End brought earlier to 2027-01-15"), "{said}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Finding 9: an approved plan whose create Graph accepted, but whose
+/// object a lagging read never showed, changed the tenant: it is not
+/// given back as "nothing applied".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accepted_create_keeps_the_approved_plan_applied() {
+    let sb = sandbox().await;
+    let Keyed { keys, work, .. } = keyed_example(&sb);
+    let (k, w) = (keys.path(), work.path());
+    let dir = w.join("desired-state");
+    let key = |n: &str| k.join(format!("{n}.key")).to_str().expect("a UTF-8 path").to_string();
+    let approved = |out: &str| {
+        let (code, o) = run(&sb, w, &["plan", d(&dir), "--out", out, "--author-key", &key("author")]);
+        assert_eq!(code, Some(0), "{o}");
+        for who in ["alice", "bob"] {
+            let (code, o) = run(&sb, w, &["approve", out, "--key", &key(who), "--dir", d(&dir)]);
+            assert_eq!(code, Some(0), "{o}");
+        }
+    };
+    approved("first.json");
+    let (code, o) = run(&sb, w, &["apply", "first.json", "--dir", d(&dir), "--auto-approve"]);
+    assert_eq!(code, Some(0), "{o}");
+
+    append(&dir, "policies.toml", "\n[device_configuration.camera-off]\nodata_type = \"windows10GeneralConfiguration\"\ndisplay_name = \"Camera off\"\nsettings = { cameraBlocked = true }\nassignments = { include = [\"mwd-test\"] }\n");
+    approved("camera.json");
+    // The create (a POST to the collection) is accepted; every request
+    // about the new object after it fails.
+    sb.set_faults(sandbox::Faults { fail_paths: vec!["/deviceManagement/deviceConfigurations/".into()], retry_after_secs: 0, ..sandbox::Faults::none() }).expect("faults");
+    let out = command(&sb, w).args(["apply", "camera.json", "--dir", d(&dir), "--auto-approve"]).output().expect("tenantctl runs");
+    let o = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{o}");
+    assert!(!o.contains("it may be applied again as it is") && o.contains("Graph accepted at least one of its creates"), "{o}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
