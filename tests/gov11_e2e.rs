@@ -1,0 +1,74 @@
+//! Issue 12's effective targets and ordering, through the binary (hostile
+//! run 17): approver and reviewer groups whose members desired state does
+//! not declare are judged by their live members (finding 11), and so are
+//! an authentication method's declared include groups (finding 10).
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+fn d(dir: &std::path::Path) -> &str {
+    dir.to_str().expect("a UTF-8 path")
+}
+
+/// A group made in the tenant out of band, `display_name` and
+/// `nickname`, holding the objects `members` (ids); its id.
+async fn live_group(sb: &sandbox::SandboxHandle, display_name: &str, nickname: &str, members: &[String]) -> String {
+    let binds: Vec<String> = members.iter().map(|m| format!("https://graph.microsoft.com/v1.0/directoryObjects/{m}")).collect();
+    let g = graph(sb, reqwest::Method::POST, "/v1.0/groups", Some(json!({"displayName": display_name, "mailNickname": nickname, "mailEnabled": false, "securityEnabled": true, "members@odata.bind": binds}))).await;
+    g["id"].as_str().expect("the group has an id").to_string()
+}
+
+/// `[group.KEY]` declared without members: its membership is live.
+fn unmanaged(key: &str, display_name: &str) -> String {
+    format!("\n[group.{key}]\ndisplay_name = \"{display_name}\"\nmail_nickname = \"{key}\"\n")
+}
+
+/// Finding 11: a declared group without `members` whose live members are
+/// a person and a service account, named as the PIM activation approvers
+/// of Intune Administrator and as an access package's approvers and
+/// reviewers. `validate` cannot see who is in it; `plan` judges its live
+/// members: `pim-approver-service-account` and `service-account-approver`
+/// naming the account and the group, and once a guest is put in it,
+/// `self-approval` for the policy admitting external users. Declaring the
+/// group's members (people only) clears them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approver_groups_are_judged_by_their_live_members() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let w = work.path();
+    let (adele, msadmin) = (ledger_id(w, "user.adele"), ledger_id(w, "user.msadmin"));
+    let group = live_group(&sb, "Approvers", "approvers", &[adele, msadmin]).await;
+    append(&dir, "groups.toml", &unmanaged("approvers", "Approvers"));
+    edit_file(&dir, "role-policies.toml", |t| t.replace(r#"approvers = ["adele"]"#, r#"approvers = ["approvers"]"#));
+    edit_file(&dir, "access-packages.toml", |t| t.replace(r#"primary_approvers = ["adele"]"#, r#"primary_approvers = ["approvers"]"#).replace(r#"primary_reviewers = ["adele"]"#, r#"primary_reviewers = ["approvers"]"#));
+    let (code, out) = run(&sb, w, &["validate", d(&dir)]);
+    assert_eq!(code, Some(0), "desired state alone cannot tell who is in the group: {out}");
+
+    let (code, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("error[pim-approver-service-account] role_policy.intune-administrator: service account user.msadmin approves activations of Intune Administrator through group.approvers, a live member"),
+        "{out}"
+    );
+    assert!(out.contains("error[service-account-approver] access_package.fabrikam-audit: policy `fabrikam auditors`: stage 1 primaryApprovers group.approvers holds service account user.msadmin"), "{out}");
+    assert!(out.contains("reviewSettings primaryReviewers group.approvers holds service account user.msadmin"), "{out}");
+    assert!(!out.contains("error[self-approval]"), "no one the policy admits is in the group yet: {out}");
+
+    // A guest in the group approves and reviews guests' requests.
+    add_member(&sb, &group, &ledger_id(w, "guest.fabrikam-auditor")).await;
+    let (code, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("error[self-approval] access_package.fabrikam-audit: policy `fabrikam auditors`: stage 1 primaryApprovers group.approvers holds user guest.fabrikam-auditor"), "{out}");
+    assert!(out.contains("(allExternalUsers: an external user)"), "{out}");
+    let (code, out) = run(&sb, w, &["apply", d(&dir), "--auto-approve"]);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(!out.contains("ok      update role_policy.intune-administrator"), "{out}");
+
+    // Its members declared (Adele only): desired state judges them, and
+    // the live extras are the holders' business, not an approver's.
+    edit_file(&dir, "groups.toml", |t| t.replace("mail_nickname = \"approvers\"\n", "mail_nickname = \"approvers\"\nmembers = [\"adele\"]\n"));
+    let (_, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert!(!out.contains("error[pim-approver-service-account]") && !out.contains("error[service-account-approver]") && !out.contains("error[self-approval]"), "{out}");
+}
