@@ -72,3 +72,38 @@ async fn approver_groups_are_judged_by_their_live_members() {
     let (_, out) = run(&sb, w, &["plan", d(&dir)]);
     assert!(!out.contains("error[pim-approver-service-account]") && !out.contains("error[service-account-approver]") && !out.contains("error[self-approval]"), "{out}");
 }
+
+/// Finding 10: an authentication method's declared include group whose
+/// members desired state does not declare is judged by its live members:
+/// a Temporary Access Pass enabled for a group holding a service account
+/// live is `service-account-targeted`, naming the account and the group.
+/// Excluding the service accounts' group (which proves it holds them)
+/// clears it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_method_include_group_is_judged_by_its_live_members() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let w = work.path();
+    let (adele, msadmin) = (ledger_id(w, "user.adele"), ledger_id(w, "user.msadmin"));
+    live_group(&sb, "TAP users", "tap-users", &[adele, msadmin]).await;
+    append(&dir, "groups.toml", &unmanaged("tap-users", "TAP users"));
+    let tap = "include = [\"intune-admins\"]\nexclude = [\"service-accounts\"]\nis_usable_once";
+    edit_file(&dir, "authentication-methods.toml", |t| t.replace(tap, "include = [\"tap-users\"]\nis_usable_once"));
+    let (code, out) = run(&sb, w, &["validate", d(&dir)]);
+    assert_eq!(code, Some(0), "desired state alone cannot tell who is in the group: {out}");
+
+    let (code, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("error[service-account-targeted] authentication_methods_policy.tenant: method TemporaryAccessPass reaches service account user.msadmin through group.tap-users, which holds it live"),
+        "{out}"
+    );
+    let (code, out) = run(&sb, w, &["apply", d(&dir), "--auto-approve"]);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(!out.contains("ok      update authentication_methods_policy.tenant"), "{out}");
+
+    // The service accounts excluded: proved out, nothing reached.
+    edit_file(&dir, "authentication-methods.toml", |t| t.replace("include = [\"tap-users\"]\nis_usable_once", "include = [\"tap-users\"]\nexclude = [\"service-accounts\"]\nis_usable_once"));
+    let (_, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert!(!out.contains("error[service-account-targeted]"), "{out}");
+}
