@@ -107,3 +107,75 @@ async fn a_method_include_group_is_judged_by_its_live_members() {
     let (_, out) = run(&sb, w, &["plan", d(&dir)]);
     assert!(!out.contains("error[service-account-targeted]"), "{out}");
 }
+
+/// PIM settings and assignments of two roles: Privileged Role
+/// Administrator (built in), and a custom role made in the same plan.
+const PIM_PAIRS: &str = r#"
+[role_policy.pra]
+role = "Privileged Role Administrator"
+activation = { max_duration = "PT2H", require_mfa = true, require_justification = true, require_approval = true, approvers = ["adele"] }
+
+[role_assignment.megan-pra]
+principal = "megan"
+role = "Privileged Role Administrator"
+assignment = "eligible"
+expires = 2027-01-31T00:00:00Z
+justification = "CHG-2001"
+
+[role_definition.pwreset]
+display_name = "Helpdesk password reset"
+allowed_resource_actions = ["microsoft.directory/users/password/update"]
+
+[role_policy.pwreset]
+role = "pwreset"
+activation = { max_duration = "PT2H", require_mfa = true, require_justification = true, require_approval = true, approvers = ["adele"] }
+
+[role_assignment.megan-pwreset]
+principal = "megan"
+role = "pwreset"
+assignment = "eligible"
+expires = 2027-01-31T00:00:00Z
+justification = "CHG-2002"
+"#;
+
+/// The `waits on:` line of `address`'s change in a text plan.
+fn waits_on<'a>(out: &'a str, address: &str) -> &'a str {
+    let mut lines = out.lines().skip_while(|l| !l.trim_start().starts_with(&format!("+ {address} ")));
+    assert!(lines.next().is_some(), "{address} is in the plan:\n{out}");
+    lines.take_while(|l| l.starts_with("        ")).find(|l| l.trim_start().starts_with("waits on:")).unwrap_or_else(|| panic!("{address} waits on nothing:\n{out}"))
+}
+
+/// Finding 15: an eligible assignment waits on the declared PIM settings
+/// of its role, built in or custom (with the custom role's definition),
+/// and when writing those settings fails it is skipped, not created under
+/// settings nobody approved (no approval on activation). Once Graph
+/// answers, both are applied, settings first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_eligible_assignment_waits_on_its_roles_pim_settings() {
+    let sb = sandbox().await;
+    let work = scratch_without_approvals();
+    let (w, dir) = (work.path(), work.path().join("desired-state"));
+    let (code, out) = run(&sb, w, &["apply", d(&dir), "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    append(&dir, "roles.toml", PIM_PAIRS);
+    let (code, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(waits_on(&out, "role_assignment.megan-pra").contains("role_policy.pra"), "{out}");
+    let custom = waits_on(&out, "role_assignment.megan-pwreset");
+    assert!(custom.contains("role_definition.pwreset") && custom.contains("role_policy.pwreset"), "{custom}");
+
+    // Writing PIM rules fails (reads still answer).
+    sb.set_faults(sandbox::Faults { fail_paths: vec!["/policies/roleManagementPolicies/".into()], retry_after_secs: 0, ..sandbox::Faults::none() }).expect("faults");
+    let (code, out) = run(&sb, w, &["apply", d(&dir), "--auto-approve"]);
+    assert_ne!(code, Some(0), "{out}");
+    for a in ["role_assignment.megan-pra", "role_assignment.megan-pwreset"] {
+        assert!(!out.contains(&format!("ok      create {a}")), "{a} is not created without its PIM settings: {out}");
+        assert!(out.lines().any(|l| l.contains(a) && l.contains("skipped")), "{a} is skipped: {out}");
+    }
+    sb.set_faults(sandbox::Faults::none()).expect("faults");
+    let (code, out) = run(&sb, w, &["apply", d(&dir), "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("create role_assignment.megan-pra") && out.contains("create role_assignment.megan-pwreset"), "{out}");
+    let (code, out) = run(&sb, w, &["plan", d(&dir), "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "converged: {out}");
+}
