@@ -179,3 +179,85 @@ async fn an_eligible_assignment_waits_on_its_roles_pim_settings() {
     let (code, out) = run(&sb, w, &["plan", d(&dir), "--detailed-exitcode"]);
     assert_eq!(code, Some(0), "converged: {out}");
 }
+
+/// The plan's `sensitive:` line for the change of `address`, if any.
+fn sensitive_line<'a>(out: &'a str, address: &str) -> Option<&'a str> {
+    let mut lines = out.lines().skip_while(|l| !l.trim_start().starts_with(&format!("+ {address} ")) && !l.trim_start().starts_with(&format!("~ {address} ")));
+    lines.next()?;
+    lines.take_while(|l| l.starts_with("        ")).find(|l| l.trim_start().starts_with("sensitive:"))
+}
+
+/// A device configuration turning Defender's real-time protection off,
+/// assigned to `group`.
+fn av_relax(key: &str, group: &str) -> String {
+    format!(
+        r#"
+[device_configuration.{key}]
+odata_type = "windows10GeneralConfiguration"
+display_name = "Performance tuning {key}"
+[device_configuration.{key}.settings]
+defenderRequireRealTimeMonitoring = false
+[device_configuration.{key}.assignments]
+include = ["{group}"]
+"#
+    )
+}
+
+/// Finding 16: a device policy (or a required app) assigned to a static
+/// group of people reaches the devices they sign in to, the ring devices
+/// among them: a Managed Desktop object, sensitive, so `apply` from the
+/// directory refuses it. People declared as members count, and so do
+/// people put live into a group whose membership desired state does not
+/// manage; a group holding no one does not. A permanent Intune write role
+/// scoped to such a group is `standing-privileged-access`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_policy_on_a_static_group_of_people_is_a_managed_desktop_object() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let w = work.path();
+    live_group(&sb, "Project Y", "project-y", &[ledger_id(w, "user.megan")]).await;
+    live_group(&sb, "Nobody yet", "nobody-yet", &[]).await;
+    append(&dir, "groups.toml", &unmanaged("project-y", "Project Y"));
+    append(&dir, "groups.toml", &unmanaged("nobody-yet", "Nobody yet"));
+    append(&dir, "policies.toml", &av_relax("declared", "licensed-users"));
+    append(&dir, "policies.toml", &av_relax("live", "project-y"));
+    append(&dir, "policies.toml", &av_relax("empty", "nobody-yet"));
+    append(
+        &dir,
+        "policies.toml",
+        r#"
+[winget_app.remote]
+display_name = "Remote help"
+package_identifier = "XP89DCGQ3K6VLD"
+install_experience = { run_as_account = "user" }
+publisher = "Contoso"
+assignments = { required = { include = ["licensed-users"] } }
+"#,
+    );
+    let (code, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert_eq!(code, Some(0), "{out}");
+    let declared = sensitive_line(&out, "device_configuration.declared").unwrap_or_else(|| panic!("the policy on group.licensed-users is sensitive:\n{out}"));
+    assert!(declared.contains("Managed Desktop: device_configuration.declared is assigned to group.licensed-users, a group of people (group.licensed-users holds user."), "{declared}");
+    let live = sensitive_line(&out, "device_configuration.live").unwrap_or_else(|| panic!("the policy on group.project-y is sensitive:\n{out}"));
+    assert!(live.contains("group.project-y holds user.megan live"), "{live}");
+    let app = sensitive_line(&out, "winget_app.remote").unwrap_or_else(|| panic!("a required app on people is sensitive:\n{out}"));
+    assert!(app.contains("Managed Desktop: winget_app.remote is assigned to group.licensed-users"), "{app}");
+    assert_eq!(sensitive_line(&out, "device_configuration.empty"), None, "a group holding no one reaches no device:\n{out}");
+
+    let (code, out) = run(&sb, w, &["apply", d(&dir), "--auto-approve"]);
+    assert_ne!(code, Some(0), "a Managed Desktop object is not applied unapproved: {out}");
+    assert!(!out.contains("ok      create device_configuration.declared"), "{out}");
+
+    // A permanent Intune write role over a group of people.
+    let scoped = |group: &str| format!("\n[intune_role_assignment.ops-{group}]\ndisplay_name = \"Ops over {group}\"\nrole = \"Policy and Profile manager\"\nmembers = [\"intune-admins\"]\nscope_members = [\"{group}\"]\n");
+    append(&dir, "roles.toml", &scoped("licensed-users"));
+    let (code, out) = run(&sb, w, &["validate", d(&dir)]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("error[standing-privileged-access] intune_role_assignment.ops-licensed-users: Intune role Policy and Profile manager (a built-in role that writes) is held permanently over the Managed Desktop devices (the devices of the people in group.licensed-users"), "{out}");
+    edit_file(&dir, "roles.toml", |t| t.replace(&scoped("licensed-users"), &scoped("project-y")));
+    let (code, out) = run(&sb, w, &["validate", d(&dir)]);
+    assert_eq!(code, Some(0), "desired state alone cannot tell who is in project-y: {out}");
+    let (code, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("error[standing-privileged-access] intune_role_assignment.ops-project-y") && out.contains("group.project-y holds user.megan live"), "{out}");
+}

@@ -558,6 +558,6 @@ pub fn live_sensitivity(changes: &[Change], desired: &DesiredModel, observed: &O
     changes
         .iter()
         .filter(|c| c.action != Action::Forget)
-        .filter_map(|c| managed_desktop_reach(c, &t).or_else(|| membership_reason(c, &t)).or_else(|| super::admin_reach::reason(c, &t)).map(|r| (c.address.clone(), r)))
+        .filter_map(|c| managed_desktop_reach(c, &t).or_else(|| super::people_reach::reason(c, desired, observed, ids)).or_else(|| membership_reason(c, &t)).or_else(|| super::admin_reach::reason(c, &t)).map(|r| (c.address.clone(), r)))
         .collect()
 }

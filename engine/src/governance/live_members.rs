@@ -36,11 +36,20 @@ enum Node {
 /// is not managed by desired state. A group the plan has not created yet
 /// holds no one live.
 pub fn of(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>, g: &Address) -> Held {
+    walk(desired, observed, ids, Node::Declared(g.clone()), g.to_string())
+}
+
+/// [`of`] for a live group desired state does not declare (its id).
+pub fn of_id(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>, id: &str) -> Held {
+    walk(desired, observed, ids, Node::Live(id.to_string()), format!("group id:{id}"))
+}
+
+fn walk(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>, start: Node, name: String) -> Held {
     let by_id: HashMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
     let mut out = Held::default();
     let mut seen_a = BTreeSet::new();
     let mut seen_id = BTreeSet::new();
-    let mut todo = vec![(Node::Declared(g.clone()), g.to_string())];
+    let mut todo = vec![(start, name)];
     while let Some((node, path)) = todo.pop() {
         match node {
             Node::Declared(a) => {

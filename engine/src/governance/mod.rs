@@ -43,6 +43,7 @@ pub mod control_narrowing;
 pub mod package_approvers;
 pub mod live_members;
 pub mod approver_live;
+pub mod people_reach;
 
 pub use access::*;
 pub use certificates::not_after;
