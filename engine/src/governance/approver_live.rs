@@ -26,7 +26,7 @@ use serde_json::Value;
 
 use super::declared_access::PIM_APPROVER_SERVICE_ACCOUNT;
 use super::lints::{Finding, Severity};
-use super::live_members::{address_of, is_guest, of, who, Held};
+use super::live_members::{is_guest, of, Held};
 use super::live_reach::UNMANAGED_MEMBERSHIP;
 use super::package_approvers::{SELF_APPROVAL, SERVICE_ACCOUNT_APPROVER};
 use crate::model::{as_reference, DesiredModel, ObservedState};
@@ -62,7 +62,7 @@ pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
                 let role = r.props.get("role").and_then(Value::as_str).unwrap_or_default();
                 for g in groups(r.props.get("activation").and_then(|a| a.get("approvers"))) {
                     let held = of(desired, observed, ids, &g);
-                    for (account, path) in accounts(desired, ids, &held) {
+                    for (account, path) in accounts(desired, &held) {
                         out.push(error(PIM_APPROVER_SERVICE_ACCOUNT, address, format!("service account {account} approves activations of {role} through {path}, a live member ({UNMANAGED_MEMBERSHIP}): service accounts do no MFA and are nobody's second person; declare the members of {g} (people only) or remove it from the group")));
                     }
                     for path in &held.unread {
@@ -85,8 +85,8 @@ pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
 }
 
 /// The service accounts among `held`'s members, with the path.
-fn accounts<'a>(desired: &DesiredModel, ids: &'a BTreeMap<Address, String>, held: &Held) -> Vec<(&'a Address, String)> {
-    held.members.iter().filter_map(|(id, (_, path))| address_of(ids, id).filter(|a| desired.service_accounts.contains(*a)).map(|a| (a, path.clone()))).collect()
+fn accounts<'a>(desired: &DesiredModel, held: &'a Held) -> Vec<(&'a Address, String)> {
+    held.members.iter().filter_map(|(id, (_, path))| held.address(id).filter(|a| desired.service_accounts.contains(*a)).map(|a| (a, path.clone()))).collect()
 }
 
 fn package(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>, address: &Address, r: &crate::model::DesiredResource) -> Vec<Finding> {
@@ -116,11 +116,11 @@ fn package(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Addr
             todo.extend(members);
             targets.extend(of(desired, observed, ids, &t).members.into_keys());
         }
-        let admits = |id: &str| -> Option<&'static str> {
+        let admits = |id: &str, a: Option<&Address>| -> Option<&'static str> {
             match scope {
-                "allMemberUsers" => (!is_guest(observed, ids, id)).then_some("a member user"),
+                "allMemberUsers" => (!is_guest(observed, a, id)).then_some("a member user"),
                 "allDirectoryUsers" => Some("a directory user"),
-                s if EXTERNAL_SCOPES.contains(&s) => is_guest(observed, ids, id).then_some("an external user"),
+                s if EXTERNAL_SCOPES.contains(&s) => is_guest(observed, a, id).then_some("an external user"),
                 _ => targets.contains(id).then_some("among its specific targets"),
             }
         };
@@ -135,15 +135,15 @@ fn package(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Addr
         }
         for (role, g) in lists {
             let held = of(desired, observed, ids, &g);
-            for (account, path) in accounts(desired, ids, &held) {
+            for (account, path) in accounts(desired, &held) {
                 out.push(error(SERVICE_ACCOUNT_APPROVER, address, format!("policy `{name}`: {role} {g} holds service account {account} through {path}, a live member ({UNMANAGED_MEMBERSHIP}): a service account never approves or reviews a request (approval is a person's second key); declare the members of {g} (people only) or remove it from the group")));
             }
             for (id, (ty, path)) in &held.members {
-                if address_of(ids, id).is_some_and(|a| desired.service_accounts.contains(a)) {
+                if held.address(id).is_some_and(|a| desired.service_accounts.contains(a)) {
                     continue;
                 }
-                if let Some(how) = admits(id) {
-                    out.push(error(SELF_APPROVAL, address, format!("policy `{name}`: {role} {g} holds {ty} {} through {path}, a live member ({UNMANAGED_MEMBERSHIP}), whom the policy admits ({scope}: {how}): nobody approves or reviews their own request; declare the members of {g} or remove it from the group", who(ids, id))));
+                if let Some(how) = admits(id, held.address(id)) {
+                    out.push(error(SELF_APPROVAL, address, format!("policy `{name}`: {role} {g} holds {ty} {} through {path}, a live member ({UNMANAGED_MEMBERSHIP}), whom the policy admits ({scope}: {how}): nobody approves or reviews their own request; declare the members of {g} or remove it from the group", held.who(id))));
                 }
             }
             for path in &held.unread {

@@ -23,6 +23,21 @@ pub struct Held {
     pub members: BTreeMap<String, (String, String)>,
     /// Paths of groups whose live membership was not read.
     pub unread: Vec<String>,
+    /// The address desired state (or the ledger) gives each member that
+    /// has one, by member id.
+    pub addresses: BTreeMap<String, Address>,
+}
+
+impl Held {
+    /// The address of member `id`, if it has one.
+    pub fn address(&self, id: &str) -> Option<&Address> {
+        self.addresses.get(id)
+    }
+
+    /// How member `id` is named: its address, else its id.
+    pub fn who(&self, id: &str) -> String {
+        self.address(id).map(Address::to_string).unwrap_or_else(|| format!("id:{id}"))
+    }
 }
 
 /// A group to walk: declared (its address) or live only (its id).
@@ -89,6 +104,9 @@ fn walk(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address
                         DEVICE => {}
                         _ => {
                             out.members.entry(mid.clone()).or_insert_with(|| (ty.clone(), path.clone()));
+                            if let Some(a) = by_id.get(mid.as_str()) {
+                                out.addresses.insert(mid.clone(), (*a).clone());
+                            }
                         }
                     }
                 }
@@ -98,21 +116,10 @@ fn walk(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address
     out
 }
 
-/// How a live member is named: its address when desired state (or the
-/// ledger) knows it, else its id.
-pub fn who(ids: &BTreeMap<Address, String>, id: &str) -> String {
-    ids.iter().find(|(_, i)| i.as_str() == id).map(|(a, _)| a.to_string()).unwrap_or_else(|| format!("id:{id}"))
-}
-
-/// The address desired state gives live object `id`, if any.
-pub fn address_of<'a>(ids: &'a BTreeMap<Address, String>, id: &str) -> Option<&'a Address> {
-    ids.iter().find(|(_, i)| i.as_str() == id).map(|(a, _)| a)
-}
-
 /// Whether live member `id` is a guest: declared as one, or read as one
 /// (the guests' listing, or `userType` `Guest`).
-pub fn is_guest(observed: &ObservedState, ids: &BTreeMap<Address, String>, id: &str) -> bool {
-    if address_of(ids, id).is_some_and(|a| a.kind == Kind::Guest) {
+pub fn is_guest(observed: &ObservedState, address: Option<&Address>, id: &str) -> bool {
+    if address.is_some_and(|a| a.kind == Kind::Guest) {
         return true;
     }
     observed.objects.get(&Kind::Guest).into_iter().flatten().any(|o| o.id == id)

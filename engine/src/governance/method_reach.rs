@@ -225,13 +225,13 @@ fn unmanaged_groups(desired: &DesiredModel, observed: &ObservedState, ids: &BTre
     let mut excluded: BTreeSet<Address> = super::targets::proven_excluded(desired, &j.exclude.addresses);
     for e in &j.exclude.addresses {
         let held = super::live_members::of(desired, observed, ids, e);
-        excluded.extend(held.members.keys().filter_map(|m| super::live_members::address_of(ids, m)).cloned());
+        excluded.extend(held.addresses.values().cloned());
     }
     let finding = |message: String| Finding { severity: Severity::Error, lint: "service-account-targeted".into(), address: address.to_string(), message };
     for g in j.include.addresses.iter().filter(|g| g.kind == Kind::Group && !super::live::manages_membership(desired, g) && !desired.service_account_groups.contains(*g)) {
         let held = super::live_members::of(desired, observed, ids, g);
         for (m, (_, path)) in &held.members {
-            let Some(s) = super::live_members::address_of(ids, m).filter(|a| desired.service_accounts.contains(*a) && !excluded.contains(*a)) else { continue };
+            let Some(s) = held.address(m).filter(|a| desired.service_accounts.contains(*a) && !excluded.contains(*a)) else { continue };
             out.push(finding(format!(
                 "{} reaches service account {s} through {path}, which holds it live ({}; {} targets): service accounts get no MFA; {fix}",
                 j.what,

@@ -26,7 +26,7 @@ use schema::{Address, Kind};
 
 use super::lints::Finding;
 use super::live::assignment_refs;
-use super::live_members::{address_of, of, of_id, who, Held};
+use super::live_members::{of, of_id, Held};
 use crate::model::{DesiredModel, ObservedState};
 use crate::plan::{referenced_addresses, Change};
 
@@ -59,11 +59,11 @@ pub fn declared_person(desired: &DesiredModel, g: &Address) -> Option<String> {
 }
 
 /// The person live membership gives `held`, or why it may hold one.
-fn live_person(desired: &DesiredModel, ids: &BTreeMap<Address, String>, held: &Held) -> Option<String> {
+fn live_person(desired: &DesiredModel, held: &Held) -> Option<String> {
     for (id, (ty, path)) in &held.members {
-        let service = address_of(ids, id).is_some_and(|a| desired.service_accounts.contains(a));
+        let service = held.address(id).is_some_and(|a| desired.service_accounts.contains(a));
         if ty == "user" && !service {
-            return Some(format!("{path} holds {} live", who(ids, id)));
+            return Some(format!("{path} holds {} live", held.who(id)));
         }
     }
     held.unread.first().map(|path| format!("the live membership of {path} was not read, so it may hold people"))
@@ -71,14 +71,16 @@ fn live_person(desired: &DesiredModel, ids: &BTreeMap<Address, String>, held: &H
 
 /// The person declared group `g` may hold, declared or live.
 pub fn person(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>, g: &Address) -> Option<String> {
-    if g.kind != Kind::Group {
+    // A ring or the all-devices group holds devices only (people there are
+    // `ring-devices-only`), and a policy on it is protected already.
+    if g.kind != Kind::Group || super::grants::managed_desktop_group(desired, g) {
         return None;
     }
     declared_person(desired, g).or_else(|| {
         if observed.unreadable.contains_key(&Kind::Group) {
             return None;
         }
-        live_person(desired, ids, &of(desired, observed, ids, g))
+        live_person(desired, &of(desired, observed, ids, g))
     })
 }
 
@@ -102,7 +104,7 @@ pub fn reason(change: &Change, desired: &DesiredModel, observed: &ObservedState,
             }
         }
         for id in raw.iter().filter(|r| live_groups.contains(r.as_str())) {
-            if let Some(how) = live_person(desired, ids, &of_id(desired, observed, ids, id)) {
+            if let Some(how) = live_person(desired, &of_id(desired, observed, ids, id)) {
                 return Some(why(a, format!("group id:{id}"), how));
             }
         }
@@ -134,7 +136,7 @@ pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
         // Declared members are judged from desired state alone.
         let reach = |g: &Address| -> Option<String> {
             let held = of(desired, observed, ids, g);
-            live_person(desired, ids, &held).map(|how| format!("the devices of the people in {g} ({how}; {})", super::live_reach::UNMANAGED_MEMBERSHIP))
+            live_person(desired, &held).map(|how| format!("the devices of the people in {g} ({how}; {})", super::live_reach::UNMANAGED_MEMBERSHIP))
         };
         out.extend(super::declared_access::standing_intune_over(desired, address, r, now, &reach));
     }
