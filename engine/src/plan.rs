@@ -534,6 +534,8 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     lints.extend(crate::governance::tightens::live_pim(judged, observed, &ids_by_address, &changes, ledger));
     lints.extend(crate::governance::pim_live::lint(judged, observed, &ids_by_address));
     lints.extend(crate::governance::method_reach::lint_indexed(judged, observed, &index, &mut changes));
+    lints.extend(crate::governance::approver_live::lint(judged, observed, &ids_by_address));
+    lints.extend(crate::governance::people_reach::lint(judged, observed, &ids_by_address, options.now));
     crate::governance::tightens::notes(&mut changes);
     crate::governance::package_automatic::notes(&mut changes);
     crate::governance::review_notes(&mut changes);

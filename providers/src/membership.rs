@@ -146,6 +146,45 @@ fn needs(desired: &DesiredModel, ledger: &Ledger, observed: &ObservedState) -> N
             }
         }
     }
+    // Declared groups that approve or review (PIM activation approvers, an
+    // access package policy's approvers, reviewers and specific targets),
+    // that an authentication method or the registration campaign
+    // includes, and that an Intune role assignment is scoped to: each is
+    // judged by its live members where desired state does not manage them
+    // (`governance::approver_live`, `method_reach`, `people_reach`).
+    for (a, r) in &desired.resources {
+        let mut refs = BTreeSet::new();
+        match a.kind {
+            Kind::RolePolicy => {
+                if let Some(v) = r.props.get("activation").and_then(|x| x.get("approvers")) {
+                    engine::plan::referenced_addresses(v, &mut refs);
+                }
+            }
+            Kind::AccessPackage => {
+                for pol in r.props.get("policies").and_then(Value::as_object).into_iter().flatten().map(|(_, p)| p) {
+                    for k in ["requestApprovalSettings", "reviewSettings", "specificAllowedTargets"] {
+                        if let Some(v) = pol.get(k) {
+                            engine::plan::referenced_addresses(v, &mut refs);
+                        }
+                    }
+                }
+            }
+            Kind::AuthenticationMethodsPolicy => {
+                for k in ["methods", "registrationCampaign"] {
+                    if let Some(v) = r.props.get(k) {
+                        engine::plan::referenced_addresses(v, &mut refs);
+                    }
+                }
+            }
+            Kind::IntuneRoleAssignment => {
+                if let Some(v) = r.props.get("resourceScopes") {
+                    engine::plan::referenced_addresses(v, &mut refs);
+                }
+            }
+            _ => {}
+        }
+        todo.extend(refs.iter().filter(|g| g.kind == Kind::Group).filter_map(|g| ids.get(g)).map(|i| i.to_string()));
+    }
     let by_live: BTreeMap<&str, &Address> = ids.iter().map(|(a, i)| (*i, *a)).collect();
     let mut seen = BTreeSet::new();
     while let Some(id) = todo.pop() {

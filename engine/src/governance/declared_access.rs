@@ -29,6 +29,14 @@ pub(super) fn lints(desired: &DesiredModel, address: &Address, r: &DesiredResour
 }
 
 fn standing_intune(desired: &DesiredModel, address: &Address, r: &DesiredResource, now: chrono::DateTime<chrono::Utc>) -> Vec<Finding> {
+    // A group of people reaches their devices (hostile run 17, finding 16).
+    let reach = |g: &Address| ring_reach(desired, g).or_else(|| super::people_reach::declared_person(desired, g).map(|how| format!("the devices of the people in {g} ({how})")));
+    standing_intune_over(desired, address, r, now, &reach)
+}
+
+/// [`standing_intune`] with `reach` saying how a scope group reaches the
+/// Managed Desktop devices (or their people).
+pub(super) fn standing_intune_over(desired: &DesiredModel, address: &Address, r: &DesiredResource, now: chrono::DateTime<chrono::Utc>, reach: &dyn Fn(&Address) -> Option<String>) -> Vec<Finding> {
     // An end beyond the horizon time-boxed access ends within is standing
     // too, as for directory roles (hostile run 15, finding 9).
     let horizon = now + chrono::Duration::days(schema::validate::MAX_EXPIRY_DAYS);
@@ -50,7 +58,7 @@ fn standing_intune(desired: &DesiredModel, address: &Address, r: &DesiredResourc
         .flatten()
         .filter_map(crate::model::as_reference)
         .filter_map(|g| g.parse::<Address>().ok())
-        .filter_map(|g| ring_reach(desired, &g))
+        .filter_map(|g| reach(&g))
         .collect();
     let over = match scope {
         "allDevices" => "all devices".to_string(),

@@ -94,9 +94,15 @@ pub(crate) fn lint_indexed(desired: &DesiredModel, observed: &ObservedState, ids
         let live = ids.get(address).and_then(|id| observed.objects.get(&Kind::AuthenticationMethodsPolicy).into_iter().flatten().find(|o| o.id == *id)).filter(|_| live_read);
         let mut judged: Vec<Judged> = Vec::new();
         for (id, m) in r.props.get("methods").and_then(Value::as_object).into_iter().flatten() {
-            if m.get("state").and_then(Value::as_str) != Some("enabled") || m.get("include").is_some() {
+            if m.get("state").and_then(Value::as_str) != Some("enabled") {
+                continue;
+            }
+            if m.get("include").is_some() {
                 // Declared targets are judged from desired state
-                // (`identity_lints`).
+                // (`identity_lints`), but for the live members of declared
+                // groups whose membership desired state does not manage.
+                let j = Judged { what: format!("method {id}"), include: Targets::of(m.get("include"), &by_id), exclude: Targets::of(m.get("exclude"), &by_id), source: "declared" };
+                out.extend(unmanaged_groups(desired, observed, ids, &j, address, &fix));
                 continue;
             }
             let live_m = live.and_then(|o| o.props.get("methods")).and_then(|ms| ms.get(id));
@@ -118,6 +124,10 @@ pub(crate) fn lint_indexed(desired: &DesiredModel, observed: &ObservedState, ids
         if let Some(c) = r.props.get("registrationCampaign") {
             let state = c.get("state").and_then(Value::as_str).unwrap_or_default();
             let declared = c.get("include").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
+            if state == "enabled" && declared {
+                let j = Judged { what: "the registration campaign (state enabled)".into(), include: Targets::of(c.get("include"), &by_id), exclude: Targets::of(c.get("exclude"), &by_id), source: "declared" };
+                out.extend(unmanaged_groups(desired, observed, ids, &j, address, &fix));
+            }
             if state == "default" && declared {
                 // `enabled` with declared targets is judged from desired state.
                 judged.push(Judged { what: "the registration campaign (state default: Microsoft-managed, enabled)".into(), include: Targets::of(c.get("include"), by_id), exclude: Targets::of(c.get("exclude"), by_id), source: "declared" });
@@ -133,6 +143,9 @@ pub(crate) fn lint_indexed(desired: &DesiredModel, observed: &ObservedState, ids
             notes.push(format!("effective targets of {}: include {}; exclude {} ({})", j.what, j.include.words(), j.exclude.words(), j.source));
             let reach = assignment_reach(desired, &j.include.addresses, &j.exclude.addresses, j.include.all);
             out.extend(undeclared_groups(desired, observed, by_id, j, address, &fix));
+            if j.source == "declared" {
+                out.extend(unmanaged_groups(desired, observed, ids, j, address, &fix));
+            }
             for (s, how) in &reach.accounts {
                 out.push(Finding {
                     severity: Severity::Error,
@@ -198,6 +211,41 @@ fn undeclared_groups(desired: &DesiredModel, observed: &ObservedState, by_id: &H
                     )));
                 }
             }
+        }
+    }
+    out
+}
+
+/// Declared groups among declared include targets whose membership desired
+/// state does not manage (no `members`, no rule), judged by their live
+/// members as assignment targets are (hostile run 17, finding 10): a
+/// service account among them, not proved excluded (declared exclusion, or
+/// the live members of an excluded group), is reached; membership that
+/// could not be read leaves it unknown.
+fn unmanaged_groups(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>, j: &Judged, address: &Address, fix: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if [Kind::User, Kind::Group].iter().any(|k| observed.unreadable.contains_key(k)) {
+        return out;
+    }
+    let mut excluded: BTreeSet<Address> = super::targets::proven_excluded(desired, &j.exclude.addresses);
+    for e in &j.exclude.addresses {
+        let held = super::live_members::of(desired, observed, ids, e);
+        excluded.extend(held.addresses.values().cloned());
+    }
+    let finding = |message: String| Finding { severity: Severity::Error, lint: "service-account-targeted".into(), address: address.to_string(), message };
+    for g in j.include.addresses.iter().filter(|g| g.kind == Kind::Group && !super::live::manages_membership(desired, g) && !desired.service_account_groups.contains(*g)) {
+        let held = super::live_members::of(desired, observed, ids, g);
+        for (m, (_, path)) in &held.members {
+            let Some(s) = held.address(m).filter(|a| desired.service_accounts.contains(*a) && !excluded.contains(*a)) else { continue };
+            out.push(finding(format!(
+                "{} reaches service account {s} through {path}, which holds it live ({}; {} targets): service accounts get no MFA; {fix}",
+                j.what,
+                super::live_reach::UNMANAGED_MEMBERSHIP,
+                j.source
+            )));
+        }
+        for path in &held.unread {
+            out.push(finding(format!("{} includes {g} ({} targets), and the live membership of {path} was not read: whether it reaches the service accounts is unknown; {fix}", j.what, j.source)));
         }
     }
     out

@@ -44,6 +44,9 @@ pub mod control_narrowing;
 pub mod package_approvers;
 pub mod package_automatic;
 pub mod package_oob;
+pub mod live_members;
+pub mod approver_live;
+pub mod people_reach;
 
 pub use access::*;
 pub use certificates::not_after;

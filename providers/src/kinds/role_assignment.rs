@@ -133,6 +133,19 @@ pub fn desired(key: &str, r: &RoleAssignment, state: &DesiredState) -> DesiredRe
     // Graph object, so those changes replace.
     res.immutable = vec!["assignment".into(), "principal".into(), "role".into(), "roleDefinition".into(), "directoryScopeId".into()];
     res.expires = r.expires;
+    // An eligible or time-boxed assignment is activated (or ends) by its
+    // role's PIM settings: it waits on the declared `role_policy` of its
+    // role, and is skipped when that fails (hostile run 17, finding 15),
+    // so it never exists under settings nobody approved.
+    if matches!(r.assignment, AssignmentType::Eligible) || r.expires.is_some() {
+        let role = res.props.get("role").and_then(Value::as_str).unwrap_or_default().to_string();
+        let definition = res.props.get("roleDefinition").and_then(as_reference).map(str::to_string);
+        for a in super::role_policy::governing(state, &role, definition.as_deref()) {
+            if !res.depends_on.contains(&a) {
+                res.depends_on.push(a);
+            }
+        }
+    }
     if let Some(j) = &r.justification {
         res.create_only.insert("justification".into(), json!(j));
     }

@@ -113,6 +113,22 @@ fn custom_definition(p: &RolePolicy, state: &DesiredState) -> Option<String> {
     role_template_id(&role).is_none().then(|| format!("id:{}", role.to_lowercase()))
 }
 
+/// The declared `role_policy` resources governing the role a role
+/// assignment's props name (`role`, and `roleDefinition` for a custom
+/// role): its activation rules decide what an eligible (or time-boxed
+/// active) assignment of that role needs, so the assignment waits on them.
+pub fn governing(state: &DesiredState, role: &str, definition: Option<&str>) -> Vec<Address> {
+    state
+        .role_policy
+        .iter()
+        .filter(|(_, d)| match custom_definition(&d.value, state) {
+            Some(def) => definition.is_some_and(|x| x.eq_ignore_ascii_case(&def)),
+            None => definition.is_none() && desired_role(&d.value.role) == role,
+        })
+        .map(|(k, _)| Address::new(Kind::RolePolicy, k.as_str()))
+        .collect()
+}
+
 pub fn desired(key: &str, p: &RolePolicy, state: &DesiredState) -> DesiredResource {
     let mut props = Props::new();
     if let Some(definition) = custom_definition(p, state) {
