@@ -111,8 +111,14 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     let desired = providers::kinds::desired_model(&state);
     let target = target::connect(&args.dir, state.tenant.as_ref().map(|t| &t.value), args.graph_url.as_deref(), args.ledger.clone()).await?;
     output::status(format!("Checking drift against {}", target.description));
-    let ledger = read_ledger(&target.ledger_path)?;
-    crate::tenant_check::check_if_read(&target.client, &ledger, &target.ledger_path).await?;
+    let mut ledger = read_ledger(&target.ledger_path)?;
+    // Whether the ledger's facts are proof: the tenant's seal (read only).
+    match crate::tenant_check::check_if_read(&target.client, &ledger, &target.ledger_path).await? {
+        Some(org) => {
+            crate::ledger_seal::read_and_judge(&target.client, &crate::state::LedgerStore::new(&target.ledger_path), &mut ledger, &org).await?;
+        }
+        None => crate::ledger_seal::unjudged(&mut ledger),
+    }
     let target_ledger = target.ledger_path.clone();
     // Judged by the governance in force (the recorded trust root), as
     // reconcile judges, never by a desired [governance] nobody approved.

@@ -17,6 +17,7 @@ pub mod plan_types;
 pub mod render;
 pub mod plan_app_live;
 pub mod ledger_location;
+pub mod ledger_seal;
 pub mod held;
 pub mod secret_env;
 

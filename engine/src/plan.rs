@@ -484,9 +484,11 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
 
     // Ring by ring: later rings wait for the earlier ones to soak.
     // The ledger's time, else the live object's lastModifiedDateTime: a
-    // missing ledger never lets the next ring skip its soak.
+    // missing ledger never lets the next ring skip its soak. A time the
+    // tenant's seal does not prove (a forged or cut-short ledger) is not
+    // used: an earlier one would shorten the soak.
     let converged_at = |a: &Address| -> Option<DateTime<Utc>> {
-        let recorded = ledger.resources.get(a).and_then(|e| e.changed_at.as_deref());
+        let recorded = ledger.resources.get(a).filter(|_| ledger.fact_proven(a)).and_then(|e| e.changed_at.as_deref());
         let live = || matched.get(a).and_then(|o| observed.modified.get(&o.id)).map(String::as_str);
         recorded.or_else(live).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc))
     };
@@ -499,6 +501,12 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     order(&mut changes, desired)?;
     crate::governance::tightens::mark_restores(&mut changes, ledger);
     let mut sensitive = crate::governance::sensitivity(&changes, judged);
+    // What a ledger fact the tenant's seal does not prove would have hidden.
+    for c in changes.iter().filter(|c| c.notes.iter().any(|n| crate::ledger_seal::is_unproven_note(n))) {
+        let why = "the ledger does not match the seal the tenant records, so what it recorded of this object proves nothing";
+        sensitive.entry(c.address.clone()).and_modify(|r| *r = format!("{r}; {why}")).or_insert_with(|| why.into());
+    }
+    warnings.extend(ledger.seal_warning());
     // What the live tenant adds: access granted through live role
     // assignments, policies and nesting; ring groups nested live.
     for (a, why) in crate::governance::grants::live_sensitivity(&changes, judged, observed, &ids_by_address) {
