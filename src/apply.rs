@@ -379,7 +379,7 @@ async fn run_locked(
         }
         // The whole (empty) plan was carried out: a ledger the seal did
         // not prove is sealed, without the records it could not prove.
-        let may_seal = sealing.prepare(&mut owned, true);
+        let may_seal = sealing.prepare(&mut owned, true, Some(&org));
         store.compact(&owned)?;
         if may_seal {
             crate::ledger_seal::seal(&target.client, &org, &owned).await;
@@ -462,7 +462,7 @@ async fn run_locked(
                 store.append(&op)?;
             }
         }
-        let may_seal = report.stopped.is_none() && sealing.prepare(&mut l, complete);
+        let may_seal = report.stopped.is_none() && sealing.prepare(&mut l, complete, Some(&org));
         store.compact(&l).map(|_| may_seal.then_some(l))
     });
     if let Some(stop) = &report.stopped {
@@ -621,7 +621,7 @@ pub async fn import(dir: &Path, address: &str, object_id: &str, graph_url: Optio
     ledger.record(address.clone(), object_id.to_string(), None, Some(now()));
     // An import carries out no plan: a ledger the seal did not prove stays
     // unsealed (the next apply seals it).
-    let may_seal = sealing.prepare(&mut ledger, false);
+    let may_seal = sealing.prepare(&mut ledger, false, Some(&org));
     store.compact(&ledger)?;
     if may_seal {
         crate::ledger_seal::seal(&target.client, &org, &ledger).await;

@@ -87,10 +87,15 @@ impl Sealing {
         self.seal == Seal::Sealed
     }
 
-    /// Scrub `after` before it is written ([`ledger_seal::scrub`]);
-    /// whether it may then be sealed (`complete`: the run carried out its
-    /// whole plan).
-    pub fn prepare(&self, after: &mut Ledger, complete: bool) -> bool {
+    /// Scrub `after` before it is written ([`ledger_seal::scrub`]), and
+    /// give it the tenant's id `org` when it records none (a sealed ledger
+    /// always names its tenant, so a reconcile pass can ask for the seal in
+    /// its listings' `$batch`); whether it may then be sealed (`complete`:
+    /// the run carried out its whole plan).
+    pub fn prepare(&self, after: &mut Ledger, complete: bool, org: Option<&str>) -> bool {
+        if let Some(org) = org {
+            after.tenant_id.get_or_insert_with(|| org.to_string());
+        }
         if let Some(loaded) = &self.loaded {
             let n = ledger_seal::scrub(loaded, after);
             if n > 0 {

@@ -306,7 +306,15 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
     // So does the tenant's governance marker (the ledger's seal), when the
     // ledger names the tenant.
     let mut organization = vec![(providers::graph::ApiVersion::V1, providers::tenant_marker::ORGANIZATION.to_string())];
-    organization.extend(ledger.tenant_id.as_deref().map(|t| (providers::graph::ApiVersion::V1, crate::ledger_seal::marker_path(t))));
+    // The id is guessed (the ledger's, its keyed path's, the credential's
+    // tenant): a wrong guess costs the marker's own GET after the batch.
+    let tenant = ledger
+        .tenant_id
+        .clone()
+        .or_else(|| crate::state_paths::tenant_of(&ctx.target.ledger_path))
+        .or_else(|| crate::state_paths::graph_url_tenant(&|k| std::env::var(k).ok(), None))
+        .filter(|t| t.len() == 36 && t.chars().all(|c| c.is_ascii_hexdigit() || c == '-'));
+    organization.extend(tenant.as_deref().map(|t| (providers::graph::ApiVersion::V1, crate::ledger_seal::marker_path(t))));
     let (observed, dstats, view) = providers::delta::observe_with_delta_view(&ctx.target.client, &desired, &ledger, &mut delta, &organization).await.context("reading the tenant")?;
     let org = crate::tenant_check::check_if_read(&view, &ledger, &ctx.target.ledger_path).await?;
     let checked = org.is_some();
@@ -433,7 +441,7 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
         // out). Under azurerm the ledger written above is the working copy:
         // it is written back to the blob (ETag-checked) before the lease goes.
         if !applied.is_empty() {
-            let may_seal = sealing.prepare(&mut ledger, held.is_empty() && failed.is_empty());
+            let may_seal = sealing.prepare(&mut ledger, held.is_empty() && failed.is_empty(), org.as_deref());
             crate::state::LedgerStore::new(&ctx.target.ledger_path).compact(&ledger)?;
             if let (true, Some(org)) = (may_seal, org.as_deref()) {
                 crate::ledger_seal::seal(&ctx.target.client, org, &ledger).await;

@@ -211,3 +211,32 @@ async fn a_forged_changed_at_does_not_shorten_the_soak() {
     assert!(p.warnings.iter().any(|w| w.contains("does not match the seal")), "{:#?}", p.warnings);
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Soak from the tenant: a ring changed in the portal after the sealed
+/// ledger recorded its apply soaks from that change. The ledger's time is
+/// older than the soak; the live policy's lastModifiedDateTime is not, so
+/// the next ring waits (a short soak, so real time can pass it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_change_within_the_soak_holds_the_next_ring_whatever_the_ledger_says() {
+    let sb = sandbox().await;
+    let work = scratch_without_approvals();
+    let dir = work.path().join("desired-state");
+    std::fs::write(dir.join("rollout.toml"), ROLLOUT.replace("soak = \"48h\"", "soak = \"3s\"")).expect("written");
+    let (code, out) = run(&sb, work.path(), &["apply", d(&dir), "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    // The ledger's time of the first ring is more than the soak ago...
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    // ...but the policy was changed in the portal just now (a property
+    // desired state does not declare, so no drift).
+    let id = ledger_id(work.path(), "update_ring.quality@mwd-test");
+    graph(&sb, Method::PATCH, &format!("/beta/deviceManagement/deviceConfigurations/{id}"), Some(json!({"@odata.type": "#microsoft.graph.windowsUpdateForBusinessConfiguration", "description": "edited in the portal"}))).await;
+    let o = cli(&sb, work.path(), &["plan", d(&dir), "--format", "json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let p: engine::Plan = serde_json::from_str(&text(&o.stdout)).expect("a JSON plan");
+    let rings: Vec<String> = p.changes.iter().map(|c| c.address.to_string()).filter(|a| a.starts_with("update_ring.quality@")).collect();
+    assert!(rings.is_empty(), "the next ring waits for the soak of the portal change: {rings:?}");
+    let first = p.rollout.iter().find(|w| w.ring == "mwd-first").unwrap_or_else(|| panic!("{:#?}", p.rollout));
+    assert!(first.until.is_some() && first.reason.contains("mwd-test changed at"), "{first:?}");
+    assert!(!p.warnings.iter().any(|w| w.contains("does not match the seal")), "the ledger is sealed: {:#?}", p.warnings);
+    sb.shutdown().await.expect("the sandbox stops");
+}

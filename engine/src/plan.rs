@@ -482,15 +482,17 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
         ));
     }
 
-    // Ring by ring: later rings wait for the earlier ones to soak.
-    // The ledger's time, else the live object's lastModifiedDateTime: a
-    // missing ledger never lets the next ring skip its soak. A time the
-    // tenant's seal does not prove (a forged or cut-short ledger) is not
-    // used: an earlier one would shorten the soak.
+    // Ring by ring: later rings wait for the earlier ones to soak. A ring
+    // last changed at the later of the ledger's time and the live object's
+    // lastModifiedDateTime: a missing or old ledger time never lets the
+    // next ring skip its soak, nor does a change made in the portal since.
+    // A ledger time the tenant's seal does not prove (a forged or cut-short
+    // ledger) is not used.
     let converged_at = |a: &Address| -> Option<DateTime<Utc>> {
-        let recorded = ledger.resources.get(a).filter(|_| ledger.fact_proven(a)).and_then(|e| e.changed_at.as_deref());
-        let live = || matched.get(a).and_then(|o| observed.modified.get(&o.id)).map(String::as_str);
-        recorded.or_else(live).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc))
+        let parse = |t: &str| DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&Utc));
+        let recorded = ledger.resources.get(a).filter(|_| ledger.fact_proven(a)).and_then(|e| e.changed_at.as_deref()).and_then(parse);
+        let live = matched.get(a).and_then(|o| observed.modified.get(&o.id)).and_then(|t| parse(t));
+        recorded.max(live)
     };
     // Out-of-band control of the tenant is removed (never held for approval).
     // Built once: what governance is given and what the plan records.
