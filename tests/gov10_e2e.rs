@@ -240,3 +240,32 @@ async fn a_live_change_within_the_soak_holds_the_next_ring_whatever_the_ledger_s
     assert!(!p.warnings.iter().any(|w| w.contains("does not match the seal")), "the ledger is sealed: {:#?}", p.warnings);
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Live PIM lint for every privileged role: roles nobody is eligible for
+/// are one warning listing the roles whose live activation needs no
+/// approval (the plan still succeeds); a privileged role someone is made
+/// eligible for out of band (the protected break-glass account, whose
+/// access the plan does not remove) is an error, like a declared one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_privileged_roles_live_activation_is_linted() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let w = work.path();
+    let (code, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert_eq!(code, Some(0), "a warning, not an error: {out}");
+    let warning = out.lines().find(|l| l.contains("warning[privileged-activation-without-approval] role_policy.(not declared)")).unwrap_or_else(|| panic!("{out}"));
+    assert!(warning.contains("Privileged Role Administrator") && warning.contains("nobody is eligible for needs no approval"), "{warning}");
+    assert!(!warning.contains("Intune Administrator"), "declared settings are judged by their own lint: {warning}");
+
+    let breakglass = ledger_id(w, "user.breakglass-1");
+    let start = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let body = json!({"action": "adminAssign", "principalId": breakglass, "roleDefinitionId": "e8611ab8-c189-46e8-94e1-60213ab1f814", "directoryScopeId": "/", "justification": "out of band", "scheduleInfo": {"startDateTime": start, "expiration": {"type": "noExpiration"}}});
+    graph(&sb, Method::POST, "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests", Some(body)).await;
+    let (code, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert_eq!(code, Some(1), "{out}");
+    let error = out.lines().find(|l| l.starts_with("error[privileged-activation-without-approval] id:") || l.contains("error[privileged-activation-without-approval] id:")).unwrap_or_else(|| panic!("{out}"));
+    assert!(error.contains("Privileged Role Administrator is privileged and 1 live eligibility outside desired state holds it"), "{error}");
+    let warning = out.lines().find(|l| l.contains("role_policy.(not declared)")).unwrap_or_else(|| panic!("{out}"));
+    assert!(!warning.contains("Privileged Role Administrator"), "judged as eligible now: {warning}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
