@@ -233,7 +233,7 @@ async fn run_locked(
         crate::tenant_check::check(org, &ledger, &target.ledger_path)?;
         // Whether its facts are proof: the tenant's seal, read before the
         // ledger is changed.
-        crate::ledger_seal::read_and_judge(&target.client, &store, &mut ledger, org).await?;
+        crate::ledger_seal::read_and_judge(&target.client, &store, &mut ledger, org, true).await?;
     } else {
         crate::ledger_seal::unjudged(&mut ledger);
     }
@@ -598,7 +598,7 @@ pub async fn import(dir: &Path, address: &str, object_id: &str, graph_url: Optio
         target.shutdown().await;
         return Err(e);
     }
-    crate::ledger_seal::read_and_judge(&target.client, &store, &mut ledger, &org).await?;
+    crate::ledger_seal::read_and_judge(&target.client, &store, &mut ledger, &org, true).await?;
     let sealing = crate::ledger_seal::Sealing::of(&ledger);
     if let Some((other, _)) = ledger.resources.iter().find(|(a, e)| e.id == object_id && **a != address) {
         target.shutdown().await;

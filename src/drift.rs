@@ -115,7 +115,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     // Whether the ledger's facts are proof: the tenant's seal (read only).
     match crate::tenant_check::check_if_read(&target.client, &ledger, &target.ledger_path).await? {
         Some(org) => {
-            crate::ledger_seal::read_and_judge(&target.client, &crate::state::LedgerStore::new(&target.ledger_path), &mut ledger, &org).await?;
+            crate::ledger_seal::read_and_judge(&target.client, &crate::state::LedgerStore::new(&target.ledger_path), &mut ledger, &org, false).await?;
         }
         None => crate::ledger_seal::unjudged(&mut ledger),
     }

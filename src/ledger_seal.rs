@@ -44,29 +44,38 @@ pub fn judge(store: &LedgerStore, ledger: &mut Ledger, org: &str, marker: Option
     Ok(())
 }
 
-/// Read the tenant's marker and judge `ledger` against it. A marker that
-/// cannot be read leaves nothing proven: every fact is judged unproven,
-/// never sealed. The marker as read (`None`: it could not be).
-pub async fn read_and_judge(client: &GraphClient, store: &LedgerStore, ledger: &mut Ledger, org: &str) -> Result<Option<Option<Marker>>> {
+/// Read the tenant's marker and judge `ledger` against it. The marker as
+/// read (`None`: it could not be). A marker that cannot be read is never
+/// taken for a seal: a run that writes (`writes`) refuses; one that only
+/// reads says so and judges the ledger by the fallback rule (what it shows
+/// is then not proof of the seal; apply checks it before writing).
+pub async fn read_and_judge(client: &GraphClient, store: &LedgerStore, ledger: &mut Ledger, org: &str, writes: bool) -> Result<Option<Option<Marker>>> {
     match tenant_marker::read_of(client, org).await {
         Ok(marker) => {
             judge(store, ledger, org, marker.as_ref())?;
             Ok(Some(marker))
         }
+        Err(e) if writes => Err(anyhow::Error::from(e).context("reading the tenant's governance marker, which records the ledger's seal (Organization.Read.All); nothing was changed")),
         Err(e) => {
-            output::status(format!("warning: the tenant's governance marker was not read ({:#}), so the ledger's seal was not checked: its facts are taken as unproven", anyhow::Error::from(e)));
-            ledger.seal = Seal::Broken { ledger: ledger_seal::digest(ledger, org), recorded: "unread".into(), only: None };
-            if let Some(w) = ledger.seal_warning() {
-                output::status(format!("warning: {w}"));
-            }
+            output::status(format!(
+                "warning: the tenant's governance marker was not read ({:#}), so the ledger's seal was not checked: its facts are judged as for a tenant that records no seal (apply checks the seal, and refuses without it)",
+                anyhow::Error::from(e)
+            ));
             Ok(None)
         }
     }
 }
 
-/// A ledger whose tenant could not be identified: nothing of it is proof.
+/// A ledger whose tenant could not be identified (its id not read): its
+/// seal is not checked; said, and judged by the fallback rule (runs that
+/// write refuse without the tenant's id).
 pub fn unjudged(ledger: &mut Ledger) {
-    ledger.seal = Seal::Broken { ledger: "unchecked".into(), recorded: "unread".into(), only: None };
+    if !ledger.resources.is_empty() {
+        output::status("warning: the ledger's seal was not checked (the tenant's id was not read): its facts are judged as for a tenant that records no seal; apply checks the seal, and refuses without it");
+    }
+    if matches!(ledger.seal, Seal::Sealed) {
+        ledger.seal = Seal::Unrecorded { beyond_review: false };
+    }
 }
 
 /// What a run that loaded `loaded` needs to seal what it writes: the

@@ -426,7 +426,7 @@ async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, gr
     progress.finish();
     // Whether the ledger's facts are proof: the tenant's seal (read only).
     let marker = match org.as_deref() {
-        Some(org) => ledger_seal::read_and_judge(&target.client, &state::LedgerStore::new(&target.ledger_path), &mut ledger, org).await?,
+        Some(org) => ledger_seal::read_and_judge(&target.client, &state::LedgerStore::new(&target.ledger_path), &mut ledger, org, false).await?,
         None => {
             ledger_seal::unjudged(&mut ledger);
             None

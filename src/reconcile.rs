@@ -320,7 +320,7 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
     let checked = org.is_some();
     match org.as_deref() {
         Some(org) => {
-            crate::ledger_seal::read_and_judge(&view, &crate::state::LedgerStore::new(&ctx.target.ledger_path), &mut ledger, org).await?;
+            crate::ledger_seal::read_and_judge(&view, &crate::state::LedgerStore::new(&ctx.target.ledger_path), &mut ledger, org, ctx.args.self_heal).await?;
         }
         None => crate::ledger_seal::unjudged(&mut ledger),
     }
