@@ -269,3 +269,21 @@ async fn every_privileged_roles_live_activation_is_linted() {
     assert!(!warning.contains("Privileged Role Administrator"), "judged as eligible now: {warning}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Deleting the guest's entry from the sealed ledger (rather than forging
+/// it) hides the extension no more than forging it does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_ledger_entry_hides_no_extension() {
+    let sb = sandbox().await;
+    let (work, dir) = sealed(&sb).await;
+    let w = work.path();
+    edit_file(&dir, "guests.toml", |t| t.replace("expires = 2027-03-31T17:00:00Z", "expires = 2027-06-30T17:00:00Z"));
+    forge(w, GUEST, |_| String::new());
+    let (code, out) = run(&sb, w, &["plan", d(&dir), "--detailed-exitcode"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("expires: \"(not proven: the ledger does not match the tenant's seal)\" -> \"2027-06-30T17:00:00Z\""), "{out}");
+    let (code, out) = run(&sb, w, &["apply", d(&dir), "--auto-approve"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains(&format!("{GUEST}: guest access; the ledger does not match the seal")), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

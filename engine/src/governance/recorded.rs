@@ -167,7 +167,15 @@ pub fn add_changes(
             continue;
         }
         let Some(live) = matched.get(address) else { continue };
-        let Some(entry) = ledger.resources.get(address).filter(|e| e.id == live.id) else { continue };
+        let Some(entry) = ledger.resources.get(address).filter(|e| e.id == live.id) else {
+            // An entry missing from a ledger the seal does not prove (a
+            // pull request deleted it) hides the access end as well.
+            if !ledger.fact_proven(address) {
+                let field = FieldChange { field: EXPIRES.into(), before: Some(Value::String(NOT_PROVEN.into())), after: wanted };
+                add_field(changes, unchanged, address, r, live, field, "expires: the ledger's record of the access end is not proven by the tenant's seal", Some(ledger.unproven_note("this access end")));
+            }
+            continue;
+        };
         // A record the seal does not prove (a forged ledger, or one a run
         // was cut short writing) may hide an extension, or show it as a
         // shortening: the end desired state sets is shown, and approved.
@@ -202,16 +210,18 @@ pub fn add_changes(
             continue;
         }
         let Some(live) = matched.get(address) else { continue };
-        let Some(entry) = ledger.resources.get(address).filter(|e| e.id == live.id) else { continue };
-        // A `service = false` the seal does not prove may hide a service
-        // account turned into a person: shown, and approved.
+        let entry = ledger.resources.get(address).filter(|e| e.id == live.id);
+        // A `service = false` (or an entry missing) the seal does not prove
+        // may hide a service account turned into a person: shown, and
+        // approved.
         let unproven = (!ledger.fact_proven(address)).then(|| ledger.unproven_note("whether this user was applied as a service account"));
-        if !entry.service && unproven.is_none() {
+        let service = entry.is_some_and(|e| e.service);
+        if !service && unproven.is_none() {
             continue;
         }
-        let before = if entry.service { SERVICE } else { NOT_PROVEN };
+        let before = if service { SERVICE } else { NOT_PROVEN };
         let field = FieldChange { field: KIND.into(), before: Some(Value::String(before.into())), after: Some(Value::String("member".into())) };
-        let reason = if entry.service { "no longer a service account (it was applied as one)" } else { "kind: whether it was applied as a service account is not proven by the tenant's seal" };
+        let reason = if service { "no longer a service account (it was applied as one)" } else { "kind: whether it was applied as a service account is not proven by the tenant's seal" };
         add_field(changes, unchanged, address, r, live, field, reason, unproven);
     }
     warnings
