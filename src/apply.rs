@@ -241,7 +241,13 @@ async fn run_locked(
     drop(view);
     if let Ok(org) = &org {
         crate::tenant_check::check(org, &ledger, &target.ledger_path)?;
+        // Whether its facts are proof: the tenant's seal, read before the
+        // ledger is changed.
+        crate::ledger_seal::read_and_judge(&target.client, &store, &mut ledger, org, true).await?;
+    } else {
+        crate::ledger_seal::unjudged(&mut ledger);
     }
+    let sealing = crate::ledger_seal::Sealing::of(&ledger);
     let (observed, settled) = providers::settle::settle(&target.client, desired, &ledger, first, store.recorded_at(), replication_window())
         .await
         .context("reading the tenant")?;
@@ -368,7 +374,7 @@ async fn run_locked(
         // Where an adopted (or older-ledger) object lives, when its kind does not say.
         remembered.extend(engine::ledger_location::record_locations(desired, &plan, &mut owned));
         crate::governance::record_protected_ids(desired, &target.ledger_path, &owned, &attribution)?;
-        if adopted.is_empty() && remembered.is_empty() && !waited_out && !upgrade && !state::wal_path(store.path()).exists() {
+        if adopted.is_empty() && remembered.is_empty() && !waited_out && !upgrade && !state::wal_path(store.path()).exists() && sealing.was_sealed() {
             return Ok(crate::refused::exit(ExitCode::SUCCESS, refused.as_deref()));
         }
         let journal_file = journal_path(store.path());
@@ -381,7 +387,13 @@ async fn run_locked(
         for (address, op) in &remembered {
             store.append(op).with_context(|| format!("recording what the ledger remembers of {address}"))?;
         }
+        // The whole (empty) plan was carried out: a ledger the seal did
+        // not prove is sealed, without the records it could not prove.
+        let may_seal = sealing.prepare(&mut owned, true, Some(&org));
         store.compact(&owned)?;
+        if may_seal {
+            crate::ledger_seal::seal(&target.client, &org, &owned).await;
+        }
         if !adopted.is_empty() {
             output::status(format!("Recorded {} object(s) matched by natural key in the ledger {}.", adopted.len(), store.path().display()));
         }
@@ -447,7 +459,10 @@ async fn run_locked(
         written.map_err(|e| format!("{e:#}"))
     })
     .await;
-    // Everything recorded is in the log; the ledger is rewritten once.
+    // Everything recorded is in the log; the ledger is rewritten once, and
+    // sealed in the tenant (a broken seal only when the whole plan was
+    // carried out, which showed what its unproven facts could hide).
+    let complete = report.stopped.is_none() && report.ok();
     let compacted = store.load().and_then(|mut l| {
         if report.stopped.is_none() {
             for (_, op) in engine::governance::recorded::remember(desired, &plan, &mut l) {
@@ -457,7 +472,8 @@ async fn run_locked(
                 store.append(&op)?;
             }
         }
-        store.compact(&l)
+        let may_seal = report.stopped.is_none() && sealing.prepare(&mut l, complete, Some(&org));
+        store.compact(&l).map(|_| may_seal.then_some(l))
     });
     if let Some(stop) = &report.stopped {
         let started_after = report.results.iter().filter(|r| matches!(&r.status, Status::Skipped { error, .. } if error.starts_with("not started: recording"))).count();
@@ -469,7 +485,9 @@ async fn run_locked(
             started_after
         );
     }
-    compacted.context("writing the ledger at the end of the apply")?;
+    if let Some(l) = compacted.context("writing the ledger at the end of the apply")? {
+        crate::ledger_seal::seal(&target.client, &org, &l).await;
+    }
     // A create Graph accepted whose later step failed (a lagging read, an
     // assignment) changed the tenant: the plan is not given back (hostile
     // run 17, finding 9).
@@ -571,6 +589,20 @@ pub async fn import(dir: &Path, address: &str, object_id: &str, graph_url: Optio
     };
     let store = LedgerStore::new(&target.ledger_path);
     let mut ledger = store.load()?;
+    // This tenant's state, and whether its facts are proof (the seal).
+    let org = match crate::tenant_check::organization(&target.client).await {
+        Ok(org) => org,
+        Err(e) => {
+            target.shutdown().await;
+            return Err(e);
+        }
+    };
+    if let Err(e) = crate::tenant_check::check(&org, &ledger, &target.ledger_path) {
+        target.shutdown().await;
+        return Err(e);
+    }
+    crate::ledger_seal::read_and_judge(&target.client, &store, &mut ledger, &org, true).await?;
+    let sealing = crate::ledger_seal::Sealing::of(&ledger);
     if let Some((other, _)) = ledger.resources.iter().find(|(a, e)| e.id == object_id && **a != address) {
         target.shutdown().await;
         bail!("object {object_id} is already owned by {other}");
@@ -590,7 +622,13 @@ pub async fn import(dir: &Path, address: &str, object_id: &str, graph_url: Optio
         }
     }
     ledger.record(address.clone(), object_id.to_string(), None, Some(now()));
+    // An import carries out no plan: a ledger the seal did not prove stays
+    // unsealed (the next apply seals it).
+    let may_seal = sealing.prepare(&mut ledger, false, Some(&org));
     store.compact(&ledger)?;
+    if may_seal {
+        crate::ledger_seal::seal(&target.client, &org, &ledger).await;
+    }
     target.shutdown().await;
     output::status(format!("{address} now owns {object_id} ({})", target_ledger_note()));
     Ok(ExitCode::SUCCESS)

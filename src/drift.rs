@@ -111,7 +111,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     let desired = providers::kinds::desired_model(&state);
     let target = target::connect(&args.dir, state.tenant.as_ref().map(|t| &t.value), args.graph_url.as_deref(), args.ledger.clone()).await?;
     output::status(format!("Checking drift against {}", target.description));
-    let ledger = read_ledger(&target.ledger_path)?;
+    let mut ledger = read_ledger(&target.ledger_path)?;
     let target_ledger = target.ledger_path.clone();
     // Judged by the governance in force (the recorded trust root), as
     // reconcile judges, never by a desired [governance] nobody approved.
@@ -127,8 +127,18 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     // `$batch` (issue 13), before any ledger id is waited for; drift writes
     // its report only after that.
     let observed = crate::apply::observe_settled_checked(&target.client, &desired, &target.ledger_path, &ledger).await;
+    // Whether the ledger's facts are proof: the tenant's seal (read only),
+    // judged by the tenant id that read gave.
+    let judged_seal = match &observed {
+        Ok((_, Some(org))) => crate::ledger_seal::read_and_judge(&target.client, &crate::state::LedgerStore::new(&target.ledger_path), &mut ledger, org, false).await.map(|_| ()),
+        _ => {
+            crate::ledger_seal::unjudged(&mut ledger);
+            Ok(())
+        }
+    };
     target.shutdown().await;
     let (observed, _) = observed?;
+    judged_seal?;
     let mut plan = engine::plan(&desired, &observed, &ledger, &engine::PlanOptions { now })?;
     engine::governance::trust::attach(&mut plan, pending.as_ref().map_or(&desired, |p| &p.desired), trust.as_ref());
     let mut report = engine::drift::drift(&desired, &observed, &ledger, &plan, now);

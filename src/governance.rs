@@ -318,6 +318,9 @@ pub(crate) fn store_trust(root: &governance::trust::TrustRoot, ledger: &Path, ou
 /// ([`providers::tenant_marker`]).
 pub(crate) async fn mark_tenant(client: &providers::graph::GraphClient, root: &governance::trust::TrustRoot, how: &str) -> Result<()> {
     let keys = |m: &std::collections::BTreeMap<String, schema::kinds::governance::Approver>| m.iter().map(|(k, a)| format!("{k}={}", a.public_key)).collect::<Vec<_>>();
+    // Kept: the approved plans applied to this tenant (one-shot
+    // approvals), and the ledger's seal.
+    let (applied_plans, ledger_seal) = crate::plan_expiry::kept_in_marker(client, chrono::Utc::now()).await?;
     let marker = providers::tenant_marker::Marker {
         fingerprint: crate::trust_store::fingerprint(root),
         recorded_at: root.recorded_at.clone(),
@@ -325,8 +328,8 @@ pub(crate) async fn mark_tenant(client: &providers::graph::GraphClient, root: &g
         approvers: keys(&root.governance.approvers),
         authors: keys(&root.governance.authors),
         approvals_required: Some(root.governance.approvals_required),
-        // Kept: the approved plans applied to this tenant (one-shot approvals).
-        applied_plans: crate::plan_expiry::applied_in_marker(client, chrono::Utc::now()).await?,
+        applied_plans,
+        ledger_seal,
     };
     providers::tenant_marker::write(client, &marker).await.context("recording the governance marker in the tenant (Organization.ReadWrite.All); the trust root was not recorded")
 }
@@ -363,10 +366,12 @@ pub(crate) async fn check_tenant_marker_of(client: &providers::graph::GraphClien
 /// would refuse (exit 1), a warning when the marker could not be read
 /// (apply reads it again and refuses then). Writes nothing.
 /// `org`: the tenant's id when already read (not read again).
-pub(crate) async fn plan_marker_check(client: &providers::graph::GraphClient, plan: &Plan, desired: &DesiredModel, ledger: &Path, org: Option<&str>) -> Result<()> {
-    let read = match org {
-        Some(org) => providers::tenant_marker::read_of(client, org).await,
-        None => providers::tenant_marker::read(client).await,
+/// `read`: the marker when already read (by the ledger's seal check).
+pub(crate) async fn plan_marker_check(client: &providers::graph::GraphClient, plan: &Plan, desired: &DesiredModel, ledger: &Path, org: Option<&str>, read: Option<Option<providers::tenant_marker::Marker>>) -> Result<()> {
+    let read = match (read, org) {
+        (Some(m), _) => Ok(m),
+        (None, Some(org)) => providers::tenant_marker::read_of(client, org).await,
+        (None, None) => providers::tenant_marker::read(client).await,
     };
     match read {
         Ok(marker) => {

@@ -27,6 +27,7 @@ mod plan_expiry;
 mod reconcile_accounts;
 mod tenant_check;
 mod governance_writer;
+mod ledger_seal;
 mod trust_ids;
 mod approve_reasons;
 mod refused;
@@ -418,18 +419,26 @@ async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, gr
     let origins = refused::Origins::of(dir, &state);
     drop(state);
     output::status(format!("Planning against {}", target.description));
-    let ledger = read_ledger(&target.ledger_path)?;
+    let mut ledger = read_ledger(&target.ledger_path)?;
     let progress = output::Progress::start("reading the tenant", format != Format::Json);
     // The state is checked against the tenant's id read in the listings' `$batch`.
     let (observed, org) = apply::observe_settled_checked(&target.client, &desired, &target.ledger_path, &ledger).await?;
     progress.finish();
+    // Whether the ledger's facts are proof: the tenant's seal (read only).
+    let marker = match org.as_deref() {
+        Some(org) => ledger_seal::read_and_judge(&target.client, &state::LedgerStore::new(&target.ledger_path), &mut ledger, org, false).await?,
+        None => {
+            ledger_seal::unjudged(&mut ledger);
+            None
+        }
+    };
     let stats = target.client.stats();
     let ledger_path = target.ledger_path.clone();
     let made = engine::plan::plan_with_rollout(&desired, &observed, &ledger, &engine::PlanOptions::default(), rollout).map_err(anyhow::Error::from).and_then(|mut p| governance::review(&mut p, &desired, &ledger_path).map(|_| p));
     // The tenant's governance marker, as apply checks it: a plan its apply
     // would refuse says so now (exit 1).
     let marker = match &made {
-        Ok(p) => governance::plan_marker_check(&target.client, p, &desired, &ledger_path, org.as_deref()).await,
+        Ok(p) => governance::plan_marker_check(&target.client, p, &desired, &ledger_path, org.as_deref(), marker).await,
         Err(_) => Ok(()),
     };
     target.shutdown().await;

@@ -127,11 +127,12 @@ pub async fn release(client: &providers::graph::GraphClient, plan: &Plan, now: D
     Ok(())
 }
 
-/// The applied plans the tenant's marker records now (kept by every
-/// rewrite of the marker), expired ones dropped.
-pub async fn applied_in_marker(client: &providers::graph::GraphClient, now: DateTime<Utc>) -> Result<Vec<String>> {
+/// What every rewrite of the marker keeps of the one the tenant carries
+/// now: the applied plans it records (expired ones dropped) and the
+/// ledger's seal.
+pub async fn kept_in_marker(client: &providers::graph::GraphClient, now: DateTime<Utc>) -> Result<(Vec<String>, Option<String>)> {
     let marker = tenant_marker::read(client).await.context("reading the tenant's governance marker")?;
-    Ok(marker.map(|m| m.applied_plans.into_iter().filter(|e| entry_alive(e, now)).collect()).unwrap_or_default())
+    Ok(marker.map(|m| (m.applied_plans.into_iter().filter(|e| entry_alive(e, now)).collect(), m.ledger_seal)).unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -304,9 +304,28 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
     // The tenant's id comes in the listings' `$batch` (issue 13: a quiet
     // pass in few requests); the state is checked against it before
     // anything of this pass is written, the delta state included.
-    let organization = [(providers::graph::ApiVersion::V1, providers::tenant_marker::ORGANIZATION.to_string())];
+    // So does the tenant's governance marker (the ledger's seal), when the
+    // ledger names the tenant.
+    let mut organization = vec![(providers::graph::ApiVersion::V1, providers::tenant_marker::ORGANIZATION.to_string())];
+    // The id is guessed (the ledger's, its keyed path's, the credential's
+    // tenant): a wrong guess costs the marker's own GET after the batch.
+    let tenant = ledger
+        .tenant_id
+        .clone()
+        .or_else(|| crate::state_paths::tenant_of(&ctx.target.ledger_path))
+        .or_else(|| crate::state_paths::graph_url_tenant(&|k| std::env::var(k).ok(), None))
+        .filter(|t| t.len() == 36 && t.chars().all(|c| c.is_ascii_hexdigit() || c == '-'));
+    organization.extend(tenant.as_deref().map(|t| (providers::graph::ApiVersion::V1, crate::ledger_seal::marker_path(t))));
     let (observed, dstats, view) = providers::delta::observe_with_delta_view(&ctx.target.client, &desired, &ledger, &mut delta, &organization).await.context("reading the tenant")?;
-    let checked = crate::tenant_check::check_if_read(&view, &ledger, &ctx.target.ledger_path).await?.is_some();
+    let org = crate::tenant_check::check_if_read(&view, &ledger, &ctx.target.ledger_path).await?;
+    let checked = org.is_some();
+    match org.as_deref() {
+        Some(org) => {
+            crate::ledger_seal::read_and_judge(&view, &crate::state::LedgerStore::new(&ctx.target.ledger_path), &mut ledger, org, ctx.args.self_heal).await?;
+        }
+        None => crate::ledger_seal::unjudged(&mut ledger),
+    }
+    let sealing = crate::ledger_seal::Sealing::of(&ledger);
     drop(view);
     // A pass that writes must know whose tenant this is (hostile run 16:
     // with GET /organization failing, another tenant's ledger and trust
@@ -421,10 +440,16 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
                 }
             }
         }
-        // Under azurerm the ledger written above is the working copy:
-        // write it back to the blob (ETag-checked) before the lease goes.
-        if !applied.is_empty() && crate::state_backend::remote_for(&ctx.target.ledger_path)?.is_some() {
+        // The ledger after the changes, sealed in the tenant (a broken seal
+        // only when nothing was held or failed: the whole plan was carried
+        // out). Under azurerm the ledger written above is the working copy:
+        // it is written back to the blob (ETag-checked) before the lease goes.
+        if !applied.is_empty() {
+            let may_seal = sealing.prepare(&mut ledger, held.is_empty() && failed.is_empty(), org.as_deref());
             crate::state::LedgerStore::new(&ctx.target.ledger_path).compact(&ledger)?;
+            if let (true, Some(org)) = (may_seal, org.as_deref()) {
+                crate::ledger_seal::seal(&ctx.target.client, org, &ledger).await;
+            }
         }
         crate::reconcile_settled::drop_remedied(&plan, &applied, &mut held, &mut report);
     } else {

@@ -58,14 +58,37 @@ impl LedgerStore {
     /// may sit in the desired-state directory, so they are read by the
     /// loader's rules: a regular file, no link leaving its directory,
     /// bounded in size.
+    ///
+    /// Its facts are judged by the fallback rule until the tenant's seal is
+    /// read ([`crate::ledger_seal::judge`]).
     pub fn load(&self) -> Result<Ledger> {
-        let mut ledger = self.load_unchecked()?;
+        let (base, log) = self.load_parts()?;
+        let mut ledger = match log {
+            Some((log, name)) => base.replay(&log).with_context(|| format!("replaying the ledger log {name}"))?,
+            None => base,
+        };
         check_ids(&ledger, &self.path)?;
-        ledger.beyond_review = self.remote()?.is_some() || !in_git_work_tree(&self.path);
+        ledger.seal = engine::ledger_seal::Seal::Unrecorded { beyond_review: self.beyond_review()? };
         Ok(ledger)
     }
 
-    fn load_unchecked(&self) -> Result<Ledger> {
+    /// The ledger as last compacted, without its log: `None` when no log
+    /// is left (the loaded ledger is the compacted one).
+    pub fn load_base(&self) -> Result<Option<Ledger>> {
+        let (base, log) = self.load_parts()?;
+        Ok(log.filter(|(l, _)| !l.trim().is_empty()).map(|_| base))
+    }
+
+    /// Whether the ledger is kept where the change under review cannot
+    /// write it (a remote backend, or a file outside any git work tree):
+    /// the rule for tenants that record no seal yet.
+    pub fn beyond_review(&self) -> Result<bool> {
+        Ok(self.remote()?.is_some() || !in_git_work_tree(&self.path))
+    }
+
+    /// The compacted ledger and its log's text with the log's name.
+    #[allow(clippy::type_complexity)]
+    fn load_parts(&self) -> Result<(Ledger, Option<(String, String)>)> {
         if let Some(r) = self.remote_reader()? {
             let b = &r.backend;
             let text = |kind| -> Result<Option<String>> {
@@ -80,19 +103,14 @@ impl LedgerStore {
                 ),
                 None => Ledger::default(),
             };
-            return match text(StateKind::Wal)? {
-                Some(log) => ledger.replay(&log).with_context(|| format!("replaying the ledger log {}", b.blob(StateKind::Wal))),
-                None => Ok(ledger),
-            };
+            return Ok((ledger, text(StateKind::Wal)?.map(|log| (log, b.blob(StateKind::Wal)))));
         }
         let ledger = match read_text(&self.path).with_context(|| format!("reading ledger {}", self.path.display()))? {
             Some(text) => Ledger::parse(&text).with_context(|| format!("reading ledger {}", self.path.display()))?,
             None => Ledger::default(),
         };
-        match read_text(&self.wal).with_context(|| format!("reading the ledger log {}", self.wal.display()))? {
-            Some(log) => ledger.replay(&log).with_context(|| format!("replaying the ledger log {}", self.wal.display())),
-            None => Ok(ledger),
-        }
+        let log = read_text(&self.wal).with_context(|| format!("reading the ledger log {}", self.wal.display()))?;
+        Ok((ledger, log.map(|l| (l, self.wal.display().to_string()))))
     }
 
     /// When the ledger or its log was last written.
@@ -174,7 +192,9 @@ impl LedgerStore {
 }
 
 /// Whether `path` lies in a git work tree (a folder above it holds
-/// `.git`), where a pull request can change it: a committed ledger.
+/// `.git`), where a pull request can change it: a committed ledger. Only
+/// the fallback for tenants that record no seal of the ledger yet: a
+/// checkout without `.git` (a tarball) looks beyond review to it.
 fn in_git_work_tree(path: &Path) -> bool {
     let abs = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
         Some(p) => std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()),

@@ -256,15 +256,17 @@ async fn extending_a_guests_expiry_is_a_sensitive_change_shown_in_the_plan() {
     let (code, out) = run(&sb, w, &["plan", d, "--detailed-exitcode"]);
     assert_eq!(code, Some(0), "{out}");
 
-    // An entry recording no expiry (edited, or adopted by natural key)
-    // cannot tell an extension apart: the plan says so.
+    // An entry whose expiry was edited away no longer matches the seal the
+    // tenant records (gov10): the extension is shown against the unproven
+    // record, and sensitive.
     let lock = w.join("tenantctl.lock");
     let t = std::fs::read_to_string(&lock).unwrap();
     assert!(t.contains("expires = \"2027-02-28T17:00:00Z\"\n"), "{t}");
     std::fs::write(&lock, t.replace("expires = \"2027-02-28T17:00:00Z\"\n", "")).unwrap();
     edit_file(&dir, "guests.toml", |t| t.replace("expires = 2027-02-28T17:00:00Z", "expires = 2027-05-31T17:00:00Z"));
     let (_, out) = run(&sb, w, &["plan", d]);
-    assert!(out.contains("guest.fabrikam-auditor: the ledger records no applied expiry for this guest"), "{out}");
+    assert!(out.contains("expires: \"(not proven: the ledger does not match the tenant's seal)\" -> \"2027-05-31T17:00:00Z\""), "{out}");
+    assert!(out.contains("sensitive: guest access; the ledger does not match the seal the tenant records"), "{out}");
     sb.shutdown().await.unwrap();
 }
 

@@ -56,7 +56,12 @@ async fn plan_at(client: &GraphClient, dir: &Path, ledger: &Ledger, now: DateTim
     engine::plan::plan_with_rollout(&desired, &observed, ledger, &PlanOptions { now }, mode).expect("plan")
 }
 
-async fn apply_at(client: &GraphClient, plan: &Plan, ledger: &mut Ledger, now: DateTime<Utc>) {
+/// Applied at `now`, in the tenant too: the sandbox's clock is set to it
+/// first, so the live policies' lastModifiedDateTime (which the soak also
+/// counts from) is the simulated time, not the wall clock.
+async fn apply_at(sb: &sandbox::SandboxHandle, client: &GraphClient, plan: &Plan, ledger: &mut Ledger, now: DateTime<Utc>) {
+    let r = reqwest::Client::new().put(format!("{}/_sandbox/clock", sb.base_url())).json(&json!({"now": now.to_rfc3339()})).send().await.expect("the sandbox answers");
+    assert!(r.status().is_success(), "the sandbox's clock is set");
     let exec = providers::apply::GraphExecutor::new(client.clone(), |_| None, now);
     let options = engine::apply::ApplyOptions { concurrency: 4, now: now.to_rfc3339() };
     let report = engine::apply::apply(plan, ledger, &exec, &options, |_, _| {}).await;
@@ -126,7 +131,7 @@ async fn a_full_four_ring_rollout_across_simulated_time() {
     assert_eq!(d.props["displayName"], json!("Windows Quality [mwd-fast]"));
     assert_eq!(d.props["assignments"]["include"], json!([{"@ref": "group.mwd-fast"}]));
     assert!(c.waits_on.contains(&"group.mwd-fast".parse().unwrap()), "a ring copy is created after its group");
-    apply_at(&client, &p, &mut ledger, created).await;
+    apply_at(&sb, &client, &p, &mut ledger, created).await;
     let p = plan_at(&client, &dir, &ledger, created, normal).await;
     assert!(p.is_empty() && p.rollout.is_empty(), "{}", engine::render::text(&p, false));
     assert_eq!(live_deadlines(&client, &dir, &ledger).await, vec![2, 2, 2, 2]);
@@ -156,7 +161,7 @@ async fn a_full_four_ring_rollout_across_simulated_time() {
     assert!(held.is_empty());
     assert_eq!(held.rollout.len(), 4);
     assert!(held.rollout.iter().all(|w| w.reason == "held by --hold-rollout" && w.until.is_none()));
-    apply_at(&client, &p, &mut ledger, t0).await;
+    apply_at(&sb, &client, &p, &mut ledger, t0).await;
     assert_eq!(live_deadlines(&client, &dir, &ledger).await, vec![3, 2, 2, 2]);
     assert_eq!(changed_at(&ledger, "mwd-test"), t0);
     assert_eq!(changed_at(&ledger, "mwd-first"), created, "a waiting ring's ledger entry is untouched");
@@ -197,7 +202,7 @@ async fn a_full_four_ring_rollout_across_simulated_time() {
         assert_eq!(p.changes.len(), 1);
         assert_eq!(p.changes[0].notes, vec![format!("rollout: ring {} of 4 ({r}); {prev} has soaked (48h)", i + 1)]);
         assert_eq!(p.rollout.len(), 3 - i, "the rings after {r} still wait");
-        apply_at(&client, &p, &mut ledger, due).await;
+        apply_at(&sb, &client, &p, &mut ledger, due).await;
         assert_eq!(changed_at(&ledger, r), due, "the ledger records when {r} changed");
     }
     assert_eq!(live_deadlines(&client, &dir, &ledger).await, vec![3, 3, 3, 3]);
@@ -213,7 +218,7 @@ async fn a_full_four_ring_rollout_across_simulated_time() {
     let p = plan_at(&client, &dir, &ledger, t1, RolloutMode::Force).await;
     assert_eq!(ring_changes(&p), RINGS.iter().map(|r| (r.to_string(), Action::Update)).collect::<Vec<_>>());
     assert!(p.rollout.is_empty());
-    apply_at(&client, &p, &mut ledger, t1).await;
+    apply_at(&sb, &client, &p, &mut ledger, t1).await;
     assert_eq!(live_deadlines(&client, &dir, &ledger).await, vec![4, 4, 4, 4]);
     assert!(RINGS.iter().all(|r| changed_at(&ledger, r) == t1));
     let p = plan_at(&client, &dir, &ledger, t1, normal).await;

@@ -325,9 +325,15 @@ async fn a_no_change_apply_fills_in_a_ledger_cut_short() {
     let keep: BTreeSet<schema::Address> = full.resources.keys().take(10).cloned().collect();
     cut.resources.retain(|a, _| keep.contains(a));
     std::fs::write(work.path().join("tenantctl.lock"), cut.render()).unwrap();
+    // The cut ledger no longer matches the seal the first apply recorded
+    // in the tenant (gov10): what its kept entries record is shown again
+    // (approvals_required = 0 here), and the apply seals the result.
     let out = cli(&sb, work.path(), &["apply", "--auto-approve", d]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("no changes"), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("the ledger does not match the seal the tenant records"), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains("+ "), "nothing is created again: {}", text(&out.stdout));
+    let again = cli(&sb, work.path(), &["plan", "--detailed-exitcode", d]);
+    assert_eq!(again.status.code(), Some(0), "sealed again, in sync: {}{}", text(&again.stdout), text(&again.stderr));
     let refilled = read_ledger(work.path());
     let ids = |l: &Ledger| l.resources.iter().map(|(a, e)| (a.clone(), e.id.clone())).collect::<BTreeMap<_, _>>();
     assert_eq!(ids(&refilled), ids(&full), "the no-change apply recorded every natural-key match");

@@ -78,20 +78,18 @@ pub struct Ledger {
     /// waits out the replication window before it may create it again.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub pending: BTreeMap<Address, String>,
-    /// Whether the ledger is kept where the change under review cannot
-    /// write it (a remote state backend, or a file outside any git work
-    /// tree): only then can its record of what was applied (`applied`)
-    /// prove that a correction puts back approved state (hostile run 16:
-    /// a pull request edited a committed ledger's `applied` hash to match
-    /// its own change, which then ran unattended as a "restore"). Set by
-    /// whoever loads the ledger; never stored.
+    /// What the tenant's seal says of this ledger: whether its facts are
+    /// proof (hostile run 16: a pull request edited a committed ledger's
+    /// `applied` hash to match its own change, which then ran unattended
+    /// as a "restore"; see [`crate::ledger_seal`]). Set by whoever loads
+    /// the ledger and reads the tenant's marker; never stored.
     #[serde(skip)]
-    pub beyond_review: bool,
+    pub seal: crate::ledger_seal::Seal,
 }
 
 impl Default for Ledger {
     fn default() -> Self {
-        Ledger { version: LEDGER_VERSION, tenant_id: None, resources: BTreeMap::new(), pending: BTreeMap::new(), beyond_review: false }
+        Ledger { version: LEDGER_VERSION, tenant_id: None, resources: BTreeMap::new(), pending: BTreeMap::new(), seal: Default::default() }
     }
 }
 

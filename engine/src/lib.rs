@@ -19,6 +19,7 @@ pub mod props;
 pub mod render;
 pub mod plan_app_live;
 pub mod ledger_location;
+pub mod ledger_seal;
 pub mod held;
 pub mod secret_env;
 pub mod shared_resources;

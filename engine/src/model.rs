@@ -88,8 +88,8 @@ pub struct ObservedState {
     /// "unknown", never drift.
     pub unreadable: BTreeMap<Kind, String>,
     /// `lastModifiedDateTime` of live policies, by object id: never
-    /// compared nor fingerprinted; a ring's last change time when the
-    /// ledger has none (the rollout soak).
+    /// compared nor fingerprinted; a ring's last change time when it is
+    /// later than the ledger's, or the ledger has none (the rollout soak).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub modified: BTreeMap<String, String>,
     /// Resources the live tenant cannot hold or cannot show, with why

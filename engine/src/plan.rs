@@ -483,13 +483,17 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
         ));
     }
 
-    // Ring by ring: later rings wait for the earlier ones to soak.
-    // The ledger's time, else the live object's lastModifiedDateTime: a
-    // missing ledger never lets the next ring skip its soak.
+    // Ring by ring: later rings wait for the earlier ones to soak. A ring
+    // last changed at the later of the ledger's time and the live object's
+    // lastModifiedDateTime: a missing or old ledger time never lets the
+    // next ring skip its soak, nor does a change made in the portal since.
+    // A ledger time the tenant's seal does not prove (a forged or cut-short
+    // ledger) is not used.
     let converged_at = |a: &Address| -> Option<DateTime<Utc>> {
-        let recorded = ledger.resources.get(a).and_then(|e| e.changed_at.as_deref());
-        let live = || matched.get(a).and_then(|o| observed.modified.get(&o.id)).map(String::as_str);
-        recorded.or_else(live).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc))
+        let parse = |t: &str| DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&Utc));
+        let recorded = ledger.resources.get(a).filter(|_| ledger.fact_proven(a)).and_then(|e| e.changed_at.as_deref()).and_then(parse);
+        let live = matched.get(a).and_then(|o| observed.modified.get(&o.id)).and_then(|t| parse(t));
+        recorded.max(live)
     };
     // Out-of-band control of the tenant is removed (never held for approval).
     // Built once: what governance is given and what the plan records.
@@ -503,6 +507,12 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     order(&mut changes, desired)?;
     crate::governance::tightens::mark_restores(&mut changes, ledger);
     let mut sensitive = crate::governance::sensitivity(&changes, judged);
+    // What a ledger fact the tenant's seal does not prove would have hidden.
+    for c in changes.iter().filter(|c| c.notes.iter().any(|n| crate::ledger_seal::is_unproven_note(n))) {
+        let why = "the ledger does not match the seal the tenant records, so what it recorded of this object proves nothing";
+        sensitive.entry(c.address.clone()).and_modify(|r| *r = format!("{r}; {why}")).or_insert_with(|| why.into());
+    }
+    warnings.extend(ledger.seal_warning());
     // What the live tenant adds: access granted through live role
     // assignments, policies and nesting; ring groups nested live.
     for (a, why) in crate::governance::grants::live_sensitivity(&changes, judged, observed, &ids_by_address) {
@@ -533,6 +543,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     lints.extend(crate::governance::live_reach::lint_indexed(judged, observed, &index));
     lints.extend(crate::governance::tightens::live_pim(judged, observed, &ids_by_address, &changes, ledger));
     lints.extend(crate::governance::pim_live::lint(judged, observed, &ids_by_address));
+    lints.extend(crate::governance::pim_exposure::lint(judged, observed, &ids_by_address, &changes));
     lints.extend(crate::governance::method_reach::lint_indexed(judged, observed, &index, &mut changes));
     lints.extend(crate::governance::approver_live::lint(judged, observed, &ids_by_address));
     lints.extend(crate::governance::people_reach::lint(judged, observed, &ids_by_address, options.now));

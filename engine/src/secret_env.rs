@@ -73,10 +73,22 @@ pub fn add_changes(changes: &mut Vec<Change>, unchanged: &mut Vec<Address>, desi
                 continue;
             }
         }
-        let recorded = matched.get(address).and_then(|live| ledger.resources.get(address).filter(|e| e.id == live.id)).map(|e| &e.secret_env).filter(|m| !m.is_empty());
-        let field = recorded.filter(|m| **m != envs).map(|m| FieldChange { field: ENVS.into(), before: Some(as_value(m)), after: Some(as_value(&envs)) });
+        let entry = matched.get(address).and_then(|live| ledger.resources.get(address).filter(|e| e.id == live.id));
+        // Variables the seal does not prove may hide a secret now sent from
+        // another variable: shown, and approved.
+        let unproven = entry.filter(|_| !ledger.fact_proven(address)).map(|_| ledger.unproven_note("which variable each secret was sent from"));
+        let recorded = entry.map(|e| &e.secret_env).filter(|m| !m.is_empty());
+        let field = match (&unproven, recorded) {
+            (Some(_), r) => Some(FieldChange {
+                field: ENVS.into(),
+                before: Some(r.map(as_value).unwrap_or_else(|| Value::String(crate::governance::recorded::NOT_PROVEN.into()))),
+                after: Some(as_value(&envs)),
+            }),
+            (None, r) => r.filter(|m| **m != envs).map(|m| FieldChange { field: ENVS.into(), before: Some(as_value(m)), after: Some(as_value(&envs)) }),
+        };
         match (changes.iter_mut().find(|c| &c.address == address), field) {
             (Some(c), field) => {
+                c.notes.extend(unproven);
                 if let Some(f) = field {
                     c.fields.push(f);
                     c.fields.sort_by(|a, b| a.field.cmp(&b.field));
@@ -99,7 +111,7 @@ pub fn add_changes(changes: &mut Vec<Change>, unchanged: &mut Vec<Address>, desi
                     waits_on: Vec::new(),
                     wave: 0,
                     desired: Some(r.clone()),
-                    notes: vec![note(&envs), "the secrets whose variable changed are sent again, from the new variable".into()],
+                    notes: [note(&envs), "the secrets whose variable changed are sent again, from the new variable".into()].into_iter().chain(unproven).collect(),
                     live: None,
                 });
             }
@@ -110,8 +122,14 @@ pub fn add_changes(changes: &mut Vec<Change>, unchanged: &mut Vec<Address>, desi
 
 /// Whether change `c` sends setting `id`'s secret again because its
 /// variable changed from the one the ledger recorded.
+/// A record the tenant's seal does not prove counts as another variable:
+/// every secret is sent again, from desired state's.
 pub fn resends(c: &Change, id: &str) -> bool {
+    let unproven = c.notes.iter().any(|n| crate::ledger_seal::is_unproven_note(n));
     c.fields.iter().filter(|f| f.field == ENVS).any(|f| {
+        if unproven {
+            return variable_of(f.after.as_ref(), id).is_some();
+        }
         let before = variable_of(f.before.as_ref(), id);
         before.is_some() && before != variable_of(f.after.as_ref(), id)
     })

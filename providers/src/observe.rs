@@ -28,10 +28,11 @@ pub fn kinds_in_scope(desired: &DesiredModel, ledger: &Ledger) -> BTreeSet<Kind>
     if kinds.iter().any(|k| k.is_policy()) {
         kinds.insert(Kind::IntuneRoleAssignment);
     }
-    // PIM in use (an eligible role assignment declared): every role's PIM
+    // Role assignments read (declared or owned, eligible ones among them,
+    // live eligibility outside desired state too): every role's PIM
     // settings are read, for the live lint of the ones not declared
-    // (`engine::governance::pim_live`).
-    if desired.resources.iter().any(|(a, r)| a.kind == Kind::RoleAssignment && r.props.get("assignment").and_then(serde_json::Value::as_str) == Some("eligible")) {
+    // (`engine::governance::pim_live`, `pim_exposure`), in the read's `$batch`.
+    if kinds.contains(&Kind::RoleAssignment) {
         kinds.insert(Kind::RolePolicy);
     }
     kinds

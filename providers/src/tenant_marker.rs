@@ -49,6 +49,11 @@ pub struct Marker {
     /// the plan's hash, and its `not_after`): a replay from any runner is
     /// refused, whatever journal it has. Expired ones are dropped.
     pub applied_plans: Vec<String>,
+    /// The seal of the ledger tenantctl last wrote after changing this
+    /// tenant ([`engine::ledger_seal::digest`], 32 hex digits): a ledger
+    /// whose digest is another proves none of its facts. `None` in a
+    /// marker written before ledgers were sealed.
+    pub ledger_seal: Option<String>,
 }
 
 /// Graph keeps at most 2 KB of data in one open extension of a directory
@@ -75,6 +80,7 @@ impl Marker {
             "authorKeys": self.authors.join(";"),
             "approvalsRequired": self.approvals_required.map(|n| n.to_string()).unwrap_or_default(),
             "appliedPlans": self.applied_plans.join(";"),
+            "ledgerSeal": self.ledger_seal.clone().unwrap_or_default(),
         })
     }
 
@@ -142,11 +148,24 @@ pub async fn read_of(client: &GraphClient, org: &str) -> Result<Option<Marker>, 
                 authors: entries(&v, "authorKeys"),
                 approvals_required: v.get("approvalsRequired").and_then(Value::as_str).and_then(|n| n.parse().ok()),
                 applied_plans: entries(&v, "appliedPlans"),
+                ledger_seal: v.get("ledgerSeal").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string),
             }))
         }
         Err(GraphError::NotFound { .. }) => Ok(None),
         Err(source) => Err(MarkerError::Read { org, source }),
     }
+}
+
+/// Update the marker of organization `org`, which the caller read and
+/// found (`PATCH`, which on a directory object's open extension replaces
+/// its data whole: `marker` carries every property, the ones it keeps).
+pub async fn update_of(client: &GraphClient, org: &str, marker: &Marker) -> Result<(), MarkerError> {
+    let org = org.to_string();
+    if marker.size() > MAX_MARKER_BYTES {
+        return Err(MarkerError::TooLarge { org, size: marker.size() });
+    }
+    client.v1().patch_json(&format!("/organization/{org}/extensions/{EXTENSION_NAME}"), marker.body()).await.map_err(|source| MarkerError::Write { org, source })?;
+    Ok(())
 }
 
 /// Record `marker` in the tenant: update the extension, or create it when

@@ -35,6 +35,7 @@ pub mod live_reach;
 pub mod intune_oob;
 pub mod tightens;
 pub mod pim_live;
+pub mod pim_exposure;
 pub mod method_reach;
 pub mod device_reach;
 pub mod exception_binding;

@@ -92,11 +92,13 @@ pub fn leaves_service(c: &Change) -> Option<String> {
     })
 }
 
-fn add_field(changes: &mut Vec<Change>, unchanged: &mut Vec<Address>, address: &Address, r: &crate::DesiredResource, live: &LiveObject, field: FieldChange, reason: &str) {
+#[allow(clippy::too_many_arguments)]
+fn add_field(changes: &mut Vec<Change>, unchanged: &mut Vec<Address>, address: &Address, r: &crate::DesiredResource, live: &LiveObject, field: FieldChange, reason: &str, unproven: Option<String>) {
     if let Some(c) = changes.iter_mut().find(|c| &c.address == address) {
         if matches!(c.action, Action::Delete | Action::Forget) {
             return;
         }
+        c.notes.extend(unproven);
         c.fields.push(field);
         c.fields.sort_by(|a, b| a.field.cmp(&b.field));
         if c.action == Action::Assign {
@@ -115,10 +117,14 @@ fn add_field(changes: &mut Vec<Change>, unchanged: &mut Vec<Address>, address: &
         waits_on: Vec::new(),
         wave: 0,
         desired: Some(r.clone()),
-        notes: vec!["recorded in the ledger only: nothing is sent to Graph for this field".into()],
+        notes: std::iter::once("recorded in the ledger only: nothing is sent to Graph for this field".to_string()).chain(unproven).collect(),
         live: None,
     });
 }
+
+/// The value a field's `before` shows when the ledger records none and
+/// its record is not proven by the seal.
+pub const NOT_PROVEN: &str = "(not proven: the ledger does not match the tenant's seal)";
 
 /// Add the recorded fields to the plan: a guest's `expires` when it is
 /// not the one the ledger recorded (and on every invitation), and a
@@ -161,7 +167,24 @@ pub fn add_changes(
             continue;
         }
         let Some(live) = matched.get(address) else { continue };
-        let Some(entry) = ledger.resources.get(address).filter(|e| e.id == live.id) else { continue };
+        let Some(entry) = ledger.resources.get(address).filter(|e| e.id == live.id) else {
+            // An entry missing from a ledger the seal does not prove (a
+            // pull request deleted it) hides the access end as well.
+            if !ledger.fact_proven(address) {
+                let field = FieldChange { field: EXPIRES.into(), before: Some(Value::String(NOT_PROVEN.into())), after: wanted };
+                add_field(changes, unchanged, address, r, live, field, "expires: the ledger's record of the access end is not proven by the tenant's seal", Some(ledger.unproven_note("this access end")));
+            }
+            continue;
+        };
+        // A record the seal does not prove (a forged ledger, or one a run
+        // was cut short writing) may hide an extension, or show it as a
+        // shortening: the end desired state sets is shown, and approved.
+        if !ledger.fact_proven(address) {
+            let before = entry.expires.clone().unwrap_or_else(|| NOT_PROVEN.into());
+            let field = FieldChange { field: EXPIRES.into(), before: Some(Value::String(before)), after: wanted };
+            add_field(changes, unchanged, address, r, live, field, "expires: the ledger's record of the access end is not proven by the tenant's seal", Some(ledger.unproven_note("this access end")));
+            continue;
+        }
         // Not recorded (an entry adopted by natural key, or written by an
         // older tenantctl): nothing to compare; `remember` records it.
         let Some(recorded) = entry.expires.clone().map(Value::String) else {
@@ -177,7 +200,7 @@ pub fn add_changes(
         if Some(&recorded) == wanted.as_ref() {
             continue;
         }
-        add_field(changes, unchanged, address, r, live, FieldChange { field: EXPIRES.into(), before: Some(recorded), after: wanted }, "expires differs from the one last applied");
+        add_field(changes, unchanged, address, r, live, FieldChange { field: EXPIRES.into(), before: Some(recorded), after: wanted }, "expires differs from the one last applied", None);
     }
     for (address, r) in desired.resources.range(Address::new(Kind::User, "")..) {
         if address.kind != Kind::User {
@@ -187,11 +210,19 @@ pub fn add_changes(
             continue;
         }
         let Some(live) = matched.get(address) else { continue };
-        if !ledger.resources.get(address).is_some_and(|e| e.id == live.id && e.service) {
+        let entry = ledger.resources.get(address).filter(|e| e.id == live.id);
+        // A `service = false` (or an entry missing) the seal does not prove
+        // may hide a service account turned into a person: shown, and
+        // approved.
+        let unproven = (!ledger.fact_proven(address)).then(|| ledger.unproven_note("whether this user was applied as a service account"));
+        let service = entry.is_some_and(|e| e.service);
+        if !service && unproven.is_none() {
             continue;
         }
-        let field = FieldChange { field: KIND.into(), before: Some(Value::String(SERVICE.into())), after: Some(Value::String("member".into())) };
-        add_field(changes, unchanged, address, r, live, field, "no longer a service account (it was applied as one)");
+        let before = if service { SERVICE } else { NOT_PROVEN };
+        let field = FieldChange { field: KIND.into(), before: Some(Value::String(before.into())), after: Some(Value::String("member".into())) };
+        let reason = if service { "no longer a service account (it was applied as one)" } else { "kind: whether it was applied as a service account is not proven by the tenant's seal" };
+        add_field(changes, unchanged, address, r, live, field, reason, unproven);
     }
     warnings
 }

@@ -70,7 +70,8 @@ fn ring_copy(ring: &RingOf, i: usize) -> Address {
 
 /// Hold back ring copies that may not change yet. A ring may change when
 /// no earlier ring has changes of its own in this plan and every earlier
-/// ring last changed (`converged_at`, the ledger's `changed_at`) at least
+/// ring last changed (`converged_at`: the later of the ledger's sealed
+/// `changed_at` and the live object's `lastModifiedDateTime`) at least
 /// `soak` ago: the latest earlier change counts, so a ring that happened to
 /// be in sync already cannot be used to skip a soak. Returns the changes
 /// kept, and the rings that wait; rings waiting for an earlier ring say

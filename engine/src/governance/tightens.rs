@@ -105,7 +105,7 @@ pub fn restores(change: &Change) -> bool {
 
 /// The note on a change that would be a restore by the ledger's record,
 /// when the ledger is kept where a pull request can write it.
-pub const UNPROVED_RESTORE_NOTE: &str = "the ledger records these settings as last applied, but it is kept where the change under review can write it (a git work tree), so that proves nothing: the correction is reviewed like any change (keep state in the azurerm backend, or outside the repository, for unattended restores)";
+pub const UNPROVED_RESTORE_NOTE: &str = "the ledger records these settings as last applied, but the tenant records no seal of it yet and it is kept where the change under review can write it (a git work tree), so that proves nothing: the correction is reviewed like any change (the next apply seals the ledger in the tenant, and restores then run unattended)";
 
 /// Notes each update whose desired properties hash to what the ledger
 /// records as last applied ([`RESTORES_NOTE`]). Only such a correction may
@@ -113,8 +113,8 @@ pub const UNPROVED_RESTORE_NOTE: &str = "the ledger records these settings as la
 /// with the live tenant alone, a pull request could enable a policy that
 /// was approved as report-only, or add approvers while approval is
 /// switched off out of band, and call it a restore. The ledger's record
-/// counts only when the change under review cannot have written it
-/// ([`crate::Ledger::beyond_review`]; hostile run 16).
+/// counts only when the change under review cannot have written it: the
+/// ledger is sealed ([`crate::ledger_seal`]; hostile run 16).
 pub fn mark_restores(changes: &mut [Change], ledger: &crate::Ledger) {
     for c in changes.iter_mut().filter(|c| matches!(c.action, Action::Update | Action::Assign)) {
         let Some(applied) = ledger.resources.get(&c.address).and_then(|e| e.applied.as_deref()) else { continue };
@@ -124,7 +124,11 @@ pub fn mark_restores(changes: &mut [Change], ledger: &crate::Ledger) {
             continue;
         }
         if crate::plan::fingerprint(&serde_json::to_value(&d.props).unwrap_or_default()) == applied {
-            c.notes.push(if ledger.beyond_review { RESTORES_NOTE } else { UNPROVED_RESTORE_NOTE }.into());
+            c.notes.push(match (ledger.applied_proven(&c.address), ledger.seal_broken()) {
+                (true, _) => RESTORES_NOTE.into(),
+                (false, true) => ledger.unproven_note("what was last applied (a restore would run unattended)"),
+                (false, false) => UNPROVED_RESTORE_NOTE.into(),
+            });
         }
     }
 }

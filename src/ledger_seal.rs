@@ -1,0 +1,147 @@
+//! The ledger's seal in the tenant: reading it to judge a loaded ledger
+//! (`plan`, `apply`, `drift`, `reconcile`), and recording it after a run
+//! that changed the tenant wrote the ledger (`apply`, `reconcile
+//! --self-heal`, `import`). The rules are [`engine::ledger_seal`]'s; the
+//! seal is a property of the tenant's governance marker
+//! ([`providers::tenant_marker`]), which only a run holding the tenant's
+//! write credentials can write, never the pull request under review.
+//!
+//! Runs that only read (`plan`, `drift`, a `reconcile` without
+//! `--self-heal`) never write the marker. `state push` and `state migrate`
+//! do not change the tenant and write no seal: the digest is of the
+//! ledger's content, so a ledger moved unchanged stays sealed, and one
+//! pushed with other content is not.
+
+use anyhow::{Context, Result};
+use engine::ledger_seal::{self, Seal};
+use engine::Ledger;
+use providers::graph::GraphClient;
+use providers::tenant_marker::{self, Marker};
+
+use crate::output;
+use crate::state::LedgerStore;
+
+/// The marker's path, so a reconcile pass can send its read in the
+/// listings' `$batch` (the tenant's id known from the ledger).
+pub fn marker_path(org: &str) -> String {
+    format!("/organization/{org}/extensions/{}", tenant_marker::EXTENSION_NAME)
+}
+
+/// Judge `ledger` (as `store` loaded it) against the seal `marker`
+/// records for tenant `org`.
+pub fn judge(store: &LedgerStore, ledger: &mut Ledger, org: &str, marker: Option<&Marker>) -> Result<()> {
+    let base = store.load_base()?;
+    let recorded = marker.and_then(|m| m.ledger_seal.as_deref());
+    ledger.seal = ledger_seal::judge(ledger, base.as_ref(), org, recorded, store.beyond_review()?);
+    if marker.is_some() && recorded.is_none() && !ledger.resources.is_empty() {
+        output::status(
+            "note: the tenant's governance marker records no seal of the ledger yet (written by an older tenantctl): its facts are judged as before (restores count only for a ledger outside any git work tree, or in the azurerm backend) until the next apply seals it",
+        );
+    }
+    if let Some(w) = ledger.seal_warning() {
+        output::status(format!("warning: {w}"));
+    }
+    Ok(())
+}
+
+/// Read the tenant's marker and judge `ledger` against it. The marker as
+/// read (`None`: it could not be). A marker that cannot be read is never
+/// taken for a seal: a run that writes (`writes`) refuses; one that only
+/// reads says so and judges the ledger by the fallback rule (what it shows
+/// is then not proof of the seal; apply checks it before writing).
+pub async fn read_and_judge(client: &GraphClient, store: &LedgerStore, ledger: &mut Ledger, org: &str, writes: bool) -> Result<Option<Option<Marker>>> {
+    match tenant_marker::read_of(client, org).await {
+        Ok(marker) => {
+            judge(store, ledger, org, marker.as_ref())?;
+            Ok(Some(marker))
+        }
+        Err(e) if writes => Err(anyhow::Error::from(e).context("reading the tenant's governance marker, which records the ledger's seal (Organization.Read.All); nothing was changed")),
+        Err(e) => {
+            output::status(format!(
+                "warning: the tenant's governance marker was not read ({:#}), so the ledger's seal was not checked: its facts are judged as for a tenant that records no seal (apply checks the seal, and refuses without it)",
+                anyhow::Error::from(e)
+            ));
+            Ok(None)
+        }
+    }
+}
+
+/// A ledger whose tenant could not be identified (its id not read): its
+/// seal is not checked; said, and judged by the fallback rule (runs that
+/// write refuse without the tenant's id).
+pub fn unjudged(ledger: &mut Ledger) {
+    if !ledger.resources.is_empty() {
+        output::status("warning: the ledger's seal was not checked (the tenant's id was not read): its facts are judged as for a tenant that records no seal; apply checks the seal, and refuses without it");
+    }
+    if matches!(ledger.seal, Seal::Sealed) {
+        ledger.seal = Seal::Unrecorded { beyond_review: false };
+    }
+}
+
+/// What a run that loaded `loaded` needs to seal what it writes: the
+/// loaded ledger itself when some of its records were unproven (they are
+/// scrubbed before sealing), else only its seal.
+pub struct Sealing {
+    seal: Seal,
+    loaded: Option<Ledger>,
+}
+
+impl Sealing {
+    pub fn of(loaded: &Ledger) -> Sealing {
+        Sealing { seal: loaded.seal.clone(), loaded: ledger_seal::needs_scrub(&loaded.seal).then(|| loaded.clone()) }
+    }
+
+    /// Whether the ledger was sealed when loaded.
+    pub fn was_sealed(&self) -> bool {
+        self.seal == Seal::Sealed
+    }
+
+    /// Scrub `after` before it is written ([`ledger_seal::scrub`]), and
+    /// give it the tenant's id `org` when it records none (a sealed ledger
+    /// always names its tenant, so a reconcile pass can ask for the seal in
+    /// its listings' `$batch`); whether it may then be sealed (`complete`:
+    /// the run carried out its whole plan).
+    pub fn prepare(&self, after: &mut Ledger, complete: bool, org: Option<&str>) -> bool {
+        if let Some(org) = org {
+            after.tenant_id.get_or_insert_with(|| org.to_string());
+        }
+        if let Some(loaded) = &self.loaded {
+            let n = ledger_seal::scrub(loaded, after);
+            if n > 0 {
+                output::status(format!(
+                    "Dropped the `applied` and `changed_at` records of {n} ledger entr{} the tenant's seal did not prove: a correction of them is reviewed, and a soak counts from the live object",
+                    if n == 1 { "y" } else { "ies" }
+                ));
+            }
+        }
+        let ok = ledger_seal::may_seal(&self.seal, complete);
+        if !ok {
+            output::status("The ledger is not sealed: it did not match the tenant's seal, and this run did not carry out its whole plan; the next apply that does seals it");
+        }
+        ok
+    }
+}
+
+/// Record the seal of `ledger` (as just written) in the tenant's marker.
+/// A tenant without a marker (governance never recorded) is not sealed.
+/// A failure is said, not fatal: the ledger is then unproven by the next
+/// run (never taken for sealed), and the next apply seals it.
+pub async fn seal(client: &GraphClient, org: &str, ledger: &Ledger) {
+    if let Err(e) = try_seal(client, org, ledger).await {
+        output::status(format!("warning: the ledger was written, but its seal was not recorded in the tenant ({e:#}); until the next apply its facts are not proof"));
+    }
+}
+
+async fn try_seal(client: &GraphClient, org: &str, ledger: &Ledger) -> Result<()> {
+    let Some(mut marker) = tenant_marker::read_of(client, org).await.context("reading the tenant's governance marker")? else {
+        output::status("note: the tenant carries no governance marker, so the ledger was not sealed (the first apply that records the trust root writes one)");
+        return Ok(());
+    };
+    let digest = ledger_seal::digest(ledger, org);
+    if marker.ledger_seal.as_deref() == Some(digest.as_str()) {
+        return Ok(());
+    }
+    marker.ledger_seal = Some(digest);
+    tenant_marker::update_of(client, org, &marker).await.context("recording the ledger's seal in the tenant's governance marker (Organization.ReadWrite.All)")?;
+    Ok(())
+}
