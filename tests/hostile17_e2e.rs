@@ -88,8 +88,12 @@ async fn controls_weakened_out_of_band_are_put_back_unattended() {
     assert_eq!(policy["allowedTargetScope"], json!("allExternalUsers"));
     assert_eq!(policy["requestApprovalSettings"]["isApprovalRequiredForAdd"], json!(true));
 
-    // Over a ledger the pull request could have written, each is held.
-    std::fs::create_dir(work.path().join(".git")).expect("a git work tree");
+    // Over a ledger the pull request wrote (it no longer matches the seal
+    // the tenant records), each is held.
+    let mut forged = ledger_of(work.path());
+    let adele: schema::Address = "user.adele".parse().expect("an address");
+    forged.resources.get_mut(&adele).expect("adele is owned").changed_at = Some("2020-01-01T00:00:00Z".into());
+    std::fs::write(work.path().join("tenantctl.lock"), forged.render()).expect("forged");
     weaken().await;
     let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
     assert_eq!(code, Some(2), "{out}");
