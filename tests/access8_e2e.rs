@@ -9,8 +9,9 @@ mod common;
 
 use std::path::Path;
 
-use common::gov::{append, edit_file};
-use common::scratch_with;
+use common::gov::{append, converged, edit_file, graph, ledger_of, run};
+use common::{sandbox, scratch_with};
+use serde_json::json;
 
 const PACKAGES: &str = "access-packages.toml";
 const ASSIGNMENTS: &str = "access-package-assignments.toml";
@@ -232,4 +233,55 @@ fn a_guest_review_that_never_happens_is_a_warning() {
         assert!(ok, "a warning, not an error: {out}");
         assert!(lines(&out, "guest-access-without-review").iter().any(|l| l.contains("warning") && l.contains("never takes effect") && l.contains(said)), "{to}: {out}");
     }
+}
+
+// Finding 18, live: a guest added (in the portal) to a target group whose
+// membership desired state does not manage.
+const INTERNAL: &str = r#"
+[group.ext-people]
+display_name = "Audit helpers"
+mail_nickname = "ext-people"
+
+[access_package.fabrikam-audit.policies.internal]
+display_name = "Audit helpers"
+allowed_target_scope = "specificDirectoryUsers"
+specific_allowed_targets = ["ext-people"]
+expiration = { type = "afterDuration", duration = "P30D" }
+requestor_settings = { enable_targets_to_self_add_access = true }
+request_approval_settings = { is_approval_required_for_add = false }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_among_the_live_members_of_a_specific_target_admits_external_users() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |d| append(d, PACKAGES, INTERNAL)).await;
+    let d = dir.to_str().expect("a UTF-8 path");
+    let (_, out) = run(&sb, work.path(), &["plan", d]);
+    assert!(!out.contains("access-without-approval") && !out.contains("guest-access-without-review"), "no guest in the group yet: {out}");
+
+    let ledger = ledger_of(work.path());
+    let id = |a: &str| ledger.id(&a.parse().expect("an address")).expect("in the ledger").to_string();
+    let (group, guest) = (id("group.ext-people"), id("guest.fabrikam-auditor"));
+    graph(&sb, reqwest::Method::POST, &format!("/v1.0/groups/{group}/members/$ref"), Some(json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{guest}")}))).await;
+    let (code, out) = run(&sb, work.path(), &["plan", d]);
+    assert_ne!(code, Some(0), "{out}");
+    let approval = lines(&out, "access-without-approval");
+    assert!(approval.iter().any(|l| l.contains("error") && l.contains("policy `audit helpers`") && l.contains("group.ext-people holds guest.fabrikam-auditor live")), "{out}");
+    assert!(lines(&out, "guest-access-without-review").iter().any(|l| l.contains("policy `audit helpers`")), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
+
+// Finding 1: the plan says what the package grants.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plan_says_what_a_package_grants() {
+    let sb = sandbox().await;
+    let work = scratch_with(|t| t);
+    let dir = work.path().join("desired-state");
+    let approved = self_service("intune-ops")
+        .replace("allowed_target_scope = \"allMemberUsers\"", "allowed_target_scope = \"specificDirectoryUsers\"\nspecific_allowed_targets = [\"ops-requesters\"]")
+        .replace("request_approval_settings = { is_approval_required_for_add = false }", "request_approval_settings = { is_approval_required_for_add = true, stages = [{ primary_approvers = [\"adele\"] }] }");
+    append(&dir, PACKAGES, &format!("{INTUNE_OPS}{approved}\n[group.ops-requesters]\ndisplay_name = \"Ops requesters\"\nmail_nickname = \"ops-requesters\"\nmembers = [\"megan\"]\n"));
+    let (_, out) = run(&sb, work.path(), &["plan", dir.to_str().expect("a UTF-8 path")]);
+    assert!(out.lines().any(|l| l.contains("sensitive: access package") && l.contains("grants group.intune-ops, which holds Intune role")), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
 }

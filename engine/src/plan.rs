@@ -529,6 +529,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     lints.extend(crate::governance::live_reach::lint(judged, observed, &ids_by_address));
     lints.extend(crate::governance::tightens::live_pim(judged, observed, &ids_by_address, &changes, ledger));
     lints.extend(crate::governance::pim_live::lint(judged, observed, &ids_by_address));
+    lints.extend(crate::governance::package_live::plan_lints(judged, observed, &ids_by_address, &changes, options.now));
     lints.extend(crate::governance::method_reach::lint(judged, observed, &ids_by_address, &mut changes));
     crate::governance::tightens::notes(&mut changes);
     crate::governance::review_notes(&mut changes);

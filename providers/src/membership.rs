@@ -3,7 +3,8 @@
 //! conditional access target (declared without `members`, or assigned live
 //! by id and not declared), groups holding a directory role, the groups
 //! nested in them, the member groups of Intune role assignments, the groups
-//! conditional access excludes, and the Managed Desktop ring device groups. Each member comes with its type (`user`,
+//! conditional access excludes, the groups access package policies admit
+//! or name as approvers, and the Managed Desktop ring device groups. Each member comes with its type (`user`,
 //! `device`, `group`, ... from `@odata.type`), into
 //! [`ObservedState::memberships`], so the engine can tell whether a service
 //! account is reached and whether a ring group holds devices only.
@@ -145,6 +146,21 @@ fn needs(desired: &DesiredModel, ledger: &Ledger, observed: &ObservedState) -> N
                 todo.push(r.to_string());
             }
         }
+    }
+    // Groups an access package's policies admit, or name as approvers or
+    // reviewers: a guest among their live members makes the policy admit
+    // external users, or guests approve guests
+    // (`governance::package_live`).
+    for r in desired.resources.iter().filter(|(a, _)| a.kind == Kind::AccessPackage).map(|(_, r)| r) {
+        let mut refs = BTreeSet::new();
+        for pol in r.props.get("policies").and_then(Value::as_object).into_iter().flatten().map(|(_, p)| p) {
+            for field in ["specificAllowedTargets", "requestApprovalSettings", "reviewSettings"] {
+                if let Some(v) = pol.get(field) {
+                    engine::plan::referenced_addresses(v, &mut refs);
+                }
+            }
+        }
+        todo.extend(refs.iter().filter(|g| g.kind == Kind::Group).filter_map(|g| ids.get(g)).map(|i| i.to_string()));
     }
     let by_live: BTreeMap<&str, &Address> = ids.iter().map(|(a, i)| (*i, *a)).collect();
     let mut seen = BTreeSet::new();

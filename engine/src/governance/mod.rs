@@ -41,6 +41,7 @@ pub mod declared_access;
 pub mod written_by;
 pub mod control_narrowing;
 pub mod package_approvers;
+pub mod package_live;
 
 pub use access::*;
 pub use certificates::not_after;
