@@ -285,3 +285,31 @@ async fn the_plan_says_what_a_package_grants() {
     assert!(out.lines().any(|l| l.contains("sensitive: access package") && l.contains("grants group.intune-ops, which holds Intune role")), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+// Finding 13: the plan that removes the package role which put a guest in
+// a ring group is not refused by the ring lint it remedies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_the_package_role_that_delivered_into_a_ring_is_not_blocked_by_it() {
+    const EM: &str = "/identityGovernance/entitlementManagement";
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let d = dir.to_str().expect("a UTF-8 path");
+    let ledger = ledger_of(work.path());
+    let id = |a: &str| ledger.id(&a.parse().expect("an address")).expect("in the ledger").to_string();
+    let (ring, guest, catalog, package) = (id("group.mwd-test"), id("guest.fabrikam-auditor"), id("access_catalog.guest-access"), id("access_package.fabrikam-audit"));
+    // In the portal: the ring joins the catalog and the package grants its
+    // Member role; Entra delivers the package's assignee into the ring.
+    graph(&sb, reqwest::Method::POST, &format!("/v1.0{EM}/resourceRequests"), Some(json!({"requestType": "adminAdd", "catalog": {"id": catalog}, "resource": {"originId": ring, "originSystem": "AadGroup"}}))).await;
+    let role = json!({"role": {"displayName": "Member", "originId": format!("Member_{ring}"), "originSystem": "AadGroup"}, "scope": {"originId": ring, "originSystem": "AadGroup", "isRootScope": true}});
+    graph(&sb, reqwest::Method::POST, &format!("/v1.0{EM}/accessPackages/{package}/resourceRoleScopes"), Some(role)).await;
+    let members = graph(&sb, reqwest::Method::GET, &format!("/v1.0/groups/{ring}/members?$select=id"), None).await;
+    assert!(members["value"].as_array().is_some_and(|m| m.iter().any(|x| x["id"] == json!(guest))), "delivered into the ring: {members:#}");
+
+    let (code, out) = run(&sb, work.path(), &["plan", d]);
+    assert!(out.contains("access_package.fabrikam-audit"), "the plan takes the ring out of the package: {out}");
+    let ring_lint = lines(&out, "ring-devices-only");
+    assert!(!ring_lint.is_empty() && ring_lint.iter().all(|l| l.contains("warning")), "the ring lint does not block its remedy: {out}");
+    assert!(out.contains("the state after this plan no longer has it"), "{out}");
+    assert!(!out.contains("lint error(s)"), "nothing else blocks it ({code:?}): {out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

@@ -519,8 +519,10 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     // lints are the live ones and settling changes nothing, so the copy of
     // every live object and the second lint pass are skipped.
     let (gone, reassigned) = crate::governance::after_plan_ids(&changes);
-    if !gone.is_empty() || !reassigned.is_empty() {
-        let after = crate::governance::after_plan(observed, &changes);
+    let undelivered = crate::governance::after_package::removals(&changes, &ids_by_address);
+    if !gone.is_empty() || !reassigned.is_empty() || !undelivered.is_empty() {
+        let mut after = crate::governance::after_plan(observed, &changes);
+        crate::governance::after_package::apply(&mut after, &undelivered, &ids_by_address);
         crate::governance::settle_after(&mut live_lints, &crate::governance::lint_live(judged, &after, &ids_by_address));
     }
     lints.extend(live_lints);

@@ -42,6 +42,7 @@ pub mod written_by;
 pub mod control_narrowing;
 pub mod package_approvers;
 pub mod package_live;
+pub mod after_package;
 
 pub use access::*;
 pub use certificates::not_after;
