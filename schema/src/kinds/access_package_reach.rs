@@ -253,13 +253,13 @@ pub(crate) fn review_never_happens(cx: &Ctx, pol: &AssignmentPolicy, r: &crate::
     (every > MAX_EXPIRY_DAYS).then(|| ("interval", format!("it recurs every {} {} (about {every} days), beyond the {MAX_EXPIRY_DAYS}-day guest horizon", r.schedule.interval, r.schedule.recurrence)))
 }
 
-/// `self-approval` for approvers holding a group the package grants.
-pub(crate) fn granted_approver(cx: &mut Ctx, key: &str, name: &str, approver: &Address, approvers: &BTreeSet<Address>, field: &str, o: &crate::diagnostic::Origin, at: &[crate::source::Seg]) -> bool {
-    let Some(g) = holds_granted(cx, key, approvers) else { return false };
+/// Why approver `approver` (with its declared reach) is `self-approval`
+/// because it holds a group package `key` grants, if it does.
+pub(crate) fn granted_approver(cx: &Ctx, key: &str, approver: &Address, approvers: &BTreeSet<Address>, field: &str) -> Option<String> {
+    let g = holds_granted(cx, key, approvers)?;
     if excepted(cx, SELF_APPROVAL, key) {
-        return false;
+        return None;
     }
     let via = if g == *approver { String::new() } else { format!(" (through {g})") };
-    cx.error(SELF_APPROVAL, o, at, format!("{name}: approver {approver}{via} (its {field}) is a group access_package.{key} grants: its members are the people the package admits, so they would approve or review their own access"));
-    true
+    Some(format!("approver {approver}{via} (its {field}) is a group access_package.{key} grants: its members are the people the package admits, so they would approve or review their own access"))
 }

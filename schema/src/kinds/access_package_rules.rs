@@ -219,7 +219,8 @@ impl People<'_> {
             cx.error(SERVICE_ACCOUNT_APPROVER, o, at, format!("{name}: {what} {approver}{via} among its {field}: a service account never approves or reviews a request (approval is a person's second key)"));
             return;
         }
-        if reach_rules::granted_approver(cx, key, name, &approver, &approvers, field, o, at) {
+        if let Some(why) = reach_rules::granted_approver(cx, key, &approver, &approvers, field) {
+            cx.error(SELF_APPROVAL, o, at, format!("{name}: {why}"));
             return;
         }
         let overlap = match pol.allowed_target_scope.as_str() {
