@@ -313,3 +313,25 @@ async fn removing_the_package_role_that_delivered_into_a_ring_is_not_blocked_by_
     assert!(!out.contains("lint error(s)"), "nothing else blocks it ({code:?}): {out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+// Finding 1, live: the package's group is nested, in the portal, into a
+// group (membership not managed) that holds an Intune role.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_group_nested_live_into_an_intune_role_group_needs_approval() {
+    let sb = sandbox().await;
+    let ops = INTUNE_OPS.replace("members = [\"intune-ops\"]", "members = [\"helpdesk\"]");
+    let requesters = self_service("ops-people");
+    let (work, dir) = converged(&sb, |d| append(d, PACKAGES, &format!("{ops}\n[group.helpdesk]\ndisplay_name = \"Helpdesk\"\nmail_nickname = \"helpdesk\"\n\n[group.ops-people]\ndisplay_name = \"Ops people\"\nmail_nickname = \"ops-people\"\n{requesters}"))).await;
+    let d = dir.to_str().expect("a UTF-8 path");
+    let (_, out) = run(&sb, work.path(), &["plan", d]);
+    assert!(lines(&out, "access-without-approval").is_empty(), "not nested yet: {out}");
+
+    let ledger = ledger_of(work.path());
+    let id = |a: &str| ledger.id(&a.parse().expect("an address")).expect("in the ledger").to_string();
+    let (helpdesk, people) = (id("group.helpdesk"), id("group.ops-people"));
+    graph(&sb, reqwest::Method::POST, &format!("/v1.0/groups/{helpdesk}/members/$ref"), Some(json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{people}")}))).await;
+    let (code, out) = run(&sb, work.path(), &["plan", d]);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(lines(&out, "access-without-approval").iter().any(|l| l.contains("error") && l.contains("access_package.ops") && l.contains("group.ops-people, which holds Intune role") && l.contains("group.helpdesk")), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
