@@ -335,3 +335,23 @@ async fn a_package_group_nested_live_into_an_intune_role_group_needs_approval() 
     assert!(lines(&out, "access-without-approval").iter().any(|l| l.contains("error") && l.contains("access_package.ops") && l.contains("group.ops-people, which holds Intune role") && l.contains("group.helpdesk")), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+// The same nesting into a group whose members desired state declares:
+// the plan takes it out again, so the lint does not block that plan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_nesting_the_plan_removes_does_not_block_it() {
+    let sb = sandbox().await;
+    let ops = INTUNE_OPS.replace("mail_nickname = \"intune-ops\"", "mail_nickname = \"intune-ops\"\nmembers = [\"megan\"]");
+    let requesters = self_service("ops-people");
+    let (work, dir) = converged(&sb, |d| append(d, PACKAGES, &format!("{ops}\n[group.ops-people]\ndisplay_name = \"Ops people\"\nmail_nickname = \"ops-people\"\n{requesters}"))).await;
+    let d = dir.to_str().expect("a UTF-8 path");
+    let ledger = ledger_of(work.path());
+    let id = |a: &str| ledger.id(&a.parse().expect("an address")).expect("in the ledger").to_string();
+    let (intune_ops, people) = (id("group.intune-ops"), id("group.ops-people"));
+    graph(&sb, reqwest::Method::POST, &format!("/v1.0/groups/{intune_ops}/members/$ref"), Some(json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{people}")}))).await;
+    let (_, out) = run(&sb, work.path(), &["plan", d]);
+    assert!(out.contains("group.intune-ops"), "the plan takes the nesting out: {out}");
+    let approval = lines(&out, "access-without-approval");
+    assert!(!approval.is_empty() && approval.iter().all(|l| l.contains("warning") && l.contains("no longer has it")), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

@@ -172,13 +172,32 @@ pub fn reason(change: &crate::plan::Change, t: &Tenant<'_>) -> Option<String> {
 }
 
 /// [`lint`] for a plan: an error the state after the plan no longer has
-/// (an out-of-band grant the plan deletes) does not block its remedy.
+/// (an out-of-band grant the plan deletes, a live nesting the plan takes
+/// out of a group whose members it manages, a package role it removes)
+/// does not block its remedy.
 pub fn plan_lints(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>, changes: &[crate::plan::Change], now: DateTime<Utc>) -> Vec<Finding> {
     let mut out = lint(desired, observed, ids, now);
-    let (gone, reassigned) = super::lints::after_plan_ids(changes);
-    if out.iter().any(|f| f.severity == Severity::Error) && (!gone.is_empty() || !reassigned.is_empty()) {
-        let after = super::lints::after_plan(observed, changes);
-        super::lints::settle_after(&mut out, &lint(desired, &after, ids, now));
+    if !out.iter().any(|f| f.severity == Severity::Error) {
+        return out;
     }
+    let (gone, reassigned) = super::lints::after_plan_ids(changes);
+    let undelivered = super::after_package::removals(changes, ids);
+    let members: Vec<(&str, Value)> = changes
+        .iter()
+        .filter(|c| c.address.kind == Kind::Group && c.action == crate::plan::Action::Update)
+        .filter_map(|c| Some((c.id.as_deref()?, c.fields.iter().find(|f| f.field == "members")?.after.clone().unwrap_or(Value::Array(Vec::new())))))
+        .collect();
+    if gone.is_empty() && reassigned.is_empty() && undelivered.is_empty() && members.is_empty() {
+        return out;
+    }
+    let mut after = super::lints::after_plan(observed, changes);
+    super::after_package::apply(&mut after, &undelivered, ids);
+    for o in after.objects.get_mut(&Kind::Group).into_iter().flatten() {
+        if let Some((_, m)) = members.iter().find(|(id, _)| *id == o.id) {
+            o.props.insert("members".into(), m.clone());
+            after.memberships.remove(&o.id);
+        }
+    }
+    super::lints::settle_after(&mut out, &lint(desired, &after, ids, now));
     out
 }
