@@ -355,3 +355,42 @@ async fn a_live_nesting_the_plan_removes_does_not_block_it() {
     assert!(!approval.is_empty() && approval.iter().all(|l| l.contains("warning") && l.contains("no longer has it")), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+// Finding 2, live: an approver group whose membership desired state does
+// not manage holds, live, someone the policy admits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approver_group_is_judged_on_its_live_members() {
+    let sb = sandbox().await;
+    let text = r#"
+[group.auditors]
+display_name = "Internal auditors"
+mail_nickname = "auditors"
+members = ["megan"]
+
+[group.audit-approvers]
+display_name = "Audit approvers"
+mail_nickname = "audit-approvers"
+
+[access_package.fabrikam-audit.policies.internal]
+display_name = "Internal auditors"
+allowed_target_scope = "specificDirectoryUsers"
+specific_allowed_targets = ["auditors"]
+expiration = { type = "afterDuration", duration = "P30D" }
+
+[access_package.fabrikam-audit.policies.internal.request_approval_settings]
+is_approval_required_for_add = true
+stages = [{ primary_approvers = ["audit-approvers"], duration_before_automatic_denial = "P7D" }]
+"#;
+    let (work, dir) = converged(&sb, |d| append(d, PACKAGES, text)).await;
+    let d = dir.to_str().expect("a UTF-8 path");
+    let (_, out) = run(&sb, work.path(), &["plan", d]);
+    assert!(lines(&out, "self-approval").is_empty(), "nobody in the approvers yet: {out}");
+    let ledger = ledger_of(work.path());
+    let id = |a: &str| ledger.id(&a.parse().expect("an address")).expect("in the ledger").to_string();
+    let (group, megan) = (id("group.audit-approvers"), id("user.megan"));
+    graph(&sb, reqwest::Method::POST, &format!("/v1.0/groups/{group}/members/$ref"), Some(json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{megan}")}))).await;
+    let (code, out) = run(&sb, work.path(), &["plan", d]);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(lines(&out, "self-approval").iter().any(|l| l.contains("error") && l.contains("group.audit-approvers holds user.megan live")), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

@@ -77,6 +77,26 @@ fn live_guest(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<A
     Ok(members.iter().find_map(|m| guests.get(m.as_str()).cloned()))
 }
 
+/// The live ids of the people `targets` admit: named ones, the declared
+/// members of groups whose membership desired state manages, and the live
+/// members of the others (nested groups followed either way).
+fn admitted_ids(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>, targets: Vec<Address>) -> BTreeSet<String> {
+    let (mut out, mut seen, mut todo) = (BTreeSet::new(), BTreeSet::new(), targets);
+    while let Some(t) = todo.pop() {
+        if !seen.insert(t.clone()) {
+            continue;
+        }
+        if t.kind != Kind::Group {
+            out.extend(ids.get(&t).cloned());
+        } else if super::live::manages_membership(desired, &t) {
+            todo.extend(refs(desired.resources.get(&t).and_then(|r| r.props.get("members"))));
+        } else if let Some(m) = ids.get(&t).and_then(|id| live_members(observed, id)) {
+            out.extend(m);
+        }
+    }
+    out
+}
+
 /// Whether a policy (props form) needs approval for each add.
 fn approved(pol: &Value) -> bool {
     pol.pointer("/requestApprovalSettings/isApprovalRequiredForAdd").and_then(Value::as_bool) == Some(true) && pol.pointer("/requestApprovalSettings/stages").and_then(Value::as_array).is_some_and(|s| !s.is_empty())
@@ -138,7 +158,6 @@ pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
                     }
                 }
             }
-            let Some(why) = external else { continue };
             let mut approvers: Vec<(String, Address)> = Vec::new();
             for (i, s) in pol.pointer("/requestApprovalSettings/stages").and_then(Value::as_array).into_iter().flatten().enumerate() {
                 for l in APPROVER_LISTS {
@@ -148,6 +167,23 @@ pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
             for l in REVIEWER_LISTS {
                 approvers.extend(refs(pol.pointer(&format!("/reviewSettings/{l}"))).into_iter().map(|x| (format!("reviewSettings {l}"), x)));
             }
+            let Some(why) = external else {
+                // Named targets: an approver group whose live members
+                // include someone the policy admits approves their own
+                // request.
+                if scope != schema::kinds::access_package_reach::SPECIFIC_USERS {
+                    continue;
+                }
+                let admitted = admitted_ids(desired, observed, ids, refs(pol.get("specificAllowedTargets")));
+                for (role, g) in approvers.iter().filter(|(_, g)| g.kind == Kind::Group && !super::live::manages_membership(desired, g)) {
+                    let Some(members) = ids.get(g).and_then(|id| live_members(observed, id)) else { continue };
+                    if let Some(m) = members.iter().find(|m| admitted.contains(*m)) {
+                        let who = by_id.get(m.as_str()).map(|a| a.to_string()).unwrap_or_else(|| format!("id:{m}"));
+                        push(Severity::Error, SELF_APPROVAL, a, format!("policy `{name}`: {role} {g} holds {who} live (its membership is not managed in desired state), whom the policy admits: nobody approves or reviews their own access"));
+                    }
+                }
+                continue;
+            };
             for (role, g) in approvers {
                 match live_guest(desired, observed, ids, &guests, &g) {
                     Ok(Some(guest)) => push(Severity::Error, SELF_APPROVAL, a, format!("policy `{name}`: {role} {g} holds {guest} live (its membership is not managed in desired state), and the policy admits external users ({why}): guests would approve or review guests' access")),
