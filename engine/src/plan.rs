@@ -533,8 +533,10 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     // lints are the live ones and settling changes nothing, so the copy of
     // every live object and the second lint pass are skipped.
     let (gone, reassigned) = crate::governance::after_plan_ids(&changes);
-    if !gone.is_empty() || !reassigned.is_empty() {
-        let after = crate::governance::after_plan(observed, &changes);
+    let undelivered = crate::governance::after_package::removals(&changes, &ids_by_address);
+    if !gone.is_empty() || !reassigned.is_empty() || !undelivered.is_empty() {
+        let mut after = crate::governance::after_plan(observed, &changes);
+        crate::governance::after_package::apply(&mut after, &undelivered, &ids_by_address);
         crate::governance::settle_after(&mut live_lints, &crate::governance::lint_live_indexed(judged, &after, &index));
     }
     lints.extend(live_lints);
@@ -547,6 +549,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     lints.extend(crate::governance::method_reach::lint_indexed(judged, observed, &index, &mut changes));
     lints.extend(crate::governance::approver_live::lint(judged, observed, &ids_by_address));
     lints.extend(crate::governance::people_reach::lint(judged, observed, &ids_by_address, options.now));
+    lints.extend(crate::governance::package_live::plan_lints(judged, observed, &ids_by_address, &changes, options.now));
     crate::governance::tightens::notes(&mut changes);
     crate::governance::package_automatic::notes(&mut changes);
     crate::governance::review_notes(&mut changes);

@@ -3,7 +3,8 @@
 //! conditional access target (declared without `members`, or assigned live
 //! by id and not declared), groups holding a directory role, the groups
 //! nested in them, the member groups of Intune role assignments, the groups
-//! conditional access excludes, and the Managed Desktop ring device groups. Each member comes with its type (`user`,
+//! conditional access excludes, the groups access package policies admit
+//! or name as approvers, and the Managed Desktop ring device groups. Each member comes with its type (`user`,
 //! `device`, `group`, ... from `@odata.type`), into
 //! [`ObservedState::memberships`], so the engine can tell whether a service
 //! account is reached and whether a ring group holds devices only.

@@ -48,6 +48,8 @@ pub mod package_oob;
 pub mod live_members;
 pub mod approver_live;
 pub mod people_reach;
+pub mod package_live;
+pub mod after_package;
 
 pub use access::*;
 pub use certificates::not_after;

@@ -71,8 +71,12 @@ fn classify_in(change: &Change, desired: &DesiredModel, plan_size: usize, tenant
     if change.action == Action::Replace {
         return Some(format!("replaces {a} (deletes it and creates it again)"));
     }
-    // What the kind itself declares (`SENSITIVITY` in its schema module).
+    // What the kind itself declares (`SENSITIVITY` in its schema module);
+    // an access package says what its groups grant.
     if let Some(why) = a.kind.sensitivity().reason(change.action == Action::Create) {
+        if let Some(grants) = super::package_live::reason(change, tenant) {
+            return Some(format!("{why}: {grants}"));
+        }
         return Some(why.into());
     }
     if let Some(why) = super::admin_reach::reason(change, tenant) {

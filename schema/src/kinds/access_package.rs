@@ -259,6 +259,7 @@ pub(crate) fn validate(cx: &mut Ctx) {
         }
     }
     crate::kinds::access_package_rules::validate(cx);
+    crate::kinds::access_package_reach::validate(cx);
     crate::kinds::access_package_groups::validate(cx);
     crate::kinds::access_package_review::validate(cx);
     crate::kinds::access_package_automatic::validate(cx);

@@ -20,7 +20,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::address::Kind;
-use crate::kinds::access_package::{duration_days, special_approver, ApprovalStage, EXTERNAL_SCOPES};
+use crate::kinds::access_package::{duration_days, special_approver, ApprovalStage};
 use crate::kinds::role_policy::duration_minutes;
 use crate::path;
 use crate::validate::Ctx;
@@ -141,10 +141,10 @@ pub(crate) fn validate(cx: &mut Ctx) {
     for (key, pk, pol, o) in found {
         let name = format!("access_package.{key}.policies.{pk}");
         let at = |f: &str| path!["access_package", key.as_str(), "policies", pk.as_str(), "review_settings", f];
-        let external = EXTERNAL_SCOPES.contains(&pol.allowed_target_scope.as_str());
+        let external = crate::kinds::access_package_reach::admits_external(cx, &pol);
         let Some(r) = &pol.review_settings else {
-            if external && !excepted(cx, &key) {
-                cx.warning(WITHOUT_REVIEW, &o, &path!["access_package", key.as_str(), "policies", pk.as_str(), "display_name"], format!("{name} admits external users ({}) and declares no review_settings: nobody recertifies the guests' access before it expires", pol.allowed_target_scope));
+            if let Some(scope) = external.as_ref().filter(|_| !excepted(cx, &key)) {
+                cx.warning(WITHOUT_REVIEW, &o, &path!["access_package", key.as_str(), "policies", pk.as_str(), "display_name"], format!("{name} admits external users ({scope}) and declares no review_settings: nobody recertifies the guests' access before it expires"));
             }
             continue;
         };
@@ -171,11 +171,14 @@ pub(crate) fn validate(cx: &mut Ctx) {
                 }
             }
         }
-        if external && !excepted(cx, &key) {
+        if let Some(scope) = external.as_ref().filter(|_| !excepted(cx, &key)) {
             if !r.is_enabled {
-                cx.warning(WITHOUT_REVIEW, &o, &at("is_enabled"), format!("{name} admits external users ({}) and its review is disabled: nobody recertifies the guests' access before it expires", pol.allowed_target_scope));
+                cx.warning(WITHOUT_REVIEW, &o, &at("is_enabled"), format!("{name} admits external users ({scope}) and its review is disabled: nobody recertifies the guests' access before it expires"));
             } else if r.is_self_review && r.primary_reviewers.is_empty() {
-                cx.warning(WITHOUT_REVIEW, &o, &at("is_self_review"), format!("{name} admits external users ({}) and only the guests review their own access: name primary_reviewers who are not guests", pol.allowed_target_scope));
+                cx.warning(WITHOUT_REVIEW, &o, &at("is_self_review"), format!("{name} admits external users ({scope}) and only the guests review their own access: name primary_reviewers who are not guests"));
+            } else if let Some((field, why)) = crate::kinds::access_package_reach::review_never_happens(cx, &pol, r) {
+                let at: Vec<crate::source::Seg> = if field == "expiration_behavior" { at(field).to_vec() } else { sched(field).to_vec() };
+                cx.warning(WITHOUT_REVIEW, &o, &at, format!("{name} admits external users ({scope}) and its review never takes effect: {why}; review within the guest horizon and remove access nobody confirms (removeAccess)"));
             }
         }
     }

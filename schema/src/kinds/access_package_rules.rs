@@ -27,7 +27,8 @@
 use std::collections::BTreeSet;
 
 use crate::address::{Address, Kind};
-use crate::kinds::access_package::{special_approver, AssignmentPolicy, AFTER_DATE_TIME, AFTER_DURATION, EXTERNAL_SCOPES, NO_EXPIRATION};
+use crate::kinds::access_package::{special_approver, AssignmentPolicy, AFTER_DATE_TIME, AFTER_DURATION, NO_EXPIRATION};
+use crate::kinds::access_package_reach as reach_rules;
 use crate::kinds::user::UserKind;
 use crate::path;
 use crate::validate::{Ctx, MAX_EXPIRY_DAYS};
@@ -40,7 +41,7 @@ pub const SERVICE_ACCOUNT_APPROVER: &str = "service-account-approver";
 
 /// The declared members of group `g`, transitively (users, guests and
 /// groups), `g` included.
-fn reach(cx: &Ctx, g: &Address) -> BTreeSet<Address> {
+pub(crate) fn reach(cx: &Ctx, g: &Address) -> BTreeSet<Address> {
     let mut out = BTreeSet::new();
     let mut todo = vec![g.clone()];
     while let Some(a) = todo.pop() {
@@ -63,8 +64,19 @@ fn excepted(cx: &Ctx, lint: &str, key: &str) -> bool {
     cx.state.governance.as_ref().is_some_and(|g| g.value.exceptions.get(&scoped).is_some_and(|why| !why.trim().is_empty()))
 }
 
-/// Why granting group `g` is granting privileged access, if it is.
+/// Why granting group `g` is granting privileged access, if it is: what
+/// `g` holds, or what a group `g` is nested in holds (hostile run 17,
+/// finding 1).
 fn sensitive_group(cx: &Ctx, g: &Address) -> Option<String> {
+    if let Some(why) = direct_sensitive(cx, g).or_else(|| reach_rules::grants_of(cx, g)) {
+        return Some(why);
+    }
+    reach_rules::containing_groups(cx, g).into_iter().find_map(|h| direct_sensitive(cx, &h).or_else(|| reach_rules::grants_of(cx, &h)).map(|why| format!("{g} is a member of {h}: {why}")))
+}
+
+/// Why group `g` itself is privileged by its own declaration, role
+/// assignments or conditional access exclusions.
+fn direct_sensitive(cx: &Ctx, g: &Address) -> Option<String> {
     let grp = cx.state.group.get(g.key.as_str())?;
     if grp.value.protected {
         return Some(format!("{g} is protected"));
@@ -120,11 +132,11 @@ pub(crate) fn validate(cx: &mut Ctx) {
 
 fn policy_rules(cx: &mut Ctx, key: &str, pk: &str, pol: &AssignmentPolicy, grants: Option<&str>, o: &crate::diagnostic::Origin, service: &BTreeSet<Address>) {
     let name = format!("access_package.{key}.policies.{pk}");
-    let external = EXTERNAL_SCOPES.contains(&pol.allowed_target_scope.as_str());
-    let why = match (external, grants) {
-        (true, _) => Some(format!("it admits external users ({})", pol.allowed_target_scope)),
-        (false, Some(g)) => Some(format!("it grants privileged access ({g})")),
-        (false, None) => None,
+    let external = reach_rules::admits_external(cx, pol);
+    let why = match (&external, grants) {
+        (Some(scope), _) => Some(format!("it admits external users ({scope})")),
+        (None, Some(g)) => Some(format!("it grants privileged access ({g})")),
+        (None, None) => None,
     };
     let hint = |lint: &str| format!("or record a reasoned exception `\"{lint}:access_package.{key}\"` in [governance.exceptions]");
     if let Some(why) = &why {
@@ -146,6 +158,10 @@ fn policy_rules(cx: &mut Ctx, key: &str, pk: &str, pol: &AssignmentPolicy, grant
             AFTER_DATE_TIME => e.end_date_time.filter(|t| *t > cx.now + chrono::Duration::days(MAX_EXPIRY_DAYS)).map(|t| format!("ends {}", t.format("%Y-%m-%d"))),
             _ => None,
         };
+        reach_rules::update_rules(cx, key, pk, pol, why, o);
+        if external.is_some() {
+            reach_rules::internal_approver(cx, key, pk, pol, why, o);
+        }
         if let Some(s) = standing.filter(|_| !excepted(cx, STANDING_GUEST_ACCESS, key)) {
             cx.error(STANDING_GUEST_ACCESS, o, &path!["access_package", key, "policies", pk, "expiration", "type"], format!("{name}: access it grants {s}, but {why} and such access is time-boxed within {MAX_EXPIRY_DAYS} days; use afterDuration (e.g. `P30D`), {}", hint(STANDING_GUEST_ACCESS)));
         }
@@ -209,6 +225,10 @@ impl People<'_> {
         if let Some(sa) = approvers.iter().find(|x| self.service.contains(*x)) {
             let via = if *sa == approver { String::new() } else { format!(" (it holds {sa})") };
             cx.error(SERVICE_ACCOUNT_APPROVER, o, at, format!("{name}: {what} {approver}{via} among its {field}: a service account never approves or reviews a request (approval is a person's second key)"));
+            return;
+        }
+        if let Some(why) = reach_rules::granted_approver(cx, key, &approver, &approvers, field) {
+            cx.error(SELF_APPROVAL, o, at, format!("{name}: {why}"));
             return;
         }
         let overlap = match pol.allowed_target_scope.as_str() {

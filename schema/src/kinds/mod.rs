@@ -90,6 +90,7 @@ pub use graph_object::GraphObject;
 pub mod access_catalog;
 pub mod access_package;
 pub mod access_package_rules;
+pub mod access_package_reach;
 pub use access_catalog::AccessCatalog;
 pub use access_package::AccessPackage;
 pub mod access_package_assignment;
