@@ -317,21 +317,25 @@ async fn out_of_band_packages_in_declared_catalogs_or_granting_privileged_groups
     assert_eq!(got, want, "{:#?}", p.changes);
     assert!(p.changes.iter().any(|c| c.reason.contains("desired state owns the packages of the catalogs it declares")), "{:#?}", p.changes);
     assert!(p.changes.iter().any(|c| c.reason.contains("group.intune-admins (protected)")), "{:#?}", p.changes);
-    assert!(!p.sensitive.keys().any(|a| a.kind == schema::Kind::AccessPackage), "removing access is never held: {:?}", p.sensitive);
+    // Removing privileged access is never held; deleting a package that
+    // only sits in a declared catalog is reviewed (hostile run 18,
+    // finding 7: adopting a catalog by name would delete its packages).
+    let held: Vec<String> = p.sensitive.keys().filter(|a| a.kind == schema::Kind::AccessPackage).map(|a| a.to_string()).collect();
+    assert_eq!(held, [format!("access_package.out-of-band-{in_declared}")], "{:?}", p.sensitive);
     let (code, out) = run(&sb, w, &["plan", d]);
     assert!(out.contains(&format!("access_package.out-of-band-{in_declared}")), "{code:?} {out}");
 
-    // Applied with no approval: assignments ended, policies and packages gone.
-    let (code, out) = run(&sb, w, &["apply", d, "--auto-approve"]);
-    assert_eq!(code, Some(0), "{out}");
+    // Self-heal with no approval: the privileged package goes (assignments
+    // ended, policies and package deleted); the other is held.
+    let (code, out) = run(&sb, w, &["reconcile", d, "--once", "--self-heal"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains(&format!("held: delete access_package.out-of-band-{in_declared}")), "{out}");
     let left: Vec<String> = client(&sb).v1().list_all(&format!("{EM}/accessPackages")).await.expect("packages").iter().map(|p| p["id"].as_str().unwrap_or_default().to_string()).collect();
-    assert!(!left.contains(&in_declared) && !left.contains(&privileged) && left.contains(&plain), "{left:?}");
-    assert!(!members(&sb, &admins).await.contains(&megan) && !members(&sb, &guests).await.contains(&megan));
+    assert!(left.contains(&in_declared) && !left.contains(&privileged) && left.contains(&plain), "{left:?}");
+    assert!(!members(&sb, &admins).await.contains(&megan));
     assert!(members(&sb, &plain_group).await.contains(&megan), "a package of an undeclared catalog granting nothing privileged is left alone");
     let journal = std::fs::read_to_string(w.join("tenantctl.journal.jsonl")).expect("a journal");
     assert!(journal.contains(&format!("access_package.out-of-band-{privileged}")), "journalled: {journal}");
-    let (code, out) = run(&sb, w, &["plan", "--detailed-exitcode", d]);
-    assert_eq!(code, Some(0), "converged: {out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
 

@@ -335,8 +335,15 @@ async fn first_use_depends_on_the_marker_the_tenant_carries() {
     graph(&sb, reqwest::Method::PATCH, &format!("/v1.0/users/{adele}"), Some(json!({"jobTitle": "Changed live"}))).await;
     let o = cli(&sb, third.path(), &["reconcile", d3.to_str().unwrap(), "--once", "--self-heal", "--now", "2026-12-01T00:00:00Z"]);
     let out = format!("{}{}", text(&o.stdout), text(&o.stderr));
-    assert_eq!(o.status.code(), Some(1), "{out}");
-    assert!(out.contains("this tenant carries tenantctl's governance marker"), "{out}");
+    // Refused outright, or (the fresh ledger not matching the tenant's
+    // seal) every correction held: either way nothing is written and no
+    // trust root is recorded on first use.
+    match o.status.code() {
+        Some(1) => assert!(out.contains("this tenant carries tenantctl's governance marker"), "{out}"),
+        Some(2) => assert!(out.contains("does not match the seal the tenant records") && out.contains("applied 0"), "{out}"),
+        other => panic!("{other:?}: {out}"),
+    }
+    assert!(!third.path().join("tenantctl.trust.json").exists(), "no trust root on first use over a marked tenant");
     let user = graph(&sb, reqwest::Method::GET, &format!("/v1.0/users/{adele}?$select=jobTitle"), None).await;
     assert_eq!(user["jobTitle"], "Changed live", "nothing healed: {user:#}");
     sb.shutdown().await.unwrap();

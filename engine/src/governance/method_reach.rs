@@ -101,7 +101,7 @@ pub(crate) fn lint_indexed(desired: &DesiredModel, observed: &ObservedState, ids
                 // Declared targets are judged from desired state
                 // (`identity_lints`), but for the live members of declared
                 // groups whose membership desired state does not manage.
-                let j = Judged { what: format!("method {id}"), include: Targets::of(m.get("include"), &by_id), exclude: Targets::of(m.get("exclude"), &by_id), source: "declared" };
+                let j = Judged { what: format!("method {id}"), include: Targets::of(m.get("include"), by_id), exclude: Targets::of(m.get("exclude"), by_id), source: "declared" };
                 out.extend(unmanaged_groups(desired, observed, ids, &j, address, &fix));
                 continue;
             }
@@ -125,7 +125,7 @@ pub(crate) fn lint_indexed(desired: &DesiredModel, observed: &ObservedState, ids
             let state = c.get("state").and_then(Value::as_str).unwrap_or_default();
             let declared = c.get("include").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
             if state == "enabled" && declared {
-                let j = Judged { what: "the registration campaign (state enabled)".into(), include: Targets::of(c.get("include"), &by_id), exclude: Targets::of(c.get("exclude"), &by_id), source: "declared" };
+                let j = Judged { what: "the registration campaign (state enabled)".into(), include: Targets::of(c.get("include"), by_id), exclude: Targets::of(c.get("exclude"), by_id), source: "declared" };
                 out.extend(unmanaged_groups(desired, observed, ids, &j, address, &fix));
             }
             if state == "default" && declared {

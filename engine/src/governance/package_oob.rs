@@ -13,10 +13,13 @@
 //!   out-of-band privileged role assignments are). Other packages of
 //!   undeclared catalogs are left alone (listed as unmanaged).
 //!
-//! Like out-of-band role assignments, each is a removal of access: never
-//! held for approval, applied by `reconcile --self-heal` unattended and
-//! journalled, whatever `governance.prune.kinds` says (prune is about
-//! objects the ledger owns; these it never did). Nothing is removed when
+//! Like out-of-band role assignments, removing one that grants privileged
+//! access is never held for approval, applied by `reconcile --self-heal`
+//! unattended and journalled, whatever `governance.prune.kinds` says (prune
+//! is about objects the ledger owns; these it never did). Removing one that
+//! only sits in a declared catalog is reviewed: declaring a catalog that
+//! already holds packages (adopting it by name) would otherwise delete them
+//! all unattended (hostile run 18, finding 7). Nothing is removed when
 //! catalogs, packages or groups could not be read.
 
 use std::collections::{BTreeMap, HashMap};
@@ -34,9 +37,19 @@ pub fn out_of_band_address(id: &str) -> Address {
     Address::new(Kind::AccessPackage, format!("{PREFIX}{id}"))
 }
 
-/// Whether `change` removes an undeclared package ([`removals`]).
+/// The note on the removal of an undeclared package granting privileged
+/// access: removing it is never held.
+const PRIVILEGED_NOTE: &str = "removes access: applied without approval, and by reconcile --self-heal unattended";
+/// The note on the removal of one that only sits in a declared catalog:
+/// reviewed, since declaring a catalog that already holds packages (an
+/// adoption by name) would otherwise delete them all unattended (hostile
+/// run 18, finding 7).
+const OWNED_NOTE: &str = "deletes a package its catalog's declaration owns but desired state does not declare: reviewed, since its assignees lose their access and a catalog adopted by name brings its packages with it";
+
+/// Whether `change` removes an undeclared package granting privileged
+/// access ([`removals`]): never held for approval.
 pub fn is_removal(change: &Change) -> bool {
-    change.address.kind == Kind::AccessPackage && change.action == Action::Delete && change.address.key.as_str().starts_with(PREFIX)
+    change.address.kind == Kind::AccessPackage && change.action == Action::Delete && change.address.key.as_str().starts_with(PREFIX) && change.notes.iter().any(|n| n == PRIVILEGED_NOTE)
 }
 
 /// Why granting desired group `g` is privileged, if it is.
@@ -79,6 +92,7 @@ pub fn removals(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap
             .filter_map(|g| by_id.get(g).copied())
             .filter_map(|g| privileged(desired, g).map(|why| format!("{g} ({why})")))
             .collect();
+        let note = if grants.is_empty() { OWNED_NOTE } else { PRIVILEGED_NOTE };
         let reason = match (owned, grants.first()) {
             (Some(c), _) => format!("out-of-band access package in {c}: desired state owns the packages of the catalogs it declares, so one it does not declare is removed with its assignments and policies"),
             (None, Some(g)) => format!("out-of-band access package granting {g} outside desired state (undeclared privileged access): removed with its assignments and policies"),
@@ -94,7 +108,7 @@ pub fn removals(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap
             waits_on: Vec::new(),
             wave: 0,
             desired: None,
-            notes: vec!["removes access: applied without approval, and by reconcile --self-heal unattended".into()],
+            notes: vec![note.into()],
             live: Some(o.props.clone()),
         });
     }

@@ -164,9 +164,11 @@ pub fn only_tightens(change: &Change) -> Option<String> {
 /// Kinds whose objects are controls, not grants: Intune policies (device
 /// configuration, compliance, update rings, Settings Catalog, scripts,
 /// apps, the Autopilot profile) and the sign-in controls (conditional
-/// access and what it names, the authentication methods policy, guest and
-/// cross-tenant settings). PIM role settings are judged field by field
-/// instead (a restore that loosens them is held). Putting one back as it was
+/// access and what it names, the authentication methods policy). Guest
+/// and cross-tenant settings are grants, not controls: putting them back
+/// would undo an emergency closing of guest access (hostile run 18,
+/// finding 13). PIM role settings are judged field by field instead (a
+/// restore that loosens them is held). Putting one back as it was
 /// approved and last applied restores a control weakened out of band
 /// (hostile run 17, findings 4, 5 and 12): it is not granting access.
 fn is_control(kind: Kind) -> bool {
@@ -177,8 +179,6 @@ fn is_control(kind: Kind) -> bool {
                 | Kind::NamedLocation
                 | Kind::AuthenticationStrength
                 | Kind::AuthenticationMethodsPolicy
-                | Kind::AuthorizationPolicy
-                | Kind::CrossTenantAccess
         )
 }
 
@@ -188,19 +188,60 @@ fn is_control(kind: Kind) -> bool {
 /// unattended).
 const GRANT_LISTS: &[&str] = &["groups", "applications", "sites", "policyNames"];
 
-/// Whether one field of a package or catalog restore grants nothing new:
-/// the lists of what it grants (and of its policies, and each policy's
-/// specific targets) only shrink; any other field puts the approved
-/// settings back.
+/// How many people an `allowedTargetScope` admits, coarsely: a restore may
+/// only move it down.
+fn scope_rank(v: Option<&Value>) -> Option<u8> {
+    Some(match v?.as_str()? {
+        "allDirectoryUsers" => 3,
+        "allMemberUsers" | "allExternalUsers" => 2,
+        "allConfiguredConnectedOrganizationUsers" => 1,
+        "specificDirectoryUsers" | "specificConnectedOrganizationUsers" | "notSpecified" => 0,
+        _ => return None,
+    })
+}
+
+/// Whether one field of a package or catalog restore grants nothing new
+/// (hostile run 18, finding 3: a package closed in the portal in an
+/// emergency must not be reopened unattended). Only a field that moves
+/// toward less access counts; any other field, or one whose direction
+/// cannot be told, makes the restore a change someone approves.
 fn grant_field_narrows(f: &FieldChange) -> bool {
     let top = f.field.split('.').next().unwrap_or_default();
     let leaf = f.field.rsplit('.').next().unwrap_or_default();
-    if GRANT_LISTS.contains(&top) || leaf == "specificAllowedTargets" {
-        return set(f.after.as_ref()).is_subset(&set(f.before.as_ref()));
+    let (before, after) = (f.before.as_ref(), f.after.as_ref());
+    let is = |v: Option<&Value>, b: bool| v.and_then(Value::as_bool) == Some(b);
+    let time = |v: Option<&Value>| v.and_then(Value::as_str).and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+    if GRANT_LISTS.contains(&top) || matches!(leaf, "specificAllowedTargets") {
+        return set(after).is_subset(&set(before));
     }
-    // A policy put back whole (deleted out of band) also grows
-    // `policyNames`, so it is not judged here.
-    true
+    match leaf {
+        // Names and descriptions grant nothing.
+        "displayName" | "description" => true,
+        "allowedTargetScope" => matches!((scope_rank(before), scope_rank(after)), (Some(b), Some(a)) if a < b),
+        "isApprovalRequiredForAdd" | "isApprovalRequiredForUpdate" | "isRequestorJustificationRequired" | "isApproverJustificationRequired" => is(after, true),
+        "isHidden" => is(after, true),
+        "isExternallyVisible" => is(after, false),
+        "state" if top == "state" => after.and_then(Value::as_str) == Some("unpublished"),
+        // Requestors' own powers switched back off.
+        l if l.starts_with("enableTargetsTo") || l.starts_with("enableOnBehalfRequestorsTo") || l == "allowCustomAssignmentSchedule" => is(after, false),
+        // An end coming back, or coming earlier.
+        "type" if f.field.ends_with("expiration.type") => before.and_then(Value::as_str) == Some("noExpiration") && after.and_then(Value::as_str) != Some("noExpiration"),
+        "endDateTime" => match (time(before), time(after)) {
+            (Some(b), Some(a)) => a < b,
+            (None, Some(_)) => true,
+            _ => false,
+        },
+        "duration" => match (before.and_then(Value::as_str).and_then(duration_seconds), after.and_then(Value::as_str).and_then(duration_seconds)) {
+            (Some(b), Some(a)) => a < b,
+            (None, Some(_)) => true,
+            _ => false,
+        },
+        // Approval stages coming back where there were none.
+        "stages" => before.and_then(Value::as_array).is_none_or(|b| b.is_empty()) && after.and_then(Value::as_array).is_some_and(|a| !a.is_empty()),
+        // A review switched back on.
+        "isEnabled" if f.field.contains("reviewSettings") => is(after, true),
+        _ => false,
+    }
 }
 
 /// The live weaknesses of the PIM settings of privileged roles desired
@@ -317,6 +358,23 @@ mod tests {
             notes: vec![RESTORES_NOTE.into()],
             live: None,
         }
+    }
+
+    #[test]
+    fn a_package_restore_counts_only_when_it_narrows() {
+        let narrows = |name: &str, b: Value, a: Value| grant_field_narrows(&field(name, Some(b), Some(a)));
+        assert!(narrows("groups", json!([{"@ref": "group.a"}, {"@ref": "group.b"}]), json!([{"@ref": "group.a"}])));
+        assert!(!narrows("groups", json!([{"@ref": "group.a"}]), json!([{"@ref": "group.a"}, {"@ref": "group.b"}])));
+        assert!(narrows("policies.p.allowedTargetScope", json!("allDirectoryUsers"), json!("allExternalUsers")));
+        assert!(!narrows("policies.p.allowedTargetScope", json!("specificDirectoryUsers"), json!("allExternalUsers")), "an emergency narrowing is not reopened");
+        assert!(!narrows("policies.p.allowedTargetScope", json!("allMemberUsers"), json!("allExternalUsers")));
+        assert!(narrows("policies.p.requestApprovalSettings.isApprovalRequiredForAdd", json!(false), json!(true)));
+        assert!(!narrows("policies.p.requestorSettings.enableTargetsToSelfAddAccess", json!(false), json!(true)));
+        assert!(narrows("policies.p.expiration.endDateTime", json!("2027-03-31T17:00:00Z"), json!("2027-01-31T17:00:00Z")));
+        assert!(!narrows("policies.p.expiration.endDateTime", json!("2026-12-02T00:00:00Z"), json!("2027-03-31T17:00:00Z")));
+        assert!(narrows("policies.p.expiration.type", json!("noExpiration"), json!("afterDateTime")));
+        assert!(!narrows("isHidden", json!(true), json!(false)));
+        assert!(!narrows("policies.p.someFieldNobodyJudged", json!(1), json!(2)), "a field whose direction is unknown is reviewed");
     }
 
     #[test]

@@ -44,6 +44,6 @@ pub(super) async fn end_assignments_through(w: &Writer<'_>, api: &GraphClient, i
             Err(e) => return Err(fail(e)),
         }
     }
-    api.wait_until_listed(&listing, |items| !items.iter().any(|a| mine(a))).await.map_err(fail)?;
+    api.wait_until_listed(&listing, |items| !items.iter().any(&mine)).await.map_err(fail)?;
     Ok(())
 }
