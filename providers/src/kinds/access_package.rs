@@ -283,9 +283,9 @@ pub fn role_scope_entry(rs: &Value) -> Value {
 
 /// The key each live policy of one package is known by: its lowercased
 /// display name (how desired state names it). Where names collide
-/// (Graph allows it, and they may differ only in case), the one whose
-/// exact name desired state declares ([`declared_policy_names`]), else the
-/// oldest (`createdDateTime`, then id), keeps the name and each other one is
+/// (Graph allows it, and they may differ only in case), the oldest
+/// (`createdDateTime`; then the one whose exact name desired state
+/// declares, [`declared_policy_names`]; then id) keeps the name and each other one is
 /// `name [id]`: an undeclared policy the plan shows and deletes, never
 /// dropped from the read and never taken for the declared one (hostile
 /// run 16: a portal-made open policy named like a declared one in other
@@ -297,7 +297,12 @@ pub fn policy_keys<'a>(policies: impl IntoIterator<Item = &'a Value>, declared: 
     }
     let mut out = Vec::new();
     for (name, mut group) in by_name {
-        let rank = |p: &Value| (!declared.contains(str_field(p, "displayName")), str_field(p, "createdDateTime").to_string(), str_field(p, "id").to_string());
+        // The oldest keeps the name: the portal can rename a policy and
+        // make a new one with the declared name exactly, but it cannot make
+        // one older than the declared policy (hostile run 18, finding 8:
+        // preferring the exact name took the look-alike for the declared
+        // policy, and deleted the real one with its assignments).
+        let rank = |p: &Value| (str_field(p, "createdDateTime").to_string(), !declared.contains(str_field(p, "displayName")), str_field(p, "id").to_string());
         group.sort_by_key(|p| rank(p));
         for (i, p) in group.into_iter().enumerate() {
             let key = if i == 0 { name.clone() } else { format!("{name} [{}]", str_field(p, "id")) };
