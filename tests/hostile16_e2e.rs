@@ -258,18 +258,10 @@ async fn an_earlier_end_of_a_role_assignment_runs_unattended() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_approved_plan_that_changed_nothing_may_be_applied_again() {
     let sb = sandbox().await;
-    let Keyed { keys, work, .. } = keyed_example(&sb);
-    let (k, w) = (keys.path(), work.path());
+    let keyed = keyed_example(&sb);
+    let w = keyed.work.path();
     let dir = w.join("desired-state");
-    let key = |n: &str| k.join(format!("{n}.key")).to_str().expect("a UTF-8 path").to_string();
-    let approved = |out: &str| {
-        let (code, o) = run(&sb, w, &["plan", d(&dir), "--out", out, "--author-key", &key("author")]);
-        assert_eq!(code, Some(0), "{o}");
-        for who in ["alice", "bob"] {
-            let (code, o) = run(&sb, w, &["approve", out, "--key", &key(who), "--dir", d(&dir)]);
-            assert_eq!(code, Some(0), "{o}");
-        }
-    };
+    let approved = |out: &str| approved_plan(&sb, &keyed, out);
     approved("first.json");
     let (code, o) = run(&sb, w, &["apply", "first.json", "--dir", d(&dir), "--auto-approve"]);
     assert_eq!(code, Some(0), "{o}");

@@ -149,3 +149,19 @@ pub fn keyed_example(sb: &SandboxHandle) -> Keyed {
     });
     Keyed { keys, work, author, alice, bob }
 }
+
+/// A plan of `keyed`'s desired state saved to `out` (in its work folder),
+/// written by its author and approved by alice and bob; each step must
+/// succeed.
+pub fn approved_plan(sb: &SandboxHandle, keyed: &Keyed, out: &str) {
+    let (k, w) = (keyed.keys.path(), keyed.work.path());
+    let dir = w.join("desired-state");
+    let d = dir.to_str().expect("a UTF-8 path");
+    let key = |n: &str| k.join(format!("{n}.key")).to_str().expect("a UTF-8 path").to_string();
+    let (code, o) = run(sb, w, &["plan", d, "--out", out, "--author-key", &key("author")]);
+    assert_eq!(code, Some(0), "{o}");
+    for who in ["alice", "bob"] {
+        let (code, o) = run(sb, w, &["approve", out, "--key", &key(who), "--dir", d]);
+        assert_eq!(code, Some(0), "{o}");
+    }
+}
