@@ -92,3 +92,20 @@ async fn a_look_alike_policy_with_the_exact_name_is_not_taken_for_the_declared_o
     assert!(!assignments.iter().any(|a| a["target"]["objectId"] == json!(megan) && a["state"] == json!("delivered")), "Megan's look-alike assignment is ended: {assignments:#?}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Finding 11: a control deleted in the portal ("Require MFA") is made
+/// again as approved, unattended, as a control edited there is put back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_control_deleted_in_the_portal_is_made_again_unattended() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let (_, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert!(out.contains("in sync") || out.contains("applied 0"), "{out}");
+    let ca = ledger_id(work.path(), "conditional_access.require-mfa");
+    graph(&sb, Method::DELETE, &format!("/v1.0/identity/conditionalAccess/policies/{ca}"), None).await;
+    let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert!(out.contains("applied: create conditional_access.require-mfa"), "{code:?} {out}");
+    let made = ledger_id(work.path(), "conditional_access.require-mfa");
+    assert_eq!(graph(&sb, Method::GET, &format!("/v1.0/identity/conditionalAccess/policies/{made}"), None).await["state"], json!("enabled"));
+    sb.shutdown().await.expect("the sandbox stops");
+}

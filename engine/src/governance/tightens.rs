@@ -116,7 +116,9 @@ pub const UNPROVED_RESTORE_NOTE: &str = "the ledger records these settings as la
 /// counts only when the change under review cannot have written it: the
 /// ledger is sealed ([`crate::ledger_seal`]; hostile run 16).
 pub fn mark_restores(changes: &mut [Change], ledger: &crate::Ledger) {
-    for c in changes.iter_mut().filter(|c| matches!(c.action, Action::Update | Action::Assign)) {
+    // A create of an object the ledger owns is its deletion out of band put
+    // back (hostile run 18, finding 11).
+    for c in changes.iter_mut().filter(|c| matches!(c.action, Action::Update | Action::Assign | Action::Create)) {
         let Some(applied) = ledger.resources.get(&c.address).and_then(|e| e.applied.as_deref()) else { continue };
         let Some(d) = &c.desired else { continue };
         // A secret's variable changed in desired state (not in the hash).
@@ -139,10 +141,16 @@ pub fn mark_restores(changes: &mut [Change], ledger: &crate::Ledger) {
 /// state back to `enabled`. A change of desired state is never "only
 /// tightens": it is reviewed like any other.
 pub fn only_tightens(change: &Change) -> Option<String> {
-    if !matches!(change.action, Action::Update | Action::Assign) || change.fields.is_empty() || !restores(change) {
+    if !matches!(change.action, Action::Update | Action::Assign | Action::Create) || change.fields.is_empty() || !restores(change) {
         return None;
     }
     let a = &change.address;
+    if change.action == Action::Create {
+        // A control deleted out of band, made again as approved.
+        return is_control(a.kind).then(|| format!(
+            "makes control {a} again as it was approved and last applied (it was deleted out of band; the ledger's record is beyond the change's reach): a control grants no access, so it needs no approval and reconcile --self-heal applies it unattended"
+        ));
+    }
     match a.kind {
         Kind::RolePolicy if change.fields.iter().all(|f| pim_field_tightens(f) || approvers_come_back(change, f)) => {
             let what: Vec<&str> = change.fields.iter().map(|f| f.field.as_str()).collect();
