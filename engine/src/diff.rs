@@ -174,7 +174,7 @@ mod tests {
     use serde_json::json;
 
     fn props(v: Value) -> Props {
-        serde_json::from_value(v).unwrap()
+        serde_json::from_value(v).expect("test fixture")
     }
 
     #[test]

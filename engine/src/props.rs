@@ -317,7 +317,7 @@ mod tests {
         assert_eq!(map.iter().collect::<Vec<_>>(), props.iter().collect::<Vec<_>>());
         assert_eq!(map.get("a"), props.get("a"));
         assert_eq!(map.contains_key("zz"), props.contains_key("zz"));
-        assert_eq!(serde_json::to_string(&map).unwrap(), serde_json::to_string(&props).unwrap());
+        assert_eq!(serde_json::to_string(&map).expect("test fixture"), serde_json::to_string(&props).expect("test fixture"));
         assert_eq!(format!("{map:?}"), format!("{props:?}"));
         assert_eq!(format!("{map:#?}"), format!("{props:#?}"));
         // Collected and deserialized: sorted, the last of equal keys wins.
@@ -325,7 +325,7 @@ mod tests {
         let from_map: BTreeMap<String, Value> = pairs.clone().into_iter().collect();
         let collected: Props = pairs.into_iter().collect();
         assert_eq!(from_map.iter().collect::<Vec<_>>(), collected.iter().collect::<Vec<_>>());
-        let parsed: Props = serde_json::from_str(r#"{"b": 1, "a": 2, "b": 3}"#).unwrap();
+        let parsed: Props = serde_json::from_str(r#"{"b": 1, "a": 2, "b": 3}"#).expect("test fixture");
         assert_eq!(parsed, collected);
         assert_eq!(Props::from(from_map), collected);
     }

@@ -116,8 +116,8 @@ mod tests {
         let r = resource("a");
         map.insert(r.address.clone(), r);
         let shared = Resources::from(map.clone());
-        assert_eq!(serde_json::to_string(&shared).unwrap(), serde_json::to_string(&map).unwrap());
-        let back: Resources = serde_json::from_str(&serde_json::to_string(&map).unwrap()).unwrap();
+        assert_eq!(serde_json::to_string(&shared).expect("test fixture"), serde_json::to_string(&map).expect("test fixture"));
+        let back: Resources = serde_json::from_str(&serde_json::to_string(&map).expect("test fixture")).expect("test fixture");
         assert_eq!(back, shared);
     }
 }

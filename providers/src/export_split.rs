@@ -69,23 +69,23 @@ mod split_tests {
         let items: BTreeMap<String, BTreeMap<String, String>> = (0..50)
             .map(|i| (format!("u{i:03}"), BTreeMap::from([("display_name".to_string(), format!("User {i} {}", "x".repeat(40)))])))
             .collect();
-        let one = split_table("users.toml", "user", &items, 1 << 20).unwrap();
+        let one = split_table("users.toml", "user", &items, 1 << 20).expect("renders");
         assert_eq!(one.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>(), ["users.toml"]);
-        let parts = split_table("users.toml", "user", &items, 600).unwrap();
+        let parts = split_table("users.toml", "user", &items, 600).expect("renders");
         assert!(parts.len() > 3, "{} parts", parts.len());
         let mut back = BTreeMap::new();
         for (i, (file, body)) in parts.iter().enumerate() {
             assert_eq!(file, &format!("users-{:03}.toml", i + 1));
             assert!(body.len() <= 600, "{file} is {} bytes", body.len());
-            let t: toml::Table = toml::from_str(body).unwrap();
-            for (k, v) in t["user"].as_table().unwrap() {
+            let t: toml::Table = toml::from_str(body).expect("each part parses");
+            for (k, v) in t["user"].as_table().expect("a table of users") {
                 assert!(back.insert(k.clone(), v.clone()).is_none(), "{k} in two parts");
             }
         }
         let keys: Vec<&String> = back.keys().collect();
         assert_eq!(keys, items.keys().collect::<Vec<_>>());
         // Deterministic: the same items give the same parts.
-        assert_eq!(parts, split_table("users.toml", "user", &items, 600).unwrap());
+        assert_eq!(parts, split_table("users.toml", "user", &items, 600).expect("renders"));
     }
 
     /// Rendered a few items at a time, the file is byte for byte the render
@@ -114,9 +114,9 @@ mod split_tests {
             })
             .collect();
         let mut root = toml::Table::new();
-        root.insert("policy".to_string(), toml::Value::try_from(&items).unwrap());
-        let whole = toml::to_string_pretty(&root).unwrap();
-        let parts = split_table("p.toml", "policy", &items, usize::MAX).unwrap();
+        root.insert("policy".to_string(), toml::Value::try_from(&items).expect("a TOML value"));
+        let whole = toml::to_string_pretty(&root).expect("renders");
+        let parts = split_table("p.toml", "policy", &items, usize::MAX).expect("renders");
         assert_eq!(parts, vec![("p.toml".to_string(), whole)]);
     }
 }

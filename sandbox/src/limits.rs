@@ -204,15 +204,15 @@ mod tests {
     fn the_101st_intune_write_in_20_seconds_is_refused_until_the_window_slides() {
         let mut s = LimitState::new(Limits::graph());
         for i in 0..100 {
-            s.admit("POST", &path("deviceManagement/deviceConfigurations"), i * 10).unwrap();
+            s.admit("POST", &path("deviceManagement/deviceConfigurations"), i * 10).expect("test fixture");
         }
         let e = s.admit("PATCH", &path("deviceManagement/deviceConfigurations/x"), 5_000).unwrap_err();
         assert_eq!((e.status, e.retry_after), (429, Some(15)));
         // Reads have their own, larger budget; directory writes are another area.
-        s.admit("GET", &path("deviceManagement/deviceConfigurations"), 5_000).unwrap();
-        s.admit("POST", &path("groups"), 5_000).unwrap();
+        s.admit("GET", &path("deviceManagement/deviceConfigurations"), 5_000).expect("test fixture");
+        s.admit("POST", &path("groups"), 5_000).expect("test fixture");
         // 20 s after the first write, one more fits.
-        s.admit("POST", &path("deviceManagement/x"), 20_000).unwrap();
+        s.admit("POST", &path("deviceManagement/x"), 20_000).expect("test fixture");
         assert!(s.admit("POST", &path("deviceManagement/x"), 20_001).is_err());
         // What each limit counted and refused.
         let u = s.usage();
@@ -225,7 +225,7 @@ mod tests {
     fn no_limits_admit_everything() {
         let mut s = LimitState::new(Limits::none());
         for i in 0..10_000 {
-            s.admit("POST", &path("deviceManagement/x"), i).unwrap();
+            s.admit("POST", &path("deviceManagement/x"), i).expect("test fixture");
         }
     }
 }

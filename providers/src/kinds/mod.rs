@@ -502,8 +502,8 @@ mod tests {
         assert_eq!(live["include"], json!([{"@ref": "g1"}]));
         assert_eq!(live["exclude"], json!([{"@ref": "g2"}]));
         assert_eq!(live["allDevices"], json!(true));
-        let body = assign_body(&live, &|a| Some(format!("id-{a}")), &|f| Err(format!("no filter {f}")), "#microsoft.graph.deviceConfigurationAssignment").unwrap();
-        let targets = body["assignments"].as_array().unwrap();
+        let body = assign_body(&live, &|a| Some(format!("id-{a}")), &|f| Err(format!("no filter {f}")), "#microsoft.graph.deviceConfigurationAssignment").expect("test fixture");
+        let targets = body["assignments"].as_array().expect("test fixture");
         assert_eq!(targets.len(), 3);
         assert_eq!(targets[0]["target"]["groupId"], json!("id-g1"));
         assert_eq!(targets[1]["target"]["@odata.type"], json!("#microsoft.graph.exclusionGroupAssignmentTarget"));

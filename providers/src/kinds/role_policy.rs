@@ -480,17 +480,17 @@ active_expiry = "never"
         ]});
         let o = normalize(&live, "62E90394-69F5-4237-9190-012177145E10");
         assert_eq!(o.natural_key, r.natural_key);
-        let resolved: Props = serde_json::from_str(&serde_json::to_string(&o.props).unwrap().replace("\"g1\"", "\"group.pim-approvers\"")).unwrap();
+        let resolved: Props = serde_json::from_str(&serde_json::to_string(&o.props).expect("test fixture").replace("\"g1\"", "\"group.pim-approvers\"")).expect("test fixture");
         assert!(engine::diff::diff_props(&r.props, &resolved).is_empty(), "{:?}", engine::diff::diff_props(&r.props, &resolved));
-        let patches = rule_patches(ACTIVATION, &r.props[ACTIVATION], &|a| Some(format!("id-of-{a}"))).unwrap();
+        let patches = rule_patches(ACTIVATION, &r.props[ACTIVATION], &|a| Some(format!("id-of-{a}"))).expect("test fixture");
         let ids: Vec<&str> = patches.iter().map(|(i, _)| i.as_str()).collect();
         assert_eq!(ids, [RULE_ACTIVATION_DURATION, RULE_ACTIVATION_ENABLEMENT, RULE_ACTIVATION_APPROVAL]);
         assert_eq!(patches[0].1["maximumDuration"], json!("PT4H"));
         assert_eq!(patches[2].1["setting"]["approvalStages"][0]["primaryApprovers"], json!([{"@odata.type": "#microsoft.graph.groupMembers", "groupId": "id-of-group.pim-approvers"}]));
         assert_eq!(patches[2].1["target"]["caller"], json!("EndUser"));
-        let e = rule_patches(ACTIVE, &r.props[ACTIVE], &|_| None).unwrap();
+        let e = rule_patches(ACTIVE, &r.props[ACTIVE], &|_| None).expect("test fixture");
         assert_eq!(e[0].1, json!({"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyExpirationRule", "id": RULE_ACTIVE_EXPIRY, "isExpirationRequired": false, "target": {"caller": "Admin", "operations": ["All"], "level": "Assignment", "inheritableSettings": [], "enforcedSettings": []}}));
-        let back = export_one(&o, &|id| (id == "g1").then(|| Address::new(Kind::Group, "pim-approvers"))).unwrap();
+        let back = export_one(&o, &|id| (id == "g1").then(|| Address::new(Kind::Group, "pim-approvers"))).expect("test fixture");
         assert_eq!(back.activation.as_ref().map(|a| a.max_duration.as_str()), Some("PT4H"));
         assert_eq!(back.active_expiry.as_deref(), Some("never"));
     }
