@@ -226,9 +226,11 @@ async fn run_locked(
 ) -> Result<ExitCode> {
     let store = Arc::new(LedgerStore::new(&target.ledger_path));
     let mut ledger = store.load()?;
-    // What the ledger owns before: an object it owns after that it did not
-    // is one a write reached Graph for, whatever became of the change.
-    let owned_before: std::collections::BTreeMap<schema::Address, String> = ledger.resources.iter().map(|(a, e)| (a.clone(), e.id.clone())).collect();
+    // What the ledger owns before an approved plan's apply: an object it
+    // owns after that it did not is one a write reached Graph for, whatever
+    // became of the change. Only an approved plan can be given back, so
+    // only then is it kept.
+    let owned_before: Option<std::collections::BTreeMap<schema::Address, String>> = saved.is_some().then(|| ledger.resources.iter().map(|(a, e)| (a.clone(), e.id.clone())).collect());
     // The state is this tenant's (its id recorded, or recorded now). The
     // id comes in the listings' `$batch` (issue 13: no `GET /organization`
     // of its own); another tenant's state is refused right after that
@@ -491,7 +493,12 @@ async fn run_locked(
     // A create Graph accepted whose later step failed (a lagging read, an
     // assignment) changed the tenant: the plan is not given back (hostile
     // run 17, finding 9).
-    let created = store.load().map(|l| l.resources.iter().any(|(a, e)| owned_before.get(a) != Some(&e.id))).unwrap_or(true);
+    let after = store.load();
+    let created = match (&owned_before, &after) {
+        (Some(before), Ok(l)) => l.resources.iter().any(|(a, e)| before.get(a) != Some(&e.id)),
+        (Some(_), Err(_)) => true,
+        (None, _) => false,
+    };
     if created && report.applied() == 0 && !plan.approvals.is_empty() {
         output::status("Nothing of the approved plan completed, but Graph accepted at least one of its creates (the ledger records the object): the plan stays applied; plan again for what is left.");
     }
@@ -501,8 +508,8 @@ async fn run_locked(
             Err(e) => output::status(format!("warning: nothing of the approved plan was applied, but it could not be given back ({e:#}); a new plan with another validity (--valid-for) is needed")),
         }
     }
-    if let Ok(l) = store.load() {
-        crate::governance::record_protected_ids(desired, &target.ledger_path, &l, &attribution)?;
+    if let Ok(l) = &after {
+        crate::governance::record_protected_ids(desired, &target.ledger_path, l, &attribution)?;
     }
     output::status(format!(
         "Applied {}, failed {}, skipped {}. Ledger: {}",
