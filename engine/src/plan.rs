@@ -506,6 +506,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     let (mut changes, rollout_waits) = crate::governance::gate_rollouts(changes, desired, &converged_at, options.now, rollout);
     order(&mut changes, desired)?;
     crate::governance::tightens::mark_restores(&mut changes, ledger);
+    crate::governance::exemption_restore::mark(&mut changes, judged, observed, index.by_id());
     let mut sensitive = crate::governance::sensitivity(&changes, judged);
     // What a ledger fact the tenant's seal does not prove would have hidden.
     for c in changes.iter().filter(|c| c.notes.iter().any(|n| crate::ledger_seal::is_unproven_note(n))) {

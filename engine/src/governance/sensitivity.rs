@@ -52,6 +52,11 @@ fn classify_in(change: &Change, desired: &DesiredModel, plan_size: usize, tenant
         return None;
     }
     let listed = gov.sensitive_kinds.iter().any(|k| k == a.kind.as_str()) || gov.sensitive_addresses.iter().any(|s| *s == a.to_string());
+    if !listed && super::exemption_restore::proven(change) {
+        // The service-accounts group's approved rule put back, ending
+        // only exemptions granted out of band.
+        return None;
+    }
     if !listed && super::tightens::only_tightens(change).is_some() {
         // Restoring a control (MFA or approval on a privileged role's
         // activation, a CA policy back on) grants no access.
