@@ -236,3 +236,38 @@ licenses = [{ sku = "SPE_E3" }]
     assert!(err.contains("is not a SKU part number") && err.contains("is not a service plan name"), "{err}");
     assert!(!err.contains('\u{1b}') && !err.contains("\nerror: forged"), "{err}");
 }
+
+/// Entra refuses to delete a group that still has licences assigned
+/// (the audit's F1): a licensed group no longer declared, with pruning on
+/// for groups, has its licences removed first and is then deleted. The
+/// sandbox refuses the bare delete, as Entra does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_licensed_group_is_deleted_after_its_licences_are_removed() {
+    let sb = sandbox().await;
+    let c = client(&sb);
+    let (_dir, dst) = scratch(|g| g);
+    let mut ledger = Ledger::default();
+    let p = plan(&c, &load(&dst), &ledger).await;
+    apply(&c, &p, &mut ledger).await;
+    let gid = ledger.id(&"group.licensed-users".parse().expect("an address")).expect("created").to_string();
+    assert_ne!(group_licences(&c, &gid).await, json!([]));
+    // A bare delete is refused while the licence is assigned.
+    let refused = c.v1().delete(&format!("/groups/{gid}")).await;
+    assert!(refused.is_err(), "Entra refuses to delete a licensed group");
+
+    let groups = std::fs::read_to_string(dst.join("groups.toml")).expect("groups.toml");
+    let start = groups.find("[group.licensed-users]").expect("the licensed group is declared");
+    let end = groups[start + 1..].find("\n[").map_or(groups.len(), |i| start + 1 + i);
+    std::fs::write(dst.join("groups.toml"), format!("{}{}", &groups[..start], &groups[end..])).expect("groups.toml written");
+    let tenant = std::fs::read_to_string(dst.join("tenant.toml")).expect("tenant.toml");
+    std::fs::write(dst.join("tenant.toml"), tenant.replace("kinds = [\"device_configuration\"", "kinds = [\"group\", \"device_configuration\"")).expect("tenant.toml written");
+    let p = plan(&c, &load(&dst), &ledger).await;
+    let ch = p.changes.iter().find(|c| c.address.to_string() == "group.licensed-users").expect("the group's deletion is planned");
+    assert_eq!(ch.action, Action::Delete);
+    apply(&c, &p, &mut ledger).await;
+    assert!(c.v1().get_json(&format!("/groups/{gid}")).await.is_err(), "the group is gone");
+    let skus = c.v1().list_all("/subscribedSkus").await.expect("skus");
+    let e3 = skus.iter().find(|s| s["skuPartNumber"] == "SPE_E3").expect("E3");
+    assert_eq!(e3["consumedUnits"], json!(0), "the seats are free again");
+    sb.shutdown().await.expect("the sandbox stops");
+}

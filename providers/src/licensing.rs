@@ -321,6 +321,26 @@ async fn read_everything(client: &GraphClient, observed: &mut ObservedState) -> 
     Ok(())
 }
 
+/// Remove every licence assigned to group `id` itself, so that it can be
+/// deleted: Entra refuses to delete a group that has licences assigned
+/// (entra-docs `licensing-group-advanced.md`, "Deleting a group with an
+/// assigned license"). A group already gone is left to the delete.
+pub async fn remove_all_from_group(w: &Writer<'_>, id: &str) -> Result<(), ExecError> {
+    let api = w.client().v1();
+    let live_raw = match api.get_json(&format!("/groups/{id}?$select={}", select(Kind::Group))).await {
+        Ok(v) => v,
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => return Err(fail(e)),
+    };
+    let remove: Vec<Value> = live_raw.get("assignedLicenses").and_then(Value::as_array).into_iter().flatten().filter_map(|l| l.get("skuId").cloned()).collect();
+    if remove.is_empty() {
+        return Ok(());
+    }
+    let body = json!({"addLicenses": [], "removeLicenses": remove});
+    w.send(&api, Method::POST, &format!("/groups/{id}/assignLicense"), Some(body)).await?;
+    Ok(())
+}
+
 /// Write the declared licences of the group or user `id`: add new ones and
 /// ones whose disabled plans changed, remove the others.
 pub async fn assign(w: &Writer<'_>, kind: Kind, id: &str) -> Result<(), ExecError> {

@@ -171,6 +171,12 @@ pub fn patch_group(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str, mut body: M
 }
 
 pub fn delete_group(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str) -> Result<(), GraphError> {
+    // Entra refuses to delete a group that still has licences assigned
+    // (entra-docs licensing-group-advanced.md, "Deleting a group with an
+    // assigned license": remove them first).
+    if t.get(spec.coll, id).is_some_and(|r| r.data.get("assignedLicenses").and_then(Value::as_array).is_some_and(|l| !l.is_empty())) {
+        return Err(GraphError::bad_request("Unable to delete the group because there is a product license assigned to the group. To delete this group, remove any product licenses first."));
+    }
     let unified = t.get(spec.coll, id).is_some_and(|r| is_unified(&r.data));
     if unified {
         soft_delete(t, ctx, spec.coll, id);
