@@ -121,3 +121,34 @@ fn bad_units_and_scopes_are_refused_where_they_are_written() {
     assert!(err.contains("refers to `v`") && err.contains("administrative_unit"), "{err}");
     assert!(err.contains("either scope or directory_scope_id"), "{err}");
 }
+
+/// Entra assigns only some roles at an administrative unit's scope
+/// (entra-docs admin-units-assign-roles; the audit's F2): Global
+/// Administrator there, or a custom role with no permission over users,
+/// groups or devices, is a located validation error, and the sandbox
+/// refuses the assignment as Entra does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_entra_does_not_scope_to_units_are_refused() {
+    let text = "[user.a]\nuser_principal_name = \"a@contoso.onmicrosoft.com\"\ndisplay_name = \"A\"\nmail_nickname = \"a\"\n\n[administrative_unit.u]\ndisplay_name = \"U\"\n\n[role_definition.apps]\ndisplay_name = \"App reader\"\nallowed_resource_actions = [\"microsoft.directory/applications/basic/update\"]\n\n[role_definition.helpers]\ndisplay_name = \"Password helpers\"\nallowed_resource_actions = [\"microsoft.directory/users/password/update\"]\n\n[role_assignment.ga]\nprincipal = \"a\"\nrole = \"Global Administrator\"\nscope = { administrative_unit = \"u\" }\n\n[role_assignment.apps]\nprincipal = \"a\"\nrole = \"apps\"\nscope = { administrative_unit = \"u\" }\n\n[role_assignment.ok]\nprincipal = \"a\"\nrole = \"helpers\"\nscope = { administrative_unit = \"u\" }\n\n[role_assignment.helpdesk]\nprincipal = \"a\"\nrole = \"Helpdesk Administrator\"\nscope = { administrative_unit = \"u\" }\n";
+    let err = match schema::load_str(&[("u.toml", text)]) {
+        Err(schema::LoadError::Invalid(d)) => d.to_string(),
+        other => panic!("expected errors, got {other:?}"),
+    };
+    assert!(err.contains("role_assignment.ga: `Global Administrator` cannot be assigned at an administrative unit's scope"), "{err}");
+    assert!(err.contains("role_assignment.apps: `apps` cannot be assigned"), "{err}");
+    assert!(!err.contains("role_assignment.ok:") && !err.contains("role_assignment.helpdesk:"), "{err}");
+    assert!(err.contains("u.toml:"), "located: {err}");
+
+    // The sandbox refuses what Entra refuses.
+    let sb = sandbox().await;
+    let c = client(&sb);
+    let unit = c.v1().post_json("/directory/administrativeUnits", json!({"displayName": "U"})).await.expect("a unit").body.expect("a body");
+    let unit = unit["id"].as_str().expect("an id").to_string();
+    let user = c.v1().post_json("/users", json!({"accountEnabled": true, "displayName": "A", "mailNickname": "a", "userPrincipalName": "a@contoso.onmicrosoft.com", "passwordProfile": {"password": "Xy!9-unit-test-pw", "forceChangePasswordNextSignIn": true}})).await.expect("a user").body.expect("a body");
+    let user = user["id"].as_str().expect("an id").to_string();
+    let assign = |role: &str| json!({"principalId": user, "roleDefinitionId": role, "directoryScopeId": format!("/administrativeUnits/{unit}")});
+    let refused = c.v1().post_json("/roleManagement/directory/roleAssignments", assign("62e90394-69f5-4237-9190-012177145e10")).await;
+    assert!(refused.is_err_and(|e| e.to_string().contains("administrative unit")), "Global Administrator is not scoped to units");
+    c.v1().post_json("/roleManagement/directory/roleAssignments", assign("729827e3-9c14-49f7-bb1b-9608f156bbb8")).await.expect("Helpdesk Administrator is");
+    sb.shutdown().await.expect("the sandbox stops");
+}

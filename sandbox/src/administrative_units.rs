@@ -138,11 +138,43 @@ pub fn sub(t: &mut Tenant, ctx: &Ctx, spec: &Spec, req: &GReq, id: &str, rest: &
     }
 }
 
+/// The template ids of the built-in roles Entra assigns at an
+/// administrative unit's scope (entra-docs `admin-units-assign-roles.md`).
+const AU_SCOPED_ROLE_IDS: &[&str] = &[
+    "c4e39bd9-1100-46d3-8c65-fb160da0071f", // Authentication Administrator
+    "7698a772-787b-4ac8-901f-60d6b08affd2", // Cloud Device Administrator
+    "fdd7a751-b60b-444a-984c-02652fe8fa1c", // Groups Administrator
+    "729827e3-9c14-49f7-bb1b-9608f156bbb8", // Helpdesk Administrator
+    "4d6ac14f-3453-41d0-bef9-a3e0c569773a", // License Administrator
+    "966707d0-3269-4727-9be2-8c3a10f19b9d", // Password Administrator
+    "644ef478-e28f-4e28-b9dc-3fdde9aa0b1f", // Printer Administrator
+    "7be44c8a-adaf-4e2a-84d6-ab2649e08a13", // Privileged Authentication Administrator
+    "f28a1f50-f6e7-4571-818b-6a12f2af6b6c", // SharePoint Administrator
+    "69091246-20e8-4a56-aa4d-066075b2a7a8", // Teams Administrator
+    "3d762c5a-1b6c-493f-843e-55a3b42923d4", // Teams Devices Administrator
+    "fe930be7-5e62-47db-91af-98c3a49a38b1", // User Administrator
+];
+
+/// Whether `role` may be assigned at an administrative unit's scope: one
+/// of the built-in roles the docs list, or a custom role with a permission
+/// over users, groups or devices.
+fn au_scopable(t: &Tenant, role: &str) -> bool {
+    let Some(def) = t.get("roleDefinitions", role) else { return true };
+    if def.data.get("isBuiltIn").and_then(Value::as_bool) != Some(false) {
+        let template = def.data.get("templateId").and_then(Value::as_str).unwrap_or(role);
+        return AU_SCOPED_ROLE_IDS.iter().any(|id| id.eq_ignore_ascii_case(template));
+    }
+    let actions = def.data.get("rolePermissions").and_then(Value::as_array).into_iter().flatten().filter_map(|p| p.get("allowedResourceActions").and_then(Value::as_array)).flatten().filter_map(Value::as_str);
+    actions.map(str::to_lowercase).any(|a| ["users/", "groups/", "devices/"].iter().any(|p| a.starts_with(&format!("microsoft.directory/{p}"))))
+}
+
 /// A role assignment's `directoryScopeId`: `/`, or an administrative unit
-/// that exists (other scopes are not modelled and pass).
-pub fn check_scope(t: &Tenant, scope: &str) -> Result<(), GraphError> {
+/// that exists, for a role Entra scopes to administrative units (other
+/// scopes are not modelled and pass).
+pub fn check_scope(t: &Tenant, scope: &str, role: &str) -> Result<(), GraphError> {
     match scope.strip_prefix("/administrativeUnits/") {
         Some(id) if t.get(UNITS, id).is_none() => Err(GraphError::new(400, "Request_BadRequest", format!("The directory scope '{scope}' does not exist."))),
+        Some(_) if !au_scopable(t, role) => Err(GraphError::new(400, "Request_BadRequest", format!("The role '{role}' is not supported for the scope '{scope}': only roles that apply to users, groups or devices can be assigned at an administrative unit's scope."))),
         _ => Ok(()),
     }
 }

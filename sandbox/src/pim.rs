@@ -157,8 +157,8 @@ fn request(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body: Map<String, Value>,
     let principal = required_str(&body, "principalId")?;
     let role = required_str(&body, "roleDefinitionId")?;
     let scope = body.get("directoryScopeId").and_then(Value::as_str).unwrap_or("/").to_string();
-    crate::administrative_units::check_scope(t, &scope)?;
     check_role(t, &role)?;
+    crate::administrative_units::check_scope(t, &scope, &role)?;
     check_principal(t, ctx, &principal)?;
     let now = ctx.now_iso();
     let request_id = resources::new_id();

@@ -96,8 +96,8 @@ pub fn create_assignment(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body: Map<S
     let role = required_str(&body, "roleDefinitionId")?;
     let principal = required_str(&body, "principalId")?;
     let scope = body.get("directoryScopeId").and_then(Value::as_str).unwrap_or("/").to_string();
-    crate::administrative_units::check_scope(t, &scope)?;
     check_role(t, &role)?;
+    crate::administrative_units::check_scope(t, &scope, &role)?;
     check_principal(t, ctx, &principal)?;
     let dup = t.coll(spec.coll).is_some_and(|c| {
         c.values().any(|r| {

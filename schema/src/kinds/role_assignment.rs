@@ -158,6 +158,32 @@ pub fn is_known_role(role: &str) -> bool {
     role_template_id(role).is_some() || is_role_id(role)
 }
 
+/// The built-in roles Entra assigns at an administrative unit's scope
+/// (entra-docs `admin-units-assign-roles.md`, "Roles that can be assigned
+/// with administrative unit scope"); any other built-in role is refused
+/// there.
+pub const AU_SCOPED_ROLES: &[&str] = &[
+    "Authentication Administrator",
+    "Cloud Device Administrator",
+    "Groups Administrator",
+    "Helpdesk Administrator",
+    "License Administrator",
+    "Password Administrator",
+    "Printer Administrator",
+    "Privileged Authentication Administrator",
+    "SharePoint Administrator",
+    "Teams Administrator",
+    "Teams Devices Administrator",
+    "User Administrator",
+];
+
+/// Whether a custom role's actions let it be assigned at an administrative
+/// unit's scope: at least one permission over users, groups or devices
+/// (the same page).
+pub fn custom_au_scopable(actions: &[String]) -> bool {
+    actions.iter().any(|a| ["users/", "groups/", "devices/"].iter().any(|p| a.to_lowercase().starts_with(&format!("microsoft.directory/{p}"))))
+}
+
 /// The template id of a built-in role, by display name.
 pub fn role_template_id(name: &str) -> Option<&'static str> {
     BUILT_IN_ROLES
@@ -208,6 +234,20 @@ fn check_role_assignments(cx: &mut Ctx) {
         let custom = crate::kinds::role_definition::declared(cx.state, &r.role).is_some();
         if let Some(sc) = &r.scope {
             cx.reference(&d.origin, &path!["role_assignment", key, "scope", "administrative_unit"], &sc.administrative_unit, &[Kind::AdministrativeUnit]);
+            let scopable = match crate::kinds::role_definition::declared(cx.state, &r.role) {
+                Some(def) => cx.state.role_definition.get(&def.key).is_none_or(|d| custom_au_scopable(&d.value.allowed_resource_actions)),
+                // A role definition id (GUID) tenantctl cannot judge: Graph does.
+                None => role_template_id(&r.role).is_none() || AU_SCOPED_ROLES.contains(&r.role.as_str()),
+            };
+            if !scopable {
+                let e = cx.error(
+                    "role-not-au-scopable",
+                    &d.origin,
+                    &path!["role_assignment", key, "role"],
+                    format!("role_assignment.{key}: `{}` cannot be assigned at an administrative unit's scope (Entra refuses it): only {} and custom roles with a permission over users, groups or devices can", r.role, AU_SCOPED_ROLES.join(", ")),
+                );
+                e.help = Some("assign it at the tenant's scope (no `scope`), or pick a role Entra scopes to administrative units".into());
+            }
             if r.directory_scope_id != "/" {
                 cx.error("two-scopes", &d.origin, &path!["role_assignment", key, "scope"], format!("role_assignment.{key}: give either scope or directory_scope_id, not both"));
             }
