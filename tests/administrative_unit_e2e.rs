@@ -152,3 +152,34 @@ async fn roles_entra_does_not_scope_to_units_are_refused() {
     c.v1().post_json("/roleManagement/directory/roleAssignments", assign("729827e3-9c14-49f7-bb1b-9608f156bbb8")).await.expect("Helpdesk Administrator is");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// A dynamic unit made assigned (the audit's F3): the update clears the
+/// rule with the type, so Entra does not refuse a rule on an assigned
+/// unit, and the declared members are added.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dynamic_unit_made_assigned_drops_its_rule() {
+    let sb = sandbox().await;
+    let c = client(&sb);
+    let scratch = scratch_with(|t| t.replace("approvals_required = 2", "approvals_required = 0\nunattended = \"tests of the administrative_unit kind\""));
+    let dst = scratch.path().join("desired-state");
+    std::fs::write(dst.join(FILE), UNITS).expect("units written");
+    let load = || schema::load(&dst).expect("valid");
+    let mut ledger = Ledger::default();
+    let p = plan(&c, &load(), &ledger).await;
+    apply(&c, &p, &mut ledger).await;
+    let sales = ledger.id(&"administrative_unit.sales".parse().expect("an address")).expect("created").to_string();
+
+    std::fs::write(dst.join(FILE), UNITS.replace("membership_rule = \"(user.department -eq \\\"Sales\\\")\"", "members = [\"megan\"]")).expect("units written");
+    let p = plan(&c, &load(), &ledger).await;
+    let ch = p.changes.iter().find(|c| c.address.to_string() == "administrative_unit.sales").expect("the unit changes");
+    assert_eq!(ch.action, Action::Update, "{ch:#?}");
+    apply(&c, &p, &mut ledger).await;
+    let live = c.v1().get_json(&format!("/directory/administrativeUnits/{sales}")).await.expect("the unit");
+    assert_eq!(live["membershipType"], json!("Assigned"), "{live:#}");
+    assert!(live["membershipRule"].is_null(), "{live:#}");
+    let members = c.v1().list_all(&format!("/directory/administrativeUnits/{sales}/members")).await.expect("members");
+    assert_eq!(members.len(), 1, "{members:#?}");
+    let p = plan(&c, &load(), &ledger).await;
+    assert!(p.changes.iter().all(|c| c.address.to_string() != "administrative_unit.sales"), "converged: {:#?}", p.changes);
+    sb.shutdown().await.expect("the sandbox stops");
+}

@@ -182,7 +182,13 @@ fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
         let r = w.desired()?;
         let api = w.api();
         let seg = schema::object_id::path_segment(id).into_owned();
-        let body = w.scalar(&[MEMBERS])?;
+        let mut body = w.scalar(&[MEMBERS])?;
+        // A dynamic unit made assigned: its rule goes with the type, or
+        // Graph refuses a rule on an assigned unit.
+        if body.get("membershipType").and_then(Value::as_str) == Some(ASSIGNED) {
+            body.insert("membershipRule".into(), Value::Null);
+            body.insert("membershipRuleProcessingState".into(), Value::Null);
+        }
         if !body.is_empty() {
             w.send(&api, Method::PATCH, &format!("{}/{seg}", w.base()), Some(json!(body))).await?;
         }
