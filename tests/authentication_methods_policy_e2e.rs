@@ -133,3 +133,39 @@ fn a_method_reaching_the_service_accounts_is_an_error_naming_both() {
     assert_eq!(hit.lint, "service-account-targeted");
     assert!(hit.message.contains("MicrosoftAuthenticator") && hit.message.contains("user.msadmin") && hit.message.contains("exclude group.service-accounts"), "{hit}");
 }
+
+/// What a method's PATCH sends but desired state does not declare is kept
+/// as it is live (the audit's S2): a feature scoped in the portal to a
+/// pilot group, and registration required on an included target, survive
+/// an update of another field of the method.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_keeps_the_live_feature_targets_and_registration_requirement() {
+    let sb = sandbox().await;
+    let c = client(&sb);
+    let scratch = scratch_without_approvals();
+    let dst = scratch.path().join("desired-state");
+    let load = || schema::load(&dst).expect("valid");
+    let mut ledger = Ledger::default();
+    let p = plan(&c, &load(), &ledger).await;
+    apply(&c, &p, &mut ledger).await;
+    let admins = ledger.id(&"group.intune-admins".parse().expect("an address")).expect("created").to_string();
+
+    let path = format!("{POLICY}/authenticationMethodConfigurations/MicrosoftAuthenticator");
+    let mut live = c.v1().get_json(&path).await.expect("the method");
+    live["featureSettings"]["displayAppInformationRequiredState"]["includeTarget"] = json!({"targetType": "group", "id": admins});
+    live["includeTargets"][0]["isRegistrationRequired"] = json!(true);
+    let body = json!({"@odata.type": live["@odata.type"], "featureSettings": live["featureSettings"], "includeTargets": live["includeTargets"]});
+    c.v1().patch_json(&path, body).await.expect("the portal edit");
+
+    let file = dst.join(FILE);
+    let text = std::fs::read_to_string(&file).expect("the methods file");
+    std::fs::write(&file, text.replace("display_location_information = \"enabled\"", "display_location_information = \"disabled\"")).expect("written");
+    let p = plan(&c, &load(), &ledger).await;
+    assert!(p.changes.iter().any(|c| c.address.to_string() == "authentication_methods_policy.tenant"), "{:#?}", p.changes);
+    apply(&c, &p, &mut ledger).await;
+    let live = c.v1().get_json(&path).await.expect("the method");
+    assert_eq!(live["featureSettings"]["displayLocationInformationRequiredState"]["state"], json!("disabled"), "{live:#}");
+    assert_eq!(live["featureSettings"]["displayAppInformationRequiredState"]["includeTarget"]["id"], json!(admins), "{live:#}");
+    assert_eq!(live["includeTargets"][0]["isRegistrationRequired"], json!(true), "{live:#}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

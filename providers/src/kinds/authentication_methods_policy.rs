@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 
 use super::registry::{Api, BoxFuture, KindProvider, Read};
 use super::{camel, ref_to, resource, str_field};
-use crate::apply::{err, Writer};
+use crate::apply::{err, fail, Writer};
 use crate::export::ExportCx;
 use crate::graph::{GraphError, Method};
 use crate::observe::{ReadCx, Readout};
@@ -241,6 +241,32 @@ pub fn method_body(id: &str, m: &Value, id_of: &dyn Fn(&str) -> Option<String>) 
     Ok((format!("{}/authenticationMethodConfigurations/{}", PROVIDER.collection, def.segment), Value::Object(body)))
 }
 
+/// Keep what the method's PATCH would otherwise overwrite without
+/// comparing it (audit S2): a feature's live include and exclude targets
+/// (desired state declares only its state), and each live include
+/// target's `isRegistrationRequired` (and SMS's `isUsableForSignIn`) for a
+/// target desired state still includes.
+pub fn keep_live(body: &mut Value, live: &Value) {
+    if let Some(features) = body.get_mut("featureSettings").and_then(Value::as_object_mut) {
+        for (name, f) in features.iter_mut() {
+            for k in ["includeTarget", "excludeTarget"] {
+                if let Some(t) = live.pointer(&format!("/featureSettings/{name}/{k}")).filter(|t| t.is_object()) {
+                    f[k] = t.clone();
+                }
+            }
+        }
+    }
+    let live_targets = live.get("includeTargets").and_then(Value::as_array).cloned().unwrap_or_default();
+    for t in body.get_mut("includeTargets").and_then(Value::as_array_mut).into_iter().flatten() {
+        let Some(l) = live_targets.iter().find(|l| l.get("id") == t.get("id")) else { continue };
+        for k in ["isRegistrationRequired", "isUsableForSignIn"] {
+            if let Some(v) = l.get(k).filter(|v| !v.is_null()) {
+                t[k] = v.clone();
+            }
+        }
+    }
+}
+
 /// The methods a change touches (`methods.<Id>...` fields), or every
 /// declared one when the whole `methods` differs.
 fn touched_methods(w: &Writer<'_>, declared: &Map<String, Value>) -> BTreeSet<String> {
@@ -287,7 +313,11 @@ fn update<'a>(w: &'a Writer<'a>, _id: &'a str) -> BoxFuture<'a, Result<(), ExecE
         let declared = r.props.get(METHODS_PROP).and_then(Value::as_object).cloned().unwrap_or_default();
         for id in touched_methods(w, &declared) {
             let Some(m) = declared.get(&id) else { continue };
-            let (path, body) = method_body(&id, m, &id_of).map_err(|e| err(format!("{}: {e}", w.address())))?;
+            let (path, mut body) = method_body(&id, m, &id_of).map_err(|e| err(format!("{}: {e}", w.address())))?;
+            // What the PATCH sends but desired state does not declare is
+            // kept as it is live.
+            let live = w.api().get_json(&path).await.map_err(fail)?;
+            keep_live(&mut body, &live);
             w.send(&w.api(), Method::PATCH, &path, Some(body)).await?;
         }
         Ok(())
