@@ -224,10 +224,21 @@ display_name = "Outer"
 mail_nickname = "outer"
 members = ["inner"]
 licenses = [{ sku = "SPE_E3" }]
+
+[group.direct]
+display_name = "Direct"
+mail_nickname = "direct"
+members = ["svc"]
+licenses = [{ sku = "SPE_E3" }]
 "#,
     );
     assert!(err.contains("service-account-licensed") && err.contains("user.svc is a service account"), "{err}");
-    assert!(err.contains("group.outer assigns licences to its members, and it holds the service account(s) user.svc"), "{err}");
+    assert!(err.contains("group.direct assigns licences to its members, and it holds the service account(s) user.svc"), "{err}");
+    // Group-based licensing reaches only direct members (Entra does not
+    // license nested groups' members): a service account in a nested group
+    // is not licensed by the outer group, which is warned about instead.
+    assert!(!err.contains("group.outer assigns licences to its members, and it holds"), "{err}");
+    assert!(err.contains("licence-not-inherited") && err.contains("the members of group.inner get no licence from it"), "{err}");
     assert!(err.contains("a.toml:"), "located: {err}");
     assert!(err.contains("user.nobody: a licence is assigned only to a user with a usage location"), "{err}");
     assert!(err.contains("SKU `SPE_E3` is listed twice"), "{err}");

@@ -69,42 +69,54 @@ fn service_accounts(cx: &Ctx) -> BTreeSet<String> {
     cx.state.user.iter().filter(|(_, d)| d.value.kind == crate::kinds::user::UserKind::Service).map(|(k, _)| k.clone()).collect()
 }
 
-/// The service accounts a group holds through its declared members,
-/// nested declared groups included.
-fn service_members(cx: &Ctx, group: &str, service: &BTreeSet<String>) -> BTreeSet<String> {
-    let mut found = BTreeSet::new();
-    let mut seen = BTreeSet::new();
-    let mut todo = vec![group.to_string()];
-    while let Some(g) = todo.pop() {
-        if !seen.insert(g.clone()) {
-            continue;
-        }
-        let Some(d) = cx.state.group.get(&g) else { continue };
-        for m in d.value.members.iter().flatten() {
-            match cx.state.resolve(m, &[Kind::User, Kind::Guest, Kind::Group]) {
-                Ok(Address { kind: Kind::User, key }) if service.contains(&key) => {
-                    found.insert(key);
-                }
-                Ok(Address { kind: Kind::Group, key }) => todo.push(key),
-                _ => {}
+/// The service accounts among a group's declared direct members, and the
+/// groups nested in it. Group-based licensing reaches only a group's
+/// first-level user members (entra-docs `licensing-group-advanced.md`,
+/// "Limitations": members of nested groups get no licence), so a service
+/// account in a nested group is not licensed by it.
+fn direct_members(cx: &Ctx, group: &str, service: &BTreeSet<String>) -> (BTreeSet<String>, BTreeSet<String>) {
+    let (mut found, mut nested) = (BTreeSet::new(), BTreeSet::new());
+    let Some(d) = cx.state.group.get(group) else { return (found, nested) };
+    for m in d.value.members.iter().flatten() {
+        match cx.state.resolve(m, &[Kind::User, Kind::Guest, Kind::Group]) {
+            Ok(Address { kind: Kind::User, key }) if service.contains(&key) => {
+                found.insert(key);
             }
+            Ok(Address { kind: Kind::Group, key }) => {
+                nested.insert(key);
+            }
+            _ => {}
         }
     }
-    found
+    (found, nested)
 }
 
 pub(crate) fn check_group_licenses(cx: &mut Ctx) {
     let service = service_accounts(cx);
     let mut problems: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut nesting: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (key, d) in &cx.state.group {
         let Some(list) = &d.value.licenses else { continue };
         check_list(cx, "group", key, &d.origin, list);
         if !list.is_empty() {
-            let held = service_members(cx, key, &service);
+            let (held, nested) = direct_members(cx, key, &service);
             if !held.is_empty() {
                 problems.insert(key.clone(), held);
             }
+            if !nested.is_empty() {
+                nesting.insert(key.clone(), nested);
+            }
         }
+    }
+    for (key, nested) in nesting {
+        let Some(d) = cx.state.group.get(&key) else { continue };
+        let names: Vec<String> = nested.iter().map(|k| format!("group.{k}")).collect();
+        cx.warning(
+            "licence-not-inherited",
+            &d.origin,
+            &path!["group", key.as_str(), "members"],
+            format!("group.{key} assigns licences, but group-based licensing reaches only its direct user members: the members of {} get no licence from it", names.join(", ")),
+        );
     }
     for (key, held) in problems {
         let Some(d) = cx.state.group.get(&key) else { continue };
