@@ -135,6 +135,13 @@ pub fn create_resource_request(t: &mut Tenant, ctx: &Ctx, spec: &Spec, body: Map
                 data.insert("createdDateTime".into(), json!(ctx.now_iso()));
                 return Ok(resources::insert_new(t, ctx, spec.coll, data, Map::new()));
             }
+            // "If using application permissions, the application requesting
+            // to add the group should also be assigned the
+            // Group.ReadWrite.All permission" (v1.0
+            // entitlementmanagement-post-resourcerequests).
+            if !ctx.granted.iter().any(|p| p.eq_ignore_ascii_case("Group.ReadWrite.All") || p.eq_ignore_ascii_case("Directory.ReadWrite.All")) {
+                return Err(GraphError::new(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."));
+            }
             let origin = res.get("originId").and_then(Value::as_str).unwrap_or_default().to_string();
             let group = t.get("groups", &origin).filter(|g| !ctx.lagged(g)).ok_or_else(|| bad(format!("The resource with originId '{origin}' was not found.")).with_detail("ResourceNotFound", "originId"))?;
             let name = group.data.get("displayName").cloned().unwrap_or(Value::Null);

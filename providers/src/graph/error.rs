@@ -489,6 +489,11 @@ pub fn permission_for(method: &str, resource_path: &str) -> Option<String> {
     if group_write && !text.is_empty() {
         text = format!("{text} (and RoleManagement.ReadWrite.Directory for a role-assignable group)");
     }
+    // Adding a group to a catalog with application permissions also needs
+    // Group.ReadWrite.All (v1.0 "Create accessPackageResourceRequest").
+    if matches!((method, segs.as_slice()), ("POST", ["identityGovernance", "entitlementManagement", "resourceRequests"])) && !text.is_empty() {
+        text = format!("{text} (and Group.ReadWrite.All when the resource is a group)");
+    }
     (!text.is_empty()).then_some(text)
 }
 
@@ -528,6 +533,10 @@ mod tests {
         );
         assert!(permission_for("GET", "/domains").is_some_and(|p| p.contains("Directory.Read.All")));
         assert!(permission_for("POST", "/roleManagement/directory/roleAssignments").is_some_and(|p| p == "RoleManagement.ReadWrite.Directory"));
+        assert_eq!(
+            permission_for("POST", "/identityGovernance/entitlementManagement/resourceRequests").as_deref(),
+            Some("EntitlementManagement.ReadWrite.All (and Group.ReadWrite.All when the resource is a group)")
+        );
         assert_eq!(permission_for("GET", "/usersx"), None);
         assert_eq!(permission_for("GET", "/me"), None);
     }
