@@ -74,10 +74,14 @@ pub fn normalize(raw: &Value) -> LiveObject {
     }
 }
 
-/// The POST body of a new custom strength.
+/// The POST body of a new custom strength, as v1.0 "Create
+/// authenticationStrengthPolicy" documents it: its `@odata.type`, name,
+/// description and combinations. Graph makes every created strength
+/// `custom`; `policyType` is not among the properties the page lets a
+/// create set, so it is not sent.
 pub fn create_body(r: &DesiredResource) -> Value {
     let mut body: serde_json::Map<String, Value> = r.props.clone().into_iter().collect();
-    body.insert("policyType".into(), json!("custom"));
+    body.insert("@odata.type".into(), json!("#microsoft.graph.authenticationStrengthPolicy"));
     Value::Object(body)
 }
 
@@ -159,7 +163,9 @@ mod tests {
         assert!(patch_body(&r, &fields).is_none());
         assert_eq!(combinations_body(&r, &fields), Some(json!({"allowedCombinations": ["fido2", "password,sms"]})));
         let mut live = create_body(&r);
+        assert!(live.get("policyType").is_none(), "not among the documented create properties");
         live["id"] = json!("x");
+        live["policyType"] = json!("custom");
         live["allowedCombinations"] = json!(["sms,password", "fido2"]);
         assert!(is_custom(&live));
         assert!(engine::diff::diff_props(&r.props, &normalize(&live).props).is_empty());
