@@ -46,3 +46,39 @@ async fn the_service_accounts_rule_widened_in_the_portal_is_put_back_unattended(
     assert!(out.contains("held: update group.service-accounts"), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Hostile run 19, finding 12: out-of-band privileged access scoped to an
+/// administrative unit made in the portal, or through a custom role made
+/// in the portal, is removed like any other: the live assignment names
+/// objects desired state does not, by their ids, and those ids are what
+/// the removal sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_band_access_through_portal_made_units_and_roles_is_removed() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let adele = ledger_id(work.path(), "user.adele");
+    let unit = graph(&sb, Method::POST, "/v1.0/directory/administrativeUnits", Some(json!({"displayName": "OOB unit"}))).await["id"].as_str().expect("an id").to_string();
+    let role = graph(
+        &sb,
+        Method::POST,
+        "/v1.0/roleManagement/directory/roleDefinitions",
+        Some(json!({"displayName": "OOB password reset", "isEnabled": true, "rolePermissions": [{"allowedResourceActions": ["microsoft.directory/users/password/update"]}]})),
+    )
+    .await["id"]
+        .as_str()
+        .expect("an id")
+        .to_string();
+    let assignments = "/v1.0/roleManagement/directory/roleAssignments";
+    graph(&sb, Method::POST, assignments, Some(json!({"principalId": adele, "roleDefinitionId": "c4e39bd9-1100-46d3-8c65-fb160da0071f", "directoryScopeId": format!("/administrativeUnits/{unit}")}))).await;
+    graph(&sb, Method::POST, assignments, Some(json!({"principalId": adele, "roleDefinitionId": role, "directoryScopeId": "/"}))).await;
+
+    let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
+    // Drift remains (the unit and the role themselves are unmanaged, and
+    // reported), but nothing failed.
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("applied 2, failed 0") && !out.contains("has no object id"), "{out}");
+    let live = graph(&sb, Method::GET, &format!("{assignments}?$filter=principalId eq '{adele}'"), None).await;
+    let held: Vec<&str> = live["value"].as_array().expect("a list").iter().filter_map(|a| a["roleDefinitionId"].as_str()).collect();
+    assert!(!held.contains(&"c4e39bd9-1100-46d3-8c65-fb160da0071f") && !held.contains(&role.as_str()), "{live:#}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

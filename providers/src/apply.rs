@@ -136,6 +136,12 @@ fn ref_id(target: &str, ids: &BTreeMap<Address, String>) -> Option<String> {
     if let Some(raw) = target.strip_prefix("id:") {
         return Some(raw.to_string());
     }
+    // A live reference to an object desired state does not name (a
+    // portal-made administrative unit or custom role an out-of-band
+    // assignment uses) is its object id itself (hostile run 19, finding 12).
+    if schema::object_id::is_guid(target) {
+        return Some(target.to_string());
+    }
     target.parse::<Address>().ok().and_then(|a| ids.get(&a).cloned())
 }
 
