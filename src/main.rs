@@ -262,7 +262,19 @@ enum SandboxCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // A usage error (a mistyped flag, a bad value in an environment
+    // variable clap reads) is an error, exit 1: clap's own exit code 2 is
+    // tenantctl's "changes found" / "drift remains", which CI would take
+    // for a plan (hostile run 19, finding 11). `--help` and `--version`
+    // still print and exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { ExitCode::from(1) } else { ExitCode::SUCCESS };
+            let _ = e.print();
+            return code;
+        }
+    };
     let json = cli.log_format == LogFormat::Json;
     let filter = match cli.verbose {
         // JSON logs carry the status lines as info events.

@@ -82,3 +82,24 @@ async fn out_of_band_access_through_portal_made_units_and_roles_is_removed() {
     assert!(!held.contains(&"c4e39bd9-1100-46d3-8c65-fb160da0071f") && !held.contains(&role.as_str()), "{live:#}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Hostile run 19, finding 11: a usage error exits 1, never 2 (which CI
+/// reads as "changes found" / "drift remains"); `--help` and `--version`
+/// exit 0.
+#[test]
+fn usage_errors_exit_1_not_the_changes_found_code() {
+    let bin = env!("CARGO_BIN_EXE_tenantctl");
+    let code = |args: &[&str], env: &[(&str, &str)]| {
+        let mut c = std::process::Command::new(bin);
+        c.args(args).env_remove("TENANTCTL_LOG_FORMAT");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().expect("tenantctl runs").status.code()
+    };
+    assert_eq!(code(&["plan", "--detailed-exitcode", "--no-such-flag"], &[]), Some(1));
+    assert_eq!(code(&["reconcile", ".", "--once", "--self-heall"], &[]), Some(1));
+    assert_eq!(code(&["plan", "."], &[("TENANTCTL_LOG_FORMAT", "yaml")]), Some(1));
+    assert_eq!(code(&["--help"], &[]), Some(0));
+    assert_eq!(code(&["--version"], &[]), Some(0));
+}
