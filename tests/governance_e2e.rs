@@ -253,6 +253,7 @@ role = "Global Administrator"
         "error[service-account-targeted] conditional_access.targets-svc",
         "error[service-accounts-not-excluded] conditional_access.no-exclusion",
         "error[standing-privileged-access] role_assignment.adele-global",
+        "error[break-glass-not-excluded] conditional_access.no-exclusion",
         "warning[certificate-expiring] device_configuration.root-ca",
     ] {
         assert!(err.contains(needle), "missing {needle}:\n{err}");
@@ -265,7 +266,7 @@ role = "Global Administrator"
     let t = dir.join("tenant.toml");
     let gov = std::fs::read_to_string(&t)
         .unwrap()
-        .replace("guest_expiry_action = \"disable\"", "guest_expiry_action = \"disable\"\nallow = [\"service-account-targeted\", \"service-accounts-not-excluded:conditional_access.no-exclusion\"]")
+        .replace("guest_expiry_action = \"disable\"", "guest_expiry_action = \"disable\"\nallow = [\"service-account-targeted\", \"service-accounts-not-excluded:conditional_access.no-exclusion\", \"break-glass-not-excluded:conditional_access.no-exclusion\"]")
         .replace("[governance.exceptions]\n", "[governance.exceptions]\n\"standing-privileged-access:role_assignment.adele-global\" = \"break-glass drill\"\n");
     std::fs::write(&t, gov).unwrap();
     let out = cli(&sb, bad.path(), &["validate", dir.to_str().unwrap()]);

@@ -103,3 +103,33 @@ fn usage_errors_exit_1_not_the_changes_found_code() {
     assert_eq!(code(&["--help"], &[]), Some(0));
     assert_eq!(code(&["--version"], &[]), Some(0));
 }
+
+/// Hostile run 19, finding 5: an enabled conditional access policy that
+/// reaches the break-glass account (all users, or a role it holds) and
+/// does not exclude it is a located governance error; excluding it
+/// clears the lint, and a report-only policy blocks no one.
+#[test]
+fn conditional_access_that_reaches_the_break_glass_account_is_refused() {
+    let bin = env!("CARGO_BIN_EXE_tenantctl");
+    let policy = |state: &str, exclude: &str| {
+        format!(
+            "\n[conditional_access.lockout]\ndisplay_name = \"Block everyone\"\nstate = \"{state}\"\n\n[conditional_access.lockout.users]\ninclude_users = [\"All\"]\nexclude_groups = [\"service-accounts\"]\nexclude_users = [{exclude}]\n\n[conditional_access.lockout.applications]\ninclude_applications = [\"All\"]\n\n[conditional_access.lockout.grant]\nbuilt_in_controls = [\"block\"]\n"
+        )
+    };
+    let validate = |extra: String| {
+        let work = scratch_with(|t| t);
+        let dir = work.path().join("desired-state");
+        let file = dir.join("conditional-access.toml");
+        let text = std::fs::read_to_string(&file).expect("the CA file");
+        std::fs::write(&file, format!("{text}{extra}")).expect("written");
+        let out = std::process::Command::new(bin).args(["validate", dir.to_str().expect("UTF-8")]).output().expect("tenantctl runs");
+        (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    };
+    let (code, out) = validate(policy("enabled", ""));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("break-glass-not-excluded") && out.contains("conditional_access.lockout") && out.contains("user.breakglass-1 (all users)"), "{out}");
+    let (code, out) = validate(policy("enabled", "\"breakglass-1\""));
+    assert!(!out.contains("break-glass-not-excluded"), "{code:?} {out}");
+    let (_, out) = validate(policy("enabledForReportingButNotEnforced", ""));
+    assert!(!out.contains("break-glass-not-excluded"), "{out}");
+}

@@ -47,6 +47,7 @@ impl std::fmt::Display for Finding {
 pub const LINTS: &[(&str, &str)] = &[
     ("service-account-targeted", "a service account or the service-accounts group is targeted by a policy or conditional access"),
     ("service-accounts-not-excluded", "a conditional access policy does not exclude the service accounts"),
+    ("break-glass-not-excluded", "an enabled conditional access policy reaches a protected (break-glass) account without excluding it"),
     ("unmanaged-target", "a managed policy is assigned (live) to a group desired state does not declare"),
     ("standing-privileged-access", "anyone (person, guest, group, service account) holds a privileged role permanently: active with no expiry"),
     ("permanent-eligibility", "a privileged role is eligible with no expiry (or one beyond the 400-day horizon): a warning; eligibility should be reviewed"),
@@ -166,6 +167,7 @@ pub fn lint_desired(desired: &DesiredModel, now: DateTime<Utc>) -> Vec<Finding> 
         }
         out.extend(super::intune_roles::lints(desired, address, r));
         out.extend(super::identity_lints::lints(desired, address, r));
+        out.extend(super::breakglass_ca::lints(desired, address, r));
         out.extend(super::admin_reach::unit_lints(desired, address, r));
         out.extend(super::declared_access::lints(desired, address, r, now));
         if address.kind == Kind::AccessPackage {

@@ -51,6 +51,7 @@ pub mod people_reach;
 pub mod package_live;
 pub mod after_package;
 pub mod exemption_restore;
+pub mod breakglass_ca;
 
 pub use access::*;
 pub use certificates::not_after;
