@@ -133,3 +133,33 @@ fn conditional_access_that_reaches_the_break_glass_account_is_refused() {
     let (_, out) = validate(policy("enabledForReportingButNotEnforced", ""));
     assert!(!out.contains("break-glass-not-excluded"), "{out}");
 }
+
+/// Hostile run 19, finding 1: a rollout goes through the Managed Desktop
+/// rings in the service's order, from Test, none skipped; any other order,
+/// a skipped ring or a group that is not a ring is a located error, and a
+/// soak under an hour is warned about.
+#[test]
+fn rollouts_go_through_the_rings_in_order() {
+    let bin = env!("CARGO_BIN_EXE_tenantctl");
+    let validate = |rings: &str, soak: &str| {
+        let work = scratch_with(|t| t);
+        let dir = work.path().join("desired-state");
+        let policy = format!("[device_configuration.ro-test]\ndisplay_name = \"Rollout test\"\nodata_type = \"#microsoft.graph.windows10GeneralConfiguration\"\nsettings = {{ passwordRequired = true }}\nrollout = {{ rings = [{rings}], soak = \"{soak}\" }}\n");
+        std::fs::write(dir.join("rollout.toml"), policy).expect("written");
+        let out = std::process::Command::new(bin).args(["validate", dir.to_str().expect("UTF-8")]).output().expect("tenantctl runs");
+        (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    };
+    for (rings, why) in [
+        ("\"mwd-broad\", \"mwd-fast\", \"mwd-first\", \"mwd-test\"", "it starts in mwd-broad, not in mwd-test"),
+        ("\"mwd-test\", \"mwd-broad\"", "out of order or skip one"),
+        ("\"licensed-users\", \"mwd-broad\"", "group.licensed-users is not a Managed Desktop ring"),
+    ] {
+        let (code, out) = validate(rings, "48h");
+        assert_eq!(code, Some(1), "{rings}: {out}");
+        assert!(out.contains("rollout-ring-order") && out.contains(why) && out.contains("rollout.toml:"), "{rings}: {out}");
+    }
+    let (code, out) = validate("\"mwd-test\", \"mwd-first\"", "48h");
+    assert!(!out.contains("rollout-ring-order"), "{code:?} {out}");
+    let (_, out) = validate("\"mwd-test\", \"mwd-first\", \"mwd-fast\", \"mwd-broad\"", "1s");
+    assert!(out.contains("rollout-short-soak") && !out.contains("rollout-ring-order"), "{out}");
+}

@@ -103,7 +103,39 @@ pub(super) fn check_rollouts(cx: &mut Ctx) {
             }
             rings.push(group);
         }
+        // The service model's order: policies and updates roll through
+        // the Managed Desktop rings as `[governance.managed_desktop] rings`
+        // lists them (Test, First, Fast, Broad), from the first, none
+        // skipped (hostile run 19, finding 1).
+        let order: Vec<Address> = s.governance.as_ref().and_then(|g| g.value.managed_desktop.as_ref()).map(|m| m.rings.iter().map(|k| Address::new(Kind::Group, k.as_str())).collect()).unwrap_or_default();
+        if !order.is_empty() && rings.len() == r.rings.len() {
+            let positions: Vec<Option<usize>> = rings.iter().map(|g| order.iter().position(|o| o == g)).collect();
+            let in_order = positions.iter().enumerate().all(|(i, p)| *p == Some(i));
+            if !in_order {
+                let names: Vec<&str> = order.iter().map(|a| a.key.as_str()).collect();
+                let why = match positions.iter().position(Option::is_none) {
+                    Some(i) => format!("{} is not a Managed Desktop ring", rings[i]),
+                    None if positions.first() != Some(&Some(0)) => format!("it starts in {}, not in {}", rings[0].key, names[0]),
+                    None => "its rings are out of order or skip one".to_string(),
+                };
+                cx.error(
+                    "rollout-ring-order",
+                    origin,
+                    &here(&["rings"]),
+                    format!("{kind}.{key}: a rollout goes through the Managed Desktop rings in order, from the first, none skipped ({}); {why}", names.join(" > ")),
+                )
+                .help = Some(format!("list the first rings in the service's order, e.g. `rings = [\"{}\", \"{}\"]`", names[0], names.get(1).copied().unwrap_or(names[0])));
+            }
+        }
         match r.soak_secs() {
+            Some(secs) if secs > 0 && secs < 3600 => {
+                cx.warning(
+                    "rollout-short-soak",
+                    origin,
+                    &here(&["soak"]),
+                    format!("{kind}.{key}: rollout.soak `{}` is under an hour: the next ring changes before a problem can show in the last one", r.soak),
+                );
+            }
             None => {
                 cx.error(
                     "invalid-soak",
