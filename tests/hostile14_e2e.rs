@@ -261,10 +261,20 @@ async fn intune_roles_are_read_only_by_their_actions() {
 }
 
 const UNIT: &str = r#"
+[user.pierre]
+user_principal_name = "pierre@contoso.onmicrosoft.com"
+display_name = "Pierre"
+mail_nickname = "pierre"
+
+[user.paul]
+user_principal_name = "paul@contoso.onmicrosoft.com"
+display_name = "Paul"
+mail_nickname = "paul"
+
 [administrative_unit.paris]
 display_name = "Paris office"
 description = "People working from Paris"
-members = ["megan"]
+members = ["pierre"]
 
 [role_assignment.megan-paris-auth]
 principal = "megan"
@@ -282,14 +292,14 @@ justification = "Paris helpdesk"
 async fn widening_a_unit_that_scopes_a_role_needs_approval() {
     let sb = sandbox().await;
     let (work, dir) = converged(&sb, |d| std::fs::write(d.join("units.toml"), UNIT).expect("written")).await;
-    edit_file(&dir, "units.toml", |t| t.replace("members = [\"megan\"]", "members = [\"megan\", \"adele\"]"));
+    edit_file(&dir, "units.toml", |t| t.replace("members = [\"pierre\"]", "members = [\"pierre\", \"paul\"]"));
     let out = plan_text(&sb, work.path(), &dir);
     assert!(out.contains("sensitive: widens administrative unit administrative_unit.paris, which scopes Authentication Administrator (role_assignment.megan-paris-auth"), "{out}");
     let (code, out) = run(&sb, work.path(), &["apply", d(&dir), "--auto-approve"]);
     assert_eq!(code, Some(1), "refused without approvals: {out}");
 
     // A rule sweeping in everyone (service accounts and break-glass too).
-    edit_file(&dir, "units.toml", |t| t.replace("members = [\"megan\", \"adele\"]", "membership_rule = \"(user.accountEnabled -eq true)\""));
+    edit_file(&dir, "units.toml", |t| t.replace("members = [\"pierre\", \"paul\"]", "membership_rule = \"(user.accountEnabled -eq true)\""));
     let (code, out) = run(&sb, work.path(), &["plan", d(&dir)]);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("unit-reaches-protected-account") && out.contains("service account user.msadmin"), "{out}");

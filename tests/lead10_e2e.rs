@@ -163,3 +163,28 @@ fn rollouts_go_through_the_rings_in_order() {
     let (_, out) = validate("\"mwd-test\", \"mwd-first\", \"mwd-fast\", \"mwd-broad\"", "1s");
     assert!(out.contains("rollout-short-soak") && !out.contains("rollout-ring-order"), "{out}");
 }
+
+/// Hostile run 19, finding 2: an administrative unit holding the
+/// service-accounts group (which every conditional access policy excludes)
+/// or a person who approves PIM activation, with a role scoped to it, is a
+/// governance error naming what it holds.
+#[test]
+fn units_holding_the_exemption_group_or_an_approver_are_refused() {
+    let bin = env!("CARGO_BIN_EXE_tenantctl");
+    let validate = |members: &str| {
+        let work = scratch_with(|t| t);
+        let dir = work.path().join("desired-state");
+        let units = format!("[administrative_unit.x]\ndisplay_name = \"Helpdesk unit\"\nmembers = [{members}]\n\n[role_assignment.adele-au]\nprincipal = \"adele\"\nrole = \"Groups Administrator\"\nscope = {{ administrative_unit = \"x\" }}\nassignment = \"active\"\nexpires = 2027-03-31T00:00:00Z\n");
+        std::fs::write(dir.join("units.toml"), units).expect("written");
+        let out = std::process::Command::new(bin).args(["validate", dir.to_str().expect("UTF-8")]).output().expect("tenantctl runs");
+        (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    };
+    let (code, out) = validate("\"service-accounts\"");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("error[unit-reaches-protected-account]") && out.contains("holds group.service-accounts, the service-accounts group"), "{out}");
+    let (code, out) = validate("\"adele\"");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("holds user.adele, an approver or reviewer"), "{out}");
+    let (code, out) = validate("\"licensed-users\"");
+    assert!(!out.contains("unit-reaches-protected-account"), "{code:?} {out}");
+}

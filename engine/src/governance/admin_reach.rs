@@ -387,6 +387,73 @@ pub(crate) fn unit_lints(desired: &crate::DesiredModel, address: &Address, r: &c
             message: format!("{address} holds {what} {account} {how}{roles}: an administrative unit's scoped admins may manage its members; keep {what}s out of administrative units"),
         });
     }
+    // Groups that exempt, grant or approve, and people who approve
+    // (hostile run 19, finding 2): a unit-scoped Groups Administrator
+    // manages its groups' members and rules, a Helpdesk or Authentication
+    // Administrator resets its people's passwords and methods.
+    let approvers = approver_refs(desired);
+    let role_holders: BTreeSet<Address> = desired
+        .resources
+        .values()
+        .filter(|x| x.address.kind == Kind::RoleAssignment)
+        .filter_map(|x| x.props.get("principal").and_then(crate::model::as_reference).and_then(|p| p.parse().ok()))
+        .collect();
+    for m in members.iter().filter_map(|m| m.parse::<Address>().ok()) {
+        if seen.contains(&m) {
+            continue;
+        }
+        let what = if desired.service_account_groups.contains(&m) {
+            "the service-accounts group (excluded from conditional access: whoever manages its members or rule escapes every policy)"
+        } else if super::grants::managed_desktop_group(desired, &m) {
+            "a Managed Desktop group"
+        } else if desired.protected_groups.contains(&m) || gov.protected.iter().any(|p| *p == m.to_string()) {
+            "a protected group"
+        } else if m.kind == Kind::Group && role_holders.contains(&m) {
+            "a group that holds a directory role"
+        } else if approvers.contains(&m) {
+            "an approver or reviewer (of PIM activation or access packages): whoever resets its sign-in approves in its name"
+        } else {
+            continue;
+        };
+        let (severity, roles) = if scoped.is_empty() { (super::Severity::Warning, String::new()) } else { (super::Severity::Error, format!(", so {} reach it", scoped.join(", "))) };
+        out.push(super::Finding {
+            severity,
+            lint: "unit-reaches-protected-account".into(),
+            address: address.to_string(),
+            message: format!("{address} holds {m}, {what}{roles}: an administrative unit's scoped admins may manage its members; keep it out of administrative units"),
+        });
+    }
+    out
+}
+
+/// Who approves or reviews: every reference under an `approvers`,
+/// `reviewers` or `...Approvers` field of PIM role settings and access
+/// packages.
+fn approver_refs(desired: &crate::DesiredModel) -> BTreeSet<Address> {
+    fn walk(v: &Value, inside: bool, out: &mut BTreeSet<Address>) {
+        if crate::model::as_reference(v).is_some() {
+            if inside {
+                crate::plan::referenced_addresses(v, out);
+            }
+            return;
+        }
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    let k = k.to_lowercase();
+                    walk(x, inside || k.contains("approver") || k.contains("reviewer"), out);
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, inside, out)),
+            _ => {}
+        }
+    }
+    let mut out = BTreeSet::new();
+    for r in desired.resources.values().filter(|r| matches!(r.address.kind, Kind::RolePolicy | Kind::AccessPackage)) {
+        for v in r.props.values() {
+            walk(v, false, &mut out);
+        }
+    }
     out
 }
 
