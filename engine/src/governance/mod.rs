@@ -52,6 +52,7 @@ pub mod package_live;
 pub mod after_package;
 pub mod exemption_restore;
 pub mod breakglass_ca;
+pub mod secret_sends;
 
 pub use access::*;
 pub use certificates::not_after;

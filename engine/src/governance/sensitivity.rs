@@ -100,6 +100,9 @@ fn classify_in(change: &Change, desired: &DesiredModel, plan_size: usize, tenant
     if let Some(why) = known_password(change) {
         return Some(why);
     }
+    if let Some(why) = super::secret_sends::reason(change) {
+        return Some(why);
+    }
     if desired.service_accounts.contains(a) {
         return Some(format!("touches service account {a}"));
     }
