@@ -551,6 +551,16 @@ async fn run_locked(
 /// leaves only the entries it touched unproven.
 async fn seal_then_compact(store: &LedgerStore, client: &providers::graph::GraphClient, org: &str, l: engine::Ledger, may_seal: bool) -> Result<()> {
     let logged = store.load()?;
+    // What the log cannot say (pending creates cleared, the tenant's id
+    // recorded: an apply that changed nothing) is compacted first, as
+    // before.
+    if logged.pending != l.pending || logged.tenant_id != l.tenant_id || logged.version != l.version {
+        store.compact(&l)?;
+        if may_seal {
+            crate::ledger_seal::seal(client, org, &l).await;
+        }
+        return Ok(());
+    }
     for (a, e) in &l.resources {
         if logged.resources.get(a) != Some(e) {
             store.append(&LedgerOp::Record { address: a.clone(), entry: e.clone() })?;

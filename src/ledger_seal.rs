@@ -153,7 +153,18 @@ async fn try_seal(client: &GraphClient, org: &str, ledger: &Ledger) -> Result<()
     if marker.ledger_seal.as_deref() == Some(digest.as_str()) {
         return Ok(());
     }
-    marker.ledger_seal = Some(digest);
+    marker.ledger_seal = Some(digest.clone());
     tenant_marker::update_of(client, org, &marker).await.context("recording the ledger's seal in the tenant's governance marker (Organization.ReadWrite.All)")?;
+    // Graph's update of an open extension takes no If-Match, so the write
+    // cannot be conditional: it is read back, and another run's write
+    // that replaced it is said (hostile run 18, finding 14).
+    match tenant_marker::read_of(client, org).await {
+        Ok(Some(now)) if now.ledger_seal.as_deref() == Some(digest.as_str()) => {}
+        Ok(now) => output::status(format!(
+            "warning: the seal this run recorded was replaced in the tenant's governance marker by another run's write (marker now records {}): another ledger on this tenant (a second desired-state directory or --ledger) writes it too; until the next apply of this ledger its facts are not proof",
+            now.and_then(|m| m.ledger_seal).map(|s| format!("{}…", s.get(..8).unwrap_or(&s))).unwrap_or_else(|| "no seal".into())
+        )),
+        Err(e) => output::status(format!("warning: the tenant's governance marker was not read back after the seal was recorded ({:#}); the next run checks it", anyhow::Error::from(e))),
+    }
     Ok(())
 }

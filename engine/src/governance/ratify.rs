@@ -201,7 +201,7 @@ pub fn add_changes(
         }
     }
     // Objects in sync with the tenant.
-    let mut ratified = Vec::new();
+    let mut ratified = BTreeSet::new();
     for address in unchanged.iter() {
         let (Some(r), Some(o)) = (desired.resources.get(address), matched.get(address)) else { continue };
         if unknown.contains_key(address) || r.expires.is_some_and(|e| e <= now) {
@@ -226,7 +226,7 @@ pub fn add_changes(
         if ledger.seal_broken() && !ledger.applied_proven(address) {
             notes.push(ledger.unproven_note("what was last approved"));
         }
-        ratified.push(address.clone());
+        ratified.insert(address.clone());
         changes.push(Change {
             address: address.clone(),
             action: Action::Update,
