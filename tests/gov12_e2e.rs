@@ -134,9 +134,11 @@ async fn a_portal_loosening_declared_by_a_pull_request_is_a_sensitive_ratificati
     sb.shutdown().await.expect("the sandbox stops");
 }
 
-/// Finding 4: a pull request stops declaring BitLocker and encryption on
-/// the compliance baseline and Defender real-time monitoring: each is a
-/// planned, sensitive change naming the live value, not "no changes".
+/// Finding 4: a pull request stops declaring Defender real-time
+/// monitoring, and BitLocker and encryption on the compliance baseline
+/// (whose minimum OS version it also changes): each is planned and
+/// sensitive, naming the live value, not "no changes" nor hidden behind
+/// the other field's update.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_setting_no_longer_declared_is_a_sensitive_change() {
     let sb = sandbox().await;
@@ -144,13 +146,18 @@ async fn a_setting_no_longer_declared_is_a_sensitive_change() {
     let w = work.path();
     let (code, out) = run(&sb, w, &["apply", d(&dir), "--auto-approve"]);
     assert_eq!(code, Some(0), "{out}");
-    edit_file(&dir, "policies.toml", |t| t.replacen("bitLockerEnabled = true\n", "", 1).replacen("storageRequireEncryption = true\n", "", 1).replacen("defenderRequireRealTimeMonitoring = true\n", "", 1));
+    edit_file(&dir, "policies.toml", |t| t.replacen("defenderRequireRealTimeMonitoring = true\n", "", 1));
     let (code, out) = run(&sb, w, &["plan", d(&dir), "--detailed-exitcode"]);
     assert_eq!(code, Some(2), "{out}");
-    assert!(out.contains(&format!("~ {BASELINE}")) && out.contains("~ device_configuration.windows-restrictions"), "{out}");
-    assert!(out.contains("- bitLockerEnabled = true") && out.contains("- storageRequireEncryption = true"), "{out}");
-    assert!(out.contains("no longer managed: bitLockerEnabled (live true), storageRequireEncryption (live true)"), "{out}");
+    assert!(out.contains("~ device_configuration.windows-restrictions"), "{out}");
+    assert!(out.contains("desired state moves from what was last approved (defenderRequireRealTimeMonitoring)"), "{out}");
+    assert!(out.contains("- defenderRequireRealTimeMonitoring = true"), "{out}");
     assert!(out.contains("no longer managed: defenderRequireRealTimeMonitoring (live true)"), "{out}");
+    edit_file(&dir, "policies.toml", |t| t.replacen("bitLockerEnabled = true\n", "", 1).replacen("storageRequireEncryption = true\n", "", 1).replacen("osMinimumVersion = \"10.0.19045\"", "osMinimumVersion = \"10.0.22000\"", 1));
+    let (code, out) = run(&sb, w, &["plan", d(&dir), "--detailed-exitcode"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains(&format!("~ {BASELINE}")) && out.contains("~ osMinimumVersion"), "{out}");
+    assert!(out.contains("no longer managed: bitLockerEnabled (live true), storageRequireEncryption (live true)"), "{out}");
     let p = json_plan(&sb, w, &dir);
     let why = &p.sensitive[&BASELINE.parse().expect("an address")];
     assert!(!why.is_empty(), "{why}");
