@@ -244,3 +244,40 @@ async fn a_kill_between_the_seal_and_the_compaction_leaves_a_sealed_ledger() {
     assert_eq!(seal_of(&sb).await.as_deref(), Some(engine::ledger_seal::digest(&l, &org(&sb).await).as_str()), "sealed");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Finding 1 with a broken seal: what differs from the ledger's record is
+/// still shown, as a ratification noted unproven (sensitive); the apply
+/// that carries out the whole plan records it and reseals, and the tenant
+/// then re-plans empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ratification_against_an_unproven_ledger_is_shown_and_sensitive() {
+    let sb = sandbox().await;
+    let (work, dir) = sealed_unattended(&sb).await;
+    let w = work.path();
+    let ca = ledger_id(w, CA);
+    let adele = ledger_id(w, "user.adele");
+    let live = graph(&sb, Method::GET, &format!("/v1.0/identity/conditionalAccess/policies/{ca}"), None).await;
+    let mut conditions = live["conditions"].clone();
+    conditions["users"]["excludeUsers"].as_array_mut().expect("a list").push(json!(adele));
+    graph(&sb, Method::PATCH, &format!("/v1.0/identity/conditionalAccess/policies/{ca}"), Some(json!({"conditions": conditions}))).await;
+    edit_file(&dir, "conditional-access.toml", |t| t.replacen("exclude_users = [\"breakglass-1\"]", "exclude_users = [\"breakglass-1\", \"adele\"]", 1));
+    let path = w.join("tenantctl.lock");
+    let text = std::fs::read_to_string(&path).expect("the ledger");
+    std::fs::write(&path, text.replacen("expires = \"2027-03-31T17:00:00Z\"", "expires = \"2027-03-30T17:00:00Z\"", 1)).expect("one fact edited");
+
+    let (code, out) = run(&sb, w, &["plan", d(&dir), "--detailed-exitcode"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains(&format!("~ {CA}")) && out.contains("desired state moves from what was last approved (conditions)"), "{out}");
+    assert!(out.contains("its record of what was last approved proves nothing"), "{out}");
+    let p = json_plan(&sb, w, &dir);
+    assert!(p.sensitive.contains_key(&CA.parse().expect("an address")), "{:#?}", p.sensitive);
+    let (_, out) = run(&sb, w, &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert!(out.contains(&format!("held: update {CA}")), "{out}");
+
+    let (code, out) = run(&sb, w, &["apply", d(&dir), "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(seal_of(&sb).await.as_deref(), Some(engine::ledger_seal::digest(&ledger_of(w), &org(&sb).await).as_str()), "resealed");
+    let (code, out) = run(&sb, w, &["plan", d(&dir), "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "re-plans empty: {out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
