@@ -376,7 +376,11 @@ async fn run_locked(
         // Where an adopted (or older-ledger) object lives, when its kind does not say.
         remembered.extend(engine::ledger_location::record_locations(desired, &plan, &mut owned));
         crate::governance::record_protected_ids(desired, &target.ledger_path, &owned, &attribution)?;
-        if adopted.is_empty() && remembered.is_empty() && !waited_out && !upgrade && !state::wal_path(store.path()).exists() && sealing.was_sealed() {
+        // What the plan found in sync is recorded as approved where the
+        // ledger does not record it (or its fields) yet.
+        let completed = (!observed.completed.is_empty()).then(|| engine::completed::complete(desired, &observed.completed));
+        let (in_sync, vouched) = engine::governance::ratify::in_sync(completed.as_ref().unwrap_or(desired), &plan, &mut owned, chrono::Utc::now());
+        if adopted.is_empty() && remembered.is_empty() && in_sync.is_empty() && !waited_out && !upgrade && !state::wal_path(store.path()).exists() && sealing.was_sealed() {
             return Ok(crate::refused::exit(ExitCode::SUCCESS, refused.as_deref()));
         }
         let journal_file = journal_path(store.path());
@@ -391,11 +395,11 @@ async fn run_locked(
         }
         // The whole (empty) plan was carried out: a ledger the seal did
         // not prove is sealed, without the records it could not prove.
-        let may_seal = sealing.prepare(&mut owned, true, Some(&org));
-        store.compact(&owned)?;
-        if may_seal {
-            crate::ledger_seal::seal(&target.client, &org, &owned).await;
+        for (address, op) in &in_sync {
+            store.append(op).with_context(|| format!("recording what was approved of {address}"))?;
         }
+        let may_seal = sealing.prepare_vouched(&mut owned, true, Some(&org), &vouched);
+        seal_then_compact(&store, &target.client, &org, owned, may_seal).await?;
         if !adopted.is_empty() {
             output::status(format!("Recorded {} object(s) matched by natural key in the ledger {}.", adopted.len(), store.path().display()));
         }
@@ -436,7 +440,7 @@ async fn run_locked(
                 // journaled (killed in between, the next run adopts it by
                 // natural key, with a journal line of its own).
                 CreateEvent::Created { address, id } => journal_event(&journal_file, &hash, address, "create", id, "created", "Graph answered the create; waiting for the object to replicate", &who)
-                    .and_then(|_| store.append(&LedgerOp::Record { address: address.clone(), entry: LedgerEntry { id: id.to_string(), applied: None, changed_at: Some(now()), expires: None, service: false, location: None, secret_env: Default::default() } })),
+                    .and_then(|_| store.append(&LedgerOp::Record { address: address.clone(), entry: LedgerEntry { id: id.to_string(), applied: None, changed_at: Some(now()), expires: None, service: false, location: None, secret_env: Default::default(), approved_fields: Default::default() } })),
             };
             written.map_err(|e| format!("{e:#}"))
         }
@@ -465,7 +469,12 @@ async fn run_locked(
     // sealed in the tenant (a broken seal only when the whole plan was
     // carried out, which showed what its unproven facts could hide).
     let complete = report.stopped.is_none() && report.ok();
-    let compacted = store.load().and_then(|mut l| {
+    // The model the plan was made from (with the template defaults the
+    // tenant supplies): what objects found in sync are recorded as.
+    let completed = (!observed.completed.is_empty()).then(|| engine::completed::complete(desired, &observed.completed));
+    let planned_from = completed.as_ref().unwrap_or(desired);
+    let prepared = store.load().and_then(|mut l| {
+        let mut vouched = std::collections::BTreeSet::new();
         if report.stopped.is_none() {
             for (_, op) in engine::governance::recorded::remember(desired, &plan, &mut l) {
                 store.append(&op)?;
@@ -473,10 +482,23 @@ async fn run_locked(
             for (_, op) in engine::ledger_location::record_locations(desired, &plan, &mut l) {
                 store.append(&op)?;
             }
+            // What the whole plan found in sync is what was approved and
+            // is live: recorded so (a resealing apply keeps it proven).
+            if complete {
+                let (ops, v) = engine::governance::ratify::in_sync(planned_from, &plan, &mut l, chrono::Utc::now());
+                for (_, op) in &ops {
+                    store.append(op)?;
+                }
+                vouched = v;
+            }
         }
-        let may_seal = report.stopped.is_none() && sealing.prepare(&mut l, complete, Some(&org));
-        store.compact(&l).map(|_| may_seal.then_some(l))
+        let may_seal = report.stopped.is_none() && sealing.prepare_vouched(&mut l, complete, Some(&org), &vouched);
+        Ok((l, may_seal))
     });
+    let compacted = match prepared {
+        Ok((l, may_seal)) => seal_then_compact(&store, &target.client, &org, l, may_seal).await,
+        Err(e) => Err(e),
+    };
     if let Some(stop) = &report.stopped {
         let started_after = report.results.iter().filter(|r| matches!(&r.status, Status::Skipped { error, .. } if error.starts_with("not started: recording"))).count();
         bail!(
@@ -487,9 +509,7 @@ async fn run_locked(
             started_after
         );
     }
-    if let Some(l) = compacted.context("writing the ledger at the end of the apply")? {
-        crate::ledger_seal::seal(&target.client, &org, &l).await;
-    }
+    compacted.context("writing the ledger at the end of the apply")?;
     // A create Graph accepted whose later step failed (a lagging read, an
     // assignment) changed the tenant: the plan is not given back (hostile
     // run 17, finding 9).
@@ -519,6 +539,50 @@ async fn run_locked(
         store.path().display()
     ));
     Ok(crate::refused::exit(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) }, refused.as_deref()))
+}
+
+/// Seal `l` in the tenant (when `may_seal`), then write it whole. The seal
+/// comes first, and every change of `l` since it was loaded is in the
+/// write-ahead log first (what sealing dropped is logged here): a run
+/// killed between the two leaves the sealed ledger as its log over the
+/// last compacted one, which the next run loads and finds sealed, rather
+/// than a compacted ledger the tenant's seal does not match (hostile run
+/// 18, finding 2). Killed before the seal, the log over the sealed ledger
+/// leaves only the entries it touched unproven.
+async fn seal_then_compact(store: &LedgerStore, client: &providers::graph::GraphClient, org: &str, l: engine::Ledger, may_seal: bool) -> Result<()> {
+    let logged = store.load()?;
+    // What the log cannot say (pending creates cleared, the tenant's id
+    // recorded: an apply that changed nothing) is compacted first, as
+    // before.
+    if logged.pending != l.pending || logged.tenant_id != l.tenant_id || logged.version != l.version {
+        store.compact(&l)?;
+        if may_seal {
+            crate::ledger_seal::seal(client, org, &l).await;
+        }
+        return Ok(());
+    }
+    for (a, e) in &l.resources {
+        if logged.resources.get(a) != Some(e) {
+            store.append(&LedgerOp::Record { address: a.clone(), entry: e.clone() })?;
+        }
+    }
+    for a in logged.resources.keys().filter(|a| !l.resources.contains_key(*a)) {
+        store.append(&LedgerOp::Forget { address: a.clone() })?;
+    }
+    if may_seal {
+        crate::ledger_seal::seal(client, org, &l).await;
+    }
+    test_pause("TENANTCTL_TEST_PAUSE_BEFORE_COMPACT");
+    store.compact(&l)
+}
+
+/// Test hook: with `var` set to a number of milliseconds, a message is
+/// printed and the run sleeps that long (a kill test's window).
+fn test_pause(var: &str) {
+    if let Some(ms) = std::env::var(var).ok().and_then(|v| v.trim().parse::<u64>().ok()) {
+        output::status(format!("pausing {ms} ms ({var})"));
+        std::thread::sleep(Duration::from_millis(ms));
+    }
 }
 
 /// Read the tenant for a command that only reads (`plan`, `drift`) as

@@ -102,16 +102,28 @@ impl Sealing {
     /// its listings' `$batch`); whether it may then be sealed (`complete`:
     /// the run carried out its whole plan).
     pub fn prepare(&self, after: &mut Ledger, complete: bool, org: Option<&str>) -> bool {
+        self.prepare_vouched(after, complete, org, &Default::default())
+    }
+
+    /// [`Sealing::prepare`], keeping the `applied` of `vouched` entries
+    /// (see [`ledger_seal::scrub`]).
+    pub fn prepare_vouched(&self, after: &mut Ledger, complete: bool, org: Option<&str>, vouched: &std::collections::BTreeSet<schema::Address>) -> bool {
         if let Some(org) = org {
             after.tenant_id.get_or_insert_with(|| org.to_string());
         }
         if let Some(loaded) = &self.loaded {
-            let n = ledger_seal::scrub(loaded, after);
-            if n > 0 {
-                output::status(format!(
-                    "Dropped the `applied` and `changed_at` records of {n} ledger entr{} the tenant's seal did not prove: a correction of them is reviewed, and a soak counts from the live object",
-                    if n == 1 { "y" } else { "ies" }
-                ));
+            let count = |l: &Ledger| (l.resources.values().filter(|e| e.applied.is_some()).count(), l.resources.values().filter(|e| e.changed_at.is_some()).count());
+            let before = count(after);
+            ledger_seal::scrub(loaded, after, vouched);
+            let now = count(after);
+            let plural = |n: usize| if n == 1 { "y" } else { "ies" };
+            let applied = before.0 - now.0;
+            if applied > 0 {
+                output::status(format!("Dropped the `applied` records of {applied} ledger entr{} the tenant's seal did not prove and this run did not find in sync: a correction of them is reviewed", plural(applied)));
+            }
+            let changed = before.1 - now.1;
+            if changed > 0 {
+                output::status(format!("Dropped the `changed_at` records of {changed} ledger entr{} the tenant's seal did not prove: a soak counts from the live object", plural(changed)));
             }
         }
         let ok = ledger_seal::may_seal(&self.seal, complete);
@@ -141,7 +153,18 @@ async fn try_seal(client: &GraphClient, org: &str, ledger: &Ledger) -> Result<()
     if marker.ledger_seal.as_deref() == Some(digest.as_str()) {
         return Ok(());
     }
-    marker.ledger_seal = Some(digest);
+    marker.ledger_seal = Some(digest.clone());
     tenant_marker::update_of(client, org, &marker).await.context("recording the ledger's seal in the tenant's governance marker (Organization.ReadWrite.All)")?;
+    // Graph's update of an open extension takes no If-Match, so the write
+    // cannot be conditional: it is read back, and another run's write
+    // that replaced it is said (hostile run 18, finding 14).
+    match tenant_marker::read_of(client, org).await {
+        Ok(Some(now)) if now.ledger_seal.as_deref() == Some(digest.as_str()) => {}
+        Ok(now) => output::status(format!(
+            "warning: the seal this run recorded was replaced in the tenant's governance marker by another run's write (marker now records {}): another ledger on this tenant (a second desired-state directory or --ledger) writes it too; until the next apply of this ledger its facts are not proof",
+            now.and_then(|m| m.ledger_seal).map(|s| format!("{}…", s.get(..8).unwrap_or(&s))).unwrap_or_else(|| "no seal".into())
+        )),
+        Err(e) => output::status(format!("warning: the tenant's governance marker was not read back after the seal was recorded ({:#}); the next run checks it", anyhow::Error::from(e))),
+    }
     Ok(())
 }

@@ -224,9 +224,9 @@ pub fn split(plan: &Plan, desired: &engine::DesiredModel, service_accounts: &BTr
     let linted: BTreeSet<String> = plan.lints.iter().filter(|f| f.severity == engine::governance::Severity::Error).map(|f| f.address.clone()).collect();
     for c in &plan.changes {
         let sensitive = plan.sensitive.get(&c.address).cloned().or_else(|| engine::drift::sensitivity(c, desired, service_accounts));
-        let why = linted
-            .contains(&c.address.to_string())
-            .then(|| format!("{} breaks a governance lint; run `tenantctl plan` to see it", c.address))
+        let why = engine::governance::ratify::is_ratify(c)
+            .then(|| format!("ratifies desired state that moves from what was last approved ({}): an apply of an approved plan records it, never reconcile", c.reason))
+            .or_else(|| linted.contains(&c.address.to_string()).then(|| format!("{} breaks a governance lint; run `tenantctl plan` to see it", c.address)))
             .or_else(|| sensitive.map(|r| format!("sensitive ({r}): needs approval")))
             .or_else(|| c.waits_on.iter().find(|w| held_addrs.contains(*w)).map(|w| format!("waits on {w}, which is held")));
         match why {

@@ -160,14 +160,17 @@ impl Ledger {
 /// correction is reviewed and a soak counts from the live object. The
 /// other facts of an unproven entry were shown as changes, which the run
 /// applied (a run that did not carry out its whole plan does not seal a
-/// broken ledger, [`may_seal`]). Returns how many entries were scrubbed.
-pub fn scrub(loaded: &Ledger, after: &mut Ledger) -> usize {
+/// broken ledger, [`may_seal`]). `vouched`: entries whose `applied` the
+/// run itself vouches for (objects its complete plan found in sync, whose
+/// `applied` is desired state's: `governance::ratify::in_sync`), kept.
+/// Returns how many entries were scrubbed.
+pub fn scrub(loaded: &Ledger, after: &mut Ledger, vouched: &BTreeSet<Address>) -> usize {
     let mut n = 0;
     for (a, e) in after.resources.iter_mut() {
         if loaded.resources.get(a) != Some(&*e) {
             continue;
         }
-        let (applied, fact) = (loaded.applied_proven(a), loaded.fact_proven(a));
+        let (applied, fact) = (loaded.applied_proven(a) || vouched.contains(a), loaded.fact_proven(a));
         if (!applied && e.applied.is_some()) || (!fact && e.changed_at.is_some()) {
             if !applied {
                 e.applied = None;
@@ -258,18 +261,18 @@ mod tests {
         }
         loaded.seal = Seal::Broken { ledger: "l".into(), recorded: "r".into(), only: Some([a.clone()].into()) };
         let mut after = loaded.clone();
-        assert_eq!(scrub(&loaded, &mut after), 1);
+        assert_eq!(scrub(&loaded, &mut after, &BTreeSet::new()), 1);
         assert_eq!(after.resources[&a].applied, None);
         assert_eq!(after.resources[&a].changed_at, None);
         assert_eq!(after.resources[&b].applied.as_deref(), Some("sha256:x"), "proven: kept");
         // Written again by the run: its own record.
         let mut after = loaded.clone();
         after.resources.get_mut(&a).expect("an entry").changed_at = Some("2026-01-01T00:00:00Z".into());
-        assert_eq!(scrub(&loaded, &mut after), 0);
+        assert_eq!(scrub(&loaded, &mut after, &BTreeSet::new()), 0);
         // A ledger not sealed yet, in a git work tree: `applied` only.
         loaded.seal = Seal::Unrecorded { beyond_review: false };
         let mut after = loaded.clone();
-        assert_eq!(scrub(&loaded, &mut after), 2);
+        assert_eq!(scrub(&loaded, &mut after, &BTreeSet::new()), 2);
         assert!(after.resources.values().all(|e| e.applied.is_none() && e.changed_at.is_some()));
     }
 }

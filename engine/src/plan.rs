@@ -504,10 +504,15 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     changes.extend(crate::governance::intune_oob::removals_indexed(judged, observed, &index));
     changes.extend(crate::governance::package_oob::removals(judged, observed, &ids_by_address));
     let (mut changes, rollout_waits) = crate::governance::gate_rollouts(changes, desired, &converged_at, options.now, rollout);
+    // Desired state against what was last approved (the tenant may have it already).
+    let moved = crate::governance::ratify::add_changes(&mut changes, &mut unchanged, desired, judged, ledger, &matched, &unknown_set, options.now);
     order(&mut changes, desired)?;
     crate::governance::tightens::mark_restores(&mut changes, ledger);
     crate::governance::exemption_restore::mark(&mut changes, judged, observed, index.by_id());
     let mut sensitive = crate::governance::sensitivity(&changes, judged);
+    for (a, why) in moved {
+        sensitive.entry(a).or_insert(why);
+    }
     // What a ledger fact the tenant's seal does not prove would have hidden.
     for c in changes.iter().filter(|c| c.notes.iter().any(|n| crate::ledger_seal::is_unproven_note(n))) {
         let why = "the ledger does not match the seal the tenant records, so what it recorded of this object proves nothing";

@@ -318,6 +318,12 @@ impl Executor for GraphExecutor {
                 let (id, note) = self.create_idempotent(&w).await?;
                 (Some(id), note)
             }
+            // A ratification: the tenant already has it; only the ledger
+            // records it as approved (engine::governance::ratify).
+            Action::Update if engine::governance::ratify::is_ratify(change) => {
+                let id = change.id.clone().ok_or_else(|| err(format!("{}: no object id to ratify", change.address)))?;
+                (Some(id), Some("recorded as approved in the ledger; nothing was sent to Graph (the tenant already had it)".to_string()))
+            }
             Action::Update | Action::Assign => {
                 let id = change.id.clone().ok_or_else(|| err(format!("{}: no object id to update", change.address)))?;
                 self.update(&w, &id).await?;

@@ -53,6 +53,7 @@ pub mod after_package;
 pub mod exemption_restore;
 pub mod breakglass_ca;
 pub mod secret_sends;
+pub mod ratify;
 
 pub use access::*;
 pub use certificates::not_after;

@@ -179,7 +179,7 @@ pub fn only_tightens(change: &Change) -> Option<String> {
 /// restore that loosens them is held). Putting one back as it was
 /// approved and last applied restores a control weakened out of band
 /// (hostile run 17, findings 4, 5 and 12): it is not granting access.
-fn is_control(kind: Kind) -> bool {
+pub(crate) fn is_control(kind: Kind) -> bool {
     kind.is_policy()
         || matches!(
             kind,
