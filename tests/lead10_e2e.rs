@@ -188,3 +188,26 @@ fn units_holding_the_exemption_group_or_an_approver_are_refused() {
     let (code, out) = validate("\"licensed-users\"");
     assert!(!out.contains("unit-reaches-protected-account"), "{code:?} {out}");
 }
+
+/// Hostile run 19, finding 9: PIM settings that let a privileged role be
+/// assigned active with no end are an error; eligible with no end is the
+/// permanent-eligibility warning.
+#[test]
+fn pim_settings_allowing_endless_privileged_assignments_are_refused() {
+    let bin = env!("CARGO_BIN_EXE_tenantctl");
+    let validate = |from: &str, to: &str| {
+        let work = scratch_with(|t| t);
+        let dir = work.path().join("desired-state");
+        let file = dir.join("role-policies.toml");
+        let text = std::fs::read_to_string(&file).expect("the role policies");
+        assert!(text.contains(from), "the example's role policy changed shape");
+        std::fs::write(&file, text.replace(from, to)).expect("written");
+        let out = std::process::Command::new(bin).args(["validate", dir.to_str().expect("UTF-8")]).output().expect("tenantctl runs");
+        (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    };
+    let (code, out) = validate("active_expiry = \"P15D\"", "active_expiry = \"never\"");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("error[privileged-assignment-without-expiry]") && out.contains("role_policy.intune-administrator"), "{out}");
+    let (code, out) = validate("eligible_expiry = \"P365D\"", "eligible_expiry = \"never\"");
+    assert!(out.contains("warning[permanent-eligibility]") && out.contains("assigned eligible with no end"), "{code:?} {out}");
+}

@@ -19,6 +19,8 @@ use crate::plan::referenced_addresses;
 pub const ACTIVATION_WITHOUT_MFA: &str = "privileged-activation-without-mfa";
 /// A privileged role's activation without approval.
 pub const ACTIVATION_WITHOUT_APPROVAL: &str = "privileged-activation-without-approval";
+/// PIM settings that let a privileged role be assigned active with no end.
+pub const ASSIGNMENT_WITHOUT_EXPIRY: &str = "privileged-assignment-without-expiry";
 /// A privileged role assigned eligibly whose PIM settings are not declared.
 pub const UNDECLARED_PIM_SETTINGS: &str = "privileged-role-pim-settings-undeclared";
 
@@ -97,6 +99,26 @@ fn role_policy(address: &Address, r: &DesiredResource) -> Vec<Finding> {
     }
     if a.get("isApprovalRequired").and_then(Value::as_bool) != Some(true) {
         out.push(finding(Severity::Error, ACTIVATION_WITHOUT_APPROVAL, address, format!("{role} is privileged but activating it needs no approval; set require_approval = true with approvers (or record a reasoned exception `\"{ACTIVATION_WITHOUT_APPROVAL}:{address}\"` in [governance.exceptions])")));
+    }
+    out.extend(expiry_findings(address, role, r));
+    out
+}
+
+/// PIM settings that let a privileged role be assigned with no end, or
+/// one beyond the 400-day horizon (hostile run 19, finding 9): active
+/// with no end is standing access (an error); eligible with no end is the
+/// `permanent-eligibility` warning's case, allowed by the settings.
+fn expiry_findings(address: &Address, role: &str, r: &DesiredResource) -> Vec<Finding> {
+    const HORIZON_SECS: u64 = 400 * 86_400;
+    let mut out = Vec::new();
+    for (field, noun, severity, lint) in [("activeExpiry", "active", Severity::Error, ASSIGNMENT_WITHOUT_EXPIRY), ("eligibleExpiry", "eligible", Severity::Warning, "permanent-eligibility")] {
+        let Some(e) = r.props.get(field) else { continue };
+        let endless = e.get("isExpirationRequired").and_then(Value::as_bool) == Some(false);
+        let too_long = e.get("maximumDuration").and_then(Value::as_str).and_then(super::tightens::duration_seconds).is_some_and(|s| s > HORIZON_SECS);
+        if endless || too_long {
+            let what = if endless { "with no end" } else { "for over 400 days" };
+            out.push(finding(severity, lint, address, format!("{role} is privileged but its PIM settings let it be assigned {noun} {what}: privileged access is time-boxed; set {}_expiry to at most P400D (or record a reasoned exception `\"{lint}:{address}\"` in [governance.exceptions])", noun)));
+        }
     }
     out
 }

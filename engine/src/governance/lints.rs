@@ -61,6 +61,7 @@ pub const LINTS: &[(&str, &str)] = &[
     ("approvals-unreachable", "approvals_required is more than the approvers listed can give"),
     ("privileged-activation-without-mfa", "a privileged role's PIM settings let it be activated without MFA"),
     ("privileged-activation-without-approval", "a privileged role's PIM settings let it be activated without approval (or are not declared)"),
+    ("privileged-assignment-without-expiry", "a privileged role's PIM settings let it be assigned active with no end (or beyond 400 days)"),
     ("privileged-role-pim-settings-undeclared", "a privileged role is assigned eligibly but its PIM settings (role_policy) are not declared"),
     ("ca-exempt-member", "a person is a live member of a group a conditional access policy excludes, whose membership desired state does not manage"),
     ("pim-approver-service-account", "a service account (directly, or through a group) approves a role's PIM activations"),
