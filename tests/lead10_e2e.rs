@@ -211,3 +211,29 @@ fn pim_settings_allowing_endless_privileged_assignments_are_refused() {
     let (code, out) = validate("eligible_expiry = \"P365D\"", "eligible_expiry = \"never\"");
     assert!(out.contains("warning[permanent-eligibility]") && out.contains("assigned eligible with no end"), "{code:?} {out}");
 }
+
+/// Hostile run 19, finding 8: the code that takes an Android device out
+/// of kiosk mode is a secret: export withholds it from the TOML meant for
+/// git.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_withholds_the_kiosk_exit_code() {
+    let sb = sandbox().await;
+    let work = tempfile::tempdir().expect("a temporary directory");
+    graph(
+        &sb,
+        Method::POST,
+        "/beta/deviceManagement/deviceConfigurations",
+        Some(json!({"@odata.type": "#microsoft.graph.androidDeviceOwnerGeneralDeviceConfiguration", "displayName": "Kiosk", "kioskModeExitCode": "948213", "kioskModeApps": []})),
+    )
+    .await;
+    let out_dir = work.path().join("exported");
+    let (code, out) = run(&sb, work.path(), &["export", "--out", out_dir.to_str().expect("UTF-8")]);
+    assert_eq!(code, Some(0), "{out}");
+    let mut all = String::new();
+    for e in std::fs::read_dir(&out_dir).expect("exported files") {
+        all.push_str(&std::fs::read_to_string(e.expect("an entry").path()).unwrap_or_default());
+    }
+    assert!(out.contains("holds a secret (kioskModeExitCode): not exported"), "withheld, with the reason: {out}");
+    assert!(!all.contains("948213"), "the exit code is withheld: {all}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
