@@ -237,3 +237,20 @@ async fn export_withholds_the_kiosk_exit_code() {
     assert!(!all.contains("948213"), "the exit code is withheld: {all}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Hostile run 19, finding 10: a value holding backticks is shown in the
+/// Markdown plan as it is applied, inside a fence longer than any run of
+/// backticks it holds (it used to be rewritten to quotes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markdown_shows_backticks_as_they_are_applied() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let file = dir.join("groups.toml");
+    let text = std::fs::read_to_string(&file).expect("groups");
+    std::fs::write(&file, text.replacen("description = \"Group-based licensing: Microsoft 365 E3\"", "description = \"E3 ```` `$env` \"", 1)).expect("written");
+    let (code, out) = run(&sb, work.path(), &["plan", d(&dir), "--format", "markdown"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("E3 ```` `$env`"), "the value as applied: {out}");
+    assert!(out.contains("`````diff"), "a fence longer than the value's backticks: {out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

@@ -71,7 +71,11 @@ pub fn markdown(plan: &Plan) -> String {
         }
         if !c.fields.is_empty() {
             let (before, after) = diff_sides(c);
-            let _ = writeln!(out, "```diff");
+            // A fence longer than any run of backticks in the values, so
+            // none closes it and every value is shown as it is applied
+            // (hostile run 19: "```" was shown as "'''").
+            let fence = "`".repeat(longest_backtick_run(&before).max(longest_backtick_run(&after)).max(2) + 1);
+            let _ = writeln!(out, "{fence}diff");
             let diff = TextDiff::from_lines(&before, &after);
             for ch in diff.iter_all_changes() {
                 let sign = match ch.tag() {
@@ -80,9 +84,9 @@ pub fn markdown(plan: &Plan) -> String {
                     ChangeTag::Equal => " ",
                 };
                 // One line per diff line whatever the value holds.
-                let _ = writeln!(out, "{sign} {}", text_safe(ch.value().trim_end_matches('\n')).replace("```", "'''"));
+                let _ = writeln!(out, "{sign} {}", text_safe(ch.value().trim_end_matches('\n')));
             }
-            let _ = writeln!(out, "```\n");
+            let _ = writeln!(out, "{fence}\n");
         }
         if !c.waits_on.is_empty() {
             let w: Vec<String> = c.waits_on.iter().map(|a| format!("`{a}`")).collect();
@@ -169,4 +173,9 @@ pub fn markdown(plan: &Plan) -> String {
 fn short(h: &str) -> &str {
     let end = h.char_indices().nth(19).map(|(i, _)| i).unwrap_or(h.len());
     &h[..end]
+}
+
+/// The longest run of backticks in `text`.
+fn longest_backtick_run(text: &str) -> usize {
+    text.split(|c| c != '`').map(str::len).max().unwrap_or(0)
 }
