@@ -50,6 +50,7 @@ pub mod approver_live;
 pub mod people_reach;
 pub mod package_live;
 pub mod after_package;
+pub mod after_package_delete;
 
 pub use access::*;
 pub use certificates::not_after;

@@ -69,7 +69,7 @@ pub fn markdown(plan: &Plan) -> String {
         if let Some(why) = plan.sensitive.get(&c.address) {
             let _ = writeln!(out, "**Sensitive:** {} (needs approval)\n", escape(why));
         }
-        if !c.fields.is_empty() {
+        if !c.fields.is_empty() || !crate::render::deleted_settings(c).is_empty() {
             let (before, after) = diff_sides(c);
             let _ = writeln!(out, "```diff");
             let diff = TextDiff::from_lines(&before, &after);
