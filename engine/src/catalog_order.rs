@@ -4,8 +4,9 @@
 //! one removed from both, as Graph removes a catalog's resource only once
 //! no package's role uses it (the docs' resource request removes "a
 //! resource ... that is no longer needed by the access packages"). So when
-//! one plan takes a group out of a package and out of a catalog, the
-//! catalog's update waits on the package's instead.
+//! one plan takes a resource (a group, an application or a SharePoint
+//! site) out of a package and out of a catalog, the catalog's update waits
+//! on the package's instead.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -21,27 +22,42 @@ fn removed(c: &Change, field: &str) -> BTreeSet<String> {
     c.fields.iter().filter(|f| f.field == field).flat_map(|f| set(f.before.as_ref()).difference(&set(f.after.as_ref())).cloned().collect::<Vec<_>>()).collect()
 }
 
+/// The resource lists of a catalog, and of a package the same resources'
+/// roles: a group by reference in both; an application or a site by its
+/// origin id in a catalog, `origin#role` in a package.
+const RESOURCE_LISTS: [&str; 3] = ["groups", "applications", "sites"];
+
+/// What `c` takes out of its resource lists, as `list:resource` (a
+/// package's role entries by their resource).
+fn removed_resources(c: &Change) -> BTreeSet<String> {
+    RESOURCE_LISTS
+        .iter()
+        .flat_map(|list| removed(c, list).into_iter().map(move |r| format!("{list}:{}", r.split_once('#').map_or(r.as_str(), |(origin, _)| origin))))
+        .collect()
+}
+
 /// `deps` (each changed address to the changed addresses it waits on)
-/// reordered so a catalog update that removes groups waits on each
-/// package update that removes one of them (and not the reverse). Deletes
-/// run after every update, so a catalog update that removes groups while
+/// reordered so a catalog update that removes resources waits on each
+/// package update that removes a role of one of them (and not the
+/// reverse). Deletes run after every update, so a catalog update that
+/// removes resources while
 /// the plan deletes a package runs after the deletes: the catalog
 /// updates returned, with the deleted packages they wait on (a package's
-/// live groups are not compared, so this may order one needlessly late,
+/// live resources are not compared, so this may order one needlessly late,
 /// never too early).
 pub fn removals_after_roles(changes: &[Change], deps: &mut BTreeMap<Address, Vec<Address>>) -> BTreeMap<Address, Vec<Address>> {
     let deleted: Vec<Address> = changes.iter().filter(|c| c.address.kind == Kind::AccessPackage && c.action == Action::Delete).map(|c| c.address.clone()).collect();
     let mut after_deletes = BTreeMap::new();
     let updates = |k: Kind| changes.iter().filter(move |c| c.address.kind == k && c.action == Action::Update);
     for cat in updates(Kind::AccessCatalog) {
-        let gone = removed(cat, "groups");
+        let gone = removed_resources(cat);
         if gone.is_empty() {
             continue;
         }
         if !deleted.is_empty() {
             after_deletes.insert(cat.address.clone(), deleted.clone());
         }
-        for pkg in updates(Kind::AccessPackage).filter(|p| !removed(p, "groups").is_disjoint(&gone)) {
+        for pkg in updates(Kind::AccessPackage).filter(|p| !removed_resources(p).is_disjoint(&gone)) {
             if let Some(d) = deps.get_mut(&pkg.address) {
                 d.retain(|a| *a != cat.address);
             }
