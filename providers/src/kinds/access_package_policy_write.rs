@@ -163,12 +163,12 @@ pub(super) async fn write_policies(w: &Writer<'_>, api: &GraphClient, r: &Desire
     }
     for (name, live) in &have {
         if !want.contains_key(name) && renamed.as_ref().is_none_or(|(old, _)| old != name) {
-            // One named like a declared policy was made out of band: what
-            // is assigned through it ends with it (Graph refuses deleting
-            // a policy assignments go through; `access_policy_rename::guard`).
-            if let Some(pid) = super::access_policy_rename::collision_id(name) {
-                super::access_package_removal::end_assignments_through(w, api, id, Some(pid)).await?;
-            }
+            // What is assigned through it ends with it (Graph refuses
+            // deleting a policy assignments go through). The plan lets it
+            // come here only when those assignments were made outside
+            // desired state (`access_policy_rename::guard`): through one
+            // named like a declared policy, or one of a name of its own.
+            super::access_package_removal::end_assignments_through(w, api, id, Some(str_field(live, "id"))).await?;
             delete_policy(w, api, str_field(live, "id")).await?;
         }
     }
