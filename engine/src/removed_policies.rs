@@ -24,6 +24,14 @@ use crate::plan::{Action, Change};
 
 const POLICIES: &str = "policies";
 
+/// Whether `f` is a whole policy [`show`] adds as removed (not one of its
+/// settings): what it admitted is no longer requestable, so it grants
+/// nothing (`governance::tightens` judges a restore by its fields, and
+/// reconcile judges the plan's changes again).
+pub fn is_whole_policy_removed(f: &FieldChange) -> bool {
+    f.field.starts_with("policies.") && f.after.is_none() && f.before.as_ref().and_then(Value::as_object).is_some_and(|p| p.contains_key("allowedTargetScope"))
+}
+
 /// Adds to each package update a removed field per live policy desired
 /// state does not declare, its references shown through `resolve`, and a
 /// note naming the live assignments through it.
