@@ -265,3 +265,66 @@ async fn look_alike_names_are_flagged_naming_both_and_the_code_points() {
     assert!(md.contains("look-alike names") && md.contains("U+0430 for U+0061"), "{md}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// The guest policy's review settings, as Graph has them.
+async fn live_review(sb: &sandbox::SandboxHandle, work: &Path) -> Value {
+    let package = ledger_id(work, "access_package.fabrikam-audit");
+    let all = client(sb).v1().list_all(&format!("{EM}/assignmentPolicies?$expand=accessPackage")).await.expect("policies");
+    all.into_iter().find(|p| p["accessPackage"]["id"] == json!(package)).expect("the package's policy")["reviewSettings"].clone()
+}
+
+const SCHEDULE: &str = "schedule = { start_date_time = 2027-01-04T09:00:00Z, duration = \"P7D\", recurrence = \"absoluteMonthly\", interval = 1";
+
+/// Review schedules that end: on a date (`endDate`) or after a number of
+/// reviews (`numbered`), created, updated, exported back to the same
+/// plan; validation and the sandbox refuse what the docs' recurrenceRange
+/// does not allow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn review_schedules_that_end_are_modelled() {
+    let sb = sandbox().await;
+    let (work, dir) = converged_prunable(&sb, &["access_package"], |d| edit_file(d, PACKAGES, |t| t.replace(&format!("{SCHEDULE} }}"), &format!("{SCHEDULE}, end_date = \"2027-06-30\" }}")))).await;
+    let (w, dd) = (work.path(), d(&dir));
+    let range = live_review(&sb, w).await["schedule"]["recurrence"]["range"].clone();
+    assert_eq!((range["type"].clone(), range["startDate"].clone(), range["endDate"].clone()), (json!("endDate"), json!("2027-01-04"), json!("2027-06-30")), "{range:#}");
+    let (code, out) = run(&sb, w, &["plan", "--detailed-exitcode", dd]);
+    assert_eq!(code, Some(0), "converged: {out}");
+
+    // Updated: four reviews in all.
+    edit_file(&dir, PACKAGES, |t| t.replace("end_date = \"2027-06-30\"", "occurrences = 4"));
+    let (code, out) = run(&sb, w, &["plan", "--detailed-exitcode", dd]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("reviewSettings.schedule.recurrence.range.type: \"endDate\" -> \"numbered\"") && out.contains("numberOfOccurrences"), "{out}");
+    let (code, out) = run(&sb, w, &["apply", dd, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let range = live_review(&sb, w).await["schedule"]["recurrence"]["range"].clone();
+    assert_eq!((range["type"].clone(), range["numberOfOccurrences"].clone()), (json!("numbered"), json!(4)), "{range:#}");
+    let (code, out) = run(&sb, w, &["plan", "--detailed-exitcode", dd]);
+    assert_eq!(code, Some(0), "converged: {out}");
+
+    // Exported: the end written back, and the export plans empty.
+    let (tmp, out) = export_tenant(&sb);
+    let exported = std::fs::read_to_string(out.join("access-packages.toml")).expect("the packages are exported");
+    assert!(exported.contains("occurrences = 4"), "{exported}");
+    assert_export_replans_empty(&client(&sb), &tmp, &out).await;
+
+    // Validation: both ends, an end before the first review, no review.
+    for (end, said) in [("end_date = \"2027-06-30\", occurrences = 4", "either on end_date or after occurrences"), ("end_date = \"2026-12-31\"", "is before the first review starts"), ("occurrences = 0", "at least 1"), ("end_date = \"30/06/2027\"", "not a date as YYYY-MM-DD")] {
+        edit_file(&dir, PACKAGES, |t| t.replace(&format!("{SCHEDULE}, occurrences = 4 }}"), &format!("{SCHEDULE}, {end} }}")));
+        let (code, out) = run(&sb, w, &["validate", dd]);
+        assert_ne!(code, Some(0), "{end}: {out}");
+        assert!(out.contains("error[invalid-schedule]") && out.contains(said), "{end}: {out}");
+        edit_file(&dir, PACKAGES, |t| t.replace(&format!("{SCHEDULE}, {end} }}"), &format!("{SCHEDULE}, occurrences = 4 }}")));
+    }
+
+    // The sandbox refuses a range the docs do not allow.
+    let package = ledger_id(w, "access_package.fabrikam-audit");
+    let adele = ledger_id(w, "user.adele");
+    for range in [json!({"type": "endDate", "startDate": "2027-01-04"}), json!({"type": "numbered", "startDate": "2027-01-04", "numberOfOccurrences": 0}), json!({"type": "endDate", "endDate": "2027-06-30"}), json!({"type": "sometimes", "startDate": "2027-01-04"}), json!({"type": "endDate", "startDate": "2027-01-04", "endDate": "2026-06-30"})] {
+        let body = json!({"displayName": "Reviewed", "allowedTargetScope": "allMemberUsers", "expiration": {"type": "noExpiration"}, "accessPackage": {"id": package},
+            "reviewSettings": {"isEnabled": true, "expirationBehavior": "removeAccess", "primaryReviewers": [{"@odata.type": "#microsoft.graph.singleUser", "userId": adele}],
+                "schedule": {"startDateTime": "2027-01-04T09:00:00Z", "expiration": {"type": "afterDuration", "duration": "P7D"}, "recurrence": {"pattern": {"type": "weekly", "interval": 1}, "range": range}}}});
+        let r = reqwest::Client::new().post(format!("{}/v1.0{EM}/assignmentPolicies", sb.base_url())).bearer_auth(sb.access_token()).json(&body).send().await.expect("the sandbox answers");
+        assert_eq!(r.status().as_u16(), 400, "{range}: {}", r.text().await.unwrap_or_default());
+    }
+    sb.shutdown().await.expect("the sandbox stops");
+}

@@ -34,6 +34,33 @@ pub fn check_escalation(t: &Tenant, ctx: &Ctx, stage: &Value) -> Result<(), Grap
     Ok(())
 }
 
+/// A review schedule's recurrence range, as the docs' `recurrenceRange`
+/// has it: a known `type`; `startDate` with a range that ends; `endDate`
+/// (not before `startDate`) with `endDate`; a positive
+/// `numberOfOccurrences` with `numbered`. Dates are `Edm.Date`.
+fn check_range(range: Option<&Value>) -> Result<(), GraphError> {
+    let Some(r) = range.filter(|r| !r.is_null()) else { return Ok(()) };
+    let date = |k: &str| -> Result<Option<chrono::NaiveDate>, GraphError> {
+        match r.get(k).filter(|v| !v.is_null()) {
+            None => Ok(None),
+            Some(v) => v.as_str().and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()).map(Some).ok_or_else(|| bad(format!("Cannot convert the literal '{v}' to the expected type 'Edm.Date' ({k})."))),
+        }
+    };
+    let (start, end) = (date("startDate")?, date("endDate")?);
+    match r.get("type").and_then(Value::as_str) {
+        Some("noEnd") => Ok(()),
+        Some(kind @ ("endDate" | "numbered")) if start.is_none() => Err(bad(format!("A recurrence range of type '{kind}' needs startDate."))),
+        Some("endDate") => match end {
+            None => Err(bad("A recurrence range of type 'endDate' needs endDate.")),
+            Some(e) if start.is_some_and(|s| e < s) => Err(bad("The recurrence range's endDate is before its startDate.")),
+            Some(_) => Ok(()),
+        },
+        Some("numbered") if r.get("numberOfOccurrences").and_then(Value::as_i64).is_none_or(|n| n < 1) => Err(bad("A recurrence range of type 'numbered' needs a positive numberOfOccurrences.")),
+        Some("numbered") => Ok(()),
+        other => Err(bad(format!("The value '{}' is not a valid recurrenceRangeType.", other.unwrap_or("null")))),
+    }
+}
+
 /// The policy's review settings, when given.
 pub fn check_review(t: &Tenant, ctx: &Ctx, review: Option<&Value>) -> Result<(), GraphError> {
     let Some(r) = review.filter(|r| !r.is_null()) else { return Ok(()) };
@@ -44,6 +71,7 @@ pub fn check_review(t: &Tenant, ctx: &Ctx, review: Option<&Value>) -> Result<(),
             return Err(bad(format!("The value '{b}' is not a valid accessReviewExpirationBehavior.")));
         }
     }
+    check_range(r.pointer("/schedule/recurrence/range"))?;
     let flag = |k: &str| r.get(k).and_then(Value::as_bool) == Some(true);
     if flag("isEnabled") && !flag("isSelfReview") && r.get("primaryReviewers").and_then(Value::as_array).is_none_or(Vec::is_empty) {
         return Err(bad("An enabled access review needs primaryReviewers unless it is a self-review."));
