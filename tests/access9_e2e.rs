@@ -328,3 +328,58 @@ async fn review_schedules_that_end_are_modelled() {
     }
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+const REQUESTOR: &str = "requestor_settings = { enable_targets_to_self_add_access = true, enable_targets_to_self_remove_access = true }\n";
+const QUESTIONS: &str = "questions = [\n  { text = \"Which audit engagement?\", is_required = true, choices = [{ value = \"fy26\", text = \"FY2026 audit\" }, { value = \"fy27\", text = \"FY2027 audit\" }] },\n  { text = \"Your engagement letter's reference\", regex_pattern = \"^EL-[0-9]+$\" },\n]\n";
+
+/// Requestor questions on a policy: created in order with their types,
+/// updated, exported back to the same plan; validation and the sandbox
+/// refuse what v1.0 does not allow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_questions_are_modelled() {
+    let sb = sandbox().await;
+    let (work, dir) = converged_prunable(&sb, &["access_package"], |d| edit_file(d, PACKAGES, |t| t.replacen(REQUESTOR, &format!("{REQUESTOR}{QUESTIONS}"), 1))).await;
+    let (w, dd) = (work.path(), d(&dir));
+    let package = ledger_id(w, "access_package.fabrikam-audit");
+    let policies = client(&sb).v1().list_all(&format!("{EM}/assignmentPolicies?$expand=accessPackage,questions")).await.expect("policies");
+    let mine = policies.iter().find(|p| p["accessPackage"]["id"] == json!(package)).expect("the policy");
+    let qs = mine["questions"].as_array().expect("questions");
+    assert_eq!(qs.len(), 2, "{mine:#}");
+    assert_eq!((qs[0]["@odata.type"].clone(), qs[0]["sequence"].clone(), qs[0]["choices"][1]["actualValue"].clone()), (json!("#microsoft.graph.accessPackageMultipleChoiceQuestion"), json!(1), json!("fy27")));
+    assert_eq!((qs[1]["@odata.type"].clone(), qs[1]["regexPattern"].clone()), (json!("#microsoft.graph.accessPackageTextInputQuestion"), json!("^EL-[0-9]+$")));
+    let (code, out) = run(&sb, w, &["plan", "--detailed-exitcode", dd]);
+    assert_eq!(code, Some(0), "converged: {out}");
+
+    // Updated: the free-text question on several lines.
+    edit_file(&dir, PACKAGES, |t| t.replace("regex_pattern = \"^EL-[0-9]+$\" }", "regex_pattern = \"^EL-[0-9]+$\", multiline = true }"));
+    let (code, out) = run(&sb, w, &["plan", "--detailed-exitcode", dd]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("policies.fabrikam auditors.questions") && out.contains("isSingleLineQuestion = false"), "{out}");
+    let (code, out) = run(&sb, w, &["apply", dd, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = run(&sb, w, &["plan", "--detailed-exitcode", dd]);
+    assert_eq!(code, Some(0), "converged: {out}");
+
+    // Exported: the questions written back, and the export plans empty.
+    let (tmp, out) = export_tenant(&sb);
+    let exported = std::fs::read_to_string(out.join("access-packages.toml")).expect("the packages are exported");
+    assert!(exported.contains("Which audit engagement?") && exported.contains("multiline = true") && exported.contains("value = \"fy26\""), "{exported}");
+    assert_export_replans_empty(&client(&sb), &tmp, &out).await;
+
+    // Validation: a choice offered twice, a free-text setting on a choice.
+    for (from, to, said) in [("value = \"fy27\"", "value = \"fy26\"", "offers the value `fy26` twice"), ("is_required = true, choices", "is_required = true, multiline = true, choices", "multiline (a free-text setting) does not apply")] {
+        edit_file(&dir, PACKAGES, |t| t.replace(from, to));
+        let (code, out) = run(&sb, w, &["validate", dd]);
+        assert_ne!(code, Some(0), "{to}: {out}");
+        assert!(out.contains(said), "{to}: {out}");
+        edit_file(&dir, PACKAGES, |t| t.replace(to, from));
+    }
+
+    // The sandbox refuses questions v1.0 does not allow.
+    for q in [json!({"text": "Untyped"}), json!({"@odata.type": "#microsoft.graph.accessPackageMultipleChoiceQuestion", "text": "No choices", "choices": []}), json!({"@odata.type": "#microsoft.graph.accessPackageTextInputQuestion", "text": ""}), json!({"@odata.type": "#microsoft.graph.accessPackageTextInputQuestion", "text": "x", "choices": [{"actualValue": "a"}]})] {
+        let body = json!({"displayName": "Asked", "allowedTargetScope": "allMemberUsers", "expiration": {"type": "noExpiration"}, "accessPackage": {"id": package}, "questions": [q]});
+        let r = reqwest::Client::new().post(format!("{}/v1.0{EM}/assignmentPolicies", sb.base_url())).bearer_auth(sb.access_token()).json(&body).send().await.expect("the sandbox answers");
+        assert_eq!(r.status().as_u16(), 400, "{q}: {}", r.text().await.unwrap_or_default());
+    }
+    sb.shutdown().await.expect("the sandbox stops");
+}

@@ -370,6 +370,7 @@ fn check_policy(t: &Tenant, ctx: &Ctx, data: &Map<String, Value>) -> Result<(), 
         return Err(bad(format!("allowedTargetScope '{scope}' requires specificAllowedTargets.")));
     }
     check_subjects(t, ctx, data.get("specificAllowedTargets"), "specificAllowedTargets")?;
+    crate::entitlement_review::check_questions(data.get("questions"))?;
     if let Some(e) = data.get("expiration") {
         match e.get("type").and_then(Value::as_str) {
             Some("afterDuration") if e.get("duration").and_then(Value::as_str).is_none() => return Err(bad("An expiration of type 'afterDuration' requires a duration.")),
