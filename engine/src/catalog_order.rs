@@ -27,13 +27,29 @@ fn removed(c: &Change, field: &str) -> BTreeSet<String> {
 /// origin id in a catalog, `origin#role` in a package.
 const RESOURCE_LISTS: [&str; 3] = ["groups", "applications", "sites"];
 
+/// A package's group role other than Member (`AadGroup:Owner_<id>`, made
+/// in the portal; desired state declares Member roles only): its group is
+/// named by id where the catalog's may be named by address, so it is taken
+/// to be any group the catalog loses.
+const ANY_GROUP: &str = "groups:*";
+
 /// What `c` takes out of its resource lists, as `list:resource` (a
 /// package's role entries by their resource).
 fn removed_resources(c: &Change) -> BTreeSet<String> {
     RESOURCE_LISTS
         .iter()
-        .flat_map(|list| removed(c, list).into_iter().map(move |r| format!("{list}:{}", r.split_once('#').map_or(r.as_str(), |(origin, _)| origin))))
+        .flat_map(|list| {
+            removed(c, list).into_iter().map(move |r| match (*list, r.starts_with("AadGroup:")) {
+                ("groups", true) => ANY_GROUP.to_string(),
+                _ => format!("{list}:{}", r.split_once('#').map_or(r.as_str(), |(origin, _)| origin)),
+            })
+        })
         .collect()
+}
+
+/// Whether a package losing `roles` must go before a catalog losing `gone`.
+fn uses(roles: &BTreeSet<String>, gone: &BTreeSet<String>) -> bool {
+    !roles.is_disjoint(gone) || (roles.contains(ANY_GROUP) && gone.iter().any(|g| g.starts_with("groups:")))
 }
 
 /// `deps` (each changed address to the changed addresses it waits on)
@@ -57,7 +73,7 @@ pub fn removals_after_roles(changes: &[Change], deps: &mut BTreeMap<Address, Vec
         if !deleted.is_empty() {
             after_deletes.insert(cat.address.clone(), deleted.clone());
         }
-        for pkg in updates(Kind::AccessPackage).filter(|p| !removed_resources(p).is_disjoint(&gone)) {
+        for pkg in updates(Kind::AccessPackage).filter(|p| uses(&removed_resources(p), &gone)) {
             if let Some(d) = deps.get_mut(&pkg.address) {
                 d.retain(|a| *a != cat.address);
             }

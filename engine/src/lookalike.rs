@@ -101,18 +101,24 @@ fn policy_names(props: &crate::model::Props) -> impl Iterator<Item = &str> {
 /// (`ids`: the live id of each matched address), per kind, and the
 /// assignment policies of each package.
 pub fn warnings(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>) -> Vec<String> {
-    let by_id: BTreeMap<&str, &Address> = ids.iter().filter(|(a, _)| checked(a.kind)).map(|(a, i)| (i.as_str(), a)).collect();
+    // The kinds where some name is not ASCII, found without copying any:
+    // only their names are collected (a tenant of plain names costs a scan).
+    let mut unusual: BTreeSet<Kind> = desired.resources.iter().filter(|(a, r)| checked(a.kind) && !r.display_name.is_ascii()).map(|(a, _)| a.kind).collect();
+    unusual.extend(observed.objects.iter().filter(|(k, list)| checked(**k) && list.iter().any(|o| !o.display_name.is_ascii())).map(|(k, _)| *k));
+    let by_id: BTreeMap<&str, &Address> = ids.iter().filter(|(a, _)| unusual.contains(&a.kind) || a.kind == Kind::AccessPackage).map(|(a, i)| (i.as_str(), a)).collect();
     let mut kinds: BTreeMap<Kind, BTreeSet<Named>> = BTreeMap::new();
     let mut policies: BTreeMap<String, BTreeSet<Named>> = BTreeMap::new();
     for (a, r) in desired.resources.iter().filter(|(a, _)| checked(a.kind)) {
-        kinds.entry(a.kind).or_default().insert(Named { who: a.to_string(), name: r.display_name.clone() });
+        if unusual.contains(&a.kind) {
+            kinds.entry(a.kind).or_default().insert(Named { who: a.to_string(), name: r.display_name.clone() });
+        }
         if a.kind == Kind::AccessPackage {
             for n in policy_names(&r.props) {
                 policies.entry(a.to_string()).or_default().insert(Named { who: "the declared policy".into(), name: n.to_string() });
             }
         }
     }
-    for (kind, list) in observed.objects.iter().filter(|(k, _)| checked(**k)) {
+    for (kind, list) in observed.objects.iter().filter(|(k, _)| unusual.contains(*k) || **k == Kind::AccessPackage) {
         for o in list {
             let who = by_id.get(o.id.as_str()).map_or_else(|| format!("live {kind} {}", o.id), |a| a.to_string());
             if *kind == Kind::AccessPackage {
@@ -123,7 +129,9 @@ pub fn warnings(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap
                     }
                 }
             }
-            kinds.entry(*kind).or_default().insert(Named { who, name: o.display_name.clone() });
+            if unusual.contains(kind) {
+                kinds.entry(*kind).or_default().insert(Named { who, name: o.display_name.clone() });
+            }
         }
     }
     let mut out = Vec::new();
