@@ -86,3 +86,45 @@ pub fn removals_after_roles(changes: &[Change], deps: &mut BTreeMap<Address, Vec
     }
     after_deletes
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::FieldChange;
+    use serde_json::json;
+
+    fn update(address: &str, field: &str, before: Value, after: Value) -> Change {
+        Change {
+            address: address.parse().expect("an address"),
+            action: Action::Update,
+            display_name: address.into(),
+            id: Some("1".into()),
+            reason: "r".into(),
+            fields: vec![FieldChange { field: field.into(), before: Some(before), after: Some(after) }],
+            waits_on: Vec::new(),
+            wave: 0,
+            desired: None,
+            notes: Vec::new(),
+            live: None,
+        }
+    }
+
+    fn ordered(cat: Change, pkg: Change) -> bool {
+        let (ca, pa) = (cat.address.clone(), pkg.address.clone());
+        let mut deps: BTreeMap<Address, Vec<Address>> = [(ca.clone(), Vec::new()), (pa.clone(), vec![ca.clone()])].into_iter().collect();
+        removals_after_roles(&[cat, pkg], &mut deps);
+        deps[&ca].contains(&pa) && !deps[&pa].contains(&ca)
+    }
+
+    #[test]
+    fn applications_sites_and_portal_group_roles_leave_the_package_first() {
+        let app = "5e1b7a2c-8d3f-4c6a-9b0e-1f2a3b4c5d6e";
+        let cat = update("access_catalog.c", "applications", json!([app]), json!([]));
+        assert!(ordered(cat.clone(), update("access_package.p", "applications", json!([format!("{app}#Reader")]), json!([]))));
+        assert!(!ordered(cat, update("access_package.p", "applications", json!(["other#Reader"]), json!([]))), "another application's role: no order");
+        let site = "https://contoso.sharepoint.com/sites/audit";
+        assert!(ordered(update("access_catalog.c", "sites", json!([site]), json!([])), update("access_package.p", "sites", json!([format!("{site}#Audit Members")]), json!([]))));
+        let owner = update("access_package.p", "groups", json!(["AadGroup:Owner_g1"]), json!([]));
+        assert!(ordered(update("access_catalog.c", "groups", json!([{"@ref": "group.leads"}]), json!([])), owner));
+    }
+}
