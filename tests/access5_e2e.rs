@@ -116,34 +116,43 @@ async fn policies(sb: &sandbox::SandboxHandle) -> Vec<String> {
     v["value"].as_array().expect("a list").iter().filter_map(|p| p["id"].as_str().map(str::to_string)).collect()
 }
 
-/// A refused policy deletion (a portal policy with a live assignment)
-/// holds that package's change, naming the assignment; the rest of the
-/// plan goes on (here: an out-of-band Privileged Role Administrator is
-/// removed).
+/// A refused policy deletion (the declared policy dropped from desired
+/// state while the assignment tenantctl made through it is kept) holds
+/// that package's change, naming the assignment; the rest of the plan
+/// goes on (here: an out-of-band Privileged Role Administrator is
+/// removed). A portal-made policy's assignments are ended instead
+/// (`tests/access9_e2e.rs`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_policy_deletion_holds_only_its_package() {
     let sb = sandbox().await;
     let (work, dir) = converged(&sb, |_| {}).await;
-    let policy = portal_policy_with_assignment(&sb, work.path()).await;
+    edit_file(&dir, PACKAGES_FILE, |t| {
+        let start = t.find("[access_package.fabrikam-audit.policies.external]").expect("the policy");
+        t[..start].to_string()
+    });
+    std::fs::remove_file(dir.join("access-package-assignments.toml")).expect("removed");
     let pra = out_of_band_pra(&sb, work.path()).await;
 
     let (code, out) = run(&sb, work.path(), &["plan", d(&dir)]);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains(&format!("- role_assignment.out-of-band-{pra}")), "{out}");
-    for part in ["error[policy-in-use]: access_package.fabrikam-audit", "policy `portal members` would be deleted, but 1 assignment(s) go through it", "Adele"] {
+    for part in ["error[policy-in-use]: access_package.fabrikam-audit", "policy `fabrikam auditors` would be deleted, but 1 assignment(s) go through it", "access_package_assignment.fabrikam-auditor"] {
         assert!(out.contains(part), "`{part}` not in: {out}");
     }
+    let before = policies(&sb).await;
     let (code, out) = run(&sb, work.path(), &["apply", "--auto-approve", d(&dir)]);
     assert_eq!(code, Some(1), "{out}");
+    assert!(!out.contains("FAILED"), "nothing fails mid-apply: {out}");
     assert!(!still_live(&sb, &pra).await, "the rest was applied: {out}");
-    assert!(policies(&sb).await.contains(&policy), "the policy in use is kept");
+    assert_eq!(policies(&sb).await, before, "the policy in use is kept");
     sb.shutdown().await.expect("the sandbox stops");
 }
 
 /// Part 3: the guard sees assignments tenantctl does not otherwise read.
 /// With no package assignment declared nor in the ledger, the assignment
-/// kind is not read; a portal policy with a live assignment is still seen
-/// (read by `accessPackage/id`), and its deletion refused, naming it.
+/// kind is not read; a portal policy's live assignment is still seen (read
+/// by `accessPackage/id`): not refused, it is ended with the policy, and
+/// nothing fails at Graph.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_policy_guard_reads_assignments_nothing_declares() {
     let sb = sandbox().await;
@@ -151,26 +160,14 @@ async fn the_policy_guard_reads_assignments_nothing_declares() {
     assert!(ledger_of(work.path()).resources.keys().all(|a| a.kind != schema::Kind::AccessPackageAssignment), "nothing of the kind in the ledger");
     let policy = portal_policy_with_assignment(&sb, work.path()).await;
     let (code, out) = run(&sb, work.path(), &["plan", d(&dir)]);
-    assert_eq!(code, Some(1), "{out}");
-    for part in ["error[policy-in-use]: access_package.fabrikam-audit", "policy `portal members` would be deleted, but 1 assignment(s) go through it", "Adele"] {
-        assert!(out.contains(part), "`{part}` not in: {out}");
-    }
-    let (code, out) = run(&sb, work.path(), &["apply", "--auto-approve", d(&dir)]);
-    assert_eq!(code, Some(1), "{out}");
-    assert!(!out.contains("FAILED"), "nothing fails mid-apply: {out}");
-    assert!(policies(&sb).await.contains(&policy), "the policy in use is kept");
-    // The assignment ended: the policy may go.
-    let remove = json!({"requestType": "adminRemove", "assignment": {"id": first_assignment(&sb).await}});
-    graph(&sb, Method::POST, &format!("{EM}/assignmentRequests"), Some(remove)).await;
-    let (code, out) = run(&sb, work.path(), &["plan", d(&dir)]);
     assert!(!out.contains("error[policy-in-use]") && code != Some(1), "{out}");
+    assert!(out.contains("- policies.portal members = ") && out.contains("first ends (adminRemove) the 1 assignment(s) through it"), "{out}");
+    let (_, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert!(out.contains("applied: update access_package.fabrikam-audit") && !out.contains("FAILED"), "nothing fails mid-apply: {out}");
+    assert!(!policies(&sb).await.contains(&policy), "the policy is gone");
+    let v = graph(&sb, Method::GET, &format!("{EM}/assignments"), None).await;
+    assert!(!v["value"].as_array().expect("a list").iter().any(|a| a["state"] == json!("delivered")), "Adele's assignment is ended: {v:#}");
     sb.shutdown().await.expect("the sandbox stops");
-}
-
-/// The id of the first live package assignment.
-async fn first_assignment(sb: &sandbox::SandboxHandle) -> String {
-    let v = graph(sb, Method::GET, &format!("{EM}/assignments"), None).await;
-    v["value"].as_array().expect("a list").iter().find(|a| a["state"] == json!("delivered")).and_then(|a| a["id"].as_str()).expect("an assignment").to_string()
 }
 
 /// Part 4: a package with more groups than Graph puts in one expansion

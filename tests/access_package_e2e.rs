@@ -99,9 +99,9 @@ async fn catalogs_and_packages_are_created_updated_exported_and_deleted() {
     let all = c.v1().list_all(&format!("{EM}/assignmentPolicies?$expand=accessPackage")).await.expect("policies");
     let live = &live_policies(&all, &package)[0];
     assert_eq!((live["expiration"]["endDateTime"].clone(), live["notificationSettings"].clone()), (json!("2027-07-31T17:00:00Z"), reviews["notificationSettings"].clone()), "{live:#}");
-    // Requestor questions cannot be sent back faithfully: the update is
-    // refused, naming them, and the policy keeps them.
-    let question = json!({"questions": [{"isRequired": true, "sequence": 0}]});
+    // Requestor questions desired state does not declare are not sent
+    // back: the update is refused, naming them, and the policy keeps them.
+    let question = json!({"questions": [{"@odata.type": "#microsoft.graph.accessPackageTextInputQuestion", "text": "Why?", "isRequired": true, "sequence": 0}]});
     let (path, body) = portal_put(&all, question);
     graph(&sb, reqwest::Method::PUT, &path, Some(body)).await;
     edit_file(&dir, FILE, |t| t.replace("end_date_time = 2027-07-31T17:00:00Z", "end_date_time = 2027-06-30T17:00:00Z"));

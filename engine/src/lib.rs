@@ -23,6 +23,8 @@ pub mod ledger_seal;
 pub mod held;
 pub mod secret_env;
 pub mod shared_resources;
+pub mod removed_policies;
+pub mod lookalike;
 
 pub use ledger::Ledger;
 pub use model::{DesiredModel, DesiredResource, LiveObject, ObservedState, Props};

@@ -539,10 +539,13 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     // lints are the live ones and settling changes nothing, so the copy of
     // every live object and the second lint pass are skipped.
     let (gone, reassigned) = crate::governance::after_plan_ids(&changes);
-    let undelivered = crate::governance::after_package::removals(&changes, &ids_by_address);
+    let mut undelivered = crate::governance::after_package::removals(&changes, &ids_by_address);
+    let packages_deleted = crate::governance::after_package_delete::removals(&changes, &ids_by_address);
+    undelivered.extend(packages_deleted.iter().cloned());
     if !gone.is_empty() || !reassigned.is_empty() || !undelivered.is_empty() {
         let mut after = crate::governance::after_plan(observed, &changes);
         crate::governance::after_package::apply(&mut after, &undelivered, &ids_by_address);
+        crate::governance::after_package_delete::drop_assignments(&mut after, &packages_deleted, &ids_by_address);
         crate::governance::settle_after(&mut live_lints, &crate::governance::lint_live_indexed(judged, &after, &index));
     }
     lints.extend(live_lints);
@@ -566,6 +569,8 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     // After governance has judged them: what apply of an app assignment
     // reuses instead of reading the app again.
     crate::plan_app_live::carry(&mut changes, &matched);
+    crate::removed_policies::show(&mut changes, &matched, observed, |v| resolve_refs(v, &ids));
+    warnings.extend(crate::lookalike::warnings(desired, observed, &ids_by_address));
     unchanged.sort();
     unknown.sort_by(|a, b| a.address.cmp(&b.address));
     orphans.sort_by(|a, b| a.address.cmp(&b.address));

@@ -154,14 +154,19 @@ pub fn create_resource_request(t: &mut Tenant, ctx: &Ctx, spec: &Spec, body: Map
             let rid = res.get("id").and_then(Value::as_str).unwrap_or_default();
             // The docs' resource request removes "a resource ... that is no
             // longer needed by the access packages": one a package's role
-            // still uses is refused (its role is removed first).
-            let origin = held.iter().find(|r| r.get("id").and_then(Value::as_str) == Some(rid)).and_then(|r| r.get("originId").and_then(Value::as_str)).unwrap_or_default().to_string();
-            let user = t.coll(PACKAGES).and_then(|c| {
-                c.iter().find(|(_, p)| {
-                    nav_str(p, CATALOG_ID) == catalog
-                        && list_nav(Some(p), ROLE_SCOPES).iter().any(|rs| rs.pointer("/role/resource/id").and_then(Value::as_str) == Some(rid) || (!origin.is_empty() && rs.pointer("/role/resource/originId").and_then(Value::as_str) == Some(origin.as_str())))
-                })
-            });
+            // still uses is refused (its role is removed first). A role
+            // scope names its resource by the scope's origin (a group's,
+            // an application's or a site's; a site's URL without case).
+            let resource = held.iter().find(|r| r.get("id").and_then(Value::as_str) == Some(rid));
+            let text = |v: Option<&Value>, k: &str| v.and_then(|r| r.get(k)).and_then(Value::as_str).unwrap_or_default().to_string();
+            let (origin, system) = (text(resource, "originId"), text(resource, "originSystem"));
+            let uses = |rs: &Value| {
+                rs.pointer("/role/resource/id").and_then(Value::as_str) == Some(rid)
+                    || (!origin.is_empty()
+                        && rs.pointer("/scope/originSystem").and_then(Value::as_str) == Some(system.as_str())
+                        && rs.pointer("/scope/originId").and_then(Value::as_str).is_some_and(|o| crate::entitlement_resources::same(o, &origin)))
+            };
+            let user = t.coll(PACKAGES).and_then(|c| c.iter().find(|(_, p)| nav_str(p, CATALOG_ID) == catalog && list_nav(Some(p), ROLE_SCOPES).iter().any(uses)));
             if let Some((pid, _)) = user {
                 return Err(bad(format!("The resource '{rid}' cannot be removed from the catalog: access package '{pid}' still grants one of its roles.")).with_detail("ResourceInUse", "resource"));
             }
@@ -372,6 +377,7 @@ fn check_policy(t: &Tenant, ctx: &Ctx, data: &Map<String, Value>) -> Result<(), 
         return Err(bad(format!("allowedTargetScope '{scope}' requires specificAllowedTargets.")));
     }
     check_subjects(t, ctx, data.get("specificAllowedTargets"), "specificAllowedTargets")?;
+    crate::entitlement_review::check_questions(data.get("questions"))?;
     if let Some(e) = data.get("expiration") {
         match e.get("type").and_then(Value::as_str) {
             Some("afterDuration") if e.get("duration").and_then(Value::as_str).is_none() => return Err(bad("An expiration of type 'afterDuration' requires a duration.")),

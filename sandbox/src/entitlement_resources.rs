@@ -46,7 +46,7 @@ pub fn shown(mut r: Map<String, Value>, q: &Query) -> Map<String, Value> {
     r
 }
 
-fn same(a: &str, b: &str) -> bool {
+pub(crate) fn same(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 

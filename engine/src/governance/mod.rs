@@ -54,6 +54,7 @@ pub mod exemption_restore;
 pub mod breakglass_ca;
 pub mod secret_sends;
 pub mod ratify;
+pub mod after_package_delete;
 
 pub use access::*;
 pub use certificates::not_after;

@@ -219,6 +219,9 @@ fn grant_field_narrows(f: &FieldChange) -> bool {
     let (before, after) = (f.before.as_ref(), f.after.as_ref());
     let is = |v: Option<&Value>, b: bool| v.and_then(Value::as_bool) == Some(b);
     let time = |v: Option<&Value>| v.and_then(Value::as_str).and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+    if crate::removed_policies::is_whole_policy_removed(f) {
+        return true;
+    }
     if GRANT_LISTS.contains(&top) || matches!(leaf, "specificAllowedTargets") {
         return set(after).is_subset(&set(before));
     }

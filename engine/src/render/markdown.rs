@@ -69,7 +69,7 @@ pub fn markdown(plan: &Plan) -> String {
         if let Some(why) = plan.sensitive.get(&c.address) {
             let _ = writeln!(out, "**Sensitive:** {} (needs approval)\n", escape(why));
         }
-        if !c.fields.is_empty() {
+        if !c.fields.is_empty() || !crate::render::deleted_settings(c).is_empty() {
             let (before, after) = diff_sides(c);
             // A fence longer than any run of backticks in the values, so
             // none closes it and every value is shown as it is applied

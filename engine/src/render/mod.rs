@@ -7,12 +7,14 @@ mod budget;
 mod escape;
 mod json;
 mod markdown;
+mod removed;
 mod text;
 
 pub use escape::{html_text, is_hidden, md_code, md_text, text_safe, MdContext};
 pub use json::{json, redacted};
 pub use budget::markdown_within;
 pub use markdown::markdown;
+pub use removed::deleted_settings;
 pub use text::text;
 
 use serde_json::Value;
@@ -116,6 +118,9 @@ pub fn headline(plan: &Plan) -> String {
 pub(crate) fn diff_sides(change: &crate::plan::Change) -> (String, String) {
     let mut before = String::new();
     let mut after = String::new();
+    for (field, value) in removed::deleted_settings(change) {
+        before.push_str(&format!("{field} = {value}\n"));
+    }
     for f in &change.fields {
         if let Some(b) = &f.before {
             before.push_str(&format!("{} = {}\n", f.field, show_value(&f.field, b)));

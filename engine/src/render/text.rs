@@ -46,6 +46,9 @@ pub fn text(plan: &Plan, color: bool) -> String {
         if let Some(why) = plan.sensitive.get(&c.address) {
             let _ = writeln!(out, "        {}", p.c("1;35", &format!("sensitive: {}", t(why))));
         }
+        for (field, value) in crate::render::deleted_settings(c) {
+            let _ = writeln!(out, "        {}", p.c(code, &format!("- {} = {value}", t(&field))));
+        }
         for f in &c.fields {
             let line = match (&f.before, &f.after) {
                 (None, Some(a)) => format!("+ {} = {}", t(&f.field), show_value(&f.field, a)),

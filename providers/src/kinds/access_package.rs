@@ -62,7 +62,7 @@ pub const POLICIES: &str = "/identityGovernance/entitlementManagement/assignment
 const PACKAGES_LISTING: &str = "/identityGovernance/entitlementManagement/accessPackages";
 /// What each package's own GET expands (documented on the single GET).
 const PACKAGE_EXPAND: &str = "?$expand=catalog,resourceRoleScopes($expand=role,scope)";
-pub(crate) const POLICIES_LISTING: &str = "/identityGovernance/entitlementManagement/assignmentPolicies?$expand=accessPackage";
+pub(crate) const POLICIES_LISTING: &str = "/identityGovernance/entitlementManagement/assignmentPolicies?$expand=accessPackage,questions";
 const GROUPS: &str = "groups";
 pub(super) const POLICIES_PROP: &str = "policies";
 /// The policies' lowercased names as a list: nested objects compare only
@@ -141,6 +141,9 @@ pub fn policy_props(p: &AssignmentPolicy, state: &DesiredState) -> Value {
     m.insert(automatic::PROP.into(), automatic::props(p.automatic_request_settings.as_ref()));
     if let Some(a) = &p.automatic_request_settings {
         m.insert("specificAllowedTargets".into(), automatic::targets(a));
+    }
+    if let Some(qs) = &p.questions {
+        m.insert("questions".into(), super::access_policy_questions::props(qs));
     }
     Value::Object(m)
 }
@@ -267,6 +270,7 @@ pub fn normalize_policy(raw: &Value) -> Value {
         m.insert("reviewSettings".into(), r);
     }
     m.insert(automatic::PROP.into(), automatic::normalize(raw.get(automatic::PROP)));
+    m.insert("questions".into(), super::access_policy_questions::normalize(raw.get("questions")));
     Value::Object(m)
 }
 
@@ -583,6 +587,7 @@ fn policy_toml(p: &Value, key_of: &dyn Fn(&str) -> Option<Address>) -> Result<As
         request_approval_settings: approval,
         requestor_settings: requestor,
         review_settings: p.get("reviewSettings").filter(|r| r.is_object() && review::is_declared(r)).map(|r| review::review_toml(r, &|v| subjects_toml(v, key_of))).transpose()?,
+        questions: super::access_policy_questions::toml(p.get("questions"))?,
     })
 }
 

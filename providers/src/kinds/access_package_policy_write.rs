@@ -79,6 +79,12 @@ fn policy_body(w: &Writer<'_>, p: &Value, package: &str) -> Result<Value, ExecEr
     // automatic in the portal turns it back).
     let auto = super::access_policy_automatic::PROP;
     m.insert(auto.into(), super::access_policy_automatic::body(p.get(auto)));
+    // Declared questions go inline (unset fields left out); undeclared,
+    // none are sent (`keep_unmodelled` guards a live policy that has some).
+    if let Some(Value::Array(qs)) = p.get("questions") {
+        let qs = qs.iter().map(|q| Value::Object(q.as_object().into_iter().flatten().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect())).collect();
+        m.insert("questions".into(), Value::Array(qs));
+    }
     m.insert("accessPackage".into(), json!({"id": package}));
     Ok(Value::Object(m))
 }
@@ -110,6 +116,7 @@ async fn keep_unmodelled(w: &Writer<'_>, api: &GraphClient, live: &Value, body: 
     let full = w.send(api, Method::GET, &format!("{path}?$expand=questions,customExtensionStageSettings"), None).await?;
     let held: Vec<String> = ["questions", "customExtensionStageSettings"]
         .iter()
+        .filter(|k| !m.contains_key(**k))
         .filter_map(|k| full.get(*k).and_then(Value::as_array).filter(|a| !a.is_empty()).map(|a| format!("{} {k}", a.len())))
         .collect();
     if !held.is_empty() {
@@ -163,12 +170,12 @@ pub(super) async fn write_policies(w: &Writer<'_>, api: &GraphClient, r: &Desire
     }
     for (name, live) in &have {
         if !want.contains_key(name) && renamed.as_ref().is_none_or(|(old, _)| old != name) {
-            // One named like a declared policy was made out of band: what
-            // is assigned through it ends with it (Graph refuses deleting
-            // a policy assignments go through; `access_policy_rename::guard`).
-            if let Some(pid) = super::access_policy_rename::collision_id(name) {
-                super::access_package_removal::end_assignments_through(w, api, id, Some(pid)).await?;
-            }
+            // What is assigned through it ends with it (Graph refuses
+            // deleting a policy assignments go through). The plan lets it
+            // come here only when those assignments were made outside
+            // desired state (`access_policy_rename::guard`): through one
+            // named like a declared policy, or one of a name of its own.
+            super::access_package_removal::end_assignments_through(w, api, id, Some(str_field(live, "id"))).await?;
             delete_policy(w, api, str_field(live, "id")).await?;
         }
     }

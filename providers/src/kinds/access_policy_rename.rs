@@ -10,9 +10,11 @@
 //! A rename is recognised when, in one package, exactly one declared
 //! policy has no live namesake and exactly one live policy has no declared
 //! namesake. Anything else that removes a live policy (two renamed at
-//! once, a policy dropped) deletes it; while assignments go through it
-//! Graph would refuse that delete mid-apply, so the plan refuses it first,
-//! naming the policy and its assignments. The renamed live policy is
+//! once, a policy dropped) deletes it. Graph refuses that delete while
+//! assignments go through it: those desired state never held (made in the
+//! portal) are ended first by the package's writer; while one tenantctl
+//! made goes through it, the plan refuses the package's change, naming
+//! the policy and its assignments. The renamed live policy is
 //! compared under its new name, so the plan shows its `displayName` and
 //! whatever else changes with it, before and after.
 
@@ -98,6 +100,7 @@ pub fn guard(observed: &mut ObservedState, desired: &DesiredModel, ledger: &Ledg
     rekey_collisions(observed, &live);
     let mut renamed: Vec<(String, String, String)> = Vec::new();
     let mut refused = BTreeMap::new();
+    let owned: BTreeSet<&str> = ledger.resources.iter().filter(|(a, _)| a.kind == Kind::AccessPackageAssignment).map(|(_, e)| e.id.as_str()).collect();
     for r in desired.resources.values().filter(|r| r.address.kind == Kind::AccessPackage) {
         let id = ledger.id(&r.address);
         let Some(o) = live.iter().find(|o| id.map_or(o.natural_key == r.natural_key, |id| o.id == id)) else { continue };
@@ -114,7 +117,12 @@ pub fn guard(observed: &mut ObservedState, desired: &DesiredModel, ledger: &Ledg
         // finding 19).
         for gone in have.difference(&want).filter(|g| pair.is_none_or(|(old, _)| old != **g)).filter(|g| collision_id(g).is_none()) {
             let held = through(observed, &o.id, gone);
-            if held.is_empty() {
+            // Assignments desired state never held (made in the portal
+            // through a policy it does not declare) are out-of-band
+            // access: the package's writer ends them before it deletes
+            // the policy, like those through a look-alike. One tenantctl
+            // made is refused: its own delete comes later in the plan.
+            if held.iter().all(|a| !owned.contains(a.id.as_str())) {
                 continue;
             }
             let who: Vec<String> = held

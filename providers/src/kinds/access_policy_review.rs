@@ -79,11 +79,23 @@ pub fn stage_toml(props: &Value, subjects: SubjectsToml) -> Result<Escalation, S
     Ok(Escalation { enabled: true, delay, approvers: subjects(props.get("escalationApprovers"))?, fallback: subjects(props.get("fallbackEscalationApprovers"))? })
 }
 
+/// The recurrence range: `noEnd`, or from the first review's date to
+/// `end_date` (`endDate`) or for `occurrences` reviews (`numbered`); the
+/// docs' `recurrenceRange` needs `startDate` with either.
+fn range_props(s: &ReviewSchedule) -> Value {
+    let start = schema::kinds::access_package_review::range_start(s);
+    match (&s.end_date, s.occurrences) {
+        (Some(end), _) => json!({"type": "endDate", "startDate": start, "endDate": end}),
+        (None, Some(n)) => json!({"type": "numbered", "startDate": start, "numberOfOccurrences": n}),
+        (None, None) => json!({"type": "noEnd"}),
+    }
+}
+
 fn schedule_props(s: &ReviewSchedule) -> Value {
     json!({
         "startDateTime": s.start_date_time.to_rfc3339_opts(SecondsFormat::Secs, true),
         "expiration": {"type": "afterDuration", "duration": canonical(&s.duration)},
-        "recurrence": {"pattern": {"type": s.recurrence, "interval": s.interval}, "range": {"type": "noEnd"}},
+        "recurrence": {"pattern": {"type": s.recurrence, "interval": s.interval}, "range": range_props(s)},
     })
 }
 
@@ -118,7 +130,7 @@ pub fn normalize_review(raw: Option<&Value>, subjects: Subjects) -> Option<Value
         "expiration": {"type": s.pointer("/expiration/type").cloned().unwrap_or(Value::Null), "duration": live_duration(s.pointer("/expiration/duration"))},
         "recurrence": {
             "pattern": {"type": pattern.get("type").cloned().unwrap_or(Value::Null), "interval": pattern.get("interval").cloned().unwrap_or(Value::Null)},
-            "range": {"type": s.pointer("/recurrence/range/type").cloned().unwrap_or(Value::Null)},
+            "range": live_range(s.pointer("/recurrence/range")),
         },
     });
     Some(json!({
@@ -148,15 +160,40 @@ pub fn is_declared(props: &Value) -> bool {
     props.get("isEnabled").and_then(Value::as_bool) == Some(true) || props.pointer("/schedule/startDateTime").is_some_and(|v| !v.is_null())
 }
 
+/// A live recurrence range in props form: its type, and the start and end
+/// date or count that type uses (Graph also returns `numberOfOccurrences`
+/// 0 with other types).
+fn live_range(r: Option<&Value>) -> Value {
+    let get = |k: &str| r.and_then(|r| r.get(k)).filter(|v| !v.is_null()).cloned();
+    let kind = get("type").unwrap_or(Value::Null);
+    let mut m = serde_json::Map::new();
+    m.insert("type".into(), kind.clone());
+    match kind.as_str() {
+        Some("endDate") => {
+            m.insert("startDate".into(), get("startDate").unwrap_or(Value::Null));
+            m.insert("endDate".into(), get("endDate").unwrap_or(Value::Null));
+        }
+        Some("numbered") => {
+            m.insert("startDate".into(), get("startDate").unwrap_or(Value::Null));
+            m.insert("numberOfOccurrences".into(), get("numberOfOccurrences").unwrap_or(Value::Null));
+        }
+        _ => {}
+    }
+    Value::Object(m)
+}
+
 /// A props review (live) as TOML; Err for a schedule tenantctl does not
 /// model (a recurrence that ends, an expiration other than a duration).
 pub fn review_toml(props: &Value, subjects: SubjectsToml) -> Result<ReviewSettings, String> {
     let flag = |k: &str| props.get(k).and_then(Value::as_bool).unwrap_or(false);
     let s = props.get("schedule").cloned().unwrap_or(Value::Null);
     let text = |p: &str| s.pointer(p).and_then(Value::as_str).map(str::to_string);
-    if let Some(range) = text("/recurrence/range/type").filter(|r| r != "noEnd") {
-        return Err(format!("a review recurrence ending `{range}` is not modelled"));
-    }
+    let (end_date, occurrences) = match text("/recurrence/range/type").as_deref() {
+        None | Some("noEnd") => (None, None),
+        Some("endDate") => (Some(text("/recurrence/range/endDate").ok_or("a review recurrence ending on no endDate is not modelled")?), None),
+        Some("numbered") => (None, Some(s.pointer("/recurrence/range/numberOfOccurrences").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()).ok_or("a review recurrence of no numberOfOccurrences is not modelled")?)),
+        Some(range) => return Err(format!("a review recurrence ending `{range}` is not modelled")),
+    };
     if let Some(t) = text("/expiration/type").filter(|t| t != "afterDuration") {
         return Err(format!("a review lasting `{t}` is not modelled"));
     }
@@ -172,6 +209,8 @@ pub fn review_toml(props: &Value, subjects: SubjectsToml) -> Result<ReviewSettin
             duration: text("/expiration/duration").unwrap_or_else(|| "P14D".into()),
             recurrence: text("/recurrence/pattern/type").unwrap_or_default(),
             interval: s.pointer("/recurrence/pattern/interval").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()).unwrap_or(1),
+            end_date,
+            occurrences,
         },
         primary_reviewers: subjects(props.get("primaryReviewers"))?,
         fallback_reviewers: subjects(props.get("fallbackReviewers"))?,

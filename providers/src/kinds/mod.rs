@@ -54,6 +54,7 @@ pub mod access_policy_rename;
 pub mod access_package_policy_write;
 pub mod access_policy_keys;
 pub mod access_policy_review;
+pub mod access_policy_questions;
 pub mod access_policy_automatic;
 pub mod access_package_removal;
 pub mod access_resources;

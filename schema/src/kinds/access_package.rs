@@ -76,6 +76,11 @@ pub struct AssignmentPolicy {
     /// and automatic assignment turned on in the tenant is drift.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub automatic_request_settings: Option<crate::kinds::access_package_automatic::AutomaticRequestSettings>,
+    /// What a requestor answers, in order (`questions`); absent: not
+    /// managed (the tenant's are kept, and a policy that has some is not
+    /// rewritten over them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub questions: Option<Vec<crate::kinds::access_package_questions::Question>>,
 }
 
 /// An `expirationPattern`.
@@ -262,6 +267,7 @@ pub(crate) fn validate(cx: &mut Ctx) {
     crate::kinds::access_package_reach::validate(cx);
     crate::kinds::access_package_groups::validate(cx);
     crate::kinds::access_package_review::validate(cx);
+    crate::kinds::access_package_questions::validate(cx);
     crate::kinds::access_package_automatic::validate(cx);
     crate::kinds::access_resources::validate(cx);
 }

@@ -72,6 +72,21 @@ pub struct ReviewSchedule {
     /// `absoluteMonthly` with 3).
     #[serde(default = "one")]
     pub interval: u32,
+    /// The date the reviews stop recurring (`YYYY-MM-DD`; the recurrence
+    /// range `endDate`). Absent, and with no `occurrences`, they recur
+    /// with no end (`noEnd`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<String>,
+    /// How many reviews there are in all (the recurrence range
+    /// `numbered`); not with `end_date`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurrences: Option<u32>,
+}
+
+/// The first day of a review recurrence (`recurrenceRange.startDate`): the
+/// date of the first review's start, in UTC.
+pub fn range_start(s: &ReviewSchedule) -> String {
+    s.start_date_time.date_naive().format("%Y-%m-%d").to_string()
 }
 
 fn yes() -> bool {
@@ -157,6 +172,24 @@ pub(crate) fn validate(cx: &mut Ctx) {
         }
         if r.schedule.interval == 0 {
             cx.error("bad-value", &o, &sched("interval"), format!("{name}: review interval must be at least 1"));
+        }
+        match (&r.schedule.end_date, r.schedule.occurrences) {
+            (Some(_), Some(_)) => {
+                cx.error("invalid-schedule", &o, &sched("occurrences"), format!("{name}: a review recurrence ends either on end_date or after occurrences, not both"));
+            }
+            (Some(end), None) => match chrono::NaiveDate::parse_from_str(end, "%Y-%m-%d") {
+                Err(_) => {
+                    cx.error("invalid-schedule", &o, &sched("end_date"), format!("{name}: review end_date `{end}` is not a date as YYYY-MM-DD"));
+                }
+                Ok(d) if d < r.schedule.start_date_time.date_naive() => {
+                    cx.error("invalid-schedule", &o, &sched("end_date"), format!("{name}: review end_date {end} is before the first review starts ({})", r.schedule.start_date_time.format("%Y-%m-%d")));
+                }
+                Ok(_) => {}
+            },
+            (None, Some(0)) => {
+                cx.error("invalid-schedule", &o, &sched("occurrences"), format!("{name}: review occurrences must be at least 1"));
+            }
+            _ => {}
         }
         if duration_days(&r.schedule.duration).is_none_or(|d| d <= 0) {
             cx.error("bad-duration", &o, &sched("duration"), format!("{name}: review duration `{}` is not an ISO 8601 duration of days and hours (`P14D`)", r.schedule.duration));

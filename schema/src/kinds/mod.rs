@@ -97,5 +97,6 @@ pub mod access_package_assignment;
 pub use access_package_assignment::AccessPackageAssignment;
 pub mod access_package_groups;
 pub mod access_package_review;
+pub mod access_package_questions;
 pub mod access_package_automatic;
 pub mod access_resources;
