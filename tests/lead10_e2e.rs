@@ -254,3 +254,46 @@ async fn markdown_shows_backticks_as_they_are_applied() {
     assert!(out.contains("`````diff"), "a fence longer than the value's backticks: {out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// The audit's S1: an access package policy's update (a whole-object PUT)
+/// sends back what tenantctl does not model: the requestors who may ask
+/// on behalf of others, and each approval stage's approver information
+/// visibility, set in the portal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_policy_update_keeps_what_tenantctl_does_not_model() {
+    const EM: &str = "/identityGovernance/entitlementManagement";
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |t| {
+        let tenant = t.join("tenant.toml");
+        let text = std::fs::read_to_string(&tenant).expect("tenant");
+        std::fs::write(&tenant, text.replace("approvals_required = 2", "approvals_required = 0\nunattended = \"lead10 test\"")).expect("written");
+    })
+    .await;
+    let package = ledger_id(work.path(), "access_package.fabrikam-audit");
+    let all = client(&sb).v1().list_all(&format!("{EM}/assignmentPolicies?$expand=accessPackage")).await.expect("policies");
+    let live = all.into_iter().find(|p| p["accessPackage"]["id"] == json!(package)).expect("the package's policy");
+    let pid = live["id"].as_str().expect("an id").to_string();
+    let mut body = live.clone();
+    if let Some(m) = body.as_object_mut() {
+        for k in ["id", "createdDateTime", "modifiedDateTime"] {
+            m.remove(k);
+        }
+    }
+    body["accessPackage"] = json!({"id": package});
+    body["requestorSettings"]["onBehalfRequestors"] = json!([{"@odata.type": "#microsoft.graph.requestorManager", "managerLevel": 1}]);
+    body["requestApprovalSettings"]["stages"][0]["approverInformationVisibility"] = json!("visible");
+    graph(&sb, Method::PUT, &format!("/v1.0{EM}/assignmentPolicies/{pid}"), Some(body)).await;
+
+    let file = dir.join("access-packages.toml");
+    let text = std::fs::read_to_string(&file).expect("packages");
+    let changed = text.replacen("duration_before_automatic_denial = \"P7D\"", "duration_before_automatic_denial = \"P5D\"", 1);
+    assert_ne!(changed, text, "the example's stage changed shape");
+    std::fs::write(&file, changed).expect("written");
+    let (code, out) = run(&sb, work.path(), &["apply", d(&dir), "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let after = graph(&sb, Method::GET, &format!("/v1.0{EM}/assignmentPolicies/{pid}"), None).await;
+    assert_eq!(after["requestApprovalSettings"]["stages"][0]["durationBeforeAutomaticDenial"], json!("P5D"), "{after:#}");
+    assert_eq!(after["requestorSettings"]["onBehalfRequestors"][0]["managerLevel"], json!(1), "{after:#}");
+    assert_eq!(after["requestApprovalSettings"]["stages"][0]["approverInformationVisibility"], json!("visible"), "{after:#}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

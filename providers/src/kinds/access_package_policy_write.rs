@@ -99,7 +99,26 @@ pub(super) async fn live_policies(api: &GraphClient, id: &str, declared: &BTreeS
 
 /// Properties of a policy tenantctl does not model: Graph's update is a
 /// whole-object PUT, so they are sent back as the tenant has them.
-const UNMODELLED_POLICY_PROPS: &[&str] = &["reviewSettings", "notificationSettings"];
+const UNMODELLED_POLICY_PROPS: &[&str] = &["reviewSettings", "notificationSettings", "requestorSettings", "requestApprovalSettings"];
+
+/// Inside what desired state declares, the fields tenantctl does not model
+/// are sent back as they are live (audit S1): the requestors who may ask
+/// on behalf of others, and each approval stage's approver information
+/// visibility (non-nullable in the CSDL). Graph's update replaces the
+/// whole policy, so leaving them out would reset them with no plan line.
+fn keep_unmodelled_fields(m: &mut Map<String, Value>, live: &Value) {
+    if let (Some(Value::Object(rs)), Some(v)) = (m.get_mut("requestorSettings"), live.pointer("/requestorSettings/onBehalfRequestors").filter(|v| !v.is_null())) {
+        rs.entry("onBehalfRequestors").or_insert_with(|| v.clone());
+    }
+    let live_stages = live.pointer("/requestApprovalSettings/stages").and_then(Value::as_array).cloned().unwrap_or_default();
+    if let Some(Value::Array(stages)) = m.get_mut("requestApprovalSettings").and_then(|a| a.get_mut("stages")) {
+        for (s, l) in stages.iter_mut().zip(&live_stages) {
+            if let (Value::Object(sm), Some(v)) = (s, l.get("approverInformationVisibility").filter(|v| !v.is_null())) {
+                sm.entry("approverInformationVisibility").or_insert_with(|| v.clone());
+            }
+        }
+    }
+}
 
 /// The PUT body of the live policy at `path`: the declared properties over
 /// what tenantctl does not model. A policy with requestor questions or
@@ -113,6 +132,7 @@ async fn keep_unmodelled(w: &Writer<'_>, api: &GraphClient, live: &Value, body: 
             m.entry((*k).to_string()).or_insert_with(|| v.clone());
         }
     }
+    keep_unmodelled_fields(&mut m, live);
     let full = w.send(api, Method::GET, &format!("{path}?$expand=questions,customExtensionStageSettings"), None).await?;
     let held: Vec<String> = ["questions", "customExtensionStageSettings"]
         .iter()
