@@ -50,6 +50,9 @@ pub mod approver_live;
 pub mod people_reach;
 pub mod package_live;
 pub mod after_package;
+pub mod sign_in;
+pub mod oma_review;
+pub mod unmanaged_reach;
 
 pub use access::*;
 pub use certificates::not_after;
