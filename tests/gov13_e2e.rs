@@ -165,3 +165,45 @@ async fn device_policy_on_a_group_of_unmanaged_membership_is_reviewed_and_its_me
     assert!(!out.contains("unmanaged-policy-member"), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+const AUTOMATIC: &str = r##"
+[access_package.fabrikam-audit.policies.staff]
+display_name = "IT staff"
+allowed_target_scope = "specificDirectoryUsers"
+expiration = { type = "afterDuration", duration = "P3650D" }
+
+[access_package.fabrikam-audit.policies.staff.automatic_request_settings]
+membership_rule = '(user.userType -eq "Guest") -and (user.userPrincipalName -startsWith "a")'
+remove_access_when_target_leaves_allowed_targets = true
+"##;
+
+/// Hostile run 18, finding 6: an automatic assignment policy whose rule
+/// may match guests is a guest policy: `standing-guest-access`,
+/// `access-without-approval` and `guest-access-without-review` apply, and
+/// the plan says it assigns automatically to guests. A rule proved to hold
+/// members only is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_automatic_policy_matching_guests_is_a_guest_policy() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    append(&dir, "access-packages.toml", AUTOMATIC);
+    let (code, out) = validate(&sb, work.path());
+    assert_ne!(code, Some(0), "{out}");
+    for lint in ["error[standing-guest-access]", "error[access-without-approval]", "warning[guest-access-without-review]"] {
+        assert!(out.lines().any(|l| l.contains(lint) && l.contains("policies.staff")), "{lint}: {out}");
+    }
+    assert!(out.contains("guests included"), "{out}");
+
+    for (lint, why) in [("access-without-approval", "test: no approval on purpose"), ("standing-guest-access", "test: ten years on purpose"), ("guest-access-without-review", "test: unreviewed on purpose")] {
+        common::gov7b::except(&dir, &format!("{lint}:access_package.fabrikam-audit"), why);
+    }
+    let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
+    assert!(out.contains("policy `it staff` assigns the package automatically to everyone its rule `(user.userType -eq \"Guest\") -and (user.userPrincipalName -startsWith \"a\")` matches, guests included, with nobody approving, for P3650D, unreviewed") , "{out}");
+
+    // Members only: not a guest policy.
+    edit_file(&dir, "access-packages.toml", |t| t.replace("(user.userType -eq \"Guest\") -and (user.userPrincipalName -startsWith \"a\")", "(user.userType -eq \"Member\") -and (user.department -eq \"IT\")"));
+    edit_file(&dir, "tenant.toml", |t| t.lines().filter(|l| !l.contains(":access_package.fabrikam-audit\"")).map(|l| format!("{l}\n")).collect());
+    let (_, out) = validate(&sb, work.path());
+    assert!(!out.lines().any(|l| l.contains("policies.staff") && (l.contains("standing-guest-access") || l.contains("guest-access-without-review"))), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
