@@ -207,3 +207,45 @@ async fn an_automatic_policy_matching_guests_is_a_guest_policy() {
     assert!(!out.lines().any(|l| l.contains("policies.staff") && (l.contains("standing-guest-access") || l.contains("guest-access-without-review"))), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+const BECOME_APPROVER: &str = r##"
+[group.guest-approvers]
+display_name = "Guest approvers"
+mail_nickname = "guest-approvers"
+members = ["adele"]
+
+[access_catalog.internal]
+display_name = "Internal"
+groups = ["guest-approvers"]
+
+[access_package.become-approver]
+display_name = "Become a guest approver"
+catalog = "internal"
+groups = ["guest-approvers"]
+
+[access_package.become-approver.policies.anyone]
+display_name = "Any member"
+allowed_target_scope = "allMemberUsers"
+expiration = { type = "afterDuration", duration = "P30D" }
+requestor_settings = { enable_targets_to_self_add_access = true, enable_targets_to_self_remove_access = true }
+request_approval_settings = { is_approval_required_for_add = false }
+"##;
+
+/// Hostile run 18, finding 9: a self-service package granting the
+/// approver group of another package needs approval
+/// (`access-without-approval`), and the package that group approves is
+/// `self-approval`, as when its own group approves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_self_service_package_granting_another_packages_approvers_is_refused() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    edit_file(&dir, "access-packages.toml", |t| t.replace("primary_approvers = [\"adele\"], fallback_primary_approvers = [\"megan\"], duration", "primary_approvers = [\"guest-approvers\"], fallback_primary_approvers = [\"guest-approvers\"], duration"));
+    let (_, before) = validate(&sb, work.path());
+    append(&dir, "access-packages.toml", BECOME_APPROVER);
+    let (code, out) = validate(&sb, work.path());
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.lines().any(|l| l.contains("error[access-without-approval]") && l.contains("access_package.become-approver.policies.anyone") && l.contains("approves or reviews requests of access_package.fabrikam-audit")), "{out}");
+    assert!(out.lines().any(|l| l.contains("error[self-approval]") && l.contains("access_package.fabrikam-audit.policies.external") && l.contains("granted by access_package.become-approver")), "{out}");
+    assert!(!before.contains("self-approval"), "the approver group alone is fine: {before}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

@@ -137,7 +137,7 @@ pub(crate) fn grants_of(cx: &Ctx, g: &Address) -> Option<String> {
             return Some(format!("{g} approves activation of {} (role_policy.{k} approvers)", p.value.role));
         }
     }
-    None
+    crate::kinds::access_package_approver_groups::approves_packages(cx, g)
 }
 
 /// The ring and all-devices groups of `[governance.managed_desktop]`.
