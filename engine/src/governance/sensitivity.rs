@@ -126,9 +126,6 @@ fn classify_in(change: &Change, desired: &DesiredModel, plan_size: usize, tenant
     if let Some(why) = managed_desktop_reason(change, desired).or_else(|| grants::managed_desktop_reach(change, tenant)) {
         return Some(why);
     }
-    if let Some(why) = super::unmanaged_reach::reason(change, desired) {
-        return Some(why);
-    }
     if a.kind == Kind::AutopilotProfile {
         // Provisioning: which devices get which profile (and whose account
         // is an administrator on them).

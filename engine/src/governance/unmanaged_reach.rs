@@ -9,14 +9,17 @@
 //!   Catalog, update ring, script, app, ...) assigned to such a group, or
 //!   changing a policy's assignments so that it is, is sensitive, and the
 //!   reason says the membership is unmanaged ([`reason`]);
-//! * on every later plan the group's live members are judged ([`lint`]):
-//!   a person (whose devices the ring devices may be), a ring device, or a
-//!   service account there is an error naming the member and the group
-//!   (`unmanaged-policy-member`, or `service-account-targeted` for a
-//!   service account). Being about live membership, it refuses only the
-//!   changes of that policy (`super::live_reach::blocks`); declaring the
-//!   group's `members` (so a person reviews them) or taking the group out
-//!   of the policy's assignments settles it.
+//!   (judged with the live tenant, after `super::people_reach`, whose
+//!   reason names a person already in the group);
+//! * on every plan the group's live members are judged ([`lint`]): a
+//!   service account there is `service-account-targeted`, an error that
+//!   refuses only the changes of that policy (`super::live_reach::blocks`);
+//!   a person (whose devices the ring devices may be) or a ring device is
+//!   `unmanaged-policy-member`, a warning naming the member and the group
+//!   on every plan (approvers saw who was in it when the policy was
+//!   approved; who came later nobody reviewed). Declaring the group's
+//!   `members` (so a person reviews them) or taking the group out of the
+//!   policy's assignments settles both.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -114,13 +117,13 @@ pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
             for (id, (ty, path)) in &held.members {
                 let member = held.who(id);
                 let account = held.address(id).filter(|m| desired.service_accounts.contains(*m));
-                let (lint, what) = match (ty.as_str(), account) {
-                    (_, Some(_)) => ("service-account-targeted", "a service account: service accounts get no policy".to_string()),
-                    ("user", None) => (UNMANAGED_POLICY_MEMBER, "a person: the policy reaches the devices they sign in to, the ring devices among them".to_string()),
+                let (severity, lint, what) = match (ty.as_str(), account) {
+                    (_, Some(_)) => (Severity::Error, "service-account-targeted", "a service account: service accounts get no policy".to_string()),
+                    ("user", None) => (Severity::Warning, UNMANAGED_POLICY_MEMBER, "a person nobody reviewed there: the policy reaches the devices they sign in to, the ring devices among them".to_string()),
                     _ => continue,
                 };
                 out.push(Finding {
-                    severity: Severity::Error,
+                    severity,
                     lint: lint.into(),
                     address: address.to_string(),
                     message: format!("{member} is in {path} live ({UNMANAGED_MEMBERSHIP}), {what}; declare the group's members or take it out of the assignments"),
@@ -131,7 +134,7 @@ pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
             if let Some(id) = ids.get(g).filter(|_| !manages_membership(desired, g)) {
                 for (m, _) in observed.memberships.get(id).into_iter().flatten().filter(|(m, ty)| ty.as_str() == DEVICE && rings.contains(m.as_str())) {
                     out.push(Finding {
-                        severity: Severity::Error,
+                        severity: Severity::Warning,
                         lint: UNMANAGED_POLICY_MEMBER.into(),
                         address: address.to_string(),
                         message: format!("ring device id:{m} is in {g} live ({UNMANAGED_MEMBERSHIP}): the policy reaches a Managed Desktop ring device without review; declare the group's members or take it out of the assignments"),
