@@ -250,3 +250,33 @@ async fn a_self_service_package_granting_another_packages_approvers_is_refused()
     assert!(!before.contains("self-approval"), "the approver group alone is fine: {before}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+const CUSTOM_ROLE: &str = r##"
+[role_definition.pwreset]
+display_name = "Helpdesk password reset"
+allowed_resource_actions = ["microsoft.directory/users/password/update"]
+
+[role_assignment.megan-x]
+principal = "megan"
+role = "pwreset"
+assignment = "eligible"
+expires = 2027-01-31T00:00:00Z
+justification = "x"
+"##;
+
+/// Hostile run 17, finding 3: a custom privileged role created in the same
+/// plan that makes someone eligible for it, with no `role_policy`, gets
+/// Entra's default PIM settings (no approval): an error before apply, not
+/// only the warning that its settings are undeclared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_custom_role_made_eligible_without_pim_settings_is_refused() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    append(&dir, "roles.toml", CUSTOM_ROLE);
+    let (code, out) = run(&sb, work.path(), &["plan", d(&dir)]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("error[privileged-activation-without-approval] role_assignment.megan-x: custom role role_definition.pwreset is privileged, not in the tenant yet"), "{out}");
+    let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert!(!out.contains("applied: create role_assignment.megan-x"), "{code:?} {out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
