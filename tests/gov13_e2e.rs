@@ -280,3 +280,31 @@ async fn a_new_custom_role_made_eligible_without_pim_settings_is_refused() {
     assert!(!out.contains("applied: create role_assignment.megan-x"), "{code:?} {out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Hostile run 17, finding 8: a guest's sponsor changed in desired state is
+/// a change the plan shows, text and Markdown, with before and after (it
+/// used to plan as "no changes").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guests_sponsor_change_is_shown_with_before_and_after() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
+    assert!(!out.contains("guest.fabrikam-auditor"), "converged: {out}");
+    edit_file(&dir, "guests.toml", |t| t.replace("sponsor = \"adele\"", "sponsor = \"megan\""));
+    let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
+    assert!(out.contains("~ guest.fabrikam-auditor") && out.contains("~ sponsor: \"adele\" -> \"megan\""), "{out}");
+    let (_, md) = run(&sb, work.path(), &["plan", d(&dir), "--format", "markdown"]);
+    assert!(md.contains("- sponsor = \"adele\"") && md.contains("+ sponsor = \"megan\""), "{md}");
+    assert!(!out.contains("puts back what was last applied"), "desired state moved, not the tenant: {out}");
+    // Applied (approved), the new sponsor is what the ledger records.
+    let state = schema::load(&dir).expect("the edited tenant loads");
+    let c = client(&sb);
+    let mut ledger = ledger_of(work.path());
+    let p = plan(&c, &state, &ledger).await;
+    apply(&c, &p, &mut ledger).await;
+    assert_eq!(ledger.resources.get(&"guest.fabrikam-auditor".parse().expect("an address")).and_then(|e| e.sponsor.as_deref()), Some("megan"));
+    std::fs::write(work.path().join("tenantctl.lock"), ledger.render()).expect("the ledger is written");
+    let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
+    assert!(!out.contains("guest.fabrikam-auditor"), "recorded: {out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

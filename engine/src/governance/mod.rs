@@ -53,6 +53,7 @@ pub mod after_package;
 pub mod sign_in;
 pub mod oma_review;
 pub mod unmanaged_reach;
+pub mod sponsor;
 
 pub use access::*;
 pub use certificates::not_after;

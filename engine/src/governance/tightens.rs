@@ -122,7 +122,8 @@ pub fn mark_restores(changes: &mut [Change], ledger: &crate::Ledger) {
         let Some(applied) = ledger.resources.get(&c.address).and_then(|e| e.applied.as_deref()) else { continue };
         let Some(d) = &c.desired else { continue };
         // A secret's variable changed in desired state (not in the hash).
-        if c.fields.iter().any(|f| f.field == crate::secret_env::ENVS) {
+        // Likewise a guest's sponsor (`super::sponsor`).
+        if c.fields.iter().any(|f| f.field == crate::secret_env::ENVS || (c.address.kind == Kind::Guest && f.field == super::sponsor::SPONSOR)) {
             continue;
         }
         if crate::plan::fingerprint(&serde_json::to_value(&d.props).unwrap_or_default()) == applied {
