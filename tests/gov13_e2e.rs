@@ -213,7 +213,6 @@ const BECOME_APPROVER: &str = r##"
 [group.guest-approvers]
 display_name = "Guest approvers"
 mail_nickname = "guest-approvers"
-members = ["adele"]
 
 [access_catalog.internal]
 display_name = "Internal"
