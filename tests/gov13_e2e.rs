@@ -40,6 +40,15 @@ async fn enabling_sign_in_of_an_existing_account_needs_approval() {
     assert!(out.contains("enables sign-in of user.former"), "{out}");
     assert!(!out.contains("Summer2024"), "{out}");
 
+    // A password that stops expiring is reviewed too.
+    edit_file(&dir, "accounts.toml", |t| t.replace("mail_nickname = \"former\"\n", "mail_nickname = \"former\"\ndisable_password_expiration = true\n"));
+    let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
+    assert!(out.contains("enables sign-in of user.former"), "{out}");
+    edit_file(&dir, "accounts.toml", |t| t.replace("[user.former]\n", "[user.former]\naccount_enabled = false\n"));
+    let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
+    assert!(out.contains("sets DisablePasswordExpiration on user.former"), "{out}");
+    edit_file(&dir, "accounts.toml", |t| t.replace("disable_password_expiration = true\n", "").replace("[user.former]\naccount_enabled = false\n", "[user.former]\n"));
+
     // Disabling ends access: it runs unattended (here: the account enabled
     // in the portal, desired state keeping it disabled).
     let id = graph(&sb, Method::GET, "/v1.0/users/former@contoso.onmicrosoft.com?$select=id", None).await["id"].as_str().expect("an id").to_string();

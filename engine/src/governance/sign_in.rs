@@ -46,7 +46,7 @@ pub fn reason(change: &Change) -> Option<String> {
         ));
     }
     if change.fields.iter().any(never_expires) {
-        return Some(format!("sets {NEVER_EXPIRES} on {a}: a password tenantctl did not set stops expiring"));
+        return Some(format!("sets {NEVER_EXPIRES} on {a}: its password stops expiring, so whoever knows it keeps signing in"));
     }
     None
 }
