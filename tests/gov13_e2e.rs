@@ -169,6 +169,8 @@ async fn device_policy_on_a_group_of_unmanaged_membership_is_reviewed_and_its_me
     let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
     assert!(out.contains("warning[unmanaged-policy-member] device_configuration.pilot-relax: user.megan is in group.pilot-x live"), "{out}");
     assert!(out.contains("error[service-account-targeted] device_configuration.pilot-relax: user.mstest is in group.pilot-x live"), "{out}");
+    let (_, out) = run(&sb, work.path(), &["drift", d(&dir), "--no-record"]);
+    assert!(out.contains("warning[unmanaged-policy-member] device_configuration.pilot-relax: user.megan is in group.pilot-x live"), "drift says so too: {out}");
     // Declaring the members settles it (a person reviews them).
     edit_file(&dir, "policies.toml", |t| t.replace("mail_nickname = \"pilot-x\"\n", "mail_nickname = \"pilot-x\"\nmembers = [\"adele\"]\n"));
     let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
