@@ -241,7 +241,7 @@ pub fn drift(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, 
         counts,
         items,
         unknown: plan.unknown.clone(),
-        warnings: plan.warnings.clone(),
+        warnings: plan.warnings.iter().cloned().chain(crate::governance::unmanaged_reach::drift_warnings(&plan.lints)).collect(),
         scopes: scopes.into_iter().collect(),
         in_sync_count: plan.unchanged.len(),
     }

@@ -57,6 +57,11 @@ pub struct LedgerEntry {
     /// accounts (users and guests). Absent in older ledgers.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub approved_fields: std::collections::BTreeMap<String, String>,
+    /// A guest's sponsor as last applied: another sponsor in desired state
+    /// is then a change the plan shows (`governance::sponsor`). Not a
+    /// Graph property tenantctl writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sponsor: Option<String>,
 }
 
 /// The desired property whose value the ledger keeps as an entry's
@@ -211,7 +216,7 @@ impl Ledger {
 
     pub fn record(&mut self, address: Address, id: String, applied: Option<String>, changed_at: Option<String>) {
         self.pending.remove(&address);
-        self.resources.insert(address, LedgerEntry { id, applied, changed_at, expires: None, service: false, location: None, secret_env: Default::default(), approved_fields: Default::default() });
+        self.resources.insert(address, LedgerEntry { id, applied, changed_at, expires: None, service: false, location: None, secret_env: Default::default(), approved_fields: Default::default(), sponsor: None });
     }
 
     pub fn forget(&mut self, address: &Address) -> Option<LedgerEntry> {
@@ -249,7 +254,7 @@ mod tests {
         base.record("group.b".parse().expect("test fixture"), "2".into(), None, None);
         let ops = [
             LedgerOp::Pending { address: "group.c".parse().expect("test fixture"), since: "2026-01-01T00:00:00Z".into() },
-            LedgerOp::Record { address: "group.c".parse().expect("test fixture"), entry: LedgerEntry { id: "3".into(), applied: Some("sha256:x".into()), changed_at: None, expires: None, service: false, location: None, secret_env: Default::default(), approved_fields: Default::default() } },
+            LedgerOp::Record { address: "group.c".parse().expect("test fixture"), entry: LedgerEntry { id: "3".into(), applied: Some("sha256:x".into()), changed_at: None, expires: None, service: false, location: None, secret_env: Default::default(), approved_fields: Default::default(), sponsor: None } },
             LedgerOp::Forget { address: "group.a".parse().expect("test fixture") },
             LedgerOp::Pending { address: "group.d".parse().expect("test fixture"), since: "2026-01-01T00:00:01Z".into() },
         ];

@@ -472,6 +472,8 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
 
     // What the ledger remembers beside Graph: a guest's expiry, a service account.
     warnings.extend(crate::governance::recorded::add_changes(&mut changes, &mut unchanged, desired, &live_service, ledger, &matched, &unknown_set, options.now));
+    // Who sponsors each guest, against what the ledger recorded.
+    crate::governance::sponsor::add_changes(&mut changes, &mut unchanged, desired, ledger, &matched, &unknown_set);
     // Which variable each secret is sent from (names only).
     crate::secret_env::add_changes(&mut changes, &mut unchanged, desired, ledger, &matched, &unknown_set);
 

@@ -562,6 +562,6 @@ pub fn live_sensitivity(changes: &[Change], desired: &DesiredModel, observed: &O
         .filter(|c| super::tightens::only_tightens(c).is_none())
         // The service-accounts group's rule put back, ending exemptions only.
         .filter(|c| !super::exemption_restore::proven(c))
-        .filter_map(|c| managed_desktop_reach(c, &t).or_else(|| super::people_reach::reason(c, desired, observed, ids)).or_else(|| membership_reason(c, &t)).or_else(|| super::admin_reach::reason(c, &t)).map(|r| (c.address.clone(), r)))
+        .filter_map(|c| managed_desktop_reach(c, &t).or_else(|| super::people_reach::reason(c, desired, observed, ids)).or_else(|| super::unmanaged_reach::reason(c, desired)).or_else(|| membership_reason(c, &t)).or_else(|| super::admin_reach::reason(c, &t)).map(|r| (c.address.clone(), r)))
         .collect()
 }

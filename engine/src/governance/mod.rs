@@ -55,6 +55,10 @@ pub mod breakglass_ca;
 pub mod secret_sends;
 pub mod ratify;
 pub mod after_package_delete;
+pub mod sign_in;
+pub mod oma_review;
+pub mod unmanaged_reach;
+pub mod sponsor;
 
 pub use access::*;
 pub use certificates::not_after;

@@ -13,6 +13,10 @@
 //!   approving, so its rule must be proved (against the declared
 //!   properties, [`super::rule::evaluate`]) to leave out every service
 //!   account: `service-account-access-package` otherwise ([`lints`]).
+//! * An automatic policy whose rule is not proved to hold members only
+//!   admits guests: validation holds it to the guest rules
+//!   (`schema::kinds::access_package_reach::admits_external`), and the
+//!   plan says it assigns automatically to guests ([`to_guests`]).
 
 use std::collections::BTreeSet;
 
@@ -66,13 +70,48 @@ pub fn only_turns_off(change: &Change) -> Option<String> {
     ))
 }
 
-/// A note on each change that only turns automatic assignment off.
+/// A note on each change that only turns automatic assignment off, and on
+/// each change of a package one of whose automatic policies may assign it
+/// to guests ([`to_guests`]).
 pub fn notes(changes: &mut [Change]) {
     for c in changes.iter_mut() {
         if let Some(why) = only_turns_off(c) {
             c.notes.push(why);
         }
+        if matches!(c.action, Action::Create | Action::Update | Action::Replace) {
+            let said = c.desired.as_ref().map(|d| to_guests(&d.props)).unwrap_or_default();
+            c.notes.extend(said);
+        }
     }
+}
+
+/// What each automatic policy of a package whose rule is not proved to
+/// hold members only does (hostile run 18, finding 6): it assigns the
+/// package to the guests it matches, with nobody approving, for how long,
+/// reviewed or not.
+pub fn to_guests(props: &crate::Props) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, pol) in props.get("policies").and_then(Value::as_object).into_iter().flatten() {
+        if pol.pointer(&format!("/{PROP}/{ON}")).and_then(Value::as_bool) != Some(true) {
+            continue;
+        }
+        let rules = pol.get("specificAllowedTargets").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).filter_map(|s| s.strip_prefix(ATTRIBUTE_RULE));
+        for rule in rules.filter(|r| !schema::kinds::access_package_reach::members_only_rule(r)) {
+            let e = pol.get("expiration");
+            let text = |k: &str| e.and_then(|e| e.get(k)).and_then(Value::as_str).unwrap_or_default().to_string();
+            let how_long = match text("type").as_str() {
+                "afterDuration" => format!("for {}", text("duration")),
+                "afterDateTime" => format!("until {}", text("endDateTime")),
+                _ => "with no end".to_string(),
+            };
+            let reviewed = pol.pointer("/reviewSettings/isEnabled").and_then(Value::as_bool) == Some(true);
+            out.push(format!(
+                "policy `{name}` assigns the package automatically to everyone its rule `{rule}` matches, guests included, with nobody approving, {how_long}, {}",
+                if reviewed { "reviewed" } else { "unreviewed" }
+            ));
+        }
+    }
+    out
 }
 
 /// Findings for access package `address`: an automatic policy whose rule

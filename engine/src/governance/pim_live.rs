@@ -49,7 +49,14 @@ pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
             Some(id) => o.props.get("roleDefinition").and_then(as_reference).is_some_and(|x| x.eq_ignore_ascii_case(id)),
             None => role != CUSTOM_ROLE && o.props.get("role").and_then(Value::as_str) == Some(role),
         });
-        // A new custom role has no policy yet: nothing live to judge.
+        // A custom role this plan creates (its definition is not live) has
+        // no policy yet: Entra gives it the default settings, whose
+        // activation needs no approval (hostile run 17, finding 3).
+        let definition = r.props.get("roleDefinition").and_then(as_reference).and_then(|d| d.parse::<Address>().ok());
+        if role == CUSTOM_ROLE && definition.is_some_and(|d| desired.resources.contains_key(&d) && !ids.contains_key(&d)) {
+            out.push(new_custom_role(address, &r.props));
+            continue;
+        }
         let Some(o) = policy else { continue };
         let activation = o.props.get("activation");
         let mfa = activation.and_then(|a| a.get("enabledRules")).and_then(Value::as_array).is_some_and(|r| r.iter().any(|x| x.as_str() == Some("MultiFactorAuthentication")));
@@ -70,4 +77,21 @@ pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
         }
     }
     super::lints::finish(&desired.governance, out)
+}
+
+/// `privileged-activation-without-approval` for an eligible assignment of
+/// a custom role that is not in the tenant yet, with no declared
+/// `role_policy`: once created, the role has Entra's default PIM settings
+/// (activation for up to 8 hours with MFA and a justification, no
+/// approval), so whoever is eligible activates it with nobody approving.
+fn new_custom_role(address: &Address, props: &crate::Props) -> Finding {
+    let shown = role_shown(props);
+    Finding {
+        severity: Severity::Error,
+        lint: ACTIVATION_WITHOUT_APPROVAL.into(),
+        address: address.to_string(),
+        message: format!(
+            "{shown} is privileged, not in the tenant yet, and {address} is eligible for it; its PIM settings are not declared, so it gets Entra's defaults, whose activation needs no approval: declare its role_policy with require_approval = true (or allow it with a reason)"
+        ),
+    }
 }

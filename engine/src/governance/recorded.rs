@@ -38,7 +38,7 @@ pub const RECORDED_EXPIRY: &[Kind] = &[Kind::Guest, Kind::IntuneRoleAssignment];
 /// Whether `field` of a `kind` change is recorded in the ledger only (not
 /// a Graph property: apply never sends it).
 pub fn is_ledger_field(kind: Kind, field: &str) -> bool {
-    (field == EXPIRES && RECORDED_EXPIRY.contains(&kind)) || (kind, field) == (Kind::User, KIND)
+    (field == EXPIRES && RECORDED_EXPIRY.contains(&kind)) || (kind, field) == (Kind::User, KIND) || (kind, field) == (Kind::Guest, super::sponsor::SPONSOR)
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -260,6 +260,7 @@ pub fn remember(desired: &DesiredModel, plan: &Plan, ledger: &mut Ledger) -> Vec
         out.push((a.clone(), op));
     }
     out.extend(crate::secret_env::remember(desired, plan, ledger));
+    out.extend(super::sponsor::remember(desired, plan, ledger));
     out
 }
 
@@ -298,7 +299,7 @@ mod tests {
 
     #[test]
     fn apply_records_what_the_change_sets_and_keeps_the_rest() {
-        let prev = LedgerEntry { id: "1".into(), applied: None, changed_at: None, expires: Some("2027-03-31T17:00:00Z".into()), service: false, location: None, secret_env: Default::default(), approved_fields: Default::default() };
+        let prev = LedgerEntry { id: "1".into(), applied: None, changed_at: None, expires: Some("2027-03-31T17:00:00Z".into()), service: false, location: None, secret_env: Default::default(), approved_fields: Default::default(), sponsor: None };
         let c = guest_change(Some("2027-03-31T17:00:00Z"), "2027-06-30T17:00:00Z");
         assert_eq!(facts_after(&c, Some(&prev)), (Some("2027-06-30T17:00:00Z".into()), false));
         let mut other = c.clone();

@@ -33,6 +33,11 @@ fn classify_in(change: &Change, desired: &DesiredModel, plan_size: usize, tenant
         // changed only with approval, never self-healed.
         return Some(why);
     }
+    // Sign-in given back to an account, and custom OMA-URI profiles:
+    // reviewed even as a restore (hostile run 18, findings 5 and 12).
+    if let Some(why) = super::sign_in::reason(change).or_else(|| super::oma_review::reason(change)) {
+        return Some(why);
+    }
     // What the ledger remembers (governance::recorded): no longer a
     // service account, or a guest's access extended.
     if let Some(why) = super::recorded::leaves_service(change) {

@@ -122,7 +122,8 @@ pub fn mark_restores(changes: &mut [Change], ledger: &crate::Ledger) {
         let Some(applied) = ledger.resources.get(&c.address).and_then(|e| e.applied.as_deref()) else { continue };
         let Some(d) = &c.desired else { continue };
         // A secret's variable changed in desired state (not in the hash).
-        if c.fields.iter().any(|f| f.field == crate::secret_env::ENVS) {
+        // Likewise a guest's sponsor (`super::sponsor`).
+        if c.fields.iter().any(|f| f.field == crate::secret_env::ENVS || (c.address.kind == Kind::Guest && f.field == super::sponsor::SPONSOR)) {
             continue;
         }
         if crate::plan::fingerprint(&serde_json::to_value(&d.props).unwrap_or_default()) == applied {
@@ -147,7 +148,7 @@ pub fn only_tightens(change: &Change) -> Option<String> {
     let a = &change.address;
     if change.action == Action::Create {
         // A control deleted out of band, made again as approved.
-        return is_control(a.kind).then(|| format!(
+        return (is_control(a.kind) && super::oma_review::reason(change).is_none()).then(|| format!(
             "makes control {a} again as it was approved and last applied (it was deleted out of band; the ledger's record is beyond the change's reach): a control grants no access, so it needs no approval and reconcile --self-heal applies it unattended"
         ));
     }
@@ -159,7 +160,7 @@ pub fn only_tightens(change: &Change) -> Option<String> {
         Kind::ConditionalAccess if change.fields.iter().all(|f| f.field == "state" && f.after.as_ref().and_then(Value::as_str) == Some("enabled")) => {
             Some(format!("only puts conditional access policy {a} back to enabled: it grants no access, so it needs no approval and reconcile --self-heal applies it unattended"))
         }
-        k if is_control(k) => Some(format!(
+        k if is_control(k) && super::oma_review::reason(change).is_none() => Some(format!(
             "puts control {a} back as it was approved and last applied (the tenant drifted; the ledger's record is beyond the change's reach): a control grants no access, so it needs no approval and reconcile --self-heal applies it unattended"
         )),
         Kind::AccessPackage | Kind::AccessCatalog if change.fields.iter().all(grant_field_narrows) => Some(format!(

@@ -54,7 +54,7 @@ mod tests {
     use schema::Kind;
 
     fn entry(expires: Option<&str>) -> LedgerEntry {
-        LedgerEntry { id: "00000000-0000-4000-8000-000000000001".into(), applied: None, changed_at: None, expires: expires.map(str::to_string), service: false, location: None, secret_env: Default::default(), approved_fields: Default::default() }
+        LedgerEntry { id: "00000000-0000-4000-8000-000000000001".into(), applied: None, changed_at: None, expires: expires.map(str::to_string), service: false, location: None, secret_env: Default::default(), approved_fields: Default::default(), sponsor: None }
     }
 
     fn live(kind: Kind, enabled: bool) -> LiveObject {

@@ -38,14 +38,15 @@ pub fn is_secret_name(name: &str) -> bool {
 /// ".../WiFi/Profile/Corp/PreSharedKey", value = ".." }`: its `value` is
 /// then a secret although the key `value` is not secret-named. Names are
 /// judged like property names, spaces ignored, and an OMA-URI by its last
-/// segment.
+/// segment. A setting whose value holds a password inline (an XML
+/// `<Password>` element, a `Password=` pair) is secret whatever its name.
 pub fn names_a_secret(m: &serde_json::Map<String, Value>) -> bool {
     ["displayName", "name", "omaUri"].iter().any(|k| {
         m.get(*k)
             .and_then(Value::as_str)
             .map(|n| n.rsplit('/').next().unwrap_or(n).replace(' ', ""))
             .is_some_and(|n| is_secret_name(&n))
-    })
+    }) || (m.contains_key("omaUri") && m.get("value").and_then(Value::as_str).is_some_and(crate::governance::oma_review::holds_password))
 }
 
 /// Whether the entry `key` of object `m` must not be shown.

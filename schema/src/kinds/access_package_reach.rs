@@ -7,7 +7,9 @@
 //!   rule not proved to hold members only; a group a package admitting
 //!   external users grants) admits external users: approval, an end within
 //!   the guest horizon and a review are required of it as of
-//!   `allExternalUsers` ([`admits_external`]);
+//!   `allExternalUsers` ([`admits_external`]); so does an automatic
+//!   assignment policy whose membership rule is not proved to hold members
+//!   only (hostile run 18, finding 6);
 //! * an assignment of a guest ends within the guest horizon whatever its
 //!   policy allows (`standing-guest-access`);
 //! * a package grants privileged access when its group, or a group it is
@@ -66,6 +68,11 @@ pub(crate) fn admits_external(cx: &Ctx, pol: &AssignmentPolicy) -> Option<String
     let scope = pol.allowed_target_scope.as_str();
     if EXTERNAL_SCOPES.contains(&scope) {
         return Some(scope.to_string());
+    }
+    // An automatic policy admits whoever its rule matches (hostile run 18,
+    // finding 6): guests, unless the rule is proved to hold members only.
+    if let Some(rule) = pol.automatic_request_settings.as_ref().map(|a| a.membership_rule.as_str()).filter(|r| !members_only_rule(r)) {
+        return Some(format!("it assigns automatically to everyone its membership_rule `{rule}` matches, guests included (the rule does not require user.userType -eq \"Member\")"));
     }
     if scope != SPECIFIC_USERS {
         return None;
@@ -130,7 +137,7 @@ pub(crate) fn grants_of(cx: &Ctx, g: &Address) -> Option<String> {
             return Some(format!("{g} approves activation of {} (role_policy.{k} approvers)", p.value.role));
         }
     }
-    None
+    crate::kinds::access_package_approver_groups::approves_packages(cx, g)
 }
 
 /// The ring and all-devices groups of `[governance.managed_desktop]`.

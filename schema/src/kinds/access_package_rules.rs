@@ -231,6 +231,10 @@ impl People<'_> {
             cx.error(SELF_APPROVAL, o, at, format!("{name}: {why}"));
             return;
         }
+        if let Some(why) = crate::kinds::access_package_approver_groups::self_service_grant(cx, key, &approver, &approvers, field).filter(|_| !excepted(cx, SELF_APPROVAL, key)) {
+            cx.error(SELF_APPROVAL, o, at, format!("{name}: {why}"));
+            return;
+        }
         let overlap = match pol.allowed_target_scope.as_str() {
             "allMemberUsers" => approvers.iter().find(|x| x.kind == Kind::User || x.kind == Kind::Group).cloned(),
             "allDirectoryUsers" => approvers.iter().next().cloned(),

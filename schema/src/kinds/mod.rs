@@ -91,6 +91,7 @@ pub mod access_catalog;
 pub mod access_package;
 pub mod access_package_rules;
 pub mod access_package_reach;
+pub mod access_package_approver_groups;
 pub use access_catalog::AccessCatalog;
 pub use access_package::AccessPackage;
 pub mod access_package_assignment;
