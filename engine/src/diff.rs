@@ -5,8 +5,12 @@
 //! compare by value; arrays of references are sets; nested objects compare
 //! only the keys desired state sets.
 
+use std::cmp::Ordering;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use schema::Address;
 
 use crate::model::{as_reference, Props};
 
@@ -104,12 +108,13 @@ fn is_scalar(v: &Value) -> bool {
 
 /// [`diff_props`] against live props whose references are still ids:
 /// `resolve` rewrites a live value's references (it is only called for the
-/// declared keys whose values are not scalars), `resolve_id` one live
-/// reference's target (as `resolve` would write it). Scalars on both sides
+/// declared keys whose values are not scalars), `resolve_id` the address
+/// a live reference's target was matched to (`resolve` writes it so, and
+/// any other as `id:ID`). Scalars on both sides
 /// are compared in place, without copying either, and so are lists of
 /// references (members, owners) that hold the same targets: the result is
 /// exactly that of `diff_props(desired, &live resolved)`.
-pub fn diff_props_with(desired: &Props, live: &Props, resolve: impl Fn(&Value) -> Value, resolve_id: impl Fn(&str) -> String) -> Vec<FieldChange> {
+pub fn diff_props_with<'i>(desired: &Props, live: &Props, resolve: impl Fn(&Value) -> Value, resolve_id: impl Fn(&str) -> Option<&'i Address>) -> Vec<FieldChange> {
     let mut out = Vec::new();
     for (k, dv) in desired {
         let lv = live.get(k);
@@ -135,15 +140,49 @@ pub fn diff_props_with(desired: &Props, live: &Props, resolve: impl Fn(&Value) -
 /// live ones resolved): then their canonical forms (sorted, deduplicated)
 /// are equal. False when either holds anything else, or they differ: the
 /// caller then compares them the long way, which names the difference.
-fn same_targets(desired: &[Value], live: &[Value], resolve_id: &impl Fn(&str) -> String) -> bool {
+/// A live id resolves to the address it was matched to (`resolve_id`), else
+/// to `id:ID`; that text is compared without being built.
+fn same_targets<'i>(desired: &[Value], live: &[Value], resolve_id: &impl Fn(&str) -> Option<&'i Address>) -> bool {
     let Some(mut d) = desired.iter().map(as_reference).collect::<Option<Vec<&str>>>() else { return false };
     let Some(ids) = live.iter().map(as_reference).collect::<Option<Vec<&str>>>() else { return false };
-    let mut l: Vec<String> = ids.into_iter().map(resolve_id).collect();
     d.sort_unstable();
     d.dedup();
-    l.sort_unstable();
-    l.dedup();
-    d.len() == l.len() && d.iter().zip(&l).all(|(a, b)| *a == b.as_str())
+    // Every live target is a declared one, and every declared one is hit.
+    let mut hit = vec![false; d.len()];
+    for id in ids {
+        let found = match resolve_id(id) {
+            Some(a) => d.binary_search_by(|t| cmp_joined(t, &[a.kind.as_str(), ".", &a.key])),
+            None => d.binary_search_by(|t| cmp_joined(t, &["id:", id])),
+        };
+        match found {
+            Ok(i) => hit[i] = true,
+            Err(_) => return false,
+        }
+    }
+    hit.into_iter().all(|h| h)
+}
+
+/// `s` ordered against the concatenation of `parts` (byte order, as `str`
+/// orders), without building it.
+pub fn cmp_joined(s: &str, parts: &[&str]) -> Ordering {
+    let mut rest = s.as_bytes();
+    for p in parts {
+        let p = p.as_bytes();
+        let n = rest.len().min(p.len());
+        match rest[..n].cmp(&p[..n]) {
+            Ordering::Equal => {}
+            other => return other,
+        }
+        if rest.len() < p.len() {
+            return Ordering::Less;
+        }
+        rest = &rest[n..];
+    }
+    if rest.is_empty() {
+        Ordering::Equal
+    } else {
+        Ordering::Greater
+    }
 }
 
 fn diff_value(path: &str, dv: &Value, lv: &Value, out: &mut Vec<FieldChange>) {
@@ -225,7 +264,8 @@ mod tests {
         };
         let d = props(json!({"a": 1, "b": "x", "c": null, "d": "", "e": true, "m": [reference("user.b"), reference("user.a")], "n": {"x": 1}, "o": "s", "p": 2, "q": []}));
         let l = props(json!({"a": 1.0, "b": "y", "c": {"k": null}, "d": null, "e": false, "m": [reference("a"), reference("c")], "n": {"x": 2}, "o": {"k": 1}, "p": [1], "q": [reference("z")]}));
-        let resolve_id = |id: &str| format!("user.{id}");
+        let users: std::collections::HashMap<&str, Address> = ["a", "b", "c", "z"].into_iter().map(|id| (id, Address::new(schema::Kind::User, id))).collect();
+        let resolve_id = |id: &str| users.get(id);
         let resolved: Props = l.iter().map(|(k, v)| (k.clone(), resolve(v))).collect();
         let expected = diff_props(&d, &resolved);
         assert_eq!(diff_props_with(&d, &l, resolve, resolve_id), expected);
@@ -238,6 +278,17 @@ mod tests {
             let l = props(live);
             let resolved: Props = l.iter().map(|(k, v)| (k.clone(), resolve(v))).collect();
             assert_eq!(diff_props_with(&d, &l, resolve, resolve_id), diff_props(&d, &resolved), "{l:?}");
+        }
+    }
+
+    #[test]
+    fn joined_parts_order_as_their_text() {
+        let texts = ["", "a", "ab", "abc", "abd", "b", "user.a", "user.ab", "user.b", "id:x", "é"];
+        let splits: [&[&str]; 11] = [&[], &["a"], &["a", "b"], &["ab", "", "c"], &["a", "bd"], &["", "b"], &["user", ".", "a"], &["user.", "ab"], &["user", ".b"], &["id:", "x"], &["é"]];
+        for t in texts {
+            for parts in splits {
+                assert_eq!(cmp_joined(t, parts), t.cmp(parts.concat().as_str()), "{t:?} {parts:?}");
+            }
         }
     }
 

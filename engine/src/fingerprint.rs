@@ -4,6 +4,7 @@
 //! than in a copy of the value. The bytes hashed are exactly those of the
 //! canonical JSON text, so fingerprints stay comparable with saved plans.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
 use std::io;
 
@@ -13,12 +14,33 @@ use sha2::{Digest, Sha256};
 
 use crate::model::{as_reference, DesiredModel, DesiredResource, LiveObject, Props, REF};
 
-/// Writes into the hasher.
-struct HashWriter<'a>(&'a mut Sha256);
+/// The hasher, fed in blocks of [`BLOCK`] bytes: the canonical JSON is
+/// written in many small pieces (a comma, a key), each of which would
+/// otherwise be a call into the hash on its own.
+struct Hasher {
+    sha: Sha256,
+    buf: Vec<u8>,
+}
 
-impl io::Write for HashWriter<'_> {
+const BLOCK: usize = 64 * 1024;
+
+impl Hasher {
+    fn new() -> Hasher {
+        Hasher { sha: Sha256::new(), buf: Vec::with_capacity(BLOCK + 256) }
+    }
+
+    fn update(&mut self, bytes: impl AsRef<[u8]>) {
+        self.buf.extend_from_slice(bytes.as_ref());
+        if self.buf.len() >= BLOCK {
+            self.sha.update(&self.buf);
+            self.buf.clear();
+        }
+    }
+}
+
+impl io::Write for Hasher {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.update(buf);
+        self.update(buf);
         Ok(buf.len())
     }
 
@@ -28,9 +50,40 @@ impl io::Write for HashWriter<'_> {
 }
 
 /// A JSON string (or any scalar), escaped exactly as `serde_json` prints it.
-fn scalar<T: serde::Serialize + ?Sized>(h: &mut Sha256, v: &T) {
+fn scalar<T: serde::Serialize + ?Sized>(h: &mut Hasher, v: &T) {
     // Writing into a hasher cannot fail, and these values always serialize.
-    let _ = serde_json::to_writer(HashWriter(h), v);
+    let _ = serde_json::to_writer(&mut *h, v);
+}
+
+/// Whether `serde_json` prints `s` as it is between the quotes: it escapes
+/// only `"`, `\\` and control characters below U+0020.
+fn plain(s: &str) -> bool {
+    !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
+/// A string, as [`scalar`] writes it.
+fn string(h: &mut Hasher, s: &str) {
+    if plain(s) {
+        h.update(b"\"");
+        h.update(s);
+        h.update(b"\"");
+    } else {
+        scalar(h, s);
+    }
+}
+
+/// An address (`kind.key`), as [`scalar`] writes it, without formatting it:
+/// kind names need no escaping.
+fn write_address(h: &mut Hasher, a: &Address) {
+    if plain(&a.key) {
+        h.update(b"\"");
+        h.update(a.kind.as_str());
+        h.update(b".");
+        h.update(&a.key);
+        h.update(b"\"");
+    } else {
+        scalar(h, a);
+    }
 }
 
 /// Anything printable, as the JSON string of its text (escaped as it is
@@ -44,24 +97,25 @@ impl<T: std::fmt::Display> serde::Serialize for Text<T> {
 }
 
 /// A list of strings (or addresses), as the JSON array of their texts.
-fn strings<T: serde::Serialize>(h: &mut Sha256, items: &[T]) {
+fn strings<T>(h: &mut Hasher, items: &[T], write: impl Fn(&mut Hasher, &T)) {
     h.update(b"[");
     for (i, x) in items.iter().enumerate() {
         if i > 0 {
             h.update(b",");
         }
-        scalar(h, x);
+        write(h, x);
     }
     h.update(b"]");
 }
 
-fn finish(h: Sha256) -> String {
-    format!("sha256:{}", hex::encode(h.finalize()))
+fn finish(mut h: Hasher) -> String {
+    h.sha.update(&h.buf);
+    format!("sha256:{}", hex::encode(h.sha.finalize()))
 }
 
 /// sha256 of a value's canonical JSON (sorted keys).
 pub fn fingerprint(v: &Value) -> String {
-    let mut h = Sha256::new();
+    let mut h = Hasher::new();
     write_value(&mut h, v, None);
     finish(h)
 }
@@ -93,13 +147,13 @@ fn desired_hash(model: &DesiredModel) -> Result<String, serde_json::Error> {
     };
     let mut entries: Vec<(&String, &Value)> = top.iter().collect();
     entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    let mut h = Sha256::new();
+    let mut h = Hasher::new();
     h.update(b"{");
     for (i, (k, v)) in entries.into_iter().enumerate() {
         if i > 0 {
             h.update(b",");
         }
-        scalar(&mut h, k.as_str());
+        string(&mut h, k.as_str());
         h.update(b":");
         if k == "resources" {
             // Keyed by the address's text, sorted as text, as the map of
@@ -109,7 +163,7 @@ fn desired_hash(model: &DesiredModel) -> Result<String, serde_json::Error> {
                 if j > 0 {
                     h.update(b",");
                 }
-                scalar(&mut h, address);
+                write_address(&mut h, address);
                 h.update(b":");
                 write_resource(&mut h, r)?;
             }
@@ -127,35 +181,35 @@ fn desired_hash(model: &DesiredModel) -> Result<String, serde_json::Error> {
 /// without building the texts: by kind name, then by key (the map's own
 /// order within a kind), since kind names hold only characters that sort
 /// after the dot.
-fn by_text<V>(map: &BTreeMap<Address, V>) -> impl Iterator<Item = (&Address, &V)> {
+fn by_text<K: Borrow<Address> + Ord, V>(map: &BTreeMap<K, V>) -> impl Iterator<Item = (&K, &V)> {
     let mut kinds = Kind::ALL.to_vec();
     kinds.sort_unstable_by_key(|k| k.as_str());
-    kinds.into_iter().flat_map(move |kind| map.range(Address::new(kind, "")..).take_while(move |(a, _)| a.kind == kind))
+    kinds.into_iter().flat_map(move |kind| map.range::<Address, _>(Address::new(kind, "")..).take_while(move |(a, _)| (*a).borrow().kind == kind))
 }
 
 /// A desired resource's canonical JSON, as `write_value` of its
 /// `serde_json::to_value` would write it, without copying its props: the
 /// fields in key order, those serde skips when empty skipped alike (the
 /// small ones still go through a value, exactly as serde writes them).
-fn write_resource(h: &mut Sha256, r: &DesiredResource) -> Result<(), serde_json::Error> {
+fn write_resource(h: &mut Hasher, r: &DesiredResource) -> Result<(), serde_json::Error> {
     let DesiredResource { address, natural_key, display_name, props, immutable, assignment_props, create_only, depends_on, expires } = r;
     h.update(b"{");
     let mut first = true;
-    let mut key = |h: &mut Sha256, k: &str| {
+    let mut key = |h: &mut Hasher, k: &str| {
         if !first {
             h.update(b",");
         }
         first = false;
-        scalar(h, k);
+        string(h, k);
         h.update(b":");
     };
     // Addresses and times serialize as strings (`collect_str`), the
     // same text their values hold.
     key(h, "address");
-    scalar(h, address);
+    write_address(h, address);
     if !assignment_props.is_empty() {
         key(h, "assignment_props");
-        strings(h, assignment_props);
+        strings(h, assignment_props, |h, s| string(h, s));
     }
     if !create_only.is_empty() {
         key(h, "create_only");
@@ -163,20 +217,20 @@ fn write_resource(h: &mut Sha256, r: &DesiredResource) -> Result<(), serde_json:
     }
     if !depends_on.is_empty() {
         key(h, "depends_on");
-        strings(h, depends_on);
+        strings(h, depends_on, write_address);
     }
     key(h, "display_name");
-    scalar(h, display_name.as_str());
+    string(h, display_name);
     if let Some(e) = expires {
         key(h, "expires");
         scalar(h, e);
     }
     if !immutable.is_empty() {
         key(h, "immutable");
-        strings(h, immutable);
+        strings(h, immutable, |h, s| string(h, s));
     }
     key(h, "natural_key");
-    scalar(h, natural_key.as_str());
+    string(h, natural_key);
     key(h, "props");
     write_entries(h, props.iter(), None);
     h.update(b"}");
@@ -185,20 +239,25 @@ fn write_resource(h: &mut Sha256, r: &DesiredResource) -> Result<(), serde_json:
 
 /// How live references are rewritten while hashing: an id of a matched
 /// object becomes its address, any other id becomes `id:ID`.
-type Ids<'a> = Option<&'a HashMap<String, Address>>;
+type Ids<'a> = Option<&'a HashMap<&'a str, &'a Address>>;
 
-fn write_reference(h: &mut Sha256, id: &str, ids: &HashMap<String, Address>) {
+fn write_reference(h: &mut Hasher, id: &str, ids: &HashMap<&str, &Address>) {
     h.update(b"{");
     scalar(h, REF);
     h.update(b":");
     match ids.get(id) {
-        Some(a) => scalar(h, a),
+        Some(a) => write_address(h, a),
+        None if plain(id) => {
+            h.update(b"\"id:");
+            h.update(id);
+            h.update(b"\"");
+        }
         None => scalar(h, &Text(format_args!("id:{id}"))),
     }
     h.update(b"}");
 }
 
-fn write_value(h: &mut Sha256, v: &Value, ids: Ids) {
+fn write_value(h: &mut Hasher, v: &Value, ids: Ids) {
     if let (Some(ids), Some(id)) = (ids, as_reference(v)) {
         write_reference(h, id, ids);
         return;
@@ -219,18 +278,19 @@ fn write_value(h: &mut Sha256, v: &Value, ids: Ids) {
             }
             h.update(b"]");
         }
+        Value::String(s) => string(h, s),
         other => scalar(h, other),
     }
 }
 
 /// An object whose entries are already in key order.
-fn write_entries<'v>(h: &mut Sha256, entries: impl Iterator<Item = (&'v String, &'v Value)>, ids: Ids) {
+fn write_entries<'v>(h: &mut Hasher, entries: impl Iterator<Item = (&'v String, &'v Value)>, ids: Ids) {
     h.update(b"{");
     for (i, (k, v)) in entries.enumerate() {
         if i > 0 {
             h.update(b",");
         }
-        scalar(h, k.as_str());
+        string(h, k);
         h.update(b":");
         write_value(h, v, ids);
     }
@@ -253,25 +313,25 @@ pub enum ObservedPart<'a> {
 /// ids in `props` resolved through `ids`, hashed without copying any object.
 /// The addresses are keyed by their text, in text order (see
 /// [`by_text`]).
-pub fn observed(parts: &BTreeMap<Address, ObservedPart<'_>>, ids: &HashMap<String, Address>) -> String {
-    let mut h = Sha256::new();
+pub fn observed(parts: &BTreeMap<&Address, ObservedPart<'_>>, ids: &HashMap<&str, &Address>) -> String {
+    let mut h = Hasher::new();
     h.update(b"{");
     for (i, (address, part)) in by_text(parts).enumerate() {
         if i > 0 {
             h.update(b",");
         }
-        scalar(&mut h, address);
+        write_address(&mut h, address);
         h.update(b":");
         match part {
             ObservedPart::Missing => h.update(b"null"),
             ObservedPart::Id(id) => {
                 h.update(b"{\"id\":");
-                scalar(&mut h, *id);
+                string(&mut h, id);
                 h.update(b"}");
             }
             ObservedPart::Live(o) => {
                 h.update(b"{\"id\":");
-                scalar(&mut h, o.id.as_str());
+                string(&mut h, &o.id);
                 h.update(b",\"props\":");
                 write_props(&mut h, &o.props, ids);
                 h.update(b"}");
@@ -284,7 +344,7 @@ pub fn observed(parts: &BTreeMap<Address, ObservedPart<'_>>, ids: &HashMap<Strin
 
 /// Props as one object (already sorted: a BTreeMap), treated as a reference
 /// when it is exactly one, as the value it stands for would be.
-fn write_props(h: &mut Sha256, props: &Props, ids: &HashMap<String, Address>) {
+fn write_props(h: &mut Hasher, props: &Props, ids: &HashMap<&str, &Address>) {
     if props.len() == 1 {
         if let Some(id) = props.get(REF).and_then(Value::as_str) {
             write_reference(h, id, ids);
@@ -309,7 +369,7 @@ mod tests {
         full.depends_on = vec!["user.b".parse().expect("address")];
         full.expires = Some(chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 12, 1, 9, 0, 0).single().expect("time"));
         for r in [bare, full] {
-            let mut h = Sha256::new();
+            let mut h = Hasher::new();
             write_resource(&mut h, &r).expect("hashes");
             assert_eq!(finish(h), fingerprint(&serde_json::to_value(&r).expect("value")), "{r:?}");
         }
@@ -330,12 +390,12 @@ mod tests {
     }
 
     fn text_fingerprint(v: &Value) -> String {
-        let mut h = Sha256::new();
+        let mut h = Hasher::new();
         h.update(canonical_json(v).as_bytes());
         finish(h)
     }
 
-    fn resolve(v: &Value, ids: &HashMap<String, Address>) -> Value {
+    fn resolve(v: &Value, ids: &HashMap<&str, &Address>) -> Value {
         if let Some(id) = as_reference(v) {
             return match ids.get(id) {
                 Some(a) => crate::model::reference(a.to_string()),
@@ -356,6 +416,21 @@ mod tests {
             "M": "upper sorts first",
             "refs": [{"@ref": "id-1"}, {"@ref": "id-2"}, {"@ref": "id-1", "other": 1}],
         })
+    }
+
+    #[test]
+    fn strings_and_addresses_are_written_as_serde_json_writes_them() {
+        for s in ["", "plain", "é😀", "q\"uote", "back\\slash", "nl\n", "\u{1f}", "\u{7f}", "</script>"] {
+            let (mut fast, mut serde) = (Hasher::new(), Hasher::new());
+            string(&mut fast, s);
+            scalar(&mut serde, s);
+            assert_eq!(fast.buf, serde.buf, "{s:?}");
+            let a = Address::new(Kind::Group, s);
+            let (mut fast, mut serde) = (Hasher::new(), Hasher::new());
+            write_address(&mut fast, &a);
+            scalar(&mut serde, &a);
+            assert_eq!(fast.buf, serde.buf, "{a:?}");
+        }
     }
 
     #[test]
@@ -404,7 +479,8 @@ mod tests {
     #[test]
     fn observed_fingerprint_equals_the_text_one_with_resolved_references() {
         let mut ids = HashMap::new();
-        ids.insert("id-1".to_string(), "group.ring".parse::<Address>().expect("test fixture"));
+        let ring = "group.ring".parse::<Address>().expect("test fixture");
+        ids.insert("id-1", &ring);
         let mut props = Props::new();
         for (k, v) in sample().as_object().expect("test fixture") {
             props.insert(k.clone(), v.clone());
@@ -412,11 +488,12 @@ mod tests {
         let live = LiveObject { kind: schema::Kind::Group, id: "obj-1".into(), natural_key: "k".into(), display_name: "d".into(), props };
         let mut parts = BTreeMap::new();
         let at = |a: &str| a.parse::<Address>().expect("test fixture");
-        parts.insert(at("user.b"), ObservedPart::Live(&live));
-        parts.insert(at("user.a"), ObservedPart::Missing);
-        parts.insert(at("group.orphan"), ObservedPart::Id("obj-9"));
-        parts.insert(at("access_package_assignment.a"), ObservedPart::Missing);
-        parts.insert(at("access_package.z"), ObservedPart::Id("obj-8"));
+        let (b, a, orphan, assignment, package) = (at("user.b"), at("user.a"), at("group.orphan"), at("access_package_assignment.a"), at("access_package.z"));
+        parts.insert(&b, ObservedPart::Live(&live));
+        parts.insert(&a, ObservedPart::Missing);
+        parts.insert(&orphan, ObservedPart::Id("obj-9"));
+        parts.insert(&assignment, ObservedPart::Missing);
+        parts.insert(&package, ObservedPart::Id("obj-8"));
         let mut expected = serde_json::Map::new();
         expected.insert("user.b".into(), json!({"id": "obj-1", "props": resolve(&Value::Object(live.props.clone().into_iter().collect()), &ids)}));
         expected.insert("user.a".into(), Value::Null);

@@ -3,7 +3,7 @@
 //! diffs, orders changes into waves, and records why each change exists and
 //! what it waits on. Apply makes no choices; everything is decided here.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use schema::kinds::governance::GuestExpiryAction;
@@ -24,7 +24,7 @@ use crate::fingerprint::ObservedPart;
 /// Replace `{{id}}` placeholders in a live natural key with `{{address}}`
 /// where the id belongs to a matched object, so keys that embed references
 /// (role assignments) compare by identity.
-fn resolve_key(key: &str, ids: &HashMap<String, Address>) -> String {
+fn resolve_key(key: &str, ids: &HashMap<&str, &Address>) -> String {
     let mut out = String::new();
     let mut rest = key;
     while let Some(start) = rest.find("{{") {
@@ -50,7 +50,7 @@ fn resolve_key(key: &str, ids: &HashMap<String, Address>) -> String {
 }
 
 /// A live reference's target: the address of a matched object, else `id:ID`.
-fn resolve_id(id: &str, ids: &HashMap<String, Address>) -> String {
+fn resolve_id(id: &str, ids: &HashMap<&str, &Address>) -> String {
     match ids.get(id) {
         Some(a) => a.to_string(),
         None => format!("id:{id}"),
@@ -58,7 +58,7 @@ fn resolve_id(id: &str, ids: &HashMap<String, Address>) -> String {
 }
 
 /// Rewrite live references (ids) as addresses where known.
-fn resolve_refs(v: &Value, ids: &HashMap<String, Address>) -> Value {
+fn resolve_refs(v: &Value, ids: &HashMap<&str, &Address>) -> Value {
     if let Some(id) = as_reference(v) {
         return reference(resolve_id(id, ids));
     }
@@ -106,14 +106,12 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     let mut errors = Vec::new();
     // address -> matched live object; id -> address.
     let mut matched: BTreeMap<Address, &LiveObject> = BTreeMap::new();
-    // Looked up only, never walked (so never in output order): hashed.
-    let mut ids: HashMap<String, Address> = HashMap::with_capacity(ledger.resources.len());
+    // Looked up only, never walked (so never in output order): hashed. Its
+    // keys are the ids of every object matched so far (all kinds).
+    let mut ids: HashMap<&str, &Address> = HashMap::with_capacity(ledger.resources.len());
     let mut forgotten: BTreeMap<Address, String> = BTreeMap::new();
     let mut duplicates: Vec<String> = Vec::new();
     let empty = Vec::new();
-    // The ids of every object matched so far (all kinds), kept as matches
-    // are made rather than rebuilt from `matched` for each kind.
-    let mut taken: HashSet<&str> = HashSet::with_capacity(ledger.resources.len());
 
     // Identity: kinds in order, so references in natural keys (role
     // assignments name principals) are already resolved when needed.
@@ -131,8 +129,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
             match by_id.get(entry.id.as_str()) {
                 Some(o) => {
                     matched.insert(address.clone(), o);
-                    ids.insert(o.id.clone(), address.clone());
-                    taken.insert(o.id.as_str());
+                    ids.insert(o.id.as_str(), address);
                 }
                 None => {
                     forgotten.insert(address.clone(), entry.id.clone());
@@ -140,7 +137,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
             }
         }
         let mut by_key: BTreeMap<String, Vec<&LiveObject>> = BTreeMap::new();
-        for o in live.iter().filter(|o| !taken.contains(o.id.as_str())) {
+        for o in live.iter().filter(|o| !ids.contains_key(o.id.as_str())) {
             by_key.entry(resolve_key(&o.natural_key, &ids)).or_default().push(o);
         }
         for (address, r) in desired.resources.range(Address::new(kind, "")..) {
@@ -167,8 +164,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
                 None | Some([]) => {}
                 Some([one]) => {
                     matched.insert(address.clone(), one);
-                    ids.insert(one.id.clone(), address.clone());
-                    taken.insert(one.id.as_str());
+                    ids.insert(one.id.as_str(), address);
                 }
                 Some(many) => {
                     let mut found: Vec<String> = many.iter().map(|o| o.id.clone()).collect();
@@ -216,7 +212,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     for a in &recorded_service {
         warnings.push(format!("{a} was applied as a service account (the ledger records it): every service-account rule applies to it until an approved plan that records its change is applied"));
     }
-    let mut fp_parts: BTreeMap<Address, ObservedPart> = BTreeMap::new();
+    let mut fp_parts: BTreeMap<&Address, ObservedPart> = BTreeMap::new();
 
     // Resources that cannot be judged: their kind, or a kind they refer to,
     // could not be read.
@@ -251,7 +247,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
         }
         let live = matched.get(address).copied();
         let expired = r.expires.is_some_and(|e| e <= options.now);
-        fp_parts.insert(address.clone(), live.map_or(ObservedPart::Missing, ObservedPart::Live));
+        fp_parts.insert(address, live.map_or(ObservedPart::Missing, ObservedPart::Live));
         if expired {
             let when = r.expires.map(|e| e.to_rfc3339()).unwrap_or_default();
             match (address.kind, live, gov.guest_expiry_action) {
@@ -298,7 +294,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
         };
         // Only the declared keys are compared: the live object is not
         // copied (its references are resolved key by key where needed).
-        let fields = crate::diff::diff_props_with(&r.props, &o.props, |v| resolve_refs(v, &ids), |id| resolve_id(id, &ids));
+        let fields = crate::diff::diff_props_with(&r.props, &o.props, |v| resolve_refs(v, &ids), |id| ids.get(id).copied());
         if fields.is_empty() {
             unchanged.push(address.clone());
             continue;
@@ -363,7 +359,10 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     let protected: BTreeSet<String> = gov.protected.iter().cloned().collect();
     // Objects a declared address matches (a key renamed in desired state):
     // never ended through the old key.
-    let claimed_ids: BTreeSet<&str> = matched.iter().filter(|(a, _)| desired.resources.contains_key(*a)).map(|(_, o)| o.id.as_str()).collect();
+    // Built the first time an undeclared object's access would end (most
+    // plans have none): a set of every matched id otherwise.
+    let claimed_ids: std::cell::OnceCell<BTreeSet<&str>> = std::cell::OnceCell::new();
+    let claimed = |id: &str| claimed_ids.get_or_init(|| matched.iter().filter(|(a, _)| desired.resources.contains_key(*a)).map(|(_, o)| o.id.as_str()).collect()).contains(id);
     // The delete of a ledger-owned object no longer declared, with what it
     // held (for approvers) and the soft-delete note for accounts.
     let undeclared_delete = |address: &Address, o: &LiveObject, reason: String| {
@@ -426,7 +425,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
             });
             continue;
         };
-        fp_parts.insert(address.clone(), ObservedPart::Id(&o.id));
+        fp_parts.insert(address, ObservedPart::Id(&o.id));
         let prunable = gov.prune.kinds.iter().any(|k| k == address.kind.as_str());
         if protected.contains(&address.to_string()) {
             orphans.push(Orphan { address: address.clone(), id: o.id.clone(), reason: "no longer declared, but protected: never deleted".into() });
@@ -436,7 +435,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
             // A tenant's singleton (its authorization policy) or built-in
             // object cannot be deleted: it stays as it is, unmanaged.
             orphans.push(Orphan { address: address.clone(), id: o.id.clone(), reason: "no longer declared; built into the tenant, so never deleted (left as it is)".into() });
-        } else if let Some(end) = crate::governance::undeclared::access_end(address, entry, o, options.now, gov.guest_expiry_action).filter(|_| !claimed_ids.contains(o.id.as_str())) {
+        } else if let Some(end) = crate::governance::undeclared::access_end(address, entry, o, options.now, gov.guest_expiry_action).filter(|_| !claimed(o.id.as_str())) {
             use crate::governance::undeclared::AccessEnd;
             match end {
                 AccessEnd::Ended => unchanged.push(address.clone()),

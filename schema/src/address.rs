@@ -37,6 +37,16 @@ macro_rules! kind_enum {
                     $(Kind::$variant => $policy,)*
                 }
             }
+
+            /// The kind named `s` (its [`Kind::as_str`]): one `match`, where
+            /// a scan of [`Kind::ALL`] compared every name in turn (every
+            /// reference a plan parses goes through here).
+            fn named(s: &str) -> Option<Kind> {
+                match s {
+                    $(stringify!($field) => Some(Kind::$variant),)*
+                    _ => None,
+                }
+            }
         }
     };
 }
@@ -56,10 +66,7 @@ pub struct UnknownKind(pub String);
 impl FromStr for Kind {
     type Err = UnknownKind;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Kind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| UnknownKind(s.to_string()))
+        Kind::named(s).ok_or_else(|| UnknownKind(s.to_string()))
     }
 }
 

@@ -15,7 +15,6 @@ use serde_json::Value;
 
 use super::lints::{Finding, Severity};
 use crate::model::{as_reference, DesiredModel, LiveObject, ObservedState};
-use crate::plan::referenced_addresses;
 
 /// The member type of a device (`#microsoft.graph.device`).
 pub const DEVICE: &str = "device";
@@ -94,6 +93,24 @@ fn collect(v: &Value, addrs: &mut BTreeSet<Address>, raw: &mut BTreeSet<String>)
     }
 }
 
+/// The groups a value refers to (as [`crate::plan::referenced_addresses`], keeping only
+/// addresses of kind group).
+fn referenced_groups(v: &Value, out: &mut BTreeSet<Address>) {
+    if let Some(r) = as_reference(v) {
+        if r.split_once('.').is_some_and(|(kind, _)| kind == Kind::Group.as_str()) {
+            if let Ok(a) = r.parse::<Address>() {
+                out.insert(a);
+            }
+        }
+        return;
+    }
+    match v {
+        Value::Object(m) => m.values().for_each(|v| referenced_groups(v, out)),
+        Value::Array(a) => a.iter().for_each(|v| referenced_groups(v, out)),
+        _ => {}
+    }
+}
+
 /// What live membership reaches.
 #[derive(Debug, Default)]
 struct LiveReach {
@@ -111,7 +128,9 @@ struct Walk<'a> {
     desired: &'a DesiredModel,
     observed: &'a ObservedState,
     by_id: &'a HashMap<&'a str, &'a Address>,
-    id_of: HashMap<&'a Address, &'a str>,
+    /// Matched ids by address (looked up for the few groups a walk visits,
+    /// never copied into a map of every object).
+    ids: &'a BTreeMap<Address, String>,
     live_groups: HashMap<&'a str, &'a LiveObject>,
 }
 
@@ -121,9 +140,14 @@ impl<'a> Walk<'a> {
             desired,
             observed,
             by_id: ids.by_id(),
-            id_of: ids.iter().map(|(a, i)| (a, i.as_str())).collect(),
+            ids,
             live_groups: observed.objects.get(&Kind::Group).into_iter().flatten().map(|o| (o.id.as_str(), o)).collect(),
         }
+    }
+
+    /// The live id an address was matched to.
+    fn id_of(&self, a: &Address) -> Option<&'a str> {
+        self.ids.get(a).map(String::as_str)
     }
 
     fn name(&self, id: &str) -> String {
@@ -137,7 +161,7 @@ impl<'a> Walk<'a> {
     /// raw id of a live group.
     fn group_id(&self, a: Option<&Address>, raw: Option<&str>) -> Option<&'a str> {
         match (a, raw) {
-            (Some(a), _) => self.id_of.get(a).copied(),
+            (Some(a), _) => self.id_of(a),
             (None, Some(r)) => self.live_groups.get_key_value(r).map(|(k, _)| *k),
             _ => None,
         }
@@ -186,12 +210,15 @@ impl<'a> Walk<'a> {
                     }
                 }
                 let Some(r) = self.desired.resources.get(a) else { return };
+                // Only nested groups are followed: member references to
+                // anything else are not parsed (every group's users were,
+                // for every assignment that reaches it).
                 let mut refs = BTreeSet::new();
                 if let Some(m) = r.props.get("members") {
-                    referenced_addresses(m, &mut refs);
+                    referenced_groups(m, &mut refs);
                 }
-                for m in refs.iter().filter(|m| m.kind == Kind::Group) {
-                    if let Some(mid) = self.id_of.get(m) {
+                for m in &refs {
+                    if let Some(mid) = self.id_of(m) {
                         self.reach(mid, &format!("{path} > {m}"), live, seen, out);
                     }
                 }
@@ -239,7 +266,8 @@ pub(crate) fn lint_membership_indexed(desired: &DesiredModel, observed: &Observe
         Some(g) => format!("exclude {g}"),
         None => "exclude the service accounts".to_string(),
     };
-    let live_by_id: HashMap<&str, &LiveObject> = observed.objects.values().flatten().map(|o| (o.id.as_str(), o)).collect();
+    // Only the kinds judged below are looked up.
+    let live_by_id: HashMap<&str, &LiveObject> = observed.objects.iter().filter(|(k, _)| k.is_policy() || **k == Kind::AutopilotProfile).flat_map(|(_, v)| v).map(|o| (o.id.as_str(), o)).collect();
     for (address, r) in &desired.resources {
         let targeting = address.kind.is_policy() || address.kind == Kind::AutopilotProfile;
         if !targeting {
@@ -361,7 +389,7 @@ fn autopilot_profiles(desired: &DesiredModel, observed: &ObservedState, ids: &BT
     let mut out = Vec::new();
     let Some(md) = &desired.governance.managed_desktop else { return out };
     let Some(all) = md.all_devices.as_ref().map(|k| Address::new(Kind::Group, k.as_str())) else { return out };
-    let all_id = walk.id_of.get(&all).copied();
+    let all_id = walk.id_of(&all);
     if observed.unreadable.contains_key(&Kind::AutopilotProfile) {
         return out;
     }
@@ -433,7 +461,7 @@ fn ring_members(desired: &DesiredModel, observed: &ObservedState, walk: &Walk<'_
 /// the ring's real group.
 fn ring_ids(desired: &DesiredModel, observed: &ObservedState, walk: &Walk<'_>, address: &Address) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    let matched = walk.id_of.get(address).copied();
+    let matched = walk.id_of(address);
     if let Some(id) = matched {
         out.insert(id.to_string(), String::new());
     }

@@ -88,13 +88,15 @@ pub(crate) fn lint_indexed(desired: &DesiredModel, observed: &ObservedState, ids
         return out;
     }
     let by_id = ids.by_id();
-    let live_groups: BTreeSet<&str> = observed.objects.get(&Kind::Group).into_iter().flatten().map(|o| o.id.as_str()).collect();
+    // Built the first time a raw id is looked up (declared references are
+    // addresses): a set of every live group otherwise.
+    let live_groups: std::cell::OnceCell<BTreeSet<&str>> = std::cell::OnceCell::new();
     // A reference (an address or a live id) as a live group id.
     let group_id = |r: &str| -> Option<String> {
         match r.parse::<Address>() {
             Ok(a) if a.kind == Kind::Group => ids.get(&a).cloned(),
             Ok(_) => None,
-            Err(_) => live_groups.contains(r).then(|| r.to_string()),
+            Err(_) => live_groups.get_or_init(|| observed.objects.get(&Kind::Group).into_iter().flatten().map(|o| o.id.as_str()).collect()).contains(r).then(|| r.to_string()),
         }
     };
     let mut grants: BTreeMap<String, BTreeSet<Grant>> = BTreeMap::new();
@@ -130,8 +132,11 @@ pub(crate) fn lint_indexed(desired: &DesiredModel, observed: &ObservedState, ids
             _ => {}
         }
     }
-    let people: BTreeMap<&str, &crate::model::LiveObject> = [Kind::User, Kind::Guest].iter().flat_map(|k| observed.objects.get(k).into_iter().flatten()).map(|o| (o.id.as_str(), o)).collect();
+    // Built the first time a live member is named (most plans grant
+    // nothing through a group anyone may fill): every user otherwise.
+    let people: std::cell::OnceCell<BTreeMap<&str, &crate::model::LiveObject>> = std::cell::OnceCell::new();
     let who = |id: &str| -> String {
+        let people = people.get_or_init(|| [Kind::User, Kind::Guest].iter().flat_map(|k| observed.objects.get(k).into_iter().flatten()).map(|o| (o.id.as_str(), o)).collect());
         match (by_id.get(id), people.get(id)) {
             (Some(a), _) => a.to_string(),
             (None, Some(o)) => format!("id:{id} ({})", o.display_name),

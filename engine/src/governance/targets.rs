@@ -73,6 +73,11 @@ fn reach(desired: &DesiredModel, g: &Address, path: &str, seen: &mut BTreeSet<Ad
         let mut refs = BTreeSet::new();
         referenced_addresses(members, &mut refs);
         for m in refs {
+            // A member that is neither a group nor a service account
+            // reaches nothing (as `reach` of it would find).
+            if m.kind != Kind::Group && !desired.service_accounts.contains(&m) {
+                continue;
+            }
             let p = if m.kind == Kind::Group { format!("{path} > {m}") } else { path.to_string() };
             out.add(reach(desired, &m, &p, seen));
         }
