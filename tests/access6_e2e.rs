@@ -373,8 +373,13 @@ async fn applications_and_sites_are_catalog_resources_and_package_roles() {
     apply_binary(&sb, w, d);
     assert_eq!(package_roles(&sb, w).await, [("AadApplication".to_string(), WRITER.to_string())]);
     edit_file(&dir, FILE, |t| t.replace(&format!("\nsites = [\"{SITE}\"]"), ""));
-    let p = binary_plan(&sb, w, d);
-    assert!(p.is_empty(), "a catalog that declares no sites does not manage them: {p:?}");
+    // Nothing is written; the plan only ratifies that desired state no
+    // longer declares the sites (gov12), which applying records.
+    let out = cli(&sb, w, &["plan", d, "--format", "json"]);
+    let p: engine::Plan = serde_json::from_str(&text(&out.stdout)).expect("a JSON plan");
+    assert!(p.changes.iter().all(engine::governance::ratify::is_ratify), "a catalog that declares no sites does not manage them: {:?}", p.changes);
+    apply_binary(&sb, w, d);
+    assert!(binary_plan(&sb, w, d).is_empty(), "converged");
     edit_file(&dir, FILE, |t| t.replace(&format!("applications = [\"{SP}\"]"), &format!("applications = [\"{SP}\"]\nsites = []")));
     let p = binary_plan(&sb, w, d);
     assert_eq!(p, [("update access_catalog.guest-access".to_string(), vec!["sites".to_string()])], "{p:?}");

@@ -132,10 +132,23 @@ fn unmanaged_note(dropped: &[String], live: Option<&LiveObject>) -> String {
     format!("no longer managed: {}; the tenant may change {} from then on without drift", list.join(", "), if dropped.len() == 1 { "it" } else { "them" })
 }
 
-/// Why dropping `dropped` from `a` is sensitive, when `a` is a control.
+/// Fields that say who holds, owns or is granted something: no longer
+/// declaring one approves whoever the portal put there (hostile run 20,
+/// finding 11: a service account added to a licence group, an owner of a
+/// role-assignable group, a break-glass account in an administrative unit).
+const GRANT_FIELDS: &[&str] = &["members", "owners", "membershipRule", "assignedLicenses", "groups", "applications", "sites", "principal"];
+
+/// Why dropping `dropped` from `a` is sensitive: `a` is a control, or a
+/// dropped field says who holds or is granted something.
 fn unmanaged_reason(a: &Address, dropped: &[String]) -> Option<String> {
-    (!dropped.is_empty() && (super::tightens::is_control(a.kind) || a.kind == Kind::RolePolicy))
-        .then(|| format!("stops managing {} of control {a}: the tenant may then change {} without drift", dropped.join(", "), if dropped.len() == 1 { "it" } else { "them" }))
+    let them = if dropped.len() == 1 { "it" } else { "them" };
+    if !dropped.is_empty() && (super::tightens::is_control(a.kind) || a.kind == Kind::RolePolicy) {
+        return Some(format!("stops managing {} of control {a}: the tenant may then change {them} without drift", dropped.join(", ")));
+    }
+    let grants: Vec<&str> = dropped.iter().map(String::as_str).filter(|k| GRANT_FIELDS.contains(k) || k.ends_with("icenses")).collect();
+    (!grants.is_empty()).then(|| {
+        format!("stops managing {} of {a}: whoever the tenant has there now (added out of band or not) keeps it, approved, and later changes are not drift", grants.join(", "))
+    })
 }
 
 /// The fields of a ratification of `r` (live `o`) from the approved record.
@@ -207,16 +220,28 @@ pub fn add_changes(
         if unknown.contains_key(address) || r.expires.is_some_and(|e| e <= now) {
             continue;
         }
-        let Some(entry) = ledger.resources.get(address).filter(|e| e.id == o.id) else { continue };
-        let Some(applied) = entry.applied.as_deref() else { continue };
-        if applied == applied_hash(r) {
-            continue;
-        }
-        let m = Moved::of(entry, r);
-        let fields = fields(m.as_ref(), r, o, entry);
+        let entry = ledger.resources.get(address).filter(|e| e.id == o.id);
+        let (fields, dropped) = match entry.and_then(|e| e.applied.as_deref().map(|a| (e, a))) {
+            Some((entry, applied)) => {
+                if applied == applied_hash(r) {
+                    continue;
+                }
+                let m = Moved::of(entry, r);
+                (fields(m.as_ref(), r, o, entry), m.map(|m| m.dropped).unwrap_or_default())
+            }
+            // No approved record, in a ledger the seal does not prove (its
+            // `applied` line cut by a pull request, hostile run 20, finding
+            // 1): what was approved is unknown, so the whole declared object
+            // is shown and reviewed, never taken as approved. (An entry cut
+            // whole is an adoption by natural key, judged as before.)
+            None if ledger.seal_broken() && entry.is_some() => {
+                sensitive.insert(address.clone(), format!("the ledger does not match the seal the tenant records and holds no approved record of {address}: what was approved is unknown, so desired state is reviewed whole"));
+                (vec![FieldChange { field: WHOLE.into(), before: Some(Value::String("(no approved record)".into())), after: Some(Value::String(applied_hash(r))) }], Vec::new())
+            }
+            None => continue,
+        };
         let what: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
         let mut notes = vec![RATIFY_NOTE.to_string()];
-        let dropped = m.map(|m| m.dropped).unwrap_or_default();
         if !dropped.is_empty() {
             notes.push(unmanaged_note(&dropped, Some(o)));
             if let Some(why) = unmanaged_reason(address, &dropped) {
