@@ -129,13 +129,14 @@ fn bad_units_and_scopes_are_refused_where_they_are_written() {
 /// refuses the assignment as Entra does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roles_entra_does_not_scope_to_units_are_refused() {
-    let text = "[user.a]\nuser_principal_name = \"a@contoso.onmicrosoft.com\"\ndisplay_name = \"A\"\nmail_nickname = \"a\"\n\n[administrative_unit.u]\ndisplay_name = \"U\"\n\n[role_definition.apps]\ndisplay_name = \"App reader\"\nallowed_resource_actions = [\"microsoft.directory/applications/basic/update\"]\n\n[role_definition.helpers]\ndisplay_name = \"Password helpers\"\nallowed_resource_actions = [\"microsoft.directory/users/password/update\"]\n\n[role_assignment.ga]\nprincipal = \"a\"\nrole = \"Global Administrator\"\nscope = { administrative_unit = \"u\" }\n\n[role_assignment.apps]\nprincipal = \"a\"\nrole = \"apps\"\nscope = { administrative_unit = \"u\" }\n\n[role_assignment.ok]\nprincipal = \"a\"\nrole = \"helpers\"\nscope = { administrative_unit = \"u\" }\n\n[role_assignment.helpdesk]\nprincipal = \"a\"\nrole = \"Helpdesk Administrator\"\nscope = { administrative_unit = \"u\" }\n";
+    let text = "[user.a]\nuser_principal_name = \"a@contoso.onmicrosoft.com\"\ndisplay_name = \"A\"\nmail_nickname = \"a\"\n\n[administrative_unit.u]\ndisplay_name = \"U\"\n\n[role_definition.apps]\ndisplay_name = \"App reader\"\nallowed_resource_actions = [\"microsoft.directory/applications/basic/update\"]\n\n[role_definition.helpers]\ndisplay_name = \"Password helpers\"\nallowed_resource_actions = [\"microsoft.directory/users/password/update\"]\n\n[role_assignment.ga]\nprincipal = \"a\"\nrole = \"Global Administrator\"\nscope = { administrative_unit = \"u\" }\n\n[role_assignment.apps]\nprincipal = \"a\"\nrole = \"apps\"\nscope = { administrative_unit = \"u\" }\n\n[role_assignment.ok]\nprincipal = \"a\"\nrole = \"helpers\"\nscope = { administrative_unit = \"u\" }\n\n[role_assignment.helpdesk]\nprincipal = \"a\"\nrole = \"Helpdesk Administrator\"\nscope = { administrative_unit = \"u\" }\n\n[role_assignment.ga-id]\nprincipal = \"a\"\nrole = \"62e90394-69f5-4237-9190-012177145e10\"\nscope = { administrative_unit = \"u\" }\n";
     let err = match schema::load_str(&[("u.toml", text)]) {
         Err(schema::LoadError::Invalid(d)) => d.to_string(),
         other => panic!("expected errors, got {other:?}"),
     };
     assert!(err.contains("role_assignment.ga: `Global Administrator` cannot be assigned at an administrative unit's scope"), "{err}");
     assert!(err.contains("role_assignment.apps: `apps` cannot be assigned"), "{err}");
+    assert!(err.contains("role_assignment.ga-id: `62e90394-69f5-4237-9190-012177145e10` cannot be assigned"), "by template id too: {err}");
     assert!(!err.contains("role_assignment.ok:") && !err.contains("role_assignment.helpdesk:"), "{err}");
     assert!(err.contains("u.toml:"), "located: {err}");
 

@@ -297,3 +297,17 @@ async fn a_package_policy_update_keeps_what_tenantctl_does_not_model() {
     assert_eq!(after["requestApprovalSettings"]["stages"][0]["approverInformationVisibility"], json!("visible"), "{after:#}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Hostile run 20, finding 4: conditional access on a dynamic group whose
+/// rule matches the break-glass account reaches it too.
+#[test]
+fn conditional_access_through_a_dynamic_group_reaches_the_break_glass_account() {
+    let bin = env!("CARGO_BIN_EXE_tenantctl");
+    let work = scratch_with(|t| t);
+    let dir = work.path().join("desired-state");
+    let extra = "\n[group.enabled-users]\ndisplay_name = \"All enabled users\"\nmail_nickname = \"enabled-users\"\nmembership_rule = '(user.accountEnabled -eq true)'\n\n[conditional_access.lockout]\ndisplay_name = \"Block enabled users\"\nstate = \"enabled\"\n\n[conditional_access.lockout.users]\ninclude_groups = [\"enabled-users\"]\nexclude_groups = [\"service-accounts\"]\n\n[conditional_access.lockout.applications]\ninclude_applications = [\"All\"]\n\n[conditional_access.lockout.grant]\nbuilt_in_controls = [\"block\"]\n";
+    std::fs::write(dir.join("lockout.toml"), extra).expect("written");
+    let out = std::process::Command::new(bin).args(["validate", dir.to_str().expect("UTF-8")]).output().expect("tenantctl runs");
+    let out = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.contains("break-glass-not-excluded") && out.contains("through group.enabled-users"), "{out}");
+}

@@ -40,14 +40,25 @@ use crate::validate::{Ctx, MAX_EXPIRY_DAYS};
 /// The scope whose targets are named one by one.
 pub const SPECIFIC_USERS: &str = "specificDirectoryUsers";
 
-/// Whether membership rule `rule` is proved to hold member users only: it
-/// requires `user.userType -eq "Member"` (or `-ne "Guest"`) with no `-or`
-/// and no negation that could undo it.
+/// Whether membership rule `rule` is proved to hold member users only:
+/// parsed as Entra parses it (`or` and `-or`, with or without spaces and
+/// parentheses: a text search missed `)-or(` and a bare `or`, hostile run
+/// 20, finding 10), every way the rule can hold requires
+/// `user.userType -eq "Member"` (or `-ne "Guest"`). A negation, `-any` or
+/// `-all`, or a rule that does not parse proves nothing.
 pub fn members_only_rule(rule: &str) -> bool {
-    let r = rule.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
-    let pinned = ["user.usertype -eq \"member\"", "user.usertype -ne \"guest\""].iter().any(|p| r.contains(p));
-    let undone = [" -or ", "-not ", "not (", "not(", "-any", "-all"].iter().any(|p| r.contains(p)) || r.starts_with("not ");
-    pinned && !undone
+    use crate::rule_syntax::{parse, Expr, Lit};
+    fn requires_member(e: &Expr) -> bool {
+        match e {
+            Expr::And(a, b) => requires_member(a) || requires_member(b),
+            Expr::Or(a, b) => requires_member(a) && requires_member(b),
+            Expr::Cmp { attr, op, value: Lit::Str(v) } if attr.eq_ignore_ascii_case("user.userType") => {
+                (op.eq_ignore_ascii_case("-eq") && v.eq_ignore_ascii_case("Member")) || (op.eq_ignore_ascii_case("-ne") && v.eq_ignore_ascii_case("Guest"))
+            }
+            _ => false,
+        }
+    }
+    parse(rule).is_some_and(|e| requires_member(&e))
 }
 
 /// The packages granting group `g` that admit external users by their
@@ -269,4 +280,22 @@ pub(crate) fn granted_approver(cx: &Ctx, key: &str, approver: &Address, approver
     }
     let via = if g == *approver { String::new() } else { format!(" (through {g})") };
     Some(format!("approver {approver}{via} (its {field}) is a group access_package.{key} grants: its members are the people the package admits, so they would approve or review their own access"))
+}
+
+#[cfg(test)]
+mod members_only_tests {
+    use super::members_only_rule;
+
+    #[test]
+    fn a_rule_is_members_only_only_when_every_branch_requires_members() {
+        assert!(members_only_rule(r#"(user.userType -eq "Member") -and (user.department -eq "IT")"#));
+        assert!(members_only_rule(r#"(user.userType -ne "Guest") and (user.department -eq "IT")"#));
+        assert!(members_only_rule(r#"((user.userType -eq "Member") -and (user.city -eq "Paris")) -or ((user.userType -eq "Member") -and (user.city -eq "Lyon"))"#));
+        // Hostile run 20, finding 10: `or` without a dash, or without spaces.
+        assert!(!members_only_rule(r#"(user.userType -eq "Member") or (user.userPrincipalName -startsWith "a")"#));
+        assert!(!members_only_rule(r#"(user.userType -eq "Member")-or(user.userPrincipalName -startsWith "a")"#));
+        assert!(!members_only_rule(r#"-not (user.userType -eq "Guest")"#));
+        assert!(!members_only_rule(r#"(user.department -eq "IT")"#));
+        assert!(!members_only_rule("((("));
+    }
 }
