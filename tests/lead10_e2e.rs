@@ -12,6 +12,23 @@ fn d(dir: &Path) -> &str {
     dir.to_str().expect("a UTF-8 path")
 }
 
+/// `tenantctl validate` of a copy of the example edited by `edit` (given
+/// the desired-state directory): its exit code and everything it printed.
+fn validate_edited(edit: impl FnOnce(&Path)) -> (Option<i32>, String) {
+    let work = scratch_with(|t| t);
+    let dir = work.path().join("desired-state");
+    edit(&dir);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tenantctl")).args(["validate", d(&dir)]).output().expect("tenantctl runs");
+    (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// Appends `text` to the desired-state file `name`.
+fn append(dir: &Path, name: &str, text: &str) {
+    let file = dir.join(name);
+    let old = std::fs::read_to_string(&file).unwrap_or_default();
+    std::fs::write(&file, format!("{old}{text}")).expect("written");
+}
+
 /// Hostile run 17, finding 4: a person made a "service account" in the
 /// portal (the service-accounts group's rule widened to admit them, which
 /// exempts them from conditional access) is taken out again unattended,
@@ -110,21 +127,12 @@ fn usage_errors_exit_1_not_the_changes_found_code() {
 /// clears the lint, and a report-only policy blocks no one.
 #[test]
 fn conditional_access_that_reaches_the_break_glass_account_is_refused() {
-    let bin = env!("CARGO_BIN_EXE_tenantctl");
     let policy = |state: &str, exclude: &str| {
         format!(
             "\n[conditional_access.lockout]\ndisplay_name = \"Block everyone\"\nstate = \"{state}\"\n\n[conditional_access.lockout.users]\ninclude_users = [\"All\"]\nexclude_groups = [\"service-accounts\"]\nexclude_users = [{exclude}]\n\n[conditional_access.lockout.applications]\ninclude_applications = [\"All\"]\n\n[conditional_access.lockout.grant]\nbuilt_in_controls = [\"block\"]\n"
         )
     };
-    let validate = |extra: String| {
-        let work = scratch_with(|t| t);
-        let dir = work.path().join("desired-state");
-        let file = dir.join("conditional-access.toml");
-        let text = std::fs::read_to_string(&file).expect("the CA file");
-        std::fs::write(&file, format!("{text}{extra}")).expect("written");
-        let out = std::process::Command::new(bin).args(["validate", dir.to_str().expect("UTF-8")]).output().expect("tenantctl runs");
-        (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
-    };
+    let validate = |extra: String| validate_edited(|dir| append(dir, "conditional-access.toml", &extra));
     let (code, out) = validate(policy("enabled", ""));
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("break-glass-not-excluded") && out.contains("conditional_access.lockout") && out.contains("user.breakglass-1 (all users)"), "{out}");
@@ -140,14 +148,9 @@ fn conditional_access_that_reaches_the_break_glass_account_is_refused() {
 /// soak under an hour is warned about.
 #[test]
 fn rollouts_go_through_the_rings_in_order() {
-    let bin = env!("CARGO_BIN_EXE_tenantctl");
     let validate = |rings: &str, soak: &str| {
-        let work = scratch_with(|t| t);
-        let dir = work.path().join("desired-state");
         let policy = format!("[device_configuration.ro-test]\ndisplay_name = \"Rollout test\"\nodata_type = \"#microsoft.graph.windows10GeneralConfiguration\"\nsettings = {{ passwordRequired = true }}\nrollout = {{ rings = [{rings}], soak = \"{soak}\" }}\n");
-        std::fs::write(dir.join("rollout.toml"), policy).expect("written");
-        let out = std::process::Command::new(bin).args(["validate", dir.to_str().expect("UTF-8")]).output().expect("tenantctl runs");
-        (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+        validate_edited(|dir| append(dir, "rollout.toml", &policy))
     };
     for (rings, why) in [
         ("\"mwd-broad\", \"mwd-fast\", \"mwd-first\", \"mwd-test\"", "it starts in mwd-broad, not in mwd-test"),
@@ -170,14 +173,9 @@ fn rollouts_go_through_the_rings_in_order() {
 /// governance error naming what it holds.
 #[test]
 fn units_holding_the_exemption_group_or_an_approver_are_refused() {
-    let bin = env!("CARGO_BIN_EXE_tenantctl");
     let validate = |members: &str| {
-        let work = scratch_with(|t| t);
-        let dir = work.path().join("desired-state");
         let units = format!("[administrative_unit.x]\ndisplay_name = \"Helpdesk unit\"\nmembers = [{members}]\n\n[role_assignment.adele-au]\nprincipal = \"adele\"\nrole = \"Groups Administrator\"\nscope = {{ administrative_unit = \"x\" }}\nassignment = \"active\"\nexpires = 2027-03-31T00:00:00Z\n");
-        std::fs::write(dir.join("units.toml"), units).expect("written");
-        let out = std::process::Command::new(bin).args(["validate", dir.to_str().expect("UTF-8")]).output().expect("tenantctl runs");
-        (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+        validate_edited(|dir| append(dir, "units.toml", &units))
     };
     let (code, out) = validate("\"service-accounts\"");
     assert_eq!(code, Some(1), "{out}");
@@ -194,16 +192,13 @@ fn units_holding_the_exemption_group_or_an_approver_are_refused() {
 /// permanent-eligibility warning.
 #[test]
 fn pim_settings_allowing_endless_privileged_assignments_are_refused() {
-    let bin = env!("CARGO_BIN_EXE_tenantctl");
     let validate = |from: &str, to: &str| {
-        let work = scratch_with(|t| t);
-        let dir = work.path().join("desired-state");
-        let file = dir.join("role-policies.toml");
-        let text = std::fs::read_to_string(&file).expect("the role policies");
-        assert!(text.contains(from), "the example's role policy changed shape");
-        std::fs::write(&file, text.replace(from, to)).expect("written");
-        let out = std::process::Command::new(bin).args(["validate", dir.to_str().expect("UTF-8")]).output().expect("tenantctl runs");
-        (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+        validate_edited(|dir| {
+            let file = dir.join("role-policies.toml");
+            let text = std::fs::read_to_string(&file).expect("the role policies");
+            assert!(text.contains(from), "the example's role policy changed shape");
+            std::fs::write(&file, text.replace(from, to)).expect("written");
+        })
     };
     let (code, out) = validate("active_expiry = \"P15D\"", "active_expiry = \"never\"");
     assert_eq!(code, Some(1), "{out}");
@@ -302,12 +297,7 @@ async fn a_package_policy_update_keeps_what_tenantctl_does_not_model() {
 /// rule matches the break-glass account reaches it too.
 #[test]
 fn conditional_access_through_a_dynamic_group_reaches_the_break_glass_account() {
-    let bin = env!("CARGO_BIN_EXE_tenantctl");
-    let work = scratch_with(|t| t);
-    let dir = work.path().join("desired-state");
     let extra = "\n[group.enabled-users]\ndisplay_name = \"All enabled users\"\nmail_nickname = \"enabled-users\"\nmembership_rule = '(user.accountEnabled -eq true)'\n\n[conditional_access.lockout]\ndisplay_name = \"Block enabled users\"\nstate = \"enabled\"\n\n[conditional_access.lockout.users]\ninclude_groups = [\"enabled-users\"]\nexclude_groups = [\"service-accounts\"]\n\n[conditional_access.lockout.applications]\ninclude_applications = [\"All\"]\n\n[conditional_access.lockout.grant]\nbuilt_in_controls = [\"block\"]\n";
-    std::fs::write(dir.join("lockout.toml"), extra).expect("written");
-    let out = std::process::Command::new(bin).args(["validate", dir.to_str().expect("UTF-8")]).output().expect("tenantctl runs");
-    let out = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let (_, out) = validate_edited(|dir| append(dir, "lockout.toml", extra));
     assert!(out.contains("break-glass-not-excluded") && out.contains("through group.enabled-users"), "{out}");
 }

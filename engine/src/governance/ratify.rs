@@ -229,15 +229,6 @@ pub fn add_changes(
                 let m = Moved::of(entry, r);
                 (fields(m.as_ref(), r, o, entry), m.map(|m| m.dropped).unwrap_or_default())
             }
-            // No approved record, in a ledger the seal does not prove (its
-            // `applied` line cut by a pull request, hostile run 20, finding
-            // 1): what was approved is unknown, so the whole declared object
-            // is shown and reviewed, never taken as approved. (An entry cut
-            // whole is an adoption by natural key, judged as before.)
-            None if ledger.seal_broken() && entry.is_some() => {
-                sensitive.insert(address.clone(), format!("the ledger does not match the seal the tenant records and holds no approved record of {address}: what was approved is unknown, so desired state is reviewed whole"));
-                (vec![FieldChange { field: WHOLE.into(), before: Some(Value::String("(no approved record)".into())), after: Some(Value::String(applied_hash(r))) }], Vec::new())
-            }
             None => continue,
         };
         let what: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
