@@ -203,6 +203,8 @@ fn pim_settings_allowing_endless_privileged_assignments_are_refused() {
     let (code, out) = validate("active_expiry = \"P15D\"", "active_expiry = \"never\"");
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("error[privileged-assignment-without-expiry]") && out.contains("role_policy.intune-administrator"), "{out}");
+    let (_, out) = validate("active_expiry = \"P15D\"\n", "");
+    assert!(out.contains("warning[privileged-assignment-without-expiry]") && out.contains("does not declare active_expiry"), "undeclared, warned: {out}");
     let (code, out) = validate("eligible_expiry = \"P365D\"", "eligible_expiry = \"never\"");
     assert!(out.contains("warning[permanent-eligibility]") && out.contains("assigned eligible with no end"), "{code:?} {out}");
 }

@@ -130,7 +130,7 @@ fn lints_of(policy: &str) -> Vec<engine::governance::Finding> {
 
 #[test]
 fn a_privileged_role_activated_without_mfa_or_approval_is_an_error_unless_excepted() {
-    let weak = "[role_policy.ia]\nrole = \"Intune Administrator\"\nactivation = { max_duration = \"PT4H\", require_justification = true }\n";
+    let weak = "[role_policy.ia]\nrole = \"Intune Administrator\"\nactivation = { max_duration = \"PT4H\", require_justification = true }\nactive_expiry = \"P15D\"\n";
     let l = lints_of(weak);
     let mine: Vec<&str> = l.iter().filter(|f| f.address == "role_policy.ia").map(|f| f.lint.as_str()).collect();
     assert_eq!(mine, ["privileged-activation-without-approval", "privileged-activation-without-mfa"], "{l:#?}");

@@ -111,6 +111,11 @@ fn role_policy(address: &Address, r: &DesiredResource) -> Vec<Finding> {
 fn expiry_findings(address: &Address, role: &str, r: &DesiredResource) -> Vec<Finding> {
     const HORIZON_SECS: u64 = 400 * 86_400;
     let mut out = Vec::new();
+    if r.props.get("activeExpiry").is_none() {
+        // Not declared, not managed: the portal may allow permanent active
+        // assignments and no drift would show it (hostile run 20, finding 6).
+        out.push(finding(Severity::Warning, ASSIGNMENT_WITHOUT_EXPIRY, address, format!("{role} is privileged but its role_policy does not declare active_expiry: the tenant's setting is not managed, so permanent active assignments allowed in the portal would show no drift; declare active_expiry (at most P400D)")));
+    }
     for (field, noun, severity, lint) in [("activeExpiry", "active", Severity::Error, ASSIGNMENT_WITHOUT_EXPIRY), ("eligibleExpiry", "eligible", Severity::Warning, "permanent-eligibility")] {
         let Some(e) = r.props.get(field) else { continue };
         let endless = e.get("isExpirationRequired").and_then(Value::as_bool) == Some(false);
