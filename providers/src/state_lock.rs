@@ -104,9 +104,12 @@ impl Holder {
             (Some(theirs), Some(ours)) if *theirs != ours => return Liveness::Dead,
             _ => {}
         }
-        match start_ticks(self.pid) {
+        match process_stat(self.pid) {
             None => Liveness::Dead,
-            Some(now) if self.start_ticks.is_some_and(|then| then != now) => Liveness::Dead,
+            // Killed but not yet reaped by its parent (a zombie), or being
+            // torn down: it will never release the lock.
+            Some(stat) if matches!(stat.state, 'Z' | 'X' | 'x') => Liveness::Dead,
+            Some(stat) if self.start_ticks.is_some_and(|then| then != stat.start_ticks) => Liveness::Dead,
             Some(_) => Liveness::Running,
         }
     }
@@ -399,10 +402,24 @@ fn boot_id() -> Option<String> {
 /// Field 22 of `/proc/PID/stat`: when the process started, in clock ticks
 /// since boot. None when there is no such process (or no /proc).
 fn start_ticks(pid: u32) -> Option<u64> {
+    process_stat(pid).map(|s| s.start_ticks)
+}
+
+/// What `/proc/PID/stat` says of a process.
+struct ProcStat {
+    /// Field 3: `R`, `S`, `D`, ... `Z` for a zombie, `X`/`x` dead.
+    state: char,
+    /// Field 22: when it started, in clock ticks since boot.
+    start_ticks: u64,
+}
+
+fn process_stat(pid: u32) -> Option<ProcStat> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
+    let mut rest = stat[stat.rfind(')')? + 1..].split_whitespace();
+    let state = rest.next()?.chars().next()?;
+    let start_ticks = rest.nth(18)?.parse().ok()?;
+    Some(ProcStat { state, start_ticks })
 }
 
 /// A lock file's text, read by the loader's rules: a regular file (no link
@@ -441,6 +458,36 @@ mod tests {
         assert_eq!(block(acquire(&lock, &other, Duration::ZERO)).expect("test fixture"), Acquired::Free);
         assert_eq!(block(lock.break_lock()).expect("test fixture"), Some(other));
         assert_eq!(block(lock.holder()).expect("test fixture"), None);
+    }
+
+    /// A holder killed but not yet reaped by its parent (a zombie: a CI
+    /// runner that is wedged, a container whose PID 1 does not reap) is
+    /// dead: its lock is taken over without `--force` (hostile 19/3).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_killed_holder_not_yet_reaped_is_dead() {
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().expect("test fixture");
+        let pid = child.id();
+        let holder = Holder { pid, start_ticks: start_ticks(pid), ..Holder::this_process("tenantctl apply") };
+        assert_eq!(holder.liveness(), Liveness::Running);
+        child.kill().expect("test fixture");
+        // Not waited for: the child stays a zombie until `wait`.
+        let mut zombie = false;
+        for _ in 0..200 {
+            if process_stat(pid).is_some_and(|s| s.state == 'Z') {
+                zombie = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(zombie, "the killed child never showed as a zombie");
+        assert_eq!(holder.liveness(), Liveness::Dead);
+        let dir = tempfile::tempdir().expect("test fixture");
+        let lock = LocalLock::for_ledger(&dir.path().join("tenantctl.lock"));
+        std::fs::write(lock.path(), serde_json::to_string(&holder).expect("test fixture")).expect("test fixture");
+        let me = Holder::this_process("tenantctl apply");
+        assert_eq!(block(acquire(&lock, &me, Duration::ZERO)).expect("test fixture"), Acquired::TookOver(holder.clone()));
+        child.wait().expect("test fixture");
     }
 
     #[test]
