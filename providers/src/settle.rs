@@ -26,6 +26,11 @@ pub struct Settled {
     pub appeared: Vec<(Address, String)>,
     /// Ledger ids still missing after the window: really gone.
     pub gone: Vec<(Address, String)>,
+    /// Ledger ids of directory objects still missing after the window that
+    /// Graph does not show deleted, changed by tenantctl within the
+    /// replication limit: they may still be replicating, so they are
+    /// unread, never created again (hostile run 19, finding 6).
+    pub unconfirmed: Vec<(Address, String)>,
     /// Pending creates waited out.
     pub pending: Vec<Address>,
     /// How often the tenant was read again.
@@ -34,7 +39,7 @@ pub struct Settled {
 
 impl Settled {
     pub fn waited(&self) -> bool {
-        !self.appeared.is_empty() || !self.pending.is_empty() || self.rereads > 0
+        !self.appeared.is_empty() || !self.pending.is_empty() || !self.unconfirmed.is_empty() || self.rereads > 0
     }
 }
 
@@ -69,8 +74,62 @@ fn mark_unread(ledger: &Ledger, observed: &mut ObservedState, settled: &Settled)
         if settled.gone.iter().any(|(g, _)| *g == a) {
             continue;
         }
-        let why = format!("the ledger holds {id}, which answers by id but is not listed yet (replication lag); read again later");
+        let why = if settled.unconfirmed.iter().any(|(u, _)| *u == a) {
+            format!(
+                "the ledger holds {id}, which a killed run created less than {} ago and never saw replicate; it does not answer yet and Graph does not show it deleted, so it may still be replicating and is not created again; run again later (once it shows in the directory's deleted items, or after that time, it counts as deleted: TENANTCTL_REPLICATION_LIMIT, seconds)",
+                human(limit_of())
+            )
+        } else {
+            format!("the ledger holds {id}, which answers by id but is not listed yet (replication lag); read again later")
+        };
         observed.unread.insert(a, why);
+    }
+}
+
+/// How long after tenantctl last changed a directory object its id may
+/// still not answer from replication lag: Entra's directory is eventually
+/// consistent with no documented bound, and the case arises exactly when an
+/// apply was killed right after a create. `TENANTCTL_REPLICATION_LIMIT`
+/// (seconds) overrides the default of 24 hours.
+fn replication_limit() -> chrono::Duration {
+    chrono::Duration::from_std(limit_of()).unwrap_or_else(|_| chrono::Duration::hours(24))
+}
+
+fn limit_of() -> Duration {
+    std::env::var("TENANTCTL_REPLICATION_LIMIT").ok().and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs).unwrap_or(Duration::from_secs(24 * 3600))
+}
+
+fn human(d: Duration) -> String {
+    match d.as_secs() {
+        s if s % 3600 == 0 && s > 0 => format!("{} h", s / 3600),
+        s if s % 60 == 0 && s > 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
+/// Whether a ledger id that still does not answer after the replication
+/// window is gone. Only a user, guest or group whose create Graph answered
+/// but tenantctl never saw applied (its entry has no `applied` digest: the
+/// run was killed while waiting for it to replicate) may still be
+/// replicating: it is gone when the directory's deleted items hold it
+/// (`GET /directory/deletedItems/{id}`), or when the create is older than
+/// `limit`; until then it is not created again. Every other entry keeps the
+/// window's rule (an object tenantctl applied and read back, deleted
+/// since; kinds with no recycle bin to ask).
+async fn proven_gone(client: &GraphClient, ledger: &Ledger, a: &Address, id: &str, limit: chrono::Duration) -> Result<bool, GraphError> {
+    let Some(entry) = ledger.resources.get(a) else { return Ok(true) };
+    if !matches!(a.kind, schema::Kind::User | schema::Kind::Guest | schema::Kind::Group) || entry.applied.is_some() {
+        return Ok(true);
+    }
+    let created = entry.changed_at.as_deref().and_then(parse_time);
+    if created.is_none_or(|t| Utc::now() - t >= limit) {
+        return Ok(true);
+    }
+    let path = format!("directory/deletedItems/{}", schema::object_id::path_segment(id));
+    match client.v1().get_json(&path).await {
+        Ok(_) => Ok(true),
+        Err(e) if e.is_not_found() => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
@@ -109,6 +168,7 @@ pub async fn settle(
     window: Duration,
 ) -> Result<(ObservedState, Settled), GraphError> {
     let mut settled = Settled::default();
+    let limit = replication_limit();
     let window = chrono::Duration::from_std(window).unwrap_or_else(|_| chrono::Duration::seconds(30));
     let deadline_of = |changed: Option<DateTime<Utc>>| -> DateTime<Utc> {
         let last = match (changed, recorded_at) {
@@ -137,7 +197,11 @@ pub async fn settle(
             match crate::apply::read_object(client, a.kind, id).await {
                 Ok(Some(_)) => found.push(a.clone()),
                 Ok(None) if Utc::now() >= *until => {
-                    settled.gone.push((a.clone(), id.clone()));
+                    if proven_gone(client, ledger, a, id, limit).await? {
+                        settled.gone.push((a.clone(), id.clone()));
+                    } else {
+                        settled.unconfirmed.push((a.clone(), id.clone()));
+                    }
                     found.push(a.clone());
                 }
                 Ok(None) => {}
@@ -147,7 +211,7 @@ pub async fn settle(
         }
         for a in found {
             if let Some((id, _)) = waiting.remove(&a) {
-                if !settled.gone.iter().any(|(g, _)| *g == a) {
+                if !settled.gone.iter().chain(&settled.unconfirmed).any(|(g, _)| *g == a) {
                     settled.appeared.push((a, id));
                 }
             }
@@ -173,7 +237,7 @@ pub async fn settle(
         observed = crate::observe::observe(client, desired, ledger).await?;
         settled.rereads += 1;
         let now = Utc::now();
-        let gone: Vec<&Address> = settled.gone.iter().map(|(a, _)| a).collect();
+        let gone: Vec<&Address> = settled.gone.iter().chain(&settled.unconfirmed).map(|(a, _)| a).collect();
         let lagging: Vec<DateTime<Utc>> = missing(ledger, &observed)
             .into_iter()
             .filter(|(a, _, _)| !gone.contains(&a))
