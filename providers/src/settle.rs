@@ -125,7 +125,7 @@ async fn proven_gone(client: &GraphClient, ledger: &Ledger, a: &Address, id: &st
     if created.is_none_or(|t| Utc::now() - t >= limit) {
         return Ok(true);
     }
-    let path = format!("directory/deletedItems/{}", schema::object_id::path_segment(id));
+    let path = format!("/directory/deletedItems/{}", schema::object_id::path_segment(id));
     match client.v1().get_json(&path).await {
         Ok(_) => Ok(true),
         Err(e) if e.is_not_found() => Ok(false),
