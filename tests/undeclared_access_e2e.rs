@@ -57,3 +57,49 @@ async fn an_undeclared_guest_past_its_recorded_expiry_is_disabled() {
     let (code, out) = run(&sb, w, &["plan", "--detailed-exitcode", d]);
     assert_eq!(code, Some(0), "ended: {out}");
 }
+
+/// An account tenantctl created whose declaration is removed (a reverted
+/// pull request), with pruning off for users (the default): the account is
+/// kept, but its sign-in is blocked, unattended (hostile run 17, finding
+/// 14: the account used to stay enabled). A service account is kept as it
+/// is: a service may depend on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undeclared_account_pruning_keeps_is_disabled_but_a_service_account_is_not() {
+    const TEMP: &str = "\n[user.temp]\nuser_principal_name = \"temp.contractor@contoso.onmicrosoft.com\"\ndisplay_name = \"Temp Contractor\"\nmail_nickname = \"temp.contractor\"\nusage_location = \"US\"\n";
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |d| {
+        let p = d.join("accounts.toml");
+        let t = std::fs::read_to_string(&p).expect("the example's accounts");
+        std::fs::write(&p, format!("{t}{TEMP}")).expect("written");
+    })
+    .await;
+    let w = work.path();
+    let d = dir.to_str().expect("a UTF-8 path");
+    // The CLI's apply records which users it applied as service accounts.
+    let (code, out) = run(&sb, w, &["apply", "--auto-approve", d]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(ledger_of(w).resources[&"user.mstest".parse().expect("an address")].service, "MSTEST recorded as a service account");
+    let temp = ledger_of(w).id(&"user.temp".parse().expect("an address")).expect("applied").to_string();
+    let svc = ledger_of(w).id(&"user.mstest".parse().expect("an address")).expect("applied").to_string();
+    edit_file(&dir, "accounts.toml", |t| t.replace(TEMP, "\n"));
+    let (_, out) = run(&sb, w, &["plan", d]);
+    assert!(out.contains("user.temp") && out.contains("the account is kept with its sign-in blocked"), "{out}");
+    let (code, out) = run(&sb, w, &["reconcile", "--once", "--self-heal", d]);
+    assert_eq!(code, Some(0), "blocking sign-in needs no approval: {out}");
+    let live = graph(&sb, reqwest::Method::GET, &format!("/v1.0/users/{temp}?$select=accountEnabled"), None).await;
+    assert_eq!(live["accountEnabled"], serde_json::json!(false), "{live}");
+    let (code, out) = run(&sb, w, &["plan", "--detailed-exitcode", d]);
+    assert_eq!(code, Some(0), "kept, disabled, nothing more to do: {out}");
+    assert!(out.contains("user.temp") && out.contains("its sign-in is blocked"), "still reported as kept: {out}");
+
+    // A service account's declaration removed: kept as it is.
+    edit_file(&dir, "accounts.toml", |t| {
+        let start = t.find("[user.mstest]").expect("the example declares MSTEST");
+        let end = t[start + 1..].find("\n[").map(|e| start + 1 + e).unwrap_or(t.len());
+        format!("{}{}", &t[..start], &t[end..])
+    });
+    let (_, out) = run(&sb, w, &["plan", d]);
+    assert!(!out.contains("sign-in blocked (an account nobody declares"), "a service account is not disabled: {out}");
+    let live = graph(&sb, reqwest::Method::GET, &format!("/v1.0/users/{svc}?$select=accountEnabled"), None).await;
+    assert_eq!(live["accountEnabled"], serde_json::json!(true), "{live}");
+}

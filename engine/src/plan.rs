@@ -439,24 +439,18 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
             use crate::governance::undeclared::AccessEnd;
             match end {
                 AccessEnd::Ended => unchanged.push(address.clone()),
-                AccessEnd::Disable(reason) => {
-                    let mut props = Props::new();
-                    props.insert("accountEnabled".into(), Value::Bool(false));
-                    let fields = diff_props(&props, &o.props);
-                    let d = DesiredResource {
-                        address: address.clone(),
-                        natural_key: o.natural_key.clone(),
-                        display_name: o.display_name.clone(),
-                        props,
-                        immutable: Vec::new(),
-                        assignment_props: Vec::new(),
-                        create_only: Props::new(),
-                        depends_on: Vec::new(),
-                        expires: None,
-                    };
-                    changes.push(change(address, Action::Update, &d, Some(o), reason, fields, Some(d.clone())));
-                }
+                AccessEnd::Disable(reason) => changes.push(disable_account(address, o, reason)),
                 AccessEnd::Delete(reason) => changes.push(undeclared_delete(address, o, reason)),
+            }
+        } else if let Some(end) = crate::governance::undeclared::kept_account(address, entry.service || live_service.contains_key(address), o).filter(|_| !prunable && !claimed(o.id.as_str())) {
+            use crate::governance::undeclared::AccessEnd;
+            match end {
+                AccessEnd::Disable(reason) => changes.push(disable_account(address, o, reason)),
+                _ => orphans.push(Orphan {
+                    address: address.clone(),
+                    id: o.id.clone(),
+                    reason: format!("no longer declared; pruning is off for {} (governance.prune.kinds); its sign-in is blocked", address.kind),
+                }),
             }
         } else if !prunable {
             orphans.push(Orphan {
@@ -605,6 +599,26 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
 fn describe_key(r: &DesiredResource) -> String {
     let key = r.natural_key.replace("{{", "").replace("}}", "");
     format!("natural key `{key}`")
+}
+
+/// An update that blocks an undeclared account's sign-in (its access
+/// ended: an expired guest, or an account pruning keeps).
+fn disable_account(address: &Address, o: &LiveObject, reason: String) -> Change {
+    let mut props = Props::new();
+    props.insert("accountEnabled".into(), Value::Bool(false));
+    let fields = diff_props(&props, &o.props);
+    let d = DesiredResource {
+        address: address.clone(),
+        natural_key: o.natural_key.clone(),
+        display_name: o.display_name.clone(),
+        props,
+        immutable: Vec::new(),
+        assignment_props: Vec::new(),
+        create_only: Props::new(),
+        depends_on: Vec::new(),
+        expires: None,
+    };
+    change(address, Action::Update, &d, Some(o), reason, fields, Some(d.clone()))
 }
 
 fn change(address: &Address, action: Action, r: &DesiredResource, live: Option<&LiveObject>, reason: String, fields: Vec<FieldChange>, desired: Option<DesiredResource>) -> Change {

@@ -5,6 +5,13 @@
 //! Keeping them would be standing access nobody approved to keep (hostile
 //! run 14, findings 12 and 22). Both only remove access, so neither is
 //! ever held for approval.
+//!
+//! An account (user or guest) tenantctl owns that desired state stops
+//! declaring, with pruning off for its kind, is kept but its sign-in is
+//! blocked: reverting the pull request that created it must not leave a
+//! working account behind (hostile run 17, finding 14). Service accounts
+//! the ledger recorded as such are kept as they are (a service may depend
+//! on them), and protected addresses are never touched.
 
 use chrono::{DateTime, Utc};
 use schema::kind_facts::Access;
@@ -48,6 +55,24 @@ pub fn access_end(address: &Address, entry: &LedgerEntry, live: &LiveObject, now
     }
 }
 
+/// Whether a ledger-owned account desired state no longer declares, and
+/// that pruning keeps, must have its sign-in blocked: `None` for other
+/// kinds and for service accounts (`service`: the ledger recorded it as
+/// one, or the live service-accounts group holds it), [`AccessEnd::Ended`]
+/// when it is already disabled.
+pub fn kept_account(address: &Address, service: bool, live: &LiveObject) -> Option<AccessEnd> {
+    if !matches!(address.kind, schema::Kind::User | schema::Kind::Guest) || service {
+        return None;
+    }
+    match live.props.get("accountEnabled") {
+        Some(Value::Bool(false)) => Some(AccessEnd::Ended),
+        _ => Some(AccessEnd::Disable(format!(
+            "no longer declared; pruning is off for {} (governance.prune.kinds), so the account is kept with its sign-in blocked (an account nobody declares is access nobody approved to keep)",
+            address.kind
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,5 +102,15 @@ mod tests {
         assert_eq!(access_end(&guest, &entry(Some("2027-12-31T00:00:00Z")), &live(Kind::Guest, true), now, GuestExpiryAction::Disable), None, "not yet expired");
         assert_eq!(access_end(&guest, &entry(None), &live(Kind::Guest, true), now, GuestExpiryAction::Disable), None, "no recorded end");
         assert_eq!(access_end(&group, &entry(None), &live(Kind::Group, true), now, GuestExpiryAction::Disable), None);
+    }
+
+    #[test]
+    fn kept_accounts_are_disabled_but_service_accounts_kept() {
+        let user: Address = "user.adele".parse().expect("test fixture");
+        let group: Address = "group.plain".parse().expect("test fixture");
+        assert!(matches!(kept_account(&user, false, &live(Kind::User, true)), Some(AccessEnd::Disable(_))));
+        assert_eq!(kept_account(&user, false, &live(Kind::User, false)), Some(AccessEnd::Ended));
+        assert_eq!(kept_account(&user, true, &live(Kind::User, true)), None);
+        assert_eq!(kept_account(&group, false, &live(Kind::Group, true)), None);
     }
 }
