@@ -144,6 +144,9 @@ impl LedgerStore {
 
     /// Append one change to the log and sync it.
     pub fn append(&self, op: &LedgerOp) -> Result<()> {
+        if let Some(r) = self.remote()? {
+            r.check_lease()?;
+        }
         let mut guard = self.file.lock().map_err(|_| anyhow::anyhow!("the ledger log lock is poisoned"))?;
         if guard.is_none() {
             *guard = Some(append(&self.wal)?);
@@ -282,12 +285,20 @@ async fn lock_blob(ledger: &Path, remote: std::sync::Arc<Remote>, holder: Holder
         Acquired::Free => {}
         Acquired::TookOver(dead) => output::status(format!("Took the state lease over from {dead}: its lease expired or was broken, so that run is gone.")),
     }
-    let l = lease.clone();
+    remote.lease_renewed();
+    let (l, r) = (lease.clone(), remote.clone());
+    // A renewal that fails is not only logged: the ledger log refuses the
+    // next record once the lease is lost or may have run out, so the run
+    // stops before its next change (hostile run 21, finding 1).
     let renew = rt.spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(providers::state_blob::LEASE_SECONDS / 4)).await;
-            if let Err(e) = l.renew().await {
-                tracing::warn!(error = %e, "renewing the state lease");
+            match l.renew_or_lost().await {
+                Ok(()) => r.lease_renewed(),
+                Err((gone, e)) => {
+                    tracing::warn!(error = %e, "renewing the state lease");
+                    r.lease_failed(gone, e.to_string());
+                }
             }
         }
     });

@@ -299,9 +299,58 @@ pub struct Remote {
     /// Set while this process holds the lease and the local files are its
     /// pulled copy: the ledger's ETag then (`None`: absent).
     pulled: Mutex<Option<Option<String>>>,
+    /// The lease as its renewal last found it.
+    lease: Mutex<LeaseHealth>,
 }
 
+/// When the lease was last taken or renewed, and why it is lost if it is.
+#[derive(Debug, Default)]
+struct LeaseHealth {
+    renewed: Option<std::time::Instant>,
+    lost: Option<String>,
+}
+
+/// How long before the lease's end a run stops trusting a lease it could
+/// not renew: its next write may land after another run took it over.
+const LEASE_MARGIN_SECONDS: u64 = 10;
+
 impl Remote {
+    /// The lease was just taken or renewed.
+    pub fn lease_renewed(&self) {
+        if let Ok(mut g) = self.lease.lock() {
+            g.renewed = Some(std::time::Instant::now());
+        }
+    }
+
+    /// A renewal failed: `gone` when storage said the lease is not ours any
+    /// more (broken, or expired and taken); otherwise it counts as lost once
+    /// the lease may have run out since the last renewal.
+    pub fn lease_failed(&self, gone: bool, why: String) {
+        if let Ok(mut g) = self.lease.lock() {
+            let expired = g.renewed.is_none_or(|t| t.elapsed().as_secs() + LEASE_MARGIN_SECONDS >= providers::state_blob::LEASE_SECONDS);
+            if (gone || expired) && g.lost.is_none() {
+                g.lost = Some(why);
+            }
+        }
+    }
+
+    /// Whether this run may still write as the lease holder: not when its
+    /// lease was lost, or not renewed for nearly its whole term (another
+    /// run may hold it now). Nothing to check for a run without the lease.
+    pub fn check_lease(&self) -> Result<()> {
+        if self.pulled().is_none() {
+            return Ok(());
+        }
+        let g = self.lease.lock().map_err(|_| anyhow!("the lease state lock is poisoned"))?;
+        if let Some(why) = &g.lost {
+            bail!("this run lost the state lease ({why}): another run may be writing; stopped before its next change");
+        }
+        if let Some(t) = g.renewed.filter(|t| t.elapsed().as_secs() + LEASE_MARGIN_SECONDS >= providers::state_blob::LEASE_SECONDS) {
+            bail!("this run could not renew the state lease for {} s (its term is {} s), so another run may hold it now; stopped before its next change", t.elapsed().as_secs(), providers::state_blob::LEASE_SECONDS);
+        }
+        Ok(())
+    }
+
     /// The ledger's ETag pulled under the lease, if pulled.
     pub fn pulled(&self) -> Option<Option<String>> {
         self.pulled.lock().ok().and_then(|g| g.clone())
@@ -326,7 +375,7 @@ pub fn remote_for(ledger: &Path) -> Result<Option<Arc<Remote>>> {
     if let Some(r) = map.get(ledger) {
         return Ok(Some(r.clone()));
     }
-    let remote = Arc::new(Remote { backend: azurerm(&config, ledger)?, pulled: Mutex::new(None) });
+    let remote = Arc::new(Remote { backend: azurerm(&config, ledger)?, pulled: Mutex::new(None), lease: Mutex::new(LeaseHealth::default()) });
     map.insert(ledger.to_path_buf(), remote.clone());
     Ok(Some(remote))
 }

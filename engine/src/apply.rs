@@ -39,6 +39,10 @@ pub struct ExecError {
     /// The failure may be transient (throttling, 5xx, a dropped
     /// connection): the same change can be tried again.
     pub retryable: bool,
+    /// Recording the change failed (the ledger log could not be written,
+    /// the state lease was lost): the run stops there and starts nothing
+    /// more, as when recording a finished change fails.
+    pub stops_run: bool,
 }
 
 /// Carries out one change against the tenant.
@@ -266,6 +270,10 @@ pub async fn apply_recorded<E: Executor>(
                 }
                 Err(e) => {
                     broken.insert(c.address.clone(), e.message.clone());
+                    if e.stops_run {
+                        report.stopped.get_or_insert(RecordFailure { address: c.address.clone(), action: c.action.as_str().into(), error: e.message.clone() });
+                        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
                     ChangeResult {
                         address: c.address.clone(),
                         action: c.action,

@@ -60,7 +60,8 @@ impl GraphExecutor {
     /// with an id, before waiting for the object to replicate: a run killed
     /// in between leaves a record that the object may exist, so the next
     /// run waits for it instead of creating it again. A hook error fails
-    /// the create before anything more is sent.
+    /// the create before anything more is sent, and stops the run
+    /// ([`ExecError::stops_run`]).
     pub fn with_create_hook(mut self, hook: impl Fn(CreateEvent<'_>) -> Result<(), String> + Send + Sync + 'static) -> Self {
         self.hook = Some(Box::new(hook));
         self
@@ -68,7 +69,7 @@ impl GraphExecutor {
 
     fn event(&self, e: CreateEvent<'_>) -> Result<(), ExecError> {
         match &self.hook {
-            Some(h) => h(e).map_err(|m| err(format!("recording the create: {m}"))),
+            Some(h) => h(e).map_err(|m| ExecError { stops_run: true, ..err(format!("recording the create: {m}")) }),
             None => Ok(()),
         }
     }
@@ -118,11 +119,11 @@ pub(crate) fn fail(e: GraphError) -> ExecError {
     // retried by the client; it is ambiguous, and only the caller knows
     // how to retry it safely (creates look their natural key up again).
     let retryable = e.is_retryable() || matches!(e, GraphError::Network { .. } | GraphError::Transient { .. } | GraphError::Throttled { .. });
-    ExecError { request_id: e.request_id().map(str::to_string), message: e.to_string(), retryable }
+    ExecError { request_id: e.request_id().map(str::to_string), message: e.to_string(), retryable, stops_run: false }
 }
 
 pub(crate) fn err(message: impl Into<String>) -> ExecError {
-    ExecError { message: message.into(), request_id: None, retryable: false }
+    ExecError { message: message.into(), request_id: None, retryable: false, stops_run: false }
 }
 
 /// How many times a create is retried after an ambiguous failure. Each try

@@ -515,6 +515,20 @@ impl BlobLease {
         }
     }
 
+    /// [`BlobLease::renew`], telling a lease that is gone (broken by
+    /// `state unlock`, expired and taken by another run: storage answers
+    /// 409 or 412) from storage that did not answer. `Err(true, _)`: gone.
+    pub async fn renew_or_lost(&self) -> Result<(), (bool, LockError)> {
+        let Some(id) = self.held_id() else { return Ok(()) };
+        match self.store.lease(&self.blob, LeaseAction::Renew, Some(&id)).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let lost = matches!(&e, BlobError::Conflict { .. } | BlobError::Status { status: 409 | 412, .. });
+                Err((lost, self.err(e)))
+            }
+        }
+    }
+
     async fn recorded_holder(&self) -> Result<Option<(Holder, String)>, LockError> {
         let Some(props) = self.store.properties(&self.blob).await.map_err(|e| self.err(e))? else {
             return Ok(None);
