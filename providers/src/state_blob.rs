@@ -450,7 +450,8 @@ const STORAGE_APP_ID: &str = "e406a681-f3d4-42a8-90b6-c2b029497af1";
 /// as Graph ([`crate::graph::credential_chain::select`]: secret,
 /// certificate, workload identity, managed identity, Azure CLI, in its
 /// order and with `TENANTCTL_CREDENTIAL`), at the same authority
-/// (`AZURE_AUTHORITY_HOST`, else `TENANTCTL_CLOUD`'s). A static
+/// (`AZURE_AUTHORITY_HOST`, else `TENANTCTL_GRAPH_URL` as for Graph, else
+/// `TENANTCTL_CLOUD`'s). A static
 /// `TENANTCTL_ACCESS_TOKEN` is a Graph token: it is never sent to storage.
 pub fn token_provider(lookup: impl Fn(&str) -> Option<String>) -> Result<TokenProvider, BlobError> {
     use crate::graph::{Cloud, SystemClock};
@@ -460,7 +461,11 @@ pub fn token_provider(lookup: impl Fn(&str) -> Option<String>) -> Result<TokenPr
     }
     // Everything but the static Graph token.
     let chain = |k: &str| if k == "TENANTCTL_ACCESS_TOKEN" { None } else { get(k) };
-    let authority = match get("AZURE_AUTHORITY_HOST") {
+    // A Graph at `TENANTCTL_GRAPH_URL` issues its own tokens there (the
+    // sandbox, an emulator): storage's token comes from the same place, so
+    // a test's credentials never go to a public authority (hostile run 21,
+    // finding 7).
+    let authority = match get("AZURE_AUTHORITY_HOST").or_else(|| get("TENANTCTL_GRAPH_URL")) {
         Some(a) => a,
         None => Cloud::from_env(chain).map_err(|e| BlobError::Auth(e.to_string()))?.authority(),
     };
@@ -615,6 +620,22 @@ impl StateLock for BlobLease {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_storage_token_comes_from_the_graph_url_when_one_is_set() {
+        let env = |k: &str| match k {
+            "TENANTCTL_GRAPH_URL" => Some("http://127.0.0.1:9".to_string()),
+            "AZURE_CLIENT_ID" => Some("00000000-0000-4000-8000-000000000001".to_string()),
+            "AZURE_TENANT_ID" => Some("00000000-0000-4000-8000-000000000002".to_string()),
+            "AZURE_CLIENT_SECRET" => Some("s3cr3t-value".to_string()),
+            _ => None,
+        };
+        let shown = format!("{:?}", token_provider(env).expect("a provider"));
+        assert!(shown.contains("Ipv4(127.0.0.1)") && !shown.contains("login.microsoftonline.com") && !shown.contains("s3cr3t-value"), "{shown}");
+        let public = |k: &str| if k == "TENANTCTL_GRAPH_URL" { None } else { env(k) };
+        assert!(format!("{:?}", token_provider(public).expect("a provider")).contains("login.microsoftonline.com"));
+    }
+
     use super::*;
 
     #[test]
