@@ -144,6 +144,8 @@ async fn a_lease_left_by_a_killed_run_expires_or_is_broken_and_its_log_is_kept()
     let out = run(&sb, t.path(), &["apply", "--auto-approve", d]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains(&format!("pid {pid}")), "{}", text(&out.stderr));
+    // The refusal names what breaks a lease, not the lock file's `unlock`.
+    assert!(text(&out.stderr).contains("`tenantctl state unlock DIR --yes` breaks the lease") && !text(&out.stderr).contains("within 0ns"), "{}", text(&out.stderr));
     // The next run waits for the lease to expire, then takes over, saying from whom.
     let out = run(&sb, t.path(), &["apply", "--auto-approve", d, "--lock-timeout", "3m"]);
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -117,10 +117,30 @@ impl Holder {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("another run holds the state lock {path}: {holder}; it was not released within {waited:?}{}. If that run is gone, `tenantctl unlock --yes` releases the lock", unjudged(holder))]
+    #[error("another run holds the state lock {path}: {holder}{}{}. {}", waited_for(waited), unjudged(holder), release_hint(path))]
     Held { path: PathBuf, holder: Box<Holder>, waited: Duration },
     #[error("state lock {path}: {reason}")]
     Io { path: PathBuf, reason: String },
+}
+
+/// How long the refused run waited (nothing with `--lock-timeout 0`).
+fn waited_for(waited: &Duration) -> String {
+    match waited.as_secs() {
+        0 if waited.is_zero() => String::new(),
+        0 => format!("; it was not released within {} ms", waited.as_millis()),
+        s => format!("; it was not released within {s} s"),
+    }
+}
+
+/// What releases the lock if its holder is gone: `unlock` for a lock file,
+/// `state unlock DIR --yes` for a blob lease (hostile run 21, finding 5:
+/// `unlock --yes` named for a lease did nothing and exited 0).
+fn release_hint(path: &std::path::Path) -> &'static str {
+    if path.to_string_lossy().starts_with("the lease on ") {
+        "If that run is gone, `tenantctl state unlock DIR --yes` breaks the lease (or wait for it to expire with `--lock-timeout 2m`)"
+    } else {
+        "If that run is gone, `tenantctl unlock --yes` releases the lock"
+    }
 }
 
 /// Why a holder's lock is not taken over although its pid may be gone.
