@@ -489,7 +489,7 @@ async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, gr
         output::status(unread_summary(&plan.unknown));
         return Ok(ExitCode::from(1));
     }
-    Ok(if detailed && !plan.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(if detailed && plan.has_changes() { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }
 
 /// What could not be read and why, for the error that makes `plan`, `drift`

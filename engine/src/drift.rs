@@ -277,6 +277,13 @@ impl DriftReport {
                     self.in_sync_count
                 );
             }
+            // Everything read matches, but something desired state
+            // declares is not in force (a [governance] change awaiting its
+            // approvals, a refused declaration): never "in sync" (hostile
+            // run 21, finding 4).
+            if !self.in_sync {
+                return format!("not in sync: {} declared resource(s) match the tenant, but not everything desired state declares is in force (see the warnings)", self.in_sync_count);
+            }
             return format!("in sync: {} declared resource(s) match the tenant", self.in_sync_count);
         }
         let parts: Vec<String> = self.counts.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{n} {}", k.as_str())).collect();

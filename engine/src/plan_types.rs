@@ -169,6 +169,18 @@ impl Plan {
         self.changes.is_empty()
     }
 
+    /// The plan changes the recorded `[governance]` (a sensitive change the
+    /// approvers in force approve), whether or not it changes any object.
+    pub fn changes_governance(&self) -> bool {
+        self.governance.as_ref().is_some_and(|g| g.changes_governance())
+    }
+
+    /// Anything to apply: a change of an object, or of `[governance]`.
+    /// What `--detailed-exitcode` reports as "changes found".
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty() || self.changes_governance()
+    }
+
     /// Count of changes per kind and action, for summaries.
     pub fn summary(&self) -> BTreeMap<(Kind, Action), usize> {
         let mut out = BTreeMap::new();

@@ -92,6 +92,10 @@ pub fn headline(plan: &Plan) -> String {
         if !plan.unknown.is_empty() {
             return format!("incomplete: nothing to change in what could be read{unread}");
         }
+        if plan.changes_governance() {
+            let n = plan.governance.as_ref().map_or(0, |g| g.fields.len());
+            return format!("governance change only: {n} field(s) of [governance] differ from the trust root in force (sensitive: the approvers in force approve it){unread}");
+        }
         if !plan.refused.is_empty() {
             return format!("refused: nothing else to change{unread}");
         }
