@@ -327,7 +327,7 @@ impl Remote {
     /// the lease may have run out since the last renewal.
     pub fn lease_failed(&self, gone: bool, why: String) {
         if let Ok(mut g) = self.lease.lock() {
-            let expired = g.renewed.is_none_or(|t| t.elapsed().as_secs() + LEASE_MARGIN_SECONDS >= providers::state_blob::LEASE_SECONDS);
+            let expired = g.renewed.map_or(true, |t| t.elapsed().as_secs() + LEASE_MARGIN_SECONDS >= providers::state_blob::LEASE_SECONDS);
             if (gone || expired) && g.lost.is_none() {
                 g.lost = Some(why);
             }
