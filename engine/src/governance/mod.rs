@@ -57,6 +57,10 @@ pub mod ratify;
 pub mod after_package_delete;
 pub mod sign_in;
 pub mod oma_review;
+pub mod local_accounts;
+pub mod approvers;
+pub mod licensed_reach;
+pub mod role_names;
 pub mod unmanaged_reach;
 pub mod sponsor;
 

@@ -97,33 +97,44 @@ fn reach(desired: &DesiredModel, g: &Address, path: &str, seen: &mut BTreeSet<Ad
         return out;
     }
     if let Some(rule) = r.props.get("membershipRule").and_then(Value::as_str) {
-        let lower = rule.to_lowercase();
-        if lower.contains("user.") {
-            // Evaluated against each account's declared properties: a match
-            // reaches it; a rule that cannot be evaluated could.
-            let mut named = 0;
-            let mut unknown = false;
-            for s in &desired.service_accounts {
-                let props = desired.resources.get(s).map(|r| &r.props);
-                let upn = props.and_then(|p| p.get("userPrincipalName")).and_then(Value::as_str).unwrap_or_default().to_lowercase();
-                let local = upn.split('@').next().unwrap_or_default().to_string();
-                let names = !upn.is_empty() && (lower.contains(&upn) || lower.contains(&format!("{local}@")));
-                match props.and_then(|p| super::rule::evaluate(rule, p)) {
-                    Some(true) => {
-                        named += 1;
-                        out.accounts.insert(s.clone(), format!("through {path}, whose membership rule matches it"));
-                    }
-                    Some(false) => {}
-                    None if names => {
-                        named += 1;
-                        out.accounts.insert(s.clone(), format!("through {path}, whose membership rule names it"));
-                    }
-                    None => unknown = true,
+        out.add(rule_reach(desired, rule, path));
+    }
+    out
+}
+
+/// What membership rule `rule` (of the group `path` names) reaches: each
+/// service account it matches when evaluated against the account's
+/// declared properties, or names by UPN; when it matches none and cannot
+/// be evaluated for some, that it could reach a service account. A rule
+/// over devices reaches no account.
+pub fn rule_reach(desired: &DesiredModel, rule: &str, path: &str) -> Reach {
+    let mut out = Reach::default();
+    let lower = rule.to_lowercase();
+    if lower.contains("user.") {
+        // Evaluated against each account's declared properties: a match
+        // reaches it; a rule that cannot be evaluated could.
+        let mut named = 0;
+        let mut unknown = false;
+        for s in &desired.service_accounts {
+            let props = desired.resources.get(s).map(|r| &r.props);
+            let upn = props.and_then(|p| p.get("userPrincipalName")).and_then(Value::as_str).unwrap_or_default().to_lowercase();
+            let local = upn.split('@').next().unwrap_or_default().to_string();
+            let names = !upn.is_empty() && (lower.contains(&upn) || lower.contains(&format!("{local}@")));
+            match props.and_then(|p| super::rule::evaluate(rule, p)) {
+                Some(true) => {
+                    named += 1;
+                    out.accounts.insert(s.clone(), format!("through {path}, whose membership rule matches it"));
                 }
+                Some(false) => {}
+                None if names => {
+                    named += 1;
+                    out.accounts.insert(s.clone(), format!("through {path}, whose membership rule names it"));
+                }
+                None => unknown = true,
             }
-            if named == 0 && unknown {
-                out.maybe.push(format!("{path} has a membership rule over users, which could match a service account"));
-            }
+        }
+        if named == 0 && unknown {
+            out.maybe.push(format!("{path} has a membership rule over users, which could match a service account"));
         }
     }
     out
