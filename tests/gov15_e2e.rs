@@ -219,3 +219,25 @@ fn a_custom_role_named_like_a_built_in_one_with_a_homoglyph_is_refused() {
     let (_, out) = validate_edited(|dir| append(dir, "roles.toml", &ROLE.replace("Helpdesk Administr\u{0430}tor", "Support p\u{00E9}rim\u{00E8}tre")));
     assert!(!out.contains("built-in-role-name"), "{out}");
 }
+
+const LIC_TMP: &str = "[group.lic-tmp]\ndisplay_name = \"lic tmp\"\nmail_nickname = \"lic-tmp\"\nmembers = [\"megan\", \"adele\"]\nlicenses = [{ sku = \"SPE_E3\" }]\n";
+
+/// Hostile run 20, finding 8: a licensed group's delete shows the
+/// licences it takes away (SKU part numbers) and the direct members who
+/// lose them, in every format; a plain group's delete says nothing of
+/// licences.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_licensed_group_delete_says_who_loses_which_licence() {
+    let sb = sandbox().await;
+    let plain = "[group.plain-tmp]\ndisplay_name = \"plain tmp\"\nmail_nickname = \"plain-tmp\"\nmembers = [\"megan\"]\n";
+    let (work, dir) = converged(&sb, |dir| append(dir, "groups.toml", &format!("{LIC_TMP}\n{plain}"))).await;
+    edit_file(&dir, "groups.toml", |t| t.replace(LIC_TMP, "").replace(plain, ""));
+    edit_file(&dir, "tenant.toml", |t| t.replace("kinds = [\"device_configuration\",", "kinds = [\"group\", \"device_configuration\","));
+    for format in ["text", "markdown", "json"] {
+        let (_, out) = run(&sb, work.path(), &["plan", d(&dir), "--format", format]);
+        assert!(out.contains("deleting it takes licence SPE_E3 from its 2 direct members: user.adele, user.megan"), "{format}: {out}");
+        assert!(out.contains("assignedLicenses"), "{format}: {out}");
+        assert_eq!(out.matches("deleting it takes licence").count(), 1, "only the licensed group: {format}: {out}");
+    }
+    sb.shutdown().await.expect("the sandbox stops");
+}

@@ -61,6 +61,7 @@ pub mod local_accounts;
 pub mod approvers;
 pub mod licensed_reach;
 pub mod role_names;
+pub mod licence_loss;
 pub mod unmanaged_reach;
 pub mod sponsor;
 
