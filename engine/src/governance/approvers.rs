@@ -1,8 +1,8 @@
-//! Who approves or reviews, as desired state declares it: every reference
-//! under an `approvers`, `reviewers` or `...Approvers` field of PIM role
-//! settings (`role_policy`: activation approvers) and access packages
-//! (request approval stages, review settings), and the people behind
-//! them (approver groups followed through their declared members,
+//! Who approves or reviews, as desired state declares it: one index of
+//! the approver and reviewer lists of PIM role settings (`role_policy`:
+//! activation approvers) and access package policies (request approval
+//! stages, review settings), which `admin_reach`, `package_approvers` and
+//! `approver_live` all read, and the people behind them (approver groups followed through their declared members,
 //! transitively). Whoever resets such a person's sign-in (a unit-scoped
 //! Authentication Administrator) approves in their name
 //! (`super::admin_reach::unit_lints`).
@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use schema::{Address, Kind};
 use serde_json::Value;
 
-use crate::model::{as_reference, DesiredModel};
+use crate::model::DesiredModel;
 use crate::plan::referenced_addresses;
 
 /// One approver or reviewer named by a declared object.
@@ -20,40 +20,59 @@ use crate::plan::referenced_addresses;
 pub struct Approver {
     /// The role policy or access package naming it.
     pub object: Address,
-    /// Where (dotted field path, e.g. `activation.approvers`).
+    /// Which list (`activation approvers`, `policy `x` stage 1 primaryApprovers`).
     pub list: String,
     /// Who: a user, guest or group address.
     pub who: Address,
 }
 
-/// Every approver and reviewer declared, in address order.
-pub fn declared(desired: &DesiredModel) -> Vec<Approver> {
-    fn walk(v: &Value, path: &str, inside: bool, object: &Address, out: &mut BTreeSet<Approver>) {
-        if as_reference(v).is_some() {
-            if inside {
-                let mut refs = BTreeSet::new();
-                referenced_addresses(v, &mut refs);
-                out.extend(refs.into_iter().map(|who| Approver { object: object.clone(), list: path.to_string(), who }));
-            }
-            return;
-        }
-        match v {
-            Value::Object(m) => {
-                for (k, x) in m {
-                    let lower = k.to_lowercase();
-                    let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
-                    walk(x, &p, inside || lower.contains("approver") || lower.contains("reviewer"), object, out);
-                }
-            }
-            Value::Array(a) => a.iter().for_each(|x| walk(x, path, inside, object, out)),
-            _ => {}
+/// The approver lists of an access package policy's approval stage, by
+/// their Graph names.
+pub const STAGE_LISTS: &[&str] = &["primaryApprovers", "fallbackPrimaryApprovers", "escalationApprovers", "fallbackEscalationApprovers"];
+/// The reviewer lists of an access package policy's review settings.
+pub const REVIEW_LISTS: &[&str] = &["primaryReviewers", "fallbackReviewers"];
+
+fn refs(v: Option<&Value>) -> BTreeSet<Address> {
+    let mut out = BTreeSet::new();
+    if let Some(v) = v {
+        referenced_addresses(v, &mut out);
+    }
+    out
+}
+
+/// The approvers and reviewers of one access package policy (its Graph
+/// form), each with its list's label (`stage 1 primaryApprovers`,
+/// `reviewSettings fallbackReviewers`), stages in order.
+pub fn of_package_policy(pol: &Value) -> Vec<(String, Address)> {
+    let mut out = Vec::new();
+    for (i, s) in pol.pointer("/requestApprovalSettings/stages").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for l in STAGE_LISTS {
+            out.extend(refs(s.get(*l)).into_iter().map(|a| (format!("stage {} {l}", i + 1), a)));
         }
     }
+    for l in REVIEW_LISTS {
+        out.extend(refs(pol.pointer(&format!("/reviewSettings/{l}"))).into_iter().map(|a| (format!("reviewSettings {l}"), a)));
+    }
+    out
+}
+
+/// Who approves activation of a role (`role_policy` props).
+pub fn of_role_policy(props: &crate::Props) -> BTreeSet<Address> {
+    refs(props.get("activation").and_then(|a| a.get("approvers")))
+}
+
+/// Every approver and reviewer declared, in order.
+pub fn declared(desired: &DesiredModel) -> Vec<Approver> {
     let mut out = BTreeSet::new();
-    for r in desired.resources.values().filter(|r| matches!(r.address.kind, Kind::RolePolicy | Kind::AccessPackage)) {
-        for (k, v) in &r.props {
-            let lower = k.to_lowercase();
-            walk(v, k, lower.contains("approver") || lower.contains("reviewer"), &r.address, &mut out);
+    for r in desired.resources.values() {
+        match r.address.kind {
+            Kind::RolePolicy => out.extend(of_role_policy(&r.props).into_iter().map(|who| Approver { object: r.address.clone(), list: "activation approvers".into(), who })),
+            Kind::AccessPackage => {
+                for (name, pol) in r.props.get("policies").and_then(Value::as_object).into_iter().flatten() {
+                    out.extend(of_package_policy(pol).into_iter().map(|(list, who)| Approver { object: r.address.clone(), list: format!("policy `{name}` {list}"), who }));
+                }
+            }
+            _ => {}
         }
     }
     out.into_iter().collect()

@@ -62,6 +62,7 @@ pub mod approvers;
 pub mod licensed_reach;
 pub mod role_names;
 pub mod licence_loss;
+pub mod ledger_field;
 pub mod unmanaged_reach;
 pub mod sponsor;
 

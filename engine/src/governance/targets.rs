@@ -148,29 +148,34 @@ pub fn rule_reach(desired: &DesiredModel, rule: &str, path: &str) -> Reach {
 /// itself: a rule that misses an account (or cannot be evaluated) leaves
 /// it out, so excluding that group does not exclude it.
 pub fn proven_members(desired: &DesiredModel, g: &Address) -> BTreeSet<Address> {
-    let mut out = BTreeSet::new();
-    let mut seen = BTreeSet::new();
-    proven(desired, g, &mut seen, &mut out);
-    out
+    desired.service_accounts.iter().filter(|s| holds(desired, g, s, false)).cloned().collect()
 }
 
-fn proven(desired: &DesiredModel, g: &Address, seen: &mut BTreeSet<Address>, out: &mut BTreeSet<Address>) {
-    if !seen.insert(g.clone()) {
-        return;
+/// Whether group `g` (or `g` itself) holds `account`: proved by declared
+/// members (nested groups transitively), a `memberOf` rule's groups, or a
+/// processed membership rule matching the account's declared properties
+/// ([`super::rule`]). With `maybe` (an include reaches unless proved not
+/// to), a rule that cannot be evaluated, or a paused one that matches
+/// (Entra keeps the members it had), counts as holding it too; a rule
+/// proved not to match never does. A rule is evaluated only for an
+/// account desired state declares.
+pub fn holds(desired: &DesiredModel, g: &Address, account: &Address, maybe: bool) -> bool {
+    holds_walk(desired, g, account, maybe, &mut BTreeSet::new())
+}
+
+fn holds_walk(desired: &DesiredModel, g: &Address, account: &Address, maybe: bool, seen: &mut BTreeSet<Address>) -> bool {
+    if g == account {
+        return true;
     }
-    if desired.service_accounts.contains(g) {
-        out.insert(g.clone());
-        return;
+    if g.kind != Kind::Group || !seen.insert(g.clone()) {
+        return false;
     }
-    if g.kind != Kind::Group {
-        return;
-    }
-    let Some(r) = desired.resources.get(g) else { return };
+    let Some(r) = desired.resources.get(g) else { return false };
     if let Some(members) = r.props.get("members") {
         let mut refs = BTreeSet::new();
         referenced_addresses(members, &mut refs);
-        for m in refs {
-            proven(desired, &m, seen, out);
+        if refs.iter().any(|m| holds_walk(desired, m, account, maybe, seen)) {
+            return true;
         }
     }
     // A paused rule adds no one: Entra stops evaluating it, so it proves
@@ -178,19 +183,16 @@ fn proven(desired: &DesiredModel, g: &Address, seen: &mut BTreeSet<Address>, out
     let paused = r.props.get("membershipRuleProcessingState").and_then(Value::as_str) == Some("Paused");
     if !paused {
         for n in r.props.get(super::member_of::NESTED).and_then(Value::as_array).into_iter().flatten() {
-            if let Some(m) = as_reference(n).and_then(|x| x.parse::<Address>().ok()) {
-                proven(desired, &m, seen, out);
+            if as_reference(n).and_then(|x| x.parse::<Address>().ok()).is_some_and(|m| holds_walk(desired, &m, account, maybe, seen)) {
+                return true;
             }
         }
     }
-    if let Some(rule) = r.props.get("membershipRule").and_then(Value::as_str).filter(|_| !paused) {
-        for s in &desired.service_accounts {
-            if let Some(account) = desired.resources.get(s) {
-                if super::rule::evaluate(rule, &account.props) == Some(true) {
-                    out.insert(s.clone());
-                }
-            }
-        }
+    let (Some(rule), Some(a)) = (r.props.get("membershipRule").and_then(Value::as_str), desired.resources.get(account)) else { return false };
+    match super::rule::evaluate(rule, &a.props) {
+        Some(true) => !paused || maybe,
+        Some(false) => false,
+        None => maybe,
     }
 }
 
