@@ -63,6 +63,7 @@ pub mod licensed_reach;
 pub mod role_names;
 pub mod licence_loss;
 pub mod ledger_field;
+pub mod drift_lints;
 pub mod unmanaged_reach;
 pub mod sponsor;
 
