@@ -26,9 +26,12 @@ fn skeleton(s: &str) -> String {
     unicode_security::skeleton(s.trim()).collect::<String>().to_lowercase()
 }
 
+/// Built-in role names by skeleton.
+type BySkeleton = BTreeMap<String, &'static str>;
+
 /// Built-in names by skeleton: directory roles, then Intune roles.
-fn built_ins() -> &'static (BTreeMap<String, &'static str>, BTreeMap<String, &'static str>) {
-    static CACHE: OnceLock<(BTreeMap<String, &'static str>, BTreeMap<String, &'static str>)> = OnceLock::new();
+fn built_ins() -> &'static (BySkeleton, BySkeleton) {
+    static CACHE: OnceLock<(BySkeleton, BySkeleton)> = OnceLock::new();
     CACHE.get_or_init(|| {
         let directory = schema::kinds::role_assignment::BUILT_IN_ROLES.iter().map(|(n, _)| (skeleton(n), *n)).collect();
         let intune = schema::kinds::intune_role_definition::BUILT_IN_ROLES.iter().map(|n| (skeleton(n), *n)).collect();
