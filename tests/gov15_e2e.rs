@@ -269,3 +269,19 @@ async fn drift_reports_the_findings_about_the_live_tenant() {
     }
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Hostile run 19, finding 7 (nesting by rule): a licensed group whose
+/// `user.memberOf` rule names a group holding a service account licenses
+/// that account (the named group's members are its direct members), and
+/// the plan says through which group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_licensed_member_of_group_naming_a_group_with_a_service_account_is_refused() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |dir| append(dir, "groups.toml", "[group.svc-holder]\ndisplay_name = \"svc holder\"\nmail_nickname = \"svc-holder\"\nmembers = [\"mstest\"]\n")).await;
+    let id = ledger_id(work.path(), "group.svc-holder");
+    append(&dir, "groups.toml", &format!("[group.lic-mo]\ndisplay_name = \"lic mo\"\nmail_nickname = \"lic-mo\"\nmembership_rule = \"user.memberOf -any (group.objectId -in ['{id}'])\"\nlicenses = [{{ sku = \"SPE_E3\" }}]\n"));
+    let (code, out) = run(&sb, work.path(), &["plan", d(&dir)]);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("error[service-account-licensed] group.lic-mo: group.lic-mo assigns licences to its members and reaches service account user.mstest through group.svc-holder"), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

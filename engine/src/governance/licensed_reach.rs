@@ -13,8 +13,8 @@
 //! Group-based licensing reaches a group's direct members only (Entra does
 //! not license the members of nested groups; `licence-not-inherited`), so
 //! nested groups are not followed; a `user.memberOf` rule makes the named
-//! groups' members direct members, so it is judged like any rule: it
-//! cannot be evaluated, so it could license a service account.
+//! groups' members direct members, so those groups are followed (as
+//! `super::targets` follows them).
 
 use std::collections::BTreeMap;
 
@@ -50,7 +50,18 @@ pub fn lints(desired: &DesiredModel, address: &Address, r: &DesiredResource) -> 
     }
     let paused = r.props.get("membershipRuleProcessingState").and_then(Value::as_str) == Some("Paused");
     let Some(rule) = r.props.get("membershipRule").and_then(Value::as_str).filter(|_| !paused) else { return out };
-    let reach = super::targets::rule_reach(desired, rule, &address.to_string());
+    // A `user.memberOf` rule resolved by the plan: the named groups'
+    // members are this group's members (followed as targets are).
+    let named: Vec<&str> = r.props.get(super::member_of::NESTED).and_then(Value::as_array).into_iter().flatten().filter_map(crate::model::as_reference).collect();
+    let nested: Vec<Address> = named.iter().filter_map(|x| x.parse::<Address>().ok()).collect();
+    let mut reach = if named.is_empty() {
+        super::targets::rule_reach(desired, rule, &address.to_string())
+    } else {
+        super::targets::assignment_reach(desired, &nested, &[], false)
+    };
+    if nested.len() < named.len() {
+        reach.maybe.push(format!("{address} has a memberOf rule naming a group that is not in the ledger"));
+    }
     for (account, how) in &reach.accounts {
         out.push(error(address, format!("{address} assigns licences to its members and reaches service account {account} {how}: {WHY}")));
     }
