@@ -241,7 +241,9 @@ pub fn drift(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, 
         counts,
         items,
         unknown: plan.unknown.clone(),
-        warnings: plan.warnings.iter().cloned().chain(crate::governance::unmanaged_reach::drift_warnings(&plan.lints)).collect(),
+        // The governance findings about the live tenant (not those of
+        // desired state alone, which `validate` reports).
+        warnings: plan.warnings.iter().cloned().chain(crate::governance::drift_lints::live_findings(desired, &plan.lints, now)).collect(),
         scopes: scopes.into_iter().collect(),
         in_sync_count: plan.unchanged.len(),
     }

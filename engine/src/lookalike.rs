@@ -1,5 +1,6 @@
 //! Look-alike names (issue 16; hostile run 17, finding 6): a group, access
-//! package, conditional access policy, Intune policy, or an access
+//! package, conditional access policy, Intune policy, custom directory or
+//! Intune role (hostile run 20, finding 12), or an access
 //! package's assignment policy whose display name reads like another's of
 //! the same kind but is not the same text, such as "Fabrikаm auditors"
 //! with a Cyrillic `а` (U+0430) beside the declared "Fabrikam auditors".
@@ -24,7 +25,7 @@ use serde_json::Value;
 use crate::model::{DesiredModel, ObservedState};
 
 /// Kinds whose names are checked (besides Intune policy kinds).
-const KINDS: [Kind; 5] = [Kind::Group, Kind::AccessPackage, Kind::AccessCatalog, Kind::ConditionalAccess, Kind::NamedLocation];
+const KINDS: [Kind; 7] = [Kind::Group, Kind::AccessPackage, Kind::AccessCatalog, Kind::ConditionalAccess, Kind::NamedLocation, Kind::RoleDefinition, Kind::IntuneRoleDefinition];
 
 fn checked(kind: Kind) -> bool {
     KINDS.contains(&kind) || kind.is_policy()

@@ -559,6 +559,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     crate::governance::review_notes(&mut changes);
     crate::governance::script_review::notes(&mut changes, observed);
     crate::governance::label_role_deletes(&mut changes);
+    crate::governance::licence_loss::notes(&mut changes, observed, &ids_by_address);
     crate::completed::notes(&mut changes, &observed.completed);
     crate::assign_notes::notes(&mut changes);
     // After governance has judged them: what apply of an app assignment

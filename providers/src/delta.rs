@@ -283,6 +283,7 @@ pub async fn observe_with_delta_view(client: &GraphClient, desired: &DesiredMode
         list.sort_by(|a, b| a.id.cmp(&b.id));
     }
     crate::licensing::read(&view, desired, ledger, &mut observed, false).await?;
+    crate::licence_loss::read(&view, desired, ledger, &mut observed).await?;
     Ok((observed, stats, view))
 }
 

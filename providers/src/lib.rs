@@ -18,4 +18,5 @@ pub mod state_blob;
 pub mod state_lock;
 pub mod tenant_marker;
 pub mod licensing;
+pub mod licence_loss;
 pub mod tenant_settings;

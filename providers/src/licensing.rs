@@ -98,7 +98,7 @@ pub fn parse_skus(list: &[Value]) -> BTreeMap<String, Sku> {
 /// The tenant's SKUs (prefetched with the listings: `listing_batch`).
 pub(crate) const SKUS: &str = "/subscribedSkus";
 
-async fn skus(client: &GraphClient) -> Result<BTreeMap<String, Sku>, GraphError> {
+pub(crate) async fn skus(client: &GraphClient) -> Result<BTreeMap<String, Sku>, GraphError> {
     Ok(parse_skus(&client.v1().list_all(SKUS).await?))
 }
 

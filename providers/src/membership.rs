@@ -4,7 +4,7 @@
 //! by id and not declared), groups holding a directory role, the groups
 //! nested in them, the member groups of Intune role assignments, the groups
 //! conditional access excludes, the groups access package policies admit
-//! or name as approvers, and the Managed Desktop ring device groups. Each member comes with its type (`user`,
+//! or name as approvers, licensed groups, and the Managed Desktop ring device groups. Each member comes with its type (`user`,
 //! `device`, `group`, ... from `@odata.type`), into
 //! [`ObservedState::memberships`], so the engine can tell whether a service
 //! account is reached and whether a ring group holds devices only.
@@ -186,6 +186,9 @@ fn needs(desired: &DesiredModel, ledger: &Ledger, observed: &ObservedState) -> N
         }
         todo.extend(refs.iter().filter(|g| g.kind == Kind::Group).filter_map(|g| ids.get(g)).map(|i| i.to_string()));
     }
+    // Licensed groups: a service account among their live members gets a
+    // licence (`governance::licensed_reach`).
+    todo.extend(desired.resources.iter().filter(|(a, r)| a.kind == Kind::Group && r.props.get("assignedLicenses").and_then(Value::as_array).is_some_and(|l| !l.is_empty())).filter_map(|(a, _)| ids.get(a)).map(|i| i.to_string()));
     let by_live: BTreeMap<&str, &Address> = ids.iter().map(|(a, i)| (*i, *a)).collect();
     let mut seen = BTreeSet::new();
     while let Some(id) = todo.pop() {

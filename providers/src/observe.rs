@@ -166,6 +166,7 @@ pub(crate) async fn observe_prefetching(client: &GraphClient, desired: &DesiredM
     crate::membership::read_live(client, desired, ledger, &mut observed).await?;
     crate::ca_unmodelled::refuse(&mut observed, desired, ledger);
     crate::licensing::read(client, desired, ledger, &mut observed, false).await?;
+    crate::licence_loss::read(client, desired, ledger, &mut observed).await?;
     Ok((observed, view))
 }
 

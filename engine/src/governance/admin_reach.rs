@@ -347,7 +347,10 @@ pub fn swapped_apps(changes: &mut [Change], ledger: &crate::ledger::Ledger, ids:
 /// An administrative unit reaching a service account or a protected
 /// (break-glass) account: whoever holds a role scoped to the unit may
 /// manage that account (reset its password, its methods). An error when a
-/// declared role assignment is scoped to the unit, else a warning.
+/// declared role assignment is scoped to the unit, else a warning. A
+/// dynamic unit's rule is judged against the accounts' declared
+/// properties, and against the people who approve or review (hostile run
+/// 20, finding 5: a rule aimed at the approver alone).
 pub(crate) fn unit_lints(desired: &crate::DesiredModel, address: &Address, r: &crate::DesiredResource) -> Vec<super::Finding> {
     let mut out = Vec::new();
     if address.kind != Kind::AdministrativeUnit {
@@ -357,47 +360,53 @@ pub(crate) fn unit_lints(desired: &crate::DesiredModel, address: &Address, r: &c
     refs(r.props.get("members"), &mut members);
     let rule = r.props.get("membershipRule").and_then(Value::as_str);
     let gov = &desired.governance;
-    let sensitive_accounts = desired.service_accounts.iter().map(|a| (a.clone(), "service account")).chain(gov.protected.iter().filter_map(|p| p.parse::<Address>().ok()).map(|a| (a, "protected account")));
     let scoped: Vec<String> = desired
         .resources
         .iter()
         .filter(|(a, ra)| a.kind == Kind::RoleAssignment && names_any(ra.props.get("directoryScopeId"), &BTreeSet::from([address.to_string()])))
         .map(|(a, ra)| format!("{} ({a})", ra.props.get("role").and_then(Value::as_str).unwrap_or("a role")))
         .collect();
-    let mut seen = BTreeSet::new();
-    for (account, what) in sensitive_accounts {
-        if !seen.insert(account.clone()) {
-            continue;
-        }
-        let how = if members.contains(&account.to_string()) {
-            "as a member"
-        } else if let (Some(rule), Some(props)) = (rule, desired.resources.get(&account).map(|x| &x.props)) {
-            if super::rule::evaluate(rule, props) == Some(false) {
-                continue;
-            }
-            "through its membership rule (not proved to leave it out)"
-        } else {
-            continue;
-        };
+    // One finding shape for every way in: `held` says whom and how.
+    let mut push = |held: String, keep: &str| {
         let (severity, roles) = if scoped.is_empty() { (super::Severity::Warning, String::new()) } else { (super::Severity::Error, format!(", so {} reach it", scoped.join(", "))) };
         out.push(super::Finding {
             severity,
             lint: "unit-reaches-protected-account".into(),
             address: address.to_string(),
-            message: format!("{address} holds {what} {account} {how}{roles}: an administrative unit's scoped admins may manage its members; keep {what}s out of administrative units"),
+            message: format!("{address} holds {held}{roles}: an administrative unit's scoped admins may manage its members; {keep}"),
         });
+    };
+    // Whether the unit holds `account`: how, or `None` when it is not a
+    // member and the rule (if any) is proved to leave it out.
+    let holds = |account: &Address| -> Option<&'static str> {
+        if members.contains(&account.to_string()) {
+            return Some("as a member");
+        }
+        let props = desired.resources.get(account).map(|x| &x.props)?;
+        (super::rule::evaluate(rule?, props) != Some(false)).then_some("through its membership rule (not proved to leave it out)")
+    };
+    let sensitive_accounts = desired.service_accounts.iter().map(|a| (a.clone(), "service account")).chain(gov.protected.iter().filter_map(|p| p.parse::<Address>().ok()).map(|a| (a, "protected account")));
+    let mut seen = BTreeSet::new();
+    for (account, what) in sensitive_accounts {
+        if !seen.insert(account.clone()) {
+            continue;
+        }
+        if let Some(how) = holds(&account) {
+            push(format!("{what} {account} {how}"), &format!("keep {what}s out of administrative units"));
+        }
     }
     // Groups that exempt, grant or approve, and people who approve
     // (hostile run 19, finding 2): a unit-scoped Groups Administrator
     // manages its groups' members and rules, a Helpdesk or Authentication
     // Administrator resets its people's passwords and methods.
-    let approvers = approver_refs(desired);
+    let approvers = super::approvers::addresses(desired);
     let role_holders: BTreeSet<Address> = desired
         .resources
         .values()
         .filter(|x| x.address.kind == Kind::RoleAssignment)
         .filter_map(|x| x.props.get("principal").and_then(crate::model::as_reference).and_then(|p| p.parse().ok()))
         .collect();
+    const APPROVER: &str = "an approver or reviewer (of PIM activation or access packages): whoever resets its sign-in approves in its name";
     for m in members.iter().filter_map(|m| m.parse::<Address>().ok()) {
         if seen.contains(&m) {
             continue;
@@ -411,47 +420,23 @@ pub(crate) fn unit_lints(desired: &crate::DesiredModel, address: &Address, r: &c
         } else if m.kind == Kind::Group && role_holders.contains(&m) {
             "a group that holds a directory role"
         } else if approvers.contains(&m) {
-            "an approver or reviewer (of PIM activation or access packages): whoever resets its sign-in approves in its name"
+            APPROVER
         } else {
             continue;
         };
-        let (severity, roles) = if scoped.is_empty() { (super::Severity::Warning, String::new()) } else { (super::Severity::Error, format!(", so {} reach it", scoped.join(", "))) };
-        out.push(super::Finding {
-            severity,
-            lint: "unit-reaches-protected-account".into(),
-            address: address.to_string(),
-            message: format!("{address} holds {m}, {what}{roles}: an administrative unit's scoped admins may manage its members; keep it out of administrative units"),
-        });
+        seen.insert(m.clone());
+        push(format!("{m}, {what}"), "keep it out of administrative units");
     }
-    out
-}
-
-/// Who approves or reviews: every reference under an `approvers`,
-/// `reviewers` or `...Approvers` field of PIM role settings and access
-/// packages.
-fn approver_refs(desired: &crate::DesiredModel) -> BTreeSet<Address> {
-    fn walk(v: &Value, inside: bool, out: &mut BTreeSet<Address>) {
-        if crate::model::as_reference(v).is_some() {
-            if inside {
-                crate::plan::referenced_addresses(v, out);
+    // A dynamic unit holds the people its rule matches: an approver the
+    // rule is not proved to leave out is held like a declared member.
+    if rule.is_some() {
+        for (person, how) in super::approvers::people(desired) {
+            if seen.contains(&person) || members.contains(&person.to_string()) {
+                continue;
             }
-            return;
-        }
-        match v {
-            Value::Object(m) => {
-                for (k, x) in m {
-                    let k = k.to_lowercase();
-                    walk(x, inside || k.contains("approver") || k.contains("reviewer"), out);
-                }
+            if let Some(via) = holds(&person) {
+                push(format!("{person} {via}, {APPROVER} ({how})"), "keep it out of administrative units");
             }
-            Value::Array(a) => a.iter().for_each(|x| walk(x, inside, out)),
-            _ => {}
-        }
-    }
-    let mut out = BTreeSet::new();
-    for r in desired.resources.values().filter(|r| matches!(r.address.kind, Kind::RolePolicy | Kind::AccessPackage)) {
-        for v in r.props.values() {
-            walk(v, false, &mut out);
         }
     }
     out

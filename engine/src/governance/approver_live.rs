@@ -29,19 +29,11 @@ use super::lints::{Finding, Severity};
 use super::live_members::{is_guest, of, Held};
 use super::live_reach::UNMANAGED_MEMBERSHIP;
 use super::package_approvers::{SELF_APPROVAL, SERVICE_ACCOUNT_APPROVER};
-use crate::model::{as_reference, DesiredModel, ObservedState};
+use crate::model::{DesiredModel, ObservedState};
 
-const STAGE_LISTS: &[&str] = &["primaryApprovers", "fallbackPrimaryApprovers", "escalationApprovers", "fallbackEscalationApprovers"];
-const REVIEW_LISTS: &[&str] = &["primaryReviewers", "fallbackReviewers"];
-
-fn groups(v: Option<&Value>) -> Vec<Address> {
-    let mut out: Vec<Address> = match v {
-        Some(Value::Array(a)) => a.iter().filter_map(as_reference).filter_map(|r| r.parse::<Address>().ok()).collect(),
-        Some(x) => as_reference(x).and_then(|r| r.parse::<Address>().ok()).into_iter().collect(),
-        None => Vec::new(),
-    };
-    out.retain(|a| a.kind == Kind::Group);
-    out
+/// The groups among `approvers` (people are judged from desired state).
+fn groups(approvers: impl IntoIterator<Item = Address>) -> Vec<Address> {
+    approvers.into_iter().filter(|a| a.kind == Kind::Group).collect()
 }
 
 fn error(lint: &str, address: &Address, message: String) -> Finding {
@@ -60,7 +52,7 @@ pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
         match address.kind {
             Kind::RolePolicy => {
                 let role = r.props.get("role").and_then(Value::as_str).unwrap_or_default();
-                for g in groups(r.props.get("activation").and_then(|a| a.get("approvers"))) {
+                for g in groups(super::approvers::of_role_policy(&r.props)) {
                     let held = of(desired, observed, ids, &g);
                     for (account, path) in accounts(desired, &held) {
                         out.push(error(PIM_APPROVER_SERVICE_ACCOUNT, address, format!("service account {account} approves activations of {role} through {path}, a live member ({UNMANAGED_MEMBERSHIP}): service accounts do no MFA and are nobody's second person; declare the members of {g} (people only) or remove it from the group")));
@@ -124,15 +116,7 @@ fn package(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Addr
                 _ => targets.contains(id).then_some("among its specific targets"),
             }
         };
-        let mut lists: Vec<(String, Address)> = Vec::new();
-        for (i, s) in pol.pointer("/requestApprovalSettings/stages").and_then(Value::as_array).into_iter().flatten().enumerate() {
-            for l in STAGE_LISTS {
-                lists.extend(groups(s.get(*l)).into_iter().map(|g| (format!("stage {} {l}", i + 1), g)));
-            }
-        }
-        for l in REVIEW_LISTS {
-            lists.extend(groups(pol.pointer(&format!("/reviewSettings/{l}"))).into_iter().map(|g| (format!("reviewSettings {l}"), g)));
-        }
+        let lists = super::approvers::of_package_policy(pol).into_iter().filter(|(_, g)| g.kind == Kind::Group);
         for (role, g) in lists {
             let held = of(desired, observed, ids, &g);
             for (account, path) in accounts(desired, &held) {

@@ -14,35 +14,9 @@ use serde_json::Value;
 
 use super::lints::{Finding, Severity};
 use crate::model::{as_reference, DesiredModel, DesiredResource};
-use crate::plan::referenced_addresses;
 
 /// The lint's name.
 pub const LINT: &str = "break-glass-not-excluded";
-
-/// Whether group `g` holds `account` through its declared members, nested
-/// groups followed, or its membership rule evaluated against the account's
-/// declared properties (hostile run 20, finding 4: a dynamic "all enabled
-/// users" group). A rule that cannot be evaluated counts as holding it
-/// when `maybe` (an include reaches unless proved not to), never otherwise
-/// (an exclude must be proved).
-fn holds(desired: &DesiredModel, g: &Address, account: &Address, seen: &mut BTreeSet<Address>, maybe: bool) -> bool {
-    if g.kind != Kind::Group || !seen.insert(g.clone()) {
-        return false;
-    }
-    let Some(r) = desired.resources.get(g) else { return false };
-    if let (Some(rule), Some(a)) = (r.props.get("membershipRule").and_then(Value::as_str), desired.resources.get(account)) {
-        match super::rule::evaluate(rule, &a.props) {
-            Some(true) => return true,
-            None if maybe => return true,
-            _ => {}
-        }
-    }
-    let mut refs = BTreeSet::new();
-    if let Some(m) = r.props.get("members") {
-        referenced_addresses(m, &mut refs);
-    }
-    refs.contains(account) || refs.iter().any(|m| holds(desired, m, account, seen, maybe))
-}
 
 /// The roles `account` is declared to hold (directly, or through a group
 /// declared to hold it), as role assignments name them.
@@ -52,7 +26,7 @@ fn roles_of(desired: &DesiredModel, account: &Address) -> BTreeSet<String> {
         .values()
         .filter(|r| r.address.kind == Kind::RoleAssignment)
         .filter(|r| {
-            r.props.get("principal").and_then(as_reference).and_then(|p| p.parse::<Address>().ok()).is_some_and(|p| p == *account || holds(desired, &p, account, &mut BTreeSet::new(), false))
+            r.props.get("principal").and_then(as_reference).and_then(|p| p.parse::<Address>().ok()).is_some_and(|p| super::targets::holds(desired, &p, account, false))
         })
         .filter_map(|r| r.props.get("role").and_then(Value::as_str).map(str::to_lowercase))
         .collect()
@@ -70,7 +44,10 @@ fn reaches(desired: &DesiredModel, r: &DesiredResource, side: &str, account: &Ad
         return Some("by name".into());
     }
     for g in list("Groups").iter().filter_map(as_reference).filter_map(|g| g.parse::<Address>().ok()) {
-        if holds(desired, &g, account, &mut BTreeSet::new(), side == "include") {
+        // Declared members, nesting and rules (hostile run 20, finding 4:
+        // a dynamic "all enabled users" group): an include reaches unless
+        // proved not to, an exclude must be proved.
+        if super::targets::holds(desired, &g, account, side == "include") {
             return Some(format!("through {g}"));
         }
     }

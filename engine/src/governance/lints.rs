@@ -65,7 +65,7 @@ pub const LINTS: &[(&str, &str)] = &[
     ("privileged-role-pim-settings-undeclared", "a privileged role is assigned eligibly but its PIM settings (role_policy) are not declared"),
     ("ca-exempt-member", "a person is a live member of a group a conditional access policy excludes, whose membership desired state does not manage"),
     ("pim-approver-service-account", "a service account (directly, or through a group) approves a role's PIM activations"),
-    ("oma-local-accounts", "a custom OMA-URI setting sets local accounts or groups, or carries a password inline: an error unless [governance.exceptions] gives the reason"),
+    ("oma-local-accounts", "a custom OMA-URI setting or a Settings Catalog setting sets local accounts, groups or user rights (or enables the built-in Administrator or Guest), or an OMA-URI setting carries a password inline: an error unless [governance.exceptions] gives the reason"),
     ("unmanaged-policy-member", "a person or a ring device is a live member of a group a device policy is assigned to, whose membership desired state does not manage"),
     ("unmanaged-intune-admin", "Intune admin access held outside desired state: an out-of-band Intune role assignment, or a person in the member group (membership not managed) of one"),
 ];
@@ -178,6 +178,8 @@ pub fn lint_desired(desired: &DesiredModel, now: DateTime<Utc>) -> Vec<Finding> 
         out.extend(super::admin_reach::unit_lints(desired, address, r));
         out.extend(super::declared_access::lints(desired, address, r, now));
         out.extend(super::oma_review::lints(desired, address, r));
+        out.extend(super::licensed_reach::lints(desired, address, r));
+        out.extend(super::role_names::lints(desired, address, r));
         if address.kind == Kind::AccessPackage {
             out.extend(super::package_approvers::lints(desired, address, r));
             out.extend(super::package_automatic::lints(desired, address, r));
@@ -356,6 +358,7 @@ pub(crate) fn lint_live_indexed(desired: &DesiredModel, observed: &ObservedState
     }
     out.extend(super::live::lint_membership_indexed(desired, observed, ids));
     out.extend(super::unmanaged_reach::lint(desired, observed, ids));
+    out.extend(super::licensed_reach::live(desired, observed, ids));
     for o in observed.objects.get(&Kind::RoleAssignment).into_iter().flatten().filter(|_| holders_read) {
         if known_ids.contains_key(o.id.as_str()) {
             continue;

@@ -50,7 +50,7 @@ pub const UNMANAGED_MEMBERSHIP: &str = "its membership is not managed in desired
 
 /// The lints that judge live membership (here and in `super::live`);
 /// only these may be about live state alone ([`blocks`]).
-const LIVE_MEMBERSHIP_LINTS: &[&str] = &["unmanaged-privileged-holder", CA_EXEMPT_MEMBER, "service-account-role", "service-account-privileged", "service-account-targeted", UNMANAGED_INTUNE_ADMIN, "pim-approver-service-account", "service-account-approver", "self-approval"];
+const LIVE_MEMBERSHIP_LINTS: &[&str] = &["unmanaged-privileged-holder", CA_EXEMPT_MEMBER, "service-account-role", "service-account-privileged", "service-account-targeted", UNMANAGED_INTUNE_ADMIN, "pim-approver-service-account", "service-account-approver", "self-approval", schema::kinds::licenses::SERVICE_ACCOUNT_LICENSED];
 
 /// What a group grants its members.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -57,6 +57,13 @@ pub mod ratify;
 pub mod after_package_delete;
 pub mod sign_in;
 pub mod oma_review;
+pub mod local_accounts;
+pub mod approvers;
+pub mod licensed_reach;
+pub mod role_names;
+pub mod licence_loss;
+pub mod ledger_field;
+pub mod drift_lints;
 pub mod unmanaged_reach;
 pub mod sponsor;
 

@@ -6,12 +6,16 @@
 //! * every create, update or reassignment of one is sensitive, a
 //!   restore of one too (putting a local account back is not restoring a
 //!   control): [`reason`];
-//! * a setting that touches local accounts or groups (the Accounts CSP,
-//!   `Policy/Config/LocalUsersAndGroups`, `Policy/Config/Accounts`,
-//!   `RestrictedGroups`, `LocalUserGroup`) or carries a password inline is
-//!   admin access on the device written in the repository:
-//!   `oma-local-accounts`, an error unless `[governance.exceptions]` gives
-//!   a reason for it ([`lints`]).
+//! * a setting that touches local accounts, groups or user rights (the
+//!   Accounts CSP, `Policy/Config/LocalUsersAndGroups`,
+//!   `Policy/Config/Accounts`, `RestrictedGroups`, `LocalUserGroup`,
+//!   `UserRights/*` but the `Deny*` ones, enabling the built-in
+//!   Administrator or Guest: [`super::local_accounts`]) or carries a
+//!   password inline is admin access on the device written in the
+//!   repository: `oma-local-accounts`, an error unless
+//!   `[governance.exceptions]` gives a reason for it ([`lints`]). The same
+//!   nodes set through a Settings Catalog policy (by setting definition
+//!   id) are judged alike.
 //!
 //! What plans show of a password setting is redacted by
 //! `crate::render::names_a_secret` (its URI or name ends with a secret
@@ -47,15 +51,6 @@ pub fn reason(change: &Change) -> Option<String> {
     })
 }
 
-/// URI parts (lower case) of the CSP nodes over local accounts and groups.
-const ACCOUNT_NODES: &[&str] = &[
-    "/vendor/msft/accounts/",
-    "/policy/config/localusersandgroups/",
-    "/policy/config/accounts/",
-    "/policy/config/restrictedgroups/",
-    "/localusergroup",
-];
-
 /// Whether a string holds a password inline (an XML element or a
 /// `password=` pair), judged case-insensitively.
 pub fn holds_password(text: &str) -> bool {
@@ -66,9 +61,8 @@ pub fn holds_password(text: &str) -> bool {
 /// What a setting does to local accounts, or `None`.
 fn touches_accounts(setting: &serde_json::Map<String, Value>) -> Option<String> {
     let uri = setting.get("omaUri").and_then(Value::as_str).unwrap_or_default();
-    let lower = uri.to_ascii_lowercase();
-    if let Some(node) = ACCOUNT_NODES.iter().find(|n| lower.contains(*n)) {
-        return Some(format!("{uri} sets local accounts or groups ({}) on the devices it reaches: admin access on them", node.trim_matches('/')));
+    if let Some(why) = super::local_accounts::judge(uri, false, setting.get("value").unwrap_or(&Value::Null)) {
+        return Some(why);
     }
     let name = setting.get("displayName").and_then(Value::as_str).unwrap_or_default();
     let value = setting.get("value").and_then(Value::as_str).unwrap_or_default();
@@ -79,14 +73,17 @@ fn touches_accounts(setting: &serde_json::Map<String, Value>) -> Option<String> 
 }
 
 /// `oma-local-accounts` for each setting of a declared custom profile
-/// that touches local accounts or groups or carries a password.
+/// that touches local accounts, groups or user rights or carries a
+/// password, and for each such setting of a Settings Catalog policy
+/// (`super::local_accounts`: the same CSP nodes by setting definition id).
 pub fn lints(_desired: &DesiredModel, address: &Address, r: &crate::DesiredResource) -> Vec<Finding> {
-    if address.kind != Kind::DeviceConfiguration {
-        return Vec::new();
-    }
-    let settings = r.props.get("omaSettings").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_object);
-    settings
-        .filter_map(touches_accounts)
+    let found: Vec<String> = match address.kind {
+        Kind::DeviceConfiguration => r.props.get("omaSettings").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_object).filter_map(touches_accounts).collect(),
+        Kind::SettingsCatalog => r.props.get("settings").and_then(Value::as_object).map(super::local_accounts::catalog).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    found
+        .into_iter()
         .map(|why| Finding {
             severity: Severity::Error,
             lint: OMA_LOCAL_ACCOUNTS.into(),

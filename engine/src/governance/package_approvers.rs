@@ -16,10 +16,6 @@ use serde_json::Value;
 use super::lints::{Finding, Severity};
 use crate::model::{as_reference, DesiredModel, DesiredResource};
 
-/// The approver and reviewer lists of a policy, by their Graph names.
-const STAGE_LISTS: &[&str] = &["primaryApprovers", "fallbackPrimaryApprovers", "escalationApprovers", "fallbackEscalationApprovers"];
-const REVIEW_LISTS: &[&str] = &["primaryReviewers", "fallbackReviewers"];
-
 fn refs(v: Option<&Value>) -> Vec<Address> {
     v.and_then(Value::as_array).into_iter().flatten().filter_map(as_reference).filter_map(|r| r.parse::<Address>().ok()).collect()
 }
@@ -55,17 +51,7 @@ pub fn lints(desired: &DesiredModel, address: &Address, r: &DesiredResource) -> 
         for t in refs(pol.get("specificAllowedTargets")) {
             admitted.extend(expand(desired, &t).0);
         }
-        let stages = pol.pointer("/requestApprovalSettings/stages").and_then(Value::as_array).cloned().unwrap_or_default();
-        let mut approvers: Vec<(String, Address)> = Vec::new();
-        for (i, s) in stages.iter().enumerate() {
-            for l in STAGE_LISTS {
-                approvers.extend(refs(s.get(*l)).into_iter().map(|a| (format!("stage {} {l}", i + 1), a)));
-            }
-        }
-        for l in REVIEW_LISTS {
-            approvers.extend(refs(pol.pointer(&format!("/reviewSettings/{l}"))).into_iter().map(|a| (format!("reviewSettings {l}"), a)));
-        }
-        for (role, a) in approvers {
+        for (role, a) in super::approvers::of_package_policy(pol) {
             let (users, rules) = expand(desired, &a);
             let via = |g: &Address| if *g == a { String::new() } else { format!(" (through {g})") };
             if let Some(s) = users.iter().find(|u| desired.service_accounts.contains(*u)) {

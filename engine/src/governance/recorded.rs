@@ -94,32 +94,8 @@ pub fn leaves_service(c: &Change) -> Option<String> {
 
 #[allow(clippy::too_many_arguments)]
 fn add_field(changes: &mut Vec<Change>, unchanged: &mut Vec<Address>, address: &Address, r: &crate::DesiredResource, live: &LiveObject, field: FieldChange, reason: &str, unproven: Option<String>) {
-    if let Some(c) = changes.iter_mut().find(|c| &c.address == address) {
-        if matches!(c.action, Action::Delete | Action::Forget) {
-            return;
-        }
-        c.notes.extend(unproven);
-        c.fields.push(field);
-        c.fields.sort_by(|a, b| a.field.cmp(&b.field));
-        if c.action == Action::Assign {
-            c.action = Action::Update;
-        }
-        return;
-    }
-    unchanged.retain(|a| a != address);
-    changes.push(Change {
-        address: address.clone(),
-        action: Action::Update,
-        display_name: r.display_name.clone(),
-        id: Some(live.id.clone()),
-        reason: reason.to_string(),
-        fields: vec![field],
-        waits_on: Vec::new(),
-        wave: 0,
-        desired: Some(r.clone()),
-        notes: std::iter::once("recorded in the ledger only: nothing is sent to Graph for this field".to_string()).chain(unproven).collect(),
-        live: None,
-    });
+    let f = super::ledger_field::LedgerField { address, desired: r, live_id: &live.id, field, reason, notes: unproven.into_iter().collect() };
+    super::ledger_field::add(changes, unchanged, f, |c| matches!(c.action, Action::Delete | Action::Forget));
 }
 
 /// The value a field's `before` shows when the ledger records none and

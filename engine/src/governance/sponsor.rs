@@ -5,7 +5,7 @@
 //! ([`crate::ledger::LedgerEntry::sponsor`]), and the plan shows another
 //! one in desired state as a field change of the guest with before and
 //! after (`~ sponsor: "adele" -> "megan"`), recorded in the ledger only
-//! (`super::recorded::is_ledger_field`), and reviewed like every change of
+//! (`super::recorded::is_ledger_field`, added by `super::ledger_field`), and reviewed like every change of
 //! a guest. An entry that records none yet (written by an older tenantctl,
 //! or adopted) has nothing to compare: the next apply records it
 //! ([`remember`]).
@@ -47,33 +47,9 @@ pub fn add_changes(changes: &mut Vec<Change>, unchanged: &mut Vec<Address>, desi
             continue;
         }
         let field = FieldChange { field: SPONSOR.into(), before: Some(Value::String(recorded)), after: Some(text(wanted)) };
-        match changes.iter_mut().find(|c| &c.address == address) {
-            // Ending access is never held by what else changes with it.
-            Some(c) if matches!(c.action, Action::Delete | Action::Forget | Action::Create | Action::Replace) || super::removes_access(c).is_some() => {}
-            Some(c) => {
-                c.fields.push(field);
-                c.fields.sort_by(|a, b| a.field.cmp(&b.field));
-                if c.action == Action::Assign {
-                    c.action = Action::Update;
-                }
-            }
-            None => {
-                unchanged.retain(|a| a != address);
-                changes.push(Change {
-                    address: address.clone(),
-                    action: Action::Update,
-                    display_name: r.display_name.clone(),
-                    id: Some(live.id.clone()),
-                    reason: "sponsor differs from the one last applied".into(),
-                    fields: vec![field],
-                    waits_on: Vec::new(),
-                    wave: 0,
-                    desired: Some(r.clone()),
-                    notes: vec!["recorded in the ledger only: nothing is sent to Graph for this field".into()],
-                    live: None,
-                });
-            }
-        }
+        let f = super::ledger_field::LedgerField { address, desired: r, live_id: &live.id, field, reason: "sponsor differs from the one last applied", notes: Vec::new() };
+        // Ending access is never held by what else changes with it.
+        super::ledger_field::add(changes, unchanged, f, |c| matches!(c.action, Action::Delete | Action::Forget | Action::Create | Action::Replace) || super::removes_access(c).is_some());
     }
 }
 

@@ -97,33 +97,44 @@ fn reach(desired: &DesiredModel, g: &Address, path: &str, seen: &mut BTreeSet<Ad
         return out;
     }
     if let Some(rule) = r.props.get("membershipRule").and_then(Value::as_str) {
-        let lower = rule.to_lowercase();
-        if lower.contains("user.") {
-            // Evaluated against each account's declared properties: a match
-            // reaches it; a rule that cannot be evaluated could.
-            let mut named = 0;
-            let mut unknown = false;
-            for s in &desired.service_accounts {
-                let props = desired.resources.get(s).map(|r| &r.props);
-                let upn = props.and_then(|p| p.get("userPrincipalName")).and_then(Value::as_str).unwrap_or_default().to_lowercase();
-                let local = upn.split('@').next().unwrap_or_default().to_string();
-                let names = !upn.is_empty() && (lower.contains(&upn) || lower.contains(&format!("{local}@")));
-                match props.and_then(|p| super::rule::evaluate(rule, p)) {
-                    Some(true) => {
-                        named += 1;
-                        out.accounts.insert(s.clone(), format!("through {path}, whose membership rule matches it"));
-                    }
-                    Some(false) => {}
-                    None if names => {
-                        named += 1;
-                        out.accounts.insert(s.clone(), format!("through {path}, whose membership rule names it"));
-                    }
-                    None => unknown = true,
+        out.add(rule_reach(desired, rule, path));
+    }
+    out
+}
+
+/// What membership rule `rule` (of the group `path` names) reaches: each
+/// service account it matches when evaluated against the account's
+/// declared properties, or names by UPN; when it matches none and cannot
+/// be evaluated for some, that it could reach a service account. A rule
+/// over devices reaches no account.
+pub fn rule_reach(desired: &DesiredModel, rule: &str, path: &str) -> Reach {
+    let mut out = Reach::default();
+    let lower = rule.to_lowercase();
+    if lower.contains("user.") {
+        // Evaluated against each account's declared properties: a match
+        // reaches it; a rule that cannot be evaluated could.
+        let mut named = 0;
+        let mut unknown = false;
+        for s in &desired.service_accounts {
+            let props = desired.resources.get(s).map(|r| &r.props);
+            let upn = props.and_then(|p| p.get("userPrincipalName")).and_then(Value::as_str).unwrap_or_default().to_lowercase();
+            let local = upn.split('@').next().unwrap_or_default().to_string();
+            let names = !upn.is_empty() && (lower.contains(&upn) || lower.contains(&format!("{local}@")));
+            match props.and_then(|p| super::rule::evaluate(rule, p)) {
+                Some(true) => {
+                    named += 1;
+                    out.accounts.insert(s.clone(), format!("through {path}, whose membership rule matches it"));
                 }
+                Some(false) => {}
+                None if names => {
+                    named += 1;
+                    out.accounts.insert(s.clone(), format!("through {path}, whose membership rule names it"));
+                }
+                None => unknown = true,
             }
-            if named == 0 && unknown {
-                out.maybe.push(format!("{path} has a membership rule over users, which could match a service account"));
-            }
+        }
+        if named == 0 && unknown {
+            out.maybe.push(format!("{path} has a membership rule over users, which could match a service account"));
         }
     }
     out
@@ -137,29 +148,34 @@ fn reach(desired: &DesiredModel, g: &Address, path: &str, seen: &mut BTreeSet<Ad
 /// itself: a rule that misses an account (or cannot be evaluated) leaves
 /// it out, so excluding that group does not exclude it.
 pub fn proven_members(desired: &DesiredModel, g: &Address) -> BTreeSet<Address> {
-    let mut out = BTreeSet::new();
-    let mut seen = BTreeSet::new();
-    proven(desired, g, &mut seen, &mut out);
-    out
+    desired.service_accounts.iter().filter(|s| holds(desired, g, s, false)).cloned().collect()
 }
 
-fn proven(desired: &DesiredModel, g: &Address, seen: &mut BTreeSet<Address>, out: &mut BTreeSet<Address>) {
-    if !seen.insert(g.clone()) {
-        return;
+/// Whether group `g` (or `g` itself) holds `account`: proved by declared
+/// members (nested groups transitively), a `memberOf` rule's groups, or a
+/// processed membership rule matching the account's declared properties
+/// ([`super::rule`]). With `maybe` (an include reaches unless proved not
+/// to), a rule that cannot be evaluated, or a paused one that matches
+/// (Entra keeps the members it had), counts as holding it too; a rule
+/// proved not to match never does. A rule is evaluated only for an
+/// account desired state declares.
+pub fn holds(desired: &DesiredModel, g: &Address, account: &Address, maybe: bool) -> bool {
+    holds_walk(desired, g, account, maybe, &mut BTreeSet::new())
+}
+
+fn holds_walk(desired: &DesiredModel, g: &Address, account: &Address, maybe: bool, seen: &mut BTreeSet<Address>) -> bool {
+    if g == account {
+        return true;
     }
-    if desired.service_accounts.contains(g) {
-        out.insert(g.clone());
-        return;
+    if g.kind != Kind::Group || !seen.insert(g.clone()) {
+        return false;
     }
-    if g.kind != Kind::Group {
-        return;
-    }
-    let Some(r) = desired.resources.get(g) else { return };
+    let Some(r) = desired.resources.get(g) else { return false };
     if let Some(members) = r.props.get("members") {
         let mut refs = BTreeSet::new();
         referenced_addresses(members, &mut refs);
-        for m in refs {
-            proven(desired, &m, seen, out);
+        if refs.iter().any(|m| holds_walk(desired, m, account, maybe, seen)) {
+            return true;
         }
     }
     // A paused rule adds no one: Entra stops evaluating it, so it proves
@@ -167,19 +183,16 @@ fn proven(desired: &DesiredModel, g: &Address, seen: &mut BTreeSet<Address>, out
     let paused = r.props.get("membershipRuleProcessingState").and_then(Value::as_str) == Some("Paused");
     if !paused {
         for n in r.props.get(super::member_of::NESTED).and_then(Value::as_array).into_iter().flatten() {
-            if let Some(m) = as_reference(n).and_then(|x| x.parse::<Address>().ok()) {
-                proven(desired, &m, seen, out);
+            if as_reference(n).and_then(|x| x.parse::<Address>().ok()).is_some_and(|m| holds_walk(desired, &m, account, maybe, seen)) {
+                return true;
             }
         }
     }
-    if let Some(rule) = r.props.get("membershipRule").and_then(Value::as_str).filter(|_| !paused) {
-        for s in &desired.service_accounts {
-            if let Some(account) = desired.resources.get(s) {
-                if super::rule::evaluate(rule, &account.props) == Some(true) {
-                    out.insert(s.clone());
-                }
-            }
-        }
+    let (Some(rule), Some(a)) = (r.props.get("membershipRule").and_then(Value::as_str), desired.resources.get(account)) else { return false };
+    match super::rule::evaluate(rule, &a.props) {
+        Some(true) => !paused || maybe,
+        Some(false) => false,
+        None => maybe,
     }
 }
 

@@ -20,7 +20,7 @@
 //!   approved; who came later nobody reviewed). Declaring the group's
 //!   `members` (so a person reviews them) or taking the group out of the
 //!   policy's assignments settles both. `drift` reports them as warnings
-//!   ([`drift_warnings`]).
+//!   (`super::drift_lints`, with every finding about the live tenant).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -155,12 +155,3 @@ pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
     out
 }
 
-/// What `drift` reports of [`lint`]'s findings (as warnings of the report:
-/// the policy itself is in sync, who it reaches is not what was reviewed).
-pub fn drift_warnings(lints: &[Finding]) -> Vec<String> {
-    lints
-        .iter()
-        .filter(|f| f.lint == UNMANAGED_POLICY_MEMBER || (f.lint == "service-account-targeted" && f.message.contains(UNMANAGED_MEMBERSHIP)))
-        .map(Finding::to_string)
-        .collect()
-}

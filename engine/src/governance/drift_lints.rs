@@ -1,0 +1,27 @@
+//! The governance findings a drift report carries: every finding of the
+//! plan that judges the live tenant (an out-of-band privileged holder or
+//! Intune admin, a service account or person in a group whose membership
+//! desired state does not manage, a ring group holding users, a second
+//! Autopilot profile on all devices, standing access granted live, ...),
+//! errors and warnings alike. Drift used to carry only the findings about
+//! policies on unmanaged groups, so what `plan` refuses the scheduled
+//! drift report did not say.
+//!
+//! A finding judges live state when desired state alone does not give it:
+//! the plan's findings less those `validate` finds
+//! ([`super::lint_desired`]), which are about the repository, not the
+//! tenant. Each is reported once, as the plan prints it.
+
+use chrono::{DateTime, Utc};
+
+use super::lints::Finding;
+use crate::model::DesiredModel;
+
+/// The findings of `lints` (a plan's) that judge live state, as text.
+pub fn live_findings(desired: &DesiredModel, lints: &[Finding], now: DateTime<Utc>) -> Vec<String> {
+    let desired_only = super::lint_desired(desired, now);
+    let repository: std::collections::BTreeSet<&Finding> = desired_only.iter().collect();
+    let mut out: Vec<String> = lints.iter().filter(|f| !repository.contains(f)).map(Finding::to_string).collect();
+    out.dedup();
+    out
+}

@@ -1,0 +1,85 @@
+//! A custom role named like a built-in one (hostile run 20, finding 12).
+//! Validation refuses a custom directory or Intune role whose name IS a
+//! built-in role's (`built-in-role-name`); a homoglyph ("Helpdesk
+//! Administrаtor" with a Cyrillic `а`) passed, and Entra then shows the
+//! custom role as "Helpdesk Administrator" in sign-in logs, role lists and
+//! access reviews while it can do what its actions say. Here names are
+//! compared by Unicode confusable skeleton (UTS #39, as
+//! `crate::lookalike` compares other names), without case: a name that
+//! reads like a built-in directory role's (or, for an Intune role, a
+//! built-in Intune role's) but is not the same text is the same error.
+//! Only names holding a character outside ASCII are compared (ASCII
+//! look-alikes such as `rn` and `m` are everyday names).
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use schema::{Address, Kind};
+
+use super::lints::{Finding, Severity};
+use crate::model::{DesiredModel, DesiredResource};
+
+/// The lint's name (validation's, for the exact name).
+pub const LINT: &str = "built-in-role-name";
+
+fn skeleton(s: &str) -> String {
+    unicode_security::skeleton(s.trim()).collect::<String>().to_lowercase()
+}
+
+/// Built-in role names by skeleton.
+type BySkeleton = BTreeMap<String, &'static str>;
+
+/// Built-in names by skeleton: directory roles, then Intune roles.
+fn built_ins() -> &'static (BySkeleton, BySkeleton) {
+    static CACHE: OnceLock<(BySkeleton, BySkeleton)> = OnceLock::new();
+    CACHE.get_or_init(|| {
+        let directory = schema::kinds::role_assignment::BUILT_IN_ROLES.iter().map(|(n, _)| (skeleton(n), *n)).collect();
+        let intune = schema::kinds::intune_role_definition::BUILT_IN_ROLES.iter().map(|n| (skeleton(n), *n)).collect();
+        (directory, intune)
+    })
+}
+
+/// The built-in role (name, role space) a custom role of `kind` named
+/// `name` reads like without being it, if any.
+fn reads_like(kind: Kind, name: &str) -> Option<(&'static str, &'static str)> {
+    if name.is_ascii() {
+        return None;
+    }
+    let (directory, intune) = built_ins();
+    let key = skeleton(name);
+    let found = directory.get(&key).map(|n| (*n, "directory")).or_else(|| if kind == Kind::IntuneRoleDefinition { intune.get(&key).map(|n| (*n, "Intune")) } else { None });
+    found.filter(|(n, _)| !n.eq_ignore_ascii_case(name.trim()))
+}
+
+/// The finding of a custom role whose name reads like a built-in role's.
+pub fn lints(_desired: &DesiredModel, address: &Address, r: &DesiredResource) -> Vec<Finding> {
+    if !matches!(address.kind, Kind::RoleDefinition | Kind::IntuneRoleDefinition) {
+        return Vec::new();
+    }
+    let Some((name, space)) = reads_like(address.kind, &r.display_name) else { return Vec::new() };
+    let odd: Vec<String> = r.display_name.chars().filter(|c| !c.is_ascii()).map(|c| format!("U+{:04X}", c as u32)).collect();
+    vec![Finding {
+        severity: Severity::Error,
+        lint: LINT.into(),
+        address: address.to_string(),
+        message: format!(
+            "`{}` reads like the built-in {space} role `{name}` (Unicode confusables: it holds {}) but is another role: Entra would show it as that role in sign-in logs, role lists and access reviews; name a custom role differently",
+            r.display_name,
+            odd.join(" ")
+        ),
+    }]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn homoglyphs_of_built_in_names_are_found() {
+        assert_eq!(reads_like(Kind::RoleDefinition, "Helpdesk Administr\u{0430}tor"), Some(("Helpdesk Administrator", "directory")));
+        assert_eq!(reads_like(Kind::IntuneRoleDefinition, "Help Desk Operat\u{043E}r"), Some(("Help Desk Operator", "Intune")));
+        assert_eq!(reads_like(Kind::RoleDefinition, "Help Desk Operat\u{043E}r"), None, "an Intune name on a directory role is validation's other check");
+        assert_eq!(reads_like(Kind::RoleDefinition, "Helpdesk Administrator"), None, "the exact name is validation's");
+        assert_eq!(reads_like(Kind::RoleDefinition, "\u{00C9}quipe support"), None);
+    }
+}
