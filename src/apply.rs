@@ -474,7 +474,9 @@ async fn run_locked(
     let completed = (!observed.completed.is_empty()).then(|| engine::completed::complete(desired, &observed.completed));
     let planned_from = completed.as_ref().unwrap_or(desired);
     let prepared = store.load().and_then(|mut l| {
-        let mut vouched = std::collections::BTreeSet::new();
+        // What this run applied it recorded itself (a ratification may
+        // record an entry equal to the unproven one it loaded).
+        let mut vouched: std::collections::BTreeSet<schema::Address> = report.results.iter().filter(|r| matches!(r.status, Status::Applied)).map(|r| r.address.clone()).collect();
         if report.stopped.is_none() {
             for (_, op) in engine::governance::recorded::remember(desired, &plan, &mut l) {
                 store.append(&op)?;
@@ -489,7 +491,7 @@ async fn run_locked(
                 for (_, op) in &ops {
                     store.append(op)?;
                 }
-                vouched = v;
+                vouched.extend(v);
             }
         }
         let may_seal = report.stopped.is_none() && sealing.prepare_vouched(&mut l, complete, Some(&org), &vouched);
@@ -554,7 +556,7 @@ async fn seal_then_compact(store: &LedgerStore, client: &providers::graph::Graph
     // What the log cannot say (pending creates cleared, the tenant's id
     // recorded: an apply that changed nothing) is compacted first, as
     // before.
-    if logged.pending != l.pending || logged.tenant_id != l.tenant_id || logged.version != l.version {
+    if logged.pending != l.pending || logged.tenant_id != l.tenant_id || logged.ledger_id != l.ledger_id || logged.version != l.version {
         store.compact(&l)?;
         if may_seal {
             crate::ledger_seal::seal(client, org, &l).await;

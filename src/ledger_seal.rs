@@ -31,9 +31,9 @@ pub fn marker_path(org: &str) -> String {
 /// records for tenant `org`.
 pub fn judge(store: &LedgerStore, ledger: &mut Ledger, org: &str, marker: Option<&Marker>) -> Result<()> {
     let base = store.load_base()?;
-    let recorded = marker.and_then(|m| m.ledger_seal.as_deref());
+    let recorded = ledger_seal::Recorded { latest: marker.and_then(|m| m.ledger_seal.as_deref()), seals: marker.map(|m| m.ledger_seals.as_slice()).unwrap_or_default() };
     ledger.seal = ledger_seal::judge(ledger, base.as_ref(), org, recorded, store.beyond_review()?);
-    if marker.is_some() && recorded.is_none() && !ledger.resources.is_empty() {
+    if marker.is_some() && recorded.latest.is_none() && recorded.seals.is_empty() && !ledger.resources.is_empty() {
         output::status(
             "note: the tenant's governance marker records no seal of the ledger yet (written by an older tenantctl): its facts are judged as before (restores count only for a ledger outside any git work tree, or in the azurerm backend) until the next apply seals it",
         );
@@ -111,6 +111,8 @@ impl Sealing {
         if let Some(org) = org {
             after.tenant_id.get_or_insert_with(|| org.to_string());
         }
+        // Its identity, under which the tenant keeps its seal.
+        after.ledger_id.get_or_insert_with(new_ledger_id);
         if let Some(loaded) = &self.loaded {
             let count = |l: &Ledger| (l.resources.values().filter(|e| e.applied.is_some()).count(), l.resources.values().filter(|e| e.changed_at.is_some()).count());
             let before = count(after);
@@ -134,6 +136,12 @@ impl Sealing {
     }
 }
 
+/// A new ledger identity: [`ledger_seal::LEDGER_ID_CHARS`] random hex digits.
+fn new_ledger_id() -> String {
+    let bytes: [u8; ledger_seal::LEDGER_ID_CHARS / 2] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Record the seal of `ledger` (as just written) in the tenant's marker.
 /// A tenant without a marker (governance never recorded) is not sealed.
 /// A failure is said, not fatal: the ledger is then unproven by the next
@@ -150,20 +158,24 @@ async fn try_seal(client: &GraphClient, org: &str, ledger: &Ledger) -> Result<()
         return Ok(());
     };
     let digest = ledger_seal::digest(ledger, org);
-    if marker.ledger_seal.as_deref() == Some(digest.as_str()) {
+    let Some(id) = ledger.ledger_id.as_deref() else {
+        anyhow::bail!("the ledger names no identity to seal it under");
+    };
+    let own = |m: &Marker| m.ledger_seals.iter().any(|(i, d)| i == id && *d == digest);
+    if own(&marker) && marker.ledger_seal.as_deref() == Some(digest.as_str()) {
         return Ok(());
     }
+    marker.ledger_seals = ledger_seal::with_seal(&marker.ledger_seals, id, &digest);
     marker.ledger_seal = Some(digest.clone());
     tenant_marker::update_of(client, org, &marker).await.context("recording the ledger's seal in the tenant's governance marker (Organization.ReadWrite.All)")?;
     // Graph's update of an open extension takes no If-Match, so the write
     // cannot be conditional: it is read back, and another run's write
     // that replaced it is said (hostile run 18, finding 14).
     match tenant_marker::read_of(client, org).await {
-        Ok(Some(now)) if now.ledger_seal.as_deref() == Some(digest.as_str()) => {}
-        Ok(now) => output::status(format!(
-            "warning: the seal this run recorded was replaced in the tenant's governance marker by another run's write (marker now records {}): another ledger on this tenant (a second desired-state directory or --ledger) writes it too; until the next apply of this ledger its facts are not proof",
-            now.and_then(|m| m.ledger_seal).map(|s| format!("{}…", s.get(..8).unwrap_or(&s))).unwrap_or_else(|| "no seal".into())
-        )),
+        Ok(Some(now)) if own(&now) => {}
+        Ok(_) => output::status(
+            "warning: the seal this run recorded was replaced in the tenant's governance marker by another run's write at the same time (another ledger on this tenant, a second desired-state directory or --ledger, was sealed concurrently); until the next apply of this ledger its facts are not proof",
+        ),
         Err(e) => output::status(format!("warning: the tenant's governance marker was not read back after the seal was recorded ({:#}); the next run checks it", anyhow::Error::from(e))),
     }
     Ok(())
