@@ -399,7 +399,7 @@ async fn run_locked(
             store.append(op).with_context(|| format!("recording what was approved of {address}"))?;
         }
         let may_seal = sealing.prepare_vouched(&mut owned, true, Some(&org), &vouched);
-        seal_then_compact(&store, &target.client, &org, owned, may_seal).await?;
+        crate::ledger_seal::seal_then_compact(&store, &target.client, &org, owned, may_seal).await?;
         if !adopted.is_empty() {
             output::status(format!("Recorded {} object(s) matched by natural key in the ledger {}.", adopted.len(), store.path().display()));
         }
@@ -498,7 +498,7 @@ async fn run_locked(
         Ok((l, may_seal))
     });
     let compacted = match prepared {
-        Ok((l, may_seal)) => seal_then_compact(&store, &target.client, &org, l, may_seal).await,
+        Ok((l, may_seal)) => crate::ledger_seal::seal_then_compact(&store, &target.client, &org, l, may_seal).await,
         Err(e) => Err(e),
     };
     if let Some(stop) = &report.stopped {
@@ -541,50 +541,6 @@ async fn run_locked(
         store.path().display()
     ));
     Ok(crate::refused::exit(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) }, refused.as_deref()))
-}
-
-/// Seal `l` in the tenant (when `may_seal`), then write it whole. The seal
-/// comes first, and every change of `l` since it was loaded is in the
-/// write-ahead log first (what sealing dropped is logged here): a run
-/// killed between the two leaves the sealed ledger as its log over the
-/// last compacted one, which the next run loads and finds sealed, rather
-/// than a compacted ledger the tenant's seal does not match (hostile run
-/// 18, finding 2). Killed before the seal, the log over the sealed ledger
-/// leaves only the entries it touched unproven.
-async fn seal_then_compact(store: &LedgerStore, client: &providers::graph::GraphClient, org: &str, l: engine::Ledger, may_seal: bool) -> Result<()> {
-    let logged = store.load()?;
-    // What the log cannot say (pending creates cleared, the tenant's id
-    // recorded: an apply that changed nothing) is compacted first, as
-    // before.
-    if logged.pending != l.pending || logged.tenant_id != l.tenant_id || logged.ledger_id != l.ledger_id || logged.version != l.version {
-        store.compact(&l)?;
-        if may_seal {
-            crate::ledger_seal::seal(client, org, &l).await;
-        }
-        return Ok(());
-    }
-    for (a, e) in &l.resources {
-        if logged.resources.get(a) != Some(e) {
-            store.append(&LedgerOp::Record { address: a.clone(), entry: e.clone() })?;
-        }
-    }
-    for a in logged.resources.keys().filter(|a| !l.resources.contains_key(*a)) {
-        store.append(&LedgerOp::Forget { address: a.clone() })?;
-    }
-    if may_seal {
-        crate::ledger_seal::seal(client, org, &l).await;
-    }
-    test_pause("TENANTCTL_TEST_PAUSE_BEFORE_COMPACT");
-    store.compact(&l)
-}
-
-/// Test hook: with `var` set to a number of milliseconds, a message is
-/// printed and the run sleeps that long (a kill test's window).
-fn test_pause(var: &str) {
-    if let Some(ms) = std::env::var(var).ok().and_then(|v| v.trim().parse::<u64>().ok()) {
-        output::status(format!("pausing {ms} ms ({var})"));
-        std::thread::sleep(Duration::from_millis(ms));
-    }
 }
 
 /// Read the tenant for a command that only reads (`plan`, `drift`) as

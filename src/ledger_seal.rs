@@ -18,6 +18,8 @@ use engine::Ledger;
 use providers::graph::GraphClient;
 use providers::tenant_marker::{self, Marker};
 
+use engine::ledger::LedgerOp;
+
 use crate::output;
 use crate::state::LedgerStore;
 
@@ -179,4 +181,48 @@ async fn try_seal(client: &GraphClient, org: &str, ledger: &Ledger) -> Result<()
         Err(e) => output::status(format!("warning: the tenant's governance marker was not read back after the seal was recorded ({:#}); the next run checks it", anyhow::Error::from(e))),
     }
     Ok(())
+}
+
+/// Seal `l` in the tenant (when `may_seal`), then write it whole. The seal
+/// comes first, and every change of `l` since it was loaded is in the
+/// write-ahead log first (what sealing dropped is logged here): a run
+/// killed between the two leaves the sealed ledger as its log over the
+/// last compacted one, which the next run loads and finds sealed, rather
+/// than a compacted ledger the tenant's seal does not match (hostile run
+/// 18, finding 2). Killed before the seal, the log over the sealed ledger
+/// leaves only the entries it touched unproven.
+pub async fn seal_then_compact(store: &LedgerStore, client: &providers::graph::GraphClient, org: &str, l: engine::Ledger, may_seal: bool) -> Result<()> {
+    let logged = store.load()?;
+    // What the log cannot say (pending creates cleared, the tenant's id
+    // recorded: an apply that changed nothing) is compacted first, as
+    // before.
+    if logged.pending != l.pending || logged.tenant_id != l.tenant_id || logged.ledger_id != l.ledger_id || logged.version != l.version {
+        store.compact(&l)?;
+        if may_seal {
+            seal(client, org, &l).await;
+        }
+        return Ok(());
+    }
+    for (a, e) in &l.resources {
+        if logged.resources.get(a) != Some(e) {
+            store.append(&LedgerOp::Record { address: a.clone(), entry: e.clone() })?;
+        }
+    }
+    for a in logged.resources.keys().filter(|a| !l.resources.contains_key(*a)) {
+        store.append(&LedgerOp::Forget { address: a.clone() })?;
+    }
+    if may_seal {
+        seal(client, org, &l).await;
+    }
+    test_pause("TENANTCTL_TEST_PAUSE_BEFORE_COMPACT");
+    store.compact(&l)
+}
+
+/// Test hook: with `var` set to a number of milliseconds, a message is
+/// printed and the run sleeps that long (a kill test's window).
+fn test_pause(var: &str) {
+    if let Some(ms) = std::env::var(var).ok().and_then(|v| v.trim().parse::<u64>().ok()) {
+        output::status(format!("pausing {ms} ms ({var})"));
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
 }

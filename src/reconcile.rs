@@ -399,6 +399,7 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
         let executor = providers::apply::GraphExecutor::new(ctx.target.client.clone(), |name| std::env::var(name).ok(), now);
         let journal_file = crate::apply::journal_path(&ctx.target.ledger_path);
         let plan_hash = plan.hash();
+        let store = crate::state::LedgerStore::new(&ctx.target.ledger_path);
         // As apply: where an adopted object lives (written with the first change).
         engine::ledger_location::record_locations(&desired, &plan, &mut ledger);
         for c in safe {
@@ -411,13 +412,18 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
             one.changes = vec![engine::Change { waits_on: Vec::new(), wave: 0, ..c.clone() }];
             let opts = ApplyOptions { concurrency: 1, now: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true) };
             let mut write_error = None;
-            let ledger_path = ctx.target.ledger_path.clone();
             let r = engine::apply::apply(&one, &mut ledger, &executor, &opts, |result, l| {
-                // Like apply: the ledger after every change, and every change
-                // in the journal, under the hash of this pass's plan.
+                // Like apply: each change in the write-ahead log and the
+                // journal, under the hash of this pass's plan; the ledger
+                // is compacted once, after its seal (a kill in between
+                // leaves a sealed ledger, not a broken seal).
                 let mut result = result.clone();
                 result.note.get_or_insert_with(|| format!("self-heal, reconcile pass {n}"));
-                let written = write_atomic(&ledger_path, &l.render()).and_then(|_| crate::apply::journal(&journal_file, &plan_hash, &result));
+                let written = crate::apply::journal(&journal_file, &plan_hash, &result).and_then(|_| match (&result.status, l.resources.get(&result.address)) {
+                    (Status::Applied, Some(entry)) => store.append(&engine::ledger::LedgerOp::Record { address: result.address.clone(), entry: entry.clone() }),
+                    (Status::Applied, None) => store.append(&engine::ledger::LedgerOp::Forget { address: result.address.clone() }),
+                    _ => Ok(()),
+                });
                 if let Err(e) = written {
                     write_error.get_or_insert(e);
                 }
@@ -444,13 +450,9 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
         // only when nothing was held or failed: the whole plan was carried
         // out). Under azurerm the ledger written above is the working copy:
         // it is written back to the blob (ETag-checked) before the lease goes.
-        if !applied.is_empty() {
-            let may_seal = sealing.prepare(&mut ledger, held.is_empty() && failed.is_empty(), org.as_deref());
-            crate::state::LedgerStore::new(&ctx.target.ledger_path).compact(&ledger)?;
-            if let (true, Some(org)) = (may_seal, org.as_deref()) {
-                crate::ledger_seal::seal(&ctx.target.client, org, &ledger).await;
-            }
-        }
+        let complete = held.is_empty() && failed.is_empty() && plan.refused.is_empty() && plan.unknown.is_empty();
+        let done: std::collections::BTreeSet<schema::Address> = plan.changes.iter().filter(|c| applied.iter().any(|h| h.address == c.address.to_string() && h.action == c.action.as_str())).map(|c| c.address.clone()).collect();
+        crate::reconcile_seal::record(&store, &ctx.target.client, org.as_deref(), &sealing, &desired, &observed, &plan, ledger, done, complete).await?;
         crate::reconcile_settled::drop_remedied(&plan, &applied, &mut held, &mut report);
     } else {
         held.clear();

@@ -227,3 +227,70 @@ async fn each_ledger_on_a_tenant_keeps_its_own_seal() {
     assert!(p.sensitive.contains_key(&BASELINE.parse().expect("an address")), "{:#?}", p.sensitive);
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// gov12 leftover: `reconcile --self-heal` records its changes in the
+/// write-ahead log and seals before it compacts, as apply does. Killed
+/// between the seal and the compaction, it leaves a sealed ledger: the
+/// next plan finds it sealed and in sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconcile_killed_between_the_seal_and_the_compaction_leaves_a_sealed_ledger() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let sb = sandbox().await;
+    let (work, dir) = sealed_unattended(&sb).await;
+    let w = work.path();
+    let id = ledger_id(w, BASELINE);
+    patch_out_of_band(&sb, "deviceCompliancePolicies", &id, json!({"bitLockerEnabled": false})).await;
+    let mut child = command(&sb, w)
+        .args(["reconcile", d(&dir), "--once", "--self-heal"])
+        .env("TENANTCTL_TEST_PAUSE_BEFORE_COMPACT", "30000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tenantctl starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut seen = Vec::new();
+    for line in BufReader::new(stderr).lines() {
+        let line = line.expect("a line");
+        let pausing = line.contains("pausing");
+        seen.push(line);
+        if pausing {
+            break;
+        }
+    }
+    assert!(seen.iter().any(|l| l.contains(&format!("self-heal: update {BASELINE}"))), "restored: {seen:#?}");
+    assert!(seen.iter().any(|l| l.contains("pausing")), "the pass reached the pause before compacting: {seen:#?}");
+    child.kill().expect("killed");
+    child.wait().expect("reaped");
+    assert!(w.join("tenantctl.ledger-wal.jsonl").exists(), "the log is left");
+    let (code, out) = run(&sb, w, &["plan", d(&dir), "--detailed-exitcode"]);
+    assert!(!out.contains("does not match the seal"), "{out}");
+    assert_eq!(code, Some(0), "sealed and in sync: {out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
+
+/// gov12 leftover: a reconcile pass that carries out its whole plan gives
+/// the objects it found in sync their approved record, as a resealing
+/// apply does (an entry recording no approved fields, as an older ledger's,
+/// gets them), and seals what it wrote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_complete_reconcile_pass_records_what_it_found_in_sync() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |dir| {
+        edit_file(dir, "tenant.toml", |t| t.replace("approvals_required = 2", "approvals_required = 0\nunattended = \"tests of the ledger's records, not of approval\""))
+    })
+    .await;
+    let w = work.path();
+    // A ledger written before approved fields were recorded.
+    edit_ledger(w, |l| l.resources.get_mut(&BASELINE.parse().expect("an address")).expect("an entry").approved_fields.clear());
+    let (code, out) = run(&sb, w, &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert_eq!(code, Some(0), "{out}");
+    let l = ledger_of(w);
+    assert!(!l.resources[&BASELINE.parse().expect("an address")].approved_fields.is_empty(), "recorded: {out}");
+    let org = graph(&sb, Method::GET, "/v1.0/organization", None).await["value"][0]["id"].as_str().expect("an organization id").to_string();
+    assert_eq!(seals(&sb).await.first().map(|(_, dg)| dg.clone()), Some(engine::ledger_seal::digest(&l, &org)), "sealed");
+    let (code, out) = run(&sb, w, &["plan", d(&dir), "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("does not match the seal"), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
