@@ -3,7 +3,7 @@
 //! with every change recorded (ledger log and journal) before the next one
 //! starts, and the ledger compacted atomically at the end.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,7 +14,6 @@ use engine::apply::{ApplyOptions, ChangeResult, Record, Status};
 use engine::ledger::{LedgerEntry, LedgerOp};
 use engine::Plan;
 use providers::apply::CreateEvent;
-use serde_json::json;
 
 use crate::state::LedgerStore;
 use crate::{load, output, state, target};
@@ -44,98 +43,10 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// Who ran the change: `TENANTCTL_OPERATOR`, the CI system's actor
-/// (GitHub Actions, Azure Pipelines, GitLab), the login name (`USER`,
-/// `USERNAME`, `LOGNAME`), else the plan's signing author, else "unknown".
-pub(crate) fn operator_for(who: Option<&Attribution>) -> String {
-    for var in ["TENANTCTL_OPERATOR", "GITHUB_ACTOR", "BUILD_REQUESTEDFOR", "GITLAB_USER_LOGIN", "USER", "USERNAME", "LOGNAME"] {
-        if let Some(v) = std::env::var(var).ok().filter(|v| !v.trim().is_empty()) {
-            return v;
-        }
-    }
-    who.and_then(|w| w.author.clone()).unwrap_or_else(|| "unknown".into())
-}
-
-pub(crate) fn journal_path(ledger: &Path) -> PathBuf {
-    ledger.with_extension("journal.jsonl")
-}
-
-/// Who authored and approved the plan a journalled change belongs to.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Attribution {
-    pub author: Option<String>,
-    pub approvers: Vec<String>,
-    /// The plan's change record, `name: value; ...`.
-    pub change: Option<String>,
-}
-
-/// Append one line to the journal; never rewrites it. Also used by
-/// `reconcile --self-heal`, so every change tenantctl makes is journaled.
-pub(crate) fn journal(path: &Path, plan_hash: &str, r: &ChangeResult) -> Result<()> {
-    journal_attributed(path, plan_hash, r, &Attribution::default())
-}
-
-/// [`journal`], naming the plan's author and approvers.
-pub(crate) fn journal_attributed(path: &Path, plan_hash: &str, r: &ChangeResult, who: &Attribution) -> Result<()> {
-    let (outcome, error) = match &r.status {
-        Status::Applied => ("applied", None),
-        Status::Failed { error } => ("failed", Some(error.clone())),
-        Status::Skipped { error, blocked_by } => ("skipped", Some(format!("blocked by {blocked_by}: {error}"))),
-    };
-    let line = json!({
-        "when": now(),
-        "who": operator_for(Some(who)),
-        "plan": plan_hash,
-        "address": r.address.to_string(),
-        "action": r.action.as_str(),
-        "object_id": r.id,
-        "outcome": outcome,
-        "error": error,
-        "request_ids": r.request_ids,
-        "note": r.note,
-        "author": who.author,
-        "approvers": who.approvers,
-        "change": who.change,
-    });
-    journal_line(path, &line)
-}
-
-/// A journal line for what is not a planned change's outcome: an object
-/// adopted by natural key, or a create Graph answered (before its object
-/// is readable), so every object tenantctl made is journaled even if the
-/// run is killed before the change finishes.
-#[allow(clippy::too_many_arguments)]
-fn journal_event(path: &Path, plan_hash: &str, address: &schema::Address, action: &str, id: &str, outcome: &str, note: &str, who: &Attribution) -> Result<()> {
-    let line = json!({
-        "when": now(),
-        "who": operator_for(Some(who)),
-        "plan": plan_hash,
-        "address": address.to_string(),
-        "action": action,
-        "object_id": id,
-        "outcome": outcome,
-        "error": null,
-        "request_ids": [],
-        "note": note,
-        "author": who.author,
-        "approvers": who.approvers,
-        "change": who.change,
-    });
-    journal_line(path, &line)
-}
-
-pub(crate) fn journal_line(path: &Path, line: &serde_json::Value) -> Result<()> {
-    let mut f = schema::read::open_append(path).with_context(|| format!("opening journal {}", path.display()))?;
-    // Fault injection for the "record before moving on" tests: every
-    // journal write fails as on a full disk (the file itself opens fine).
-    if std::env::var_os("TENANTCTL_TEST_JOURNAL_FULL").is_some() {
-        return Err(std::io::Error::other("No space left on device (TENANTCTL_TEST_JOURNAL_FULL)")).with_context(|| format!("appending to journal {}", path.display()));
-    }
-    // One write of the whole line, so a kill cannot leave half of it.
-    f.write_all(format!("{line}\n").as_bytes()).with_context(|| format!("appending to journal {}", path.display()))?;
-    f.sync_data().with_context(|| format!("syncing journal {}", path.display()))?;
-    Ok(())
-}
+// The journal (append-only, one line per change) lives in its own module;
+// its items are used as `crate::apply::…` by the other commands too.
+pub(crate) use crate::journal::{journal, journal_attributed, journal_line, journal_path, operator_for, Attribution};
+use crate::journal::journal_event;
 
 fn confirm(auto_approve: bool) -> Result<bool> {
     if auto_approve {
@@ -597,74 +508,6 @@ fn report_settled(s: &providers::settle::Settled) {
     for a in &s.pending {
         output::status(format!("{a}: a create was started by a run that did not finish; waited for it to replicate before planning."));
     }
-}
-
-pub async fn import(dir: &Path, address: &str, object_id: &str, graph_url: Option<&str>, ledger: Option<PathBuf>, lock_timeout: Duration) -> Result<ExitCode> {
-    let address: schema::Address = address.parse().with_context(|| format!("`{address}` is not an address such as group.mwd-test"))?;
-    if let Some(why) = schema::object_id::problem(address.kind, object_id) {
-        bail!("cannot import {address}: {why}");
-    }
-    let state = load(dir)?;
-    if !state.contains(&address) {
-        bail!("{address} is not declared in {}; declare it before importing", dir.display());
-    }
-    let target = target::connect(dir, state.tenant.as_ref().map(|t| &t.value), graph_url, ledger).await?;
-    let _held = match state::lock(&target.ledger_path, "tenantctl import", lock_timeout).await {
-        Ok(h) => h,
-        Err(e) => {
-            target.shutdown().await;
-            return Err(e);
-        }
-    };
-    let store = LedgerStore::new(&target.ledger_path);
-    let mut ledger = store.load()?;
-    // This tenant's state, and whether its facts are proof (the seal).
-    let org = match crate::tenant_check::organization(&target.client).await {
-        Ok(org) => org,
-        Err(e) => {
-            target.shutdown().await;
-            return Err(e);
-        }
-    };
-    if let Err(e) = crate::tenant_check::check(&org, &ledger, &target.ledger_path) {
-        target.shutdown().await;
-        return Err(e);
-    }
-    crate::ledger_seal::read_and_judge(&target.client, &store, &mut ledger, &org, true).await?;
-    let sealing = crate::ledger_seal::Sealing::of(&ledger);
-    if let Some((other, _)) = ledger.resources.iter().find(|(a, e)| e.id == object_id && **a != address) {
-        target.shutdown().await;
-        bail!("object {object_id} is already owned by {other}");
-    }
-    // Only an object that exists, as the declared kind, is adopted.
-    let found = providers::apply::read_object(&target.client, address.kind, object_id).await;
-    match found {
-        Ok(Some(_)) => {}
-        Ok(None) => {
-            let where_ = target.description.clone();
-            target.shutdown().await;
-            bail!("no {} with id {object_id} exists in {where_}", address.kind);
-        }
-        Err(e) => {
-            target.shutdown().await;
-            return Err(anyhow::Error::new(e).context(format!("reading {object_id}")));
-        }
-    }
-    ledger.record(address.clone(), object_id.to_string(), None, Some(now()));
-    // An import carries out no plan: a ledger the seal did not prove stays
-    // unsealed (the next apply seals it).
-    let may_seal = sealing.prepare(&mut ledger, false, Some(&org));
-    store.compact(&ledger)?;
-    if may_seal {
-        crate::ledger_seal::seal(&target.client, &org, &ledger).await;
-    }
-    target.shutdown().await;
-    output::status(format!("{address} now owns {object_id} ({})", target_ledger_note()));
-    Ok(ExitCode::SUCCESS)
-}
-
-fn target_ledger_note() -> &'static str {
-    "recorded in the ledger; the next plan compares it with desired state"
 }
 
 #[cfg(test)]

@@ -111,61 +111,6 @@ pub struct PassReport {
     pub refused: Vec<engine::held::Refused>,
 }
 
-#[derive(Debug, Default)]
-struct Metrics {
-    passes: u64,
-    failures: u64,
-    last_pass: Option<i64>,
-    last_success: Option<i64>,
-    drift: usize,
-    held: usize,
-    applied_total: u64,
-    requests_total: u64,
-    throttled_total: u64,
-}
-
-impl Metrics {
-    fn render(&self) -> String {
-        let mut out = String::new();
-        let mut m = |name: &str, kind: &str, help: &str, v: String| {
-            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"));
-        };
-        m("tenantctl_passes_total", "counter", "Reconcile passes run.", self.passes.to_string());
-        m("tenantctl_pass_failures_total", "counter", "Passes that failed.", self.failures.to_string());
-        m("tenantctl_last_pass_timestamp_seconds", "gauge", "When the last pass ended.", self.last_pass.unwrap_or(0).to_string());
-        m("tenantctl_last_success_timestamp_seconds", "gauge", "When the last successful pass ended.", self.last_success.unwrap_or(0).to_string());
-        m("tenantctl_drift_items", "gauge", "Drift items found by the last successful pass.", self.drift.to_string());
-        m("tenantctl_changes_held", "gauge", "Changes waiting for approval or a sync window.", self.held.to_string());
-        m("tenantctl_changes_applied_total", "counter", "Changes applied by self-heal.", self.applied_total.to_string());
-        m("tenantctl_graph_requests_total", "counter", "Graph requests sent.", self.requests_total.to_string());
-        m("tenantctl_graph_throttled_total", "counter", "Throttled Graph responses.", self.throttled_total.to_string());
-        out
-    }
-}
-
-async fn serve_metrics(addr: SocketAddr, metrics: Arc<Mutex<Metrics>>, health: &crate::reconcile_health::Health, allow_remote: bool) -> Result<()> {
-    crate::reconcile_health::check_bind(addr, allow_remote)?;
-    health.listen_for_stop()?;
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
-    output::status(format!("Metrics on http://{}/metrics", listener.local_addr()?));
-    let m = metrics.clone();
-    let app = axum::Router::new()
-        .route(
-            "/metrics",
-            axum::routing::get(move || {
-                let text = m.lock().map(|m| m.render()).unwrap_or_default();
-                async move { ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
-            }),
-        )
-        .merge(health.routes());
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::warn!(error = %e, "the metrics endpoint stopped");
-        }
-    });
-    Ok(())
-}
-
 /// Stop flag set by SIGTERM / Ctrl-C.
 #[derive(Clone, Default)]
 struct Stop {
@@ -532,10 +477,10 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     let state = load(&args.dir)?;
     let target = target::connect(&args.dir, state.tenant.as_ref().map(|t| &t.value), args.graph_url.as_deref(), args.ledger.clone()).await?;
     output::status(format!("Reconciling {} against {}", args.dir.display(), target.description));
-    let metrics = Arc::new(Mutex::new(Metrics::default()));
+    let metrics = Arc::new(Mutex::new(crate::reconcile_metrics::Metrics::default()));
     let health = crate::reconcile_health::Health::new(args.interval);
     if let Some(addr) = args.metrics_addr {
-        if let Err(e) = serve_metrics(addr, metrics.clone(), &health, args.metrics_allow_remote).await {
+        if let Err(e) = crate::reconcile_metrics::serve(addr, metrics.clone(), &health, args.metrics_allow_remote).await {
             target.shutdown().await;
             return Err(e);
         }
