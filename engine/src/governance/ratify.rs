@@ -24,8 +24,9 @@
 //! nothing to Graph ([`is_ratify`]): it records the new desired state as
 //! approved in the ledger, journalled like every change. `reconcile`
 //! always holds it. A ledger the tenant's seal does not prove still shows
-//! what differs from it, with the unproven note (sensitive); an equal
-//! unproven record proves nothing and shows nothing.
+//! what differs from it, with the unproven note (sensitive); a record that
+//! is missing there, or equal to desired state, proves nothing and is
+//! reviewed whole ([`super::unproven_record`]: hostile run 20, finding 1).
 //!
 //! An update the plan makes anyway is noted with the fields that moved
 //! from the approved record without being in it (already live, or no
