@@ -24,11 +24,13 @@
 //! marker a seal for each of the [`MAX_SEALS`] ledgers sealed last, so two
 //! desired-state directories on one tenant, or an export beside one, do
 //! not break each other's seal. A ledger the marker has no seal for, on a
-//! tenant whose marker seals others ([`Seal::Unknown`]: a new directory,
-//! an export, or a pull request that gave the ledger another identity or
-//! none) is trusted on first use only in the sense that a complete apply
-//! may seal it: until then none of its facts is proof, exactly as for a
-//! broken seal, so a new identity is never a way to reset trust.
+//! tenant whose marker seals others ([`Seal::Unknown`]: a pull request
+//! gave the ledger another identity, or cut it from a ledger that records
+//! approved state) proves none of its facts, exactly as for a broken seal, until a
+//! complete apply seals it: a new identity is never a way to reset trust.
+//! Only a ledger that names no identity and records no approved state (a
+//! new directory or an export: [`Seal::Fresh`]) is trusted on first use,
+//! as a tenant recording no seal is, with a warning.
 
 use std::collections::BTreeSet;
 
@@ -71,6 +73,14 @@ pub enum Seal {
     /// export, or a ledger a pull request gave another identity. Its facts
     /// prove nothing, as for [`Seal::Broken`]; a complete apply seals it.
     Unknown { ledger: String, id: Option<String>, latest: String, others: usize },
+    /// The tenant seals other ledgers (`others`), and this one names no
+    /// identity and records no approved state (no `applied`, no
+    /// `approved_fields`: only an apply writes those, and every apply now
+    /// gives the ledger an identity): a new desired-state directory or an
+    /// export. Trusted on first use, as [`Seal::Unrecorded`] (warned); the
+    /// first run that writes it seals it. A ledger with approved records
+    /// and no identity is [`Seal::Unknown`]: its identity was cut.
+    Fresh { ledger: String, latest: String, others: usize, beyond_review: bool },
 }
 
 /// What the tenant's marker records of ledgers' seals.
@@ -128,6 +138,11 @@ pub fn judge(replayed: &Ledger, base: Option<&Ledger>, tenant: &str, recorded: R
         if recorded.seals.is_empty() && latest.is_none() {
             return Seal::Unrecorded { beyond_review };
         }
+        let latest_seal = latest.or_else(|| recorded.seals.first().map(|(_, d)| d.as_str())).unwrap_or_default().to_string();
+        let approved = replayed.resources.values().any(|e| e.applied.is_some() || !e.approved_fields.is_empty());
+        if id.is_none() && !approved {
+            return Seal::Fresh { ledger: digest(replayed, tenant), latest: latest_seal, others: recorded.seals.len().max(1), beyond_review };
+        }
         return Seal::Unknown {
             ledger: digest(replayed, tenant),
             id: id.map(str::to_string),
@@ -160,7 +175,7 @@ impl Ledger {
     /// `changed_at` of `address` can be trusted.
     pub fn fact_proven(&self, address: &Address) -> bool {
         match &self.seal {
-            Seal::Unrecorded { .. } | Seal::Sealed => true,
+            Seal::Unrecorded { .. } | Seal::Sealed | Seal::Fresh { .. } => true,
             Seal::Broken { only: Some(touched), .. } => !touched.contains(address),
             Seal::Broken { only: None, .. } | Seal::Unknown { .. } => false,
         }
@@ -170,7 +185,7 @@ impl Ledger {
     /// correction puts back what was approved (a restore).
     pub fn applied_proven(&self, address: &Address) -> bool {
         match &self.seal {
-            Seal::Unrecorded { beyond_review } => *beyond_review,
+            Seal::Unrecorded { beyond_review } | Seal::Fresh { beyond_review, .. } => *beyond_review,
             _ => self.fact_proven(address),
         }
     }
@@ -204,6 +219,12 @@ impl Ledger {
                     Some(t) => format!("the entries a write-ahead log changed since the last seal ({}) are not proof (a run was cut short, or the log was edited)", t.len()),
                     None => "it was edited, restored or replaced since tenantctl last wrote it, so none of its facts is proof".to_string(),
                 }
+            )),
+            Seal::Fresh { ledger, latest, others, .. } => Some(format!(
+                "this ledger (digest {}…) is new to the tenant, which seals {others} other ledger{} (latest {}…) but none of this one: it names no identity and records no approved state (a new desired-state directory, an export, or a ledger cut to nothing). It is trusted on first use, as a tenant recording no seal is; the first apply that writes it seals it under its own identity",
+                short(ledger),
+                if *others == 1 { "" } else { "s" },
+                short(latest)
             )),
             Seal::Unknown { ledger, id, latest, others } => Some(format!(
                 "{UNPROVEN_PREFIX} (ledger {}…, tenant {}…): the tenant seals {others} ledger{} but none {}: a new desired-state directory or an export, or a ledger given another identity (a pull request can write it). None of its facts is proof: changes they would hide are shown and need approval, controls and grants with no proven approved record are reviewed whole, and ring soaks count from the live objects only. The first apply that carries out the whole plan seals it under its own identity",
@@ -262,7 +283,7 @@ pub fn may_seal(loaded: &Seal, complete: bool) -> bool {
 
 /// Whether [`scrub`] needs the ledger as loaded (else nothing is scrubbed).
 pub fn needs_scrub(seal: &Seal) -> bool {
-    !matches!(seal, Seal::Sealed | Seal::Unrecorded { beyond_review: true })
+    !matches!(seal, Seal::Sealed | Seal::Unrecorded { beyond_review: true } | Seal::Fresh { beyond_review: true, .. })
 }
 
 /// How every note and warning about a broken seal starts.
@@ -340,7 +361,14 @@ mod tests {
         let judged = judge(&forged, None, "t", rec, false);
         assert!(matches!(&judged, Seal::Unknown { id: Some(i), others: 2, .. } if i == "cccc"), "{judged:?}");
         forged.ledger_id = None;
-        assert!(matches!(judge(&forged, None, "t", rec, false), Seal::Unknown { id: None, .. }), "no identity: not the legacy seal's");
+        assert!(matches!(judge(&forged, None, "t", rec, false), Seal::Fresh { .. }), "no identity, no approved record: new (an export)");
+        forged.resources.values_mut().for_each(|e| e.applied = Some("sha256:x".into()));
+        assert!(matches!(judge(&forged, None, "t", rec, false), Seal::Unknown { id: None, .. }), "approved records but no identity: cut");
+        let mut fresh = forged.clone();
+        fresh.resources.values_mut().for_each(|e| e.applied = None);
+        fresh.seal = judge(&fresh, None, "t", rec, false);
+        assert!(!fresh.seal_broken() && fresh.fact_proven(&"guest.a".parse().expect("an address")) && may_seal(&fresh.seal, false));
+        assert!(!fresh.applied_proven(&"guest.a".parse().expect("an address")), "restores count only beyond review, as with no seal");
         let mut judged_l = forged.clone();
         judged_l.seal = judge(&forged, None, "t", rec, false);
         assert!(judged_l.seal_broken() && !judged_l.applied_proven(&"guest.a".parse().expect("an address")) && !may_seal(&judged_l.seal, false));
