@@ -3,7 +3,7 @@
 //! with every change recorded (ledger log and journal) before the next one
 //! starts, and the ledger compacted atomically at the end.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,7 +14,6 @@ use engine::apply::{ApplyOptions, ChangeResult, Record, Status};
 use engine::ledger::{LedgerEntry, LedgerOp};
 use engine::Plan;
 use providers::apply::CreateEvent;
-use serde_json::json;
 
 use crate::state::LedgerStore;
 use crate::{load, output, state, target};
@@ -44,98 +43,10 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// Who ran the change: `TENANTCTL_OPERATOR`, the CI system's actor
-/// (GitHub Actions, Azure Pipelines, GitLab), the login name (`USER`,
-/// `USERNAME`, `LOGNAME`), else the plan's signing author, else "unknown".
-pub(crate) fn operator_for(who: Option<&Attribution>) -> String {
-    for var in ["TENANTCTL_OPERATOR", "GITHUB_ACTOR", "BUILD_REQUESTEDFOR", "GITLAB_USER_LOGIN", "USER", "USERNAME", "LOGNAME"] {
-        if let Some(v) = std::env::var(var).ok().filter(|v| !v.trim().is_empty()) {
-            return v;
-        }
-    }
-    who.and_then(|w| w.author.clone()).unwrap_or_else(|| "unknown".into())
-}
-
-pub(crate) fn journal_path(ledger: &Path) -> PathBuf {
-    ledger.with_extension("journal.jsonl")
-}
-
-/// Who authored and approved the plan a journalled change belongs to.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Attribution {
-    pub author: Option<String>,
-    pub approvers: Vec<String>,
-    /// The plan's change record, `name: value; ...`.
-    pub change: Option<String>,
-}
-
-/// Append one line to the journal; never rewrites it. Also used by
-/// `reconcile --self-heal`, so every change tenantctl makes is journaled.
-pub(crate) fn journal(path: &Path, plan_hash: &str, r: &ChangeResult) -> Result<()> {
-    journal_attributed(path, plan_hash, r, &Attribution::default())
-}
-
-/// [`journal`], naming the plan's author and approvers.
-pub(crate) fn journal_attributed(path: &Path, plan_hash: &str, r: &ChangeResult, who: &Attribution) -> Result<()> {
-    let (outcome, error) = match &r.status {
-        Status::Applied => ("applied", None),
-        Status::Failed { error } => ("failed", Some(error.clone())),
-        Status::Skipped { error, blocked_by } => ("skipped", Some(format!("blocked by {blocked_by}: {error}"))),
-    };
-    let line = json!({
-        "when": now(),
-        "who": operator_for(Some(who)),
-        "plan": plan_hash,
-        "address": r.address.to_string(),
-        "action": r.action.as_str(),
-        "object_id": r.id,
-        "outcome": outcome,
-        "error": error,
-        "request_ids": r.request_ids,
-        "note": r.note,
-        "author": who.author,
-        "approvers": who.approvers,
-        "change": who.change,
-    });
-    journal_line(path, &line)
-}
-
-/// A journal line for what is not a planned change's outcome: an object
-/// adopted by natural key, or a create Graph answered (before its object
-/// is readable), so every object tenantctl made is journaled even if the
-/// run is killed before the change finishes.
-#[allow(clippy::too_many_arguments)]
-fn journal_event(path: &Path, plan_hash: &str, address: &schema::Address, action: &str, id: &str, outcome: &str, note: &str, who: &Attribution) -> Result<()> {
-    let line = json!({
-        "when": now(),
-        "who": operator_for(Some(who)),
-        "plan": plan_hash,
-        "address": address.to_string(),
-        "action": action,
-        "object_id": id,
-        "outcome": outcome,
-        "error": null,
-        "request_ids": [],
-        "note": note,
-        "author": who.author,
-        "approvers": who.approvers,
-        "change": who.change,
-    });
-    journal_line(path, &line)
-}
-
-pub(crate) fn journal_line(path: &Path, line: &serde_json::Value) -> Result<()> {
-    let mut f = schema::read::open_append(path).with_context(|| format!("opening journal {}", path.display()))?;
-    // Fault injection for the "record before moving on" tests: every
-    // journal write fails as on a full disk (the file itself opens fine).
-    if std::env::var_os("TENANTCTL_TEST_JOURNAL_FULL").is_some() {
-        return Err(std::io::Error::other("No space left on device (TENANTCTL_TEST_JOURNAL_FULL)")).with_context(|| format!("appending to journal {}", path.display()));
-    }
-    // One write of the whole line, so a kill cannot leave half of it.
-    f.write_all(format!("{line}\n").as_bytes()).with_context(|| format!("appending to journal {}", path.display()))?;
-    f.sync_data().with_context(|| format!("syncing journal {}", path.display()))?;
-    Ok(())
-}
+// The journal (append-only, one line per change) lives in its own module;
+// its items are used as `crate::apply::…` by the other commands too.
+pub(crate) use crate::journal::{journal, journal_attributed, journal_line, journal_path, operator_for, Attribution};
+use crate::journal::journal_event;
 
 fn confirm(auto_approve: bool) -> Result<bool> {
     if auto_approve {
@@ -399,7 +310,7 @@ async fn run_locked(
             store.append(op).with_context(|| format!("recording what was approved of {address}"))?;
         }
         let may_seal = sealing.prepare_vouched(&mut owned, true, Some(&org), &vouched);
-        seal_then_compact(&store, &target.client, &org, owned, may_seal).await?;
+        crate::ledger_seal::seal_then_compact(&store, &target.client, &org, owned, may_seal).await?;
         if !adopted.is_empty() {
             output::status(format!("Recorded {} object(s) matched by natural key in the ledger {}.", adopted.len(), store.path().display()));
         }
@@ -474,7 +385,9 @@ async fn run_locked(
     let completed = (!observed.completed.is_empty()).then(|| engine::completed::complete(desired, &observed.completed));
     let planned_from = completed.as_ref().unwrap_or(desired);
     let prepared = store.load().and_then(|mut l| {
-        let mut vouched = std::collections::BTreeSet::new();
+        // What this run applied it recorded itself (a ratification may
+        // record an entry equal to the unproven one it loaded).
+        let mut vouched: std::collections::BTreeSet<schema::Address> = report.results.iter().filter(|r| matches!(r.status, Status::Applied)).map(|r| r.address.clone()).collect();
         if report.stopped.is_none() {
             for (_, op) in engine::governance::recorded::remember(desired, &plan, &mut l) {
                 store.append(&op)?;
@@ -489,14 +402,14 @@ async fn run_locked(
                 for (_, op) in &ops {
                     store.append(op)?;
                 }
-                vouched = v;
+                vouched.extend(v);
             }
         }
         let may_seal = report.stopped.is_none() && sealing.prepare_vouched(&mut l, complete, Some(&org), &vouched);
         Ok((l, may_seal))
     });
     let compacted = match prepared {
-        Ok((l, may_seal)) => seal_then_compact(&store, &target.client, &org, l, may_seal).await,
+        Ok((l, may_seal)) => crate::ledger_seal::seal_then_compact(&store, &target.client, &org, l, may_seal).await,
         Err(e) => Err(e),
     };
     if let Some(stop) = &report.stopped {
@@ -539,50 +452,6 @@ async fn run_locked(
         store.path().display()
     ));
     Ok(crate::refused::exit(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) }, refused.as_deref()))
-}
-
-/// Seal `l` in the tenant (when `may_seal`), then write it whole. The seal
-/// comes first, and every change of `l` since it was loaded is in the
-/// write-ahead log first (what sealing dropped is logged here): a run
-/// killed between the two leaves the sealed ledger as its log over the
-/// last compacted one, which the next run loads and finds sealed, rather
-/// than a compacted ledger the tenant's seal does not match (hostile run
-/// 18, finding 2). Killed before the seal, the log over the sealed ledger
-/// leaves only the entries it touched unproven.
-async fn seal_then_compact(store: &LedgerStore, client: &providers::graph::GraphClient, org: &str, l: engine::Ledger, may_seal: bool) -> Result<()> {
-    let logged = store.load()?;
-    // What the log cannot say (pending creates cleared, the tenant's id
-    // recorded: an apply that changed nothing) is compacted first, as
-    // before.
-    if logged.pending != l.pending || logged.tenant_id != l.tenant_id || logged.version != l.version {
-        store.compact(&l)?;
-        if may_seal {
-            crate::ledger_seal::seal(client, org, &l).await;
-        }
-        return Ok(());
-    }
-    for (a, e) in &l.resources {
-        if logged.resources.get(a) != Some(e) {
-            store.append(&LedgerOp::Record { address: a.clone(), entry: e.clone() })?;
-        }
-    }
-    for a in logged.resources.keys().filter(|a| !l.resources.contains_key(*a)) {
-        store.append(&LedgerOp::Forget { address: a.clone() })?;
-    }
-    if may_seal {
-        crate::ledger_seal::seal(client, org, &l).await;
-    }
-    test_pause("TENANTCTL_TEST_PAUSE_BEFORE_COMPACT");
-    store.compact(&l)
-}
-
-/// Test hook: with `var` set to a number of milliseconds, a message is
-/// printed and the run sleeps that long (a kill test's window).
-fn test_pause(var: &str) {
-    if let Some(ms) = std::env::var(var).ok().and_then(|v| v.trim().parse::<u64>().ok()) {
-        output::status(format!("pausing {ms} ms ({var})"));
-        std::thread::sleep(Duration::from_millis(ms));
-    }
 }
 
 /// Read the tenant for a command that only reads (`plan`, `drift`) as
@@ -639,74 +508,6 @@ fn report_settled(s: &providers::settle::Settled) {
     for a in &s.pending {
         output::status(format!("{a}: a create was started by a run that did not finish; waited for it to replicate before planning."));
     }
-}
-
-pub async fn import(dir: &Path, address: &str, object_id: &str, graph_url: Option<&str>, ledger: Option<PathBuf>, lock_timeout: Duration) -> Result<ExitCode> {
-    let address: schema::Address = address.parse().with_context(|| format!("`{address}` is not an address such as group.mwd-test"))?;
-    if let Some(why) = schema::object_id::problem(address.kind, object_id) {
-        bail!("cannot import {address}: {why}");
-    }
-    let state = load(dir)?;
-    if !state.contains(&address) {
-        bail!("{address} is not declared in {}; declare it before importing", dir.display());
-    }
-    let target = target::connect(dir, state.tenant.as_ref().map(|t| &t.value), graph_url, ledger).await?;
-    let _held = match state::lock(&target.ledger_path, "tenantctl import", lock_timeout).await {
-        Ok(h) => h,
-        Err(e) => {
-            target.shutdown().await;
-            return Err(e);
-        }
-    };
-    let store = LedgerStore::new(&target.ledger_path);
-    let mut ledger = store.load()?;
-    // This tenant's state, and whether its facts are proof (the seal).
-    let org = match crate::tenant_check::organization(&target.client).await {
-        Ok(org) => org,
-        Err(e) => {
-            target.shutdown().await;
-            return Err(e);
-        }
-    };
-    if let Err(e) = crate::tenant_check::check(&org, &ledger, &target.ledger_path) {
-        target.shutdown().await;
-        return Err(e);
-    }
-    crate::ledger_seal::read_and_judge(&target.client, &store, &mut ledger, &org, true).await?;
-    let sealing = crate::ledger_seal::Sealing::of(&ledger);
-    if let Some((other, _)) = ledger.resources.iter().find(|(a, e)| e.id == object_id && **a != address) {
-        target.shutdown().await;
-        bail!("object {object_id} is already owned by {other}");
-    }
-    // Only an object that exists, as the declared kind, is adopted.
-    let found = providers::apply::read_object(&target.client, address.kind, object_id).await;
-    match found {
-        Ok(Some(_)) => {}
-        Ok(None) => {
-            let where_ = target.description.clone();
-            target.shutdown().await;
-            bail!("no {} with id {object_id} exists in {where_}", address.kind);
-        }
-        Err(e) => {
-            target.shutdown().await;
-            return Err(anyhow::Error::new(e).context(format!("reading {object_id}")));
-        }
-    }
-    ledger.record(address.clone(), object_id.to_string(), None, Some(now()));
-    // An import carries out no plan: a ledger the seal did not prove stays
-    // unsealed (the next apply seals it).
-    let may_seal = sealing.prepare(&mut ledger, false, Some(&org));
-    store.compact(&ledger)?;
-    if may_seal {
-        crate::ledger_seal::seal(&target.client, &org, &ledger).await;
-    }
-    target.shutdown().await;
-    output::status(format!("{address} now owns {object_id} ({})", target_ledger_note()));
-    Ok(ExitCode::SUCCESS)
-}
-
-fn target_ledger_note() -> &'static str {
-    "recorded in the ledger; the next plan compares it with desired state"
 }
 
 #[cfg(test)]

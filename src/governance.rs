@@ -320,7 +320,7 @@ pub(crate) async fn mark_tenant(client: &providers::graph::GraphClient, root: &g
     let keys = |m: &std::collections::BTreeMap<String, schema::kinds::governance::Approver>| m.iter().map(|(k, a)| format!("{k}={}", a.public_key)).collect::<Vec<_>>();
     // Kept: the approved plans applied to this tenant (one-shot
     // approvals), and the ledger's seal.
-    let (applied_plans, ledger_seal) = crate::plan_expiry::kept_in_marker(client, chrono::Utc::now()).await?;
+    let (applied_plans, ledger_seal, ledger_seals) = crate::plan_expiry::kept_in_marker(client, chrono::Utc::now()).await?;
     let marker = providers::tenant_marker::Marker {
         fingerprint: crate::trust_store::fingerprint(root),
         recorded_at: root.recorded_at.clone(),
@@ -330,6 +330,7 @@ pub(crate) async fn mark_tenant(client: &providers::graph::GraphClient, root: &g
         approvals_required: Some(root.governance.approvals_required),
         applied_plans,
         ledger_seal,
+        ledger_seals,
     };
     providers::tenant_marker::write(client, &marker).await.context("recording the governance marker in the tenant (Organization.ReadWrite.All); the trust root was not recorded")
 }

@@ -18,6 +18,8 @@ use engine::Ledger;
 use providers::graph::GraphClient;
 use providers::tenant_marker::{self, Marker};
 
+use engine::ledger::LedgerOp;
+
 use crate::output;
 use crate::state::LedgerStore;
 
@@ -31,9 +33,9 @@ pub fn marker_path(org: &str) -> String {
 /// records for tenant `org`.
 pub fn judge(store: &LedgerStore, ledger: &mut Ledger, org: &str, marker: Option<&Marker>) -> Result<()> {
     let base = store.load_base()?;
-    let recorded = marker.and_then(|m| m.ledger_seal.as_deref());
+    let recorded = ledger_seal::Recorded { latest: marker.and_then(|m| m.ledger_seal.as_deref()), seals: marker.map(|m| m.ledger_seals.as_slice()).unwrap_or_default() };
     ledger.seal = ledger_seal::judge(ledger, base.as_ref(), org, recorded, store.beyond_review()?);
-    if marker.is_some() && recorded.is_none() && !ledger.resources.is_empty() {
+    if marker.is_some() && recorded.latest.is_none() && recorded.seals.is_empty() && !ledger.resources.is_empty() {
         output::status(
             "note: the tenant's governance marker records no seal of the ledger yet (written by an older tenantctl): its facts are judged as before (restores count only for a ledger outside any git work tree, or in the azurerm backend) until the next apply seals it",
         );
@@ -111,6 +113,8 @@ impl Sealing {
         if let Some(org) = org {
             after.tenant_id.get_or_insert_with(|| org.to_string());
         }
+        // Its identity, under which the tenant keeps its seal.
+        after.ledger_id.get_or_insert_with(new_ledger_id);
         if let Some(loaded) = &self.loaded {
             let count = |l: &Ledger| (l.resources.values().filter(|e| e.applied.is_some()).count(), l.resources.values().filter(|e| e.changed_at.is_some()).count());
             let before = count(after);
@@ -134,6 +138,12 @@ impl Sealing {
     }
 }
 
+/// A new ledger identity: [`ledger_seal::LEDGER_ID_CHARS`] random hex digits.
+fn new_ledger_id() -> String {
+    let bytes: [u8; ledger_seal::LEDGER_ID_CHARS / 2] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Record the seal of `ledger` (as just written) in the tenant's marker.
 /// A tenant without a marker (governance never recorded) is not sealed.
 /// A failure is said, not fatal: the ledger is then unproven by the next
@@ -150,21 +160,69 @@ async fn try_seal(client: &GraphClient, org: &str, ledger: &Ledger) -> Result<()
         return Ok(());
     };
     let digest = ledger_seal::digest(ledger, org);
-    if marker.ledger_seal.as_deref() == Some(digest.as_str()) {
+    let Some(id) = ledger.ledger_id.as_deref() else {
+        anyhow::bail!("the ledger names no identity to seal it under");
+    };
+    let own = |m: &Marker| m.ledger_seals.iter().any(|(i, d)| i == id && *d == digest);
+    if own(&marker) && marker.ledger_seal.as_deref() == Some(digest.as_str()) {
         return Ok(());
     }
+    marker.ledger_seals = ledger_seal::with_seal(&marker.ledger_seals, id, &digest);
     marker.ledger_seal = Some(digest.clone());
     tenant_marker::update_of(client, org, &marker).await.context("recording the ledger's seal in the tenant's governance marker (Organization.ReadWrite.All)")?;
     // Graph's update of an open extension takes no If-Match, so the write
     // cannot be conditional: it is read back, and another run's write
     // that replaced it is said (hostile run 18, finding 14).
     match tenant_marker::read_of(client, org).await {
-        Ok(Some(now)) if now.ledger_seal.as_deref() == Some(digest.as_str()) => {}
-        Ok(now) => output::status(format!(
-            "warning: the seal this run recorded was replaced in the tenant's governance marker by another run's write (marker now records {}): another ledger on this tenant (a second desired-state directory or --ledger) writes it too; until the next apply of this ledger its facts are not proof",
-            now.and_then(|m| m.ledger_seal).map(|s| format!("{}…", s.get(..8).unwrap_or(&s))).unwrap_or_else(|| "no seal".into())
-        )),
+        Ok(Some(now)) if own(&now) => {}
+        Ok(_) => output::status(
+            "warning: the seal this run recorded was replaced in the tenant's governance marker by another run's write at the same time (another ledger on this tenant, a second desired-state directory or --ledger, was sealed concurrently); until the next apply of this ledger its facts are not proof",
+        ),
         Err(e) => output::status(format!("warning: the tenant's governance marker was not read back after the seal was recorded ({:#}); the next run checks it", anyhow::Error::from(e))),
     }
     Ok(())
+}
+
+/// Seal `l` in the tenant (when `may_seal`), then write it whole. The seal
+/// comes first, and every change of `l` since it was loaded is in the
+/// write-ahead log first (what sealing dropped is logged here): a run
+/// killed between the two leaves the sealed ledger as its log over the
+/// last compacted one, which the next run loads and finds sealed, rather
+/// than a compacted ledger the tenant's seal does not match (hostile run
+/// 18, finding 2). Killed before the seal, the log over the sealed ledger
+/// leaves only the entries it touched unproven.
+pub async fn seal_then_compact(store: &LedgerStore, client: &providers::graph::GraphClient, org: &str, l: engine::Ledger, may_seal: bool) -> Result<()> {
+    let logged = store.load()?;
+    // What the log cannot say (pending creates cleared, the tenant's id
+    // recorded: an apply that changed nothing) is compacted first, as
+    // before.
+    if logged.pending != l.pending || logged.tenant_id != l.tenant_id || logged.ledger_id != l.ledger_id || logged.version != l.version {
+        store.compact(&l)?;
+        if may_seal {
+            seal(client, org, &l).await;
+        }
+        return Ok(());
+    }
+    for (a, e) in &l.resources {
+        if logged.resources.get(a) != Some(e) {
+            store.append(&LedgerOp::Record { address: a.clone(), entry: e.clone() })?;
+        }
+    }
+    for a in logged.resources.keys().filter(|a| !l.resources.contains_key(*a)) {
+        store.append(&LedgerOp::Forget { address: a.clone() })?;
+    }
+    if may_seal {
+        seal(client, org, &l).await;
+    }
+    test_pause("TENANTCTL_TEST_PAUSE_BEFORE_COMPACT");
+    store.compact(&l)
+}
+
+/// Test hook: with `var` set to a number of milliseconds, a message is
+/// printed and the run sleeps that long (a kill test's window).
+fn test_pause(var: &str) {
+    if let Some(ms) = std::env::var(var).ok().and_then(|v| v.trim().parse::<u64>().ok()) {
+        output::status(format!("pausing {ms} ms ({var})"));
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
 }

@@ -28,6 +28,10 @@ mod reconcile_accounts;
 mod tenant_check;
 mod governance_writer;
 mod ledger_seal;
+mod reconcile_seal;
+mod reconcile_metrics;
+mod import;
+mod journal;
 mod trust_ids;
 mod approve_reasons;
 mod refused;
@@ -335,7 +339,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             runtime()?.block_on(apply::run(&source, &dir, &opts))
         }
         Command::Import { address, object_id, dir, graph_url, ledger, lock_timeout } => {
-            runtime()?.block_on(apply::import(&dir, &address, &object_id, graph_url.as_deref(), ledger, lock_timeout))
+            runtime()?.block_on(import::import(&dir, &address, &object_id, graph_url.as_deref(), ledger, lock_timeout))
         }
         Command::Unlock { dir, ledger, yes, force } => runtime()?.block_on(state::unlock_in(&dir, ledger, yes, force)),
         Command::State(args) => runtime()?.block_on(state_cmd::run(args)),

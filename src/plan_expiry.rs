@@ -130,9 +130,9 @@ pub async fn release(client: &providers::graph::GraphClient, plan: &Plan, now: D
 /// What every rewrite of the marker keeps of the one the tenant carries
 /// now: the applied plans it records (expired ones dropped) and the
 /// ledger's seal.
-pub async fn kept_in_marker(client: &providers::graph::GraphClient, now: DateTime<Utc>) -> Result<(Vec<String>, Option<String>)> {
+pub async fn kept_in_marker(client: &providers::graph::GraphClient, now: DateTime<Utc>) -> Result<(Vec<String>, Option<String>, Vec<(String, String)>)> {
     let marker = tenant_marker::read(client).await.context("reading the tenant's governance marker")?;
-    Ok(marker.map(|m| (m.applied_plans.into_iter().filter(|e| entry_alive(e, now)).collect(), m.ledger_seal)).unwrap_or_default())
+    Ok(marker.map(|m| (m.applied_plans.into_iter().filter(|e| entry_alive(e, now)).collect(), m.ledger_seal, m.ledger_seals)).unwrap_or_default())
 }
 
 #[cfg(test)]

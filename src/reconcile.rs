@@ -111,61 +111,6 @@ pub struct PassReport {
     pub refused: Vec<engine::held::Refused>,
 }
 
-#[derive(Debug, Default)]
-struct Metrics {
-    passes: u64,
-    failures: u64,
-    last_pass: Option<i64>,
-    last_success: Option<i64>,
-    drift: usize,
-    held: usize,
-    applied_total: u64,
-    requests_total: u64,
-    throttled_total: u64,
-}
-
-impl Metrics {
-    fn render(&self) -> String {
-        let mut out = String::new();
-        let mut m = |name: &str, kind: &str, help: &str, v: String| {
-            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"));
-        };
-        m("tenantctl_passes_total", "counter", "Reconcile passes run.", self.passes.to_string());
-        m("tenantctl_pass_failures_total", "counter", "Passes that failed.", self.failures.to_string());
-        m("tenantctl_last_pass_timestamp_seconds", "gauge", "When the last pass ended.", self.last_pass.unwrap_or(0).to_string());
-        m("tenantctl_last_success_timestamp_seconds", "gauge", "When the last successful pass ended.", self.last_success.unwrap_or(0).to_string());
-        m("tenantctl_drift_items", "gauge", "Drift items found by the last successful pass.", self.drift.to_string());
-        m("tenantctl_changes_held", "gauge", "Changes waiting for approval or a sync window.", self.held.to_string());
-        m("tenantctl_changes_applied_total", "counter", "Changes applied by self-heal.", self.applied_total.to_string());
-        m("tenantctl_graph_requests_total", "counter", "Graph requests sent.", self.requests_total.to_string());
-        m("tenantctl_graph_throttled_total", "counter", "Throttled Graph responses.", self.throttled_total.to_string());
-        out
-    }
-}
-
-async fn serve_metrics(addr: SocketAddr, metrics: Arc<Mutex<Metrics>>, health: &crate::reconcile_health::Health, allow_remote: bool) -> Result<()> {
-    crate::reconcile_health::check_bind(addr, allow_remote)?;
-    health.listen_for_stop()?;
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
-    output::status(format!("Metrics on http://{}/metrics", listener.local_addr()?));
-    let m = metrics.clone();
-    let app = axum::Router::new()
-        .route(
-            "/metrics",
-            axum::routing::get(move || {
-                let text = m.lock().map(|m| m.render()).unwrap_or_default();
-                async move { ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
-            }),
-        )
-        .merge(health.routes());
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::warn!(error = %e, "the metrics endpoint stopped");
-        }
-    });
-    Ok(())
-}
-
 /// Stop flag set by SIGTERM / Ctrl-C.
 #[derive(Clone, Default)]
 struct Stop {
@@ -399,6 +344,7 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
         let executor = providers::apply::GraphExecutor::new(ctx.target.client.clone(), |name| std::env::var(name).ok(), now);
         let journal_file = crate::apply::journal_path(&ctx.target.ledger_path);
         let plan_hash = plan.hash();
+        let store = crate::state::LedgerStore::new(&ctx.target.ledger_path);
         // As apply: where an adopted object lives (written with the first change).
         engine::ledger_location::record_locations(&desired, &plan, &mut ledger);
         for c in safe {
@@ -411,13 +357,18 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
             one.changes = vec![engine::Change { waits_on: Vec::new(), wave: 0, ..c.clone() }];
             let opts = ApplyOptions { concurrency: 1, now: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true) };
             let mut write_error = None;
-            let ledger_path = ctx.target.ledger_path.clone();
             let r = engine::apply::apply(&one, &mut ledger, &executor, &opts, |result, l| {
-                // Like apply: the ledger after every change, and every change
-                // in the journal, under the hash of this pass's plan.
+                // Like apply: each change in the write-ahead log and the
+                // journal, under the hash of this pass's plan; the ledger
+                // is compacted once, after its seal (a kill in between
+                // leaves a sealed ledger, not a broken seal).
                 let mut result = result.clone();
                 result.note.get_or_insert_with(|| format!("self-heal, reconcile pass {n}"));
-                let written = write_atomic(&ledger_path, &l.render()).and_then(|_| crate::apply::journal(&journal_file, &plan_hash, &result));
+                let written = crate::apply::journal(&journal_file, &plan_hash, &result).and_then(|_| match (&result.status, l.resources.get(&result.address)) {
+                    (Status::Applied, Some(entry)) => store.append(&engine::ledger::LedgerOp::Record { address: result.address.clone(), entry: entry.clone() }),
+                    (Status::Applied, None) => store.append(&engine::ledger::LedgerOp::Forget { address: result.address.clone() }),
+                    _ => Ok(()),
+                });
                 if let Err(e) = written {
                     write_error.get_or_insert(e);
                 }
@@ -444,13 +395,9 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
         // only when nothing was held or failed: the whole plan was carried
         // out). Under azurerm the ledger written above is the working copy:
         // it is written back to the blob (ETag-checked) before the lease goes.
-        if !applied.is_empty() {
-            let may_seal = sealing.prepare(&mut ledger, held.is_empty() && failed.is_empty(), org.as_deref());
-            crate::state::LedgerStore::new(&ctx.target.ledger_path).compact(&ledger)?;
-            if let (true, Some(org)) = (may_seal, org.as_deref()) {
-                crate::ledger_seal::seal(&ctx.target.client, org, &ledger).await;
-            }
-        }
+        let complete = held.is_empty() && failed.is_empty() && plan.refused.is_empty() && plan.unknown.is_empty();
+        let done: std::collections::BTreeSet<schema::Address> = plan.changes.iter().filter(|c| applied.iter().any(|h| h.address == c.address.to_string() && h.action == c.action.as_str())).map(|c| c.address.clone()).collect();
+        crate::reconcile_seal::record(&store, &ctx.target.client, org.as_deref(), &sealing, &desired, &observed, &plan, ledger, done, complete).await?;
         crate::reconcile_settled::drop_remedied(&plan, &applied, &mut held, &mut report);
     } else {
         held.clear();
@@ -530,10 +477,10 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     let state = load(&args.dir)?;
     let target = target::connect(&args.dir, state.tenant.as_ref().map(|t| &t.value), args.graph_url.as_deref(), args.ledger.clone()).await?;
     output::status(format!("Reconciling {} against {}", args.dir.display(), target.description));
-    let metrics = Arc::new(Mutex::new(Metrics::default()));
+    let metrics = Arc::new(Mutex::new(crate::reconcile_metrics::Metrics::default()));
     let health = crate::reconcile_health::Health::new(args.interval);
     if let Some(addr) = args.metrics_addr {
-        if let Err(e) = serve_metrics(addr, metrics.clone(), &health, args.metrics_allow_remote).await {
+        if let Err(e) = crate::reconcile_metrics::serve(addr, metrics.clone(), &health, args.metrics_allow_remote).await {
             target.shutdown().await;
             return Err(e);
         }

@@ -82,6 +82,13 @@ pub struct Ledger {
     /// written before this was recorded gets it at the next apply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<String>,
+    /// This ledger's identity (16 random hex digits), given by the first
+    /// run that seals it: the tenant's governance marker keeps a seal per
+    /// ledger under it ([`crate::ledger_seal`]), so two desired-state
+    /// directories on one tenant (or an export beside one) do not break
+    /// each other's seal. Absent in a ledger never sealed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger_id: Option<String>,
     #[serde(default)]
     pub resources: BTreeMap<Address, LedgerEntry>,
     /// Creates that were started but whose object id was never recorded
@@ -101,7 +108,7 @@ pub struct Ledger {
 
 impl Default for Ledger {
     fn default() -> Self {
-        Ledger { version: LEDGER_VERSION, tenant_id: None, resources: BTreeMap::new(), pending: BTreeMap::new(), seal: Default::default() }
+        Ledger { version: LEDGER_VERSION, tenant_id: None, ledger_id: None, resources: BTreeMap::new(), pending: BTreeMap::new(), seal: Default::default() }
     }
 }
 

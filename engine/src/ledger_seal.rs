@@ -18,6 +18,19 @@
 //! before the seal, as a fallback until the next apply seals: restores
 //! count only for a ledger the change under review cannot write
 //! ([`Seal::Unrecorded`]); the other facts are trusted.
+//!
+//! The seal is kept per ledger (gov14): a ledger carries an identity
+//! ([`Ledger::ledger_id`], given by the first run that seals it) and the
+//! marker a seal for each of the [`MAX_SEALS`] ledgers sealed last, so two
+//! desired-state directories on one tenant, or an export beside one, do
+//! not break each other's seal. A ledger the marker has no seal for, on a
+//! tenant whose marker seals others ([`Seal::Unknown`]: a pull request
+//! gave the ledger another identity, or cut it from a ledger that records
+//! approved state) proves none of its facts, exactly as for a broken seal, until a
+//! complete apply seals it: a new identity is never a way to reset trust.
+//! Only a ledger that names no identity and records no approved state (a
+//! new directory or an export: [`Seal::Fresh`]) is trusted on first use,
+//! as a tenant recording no seal is, with a warning.
 
 use std::collections::BTreeSet;
 
@@ -28,6 +41,12 @@ use crate::ledger::Ledger;
 
 /// Hex digits of the seal (128 bits of SHA-256).
 pub const SEAL_CHARS: usize = 32;
+
+/// How many ledgers' seals the tenant's marker keeps (the latest sealed).
+pub const MAX_SEALS: usize = 8;
+
+/// Hex digits of a ledger's identity ([`Ledger::ledger_id`]).
+pub const LEDGER_ID_CHARS: usize = 16;
 
 /// Hex digits of each digest a plan note names.
 const SHOWN_CHARS: usize = 8;
@@ -48,6 +67,39 @@ pub enum Seal {
     /// one (a run killed mid-apply), only the entries the log touched are
     /// unproven; `None`, all of them.
     Broken { ledger: String, recorded: String, only: Option<BTreeSet<Address>> },
+    /// The tenant seals other ledgers (`others` of them; `latest`: the
+    /// digest it sealed last) but none under this ledger's identity
+    /// (`id`, `None`: it names none): a new desired-state directory or an
+    /// export, or a ledger a pull request gave another identity. Its facts
+    /// prove nothing, as for [`Seal::Broken`]; a complete apply seals it.
+    Unknown { ledger: String, id: Option<String>, latest: String, others: usize },
+    /// The tenant seals other ledgers (`others`), and this one names no
+    /// identity and records no approved state (no `applied`, no
+    /// `approved_fields`: only an apply writes those, and every apply now
+    /// gives the ledger an identity): a new desired-state directory or an
+    /// export. Trusted on first use, as [`Seal::Unrecorded`] (warned); the
+    /// first run that writes it seals it. A ledger with approved records
+    /// and no identity is [`Seal::Unknown`]: its identity was cut.
+    Fresh { ledger: String, latest: String, others: usize, beyond_review: bool },
+}
+
+/// What the tenant's marker records of ledgers' seals.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Recorded<'a> {
+    /// The seal written last, of whichever ledger (the marker's only seal
+    /// before seals were kept per ledger).
+    pub latest: Option<&'a str>,
+    /// The seals per ledger identity, latest first.
+    pub seals: &'a [(String, String)],
+}
+
+/// `seals` with `id`'s seal set to `digest`: first (the latest), at most
+/// [`MAX_SEALS`] kept, the oldest dropped.
+pub fn with_seal(seals: &[(String, String)], id: &str, digest: &str) -> Vec<(String, String)> {
+    let mut out = vec![(id.to_string(), digest.to_string())];
+    out.extend(seals.iter().filter(|(i, _)| i != id).cloned());
+    out.truncate(MAX_SEALS);
+    out
 }
 
 impl Default for Seal {
@@ -71,13 +123,34 @@ pub fn digest(ledger: &Ledger, tenant: &str) -> String {
     s
 }
 
-/// Judge `replayed` (the ledger with its log, as loaded) against the seal
+/// Judge `replayed` (the ledger with its log, as loaded) against the seals
 /// the tenant records. `base`: the ledger without its log, when a log was
-/// replayed. `recorded`: the marker's seal (`None`: it records none).
-pub fn judge(replayed: &Ledger, base: Option<&Ledger>, tenant: &str, recorded: Option<&str>, beyond_review: bool) -> Seal {
-    let Some(recorded) = recorded.map(str::trim).filter(|r| !r.is_empty()) else {
-        return Seal::Unrecorded { beyond_review };
+/// replayed. A ledger is judged against the seal kept under its identity;
+/// a ledger with none against the marker's only seal when the marker keeps
+/// none per ledger (written before they were); a tenant recording no seal
+/// at all keeps the fallback rule; any other ledger is [`Seal::Unknown`].
+pub fn judge(replayed: &Ledger, base: Option<&Ledger>, tenant: &str, recorded: Recorded<'_>, beyond_review: bool) -> Seal {
+    let latest = recorded.latest.map(str::trim).filter(|r| !r.is_empty());
+    let id = replayed.ledger_id.as_deref().or_else(|| base.and_then(|b| b.ledger_id.as_deref()));
+    let own = id.and_then(|id| recorded.seals.iter().find(|(i, _)| i == id)).map(|(_, d)| d.as_str());
+    let against = own.or(if id.is_none() && recorded.seals.is_empty() { latest } else { None });
+    let Some(against) = against else {
+        if recorded.seals.is_empty() && latest.is_none() {
+            return Seal::Unrecorded { beyond_review };
+        }
+        let latest_seal = latest.or_else(|| recorded.seals.first().map(|(_, d)| d.as_str())).unwrap_or_default().to_string();
+        let approved = replayed.resources.values().any(|e| e.applied.is_some() || !e.approved_fields.is_empty());
+        if id.is_none() && !approved {
+            return Seal::Fresh { ledger: digest(replayed, tenant), latest: latest_seal, others: recorded.seals.len().max(1), beyond_review };
+        }
+        return Seal::Unknown {
+            ledger: digest(replayed, tenant),
+            id: id.map(str::to_string),
+            latest: latest.or_else(|| recorded.seals.first().map(|(_, d)| d.as_str())).unwrap_or_default().to_string(),
+            others: recorded.seals.len().max(1),
+        };
     };
+    let recorded = against;
     let mine = digest(replayed, tenant);
     if mine.eq_ignore_ascii_case(recorded) {
         return Seal::Sealed;
@@ -102,9 +175,9 @@ impl Ledger {
     /// `changed_at` of `address` can be trusted.
     pub fn fact_proven(&self, address: &Address) -> bool {
         match &self.seal {
-            Seal::Unrecorded { .. } | Seal::Sealed => true,
+            Seal::Unrecorded { .. } | Seal::Sealed | Seal::Fresh { .. } => true,
             Seal::Broken { only: Some(touched), .. } => !touched.contains(address),
-            Seal::Broken { only: None, .. } => false,
+            Seal::Broken { only: None, .. } | Seal::Unknown { .. } => false,
         }
     }
 
@@ -112,21 +185,21 @@ impl Ledger {
     /// correction puts back what was approved (a restore).
     pub fn applied_proven(&self, address: &Address) -> bool {
         match &self.seal {
-            Seal::Unrecorded { beyond_review } => *beyond_review,
+            Seal::Unrecorded { beyond_review } | Seal::Fresh { beyond_review, .. } => *beyond_review,
             _ => self.fact_proven(address),
         }
     }
 
     /// Whether any fact of the ledger is unproven by the seal.
     pub fn seal_broken(&self) -> bool {
-        matches!(self.seal, Seal::Broken { .. })
+        matches!(self.seal, Seal::Broken { .. } | Seal::Unknown { .. })
     }
 
     /// The note on a change shown because the ledger's record of `what`
     /// is not proven by the seal.
     pub fn unproven_note(&self, what: &str) -> String {
         match &self.seal {
-            Seal::Broken { ledger, recorded, .. } => format!(
+            Seal::Broken { ledger, recorded, .. } | Seal::Unknown { ledger, latest: recorded, .. } => format!(
                 "{UNPROVEN_PREFIX} (ledger {}…, tenant {}…): its record of {what} proves nothing, so this is shown and needs approval",
                 short(ledger),
                 short(recorded)
@@ -145,6 +218,22 @@ impl Ledger {
                 match only {
                     Some(t) => format!("the entries a write-ahead log changed since the last seal ({}) are not proof (a run was cut short, or the log was edited)", t.len()),
                     None => "it was edited, restored or replaced since tenantctl last wrote it, so none of its facts is proof".to_string(),
+                }
+            )),
+            Seal::Fresh { ledger, latest, others, .. } => Some(format!(
+                "this ledger (digest {}…) is new to the tenant, which seals {others} other ledger{} (latest {}…) but none of this one: it names no identity and records no approved state (a new desired-state directory, an export, or a ledger cut to nothing). It is trusted on first use, as a tenant recording no seal is; the first apply that writes it seals it under its own identity",
+                short(ledger),
+                if *others == 1 { "" } else { "s" },
+                short(latest)
+            )),
+            Seal::Unknown { ledger, id, latest, others } => Some(format!(
+                "{UNPROVEN_PREFIX} (ledger {}…, tenant {}…): the tenant seals {others} ledger{} but none {}: a new desired-state directory or an export, or a ledger given another identity (a pull request can write it). None of its facts is proof: changes they would hide are shown and need approval, controls and grants with no proven approved record are reviewed whole, and ring soaks count from the live objects only. The first apply that carries out the whole plan seals it under its own identity",
+                short(ledger),
+                short(latest),
+                if *others == 1 { "" } else { "s" },
+                match id {
+                    Some(id) => format!("under this ledger's identity {id}"),
+                    None => "of this ledger (it names no identity)".to_string(),
                 }
             )),
             _ => None,
@@ -189,12 +278,12 @@ pub fn scrub(loaded: &Ledger, after: &mut Ledger, vouched: &BTreeSet<Address>) -
 /// run carried out its whole plan (`complete`), which showed every change
 /// an unproven fact could hide.
 pub fn may_seal(loaded: &Seal, complete: bool) -> bool {
-    complete || !matches!(loaded, Seal::Broken { .. })
+    complete || !matches!(loaded, Seal::Broken { .. } | Seal::Unknown { .. })
 }
 
 /// Whether [`scrub`] needs the ledger as loaded (else nothing is scrubbed).
 pub fn needs_scrub(seal: &Seal) -> bool {
-    !matches!(seal, Seal::Sealed | Seal::Unrecorded { beyond_review: true })
+    !matches!(seal, Seal::Sealed | Seal::Unrecorded { beyond_review: true } | Seal::Fresh { beyond_review: true, .. })
 }
 
 /// How every note and warning about a broken seal starts.
@@ -230,24 +319,68 @@ mod tests {
         assert_eq!(d, digest(&Ledger::parse(&l.render()).expect("a ledger"), "t1"));
     }
 
+    /// A marker written before seals were kept per ledger.
+    fn legacy(seal: &str) -> Recorded<'_> {
+        Recorded { latest: Some(seal), seals: &[] }
+    }
+
     #[test]
     fn judged_against_the_tenants_seal() {
         let l = ledger();
         let seal = digest(&l, "t");
-        assert_eq!(judge(&l, None, "t", Some(&seal), false), Seal::Sealed);
-        assert_eq!(judge(&l, None, "t", None, true), Seal::Unrecorded { beyond_review: true });
+        assert_eq!(judge(&l, None, "t", legacy(&seal), false), Seal::Sealed);
+        assert_eq!(judge(&l, None, "t", Recorded::default(), true), Seal::Unrecorded { beyond_review: true });
         let mut forged = l.clone();
         forged.resources.get_mut(&"guest.a".parse().expect("an address")).expect("an entry").service = true;
         let mut judged = forged.clone();
-        judged.seal = judge(&forged, None, "t", Some(&seal), true);
+        judged.seal = judge(&forged, None, "t", legacy(&seal), true);
         assert!(!judged.fact_proven(&"guest.b".parse().expect("an address")), "no log: every entry is unproven");
         assert!(judged.unproven_note("expires").contains(&seal[..8]));
         // A log over the sealed ledger: only what it touched is unproven.
-        judged.seal = judge(&forged, Some(&l), "t", Some(&seal), false);
+        judged.seal = judge(&forged, Some(&l), "t", legacy(&seal), false);
         assert!(!judged.fact_proven(&"guest.a".parse().expect("an address")));
         assert!(judged.fact_proven(&"guest.b".parse().expect("an address")));
         assert!(!judged.applied_proven(&"guest.a".parse().expect("an address")));
         assert!(!may_seal(&judged.seal, false) && may_seal(&judged.seal, true));
+    }
+
+    #[test]
+    fn each_ledger_is_judged_by_its_own_seal() {
+        let mut a = ledger();
+        a.ledger_id = Some("aaaa".into());
+        let mut b = ledger();
+        b.ledger_id = Some("bbbb".into());
+        b.record("group.x".parse().expect("an address"), "3".into(), None, None);
+        let seals = with_seal(&with_seal(&[], "aaaa", &digest(&a, "t")), "bbbb", &digest(&b, "t"));
+        let latest = digest(&b, "t");
+        let rec = Recorded { latest: Some(&latest), seals: &seals };
+        assert_eq!(judge(&a, None, "t", rec, false), Seal::Sealed, "b's seal does not break a's");
+        assert_eq!(judge(&b, None, "t", rec, false), Seal::Sealed);
+        let mut forged = a.clone();
+        forged.ledger_id = Some("cccc".into());
+        let judged = judge(&forged, None, "t", rec, false);
+        assert!(matches!(&judged, Seal::Unknown { id: Some(i), others: 2, .. } if i == "cccc"), "{judged:?}");
+        forged.ledger_id = None;
+        assert!(matches!(judge(&forged, None, "t", rec, false), Seal::Fresh { .. }), "no identity, no approved record: new (an export)");
+        forged.resources.values_mut().for_each(|e| e.applied = Some("sha256:x".into()));
+        assert!(matches!(judge(&forged, None, "t", rec, false), Seal::Unknown { id: None, .. }), "approved records but no identity: cut");
+        let mut fresh = forged.clone();
+        fresh.resources.values_mut().for_each(|e| e.applied = None);
+        fresh.seal = judge(&fresh, None, "t", rec, false);
+        assert!(!fresh.seal_broken() && fresh.fact_proven(&"guest.a".parse().expect("an address")) && may_seal(&fresh.seal, false));
+        assert!(!fresh.applied_proven(&"guest.a".parse().expect("an address")), "restores count only beyond review, as with no seal");
+        let mut judged_l = forged.clone();
+        judged_l.seal = judge(&forged, None, "t", rec, false);
+        assert!(judged_l.seal_broken() && !judged_l.applied_proven(&"guest.a".parse().expect("an address")) && !may_seal(&judged_l.seal, false));
+        // Bounded, latest first.
+        let mut many = Vec::new();
+        for i in 0..10 {
+            many = with_seal(&many, &format!("{i}"), "d");
+        }
+        assert_eq!(many.len(), MAX_SEALS);
+        assert_eq!(many[0].0, "9");
+        assert_eq!(with_seal(&many, "5", "e")[0], ("5".to_string(), "e".to_string()));
+        assert_eq!(with_seal(&many, "5", "e").len(), MAX_SEALS);
     }
 
     #[test]

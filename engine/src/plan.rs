@@ -506,7 +506,11 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     crate::governance::exemption_restore::mark(&mut changes, judged, observed, index.by_id());
     let mut sensitive = crate::governance::sensitivity(&changes, judged);
     for (a, why) in moved {
-        sensitive.entry(a).or_insert(why);
+        if crate::governance::unproven_record::is_whole_review(&why) {
+            sensitive.insert(a, why);
+        } else {
+            sensitive.entry(a).or_insert(why);
+        }
     }
     // What a ledger fact the tenant's seal does not prove would have hidden.
     for c in changes.iter().filter(|c| c.notes.iter().any(|n| crate::ledger_seal::is_unproven_note(n))) {

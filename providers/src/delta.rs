@@ -307,10 +307,11 @@ fn without_directory(desired: &DesiredModel, ledger: &Ledger) -> (DesiredModel, 
         service_account_roles: service_account_roles.clone(),
         origins: origins.clone(),
     };
-    let Ledger { version, tenant_id, resources, pending, seal } = ledger;
+    let Ledger { version, tenant_id, ledger_id, resources, pending, seal } = ledger;
     let ledger = Ledger {
         version: *version,
         tenant_id: tenant_id.clone(),
+        ledger_id: ledger_id.clone(),
         resources: resources.iter().filter(|(a, _)| keep(a)).map(|(a, e)| (a.clone(), e.clone())).collect(),
         pending: pending.clone(),
         seal: seal.clone(),

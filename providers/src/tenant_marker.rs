@@ -54,6 +54,12 @@ pub struct Marker {
     /// whose digest is another proves none of its facts. `None` in a
     /// marker written before ledgers were sealed.
     pub ledger_seal: Option<String>,
+    /// The seal of each ledger tenantctl wrote after changing this tenant,
+    /// by the ledger's identity (`engine::Ledger::ledger_id`), the latest
+    /// first and at most `engine::ledger_seal::MAX_SEALS` of them
+    /// (`ledgerSeals`, `ID=DIGEST;…`): each desired-state directory's
+    /// ledger is judged by its own. Empty in a marker written before.
+    pub ledger_seals: Vec<(String, String)>,
 }
 
 /// Graph keeps at most 2 KB of data in one open extension of a directory
@@ -81,6 +87,7 @@ impl Marker {
             "approvalsRequired": self.approvals_required.map(|n| n.to_string()).unwrap_or_default(),
             "appliedPlans": self.applied_plans.join(";"),
             "ledgerSeal": self.ledger_seal.clone().unwrap_or_default(),
+            "ledgerSeals": self.ledger_seals.iter().map(|(id, d)| format!("{id}={d}")).collect::<Vec<_>>().join(";"),
         })
     }
 
@@ -149,6 +156,7 @@ pub async fn read_of(client: &GraphClient, org: &str) -> Result<Option<Marker>, 
                 approvals_required: v.get("approvalsRequired").and_then(Value::as_str).and_then(|n| n.parse().ok()),
                 applied_plans: entries(&v, "appliedPlans"),
                 ledger_seal: v.get("ledgerSeal").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string),
+                ledger_seals: entries(&v, "ledgerSeals").iter().filter_map(|e| e.split_once('=')).map(|(i, d)| (i.trim().to_string(), d.trim().to_string())).filter(|(i, d)| !i.is_empty() && !d.is_empty()).collect(),
             }))
         }
         Err(GraphError::NotFound { .. }) => Ok(None),

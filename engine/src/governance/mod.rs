@@ -54,6 +54,7 @@ pub mod exemption_restore;
 pub mod breakglass_ca;
 pub mod secret_sends;
 pub mod ratify;
+pub mod unproven_record;
 pub mod after_package_delete;
 pub mod sign_in;
 pub mod oma_review;

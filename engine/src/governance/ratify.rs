@@ -24,8 +24,9 @@
 //! nothing to Graph ([`is_ratify`]): it records the new desired state as
 //! approved in the ledger, journalled like every change. `reconcile`
 //! always holds it. A ledger the tenant's seal does not prove still shows
-//! what differs from it, with the unproven note (sensitive); an equal
-//! unproven record proves nothing and shows nothing.
+//! what differs from it, with the unproven note (sensitive); a record that
+//! is missing there, or equal to desired state, proves nothing and is
+//! reviewed whole ([`super::unproven_record`]: hostile run 20, finding 1).
 //!
 //! An update the plan makes anyway is noted with the fields that moved
 //! from the approved record without being in it (already live, or no
@@ -136,7 +137,7 @@ fn unmanaged_note(dropped: &[String], live: Option<&LiveObject>) -> String {
 /// declaring one approves whoever the portal put there (hostile run 20,
 /// finding 11: a service account added to a licence group, an owner of a
 /// role-assignable group, a break-glass account in an administrative unit).
-const GRANT_FIELDS: &[&str] = &["members", "owners", "membershipRule", "assignedLicenses", "groups", "applications", "sites", "principal"];
+pub(crate) const GRANT_FIELDS: &[&str] = &["members", "owners", "membershipRule", "assignedLicenses", "groups", "applications", "sites", "principal"];
 
 /// Why dropping `dropped` from `a` is sensitive: `a` is a control, or a
 /// dropped field says who holds or is granted something.
@@ -221,6 +222,19 @@ pub fn add_changes(
             continue;
         }
         let entry = ledger.resources.get(address).filter(|e| e.id == o.id);
+        if super::unproven_record::record_unproven(ledger, address, entry, r) {
+            // Cut, or equal to desired state, in a ledger the seal does
+            // not prove: what was approved is unknown (hostile run 20,
+            // finding 1).
+            let mut c = super::unproven_record::change(r, &o.id, vec![RATIFY_NOTE.to_string(), ledger.unproven_note("what was last approved")]);
+            if let Some(why) = super::unproven_record::review(&mut c, r, judged) {
+                c.reason = super::unproven_record::reason(&c.fields);
+                sensitive.insert(address.clone(), why);
+                ratified.insert(address.clone());
+                changes.push(c);
+            }
+            continue;
+        }
         let (fields, dropped) = match entry.and_then(|e| e.applied.as_deref().map(|a| (e, a))) {
             Some((entry, applied)) => {
                 if applied == applied_hash(r) {
