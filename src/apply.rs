@@ -333,7 +333,11 @@ async fn run_locked(
     // tenant's marker records it before the first change (a tenant with no
     // marker yet gets it from the trust root's recording, just below).
     let claimed = crate::plan_expiry::claim(&target.client, &plan, chrono::Utc::now(), false).await?;
-    store.compact(&ledger)?;
+    // A log left by a killed run is kept, not compacted here: this run's
+    // changes are appended after it, and the end of the run seals and
+    // compacts the whole. Compacted now without a seal, a second kill left
+    // a ledger whose every fact was unproven, where the log's entries alone
+    // should be (hostile run 21, finding 2).
     attribution.change = plan.change.as_ref().map(|c| c.lines().join("; "));
     // Verified against the governance in force above: this apply records
     // the plan's [governance] (first use, or an approved change).

@@ -222,8 +222,8 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
     // (at 100k declared objects, keeping both was a large part of the peak).
     let service_accounts = drift::service_accounts(&state);
     drop(state);
-    // Self-heal writes: it holds the state lock for the pass, and writes
-    // the ledger whole, so a log left by a killed apply is compacted first.
+    // Self-heal writes: it holds the state lock for the pass, appends to
+    // the ledger's log and seals and compacts at the end of the pass.
     let _held = match ctx.args.self_heal {
         true => Some(crate::state::lock(&ctx.target.ledger_path, "tenantctl reconcile --self-heal", Duration::ZERO).await?),
         false => None,
@@ -278,9 +278,8 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
     if ctx.args.self_heal && !checked {
         bail!("refusing to self-heal: the tenant's id (GET /organization, Organization.Read.All) could not be read, so the ledger {} and its trust root cannot be shown to be this tenant's; nothing was written", ctx.target.ledger_path.display());
     }
-    if ctx.args.self_heal && crate::state::wal_path(&ctx.target.ledger_path).exists() {
-        crate::state::LedgerStore::new(&ctx.target.ledger_path).compact(&ledger)?;
-    }
+    // A log left by a killed run is kept: the pass appends after it and
+    // seals before it compacts (hostile run 21, finding 2).
     // Delta links of a tenant not shown to be this state's are not saved
     // with it.
     match checked.then(|| crate::state_side::write_remote(&ctx.target.ledger_path, crate::state_backend::StateKind::Delta, delta.render().as_bytes())) {
