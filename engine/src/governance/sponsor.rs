@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use schema::{Address, Kind};
 use serde_json::Value;
 
+use crate::change_index::ChangeIndex;
 use crate::diff::FieldChange;
 use crate::ledger::{Ledger, LedgerEntry, LedgerOp};
 use crate::model::{DesiredModel, DesiredResource, LiveObject};
@@ -35,6 +36,7 @@ fn text(v: Option<String>) -> Value {
 /// Show each guest whose declared sponsor is not the one the ledger
 /// recorded as a change of its `sponsor` (see the module documentation).
 pub fn add_changes(changes: &mut Vec<Change>, unchanged: &mut Vec<Address>, desired: &DesiredModel, ledger: &Ledger, matched: &BTreeMap<Address, &LiveObject>, unknown: &BTreeMap<Address, String>) {
+    let mut index = ChangeIndex::new(changes, unchanged);
     for (address, r) in desired.resources.range(Address::new(Kind::Guest, "")..).take_while(|(a, _)| a.kind == Kind::Guest) {
         if unknown.contains_key(address) {
             continue;
@@ -47,7 +49,7 @@ pub fn add_changes(changes: &mut Vec<Change>, unchanged: &mut Vec<Address>, desi
             continue;
         }
         let field = FieldChange { field: SPONSOR.into(), before: Some(Value::String(recorded)), after: Some(text(wanted)) };
-        match changes.iter_mut().find(|c| &c.address == address) {
+        match index.get_mut(address) {
             // Ending access is never held by what else changes with it.
             Some(c) if matches!(c.action, Action::Delete | Action::Forget | Action::Create | Action::Replace) || super::removes_access(c).is_some() => {}
             Some(c) => {
@@ -58,8 +60,7 @@ pub fn add_changes(changes: &mut Vec<Change>, unchanged: &mut Vec<Address>, desi
                 }
             }
             None => {
-                unchanged.retain(|a| a != address);
-                changes.push(Change {
+                index.push(Change {
                     address: address.clone(),
                     action: Action::Update,
                     display_name: r.display_name.clone(),
