@@ -34,6 +34,11 @@ struct Args {
     /// Seed for the generated tenant.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Run each command under heaptrack, writing its profile to this
+    /// directory as `LABEL.zst` (read with `heaptrack_print`); the peak
+    /// RSS measured then includes heaptrack's own.
+    #[arg(long)]
+    heaptrack: Option<std::path::PathBuf>,
     /// Passed by `cargo bench` to every bench target; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -67,7 +72,7 @@ impl Target {
 
 /// Runs tenantctl with `args` in `work` against the sandbox, and measures
 /// that process alone (`wait4`).
-fn run(sb: &Target, work: &Path, label: &str, args: &[&str]) -> Run {
+fn run(sb: &Target, work: &Path, label: &str, args: &[&str], heaptrack: Option<&Path>) -> Run {
     let name = label.replace([' ', '(', ')'], "-");
     let out = work.join(format!("{name}.log"));
     let measured = work.join(format!("{name}.time"));
@@ -76,11 +81,12 @@ fn run(sb: &Target, work: &Path, label: &str, args: &[&str]) -> Run {
     // GNU time reports the child's own peak RSS (%M, KiB, from wait4's
     // rusage) and CPU time; the workspace forbids `unsafe`, so this
     // benchmark does not call wait4 itself.
-    let status = Command::new("/usr/bin/time")
-        .arg("-f")
-        .arg("%M %U %S")
-        .arg("-o")
-        .arg(&measured)
+    let mut time = Command::new("/usr/bin/time");
+    time.arg("-f").arg("%M %U %S").arg("-o").arg(&measured);
+    if let Some(dir) = heaptrack {
+        time.arg("heaptrack").arg("-o").arg(dir.join(&name));
+    }
+    let status = time
         .arg(env!("CARGO_BIN_EXE_tenantctl"))
         .args(args)
         .current_dir(work)
@@ -135,12 +141,12 @@ async fn main() {
             ("reconcile --once (quiet pass)", vec!["reconcile", d, "--once"]),
         ];
         for (label, argv) in steps {
-            let (target, w2) = (Target::of(&sb), w.to_path_buf());
+            let (target, w2, heaptrack) = (Target::of(&sb), w.to_path_buf(), args.heaptrack.clone());
             let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
             sb.reset_counts();
             let r = tokio::task::spawn_blocking(move || {
                 let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-                run(&target, &w2, label, &argv)
+                run(&target, &w2, label, &argv, heaptrack.as_deref())
             })
             .await
             .expect("the run completes");

@@ -78,6 +78,21 @@ struct Args {
     /// Skip the naive read entirely.
     #[arg(long)]
     no_naive: bool,
+    /// Plan this many more times after the timed plan, printing each
+    /// one's thread CPU to stderr (for profiling the plan with `perf`, and
+    /// for its spread on a loaded machine).
+    #[arg(long, default_value_t = 0)]
+    plan_repeat: usize,
+    /// Plan with a ledger as an apply leaves it (each entry records the
+    /// hash of the properties applied, and the approved fields of every
+    /// kind but accounts), not as `export` writes it: governance then
+    /// compares every in-sync object with what was last approved.
+    #[arg(long)]
+    applied: bool,
+    /// Write what the timed plan is given (`desired.json`, `observed.json`,
+    /// `ledger.json`) to this directory, for `engine/examples/plan_profile.rs`.
+    #[arg(long)]
+    dump: Option<std::path::PathBuf>,
     /// Passed by `cargo bench` to every bench target; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -252,7 +267,7 @@ async fn main() {
         let (dir, ledger) = export(&sb).await;
         sb.set_faults(Faults { latency_ms: args.latency_ms, ..Faults::default() }).expect("faults are valid");
 
-        let real = run_tenantctl(&sb, dir.path(), &ledger).await;
+        let real = run_tenantctl(&sb, dir.path(), &ledger, &args).await;
         drop(dir);
         eprintln!("   tenantctl: {} requests in {:.2} s", real.counted.requests, real.counted.wall.as_secs_f64());
         let naive = if args.no_naive {
@@ -296,8 +311,21 @@ async fn export(sb: &SandboxHandle) -> (tempfile::TempDir, Ledger) {
     (dir, export.ledger)
 }
 
+/// Values written as JSON through one closure (`--dump`).
+mod erased {
+    pub trait Json {
+        fn json(&self) -> Vec<u8>;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> Vec<u8> {
+            serde_json::to_vec(self).expect("serializes")
+        }
+    }
+}
+
 /// tenantctl's plan of a declared tenant, phase by phase.
-async fn run_tenantctl(sb: &SandboxHandle, dir: &std::path::Path, ledger: &Ledger) -> TenantctlRun {
+async fn run_tenantctl(sb: &SandboxHandle, dir: &std::path::Path, ledger: &Ledger, args: &Args) -> TenantctlRun {
+    let plan_repeat = args.plan_repeat;
     let client = client(sb);
     let options = PlanOptions { now: chrono::Utc::now() };
     let base_mib = memory_mib("VmRSS:");
@@ -317,11 +345,39 @@ async fn run_tenantctl(sb: &SandboxHandle, dir: &std::path::Path, ledger: &Ledge
     cpu.read = process_cpu() - c;
     let observe = t.elapsed();
     let counts = sb.request_counts();
+    let applied_ledger;
+    let ledger = if args.applied {
+        let mut l = ledger.clone();
+        for (address, entry) in l.resources.iter_mut() {
+            if let Some(r) = desired.resources.get(address) {
+                entry.applied = Some(engine::governance::ratify::applied_hash(r));
+                if engine::governance::ratify::records_fields(address.kind) {
+                    entry.approved_fields = engine::governance::ratify::approved_fields(r);
+                }
+            }
+        }
+        applied_ledger = l;
+        &applied_ledger
+    } else {
+        ledger
+    };
+    if let Some(dir) = &args.dump {
+        std::fs::create_dir_all(dir).expect("the dump directory");
+        let write = |name: &str, v: &dyn erased::Json| std::fs::write(dir.join(name), v.json()).expect("the dump is written");
+        write("desired.json", &desired);
+        write("observed.json", &observed);
+        write("ledger.json", ledger);
+    }
     let t = Instant::now();
     let c = thread_cpu();
     let plan = engine::plan(&desired, &observed, ledger, &options).expect("the export plans");
     cpu.plan = thread_cpu() - c;
     let plan_time = t.elapsed();
+    for i in 0..plan_repeat {
+        let c = thread_cpu();
+        let again = engine::plan(&desired, &observed, ledger, &options).expect("the export plans");
+        eprintln!("  plan again ({}/{plan_repeat}): {:.2} s CPU, {} changes", i + 1, (thread_cpu() - c).as_secs_f64(), again.changes.len());
+    }
     let t = Instant::now();
     let c = thread_cpu();
     let text = engine::render::text(&plan, false);

@@ -10,6 +10,10 @@
 //! valgrind --tool=callgrind --toggle-collect='engine::plan::plan*' \
 //!     target/release/examples/plan_profile 10000
 //! ```
+//!
+//! Or, with a directory in place of the size, the exported tenant that
+//! `benches/plan.rs --dump DIR` wrote (`desired.json`, `observed.json`,
+//! `ledger.json`: what its timed plan was given), planned three times.
 
 use chrono::{TimeZone, Utc};
 use engine::model::reference;
@@ -81,13 +85,25 @@ fn thread_cpu() -> std::time::Duration {
 }
 
 fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let arg = std::env::args().nth(1).unwrap_or_default();
     let options = PlanOptions { now: Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0).single().expect("time") };
-    let (desired, observed, ledger) = tenant(n);
-    let started = std::time::Instant::now();
-    let cpu = thread_cpu();
-    let p = plan(&desired, &observed, &ledger, &options).expect("plan");
-    let cpu = thread_cpu().saturating_sub(cpu);
-    assert!(p.changes.is_empty(), "converged: {:?}", p.changes.first());
-    eprintln!("plan of {n} objects: {:?} wall, {:.2} s CPU (thread), {} ids", started.elapsed(), cpu.as_secs_f64(), p.ids.len());
+    let dir = std::path::Path::new(&arg);
+    let (label, (desired, observed, ledger), runs) = if dir.is_dir() {
+        let read = |name: &str| std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let desired: DesiredModel = serde_json::from_slice(&read("desired.json")).expect("desired.json");
+        let observed: ObservedState = serde_json::from_slice(&read("observed.json")).expect("observed.json");
+        let ledger: Ledger = serde_json::from_slice(&read("ledger.json")).expect("ledger.json");
+        (format!("{} (exported, {} declared)", dir.display(), desired.resources.len()), (desired, observed, ledger), 3)
+    } else {
+        let n: usize = arg.parse().unwrap_or(10_000);
+        (format!("{n} objects"), tenant(n), 1)
+    };
+    for _ in 0..runs {
+        let started = std::time::Instant::now();
+        let cpu = thread_cpu();
+        let p = plan(&desired, &observed, &ledger, &options).expect("plan");
+        let cpu = thread_cpu().saturating_sub(cpu);
+        assert!(p.changes.is_empty(), "converged: {:?}", p.changes.first());
+        eprintln!("plan of {label}: {:?} wall, {:.2} s CPU (thread), {} ids", started.elapsed(), cpu.as_secs_f64(), p.ids.len());
+    }
 }

@@ -17,7 +17,7 @@ use schema::Address;
 use serde::{Deserialize, Serialize};
 
 use crate::ledger::{Ledger, LedgerEntry, LedgerOp};
-use crate::plan::{fingerprint, Action, Change, Plan};
+use crate::plan::{Action, Change, Plan};
 
 /// What an executor reports for one change carried out.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -239,7 +239,7 @@ pub async fn apply_recorded<E: Executor>(
                         }
                         _ => {
                             if let Some(id) = outcome.id.clone().or_else(|| c.id.clone()) {
-                                let applied = c.desired.as_ref().map(|d| fingerprint(&serde_json::to_value(&d.props).unwrap_or_default()));
+                                let applied = c.desired.as_ref().map(crate::governance::ratify::applied_hash);
                                 // What governance remembers (a guest's expiry, a service
                                 // account) as this change applied it.
                                 let (expires, service) = crate::governance::recorded::facts_after(c, ledger.resources.get(&c.address));

@@ -116,8 +116,12 @@ fn is_scalar(v: &Value) -> bool {
 /// exactly that of `diff_props(desired, &live resolved)`.
 pub fn diff_props_with<'i>(desired: &Props, live: &Props, resolve: impl Fn(&Value) -> Value, resolve_id: impl Fn(&str) -> Option<&'i Address>) -> Vec<FieldChange> {
     let mut out = Vec::new();
+    // Both sides are in key order: the live side is walked once beside
+    // the declared keys, not searched for each of them.
+    let mut rest = live.iter().peekable();
     for (k, dv) in desired {
-        let lv = live.get(k);
+        while rest.next_if(|(lk, _)| lk.as_str() < k.as_str()).is_some() {}
+        let lv = rest.next_if(|(lk, _)| *lk == k).map(|(_, v)| v);
         if is_scalar(dv) && lv.is_none_or(is_scalar) {
             // Canonical forms and resolved references of scalars are the
             // scalars themselves.

@@ -120,6 +120,15 @@ pub fn fingerprint(v: &Value) -> String {
     finish(h)
 }
 
+/// sha256 of a set of properties' canonical JSON, exactly as
+/// [`fingerprint`] of their `serde_json::to_value` (what a ledger entry's
+/// `applied` records), without copying them into a value first.
+pub fn props(p: &Props) -> String {
+    let mut h = Hasher::new();
+    write_entries(&mut h, p.iter(), None);
+    finish(h)
+}
+
 /// sha256 of the canonical JSON of the desired model, exactly as
 /// [`fingerprint`] of `serde_json::to_value(model)` (null when it does not
 /// serialize), without building that value for the whole model: the
@@ -263,6 +272,9 @@ fn write_value(h: &mut Hasher, v: &Value, ids: Ids) {
         return;
     }
     match v {
+        // Most objects arrive in key order already (Graph's and the
+        // loaders' own): written as they are, without a sorted copy.
+        Value::Object(m) if m.keys().zip(m.keys().skip(1)).all(|(a, b)| a < b) => write_entries(h, m.iter(), ids),
         Value::Object(m) => {
             let mut entries: Vec<(&String, &Value)> = m.iter().collect();
             entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
@@ -279,6 +291,9 @@ fn write_value(h: &mut Hasher, v: &Value, ids: Ids) {
             h.update(b"]");
         }
         Value::String(s) => string(h, s),
+        Value::Bool(true) => h.update(b"true"),
+        Value::Bool(false) => h.update(b"false"),
+        Value::Null => h.update(b"null"),
         other => scalar(h, other),
     }
 }
@@ -419,6 +434,16 @@ mod tests {
     }
 
     #[test]
+    fn props_hash_as_their_value_does() {
+        let mut p = Props::new();
+        for (k, v) in sample().as_object().expect("test fixture") {
+            p.insert(k.clone(), v.clone());
+        }
+        assert_eq!(props(&p), fingerprint(&serde_json::to_value(&p).expect("a value")));
+        assert_eq!(props(&Props::new()), fingerprint(&serde_json::to_value(Props::new()).expect("a value")));
+    }
+
+    #[test]
     fn strings_and_addresses_are_written_as_serde_json_writes_them() {
         for s in ["", "plain", "é😀", "q\"uote", "back\\slash", "nl\n", "\u{1f}", "\u{7f}", "</script>"] {
             let (mut fast, mut serde) = (Hasher::new(), Hasher::new());
@@ -446,6 +471,9 @@ mod tests {
         assert_eq!(fingerprint(&v), text_fingerprint(&v));
         assert_eq!(fingerprint(&json!(null)), text_fingerprint(&json!(null)));
         assert_eq!(fingerprint(&json!("s")), text_fingerprint(&json!("s")));
+        // Objects already in key order (written without a sorted copy) beside ones that are not.
+        let ordered = json!({"a": {"p": true, "q": null, "r": {"x": false, "y": [1, {"b": 2, "a": 1}]}}, "b": 1});
+        assert_eq!(fingerprint(&ordered), text_fingerprint(&ordered));
     }
 
     #[test]

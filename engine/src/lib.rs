@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod assign_notes;
 pub mod catalog_order;
+pub mod change_index;
 pub mod completed;
 pub mod diff;
 pub mod drift;

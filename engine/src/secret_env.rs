@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use schema::Address;
 use serde_json::Value;
 
+use crate::change_index::ChangeIndex;
 use crate::diff::FieldChange;
 use crate::ledger::{Ledger, LedgerEntry, LedgerOp};
 use crate::model::{DesiredModel, DesiredResource, LiveObject};
@@ -57,12 +58,13 @@ fn note(envs: &BTreeMap<String, String>) -> String {
 /// Show each declared secret's variable in the plan (see the module
 /// documentation).
 pub fn add_changes(changes: &mut Vec<Change>, unchanged: &mut Vec<Address>, desired: &DesiredModel, ledger: &Ledger, matched: &BTreeMap<Address, &LiveObject>, unknown: &BTreeMap<Address, String>) {
+    let mut index = ChangeIndex::new(changes, unchanged);
     for (address, r) in &desired.resources {
         let envs = declared(r);
         if envs.is_empty() || unknown.contains_key(address) {
             continue;
         }
-        if let Some(c) = changes.iter_mut().find(|c| &c.address == address) {
+        if let Some(c) = index.get_mut(address) {
             if matches!(c.action, Action::Delete | Action::Forget) {
                 continue;
             }
@@ -86,7 +88,7 @@ pub fn add_changes(changes: &mut Vec<Change>, unchanged: &mut Vec<Address>, desi
             }),
             (None, r) => r.filter(|m| **m != envs).map(|m| FieldChange { field: ENVS.into(), before: Some(as_value(m)), after: Some(as_value(&envs)) }),
         };
-        match (changes.iter_mut().find(|c| &c.address == address), field) {
+        match (index.get_mut(address), field) {
             (Some(c), field) => {
                 c.notes.extend(unproven);
                 if let Some(f) = field {
@@ -100,8 +102,7 @@ pub fn add_changes(changes: &mut Vec<Change>, unchanged: &mut Vec<Address>, desi
             }
             (None, Some(f)) => {
                 let Some(live) = matched.get(address) else { continue };
-                unchanged.retain(|a| a != address);
-                changes.push(Change {
+                index.push(Change {
                     address: address.clone(),
                     action: Action::Update,
                     display_name: r.display_name.clone(),

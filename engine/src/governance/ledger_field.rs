@@ -7,6 +7,7 @@
 
 use schema::Address;
 
+use crate::change_index::ChangeIndex;
 use crate::diff::FieldChange;
 use crate::model::DesiredResource;
 use crate::plan::{Action, Change};
@@ -28,9 +29,9 @@ pub struct LedgerField<'a> {
 /// Add `f` to the plan: to the change of its address unless `skip` says
 /// that change takes no field (a delete; for some fields a create, or a
 /// change that ends access, which nothing else may hold), else as an
-/// update of its own (taking the address out of `unchanged`).
-pub fn add(changes: &mut Vec<Change>, unchanged: &mut Vec<Address>, f: LedgerField<'_>, skip: impl Fn(&Change) -> bool) {
-    if let Some(c) = changes.iter_mut().find(|c| c.address == *f.address) {
+/// update of its own (the index takes the address out of `unchanged`).
+pub fn add(index: &mut ChangeIndex<'_>, f: LedgerField<'_>, skip: impl Fn(&Change) -> bool) {
+    if let Some(c) = index.get_mut(f.address) {
         if skip(c) {
             return;
         }
@@ -42,8 +43,7 @@ pub fn add(changes: &mut Vec<Change>, unchanged: &mut Vec<Address>, f: LedgerFie
         }
         return;
     }
-    unchanged.retain(|a| a != f.address);
-    changes.push(Change {
+    index.push(Change {
         address: f.address.clone(),
         action: Action::Update,
         display_name: f.desired.display_name.clone(),

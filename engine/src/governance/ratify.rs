@@ -88,9 +88,26 @@ pub fn approved_fields(d: &DesiredResource) -> BTreeMap<String, String> {
     d.props.iter().map(|(k, v)| (k.clone(), field_digest(k, v))).collect()
 }
 
+/// Lookups in a map by keys that come in increasing order: the map is
+/// walked once beside them, not searched for each.
+struct Cursor<'m, V> {
+    rest: std::iter::Peekable<std::collections::btree_map::Iter<'m, Address, V>>,
+}
+
+impl<'m, V> Cursor<'m, V> {
+    fn new(map: &'m BTreeMap<Address, V>) -> Self {
+        Cursor { rest: map.iter().peekable() }
+    }
+
+    fn get(&mut self, key: &Address) -> Option<&'m V> {
+        while self.rest.next_if(|(k, _)| *k < key).is_some() {}
+        self.rest.peek().filter(|(k, _)| *k == key).map(|(_, v)| *v)
+    }
+}
+
 /// The hash `applied` records for `d`.
 pub fn applied_hash(d: &DesiredResource) -> String {
-    fingerprint(&serde_json::to_value(&d.props).unwrap_or_default())
+    crate::fingerprint::props(&d.props)
 }
 
 /// What moved between the approved record and desired state, by field.
@@ -216,12 +233,19 @@ pub fn add_changes(
     }
     // Objects in sync with the tenant.
     let mut ratified = BTreeSet::new();
-    for address in unchanged.iter() {
-        let (Some(r), Some(o)) = (desired.resources.get(address), matched.get(address)) else { continue };
+    // In address order (it nearly is already), so each map is walked once
+    // beside the list rather than searched for each address: at 100k
+    // in-sync objects the searches were most of this pass.
+    let mut in_sync: Vec<&Address> = unchanged.iter().collect();
+    in_sync.sort();
+    let (mut resources, mut live, mut entries) = (Cursor::new(&desired.resources), Cursor::new(matched), Cursor::new(&ledger.resources));
+    for address in in_sync {
+        let entry = entries.get(address);
+        let (Some(r), Some(o)) = (resources.get(address), live.get(address).copied()) else { continue };
         if unknown.contains_key(address) || r.expires.is_some_and(|e| e <= now) {
             continue;
         }
-        let entry = ledger.resources.get(address).filter(|e| e.id == o.id);
+        let entry = entry.filter(|e| e.id == o.id);
         if super::unproven_record::record_unproven(ledger, address, entry, r) {
             // Cut, or equal to desired state, in a ledger the seal does
             // not prove: what was approved is unknown (hostile run 20,
@@ -233,6 +257,10 @@ pub fn add_changes(
                 ratified.insert(address.clone());
                 changes.push(c);
             }
+            continue;
+        }
+        // Only an entry that records what was applied can have moved.
+        if !entry.is_some_and(|e| e.applied.is_some()) {
             continue;
         }
         let (fields, dropped) = match entry.and_then(|e| e.applied.as_deref().map(|a| (e, a))) {

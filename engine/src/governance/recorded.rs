@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use schema::{Address, Kind};
 use serde_json::Value;
 
+use crate::change_index::ChangeIndex;
 use crate::diff::FieldChange;
 use crate::ledger::{Ledger, LedgerEntry, LedgerOp};
 use crate::model::{DesiredModel, LiveObject};
@@ -93,9 +94,9 @@ pub fn leaves_service(c: &Change) -> Option<String> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn add_field(changes: &mut Vec<Change>, unchanged: &mut Vec<Address>, address: &Address, r: &crate::DesiredResource, live: &LiveObject, field: FieldChange, reason: &str, unproven: Option<String>) {
+fn add_field(index: &mut ChangeIndex, address: &Address, r: &crate::DesiredResource, live: &LiveObject, field: FieldChange, reason: &str, unproven: Option<String>) {
     let f = super::ledger_field::LedgerField { address, desired: r, live_id: &live.id, field, reason, notes: unproven.into_iter().collect() };
-    super::ledger_field::add(changes, unchanged, f, |c| matches!(c.action, Action::Delete | Action::Forget));
+    super::ledger_field::add(index, f, |c| matches!(c.action, Action::Delete | Action::Forget));
 }
 
 /// The value a field's `before` shows when the ledger records none and
@@ -122,6 +123,7 @@ pub fn add_changes(
     now: DateTime<Utc>,
 ) -> Vec<String> {
     let mut warnings = Vec::new();
+    let mut index = ChangeIndex::new(changes, unchanged);
     let recorded_kinds = RECORDED_EXPIRY.iter().flat_map(|k| desired.resources.range(Address::new(*k, "")..).take_while(move |(a, _)| a.kind == *k));
     for (address, r) in recorded_kinds {
         // A past end is ended by the plan (expired access); an Intune role
@@ -135,7 +137,7 @@ pub fn add_changes(
         if unknown.contains_key(address) {
             continue;
         }
-        if let Some(c) = changes.iter_mut().find(|c| &c.address == address && matches!(c.action, Action::Create | Action::Replace)) {
+        if let Some(c) = index.get_mut(address).filter(|c| matches!(c.action, Action::Create | Action::Replace)) {
             if c.action == Action::Create && wanted.is_some() {
                 c.fields.push(FieldChange { field: EXPIRES.into(), before: None, after: wanted });
                 c.fields.sort_by(|a, b| a.field.cmp(&b.field));
@@ -148,7 +150,7 @@ pub fn add_changes(
             // pull request deleted it) hides the access end as well.
             if !ledger.fact_proven(address) {
                 let field = FieldChange { field: EXPIRES.into(), before: Some(Value::String(NOT_PROVEN.into())), after: wanted };
-                add_field(changes, unchanged, address, r, live, field, "expires: the ledger's record of the access end is not proven by the tenant's seal", Some(ledger.unproven_note("this access end")));
+                add_field(&mut index, address, r, live, field, "expires: the ledger's record of the access end is not proven by the tenant's seal", Some(ledger.unproven_note("this access end")));
             }
             continue;
         };
@@ -158,7 +160,7 @@ pub fn add_changes(
         if !ledger.fact_proven(address) {
             let before = entry.expires.clone().unwrap_or_else(|| NOT_PROVEN.into());
             let field = FieldChange { field: EXPIRES.into(), before: Some(Value::String(before)), after: wanted };
-            add_field(changes, unchanged, address, r, live, field, "expires: the ledger's record of the access end is not proven by the tenant's seal", Some(ledger.unproven_note("this access end")));
+            add_field(&mut index, address, r, live, field, "expires: the ledger's record of the access end is not proven by the tenant's seal", Some(ledger.unproven_note("this access end")));
             continue;
         }
         // Not recorded (an entry adopted by natural key, or written by an
@@ -176,7 +178,7 @@ pub fn add_changes(
         if Some(&recorded) == wanted.as_ref() {
             continue;
         }
-        add_field(changes, unchanged, address, r, live, FieldChange { field: EXPIRES.into(), before: Some(recorded), after: wanted }, "expires differs from the one last applied", None);
+        add_field(&mut index, address, r, live, FieldChange { field: EXPIRES.into(), before: Some(recorded), after: wanted }, "expires differs from the one last applied", None);
     }
     for (address, r) in desired.resources.range(Address::new(Kind::User, "")..) {
         if address.kind != Kind::User {
@@ -198,7 +200,7 @@ pub fn add_changes(
         let before = if service { SERVICE } else { NOT_PROVEN };
         let field = FieldChange { field: KIND.into(), before: Some(Value::String(before.into())), after: Some(Value::String("member".into())) };
         let reason = if service { "no longer a service account (it was applied as one)" } else { "kind: whether it was applied as a service account is not proven by the tenant's seal" };
-        add_field(changes, unchanged, address, r, live, field, reason, unproven);
+        add_field(&mut index, address, r, live, field, reason, unproven);
     }
     warnings
 }

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use schema::{Address, Kind};
 use serde_json::Value;
 
+use crate::change_index::ChangeIndex;
 use crate::diff::FieldChange;
 use crate::ledger::{Ledger, LedgerEntry, LedgerOp};
 use crate::model::{DesiredModel, DesiredResource, LiveObject};
@@ -35,6 +36,7 @@ fn text(v: Option<String>) -> Value {
 /// Show each guest whose declared sponsor is not the one the ledger
 /// recorded as a change of its `sponsor` (see the module documentation).
 pub fn add_changes(changes: &mut Vec<Change>, unchanged: &mut Vec<Address>, desired: &DesiredModel, ledger: &Ledger, matched: &BTreeMap<Address, &LiveObject>, unknown: &BTreeMap<Address, String>) {
+    let mut index = ChangeIndex::new(changes, unchanged);
     for (address, r) in desired.resources.range(Address::new(Kind::Guest, "")..).take_while(|(a, _)| a.kind == Kind::Guest) {
         if unknown.contains_key(address) {
             continue;
@@ -49,7 +51,7 @@ pub fn add_changes(changes: &mut Vec<Change>, unchanged: &mut Vec<Address>, desi
         let field = FieldChange { field: SPONSOR.into(), before: Some(Value::String(recorded)), after: Some(text(wanted)) };
         let f = super::ledger_field::LedgerField { address, desired: r, live_id: &live.id, field, reason: "sponsor differs from the one last applied", notes: Vec::new() };
         // Ending access is never held by what else changes with it.
-        super::ledger_field::add(changes, unchanged, f, |c| matches!(c.action, Action::Delete | Action::Forget | Action::Create | Action::Replace) || super::removes_access(c).is_some());
+        super::ledger_field::add(&mut index, f, |c| matches!(c.action, Action::Delete | Action::Forget | Action::Create | Action::Replace) || super::removes_access(c).is_some());
     }
 }
 
