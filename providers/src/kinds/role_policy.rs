@@ -1,9 +1,10 @@
 //! PIM role settings (`/policies/roleManagementPolicies`, v1.0): every
 //! directory role has one policy at scope `/`, found through
 //! `/policies/roleManagementPolicyAssignments` (role -> policy). Policies
-//! are read with their rules in two listings, updated by PATCHing each
-//! rule that differs (`rules/{ruleId}`, with the rule's `@odata.type` and
-//! target), and never created or deleted.
+//! are read with their rules in two listings, updated by one PATCH of the
+//! policy carrying the rules that differ (each with its `@odata.type` and
+//! target: the per-rule update is delegated-only in v1.0), and never
+//! created or deleted.
 
 use std::collections::BTreeMap;
 
@@ -362,17 +363,26 @@ fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
     Box::pin(async move { patch_rules(w, id, w.touched().into_iter()).await })
 }
 
-/// PATCH the rules of policy `id` that `fields` (of the desired props) set.
+/// Update the rules of policy `id` that `fields` (of the desired props)
+/// set, in one PATCH of the policy with those rules
+/// (`PATCH /policies/roleManagementPolicies/{id}` with `rules`). The v1.0
+/// rule update (`.../rules/{ruleId}`) documents "Application: Not
+/// supported"; the policy update documents
+/// `RoleManagementPolicy.ReadWrite.Directory` for applications.
 async fn patch_rules(w: &Writer<'_>, id: &str, fields: impl Iterator<Item = String>) -> Result<(), ExecError> {
     let r = w.desired()?;
     let id_of = |a: &str| w.ref_id(a);
+    let mut rules = Vec::new();
     for field in fields {
         let Some(v) = r.props.get(&field) else { continue };
-        for (rule_id, body) in rule_patches(&field, v, &id_of).map_err(|e| err(format!("{}: {e}", w.address())))? {
-            let seg = schema::object_id::path_segment(id);
-            w.send(&w.api(), Method::PATCH, &format!("{}/{seg}/rules/{rule_id}", PROVIDER.collection), Some(body)).await?;
-        }
+        let patches = rule_patches(&field, v, &id_of).map_err(|e| err(format!("{}: {e}", w.address())))?;
+        rules.extend(patches.into_iter().map(|(_, body)| body));
     }
+    if rules.is_empty() {
+        return Ok(());
+    }
+    let seg = schema::object_id::path_segment(id);
+    w.send(&w.api(), Method::PATCH, &format!("{}/{seg}", PROVIDER.collection), Some(json!({ "rules": rules }))).await?;
     Ok(())
 }
 
