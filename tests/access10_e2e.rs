@@ -3,13 +3,18 @@
 //!
 //! * PIM rules are written with one PATCH of the policy carrying its
 //!   rules: the per-rule update is delegated-only in v1.0, and the sandbox
-//!   (application tokens only) refuses it (audit U1).
+//!   (application tokens only) refuses it (audit U1);
+//! * an access package's incompatible packages and groups are declared by
+//!   key, validated, planned, applied, diffed and exported; the sandbox
+//!   refuses unknown ids and a package incompatible with itself; taking an
+//!   incompatibility away is a sensitive loosening.
 
 mod common;
 
 use std::path::Path;
 
-use common::gov::{graph, run};
+use common::gov::{edit_file, graph, ledger_of, run};
+use common::kind::*;
 use common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -65,5 +70,102 @@ async fn pim_rules_are_written_through_the_policy_with_an_application_token() {
         let r = reqwest::Client::new().patch(format!("{}/v1.0/policies/roleManagementPolicies/{pid}", sb.base_url())).bearer_auth(sb.access_token()).json(&body).send().await.expect("the sandbox answers");
         assert_eq!(r.status().as_u16(), 400, "{body}");
     }
+    sb.shutdown().await.expect("the sandbox stops");
+}
+
+const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
+
+const SOD: &str = r#"
+[group.access10-blocked]
+display_name = "access10 blocked"
+mail_nickname = "access10-blocked"
+
+[access_package.contractor-desk]
+display_name = "Contractor desk"
+catalog = "guest-access"
+groups = []
+incompatible_packages = ["fabrikam-audit"]
+incompatible_groups = ["access10-blocked"]
+"#;
+
+fn ids(v: &Value) -> Vec<String> {
+    let mut out: Vec<String> = v["value"].as_array().into_iter().flatten().filter_map(|x| x["id"].as_str()).map(str::to_string).collect();
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incompatible_packages_and_groups_round_trip_and_removing_one_is_sensitive() {
+    // Validation: unknown keys, duplicates, itself, both ways, located.
+    let (_bad, bad) = kind_scratch(&[], "access10", "sod.toml", &SOD.replace(
+        "incompatible_groups = [\"access10-blocked\"]",
+        "incompatible_groups = [\"access10-blocked\", \"access10-blocked\"]\n\n[access_package.other-desk]\ndisplay_name = \"Other desk\"\ncatalog = \"guest-access\"\nincompatible_packages = [\"other-desk\", \"nowhere\", \"third-desk\"]\n\n[access_package.third-desk]\ndisplay_name = \"Third desk\"\ncatalog = \"guest-access\"\nincompatible_packages = [\"other-desk\"]",
+    ));
+    let diags = load_errors(&bad);
+    assert_error_at(&diags, "sod.toml", "duplicate", 11);
+    assert_error_at(&diags, "sod.toml", "incompatible-with-itself", 16);
+    assert!(diags.errors().any(|e| e.message.contains("nowhere")), "{diags}");
+    assert_error_at(&diags, "sod.toml", "incompatible-both-ways", 21);
+    assert_eq!(diags.errors().filter(|e| e.code == "incompatible-both-ways").count(), 1, "{diags}");
+    assert!(!diags.errors().any(|e| e.message.contains("fabrikam-audit")), "one direction is fine: {diags}");
+
+    let sb = sandbox().await;
+    let (work, dir) = kind_scratch(&[], "access10", "sod.toml", SOD);
+    let root = work.path();
+    let (code, out) = run(&sb, root, &["apply", d(&dir), "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let ledger = ledger_of(root);
+    let (desk, audit, blocked) = (id_of(&ledger, "access_package.contractor-desk"), id_of(&ledger, "access_package.fabrikam-audit"), id_of(&ledger, "group.access10-blocked"));
+    let live = |nav: &'static str| {
+        let (sb, desk) = (&sb, desk.clone());
+        async move { ids(&graph(sb, Method::GET, &format!("{EM}/accessPackages/{desk}/{nav}"), None).await) }
+    };
+    assert_eq!(live("incompatibleAccessPackages").await, [audit.clone()]);
+    assert_eq!(live("incompatibleGroups").await, [blocked.clone()]);
+    let (code, out) = run(&sb, root, &["plan", d(&dir), "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "converged: {out}");
+
+    // The sandbox is strict: unknown ids and the package itself.
+    let post = |nav: &str, target: String| {
+        let url = format!("{}{EM}/accessPackages/{desk}/{nav}/$ref", sb.base_url());
+        let token = sb.access_token();
+        async move { reqwest::Client::new().post(url).bearer_auth(token).json(&json!({"@odata.id": target})).send().await.expect("the sandbox answers").status().as_u16() }
+    };
+    let unknown = "00000000-0000-0000-0000-0000000000aa";
+    assert_eq!(post("incompatibleAccessPackages", format!("https://graph.microsoft.com/v1.0/identityGovernance/entitlementManagement/accessPackages/{unknown}")).await, 404);
+    assert_eq!(post("incompatibleGroups", format!("https://graph.microsoft.com/v1.0/groups/{unknown}")).await, 404);
+    assert_eq!(post("incompatibleAccessPackages", format!("https://graph.microsoft.com/v1.0/identityGovernance/entitlementManagement/accessPackages/{desk}")).await, 400);
+
+    // Taken away in the portal: drift, and putting it back only tightens.
+    graph(&sb, Method::DELETE, &format!("{EM}/accessPackages/{desk}/incompatibleGroups/{blocked}/$ref"), None).await;
+    let (code, out) = run(&sb, root, &["plan", d(&dir)]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("access_package.contractor-desk") && out.contains("incompatibleGroups"), "{out}");
+    assert!(!out.contains("loosens separation of duties"), "{out}");
+    let (code, out) = run(&sb, root, &["apply", d(&dir), "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(live("incompatibleGroups").await, [blocked.clone()]);
+
+    // Export writes them by key, and the export re-plans empty.
+    let c = client(&sb);
+    let (tmp, exported) = export_tenant(&sb);
+    let e = load_ok(&exported);
+    let desk_toml = e.access_package.values().find(|p| p.value.display_name == "Contractor desk").expect("exported");
+    let audit_key = e.access_package.iter().find(|(_, p)| p.value.display_name == "Fabrikam audit").map(|(k, _)| k.to_string()).expect("exported");
+    assert_eq!(desk_toml.value.incompatible_packages, Some(vec![audit_key]));
+    assert_eq!(desk_toml.value.incompatible_groups.as_ref().map(Vec::len), Some(1));
+    assert_export_replans_empty(&c, &tmp, &exported).await;
+
+    // Desired state drops one of each: a sensitive loosening, applied.
+    edit_file(&dir, "sod.toml", |t| t.replace("incompatible_packages = [\"fabrikam-audit\"]", "incompatible_packages = []").replace("incompatible_groups = [\"access10-blocked\"]", "incompatible_groups = []"));
+    let (code, out) = run(&sb, root, &["plan", d(&dir)]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("sensitive: loosens separation of duties on access_package.contractor-desk"), "{out}");
+    let (code, out) = run(&sb, root, &["apply", d(&dir), "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(live("incompatibleAccessPackages").await.is_empty());
+    assert!(live("incompatibleGroups").await.is_empty());
+    let (code, out) = run(&sb, root, &["plan", d(&dir), "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "converged: {out}");
     sb.shutdown().await.expect("the sandbox stops");
 }

@@ -49,6 +49,7 @@ pub mod access_catalog;
 pub mod access_package;
 pub mod settings_catalog_secret;
 pub mod access_package_assignment;
+pub mod access_package_incompatible;
 pub mod entitlement_licence;
 pub mod access_policy_rename;
 pub mod access_package_policy_write;
