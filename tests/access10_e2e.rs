@@ -7,7 +7,9 @@
 //! * an access package's incompatible packages and groups are declared by
 //!   key, validated, planned, applied, diffed and exported; the sandbox
 //!   refuses unknown ids and a package incompatible with itself; taking an
-//!   incompatibility away is a sensitive loosening.
+//!   incompatibility away is a sensitive loosening;
+//! * requestor questions carry their translations (`localizations`, of the
+//!   question and of each choice): validated, applied, diffed, exported.
 
 mod common;
 
@@ -167,5 +169,67 @@ async fn incompatible_packages_and_groups_round_trip_and_removing_one_is_sensiti
     assert!(live("incompatibleGroups").await.is_empty());
     let (code, out) = run(&sb, root, &["plan", d(&dir), "--detailed-exitcode"]);
     assert_eq!(code, Some(0), "converged: {out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
+
+const REQUESTOR: &str = "requestor_settings = { enable_targets_to_self_add_access = true, enable_targets_to_self_remove_access = true }\n";
+const LOCALIZED: &str = r#"questions = [
+  { text = "Which audit engagement?", is_required = true, localizations = [{ language_code = "fr-fr", text = "Quel audit ?" }, { language_code = "de", text = "Welche Prüfung?" }], choices = [{ value = "fy26", text = "FY2026 audit", localizations = [{ language_code = "fr-fr", text = "Audit 2026" }] }] },
+]
+"#;
+
+/// The live policy of `package`, its questions expanded.
+async fn policy_of(sb: &sandbox::SandboxHandle, package: &str) -> Value {
+    let all = graph(sb, Method::GET, &format!("{EM}/assignmentPolicies?$expand=accessPackage,questions"), None).await;
+    all["value"].as_array().into_iter().flatten().find(|p| p["accessPackage"]["id"] == json!(package)).cloned().expect("the policy")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn question_translations_are_validated_applied_diffed_and_exported() {
+    let sb = sandbox().await;
+    let (work, dir) = kind_scratch(&[], "access10", "extra.toml", "[group.access10-extra]\ndisplay_name = \"access10 extra\"\nmail_nickname = \"access10-extra\"\n");
+    edit_file(&dir, "access-packages.toml", |t| t.replacen(REQUESTOR, &format!("{REQUESTOR}{LOCALIZED}"), 1));
+    let (root, dd) = (work.path(), d(&dir));
+
+    // Validation: a code of the wrong form, a language twice, an empty text.
+    for (from, to, said) in [
+        ("language_code = \"de\"", "language_code = \"german\"", "`german` is not a language code"),
+        ("language_code = \"de\"", "language_code = \"FR-fr\"", "language `FR-fr` is given twice"),
+        ("text = \"Audit 2026\"", "text = \" \"", "question 1 choice 1: the `fr-fr` text is empty"),
+    ] {
+        edit_file(&dir, "access-packages.toml", |t| t.replace(from, to));
+        let (code, out) = run(&sb, root, &["validate", dd]);
+        assert_ne!(code, Some(0), "{to}: {out}");
+        assert!(out.contains(said) && out.contains("access-packages.toml:"), "{to}: {out}");
+        edit_file(&dir, "access-packages.toml", |t| t.replace(to, from));
+    }
+
+    let (code, out) = run(&sb, root, &["apply", dd, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let package = id_of(&ledger_of(root), "access_package.fabrikam-audit");
+    let q = policy_of(&sb, &package).await["questions"][0].clone();
+    let mut codes: Vec<String> = q["localizations"].as_array().into_iter().flatten().map(|l| l["languageCode"].as_str().unwrap_or_default().to_string()).collect();
+    codes.sort();
+    assert_eq!(codes, ["de", "fr-fr"], "{q:#}");
+    assert_eq!(q["choices"][0]["localizations"], json!([{"languageCode": "fr-fr", "text": "Audit 2026"}]), "{q:#}");
+    let (code, out) = run(&sb, root, &["plan", "--detailed-exitcode", dd]);
+    assert_eq!(code, Some(0), "converged: {out}");
+
+    // A translation changed: an update of the question, applied.
+    edit_file(&dir, "access-packages.toml", |t| t.replace("Audit 2026", "Audit de 2026"));
+    let (code, out) = run(&sb, root, &["plan", "--detailed-exitcode", dd]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("questions") && out.contains("Audit de 2026"), "{out}");
+    let (code, out) = run(&sb, root, &["apply", dd, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(policy_of(&sb, &package).await["questions"][0]["choices"][0]["localizations"][0]["text"], json!("Audit de 2026"));
+    let (code, out) = run(&sb, root, &["plan", "--detailed-exitcode", dd]);
+    assert_eq!(code, Some(0), "converged: {out}");
+
+    // Exported with their translations, and the export plans empty.
+    let (tmp, out) = export_tenant(&sb);
+    let exported = std::fs::read_to_string(out.join("access-packages.toml")).expect("the packages are exported");
+    assert!(exported.contains("language_code = \"de\"") && exported.contains("Audit de 2026"), "{exported}");
+    assert_export_replans_empty(&client(&sb), &tmp, &out).await;
     sb.shutdown().await.expect("the sandbox stops");
 }
