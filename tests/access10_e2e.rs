@@ -9,7 +9,9 @@
 //!   refuses unknown ids and a package incompatible with itself; taking an
 //!   incompatibility away is a sensitive loosening;
 //! * requestor questions carry their translations (`localizations`, of the
-//!   question and of each choice): validated, applied, diffed, exported.
+//!   question and of each choice): validated, applied, diffed, exported;
+//! * an authentication methods update reuses the plan's read of each
+//!   method (carried on the change) instead of reading it again.
 
 mod common;
 
@@ -231,5 +233,35 @@ async fn question_translations_are_validated_applied_diffed_and_exported() {
     let exported = std::fs::read_to_string(out.join("access-packages.toml")).expect("the packages are exported");
     assert!(exported.contains("language_code = \"de\"") && exported.contains("Audit de 2026"), "{exported}");
     assert_export_replans_empty(&client(&sb), &tmp, &out).await;
+    sb.shutdown().await.expect("the sandbox stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authentication_method_updates_reuse_the_plans_read() {
+    let sb = sandbox().await;
+    let work = scratch_without_approvals();
+    let dir = work.path().join("desired-state");
+    let (code, out) = run(&sb, work.path(), &["apply", d(&dir), "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    // A live feature target desired state does not declare, which the
+    // update must keep.
+    let fido = "/v1.0/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/microsoftAuthenticator";
+    let live = graph(&sb, Method::GET, fido, None).await;
+    let kept = live["featureSettings"]["displayAppInformationRequiredState"].clone();
+    assert!(kept.is_object(), "{live:#}");
+
+    edit_file(&dir, "authentication-methods.toml", |t| t.replacen("is_usable_once = true", "is_usable_once = false", 1).replacen("authentication_mode = \"any\"", "authentication_mode = \"push\"", 1));
+    sb.reset_counts();
+    let (code, out) = run(&sb, work.path(), &["apply", d(&dir), "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let counts = sb.request_counts();
+    let method = "/v1.0/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/";
+    let n = |verb: &str| counts.requests.iter().chain(counts.batch_items.iter()).filter(|(k, _)| k.starts_with(&format!("{verb} {method}"))).map(|(_, v)| v).sum::<u64>();
+    assert_eq!(n("PATCH"), 2, "{counts:#?}");
+    assert_eq!(n("GET"), 0, "no method is read again: {counts:#?}");
+    let after = graph(&sb, Method::GET, fido, None).await;
+    assert_eq!(after["featureSettings"]["displayAppInformationRequiredState"], kept, "{after:#}");
+    let (code, out) = run(&sb, work.path(), &["plan", d(&dir), "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "converged: {out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
