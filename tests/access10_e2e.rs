@@ -124,8 +124,8 @@ async fn incompatible_packages_and_groups_round_trip_and_removing_one_is_sensiti
         let (sb, desk) = (&sb, desk.clone());
         async move { ids(&graph(sb, Method::GET, &format!("{EM}/accessPackages/{desk}/{nav}"), None).await) }
     };
-    assert_eq!(live("incompatibleAccessPackages").await, [audit.clone()]);
-    assert_eq!(live("incompatibleGroups").await, [blocked.clone()]);
+    assert_eq!(live("incompatibleAccessPackages").await, vec![audit.clone()]);
+    assert_eq!(live("incompatibleGroups").await, vec![blocked.clone()]);
     let (code, out) = run(&sb, root, &["plan", d(&dir), "--detailed-exitcode"]);
     assert_eq!(code, Some(0), "converged: {out}");
 
@@ -148,7 +148,7 @@ async fn incompatible_packages_and_groups_round_trip_and_removing_one_is_sensiti
     assert!(!out.contains("loosens separation of duties"), "{out}");
     let (code, out) = run(&sb, root, &["apply", d(&dir), "--auto-approve"]);
     assert_eq!(code, Some(0), "{out}");
-    assert_eq!(live("incompatibleGroups").await, [blocked.clone()]);
+    assert_eq!(live("incompatibleGroups").await, vec![blocked.clone()]);
 
     // Export writes them by key, and the export re-plans empty.
     let c = client(&sb);

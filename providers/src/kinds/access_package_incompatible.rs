@@ -77,7 +77,7 @@ pub async fn read(api: &GraphClient, packages: &[&str]) -> Result<BTreeMap<Strin
 pub fn add_live(o: &mut LiveObject, lists: Option<&BTreeMap<&'static str, Vec<String>>>) {
     let Some(lists) = lists else { return };
     for (prop, _) in NAVS {
-        let refs = lists.get(prop).into_iter().flatten().map(|id| reference(id)).collect();
+        let refs = lists.get(prop).into_iter().flatten().map(reference).collect();
         o.props.insert(prop.into(), Value::Array(refs));
     }
 }
@@ -124,11 +124,14 @@ pub async fn write(w: &Writer<'_>, api: &GraphClient, id: &str, fresh: bool) -> 
     Ok(())
 }
 
+/// A list of declared keys, or not managed.
+pub type Keys = Option<Vec<String>>;
+
 /// The lists as TOML keys; Err naming what is not exported. A list is
 /// written only when it is not empty (absent: not managed, which re-plans
 /// empty against an empty live list too).
-pub fn export(o: &LiveObject, key_of: &dyn Fn(&str) -> Option<Address>) -> Result<(Option<Vec<String>>, Option<Vec<String>>), String> {
-    let keys = |prop: &str, kind: Kind, what: &str| -> Result<Option<Vec<String>>, String> {
+pub fn export(o: &LiveObject, key_of: &dyn Fn(&str) -> Option<Address>) -> Result<(Keys, Keys), String> {
+    let keys = |prop: &str, kind: Kind, what: &str| -> Result<Keys, String> {
         let list: Vec<String> = o
             .props
             .get(prop)
