@@ -11,7 +11,9 @@
 //! * requestor questions carry their translations (`localizations`, of the
 //!   question and of each choice): validated, applied, diffed, exported;
 //! * an authentication methods update reuses the plan's read of each
-//!   method (carried on the change) instead of reading it again.
+//!   method (carried on the change) instead of reading it again;
+//! * PIM role settings need Entra ID P2: on a P1 tenant the declared
+//!   `role_policy` is refused naming the licence and the rest applies.
 
 mod common;
 
@@ -263,5 +265,22 @@ async fn authentication_method_updates_reuse_the_plans_read() {
     assert_eq!(after["featureSettings"]["displayAppInformationRequiredState"], kept, "{after:#}");
     let (code, out) = run(&sb, work.path(), &["plan", d(&dir), "--detailed-exitcode"]);
     assert_eq!(code, Some(0), "converged: {out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn role_settings_are_a_p2_feature() {
+    let sb = sandbox::Sandbox::start(sandbox::SandboxConfig::in_memory().with_domain("contoso.onmicrosoft.com").with_licences(sandbox::Licences::P1)).await.expect("sandbox starts");
+    let filter = "$filter=scopeId%20eq%20'%2F'%20and%20scopeType%20eq%20'DirectoryRole'";
+    let e = client(&sb).v1().list_all(&format!("/policies/roleManagementPolicyAssignments?{filter}")).await.expect_err("PIM role settings need P2");
+    assert_eq!(e.code(), Some("AadPremiumLicenseRequired"), "{e}");
+
+    let work = scratch_without_approvals();
+    let dir = work.path().join("desired-state");
+    let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
+    assert!(out.contains("needs-licence") && out.contains("role_policy.intune-administrator") && out.contains("PIM role settings need Microsoft Entra ID P2"), "{out}");
+    assert_eq!(out.matches("PIM role settings are unavailable").count(), 1, "said once: {out}");
+    let (_, out) = run(&sb, work.path(), &["apply", d(&dir), "--auto-approve"]);
+    assert!(out.contains("group.intune-admins") && !out.contains("update role_policy.intune-administrator"), "the rest applies, not the role settings: {out}");
     sb.shutdown().await.expect("the sandbox stops");
 }

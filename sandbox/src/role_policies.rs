@@ -114,6 +114,7 @@ fn policy_json(rec: &Record, rules: bool) -> Value {
 
 /// `/policies/roleManagementPolicies...` and `/policies/roleManagementPolicyAssignments...`.
 pub fn handle(t: &mut Tenant, ctx: &Ctx, req: &GReq, coll: &str, rest: &[&str]) -> Result<GResp, GraphError> {
+    crate::licences::check_pim_settings(ctx)?;
     ensure(t);
     let ctx_of = |tail: &str| ctx.context(&format!("policies/{coll}{tail}"));
     match (req.method.as_str(), coll, rest) {

@@ -38,6 +38,7 @@ pub mod intune_role_definition;
 pub mod intune_role_assignment;
 pub mod authentication_methods_policy;
 pub mod role_policy;
+pub mod role_policy_licence;
 pub mod role_definition;
 pub mod administrative_unit;
 pub mod mobile_app;

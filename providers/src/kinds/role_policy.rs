@@ -305,8 +305,14 @@ pub fn rule_patches(field: &str, v: &Value, id_of: &dyn Fn(&str) -> Option<Strin
     }
 }
 
-/// Read every directory role's policy, keyed by its role.
+/// Read every directory role's policy, keyed by its role; nothing (the
+/// declared settings held) on a tenant without PIM
+/// (`super::role_policy_licence`).
 fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
+    Box::pin(async move { super::role_policy_licence::or_unavailable(read_licensed(cx).await) })
+}
+
+fn read_licensed<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
     Box::pin(async move {
         let api = cx.client.v1();
         let assignments = api.list_all(LISTS[0]).await?;
