@@ -176,9 +176,9 @@ async fn restoring_pim_activation_rules_is_unattended_and_the_live_weakness_is_l
     let sb = sandbox().await;
     let (work, dir) = converged(&sb, |_| {}).await;
     let pid = pim_policy(&sb, INTUNE_ADMIN).await;
-    let rules = format!("/v1.0/policies/roleManagementPolicies/{pid}/rules");
-    graph(&sb, Method::PATCH, &format!("{rules}/Enablement_EndUser_Assignment"), Some(json!({"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyEnablementRule", "enabledRules": ["Justification"]}))).await;
-    graph(&sb, Method::PATCH, &format!("{rules}/Approval_EndUser_Assignment"), Some(json!({"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyApprovalRule", "setting": {"isApprovalRequired": false, "approvalStages": []}}))).await;
+    let policy = format!("/v1.0/policies/roleManagementPolicies/{pid}");
+    graph(&sb, Method::PATCH, &policy, Some(json!({"rules": [{"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyEnablementRule", "id": "Enablement_EndUser_Assignment", "enabledRules": ["Justification"]}]}))).await;
+    graph(&sb, Method::PATCH, &policy, Some(json!({"rules": [{"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyApprovalRule", "id": "Approval_EndUser_Assignment", "setting": {"isApprovalRequired": false, "approvalStages": []}}]}))).await;
 
     let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
     assert!(out.contains("[privileged-activation-without-mfa] role_policy.intune-administrator: Intune Administrator is privileged and live, activating it needs no MFA now"), "{out}");
@@ -197,7 +197,7 @@ async fn restoring_pim_activation_rules_is_unattended_and_the_live_weakness_is_l
     assert_eq!(code, Some(0), "restored, nothing left: {out}");
 
     // Loosening (a longer activation) is held.
-    graph(&sb, Method::PATCH, &format!("{rules}/Expiration_EndUser_Assignment"), Some(json!({"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyExpirationRule", "isExpirationRequired": true, "maximumDuration": "PT2H"}))).await;
+    graph(&sb, Method::PATCH, &policy, Some(json!({"rules": [{"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyExpirationRule", "id": "Expiration_EndUser_Assignment", "isExpirationRequired": true, "maximumDuration": "PT2H"}]}))).await;
     let (code, out) = run(&sb, work.path(), &["reconcile", d(&dir), "--once", "--self-heal"]);
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("held: update role_policy.intune-administrator"), "{out}");

@@ -61,8 +61,8 @@ async fn adding_pim_approvers_while_approval_is_off_needs_approval() {
     let filter = "$filter=scopeId%20eq%20'%2F'%20and%20scopeType%20eq%20'DirectoryRole'";
     let v = graph(&sb, Method::GET, &format!("/v1.0/policies/roleManagementPolicyAssignments?{filter}"), None).await;
     let pid = v["value"].as_array().into_iter().flatten().find(|a| a["roleDefinitionId"] == json!(INTUNE_ADMIN)).and_then(|a| a["policyId"].as_str()).expect("a policy").to_string();
-    let rules = format!("/v1.0/policies/roleManagementPolicies/{pid}/rules");
-    graph(&sb, Method::PATCH, &format!("{rules}/Approval_EndUser_Assignment"), Some(json!({"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyApprovalRule", "setting": {"isApprovalRequired": false, "approvalStages": []}}))).await;
+    let policy = format!("/v1.0/policies/roleManagementPolicies/{pid}");
+    graph(&sb, Method::PATCH, &policy, Some(json!({"rules": [{"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyApprovalRule", "id": "Approval_EndUser_Assignment", "setting": {"isApprovalRequired": false, "approvalStages": []}}]}))).await;
     let path = dir.join("role-policies.toml");
     let text = std::fs::read_to_string(&path).expect("the file");
     std::fs::write(&path, text.replace("approvers = [\"adele\"]", "approvers = [\"adele\", \"megan\"]")).expect("written");

@@ -1,5 +1,5 @@
 //! The `role_policy` kind (PIM role settings): the example's privileged
-//! role gets its activation rules, each rule PATCHed with its own type and
+//! role gets its activation rules, the rules PATCHed through the policy, each with its type and
 //! target; a converged tenant plans empty; a rule changed in the portal is
 //! drift set back; a role's policy is never created or deleted; export
 //! writes the policies that differ from Entra's defaults and re-imports
@@ -63,8 +63,8 @@ async fn role_settings_are_updated_rule_by_rule_compared_and_exported() {
     let pid = live["id"].as_str().unwrap().to_string();
     c.v1()
         .patch_json(
-            &format!("/policies/roleManagementPolicies/{pid}/rules/Approval_EndUser_Assignment"),
-            json!({"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyApprovalRule", "setting": {"isApprovalRequired": false, "approvalStages": []}}),
+            &format!("/policies/roleManagementPolicies/{pid}"),
+            json!({"rules": [{"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyApprovalRule", "id": "Approval_EndUser_Assignment", "setting": {"isApprovalRequired": false, "approvalStages": []}}]}),
         )
         .await
         .unwrap();
@@ -84,7 +84,7 @@ async fn role_settings_are_updated_rule_by_rule_compared_and_exported() {
     assert!(plan(&c, &load(), &ledger).await.changes.is_empty());
 
     // The sandbox refuses a rule update Graph refuses: the wrong type.
-    let wrong = c.v1().patch_json(&format!("/policies/roleManagementPolicies/{pid}/rules/Expiration_EndUser_Assignment"), json!({"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyEnablementRule", "enabledRules": []})).await;
+    let wrong = c.v1().patch_json(&format!("/policies/roleManagementPolicies/{pid}"), json!({"rules": [{"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyEnablementRule", "id": "Expiration_EndUser_Assignment", "enabledRules": []}]})).await;
     assert!(wrong.is_err());
 
     // Export writes only the policies that differ from Entra's defaults; the export plans empty.

@@ -4,6 +4,11 @@
 //! settings, so the settings desired state leaves undeclared are kept from
 //! the live ones, written in the app's type's settings type.
 //!
+//! Likewise an update of the authentication methods policy carries each
+//! method's raw live feature settings and include targets (what its PATCH
+//! keeps as they are, `keep_live`), which the plan's one read of the
+//! singleton already had: apply no longer GETs each touched method.
+//!
 //! Only the settings and the app's type are carried, never the live
 //! targets: governance judges a change by its desired and live sides
 //! (`admin_reach::sensitive_reach` reads `assignments`), and what it says
@@ -20,12 +25,26 @@ use std::collections::BTreeMap;
 /// settings and the app's type (as the providers' read names them).
 pub const CARRIED: [&str; 5] = ["settingsRequired", "settingsAvailable", "settingsUninstall", "settingsAvailableWithoutEnrollment", "@tenantctl.appType"];
 
-/// Sets `live` (the carried props only) on each app assignment update
-/// that has none, from the object the plan matched.
+/// The live props apply of an authentication methods policy update
+/// reuses (as its provider's read names them).
+pub const CARRIED_METHODS: [&str; 1] = ["@tenantctl.liveMethods"];
+
+/// What a kind's updates carry, if anything.
+fn carried(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::AppAssignment => &CARRIED,
+        Kind::AuthenticationMethodsPolicy => &CARRIED_METHODS,
+        _ => &[],
+    }
+}
+
+/// Sets `live` (the carried props only) on each app assignment and
+/// authentication methods policy update that has none, from the object
+/// the plan matched.
 pub fn carry(changes: &mut [Change], matched: &BTreeMap<Address, &LiveObject>) {
-    for c in changes.iter_mut().filter(|c| c.address.kind == Kind::AppAssignment && matches!(c.action, Action::Update | Action::Assign) && c.live.is_none()) {
+    for c in changes.iter_mut().filter(|c| !carried(c.address.kind).is_empty() && matches!(c.action, Action::Update | Action::Assign) && c.live.is_none()) {
         let Some(o) = matched.get(&c.address) else { continue };
-        let props: Props = CARRIED.iter().filter_map(|k| o.props.get(*k).map(|v| ((*k).to_string(), v.clone()))).collect();
+        let props: Props = carried(c.address.kind).iter().filter_map(|k| o.props.get(*k).map(|v| ((*k).to_string(), v.clone()))).collect();
         c.live = Some(props);
     }
 }

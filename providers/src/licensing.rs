@@ -321,6 +321,19 @@ async fn read_everything(client: &GraphClient, observed: &mut ObservedState) -> 
     Ok(())
 }
 
+/// Whether `e` is Entra refusing to delete a group because licences are
+/// assigned to it: a 400 whose message says so ("Unable to delete the
+/// group because there is a product license assigned to the group. To
+/// delete this group, remove any product licenses first.", the text
+/// Entra gives; the Graph error code for it is not documented, so the
+/// message is what is matched). Any other 400 is not retried.
+pub fn refuses_licensed_delete(e: &crate::graph::GraphError) -> bool {
+    match e {
+        crate::graph::GraphError::InvalidRequest { status: 400, detail, .. } => detail.message.to_ascii_lowercase().contains("product license assigned to the group"),
+        _ => false,
+    }
+}
+
 /// Remove every licence assigned to group `id` itself, so that it can be
 /// deleted: Entra refuses to delete a group that has licences assigned
 /// (entra-docs `licensing-group-advanced.md`, "Deleting a group with an
@@ -411,5 +424,21 @@ mod tests {
         assert!(p[0].contains("did you mean `SPE_E3`") && p[0].contains("its SKUs: SPE_E3"), "{p:?}");
         let p = problems(Some(&desired_prop(&[License { sku: "SPE_E3".into(), disabled_plans: vec!["TEAMS1".into()] }])), &skus);
         assert!(p[0].contains("`TEAMS1` is not a service plan of SPE_E3; its plans: EXCHANGE_S_ENTERPRISE, YAMMER_ENTERPRISE"), "{p:?}");
+    }
+}
+
+#[cfg(test)]
+mod licensed_delete_tests {
+    use super::refuses_licensed_delete;
+    use crate::graph::{ApiErrorBody, GraphError, RequestInfo};
+
+    fn bad_request(message: &str) -> GraphError {
+        GraphError::InvalidRequest { request: RequestInfo { method: "DELETE".into(), path: "/v1.0/groups/x".into() }, status: 400, detail: Box::new(ApiErrorBody { code: "Request_BadRequest".into(), message: message.into(), ..Default::default() }) }
+    }
+
+    #[test]
+    fn only_the_licence_refusal_is_retried_after_removing_licences() {
+        assert!(refuses_licensed_delete(&bad_request("Unable to delete the group because there is a product license assigned to the group. To delete this group, remove any product licenses first.")));
+        assert!(!refuses_licensed_delete(&bad_request("Invalid object identifier 'x'.")));
     }
 }

@@ -232,6 +232,7 @@ pub fn delete_package(t: &mut Tenant, _: &Ctx, spec: &Spec, id: &str) -> Result<
         t.remove(POLICIES, &p, ChangeKind::HardDelete);
     }
     t.remove(spec.coll, id, ChangeKind::HardDelete);
+    crate::entitlement_incompatible::forget_package(t, id);
     Ok(())
 }
 
@@ -341,6 +342,7 @@ pub fn package_sub(t: &mut Tenant, ctx: &Ctx, spec: &Spec, req: &GReq, id: &str,
             Ok(GResp::empty(204))
         }
         (_, [ROLE_SCOPES, ..]) => Err(GraphError::method_not_allowed()),
+        (_, [crate::entitlement_incompatible::PACKAGES_NAV | crate::entitlement_incompatible::GROUPS_NAV, ..]) => crate::entitlement_incompatible::handle(t, ctx, req, id, rest, q),
         _ => Err(GraphError::no_segment(rest.first().copied().unwrap_or(""))),
     }
 }

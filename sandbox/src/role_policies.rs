@@ -2,9 +2,11 @@
 //! (`/policies/roleManagementPolicies`, `/policies/roleManagementPolicyAssignments`,
 //! v1.0): every role definition has one policy at scope `/` with Entra's
 //! default rules, listed only with a `$filter` on `scopeId` and
-//! `scopeType` (as Graph requires). Rules are changed one by one
-//! (`PATCH .../rules/{ruleId}`) with the rule's own `@odata.type` and
-//! target; policies are never created or deleted.
+//! `scopeType` (as Graph requires). Rules are changed through the policy
+//! (`PATCH /policies/roleManagementPolicies/{id}` with `rules`, each with
+//! its own `@odata.type` and target); the per-rule update, which v1.0
+//! documents for delegated tokens only, is refused to the sandbox's
+//! application tokens. Policies are never created or deleted.
 
 use crate::error::GraphError;
 use crate::graph::{body_object, Ctx, GReq, GResp};
@@ -112,6 +114,7 @@ fn policy_json(rec: &Record, rules: bool) -> Value {
 
 /// `/policies/roleManagementPolicies...` and `/policies/roleManagementPolicyAssignments...`.
 pub fn handle(t: &mut Tenant, ctx: &Ctx, req: &GReq, coll: &str, rest: &[&str]) -> Result<GResp, GraphError> {
+    crate::licences::check_pim_settings(ctx)?;
     ensure(t);
     let ctx_of = |tail: &str| ctx.context(&format!("policies/{coll}{tail}"));
     match (req.method.as_str(), coll, rest) {
@@ -154,16 +157,31 @@ pub fn handle(t: &mut Tenant, ctx: &Ctx, req: &GReq, coll: &str, rest: &[&str]) 
             let r = rec.nav.get(RULES).and_then(Value::as_array).into_iter().flatten().find(|r| r.get("id").and_then(Value::as_str) == Some(rule)).cloned().ok_or_else(|| GraphError::not_found(rule))?;
             Ok(GResp::json(200, r))
         }
-        ("PATCH", POLICIES, [id, RULES, rule]) => {
+        // The sandbox issues application tokens only (client credentials),
+        // and the v1.0 rule update documents "Application: Not supported".
+        ("PATCH", POLICIES, [_, RULES, _]) => Err(GraphError::new(
+            403,
+            "AccessDenied",
+            "Updating a single rule of a role management policy is not supported with an application token; update the policy with its rules (PATCH /policies/roleManagementPolicies/{id}).",
+        )),
+        ("PATCH", POLICIES, [id]) => {
             let body = body_object(req)?;
+            if let Some(k) = body.keys().find(|k| k.as_str() != "rules") {
+                return Err(bad(format!("Property '{k}' of a role management policy cannot be updated; only its rules can.")));
+            }
+            let changed = body.get(RULES).and_then(Value::as_array).ok_or_else(|| bad("The request needs the rules to update."))?;
             let rec = t.get(POLICIES, id).ok_or_else(|| GraphError::not_found(id))?;
             let mut rules: Vec<Value> = rec.nav.get(RULES).and_then(Value::as_array).cloned().unwrap_or_default();
-            let current = rules.iter_mut().find(|r| r.get("id").and_then(Value::as_str) == Some(rule)).ok_or_else(|| GraphError::not_found(rule))?;
-            check_rule(t, rule, current, &body)?;
-            if let Some(o) = current.as_object_mut() {
-                for (k, v) in body {
-                    if k != "id" && k != "@odata.type" && k != "target" {
-                        o.insert(k, v);
+            for r in changed {
+                let o = r.as_object().ok_or_else(|| bad("A rule must be an object."))?;
+                let rule = o.get("id").and_then(Value::as_str).ok_or_else(|| bad("Each rule needs its id."))?;
+                let current = rules.iter_mut().find(|c| c.get("id").and_then(Value::as_str) == Some(rule)).ok_or_else(|| bad(format!("The policy has no rule {rule}.")))?;
+                check_rule(t, rule, current, o)?;
+                if let Some(c) = current.as_object_mut() {
+                    for (k, v) in o {
+                        if k != "id" && k != "@odata.type" && k != "target" {
+                            c.insert(k.clone(), v.clone());
+                        }
                     }
                 }
             }
@@ -172,7 +190,10 @@ pub fn handle(t: &mut Tenant, ctx: &Ctx, req: &GReq, coll: &str, rest: &[&str]) 
                 r.nav.insert(RULES.into(), Value::Array(rules));
                 r.data.insert("lastModifiedDateTime".into(), json!(now));
             });
-            Ok(GResp::empty(204))
+            let rec = t.get(POLICIES, id).ok_or_else(|| GraphError::not_found(id))?;
+            let mut out = policy_json(rec, false);
+            out["@odata.context"] = json!(ctx_of("/$entity"));
+            Ok(GResp::json(200, out))
         }
         ("GET", _, [_, seg, ..]) => Err(GraphError::no_segment(seg)),
         _ => Err(GraphError::method_not_allowed()),

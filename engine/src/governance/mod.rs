@@ -45,6 +45,7 @@ pub mod control_narrowing;
 pub mod package_approvers;
 pub mod package_automatic;
 pub mod package_oob;
+pub mod package_incompatible;
 pub mod live_members;
 pub mod approver_live;
 pub mod people_reach;

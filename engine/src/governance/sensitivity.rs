@@ -81,6 +81,9 @@ fn classify_in(change: &Change, desired: &DesiredModel, plan_size: usize, tenant
     if change.action == Action::Replace {
         return Some(format!("replaces {a} (deletes it and creates it again)"));
     }
+    if let Some(why) = super::package_incompatible::loosens(change) {
+        return Some(why);
+    }
     // What the kind itself declares (`SENSITIVITY` in its schema module);
     // an access package says what its groups grant.
     if let Some(why) = a.kind.sensitivity().reason(change.action == Action::Create) {

@@ -223,6 +223,9 @@ fn grant_field_narrows(f: &FieldChange) -> bool {
     if crate::removed_policies::is_whole_policy_removed(f) {
         return true;
     }
+    if let Some(narrows) = super::package_incompatible::narrows(f) {
+        return narrows;
+    }
     if GRANT_LISTS.contains(&top) || matches!(leaf, "specificAllowedTargets") {
         return set(after).is_subset(&set(before));
     }

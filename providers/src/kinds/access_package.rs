@@ -52,7 +52,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     export,
     import_paths: &[],
     listings: || vec![PACKAGES_LISTING.to_string(), POLICIES_LISTING.to_string()],
-    after_post: &["groups", "policies", "policyNames", "applications", "sites"],
+    after_post: &["groups", "policies", "policyNames", "applications", "sites", "incompatiblePackages", "incompatibleGroups"],
 };
 
 pub const PACKAGES: &str = "/identityGovernance/entitlementManagement/accessPackages";
@@ -168,6 +168,7 @@ pub fn desired(key: &str, p: &AccessPackage, state: &DesiredState) -> DesiredRes
     props.insert(CATALOG.into(), ref_to(state, &p.catalog, &[Kind::AccessCatalog]));
     props.insert(GROUPS.into(), Value::Array(p.groups.iter().map(|g| ref_to(state, g, &[Kind::Group])).collect()));
     super::access_resources::package_props(&p.applications, &p.sites, &mut props);
+    super::access_package_incompatible::desired_props(p, state, &mut props);
     let policies: Map<String, Value> = p.policies.values().map(|pol| (pol.display_name.to_lowercase(), policy_props(pol, state))).collect();
     props.insert(POLICY_NAMES.into(), json!(policies.keys().collect::<Vec<_>>()));
     props.insert(POLICIES_PROP.into(), Value::Object(policies));
@@ -404,6 +405,13 @@ fn read_licensed<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphE
             })
             .collect();
         let mut out = out;
+        if super::access_package_incompatible::wanted(cx) {
+            let ids: Vec<&str> = raw.iter().map(|p| str_field(p, "id")).collect();
+            let lists = super::access_package_incompatible::read(&api, &ids).await?;
+            for o in &mut out {
+                super::access_package_incompatible::add_live(o, lists.get(&o.id));
+            }
+        }
         let under = super::access_package_live::assignments_under_deletes(cx, &out).await?;
         out.extend(under);
         Ok(Readout { objects: out, after: Some(super::access_policy_rename::guard), refused: BTreeMap::new() })
@@ -466,6 +474,7 @@ fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
         write_groups(w, &api, r, &id, true).await?;
         super::access_resources::write_roles(w, &api, r, &package_path(&id), &catalog, &[]).await?;
         write_policies(w, &api, r, &id, true).await?;
+        super::access_package_incompatible::write(w, &api, &id, true).await?;
         Ok(id)
     })
 }
@@ -474,7 +483,7 @@ fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
     Box::pin(async move {
         let r = w.desired()?;
         let api = w.api();
-        let scalar = w.scalar(&[GROUPS, POLICIES_PROP, POLICY_NAMES, CATALOG, APPLICATIONS, SITES])?;
+        let scalar = w.scalar(&[GROUPS, POLICIES_PROP, POLICY_NAMES, CATALOG, APPLICATIONS, SITES, super::access_package_incompatible::PACKAGES_PROP, super::access_package_incompatible::GROUPS_PROP])?;
         if !scalar.is_empty() {
             w.send(&api, Method::PATCH, &package_path(id), Some(json!(scalar))).await?;
         }
@@ -488,6 +497,9 @@ fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
         }
         if touched.contains(POLICIES_PROP) || touched.contains(POLICY_NAMES) {
             write_policies(w, &api, r, id, false).await?;
+        }
+        if super::access_package_incompatible::touched(w) {
+            super::access_package_incompatible::write(w, &api, id, false).await?;
         }
         Ok(())
     })
@@ -613,6 +625,7 @@ pub fn export_one(o: &LiveObject, key_of: &dyn Fn(&str) -> Option<Address>) -> R
         let t = policy_toml(pol, key_of).map_err(|e| format!("policy {}: {e}", str_field(pol, "displayName")))?;
         policies.insert(keys.get(name.as_str()).cloned().unwrap_or_else(|| crate::export::slug(name)), t);
     }
+    let (incompatible_packages, incompatible_groups) = super::access_package_incompatible::export(o, key_of)?;
     Ok(AccessPackage {
         display_name: o.display_name.clone(),
         description: p.get("description").and_then(Value::as_str).filter(|d| !d.is_empty()).map(str::to_string),
@@ -622,23 +635,48 @@ pub fn export_one(o: &LiveObject, key_of: &dyn Fn(&str) -> Option<Address>) -> R
         applications: super::access_resources::package_export(p, APPLICATIONS),
         sites: super::access_resources::package_export(p, SITES),
         policies,
+        incompatible_packages,
+        incompatible_groups,
     })
 }
 
 fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
-    let mut t = BTreeMap::new();
-    for o in objects {
-        match export_one(o, &|id| cx.keys.key_of(id).cloned()) {
-            Ok(x) => {
-                let names = o.props.get(POLICIES_PROP).and_then(Value::as_object).into_iter().flat_map(|m| m.keys()).map(String::as_str);
-                for (name, key) in super::access_policy_keys::policy_keys(names) {
-                    cx.keys.policy_keys.insert((o.id.clone(), name), key);
-                }
-                let a = cx.key(Kind::AccessPackage, &o.display_name, &o.id);
-                t.insert(a.key.clone(), x);
-                cx.record(a, &o.id);
+    // Every package keyed first: a package names the packages it is
+    // incompatible with by key, whichever is exported first. One that does
+    // not export is dropped from what the others may name, until none
+    // fails.
+    for o in &objects {
+        cx.key(Kind::AccessPackage, &o.display_name, &o.id);
+    }
+    let mut failed: BTreeMap<String, String> = BTreeMap::new();
+    let exported = loop {
+        let mut out = Vec::new();
+        let mut now_failed = Vec::new();
+        for o in objects.iter().filter(|o| !failed.contains_key(&o.id)) {
+            let key_of = |id: &str| if failed.contains_key(id) { None } else { cx.keys.key_of(id).cloned() };
+            match export_one(o, &key_of) {
+                Ok(x) => out.push((*o, x)),
+                Err(e) => now_failed.push((o.id.clone(), e)),
             }
-            Err(e) => cx.warn(format!("access package {} ({}): {e}: not exported", o.display_name, o.id)),
+        }
+        if now_failed.is_empty() {
+            break out;
+        }
+        failed.extend(now_failed);
+    };
+    let mut t = BTreeMap::new();
+    for (o, x) in exported {
+        let names = o.props.get(POLICIES_PROP).and_then(Value::as_object).into_iter().flat_map(|m| m.keys()).map(String::as_str);
+        for (name, key) in super::access_policy_keys::policy_keys(names) {
+            cx.keys.policy_keys.insert((o.id.clone(), name), key);
+        }
+        let a = cx.key(Kind::AccessPackage, &o.display_name, &o.id);
+        t.insert(a.key.clone(), x);
+        cx.record(a, &o.id);
+    }
+    for o in objects.iter() {
+        if let Some(e) = failed.get(&o.id) {
+            cx.warn(format!("access package {} ({}): {e}: not exported", o.display_name, o.id));
         }
     }
     cx.table(Kind::AccessPackage, "", &t);

@@ -50,6 +50,10 @@ const CAMPAIGN: &str = "registrationCampaign";
 const METHODS_PROP: &str = "methods";
 
 /// A target as compared: `all_users`, or a reference.
+/// Each method's raw live feature settings and include targets (see
+/// `keep_live`), carried to apply.
+const LIVE_METHODS: &str = engine::plan_app_live::CARRIED_METHODS[0];
+
 fn target(state: &DesiredState, t: &str, kinds: &[Kind]) -> Value {
     if t == ALL_USERS {
         json!(ALL_USERS)
@@ -145,12 +149,17 @@ pub fn normalize(raw: &Value) -> LiveObject {
         );
     }
     let mut methods = Map::new();
+    let mut kept = Map::new();
     for m in raw.get("authenticationMethodConfigurations").and_then(Value::as_array).into_iter().flatten() {
         if let Some(def) = method_by_id(str_field(m, "id")) {
             methods.insert(def.id.to_string(), Value::Object(normalize_method(m)));
+            kept.insert(def.id.to_string(), json!({"featureSettings": m.get("featureSettings").cloned().unwrap_or(Value::Null), "includeTargets": m.get("includeTargets").cloned().unwrap_or(Value::Null)}));
         }
     }
     props.insert(METHODS_PROP.into(), Value::Object(methods));
+    // Not compared (desired state never sets it): what an update keeps
+    // as it is live, carried on the change (`engine::plan_app_live`).
+    props.insert(LIVE_METHODS.into(), Value::Object(kept));
     LiveObject {
         kind: Kind::AuthenticationMethodsPolicy,
         id: ID.to_string(),
@@ -315,8 +324,13 @@ fn update<'a>(w: &'a Writer<'a>, _id: &'a str) -> BoxFuture<'a, Result<(), ExecE
             let Some(m) = declared.get(&id) else { continue };
             let (path, mut body) = method_body(&id, m, &id_of).map_err(|e| err(format!("{}: {e}", w.address())))?;
             // What the PATCH sends but desired state does not declare is
-            // kept as it is live.
-            let live = w.api().get_json(&path).await.map_err(fail)?;
+            // kept as it is live: as the plan read it (carried on the
+            // change), else read now (a plan saved before it was carried).
+            let carried = w.change().live.as_ref().and_then(|l| l.get(LIVE_METHODS)).and_then(|m| m.get(&id)).cloned();
+            let live = match carried {
+                Some(l) => l,
+                None => w.api().get_json(&path).await.map_err(fail)?,
+            };
             keep_live(&mut body, &live);
             w.send(&w.api(), Method::PATCH, &path, Some(body)).await?;
         }

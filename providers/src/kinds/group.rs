@@ -62,7 +62,8 @@ fn delete<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
         match w.try_execute(&w.api(), GraphRequest::new(Method::DELETE, format!("{}/{id}", w.base()))).await {
             Ok(_) => Ok(()),
             Err(e) if e.is_not_found() => Ok(()),
-            Err(GraphError::InvalidRequest { status: 400, .. }) => {
+            // Only Entra's licence refusal: licences removed, then the delete again.
+            Err(e) if crate::licensing::refuses_licensed_delete(&e) => {
                 crate::licensing::remove_all_from_group(w, id).await?;
                 delete_plain(w, id).await
             }

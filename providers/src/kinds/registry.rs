@@ -163,11 +163,11 @@ schema::with_kinds!(kind_providers);
 /// The request that writes a kind's objects, whose permission is the
 /// kind's write permission: a POST to its collection, or for a kind whose
 /// objects Entra gives and tenantctl only updates, its PATCH (a PIM
-/// policy's rules one by one).
+/// policy, with its rules).
 pub fn write_request(kind: Kind) -> (&'static str, String) {
     let collection = provider(kind).collection;
     match kind {
-        Kind::RolePolicy => ("PATCH", format!("{collection}/{{id}}/rules/{{id}}")),
+        Kind::RolePolicy => ("PATCH", format!("{collection}/{{id}}")),
         k if k.never_deleted() => ("PATCH", collection.to_string()),
         _ => ("POST", collection.to_string()),
     }

@@ -1,9 +1,10 @@
 //! PIM role settings (`/policies/roleManagementPolicies`, v1.0): every
 //! directory role has one policy at scope `/`, found through
 //! `/policies/roleManagementPolicyAssignments` (role -> policy). Policies
-//! are read with their rules in two listings, updated by PATCHing each
-//! rule that differs (`rules/{ruleId}`, with the rule's `@odata.type` and
-//! target), and never created or deleted.
+//! are read with their rules in two listings, updated by one PATCH of the
+//! policy carrying the rules that differ (each with its `@odata.type` and
+//! target: the per-rule update is delegated-only in v1.0), and never
+//! created or deleted.
 
 use std::collections::BTreeMap;
 
@@ -304,8 +305,14 @@ pub fn rule_patches(field: &str, v: &Value, id_of: &dyn Fn(&str) -> Option<Strin
     }
 }
 
-/// Read every directory role's policy, keyed by its role.
+/// Read every directory role's policy, keyed by its role; nothing (the
+/// declared settings held) on a tenant without PIM
+/// (`super::role_policy_licence`).
 fn read<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
+    Box::pin(async move { super::role_policy_licence::or_unavailable(read_licensed(cx).await) })
+}
+
+fn read_licensed<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphError>> {
     Box::pin(async move {
         let api = cx.client.v1();
         let assignments = api.list_all(LISTS[0]).await?;
@@ -362,17 +369,26 @@ fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
     Box::pin(async move { patch_rules(w, id, w.touched().into_iter()).await })
 }
 
-/// PATCH the rules of policy `id` that `fields` (of the desired props) set.
+/// Update the rules of policy `id` that `fields` (of the desired props)
+/// set, in one PATCH of the policy with those rules
+/// (`PATCH /policies/roleManagementPolicies/{id}` with `rules`). The v1.0
+/// rule update (`.../rules/{ruleId}`) documents "Application: Not
+/// supported"; the policy update documents
+/// `RoleManagementPolicy.ReadWrite.Directory` for applications.
 async fn patch_rules(w: &Writer<'_>, id: &str, fields: impl Iterator<Item = String>) -> Result<(), ExecError> {
     let r = w.desired()?;
     let id_of = |a: &str| w.ref_id(a);
+    let mut rules = Vec::new();
     for field in fields {
         let Some(v) = r.props.get(&field) else { continue };
-        for (rule_id, body) in rule_patches(&field, v, &id_of).map_err(|e| err(format!("{}: {e}", w.address())))? {
-            let seg = schema::object_id::path_segment(id);
-            w.send(&w.api(), Method::PATCH, &format!("{}/{seg}/rules/{rule_id}", PROVIDER.collection), Some(body)).await?;
-        }
+        let patches = rule_patches(&field, v, &id_of).map_err(|e| err(format!("{}: {e}", w.address())))?;
+        rules.extend(patches.into_iter().map(|(_, body)| body));
     }
+    if rules.is_empty() {
+        return Ok(());
+    }
+    let seg = schema::object_id::path_segment(id);
+    w.send(&w.api(), Method::PATCH, &format!("{}/{seg}", PROVIDER.collection), Some(json!({ "rules": rules }))).await?;
     Ok(())
 }
 

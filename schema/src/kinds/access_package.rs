@@ -41,6 +41,15 @@ pub struct AccessPackage {
     /// policy by its display name within the package).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub policies: BTreeMap<String, AssignmentPolicy>,
+    /// `access_package` keys: a user assigned one of them may not request
+    /// this package (`incompatibleAccessPackages`, separation of duties).
+    /// Absent: not managed (the tenant's are kept); `[]`: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incompatible_packages: Option<Vec<String>>,
+    /// Group keys whose members may not request this package
+    /// (`incompatibleGroups`). Absent: not managed; `[]`: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incompatible_groups: Option<Vec<String>>,
 }
 
 /// An `accessPackageAssignmentPolicy`.
@@ -266,6 +275,7 @@ pub(crate) fn validate(cx: &mut Ctx) {
     crate::kinds::access_package_rules::validate(cx);
     crate::kinds::access_package_reach::validate(cx);
     crate::kinds::access_package_groups::validate(cx);
+    crate::kinds::access_package_incompatible::validate(cx);
     crate::kinds::access_package_review::validate(cx);
     crate::kinds::access_package_questions::validate(cx);
     crate::kinds::access_package_automatic::validate(cx);

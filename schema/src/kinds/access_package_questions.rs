@@ -38,6 +38,9 @@ pub struct Question {
     /// Free text: the pattern an answer must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regex_pattern: Option<String>,
+    /// The question in other languages (`localizations`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub localizations: Vec<LocalizedText>,
 }
 
 /// An `accessPackageAnswerChoice`: what is recorded, and what is shown.
@@ -48,6 +51,29 @@ pub struct AnswerChoice {
     pub value: String,
     /// The answer shown to the requestor.
     pub text: String,
+    /// The shown answer in other languages (`localizations`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub localizations: Vec<LocalizedText>,
+}
+
+/// An `accessPackageLocalizedText`: a text in one language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LocalizedText {
+    /// The language (`languageCode`): an ISO 639-1 language, optionally
+    /// with an ISO 3166-1 alpha-2 country (`fr`, `en-us`).
+    pub language_code: String,
+    pub text: String,
+}
+
+/// Whether `code` has the documented form: two letters, optionally `-`
+/// and two more (`en`, `en-us`; any case).
+pub fn is_language_code(code: &str) -> bool {
+    let two = |s: &str| s.len() == 2 && s.chars().all(|c| c.is_ascii_alphabetic());
+    match code.split_once('-') {
+        Some((l, c)) => two(l) && two(c),
+        None => two(code),
+    }
 }
 
 pub const TEXT_INPUT: &str = "#microsoft.graph.accessPackageTextInputQuestion";
@@ -68,6 +94,13 @@ pub(crate) fn validate(cx: &mut Ctx) {
         let name = format!("access_package.{key}.policies.{pk}");
         for (i, q) in qs.iter().enumerate() {
             let at = |f: &str| path!["access_package", key.as_str(), "policies", pk.as_str(), "questions", i, f];
+            let base = path!["access_package", key.as_str(), "policies", pk.as_str(), "questions", i].to_vec();
+            localizations(cx, &o, &base, &q.localizations, &format!("{name}: question {}", i + 1));
+            for (j, c) in q.choices.iter().enumerate() {
+                let mut at = base.clone();
+                at.extend(path!["choices", j]);
+                localizations(cx, &o, &at, &c.localizations, &format!("{name}: question {} choice {}", i + 1, j + 1));
+            }
             if q.text.trim().is_empty() {
                 cx.error("bad-value", &o, &at("text"), format!("{name}: question {} has no text", i + 1));
             }
@@ -93,6 +126,30 @@ pub(crate) fn validate(cx: &mut Ctx) {
                     cx.error("duplicate", &o, &path!["access_package", key.as_str(), "policies", pk.as_str(), "questions", i, "choices", j, "value"], format!("{name}: question {} offers the value `{}` twice", i + 1, c.value));
                 }
             }
+        }
+    }
+}
+
+/// A text's translations: each language code of the documented form, a
+/// text, and each language once (case-insensitively).
+fn localizations(cx: &mut Ctx, o: &crate::diagnostic::Origin, at: &[crate::source::Seg], list: &[LocalizedText], what: &str) {
+    let mut seen = BTreeSet::new();
+    for (k, l) in list.iter().enumerate() {
+        let mut here = at.to_vec();
+        here.extend(path!["localizations", k]);
+        if !is_language_code(&l.language_code) {
+            let mut p = here.clone();
+            p.extend(path!["language_code"]);
+            cx.error("bad-value", o, &p, format!("{what}: `{}` is not a language code (two letters of ISO 639-1, optionally `-` and a two-letter ISO 3166-1 country: `fr`, `en-us`)", l.language_code));
+        } else if !seen.insert(l.language_code.to_ascii_lowercase()) {
+            let mut p = here.clone();
+            p.extend(path!["language_code"]);
+            cx.error("duplicate", o, &p, format!("{what}: language `{}` is given twice", l.language_code));
+        }
+        if l.text.trim().is_empty() {
+            let mut p = here;
+            p.extend(path!["text"]);
+            cx.error("bad-value", o, &p, format!("{what}: the `{}` text is empty", l.language_code));
         }
     }
 }

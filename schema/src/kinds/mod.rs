@@ -97,6 +97,7 @@ pub use access_package::AccessPackage;
 pub mod access_package_assignment;
 pub use access_package_assignment::AccessPackageAssignment;
 pub mod access_package_groups;
+pub mod access_package_incompatible;
 pub mod access_package_review;
 pub mod access_package_questions;
 pub mod access_package_automatic;

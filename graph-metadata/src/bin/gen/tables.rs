@@ -344,14 +344,15 @@ pub const DOC_RULES: &[DocRule] = &[
         any_of: &["Organization.ReadWrite.All"],
         source: EXT_DELETE,
     },
-    // permissions.json lists PATCH of a PIM policy rule for delegated
-    // access only; the docs page gives the application permissions.
+    // permissions.json has no PATCH of a whole PIM policy (only the
+    // per-rule PATCH, delegated only); the v1.0 policy-update page gives
+    // the application permissions. tenantctl updates rules this way.
     DocRule {
         method: "PATCH",
-        path: "/policies/roleManagementPolicies/{id}/rules/{id}",
+        path: "/policies/roleManagementPolicies/{id}",
         resource: None,
         any_of: &["RoleManagementPolicy.ReadWrite.Directory", "RoleManagement.ReadWrite.Directory"],
-        source: "docs: learn.microsoft.com/graph/api/unifiedrolemanagementpolicyrule-update (Permissions: Application RoleManagementPolicy.ReadWrite.Directory, higher RoleManagement.ReadWrite.Directory)",
+        source: "docs: learn.microsoft.com/graph/api/unifiedrolemanagementpolicy-update (v1.0, For PIM for Microsoft Entra roles: Application RoleManagementPolicy.ReadWrite.Directory, higher RoleManagement.ReadWrite.Directory); the rule update (unifiedrolemanagementpolicyrule-update) says Application: Not supported",
     },
     // permissions.json lists resource requests only under their beta
     // name (accessPackageResourceRequests); the v1.0 page gives the
