@@ -260,7 +260,7 @@ pub fn add_changes(
             continue;
         }
         // Only an entry that records what was applied can have moved.
-        if !entry.is_some_and(|e| e.applied.is_some()) {
+        if entry.is_none_or(|e| e.applied.is_none()) {
             continue;
         }
         let (fields, dropped) = match entry.and_then(|e| e.applied.as_deref().map(|a| (e, a))) {
