@@ -103,3 +103,29 @@ async fn an_undeclared_account_pruning_keeps_is_disabled_but_a_service_account_i
     let live = graph(&sb, reqwest::Method::GET, &format!("/v1.0/users/{svc}?$select=accountEnabled"), None).await;
     assert_eq!(live["accountEnabled"], serde_json::json!(true), "{live}");
 }
+
+/// A pull request that only renames an account's key (the same UPN under
+/// another address) moves the account, it does not drop it: its sign-in is
+/// not blocked (hostile run 22, finding 1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_whose_key_is_renamed_keeps_its_sign_in() {
+    const TEMP: &str = "\n[user.temp]\nuser_principal_name = \"temp.contractor@contoso.onmicrosoft.com\"\ndisplay_name = \"Temp Contractor\"\nmail_nickname = \"temp.contractor\"\nusage_location = \"US\"\n";
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |d| {
+        let p = d.join("accounts.toml");
+        let t = std::fs::read_to_string(&p).expect("the example's accounts");
+        std::fs::write(&p, format!("{t}{TEMP}")).expect("written");
+    })
+    .await;
+    let w = work.path();
+    let d = dir.to_str().expect("a UTF-8 path");
+    let temp = ledger_of(w).id(&"user.temp".parse().expect("an address")).expect("applied").to_string();
+    edit_file(&dir, "accounts.toml", |t| t.replace("[user.temp]", "[user.contractor]"));
+    let (_, out) = run(&sb, w, &["plan", d]);
+    assert!(!out.contains("sign-in blocked"), "a renamed key is not a dropped account: {out}");
+    let (code, out) = run(&sb, w, &["apply", "--auto-approve", d]);
+    assert_eq!(code, Some(0), "{out}");
+    let live = graph(&sb, reqwest::Method::GET, &format!("/v1.0/users/{temp}?$select=accountEnabled"), None).await;
+    assert_eq!(live["accountEnabled"], serde_json::json!(true), "{live}");
+    assert_eq!(ledger_of(w).id(&"user.contractor".parse().expect("an address")), Some(temp.as_str()), "the new address owns the account");
+}

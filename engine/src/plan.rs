@@ -362,6 +362,16 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     // Built the first time an undeclared object's access would end (most
     // plans have none): a set of every matched id otherwise.
     let claimed_ids: std::cell::OnceCell<BTreeSet<&str>> = std::cell::OnceCell::new();
+    // The natural keys (UPNs, guest e-mails) of declared accounts: an
+    // undeclared account one of them names is being renamed or moved to
+    // another address, not dropped, and keeps its sign-in (hostile run 22,
+    // finding 1).
+    let declared_accounts: std::cell::OnceCell<BTreeSet<String>> = std::cell::OnceCell::new();
+    let declared_account = |o: &LiveObject| {
+        declared_accounts
+            .get_or_init(|| desired.resources.values().filter(|r| matches!(r.address.kind, Kind::User | Kind::Guest)).map(|r| r.natural_key.to_lowercase()).collect())
+            .contains(&o.natural_key.to_lowercase())
+    };
     let claimed = |id: &str| claimed_ids.get_or_init(|| matched.iter().filter(|(a, _)| desired.resources.contains_key(*a)).map(|(_, o)| o.id.as_str()).collect()).contains(id);
     // The delete of a ledger-owned object no longer declared, with what it
     // held (for approvers) and the soft-delete note for accounts.
@@ -442,7 +452,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
                 AccessEnd::Disable(reason) => changes.push(disable_account(address, o, reason)),
                 AccessEnd::Delete(reason) => changes.push(undeclared_delete(address, o, reason)),
             }
-        } else if let Some(end) = crate::governance::undeclared::kept_account(address, entry.service || live_service.contains_key(address), o).filter(|_| !prunable && !claimed(o.id.as_str())) {
+        } else if let Some(end) = crate::governance::undeclared::kept_account(address, entry.service || live_service.contains_key(address), o).filter(|_| !prunable && !claimed(o.id.as_str()) && !declared_account(o)) {
             use crate::governance::undeclared::AccessEnd;
             match end {
                 AccessEnd::Disable(reason) => changes.push(disable_account(address, o, reason)),

@@ -156,8 +156,14 @@ fn undeclared_ledger_objects_are_kept_unless_pruned_and_never_when_protected() {
     ledger.record(a("user.breakglass"), "u5".into(), None, None);
     let mut d = desired();
     let p = plan(&d, &o, &ledger, &opts()).unwrap();
-    assert!(p.is_empty());
-    assert_eq!(p.orphans.len(), 2);
+    // Pruning off: the group is kept as it is; the account is kept with
+    // its sign-in blocked (an account nobody declares is access nobody
+    // approved to keep), unless it is protected (below).
+    assert_eq!(p.orphans.len(), 1, "{:#?}", p.orphans);
+    assert_eq!(p.orphans[0].address, a("group.old"));
+    assert_eq!(p.changes.len(), 1, "{:#?}", p.changes);
+    assert_eq!((p.changes[0].address.to_string(), p.changes[0].action), ("user.breakglass".into(), Action::Update));
+    assert!(p.changes[0].fields.iter().any(|f| f.field == "accountEnabled" && f.after == Some(json!(false))), "{:#?}", p.changes[0]);
 
     d.governance.prune.kinds = vec!["group".into(), "user".into()];
     d.governance.protected = vec!["user.breakglass".into()];
