@@ -169,6 +169,10 @@ impl LedgerStore {
         }
         let text = ledger.render();
         if let Some(r) = self.remote()? {
+            // A run that lost its lease does not write the ledger on its
+            // way out: the run that took the lease over owns it now (hostile
+            // run 22, finding 8).
+            r.check_lease()?;
             let b = &r.backend;
             // The blob must still be the one this run pulled (or read).
             let expect = match r.pulled() {

@@ -221,7 +221,14 @@ async fn a_conflicting_write_is_refused_and_nothing_is_lost() {
     // change or at the end, depending on when the other write lands).
     let made = client(&sb).v1().list_all("/groups?$select=id&$top=999").await.unwrap().len();
     let log = s.get(&format!("ci/{}/ledger-wal.jsonl", sb.tenant_id())).await.unwrap().map(|b| String::from_utf8(b.body).unwrap()).unwrap_or_default();
-    let recorded: std::collections::BTreeSet<&str> = log.lines().filter(|l| l.contains("\"id\"")).filter_map(|l| l.split("group.gen-").nth(1)).collect();
+    // Each object's address, once, whatever number of records the log
+    // holds for it (the create's id, then what was applied).
+    let recorded: std::collections::BTreeSet<String> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|op| op["op"] == "record")
+        .filter_map(|op| op["address"].as_str().map(str::to_string))
+        .collect();
     assert_eq!(recorded.len(), made, "every object made is recorded in the kept log: {log}");
     if made > 0 {
         let out = run(&sb, t.path(), &["state", "pull", d]);
