@@ -241,7 +241,11 @@ async fn run_locked(
             let mut approved = fresh;
             approved.author = saved.author;
             approved.approvals = saved.approvals;
-            engine::governance::name_approvals_by_key(&mut approved, &desired.governance);
+            // Named by the governance that verified them (in force), not the
+            // one the plan introduces: an approver this plan removes still
+            // approved it (hostile run 21, finding 6).
+            let in_force = approved.governance.as_ref().map(|g| g.in_force.clone()).unwrap_or_else(|| desired.governance.clone());
+            engine::governance::name_approvals_by_key(&mut approved, &in_force);
             approved
         }
         None => {
@@ -273,6 +277,9 @@ async fn run_locked(
     for f in plan.lints.iter().filter(|f| f.severity == engine::governance::Severity::Error) {
         output::status(format!("warning: not about this plan's changes, so it does not block them (a person fixes it): {f}"));
     }
+    // The plan's change record goes with every journal line of this run,
+    // the trust root's included (a governance-only plan's, too).
+    attribution.change = plan.change.as_ref().map(|c| c.lines().join("; "));
     if plan.is_empty() {
         output::result(&engine::render::text(&plan, output::color_stdout()));
         crate::governance::record_trust(&target.client, &plan, desired, &target.ledger_path, &attribution).await?;
@@ -338,7 +345,6 @@ async fn run_locked(
     // compacts the whole. Compacted now without a seal, a second kill left
     // a ledger whose every fact was unproven, where the log's entries alone
     // should be (hostile run 21, finding 2).
-    attribution.change = plan.change.as_ref().map(|c| c.lines().join("; "));
     // Verified against the governance in force above: this apply records
     // the plan's [governance] (first use, or an approved change).
     crate::governance::record_trust(&target.client, &plan, desired, &target.ledger_path, &attribution).await?;

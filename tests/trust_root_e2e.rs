@@ -125,9 +125,25 @@ async fn the_approvers_a_plan_introduces_never_approve_it() {
     assert_eq!(after, trust, "the trust root did not move");
 
     // Rotation: the approvers in force approve the change; then it is in force.
-    let (shown, applied) = approved_apply(&sb, w, d, &keys, &["alice", "bob"]);
+    let out = cli(&sb, w, &["plan", d, "--out", ps, "--author-key", &keys.key("author"), "--change", "Rotate the approvers"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    for a in ["alice", "bob"] {
+        let out = cli(&sb, w, &["approve", ps, "--key", &keys.key(a), "--dir", d]);
+        assert!(out.status.success(), "{a}: {}", text(&out.stderr));
+    }
+    let out = cli(&sb, w, &["apply", ps, "--dir", d, "--auto-approve"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let applied = text(&out.stderr);
     assert!(shown.contains("~ governance: sensitive"), "{shown}");
     assert!(applied.contains("Recorded the approved [governance] as the trust root"), "{applied}");
+    // The approvers this plan removes are named as the approvers in force
+    // that they were, and the journal's trust-root line carries the plan's
+    // change record (hostile run 21, finding 6).
+    assert!(!applied.contains("a key no approver in force holds"), "{applied}");
+    let journal = std::fs::read_to_string(w.join("tenantctl.journal.jsonl")).unwrap();
+    let rotation = journal.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).rfind(|l| l["action"] == "trust-root").expect("a trust-root line");
+    assert!(rotation["change"].as_str().is_some_and(|c| c.contains("Rotate the approvers")), "{rotation}");
     let rotated: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(w.join("tenantctl.trust.json")).unwrap()).unwrap();
     assert_eq!(rotated["governance"]["approvers"]["alice"]["public_key"], keys.mallory.as_str());
     assert_eq!(rotated["first_use"], false);
