@@ -28,22 +28,8 @@ async fn right_after_apply(args: &[&str]) -> (Option<i32>, String) {
     let dir = work.path().join("desired");
     desired(&dir, &sb.domain());
     let d = dir.to_str().unwrap();
-    let mut child = command(&sb, work.path())
-        .args(["apply", "--auto-approve", d])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let wal = work.path().join("tenantctl.ledger-wal.jsonl");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     // The id is recorded (not only the create announced as pending).
-    while !std::fs::read_to_string(&wal).is_ok_and(|t| t.lines().any(|l| l.contains("\"op\":\"record\"") && l.contains("group.alpha"))) {
-        assert!(std::time::Instant::now() < deadline, "the create was never recorded");
-        assert!(child.try_wait().unwrap().is_none(), "apply ended before it could be killed");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_apply_after_record(&sb, work.path(), &["--auto-approve", d], "group.alpha");
     let mut full = args.to_vec();
     full.push(d);
     let out = command(&sb, work.path())

@@ -7,25 +7,8 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
-
 use common::gov::{converged, run};
 use common::*;
-
-fn kill_after_record(sb: &sandbox::SandboxHandle, w: &Path, d: &str, address: &str) {
-    let mut child = command(sb, w).args(["apply", "--auto-approve", "--concurrency", "1", d]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let wal = w.join("tenantctl.ledger-wal.jsonl");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !std::fs::read_to_string(&wal).is_ok_and(|t| t.lines().any(|l| l.contains("\"op\":\"record\"") && l.contains(address))) {
-        assert!(Instant::now() < deadline, "{address} was never recorded");
-        assert!(child.try_wait().unwrap().is_none(), "apply ended before it could be killed");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_kills_in_a_row_leave_only_the_logged_entries_unproven() {
@@ -44,8 +27,8 @@ async fn two_kills_in_a_row_leave_only_the_logged_entries_unproven() {
     }
     std::fs::write(dir.join("kill-test.toml"), extra).unwrap();
     sb.set_faults(faults(|f| f.latency_ms = 300)).unwrap();
-    kill_after_record(&sb, w, d, "group.kx-1");
-    kill_after_record(&sb, w, d, "group.kx-2");
+    kill_apply_after_record(&sb, w, &["--auto-approve", "--concurrency", "1", d], "group.kx-1");
+    kill_apply_after_record(&sb, w, &["--auto-approve", "--concurrency", "1", d], "group.kx-2");
     sb.set_faults(sandbox::Faults::default()).unwrap();
     let (_, out) = run(&sb, w, &["plan", d]);
     assert!(out.contains("the entries a write-ahead log changed since the last seal"), "{out}");

@@ -168,6 +168,30 @@ pub fn command(sb: &SandboxHandle, cwd: &Path) -> std::process::Command {
     c
 }
 
+/// Start `tenantctl apply` with `args` in `cwd` and kill it (SIGKILL, as an
+/// operator's Ctrl-C or a CI timeout would) once its ledger log records the
+/// object id of `address`: a create Graph answered, not yet replicated or
+/// recorded as applied.
+pub fn kill_apply_after_record(sb: &SandboxHandle, cwd: &Path, args: &[&str], address: &str) {
+    let err = cwd.join("killed-apply.stderr");
+    let mut child = command(sb, cwd).arg("apply").args(args).stdout(std::process::Stdio::null()).stderr(std::fs::File::create(&err).unwrap()).spawn().unwrap();
+    let wal = cwd.join("tenantctl.ledger-wal.jsonl");
+    let recorded = || std::fs::read_to_string(&wal).is_ok_and(|t| t.lines().any(|l| l.contains("\"op\":\"record\"") && l.contains(address)));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !recorded() {
+        assert!(std::time::Instant::now() < deadline, "{address} was never recorded");
+        // Ended on its own (a loaded machine): the record may have landed
+        // between the two looks.
+        if child.try_wait().unwrap().is_some() {
+            assert!(recorded(), "apply ended before {address} was recorded:\n{}", std::fs::read_to_string(&err).unwrap_or_default());
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 /// `plan --format json` of the example by the binary against the sandbox,
 /// with every credential variable of the environment removed and only
 /// `vars` set: what the credential chain picks is then up to the test.
