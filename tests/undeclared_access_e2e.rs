@@ -58,6 +58,20 @@ async fn an_undeclared_guest_past_its_recorded_expiry_is_disabled() {
     assert_eq!(code, Some(0), "ended: {out}");
 }
 
+
+/// A contractor's account, added to the example's accounts.
+const TEMP: &str = "\n[user.temp]\nuser_principal_name = \"temp.contractor@contoso.onmicrosoft.com\"\ndisplay_name = \"Temp Contractor\"\nmail_nickname = \"temp.contractor\"\nusage_location = \"US\"\n";
+
+/// The example with [`TEMP`] declared, converged.
+async fn converged_with_temp(sb: &sandbox::SandboxHandle) -> (tempfile::TempDir, std::path::PathBuf) {
+    converged(sb, |d| {
+        let p = d.join("accounts.toml");
+        let t = std::fs::read_to_string(&p).expect("the example's accounts");
+        std::fs::write(&p, format!("{t}{TEMP}")).expect("written");
+    })
+    .await
+}
+
 /// An account tenantctl created whose declaration is removed (a reverted
 /// pull request), with pruning off for users (the default): the account is
 /// kept, but its sign-in is blocked, unattended (hostile run 17, finding
@@ -65,14 +79,8 @@ async fn an_undeclared_guest_past_its_recorded_expiry_is_disabled() {
 /// is: a service may depend on it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_undeclared_account_pruning_keeps_is_disabled_but_a_service_account_is_not() {
-    const TEMP: &str = "\n[user.temp]\nuser_principal_name = \"temp.contractor@contoso.onmicrosoft.com\"\ndisplay_name = \"Temp Contractor\"\nmail_nickname = \"temp.contractor\"\nusage_location = \"US\"\n";
     let sb = sandbox().await;
-    let (work, dir) = converged(&sb, |d| {
-        let p = d.join("accounts.toml");
-        let t = std::fs::read_to_string(&p).expect("the example's accounts");
-        std::fs::write(&p, format!("{t}{TEMP}")).expect("written");
-    })
-    .await;
+    let (work, dir) = converged_with_temp(&sb).await;
     let w = work.path();
     let d = dir.to_str().expect("a UTF-8 path");
     // The CLI's apply records which users it applied as service accounts.
@@ -109,14 +117,8 @@ async fn an_undeclared_account_pruning_keeps_is_disabled_but_a_service_account_i
 /// not blocked (hostile run 22, finding 1).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_account_whose_key_is_renamed_keeps_its_sign_in() {
-    const TEMP: &str = "\n[user.temp]\nuser_principal_name = \"temp.contractor@contoso.onmicrosoft.com\"\ndisplay_name = \"Temp Contractor\"\nmail_nickname = \"temp.contractor\"\nusage_location = \"US\"\n";
     let sb = sandbox().await;
-    let (work, dir) = converged(&sb, |d| {
-        let p = d.join("accounts.toml");
-        let t = std::fs::read_to_string(&p).expect("the example's accounts");
-        std::fs::write(&p, format!("{t}{TEMP}")).expect("written");
-    })
-    .await;
+    let (work, dir) = converged_with_temp(&sb).await;
     let w = work.path();
     let d = dir.to_str().expect("a UTF-8 path");
     let temp = ledger_of(w).id(&"user.temp".parse().expect("an address")).expect("applied").to_string();
