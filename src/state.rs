@@ -144,7 +144,8 @@ impl LedgerStore {
 
     /// Append one change to the log and sync it.
     pub fn append(&self, op: &LedgerOp) -> Result<()> {
-        if let Some(r) = self.remote()? {
+        let remote = self.remote()?;
+        if let Some(r) = &remote {
             r.check_lease()?;
         }
         let mut guard = self.file.lock().map_err(|_| anyhow::anyhow!("the ledger log lock is poisoned"))?;
@@ -156,7 +157,7 @@ impl LedgerStore {
         f.write_all(line.as_bytes())
             .and_then(|_| f.sync_data())
             .with_context(|| format!("appending to the ledger log {}", self.wal.display()))?;
-        if let Some(r) = self.remote()? {
+        if let Some(r) = remote {
             r.backend.append(StateKind::Wal, line.as_bytes()).with_context(|| format!("appending to the ledger log {}", r.backend.blob(StateKind::Wal)))?;
         }
         Ok(())

@@ -97,8 +97,9 @@ fn replication_limit() -> chrono::Duration {
     chrono::Duration::from_std(limit_of()).unwrap_or_else(|_| chrono::Duration::hours(1))
 }
 
+/// `TENANTCTL_REPLICATION_LIMIT` in seconds, else one hour.
 fn limit_of() -> Duration {
-    std::env::var("TENANTCTL_REPLICATION_LIMIT").ok().and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs).unwrap_or(Duration::from_secs(3600))
+    std::env::var("TENANTCTL_REPLICATION_LIMIT").ok().and_then(|v| v.trim().parse::<u64>().ok()).map_or(Duration::from_secs(3600), Duration::from_secs)
 }
 
 fn human(d: Duration) -> String {
