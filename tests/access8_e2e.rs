@@ -228,6 +228,8 @@ fn a_guest_review_that_never_happens_is_a_warning() {
         ("start_date_time = 2027-01-04T09:00:00Z", "start_date_time = 2099-01-04T09:00:00Z", "on or after the access ends"),
         ("recurrence = \"absoluteMonthly\", interval = 1", "recurrence = \"absoluteYearly\", interval = 99", "recurs every 99 absoluteYearly"),
         ("expiration_behavior = \"removeAccess\"", "expiration_behavior = \"keepAccess\"", "keepAccess"),
+        // Hostile run 18, finding 14: a ten-year review window.
+        ("duration = \"P7D\", recurrence", "duration = \"P3650D\", recurrence", "stays open 3650 days"),
     ] {
         let (ok, out) = validated(|d| edit_file(d, PACKAGES, |t| t.replace(from, to)));
         assert!(ok, "a warning, not an error: {out}");

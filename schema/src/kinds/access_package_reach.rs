@@ -261,6 +261,11 @@ pub(crate) fn review_never_happens(cx: &Ctx, pol: &AssignmentPolicy, r: &crate::
     if start > horizon {
         return Some(("start_date_time", format!("its first review starts {}, beyond the {MAX_EXPIRY_DAYS}-day guest horizon", start.format("%Y-%m-%d"))));
     }
+    // Hostile run 18, finding 14: a review that stays open longer than the
+    // guest horizon removes nothing in time, however soon it starts.
+    if let Some(d) = crate::kinds::access_package::duration_days(&r.schedule.duration).filter(|d| *d > MAX_EXPIRY_DAYS) {
+        return Some(("duration", format!("each review stays open {d} days, beyond the {MAX_EXPIRY_DAYS}-day guest horizon, so nothing unanswered is removed in time")));
+    }
     let unit = match r.schedule.recurrence.as_str() {
         "weekly" => 7,
         "absoluteMonthly" => 30,
