@@ -371,6 +371,17 @@ async fn trust_root_delta_state_and_history_survive_a_fresh_checkout_through_the
     let out = run(&sb, t2.path(), &["plan", d2, "--detailed-exitcode"]);
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     assert!(!text(&out.stderr).contains("first use"), "the trust root came from the blob: {}", text(&out.stderr));
+    // Its journal stays on the first runner: the fresh runner's first
+    // apply journals the trust root it found as `seen`, naming the
+    // recording, not as a `first-seen` one (hostile run 21, finding 6).
+    let out = run(&sb, t2.path(), &["apply", "--auto-approve", d2]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let keyed2 = crate_state_dir(&dir2).join(format!("desired-state/graph-url-{}", sb.tenant_id()));
+    let journal = std::fs::read_to_string(keyed2.with_extension("journal.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = journal.lines().map(|l| serde_json::from_str(l).unwrap()).filter(|l: &serde_json::Value| l["action"] == "trust-root").collect();
+    assert_eq!(lines.len(), 1, "{journal}");
+    assert_eq!(lines[0]["outcome"], "seen", "{journal}");
+    assert!(lines[0]["note"].as_str().unwrap().contains("recorded on first use at") && lines[0]["note"].as_str().unwrap().contains("new to this runner's journal"), "{journal}");
     let out = run(&sb, t2.path(), &["reconcile", d2, "--once"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let reports = pass_reports(t2.path());
