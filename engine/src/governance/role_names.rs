@@ -29,15 +29,35 @@ fn skeleton(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The skeletons `s` is compared under: as written, lower-cased and
+/// upper-cased. The confusables table maps a capital `I` to `l` but leaves
+/// a small `i` alone, so one skeleton alone misses `HELPDESK
+/// ADMINISTRATOR` or `Helpdesk AdmInistrator` (hostile run 23, finding 5)
+/// when taken as written, and `HeIpdesk` (a capital I for the l) when
+/// taken lower-cased.
+fn skeletons(s: &str) -> [String; 3] {
+    [skeleton(s), skeleton(&s.to_lowercase()), skeleton(&s.to_uppercase())]
+}
+
 /// Built-in role names by skeleton.
 type BySkeleton = BTreeMap<String, &'static str>;
+
+fn by_skeleton<'a>(names: impl Iterator<Item = &'a &'static str>) -> BySkeleton {
+    let mut m = BySkeleton::new();
+    for n in names {
+        for k in skeletons(n) {
+            m.entry(k).or_insert(n);
+        }
+    }
+    m
+}
 
 /// Built-in names by skeleton: directory roles, then Intune roles.
 fn built_ins() -> &'static (BySkeleton, BySkeleton) {
     static CACHE: OnceLock<(BySkeleton, BySkeleton)> = OnceLock::new();
     CACHE.get_or_init(|| {
-        let directory = schema::kinds::role_assignment::BUILT_IN_ROLES.iter().map(|(n, _)| (skeleton(n), *n)).collect();
-        let intune = schema::kinds::intune_role_definition::BUILT_IN_ROLES.iter().map(|n| (skeleton(n), *n)).collect();
+        let directory = by_skeleton(schema::kinds::role_assignment::BUILT_IN_ROLES.iter().map(|(n, _)| n));
+        let intune = by_skeleton(schema::kinds::intune_role_definition::BUILT_IN_ROLES.iter());
         (directory, intune)
     })
 }
@@ -46,10 +66,24 @@ fn built_ins() -> &'static (BySkeleton, BySkeleton) {
 /// `name` reads like without being it, if any.
 fn reads_like(kind: Kind, name: &str) -> Option<(&'static str, &'static str)> {
     let (directory, intune) = built_ins();
-    let key = skeleton(name);
-    let found = directory.get(&key).map(|n| (*n, "directory")).or_else(|| if kind == Kind::IntuneRoleDefinition { intune.get(&key).map(|n| (*n, "Intune")) } else { None });
+    let keys = skeletons(name);
+    let find = |m: &BySkeleton| keys.iter().find_map(|k| m.get(k).copied());
+    let found = find(directory).map(|n| (n, "directory")).or_else(|| if kind == Kind::IntuneRoleDefinition { find(intune).map(|n| (n, "Intune")) } else { None });
     // The exact name is validation's check.
     found.filter(|(n, _)| *n != name)
+}
+
+/// How `name` differs from the built-in `built_in` it reads like.
+fn how(name: &str, built_in: &str) -> String {
+    let odd: Vec<String> = name.chars().filter(|c| !c.is_ascii()).map(|c| format!("U+{:04X}", c as u32)).collect();
+    let plain = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    if !odd.is_empty() {
+        format!("Unicode confusables: it holds {}", odd.join(" "))
+    } else if plain(name) == plain(built_in) {
+        "it differs only in case or spacing".to_string()
+    } else {
+        "it swaps letters that look alike (such as I and l)".to_string()
+    }
 }
 
 /// The finding of a custom role whose name reads like a built-in role's.
@@ -58,11 +92,7 @@ pub fn lints(_desired: &DesiredModel, address: &Address, r: &DesiredResource) ->
         return Vec::new();
     }
     let Some((name, space)) = reads_like(address.kind, &r.display_name) else { return Vec::new() };
-    let odd: Vec<String> = r.display_name.chars().filter(|c| !c.is_ascii()).map(|c| format!("U+{:04X}", c as u32)).collect();
-    let how = match odd.is_empty() {
-        true => "it differs only in case or spacing".to_string(),
-        false => format!("Unicode confusables: it holds {}", odd.join(" ")),
-    };
+    let how = how(&r.display_name, name);
     vec![Finding {
         severity: Severity::Error,
         lint: LINT.into(),
@@ -88,5 +118,14 @@ mod tests {
         assert_eq!(reads_like(Kind::RoleDefinition, "helpdesk administrator"), Some(("Helpdesk Administrator", "directory")), "case only");
         assert_eq!(reads_like(Kind::RoleDefinition, "Helpdesk  Administrator"), Some(("Helpdesk Administrator", "directory")), "a double space");
         assert_eq!(reads_like(Kind::RoleDefinition, "Helpdesk Administrator (EU)"), None);
+        // Hostile run 23, finding 5: capitals, whose I the confusables
+        // table reads as l.
+        for n in ["HELPDESK ADMINISTRATOR", "Helpdesk AdmInistrator", "HeIpdesk Administrator", "hELPDESK aDMINISTRATOR"] {
+            assert_eq!(reads_like(Kind::RoleDefinition, n), Some(("Helpdesk Administrator", "directory")), "{n}");
+        }
+        assert_eq!(reads_like(Kind::RoleDefinition, "GLOBAL ADMINISTRATOR"), Some(("Global Administrator", "directory")));
+        assert_eq!(how("HELPDESK ADMINISTRATOR", "Helpdesk Administrator"), "it differs only in case or spacing");
+        assert_eq!(how("HeIpdesk Administrator", "Helpdesk Administrator"), "it swaps letters that look alike (such as I and l)");
+        assert_eq!(reads_like(Kind::RoleDefinition, "HELPDESK ADMINISTRATORS"), None);
     }
 }
