@@ -9,6 +9,10 @@
 //! keeps as they are, `keep_live`), which the plan's one read of the
 //! singleton already had: apply no longer GETs each touched method.
 //!
+//! So does an update of a role's PIM settings: its activation approval
+//! rule as live (`CARRIED_PIM`), whose unmodelled settings the rule's
+//! PATCH keeps.
+//!
 //! Only the settings and the app's type are carried, never the live
 //! targets: governance judges a change by its desired and live sides
 //! (`admin_reach::sensitive_reach` reads `assignments`), and what it says
@@ -29,11 +33,19 @@ pub const CARRIED: [&str; 5] = ["settingsRequired", "settingsAvailable", "settin
 /// reuses (as its provider's read names them).
 pub const CARRIED_METHODS: [&str; 1] = ["@tenantctl.liveMethods"];
 
+/// The live props apply of a PIM role settings update reuses: the raw
+/// activation approval rule's `setting`, whose escalation, extension
+/// approval, justification and stage timeouts desired state does not
+/// model and the rule's PATCH must send back as they are (hostile run 23,
+/// finding 13).
+pub const CARRIED_PIM: [&str; 1] = ["@tenantctl.liveApproval"];
+
 /// What a kind's updates carry, if anything.
 fn carried(kind: Kind) -> &'static [&'static str] {
     match kind {
         Kind::AppAssignment => &CARRIED,
         Kind::AuthenticationMethodsPolicy => &CARRIED_METHODS,
+        Kind::RolePolicy => &CARRIED_PIM,
         _ => &[],
     }
 }

@@ -54,6 +54,8 @@ const LISTS: [&str; 2] = [
 ];
 
 const ACTIVATION: &str = "activation";
+/// The live approval rule's setting, carried to apply.
+const LIVE_APPROVAL: &str = engine::plan_app_live::CARRIED_PIM[0];
 const ELIGIBLE: &str = "eligibleExpiry";
 const ACTIVE: &str = "activeExpiry";
 
@@ -219,6 +221,12 @@ pub fn normalize(policy: &Value, role_id: &str) -> LiveObject {
             "approvers": approvers,
         }),
     );
+    // Not compared (desired state never sets it): what an update of the
+    // approval rule keeps as it is live, carried on the change
+    // (`engine::plan_app_live`).
+    if let Some(a) = approval {
+        props.insert(LIVE_APPROVAL.into(), a.clone());
+    }
     props.insert(ELIGIBLE.into(), live_expiry(rule(policy, RULE_ELIGIBLE_EXPIRY)));
     props.insert(ACTIVE.into(), live_expiry(rule(policy, RULE_ACTIVE_EXPIRY)));
     LiveObject { kind: Kind::RolePolicy, id: str_field(policy, "id").to_string(), natural_key, display_name: format!("PIM settings of {role}"), props }
@@ -231,9 +239,51 @@ fn rule_target(id: &str) -> Value {
     json!({"caller": caller, "operations": ["All"], "level": level, "inheritableSettings": [], "enforcedSettings": []})
 }
 
+/// The approval rule's `setting`: the desired approval and approvers over
+/// the live setting, whose other fields (extension approval, requestor
+/// justification, each stage's timeout, approver justification and
+/// escalation) desired state does not model and are sent back as they
+/// are; with no live setting (a new custom role's policy), Entra's
+/// defaults. Graph replaces a rule whole, so a PATCH of constants reset
+/// what an administrator had set in the portal (hostile run 23, finding
+/// 13). Only the first stage is modelled: the read lists every stage's
+/// approvers as the declared ones, so later stages are dropped here and
+/// that shows in the plan as their approvers removed.
+fn approval_setting(required: bool, approvers: Vec<Value>, live: Option<&Value>) -> Value {
+    let default_stage = json!({
+        "approvalStageTimeOutInDays": 1,
+        "isApproverJustificationRequired": true,
+        "escalationTimeInMinutes": 0,
+        "isEscalationEnabled": false,
+        "escalationApprovers": [],
+    });
+    let mut setting = match live.filter(|l| l.is_object()) {
+        Some(l) => l.clone(),
+        None => json!({"isApprovalRequiredForExtension": false, "isRequestorJustificationRequired": true}),
+    };
+    let first = setting.get("approvalStages").and_then(Value::as_array).and_then(|s| s.first()).filter(|s| s.is_object()).cloned();
+    let stages = match (required, first) {
+        (false, _) => json!([]),
+        (true, stage) => {
+            let mut stage = stage.unwrap_or(default_stage);
+            stage["primaryApprovers"] = Value::Array(approvers);
+            json!([stage])
+        }
+    };
+    setting["isApprovalRequired"] = json!(required);
+    setting["approvalMode"] = json!("SingleStage");
+    setting["approvalStages"] = stages;
+    if let Some(o) = setting.as_object_mut() {
+        o.retain(|k, _| !k.starts_with('@'));
+    }
+    setting
+}
+
 /// The rule PATCHes (rule id, body) a change of `field` needs, from the
 /// desired value; references resolved by `id_of` (its kind by address).
-pub fn rule_patches(field: &str, v: &Value, id_of: &dyn Fn(&str) -> Option<String>) -> Result<Vec<(String, Value)>, String> {
+/// `live_approval`: the live approval rule's setting, kept but for what
+/// desired state declares ([`approval_setting`]).
+pub fn rule_patches(field: &str, v: &Value, id_of: &dyn Fn(&str) -> Option<String>, live_approval: Option<&Value>) -> Result<Vec<(String, Value)>, String> {
     let expiration = |id: &str, v: &Value| {
         let mut body = json!({
             "@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyExpirationRule",
@@ -261,18 +311,7 @@ pub fn rule_patches(field: &str, v: &Value, id_of: &dyn Fn(&str) -> Option<Strin
                 });
             }
             let required = v.get("isApprovalRequired").and_then(Value::as_bool).unwrap_or(false);
-            let stages = if required {
-                json!([{
-                    "approvalStageTimeOutInDays": 1,
-                    "isApproverJustificationRequired": true,
-                    "escalationTimeInMinutes": 0,
-                    "isEscalationEnabled": false,
-                    "primaryApprovers": approvers,
-                    "escalationApprovers": [],
-                }])
-            } else {
-                json!([])
-            };
+            let setting = approval_setting(required, approvers, live_approval);
             Ok(vec![
                 expiration(RULE_ACTIVATION_DURATION, &json!({"isExpirationRequired": true, "maximumDuration": v.get("maximumDuration").cloned().unwrap_or(Value::Null)})),
                 (
@@ -289,13 +328,7 @@ pub fn rule_patches(field: &str, v: &Value, id_of: &dyn Fn(&str) -> Option<Strin
                     json!({
                         "@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyApprovalRule",
                         "id": RULE_ACTIVATION_APPROVAL,
-                        "setting": {
-                            "isApprovalRequired": required,
-                            "isApprovalRequiredForExtension": false,
-                            "isRequestorJustificationRequired": true,
-                            "approvalMode": "SingleStage",
-                            "approvalStages": stages,
-                        },
+                        "setting": setting,
                         "target": rule_target(RULE_ACTIVATION_APPROVAL),
                     }),
                 ),
@@ -381,7 +414,8 @@ async fn patch_rules(w: &Writer<'_>, id: &str, fields: impl Iterator<Item = Stri
     let mut rules = Vec::new();
     for field in fields {
         let Some(v) = r.props.get(&field) else { continue };
-        let patches = rule_patches(&field, v, &id_of).map_err(|e| err(format!("{}: {e}", w.address())))?;
+        let live = w.change().live.as_ref().and_then(|l| l.get(LIVE_APPROVAL));
+        let patches = rule_patches(&field, v, &id_of, live).map_err(|e| err(format!("{}: {e}", w.address())))?;
         rules.extend(patches.into_iter().map(|(_, body)| body));
     }
     if rules.is_empty() {
@@ -498,16 +532,51 @@ active_expiry = "never"
         assert_eq!(o.natural_key, r.natural_key);
         let resolved: Props = serde_json::from_str(&serde_json::to_string(&o.props).expect("test fixture").replace("\"g1\"", "\"group.pim-approvers\"")).expect("test fixture");
         assert!(engine::diff::diff_props(&r.props, &resolved).is_empty(), "{:?}", engine::diff::diff_props(&r.props, &resolved));
-        let patches = rule_patches(ACTIVATION, &r.props[ACTIVATION], &|a| Some(format!("id-of-{a}"))).expect("test fixture");
+        let patches = rule_patches(ACTIVATION, &r.props[ACTIVATION], &|a| Some(format!("id-of-{a}")), None).expect("test fixture");
         let ids: Vec<&str> = patches.iter().map(|(i, _)| i.as_str()).collect();
         assert_eq!(ids, [RULE_ACTIVATION_DURATION, RULE_ACTIVATION_ENABLEMENT, RULE_ACTIVATION_APPROVAL]);
         assert_eq!(patches[0].1["maximumDuration"], json!("PT4H"));
         assert_eq!(patches[2].1["setting"]["approvalStages"][0]["primaryApprovers"], json!([{"@odata.type": "#microsoft.graph.groupMembers", "groupId": "id-of-group.pim-approvers"}]));
         assert_eq!(patches[2].1["target"]["caller"], json!("EndUser"));
-        let e = rule_patches(ACTIVE, &r.props[ACTIVE], &|_| None).expect("test fixture");
+        let e = rule_patches(ACTIVE, &r.props[ACTIVE], &|_| None, None).expect("test fixture");
         assert_eq!(e[0].1, json!({"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyExpirationRule", "id": RULE_ACTIVE_EXPIRY, "isExpirationRequired": false, "target": {"caller": "Admin", "operations": ["All"], "level": "Assignment", "inheritableSettings": [], "enforcedSettings": []}}));
         let back = export_one(&o, &|id| (id == "g1").then(|| Address::new(Kind::Group, "pim-approvers"))).expect("test fixture");
         assert_eq!(back.activation.as_ref().map(|a| a.max_duration.as_str()), Some("PT4H"));
         assert_eq!(back.active_expiry.as_deref(), Some("never"));
+    }
+    // Hostile run 23, finding 13: Graph replaces a rule whole, so what the
+    // portal set beside the declared fields is sent back as it is live.
+    #[test]
+    fn the_approval_rule_keeps_the_live_settings_it_does_not_model() {
+        let live = json!({
+            "@odata.type": "#microsoft.graph.approvalSettings",
+            "isApprovalRequired": true,
+            "isApprovalRequiredForExtension": true,
+            "isRequestorJustificationRequired": false,
+            "approvalMode": "SingleStage",
+            "approvalStages": [{"approvalStageTimeOutInDays": 2, "isApproverJustificationRequired": false, "escalationTimeInMinutes": 120, "isEscalationEnabled": true,
+                "primaryApprovers": [{"@odata.type": "#microsoft.graph.singleUser", "userId": "old"}],
+                "escalationApprovers": [{"@odata.type": "#microsoft.graph.singleUser", "userId": "megan"}]}],
+        });
+        let v = json!({"maximumDuration": "PT2H", "enabledRules": ["MultiFactorAuthentication"], "isApprovalRequired": true, "approvers": [{"@ref": "user.adele"}]});
+        let patches = rule_patches(ACTIVATION, &v, &|a| Some(format!("id-of-{a}")), Some(&live)).expect("test fixture");
+        let s = &patches[2].1["setting"];
+        assert_eq!(s["isApprovalRequiredForExtension"], json!(true));
+        assert_eq!(s["isRequestorJustificationRequired"], json!(false));
+        assert_eq!(s["approvalStages"][0]["isEscalationEnabled"], json!(true));
+        assert_eq!(s["approvalStages"][0]["escalationTimeInMinutes"], json!(120));
+        assert_eq!(s["approvalStages"][0]["approvalStageTimeOutInDays"], json!(2));
+        assert_eq!(s["approvalStages"][0]["escalationApprovers"], json!([{"@odata.type": "#microsoft.graph.singleUser", "userId": "megan"}]));
+        assert_eq!(s["approvalStages"][0]["primaryApprovers"], json!([{"@odata.type": "#microsoft.graph.singleUser", "userId": "id-of-user.adele"}]));
+        assert!(s.get("@odata.type").is_none());
+        // Without a live rule (a new custom role's policy): Entra's defaults.
+        let patches = rule_patches(ACTIVATION, &v, &|a| Some(format!("id-of-{a}")), None).expect("test fixture");
+        assert_eq!(patches[2].1["setting"]["isApprovalRequiredForExtension"], json!(false));
+        assert_eq!(patches[2].1["setting"]["approvalStages"][0]["approvalStageTimeOutInDays"], json!(1));
+        // Approval turned off: no stages, the rest kept.
+        let off = json!({"maximumDuration": "PT2H", "enabledRules": [], "isApprovalRequired": false, "approvers": []});
+        let patches = rule_patches(ACTIVATION, &off, &|_| None, Some(&live)).expect("test fixture");
+        assert_eq!(patches[2].1["setting"]["approvalStages"], json!([]));
+        assert_eq!(patches[2].1["setting"]["isApprovalRequiredForExtension"], json!(true));
     }
 }
