@@ -48,6 +48,8 @@ pub mod app_assignment;
 pub mod graph_object;
 pub mod access_catalog;
 pub mod access_package;
+pub mod access_package_export;
+pub mod access_policy_props;
 pub mod settings_catalog_secret;
 pub mod access_package_assignment;
 pub mod access_package_incompatible;
