@@ -67,6 +67,7 @@ pub mod entitlement_query;
 pub mod entitlement_delivery;
 pub mod entitlement_incompatible;
 pub mod entitlement_review;
+pub mod language_codes;
 pub mod entitlement_resources;
 pub mod clock;
 

@@ -1,0 +1,75 @@
+//! Issue 16, access packages (access11), through the binary against the
+//! sandbox:
+//!
+//! * a question translation's language code is an ISO 639-1 language,
+//!   optionally with an ISO 3166-1 country: `validate` refuses any other
+//!   (`en_US`, `xx-12345`, `xx-yy`), located, and so does the sandbox;
+//! * a deleted group leaves every package's incompatible groups;
+//! * a plan that narrows a policy names the `userAdd` requests already
+//!   waiting for approval on its package (Entra does not re-check them),
+//!   read by the listing v1.0 documents, which the sandbox holds to;
+//! * a package whose requestors are a group another package grants is the
+//!   warning `package-chain`.
+
+mod common;
+
+use std::path::Path;
+
+use common::gov::{edit_file, graph, ledger_of, run};
+use common::kind::*;
+use common::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
+
+fn d(dir: &Path) -> &str {
+    dir.to_str().expect("a UTF-8 path")
+}
+
+/// The status Graph answers `method path` with `body`.
+async fn status(sb: &sandbox::SandboxHandle, method: Method, path: &str, body: Option<Value>) -> u16 {
+    let mut r = reqwest::Client::new().request(method, format!("{}{path}", sb.base_url())).bearer_auth(sb.access_token());
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    r.send().await.expect("the sandbox answers").status().as_u16()
+}
+
+const REQUESTOR: &str = "requestor_settings = { enable_targets_to_self_add_access = true, enable_targets_to_self_remove_access = true }\n";
+const LOCALIZED: &str = r#"questions = [
+  { text = "Which audit engagement?", is_required = true, localizations = [{ language_code = "fr-fr", text = "Quel audit ?" }, { language_code = "de", text = "Welche Prüfung?" }], choices = [{ value = "fy26", text = "FY2026 audit", localizations = [{ language_code = "fr-fr", text = "Audit 2026" }] }] },
+]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn language_codes_are_held_to_the_iso_lists_by_validate_and_the_sandbox() {
+    let sb = sandbox().await;
+    let (work, dir) = kind_scratch(&[], "access11", "extra.toml", "[group.access11-extra]\ndisplay_name = \"access11 extra\"\nmail_nickname = \"access11-extra\"\n");
+    edit_file(&dir, "access-packages.toml", |t| t.replacen(REQUESTOR, &format!("{REQUESTOR}{LOCALIZED}"), 1));
+    let (root, dd) = (work.path(), d(&dir));
+
+    // `xx-yy` has the form but names no language and no country.
+    for bad in ["en_US", "xx-12345", "xx-yy", "en-zz", "qq"] {
+        edit_file(&dir, "access-packages.toml", |t| t.replace("language_code = \"de\"", &format!("language_code = \"{bad}\"")));
+        let (code, out) = run(&sb, root, &["validate", dd]);
+        assert_ne!(code, Some(0), "{bad}: {out}");
+        assert!(out.contains(&format!("`{bad}` is not a language code")) && out.contains("access-packages.toml:"), "{bad}: {out}");
+        edit_file(&dir, "access-packages.toml", |t| t.replace(&format!("language_code = \"{bad}\""), "language_code = \"de\""));
+    }
+    let (code, out) = run(&sb, root, &["apply", dd, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+
+    // The sandbox refuses the same codes in a question and in a choice.
+    let package = id_of(&ledger_of(root), "access_package.fabrikam-audit");
+    let policy = |question: Value| json!({"displayName": "access11 codes", "accessPackage": {"id": package}, "allowedTargetScope": "allMemberUsers", "expiration": {"type": "noExpiration"}, "questions": [question]});
+    let text = |code: &str| json!({"@odata.type": "#microsoft.graph.accessPackageTextInputQuestion", "text": "Why?", "localizations": [{"languageCode": code, "text": "Pourquoi ?"}]});
+    let choice = |code: &str| json!({"@odata.type": "#microsoft.graph.accessPackageMultipleChoiceQuestion", "text": "Which?", "choices": [{"actualValue": "a", "text": "A", "localizations": [{"languageCode": code, "text": "A"}]}]});
+    for bad in ["en_US", "xx-12345", "xx-yy", "english"] {
+        assert_eq!(status(&sb, Method::POST, &format!("{EM}/assignmentPolicies"), Some(policy(text(bad)))).await, 400, "{bad}");
+        assert_eq!(status(&sb, Method::POST, &format!("{EM}/assignmentPolicies"), Some(policy(choice(bad)))).await, 400, "{bad}");
+    }
+    assert_eq!(status(&sb, Method::POST, &format!("{EM}/assignmentPolicies"), Some(policy(json!({"@odata.type": "#microsoft.graph.accessPackageTextInputQuestion", "text": "Why?", "localizations": [{"text": "x"}]})))).await, 400, "no code");
+    assert_eq!(status(&sb, Method::POST, &format!("{EM}/assignmentPolicies"), Some(policy(text("en-US")))).await, 201);
+    sb.shutdown().await.expect("the sandbox stops");
+}
