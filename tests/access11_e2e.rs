@@ -73,3 +73,68 @@ async fn language_codes_are_held_to_the_iso_lists_by_validate_and_the_sandbox() 
     assert_eq!(status(&sb, Method::POST, &format!("{EM}/assignmentPolicies"), Some(policy(text("en-US")))).await, 201);
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+const SOD: &str = r#"
+[group.access11-blocked]
+display_name = "access11 blocked"
+mail_nickname = "access11-blocked"
+
+[access_package.contractor-desk]
+display_name = "Contractor desk"
+catalog = "guest-access"
+groups = []
+incompatible_groups = ["access11-blocked"]
+"#;
+
+fn ids(v: &Value) -> Vec<String> {
+    let mut out: Vec<String> = v["value"].as_array().into_iter().flatten().filter_map(|x| x["id"].as_str()).map(str::to_string).collect();
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_group_leaves_the_incompatible_groups() {
+    let sb = sandbox().await;
+    let (work, dir) = kind_scratch(&["group"], "access11", "sod.toml", SOD);
+    let (root, dd) = (work.path(), d(&dir));
+    let (code, out) = run(&sb, root, &["apply", dd, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let ledger = ledger_of(root);
+    let (desk, blocked) = (id_of(&ledger, "access_package.contractor-desk"), id_of(&ledger, "group.access11-blocked"));
+    let listed = || {
+        let (sb, desk) = (&sb, desk.clone());
+        async move { ids(&graph(sb, Method::GET, &format!("{EM}/accessPackages/{desk}/incompatibleGroups"), None).await) }
+    };
+    assert_eq!(listed().await, vec![blocked.clone()]);
+
+    // A security group deleted in the portal is gone for good, and so is
+    // its link: there is nothing left to unlink.
+    graph(&sb, Method::DELETE, &format!("/v1.0/groups/{blocked}"), None).await;
+    assert!(listed().await.is_empty());
+    assert_eq!(status(&sb, Method::DELETE, &format!("{EM}/accessPackages/{desk}/incompatibleGroups/{blocked}/$ref"), None).await, 404);
+
+    // The plan makes the group again and links the new one.
+    let (code, out) = run(&sb, root, &["plan", dd]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("group.access11-blocked") && out.contains("incompatibleGroups"), "{out}");
+    let (code, out) = run(&sb, root, &["apply", dd, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let again = id_of(&ledger_of(root), "group.access11-blocked");
+    assert_ne!(again, blocked);
+    assert_eq!(listed().await, vec![again.clone()]);
+    let (code, out) = run(&sb, root, &["plan", dd, "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "converged: {out}");
+
+    // A Microsoft 365 group moved to deleted items leaves the list too, and
+    // restoring it does not put it back.
+    let m365 = graph(&sb, Method::POST, "/v1.0/groups", Some(json!({"displayName": "access11 m365", "mailEnabled": true, "mailNickname": "access11-m365", "securityEnabled": false, "groupTypes": ["Unified"]}))).await;
+    let m365 = m365["id"].as_str().expect("the group's id").to_string();
+    let link = json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/groups/{m365}")});
+    assert_eq!(status(&sb, Method::POST, &format!("{EM}/accessPackages/{desk}/incompatibleGroups/$ref"), Some(link)).await, 204);
+    assert_eq!(listed().await.len(), 2);
+    graph(&sb, Method::DELETE, &format!("/v1.0/groups/{m365}"), None).await;
+    assert_eq!(listed().await, vec![again.clone()]);
+    graph(&sb, Method::POST, &format!("/v1.0/directory/deletedItems/{m365}/restore"), None).await;
+    assert_eq!(listed().await, vec![again], "a restored group is not incompatible again");
+    sb.shutdown().await.expect("the sandbox stops");
+}
