@@ -138,3 +138,67 @@ async fn a_deleted_group_leaves_the_incompatible_groups() {
     assert_eq!(listed().await, vec![again], "a restored group is not incompatible again");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// The id of the policy of `package` named `name`.
+async fn policy_id(sb: &sandbox::SandboxHandle, package: &str, name: &str) -> String {
+    let all = graph(sb, Method::GET, &format!("{EM}/assignmentPolicies?$expand=accessPackage"), None).await;
+    all["value"].as_array().into_iter().flatten().find(|p| p["accessPackage"]["id"] == json!(package) && p["displayName"] == json!(name)).and_then(|p| p["id"].as_str()).expect("the policy").to_string()
+}
+
+const PARTNER: &str = "partner_fabrikam.com#EXT#@contoso.onmicrosoft.com";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_narrowing_a_policy_names_the_requests_waiting_on_its_package() {
+    let sb = sandbox().await;
+    let (work, dir) = kind_scratch(&[], "access11", "extra.toml", "[group.access11-extra]\ndisplay_name = \"access11 extra\"\nmail_nickname = \"access11-extra\"\n");
+    let (root, dd) = (work.path(), d(&dir));
+    let (code, out) = run(&sb, root, &["apply", dd, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let ledger = ledger_of(root);
+    let package = id_of(&ledger, "access_package.fabrikam-audit");
+    let policy = policy_id(&sb, &package, "Fabrikam auditors").await;
+
+    // An external user asked in My Access and waits for Adele.
+    let r = reqwest::Client::new()
+        .post(format!("{}/_sandbox/objects/users", sb.base_url()))
+        .json(&json!({"displayName": "Pending Partner", "userPrincipalName": PARTNER, "mail": "partner@fabrikam.com", "userType": "Guest", "accountEnabled": true}))
+        .send()
+        .await
+        .expect("the sandbox answers");
+    assert!(r.status().is_success(), "{}", r.status());
+    let partner = r.json::<Value>().await.expect("the user")["id"].as_str().expect("its id").to_string();
+    let request = sb.add_pending_request(&package, &policy, &partner).expect("the request waits");
+    // The sandbox checks it as Graph would: the auditor already holds the
+    // package, and a member is outside an external users' policy.
+    let auditor = id_of(&ledger, "guest.fabrikam-auditor");
+    assert!(sb.add_pending_request(&package, &policy, &auditor).is_err());
+    assert!(sb.add_pending_request(&package, &policy, &id_of(&ledger, "user.adele")).is_err());
+
+    // The documented listing finds it; an undocumented filter is refused.
+    let filter = format!("accessPackage%2Fid%20eq%20'{package}'");
+    let listed = graph(&sb, Method::GET, &format!("{EM}/assignmentRequests?$expand=accessPackage,requestor&$filter={filter}"), None).await;
+    let found = listed["value"].as_array().into_iter().flatten().find(|r| r["id"] == json!(request)).cloned().expect("the waiting request is listed");
+    assert_eq!((found["requestType"].clone(), found["state"].clone(), found["requestor"]["principalName"].clone(), found["accessPackage"]["id"].clone()), (json!("userAdd"), json!("pendingApproval"), json!(PARTNER), json!(package)));
+    assert_eq!(status(&sb, Method::GET, &format!("{EM}/assignmentRequests?$filter=state%20eq%20'pendingApproval'"), None).await, 400);
+
+    // Nothing narrowed: nothing said.
+    let (code, out) = run(&sb, root, &["plan", dd, "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "converged: {out}");
+    assert!(!out.contains("waiting for approval"), "{out}");
+
+    // Approval taken off in the portal: putting it back narrows the policy.
+    let off = json!({"requestApprovalSettings": {"isApprovalRequiredForAdd": false, "isApprovalRequiredForUpdate": false, "isRequestorJustificationRequired": false, "stages": []}});
+    patch_out_of_band(&sb, "accessPackageAssignmentPolicies", &policy, off).await;
+    let (_, out) = run(&sb, root, &["plan", dd]);
+    assert!(out.contains("access_package.fabrikam-audit") && out.contains("approval is now required"), "{out}");
+    assert!(out.contains("1 request(s) already waiting for approval") && out.contains(PARTNER) && out.contains(&request), "{out}");
+    let (code, out) = run(&sb, root, &["apply", dd, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+
+    // Desired state stops self-requests: the waiting request is named again.
+    edit_file(&dir, "access-packages.toml", |t| t.replacen("enable_targets_to_self_add_access = true", "enable_targets_to_self_add_access = false", 1));
+    let (code, out) = run(&sb, root, &["plan", dd]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("requestors may no longer ask for themselves") && out.contains(PARTNER), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
