@@ -202,3 +202,61 @@ async fn a_plan_narrowing_a_policy_names_the_requests_waiting_on_its_package() {
     assert!(out.contains("requestors may no longer ask for themselves") && out.contains(PARTNER), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+const CHAIN: &str = r#"
+[group.access11-staff]
+display_name = "access11 staff"
+mail_nickname = "access11-staff"
+
+[access_catalog.access11]
+display_name = "access11"
+groups = ["access11-staff"]
+
+[access_package.access11-first]
+display_name = "access11 first"
+catalog = "access11"
+groups = ["access11-staff"]
+
+[access_package.access11-first.policies.members]
+display_name = "Members"
+allowed_target_scope = "specificDirectoryUsers"
+specific_allowed_targets = ["user.megan"]
+expiration = { type = "afterDuration", duration = "P30D" }
+
+[access_package.access11-first.policies.members.request_approval_settings]
+is_approval_required_for_add = true
+stages = [{ primary_approvers = ["adele"] }]
+
+[access_package.access11-second]
+display_name = "access11 second"
+catalog = "access11"
+groups = []
+
+[access_package.access11-second.policies.staff]
+display_name = "Staff"
+allowed_target_scope = "specificDirectoryUsers"
+specific_allowed_targets = ["group.access11-staff"]
+expiration = { type = "afterDuration", duration = "P30D" }
+
+[access_package.access11-second.policies.staff.request_approval_settings]
+is_approval_required_for_add = true
+stages = [{ primary_approvers = ["adele"], fallback_primary_approvers = ["megan"] }]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requestors_a_package_grants_are_a_package_chain() {
+    let sb = sandbox().await;
+    let (work, dir) = kind_scratch(&[], "access11", "chain.toml", CHAIN);
+    let (root, dd) = (work.path(), d(&dir));
+    let (code, out) = run(&sb, root, &["validate", dd]);
+    assert_eq!(code, Some(0), "a warning: {out}");
+    assert!(out.contains("package-chain") && out.contains("chain.toml:33"), "{out}");
+    assert!(out.contains("access_package.access11-second.policies.staff: its requestors are the members of group.access11-staff, which access_package.access11-first grants"), "{out}");
+    assert_eq!(out.matches("package-chain").count(), 1, "{out}");
+
+    // Named people instead: no warning.
+    edit_file(&dir, "chain.toml", |t| t.replace("specific_allowed_targets = [\"group.access11-staff\"]", "specific_allowed_targets = [\"user.mstest\"]"));
+    let (_, out) = run(&sb, root, &["validate", dd]);
+    assert!(!out.contains("package-chain"), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

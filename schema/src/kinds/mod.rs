@@ -101,5 +101,6 @@ pub mod access_package_incompatible;
 pub mod access_package_review;
 pub mod access_package_questions;
 pub mod access_package_language;
+pub mod access_package_chain;
 pub mod access_package_automatic;
 pub mod access_resources;
