@@ -200,6 +200,14 @@ async fn a_plan_narrowing_a_policy_names_the_requests_waiting_on_its_package() {
     let (code, out) = run(&sb, root, &["plan", dd]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("requestors may no longer ask for themselves") && out.contains(PARTNER), "{out}");
+
+    // The requests cannot be read (an outage of that part of Graph): the
+    // plan says so rather than naming none, and still plans the change.
+    sb.set_faults(sandbox::Faults { fail_paths: vec!["/identityGovernance/entitlementManagement/assignmentRequests".into()], retry_after_secs: 0, ..sandbox::Faults::none() }).expect("faults");
+    let (code, out) = run(&sb, root, &["plan", dd]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("requestors may no longer ask for themselves") && out.contains("could not be read") && !out.contains(PARTNER), "{out}");
+    assert!(out.contains("~ access_package.fabrikam-audit"), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
 
