@@ -42,7 +42,7 @@ fn nav_str<'a>(r: &'a Record, k: &str) -> &'a str {
     r.nav.get(k).and_then(Value::as_str).unwrap_or_default()
 }
 
-fn is_live(r: &Record) -> bool {
+pub(crate) fn is_live(r: &Record) -> bool {
     r.data.get("state").and_then(Value::as_str).is_some_and(|s| LIVE_STATES.contains(&s))
 }
 
@@ -55,7 +55,7 @@ fn now(ctx: &Ctx) -> DateTime<Utc> {
 }
 
 /// Why `policy` does not admit user `target`, if it does not.
-fn outside_policy(t: &Tenant, policy: &Record, target: &Record, target_id: &str) -> Option<String> {
+pub(crate) fn outside_policy(t: &Tenant, policy: &Record, target: &Record, target_id: &str) -> Option<String> {
     let scope = policy.data.get("allowedTargetScope").and_then(Value::as_str).unwrap_or("notSpecified");
     let guest = target.data.get("userType").and_then(Value::as_str) == Some("Guest");
     match scope {
@@ -237,15 +237,18 @@ pub fn create_assignment_request(t: &mut Tenant, ctx: &Ctx, spec: &Spec, body: M
     Ok(resources::insert_new(t, ctx, spec.coll, data, nav))
 }
 
-/// `$expand=assignment` (and `accessPackage`) on a request.
+/// `$expand=assignment`, `accessPackage` and `requestor` on a request.
 pub fn expand_request(t: &Tenant, _: &Ctx, spec: &Spec, _: &str, rec: &Record, e: &Expand, out: &mut Map<String, Value>) -> Result<(), GraphError> {
     match e.name.as_str() {
         "assignment" => {
             out.insert("assignment".into(), t.get(ASSIGNMENTS, nav_str(rec, ASSIGNMENT_ID)).map(|r| Value::Object(r.data.clone())).unwrap_or(Value::Null));
         }
         "accessPackage" => {
-            let package = t.get(ASSIGNMENTS, nav_str(rec, ASSIGNMENT_ID)).map(|a| nav_str(a, PACKAGE_ID).to_string()).unwrap_or_default();
-            out.insert("accessPackage".into(), t.get(PACKAGES, &package).map(|r| Value::Object(r.data.clone())).unwrap_or(Value::Null));
+            let package = crate::entitlement_pending::package_of(t, rec);
+            out.insert("accessPackage".into(), t.get(PACKAGES, package).map(|r| Value::Object(r.data.clone())).unwrap_or(Value::Null));
+        }
+        "requestor" => {
+            out.insert("requestor".into(), crate::entitlement_pending::requestor(t, rec));
         }
         other => return Err(GraphError::bad_request(format!("Could not find a property named '{other}' on type '{}'.", spec.context))),
     }

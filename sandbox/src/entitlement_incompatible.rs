@@ -6,7 +6,7 @@
 //! pages document. Strict: an id that names no package (or group) is 404,
 //! a package made incompatible with itself and a link already there are
 //! 400 (the v1.0 pages document neither error; the sandbox's wording is
-//! its own). A deleted package leaves the lists that named it.
+//! its own). A deleted package or group leaves the lists that named it.
 
 use crate::error::GraphError;
 use crate::graph::{self, body_object, Ctx, GReq, GResp};
@@ -96,12 +96,27 @@ pub fn handle(t: &mut Tenant, ctx: &Ctx, req: &GReq, package: &str, rest: &[&str
 
 /// A deleted package leaves every other package's incompatible list.
 pub fn forget_package(t: &mut Tenant, package: &str) {
+    forget(t, PACKAGES_NAV, package);
+}
+
+/// A deleted group leaves every package's incompatible groups, whether it
+/// is deleted for good (a security group) or moved to deleted items (a
+/// Microsoft 365 group), and a restore does not bring it back: as Entra
+/// takes a deleted group out of entitlement management's lists. The v1.0
+/// pages do not document it; the effect tenantctl relies on is only that a
+/// deleted group is not listed and cannot be unlinked (404), so a declared
+/// incompatibility shows as drift and is added again.
+pub fn forget_group(t: &mut Tenant, group: &str) {
+    forget(t, GROUPS_NAV, group);
+}
+
+fn forget(t: &mut Tenant, nav: &str, gone: &str) {
     let holders: Vec<String> = t
         .coll(crate::entitlement::PACKAGES)
-        .map(|c| c.iter().filter(|(_, r)| r.nav.get(PACKAGES_NAV).and_then(Value::as_array).is_some_and(|l| l.iter().any(|v| v.as_str() == Some(package)))).map(|(k, _)| k.clone()).collect())
+        .map(|c| c.iter().filter(|(_, r)| r.nav.get(nav).and_then(Value::as_array).is_some_and(|l| l.iter().any(|v| v.as_str().is_some_and(|i| i.eq_ignore_ascii_case(gone))))).map(|(k, _)| k.clone()).collect())
         .unwrap_or_default();
     for h in holders {
-        let list = ids(t, &h, PACKAGES_NAV).into_iter().filter(|i| i != package).collect();
-        set(t, &h, PACKAGES_NAV, list);
+        let list = ids(t, &h, nav).into_iter().filter(|i| !i.eq_ignore_ascii_case(gone)).collect();
+        set(t, &h, nav, list);
     }
 }

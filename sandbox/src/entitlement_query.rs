@@ -13,6 +13,9 @@ use crate::odata::Query;
 
 /// Refuses a query option the v1.0 list of `coll` does not document.
 pub fn check_list(coll: &str, q: &Query, version: Version) -> Result<(), GraphError> {
+    if coll == crate::entitlement::ASSIGNMENT_REQUESTS && matches!(version, Version::V1) {
+        crate::entitlement_pending::check_filter(q)?;
+    }
     if coll == crate::entitlement::PACKAGES && matches!(version, Version::V1) && !q.expand.is_empty() {
         return Err(GraphError::bad_request(
             "The query option '$expand' is not supported when listing accessPackages in v1.0; expand a single access package (GET accessPackages/{id}?$expand=...) instead.",
@@ -24,14 +27,17 @@ pub fn check_list(coll: &str, q: &Query, version: Version) -> Result<(), GraphEr
 /// Whether record `r` of `coll` passes `f`. An assignment's
 /// `accessPackage/id` (the filter "List assignments" documents:
 /// `$filter=accessPackage/id eq '{id}'`) is its navigation's id, which the
-/// store keeps apart from its properties.
-pub fn matches(coll: &str, f: &crate::odata::Filter, r: &crate::store::Record) -> bool {
-    if coll != crate::entitlement::ASSIGNMENTS {
-        return f.matches(&r.data);
-    }
+/// store keeps apart from its properties; a request's is its own or its
+/// assignment's (`entitlement_pending::package_of`).
+pub fn matches(t: &crate::store::Tenant, coll: &str, f: &crate::odata::Filter, r: &crate::store::Record) -> bool {
+    let package = match coll {
+        crate::entitlement::ASSIGNMENTS => r.nav.get("accessPackageId").and_then(serde_json::Value::as_str).unwrap_or_default(),
+        crate::entitlement::ASSIGNMENT_REQUESTS => crate::entitlement_pending::package_of(t, r),
+        _ => return f.matches(&r.data),
+    };
     let mut data = r.data.clone();
-    if let Some(id) = r.nav.get("accessPackageId").and_then(serde_json::Value::as_str) {
-        data.insert("accessPackage".into(), serde_json::json!({"id": id}));
+    if !package.is_empty() {
+        data.insert("accessPackage".into(), serde_json::json!({"id": package}));
     }
     f.matches(&data)
 }

@@ -78,6 +78,7 @@ pub fn check_questions(questions: Option<&Value>) -> Result<(), GraphError> {
         if q.get("text").and_then(Value::as_str).is_none_or(|s| s.trim().is_empty()) {
             return Err(bad("A question needs its text."));
         }
+        crate::language_codes::check(q.get("localizations"), "a question")?;
         if q.get("sequence").is_some_and(|s| s.as_i64().is_none_or(|n| n < 0)) {
             return Err(bad("A question's sequence must be a non-negative integer."));
         }
@@ -85,6 +86,9 @@ pub fn check_questions(questions: Option<&Value>) -> Result<(), GraphError> {
             let choices = q.get("choices").and_then(Value::as_array).filter(|c| !c.is_empty()).ok_or_else(|| bad("A multiple choice question needs choices."))?;
             if choices.iter().any(|c| c.get("actualValue").and_then(Value::as_str).is_none_or(str::is_empty)) {
                 return Err(bad("Each answer choice needs an actualValue."));
+            }
+            for c in choices {
+                crate::language_codes::check(c.get("localizations"), "an answer choice")?;
             }
             if q.get("isSingleLineQuestion").is_some() || q.get("regexPattern").is_some() {
                 return Err(bad("Could not find a property named 'isSingleLineQuestion' or 'regexPattern' on type 'microsoft.graph.accessPackageMultipleChoiceQuestion'."));

@@ -338,7 +338,7 @@ pub fn list(t: &Tenant, ctx: &Ctx, spec: &Spec, q: &Query) -> Result<GResp, Grap
     let cursor = q.skiptoken.as_deref().map(odata::decode_cursor).transpose()?;
     let empty = std::collections::BTreeMap::new();
     let coll = t.coll(spec.coll).unwrap_or(&empty);
-    let keep = |r: &Record| visible(ctx, spec, r) && q.filter.as_ref().is_none_or(|f| crate::entitlement_query::matches(spec.coll, f, r));
+    let keep = |r: &Record| visible(ctx, spec, r) && q.filter.as_ref().is_none_or(|f| crate::entitlement_query::matches(t, spec.coll, f, r));
     let mut page: Vec<(&String, &Record)> = Vec::with_capacity(size.min(1000));
     let mut next: Option<Cursor> = None;
     let indexed = q.orderby.is_none() && q.skip.is_none() && !matches!(cursor, Some(Cursor::Offset(_)));

@@ -178,6 +178,7 @@ pub fn delete_group(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str) -> Result<
         return Err(GraphError::bad_request("Unable to delete the group because there is a product license assigned to the group. To delete this group, remove any product licenses first."));
     }
     let unified = t.get(spec.coll, id).is_some_and(|r| is_unified(&r.data));
+    crate::entitlement_incompatible::forget_group(t, id);
     if unified {
         soft_delete(t, ctx, spec.coll, id);
     } else {

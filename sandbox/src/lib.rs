@@ -67,6 +67,8 @@ pub mod entitlement_query;
 pub mod entitlement_delivery;
 pub mod entitlement_incompatible;
 pub mod entitlement_review;
+pub mod language_codes;
+pub mod entitlement_pending;
 pub mod entitlement_resources;
 pub mod clock;
 
@@ -398,6 +400,16 @@ impl SandboxHandle {
         let r = seed::seed(&mut t, spec);
         t.flush()?;
         Ok(r)
+    }
+    /// A `userAdd` request by user `target` for access package `package`
+    /// through `policy`, waiting for approval (as My Access makes with a
+    /// delegated token, which the sandbox does not issue); its id.
+    pub fn add_pending_request(&self, package: &str, policy: &str, target: &str) -> Result<String, SandboxError> {
+        let mut t = lock(&self.app.tenant);
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let id = entitlement_pending::add_pending(&mut t, &now, package, policy, target).map_err(|e| SandboxError::InvalidArgument(e.message))?;
+        t.flush()?;
+        Ok(id)
     }
     /// Makes every delta token issued so far expire.
     pub fn expire_delta_tokens(&self) -> Result<(), SandboxError> {

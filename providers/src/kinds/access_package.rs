@@ -11,26 +11,25 @@
 //! tenant with `$expand=accessPackage`). Policies are keyed in props by
 //! their lowercased display name; a changed policy is replaced whole
 //! (`PUT`, `access_package_policy_write`), one no longer declared is deleted. The catalog is set when a
-//! package is created: another catalog replaces it.
+//! package is created: another catalog replaces it. A policy's props form
+//! is `access_policy_props`; the export is `access_package_export`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use engine::apply::ExecError;
 use engine::model::{as_reference, reference};
 use engine::{DesiredResource, LiveObject, Props};
-use schema::kinds::access_package::{self as ap, AccessPackage, ApprovalSettings, ApprovalStage, AssignmentPolicy, Expiration, RequestorSettings};
+use schema::kinds::access_package::AccessPackage;
 use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Map, Value};
 
 use super::access_catalog::{resources as catalog_resources, AAD_GROUP};
 use super::access_package_policy_write::{delete_policy, live_policies, write_policies};
-use super::access_policy_automatic as automatic;
-use super::access_policy_review as review;
+use super::access_policy_props::{normalize_policy, policy_props};
 use super::access_resources::{APPLICATIONS, SITES};
 use super::registry::{Api, BoxFuture, KindProvider, Read, BY_DISPLAY_NAME};
 use super::{ref_to, resource, str_field};
 use crate::apply::{err, fail, Writer};
-use crate::export::ExportCx;
 use crate::graph::{BatchRequest, GraphClient, GraphError, GraphRequest, Method};
 use crate::observe::{ReadCx, Readout};
 
@@ -49,7 +48,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     create,
     update,
     delete,
-    export,
+    export: super::access_package_export::export,
     import_paths: &[],
     listings: || vec![PACKAGES_LISTING.to_string(), POLICIES_LISTING.to_string()],
     after_post: &["groups", "policies", "policyNames", "applications", "sites", "incompatiblePackages", "incompatibleGroups"],
@@ -63,102 +62,15 @@ const PACKAGES_LISTING: &str = "/identityGovernance/entitlementManagement/access
 /// What each package's own GET expands (documented on the single GET).
 const PACKAGE_EXPAND: &str = "?$expand=catalog,resourceRoleScopes($expand=role,scope)";
 pub(crate) const POLICIES_LISTING: &str = "/identityGovernance/entitlementManagement/assignmentPolicies?$expand=accessPackage,questions";
-const GROUPS: &str = "groups";
+pub(super) const GROUPS: &str = "groups";
 pub(super) const POLICIES_PROP: &str = "policies";
 /// The policies' lowercased names as a list: nested objects compare only
 /// the keys desired state sets, so a policy added in the portal shows up
 /// here (a list compares whole).
 const POLICY_NAMES: &str = "policyNames";
-const CATALOG: &str = "catalog";
+pub(super) const CATALOG: &str = "catalog";
 pub(super) const GRAPH: &str = "#microsoft.graph.";
 
-fn subject_ref(state: &DesiredState, who: &str) -> Value {
-    if ap::special_approver(who).is_some() || who.starts_with(ap::CONNECTED_ORGANIZATION) {
-        json!(who)
-    } else {
-        ref_to(state, who, &[Kind::User, Kind::Guest, Kind::Group])
-    }
-}
-
-fn subjects(state: &DesiredState, list: &[String]) -> Value {
-    Value::Array(list.iter().map(|w| subject_ref(state, w)).collect())
-}
-
-fn duration(s: &str) -> Value {
-    json!(schema::kinds::role_policy::canonical_duration(s).unwrap_or_else(|| s.to_string()))
-}
-
-/// A policy in props form: Graph's names, subjects as references (users,
-/// guests, groups) or special names (`requestor_manager`, ...).
-pub fn policy_props(p: &AssignmentPolicy, state: &DesiredState) -> Value {
-    let mut m = Map::new();
-    m.insert("displayName".into(), json!(p.display_name));
-    m.insert("description".into(), p.description.as_ref().map_or(Value::Null, |d| json!(d)));
-    m.insert("allowedTargetScope".into(), json!(p.allowed_target_scope));
-    m.insert("specificAllowedTargets".into(), subjects(state, &p.specific_allowed_targets));
-    let mut e = Map::new();
-    e.insert("type".into(), json!(p.expiration.kind));
-    if let Some(d) = &p.expiration.duration {
-        e.insert("duration".into(), duration(d));
-    }
-    if let Some(t) = &p.expiration.end_date_time {
-        e.insert("endDateTime".into(), json!(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
-    }
-    m.insert("expiration".into(), Value::Object(e));
-    if let Some(a) = &p.request_approval_settings {
-        let stages: Vec<Value> = a
-            .stages
-            .iter()
-            .map(|s| {
-                let mut v = json!({
-                    "durationBeforeAutomaticDenial": duration(&s.duration_before_automatic_denial),
-                    "isApproverJustificationRequired": s.is_approver_justification_required,
-                    "primaryApprovers": subjects(state, &s.primary_approvers),
-                    "fallbackPrimaryApprovers": subjects(state, &s.fallback_primary_approvers),
-                });
-                if let Some(m) = v.as_object_mut() {
-                    review::stage_props(s, m, &|l| subjects(state, l));
-                }
-                v
-            })
-            .collect();
-        m.insert(
-            "requestApprovalSettings".into(),
-            json!({
-                "isApprovalRequiredForAdd": a.is_approval_required_for_add,
-                "isApprovalRequiredForUpdate": a.is_approval_required_for_update,
-                "isRequestorJustificationRequired": a.is_requestor_justification_required,
-                "stages": stages,
-            }),
-        );
-    }
-    if let Some(r) = &p.requestor_settings {
-        m.insert("requestorSettings".into(), requestor_json(r));
-    }
-    if let Some(r) = &p.review_settings {
-        m.insert("reviewSettings".into(), review::review_props(r, &|l| subjects(state, l)));
-    }
-    m.insert(automatic::PROP.into(), automatic::props(p.automatic_request_settings.as_ref()));
-    if let Some(a) = &p.automatic_request_settings {
-        m.insert("specificAllowedTargets".into(), automatic::targets(a));
-    }
-    if let Some(qs) = &p.questions {
-        m.insert("questions".into(), super::access_policy_questions::props(qs));
-    }
-    Value::Object(m)
-}
-
-fn requestor_json(r: &RequestorSettings) -> Value {
-    json!({
-        "enableTargetsToSelfAddAccess": r.enable_targets_to_self_add_access,
-        "enableTargetsToSelfUpdateAccess": r.enable_targets_to_self_update_access,
-        "enableTargetsToSelfRemoveAccess": r.enable_targets_to_self_remove_access,
-        "allowCustomAssignmentSchedule": r.allow_custom_assignment_schedule,
-        "enableOnBehalfRequestorsToAddAccess": r.enable_on_behalf_requestors_to_add_access,
-        "enableOnBehalfRequestorsToUpdateAccess": r.enable_on_behalf_requestors_to_update_access,
-        "enableOnBehalfRequestorsToRemoveAccess": r.enable_on_behalf_requestors_to_remove_access,
-    })
-}
 
 pub fn desired(key: &str, p: &AccessPackage, state: &DesiredState) -> DesiredResource {
     let mut props = Props::new();
@@ -177,103 +89,6 @@ pub fn desired(key: &str, p: &AccessPackage, state: &DesiredState) -> DesiredRes
     r
 }
 
-/// A live subject set in props form.
-pub fn subject_entry(s: &Value) -> Value {
-    let ty = str_field(s, "@odata.type").trim_start_matches(GRAPH);
-    match ty {
-        "singleUser" => reference(str_field(s, "userId")),
-        "groupMembers" => reference(str_field(s, "groupId")),
-        "requestorManager" if s.get("managerLevel").and_then(Value::as_i64).unwrap_or(1) == 1 => json!("requestor_manager"),
-        // A manager further up is not modelled: kept by type (drift).
-        "requestorManager" => json!(format!("{GRAPH}requestorManager")),
-        "connectedOrganizationMembers" => json!(format!("{}{}", ap::CONNECTED_ORGANIZATION, str_field(s, "connectedOrganizationId"))),
-        "attributeRuleMembers" => automatic::rule_subject(s),
-        other => match ap::special_name(other) {
-            Some(n) => json!(n),
-            // Anything else (attribute rules, a manager two levels up) is
-            // kept by type, so it shows as drift rather than vanishing.
-            None => json!(format!("{GRAPH}{other}")),
-        },
-    }
-}
-
-fn live_subjects(v: Option<&Value>) -> Value {
-    Value::Array(v.and_then(Value::as_array).into_iter().flatten().map(subject_entry).collect())
-}
-
-fn live_duration(v: Option<&Value>) -> Value {
-    match v.and_then(Value::as_str) {
-        Some(s) => duration(s),
-        None => Value::Null,
-    }
-}
-
-/// A live policy in props form.
-pub fn normalize_policy(raw: &Value) -> Value {
-    let mut m = Map::new();
-    for k in ["displayName", "description", "allowedTargetScope"] {
-        m.insert(k.into(), raw.get(k).cloned().unwrap_or(Value::Null));
-    }
-    m.insert("specificAllowedTargets".into(), live_subjects(raw.get("specificAllowedTargets")));
-    let e = raw.get("expiration").cloned().unwrap_or(Value::Null);
-    let mut em = Map::new();
-    em.insert("type".into(), e.get("type").cloned().unwrap_or(Value::Null));
-    em.insert("duration".into(), live_duration(e.get("duration")));
-    let end = e.get("endDateTime").and_then(Value::as_str).and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    em.insert("endDateTime".into(), end.map_or(Value::Null, Value::String));
-    m.insert("expiration".into(), Value::Object(em));
-    if let Some(a) = raw.get("requestApprovalSettings").filter(|a| a.is_object()) {
-        let stages: Vec<Value> = a
-            .get("stages")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .map(|s| {
-                let mut v = json!({
-                    "durationBeforeAutomaticDenial": live_duration(s.get("durationBeforeAutomaticDenial")),
-                    "isApproverJustificationRequired": s.get("isApproverJustificationRequired").and_then(Value::as_bool).unwrap_or(false),
-                    "primaryApprovers": live_subjects(s.get("primaryApprovers")),
-                    "fallbackPrimaryApprovers": live_subjects(s.get("fallbackPrimaryApprovers")),
-                });
-                if let Some(m) = v.as_object_mut() {
-                    review::normalize_stage(s, m, &live_subjects);
-                }
-                v
-            })
-            .collect();
-        let flag = |k: &str| a.get(k).and_then(Value::as_bool).unwrap_or(false);
-        m.insert(
-            "requestApprovalSettings".into(),
-            json!({
-                "isApprovalRequiredForAdd": flag("isApprovalRequiredForAdd"),
-                "isApprovalRequiredForUpdate": flag("isApprovalRequiredForUpdate"),
-                "isRequestorJustificationRequired": flag("isRequestorJustificationRequired"),
-                "stages": stages,
-            }),
-        );
-    }
-    if let Some(r) = raw.get("requestorSettings").filter(|r| r.is_object()) {
-        let mut rm = Map::new();
-        for k in [
-            "enableTargetsToSelfAddAccess",
-            "enableTargetsToSelfUpdateAccess",
-            "enableTargetsToSelfRemoveAccess",
-            "allowCustomAssignmentSchedule",
-            "enableOnBehalfRequestorsToAddAccess",
-            "enableOnBehalfRequestorsToUpdateAccess",
-            "enableOnBehalfRequestorsToRemoveAccess",
-        ] {
-            rm.insert(k.into(), json!(r.get(k).and_then(Value::as_bool).unwrap_or(false)));
-        }
-        m.insert("requestorSettings".into(), Value::Object(rm));
-    }
-    if let Some(r) = review::normalize_review(raw.get("reviewSettings"), &live_subjects) {
-        m.insert("reviewSettings".into(), r);
-    }
-    m.insert(automatic::PROP.into(), automatic::normalize(raw.get(automatic::PROP)));
-    m.insert("questions".into(), super::access_policy_questions::normalize(raw.get("questions")));
-    Value::Object(m)
-}
 
 /// A role scope as a `groups` entry: the group whose Member role it is, or
 /// `originSystem:roleOriginId` for any other role (drift).
@@ -520,197 +335,4 @@ fn delete<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
             Err(e) => Err(fail(e)),
         }
     })
-}
-
-/// A props subject as TOML: a key, or the special name.
-fn subject_toml(v: &Value, key_of: &dyn Fn(&str) -> Option<Address>) -> Result<String, String> {
-    if let Some(s) = v.as_str() {
-        return if ap::special_approver(s).is_some() || s.starts_with(ap::CONNECTED_ORGANIZATION) { Ok(s.to_string()) } else { Err(format!("subject {s} is not modelled")) };
-    }
-    let id = as_reference(v).unwrap_or_default();
-    key_of(id).filter(|a| matches!(a.kind, Kind::User | Kind::Guest | Kind::Group)).map(|a| a.to_string()).ok_or_else(|| format!("subject {id} is not exported"))
-}
-
-fn subjects_toml(v: Option<&Value>, key_of: &dyn Fn(&str) -> Option<Address>) -> Result<Vec<String>, String> {
-    v.and_then(Value::as_array).into_iter().flatten().map(|s| subject_toml(s, key_of)).collect()
-}
-
-fn policy_toml(p: &Value, key_of: &dyn Fn(&str) -> Option<Address>) -> Result<AssignmentPolicy, String> {
-    let s = |v: Option<&Value>| v.and_then(Value::as_str).filter(|x| !x.is_empty()).map(str::to_string);
-    let e = p.get("expiration").cloned().unwrap_or(Value::Null);
-    let approval = match p.get("requestApprovalSettings") {
-        Some(a) if a.is_object() => {
-            let flag = |k: &str| a.get(k).and_then(Value::as_bool).unwrap_or(false);
-            let stages = a
-                .get("stages")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .map(|st| {
-                    let esc = review::stage_toml(st, &|v| subjects_toml(v, key_of))?;
-                    Ok(ApprovalStage {
-                        primary_approvers: subjects_toml(st.get("primaryApprovers"), key_of)?,
-                        fallback_primary_approvers: subjects_toml(st.get("fallbackPrimaryApprovers"), key_of)?,
-                        duration_before_automatic_denial: s(st.get("durationBeforeAutomaticDenial")).unwrap_or_else(|| "P14D".into()),
-                        is_approver_justification_required: st.get("isApproverJustificationRequired").and_then(Value::as_bool).unwrap_or(false),
-                        is_escalation_enabled: esc.enabled,
-                        duration_before_escalation: esc.delay,
-                        escalation_approvers: esc.approvers,
-                        fallback_escalation_approvers: esc.fallback,
-                    })
-                })
-                .collect::<Result<Vec<_>, String>>()?;
-            Some(ApprovalSettings {
-                is_approval_required_for_add: flag("isApprovalRequiredForAdd"),
-                is_approval_required_for_update: flag("isApprovalRequiredForUpdate"),
-                is_requestor_justification_required: flag("isRequestorJustificationRequired"),
-                stages,
-            })
-        }
-        _ => None,
-    };
-    let requestor = p.get("requestorSettings").filter(|r| r.is_object()).map(|r| {
-        let f = |k: &str| r.get(k).and_then(Value::as_bool).unwrap_or(false);
-        RequestorSettings {
-            enable_targets_to_self_add_access: f("enableTargetsToSelfAddAccess"),
-            enable_targets_to_self_update_access: f("enableTargetsToSelfUpdateAccess"),
-            enable_targets_to_self_remove_access: f("enableTargetsToSelfRemoveAccess"),
-            allow_custom_assignment_schedule: f("allowCustomAssignmentSchedule"),
-            enable_on_behalf_requestors_to_add_access: f("enableOnBehalfRequestorsToAddAccess"),
-            enable_on_behalf_requestors_to_update_access: f("enableOnBehalfRequestorsToUpdateAccess"),
-            enable_on_behalf_requestors_to_remove_access: f("enableOnBehalfRequestorsToRemoveAccess"),
-        }
-    });
-    let (automatic_request_settings, targets) = match automatic::toml(p) {
-        Some((a, rest)) => (Some(a), rest),
-        None => (None, p.get("specificAllowedTargets").cloned().unwrap_or(Value::Null)),
-    };
-    Ok(AssignmentPolicy {
-        automatic_request_settings,
-        display_name: s(p.get("displayName")).unwrap_or_default(),
-        description: s(p.get("description")),
-        allowed_target_scope: s(p.get("allowedTargetScope")).unwrap_or_default(),
-        specific_allowed_targets: subjects_toml(Some(&targets), key_of)?,
-        expiration: Expiration {
-            kind: s(e.get("type")).unwrap_or_else(|| ap::NO_EXPIRATION.into()),
-            duration: s(e.get("duration")),
-            end_date_time: e.get("endDateTime").and_then(Value::as_str).and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&chrono::Utc)),
-        },
-        request_approval_settings: approval,
-        requestor_settings: requestor,
-        review_settings: p.get("reviewSettings").filter(|r| r.is_object() && review::is_declared(r)).map(|r| review::review_toml(r, &|v| subjects_toml(v, key_of))).transpose()?,
-        questions: super::access_policy_questions::toml(p.get("questions"))?,
-    })
-}
-
-/// A live package as TOML; Err when something it names is not exported.
-pub fn export_one(o: &LiveObject, key_of: &dyn Fn(&str) -> Option<Address>) -> Result<AccessPackage, String> {
-    let p = &o.props;
-    let catalog_id = p.get(CATALOG).and_then(as_reference).unwrap_or_default();
-    let catalog = key_of(catalog_id).filter(|a| a.kind == Kind::AccessCatalog).map(|a| a.key.to_string()).ok_or_else(|| format!("catalog {catalog_id} is not exported"))?;
-    let groups = p
-        .get(GROUPS)
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|g| match as_reference(g) {
-            Some(id) => key_of(id).filter(|a| a.kind == Kind::Group).map(|a| a.key.to_string()).ok_or_else(|| format!("group {id} is not exported")),
-            None => Err(format!("role {} is not a group's Member role", g.as_str().unwrap_or_default())),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut policies = BTreeMap::new();
-    let live = p.get(POLICIES_PROP).and_then(Value::as_object);
-    let keys = super::access_policy_keys::policy_keys(live.into_iter().flat_map(|m| m.keys()).map(String::as_str));
-    for (name, pol) in live.into_iter().flatten() {
-        let t = policy_toml(pol, key_of).map_err(|e| format!("policy {}: {e}", str_field(pol, "displayName")))?;
-        policies.insert(keys.get(name.as_str()).cloned().unwrap_or_else(|| crate::export::slug(name)), t);
-    }
-    let (incompatible_packages, incompatible_groups) = super::access_package_incompatible::export(o, key_of)?;
-    Ok(AccessPackage {
-        display_name: o.display_name.clone(),
-        description: p.get("description").and_then(Value::as_str).filter(|d| !d.is_empty()).map(str::to_string),
-        is_hidden: p.get("isHidden").and_then(Value::as_bool).unwrap_or(false),
-        catalog,
-        groups,
-        applications: super::access_resources::package_export(p, APPLICATIONS),
-        sites: super::access_resources::package_export(p, SITES),
-        policies,
-        incompatible_packages,
-        incompatible_groups,
-    })
-}
-
-fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
-    // Every package keyed first: a package names the packages it is
-    // incompatible with by key, whichever is exported first. One that does
-    // not export is dropped from what the others may name, until none
-    // fails.
-    for o in &objects {
-        cx.key(Kind::AccessPackage, &o.display_name, &o.id);
-    }
-    let mut failed: BTreeMap<String, String> = BTreeMap::new();
-    let exported = loop {
-        let mut out = Vec::new();
-        let mut now_failed = Vec::new();
-        for o in objects.iter().filter(|o| !failed.contains_key(&o.id)) {
-            let key_of = |id: &str| if failed.contains_key(id) { None } else { cx.keys.key_of(id).cloned() };
-            match export_one(o, &key_of) {
-                Ok(x) => out.push((*o, x)),
-                Err(e) => now_failed.push((o.id.clone(), e)),
-            }
-        }
-        if now_failed.is_empty() {
-            break out;
-        }
-        failed.extend(now_failed);
-    };
-    let mut t = BTreeMap::new();
-    for (o, x) in exported {
-        let names = o.props.get(POLICIES_PROP).and_then(Value::as_object).into_iter().flat_map(|m| m.keys()).map(String::as_str);
-        for (name, key) in super::access_policy_keys::policy_keys(names) {
-            cx.keys.policy_keys.insert((o.id.clone(), name), key);
-        }
-        let a = cx.key(Kind::AccessPackage, &o.display_name, &o.id);
-        t.insert(a.key.clone(), x);
-        cx.record(a, &o.id);
-    }
-    for o in objects.iter() {
-        if let Some(e) = failed.get(&o.id) {
-            cx.warn(format!("access package {} ({}): {e}: not exported", o.display_name, o.id));
-        }
-    }
-    cx.table(Kind::AccessPackage, "", &t);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn subjects_round_trip_between_graph_and_props() {
-        assert_eq!(subject_entry(&json!({"@odata.type": "#microsoft.graph.singleUser", "userId": "u1"})), reference("u1"));
-        assert_eq!(subject_entry(&json!({"@odata.type": "#microsoft.graph.groupMembers", "groupId": "g1"})), reference("g1"));
-        assert_eq!(subject_entry(&json!({"@odata.type": "#microsoft.graph.requestorManager", "managerLevel": 1})), json!("requestor_manager"));
-        assert_eq!(subject_entry(&json!({"@odata.type": "#microsoft.graph.requestorManager", "managerLevel": 2})), json!("#microsoft.graph.requestorManager"));
-        assert_eq!(subject_entry(&json!({"@odata.type": "#microsoft.graph.externalSponsors"})), json!("external_sponsors"));
-        let rs = json!({"id": "x", "role": {"originId": "Member_g1", "originSystem": "AadGroup"}, "scope": {"originId": "g1"}});
-        assert_eq!(role_scope_entry(&rs), reference("g1"));
-        let owner = json!({"id": "x", "role": {"originId": "Owner_g1", "originSystem": "AadGroup"}});
-        assert_eq!(role_scope_entry(&owner), json!("AadGroup:Owner_g1"));
-    }
-
-    #[test]
-    fn a_live_policy_compares_equal_to_its_declaration() {
-        let live = json!({
-            "id": "p1", "displayName": "External", "description": null, "allowedTargetScope": "allExternalUsers", "specificAllowedTargets": [],
-            "expiration": {"type": "afterDuration", "duration": "P30D", "endDateTime": null},
-            "requestApprovalSettings": {"isApprovalRequiredForAdd": true, "isApprovalRequiredForUpdate": false, "isRequestorJustificationRequired": true,
-                "stages": [{"durationBeforeAutomaticDenial": "P14D", "isApproverJustificationRequired": false, "isEscalationEnabled": false, "primaryApprovers": [{"@odata.type": "#microsoft.graph.singleUser", "userId": "u1"}], "fallbackPrimaryApprovers": []}]},
-        });
-        let n = normalize_policy(&live);
-        assert_eq!(n["requestApprovalSettings"]["stages"][0]["primaryApprovers"], json!([reference("u1")]));
-        assert_eq!(n["expiration"]["duration"], json!("P30D"));
-        let pol = policy_toml(&n, &|id| (id == "u1").then(|| Address::new(Kind::User, "adele"))).expect("exports");
-        assert_eq!(pol.request_approval_settings.map(|a| a.stages[0].primary_approvers.clone()), Some(vec!["user.adele".to_string()]));
-    }
 }

@@ -145,7 +145,7 @@ mod tests {
             }
         }
         let n = normalize(Some(&live));
-        assert!(crate::kinds::access_package::normalize_policy(&json!({"questions": live}))["questions"] == n);
+        assert!(crate::kinds::access_policy_props::normalize_policy(&json!({"questions": live}))["questions"] == n);
         assert_eq!(n, p);
         // Exported sorted by language code (the order is not Graph's concern).
         let mut sorted = qs.clone();

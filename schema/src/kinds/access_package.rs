@@ -278,6 +278,7 @@ pub(crate) fn validate(cx: &mut Ctx) {
     crate::kinds::access_package_incompatible::validate(cx);
     crate::kinds::access_package_review::validate(cx);
     crate::kinds::access_package_questions::validate(cx);
+    crate::kinds::access_package_chain::validate(cx);
     crate::kinds::access_package_automatic::validate(cx);
     crate::kinds::access_resources::validate(cx);
 }

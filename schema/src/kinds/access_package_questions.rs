@@ -66,15 +66,9 @@ pub struct LocalizedText {
     pub text: String,
 }
 
-/// Whether `code` has the documented form: two letters, optionally `-`
-/// and two more (`en`, `en-us`; any case).
-pub fn is_language_code(code: &str) -> bool {
-    let two = |s: &str| s.len() == 2 && s.chars().all(|c| c.is_ascii_alphabetic());
-    match code.split_once('-') {
-        Some((l, c)) => two(l) && two(c),
-        None => two(code),
-    }
-}
+/// Whether `code` is an ISO 639-1 language, optionally with an ISO
+/// 3166-1 country (`super::access_package_language`).
+pub use super::access_package_language::is_language_code;
 
 pub const TEXT_INPUT: &str = "#microsoft.graph.accessPackageTextInputQuestion";
 pub const MULTIPLE_CHOICE: &str = "#microsoft.graph.accessPackageMultipleChoiceQuestion";
