@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -242,6 +242,17 @@ async fn the_lock_names_its_holder_waits_is_taken_over_when_stale_and_unlocks() 
     assert!(text(&out.stderr).contains("pid 4242 on ci-runner-7") && !lock_path.exists(), "{}", text(&out.stderr));
     let out = cli(&sb, work.path(), &["apply", "--auto-approve", d]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // The same lock committed to git (a pull request, a stray `git add
+    // -A`) came with the checkout, not from a run: taken over, with a
+    // warning (hostile run 23, finding 11).
+    let git = |args: &[&str]| Command::new("git").arg("-C").arg(work.path()).args(args).output().unwrap();
+    assert!(git(&["init", "-q"]).status.success());
+    std::fs::write(&lock_path, serde_json::to_string(&remote).unwrap()).unwrap();
+    assert!(git(&["add", "-f", lock_path.to_str().unwrap()]).status.success());
+    let out = cli(&sb, work.path(), &["apply", "--auto-approve", d]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("tracked by git") && text(&out.stderr).contains("Took over the state lock left by"), "{}", text(&out.stderr));
     sb.shutdown().await.unwrap();
 }
 
