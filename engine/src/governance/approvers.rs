@@ -3,7 +3,10 @@
 //! activation approvers) and access package policies (request approval
 //! stages, review settings), which `admin_reach`, `package_approvers` and
 //! `approver_live` all read, and the people behind them (approver groups followed through their declared members,
-//! transitively). Whoever resets such a person's sign-in (a unit-scoped
+//! transitively, and through membership rules: a dynamic approver group
+//! holds every declared person its rule is not proved to leave out, judged
+//! as the licence and targeting lints judge rules, `super::targets::holds`;
+//! hostile run 22, finding 10). Whoever resets such a person's sign-in (a unit-scoped
 //! Authentication Administrator) approves in their name
 //! (`super::admin_reach::unit_lints`).
 
@@ -85,10 +88,13 @@ pub fn addresses(desired: &DesiredModel) -> BTreeSet<Address> {
 
 /// The people (users, guests) who approve or review, each with how: the
 /// object and list naming them, through which group when they are a
-/// declared member of an approver group (nested groups followed).
+/// declared member of an approver group (nested groups followed), or held
+/// by its membership rule (or a nested group's, or a `memberOf` rule's
+/// groups) not proved to leave them out.
 pub fn people(desired: &DesiredModel) -> BTreeMap<Address, String> {
     let mut out = BTreeMap::new();
-    for a in declared(desired) {
+    let declared = declared(desired);
+    for a in &declared {
         let mut todo = vec![(a.who.clone(), String::new())];
         let mut seen = BTreeSet::new();
         while let Some((who, via)) = todo.pop() {
@@ -105,6 +111,13 @@ pub fn people(desired: &DesiredModel) -> BTreeMap<Address, String> {
             }
             let v = format!(" through {who}");
             todo.extend(members.into_iter().map(|m| (m, v.clone())));
+        }
+    }
+    // Dynamic approver groups: whom their rules may hold.
+    let persons: Vec<&Address> = desired.resources.keys().filter(|a| matches!(a.kind, Kind::User | Kind::Guest)).collect();
+    for a in declared.iter().filter(|a| a.who.kind == Kind::Group) {
+        for p in persons.iter().filter(|p| super::targets::holds(desired, &a.who, p, true)) {
+            out.entry((*p).clone()).or_insert_with(|| format!("{} {} through {}, whose membership rule is not proved to leave it out", a.object, a.list, a.who));
         }
     }
     out
