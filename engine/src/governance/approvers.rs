@@ -113,12 +113,32 @@ pub fn people(desired: &DesiredModel) -> BTreeMap<Address, String> {
             todo.extend(members.into_iter().map(|m| (m, v.clone())));
         }
     }
-    // Dynamic approver groups: whom their rules may hold.
+    // Dynamic approver groups: whom their rules may hold. Only groups with
+    // a rule somewhere in them are asked about every person.
     let persons: Vec<&Address> = desired.resources.keys().filter(|a| matches!(a.kind, Kind::User | Kind::Guest)).collect();
-    for a in declared.iter().filter(|a| a.who.kind == Kind::Group) {
+    for a in declared.iter().filter(|a| a.who.kind == Kind::Group && has_rule(desired, &a.who, &mut BTreeSet::new())) {
         for p in persons.iter().filter(|p| super::targets::holds(desired, &a.who, p, true)) {
             out.entry((*p).clone()).or_insert_with(|| format!("{} {} through {}, whose membership rule is not proved to leave it out", a.object, a.list, a.who));
         }
     }
     out
+}
+
+/// Whether group `g`, or a group nested in it (declared members, a
+/// resolved `memberOf` rule), has a membership rule.
+fn has_rule(desired: &DesiredModel, g: &Address, seen: &mut BTreeSet<Address>) -> bool {
+    if g.kind != Kind::Group || !seen.insert(g.clone()) {
+        return false;
+    }
+    let Some(r) = desired.resources.get(g) else { return false };
+    if r.props.get("membershipRule").and_then(Value::as_str).is_some_and(|rule| super::member_of::member_of_ids(rule).is_none()) {
+        return true;
+    }
+    let mut nested = BTreeSet::new();
+    for p in ["members", super::member_of::NESTED] {
+        if let Some(v) = r.props.get(p) {
+            referenced_addresses(v, &mut nested);
+        }
+    }
+    nested.iter().any(|m| has_rule(desired, m, seen))
 }
