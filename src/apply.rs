@@ -324,8 +324,10 @@ async fn run_locked(
         return Ok(crate::refused::exit(ExitCode::SUCCESS, refused.as_deref()));
     }
     let limit = opts.max_deletions.unwrap_or(desired.governance.prune.max_deletions);
-    if plan.deletions() as u32 > limit {
-        bail!("the plan deletes {} objects, more than the limit of {limit} (governance.prune.max_deletions); review it and pass --max-deletions {} to allow it", plan.deletions(), plan.deletions());
+    // Deletes and the disables of undeclared accounts count together.
+    if let Some(why) = engine::governance::disable_bound::over(&plan.changes, limit, &format!("the limit of {limit} (governance.prune.max_deletions)")) {
+        let (deletions, disables) = engine::governance::disable_bound::counts(&plan.changes);
+        bail!("{why}; review it and pass --max-deletions {} to allow it", deletions + disables);
     }
     output::result(&engine::render::text(&plan, output::color_stdout()));
     if !confirm(opts.auto_approve)? {

@@ -480,13 +480,8 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     // Which variable each secret is sent from (names only).
     crate::secret_env::add_changes(&mut changes, &mut unchanged, desired, ledger, &matched, &unknown_set);
 
-    let deletions = changes.iter().filter(|c| matches!(c.action, Action::Delete | Action::Replace)).count();
-    if deletions as u32 > gov.prune.max_deletions {
-        warnings.push(format!(
-            "the plan deletes {deletions} objects, more than governance.prune.max_deletions ({}); apply will refuse without --max-deletions",
-            gov.prune.max_deletions
-        ));
-    }
+    // Deletes and the disables of undeclared accounts, against one limit.
+    warnings.extend(crate::governance::disable_bound::warning(&changes, gov.prune.max_deletions));
 
     // Ring by ring: later rings wait for the earlier ones to soak. A ring
     // last changed at the later of the ledger's time and the live object's
@@ -522,6 +517,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
             sensitive.entry(a).or_insert(why);
         }
     }
+    crate::governance::disable_bound::hold(&changes, gov.prune.max_deletions, &mut sensitive);
     // What a ledger fact the tenant's seal does not prove would have hidden.
     for c in changes.iter().filter(|c| c.notes.iter().any(|n| crate::ledger_seal::is_unproven_note(n))) {
         let why = "the ledger does not match the seal the tenant records, so what it recorded of this object proves nothing";

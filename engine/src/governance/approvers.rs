@@ -3,7 +3,10 @@
 //! activation approvers) and access package policies (request approval
 //! stages, review settings), which `admin_reach`, `package_approvers` and
 //! `approver_live` all read, and the people behind them (approver groups followed through their declared members,
-//! transitively). Whoever resets such a person's sign-in (a unit-scoped
+//! transitively, and through membership rules: a dynamic approver group
+//! holds every declared person its rule is not proved to leave out, judged
+//! as the licence and targeting lints judge rules, `super::targets::holds`;
+//! hostile run 22, finding 10). Whoever resets such a person's sign-in (a unit-scoped
 //! Authentication Administrator) approves in their name
 //! (`super::admin_reach::unit_lints`).
 
@@ -85,10 +88,13 @@ pub fn addresses(desired: &DesiredModel) -> BTreeSet<Address> {
 
 /// The people (users, guests) who approve or review, each with how: the
 /// object and list naming them, through which group when they are a
-/// declared member of an approver group (nested groups followed).
+/// declared member of an approver group (nested groups followed), or held
+/// by its membership rule (or a nested group's, or a `memberOf` rule's
+/// groups) not proved to leave them out.
 pub fn people(desired: &DesiredModel) -> BTreeMap<Address, String> {
     let mut out = BTreeMap::new();
-    for a in declared(desired) {
+    let declared = declared(desired);
+    for a in &declared {
         let mut todo = vec![(a.who.clone(), String::new())];
         let mut seen = BTreeSet::new();
         while let Some((who, via)) = todo.pop() {
@@ -107,5 +113,32 @@ pub fn people(desired: &DesiredModel) -> BTreeMap<Address, String> {
             todo.extend(members.into_iter().map(|m| (m, v.clone())));
         }
     }
+    // Dynamic approver groups: whom their rules may hold. Only groups with
+    // a rule somewhere in them are asked about every person.
+    let persons: Vec<&Address> = desired.resources.keys().filter(|a| matches!(a.kind, Kind::User | Kind::Guest)).collect();
+    for a in declared.iter().filter(|a| a.who.kind == Kind::Group && has_rule(desired, &a.who, &mut BTreeSet::new())) {
+        for p in persons.iter().filter(|p| super::targets::holds(desired, &a.who, p, true)) {
+            out.entry((*p).clone()).or_insert_with(|| format!("{} {} through {}, whose membership rule is not proved to leave it out", a.object, a.list, a.who));
+        }
+    }
     out
+}
+
+/// Whether group `g`, or a group nested in it (declared members, a
+/// resolved `memberOf` rule), has a membership rule.
+fn has_rule(desired: &DesiredModel, g: &Address, seen: &mut BTreeSet<Address>) -> bool {
+    if g.kind != Kind::Group || !seen.insert(g.clone()) {
+        return false;
+    }
+    let Some(r) = desired.resources.get(g) else { return false };
+    if r.props.get("membershipRule").and_then(Value::as_str).is_some_and(|rule| super::member_of::member_of_ids(rule).is_none()) {
+        return true;
+    }
+    let mut nested = BTreeSet::new();
+    for p in ["members", super::member_of::NESTED] {
+        if let Some(v) = r.props.get(p) {
+            referenced_addresses(v, &mut nested);
+        }
+    }
+    nested.iter().any(|m| has_rule(desired, m, seen))
 }

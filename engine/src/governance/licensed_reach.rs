@@ -14,7 +14,8 @@
 //! not license the members of nested groups; `licence-not-inherited`), so
 //! nested groups are not followed; a `user.memberOf` rule makes the named
 //! groups' members direct members, so those groups are followed (as
-//! `super::targets` follows them).
+//! `super::targets` follows them) once the plan has resolved the rule's
+//! group ids; `validate` cannot, so it leaves such a group to the plan.
 
 use std::collections::BTreeMap;
 
@@ -54,6 +55,11 @@ pub fn lints(desired: &DesiredModel, address: &Address, r: &DesiredResource) -> 
     // members are this group's members (followed as targets are).
     let named: Vec<&str> = r.props.get(super::member_of::NESTED).and_then(Value::as_array).into_iter().flatten().filter_map(crate::model::as_reference).collect();
     let nested: Vec<Address> = named.iter().filter_map(|x| x.parse::<Address>().ok()).collect();
+    if named.is_empty() && super::member_of::member_of_ids(rule).is_some() {
+        // A `memberOf` rule validate cannot resolve (the named groups are
+        // object ids only the plan maps to addresses): judged by the plan.
+        return out;
+    }
     let mut reach = if named.is_empty() {
         super::targets::rule_reach(desired, rule, &address.to_string())
     } else {

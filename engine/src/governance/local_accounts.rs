@@ -12,15 +12,32 @@
 //! Judged as admin access on the devices reached:
 //! * the Accounts CSP (`./Device/Vendor/MSFT/Accounts/...`: local users,
 //!   their passwords, their local groups);
-//! * `Policy/Config/LocalUsersAndGroups`, `Policy/Config/RestrictedGroups`
-//!   and `Policy/Config/Accounts`;
+//! * `Policy/Config/LocalUsersAndGroups` and `Policy/Config/RestrictedGroups`;
 //! * `Policy/Config/UserRights/*` (debug programs, log on locally, act as
-//!   part of the operating system, ...), except the `Deny*` rights, which
-//!   only take access away;
+//!   part of the operating system, ...) unless the value grants the right
+//!   to nobody beyond the machine's own privileged principals
+//!   (Administrators `S-1-5-32-544`, SYSTEM `S-1-5-18`, LOCAL SERVICE
+//!   `S-1-5-19`, NETWORK SERVICE `S-1-5-20`, SERVICE `S-1-5-6`) or to
+//!   nobody at all: that narrows the right, as Microsoft's security
+//!   baselines do (hostile run 22, finding 4). The `Deny*` rights only take
+//!   access away whatever they list;
 //! * `Policy/Config/LocalPoliciesSecurityOptions/Accounts_EnableAdministratorAccountStatus`
 //!   and `Accounts_EnableGuestAccountStatus` unless the value proves the
 //!   account disabled (`0`, or a choice option ending `_0`): the other
-//!   `Accounts_*` options (blank passwords, renaming) are hardening.
+//!   `Accounts_*` options (blank passwords, renaming) are hardening;
+//! * Windows LAPS automatic account management (`./Device/Vendor/MSFT/LAPS/
+//!   Policies/AutomaticAccountManagementEnabled`, which creates a local
+//!   administrator account or takes over the built-in one, and
+//!   `AutomaticAccountManagementEnableAccount`, which enables it) unless the
+//!   value proves it off (`false`, `0`, an option ending `_false` or `_0`;
+//!   hostile run 22, finding 5). LAPS managing the password of an account
+//!   that exists (backup directory, password age, ...) is not flagged.
+//!
+//! `Policy/Config/Accounts/AllowMicrosoftAccountConnection` and
+//! `AllowAddingNonMicrosoftAccountsManually` (Policy CSP - Accounts: `0`
+//! not allowed, `1` allowed, the default) are flagged only when they
+//! allow: `0` blocks accounts and is hardening (hostile run 22, finding
+//! 4). The area's other settings touch no account.
 //!
 //! A URI escaping its `/` (`RestrictedGroups%2FConfigureGroupMembership`)
 //! is read unescaped.
@@ -32,7 +49,6 @@ use serde_json::Value;
 const NODES: &[(&str, &str)] = &[
     ("/vendor/msft/accounts/", "local accounts"),
     ("/policy/config/localusersandgroups/", "local groups"),
-    ("/policy/config/accounts/", "account policy"),
     ("/policy/config/restrictedgroups/", "restricted (local) groups"),
     ("/policy/config/userrights/", "user rights"),
     ("/localusergroup", "local groups"),
@@ -44,6 +60,41 @@ const ENABLE_ACCOUNT: &[(&str, &str)] = &[
     ("/policy/config/localpoliciessecurityoptions/accounts_enableguestaccountstatus", "the built-in Guest account"),
 ];
 
+/// Settings that allow accounts from outside the directory on a device
+/// unless set to `0` (URI part).
+const ALLOW_ACCOUNTS: &[(&str, &str)] = &[
+    ("/policy/config/accounts/allowmicrosoftaccountconnection", "Microsoft accounts"),
+    ("/policy/config/accounts/allowaddingnonmicrosoftaccountsmanually", "accounts added by hand"),
+];
+
+/// Windows LAPS automatic account management (URI part, exact node).
+const LAPS_ACCOUNT: &[(&str, &str)] = &[
+    ("/vendor/msft/laps/policies/automaticaccountmanagementenabled", "turns on Windows LAPS automatic account management, which creates a local administrator account (or takes over the built-in one)"),
+    ("/vendor/msft/laps/policies/automaticaccountmanagementenableaccount", "enables the local administrator account Windows LAPS manages"),
+];
+
+/// The machine's own privileged principals: a user right held by nobody
+/// else gives no person anything.
+const MACHINE_PRINCIPALS: &[&str] = &["s-1-5-32-544", "administrators", "builtin\\administrators", "s-1-5-18", "s-1-5-19", "s-1-5-20", "s-1-5-6"];
+
+/// Whether a user right's `value` grants it to nobody beyond
+/// [`MACHINE_PRINCIPALS`]: entries separated by U+F000 (written
+/// `&#xF000;` in an OMA-URI string), a CDATA wrapper, a `*` before a SID;
+/// a list (a Settings Catalog collection) is judged entry by entry.
+fn narrows(value: &Value) -> bool {
+    match value {
+        Value::String(s) => {
+            let s = s.trim();
+            let s = s.strip_prefix("<![CDATA[").and_then(|x| x.strip_suffix("]]>")).unwrap_or(s);
+            s.replace("&#xF000;", "\u{F000}").replace("&#xf000;", "\u{F000}").split(['\u{F000}', ',']).map(|e| e.trim().trim_start_matches('*').to_ascii_lowercase()).filter(|e| !e.is_empty()).all(|e| MACHINE_PRINCIPALS.contains(&e.as_str()))
+        }
+        Value::Array(items) => items.iter().all(narrows),
+        Value::Object(m) => m.get("value").is_some_and(narrows),
+        Value::Null => true,
+        _ => false,
+    }
+}
+
 /// A node's URI part as it appears inside a setting definition id.
 fn as_id(part: &str) -> String {
     part.replace('/', "_")
@@ -54,7 +105,8 @@ fn as_id(part: &str) -> String {
 fn proves_off(value: &Value) -> bool {
     match value {
         Value::Number(n) => n.as_i64() == Some(0),
-        Value::String(s) => s == "0" || s.ends_with("_0"),
+        Value::String(s) => s == "0" || s.ends_with("_0") || s.eq_ignore_ascii_case("false") || s.ends_with("_false"),
+        Value::Bool(b) => !b,
         Value::Object(m) => m.get("value").is_some_and(proves_off),
         _ => false,
     }
@@ -68,12 +120,23 @@ pub fn judge(name: &str, is_id: bool, value: &Value) -> Option<String> {
     for (node, what) in NODES {
         let node = part(node);
         let Some(at) = lower.find(&node) else { continue };
-        if node.ends_with(&part("/policy/config/userrights/")) && lower[at + node.len()..].starts_with("deny") {
-            // A Deny* right takes access away.
+        if node.ends_with(&part("/policy/config/userrights/")) && (lower[at + node.len()..].starts_with("deny") || narrows(value)) {
+            // A Deny* right takes access away; one held by the machine's
+            // own principals only is narrowed.
             return None;
         }
         let right = if node.contains("userrights") { format!(" ({})", &lower[at + node.len()..]) } else { String::new() };
         return Some(format!("{name} sets {what}{right} on the devices it reaches: admin access on them"));
+    }
+    for (node, what) in ALLOW_ACCOUNTS {
+        if lower.ends_with(&part(node)) && !proves_off(value) {
+            return Some(format!("{name} allows {what} on the devices it reaches: accounts outside the directory"));
+        }
+    }
+    for (node, what) in LAPS_ACCOUNT {
+        if lower.ends_with(&part(node)) && !proves_off(value) {
+            return Some(format!("{name} {what} on the devices it reaches: a local account outside any approval"));
+        }
     }
     for (node, what) in ENABLE_ACCOUNT {
         if lower.contains(&part(node)) && !proves_off(value) {
@@ -143,6 +206,34 @@ mod tests {
         assert!(judge("./Device/Vendor/MSFT/Policy/Config/LocalPoliciesSecurityOptions/Accounts_EnableGuestAccountStatus", false, &json!(0)).is_none());
         assert!(judge("device_vendor_msft_policy_config_localpoliciessecurityoptions_accounts_limitlocalaccountuseofblankpasswordstoconsolelogononly", true, &json!("x_1")).is_none());
         assert!(judge("device_vendor_msft_policy_config_defender_allowrealtimemonitoring", true, &json!("x_1")).is_none());
+    }
+
+    #[test]
+    fn narrowing_is_not_granting() {
+        let debug = "./Device/Vendor/MSFT/Policy/Config/UserRights/DebugPrograms";
+        assert!(judge(debug, false, &json!("<![CDATA[*S-1-5-32-544]]>")).is_none());
+        assert!(judge(debug, false, &json!("")).is_none(), "nobody");
+        assert!(judge("./Device/Vendor/MSFT/Policy/Config/UserRights/ImpersonateClient", false, &json!("*S-1-5-32-544&#xF000;*S-1-5-19&#xF000;*S-1-5-20&#xF000;*S-1-5-6")).is_none());
+        assert!(judge(debug, false, &json!("*S-1-5-32-544&#xF000;*S-1-5-32-545")).is_some(), "Users added");
+        assert!(judge("device_vendor_msft_policy_config_userrights_debugprograms", true, &json!(["*S-1-5-32-544"])).is_none());
+        assert!(judge("device_vendor_msft_policy_config_userrights_debugprograms", true, &json!(["*S-1-5-32-544", "CONTOSO\\helpdesk"])).is_some());
+        let msa = "device_vendor_msft_policy_config_accounts_allowmicrosoftaccountconnection";
+        assert!(judge(msa, true, &json!(format!("{msa}_0"))).is_none());
+        assert!(judge(msa, true, &json!(format!("{msa}_1"))).is_some());
+        assert!(judge("./Device/Vendor/MSFT/Policy/Config/Accounts/AllowMicrosoftAccountConnection", false, &json!(0)).is_none());
+        assert!(judge("./Device/Vendor/MSFT/Policy/Config/Accounts/DomainNamesForEmailSync", false, &json!("contoso.com")).is_none());
+    }
+
+    #[test]
+    fn laps_automatic_account_management_is_a_local_account() {
+        let on = "device_vendor_msft_laps_policies_automaticaccountmanagementenabled";
+        assert!(judge(on, true, &json!(format!("{on}_true"))).is_some());
+        assert!(judge(on, true, &json!(format!("{on}_false"))).is_none());
+        let enable = "./Device/Vendor/MSFT/LAPS/Policies/AutomaticAccountManagementEnableAccount";
+        assert!(judge(enable, false, &json!(1)).is_some());
+        assert!(judge(enable, false, &json!(0)).is_none());
+        assert!(judge("./Device/Vendor/MSFT/LAPS/Policies/AutomaticAccountManagementEnabled", false, &json!(true)).is_some());
+        assert!(judge("device_vendor_msft_laps_policies_passwordagedays", true, &json!(30)).is_none());
     }
 
     #[test]

@@ -26,6 +26,7 @@ mod sensitivity;
 mod signatures;
 pub mod targets;
 pub mod undeclared;
+pub mod disable_bound;
 pub mod trust;
 pub mod admin_reach;
 pub mod script_review;

@@ -96,7 +96,9 @@ fn reach(desired: &DesiredModel, g: &Address, path: &str, seen: &mut BTreeSet<Ad
         }
         return out;
     }
-    if let Some(rule) = r.props.get("membershipRule").and_then(Value::as_str) {
+    // A `memberOf` rule only the plan resolves (validate has no ids to
+    // resolve it with) is judged there, not guessed at here.
+    if let Some(rule) = r.props.get("membershipRule").and_then(Value::as_str).filter(|r| super::member_of::member_of_ids(r).is_none()) {
         out.add(rule_reach(desired, rule, path));
     }
     out
@@ -188,7 +190,9 @@ fn holds_walk(desired: &DesiredModel, g: &Address, account: &Address, maybe: boo
             }
         }
     }
-    let (Some(rule), Some(a)) = (r.props.get("membershipRule").and_then(Value::as_str), desired.resources.get(account)) else { return false };
+    // A `memberOf` rule is nesting, followed above once the plan resolved
+    // it; its text proves nothing about the account.
+    let (Some(rule), Some(a)) = (r.props.get("membershipRule").and_then(Value::as_str).filter(|r| super::member_of::member_of_ids(r).is_none()), desired.resources.get(account)) else { return false };
     match super::rule::evaluate(rule, &a.props) {
         Some(true) => !paused || maybe,
         Some(false) => false,

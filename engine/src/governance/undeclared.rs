@@ -55,6 +55,10 @@ pub fn access_end(address: &Address, entry: &LedgerEntry, live: &LiveObject, now
     }
 }
 
+/// What the reason of a kept account's disable says (and how
+/// [`super::disable_bound`] knows one in a plan, saved or not).
+pub const KEPT_BLOCKED: &str = "so the account is kept with its sign-in blocked";
+
 /// Whether a ledger-owned account desired state no longer declares, and
 /// that pruning keeps, must have its sign-in blocked: `None` for other
 /// kinds and for service accounts (`service`: the ledger recorded it as
@@ -67,7 +71,7 @@ pub fn kept_account(address: &Address, service: bool, live: &LiveObject) -> Opti
     match live.props.get("accountEnabled") {
         Some(Value::Bool(false)) => Some(AccessEnd::Ended),
         _ => Some(AccessEnd::Disable(format!(
-            "no longer declared; pruning is off for {} (governance.prune.kinds), so the account is kept with its sign-in blocked (an account nobody declares is access nobody approved to keep)",
+            "no longer declared; pruning is off for {} (governance.prune.kinds), {KEPT_BLOCKED} (an account nobody declares is access nobody approved to keep)",
             address.kind
         ))),
     }
