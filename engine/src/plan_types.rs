@@ -190,10 +190,6 @@ impl Plan {
         out
     }
 
-    pub fn deletions(&self) -> usize {
-        self.changes.iter().filter(|c| matches!(c.action, Action::Delete | Action::Replace)).count()
-    }
-
     /// Canonical hash of the plan's content: what approvals sign. It
     /// excludes `author` and `approvals` (the signatures themselves).
     pub fn hash(&self) -> String {
