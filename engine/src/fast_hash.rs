@@ -87,7 +87,7 @@ mod tests {
         for i in &ids {
             m.insert(i.as_str(), &a);
         }
-        assert!(ids.iter().all(|i| m.get(i.as_str()).is_some()));
-        assert!(m.get("not-an-id").is_none());
+        assert!(ids.iter().all(|i| m.contains_key(i.as_str())));
+        assert!(!m.contains_key("not-an-id"));
     }
 }
