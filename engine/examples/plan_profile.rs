@@ -14,6 +14,11 @@
 //! Or, with a directory in place of the size, the exported tenant that
 //! `benches/plan.rs --dump DIR` wrote (`desired.json`, `observed.json`,
 //! `ledger.json`: what its timed plan was given), planned three times.
+//! A second argument names a file the last plan is written to as JSON
+//! (to show two builds plan byte-identically). `PLAN_PROFILE_SEAL=broken`
+//! plans with a ledger the tenant's seal does not prove (every fact
+//! unproven: the whole review of `governance::unproven_record`);
+//! `PLAN_PROFILE_RUNS=N` plans N times.
 
 use chrono::{TimeZone, Utc};
 use engine::model::reference;
@@ -98,12 +103,23 @@ fn main() {
         let n: usize = arg.parse().unwrap_or(10_000);
         (format!("{n} objects"), tenant(n), 1)
     };
-    for _ in 0..runs {
+    let mut ledger = ledger;
+    let broken = std::env::var("PLAN_PROFILE_SEAL").as_deref() == Ok("broken");
+    if broken {
+        ledger.seal = engine::ledger_seal::Seal::Broken { ledger: "sha256:ledger".into(), recorded: "sha256:recorded".into(), only: None };
+    }
+    let out = std::env::args().nth(2);
+    let runs = std::env::var("PLAN_PROFILE_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(runs);
+    for run in 0..runs {
         let started = std::time::Instant::now();
         let cpu = thread_cpu();
         let p = plan(&desired, &observed, &ledger, &options).expect("plan");
         let cpu = thread_cpu().saturating_sub(cpu);
-        assert!(p.changes.is_empty(), "converged: {:?}", p.changes.first());
-        eprintln!("plan of {label}: {:?} wall, {:.2} s CPU (thread), {} ids", started.elapsed(), cpu.as_secs_f64(), p.ids.len());
+        // The synthetic tenant is converged; a dumped one may be given changes.
+        assert!(dir.is_dir() || broken || p.changes.is_empty(), "converged: {:?}", p.changes.first());
+        eprintln!("plan of {label}: {:?} wall, {:.2} s CPU (thread), {} ids, {} changes", started.elapsed(), cpu.as_secs_f64(), p.ids.len(), p.changes.len());
+        if let Some(out) = out.as_deref().filter(|_| run + 1 == runs) {
+            std::fs::write(out, serde_json::to_vec_pretty(&p).expect("a plan serializes")).unwrap_or_else(|e| panic!("{out}: {e}"));
+        }
     }
 }

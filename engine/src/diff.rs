@@ -118,10 +118,24 @@ pub fn diff_props_with<'i>(desired: &Props, live: &Props, resolve: impl Fn(&Valu
     let mut out = Vec::new();
     // Both sides are in key order: the live side is walked once beside
     // the declared keys, not searched for each of them.
+    // One comparison per live key passed (not a less-than, then an
+    // equality): key comparisons were the diff's largest cost.
     let mut rest = live.iter().peekable();
     for (k, dv) in desired {
-        while rest.next_if(|(lk, _)| lk.as_str() < k.as_str()).is_some() {}
-        let lv = rest.next_if(|(lk, _)| *lk == k).map(|(_, v)| v);
+        let mut lv = None;
+        while let Some((lk, v)) = rest.peek() {
+            match lk.as_str().cmp(k.as_str()) {
+                Ordering::Less => {
+                    rest.next();
+                }
+                Ordering::Equal => {
+                    lv = Some(*v);
+                    rest.next();
+                    break;
+                }
+                Ordering::Greater => break,
+            }
+        }
         if is_scalar(dv) && lv.is_none_or(is_scalar) {
             // Canonical forms and resolved references of scalars are the
             // scalars themselves.

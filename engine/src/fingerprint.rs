@@ -5,13 +5,14 @@
 //! canonical JSON text, so fingerprints stay comparable with saved plans.
 
 use std::borrow::Borrow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io;
 
 use schema::{Address, Kind};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::fast_hash::IdMap;
 use crate::model::{as_reference, DesiredModel, DesiredResource, LiveObject, Props, REF};
 
 /// The hasher, fed in blocks of [`BLOCK`] bytes: the canonical JSON is
@@ -27,6 +28,18 @@ const BLOCK: usize = 64 * 1024;
 impl Hasher {
     fn new() -> Hasher {
         Hasher { sha: Sha256::new(), buf: Vec::with_capacity(BLOCK + 256) }
+    }
+
+    /// `"bytes"`, in one step.
+    fn quoted(&mut self, bytes: &[u8]) {
+        self.buf.reserve(bytes.len() + 2);
+        self.buf.push(b'"');
+        self.buf.extend_from_slice(bytes);
+        self.buf.push(b'"');
+        if self.buf.len() >= BLOCK {
+            self.sha.update(&self.buf);
+            self.buf.clear();
+        }
     }
 
     fn update(&mut self, bytes: impl AsRef<[u8]>) {
@@ -58,15 +71,15 @@ fn scalar<T: serde::Serialize + ?Sized>(h: &mut Hasher, v: &T) {
 /// Whether `serde_json` prints `s` as it is between the quotes: it escapes
 /// only `"`, `\\` and control characters below U+0020.
 fn plain(s: &str) -> bool {
-    !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\')
+    // Without an early exit, so the loop runs many bytes at a time: most
+    // strings are plain, and every one is checked (issue 13).
+    !s.bytes().fold(false, |any, b| any | (b < 0x20) | (b == b'"') | (b == b'\\'))
 }
 
 /// A string, as [`scalar`] writes it.
 fn string(h: &mut Hasher, s: &str) {
     if plain(s) {
-        h.update(b"\"");
-        h.update(s);
-        h.update(b"\"");
+        h.quoted(s.as_bytes());
     } else {
         scalar(h, s);
     }
@@ -248,9 +261,9 @@ fn write_resource(h: &mut Hasher, r: &DesiredResource) -> Result<(), serde_json:
 
 /// How live references are rewritten while hashing: an id of a matched
 /// object becomes its address, any other id becomes `id:ID`.
-type Ids<'a> = Option<&'a HashMap<&'a str, &'a Address>>;
+type Ids<'a> = Option<&'a IdMap<'a>>;
 
-fn write_reference(h: &mut Hasher, id: &str, ids: &HashMap<&str, &Address>) {
+fn write_reference(h: &mut Hasher, id: &str, ids: &IdMap) {
     h.update(b"{");
     scalar(h, REF);
     h.update(b":");
@@ -328,10 +341,20 @@ pub enum ObservedPart<'a> {
 /// ids in `props` resolved through `ids`, hashed without copying any object.
 /// The addresses are keyed by their text, in text order (see
 /// [`by_text`]).
-pub fn observed(parts: &BTreeMap<&Address, ObservedPart<'_>>, ids: &HashMap<&str, &Address>) -> String {
+pub fn observed(parts: &[(&Address, ObservedPart<'_>)], ids: &IdMap) -> String {
+    debug_assert!(parts.windows(2).all(|w| w[0].0 < w[1].0), "parts sorted by address, each once");
+    let mut kinds = Kind::ALL.to_vec();
+    kinds.sort_unstable_by_key(|k| k.as_str());
+    // In the order of the addresses' texts (see [`by_text`]): by kind name,
+    // then by key (the slice's own order within a kind).
+    let by_text = kinds.into_iter().flat_map(|kind| {
+        let from = parts.partition_point(|(a, _)| a.kind < kind);
+        let to = parts.partition_point(|(a, _)| a.kind <= kind);
+        &parts[from..to]
+    });
     let mut h = Hasher::new();
     h.update(b"{");
-    for (i, (address, part)) in by_text(parts).enumerate() {
+    for (i, (address, part)) in by_text.enumerate() {
         if i > 0 {
             h.update(b",");
         }
@@ -359,7 +382,7 @@ pub fn observed(parts: &BTreeMap<&Address, ObservedPart<'_>>, ids: &HashMap<&str
 
 /// Props as one object (already sorted: a BTreeMap), treated as a reference
 /// when it is exactly one, as the value it stands for would be.
-fn write_props(h: &mut Hasher, props: &Props, ids: &HashMap<&str, &Address>) {
+fn write_props(h: &mut Hasher, props: &Props, ids: &IdMap) {
     if props.len() == 1 {
         if let Some(id) = props.get(REF).and_then(Value::as_str) {
             write_reference(h, id, ids);
@@ -410,7 +433,7 @@ mod tests {
         finish(h)
     }
 
-    fn resolve(v: &Value, ids: &HashMap<&str, &Address>) -> Value {
+    fn resolve(v: &Value, ids: &IdMap) -> Value {
         if let Some(id) = as_reference(v) {
             return match ids.get(id) {
                 Some(a) => crate::model::reference(a.to_string()),
@@ -506,7 +529,7 @@ mod tests {
 
     #[test]
     fn observed_fingerprint_equals_the_text_one_with_resolved_references() {
-        let mut ids = HashMap::new();
+        let mut ids = IdMap::default();
         let ring = "group.ring".parse::<Address>().expect("test fixture");
         ids.insert("id-1", &ring);
         let mut props = Props::new();
@@ -514,14 +537,15 @@ mod tests {
             props.insert(k.clone(), v.clone());
         }
         let live = LiveObject { kind: schema::Kind::Group, id: "obj-1".into(), natural_key: "k".into(), display_name: "d".into(), props };
-        let mut parts = BTreeMap::new();
+        let mut parts = Vec::new();
         let at = |a: &str| a.parse::<Address>().expect("test fixture");
         let (b, a, orphan, assignment, package) = (at("user.b"), at("user.a"), at("group.orphan"), at("access_package_assignment.a"), at("access_package.z"));
-        parts.insert(&b, ObservedPart::Live(&live));
-        parts.insert(&a, ObservedPart::Missing);
-        parts.insert(&orphan, ObservedPart::Id("obj-9"));
-        parts.insert(&assignment, ObservedPart::Missing);
-        parts.insert(&package, ObservedPart::Id("obj-8"));
+        parts.push((&b, ObservedPart::Live(&live)));
+        parts.push((&a, ObservedPart::Missing));
+        parts.push((&orphan, ObservedPart::Id("obj-9")));
+        parts.push((&assignment, ObservedPart::Missing));
+        parts.push((&package, ObservedPart::Id("obj-8")));
+        parts.sort_by(|x, y| x.0.cmp(y.0));
         let mut expected = serde_json::Map::new();
         expected.insert("user.b".into(), json!({"id": "obj-1", "props": resolve(&Value::Object(live.props.clone().into_iter().collect()), &ids)}));
         expected.insert("user.a".into(), Value::Null);

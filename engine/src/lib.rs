@@ -9,6 +9,7 @@ pub mod change_index;
 pub mod completed;
 pub mod diff;
 pub mod drift;
+pub mod fast_hash;
 pub mod fingerprint;
 pub mod governance;
 pub mod graph;

@@ -11,6 +11,7 @@ use schema::{Address, Kind};
 use serde_json::Value;
 
 use crate::diff::{canonical, diff_props, FieldChange};
+use crate::fast_hash::{FastBuild, IdMap};
 use crate::governance::RolloutMode;
 use crate::graph::{waves, GraphError};
 use crate::ledger::Ledger;
@@ -24,7 +25,7 @@ use crate::fingerprint::ObservedPart;
 /// Replace `{{id}}` placeholders in a live natural key with `{{address}}`
 /// where the id belongs to a matched object, so keys that embed references
 /// (role assignments) compare by identity.
-fn resolve_key(key: &str, ids: &HashMap<&str, &Address>) -> String {
+fn resolve_key(key: &str, ids: &IdMap) -> String {
     let mut out = String::new();
     let mut rest = key;
     while let Some(start) = rest.find("{{") {
@@ -50,7 +51,7 @@ fn resolve_key(key: &str, ids: &HashMap<&str, &Address>) -> String {
 }
 
 /// A live reference's target: the address of a matched object, else `id:ID`.
-fn resolve_id(id: &str, ids: &HashMap<&str, &Address>) -> String {
+fn resolve_id(id: &str, ids: &IdMap) -> String {
     match ids.get(id) {
         Some(a) => a.to_string(),
         None => format!("id:{id}"),
@@ -58,7 +59,7 @@ fn resolve_id(id: &str, ids: &HashMap<&str, &Address>) -> String {
 }
 
 /// Rewrite live references (ids) as addresses where known.
-fn resolve_refs(v: &Value, ids: &HashMap<&str, &Address>) -> Value {
+fn resolve_refs(v: &Value, ids: &IdMap) -> Value {
     if let Some(id) = as_reference(v) {
         return reference(resolve_id(id, ids));
     }
@@ -104,11 +105,13 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     };
     let gov = &desired.governance;
     let mut errors = Vec::new();
-    // address -> matched live object; id -> address.
-    let mut matched: BTreeMap<Address, &LiveObject> = BTreeMap::new();
+    // Matched live objects by address, gathered in address order kind by
+    // kind and built into `matched` once: inserted one at a time, each
+    // address was a search of the map (issue 13).
+    let mut pairs: Vec<(&Address, &LiveObject)> = Vec::with_capacity(ledger.resources.len());
     // Looked up only, never walked (so never in output order): hashed. Its
     // keys are the ids of every object matched so far (all kinds).
-    let mut ids: HashMap<&str, &Address> = HashMap::with_capacity(ledger.resources.len());
+    let mut ids: IdMap = IdMap::with_capacity_and_hasher(ledger.resources.len(), Default::default());
     let mut forgotten: BTreeMap<Address, String> = BTreeMap::new();
     let mut duplicates: Vec<String> = Vec::new();
     let empty = Vec::new();
@@ -120,15 +123,17 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
             continue;
         }
         let live = observed.objects.get(&kind).unwrap_or(&empty);
-        let by_id: HashMap<&str, &LiveObject> = live.iter().map(|o| (o.id.as_str(), o)).collect();
-        // Ledger entries first: they win over natural keys.
+        let by_id: HashMap<&str, &LiveObject, FastBuild> = live.iter().map(|o| (o.id.as_str(), o)).collect();
+        // Ledger entries first: they win over natural keys. In address
+        // order, so the declared resources below walk them.
+        let owned_from = pairs.len();
         for (address, entry) in ledger.resources.range(Address::new(kind, "")..) {
             if address.kind != kind {
                 break;
             }
             match by_id.get(entry.id.as_str()) {
                 Some(o) => {
-                    matched.insert(address.clone(), o);
+                    pairs.push((address, o));
                     ids.insert(o.id.as_str(), address);
                 }
                 None => {
@@ -136,26 +141,30 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
                 }
             }
         }
+        let owned_to = pairs.len();
         let mut by_key: BTreeMap<String, Vec<&LiveObject>> = BTreeMap::new();
         for o in live.iter().filter(|o| !ids.contains_key(o.id.as_str())) {
             by_key.entry(resolve_key(&o.natural_key, &ids)).or_default().push(o);
         }
+        let mut next_owned = owned_from;
         for (address, r) in desired.resources.range(Address::new(kind, "")..) {
-            if address.kind != kind || matched.contains_key(address) {
-                if address.kind != kind {
-                    break;
-                }
+            if address.kind != kind {
+                break;
+            }
+            while next_owned < owned_to && pairs[next_owned].0 < address {
+                next_owned += 1;
+            }
+            if next_owned < owned_to && pairs[next_owned].0 == address {
                 // Owned through the ledger: any other object with its
                 // natural key is an unmanaged duplicate, reported, left alone.
                 // (Nothing is left to be one when every live object is owned.)
+                let owned = pairs[next_owned].1;
                 let others = if by_key.is_empty() { None } else { by_key.get(&r.natural_key.to_lowercase()) };
-                if let (Some(owned), Some(others)) = (matched.get(address), others) {
-                    for o in others {
-                        duplicates.push(format!(
-                            "{address}: unmanaged duplicate {} has the same natural key `{}` as the owned object {}; it is left alone (delete it, or import it under another address)",
-                            o.id, r.natural_key, owned.id
-                        ));
-                    }
+                for o in others.into_iter().flatten() {
+                    duplicates.push(format!(
+                        "{address}: unmanaged duplicate {} has the same natural key `{}` as the owned object {}; it is left alone (delete it, or import it under another address)",
+                        o.id, r.natural_key, owned.id
+                    ));
                 }
                 continue;
             }
@@ -163,7 +172,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
             match by_key.get(&key).map(Vec::as_slice) {
                 None | Some([]) => {}
                 Some([one]) => {
-                    matched.insert(address.clone(), one);
+                    pairs.push((address, one));
                     ids.insert(one.id.as_str(), address);
                 }
                 Some(many) => {
@@ -179,6 +188,9 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
             }
         }
     }
+    // address -> matched live object (sorted runs: the sort merges them).
+    pairs.sort_by(|a, b| a.0.cmp(b.0));
+    let matched: BTreeMap<Address, &LiveObject> = pairs.into_iter().map(|(a, o)| (a.clone(), o)).collect();
     for (address, reason) in &observed.refused {
         if desired.resources.contains_key(address) {
             errors.push(PlanError::Refused { address: address.clone(), reason: reason.clone() });
@@ -212,7 +224,10 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     for a in &recorded_service {
         warnings.push(format!("{a} was applied as a service account (the ledger records it): every service-account rule applies to it until an approved plan that records its change is applied"));
     }
-    let mut fp_parts: BTreeMap<&Address, ObservedPart> = BTreeMap::new();
+    // Each address's share of the observed fingerprint, pushed in address
+    // order by the two walks below (declared, then undeclared) and sorted
+    // once at the end.
+    let mut fp_parts: Vec<(&Address, ObservedPart)> = Vec::with_capacity(desired.resources.len());
 
     // Resources that cannot be judged: their kind, or a kind they refer to,
     // could not be read.
@@ -237,7 +252,24 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
 
     // Declared resources the tenant cannot take now: listed, not planned.
     let mut held = crate::held::held(desired, &observed.held, &matched, &unknown_set);
+    // `matched` walked beside the declared resources (both in address
+    // order), not searched for each.
+    let mut matched_walk = matched.iter().peekable();
     for (address, r) in &desired.resources {
+        let mut live = None;
+        while let Some((a, o)) = matched_walk.peek() {
+            match (*a).cmp(address) {
+                std::cmp::Ordering::Less => {
+                    matched_walk.next();
+                }
+                std::cmp::Ordering::Equal => {
+                    live = Some(**o);
+                    matched_walk.next();
+                    break;
+                }
+                std::cmp::Ordering::Greater => break,
+            }
+        }
         if let Some(reason) = unknown_set.get(address) {
             unknown.push(Unknown { address: address.clone(), reason: reason.clone() });
             continue;
@@ -245,9 +277,8 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
         if held.contains_key(address) {
             continue;
         }
-        let live = matched.get(address).copied();
         let expired = r.expires.is_some_and(|e| e <= options.now);
-        fp_parts.insert(address, live.map_or(ObservedPart::Missing, ObservedPart::Live));
+        fp_parts.push((address, live.map_or(ObservedPart::Missing, ObservedPart::Live)));
         if expired {
             let when = r.expires.map(|e| e.to_rfc3339()).unwrap_or_default();
             match (address.kind, live, gov.guest_expiry_action) {
@@ -435,7 +466,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
             });
             continue;
         };
-        fp_parts.insert(address, ObservedPart::Id(&o.id));
+        fp_parts.push((address, ObservedPart::Id(&o.id)));
         let prunable = gov.prune.kinds.iter().any(|k| k == address.kind.as_str());
         if protected.contains(&address.to_string()) {
             orphans.push(Orphan { address: address.clone(), id: o.id.clone(), reason: "no longer declared, but protected: never deleted".into() });
@@ -580,6 +611,7 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     unchanged.sort();
     unknown.sort_by(|a, b| a.address.cmp(&b.address));
     orphans.sort_by(|a, b| a.address.cmp(&b.address));
+    fp_parts.sort_by(|a, b| a.0.cmp(b.0));
     let observed_fingerprint = crate::fingerprint::observed(&fp_parts, &ids);
     let desired_fingerprint = crate::fingerprint::desired(declared);
     drop(index);

@@ -93,6 +93,25 @@ pub fn leaves_service(c: &Change) -> Option<String> {
     })
 }
 
+/// The value of `at` in a map walked in key order: the walk is moved past
+/// every key before it.
+fn walk_to<'m, V>(walk: &mut std::iter::Peekable<impl Iterator<Item = (&'m Address, &'m V)>>, at: &Address) -> Option<&'m V> {
+    while let Some((a, v)) = walk.peek() {
+        match (*a).cmp(at) {
+            std::cmp::Ordering::Less => {
+                walk.next();
+            }
+            std::cmp::Ordering::Equal => {
+                let v = *v;
+                walk.next();
+                return Some(v);
+            }
+            std::cmp::Ordering::Greater => return None,
+        }
+    }
+    None
+}
+
 #[allow(clippy::too_many_arguments)]
 fn add_field(index: &mut ChangeIndex, address: &Address, r: &crate::DesiredResource, live: &LiveObject, field: FieldChange, reason: &str, unproven: Option<String>) {
     let f = super::ledger_field::LedgerField { address, desired: r, live_id: &live.id, field, reason, notes: unproven.into_iter().collect() };
@@ -180,15 +199,23 @@ pub fn add_changes(
         }
         add_field(&mut index, address, r, live, FieldChange { field: EXPIRES.into(), before: Some(recorded), after: wanted }, "expires differs from the one last applied", None);
     }
-    for (address, r) in desired.resources.range(Address::new(Kind::User, "")..) {
+    // The users' matched objects and ledger entries are walked beside the
+    // declared users (all three in address order), not searched for each
+    // (issue 13).
+    let user = Address::new(Kind::User, "");
+    let mut live_walk = matched.range(&user..).peekable();
+    let mut entry_walk = ledger.resources.range(&user..).peekable();
+    for (address, r) in desired.resources.range(&user..) {
         if address.kind != Kind::User {
             break;
         }
+        let live = walk_to(&mut live_walk, address);
+        let entry = walk_to(&mut entry_walk, address);
         if unknown.contains_key(address) || desired.service_accounts.contains(address) || live_service.contains_key(address) {
             continue;
         }
-        let Some(live) = matched.get(address) else { continue };
-        let entry = ledger.resources.get(address).filter(|e| e.id == live.id);
+        let Some(live) = live else { continue };
+        let entry = entry.filter(|e| e.id == live.id);
         // A `service = false` (or an entry missing) the seal does not prove
         // may hide a service account turned into a person: shown, and
         // approved.
