@@ -36,7 +36,7 @@ pub(super) struct Index<'a> {
     pub addresses: HashMap<&'a str, Vec<&'a Address>, FastBuild>,
     /// Live ids of declared objects.
     pub declared_ids: HashSet<&'a str, FastBuild>,
-    /// Every live object by id (the first of each id, as a scan finds it).
+    /// Every live object by id (the last of each id, in kind order, as the scan inserts it).
     pub live_by_id: HashMap<&'a str, (Kind, &'a LiveObject), FastBuild>,
     /// Live groups by id.
     pub live_groups: HashMap<&'a str, &'a LiveObject, FastBuild>,
