@@ -87,7 +87,10 @@ impl Marker {
             "approvalsRequired": self.approvals_required.map(|n| n.to_string()).unwrap_or_default(),
             "appliedPlans": self.applied_plans.join(";"),
             "ledgerSeal": self.ledger_seal.clone().unwrap_or_default(),
-            "ledgerSeals": self.ledger_seals.iter().map(|(id, d)| format!("{id}={d}")).collect::<Vec<_>>().join(";"),
+            // Only entries as tenantctl writes them (an identity of hex
+            // digits, a seal of hex digits): nothing in one can add an
+            // entry or change another's (hostile run 23, finding 2).
+            "ledgerSeals": self.ledger_seals.iter().filter(|(id, d)| well_formed_seal(id, d)).map(|(id, d)| format!("{id}={d}")).collect::<Vec<_>>().join(";"),
         })
     }
 
@@ -95,6 +98,19 @@ impl Marker {
     pub fn size(&self) -> usize {
         self.body().to_string().len()
     }
+}
+
+/// Whether `(id, digest)` is a ledger's seal as tenantctl writes it.
+pub fn well_formed_seal(id: &str, digest: &str) -> bool {
+    engine::ledger::valid_ledger_id(id) && engine::ledger_seal::valid_digest(digest)
+}
+
+/// `ledgerSeals` as the marker holds it, every entry kept as read (split
+/// at its first `=`; no `=`: an empty seal): a malformed or repeated entry
+/// is then judged as tampering with that ledger's seal, never skipped nor
+/// taken first ([`engine::ledger_seal::judge`]).
+fn seal_entries(v: &Value) -> Vec<(String, String)> {
+    entries(v, "ledgerSeals").iter().map(|e| e.split_once('=').map(|(i, d)| (i.trim().to_string(), d.trim().to_string())).unwrap_or_else(|| (e.clone(), String::new()))).collect()
 }
 
 /// `KEY=ed25519:BASE64` entries of one extension property (`;`-separated).
@@ -156,7 +172,7 @@ pub async fn read_of(client: &GraphClient, org: &str) -> Result<Option<Marker>, 
                 approvals_required: v.get("approvalsRequired").and_then(Value::as_str).and_then(|n| n.parse().ok()),
                 applied_plans: entries(&v, "appliedPlans"),
                 ledger_seal: v.get("ledgerSeal").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string),
-                ledger_seals: entries(&v, "ledgerSeals").iter().filter_map(|e| e.split_once('=')).map(|(i, d)| (i.trim().to_string(), d.trim().to_string())).filter(|(i, d)| !i.is_empty() && !d.is_empty()).collect(),
+                ledger_seals: seal_entries(&v),
             }))
         }
         Err(GraphError::NotFound { .. }) => Ok(None),
