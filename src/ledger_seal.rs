@@ -43,6 +43,9 @@ pub fn judge(store: &LedgerStore, ledger: &mut Ledger, org: &str, marker: Option
     if let Some(w) = ledger.seal_warning() {
         output::status(format!("warning: {w}"));
     }
+    if let Some(w) = marker.and_then(Marker::fullness_warning) {
+        output::status(w);
+    }
     Ok(())
 }
 

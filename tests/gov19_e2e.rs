@@ -212,3 +212,44 @@ async fn two_kills_after_and_before_a_seal_leave_only_the_second_runs_entries_un
     let (code, out) = run(&sb, w, &["plan", "--detailed-exitcode", d(&dir)]);
     assert_eq!(code, Some(0), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applied_plans_are_kept_per_day_and_a_full_marker_is_warned_of() {
+    let sb = sandbox().await;
+    let (work, dir) = sealed(&sb).await;
+    let w = work.path();
+    let url = marker_url(&sb).await;
+    let m = graph(&sb, Method::GET, &url, None).await;
+    let mut body: serde_json::Map<String, Value> = m.as_object().expect("an object").clone();
+    body.remove("id");
+    body.retain(|k, _| !k.starts_with("@odata.context"));
+    body.insert("@odata.type".into(), Value::String("microsoft.graph.openTypeExtension".into()));
+    // Plans recorded the way tenantctl did before gov19 (a 32-digit hash
+    // each), alive for days yet, until the marker is over three quarters full.
+    let end = chrono::Utc::now().timestamp() + 3 * 86400;
+    let mut plans: Vec<String> = Vec::new();
+    while Value::Object(body.clone()).to_string().len() <= 1500 {
+        plans.push(format!("{:016x}{:016x}@{}", (plans.len() as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15), 0u64, end + plans.len() as i64 * 3600));
+        body.insert("appliedPlans".into(), Value::String(plans.join(";")));
+    }
+    graph(&sb, Method::PATCH, &url, Some(Value::Object(body))).await;
+    let (code, out) = run(&sb, w, &["plan", "--detailed-exitcode", d(&dir)]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("governance marker com.tenantctl.governance holds") && out.contains(&format!("({} approved plans not yet expired", plans.len())), "{out}");
+    // The next write of the marker (this apply's seal) keeps them per day.
+    add_group(&dir, "mk-1");
+    let (code, out) = run(&sb, w, &["apply", "--auto-approve", d(&dir)]);
+    assert_eq!(code, Some(0), "{out}");
+    let now = graph(&sb, Method::GET, &url, None).await;
+    let kept = now["appliedPlans"].as_str().expect("plans").to_string();
+    let hashes: usize = kept.split(';').map(|day| day.split_once(':').expect("DAY:TAGS").1.len() / 6).sum();
+    assert_eq!(hashes, plans.len(), "every plan is still recorded: {kept}");
+    for p in &plans {
+        let tag = providers::tenant_marker::plan_tag(&p[..32]).expect("a tag");
+        assert!(kept.contains(&tag), "{p} kept as {tag}: {kept}");
+    }
+    assert!(now.to_string().len() < 1400, "{now}");
+    let (code, out) = run(&sb, w, &["plan", "--detailed-exitcode", d(&dir)]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("governance marker com.tenantctl.governance holds"), "{out}");
+}
