@@ -225,17 +225,14 @@ async fn applied_plans_are_kept_per_day_and_a_full_marker_is_warned_of() {
     body.retain(|k, _| !k.starts_with("@odata.context"));
     body.insert("@odata.type".into(), Value::String("microsoft.graph.openTypeExtension".into()));
     // Plans recorded the way tenantctl did before gov19 (a 32-digit hash
-    // each), alive for days yet, until the marker is over three quarters full.
+    // each), alive for days yet: as many as filled a third of the marker.
     let end = chrono::Utc::now().timestamp() + 3 * 86400;
-    let mut plans: Vec<String> = Vec::new();
-    while Value::Object(body.clone()).to_string().len() <= 1500 {
-        plans.push(format!("{:016x}{:016x}@{}", (plans.len() as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15), 0u64, end + plans.len() as i64 * 3600));
-        body.insert("appliedPlans".into(), Value::String(plans.join(";")));
-    }
-    graph(&sb, Method::PATCH, &url, Some(Value::Object(body))).await;
+    let plans: Vec<String> = (0..15u64).map(|i| format!("{:016x}{:016x}@{}", (i + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15), 0u64, end + i as i64 * 3600)).collect();
+    let mut old = body.clone();
+    old.insert("appliedPlans".into(), Value::String(plans.join(";")));
+    graph(&sb, Method::PATCH, &url, Some(Value::Object(old))).await;
     let (code, out) = run(&sb, w, &["plan", "--detailed-exitcode", d(&dir)]);
-    assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("governance marker com.tenantctl.governance holds") && out.contains(&format!("({} approved plans not yet expired", plans.len())), "{out}");
+    assert_eq!(code, Some(0), "read as before: {out}");
     // The next write of the marker (this apply's seal) keeps them per day.
     add_group(&dir, "mk-1");
     let (code, out) = run(&sb, w, &["apply", "--auto-approve", d(&dir)]);
@@ -252,4 +249,21 @@ async fn applied_plans_are_kept_per_day_and_a_full_marker_is_warned_of() {
     let (code, out) = run(&sb, w, &["plan", "--detailed-exitcode", d(&dir)]);
     assert_eq!(code, Some(0), "{out}");
     assert!(!out.contains("governance marker com.tenantctl.governance holds"), "{out}");
+    // Filled past three quarters (in the new form): warned of.
+    let mut full = now.as_object().expect("an object").clone();
+    full.remove("id");
+    full.retain(|k, _| !k.starts_with("@odata.context"));
+    full.insert("@odata.type".into(), Value::String("microsoft.graph.openTypeExtension".into()));
+    let day = kept.split_once(':').expect("DAY:TAGS").0.to_string();
+    let mut tags = String::new();
+    let mut n = 0;
+    while Value::Object(full.clone()).to_string().len() <= 1500 {
+        n += 1;
+        tags.push_str(&providers::tenant_marker::plan_tag(&format!("{:016x}", (n as u64).wrapping_mul(0xd1b5_4a32_d192_ed03))).expect("a tag"));
+        full.insert("appliedPlans".into(), Value::String(format!("{kept};{}:{tags}", day.parse::<i64>().expect("a day") + 1)));
+    }
+    graph(&sb, Method::PATCH, &url, Some(Value::Object(full))).await;
+    let (code, out) = run(&sb, w, &["plan", "--detailed-exitcode", d(&dir)]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("governance marker com.tenantctl.governance holds") && out.contains(&format!("({} approved plans not yet expired", plans.len() + n)), "{out}");
 }
