@@ -32,9 +32,9 @@ pub fn marker_path(org: &str) -> String {
 /// Judge `ledger` (as `store` loaded it) against the seal `marker`
 /// records for tenant `org`.
 pub fn judge(store: &LedgerStore, ledger: &mut Ledger, org: &str, marker: Option<&Marker>) -> Result<()> {
-    let base = store.load_base()?;
+    let bases = store.load_bases()?;
     let recorded = ledger_seal::Recorded { latest: marker.and_then(|m| m.ledger_seal.as_deref()), seals: marker.map(|m| m.ledger_seals.as_slice()).unwrap_or_default() };
-    ledger.seal = ledger_seal::judge(ledger, base.as_ref(), org, recorded, store.beyond_review()?);
+    ledger.seal = ledger_seal::judge_with(ledger, &bases.iter().collect::<Vec<_>>(), org, recorded, store.beyond_review()?);
     if marker.is_some() && recorded.latest.is_none() && recorded.seals.is_empty() && !ledger.resources.is_empty() {
         output::status(
             "note: the tenant's governance marker records no seal of the ledger yet (written by an older tenantctl): its facts are judged as before (restores count only for a ledger outside any git work tree, or in the azurerm backend) until the next apply seals it",
@@ -42,6 +42,9 @@ pub fn judge(store: &LedgerStore, ledger: &mut Ledger, org: &str, marker: Option
     }
     if let Some(w) = ledger.seal_warning() {
         output::status(format!("warning: {w}"));
+    }
+    if let Some(w) = marker.and_then(Marker::fullness_warning) {
+        output::status(w);
     }
     Ok(())
 }
@@ -146,14 +149,9 @@ fn new_ledger_id() -> String {
 
 /// Record the seal of `ledger` (as just written) in the tenant's marker.
 /// A tenant without a marker (governance never recorded) is not sealed.
-/// A failure is said, not fatal: the ledger is then unproven by the next
-/// run (never taken for sealed), and the next apply seals it.
-pub async fn seal(client: &GraphClient, org: &str, ledger: &Ledger) {
-    if let Err(e) = try_seal(client, org, ledger).await {
-        output::status(format!("warning: the ledger was written, but its seal was not recorded in the tenant ({e:#}); until the next apply its facts are not proof"));
-    }
-}
-
+/// A failure is an error: the caller keeps the write-ahead log, so the
+/// next run finds only the entries it logged unproven (hostile run 23,
+/// finding 15).
 async fn try_seal(client: &GraphClient, org: &str, ledger: &Ledger) -> Result<()> {
     let Some(mut marker) = tenant_marker::read_of(client, org).await.context("reading the tenant's governance marker")? else {
         output::status("note: the tenant carries no governance marker, so the ledger was not sealed (the first apply that records the trust root writes one)");
@@ -163,6 +161,9 @@ async fn try_seal(client: &GraphClient, org: &str, ledger: &Ledger) -> Result<()
     let Some(id) = ledger.ledger_id.as_deref() else {
         anyhow::bail!("the ledger names no identity to seal it under");
     };
+    if !engine::ledger::valid_ledger_id(id) {
+        anyhow::bail!("the ledger's identity is not {} lower-case hex digits, so no seal is recorded under it", ledger_seal::LEDGER_ID_CHARS);
+    }
     let own = |m: &Marker| m.ledger_seals.iter().any(|(i, d)| i == id && *d == digest);
     if own(&marker) && marker.ledger_seal.as_deref() == Some(digest.as_str()) {
         return Ok(());
@@ -185,24 +186,20 @@ async fn try_seal(client: &GraphClient, org: &str, ledger: &Ledger) -> Result<()
 
 /// Seal `l` in the tenant (when `may_seal`), then write it whole. The seal
 /// comes first, and every change of `l` since it was loaded is in the
-/// write-ahead log first (what sealing dropped is logged here): a run
+/// write-ahead log first (what sealing dropped, a new identity, tenant id
+/// or pending creates: [`LedgerOp::Header`]), ended by a checkpoint: a run
 /// killed between the two leaves the sealed ledger as its log over the
 /// last compacted one, which the next run loads and finds sealed, rather
 /// than a compacted ledger the tenant's seal does not match (hostile run
-/// 18, finding 2). Killed before the seal, the log over the sealed ledger
-/// leaves only the entries it touched unproven.
+/// 18, finding 2; run 23, finding 3), and a run killed after that before
+/// its own seal leaves only its own entries unproven (run 23, finding 4).
+/// When the seal cannot be recorded, the log is kept (not compacted) and
+/// the run fails saying so (run 23, finding 15).
 pub async fn seal_then_compact(store: &LedgerStore, client: &providers::graph::GraphClient, org: &str, l: engine::Ledger, may_seal: bool) -> Result<()> {
-    let logged = store.load()?;
-    // What the log cannot say (pending creates cleared, the tenant's id
-    // recorded: an apply that changed nothing) is compacted first, as
-    // before.
-    if logged.pending != l.pending || logged.tenant_id != l.tenant_id || logged.ledger_id != l.ledger_id || logged.version != l.version {
-        store.compact(&l)?;
-        if may_seal {
-            seal(client, org, &l).await;
-        }
-        return Ok(());
+    if !may_seal {
+        return store.compact(&l);
     }
+    let logged = store.load()?;
     for (a, e) in &l.resources {
         if logged.resources.get(a) != Some(e) {
             store.append(&LedgerOp::Record { address: a.clone(), entry: e.clone() })?;
@@ -211,9 +208,17 @@ pub async fn seal_then_compact(store: &LedgerStore, client: &providers::graph::G
     for a in logged.resources.keys().filter(|a| !l.resources.contains_key(*a)) {
         store.append(&LedgerOp::Forget { address: a.clone() })?;
     }
-    if may_seal {
-        seal(client, org, &l).await;
+    if logged.pending != l.pending || logged.tenant_id != l.tenant_id || logged.ledger_id != l.ledger_id || logged.version != l.version {
+        store.append(&LedgerOp::Header { tenant_id: l.tenant_id.clone(), ledger_id: l.ledger_id.clone(), version: l.version, pending: l.pending.clone() })?;
     }
+    store.append(&LedgerOp::Checkpoint)?;
+    test_pause("TENANTCTL_TEST_PAUSE_BEFORE_SEAL");
+    try_seal(client, org, &l).await.with_context(|| {
+        format!(
+            "the ledger's seal was not recorded in the tenant, so its write-ahead log {} is kept, not compacted: what this run changed is recorded there, and the next run finds only those entries unproven (the next complete apply seals the ledger)",
+            store.wal_name()
+        )
+    })?;
     test_pause("TENANTCTL_TEST_PAUSE_BEFORE_COMPACT");
     store.compact(&l)
 }

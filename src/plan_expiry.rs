@@ -61,10 +61,11 @@ pub fn check(plan: &Plan, what: &str, now: DateTime<Utc>) -> Result<()> {
 }
 
 /// The marker entry of a plan: the first hex digits of its hash and its
-/// `not_after` in Unix seconds.
+/// `not_after` in Unix seconds, rounded up to a UTC midnight (the marker
+/// keeps plans per day: [`tenant_marker::compact_plans`]).
 fn entry(hash: &str, not_after: DateTime<Utc>) -> String {
-    let hex = hash.strip_prefix("sha256:").unwrap_or(hash);
-    format!("{}@{}", &hex[..hex.len().min(PLAN_HASH_CHARS)], not_after.timestamp())
+    let tag = tenant_marker::plan_tag(hash).unwrap_or_else(|| hash.strip_prefix("sha256:").unwrap_or(hash).chars().take(PLAN_HASH_CHARS).collect());
+    format!("{tag}@{}", tenant_marker::entry_end(not_after.timestamp()))
 }
 
 fn entry_hash(e: &str) -> &str {
@@ -150,7 +151,9 @@ mod tests {
         assert!(not_after(Some("0h"), now).is_err());
         assert!(not_after(Some("soon"), now).is_err());
         let e = entry("sha256:00112233445566778899aabbccddeeff0011", now);
-        assert_eq!(e, format!("00112233445566778899aabbccddeeff@{}", now.timestamp()));
+        assert_eq!(e, format!("ABEiM0@{}", now.timestamp()), "a midnight stays");
+        let e2 = entry("sha256:00112233445566778899aabbccddeeff0011", now + chrono::Duration::seconds(1));
+        assert_eq!(e2, format!("ABEiM0@{}", now.timestamp() + 86400), "rounded up to the next");
         assert!(!entry_alive(&e, now) && entry_alive(&e, now - chrono::Duration::seconds(1)));
     }
 }

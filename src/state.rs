@@ -72,11 +72,23 @@ impl LedgerStore {
         Ok(ledger)
     }
 
-    /// The ledger as last compacted, without its log: `None` when no log
-    /// is left (the loaded ledger is the compacted one).
-    pub fn load_base(&self) -> Result<Option<Ledger>> {
+    /// Every ledger the seal may have been taken of, when a log is left:
+    /// the ledger as last compacted, then the ledger replayed up to each
+    /// checkpoint a run logged before it sealed (oldest first). Empty when
+    /// no log is left.
+    pub fn load_bases(&self) -> Result<Vec<Ledger>> {
         let (base, log) = self.load_parts()?;
-        Ok(log.filter(|(l, _)| !l.trim().is_empty()).map(|_| base))
+        let Some((log, name)) = log.filter(|(l, _)| !l.trim().is_empty()) else { return Ok(Vec::new()) };
+        let (_, checkpoints) = base.clone().replay_checkpoints(&log).with_context(|| format!("replaying the ledger log {name}"))?;
+        Ok(std::iter::once(base).chain(checkpoints).collect())
+    }
+
+    /// The write-ahead log's path (or blob name, in the azurerm backend).
+    pub fn wal_name(&self) -> String {
+        match self.remote() {
+            Ok(Some(r)) => r.backend.blob(StateKind::Wal),
+            _ => self.wal.display().to_string(),
+        }
     }
 
     /// Whether the ledger is kept where the change under review cannot

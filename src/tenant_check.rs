@@ -28,6 +28,8 @@ fn same(a: &str, b: &str) -> bool {
 /// it when either records another tenant than `org`.
 pub fn check(org: &str, ledger: &Ledger, path: &Path) -> Result<()> {
     if let Some(theirs) = ledger.tenant_id.as_deref().filter(|t| !same(t, org)) {
+        // The ledger's text, escaped: a pull request writes it.
+        let theirs = engine::render::text_safe(theirs);
         bail!(
             "refusing: the ledger {} belongs to tenant {theirs}, but the target tenant is {org}; using it would match and rewrite another tenant's objects. Point --ledger (or [state]) at the state of tenant {org}",
             path.display()

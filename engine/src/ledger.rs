@@ -122,14 +122,65 @@ pub enum LedgerOp {
     Forget { address: Address },
     /// A create of `address` is about to be sent (see [`Ledger::pending`]).
     Pending { address: Address, since: String },
+    /// The ledger's header as the run will write it (its tenant, identity,
+    /// version and pending creates): logged before a run seals a ledger
+    /// whose header changed, so a run killed between the seal and the
+    /// compaction leaves a log that replays to the sealed ledger (hostile
+    /// run 23, finding 3).
+    Header {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tenant_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ledger_id: Option<String>,
+        version: u32,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        pending: BTreeMap<Address, String>,
+    },
+    /// The ledger replayed up to here is the one the run that logged it
+    /// then sealed (or tried to): a run boundary. The seal is judged
+    /// against each of them too, so two runs killed in a row (one after
+    /// its seal, the next before its own) leave only the second run's
+    /// entries unproven (hostile run 23, finding 4).
+    Checkpoint,
 }
 
 impl LedgerOp {
-    pub fn address(&self) -> &Address {
+    /// The address the change is about (`None` for the header and a checkpoint).
+    pub fn address(&self) -> Option<&Address> {
         match self {
-            LedgerOp::Record { address, .. } | LedgerOp::Forget { address } | LedgerOp::Pending { address, .. } => address,
+            LedgerOp::Record { address, .. } | LedgerOp::Forget { address } | LedgerOp::Pending { address, .. } => Some(address),
+            LedgerOp::Header { .. } | LedgerOp::Checkpoint => None,
         }
     }
+}
+
+/// Whether `id` is a ledger identity as tenantctl gives one: exactly
+/// [`crate::ledger_seal::LEDGER_ID_CHARS`] lower-case hex digits. Anything
+/// else could carry the marker's separators (`=`, `;`) or terminal
+/// control characters (hostile run 23, findings 2 and 12).
+pub fn valid_ledger_id(id: &str) -> bool {
+    id.len() == crate::ledger_seal::LEDGER_ID_CHARS && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Line and column (1-based) of the value of the top-level key `key` in
+/// the TOML `text`, when written on a line of its own (as tenantctl does).
+fn locate_key(text: &str, key: &str) -> Option<(usize, usize)> {
+    let mut in_table = false;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim_start();
+        if t.starts_with('[') {
+            in_table = true;
+        }
+        if in_table {
+            continue;
+        }
+        let rest = t.strip_prefix(key).or_else(|| t.strip_prefix(&format!("\"{key}\"")));
+        if let Some(rest) = rest.map(str::trim_start).and_then(|r| r.strip_prefix('=')) {
+            let value_at = line.len() - rest.trim_start().len();
+            return Some((i + 1, value_at + 1));
+        }
+    }
+    None
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -142,6 +193,8 @@ pub enum LedgerError {
     SharedId { id: String, first: Address, second: Address },
     #[error("ledger log line {line}: {reason}")]
     Log { line: usize, reason: String },
+    #[error("{}ledger_id {} is not a ledger identity ({} lower-case hex digits, as tenantctl gives one): an identity is never written by hand; restore the one tenantctl wrote, or remove the line (the ledger is then judged as naming none)", at.map(|(l, c)| format!("line {l}, column {c}: ")).unwrap_or_default(), crate::render::text_safe(&format!("{id:?}")), crate::ledger_seal::LEDGER_ID_CHARS)]
+    BadId { id: String, at: Option<(usize, usize)> },
 }
 
 impl Ledger {
@@ -149,6 +202,9 @@ impl Ledger {
         let ledger: Ledger = toml::from_str(text).map_err(|e| LedgerError::Parse(e.to_string()))?;
         if ledger.version > LEDGER_VERSION {
             return Err(LedgerError::Version { found: ledger.version });
+        }
+        if let Some(id) = ledger.ledger_id.as_deref().filter(|id| !valid_ledger_id(id)) {
+            return Err(LedgerError::BadId { id: id.to_string(), at: locate_key(text, "ledger_id") });
         }
         let mut owners: BTreeMap<&str, &Address> = BTreeMap::new();
         for (a, e) in &ledger.resources {
@@ -163,19 +219,38 @@ impl Ledger {
     /// cut short by a kill (no final newline, not valid JSON) is ignored:
     /// its change was not recorded, and the next run finds its object by
     /// natural key. Any other bad line is an error.
-    pub fn replay(mut self, log: &str) -> Result<Ledger, LedgerError> {
+    pub fn replay(self, log: &str) -> Result<Ledger, LedgerError> {
+        Ok(self.replay_checkpoints(log)?.0)
+    }
+
+    /// [`Ledger::replay`], with the ledger as replayed at each
+    /// [`LedgerOp::Checkpoint`] of the log (oldest first).
+    pub fn replay_checkpoints(mut self, log: &str) -> Result<(Ledger, Vec<Ledger>), LedgerError> {
         let complete = log.ends_with('\n');
         let lines: Vec<&str> = log.lines().collect();
+        let mut checkpoints = Vec::new();
         for (i, line) in lines.iter().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
             match serde_json::from_str::<LedgerOp>(line) {
+                Ok(LedgerOp::Header { ledger_id: Some(id), .. }) if !valid_ledger_id(&id) => {
+                    return Err(LedgerError::Log { line: i + 1, reason: LedgerError::BadId { id, at: None }.to_string() });
+                }
+                Ok(LedgerOp::Header { version, .. }) if version > LEDGER_VERSION => {
+                    return Err(LedgerError::Log { line: i + 1, reason: LedgerError::Version { found: version }.to_string() });
+                }
+                Ok(LedgerOp::Checkpoint) => checkpoints.push(self.clone()),
                 Ok(op) => self.apply_op(&op),
                 Err(_) if i + 1 == lines.len() && !complete => {}
                 Err(e) => return Err(LedgerError::Log { line: i + 1, reason: e.to_string() }),
             }
         }
+        Ok((self.checked()?, checkpoints))
+    }
+
+    /// The ledger, refused when one object id has two owners.
+    fn checked(self) -> Result<Ledger, LedgerError> {
         let mut owners: BTreeMap<&str, &Address> = BTreeMap::new();
         for (a, e) in &self.resources {
             if let Some(first) = owners.insert(&e.id, a) {
@@ -201,6 +276,13 @@ impl Ledger {
             LedgerOp::Pending { address, since } => {
                 self.pending.insert(address.clone(), since.clone());
             }
+            LedgerOp::Header { tenant_id, ledger_id, version, pending } => {
+                self.tenant_id = tenant_id.clone();
+                self.ledger_id = ledger_id.clone();
+                self.version = *version;
+                self.pending = pending.clone();
+            }
+            LedgerOp::Checkpoint => {}
         }
     }
 
@@ -252,6 +334,24 @@ mod tests {
         assert!(matches!(Ledger::parse(text), Err(LedgerError::SharedId { .. })));
         assert!(matches!(Ledger::parse("version = 9\n"), Err(LedgerError::Version { found: 9 })));
         assert!(matches!(Ledger::parse("version = "), Err(LedgerError::Parse(_))));
+    }
+
+    #[test]
+    fn an_identity_tenantctl_never_gives_is_refused_where_it_is_written() {
+        let ok = "version = 1\nledger_id = \"0123456789abcdef\"\n";
+        assert_eq!(Ledger::parse(ok).expect("a ledger").ledger_id.as_deref(), Some("0123456789abcdef"));
+        for bad in ["0123456789ABCDEF", "0123456789abcdef=00;zz", "x\\u001b[1A", "0123"] {
+            let text = format!("# c\nversion = 1\nledger_id  =  \"{bad}\"\n[resources.\"group.a\"]\nid = \"1\"\n");
+            let e = Ledger::parse(&text).expect_err(bad).to_string();
+            assert!(e.starts_with("line 3, column 15: ledger_id"), "{e}");
+            assert!(!e.contains('\u{1b}'), "{e}");
+        }
+        // A log's header is held to the same rule, and replays the header.
+        let header = LedgerOp::Header { tenant_id: Some("t".into()), ledger_id: Some("0123456789abcdef".into()), version: 1, pending: BTreeMap::new() };
+        let (l, checkpoints) = Ledger::default().replay_checkpoints(&format!("{}\n{}\n", Ledger::render_op(&header), Ledger::render_op(&LedgerOp::Checkpoint))).expect("replays");
+        assert_eq!((l.ledger_id.as_deref(), l.tenant_id.as_deref(), checkpoints.len()), (Some("0123456789abcdef"), Some("t"), 1));
+        let bad = LedgerOp::Header { tenant_id: None, ledger_id: Some("a=b;c".into()), version: 1, pending: BTreeMap::new() };
+        assert!(matches!(Ledger::default().replay(&format!("{}\n", Ledger::render_op(&bad))), Err(LedgerError::Log { line: 1, .. })));
     }
 
     #[test]

@@ -81,6 +81,12 @@ pub enum Seal {
     /// first run that writes it seals it. A ledger with approved records
     /// and no identity is [`Seal::Unknown`]: its identity was cut.
     Fresh { ledger: String, latest: String, others: usize, beyond_review: bool },
+    /// The marker's seal under this ledger's identity (`id`) is not one
+    /// tenantctl writes: the identity is there `entries` times, or its
+    /// digest is not [`SEAL_CHARS`] hex digits. Someone wrote the marker
+    /// by hand: none of the ledger's facts is proof, as for
+    /// [`Seal::Broken`] (hostile run 23, finding 2).
+    Tampered { ledger: String, id: String, entries: usize },
 }
 
 /// What the tenant's marker records of ledgers' seals.
@@ -95,9 +101,12 @@ pub struct Recorded<'a> {
 
 /// `seals` with `id`'s seal set to `digest`: first (the latest), at most
 /// [`MAX_SEALS`] kept, the oldest dropped.
+/// Entries that are not an identity and a seal as tenantctl writes them
+/// are dropped: they could not be written back without changing what the
+/// marker says (hostile run 23, finding 2).
 pub fn with_seal(seals: &[(String, String)], id: &str, digest: &str) -> Vec<(String, String)> {
     let mut out = vec![(id.to_string(), digest.to_string())];
-    out.extend(seals.iter().filter(|(i, _)| i != id).cloned());
+    out.extend(seals.iter().filter(|(i, d)| i != id && crate::ledger::valid_ledger_id(i) && valid_digest(d)).cloned());
     out.truncate(MAX_SEALS);
     out
 }
@@ -130,9 +139,28 @@ pub fn digest(ledger: &Ledger, tenant: &str) -> String {
 /// none per ledger (written before they were); a tenant recording no seal
 /// at all keeps the fallback rule; any other ledger is [`Seal::Unknown`].
 pub fn judge(replayed: &Ledger, base: Option<&Ledger>, tenant: &str, recorded: Recorded<'_>, beyond_review: bool) -> Seal {
+    judge_with(replayed, base.into_iter().collect::<Vec<_>>().as_slice(), tenant, recorded, beyond_review)
+}
+
+/// Whether `d` is a seal as tenantctl records one: [`SEAL_CHARS`] hex digits.
+pub fn valid_digest(d: &str) -> bool {
+    d.len() == SEAL_CHARS && d.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// [`judge`], with every ledger the log passed through that a run may have
+/// sealed: `bases` is the ledger as last compacted, then the ledger as
+/// replayed at each of the log's checkpoints (oldest first). Of a log over
+/// a sealed one, only the entries it changed since are unproven.
+pub fn judge_with(replayed: &Ledger, bases: &[&Ledger], tenant: &str, recorded: Recorded<'_>, beyond_review: bool) -> Seal {
     let latest = recorded.latest.map(str::trim).filter(|r| !r.is_empty());
-    let id = replayed.ledger_id.as_deref().or_else(|| base.and_then(|b| b.ledger_id.as_deref()));
-    let own = id.and_then(|id| recorded.seals.iter().find(|(i, _)| i == id)).map(|(_, d)| d.as_str());
+    let id = replayed.ledger_id.as_deref().or_else(|| bases.first().and_then(|b| b.ledger_id.as_deref()));
+    let mine: Vec<&str> = id.map(|id| recorded.seals.iter().filter(|(i, _)| i == id).map(|(_, d)| d.as_str()).collect()).unwrap_or_default();
+    if let (Some(id), true) = (id, mine.len() > 1 || mine.iter().any(|d| !valid_digest(d))) {
+        // The marker's seal of this ledger is not one tenantctl wrote:
+        // none of it is taken, never the first of several.
+        return Seal::Tampered { ledger: digest(replayed, tenant), id: id.to_string(), entries: mine.len() };
+    }
+    let own = mine.first().copied();
     let against = own.or(if id.is_none() && recorded.seals.is_empty() { latest } else { None });
     let Some(against) = against else {
         if recorded.seals.is_empty() && latest.is_none() {
@@ -155,10 +183,11 @@ pub fn judge(replayed: &Ledger, base: Option<&Ledger>, tenant: &str, recorded: R
     if mine.eq_ignore_ascii_case(recorded) {
         return Seal::Sealed;
     }
-    // A run killed mid-apply: its log over the sealed ledger. What the log
-    // changed is unproven (a pull request can write a log too), the rest
-    // is the sealed ledger's.
-    let only = base.filter(|b| digest(b, tenant).eq_ignore_ascii_case(recorded)).map(|b| {
+    // A run killed mid-apply: its log over the sealed ledger (the last
+    // compacted one, or the one a killed run sealed at a checkpoint). What
+    // the log changed since is unproven (a pull request can write a log
+    // too), the rest is the sealed ledger's.
+    let only = bases.iter().rev().find(|b| digest(b, tenant).eq_ignore_ascii_case(recorded)).map(|b| {
         let mut touched: BTreeSet<Address> = replayed.resources.iter().filter(|(a, e)| b.resources.get(*a) != Some(*e)).map(|(a, _)| a.clone()).collect();
         touched.extend(b.resources.keys().filter(|a| !replayed.resources.contains_key(*a)).cloned());
         touched
@@ -177,7 +206,7 @@ impl Ledger {
         match &self.seal {
             Seal::Unrecorded { .. } | Seal::Sealed | Seal::Fresh { .. } => true,
             Seal::Broken { only: Some(touched), .. } => !touched.contains(address),
-            Seal::Broken { only: None, .. } | Seal::Unknown { .. } => false,
+            Seal::Broken { only: None, .. } | Seal::Unknown { .. } | Seal::Tampered { .. } => false,
         }
     }
 
@@ -192,7 +221,7 @@ impl Ledger {
 
     /// Whether any fact of the ledger is unproven by the seal.
     pub fn seal_broken(&self) -> bool {
-        matches!(self.seal, Seal::Broken { .. } | Seal::Unknown { .. })
+        matches!(self.seal, Seal::Broken { .. } | Seal::Unknown { .. } | Seal::Tampered { .. })
     }
 
     /// The note on a change shown because the ledger's record of `what`
@@ -204,6 +233,7 @@ impl Ledger {
                 short(ledger),
                 short(recorded)
             ),
+            Seal::Tampered { ledger, .. } => format!("{UNPROVEN_PREFIX} (ledger {}…, the tenant's seal of it was tampered with): its record of {what} proves nothing, so this is shown and needs approval", short(ledger)),
             _ => format!("{UNPROVEN_PREFIX}: its record of {what} proves nothing, so this is shown and needs approval"),
         }
     }
@@ -232,9 +262,15 @@ impl Ledger {
                 short(latest),
                 if *others == 1 { "" } else { "s" },
                 match id {
-                    Some(id) => format!("under this ledger's identity {id}"),
+                    Some(id) => format!("under this ledger's identity {}", crate::render::text_safe(id)),
                     None => "of this ledger (it names no identity)".to_string(),
                 }
+            )),
+            Seal::Tampered { ledger, id, entries } => Some(format!(
+                "{UNPROVEN_PREFIX} (ledger {}…): the tenant's governance marker holds {} under this ledger's identity {}, which tenantctl never writes (the marker was written by hand), so none of it is taken and none of the ledger's facts is proof: changes they would hide are shown and need approval, controls and grants with no proven approved record are reviewed whole. The first apply that carries out the whole plan seals it again",
+                short(ledger),
+                if *entries == 1 { "a malformed seal".to_string() } else { format!("{entries} seals") },
+                crate::render::text_safe(id)
             )),
             _ => None,
         }
@@ -278,7 +314,7 @@ pub fn scrub(loaded: &Ledger, after: &mut Ledger, vouched: &BTreeSet<Address>) -
 /// run carried out its whole plan (`complete`), which showed every change
 /// an unproven fact could hide.
 pub fn may_seal(loaded: &Seal, complete: bool) -> bool {
-    complete || !matches!(loaded, Seal::Broken { .. } | Seal::Unknown { .. })
+    complete || !matches!(loaded, Seal::Broken { .. } | Seal::Unknown { .. } | Seal::Tampered { .. })
 }
 
 /// Whether [`scrub`] needs the ledger as loaded (else nothing is scrubbed).
@@ -347,19 +383,19 @@ mod tests {
     #[test]
     fn each_ledger_is_judged_by_its_own_seal() {
         let mut a = ledger();
-        a.ledger_id = Some("aaaa".into());
+        a.ledger_id = Some("aaaaaaaaaaaaaaaa".into());
         let mut b = ledger();
-        b.ledger_id = Some("bbbb".into());
+        b.ledger_id = Some("bbbbbbbbbbbbbbbb".into());
         b.record("group.x".parse().expect("an address"), "3".into(), None, None);
-        let seals = with_seal(&with_seal(&[], "aaaa", &digest(&a, "t")), "bbbb", &digest(&b, "t"));
+        let seals = with_seal(&with_seal(&[], "aaaaaaaaaaaaaaaa", &digest(&a, "t")), "bbbbbbbbbbbbbbbb", &digest(&b, "t"));
         let latest = digest(&b, "t");
         let rec = Recorded { latest: Some(&latest), seals: &seals };
         assert_eq!(judge(&a, None, "t", rec, false), Seal::Sealed, "b's seal does not break a's");
         assert_eq!(judge(&b, None, "t", rec, false), Seal::Sealed);
         let mut forged = a.clone();
-        forged.ledger_id = Some("cccc".into());
+        forged.ledger_id = Some("cccccccccccccccc".into());
         let judged = judge(&forged, None, "t", rec, false);
-        assert!(matches!(&judged, Seal::Unknown { id: Some(i), others: 2, .. } if i == "cccc"), "{judged:?}");
+        assert!(matches!(&judged, Seal::Unknown { id: Some(i), others: 2, .. } if i == "cccccccccccccccc"), "{judged:?}");
         forged.ledger_id = None;
         assert!(matches!(judge(&forged, None, "t", rec, false), Seal::Fresh { .. }), "no identity, no approved record: new (an export)");
         forged.resources.values_mut().for_each(|e| e.applied = Some("sha256:x".into()));
@@ -375,12 +411,52 @@ mod tests {
         // Bounded, latest first.
         let mut many = Vec::new();
         for i in 0..10 {
-            many = with_seal(&many, &format!("{i}"), "d");
+            many = with_seal(&many, &format!("{i:016x}"), &"d".repeat(SEAL_CHARS));
         }
         assert_eq!(many.len(), MAX_SEALS);
-        assert_eq!(many[0].0, "9");
-        assert_eq!(with_seal(&many, "5", "e")[0], ("5".to_string(), "e".to_string()));
-        assert_eq!(with_seal(&many, "5", "e").len(), MAX_SEALS);
+        assert_eq!(many[0].0, format!("{:016x}", 9));
+        let e = "e".repeat(SEAL_CHARS);
+        assert_eq!(with_seal(&many, &format!("{:016x}", 5), &e)[0], (format!("{:016x}", 5), e.clone()));
+        assert_eq!(with_seal(&many, &format!("{:016x}", 5), &e).len(), MAX_SEALS);
+    }
+
+    #[test]
+    fn a_seal_written_by_hand_is_never_taken() {
+        let mut a = ledger();
+        a.ledger_id = Some("aaaaaaaaaaaaaaaa".into());
+        let good = digest(&a, "t");
+        let id = || "aaaaaaaaaaaaaaaa".to_string();
+        // The same identity twice: neither is taken, whichever comes first.
+        for seals in [vec![(id(), good.clone()), (id(), "0".repeat(SEAL_CHARS))], vec![(id(), "0".repeat(SEAL_CHARS)), (id(), good.clone())], vec![(id(), format!("{good};x"))]] {
+            let judged = judge(&a, None, "t", Recorded { latest: None, seals: &seals }, false);
+            assert!(matches!(judged, Seal::Tampered { .. }), "{seals:?}: {judged:?}");
+            let mut l = a.clone();
+            l.seal = judged;
+            assert!(l.seal_broken() && !l.fact_proven(&"guest.a".parse().expect("an address")));
+        }
+        // Malformed entries of others are dropped when the marker is rewritten.
+        let kept = with_seal(&[("zz".into(), good.clone()), ("bbbbbbbbbbbbbbbb".into(), "x=y".into()), ("cccccccccccccccc".into(), good.clone())], &id(), &good);
+        assert_eq!(kept, vec![(id(), good.clone()), ("cccccccccccccccc".into(), good)]);
+    }
+
+    #[test]
+    fn a_log_sealed_at_a_checkpoint_leaves_only_what_came_after_unproven() {
+        let a: Address = "guest.a".parse().expect("an address");
+        let b: Address = "guest.b".parse().expect("an address");
+        let mut base = ledger();
+        base.ledger_id = Some("aaaaaaaaaaaaaaaa".into());
+        let mut first = base.clone();
+        first.record(a.clone(), "1".into(), Some("sha256:first".into()), None);
+        let seals = vec![("aaaaaaaaaaaaaaaa".to_string(), digest(&first, "t"))];
+        let rec = Recorded { latest: None, seals: &seals };
+        let mut second = first.clone();
+        second.record(b.clone(), "2".into(), Some("sha256:second".into()), None);
+        let mut l = second.clone();
+        l.seal = judge_with(&second, &[&base, &first], "t", rec, false);
+        assert!(l.fact_proven(&a) && !l.fact_proven(&b), "{:?}", l.seal);
+        // Without the checkpoint, the whole ledger.
+        l.seal = judge_with(&second, &[&base], "t", rec, false);
+        assert!(!l.fact_proven(&a) && !l.fact_proven(&b), "{:?}", l.seal);
     }
 
     #[test]

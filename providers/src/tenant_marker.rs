@@ -46,8 +46,10 @@ pub struct Marker {
     pub approvals_required: Option<u32>,
     /// Approved plans applied to this tenant whose expiry has not passed,
     /// `HASH@UNIX_SECONDS` (the first [`PLAN_HASH_CHARS`] hex digits of
-    /// the plan's hash, and its `not_after`): a replay from any runner is
-    /// refused, whatever journal it has. Expired ones are dropped.
+    /// the plan's hash, and its `not_after` rounded up to a UTC midnight):
+    /// a replay from any runner is refused, whatever journal it has.
+    /// Expired ones are dropped. Kept in the extension per day
+    /// (`appliedPlans`, `DAY:HASHHASH…;…`, [`compact_plans`]).
     pub applied_plans: Vec<String>,
     /// The seal of the ledger tenantctl last wrote after changing this
     /// tenant ([`engine::ledger_seal::digest`], 32 hex digits): a ledger
@@ -67,8 +69,81 @@ pub struct Marker {
 /// definition included; the marker is kept under that, with room to spare.
 pub const MAX_MARKER_BYTES: usize = 1900;
 
-/// Hex digits of a plan's hash kept in [`Marker::applied_plans`] (128 bits).
-pub const PLAN_HASH_CHARS: usize = 32;
+/// Characters of a plan's tag kept in [`Marker::applied_plans`]: the
+/// first 36 bits of the plan's hash in URL-safe base64 ([`plan_tag`]). A
+/// replay of an applied plan always matches its entry (its hash is the
+/// same); a shorter tag only lets two different plans collide, and then
+/// the new one is refused as already applied (fail closed, never a replay
+/// let through): with at most `n` plans recorded, a fresh plan is refused
+/// so with a chance under n / 2^36 (1.5e-9 for 100 plans). Before gov19 it
+/// was 32 hex digits per plan, which filled the marker after ~24 applies a
+/// week (hostile run 23, finding 14); such markers are read and rewritten
+/// in the new form.
+pub const PLAN_HASH_CHARS: usize = 6;
+
+const TAG_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// The tag of a plan whose hash is `hex` (hex digits, `sha256:` or not):
+/// its first 9 hex digits (36 bits) in URL-safe base64. `None` for a hash
+/// that is not hex.
+pub fn plan_tag(hex: &str) -> Option<String> {
+    let hex = hex.strip_prefix("sha256:").unwrap_or(hex);
+    let bits = u64::from_str_radix(hex.get(..9)?, 16).ok()?;
+    Some((0..PLAN_HASH_CHARS).rev().map(|i| TAG_ALPHABET[((bits >> (6 * i)) & 63) as usize] as char).collect())
+}
+
+fn is_tag(t: &str) -> bool {
+    t.len() == PLAN_HASH_CHARS && t.bytes().all(|b| TAG_ALPHABET.contains(&b))
+}
+
+const DAY: i64 = 86400;
+
+/// `not_after` (Unix seconds) rounded up to a UTC midnight: the moment an
+/// applied plan's entry may be dropped (a day late at most, never early).
+pub fn entry_end(not_after: i64) -> i64 {
+    not_after.div_euclid(DAY) * DAY + if not_after.rem_euclid(DAY) == 0 { 0 } else { DAY }
+}
+
+/// [`Marker::applied_plans`] as the extension keeps them: per expiry day
+/// (days since 1970-01-01), the day, `:`, then the plans' hash prefixes
+/// run together, sorted; days sorted and joined by `;`.
+pub fn compact_plans(plans: &[String]) -> String {
+    let mut days: std::collections::BTreeMap<i64, std::collections::BTreeSet<&str>> = Default::default();
+    for e in plans {
+        if let Some((h, end)) = e.split_once('@').and_then(|(h, t)| Some((h, t.parse::<i64>().ok()?))) {
+            if is_tag(h) {
+                days.entry(entry_end(end) / DAY).or_default().insert(h);
+            }
+        }
+    }
+    days.iter().map(|(d, hs)| format!("{d}:{}", hs.iter().copied().collect::<String>())).collect::<Vec<_>>().join(";")
+}
+
+/// `appliedPlans` as read: the per-day form, and entries of the form
+/// before it (`HASH@UNIX_SECONDS`, a 32-digit hash), each as
+/// `TAG@END` ([`plan_tag`], [`entry_end`]). A malformed
+/// part is kept whole (it matches no plan, and is dropped when rewritten).
+fn applied_plans(v: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in entries(v, "appliedPlans") {
+        if let Some((h, t)) = e.split_once('@') {
+            match t.parse::<i64>() {
+                Ok(end) => match plan_tag(h) {
+                    Some(tag) => out.push(format!("{tag}@{}", entry_end(end))),
+                    None => out.push(e),
+                },
+                _ => out.push(e),
+            }
+        } else if let Some((d, hs)) = e.split_once(':').and_then(|(d, hs)| Some((d.parse::<i64>().ok()?, hs))).filter(|(_, hs)| hs.len() % PLAN_HASH_CHARS == 0 && hs.is_ascii()) {
+            out.extend(hs.as_bytes().chunks(PLAN_HASH_CHARS).map(|c| format!("{}@{}", String::from_utf8_lossy(c), d * DAY)));
+        } else {
+            out.push(e);
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
 
 impl Marker {
     /// The extension's JSON body (create and update take the same).
@@ -85,9 +160,12 @@ impl Marker {
             "approverKeys": self.approvers.join(";"),
             "authorKeys": self.authors.join(";"),
             "approvalsRequired": self.approvals_required.map(|n| n.to_string()).unwrap_or_default(),
-            "appliedPlans": self.applied_plans.join(";"),
+            "appliedPlans": compact_plans(&self.applied_plans),
             "ledgerSeal": self.ledger_seal.clone().unwrap_or_default(),
-            "ledgerSeals": self.ledger_seals.iter().map(|(id, d)| format!("{id}={d}")).collect::<Vec<_>>().join(";"),
+            // Only entries as tenantctl writes them (an identity of hex
+            // digits, a seal of hex digits): nothing in one can add an
+            // entry or change another's (hostile run 23, finding 2).
+            "ledgerSeals": self.ledger_seals.iter().filter(|(id, d)| well_formed_seal(id, d)).map(|(id, d)| format!("{id}={d}")).collect::<Vec<_>>().join(";"),
         })
     }
 
@@ -95,6 +173,85 @@ impl Marker {
     pub fn size(&self) -> usize {
         self.body().to_string().len()
     }
+
+    /// A warning when the marker holds more than three quarters of the
+    /// [`MAX_MARKER_BYTES`] it may (each approved apply adds to it until its
+    /// plan expires; once full, approved applies are refused).
+    pub fn fullness_warning(&self) -> Option<String> {
+        let size = self.size();
+        (size * 4 > MAX_MARKER_BYTES * 3).then(|| {
+            format!(
+                "warning: the tenant's governance marker {EXTENSION_NAME} holds {size} of the {MAX_MARKER_BYTES} bytes it may ({} approved plans not yet expired, {} ledger seals): once full, approved applies are refused until recorded plans expire; make plans with a shorter `plan --valid-for`",
+                self.applied_plans.len(),
+                self.ledger_seals.len()
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(name: &str) -> String {
+        format!("{name}=ed25519:{}", "A".repeat(43) + "=")
+    }
+
+    #[test]
+    fn a_week_of_approved_applies_fits_beside_eight_seals_and_three_approvers() {
+        let start = 1_795_000_000i64;
+        // 100 approved applies, each valid 7 days (to the midnight 8 days on).
+        let plans: Vec<String> = (0..100).map(|i| format!("{}@{}", plan_tag(&format!("{:016x}", (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))).expect("a tag"), entry_end(start + i * 6000 + 8 * DAY))).collect();
+        let m = Marker {
+            fingerprint: format!("sha256:{}", "f".repeat(64)),
+            recorded_at: "2026-12-02T03:00:00Z".into(),
+            how: "recorded".into(),
+            approvers: vec![key("alice"), key("bob"), key("dave")],
+            authors: vec![key("carol")],
+            approvals_required: Some(2),
+            applied_plans: plans.clone(),
+            ledger_seal: Some("a".repeat(32)),
+            ledger_seals: (0..8).map(|i| (format!("{i:016x}"), "b".repeat(32))).collect(),
+        };
+        assert!(m.size() <= MAX_MARKER_BYTES * 9 / 10, "{} bytes", m.size());
+        // Read back: the same plans.
+        let mut sorted = plans;
+        sorted.sort();
+        assert_eq!(applied_plans(&m.body()), sorted);
+    }
+
+    #[test]
+    fn plans_recorded_before_are_read_and_rewritten_per_day() {
+        let old = json!({"appliedPlans": "00112233445566778899aabbccddeeff@1795000000;ffeeddccbbaa99887766554433221100@1795086400;junk"});
+        let read = applied_plans(&old);
+        assert_eq!(plan_tag("sha256:00112233445566778899"), Some("ABEiM0".into()));
+        assert_eq!(plan_tag("ffeeddcc"), None, "too short");
+        assert_eq!(read, vec!["ABEiM0@1795046400".to_string(), "_-7dzL@1795132800".into(), "junk".into()]);
+        assert_eq!(compact_plans(&read), "20776:ABEiM0;20777:_-7dzL");
+        assert_eq!(applied_plans(&json!({"appliedPlans": compact_plans(&read)})), read[..2].to_vec());
+    }
+
+    #[test]
+    fn only_well_formed_seals_are_written() {
+        let mut m = Marker { fingerprint: String::new(), recorded_at: String::new(), how: String::new(), approvers: vec![], authors: vec![], approvals_required: None, applied_plans: vec![], ledger_seal: None, ledger_seals: vec![] };
+        m.ledger_seals = vec![("0123456789abcdef".into(), "c".repeat(32)), ("0123456789abcdef=x;y".into(), "c".repeat(32)), ("fedcba9876543210".into(), "z".repeat(32))];
+        assert_eq!(m.body()["ledgerSeals"], json!(format!("0123456789abcdef={}", "c".repeat(32))));
+        let read = seal_entries(&json!({"ledgerSeals": "a=b=c;noequals; ;x=y"}));
+        assert_eq!(read, vec![("a".to_string(), "b=c".to_string()), ("noequals".into(), String::new()), ("x".into(), "y".into())]);
+    }
+}
+
+/// Whether `(id, digest)` is a ledger's seal as tenantctl writes it.
+pub fn well_formed_seal(id: &str, digest: &str) -> bool {
+    engine::ledger::valid_ledger_id(id) && engine::ledger_seal::valid_digest(digest)
+}
+
+/// `ledgerSeals` as the marker holds it, every entry kept as read (split
+/// at its first `=`; no `=`: an empty seal): a malformed or repeated entry
+/// is then judged as tampering with that ledger's seal, never skipped nor
+/// taken first ([`engine::ledger_seal::judge`]).
+fn seal_entries(v: &Value) -> Vec<(String, String)> {
+    entries(v, "ledgerSeals").iter().map(|e| e.split_once('=').map(|(i, d)| (i.trim().to_string(), d.trim().to_string())).unwrap_or_else(|| (e.clone(), String::new()))).collect()
 }
 
 /// `KEY=ed25519:BASE64` entries of one extension property (`;`-separated).
@@ -154,9 +311,9 @@ pub async fn read_of(client: &GraphClient, org: &str) -> Result<Option<Marker>, 
                 approvers: entries(&v, "approverKeys"),
                 authors: entries(&v, "authorKeys"),
                 approvals_required: v.get("approvalsRequired").and_then(Value::as_str).and_then(|n| n.parse().ok()),
-                applied_plans: entries(&v, "appliedPlans"),
+                applied_plans: applied_plans(&v),
                 ledger_seal: v.get("ledgerSeal").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string),
-                ledger_seals: entries(&v, "ledgerSeals").iter().filter_map(|e| e.split_once('=')).map(|(i, d)| (i.trim().to_string(), d.trim().to_string())).filter(|(i, d)| !i.is_empty() && !d.is_empty()).collect(),
+                ledger_seals: seal_entries(&v),
             }))
         }
         Err(GraphError::NotFound { .. }) => Ok(None),
