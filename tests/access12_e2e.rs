@@ -15,7 +15,7 @@ use common::gov::{edit_file, graph, ledger_of, run};
 use common::kind::*;
 use common::*;
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
 
@@ -83,5 +83,45 @@ async fn packages_naming_each_other_in_a_ring_or_both_ways_apply_and_converge() 
     let c_toml = e.access_package.values().find(|p| p.value.display_name == "Ring ring-c").expect("exported");
     assert_eq!(c_toml.value.incompatible_packages, Some(vec![key_of("Ring ring-a")]));
     assert_export_replans_empty(&c, &tmp, &exported).await;
+    sb.shutdown().await.expect("the sandbox stops");
+}
+
+async fn policy_id(sb: &sandbox::SandboxHandle, package: &str, name: &str) -> String {
+    let all = graph(sb, Method::GET, &format!("{EM}/assignmentPolicies?$expand=accessPackage"), None).await;
+    all["value"].as_array().into_iter().flatten().find(|p| p["accessPackage"]["id"] == json!(package) && p["displayName"] == json!(name)).and_then(|p| p["id"].as_str()).expect("the policy").to_string()
+}
+
+/// An external user made in the portal: its id.
+async fn external_user(sb: &sandbox::SandboxHandle, upn: &str) -> String {
+    let r = reqwest::Client::new()
+        .post(format!("{}/_sandbox/objects/users", sb.base_url()))
+        .json(&json!({"displayName": upn, "userPrincipalName": upn, "mail": "partner@fabrikam.com", "userType": "Guest", "accountEnabled": true}))
+        .send()
+        .await
+        .expect("the sandbox answers");
+    assert!(r.status().is_success(), "{}", r.status());
+    r.json::<Value>().await.expect("the user")["id"].as_str().expect("its id").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_waiting_requests_warning_counts_in_the_plural() {
+    let sb = sandbox().await;
+    let (work, dir) = kind_scratch(&[], "access12", "extra.toml", "[group.access12-extra]\ndisplay_name = \"access12 extra\"\nmail_nickname = \"access12-extra\"\n");
+    let (root, dd) = (work.path(), d(&dir));
+    let (code, out) = run(&sb, root, &["apply", dd, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let ledger = ledger_of(root);
+    let package = id_of(&ledger, "access_package.fabrikam-audit");
+    let policy = policy_id(&sb, &package, "Fabrikam auditors").await;
+    for upn in ["one_fabrikam.com#EXT#@contoso.onmicrosoft.com", "two_fabrikam.com#EXT#@contoso.onmicrosoft.com"] {
+        let user = external_user(&sb, upn).await;
+        sb.add_pending_request(&package, &policy, &user).expect("the request waits");
+    }
+    let off = json!({"requestApprovalSettings": {"isApprovalRequiredForAdd": false, "isApprovalRequiredForUpdate": false, "isRequestorJustificationRequired": false, "stages": []}});
+    patch_out_of_band(&sb, "accessPackageAssignmentPolicies", &policy, off).await;
+    let (code, out) = run(&sb, root, &["plan", dd]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("2 requests already waiting for approval on the package are not re-checked by Entra"), "{out}");
+    assert!(!out.contains("request(s) already waiting"), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
