@@ -5,7 +5,11 @@
 //!   -> a) or both ways, validate, plan and apply: a link is a `$ref`
 //!   written once both packages exist, not an order between their creates
 //!   (hostile 23/6);
-//! * the waiting-requests warning says one request in the singular.
+//! * the waiting-requests warning says one request in the singular;
+//! * the sandbox holds a catalog's custom workflow extensions and checks a
+//!   policy's custom extension stages as Graph does (a stage of
+//!   `accessPackageCustomExtensionStage`, an extension of the policy's own
+//!   catalog).
 
 mod common;
 
@@ -123,5 +127,76 @@ async fn the_waiting_requests_warning_counts_in_the_plural() {
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("2 requests already waiting for approval on the package are not re-checked by Entra"), "{out}");
     assert!(!out.contains("request(s) already waiting"), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
+
+/// The status the sandbox answers `method path` with `body`, and the body.
+async fn call(sb: &sandbox::SandboxHandle, method: Method, path: &str, body: Value) -> (u16, Value) {
+    let r = reqwest::Client::new().request(method, format!("{}{path}", sb.base_url())).bearer_auth(sb.access_token()).json(&body).send().await.expect("the sandbox answers");
+    let status = r.status().as_u16();
+    (status, r.json::<Value>().await.unwrap_or(Value::Null))
+}
+
+fn extension(kind: &str) -> Value {
+    json!({
+        "@odata.type": format!("#microsoft.graph.{kind}"),
+        "displayName": format!("{kind} hook"),
+        "description": "calls the onboarding Logic App",
+        "endpointConfiguration": {"@odata.type": "#microsoft.graph.logicAppTriggerEndpointConfiguration", "subscriptionId": "38ab2ccc-3747-4567-b36b-9478f5602f0d", "resourceGroupName": "governance", "logicAppWorkflowName": "elm-onboarding"},
+        "authenticationConfiguration": {"@odata.type": "#microsoft.graph.azureAdPopTokenAuthentication"},
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_holds_custom_extensions_and_checks_policy_stages_as_graph_does() {
+    let sb = sandbox().await;
+    let work = scratch_without_approvals();
+    let dir = work.path().join("desired-state");
+    let (code, out) = run(&sb, work.path(), &["apply", d(&dir), "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let ledger = ledger_of(work.path());
+    let (catalog, package) = (id_of(&ledger, "access_catalog.guest-access"), id_of(&ledger, "access_package.fabrikam-audit"));
+    let hooks = format!("{EM}/catalogs/{catalog}/customWorkflowExtensions");
+
+    // An extension says which kind it is, calls a Logic App, authenticates;
+    // only a request extension takes a callback.
+    let mut untyped = extension("accessPackageAssignmentRequestWorkflowExtension");
+    untyped.as_object_mut().expect("an object").remove("@odata.type");
+    let mut no_app = extension("accessPackageAssignmentRequestWorkflowExtension");
+    no_app["endpointConfiguration"].as_object_mut().expect("an object").remove("logicAppWorkflowName");
+    let mut no_auth = extension("accessPackageAssignmentWorkflowExtension");
+    no_auth["authenticationConfiguration"] = json!({"@odata.type": "#microsoft.graph.basicAuthentication"});
+    let mut callback = extension("accessPackageAssignmentWorkflowExtension");
+    callback["callbackConfiguration"] = json!({"@odata.type": "#microsoft.graph.customExtensionCallbackConfiguration", "timeoutDuration": "PT1H"});
+    for body in [untyped, no_app, no_auth, callback] {
+        assert_eq!(call(&sb, Method::POST, &hooks, body.clone()).await.0, 400, "{body}");
+    }
+    let mut request = extension("accessPackageAssignmentRequestWorkflowExtension");
+    request["callbackConfiguration"] = json!({"@odata.type": "#microsoft.graph.customExtensionCallbackConfiguration", "timeoutDuration": "PT1H"});
+    let (code, made) = call(&sb, Method::POST, &hooks, request).await;
+    assert_eq!(code, 201, "{made}");
+    let hook = made["id"].as_str().expect("its id").to_string();
+    assert_eq!(ids(&graph(&sb, Method::GET, &hooks, None).await), vec![hook.clone()]);
+    assert_eq!(call(&sb, Method::PUT, &format!("{hooks}/{hook}"), json!({"displayName": "renamed hook"})).await.0, 204);
+    assert_eq!(graph(&sb, Method::GET, &format!("{hooks}/{hook}"), None).await["displayName"], json!("renamed hook"));
+    assert_eq!(call(&sb, Method::PUT, &format!("{hooks}/{hook}"), json!({"@odata.type": "#microsoft.graph.accessPackageAssignmentWorkflowExtension"})).await.0, 400);
+
+    // Another catalog's extension.
+    let (code, other) = call(&sb, Method::POST, &format!("{EM}/catalogs"), json!({"displayName": "Other catalog", "description": "elsewhere"})).await;
+    assert_eq!(code, 201, "{other}");
+    let other = other["id"].as_str().expect("its id").to_string();
+    let (code, foreign) = call(&sb, Method::POST, &format!("{EM}/catalogs/{other}/customWorkflowExtensions"), extension("accessPackageAssignmentWorkflowExtension")).await;
+    assert_eq!(code, 201, "{foreign}");
+    let foreign = foreign["id"].as_str().expect("its id").to_string();
+
+    // A policy's stages: Graph's stage names, its own catalog's extensions.
+    let policy = |stage: &str, hook: &str| json!({"displayName": "Hooked", "description": "calls out", "accessPackage": {"id": package}, "customExtensionStageSettings": [{"stage": stage, "customExtension": {"id": hook}}]});
+    assert_eq!(call(&sb, Method::POST, &format!("{EM}/assignmentPolicies"), policy("assignmentRequestDenied", &hook)).await.0, 400);
+    assert_eq!(call(&sb, Method::POST, &format!("{EM}/assignmentPolicies"), policy("assignmentRequestCreated", &foreign)).await.0, 400);
+    let (code, made) = call(&sb, Method::POST, &format!("{EM}/assignmentPolicies"), policy("assignmentRequestCreated", &hook)).await;
+    assert_eq!(code, 201, "{made}");
+    // An extension a stage calls is not deleted; one no stage calls is.
+    assert_eq!(call(&sb, Method::DELETE, &format!("{hooks}/{hook}"), Value::Null).await.0, 400);
+    assert_eq!(call(&sb, Method::DELETE, &format!("{EM}/catalogs/{other}/customWorkflowExtensions/{foreign}"), Value::Null).await.0, 204);
     sb.shutdown().await.expect("the sandbox stops");
 }
