@@ -105,6 +105,7 @@ pub fn catalog_sub(t: &mut Tenant, ctx: &Ctx, spec: &Spec, req: &GReq, id: &str,
             graph::list_values(ctx, "accessPackageResources", &base, items, q, DIR_PAGE, DIR_MAX)
         }
         (_, [RESOURCES, ..]) => Err(GraphError::method_not_allowed()),
+        (_, [crate::entitlement_extensions::NAV, more @ ..]) => crate::entitlement_extensions::handle(t, ctx, req, id, more, q),
         _ => Err(GraphError::no_segment(rest.first().copied().unwrap_or(""))),
     }
 }
@@ -416,6 +417,7 @@ pub fn create_policy(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body: Map<Strin
     let catalog = nav_str(pkg, CATALOG_ID).to_string();
     body.remove("accessPackage");
     check_policy(t, ctx, &body)?;
+    crate::entitlement_extensions::check_stages(t, &catalog, body.get("customExtensionStageSettings"))?;
     crate::entitlement_automatic::check(t, &body, &package, None)?;
     stamp(&mut body, ctx, true);
     let mut nav = Map::new();
@@ -438,6 +440,7 @@ pub fn replace_policy(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str, mut body
     }
     body.remove("accessPackage");
     check_policy(t, ctx, &body)?;
+    crate::entitlement_extensions::check_stages(t, nav_str(&current, CATALOG_ID), body.get("customExtensionStageSettings"))?;
     crate::entitlement_automatic::check(t, &body, nav_str(&current, PACKAGE_ID), Some(id))?;
     if let Some(c) = current.data.get("createdDateTime") {
         body.insert("createdDateTime".into(), c.clone());

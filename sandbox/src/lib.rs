@@ -65,6 +65,7 @@ pub mod entitlement_assignments;
 pub mod entitlement_automatic;
 pub mod entitlement_query;
 pub mod entitlement_delivery;
+pub mod entitlement_extensions;
 pub mod entitlement_incompatible;
 pub mod entitlement_review;
 pub mod language_codes;

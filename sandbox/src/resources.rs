@@ -363,7 +363,7 @@ pub const KNOWN_SEGMENTS: &[&str] = &[
     "microsoftAuthenticator", "fido2", "temporaryAccessPass", "sms", "voice", "email", "softwareOath", "x509Certificate",
     "configurationSettings", "configurationPolicyTemplates", "settingTemplates",
     "deviceAppManagement", "mobileApps", "termsAndConditions",
-    "identityGovernance", "entitlementManagement", "catalogs", "resources", "resourceRequests", "accessPackages", "resourceRoleScopes", "incompatibleAccessPackages", "incompatibleGroups",
+    "identityGovernance", "entitlementManagement", "catalogs", "resources", "resourceRequests", "accessPackages", "resourceRoleScopes", "incompatibleAccessPackages", "incompatibleGroups", "customWorkflowExtensions",
     "assignmentPolicies", "assignmentRequests",
 ];
 

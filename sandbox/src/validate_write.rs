@@ -231,7 +231,10 @@ impl Check<'_> {
             }
             ty = given;
         }
-        if entity && create && self.m.type_def(&ty).is_some_and(|t| t.r#abstract) {
+        // An object that is only an id names an existing entity (a policy's
+        // stage names its custom extension so): nothing is created.
+        let names_one = o.len() == 1 && o.contains_key("id");
+        if entity && create && !names_one && self.m.type_def(&ty).is_some_and(|t| t.r#abstract) {
             return Err(self.err(format!("Cannot create an instance of the abstract type '{ty}'; specify a derived type in '@odata.type'.")));
         }
         let open = self.m.chain(&ty).iter().any(|(_, t)| t.open);

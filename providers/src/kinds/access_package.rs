@@ -86,6 +86,7 @@ pub fn desired(key: &str, p: &AccessPackage, state: &DesiredState) -> DesiredRes
     props.insert(POLICIES_PROP.into(), Value::Object(policies));
     let mut r = resource(Address::new(Kind::AccessPackage, key), p.display_name.to_lowercase(), p.display_name.clone(), props);
     r.immutable = vec![CATALOG.into()];
+    super::access_package_incompatible::order(key, p, state, &mut r);
     r
 }
 
@@ -290,6 +291,7 @@ fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
         super::access_resources::write_roles(w, &api, r, &package_path(&id), &catalog, &[]).await?;
         write_policies(w, &api, r, &id, true).await?;
         super::access_package_incompatible::write(w, &api, &id, true).await?;
+        super::access_package_incompatible::write_named_by(w, &api, &id).await?;
         Ok(id)
     })
 }

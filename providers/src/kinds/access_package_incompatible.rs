@@ -7,12 +7,22 @@
 //! managed), compared as sets of references, read only when a declared
 //! package manages one or on export (two GETs per package, in `$batch`),
 //! written after the package exists (on create) or when they changed.
+//!
+//! A link needs both packages to exist, not an order between their
+//! creates, so packages naming each other (two both ways, or a ring
+//! a -> b -> c -> a, which Entra allows) are not a dependency cycle: of
+//! two linked packages the one whose key sorts later is made after the
+//! other ([`order`]), and the later one writes the link whichever of the
+//! two names it: its own links as usual, and on its create the links of
+//! the earlier packages that name it (carried in `create_only`
+//! [`NAMED_BY`]), which those packages' own writes skipped because it did
+//! not exist yet.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use engine::apply::ExecError;
 use engine::model::{as_reference, reference};
-use engine::{LiveObject, Props};
+use engine::{DesiredResource, LiveObject, Props};
 use schema::kinds::access_package::AccessPackage;
 use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Value};
@@ -27,6 +37,44 @@ pub const PACKAGES_PROP: &str = "incompatiblePackages";
 pub const GROUPS_PROP: &str = "incompatibleGroups";
 /// The Graph navigation of each prop.
 const NAVS: [(&str, &str); 2] = [(PACKAGES_PROP, "incompatibleAccessPackages"), (GROUPS_PROP, "incompatibleGroups")];
+
+/// `create_only` entry of a package: the packages whose keys sort before
+/// its own that name it as incompatible (references); its create writes
+/// their links to it.
+pub const NAMED_BY: &str = "incompatibleNamedBy";
+
+/// The packages a package's `incompatible_packages` names, resolved.
+fn named(p: &AccessPackage, state: &DesiredState) -> BTreeSet<Address> {
+    p.incompatible_packages.iter().flatten().filter_map(|k| state.resolve(k, &[Kind::AccessPackage]).ok()).collect()
+}
+
+/// `r` (package `key`) ordered by its links rather than by its references:
+/// it depends on a linked package (either naming the other) only when
+/// that package's key sorts before its own, so rings order by key; and
+/// it carries the earlier packages that name it ([`NAMED_BY`]).
+pub fn order(key: &str, p: &AccessPackage, state: &DesiredState, r: &mut DesiredResource) {
+    let mut deps = BTreeSet::new();
+    for (prop, v) in &r.props {
+        if prop != PACKAGES_PROP {
+            engine::plan::referenced_addresses(v, &mut deps);
+        }
+    }
+    let earlier = |a: &Address| a.key.as_str() < key;
+    deps.extend(named(p, state).into_iter().filter(|a| earlier(a)));
+    let mut named_by = Vec::new();
+    for (other, d) in &state.access_package {
+        let at = Address::new(Kind::AccessPackage, other.as_str());
+        if named(&d.value, state).iter().any(|a| a.key.as_str() == key) && earlier(&at) {
+            deps.insert(at.clone());
+            named_by.push(reference(at.to_string()));
+        }
+    }
+    deps.remove(&r.address);
+    r.depends_on = deps.into_iter().collect();
+    if !named_by.is_empty() {
+        r.create_only.insert(NAMED_BY.into(), Value::Array(named_by));
+    }
+}
 
 /// The declared lists, as references.
 pub fn desired_props(p: &AccessPackage, state: &DesiredState, props: &mut Props) {
@@ -94,7 +142,7 @@ pub async fn write(w: &Writer<'_>, api: &GraphClient, id: &str, fresh: bool) -> 
     let r = w.desired()?;
     for (prop, nav) in NAVS {
         let Some(v) = r.props.get(prop) else { continue };
-        let want = w.ref_ids(Some(v))?;
+        let want = if prop == PACKAGES_PROP { package_ids(w, v)? } else { w.ref_ids(Some(v))? };
         let have: BTreeSet<String> = if fresh {
             BTreeSet::new()
         } else {
@@ -120,6 +168,37 @@ pub async fn write(w: &Writer<'_>, api: &GraphClient, id: &str, fresh: bool) -> 
                 Err(e) => return Err(fail(e)),
             }
         }
+    }
+    Ok(())
+}
+
+/// The object ids of the declared incompatible packages; one whose key
+/// sorts after this package's and that has no id yet is left out: it is
+/// made later in this apply, and its create writes the link ([`NAMED_BY`]).
+fn package_ids(w: &Writer<'_>, v: &Value) -> Result<BTreeSet<String>, ExecError> {
+    let own = w.address().key.as_str();
+    let mut out = BTreeSet::new();
+    for target in v.as_array().into_iter().flatten().filter_map(as_reference) {
+        match w.ref_id(target) {
+            Some(id) => {
+                out.insert(id);
+            }
+            None if target.parse::<Address>().is_ok_and(|a| a.key.as_str() > own) => {}
+            None => return Err(crate::apply::err(format!("{target} has no object id yet"))),
+        }
+    }
+    Ok(out)
+}
+
+/// On a package's create (`id`): the links of the earlier packages that
+/// name it ([`NAMED_BY`]), written onto them now that it exists.
+pub async fn write_named_by(w: &Writer<'_>, api: &GraphClient, id: &str) -> Result<(), ExecError> {
+    let r = w.desired()?;
+    let Some(list) = r.create_only.get(NAMED_BY) else { return Ok(()) };
+    let this = format!("{}/v1.0{}", w.client().cloud().graph_base(), package_path(id));
+    for target in list.as_array().into_iter().flatten().filter_map(as_reference) {
+        let other = w.ref_id(target).ok_or_else(|| crate::apply::err(format!("{target} has no object id yet")))?;
+        w.send(api, Method::POST, &format!("{}/incompatibleAccessPackages/$ref", package_path(&other)), Some(json!({"@odata.id": this}))).await?;
     }
     Ok(())
 }

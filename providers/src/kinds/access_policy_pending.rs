@@ -126,6 +126,13 @@ async fn waiting(client: &GraphClient, package: &str) -> Result<Vec<String>, Gra
     Ok(who.into_values().collect())
 }
 
+/// "1 request already waiting ... is not re-checked", "2 requests ...
+/// are not re-checked".
+fn waiting_said(n: usize) -> String {
+    let (noun, verb) = if n == 1 { ("request", "is") } else { ("requests", "are") };
+    format!("{n} {noun} already waiting for approval on the package {verb} not re-checked by Entra and")
+}
+
 /// Warn, for each package whose policy the plan narrows, of the requests
 /// already waiting on it. Only an authentication failure is an error.
 pub async fn read(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger, observed: &mut ObservedState) -> Result<(), GraphError> {
@@ -138,8 +145,8 @@ pub async fn read(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger,
         match waiting(client, &o.id).await {
             Ok(who) if who.is_empty() => {}
             Ok(who) => observed.warnings.push(format!(
-                "{address}: this plan narrows {narrowed}, but {} request(s) already waiting for approval on the package are not re-checked by Entra and can still be approved: {}. Approvers: deny those the narrowed policy no longer admits",
-                who.len(),
+                "{address}: this plan narrows {narrowed}, but {} can still be approved: {}. Approvers: deny those the narrowed policy no longer admits",
+                waiting_said(who.len()),
                 who.join(", ")
             )),
             Err(e @ GraphError::Auth { .. }) => return Err(e),

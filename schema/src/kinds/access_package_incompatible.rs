@@ -3,11 +3,10 @@
 //! (`incompatibleGroups`), v1.0 `$ref` collections of the package
 //! (absent: not managed). Each
 //! entry is a declared key of its kind, listed once; a package is never
-//! incompatible with itself. Two packages that name each other are refused
-//! (`incompatible-both-ways`): each would need the other to exist first,
-//! a cycle tenantctl cannot order; declaring it on one of them is enough
-//! for desired state to hold the pair (whether Entra then blocks requests
-//! in both directions is not documented in the v1.0 pages).
+//! incompatible with itself. Packages may name each other, both ways or
+//! in a ring (a -> b -> c -> a): a link is a `$ref` written once both
+//! packages exist, not an order between their creates (the providers
+//! write each link after both packages are made), so no cycle arises.
 
 use std::collections::BTreeSet;
 
@@ -16,11 +15,9 @@ use crate::path;
 use crate::validate::Ctx;
 
 pub const INCOMPATIBLE_WITH_ITSELF: &str = "incompatible-with-itself";
-pub const INCOMPATIBLE_BOTH_WAYS: &str = "incompatible-both-ways";
 
 /// Every package's incompatible packages and groups, checked.
 pub(crate) fn validate(cx: &mut Ctx) {
-    let mut named: BTreeSet<(String, String)> = BTreeSet::new();
     for (key, d) in &cx.state.access_package {
         let (p, o) = (&d.value, d.origin.clone());
         let mut seen = BTreeSet::new();
@@ -31,15 +28,6 @@ pub(crate) fn validate(cx: &mut Ctx) {
                 cx.error("duplicate", &o, &at, format!("access_package.{key}: {a} is listed twice in incompatible_packages"));
             } else if a.key.as_str() == key.as_str() {
                 cx.error(INCOMPATIBLE_WITH_ITSELF, &o, &at, format!("access_package.{key} cannot be incompatible with itself"));
-            } else if named.contains(&(a.key.to_string(), key.to_string())) {
-                cx.error(
-                    INCOMPATIBLE_BOTH_WAYS,
-                    &o,
-                    &at,
-                    format!("access_package.{key} and {a} name each other as incompatible; each would have to exist before the other: declare the pair on one of them"),
-                );
-            } else {
-                named.insert((key.to_string(), a.key.to_string()));
             }
         }
         let mut seen = BTreeSet::new();

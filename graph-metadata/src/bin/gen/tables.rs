@@ -73,6 +73,11 @@ pub const ROOTS: &[&str] = &[
     "accessPackageResource",
     "accessPackageResourceRole",
     "accessPackageResourceScope",
+    // A policy's custom extension stages (deep-inserted on the policy) and
+    // the catalog's custom workflow extensions they call.
+    "customExtensionStageSetting",
+    "accessPackageAssignmentRequestWorkflowExtension",
+    "accessPackageAssignmentWorkflowExtension",
     // A policy's requestor questions (contained navigation): written by the
     // portal, refused by tenantctl's update, checked by the sandbox.
     "accessPackageTextInputQuestion",
