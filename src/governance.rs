@@ -438,15 +438,16 @@ fn marker_verdict(plan: &Plan, desired: &DesiredModel, ledger: &Path, marker: Op
 /// while the trust root is in the backend, so a fresh runner's journal
 /// lacks the line of a trust root recorded (and journalled) on another
 /// one: that is `seen`, not `first-seen` (hostile run 21, finding 6). The
-/// line names who approved its recording, from the trust root itself.
+/// line names no approvers: the trust root's own `approved_by` is a file's
+/// word, which whoever can write the backend could have written (hostile
+/// run 24, finding 11); the approvals were journalled where they counted.
 pub(crate) fn journal_existing_trust(ledger: &Path) -> Result<()> {
     let remote = crate::state_side::remote_name(ledger, crate::state_backend::StateKind::Trust)?.is_some();
     let store = crate::trust_store::for_ledger(ledger)?;
     if let Some(root) = store.read()? {
         if crate::trust_store::last_recorded(ledger)?.is_none() {
-            let who = crate::apply::Attribution { author: None, approvers: root.approved_by.clone(), change: None };
             let (outcome, note) = existing_trust_line(remote, &root);
-            store_trust(&root, ledger, outcome, &note, &who)?;
+            store_trust(&root, ledger, outcome, &note, &crate::apply::Attribution::default())?;
         }
     }
     Ok(())
@@ -456,7 +457,7 @@ pub(crate) fn journal_existing_trust(ledger: &Path) -> Result<()> {
 fn existing_trust_line(remote: bool, root: &governance::trust::TrustRoot) -> (&'static str, String) {
     let how = if root.first_use { "on first use".to_string() } else { format!("by the apply of plan {}", root.plan.get(..12).unwrap_or(&root.plan)) };
     if remote {
-        ("seen", format!("the trust root in the state backend, recorded {how} at {}, is new to this runner's journal (the journal stays where tenantctl runs; the recording was journalled where it ran)", root.recorded_at))
+        ("seen", format!("the trust root in the state backend, recorded {how} at {} as it says, is new to this runner's journal (the journal stays where tenantctl runs; the recording and its approvers were journalled where it ran)", root.recorded_at))
     } else {
         ("first-seen", format!("a trust root recorded {how} at {} that this journal has no line for (recorded before recordings were journalled, or its line was cut off by a kill)", root.recorded_at))
     }

@@ -382,6 +382,7 @@ async fn trust_root_delta_state_and_history_survive_a_fresh_checkout_through_the
     assert_eq!(lines.len(), 1, "{journal}");
     assert_eq!(lines[0]["outcome"], "seen", "{journal}");
     assert!(lines[0]["note"].as_str().unwrap().contains("recorded on first use at") && lines[0]["note"].as_str().unwrap().contains("new to this runner's journal"), "{journal}");
+    assert_eq!(lines[0]["approvers"], serde_json::json!([]), "the backend file's word names no approvers: {journal}");
     let out = run(&sb, t2.path(), &["reconcile", d2, "--once"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let reports = pass_reports(t2.path());

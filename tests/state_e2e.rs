@@ -246,13 +246,22 @@ async fn the_lock_names_its_holder_waits_is_taken_over_when_stale_and_unlocks() 
     // The same lock committed to git (a pull request, a stray `git add
     // -A`) came with the checkout, not from a run: taken over, with a
     // warning (hostile run 23, finding 11).
-    let git = |args: &[&str]| Command::new("git").arg("-C").arg(work.path()).args(args).output().unwrap();
+    let git = |args: &[&str]| Command::new("git").arg("-C").arg(work.path()).args(args).env("GIT_AUTHOR_NAME", "t").env("GIT_AUTHOR_EMAIL", "t@example.com").env("GIT_COMMITTER_NAME", "t").env("GIT_COMMITTER_EMAIL", "t@example.com").output().unwrap();
     assert!(git(&["init", "-q"]).status.success());
     std::fs::write(&lock_path, serde_json::to_string(&remote).unwrap()).unwrap();
     assert!(git(&["add", "-f", lock_path.to_str().unwrap()]).status.success());
+    assert!(git(&["commit", "-q", "-m", "a stray lock"]).status.success());
     let out = cli(&sb, work.path(), &["apply", "--auto-approve", d]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("tracked by git") && text(&out.stderr).contains("Took over the state lock left by"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("committed to git") && text(&out.stderr).contains("Took over the state lock left by"), "{}", text(&out.stderr));
+    // A live lock written over that tracked path by a run on another host
+    // differs from the commit: it is not taken over (hostile run 24,
+    // finding 2).
+    let other = providers::state_lock::Holder { host: "ci-runner-8".into(), pid: 4343, ..live.clone() };
+    std::fs::write(&lock_path, serde_json::to_string(&other).unwrap()).unwrap();
+    let out = cli(&sb, work.path(), &["apply", "--auto-approve", d]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("pid 4343 on ci-runner-8") && lock_path.exists(), "{}", text(&out.stderr));
     sb.shutdown().await.unwrap();
 }
 

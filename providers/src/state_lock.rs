@@ -328,10 +328,10 @@ impl LocalLock {
         let Some((current, text)) = found else {
             return Ok(Err(holder_unknown()));
         };
-        // A lock from another host whose file git tracks came with the
-        // checkout (a pull request, a stray `git add -A`): a run's lock is
-        // made when it starts and never committed, so it names no run of
-        // this checkout, and blocked every apply and reconcile until
+        // A lock from another host that is the very file a commit holds
+        // came with the checkout (a pull request, a stray `git add -A`): a
+        // run's lock is made when it starts and never committed, so it
+        // names no run of this checkout, and blocked every apply and reconcile until
         // someone ran `unlock --yes` (hostile run 23, finding 11). A holder
         // running on this host is never taken over, committed or not.
         let committed = || matches!(current.liveness(), Liveness::Unknown(_)) && tracked_by_git(&self.path);
@@ -339,7 +339,7 @@ impl LocalLock {
             return Ok(Err(current));
         }
         if !current.is_dead_here() {
-            tracing::warn!(lock = %self.path.display(), holder = %current, "the state lock file is tracked by git (it came with the checkout, not from a run here); taking it over. Remove it from the repository");
+            tracing::warn!(lock = %self.path.display(), holder = %current, "the state lock file is the one committed to git (it came with the checkout, not from a run here); taking it over. Remove it from the repository");
         }
         let took = self.take_over(holder, &text)?;
         Ok(if took { Ok(Acquired::TookOver(current.clone())) } else { Err(current) })
@@ -409,21 +409,28 @@ impl StateLock for LocalLock {
     }
 }
 
-/// Whether git tracks `path` (`git ls-files --error-unmatch`, run in its
-/// folder). False when git is not installed or the folder is no work tree.
+/// Whether `path` is exactly the file the checkout brought: git tracks it
+/// and it does not differ from the commit checked out (`git ls-files
+/// --error-unmatch`, then `git diff --quiet HEAD`, run in its folder). A
+/// lock a run wrote over a tracked path differs from the commit (its host,
+/// pid and time), so it is never taken for one (hostile run 24, finding
+/// 2). False when git is not installed or the folder is no work tree.
 fn tracked_by_git(path: &Path) -> bool {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return false };
     let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-    std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["ls-files", "--error-unmatch", "--"])
-        .arg(name)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .arg(name)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    git(&["ls-files", "--error-unmatch", "--"]) && git(&["diff", "--quiet", "HEAD", "--"])
 }
 
 fn hostname() -> String {

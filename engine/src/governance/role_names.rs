@@ -25,8 +25,23 @@ pub const LINT: &str = "built-in-role-name";
 fn skeleton(s: &str) -> String {
     // Case and runs of spaces do not show either (hostile run 22,
     // finding 6): `helpdesk administrator`, `Helpdesk  Administrator`.
-    let s: String = unicode_security::skeleton(s.trim()).collect::<String>().to_lowercase();
+    let s: String = unicode_security::skeleton(&unblank(s)).collect::<String>().to_lowercase();
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `s` with the characters that render as a blank but are no whitespace
+/// to Unicode (the Hangul fillers, the blank Braille pattern) made spaces,
+/// and the invisible ones (zero-width spaces and joiners, the word joiner,
+/// the byte order mark, the soft hyphen) taken out: "Global<U+3164>
+/// Administrator" reads as the built-in name (hostile run 24, finding 9).
+fn unblank(s: &str) -> String {
+    s.chars()
+        .filter_map(|c| match c {
+            '\u{3164}' | '\u{FFA0}' | '\u{115F}' | '\u{1160}' | '\u{2800}' => Some(' '),
+            '\u{00AD}' | '\u{034F}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' => None,
+            c => Some(c),
+        })
+        .collect()
 }
 
 /// The skeletons `s` is compared under: as written, lower-cased and
@@ -127,5 +142,11 @@ mod tests {
         assert_eq!(how("HELPDESK ADMINISTRATOR", "Helpdesk Administrator"), "it differs only in case or spacing");
         assert_eq!(how("HeIpdesk Administrator", "Helpdesk Administrator"), "it swaps letters that look alike (such as I and l)");
         assert_eq!(reads_like(Kind::RoleDefinition, "HELPDESK ADMINISTRATORS"), None);
+        // Hostile run 24, finding 9: blanks that are no whitespace.
+        for blank in ['\u{3164}', '\u{FFA0}', '\u{115F}', '\u{2800}'] {
+            assert_eq!(reads_like(Kind::RoleDefinition, &format!("Global{blank}Administrator")), Some(("Global Administrator", "directory")), "U+{:04X}", blank as u32);
+        }
+        assert_eq!(reads_like(Kind::RoleDefinition, "Global\u{200B}Administrator"), None, "no space at all is another name");
+        assert_eq!(reads_like(Kind::RoleDefinition, "Global \u{200B}Administrator"), Some(("Global Administrator", "directory")));
     }
 }

@@ -203,11 +203,16 @@ pub fn normalize(policy: &Value, role_id: &str) -> LiveObject {
         .collect();
     enabled.sort();
     let approval = rule(policy, RULE_ACTIVATION_APPROVAL).and_then(|r| r.get("setting"));
+    // The first stage's approvers: the one stage desired state models.
+    // Later stages (a serial approval) are kept as they are live by an
+    // update (`approval_setting`); listing their approvers here made a
+    // two-stage approval read as one stage of both people, which an update
+    // then wrote (hostile run 24, finding 5).
     let approvers: Vec<Value> = approval
         .and_then(|s| s.get("approvalStages"))
         .and_then(Value::as_array)
+        .and_then(|stages| stages.first())
         .into_iter()
-        .flatten()
         .flat_map(|stage| stage.get("primaryApprovers").and_then(Value::as_array).into_iter().flatten())
         .filter_map(|a| a.get("userId").or_else(|| a.get("groupId")).and_then(Value::as_str))
         .map(reference)
@@ -239,16 +244,16 @@ fn rule_target(id: &str) -> Value {
     json!({"caller": caller, "operations": ["All"], "level": level, "inheritableSettings": [], "enforcedSettings": []})
 }
 
-/// The approval rule's `setting`: the desired approval and approvers over
-/// the live setting, whose other fields (extension approval, requestor
-/// justification, each stage's timeout, approver justification and
-/// escalation) desired state does not model and are sent back as they
-/// are; with no live setting (a new custom role's policy), Entra's
+/// The approval rule's `setting`: the desired approval and first-stage
+/// approvers over the live setting, whose other fields (extension
+/// approval, requestor justification, each stage's timeout, approver
+/// justification and escalation, the later stages of a serial approval and
+/// the approval mode) desired state does not model and are sent back as
+/// they are; with no live setting (a new custom role's policy), Entra's
 /// defaults. Graph replaces a rule whole, so a PATCH of constants reset
 /// what an administrator had set in the portal (hostile run 23, finding
-/// 13). Only the first stage is modelled: the read lists every stage's
-/// approvers as the declared ones, so later stages are dropped here and
-/// that shows in the plan as their approvers removed.
+/// 13), and dropping later stages made a serial approval one that either
+/// person gives alone (hostile run 24, finding 5).
 fn approval_setting(required: bool, approvers: Vec<Value>, live: Option<&Value>) -> Value {
     let default_stage = json!({
         "approvalStageTimeOutInDays": 1,
@@ -259,20 +264,28 @@ fn approval_setting(required: bool, approvers: Vec<Value>, live: Option<&Value>)
     });
     let mut setting = match live.filter(|l| l.is_object()) {
         Some(l) => l.clone(),
-        None => json!({"isApprovalRequiredForExtension": false, "isRequestorJustificationRequired": true}),
+        None => json!({"isApprovalRequiredForExtension": false, "isRequestorJustificationRequired": true, "approvalMode": "SingleStage"}),
     };
-    let first = setting.get("approvalStages").and_then(Value::as_array).and_then(|s| s.first()).filter(|s| s.is_object()).cloned();
-    let stages = match (required, first) {
-        (false, _) => json!([]),
-        (true, stage) => {
-            let mut stage = stage.unwrap_or(default_stage);
-            stage["primaryApprovers"] = Value::Array(approvers);
-            json!([stage])
+    let live_stages: Vec<Value> = setting.get("approvalStages").and_then(Value::as_array).cloned().unwrap_or_default();
+    let stages = if required {
+        let mut stages = live_stages;
+        match stages.first_mut().filter(|s| s.is_object()) {
+            Some(first) => first["primaryApprovers"] = Value::Array(approvers),
+            None => {
+                let mut stage = default_stage;
+                stage["primaryApprovers"] = Value::Array(approvers);
+                stages = vec![stage];
+            }
         }
+        stages
+    } else {
+        Vec::new()
     };
+    if stages.len() <= 1 {
+        setting["approvalMode"] = json!("SingleStage");
+    }
     setting["isApprovalRequired"] = json!(required);
-    setting["approvalMode"] = json!("SingleStage");
-    setting["approvalStages"] = stages;
+    setting["approvalStages"] = Value::Array(stages);
     if let Some(o) = setting.as_object_mut() {
         o.retain(|k, _| !k.starts_with('@'));
     }
@@ -573,6 +586,19 @@ active_expiry = "never"
         let patches = rule_patches(ACTIVATION, &v, &|a| Some(format!("id-of-{a}")), None).expect("test fixture");
         assert_eq!(patches[2].1["setting"]["isApprovalRequiredForExtension"], json!(false));
         assert_eq!(patches[2].1["setting"]["approvalStages"][0]["approvalStageTimeOutInDays"], json!(1));
+        // A serial two-stage approval keeps its second stage and mode
+        // (hostile run 24, finding 5).
+        let mut serial = live.clone();
+        serial["approvalMode"] = json!("Serial");
+        serial["approvalStages"] = json!([live["approvalStages"][0].clone(), {"approvalStageTimeOutInDays": 1, "primaryApprovers": [{"@odata.type": "#microsoft.graph.singleUser", "userId": "megan"}]}]);
+        let patches = rule_patches(ACTIVATION, &v, &|a| Some(format!("id-of-{a}")), Some(&serial)).expect("test fixture");
+        let s = &patches[2].1["setting"];
+        assert_eq!(s["approvalMode"], json!("Serial"));
+        assert_eq!(s["approvalStages"].as_array().map(Vec::len), Some(2));
+        assert_eq!(s["approvalStages"][1]["primaryApprovers"][0]["userId"], json!("megan"));
+        let policy = json!({"id": "p", "rules": [{"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyApprovalRule", "id": RULE_ACTIVATION_APPROVAL, "setting": serial}]});
+        let o = normalize(&policy, "62e90394-69f5-4237-9190-012177145e10");
+        assert_eq!(o.props[ACTIVATION]["approvers"], json!([reference("old")]), "only the first stage's approvers are the declared ones");
         // Approval turned off: no stages, the rest kept.
         let off = json!({"maximumDuration": "PT2H", "enabledRules": [], "isApprovalRequired": false, "approvers": []});
         let patches = rule_patches(ACTIVATION, &off, &|_| None, Some(&live)).expect("test fixture");
