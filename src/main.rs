@@ -18,6 +18,7 @@ mod replay;
 mod state;
 mod reconcile_health;
 mod state_backend;
+mod state_lease;
 mod state_cmd;
 mod state_paths;
 mod state_side;

@@ -224,7 +224,7 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
     drop(state);
     // Self-heal writes: it holds the state lock for the pass, appends to
     // the ledger's log and seals and compacts at the end of the pass.
-    let _held = match ctx.args.self_heal {
+    let held_lock = match ctx.args.self_heal {
         true => Some(crate::state::lock(&ctx.target.ledger_path, "tenantctl reconcile --self-heal", Duration::ZERO).await?),
         false => None,
     };
@@ -351,6 +351,11 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
                 held.push(Held { address: c.address.to_string(), action: c.action.as_str().into(), reason: "stopping: not started".into() });
                 continue;
             }
+            // Before each write, the lease is asked of storage: a pass that
+            // lost it writes nothing more (hostile run 22, finding 7).
+            if let Some(l) = &held_lock {
+                l.confirm().await.with_context(|| format!("self-heal stopped before {} {}", c.action.as_str(), c.address))?;
+            }
             // One change at a time, so a stop request lets the current one finish.
             let mut one = plan.clone();
             one.changes = vec![engine::Change { waits_on: Vec::new(), wave: 0, ..c.clone() }];
@@ -396,6 +401,10 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
         // it is written back to the blob (ETag-checked) before the lease goes.
         let complete = held.is_empty() && failed.is_empty() && plan.refused.is_empty() && plan.unknown.is_empty();
         let done: std::collections::BTreeSet<schema::Address> = plan.changes.iter().filter(|c| applied.iter().any(|h| h.address == c.address.to_string() && h.action == c.action.as_str())).map(|c| c.address.clone()).collect();
+        // Nor seals the tenant's marker or writes the ledger without it.
+        if let Some(l) = &held_lock {
+            l.confirm().await.context("self-heal stopped before recording the pass")?;
+        }
         crate::reconcile_seal::record(&store, &ctx.target.client, org.as_deref(), &sealing, &desired, &observed, &plan, ledger, done, complete).await?;
         crate::reconcile_settled::drop_remedied(&plan, &applied, &mut held, &mut report);
     } else {

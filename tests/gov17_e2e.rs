@@ -1,0 +1,150 @@
+//! The reconcile loop against a lost state lease, replication lag and
+//! its caches (issue 12, from hostile runs 21 and 22).
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::azurite::{container, Azurite, DEV_KEY};
+use common::*;
+use providers::state_blob::BlobLease;
+use providers::state_lock::{Holder, StateLock};
+
+fn tctl(sb: &sandbox::SandboxHandle, cwd: &Path) -> Command {
+    let mut c = command(sb, cwd);
+    c.env_remove("TENANTCTL_LEDGER").env("AZURE_STORAGE_KEY", DEV_KEY).env_remove("AZURE_STORAGE_CONNECTION_STRING");
+    c
+}
+
+/// Another run (here: the test) holding the state lease.
+fn other_run() -> Holder {
+    Holder { host: "ci-runner-9".into(), pid: 777, ..Holder::this_process("tenantctl apply (the other run)") }
+}
+
+fn lease(az: &Azurite, c: &str, sb: &sandbox::SandboxHandle) -> BlobLease {
+    BlobLease::new(Arc::new(common::azurite::store(az, c)), format!("ci/{}/lock", sb.tenant_id()))
+}
+
+/// Break the lease (as an operator would) and take it as another run.
+async fn break_and_take(sb: &sandbox::SandboxHandle, cwd: &Path, dir: &str, l: &BlobLease) {
+    let out = tctl(sb, cwd).args(["state", "unlock", dir, "--yes"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    providers::state_lock::acquire(l, &other_run(), Duration::from_secs(30)).await.expect("the other run takes the lease");
+}
+
+/// The ledger blob's ETag, if any.
+async fn ledger_etag(az: &Azurite, c: &str, sb: &sandbox::SandboxHandle) -> Option<String> {
+    common::azurite::store(az, c).properties(&format!("ci/{}/ledger.toml", sb.tenant_id())).await.unwrap().map(|b| b.etag)
+}
+
+fn group_writes(sb: &sandbox::SandboxHandle) -> u64 {
+    let c = sb.request_counts();
+    c.requests.iter().chain(c.batch_items.iter()).filter(|(k, _)| k.starts_with("PATCH /v1.0/groups/") || k.starts_with("POST /v1.0/groups")).map(|(_, n)| n).sum()
+}
+
+fn groups_toml(n: usize, description: &str) -> String {
+    (0..n).map(|i| format!("[group.gen-{i:03}]\ndisplay_name = \"Generated {i:03}\"\nmail_nickname = \"generated-{i:03}\"\ndescription = \"{description}\"\n\n")).collect()
+}
+
+/// Hostile run 22, finding 7: `reconcile --self-heal` whose lease was
+/// broken and taken by another run went on writing Graph (7 writes, exit
+/// 0). It now asks storage for the lease before each write: it stops
+/// before its next one, fails the pass naming who holds the lease, and
+/// writes no ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn self_heal_that_lost_its_lease_stops_before_its_next_write() {
+    const N: usize = 12;
+    let az = common::azurite::start();
+    let c = container();
+    let sb = sandbox().await;
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("desired-state");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("groups.toml"), groups_toml(N, "declared")).unwrap();
+    std::fs::write(dir.join("state.toml"), common::azurite::state_table(&az, &c, "ci")).unwrap();
+    let d = dir.to_str().unwrap();
+    let out = tctl(&sb, t.path()).args(["apply", "--auto-approve", d]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Every group edited in the portal.
+    let g = client(&sb);
+    for v in g.v1().list_all("/groups?$select=id&$top=999").await.unwrap() {
+        let id = v["id"].as_str().unwrap().to_string();
+        g.v1().patch_json(&format!("/groups/{id}"), serde_json::json!({ "description": "portal edit" })).await.unwrap();
+    }
+    let before = ledger_etag(&az, &c, &sb).await;
+    assert!(before.is_some());
+    sb.set_faults(faults(|f| f.latency_ms = 1500)).unwrap();
+    sb.reset_counts();
+    let run = tctl(&sb, t.path()).args(["reconcile", d, "--self-heal", "--once"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let started = Instant::now();
+    while group_writes(&sb) == 0 {
+        assert!(started.elapsed() < Duration::from_secs(180), "the pass wrote nothing");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let l = lease(&az, &c, &sb);
+    break_and_take(&sb, t.path(), d, &l).await;
+    let at_takeover = group_writes(&sb);
+    let out = tokio::task::spawn_blocking(move || run.wait_with_output().unwrap()).await.unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("lost the state lease") && err.contains("tenantctl apply (the other run)") && err.contains("ci-runner-9"), "the stop names the lease holder:\n{err}");
+    assert!(err.contains("self-heal stopped before"), "{err}");
+    // At most the write already under way when the lease was taken.
+    let writes = group_writes(&sb);
+    assert!(writes <= at_takeover + 1, "{} write(s) after the lease was taken:\n{err}", writes - at_takeover);
+    assert!((writes as usize) < N, "{err}");
+    // No ledger written without the lease; the other run still holds it.
+    assert_eq!(ledger_etag(&az, &c, &sb).await, before, "the ledger blob was written without the lease");
+    assert_eq!(l.holder().await.unwrap().map(|h| h.command), Some(other_run().command));
+    l.release(&other_run()).await.unwrap();
+    sb.set_faults(faults(|_| {})).unwrap();
+    sb.shutdown().await.unwrap();
+}
+
+/// Hostile run 22, finding 9: an apply stopped by a lost lease before a
+/// create's POST said the create "was carried out but could not be
+/// recorded", though nothing was sent. The record before the POST asks
+/// storage for the lease, and its stop says nothing was sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_that_lost_its_lease_before_a_create_says_nothing_was_sent() {
+    let az = common::azurite::start();
+    let c = container();
+    let sb = sandbox().await;
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("desired-state");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("groups.toml"), groups_toml(1, "declared")).unwrap();
+    std::fs::write(dir.join("state.toml"), common::azurite::state_table(&az, &c, "ci")).unwrap();
+    let d = dir.to_str().unwrap();
+    // A first apply records the trust root: the next one writes no state
+    // before its creates.
+    let out = tctl(&sb, t.path()).args(["apply", "--auto-approve", d]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::fs::write(dir.join("groups.toml"), groups_toml(3, "declared")).unwrap();
+    // Slow reads: the lease is taken over while the apply plans.
+    sb.set_faults(faults(|f| f.latency_ms = 2500)).unwrap();
+    sb.reset_counts();
+    let run = tctl(&sb, t.path()).args(["apply", "--auto-approve", d, "--concurrency", "1"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let l = lease(&az, &c, &sb);
+    let started = Instant::now();
+    while !l.holder().await.ok().flatten().is_some_and(|h| h.command == "tenantctl apply") {
+        assert!(started.elapsed() < Duration::from_secs(60), "the apply never took the lease");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    break_and_take(&sb, t.path(), d, &l).await;
+    assert_eq!(group_writes(&sb), 0, "the apply wrote before the lease was taken over; the test needs it to be still planning");
+    let out = tokio::task::spawn_blocking(move || run.wait_with_output().unwrap()).await.unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("was not started (nothing was sent to Graph)"), "{err}");
+    assert!(!err.contains("was carried out"), "{err}");
+    assert!(err.contains("tenantctl apply (the other run)"), "the stop names the lease holder:\n{err}");
+    assert_eq!(group_writes(&sb), 0, "nothing was sent:\n{err}");
+    sb.set_faults(faults(|_| {})).unwrap();
+    assert_eq!(client(&sb).v1().list_all("/groups?$select=id&$top=999").await.unwrap().len(), 1);
+    l.release(&other_run()).await.unwrap();
+    sb.shutdown().await.unwrap();
+}
