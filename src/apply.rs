@@ -34,9 +34,9 @@ pub struct Options {
 /// How long Graph may take to show a new object (replication lag): a
 /// ledger id that does not answer, or a create started by a killed run, is
 /// waited for this long before anything may be created in its place.
-/// `TENANTCTL_REPLICATION_WINDOW` (seconds) overrides the default of 30.
+/// `TENANTCTL_REPLICATION_WINDOW` (seconds, or 45s, 2m: [`providers::replication_env`]) overrides the default of 30 s.
 fn replication_window() -> Duration {
-    std::env::var("TENANTCTL_REPLICATION_WINDOW").ok().and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs).unwrap_or(Duration::from_secs(30))
+    providers::replication_env::window()
 }
 
 fn now() -> String {

@@ -280,6 +280,13 @@ fn main() -> ExitCode {
             return code;
         }
     };
+    // Environment values clap does not read are checked as strictly, once,
+    // before any command: a bad one is a usage error naming the variable
+    // (hostile run 22, finding 13).
+    if let Err(e) = providers::replication_env::check(&|k| std::env::var(k).ok()) {
+        output::error(format!("error: {e}"));
+        return ExitCode::from(1);
+    }
     let json = cli.log_format == LogFormat::Json;
     let filter = match cli.verbose {
         // JSON logs carry the status lines as info events.

@@ -148,3 +148,52 @@ async fn an_apply_that_lost_its_lease_before_a_create_says_nothing_was_sent() {
     l.release(&other_run()).await.unwrap();
     sb.shutdown().await.unwrap();
 }
+
+/// Hostile run 22, finding 13: `TENANTCTL_REPLICATION_LIMIT=1h` (and a
+/// window of `abc`) fell back to the defaults without a word. Both take
+/// whole seconds or a duration with a unit; a value that is neither, or a
+/// limit of 0, is a usage error (exit 1) naming the variable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replication_settings_take_units_and_refuse_what_they_cannot_read() {
+    let sb = sandbox().await;
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("desired");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("tenant.toml"), format!("[tenant]\nprimary_domain = \"{}\"\n\n[group.alpha]\ndisplay_name = \"Lag alpha\"\nmail_nickname = \"lag-alpha\"\n", sb.domain())).unwrap();
+    let d = dir.to_str().unwrap();
+    // A create a killed run left 90 minutes ago, never seen since (and not
+    // in the deleted items): gone under the default limit of 1 h.
+    let mut ledger = engine::Ledger::default();
+    ledger.record("group.alpha".parse().unwrap(), "0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d".into(), None, Some((chrono::Utc::now() - chrono::Duration::minutes(90)).to_rfc3339()));
+    std::fs::write(work.path().join("tenantctl.lock"), ledger.render()).unwrap();
+    let plan = |vars: &[(&str, &str)]| {
+        let mut c = command(&sb, work.path());
+        c.env("TENANTCTL_REPLICATION_WINDOW", "1");
+        for (k, v) in vars {
+            c.env(k, v);
+        }
+        let out = c.args(["plan", d]).output().unwrap();
+        (out.status.code(), format!("{}\n{}", text(&out.stdout), text(&out.stderr)))
+    };
+    let (code, all) = plan(&[]);
+    assert_eq!(code, Some(0), "{all}");
+    assert!(all.contains("it is gone"), "{all}");
+    // 2h is two hours: the create may still be replicating.
+    let (code, all) = plan(&[("TENANTCTL_REPLICATION_LIMIT", "2h")]);
+    assert_eq!(code, Some(1), "{all}");
+    assert!(all.contains("created less than 2 h ago") && all.contains("may still be replicating"), "{all}");
+    let (code, all) = plan(&[("TENANTCTL_REPLICATION_LIMIT", "7200")]);
+    assert!(code == Some(1) && all.contains("created less than 2 h ago"), "{all}");
+    for (var, value, says) in [
+        ("TENANTCTL_REPLICATION_LIMIT", "1 hour", "is not a duration"),
+        ("TENANTCTL_REPLICATION_LIMIT", "0", "created again"),
+        ("TENANTCTL_REPLICATION_WINDOW", "abc", "is not a duration"),
+        ("TENANTCTL_REPLICATION_WINDOW", "-5", "is not a duration"),
+    ] {
+        let (code, all) = plan(&[(var, value)]);
+        assert_eq!(code, Some(1), "{var}={value}: {all}");
+        assert!(all.contains(&format!("error: {var}=")) && all.contains(says), "{var}={value}: {all}");
+        assert!(!all.contains("Planning"), "refused before anything is read: {all}");
+    }
+    sb.shutdown().await.unwrap();
+}

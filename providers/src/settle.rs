@@ -76,7 +76,7 @@ fn mark_unread(ledger: &Ledger, observed: &mut ObservedState, settled: &Settled)
         }
         let why = if settled.unconfirmed.iter().any(|(u, _)| *u == a) {
             format!(
-                "the ledger holds {id}, which a killed run created less than {} ago and never saw replicate; it does not answer yet and Graph does not show it deleted, so it may still be replicating and is not created again; run again later (once it shows in the directory's deleted items, or after that time, it counts as deleted: TENANTCTL_REPLICATION_LIMIT, seconds)",
+                "the ledger holds {id}, which a killed run created less than {} ago and never saw replicate; it does not answer yet and Graph does not show it deleted, so it may still be replicating and is not created again; run again later (once it shows in the directory's deleted items, or after that time, it counts as deleted: TENANTCTL_REPLICATION_LIMIT, e.g. 2h)",
                 human(limit_of())
             )
         } else {
@@ -90,16 +90,15 @@ fn mark_unread(ledger: &Ledger, observed: &mut ObservedState, settled: &Settled)
 /// still not answer from replication lag: Entra's directory is eventually
 /// consistent with no documented bound, and the case arises exactly when an
 /// apply was killed right after a create. `TENANTCTL_REPLICATION_LIMIT`
-/// (seconds) overrides the default of one hour: a create that a kill left
-/// unconfirmed holds every apply back that long at most (hostile run 22,
-/// finding 3).
+/// ([`crate::replication_env`]) overrides the default of one hour: a create
+/// that a kill left unconfirmed holds every apply back that long at most
+/// (hostile run 22, finding 3).
 fn replication_limit() -> chrono::Duration {
     chrono::Duration::from_std(limit_of()).unwrap_or_else(|_| chrono::Duration::hours(1))
 }
 
-/// `TENANTCTL_REPLICATION_LIMIT` in seconds, else one hour.
 fn limit_of() -> Duration {
-    std::env::var("TENANTCTL_REPLICATION_LIMIT").ok().and_then(|v| v.trim().parse::<u64>().ok()).map_or(Duration::from_secs(3600), Duration::from_secs)
+    crate::replication_env::limit()
 }
 
 fn human(d: Duration) -> String {
