@@ -30,6 +30,7 @@ mod tenant_check;
 mod governance_writer;
 mod ledger_seal;
 mod reconcile_seal;
+mod reconcile_delta_bound;
 mod reconcile_metrics;
 mod import;
 mod journal;

@@ -8,6 +8,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chrono::Timelike;
+
 use common::azurite::{container, Azurite, DEV_KEY};
 use common::*;
 use providers::state_blob::BlobLease;
@@ -195,5 +197,78 @@ async fn replication_settings_take_units_and_refuse_what_they_cannot_read() {
         assert!(all.contains(&format!("error: {var}=")) && all.contains(says), "{var}={value}: {all}");
         assert!(!all.contains("Planning"), "refused before anything is read: {all}");
     }
+    sb.shutdown().await.unwrap();
+}
+
+/// The delta link of `snapshot` ("users" / "groups") in the delta cache
+/// moved past every change made since (what someone who can write the
+/// state could do), the cached objects left as they were.
+async fn advance_delta_link(sb: &sandbox::SandboxHandle, cache: &Path, snapshot: &str) {
+    let mut state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(cache).unwrap()).unwrap();
+    let mut link = state[snapshot]["delta_link"].as_str().unwrap().to_string();
+    let http = reqwest::Client::new();
+    let new = loop {
+        let page: serde_json::Value = http.get(&link).bearer_auth(sb.access_token()).send().await.unwrap().json().await.unwrap();
+        if let Some(d) = page["@odata.deltaLink"].as_str() {
+            break d.to_string();
+        }
+        link = page["@odata.nextLink"].as_str().expect("a next or delta link").to_string();
+    };
+    assert_ne!(state[snapshot]["delta_link"].as_str().unwrap(), new);
+    state[snapshot]["delta_link"] = serde_json::Value::String(new);
+    std::fs::write(cache, serde_json::to_string(&state).unwrap()).unwrap();
+}
+
+/// Hostile run 21, finding 8: a delta cache whose group link was advanced
+/// past a portal change hid it from every later pass. The tenant's marker
+/// records when a self-heal pass last read users and groups in full; past
+/// `TENANTCTL_DELTA_FULL_READ` (24 h) a pass reads them in full again,
+/// whatever the cache says, and the change shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_delta_cache_hides_a_change_no_longer_than_the_bound() {
+    let sb = sandbox().await;
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let dir = w.join("desired");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("tenant.toml"), format!("[tenant]\nprimary_domain = \"{}\"\n\n{}", sb.domain(), groups_toml(1, "declared"))).unwrap();
+    let d = dir.to_str().unwrap();
+    // Governance recorded on first use: the tenant carries a marker.
+    let out = command(&sb, w).args(["apply", "--auto-approve", d]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let t0 = chrono::Utc::now().with_nanosecond(0).unwrap();
+    let at = |hours: i64| (t0 + chrono::Duration::hours(hours)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let pass = |extra: &[&str], now: &str| {
+        let out = command(&sb, w).args(["reconcile", d, "--once", "--now", now]).args(extra).output().unwrap();
+        (out.status.code(), format!("{}\n{}", text(&out.stdout), text(&out.stderr)))
+    };
+    // Pass 1 reads everything and records it in the tenant.
+    let (code, all) = pass(&["--self-heal"], &at(0));
+    assert_eq!(code, Some(0), "{all}");
+    let g = client(&sb);
+    let org = g.v1().get_json("/organization?$select=id").await.unwrap()["value"][0]["id"].as_str().unwrap().to_string();
+    let marker = g.v1().get_json(&format!("/organization/{org}/extensions/com.tenantctl.governance")).await.unwrap();
+    assert_eq!(marker["deltaFullRead"], at(0), "{marker}");
+    // A portal change, and the cache's group link moved past it.
+    let id = g.v1().list_all("/groups?$select=id").await.unwrap()[0]["id"].as_str().unwrap().to_string();
+    g.v1().patch_json(&format!("/groups/{id}"), serde_json::json!({ "description": "portal edit" })).await.unwrap();
+    advance_delta_link(&sb, &w.join("tenantctl.delta.json"), "groups").await;
+    // Within the bound the cache is trusted (a quiet pass stays quiet).
+    let (code, all) = pass(&[], &at(1));
+    assert_eq!(code, Some(0), "{all}");
+    assert!(!all.contains("reading every user and group in full"), "{all}");
+    // Past it, users and groups are read in full: the change shows.
+    let (code, all) = pass(&[], &at(25));
+    assert!(all.contains("reading every user and group in full"), "{all}");
+    assert_eq!(code, Some(2), "the portal change is drift:\n{all}");
+    let history = w.join(".tenantctl/history");
+    let mut reports: Vec<_> = std::fs::read_dir(&history).unwrap().map(|e| e.unwrap().path()).collect();
+    reports.sort();
+    let last: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(reports.last().unwrap()).unwrap()).unwrap();
+    assert!(last["items"].as_array().unwrap().iter().any(|i| i["address"] == "group.gen-000"), "{last}");
+    // A bad bound is a usage error naming the variable.
+    let out = command(&sb, w).env("TENANTCTL_DELTA_FULL_READ", "daily").args(["reconcile", d, "--once"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("TENANTCTL_DELTA_FULL_READ=`daily`"), "{}", text(&out.stderr));
     sb.shutdown().await.unwrap();
 }

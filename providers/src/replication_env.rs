@@ -1,13 +1,15 @@
-//! The two replication settings from the environment, read by one rule:
+//! The replication settings from the environment, read by one rule:
 //! `TENANTCTL_REPLICATION_WINDOW` (how long a run waits for objects the
-//! ledger holds to answer, default 30 s) and `TENANTCTL_REPLICATION_LIMIT`
+//! ledger holds to answer, default 30 s), `TENANTCTL_REPLICATION_LIMIT`
 //! (how long a create a killed run never saw replicate is not called gone,
-//! default 1 h). Each is whole seconds (`90`) or a duration with a unit
-//! (`45s`, `30m`, `1h`, `1d`).
+//! default 1 h) and `TENANTCTL_DELTA_FULL_READ` (how old reconcile's last
+//! full read of users and groups may be before it reads them in full again
+//! rather than trust its delta cache, default 24 h). Each is whole seconds
+//! (`90`) or a duration with a unit (`45s`, `30m`, `1h`, `1d`).
 //!
 //! A value that cannot be read used to be ignored for the default without a
 //! word (hostile run 22, finding 13: `1h` gave the default); the binary now
-//! checks both when it starts ([`check`]) and a bad one is a usage error
+//! checks them when it starts ([`check`]) and a bad one is a usage error
 //! naming the variable. A limit of 0 is refused: every create a killed run
 //! left unconfirmed would count as deleted at once, and be created again
 //! while the first copy is still replicating (a duplicate).
@@ -16,7 +18,11 @@ use std::time::Duration;
 
 pub const WINDOW_ENV: &str = "TENANTCTL_REPLICATION_WINDOW";
 pub const LIMIT_ENV: &str = "TENANTCTL_REPLICATION_LIMIT";
+/// How old the last full read of users and groups a reconcile pass
+/// trusts its delta cache after (`crate::tenant_marker::Marker::delta_full_read`).
+pub const DELTA_FULL_READ_ENV: &str = "TENANTCTL_DELTA_FULL_READ";
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(30);
+pub const DEFAULT_DELTA_FULL_READ: Duration = Duration::from_secs(86_400);
 pub const DEFAULT_LIMIT: Duration = Duration::from_secs(3600);
 /// Longer than anything meaningful (and than a chrono duration can hold
 /// comfortably): a year.
@@ -49,6 +55,7 @@ fn read(name: &str, zero_ok: bool, lookup: &dyn Fn(&str) -> Option<String>) -> R
 pub fn check(lookup: &dyn Fn(&str) -> Option<String>) -> Result<(), String> {
     read(WINDOW_ENV, true, lookup)?;
     read(LIMIT_ENV, false, lookup)?;
+    read(DELTA_FULL_READ_ENV, true, lookup)?;
     Ok(())
 }
 
@@ -65,6 +72,12 @@ pub fn window() -> Duration {
 /// The replication limit in force (as [`window`]).
 pub fn limit() -> Duration {
     read(LIMIT_ENV, false, &env).ok().flatten().unwrap_or(DEFAULT_LIMIT)
+}
+
+/// The bound on the delta cache's age in force (as [`window`]); 0 reads
+/// users and groups in full every pass.
+pub fn delta_full_read() -> Duration {
+    read(DELTA_FULL_READ_ENV, true, &env).ok().flatten().unwrap_or(DEFAULT_DELTA_FULL_READ)
 }
 
 #[cfg(test)]

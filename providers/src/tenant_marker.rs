@@ -60,6 +60,13 @@ pub struct Marker {
     /// (`ledgerSeals`, `ID=DIGEST;…`): each desired-state directory's
     /// ledger is judged by its own. Empty in a marker written before.
     pub ledger_seals: Vec<(String, String)>,
+    /// When a `reconcile --self-heal` pass last read every user and group
+    /// in full rather than through its delta cache (RFC 3339,
+    /// `deltaFullRead`): the cache is state anyone who can write the state
+    /// container can change, so a pass reads in full again once this is
+    /// older than its bound. `None`: never recorded (the next pass reads
+    /// in full).
+    pub delta_full_read: Option<String>,
 }
 
 /// Graph keeps at most 2 KB of data in one open extension of a directory
@@ -88,6 +95,7 @@ impl Marker {
             "appliedPlans": self.applied_plans.join(";"),
             "ledgerSeal": self.ledger_seal.clone().unwrap_or_default(),
             "ledgerSeals": self.ledger_seals.iter().map(|(id, d)| format!("{id}={d}")).collect::<Vec<_>>().join(";"),
+            "deltaFullRead": self.delta_full_read.clone().unwrap_or_default(),
         })
     }
 
@@ -156,6 +164,7 @@ pub async fn read_of(client: &GraphClient, org: &str) -> Result<Option<Marker>, 
                 approvals_required: v.get("approvalsRequired").and_then(Value::as_str).and_then(|n| n.parse().ok()),
                 applied_plans: entries(&v, "appliedPlans"),
                 ledger_seal: v.get("ledgerSeal").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string),
+                delta_full_read: v.get("deltaFullRead").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string),
                 ledger_seals: entries(&v, "ledgerSeals").iter().filter_map(|e| e.split_once('=')).map(|(i, d)| (i.trim().to_string(), d.trim().to_string())).filter(|(i, d)| !i.is_empty() && !d.is_empty()).collect(),
             }))
         }
