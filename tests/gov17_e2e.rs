@@ -272,3 +272,36 @@ async fn a_tampered_delta_cache_hides_a_change_no_longer_than_the_bound() {
     assert!(text(&out.stderr).contains("TENANTCTL_DELTA_FULL_READ=`daily`"), "{}", text(&out.stderr));
     sb.shutdown().await.unwrap();
 }
+
+/// Hostile run 22, finding 2: a device configuration a killed apply
+/// created, lagging past the replication window, was called gone and
+/// created again (two copies once both replicated). Intune keeps no deleted
+/// items to ask, so a create never seen applied is not gone within the
+/// replication limit, whatever its kind: held, with a message saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_device_configuration_a_killed_run_created_is_not_created_again() {
+    let sb = sandbox().await;
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("desired");
+    std::fs::create_dir_all(&dir).unwrap();
+    let toml = format!("[tenant]\nprimary_domain = \"{}\"\n\n[device_configuration.lag-dc]\nodata_type = \"windows10GeneralConfiguration\"\ndisplay_name = \"Lag DC\"\n\n[device_configuration.lag-dc.settings]\ncameraBlocked = true\n", sb.domain());
+    std::fs::write(dir.join("tenant.toml"), toml).unwrap();
+    let d = dir.to_str().unwrap();
+    sb.set_faults(faults(|f| f.replication_lag_ms = 120_000)).unwrap();
+    kill_apply_after_record(&sb, work.path(), &["--auto-approve", d, "--concurrency", "1"], "device_configuration.lag-dc");
+    // The next apply waits its (short) window out; the policy still lags.
+    for _ in 0..2 {
+        let out = command(&sb, work.path()).env("TENANTCTL_REPLICATION_WINDOW", "1").args(["apply", "--auto-approve", d]).output().unwrap();
+        let all = format!("{}\n{}", text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{all}");
+        assert!(all.contains("may still be replicating") && all.contains("keeps no deleted items") && !all.contains("it is gone"), "{all}");
+    }
+    sb.set_faults(sandbox::Faults::default()).unwrap();
+    let configs = client(&sb).beta().list_all("/deviceManagement/deviceConfigurations?$select=id,displayName").await.unwrap();
+    let copies = configs.iter().filter(|c| c["displayName"] == "Lag DC").count();
+    assert_eq!(copies, 1, "a duplicate was created: {configs:?}");
+    // Once it replicates, the ledger's object is used: nothing to do.
+    let out = cli(&sb, work.path(), &["plan", "--detailed-exitcode", d]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    sb.shutdown().await.unwrap();
+}

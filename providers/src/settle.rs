@@ -26,10 +26,11 @@ pub struct Settled {
     pub appeared: Vec<(Address, String)>,
     /// Ledger ids still missing after the window: really gone.
     pub gone: Vec<(Address, String)>,
-    /// Ledger ids of directory objects still missing after the window that
-    /// Graph does not show deleted, changed by tenantctl within the
-    /// replication limit: they may still be replicating, so they are
-    /// unread, never created again (hostile run 19, finding 6).
+    /// Ledger ids of creates never seen applied, still missing after the
+    /// window, that Graph does not show deleted (or, for kinds with no
+    /// deleted items, any such create), within the replication limit: they
+    /// may still be replicating, so they are unread, never created again
+    /// (hostile run 19, finding 6; run 22, finding 2).
     pub unconfirmed: Vec<(Address, String)>,
     /// Pending creates waited out.
     pub pending: Vec<Address>,
@@ -74,7 +75,12 @@ fn mark_unread(ledger: &Ledger, observed: &mut ObservedState, settled: &Settled)
         if settled.gone.iter().any(|(g, _)| *g == a) {
             continue;
         }
-        let why = if settled.unconfirmed.iter().any(|(u, _)| *u == a) {
+        let why = if settled.unconfirmed.iter().any(|(u, _)| *u == a) && !has_deleted_items(a.kind) {
+            format!(
+                "the ledger holds {id}, which a killed run created less than {} ago and never saw replicate; it does not answer yet, and Graph keeps no deleted items of this kind to show whether it was deleted, so it may still be replicating and is not created again (a duplicate); run again later (after that time it counts as deleted: TENANTCTL_REPLICATION_LIMIT, e.g. 2h)",
+                human(limit_of())
+            )
+        } else if settled.unconfirmed.iter().any(|(u, _)| *u == a) {
             format!(
                 "the ledger holds {id}, which a killed run created less than {} ago and never saw replicate; it does not answer yet and Graph does not show it deleted, so it may still be replicating and is not created again; run again later (once it shows in the directory's deleted items, or after that time, it counts as deleted: TENANTCTL_REPLICATION_LIMIT, e.g. 2h)",
                 human(limit_of())
@@ -101,6 +107,11 @@ fn limit_of() -> Duration {
     crate::replication_env::limit()
 }
 
+/// Kinds whose deleted objects the directory's deleted items list.
+fn has_deleted_items(kind: schema::Kind) -> bool {
+    matches!(kind, schema::Kind::User | schema::Kind::Guest | schema::Kind::Group)
+}
+
 fn human(d: Duration) -> String {
     match d.as_secs() {
         s if s % 3600 == 0 && s > 0 => format!("{} h", s / 3600),
@@ -110,22 +121,28 @@ fn human(d: Duration) -> String {
 }
 
 /// Whether a ledger id that still does not answer after the replication
-/// window is gone. Only a user, guest or group whose create Graph answered
-/// but tenantctl never saw applied (its entry has no `applied` digest: the
-/// run was killed while waiting for it to replicate) may still be
-/// replicating: it is gone when the directory's deleted items hold it
-/// (`GET /directory/deletedItems/{id}`), or when the create is older than
-/// `limit`; until then it is not created again. Every other entry keeps the
-/// window's rule (an object tenantctl applied and read back, deleted
-/// since; kinds with no recycle bin to ask).
+/// window is gone. An object whose create Graph answered but tenantctl
+/// never saw applied (its entry has no `applied` digest: the run was
+/// killed while waiting for it to replicate) may still be replicating,
+/// whatever its kind (Intune's read-after-write lag is as real as
+/// Entra's; hostile run 22, finding 2: a device configuration was created
+/// twice): it is gone when the create is older than `limit`, or, for a
+/// user, guest or group, when the directory's deleted items hold it
+/// (`GET /directory/deletedItems/{id}`); until then it is not created
+/// again. The other kinds keep no deleted items to ask, so only the limit
+/// proves them gone. An object tenantctl applied and read back, deleted
+/// since, keeps the window's rule.
 async fn proven_gone(client: &GraphClient, ledger: &Ledger, a: &Address, id: &str, limit: chrono::Duration) -> Result<bool, GraphError> {
     let Some(entry) = ledger.resources.get(a) else { return Ok(true) };
-    if !matches!(a.kind, schema::Kind::User | schema::Kind::Guest | schema::Kind::Group) || entry.applied.is_some() {
+    if entry.applied.is_some() {
         return Ok(true);
     }
     let created = entry.changed_at.as_deref().and_then(parse_time);
     if created.is_none_or(|t| Utc::now() - t >= limit) {
         return Ok(true);
+    }
+    if !has_deleted_items(a.kind) {
+        return Ok(false);
     }
     let path = format!("/directory/deletedItems/{}", schema::object_id::path_segment(id));
     match client.v1().get_json(&path).await {
