@@ -123,18 +123,22 @@ fn human(d: Duration) -> String {
 /// Whether a ledger id that still does not answer after the replication
 /// window is gone. An object whose create Graph answered but tenantctl
 /// never saw applied (its entry has no `applied` digest: the run was
-/// killed while waiting for it to replicate) may still be replicating,
-/// whatever its kind (Intune's read-after-write lag is as real as
-/// Entra's; hostile run 22, finding 2: a device configuration was created
-/// twice): it is gone when the create is older than `limit`, or, for a
-/// user, guest or group, when the directory's deleted items hold it
-/// (`GET /directory/deletedItems/{id}`); until then it is not created
-/// again. The other kinds keep no deleted items to ask, so only the limit
-/// proves them gone. An object tenantctl applied and read back, deleted
-/// since, keeps the window's rule.
+/// killed while waiting for it to replicate) may still be replicating: a
+/// user, guest or group, or an Intune policy (Intune's read-after-write
+/// lag is as real as Entra's; hostile run 22, finding 2: a device
+/// configuration was created twice). It is gone when the create is older
+/// than `limit`, or, for a user, guest or group, when the directory's
+/// deleted items hold it (`GET /directory/deletedItems/{id}`); until then
+/// it is not created again. Intune keeps no deleted items to ask, so only
+/// the limit proves a policy gone. An object tenantctl applied and read
+/// back, deleted since, and the other kinds keep the window's rule.
 async fn proven_gone(client: &GraphClient, ledger: &Ledger, a: &Address, id: &str, limit: chrono::Duration) -> Result<bool, GraphError> {
     let Some(entry) = ledger.resources.get(a) else { return Ok(true) };
-    if entry.applied.is_some() {
+    // Intune's policies as well as the directory's: objects whose create
+    // answers with the id their list shows. (A kind created through a
+    // request, such as a PIM schedule, is listed under another id; it keeps
+    // the window's rule.)
+    if entry.applied.is_some() || !(has_deleted_items(a.kind) || a.kind.is_policy()) {
         return Ok(true);
     }
     let created = entry.changed_at.as_deref().and_then(parse_time);
