@@ -34,9 +34,9 @@ pub struct Options {
 /// How long Graph may take to show a new object (replication lag): a
 /// ledger id that does not answer, or a create started by a killed run, is
 /// waited for this long before anything may be created in its place.
-/// `TENANTCTL_REPLICATION_WINDOW` (seconds) overrides the default of 30.
+/// `TENANTCTL_REPLICATION_WINDOW` (seconds, or 45s, 2m: [`providers::replication_env`]) overrides the default of 30 s.
 fn replication_window() -> Duration {
-    std::env::var("TENANTCTL_REPLICATION_WINDOW").ok().and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs).unwrap_or(Duration::from_secs(30))
+    providers::replication_env::window()
 }
 
 fn now() -> String {
@@ -358,7 +358,9 @@ async fn run_locked(
         let (store, journal_file, hash, who) = (store.clone(), journal_file.clone(), hash.clone(), attribution.clone());
         move |event: CreateEvent<'_>| -> std::result::Result<(), String> {
             let written = match event {
-                CreateEvent::Sending { address } => store.append(&LedgerOp::Pending { address: address.clone(), since: now() }),
+                // The lease asked of storage first: a run that lost it
+                // sends no create (hostile run 22, finding 9).
+                CreateEvent::Sending { address } => store.confirm_lease().and_then(|_| store.append(&LedgerOp::Pending { address: address.clone(), since: now() })),
                 // The journal first: an object the ledger holds is always
                 // journaled (killed in between, the next run adopts it by
                 // natural key, with a journal line of its own).
@@ -426,6 +428,18 @@ async fn run_locked(
     };
     if let Some(stop) = &report.stopped {
         let started_after = report.results.iter().filter(|r| matches!(&r.status, Status::Skipped { error, .. } if error.starts_with("not started: recording"))).count();
+        // Stopped by the record made before a create's POST: nothing of it
+        // was sent, so there is no object to look for (hostile run 22,
+        // finding 9).
+        if stop.not_sent {
+            bail!(
+                "stopped: {} {} was not started (nothing was sent to Graph): {}\n{} change(s) after it were not started either; fix the cause and apply again",
+                stop.action,
+                stop.address,
+                stop.error,
+                started_after
+            );
+        }
         bail!(
             "stopped: {} {} was carried out but could not be recorded in the ledger or journal: {}\n{} change(s) after it were not started; fix the cause and apply again (the next plan finds the object by its natural key)",
             stop.action,

@@ -331,6 +331,9 @@ pub(crate) async fn mark_tenant(client: &providers::graph::GraphClient, root: &g
         applied_plans,
         ledger_seal,
         ledger_seals,
+        // Not kept: the next reconcile pass reads users and groups in full
+        // and records it again (`reconcile_delta_bound`).
+        delta_full_read: None,
     };
     providers::tenant_marker::write(client, &marker).await.context("recording the governance marker in the tenant (Organization.ReadWrite.All); the trust root was not recorded")
 }

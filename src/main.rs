@@ -18,6 +18,7 @@ mod replay;
 mod state;
 mod reconcile_health;
 mod state_backend;
+mod state_lease;
 mod state_cmd;
 mod state_paths;
 mod state_side;
@@ -29,6 +30,7 @@ mod tenant_check;
 mod governance_writer;
 mod ledger_seal;
 mod reconcile_seal;
+mod reconcile_delta_bound;
 mod reconcile_metrics;
 mod import;
 mod journal;
@@ -279,6 +281,13 @@ fn main() -> ExitCode {
             return code;
         }
     };
+    // Environment values clap does not read are checked as strictly, once,
+    // before any command: a bad one is a usage error naming the variable
+    // (hostile run 22, finding 13).
+    if let Err(e) = providers::replication_env::check(&|k| std::env::var(k).ok()) {
+        output::error(format!("error: {e}"));
+        return ExitCode::from(1);
+    }
     let json = cli.log_format == LogFormat::Json;
     let filter = match cli.verbose {
         // JSON logs carry the status lines as info events.

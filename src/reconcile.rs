@@ -198,6 +198,9 @@ struct Ctx<'a> {
     /// Desired state loaded at start (to find the tenant): the first pass
     /// uses it rather than loading the directory a second time.
     preloaded: Mutex<Option<schema::DesiredState>>,
+    /// This process's last full read of users and groups, and the delta
+    /// cache it last wrote.
+    delta_memory: crate::reconcile_delta_bound::Memory,
 }
 
 impl Ctx<'_> {
@@ -224,7 +227,7 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
     drop(state);
     // Self-heal writes: it holds the state lock for the pass, appends to
     // the ledger's log and seals and compacts at the end of the pass.
-    let _held = match ctx.args.self_heal {
+    let held_lock = match ctx.args.self_heal {
         true => Some(crate::state::lock(&ctx.target.ledger_path, "tenantctl reconcile --self-heal", Duration::ZERO).await?),
         false => None,
     };
@@ -238,14 +241,16 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
         Ok(None) => schema::read::read_state_file(&ctx.delta_path, schema::read::max_state_file_bytes()).map_err(anyhow::Error::from),
         Err(e) => Err(e),
     };
-    let mut delta = match read {
-        Ok(Some(bytes)) => providers::delta::DeltaState::parse(&String::from_utf8_lossy(&bytes), &graph),
-        Ok(None) => providers::delta::DeltaState::new(&graph),
+    let (mut delta, read_digest) = match read {
+        Ok(Some(bytes)) => (providers::delta::DeltaState::parse(&String::from_utf8_lossy(&bytes), &graph), crate::reconcile_delta_bound::digest(&bytes)),
+        Ok(None) => (providers::delta::DeltaState::new(&graph), String::new()),
         Err(e) => {
             output::status(format!("delta state {} not read ({e}); reading the whole tenant", ctx.delta_path.display()));
-            providers::delta::DeltaState::new(&graph)
+            (providers::delta::DeltaState::new(&graph), String::new())
         }
     };
+    // A cache with links makes this pass read only what changed.
+    let cached = delta.users.is_some() || delta.groups.is_some();
     // The tenant's id comes in the listings' `$batch` (issue 13: a quiet
     // pass in few requests); the state is checked against it before
     // anything of this pass is written, the delta state included.
@@ -261,17 +266,32 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
         .or_else(|| crate::state_paths::graph_url_tenant(&|k| std::env::var(k).ok(), None))
         .filter(|t| t.len() == 36 && t.chars().all(|c| c.is_ascii_hexdigit() || c == '-'));
     organization.extend(tenant.as_deref().map(|t| (providers::graph::ApiVersion::V1, crate::ledger_seal::marker_path(t))));
-    let (observed, dstats, view) = providers::delta::observe_with_delta_view(&ctx.target.client, &desired, &ledger, &mut delta, &organization).await.context("reading the tenant")?;
+    let (mut observed, mut dstats, view) = providers::delta::observe_with_delta_view(&ctx.target.client, &desired, &ledger, &mut delta, &organization).await.context("reading the tenant")?;
     let org = crate::tenant_check::check_if_read(&view, &ledger, &ctx.target.ledger_path).await?;
     let checked = org.is_some();
-    match org.as_deref() {
-        Some(org) => {
-            crate::ledger_seal::read_and_judge(&view, &crate::state::LedgerStore::new(&ctx.target.ledger_path), &mut ledger, org, ctx.args.self_heal).await?;
+    let marker = match org.as_deref() {
+        Some(org) => crate::ledger_seal::read_and_judge(&view, &crate::state::LedgerStore::new(&ctx.target.ledger_path), &mut ledger, org, ctx.args.self_heal).await?.flatten(),
+        None => {
+            crate::ledger_seal::unjudged(&mut ledger);
+            None
         }
-        None => crate::ledger_seal::unjudged(&mut ledger),
-    }
+    };
     let sealing = crate::ledger_seal::Sealing::of(&ledger);
     drop(view);
+    // The cache is trusted only within the bound of a full read the tenant
+    // records (or this process made): past it, or changed by someone else,
+    // users and groups are read in full (hostile run 21, finding 8).
+    let due = cached.then(|| crate::reconcile_delta_bound::due(marker.as_ref(), &ctx.delta_memory, &read_digest, now, providers::replication_env::delta_full_read())).flatten();
+    if let Some(why) = &due {
+        output::status(format!("delta cache: {why}; reading every user and group in full this pass"));
+        delta = providers::delta::DeltaState::new(&graph);
+        let (o, s, _) = providers::delta::observe_with_delta_view(&ctx.target.client, &desired, &ledger, &mut delta, &[]).await.context("reading the tenant")?;
+        observed = o;
+        dstats.full_resyncs += s.full_resyncs;
+    }
+    let read_in_full = (!cached || due.is_some())
+        && delta.groups.is_some()
+        && ![schema::Kind::User, schema::Kind::Group].iter().any(|k| observed.unreadable.contains_key(k));
     // A pass that writes must know whose tenant this is (hostile run 16:
     // with GET /organization failing, another tenant's ledger and trust
     // root judged and rewrote this one), as apply refuses.
@@ -282,12 +302,31 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
     // seals before it compacts (hostile run 21, finding 2).
     // Delta links of a tenant not shown to be this state's are not saved
     // with it.
-    match checked.then(|| crate::state_side::write_remote(&ctx.target.ledger_path, crate::state_backend::StateKind::Delta, delta.render().as_bytes())) {
-        None => output::status("the delta state was not saved: the tenant's id was not read"),
-        Some(Ok(true)) => {}
-        Some(Ok(false)) => write_atomic(&ctx.delta_path, &delta.render())?,
+    let rendered = delta.render();
+    let saved = match checked.then(|| crate::state_side::write_remote(&ctx.target.ledger_path, crate::state_backend::StateKind::Delta, rendered.as_bytes())) {
+        None => {
+            output::status("the delta state was not saved: the tenant's id was not read");
+            false
+        }
+        Some(Ok(true)) => true,
+        Some(Ok(false)) => write_atomic(&ctx.delta_path, &rendered).map(|_| true)?,
         // Another run's delta state is as good as this one's.
-        Some(Err(e)) => output::status(format!("warning: the delta state was not saved: {e:#}")),
+        Some(Err(e)) => {
+            output::status(format!("warning: the delta state was not saved: {e:#}"));
+            false
+        }
+    };
+    if saved {
+        crate::reconcile_delta_bound::remember(&ctx.delta_memory, read_in_full, &read_digest, &crate::reconcile_delta_bound::digest(rendered.as_bytes()), now);
+    }
+    drop(rendered);
+    // A full read is recorded in the tenant's marker, under the state lock
+    // (apply rewrites the marker whole under it too).
+    if let (true, true, true, Some(org)) = (read_in_full, saved, marker.is_some(), org.as_deref()) {
+        let recorded = crate::reconcile_delta_bound::record_locked(&ctx.target.client, &ctx.target.ledger_path, held_lock.as_ref(), org, now).await;
+        if let Err(e) = recorded {
+            output::status(format!("warning: the full read of users and groups was not recorded in the tenant ({e:#}); the next pass reads them in full again"));
+        }
     }
     // Saved: the snapshot (every user and group) is not needed past here,
     // so it is not held beside the plan (issue 13: peak memory).
@@ -351,6 +390,11 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
                 held.push(Held { address: c.address.to_string(), action: c.action.as_str().into(), reason: "stopping: not started".into() });
                 continue;
             }
+            // Before each write, the lease is asked of storage: a pass that
+            // lost it writes nothing more (hostile run 22, finding 7).
+            if let Some(l) = &held_lock {
+                l.confirm().await.with_context(|| format!("self-heal stopped before {} {}", c.action.as_str(), c.address))?;
+            }
             // One change at a time, so a stop request lets the current one finish.
             let mut one = plan.clone();
             one.changes = vec![engine::Change { waits_on: Vec::new(), wave: 0, ..c.clone() }];
@@ -396,6 +440,10 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
         // it is written back to the blob (ETag-checked) before the lease goes.
         let complete = held.is_empty() && failed.is_empty() && plan.refused.is_empty() && plan.unknown.is_empty();
         let done: std::collections::BTreeSet<schema::Address> = plan.changes.iter().filter(|c| applied.iter().any(|h| h.address == c.address.to_string() && h.action == c.action.as_str())).map(|c| c.address.clone()).collect();
+        // Nor seals the tenant's marker or writes the ledger without it.
+        if let Some(l) = &held_lock {
+            l.confirm().await.context("self-heal stopped before recording the pass")?;
+        }
         crate::reconcile_seal::record(&store, &ctx.target.client, org.as_deref(), &sealing, &desired, &observed, &plan, ledger, done, complete).await?;
         crate::reconcile_settled::drop_remedied(&plan, &applied, &mut held, &mut report);
     } else {
@@ -494,6 +542,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         started: std::time::Instant::now(),
         stop: stop.clone(),
         preloaded: Mutex::new(Some(state)),
+        delta_memory: Default::default(),
     };
     if let Some(parent) = ctx.delta_path.parent() {
         if let Err(e) = std::fs::create_dir_all(parent) {

@@ -154,6 +154,19 @@ impl LedgerStore {
         Ok(())
     }
 
+    /// Whether this run still holds the state lease, asked of storage now
+    /// (under azurerm, while holding it): for a record made before a write
+    /// to Graph, which must not go out once another run holds the lease.
+    pub fn confirm_lease(&self) -> Result<()> {
+        match self.remote()? {
+            Some(r) => match r.held_lease() {
+                Some(lease) => crate::state_backend::block(async move { crate::state_lease::confirm(&lease, &r).await })?,
+                None => r.check_lease(),
+            },
+            None => Ok(()),
+        }
+    }
+
     /// Append one change to the log and sync it.
     pub fn append(&self, op: &LedgerOp) -> Result<()> {
         let remote = self.remote()?;
@@ -261,6 +274,7 @@ impl Drop for Held {
             HeldLock::Blob { lease, renew, remote } => {
                 renew.abort();
                 remote.set_pulled(None);
+                remote.set_held_lease(None);
                 let (lease, holder) = (lease.clone(), self.holder.clone());
                 crate::state_backend::block(async move { lease.release(&holder).await }).and_then(|r| r.map_err(anyhow::Error::from))
             }
@@ -272,6 +286,16 @@ impl Drop for Held {
 }
 
 impl Held {
+    /// Whether this run still holds the lock, asked of storage now under
+    /// azurerm ([`crate::state_lease::confirm`]); a local lock cannot be
+    /// taken from a running holder without `--force`.
+    pub async fn confirm(&self) -> Result<()> {
+        match &self.inner {
+            HeldLock::Local(_) => Ok(()),
+            HeldLock::Blob { lease, remote, .. } => crate::state_lease::confirm(lease, remote).await,
+        }
+    }
+
     fn lock_release_local(&self, lock: &LocalLock) -> Result<()> {
         lock.release_now(&self.holder).map_err(anyhow::Error::from)
     }
@@ -303,6 +327,7 @@ async fn lock_blob(ledger: &Path, remote: std::sync::Arc<Remote>, holder: Holder
         Acquired::TookOver(dead) => output::status(format!("Took the state lease over from {dead}: its lease expired or was broken, so that run is gone.")),
     }
     remote.lease_renewed();
+    remote.set_held_lease(Some(lease.clone()));
     let (l, r) = (lease.clone(), remote.clone());
     // A renewal that fails is not only logged: the ledger log refuses the
     // next record once the lease is lost or may have run out, so the run
@@ -314,7 +339,7 @@ async fn lock_blob(ledger: &Path, remote: std::sync::Arc<Remote>, holder: Holder
                 Ok(()) => r.lease_renewed(),
                 Err((gone, e)) => {
                     tracing::warn!(error = %e, "renewing the state lease");
-                    r.lease_failed(gone, e.to_string());
+                    r.lease_failed(gone, crate::state_lease::lost_why(&l, gone, &e).await);
                 }
             }
         }

@@ -301,6 +301,8 @@ pub struct Remote {
     pulled: Mutex<Option<Option<String>>>,
     /// The lease as its renewal last found it.
     lease: Mutex<LeaseHealth>,
+    /// The lease this process holds on the state, while it holds it.
+    held: Mutex<Option<Arc<providers::state_blob::BlobLease>>>,
 }
 
 /// When the lease was last taken or renewed, and why it is lost if it is.
@@ -351,6 +353,17 @@ impl Remote {
         Ok(())
     }
 
+    /// The lease this process holds, while it holds it.
+    pub fn held_lease(&self) -> Option<Arc<providers::state_blob::BlobLease>> {
+        self.held.lock().ok().and_then(|g| g.clone())
+    }
+
+    pub fn set_held_lease(&self, lease: Option<Arc<providers::state_blob::BlobLease>>) {
+        if let Ok(mut g) = self.held.lock() {
+            *g = lease;
+        }
+    }
+
     /// The ledger's ETag pulled under the lease, if pulled.
     pub fn pulled(&self) -> Option<Option<String>> {
         self.pulled.lock().ok().and_then(|g| g.clone())
@@ -375,7 +388,7 @@ pub fn remote_for(ledger: &Path) -> Result<Option<Arc<Remote>>> {
     if let Some(r) = map.get(ledger) {
         return Ok(Some(r.clone()));
     }
-    let remote = Arc::new(Remote { backend: azurerm(&config, ledger)?, pulled: Mutex::new(None), lease: Mutex::new(LeaseHealth::default()) });
+    let remote = Arc::new(Remote { backend: azurerm(&config, ledger)?, pulled: Mutex::new(None), lease: Mutex::new(LeaseHealth::default()), held: Mutex::new(None) });
     map.insert(ledger.to_path_buf(), remote.clone());
     Ok(Some(remote))
 }

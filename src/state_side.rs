@@ -58,6 +58,9 @@ pub fn write_remote(ledger: &Path, kind: StateKind, bytes: &[u8]) -> Result<bool
     let Some(r) = crate::state_backend::remote_for(ledger)? else {
         return Ok(false);
     };
+    // A run that lost the lease it held writes no state (hostile run 22,
+    // finding 8): the trust root, delta and history are the holder's now.
+    r.check_lease()?;
     let expect = match remembered(ledger, kind) {
         Some(Some(v)) => Expect::Version(v),
         Some(None) => Expect::Absent,

@@ -43,6 +43,9 @@ pub struct ExecError {
     /// the state lease was lost): the run stops there and starts nothing
     /// more, as when recording a finished change fails.
     pub stops_run: bool,
+    /// With `stops_run`: the stop came before anything of the change was
+    /// sent (recording a create before its POST), so nothing was written.
+    pub not_sent: bool,
 }
 
 /// Carries out one change against the tenant.
@@ -87,6 +90,10 @@ pub struct RecordFailure {
     pub address: Address,
     pub action: String,
     pub error: String,
+    /// The change itself was never sent (its record before the write
+    /// failed): nothing of it is in the tenant.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub not_sent: bool,
 }
 
 /// What the caller must persist, in order, before the walk goes on.
@@ -176,7 +183,7 @@ pub async fn apply_recorded<E: Executor>(
     // Objects matched by natural key are owned from now on.
     for (address, id, op) in adopt_matches(plan, ledger, &options.now) {
         if let Err(error) = record(Record::Adopted { address: &address, id: &id, op }, ledger) {
-            report.stopped = Some(RecordFailure { address, action: "adopt".into(), error });
+            report.stopped = Some(RecordFailure { address, action: "adopt".into(), error, not_sent: false });
             break;
         }
     }
@@ -202,7 +209,7 @@ pub async fn apply_recorded<E: Executor>(
                     };
                     broken.insert(c.address.clone(), format!("{blocked_by} failed: {error}"));
                     if let Err(error) = record(Record::Change { result: &r, op: None }, ledger) {
-                        report.stopped = Some(RecordFailure { address: r.address.clone(), action: r.action.as_str().into(), error });
+                        report.stopped = Some(RecordFailure { address: r.address.clone(), action: r.action.as_str().into(), error, not_sent: false });
                         stop.store(true, std::sync::atomic::Ordering::SeqCst);
                     }
                     report.results.push(r);
@@ -271,7 +278,7 @@ pub async fn apply_recorded<E: Executor>(
                 Err(e) => {
                     broken.insert(c.address.clone(), e.message.clone());
                     if e.stops_run {
-                        report.stopped.get_or_insert(RecordFailure { address: c.address.clone(), action: c.action.as_str().into(), error: e.message.clone() });
+                        report.stopped.get_or_insert(RecordFailure { address: c.address.clone(), action: c.action.as_str().into(), error: e.message.clone(), not_sent: e.not_sent });
                         stop.store(true, std::sync::atomic::Ordering::SeqCst);
                     }
                     ChangeResult {
@@ -287,7 +294,7 @@ pub async fn apply_recorded<E: Executor>(
             if let Err(error) = record(Record::Change { result: &r, op }, ledger) {
                 // The first failure is the one named; later ones are
                 // changes that were already running.
-                report.stopped.get_or_insert(RecordFailure { address: r.address.clone(), action: r.action.as_str().into(), error });
+                report.stopped.get_or_insert(RecordFailure { address: r.address.clone(), action: r.action.as_str().into(), error, not_sent: false });
                 stop.store(true, std::sync::atomic::Ordering::SeqCst);
             }
             report.results.push(r);

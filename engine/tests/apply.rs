@@ -38,7 +38,7 @@ impl Executor for Fake {
     async fn execute(&self, change: &Change, ids: &BTreeMap<Address, String>) -> Result<Outcome, ExecError> {
         self.seen.lock().unwrap().push((change.address.to_string(), ids.clone()));
         if change.address.to_string() == self.fail {
-            return Err(ExecError { message: "HTTP 400 Request_BadRequest".into(), request_id: Some("req-1".into()), retryable: false, stops_run: false });
+            return Err(ExecError { message: "HTTP 400 Request_BadRequest".into(), request_id: Some("req-1".into()), retryable: false, stops_run: false, not_sent: false });
         }
         Ok(Outcome { id: Some(format!("id-{}", change.address.key)), request_ids: vec!["req-2".into()], note: None })
     }

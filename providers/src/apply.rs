@@ -69,7 +69,11 @@ impl GraphExecutor {
 
     fn event(&self, e: CreateEvent<'_>) -> Result<(), ExecError> {
         match &self.hook {
-            Some(h) => h(e).map_err(|m| ExecError { stops_run: true, ..err(format!("recording the create: {m}")) }),
+            // Recorded before the POST: the create was never sent.
+            Some(h) => h(e).map_err(|m| match e {
+                CreateEvent::Sending { .. } => ExecError { stops_run: true, not_sent: true, ..err(format!("recording the create before sending it (nothing was sent): {m}")) },
+                CreateEvent::Created { .. } => ExecError { stops_run: true, ..err(format!("recording the create: {m}")) },
+            }),
             None => Ok(()),
         }
     }
@@ -119,11 +123,11 @@ pub(crate) fn fail(e: GraphError) -> ExecError {
     // retried by the client; it is ambiguous, and only the caller knows
     // how to retry it safely (creates look their natural key up again).
     let retryable = e.is_retryable() || matches!(e, GraphError::Network { .. } | GraphError::Transient { .. } | GraphError::Throttled { .. });
-    ExecError { request_id: e.request_id().map(str::to_string), message: e.to_string(), retryable, stops_run: false }
+    ExecError { request_id: e.request_id().map(str::to_string), message: e.to_string(), retryable, stops_run: false, not_sent: false }
 }
 
 pub(crate) fn err(message: impl Into<String>) -> ExecError {
-    ExecError { message: message.into(), request_id: None, retryable: false, stops_run: false }
+    ExecError { message: message.into(), request_id: None, retryable: false, stops_run: false, not_sent: false }
 }
 
 /// How many times a create is retried after an ambiguous failure. Each try

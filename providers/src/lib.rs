@@ -13,6 +13,7 @@ pub mod kinds;
 pub mod listing_batch;
 pub mod membership;
 pub mod observe;
+pub mod replication_env;
 pub mod settle;
 pub mod state_blob;
 pub mod state_lock;

@@ -26,10 +26,11 @@ pub struct Settled {
     pub appeared: Vec<(Address, String)>,
     /// Ledger ids still missing after the window: really gone.
     pub gone: Vec<(Address, String)>,
-    /// Ledger ids of directory objects still missing after the window that
-    /// Graph does not show deleted, changed by tenantctl within the
-    /// replication limit: they may still be replicating, so they are
-    /// unread, never created again (hostile run 19, finding 6).
+    /// Ledger ids of creates never seen applied, still missing after the
+    /// window, that Graph does not show deleted (or, for kinds with no
+    /// deleted items, any such create), within the replication limit: they
+    /// may still be replicating, so they are unread, never created again
+    /// (hostile run 19, finding 6; run 22, finding 2).
     pub unconfirmed: Vec<(Address, String)>,
     /// Pending creates waited out.
     pub pending: Vec<Address>,
@@ -74,9 +75,14 @@ fn mark_unread(ledger: &Ledger, observed: &mut ObservedState, settled: &Settled)
         if settled.gone.iter().any(|(g, _)| *g == a) {
             continue;
         }
-        let why = if settled.unconfirmed.iter().any(|(u, _)| *u == a) {
+        let why = if settled.unconfirmed.iter().any(|(u, _)| *u == a) && !has_deleted_items(a.kind) {
             format!(
-                "the ledger holds {id}, which a killed run created less than {} ago and never saw replicate; it does not answer yet and Graph does not show it deleted, so it may still be replicating and is not created again; run again later (once it shows in the directory's deleted items, or after that time, it counts as deleted: TENANTCTL_REPLICATION_LIMIT, seconds)",
+                "the ledger holds {id}, which a killed run created less than {} ago and never saw replicate; it does not answer yet, and Graph keeps no deleted items of this kind to show whether it was deleted, so it may still be replicating and is not created again (a duplicate); run again later (after that time it counts as deleted: TENANTCTL_REPLICATION_LIMIT, e.g. 2h)",
+                human(limit_of())
+            )
+        } else if settled.unconfirmed.iter().any(|(u, _)| *u == a) {
+            format!(
+                "the ledger holds {id}, which a killed run created less than {} ago and never saw replicate; it does not answer yet and Graph does not show it deleted, so it may still be replicating and is not created again; run again later (once it shows in the directory's deleted items, or after that time, it counts as deleted: TENANTCTL_REPLICATION_LIMIT, e.g. 2h)",
                 human(limit_of())
             )
         } else {
@@ -90,16 +96,20 @@ fn mark_unread(ledger: &Ledger, observed: &mut ObservedState, settled: &Settled)
 /// still not answer from replication lag: Entra's directory is eventually
 /// consistent with no documented bound, and the case arises exactly when an
 /// apply was killed right after a create. `TENANTCTL_REPLICATION_LIMIT`
-/// (seconds) overrides the default of one hour: a create that a kill left
-/// unconfirmed holds every apply back that long at most (hostile run 22,
-/// finding 3).
+/// ([`crate::replication_env`]) overrides the default of one hour: a create
+/// that a kill left unconfirmed holds every apply back that long at most
+/// (hostile run 22, finding 3).
 fn replication_limit() -> chrono::Duration {
     chrono::Duration::from_std(limit_of()).unwrap_or_else(|_| chrono::Duration::hours(1))
 }
 
-/// `TENANTCTL_REPLICATION_LIMIT` in seconds, else one hour.
 fn limit_of() -> Duration {
-    std::env::var("TENANTCTL_REPLICATION_LIMIT").ok().and_then(|v| v.trim().parse::<u64>().ok()).map_or(Duration::from_secs(3600), Duration::from_secs)
+    crate::replication_env::limit()
+}
+
+/// Kinds whose deleted objects the directory's deleted items list.
+fn has_deleted_items(kind: schema::Kind) -> bool {
+    matches!(kind, schema::Kind::User | schema::Kind::Guest | schema::Kind::Group)
 }
 
 fn human(d: Duration) -> String {
@@ -111,22 +121,32 @@ fn human(d: Duration) -> String {
 }
 
 /// Whether a ledger id that still does not answer after the replication
-/// window is gone. Only a user, guest or group whose create Graph answered
-/// but tenantctl never saw applied (its entry has no `applied` digest: the
-/// run was killed while waiting for it to replicate) may still be
-/// replicating: it is gone when the directory's deleted items hold it
-/// (`GET /directory/deletedItems/{id}`), or when the create is older than
-/// `limit`; until then it is not created again. Every other entry keeps the
-/// window's rule (an object tenantctl applied and read back, deleted
-/// since; kinds with no recycle bin to ask).
+/// window is gone. An object whose create Graph answered but tenantctl
+/// never saw applied (its entry has no `applied` digest: the run was
+/// killed while waiting for it to replicate) may still be replicating: a
+/// user, guest or group, or an Intune policy (Intune's read-after-write
+/// lag is as real as Entra's; hostile run 22, finding 2: a device
+/// configuration was created twice). It is gone when the create is older
+/// than `limit`, or, for a user, guest or group, when the directory's
+/// deleted items hold it (`GET /directory/deletedItems/{id}`); until then
+/// it is not created again. Intune keeps no deleted items to ask, so only
+/// the limit proves a policy gone. An object tenantctl applied and read
+/// back, deleted since, and the other kinds keep the window's rule.
 async fn proven_gone(client: &GraphClient, ledger: &Ledger, a: &Address, id: &str, limit: chrono::Duration) -> Result<bool, GraphError> {
     let Some(entry) = ledger.resources.get(a) else { return Ok(true) };
-    if !matches!(a.kind, schema::Kind::User | schema::Kind::Guest | schema::Kind::Group) || entry.applied.is_some() {
+    // Intune's policies as well as the directory's: objects whose create
+    // answers with the id their list shows. (A kind created through a
+    // request, such as a PIM schedule, is listed under another id; it keeps
+    // the window's rule.)
+    if entry.applied.is_some() || !(has_deleted_items(a.kind) || a.kind.is_policy()) {
         return Ok(true);
     }
     let created = entry.changed_at.as_deref().and_then(parse_time);
     if created.is_none_or(|t| Utc::now() - t >= limit) {
         return Ok(true);
+    }
+    if !has_deleted_items(a.kind) {
+        return Ok(false);
     }
     let path = format!("/directory/deletedItems/{}", schema::object_id::path_segment(id));
     match client.v1().get_json(&path).await {

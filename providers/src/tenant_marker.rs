@@ -62,6 +62,13 @@ pub struct Marker {
     /// (`ledgerSeals`, `ID=DIGEST;…`): each desired-state directory's
     /// ledger is judged by its own. Empty in a marker written before.
     pub ledger_seals: Vec<(String, String)>,
+    /// When a `reconcile --self-heal` pass last read every user and group
+    /// in full rather than through its delta cache (RFC 3339,
+    /// `deltaFullRead`): the cache is state anyone who can write the state
+    /// container can change, so a pass reads in full again once this is
+    /// older than its bound. `None`: never recorded (the next pass reads
+    /// in full).
+    pub delta_full_read: Option<String>,
 }
 
 /// Graph keeps at most 2 KB of data in one open extension of a directory
@@ -166,6 +173,7 @@ impl Marker {
             // digits, a seal of hex digits): nothing in one can add an
             // entry or change another's (hostile run 23, finding 2).
             "ledgerSeals": self.ledger_seals.iter().filter(|(id, d)| well_formed_seal(id, d)).map(|(id, d)| format!("{id}={d}")).collect::<Vec<_>>().join(";"),
+            "deltaFullRead": self.delta_full_read.clone().unwrap_or_default(),
         })
     }
 
@@ -212,6 +220,7 @@ mod tests {
             applied_plans: plans.clone(),
             ledger_seal: Some("a".repeat(32)),
             ledger_seals: (0..8).map(|i| (format!("{i:016x}"), "b".repeat(32))).collect(),
+            delta_full_read: Some("2026-12-02T03:00:00Z".into()),
         };
         assert!(m.size() <= MAX_MARKER_BYTES * 9 / 10, "{} bytes", m.size());
         // Read back: the same plans.
@@ -233,7 +242,7 @@ mod tests {
 
     #[test]
     fn only_well_formed_seals_are_written() {
-        let mut m = Marker { fingerprint: String::new(), recorded_at: String::new(), how: String::new(), approvers: vec![], authors: vec![], approvals_required: None, applied_plans: vec![], ledger_seal: None, ledger_seals: vec![] };
+        let mut m = Marker { fingerprint: String::new(), recorded_at: String::new(), how: String::new(), approvers: vec![], authors: vec![], approvals_required: None, applied_plans: vec![], ledger_seal: None, ledger_seals: vec![], delta_full_read: None };
         m.ledger_seals = vec![("0123456789abcdef".into(), "c".repeat(32)), ("0123456789abcdef=x;y".into(), "c".repeat(32)), ("fedcba9876543210".into(), "z".repeat(32))];
         assert_eq!(m.body()["ledgerSeals"], json!(format!("0123456789abcdef={}", "c".repeat(32))));
         let read = seal_entries(&json!({"ledgerSeals": "a=b=c;noequals; ;x=y"}));
@@ -313,6 +322,7 @@ pub async fn read_of(client: &GraphClient, org: &str) -> Result<Option<Marker>, 
                 approvals_required: v.get("approvalsRequired").and_then(Value::as_str).and_then(|n| n.parse().ok()),
                 applied_plans: applied_plans(&v),
                 ledger_seal: v.get("ledgerSeal").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string),
+                delta_full_read: v.get("deltaFullRead").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string),
                 ledger_seals: seal_entries(&v),
             }))
         }
