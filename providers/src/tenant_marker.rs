@@ -222,7 +222,9 @@ mod tests {
             ledger_seals: (0..8).map(|i| (format!("{i:016x}"), "b".repeat(32))).collect(),
             delta_full_read: Some("2026-12-02T03:00:00Z".into()),
         };
-        assert!(m.size() <= MAX_MARKER_BYTES * 9 / 10, "{} bytes", m.size());
+        // With the delta cache's full-read time (about 40 bytes) beside
+        // them, a week of 100 still leaves room for about ten more plans.
+        assert!(m.size() <= MAX_MARKER_BYTES * 95 / 100, "{} bytes", m.size());
         // Read back: the same plans.
         let mut sorted = plans;
         sorted.sort();
