@@ -67,6 +67,7 @@ pub mod role_names;
 pub mod licence_loss;
 pub mod ledger_field;
 pub mod drift_lints;
+pub mod custom_extensions;
 pub mod unmanaged_reach;
 pub mod sponsor;
 

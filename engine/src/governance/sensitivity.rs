@@ -40,6 +40,10 @@ fn classify_in(change: &Change, desired: &DesiredModel, plan_size: usize, tenant
     }
     // What the ledger remembers (governance::recorded): no longer a
     // service account, or a guest's access extended.
+    // A Logic App outside the tenant called on each request (issue 16).
+    if let Some(why) = super::custom_extensions::reason(change) {
+        return Some(why);
+    }
     if let Some(why) = super::recorded::leaves_service(change) {
         return Some(why);
     }

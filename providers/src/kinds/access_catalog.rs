@@ -49,6 +49,7 @@ pub const PROVIDER: KindProvider = KindProvider {
 pub const CATALOGS: &str = "/identityGovernance/entitlementManagement/catalogs";
 pub const RESOURCE_REQUESTS: &str = "/identityGovernance/entitlementManagement/resourceRequests";
 pub(crate) const GROUPS: &str = "groups";
+use super::access_catalog_extensions::PROP as EXTENSIONS;
 /// The origin system of a Microsoft Entra group resource.
 pub const AAD_GROUP: &str = "AadGroup";
 
@@ -62,6 +63,7 @@ pub fn desired(key: &str, c: &AccessCatalog, state: &DesiredState) -> DesiredRes
         p.insert(GROUPS.into(), Value::Array(g.iter().map(|x| ref_to(state, x, &[Kind::Group])).collect()));
     }
     super::access_resources::catalog_props(c.applications.as_ref(), c.sites.as_ref(), &mut p);
+    super::access_catalog_extensions::catalog_props(c.custom_workflow_extensions.as_ref(), &mut p);
     resource(Address::new(Kind::AccessCatalog, key), c.display_name.to_lowercase(), c.display_name.clone(), p)
 }
 
@@ -76,8 +78,8 @@ pub fn resource_entry(r: &Value) -> Value {
     }
 }
 
-/// A live catalog; `resources` those read, when they were.
-pub fn normalize(raw: &Value, resources: Option<&[Value]>) -> LiveObject {
+/// A live catalog; `resources` and `extensions` those read, when they were.
+pub fn normalize(raw: &Value, resources: Option<&[Value]>, extensions: Option<&[Value]>) -> LiveObject {
     let mut p = Props::new();
     for k in ["displayName", "description", "state"] {
         p.insert(k.into(), raw.get(k).cloned().unwrap_or(Value::Null));
@@ -88,6 +90,9 @@ pub fn normalize(raw: &Value, resources: Option<&[Value]>) -> LiveObject {
         // shows among the groups, as drift.
         p.insert(GROUPS.into(), Value::Array(rs.iter().filter(|r| !other(r)).map(resource_entry).collect()));
         super::access_resources::catalog_live(rs, &mut p);
+    }
+    if let Some(xs) = extensions {
+        super::access_catalog_extensions::catalog_live(xs, &mut p);
     }
     LiveObject {
         kind: Kind::AccessCatalog,
@@ -126,19 +131,28 @@ fn read_licensed<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphE
     Box::pin(async move {
         let api = cx.client.v1();
         let raw = api.list_all(CATALOGS).await?;
-        let mut wanted = BTreeSet::new();
-        for r in cx.desired.resources.values().filter(|r| r.address.kind == Kind::AccessCatalog && r.props.contains_key(GROUPS)) {
-            wanted.insert(r.natural_key.clone());
-            if let Some(id) = cx.ledger.id(&r.address) {
-                wanted.insert(id.to_string());
+        // The catalogs that declare their resources / their extensions
+        // (by name and by remembered id); every catalog for export.
+        let wanted = |prop: &str| {
+            let mut w = BTreeSet::new();
+            for r in cx.desired.resources.values().filter(|r| r.address.kind == Kind::AccessCatalog && r.props.contains_key(prop)) {
+                w.insert(r.natural_key.clone());
+                if let Some(id) = cx.ledger.id(&r.address) {
+                    w.insert(id.to_string());
+                }
             }
-        }
+            w
+        };
+        let (wanted, wanted_ext) = (wanted(GROUPS), wanted(super::access_catalog_extensions::PROP));
         let mut out = Vec::new();
         for c in raw.iter().filter(|c| is_user_managed(c)) {
             let id = str_field(c, "id");
-            let read_resources = cx.everything || wanted.contains(id) || wanted.contains(&str_field(c, "displayName").to_lowercase());
+            let name = str_field(c, "displayName").to_lowercase();
+            let read_resources = cx.everything || wanted.contains(id) || wanted.contains(&name);
             let rs = if read_resources { Some(resources(&api, id).await?) } else { None };
-            out.push(normalize(c, rs.as_deref()));
+            let read_ext = cx.everything || wanted_ext.contains(id) || wanted_ext.contains(&name);
+            let xs = if read_ext { Some(super::access_catalog_extensions::list(&api, id).await?) } else { None };
+            out.push(normalize(c, rs.as_deref(), xs.as_deref()));
         }
         Ok(out.into())
     })
@@ -146,7 +160,7 @@ fn read_licensed<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphE
 
 /// The POST / PATCH body of the catalog's own properties.
 fn body(props: &Props) -> Value {
-    Value::Object(props.iter().filter(|(k, v)| !([GROUPS, APPLICATIONS, SITES].contains(&k.as_str()) || k.as_str() == "description" && v.is_null())).map(|(k, v)| (k.clone(), v.clone())).collect())
+    Value::Object(props.iter().filter(|(k, v)| !([GROUPS, APPLICATIONS, SITES, EXTENSIONS].contains(&k.as_str()) || k.as_str() == "description" && v.is_null())).map(|(k, v)| (k.clone(), v.clone())).collect())
 }
 
 async fn add_group(w: &Writer<'_>, api: &GraphClient, catalog: &str, group: &str) -> Result<(), ExecError> {
@@ -165,13 +179,14 @@ fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
         let groups = w.ref_ids(r.props.get(GROUPS))?;
         let id = w.post_new(w.base(), body(&r.props)).await?;
         let api = w.api();
-        if !groups.is_empty() || [APPLICATIONS, SITES].iter().any(|k| r.props.get(*k).and_then(Value::as_array).is_some_and(|a| !a.is_empty())) {
+        if !groups.is_empty() || [APPLICATIONS, SITES, EXTENSIONS].iter().any(|k| r.props.get(*k).and_then(Value::as_array).is_some_and(|a| !a.is_empty())) {
             w.wait(&api, &format!("{}/{id}", w.base())).await?;
         }
         for g in &groups {
             add_group(w, &api, &id, g).await?;
         }
         super::access_resources::sync_catalog(w, &api, r, &id, &[], &[APPLICATIONS, SITES]).await?;
+        super::access_catalog_extensions::sync(w, &api, r.props.get(EXTENSIONS), &id).await?;
         Ok(id)
     })
 }
@@ -181,7 +196,7 @@ fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
         let r = w.desired()?;
         let api = w.api();
         let seg = schema::object_id::path_segment(id).into_owned();
-        let scalar = w.scalar(&[GROUPS, APPLICATIONS, SITES])?;
+        let scalar = w.scalar(&[GROUPS, APPLICATIONS, SITES, EXTENSIONS])?;
         if !scalar.is_empty() {
             w.send(&api, Method::PATCH, &format!("{}/{seg}", w.base()), Some(body(&scalar))).await?;
         }
@@ -200,6 +215,9 @@ fn update<'a>(w: &'a Writer<'a>, id: &'a str) -> BoxFuture<'a, Result<(), ExecEr
         if !touched.is_empty() {
             let live = resources(&api, &seg).await.map_err(fail)?;
             super::access_resources::sync_catalog(w, &api, r, &seg, &live, &touched).await?;
+        }
+        if w.touched().contains(EXTENSIONS) {
+            super::access_catalog_extensions::sync(w, &api, r.props.get(EXTENSIONS), &seg).await?;
         }
         Ok(())
     })
@@ -228,6 +246,7 @@ pub fn export_one(o: &LiveObject, key_of: &dyn Fn(&str) -> Option<Address>) -> R
         groups,
         applications: super::access_resources::catalog_export(p, APPLICATIONS),
         sites: super::access_resources::catalog_export(p, SITES),
+        custom_workflow_extensions: super::access_catalog_extensions::catalog_export(p),
     })
 }
 

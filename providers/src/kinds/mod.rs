@@ -47,6 +47,7 @@ pub mod m365_apps;
 pub mod app_assignment;
 pub mod graph_object;
 pub mod access_catalog;
+pub mod access_catalog_extensions;
 pub mod access_package;
 pub mod access_package_export;
 pub mod access_policy_props;

@@ -34,6 +34,11 @@ pub struct AccessCatalog {
     /// managed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sites: Option<Vec<String>>,
+    /// Logic Apps Entra calls at stages of its packages' requests and
+    /// assignments, by key (`access_catalog_extensions`); absent: not
+    /// managed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_workflow_extensions: Option<std::collections::BTreeMap<String, crate::kinds::access_catalog_extensions::CustomWorkflowExtension>>,
 }
 
 fn published() -> String {
@@ -73,6 +78,7 @@ pub(crate) fn validate(cx: &mut Ctx) {
             }
         }
         crate::kinds::access_resources::catalog_checks(cx, key, c, o);
+        crate::kinds::access_catalog_extensions::catalog_checks(cx, key, c, o);
     }
 }
 

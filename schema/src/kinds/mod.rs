@@ -88,6 +88,7 @@ pub use m365_apps::M365Apps;
 pub use app_assignment::AppAssignment;
 pub use graph_object::GraphObject;
 pub mod access_catalog;
+pub mod access_catalog_extensions;
 pub mod access_package;
 pub mod access_package_rules;
 pub mod access_package_reach;
