@@ -28,6 +28,7 @@ mod reconcile_accounts;
 mod tenant_check;
 mod governance_writer;
 mod ledger_seal;
+mod ledger_restore;
 mod reconcile_seal;
 mod reconcile_metrics;
 mod import;

@@ -177,3 +177,48 @@ pub fn change(r: &DesiredResource, id: &str, notes: Vec<String>) -> Change {
         live: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger_seal::Seal;
+    use crate::model::Props;
+
+    fn resource() -> DesiredResource {
+        DesiredResource {
+            address: "compliance_policy.w".parse().expect("an address"),
+            natural_key: "w".into(),
+            display_name: "w".into(),
+            props: Props::from([("bitLockerEnabled".to_string(), serde_json::json!(false))]),
+            immutable: Vec::new(),
+            assignment_props: Vec::new(),
+            create_only: Props::new(),
+            depends_on: Vec::new(),
+            expires: None,
+        }
+    }
+
+    #[test]
+    fn a_missing_record_proves_nothing_under_any_seal() {
+        let r = resource();
+        let a = r.address.clone();
+        let mut l = Ledger::default();
+        l.record(a.clone(), "1".into(), None, None);
+        let entry = l.resources[&a].clone();
+        let mut applied = entry.clone();
+        applied.applied = Some(applied_hash(&r));
+        for seal in [Seal::Sealed, Seal::Unrecorded { beyond_review: true }, Seal::Fresh { ledger: "l".into(), latest: "r".into(), others: 1, beyond_review: false }] {
+            l.seal = seal.clone();
+            assert_eq!(record_unproven(&l, &a, None, &r), Some(Unproven::Adopted), "{seal:?}: matched by natural key");
+            assert_eq!(record_unproven(&l, &a, Some(&entry), &r), Some(Unproven::Adopted), "{seal:?}: no applied");
+            assert_eq!(record_unproven(&l, &a, Some(&applied), &r), None, "{seal:?}: a record the seal proves (or trusts)");
+        }
+        l.seal = Seal::Broken { ledger: "l".into(), recorded: "r".into(), only: None };
+        assert_eq!(record_unproven(&l, &a, None, &r), Some(Unproven::Unsealed));
+        assert_eq!(record_unproven(&l, &a, Some(&applied), &r), Some(Unproven::Unsealed), "equal to desired state, possibly forged");
+        let mut c = change(&r, "1", Vec::new());
+        let why = review(&mut c, &r, &DesiredModel::default(), Unproven::Adopted).expect("a control is reviewed whole");
+        assert!(is_whole_review(&why) && why.contains(ADOPTED_REVIEW), "{why}");
+        assert_eq!(c.fields[0].before, Some(Value::String(ADOPTED_BEFORE.into())));
+    }
+}
