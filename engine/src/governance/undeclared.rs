@@ -199,12 +199,12 @@ mod tests {
         base.record(b.clone(), "2".into(), None, None);
         let log = format!("{}\n", Ledger::render_op(&crate::ledger::LedgerOp::Forget { address: a.clone() }));
         let mut l = base.clone().replay(&log).expect("replayed");
-        assert!(l.resources.get(&a).is_none() && l.log_removed.contains_key(&a));
+        assert!(!l.resources.contains_key(&a) && l.log_removed.contains_key(&a));
         // The log is proven (sealed with it): nothing is put back.
         let mut sealed = l.clone();
         sealed.seal = Seal::Sealed;
         assert!(restore_unproven_removals(&mut sealed).is_empty());
-        assert!(sealed.log_removed.is_empty() && sealed.resources.get(&a).is_none());
+        assert!(sealed.log_removed.is_empty() && !sealed.resources.contains_key(&a));
         // The sealed ledger under an unproven log: the forget is undone.
         l.seal = Seal::Broken { ledger: "l".into(), recorded: "r".into(), only: Some([a.clone()].into()) };
         assert_eq!(restore_unproven_removals(&mut l), vec![a.clone()]);
