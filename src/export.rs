@@ -137,7 +137,13 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             let desired = providers::kinds::desired_model(&state);
             drop(state);
             engine::plan(&desired, &observed, &export.ledger, &engine::PlanOptions::default())
-                .map(|p| p.changes.iter().map(|c| format!("{} {} ({})", c.action.as_str(), c.address, c.reason)).collect::<Vec<_>>())
+                // A ratification sends nothing to Graph: what the export
+                // adopts has no approved record yet, so its controls and
+                // grants are reviewed whole by the first apply (gov18).
+                .map(|p| {
+                    let ratified = p.changes.iter().filter(|c| engine::governance::ratify::is_ratify(c)).count();
+                    (p.changes.iter().filter(|c| !engine::governance::ratify::is_ratify(c)).map(|c| format!("{} {} ({})", c.action.as_str(), c.address, c.reason)).collect::<Vec<_>>(), ratified)
+                })
                 .map_err(anyhow::Error::from)
         }
         Err(schema::LoadError::Invalid(d)) => Err(anyhow::anyhow!("the exported files are not valid desired state:\n{d}")),
@@ -154,11 +160,16 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     summary.push_str(&format!("Ledger: {}\n", ledger_path.display()));
     output::result(&summary);
     match verdict? {
-        left if left.is_empty() => {
+        (left, ratified) if left.is_empty() => {
             output::status("Planning the export against the tenant makes no changes: the tenant is adopted.");
+            if ratified > 0 {
+                output::status(format!(
+                    "note: {ratified} adopted object(s) (controls, and objects that say who holds or is granted something) have no approved record in the new ledger: the first apply shows them as sensitive ratifications (nothing is sent to Graph) and records them with the approvals it needs"
+                ));
+            }
             Ok(ExitCode::SUCCESS)
         }
-        left => bail!("the export does not fully describe the tenant; planning it would still:\n  {}", left.join("\n  ")),
+        (left, _) => bail!("the export does not fully describe the tenant; planning it would still:\n  {}", left.join("\n  ")),
     }
 }
 

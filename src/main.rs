@@ -29,6 +29,7 @@ mod reconcile_accounts;
 mod tenant_check;
 mod governance_writer;
 mod ledger_seal;
+mod ledger_restore;
 mod reconcile_seal;
 mod reconcile_delta_bound;
 mod reconcile_metrics;

@@ -342,6 +342,8 @@ async fn an_adopted_leftover_of_a_create_gets_its_licences() {
     assert_eq!(licences.len(), 1, "the adoption did not write the licences: {live}");
     assert_eq!(licences[0]["disabledPlans"].as_array().map(Vec::len), Some(1), "{live}");
     let mut ledger = Ledger::default();
-    ledger.record(change.address.clone(), left_id.clone(), None, None);
+    // As apply records the create's outcome: with its approved record
+    // (without one, the group's licences would be reviewed whole: gov18).
+    ledger.record(change.address.clone(), left_id.clone(), change.desired.as_ref().map(engine::governance::ratify::applied_hash), None);
     assert!(plan(&c, &state, &ledger).await.is_empty(), "the adopted group still differs");
 }

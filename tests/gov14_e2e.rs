@@ -201,12 +201,17 @@ async fn each_ledger_on_a_tenant_keeps_its_own_seal() {
             std::fs::copy(&p, w2.join(&name)).expect("copied");
         }
     }
-    // New to the tenant (no identity, no approved record): trusted on
-    // first use, warned, not a broken seal.
+    // New to the tenant (no identity, no approved record): its facts are
+    // trusted on first use, warned, not a broken seal; but what it adopts
+    // has no approved record, so its controls are reviewed whole once
+    // (gov18: hostile run 23, findings 1 and 7).
     let (code, out) = run(&sb, w2, &["plan", d(&dir), "--detailed-exitcode"]);
-    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("is new to the tenant, which seals 1 other ledger"), "said loudly: {out}");
     assert!(!out.contains("does not match the seal"), "{out}");
+    let p = json_plan(&sb, w2, &dir);
+    let why = p.sensitive.get(&BASELINE.parse().expect("an address")).unwrap_or_else(|| panic!("{:#?}", p.sensitive));
+    assert!(why.contains("the ledger records no approved state"), "{why}");
     let (code, out) = run(&sb, w2, &["apply", d(&dir), "--auto-approve"]);
     assert_eq!(code, Some(0), "{out}");
     let other = ledger_of(w2);

@@ -77,8 +77,16 @@ fn export_beside_desired_state_leaves_its_ledger_alone_and_refuses_to_overwrite_
     assert!(Ledger::parse(&std::fs::read_to_string(&out_ledger).unwrap()).unwrap().resources.len() >= 3);
     let plan = embedded(w, &["plan", d, "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(0), "ds still plans empty: {}{}", text(&plan.stdout), text(&plan.stderr));
+    // The export adopts the tenant as it is (nothing to send to Graph),
+    // but its singletons (controls) have no approved record yet: they are
+    // ratified whole, so its first apply needs the approvers (gov18).
+    assert!(said.contains("have no approved record in the new ledger"), "{said}");
     let plan = embedded(w, &["plan", out.to_str().unwrap()]);
-    assert!(text(&plan.stdout).contains("no changes"), "the export plans empty too: {}{}", text(&plan.stdout), text(&plan.stderr));
+    let shown = text(&plan.stdout);
+    assert!(shown.contains("no proven approved record") && !shown.contains("to create") && !shown.contains("to delete"), "the export's controls are reviewed whole, nothing else: {shown}{}", text(&plan.stderr));
+    let refused = embedded(w, &["apply", "--auto-approve", out.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused.stderr).contains("the ledger records no approved state of authentication_methods_policy.tenant"), "{}", text(&refused.stderr));
 
     // State already kept for --out is replaced only with --force.
     std::fs::remove_dir_all(&out).unwrap();

@@ -27,7 +27,11 @@ const BLOCK: usize = 64 * 1024;
 
 impl Hasher {
     fn new() -> Hasher {
-        Hasher { sha: Sha256::new(), buf: Vec::with_capacity(BLOCK + 256) }
+        // Grown as needed up to a block: most hashes are of one object's
+        // properties (a ledger entry's `applied`, checked for every object
+        // in sync), a few hundred bytes, where a block allocated up front
+        // was 64 KiB per object planned.
+        Hasher { sha: Sha256::new(), buf: Vec::with_capacity(512) }
     }
 
     /// `"bytes"`, in one step.

@@ -330,6 +330,19 @@ pub fn is_unproven_note(note: &str) -> bool {
     note.starts_with(UNPROVEN_PREFIX)
 }
 
+impl Ledger {
+    /// Whether the ledger proves that `address` owns its entry's object,
+    /// so ending that object's access or deleting it on the ledger's word
+    /// is tenantctl's to do (hostile run 23, findings 8 and 16): the facts
+    /// of a ledger new to the tenant ([`Seal::Fresh`]) are trusted on
+    /// first use, but which objects it owns is not, since a pull request
+    /// (or a `state push`) can name any object's id in one; nor is the
+    /// ownership (or `service` mark) of an entry the seal does not prove.
+    pub fn owner_proven(&self, address: &Address) -> bool {
+        !matches!(self.seal, Seal::Fresh { .. }) && self.fact_proven(address)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

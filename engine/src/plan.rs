@@ -387,6 +387,10 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
 
     // Ledger-owned objects no longer declared.
     let mut orphans = Vec::new();
+    // Their access ended, or their deletes, on an ownership the tenant's
+    // seal does not prove: sensitive, with why (hostile run 23, finding 8).
+    let mut owner_unproven: BTreeMap<Address, String> = BTreeMap::new();
+    let mut restored_notes: Vec<(Address, String)> = Vec::new();
     let protected: BTreeSet<String> = gov.protected.iter().cloned().collect();
     // Objects a declared address matches (a key renamed in desired state):
     // never ended through the old key.
@@ -468,6 +472,14 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
         };
         fp_parts.push((address, ObservedPart::Id(&o.id)));
         let prunable = gov.prune.kinds.iter().any(|k| k == address.kind.as_str());
+        // An entry an unproven log took away, restored as the sealed
+        // ledger has it, is proven by that ledger (hostile run 23, finding 16).
+        let restored = crate::governance::undeclared::restored(ledger, address);
+        let owner_proven = restored || ledger.owner_proven(address);
+        let unproven_owner = |what: &str| if owner_proven { None } else { crate::governance::undeclared::unproven_owner(ledger, address, entry, what) };
+        if restored {
+            restored_notes.push((address.clone(), crate::governance::undeclared::restored_note(address, entry)));
+        }
         if protected.contains(&address.to_string()) {
             orphans.push(Orphan { address: address.clone(), id: o.id.clone(), reason: "no longer declared, but protected: never deleted".into() });
         } else if address.kind.never_deleted() {
@@ -480,13 +492,29 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
             use crate::governance::undeclared::AccessEnd;
             match end {
                 AccessEnd::Ended => unchanged.push(address.clone()),
-                AccessEnd::Disable(reason) => changes.push(disable_account(address, o, reason)),
-                AccessEnd::Delete(reason) => changes.push(undeclared_delete(address, o, reason)),
+                AccessEnd::Disable(reason) => {
+                    owner_unproven.extend(unproven_owner("blocking its sign-in").map(|w| (address.clone(), w)));
+                    changes.push(disable_account(address, o, reason));
+                }
+                AccessEnd::Delete(reason) => {
+                    owner_unproven.extend(unproven_owner("deleting it").map(|w| (address.clone(), w)));
+                    changes.push(undeclared_delete(address, o, reason));
+                }
             }
-        } else if let Some(end) = crate::governance::undeclared::kept_account(address, entry.service || live_service.contains_key(address), o).filter(|_| !prunable && !claimed(o.id.as_str()) && !declared_account(o)) {
+        } else if let Some(end) = crate::governance::undeclared::kept_account(address, (entry.service && owner_proven) || live_service.contains_key(address), o)
+            .filter(|_| !prunable && !claimed(o.id.as_str()) && !declared_account(o))
+        {
             use crate::governance::undeclared::AccessEnd;
             match end {
-                AccessEnd::Disable(reason) => changes.push(disable_account(address, o, reason)),
+                AccessEnd::Disable(reason) => {
+                    let mut c = disable_account(address, o, reason);
+                    if entry.service {
+                        // A service mark the seal does not prove keeps nothing enabled.
+                        c.notes.push(crate::governance::undeclared::unproven_service(address));
+                    }
+                    owner_unproven.extend(unproven_owner("blocking its sign-in").map(|w| (address.clone(), w)));
+                    changes.push(c);
+                }
                 _ => orphans.push(Orphan {
                     address: address.clone(),
                     id: o.id.clone(),
@@ -500,7 +528,15 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
                 reason: format!("no longer declared; pruning is off for {} (governance.prune.kinds)", address.kind),
             });
         } else {
+            owner_unproven.extend(unproven_owner("deleting it").map(|w| (address.clone(), w)));
             changes.push(undeclared_delete(address, o, "no longer declared, and pruning is on for its kind".into()));
+        }
+    }
+
+    for (a, note) in restored_notes {
+        match changes.iter_mut().find(|c| c.address == a) {
+            Some(c) => c.notes.push(note),
+            None => warnings.push(note),
         }
     }
 
@@ -553,6 +589,12 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
     for c in changes.iter().filter(|c| c.notes.iter().any(|n| crate::ledger_seal::is_unproven_note(n))) {
         let why = "the ledger does not match the seal the tenant records, so what it recorded of this object proves nothing";
         sensitive.entry(c.address.clone()).and_modify(|r| *r = format!("{r}; {why}")).or_insert_with(|| why.into());
+    }
+    for (a, why) in owner_unproven {
+        if let Some(c) = changes.iter_mut().find(|c| c.address == a) {
+            c.notes.push(why.clone());
+        }
+        sensitive.entry(a).and_modify(|r| *r = format!("{r}; {why}")).or_insert(why);
     }
     warnings.extend(ledger.seal_warning());
     // What the live tenant adds: access granted through live role

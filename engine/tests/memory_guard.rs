@@ -72,7 +72,7 @@ fn user(u: usize) -> (Value, Value) {
 /// A converged tenant of `n` objects as `export` declares it: 70% users
 /// (each with a create-only property), 20% groups with 5 members and their
 /// owners, 10% device configurations assigned to a group; the ledger
-/// adopts every object. Built on each side the way the providers build it.
+/// records every object as applied (approved). Built on each side the way the providers build it.
 fn desired_side(n: usize) -> (DesiredModel, Ledger) {
     let (users, groups) = (n * 7 / 10, n * 2 / 10);
     let mut desired = DesiredModel::default();
@@ -80,8 +80,11 @@ fn desired_side(n: usize) -> (DesiredModel, Ledger) {
     let mut add = |kind: Kind, key: String, p: Value, create_only: Props, deps: Vec<Address>| {
         let address = Address::new(kind, key.as_str());
         let assignments = if kind == Kind::DeviceConfiguration { vec!["assignments".to_string()] } else { vec![] };
-        desired.insert(DesiredResource { address: address.clone(), natural_key: key.clone(), display_name: key.clone(), props: props(p), immutable: vec![], assignment_props: assignments, create_only, depends_on: deps, expires: None });
-        ledger.record(address, format!("id-{}-{key}", kind.as_str()), None, None);
+        let r = DesiredResource { address: address.clone(), natural_key: key.clone(), display_name: key.clone(), props: props(p), immutable: vec![], assignment_props: assignments, create_only, depends_on: deps, expires: None };
+        // As the apply that adopted it recorded it: approved (an adoption
+        // with no approved record is ratified whole, gov18).
+        ledger.record(address, format!("id-{}-{key}", kind.as_str()), Some(engine::governance::ratify::applied_hash(&r)), None);
+        desired.insert(r);
     };
     for u in 0..users {
         add(Kind::User, format!("u{u}"), user(u).0, props(json!({"forceChangePasswordNextSignIn": true})), vec![]);

@@ -64,6 +64,28 @@ fn converged() -> ObservedState {
     o
 }
 
+/// The ledger of [`converged`] as an apply of `d` records it: each object
+/// with its approved record. (An object matched by natural key with no
+/// approved record is an adoption, reviewed whole when it is a control or
+/// a grant: `governance::unproven_record`.)
+fn approved(d: &DesiredModel) -> Ledger {
+    let mut l = Ledger::default();
+    for (addr, id) in [("user.alice", "u1"), ("group.ring", "g1"), ("update_ring.test", "p1")] {
+        let applied = d.resources.get(&a(addr)).map(engine::governance::ratify::applied_hash);
+        l.record(a(addr), id.into(), applied, None);
+    }
+    l
+}
+
+#[test]
+fn an_adoption_of_a_control_or_grant_is_reviewed_whole() {
+    let p = plan(&desired(), &converged(), &Ledger::default(), &opts()).unwrap();
+    let ratified: Vec<String> = p.changes.iter().filter(|c| engine::governance::ratify::is_ratify(c)).map(|c| c.address.to_string()).collect();
+    assert_eq!(ratified, vec!["group.ring", "update_ring.test"], "{:#?}", p.changes);
+    assert_eq!(p.changes.len(), 2);
+    assert!(p.sensitive.values().all(|w| w.contains("the ledger records no approved state")), "{:#?}", p.sensitive);
+}
+
 #[test]
 fn empty_tenant_plans_every_create_in_dependency_order() {
     let p = plan(&desired(), &ObservedState::default(), &Ledger::default(), &opts()).unwrap();
@@ -75,7 +97,7 @@ fn empty_tenant_plans_every_create_in_dependency_order() {
 
 #[test]
 fn converged_tenant_plans_nothing() {
-    let p = plan(&desired(), &converged(), &Ledger::default(), &opts()).unwrap();
+    let p = plan(&desired(), &converged(), &approved(&desired()), &opts()).unwrap();
     assert!(p.is_empty(), "{:#?}", p.changes);
     assert_eq!(p.unchanged.len(), 3);
 }
@@ -84,7 +106,7 @@ fn converged_tenant_plans_nothing() {
 fn one_changed_field_plans_exactly_that_field() {
     let mut o = converged();
     o.objects.get_mut(&Kind::UpdateRing).unwrap()[0].props.insert("qualityUpdatesDeferralPeriodInDays".into(), json!(7));
-    let p = plan(&desired(), &o, &Ledger::default(), &opts()).unwrap();
+    let p = plan(&desired(), &o, &approved(&desired()), &opts()).unwrap();
     assert_eq!(p.changes.len(), 1);
     let c = &p.changes[0];
     assert_eq!((c.address.to_string(), c.action), ("update_ring.test".into(), Action::Update));
@@ -102,7 +124,7 @@ fn assignment_only_changes_are_assign_and_show_addresses() {
     o.objects.get_mut(&Kind::UpdateRing).unwrap()[0]
         .props
         .insert("assignments".into(), json!({"include": [reference("g2")]}));
-    let p = plan(&desired(), &o, &Ledger::default(), &opts()).unwrap();
+    let p = plan(&desired(), &o, &approved(&desired()), &opts()).unwrap();
     assert_eq!(p.changes.len(), 1);
     assert_eq!(p.changes[0].action, Action::Assign);
     let text = engine::render::text(&p, false);
@@ -123,7 +145,8 @@ fn ledger_wins_over_natural_key_and_missing_ledger_object_is_recreated() {
     let mut o = converged();
     o.insert(live(Kind::Group, "g9", "ring", json!({"displayName": "Ring", "members": [reference("u1")]})));
     let mut ledger = Ledger::default();
-    ledger.record(a("group.ring"), "g9".into(), None, None);
+    ledger.record(a("group.ring"), "g9".into(), desired().resources.get(&a("group.ring")).map(engine::governance::ratify::applied_hash), None);
+    ledger.record(a("update_ring.test"), "p1".into(), desired().resources.get(&a("update_ring.test")).map(engine::governance::ratify::applied_hash), None);
     // The ring is assigned to g1, but the ledger says group.ring is g9:
     // that is drift, shown by id because g1 is not managed.
     let p = plan(&desired(), &o, &ledger, &opts()).unwrap();
@@ -136,7 +159,7 @@ fn ledger_wins_over_natural_key_and_missing_ledger_object_is_recreated() {
     let p = plan(&desired(), &o, &ledger, &opts()).unwrap();
     assert!(p.is_empty(), "{:#?}", p.changes);
 
-    let mut ledger = Ledger::default();
+    let mut ledger = approved(&desired());
     ledger.record(a("update_ring.test"), "gone".into(), None, None);
     let mut o = converged();
     o.objects.remove(&Kind::UpdateRing);
@@ -151,7 +174,7 @@ fn undeclared_ledger_objects_are_kept_unless_pruned_and_never_when_protected() {
     let mut o = converged();
     o.insert(live(Kind::Group, "g5", "old", json!({})));
     o.insert(live(Kind::User, "u5", "bg@contoso.onmicrosoft.com", json!({})));
-    let mut ledger = Ledger::default();
+    let mut ledger = approved(&desired());
     ledger.record(a("group.old"), "g5".into(), None, None);
     ledger.record(a("user.breakglass"), "u5".into(), None, None);
     let mut d = desired();
@@ -207,11 +230,11 @@ fn expired_access_is_removed_and_not_created() {
     d.insert(ra);
     let mut o = converged();
     o.insert(live(Kind::RoleAssignment, "ra1", "{{u1}}|intune", json!({})));
-    let p = plan(&d, &o, &Ledger::default(), &opts()).unwrap();
+    let p = plan(&d, &o, &approved(&d), &opts()).unwrap();
     assert_eq!(p.changes.len(), 1);
     assert_eq!((p.changes[0].action, p.changes[0].id.as_deref()), (Action::Delete, Some("ra1")));
 
-    let p = plan(&d, &converged(), &Ledger::default(), &opts()).unwrap();
+    let p = plan(&d, &converged(), &approved(&d), &opts()).unwrap();
     assert!(p.is_empty());
     assert!(p.warnings.iter().any(|w| w.contains("expired")));
 }

@@ -27,7 +27,7 @@ fn props(v: Value) -> Props {
 
 /// A converged tenant of `n` objects declared as `export` writes it: 70%
 /// users, 20% groups with 5 members each, 10% device configurations, each
-/// assigned to a group; the ledger adopts every object.
+/// assigned to a group; the ledger records every object as approved.
 fn tenant(n: usize) -> (DesiredModel, ObservedState, Ledger) {
     let users = n * 7 / 10;
     let groups = n * 2 / 10;
@@ -37,7 +37,7 @@ fn tenant(n: usize) -> (DesiredModel, ObservedState, Ledger) {
     let mut ledger = Ledger::default();
     let mut add = |kind: Kind, key: String, id: String, desired_props: Value, live_props: Value, deps: Vec<Address>| {
         let address = Address::new(kind, key.as_str());
-        desired.insert(DesiredResource {
+        let r = DesiredResource {
             address: address.clone(),
             natural_key: key.clone(),
             display_name: key.clone(),
@@ -47,9 +47,11 @@ fn tenant(n: usize) -> (DesiredModel, ObservedState, Ledger) {
             create_only: Props::new(),
             depends_on: deps,
             expires: None,
-        });
+        };
         observed.insert(LiveObject { kind, id: id.clone(), natural_key: key.clone(), display_name: key, props: props(live_props) });
-        ledger.record(address, id, None, None);
+        // Approved, as the apply that adopted it recorded it (gov18).
+        ledger.record(address, id, Some(engine::governance::ratify::applied_hash(&r)), None);
+        desired.insert(r);
     };
     for u in 0..users {
         add(Kind::User, format!("u{u}"), format!("uid-{u}"), json!({"displayName": format!("User {u}")}), json!({"displayName": format!("User {u}")}), vec![]);

@@ -24,7 +24,10 @@ use crate::kinds::registry::{self, Read, ReadFn};
 /// to end whether or not desired state declares Intune RBAC (hostile run
 /// 16, finding 3), as out-of-band directory roles are.
 pub fn kinds_in_scope(desired: &DesiredModel, ledger: &Ledger) -> BTreeSet<Kind> {
-    let mut kinds: BTreeSet<Kind> = desired.resources.keys().chain(ledger.resources.keys()).map(|a| a.kind).collect();
+    // With what a write-ahead log forgot of the compacted ledger: when the
+    // tenant's seal (judged after this read) does not prove the log, they
+    // are judged as the sealed ledger has them (`engine::governance::undeclared`).
+    let mut kinds: BTreeSet<Kind> = desired.resources.keys().chain(ledger.resources.keys()).chain(ledger.log_removed.keys()).map(|a| a.kind).collect();
     if kinds.iter().any(|k| k.is_policy()) {
         kinds.insert(Kind::IntuneRoleAssignment);
     }

@@ -246,12 +246,16 @@ pub fn add_changes(
             continue;
         }
         let entry = entry.filter(|e| e.id == o.id);
-        if super::unproven_record::record_unproven(ledger, address, entry, r) {
-            // Cut, or equal to desired state, in a ledger the seal does
-            // not prove: what was approved is unknown (hostile run 20,
-            // finding 1).
-            let mut c = super::unproven_record::change(r, &o.id, vec![RATIFY_NOTE.to_string(), ledger.unproven_note("what was last approved")]);
-            if let Some(why) = super::unproven_record::review(&mut c, r, judged) {
+        if let Some(how) = super::unproven_record::record_unproven(ledger, address, entry, r) {
+            // Adopted, or cut, or equal to desired state in a ledger the
+            // seal does not prove: what was approved is unknown (hostile
+            // runs 20 and 23, findings 1 and 7).
+            let note = match how {
+                super::unproven_record::Unproven::Unsealed => ledger.unproven_note("what was last approved"),
+                super::unproven_record::Unproven::Adopted => super::unproven_record::ADOPTED_NOTE.to_string(),
+            };
+            let mut c = super::unproven_record::change(r, &o.id, vec![RATIFY_NOTE.to_string(), note]);
+            if let Some(why) = super::unproven_record::review(&mut c, r, judged, how) {
                 c.reason = super::unproven_record::reason(&c.fields);
                 sensitive.insert(address.clone(), why);
                 ratified.insert(address.clone());

@@ -12,6 +12,15 @@
 //! working account behind (hostile run 17, finding 14). Service accounts
 //! the ledger recorded as such are kept as they are (a service may depend
 //! on them), and protected addresses are never touched.
+//!
+//! Which objects the ledger owns is a ledger fact like any other (hostile
+//! run 23, findings 8 and 16): where the tenant's seal does not prove the
+//! entry ([`Ledger::owner_proven`]: a ledger new to the tenant, one that
+//! does not match its seal or that it does not know, an entry a
+//! write-ahead log changed since the last seal), ending the access of the
+//! object it names, or deleting it, is shown and needs approval
+//! ([`unproven_owner`]), and a `service` mark of such an entry does not
+//! keep an undeclared account enabled ([`unproven_service`]).
 
 use chrono::{DateTime, Utc};
 use schema::kind_facts::Access;
@@ -19,7 +28,8 @@ use schema::kinds::governance::GuestExpiryAction;
 use schema::Address;
 use serde_json::Value;
 
-use crate::ledger::LedgerEntry;
+use crate::ledger::{Ledger, LedgerEntry};
+use crate::ledger_seal::Seal;
 use crate::model::LiveObject;
 
 /// How an undeclared, ledger-owned object's access ends.
@@ -77,6 +87,82 @@ pub fn kept_account(address: &Address, service: bool, live: &LiveObject) -> Opti
     }
 }
 
+/// Why ending the access of (or deleting) `address`, undeclared, on the
+/// ledger's word needs approval: the ledger's entry (`entry`) is not one
+/// the tenant's seal proves, so it does not prove that tenantctl owns the
+/// object it names (hostile run 23, findings 8 and 16: a forged log line,
+/// a ledger cut to one entry or a `state push` named the id of an
+/// account tenantctl never managed, whose sign-in was then blocked
+/// unattended). `what`: what the change does. `None`: proven.
+pub fn unproven_owner(ledger: &Ledger, address: &Address, entry: &LedgerEntry, what: &str) -> Option<String> {
+    if ledger.owner_proven(address) {
+        return None;
+    }
+    let whose = match &ledger.seal {
+        Seal::Fresh { .. } => "the ledger is new to the tenant (no identity, no approved record): its facts are trusted on first use, but not which objects it owns, since a pull request or a state push can name any object's id in one",
+        Seal::Broken { only: Some(_), .. } => "a write-ahead log changed this entry since the last seal (a run cut short, or a log a pull request wrote)",
+        Seal::Unknown { .. } => "the tenant seals no ledger under this one's identity",
+        _ => "the ledger does not match the seal the tenant records",
+    };
+    Some(format!("{OWNER_UNPROVEN} {address} (object {}): {whose}; tenantctl may never have managed it, so {what} needs approval", entry.id))
+}
+
+/// Put back the entries a write-ahead log took away from the compacted
+/// ledger ([`Ledger::log_removed`]) by forgetting their address, when the
+/// tenant's seal proves that ledger but not the log (hostile run 23,
+/// finding 16: a forged `forget` line kept an undeclared account enabled,
+/// or a removed access package assignment in place, and the next apply
+/// sealed that). The sealed ledger's ownership stands: their objects are
+/// read, and their access ends (or they are kept, or forgotten when gone)
+/// as without the log. A log a killed run left only takes away objects it
+/// deleted, which are then gone and forgotten again. Call once the seal
+/// is judged, before the tenant is read. Returns the addresses put back;
+/// [`Ledger::log_removed`] keeps only those.
+pub fn restore_unproven_removals(ledger: &mut Ledger) -> Vec<Address> {
+    let touched = match &ledger.seal {
+        Seal::Broken { only: Some(t), .. } => t.clone(),
+        _ => {
+            ledger.log_removed.clear();
+            return Vec::new();
+        }
+    };
+    let owned: std::collections::BTreeSet<String> = ledger.resources.values().map(|e| e.id.clone()).collect();
+    let removed = std::mem::take(&mut ledger.log_removed);
+    let mut back = Vec::new();
+    for (a, e) in removed {
+        // Only what the log forgot: an address it gave another id is one
+        // a run replaced or created again (declared), whose new object
+        // the log records.
+        if !touched.contains(&a) || owned.contains(&e.id) || ledger.resources.contains_key(&a) {
+            continue;
+        }
+        ledger.resources.insert(a.clone(), e.clone());
+        ledger.log_removed.insert(a.clone(), e);
+        back.push(a);
+    }
+    back
+}
+
+/// Whether `address`'s entry is one [`restore_unproven_removals`] put back.
+pub fn restored(ledger: &Ledger, address: &Address) -> bool {
+    ledger.log_removed.get(address).is_some_and(|e| ledger.resources.get(address) == Some(e))
+}
+
+/// The note on what is done with a restored entry.
+pub fn restored_note(address: &Address, entry: &LedgerEntry) -> String {
+    format!("the ledger's write-ahead log takes {address} (object {}) away from the sealed ledger, but the tenant's seal does not prove that log (a run cut short, or a log a pull request wrote): it is judged as the sealed ledger owns it", entry.id)
+}
+
+/// How every reason of [`unproven_owner`] starts.
+pub const OWNER_UNPROVEN: &str = "the tenant's seal does not prove the ledger's ownership of";
+
+/// Why keeping `address` enabled because its entry records a service
+/// account is not proven: the mark is then not trusted (its sign-in is
+/// blocked as any undeclared account's), and this is said.
+pub fn unproven_service(address: &Address) -> String {
+    format!("the ledger records {address} as a service account, but the tenant's seal does not prove that mark (a pull request can write it), so it does not keep the account enabled")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +192,37 @@ mod tests {
         assert_eq!(access_end(&guest, &entry(Some("2027-12-31T00:00:00Z")), &live(Kind::Guest, true), now, GuestExpiryAction::Disable), None, "not yet expired");
         assert_eq!(access_end(&guest, &entry(None), &live(Kind::Guest, true), now, GuestExpiryAction::Disable), None, "no recorded end");
         assert_eq!(access_end(&group, &entry(None), &live(Kind::Group, true), now, GuestExpiryAction::Disable), None);
+    }
+
+    #[test]
+    fn what_an_unproven_log_forgot_is_put_back_and_its_owner_proven() {
+        let a: Address = "user.leaver".parse().expect("test fixture");
+        let b: Address = "user.kept".parse().expect("test fixture");
+        let mut base = Ledger::default();
+        base.record(a.clone(), "1".into(), None, None);
+        base.record(b.clone(), "2".into(), None, None);
+        let log = format!("{}\n", Ledger::render_op(&crate::ledger::LedgerOp::Forget { address: a.clone() }));
+        let mut l = base.clone().replay(&log).expect("replayed");
+        assert!(!l.resources.contains_key(&a) && l.log_removed.contains_key(&a));
+        // The log is proven (sealed with it): nothing is put back.
+        let mut sealed = l.clone();
+        sealed.seal = Seal::Sealed;
+        assert!(restore_unproven_removals(&mut sealed).is_empty());
+        assert!(sealed.log_removed.is_empty() && !sealed.resources.contains_key(&a));
+        // The sealed ledger under an unproven log: the forget is undone.
+        l.seal = Seal::Broken { ledger: "l".into(), recorded: "r".into(), only: Some([a.clone()].into()) };
+        assert_eq!(restore_unproven_removals(&mut l), vec![a.clone()]);
+        assert_eq!(l.id(&a), Some("1"));
+        assert!(restored(&l, &a) && !restored(&l, &b));
+        assert!(!l.owner_proven(&a), "touched by the log: only the restore proves it");
+        assert!(l.owner_proven(&b));
+        let e = l.resources[&a].clone();
+        assert!(unproven_owner(&l, &a, &e, "blocking its sign-in").is_some_and(|w| w.starts_with(OWNER_UNPROVEN) && w.contains("write-ahead log")));
+        assert_eq!(unproven_owner(&l, &b, &l.resources[&b].clone(), "x"), None);
+        // A ledger new to the tenant proves no ownership, though its facts are trusted on first use.
+        let mut fresh = base.clone();
+        fresh.seal = Seal::Fresh { ledger: "l".into(), latest: "r".into(), others: 1, beyond_review: false };
+        assert!(fresh.fact_proven(&b) && !fresh.owner_proven(&b));
     }
 
     #[test]

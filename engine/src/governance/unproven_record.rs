@@ -7,7 +7,17 @@
 //! nothing: a pull request that copies a portal loosening into desired
 //! state can cut the object's `applied` line, or its whole entry, or set
 //! `applied` to its own desired hash, and nothing would differ from the
-//! record. So under an unproven record an object the tenant matches is
+//! record. A record that is missing proves nothing under any seal
+//! (hostile run 23, findings 1 and 7): a seal proves that tenantctl wrote
+//! the ledger for this tenant, not that it is this directory's (another
+//! sealed ledger copied over it, or an older one, owns other objects),
+//! nor that the pull request did not cut the ledger to nothing (a "new"
+//! ledger is trusted on first use) or delete it. So an object the tenant
+//! matches that the ledger records no approved state of (adopted: matched
+//! by its natural key, or an entry without `applied`) is treated as one
+//! with an unproven record, whatever the seal; an honest new directory
+//! or export then needs one approved apply, which records it. So under
+//! an unproven record an object the tenant matches is
 //! reviewed whole when desired state says something approvers must see
 //! whatever was approved before: a control (its settings may be what was
 //! loosened), an object whose kind or references are sensitive by the
@@ -32,17 +42,33 @@ use super::ratify::{applied_hash, GRANT_FIELDS};
 /// The `before` of every field of an object reviewed whole.
 pub const UNPROVEN_BEFORE: &str = "(approved value not proven: the ledger's record of it is not sealed)";
 
+/// Why an object in sync has no approved record that proves what
+/// approvers saw ([`record_unproven`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unproven {
+    /// The ledger records no approved state of it (no entry: matched by
+    /// its natural key; or an entry without `applied`), whatever the seal
+    /// says (hostile run 23, findings 1 and 7): a seal proves the ledger
+    /// is one tenantctl wrote for this tenant, not that it is this
+    /// directory's (another sealed ledger copied over it owns other
+    /// objects), nor that an entry a pull request could have cut was
+    /// never there. The object was adopted as the tenant has it.
+    Adopted,
+    /// The ledger does not match the tenant's seal and records exactly
+    /// desired state (possibly forged to).
+    Unsealed,
+}
+
 /// Whether `address`'s approved record (`entry`: the ledger's entry for
 /// the live object, if any) is one a pull request could have cut or
-/// forged without anything differing from it: the seal does not prove it,
-/// and it records nothing, or exactly desired state.
-pub fn record_unproven(ledger: &Ledger, address: &Address, entry: Option<&LedgerEntry>, r: &DesiredResource) -> bool {
-    if !ledger.seal_broken() || ledger.applied_proven(address) {
-        return false;
-    }
+/// forged without anything differing from it: it records nothing (under
+/// any seal), or, when the seal does not prove it, exactly desired state.
+pub fn record_unproven(ledger: &Ledger, address: &Address, entry: Option<&LedgerEntry>, r: &DesiredResource) -> Option<Unproven> {
+    let unsealed = ledger.seal_broken() && !ledger.applied_proven(address);
     match entry.and_then(|e| e.applied.as_deref()) {
-        None => true,
-        Some(applied) => applied == applied_hash(r),
+        None if unsealed => Some(Unproven::Unsealed),
+        None => Some(Unproven::Adopted),
+        Some(applied) => (unsealed && applied == applied_hash(r)).then_some(Unproven::Unsealed),
     }
 }
 
@@ -59,7 +85,7 @@ fn grants(r: &DesiredResource) -> Vec<&str> {
 /// `None` when nothing it declares needs approvers whatever was approved
 /// before. `change` is the ratification as it will be shown (its fields
 /// are filled here).
-pub fn review(change: &mut Change, r: &DesiredResource, judged: &DesiredModel) -> Option<String> {
+pub fn review(change: &mut Change, r: &DesiredResource, judged: &DesiredModel, how: Unproven) -> Option<String> {
     if !super::ratify::records_fields(r.address.kind) {
         // Accounts: what the ledger proves of them (a service account, a
         // guest's expiry and sponsor) is shown unproven by their own rules
@@ -73,7 +99,7 @@ pub fn review(change: &mut Change, r: &DesiredResource, judged: &DesiredModel) -
         .filter(|(k, _)| !k.starts_with('@'))
         // A null reads back from a plan file as no value: shown as such,
         // so the plan's hash is the same once saved.
-        .map(|(k, v)| FieldChange { field: k.clone(), before: Some(Value::String(UNPROVEN_BEFORE.into())), after: Some(canonical(v)).filter(|v| !v.is_null()) })
+        .map(|(k, v)| FieldChange { field: k.clone(), before: Some(Value::String(before(how).into())), after: Some(canonical(v)).filter(|v| !v.is_null()) })
         .collect();
     let a = &r.address;
     // Judged as if every declared field were new.
@@ -90,8 +116,31 @@ pub fn review(change: &mut Change, r: &DesiredResource, judged: &DesiredModel) -
     } else {
         super::sensitivity::classify(&judged_as_new, judged, 1)?
     };
-    Some(format!("{why}; {WHOLE_REVIEW} of {a}, so desired state is reviewed whole"))
+    Some(match how {
+        Unproven::Unsealed => format!("{why}; {WHOLE_REVIEW} of {a}, {REVIEWED_WHOLE}"),
+        Unproven::Adopted => format!("{why}; {ADOPTED_REVIEW} of {a} (it was adopted as the tenant has it: matched by its natural key, or recorded without one), {REVIEWED_WHOLE}"),
+    })
 }
+
+/// The `before` of every field of an object reviewed whole `how`.
+pub fn before(how: Unproven) -> &'static str {
+    match how {
+        Unproven::Unsealed => UNPROVEN_BEFORE,
+        Unproven::Adopted => ADOPTED_BEFORE,
+    }
+}
+
+/// The `before` of every field of an adopted object reviewed whole.
+pub const ADOPTED_BEFORE: &str = "(no approved record: adopted as the tenant has it)";
+
+/// What every whole review of an adopted object says.
+pub const ADOPTED_REVIEW: &str = "the ledger records no approved state";
+
+/// How every whole review's reason ends.
+const REVIEWED_WHOLE: &str = "so desired state is reviewed whole";
+
+/// The note on the ratification of an adopted object.
+pub const ADOPTED_NOTE: &str = "adopted: the ledger records no approved state of this object (it was matched by its natural key, or its entry records none), and a seal proves only that tenantctl wrote the ledger, not that no entry was cut from it or that it is this directory's: so what desired state declares is reviewed whole once, and the approved apply records it";
 
 /// What every whole review's sensitivity reason says.
 pub const WHOLE_REVIEW: &str = "the ledger does not match the seal the tenant records and proves no approved record";
@@ -100,7 +149,7 @@ pub const WHOLE_REVIEW: &str = "the ledger does not match the seal the tenant re
 /// sensitivity rules say of the change, which read the placeholder
 /// [`UNPROVEN_BEFORE`] as the approved value.
 pub fn is_whole_review(why: &str) -> bool {
-    why.contains(WHOLE_REVIEW)
+    why.ends_with(REVIEWED_WHOLE) && (why.contains(WHOLE_REVIEW) || why.contains(ADOPTED_REVIEW))
 }
 
 /// The reason of a whole review, for the change's `reason` line.
@@ -126,5 +175,50 @@ pub fn change(r: &DesiredResource, id: &str, notes: Vec<String>) -> Change {
         desired: Some(r.clone()),
         notes,
         live: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger_seal::Seal;
+    use crate::model::Props;
+
+    fn resource() -> DesiredResource {
+        DesiredResource {
+            address: "compliance_policy.w".parse().expect("an address"),
+            natural_key: "w".into(),
+            display_name: "w".into(),
+            props: Props::from([("bitLockerEnabled".to_string(), serde_json::json!(false))]),
+            immutable: Vec::new(),
+            assignment_props: Vec::new(),
+            create_only: Props::new(),
+            depends_on: Vec::new(),
+            expires: None,
+        }
+    }
+
+    #[test]
+    fn a_missing_record_proves_nothing_under_any_seal() {
+        let r = resource();
+        let a = r.address.clone();
+        let mut l = Ledger::default();
+        l.record(a.clone(), "1".into(), None, None);
+        let entry = l.resources[&a].clone();
+        let mut applied = entry.clone();
+        applied.applied = Some(applied_hash(&r));
+        for seal in [Seal::Sealed, Seal::Unrecorded { beyond_review: true }, Seal::Fresh { ledger: "l".into(), latest: "r".into(), others: 1, beyond_review: false }] {
+            l.seal = seal.clone();
+            assert_eq!(record_unproven(&l, &a, None, &r), Some(Unproven::Adopted), "{seal:?}: matched by natural key");
+            assert_eq!(record_unproven(&l, &a, Some(&entry), &r), Some(Unproven::Adopted), "{seal:?}: no applied");
+            assert_eq!(record_unproven(&l, &a, Some(&applied), &r), None, "{seal:?}: a record the seal proves (or trusts)");
+        }
+        l.seal = Seal::Broken { ledger: "l".into(), recorded: "r".into(), only: None };
+        assert_eq!(record_unproven(&l, &a, None, &r), Some(Unproven::Unsealed));
+        assert_eq!(record_unproven(&l, &a, Some(&applied), &r), Some(Unproven::Unsealed), "equal to desired state, possibly forged");
+        let mut c = change(&r, "1", Vec::new());
+        let why = review(&mut c, &r, &DesiredModel::default(), Unproven::Adopted).expect("a control is reviewed whole");
+        assert!(is_whole_review(&why) && why.contains(ADOPTED_REVIEW), "{why}");
+        assert_eq!(c.fields[0].before, Some(Value::String(ADOPTED_BEFORE.into())));
     }
 }
