@@ -80,7 +80,8 @@ pub fn is_counted_disable(c: &Change) -> bool {
     if is_kept_disable(c) {
         return true;
     }
-    blocks_sign_in(c) && !(c.reason.starts_with(EXPIRED) && !c.reason.contains(SET_HERE))
+    let passed_on_its_own = c.reason.starts_with(EXPIRED) && !c.reason.contains(SET_HERE);
+    blocks_sign_in(c) && !passed_on_its_own
 }
 
 /// How many of `changes` delete (or replace) an object, and how many block
