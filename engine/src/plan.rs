@@ -295,7 +295,8 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
                     if fields.is_empty() {
                         unchanged.push(address.clone());
                     } else {
-                        changes.push(change(address, Action::Update, r, Some(o), format!("access expired at {when}: sign-in is blocked"), fields, Some(d)));
+                        let reason = crate::governance::disable_bound::expiry_reason(address, &when, ledger, o, options.now);
+                        changes.push(change(address, Action::Update, r, Some(o), reason, fields, Some(d)));
                     }
                 }
                 (_, Some(o), _) => {

@@ -4,7 +4,7 @@
 //! by id and not declared), groups holding a directory role, the groups
 //! nested in them, the member groups of Intune role assignments, the groups
 //! conditional access excludes, the groups access package policies admit
-//! or name as approvers, licensed groups, and the Managed Desktop ring device groups. Each member comes with its type (`user`,
+//! or name as approvers, licensed groups and the groups their `memberOf` rules name, and the Managed Desktop ring device groups. Each member comes with its type (`user`,
 //! `device`, `group`, ... from `@odata.type`), into
 //! [`ObservedState::memberships`], so the engine can tell whether a service
 //! account is reached and whether a ring group holds devices only.
@@ -189,6 +189,12 @@ fn needs(desired: &DesiredModel, ledger: &Ledger, observed: &ObservedState) -> N
     // Licensed groups: a service account among their live members gets a
     // licence (`governance::licensed_reach`).
     todo.extend(desired.resources.iter().filter(|(a, r)| a.kind == Kind::Group && r.props.get("assignedLicenses").and_then(Value::as_array).is_some_and(|l| !l.is_empty())).filter_map(|(a, _)| ids.get(a)).map(|i| i.to_string()));
+    // The groups a licensed group's `memberOf` rule names: their live
+    // members are its members (`governance::licensed_reach`).
+    for r in desired.resources.iter().filter(|(a, r)| a.kind == Kind::Group && r.props.get("assignedLicenses").and_then(Value::as_array).is_some_and(|l| !l.is_empty())).map(|(_, r)| r) {
+        let named = r.props.get("membershipRule").and_then(Value::as_str).and_then(engine::governance::member_of::member_of_ids).unwrap_or_default();
+        todo.extend(named.into_iter().filter_map(|n| groups.iter().find(|g| g.eq_ignore_ascii_case(&n)).map(|g| g.to_string())));
+    }
     let by_live: BTreeMap<&str, &Address> = ids.iter().map(|(a, i)| (*i, *a)).collect();
     let mut seen = BTreeSet::new();
     while let Some(id) = todo.pop() {

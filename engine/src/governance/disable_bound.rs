@@ -5,6 +5,12 @@
 //! `accounts.toml` (a bad merge, a generator that lost rows) must not
 //! disable them all unattended.
 //!
+//! Every sign-in block a plan makes counts the same way (hostile run 24,
+//! findings 1 and 3): a declared account's `account_enabled = false`, a
+//! guest whose access end the same plan moved into the past, and an
+//! undeclared account kept. Otherwise the other spelling of the same pull
+//! request walks around the bound.
+//!
 //! The bound is `governance.prune.max_deletions` itself, counting deletes
 //! and these disables together: one limit for everything a plan takes away
 //! from people, one override (`apply --max-deletions N`), and no second
@@ -12,13 +18,19 @@
 //! bound the plan warns naming both counts and the limit, every such
 //! disable is sensitive (so `apply` needs approvals and `reconcile
 //! --self-heal` holds it, while it applies them unattended below the
-//! bound), and `apply` refuses without `--max-deletions`. An expired
-//! guest's disable is not counted: its end was approved with its expiry.
+//! bound), and `apply` refuses without `--max-deletions`. A guest whose
+//! access end passed on its own (the end the ledger recorded as applied,
+//! proven by the seal, is past) is not counted: that end was approved
+//! with its expiry, and ended access is ended unattended.
 
 use std::collections::BTreeMap;
 
-use schema::Address;
+use chrono::{DateTime, Utc};
+use schema::{Address, Kind};
+use serde_json::Value;
 
+use crate::ledger::Ledger;
+use crate::model::LiveObject;
 use crate::plan::{Action, Change};
 
 /// Whether `c` blocks the sign-in of an account desired state no longer
@@ -27,11 +39,56 @@ pub fn is_kept_disable(c: &Change) -> bool {
     c.action == Action::Update && c.reason.contains(super::undeclared::KEPT_BLOCKED)
 }
 
+/// What the reason of an expired guest's disable starts with.
+pub const EXPIRED: &str = "access expired at ";
+
+/// What the reason of an expired guest's disable says when the end it
+/// passed is not one applied before (and how [`counts`] knows it in a
+/// plan, saved or not).
+pub const SET_HERE: &str = "an end this plan sets";
+
+/// The reason of the disable of guest `address`, whose access ended at
+/// `when`: passed on its own when the ledger's applied end,
+/// proven by the seal, of this very object is past; else the end is one
+/// this plan sets (moved into the past, or never applied), which counts.
+pub fn expiry_reason(address: &Address, when: &str, ledger: &Ledger, live: &LiveObject, now: DateTime<Utc>) -> String {
+    let recorded = ledger.resources.get(address).filter(|e| e.id == live.id && ledger.fact_proven(address)).and_then(|e| e.expires.as_deref());
+    let applied = recorded.and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|t| t.with_timezone(&Utc));
+    match applied {
+        Some(t) if t <= now => format!("{EXPIRED}{when}: sign-in is blocked"),
+        _ => {
+            let before = match recorded {
+                Some(r) => format!("the end last applied was {r}"),
+                None => "no applied end is recorded, or the seal does not prove it".to_string(),
+            };
+            format!("{EXPIRED}{when}, {SET_HERE} ({before}): sign-in is blocked")
+        }
+    }
+}
+
+/// Whether `c` blocks a user's or guest's sign-in: `accountEnabled` set to
+/// false by an update.
+fn blocks_sign_in(c: &Change) -> bool {
+    c.action == Action::Update
+        && matches!(c.address.kind, Kind::User | Kind::Guest)
+        && c.fields.iter().any(|f| f.field == "accountEnabled" && f.after == Some(Value::Bool(false)) && f.before != Some(Value::Bool(false)))
+}
+
+/// Whether `c` is a sign-in block the bound counts: every one but the
+/// disable of a guest whose applied access end passed on its own.
+pub fn is_counted_disable(c: &Change) -> bool {
+    if is_kept_disable(c) {
+        return true;
+    }
+    let passed_on_its_own = c.reason.starts_with(EXPIRED) && !c.reason.contains(SET_HERE);
+    blocks_sign_in(c) && !passed_on_its_own
+}
+
 /// How many of `changes` delete (or replace) an object, and how many block
-/// the sign-in of an undeclared account.
+/// the sign-in of an account (counted ones: [`is_counted_disable`]).
 pub fn counts(changes: &[Change]) -> (usize, usize) {
     let deletions = changes.iter().filter(|c| matches!(c.action, Action::Delete | Action::Replace)).count();
-    (deletions, changes.iter().filter(|c| is_kept_disable(c)).count())
+    (deletions, changes.iter().filter(|c| is_counted_disable(c)).count())
 }
 
 /// What `changes` take away beside `limit`: `None` within it, else the
@@ -43,8 +100,11 @@ pub fn over(changes: &[Change], limit: u32, what: &str) -> Option<String> {
     if total as u64 <= u64::from(limit) {
         return None;
     }
+    let kept = changes.iter().filter(|c| is_kept_disable(c)).count();
     Some(if disables == 0 {
         format!("the plan deletes {deletions} objects, more than {what}")
+    } else if kept < disables {
+        format!("the plan deletes {deletions} object(s) and blocks the sign-in of {disables} account(s) ({kept} no longer declared, {} declared disabled or expired by this plan): {total} removals, more than {what}", disables - kept)
     } else {
         format!("the plan deletes {deletions} object(s) and blocks the sign-in of {disables} account(s) desired state no longer declares: {total} removals, more than {what}")
     })
@@ -55,11 +115,11 @@ pub fn warning(changes: &[Change], limit: u32) -> Option<String> {
     over(changes, limit, &format!("governance.prune.max_deletions ({limit})")).map(|s| format!("{s}; apply will refuse without --max-deletions"))
 }
 
-/// Past the bound, every kept account's disable becomes sensitive: approved
+/// Past the bound, every counted disable becomes sensitive: approved
 /// by people, never applied unattended by reconcile.
 pub fn hold(changes: &[Change], limit: u32, sensitive: &mut BTreeMap<Address, String>) {
     let Some(why) = over(changes, limit, &format!("governance.prune.max_deletions ({limit})")) else { return };
-    for c in changes.iter().filter(|c| is_kept_disable(c)) {
+    for c in changes.iter().filter(|c| is_counted_disable(c)) {
         sensitive.entry(c.address.clone()).or_insert_with(|| format!("{why}: a mass disable needs approval"));
     }
 }
@@ -100,5 +160,27 @@ mod tests {
         assert!(!sensitive.contains_key(&"guest.g".parse::<Address>().expect("test fixture")));
         let deletes = vec![change("group.a", Action::Delete, "x"), change("group.b", Action::Replace, "x")];
         assert_eq!(over(&deletes, 1, "x (1)").as_deref(), Some("the plan deletes 2 objects, more than x (1)"));
+    }
+
+    fn disable(address: &str, reason: &str) -> Change {
+        let mut c = change(address, Action::Update, reason);
+        c.fields.push(crate::diff::FieldChange { field: "accountEnabled".into(), before: Some(Value::Bool(true)), after: Some(Value::Bool(false)) });
+        c
+    }
+
+    #[test]
+    fn declared_disables_and_ends_this_plan_sets_count() {
+        let changes = vec![
+            disable("user.a", "accountEnabled differs"),
+            disable("guest.b", &format!("{EXPIRED}2026-01-01T00:00:00+00:00, {SET_HERE} (the end last applied was 2027-01-01T00:00:00Z): sign-in is blocked")),
+            disable("guest.c", &format!("{EXPIRED}2026-01-01T00:00:00+00:00: sign-in is blocked")),
+            change("user.d", Action::Update, "displayName differs"),
+        ];
+        assert_eq!(counts(&changes), (0, 2));
+        let why = over(&changes, 1, "x (1)").expect("past the bound");
+        assert!(why.contains("blocks the sign-in of 2 account(s) (0 no longer declared, 2 declared disabled or expired by this plan)"), "{why}");
+        let mut sensitive = BTreeMap::new();
+        hold(&changes, 1, &mut sensitive);
+        assert_eq!(sensitive.keys().map(ToString::to_string).collect::<Vec<_>>(), ["user.a", "guest.b"]);
     }
 }

@@ -8,7 +8,9 @@
 //!   none, cannot be evaluated for one (it could license it);
 //! * a licensed service-accounts group;
 //! * a licensed group whose membership desired state does not manage (no
-//!   `members`, no rule), by its live direct members at plan time.
+//!   `members`, no rule), by its live direct members at plan time, and
+//!   likewise each group a licensed group's `memberOf` rule names whose
+//!   membership desired state does not manage (hostile run 24, finding 7).
 //!
 //! Group-based licensing reaches a group's direct members only (Entra does
 //! not license the members of nested groups; `licence-not-inherited`), so
@@ -89,6 +91,9 @@ pub fn live(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
     }
     let by_id: BTreeMap<&str, &Address> = ids.iter().map(|(a, i)| (i.as_str(), a)).collect();
     for (address, r) in desired.resources.range(Address::new(Kind::Group, "")..).take_while(|(a, _)| a.kind == Kind::Group) {
+        if licensed(r) {
+            out.extend(member_of_live(desired, observed, ids, &by_id, address, r));
+        }
         if !licensed(r) || super::live::manages_membership(desired, address) {
             continue;
         }
@@ -105,6 +110,46 @@ pub fn live(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
         for m in members.keys() {
             if let Some(account) = by_id.get(m.as_str()).filter(|a| desired.service_accounts.contains(**a)) {
                 out.push(error(address, format!("{address} assigns licences to its members and service account {account} is a live member ({}): {WHY}; declare its members (people only) or remove the account from it", super::live_reach::UNMANAGED_MEMBERSHIP)));
+            }
+        }
+    }
+    out
+}
+
+/// Findings of licensed group `address` whose `memberOf` rule (resolved by
+/// the plan) names groups whose membership desired state does not manage:
+/// their live direct members are this group's members (hostile run 24,
+/// finding 7), judged as [`live`] judges a licensed group's own. A named
+/// group that could not be read is said to be unknown.
+fn member_of_live(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>, by_id: &BTreeMap<&str, &Address>, address: &Address, r: &DesiredResource) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if r.props.get("membershipRuleProcessingState").and_then(Value::as_str) == Some("Paused") {
+        return out;
+    }
+    for named in r.props.get(super::member_of::NESTED).and_then(Value::as_array).into_iter().flatten().filter_map(crate::model::as_reference) {
+        let (shown, id) = match named.parse::<Address>() {
+            Ok(g) if super::live::manages_membership(desired, &g) => continue,
+            Ok(g) => match ids.get(&g) {
+                Some(id) => (g.to_string(), id.as_str()),
+                None => continue,
+            },
+            Err(_) => (named.to_string(), named.strip_prefix("id:").unwrap_or(named)),
+        };
+        let Some(members) = observed.memberships.get(id) else {
+            out.push(Finding {
+                severity: Severity::Warning,
+                lint: SERVICE_ACCOUNT_LICENSED.into(),
+                address: address.to_string(),
+                message: format!("{address} assigns licences to the members of {shown} (its memberOf rule), whose membership desired state does not manage and was not read: whether it licenses a service account is unknown"),
+            });
+            continue;
+        };
+        for m in members.keys() {
+            if let Some(account) = by_id.get(m.as_str()).filter(|a| desired.service_accounts.contains(**a)) {
+                out.push(error(
+                    address,
+                    format!("{address} assigns licences to the members of {shown} (its memberOf rule) and service account {account} is a live member of it ({}): {WHY}; declare {shown}'s members (people only) or remove the account from it", super::live_reach::UNMANAGED_MEMBERSHIP),
+                ));
             }
         }
     }

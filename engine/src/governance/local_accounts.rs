@@ -19,7 +19,12 @@
 //!   (Administrators `S-1-5-32-544`, SYSTEM `S-1-5-18`, LOCAL SERVICE
 //!   `S-1-5-19`, NETWORK SERVICE `S-1-5-20`, SERVICE `S-1-5-6`) or to
 //!   nobody at all: that narrows the right, as Microsoft's security
-//!   baselines do (hostile run 22, finding 4). The `Deny*` rights only take
+//!   baselines do (hostile run 22, finding 4). The rights that amount to
+//!   admin ([`ADMIN_RIGHTS`]: debug programs, load drivers, act as part of
+//!   the operating system, create a token, take ownership, back up and
+//!   restore files, ...) are narrowed by Administrators and SYSTEM only,
+//!   and by the service identities only where Windows gives them that
+//!   right (hostile run 24, finding 4). The `Deny*` rights only take
 //!   access away whatever they list;
 //! * `Policy/Config/LocalPoliciesSecurityOptions/Accounts_EnableAdministratorAccountStatus`
 //!   and `Accounts_EnableGuestAccountStatus` unless the value proves the
@@ -39,8 +44,9 @@
 //! allow: `0` blocks accounts and is hardening (hostile run 22, finding
 //! 4). The area's other settings touch no account.
 //!
-//! A URI escaping its `/` (`RestrictedGroups%2FConfigureGroupMembership`)
-//! is read unescaped.
+//! A URI is read as the device reads it: `%XX` escapes decoded
+//! (`RestrictedGroups%2FConfigureGroupMembership`, `User%52ights`), `//`
+//! collapsed, a trailing `/` or blank dropped.
 
 use serde_json::Value;
 
@@ -77,19 +83,62 @@ const LAPS_ACCOUNT: &[(&str, &str)] = &[
 /// else gives no person anything.
 const MACHINE_PRINCIPALS: &[&str] = &["s-1-5-32-544", "administrators", "builtin\\administrators", "s-1-5-18", "s-1-5-19", "s-1-5-20", "s-1-5-6"];
 
-/// Whether a user right's `value` grants it to nobody beyond
-/// [`MACHINE_PRINCIPALS`]: entries separated by U+F000 (written
-/// `&#xF000;` in an OMA-URI string), a CDATA wrapper, a `*` before a SID;
-/// a list (a Settings Catalog collection) is judged entry by entry.
-fn narrows(value: &Value) -> bool {
+/// Administrators and SYSTEM (which holds every privilege already).
+const ADMINS: &[&str] = &["s-1-5-32-544", "administrators", "builtin\\administrators", "s-1-5-18"];
+
+/// [`ADMINS`] and the service identities SERVICE, LOCAL SERVICE and
+/// NETWORK SERVICE.
+const ADMINS_AND_SERVICES: &[&str] = &["s-1-5-32-544", "administrators", "builtin\\administrators", "s-1-5-18", "s-1-5-19", "s-1-5-20", "s-1-5-6"];
+
+/// [`ADMINS`] and LOCAL SERVICE and NETWORK SERVICE.
+const ADMINS_AND_NETWORK_SERVICES: &[&str] = &["s-1-5-32-544", "administrators", "builtin\\administrators", "s-1-5-18", "s-1-5-19", "s-1-5-20"];
+
+/// The user rights that amount to admin on the device (Policy CSP
+/// UserRights node, lower case; who may hold it and still narrow it):
+/// whoever holds one can become SYSTEM, load kernel code, or read and
+/// write every file. Only Administrators (or nobody) narrow them, and the
+/// low-privilege service identities only where Windows itself gives them
+/// the right: the security baseline's "Impersonate a client after
+/// authentication" (Administrators, SERVICE, LOCAL SERVICE, NETWORK
+/// SERVICE) and the default holders of "Replace a process level token"
+/// (LOCAL SERVICE, NETWORK SERVICE). Hostile run 24, finding 4: LOCAL
+/// SERVICE holding Debug programs is a way from any service to SYSTEM.
+const ADMIN_RIGHTS: &[(&str, &[&str])] = &[
+    ("accesscredentialmanagerastrustedcaller", ADMINS),
+    ("actaspartoftheoperatingsystem", ADMINS),
+    ("backupfilesanddirectories", ADMINS),
+    ("createtoken", ADMINS),
+    ("debugprograms", ADMINS),
+    ("impersonateclient", ADMINS_AND_SERVICES),
+    ("loadunloaddevicedrivers", ADMINS),
+    ("manageauditingandsecuritylog", ADMINS),
+    ("managevolume", ADMINS),
+    ("modifyfirmwareenvironment", ADMINS),
+    ("modifyobjectlabel", ADMINS),
+    ("replaceprocessleveltoken", ADMINS_AND_NETWORK_SERVICES),
+    ("restorefilesanddirectories", ADMINS),
+    ("takeownership", ADMINS),
+];
+
+/// Who may hold user right `right` (its node name, lower case) for a
+/// value to narrow it.
+fn holders(right: &str) -> &'static [&'static str] {
+    ADMIN_RIGHTS.iter().find(|(r, _)| *r == right).map_or(MACHINE_PRINCIPALS, |(_, h)| h)
+}
+
+/// Whether a user right's `value` grants it to nobody beyond `allowed`:
+/// entries separated by U+F000 (written `&#xF000;` in an OMA-URI string),
+/// a CDATA wrapper, a `*` before a SID; a list (a Settings Catalog
+/// collection) is judged entry by entry.
+fn narrows(value: &Value, allowed: &[&str]) -> bool {
     match value {
         Value::String(s) => {
             let s = s.trim();
             let s = s.strip_prefix("<![CDATA[").and_then(|x| x.strip_suffix("]]>")).unwrap_or(s);
-            s.replace("&#xF000;", "\u{F000}").replace("&#xf000;", "\u{F000}").split(['\u{F000}', ',']).map(|e| e.trim().trim_start_matches('*').to_ascii_lowercase()).filter(|e| !e.is_empty()).all(|e| MACHINE_PRINCIPALS.contains(&e.as_str()))
+            s.replace("&#xF000;", "\u{F000}").replace("&#xf000;", "\u{F000}").split(['\u{F000}', ',']).map(|e| e.trim().trim_start_matches('*').to_ascii_lowercase()).filter(|e| !e.is_empty()).all(|e| allowed.contains(&e.as_str()))
         }
-        Value::Array(items) => items.iter().all(narrows),
-        Value::Object(m) => m.get("value").is_some_and(narrows),
+        Value::Array(items) => items.iter().all(|v| narrows(v, allowed)),
+        Value::Object(m) => m.get("value").is_some_and(|v| narrows(v, allowed)),
         Value::Null => true,
         _ => false,
     }
@@ -112,15 +161,46 @@ fn proves_off(value: &Value) -> bool {
     }
 }
 
+/// `name` as the device reads it, lower case: every `%XX` escape decoded
+/// (the device decodes them, so `User%52ights` is `UserRights`), runs of
+/// `/` collapsed and a trailing `/` or blank dropped (hostile run 24,
+/// finding 10: each of these hid a node from the lint).
+fn normalized(name: &str) -> String {
+    let bytes = name.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                decoded.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                decoded.push(b);
+                i += 1;
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&decoded).to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    for c in text.trim().chars() {
+        if !(c == '/' && out.ends_with('/')) {
+            out.push(c);
+        }
+    }
+    out.trim_end_matches(|c: char| c == '/' || c.is_whitespace()).to_string()
+}
+
 /// What a setting named `name` (an OMA-URI, or a setting definition id when
 /// `is_id`) with `value` does to local accounts, or `None`.
 pub fn judge(name: &str, is_id: bool, value: &Value) -> Option<String> {
-    let lower = name.to_ascii_lowercase().replace("%2f", "/");
+    let lower = normalized(name);
     let part = |p: &str| if is_id { as_id(p) } else { p.to_string() };
     for (node, what) in NODES {
         let node = part(node);
         let Some(at) = lower.find(&node) else { continue };
-        if node.ends_with(&part("/policy/config/userrights/")) && (lower[at + node.len()..].starts_with("deny") || narrows(value)) {
+        if node.ends_with(&part("/policy/config/userrights/")) && (lower[at + node.len()..].starts_with("deny") || narrows(value, holders(&lower[at + node.len()..]))) {
             // A Deny* right takes access away; one held by the machine's
             // own principals only is narrowed.
             return None;
@@ -222,6 +302,36 @@ mod tests {
         assert!(judge(msa, true, &json!(format!("{msa}_1"))).is_some());
         assert!(judge("./Device/Vendor/MSFT/Policy/Config/Accounts/AllowMicrosoftAccountConnection", false, &json!(0)).is_none());
         assert!(judge("./Device/Vendor/MSFT/Policy/Config/Accounts/DomainNamesForEmailSync", false, &json!("contoso.com")).is_none());
+    }
+
+    #[test]
+    fn admin_rights_are_narrowed_by_administrators_only() {
+        for (right, value) in [("DebugPrograms", "*S-1-5-32-544&#xF000;*S-1-5-19"), ("ActAsPartOfTheOperatingSystem", "*S-1-5-6"), ("LoadUnloadDeviceDrivers", "*S-1-5-20"), ("TakeOwnership", "*S-1-5-19"), ("RestoreFilesAndDirectories", "*S-1-5-6")] {
+            assert!(judge(&format!("./Device/Vendor/MSFT/Policy/Config/UserRights/{right}"), false, &json!(value)).is_some(), "{right}");
+        }
+        assert!(judge("device_vendor_msft_policy_config_userrights_createtoken", true, &json!(["*S-1-5-19"])).is_some());
+        assert!(judge("device_vendor_msft_policy_config_userrights_createtoken", true, &json!(["Administrators"])).is_none());
+        assert!(judge("./Device/Vendor/MSFT/Policy/Config/UserRights/CreateToken", false, &json!("")).is_none(), "nobody");
+        // Where Windows gives the service identities the right, they narrow it.
+        assert!(judge("./Device/Vendor/MSFT/Policy/Config/UserRights/ImpersonateClient", false, &json!("*S-1-5-32-544&#xF000;*S-1-5-6")).is_none());
+        assert!(judge("./Device/Vendor/MSFT/Policy/Config/UserRights/CreateGlobalObjects", false, &json!("*S-1-5-32-544&#xF000;*S-1-5-19")).is_none());
+    }
+
+    #[test]
+    fn uris_are_read_as_the_device_reads_them() {
+        for uri in [
+            "./Device/Vendor/MSFT/Policy/Config/User%52ights/DebugPrograms",
+            "./Device/Vendor/MSFT/Policy/Config//UserRights/DebugPrograms",
+            "./Device/Vendor/MSFT/Policy/Config/UserRights/DebugPrograms/",
+            "./Device/Vendor/MSFT/Policy/Config/UserRights/DebugPrograms ",
+        ] {
+            assert!(judge(uri, false, &json!("*S-1-5-32-545")).is_some(), "{uri}");
+        }
+        assert!(judge("./Device/Vendor/MSFT/LAPS/Policies/%41utomaticAccountManagementEnabled", false, &json!(true)).is_some());
+        assert!(judge("./Device/Vendor/MSFT/LAPS/Policies/AutomaticAccountManagementEnabled/", false, &json!(true)).is_some());
+        assert!(judge("./Device/Vendor/MSFT/Policy/Config/Accounts/AllowMicrosoftAccountConnection ", false, &json!(1)).is_some());
+        assert_eq!(normalized("./Device/Vendor/MSFT/Policy/Config/RestrictedGroups%2FConfigureGroupMembership"), "./device/vendor/msft/policy/config/restrictedgroups/configuregroupmembership");
+        assert_eq!(normalized("%zz%4"), "%zz%4", "not an escape");
     }
 
     #[test]
