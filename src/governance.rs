@@ -445,8 +445,9 @@ fn marker_verdict(plan: &Plan, desired: &DesiredModel, ledger: &Path, marker: Op
 /// word, which whoever can write the backend could have written (hostile
 /// run 24, finding 11); the approvals were journalled where they counted.
 pub(crate) fn journal_existing_trust(ledger: &Path) -> Result<()> {
-    let remote = crate::state_side::remote_name(ledger, crate::state_backend::StateKind::Trust)?.is_some();
     let store = crate::trust_store::for_ledger(ledger)?;
+    // The store already knows where it lives: a remote one has no file.
+    let remote = store.local_file().is_none();
     if let Some(root) = store.read()? {
         if crate::trust_store::last_recorded(ledger)?.is_none() {
             let (outcome, note) = existing_trust_line(remote, &root);
