@@ -113,3 +113,38 @@ async fn a_lagging_create_found_in_the_deleted_items_is_gone() {
     assert_ne!(now[0], first);
     sb.shutdown().await.unwrap();
 }
+
+/// Hostile run 25, finding 1: a pending mark whose `since` is in the
+/// future (an edited ledger, a runner whose clock ran ahead) made every
+/// plan and apply wait for it forever. It is taken as now: the wait ends
+/// with the replication window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_mark_in_the_future_waits_no_longer_than_the_window() {
+    let sb = sandbox().await;
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("desired");
+    desired(&dir, &sb.domain());
+    let d = dir.to_str().unwrap();
+    let out = cli(&sb, work.path(), &["apply", "--auto-approve", d]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let ledger = work.path().join("tenantctl.lock");
+    let mut text_of = std::fs::read_to_string(&ledger).unwrap();
+    assert!(!text_of.contains("[pending]"), "{text_of}");
+    text_of.push_str("\n[pending]\n\"group.never\" = \"2099-01-01T00:00:00Z\"\n");
+    std::fs::write(&ledger, text_of).unwrap();
+    let started = std::time::Instant::now();
+    let mut child = command(&sb, work.path()).env("TENANTCTL_REPLICATION_WINDOW", "1").args(["plan", d]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(status.is_some(), "the plan still waited after 60 s for a pending mark dated 2099");
+    sb.shutdown().await.unwrap();
+}

@@ -209,7 +209,10 @@ pub async fn settle(
         missing(ledger, &observed).into_iter().map(|(a, id, changed)| (a, (id, deadline_of(changed)))).collect();
     let mut pending: BTreeMap<Address, DateTime<Utc>> = BTreeMap::new();
     for (a, since) in &ledger.pending {
-        let until = parse_time(since).map(|t| t + window).unwrap_or(DateTime::<Utc>::MIN_UTC);
+        // A `since` in the future (an edited ledger or log, a runner whose
+        // clock ran ahead) is taken as now, as `deadline_of` takes other
+        // times: otherwise the wait never ended (hostile run 25, finding 1).
+        let until = parse_time(since).map(|t| t.min(Utc::now()) + window).unwrap_or(DateTime::<Utc>::MIN_UTC);
         if until > Utc::now() {
             pending.insert(a.clone(), until);
         }
