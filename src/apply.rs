@@ -40,7 +40,7 @@ fn replication_window() -> Duration {
 }
 
 fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    schema::clock::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 // The journal (append-only, one line per change) lives in its own module;
@@ -197,7 +197,7 @@ async fn run_locked(
         Some(saved) => {
             // The change record is the author's (signed with the plan), and
             // so is its expiry, which is checked first.
-            crate::plan_expiry::check(&saved, &format!("to apply {}", source.display()), chrono::Utc::now())?;
+            crate::plan_expiry::check(&saved, &format!("to apply {}", source.display()), schema::clock::now())?;
             fresh.change = saved.change.clone();
             fresh.not_after = saved.not_after.clone();
             // So is the name of the person who wrote the change (checked
@@ -297,7 +297,7 @@ async fn run_locked(
         // What the plan found in sync is recorded as approved where the
         // ledger does not record it (or its fields) yet.
         let completed = (!observed.completed.is_empty()).then(|| engine::completed::complete(desired, &observed.completed));
-        let (in_sync, vouched) = engine::governance::ratify::in_sync(completed.as_ref().unwrap_or(desired), &plan, &mut owned, chrono::Utc::now());
+        let (in_sync, vouched) = engine::governance::ratify::in_sync(completed.as_ref().unwrap_or(desired), &plan, &mut owned, schema::clock::now());
         if adopted.is_empty() && remembered.is_empty() && in_sync.is_empty() && !waited_out && !upgrade && !state::wal_path(store.path()).exists() && sealing.was_sealed() {
             return Ok(crate::refused::exit(ExitCode::SUCCESS, refused.as_deref()));
         }
@@ -341,7 +341,7 @@ async fn run_locked(
     // One application per approved plan, whichever runner applies it: the
     // tenant's marker records it before the first change (a tenant with no
     // marker yet gets it from the trust root's recording, just below).
-    let claimed = crate::plan_expiry::claim(&target.client, &plan, chrono::Utc::now(), false).await?;
+    let claimed = crate::plan_expiry::claim(&target.client, &plan, schema::clock::now(), false).await?;
     // A log left by a killed run is kept, not compacted here: this run's
     // changes are appended after it, and the end of the run seals and
     // compacts the whole. Compacted now without a seal, a second kill left
@@ -351,7 +351,7 @@ async fn run_locked(
     // the plan's [governance] (first use, or an approved change).
     crate::governance::record_trust(&target.client, &plan, desired, &target.ledger_path, &attribution).await?;
     if !claimed {
-        crate::plan_expiry::claim(&target.client, &plan, chrono::Utc::now(), true).await?;
+        crate::plan_expiry::claim(&target.client, &plan, schema::clock::now(), true).await?;
     }
     let hash = plan.hash();
     let hook = {
@@ -370,7 +370,7 @@ async fn run_locked(
             written.map_err(|e| format!("{e:#}"))
         }
     };
-    let executor = providers::apply::GraphExecutor::new(target.client.clone(), |name| std::env::var(name).ok(), chrono::Utc::now()).with_create_hook(hook);
+    let executor = providers::apply::GraphExecutor::new(target.client.clone(), |name| std::env::var(name).ok(), schema::clock::now()).with_create_hook(hook);
     // Above 1, writes go in `$batch` calls of 20 changes each, `concurrency`
     // calls' worth of changes at a time; 1 runs changes one by one.
     let (executor, concurrency) = match opts.concurrency {
@@ -412,7 +412,7 @@ async fn run_locked(
             // What the whole plan found in sync is what was approved and
             // is live: recorded so (a resealing apply keeps it proven).
             if complete {
-                let (ops, v) = engine::governance::ratify::in_sync(planned_from, &plan, &mut l, chrono::Utc::now());
+                let (ops, v) = engine::governance::ratify::in_sync(planned_from, &plan, &mut l, schema::clock::now());
                 for (_, op) in &ops {
                     store.append(op)?;
                 }
@@ -462,7 +462,7 @@ async fn run_locked(
         output::status("Nothing of the approved plan completed, but Graph accepted at least one of its creates (the ledger records the object): the plan stays applied; plan again for what is left.");
     }
     if !created && report.applied() == 0 && !plan.approvals.is_empty() {
-        match crate::plan_expiry::release(&target.client, &plan, chrono::Utc::now()).await {
+        match crate::plan_expiry::release(&target.client, &plan, schema::clock::now()).await {
             Ok(()) => output::status("Nothing of the approved plan was applied: it may be applied again as it is."),
             Err(e) => output::status(format!("warning: nothing of the approved plan was applied, but it could not be given back ({e:#}); a new plan with another validity (--valid-for) is needed")),
         }

@@ -97,7 +97,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         .collect();
     names.sort();
     let domains: Vec<String> = names.into_iter().map(|(_, d)| d).collect();
-    let mut export = providers::export::export(&observed, &domains, chrono::Utc::now());
+    let mut export = providers::export::export(&observed, &domains, schema::clock::now());
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     for (name, text) in &export.files {
         // Script files go in a folder (`scripts/`) beside the TOML.

@@ -108,7 +108,7 @@ pub fn approve(plan_path: &Path, key_path: &Path, dir: &Path, detached_out: Opti
     // An adoption plan is bound to the tenant's marker instead (and its
     // signatures adopt once: the marker changes).
     if !crate::governance_adopt::is_adoption(&plan) {
-        crate::plan_expiry::check(&plan, &format!("to approve {}", plan_path.display()), chrono::Utc::now())?;
+        crate::plan_expiry::check(&plan, &format!("to approve {}", plan_path.display()), schema::clock::now())?;
     }
     let key = read_key(key_path)?;
     output::status(summary(&plan, &desired));
@@ -256,7 +256,7 @@ pub(crate) async fn record_trust(client: &providers::graph::GraphClient, plan: &
     let root = governance::trust::TrustRoot {
         format_version: governance::trust::TRUST_FORMAT_VERSION,
         governance: desired.governance.clone(),
-        recorded_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        recorded_at: schema::clock::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         plan: plan.hash(),
         approved_by: who.approvers.clone(),
         first_use: g.first_use(),
@@ -320,7 +320,7 @@ pub(crate) async fn mark_tenant(client: &providers::graph::GraphClient, root: &g
     let keys = |m: &std::collections::BTreeMap<String, schema::kinds::governance::Approver>| m.iter().map(|(k, a)| format!("{k}={}", a.public_key)).collect::<Vec<_>>();
     // Kept: the approved plans applied to this tenant (one-shot
     // approvals), and the ledger's seal.
-    let (applied_plans, ledger_seal, ledger_seals) = crate::plan_expiry::kept_in_marker(client, chrono::Utc::now()).await?;
+    let (applied_plans, ledger_seal, ledger_seals) = crate::plan_expiry::kept_in_marker(client, schema::clock::now()).await?;
     let marker = providers::tenant_marker::Marker {
         fingerprint: crate::trust_store::fingerprint(root),
         recorded_at: root.recorded_at.clone(),

@@ -220,7 +220,7 @@ async fn adopt_locked(target: &crate::target::Target, state: &schema::DesiredSta
     let root = trust::TrustRoot {
         format_version: trust::TRUST_FORMAT_VERSION,
         governance: desired.governance.clone(),
-        recorded_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        recorded_at: schema::clock::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         plan: plan_hash,
         approved_by: attribution.approvers.clone(),
         first_use: attribution.approvers.is_empty(),

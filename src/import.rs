@@ -65,7 +65,7 @@ pub async fn import(dir: &Path, address: &str, object_id: &str, graph_url: Optio
             return Err(anyhow::Error::new(e).context(format!("reading {object_id}")));
         }
     }
-    ledger.record(address.clone(), object_id.to_string(), None, Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
+    ledger.record(address.clone(), object_id.to_string(), None, Some(schema::clock::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
     // An import carries out no plan: a ledger the seal did not prove stays
     // unsealed (the next apply seals it).
     let may_seal = sealing.prepare(&mut ledger, false, Some(&org));

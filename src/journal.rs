@@ -13,7 +13,7 @@ use engine::apply::{ChangeResult, Status};
 use serde_json::json;
 
 fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    schema::clock::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Who ran the change: `TENANTCTL_OPERATOR`, the CI system's actor

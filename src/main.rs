@@ -285,7 +285,7 @@ fn main() -> ExitCode {
     // Environment values clap does not read are checked as strictly, once,
     // before any command: a bad one is a usage error naming the variable
     // (hostile run 22, finding 13).
-    if let Err(e) = providers::replication_env::check(&|k| std::env::var(k).ok()) {
+    if let Err(e) = providers::replication_env::check(&|k| std::env::var(k).ok()).and_then(|()| schema::clock::offset_from(&|k| std::env::var(k).ok()).map(drop)) {
         output::error(format!("error: {e}"));
         return ExitCode::from(1);
     }
@@ -385,7 +385,7 @@ pub(crate) fn load(dir: &Path) -> Result<schema::DesiredState> {
 fn validate(dir: &Path) -> Result<ExitCode> {
     let state = load(dir)?;
     // Guardrail lints of desired state alone (live ones run in plan).
-    let lints = engine::governance::lint_desired(&providers::kinds::desired_model(&state), chrono::Utc::now());
+    let lints = engine::governance::lint_desired(&providers::kinds::desired_model(&state), schema::clock::now());
     if governance::report_lints(&lints) > 0 {
         anyhow::bail!("{} breaks governance lints", dir.display());
     }
@@ -472,7 +472,7 @@ async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, gr
     marker.context("apply would refuse this plan")?;
     plan.change = change?;
     if out.is_some() {
-        plan.not_after = Some(plan_expiry::not_after(saving.valid_for, chrono::Utc::now())?);
+        plan.not_after = Some(plan_expiry::not_after(saving.valid_for, schema::clock::now())?);
     }
     governance_writer::set(&mut plan, &desired, saving.author_name)?;
     governance::sign_as_author(&mut plan, saving.author_key)?;

@@ -207,7 +207,7 @@ impl Ctx<'_> {
     fn now(&self) -> DateTime<Utc> {
         match self.args.now {
             Some(t) => t + chrono::Duration::from_std(self.started.elapsed()).unwrap_or_default(),
-            None => Utc::now(),
+            None => schema::clock::now(),
         }
     }
 }

@@ -127,7 +127,7 @@ pub fn check_bind(addr: SocketAddr, allow_remote: bool) -> Result<()> {
 }
 
 fn now() -> i64 {
-    chrono::Utc::now().timestamp()
+    schema::clock::now().timestamp()
 }
 
 #[cfg(test)]

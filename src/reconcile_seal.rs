@@ -42,7 +42,7 @@ pub async fn record(
         // The model the plan was made from (with the template defaults the
         // tenant supplies): what objects found in sync are recorded as.
         let completed = (!observed.completed.is_empty()).then(|| engine::completed::complete(desired, &observed.completed));
-        let (ops, v) = engine::governance::ratify::in_sync(completed.as_ref().unwrap_or(desired), plan, &mut ledger, chrono::Utc::now());
+        let (ops, v) = engine::governance::ratify::in_sync(completed.as_ref().unwrap_or(desired), plan, &mut ledger, schema::clock::now());
         for (_, op) in &ops {
             store.append(op)?;
         }

@@ -130,6 +130,38 @@ pub fn select(
     graph_url: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Selection> {
+    let chosen = select_endpoint(tenant, graph_url, env)?;
+    clock_for(&chosen, env)?;
+    Ok(chosen)
+}
+
+/// `TENANTCTL_CLOCK_OFFSET` moves tenantctl's clock for a sandbox's
+/// fixtures only: against a real tenant, or a `--graph-url` off this
+/// machine, a clock moved back would keep an expired guest enabled or a
+/// lapsed role assigned, so it is refused there.
+fn clock_for(chosen: &Selection, env: &dyn Fn(&str) -> Option<String>) -> Result<()> {
+    let Some(offset) = schema::clock::offset_from(env).map_err(anyhow::Error::msg)? else {
+        return Ok(());
+    };
+    let refused = |to: &str| anyhow::anyhow!("{} ({offset} s) moves tenantctl's clock for tests against a sandbox; it is refused for {to}, where expiries must be judged by the real time. Unset it", schema::clock::OFFSET_ENV);
+    match chosen {
+        Selection::Sandbox { .. } => Ok(()),
+        Selection::Tenant { description, .. } => Err(refused(description)),
+        Selection::GraphUrl { url, cloud } => {
+            if matches!(cloud, Cloud::Custom { graph, .. } if providers::graph::arc::is_loopback(graph)) {
+                Ok(())
+            } else {
+                Err(refused(&format!("--graph-url {url}, which is not on this machine")))
+            }
+        }
+    }
+}
+
+fn select_endpoint(
+    tenant: Option<&schema::kinds::Tenant>,
+    graph_url: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Selection> {
     let get = |name: &str| env(name).filter(|v| !v.trim().is_empty());
     if let Some(url) = graph_url {
         let url = url.trim_end_matches('/').to_string();
@@ -252,8 +284,9 @@ async fn connect_to(
             // The embedded default: a sandbox tenant that persists beside the desired state.
             let dir = state_dir(desired_dir);
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            let mut config =
-                sandbox::SandboxConfig::default().with_state_file(dir.join("sandbox.db"));
+            let mut config = sandbox::SandboxConfig::default()
+                .with_state_file(dir.join("sandbox.db"))
+                .with_clock_offset(schema::clock::offset().unwrap_or(0));
             if let Some(t) = tenant {
                 config = config.with_domain(&t.primary_domain);
             }
@@ -305,6 +338,26 @@ mod tests {
                 .find(|(n, _)| *n == k)
                 .map(|(_, v)| v.to_string())
         }
+    }
+
+    #[test]
+    fn a_moved_clock_is_for_the_sandbox_only() {
+        let t = tenant("primary_domain = \"contoso.onmicrosoft.com\"\nclient_id = \"11111111-2222-3333-4444-555555555555\"");
+        let real = env_of(&[("AZURE_CLIENT_SECRET", "s"), ("TENANTCTL_CLOCK_OFFSET", "-86400")]);
+        let e = select(Some(&t), None, &real).unwrap_err().to_string();
+        assert!(e.contains("TENANTCTL_CLOCK_OFFSET") && e.contains("contoso.onmicrosoft.com"), "{e}");
+        let moved = env_of(&[("AZURE_CLIENT_SECRET", "s"), ("TENANTCTL_CLOCK_OFFSET", "-86400")]);
+        let e = select(None, Some("https://graph.microsoft.com"), &moved).unwrap_err().to_string();
+        assert!(e.contains("not on this machine"), "{e}");
+        // A look-alike host is not loopback.
+        let e = select(None, Some("http://127.0.0.1.example.com:8765"), &moved).unwrap_err().to_string();
+        assert!(e.contains("not on this machine"), "{e}");
+        for local in ["http://127.0.0.1:8765", "http://[::1]:8765", "http://localhost:8765"] {
+            assert!(matches!(select(None, Some(local), &moved).expect("loopback"), Selection::GraphUrl { .. }), "{local}");
+        }
+        assert!(matches!(select(None, None, &env_of(&[("TENANTCTL_CLOCK_OFFSET", "-86400")])).expect("sandbox"), Selection::Sandbox { .. }));
+        let e = select(None, None, &env_of(&[("TENANTCTL_CLOCK_OFFSET", "1d")])).unwrap_err().to_string();
+        assert!(e.contains("whole seconds"), "{e}");
     }
 
     #[test]

@@ -63,7 +63,7 @@ pub fn check(root: &TrustRoot, ledger: &Path, describe: &str) -> Result<()> {
 /// only protection is added).
 pub fn journal(root: &TrustRoot, ledger: &Path, who: &crate::apply::Attribution) -> Result<()> {
     let line = serde_json::json!({
-        "when": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "when": schema::clock::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "who": crate::apply::operator_for(Some(who)),
         "plan": root.plan,
         "address": "governance",

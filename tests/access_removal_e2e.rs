@@ -39,7 +39,7 @@ async fn expired_access_is_removed_by_apply_without_approvals() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     // Granting access again still needs approval.
     // (Within the expiry horizon: beyond it is standing guest access, an error.)
-    let later = (chrono::Utc::now() + chrono::Duration::days(200)).format("%Y-%m-%dT00:00:00Z").to_string();
+    let later = (common::now() + chrono::Duration::days(200)).format("%Y-%m-%dT00:00:00Z").to_string();
     edit_file(&dir, "guests.toml", |t| t.replace(&format!("expires = {SOON}"), &format!("expires = {later}")));
     let out = cli(&sb, w, &["apply", d, "--auto-approve"]);
     assert_eq!(out.status.code(), Some(1));

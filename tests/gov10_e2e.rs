@@ -260,7 +260,7 @@ async fn every_privileged_roles_live_activation_is_linted() {
     assert!(!warning.contains("Intune Administrator"), "declared settings are judged by their own lint: {warning}");
 
     let breakglass = ledger_id(w, "user.breakglass-1");
-    let start = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let start = common::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let body = json!({"action": "adminAssign", "principalId": breakglass, "roleDefinitionId": "e8611ab8-c189-46e8-94e1-60213ab1f814", "directoryScopeId": "/", "justification": "out of band", "scheduleInfo": {"startDateTime": start, "expiration": {"type": "noExpiration"}}});
     graph(&sb, Method::POST, "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests", Some(body)).await;
     let (code, out) = run(&sb, w, &["plan", d(&dir)]);

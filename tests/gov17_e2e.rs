@@ -166,7 +166,7 @@ async fn replication_settings_take_units_and_refuse_what_they_cannot_read() {
     // A create a killed run left 90 minutes ago, never seen since (and not
     // in the deleted items): gone under the default limit of 1 h.
     let mut ledger = engine::Ledger::default();
-    ledger.record("group.alpha".parse().unwrap(), "0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d".into(), None, Some((chrono::Utc::now() - chrono::Duration::minutes(90)).to_rfc3339()));
+    ledger.record("group.alpha".parse().unwrap(), "0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d".into(), None, Some((common::now() - chrono::Duration::minutes(90)).to_rfc3339()));
     std::fs::write(work.path().join("tenantctl.lock"), ledger.render()).unwrap();
     let plan = |vars: &[(&str, &str)]| {
         let mut c = command(&sb, work.path());
@@ -236,7 +236,7 @@ async fn a_tampered_delta_cache_hides_a_change_no_longer_than_the_bound() {
     // Governance recorded on first use: the tenant carries a marker.
     let out = command(&sb, w).args(["apply", "--auto-approve", d]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let t0 = chrono::Utc::now().with_nanosecond(0).unwrap();
+    let t0 = common::now().with_nanosecond(0).unwrap();
     let at = |hours: i64| (t0 + chrono::Duration::hours(hours)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let pass = |extra: &[&str], now: &str| {
         let out = command(&sb, w).args(["reconcile", d, "--once", "--now", now]).args(extra).output().unwrap();

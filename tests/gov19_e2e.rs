@@ -226,7 +226,7 @@ async fn applied_plans_are_kept_per_day_and_a_full_marker_is_warned_of() {
     body.insert("@odata.type".into(), Value::String("microsoft.graph.openTypeExtension".into()));
     // Plans recorded the way tenantctl did before gov19 (a 32-digit hash
     // each), alive for days yet: as many as filled a third of the marker.
-    let end = chrono::Utc::now().timestamp() + 3 * 86400;
+    let end = common::now().timestamp() + 3 * 86400;
     let plans: Vec<String> = (0..15u64).map(|i| format!("{:016x}{:016x}@{}", (i + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15), 0u64, end + i as i64 * 3600)).collect();
     let mut old = body.clone();
     old.insert("appliedPlans".into(), Value::String(plans.join(";")));

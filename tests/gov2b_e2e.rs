@@ -111,7 +111,7 @@ async fn a_guest_with_standing_access_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_protected_accounts_access_changes_only_with_approval() {
     let sb = sandbox().await;
-    let until = (chrono::Utc::now() + chrono::Duration::days(100)).format("%Y-%m-%dT00:00:00Z").to_string();
+    let until = (common::now() + chrono::Duration::days(100)).format("%Y-%m-%dT00:00:00Z").to_string();
     let ga = format!("[role_assignment.bg-ga]\nprincipal = \"breakglass-1\"\nrole = \"Privileged Role Administrator\"\nassignment = \"active\"\nexpires = {until}\njustification = \"drill\"\n");
     let (work, dir) = converged(&sb, |d| {
         append(d, "roles.toml", &ga);
@@ -163,7 +163,7 @@ async fn out_of_band_privileged_access_of_any_kind_is_removed() {
     let (work, dir) = converged(&sb, |_| {}).await;
     let w = work.path();
     let adele = ledger_id(w, "user.adele");
-    let start = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let start = common::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     graph(
         &sb,
         reqwest::Method::POST,

@@ -41,7 +41,7 @@ fn msadmin_roles(dir: &std::path::Path, roles: &str) {
 
 /// A time `days` from now, as TOML's offset date-time.
 fn in_days(days: i64) -> String {
-    (chrono::Utc::now() + chrono::Duration::days(days)).format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    (common::now() + chrono::Duration::days(days)).format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// Finding 6: entries say which namespace they mean; a bare name both
@@ -319,7 +319,7 @@ async fn intune_role_assignments_are_time_boxed_or_standing_access() {
     let (work, dir) = converged(&sb, |dir| append(dir, "roles.toml", &boxed)).await;
     let id = ledger_id(work.path(), "intune_role_assignment.ops");
     // Time passing, as the plan's clock sees it: the end moved into the past.
-    let past = (chrono::Utc::now() - chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let past = (common::now() - chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
     edit_file(&dir, "roles.toml", |t| t.replace(&format!("expires = {until}"), &format!("expires = {past}")));
     let (code, out) = run(&sb, work.path(), &["plan", d(&dir), "--detailed-exitcode"]);
     assert_eq!(code, Some(2), "{out}");

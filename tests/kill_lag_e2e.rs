@@ -99,8 +99,8 @@ fn kill_once(rt: &tokio::runtime::Runtime, dir: &Path, point: u64) -> Vec<String
             let state = schema::load(dir).unwrap();
             for a in state.addresses() {
                 let expired = match a.kind {
-                    schema::Kind::Guest => state.guest[&a.key].value.expires <= chrono::Utc::now(),
-                    schema::Kind::RoleAssignment => state.role_assignment[&a.key].value.expires.is_some_and(|e| e <= chrono::Utc::now()),
+                    schema::Kind::Guest => state.guest[&a.key].value.expires <= common::now(),
+                    schema::Kind::RoleAssignment => state.role_assignment[&a.key].value.expires.is_some_and(|e| e <= common::now()),
                     _ => false,
                 };
                 if !expired && ledger.id(&a).is_none() {

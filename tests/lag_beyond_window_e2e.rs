@@ -99,7 +99,7 @@ async fn a_lagging_create_found_in_the_deleted_items_is_gone() {
     let created = client.v1().post_json("/users", body).await.unwrap().body.unwrap();
     let first = created["id"].as_str().unwrap().to_string();
     let mut ledger = engine::Ledger::default();
-    ledger.record("user.ann".parse().unwrap(), first.clone(), None, Some(chrono::Utc::now().to_rfc3339()));
+    ledger.record("user.ann".parse().unwrap(), first.clone(), None, Some(common::now().to_rfc3339()));
     std::fs::write(work.path().join("tenantctl.lock"), ledger.render()).unwrap();
     // Deleted in the portal before it was seen: in the deleted items.
     client.v1().delete(&format!("/users/{first}")).await.unwrap();

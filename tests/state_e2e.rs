@@ -29,7 +29,7 @@ fn journal(work: &Path) -> Vec<Value> {
 /// Every declared, unexpired address is in the ledger.
 fn assert_complete(dir: &Path, ledger: &Ledger) {
     let state = schema::load(dir).unwrap();
-    let now = chrono::Utc::now();
+    let now = common::now();
     for a in state.addresses() {
         let expired = match a.kind {
             schema::Kind::Guest => state.guest[&a.key].value.expires <= now,
@@ -383,7 +383,7 @@ async fn a_ledger_id_that_does_not_answer_yet_is_waited_for_not_created_again() 
         .unwrap();
     let id = made.body.unwrap()["id"].as_str().unwrap().to_string();
     let mut ledger = Ledger::default();
-    let now = chrono::Utc::now().to_rfc3339();
+    let now = common::now().to_rfc3339();
     ledger.record("group.gen-000".parse().unwrap(), id.clone(), None, Some(now.clone()));
     // Read at once, it is not there: planning now would forget and create it.
     let observed = providers::observe::observe(&client, &desired, &ledger).await.unwrap();
@@ -403,7 +403,7 @@ async fn a_ledger_id_that_does_not_answer_yet_is_waited_for_not_created_again() 
         .await
         .unwrap();
     let id1 = made.body.unwrap()["id"].as_str().unwrap().to_string();
-    ledger.pending.insert("group.gen-001".parse().unwrap(), chrono::Utc::now().to_rfc3339());
+    ledger.pending.insert("group.gen-001".parse().unwrap(), common::now().to_rfc3339());
     let (observed, settled) = providers::settle::observe_settled(&client, &desired, &ledger, None, Duration::from_secs(3)).await.unwrap();
     assert_eq!(settled.pending, vec!["group.gen-001".parse().unwrap()]);
     let p = engine::plan(&desired, &observed, &ledger, &opts()).unwrap();

@@ -217,7 +217,7 @@ pub struct PlanOptions {
 
 impl Default for PlanOptions {
     fn default() -> Self {
-        PlanOptions { now: Utc::now() }
+        PlanOptions { now: schema::clock::now() }
     }
 }
 

@@ -142,7 +142,7 @@ async fn proven_gone(client: &GraphClient, ledger: &Ledger, a: &Address, id: &st
         return Ok(true);
     }
     let created = entry.changed_at.as_deref().and_then(parse_time);
-    if created.is_none_or(|t| Utc::now() - t >= limit) {
+    if created.is_none_or(|t| schema::clock::now() - t >= limit) {
         return Ok(true);
     }
     if !has_deleted_items(a.kind) {
@@ -201,7 +201,7 @@ pub async fn settle(
         // A time in the future (an edited ledger, a runner whose clock ran
         // ahead) is taken as now: it must not make the wait unbounded
         // (hostile run 22, finding 3).
-        last.min(Utc::now()) + window
+        last.min(schema::clock::now()) + window
     };
     // Ledger ids that do not answer: read each by id until it does or its
     // window has passed.
@@ -212,8 +212,8 @@ pub async fn settle(
         // A `since` in the future (an edited ledger or log, a runner whose
         // clock ran ahead) is taken as now, as `deadline_of` takes other
         // times: otherwise the wait never ended (hostile run 25, finding 1).
-        let until = parse_time(since).map(|t| t.min(Utc::now()) + window).unwrap_or(DateTime::<Utc>::MIN_UTC);
-        if until > Utc::now() {
+        let until = parse_time(since).map(|t| t.min(schema::clock::now()) + window).unwrap_or(DateTime::<Utc>::MIN_UTC);
+        if until > schema::clock::now() {
             pending.insert(a.clone(), until);
         }
         settled.pending.push(a.clone());
@@ -225,7 +225,7 @@ pub async fn settle(
         for (a, (id, until)) in &waiting {
             match crate::apply::read_object(client, a.kind, id).await {
                 Ok(Some(_)) => found.push(a.clone()),
-                Ok(None) if Utc::now() >= *until => {
+                Ok(None) if schema::clock::now() >= *until => {
                     if proven_gone(client, ledger, a, id, limit).await? {
                         settled.gone.push((a.clone(), id.clone()));
                     } else {
@@ -245,7 +245,7 @@ pub async fn settle(
                 }
             }
         }
-        let now = Utc::now();
+        let now = schema::clock::now();
         pending.retain(|_, until| *until > now);
         if waiting.is_empty() && pending.is_empty() {
             break;
@@ -265,7 +265,7 @@ pub async fn settle(
     loop {
         observed = crate::observe::observe(client, desired, ledger).await?;
         settled.rereads += 1;
-        let now = Utc::now();
+        let now = schema::clock::now();
         let gone: Vec<&Address> = settled.gone.iter().chain(&settled.unconfirmed).map(|(a, _)| a).collect();
         let lagging: Vec<DateTime<Utc>> = missing(ledger, &observed)
             .into_iter()

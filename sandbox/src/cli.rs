@@ -23,6 +23,10 @@ pub struct ServeArgs {
     /// Keep the tenant in memory only.
     #[arg(long)]
     pub memory: bool,
+    /// Seconds the tenant's clock is moved from the wall clock (tokens keep
+    /// the wall clock); tenantctl follows the same variable.
+    #[arg(long, env = "TENANTCTL_CLOCK_OFFSET", default_value_t = 0, allow_negative_numbers = true)]
+    pub clock_offset: i64,
     /// Latency added to every Graph request, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
@@ -113,7 +117,8 @@ impl ServeArgs {
             .with_tenant_id(self.tenant_id.clone())
             .with_domain(self.domain.clone())
             .with_faults(faults)
-            .with_licences(self.licences);
+            .with_licences(self.licences)
+            .with_clock_offset(self.clock_offset);
         cfg.client_id = self.client_id.clone();
         cfg.permissions.clone_from(&self.permissions);
         if let Some(p) = &cfg.permissions {

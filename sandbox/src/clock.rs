@@ -19,6 +19,11 @@ pub struct Clock {
 }
 
 impl Clock {
+    /// A clock `ms` away from the wall clock.
+    pub fn with_offset_ms(ms: i64) -> Self {
+        Clock { offset_ms: AtomicI64::new(ms) }
+    }
+
     /// Now, as the sandbox's tenant sees it (ms since the epoch).
     pub fn now_ms(&self) -> i64 {
         chrono::Utc::now().timestamp_millis().saturating_add(self.offset_ms.load(Ordering::SeqCst))

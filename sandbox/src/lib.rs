@@ -123,6 +123,11 @@ pub struct SandboxConfig {
     pub client_certificates: Vec<String>,
     /// Licence tier: on P1 the PIM endpoints answer as Graph does without P2.
     pub licences: Licences,
+    /// Seconds the tenant's clock starts away from the wall clock
+    /// (`TENANTCTL_CLOCK_OFFSET`, which tenantctl's own clock follows too),
+    /// so fixtures with fixed dates keep their meaning. Tokens keep the
+    /// wall clock.
+    pub clock_offset_secs: i64,
 }
 
 /// A random client secret in the style Entra issues (40 characters).
@@ -148,6 +153,8 @@ impl Default for SandboxConfig {
             permissions: None,
             client_certificates: Vec::new(),
             licences: Licences::default(),
+            // tenantctl's clock follows the same variable (`schema::clock`).
+            clock_offset_secs: std::env::var("TENANTCTL_CLOCK_OFFSET").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0),
         }
     }
 }
@@ -199,6 +206,10 @@ impl SandboxConfig {
     /// Register a PEM certificate as a certificate credential of the client.
     pub fn with_client_certificate(mut self, pem: impl Into<String>) -> Self {
         self.client_certificates.push(pem.into());
+        self
+    }
+    pub fn with_clock_offset(mut self, secs: i64) -> Self {
+        self.clock_offset_secs = secs;
         self
     }
     pub fn with_licences(mut self, licences: Licences) -> Self {
@@ -303,7 +314,7 @@ impl Sandbox {
                 certificates,
             },
             base,
-            clock: Default::default(),
+            clock: clock::Clock::with_offset_ms(config.clock_offset_secs.saturating_mul(1000)),
         });
         let (tx, rx) = watch::channel(false);
         let router = server::router(app.clone());
@@ -407,7 +418,7 @@ impl SandboxHandle {
     /// delegated token, which the sandbox does not issue); its id.
     pub fn add_pending_request(&self, package: &str, policy: &str, target: &str) -> Result<String, SandboxError> {
         let mut t = lock(&self.app.tenant);
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let now = chrono::DateTime::from_timestamp_millis(self.app.clock.now_ms()).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let id = entitlement_pending::add_pending(&mut t, &now, package, policy, target).map_err(|e| SandboxError::InvalidArgument(e.message))?;
         t.flush()?;
         Ok(id)

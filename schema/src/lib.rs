@@ -5,6 +5,7 @@
 pub mod address;
 pub mod change_limits;
 pub mod built_in_roles;
+pub mod clock;
 pub mod datetime;
 pub mod diagnostic;
 pub mod env_names;

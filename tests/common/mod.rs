@@ -63,6 +63,15 @@ pub fn scratch_without_approvals() -> tempfile::TempDir {
     })
 }
 
+/// Now as tenantctl and the sandbox see it in this test run: the wall
+/// clock moved by `TENANTCTL_CLOCK_OFFSET`, which `.ci/run` sets so the
+/// fixtures' fixed dates (the example's guest ends 2027-03-31) keep the
+/// meaning they had on 2026-12-02. Dates a test writes into desired state
+/// or a ledger are taken from this clock, not the wall.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    schema::clock::now()
+}
+
 pub async fn sandbox() -> SandboxHandle {
     let domain = example()
         .tenant

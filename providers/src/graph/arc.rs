@@ -51,15 +51,19 @@ pub fn key_dir(get: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
     }
 }
 
-/// The challenge key may only go to the identity endpoint on this machine.
-pub fn check_loopback(endpoint: &Url) -> Result<(), AuthError> {
-    let local = match endpoint.host() {
+/// Whether `endpoint` is on this machine (127.0.0.0/8, ::1, `localhost`).
+pub fn is_loopback(endpoint: &Url) -> bool {
+    match endpoint.host() {
         Some(url::Host::Ipv4(a)) => a.is_loopback(),
         Some(url::Host::Ipv6(a)) => a.is_loopback(),
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         None => false,
-    };
-    if local {
+    }
+}
+
+/// The challenge key may only go to the identity endpoint on this machine.
+pub fn check_loopback(endpoint: &Url) -> Result<(), AuthError> {
+    if is_loopback(endpoint) {
         Ok(())
     } else {
         Err(AuthError::NotConfigured {

@@ -163,7 +163,7 @@ fn broken_match(state: &DesiredState, reference: &str, allowed: &[Kind]) -> Opti
 
 /// Run every check, adding problems to `diags`.
 pub fn validate(state: &DesiredState, sources: &[SourceFile], diags: &mut Diagnostics) {
-    validate_at(Utc::now(), state, sources, diags);
+    validate_at(crate::clock::now(), state, sources, diags);
 }
 
 /// [`validate`] as of `now`, so expiry checks are reproducible in tests.
