@@ -173,3 +173,81 @@ async fn an_administrators_request_names_the_subject_assigned_as_its_requestor()
     assert!(warning(&out).is_empty() && !out.contains(admin[0]["id"].as_str().expect("its id")), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// A group administered through an administrative unit (Adele manages
+/// groups over it), granted by a package whose policy has no approval.
+const UNIT: &str = r#"
+[group.access15-sales]
+display_name = "access15 sales"
+mail_nickname = "access15-sales"
+
+[group.access15-sales-desk]
+display_name = "access15 sales desk"
+mail_nickname = "access15-sales-desk"
+
+[group.access15-sales-all]
+display_name = "access15 sales (all)"
+mail_nickname = "access15-sales-all"
+members = ["access15-sales-desk"]
+
+[administrative_unit.access15-sales]
+display_name = "access15 Sales"
+members = ["access15-sales", "access15-sales-all"]
+
+[role_assignment.access15-sales-groups]
+principal = "adele"
+role = "Groups Administrator"
+scope = { administrative_unit = "access15-sales" }
+justification = "Adele runs the Sales groups"
+
+[access_catalog.access15]
+display_name = "access15"
+groups = ["access15-sales", "access15-sales-desk"]
+
+[access_package.access15-sales]
+display_name = "access15 sales"
+catalog = "access15"
+groups = ["access15-sales"]
+
+[access_package.access15-sales.policies.staff]
+display_name = "Staff"
+allowed_target_scope = "specificDirectoryUsers"
+specific_allowed_targets = ["access15-staff"]
+expiration = { type = "afterDuration", duration = "P30D" }
+requestor_settings = { enable_targets_to_self_add_access = true }
+request_approval_settings = { is_approval_required_for_add = false }
+"#;
+
+const APPROVED: &str = r#"request_approval_settings = { is_approval_required_for_add = true, stages = [{ primary_approvers = ["adele"], fallback_primary_approvers = ["megan"], duration_before_automatic_denial = "P7D" }] }"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_granting_a_group_an_admin_unit_administers_needs_approval() {
+    let sb = sandbox().await;
+    let (work, dir) = kind_scratch(&[], "access15", "extra.toml", &format!("{EXTRA}{UNIT}"));
+    let (root, dd) = (work.path(), d(&dir));
+    let unapproved = "request_approval_settings = { is_approval_required_for_add = false }";
+
+    // The group itself is a member of the unit the role is scoped to.
+    let (code, out) = run(&sb, root, &["validate", dd]);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("error[access-without-approval]") && out.contains("access_package.access15-sales") && out.contains("administrative_unit.access15-sales") && out.contains("extra.toml:"), "{out}");
+
+    // Nested: the group granted is a member of a group in the unit.
+    edit_file(&dir, "extra.toml", |t| t.replace("groups = [\"access15-sales\"]\n\n[access_package.access15-sales.policies", "groups = [\"access15-sales-desk\"]\n\n[access_package.access15-sales.policies"));
+    let (code, out) = run(&sb, root, &["validate", dd]);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("error[access-without-approval]") && out.contains("group.access15-sales-desk is a member of group.access15-sales-all") && out.contains("administrative_unit.access15-sales"), "{out}");
+
+    // With a stage of approvers, the package is admitted.
+    edit_file(&dir, "extra.toml", |t| t.replace(unapproved, APPROVED));
+    let (code, out) = run(&sb, root, &["validate", dd]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("access-without-approval"), "{out}");
+
+    // The unit no longer scopes a role: granting its member is not privileged.
+    edit_file(&dir, "extra.toml", |t| t.replace(APPROVED, unapproved).replace("scope = { administrative_unit = \"access15-sales\" }\n", ""));
+    let (code, out) = run(&sb, root, &["validate", dd]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("access-without-approval"), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
