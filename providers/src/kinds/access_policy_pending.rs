@@ -316,4 +316,12 @@ mod tests {
         assert_eq!(narrowing(&specific(json!(["a"])), &specific(json!(["a", "b"]))), vec!["1 of its allowed requestors taken out".to_string()]);
         assert!(narrowing(&specific(json!(["a", "b"])), &specific(json!(["a"]))).is_empty());
     }
+
+    #[test]
+    fn a_request_whose_policy_is_unknown_is_never_dropped() {
+        let w = |shown: &str, policy: Option<&str>| Waiting { shown: shown.into(), policy: policy.map(str::to_string) };
+        let touched = BTreeMap::from([("p1".to_string(), "Narrowed".to_string())]);
+        let named = through_touched(vec![w("a", Some("p1")), w("b", Some("p2")), w("c", None)], &touched);
+        assert_eq!(named, vec!["a through policy `Narrowed`".to_string(), "c, whose policy Graph did not give".to_string()]);
+    }
 }
