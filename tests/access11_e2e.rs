@@ -191,7 +191,7 @@ async fn a_plan_narrowing_a_policy_names_the_requests_waiting_on_its_package() {
     patch_out_of_band(&sb, "accessPackageAssignmentPolicies", &policy, off).await;
     let (_, out) = run(&sb, root, &["plan", dd]);
     assert!(out.contains("access_package.fabrikam-audit") && out.contains("approval is now required"), "{out}");
-    assert!(out.contains("1 request already waiting for approval on the package is not re-checked") && out.contains(PARTNER) && out.contains(&request), "{out}");
+    assert!(out.contains("1 request already waiting for approval through it is not re-checked") && out.contains(PARTNER) && out.contains(&request), "{out}");
     let (code, out) = run(&sb, root, &["apply", dd, "--auto-approve"]);
     assert_eq!(code, Some(0), "{out}");
 

@@ -125,7 +125,7 @@ async fn the_waiting_requests_warning_counts_in_the_plural() {
     patch_out_of_band(&sb, "accessPackageAssignmentPolicies", &policy, off).await;
     let (code, out) = run(&sb, root, &["plan", dd]);
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("2 requests already waiting for approval on the package are not re-checked by Entra"), "{out}");
+    assert!(out.contains("2 requests already waiting for approval through it are not re-checked by Entra"), "{out}");
     assert!(!out.contains("request(s) already waiting"), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }

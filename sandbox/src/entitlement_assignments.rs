@@ -238,10 +238,40 @@ pub fn create_assignment_request(t: &mut Tenant, ctx: &Ctx, spec: &Spec, body: M
 }
 
 /// `$expand=assignment`, `accessPackage` and `requestor` on a request.
-pub fn expand_request(t: &Tenant, _: &Ctx, spec: &Spec, _: &str, rec: &Record, e: &Expand, out: &mut Map<String, Value>) -> Result<(), GraphError> {
+/// The assignment takes its own expansions (`assignment($expand=target)`
+/// is the example of "Get accessPackageAssignmentRequest" (v1.0);
+/// `assignmentPolicy` and `accessPackage` "support `$expand`" on the
+/// accessPackageAssignment resource): an administrator's request names
+/// the assignment it made; a request still waiting names the assignment
+/// "requested to be created" (the resource's words), with its target,
+/// package and policy and no state yet (no page gives one before
+/// delivery).
+pub fn expand_request(t: &Tenant, ctx: &Ctx, spec: &Spec, id: &str, rec: &Record, e: &Expand, out: &mut Map<String, Value>) -> Result<(), GraphError> {
     match e.name.as_str() {
         "assignment" => {
-            out.insert("assignment".into(), t.get(ASSIGNMENTS, nav_str(rec, ASSIGNMENT_ID)).map(|r| Value::Object(r.data.clone())).unwrap_or(Value::Null));
+            let made = t.get(ASSIGNMENTS, nav_str(rec, ASSIGNMENT_ID)).cloned();
+            let requested = || {
+                let mut nav = Map::new();
+                for k in [PACKAGE_ID, POLICY_ID, TARGET_ID] {
+                    nav.insert(k.into(), json!(nav_str(rec, k)));
+                }
+                let data = json!({"id": nav_str(rec, crate::entitlement_pending::REQUESTED_ASSIGNMENT), "state": null, "status": null, "expiredDateTime": null, "schedule": null});
+                Record { data: data.as_object().cloned().unwrap_or_default(), nav, created_ms: 0 }
+            };
+            let a = match made {
+                Some(a) => Some(a),
+                None if !nav_str(rec, POLICY_ID).is_empty() => Some(requested()),
+                None => None,
+            };
+            let Some(a) = a else {
+                out.insert("assignment".into(), Value::Null);
+                return Ok(());
+            };
+            let mut m = a.data.clone();
+            for n in &e.nested {
+                expand_assignment(t, ctx, &ASSIGNMENTS_EXPAND, id, &a, n, &mut m)?;
+            }
+            out.insert("assignment".into(), Value::Object(m));
         }
         "accessPackage" => {
             let package = crate::entitlement_pending::package_of(t, rec);
@@ -255,19 +285,15 @@ pub fn expand_request(t: &Tenant, _: &Ctx, spec: &Spec, _: &str, rec: &Record, e
     Ok(())
 }
 
+/// The assignments' expansions, for those under a request's `assignment`.
+static ASSIGNMENTS_EXPAND: Spec = Spec { expand: expand_assignment, entity: None, ..resources::dir(ASSIGNMENTS, &["identityGovernance", "entitlementManagement", "assignments"], "identityGovernance/entitlementManagement/assignments") };
+
 /// `$expand=target,accessPackage,assignmentPolicy` on an assignment; the
 /// target is its `accessPackageSubject`.
 pub fn expand_assignment(t: &Tenant, _: &Ctx, spec: &Spec, _: &str, rec: &Record, e: &Expand, out: &mut Map<String, Value>) -> Result<(), GraphError> {
     match e.name.as_str() {
         "target" => {
-            let id = nav_str(rec, TARGET_ID);
-            let u = t.get("users", id).map(|u| u.data.clone()).unwrap_or_default();
-            let f = |k: &str| u.get(k).cloned().unwrap_or(Value::Null);
-            let external = u.get("userType").and_then(Value::as_str) == Some("Guest");
-            out.insert(
-                "target".into(),
-                json!({"id": id, "objectId": id, "displayName": f("displayName"), "email": f("mail"), "principalName": f("userPrincipalName"), "subjectType": "user", "subjectLifecycle": if external { "governed" } else { "notDefined" }}),
-            );
+            out.insert("target".into(), crate::entitlement_pending::subject(t, nav_str(rec, TARGET_ID)));
         }
         "accessPackage" => {
             out.insert("accessPackage".into(), t.get(PACKAGES, nav_str(rec, PACKAGE_ID)).map(|r| Value::Object(r.data.clone())).unwrap_or(Value::Null));

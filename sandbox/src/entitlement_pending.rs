@@ -13,7 +13,9 @@
 //!
 //! "List assignmentRequests" (v1.0) documents `$expand` and `$filter`,
 //! and for one package exactly `$expand=accessPackage&$filter=accessPackage/id eq '{id}'`;
-//! `$expand=requestor` names the requestor. Any other `$filter` on the v1.0
+//! `$expand=requestor` names the requestor, `$expand=assignment` the
+//! assignment requested (with its own expansions:
+//! `entitlement_assignments::expand_request`). Any other `$filter` on the v1.0
 //! list is refused (400): a client relying on an undocumented filter
 //! (`state`, `requestType`) fails here rather than on a real tenant.
 
@@ -28,6 +30,8 @@ use crate::store::{Record, Tenant};
 pub const PACKAGE_ID: &str = "accessPackageId";
 pub const POLICY_ID: &str = "assignmentPolicyId";
 pub const TARGET_ID: &str = "targetId";
+/// The id of the assignment a waiting request asks to be created.
+pub const REQUESTED_ASSIGNMENT: &str = "requestedAssignmentId";
 
 fn nav_str<'a>(r: &'a Record, k: &str) -> &'a str {
     r.nav.get(k).and_then(Value::as_str).unwrap_or_default()
@@ -68,6 +72,7 @@ pub fn add_pending(t: &mut Tenant, now_iso: &str, package: &str, policy: &str, t
     nav.insert(PACKAGE_ID.into(), json!(package));
     nav.insert(POLICY_ID.into(), json!(policy));
     nav.insert(TARGET_ID.into(), json!(target));
+    nav.insert(REQUESTED_ASSIGNMENT.into(), json!(crate::resources::new_id()));
     t.put(ASSIGNMENT_REQUESTS, &id, Record { data, nav, created_ms: 0 });
     Ok(id)
 }
@@ -81,10 +86,22 @@ pub fn package_of<'a>(t: &'a Tenant, r: &'a Record) -> &'a str {
     }
 }
 
-/// The request's `requestor` (an `accessPackageSubject`): the user who
-/// asked; an administrator's request (made by the application) has none.
+/// The request's `requestor` (an `accessPackageSubject`): "the subject
+/// who requested or, if a direct assignment, was assigned" (the v1.0
+/// accessPackageAssignmentRequest resource): the user who asked for a
+/// `userAdd`; for an administrator's request (`adminAdd`, `adminUpdate`,
+/// `adminRemove`, made by tenantctl's application) the subject of the
+/// assignment, never the application and never null.
 pub fn requestor(t: &Tenant, r: &Record) -> Value {
-    let id = nav_str(r, TARGET_ID);
+    let id = match nav_str(r, TARGET_ID) {
+        "" => t.get(ASSIGNMENTS, nav_str(r, "assignmentId")).map(|a| nav_str(a, TARGET_ID)).unwrap_or_default(),
+        id => id,
+    };
+    subject(t, id)
+}
+
+/// The `accessPackageSubject` of user `id` (null when no such user).
+pub fn subject(t: &Tenant, id: &str) -> Value {
     let Some(u) = t.get("users", id) else { return Value::Null };
     let f = |k: &str| u.data.get(k).cloned().unwrap_or(Value::Null);
     let external = u.data.get("userType").and_then(Value::as_str) == Some("Guest");

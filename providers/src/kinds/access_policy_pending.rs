@@ -1,35 +1,45 @@
-//! Requests already waiting under a policy the plan narrows.
+//! Requests already waiting under a policy the plan narrows or deletes.
 //!
 //! Narrowing an assignment policy (fewer people may request, self-requests
 //! turned off, approval or an approval stage added) changes what Entra
 //! admits from then on; requests already waiting for an approver are
 //! neither re-checked nor cancelled, so an approver can still grant what
-//! the policy no longer admits. The plan says so, naming them: for each
-//! declared package matched live (the ledger's id, else its name) one of
-//! whose policies the plan narrows, its requests are listed as "List
-//! assignmentRequests" (v1.0) documents for one package
+//! the policy no longer admits. The plan says so, naming them, policy by
+//! policy: for each declared package matched live (the ledger's id, else
+//! its name), the live policies the plan narrows, and those it deletes (a
+//! live policy desired state no longer declares, renamed with another
+//! change or removed: hostile run 24, finding 12), are known by their live
+//! ids; the package's requests are listed as "List assignmentRequests"
+//! (v1.0) documents for one package
 //! (`$expand=accessPackage&$filter=accessPackage/id eq '{id}'`, with
-//! `requestor` expanded too, also documented there), and those of type
-//! `userAdd` still waiting (`submitted`, `pendingApproval`, `scheduled`:
-//! the v1.0 `accessPackageRequestState` members before a decision) are
-//! listed in a plan warning. The page documents no filter on `state` or
-//! `requestType`, so those are checked here, not asked of Graph. A request
-//! does not say which policy it came through without the undocumented
-//! nested expansion of its assignment's policy, so the warning names the
-//! package's waiting requests and the policy narrowed.
+//! `requestor` expanded, also documented there) and with
+//! `assignment($expand=assignmentPolicy)`: a request's `assignment`
+//! "supports `$expand`" and takes its own expansions ("Get
+//! accessPackageAssignmentRequest" shows `assignment($expand=target)`),
+//! and an assignment's `assignmentPolicy` "supports `$expand`" (the v1.0
+//! accessPackageAssignment resource). The `userAdd` requests still waiting
+//! (`submitted`, `pendingApproval`, `scheduled`: the v1.0
+//! `accessPackageRequestState` members before a decision) whose policy id
+//! is one narrowed or deleted are named in a plan warning. A request whose
+//! policy Graph does not give (no assignment, or the nested expansion
+//! refused, when the documented listing is asked again without it), or a
+//! package whose policies' ids could not be read, is never taken as
+//! another policy's: its waiting requests are named with that said.
 //!
-//! Costs nothing unless a policy is narrowed: one listing per such
-//! package. A listing that fails (after the client's retries) is said in
-//! the warning, never taken as "none waiting"; only an authentication
-//! failure fails the plan.
+//! Costs nothing unless a policy is narrowed or deleted: one listing of
+//! the policies, and one of requests per such package. A listing that
+//! fails (after the client's retries) is said in the warning, never taken
+//! as "none waiting"; only an authentication failure fails the plan.
 
 use std::collections::BTreeMap;
 
 use engine::{DesiredModel, Ledger, LiveObject, ObservedState};
-use schema::Kind;
+use schema::{Address, Kind};
 use serde_json::Value;
 
+use super::access_package::{declared_policy_names, policy_keys, policy_package, POLICIES_LISTING};
 use super::access_package_assignment::REQUESTS;
+use super::access_policy_rename::{names, rename};
 use super::registry::lit;
 use super::str_field;
 use crate::graph::{GraphClient, GraphError};
@@ -88,20 +98,55 @@ pub fn narrowing(want: &Value, have: &Value) -> Vec<String> {
     why
 }
 
-/// The declared packages matched live, each with the narrowed policies'
-/// names and why.
-fn narrowed<'a>(desired: &DesiredModel, ledger: &Ledger, live: &'a [LiveObject]) -> Vec<(String, &'a LiveObject, Vec<String>)> {
+/// A live policy the plan narrows or deletes: its key in the package's
+/// props, and what the plan does to it, as words.
+struct Touched {
+    key: String,
+    said: String,
+}
+
+/// The declared policy `want` with its specific targets named as live
+/// ones are (a reference to the object id: the ledger's, else the live
+/// object with the declared one's natural key), so a target kept is not
+/// taken for one taken out. A target not found live stays as declared.
+fn resolved(want: &Value, desired: &DesiredModel, ledger: &Ledger, observed: &ObservedState) -> Value {
+    let mut w = want.clone();
+    if let Some(Value::Array(ts)) = w.get_mut("specificAllowedTargets") {
+        for t in ts.iter_mut() {
+            let Some(a) = engine::model::as_reference(t).and_then(|r| r.parse::<Address>().ok()) else { continue };
+            let id = ledger.id(&a).map(str::to_string).or_else(|| {
+                let key = &desired.resources.get(&a)?.natural_key;
+                observed.objects.get(&a.kind)?.iter().find(|o| &o.natural_key == key).map(|o| o.id.clone())
+            });
+            if let Some(id) = id {
+                *t = engine::model::reference(id);
+            }
+        }
+    }
+    w
+}
+
+/// The declared packages matched live, each with the live policies the
+/// plan narrows or deletes.
+fn touched<'a>(desired: &DesiredModel, ledger: &Ledger, observed: &ObservedState, live: &'a [LiveObject]) -> Vec<(String, &'a LiveObject, Vec<Touched>)> {
     let mut out = Vec::new();
     for r in desired.resources.values().filter(|r| r.address.kind == Kind::AccessPackage) {
         let id = ledger.id(&r.address);
         let Some(o) = live.iter().find(|o| id.map_or(o.natural_key == r.natural_key, |id| o.id == id)) else { continue };
         let (Some(want), Some(have)) = (r.props.get(POLICIES).and_then(Value::as_object), o.props.get(POLICIES).and_then(Value::as_object)) else { continue };
         let mut said = Vec::new();
-        for (name, w) in want {
-            let Some(h) = have.get(name) else { continue };
-            let why = narrowing(w, h);
-            if !why.is_empty() {
-                said.push(format!("policy `{}` ({})", str_field(w, "displayName"), why.join("; ")));
+        // Live policies by key: a policy renamed alone is already keyed by
+        // its new name (`access_policy_rename::guard`); one with no
+        // declared namesake is deleted by the package's writer.
+        for (key, h) in have {
+            match want.get(key) {
+                Some(w) => {
+                    let why = narrowing(&resolved(w, desired, ledger, observed), h);
+                    if !why.is_empty() {
+                        said.push(Touched { key: key.clone(), said: format!("narrows policy `{}` ({})", str_field(w, "displayName"), why.join("; ")) });
+                    }
+                }
+                None => said.push(Touched { key: key.clone(), said: format!("deletes policy `{}`", str_field(h, "displayName")) }),
             }
         }
         if !said.is_empty() {
@@ -111,47 +156,134 @@ fn narrowed<'a>(desired: &DesiredModel, ledger: &Ledger, live: &'a [LiveObject])
     out
 }
 
-/// The package's `userAdd` requests still waiting, as `who (request id)`,
-/// in a stable order.
-async fn waiting(client: &GraphClient, package: &str) -> Result<Vec<String>, GraphError> {
+/// Each live policy's id, by (package id, key in the package's props),
+/// keyed as the package's read keys them (`access_package::policy_keys`)
+/// and, for a policy renamed alone, under its new name as the rename guard
+/// re-keys it.
+async fn policy_ids(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger, live: &[LiveObject]) -> Result<BTreeMap<(String, String), String>, GraphError> {
+    let listed = client.v1().list_all(POLICIES_LISTING).await?;
+    let mut by_package: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+    for p in &listed {
+        by_package.entry(policy_package(p)).or_default().push(p);
+    }
+    let packages: Vec<_> = desired.resources.range(Address::new(Kind::AccessPackage, "")..).take_while(|(a, _)| a.kind == Kind::AccessPackage).map(|(_, r)| r).collect();
+    let declared = declared_policy_names(packages.iter().copied());
+    let mut out = BTreeMap::new();
+    for (package, pols) in by_package {
+        for (key, p) in policy_keys(pols, &declared) {
+            out.insert((package.to_string(), key), str_field(p, "id").to_string());
+        }
+    }
+    for r in packages {
+        let id = ledger.id(&r.address);
+        let Some(o) = live.iter().find(|o| id.map_or(o.natural_key == r.natural_key, |id| o.id == id)) else { continue };
+        if let Some((old, new)) = rename(&names(&r.props), &names(&o.props)) {
+            if let Some(pid) = out.get(&(o.id.clone(), old.to_string())).cloned() {
+                out.insert((o.id.clone(), new.to_string()), pid);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A `userAdd` request still waiting.
+struct Waiting {
+    /// `who (request id, state)`.
+    shown: String,
+    /// The id of the policy it came through, when Graph gave it.
+    policy: Option<String>,
+}
+
+/// The package's `userAdd` requests still waiting, in a stable order.
+async fn waiting(client: &GraphClient, package: &str) -> Result<Vec<Waiting>, GraphError> {
     let filter = crate::apply::urlencode(&format!("accessPackage/id eq {}", lit(package)));
-    let listed = client.v1().list_all(&format!("{REQUESTS}?$expand=accessPackage,requestor&$filter={filter}")).await?;
-    let mut who: BTreeMap<(String, String), String> = BTreeMap::new();
+    let api = client.v1();
+    let listed = match api.list_all(&format!("{REQUESTS}?$expand=accessPackage,requestor,assignment($expand=assignmentPolicy)&$filter={filter}")).await {
+        // The nested expansion refused: the documented per-package
+        // listing, each request's policy then unknown.
+        Err(GraphError::InvalidRequest { status: 400, .. }) => api.list_all(&format!("{REQUESTS}?$expand=accessPackage,requestor&$filter={filter}")).await?,
+        other => other?,
+    };
+    let mut out: BTreeMap<(String, String), Waiting> = BTreeMap::new();
     for r in listed.iter().filter(|r| str_field(r, "requestType") == "userAdd" && WAITING.contains(&str_field(r, "state"))) {
         let subject = r.get("requestor").cloned().unwrap_or(Value::Null);
         let name = [str_field(&subject, "principalName"), str_field(&subject, "displayName"), str_field(&subject, "objectId")].into_iter().find(|s| !s.is_empty()).unwrap_or("an unknown requestor").to_string();
         let id = str_field(r, "id").to_string();
-        who.insert((name.to_lowercase(), id.clone()), format!("{name} ({id}, {})", str_field(r, "state")));
+        let policy = r.pointer("/assignment/assignmentPolicy/id").and_then(Value::as_str).filter(|p| !p.is_empty()).map(str::to_string);
+        out.insert((name.to_lowercase(), id.clone()), Waiting { shown: format!("{name} ({id}, {})", str_field(r, "state")), policy });
     }
-    Ok(who.into_values().collect())
+    Ok(out.into_values().collect())
 }
 
-/// "1 request already waiting ... is not re-checked", "2 requests ...
-/// are not re-checked".
-fn waiting_said(n: usize) -> String {
+/// "1 request already waiting ... through it is not re-checked", "2
+/// requests ... through them are not re-checked" (`policies` changed).
+fn waiting_said(n: usize, policies: usize) -> String {
     let (noun, verb) = if n == 1 { ("request", "is") } else { ("requests", "are") };
-    format!("{n} {noun} already waiting for approval on the package {verb} not re-checked by Entra and")
+    let it = if policies == 1 { "it" } else { "them" };
+    format!("{n} {noun} already waiting for approval through {it} {verb} not re-checked by Entra and")
 }
 
-/// Warn, for each package whose policy the plan narrows, of the requests
-/// already waiting on it. Only an authentication failure is an error.
+/// The waiting requests of one package that came through a policy in
+/// `touched` (by live id), or whose policy is not known, each shown with
+/// the policy it came through.
+fn through_touched(who: Vec<Waiting>, touched: &BTreeMap<String, String>) -> Vec<String> {
+    who.into_iter()
+        .filter_map(|w| match &w.policy {
+            Some(p) => touched.get(p).map(|name| format!("{} through policy `{name}`", w.shown)),
+            None => Some(format!("{}, whose policy Graph did not give", w.shown)),
+        })
+        .collect()
+}
+
+/// Warn, for each package whose policy the plan narrows or deletes, of
+/// the requests already waiting through it. Only an authentication
+/// failure is an error.
 pub async fn read(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger, observed: &mut ObservedState) -> Result<(), GraphError> {
     if observed.unreadable.contains_key(&Kind::AccessPackage) {
         return Ok(());
     }
     let live = observed.objects.get(&Kind::AccessPackage).cloned().unwrap_or_default();
-    for (address, o, said) in narrowed(desired, ledger, &live) {
-        let narrowed = said.join(", ");
+    let packages = touched(desired, ledger, observed, &live);
+    if packages.is_empty() {
+        return Ok(());
+    }
+    let ids = match policy_ids(client, desired, ledger, &live).await {
+        Ok(ids) => Ok(ids),
+        Err(e @ GraphError::Auth { .. }) => return Err(e),
+        Err(e) => Err(e.to_string()),
+    };
+    for (address, o, said) in packages {
+        let changed = said.iter().map(|t| t.said.as_str()).collect::<Vec<_>>().join(", ");
+        // The live ids of the policies touched, with the names shown; any
+        // not known (its id not read) and the package's waiting requests
+        // are all named, never matched by name.
+        let known: Result<BTreeMap<String, String>, String> = match &ids {
+            Ok(ids) => said
+                .iter()
+                .map(|t| {
+                    let name = o.props.get(POLICIES).and_then(|p| p.get(&t.key)).map(|p| str_field(p, "displayName").to_string()).unwrap_or_else(|| t.key.clone());
+                    ids.get(&(o.id.clone(), t.key.clone())).map(|id| (id.clone(), name)).ok_or_else(|| format!("policy `{}` was not among the policies read", t.key))
+                })
+                .collect(),
+            Err(e) => Err(format!("the package's policies could not be read ({e})")),
+        };
         match waiting(client, &o.id).await {
-            Ok(who) if who.is_empty() => {}
-            Ok(who) => observed.warnings.push(format!(
-                "{address}: this plan narrows {narrowed}, but {} can still be approved: {}. Approvers: deny those the narrowed policy no longer admits",
-                waiting_said(who.len()),
-                who.join(", ")
-            )),
+            Ok(who) => {
+                let (who, note) = match &known {
+                    Ok(touched) => (through_touched(who, touched), String::new()),
+                    Err(why) => (who.into_iter().map(|w| w.shown).collect(), format!(" (which policy each came through is not known: {why}; every request waiting on the package is named)")),
+                };
+                if !who.is_empty() {
+                    observed.warnings.push(format!(
+                        "{address}: this plan {changed}, but {} can still be approved: {}{note}. Approvers: deny those the changed policy no longer admits",
+                        waiting_said(who.len(), said.len()),
+                        who.join(", ")
+                    ));
+                }
+            }
             Err(e @ GraphError::Auth { .. }) => return Err(e),
             Err(e) => observed.warnings.push(format!(
-                "{address}: this plan narrows {narrowed}; the requests waiting for approval on the package could not be read ({e}), so any already waiting are not shown: approvers should check them"
+                "{address}: this plan {changed}; the requests waiting for approval on the package could not be read ({e}), so any already waiting are not shown: approvers should check them"
             )),
         }
     }
@@ -183,5 +315,13 @@ mod tests {
         let specific = |t: Value| json!({"allowedTargetScope": "specificDirectoryUsers", "specificAllowedTargets": t});
         assert_eq!(narrowing(&specific(json!(["a"])), &specific(json!(["a", "b"]))), vec!["1 of its allowed requestors taken out".to_string()]);
         assert!(narrowing(&specific(json!(["a", "b"])), &specific(json!(["a"]))).is_empty());
+    }
+
+    #[test]
+    fn a_request_whose_policy_is_unknown_is_never_dropped() {
+        let w = |shown: &str, policy: Option<&str>| Waiting { shown: shown.into(), policy: policy.map(str::to_string) };
+        let touched = BTreeMap::from([("p1".to_string(), "Narrowed".to_string())]);
+        let named = through_touched(vec![w("a", Some("p1")), w("b", Some("p2")), w("c", None)], &touched);
+        assert_eq!(named, vec!["a through policy `Narrowed`".to_string(), "c, whose policy Graph did not give".to_string()]);
     }
 }

@@ -2,7 +2,9 @@
 //! written: guest access is temporary and approved by a second person.
 //!
 //! * `access-without-approval`: a policy that admits external users, or
-//!   that grants a group holding a directory role, a role-assignable or
+//!   that grants a group holding a directory role (at the tenant or over
+//!   an administrative unit), a member of an administrative unit a role
+//!   is scoped to (`access_package_units`), a role-assignable or
 //!   protected group, or one conditional access excludes, needs approval;
 //!   an automatic assignment policy never has it (nobody requests, nobody
 //!   approves).
@@ -29,6 +31,7 @@ use std::collections::BTreeSet;
 use crate::address::{Address, Kind};
 use crate::kinds::access_package::{special_approver, AssignmentPolicy, AFTER_DATE_TIME, AFTER_DURATION, NO_EXPIRATION};
 use crate::kinds::access_package_reach as reach_rules;
+use crate::kinds::access_package_units as units;
 use crate::kinds::user::UserKind;
 use crate::path;
 use crate::validate::{Ctx, MAX_EXPIRY_DAYS};
@@ -68,10 +71,11 @@ fn excepted(cx: &Ctx, lint: &str, key: &str) -> bool {
 /// `g` holds, or what a group `g` is nested in holds (hostile run 17,
 /// finding 1).
 fn sensitive_group(cx: &Ctx, g: &Address) -> Option<String> {
-    if let Some(why) = direct_sensitive(cx, g).or_else(|| reach_rules::grants_of(cx, g)) {
+    let own = |h: &Address| direct_sensitive(cx, h).or_else(|| reach_rules::grants_of(cx, h)).or_else(|| units::unit_reach(cx, h));
+    if let Some(why) = own(g) {
         return Some(why);
     }
-    reach_rules::containing_groups(cx, g).into_iter().find_map(|h| direct_sensitive(cx, &h).or_else(|| reach_rules::grants_of(cx, &h)).map(|why| format!("{g} is a member of {h}: {why}")))
+    reach_rules::containing_groups(cx, g).into_iter().find_map(|h| own(&h).map(|why| format!("{g} is a member of {h}: {why}")))
 }
 
 /// Why group `g` itself is privileged by its own declaration, role
@@ -86,7 +90,7 @@ fn direct_sensitive(cx: &Ctx, g: &Address) -> Option<String> {
     }
     for (rk, ra) in &cx.state.role_assignment {
         if cx.state.resolve(&ra.value.principal, &[Kind::User, Kind::Guest, Kind::Group]).ok().as_ref() == Some(g) {
-            return Some(format!("{g} holds {} (role_assignment.{rk})", ra.value.role));
+            return Some(format!("{g} holds {}{} (role_assignment.{rk})", ra.value.role, units::over_unit(cx, ra.value.scope.as_ref())));
         }
     }
     for (ck, ca) in &cx.state.conditional_access {

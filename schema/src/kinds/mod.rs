@@ -93,6 +93,7 @@ pub mod access_package;
 pub mod access_package_rules;
 pub mod access_package_reach;
 pub mod access_package_approver_groups;
+pub mod access_package_units;
 pub use access_catalog::AccessCatalog;
 pub use access_package::AccessPackage;
 pub mod access_package_assignment;
