@@ -221,3 +221,62 @@ async fn a_full_read_and_another_ledgers_seal_written_at_once_are_both_kept() {
     assert!(adopted["ledgerSeals"].as_str().is_some_and(|s| s.contains(&other)), "{adopted}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Guests `guest.e1` .. `guest.e{n}` whose access ends at `expires`.
+fn guests(n: usize, expires: &str) -> String {
+    (1..=n)
+        .map(|i| format!("\n[guest.e{i}]\nemail = \"e{i}.gov21@fabrikam.com\"\ndisplay_name = \"Guest {i}\"\nredirect_url = \"https://myapps.microsoft.com\"\nexpires = {expires}\nsponsor = \"adele\"\n"))
+        .collect()
+}
+
+async fn enabled(sb: &SandboxHandle, id: &str) -> bool {
+    graph(sb, Method::GET, &format!("/v1.0/users/{id}?$select=accountEnabled"), None).await["accountEnabled"] == serde_json::json!(true)
+}
+
+/// Hostile run 25, findings 2 and 4: a pull request moving six guests'
+/// ends a few days ahead (`max_deletions = 5`) disabled nobody now, so the
+/// bound did not count it, and when the ends passed "on their own" the
+/// disables were not counted either: seven sign-in blocks past the bound,
+/// with no approval. The shortening is counted in the plan that makes it:
+/// past the bound it is sensitive, `apply` refuses and `reconcile
+/// --self-heal` holds it. Within the bound it applies unattended, as
+/// removing access does. The change is not noted as putting back what was
+/// last applied (the tenant did not drift; desired state changed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ends_moved_earlier_are_bounded_when_they_are_moved() {
+    let sb = sandbox().await;
+    let future = guests(6, "2027-03-31T17:00:00Z");
+    let (work, dir) = common::gov::converged(&sb, |dir| append(dir, "guests.toml", &future)).await;
+    let w = work.path();
+    let ids: Vec<String> = (1..=6).map(|i| common::gov::ledger_id(w, &format!("guest.e{i}"))).collect();
+    let (code, out) = run(&sb, w, &["apply", "--auto-approve", d(&dir)]);
+    assert_eq!(code, Some(0), "sealed: {out}");
+    let soon = (chrono::Utc::now() + chrono::Duration::days(2)).format("%Y-%m-%dT%H:%M:00Z").to_string();
+    common::gov::edit_file(&dir, "guests.toml", |t| t.replace(&future, &guests(6, &soon)));
+
+    let (_, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert!(out.contains("moves the access end of 6 guest(s) earlier") && out.contains("6 removals, more than governance.prune.max_deletions (5)"), "{out}");
+    assert!(out.contains("a mass disable needs approval"), "sensitive: {out}");
+    assert!(!out.contains("puts back what was last applied") && !out.contains("the tenant drifted"), "finding 4: {out}");
+    assert!(out.contains("desired state changed the access end"), "{out}");
+    let (code, out) = run(&sb, w, &["apply", "--auto-approve", d(&dir)]);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("6 removals, more than"), "{out}");
+    let (_, out) = run(&sb, w, &["reconcile", "--once", "--self-heal", d(&dir)]);
+    assert!(out.contains("held") && out.contains("6 removals, more than governance.prune.max_deletions (5)"), "{out}");
+    let ledger = common::gov::ledger_of(w);
+    for i in 1..=6 {
+        let e = ledger.resources.get(&format!("guest.e{i}").parse().expect("an address")).expect("recorded");
+        assert_eq!(e.expires.as_deref(), Some("2027-03-31T17:00:00Z"), "guest.e{i}: no end moved without approval");
+    }
+    for id in &ids {
+        assert!(enabled(&sb, id).await, "nobody disabled: {id}");
+    }
+
+    // Five moved: within the bound, applied unattended.
+    common::gov::edit_file(&dir, "guests.toml", |t| t.replacen(&format!("expires = {soon}"), "expires = 2027-03-31T17:00:00Z", 1));
+    let (code, out) = run(&sb, w, &["apply", "--auto-approve", d(&dir)]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("removals, more than"), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
