@@ -280,3 +280,50 @@ async fn ends_moved_earlier_are_bounded_when_they_are_moved() {
     assert!(!out.contains("removals, more than"), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Hostile run 23, finding 9 (and 19/10): a create Graph refused for sure
+/// (HTTP 400: the initial password from `password_env` is too weak) kept
+/// its pending mark, sealed in the ledger, so every later run waited for
+/// it and said "a create was started by a run that did not finish". A
+/// definite refusal of everything the create sent clears the mark; the
+/// fixed re-run creates the user without waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_graph_refused_leaves_nothing_to_wait_for() {
+    let sb = sandbox().await;
+    let keyed = keyed_example(&sb);
+    let (k, w) = (keyed.keys.path(), keyed.work.path());
+    let dir = w.join("desired-state");
+    let user = format!(
+        "\n[user.gov21-pw]\nuser_principal_name = \"gov21-pw@{}\"\ndisplay_name = \"gov21 pw\"\nmail_nickname = \"gov21-pw\"\nusage_location = \"US\"\npassword_env = \"GOV21_PW\"\n",
+        sb.domain()
+    );
+    append(&dir, "accounts.toml", &user);
+    let key = |n: &str| k.join(format!("{n}.key")).to_str().expect("a UTF-8 path").to_string();
+    let tctl = |args: &[&str], password: &str| {
+        let o = command(&sb, w).env("GOV21_PW", password).env("TENANTCTL_REPLICATION_WINDOW", "20").args(args).output().expect("tenantctl runs");
+        (o.status.code(), format!("{}{}", text(&o.stdout), text(&o.stderr)))
+    };
+    let approved_apply = |password: &str| {
+        let (code, o) = tctl(&["plan", d(&dir), "--out", "p.json", "--author-key", &key("author")], password);
+        assert_eq!(code, Some(0), "{o}");
+        for who in ["alice", "bob"] {
+            let (code, o) = tctl(&["approve", "p.json", "--key", &key(who), "--dir", d(&dir)], password);
+            assert_eq!(code, Some(0), "{o}");
+        }
+        tctl(&["apply", "p.json", "--dir", d(&dir), "--auto-approve", "--concurrency", "1"], password)
+    };
+    let (code, out) = approved_apply("abc");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("FAILED") && out.contains("user.gov21-pw") && out.contains("400"), "{out}");
+    let ledger = engine::Ledger::parse(&std::fs::read_to_string(w.join("tenantctl.lock")).expect("the ledger")).expect("parses");
+    assert!(ledger.pending.is_empty(), "a refused create is not pending: {:?}", ledger.pending);
+
+    let started = std::time::Instant::now();
+    let (code, out) = approved_apply("Gov21-Str0ng!Passphrase");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("did not finish") && !out.contains("waited for it to replicate"), "{out}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "waited out the replication window: {out}");
+    let (code, out) = tctl(&["plan", "--detailed-exitcode", d(&dir)], "Gov21-Str0ng!Passphrase");
+    assert_eq!(code, Some(0), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

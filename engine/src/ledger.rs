@@ -131,6 +131,10 @@ pub enum LedgerOp {
     Forget { address: Address },
     /// A create of `address` is about to be sent (see [`Ledger::pending`]).
     Pending { address: Address, since: String },
+    /// Graph refused the create of `address` with a definite answer (a 4xx
+    /// to everything it sent: nothing of it can exist), so its pending
+    /// mark is cleared (hostile run 23, finding 9).
+    Refused { address: Address },
     /// The ledger's header as the run will write it (its tenant, identity,
     /// version and pending creates): logged before a run seals a ledger
     /// whose header changed, so a run killed between the seal and the
@@ -157,7 +161,7 @@ impl LedgerOp {
     /// The address the change is about (`None` for the header and a checkpoint).
     pub fn address(&self) -> Option<&Address> {
         match self {
-            LedgerOp::Record { address, .. } | LedgerOp::Forget { address } | LedgerOp::Pending { address, .. } => Some(address),
+            LedgerOp::Record { address, .. } | LedgerOp::Forget { address } | LedgerOp::Pending { address, .. } | LedgerOp::Refused { address } => Some(address),
             LedgerOp::Header { .. } | LedgerOp::Checkpoint => None,
         }
     }
@@ -292,6 +296,9 @@ impl Ledger {
             }
             LedgerOp::Pending { address, since } => {
                 self.pending.insert(address.clone(), since.clone());
+            }
+            LedgerOp::Refused { address } => {
+                self.pending.remove(address);
             }
             LedgerOp::Header { tenant_id, ledger_id, version, pending } => {
                 self.tenant_id = tenant_id.clone();
