@@ -76,8 +76,9 @@ pub async fn merge(client: &GraphClient, org: &str, first: Option<Marker>, edit:
         }
         let sent = Instant::now();
         tenant_marker::update_of(client, org, &next).await?;
+        let took = sent.elapsed();
         test_pause("TENANTCTL_TEST_PAUSE_AFTER_MARKER_WRITE");
-        tokio::time::sleep(sent.elapsed().min(MAX_SETTLE)).await;
+        tokio::time::sleep(took.min(MAX_SETTLE)).await;
         current = match tenant_marker::read_of(client, org).await.context("reading the tenant's governance marker back after writing it")? {
             Some(m) => m,
             // Removed meanwhile (an administrator freeing the tenant):
