@@ -406,4 +406,20 @@ mod tests {
         let bad = format!("not json\n{}\n", Ledger::render_op(&ops[0]));
         assert!(matches!(base.replay(&bad), Err(LedgerError::Log { line: 1, .. })));
     }
+
+    #[test]
+    fn a_refused_create_clears_only_its_pending_mark() {
+        let mut base = Ledger::default();
+        base.record("group.a".parse().expect("test fixture"), "1".into(), Some("sha256:a".into()), None);
+        let ops = [
+            LedgerOp::Pending { address: "group.a".parse().expect("test fixture"), since: "2026-01-01T00:00:00Z".into() },
+            LedgerOp::Pending { address: "group.b".parse().expect("test fixture"), since: "2026-01-01T00:00:00Z".into() },
+            LedgerOp::Refused { address: "group.a".parse().expect("test fixture") },
+        ];
+        let log: String = ops.iter().map(|o| format!("{}\n", Ledger::render_op(o))).collect();
+        assert!(log.contains(r#"{"op":"refused","address":"group.a"}"#), "{log}");
+        let l = base.replay(&log).expect("replays");
+        assert_eq!(l.pending.keys().map(|a| a.to_string()).collect::<Vec<_>>(), vec!["group.b"]);
+        assert_eq!(l.id(&"group.a".parse().expect("test fixture")), Some("1"), "the entry is kept");
+    }
 }

@@ -582,3 +582,26 @@ pub(crate) fn generate_password() -> String {
     p.push_str("Aa1!");
     p
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::error::{ApiErrorBody, RequestInfo};
+
+    fn post() -> RequestInfo {
+        RequestInfo { method: "POST".into(), path: "/v1.0/users".into() }
+    }
+
+    #[test]
+    fn only_a_sure_refusal_is_definite() {
+        let invalid = |status| GraphError::InvalidRequest { request: post(), status, detail: Box::new(ApiErrorBody { code: "Request_BadRequest".into(), ..Default::default() }) };
+        assert_eq!(definite_refusal(&invalid(400)), Some(400));
+        assert_eq!(definite_refusal(&invalid(422)), Some(422));
+        assert_eq!(definite_refusal(&invalid(408)), None, "a timeout may have landed");
+        assert_eq!(definite_refusal(&GraphError::PermissionDenied { request: post(), status: 403, permission: None, detail: None }), Some(403));
+        assert_eq!(definite_refusal(&GraphError::Conflict { request: post(), status: 409, detail: None }), None, "an object with the key exists");
+        assert_eq!(definite_refusal(&GraphError::Throttled { request: post(), status: 429, attempts: 3, retry_after: None, detail: None }), None);
+        assert_eq!(definite_refusal(&GraphError::Transient { request: post(), last_status: Some(503), attempts: 3, detail: None }), None);
+        assert_eq!(definite_refusal(&GraphError::Transient { request: post(), last_status: None, attempts: 3, detail: None }), None);
+    }
+}
