@@ -318,24 +318,51 @@ pub(crate) fn store_trust(root: &governance::trust::TrustRoot, ledger: &Path, ou
 /// ([`providers::tenant_marker`]).
 pub(crate) async fn mark_tenant(client: &providers::graph::GraphClient, root: &governance::trust::TrustRoot, how: &str) -> Result<()> {
     let keys = |m: &std::collections::BTreeMap<String, schema::kinds::governance::Approver>| m.iter().map(|(k, a)| format!("{k}={}", a.public_key)).collect::<Vec<_>>();
-    // Kept: the approved plans applied to this tenant (one-shot
-    // approvals), and the ledger's seal.
-    let (applied_plans, ledger_seal, ledger_seals) = crate::plan_expiry::kept_in_marker(client, schema::clock::now()).await?;
-    let marker = providers::tenant_marker::Marker {
-        fingerprint: crate::trust_store::fingerprint(root),
-        recorded_at: root.recorded_at.clone(),
-        how: how.to_string(),
-        approvers: keys(&root.governance.approvers),
-        authors: keys(&root.governance.authors),
-        approvals_required: Some(root.governance.approvals_required),
-        applied_plans,
-        ledger_seal,
-        ledger_seals,
-        // Not kept: the next reconcile pass reads users and groups in full
-        // and records it again (`reconcile_delta_bound`).
-        delta_full_read: None,
+    let fingerprint = crate::trust_store::fingerprint(root);
+    let (approvers, authors) = (keys(&root.governance.approvers), keys(&root.governance.authors));
+    let set = |m: &mut providers::tenant_marker::Marker| {
+        m.fingerprint = fingerprint.clone();
+        m.recorded_at = root.recorded_at.clone();
+        m.how = how.to_string();
+        m.approvers = approvers.clone();
+        m.authors = authors.clone();
+        m.approvals_required = Some(root.governance.approvals_required);
     };
-    providers::tenant_marker::write(client, &marker).await.context("recording the governance marker in the tenant (Organization.ReadWrite.All); the trust root was not recorded")
+    const CONTEXT: &str = "recording the governance marker in the tenant (Organization.ReadWrite.All); the trust root was not recorded";
+    let org = providers::tenant_marker::organization_id(client).await.context(CONTEXT)?;
+    let Some(current) = providers::tenant_marker::read_of(client, &org).await.context(CONTEXT)? else {
+        let mut marker = providers::tenant_marker::Marker {
+            fingerprint: String::new(),
+            recorded_at: String::new(),
+            how: String::new(),
+            approvers: vec![],
+            authors: vec![],
+            approvals_required: None,
+            applied_plans: vec![],
+            ledger_seal: None,
+            ledger_seals: vec![],
+            delta_full_read: None,
+        };
+        set(&mut marker);
+        return providers::tenant_marker::write(client, &marker).await.context(CONTEXT);
+    };
+    // Kept as the tenant holds them at the write: the approved plans
+    // applied to this tenant (one-shot approvals; expired ones dropped),
+    // every ledger's seal, and the last full read of users and groups
+    // (gov17 dropped it, so the next reconcile pass read in full again);
+    // merged again on top of another run's write that replaced them
+    // (hostile run 25, finding 3).
+    let now = schema::clock::now();
+    let merged = crate::marker_merge::merge(client, &org, Some(current), |m| {
+        set(m);
+        m.applied_plans.retain(|e| e.split('@').nth(1).and_then(|s| s.parse::<i64>().ok()).is_some_and(|end| end > now.timestamp()));
+    })
+    .await
+    .context(CONTEXT)?;
+    if merged != crate::marker_merge::Merged::Kept {
+        anyhow::bail!("{CONTEXT}: other runs' writes of the marker replaced it each time it was written; apply again when they are done");
+    }
+    Ok(())
 }
 
 /// First use depends on the tenant, not on anything a pull request

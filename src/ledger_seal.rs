@@ -154,7 +154,7 @@ fn new_ledger_id() -> String {
 /// next run finds only the entries it logged unproven (hostile run 23,
 /// finding 15).
 async fn try_seal(client: &GraphClient, org: &str, ledger: &Ledger) -> Result<()> {
-    let Some(mut marker) = tenant_marker::read_of(client, org).await.context("reading the tenant's governance marker")? else {
+    let Some(marker) = tenant_marker::read_of(client, org).await.context("reading the tenant's governance marker")? else {
         output::status("note: the tenant carries no governance marker, so the ledger was not sealed (the first apply that records the trust root writes one)");
         return Ok(());
     };
@@ -166,21 +166,24 @@ async fn try_seal(client: &GraphClient, org: &str, ledger: &Ledger) -> Result<()
         anyhow::bail!("the ledger's identity is not {} lower-case hex digits, so no seal is recorded under it", ledger_seal::LEDGER_ID_CHARS);
     }
     let own = |m: &Marker| m.ledger_seals.iter().any(|(i, d)| i == id && *d == digest);
-    if own(&marker) && marker.ledger_seal.as_deref() == Some(digest.as_str()) {
-        return Ok(());
-    }
-    marker.ledger_seals = ledger_seal::with_seal(&marker.ledger_seals, id, &digest);
-    marker.ledger_seal = Some(digest.clone());
-    tenant_marker::update_of(client, org, &marker).await.context("recording the ledger's seal in the tenant's governance marker (Organization.ReadWrite.All)")?;
-    // Graph's update of an open extension takes no If-Match, so the write
-    // cannot be conditional: it is read back, and another run's write
-    // that replaced it is said (hostile run 18, finding 14).
-    match tenant_marker::read_of(client, org).await {
-        Ok(Some(now)) if own(&now) => {}
-        Ok(_) => output::status(
-            "warning: the seal this run recorded was replaced in the tenant's governance marker by another run's write at the same time (another ledger on this tenant, a second desired-state directory or --ledger, was sealed concurrently); until the next apply of this ledger its facts are not proof",
-        ),
-        Err(e) => output::status(format!("warning: the tenant's governance marker was not read back after the seal was recorded ({:#}); the next run checks it", anyhow::Error::from(e))),
+    // Only this ledger's seal is this run's: other ledgers' seals, the
+    // approved plans' claims and the full-read time are kept as the tenant
+    // holds them right before the write. Graph's update of an open
+    // extension takes no If-Match, so the write cannot be conditional: it
+    // is read back, and a seal another run's write replaced is merged again
+    // on top of it (hostile run 18, finding 14; run 25, finding 3).
+    let merged = crate::marker_merge::merge(client, org, Some(marker), |m| {
+        if !own(m) {
+            m.ledger_seals = ledger_seal::with_seal(&m.ledger_seals, id, &digest);
+            m.ledger_seal = Some(digest.clone());
+        }
+    })
+    .await
+    .context("recording the ledger's seal in the tenant's governance marker (Organization.ReadWrite.All)")?;
+    if merged == crate::marker_merge::Merged::Lost {
+        output::status(
+            "warning: the seal this run recorded was replaced in the tenant's governance marker by other runs' writes each time it was written again (other ledgers on this tenant, a second desired-state directory or --ledger, sealed concurrently); until the next apply of this ledger its facts are not proof",
+        );
     }
     Ok(())
 }

@@ -32,6 +32,7 @@ mod ledger_seal;
 mod ledger_restore;
 mod reconcile_seal;
 mod reconcile_delta_bound;
+mod marker_merge;
 mod reconcile_metrics;
 mod import;
 mod journal;

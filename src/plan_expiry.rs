@@ -89,8 +89,9 @@ pub async fn claim(client: &providers::graph::GraphClient, plan: &Plan, now: Dat
     let Some(end) = plan.not_after.as_deref().and_then(parse) else { bail!("refusing: an approved plan without a valid not_after") };
     let hash = plan.hash();
     let mine = entry(&hash, end);
-    let marker = tenant_marker::read(client).await.context("reading the tenant's governance marker, where applied approved plans are recorded")?;
-    let Some(mut marker) = marker else {
+    let org = tenant_marker::organization_id(client).await.context("reading the tenant's organization id, where applied approved plans are recorded")?;
+    let marker = tenant_marker::read_of(client, &org).await.context("reading the tenant's governance marker, where applied approved plans are recorded")?;
+    let Some(marker) = marker else {
         if !required {
             return Ok(false);
         }
@@ -102,10 +103,25 @@ pub async fn claim(client: &providers::graph::GraphClient, plan: &Plan, now: Dat
             tenant_marker::EXTENSION_NAME
         );
     }
-    marker.applied_plans.retain(|e| entry_alive(e, now));
-    marker.applied_plans.push(mine);
-    marker.applied_plans.sort();
-    tenant_marker::write(client, &marker).await.context("recording the approved plan in the tenant's governance marker before changing anything (nothing was applied)")?;
+    // Only this plan's claim is this run's: the rest of the marker is kept
+    // as the tenant holds it at the write, and a claim another run's write
+    // replaced is merged again on top of it (hostile run 25, finding 3: a
+    // claim lost so is a plan that can be applied again).
+    let merged = crate::marker_merge::merge(client, &org, Some(marker), |m| {
+        m.applied_plans.retain(|e| entry_alive(e, now));
+        if !m.applied_plans.iter().any(|e| entry_hash(e) == entry_hash(&mine)) {
+            m.applied_plans.push(mine.clone());
+            m.applied_plans.sort();
+        }
+    })
+    .await
+    .context("recording the approved plan in the tenant's governance marker before changing anything (nothing was applied)")?;
+    if merged != crate::marker_merge::Merged::Kept {
+        bail!(
+            "refusing: the approved plan's claim in the tenant's governance marker {} was replaced by other runs' writes each time it was recorded, so a later run could apply it again (nothing was applied); apply it again when the other runs are done",
+            tenant_marker::EXTENSION_NAME
+        );
+    }
     Ok(true)
 }
 
@@ -119,21 +135,12 @@ pub async fn release(client: &providers::graph::GraphClient, plan: &Plan, now: D
     }
     let Some(end) = plan.not_after.as_deref().and_then(parse) else { return Ok(()) };
     let mine = entry(&plan.hash(), end);
-    let Some(mut marker) = tenant_marker::read(client).await.context("reading the tenant's governance marker")? else { return Ok(()) };
-    let before = marker.applied_plans.len();
-    marker.applied_plans.retain(|e| entry_hash(e) != entry_hash(&mine) && entry_alive(e, now));
-    if marker.applied_plans.len() != before {
-        tenant_marker::write(client, &marker).await.context("giving the approved plan back in the tenant's governance marker")?;
-    }
+    let org = tenant_marker::organization_id(client).await.context("reading the tenant's organization id")?;
+    // Only this plan's claim is taken out; what other runs recorded stays.
+    crate::marker_merge::merge(client, &org, None, |m| m.applied_plans.retain(|e| entry_hash(e) != entry_hash(&mine) && entry_alive(e, now)))
+        .await
+        .context("giving the approved plan back in the tenant's governance marker")?;
     Ok(())
-}
-
-/// What every rewrite of the marker keeps of the one the tenant carries
-/// now: the applied plans it records (expired ones dropped) and the
-/// ledger's seal.
-pub async fn kept_in_marker(client: &providers::graph::GraphClient, now: DateTime<Utc>) -> Result<(Vec<String>, Option<String>, Vec<(String, String)>)> {
-    let marker = tenant_marker::read(client).await.context("reading the tenant's governance marker")?;
-    Ok(marker.map(|m| (m.applied_plans.into_iter().filter(|e| entry_alive(e, now)).collect(), m.ledger_seal, m.ledger_seals)).unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -72,8 +72,9 @@ pub fn remember(memory: &Memory, full: bool, read: &str, written: &str, now: Dat
 /// Record in the tenant's marker that this pass read in full at `now`:
 /// under the state lock (the pass's own with `--self-heal`, asked of
 /// storage first; else taken for the moment, and skipped while another run
-/// holds it), the marker read again and written back whole with the time.
-/// Two requests, only on passes that read in full.
+/// holds it), merged into the marker as the tenant holds it then
+/// ([`crate::marker_merge`]). Three requests, only on passes that read in
+/// full.
 pub async fn record_locked(client: &providers::graph::GraphClient, ledger: &Path, held: Option<&crate::state::Held>, org: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
     let _taken = match held {
         Some(h) => {
@@ -82,9 +83,15 @@ pub async fn record_locked(client: &providers::graph::GraphClient, ledger: &Path
         }
         None => Some(crate::state::lock(ledger, "tenantctl reconcile (recording a full read)", Duration::ZERO).await.context("taking the state lock")?),
     };
-    let Some(mut m) = providers::tenant_marker::read_of(client, org).await? else { return Ok(()) };
-    m.delta_full_read = Some(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    providers::tenant_marker::update_of(client, org, &m).await?;
+    // Only this fact is this pass's: the rest of the marker (other
+    // ledgers' seals, approved plans' claims) is kept as the tenant holds
+    // it at the write, and put back on top of a write that replaced it
+    // (hostile run 25, finding 3).
+    let at = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let merged = crate::marker_merge::merge(client, org, None, |m| m.delta_full_read = Some(crate::marker_merge::later_full_read(m.delta_full_read.as_deref(), &at, schema::clock::now()))).await?;
+    if merged == crate::marker_merge::Merged::Lost {
+        anyhow::bail!("other runs' writes of the tenant's governance marker replaced it each time it was written");
+    }
     Ok(())
 }
 

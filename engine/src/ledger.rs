@@ -131,6 +131,10 @@ pub enum LedgerOp {
     Forget { address: Address },
     /// A create of `address` is about to be sent (see [`Ledger::pending`]).
     Pending { address: Address, since: String },
+    /// Graph refused the create of `address` with a definite answer (a 4xx
+    /// to everything it sent: nothing of it can exist), so its pending
+    /// mark is cleared (hostile run 23, finding 9).
+    Refused { address: Address },
     /// The ledger's header as the run will write it (its tenant, identity,
     /// version and pending creates): logged before a run seals a ledger
     /// whose header changed, so a run killed between the seal and the
@@ -157,7 +161,7 @@ impl LedgerOp {
     /// The address the change is about (`None` for the header and a checkpoint).
     pub fn address(&self) -> Option<&Address> {
         match self {
-            LedgerOp::Record { address, .. } | LedgerOp::Forget { address } | LedgerOp::Pending { address, .. } => Some(address),
+            LedgerOp::Record { address, .. } | LedgerOp::Forget { address } | LedgerOp::Pending { address, .. } | LedgerOp::Refused { address } => Some(address),
             LedgerOp::Header { .. } | LedgerOp::Checkpoint => None,
         }
     }
@@ -293,6 +297,9 @@ impl Ledger {
             LedgerOp::Pending { address, since } => {
                 self.pending.insert(address.clone(), since.clone());
             }
+            LedgerOp::Refused { address } => {
+                self.pending.remove(address);
+            }
             LedgerOp::Header { tenant_id, ledger_id, version, pending } => {
                 self.tenant_id = tenant_id.clone();
                 self.ledger_id = ledger_id.clone();
@@ -398,5 +405,21 @@ mod tests {
         // A bad line that is not the last is an error naming its line.
         let bad = format!("not json\n{}\n", Ledger::render_op(&ops[0]));
         assert!(matches!(base.replay(&bad), Err(LedgerError::Log { line: 1, .. })));
+    }
+
+    #[test]
+    fn a_refused_create_clears_only_its_pending_mark() {
+        let mut base = Ledger::default();
+        base.record("group.a".parse().expect("test fixture"), "1".into(), Some("sha256:a".into()), None);
+        let ops = [
+            LedgerOp::Pending { address: "group.a".parse().expect("test fixture"), since: "2026-01-01T00:00:00Z".into() },
+            LedgerOp::Pending { address: "group.b".parse().expect("test fixture"), since: "2026-01-01T00:00:00Z".into() },
+            LedgerOp::Refused { address: "group.a".parse().expect("test fixture") },
+        ];
+        let log: String = ops.iter().map(|o| format!("{}\n", Ledger::render_op(o))).collect();
+        assert!(log.contains(r#"{"op":"refused","address":"group.a"}"#), "{log}");
+        let l = base.replay(&log).expect("replays");
+        assert_eq!(l.pending.keys().map(|a| a.to_string()).collect::<Vec<_>>(), vec!["group.b"]);
+        assert_eq!(l.id(&"group.a".parse().expect("test fixture")), Some("1"), "the entry is kept");
     }
 }

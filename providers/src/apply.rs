@@ -35,6 +35,10 @@ pub enum CreateEvent<'a> {
     /// Graph answered the POST with this id (the object may not be
     /// readable yet).
     Created { address: &'a Address, id: &'a str },
+    /// The create failed, and Graph answered every write it sent with a
+    /// definite refusal ([`definite_refusal`]; `status`: the last one):
+    /// nothing of it can exist, so it need not be waited for.
+    Refused { address: &'a Address, status: u16 },
 }
 
 /// Records create events; an error stops the create.
@@ -73,6 +77,9 @@ impl GraphExecutor {
             Some(h) => h(e).map_err(|m| match e {
                 CreateEvent::Sending { .. } => ExecError { stops_run: true, not_sent: true, ..err(format!("recording the create before sending it (nothing was sent): {m}")) },
                 CreateEvent::Created { .. } => ExecError { stops_run: true, ..err(format!("recording the create: {m}")) },
+                // The create failed already; its pending mark stays, and the
+                // next run waits for it as before.
+                CreateEvent::Refused { .. } => err(format!("recording the refused create: {m}")),
             }),
             None => Ok(()),
         }
@@ -154,6 +161,31 @@ fn ref_id(target: &str, ids: &BTreeMap<Address, String>) -> Option<String> {
 #[derive(Default)]
 struct Calls {
     request_ids: std::sync::Mutex<Vec<String>>,
+    writes: std::sync::Mutex<Writes>,
+}
+
+/// What the writes (every request but a GET) of one change got back.
+#[derive(Default)]
+struct Writes {
+    /// One was answered 2xx, or not answered for sure (a timeout, a
+    /// dropped connection, 5xx or 429 through every retry): it may have
+    /// landed.
+    may_have_landed: bool,
+    /// The status of the last write Graph refused for sure.
+    refused: Option<u16>,
+}
+
+/// The status of an answer that refuses a write for sure, so that nothing
+/// of it was carried out: a 4xx but 408 (a timeout), 429 (throttled) and
+/// 409/412 (a conflict: an object with the same key exists, which may be
+/// one an earlier create made, still replicating).
+pub fn definite_refusal(e: &GraphError) -> Option<u16> {
+    match e {
+        GraphError::InvalidRequest { status, .. } if (400..500).contains(status) && !matches!(status, 408 | 429) => Some(*status),
+        GraphError::PermissionDenied { status, .. } => Some(*status),
+        GraphError::NotFound { .. } => Some(404),
+        _ => None,
+    }
 }
 
 impl Calls {
@@ -161,6 +193,25 @@ impl Calls {
         if let (Some(id), Ok(mut ids)) = (&r.request_id, self.request_ids.lock()) {
             ids.push(id.clone());
         }
+    }
+
+    /// Note what a write (`method` not GET) got back.
+    fn wrote<T>(&self, method: &Method, r: &Result<T, GraphError>) {
+        if *method == Method::GET {
+            return;
+        }
+        if let Ok(mut w) = self.writes.lock() {
+            match r.as_ref().err().map(definite_refusal) {
+                Some(Some(status)) => w.refused = Some(status),
+                _ => w.may_have_landed = true,
+            }
+        }
+    }
+
+    /// The status of the refusal when every write so far was refused for
+    /// sure (and there was one).
+    fn refused_only(&self) -> Option<u16> {
+        self.writes.lock().ok().and_then(|w| if w.may_have_landed { None } else { w.refused })
     }
 
     fn take(self) -> Vec<String> {
@@ -264,14 +315,20 @@ impl<'a> Writer<'a> {
     /// Execute a prepared request (e.g. one safe to retry), noting its
     /// request id; the response body.
     pub(crate) async fn execute(&self, api: &GraphClient, request: GraphRequest) -> Result<Value, ExecError> {
-        let response = self.exec.exec(api, request).await.map_err(fail)?;
+        let method = request.method.clone();
+        let response = self.exec.exec(api, request).await;
+        self.calls.wrote(&method, &response);
+        let response = response.map_err(fail)?;
         self.calls.note(&response);
         Ok(response.body.unwrap_or(Value::Null))
     }
 
     /// Execute a request, handing its error back to the caller to judge.
     pub(crate) async fn try_execute(&self, api: &GraphClient, request: GraphRequest) -> Result<Value, GraphError> {
-        let response = self.exec.exec(api, request).await?;
+        let method = request.method.clone();
+        let response = self.exec.exec(api, request).await;
+        self.calls.wrote(&method, &response);
+        let response = response?;
         self.calls.note(&response);
         Ok(response.body.unwrap_or(Value::Null))
     }
@@ -307,7 +364,10 @@ impl<'a> Writer<'a> {
     /// Execute a request, returning the whole response (its status and
     /// headers too), batched when batching is on; the request id is noted.
     pub(crate) async fn execute_raw(&self, api: &GraphClient, request: GraphRequest) -> Result<GraphResponse, GraphError> {
-        let response = self.exec.exec(api, request).await?;
+        let method = request.method.clone();
+        let response = self.exec.exec(api, request).await;
+        self.calls.wrote(&method, &response);
+        let response = response?;
         self.calls.note(&response);
         Ok(response)
     }
@@ -430,7 +490,21 @@ impl GraphExecutor {
         }
         let address = &change.address;
         self.event(CreateEvent::Sending { address })?;
-        let id = (registry::provider(kind).create)(w).await?;
+        let id = match (registry::provider(kind).create)(w).await {
+            Ok(id) => id,
+            Err(e) => {
+                // Refused for sure (a 400 for a password Graph finds too
+                // weak): nothing to wait for. Anything that may have landed
+                // keeps the mark: a false clear under lag would create a
+                // duplicate (hostile run 23, finding 9).
+                if let Some(status) = w.calls.refused_only() {
+                    if let Err(not) = self.event(CreateEvent::Refused { address, status }) {
+                        tracing::warn!(address = %address, error = %not.message, "the refused create's pending mark was not cleared");
+                    }
+                }
+                return Err(e);
+            }
+        };
         self.event(CreateEvent::Created { address, id: &id })?;
         Ok((id, None))
     }
@@ -507,4 +581,27 @@ pub(crate) fn generate_password() -> String {
     let mut p: String = (0..20).map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char).collect();
     p.push_str("Aa1!");
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::error::{ApiErrorBody, RequestInfo};
+
+    fn post() -> RequestInfo {
+        RequestInfo { method: "POST".into(), path: "/v1.0/users".into() }
+    }
+
+    #[test]
+    fn only_a_sure_refusal_is_definite() {
+        let invalid = |status| GraphError::InvalidRequest { request: post(), status, detail: Box::new(ApiErrorBody { code: "Request_BadRequest".into(), ..Default::default() }) };
+        assert_eq!(definite_refusal(&invalid(400)), Some(400));
+        assert_eq!(definite_refusal(&invalid(422)), Some(422));
+        assert_eq!(definite_refusal(&invalid(408)), None, "a timeout may have landed");
+        assert_eq!(definite_refusal(&GraphError::PermissionDenied { request: post(), status: 403, permission: None, detail: None }), Some(403));
+        assert_eq!(definite_refusal(&GraphError::Conflict { request: post(), status: 409, detail: None }), None, "an object with the key exists");
+        assert_eq!(definite_refusal(&GraphError::Throttled { request: post(), status: 429, attempts: 3, retry_after: None, detail: None }), None);
+        assert_eq!(definite_refusal(&GraphError::Transient { request: post(), last_status: Some(503), attempts: 3, detail: None }), None);
+        assert_eq!(definite_refusal(&GraphError::Transient { request: post(), last_status: None, attempts: 3, detail: None }), None);
+    }
 }

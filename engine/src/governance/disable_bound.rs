@@ -22,6 +22,16 @@
 //! access end passed on its own (the end the ledger recorded as applied,
 //! proven by the seal, is past) is not counted: that end was approved
 //! with its expiry, and ended access is ended unattended.
+//!
+//! So an end moved earlier is counted in the plan that moves it (hostile
+//! run 25, finding 2): moving seven guests' ends a few minutes ahead, then
+//! letting the clock do the rest, is the other spelling of moving them
+//! into the past. The shortening is what people decide, so it is what the
+//! bound asks approval for; the disables when the end passes stay
+//! uncounted and unattended (the service model: removing access is never
+//! held, a bulk removal beyond the bound needs approval when it is
+//! decided). Counting instead the end an unattended apply recorded when it
+//! passes would hold ended access past its end.
 
 use std::collections::BTreeMap;
 
@@ -84,11 +94,31 @@ pub fn is_counted_disable(c: &Change) -> bool {
     blocks_sign_in(c) && !passed_on_its_own
 }
 
+/// Whether `c` moves a guest's access end earlier than the one last
+/// applied (proven by the seal; an unproven one is reviewed whole
+/// already), without blocking the sign-in now: the block comes when the
+/// end passes, uncounted then.
+pub fn shortens_end(c: &Change) -> bool {
+    let time = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+    c.action == Action::Update
+        && c.address.kind == Kind::Guest
+        && !blocks_sign_in(c)
+        && c.fields.iter().any(|f| f.field == super::recorded::EXPIRES && matches!((time(&f.before), time(&f.after)), (Some(b), Some(a)) if a < b))
+}
+
+/// Whether the bound counts `c` as a removal from a person beside deletes:
+/// a counted sign-in block ([`is_counted_disable`]) or an end moved
+/// earlier ([`shortens_end`]).
+fn is_counted(c: &Change) -> bool {
+    is_counted_disable(c) || shortens_end(c)
+}
+
 /// How many of `changes` delete (or replace) an object, and how many block
-/// the sign-in of an account (counted ones: [`is_counted_disable`]).
+/// the sign-in of an account now or move a guest's end earlier (counted
+/// ones: [`is_counted`]).
 pub fn counts(changes: &[Change]) -> (usize, usize) {
     let deletions = changes.iter().filter(|c| matches!(c.action, Action::Delete | Action::Replace)).count();
-    (deletions, changes.iter().filter(|c| is_counted_disable(c)).count())
+    (deletions, changes.iter().filter(|c| is_counted(c)).count())
 }
 
 /// What `changes` take away beside `limit`: `None` within it, else the
@@ -101,7 +131,13 @@ pub fn over(changes: &[Change], limit: u32, what: &str) -> Option<String> {
         return None;
     }
     let kept = changes.iter().filter(|c| is_kept_disable(c)).count();
-    Some(if disables == 0 {
+    let shortened = changes.iter().filter(|c| shortens_end(c)).count();
+    let disables = disables - shortened;
+    Some(if shortened > 0 {
+        format!(
+            "the plan deletes {deletions} object(s), blocks the sign-in of {disables} account(s) and moves the access end of {shortened} guest(s) earlier (their sign-in is blocked when it passes, uncounted then): {total} removals, more than {what}"
+        )
+    } else if disables == 0 {
         format!("the plan deletes {deletions} objects, more than {what}")
     } else if kept < disables {
         format!("the plan deletes {deletions} object(s) and blocks the sign-in of {disables} account(s) ({kept} no longer declared, {} declared disabled or expired by this plan): {total} removals, more than {what}", disables - kept)
@@ -119,7 +155,7 @@ pub fn warning(changes: &[Change], limit: u32) -> Option<String> {
 /// by people, never applied unattended by reconcile.
 pub fn hold(changes: &[Change], limit: u32, sensitive: &mut BTreeMap<Address, String>) {
     let Some(why) = over(changes, limit, &format!("governance.prune.max_deletions ({limit})")) else { return };
-    for c in changes.iter().filter(|c| is_counted_disable(c)) {
+    for c in changes.iter().filter(|c| is_counted(c)) {
         sensitive.entry(c.address.clone()).or_insert_with(|| format!("{why}: a mass disable needs approval"));
     }
 }
@@ -182,5 +218,29 @@ mod tests {
         let mut sensitive = BTreeMap::new();
         hold(&changes, 1, &mut sensitive);
         assert_eq!(sensitive.keys().map(ToString::to_string).collect::<Vec<_>>(), ["user.a", "guest.b"]);
+    }
+
+    fn end(address: &str, before: &str, after: &str) -> Change {
+        let mut c = change(address, Action::Update, "expires differs from the one last applied");
+        c.fields.push(crate::diff::FieldChange { field: "expires".into(), before: Some(Value::String(before.into())), after: Some(Value::String(after.into())) });
+        c
+    }
+
+    #[test]
+    fn ends_moved_earlier_count_and_extensions_do_not() {
+        let changes = vec![
+            end("guest.a", "2027-03-31T17:00:00Z", "2026-12-02T05:14:00Z"),
+            end("guest.b", "2027-03-31T17:00:00Z", "2027-01-31T00:00:00Z"),
+            end("guest.c", "2027-03-31T17:00:00Z", "2027-06-30T00:00:00Z"),
+            end("guest.d", "(not proven by the seal)", "2026-12-02T05:14:00Z"),
+            disable("user.e", "accountEnabled differs"),
+        ];
+        assert_eq!(changes.iter().filter(|c| shortens_end(c)).count(), 2);
+        assert_eq!(counts(&changes), (0, 3));
+        let why = over(&changes, 2, "x (2)").expect("past the bound");
+        assert!(why.contains("blocks the sign-in of 1 account(s) and moves the access end of 2 guest(s) earlier") && why.contains("3 removals, more than x (2)"), "{why}");
+        let mut sensitive = BTreeMap::new();
+        hold(&changes, 2, &mut sensitive);
+        assert_eq!(sensitive.keys().map(ToString::to_string).collect::<Vec<_>>(), ["user.e", "guest.a", "guest.b"]);
     }
 }

@@ -98,6 +98,11 @@ fn approvers_come_back(change: &Change, f: &FieldChange) -> bool {
 /// desired state, so the change puts drift back.
 pub const RESTORES_NOTE: &str = "puts back what was last applied: desired state is unchanged since, the tenant drifted";
 
+/// The note on a change whose other properties are what was last applied
+/// but whose access end (`expires`, kept in the ledger, not in the
+/// `applied` hash) is not: desired state changed it.
+pub const END_CHANGED_NOTE: &str = "desired state changed the access end (expires) from the one last applied; its other properties are as last applied";
+
 /// Whether `change` only puts back what was last applied ([`RESTORES_NOTE`]).
 pub fn restores(change: &Change) -> bool {
     change.notes.iter().any(|n| n == RESTORES_NOTE)
@@ -126,8 +131,13 @@ pub fn mark_restores(changes: &mut [Change], ledger: &crate::Ledger) {
         if c.fields.iter().any(|f| f.field == crate::secret_env::ENVS || (c.address.kind == Kind::Guest && f.field == super::sponsor::SPONSOR)) {
             continue;
         }
+        // Likewise an access end (ledger-only, not in the hash): desired
+        // state changed it, so the change is no restore of drift (hostile
+        // run 25, finding 4).
+        let end_changed = c.fields.iter().any(|f| f.field == super::recorded::EXPIRES);
         if crate::plan::fingerprint(&serde_json::to_value(&d.props).unwrap_or_default()) == applied {
             c.notes.push(match (ledger.applied_proven(&c.address), ledger.seal_broken()) {
+                (_, false) | (true, true) if end_changed => END_CHANGED_NOTE.into(),
                 (true, _) => RESTORES_NOTE.into(),
                 (false, true) => ledger.unproven_note("what was last applied (a restore would run unattended)"),
                 (false, false) => UNPROVED_RESTORE_NOTE.into(),
