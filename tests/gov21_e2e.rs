@@ -251,7 +251,7 @@ async fn ends_moved_earlier_are_bounded_when_they_are_moved() {
     let ids: Vec<String> = (1..=6).map(|i| common::gov::ledger_id(w, &format!("guest.e{i}"))).collect();
     let (code, out) = run(&sb, w, &["apply", "--auto-approve", d(&dir)]);
     assert_eq!(code, Some(0), "sealed: {out}");
-    let soon = (chrono::Utc::now() + chrono::Duration::days(2)).format("%Y-%m-%dT%H:%M:00Z").to_string();
+    let soon = (common::now() + chrono::Duration::days(2)).format("%Y-%m-%dT%H:%M:00Z").to_string();
     common::gov::edit_file(&dir, "guests.toml", |t| t.replace(&future, &guests(6, &soon)));
 
     let (_, out) = run(&sb, w, &["plan", d(&dir)]);
