@@ -88,3 +88,41 @@ pub fn stage_reason(change: &Change) -> Option<String> {
     }
     (!added.is_empty()).then(|| format!("custom extension stage added or re-pointed on {} (a Logic App outside the tenant runs on each request): {}", change.address, added.join("; ")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::FieldChange;
+    use crate::plan::Action;
+    use serde_json::json;
+
+    fn change(field: &str, before: Option<Value>, after: Option<Value>) -> Change {
+        Change {
+            address: "access_package.audit".parse().expect("an address"),
+            action: Action::Update,
+            display_name: "Audit".into(),
+            id: Some("p".into()),
+            reason: String::new(),
+            fields: vec![FieldChange { field: field.into(), before, after }],
+            waits_on: Vec::new(),
+            wave: 0,
+            desired: None,
+            notes: Vec::new(),
+            live: None,
+        }
+    }
+
+    #[test]
+    fn a_stage_added_or_re_pointed_is_sensitive_and_one_taken_away_is_left_to_the_kind() {
+        let one = json!([{"stage": "assignmentRequestCreated", "customExtension": "Onboard"}]);
+        let field = format!("policies.staff.x.{STAGES}");
+        let added = stage_reason(&change(&field, Some(json!([])), Some(one.clone()))).expect("sensitive");
+        assert!(added.contains("policy `staff.x`: assignmentRequestCreated -> `Onboard`"), "{added}");
+        let moved = json!([{"stage": "assignmentRequestCreated", "customExtension": "Elsewhere"}]);
+        assert!(stage_reason(&change(&field, Some(one.clone()), Some(moved))).is_some_and(|r| r.contains("`Elsewhere`")));
+        assert!(stage_reason(&change(&field, Some(one.clone()), Some(json!([])))).is_none(), "a stage taken away");
+        // A new policy with a stage, and a new package with one.
+        assert!(stage_reason(&change("policies.new", None, Some(json!({STAGES: one.clone()})))).is_some());
+        assert!(stage_reason(&change("policies", None, Some(json!({"new": {STAGES: one}})))).is_some());
+    }
+}
