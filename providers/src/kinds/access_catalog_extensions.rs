@@ -72,6 +72,11 @@ pub fn catalog_props(exts: Option<&BTreeMap<String, CustomWorkflowExtension>>, p
     p.insert(PROP.into(), sorted(v));
 }
 
+/// A live extension's `type` (`request`, `assignment`).
+pub fn kind_of(raw: &Value) -> String {
+    str_field(&entry(raw), "type").to_string()
+}
+
 /// One live extension as a props entry.
 fn entry(raw: &Value) -> Value {
     let endpoint = raw.get("endpointConfiguration").cloned().unwrap_or(Value::Null);

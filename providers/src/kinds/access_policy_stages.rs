@@ -87,14 +87,18 @@ pub fn any(p: &Value) -> bool {
 
 /// The stages of a policy's props as Graph's body, each extension by the
 /// id and type of the catalog's extension of that display name (`exts`,
-/// the catalog's extensions as listed).
+/// the catalog's extensions as listed), of the type that runs at the
+/// stage when there are two (one whose type changed is made anew before
+/// the old one can go).
 pub fn body(p: &Value, exts: &[Value]) -> Result<Option<Value>, ExecError> {
     let Some(list) = p.get(PROP).and_then(Value::as_array) else { return Ok(None) };
     let out = list
         .iter()
         .map(|s| {
             let name = str_field(s, "customExtension");
-            let e = exts.iter().find(|e| str_field(e, "displayName").eq_ignore_ascii_case(name)).ok_or_else(|| err(format!("custom workflow extension `{name}` is not in the package's catalog")))?;
+            let fits = |e: &Value| schema::kinds::access_package_stages::stage_type(str_field(s, "stage")).is_some_and(|t| super::access_catalog_extensions::kind_of(e) == t);
+            let named: Vec<&Value> = exts.iter().filter(|e| str_field(e, "displayName").eq_ignore_ascii_case(name)).collect();
+            let e = named.iter().copied().find(|e| fits(e)).or_else(|| named.first().copied()).ok_or_else(|| err(format!("custom workflow extension `{name}` is not in the package's catalog")))?;
             Ok(json!({"stage": str_field(s, "stage"), "customExtension": {"@odata.type": str_field(e, "@odata.type"), "id": str_field(e, "id")}}))
         })
         .collect::<Result<Vec<_>, ExecError>>()?;
