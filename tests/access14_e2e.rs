@@ -257,3 +257,39 @@ async fn an_extension_a_portal_policy_still_calls_holds_the_catalog_in_the_plan(
     assert_eq!(names, vec![json!("Onboard guest")]);
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extension_a_policy_outside_desired_state_calls_fails_its_delete_by_name_never_silently() {
+    // No access package declared nor owned: packages are not read, so the
+    // plan cannot see the policy; apply names it rather than leaving the
+    // extension without a word (or Graph's bare refusal).
+    let sb = sandbox().await;
+    let work = scratch_without_approvals();
+    let (root, dir) = (work.path(), work.path().join("desired-state"));
+    let dd = d(&dir);
+    std::fs::remove_file(dir.join("access-package-assignments.toml")).expect("the assignments file goes");
+    edit_file(&dir, FILE, |t| {
+        let end = t.find("[access_package.fabrikam-audit]").expect("the example declares the package");
+        t[..end].to_string() + HOOKS
+    });
+    let (code, out) = run(&sb, root, &["apply", dd, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let catalog = id_of(&ledger_of(root), "access_catalog.guest-access");
+    let off = hooks(&sb, &catalog).await[0]["id"].clone();
+    let (code, made) = call(&sb, Method::POST, &format!("{EM}/accessPackages"), json!({"displayName": "Portal package", "catalog": {"id": catalog}})).await;
+    assert_eq!(code, 201, "{made}");
+    let body = json!({
+        "displayName": "Portal hooked", "description": "made in the portal", "allowedTargetScope": "allMemberUsers",
+        "expiration": {"type": "noExpiration"}, "accessPackage": {"id": made["id"]},
+        "customExtensionStageSettings": [{"stage": "assignmentOneDayBeforeExpiration", "customExtension": {"id": off}}],
+    });
+    let (code, made) = call(&sb, Method::POST, &format!("{EM}/assignmentPolicies"), body).await;
+    assert_eq!(code, 201, "{made}");
+
+    edit_file(&dir, FILE, |t| t.replace(OFFBOARD, ""));
+    let (code, out) = run(&sb, root, &["apply", dd, "--auto-approve"]);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("custom workflow extension `Offboard guest` is still called by policy `Portal hooked` of access package `Portal package`") && out.contains("at stage assignmentOneDayBeforeExpiration"), "{out}");
+    assert_eq!(hooks(&sb, &catalog).await.len(), 2, "nothing was deleted");
+    sb.shutdown().await.expect("the sandbox stops");
+}

@@ -145,7 +145,9 @@ pub async fn sync(w: &Writer<'_>, api: &GraphClient, want: Option<&Value>, catal
     // policy it does not change calls (`access_extension_guard`).
     let called = if live.iter().any(|x| !same_type(x)) { super::access_policy_stages::called(api).await.map_err(fail)? } else { Default::default() };
     for x in &live {
-        if !same_type(x) && !super::access_policy_stages::in_use(&called, x) {
+        if !same_type(x) && super::access_policy_stages::in_use(&called, x) {
+            super::access_policy_stages::leave(w, &called, x)?;
+        } else if !same_type(x) {
             let seg = schema::object_id::path_segment(str_field(x, "id")).into_owned();
             match w.try_execute(api, GraphRequest::new(Method::DELETE, format!("{base}/{seg}"))).await {
                 Ok(_) => {}

@@ -239,8 +239,17 @@ fn read_licensed<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphE
         }
         let under = super::access_package_live::assignments_under_deletes(cx, &out).await?;
         out.extend(under);
-        Ok(Readout { objects: out, after: Some(super::access_policy_rename::guard), refused: BTreeMap::new() })
+        Ok(Readout { objects: out, after: Some(guards), refused: BTreeMap::new() })
     })
+}
+
+/// The package's guards, after every kind is read: a policy deleted under
+/// assignments (`access_policy_rename`), then an extension deleted under a
+/// policy that stays (`access_extension_guard`, also run after the
+/// catalogs' read: this run sees the packages the first guard held).
+fn guards(observed: &mut engine::ObservedState, desired: &engine::DesiredModel, ledger: &engine::Ledger) {
+    super::access_policy_rename::guard(observed, desired, ledger);
+    super::access_extension_guard::guard(observed, desired, ledger);
 }
 
 /// The Member role of `group` added to the package (the group must be a

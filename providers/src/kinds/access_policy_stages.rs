@@ -21,7 +21,7 @@
 //! when its catalog no longer declares it (the names the catalog declares
 //! travel with the package's change in `create_only`, [`CATALOG_EXTENSIONS`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use engine::apply::ExecError;
 use engine::DesiredResource;
@@ -105,21 +105,59 @@ pub fn body(p: &Value, exts: &[Value]) -> Result<Option<Value>, ExecError> {
     Ok(Some(Value::Array(out)))
 }
 
-/// The ids of the extensions some live policy's stage calls.
-pub async fn called(api: &GraphClient) -> Result<BTreeSet<String>, GraphError> {
-    let policies = api.list_all(LISTING).await?;
-    Ok(policies
-        .iter()
-        .flat_map(|p| p.get(PROP).and_then(Value::as_array).cloned().unwrap_or_default())
-        .filter_map(|s| s.get("customExtension").map(|e| str_field(e, "id").to_lowercase()))
-        .filter(|id| !id.is_empty())
-        .collect())
+/// One policy's stage calling an extension.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub policy: String,
+    pub package_id: String,
+    pub package: String,
+    pub stage: String,
+}
+
+/// The live policies' stages, by the (lowercased) id of the extension each calls.
+pub async fn called(api: &GraphClient) -> Result<BTreeMap<String, Vec<Caller>>, GraphError> {
+    let mut out: BTreeMap<String, Vec<Caller>> = BTreeMap::new();
+    for p in api.list_all(LISTING).await? {
+        let pkg = p.get("accessPackage").cloned().unwrap_or(Value::Null);
+        for s in p.get(PROP).and_then(Value::as_array).into_iter().flatten() {
+            let id = s.get("customExtension").map(|e| str_field(e, "id").to_lowercase()).unwrap_or_default();
+            if !id.is_empty() {
+                let caller = Caller { policy: str_field(&p, "displayName").to_string(), package_id: str_field(&pkg, "id").to_string(), package: str_field(&pkg, "displayName").to_string(), stage: str_field(s, "stage").to_string() };
+                out.entry(id).or_default().push(caller);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Whether a stage still calls extension `x` (a live extension): the
 /// catalog leaves it to the package that stops calling it ([`release`]).
-pub fn in_use(called: &BTreeSet<String>, x: &Value) -> bool {
-    called.contains(&str_field(x, "id").to_lowercase())
+pub fn in_use(called: &BTreeMap<String, Vec<Caller>>, x: &Value) -> bool {
+    called.contains_key(&str_field(x, "id").to_lowercase())
+}
+
+/// The extension `x` the catalog no longer declares, which a stage still
+/// calls: left for the packages tenantctl manages that call it (their
+/// writes release it); an error naming the policy when a package it does
+/// not manage calls it (made after the plan, which would have held the
+/// catalog: `access_extension_guard`), since Graph refuses the delete.
+pub fn leave(w: &Writer<'_>, called: &BTreeMap<String, Vec<Caller>>, x: &Value) -> Result<(), ExecError> {
+    let foreign: Vec<String> = called
+        .get(&str_field(x, "id").to_lowercase())
+        .into_iter()
+        .flatten()
+        .filter(|c| !w.knows(Kind::AccessPackage, &c.package_id))
+        .map(|c| format!("policy `{}` of access package `{}` ({}) at stage {}", c.policy, c.package, c.package_id, c.stage))
+        .collect();
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    Err(err(format!(
+        "{}: custom workflow extension `{}` is still called by {}, which desired state does not manage; Graph deletes an extension only once no stage calls it",
+        w.address(),
+        str_field(x, "displayName"),
+        foreign.join(", ")
+    )))
 }
 
 /// After a package's policies are written: the extensions of its catalog
