@@ -91,3 +91,54 @@ pub fn guard(observed: &mut ObservedState, desired: &DesiredModel, ledger: &Ledg
     }
     observed.held.extend(refused);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::model::reference;
+    use engine::{DesiredResource, Props};
+    use schema::Address;
+    use serde_json::json;
+
+    fn live(kind: Kind, id: &str, name: &str, props: Value) -> LiveObject {
+        LiveObject { kind, id: id.into(), natural_key: name.to_lowercase(), display_name: name.into(), props: props.as_object().cloned().unwrap_or_default().into_iter().collect() }
+    }
+
+    fn declared(kind: Kind, key: &str, name: &str, props: Value) -> DesiredResource {
+        let p: Props = props.as_object().cloned().unwrap_or_default().into_iter().collect();
+        DesiredResource { address: Address::new(kind, key), natural_key: name.to_lowercase(), display_name: name.into(), props: p, immutable: Vec::new(), assignment_props: Vec::new(), create_only: Props::new(), depends_on: Vec::new(), expires: None }
+    }
+
+    #[test]
+    fn only_a_policy_this_plan_leaves_calling_a_dropped_extension_holds_the_catalog() {
+        let hook = |n: &str| json!({"displayName": n});
+        let mut observed = ObservedState::default();
+        observed.insert(live(Kind::AccessCatalog, "c1", "Guest access", json!({EXTENSIONS: [hook("Onboard"), hook("Offboard")]})));
+        let calls = json!({"policies": {"p": {"displayName": "P", STAGES: [{"stage": "assignmentOneDayBeforeExpiration", "customExtension": "Offboard"}]}}, "catalog": reference("c1")});
+        observed.insert(live(Kind::AccessPackage, "k1", "Audit", calls));
+        let mut desired = DesiredModel::default();
+        desired.insert(declared(Kind::AccessCatalog, "guest-access", "Guest access", json!({EXTENSIONS: [hook("Onboard")]})));
+        desired.insert(declared(Kind::AccessPackage, "audit", "Audit", json!({})));
+        let ledger = Ledger::default();
+        let catalog = Address::new(Kind::AccessCatalog, "guest-access");
+
+        // The declared package is rewritten without the stage: nothing held.
+        let mut o = observed.clone();
+        guard(&mut o, &desired, &ledger);
+        assert!(!o.held.contains_key(&catalog), "{:?}", o.held);
+
+        // Its own change held: the policy keeps calling it.
+        let mut o = observed.clone();
+        o.held.insert(Address::new(Kind::AccessPackage, "audit"), engine::held::Held::new("policy-in-use", "held"));
+        guard(&mut o, &desired, &ledger);
+        let why = &o.held.get(&catalog).expect("held").reason;
+        assert!(why.contains("policy `P` of access_package.audit (its change is held) calls extension `Offboard` at stage assignmentOneDayBeforeExpiration"), "{why}");
+
+        // Not declared at all: held, naming the package.
+        let mut bare = DesiredModel::default();
+        bare.insert(declared(Kind::AccessCatalog, "guest-access", "Guest access", json!({EXTENSIONS: [hook("Onboard")]})));
+        let mut o = observed;
+        guard(&mut o, &bare, &ledger);
+        assert!(o.held.get(&catalog).expect("held").reason.contains("access package `Audit` (k1), which desired state does not declare"));
+    }
+}
