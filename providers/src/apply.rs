@@ -295,6 +295,12 @@ impl<'a> Writer<'a> {
         ref_id(target, self.ids)
     }
 
+    /// Whether `id` is the object of an address of `kind` this apply knows
+    /// (declared or owned).
+    pub(crate) fn knows(&self, kind: Kind, id: &str) -> bool {
+        self.ids.iter().any(|(a, i)| a.kind == kind && i.eq_ignore_ascii_case(id))
+    }
+
     /// Object ids of a list of references; one without an id yet is an error.
     pub(crate) fn ref_ids(&self, v: Option<&Value>) -> Result<BTreeSet<String>, ExecError> {
         let mut out = BTreeSet::new();

@@ -418,6 +418,7 @@ pub fn create_policy(t: &mut Tenant, ctx: &Ctx, spec: &Spec, mut body: Map<Strin
     body.remove("accessPackage");
     check_policy(t, ctx, &body)?;
     crate::entitlement_extensions::check_stages(t, &catalog, body.get("customExtensionStageSettings"))?;
+    store_stages(&mut body);
     crate::entitlement_automatic::check(t, &body, &package, None)?;
     stamp(&mut body, ctx, true);
     let mut nav = Map::new();
@@ -441,6 +442,7 @@ pub fn replace_policy(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str, mut body
     body.remove("accessPackage");
     check_policy(t, ctx, &body)?;
     crate::entitlement_extensions::check_stages(t, nav_str(&current, CATALOG_ID), body.get("customExtensionStageSettings"))?;
+    store_stages(&mut body);
     crate::entitlement_automatic::check(t, &body, nav_str(&current, PACKAGE_ID), Some(id))?;
     if let Some(c) = current.data.get("createdDateTime") {
         body.insert("createdDateTime".into(), c.clone());
@@ -487,7 +489,20 @@ fn take_contained(body: &mut Map<String, Value>, nav: &mut Map<String, Value>) {
     }
 }
 
+/// The stage settings of a policy body as held (`entitlement_extensions`).
+fn store_stages(body: &mut Map<String, Value>) {
+    if let Some(v) = body.get_mut(STAGES) {
+        *v = crate::entitlement_extensions::stored_stages(v);
+    }
+}
+
+const STAGES: &str = "customExtensionStageSettings";
+
 pub fn expand_policy(t: &Tenant, _: &Ctx, spec: &Spec, _: &str, rec: &Record, e: &Expand, out: &mut Map<String, Value>) -> Result<(), GraphError> {
+    if e.name == STAGES {
+        out.insert(e.name.clone(), crate::entitlement_extensions::expanded_stages(t, nav_str(rec, CATALOG_ID), rec.nav.get(STAGES), &e.nested)?);
+        return Ok(());
+    }
     if POLICY_CONTAINED.contains(&e.name.as_str()) {
         out.insert(e.name.clone(), rec.nav.get(&e.name).cloned().unwrap_or_else(|| json!([])));
         return Ok(());

@@ -163,8 +163,21 @@ fn extension_id(s: &Value) -> Option<&str> {
     s.get("customExtension").and_then(|e| e.get("id")).and_then(Value::as_str)
 }
 
+/// The stages an extension of `kind` runs at: a request extension at the
+/// request's stages, an assignment extension before the assignment
+/// expires (the two resource pages' "use cases").
+fn stage_fits(kind: &str, stage: &str) -> bool {
+    let expiry = stage.ends_with("BeforeExpiration");
+    if kind == ASSIGNMENT_TYPE {
+        expiry
+    } else {
+        !expiry
+    }
+}
+
 /// A policy's `customExtensionStageSettings` (of a package in `catalog`)
-/// checked: a known stage, an extension of the same catalog.
+/// checked: a known stage, an extension of the same catalog whose type
+/// runs at that stage (and is the type the setting says, when it says).
 pub fn check_stages(t: &Tenant, catalog: &str, settings: Option<&Value>) -> Result<(), GraphError> {
     let Some(settings) = settings.filter(|v| !v.is_null()) else { return Ok(()) };
     let Some(list) = settings.as_array() else { return Err(bad("customExtensionStageSettings must be a collection.")) };
@@ -175,9 +188,44 @@ pub fn check_stages(t: &Tenant, catalog: &str, settings: Option<&Value>) -> Resu
             return Err(bad(format!("The value '{stage}' is not a valid accessPackageCustomExtensionStage.")));
         }
         let Some(id) = extension_id(s) else { return Err(bad("Each custom extension stage setting must name its customExtension by id.")) };
-        if !held.iter().any(|e| e.get("id").and_then(Value::as_str).is_some_and(|i| i.eq_ignore_ascii_case(id))) {
+        let Some(ext) = held.iter().find(|e| e.get("id").and_then(Value::as_str).is_some_and(|i| i.eq_ignore_ascii_case(id))) else {
             return Err(bad(format!("The custom extension '{id}' is not in the access package's catalog.")));
+        };
+        let kind = ext.get("@odata.type").and_then(Value::as_str).unwrap_or_default();
+        if odata_type(s.get("customExtension")).is_some_and(|k| k != kind) {
+            return Err(bad(format!("The custom extension '{id}' is not a '{}'.", odata_type(s.get("customExtension")).unwrap_or_default().trim_start_matches('#'))));
+        }
+        if !stage_fits(kind, stage) {
+            return Err(bad(format!("The custom extension '{id}' ({}) cannot run at stage '{stage}'.", kind.trim_start_matches("#microsoft.graph."))));
         }
     }
     Ok(())
+}
+
+/// Settings as held: each an entity of its own (`id`, `stage`) bound to
+/// its extension by id.
+pub fn stored_stages(settings: &Value) -> Value {
+    let list = settings.as_array().into_iter().flatten().map(|s| json!({"id": resources::new_id(), "stage": s.get("stage").cloned().unwrap_or(Value::Null), "customExtension": {"id": extension_id(s).unwrap_or_default()}}));
+    Value::Array(list.collect())
+}
+
+/// Held settings as Graph returns them: `customExtension` is a navigation
+/// property of each, present only when expanded
+/// (`$expand=customExtensionStageSettings($expand=customExtension)`, as
+/// the customExtensionStageSetting page reads them), then whole.
+pub fn expanded_stages(t: &Tenant, catalog: &str, held: Option<&Value>, nested: &[crate::odata::Expand]) -> Result<Value, GraphError> {
+    if let Some(other) = nested.iter().find(|e| e.name != "customExtension") {
+        return Err(bad(format!("Could not find a property named '{}' on type 'microsoft.graph.customExtensionStageSetting'.", other.name)));
+    }
+    let exts = of(t, catalog);
+    let list = held.and_then(Value::as_array).into_iter().flatten().map(|s| {
+        let mut out = json!({"id": s.get("id").cloned().unwrap_or(Value::Null), "stage": s.get("stage").cloned().unwrap_or(Value::Null)});
+        if !nested.is_empty() {
+            let id = extension_id(s).unwrap_or_default();
+            let ext = exts.iter().find(|e| e.get("id").and_then(Value::as_str).is_some_and(|i| i.eq_ignore_ascii_case(id)));
+            out["customExtension"] = ext.map_or(Value::Null, |e| Value::Object(e.clone()));
+        }
+        out
+    });
+    Ok(Value::Array(list.collect()))
 }

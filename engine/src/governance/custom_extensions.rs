@@ -3,7 +3,11 @@
 //! request's and the requester's details, at a stage of every request or
 //! assignment. Adding one, or pointing one at another Logic App or
 //! another authentication, is sensitive whatever else the change does;
-//! taking one away or renaming it is not (by this rule).
+//! taking one away or renaming it is not (by this rule). So is a stage of
+//! an assignment policy (`customExtensionStageSettings`) added or pointed
+//! at another extension ([`stage_reason`]): from then on every request
+//! through the policy runs that Logic App. A stage taken away is left to
+//! the other rules (an access package's changes are sensitive by kind).
 
 use serde_json::Value;
 
@@ -26,6 +30,9 @@ fn target(e: &Value) -> Vec<&Value> {
 /// Why the change is sensitive: an extension added or its endpoint or
 /// authentication changed (matched by display name, without case).
 pub fn reason(change: &Change) -> Option<String> {
+    if let Some(why) = stage_reason(change) {
+        return Some(why);
+    }
     let f = change.fields.iter().find(|f| f.field == FIELD)?;
     let name = |e: &Value| e.get("displayName").and_then(Value::as_str).unwrap_or_default().to_lowercase();
     let changed: Vec<String> = entries(f.after.as_ref())
@@ -36,4 +43,86 @@ pub fn reason(change: &Change) -> Option<String> {
         })
         .collect();
     (!changed.is_empty()).then(|| format!("custom workflow extension added or re-pointed on {} (Entra calls code outside the tenant on each request): {}", change.address, changed.join("; ")))
+}
+
+/// A policy prop of an access package (providers' `access_policy_stages::PROP`).
+pub const STAGES: &str = "customExtensionStageSettings";
+
+/// `(policy, stage, extension)` of the stages in a field's value: the
+/// whole `policies` map, one policy, or one policy's stages.
+fn stages_in(field: &str, v: Option<&Value>) -> Vec<(String, String, String)> {
+    let one = |name: &str, list: Option<&Value>| -> Vec<(String, String, String)> {
+        entries(list)
+            .map(|s| {
+                let g = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+                (name.to_string(), g("stage"), g("customExtension"))
+            })
+            .collect()
+    };
+    let Some(v) = v else { return Vec::new() };
+    if field == "policies" {
+        return v.as_object().into_iter().flatten().flat_map(|(n, p)| one(n, p.get(STAGES))).collect();
+    }
+    let Some(rest) = field.strip_prefix("policies.") else { return Vec::new() };
+    match rest.strip_suffix(&format!(".{STAGES}")) {
+        Some(name) => one(name, Some(v)),
+        None if v.get(STAGES).is_some() => one(rest, v.get(STAGES)),
+        None => Vec::new(),
+    }
+}
+
+/// Why an access package change is sensitive for its stages: one added
+/// to a policy, or pointed at another extension.
+pub fn stage_reason(change: &Change) -> Option<String> {
+    if change.address.kind != schema::Kind::AccessPackage {
+        return None;
+    }
+    let mut added = Vec::new();
+    for f in &change.fields {
+        let before = stages_in(&f.field, f.before.as_ref());
+        for s in stages_in(&f.field, f.after.as_ref()) {
+            if !before.contains(&s) {
+                added.push(format!("policy `{}`: {} -> `{}`", s.0, s.1, s.2));
+            }
+        }
+    }
+    (!added.is_empty()).then(|| format!("custom extension stage added or re-pointed on {} (a Logic App outside the tenant runs on each request): {}", change.address, added.join("; ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::FieldChange;
+    use crate::plan::Action;
+    use serde_json::json;
+
+    fn change(field: &str, before: Option<Value>, after: Option<Value>) -> Change {
+        Change {
+            address: "access_package.audit".parse().expect("an address"),
+            action: Action::Update,
+            display_name: "Audit".into(),
+            id: Some("p".into()),
+            reason: String::new(),
+            fields: vec![FieldChange { field: field.into(), before, after }],
+            waits_on: Vec::new(),
+            wave: 0,
+            desired: None,
+            notes: Vec::new(),
+            live: None,
+        }
+    }
+
+    #[test]
+    fn a_stage_added_or_re_pointed_is_sensitive_and_one_taken_away_is_left_to_the_kind() {
+        let one = json!([{"stage": "assignmentRequestCreated", "customExtension": "Onboard"}]);
+        let field = format!("policies.staff.x.{STAGES}");
+        let added = stage_reason(&change(&field, Some(json!([])), Some(one.clone()))).expect("sensitive");
+        assert!(added.contains("policy `staff.x`: assignmentRequestCreated -> `Onboard`"), "{added}");
+        let moved = json!([{"stage": "assignmentRequestCreated", "customExtension": "Elsewhere"}]);
+        assert!(stage_reason(&change(&field, Some(one.clone()), Some(moved))).is_some_and(|r| r.contains("`Elsewhere`")));
+        assert!(stage_reason(&change(&field, Some(one.clone()), Some(json!([])))).is_none(), "a stage taken away");
+        // A new policy with a stage, and a new package with one.
+        assert!(stage_reason(&change("policies.new", None, Some(json!({STAGES: one.clone()})))).is_some());
+        assert!(stage_reason(&change("policies", None, Some(json!({"new": {STAGES: one}})))).is_some());
+    }
 }

@@ -154,7 +154,7 @@ fn read_licensed<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphE
             let xs = if read_ext { Some(super::access_catalog_extensions::list(&api, id).await?) } else { None };
             out.push(normalize(c, rs.as_deref(), xs.as_deref()));
         }
-        Ok(out.into())
+        Ok(Readout { objects: out, after: Some(super::access_extension_guard::guard), refused: BTreeMap::new() })
     })
 }
 

@@ -72,6 +72,11 @@ pub fn catalog_props(exts: Option<&BTreeMap<String, CustomWorkflowExtension>>, p
     p.insert(PROP.into(), sorted(v));
 }
 
+/// A live extension's `type` (`request`, `assignment`).
+pub fn kind_of(raw: &Value) -> String {
+    str_field(&entry(raw), "type").to_string()
+}
+
 /// One live extension as a props entry.
 fn entry(raw: &Value) -> Value {
     let endpoint = raw.get("endpointConfiguration").cloned().unwrap_or(Value::Null);
@@ -133,9 +138,16 @@ pub async fn sync(w: &Writer<'_>, api: &GraphClient, want: Option<&Value>, catal
     let base = path(catalog);
     let live = list(api, catalog).await.map_err(fail)?;
     let name = |v: &Value| str_field(v, "displayName").to_lowercase();
+    let same_type = |x: &Value| want.iter().find(|e| name(e) == name(x)).is_some_and(|e| str_field(e, "type") == str_field(&entry(x), "type"));
+    // Graph refuses to delete an extension a policy's stage calls: such
+    // an extension is left for the package whose write stops calling it
+    // (`access_policy_stages::release`); the plan refuses one that a
+    // policy it does not change calls (`access_extension_guard`).
+    let called = if live.iter().any(|x| !same_type(x)) { super::access_policy_stages::called(api).await.map_err(fail)? } else { Default::default() };
     for x in &live {
-        let same_type = want.iter().find(|e| name(e) == name(x)).is_some_and(|e| str_field(e, "type") == str_field(&entry(x), "type"));
-        if !same_type {
+        if !same_type(x) && super::access_policy_stages::in_use(&called, x) {
+            super::access_policy_stages::leave(w, &called, x)?;
+        } else if !same_type(x) {
             let seg = schema::object_id::path_segment(str_field(x, "id")).into_owned();
             match w.try_execute(api, GraphRequest::new(Method::DELETE, format!("{base}/{seg}"))).await {
                 Ok(_) => {}

@@ -61,7 +61,7 @@ pub const POLICIES: &str = "/identityGovernance/entitlementManagement/assignment
 const PACKAGES_LISTING: &str = "/identityGovernance/entitlementManagement/accessPackages";
 /// What each package's own GET expands (documented on the single GET).
 const PACKAGE_EXPAND: &str = "?$expand=catalog,resourceRoleScopes($expand=role,scope)";
-pub(crate) const POLICIES_LISTING: &str = "/identityGovernance/entitlementManagement/assignmentPolicies?$expand=accessPackage,questions";
+pub(crate) const POLICIES_LISTING: &str = "/identityGovernance/entitlementManagement/assignmentPolicies?$expand=accessPackage,questions,customExtensionStageSettings($expand=customExtension)";
 pub(super) const GROUPS: &str = "groups";
 pub(super) const POLICIES_PROP: &str = "policies";
 /// The policies' lowercased names as a list: nested objects compare only
@@ -81,11 +81,20 @@ pub fn desired(key: &str, p: &AccessPackage, state: &DesiredState) -> DesiredRes
     props.insert(GROUPS.into(), Value::Array(p.groups.iter().map(|g| ref_to(state, g, &[Kind::Group])).collect()));
     super::access_resources::package_props(&p.applications, &p.sites, &mut props);
     super::access_package_incompatible::desired_props(p, state, &mut props);
-    let policies: Map<String, Value> = p.policies.values().map(|pol| (pol.display_name.to_lowercase(), policy_props(pol, state))).collect();
+    let policies: Map<String, Value> = p
+        .policies
+        .values()
+        .map(|pol| {
+            let mut v = policy_props(pol, state);
+            v[super::access_policy_stages::PROP] = super::access_policy_stages::props(&pol.custom_extension_stages, p, state);
+            (pol.display_name.to_lowercase(), v)
+        })
+        .collect();
     props.insert(POLICY_NAMES.into(), json!(policies.keys().collect::<Vec<_>>()));
     props.insert(POLICIES_PROP.into(), Value::Object(policies));
     let mut r = resource(Address::new(Kind::AccessPackage, key), p.display_name.to_lowercase(), p.display_name.clone(), props);
     r.immutable = vec![CATALOG.into()];
+    super::access_policy_stages::carry_catalog(&mut r, p, state);
     super::access_package_incompatible::order(key, p, state, &mut r);
     r
 }
@@ -230,8 +239,17 @@ fn read_licensed<'a>(cx: &'a ReadCx<'a>) -> BoxFuture<'a, Result<Readout, GraphE
         }
         let under = super::access_package_live::assignments_under_deletes(cx, &out).await?;
         out.extend(under);
-        Ok(Readout { objects: out, after: Some(super::access_policy_rename::guard), refused: BTreeMap::new() })
+        Ok(Readout { objects: out, after: Some(guards), refused: BTreeMap::new() })
     })
+}
+
+/// The package's guards, after every kind is read: a policy deleted under
+/// assignments (`access_policy_rename`), then an extension deleted under a
+/// policy that stays (`access_extension_guard`, also run after the
+/// catalogs' read: this run sees the packages the first guard held).
+fn guards(observed: &mut engine::ObservedState, desired: &engine::DesiredModel, ledger: &engine::Ledger) {
+    super::access_policy_rename::guard(observed, desired, ledger);
+    super::access_extension_guard::guard(observed, desired, ledger);
 }
 
 /// The Member role of `group` added to the package (the group must be a
@@ -248,7 +266,7 @@ async fn add_group(w: &Writer<'_>, api: &GraphClient, package: &str, resources: 
     w.send(api, Method::POST, &format!("{}/resourceRoleScopes", package_path(package)), Some(body)).await.map(|_| ())
 }
 
-fn catalog_id(w: &Writer<'_>, r: &DesiredResource) -> Result<String, ExecError> {
+pub(super) fn catalog_id(w: &Writer<'_>, r: &DesiredResource) -> Result<String, ExecError> {
     let target = r.props.get(CATALOG).and_then(as_reference).ok_or_else(|| err("the package names no catalog"))?;
     w.ref_id(target).ok_or_else(|| err(format!("{target} has no object id yet")))
 }

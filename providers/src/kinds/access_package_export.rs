@@ -96,6 +96,7 @@ fn policy_toml(p: &Value, key_of: &dyn Fn(&str) -> Option<Address>) -> Result<As
         requestor_settings: requestor,
         review_settings: p.get("reviewSettings").filter(|r| r.is_object() && review::is_declared(r)).map(|r| review::review_toml(r, &|v| subjects_toml(v, key_of))).transpose()?,
         questions: super::access_policy_questions::toml(p.get("questions"))?,
+        custom_extension_stages: super::access_policy_stages::toml(p.get(super::access_policy_stages::PROP)),
     })
 }
 

@@ -12,6 +12,7 @@ use schema::kinds::access_package as ap;
 use serde_json::{json, Map, Value};
 
 use super::access_package::{policy_package, GRAPH, POLICIES, POLICIES_LISTING, POLICIES_PROP};
+use super::access_policy_stages as stages;
 use super::str_field;
 use crate::apply::{err, fail, Writer};
 use crate::graph::{GraphClient, GraphError, GraphRequest, Method};
@@ -39,8 +40,9 @@ fn subjects_json(w: &Writer<'_>, v: Option<&Value>) -> Result<Value, ExecError> 
     Ok(Value::Array(v.and_then(Value::as_array).into_iter().flatten().map(|s| subject_json(w, s)).collect::<Result<_, _>>()?))
 }
 
-/// Graph's body of a policy of package `package`.
-fn policy_body(w: &Writer<'_>, p: &Value, package: &str) -> Result<Value, ExecError> {
+/// Graph's body of a policy of package `package`; `exts` the extensions
+/// of its catalog (listed when a declared policy has stages).
+fn policy_body(w: &Writer<'_>, p: &Value, package: &str, exts: &[Value]) -> Result<Value, ExecError> {
     let mut m = Map::new();
     for k in ["displayName", "description", "allowedTargetScope"] {
         if let Some(v) = p.get(k).filter(|v| !v.is_null()) {
@@ -85,6 +87,11 @@ fn policy_body(w: &Writer<'_>, p: &Value, package: &str) -> Result<Value, ExecEr
         let qs = qs.iter().map(|q| Value::Object(q.as_object().into_iter().flatten().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect())).collect();
         m.insert("questions".into(), Value::Array(qs));
     }
+    // Always sent (none as `[]`): a PUT without them keeps none, and a
+    // stage added in the portal is drift this puts back.
+    if let Some(stages) = stages::body(p, exts)? {
+        m.insert(stages::PROP.into(), stages);
+    }
     m.insert("accessPackage".into(), json!({"id": package}));
     Ok(Value::Object(m))
 }
@@ -121,10 +128,11 @@ fn keep_unmodelled_fields(m: &mut Map<String, Value>, live: &Value) {
 }
 
 /// The PUT body of the live policy at `path`: the declared properties over
-/// what tenantctl does not model. A policy with requestor questions or
-/// custom extension stages (navigation properties a PUT would drop, and
-/// which tenantctl cannot send back faithfully) is refused rather than
-/// silently stripped.
+/// what tenantctl does not model. A policy with requestor questions
+/// (a navigation property a PUT would drop, and which tenantctl cannot
+/// send back faithfully) that desired state does not declare is refused
+/// rather than silently stripped. Custom extension stages are always
+/// declared (none is `[]`: `access_policy_stages`), so never refused here.
 async fn keep_unmodelled(w: &Writer<'_>, api: &GraphClient, live: &Value, body: Value, path: &str, name: &str) -> Result<Value, ExecError> {
     let Value::Object(mut m) = body else { return Ok(body) };
     for k in UNMODELLED_POLICY_PROPS {
@@ -165,8 +173,10 @@ pub(super) async fn write_policies(w: &Writer<'_>, api: &GraphClient, r: &Desire
     };
     // One policy renamed is updated in place (`access_policy_rename`).
     let renamed = super::access_policy_rename::rename(&want.keys().map(String::as_str).collect(), &have.keys().map(String::as_str).collect()).map(|(old, new)| (old.to_string(), new.to_string()));
+    let catalog = super::access_package::catalog_id(w, r)?;
+    let exts = if want.values().any(stages::any) { super::access_catalog_extensions::list(api, &catalog).await.map_err(fail)? } else { Vec::new() };
     for (name, p) in &want {
-        let body = policy_body(w, p, id)?;
+        let body = policy_body(w, p, id, &exts)?;
         let live = match &renamed {
             Some((old, new)) if new == name => have.get(old),
             _ => have.get(name),
@@ -199,7 +209,8 @@ pub(super) async fn write_policies(w: &Writer<'_>, api: &GraphClient, r: &Desire
             delete_policy(w, api, str_field(live, "id")).await?;
         }
     }
-    Ok(())
+    // Extensions the catalog left while these policies called them.
+    stages::release(w, api, r, &catalog).await
 }
 
 pub(super) async fn delete_policy(w: &Writer<'_>, api: &GraphClient, id: &str) -> Result<(), ExecError> {

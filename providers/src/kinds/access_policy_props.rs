@@ -197,6 +197,7 @@ pub fn normalize_policy(raw: &Value) -> Value {
     }
     m.insert(automatic::PROP.into(), automatic::normalize(raw.get(automatic::PROP)));
     m.insert("questions".into(), super::access_policy_questions::normalize(raw.get("questions")));
+    m.insert(super::access_policy_stages::PROP.into(), super::access_policy_stages::normalize(raw.get(super::access_policy_stages::PROP)));
     Value::Object(m)
 }
 

@@ -61,6 +61,8 @@ pub mod access_package_policy_write;
 pub mod access_policy_keys;
 pub mod access_policy_review;
 pub mod access_policy_questions;
+pub mod access_policy_stages;
+pub mod access_extension_guard;
 pub mod access_policy_automatic;
 pub mod access_package_removal;
 pub mod access_resources;

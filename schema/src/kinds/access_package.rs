@@ -90,6 +90,12 @@ pub struct AssignmentPolicy {
     /// rewritten over them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub questions: Option<Vec<crate::kinds::access_package_questions::Question>>,
+    /// The catalog's custom workflow extensions Entra calls at stages of a
+    /// request or before an assignment expires
+    /// (`customExtensionStageSettings`), each stage once; empty: none (a
+    /// stage added in the portal is drift).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_extension_stages: Vec<crate::kinds::access_package_stages::CustomExtensionStage>,
 }
 
 /// An `expirationPattern`.
@@ -278,6 +284,7 @@ pub(crate) fn validate(cx: &mut Ctx) {
     crate::kinds::access_package_incompatible::validate(cx);
     crate::kinds::access_package_review::validate(cx);
     crate::kinds::access_package_questions::validate(cx);
+    crate::kinds::access_package_stages::validate(cx);
     crate::kinds::access_package_chain::validate(cx);
     crate::kinds::access_package_automatic::validate(cx);
     crate::kinds::access_resources::validate(cx);

@@ -102,6 +102,7 @@ pub mod access_package_groups;
 pub mod access_package_incompatible;
 pub mod access_package_review;
 pub mod access_package_questions;
+pub mod access_package_stages;
 pub mod access_package_language;
 pub mod access_package_chain;
 pub mod access_package_automatic;
