@@ -365,7 +365,7 @@ async fn run_locked(
                 // journaled (killed in between, the next run adopts it by
                 // natural key, with a journal line of its own).
                 CreateEvent::Created { address, id } => journal_event(&journal_file, &hash, address, "create", id, "created", "Graph answered the create; waiting for the object to replicate", &who)
-                    .and_then(|_| store.append(&LedgerOp::Record { address: address.clone(), entry: LedgerEntry { id: id.to_string(), applied: None, changed_at: Some(now()), expires: None, service: false, location: None, secret_env: Default::default(), approved_fields: Default::default(), sponsor: None } })),
+                    .and_then(|_| store.append(&LedgerOp::Record { address: address.clone(), entry: LedgerEntry { id: id.to_string(), applied: None, changed_at: Some(now()), expires: None, service: false, location: None, secret_env: Default::default(), approved_fields: Default::default(), sponsor: None, origin: Some(engine::ledger::Origin::Created) } })),
             };
             written.map_err(|e| format!("{e:#}"))
         }
