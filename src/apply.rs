@@ -377,6 +377,8 @@ async fn run_locked(
         0 | 1 => (executor, 1),
         n => (executor.with_batching(), n.saturating_mul(providers::graph::batch::MAX_BATCH)),
     };
+    // The state lease checked before every write, not only creates.
+    let executor = crate::lease_checked::LeaseChecked::new(executor, &store);
     let report = engine::apply::apply_recorded(&plan, &mut ledger, &executor, &ApplyOptions { concurrency, now: now() }, |record, _| {
         let written = match &record {
             Record::Adopted { address, id, op } => journal_event(&journal_file, &hash, address, "adopt", id, "applied", "matched by natural key; recorded in the ledger", &attribution).and_then(|_| store.append(op)),

@@ -167,6 +167,15 @@ impl LedgerStore {
         }
     }
 
+    /// Whether this run may still write as the lease holder, as the
+    /// lease's renewals last found it (no storage request).
+    pub fn check_lease(&self) -> Result<()> {
+        match self.remote()? {
+            Some(r) => r.check_lease(),
+            None => Ok(()),
+        }
+    }
+
     /// Append one change to the log and sync it.
     pub fn append(&self, op: &LedgerOp) -> Result<()> {
         let remote = self.remote()?;

@@ -53,11 +53,17 @@ pub struct DeltaState {
     pub users: Option<Snapshot>,
     #[serde(default)]
     pub groups: Option<Snapshot>,
+    /// When the tenant recorded the last full read of users and groups as
+    /// this cache was written (RFC 3339): a hint that lets a reconcile
+    /// pass whose full read is due read in full at once rather than twice.
+    /// Never trusted to skip a full read (the tenant's marker decides).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_read_at: Option<String>,
 }
 
 impl DeltaState {
     pub fn new(graph: &str) -> Self {
-        DeltaState { version: DELTA_STATE_VERSION, graph: graph.to_string(), users: None, groups: None }
+        DeltaState { version: DELTA_STATE_VERSION, graph: graph.to_string(), users: None, groups: None, full_read_at: None }
     }
 
     /// Parse a saved state; anything unusable starts over (a full read).
