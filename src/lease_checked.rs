@@ -40,7 +40,7 @@ impl<'s, E> LeaseChecked<'s, E> {
     fn check(&self) -> anyhow::Result<()> {
         self.store.check_lease()?;
         let mut asked = self.asked.lock().map_err(|_| anyhow::anyhow!("the lease check lock is poisoned"))?;
-        if asked.is_none_or(|t| t.elapsed() >= ASK_EVERY) {
+        if !matches!(*asked, Some(t) if t.elapsed() < ASK_EVERY) {
             self.store.confirm_lease()?;
             *asked = Some(Instant::now());
         }
