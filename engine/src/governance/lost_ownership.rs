@@ -83,8 +83,9 @@ pub fn find(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, c
         ));
         if enabled {
             let reason = format!("adopt or block: {address} lost its unproven ledger ownership and nothing declares it; an enabled account nobody declares is standing access nobody approved to keep, so blocking its sign-in is proposed for approval (declare it to keep it)");
-            let mut c = disable(address, o, reason);
-            c.notes.push(format!("{LOST} the journal names {address} as object {id}, which the ledger the tenant's seal does not prove no longer owns"));
+            // The sensitive reason is the change's note too (as every
+            // unproven ownership's is, in `plan`).
+            let c = disable(address, o, reason);
             lost.sensitive.insert(address.clone(), format!("{LOST} {address} (object {id}) is not proven tenantctl's: the journal shows it was, the ledger no longer owns it and the seal does not prove that ledger, so blocking its sign-in needs approval"));
             lost.changes.push(c);
         }
