@@ -365,7 +365,7 @@ async fn run_locked(
                 // journaled (killed in between, the next run adopts it by
                 // natural key, with a journal line of its own).
                 CreateEvent::Created { address, id } => journal_event(&journal_file, &hash, address, "create", id, "created", "Graph answered the create; waiting for the object to replicate", &who)
-                    .and_then(|_| store.append(&LedgerOp::Record { address: address.clone(), entry: LedgerEntry { id: id.to_string(), applied: None, changed_at: Some(now()), expires: None, service: false, location: None, secret_env: Default::default(), approved_fields: Default::default(), sponsor: None } })),
+                    .and_then(|_| store.append(&LedgerOp::Record { address: address.clone(), entry: LedgerEntry { id: id.to_string(), applied: None, changed_at: Some(now()), expires: None, service: false, location: None, secret_env: Default::default(), approved_fields: Default::default(), sponsor: None, origin: Some(engine::ledger::Origin::Created) } })),
                 // Refused for sure: nothing to wait for (hostile run 23, finding 9).
                 CreateEvent::Refused { address, .. } => store.append(&LedgerOp::Refused { address: address.clone() }),
             };
@@ -379,6 +379,8 @@ async fn run_locked(
         0 | 1 => (executor, 1),
         n => (executor.with_batching(), n.saturating_mul(providers::graph::batch::MAX_BATCH)),
     };
+    // The state lease checked before every write, not only creates.
+    let executor = crate::lease_checked::LeaseChecked::new(executor, &store);
     let report = engine::apply::apply_recorded(&plan, &mut ledger, &executor, &ApplyOptions { concurrency, now: now() }, |record, _| {
         let written = match &record {
             Record::Adopted { address, id, op } => journal_event(&journal_file, &hash, address, "adopt", id, "applied", "matched by natural key; recorded in the ledger", &attribution).and_then(|_| store.append(op)),

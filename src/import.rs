@@ -66,6 +66,10 @@ pub async fn import(dir: &Path, address: &str, object_id: &str, graph_url: Optio
         }
     }
     ledger.record(address.clone(), object_id.to_string(), None, Some(schema::clock::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
+    // The tenant had it: adopted, never tenantctl's own creation.
+    if let Some(e) = ledger.resources.get_mut(&address) {
+        e.origin = Some(engine::ledger::Origin::Adopted);
+    }
     // An import carries out no plan: a ledger the seal did not prove stays
     // unsealed (the next apply seals it).
     let may_seal = sealing.prepare(&mut ledger, false, Some(&org));

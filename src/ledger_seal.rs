@@ -36,6 +36,7 @@ pub fn judge(store: &LedgerStore, ledger: &mut Ledger, org: &str, marker: Option
     let recorded = ledger_seal::Recorded { latest: marker.and_then(|m| m.ledger_seal.as_deref()), seals: marker.map(|m| m.ledger_seals.as_slice()).unwrap_or_default() };
     ledger.seal = ledger_seal::judge_with(ledger, &bases.iter().collect::<Vec<_>>(), org, recorded, store.beyond_review()?);
     crate::ledger_restore::restore(ledger);
+    crate::lost_ownership::read(store, ledger);
     if marker.is_some() && recorded.latest.is_none() && recorded.seals.is_empty() && !ledger.resources.is_empty() {
         output::status(
             "note: the tenant's governance marker records no seal of the ledger yet (written by an older tenantctl): its facts are judged as before (restores count only for a ledger outside any git work tree, or in the azurerm backend) until the next apply seals it",

@@ -250,7 +250,15 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
         }
     };
     // A cache with links makes this pass read only what changed.
-    let cached = delta.users.is_some() || delta.groups.is_some();
+    let mut cached = delta.users.is_some() || delta.groups.is_some();
+    // A full read the cache says is due is made at once, not after a
+    // delta read (one read of users and groups per pass).
+    let hinted = cached.then(|| crate::reconcile_full_read::hinted(&delta, now, providers::replication_env::delta_full_read())).flatten();
+    if let Some(why) = &hinted {
+        output::status(format!("delta cache: {why}; reading every user and group in full this pass"));
+        delta = providers::delta::DeltaState::new(&graph);
+        cached = false;
+    }
     // The tenant's id comes in the listings' `$batch` (issue 13: a quiet
     // pass in few requests); the state is checked against it before
     // anything of this pass is written, the delta state included.
@@ -302,6 +310,7 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
     // seals before it compacts (hostile run 21, finding 2).
     // Delta links of a tenant not shown to be this state's are not saved
     // with it.
+    delta.full_read_at = crate::reconcile_full_read::hint(read_in_full, marker.as_ref(), now);
     let rendered = delta.render();
     let saved = match checked.then(|| crate::state_side::write_remote(&ctx.target.ledger_path, crate::state_backend::StateKind::Delta, rendered.as_bytes())) {
         None => {

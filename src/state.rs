@@ -167,6 +167,15 @@ impl LedgerStore {
         }
     }
 
+    /// Whether this run may still write as the lease holder, as the
+    /// lease's renewals last found it (no storage request).
+    pub fn check_lease(&self) -> Result<()> {
+        match self.remote()? {
+            Some(r) => r.check_lease(),
+            None => Ok(()),
+        }
+    }
+
     /// Append one change to the log and sync it.
     pub fn append(&self, op: &LedgerOp) -> Result<()> {
         let remote = self.remote()?;
@@ -497,7 +506,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("test fixture");
         let store = LedgerStore::new(&dir.path().join("state/t.lock"));
         store.probe(&dir.path().join("state/t.journal.jsonl")).expect("test fixture");
-        let op = LedgerOp::Record { address: "group.a".parse().expect("test fixture"), entry: engine::ledger::LedgerEntry { id: "3f2504e0-4f89-41d3-9a0c-0305e82c3301".into(), applied: None, changed_at: None, expires: None, service: false, location: None, secret_env: Default::default(), approved_fields: Default::default(), sponsor: None } };
+        let op = LedgerOp::Record { address: "group.a".parse().expect("test fixture"), entry: engine::ledger::LedgerEntry { id: "3f2504e0-4f89-41d3-9a0c-0305e82c3301".into(), applied: None, changed_at: None, expires: None, service: false, location: None, secret_env: Default::default(), approved_fields: Default::default(), sponsor: None, origin: None } };
         store.append(&op).expect("test fixture");
         let l = store.load().expect("test fixture");
         assert_eq!(l.id(&"group.a".parse().expect("test fixture")), Some("3f2504e0-4f89-41d3-9a0c-0305e82c3301"));

@@ -178,7 +178,7 @@ fn each_kinds_per_layer_facts_are_found_through_the_registry() {
     // (`ACCESS`), and governance answers exactly as the kind declares.
     use schema::kind_facts::Access;
     let now: chrono::DateTime<chrono::Utc> = "2027-06-01T00:00:00Z".parse().expect("a time");
-    let past = engine::ledger::LedgerEntry { id: "id".into(), applied: None, changed_at: None, expires: Some("2027-03-31T17:00:00Z".into()), service: false, location: None, secret_env: Default::default(), approved_fields: Default::default(), sponsor: None };
+    let past = engine::ledger::LedgerEntry { id: "id".into(), applied: None, changed_at: None, expires: Some("2027-03-31T17:00:00Z".into()), service: false, location: None, secret_env: Default::default(), approved_fields: Default::default(), sponsor: None, origin: None };
     for kind in Kind::ALL {
         let address = schema::Address::new(kind, "x");
         let delete = Change { address: address.clone(), action: Action::Delete, display_name: "x".into(), id: Some("id".into()), reason: String::new(), fields: Vec::new(), waits_on: Vec::new(), wave: 0, desired: None, notes: Vec::new(), live: None };

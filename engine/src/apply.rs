@@ -113,7 +113,7 @@ pub fn adopt_matches(plan: &Plan, ledger: &mut Ledger, now: &str) -> Vec<(Addres
     let mut out = Vec::new();
     for (address, id) in &plan.ids {
         if ledger.id(address) != Some(id.as_str()) && !plan.changes.iter().any(|c| &c.address == address) {
-            let op = LedgerOp::Record { address: address.clone(), entry: LedgerEntry { id: id.clone(), applied: None, changed_at: Some(now.to_string()), expires: None, service: false, location: None, secret_env: Default::default(), approved_fields: Default::default(), sponsor: None } };
+            let op = LedgerOp::Record { address: address.clone(), entry: LedgerEntry { id: id.clone(), applied: None, changed_at: Some(now.to_string()), expires: None, service: false, location: None, secret_env: Default::default(), approved_fields: Default::default(), sponsor: None, origin: Some(crate::ledger::Origin::Adopted) } };
             ledger.apply_op(&op);
             out.push((address.clone(), id.clone(), op));
         }
@@ -259,7 +259,8 @@ pub async fn apply_recorded<E: Executor>(
                                     None => Some(options.now.clone()),
                                 };
                                 let sponsor = crate::governance::sponsor::after(c, ledger.resources.get(&c.address));
-                                let o = LedgerOp::Record { address: c.address.clone(), entry: LedgerEntry { id: id.clone(), applied, changed_at, expires, service, location: crate::ledger::location_of(c.desired.as_ref()), secret_env, approved_fields, sponsor } };
+                                let origin = crate::ledger::Origin::after(c.action, &id, ledger.resources.get(&c.address));
+                                let o = LedgerOp::Record { address: c.address.clone(), entry: LedgerEntry { id: id.clone(), applied, changed_at, expires, service, location: crate::ledger::location_of(c.desired.as_ref()), secret_env, approved_fields, sponsor, origin } };
                                 ledger.apply_op(&o);
                                 op = Some(o);
                                 ids.insert(c.address.clone(), id);

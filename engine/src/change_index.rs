@@ -175,7 +175,7 @@ mod tests {
         }
 
         fn entry(id: &str) -> LedgerEntry {
-            LedgerEntry { id: id.into(), applied: None, changed_at: None, expires: None, service: false, location: None, secret_env: Default::default(), approved_fields: Default::default(), sponsor: None }
+            LedgerEntry { id: id.into(), applied: None, changed_at: None, expires: None, service: false, location: None, secret_env: Default::default(), approved_fields: Default::default(), sponsor: None, origin: None }
         }
 
         fn addresses(kind: Kind) -> Vec<Address> {

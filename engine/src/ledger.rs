@@ -62,6 +62,45 @@ pub struct LedgerEntry {
     /// Graph property tenantctl writes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sponsor: Option<String>,
+    /// Whether tenantctl created the object or adopted one the tenant
+    /// already had (matched by its natural key, or `import`ed), as the
+    /// apply that first recorded it knew. Absent in ledgers written before
+    /// it was recorded: not known. Sealed like every fact (an absent one
+    /// leaves the rendering, and so old seals, as they were). Prune
+    /// deletes an adopted object only with `prune.adopted = true`
+    /// (`crate::governance::origin`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+/// How the object an entry owns came to be tenantctl's ([`LedgerEntry::origin`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// tenantctl created it.
+    Created,
+    /// The tenant had it; tenantctl took it over.
+    Adopted,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Created => "created",
+            Origin::Adopted => "adopted",
+        }
+    }
+
+    /// The origin of the entry a change records for its object `id`:
+    /// the previous entry's when it owned that object, else what the
+    /// change did (a create or replace made it; anything else found it).
+    pub fn after(action: crate::plan::Action, id: &str, prev: Option<&LedgerEntry>) -> Option<Origin> {
+        match prev.filter(|p| p.id == id) {
+            Some(p) => p.origin,
+            None if matches!(action, crate::plan::Action::Create | crate::plan::Action::Replace) => Some(Origin::Created),
+            None => Some(Origin::Adopted),
+        }
+    }
 }
 
 /// The desired property whose value the ledger keeps as an entry's
@@ -113,11 +152,18 @@ pub struct Ledger {
     /// [`Ledger::replay`]; never stored.
     #[serde(skip)]
     pub log_removed: BTreeMap<Address, LedgerEntry>,
+    /// The accounts the journal beside the ledger shows tenantctl last
+    /// created or adopted (address -> object id), read only when the
+    /// tenant's seal does not prove which entries the ledger holds: an
+    /// account whose entry was cut is then named, not kept silently
+    /// ([`crate::governance::lost_ownership`]). Never stored.
+    #[serde(skip)]
+    pub journal_owned: BTreeMap<Address, String>,
 }
 
 impl Default for Ledger {
     fn default() -> Self {
-        Ledger { version: LEDGER_VERSION, tenant_id: None, ledger_id: None, resources: BTreeMap::new(), pending: BTreeMap::new(), seal: Default::default(), log_removed: BTreeMap::new() }
+        Ledger { version: LEDGER_VERSION, tenant_id: None, ledger_id: None, resources: BTreeMap::new(), pending: BTreeMap::new(), seal: Default::default(), log_removed: BTreeMap::new(), journal_owned: BTreeMap::new() }
     }
 }
 
@@ -329,7 +375,7 @@ impl Ledger {
 
     pub fn record(&mut self, address: Address, id: String, applied: Option<String>, changed_at: Option<String>) {
         self.pending.remove(&address);
-        self.resources.insert(address, LedgerEntry { id, applied, changed_at, expires: None, service: false, location: None, secret_env: Default::default(), approved_fields: Default::default(), sponsor: None });
+        self.resources.insert(address, LedgerEntry { id, applied, changed_at, expires: None, service: false, location: None, secret_env: Default::default(), approved_fields: Default::default(), sponsor: None, origin: None });
     }
 
     pub fn forget(&mut self, address: &Address) -> Option<LedgerEntry> {
@@ -385,7 +431,7 @@ mod tests {
         base.record("group.b".parse().expect("test fixture"), "2".into(), None, None);
         let ops = [
             LedgerOp::Pending { address: "group.c".parse().expect("test fixture"), since: "2026-01-01T00:00:00Z".into() },
-            LedgerOp::Record { address: "group.c".parse().expect("test fixture"), entry: LedgerEntry { id: "3".into(), applied: Some("sha256:x".into()), changed_at: None, expires: None, service: false, location: None, secret_env: Default::default(), approved_fields: Default::default(), sponsor: None } },
+            LedgerOp::Record { address: "group.c".parse().expect("test fixture"), entry: LedgerEntry { id: "3".into(), applied: Some("sha256:x".into()), changed_at: None, expires: None, service: false, location: None, secret_env: Default::default(), approved_fields: Default::default(), sponsor: None, origin: None } },
             LedgerOp::Forget { address: "group.a".parse().expect("test fixture") },
             LedgerOp::Pending { address: "group.d".parse().expect("test fixture"), since: "2026-01-01T00:00:01Z".into() },
         ];

@@ -46,7 +46,7 @@ mod tests {
     use serde_json::json;
 
     fn entry(id: &str, location: Option<&str>) -> LedgerEntry {
-        LedgerEntry { id: id.into(), applied: None, changed_at: None, expires: None, service: false, location: location.map(str::to_string), secret_env: Default::default(), approved_fields: Default::default(), sponsor: None }
+        LedgerEntry { id: id.into(), applied: None, changed_at: None, expires: None, service: false, location: location.map(str::to_string), secret_env: Default::default(), approved_fields: Default::default(), sponsor: None, origin: None }
     }
 
     #[test]

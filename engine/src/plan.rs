@@ -472,7 +472,9 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
             continue;
         };
         fp_parts.push((address, ObservedPart::Id(&o.id)));
-        let prunable = gov.prune.kinds.iter().any(|k| k == address.kind.as_str());
+        // An object tenantctl adopted is pruned only with prune.adopted.
+        let keep_adopted = crate::governance::origin::kept_adopted(entry, gov.prune.adopted);
+        let prunable = !keep_adopted && gov.prune.kinds.iter().any(|k| k == address.kind.as_str());
         // An entry an unproven log took away, restored as the sealed
         // ledger has it, is proven by that ledger (hostile run 23, finding 16).
         let restored = crate::governance::undeclared::restored(ledger, address);
@@ -526,11 +528,13 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
             orphans.push(Orphan {
                 address: address.clone(),
                 id: o.id.clone(),
-                reason: format!("no longer declared; pruning is off for {} (governance.prune.kinds)", address.kind),
+                reason: crate::governance::origin::kept_reason(entry, keep_adopted).unwrap_or_else(|| format!("no longer declared; pruning is off for {} (governance.prune.kinds)", address.kind)),
             });
         } else {
             owner_unproven.extend(unproven_owner("deleting it").map(|w| (address.clone(), w)));
-            changes.push(undeclared_delete(address, o, "no longer declared, and pruning is on for its kind".into()));
+            let mut c = undeclared_delete(address, o, "no longer declared, and pruning is on for its kind".into());
+            c.notes.extend(crate::governance::origin::delete_note(entry));
+            changes.push(c);
         }
     }
 
@@ -540,6 +544,10 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
             None => warnings.push(note),
         }
     }
+    // Accounts the journal shows tenantctl owned whose entry an unproven ledger cut.
+    let lost = crate::governance::lost_ownership::find(desired, observed, ledger, &|id| claimed(id), disable_account);
+    warnings.extend(lost.warnings);
+    changes.extend(lost.changes);
 
     // What the ledger remembers beside Graph: a guest's expiry, a service account.
     warnings.extend(crate::governance::recorded::add_changes(&mut changes, &mut unchanged, desired, &live_service, ledger, &matched, &unknown_set, options.now));
@@ -591,8 +599,8 @@ pub fn plan_with_rollout(desired: &DesiredModel, observed: &ObservedState, ledge
         let why = "the ledger does not match the seal the tenant records, so what it recorded of this object proves nothing";
         sensitive.entry(c.address.clone()).and_modify(|r| *r = format!("{r}; {why}")).or_insert_with(|| why.into());
     }
-    for (a, why) in owner_unproven {
-        if let Some(c) = changes.iter_mut().find(|c| c.address == a) {
+    for (a, why) in owner_unproven.into_iter().chain(lost.sensitive) {
+        if let Some(c) = changes.iter_mut().find(|c| c.address == a && !c.notes.contains(&why)) {
             c.notes.push(why.clone());
         }
         sensitive.entry(a).and_modify(|r| *r = format!("{r}; {why}")).or_insert(why);

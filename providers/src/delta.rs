@@ -53,11 +53,17 @@ pub struct DeltaState {
     pub users: Option<Snapshot>,
     #[serde(default)]
     pub groups: Option<Snapshot>,
+    /// When the tenant recorded the last full read of users and groups as
+    /// this cache was written (RFC 3339): a hint that lets a reconcile
+    /// pass whose full read is due read in full at once rather than twice.
+    /// Never trusted to skip a full read (the tenant's marker decides).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_read_at: Option<String>,
 }
 
 impl DeltaState {
     pub fn new(graph: &str) -> Self {
-        DeltaState { version: DELTA_STATE_VERSION, graph: graph.to_string(), users: None, groups: None }
+        DeltaState { version: DELTA_STATE_VERSION, graph: graph.to_string(), users: None, groups: None, full_read_at: None }
     }
 
     /// Parse a saved state; anything unusable starts over (a full read).
@@ -307,7 +313,7 @@ fn without_directory(desired: &DesiredModel, ledger: &Ledger) -> (DesiredModel, 
         service_account_roles: service_account_roles.clone(),
         origins: origins.clone(),
     };
-    let Ledger { version, tenant_id, ledger_id, resources, pending, seal, log_removed } = ledger;
+    let Ledger { version, tenant_id, ledger_id, resources, pending, seal, log_removed, journal_owned } = ledger;
     let ledger = Ledger {
         version: *version,
         tenant_id: tenant_id.clone(),
@@ -316,6 +322,7 @@ fn without_directory(desired: &DesiredModel, ledger: &Ledger) -> (DesiredModel, 
         pending: pending.clone(),
         seal: seal.clone(),
         log_removed: log_removed.iter().filter(|(a, _)| keep(a)).map(|(a, e)| (a.clone(), e.clone())).collect(),
+        journal_owned: journal_owned.iter().filter(|(a, _)| keep(a)).map(|(a, e)| (a.clone(), e.clone())).collect(),
     };
     (desired, ledger)
 }

@@ -70,6 +70,8 @@ pub mod drift_lints;
 pub mod custom_extensions;
 pub mod unmanaged_reach;
 pub mod sponsor;
+pub mod lost_ownership;
+pub mod origin;
 
 pub use access::*;
 pub use certificates::not_after;

@@ -379,6 +379,7 @@ mod tests {
             secret_env: Default::default(),
             approved_fields: approved_fields(&approved),
             sponsor: None,
+            origin: None,
         };
         assert!(Moved::of(&entry, &approved).expect("fields recorded").is_empty());
         let now = resource(Props::from([("osMinimumVersion".to_string(), json!("6.0")), ("passwordRequired".to_string(), json!(false))]));

@@ -304,7 +304,7 @@ mod tests {
 
     #[test]
     fn apply_records_what_the_change_sets_and_keeps_the_rest() {
-        let prev = LedgerEntry { id: "1".into(), applied: None, changed_at: None, expires: Some("2027-03-31T17:00:00Z".into()), service: false, location: None, secret_env: Default::default(), approved_fields: Default::default(), sponsor: None };
+        let prev = LedgerEntry { id: "1".into(), applied: None, changed_at: None, expires: Some("2027-03-31T17:00:00Z".into()), service: false, location: None, secret_env: Default::default(), approved_fields: Default::default(), sponsor: None, origin: None };
         let c = guest_change(Some("2027-03-31T17:00:00Z"), "2027-06-30T17:00:00Z");
         assert_eq!(facts_after(&c, Some(&prev)), (Some("2027-06-30T17:00:00Z".into()), false));
         let mut other = c.clone();

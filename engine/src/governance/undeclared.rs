@@ -116,9 +116,18 @@ pub fn unproven_owner(ledger: &Ledger, address: &Address, entry: &LedgerEntry, w
 /// read, and their access ends (or they are kept, or forgotten when gone)
 /// as without the log. A log a killed run left only takes away objects it
 /// deleted, which are then gone and forgotten again. Call once the seal
-/// is judged, before the tenant is read. Returns the addresses put back;
-/// [`Ledger::log_removed`] keeps only those.
-pub fn restore_unproven_removals(ledger: &mut Ledger) -> Vec<Address> {
+/// is judged, before the tenant is read.
+///
+/// Likewise an entry such a log gives another object id (a `record` line
+/// naming another object for the address, gov22): the log's id is
+/// unproven, the sealed ledger's stands, so a forged line cannot take the
+/// real object (an account to block, an assignment to end) away from the
+/// sealed ledger and hand the address a portal user. A run killed while
+/// replacing an object left such a line too: the sealed object it deleted
+/// is then gone, and the address is matched by its natural key again.
+/// Returns the addresses put back, with the id the log gave each (`None`:
+/// the log forgot it); [`Ledger::log_removed`] keeps only those.
+pub fn restore_unproven_removals(ledger: &mut Ledger) -> Vec<(Address, Option<String>)> {
     let touched = match &ledger.seal {
         Seal::Broken { only: Some(t), .. } => t.clone(),
         _ => {
@@ -130,15 +139,13 @@ pub fn restore_unproven_removals(ledger: &mut Ledger) -> Vec<Address> {
     let removed = std::mem::take(&mut ledger.log_removed);
     let mut back = Vec::new();
     for (a, e) in removed {
-        // Only what the log forgot: an address it gave another id is one
-        // a run replaced or created again (declared), whose new object
-        // the log records.
-        if !touched.contains(&a) || owned.contains(&e.id) || ledger.resources.contains_key(&a) {
+        if !touched.contains(&a) || owned.contains(&e.id) {
             continue;
         }
+        let logged = ledger.resources.get(&a).map(|now| now.id.clone());
         ledger.resources.insert(a.clone(), e.clone());
         ledger.log_removed.insert(a.clone(), e);
-        back.push(a);
+        back.push((a, logged));
     }
     back
 }
@@ -151,6 +158,15 @@ pub fn restored(ledger: &Ledger, address: &Address) -> bool {
 /// The note on what is done with a restored entry.
 pub fn restored_note(address: &Address, entry: &LedgerEntry) -> String {
     format!("the ledger's write-ahead log takes {address} (object {}) away from the sealed ledger, but the tenant's seal does not prove that log (a run cut short, or a log a pull request wrote): it is judged as the sealed ledger owns it", entry.id)
+}
+
+/// What is said of an address an unproven log gave another object id
+/// (`logged`) than the sealed ledger's (`sealed`).
+pub fn reassigned_warning(address: &Address, sealed: &str, logged: &str) -> String {
+    format!(
+        "the ledger's write-ahead log gives {address} another object id ({}) than the sealed ledger's ({sealed}), and the tenant's seal does not prove that log (a run cut short, or a log a pull request wrote): the sealed ledger's id stands, the log's is unproven",
+        crate::render::text_safe(logged)
+    )
 }
 
 /// How every reason of [`unproven_owner`] starts.
@@ -169,7 +185,7 @@ mod tests {
     use schema::Kind;
 
     fn entry(expires: Option<&str>) -> LedgerEntry {
-        LedgerEntry { id: "00000000-0000-4000-8000-000000000001".into(), applied: None, changed_at: None, expires: expires.map(str::to_string), service: false, location: None, secret_env: Default::default(), approved_fields: Default::default(), sponsor: None }
+        LedgerEntry { id: "00000000-0000-4000-8000-000000000001".into(), applied: None, changed_at: None, expires: expires.map(str::to_string), service: false, location: None, secret_env: Default::default(), approved_fields: Default::default(), sponsor: None, origin: None }
     }
 
     fn live(kind: Kind, enabled: bool) -> LiveObject {
@@ -211,7 +227,7 @@ mod tests {
         assert!(sealed.log_removed.is_empty() && !sealed.resources.contains_key(&a));
         // The sealed ledger under an unproven log: the forget is undone.
         l.seal = Seal::Broken { ledger: "l".into(), recorded: "r".into(), only: Some([a.clone()].into()) };
-        assert_eq!(restore_unproven_removals(&mut l), vec![a.clone()]);
+        assert_eq!(restore_unproven_removals(&mut l), vec![(a.clone(), None)]);
         assert_eq!(l.id(&a), Some("1"));
         assert!(restored(&l, &a) && !restored(&l, &b));
         assert!(!l.owner_proven(&a), "touched by the log: only the restore proves it");
@@ -219,6 +235,14 @@ mod tests {
         let e = l.resources[&a].clone();
         assert!(unproven_owner(&l, &a, &e, "blocking its sign-in").is_some_and(|w| w.starts_with(OWNER_UNPROVEN) && w.contains("write-ahead log")));
         assert_eq!(unproven_owner(&l, &b, &l.resources[&b].clone(), "x"), None);
+        // A log line giving a sealed address another id: the sealed id stands.
+        let log = format!("{}\n", Ledger::render_op(&crate::ledger::LedgerOp::Record { address: b.clone(), entry: entry(None) }));
+        let mut l = base.clone().replay(&log).expect("replayed");
+        assert_eq!(l.id(&b), Some(entry(None).id.as_str()), "the log's id, as replayed");
+        l.seal = Seal::Broken { ledger: "l".into(), recorded: "r".into(), only: Some([b.clone()].into()) };
+        assert_eq!(restore_unproven_removals(&mut l), vec![(b.clone(), Some(entry(None).id))]);
+        assert_eq!(l.id(&b), Some("2"), "the sealed ledger's id stands");
+        assert!(restored(&l, &b));
         // A ledger new to the tenant proves no ownership, though its facts are trusted on first use.
         let mut fresh = base.clone();
         fresh.seal = Seal::Fresh { ledger: "l".into(), latest: "r".into(), others: 1, beyond_review: false };

@@ -166,6 +166,12 @@ pub struct Prune {
     /// Apply refuses a plan with more deletions than this unless told otherwise.
     #[serde(default = "default_max_deletions")]
     pub max_deletions: u32,
+    /// Also delete objects tenantctl adopted (the tenant had them before
+    /// tenantctl matched or imported them), as the ledger records them.
+    /// Off by default: pruning deletes only what tenantctl created (or
+    /// what a ledger written before origins were recorded owns).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adopted: bool,
 }
 
 fn default_max_deletions() -> u32 {
@@ -177,6 +183,7 @@ impl Default for Prune {
         Prune {
             kinds: Vec::new(),
             max_deletions: default_max_deletions(),
+            adopted: false,
         }
     }
 }
