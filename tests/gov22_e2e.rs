@@ -425,7 +425,7 @@ mod gov17_gaps {
         let d = dir.to_str().unwrap();
         let out = command(&sb, w).args(["apply", "--auto-approve", d]).output().unwrap();
         assert!(out.status.success(), "{}", text(&out.stderr));
-        let t0 = common::now().with_nanosecond(0).unwrap();
+        let t0 = crate::common::now().with_nanosecond(0).unwrap();
         let at = |hours: i64| (t0 + chrono::Duration::hours(hours)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let pass = |extra: &[&str], now: &str| {
             let out = command(&sb, w).args(["reconcile", d, "--once", "--now", now]).args(extra).output().unwrap();
