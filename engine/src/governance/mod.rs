@@ -49,6 +49,7 @@ pub mod package_oob;
 pub mod package_incompatible;
 pub mod live_members;
 pub mod approver_live;
+pub mod pim_approver_live;
 pub mod people_reach;
 pub mod package_live;
 pub mod after_package;
