@@ -8,6 +8,7 @@
 mod common;
 
 use common::*;
+use serde_json::json;
 
 
 fn d(dir: &std::path::Path) -> &str {
@@ -169,3 +170,106 @@ async fn drift_is_not_in_sync_over_live_lint_errors() {
     sb.shutdown().await.expect("the sandbox stops");
 }
 
+
+/// Finding 2: portal widenings of a custom directory role (password reset
+/// added), a custom Intune role (wipe added), the guest settings (invites
+/// from everyone, guests as members, app registration) and an Intune role
+/// assignment's scope (licensed users added to all devices) are put back
+/// by `reconcile --self-heal` unattended: each restore of the approved,
+/// sealed record only narrows what the live object grants. Widening the
+/// same objects in desired state stays sensitive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restores_that_only_narrow_run_unattended() {
+    use reqwest::Method;
+    let sb = sandbox().await;
+    let roles = "\n[role_definition.reader]\ndisplay_name = \"User basic reader\"\nallowed_resource_actions = [\"microsoft.directory/users/basic/read\"]\n";
+    let (work, dir) = converged(&sb, |d| {
+        common::gov7b::intune_ops(d, include_str!("fixtures/intune-ops-group.toml"));
+        std::fs::write(d.join("custom-roles.toml"), roles).expect("written");
+    })
+    .await;
+    let w = work.path();
+    let (code, out) = run(&sb, w, &["plan", d(&dir), "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "converged: {out}");
+
+    // The portal widens each.
+    let rd = format!("/v1.0/roleManagement/directory/roleDefinitions/{}", ledger_id(w, "role_definition.reader"));
+    graph(&sb, Method::PATCH, &rd, Some(json!({"rolePermissions": [{"allowedResourceActions": ["microsoft.directory/users/basic/read", "microsoft.directory/users/password/update"]}]}))).await;
+    let ird = format!("/beta/deviceManagement/roleDefinitions/{}", ledger_id(w, "intune_role_definition.full-intune"));
+    let mut perms = graph(&sb, Method::GET, &ird, None).await["rolePermissions"].clone();
+    perms[0]["resourceActions"][0]["allowedResourceActions"].as_array_mut().expect("a list").push(json!("Microsoft.Intune_RemoteTasks_Wipe"));
+    graph(&sb, Method::PATCH, &ird, Some(json!({"@odata.type": "#microsoft.graph.deviceAndAppManagementRoleDefinition", "rolePermissions": perms}))).await;
+    graph(&sb, Method::PATCH, "/v1.0/policies/authorizationPolicy", Some(json!({"allowInvitesFrom": "everyone", "guestUserRoleId": "a0b1b346-4d3e-4e8b-98f8-753987be4970", "defaultUserRolePermissions": {"allowedToCreateApps": true}}))).await;
+    let ira = format!("/beta/deviceManagement/roleAssignments/{}", ledger_id(w, "intune_role_assignment.ops"));
+    graph(&sb, Method::PATCH, &ira, Some(json!({"@odata.type": "#microsoft.graph.deviceAndAppManagementRoleAssignment", "scopeType": "allDevicesAndLicensedUsers"}))).await;
+
+    let (_, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert!(out.contains("puts role_definition.reader back as it was approved and last applied, and only narrows what it grants now"), "{out}");
+    let (code, out) = run(&sb, w, &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert_eq!(code, Some(0), "nothing is held: {out}");
+    for a in ["role_definition.reader", "intune_role_definition.full-intune", "authorization_policy.tenant", "intune_role_assignment.ops"] {
+        assert!(out.contains(&format!("applied: update {a}")), "{a}: {out}");
+    }
+    let live = graph(&sb, Method::GET, &rd, None).await;
+    assert_eq!(live["rolePermissions"][0]["allowedResourceActions"], json!(["microsoft.directory/users/basic/read"]), "{live}");
+    assert_eq!(graph(&sb, Method::GET, "/v1.0/policies/authorizationPolicy", None).await["allowInvitesFrom"], json!("adminsAndGuestInviters"));
+    assert_eq!(graph(&sb, Method::GET, &ira, None).await["scopeType"], json!("allDevices"));
+
+    // The same widening in desired state is reviewed.
+    edit_file(&dir, "custom-roles.toml", |t| t.replace("[\"microsoft.directory/users/basic/read\"]", "[\"microsoft.directory/users/basic/read\", \"microsoft.directory/users/password/update\"]"));
+    edit_file(&dir, "guest-settings.toml", |t| t.replace("allow_invites_from = \"adminsAndGuestInviters\"", "allow_invites_from = \"everyone\""));
+    let (code, out) = run(&sb, w, &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("held: update role_definition.reader"), "{out}");
+    assert!(out.contains("held: update authorization_policy.tenant"), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
+
+/// Finding 2, PIM approvers: an approver added in the portal to an
+/// approval already required is taken out again unattended (fewer
+/// approvers, back to the approved ones); approvers swapped stay reviewed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pim_approvers_put_back_to_fewer_run_unattended() {
+    use reqwest::Method;
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |_| {}).await;
+    let w = work.path();
+    let (adele, megan) = (ledger_id(w, "user.adele"), ledger_id(w, "user.megan"));
+    let policy = ledger_id(w, "role_policy.intune-administrator");
+    let rules = graph(&sb, Method::GET, &format!("/v1.0/policies/roleManagementPolicies/{policy}/rules"), None).await;
+    let approval = rules["value"].as_array().expect("rules").iter().find(|r| r["@odata.type"] == json!("#microsoft.graph.unifiedRoleManagementPolicyApprovalRule")).expect("an approval rule").clone();
+    let with = |ids: &[&str]| {
+        let mut r = approval.clone();
+        r["setting"]["approvalStages"][0]["primaryApprovers"] = json!(ids.iter().map(|i| json!({"@odata.type": "#microsoft.graph.singleUser", "userId": i})).collect::<Vec<_>>());
+        r
+    };
+    let url = format!("/v1.0/policies/roleManagementPolicies/{policy}");
+    let with = |ids: &[&str]| json!({"rules": [with(ids)]});
+    graph(&sb, Method::PATCH, &url, Some(with(&[&adele, &megan]))).await;
+    let (code, out) = run(&sb, w, &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("applied: update role_policy.intune-administrator"), "{out}");
+
+    graph(&sb, Method::PATCH, &url, Some(with(&[&megan]))).await;
+    let (code, out) = run(&sb, w, &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert_eq!(code, Some(2), "a swap adds an approver: {out}");
+    assert!(out.contains("held: update role_policy.intune-administrator"), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
+
+/// Finding 7: a custom authentication strength whose name reads like a
+/// built-in one through a non-breaking hyphen, a zero-width space or a
+/// Greek capital Mu is `built-in-strength-name`, located.
+#[test]
+fn confusable_strength_names_are_refused() {
+    for (name, odd) in [("Phishing\u{2011}resistant MFA", "U+2011"), ("Phishing-resistant MFA\u{200B}", "U+200B"), ("Phishing-resistant \u{039C}FA", "U+039C")] {
+        let work = scratch_with(|t| t);
+        let dir = work.path().join("desired-state");
+        std::fs::write(dir.join("strengths.toml"), format!("[authentication_strength.weak]\ndisplay_name = \"{name}\"\nallowed_combinations = [\"password,sms\", \"fido2\"]\n")).expect("written");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tenantctl")).args(["validate", d(&dir)]).output().expect("tenantctl runs");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{name}: {text}");
+        assert!(text.contains("built-in-strength-name") && text.contains("reads like the built-in authentication strength `Phishing-resistant MFA`") && text.contains(odd), "{name}: {text}");
+        assert!(text.contains("error[built-in-strength-name] authentication_strength.weak:"), "names the object: {text}");
+    }
+}

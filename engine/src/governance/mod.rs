@@ -50,6 +50,8 @@ pub mod package_incompatible;
 pub mod live_members;
 pub mod approver_live;
 pub mod pim_approver_live;
+pub mod strength_names;
+pub mod restore_narrows;
 pub mod people_reach;
 pub mod package_live;
 pub mod after_package;
