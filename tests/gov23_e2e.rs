@@ -273,3 +273,64 @@ fn confusable_strength_names_are_refused() {
         assert!(text.contains("error[built-in-strength-name] authentication_strength.weak:"), "names the object: {text}");
     }
 }
+
+const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
+
+const ONBOARD: &str = r#"
+[access_catalog.guest-access.custom_workflow_extensions.onboard]
+display_name = "Onboard guest"
+type = "request"
+subscription_id = "38ab2ccc-3747-4567-b36b-9478f5602f0d"
+resource_group_name = "governance"
+logic_app_workflow_name = "elm-onboarding"
+url = "https://prod-00.westeurope.logic.azure.com/workflows/elm-onboarding/triggers/manual/run"
+timeout = "PT1H"
+"#;
+
+/// Finding 3 (and 2, variant G): a custom workflow extension's
+/// `endpointConfiguration.url` (where Entra calls) is written, read and
+/// compared: the portal re-pointing it is drift, `reconcile --self-heal`
+/// puts the approved URL back unattended (a restore of the approved,
+/// sealed record, not a re-pointing), and changing it in desired state is
+/// sensitive, naming the URL. A URL that is not https is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_extension_url_is_managed() {
+    use reqwest::Method;
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |d| append(d, "access-packages.toml", ONBOARD)).await;
+    let w = work.path();
+    let catalog = ledger_id(w, "access_catalog.guest-access");
+    let list = format!("{EM}/catalogs/{catalog}/customWorkflowExtensions");
+    let live = graph(&sb, Method::GET, &list, None).await["value"][0].clone();
+    assert_eq!(live["endpointConfiguration"]["url"], json!("https://prod-00.westeurope.logic.azure.com/workflows/elm-onboarding/triggers/manual/run"), "{live}");
+    let (code, out) = run(&sb, w, &["drift", d(&dir), "--detailed-exitcode", "--no-record"]);
+    assert_eq!(code, Some(0), "converged: {out}");
+
+    // The portal points it elsewhere, the rest unchanged.
+    let mut body = live.clone();
+    for k in ["id", "createdDateTime", "lastModifiedDateTime"] {
+        body.as_object_mut().expect("an object").remove(k);
+    }
+    body["endpointConfiguration"]["url"] = json!("https://evil.example/hook");
+    graph(&sb, Method::PUT, &format!("{list}/{}", live["id"].as_str().expect("an id")), Some(body)).await;
+    let (code, out) = run(&sb, w, &["drift", d(&dir), "--detailed-exitcode", "--no-record"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("https://evil.example/hook"), "{out}");
+    let (code, out) = run(&sb, w, &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert_eq!(code, Some(0), "the approved endpoint is put back unattended: {out}");
+    assert!(out.contains("applied: update access_catalog.guest-access"), "{out}");
+    let live = graph(&sb, Method::GET, &list, None).await["value"][0].clone();
+    assert_eq!(live["endpointConfiguration"]["url"], json!("https://prod-00.westeurope.logic.azure.com/workflows/elm-onboarding/triggers/manual/run"), "{live}");
+
+    // Re-pointed in desired state: sensitive, the URL named.
+    edit_file(&dir, "access-packages.toml", |t| t.replace("https://prod-00.westeurope.logic.azure.com/workflows/elm-onboarding/triggers/manual/run", "https://prod-01.westeurope.logic.azure.com/workflows/other/run"));
+    let (_, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert!(out.contains("custom workflow extension added or re-pointed on access_catalog.guest-access"), "{out}");
+    assert!(out.contains("URL https://prod-01.westeurope.logic.azure.com/workflows/other/run"), "{out}");
+
+    edit_file(&dir, "access-packages.toml", |t| t.replace("https://prod-01.westeurope.logic.azure.com/workflows/other/run", "http://plain.example/run"));
+    let (code, out) = run(&sb, w, &["validate", d(&dir)]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("url `http://plain.example/run` is not an https URL"), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
