@@ -228,6 +228,18 @@ pub fn drift(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, 
             });
         }
     }
+    // Live governance errors no change of the plan is about are drift too
+    // (as reconcile holds them): the tenant breaks a rule.
+    let changed: BTreeSet<String> = plan.changes.iter().map(|c| c.address.to_string()).collect();
+    let live_errors = crate::governance::drift_lints::live_errors(desired, &plan.lints, now);
+    let mut unplaced = 0;
+    for (address, detail) in live_errors.into_iter().filter(|(a, _)| !changed.contains(a)) {
+        let Ok(a) = address.parse::<Address>() else {
+            unplaced += 1;
+            continue;
+        };
+        items.push(DriftItem { address: address.clone(), kind: a.kind, drift: DriftKind::Changed, display_name: address, id: plan.ids.get(&a).cloned(), detail, fields: Vec::new(), since: stamp.clone() });
+    }
     items.sort_by(|a, b| (a.kind, &a.address, a.drift).cmp(&(b.kind, &b.address, b.drift)));
     let mut counts: BTreeMap<DriftKind, usize> = DriftKind::ALL.iter().map(|k| (*k, 0)).collect();
     for i in &items {
@@ -237,7 +249,7 @@ pub fn drift(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, 
         format_version: DRIFT_FORMAT_VERSION,
         generated_at: stamp,
         // What could not be read may differ: never "in sync".
-        in_sync: items.is_empty() && plan.unknown.is_empty(),
+        in_sync: items.is_empty() && plan.unknown.is_empty() && unplaced == 0,
         counts,
         items,
         unknown: plan.unknown.clone(),

@@ -152,7 +152,7 @@ pub fn only_narrows(change: &Change) -> bool {
             // No scope groups or no scope tags left is not narrower: Intune
             // falls back to the Default tag, which most objects carry.
             let emptied = f.field != "members" && field_refs(f.after.as_ref()).is_empty();
-            ["members", "resourceScopes", "roleScopeTagIds"].contains(&f.field.as_str()) && !widens(f) && !emptied
+            (["members", "resourceScopes", "roleScopeTagIds"].contains(&f.field.as_str()) && !widens(f) && !emptied) || super::restore_narrows::scope_type_narrows(f)
         })
 }
 

@@ -5,7 +5,8 @@
 //! in it, so at plan time its live members (nested groups followed,
 //! [`super::live_members`]) are judged like declared ones:
 //! * a service account among a `role_policy`'s activation approvers:
-//!   `pim-approver-service-account` (no exception);
+//!   `pim-approver-service-account` (no exception); anyone else there is
+//!   judged by `super::pim_approver_live` (`unmanaged-pim-approver`);
 //! * a service account among an access package policy's approvers
 //!   (primary, fallback, escalation) or reviewers:
 //!   `service-account-approver` (no exception);
@@ -55,8 +56,10 @@ pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
                 for g in groups(super::approvers::of_role_policy(&r.props)) {
                     let held = of(desired, observed, ids, &g);
                     for (account, path) in accounts(desired, &held) {
-                        out.push(error(PIM_APPROVER_SERVICE_ACCOUNT, address, format!("service account {account} approves activations of {role} through {path}, a live member ({UNMANAGED_MEMBERSHIP}): service accounts do no MFA and are nobody's second person; declare the members of {g} (people only) or remove it from the group")));
+                        let nested = super::live_reach::nesting_note(desired, &path);
+                        out.push(error(PIM_APPROVER_SERVICE_ACCOUNT, address, format!("service account {account} approves activations of {role} through {path}, a live member ({UNMANAGED_MEMBERSHIP}){nested}: service accounts do no MFA and are nobody's second person; declare the members of {g} (people only) or remove it from the group")));
                     }
+                    out.extend(super::pim_approver_live::people(desired, observed, address, role, &g, &held));
                     for path in &held.unread {
                         out.push(error(PIM_APPROVER_SERVICE_ACCOUNT, address, format!("activations of {role} are approved by {g}, and the live membership of {path} was not read, so whether a service account approves them is unknown ({UNMANAGED_MEMBERSHIP})")));
                     }

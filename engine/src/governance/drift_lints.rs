@@ -14,8 +14,21 @@
 
 use chrono::{DateTime, Utc};
 
-use super::lints::Finding;
+use super::lints::{Finding, Severity};
 use crate::model::DesiredModel;
+
+/// The errors among the findings of `lints` that judge live state (an
+/// out-of-band grant, a person in a group nobody manages, ...): the tenant
+/// breaks a rule desired state keeps, which is drift, never "in sync"
+/// (hostile run 26, finding 6). Each as (address, "error[lint]: message").
+pub fn live_errors(desired: &DesiredModel, lints: &[Finding], now: DateTime<Utc>) -> Vec<(String, String)> {
+    let desired_only = super::lint_desired(desired, now);
+    let repository: std::collections::BTreeSet<&Finding> = desired_only.iter().collect();
+    let mut out: Vec<(String, String)> = lints.iter().filter(|f| f.severity == Severity::Error && !repository.contains(f)).map(|f| (f.address.clone(), format!("error[{}]: {}", f.lint, f.message))).collect();
+    out.sort();
+    out.dedup();
+    out
+}
 
 /// The findings of `lints` (a plan's) that judge live state, as text.
 pub fn live_findings(desired: &DesiredModel, lints: &[Finding], now: DateTime<Utc>) -> Vec<String> {

@@ -180,6 +180,7 @@ pub fn lint_desired(desired: &DesiredModel, now: DateTime<Utc>) -> Vec<Finding> 
         out.extend(super::oma_review::lints(desired, address, r));
         out.extend(super::licensed_reach::lints(desired, address, r));
         out.extend(super::role_names::lints(desired, address, r));
+        out.extend(super::strength_names::lints(desired, address, r));
         if address.kind == Kind::AccessPackage {
             out.extend(super::package_approvers::lints(desired, address, r));
             out.extend(super::package_automatic::lints(desired, address, r));

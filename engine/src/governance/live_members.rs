@@ -42,7 +42,9 @@ impl Held {
 
 /// A group to walk: declared (its address) or live only (its id).
 enum Node {
-    Declared(Address),
+    /// A declared group, and whether it was reached through a live nesting
+    /// (its membership of the group above it is nobody's declaration).
+    Declared(Address, bool),
     Live(String),
 }
 
@@ -51,7 +53,7 @@ enum Node {
 /// is not managed by desired state. A group the plan has not created yet
 /// holds no one live.
 pub fn of(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>, g: &Address) -> Held {
-    walk(desired, observed, ids, Node::Declared(g.clone()), g.to_string())
+    walk(desired, observed, ids, Node::Declared(g.clone(), false), g.to_string())
 }
 
 /// [`of`] for a live group desired state does not declare (its id).
@@ -67,18 +69,45 @@ fn walk(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address
     let mut todo = vec![(start, name)];
     while let Some((node, path)) = todo.pop() {
         match node {
-            Node::Declared(a) => {
+            Node::Declared(a, live) => {
                 if a.kind != Kind::Group || !seen_a.insert(a.clone()) {
                     continue;
                 }
-                if manages_membership(desired, &a) {
+                let read = ids.get(&a).filter(|id| observed.memberships.contains_key(*id));
+                if live && desired.service_account_groups.contains(&a) {
+                    // The service accounts' group nested live holds every
+                    // service account, whatever its rule reads now.
+                    for m in &desired.service_accounts {
+                        if let Some(id) = ids.get(m) {
+                            out.members.entry(id.clone()).or_insert_with(|| ("user".to_string(), path.clone()));
+                            out.addresses.insert(id.clone(), m.clone());
+                        }
+                    }
+                }
+                if manages_membership(desired, &a) && live && read.is_some() {
+                    // Nested live and read (the service accounts' group):
+                    // whoever is in it is reached.
+                    todo.push((Node::Live(read.cloned().unwrap_or_default()), path));
+                } else if manages_membership(desired, &a) {
                     let mut refs = BTreeSet::new();
                     if let Some(m) = desired.resources.get(&a).and_then(|r| r.props.get("members")) {
                         referenced_addresses(m, &mut refs);
                     }
+                    // Reached through a live nesting, its declared members
+                    // are members of the group above it that nobody
+                    // declared (hostile run 26, finding 1); from desired
+                    // state, callers judge them already.
+                    if live {
+                        for m in refs.iter().filter(|m| matches!(m.kind, Kind::User | Kind::Guest)) {
+                            if let Some(id) = ids.get(m) {
+                                out.members.entry(id.clone()).or_insert_with(|| ("user".to_string(), path.clone()));
+                                out.addresses.insert(id.clone(), m.clone());
+                            }
+                        }
+                    }
                     todo.extend(refs.into_iter().filter(|m| m.kind == Kind::Group).map(|m| {
                         let p = format!("{path} > {m}");
-                        (Node::Declared(m), p)
+                        (Node::Declared(m, live), p)
                     }));
                 } else if let Some(id) = ids.get(&a) {
                     todo.push((Node::Live(id.clone()), path));
@@ -96,7 +125,7 @@ fn walk(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address
                     match ty.as_str() {
                         GROUP => {
                             let next = match by_id.get(mid.as_str()) {
-                                Some(a) if desired.resources.contains_key(*a) => (Node::Declared((*a).clone()), format!("{path} > {a}")),
+                                Some(a) if desired.resources.contains_key(*a) => (Node::Declared((*a).clone(), true), format!("{path} > {a}")),
                                 _ => (Node::Live(mid.clone()), format!("{path} > group id:{mid}")),
                             };
                             todo.push(next);

@@ -50,7 +50,7 @@ pub const UNMANAGED_MEMBERSHIP: &str = "its membership is not managed in desired
 
 /// The lints that judge live membership (here and in `super::live`);
 /// only these may be about live state alone ([`blocks`]).
-const LIVE_MEMBERSHIP_LINTS: &[&str] = &["unmanaged-privileged-holder", CA_EXEMPT_MEMBER, "service-account-role", "service-account-privileged", "service-account-targeted", UNMANAGED_INTUNE_ADMIN, "pim-approver-service-account", "service-account-approver", "self-approval", schema::kinds::licenses::SERVICE_ACCOUNT_LICENSED];
+const LIVE_MEMBERSHIP_LINTS: &[&str] = &["unmanaged-privileged-holder", CA_EXEMPT_MEMBER, "service-account-role", "service-account-privileged", "service-account-targeted", UNMANAGED_INTUNE_ADMIN, "pim-approver-service-account", super::pim_approver_live::UNMANAGED_PIM_APPROVER, "service-account-approver", "self-approval", schema::kinds::licenses::SERVICE_ACCOUNT_LICENSED];
 
 /// What a group grants its members.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -164,7 +164,7 @@ pub(crate) fn lint_indexed(desired: &DesiredModel, observed: &ObservedState, ids
         for (mid, (ty, path)) in &members {
             let member = who(mid);
             let account = by_id.get(mid.as_str()).copied().filter(|a| desired.service_accounts.contains(*a));
-            let how = if path == &group { format!("through {group}, a live member ({UNMANAGED_MEMBERSHIP})") } else { format!("through {path}, a live member ({UNMANAGED_MEMBERSHIP})") };
+            let how = format!("through {path}, a live member ({UNMANAGED_MEMBERSHIP}){}", nesting_note(desired, path));
             for g in gs {
                 match g {
                     Grant::Role(assignment, role, kind) if account.is_none() => out.push(Finding {
@@ -230,19 +230,32 @@ fn walk(observed: &ObservedState, desired: &DesiredModel, by_id: &HashMap<&str, 
         if !seen.insert(g.clone()) {
             continue;
         }
-        let Some(m) = observed.memberships.get(&g) else {
-            unread.push(path);
-            continue;
+        let managed = by_id.get(g.as_str()).copied().filter(|a| manages_membership(desired, a) && desired.resources.get(*a).is_some_and(|r| r.props.contains_key("members")));
+        let mut m = match (observed.memberships.get(&g), managed) {
+            (Some(m), _) => m.clone(),
+            // Nested live, membership declared (not read live): its
+            // declared members are reached.
+            (None, Some(a)) => declared_members(by_id, desired, a),
+            (None, None) => {
+                unread.push(path);
+                continue;
+            }
         };
-        for (mid, ty) in m {
+        // The service accounts' group nested live holds every service
+        // account, whatever its rule reads now.
+        if g != gid && by_id.get(g.as_str()).is_some_and(|a| desired.service_account_groups.contains(*a)) {
+            let accounts: HashMap<&Address, &str> = by_id.iter().map(|(i, a)| (*a, *i)).collect();
+            m.extend(desired.service_accounts.iter().filter_map(|s| accounts.get(s)).map(|i| (i.to_string(), "user".to_string())));
+        }
+        for (mid, ty) in &m {
             match ty.as_str() {
                 GROUP => {
                     let nested = by_id.get(mid.as_str()).copied();
-                    if nested.is_some_and(|a| manages_membership(desired, a)) {
-                        // Declared members: in desired state already.
-                        continue;
-                    }
                     let n = nested.map(|a| a.to_string()).unwrap_or_else(|| format!("group id:{mid}"));
+                    // A group whose membership desired state manages is
+                    // followed too: its members are declared, but its
+                    // membership of this group is not (hostile run 26,
+                    // finding 1).
                     todo.push((mid.clone(), format!("{path} > {n}")));
                 }
                 DEVICE => {}
@@ -253,6 +266,40 @@ fn walk(observed: &ObservedState, desired: &DesiredModel, by_id: &HashMap<&str, 
         }
     }
     (members, unread)
+}
+
+/// Where `path` (groups joined by ` > `) passes through a group whose
+/// membership desired state manages, nested live in one whose membership it
+/// does not: that nesting named, since nobody approved it (hostile run 26,
+/// finding 1). Empty otherwise.
+pub(crate) fn nesting_note(desired: &DesiredModel, path: &str) -> String {
+    let parts: Vec<&str> = path.split(" > ").collect();
+    for w in parts.windows(2) {
+        let managed = |p: &str| p.parse::<Address>().ok().is_some_and(|a| manages_membership(desired, &a));
+        if managed(w[1]) && !managed(w[0]) {
+            return format!("; {} is a live member of {}, whose membership is not managed in desired state: nobody approved that nesting", w[1], w[0]);
+        }
+    }
+    String::new()
+}
+
+/// The declared members of group `a` (declared with `members`) by live
+/// id, as a live membership reads: id -> `user` or `group`. A member not
+/// created yet holds nothing live.
+fn declared_members(by_id: &HashMap<&str, &Address>, desired: &DesiredModel, a: &Address) -> BTreeMap<String, String> {
+    let mut refs = BTreeSet::new();
+    if let Some(m) = desired.resources.get(a).and_then(|r| r.props.get("members")) {
+        crate::plan::referenced_addresses(m, &mut refs);
+    }
+    by_id
+        .iter()
+        .filter(|(_, r)| refs.contains(**r))
+        .filter_map(|(id, r)| match r.kind {
+            Kind::Group => Some((id.to_string(), GROUP.to_string())),
+            Kind::User | Kind::Guest => Some((id.to_string(), "user".to_string())),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Whether lint error `f` refuses `plan`'s apply. An error about live

@@ -50,7 +50,7 @@ fn unblank(s: &str) -> String {
 /// ADMINISTRATOR` or `Helpdesk AdmInistrator` (hostile run 23, finding 5)
 /// when taken as written, and `HeIpdesk` (a capital I for the l) when
 /// taken lower-cased.
-fn skeletons(s: &str) -> [String; 3] {
+pub(crate) fn skeletons(s: &str) -> [String; 3] {
     [skeleton(s), skeleton(&s.to_lowercase()), skeleton(&s.to_uppercase())]
 }
 

@@ -80,6 +80,9 @@ fn pim_field_tightens(f: &FieldChange) -> bool {
             }
         }
         ("eligibleExpiry" | "activeExpiry", "isExpirationRequired") => after == Some(&Value::Bool(true)),
+        // Approvers put back to fewer (a subset; hostile run 26, finding
+        // 2): a swap adds someone, which is reviewed.
+        ("activation", "approvers") => !set(after).is_empty() && set(after).is_subset(&set(before)),
         _ => false,
     }
 }
@@ -176,7 +179,7 @@ pub fn only_tightens(change: &Change) -> Option<String> {
         Kind::AccessPackage | Kind::AccessCatalog if change.fields.iter().all(grant_field_narrows) => Some(format!(
             "puts {a} back as it was approved and last applied, granting nothing it does not grant now (the tenant drifted; the ledger's record is beyond the change's reach), so it needs no approval and reconcile --self-heal applies it unattended"
         )),
-        _ => None,
+        _ => super::restore_narrows::reason(change),
     }
 }
 
@@ -230,6 +233,12 @@ fn grant_field_narrows(f: &FieldChange) -> bool {
     let (before, after) = (f.before.as_ref(), f.after.as_ref());
     let is = |v: Option<&Value>, b: bool| v.and_then(Value::as_bool) == Some(b);
     let time = |v: Option<&Value>| v.and_then(Value::as_str).and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+    // A catalog's custom workflow extensions put back exactly as approved
+    // (this is only asked of a proven restore): the Logic App the portal
+    // pointed them at is called no more (hostile run 26, finding 2).
+    if f.field == super::custom_extensions::FIELD {
+        return true;
+    }
     if crate::removed_policies::is_whole_policy_removed(f) {
         return true;
     }

@@ -6,7 +6,9 @@
 //! name (an extension is matched by display name: Graph has no other
 //! key), each entry flat:
 //! `{displayName, description, type, subscriptionId, resourceGroupName,
-//! logicAppWorkflowName, authentication, resourceId, timeoutDuration}`.
+//! logicAppWorkflowName, url, authentication, resourceId, timeoutDuration}`
+//! (`url`: `endpointConfiguration.url`, where Entra calls; hostile run 26,
+//! finding 3).
 //! A list, not a map, so an extension live but not declared is drift.
 //!
 //! The callback timeout is written and read as `timeoutDuration`, the
@@ -56,7 +58,7 @@ pub fn catalog_props(exts: Option<&BTreeMap<String, CustomWorkflowExtension>>, p
     let v = exts
         .values()
         .map(|e| {
-            json!({
+            let mut v = json!({
                 "displayName": e.display_name,
                 "description": e.description,
                 "type": e.kind,
@@ -66,7 +68,13 @@ pub fn catalog_props(exts: Option<&BTreeMap<String, CustomWorkflowExtension>>, p
                 "authentication": e.authentication,
                 "resourceId": e.resource_id.as_ref().map(|r| r.to_lowercase()),
                 "timeoutDuration": canonical_timeout(e.timeout.as_deref()),
-            })
+            });
+            // Only when declared, so the props (and the ledger's record of
+            // them) of an extension without one are as before.
+            if let Some(u) = &e.url {
+                v["url"] = json!(u);
+            }
+            v
         })
         .collect();
     p.insert(PROP.into(), sorted(v));
@@ -87,7 +95,7 @@ fn entry(raw: &Value) -> Value {
         other => other.trim_start_matches("#microsoft.graph.").to_string(),
     };
     let timeout = raw.get("callbackConfiguration").and_then(|c| c.get("timeoutDuration")).and_then(Value::as_str);
-    json!({
+    let mut e = json!({
         "displayName": str_field(raw, "displayName"),
         "description": raw.get("description").cloned().unwrap_or(Value::Null),
         "type": kind,
@@ -97,7 +105,13 @@ fn entry(raw: &Value) -> Value {
         "authentication": str_field(&auth, "@odata.type").trim_start_matches("#microsoft.graph."),
         "resourceId": auth.get("resourceId").and_then(Value::as_str).map(str::to_lowercase),
         "timeoutDuration": canonical_timeout(timeout),
-    })
+    });
+    // Where Entra calls (hostile run 26, finding 3): kept only when set,
+    // as desired props keep it only when declared.
+    if let Some(u) = endpoint.get("url").and_then(Value::as_str).filter(|u| !u.is_empty()) {
+        e["url"] = json!(u);
+    }
+    e
 }
 
 /// A live catalog's extensions in props.
@@ -112,10 +126,11 @@ fn body(e: &Value) -> Value {
     b.insert("@odata.type".into(), json!(if request { REQUEST_TYPE } else { ASSIGNMENT_TYPE }));
     b.insert("displayName".into(), json!(str_field(e, "displayName")));
     b.insert("description".into(), e.get("description").cloned().unwrap_or(Value::Null));
-    b.insert(
-        "endpointConfiguration".into(),
-        json!({"@odata.type": LOGIC_APP, "subscriptionId": str_field(e, "subscriptionId"), "resourceGroupName": str_field(e, "resourceGroupName"), "logicAppWorkflowName": str_field(e, "logicAppWorkflowName")}),
-    );
+    let mut endpoint = json!({"@odata.type": LOGIC_APP, "subscriptionId": str_field(e, "subscriptionId"), "resourceGroupName": str_field(e, "resourceGroupName"), "logicAppWorkflowName": str_field(e, "logicAppWorkflowName")});
+    // PUT replaces: a URL not declared is sent as none, so one set live
+    // does not stay.
+    endpoint["url"] = e.get("url").filter(|u| !u.is_null()).cloned().unwrap_or(Value::Null);
+    b.insert("endpointConfiguration".into(), endpoint);
     let mut auth = json!({"@odata.type": format!("#microsoft.graph.{}", str_field(e, "authentication"))});
     if str_field(e, "authentication") == TOKEN {
         auth["resourceId"] = json!(str_field(e, "resourceId"));
@@ -200,6 +215,7 @@ pub fn catalog_export(p: &Props) -> Option<BTreeMap<String, CustomWorkflowExtens
                 subscription_id: str_field(e, "subscriptionId").to_string(),
                 resource_group_name: str_field(e, "resourceGroupName").to_string(),
                 logic_app_workflow_name: str_field(e, "logicAppWorkflowName").to_string(),
+                url: opt("url"),
                 authentication: opt("authentication").unwrap_or_else(|| POP.to_string()),
                 resource_id: opt("resourceId"),
                 timeout: opt("timeoutDuration"),

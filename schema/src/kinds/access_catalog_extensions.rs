@@ -35,6 +35,14 @@ pub struct CustomWorkflowExtension {
     pub resource_group_name: String,
     /// The Logic App workflow's name (`logicAppWorkflowName`).
     pub logic_app_workflow_name: String,
+    /// The URL of the Logic App's trigger Entra calls
+    /// (`logicAppTriggerEndpointConfiguration.url`; Graph's docs: needed
+    /// when an application, not a signed-in user, creates the extension,
+    /// as tenantctl does). `https` only. Read, compared and written like
+    /// the rest of the endpoint: changing it is changing where Entra calls
+    /// (sensitive); absent, a URL set live is drift.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     /// How Entra authenticates to the Logic App:
     /// `azureAdPopTokenAuthentication` (the default, a proof-of-possession
     /// token) or `azureAdTokenAuthentication` (needs `resource_id`).
@@ -97,6 +105,12 @@ pub(crate) fn catalog_checks(cx: &mut Ctx, key: &str, c: &AccessCatalog, o: &cra
             cx.error("bad-value", o, &at("resource_id"), format!("{who}: {TOKEN} needs resource_id, the application id (a GUID) the token is for"));
         } else if e.authentication == POP && e.resource_id.is_some() {
             cx.error("bad-value", o, &at("resource_id"), format!("{who}: resource_id is only for authentication = \"{TOKEN}\""));
+        }
+        if let Some(u) = &e.url {
+            let https = u.strip_prefix("https://").is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/') && !u.chars().any(char::is_whitespace));
+            if !https {
+                cx.error("bad-value", o, &at("url"), format!("{who}: url `{u}` is not an https URL (the Logic App trigger's endpoint)"));
+            }
         }
         if let Some(t) = &e.timeout {
             if e.kind == ASSIGNMENT {
