@@ -348,6 +348,34 @@ mod tests {
         assert_eq!(Props::from(from_map), collected);
     }
 
+    /// Lookups find what the map finds, on both sides of the size where
+    /// they stop scanning and search, with many keys of one length.
+    #[test]
+    fn lookups_agree_with_the_map_scanned_or_searched() {
+        for n in [0, 1, 5, LINEAR_UP_TO - 1, LINEAR_UP_TO, LINEAR_UP_TO + 1, 3 * LINEAR_UP_TO] {
+            let mut map: BTreeMap<String, Value> = BTreeMap::new();
+            let mut props = Props::new();
+            for i in 0..n {
+                // Same length (k007), and longer and shorter ones.
+                let k = match i % 3 {
+                    0 => format!("k{i:03}"),
+                    1 => format!("key{i}"),
+                    _ => format!("{i}"),
+                };
+                map.insert(k.clone(), json!(i));
+                props.insert(k, json!(i));
+            }
+            for i in 0..(n + 5) {
+                for k in [format!("k{i:03}"), format!("key{i}"), format!("{i}"), format!("k{i:04}")] {
+                    assert_eq!(map.get(&k), props.get(&k), "{n} entries, {k}");
+                    assert_eq!(map.get_key_value(k.as_str()), props.get_key_value(k.as_str()), "{n} entries, {k}");
+                    assert_eq!(map.contains_key(&k), props.contains_key(&k), "{n} entries, {k}");
+                    assert_eq!(map.get_mut(&k).map(|v| v.clone()), props.get_mut(&k).map(|v| v.clone()), "{n} entries, {k}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn small_props_hold_no_unused_room() {
         let mut p = Props::new();
