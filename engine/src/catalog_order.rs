@@ -94,19 +94,10 @@ mod tests {
     use serde_json::json;
 
     fn update(address: &str, field: &str, before: Value, after: Value) -> Change {
-        Change {
-            address: address.parse().expect("an address"),
-            action: Action::Update,
-            display_name: address.into(),
-            id: Some("1".into()),
-            reason: "r".into(),
-            fields: vec![FieldChange { field: field.into(), before: Some(before), after: Some(after) }],
-            waits_on: Vec::new(),
-            wave: 0,
-            desired: None,
-            notes: Vec::new(),
-            live: None,
-        }
+        let mut c = Change::new(address.parse().expect("an address"), Action::Update, address, "r");
+        c.id = Some("1".into());
+        c.fields = vec![FieldChange { field: field.into(), before: Some(before), after: Some(after) }];
+        c
     }
 
     fn ordered(cat: Change, pkg: Change) -> bool {

@@ -87,19 +87,7 @@ mod tests {
     use crate::plan::Action;
 
     fn change(a: &str, action: Action) -> Change {
-        Change {
-            address: a.parse().expect("an address"),
-            action,
-            display_name: a.into(),
-            id: None,
-            reason: String::new(),
-            fields: Vec::new(),
-            waits_on: Vec::new(),
-            wave: 0,
-            desired: None,
-            notes: Vec::new(),
-            live: None,
-        }
+        Change::new(a.parse().expect("an address"), action, a, "")
     }
 
     #[test]
@@ -155,19 +143,9 @@ mod tests {
         }
 
         fn create(r: &DesiredResource) -> Change {
-            Change {
-                address: r.address.clone(),
-                action: Action::Create,
-                display_name: r.display_name.clone(),
-                id: None,
-                reason: String::new(),
-                fields: vec![FieldChange { field: "displayName".into(), before: None, after: Some(Value::String(r.display_name.clone())) }],
-                waits_on: Vec::new(),
-                wave: 0,
-                desired: None,
-                notes: Vec::new(),
-                live: None,
-            }
+            let mut c = Change::new(r.address.clone(), Action::Create, r.display_name.clone(), "");
+            c.fields = vec![FieldChange { field: "displayName".into(), before: None, after: Some(Value::String(r.display_name.clone())) }];
+            c
         }
 
         fn live(address: &Address, id: &str) -> LiveObject {

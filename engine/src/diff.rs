@@ -116,26 +116,12 @@ fn is_scalar(v: &Value) -> bool {
 /// exactly that of `diff_props(desired, &live resolved)`.
 pub fn diff_props_with<'i>(desired: &Props, live: &Props, resolve: impl Fn(&Value) -> Value, resolve_id: impl Fn(&str) -> Option<&'i Address>) -> Vec<FieldChange> {
     let mut out = Vec::new();
-    // Both sides are in key order: the live side is walked once beside
-    // the declared keys, not searched for each of them.
-    // One comparison per live key passed (not a less-than, then an
-    // equality): key comparisons were the diff's largest cost.
-    let mut rest = live.iter().peekable();
     for (k, dv) in desired {
-        let mut lv = None;
-        while let Some((lk, v)) = rest.peek() {
-            match lk.as_str().cmp(k.as_str()) {
-                Ordering::Less => {
-                    rest.next();
-                }
-                Ordering::Equal => {
-                    lv = Some(*v);
-                    rest.next();
-                    break;
-                }
-                Ordering::Greater => break,
-            }
-        }
+        // Looked up, not walked beside: a walk compared the bytes of every
+        // live key it passed (live objects carry many more keys than are
+        // declared), where `Props::get` compares only keys of the same
+        // length (string compares were the diff's largest cost, issue 13).
+        let lv = live.get(k.as_str());
         if is_scalar(dv) && lv.is_none_or(is_scalar) {
             // Canonical forms and resolved references of scalars are the
             // scalars themselves.

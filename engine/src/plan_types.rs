@@ -83,6 +83,27 @@ pub struct Change {
     pub live: Option<Props>,
 }
 
+impl Change {
+    /// A change with nothing but its address, action, name and reason: no
+    /// id, fields, waits, desired resource, notes or live properties, in
+    /// wave 0 (the passes set what they know).
+    pub fn new(address: Address, action: Action, display_name: impl Into<String>, reason: impl Into<String>) -> Change {
+        Change {
+            address,
+            action,
+            display_name: display_name.into(),
+            id: None,
+            reason: reason.into(),
+            fields: Vec::new(),
+            waits_on: Vec::new(),
+            wave: 0,
+            desired: None,
+            notes: Vec::new(),
+            live: None,
+        }
+    }
+}
+
 /// A resource whose live state could not be read: neither in sync nor drift.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unknown {

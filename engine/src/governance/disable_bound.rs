@@ -165,19 +165,7 @@ mod tests {
     use super::*;
 
     fn change(address: &str, action: Action, reason: &str) -> Change {
-        Change {
-            address: address.parse().expect("test fixture"),
-            action,
-            display_name: address.into(),
-            id: None,
-            reason: reason.into(),
-            fields: Vec::new(),
-            waits_on: Vec::new(),
-            wave: 0,
-            desired: None,
-            notes: Vec::new(),
-            live: None,
-        }
+        Change::new(address.parse().expect("test fixture"), action, address, reason)
     }
 
     #[test]

@@ -274,19 +274,10 @@ mod tests {
     use super::*;
 
     fn guest_change(before: Option<&str>, after: &str) -> Change {
-        Change {
-            address: Address::new(Kind::Guest, "g"),
-            action: Action::Update,
-            display_name: "g".into(),
-            id: Some("1".into()),
-            reason: String::new(),
-            fields: vec![FieldChange { field: EXPIRES.into(), before: before.map(|b| Value::String(b.into())), after: Some(Value::String(after.into())) }],
-            waits_on: Vec::new(),
-            wave: 0,
-            desired: None,
-            notes: Vec::new(),
-            live: None,
-        }
+        let mut c = Change::new(Address::new(Kind::Guest, "g"), Action::Update, "g", "");
+        c.id = Some("1".into());
+        c.fields = vec![FieldChange { field: EXPIRES.into(), before: before.map(|b| Value::String(b.into())), after: Some(Value::String(after.into())) }];
+        c
     }
 
     #[test]
