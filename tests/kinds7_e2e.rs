@@ -83,12 +83,18 @@ async fn an_object_adopted_by_natural_key_records_where_it_lives() {
     assert_eq!(ledger_of(work).resources[&address].location.as_deref(), Some(TERMS_LOCATION), "{out}");
 
     // No graph_object names its collection any more: the owned object is
-    // still read where the ledger says, and deleted as any owned object no
-    // longer declared (not unknown).
+    // still read where the ledger says (not unknown). It was adopted, so
+    // pruning keeps it as an orphan unless prune.adopted (gov22), and with
+    // it deletes it as any owned object no longer declared.
     std::fs::remove_file(dst.join("graph-objects.toml")).expect("removed");
     let mut owned = ledger_of(work);
+    assert_eq!(owned.resources[&address].origin, Some(engine::ledger::Origin::Adopted));
     let p = plan(&c, &load_ok(&dst), &owned).await;
     assert!(!p.unknown.iter().any(|u| u.address == address), "{:#?}", p.unknown);
+    assert!(changes_of(&p, TERMS_ADDRESS).is_empty(), "{:#?}", p.changes);
+    assert!(p.orphans.iter().any(|o| o.address == address && o.reason.contains("adopted")), "{:#?}", p.orphans);
+    edit_file(&dst, "tenant.toml", |t| t.replace("max_deletions = 5", "max_deletions = 5\nadopted = true"));
+    let p = plan(&c, &load_ok(&dst), &owned).await;
     assert_eq!(changes_of(&p, TERMS_ADDRESS).iter().map(|c| c.action).collect::<Vec<_>>(), [Action::Delete], "{:#?}", p.changes);
     apply(&c, &p, &mut owned).await;
     assert!(c.beta().get_json(&format!("/deviceManagement/termsAndConditions/{id}")).await.is_err_and(|e| e.is_not_found()));

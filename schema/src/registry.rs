@@ -82,4 +82,11 @@ impl crate::address::Kind {
     pub fn never_deleted(self) -> bool {
         matches!(self, Self::AuthenticationMethodsPolicy | Self::RolePolicy | Self::AuthorizationPolicy)
     }
+
+    /// Kinds that manage a part of an object tenantctl never creates (an
+    /// app's assignments): their "delete" removes only what tenantctl set,
+    /// so whether the object was adopted does not keep it from pruning.
+    pub fn manages_part_only(self) -> bool {
+        matches!(self, Self::AppAssignment)
+    }
 }

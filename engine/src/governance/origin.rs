@@ -13,10 +13,12 @@
 
 use crate::ledger::{LedgerEntry, Origin};
 
-/// Whether `entry`'s object is kept from pruning: it was adopted, and
-/// `prune_adopted` is off.
-pub fn kept_adopted(entry: &LedgerEntry, prune_adopted: bool) -> bool {
-    entry.origin == Some(Origin::Adopted) && !prune_adopted
+/// Whether `entry`'s object (of `kind`) is kept from pruning: it was
+/// adopted, and `prune_adopted` is off. A kind that manages only a part
+/// of an object (an app's assignments) removes only that part, and is
+/// pruned whatever the origin.
+pub fn kept_adopted(kind: schema::Kind, entry: &LedgerEntry, prune_adopted: bool) -> bool {
+    entry.origin == Some(Origin::Adopted) && !prune_adopted && !kind.manages_part_only()
 }
 
 /// The orphan's reason for an object [`kept_adopted`] kept (`kept`).
@@ -25,8 +27,8 @@ pub fn kept_reason(_entry: &LedgerEntry, kept: bool) -> Option<String> {
 }
 
 /// The note on the delete of `entry`'s object, when it was adopted.
-pub fn delete_note(entry: &LedgerEntry) -> Option<String> {
-    (entry.origin == Some(Origin::Adopted)).then(|| "adopted: tenantctl did not create this object (it was matched by its natural key, or imported); deleted because governance.prune.adopted is on".to_string())
+pub fn delete_note(kind: schema::Kind, entry: &LedgerEntry) -> Option<String> {
+    (entry.origin == Some(Origin::Adopted) && !kind.manages_part_only()).then(|| "adopted: tenantctl did not create this object (it was matched by its natural key, or imported); deleted because governance.prune.adopted is on".to_string())
 }
 
 #[cfg(test)]
@@ -44,11 +46,12 @@ mod tests {
 
     #[test]
     fn only_what_tenantctl_created_or_does_not_know_is_pruned_by_default() {
-        assert!(kept_adopted(&entry(Some(Origin::Adopted)), false));
-        assert!(!kept_adopted(&entry(Some(Origin::Adopted)), true));
-        assert!(!kept_adopted(&entry(Some(Origin::Created)), false));
-        assert!(!kept_adopted(&entry(None), false), "an old ledger's entry: as before");
-        assert!(delete_note(&entry(Some(Origin::Adopted))).is_some() && delete_note(&entry(None)).is_none());
+        assert!(kept_adopted(schema::Kind::Group, &entry(Some(Origin::Adopted)), false));
+        assert!(!kept_adopted(schema::Kind::Group, &entry(Some(Origin::Adopted)), true));
+        assert!(!kept_adopted(schema::Kind::Group, &entry(Some(Origin::Created)), false));
+        assert!(!kept_adopted(schema::Kind::Group, &entry(None), false), "an old ledger's entry: as before");
+        assert!(!kept_adopted(schema::Kind::AppAssignment, &entry(Some(Origin::Adopted)), false), "an app's assignments: only what tenantctl set goes");
+        assert!(delete_note(schema::Kind::Group, &entry(Some(Origin::Adopted))).is_some() && delete_note(schema::Kind::Group, &entry(None)).is_none());
     }
 
     #[test]

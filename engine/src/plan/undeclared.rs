@@ -79,7 +79,7 @@ pub(super) fn undeclared<'a>(s: &Sides<'a>, draft: &mut Draft<'a>, held: &mut BT
         };
         draft.fp_parts.push((address, ObservedPart::Id(&o.id)));
         // An object tenantctl adopted is pruned only with prune.adopted.
-        let keep_adopted = crate::governance::origin::kept_adopted(entry, gov.prune.adopted);
+        let keep_adopted = crate::governance::origin::kept_adopted(address.kind, entry, gov.prune.adopted);
         let prunable = !keep_adopted && gov.prune.kinds.iter().any(|k| k == address.kind.as_str());
         // An entry an unproven log took away, restored as the sealed
         // ledger has it, is proven by that ledger (hostile run 23, finding 16).
@@ -137,7 +137,7 @@ pub(super) fn undeclared<'a>(s: &Sides<'a>, draft: &mut Draft<'a>, held: &mut BT
         } else {
             owner_unproven.extend(unproven_owner("deleting it").map(|w| (address.clone(), w)));
             let mut c = undeclared_delete(address, o, "no longer declared, and pruning is on for its kind".into(), ids);
-            c.notes.extend(crate::governance::origin::delete_note(entry));
+            c.notes.extend(crate::governance::origin::delete_note(address.kind, entry));
             draft.changes.push(c);
         }
     }
