@@ -127,12 +127,20 @@ fn keep_unmodelled_fields(m: &mut Map<String, Value>, live: &Value) {
     }
 }
 
+/// A live question as it is sent back: without annotations other than its
+/// type, and without nulls.
+fn carried_question(q: &Value) -> Value {
+    match q {
+        Value::Object(o) => Value::Object(o.iter().filter(|(k, v)| !v.is_null() && (!k.contains('@') || k.as_str() == "@odata.type")).map(|(k, v)| (k.clone(), v.clone())).collect()),
+        other => other.clone(),
+    }
+}
+
 /// The PUT body of the live policy at `path`: the declared properties over
-/// what tenantctl does not model. A policy with requestor questions
-/// (a navigation property a PUT would drop, and which tenantctl cannot
-/// send back faithfully) that desired state does not declare is refused
-/// rather than silently stripped. Custom extension stages are always
-/// declared (none is `[]`: `access_policy_stages`), so never refused here.
+/// what tenantctl does not model. Requestor questions desired state does
+/// not declare (a navigation property a PUT would drop) are sent back as
+/// they are live. Custom extension stages are always declared (none is
+/// `[]`: `access_policy_stages`), so the guard below is a safety net.
 async fn keep_unmodelled(w: &Writer<'_>, api: &GraphClient, live: &Value, body: Value, path: &str, name: &str) -> Result<Value, ExecError> {
     let Value::Object(mut m) = body else { return Ok(body) };
     for k in UNMODELLED_POLICY_PROPS {
@@ -142,6 +150,16 @@ async fn keep_unmodelled(w: &Writer<'_>, api: &GraphClient, live: &Value, body: 
     }
     keep_unmodelled_fields(&mut m, live);
     let full = w.send(api, Method::GET, &format!("{path}?$expand=questions,customExtensionStageSettings"), None).await?;
+    // Questions desired state does not declare go back as the tenant has
+    // them (ids, types, texts, choices), so an update of what is declared
+    // neither drops them nor is refused for them: refusing let a portal
+    // edit that added one pin every other portal change of the policy
+    // (hostile run 26, finding 5).
+    if !m.contains_key("questions") {
+        if let Some(qs) = full.get("questions").and_then(Value::as_array).filter(|a| !a.is_empty()) {
+            m.insert("questions".into(), Value::Array(qs.iter().map(carried_question).collect()));
+        }
+    }
     let held: Vec<String> = ["questions", "customExtensionStageSettings"]
         .iter()
         .filter(|k| !m.contains_key(**k))
