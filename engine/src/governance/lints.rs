@@ -458,6 +458,13 @@ pub fn after_plan_ids(changes: &[Change]) -> (std::collections::HashSet<&str>, s
     let (mut gone, mut reassigned) = (std::collections::HashSet::new(), std::collections::HashSet::new());
     for c in changes {
         let Some(id) = c.id.as_deref() else { continue };
+        // A ratification sends nothing: the tenant keeps its live
+        // assignments, and a live error about them still blocks (taking
+        // it for a reassignment downgraded it, and copied every reviewed
+        // policy's state: perf11 at 100k).
+        if super::ratify::is_ratify(c) {
+            continue;
+        }
         if matches!(c.action, Action::Delete | Action::Replace) {
             gone.insert(id);
         } else if matches!(c.action, Action::Update | Action::Assign) && c.fields.iter().any(|x| x.field == "assignments" || x.field.starts_with("assignments.")) {
@@ -522,5 +529,23 @@ mod settle_after_tests {
         let mut live = vec![error("m")];
         settle_after(&mut live, &[error("m")]);
         assert_eq!(live, vec![error("m")]);
+    }
+
+    #[test]
+    fn a_ratification_reassigns_nothing() {
+        let assigned = |notes: Vec<String>| {
+            let mut c = Change::new("device_configuration.p".parse().expect("an address"), Action::Update, "p", "r");
+            c.id = Some("id-1".into());
+            c.fields = vec![crate::diff::FieldChange { field: "assignments".into(), before: None, after: Some(serde_json::json!([])) }];
+            c.notes = notes;
+            c
+        };
+        let plain = [assigned(Vec::new())];
+        let (_, reassigned) = after_plan_ids(&plain);
+        assert!(reassigned.contains("id-1"), "an update that sets assignments reassigns");
+        // Sends nothing: the live assignments stay, and so do their errors.
+        let ratified = [assigned(vec![super::super::ratify::RATIFY_NOTE.into()])];
+        let (gone, reassigned) = after_plan_ids(&ratified);
+        assert!(gone.is_empty() && reassigned.is_empty(), "{reassigned:?}");
     }
 }
