@@ -106,9 +106,14 @@ pub fn render(report: &DriftReport, format: DriftFormat) -> String {
 }
 
 pub async fn run(args: Args) -> Result<ExitCode> {
-    let now = args.now.unwrap_or_else(Utc::now);
+    let now = args.now.unwrap_or_else(schema::clock::now);
     let state = load(&args.dir)?;
     let desired = providers::kinds::desired_model(&state);
+    if args.now.is_some() {
+        // A report as of another time says nothing true of a real tenant:
+        // an expired guest would read as in sync.
+        target::moved_clock_allowed(state.tenant.as_ref().map(|t| &t.value), args.graph_url.as_deref(), "drift --now")?;
+    }
     let target = target::connect(&args.dir, state.tenant.as_ref().map(|t| &t.value), args.graph_url.as_deref(), args.ledger.clone()).await?;
     output::status(format!("Checking drift against {}", target.description));
     let mut ledger = read_ledger(&target.ledger_path)?;

@@ -531,6 +531,11 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     let stop = Stop::default();
     stop.listen()?;
     let state = load(&args.dir)?;
+    if args.now.is_some() {
+        // A test's clock: never against a real tenant, where a clock set
+        // back would keep an expired guest enabled.
+        target::moved_clock_allowed(state.tenant.as_ref().map(|t| &t.value), args.graph_url.as_deref(), "reconcile --now")?;
+    }
     let target = target::connect(&args.dir, state.tenant.as_ref().map(|t| &t.value), args.graph_url.as_deref(), args.ledger.clone()).await?;
     output::status(format!("Reconciling {} against {}", args.dir.display(), target.description));
     let metrics = Arc::new(Mutex::new(crate::reconcile_metrics::Metrics::default()));

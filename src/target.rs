@@ -140,10 +140,21 @@ pub fn select(
 /// machine, a clock moved back would keep an expired guest enabled or a
 /// lapsed role assigned, so it is refused there.
 fn clock_for(chosen: &Selection, env: &dyn Fn(&str) -> Option<String>) -> Result<()> {
-    let Some(offset) = schema::clock::offset_from(env).map_err(anyhow::Error::msg)? else {
-        return Ok(());
-    };
-    let refused = |to: &str| anyhow::anyhow!("{} ({offset} s) moves tenantctl's clock for tests against a sandbox; it is refused for {to}, where expiries must be judged by the real time. Unset it", schema::clock::OFFSET_ENV);
+    match schema::clock::offset_from(env).map_err(anyhow::Error::msg)? {
+        Some(offset) => moved_clock_for(chosen, &format!("{} ({offset} s)", schema::clock::OFFSET_ENV)),
+        None => Ok(()),
+    }
+}
+
+/// A clock `what` moves (the offset, or `reconcile --now`) is for a
+/// sandbox only: refused for a real tenant or a Graph off this machine.
+pub fn moved_clock_allowed(tenant: Option<&schema::kinds::Tenant>, graph_url: Option<&str>, what: &str) -> Result<()> {
+    let lookup = |name: &str| env(name);
+    moved_clock_for(&select_endpoint(tenant, graph_url, &lookup)?, what)
+}
+
+fn moved_clock_for(chosen: &Selection, what: &str) -> Result<()> {
+    let refused = |to: &str| anyhow::anyhow!("{what} moves tenantctl's clock for tests against a sandbox; it is refused for {to}, where expiries must be judged by the real time. Unset it");
     match chosen {
         Selection::Sandbox { .. } => Ok(()),
         Selection::Tenant { description, .. } => Err(refused(description)),
@@ -358,6 +369,10 @@ mod tests {
         assert!(matches!(select(None, None, &env_of(&[("TENANTCTL_CLOCK_OFFSET", "-86400")])).expect("sandbox"), Selection::Sandbox { .. }));
         let e = select(None, None, &env_of(&[("TENANTCTL_CLOCK_OFFSET", "1d")])).unwrap_err().to_string();
         assert!(e.contains("whole seconds"), "{e}");
+        // `reconcile --now` moves it the same way.
+        let e = moved_clock_for(&select_endpoint(Some(&t), None, &env_of(&[("AZURE_CLIENT_SECRET", "s")])).expect("the real tenant"), "reconcile --now").unwrap_err().to_string();
+        assert!(e.starts_with("reconcile --now moves") && e.contains("contoso.onmicrosoft.com"), "{e}");
+        assert!(moved_clock_for(&select_endpoint(None, None, &env_of(&[])).expect("sandbox"), "reconcile --now").is_ok());
     }
 
     #[test]

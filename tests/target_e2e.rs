@@ -281,3 +281,29 @@ fn export_from_a_directory_reads_the_sandbox_beside_it() {
     let groups = std::fs::read_to_string(out.join("groups.toml")).unwrap();
     assert!(groups.contains("ring-test"), "{groups}");
 }
+
+/// A moved clock (the fixtures' offset, or the hidden `--now` of drift and
+/// reconcile) is for a sandbox: against a Graph off this machine it is
+/// refused before anything is read, so a report as of another time never
+/// passes for the tenant's (hostile run 27, finding 1: `drift --now`
+/// turned a report of expired guests into one in sync).
+#[test]
+fn a_moved_clock_is_refused_off_this_machine() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = desired(work.path(), "");
+    let d = dir.to_str().unwrap();
+    let remote = "https://graph.example.invalid";
+    for args in [
+        vec!["drift", d, "--no-record", "--now", "2020-01-01T00:00:00Z", "--graph-url", remote],
+        vec!["reconcile", d, "--once", "--now", "2020-01-01T00:00:00Z", "--graph-url", remote],
+    ] {
+        let out = bare(work.path()).args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(&format!("{} --now moves tenantctl's clock", args[0])) && err.contains("not on this machine"), "{args:?}: {err}");
+    }
+    let out = bare(work.path()).args(["plan", d, "--graph-url", remote]).env("TENANTCTL_CLOCK_OFFSET", "-86400").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("TENANTCTL_CLOCK_OFFSET (-86400 s) moves tenantctl's clock") && err.contains("not on this machine"), "{err}");
+}
