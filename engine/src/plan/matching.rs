@@ -123,3 +123,22 @@ pub(super) fn match_identities<'a>(desired: &'a DesiredModel, observed: &'a Obse
     }
     Ok(Matching { matched, ids, forgotten, duplicates })
 }
+
+/// The live ids a declared address matches, collected the first time one
+/// is asked about (most plans never ask): an object one of them is never
+/// ended or claimed lost through an undeclared entry.
+pub(super) struct Claimed<'a> {
+    desired: &'a DesiredModel,
+    matched: &'a BTreeMap<Address, &'a LiveObject>,
+    ids: std::cell::OnceCell<std::collections::BTreeSet<&'a str>>,
+}
+
+impl<'a> Claimed<'a> {
+    pub(super) fn new(desired: &'a DesiredModel, matched: &'a BTreeMap<Address, &'a LiveObject>) -> Self {
+        Claimed { desired, matched, ids: std::cell::OnceCell::new() }
+    }
+
+    pub(super) fn contains(&self, id: &str) -> bool {
+        self.ids.get_or_init(|| self.matched.iter().filter(|(a, _)| self.desired.resources.contains_key(*a)).map(|(_, o)| o.id.as_str()).collect()).contains(id)
+    }
+}

@@ -48,8 +48,8 @@ pub(super) fn govern(s: &Sides, judged: &DesiredModel, draft: &mut Draft, undecl
     }
     // Accounts the journal shows tenantctl owned whose entry an unproven
     // ledger cut (gov22); `claimed`: an id a declared address matches.
-    let claimed_ids: std::cell::OnceCell<std::collections::BTreeSet<&str>> = std::cell::OnceCell::new();
-    let claimed = |id: &str| claimed_ids.get_or_init(|| matched.iter().filter(|(a, _)| desired.resources.contains_key(*a)).map(|(_, o)| o.id.as_str()).collect()).contains(id);
+    let claimed_ids = super::matching::Claimed::new(desired, matched);
+    let claimed = |id: &str| claimed_ids.contains(id);
     let lost = crate::governance::lost_ownership::find(desired, observed, ledger, &claimed, super::build::disable_account);
     warnings.extend(lost.warnings);
     changes.extend(lost.changes);

@@ -34,7 +34,7 @@ pub(super) fn undeclared<'a>(s: &Sides<'a>, draft: &mut Draft<'a>, held: &mut BT
     // never ended through the old key.
     // Built the first time an undeclared object's access would end (most
     // plans have none): a set of every matched id otherwise.
-    let claimed_ids: std::cell::OnceCell<BTreeSet<&str>> = std::cell::OnceCell::new();
+    let claimed_ids = super::matching::Claimed::new(desired, matched);
     // The natural keys (UPNs, guest e-mails) of declared accounts: an
     // undeclared account one of them names is being renamed or moved to
     // another address, not dropped, and keeps its sign-in (hostile run 22,
@@ -45,7 +45,7 @@ pub(super) fn undeclared<'a>(s: &Sides<'a>, draft: &mut Draft<'a>, held: &mut BT
             .get_or_init(|| desired.resources.values().filter(|r| matches!(r.address.kind, Kind::User | Kind::Guest)).map(|r| r.natural_key.to_lowercase()).collect())
             .contains(&o.natural_key.to_lowercase())
     };
-    let claimed = |id: &str| claimed_ids.get_or_init(|| matched.iter().filter(|(a, _)| desired.resources.contains_key(*a)).map(|(_, o)| o.id.as_str()).collect()).contains(id);
+    let claimed = |id: &str| claimed_ids.contains(id);
     // A kind read only to find what is live outside desired state (Intune
     // role assignments where Intune is managed) that could not be read is
     // unknown too: nothing of it is declared or owned, but "in sync" would
