@@ -454,6 +454,9 @@ impl GraphExecutor {
             }
         };
         self.event(CreateEvent::Created { address, id: &id })?;
+        if reads_back_after_create(kind) {
+            w.wait(&self.api(kind), &format!("{}/{}", Self::collection(kind), schema::object_id::path_segment(&id))).await?;
+        }
         Ok((id, None))
     }
 
@@ -464,6 +467,21 @@ impl GraphExecutor {
     async fn delete(&self, w: &Writer<'_>, id: &str) -> Result<(), ExecError> {
         (registry::provider(w.change.address.kind).delete)(w, id).await
     }
+}
+
+/// Kinds whose create returns before Graph serves the new object, and whose
+/// own create does not wait for it: the create is read back by id (with the
+/// replication delays) before it counts as applied. The ledger's `applied`
+/// then means "seen": a later run that cannot find such an object waits for
+/// it, or, when a killed run never saw it, does not create it again within
+/// the replication limit ([`crate::settle`]); before, a conditional access
+/// policy recorded as applied from its `POST`'s answer alone was called gone
+/// after the window and created twice under lag (hostile run 22, finding 2).
+fn reads_back_after_create(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::ConditionalAccess | Kind::NamedLocation | Kind::AuthenticationStrength | Kind::RoleDefinition | Kind::AssignmentFilter | Kind::ScopeTag | Kind::DeviceCategory
+    )
 }
 
 /// The plain delete most kinds use: `DELETE {collection}/{id}`; an object

@@ -107,9 +107,46 @@ fn limit_of() -> Duration {
     crate::replication_env::limit()
 }
 
-/// Kinds whose deleted objects the directory's deleted items list.
+/// Kinds whose deleted objects the directory's deleted items list
+/// (`directory-deleteditems-get`: application, group, servicePrincipal,
+/// administrative unit, user; a security group is deleted for good and
+/// answers 404 there).
 fn has_deleted_items(kind: schema::Kind) -> bool {
-    matches!(kind, schema::Kind::User | schema::Kind::Guest | schema::Kind::Group)
+    use schema::Kind::*;
+    matches!(kind, User | Guest | Group | AdministrativeUnit)
+}
+
+/// Kinds whose create answers with the id their list shows, so a ledger
+/// id a killed run recorded is the object it may still be waiting for:
+/// the directory's objects and Intune's policies, and the other objects
+/// tenantctl creates whole with a `POST` (conditional access and what it
+/// names, administrative units, custom roles, Intune's filters, scope tags,
+/// categories and roles, access catalogs and packages). Hostile run 22,
+/// finding 2 found a device configuration created twice; the same lag
+/// after a kill created a conditional access policy twice. Kinds created
+/// through a request (a PIM schedule, an access package assignment) are
+/// listed under another id, and the tenant's singletons are never
+/// created: they keep the window's rule.
+fn create_lists_its_id(kind: schema::Kind) -> bool {
+    use schema::Kind::*;
+    kind.is_policy()
+        || matches!(
+            kind,
+            User | Guest
+                | Group
+                | AdministrativeUnit
+                | RoleDefinition
+                | AssignmentFilter
+                | ScopeTag
+                | DeviceCategory
+                | NamedLocation
+                | AuthenticationStrength
+                | ConditionalAccess
+                | IntuneRoleDefinition
+                | IntuneRoleAssignment
+                | AccessCatalog
+                | AccessPackage
+        )
 }
 
 fn human(d: Duration) -> String {
@@ -123,14 +160,14 @@ fn human(d: Duration) -> String {
 /// Whether a ledger id that still does not answer after the replication
 /// window is gone. An object whose create Graph answered but tenantctl
 /// never saw applied (its entry has no `applied` digest: the run was
-/// killed while waiting for it to replicate) may still be replicating: a
-/// user, guest or group, or an Intune policy (Intune's read-after-write
-/// lag is as real as Entra's; hostile run 22, finding 2: a device
-/// configuration was created twice). It is gone when the create is older
-/// than `limit`, or, for a user, guest or group, when the directory's
-/// deleted items hold it (`GET /directory/deletedItems/{id}`); until then
-/// it is not created again. Intune keeps no deleted items to ask, so only
-/// the limit proves a policy gone. An object tenantctl applied and read
+/// killed while waiting for it to replicate) may still be replicating, for
+/// every kind [`create_lists_its_id`] (Intune's read-after-write lag is as
+/// real as Entra's; hostile run 22, finding 2: a device configuration was
+/// created twice). It is gone when the create is older than `limit`, or,
+/// for a kind the directory keeps deleted items of, when they hold it
+/// (`GET /directory/deletedItems/{id}`); until then it is not created
+/// again. Intune and conditional access keep no deleted items to ask, so
+/// only the limit proves those gone. An object tenantctl applied and read
 /// back, deleted since, and the other kinds keep the window's rule.
 async fn proven_gone(client: &GraphClient, ledger: &Ledger, a: &Address, id: &str, limit: chrono::Duration) -> Result<bool, GraphError> {
     let Some(entry) = ledger.resources.get(a) else { return Ok(true) };
@@ -138,7 +175,7 @@ async fn proven_gone(client: &GraphClient, ledger: &Ledger, a: &Address, id: &st
     // answers with the id their list shows. (A kind created through a
     // request, such as a PIM schedule, is listed under another id; it keeps
     // the window's rule.)
-    if entry.applied.is_some() || !(has_deleted_items(a.kind) || a.kind.is_policy()) {
+    if entry.applied.is_some() || !create_lists_its_id(a.kind) {
         return Ok(true);
     }
     let created = entry.changed_at.as_deref().and_then(parse_time);

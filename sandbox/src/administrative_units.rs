@@ -8,7 +8,7 @@ use crate::error::GraphError;
 use crate::graph::{self, body_object, Ctx, GReq, GResp};
 use crate::odata::Query;
 use crate::resources::{self, Spec, DIR_MAX, DIR_PAGE};
-use crate::store::{ChangeKind, Tenant};
+use crate::store::Tenant;
 use serde_json::{json, Map, Value};
 
 pub const UNITS: &str = "administrativeUnits";
@@ -77,8 +77,11 @@ pub fn patch(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str, body: Map<String,
     resources::patch_merge(t, ctx, spec, id, body)
 }
 
-pub fn delete(t: &mut Tenant, _: &Ctx, spec: &Spec, id: &str) -> Result<(), GraphError> {
-    t.remove(spec.coll, id, ChangeKind::HardDelete);
+/// Entra keeps a deleted administrative unit in the directory's deleted
+/// items for 30 days (`directory-deleteditems-get` lists it among the
+/// types it serves), restorable like a user.
+pub fn delete(t: &mut Tenant, ctx: &Ctx, spec: &Spec, id: &str) -> Result<(), GraphError> {
+    crate::directory::soft_delete(t, ctx, spec.coll, id);
     Ok(())
 }
 

@@ -153,6 +153,7 @@ fn odata_type_for(coll: &str) -> &'static str {
     match coll {
         "groups" => "#microsoft.graph.group",
         DEVICES => "#microsoft.graph.device",
+        crate::administrative_units::UNITS => "#microsoft.graph.administrativeUnit",
         _ => "#microsoft.graph.user",
     }
 }
@@ -249,19 +250,25 @@ fn deleted_view(rec: &crate::store::Record) -> Map<String, Value> {
     out
 }
 
-/// The resource type of a deleted item (`user` or `group`), for the
+/// The resource type of a deleted item (`user`, `group` or
+/// `administrativeUnit`), for the
 /// permissions that depend on it.
 fn deleted_kind(rec: &crate::store::Record) -> &'static str {
     match rec.nav.get("_from").and_then(Value::as_str) {
         Some("groups") => "group",
+        Some(crate::administrative_units::UNITS) => "administrativeUnit",
         _ => "user",
     }
 }
 
 pub fn deleted_items(t: &mut Tenant, ctx: &Ctx, req: &GReq, rest: &[&str], q: &Query) -> Result<GResp, GraphError> {
     match (req.method.as_str(), rest) {
-        ("GET", [cast @ ("microsoft.graph.user" | "microsoft.graph.group")]) => {
-            let want = if *cast == "microsoft.graph.user" { "users" } else { "groups" };
+        ("GET", [cast @ ("microsoft.graph.user" | "microsoft.graph.group" | "microsoft.graph.administrativeUnit")]) => {
+            let want = match *cast {
+                "microsoft.graph.user" => "users",
+                "microsoft.graph.group" => "groups",
+                _ => crate::administrative_units::UNITS,
+            };
             let items: Vec<Map<String, Value>> = t
                 .coll(DELETED)
                 .map(|c| c.values().filter(|r| r.nav.get("_from").and_then(Value::as_str) == Some(want)).map(deleted_view).collect())

@@ -167,9 +167,9 @@ fn create<'a>(w: &'a Writer<'a>) -> BoxFuture<'a, Result<String, ExecError>> {
         let members = w.ref_ids(r.props.get(MEMBERS))?;
         let id = w.post_new(w.base(), create_body(r)).await?;
         let api = w.api();
-        if !members.is_empty() {
-            w.wait(&api, &format!("{}/{id}", w.base())).await?;
-        }
+        // Read back before it counts as applied, members or none (see
+        // `apply::reads_back_after_create`).
+        w.wait(&api, &format!("{}/{id}", w.base())).await?;
         for m in &members {
             add_member(w, &api, &id, m).await?;
         }
