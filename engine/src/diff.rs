@@ -20,10 +20,20 @@ use crate::model::{as_reference, Props};
 pub struct FieldChange {
     /// Dotted path, e.g. `installationSchedule.activeHoursStart`.
     pub field: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub before: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub after: Option<Value>,
+}
+
+/// A side that is present in the file, `null` included, is `Some`: serde's
+/// default reads `"before": null` as `None`, which is then written without
+/// the key, so a plan with a `null` side (a field no longer managed whose
+/// live value is null) hashed differently once read back and no approver
+/// could sign it (hostile run 28, finding 7). An absent key is `None`
+/// (`default`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 /// Whether a value counts as "not set".
@@ -303,5 +313,17 @@ mod tests {
         let c = diff_props(&d, &l);
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].field, "members");
+    }
+
+    #[test]
+    fn a_null_side_survives_the_plan_file() {
+        let c = FieldChange { field: "customWorkflowExtensions".into(), before: Some(Value::Null), after: None };
+        let written = serde_json::to_string(&c).expect("serializes");
+        assert_eq!(written, r#"{"field":"customWorkflowExtensions","before":null}"#);
+        let read: FieldChange = serde_json::from_str(&written).expect("parses");
+        assert_eq!(read, c);
+        assert_eq!(serde_json::to_string(&read).expect("serializes"), written, "the bytes an approver hashes are the author's");
+        let absent: FieldChange = serde_json::from_str(r#"{"field":"x"}"#).expect("parses");
+        assert_eq!((absent.before, absent.after), (None, None));
     }
 }
