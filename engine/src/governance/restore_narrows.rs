@@ -133,12 +133,28 @@ pub fn reason(change: &Change) -> Option<String> {
     if change.fields.is_empty() || !change.fields.iter().all(|f| field_narrows(kind, f)) {
         return None;
     }
+    // A restricted management unit protects its members: tenant-wide
+    // administrators cannot manage them, only those assigned at the unit.
+    // Taking a member out hands the account back to every tenant-wide
+    // user, helpdesk and authentication administrator, so it widens who
+    // may manage it: reviewed (hostile run 28, finding 4: an account put
+    // into such a unit in an incident was taken out unattended).
+    if kind == Kind::AdministrativeUnit && restricted(change) && change.fields.iter().any(|f| f.field == "members") {
+        return None;
+    }
     let what: Vec<&str> = change.fields.iter().map(|f| f.field.as_str()).collect();
     Some(format!(
         "puts {} back as it was approved and last applied, and only narrows what it grants now ({}; the tenant widened it; the ledger's record is beyond the change's reach), so it needs no approval and reconcile --self-heal applies it unattended",
         change.address,
         what.join(", ")
     ))
+}
+
+/// Whether the unit restricts the management of its members, as desired
+/// state or the tenant has it.
+fn restricted(change: &Change) -> bool {
+    let key = "isMemberManagementRestricted";
+    change.desired.as_ref().is_some_and(|d| is(d.props.get(key), true)) || change.live.as_ref().is_some_and(|l| is(l.get(key), true))
 }
 
 /// Whether an Intune role assignment's `scopeType` change narrows: from
@@ -172,5 +188,17 @@ mod tests {
         assert!(!field_narrows(Kind::AdministrativeUnit, &field("membershipRule", json!("(user.accountEnabled -eq true)"), json!("(user.usageLocation -eq \"FR\")"))), "a rule's reach is not compared");
         assert!(scope_type_narrows(&field("scopeType", json!("allDevicesAndLicensedUsers"), json!("allDevices"))));
         assert!(!scope_type_narrows(&field("scopeType", json!("allDevices"), json!("allDevicesAndLicensedUsers"))));
+    }
+
+    #[test]
+    fn a_restricted_units_member_taken_out_is_reviewed() {
+        let unit = |restricted: bool| {
+            let mut c = Change::new("administrative_unit.vip".parse().expect("an address"), crate::plan::Action::Update, "VIP", "restore");
+            c.fields = vec![field("members", json!(["user.adele", "user.breakglass-1"]), json!(["user.breakglass-1"]))];
+            c.live = Some([("isMemberManagementRestricted".to_string(), json!(restricted))].into_iter().collect());
+            c
+        };
+        assert!(reason(&unit(false)).is_some(), "an open unit's member taken out only narrows its scope");
+        assert!(reason(&unit(true)).is_none(), "a restricted unit's member taken out is handed back to tenant-wide administrators");
     }
 }
