@@ -332,5 +332,10 @@ async fn a_workflow_extension_url_is_managed() {
     let (code, out) = run(&sb, w, &["validate", d(&dir)]);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("url `http://plain.example/run` is not an https URL"), "{out}");
+    // Hostile run 28, finding 10: a user name before `@` hides the host.
+    edit_file(&dir, "access-packages.toml", |t| t.replace("http://plain.example/run", "https://prod-00.westeurope.logic.azure.com@evil.example/run"));
+    let (code, out) = run(&sb, w, &["validate", d(&dir)]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("carries a user name before `@`"), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }

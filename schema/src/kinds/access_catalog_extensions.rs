@@ -108,8 +108,15 @@ pub(crate) fn catalog_checks(cx: &mut Ctx, key: &str, c: &AccessCatalog, o: &cra
         }
         if let Some(u) = &e.url {
             let https = u.strip_prefix("https://").is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/') && !u.chars().any(char::is_whitespace));
+            // The authority up to the path: a userinfo part (`user@host`)
+            // makes `https://x.logic.azure.com@evil.example/` read as a
+            // Logic App while it calls another host (hostile run 28,
+            // finding 10).
+            let authority = u.strip_prefix("https://").and_then(|rest| rest.split(['/', '?', '#']).next()).unwrap_or_default();
             if !https {
                 cx.error("bad-value", o, &at("url"), format!("{who}: url `{u}` is not an https URL (the Logic App trigger's endpoint)"));
+            } else if authority.contains('@') {
+                cx.error("bad-value", o, &at("url"), format!("{who}: url `{u}` carries a user name before `@`, so the host it calls is not the one it seems to name; give the Logic App trigger's URL without one"));
             }
         }
         if let Some(t) = &e.timeout {
