@@ -218,6 +218,9 @@ pub async fn seal_then_compact(store: &LedgerStore, client: &providers::graph::G
     }
     store.append(&LedgerOp::Checkpoint)?;
     test_pause("TENANTCTL_TEST_PAUSE_BEFORE_SEAL");
+    // A run whose lease was broken does not seal: the run holding it now
+    // seals what it writes (hostile run 28, finding 6).
+    store.confirm_lease().context("checking the state lease before sealing the ledger (the log is kept)")?;
     try_seal(client, org, &l).await.with_context(|| {
         format!(
             "the ledger's seal was not recorded in the tenant, so its write-ahead log {} is kept, not compacted: what this run changed is recorded there, and the next run finds only those entries unproven (the next complete apply seals the ledger)",

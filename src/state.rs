@@ -206,8 +206,12 @@ impl LedgerStore {
         if let Some(r) = self.remote()? {
             // A run that lost its lease does not write the ledger on its
             // way out: the run that took the lease over owns it now (hostile
-            // run 22, finding 8).
+            // run 22, finding 8). Storage is asked, not only the lease's
+            // last renewal: a break less than a renewal ago was missed, and
+            // the run wrote the ledger and removed the log the new holder
+            // appends to (hostile run 28, finding 6).
             r.check_lease()?;
+            self.confirm_lease()?;
             let b = &r.backend;
             // The blob must still be the one this run pulled (or read).
             let expect = match r.pulled() {

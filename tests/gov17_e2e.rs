@@ -309,3 +309,49 @@ async fn a_lagging_device_configuration_a_killed_run_created_is_not_created_agai
     assert!(all.contains("Plan: 1 to update") && all.contains("the tenant already has desired state") && !all.contains("to create"), "{all}");
     sb.shutdown().await.unwrap();
 }
+
+/// Hostile run 28, finding 6: a run whose lease was broken less than a
+/// renewal before its end still sealed and wrote the ledger (and removed
+/// the log blob the new holder appends to), exiting 0: its last writes
+/// looked only at the lease's last renewal. It now asks storage before
+/// sealing and before writing the ledger, and stops with its log kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_lease_was_just_broken_neither_seals_nor_writes_the_ledger() {
+    let az = common::azurite::start();
+    let c = container();
+    let sb = sandbox().await;
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("desired-state");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("groups.toml"), groups_toml(3, "declared")).unwrap();
+    std::fs::write(dir.join("state.toml"), common::azurite::state_table(&az, &c, "ci")).unwrap();
+    let d = dir.to_str().unwrap();
+    let out = tctl(&sb, t.path()).args(["apply", "--auto-approve", d]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::fs::write(dir.join("groups.toml"), groups_toml(3, "changed")).unwrap();
+    let before = ledger_etag(&az, &c, &sb).await;
+    assert!(before.is_some());
+    let err_path = t.path().join("apply.stderr");
+    let run = tctl(&sb, t.path())
+        .env("TENANTCTL_TEST_PAUSE_BEFORE_SEAL", "6000")
+        .args(["apply", "--auto-approve", d])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !std::fs::read_to_string(&err_path).unwrap_or_default().contains("pausing") {
+        assert!(started.elapsed() < Duration::from_secs(180), "the apply never reached its seal");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let l = lease(&az, &c, &sb);
+    break_and_take(&sb, t.path(), d, &l).await;
+    let out = tokio::task::spawn_blocking(move || run.wait_with_output().unwrap()).await.unwrap();
+    let err = std::fs::read_to_string(&err_path).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("state lease") && err.contains("ci-runner-9"), "the stop names the lease holder:\n{err}");
+    assert_eq!(ledger_etag(&az, &c, &sb).await, before, "the ledger blob was written without the lease:\n{err}");
+    assert_eq!(l.holder().await.unwrap().map(|h| h.command), Some(other_run().command));
+    l.release(&other_run()).await.unwrap();
+    sb.shutdown().await.unwrap();
+}
