@@ -94,6 +94,20 @@ pub fn stage_reason(change: &Change) -> Option<String> {
             }
         }
     }
+    // A stage names its extension by display name, unique per catalog
+    // only: a package moved to another catalog calls that catalog's
+    // extension of the same name from then on, whatever it runs (hostile
+    // run 28, finding 9: the plan said only `catalog: A -> B`).
+    let moved = change.fields.iter().find(|f| f.field == "catalog" && f.before != f.after);
+    if let (Some(f), Some(d)) = (moved, change.desired.as_ref()) {
+        let to = f.after.as_ref().and_then(|v| v.as_str().or_else(|| crate::model::as_reference(v))).unwrap_or("another catalog");
+        for s in stages_in("policies", d.props.get("policies")) {
+            let line = format!("policy `{}`: {} -> `{}` of {to} (the package moves catalog)", s.0, s.1, s.2);
+            if !added.iter().any(|a| a.starts_with(&format!("policy `{}`: {} ->", s.0, s.1))) {
+                added.push(line);
+            }
+        }
+    }
     (!added.is_empty()).then(|| format!("custom extension stage added or re-pointed on {} (a Logic App outside the tenant runs on each request): {}", change.address, added.join("; ")))
 }
 
@@ -132,5 +146,26 @@ mod tests {
         // A new policy with a stage, and a new package with one.
         assert!(stage_reason(&change("policies.new", None, Some(json!({STAGES: one.clone()})))).is_some());
         assert!(stage_reason(&change("policies", None, Some(json!({"new": {STAGES: one}})))).is_some());
+    }
+
+    #[test]
+    fn a_package_moved_to_another_catalog_names_its_stages() {
+        let one = json!([{"stage": "assignmentRequestCreated", "customExtension": "Onboard guest"}]);
+        let mut c = change("catalog", Some(json!("access_catalog.guest-access")), Some(json!("access_catalog.other")));
+        assert!(stage_reason(&c).is_none(), "no declared stages: nothing to name");
+        let props: crate::model::Props = [("policies".to_string(), json!({"staff": {STAGES: one}}))].into_iter().collect();
+        c.desired = Some(crate::model::DesiredResource {
+            address: c.address.clone(),
+            natural_key: "Audit".into(),
+            display_name: "Audit".into(),
+            props,
+            immutable: vec![],
+            assignment_props: vec![],
+            create_only: crate::model::Props::new(),
+            depends_on: vec![],
+            expires: None,
+        });
+        let why = stage_reason(&c).expect("sensitive");
+        assert!(why.contains("policy `staff`: assignmentRequestCreated -> `Onboard guest` of access_catalog.other"), "{why}");
     }
 }
