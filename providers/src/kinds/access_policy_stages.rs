@@ -75,9 +75,19 @@ pub fn normalize(raw: Option<&Value>) -> Value {
 }
 
 /// Live stages (props form) as TOML: each extension by the key its
-/// catalog's export gives it (the slug of its display name).
-pub fn toml(v: Option<&Value>) -> Vec<CustomExtensionStage> {
-    v.and_then(Value::as_array).into_iter().flatten().map(|s| CustomExtensionStage { stage: str_field(s, "stage").to_string(), extension: crate::export::slug(str_field(s, "customExtension")) }).collect()
+/// catalog's export gave it (`ext_key`, by display name:
+/// `access_catalog_extensions::export_keys`, numbered where two names
+/// slug alike); Err naming the extension when its catalog exported none.
+pub fn toml(v: Option<&Value>, ext_key: &dyn Fn(&str) -> Option<String>) -> Result<Vec<CustomExtensionStage>, String> {
+    v.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            let name = str_field(s, "customExtension");
+            let extension = ext_key(name).ok_or_else(|| format!("stage {} calls custom workflow extension `{name}`, which its catalog's export does not hold", str_field(s, "stage")))?;
+            Ok(CustomExtensionStage { stage: str_field(s, "stage").to_string(), extension })
+        })
+        .collect()
 }
 
 /// Whether the policy props declare stages.
@@ -199,7 +209,9 @@ mod tests {
         let b = body(&json!({PROP: n}), &exts).expect("resolves").expect("declared");
         assert_eq!(b[0], json!({"stage": "assignmentRequestCreated", "customExtension": {"@odata.type": "#microsoft.graph.accessPackageAssignmentRequestWorkflowExtension", "id": "x1"}}));
         assert!(body(&json!({PROP: [{"stage": "assignmentRequestCreated", "customExtension": "gone"}]}), &exts).is_err());
-        assert_eq!(toml(Some(&n))[0], CustomExtensionStage { stage: "assignmentRequestCreated".into(), extension: "onboard-guest".into() });
+        let keys = |name: &str| (name == "Onboard guest").then(|| "onboard-guest".to_string());
+        assert_eq!(toml(Some(&n), &keys).expect("exported")[0], CustomExtensionStage { stage: "assignmentRequestCreated".into(), extension: "onboard-guest".into() });
+        assert!(toml(Some(&json!([{"stage": "assignmentRequestCreated", "customExtension": "gone"}])), &keys).is_err());
         // Not expanded: nothing names it, so it never equals a declared stage.
         assert_eq!(normalize(Some(&json!([{"stage": "assignmentRequestCreated"}])))[0]["customExtension"], json!(""));
     }
