@@ -4,15 +4,23 @@
 //! * export: a policy's stage names its extension by the key the
 //!   catalog's export gave that extension, numbered where two display
 //!   names slug alike (`Notify HR`, `Notify-HR`), so the export re-plans
-//!   empty.
+//!   empty;
+//! * a whole declared package the plan deletes (no longer declared,
+//!   pruning on) has the requests waiting for approval on it named, as a
+//!   policy deleted inside a package has (access15);
+//! * the waiting requests' listing with `assignment($expand=assignmentPolicy)`
+//!   refused with Graph's 400 (a sandbox switch): the documented
+//!   per-package listing names the same requests, saying their policy is
+//!   not known.
 
 mod common;
 
 use std::path::Path;
 
-use common::gov::{edit_file, run};
+use common::gov::{edit_file, ledger_of, run};
 use common::kind::*;
 use common::*;
+use serde_json::{json, Value};
 
 const FILE: &str = "access-packages.toml";
 
@@ -57,5 +65,119 @@ async fn a_stage_exports_its_extension_by_the_catalogs_numbered_key() {
     let got: Vec<(&str, &str)> = pol.custom_extension_stages.iter().map(|s| (s.stage.as_str(), s.extension.as_str())).collect();
     assert_eq!(got, vec![("assignmentRequestGranted", "notify-hr-2")], "the stage names `Notify-HR` by its exported key");
     assert_export_replans_empty(&client(&sb), &tmp, &exported).await;
+    sb.shutdown().await.expect("the sandbox stops");
+}
+
+const STAFF: &str = "access16.staff@contoso.onmicrosoft.com";
+
+const EXTRA: &str = r#"[user.access16-staff]
+user_principal_name = "access16.staff@contoso.onmicrosoft.com"
+display_name = "Access16 Staff"
+mail_nickname = "access16.staff"
+usage_location = "US"
+"#;
+
+/// A second package of the example's catalog: one named member asks,
+/// Adele (else Megan) approves.
+const DESK: &str = r#"
+[access_package.access16-desk]
+display_name = "access16 desk"
+catalog = "guest-access"
+
+[access_package.access16-desk.policies.staff]
+display_name = "Desk staff"
+allowed_target_scope = "specificDirectoryUsers"
+specific_allowed_targets = ["access16-staff"]
+expiration = { type = "afterDuration", duration = "P30D" }
+requestor_settings = { enable_targets_to_self_add_access = true }
+
+[access_package.access16-desk.policies.staff.request_approval_settings]
+is_approval_required_for_add = true
+stages = [{ primary_approvers = ["adele"], fallback_primary_approvers = ["megan"], duration_before_automatic_denial = "P7D" }]
+"#;
+
+/// The plan's waiting-requests warnings (the lines naming them), or "".
+fn warning(out: &str) -> String {
+    out.lines().filter(|l| l.contains("already waiting for approval")).collect::<Vec<_>>().join("\n")
+}
+
+/// The desk package applied with pruning on for access packages, and a
+/// request by the staff member waiting on it: (work dir, desired state,
+/// request id).
+async fn desk_with_a_waiting_request(sb: &sandbox::SandboxHandle) -> (tempfile::TempDir, std::path::PathBuf, String) {
+    let (work, dir) = kind_scratch(&["access_package"], "access16", "extra.toml", &format!("{EXTRA}{DESK}"));
+    let (code, out) = run(sb, work.path(), &["apply", d(&dir), "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let ledger = ledger_of(work.path());
+    let package = id_of(&ledger, "access_package.access16-desk");
+    let all = common::gov::graph(sb, reqwest::Method::GET, "/v1.0/identityGovernance/entitlementManagement/assignmentPolicies?$expand=accessPackage", None).await;
+    let policy = all["value"].as_array().into_iter().flatten().find(|p| p["accessPackage"]["id"] == json!(package)).and_then(|p| p["id"].as_str()).expect("the desk policy").to_string();
+    let request = sb.add_pending_request(&package, &policy, &id_of(&ledger, "user.access16-staff")).expect("the request waits");
+    let (code, out) = run(sb, work.path(), &["plan", d(&dir), "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "converged: {out}");
+    assert!(warning(&out).is_empty(), "{out}");
+    (work, dir, request)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_package_names_the_requests_waiting_on_it() {
+    let sb = sandbox().await;
+    let (work, dir, request) = desk_with_a_waiting_request(&sb).await;
+    let (root, dd) = (work.path(), d(&dir));
+    edit_file(&dir, "extra.toml", |t| t.replace(DESK, ""));
+    let (code, out) = run(&sb, root, &["plan", dd]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("access_package.access16-desk"), "the package is deleted: {out}");
+    let w = warning(&out);
+    assert!(
+        w.contains("access_package.access16-desk: this plan deletes the access package") && w.contains("1 request is already waiting for approval on it") && w.contains(STAFF) && w.contains(&request) && w.contains("through policy `Desk staff`"),
+        "{out}"
+    );
+    // Kept instead (pruning off for it): nothing deleted, nothing named.
+    edit_file(&dir, "tenant.toml", |t| t.replacen("kinds = [\"access_package\", ", "kinds = [", 1));
+    let (code, out) = run(&sb, root, &["plan", dd]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(warning(&out).is_empty(), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_listing_names_the_same_requests_when_the_nested_expand_is_refused() {
+    let sb = sandbox().await;
+    let (work, dir, request) = desk_with_a_waiting_request(&sb).await;
+    let (root, dd) = (work.path(), d(&dir));
+    // The policy narrowed: with the nested expand, the request is named
+    // through its policy.
+    edit_file(&dir, "extra.toml", |t| t.replacen("requestor_settings = { enable_targets_to_self_add_access = true }", "requestor_settings = { enable_targets_to_self_add_access = false }", 1));
+    let (code, out) = run(&sb, root, &["plan", dd]);
+    assert_eq!(code, Some(0), "{out}");
+    let combined = warning(&out);
+    assert!(combined.contains(STAFF) && combined.contains(&request) && combined.contains("through policy `Desk staff`"), "{out}");
+
+    // Refused as Graph refuses an expansion it does not parse.
+    sb.set_faults(faults(|f| f.refuse_nested_request_expand = true)).expect("faults set");
+    let filter = format!("accessPackage%2Fid%20eq%20'{}'", id_of(&ledger_of(root), "access_package.access16-desk"));
+    let r = reqwest::Client::new()
+        .get(format!("{}/v1.0/identityGovernance/entitlementManagement/assignmentRequests?$expand=requestor,assignment($expand=assignmentPolicy)&$filter={filter}", sb.base_url()))
+        .bearer_auth(sb.access_token())
+        .send()
+        .await
+        .expect("the sandbox answers");
+    assert_eq!(r.status().as_u16(), 400);
+    let body: Value = r.json().await.expect("an error body");
+    assert_eq!(body["error"]["code"], json!("BadRequest"), "{body}");
+
+    // The fallback names the same request, its policy not known.
+    let (code, out) = run(&sb, root, &["plan", dd]);
+    assert_eq!(code, Some(0), "{out}");
+    let fallback = warning(&out);
+    assert!(fallback.contains("narrows policy `Desk staff`") && fallback.contains(STAFF) && fallback.contains(&request) && fallback.contains("whose policy Graph did not give") && fallback.contains("1 request already waiting"), "{out}");
+
+    // And for a package deleted whole.
+    edit_file(&dir, "extra.toml", |t| t.replace(&DESK.replacen("enable_targets_to_self_add_access = true", "enable_targets_to_self_add_access = false", 1), ""));
+    let (code, out) = run(&sb, root, &["plan", dd]);
+    assert_eq!(code, Some(0), "{out}");
+    let w = warning(&out);
+    assert!(w.contains("this plan deletes the access package") && w.contains(STAFF) && w.contains(&request) && !w.contains("through policy"), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
