@@ -11,7 +11,11 @@
 //! * the waiting requests' listing with `assignment($expand=assignmentPolicy)`
 //!   refused with Graph's 400 (a sandbox switch): the documented
 //!   per-package listing names the same requests, saying their policy is
-//!   not known.
+//!   not known;
+//! * with no access package declared or owned (packages not read), a
+//!   catalog dropping an extension a portal policy still calls is held in
+//!   the plan (`extension-in-use`), naming the policy and stage; a plan
+//!   that drops no extension reads nothing more.
 
 mod common;
 
@@ -179,5 +183,67 @@ async fn the_documented_listing_names_the_same_requests_when_the_nested_expand_i
     assert_eq!(code, Some(0), "{out}");
     let w = warning(&out);
     assert!(w.contains("this plan deletes the access package") && w.contains(STAFF) && w.contains(&request) && !w.contains("through policy"), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
+
+/// A policy made in the portal, on a new package of `catalog`, whose stage
+/// `stage` calls extension `ext` (a live id).
+async fn portal_policy(sb: &sandbox::SandboxHandle, catalog: &str, stage: &str, ext: &Value) {
+    let em = "/v1.0/identityGovernance/entitlementManagement";
+    let made = common::gov::graph(sb, reqwest::Method::POST, &format!("{em}/accessPackages"), Some(json!({"displayName": "Portal package", "catalog": {"id": catalog}}))).await;
+    let body = json!({
+        "displayName": "Portal hooked", "description": "made in the portal", "allowedTargetScope": "allMemberUsers",
+        "expiration": {"type": "noExpiration"}, "accessPackage": {"id": made["id"]},
+        "customExtensionStageSettings": [{"stage": stage, "customExtension": {"id": ext}}],
+    });
+    let made = common::gov::graph(sb, reqwest::Method::POST, &format!("{em}/assignmentPolicies"), Some(body)).await;
+    assert!(made["id"].is_string(), "{made}");
+}
+
+/// The live extensions of `catalog`, sorted by display name.
+async fn live_hooks(sb: &sandbox::SandboxHandle, catalog: &str) -> Vec<Value> {
+    let listed = common::gov::graph(sb, reqwest::Method::GET, &format!("/v1.0/identityGovernance/entitlementManagement/catalogs/{catalog}/customWorkflowExtensions"), None).await;
+    let mut v = listed["value"].as_array().cloned().unwrap_or_default();
+    v.sort_by_key(|e| e["displayName"].as_str().unwrap_or_default().to_string());
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_package_declared_the_plan_holds_an_extension_a_portal_policy_calls() {
+    let sb = sandbox().await;
+    let work = scratch_without_approvals();
+    let (root, dir) = (work.path(), work.path().join("desired-state"));
+    let dd = d(&dir);
+    std::fs::remove_file(dir.join("access-package-assignments.toml")).expect("the assignments file goes");
+    let offboard = extension("offboard", "Offboard guest", "assignment");
+    edit_file(&dir, FILE, |t| {
+        let end = t.find("[access_package.fabrikam-audit]").expect("the example declares the package");
+        t[..end].to_string() + &extension("onboard", "Onboard guest", "request") + &offboard
+    });
+    let (code, out) = run(&sb, root, &["apply", dd, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let catalog = id_of(&ledger_of(root), "access_catalog.guest-access");
+    let off = live_hooks(&sb, &catalog).await[0]["id"].clone();
+    portal_policy(&sb, &catalog, "assignmentOneDayBeforeExpiration", &off).await;
+
+    // Nothing dropped: the policies are not listed (the plan reads what it did).
+    sb.reset_counts();
+    let (code, out) = run(&sb, root, &["plan", dd, "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "converged: {out}");
+    let policies = |c: &sandbox::RequestCounts| c.requests.iter().chain(&c.batch_items).filter(|(k, _)| k.contains("assignmentPolicies")).map(|(_, n)| *n).sum::<u64>();
+    assert_eq!(policies(&sb.request_counts()), 0, "no extension dropped, no policy read: {:?}", sb.request_counts().requests);
+
+    // The extension dropped: the plan holds the catalog, naming the policy.
+    edit_file(&dir, FILE, |t| t.replace(&offboard, ""));
+    let (code, out) = run(&sb, root, &["plan", dd, "--detailed-exitcode"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(policies(&sb.request_counts()) > 0, "the policies were read");
+    assert!(
+        out.contains("access_catalog.guest-access") && out.contains("access_catalog.guest-access [extension-in-use]") && out.contains("policy `Portal hooked` of access package `Portal package`") && out.contains("calls extension `Offboard guest` at stage assignmentOneDayBeforeExpiration"),
+        "{out}"
+    );
+    let (_, out) = run(&sb, root, &["apply", dd, "--auto-approve"]);
+    assert!(!out.contains("is still called by"), "apply does not try the delete: {out}");
+    assert_eq!(live_hooks(&sb, &catalog).await.len(), 2, "nothing was deleted");
     sb.shutdown().await.expect("the sandbox stops");
 }

@@ -14,6 +14,16 @@
 //! catalog's change is held (`extension-in-use`), naming each such policy
 //! and stage, so the plan says so instead of apply failing on Graph's
 //! refusal.
+//!
+//! When no access package is declared or owned, packages are not read
+//! (`observe::kinds_in_scope`), so the guard has no policies to look at.
+//! Then, only when a declared catalog drops a live extension
+//! ([`unread_packages`]), the catalog's extensions are listed (for their
+//! ids) and the policies with the extension each stage calls
+//! (`access_policy_stages::called`, one listing), and a policy still
+//! calling a dropped extension holds the catalog the same way: every
+//! package is then one desired state does not declare. A plan that drops
+//! no extension sends nothing more.
 
 use std::collections::BTreeSet;
 
@@ -24,6 +34,8 @@ use serde_json::Value;
 
 use super::access_catalog_extensions::PROP as EXTENSIONS;
 use super::access_policy_stages::PROP as STAGES;
+use super::str_field;
+use crate::graph::{GraphClient, GraphError};
 
 /// The code of a catalog change held because a policy it does not change
 /// calls an extension it deletes.
@@ -41,17 +53,10 @@ fn matched<'a>(live: &'a [LiveObject], ledger: &Ledger, r: &engine::DesiredResou
 
 /// Run after every kind is read (`Readout::after` of the catalogs).
 pub fn guard(observed: &mut ObservedState, desired: &DesiredModel, ledger: &Ledger) {
-    let catalogs = observed.objects.get(&Kind::AccessCatalog).cloned().unwrap_or_default();
     let packages = observed.objects.get(&Kind::AccessPackage).cloned().unwrap_or_default();
     let declared: Vec<&engine::DesiredResource> = desired.resources.values().filter(|r| r.address.kind == Kind::AccessPackage).collect();
     let mut refused = Vec::new();
-    for r in desired.resources.values().filter(|r| r.address.kind == Kind::AccessCatalog) {
-        let Some(want) = r.props.get(EXTENSIONS).map(|v| names(Some(v))) else { continue };
-        let Some(c) = matched(&catalogs, ledger, r) else { continue };
-        let gone: BTreeSet<String> = names(c.props.get(EXTENSIONS)).difference(&want).cloned().collect();
-        if gone.is_empty() {
-            continue;
-        }
+    for (r, c, gone) in dropping(observed, desired, ledger) {
         let mut blocked = Vec::new();
         for p in packages.iter().filter(|p| p.props.get("catalog").and_then(as_reference) == Some(c.id.as_str())) {
             let owner = declared.iter().find(|d| matched(std::slice::from_ref(p), ledger, d).is_some());
@@ -77,19 +82,92 @@ pub fn guard(observed: &mut ObservedState, desired: &DesiredModel, ledger: &Ledg
             }
         }
         if !blocked.is_empty() {
-            refused.push((
-                r.address.clone(),
-                engine::held::Held::new(
-                    EXTENSION_IN_USE,
-                    format!(
-                        "{}; Graph deletes a custom workflow extension only once no policy's stage calls it, so this catalog's change is not applied (the rest of the plan is). Take the stage off that policy (or declare its package), or keep declaring the extension",
-                        blocked.join("; ")
-                    ),
-                ),
-            ));
+            refused.push((r.address.clone(), held(&blocked)));
         }
     }
     observed.held.extend(refused);
+}
+
+/// The catalog's change held for the policies (`blocked`, as words) that
+/// still call an extension it deletes.
+fn held(blocked: &[String]) -> engine::held::Held {
+    engine::held::Held::new(
+        EXTENSION_IN_USE,
+        format!(
+            "{}; Graph deletes a custom workflow extension only once no policy's stage calls it, so this catalog's change is not applied (the rest of the plan is). Take the stage off that policy (or declare its package), or keep declaring the extension",
+            blocked.join("; ")
+        ),
+    )
+}
+
+/// The declared catalogs matched live, each with the (lowercased) names
+/// of the live extensions it no longer declares; catalogs whose change is
+/// already held are left out.
+fn dropping<'a>(observed: &'a ObservedState, desired: &'a DesiredModel, ledger: &Ledger) -> Vec<(&'a engine::DesiredResource, &'a LiveObject, BTreeSet<String>)> {
+    let catalogs = observed.objects.get(&Kind::AccessCatalog).map(Vec::as_slice).unwrap_or_default();
+    let mut out = Vec::new();
+    for r in desired.resources.values().filter(|r| r.address.kind == Kind::AccessCatalog && !observed.held.contains_key(&r.address)) {
+        let Some(want) = r.props.get(EXTENSIONS).map(|v| names(Some(v))) else { continue };
+        let Some(c) = matched(catalogs, ledger, r) else { continue };
+        let gone: BTreeSet<String> = names(c.props.get(EXTENSIONS)).difference(&want).cloned().collect();
+        if !gone.is_empty() {
+            out.push((r, c, gone));
+        }
+    }
+    out
+}
+
+/// The guard where packages were not read (none declared or owned): a
+/// declared catalog that drops a live extension a policy still calls is
+/// held, naming the policy and stage. Reads only when an extension is
+/// dropped; a read that fails is said in a warning (apply checks again,
+/// by name, before it deletes: `access_policy_stages::leave`). Only an
+/// authentication failure is an error.
+pub async fn unread_packages(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger, observed: &mut ObservedState) -> Result<(), GraphError> {
+    if observed.objects.contains_key(&Kind::AccessPackage) || observed.unreadable.contains_key(&Kind::AccessPackage) {
+        return Ok(());
+    }
+    let catalogs: Vec<(schema::Address, String, BTreeSet<String>)> = dropping(observed, desired, ledger).into_iter().map(|(r, c, gone)| (r.address.clone(), c.id.clone(), gone)).collect();
+    if catalogs.is_empty() {
+        return Ok(());
+    }
+    let api = client.v1();
+    let mut called = None;
+    for (address, catalog, gone) in catalogs {
+        let found = async {
+            let exts = super::access_catalog_extensions::list(&api, &catalog).await?;
+            if called.is_none() {
+                called = Some(super::access_policy_stages::called(&api).await?);
+            }
+            let called = called.as_ref().expect("read just above");
+            let mut blocked = Vec::new();
+            for x in exts.iter().filter(|x| gone.contains(&str_field(x, "displayName").to_lowercase())) {
+                for c in called.get(&str_field(x, "id").to_lowercase()).into_iter().flatten() {
+                    blocked.push(format!(
+                        "policy `{}` of access package `{}` ({}), which desired state does not declare calls extension `{}` at stage {}",
+                        c.policy,
+                        c.package,
+                        c.package_id,
+                        str_field(x, "displayName"),
+                        c.stage
+                    ));
+                }
+            }
+            Ok::<_, GraphError>(blocked)
+        }
+        .await;
+        match found {
+            Ok(blocked) if blocked.is_empty() => {}
+            Ok(blocked) => {
+                observed.held.insert(address, held(&blocked));
+            }
+            Err(e @ GraphError::Auth { .. }) => return Err(e),
+            Err(e) => observed.warnings.push(format!(
+                "{address}: this plan deletes custom workflow extensions; the policies that may still call them could not be read ({e}), so apply checks them before each delete"
+            )),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
