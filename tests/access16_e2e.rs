@@ -15,7 +15,11 @@
 //! * with no access package declared or owned (packages not read), a
 //!   catalog dropping an extension a portal policy still calls is held in
 //!   the plan (`extension-in-use`), naming the policy and stage; a plan
-//!   that drops no extension reads nothing more.
+//!   that drops no extension reads nothing more;
+//! * an extension whose type changes while a declared stage calls it is
+//!   made anew and the old one deleted in the same apply (the re-plan is
+//!   empty); while a portal policy still calls the old one, the plan
+//!   holds the catalog, naming the policy and stage.
 
 mod common;
 
@@ -245,5 +249,56 @@ async fn with_no_package_declared_the_plan_holds_an_extension_a_portal_policy_ca
     let (_, out) = run(&sb, root, &["apply", dd, "--auto-approve"]);
     assert!(!out.contains("is still called by"), "apply does not try the delete: {out}");
     assert_eq!(live_hooks(&sb, &catalog).await.len(), 2, "nothing was deleted");
+    sb.shutdown().await.expect("the sandbox stops");
+}
+
+/// The package's one policy's stages as `(stage, extension id)`.
+async fn policy_stages(sb: &sandbox::SandboxHandle, package: &str) -> Vec<(String, String)> {
+    let all = common::gov::graph(sb, reqwest::Method::GET, "/v1.0/identityGovernance/entitlementManagement/assignmentPolicies?$expand=accessPackage,customExtensionStageSettings($expand=customExtension)", None).await;
+    let mine: Vec<&Value> = all["value"].as_array().into_iter().flatten().filter(|p| p["accessPackage"]["id"] == json!(package)).collect();
+    assert_eq!(mine.len(), 1, "{mine:#?}");
+    mine[0]["customExtensionStageSettings"].as_array().into_iter().flatten().map(|s| (s["stage"].as_str().unwrap_or_default().to_string(), s["customExtension"]["id"].as_str().unwrap_or_default().to_string())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extension_whose_type_changes_under_a_stage_is_settled_in_one_apply_or_held() {
+    let sb = sandbox().await;
+    let work = scratch_without_approvals();
+    let (root, dir) = (work.path(), work.path().join("desired-state"));
+    let dd = d(&dir);
+    let (request, granted) = (extension("hook", "Hook", "request"), stage("assignmentRequestGranted", "hook"));
+    edit_file(&dir, FILE, |t| t + &request + &granted);
+    let (code, out) = run(&sb, root, &["apply", dd, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let ledger = ledger_of(root);
+    let (catalog, package) = (id_of(&ledger, "access_catalog.guest-access"), id_of(&ledger, "access_package.fabrikam-audit"));
+    let old = live_hooks(&sb, &catalog).await[0]["id"].as_str().expect("its id").to_string();
+
+    // The type changed, and the stage moved to one where that type runs:
+    // one apply makes the new extension, points the stage at it and
+    // deletes the old one.
+    let (assignment, expiring) = (extension("hook", "Hook", "assignment"), stage("assignmentOneDayBeforeExpiration", "hook"));
+    edit_file(&dir, FILE, |t| t.replace(&request, &assignment).replace(&granted, &expiring));
+    let (code, out) = run(&sb, root, &["apply", dd, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let live = live_hooks(&sb, &catalog).await;
+    assert_eq!(live.len(), 1, "the old extension is gone: {live:#?}");
+    assert_eq!(live[0]["@odata.type"], json!("#microsoft.graph.accessPackageAssignmentWorkflowExtension"));
+    assert_ne!(live[0]["id"], json!(old));
+    assert_eq!(policy_stages(&sb, &package).await, vec![("assignmentOneDayBeforeExpiration".to_string(), live[0]["id"].as_str().unwrap_or_default().to_string())]);
+    let (code, out) = run(&sb, root, &["plan", dd, "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "converged: {out}");
+
+    // A portal policy calls it; the type changed back: the plan holds the
+    // catalog, naming that policy and its stage, and nothing is deleted.
+    let now = live[0]["id"].clone();
+    portal_policy(&sb, &catalog, "assignmentFourteenDaysBeforeExpiration", &now).await;
+    edit_file(&dir, FILE, |t| t.replace(&assignment, &request).replace(&expiring, &granted));
+    let (code, out) = run(&sb, root, &["plan", dd, "--detailed-exitcode"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("access_catalog.guest-access [extension-in-use]") && out.contains("policy `Portal hooked` of access package `Portal package`") && out.contains("calls extension `Hook` at stage assignmentFourteenDaysBeforeExpiration"),
+        "{out}"
+    );
     sb.shutdown().await.expect("the sandbox stops");
 }

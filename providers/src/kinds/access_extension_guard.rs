@@ -1,5 +1,7 @@
 //! The plan's check that a custom workflow extension it deletes is not
-//! still called by a policy it leaves alone (issue 16, access14).
+//! still called by a policy it leaves alone (issue 16, access14); an
+//! extension whose type changes is deleted and made anew, so the old one
+//! is judged as deleted, in the same plan (access16).
 //!
 //! Graph refuses to delete a catalog's extension while an assignment
 //! policy's stage (`customExtensionStageSettings`) calls it. When a
@@ -41,8 +43,22 @@ use crate::graph::{GraphClient, GraphError};
 /// calls an extension it deletes.
 pub const EXTENSION_IN_USE: &str = "extension-in-use";
 
-fn names(v: Option<&Value>) -> BTreeSet<String> {
-    v.and_then(Value::as_array).into_iter().flatten().filter_map(|e| e.get("displayName").and_then(Value::as_str)).map(str::to_lowercase).collect()
+/// A catalog's extensions (props) as (lowercased display name, type):
+/// an extension whose type changes is deleted and made anew (Graph does
+/// not change a type), so the old one goes as one undeclared would.
+fn named(v: Option<&Value>) -> BTreeSet<(String, String)> {
+    v.and_then(Value::as_array).into_iter().flatten().filter_map(|e| Some((e.get("displayName").and_then(Value::as_str)?.to_lowercase(), str_field(e, "type").to_string()))).collect()
+}
+
+/// Whether a stage (`stage`, calling an extension by display name `ext`)
+/// calls one of `gone`: the extension of that name of the type that runs
+/// at the stage (the only type Graph lets a stage call).
+fn calls_gone(gone: &BTreeSet<(String, String)>, stage: &str, ext: &str) -> bool {
+    let name = ext.to_lowercase();
+    match schema::kinds::access_package_stages::stage_type(stage) {
+        Some(t) => gone.contains(&(name, t.to_string())),
+        None => gone.iter().any(|(n, _)| *n == name),
+    }
 }
 
 /// The live object `r` is matched with (the ledger's id, else its name).
@@ -67,7 +83,7 @@ pub fn guard(observed: &mut ObservedState, desired: &DesiredModel, ledger: &Ledg
             for pol in p.props.get("policies").and_then(Value::as_object).into_iter().flat_map(|m| m.values()) {
                 for s in pol.get(STAGES).and_then(Value::as_array).into_iter().flatten() {
                     let ext = s.get("customExtension").and_then(Value::as_str).unwrap_or_default();
-                    if gone.contains(&ext.to_lowercase()) {
+                    if calls_gone(&gone, str_field(s, "stage"), ext) {
                         let whose = match owner {
                             Some(d) => format!("{} (its change is held)", d.address),
                             None => format!("access package `{}` ({}), which desired state does not declare", p.display_name, p.id),
@@ -100,16 +116,16 @@ fn held(blocked: &[String]) -> engine::held::Held {
     )
 }
 
-/// The declared catalogs matched live, each with the (lowercased) names
-/// of the live extensions it no longer declares; catalogs whose change is
-/// already held are left out.
-fn dropping<'a>(observed: &'a ObservedState, desired: &'a DesiredModel, ledger: &Ledger) -> Vec<(&'a engine::DesiredResource, &'a LiveObject, BTreeSet<String>)> {
+/// The declared catalogs matched live, each with the live extensions it
+/// deletes (lowercased name, type): no longer declared, or declared with
+/// another type; catalogs whose change is already held are left out.
+fn dropping<'a>(observed: &'a ObservedState, desired: &'a DesiredModel, ledger: &Ledger) -> Vec<(&'a engine::DesiredResource, &'a LiveObject, BTreeSet<(String, String)>)> {
     let catalogs = observed.objects.get(&Kind::AccessCatalog).map(Vec::as_slice).unwrap_or_default();
     let mut out = Vec::new();
     for r in desired.resources.values().filter(|r| r.address.kind == Kind::AccessCatalog && !observed.held.contains_key(&r.address)) {
-        let Some(want) = r.props.get(EXTENSIONS).map(|v| names(Some(v))) else { continue };
+        let Some(want) = r.props.get(EXTENSIONS).map(|v| named(Some(v))) else { continue };
         let Some(c) = matched(catalogs, ledger, r) else { continue };
-        let gone: BTreeSet<String> = names(c.props.get(EXTENSIONS)).difference(&want).cloned().collect();
+        let gone: BTreeSet<(String, String)> = named(c.props.get(EXTENSIONS)).difference(&want).cloned().collect();
         if !gone.is_empty() {
             out.push((r, c, gone));
         }
@@ -127,7 +143,7 @@ pub async fn unread_packages(client: &GraphClient, desired: &DesiredModel, ledge
     if observed.objects.contains_key(&Kind::AccessPackage) || observed.unreadable.contains_key(&Kind::AccessPackage) {
         return Ok(());
     }
-    let catalogs: Vec<(schema::Address, String, BTreeSet<String>)> = dropping(observed, desired, ledger).into_iter().map(|(r, c, gone)| (r.address.clone(), c.id.clone(), gone)).collect();
+    let catalogs: Vec<(schema::Address, String, BTreeSet<(String, String)>)> = dropping(observed, desired, ledger).into_iter().map(|(r, c, gone)| (r.address.clone(), c.id.clone(), gone)).collect();
     if catalogs.is_empty() {
         return Ok(());
     }
@@ -141,7 +157,7 @@ pub async fn unread_packages(client: &GraphClient, desired: &DesiredModel, ledge
             }
             let called = called.as_ref().expect("read just above");
             let mut blocked = Vec::new();
-            for x in exts.iter().filter(|x| gone.contains(&str_field(x, "displayName").to_lowercase())) {
+            for x in exts.iter().filter(|x| gone.contains(&(str_field(x, "displayName").to_lowercase(), super::access_catalog_extensions::kind_of(x)))) {
                 for c in called.get(&str_field(x, "id").to_lowercase()).into_iter().flatten() {
                     blocked.push(format!(
                         "policy `{}` of access package `{}` ({}), which desired state does not declare calls extension `{}` at stage {}",
@@ -189,7 +205,8 @@ mod tests {
 
     #[test]
     fn only_a_policy_this_plan_leaves_calling_a_dropped_extension_holds_the_catalog() {
-        let hook = |n: &str| json!({"displayName": n});
+        let typed = |n: &str, t: &str| json!({"displayName": n, "type": t});
+        let hook = |n: &str| typed(n, if n == "Offboard" { "assignment" } else { "request" });
         let mut observed = ObservedState::default();
         observed.insert(live(Kind::AccessCatalog, "c1", "Guest access", json!({EXTENSIONS: [hook("Onboard"), hook("Offboard")]})));
         let calls = json!({"policies": {"p": {"displayName": "P", STAGES: [{"stage": "assignmentOneDayBeforeExpiration", "customExtension": "Offboard"}]}}, "catalog": reference("c1")});
@@ -215,8 +232,22 @@ mod tests {
         // Not declared at all: held, naming the package.
         let mut bare = DesiredModel::default();
         bare.insert(declared(Kind::AccessCatalog, "guest-access", "Guest access", json!({EXTENSIONS: [hook("Onboard")]})));
-        let mut o = observed;
+        let mut o = observed.clone();
         guard(&mut o, &bare, &ledger);
         assert!(o.held.get(&catalog).expect("held").reason.contains("access package `Audit` (k1), which desired state does not declare"));
+
+        // Still declared, with another type: the live one called is
+        // deleted all the same (made anew), so it holds the catalog too.
+        let mut retyped = DesiredModel::default();
+        retyped.insert(declared(Kind::AccessCatalog, "guest-access", "Guest access", json!({EXTENSIONS: [hook("Onboard"), typed("Offboard", "request")]})));
+        let mut o = observed.clone();
+        guard(&mut o, &retyped, &ledger);
+        assert!(o.held.get(&catalog).expect("held").reason.contains("calls extension `Offboard` at stage assignmentOneDayBeforeExpiration"));
+        // The same type: nothing deleted, nothing held.
+        let mut same = DesiredModel::default();
+        same.insert(declared(Kind::AccessCatalog, "guest-access", "Guest access", json!({EXTENSIONS: [hook("Onboard"), hook("Offboard")]})));
+        let mut o = observed;
+        guard(&mut o, &same, &ledger);
+        assert!(!o.held.contains_key(&catalog));
     }
 }
