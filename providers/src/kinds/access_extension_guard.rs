@@ -43,17 +43,20 @@ use crate::graph::{GraphClient, GraphError};
 /// calls an extension it deletes.
 pub const EXTENSION_IN_USE: &str = "extension-in-use";
 
+/// Extensions as (lowercased display name, type).
+type Named = BTreeSet<(String, String)>;
+
 /// A catalog's extensions (props) as (lowercased display name, type):
 /// an extension whose type changes is deleted and made anew (Graph does
 /// not change a type), so the old one goes as one undeclared would.
-fn named(v: Option<&Value>) -> BTreeSet<(String, String)> {
+fn named(v: Option<&Value>) -> Named {
     v.and_then(Value::as_array).into_iter().flatten().filter_map(|e| Some((e.get("displayName").and_then(Value::as_str)?.to_lowercase(), str_field(e, "type").to_string()))).collect()
 }
 
 /// Whether a stage (`stage`, calling an extension by display name `ext`)
 /// calls one of `gone`: the extension of that name of the type that runs
 /// at the stage (the only type Graph lets a stage call).
-fn calls_gone(gone: &BTreeSet<(String, String)>, stage: &str, ext: &str) -> bool {
+fn calls_gone(gone: &Named, stage: &str, ext: &str) -> bool {
     let name = ext.to_lowercase();
     match schema::kinds::access_package_stages::stage_type(stage) {
         Some(t) => gone.contains(&(name, t.to_string())),
@@ -119,13 +122,13 @@ fn held(blocked: &[String]) -> engine::held::Held {
 /// The declared catalogs matched live, each with the live extensions it
 /// deletes (lowercased name, type): no longer declared, or declared with
 /// another type; catalogs whose change is already held are left out.
-fn dropping<'a>(observed: &'a ObservedState, desired: &'a DesiredModel, ledger: &Ledger) -> Vec<(&'a engine::DesiredResource, &'a LiveObject, BTreeSet<(String, String)>)> {
+fn dropping<'a>(observed: &'a ObservedState, desired: &'a DesiredModel, ledger: &Ledger) -> Vec<(&'a engine::DesiredResource, &'a LiveObject, Named)> {
     let catalogs = observed.objects.get(&Kind::AccessCatalog).map(Vec::as_slice).unwrap_or_default();
     let mut out = Vec::new();
     for r in desired.resources.values().filter(|r| r.address.kind == Kind::AccessCatalog && !observed.held.contains_key(&r.address)) {
         let Some(want) = r.props.get(EXTENSIONS).map(|v| named(Some(v))) else { continue };
         let Some(c) = matched(catalogs, ledger, r) else { continue };
-        let gone: BTreeSet<(String, String)> = named(c.props.get(EXTENSIONS)).difference(&want).cloned().collect();
+        let gone: Named = named(c.props.get(EXTENSIONS)).difference(&want).cloned().collect();
         if !gone.is_empty() {
             out.push((r, c, gone));
         }
@@ -143,7 +146,7 @@ pub async fn unread_packages(client: &GraphClient, desired: &DesiredModel, ledge
     if observed.objects.contains_key(&Kind::AccessPackage) || observed.unreadable.contains_key(&Kind::AccessPackage) {
         return Ok(());
     }
-    let catalogs: Vec<(schema::Address, String, BTreeSet<(String, String)>)> = dropping(observed, desired, ledger).into_iter().map(|(r, c, gone)| (r.address.clone(), c.id.clone(), gone)).collect();
+    let catalogs: Vec<(schema::Address, String, Named)> = dropping(observed, desired, ledger).into_iter().map(|(r, c, gone)| (r.address.clone(), c.id.clone(), gone)).collect();
     if catalogs.is_empty() {
         return Ok(());
     }
