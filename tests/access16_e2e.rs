@@ -19,7 +19,13 @@
 //! * an extension whose type changes while a declared stage calls it is
 //!   made anew and the old one deleted in the same apply (the re-plan is
 //!   empty); while a portal policy still calls the old one, the plan
-//!   holds the catalog, naming the policy and stage.
+//!   holds the catalog, naming the policy and stage;
+//! * a role assignment naming an administrative unit by id
+//!   (`directory_scope_id = "/administrativeUnits/{id}"`, not `scope =
+//!   { administrative_unit }`) is resolved to the declared unit, so a
+//!   package without approval granting a group of that unit is
+//!   `access-without-approval` in the plan (access15 judged the keyed
+//!   form only).
 
 mod common;
 
@@ -300,5 +306,91 @@ async fn an_extension_whose_type_changes_under_a_stage_is_settled_in_one_apply_o
         out.contains("access_catalog.guest-access [extension-in-use]") && out.contains("policy `Portal hooked` of access package `Portal package`") && out.contains("calls extension `Hook` at stage assignmentFourteenDaysBeforeExpiration"),
         "{out}"
     );
+    sb.shutdown().await.expect("the sandbox stops");
+}
+
+/// Groups administered through a unit, and a package without approval
+/// granting one of them.
+const UNIT: &str = r#"
+[group.access16-sales]
+display_name = "access16 sales"
+mail_nickname = "access16-sales"
+
+[group.access16-sales-desk]
+display_name = "access16 sales desk"
+mail_nickname = "access16-sales-desk"
+
+[group.access16-sales-all]
+display_name = "access16 sales (all)"
+mail_nickname = "access16-sales-all"
+members = ["access16-sales-desk"]
+
+[administrative_unit.access16-sales]
+display_name = "access16 Sales"
+members = ["access16-sales", "access16-sales-all"]
+
+[access_catalog.access16]
+display_name = "access16"
+groups = ["access16-sales", "access16-sales-desk"]
+"#;
+
+const UNAPPROVED: &str = "request_approval_settings = { is_approval_required_for_add = false }";
+
+/// The package (granting `group`) and the role scoped to the unit by `id`.
+fn unit_package(group: &str, unit_id: &str) -> String {
+    format!(
+        r#"
+[role_assignment.access16-sales-groups]
+principal = "adele"
+role = "Groups Administrator"
+directory_scope_id = "/administrativeUnits/{unit_id}"
+justification = "Adele runs the Sales groups"
+
+[access_package.access16-sales]
+display_name = "access16 sales"
+catalog = "access16"
+groups = ["{group}"]
+
+[access_package.access16-sales.policies.staff]
+display_name = "Staff"
+allowed_target_scope = "specificDirectoryUsers"
+specific_allowed_targets = ["access16-staff"]
+expiration = {{ type = "afterDuration", duration = "P30D" }}
+requestor_settings = {{ enable_targets_to_self_add_access = true }}
+{UNAPPROVED}
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unit_named_by_id_in_a_role_scope_makes_its_groups_packages_need_approval() {
+    let sb = sandbox().await;
+    let (work, dir) = kind_scratch(&[], "access16", "extra.toml", &format!("{EXTRA}{UNIT}"));
+    let (root, dd) = (work.path(), d(&dir));
+    let (code, out) = run(&sb, root, &["apply", dd, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let unit = id_of(&ledger_of(root), "administrative_unit.access16-sales");
+
+    // The group itself is a member of the unit the role names by id:
+    // validation cannot tell (no ids), the plan can.
+    edit_file(&dir, "extra.toml", |t| t + &unit_package("access16-sales", &unit));
+    let (code, out) = run(&sb, root, &["validate", dd]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = run(&sb, root, &["plan", dd]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("access-without-approval") && out.contains("access_package.access16-sales") && out.contains("group.access16-sales, a member of administrative_unit.access16-sales") && out.contains("role_assignment.access16-sales-groups"), "{out}");
+
+    // Nested: the group granted is a member of a group in the unit.
+    edit_file(&dir, "extra.toml", |t| t.replace("groups = [\"access16-sales\"]\n\n[access_package.access16-sales.policies", "groups = [\"access16-sales-desk\"]\n\n[access_package.access16-sales.policies"));
+    let (code, out) = run(&sb, root, &["plan", dd]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("access-without-approval") && out.contains("(through group.access16-sales-all, which it is nested in)"), "{out}");
+
+    // With a stage of approvers, the package is admitted.
+    let approved = r#"request_approval_settings = { is_approval_required_for_add = true, stages = [{ primary_approvers = ["adele"], fallback_primary_approvers = ["megan"], duration_before_automatic_denial = "P7D" }] }"#;
+    edit_file(&dir, "extra.toml", |t| t.replace(UNAPPROVED, approved));
+    let (code, out) = run(&sb, root, &["plan", dd]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("access-without-approval"), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
