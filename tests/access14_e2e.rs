@@ -260,9 +260,12 @@ async fn an_extension_a_portal_policy_still_calls_holds_the_catalog_in_the_plan(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_extension_a_policy_outside_desired_state_calls_fails_its_delete_by_name_never_silently() {
-    // No access package declared nor owned: packages are not read, so the
-    // plan cannot see the policy; apply names it rather than leaving the
-    // extension without a word (or Graph's bare refusal).
+    // No access package declared nor owned, and a portal policy calling
+    // the extension made after the plan was saved: apply's fresh look
+    // holds the catalog now, so the saved plan is refused as stale, naming
+    // it, rather than the extension's delete going to Graph (a plan made
+    // then holds it: access16_e2e; apply still checks by name before each
+    // DELETE, `access_policy_stages::leave`).
     let sb = sandbox().await;
     let work = scratch_without_approvals();
     let (root, dir) = (work.path(), work.path().join("desired-state"));
@@ -276,6 +279,11 @@ async fn an_extension_a_policy_outside_desired_state_calls_fails_its_delete_by_n
     assert_eq!(code, Some(0), "{out}");
     let catalog = id_of(&ledger_of(root), "access_catalog.guest-access");
     let off = hooks(&sb, &catalog).await[0]["id"].clone();
+    edit_file(&dir, FILE, |t| t.replace(OFFBOARD, ""));
+    let saved = root.join("plan.json");
+    let (code, out) = run(&sb, root, &["plan", dd, "--out", d(&saved)]);
+    assert_eq!(code, Some(0), "{out}");
+
     let (code, made) = call(&sb, Method::POST, &format!("{EM}/accessPackages"), json!({"displayName": "Portal package", "catalog": {"id": catalog}})).await;
     assert_eq!(code, 201, "{made}");
     let body = json!({
@@ -286,10 +294,9 @@ async fn an_extension_a_policy_outside_desired_state_calls_fails_its_delete_by_n
     let (code, made) = call(&sb, Method::POST, &format!("{EM}/assignmentPolicies"), body).await;
     assert_eq!(code, 201, "{made}");
 
-    edit_file(&dir, FILE, |t| t.replace(OFFBOARD, ""));
-    let (code, out) = run(&sb, root, &["apply", dd, "--auto-approve"]);
+    let (code, out) = run(&sb, root, &["apply", d(&saved), "--dir", dd, "--auto-approve"]);
     assert_ne!(code, Some(0), "{out}");
-    assert!(out.contains("custom workflow extension `Offboard guest` is still called by policy `Portal hooked` of access package `Portal package`") && out.contains("at stage assignmentOneDayBeforeExpiration"), "{out}");
+    assert!(out.contains("plan is stale") && out.contains("access_catalog.guest-access"), "{out}");
     assert_eq!(hooks(&sb, &catalog).await.len(), 2, "nothing was deleted");
     sb.shutdown().await.expect("the sandbox stops");
 }

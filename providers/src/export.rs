@@ -64,6 +64,9 @@ pub(crate) struct Keys {
     /// Exported access package policies: (package id, lowercased display
     /// name) -> the key the package's export gave the policy.
     pub(crate) policy_keys: BTreeMap<(String, String), String>,
+    /// Exported catalogs' custom workflow extensions: (catalog id,
+    /// lowercased display name) -> the key the catalog's export gave it.
+    pub(crate) extension_keys: BTreeMap<(String, String), String>,
     /// Ids of the groups live access packages grant (their members come
     /// from the packages' assignments, so export leaves them undeclared).
     pub(crate) package_groups: std::collections::BTreeSet<String>,

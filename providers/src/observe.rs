@@ -171,6 +171,7 @@ pub(crate) async fn observe_prefetching(client: &GraphClient, desired: &DesiredM
     crate::licensing::read(client, desired, ledger, &mut observed, false).await?;
     crate::licence_loss::read(client, desired, ledger, &mut observed).await?;
     crate::kinds::access_policy_pending::read(client, desired, ledger, &mut observed).await?;
+    crate::kinds::access_extension_guard::unread_packages(client, desired, ledger, &mut observed).await?;
     Ok((observed, view))
 }
 

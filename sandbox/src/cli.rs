@@ -109,6 +109,7 @@ impl ServeArgs {
             seed: self.fault_seed,
             fail_paths: Vec::new(),
             pim_policy_lag_ms: 0,
+            refuse_nested_request_expand: false,
         };
         faults.validate()?;
         let mut cfg = SandboxConfig::default()

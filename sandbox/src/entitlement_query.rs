@@ -12,9 +12,17 @@ use crate::graph::Version;
 use crate::odata::Query;
 
 /// Refuses a query option the v1.0 list of `coll` does not document.
-pub fn check_list(coll: &str, q: &Query, version: Version) -> Result<(), GraphError> {
+pub fn check_list(coll: &str, q: &Query, ctx: &crate::graph::Ctx) -> Result<(), GraphError> {
+    let version = ctx.version;
     if coll == crate::entitlement::ASSIGNMENT_REQUESTS && matches!(version, Version::V1) {
         crate::entitlement_pending::check_filter(q)?;
+        // Switched on by a test (`Faults::refuse_nested_request_expand`):
+        // an expansion inside an expansion refused as Graph refuses one
+        // it does not parse ("Parsing Select and Expand failed.", 400
+        // `BadRequest`, microsoftgraph/microsoft-graph-docs#7784).
+        if ctx.refuse_nested_request_expand && q.expand.iter().any(|e| !e.nested.is_empty()) {
+            return Err(GraphError::new(400, "BadRequest", "Parsing Select and Expand failed."));
+        }
     }
     if coll == crate::entitlement::PACKAGES && matches!(version, Version::V1) && !q.expand.is_empty() {
         return Err(GraphError::bad_request(

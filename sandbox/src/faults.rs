@@ -44,6 +44,12 @@ pub struct Faults {
     /// long ago is missing from the policy assignments' listing (Entra
     /// gives a new role its policy a moment later).
     pub pim_policy_lag_ms: u64,
+    /// A v1.0 listing of assignment requests with a nested `$expand`
+    /// (`assignment($expand=assignmentPolicy)`) is refused with 400, as
+    /// Graph answers an expansion it does not parse: the combined form is
+    /// unverified against a real tenant, so clients must fall back to the
+    /// documented listing (`entitlement_query::check_list`).
+    pub refuse_nested_request_expand: bool,
 }
 
 impl Default for Faults {
@@ -60,6 +66,7 @@ impl Default for Faults {
             seed: None,
             fail_paths: Vec::new(),
             pim_policy_lag_ms: 0,
+            refuse_nested_request_expand: false,
         }
     }
 }

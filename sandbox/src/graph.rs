@@ -43,6 +43,9 @@ pub struct Ctx {
     pub lag_ms: u64,
     /// A new custom role's PIM policy lags this long (`Faults::pim_policy_lag_ms`).
     pub pim_policy_lag_ms: u64,
+    /// Nested expansions on the assignment requests' listing are refused
+    /// (`Faults::refuse_nested_request_expand`).
+    pub refuse_nested_request_expand: bool,
     /// `ConsistencyLevel: eventual` was sent.
     pub eventual: bool,
     /// `Prefer: odata.maxpagesize=N` was sent (delta honours it).
@@ -333,7 +336,7 @@ pub fn check_directory_query(spec: &Spec, ctx: &Ctx, q: &Query) -> Result<(), Gr
 pub fn list(t: &Tenant, ctx: &Ctx, spec: &Spec, q: &Query) -> Result<GResp, GraphError> {
     crate::query_props::check(spec.coll, q, matches!(ctx.version, Version::Beta))?;
     check_directory_query(spec, ctx, q)?;
-    crate::entitlement_query::check_list(spec.coll, q, ctx.version)?;
+    crate::entitlement_query::check_list(spec.coll, q, ctx)?;
     let size = page_size(spec, q)?;
     let cursor = q.skiptoken.as_deref().map(odata::decode_cursor).transpose()?;
     let empty = std::collections::BTreeMap::new();

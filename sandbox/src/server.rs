@@ -326,9 +326,9 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
     };
     // One lock of the faults: two in the literal below would deadlock
     // (a temporary guard lives to the end of the statement).
-    let (lag_ms, pim_policy_lag_ms) = {
+    let (lag_ms, pim_policy_lag_ms, refuse_nested_request_expand) = {
         let f = lock(&app.faults);
-        (f.cfg.replication_lag_ms, f.cfg.pim_policy_lag_ms)
+        (f.cfg.replication_lag_ms, f.cfg.pim_policy_lag_ms, f.cfg.refuse_nested_request_expand)
     };
     let ctx = Ctx {
         base: public_base(&app, &parts.headers),
@@ -336,6 +336,7 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         now_ms: app.clock.now_ms(),
         lag_ms,
         pim_policy_lag_ms,
+        refuse_nested_request_expand,
         eventual: header(&parts.headers, "consistencylevel").is_some_and(|v| v.eq_ignore_ascii_case("eventual")),
         max_page_size: crate::delta::max_page_size(parts.headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok())),
         granted: lock(&app.permissions).clone(),

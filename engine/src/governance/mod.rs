@@ -54,6 +54,7 @@ pub mod strength_names;
 pub mod restore_narrows;
 pub mod people_reach;
 pub mod package_live;
+pub mod package_units;
 pub mod after_package;
 pub mod exemption_restore;
 pub mod breakglass_ca;

@@ -41,10 +41,14 @@ fn refs(v: Option<&Value>) -> Vec<Address> {
 
 /// What a group gets that makes granting it privileged (of what
 /// [`group_grants`] says: roles held, PIM approval, CA exclusions,
-/// role-assignable), declared or live.
+/// role-assignable), declared or live; and membership of a declared
+/// administrative unit a role assignment names by id (`package_units`).
 pub fn privileged_grants(t: &Tenant<'_>, g: &Address) -> Vec<String> {
     let privileged = |w: &str| w.starts_with("holds ") || w.starts_with("approves ") || w.starts_with("is excluded from ") || w == "is role-assignable";
-    group_grants(t, g).what.iter().filter(|w| privileged(w)).map(|w| format!("{g}, which {w}")).collect()
+    let mut out: Vec<String> = group_grants(t, g).what.iter().filter(|w| privileged(w)).map(|w| format!("{g}, which {w}")).collect();
+    // Administered through a unit a role assignment gives by id (access16).
+    out.extend(super::package_units::unit_reach(t.desired, t.ids, g));
+    out
 }
 
 /// The live members of group `id`, transitively through live groups: the

@@ -255,6 +255,9 @@ fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
     for o in objects {
         match export_one(o, &|id| cx.keys.key_of(id).cloned()) {
             Ok(c) => {
+                for (name, key) in super::access_catalog_extensions::export_keys(&o.props) {
+                    cx.keys.extension_keys.insert((o.id.clone(), name), key);
+                }
                 let a = cx.key(Kind::AccessCatalog, &o.display_name, &o.id);
                 t.insert(a.key.clone(), c);
                 cx.record(a, &o.id);

@@ -192,19 +192,45 @@ fn one(e: &Value) -> Props {
     p
 }
 
-/// A live catalog's extensions as TOML, keyed by their names' slugs
-/// (made unique with a number); None when it has none.
-pub fn catalog_export(p: &Props) -> Option<BTreeMap<String, CustomWorkflowExtension>> {
-    let list = p.get(PROP).and_then(Value::as_array).filter(|l| !l.is_empty())?;
-    let mut out = BTreeMap::new();
-    for e in list {
+/// The keys a live catalog's extensions (props, in their sorted order)
+/// are exported under: the slug of each display name, made unique with a
+/// number (`notify-hr`, `notify-hr-2`). The one place they are given, so
+/// the catalog's export and a policy stage naming an extension
+/// ([`export_keys`]) agree.
+fn keyed(p: &Props) -> Vec<(String, &Value)> {
+    let mut taken = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for e in p.get(PROP).and_then(Value::as_array).into_iter().flatten() {
         let base = crate::export::slug(str_field(e, "displayName"));
         let mut key = base.clone();
         let mut n = 2;
-        while out.contains_key(&key) {
+        while taken.contains(&key) {
             key = format!("{base}-{n}");
             n += 1;
         }
+        taken.insert(key.clone());
+        out.push((key, e));
+    }
+    out
+}
+
+/// A live catalog's exported extension keys by lowercased display name
+/// (how a policy's stage names its extension in props); the first key of
+/// a name held twice (only while a changed type is made anew).
+pub fn export_keys(p: &Props) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (key, e) in keyed(p) {
+        out.entry(str_field(e, "displayName").to_lowercase()).or_insert(key);
+    }
+    out
+}
+
+/// A live catalog's extensions as TOML, keyed as [`keyed`] gives them;
+/// None when it has none.
+pub fn catalog_export(p: &Props) -> Option<BTreeMap<String, CustomWorkflowExtension>> {
+    p.get(PROP).and_then(Value::as_array).filter(|l| !l.is_empty())?;
+    let mut out = BTreeMap::new();
+    for (key, e) in keyed(p) {
         let opt = |k: &str| e.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
         out.insert(
             key,

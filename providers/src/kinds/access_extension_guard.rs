@@ -1,5 +1,7 @@
 //! The plan's check that a custom workflow extension it deletes is not
-//! still called by a policy it leaves alone (issue 16, access14).
+//! still called by a policy it leaves alone (issue 16, access14); an
+//! extension whose type changes is deleted and made anew, so the old one
+//! is judged as deleted, in the same plan (access16).
 //!
 //! Graph refuses to delete a catalog's extension while an assignment
 //! policy's stage (`customExtensionStageSettings`) calls it. When a
@@ -14,6 +16,16 @@
 //! catalog's change is held (`extension-in-use`), naming each such policy
 //! and stage, so the plan says so instead of apply failing on Graph's
 //! refusal.
+//!
+//! When no access package is declared or owned, packages are not read
+//! (`observe::kinds_in_scope`), so the guard has no policies to look at.
+//! Then, only when a declared catalog drops a live extension
+//! ([`unread_packages`]), the catalog's extensions are listed (for their
+//! ids) and the policies with the extension each stage calls
+//! (`access_policy_stages::called`, one listing), and a policy still
+//! calling a dropped extension holds the catalog the same way: every
+//! package is then one desired state does not declare. A plan that drops
+//! no extension sends nothing more.
 
 use std::collections::BTreeSet;
 
@@ -24,13 +36,32 @@ use serde_json::Value;
 
 use super::access_catalog_extensions::PROP as EXTENSIONS;
 use super::access_policy_stages::PROP as STAGES;
+use super::str_field;
+use crate::graph::{GraphClient, GraphError};
 
 /// The code of a catalog change held because a policy it does not change
 /// calls an extension it deletes.
 pub const EXTENSION_IN_USE: &str = "extension-in-use";
 
-fn names(v: Option<&Value>) -> BTreeSet<String> {
-    v.and_then(Value::as_array).into_iter().flatten().filter_map(|e| e.get("displayName").and_then(Value::as_str)).map(str::to_lowercase).collect()
+/// Extensions as (lowercased display name, type).
+type Named = BTreeSet<(String, String)>;
+
+/// A catalog's extensions (props) as (lowercased display name, type):
+/// an extension whose type changes is deleted and made anew (Graph does
+/// not change a type), so the old one goes as one undeclared would.
+fn named(v: Option<&Value>) -> Named {
+    v.and_then(Value::as_array).into_iter().flatten().filter_map(|e| Some((e.get("displayName").and_then(Value::as_str)?.to_lowercase(), str_field(e, "type").to_string()))).collect()
+}
+
+/// Whether a stage (`stage`, calling an extension by display name `ext`)
+/// calls one of `gone`: the extension of that name of the type that runs
+/// at the stage (the only type Graph lets a stage call).
+fn calls_gone(gone: &Named, stage: &str, ext: &str) -> bool {
+    let name = ext.to_lowercase();
+    match schema::kinds::access_package_stages::stage_type(stage) {
+        Some(t) => gone.contains(&(name, t.to_string())),
+        None => gone.iter().any(|(n, _)| *n == name),
+    }
 }
 
 /// The live object `r` is matched with (the ledger's id, else its name).
@@ -41,17 +72,10 @@ fn matched<'a>(live: &'a [LiveObject], ledger: &Ledger, r: &engine::DesiredResou
 
 /// Run after every kind is read (`Readout::after` of the catalogs).
 pub fn guard(observed: &mut ObservedState, desired: &DesiredModel, ledger: &Ledger) {
-    let catalogs = observed.objects.get(&Kind::AccessCatalog).cloned().unwrap_or_default();
     let packages = observed.objects.get(&Kind::AccessPackage).cloned().unwrap_or_default();
     let declared: Vec<&engine::DesiredResource> = desired.resources.values().filter(|r| r.address.kind == Kind::AccessPackage).collect();
     let mut refused = Vec::new();
-    for r in desired.resources.values().filter(|r| r.address.kind == Kind::AccessCatalog) {
-        let Some(want) = r.props.get(EXTENSIONS).map(|v| names(Some(v))) else { continue };
-        let Some(c) = matched(&catalogs, ledger, r) else { continue };
-        let gone: BTreeSet<String> = names(c.props.get(EXTENSIONS)).difference(&want).cloned().collect();
-        if gone.is_empty() {
-            continue;
-        }
+    for (r, c, gone) in dropping(observed, desired, ledger) {
         let mut blocked = Vec::new();
         for p in packages.iter().filter(|p| p.props.get("catalog").and_then(as_reference) == Some(c.id.as_str())) {
             let owner = declared.iter().find(|d| matched(std::slice::from_ref(p), ledger, d).is_some());
@@ -62,7 +86,7 @@ pub fn guard(observed: &mut ObservedState, desired: &DesiredModel, ledger: &Ledg
             for pol in p.props.get("policies").and_then(Value::as_object).into_iter().flat_map(|m| m.values()) {
                 for s in pol.get(STAGES).and_then(Value::as_array).into_iter().flatten() {
                     let ext = s.get("customExtension").and_then(Value::as_str).unwrap_or_default();
-                    if gone.contains(&ext.to_lowercase()) {
+                    if calls_gone(&gone, str_field(s, "stage"), ext) {
                         let whose = match owner {
                             Some(d) => format!("{} (its change is held)", d.address),
                             None => format!("access package `{}` ({}), which desired state does not declare", p.display_name, p.id),
@@ -77,19 +101,92 @@ pub fn guard(observed: &mut ObservedState, desired: &DesiredModel, ledger: &Ledg
             }
         }
         if !blocked.is_empty() {
-            refused.push((
-                r.address.clone(),
-                engine::held::Held::new(
-                    EXTENSION_IN_USE,
-                    format!(
-                        "{}; Graph deletes a custom workflow extension only once no policy's stage calls it, so this catalog's change is not applied (the rest of the plan is). Take the stage off that policy (or declare its package), or keep declaring the extension",
-                        blocked.join("; ")
-                    ),
-                ),
-            ));
+            refused.push((r.address.clone(), held(&blocked)));
         }
     }
     observed.held.extend(refused);
+}
+
+/// The catalog's change held for the policies (`blocked`, as words) that
+/// still call an extension it deletes.
+fn held(blocked: &[String]) -> engine::held::Held {
+    engine::held::Held::new(
+        EXTENSION_IN_USE,
+        format!(
+            "{}; Graph deletes a custom workflow extension only once no policy's stage calls it, so this catalog's change is not applied (the rest of the plan is). Take the stage off that policy (or declare its package), or keep declaring the extension",
+            blocked.join("; ")
+        ),
+    )
+}
+
+/// The declared catalogs matched live, each with the live extensions it
+/// deletes (lowercased name, type): no longer declared, or declared with
+/// another type; catalogs whose change is already held are left out.
+fn dropping<'a>(observed: &'a ObservedState, desired: &'a DesiredModel, ledger: &Ledger) -> Vec<(&'a engine::DesiredResource, &'a LiveObject, Named)> {
+    let catalogs = observed.objects.get(&Kind::AccessCatalog).map(Vec::as_slice).unwrap_or_default();
+    let mut out = Vec::new();
+    for r in desired.resources.values().filter(|r| r.address.kind == Kind::AccessCatalog && !observed.held.contains_key(&r.address)) {
+        let Some(want) = r.props.get(EXTENSIONS).map(|v| named(Some(v))) else { continue };
+        let Some(c) = matched(catalogs, ledger, r) else { continue };
+        let gone: Named = named(c.props.get(EXTENSIONS)).difference(&want).cloned().collect();
+        if !gone.is_empty() {
+            out.push((r, c, gone));
+        }
+    }
+    out
+}
+
+/// The guard where packages were not read (none declared or owned): a
+/// declared catalog that drops a live extension a policy still calls is
+/// held, naming the policy and stage. Reads only when an extension is
+/// dropped; a read that fails is said in a warning (apply checks again,
+/// by name, before it deletes: `access_policy_stages::leave`). Only an
+/// authentication failure is an error.
+pub async fn unread_packages(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger, observed: &mut ObservedState) -> Result<(), GraphError> {
+    if observed.objects.contains_key(&Kind::AccessPackage) || observed.unreadable.contains_key(&Kind::AccessPackage) {
+        return Ok(());
+    }
+    let catalogs: Vec<(schema::Address, String, Named)> = dropping(observed, desired, ledger).into_iter().map(|(r, c, gone)| (r.address.clone(), c.id.clone(), gone)).collect();
+    if catalogs.is_empty() {
+        return Ok(());
+    }
+    let api = client.v1();
+    let mut called = None;
+    for (address, catalog, gone) in catalogs {
+        let found = async {
+            let exts = super::access_catalog_extensions::list(&api, &catalog).await?;
+            if called.is_none() {
+                called = Some(super::access_policy_stages::called(&api).await?);
+            }
+            let called = called.as_ref().expect("read just above");
+            let mut blocked = Vec::new();
+            for x in exts.iter().filter(|x| gone.contains(&(str_field(x, "displayName").to_lowercase(), super::access_catalog_extensions::kind_of(x)))) {
+                for c in called.get(&str_field(x, "id").to_lowercase()).into_iter().flatten() {
+                    blocked.push(format!(
+                        "policy `{}` of access package `{}` ({}), which desired state does not declare calls extension `{}` at stage {}",
+                        c.policy,
+                        c.package,
+                        c.package_id,
+                        str_field(x, "displayName"),
+                        c.stage
+                    ));
+                }
+            }
+            Ok::<_, GraphError>(blocked)
+        }
+        .await;
+        match found {
+            Ok(blocked) if blocked.is_empty() => {}
+            Ok(blocked) => {
+                observed.held.insert(address, held(&blocked));
+            }
+            Err(e @ GraphError::Auth { .. }) => return Err(e),
+            Err(e) => observed.warnings.push(format!(
+                "{address}: this plan deletes custom workflow extensions; the policies that may still call them could not be read ({e}), so apply checks them before each delete"
+            )),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -111,7 +208,8 @@ mod tests {
 
     #[test]
     fn only_a_policy_this_plan_leaves_calling_a_dropped_extension_holds_the_catalog() {
-        let hook = |n: &str| json!({"displayName": n});
+        let typed = |n: &str, t: &str| json!({"displayName": n, "type": t});
+        let hook = |n: &str| typed(n, if n == "Offboard" { "assignment" } else { "request" });
         let mut observed = ObservedState::default();
         observed.insert(live(Kind::AccessCatalog, "c1", "Guest access", json!({EXTENSIONS: [hook("Onboard"), hook("Offboard")]})));
         let calls = json!({"policies": {"p": {"displayName": "P", STAGES: [{"stage": "assignmentOneDayBeforeExpiration", "customExtension": "Offboard"}]}}, "catalog": reference("c1")});
@@ -137,8 +235,22 @@ mod tests {
         // Not declared at all: held, naming the package.
         let mut bare = DesiredModel::default();
         bare.insert(declared(Kind::AccessCatalog, "guest-access", "Guest access", json!({EXTENSIONS: [hook("Onboard")]})));
-        let mut o = observed;
+        let mut o = observed.clone();
         guard(&mut o, &bare, &ledger);
         assert!(o.held.get(&catalog).expect("held").reason.contains("access package `Audit` (k1), which desired state does not declare"));
+
+        // Still declared, with another type: the live one called is
+        // deleted all the same (made anew), so it holds the catalog too.
+        let mut retyped = DesiredModel::default();
+        retyped.insert(declared(Kind::AccessCatalog, "guest-access", "Guest access", json!({EXTENSIONS: [hook("Onboard"), typed("Offboard", "request")]})));
+        let mut o = observed.clone();
+        guard(&mut o, &retyped, &ledger);
+        assert!(o.held.get(&catalog).expect("held").reason.contains("calls extension `Offboard` at stage assignmentOneDayBeforeExpiration"));
+        // The same type: nothing deleted, nothing held.
+        let mut same = DesiredModel::default();
+        same.insert(declared(Kind::AccessCatalog, "guest-access", "Guest access", json!({EXTENSIONS: [hook("Onboard"), hook("Offboard")]})));
+        let mut o = observed;
+        guard(&mut o, &same, &ledger);
+        assert!(!o.held.contains_key(&catalog));
     }
 }

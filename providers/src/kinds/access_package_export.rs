@@ -31,7 +31,11 @@ fn subjects_toml(v: Option<&Value>, key_of: &dyn Fn(&str) -> Option<Address>) ->
     v.and_then(Value::as_array).into_iter().flatten().map(|s| subject_toml(s, key_of)).collect()
 }
 
-fn policy_toml(p: &Value, key_of: &dyn Fn(&str) -> Option<Address>) -> Result<AssignmentPolicy, String> {
+/// How a package's export names its catalog's extensions: by display
+/// name, the key the catalog's export gave it (`None`: not exported).
+pub type ExtensionKey<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn policy_toml(p: &Value, key_of: &dyn Fn(&str) -> Option<Address>, ext_key: ExtensionKey<'_>) -> Result<AssignmentPolicy, String> {
     let s = |v: Option<&Value>| v.and_then(Value::as_str).filter(|x| !x.is_empty()).map(str::to_string);
     let e = p.get("expiration").cloned().unwrap_or(Value::Null);
     let approval = match p.get("requestApprovalSettings") {
@@ -96,12 +100,14 @@ fn policy_toml(p: &Value, key_of: &dyn Fn(&str) -> Option<Address>) -> Result<As
         requestor_settings: requestor,
         review_settings: p.get("reviewSettings").filter(|r| r.is_object() && review::is_declared(r)).map(|r| review::review_toml(r, &|v| subjects_toml(v, key_of))).transpose()?,
         questions: super::access_policy_questions::toml(p.get("questions"))?,
-        custom_extension_stages: super::access_policy_stages::toml(p.get(super::access_policy_stages::PROP)),
+        custom_extension_stages: super::access_policy_stages::toml(p.get(super::access_policy_stages::PROP), ext_key)?,
     })
 }
 
 /// A live package as TOML; Err when something it names is not exported.
-pub fn export_one(o: &LiveObject, key_of: &dyn Fn(&str) -> Option<Address>) -> Result<AccessPackage, String> {
+/// `ext_key` names an extension of the package's catalog (id) by the key
+/// that catalog's export gave it.
+pub fn export_one(o: &LiveObject, key_of: &dyn Fn(&str) -> Option<Address>, ext_key: &dyn Fn(&str, &str) -> Option<String>) -> Result<AccessPackage, String> {
     let p = &o.props;
     let catalog_id = p.get(CATALOG).and_then(as_reference).unwrap_or_default();
     let catalog = key_of(catalog_id).filter(|a| a.kind == Kind::AccessCatalog).map(|a| a.key.to_string()).ok_or_else(|| format!("catalog {catalog_id} is not exported"))?;
@@ -119,7 +125,7 @@ pub fn export_one(o: &LiveObject, key_of: &dyn Fn(&str) -> Option<Address>) -> R
     let live = p.get(POLICIES_PROP).and_then(Value::as_object);
     let keys = super::access_policy_keys::policy_keys(live.into_iter().flat_map(|m| m.keys()).map(String::as_str));
     for (name, pol) in live.into_iter().flatten() {
-        let t = policy_toml(pol, key_of).map_err(|e| format!("policy {}: {e}", str_field(pol, "displayName")))?;
+        let t = policy_toml(pol, key_of, &|name| ext_key(catalog_id, name)).map_err(|e| format!("policy {}: {e}", str_field(pol, "displayName")))?;
         policies.insert(keys.get(name.as_str()).cloned().unwrap_or_else(|| crate::export::slug(name)), t);
     }
     let (incompatible_packages, incompatible_groups) = super::access_package_incompatible::export(o, key_of)?;
@@ -151,7 +157,8 @@ pub(super) fn export(cx: &mut ExportCx, objects: Vec<&LiveObject>) {
         let mut now_failed = Vec::new();
         for o in objects.iter().filter(|o| !failed.contains_key(&o.id)) {
             let key_of = |id: &str| if failed.contains_key(id) { None } else { cx.keys.key_of(id).cloned() };
-            match export_one(o, &key_of) {
+            let ext_key = |catalog: &str, name: &str| cx.keys.extension_keys.get(&(catalog.to_string(), name.to_lowercase())).cloned();
+            match export_one(o, &key_of, &ext_key) {
                 Ok(x) => out.push((*o, x)),
                 Err(e) => now_failed.push((o.id.clone(), e)),
             }
@@ -198,7 +205,7 @@ mod tests {
         let n = normalize_policy(&live);
         assert_eq!(n["requestApprovalSettings"]["stages"][0]["primaryApprovers"], json!([reference("u1")]));
         assert_eq!(n["expiration"]["duration"], json!("P30D"));
-        let pol = policy_toml(&n, &|id| (id == "u1").then(|| Address::new(Kind::User, "adele"))).expect("exports");
+        let pol = policy_toml(&n, &|id| (id == "u1").then(|| Address::new(Kind::User, "adele")), &|_| None).expect("exports");
         assert_eq!(pol.request_approval_settings.map(|a| a.stages[0].primary_approvers.clone()), Some(vec!["user.adele".to_string()]));
     }
 }

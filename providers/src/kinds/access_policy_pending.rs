@@ -187,15 +187,17 @@ async fn policy_ids(client: &GraphClient, desired: &DesiredModel, ledger: &Ledge
 }
 
 /// A `userAdd` request still waiting.
-struct Waiting {
+pub(super) struct Waiting {
     /// `who (request id, state)`.
-    shown: String,
+    pub shown: String,
     /// The id of the policy it came through, when Graph gave it.
-    policy: Option<String>,
+    pub policy: Option<String>,
+    /// That policy's display name, when Graph gave it.
+    pub policy_name: Option<String>,
 }
 
 /// The package's `userAdd` requests still waiting, in a stable order.
-async fn waiting(client: &GraphClient, package: &str) -> Result<Vec<Waiting>, GraphError> {
+pub(super) async fn waiting(client: &GraphClient, package: &str) -> Result<Vec<Waiting>, GraphError> {
     let filter = crate::apply::urlencode(&format!("accessPackage/id eq {}", lit(package)));
     let api = client.v1();
     let listed = match api.list_all(&format!("{REQUESTS}?$expand=accessPackage,requestor,assignment($expand=assignmentPolicy)&$filter={filter}")).await {
@@ -210,7 +212,8 @@ async fn waiting(client: &GraphClient, package: &str) -> Result<Vec<Waiting>, Gr
         let name = [str_field(&subject, "principalName"), str_field(&subject, "displayName"), str_field(&subject, "objectId")].into_iter().find(|s| !s.is_empty()).unwrap_or("an unknown requestor").to_string();
         let id = str_field(r, "id").to_string();
         let policy = r.pointer("/assignment/assignmentPolicy/id").and_then(Value::as_str).filter(|p| !p.is_empty()).map(str::to_string);
-        out.insert((name.to_lowercase(), id.clone()), Waiting { shown: format!("{name} ({id}, {})", str_field(r, "state")), policy });
+        let policy_name = r.pointer("/assignment/assignmentPolicy/displayName").and_then(Value::as_str).filter(|p| !p.is_empty()).map(str::to_string);
+        out.insert((name.to_lowercase(), id.clone()), Waiting { shown: format!("{name} ({id}, {})", str_field(r, "state")), policy, policy_name });
     }
     Ok(out.into_values().collect())
 }
@@ -243,6 +246,7 @@ pub async fn read(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger,
         return Ok(());
     }
     let live = observed.objects.get(&Kind::AccessPackage).cloned().unwrap_or_default();
+    super::access_package_deleted_requests::warn(client, desired, ledger, observed, &live).await?;
     let packages = touched(desired, ledger, observed, &live);
     if packages.is_empty() {
         return Ok(());
@@ -319,7 +323,7 @@ mod tests {
 
     #[test]
     fn a_request_whose_policy_is_unknown_is_never_dropped() {
-        let w = |shown: &str, policy: Option<&str>| Waiting { shown: shown.into(), policy: policy.map(str::to_string) };
+        let w = |shown: &str, policy: Option<&str>| Waiting { shown: shown.into(), policy: policy.map(str::to_string), policy_name: None };
         let touched = BTreeMap::from([("p1".to_string(), "Narrowed".to_string())]);
         let named = through_touched(vec![w("a", Some("p1")), w("b", Some("p2")), w("c", None)], &touched);
         assert_eq!(named, vec!["a through policy `Narrowed`".to_string(), "c, whose policy Graph did not give".to_string()]);

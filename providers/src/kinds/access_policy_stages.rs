@@ -39,6 +39,10 @@ pub const PROP: &str = "customExtensionStageSettings";
 /// `create_only` of a package: the lowercased display names of the
 /// extensions its catalog declares (absent: the catalog does not manage them).
 pub const CATALOG_EXTENSIONS: &str = "catalogExtensions";
+/// `create_only` of a package: each of those names' declared type, so an
+/// extension whose type changed is released too (absent in plans saved
+/// before access16: names only).
+pub const CATALOG_EXTENSION_TYPES: &str = "catalogExtensionTypes";
 /// How policies are listed with the extension each stage calls.
 pub const LISTING: &str = "/identityGovernance/entitlementManagement/assignmentPolicies?$expand=accessPackage,customExtensionStageSettings($expand=customExtension)";
 
@@ -60,6 +64,8 @@ pub fn carry_catalog(r: &mut DesiredResource, p: &AccessPackage, state: &Desired
     if let Some(exts) = exts {
         let names: BTreeSet<String> = exts.values().map(|e| e.display_name.to_lowercase()).collect();
         r.create_only.insert(CATALOG_EXTENSIONS.into(), json!(names));
+        let types: BTreeMap<String, &str> = exts.values().map(|e| (e.display_name.to_lowercase(), e.kind.as_str())).collect();
+        r.create_only.insert(CATALOG_EXTENSION_TYPES.into(), json!(types));
     }
 }
 
@@ -75,9 +81,19 @@ pub fn normalize(raw: Option<&Value>) -> Value {
 }
 
 /// Live stages (props form) as TOML: each extension by the key its
-/// catalog's export gives it (the slug of its display name).
-pub fn toml(v: Option<&Value>) -> Vec<CustomExtensionStage> {
-    v.and_then(Value::as_array).into_iter().flatten().map(|s| CustomExtensionStage { stage: str_field(s, "stage").to_string(), extension: crate::export::slug(str_field(s, "customExtension")) }).collect()
+/// catalog's export gave it (`ext_key`, by display name:
+/// `access_catalog_extensions::export_keys`, numbered where two names
+/// slug alike); Err naming the extension when its catalog exported none.
+pub fn toml(v: Option<&Value>, ext_key: &dyn Fn(&str) -> Option<String>) -> Result<Vec<CustomExtensionStage>, String> {
+    v.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            let name = str_field(s, "customExtension");
+            let extension = ext_key(name).ok_or_else(|| format!("stage {} calls custom workflow extension `{name}`, which its catalog's export does not hold", str_field(s, "stage")))?;
+            Ok(CustomExtensionStage { stage: str_field(s, "stage").to_string(), extension })
+        })
+        .collect()
 }
 
 /// Whether the policy props declare stages.
@@ -161,13 +177,20 @@ pub fn leave(w: &Writer<'_>, called: &BTreeMap<String, Vec<Caller>>, x: &Value) 
 }
 
 /// After a package's policies are written: the extensions of its catalog
-/// the catalog no longer declares (and so left while a stage called them)
-/// deleted, once no policy's stage calls them.
+/// the catalog no longer declares, or declares with another type (made
+/// anew beside it), left while a stage called them, deleted once no
+/// policy's stage calls them, so a type change settles in one apply.
 pub async fn release(w: &Writer<'_>, api: &GraphClient, r: &DesiredResource, catalog: &str) -> Result<(), ExecError> {
     let Some(declared) = r.create_only.get(CATALOG_EXTENSIONS).and_then(Value::as_array) else { return Ok(()) };
     let declared: BTreeSet<String> = declared.iter().filter_map(Value::as_str).map(str::to_lowercase).collect();
+    let types = r.create_only.get(CATALOG_EXTENSION_TYPES).and_then(Value::as_object);
     let exts = super::access_catalog_extensions::list(api, catalog).await.map_err(fail)?;
-    let stale: Vec<&Value> = exts.iter().filter(|x| !declared.contains(&str_field(x, "displayName").to_lowercase())).collect();
+    let stale_one = |x: &Value| {
+        let name = str_field(x, "displayName").to_lowercase();
+        let retyped = types.and_then(|t| t.get(&name)).and_then(Value::as_str).is_some_and(|t| t != super::access_catalog_extensions::kind_of(x));
+        !declared.contains(&name) || retyped
+    };
+    let stale: Vec<&Value> = exts.iter().filter(|x| stale_one(x)).collect();
     if stale.is_empty() {
         return Ok(());
     }
@@ -199,7 +222,9 @@ mod tests {
         let b = body(&json!({PROP: n}), &exts).expect("resolves").expect("declared");
         assert_eq!(b[0], json!({"stage": "assignmentRequestCreated", "customExtension": {"@odata.type": "#microsoft.graph.accessPackageAssignmentRequestWorkflowExtension", "id": "x1"}}));
         assert!(body(&json!({PROP: [{"stage": "assignmentRequestCreated", "customExtension": "gone"}]}), &exts).is_err());
-        assert_eq!(toml(Some(&n))[0], CustomExtensionStage { stage: "assignmentRequestCreated".into(), extension: "onboard-guest".into() });
+        let keys = |name: &str| (name == "Onboard guest").then(|| "onboard-guest".to_string());
+        assert_eq!(toml(Some(&n), &keys).expect("exported")[0], CustomExtensionStage { stage: "assignmentRequestCreated".into(), extension: "onboard-guest".into() });
+        assert!(toml(Some(&json!([{"stage": "assignmentRequestCreated", "customExtension": "gone"}])), &keys).is_err());
         // Not expanded: nothing names it, so it never equals a declared stage.
         assert_eq!(normalize(Some(&json!([{"stage": "assignmentRequestCreated"}])))[0]["customExtension"], json!(""));
     }
