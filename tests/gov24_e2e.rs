@@ -6,6 +6,8 @@
 //!   killed after claiming leaves the plan claimed.
 //! * role assignments' ends moved earlier count against `max_deletions` as
 //!   guests' ends do (hostile run 25, finding 2, the rest).
+//! * an adopted group shows its live owners desired state does not declare
+//!   (hostile run 27, finding 3).
 
 mod common;
 
@@ -186,5 +188,38 @@ async fn role_assignment_ends_moved_earlier_count_against_the_bound() {
     let (code, out) = run(&sb, w, &["apply", "--auto-approve", "--max-deletions", "2", d(&dir)]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("role_assignment.megan-user-admin") && out.contains("role_assignment.intune-admins-eligible"), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
+
+/// Hostile run 27, finding 3: a group the portal created first, owned by
+/// megan, is adopted by natural key by a plan declaring it without
+/// `owners`: the adoption's whole review names megan as a live owner
+/// desired state does not declare, and is sensitive (even though nothing
+/// else the plain group declares would be).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_adopted_group_shows_its_undeclared_live_owners() {
+    let sb = sandbox().await;
+    let (work, dir) = common::gov::converged(&sb, |_| {}).await;
+    let w = work.path();
+    let (code, out) = run(&sb, w, &["apply", "--auto-approve", d(&dir)]);
+    assert_eq!(code, Some(0), "sealed: {out}");
+    let megan = common::gov::ledger_id(w, "user.megan");
+    let body = serde_json::json!({
+        "displayName": "gov24 adopt",
+        "mailNickname": "gov24-adopt",
+        "mailEnabled": false,
+        "securityEnabled": true,
+        "owners@odata.bind": [format!("https://graph.microsoft.com/v1.0/users/{megan}")],
+    });
+    graph(&sb, Method::POST, "/v1.0/groups", Some(body)).await;
+    append(&dir, "groups.toml", "\n[group.gov24-adopt]\ndisplay_name = \"gov24 adopt\"\nmail_nickname = \"gov24-adopt\"\n");
+    let (_, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert!(out.contains("live owner(s) desired state does not declare: user.megan"), "{out}");
+    assert!(out.contains("group.gov24-adopt has live owner(s) desired state does not declare (user.megan), who can change its membership"), "{out}");
+    assert!(out.contains("the ledger records no approved state of group.gov24-adopt"), "reviewed whole: {out}");
+    // Declared, the owners are compared instead: no note.
+    common::gov::edit_file(&dir, "groups.toml", |t| t.replace("mail_nickname = \"gov24-adopt\"\n", "mail_nickname = \"gov24-adopt\"\nowners = [\"megan\"]\n"));
+    let (_, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert!(!out.contains("live owner(s) desired state does not declare"), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
