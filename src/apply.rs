@@ -341,7 +341,7 @@ async fn run_locked(
     // One application per approved plan, whichever runner applies it: the
     // tenant's marker records it before the first change (a tenant with no
     // marker yet gets it from the trust root's recording, just below).
-    let claimed = crate::plan_expiry::claim(&target.client, &plan, schema::clock::now(), false).await?;
+    let mut claimed = crate::plan_claim::claim(&target.client, &plan, schema::clock::now(), false).await?;
     // A log left by a killed run is kept, not compacted here: this run's
     // changes are appended after it, and the end of the run seals and
     // compacts the whole. Compacted now without a seal, a second kill left
@@ -350,8 +350,8 @@ async fn run_locked(
     // Verified against the governance in force above: this apply records
     // the plan's [governance] (first use, or an approved change).
     crate::governance::record_trust(&target.client, &plan, desired, &target.ledger_path, &attribution).await?;
-    if !claimed {
-        crate::plan_expiry::claim(&target.client, &plan, schema::clock::now(), true).await?;
+    if claimed == crate::plan_claim::Claim::NoMarker {
+        claimed = crate::plan_claim::claim(&target.client, &plan, schema::clock::now(), true).await?;
     }
     let hash = plan.hash();
     let hook = {
@@ -466,7 +466,7 @@ async fn run_locked(
         output::status("Nothing of the approved plan completed, but Graph accepted at least one of its creates (the ledger records the object): the plan stays applied; plan again for what is left.");
     }
     if !created && report.applied() == 0 && !plan.approvals.is_empty() {
-        match crate::plan_expiry::release(&target.client, &plan, schema::clock::now()).await {
+        match crate::plan_claim::release(&target.client, &claimed, schema::clock::now()).await {
             Ok(()) => output::status("Nothing of the approved plan was applied: it may be applied again as it is."),
             Err(e) => output::status(format!("warning: nothing of the approved plan was applied, but it could not be given back ({e:#}); a new plan with another validity (--valid-for) is needed")),
         }

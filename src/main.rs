@@ -26,6 +26,7 @@ mod state_side;
 mod target;
 mod governance_adopt;
 mod plan_expiry;
+mod plan_claim;
 mod reconcile_accounts;
 mod tenant_check;
 mod governance_writer;

@@ -94,7 +94,7 @@ pub async fn merge(client: &GraphClient, org: &str, first: Option<Marker>, edit:
 /// Test hook: with `var` set to a number of milliseconds, a message is
 /// printed and the run sleeps that long (the window in which a test writes
 /// the marker as another run would).
-fn test_pause(var: &str) {
+pub(crate) fn test_pause(var: &str) {
     if let Some(ms) = std::env::var(var).ok().and_then(|v| v.trim().parse::<u64>().ok()) {
         crate::output::status(format!("pausing {ms} ms ({var})"));
         std::thread::sleep(Duration::from_millis(ms));

@@ -10,10 +10,12 @@
 //!   the tenant's governance marker ([`providers::tenant_marker`]), and
 //!   refuses a plan the marker already lists: a fresh CI runner without
 //!   the journal cannot re-apply an old approved plan after the tenant came
-//!   back to the state it was made against. Expired entries are dropped,
-//!   so the marker stays under Graph's 2 KB limit for an open extension.
+//!   back to the state it was made against ([`crate::plan_claim`], which
+//!   also keeps two runs applying it at the same moment from both doing
+//!   so). Expired entries are dropped, so the marker stays under Graph's
+//!   2 KB limit for an open extension.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use chrono::{DateTime, Utc};
 use engine::Plan;
 use providers::tenant_marker::{self, PLAN_HASH_CHARS};
@@ -40,7 +42,7 @@ pub fn not_after(valid_for: Option<&str>, now: DateTime<Utc>) -> Result<String> 
     Ok((now + chrono::Duration::seconds(seconds)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
-fn parse(t: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse(t: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&Utc))
 }
 
@@ -63,84 +65,13 @@ pub fn check(plan: &Plan, what: &str, now: DateTime<Utc>) -> Result<()> {
 /// The marker entry of a plan: the first hex digits of its hash and its
 /// `not_after` in Unix seconds, rounded up to a UTC midnight (the marker
 /// keeps plans per day: [`tenant_marker::compact_plans`]).
-fn entry(hash: &str, not_after: DateTime<Utc>) -> String {
+pub(crate) fn entry(hash: &str, not_after: DateTime<Utc>) -> String {
     let tag = tenant_marker::plan_tag(hash).unwrap_or_else(|| hash.strip_prefix("sha256:").unwrap_or(hash).chars().take(PLAN_HASH_CHARS).collect());
     format!("{tag}@{}", tenant_marker::entry_end(not_after.timestamp()))
 }
 
-fn entry_hash(e: &str) -> &str {
-    e.split('@').next().unwrap_or_default()
-}
-
-fn entry_alive(e: &str, now: DateTime<Utc>) -> bool {
+pub(crate) fn entry_alive(e: &str, now: DateTime<Utc>) -> bool {
     e.split('@').nth(1).and_then(|s| s.parse::<i64>().ok()).is_some_and(|end| end > now.timestamp())
-}
-
-/// Before the first change of an approved plan: refuse it when the
-/// tenant's marker lists it as applied, else record it there (dropping
-/// expired entries). A marker that cannot be read or written refuses.
-/// `true` when done (or nothing to do); `false` when the tenant carries
-/// no marker yet and `required` is not set (the trust root's first
-/// recording writes one; claim again after it).
-pub async fn claim(client: &providers::graph::GraphClient, plan: &Plan, now: DateTime<Utc>, required: bool) -> Result<bool> {
-    if plan.approvals.is_empty() {
-        return Ok(true);
-    }
-    let Some(end) = plan.not_after.as_deref().and_then(parse) else { bail!("refusing: an approved plan without a valid not_after") };
-    let hash = plan.hash();
-    let mine = entry(&hash, end);
-    let org = tenant_marker::organization_id(client).await.context("reading the tenant's organization id, where applied approved plans are recorded")?;
-    let marker = tenant_marker::read_of(client, &org).await.context("reading the tenant's governance marker, where applied approved plans are recorded")?;
-    let Some(marker) = marker else {
-        if !required {
-            return Ok(false);
-        }
-        bail!("refusing: the tenant carries no governance marker to record this approved plan in (it is written when governance is first recorded); apply a plan that records the trust root first")
-    };
-    if marker.applied_plans.iter().any(|e| entry_hash(e) == entry_hash(&mine)) {
-        bail!(
-            "refusing: plan {hash} was already applied to this tenant (the tenant's governance marker {} records it, from whichever runner applied it); approvals are for one application, so make a new plan and have it approved again (a plan of the same inputs on the same day has the same hash: give it another validity, e.g. `tenantctl plan --valid-for 7d`). An apply that changed nothing gives its plan back by itself; a run killed before its first change did not, and its journal shows that",
-            tenant_marker::EXTENSION_NAME
-        );
-    }
-    // Only this plan's claim is this run's: the rest of the marker is kept
-    // as the tenant holds it at the write, and a claim another run's write
-    // replaced is merged again on top of it (hostile run 25, finding 3: a
-    // claim lost so is a plan that can be applied again).
-    let merged = crate::marker_merge::merge(client, &org, Some(marker), |m| {
-        m.applied_plans.retain(|e| entry_alive(e, now));
-        if !m.applied_plans.iter().any(|e| entry_hash(e) == entry_hash(&mine)) {
-            m.applied_plans.push(mine.clone());
-            m.applied_plans.sort();
-        }
-    })
-    .await
-    .context("recording the approved plan in the tenant's governance marker before changing anything (nothing was applied)")?;
-    if merged != crate::marker_merge::Merged::Kept {
-        bail!(
-            "refusing: the approved plan's claim in the tenant's governance marker {} was replaced by other runs' writes each time it was recorded, so a later run could apply it again (nothing was applied); apply it again when the other runs are done",
-            tenant_marker::EXTENSION_NAME
-        );
-    }
-    Ok(true)
-}
-
-/// Give `plan`'s claim back: an apply of it changed nothing (every change
-/// failed, or none ran), so the tenant is as the approvers saw it and the
-/// same approved plan may be applied again (hostile run 16, finding 9:
-/// re-planning gave the same hash, refused the same way).
-pub async fn release(client: &providers::graph::GraphClient, plan: &Plan, now: DateTime<Utc>) -> Result<()> {
-    if plan.approvals.is_empty() {
-        return Ok(());
-    }
-    let Some(end) = plan.not_after.as_deref().and_then(parse) else { return Ok(()) };
-    let mine = entry(&plan.hash(), end);
-    let org = tenant_marker::organization_id(client).await.context("reading the tenant's organization id")?;
-    // Only this plan's claim is taken out; what other runs recorded stays.
-    crate::marker_merge::merge(client, &org, None, |m| m.applied_plans.retain(|e| entry_hash(e) != entry_hash(&mine) && entry_alive(e, now)))
-        .await
-        .context("giving the approved plan back in the tenant's governance marker")?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -339,7 +339,8 @@ fn read_groups(desired: &DesiredModel, ledger: &Ledger, snap: Option<&Snapshot>)
             if r.props.contains_key("members") {
                 wants_members.insert(k.clone());
             }
-            if r.props.contains_key("owners") {
+            // As the full read does: an adopted group's owners are shown.
+            if r.props.contains_key("owners") || group::under_adoption_review(r, ledger) {
                 wants_owners.insert(k);
             }
         }

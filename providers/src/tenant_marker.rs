@@ -49,7 +49,9 @@ pub struct Marker {
     /// the plan's hash, and its `not_after` rounded up to a UTC midnight):
     /// a replay from any runner is refused, whatever journal it has.
     /// Expired ones are dropped. Kept in the extension per day
-    /// (`appliedPlans`, `DAY:HASHHASH…;…`, [`compact_plans`]).
+    /// (`appliedPlans`, `DAY:HASHHASH…;…`, [`compact_plans`]). A claim in
+    /// progress carries its run's token, `HASH#TOKEN@UNIX_SECONDS`
+    /// ([`TOKEN_CHARS`]).
     pub applied_plans: Vec<String>,
     /// The seal of the ledger tenantctl last wrote after changing this
     /// tenant ([`engine::ledger_seal::digest`], 32 hex digits): a ledger
@@ -103,6 +105,53 @@ fn is_tag(t: &str) -> bool {
     t.len() == PLAN_HASH_CHARS && t.bytes().all(|b| TAG_ALPHABET.contains(&b))
 }
 
+/// Characters of the per-run token a claim in progress carries after its
+/// tag (`TAG#TOKEN`, 24 bits): two runs claiming one plan at the same
+/// moment tell their claims apart by it (hostile run 27, finding 2). The
+/// run that wins takes it off again (`TAG`), so a settled claim costs the
+/// marker no more than before.
+pub const TOKEN_CHARS: usize = 4;
+
+/// A fresh per-run token of [`TOKEN_CHARS`] characters.
+pub fn new_token() -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..TOKEN_CHARS).map(|_| TAG_ALPHABET[rng.gen_range(0..TAG_ALPHABET.len())] as char).collect()
+}
+
+/// Whether `t` is a claim as the marker keeps it: a tag, or a tag, `#`
+/// and a per-run token.
+fn is_claim(t: &str) -> bool {
+    match t.split_once('#') {
+        Some((tag, token)) => is_tag(tag) && token.len() == TOKEN_CHARS && token.bytes().all(|b| TAG_ALPHABET.contains(&b)),
+        None => is_tag(t),
+    }
+}
+
+/// The tag of an [`Marker::applied_plans`] entry (`TAG@END` or
+/// `TAG#TOKEN@END`): whose plan it claims, whichever run.
+pub fn entry_tag(e: &str) -> &str {
+    let claim = e.split('@').next().unwrap_or_default();
+    claim.split('#').next().unwrap_or_default()
+}
+
+/// One day's claims run together (`TAGTAG#TOKENTAG...`), each as `TAG` or
+/// `TAG#TOKEN`; `None` when they do not read so.
+fn day_claims(hs: &str) -> Option<Vec<&str>> {
+    let mut out = Vec::new();
+    let mut rest = hs;
+    while !rest.is_empty() {
+        let len = if rest.as_bytes().get(PLAN_HASH_CHARS) == Some(&b'#') { PLAN_HASH_CHARS + 1 + TOKEN_CHARS } else { PLAN_HASH_CHARS };
+        let claim = rest.get(..len)?;
+        if !is_claim(claim) {
+            return None;
+        }
+        out.push(claim);
+        rest = &rest[len..];
+    }
+    Some(out)
+}
+
 const DAY: i64 = 86400;
 
 /// `not_after` (Unix seconds) rounded up to a UTC midnight: the moment an
@@ -112,13 +161,14 @@ pub fn entry_end(not_after: i64) -> i64 {
 }
 
 /// [`Marker::applied_plans`] as the extension keeps them: per expiry day
-/// (days since 1970-01-01), the day, `:`, then the plans' hash prefixes
-/// run together, sorted; days sorted and joined by `;`.
+/// (days since 1970-01-01), the day, `:`, then the plans' claims (a tag,
+/// or a tag with a claim in progress's token, `TAG#TOKEN`) run together,
+/// sorted; days sorted and joined by `;`.
 pub fn compact_plans(plans: &[String]) -> String {
     let mut days: std::collections::BTreeMap<i64, std::collections::BTreeSet<&str>> = Default::default();
     for e in plans {
         if let Some((h, end)) = e.split_once('@').and_then(|(h, t)| Some((h, t.parse::<i64>().ok()?))) {
-            if is_tag(h) {
+            if is_claim(h) {
                 days.entry(entry_end(end) / DAY).or_default().insert(h);
             }
         }
@@ -141,8 +191,8 @@ fn applied_plans(v: &Value) -> Vec<String> {
                 },
                 _ => out.push(e),
             }
-        } else if let Some((d, hs)) = e.split_once(':').and_then(|(d, hs)| Some((d.parse::<i64>().ok()?, hs))).filter(|(_, hs)| hs.len() % PLAN_HASH_CHARS == 0 && hs.is_ascii()) {
-            out.extend(hs.as_bytes().chunks(PLAN_HASH_CHARS).map(|c| format!("{}@{}", String::from_utf8_lossy(c), d * DAY)));
+        } else if let Some((d, claims)) = e.split_once(':').and_then(|(d, hs)| Some((d.parse::<i64>().ok()?, day_claims(hs)?))) {
+            out.extend(claims.into_iter().map(|c| format!("{c}@{}", d * DAY)));
         } else {
             out.push(e);
         }
@@ -240,6 +290,21 @@ mod tests {
         assert_eq!(read, vec!["ABEiM0@1795046400".to_string(), "_-7dzL@1795132800".into(), "junk".into()]);
         assert_eq!(compact_plans(&read), "20776:ABEiM0;20777:_-7dzL");
         assert_eq!(applied_plans(&json!({"appliedPlans": compact_plans(&read)})), read[..2].to_vec());
+    }
+
+    #[test]
+    fn claims_in_progress_keep_their_token_beside_settled_ones() {
+        let plans = vec!["ABEiM0#wxyz@1795046400".to_string(), "ABEiM0@1795046400".into(), "_-7dzL#a-_9@1795132800".into()];
+        assert_eq!(compact_plans(&plans), "20776:ABEiM0ABEiM0#wxyz;20777:_-7dzL#a-_9");
+        let read = applied_plans(&json!({"appliedPlans": compact_plans(&plans)}));
+        assert_eq!(read, vec!["ABEiM0#wxyz@1795046400".to_string(), "ABEiM0@1795046400".into(), "_-7dzL#a-_9@1795132800".into()]);
+        assert_eq!(entry_tag(&read[0]), "ABEiM0");
+        assert_eq!(entry_tag("ABEiM0@1795046400"), "ABEiM0");
+        // A token of another length, or a stray `#`, is not read as a claim.
+        assert_eq!(applied_plans(&json!({"appliedPlans": "20776:ABEiM0#wx"})), vec!["20776:ABEiM0#wx".to_string()]);
+        assert_eq!(compact_plans(&["ABEiM0#w!yz@1795046400".to_string()]), "");
+        let t = new_token();
+        assert!(t.len() == TOKEN_CHARS && is_claim(&format!("ABEiM0#{t}")), "{t}");
     }
 
     #[test]

@@ -97,14 +97,40 @@ pub fn is_counted_disable(c: &Change) -> bool {
 /// Whether `c` moves a guest's access end earlier than the one last
 /// applied (proven by the seal; an unproven one is reviewed whole
 /// already), without blocking the sign-in now: the block comes when the
-/// end passes, uncounted then.
+/// end passes, uncounted then. So does an assignment's end moved earlier
+/// (gov24, hostile run 25 finding 2 rest): a directory role assignment's
+/// live `endDateTime` (a permanent one given an end too), an Intune role
+/// assignment's applied `expires` (proven by the seal) and an access
+/// package assignment's live `expires` (one with no end given one too);
+/// the access goes when the end passes, uncounted then.
 pub fn shortens_end(c: &Change) -> bool {
     let time = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).and_then(|t| DateTime::parse_from_rfc3339(t).ok());
-    c.action == Action::Update
-        && c.address.kind == Kind::Guest
-        && !blocks_sign_in(c)
-        && c.fields.iter().any(|f| f.field == super::recorded::EXPIRES && matches!((time(&f.before), time(&f.after)), (Some(b), Some(a)) if a < b))
+    let none = |v: &Option<Value>| v.as_ref().is_none_or(Value::is_null);
+    let earlier = |field: &str, from_none: bool| {
+        c.fields.iter().any(|f| {
+            f.field == field
+                && match (time(&f.before), time(&f.after)) {
+                    (Some(b), Some(a)) => a < b,
+                    (None, Some(_)) => from_none && none(&f.before),
+                    _ => false,
+                }
+        })
+    };
+    if c.action != Action::Update {
+        return false;
+    }
+    match c.address.kind {
+        Kind::Guest => !blocks_sign_in(c) && earlier(super::recorded::EXPIRES, false),
+        Kind::IntuneRoleAssignment => earlier(super::recorded::EXPIRES, false),
+        Kind::RoleAssignment => earlier(ROLE_END, true),
+        Kind::AccessPackageAssignment => earlier(super::package_assignment::EXPIRES, true),
+        _ => false,
+    }
 }
+
+/// The field a directory role assignment's end is shown as (the live
+/// schedule's `endDateTime`).
+const ROLE_END: &str = "endDateTime";
 
 /// Whether the bound counts `c` as a removal from a person beside deletes:
 /// a counted sign-in block ([`is_counted_disable`]) or an end moved
@@ -132,11 +158,16 @@ pub fn over(changes: &[Change], limit: u32, what: &str) -> Option<String> {
     }
     let kept = changes.iter().filter(|c| is_kept_disable(c)).count();
     let shortened = changes.iter().filter(|c| shortens_end(c)).count();
+    let guests = changes.iter().filter(|c| c.address.kind == Kind::Guest && shortens_end(c)).count();
+    let assignments = shortened - guests;
     let disables = disables - shortened;
+    let ends = match (guests, assignments) {
+        (g, 0) => format!("moves the access end of {g} guest(s) earlier (their sign-in is blocked when it passes, uncounted then)"),
+        (0, a) => format!("moves the end of {a} role or access package assignment(s) earlier (the access goes when it passes, uncounted then)"),
+        (g, a) => format!("moves the access end of {g} guest(s) and the end of {a} role or access package assignment(s) earlier (the access goes when it passes, uncounted then)"),
+    };
     Some(if shortened > 0 {
-        format!(
-            "the plan deletes {deletions} object(s), blocks the sign-in of {disables} account(s) and moves the access end of {shortened} guest(s) earlier (their sign-in is blocked when it passes, uncounted then): {total} removals, more than {what}"
-        )
+        format!("the plan deletes {deletions} object(s), blocks the sign-in of {disables} account(s) and {ends}: {total} removals, more than {what}")
     } else if disables == 0 {
         format!("the plan deletes {deletions} objects, more than {what}")
     } else if kept < disables {
@@ -230,5 +261,37 @@ mod tests {
         let mut sensitive = BTreeMap::new();
         hold(&changes, 2, &mut sensitive);
         assert_eq!(sensitive.keys().map(ToString::to_string).collect::<Vec<_>>(), ["user.e", "guest.a", "guest.b"]);
+    }
+
+    fn field(address: &str, name: &str, before: Value, after: Value) -> Change {
+        let mut c = change(address, Action::Update, "endDateTime differs");
+        c.fields.push(crate::diff::FieldChange { field: name.into(), before: Some(before), after: Some(after) });
+        c
+    }
+
+    #[test]
+    fn assignment_ends_moved_earlier_count_as_guests_do() {
+        let s = |t: &str| Value::String(t.into());
+        let changes = vec![
+            field("role_assignment.a", "endDateTime", s("2027-01-31T00:00:00Z"), s("2027-01-15T00:00:00Z")),
+            field("role_assignment.b", "endDateTime", Value::Null, s("2027-01-15T00:00:00Z")),
+            field("role_assignment.c", "endDateTime", s("2027-01-15T00:00:00Z"), s("2027-01-31T00:00:00Z")),
+            field("role_assignment.d", "endDateTime", s("2027-01-15T00:00:00Z"), Value::Null),
+            field("intune_role_assignment.e", "expires", s("2027-01-31T00:00:00Z"), s("2027-01-15T00:00:00Z")),
+            field("intune_role_assignment.f", "expires", s("(not proven by the seal)"), s("2027-01-15T00:00:00Z")),
+            field("access_package_assignment.g", "expires", s("2027-03-31T17:00:00Z"), s("2027-02-01T00:00:00Z")),
+            field("group.h", "endDateTime", s("2027-01-31T00:00:00Z"), s("2027-01-15T00:00:00Z")),
+        ];
+        let counted: Vec<String> = changes.iter().filter(|c| shortens_end(c)).map(|c| c.address.to_string()).collect();
+        assert_eq!(counted, ["role_assignment.a", "role_assignment.b", "intune_role_assignment.e", "access_package_assignment.g"]);
+        let why = over(&changes, 3, "x (3)").expect("past the bound");
+        assert!(why.contains("moves the end of 4 role or access package assignment(s) earlier") && why.contains("4 removals, more than x (3)"), "{why}");
+        let mut with_guest = changes.clone();
+        with_guest.push(end("guest.i", "2027-03-31T17:00:00Z", "2027-01-31T00:00:00Z"));
+        let why = over(&with_guest, 3, "x (3)").expect("past the bound");
+        assert!(why.contains("moves the access end of 1 guest(s) and the end of 4 role or access package assignment(s) earlier"), "{why}");
+        let mut sensitive = BTreeMap::new();
+        hold(&changes, 3, &mut sensitive);
+        assert_eq!(sensitive.len(), 4, "{sensitive:?}");
     }
 }

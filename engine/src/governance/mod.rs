@@ -59,6 +59,7 @@ pub mod after_package;
 pub mod exemption_restore;
 pub mod breakglass_ca;
 pub mod secret_sends;
+pub mod adopted_owners;
 pub mod ratify;
 pub mod unproven_record;
 pub mod after_package_delete;

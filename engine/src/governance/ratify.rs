@@ -255,7 +255,19 @@ pub fn add_changes(
                 super::unproven_record::Unproven::Adopted => super::unproven_record::ADOPTED_NOTE.to_string(),
             };
             let mut c = super::unproven_record::change(r, &o.id, vec![RATIFY_NOTE.to_string(), note]);
-            if let Some(why) = super::unproven_record::review(&mut c, r, judged, how) {
+            // An adopted group's live owners desired state does not
+            // declare are shown, and reviewed (hostile run 27, finding 3).
+            let owners = if how == super::unproven_record::Unproven::Adopted { super::adopted_owners::undeclared(r, o, matched) } else { Vec::new() };
+            let reviewed = super::unproven_record::review(&mut c, r, judged, how);
+            let reviewed = match (reviewed, owners.is_empty()) {
+                (r, true) => r,
+                (Some(why), false) => Some(format!("{}; {why}", super::adopted_owners::clause(address, &owners))),
+                (None, false) => Some(super::unproven_record::whole_reason(&super::adopted_owners::clause(address, &owners), address, how)),
+            };
+            if !owners.is_empty() {
+                c.notes.push(super::adopted_owners::note(&owners));
+            }
+            if let Some(why) = reviewed {
                 c.reason = super::unproven_record::reason(&c.fields);
                 sensitive.insert(address.clone(), why);
                 ratified.insert(address.clone());

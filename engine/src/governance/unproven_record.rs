@@ -116,10 +116,15 @@ pub fn review(change: &mut Change, r: &DesiredResource, judged: &DesiredModel, h
     } else {
         super::sensitivity::classify(&judged_as_new, judged, 1)?
     };
-    Some(match how {
+    Some(whole_reason(&why, a, how))
+}
+
+/// The reason of a whole review of `a` for `why` (what makes it sensitive).
+pub fn whole_reason(why: &str, a: &Address, how: Unproven) -> String {
+    match how {
         Unproven::Unsealed => format!("{why}; {WHOLE_REVIEW} of {a}, {REVIEWED_WHOLE}"),
         Unproven::Adopted => format!("{why}; {ADOPTED_REVIEW} of {a} (it was adopted as the tenant has it: matched by its natural key, or recorded without one), {REVIEWED_WHOLE}"),
-    })
+    }
 }
 
 /// The `before` of every field of an object reviewed whole `how`.

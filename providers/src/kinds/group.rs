@@ -168,7 +168,10 @@ async fn read_groups(cx: &ReadCx<'_>) -> Result<Vec<LiveObject>, GraphError> {
             if r.props.contains_key("members") {
                 wants_members.insert(k.clone());
             }
-            if r.props.contains_key("owners") {
+            // A group under adoption review (the ledger records no approved
+            // state of it) that declares no owners: its live owners are read
+            // too, so the review shows them (hostile run 27, finding 3).
+            if r.props.contains_key("owners") || under_adoption_review(r, ledger) {
                 wants_owners.insert(k);
             }
         }
@@ -197,6 +200,14 @@ async fn read_groups(cx: &ReadCx<'_>) -> Result<Vec<LiveObject>, GraphError> {
             )
         })
         .collect())
+}
+
+/// Whether desired group `r` would be adopted as the tenant has it: the
+/// ledger records no approved state of it (no entry, or one without
+/// `applied`), so a live group matched by its natural key (or the entry's
+/// id) is reviewed whole ([`engine::governance::unproven_record`]).
+pub(crate) fn under_adoption_review(r: &engine::DesiredResource, ledger: &engine::Ledger) -> bool {
+    ledger.resources.get(&r.address).is_none_or(|e| e.applied.is_none())
 }
 
 /// `/groups/{id}/{rel}` for each request, 20 per `$batch`, following any
