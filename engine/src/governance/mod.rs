@@ -75,6 +75,8 @@ pub mod unmanaged_reach;
 pub mod sponsor;
 pub mod lost_ownership;
 pub mod origin;
+pub mod unit_live;
+mod reach_once;
 
 pub use access::*;
 pub use certificates::not_after;

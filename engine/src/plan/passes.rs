@@ -144,6 +144,7 @@ pub(super) fn govern(s: &Sides, judged: &DesiredModel, draft: &mut Draft, undecl
     crate::governance::settle(&mut lints, &changes);
     lints.extend(crate::governance::holders::lint_indexed(desired, observed, &index, &changes));
     lints.extend(crate::governance::live_reach::lint_indexed(judged, observed, &index));
+    lints.extend(crate::governance::unit_live::lint(judged, observed, &ids_by_address, &changes));
     lints.extend(crate::governance::tightens::live_pim(judged, observed, &ids_by_address, &changes, ledger));
     lints.extend(crate::governance::pim_live::lint(judged, observed, &ids_by_address));
     lints.extend(crate::governance::pim_exposure::lint(judged, observed, &ids_by_address, &changes));
