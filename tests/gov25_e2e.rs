@@ -115,3 +115,88 @@ async fn a_service_accounts_group_nested_live_into_a_policy_group_is_reported_on
     }
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// A service account made by the binary (the service-accounts group's rule
+/// admits it), and a contractor's account.
+const MSBUILD: &str = "\n[user.msbuild]\nuser_principal_name = \"MSBUILD@contoso.onmicrosoft.com\"\ndisplay_name = \"MSBUILD\"\nmail_nickname = \"MSBUILD\"\nkind = \"service\"\nusage_location = \"US\"\ndisable_password_expiration = true\n";
+const TEMP: &str = "\n[user.temp]\nuser_principal_name = \"temp.contractor@contoso.onmicrosoft.com\"\ndisplay_name = \"Temp Contractor\"\nmail_nickname = \"temp.contractor\"\nusage_location = \"US\"\n";
+
+/// The journal's `keep` lines for `address`.
+fn kept_lines(w: &std::path::Path, address: &str) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(w.join("tenantctl.journal.jsonl")).expect("a journal");
+    text.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).filter(|v| v["address"] == address && v["action"] == "keep").collect()
+}
+
+/// Item 3 (gov22's leftovers): under a broken seal, a pull request cuts
+/// the declaration and the ledger entry of a service account and of a
+/// contractor's account, both made by the binary (journalled). The
+/// contractor gets the sensitive "adopt or block" change; the service
+/// account gets no block (it would break the tenant's automation) but an
+/// error naming it, which refuses apply until it is declared again.
+/// Every `reconcile --self-heal` pass that keeps them journals a line of
+/// its own for each; declaring the service account again settles it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_service_account_is_named_not_blocked_and_every_keep_is_journalled() {
+    let sb = sandbox().await;
+    let keyed = keyed_example(&sb);
+    let w = keyed.work.path().to_path_buf();
+    let dir = w.join("desired-state");
+    edit_file(&dir, "groups.toml", |t| t.replace("(user.userPrincipalName -startsWith \"MSTEST@\")'", "(user.userPrincipalName -startsWith \"MSTEST@\") or (user.userPrincipalName -startsWith \"MSBUILD@\")'"));
+    let state = schema::load(&dir).expect("the tenant loads");
+    let client = client(&sb);
+    let mut ledger = engine::Ledger::default();
+    let p = plan(&client, &state, &ledger).await;
+    apply(&client, &p, &mut ledger).await;
+    std::fs::write(w.join("tenantctl.lock"), ledger.render()).expect("the ledger is written");
+    let (code, out) = run(&sb, &w, &["governance", "adopt", d(&dir), "--reason", "test setup"]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = run(&sb, &w, &["apply", d(&dir), "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    append(&dir, "accounts.toml", &format!("{MSBUILD}{TEMP}"));
+    approved_plan(&sb, &keyed, "made.json");
+    let (code, out) = run(&sb, &w, &["apply", "made.json", "--dir", d(&dir), "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = run(&sb, &w, &["plan", d(&dir), "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "sealed and in sync: {out}");
+    let msbuild = ledger_id(&w, "user.msbuild");
+
+    // The pull request: both declarations and ledger entries cut.
+    edit_file(&dir, "accounts.toml", |t| t.replace(MSBUILD, "\n").replace(TEMP, "\n"));
+    let mut l = ledger_of(&w);
+    for a in ["user.msbuild", "user.temp"] {
+        l.resources.remove(&a.parse().expect("an address"));
+    }
+    std::fs::write(w.join("tenantctl.lock"), l.render()).expect("the ledger is written");
+
+    let (code, out) = run(&sb, &w, &["plan", d(&dir)]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains(&format!("error[lost-service-account] user.msbuild: service account user.msbuild (object {msbuild}, \"MSBUILD\"), ")), "{out}");
+    assert!(out.contains("blocking a service account's sign-in breaks the tenant's automation"), "{out}");
+    let o = cli(&sb, &w, &["plan", d(&dir), "--format", "json"]);
+    let p: engine::Plan = serde_json::from_str(&text(&o.stdout)).unwrap_or_else(|e| panic!("a JSON plan ({e}): {}", text(&o.stderr)));
+    assert!(!p.changes.iter().any(|c| c.address.to_string() == "user.msbuild"), "no block of the service account: {:#?}", p.changes);
+    assert!(p.changes.iter().any(|c| c.address.to_string() == "user.temp"), "the contractor's block is proposed: {:#?}", p.changes);
+    let (code, out) = run(&sb, &w, &["apply", d(&dir), "--auto-approve"]);
+    assert_eq!(code, Some(1), "refused: {out}");
+
+    assert!(kept_lines(&w, "user.msbuild").is_empty(), "nothing kept yet");
+    for pass in 1..=2 {
+        let (_, out) = run(&sb, &w, &["reconcile", d(&dir), "--once", "--self-heal"]);
+        assert!(out.contains("held: update user.temp"), "{out}");
+        for a in ["user.msbuild", "user.temp"] {
+            let lines = kept_lines(&w, a);
+            assert_eq!(lines.len(), pass, "{a}, pass {pass}: {lines:#?}");
+            assert_eq!(lines[pass - 1]["outcome"], "kept", "{:#}", lines[pass - 1]);
+            assert!(lines[pass - 1]["note"].as_str().is_some_and(|n| n.contains("ownership lost without proof:")), "{:#}", lines[pass - 1]);
+        }
+    }
+    assert_eq!(kept_lines(&w, "user.msbuild")[0]["object_id"], msbuild.as_str());
+    let enabled = graph(&sb, Method::GET, &format!("/v1.0/users/{msbuild}?$select=accountEnabled"), None).await;
+    assert_eq!(enabled["accountEnabled"], json!(true), "the service account still signs in");
+
+    // Declared again: adopted, nothing lost.
+    append(&dir, "accounts.toml", MSBUILD);
+    let (_, out) = run(&sb, &w, &["plan", d(&dir)]);
+    assert!(!out.contains("lost-service-account"), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

@@ -76,6 +76,7 @@ pub mod sponsor;
 pub mod lost_ownership;
 pub mod origin;
 pub mod unit_live;
+pub mod lost_service;
 mod reach_once;
 
 pub use access::*;
