@@ -200,3 +200,29 @@ async fn a_lost_service_account_is_named_not_blocked_and_every_keep_is_journalle
     assert!(!out.contains("lost-service-account"), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Item 4 (hostile 24/7 and 24/8, the rest): PIM activation approvers
+/// given as a group whose `memberOf` rule names a group whose membership
+/// desired state does not manage: the named group's live members approve.
+/// A service account put there in the portal is
+/// `pim-approver-service-account`, a guest `unmanaged-pim-approver`, each
+/// naming the path through the rule's group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_of_approver_group_reaches_the_live_members_it_names() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |d| append(d, "groups.toml", "\n[group.helpdesk]\ndisplay_name = \"Helpdesk\"\nmail_nickname = \"helpdesk\"\n")).await;
+    let w = work.path();
+    let helpdesk = ledger_id(w, "group.helpdesk");
+    add_member(&sb, &helpdesk, &ledger_id(w, "user.msadmin")).await;
+    add_member(&sb, &helpdesk, &ledger_id(w, "guest.fabrikam-auditor")).await;
+    append(&dir, "groups.toml", &format!("\n[group.pim-approvers]\ndisplay_name = \"PIM approvers\"\nmail_nickname = \"pim-approvers\"\nmembership_rule = \"user.memberOf -any (group.objectId -in ['{helpdesk}'])\"\n"));
+    edit_file(&dir, "role-policies.toml", |t| t.replace("approvers = [\"adele\"]", "approvers = [\"pim-approvers\"]"));
+    let (code, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("error[pim-approver-service-account] role_policy.intune-administrator: service account user.msadmin approves activations of Intune Administrator through group.pim-approvers > group.helpdesk, a live member (its membership is not managed in desired state)"),
+        "{out}"
+    );
+    assert!(out.contains("error[unmanaged-pim-approver] role_policy.intune-administrator: user guest.fabrikam-auditor approves activations of Intune Administrator through group.pim-approvers > group.helpdesk, a live member"), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
