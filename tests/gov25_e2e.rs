@@ -226,3 +226,29 @@ async fn a_member_of_approver_group_reaches_the_live_members_it_names() {
     assert!(out.contains("error[unmanaged-pim-approver] role_policy.intune-administrator: user guest.fabrikam-auditor approves activations of Intune Administrator through group.pim-approvers > group.helpdesk, a live member"), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Item 4, the live walks (gov23 followed live nesting, not `memberOf`
+/// rules): a group conditional access excludes, given a `memberOf` rule
+/// naming a group whose membership desired state does not manage, exempts
+/// that group's live members: each person is `ca-exempt-member`, naming
+/// the path through the named group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_of_ca_exclusion_reaches_the_live_members_it_names() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |d| {
+        append(d, "groups.toml", "\n[group.helpdesk]\ndisplay_name = \"Helpdesk\"\nmail_nickname = \"helpdesk\"\n\n[group.caex]\ndisplay_name = \"MFA exempt\"\nmail_nickname = \"caex\"\n");
+        edit_file(d, "conditional-access.toml", |t| t.replacen("exclude_groups = [\"service-accounts\"]", "exclude_groups = [\"service-accounts\", \"caex\"]", 1));
+    })
+    .await;
+    let w = work.path();
+    let helpdesk = ledger_id(w, "group.helpdesk");
+    add_member(&sb, &helpdesk, &ledger_id(w, "user.megan")).await;
+    edit_file(&dir, "groups.toml", |t| t.replace("mail_nickname = \"caex\"\n", &format!("mail_nickname = \"caex\"\nmembership_rule = \"user.memberOf -any (group.objectId -in ['{helpdesk}'])\"\n")));
+    let (code, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("error[ca-exempt-member] group.caex: user user.megan is excluded from conditional access policy conditional_access.require-mfa through group.caex > group.helpdesk, a live member (its membership is not managed in desired state)"),
+        "{out}"
+    );
+    sb.shutdown().await.expect("the sandbox stops");
+}

@@ -159,7 +159,7 @@ fn walk(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address
 /// The groups group `a`'s `memberOf` rule names, as the plan resolved
 /// them (`super::member_of::NESTED`): an address, or `Err(id)` for an id
 /// nothing declares.
-fn member_of_named<'a>(desired: &'a DesiredModel, a: &Address) -> impl Iterator<Item = Result<Address, String>> + 'a {
+pub(crate) fn member_of_named<'a>(desired: &'a DesiredModel, a: &Address) -> impl Iterator<Item = Result<Address, String>> + 'a {
     let named = desired.resources.get(a).and_then(|r| r.props.get(super::member_of::NESTED)).and_then(serde_json::Value::as_array);
     named.into_iter().flatten().filter_map(crate::model::as_reference).map(|r| match r.strip_prefix("id:") {
         Some(id) => Err(id.to_string()),
