@@ -252,3 +252,32 @@ async fn a_member_of_ca_exclusion_reaches_the_live_members_it_names() {
     );
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Item 5 (gov16): a dynamic approver group's rule is judged on what each
+/// person declares, and a rule over an attribute the example's guest does
+/// not declare cannot be proved to leave it out, so the guest counts as a
+/// possible approver (here: held by a dynamic administrative unit). Every
+/// guest is `userType` `Guest`: an approver rule that requires members
+/// (`user.userType -eq "Member"`) is proved to leave it out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_only_approver_rule_leaves_the_guest_out() {
+    let sb = sandbox().await;
+    let unit = "\n[administrative_unit.it]\ndisplay_name = \"IT\"\nmembership_rule = \"(user.department -eq \\\"IT\\\")\"\n";
+    let with_rule = |rule: &str| {
+        let work = scratch_with(|t| t);
+        let dir = work.path().join("desired-state");
+        std::fs::write(dir.join("units.toml"), unit).expect("written");
+        append(&dir, "groups.toml", &format!("\n[group.approvers-dyn]\ndisplay_name = \"Approvers\"\nmail_nickname = \"approvers-dyn\"\nmembership_rule = '{rule}'\n"));
+        edit_file(&dir, "role-policies.toml", |t| t.replace("approvers = [\"adele\"]", "approvers = [\"approvers-dyn\"]"));
+        work
+    };
+    let guest = "administrative_unit.it holds guest.fabrikam-auditor";
+    let work = with_rule("(user.department -eq \"IT\")");
+    let (_, out) = validate(&sb, work.path());
+    assert!(out.contains(guest), "an attribute-less guest may be held: {out}");
+    let work = with_rule("(user.userType -eq \"Member\") and (user.department -eq \"IT\")");
+    let (_, out) = validate(&sb, work.path());
+    assert!(!out.contains(guest), "members only: {out}");
+    assert!(out.contains("administrative_unit.it holds user.adele through its membership rule"), "the people the rule may hold are still named: {out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
