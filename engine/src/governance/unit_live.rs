@@ -17,6 +17,9 @@
 //!   ([`super::rule::evaluate`]) against each account's *live* properties;
 //!   an account it is not proved to leave out is reached, as in the static
 //!   lint;
+//! * the declared rule, where it proves an account out on its declared
+//!   properties, is evaluated on its live ones too: an account changed in
+//!   the tenant so that the rule holds for it is reached;
 //! * a live member (read for the units whose members desired state
 //!   manages) that desired state does not declare, an account or the
 //!   service-accounts group, is reached.
@@ -77,8 +80,8 @@ pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
     for (address, r) in units {
         let Some(live) = ids.get(address).and_then(|id| live_units.get(id.as_str())) else { continue };
         let mut held: Vec<String> = Vec::new();
-        // The live rule, where it is not the one desired state declares
-        // (that one is judged statically).
+        // The live rule (the declared one is judged statically on the
+        // declared properties; here on the live ones).
         let dynamic = live.props.get("membershipType").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("Dynamic"));
         let rule = live.props.get("membershipRule").and_then(Value::as_str).map(str::trim).filter(|r| dynamic && !r.is_empty());
         let declared_rule = r.props.get("membershipRule").and_then(Value::as_str).map(str::trim);
