@@ -283,6 +283,8 @@ async fn run_locked(
     if plan.is_empty() {
         output::result(&engine::render::text(&plan, output::color_stdout()));
         crate::governance::record_trust(&target.client, &plan, desired, &target.ledger_path, &attribution).await?;
+        // An account whose ownership was lost without proof is kept.
+        crate::lost_journal::journal_kept(store.path(), &plan, &Default::default(), &attribution)?;
         // Nothing to change, but natural-key matches the ledger lacks are
         // still recorded (a ledger cut short is filled in), and a log left
         // by a killed run is compacted.
@@ -453,6 +455,10 @@ async fn run_locked(
         );
     }
     compacted.context("writing the ledger at the end of the apply")?;
+    // Each account whose ownership was lost without proof and that this
+    // run did not block is kept: a journal line of its own.
+    let done: std::collections::BTreeSet<schema::Address> = report.results.iter().filter(|r| matches!(r.status, Status::Applied)).map(|r| r.address.clone()).collect();
+    crate::lost_journal::journal_kept(store.path(), &plan, &done, &attribution)?;
     // A create Graph accepted whose later step failed (a lagging read, an
     // assignment) changed the tenant: the plan is not given back (hostile
     // run 17, finding 9).

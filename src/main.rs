@@ -33,6 +33,7 @@ mod governance_writer;
 mod ledger_seal;
 mod ledger_restore;
 mod lost_ownership;
+mod lost_journal;
 mod reconcile_seal;
 mod reconcile_delta_bound;
 mod marker_merge;

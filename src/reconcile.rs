@@ -453,6 +453,9 @@ async fn pass(ctx: &Ctx<'_>, n: u64) -> Result<PassReport> {
         if let Some(l) = &held_lock {
             l.confirm().await.context("self-heal stopped before recording the pass")?;
         }
+        // Each account whose ownership was lost without proof that this
+        // pass did not block is kept: a journal line of its own.
+        crate::lost_journal::journal_kept(&ctx.target.ledger_path, &plan, &done, &crate::apply::Attribution::default())?;
         crate::reconcile_seal::record(&store, &ctx.target.client, org.as_deref(), &sealing, &desired, &observed, &plan, ledger, done, complete).await?;
         crate::reconcile_settled::drop_remedied(&plan, &applied, &mut held, &mut report);
     } else {

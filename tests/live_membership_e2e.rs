@@ -91,11 +91,13 @@ async fn a_service_account_added_live_to_a_targeted_group_is_refused() {
     let nested = create_group(&sb, "helpdesk-nested").await;
     add_member(&sb, &nested, &ledger_id(w, "user.msadmin")).await;
     add_member(&sb, &helpdesk, &nested).await;
-    let rule = format!("error[service-account-targeted] device_configuration.windows-restrictions: reaches service account user.msadmin through group.helpdesk > group id:{nested}, which holds it live");
+    // Reported once (gov25), naming the nesting path.
+    let rule = format!("error[service-account-targeted] device_configuration.windows-restrictions: user.msadmin is in group.helpdesk > group id:{nested} live (its membership is not managed in desired state), a service account");
     let o = cli(&sb, w, &["plan", d]);
     let out = format!("{}{}", text(&o.stdout), text(&o.stderr));
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains(&rule), "{out}");
+    assert_eq!(out.matches("[service-account-targeted] device_configuration.windows-restrictions: ").count(), 1, "once: {out}");
     let o = cli(&sb, w, &["apply", d, "--auto-approve"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("the plan breaks governance lints") && text(&o.stderr).contains(&rule), "{}", text(&o.stderr));

@@ -185,6 +185,9 @@ fn needs(desired: &DesiredModel, ledger: &Ledger, observed: &ObservedState) -> N
             _ => {}
         }
         todo.extend(refs.iter().filter(|g| g.kind == Kind::Group).filter_map(|g| ids.get(g)).map(|i| i.to_string()));
+        // A group the plan has not created yet is judged from desired
+        // state: the groups its `memberOf` rule names, live.
+        todo.extend(refs.iter().filter(|g| g.kind == Kind::Group && !ids.contains_key(g)).filter_map(|g| desired.resources.get(g)).flat_map(|r| named_by_rule(r, &groups)));
     }
     // Licensed groups: a service account among their live members gets a
     // licence (`governance::licensed_reach`).
@@ -212,6 +215,10 @@ fn needs(desired: &DesiredModel, ledger: &Ledger, observed: &ObservedState) -> N
             engine::plan::referenced_addresses(m, &mut refs);
         }
         todo.extend(refs.iter().filter(|m| m.kind == Kind::Group).filter_map(|m| ids.get(m)).map(|i| i.to_string()));
+        // A `memberOf` rule's groups: their live members are its members
+        // (`governance::live_members` follows them; hostile run 24,
+        // findings 7 and 8, the rest).
+        todo.extend(named_by_rule(r, &groups));
     }
     // Dynamic groups desired state declares are judged by their rule.
     let dynamic: BTreeSet<String> = ids
@@ -234,6 +241,12 @@ fn needs(desired: &DesiredModel, ledger: &Ledger, observed: &ObservedState) -> N
         start.insert(id.to_string());
     }
     Needs { start, managed }
+}
+
+/// The live groups a declared group's `memberOf` rule names (their ids).
+fn named_by_rule(r: &engine::DesiredResource, groups: &BTreeSet<&str>) -> Vec<String> {
+    let named = r.props.get("membershipRule").and_then(Value::as_str).and_then(engine::governance::member_of::member_of_ids).unwrap_or_default();
+    named.into_iter().filter_map(|n| groups.get(n.as_str()).or_else(|| groups.iter().find(|g| g.eq_ignore_ascii_case(&n))).map(|g| g.to_string())).collect()
 }
 
 /// Read the membership `observe` needs into `observed.memberships`. An

@@ -357,8 +357,7 @@ pub(crate) fn lint_live_indexed(desired: &DesiredModel, observed: &ObservedState
             }
         }
     }
-    out.extend(super::live::lint_membership_indexed(desired, observed, ids));
-    out.extend(super::unmanaged_reach::lint(desired, observed, ids));
+    out.extend(super::reach_once::merge(super::live::lint_membership_indexed(desired, observed, ids), super::unmanaged_reach::lint(desired, observed, ids)));
     out.extend(super::licensed_reach::live(desired, observed, ids));
     for o in observed.objects.get(&Kind::RoleAssignment).into_iter().flatten().filter(|_| holders_read) {
         if known_ids.contains_key(o.id.as_str()) {

@@ -109,6 +109,17 @@ fn walk(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address
                         let p = format!("{path} > {m}");
                         (Node::Declared(m, live), p)
                     }));
+                    // A `memberOf` rule (resolved by the plan) makes the
+                    // named groups' members this group's: followed like
+                    // declared nesting, down to live membership (hostile
+                    // run 24, findings 7 and 8, the rest).
+                    todo.extend(member_of_named(desired, &a).map(|n| match n {
+                        Ok(m) => {
+                            let p = format!("{path} > {m}");
+                            (Node::Declared(m, live), p)
+                        }
+                        Err(id) => (Node::Live(id.clone()), format!("{path} > group id:{id}")),
+                    }));
                 } else if let Some(id) = ids.get(&a) {
                     todo.push((Node::Live(id.clone()), path));
                 }
@@ -143,6 +154,17 @@ fn walk(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address
         }
     }
     out
+}
+
+/// The groups group `a`'s `memberOf` rule names, as the plan resolved
+/// them (`super::member_of::NESTED`): an address, or `Err(id)` for an id
+/// nothing declares.
+pub(crate) fn member_of_named<'a>(desired: &'a DesiredModel, a: &Address) -> impl Iterator<Item = Result<Address, String>> + 'a {
+    let named = desired.resources.get(a).and_then(|r| r.props.get(super::member_of::NESTED)).and_then(serde_json::Value::as_array);
+    named.into_iter().flatten().filter_map(crate::model::as_reference).map(|r| match r.strip_prefix("id:") {
+        Some(id) => Err(id.to_string()),
+        None => r.parse::<Address>().map_err(|_| r.to_string()),
+    })
 }
 
 /// Whether live member `id` is a guest: declared as one, or read as one

@@ -146,13 +146,32 @@ pub(crate) fn lint_indexed(desired: &DesiredModel, observed: &ObservedState, ids
     let gname = |id: &str| by_id.get(id).map(|a| a.to_string()).unwrap_or_else(|| format!("group id:{id}"));
     for (gid, gs) in &grants {
         let address = by_id.get(gid.as_str()).copied();
-        if address.is_some_and(|a| manages_membership(desired, a) || desired.service_account_groups.contains(a)) {
-            // Declared members: `super::holders` judges live extras; the
-            // service-accounts group is meant to be excluded and targeted.
-            continue;
-        }
         let group = gname(gid);
-        let (members, unread) = walk(observed, desired, by_id, gid, &group);
+        let (members, unread) = match address.filter(|a| manages_membership(desired, a) || desired.service_account_groups.contains(*a)) {
+            // The service-accounts group is meant to be excluded and
+            // targeted.
+            Some(a) if desired.service_account_groups.contains(a) => continue,
+            // Declared members: `super::holders` judges live extras. A
+            // `memberOf` rule holds the named groups' members: walked as
+            // live nesting is (hostile run 24, findings 7 and 8, the rest).
+            Some(a) => {
+                let named: Vec<String> = super::live_members::member_of_named(desired, a).filter_map(|n| n.map_or_else(Some, |m| ids.get(&m).cloned())).collect();
+                if named.is_empty() {
+                    continue;
+                }
+                let mut members = BTreeMap::new();
+                let mut unread = Vec::new();
+                for n in &named {
+                    let (m, u) = walk(observed, desired, by_id, n, &format!("{group} > {}", gname(n)));
+                    for (k, v) in m {
+                        members.entry(k).or_insert(v);
+                    }
+                    unread.extend(u);
+                }
+                (members, unread)
+            }
+            None => walk(observed, desired, by_id, gid, &group),
+        };
         for path in &unread {
             out.push(Finding {
                 severity: Severity::Warning,

@@ -50,12 +50,17 @@ pub struct Lost {
     pub changes: Vec<Change>,
     /// Why each change is sensitive.
     pub sensitive: BTreeMap<Address, String>,
+    /// Enabled service accounts among them (no block proposed: blocking
+    /// one breaks the tenant's automation), named for the operator to
+    /// declare (`super::lost_service`).
+    pub errors: Vec<super::lints::Finding>,
 }
 
 /// The accounts the journal shows tenantctl owned that the ledger owns no
 /// more, desired state does not declare (by address or natural key), and
 /// the tenant still has. `claimed`: object ids declared addresses match.
-pub fn find(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, claimed: &dyn Fn(&str) -> bool, disable: impl Fn(&Address, &LiveObject, String) -> Change) -> Lost {
+/// `service`: how a live account is a service account, if it is.
+pub fn find(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, claimed: &dyn Fn(&str) -> bool, service: &dyn Fn(&LiveObject) -> Option<String>, disable: impl Fn(&Address, &LiveObject, String) -> Change) -> Lost {
     let mut lost = Lost::default();
     if ledger.journal_owned.is_empty() || !absence_unproven(&ledger.seal) {
         return lost;
@@ -72,16 +77,26 @@ pub fn find(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, c
         }
         let enabled = o.props.get("accountEnabled") != Some(&Value::Bool(false));
         let who = format!("{address} (object {id}, {})", crate::render::text_safe(&format!("{:?}", o.display_name)));
+        let service_account = if enabled { service(o) } else { None };
         lost.warnings.push(format!(
             "{LOST} {who}: the journal shows tenantctl created or adopted it, but the ledger no longer owns it and desired state does not declare it, and the tenant's seal does not prove the ledger ({}), so whether its entry was cut honestly is not known. It is not tenantctl's to change unattended: {}",
             seal_says(&ledger.seal),
-            if enabled {
+            if service_account.is_some() {
+                "it is a service account, and blocking its sign-in would break the tenant's automation, so no block is proposed: its sign-in stays as it is, and the plan is refused until desired state declares it again (adopting it) or its ledger entry is put back"
+            } else if enabled {
                 "its sign-in stays as it is until approvers approve blocking it (the plan's sensitive change), or desired state declares it again (adopting it), or its ledger entry is put back"
             } else {
                 "its sign-in is already blocked, and it is left as it is"
             }
         ));
-        if enabled {
+        if let Some(how) = service_account {
+            lost.errors.push(super::lints::Finding {
+                severity: super::lints::Severity::Error,
+                lint: super::lost_service::LINT.into(),
+                address: address.to_string(),
+                message: format!("service account {who}, {how}, lost its unproven ledger ownership and nothing declares it: blocking a service account's sign-in breaks the tenant's automation, so tenantctl neither blocks it nor keeps it silently; declare it again (kind = \"service\", adopting it), or put its ledger entry back"),
+            });
+        } else if enabled {
             let reason = format!("adopt or block: {address} lost its unproven ledger ownership and nothing declares it; an enabled account nobody declares is standing access nobody approved to keep, so blocking its sign-in is proposed for approval (declare it to keep it)");
             // The sensitive reason is the change's note too (as every
             // unproven ownership's is, in `plan`).
@@ -91,6 +106,19 @@ pub fn find(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, c
         }
     }
     lost
+}
+
+/// The accounts `warnings` (a plan's) name as lost without proof, as
+/// [`find`] words them: (address, object id, the warning).
+pub fn named(warnings: &[String]) -> Vec<(Address, String, &str)> {
+    warnings
+        .iter()
+        .filter_map(|w| {
+            let (address, rest) = w.strip_prefix(LOST)?.trim_start().split_once(" (object ")?;
+            let (id, _) = rest.split_once(", ")?;
+            Some((address.parse().ok()?, id.to_string(), w.as_str()))
+        })
+        .collect()
 }
 
 fn seal_says(seal: &Seal) -> &'static str {
@@ -151,6 +179,13 @@ mod tests {
         ];
         let owned = journal_owned(lines.into_iter());
         assert_eq!(owned.into_iter().map(|(a, id)| format!("{a}={id}")).collect::<Vec<_>>(), vec!["user.temp=1"]);
+    }
+
+    #[test]
+    fn the_warnings_name_the_lost_accounts() {
+        let warnings = vec![format!("{LOST} user.temp (object 1-2, \"Temp\"): the journal shows"), "another warning".to_string(), format!("{LOST} not an address (object 3, \"x\")")];
+        let named: Vec<(String, String)> = named(&warnings).into_iter().map(|(a, id, _)| (a.to_string(), id)).collect();
+        assert_eq!(named, vec![("user.temp".to_string(), "1-2".to_string())]);
     }
 
     #[test]

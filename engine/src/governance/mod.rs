@@ -77,6 +77,9 @@ pub mod unmanaged_reach;
 pub mod sponsor;
 pub mod lost_ownership;
 pub mod origin;
+pub mod unit_live;
+pub mod lost_service;
+mod reach_once;
 
 pub use access::*;
 pub use certificates::not_after;

@@ -193,11 +193,25 @@ fn holds_walk(desired: &DesiredModel, g: &Address, account: &Address, maybe: boo
     // A `memberOf` rule is nesting, followed above once the plan resolved
     // it; its text proves nothing about the account.
     let (Some(rule), Some(a)) = (r.props.get("membershipRule").and_then(Value::as_str).filter(|r| super::member_of::member_of_ids(r).is_none()), desired.resources.get(account)) else { return false };
-    match super::rule::evaluate(rule, &a.props) {
+    match super::rule::evaluate(rule, &rule_props(account, &a.props)) {
         Some(true) => !paused || maybe,
         Some(false) => false,
         None => maybe,
     }
+}
+
+/// The properties a rule is judged on for declared `account`: its
+/// declared ones, and, for a guest, `userType` `Guest`, which every guest
+/// has (invited as one), so that a rule requiring `user.userType -eq
+/// "Member"` is proved to leave a guest out (gov16: a dynamic approver
+/// group otherwise made every attribute-less guest a possible approver).
+fn rule_props<'a>(account: &Address, props: &'a crate::Props) -> std::borrow::Cow<'a, crate::Props> {
+    if account.kind != Kind::Guest || props.keys().any(|k| k.eq_ignore_ascii_case("userType")) {
+        return std::borrow::Cow::Borrowed(props);
+    }
+    let mut p = props.clone();
+    p.insert("userType".into(), Value::String("Guest".into()));
+    std::borrow::Cow::Owned(p)
 }
 
 /// The service accounts proved excluded by `exclude` (see [`proven_members`]).

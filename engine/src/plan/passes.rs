@@ -50,7 +50,9 @@ pub(super) fn govern(s: &Sides, judged: &DesiredModel, draft: &mut Draft, undecl
     // ledger cut (gov22); `claimed`: an id a declared address matches.
     let claimed_ids = super::matching::Claimed::new(desired, matched);
     let claimed = |id: &str| claimed_ids.contains(id);
-    let lost = crate::governance::lost_ownership::find(desired, observed, ledger, &claimed, super::build::disable_account);
+    let service = crate::governance::lost_service::Judge::new(desired, observed, matched);
+    let mut lost = crate::governance::lost_ownership::find(desired, observed, ledger, &claimed, &|o| service.how(o), super::build::disable_account);
+    let lost_errors = std::mem::take(&mut lost.errors);
     warnings.extend(lost.warnings);
     changes.extend(lost.changes);
 
@@ -144,6 +146,8 @@ pub(super) fn govern(s: &Sides, judged: &DesiredModel, draft: &mut Draft, undecl
     crate::governance::settle(&mut lints, &changes);
     lints.extend(crate::governance::holders::lint_indexed(desired, observed, &index, &changes));
     lints.extend(crate::governance::live_reach::lint_indexed(judged, observed, &index));
+    lints.extend(crate::governance::unit_live::lint(judged, observed, &ids_by_address, &changes));
+    lints.extend(lost_errors);
     lints.extend(crate::governance::tightens::live_pim(judged, observed, &ids_by_address, &changes, ledger));
     lints.extend(crate::governance::pim_live::lint(judged, observed, &ids_by_address));
     lints.extend(crate::governance::pim_exposure::lint(judged, observed, &ids_by_address, &changes));
