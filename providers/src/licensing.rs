@@ -15,7 +15,7 @@
 //! Apply: `assign` posts `assignLicense` with the licences to add (new
 //! ones, and ones whose disabled plans changed) and the SKUs to remove.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use engine::apply::ExecError;
 use engine::{DesiredModel, Ledger, LiveObject, ObservedState};
@@ -164,16 +164,72 @@ pub fn problems(declared: Option<&Value>, skus: &BTreeMap<String, Sku>) -> Vec<S
 /// is matched to (ledger id, else natural key).
 fn targets<'a>(desired: &'a DesiredModel, ledger: &Ledger, observed: &ObservedState) -> Vec<(&'a Address, Option<String>)> {
     let mut out = Vec::new();
+    let (groups, users) = (Live::of(observed, Kind::Group), Live::of(observed, Kind::User));
     for (a, r) in &desired.resources {
         if !matches!(a.kind, Kind::Group | Kind::User) || !r.props.contains_key(PROP) {
             continue;
         }
-        let live = observed.objects.get(&a.kind).into_iter().flatten();
-        let by_ledger = ledger.id(a).and_then(|id| observed.objects.get(&a.kind).into_iter().flatten().find(|o| o.id == id));
-        let found = by_ledger.or_else(|| live.clone().find(|o| o.natural_key == r.natural_key)).map(|o| o.id.clone());
+        let live = if a.kind == Kind::Group { &groups } else { &users };
+        let by_ledger = ledger.id(a).and_then(|id| live.by_id(id));
+        let found = by_ledger.or_else(|| live.by_natural_key(&r.natural_key)).map(|o| o.id.clone());
         out.push((a, found));
     }
     out
+}
+
+/// The live objects of one kind by id and by natural key, looked up in
+/// constant time: a scan of the kind's objects per declared or listed
+/// object made reading licences quadratic (issue 13: at 100k objects,
+/// most of `export`'s CPU went to finding each of 70,000 users among
+/// them).
+struct Live<'a> {
+    by_id: HashMap<&'a str, &'a LiveObject>,
+    /// The first object of each natural key, as a scan would find it.
+    by_key: HashMap<&'a str, &'a LiveObject>,
+}
+
+impl<'a> Live<'a> {
+    fn of(observed: &'a ObservedState, kind: Kind) -> Live<'a> {
+        Live::of_objects(&observed.objects, kind)
+    }
+
+    fn of_objects(objects: &'a BTreeMap<Kind, Vec<LiveObject>>, kind: Kind) -> Live<'a> {
+        let objects = objects.get(&kind).map(Vec::as_slice).unwrap_or_default();
+        let mut live = Live { by_id: HashMap::with_capacity(objects.len()), by_key: HashMap::with_capacity(objects.len()) };
+        for o in objects {
+            live.by_id.entry(o.id.as_str()).or_insert(o);
+            live.by_key.entry(o.natural_key.as_str()).or_insert(o);
+        }
+        live
+    }
+
+    fn by_id(&self, id: &str) -> Option<&'a LiveObject> {
+        self.by_id.get(id).copied()
+    }
+
+    fn by_natural_key(&self, key: &str) -> Option<&'a LiveObject> {
+        self.by_key.get(key).copied()
+    }
+}
+
+/// Put each `(kind, id, licences)` on the live object of that id (the
+/// first, as a scan would), in one pass over each kind's objects: linear,
+/// where finding each object by a scan was quadratic. Ids no live object
+/// has are skipped.
+fn attach(observed: &mut ObservedState, read: Vec<(Kind, &str, Value)>) {
+    let mut at: HashMap<(Kind, &str), usize> = HashMap::new();
+    for kind in [Kind::Group, Kind::User] {
+        for (i, o) in observed.objects.get(&kind).into_iter().flatten().enumerate() {
+            at.entry((kind, o.id.as_str())).or_insert(i);
+        }
+    }
+    let places: Vec<(Kind, usize, Value)> = read.into_iter().filter_map(|(kind, id, v)| at.get(&(kind, id)).map(|&i| (kind, i, v))).collect();
+    drop(at);
+    for (kind, i, v) in places {
+        if let Some(o) = observed.objects.get_mut(&kind).and_then(|list| list.get_mut(i)) {
+            o.props.insert(PROP.into(), v);
+        }
+    }
 }
 
 /// The read of one declared user's or group's licences (in the
@@ -206,10 +262,6 @@ pub fn own_licenses(raw: &Value) -> Option<Value> {
         )),
         None => raw.get("assignedLicenses").cloned(),
     }
-}
-
-fn live_mut<'a>(observed: &'a mut ObservedState, kind: Kind, id: &str) -> Option<&'a mut LiveObject> {
-    observed.objects.get_mut(&kind)?.iter_mut().find(|o| o.id == id)
 }
 
 /// Read the licences of declared users and groups that declare them (of
@@ -248,19 +300,19 @@ pub async fn read(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger,
             return Ok(());
         }
     };
+    let mut read = Vec::new();
     for ((a, id), response) in found.iter().zip(responses) {
         match response.into_result() {
             Ok(body) => {
                 let body = body.unwrap_or(Value::Null);
-                if let Some(o) = live_mut(observed, a.kind, id) {
-                    o.props.insert(PROP.into(), live_prop(own_licenses(&body).as_ref(), &skus));
-                }
+                read.push((a.kind, id.as_str(), live_prop(own_licenses(&body).as_ref(), &skus)));
             }
             Err(e) => {
                 observed.unread.insert((*a).clone(), format!("its licences could not be read: {e}"));
             }
         }
     }
+    attach(observed, read);
     check(desired, &targets, &skus, observed);
     Ok(())
 }
@@ -270,6 +322,7 @@ pub async fn read(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger,
 fn check(desired: &DesiredModel, targets: &[(&Address, Option<String>)], skus: &BTreeMap<String, Sku>, observed: &mut ObservedState) {
     // SKU -> (users it is added to directly, groups it is added to).
     let mut adding: BTreeMap<String, (Vec<&Address>, Vec<&Address>)> = BTreeMap::new();
+    let live_objects = [Kind::Group, Kind::User].map(|kind| (kind, Live::of_objects(&observed.objects, kind)));
     for (a, id) in targets {
         let Some(r) = desired.resources.get(*a) else { continue };
         let found = problems(r.props.get(PROP), skus);
@@ -279,8 +332,8 @@ fn check(desired: &DesiredModel, targets: &[(&Address, Option<String>)], skus: &
             continue;
         }
         let live: BTreeSet<String> = id
-            .as_ref()
-            .and_then(|i| observed.objects.get(&a.kind).into_iter().flatten().find(|o| &o.id == i))
+            .as_deref()
+            .and_then(|i| live_objects.iter().find(|(k, _)| *k == a.kind).and_then(|(_, live)| live.by_id(i)))
             .map(|o| pairs(o.props.get(PROP)).into_iter().map(|(s, _)| s).collect())
             .unwrap_or_default();
         for (sku, _) in pairs(r.props.get(PROP)) {
@@ -311,12 +364,8 @@ async fn read_everything(client: &GraphClient, observed: &mut ObservedState) -> 
     let skus = skus(client).await?;
     for kind in [Kind::Group, Kind::User] {
         let list = client.v1().list_all(&format!("/{}?$select={}&$top=999", collection(kind), select(kind))).await?;
-        for raw in list {
-            let id = raw.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
-            if let Some(o) = live_mut(observed, kind, &id) {
-                o.props.insert(PROP.into(), live_prop(own_licenses(&raw).as_ref(), &skus));
-            }
-        }
+        let read = list.iter().map(|raw| (kind, raw.get("id").and_then(Value::as_str).unwrap_or_default(), live_prop(own_licenses(raw).as_ref(), &skus))).collect();
+        attach(observed, read);
     }
     Ok(())
 }
@@ -440,5 +489,75 @@ mod licensed_delete_tests {
     fn only_the_licence_refusal_is_retried_after_removing_licences() {
         assert!(refuses_licensed_delete(&bad_request("Unable to delete the group because there is a product license assigned to the group. To delete this group, remove any product licenses first.")));
         assert!(!refuses_licensed_delete(&bad_request("Invalid object identifier 'x'.")));
+    }
+}
+
+/// Licences of a whole tenant found on their objects in linear work: 100k
+/// users and 20k groups, listed in the reverse of the observed order. A
+/// scan of a kind's objects per listed object (as `read_everything` and
+/// `targets` did, issue 13) is 5 * 10^9 id comparisons here, minutes of
+/// CPU; a lookup is well under a second. What is asserted is the result:
+/// every object given its own licences, once, and found by ledger id or
+/// natural key.
+#[cfg(test)]
+mod at_scale {
+    use super::*;
+    use engine::{DesiredResource, Props};
+
+    const USERS: usize = 100_000;
+    const GROUPS: usize = 20_000;
+
+    fn live(kind: Kind, i: usize) -> LiveObject {
+        LiveObject { kind, id: format!("{}-{i:08}", kind.as_str()), natural_key: format!("{}{i}@contoso.example", kind.as_str()), display_name: format!("{i}"), props: Props::new() }
+    }
+
+    fn licences(i: usize) -> Value {
+        json!([{"sku": format!("SKU{}", i % 7), "disabledPlans": []}])
+    }
+
+    #[test]
+    fn every_object_of_a_large_tenant_is_found_once_by_id_or_natural_key() {
+        let mut observed = ObservedState::default();
+        for i in 0..USERS {
+            observed.insert(live(Kind::User, i));
+        }
+        for i in 0..GROUPS {
+            observed.insert(live(Kind::Group, i));
+        }
+        // As listed: reversed, plus an id no observed object has.
+        let ids: Vec<(Kind, String)> = (0..USERS).rev().map(|i| (Kind::User, live(Kind::User, i).id)).chain((0..GROUPS).rev().map(|i| (Kind::Group, live(Kind::Group, i).id))).collect();
+        let mut read: Vec<(Kind, &str, Value)> = ids.iter().map(|(k, id)| (*k, id.as_str(), licences(id[id.len() - 8..].parse().expect("a number")))).collect();
+        read.push((Kind::User, "not-observed", licences(0)));
+        attach(&mut observed, read);
+        for kind in [Kind::User, Kind::Group] {
+            for (i, o) in observed.objects[&kind].iter().enumerate() {
+                assert_eq!(o.props.get(PROP), Some(&licences(i)), "{}", o.id);
+            }
+        }
+
+        // Every user declared with licences: half bound in the ledger, half
+        // found by natural key.
+        let mut desired = DesiredModel::default();
+        let mut ledger = Ledger::default();
+        for i in 0..USERS {
+            let a = Address::new(Kind::User, format!("u{i}"));
+            let mut props = Props::new();
+            props.insert(PROP.into(), licences(i));
+            let o = live(Kind::User, i);
+            if i % 2 == 0 {
+                ledger.record(a.clone(), o.id.clone(), None, None);
+            }
+            desired.insert(DesiredResource { address: a, natural_key: o.natural_key, display_name: o.display_name, props, immutable: Vec::new(), assignment_props: Vec::new(), create_only: Props::new(), depends_on: Vec::new(), expires: None });
+        }
+        let found = targets(&desired, &ledger, &observed);
+        assert_eq!(found.len(), USERS);
+        for (a, id) in &found {
+            let i: usize = a.key[1..].parse().expect("a number");
+            assert_eq!(id.as_deref(), Some(live(Kind::User, i).id.as_str()), "{a}");
+        }
+        // Declared as live: no SKU is being added, nothing refused or warned.
+        let skus = parse_skus(&(0..7).map(|n| json!({"skuId": format!("00000000-0000-0000-0000-00000000000{n}"), "skuPartNumber": format!("SKU{n}"), "consumedUnits": 0, "prepaidUnits": {"enabled": 1, "suspended": 0, "warning": 0}, "servicePlans": []})).collect::<Vec<_>>());
+        check(&desired, &found, &skus, &mut observed);
+        assert!(observed.refused.is_empty() && observed.warnings.is_empty(), "{:?}", observed.warnings.first());
     }
 }
