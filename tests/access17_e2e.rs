@@ -81,6 +81,9 @@ const APPROVERS: &str = r#"stages = [{ primary_approvers = ["adele"], fallback_p
 const OTHER_APPROVERS: &str = r#"stages = [{ primary_approvers = ["megan"], fallback_primary_approvers = ["adele"], duration_before_automatic_denial = "P7D" }]
 "#;
 
+const ADDED_APPROVER: &str = r#"stages = [{ primary_approvers = ["adele", "megan"], fallback_primary_approvers = ["megan"], duration_before_automatic_denial = "P7D" }]
+"#;
+
 /// The id of the policy of `package` named `name`.
 async fn policy_id(sb: &sandbox::SandboxHandle, package: &str, name: &str) -> String {
     let all = graph(sb, Method::GET, &format!("{EM}/assignmentPolicies?$expand=accessPackage"), None).await;
@@ -98,26 +101,30 @@ fn reads(sb: &sandbox::SandboxHandle) -> u64 {
     c.requests.iter().chain(&c.batch_items).filter(|(k, _)| k.contains("assignmentRequests") || k.contains("assignmentPolicies")).map(|(_, n)| *n).sum()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn waiting_requests_are_named_when_a_group_admitted_loses_members_or_a_stage_changes_approvers() {
+/// The example with the contractors' policy applied, each contractor
+/// waiting on it and a partner on the external policy.
+struct Seeded {
+    sb: sandbox::SandboxHandle,
+    work: tempfile::TempDir,
+    dir: std::path::PathBuf,
+    /// Staff's, temp's and the lead's requests, and the partner's.
+    requests: [String; 4],
+}
+
+async fn seeded() -> Seeded {
     let sb = sandbox().await;
     let (work, dir) = kind_scratch(&[], "access17", "extra.toml", EXTRA);
     edit_file(&dir, "access-packages.toml", |t| format!("{t}{CONTRACTORS}"));
-    let (root, dd) = (work.path(), d(&dir));
-    let (code, out) = run(&sb, root, &["apply", dd, "--auto-approve"]);
+    let (code, out) = run(&sb, work.path(), &["apply", d(&dir), "--auto-approve"]);
     assert_eq!(code, Some(0), "{out}");
-    let ledger = ledger_of(root);
+    let ledger = ledger_of(work.path());
     let package = id_of(&ledger, "access_package.fabrikam-audit");
     let external = policy_id(&sb, &package, "Fabrikam auditors").await;
     let contractors = policy_id(&sb, &package, "Audit contractors").await;
-
-    // Each contractor waits on the contractors' policy, a partner on the
-    // external one.
-    let mut waiting = Vec::new();
+    let mut requests = Vec::new();
     for who in ["user.access17-staff", "user.access17-temp", "user.access17-lead"] {
-        waiting.push(sb.add_pending_request(&package, &contractors, &id_of(&ledger, who)).expect("the contractor's request waits"));
+        requests.push(sb.add_pending_request(&package, &contractors, &id_of(&ledger, who)).expect("the contractor's request waits"));
     }
-    let [staff_request, temp_request, lead_request] = <[String; 3]>::try_from(waiting).expect("three requests");
     let r = reqwest::Client::new()
         .post(format!("{}/_sandbox/objects/users", sb.base_url()))
         .json(&json!({"displayName": "Pending Partner", "userPrincipalName": PARTNER, "mail": "partner17@fabrikam.com", "userType": "Guest", "accountEnabled": true}))
@@ -126,7 +133,15 @@ async fn waiting_requests_are_named_when_a_group_admitted_loses_members_or_a_sta
         .expect("the sandbox answers");
     assert!(r.status().is_success(), "{}", r.status());
     let partner = r.json::<Value>().await.expect("the user")["id"].as_str().expect("its id").to_string();
-    let partner_request = sb.add_pending_request(&package, &external, &partner).expect("the guest's request waits");
+    requests.push(sb.add_pending_request(&package, &external, &partner).expect("the guest's request waits"));
+    let requests = <[String; 4]>::try_from(requests).expect("four requests");
+    Seeded { sb, work, dir, requests }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_requests_of_people_taken_out_of_a_group_a_policy_admits_are_named() {
+    let Seeded { sb, work, dir, requests: [staff_request, temp_request, lead_request, _] } = seeded().await;
+    let (root, dd) = (work.path(), d(&dir));
 
     // Converged: nothing named.
     sb.reset_counts();
@@ -154,11 +169,17 @@ async fn waiting_requests_are_named_when_a_group_admitted_loses_members_or_a_sta
     assert!(w.contains("narrows policy `Audit contractors` (group `access17 contractors`, an allowed requestor, loses 1 member it admitted)"), "{out}");
     assert!(w.contains("1 request already waiting") && w.contains(TEMP) && w.contains(&temp_request), "{out}");
     assert!(!w.contains(STAFF) && !w.contains(&staff_request) && !w.contains(LEAD) && !w.contains(&lead_request) && !w.contains(PARTNER), "only the person the policy stops admitting: {out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
 
-    // The membership back, the stage re-pointed (Megan instead of Adele,
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_waiting_through_a_policy_whose_stage_is_re_pointed_is_named() {
+    let Seeded { sb, work, dir, requests: [staff_request, temp_request, lead_request, partner_request] } = seeded().await;
+    let (root, dd) = (work.path(), d(&dir));
+
+    // The stage re-pointed (Megan instead of Adele, Adele the fallback,
     // still one stage): every request waiting through the policy is
     // named, the partner's through the other policy is not.
-    edit_file(&dir, "extra.toml", |t| t.replacen(FEWER, MEMBERS, 1));
     edit_file(&dir, "access-packages.toml", |t| {
         let at = t.find("[access_package.fabrikam-audit.policies.contractors.request_approval_settings]").expect("the contractors' approval");
         format!("{}{}", &t[..at], t[at..].replacen(APPROVERS, OTHER_APPROVERS, 1))
@@ -172,5 +193,14 @@ async fn waiting_requests_are_named_when_a_group_admitted_loses_members_or_a_sta
         assert!(w.contains(who) && w.contains(id.as_str()), "{who}: {out}");
     }
     assert!(w.contains("have the approvers now declared decide") && !w.contains(PARTNER) && !w.contains(&partner_request), "{out}");
+
+    // An approver only added takes no one's power away: nothing named.
+    edit_file(&dir, "access-packages.toml", |t| {
+        let at = t.find("[access_package.fabrikam-audit.policies.contractors.request_approval_settings]").expect("the contractors' approval");
+        format!("{}{}", &t[..at], t[at..].replacen(OTHER_APPROVERS, ADDED_APPROVER, 1))
+    });
+    let (code, out) = run(&sb, root, &["plan", dd]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("access_package.fabrikam-audit") && warning(&out).is_empty(), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
