@@ -1,8 +1,11 @@
-//! Requests already waiting under a policy the plan narrows or deletes.
+//! Requests already waiting under a policy the plan narrows, re-points or
+//! deletes.
 //!
 //! Narrowing an assignment policy (fewer people may request, self-requests
-//! turned off, approval or an approval stage added) changes what Entra
-//! admits from then on; requests already waiting for an approver are
+//! turned off, approval or an approval stage added, people taken out of a
+//! group it admits: `access_policy_audience`) or re-pointing one of its
+//! approval stages (`access_policy_approvers`) changes what Entra admits,
+//! or who approves, from then on; requests already waiting for an approver are
 //! neither re-checked nor cancelled, so an approver can still grant what
 //! the policy no longer admits. The plan says so, naming them, policy by
 //! policy: for each declared package matched live (the ledger's id, else
@@ -20,18 +23,20 @@
 //! accessPackageAssignment resource). The `userAdd` requests still waiting
 //! (`submitted`, `pendingApproval`, `scheduled`: the v1.0
 //! `accessPackageRequestState` members before a decision) whose policy id
-//! is one narrowed or deleted are named in a plan warning. A request whose
+//! is one narrowed, re-pointed or deleted are named in a plan warning;
+//! of a policy narrowed only through its groups' membership, only the
+//! requests of the people taken out (by the requestor's `objectId`). A request whose
 //! policy Graph does not give (no assignment, or the nested expansion
 //! refused, when the documented listing is asked again without it), or a
 //! package whose policies' ids could not be read, is never taken as
 //! another policy's: its waiting requests are named with that said.
 //!
-//! Costs nothing unless a policy is narrowed or deleted: one listing of
+//! Costs nothing unless a policy is narrowed, re-pointed or deleted: one listing of
 //! the policies, and one of requests per such package. A listing that
 //! fails (after the client's retries) is said in the warning, never taken
 //! as "none waiting"; only an authentication failure fails the plan.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use engine::{DesiredModel, Ledger, LiveObject, ObservedState};
 use schema::{Address, Kind};
@@ -39,6 +44,8 @@ use serde_json::Value;
 
 use super::access_package::{declared_policy_names, policy_keys, policy_package, POLICIES_LISTING};
 use super::access_package_assignment::REQUESTS;
+use super::access_policy_approvers::repointed;
+use super::access_policy_audience::{dropped, resolve};
 use super::access_policy_rename::{names, rename};
 use super::registry::lit;
 use super::str_field;
@@ -98,36 +105,64 @@ pub fn narrowing(want: &Value, have: &Value) -> Vec<String> {
     why
 }
 
-/// A live policy the plan narrows or deletes: its key in the package's
-/// props, and what the plan does to it, as words.
+/// A live policy the plan narrows, re-points or deletes: its key in the
+/// package's props, what the plan does to it, as words, and whose waiting
+/// requests it concerns: everyone's (`None`), or only those of the people
+/// (live ids) it stops admitting through its groups' membership.
 struct Touched {
     key: String,
     said: String,
+    only: Option<BTreeSet<String>>,
+    /// Whether it re-points an approval stage.
+    moved: bool,
 }
 
-/// The declared policy `want` with its specific targets named as live
-/// ones are (a reference to the object id: the ledger's, else the live
-/// object with the declared one's natural key), so a target kept is not
-/// taken for one taken out. A target not found live stays as declared.
+/// The declared policy `want` with its specific targets and approvers
+/// named as live ones are (a reference to the object id: the ledger's,
+/// else the live object with the declared one's natural key), so a
+/// subject kept is not taken for one taken out. A subject not found live
+/// stays as declared.
 fn resolved(want: &Value, desired: &DesiredModel, ledger: &Ledger, observed: &ObservedState) -> Value {
     let mut w = want.clone();
-    if let Some(Value::Array(ts)) = w.get_mut("specificAllowedTargets") {
-        for t in ts.iter_mut() {
-            let Some(a) = engine::model::as_reference(t).and_then(|r| r.parse::<Address>().ok()) else { continue };
-            let id = ledger.id(&a).map(str::to_string).or_else(|| {
-                let key = &desired.resources.get(&a)?.natural_key;
-                observed.objects.get(&a.kind)?.iter().find(|o| &o.natural_key == key).map(|o| o.id.clone())
-            });
-            if let Some(id) = id {
-                *t = engine::model::reference(id);
+    let each = |v: Option<&mut Value>| {
+        if let Some(Value::Array(ts)) = v {
+            for t in ts.iter_mut() {
+                *t = resolve(t, desired, ledger, observed);
+            }
+        }
+    };
+    each(w.get_mut("specificAllowedTargets"));
+    if let Some(Value::Array(stages)) = w.pointer_mut("/requestApprovalSettings/stages") {
+        for s in stages.iter_mut() {
+            for list in ["primaryApprovers", "fallbackPrimaryApprovers", "escalationApprovers", "fallbackEscalationApprovers"] {
+                each(s.get_mut(list));
             }
         }
     }
     w
 }
 
+/// What the plan does to the live policy `have` it keeps as `want`, if
+/// it touches the requests waiting through it.
+fn kept(w: &Value, have: &Value, key: &str, desired: &DesiredModel, ledger: &Ledger, observed: &ObservedState) -> Option<Touched> {
+    let want = resolved(w, desired, ledger, observed);
+    let mut why = narrowing(&want, have);
+    let narrowed = !why.is_empty();
+    let members = dropped(&want, have, desired, ledger, observed);
+    why.extend(members.said.iter().cloned());
+    let moved = repointed(&want, have);
+    let verb = if why.is_empty() { "re-points the approval of" } else { "narrows" };
+    why.extend(moved.iter().cloned());
+    if why.is_empty() {
+        return None;
+    }
+    // Only the people taken out of its groups, unless the policy itself changes.
+    let only = (!narrowed && moved.is_empty()).then_some(members.people);
+    Some(Touched { key: key.to_string(), said: format!("{verb} policy `{}` ({})", str_field(w, "displayName"), why.join("; ")), only, moved: !moved.is_empty() })
+}
+
 /// The declared packages matched live, each with the live policies the
-/// plan narrows or deletes.
+/// plan narrows, re-points or deletes.
 fn touched<'a>(desired: &DesiredModel, ledger: &Ledger, observed: &ObservedState, live: &'a [LiveObject]) -> Vec<(String, &'a LiveObject, Vec<Touched>)> {
     let mut out = Vec::new();
     for r in desired.resources.values().filter(|r| r.address.kind == Kind::AccessPackage) {
@@ -140,13 +175,8 @@ fn touched<'a>(desired: &DesiredModel, ledger: &Ledger, observed: &ObservedState
         // declared namesake is deleted by the package's writer.
         for (key, h) in have {
             match want.get(key) {
-                Some(w) => {
-                    let why = narrowing(&resolved(w, desired, ledger, observed), h);
-                    if !why.is_empty() {
-                        said.push(Touched { key: key.clone(), said: format!("narrows policy `{}` ({})", str_field(w, "displayName"), why.join("; ")) });
-                    }
-                }
-                None => said.push(Touched { key: key.clone(), said: format!("deletes policy `{}`", str_field(h, "displayName")) }),
+                Some(w) => said.extend(kept(w, h, key, desired, ledger, observed)),
+                None => said.push(Touched { key: key.clone(), said: format!("deletes policy `{}`", str_field(h, "displayName")), only: None, moved: false }),
             }
         }
         if !said.is_empty() {
@@ -194,6 +224,8 @@ pub(super) struct Waiting {
     pub policy: Option<String>,
     /// That policy's display name, when Graph gave it.
     pub policy_name: Option<String>,
+    /// The requestor's object id, when Graph gave it.
+    pub requestor: Option<String>,
 }
 
 /// The package's `userAdd` requests still waiting, in a stable order.
@@ -213,7 +245,8 @@ pub(super) async fn waiting(client: &GraphClient, package: &str) -> Result<Vec<W
         let id = str_field(r, "id").to_string();
         let policy = r.pointer("/assignment/assignmentPolicy/id").and_then(Value::as_str).filter(|p| !p.is_empty()).map(str::to_string);
         let policy_name = r.pointer("/assignment/assignmentPolicy/displayName").and_then(Value::as_str).filter(|p| !p.is_empty()).map(str::to_string);
-        out.insert((name.to_lowercase(), id.clone()), Waiting { shown: format!("{name} ({id}, {})", str_field(r, "state")), policy, policy_name });
+        let requestor = Some(str_field(&subject, "objectId").to_string()).filter(|o| !o.is_empty());
+        out.insert((name.to_lowercase(), id.clone()), Waiting { shown: format!("{name} ({id}, {})", str_field(r, "state")), policy, policy_name, requestor });
     }
     Ok(out.into_values().collect())
 }
@@ -226,21 +259,35 @@ fn waiting_said(n: usize, policies: usize) -> String {
     format!("{n} {noun} already waiting for approval through {it} {verb} not re-checked by Entra and")
 }
 
+/// Whether a request by `requestor` is one `only` concerns (`None`:
+/// everyone's). A requestor Graph did not give is never left out.
+fn concerns(only: Option<&BTreeSet<String>>, requestor: Option<&String>) -> bool {
+    match (only, requestor) {
+        (Some(people), Some(r)) => people.contains(r),
+        _ => true,
+    }
+}
+
+/// A touched policy by live id: its name shown, and whose requests it
+/// concerns (`Touched::only`).
+type Known = BTreeMap<String, (String, Option<BTreeSet<String>>)>;
+
 /// The waiting requests of one package that came through a policy in
-/// `touched` (by live id), or whose policy is not known, each shown with
-/// the policy it came through.
-fn through_touched(who: Vec<Waiting>, touched: &BTreeMap<String, String>) -> Vec<String> {
+/// `touched` (by live id) and that its change concerns, or whose policy is
+/// not known and that any change concerns, each shown with the policy it
+/// came through.
+fn through_touched(who: Vec<Waiting>, touched: &Known) -> Vec<String> {
     who.into_iter()
         .filter_map(|w| match &w.policy {
-            Some(p) => touched.get(p).map(|name| format!("{} through policy `{name}`", w.shown)),
-            None => Some(format!("{}, whose policy Graph did not give", w.shown)),
+            Some(p) => touched.get(p).filter(|(_, only)| concerns(only.as_ref(), w.requestor.as_ref())).map(|(name, _)| format!("{} through policy `{name}`", w.shown)),
+            None => touched.values().any(|(_, only)| concerns(only.as_ref(), w.requestor.as_ref())).then(|| format!("{}, whose policy Graph did not give", w.shown)),
         })
         .collect()
 }
 
-/// Warn, for each package whose policy the plan narrows or deletes, of
-/// the requests already waiting through it. Only an authentication
-/// failure is an error.
+/// Warn, for each package whose policy the plan narrows, re-points or
+/// deletes, of the requests already waiting through it. Only an
+/// authentication failure is an error.
 pub async fn read(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger, observed: &mut ObservedState) -> Result<(), GraphError> {
     if observed.unreadable.contains_key(&Kind::AccessPackage) {
         return Ok(());
@@ -261,12 +308,12 @@ pub async fn read(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger,
         // The live ids of the policies touched, with the names shown; any
         // not known (its id not read) and the package's waiting requests
         // are all named, never matched by name.
-        let known: Result<BTreeMap<String, String>, String> = match &ids {
+        let known: Result<Known, String> = match &ids {
             Ok(ids) => said
                 .iter()
                 .map(|t| {
                     let name = o.props.get(POLICIES).and_then(|p| p.get(&t.key)).map(|p| str_field(p, "displayName").to_string()).unwrap_or_else(|| t.key.clone());
-                    ids.get(&(o.id.clone(), t.key.clone())).map(|id| (id.clone(), name)).ok_or_else(|| format!("policy `{}` was not among the policies read", t.key))
+                    ids.get(&(o.id.clone(), t.key.clone())).map(|id| (id.clone(), (name, t.only.clone()))).ok_or_else(|| format!("policy `{}` was not among the policies read", t.key))
                 })
                 .collect(),
             Err(e) => Err(format!("the package's policies could not be read ({e})")),
@@ -275,11 +322,19 @@ pub async fn read(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger,
             Ok(who) => {
                 let (who, note) = match &known {
                     Ok(touched) => (through_touched(who, touched), String::new()),
-                    Err(why) => (who.into_iter().map(|w| w.shown).collect(), format!(" (which policy each came through is not known: {why}; every request waiting on the package is named)")),
+                    // Not knowing the policy, every request any change
+                    // concerns: everyone's, unless each change is to
+                    // groups' membership only (then those people's).
+                    Err(why) => {
+                        let any = |w: &Waiting| said.iter().any(|t| concerns(t.only.as_ref(), w.requestor.as_ref()));
+                        let whose = if said.iter().all(|t| t.only.is_some()) { "of the people taken out " } else { "" };
+                        (who.into_iter().filter(any).map(|w| w.shown).collect(), format!(" (which policy each came through is not known: {why}; every request {whose}waiting on the package is named)"))
+                    }
                 };
                 if !who.is_empty() {
+                    let moved = if said.iter().any(|t| t.moved) { "; an approver taken out of a stage can still decide those sent to them: have the approvers now declared decide" } else { "" };
                     observed.warnings.push(format!(
-                        "{address}: this plan {changed}, but {} can still be approved: {}{note}. Approvers: deny those the changed policy no longer admits",
+                        "{address}: this plan {changed}, but {} can still be approved: {}{note}. Approvers: deny those the changed policy no longer admits{moved}",
                         waiting_said(who.len(), said.len()),
                         who.join(", ")
                     ));
@@ -323,9 +378,20 @@ mod tests {
 
     #[test]
     fn a_request_whose_policy_is_unknown_is_never_dropped() {
-        let w = |shown: &str, policy: Option<&str>| Waiting { shown: shown.into(), policy: policy.map(str::to_string), policy_name: None };
-        let touched = BTreeMap::from([("p1".to_string(), "Narrowed".to_string())]);
+        let w = |shown: &str, policy: Option<&str>| Waiting { shown: shown.into(), policy: policy.map(str::to_string), policy_name: None, requestor: Some(format!("u-{shown}")) };
+        let touched = Known::from([("p1".to_string(), ("Narrowed".to_string(), None))]);
         let named = through_touched(vec![w("a", Some("p1")), w("b", Some("p2")), w("c", None)], &touched);
         assert_eq!(named, vec!["a through policy `Narrowed`".to_string(), "c, whose policy Graph did not give".to_string()]);
+    }
+
+    #[test]
+    fn a_policy_narrowed_through_its_groups_concerns_only_the_people_taken_out() {
+        let w = |shown: &str, policy: Option<&str>| Waiting { shown: shown.into(), policy: policy.map(str::to_string), policy_name: None, requestor: Some(format!("u-{shown}")) };
+        let touched = Known::from([("p1".to_string(), ("Staff".to_string(), Some(BTreeSet::from(["u-a".to_string(), "u-c".to_string()]))))]);
+        let named = through_touched(vec![w("a", Some("p1")), w("b", Some("p1")), w("c", None), w("d", None)], &touched);
+        assert_eq!(named, vec!["a through policy `Staff`".to_string(), "c, whose policy Graph did not give".to_string()]);
+        let mut unknown = w("e", Some("p1"));
+        unknown.requestor = None;
+        assert_eq!(through_touched(vec![unknown], &touched), vec!["e through policy `Staff`".to_string()], "a requestor Graph did not give is never left out");
     }
 }

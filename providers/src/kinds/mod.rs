@@ -52,6 +52,8 @@ pub mod access_package;
 pub mod access_package_export;
 pub mod access_policy_props;
 pub mod access_policy_pending;
+pub mod access_policy_audience;
+pub mod access_policy_approvers;
 pub mod access_package_deleted_requests;
 pub mod settings_catalog_secret;
 pub mod access_package_assignment;

@@ -1,0 +1,85 @@
+//! An approval stage the plan re-points to other approvers (hostile run
+//! 28, finding 8).
+//!
+//! A request waiting for approval was sent to the approvers its stage had
+//! when it was made; re-pointing the stage (the requestor's manager
+//! replaced by a group, one person by another) leaves those requests with
+//! the approvers taken out, who can still decide them. So a stage, present
+//! on both sides with approval required for add, from which the plan takes
+//! out an approver (primary, fallback, escalation or fallback escalation),
+//! counts as a change to the requests waiting through the policy, whatever
+//! the number of stages does. An approver only added takes no one's power
+//! away and is not counted. Subjects compare as live props name them
+//! (`access_policy_audience::resolve`: a declared user or group by its
+//! live id, a special approver by name).
+
+use serde_json::Value;
+
+/// The approver lists of a stage, in props form, with how they are said.
+const LISTS: &[(&str, &str)] = &[
+    ("primaryApprovers", "approver"),
+    ("fallbackPrimaryApprovers", "fallback approver"),
+    ("escalationApprovers", "escalation approver"),
+    ("fallbackEscalationApprovers", "fallback escalation approver"),
+];
+
+fn stages(p: &Value) -> &[Value] {
+    p.pointer("/requestApprovalSettings/stages").and_then(Value::as_array).map_or(&[], Vec::as_slice)
+}
+
+fn approval(p: &Value) -> bool {
+    p.pointer("/requestApprovalSettings/isApprovalRequiredForAdd").and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// How the declared policy `want` (subjects resolved) re-points the
+/// approval stages of the live `have`: "approval stage 1 re-pointed (1
+/// approver taken out, ...)", one entry a stage.
+pub fn repointed(want: &Value, have: &Value) -> Vec<String> {
+    if !approval(want) || !approval(have) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (n, (w, h)) in stages(want).iter().zip(stages(have)).enumerate() {
+        let mut out_of = Vec::new();
+        for (list, said) in LISTS {
+            // A list desired state leaves out is not changed by the plan.
+            let Some(kept) = w.get(*list).and_then(Value::as_array) else { continue };
+            let gone = h.get(*list).and_then(Value::as_array).into_iter().flatten().filter(|a| !kept.contains(a)).count();
+            if gone > 0 {
+                out_of.push(format!("{gone} {said}{} taken out", if gone == 1 { "" } else { "s" }));
+            }
+        }
+        if !out_of.is_empty() {
+            out.push(format!("approval stage {} re-pointed ({}; requests already sent there stay with them)", n + 1, out_of.join(", ")));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::model::reference;
+    use serde_json::json;
+
+    fn policy(required: bool, stages: Value) -> Value {
+        json!({"requestApprovalSettings": {"isApprovalRequiredForAdd": required, "stages": stages}})
+    }
+
+    #[test]
+    fn an_approver_taken_out_of_a_stage_is_a_re_pointing_and_one_added_is_not() {
+        let adele = reference("u-adele");
+        let megan = reference("u-megan");
+        let leads = reference("g-leads");
+        let have = policy(true, json!([{"primaryApprovers": ["requestor_manager"], "fallbackPrimaryApprovers": [adele]}]));
+        assert!(repointed(&have, &have).is_empty());
+        let moved = policy(true, json!([{"primaryApprovers": [leads], "fallbackPrimaryApprovers": [adele]}]));
+        assert_eq!(repointed(&moved, &have), vec!["approval stage 1 re-pointed (1 approver taken out; requests already sent there stay with them)".to_string()]);
+        let added = policy(true, json!([{"primaryApprovers": ["requestor_manager", leads], "fallbackPrimaryApprovers": [adele, megan]}]));
+        assert!(repointed(&added, &have).is_empty(), "approvers added take no one's power away");
+        let fallback = policy(true, json!([{"primaryApprovers": ["requestor_manager"], "fallbackPrimaryApprovers": [megan]}, {"primaryApprovers": [adele]}]));
+        assert_eq!(repointed(&fallback, &have), vec!["approval stage 1 re-pointed (1 fallback approver taken out; requests already sent there stay with them)".to_string()]);
+        assert!(repointed(&policy(false, json!([])), &have).is_empty(), "approval turned off re-points nothing");
+        assert!(repointed(&moved, &policy(false, json!([{"primaryApprovers": ["requestor_manager"]}]))).is_empty(), "no approval was required before");
+    }
+}
