@@ -10,6 +10,7 @@ mod governance_cmd;
 mod trust_store;
 mod output;
 mod reconcile;
+mod reconcile_report;
 mod reconcile_window;
 mod reconcile_lints;
 mod reconcile_pending;
