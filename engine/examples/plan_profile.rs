@@ -32,7 +32,7 @@
 //! `ratify::in_sync`: the 70,000 users found in sync get their approved
 //! record): each record is a `Ledger::apply_op`, which scans the whole
 //! ledger for the id, so 100,000 records into a 100,000-entry ledger ran
-//! over 15 min of CPU here (quadratic; perf13 report). The users of this
+//! 16 minutes here before it was stopped (quadratic; perf13 report). The users of this
 //! steady state record no approved state (each plan passes over them as
 //! adopted accounts, which are not reviewed whole).
 
