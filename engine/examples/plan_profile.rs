@@ -18,7 +18,23 @@
 //! (to show two builds plan byte-identically). `PLAN_PROFILE_SEAL=broken`
 //! plans with a ledger the tenant's seal does not prove (every fact
 //! unproven: the whole review of `governance::unproven_record`);
-//! `PLAN_PROFILE_RUNS=N` plans N times.
+//! `PLAN_PROFILE_RUNS=N` plans N times. `PLAN_PROFILE_SEAL=sealed` plans
+//! with a ledger the tenant's seal proves (as after an apply).
+//!
+//! `PLAN_PROFILE_APPLY=OUT` (with a directory): after the last plan, apply
+//! it through `engine::apply` with an executor that sends nothing and
+//! refuses every change but a ratification (an adoption review sends
+//! nothing to Graph), and write the dump with the ledger that apply left
+//! to `OUT`: the steady state of a repository whose adoption review was
+//! approved and applied (plan it with `PLAN_PROFILE_SEAL=sealed`). Not
+//! done: what the CLI's complete apply records after the walk
+//! (`recorded::remember`, `ledger_location::record_locations`,
+//! `ratify::in_sync`: the 70,000 users found in sync get their approved
+//! record): each record is a `Ledger::apply_op`, which scans the whole
+//! ledger for the id, so 100,000 records into a 100,000-entry ledger ran
+//! 16 minutes here before it was stopped (quadratic; perf13 report). The users of this
+//! steady state record no approved state (each plan passes over them as
+//! adopted accounts, which are not reviewed whole).
 
 use chrono::{TimeZone, Utc};
 use engine::model::reference;
@@ -89,6 +105,34 @@ fn thread_cpu() -> std::time::Duration {
     std::time::Duration::from_millis(ticks * 10)
 }
 
+/// Carries out ratifications only: they send nothing to Graph.
+struct RatifyOnly;
+
+impl engine::apply::Executor for RatifyOnly {
+    fn execute(&self, change: &engine::Change, _ids: &std::collections::BTreeMap<Address, String>) -> impl std::future::Future<Output = Result<engine::apply::Outcome, engine::apply::ExecError>> + Send {
+        let result = if engine::governance::ratify::is_ratify(change) {
+            Ok(engine::apply::Outcome::default())
+        } else {
+            Err(engine::apply::ExecError { message: format!("{} {}: not a ratification, not applied here", change.action.as_str(), change.address), request_id: None, retryable: false, stops_run: false, not_sent: true })
+        };
+        std::future::ready(result)
+    }
+}
+
+/// Apply `p` (ratifications only) to `ledger` and write the dump to `out`.
+fn write_applied(p: &engine::Plan, ledger: &Ledger, options: &PlanOptions, dir: &std::path::Path, out: &std::path::Path) {
+    let mut ledger = ledger.clone();
+    let apply_options = engine::apply::ApplyOptions { concurrency: 1, now: options.now.to_rfc3339() };
+    let report = futures::executor::block_on(engine::apply::apply(p, &mut ledger, &RatifyOnly, &apply_options, |_, _| {}));
+    assert!(report.ok(), "only ratifications are applied: {:?}", report.results.iter().find(|r| !matches!(r.status, engine::apply::Status::Applied)));
+    std::fs::create_dir_all(out).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
+    for name in ["desired.json", "observed.json"] {
+        std::fs::copy(dir.join(name), out.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    std::fs::write(out.join("ledger.json"), serde_json::to_vec(&ledger).expect("a ledger serializes")).expect("ledger.json");
+    eprintln!("applied {} ratifications; steady state written to {}", report.applied(), out.display());
+}
+
 fn main() {
     let arg = std::env::args().nth(1).unwrap_or_default();
     let options = PlanOptions { now: Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0).single().expect("time") };
@@ -108,6 +152,10 @@ fn main() {
     if broken {
         ledger.seal = engine::ledger_seal::Seal::Broken { ledger: "sha256:ledger".into(), recorded: "sha256:recorded".into(), only: None };
     }
+    if std::env::var("PLAN_PROFILE_SEAL").as_deref() == Ok("sealed") {
+        ledger.seal = engine::ledger_seal::Seal::Sealed;
+    }
+    let apply_to = std::env::var("PLAN_PROFILE_APPLY").ok();
     let out = std::env::args().nth(2);
     let runs = std::env::var("PLAN_PROFILE_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(runs);
     for run in 0..runs {
@@ -120,6 +168,9 @@ fn main() {
         eprintln!("plan of {label}: {:?} wall, {:.2} s CPU (thread), {} ids, {} changes", started.elapsed(), cpu.as_secs_f64(), p.ids.len(), p.changes.len());
         if let Some(out) = out.as_deref().filter(|_| run + 1 == runs) {
             std::fs::write(out, serde_json::to_vec_pretty(&p).expect("a plan serializes")).unwrap_or_else(|e| panic!("{out}: {e}"));
+        }
+        if let Some(to) = apply_to.as_deref().filter(|_| run + 1 == runs && dir.is_dir()) {
+            write_applied(&p, &ledger, &options, dir, std::path::Path::new(to));
         }
     }
 }

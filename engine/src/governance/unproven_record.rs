@@ -102,11 +102,6 @@ pub fn review(change: &mut Change, r: &DesiredResource, judged: &DesiredModel, h
         .map(|(k, v)| FieldChange { field: k.clone(), before: Some(Value::String(before(how).into())), after: Some(canonical(v)).filter(|v| !v.is_null()) })
         .collect();
     let a = &r.address;
-    // Judged as if every declared field were new.
-    let mut judged_as_new = change.clone();
-    for f in &mut judged_as_new.fields {
-        f.before = None;
-    }
     let controls = super::tightens::is_control(a.kind) || a.kind == Kind::RolePolicy;
     let g = grants(r);
     let why = if controls {
@@ -114,6 +109,13 @@ pub fn review(change: &mut Change, r: &DesiredResource, judged: &DesiredModel, h
     } else if !g.is_empty() {
         format!("{a} declares who holds or is granted something ({})", g.join(", "))
     } else {
+        // Judged as if every declared field were new (the copy only
+        // where it is judged: an adopted tenant's review holds one
+        // change per group and policy, issue 13).
+        let mut judged_as_new = change.clone();
+        for f in &mut judged_as_new.fields {
+            f.before = None;
+        }
         super::sensitivity::classify(&judged_as_new, judged, 1)?
     };
     Some(whole_reason(&why, a, how))

@@ -15,6 +15,7 @@
 //! the same checks as before, in the same order, so what a plan says is
 //! unchanged.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -40,11 +41,14 @@ pub(super) struct Index<'a> {
     pub live_by_id: HashMap<&'a str, (Kind, &'a LiveObject), FastBuild>,
     /// Live groups by id.
     pub live_groups: HashMap<&'a str, &'a LiveObject, FastBuild>,
-    /// Member name -> declared groups naming it (`members`, nesting).
-    pub declared_containers: HashMap<String, BTreeSet<&'a Address>, FastBuild>,
+    /// Member name -> declared groups naming it (`members`, nesting), in
+    /// address order, each once. Keys borrow the names from desired state.
+    pub declared_containers: HashMap<&'a str, Vec<&'a Address>, FastBuild>,
     /// Member name -> positions (in `observed.objects[Group]`) of live
-    /// groups naming it (members, `memberOf` rule, memberships read).
-    pub live_containers: HashMap<String, BTreeSet<usize>, FastBuild>,
+    /// groups naming it (members, `memberOf` rule, memberships read), in
+    /// increasing order, each once. Keys borrow the names from observed
+    /// state where they are there (a `memberOf` rule's ids are lowered).
+    pub live_containers: HashMap<Cow<'a, str>, Vec<usize>, FastBuild>,
     pub live_group_list: &'a [LiveObject],
     /// Objects that may grant something to the group they name.
     pub grantors: Vec<Grantor<'a>>,
@@ -56,6 +60,34 @@ pub(super) struct Index<'a> {
     pub rules_reading: HashMap<String, BTreeSet<usize>, FastBuild>,
     /// `group_grants` already worked out, by group.
     pub grants: RefCell<BTreeMap<Address, Grants>>,
+}
+
+/// [`refs`] without copying: each reference string in `v` (addresses or
+/// ids, `id:` stripped, empty strings skipped), borrowed from `v`, in the
+/// order `refs` meets them. The index holds one per member of every group
+/// (100k at 100k objects), where each copy and one-entry set was an
+/// allocation (issue 13).
+fn each_ref<'v>(v: Option<&'v Value>, f: &mut impl FnMut(&'v str)) {
+    match v {
+        Some(Value::Array(a)) => a.iter().for_each(|x| each_ref(Some(x), f)),
+        Some(x @ Value::Object(m)) => match as_reference(x) {
+            Some(r) => f(r.strip_prefix("id:").unwrap_or(r)),
+            None => m.values().for_each(|x| each_ref(Some(x), f)),
+        },
+        Some(Value::String(s)) if !s.is_empty() => f(s),
+        _ => {}
+    }
+}
+
+/// Adds `at` to `key`'s list unless it ends with it already: every
+/// position is added in increasing order (all of one object's names before
+/// the next object's), so the lists stay sorted and each holds a position
+/// once, as the sets they stand for.
+fn add_at<K: std::hash::Hash + Eq, T: PartialEq + Copy>(map: &mut HashMap<K, Vec<T>, FastBuild>, key: K, at: T) {
+    let list = map.entry(key).or_default();
+    if list.last() != Some(&at) {
+        list.push(at);
+    }
 }
 
 /// The reference strings an object may name a group by, for what
@@ -83,12 +115,12 @@ fn granted_names(kind: Kind, props: &crate::Props) -> BTreeSet<String> {
 
 impl<'a> Index<'a> {
     pub fn build(desired: &'a DesiredModel, observed: &'a ObservedState, ids: &'a BTreeMap<Address, String>) -> Index<'a> {
-        let mut addresses: HashMap<&str, Vec<&Address>, FastBuild> = HashMap::default();
+        let mut addresses: HashMap<&str, Vec<&Address>, FastBuild> = HashMap::with_capacity_and_hasher(ids.len(), FastBuild::default());
         for (a, i) in ids {
             addresses.entry(i.as_str()).or_default().push(a);
         }
         let declared_ids = ids.values().map(String::as_str).collect();
-        let mut live_by_id = HashMap::default();
+        let mut live_by_id = HashMap::with_capacity_and_hasher(observed.objects.values().map(Vec::len).sum(), FastBuild::default());
         for (k, v) in &observed.objects {
             for o in v {
                 live_by_id.insert(o.id.as_str(), (*k, o));
@@ -96,18 +128,15 @@ impl<'a> Index<'a> {
         }
         let live_group_list: &[LiveObject] = observed.objects.get(&Kind::Group).map(Vec::as_slice).unwrap_or(&[]);
         let live_groups = live_group_list.iter().map(|o| (o.id.as_str(), o)).collect();
-        let mut declared_containers: HashMap<String, BTreeSet<&Address>, FastBuild> = HashMap::default();
-        let mut grantors = Vec::new();
+        let mut declared_containers: HashMap<&str, Vec<&Address>, FastBuild> = HashMap::default();
+        let mut grantors = Vec::with_capacity(desired.resources.len() + live_by_id.len());
         let mut rule_groups_list = Vec::new();
         let mut rules_reading: HashMap<String, BTreeSet<usize>, FastBuild> = HashMap::default();
         for (a, r) in &desired.resources {
             if a.kind == Kind::Group {
-                let mut m = BTreeSet::new();
-                refs(r.props.get("members"), &mut m);
-                refs(r.props.get(crate::governance::member_of::NESTED), &mut m);
-                for n in m {
-                    declared_containers.entry(n).or_default().insert(a);
-                }
+                let mut add = |n: &'a str| add_at(&mut declared_containers, n, a);
+                each_ref(r.props.get("members"), &mut add);
+                each_ref(r.props.get(crate::governance::member_of::NESTED), &mut add);
                 if let Some(rule) = r.props.get("membershipRule").and_then(Value::as_str) {
                     for attr in rule_attributes(rule) {
                         rules_reading.entry(attr).or_default().insert(rule_groups_list.len());
@@ -117,14 +146,14 @@ impl<'a> Index<'a> {
             }
             grantors.push(Grantor::Declared(a, r));
         }
-        let mut live_containers: HashMap<String, BTreeSet<usize>, FastBuild> = HashMap::default();
+        let mut live_containers: HashMap<Cow<str>, Vec<usize>, FastBuild> = HashMap::default();
         for (p, o) in live_group_list.iter().enumerate() {
-            let mut m = BTreeSet::new();
-            refs(o.props.get("members"), &mut m);
-            m.extend(rule_groups(o));
-            m.extend(observed.memberships.get(&o.id).into_iter().flat_map(|x| x.keys().cloned()));
-            for n in m {
-                live_containers.entry(n).or_default().insert(p);
+            each_ref(o.props.get("members"), &mut |n| add_at(&mut live_containers, Cow::Borrowed(n), p));
+            for n in rule_groups(o) {
+                add_at(&mut live_containers, Cow::Owned(n), p);
+            }
+            for n in observed.memberships.get(&o.id).into_iter().flat_map(|x| x.keys()) {
+                add_at(&mut live_containers, Cow::Borrowed(n.as_str()), p);
             }
         }
         for (k, v) in &observed.objects {
@@ -171,12 +200,12 @@ impl<'a> Index<'a> {
 
     /// Declared groups naming any of `names`, in address order.
     pub fn declared_naming(&self, names: &BTreeSet<String>) -> BTreeSet<&'a Address> {
-        names.iter().filter_map(|n| self.declared_containers.get(n)).flatten().copied().collect()
+        names.iter().filter_map(|n| self.declared_containers.get(n.as_str())).flatten().copied().collect()
     }
 
     /// Live groups naming any of `names`, in the order they were read.
     pub fn live_naming(&self, names: &BTreeSet<String>) -> Vec<&'a LiveObject> {
-        let at: BTreeSet<usize> = names.iter().filter_map(|n| self.live_containers.get(n)).flatten().copied().collect();
+        let at: BTreeSet<usize> = names.iter().filter_map(|n| self.live_containers.get(n.as_str())).flatten().copied().collect();
         at.into_iter().filter_map(|p| self.live_group_list.get(p)).collect()
     }
 
