@@ -103,6 +103,23 @@ impl Sealing {
         self.seal == Seal::Sealed
     }
 
+    /// How a run that loaded this ledger ends its write, given whether it
+    /// may seal what it wrote ([`Sealing::prepare`]). A run that may not
+    /// seal keeps the write-ahead log (appending what it changed) when the
+    /// ledger it loaded is the sealed one, or the sealed one under a log:
+    /// compacted, the ledger's digest would no longer be the tenant's, and
+    /// every entry would be unproven where only those the log touched
+    /// were (hostile run 28, finding 5: one killed apply, then one
+    /// self-heal pass that healed something, left all 46 unproven). A
+    /// ledger whose seal proves none of it has nothing to keep.
+    pub fn finish(&self, may_seal: bool) -> Finish {
+        match &self.seal {
+            _ if may_seal => Finish::Seal,
+            Seal::Broken { only: None, .. } | Seal::Unknown { .. } | Seal::Tampered { .. } => Finish::Compact,
+            _ => Finish::KeepLog,
+        }
+    }
+
     /// Scrub `after` before it is written ([`ledger_seal::scrub`]), and
     /// give it the tenant's id `org` when it records none (a sealed ledger
     /// always names its tenant, so a reconcile pass can ask for the seal in
@@ -141,6 +158,19 @@ impl Sealing {
         }
         ok
     }
+}
+
+/// How a run writes the ledger it changed ([`Sealing::finish`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// Sealed in the tenant, then compacted.
+    Seal,
+    /// Not sealed: what changed is appended to the write-ahead log, which
+    /// is kept, so what the tenant's seal proves of the ledger under it
+    /// stays proven.
+    KeepLog,
+    /// Not sealed, and no seal proves any of it: compacted.
+    Compact,
 }
 
 /// A new ledger identity: [`ledger_seal::LEDGER_ID_CHARS`] random hex digits.
@@ -200,10 +230,31 @@ async fn try_seal(client: &GraphClient, org: &str, ledger: &Ledger) -> Result<()
 /// its own seal leaves only its own entries unproven (run 23, finding 4).
 /// When the seal cannot be recorded, the log is kept (not compacted) and
 /// the run fails saying so (run 23, finding 15).
-pub async fn seal_then_compact(store: &LedgerStore, client: &providers::graph::GraphClient, org: &str, l: engine::Ledger, may_seal: bool) -> Result<()> {
-    if !may_seal {
-        return store.compact(&l);
+/// Not sealed ([`Finish::KeepLog`]), the same lines are appended without
+/// the checkpoint (a checkpoint marks a ledger a run may have sealed) and
+/// the log is kept (hostile run 28, finding 5).
+pub async fn seal_then_compact(store: &LedgerStore, client: &providers::graph::GraphClient, org: &str, l: engine::Ledger, finish: Finish) -> Result<()> {
+    match finish {
+        Finish::Compact => return store.compact(&l),
+        Finish::KeepLog => return log_changes(store, &l),
+        Finish::Seal => {}
     }
+    log_changes(store, &l)?;
+    store.append(&LedgerOp::Checkpoint)?;
+    test_pause("TENANTCTL_TEST_PAUSE_BEFORE_SEAL");
+    try_seal(client, org, &l).await.with_context(|| {
+        format!(
+            "the ledger's seal was not recorded in the tenant, so its write-ahead log {} is kept, not compacted: what this run changed is recorded there, and the next run finds only those entries unproven (the next complete apply seals the ledger)",
+            store.wal_name()
+        )
+    })?;
+    test_pause("TENANTCTL_TEST_PAUSE_BEFORE_COMPACT");
+    store.compact(&l)
+}
+
+/// Append to the write-ahead log every change of `l` from the ledger as
+/// the store has it now (its base replayed with its log).
+fn log_changes(store: &LedgerStore, l: &engine::Ledger) -> Result<()> {
     let logged = store.load()?;
     for (a, e) in &l.resources {
         if logged.resources.get(a) != Some(e) {
@@ -216,16 +267,7 @@ pub async fn seal_then_compact(store: &LedgerStore, client: &providers::graph::G
     if logged.pending != l.pending || logged.tenant_id != l.tenant_id || logged.ledger_id != l.ledger_id || logged.version != l.version {
         store.append(&LedgerOp::Header { tenant_id: l.tenant_id.clone(), ledger_id: l.ledger_id.clone(), version: l.version, pending: l.pending.clone() })?;
     }
-    store.append(&LedgerOp::Checkpoint)?;
-    test_pause("TENANTCTL_TEST_PAUSE_BEFORE_SEAL");
-    try_seal(client, org, &l).await.with_context(|| {
-        format!(
-            "the ledger's seal was not recorded in the tenant, so its write-ahead log {} is kept, not compacted: what this run changed is recorded there, and the next run finds only those entries unproven (the next complete apply seals the ledger)",
-            store.wal_name()
-        )
-    })?;
-    test_pause("TENANTCTL_TEST_PAUSE_BEFORE_COMPACT");
-    store.compact(&l)
+    Ok(())
 }
 
 /// Test hook: with `var` set to a number of milliseconds, a message is
