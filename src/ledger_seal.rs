@@ -34,8 +34,10 @@ pub fn marker_path(org: &str) -> String {
 pub fn judge(store: &LedgerStore, ledger: &mut Ledger, org: &str, marker: Option<&Marker>) -> Result<()> {
     let bases = store.load_bases()?;
     let recorded = ledger_seal::Recorded { latest: marker.and_then(|m| m.ledger_seal.as_deref()), seals: marker.map(|m| m.ledger_seals.as_slice()).unwrap_or_default() };
-    ledger.seal = ledger_seal::judge_with(ledger, &bases.iter().collect::<Vec<_>>(), org, recorded, store.beyond_review()?);
+    let (seal, sealed_base) = ledger_seal::judge_with_base(ledger, &bases.iter().collect::<Vec<_>>(), org, recorded, store.beyond_review()?);
+    ledger.seal = seal;
     crate::ledger_restore::restore(ledger);
+    crate::log_owned::judge(ledger, sealed_base.and_then(|i| bases.get(i)));
     crate::lost_ownership::read(store, ledger);
     if marker.is_some() && recorded.latest.is_none() && recorded.seals.is_empty() && !ledger.resources.is_empty() {
         output::status(
@@ -151,6 +153,9 @@ impl Sealing {
             if changed > 0 {
                 output::status(format!("Dropped the `changed_at` records of {changed} ledger entr{} the tenant's seal did not prove: a soak counts from the live object", plural(changed)));
             }
+        }
+        if let Some(loaded) = &self.loaded {
+            crate::log_owned::scrub(loaded, after);
         }
         let ok = ledger_seal::may_seal(&self.seal, complete);
         if !ok {

@@ -152,47 +152,57 @@ pub fn valid_digest(d: &str) -> bool {
 /// replayed at each of the log's checkpoints (oldest first). Of a log over
 /// a sealed one, only the entries it changed since are unproven.
 pub fn judge_with(replayed: &Ledger, bases: &[&Ledger], tenant: &str, recorded: Recorded<'_>, beyond_review: bool) -> Seal {
+    judge_with_base(replayed, bases, tenant, recorded, beyond_review).0
+}
+
+/// [`judge_with`], and which of `bases` the tenant's seal proves (its
+/// index) when the seal is [`Seal::Broken`] over a sealed one: what the
+/// log changed since is measured against it ([`crate::log_owned`]).
+pub fn judge_with_base(replayed: &Ledger, bases: &[&Ledger], tenant: &str, recorded: Recorded<'_>, beyond_review: bool) -> (Seal, Option<usize>) {
     let latest = recorded.latest.map(str::trim).filter(|r| !r.is_empty());
     let id = replayed.ledger_id.as_deref().or_else(|| bases.first().and_then(|b| b.ledger_id.as_deref()));
     let mine: Vec<&str> = id.map(|id| recorded.seals.iter().filter(|(i, _)| i == id).map(|(_, d)| d.as_str()).collect()).unwrap_or_default();
     if let (Some(id), true) = (id, mine.len() > 1 || mine.iter().any(|d| !valid_digest(d))) {
         // The marker's seal of this ledger is not one tenantctl wrote:
         // none of it is taken, never the first of several.
-        return Seal::Tampered { ledger: digest(replayed, tenant), id: id.to_string(), entries: mine.len() };
+        return (Seal::Tampered { ledger: digest(replayed, tenant), id: id.to_string(), entries: mine.len() }, None);
     }
     let own = mine.first().copied();
     let against = own.or(if id.is_none() && recorded.seals.is_empty() { latest } else { None });
     let Some(against) = against else {
         if recorded.seals.is_empty() && latest.is_none() {
-            return Seal::Unrecorded { beyond_review };
+            return (Seal::Unrecorded { beyond_review }, None);
         }
         let latest_seal = latest.or_else(|| recorded.seals.first().map(|(_, d)| d.as_str())).unwrap_or_default().to_string();
         let approved = replayed.resources.values().any(|e| e.applied.is_some() || !e.approved_fields.is_empty());
         if id.is_none() && !approved {
-            return Seal::Fresh { ledger: digest(replayed, tenant), latest: latest_seal, others: recorded.seals.len().max(1), beyond_review };
+            return (Seal::Fresh { ledger: digest(replayed, tenant), latest: latest_seal, others: recorded.seals.len().max(1), beyond_review }, None);
         }
-        return Seal::Unknown {
+        let unknown = Seal::Unknown {
             ledger: digest(replayed, tenant),
             id: id.map(str::to_string),
             latest: latest.or_else(|| recorded.seals.first().map(|(_, d)| d.as_str())).unwrap_or_default().to_string(),
             others: recorded.seals.len().max(1),
         };
+        return (unknown, None);
     };
     let recorded = against;
     let mine = digest(replayed, tenant);
     if mine.eq_ignore_ascii_case(recorded) {
-        return Seal::Sealed;
+        return (Seal::Sealed, None);
     }
     // A run killed mid-apply: its log over the sealed ledger (the last
     // compacted one, or the one a killed run sealed at a checkpoint). What
     // the log changed since is unproven (a pull request can write a log
     // too), the rest is the sealed ledger's.
-    let only = bases.iter().rev().find(|b| digest(b, tenant).eq_ignore_ascii_case(recorded)).map(|b| {
+    let base = bases.iter().rposition(|b| digest(b, tenant).eq_ignore_ascii_case(recorded));
+    let only = base.map(|i| {
+        let b = bases[i];
         let mut touched: BTreeSet<Address> = replayed.resources.iter().filter(|(a, e)| b.resources.get(*a) != Some(*e)).map(|(a, _)| a.clone()).collect();
         touched.extend(b.resources.keys().filter(|a| !replayed.resources.contains_key(*a)).cloned());
         touched
     });
-    Seal::Broken { ledger: mine, recorded: recorded.to_string(), only }
+    (Seal::Broken { ledger: mine, recorded: recorded.to_string(), only }, base)
 }
 
 fn short(d: &str) -> &str {
@@ -319,7 +329,10 @@ pub fn may_seal(loaded: &Seal, complete: bool) -> bool {
 
 /// Whether [`scrub`] needs the ledger as loaded (else nothing is scrubbed).
 pub fn needs_scrub(seal: &Seal) -> bool {
-    !matches!(seal, Seal::Sealed | Seal::Unrecorded { beyond_review: true } | Seal::Fresh { beyond_review: true, .. })
+    // A ledger new to the tenant is scrubbed too: which objects it owns,
+    // and so their `origin`, is not trusted on first use
+    // ([`crate::log_owned::scrub_origins`]).
+    !matches!(seal, Seal::Sealed | Seal::Unrecorded { beyond_review: true })
 }
 
 /// How every note and warning about a broken seal starts.
