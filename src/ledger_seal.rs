@@ -36,6 +36,7 @@ pub fn judge(store: &LedgerStore, ledger: &mut Ledger, org: &str, marker: Option
     let recorded = ledger_seal::Recorded { latest: marker.and_then(|m| m.ledger_seal.as_deref()), seals: marker.map(|m| m.ledger_seals.as_slice()).unwrap_or_default() };
     let (seal, sealed_base) = ledger_seal::judge_with_base(ledger, &bases.iter().collect::<Vec<_>>(), org, recorded, store.beyond_review()?);
     ledger.seal = seal;
+    crate::ledger_dir::judge(store, ledger, org, marker.map(|m| m.ledger_dirs.as_slice()).unwrap_or_default());
     crate::ledger_restore::restore(ledger);
     crate::log_owned::judge(ledger, sealed_base.and_then(|i| bases.get(i)));
     crate::lost_ownership::read(store, ledger);
@@ -117,7 +118,7 @@ impl Sealing {
     pub fn finish(&self, may_seal: bool) -> Finish {
         match &self.seal {
             _ if may_seal => Finish::Seal,
-            Seal::Broken { only: None, .. } | Seal::Unknown { .. } | Seal::Tampered { .. } => Finish::Compact,
+            Seal::Broken { only: None, .. } | Seal::Unknown { .. } | Seal::Tampered { .. } | Seal::Foreign { .. } => Finish::Compact,
             _ => Finish::KeepLog,
         }
     }
@@ -189,7 +190,7 @@ fn new_ledger_id() -> String {
 /// A failure is an error: the caller keeps the write-ahead log, so the
 /// next run finds only the entries it logged unproven (hostile run 23,
 /// finding 15).
-async fn try_seal(client: &GraphClient, org: &str, ledger: &Ledger) -> Result<()> {
+async fn try_seal(client: &GraphClient, org: &str, ledger: &Ledger, dir: Option<&str>) -> Result<()> {
     let Some(marker) = tenant_marker::read_of(client, org).await.context("reading the tenant's governance marker")? else {
         output::status("note: the tenant carries no governance marker, so the ledger was not sealed (the first apply that records the trust root writes one)");
         return Ok(());
@@ -201,7 +202,10 @@ async fn try_seal(client: &GraphClient, org: &str, ledger: &Ledger) -> Result<()
     if !engine::ledger::valid_ledger_id(id) {
         anyhow::bail!("the ledger's identity is not {} lower-case hex digits, so no seal is recorded under it", ledger_seal::LEDGER_ID_CHARS);
     }
-    let own = |m: &Marker| m.ledger_seals.iter().any(|(i, d)| i == id && *d == digest);
+    // This directory's binding to the ledger it seals (hostile run 28,
+    // finding 1), when the run knows its directory (`dir`: its hash).
+    let bound = |m: &Marker| dir.is_none_or(|dir| m.ledger_dirs.iter().any(|(d, i)| d == dir && i == ledger_seal::binding_id(id)));
+    let own = |m: &Marker| m.ledger_seals.iter().any(|(i, d)| i == id && *d == digest) && bound(m);
     // Only this ledger's seal is this run's: other ledgers' seals, the
     // approved plans' claims and the full-read time are kept as the tenant
     // holds them right before the write. Graph's update of an open
@@ -212,6 +216,9 @@ async fn try_seal(client: &GraphClient, org: &str, ledger: &Ledger) -> Result<()
         if !own(m) {
             m.ledger_seals = ledger_seal::with_seal(&m.ledger_seals, id, &digest);
             m.ledger_seal = Some(digest.clone());
+            if let Some(dir) = dir {
+                m.ledger_dirs = ledger_seal::with_binding(&m.ledger_dirs, dir, id);
+            }
         }
     })
     .await
@@ -247,7 +254,8 @@ pub async fn seal_then_compact(store: &LedgerStore, client: &providers::graph::G
     log_changes(store, &l)?;
     store.append(&LedgerOp::Checkpoint)?;
     test_pause("TENANTCTL_TEST_PAUSE_BEFORE_SEAL");
-    try_seal(client, org, &l).await.with_context(|| {
+    let dir = crate::ledger_dir::hash(store);
+    try_seal(client, org, &l, dir.as_deref()).await.with_context(|| {
         format!(
             "the ledger's seal was not recorded in the tenant, so its write-ahead log {} is kept, not compacted: what this run changed is recorded there, and the next run finds only those entries unproven (the next complete apply seals the ledger)",
             store.wal_name()

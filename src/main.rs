@@ -31,6 +31,7 @@ mod tenant_check;
 mod governance_writer;
 mod ledger_seal;
 mod ledger_restore;
+mod ledger_dir;
 mod log_owned;
 mod lost_ownership;
 mod reconcile_seal;

@@ -174,3 +174,63 @@ async fn a_pass_that_may_not_seal_keeps_the_log_and_the_rest_of_the_ledger_prove
     assert!(!wal(w).exists());
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("created");
+    for e in std::fs::read_dir(from).expect("a directory") {
+        let e = e.expect("an entry");
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if src.is_dir() {
+            copy_dir(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).expect("copied");
+        }
+    }
+}
+
+/// A user the second directory declares and the first does not.
+const BOB: &str = "\n[user.gov26-bob]\nuser_principal_name = \"gov26.bob@contoso.onmicrosoft.com\"\ndisplay_name = \"gov26 Bob\"\nmail_nickname = \"gov26.bob\"\nusage_location = \"US\"\n";
+
+/// Finding 1: two desired-state directories on one tenant (sharing one
+/// [governance]), each with its own sealed ledger. A pull request copies
+/// the second directory's sealed ledger over the first's (with azurerm: a
+/// `[state] prefix` pointed at the other's state). The first directory
+/// judges it as another directory's: none of its facts is proof, and the
+/// accounts it owns that the first does not declare are not blocked
+/// unattended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_directorys_sealed_ledger_is_not_this_directorys() {
+    let sb = sandbox().await;
+    let (keyed, dir) = sealed_keyed(&sb).await;
+    let w1 = keyed.work.path();
+    // The second directory: the same tenant and [governance], one user more.
+    let second = tempfile::tempdir().expect("a temporary directory");
+    let w2 = second.path();
+    let dir2 = w2.join("second");
+    copy_dir(&dir, &dir2);
+    append(&dir2, "accounts.toml", BOB);
+    let (code, out) = run(&sb, w2, &["governance", "adopt", d(&dir2), "--reason", "a second directory on the tenant"]);
+    assert_eq!(code, Some(0), "{out}");
+    approved_apply(&sb, &keyed, w2, &dir2, "second.json");
+    let bob = ledger_id(w2, "user.gov26-bob");
+    let (code, out) = run(&sb, w2, &["plan", d(&dir2), "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "the second directory is sealed: {out}");
+    let (code, out) = run(&sb, w1, &["plan", d(&dir), "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "the first one still is: {out}");
+
+    // The pull request: the first directory's ledger := the second's.
+    std::fs::copy(w2.join("tenantctl.lock"), w1.join("tenantctl.lock")).expect("copied");
+    let (_, out) = run(&sb, w1, &["plan", d(&dir)]);
+    assert!(out.contains("it is another directory's ledger"), "warned: {out}");
+    assert!(out.contains("user.gov26-bob"), "{out}");
+    let o = cli(&sb, w1, &["plan", d(&dir), "--format", "json"]);
+    let p: engine::Plan = serde_json::from_str(&text(&o.stdout)).unwrap_or_else(|e| panic!("a JSON plan ({e}): {}", text(&o.stderr)));
+    let why = p.sensitive.iter().find(|(a, _)| a.to_string() == "user.gov26-bob").map(|(_, w)| w.clone()).unwrap_or_else(|| panic!("blocking bob is sensitive: {:#?}", p.sensitive));
+    assert!(why.contains(engine::governance::undeclared::OWNER_UNPROVEN), "{why}");
+    // Unattended, nothing blocks the other directory's account.
+    let (_, out) = run(&sb, w1, &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert!(!out.contains("applied: update user.gov26-bob"), "{out}");
+    let u = graph(&sb, Method::GET, &format!("/v1.0/users/{bob}?$select=accountEnabled"), None).await;
+    assert_eq!(u["accountEnabled"], true, "{u}\n{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

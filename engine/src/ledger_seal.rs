@@ -48,6 +48,47 @@ pub const MAX_SEALS: usize = 8;
 /// Hex digits of a ledger's identity ([`Ledger::ledger_id`]).
 pub const LEDGER_ID_CHARS: usize = 16;
 
+/// Hex digits of a directory's hash and of the ledger identity it is
+/// bound to in the tenant's marker ([`directory_hash`]).
+pub const BINDING_CHARS: usize = 8;
+
+/// The hash under which the tenant's marker records which ledger the
+/// desired-state directory named `key` sealed last.
+pub fn directory_hash(key: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"tenantctl directory v1\n");
+    h.update(key.as_bytes());
+    let mut s = hex::encode(h.finalize());
+    s.truncate(BINDING_CHARS);
+    s
+}
+
+/// The part of ledger identity `id` a directory's binding records.
+pub fn binding_id(id: &str) -> &str {
+    id.get(..BINDING_CHARS).unwrap_or(id)
+}
+
+/// Whether `(directory, id)` is a binding as tenantctl records one.
+pub fn valid_binding(directory: &str, id: &str) -> bool {
+    let hex = |s: &str| s.len() == BINDING_CHARS && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    hex(directory) && hex(id)
+}
+
+/// How many directories' bindings the tenant's marker keeps (the latest
+/// sealed): a directory whose binding was dropped is judged as before
+/// bindings were kept, until its next seal. Few, as the marker is small
+/// (Graph's 2 KB for an open extension on a directory object).
+pub const MAX_BINDINGS: usize = 4;
+
+/// `bindings` with `directory`'s bound to ledger `id`: first, at most
+/// [`MAX_BINDINGS`] kept.
+pub fn with_binding(bindings: &[(String, String)], directory: &str, id: &str) -> Vec<(String, String)> {
+    let mut out = vec![(directory.to_string(), binding_id(id).to_string())];
+    out.extend(bindings.iter().filter(|(d, i)| d != directory && valid_binding(d, i)).cloned());
+    out.truncate(MAX_BINDINGS);
+    out
+}
+
 /// Hex digits of each digest a plan note names.
 const SHOWN_CHARS: usize = 8;
 
@@ -87,6 +128,14 @@ pub enum Seal {
     /// by hand: none of the ledger's facts is proof, as for
     /// [`Seal::Broken`] (hostile run 23, finding 2).
     Tampered { ledger: String, id: String, entries: usize },
+    /// The tenant seals this ledger, but the desired-state directory it is
+    /// used for last sealed another one (`bound`: the first digits of that
+    /// ledger's identity, `id`: this one's): another directory's ledger,
+    /// copied in or pointed at (`[state] prefix`) by a pull request. None
+    /// of its facts is proof here, as for [`Seal::Unknown`], and which
+    /// objects it owns is not this directory's (hostile run 28, finding 1);
+    /// a complete approved apply seals it for this directory.
+    Foreign { ledger: String, id: String, bound: String },
 }
 
 /// What the tenant's marker records of ledgers' seals.
@@ -216,7 +265,7 @@ impl Ledger {
         match &self.seal {
             Seal::Unrecorded { .. } | Seal::Sealed | Seal::Fresh { .. } => true,
             Seal::Broken { only: Some(touched), .. } => !touched.contains(address),
-            Seal::Broken { only: None, .. } | Seal::Unknown { .. } | Seal::Tampered { .. } => false,
+            Seal::Broken { only: None, .. } | Seal::Unknown { .. } | Seal::Tampered { .. } | Seal::Foreign { .. } => false,
         }
     }
 
@@ -231,7 +280,7 @@ impl Ledger {
 
     /// Whether any fact of the ledger is unproven by the seal.
     pub fn seal_broken(&self) -> bool {
-        matches!(self.seal, Seal::Broken { .. } | Seal::Unknown { .. } | Seal::Tampered { .. })
+        matches!(self.seal, Seal::Broken { .. } | Seal::Unknown { .. } | Seal::Tampered { .. } | Seal::Foreign { .. })
     }
 
     /// The note on a change shown because the ledger's record of `what`
@@ -243,6 +292,7 @@ impl Ledger {
                 short(ledger),
                 short(recorded)
             ),
+            Seal::Foreign { ledger, .. } => format!("{UNPROVEN_PREFIX} (ledger {}…, sealed for another desired-state directory): its record of {what} proves nothing, so this is shown and needs approval", short(ledger)),
             Seal::Tampered { ledger, .. } => format!("{UNPROVEN_PREFIX} (ledger {}…, the tenant's seal of it was tampered with): its record of {what} proves nothing, so this is shown and needs approval", short(ledger)),
             _ => format!("{UNPROVEN_PREFIX}: its record of {what} proves nothing, so this is shown and needs approval"),
         }
@@ -275,6 +325,12 @@ impl Ledger {
                     Some(id) => format!("under this ledger's identity {}", crate::render::text_safe(id)),
                     None => "of this ledger (it names no identity)".to_string(),
                 }
+            )),
+            Seal::Foreign { ledger, id, bound } => Some(format!(
+                "{UNPROVEN_PREFIX} for this desired-state directory (ledger {}…): the tenant sealed it under identity {}, but this directory last sealed the ledger {}…: it is another directory's ledger (copied in, or pointed at by a changed `[state]`), so none of its facts is proof here and which objects it owns is not this directory's: changes its facts would hide are shown and need approval, ending the access of (or deleting) an object it owns needs approval, and controls and grants with no proven approved record are reviewed whole. The first apply that carries out the whole plan seals it for this directory",
+                short(ledger),
+                crate::render::text_safe(id),
+                crate::render::text_safe(bound)
             )),
             Seal::Tampered { ledger, id, entries } => Some(format!(
                 "{UNPROVEN_PREFIX} (ledger {}…): the tenant's governance marker holds {} under this ledger's identity {}, which tenantctl never writes (the marker was written by hand), so none of it is taken and none of the ledger's facts is proof: changes they would hide are shown and need approval, controls and grants with no proven approved record are reviewed whole. The first apply that carries out the whole plan seals it again",
@@ -324,7 +380,7 @@ pub fn scrub(loaded: &Ledger, after: &mut Ledger, vouched: &BTreeSet<Address>) -
 /// run carried out its whole plan (`complete`), which showed every change
 /// an unproven fact could hide.
 pub fn may_seal(loaded: &Seal, complete: bool) -> bool {
-    complete || !matches!(loaded, Seal::Broken { .. } | Seal::Unknown { .. } | Seal::Tampered { .. })
+    complete || !matches!(loaded, Seal::Broken { .. } | Seal::Unknown { .. } | Seal::Tampered { .. } | Seal::Foreign { .. })
 }
 
 /// Whether [`scrub`] needs the ledger as loaded (else nothing is scrubbed).
