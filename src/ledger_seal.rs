@@ -204,7 +204,10 @@ async fn try_seal(client: &GraphClient, org: &str, ledger: &Ledger, dir: Option<
     }
     // This directory's binding to the ledger it seals (hostile run 28,
     // finding 1), when the run knows its directory (`dir`: its hash).
-    let bound = |m: &Marker| dir.is_none_or(|dir| m.ledger_dirs.iter().any(|(d, i)| d == dir && i == ledger_seal::binding_id(id)));
+    let bound = |m: &Marker| match dir {
+        Some(dir) => m.ledger_dirs.iter().any(|(d, i)| d == dir && i == ledger_seal::binding_id(id)),
+        None => true,
+    };
     let own = |m: &Marker| m.ledger_seals.iter().any(|(i, d)| i == id && *d == digest) && bound(m);
     // Only this ledger's seal is this run's: other ledgers' seals, the
     // approved plans' claims and the full-read time are kept as the tenant
