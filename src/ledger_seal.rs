@@ -114,12 +114,13 @@ impl Sealing {
     /// every entry would be unproven where only those the log touched
     /// were (hostile run 28, finding 5: one killed apply, then one
     /// self-heal pass that healed something, left all 46 unproven). A
-    /// ledger whose seal proves none of it has nothing to keep.
+    /// ledger no seal proves any of (or none is recorded) has nothing to
+    /// keep: compacted.
     pub fn finish(&self, may_seal: bool) -> Finish {
         match &self.seal {
             _ if may_seal => Finish::Seal,
-            Seal::Broken { only: None, .. } | Seal::Unknown { .. } | Seal::Tampered { .. } | Seal::Foreign { .. } => Finish::Compact,
-            _ => Finish::KeepLog,
+            Seal::Sealed | Seal::Broken { only: Some(_), .. } => Finish::KeepLog,
+            _ => Finish::Compact,
         }
     }
 
@@ -175,7 +176,8 @@ pub enum Finish {
     /// is kept, so what the tenant's seal proves of the ledger under it
     /// stays proven.
     KeepLog,
-    /// Not sealed, and no seal proves any of it: compacted.
+    /// Not sealed, and no seal proves any of it (or the tenant records
+    /// none): compacted.
     Compact,
 }
 
