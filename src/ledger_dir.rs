@@ -5,8 +5,8 @@
 //! state pointed at by a changed `[state] prefix`). The rule is
 //! [`engine::ledger_seal::Seal::Foreign`]'s.
 //!
-//! A ledger's place is the directory's own name (`state_paths::dir_key`,
-//! as the local state folders are) with, on the local backend, where the
+//! A ledger's place is the directory's path in its git work tree (else its
+//! own name, `state_paths::dir_key`) with, on the local backend, where the
 //! ledger file lies (relative to its git work tree, so every checkout of
 //! a repository agrees; two working copies each with a ledger of their
 //! own are two places). On the azurerm backend the directory's name alone:
@@ -24,9 +24,12 @@ use crate::state::LedgerStore;
 static DIRECTORY: OnceLock<String> = OnceLock::new();
 
 /// This run's desired-state directory (the first one a target was
-/// connected for).
+/// connected for): its path relative to the git work tree holding it (so
+/// `prod/ds` and `test/ds` differ), else its own name.
 pub fn set(dir: &Path) {
-    let _ = DIRECTORY.set(crate::state_paths::dir_key(dir));
+    let abs = std::fs::canonicalize(dir).ok();
+    let rel = abs.as_deref().and_then(|a| a.ancestors().find(|d| std::fs::symlink_metadata(d.join(".git")).is_ok()).and_then(|r| a.strip_prefix(r).ok()).map(|p| p.to_string_lossy().into_owned()));
+    let _ = DIRECTORY.set(rel.filter(|r| !r.is_empty()).unwrap_or_else(|| crate::state_paths::dir_key(dir)));
 }
 
 /// The hash of the place of `store`'s ledger for this run's directory, if
