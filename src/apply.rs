@@ -319,7 +319,7 @@ async fn run_locked(
             store.append(op).with_context(|| format!("recording what was approved of {address}"))?;
         }
         let may_seal = sealing.prepare_vouched(&mut owned, true, Some(&org), &vouched);
-        crate::ledger_seal::seal_then_compact(&store, &target.client, &org, owned, may_seal).await?;
+        crate::ledger_seal::seal_then_compact(&store, &target.client, &org, owned, sealing.finish(may_seal)).await?;
         if !adopted.is_empty() {
             output::status(format!("Recorded {} object(s) matched by natural key in the ledger {}.", adopted.len(), store.path().display()));
         }
@@ -429,7 +429,7 @@ async fn run_locked(
         Ok((l, may_seal))
     });
     let compacted = match prepared {
-        Ok((l, may_seal)) => crate::ledger_seal::seal_then_compact(&store, &target.client, &org, l, may_seal).await,
+        Ok((l, may_seal)) => crate::ledger_seal::seal_then_compact(&store, &target.client, &org, l, sealing.finish(may_seal)).await,
         Err(e) => Err(e),
     };
     if let Some(stop) = &report.stopped {

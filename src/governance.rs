@@ -341,6 +341,7 @@ pub(crate) async fn mark_tenant(client: &providers::graph::GraphClient, root: &g
             applied_plans: vec![],
             ledger_seal: None,
             ledger_seals: vec![],
+            ledger_dirs: vec![],
             delta_full_read: None,
         };
         set(&mut marker);

@@ -73,7 +73,7 @@ pub async fn import(dir: &Path, address: &str, object_id: &str, graph_url: Optio
     // An import carries out no plan: a ledger the seal did not prove stays
     // unsealed (the next apply seals it).
     let may_seal = sealing.prepare(&mut ledger, false, Some(&org));
-    let written = crate::ledger_seal::seal_then_compact(&store, &target.client, &org, ledger, may_seal).await;
+    let written = crate::ledger_seal::seal_then_compact(&store, &target.client, &org, ledger, sealing.finish(may_seal)).await;
     target.shutdown().await;
     written?;
     output::status(format!("{address} now owns {object_id} ({})", target_ledger_note()));

@@ -34,8 +34,11 @@ pub fn marker_path(org: &str) -> String {
 pub fn judge(store: &LedgerStore, ledger: &mut Ledger, org: &str, marker: Option<&Marker>) -> Result<()> {
     let bases = store.load_bases()?;
     let recorded = ledger_seal::Recorded { latest: marker.and_then(|m| m.ledger_seal.as_deref()), seals: marker.map(|m| m.ledger_seals.as_slice()).unwrap_or_default() };
-    ledger.seal = ledger_seal::judge_with(ledger, &bases.iter().collect::<Vec<_>>(), org, recorded, store.beyond_review()?);
+    let (seal, sealed_base) = ledger_seal::judge_with_base(ledger, &bases.iter().collect::<Vec<_>>(), org, recorded, store.beyond_review()?);
+    ledger.seal = seal;
+    crate::ledger_dir::judge(store, ledger, org, marker.map(|m| m.ledger_dirs.as_slice()).unwrap_or_default());
     crate::ledger_restore::restore(ledger);
+    crate::log_owned::judge(ledger, sealed_base.and_then(|i| bases.get(i)));
     crate::lost_ownership::read(store, ledger);
     if marker.is_some() && recorded.latest.is_none() && recorded.seals.is_empty() && !ledger.resources.is_empty() {
         output::status(
@@ -103,6 +106,24 @@ impl Sealing {
         self.seal == Seal::Sealed
     }
 
+    /// How a run that loaded this ledger ends its write, given whether it
+    /// may seal what it wrote ([`Sealing::prepare`]). A run that may not
+    /// seal keeps the write-ahead log (appending what it changed) when the
+    /// ledger it loaded is the sealed one, or the sealed one under a log:
+    /// compacted, the ledger's digest would no longer be the tenant's, and
+    /// every entry would be unproven where only those the log touched
+    /// were (hostile run 28, finding 5: one killed apply, then one
+    /// self-heal pass that healed something, left all 46 unproven). A
+    /// ledger no seal proves any of (or none is recorded) has nothing to
+    /// keep: compacted.
+    pub fn finish(&self, may_seal: bool) -> Finish {
+        match &self.seal {
+            _ if may_seal => Finish::Seal,
+            Seal::Sealed | Seal::Broken { only: Some(_), .. } => Finish::KeepLog,
+            _ => Finish::Compact,
+        }
+    }
+
     /// Scrub `after` before it is written ([`ledger_seal::scrub`]), and
     /// give it the tenant's id `org` when it records none (a sealed ledger
     /// always names its tenant, so a reconcile pass can ask for the seal in
@@ -135,12 +156,29 @@ impl Sealing {
                 output::status(format!("Dropped the `changed_at` records of {changed} ledger entr{} the tenant's seal did not prove: a soak counts from the live object", plural(changed)));
             }
         }
+        if let Some(loaded) = &self.loaded {
+            crate::log_owned::scrub(loaded, after);
+        }
         let ok = ledger_seal::may_seal(&self.seal, complete);
         if !ok {
             output::status("The ledger is not sealed: it did not match the tenant's seal, and this run did not carry out its whole plan; the next apply that does seals it");
         }
         ok
     }
+}
+
+/// How a run writes the ledger it changed ([`Sealing::finish`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// Sealed in the tenant, then compacted.
+    Seal,
+    /// Not sealed: what changed is appended to the write-ahead log, which
+    /// is kept, so what the tenant's seal proves of the ledger under it
+    /// stays proven.
+    KeepLog,
+    /// Not sealed, and no seal proves any of it (or the tenant records
+    /// none): compacted.
+    Compact,
 }
 
 /// A new ledger identity: [`ledger_seal::LEDGER_ID_CHARS`] random hex digits.
@@ -154,7 +192,7 @@ fn new_ledger_id() -> String {
 /// A failure is an error: the caller keeps the write-ahead log, so the
 /// next run finds only the entries it logged unproven (hostile run 23,
 /// finding 15).
-async fn try_seal(client: &GraphClient, org: &str, ledger: &Ledger) -> Result<()> {
+async fn try_seal(client: &GraphClient, org: &str, ledger: &Ledger, dir: Option<&str>) -> Result<()> {
     let Some(marker) = tenant_marker::read_of(client, org).await.context("reading the tenant's governance marker")? else {
         output::status("note: the tenant carries no governance marker, so the ledger was not sealed (the first apply that records the trust root writes one)");
         return Ok(());
@@ -166,7 +204,13 @@ async fn try_seal(client: &GraphClient, org: &str, ledger: &Ledger) -> Result<()
     if !engine::ledger::valid_ledger_id(id) {
         anyhow::bail!("the ledger's identity is not {} lower-case hex digits, so no seal is recorded under it", ledger_seal::LEDGER_ID_CHARS);
     }
-    let own = |m: &Marker| m.ledger_seals.iter().any(|(i, d)| i == id && *d == digest);
+    // This directory's binding to the ledger it seals (hostile run 28,
+    // finding 1), when the run knows its directory (`dir`: its hash).
+    let bound = |m: &Marker| match dir {
+        Some(dir) => m.ledger_dirs.iter().any(|(d, i)| d == dir && i == ledger_seal::binding_id(id)),
+        None => true,
+    };
+    let own = |m: &Marker| m.ledger_seals.iter().any(|(i, d)| i == id && *d == digest) && bound(m);
     // Only this ledger's seal is this run's: other ledgers' seals, the
     // approved plans' claims and the full-read time are kept as the tenant
     // holds them right before the write. Graph's update of an open
@@ -177,6 +221,9 @@ async fn try_seal(client: &GraphClient, org: &str, ledger: &Ledger) -> Result<()
         if !own(m) {
             m.ledger_seals = ledger_seal::with_seal(&m.ledger_seals, id, &digest);
             m.ledger_seal = Some(digest.clone());
+            if let Some(dir) = dir {
+                m.ledger_dirs = ledger_seal::with_binding(&m.ledger_dirs, dir, id);
+            }
         }
     })
     .await
@@ -200,10 +247,35 @@ async fn try_seal(client: &GraphClient, org: &str, ledger: &Ledger) -> Result<()
 /// its own seal leaves only its own entries unproven (run 23, finding 4).
 /// When the seal cannot be recorded, the log is kept (not compacted) and
 /// the run fails saying so (run 23, finding 15).
-pub async fn seal_then_compact(store: &LedgerStore, client: &providers::graph::GraphClient, org: &str, l: engine::Ledger, may_seal: bool) -> Result<()> {
-    if !may_seal {
-        return store.compact(&l);
+/// Not sealed ([`Finish::KeepLog`]), the same lines are appended without
+/// the checkpoint (a checkpoint marks a ledger a run may have sealed) and
+/// the log is kept (hostile run 28, finding 5).
+pub async fn seal_then_compact(store: &LedgerStore, client: &providers::graph::GraphClient, org: &str, l: engine::Ledger, finish: Finish) -> Result<()> {
+    match finish {
+        Finish::Compact => return store.compact(&l),
+        Finish::KeepLog => return log_changes(store, &l),
+        Finish::Seal => {}
     }
+    log_changes(store, &l)?;
+    store.append(&LedgerOp::Checkpoint)?;
+    test_pause("TENANTCTL_TEST_PAUSE_BEFORE_SEAL");
+    // A run whose lease was broken does not seal: the run holding it now
+    // seals what it writes (hostile run 28, finding 6).
+    store.confirm_lease().context("checking the state lease before sealing the ledger (the log is kept)")?;
+    let dir = crate::ledger_dir::hash(store);
+    try_seal(client, org, &l, dir.as_deref()).await.with_context(|| {
+        format!(
+            "the ledger's seal was not recorded in the tenant, so its write-ahead log {} is kept, not compacted: what this run changed is recorded there, and the next run finds only those entries unproven (the next complete apply seals the ledger)",
+            store.wal_name()
+        )
+    })?;
+    test_pause("TENANTCTL_TEST_PAUSE_BEFORE_COMPACT");
+    store.compact(&l)
+}
+
+/// Append to the write-ahead log every change of `l` from the ledger as
+/// the store has it now (its base replayed with its log).
+fn log_changes(store: &LedgerStore, l: &engine::Ledger) -> Result<()> {
     let logged = store.load()?;
     for (a, e) in &l.resources {
         if logged.resources.get(a) != Some(e) {
@@ -216,19 +288,7 @@ pub async fn seal_then_compact(store: &LedgerStore, client: &providers::graph::G
     if logged.pending != l.pending || logged.tenant_id != l.tenant_id || logged.ledger_id != l.ledger_id || logged.version != l.version {
         store.append(&LedgerOp::Header { tenant_id: l.tenant_id.clone(), ledger_id: l.ledger_id.clone(), version: l.version, pending: l.pending.clone() })?;
     }
-    store.append(&LedgerOp::Checkpoint)?;
-    test_pause("TENANTCTL_TEST_PAUSE_BEFORE_SEAL");
-    // A run whose lease was broken does not seal: the run holding it now
-    // seals what it writes (hostile run 28, finding 6).
-    store.confirm_lease().context("checking the state lease before sealing the ledger (the log is kept)")?;
-    try_seal(client, org, &l).await.with_context(|| {
-        format!(
-            "the ledger's seal was not recorded in the tenant, so its write-ahead log {} is kept, not compacted: what this run changed is recorded there, and the next run finds only those entries unproven (the next complete apply seals the ledger)",
-            store.wal_name()
-        )
-    })?;
-    test_pause("TENANTCTL_TEST_PAUSE_BEFORE_COMPACT");
-    store.compact(&l)
+    Ok(())
 }
 
 /// Test hook: with `var` set to a number of milliseconds, a message is

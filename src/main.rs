@@ -33,6 +33,8 @@ mod tenant_check;
 mod governance_writer;
 mod ledger_seal;
 mod ledger_restore;
+mod ledger_dir;
+mod log_owned;
 mod lost_ownership;
 mod lost_journal;
 mod reconcile_seal;

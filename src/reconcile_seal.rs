@@ -54,7 +54,7 @@ pub async fn record(
     }
     let may_seal = sealing.prepare_vouched(&mut ledger, complete, org, &vouched);
     match org {
-        Some(org) => crate::ledger_seal::seal_then_compact(store, client, org, ledger, may_seal).await,
+        Some(org) => crate::ledger_seal::seal_then_compact(store, client, org, ledger, sealing.finish(may_seal)).await,
         None => store.compact(&ledger),
     }
 }

@@ -98,6 +98,11 @@ impl LedgerStore {
         Ok(self.remote()?.is_some() || !in_git_work_tree(&self.path))
     }
 
+    /// Whether `[state]` keeps this ledger in a remote backend (azurerm).
+    pub fn is_remote(&self) -> bool {
+        matches!(self.remote(), Ok(Some(_)))
+    }
+
     /// The compacted ledger and its log's text with the log's name.
     #[allow(clippy::type_complexity)]
     fn load_parts(&self) -> Result<(Ledger, Option<(String, String)>)> {

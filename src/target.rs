@@ -53,6 +53,7 @@ pub fn state_dir(desired_dir: &Path) -> PathBuf {
 }
 
 pub async fn connect(desired_dir: &Path, tenant: Option<&schema::kinds::Tenant>, graph_url: Option<&str>, ledger: Option<PathBuf>) -> Result<Target> {
+    crate::ledger_dir::set(desired_dir);
     let mut target = connect_to(desired_dir, tenant, graph_url, true).await?;
     if let Some(l) = ledger {
         target.ledger_path = l;

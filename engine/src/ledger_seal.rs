@@ -48,6 +48,47 @@ pub const MAX_SEALS: usize = 8;
 /// Hex digits of a ledger's identity ([`Ledger::ledger_id`]).
 pub const LEDGER_ID_CHARS: usize = 16;
 
+/// Hex digits of a directory's hash and of the ledger identity it is
+/// bound to in the tenant's marker ([`directory_hash`]).
+pub const BINDING_CHARS: usize = 8;
+
+/// The hash under which the tenant's marker records which ledger the
+/// desired-state directory named `key` sealed last.
+pub fn directory_hash(key: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"tenantctl directory v1\n");
+    h.update(key.as_bytes());
+    let mut s = hex::encode(h.finalize());
+    s.truncate(BINDING_CHARS);
+    s
+}
+
+/// The part of ledger identity `id` a directory's binding records.
+pub fn binding_id(id: &str) -> &str {
+    id.get(..BINDING_CHARS).unwrap_or(id)
+}
+
+/// Whether `(directory, id)` is a binding as tenantctl records one.
+pub fn valid_binding(directory: &str, id: &str) -> bool {
+    let hex = |s: &str| s.len() == BINDING_CHARS && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    hex(directory) && hex(id)
+}
+
+/// How many directories' bindings the tenant's marker keeps (the latest
+/// sealed): a directory whose binding was dropped is judged as before
+/// bindings were kept, until its next seal. Few, as the marker is small
+/// (Graph's 2 KB for an open extension on a directory object).
+pub const MAX_BINDINGS: usize = 4;
+
+/// `bindings` with `directory`'s bound to ledger `id`: first, at most
+/// [`MAX_BINDINGS`] kept.
+pub fn with_binding(bindings: &[(String, String)], directory: &str, id: &str) -> Vec<(String, String)> {
+    let mut out = vec![(directory.to_string(), binding_id(id).to_string())];
+    out.extend(bindings.iter().filter(|(d, i)| d != directory && valid_binding(d, i)).cloned());
+    out.truncate(MAX_BINDINGS);
+    out
+}
+
 /// Hex digits of each digest a plan note names.
 const SHOWN_CHARS: usize = 8;
 
@@ -87,6 +128,14 @@ pub enum Seal {
     /// by hand: none of the ledger's facts is proof, as for
     /// [`Seal::Broken`] (hostile run 23, finding 2).
     Tampered { ledger: String, id: String, entries: usize },
+    /// The tenant seals this ledger, but the desired-state directory it is
+    /// used for last sealed another one (`bound`: the first digits of that
+    /// ledger's identity, `id`: this one's): another directory's ledger,
+    /// copied in or pointed at (`[state] prefix`) by a pull request. None
+    /// of its facts is proof here, as for [`Seal::Unknown`], and which
+    /// objects it owns is not this directory's (hostile run 28, finding 1);
+    /// a complete approved apply seals it for this directory.
+    Foreign { ledger: String, id: String, bound: String },
 }
 
 /// What the tenant's marker records of ledgers' seals.
@@ -152,47 +201,57 @@ pub fn valid_digest(d: &str) -> bool {
 /// replayed at each of the log's checkpoints (oldest first). Of a log over
 /// a sealed one, only the entries it changed since are unproven.
 pub fn judge_with(replayed: &Ledger, bases: &[&Ledger], tenant: &str, recorded: Recorded<'_>, beyond_review: bool) -> Seal {
+    judge_with_base(replayed, bases, tenant, recorded, beyond_review).0
+}
+
+/// [`judge_with`], and which of `bases` the tenant's seal proves (its
+/// index) when the seal is [`Seal::Broken`] over a sealed one: what the
+/// log changed since is measured against it ([`crate::log_owned`]).
+pub fn judge_with_base(replayed: &Ledger, bases: &[&Ledger], tenant: &str, recorded: Recorded<'_>, beyond_review: bool) -> (Seal, Option<usize>) {
     let latest = recorded.latest.map(str::trim).filter(|r| !r.is_empty());
     let id = replayed.ledger_id.as_deref().or_else(|| bases.first().and_then(|b| b.ledger_id.as_deref()));
     let mine: Vec<&str> = id.map(|id| recorded.seals.iter().filter(|(i, _)| i == id).map(|(_, d)| d.as_str()).collect()).unwrap_or_default();
     if let (Some(id), true) = (id, mine.len() > 1 || mine.iter().any(|d| !valid_digest(d))) {
         // The marker's seal of this ledger is not one tenantctl wrote:
         // none of it is taken, never the first of several.
-        return Seal::Tampered { ledger: digest(replayed, tenant), id: id.to_string(), entries: mine.len() };
+        return (Seal::Tampered { ledger: digest(replayed, tenant), id: id.to_string(), entries: mine.len() }, None);
     }
     let own = mine.first().copied();
     let against = own.or(if id.is_none() && recorded.seals.is_empty() { latest } else { None });
     let Some(against) = against else {
         if recorded.seals.is_empty() && latest.is_none() {
-            return Seal::Unrecorded { beyond_review };
+            return (Seal::Unrecorded { beyond_review }, None);
         }
         let latest_seal = latest.or_else(|| recorded.seals.first().map(|(_, d)| d.as_str())).unwrap_or_default().to_string();
         let approved = replayed.resources.values().any(|e| e.applied.is_some() || !e.approved_fields.is_empty());
         if id.is_none() && !approved {
-            return Seal::Fresh { ledger: digest(replayed, tenant), latest: latest_seal, others: recorded.seals.len().max(1), beyond_review };
+            return (Seal::Fresh { ledger: digest(replayed, tenant), latest: latest_seal, others: recorded.seals.len().max(1), beyond_review }, None);
         }
-        return Seal::Unknown {
+        let unknown = Seal::Unknown {
             ledger: digest(replayed, tenant),
             id: id.map(str::to_string),
             latest: latest.or_else(|| recorded.seals.first().map(|(_, d)| d.as_str())).unwrap_or_default().to_string(),
             others: recorded.seals.len().max(1),
         };
+        return (unknown, None);
     };
     let recorded = against;
     let mine = digest(replayed, tenant);
     if mine.eq_ignore_ascii_case(recorded) {
-        return Seal::Sealed;
+        return (Seal::Sealed, None);
     }
     // A run killed mid-apply: its log over the sealed ledger (the last
     // compacted one, or the one a killed run sealed at a checkpoint). What
     // the log changed since is unproven (a pull request can write a log
     // too), the rest is the sealed ledger's.
-    let only = bases.iter().rev().find(|b| digest(b, tenant).eq_ignore_ascii_case(recorded)).map(|b| {
+    let base = bases.iter().rposition(|b| digest(b, tenant).eq_ignore_ascii_case(recorded));
+    let only = base.map(|i| {
+        let b = bases[i];
         let mut touched: BTreeSet<Address> = replayed.resources.iter().filter(|(a, e)| b.resources.get(*a) != Some(*e)).map(|(a, _)| a.clone()).collect();
         touched.extend(b.resources.keys().filter(|a| !replayed.resources.contains_key(*a)).cloned());
         touched
     });
-    Seal::Broken { ledger: mine, recorded: recorded.to_string(), only }
+    (Seal::Broken { ledger: mine, recorded: recorded.to_string(), only }, base)
 }
 
 fn short(d: &str) -> &str {
@@ -206,7 +265,7 @@ impl Ledger {
         match &self.seal {
             Seal::Unrecorded { .. } | Seal::Sealed | Seal::Fresh { .. } => true,
             Seal::Broken { only: Some(touched), .. } => !touched.contains(address),
-            Seal::Broken { only: None, .. } | Seal::Unknown { .. } | Seal::Tampered { .. } => false,
+            Seal::Broken { only: None, .. } | Seal::Unknown { .. } | Seal::Tampered { .. } | Seal::Foreign { .. } => false,
         }
     }
 
@@ -221,7 +280,7 @@ impl Ledger {
 
     /// Whether any fact of the ledger is unproven by the seal.
     pub fn seal_broken(&self) -> bool {
-        matches!(self.seal, Seal::Broken { .. } | Seal::Unknown { .. } | Seal::Tampered { .. })
+        matches!(self.seal, Seal::Broken { .. } | Seal::Unknown { .. } | Seal::Tampered { .. } | Seal::Foreign { .. })
     }
 
     /// The note on a change shown because the ledger's record of `what`
@@ -233,6 +292,7 @@ impl Ledger {
                 short(ledger),
                 short(recorded)
             ),
+            Seal::Foreign { ledger, .. } => format!("{UNPROVEN_PREFIX} (ledger {}…, sealed for another desired-state directory): its record of {what} proves nothing, so this is shown and needs approval", short(ledger)),
             Seal::Tampered { ledger, .. } => format!("{UNPROVEN_PREFIX} (ledger {}…, the tenant's seal of it was tampered with): its record of {what} proves nothing, so this is shown and needs approval", short(ledger)),
             _ => format!("{UNPROVEN_PREFIX}: its record of {what} proves nothing, so this is shown and needs approval"),
         }
@@ -265,6 +325,12 @@ impl Ledger {
                     Some(id) => format!("under this ledger's identity {}", crate::render::text_safe(id)),
                     None => "of this ledger (it names no identity)".to_string(),
                 }
+            )),
+            Seal::Foreign { ledger, id, bound } => Some(format!(
+                "{UNPROVEN_PREFIX} for this desired-state directory (ledger {}…): the tenant sealed it under identity {}, but this directory last sealed the ledger {}…: it is another directory's ledger (copied in, or pointed at by a changed `[state]`), so none of its facts is proof here and which objects it owns is not this directory's: changes its facts would hide are shown and need approval, ending the access of (or deleting) an object it owns needs approval, and controls and grants with no proven approved record are reviewed whole. The first apply that carries out the whole plan seals it for this directory",
+                short(ledger),
+                crate::render::text_safe(id),
+                crate::render::text_safe(bound)
             )),
             Seal::Tampered { ledger, id, entries } => Some(format!(
                 "{UNPROVEN_PREFIX} (ledger {}…): the tenant's governance marker holds {} under this ledger's identity {}, which tenantctl never writes (the marker was written by hand), so none of it is taken and none of the ledger's facts is proof: changes they would hide are shown and need approval, controls and grants with no proven approved record are reviewed whole. The first apply that carries out the whole plan seals it again",
@@ -314,12 +380,15 @@ pub fn scrub(loaded: &Ledger, after: &mut Ledger, vouched: &BTreeSet<Address>) -
 /// run carried out its whole plan (`complete`), which showed every change
 /// an unproven fact could hide.
 pub fn may_seal(loaded: &Seal, complete: bool) -> bool {
-    complete || !matches!(loaded, Seal::Broken { .. } | Seal::Unknown { .. } | Seal::Tampered { .. })
+    complete || !matches!(loaded, Seal::Broken { .. } | Seal::Unknown { .. } | Seal::Tampered { .. } | Seal::Foreign { .. })
 }
 
 /// Whether [`scrub`] needs the ledger as loaded (else nothing is scrubbed).
 pub fn needs_scrub(seal: &Seal) -> bool {
-    !matches!(seal, Seal::Sealed | Seal::Unrecorded { beyond_review: true } | Seal::Fresh { beyond_review: true, .. })
+    // A ledger new to the tenant is scrubbed too: which objects it owns,
+    // and so their `origin`, is not trusted on first use
+    // ([`crate::log_owned::scrub_origins`]).
+    !matches!(seal, Seal::Sealed | Seal::Unrecorded { beyond_review: true })
 }
 
 /// How every note and warning about a broken seal starts.

@@ -22,6 +22,7 @@ pub mod render;
 pub mod plan_app_live;
 pub mod ledger_location;
 pub mod ledger_seal;
+pub mod log_owned;
 pub mod held;
 pub mod secret_env;
 pub mod shared_resources;

@@ -64,6 +64,15 @@ pub struct Marker {
     /// (`ledgerSeals`, `ID=DIGEST;…`): each desired-state directory's
     /// ledger is judged by its own. Empty in a marker written before.
     pub ledger_seals: Vec<(String, String)>,
+    /// Which ledger each desired-state directory sealed last
+    /// (`ledgerDirs`, `DIRECTORY=ID;…`, the directory by
+    /// `engine::ledger_seal::directory_hash` of its name, the ledger by the
+    /// first digits of its identity, the latest
+    /// first, at most `engine::ledger_seal::MAX_BINDINGS`): a ledger sealed
+    /// under another identity than the one its directory sealed last is
+    /// another directory's, whose facts prove nothing here (hostile run
+    /// 28, finding 1). Empty in a marker written before.
+    pub ledger_dirs: Vec<(String, String)>,
     /// When a `reconcile --self-heal` pass last read every user and group
     /// in full rather than through its delta cache (RFC 3339,
     /// `deltaFullRead`): the cache is state anyone who can write the state
@@ -224,6 +233,7 @@ impl Marker {
             // entry or change another's (hostile run 23, finding 2).
             "ledgerSeals": self.ledger_seals.iter().filter(|(id, d)| well_formed_seal(id, d)).map(|(id, d)| format!("{id}={d}")).collect::<Vec<_>>().join(";"),
             "deltaFullRead": self.delta_full_read.clone().unwrap_or_default(),
+            "ledgerDirs": self.ledger_dirs.iter().filter(|(d, id)| engine::ledger_seal::valid_binding(d, id)).map(|(d, id)| format!("{d}={id}")).collect::<Vec<_>>().join(";"),
         })
     }
 
@@ -270,6 +280,7 @@ mod tests {
             applied_plans: plans.clone(),
             ledger_seal: Some("a".repeat(32)),
             ledger_seals: (0..8).map(|i| (format!("{i:016x}"), "b".repeat(32))).collect(),
+            ledger_dirs: (0..engine::ledger_seal::MAX_BINDINGS).map(|i| (format!("{i:08x}"), "c".repeat(8))).collect(),
             delta_full_read: Some("2026-12-02T03:00:00Z".into()),
         };
         // With the delta cache's full-read time (about 40 bytes) beside
@@ -309,7 +320,7 @@ mod tests {
 
     #[test]
     fn only_well_formed_seals_are_written() {
-        let mut m = Marker { fingerprint: String::new(), recorded_at: String::new(), how: String::new(), approvers: vec![], authors: vec![], approvals_required: None, applied_plans: vec![], ledger_seal: None, ledger_seals: vec![], delta_full_read: None };
+        let mut m = Marker { fingerprint: String::new(), recorded_at: String::new(), how: String::new(), approvers: vec![], authors: vec![], approvals_required: None, applied_plans: vec![], ledger_seal: None, ledger_seals: vec![], ledger_dirs: vec![], delta_full_read: None };
         m.ledger_seals = vec![("0123456789abcdef".into(), "c".repeat(32)), ("0123456789abcdef=x;y".into(), "c".repeat(32)), ("fedcba9876543210".into(), "z".repeat(32))];
         assert_eq!(m.body()["ledgerSeals"], json!(format!("0123456789abcdef={}", "c".repeat(32))));
         let read = seal_entries(&json!({"ledgerSeals": "a=b=c;noequals; ;x=y"}));
@@ -328,6 +339,17 @@ pub fn well_formed_seal(id: &str, digest: &str) -> bool {
 /// taken first ([`engine::ledger_seal::judge`]).
 fn seal_entries(v: &Value) -> Vec<(String, String)> {
     entries(v, "ledgerSeals").iter().map(|e| e.split_once('=').map(|(i, d)| (i.trim().to_string(), d.trim().to_string())).unwrap_or_else(|| (e.clone(), String::new()))).collect()
+}
+
+/// `ledgerDirs` as the marker holds it: only entries as tenantctl writes
+/// them (a directory's hash and a ledger identity's first digits, both
+/// `engine::ledger_seal::BINDING_CHARS` hex digits).
+fn dir_entries(v: &Value) -> Vec<(String, String)> {
+    entries(v, "ledgerDirs")
+        .iter()
+        .filter_map(|e| e.split_once('=').map(|(d, id)| (d.trim().to_string(), id.trim().to_string())))
+        .filter(|(d, id)| engine::ledger_seal::valid_binding(d, id))
+        .collect()
 }
 
 /// `KEY=ed25519:BASE64` entries of one extension property (`;`-separated).
@@ -391,6 +413,7 @@ pub async fn read_of(client: &GraphClient, org: &str) -> Result<Option<Marker>, 
                 ledger_seal: v.get("ledgerSeal").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string),
                 delta_full_read: v.get("deltaFullRead").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string),
                 ledger_seals: seal_entries(&v),
+                ledger_dirs: dir_entries(&v),
             }))
         }
         Err(GraphError::NotFound { .. }) => Ok(None),

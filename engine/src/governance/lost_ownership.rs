@@ -35,7 +35,7 @@ use crate::plan::Change;
 /// Whether the seal leaves unproven that the ledger holds every entry it
 /// held when last sealed: its absence of an entry proves nothing.
 pub fn absence_unproven(seal: &Seal) -> bool {
-    matches!(seal, Seal::Broken { only: None, .. } | Seal::Unknown { .. } | Seal::Tampered { .. } | Seal::Fresh { .. })
+    matches!(seal, Seal::Broken { only: None, .. } | Seal::Unknown { .. } | Seal::Tampered { .. } | Seal::Fresh { .. } | Seal::Foreign { .. })
 }
 
 /// How every warning of this module starts.
@@ -126,6 +126,7 @@ fn seal_says(seal: &Seal) -> &'static str {
         Seal::Fresh { .. } => "it is new to the tenant, or was cut to nothing or deleted",
         Seal::Unknown { .. } => "the tenant seals none under its identity",
         Seal::Tampered { .. } => "the tenant's seal of it was tampered with",
+        Seal::Foreign { .. } => "it is sealed for another desired-state directory",
         _ => "it does not match the seal the tenant records",
     }
 }

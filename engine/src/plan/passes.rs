@@ -112,6 +112,12 @@ pub(super) fn govern(s: &Sides, judged: &DesiredModel, draft: &mut Draft, undecl
         }
         sensitive.entry(a).and_modify(|r| *r = format!("{r}; {why}")).or_insert(why);
     }
+    // Objects only an unproven write-ahead log names: adopted, and a
+    // takeover of one no natural-key match would find is sensitive.
+    let key_matches = |a: &Address| Some(desired.resources.get(a)?.natural_key.to_lowercase() == super::refs::resolve_key(&matched.get(a)?.natural_key, ids));
+    for (a, why) in crate::log_owned::review(&mut changes, ledger, key_matches) {
+        sensitive.entry(a).and_modify(|r| *r = format!("{r}; {why}")).or_insert(why);
+    }
     warnings.extend(ledger.seal_warning());
     // What the live tenant adds: access granted through live role
     // assignments, policies and nesting; ring groups nested live.

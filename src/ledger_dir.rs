@@ -1,0 +1,66 @@
+//! Which desired-state directory this run's ledger is for, so the tenant's
+//! marker can record which ledger each directory sealed last, and a ledger
+//! another directory sealed is not taken for this one's (hostile run 28,
+//! finding 1: another directory's sealed ledger copied in, or its azurerm
+//! state pointed at by a changed `[state] prefix`). The rule is
+//! [`engine::ledger_seal::Seal::Foreign`]'s.
+//!
+//! A ledger's place is the directory's path in its git work tree (else its
+//! own name, `state_paths::dir_key`) with, on the local backend, where the
+//! ledger file lies (relative to its git work tree, so every checkout of
+//! a repository agrees; two working copies each with a ledger of their
+//! own are two places). On the azurerm backend the directory's name alone:
+//! a pull request pointing `[state] prefix` at another directory's state
+//! changes the ledger under the same place. Hashed in the marker.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use engine::ledger_seal::{self, Seal};
+use engine::Ledger;
+
+use crate::state::LedgerStore;
+
+static DIRECTORY: OnceLock<String> = OnceLock::new();
+
+/// This run's desired-state directory (the first one a target was
+/// connected for): its path relative to the git work tree holding it (so
+/// `prod/ds` and `test/ds` differ), else its own name.
+pub fn set(dir: &Path) {
+    let abs = std::fs::canonicalize(dir).ok();
+    let rel = abs.as_deref().and_then(|a| a.ancestors().find(|d| std::fs::symlink_metadata(d.join(".git")).is_ok()).and_then(|r| a.strip_prefix(r).ok()).map(|p| p.to_string_lossy().into_owned()));
+    let _ = DIRECTORY.set(rel.filter(|r| !r.is_empty()).unwrap_or_else(|| crate::state_paths::dir_key(dir)));
+}
+
+/// The hash of the place of `store`'s ledger for this run's directory, if
+/// the run connected one.
+pub fn hash(store: &LedgerStore) -> Option<String> {
+    let dir = DIRECTORY.get()?;
+    let place = if store.is_remote() { String::new() } else { local_place(store.path()) };
+    Some(ledger_seal::directory_hash(&format!("{dir}\n{place}")))
+}
+
+/// Where a local ledger lies: relative to the git work tree holding it,
+/// else its absolute path.
+fn local_place(ledger: &Path) -> String {
+    let parent = ledger.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let abs = std::fs::canonicalize(parent).unwrap_or_else(|_| std::env::current_dir().unwrap_or_default().join(parent));
+    let file = ledger.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let root = abs.ancestors().find(|d| std::fs::symlink_metadata(d.join(".git")).is_ok());
+    let rel = root.and_then(|r| abs.strip_prefix(r).ok()).unwrap_or(&abs);
+    format!("{}/{file}", rel.to_string_lossy())
+}
+
+/// Judge `ledger` (its seal judged already) against the ledger the
+/// marker's `bindings` say this directory sealed last: a ledger the tenant
+/// seals that names another identity is [`Seal::Foreign`].
+pub fn judge(store: &LedgerStore, ledger: &mut Ledger, tenant: &str, bindings: &[(String, String)]) {
+    let (Some(dir), Some(id)) = (hash(store), ledger.ledger_id.clone()) else { return };
+    if !matches!(ledger.seal, Seal::Sealed | Seal::Broken { .. }) {
+        return;
+    }
+    let Some((_, bound)) = bindings.iter().find(|(d, _)| *d == dir) else { return };
+    if bound != ledger_seal::binding_id(&id) {
+        ledger.seal = Seal::Foreign { ledger: ledger_seal::digest(ledger, tenant), id, bound: bound.clone() };
+    }
+}
