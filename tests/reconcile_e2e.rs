@@ -401,7 +401,7 @@ async fn a_quiet_pass_reads_users_and_groups_through_delta_and_resyncs_when_the_
     // single package's GET, issue 16); one beta `$batch` of listings; one
     // beta `$batch` of the kinds' dependent reads together (one dependency
     // level: `graph::coalesce`).
-    assert!(quiet <= 6, "a quiet pass costs {quiet} Graph requests, more than 6:\n{breakdown}");
+    assert!(quiet <= 6, "a quiet pass costs {quiet} Graph requests, more than 6:\n{breakdown}\n{out}");
     assert_eq!(c.get("POST /beta/$batch"), 2, "the beta listings, then every kind's dependent reads in one `$batch`:\n{breakdown}");
     assert_eq!(c.get("POST /v1.0/$batch"), 2, "the listings, then the packages by id:\n{breakdown}");
     assert_eq!(c.get("GET /v1.0/organization"), 0, "the tenant id comes in the listings' batch:\n{breakdown}");

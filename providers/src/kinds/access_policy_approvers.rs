@@ -44,7 +44,14 @@ pub fn repointed(want: &Value, have: &Value) -> Vec<String> {
         for (list, said) in LISTS {
             // A list desired state leaves out is not changed by the plan.
             let Some(kept) = w.get(*list).and_then(Value::as_array) else { continue };
-            let gone = h.get(*list).and_then(Value::as_array).into_iter().flatten().filter(|a| !kept.contains(a)).count();
+            // A declared approver not resolved to a live id (the subject
+            // was not read, or not this run: a reconcile pass reads users
+            // and groups through delta) cannot be compared: nothing is
+            // said of the list, rather than every live approver being
+            // "taken out" (a quiet pass queried the waiting requests).
+            let keys: Option<Vec<&str>> = kept.iter().map(subject).collect();
+            let Some(keys) = keys else { continue };
+            let gone = h.get(*list).and_then(Value::as_array).into_iter().flatten().filter(|a| subject(a).is_none_or(|s| !keys.contains(&s))).count();
             if gone > 0 {
                 out_of.push(format!("{gone} {said}{} taken out", if gone == 1 { "" } else { "s" }));
             }
@@ -54,6 +61,16 @@ pub fn repointed(want: &Value, have: &Value) -> Vec<String> {
         }
     }
     out
+}
+
+/// How a subject compares: a live id (a reference) or a special approver's
+/// name; `None` for a declared address left unresolved.
+fn subject(v: &Value) -> Option<&str> {
+    match engine::model::as_reference(v) {
+        Some(r) if r.parse::<schema::Address>().is_ok() => None,
+        Some(r) => Some(r),
+        None => v.as_str().filter(|s| s.parse::<schema::Address>().is_err()),
+    }
 }
 
 #[cfg(test)]
@@ -81,5 +98,7 @@ mod tests {
         assert_eq!(repointed(&fallback, &have), vec!["approval stage 1 re-pointed (1 fallback approver taken out; requests already sent there stay with them)".to_string()]);
         assert!(repointed(&policy(false, json!([])), &have).is_empty(), "approval turned off re-points nothing");
         assert!(repointed(&moved, &policy(false, json!([{"primaryApprovers": ["requestor_manager"]}]))).is_empty(), "no approval was required before");
+        let unresolved = policy(true, json!([{"primaryApprovers": ["requestor_manager"], "fallbackPrimaryApprovers": [reference("user.adele")]}]));
+        assert!(repointed(&unresolved, &have).is_empty(), "a declared approver not resolved to a live id is not taken for another one");
     }
 }
