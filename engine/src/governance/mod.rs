@@ -7,6 +7,7 @@
 //! One module per concern; this one re-exports their public items so callers
 //! keep using `engine::governance::...`.
 
+mod restricted_unit;
 mod access;
 pub mod accounts;
 mod certificates;

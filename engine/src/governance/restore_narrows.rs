@@ -139,7 +139,7 @@ pub fn reason(change: &Change) -> Option<String> {
     // user, helpdesk and authentication administrator, so it widens who
     // may manage it: reviewed (hostile run 28, finding 4: an account put
     // into such a unit in an incident was taken out unattended).
-    if kind == Kind::AdministrativeUnit && restricted(change) && change.fields.iter().any(|f| f.field == "members") {
+    if kind == Kind::AdministrativeUnit && super::restricted_unit::restricted(change) && change.fields.iter().any(|f| f.field == "members") {
         return None;
     }
     let what: Vec<&str> = change.fields.iter().map(|f| f.field.as_str()).collect();
@@ -148,13 +148,6 @@ pub fn reason(change: &Change) -> Option<String> {
         change.address,
         what.join(", ")
     ))
-}
-
-/// Whether the unit restricts the management of its members, as desired
-/// state or the tenant has it.
-fn restricted(change: &Change) -> bool {
-    let key = "isMemberManagementRestricted";
-    change.desired.as_ref().is_some_and(|d| is(d.props.get(key), true)) || change.live.as_ref().is_some_and(|l| is(l.get(key), true))
 }
 
 /// Whether an Intune role assignment's `scopeType` change narrows: from

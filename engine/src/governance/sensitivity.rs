@@ -44,6 +44,11 @@ fn classify_in(change: &Change, desired: &DesiredModel, plan_size: usize, tenant
     if let Some(why) = super::custom_extensions::reason(change) {
         return Some(why);
     }
+    // Before "removing access is never held": a member taken out of a
+    // restricted management unit loses its protection.
+    if let Some(why) = super::restricted_unit::reason(change) {
+        return Some(why);
+    }
     if let Some(why) = super::recorded::leaves_service(change) {
         return Some(why);
     }
