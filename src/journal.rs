@@ -97,6 +97,13 @@ pub(crate) fn journal_event(path: &Path, plan_hash: &str, address: &schema::Addr
 }
 
 pub(crate) fn journal_line(path: &Path, line: &serde_json::Value) -> Result<()> {
+    // The journal's folder beside the ledger may not exist yet: with the
+    // azurerm backend a fresh checkout has no `.tenantctl/`, and
+    // `governance adopt` writes its line before anything else there
+    // (gov26's finding).
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating the journal's folder {}", parent.display()))?;
+    }
     let mut f = schema::read::open_append(path).with_context(|| format!("opening journal {}", path.display()))?;
     // Fault injection for the "record before moving on" tests: every
     // journal write fails as on a full disk (the file itself opens fine).

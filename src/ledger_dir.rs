@@ -59,7 +59,18 @@ pub fn judge(store: &LedgerStore, ledger: &mut Ledger, tenant: &str, bindings: &
     if !matches!(ledger.seal, Seal::Sealed | Seal::Broken { .. }) {
         return;
     }
-    let Some((_, bound)) = bindings.iter().find(|(d, _)| *d == dir) else { return };
+    let Some((_, bound)) = bindings.iter().find(|(d, _)| *d == dir) else {
+        // No binding for this place (a directory renamed or moved, or one
+        // that never sealed): a ledger the marker binds to another place is
+        // that directory's all the same (hostile run 29, finding 2: `git mv`
+        // of the directory and another's sealed ledger put under the new
+        // name were judged as before). A genuine rename is judged so until
+        // its next approved complete apply binds it again.
+        if bindings.iter().any(|(_, i)| i == ledger_seal::binding_id(&id)) {
+            ledger.seal = Seal::Foreign { ledger: ledger_seal::digest(ledger, tenant), id, bound: "(none: the tenant binds no ledger to this directory, and binds this one to another)".into() };
+        }
+        return;
+    };
     if bound != ledger_seal::binding_id(&id) {
         ledger.seal = Seal::Foreign { ledger: ledger_seal::digest(ledger, tenant), id, bound: bound.clone() };
     }

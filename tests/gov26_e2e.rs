@@ -33,27 +33,6 @@ fn wal(w: &Path) -> PathBuf {
     w.join("tenantctl.ledger-wal.jsonl")
 }
 
-/// The example with keys the test holds, converged through the library,
-/// its governance adopted, applied once by the binary (sealed, in sync).
-async fn sealed_keyed(sb: &SandboxHandle) -> (Keyed, PathBuf) {
-    let keyed = keyed_example(sb);
-    let w = keyed.work.path().to_path_buf();
-    let dir = w.join("desired-state");
-    let state = schema::load(&dir).expect("the tenant loads");
-    let client = client(sb);
-    let mut ledger = engine::Ledger::default();
-    let p = plan(&client, &state, &ledger).await;
-    apply(&client, &p, &mut ledger).await;
-    std::fs::write(w.join("tenantctl.lock"), ledger.render()).expect("the ledger is written");
-    let (code, out) = run(sb, &w, &["governance", "adopt", d(&dir), "--reason", "test setup"]);
-    assert_eq!(code, Some(0), "{out}");
-    let (code, out) = run(sb, &w, &["apply", d(&dir), "--auto-approve"]);
-    assert_eq!(code, Some(0), "{out}");
-    let (code, out) = run(sb, &w, &["plan", d(&dir), "--detailed-exitcode"]);
-    assert_eq!(code, Some(0), "sealed and in sync: {out}");
-    (keyed, dir)
-}
-
 /// A plan of `dir` (in `w`) saved to `out`, written by `keyed`'s author
 /// and approved by alice and bob, then applied; its output.
 fn approved_apply(sb: &SandboxHandle, keyed: &Keyed, w: &Path, dir: &Path, out: &str) -> String {
@@ -236,6 +215,13 @@ async fn another_directorys_sealed_ledger_is_not_this_directorys() {
     assert!(!out.contains("applied: update user.gov26-bob"), "{out}");
     let u = graph(&sb, Method::GET, &format!("/v1.0/users/{bob}?$select=accountEnabled"), None).await;
     assert_eq!(u["accountEnabled"], true, "{u}\n{out}");
+    // Hostile run 29, finding 2: the directory renamed in the same pull
+    // request has no binding of its own; the ledger is still the one the
+    // tenant binds to the second directory.
+    let renamed = w1.join("renamed");
+    std::fs::rename(&dir, &renamed).expect("renamed");
+    let (_, out) = run(&sb, w1, &["plan", d(&renamed)]);
+    assert!(out.contains("it is another directory's ledger"), "warned after a rename: {out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
 
@@ -269,9 +255,9 @@ async fn a_state_prefix_pointed_at_another_directorys_state_is_not_this_director
     copy_dir(&dir1, &dir2);
     std::fs::write(dir2.join("state.toml"), common::azurite::state_table(&az, &c, "second")).expect("written");
     append(&dir2, "accounts.toml", BOB);
-    // `governance adopt` on a fresh azurerm checkout does not create the
-    // folder of the journal it writes (a separate gap, reported).
-    std::fs::create_dir_all(w2.join(".tenantctl/second")).expect("created");
+    // A fresh azurerm checkout has no `.tenantctl/`: `governance adopt`
+    // makes the journal's folder itself.
+    assert!(!w2.join(".tenantctl").exists());
     let (code, out) = az_run(&sb, w2, &["governance", "adopt", d(&dir2), "--reason", "a second directory on the tenant"]);
     assert_eq!(code, Some(0), "{out}");
     let (code, out) = az_run(&sb, w2, &["apply", "--auto-approve", d(&dir2)]);
