@@ -28,27 +28,6 @@ fn d(dir: &Path) -> &str {
     dir.to_str().expect("a UTF-8 path")
 }
 
-/// The example with keys the test holds, converged through the library,
-/// its governance adopted, applied once by the binary: sealed.
-async fn sealed_keyed(sb: &SandboxHandle) -> (Keyed, PathBuf) {
-    let keyed = keyed_example(sb);
-    let w = keyed.work.path().to_path_buf();
-    let dir = w.join("desired-state");
-    let state = schema::load(&dir).expect("the tenant loads");
-    let client = client(sb);
-    let mut ledger = engine::Ledger::default();
-    let p = plan(&client, &state, &ledger).await;
-    apply(&client, &p, &mut ledger).await;
-    std::fs::write(w.join("tenantctl.lock"), ledger.render()).expect("the ledger is written");
-    let (code, out) = run(sb, &w, &["governance", "adopt", d(&dir), "--reason", "test setup"]);
-    assert_eq!(code, Some(0), "{out}");
-    let (code, out) = run(sb, &w, &["apply", d(&dir), "--auto-approve"]);
-    assert_eq!(code, Some(0), "{out}");
-    let (code, out) = run(sb, &w, &["plan", d(&dir), "--detailed-exitcode"]);
-    assert_eq!(code, Some(0), "sealed and in sync: {out}");
-    (keyed, dir)
-}
-
 fn json_plan(sb: &SandboxHandle, w: &Path, dir: &Path) -> engine::Plan {
     let o = cli(sb, w, &["plan", d(dir), "--format", "json"]);
     serde_json::from_str(&text(&o.stdout)).unwrap_or_else(|e| panic!("a JSON plan ({e}): {}", text(&o.stderr)))

@@ -165,3 +165,27 @@ pub fn approved_plan(sb: &SandboxHandle, keyed: &Keyed, out: &str) {
         assert_eq!(code, Some(0), "{o}");
     }
 }
+
+/// The example with keys the test holds ([`keyed_example`]), converged
+/// through the library, its governance adopted, applied once by the
+/// binary (sealed), and planned in sync: the start of the tests of seals
+/// and ownership (gov12, gov14, gov18, gov26).
+pub async fn sealed_keyed(sb: &SandboxHandle) -> (Keyed, PathBuf) {
+    let keyed = keyed_example(sb);
+    let w = keyed.work.path().to_path_buf();
+    let dir = w.join("desired-state");
+    let d = dir.to_str().expect("a UTF-8 path");
+    let state = schema::load(&dir).expect("the tenant loads");
+    let client = client(sb);
+    let mut ledger = engine::Ledger::default();
+    let p = plan(&client, &state, &ledger).await;
+    apply(&client, &p, &mut ledger).await;
+    std::fs::write(w.join("tenantctl.lock"), ledger.render()).expect("the ledger is written");
+    let (code, out) = run(sb, &w, &["governance", "adopt", d, "--reason", "test setup"]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = run(sb, &w, &["apply", d, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = run(sb, &w, &["plan", d, "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "sealed and in sync: {out}");
+    (keyed, dir)
+}
