@@ -22,6 +22,11 @@ use engine::Ledger;
 use crate::state::LedgerStore;
 
 static DIRECTORY: OnceLock<String> = OnceLock::new();
+/// The directory's name alone, as a run outside any git work tree names it.
+static PLAIN: OnceLock<String> = OnceLock::new();
+/// Whether the directory is in a git work tree (its place then is the same
+/// in every clone; outside one, two copies of a directory are two places).
+static IN_GIT: OnceLock<bool> = OnceLock::new();
 
 /// This run's desired-state directory (the first one a target was
 /// connected for): its path relative to the git work tree holding it (so
@@ -29,24 +34,36 @@ static DIRECTORY: OnceLock<String> = OnceLock::new();
 pub fn set(dir: &Path) {
     let abs = std::fs::canonicalize(dir).ok();
     let rel = abs.as_deref().and_then(|a| a.ancestors().find(|d| std::fs::symlink_metadata(d.join(".git")).is_ok()).and_then(|r| a.strip_prefix(r).ok()).map(|p| p.to_string_lossy().into_owned()));
-    let _ = DIRECTORY.set(rel.filter(|r| !r.is_empty()).unwrap_or_else(|| crate::state_paths::dir_key(dir)));
+    let rel = rel.filter(|r| !r.is_empty());
+    let _ = IN_GIT.set(rel.is_some());
+    let _ = DIRECTORY.set(rel.unwrap_or_else(|| crate::state_paths::dir_key(dir)));
+    let _ = PLAIN.set(crate::state_paths::dir_key(dir));
 }
 
 /// The hash of the place of `store`'s ledger for this run's directory, if
 /// the run connected one.
 pub fn hash(store: &LedgerStore) -> Option<String> {
     let dir = DIRECTORY.get()?;
-    let place = if store.is_remote() { String::new() } else { local_place(store.path()) };
+    let place = if store.is_remote() { String::new() } else { local_place(store.path(), true) };
     Some(ledger_seal::directory_hash(&format!("{dir}\n{place}")))
 }
 
-/// Where a local ledger lies: relative to the git work tree holding it,
-/// else its absolute path.
-fn local_place(ledger: &Path) -> String {
+/// The hash of the same place as a run named it before the directory was
+/// in a git work tree (its name, the ledger's absolute path): a directory
+/// put under git keeps its binding.
+fn plain_hash(store: &LedgerStore) -> Option<String> {
+    let dir = PLAIN.get()?;
+    let place = if store.is_remote() { String::new() } else { local_place(store.path(), false) };
+    Some(ledger_seal::directory_hash(&format!("{dir}\n{place}")))
+}
+
+/// Where a local ledger lies: relative to the git work tree holding it
+/// (when `git`), else its absolute path.
+fn local_place(ledger: &Path, git: bool) -> String {
     let parent = ledger.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let abs = std::fs::canonicalize(parent).unwrap_or_else(|_| std::env::current_dir().unwrap_or_default().join(parent));
     let file = ledger.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let root = abs.ancestors().find(|d| std::fs::symlink_metadata(d.join(".git")).is_ok());
+    let root = abs.ancestors().find(|d| git && std::fs::symlink_metadata(d.join(".git")).is_ok());
     let rel = root.and_then(|r| abs.strip_prefix(r).ok()).unwrap_or(&abs);
     format!("{}/{file}", rel.to_string_lossy())
 }
@@ -66,7 +83,15 @@ pub fn judge(store: &LedgerStore, ledger: &mut Ledger, tenant: &str, bindings: &
         // of the directory and another's sealed ledger put under the new
         // name were judged as before). A genuine rename is judged so until
         // its next approved complete apply binds it again.
-        if bindings.iter().any(|(_, i)| i == ledger_seal::binding_id(&id)) {
+        // Outside a git work tree every copy of a directory is a place of
+        // its own (two checkouts of one desired state), so nothing can be
+        // told; a pull request is always inside one.
+        if IN_GIT.get() != Some(&true) {
+            return;
+        }
+        // The same directory before it was put under git keeps it.
+        let plain = plain_hash(store);
+        if bindings.iter().any(|(d, i)| i == ledger_seal::binding_id(&id) && Some(d) != plain.as_ref()) {
             ledger.seal = Seal::Foreign { ledger: ledger_seal::digest(ledger, tenant), id, bound: "(none: the tenant binds no ledger to this directory, and binds this one to another)".into() };
         }
         return;

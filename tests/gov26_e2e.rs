@@ -218,6 +218,9 @@ async fn another_directorys_sealed_ledger_is_not_this_directorys() {
     // Hostile run 29, finding 2: the directory renamed in the same pull
     // request has no binding of its own; the ledger is still the one the
     // tenant binds to the second directory.
+    // (A pull request is inside a git work tree; outside one, every copy
+    // of a directory is a place of its own and nothing can be told.)
+    std::fs::create_dir(w1.join(".git")).expect("a git work tree");
     let renamed = w1.join("renamed");
     std::fs::rename(&dir, &renamed).expect("renamed");
     let (_, out) = run(&sb, w1, &["plan", d(&renamed)]);
