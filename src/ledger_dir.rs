@@ -21,40 +21,43 @@ use engine::Ledger;
 
 use crate::state::LedgerStore;
 
-static DIRECTORY: OnceLock<String> = OnceLock::new();
-/// The directory's name alone, as a run outside any git work tree names it.
-static PLAIN: OnceLock<String> = OnceLock::new();
-/// Whether the directory is in a git work tree (its place then is the same
-/// in every clone; outside one, two copies of a directory are two places).
-static IN_GIT: OnceLock<bool> = OnceLock::new();
+/// This run's desired-state directory, named two ways.
+struct Directory {
+    /// Its path relative to the git work tree holding it (so `prod/ds` and
+    /// `test/ds` differ), when it is in one: its place is then the same in
+    /// every clone; outside one, two copies of a directory are two places.
+    in_git: Option<String>,
+    /// Its name alone, as a run outside any git work tree names it.
+    plain: String,
+}
+
+static DIRECTORY: OnceLock<Directory> = OnceLock::new();
 
 /// This run's desired-state directory (the first one a target was
-/// connected for): its path relative to the git work tree holding it (so
-/// `prod/ds` and `test/ds` differ), else its own name.
+/// connected for).
 pub fn set(dir: &Path) {
     let abs = std::fs::canonicalize(dir).ok();
     let rel = abs.as_deref().and_then(|a| a.ancestors().find(|d| std::fs::symlink_metadata(d.join(".git")).is_ok()).and_then(|r| a.strip_prefix(r).ok()).map(|p| p.to_string_lossy().into_owned()));
-    let rel = rel.filter(|r| !r.is_empty());
-    let _ = IN_GIT.set(rel.is_some());
-    let _ = DIRECTORY.set(rel.unwrap_or_else(|| crate::state_paths::dir_key(dir)));
-    let _ = PLAIN.set(crate::state_paths::dir_key(dir));
+    let _ = DIRECTORY.set(Directory { in_git: rel.filter(|r| !r.is_empty()), plain: crate::state_paths::dir_key(dir) });
 }
 
 /// The hash of the place of `store`'s ledger for this run's directory, if
 /// the run connected one.
 pub fn hash(store: &LedgerStore) -> Option<String> {
-    let dir = DIRECTORY.get()?;
-    let place = if store.is_remote() { String::new() } else { local_place(store.path(), true) };
-    Some(ledger_seal::directory_hash(&format!("{dir}\n{place}")))
+    let d = DIRECTORY.get()?;
+    Some(place_hash(store, d.in_git.as_deref().unwrap_or(&d.plain), true))
 }
 
 /// The hash of the same place as a run named it before the directory was
 /// in a git work tree (its name, the ledger's absolute path): a directory
 /// put under git keeps its binding.
 fn plain_hash(store: &LedgerStore) -> Option<String> {
-    let dir = PLAIN.get()?;
-    let place = if store.is_remote() { String::new() } else { local_place(store.path(), false) };
-    Some(ledger_seal::directory_hash(&format!("{dir}\n{place}")))
+    DIRECTORY.get().map(|d| place_hash(store, &d.plain, false))
+}
+
+fn place_hash(store: &LedgerStore, dir: &str, git: bool) -> String {
+    let place = if store.is_remote() { String::new() } else { local_place(store.path(), git) };
+    ledger_seal::directory_hash(&format!("{dir}\n{place}"))
 }
 
 /// Where a local ledger lies: relative to the git work tree holding it
@@ -86,7 +89,7 @@ pub fn judge(store: &LedgerStore, ledger: &mut Ledger, tenant: &str, bindings: &
         // Outside a git work tree every copy of a directory is a place of
         // its own (two checkouts of one desired state), so nothing can be
         // told; a pull request is always inside one.
-        if IN_GIT.get() != Some(&true) {
+        if !DIRECTORY.get().is_some_and(|d| d.in_git.is_some()) {
             return;
         }
         // The same directory before it was put under git keeps it.
