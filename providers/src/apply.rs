@@ -478,10 +478,7 @@ impl GraphExecutor {
 /// policy recorded as applied from its `POST`'s answer alone was called gone
 /// after the window and created twice under lag (hostile run 22, finding 2).
 fn reads_back_after_create(kind: Kind) -> bool {
-    matches!(
-        kind,
-        Kind::ConditionalAccess | Kind::NamedLocation | Kind::AuthenticationStrength | Kind::RoleDefinition | Kind::AssignmentFilter | Kind::ScopeTag | Kind::DeviceCategory
-    )
+    registry::provider(kind).created == registry::Created::ListedReadBack
 }
 
 /// The plain delete most kinds use: `DELETE {collection}/{id}`; an object

@@ -117,36 +117,12 @@ fn has_deleted_items(kind: schema::Kind) -> bool {
 }
 
 /// Kinds whose create answers with the id their list shows, so a ledger
-/// id a killed run recorded is the object it may still be waiting for:
-/// the directory's objects and Intune's policies, and the other objects
-/// tenantctl creates whole with a `POST` (conditional access and what it
-/// names, administrative units, custom roles, Intune's filters, scope tags,
-/// categories and roles, access catalogs and packages). Hostile run 22,
+/// id a killed run recorded is the object it may still be waiting for
+/// (each provider's [`crate::kinds::registry::Created`]). Hostile run 22,
 /// finding 2 found a device configuration created twice; the same lag
-/// after a kill created a conditional access policy twice. Kinds created
-/// through a request (a PIM schedule, an access package assignment) are
-/// listed under another id, and the tenant's singletons are never
-/// created: they keep the window's rule.
+/// after a kill created a conditional access policy twice.
 fn create_lists_its_id(kind: schema::Kind) -> bool {
-    use schema::Kind::*;
-    kind.is_policy()
-        || matches!(
-            kind,
-            User | Guest
-                | Group
-                | AdministrativeUnit
-                | RoleDefinition
-                | AssignmentFilter
-                | ScopeTag
-                | DeviceCategory
-                | NamedLocation
-                | AuthenticationStrength
-                | ConditionalAccess
-                | IntuneRoleDefinition
-                | IntuneRoleAssignment
-                | AccessCatalog
-                | AccessPackage
-        )
+    crate::kinds::registry::provider(kind).created.lists_its_id()
 }
 
 fn human(d: Duration) -> String {

@@ -18,7 +18,7 @@ use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Value};
 
 use super::access_resources::{APPLICATIONS, SITES};
-use super::registry::{Api, BoxFuture, KindProvider, Read, BY_DISPLAY_NAME};
+use super::registry::{Api, BoxFuture, Created, KindProvider, Read, BY_DISPLAY_NAME};
 use super::{ref_to, resource, str_field};
 use crate::apply::{delete_plain, fail, Writer};
 use crate::export::ExportCx;
@@ -31,6 +31,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     collection: CATALOGS,
     api: Api::V1,
     natural_key: Some(BY_DISPLAY_NAME),
+    created: Created::Listed,
     desired: |s, m| {
         for (k, d) in &s.access_catalog { m.insert(desired(k, &d.value, s)); }
     },

@@ -27,7 +27,7 @@ use super::access_catalog::{resources as catalog_resources, AAD_GROUP};
 use super::access_package_policy_write::{delete_policy, live_policies, write_policies};
 use super::access_policy_props::{normalize_policy, policy_props};
 use super::access_resources::{APPLICATIONS, SITES};
-use super::registry::{Api, BoxFuture, KindProvider, Read, BY_DISPLAY_NAME};
+use super::registry::{Api, BoxFuture, Created, KindProvider, Read, BY_DISPLAY_NAME};
 use super::{ref_to, resource, str_field};
 use crate::apply::{err, fail, Writer};
 use crate::graph::{BatchRequest, GraphClient, GraphError, GraphRequest, Method};
@@ -39,6 +39,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     collection: PACKAGES,
     api: Api::V1,
     natural_key: Some(BY_DISPLAY_NAME),
+    created: Created::Listed,
     desired: |s, m| {
         for (k, d) in &s.access_package { m.insert(desired(k, &d.value, s)); }
     },

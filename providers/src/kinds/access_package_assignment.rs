@@ -25,7 +25,7 @@ use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Value};
 
 use super::access_package::{policy_package, POLICIES_LISTING};
-use super::registry::{Api, BoxFuture, KindProvider, Read};
+use super::registry::{Api, BoxFuture, Created, KindProvider, Read};
 use super::{ref_to, resource, str_field};
 use crate::apply::{err, fail, Writer};
 use crate::export::ExportCx;
@@ -40,6 +40,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     // Found by (package, target) ids, which only apply knows: `create`
     // looks the pair up itself.
     natural_key: None,
+    created: Created::Elsewhere,
     desired: |s, m| {
         for (k, d) in &s.access_package_assignment {
             m.insert(desired(k, &d.value, s));

@@ -14,7 +14,7 @@ use schema::kinds::AdministrativeUnit;
 use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Value};
 
-use super::registry::{Api, BoxFuture, KindProvider, Read, BY_DISPLAY_NAME};
+use super::registry::{Api, BoxFuture, Created, KindProvider, Read, BY_DISPLAY_NAME};
 use super::{ref_to, resource, str_field};
 use crate::apply::{delete_plain, fail, Writer};
 use crate::export::ExportCx;
@@ -27,6 +27,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     collection: "/directory/administrativeUnits",
     api: Api::V1,
     natural_key: Some(BY_DISPLAY_NAME),
+    created: Created::Listed,
     desired: |s, m| {
         for (k, d) in &s.administrative_unit { m.insert(desired(k, &d.value, s)); }
     },

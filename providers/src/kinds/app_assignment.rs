@@ -10,7 +10,7 @@ use schema::kinds::AppAssignment;
 use schema::{Address, DesiredState, Kind};
 
 use super::mobile_app;
-use super::registry::{Api, BoxFuture, KindProvider, Read};
+use super::registry::{Api, BoxFuture, Created, KindProvider, Read};
 use super::resource;
 use crate::apply::{err, Writer};
 
@@ -21,6 +21,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     api: Api::Beta,
     // Never created: the app is found when the tenant is read, or refused.
     natural_key: None,
+    created: Created::Listed,
     desired: |s, m| {
         for (k, d) in &s.app_assignment {
             m.insert(desired(k, &d.value, s));

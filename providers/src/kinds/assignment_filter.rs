@@ -10,7 +10,7 @@ use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Value};
 
 use super::{live_props, resource, str_field};
-use super::registry::{Api, BoxFuture, KindProvider, Read, BY_DISPLAY_NAME};
+use super::registry::{Api, BoxFuture, Created, KindProvider, Read, BY_DISPLAY_NAME};
 use crate::apply::{delete_plain, Writer};
 use crate::export::ExportCx;
 use crate::graph::{GraphError, Method};
@@ -23,6 +23,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     collection: "/deviceManagement/assignmentFilters",
     api: Api::Beta,
     natural_key: Some(BY_DISPLAY_NAME),
+    created: Created::ListedReadBack,
     desired: |s, m| {
         for (k, d) in &s.assignment_filter { m.insert(desired(k, &d.value, s)); }
     },

@@ -14,7 +14,7 @@ use schema::kinds::authentication_methods_policy::{method, method_by_id, Authent
 use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Map, Value};
 
-use super::registry::{Api, BoxFuture, KindProvider, Read};
+use super::registry::{Api, BoxFuture, Created, KindProvider, Read};
 use super::{camel, ref_to, resource, str_field};
 use crate::apply::{err, fail, Writer};
 use crate::export::ExportCx;
@@ -28,6 +28,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     api: Api::V1,
     // Matched by its fixed natural key (there is one per tenant).
     natural_key: None,
+    created: Created::Elsewhere,
     desired: |s, m| {
         for (k, d) in &s.authentication_methods_policy { m.insert(desired(k, &d.value, s)); }
     },

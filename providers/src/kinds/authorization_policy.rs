@@ -13,7 +13,7 @@ use schema::kinds::AuthorizationPolicy;
 use schema::{Address, Kind};
 use serde_json::{json, Value};
 
-use super::registry::{Api, BoxFuture, KindProvider, Read};
+use super::registry::{Api, BoxFuture, Created, KindProvider, Read};
 use super::resource;
 use crate::apply::{err, fail, Writer};
 use crate::export::ExportCx;
@@ -28,6 +28,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     collection: "/policies/authorizationPolicy",
     api: Api::V1,
     natural_key: None,
+    created: Created::Elsewhere,
     desired: |s, m| {
         for (k, d) in &s.authorization_policy { m.insert(desired(k, &d.value)); }
     },

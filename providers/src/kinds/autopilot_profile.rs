@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::device_configuration::normalize_policy;
 use super::{camel_props, desired_assignments, resource};
 use super::intune_common::assignments;
-use super::registry::{Api, BoxFuture, KindProvider, Read, BY_DISPLAY_NAME_AND_TYPE};
+use super::registry::{Api, BoxFuture, Created, KindProvider, Read, BY_DISPLAY_NAME_AND_TYPE};
 use super::{assignment_targets, str_field};
 use crate::apply::{delete_plain, err, fail, Writer};
 use crate::export::{snake, typed, ExportCx};
@@ -32,6 +32,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     collection: "/deviceManagement/windowsAutopilotDeploymentProfiles",
     api: Api::Beta,
     natural_key: Some(BY_DISPLAY_NAME_AND_TYPE),
+    created: Created::Listed,
     desired: |s, m| {
         for (k, d) in &s.autopilot_profile { m.insert(desired(k, &d.value, s)); }
     },

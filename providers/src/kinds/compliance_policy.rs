@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::device_configuration::normalize_policy;
 use super::{desired_assignments, resource, settings_json};
 use super::intune_common::{assign_if_touched, assignments, bare_type, create_policy, holds_secret, patch_policy, read_filter_names, record_modified, settings};
-use super::registry::{Api, BoxFuture, KindProvider, Read, BY_DISPLAY_NAME_AND_TYPE};
+use super::registry::{Api, BoxFuture, Created, KindProvider, Read, BY_DISPLAY_NAME_AND_TYPE};
 use super::str_field;
 use crate::apply::{delete_plain, err, fail, Writer};
 use crate::export::ExportCx;
@@ -65,6 +65,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     collection: "/deviceManagement/deviceCompliancePolicies",
     api: Api::Beta,
     natural_key: Some(BY_DISPLAY_NAME_AND_TYPE),
+    created: Created::Listed,
     desired: |s, m| {
         for (k, d) in &s.compliance_policy { m.insert(desired(k, &d.value, s)); }
     },

@@ -14,7 +14,7 @@ use schema::kinds::role_assignment::role_template_id;
 use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Map, Value};
 
-use super::registry::{Api, BoxFuture, KindProvider, Read, BY_DISPLAY_NAME};
+use super::registry::{Api, BoxFuture, Created, KindProvider, Read, BY_DISPLAY_NAME};
 use super::role_assignment::role_name;
 use super::{ref_to, resource, str_field};
 use crate::apply::{delete_plain, err, Writer};
@@ -29,6 +29,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     collection: "/identity/conditionalAccess/policies",
     api: Api::V1,
     natural_key: Some(BY_DISPLAY_NAME),
+    created: Created::ListedReadBack,
     desired: |s, m| {
         for (k, d) in &s.conditional_access { m.insert(desired(k, &d.value, s)); }
     },

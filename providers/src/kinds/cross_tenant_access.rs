@@ -14,7 +14,7 @@ use schema::kinds::CrossTenantAccess;
 use schema::{Address, Kind};
 use serde_json::{json, Value};
 
-use super::registry::{Api, BoxFuture, KindProvider, Read};
+use super::registry::{Api, BoxFuture, Created, KindProvider, Read};
 use super::resource;
 use crate::apply::{err, Writer};
 use crate::export::ExportCx;
@@ -30,6 +30,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     collection: "/policies/crossTenantAccessPolicy/partners",
     api: Api::V1,
     natural_key: None,
+    created: Created::Elsewhere,
     desired: |s, m| {
         for (k, d) in &s.cross_tenant_access { m.insert(desired(k, &d.value)); }
     },

@@ -7,7 +7,7 @@ use schema::kinds::DeviceCategory;
 use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Value};
 
-use super::registry::{Api, KindProvider, Read, BY_DISPLAY_NAME};
+use super::registry::{Api, Created, KindProvider, Read, BY_DISPLAY_NAME};
 use crate::apply::delete_plain;
 use super::resource;
 
@@ -17,6 +17,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     collection: "/deviceManagement/deviceCategories",
     api: Api::Beta,
     natural_key: Some(BY_DISPLAY_NAME),
+    created: Created::ListedReadBack,
     desired: |s, m| {
         for (k, d) in &s.device_category { m.insert(desired(k, &d.value, s)); }
     },

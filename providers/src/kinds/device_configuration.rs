@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::{desired_assignments, live_assignments, live_props, resource, settings_json, str_field};
 use super::intune_common::{assignments, bare_type, create_policy, holds_secret, patch_policy, read_filter_names, record_modified, settings};
-use super::registry::{Api, BoxFuture, KindProvider, Read, BY_DISPLAY_NAME_AND_TYPE};
+use super::registry::{Api, BoxFuture, Created, KindProvider, Read, BY_DISPLAY_NAME_AND_TYPE};
 use crate::apply::{delete_plain, Writer};
 use crate::export::ExportCx;
 use crate::graph::{BatchRequest, GraphClient, GraphError};
@@ -26,6 +26,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     collection: "/deviceManagement/deviceConfigurations",
     api: Api::Beta,
     natural_key: Some(BY_DISPLAY_NAME_AND_TYPE),
+    created: Created::Listed,
     desired: |s, m| {
         for (k, d) in &s.device_configuration { m.insert(desired(k, &d.value, s)); }
     },

@@ -13,7 +13,7 @@ use schema::{DesiredState, Kind};
 use serde_json::{json, Map, Value};
 
 use super::enrollment_status_page::{base_props, Base, create, delete, export_with, resource_of, update, COLLECTION};
-use super::registry::{Api, KindProvider, Read, BY_DISPLAY_NAME_AND_TYPE};
+use super::registry::{Api, Created, KindProvider, Read, BY_DISPLAY_NAME_AND_TYPE};
 use crate::export::ExportCx;
 
 /// This kind in the provider registry (`super::registry`).
@@ -22,6 +22,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     collection: COLLECTION,
     api: Api::Beta,
     natural_key: Some(BY_DISPLAY_NAME_AND_TYPE),
+    created: Created::Listed,
     desired: |s, m| {
         for (k, d) in &s.enrollment_restriction { m.insert(desired(k, &d.value, s)); }
     },

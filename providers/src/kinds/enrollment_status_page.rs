@@ -17,7 +17,7 @@ use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Map, Value};
 
 use super::intune_common::{read_filter_names, record_modified};
-use super::registry::{Api, BoxFuture, KindProvider, Read, BY_DISPLAY_NAME_AND_TYPE};
+use super::registry::{Api, BoxFuture, Created, KindProvider, Read, BY_DISPLAY_NAME_AND_TYPE};
 use super::{camel_props, desired_assignments, resource, str_field};
 use crate::apply::{err, fail, Writer};
 use crate::export::{snake, typed, ExportCx};
@@ -30,6 +30,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     collection: COLLECTION,
     api: Api::Beta,
     natural_key: Some(BY_DISPLAY_NAME_AND_TYPE),
+    created: Created::Listed,
     desired: |s, m| {
         for (k, d) in &s.enrollment_status_page { m.insert(desired(k, &d.value, s)); }
     },

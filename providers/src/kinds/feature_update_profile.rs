@@ -8,7 +8,7 @@ use schema::kinds::{Assignments, FeatureUpdateProfile};
 use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Map, Value};
 
-use super::registry::{Api, KindProvider, Read};
+use super::registry::{Api, Created, KindProvider, Read};
 use crate::apply::delete_plain;
 use super::update_profile::{self, live_date};
 use super::{desired_assignments, resource};
@@ -19,6 +19,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     collection: "/deviceManagement/windowsFeatureUpdateProfiles",
     api: Api::Beta,
     natural_key: Some(super::update_profile::BY_DISPLAY_NAME_UNFILTERED),
+    created: Created::Listed,
     desired: |s, m| {
         for (k, d) in &s.feature_update_profile { m.insert(desired(k, &d.value, s)); }
     },

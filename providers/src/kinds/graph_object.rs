@@ -18,7 +18,7 @@ use schema::kinds::graph_object::{GraphApi, GraphObject};
 use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Map, Value};
 
-use super::registry::{Api, BoxFuture, KindProvider, Read};
+use super::registry::{Api, BoxFuture, Created, KindProvider, Read};
 use super::{resource, str_field};
 use crate::apply::{err, fail, Writer};
 use crate::graph::{GraphClient, GraphError, GraphRequest, Method};
@@ -38,6 +38,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     api: Api::Beta,
     // Found by natural key in its own collection by `create`.
     natural_key: None,
+    created: Created::Listed,
     desired: |s, m| {
         for (k, d) in &s.graph_object {
             m.insert(desired(k, &d.value, s));

@@ -9,7 +9,7 @@ use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Value};
 
 use super::{live_props, ref_to, resource, str_field};
-use super::registry::{key_is, lit, Api, BoxFuture, KindProvider, NaturalKey, Read};
+use super::registry::{key_is, lit, Api, BoxFuture, Created, KindProvider, NaturalKey, Read};
 use crate::apply::{delete_plain, err, fail, Writer};
 use crate::export::{b, s, ExportCx};
 use crate::graph::{BatchRequest, GraphClient, GraphError, GraphRequest, Method};
@@ -34,6 +34,7 @@ pub const PROVIDER: KindProvider = KindProvider {
         },
         matches: |o, _, wanted| key_is(o, "mailNickname", wanted),
     }),
+    created: Created::Listed,
     desired: |s, m| {
         for (k, d) in &s.group {
             if d.value.licenses.is_some() {

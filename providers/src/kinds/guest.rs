@@ -7,7 +7,7 @@ use schema::{Address, Kind};
 use serde_json::{json, Value};
 
 use super::{live_props, resource, str_field};
-use super::registry::{key_is, lit, Api, BoxFuture, KindProvider, NaturalKey, Read};
+use super::registry::{key_is, lit, Api, BoxFuture, Created, KindProvider, NaturalKey, Read};
 use crate::apply::{delete_plain, err, Writer};
 use crate::export::{b, ExportCx};
 use crate::graph::Method;
@@ -33,6 +33,7 @@ pub const PROVIDER: KindProvider = KindProvider {
             mail && o.get("userType").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("guest"))
         },
     }),
+    created: Created::Listed,
     desired: |s, m| {
         for (k, d) in &s.guest { m.insert(desired(k, &d.value)); }
     },

@@ -16,7 +16,7 @@ use schema::kinds::IntuneRoleAssignment;
 use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Value};
 
-use super::registry::{Api, BoxFuture, KindProvider, Read, BY_DISPLAY_NAME};
+use super::registry::{Api, BoxFuture, Created, KindProvider, Read, BY_DISPLAY_NAME};
 use super::{ref_to, resource};
 use crate::apply::{delete_plain, err, fail, Writer};
 use crate::export::ExportCx;
@@ -29,6 +29,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     collection: "/deviceManagement/roleAssignments",
     api: Api::Beta,
     natural_key: Some(BY_DISPLAY_NAME),
+    created: Created::Listed,
     desired: |s, m| {
         for (k, d) in &s.intune_role_assignment { m.insert(desired(k, &d.value, s)); }
     },

@@ -12,7 +12,7 @@ use schema::kinds::IntuneRoleDefinition;
 use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Value};
 
-use super::registry::{Api, BoxFuture, KindProvider, Read, BY_DISPLAY_NAME};
+use super::registry::{Api, BoxFuture, Created, KindProvider, Read, BY_DISPLAY_NAME};
 use super::{resource, str_field};
 use crate::apply::{delete_plain, err, Writer};
 use crate::export::ExportCx;
@@ -26,6 +26,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     collection: "/deviceManagement/roleDefinitions",
     api: Api::Beta,
     natural_key: Some(BY_DISPLAY_NAME),
+    created: Created::Listed,
     desired: |s, m| {
         for (k, d) in &s.intune_role_definition { m.insert(desired(k, &d.value, s)); }
     },

@@ -12,7 +12,7 @@ use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Value};
 
 use super::mobile_app::{self, text};
-use super::registry::{Api, KindProvider, Read, BY_DISPLAY_NAME_AND_TYPE};
+use super::registry::{Api, Created, KindProvider, Read, BY_DISPLAY_NAME_AND_TYPE};
 use super::resource;
 use crate::apply::delete_plain;
 
@@ -22,6 +22,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     collection: mobile_app::COLLECTION,
     api: Api::Beta,
     natural_key: Some(BY_DISPLAY_NAME_AND_TYPE),
+    created: Created::Listed,
     desired: |s, m| {
         for (k, d) in &s.m365_apps {
             m.insert(desired(k, &d.value, s));

@@ -12,7 +12,7 @@ use schema::kinds::named_location::{CountryLookupMethod, NamedLocation};
 use schema::{Address, Kind};
 use serde_json::{json, Value};
 
-use super::registry::{Api, BoxFuture, KindProvider, Read, BY_DISPLAY_NAME};
+use super::registry::{Api, BoxFuture, Created, KindProvider, Read, BY_DISPLAY_NAME};
 use super::{resource, str_field};
 use crate::apply::{delete_plain, Writer};
 use crate::export::ExportCx;
@@ -25,6 +25,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     collection: "/identity/conditionalAccess/namedLocations",
     api: Api::V1,
     natural_key: Some(BY_DISPLAY_NAME),
+    created: Created::ListedReadBack,
     desired: |s, m| {
         for (k, d) in &s.named_location { m.insert(desired(k, &d.value)); }
     },

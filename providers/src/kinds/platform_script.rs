@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value};
 use sha2::Digest as _;
 
 use super::intune_common::{read_filter_names, record_modified};
-use super::registry::{provider, Api, BoxFuture, KindProvider, Read, BY_DISPLAY_NAME};
+use super::registry::{provider, Api, BoxFuture, Created, KindProvider, Read, BY_DISPLAY_NAME};
 use super::{desired_assignments, resource, str_field};
 use crate::apply::{delete_plain, err, fail, Writer};
 use crate::export::ExportCx;
@@ -34,6 +34,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     collection: "/deviceManagement/deviceManagementScripts",
     api: Api::Beta,
     natural_key: Some(BY_DISPLAY_NAME),
+    created: Created::Listed,
     desired: |s, m| {
         for (k, d) in &s.platform_script { m.insert(desired(k, &d.value, s)); }
     },

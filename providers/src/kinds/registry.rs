@@ -106,6 +106,34 @@ pub enum Api {
     Beta,
 }
 
+/// What a kind's create tells of its new object, for the replication rules
+/// of [`crate::settle`] and apply (hostile run 22, finding 2: a create a
+/// killed run never saw replicate was made again under lag). Each provider
+/// states it, so a kind added later cannot silently keep the window's rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    /// The create answers with the id the object is listed under and waits
+    /// until the object can be read (users, groups, Intune policies).
+    Listed,
+    /// It answers with the listed id but does not wait: apply reads the new
+    /// object back before it counts as applied, so `applied` in the ledger
+    /// means "seen" (conditional access, named locations, strengths, custom
+    /// roles, filters, scope tags, device categories).
+    ListedReadBack,
+    /// The object is listed under another id (made through a request: a PIM
+    /// schedule, an access package assignment) or never created (the
+    /// tenant's singletons): the replication window's rule.
+    Elsewhere,
+}
+
+impl Created {
+    /// Whether the create's answer carries the id the object is listed
+    /// under.
+    pub fn lists_its_id(self) -> bool {
+        self != Created::Elsewhere
+    }
+}
+
 /// One kind's provider.
 pub struct KindProvider {
     pub kind: Kind,
@@ -117,6 +145,8 @@ pub struct KindProvider {
     /// How a live object without a ledger entry is found by its natural
     /// key; none for kinds never adopted by one (role assignments).
     pub natural_key: Option<NaturalKey>,
+    /// What its create tells of the new object ([`Created`]).
+    pub created: Created,
     /// Adds the engine's desired resources for every declared object of
     /// this kind.
     pub desired: fn(&DesiredState, &mut DesiredModel),
@@ -206,6 +236,26 @@ mod tests {
             // A singleton (the authorization policy) is written with PATCH only.
             let permission = crate::graph::error::permission_for(method, &path).or_else(|| crate::graph::error::permission_for("PATCH", &path));
             assert!(permission.is_some(), "{}: no permission documented for {method} {path}", p.kind);
+        }
+    }
+
+    #[test]
+    fn what_a_create_tells_fits_the_kind() {
+        for p in all() {
+            // A singleton Entra gives every tenant is never created.
+            if p.kind.never_deleted() {
+                assert_eq!(p.created, Created::Elsewhere, "{}", p.kind);
+            }
+            // Intune's policies answer their POST with the id they are
+            // listed under (the create then waits for them).
+            if p.kind.is_policy() {
+                assert_eq!(p.created, Created::Listed, "{}", p.kind);
+            }
+            // A kind adopted by its natural key is created whole with a
+            // POST, so its answer names the object.
+            if p.natural_key.is_some() {
+                assert!(p.created.lists_its_id(), "{}", p.kind);
+            }
         }
     }
 }

@@ -13,7 +13,7 @@ use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Map, Value};
 
 use super::platform_script::{create, description, insert_content, insert_run_options, list_path, live_run_options, live_text, normalize_with, read_kind, update, Scripts};
-use super::registry::{Api, KindProvider, Read, BY_DISPLAY_NAME};
+use super::registry::{Api, Created, KindProvider, Read, BY_DISPLAY_NAME};
 use super::{desired_assignments, resource};
 use crate::apply::delete_plain;
 use crate::export::ExportCx;
@@ -24,6 +24,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     collection: "/deviceManagement/deviceHealthScripts",
     api: Api::Beta,
     natural_key: Some(BY_DISPLAY_NAME),
+    created: Created::Listed,
     desired: |s, m| {
         for (k, d) in &s.remediation { m.insert(desired(k, &d.value, s)); }
     },

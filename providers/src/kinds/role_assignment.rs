@@ -10,7 +10,7 @@ use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Value};
 
 use super::{ref_to, resource, str_field};
-use super::registry::{lit, Api, BoxFuture, KindProvider, Read as ReadKind};
+use super::registry::{lit, Api, BoxFuture, Created, KindProvider, Read as ReadKind};
 use crate::apply::{err, fail, id_of, urlencode, Writer};
 use crate::export::{s, ExportCx};
 use crate::graph::{GraphClient, GraphError, GraphRequest, Method};
@@ -57,6 +57,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     collection: "/roleManagement/directory/roleAssignments",
     api: Api::V1,
     natural_key: None,
+    created: Created::Elsewhere,
     desired: |s, m| {
         for (k, d) in &s.role_assignment { m.insert(desired(k, &d.value, s)); }
     },

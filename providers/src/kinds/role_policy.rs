@@ -16,7 +16,7 @@ use schema::kinds::role_policy::{canonical_duration, Activation, RolePolicy, NEV
 use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Value};
 
-use super::registry::{Api, BoxFuture, KindProvider, Read};
+use super::registry::{Api, BoxFuture, Created, KindProvider, Read};
 use super::role_assignment::{desired_role, role_name};
 use super::{ref_to, resource, str_field};
 use crate::apply::{err, Writer};
@@ -31,6 +31,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     api: Api::V1,
     // Matched by role; every role has its policy.
     natural_key: None,
+    created: Created::Elsewhere,
     desired: |s, m| {
         for (k, d) in &s.role_policy { m.insert(desired(k, &d.value, s)); }
     },

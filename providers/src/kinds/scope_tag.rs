@@ -8,7 +8,7 @@ use schema::kinds::{Assignments, ScopeTag};
 use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Value};
 
-use super::registry::{Api, KindProvider, Read, BY_DISPLAY_NAME};
+use super::registry::{Api, Created, KindProvider, Read, BY_DISPLAY_NAME};
 use crate::apply::delete_plain;
 use super::{desired_assignments, resource};
 
@@ -18,6 +18,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     collection: "/deviceManagement/roleScopeTags",
     api: Api::Beta,
     natural_key: Some(BY_DISPLAY_NAME),
+    created: Created::ListedReadBack,
     desired: |s, m| {
         for (k, d) in &s.scope_tag { m.insert(desired(k, &d.value, s)); }
     },

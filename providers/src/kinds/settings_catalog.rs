@@ -25,7 +25,7 @@ use schema::{Address, DesiredState, Kind};
 use serde_json::{json, Map, Value};
 
 use super::intune_common::{assign, assignments, read_filter_names, record_modified};
-use super::registry::{key_is, lit, Api, BoxFuture, KindProvider, NaturalKey, Read};
+use super::registry::{key_is, lit, Api, BoxFuture, Created, KindProvider, NaturalKey, Read};
 use super::{desired_assignments, live_assignments, live_props, resource, str_field};
 use crate::apply::{delete_plain, Writer};
 use crate::export::ExportCx;
@@ -46,6 +46,7 @@ pub const PROVIDER: KindProvider = KindProvider {
         },
         matches: |o, _, wanted| key_is(o, "name", wanted),
     }),
+    created: Created::Listed,
     desired: |s, m| {
         for (k, d) in &s.settings_catalog {
             m.insert(desired(k, &d.value, s));

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::device_configuration::UPDATE_RING_TYPE;
 use super::{camel_props, desired_assignments, resource};
 use super::intune_common::assignments;
-use super::registry::{Api, KindProvider, Read, BY_DISPLAY_NAME_AND_TYPE};
+use super::registry::{Api, Created, KindProvider, Read, BY_DISPLAY_NAME_AND_TYPE};
 use crate::apply::delete_plain;
 use crate::export::{snake, typed, ExportCx};
 use engine::LiveObject;
@@ -46,6 +46,7 @@ pub const PROVIDER: KindProvider = KindProvider {
     collection: "/deviceManagement/deviceConfigurations",
     api: Api::Beta,
     natural_key: Some(BY_DISPLAY_NAME_AND_TYPE),
+    created: Created::Listed,
     desired: |s, m| {
         for (k, d) in &s.update_ring { m.insert(desired(k, &d.value, s)); }
     },

@@ -7,7 +7,7 @@ use schema::{Address, Kind};
 use serde_json::{json, Value};
 
 use super::{live_props, resource, str_field};
-use super::registry::{key_is, lit, Api, BoxFuture, KindProvider, NaturalKey, Read};
+use super::registry::{key_is, lit, Api, BoxFuture, Created, KindProvider, NaturalKey, Read};
 use crate::apply::{delete_plain, fail, generate_password, Writer};
 use crate::export::{b, s, ExportCx};
 use crate::graph::{GraphError, Method};
@@ -29,6 +29,7 @@ pub const PROVIDER: KindProvider = KindProvider {
         filter: |r| (format!("userPrincipalName eq {}", lit(&r.natural_key)), r.natural_key.clone()),
         matches: |o, _, wanted| key_is(o, "userPrincipalName", wanted),
     }),
+    created: Created::Listed,
     desired: |s, m| {
         for (k, d) in &s.user {
             if d.value.licenses.is_some() {
