@@ -171,6 +171,13 @@ async fn device_policy_on_a_group_of_unmanaged_membership_is_reviewed_and_its_me
     assert!(out.contains("error[service-account-targeted] device_configuration.pilot-relax: user.mstest is in group.pilot-x live"), "{out}");
     let (_, out) = run(&sb, work.path(), &["drift", d(&dir), "--no-record"]);
     assert!(out.contains("warning[unmanaged-policy-member] device_configuration.pilot-relax: user.megan is in group.pilot-x live"), "drift says so too: {out}");
+    // The policy excluding the service-accounts group (as the service
+    // model asks) takes the service account out; the person stays.
+    edit_file(&dir, "policies.toml", |t| t.replace("include = [\"pilot-x\"]\n", "include = [\"pilot-x\"]\nexclude = [\"service-accounts\"]\n"));
+    let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
+    assert!(!out.contains("user.mstest is in group.pilot-x live"), "excluded: {out}");
+    assert!(out.contains("warning[unmanaged-policy-member] device_configuration.pilot-relax: user.megan is in group.pilot-x live"), "{out}");
+    edit_file(&dir, "policies.toml", |t| t.replace("exclude = [\"service-accounts\"]\n", ""));
     // Declaring the members settles it (a person reviews them).
     edit_file(&dir, "policies.toml", |t| t.replace("mail_nickname = \"pilot-x\"\n", "mail_nickname = \"pilot-x\"\nmembers = [\"adele\"]\n"));
     let (_, out) = run(&sb, work.path(), &["plan", d(&dir)]);
