@@ -281,3 +281,36 @@ async fn a_member_only_approver_rule_leaves_the_guest_out() {
     assert!(out.contains("administrative_unit.it holds user.adele through its membership rule"), "the people the rule may hold are still named: {out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// gov25's limit: an administrative unit made in the portal, which desired
+/// state does not declare, whose dynamic rule reaches the service accounts
+/// and the break-glass account, with Password Administrator scoped to it,
+/// is named on every plan (a warning: there is nothing to put back).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undeclared_units_live_rule_reaching_the_service_accounts_is_named() {
+    let sb = sandbox().await;
+    // One declared unit, so administrative units are read.
+    let (work, dir) = converged(&sb, |d| std::fs::write(d.join("units.toml"), UNIT).expect("written")).await;
+    let w = work.path();
+    let unit = graph(
+        &sb,
+        Method::POST,
+        "/v1.0/directory/administrativeUnits",
+        Some(json!({"displayName": "Everyone US", "membershipType": "Dynamic", "membershipRule": "(user.usageLocation -eq \"US\")", "membershipRuleProcessingState": "On"})),
+    )
+    .await;
+    let unit = unit["id"].as_str().expect("an id").to_string();
+    let (_, out) = run(&sb, w, &["plan", d(&dir)]);
+    for account in SERVICE_ACCOUNTS {
+        assert!(
+            out.contains(&format!("warning[unit-reaches-protected-account] id:{unit}: administrative unit `Everyone US` (id:{unit}), which desired state does not declare, holds service account user.{account} through its live membership rule `(user.usageLocation -eq \"US\")` (which holds for the live account) in the tenant now")),
+            "{account}: {out}"
+        );
+    }
+    assert!(out.contains("holds protected account user.breakglass-1 through its live membership rule"), "{out}");
+    // A rule that leaves them out says nothing.
+    graph(&sb, Method::PATCH, &format!("/v1.0/directory/administrativeUnits/{unit}"), Some(json!({"membershipRule": "(user.usageLocation -eq \"FR\")"}))).await;
+    let (_, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert!(!out.contains(&format!("id:{unit}")), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

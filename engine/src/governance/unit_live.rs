@@ -62,7 +62,7 @@ fn account_props(o: &LiveObject) -> Props {
 pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>, changes: &[Change]) -> Vec<Finding> {
     let mut out = Vec::new();
     let units: Vec<(&Address, &crate::model::DesiredResource)> = desired.resources.range(Address::new(Kind::AdministrativeUnit, "")..).take_while(|(a, _)| a.kind == Kind::AdministrativeUnit).collect();
-    if units.is_empty() || [Kind::User, Kind::Guest, Kind::AdministrativeUnit, Kind::RoleAssignment].iter().any(|k| observed.unreadable.contains_key(k)) {
+    if [Kind::User, Kind::Guest, Kind::AdministrativeUnit, Kind::RoleAssignment].iter().any(|k| observed.unreadable.contains_key(k)) {
         return out;
     }
     let live_units: BTreeMap<&str, &LiveObject> = observed.objects.get(&Kind::AdministrativeUnit).into_iter().flatten().map(|o| (o.id.as_str(), o)).collect();
@@ -76,6 +76,7 @@ pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
             sensitive.push((a, what, id.as_str()));
         }
     }
+    out.extend(undeclared_units(desired, observed, ids, &sensitive, &accounts_live));
     let service_group_ids: BTreeMap<&str, &Address> = desired.service_account_groups.iter().filter_map(|g| ids.get(g).map(|id| (id.as_str(), g))).collect();
     for (address, r) in units {
         let Some(live) = ids.get(address).and_then(|id| live_units.get(id.as_str())) else { continue };
@@ -128,7 +129,9 @@ pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
         if held.is_empty() {
             continue;
         }
-        let scoped = scoped_roles(desired, observed, ids, address);
+        let mut names = BTreeSet::from([address.to_string()]);
+        names.extend(ids.get(address).cloned());
+        let scoped = scoped_roles(desired, observed, ids, &names);
         let (severity, roles) = if scoped.is_empty() { (Severity::Warning, String::new()) } else { (Severity::Error, format!(", so {} reach it", scoped.join(", "))) };
         // What puts the approved state back: the unit's membership, or the
         // live properties of an account the declared rule reaches live.
@@ -153,14 +156,49 @@ pub fn lint(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Add
     super::lints::finish(&desired.governance, out)
 }
 
-/// The role assignments scoped to unit `a`, declared and live, as words.
-fn scoped_roles(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>, a: &Address) -> Vec<String> {
-    let mut names = BTreeSet::from([a.to_string()]);
-    names.extend(ids.get(a).cloned());
+/// Units the tenant holds that desired state does not declare (gov25's
+/// limit: they were not judged at all). Their members are not read (only
+/// declared units' are), so a unit with assigned membership is not judged;
+/// a dynamic one's live rule is, against each service and protected
+/// account's live properties, as a declared unit's live rule. A warning,
+/// whether or not a role is scoped to it: desired state has nothing to put
+/// back, and tenantctl does not delete what it does not manage; declaring
+/// the unit (with a rule that leaves the accounts out) settles it.
+fn undeclared_units(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>, sensitive: &[(&Address, &str, &str)], accounts_live: &BTreeMap<&str, &LiveObject>) -> Vec<Finding> {
+    let declared: BTreeSet<&str> = ids.iter().filter(|(a, _)| a.kind == Kind::AdministrativeUnit).map(|(_, id)| id.as_str()).collect();
+    let mut out = Vec::new();
+    for unit in observed.objects.get(&Kind::AdministrativeUnit).into_iter().flatten().filter(|o| !declared.contains(o.id.as_str())) {
+        let dynamic = unit.props.get("membershipType").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("Dynamic"));
+        let Some(rule) = unit.props.get("membershipRule").and_then(Value::as_str).map(str::trim).filter(|r| dynamic && !r.is_empty()) else { continue };
+        let shown = crate::render::text_safe(rule);
+        let name = crate::render::text_safe(&unit.display_name);
+        let scoped = scoped_roles(desired, observed, ids, &BTreeSet::from([unit.id.clone()]));
+        let roles = if scoped.is_empty() { String::new() } else { format!(", so {} reach it", scoped.join(", ")) };
+        for (account, what, id) in sensitive {
+            let Some(o) = accounts_live.get(id) else { continue };
+            let how = match super::rule::evaluate(rule, &account_props(o)) {
+                Some(false) => continue,
+                Some(true) => "which holds for the live account",
+                None => "not proved to leave it out",
+            };
+            out.push(Finding {
+                severity: Severity::Warning,
+                lint: LINT.into(),
+                address: format!("id:{}", unit.id),
+                message: format!("administrative unit `{name}` (id:{}), which desired state does not declare, holds {what} {account} through its live membership rule `{shown}` ({how}) in the tenant now{roles}: an administrative unit's scoped admins may manage its members; keep it out of administrative units (declare the unit with a rule that leaves it out, or change the rule)", unit.id),
+            });
+        }
+    }
+    out
+}
+
+/// The role assignments scoped to the unit `names` names (its address
+/// and id, or its id alone), declared and live, as words.
+fn scoped_roles(desired: &DesiredModel, observed: &ObservedState, ids: &BTreeMap<Address, String>, names: &BTreeSet<String>) -> Vec<String> {
     let scoped = |p: &Props| {
         let mut s = BTreeSet::new();
         refs(p.get("directoryScopeId"), &mut s);
-        !s.is_disjoint(&names)
+        !s.is_disjoint(names)
     };
     let role = |p: &Props| p.get("role").and_then(Value::as_str).unwrap_or("a role").to_string();
     let mut out = BTreeSet::new();
