@@ -228,6 +228,53 @@ async fn another_directorys_sealed_ledger_is_not_this_directorys() {
     sb.shutdown().await.expect("the sandbox stops");
 }
 
+/// `git ARGS` in `cwd` (a local command: no network).
+fn git(cwd: &Path, args: &[&str]) {
+    let o = std::process::Command::new("git").current_dir(cwd).args(args).stdin(Stdio::null()).output().expect("git runs");
+    assert!(o.status.success(), "git {args:?}: {}", text(&o.stderr));
+}
+
+/// Hostile run 30, finding B: two repositories that keep desired state
+/// under one path (`desired-state/`, as the README says) on one tenant are
+/// two places. The second one's seal does not make the first's honest
+/// ledger "another directory's", and a pull request copying the second
+/// repository's sealed ledger into the first is told apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_repositories_with_one_directory_path_are_two_places() {
+    let sb = sandbox().await;
+    let (keyed, dir) = sealed_keyed(&sb).await;
+    let w1 = keyed.work.path();
+    git(w1, &["init", "-q"]);
+    git(w1, &["remote", "add", "origin", "https://github.com/contoso/tenant-prod.git"]);
+    // The second repository: the same path, its own remote, one user more.
+    let second = tempfile::tempdir().expect("a temporary directory");
+    let w2 = second.path();
+    let dir2 = w2.join("desired-state");
+    copy_dir(&dir, &dir2);
+    append(&dir2, "accounts.toml", BOB);
+    git(w2, &["init", "-q"]);
+    git(w2, &["remote", "add", "origin", "git@github.com:contoso/tenant-lab.git"]);
+    let (code, out) = run(&sb, w2, &["governance", "adopt", d(&dir2), "--reason", "a second repository on the tenant"]);
+    assert_eq!(code, Some(0), "{out}");
+    approved_apply(&sb, &keyed, w2, &dir2, "second.json");
+    let (code, out) = run(&sb, w2, &["plan", d(&dir2), "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "the second repository is sealed: {out}");
+    // Honest runs of the two do not collide.
+    let (code, out) = run(&sb, w1, &["plan", d(&dir), "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "the first repository's ledger is still its own: {out}");
+
+    // The pull request: the first repository's ledger := the second's.
+    std::fs::copy(w2.join("tenantctl.lock"), w1.join("tenantctl.lock")).expect("copied");
+    let (_, out) = run(&sb, w1, &["plan", d(&dir)]);
+    assert!(out.contains("it is another directory's ledger"), "warned: {out}");
+    let bob = ledger_id(w2, "user.gov26-bob");
+    let (_, out) = run(&sb, w1, &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert!(!out.contains("applied: update user.gov26-bob"), "{out}");
+    let u = graph(&sb, Method::GET, &format!("/v1.0/users/{bob}?$select=accountEnabled"), None).await;
+    assert_eq!(u["accountEnabled"], true, "{u}\n{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
+
 /// `tenantctl ARGS` in `cwd` with the azurerm backend's key (the ledger
 /// where `[state]` says).
 fn az_run(sb: &SandboxHandle, cwd: &Path, args: &[&str]) -> (Option<i32>, String) {
