@@ -275,6 +275,35 @@ async fn two_repositories_with_one_directory_path_are_two_places() {
     sb.shutdown().await.expect("the sandbox stops");
 }
 
+/// Hostile run 30, finding F: a directory renamed (approved and applied
+/// under its new name) leaves its old name bound to nothing; a pull request
+/// putting the directory back under the old name with the renamed one's
+/// ledger is another directory's ledger there, not the old name's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renamed_directorys_old_name_no_longer_binds_its_ledger() {
+    let sb = sandbox().await;
+    let (keyed, dir) = sealed_keyed(&sb).await;
+    let w = keyed.work.path();
+    std::fs::create_dir(w.join(".git")).expect("a git work tree");
+    // Sealed in git under its name.
+    append(&dir, "accounts.toml", BOB);
+    approved_apply(&sb, &keyed, w, &dir, "bob.json");
+    let (code, out) = run(&sb, w, &["plan", d(&dir), "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "sealed in git: {out}");
+    // Renamed, and sealed under the new name.
+    let renamed = w.join("renamed");
+    std::fs::rename(&dir, &renamed).expect("renamed");
+    edit_file(&renamed, "accounts.toml", |t| t.replace("display_name = \"gov26 Bob\"", "display_name = \"gov26 Bob B\""));
+    approved_apply(&sb, &keyed, w, &renamed, "renamed.json");
+    let (code, out) = run(&sb, w, &["plan", d(&renamed), "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "sealed under the new name: {out}");
+    // The pull request: the old name again, with the renamed one's ledger.
+    std::fs::rename(&renamed, &dir).expect("renamed back");
+    let (_, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert!(out.contains("it is another directory's ledger"), "the old name binds nothing: {out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
+
 /// `tenantctl ARGS` in `cwd` with the azurerm backend's key (the ledger
 /// where `[state]` says).
 fn az_run(sb: &SandboxHandle, cwd: &Path, args: &[&str]) -> (Option<i32>, String) {

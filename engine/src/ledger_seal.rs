@@ -81,10 +81,15 @@ pub fn valid_binding(directory: &str, id: &str) -> bool {
 pub const MAX_BINDINGS: usize = 4;
 
 /// `bindings` with `directory`'s bound to ledger `id`: first, at most
-/// [`MAX_BINDINGS`] kept.
+/// [`MAX_BINDINGS`] kept. A ledger is one directory's: another place bound
+/// to the same ledger (the name a directory had before a rename or move,
+/// or before it was put under git) is dropped, so a pull request that puts
+/// the directory back under its old name with the renamed one's ledger
+/// is not judged by the old binding (hostile run 30, finding F).
 pub fn with_binding(bindings: &[(String, String)], directory: &str, id: &str) -> Vec<(String, String)> {
-    let mut out = vec![(directory.to_string(), binding_id(id).to_string())];
-    out.extend(bindings.iter().filter(|(d, i)| d != directory && valid_binding(d, i)).cloned());
+    let bound = binding_id(id);
+    let mut out = vec![(directory.to_string(), bound.to_string())];
+    out.extend(bindings.iter().filter(|(d, i)| d != directory && i != bound && valid_binding(d, i)).cloned());
     out.truncate(MAX_BINDINGS);
     out
 }
@@ -421,6 +426,18 @@ mod tests {
         l.record("guest.a".parse().expect("an address"), "1".into(), None, None);
         l.record("guest.b".parse().expect("an address"), "2".into(), None, None);
         l
+    }
+
+    #[test]
+    fn a_ledger_is_bound_to_one_directory() {
+        let (a, b, c) = ("aaaaaaaa", "bbbbbbbb", "cccccccc");
+        let id1 = "11111111deadbeef";
+        let id2 = "22222222deadbeef";
+        let both = with_binding(&with_binding(&[], a, id1), b, id2);
+        assert_eq!(both, vec![(b.to_string(), "22222222".to_string()), (a.to_string(), "11111111".to_string())]);
+        // `a` renamed `c` and sealed: `a` no longer binds the ledger.
+        let moved = with_binding(&both, c, id1);
+        assert_eq!(moved, vec![(c.to_string(), "11111111".to_string()), (b.to_string(), "22222222".to_string())]);
     }
 
     #[test]
