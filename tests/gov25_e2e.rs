@@ -314,3 +314,37 @@ async fn an_undeclared_units_live_rule_reaching_the_service_accounts_is_named() 
     assert!(!out.contains(&format!("id:{unit}")), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+const RESTRICTED_IT: &str = r#"
+[administrative_unit.it-restricted]
+display_name = "IT (restricted)"
+membership_rule = '(user.department -eq "IT")'
+is_member_management_restricted = true
+"#;
+
+/// Hostile run 30, finding A: a restricted management unit with a rule
+/// loses members by a narrowed rule, or by a member's attribute the rule
+/// reads: both are reviewed, never applied with `--auto-approve` alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_leaving_a_restricted_dynamic_unit_are_reviewed() {
+    let sb = sandbox().await;
+    let (work, dir) = converged(&sb, |d| std::fs::write(d.join("units.toml"), RESTRICTED_IT).expect("written")).await;
+    let w = work.path();
+    edit_file(&dir, "units.toml", |t| t.replace("(user.department -eq \"IT\")", "(user.department -eq \"Nobody\")"));
+    let (_, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert!(out.contains("changes membershipRule of restricted management unit administrative_unit.it-restricted: user.adele"), "{out}");
+    let (code, out) = run(&sb, w, &["apply", d(&dir), "--auto-approve"]);
+    assert_ne!(code, Some(0), "{out}");
+    let (_, out) = run(&sb, w, &["reconcile", d(&dir), "--once", "--self-heal"]);
+    assert!(!out.contains("applied: update administrative_unit.it-restricted"), "{out}");
+    edit_file(&dir, "units.toml", |t| t.replace("(user.department -eq \"Nobody\")", "(user.department -eq \"IT\")"));
+    // Adele moved to Sales by a pull request.
+    edit_file(&dir, "accounts.toml", |t| {
+        let at = t.find("[user.adele]").expect("adele is declared");
+        let end = t[at..].find("department = \"IT\"").map(|i| at + i).expect("adele's department");
+        format!("{}department = \"Sales\"{}", &t[..end], &t[end + "department = \"IT\"".len()..])
+    });
+    let (_, out) = run(&sb, w, &["plan", d(&dir)]);
+    assert!(out.contains("takes user.adele out of restricted management unit administrative_unit.it-restricted"), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

@@ -9,9 +9,10 @@
 
 use std::collections::BTreeSet;
 
-use schema::Kind;
+use schema::{Address, Kind};
 use serde_json::Value;
 
+use crate::model::{DesiredModel, Props};
 use crate::plan::{Action, Change};
 
 const RESTRICTED: &str = "isMemberManagementRestricted";
@@ -27,11 +28,22 @@ fn members(v: Option<&Value>) -> BTreeSet<String> {
     v.and_then(Value::as_array).into_iter().flatten().filter_map(|x| crate::model::as_reference(x).or_else(|| x.as_str())).map(str::to_string).collect()
 }
 
-/// Why the change needs approval: members taken out of a restricted unit,
-/// or the unit deleted.
-pub fn reason(change: &Change) -> Option<String> {
+/// The membership fields of a dynamic unit: changing any of them may take
+/// members out.
+const RULE_FIELDS: &[&str] = &["membershipRule", "membershipType"];
+
+/// Why the change needs approval: members taken out of a restricted unit
+/// (its `members`, its rule, or an account's attribute its rule reads), or
+/// the unit deleted.
+pub fn reason(change: &Change, desired: &DesiredModel) -> Option<String> {
+    if matches!(change.address.kind, Kind::User | Kind::Guest) {
+        return leaves_by_attribute(change, desired);
+    }
     if change.address.kind != Kind::AdministrativeUnit || !restricted(change) {
         return None;
+    }
+    if let Some(why) = rule_changed(change, desired) {
+        return Some(why);
     }
     if change.action == Action::Delete {
         return Some(format!("deletes restricted management unit {}: every member is handed back to the tenant-wide administrators", change.address));
@@ -40,6 +52,68 @@ pub fn reason(change: &Change) -> Option<String> {
     let after = members(f.after.as_ref());
     let out: Vec<String> = members(f.before.as_ref()).into_iter().filter(|m| !after.contains(m)).collect();
     (!out.is_empty()).then(|| format!("takes {} out of restricted management unit {}: tenant-wide administrators can manage them again", out.join(", "), change.address))
+}
+
+/// A restricted unit's membership rule or type changed (hostile run 30,
+/// finding A): the accounts the old rule holds and the new one does not
+/// leave the unit. Named where desired state proves it (declared
+/// accounts, their declared properties); reviewed whatever it proves,
+/// since accounts desired state does not declare may leave too.
+fn rule_changed(change: &Change, desired: &DesiredModel) -> Option<String> {
+    let changed: Vec<&str> = change.fields.iter().filter(|f| RULE_FIELDS.contains(&f.field.as_str()) && f.before != f.after).map(|f| f.field.as_str()).collect();
+    if changed.is_empty() {
+        return None;
+    }
+    let rule = |f: &crate::diff::FieldChange, after: bool| if after { f.after.as_ref() } else { f.before.as_ref() }.and_then(Value::as_str).map(str::to_string);
+    let field = change.fields.iter().find(|f| f.field == "membershipRule");
+    let (old, new) = (field.and_then(|f| rule(f, false)), field.and_then(|f| rule(f, true)));
+    let leave: Vec<String> = match (old, new) {
+        (Some(old), new) => accounts(desired)
+            .filter(|(_, p)| super::rule::evaluate(&old, p) == Some(true) && new.as_deref().and_then(|n| super::rule::evaluate(n, p)) != Some(true))
+            .map(|(a, _)| a.to_string())
+            .collect(),
+        (None, _) => Vec::new(),
+    };
+    let who = if leave.is_empty() { "whether every member stays in cannot be told, so any account may leave it".to_string() } else { format!("{} (as declared) leave it", leave.join(", ")) };
+    Some(format!("changes {} of restricted management unit {}: {who}, and tenant-wide administrators can manage them again", changed.join(" and "), change.address))
+}
+
+/// Declared users and guests with their declared properties.
+fn accounts(desired: &DesiredModel) -> impl Iterator<Item = (&Address, &Props)> {
+    desired.resources.iter().filter(|(a, _)| matches!(a.kind, Kind::User | Kind::Guest)).map(|(a, r)| (a, &r.props))
+}
+
+/// An account's attribute changed so that a declared restricted unit's
+/// rule, which holds for it live, no longer does (hostile run 30, finding
+/// A: `department` changed under a `department` rule).
+fn leaves_by_attribute(change: &Change, desired: &DesiredModel) -> Option<String> {
+    if !matches!(change.action, Action::Update | Action::Replace) {
+        return None;
+    }
+    // An update carries no copy of the live object: the declared
+    // properties with each changed field's live value are what the rule
+    // holds for now (only declared keys change).
+    let d = change.desired.as_ref()?;
+    let after = &d.props;
+    let mut before = change.live.clone().unwrap_or_else(|| d.props.clone());
+    for f in &change.fields {
+        match &f.before {
+            Some(v) => before.insert(f.field.clone(), v.clone()),
+            None => before.remove(&f.field),
+        };
+    }
+    let live = &before;
+    let on = |v: Option<&Value>| v.and_then(Value::as_bool) == Some(true);
+    let units: Vec<String> = desired
+        .resources
+        .range(Address::new(Kind::AdministrativeUnit, "")..)
+        .take_while(|(a, _)| a.kind == Kind::AdministrativeUnit)
+        .filter(|(_, u)| on(u.props.get(RESTRICTED)))
+        .filter_map(|(a, u)| u.props.get("membershipRule").and_then(Value::as_str).map(|r| (a, r)))
+        .filter(|(_, r)| super::rule::evaluate(r, live) == Some(true) && super::rule::evaluate(r, after) != Some(true))
+        .map(|(a, _)| a.to_string())
+        .collect();
+    (!units.is_empty()).then(|| format!("takes {} out of restricted management unit {} (its membership rule no longer holds for it): tenant-wide administrators can manage it again", change.address, units.join(", ")))
 }
 
 #[cfg(test)]
@@ -59,8 +133,57 @@ mod tests {
     fn a_member_taken_out_of_a_restricted_unit_is_reviewed() {
         let both = json!(["user.adele", "user.breakglass-1"]);
         let one = json!(["user.breakglass-1"]);
-        assert!(reason(&unit(true, both.clone(), one.clone())).is_some_and(|r| r.contains("user.adele")));
-        assert!(reason(&unit(true, one.clone(), both.clone())).is_none(), "a member put in is protected, not exposed");
-        assert!(reason(&unit(false, both, one)).is_none(), "an open unit's scope only narrows");
+        let d = DesiredModel::default();
+        assert!(reason(&unit(true, both.clone(), one.clone()), &d).is_some_and(|r| r.contains("user.adele")));
+        assert!(reason(&unit(true, one.clone(), both.clone()), &d).is_none(), "a member put in is protected, not exposed");
+        assert!(reason(&unit(false, both, one), &d).is_none(), "an open unit's scope only narrows");
+    }
+
+    fn declared(a: &str, props: Value) -> crate::DesiredResource {
+        let a: Address = a.parse().expect("an address");
+        let p: Props = props.as_object().cloned().unwrap_or_default().into_iter().collect();
+        crate::DesiredResource { natural_key: a.key.clone(), display_name: a.key.clone(), address: a, props: p, immutable: Vec::new(), assignment_props: Vec::new(), create_only: Props::new(), depends_on: Vec::new(), expires: None }
+    }
+
+    fn model() -> DesiredModel {
+        let mut d = DesiredModel::default();
+        for r in [
+            declared("administrative_unit.it", json!({RESTRICTED: true, "membershipType": "Dynamic", "membershipRule": "(user.department -eq \"IT\")"})),
+            declared("user.adele", json!({"department": "IT"})),
+            declared("user.megan", json!({"department": "Sales"})),
+        ] {
+            d.resources.insert(r.address.clone(), r);
+        }
+        d
+    }
+
+    /// Hostile run 30, finding A: a restricted unit's rule narrowed.
+    #[test]
+    fn a_restricted_units_rule_changed_is_reviewed_naming_who_leaves() {
+        let d = model();
+        let mut c = Change::new("administrative_unit.it".parse().expect("an address"), Action::Update, "IT", "declared");
+        c.fields = vec![FieldChange { field: "membershipRule".into(), before: Some(json!("(user.department -eq \"IT\")")), after: Some(json!("(user.department -eq \"Nobody\")")) }];
+        c.live = Some([(RESTRICTED.to_string(), json!(true))].into_iter().collect());
+        let why = reason(&c, &d).expect("reviewed");
+        assert!(why.contains("user.adele (as declared) leave it"), "{why}");
+        assert!(!why.contains("user.megan"), "{why}");
+        c.live = Some([(RESTRICTED.to_string(), json!(false))].into_iter().collect());
+        c.desired = None;
+        assert!(reason(&c, &d).is_none(), "an open unit's rule only narrows its admins' scope");
+    }
+
+    /// Hostile run 30, finding A: an attribute the rule reads changed.
+    #[test]
+    fn an_account_leaving_a_restricted_unit_by_its_attribute_is_reviewed() {
+        let d = model();
+        let mut c = Change::new("user.adele".parse().expect("an address"), Action::Update, "Adele", "declared");
+        c.fields = vec![FieldChange { field: "department".into(), before: Some(json!("IT")), after: Some(json!("Sales")) }];
+        c.desired = Some(declared("user.adele", json!({"department": "Sales"})));
+        let why = reason(&c, &d).expect("reviewed");
+        assert!(why.contains("takes user.adele out of restricted management unit administrative_unit.it"), "{why}");
+        // Into the unit, or not in it before: nothing is exposed.
+        c.fields = vec![FieldChange { field: "department".into(), before: Some(json!("Sales")), after: Some(json!("IT")) }];
+        c.desired = Some(declared("user.adele", json!({"department": "IT"})));
+        assert!(reason(&c, &d).is_none());
     }
 }

@@ -46,7 +46,7 @@ fn classify_in(change: &Change, desired: &DesiredModel, plan_size: usize, tenant
     }
     // Before "removing access is never held": a member taken out of a
     // restricted management unit loses its protection.
-    if let Some(why) = super::restricted_unit::reason(change) {
+    if let Some(why) = super::restricted_unit::reason(change, desired) {
         return Some(why);
     }
     if let Some(why) = super::recorded::leaves_service(change) {
