@@ -325,3 +325,35 @@ async fn a_guests_sponsor_change_is_shown_with_before_and_after() {
     assert!(!out.contains("guest.fabrikam-auditor"), "recorded: {out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Hostile run 30, finding G: an approved plan whose own change makes a
+/// live-membership error (a group of unmanaged membership, holding a
+/// person live, added to the MFA policy's exclusions) is refused: the
+/// approvers' signatures are not an `allow`. Only errors about objects the
+/// plan does not touch let unrelated changes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_change_that_makes_a_live_lint_error_is_refused() {
+    let sb = sandbox().await;
+    let (keyed, dir) = sealed_keyed(&sb).await;
+    let w = keyed.work.path();
+    let key = |n: &str| keyed.keys.path().join(format!("{n}.key")).to_str().expect("a UTF-8 path").to_string();
+    let approved = |out: &str| {
+        // The plan exits 1 for its lint error, and is written all the same.
+        let _ = run(&sb, w, &["plan", d(&dir), "--out", out, "--author-key", &key("author")]);
+        for who in ["alice", "bob"] {
+            let (code, o) = run(&sb, w, &["approve", out, "--key", &key(who), "--dir", d(&dir)]);
+            assert_eq!(code, Some(0), "{o}");
+        }
+        run(&sb, w, &["apply", out, "--dir", d(&dir), "--auto-approve"])
+    };
+    append(&dir, "groups.toml", "\n[group.mfa-off]\ndisplay_name = \"MFA off\"\nmail_nickname = \"mfa-off\"\ndescription = \"filled in the portal\"\n");
+    let (code, out) = approved("group.json");
+    assert_eq!(code, Some(0), "{out}");
+    add_member(&sb, &ledger_id(w, "group.mfa-off"), &ledger_id(w, "user.megan")).await;
+    edit_file(&dir, "conditional-access.toml", |t| t.replacen("exclude_groups = [\"service-accounts\"]", "exclude_groups = [\"service-accounts\", \"mfa-off\"]", 1));
+    let (code, out) = approved("exempt.json");
+    assert!(out.contains("error[ca-exempt-member]") && out.contains("user.megan"), "{out}");
+    assert_ne!(code, Some(0), "{out}");
+    assert!(!out.contains("ok update conditional_access.require-mfa"), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

@@ -323,10 +323,13 @@ fn declared_members(by_id: &HashMap<&str, &Address>, desired: &DesiredModel, a: 
 
 /// Whether lint error `f` refuses `plan`'s apply. An error about live
 /// membership desired state does not manage ([`UNMANAGED_MEMBERSHIP`])
-/// refuses only a plan that changes what it is about (its address); an
-/// unrelated change goes ahead, and the error is reported (reconcile holds
-/// it for a person). A plan with no change at all is refused, as before,
-/// so the error is not mistaken for "in sync". Every other error refuses.
+/// refuses only a plan that changes what it is about (its address), or
+/// whose change makes it (a field that now names it and did not: a
+/// conditional access exclusion, a role or membership given to the group;
+/// hostile run 30, finding G); an unrelated change goes ahead, and the
+/// error is reported (reconcile holds it for a person). A plan with no
+/// change at all is refused, as before, so the error is not mistaken for
+/// "in sync". Every other error refuses.
 pub fn blocks(f: &Finding, plan: &Plan) -> bool {
     if f.severity != Severity::Error {
         return false;
@@ -335,5 +338,23 @@ pub fn blocks(f: &Finding, plan: &Plan) -> bool {
     if !live_only || plan.changes.is_empty() {
         return true;
     }
-    plan.changes.iter().any(|c| c.address.to_string() == f.address || c.id.as_deref().is_some_and(|id| f.address == format!("id:{id}") || f.address == format!("group id:{id}")))
+    plan.changes.iter().any(|c| c.address.to_string() == f.address || c.id.as_deref().is_some_and(|id| f.address == format!("id:{id}") || f.address == format!("group id:{id}")) || introduces(c, &f.address))
+}
+
+/// Whether a field of `c` names `target` (an address, or `id:`/`group id:`
+/// and an object id) after the change and did not before.
+fn introduces(c: &crate::plan::Change, target: &str) -> bool {
+    let id = target.strip_prefix("group id:").or_else(|| target.strip_prefix("id:"));
+    let names = |v: &Option<serde_json::Value>| v.as_ref().is_some_and(|v| mentions(v, target, id));
+    c.fields.iter().any(|f| names(&f.after) && !names(&f.before))
+}
+
+fn mentions(v: &serde_json::Value, target: &str, id: Option<&str>) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => s == target || id.is_some_and(|id| s.eq_ignore_ascii_case(id) || s.strip_prefix("id:").is_some_and(|x| x.eq_ignore_ascii_case(id))),
+        Value::Array(a) => a.iter().any(|x| mentions(x, target, id)),
+        Value::Object(m) => m.values().any(|x| mentions(x, target, id)),
+        _ => false,
+    }
 }
