@@ -46,8 +46,18 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// Directory holding tool state beside the desired-state directory.
+/// Directory holding tool state beside the desired-state directory. A
+/// directory named by `.` or `..` (run from inside it: `plan .`) has no
+/// lexical parent to go by, so its real one is taken; before, `cd ds &&
+/// tenantctl plan .` read another, empty ledger and trust root beside it
+/// (hostile run 30, finding D).
 pub fn state_dir(desired_dir: &Path) -> PathBuf {
+    let named = matches!(desired_dir.components().next_back(), Some(std::path::Component::Normal(_)));
+    if !named {
+        if let Some(parent) = std::fs::canonicalize(desired_dir).ok().and_then(|a| a.parent().map(Path::to_path_buf)) {
+            return parent.join(".tenantctl");
+        }
+    }
     let parent = desired_dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     parent.join(".tenantctl")
 }

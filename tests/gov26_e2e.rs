@@ -304,6 +304,30 @@ async fn a_renamed_directorys_old_name_no_longer_binds_its_ledger() {
     sb.shutdown().await.expect("the sandbox stops");
 }
 
+/// Hostile run 30, finding D: run from inside the directory (`plan .`),
+/// tenantctl reads the same state as from beside it: the trust root and
+/// ledger of the directory, not a new, empty one (first use, 44 sensitive).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_from_inside_the_directory_reads_its_own_state() {
+    let sb = sandbox().await;
+    let first = scratch_without_approvals();
+    let (w, dir) = (first.path(), first.path().join("desired-state"));
+    // The ledger where tenantctl keeps it by default (`.tenantctl/` beside
+    // the directory), not where the tests point it.
+    let at = |cwd: &Path, args: &[&str]| {
+        let o = command(&sb, cwd).env_remove("TENANTCTL_LEDGER").args(args).output().expect("tenantctl runs");
+        (o.status.code(), format!("{}{}", text(&o.stdout), text(&o.stderr)))
+    };
+    let (code, out) = at(w, &["apply", "--auto-approve", "desired-state"]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = at(w, &["plan", "--detailed-exitcode", "desired-state"]);
+    assert_eq!(code, Some(0), "in sync from beside it: {out}");
+    let (code, out) = at(&dir, &["plan", "--detailed-exitcode", "."]);
+    assert_eq!(code, Some(0), "in sync from inside it: {out}");
+    assert!(!out.contains("new to the tenant"), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
+
 /// `tenantctl ARGS` in `cwd` with the azurerm backend's key (the ledger
 /// where `[state]` says).
 fn az_run(sb: &SandboxHandle, cwd: &Path, args: &[&str]) -> (Option<i32>, String) {
