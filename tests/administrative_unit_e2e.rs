@@ -184,3 +184,28 @@ async fn a_dynamic_unit_made_assigned_drops_its_rule() {
     assert!(p.changes.iter().all(|c| c.address.to_string() != "administrative_unit.sales"), "converged: {:#?}", p.changes);
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Hostile run 30, finding E: the members of the units whose members
+/// desired state declares are read in one `$batch`, not one GET per unit
+/// one after another (every reconcile pass paid one request per unit).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_members_of_every_unit_are_read_in_one_batch() {
+    let sb = sandbox().await;
+    let c = client(&sb);
+    let scratch = scratch_with(|t| t.replace("approvals_required = 2", "approvals_required = 0\nunattended = \"tests of the administrative_unit kind\""));
+    let dst = scratch.path().join("desired-state");
+    let units: String = ["paris", "lyon", "lille"].iter().map(|u| format!("\n[administrative_unit.{u}]\ndisplay_name = \"{u} office\"\nmembers = [\"adele\"]\n")).collect();
+    std::fs::write(dst.join(FILE), units).expect("written");
+    let load = || schema::load(&dst).expect("valid");
+    let mut ledger = Ledger::default();
+    let p = plan(&c, &load(), &ledger).await;
+    apply(&c, &p, &mut ledger).await;
+    sb.reset_counts();
+    let again = plan(&c, &load(), &ledger).await;
+    assert!(again.changes.is_empty() && again.unknown.is_empty(), "converged: {again:#?}");
+    let counts = sb.request_counts();
+    let direct = counts.requests.iter().filter(|(k, _)| k.contains("administrativeUnits/{id}/members")).map(|(_, v)| v).sum::<u64>();
+    assert_eq!(direct, 0, "no GET per unit: {counts:#?}");
+    assert_eq!(counts.batch_items.get("GET /v1.0/directory/administrativeUnits/{id}/members").copied(), Some(3), "{counts:#?}");
+    sb.shutdown().await.expect("the sandbox stops");
+}
