@@ -282,5 +282,23 @@ async fn a_package_whose_roles_grow_names_every_request_waiting_on_it() {
     assert!(w.contains("5 requests are already waiting") && w.contains("through policy `Audit contractors`"), "{out}");
     names_only(&w, &requests, &[STAFF, TEMP, LEAD, AUDITOR, CLERK], &out);
     assert_eq!(listings(&sb), quiet + 1, "one listing of the package's requests: {:?}", sb.request_counts());
+
+    // A group this plan creates, granted by the package: named by its address.
+    edit_file(&dir, "extra.toml", |t| format!("{t}\n[group.access18-new]\ndisplay_name = \"access18 new\"\nmail_nickname = \"access18-new\"\n"));
+    edit_file(&dir, "access-packages.toml", |t| t.replace(r#"groups = ["fabrikam-audit-guests", "access18-extra"]"#, r#"groups = ["fabrikam-audit-guests", "access18-new"]"#));
+    let (code, out) = run(&sb, root, &["plan", dd]);
+    assert_eq!(code, Some(0), "{out}");
+    let w = warning(&out);
+    assert!(w.contains("this plan adds to what the access package grants (group `group.access18-new`)"), "{out}");
+    names_only(&w, &requests, &[STAFF, TEMP, LEAD, AUDITOR, CLERK], &out);
+
+    // Roles taken away only: nothing more is granted, nothing named.
+    edit_file(&dir, "access-packages.toml", |t| t.replace(r#"groups = ["fabrikam-audit-guests", "access18-new"]"#, r#"groups = ["fabrikam-audit-guests"]"#));
+    let (code, out) = run(&sb, root, &["apply", dd, "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    edit_file(&dir, "access-packages.toml", |t| t.replacen(r#"groups = ["fabrikam-audit-guests"]"#, r#"groups = []"#, 2));
+    let (code, out) = run(&sb, root, &["plan", dd]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("access_package.fabrikam-audit") && !out.contains("adds to what the access package grants"), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }

@@ -20,6 +20,7 @@ use std::collections::BTreeSet;
 
 use engine::model::as_reference;
 use engine::{DesiredModel, DesiredResource, Ledger, LiveObject, ObservedState};
+use schema::Kind;
 use serde_json::Value;
 
 use super::access_package::GROUPS;
@@ -38,14 +39,20 @@ pub fn added(r: &DesiredResource, o: &LiveObject, desired: &DesiredModel, ledger
     let mut out = Vec::new();
     let have_groups: BTreeSet<&str> = o.props.get(GROUPS).and_then(Value::as_array).into_iter().flatten().filter_map(as_reference).collect();
     let dir = Directory::new(desired, ledger, observed);
+    // Groups read in this pass: a declared group not resolved to a live id
+    // is then one the plan creates. (A reconcile pass reads the directory
+    // through delta apart from this: there, a group not resolved is not
+    // known, and not taken for one added.)
+    let groups_read = observed.objects.contains_key(&Kind::Group) && !observed.unreadable.contains_key(&Kind::Group);
     for g in r.props.get(GROUPS).and_then(Value::as_array).into_iter().flatten() {
         let resolved = resolve(g, desired, ledger, observed);
         let Some(id) = as_reference(&resolved) else { continue };
-        if !have_groups.contains(id) {
-            // A group not live yet (made by this plan) is named by its address.
-            let name = if dir.group(id).is_some() { dir.name(id) } else { id.to_string() };
-            out.push(format!("group `{name}`"));
+        let live = dir.group(id).is_some();
+        if have_groups.contains(id) || !live && !groups_read {
+            continue;
         }
+        // A group not live yet (made by this plan) is named by its address.
+        out.push(format!("group `{}`", if live { dir.name(id) } else { id.to_string() }));
     }
     for (prop, said) in [(APPLICATIONS, "application role"), (SITES, "site role")] {
         let Some(want) = r.props.get(prop) else { continue };

@@ -103,7 +103,7 @@ pub fn regrouped(want: &Value, have: &Value, dir: &Directory<'_>) -> Vec<String>
                 }
                 let mut words = Vec::new();
                 if !lost.people.is_empty() {
-                    words.push(format!("loses {}", members_said(lost.people.len())));
+                    words.push(format!("loses {}", members_said(&lost)));
                 }
                 if !lost.unknown.is_empty() {
                     words.push(format!("no longer reaches everyone it did ({})", lost.unknown.join("; ")));

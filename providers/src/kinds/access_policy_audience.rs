@@ -68,14 +68,13 @@ fn ids(v: Option<&Value>) -> Option<BTreeSet<String>> {
 /// the groups it keeps: direct members taken out, nested groups taken out
 /// (everyone reached only through them) and dynamic rules narrowed
 /// (`access_policy_reach`).
-pub fn dropped(want: &Value, have: &Value, desired: &DesiredModel, ledger: &Ledger, observed: &ObservedState) -> Dropped {
+pub fn dropped(want: &Value, have: &Value, dir: &Directory<'_>) -> Dropped {
     let mut out = Dropped::default();
     let scope = "specificDirectoryUsers";
     if str_field(want, "allowedTargetScope") != scope || str_field(have, "allowedTargetScope") != scope {
         return out;
     }
     let (Some(kept), Some(had)) = (ids(want.get("specificAllowedTargets")), ids(have.get("specificAllowedTargets"))) else { return out };
-    let dir = Directory::new(desired, ledger, observed);
     // Everyone the policy admits once the plan is applied: its users, and
     // whom each of its groups reaches, as declared, else as live.
     let after = dir.reach_all(&kept, Side::Planned);
@@ -87,7 +86,7 @@ pub fn dropped(want: &Value, have: &Value, desired: &DesiredModel, ledger: &Ledg
         let name = dir.name(g);
         let mut words = Vec::new();
         if !lost.people.is_empty() {
-            words.push(format!("loses {} it admitted", members_said(lost.people.len())));
+            words.push(format!("loses {} it admitted", members_said(&lost)));
         }
         if !lost.unknown.is_empty() {
             words.push(format!("no longer admits everyone it did, and not all of them are known ({}): every request waiting through the policy is concerned", lost.unknown.join("; ")));

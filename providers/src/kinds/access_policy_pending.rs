@@ -145,14 +145,14 @@ fn resolved(want: &Value, desired: &DesiredModel, ledger: &Ledger, observed: &Ob
 
 /// What the plan does to the live policy `have` it keeps as `want`, if
 /// it touches the requests waiting through it.
-fn kept(w: &Value, have: &Value, key: &str, desired: &DesiredModel, ledger: &Ledger, observed: &ObservedState) -> Option<Touched> {
+fn kept(w: &Value, have: &Value, key: &str, dir: &Directory<'_>, desired: &DesiredModel, ledger: &Ledger, observed: &ObservedState) -> Option<Touched> {
     let want = resolved(w, desired, ledger, observed);
     let mut why = narrowing(&want, have);
     let narrowed = !why.is_empty();
-    let members = dropped(&want, have, desired, ledger, observed);
+    let members = dropped(&want, have, dir);
     why.extend(members.said.iter().cloned());
     let mut moved = repointed(&want, have);
-    moved.extend(regrouped(&want, have, &Directory::new(desired, ledger, observed)));
+    moved.extend(regrouped(&want, have, dir));
     let verb = if why.is_empty() { "re-points the approval of" } else { "narrows" };
     why.extend(moved.iter().cloned());
     if why.is_empty() {
@@ -167,6 +167,7 @@ fn kept(w: &Value, have: &Value, key: &str, desired: &DesiredModel, ledger: &Led
 /// plan narrows, re-points or deletes.
 fn touched<'a>(desired: &DesiredModel, ledger: &Ledger, observed: &ObservedState, live: &'a [LiveObject]) -> Vec<(String, &'a LiveObject, Vec<Touched>)> {
     let mut out = Vec::new();
+    let dir = Directory::new(desired, ledger, observed);
     for r in desired.resources.values().filter(|r| r.address.kind == Kind::AccessPackage) {
         let id = ledger.id(&r.address);
         let Some(o) = live.iter().find(|o| id.map_or(o.natural_key == r.natural_key, |id| o.id == id)) else { continue };
@@ -177,7 +178,7 @@ fn touched<'a>(desired: &DesiredModel, ledger: &Ledger, observed: &ObservedState
         // declared namesake is deleted by the package's writer.
         for (key, h) in have {
             match want.get(key) {
-                Some(w) => said.extend(kept(w, h, key, desired, ledger, observed)),
+                Some(w) => said.extend(kept(w, h, key, &dir, desired, ledger, observed)),
                 None => said.push(Touched { key: key.clone(), said: format!("deletes policy `{}`", str_field(h, "displayName")), only: None, moved: false }),
             }
         }

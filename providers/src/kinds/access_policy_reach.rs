@@ -32,7 +32,8 @@
 //!
 //! Reads nothing.
 
-use std::collections::BTreeSet;
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, BTreeSet};
 
 use engine::model::as_reference;
 use engine::{DesiredModel, Ledger, LiveObject, ObservedState, Props};
@@ -58,12 +59,16 @@ pub struct Reach {
     pub opaque: BTreeSet<String>,
     /// Why some people could not be listed (a changed rule, users not read).
     pub unknown: Vec<String>,
+    /// People a membership rule neither proves in nor out (an attribute
+    /// not read, an operator not evaluated): counted, and said.
+    pub unsure: BTreeSet<String>,
 }
 
 impl Reach {
     fn extend(&mut self, other: Reach) {
         self.people.extend(other.people);
         self.opaque.extend(other.opaque);
+        self.unsure.extend(other.unsure);
         for u in other.unknown {
             if !self.unknown.contains(&u) {
                 self.unknown.push(u);
@@ -77,6 +82,8 @@ impl Reach {
 #[derive(Debug, Default)]
 pub struct Lost {
     pub people: BTreeSet<String>,
+    /// How many of `people` a membership rule did not prove either way.
+    pub unsure: usize,
     /// Display names of groups (or why people are unknown) that make every
     /// request concerned.
     pub unknown: Vec<String>,
@@ -95,11 +102,14 @@ enum Members {
     Unread,
 }
 
-/// The directory as this plan knows it.
+/// The directory as this plan knows it, indexed once when first asked
+/// (a plan makes one for all its packages).
 pub struct Directory<'a> {
     desired: &'a DesiredModel,
     ledger: &'a Ledger,
     observed: &'a ObservedState,
+    groups: OnceCell<BTreeMap<&'a str, &'a LiveObject>>,
+    declared: OnceCell<BTreeMap<String, &'a engine::DesiredResource>>,
 }
 
 fn rule_of(p: &Props) -> Option<&str> {
@@ -112,12 +122,13 @@ fn ids(v: Option<&Value>) -> Option<BTreeSet<String>> {
 
 impl<'a> Directory<'a> {
     pub fn new(desired: &'a DesiredModel, ledger: &'a Ledger, observed: &'a ObservedState) -> Self {
-        Directory { desired, ledger, observed }
+        Directory { desired, ledger, observed, groups: OnceCell::new(), declared: OnceCell::new() }
     }
 
     /// The live group of id `g`.
     pub fn group(&self, g: &str) -> Option<&'a LiveObject> {
-        self.observed.objects.get(&Kind::Group).and_then(|l| l.iter().find(|o| o.id == g))
+        let observed = self.observed;
+        self.groups.get_or_init(|| observed.objects.get(&Kind::Group).into_iter().flatten().map(|o| (o.id.as_str(), o)).collect()).get(g).copied()
     }
 
     /// The live group's name as shown.
@@ -127,12 +138,18 @@ impl<'a> Directory<'a> {
 
     /// The declared group matched to live id `g`.
     fn declared(&self, g: &str) -> Option<&'a engine::DesiredResource> {
-        self.desired
-            .resources
-            .range(Address::new(Kind::Group, "")..)
-            .take_while(|(a, _)| a.kind == Kind::Group)
-            .find(|(a, _)| live_id(a, self.desired, self.ledger, self.observed).as_deref() == Some(g))
-            .map(|(_, r)| r)
+        let (desired, ledger, observed) = (self.desired, self.ledger, self.observed);
+        self.declared
+            .get_or_init(|| {
+                desired
+                    .resources
+                    .range(Address::new(Kind::Group, "")..)
+                    .take_while(|(a, _)| a.kind == Kind::Group)
+                    .filter_map(|(a, r)| live_id(a, desired, ledger, observed).map(|id| (id, r)))
+                    .collect()
+            })
+            .get(g)
+            .copied()
     }
 
     fn members(&self, live: &LiveObject, side: Side) -> Members {
@@ -210,23 +227,33 @@ impl<'a> Directory<'a> {
             Members::Rule(_) if self.same_rule(g) => {
                 out.opaque.insert(id.to_string());
             }
-            Members::Rule(rule) => match self.accounts() {
-                Ok(accounts) => {
-                    let held = |o: &LiveObject| engine::governance::rule::evaluate(&rule, &account_props(o));
-                    let take: Vec<&LiveObject> = match side {
-                        // Everyone the rule does not prove out may be a member now.
-                        Side::Live => accounts.into_iter().filter(|o| held(o) != Some(false)).collect(),
-                        // Only those it proves in stay.
-                        Side::Planned => accounts.into_iter().filter(|o| held(o) == Some(true)).collect(),
-                    };
-                    out.people.extend(take.into_iter().map(|o| o.id.clone()));
-                }
-                Err(why) => {
+            Members::Rule(rule) => {
+                if let Err(why) = self.matched(&rule, side, out) {
                     out.opaque.insert(id.to_string());
                     out.unknown.push(format!("the membership rule of group `{}` changes and whom it matches could not be evaluated: {why}", self.name(id)));
                 }
-            },
+            }
         }
+    }
+
+    /// The accounts `rule` holds for on `side`: before the plan, everyone
+    /// it does not prove out (they may be members now); after, only those
+    /// it proves in. Those it cannot tell about are `unsure`.
+    fn matched(&self, rule: &str, side: Side, out: &mut Reach) -> Result<(), String> {
+        for o in self.accounts()? {
+            let held = engine::governance::rule::evaluate(rule, &account_props(o));
+            if held.is_none() {
+                out.unsure.insert(o.id.clone());
+            }
+            let member = match side {
+                Side::Live => held != Some(false),
+                Side::Planned => held == Some(true),
+            };
+            if member {
+                out.people.insert(o.id.clone());
+            }
+        }
+        Ok(())
     }
 
     /// What `before` (one group's live reach) loses against `after` (the
@@ -234,8 +261,22 @@ impl<'a> Directory<'a> {
     /// person `after` may hold only through a group it cannot list counts
     /// as lost (named rather than missed).
     pub fn lost(&self, before: &Reach, after: &Reach) -> Lost {
+        let mut before = before.clone();
+        let mut unknown = Vec::new();
+        // A group reached before and not after whose people were not
+        // listed: a dynamic one's are whom its rule may match now; a static
+        // one's were not read.
+        for g in before.opaque.difference(&after.opaque).cloned().collect::<Vec<_>>() {
+            let rule = self.group(&g).and_then(|o| rule_of(&o.props)).map(str::to_string);
+            let listed = rule.map(|r| self.matched(&r, Side::Live, &mut before));
+            match listed {
+                Some(Ok(())) => {}
+                Some(Err(why)) => unknown.push(format!("dynamic group `{}`, whose members could not be evaluated: {why}", self.name(&g))),
+                None => unknown.push(format!("group `{}`, whose members were not read", self.name(&g))),
+            }
+        }
         let people: BTreeSet<String> = before.people.difference(&after.people).cloned().collect();
-        let mut unknown: Vec<String> = before.opaque.difference(&after.opaque).map(|g| format!("group `{}`, whose members were not read", self.name(g))).collect();
+        let unsure = people.iter().filter(|p| before.unsure.contains(*p) || after.unsure.contains(*p)).count();
         // Only this group's own unknowns: one everything else reaches
         // after that cannot be listed re-admits no one known.
         for u in &before.unknown {
@@ -243,7 +284,7 @@ impl<'a> Directory<'a> {
                 unknown.push(u.clone());
             }
         }
-        Lost { people, unknown }
+        Lost { people, unsure, unknown }
     }
 }
 
@@ -264,9 +305,15 @@ fn account_props(o: &LiveObject) -> Props {
     p
 }
 
-/// "N member(s)": how a loss is counted in words.
-pub fn members_said(n: usize) -> String {
-    format!("{n} member{}", if n == 1 { "" } else { "s" })
+/// "N member(s)" lost, in words, with how many a rule did not prove
+/// either way.
+pub fn members_said(lost: &Lost) -> String {
+    let n = lost.people.len();
+    let unsure = match lost.unsure {
+        0 => String::new(),
+        m => format!(" ({m} of them neither proved in nor out by a membership rule, so counted)"),
+    };
+    format!("{n} member{}{unsure}", if n == 1 { "" } else { "s" })
 }
 
 /// A group's id from a subject as live props name it.
