@@ -3,8 +3,10 @@
 //!
 //! Narrowing an assignment policy (fewer people may request, self-requests
 //! turned off, approval or an approval stage added, people taken out of a
-//! group it admits: `access_policy_audience`) or re-pointing one of its
-//! approval stages (`access_policy_approvers`) changes what Entra admits,
+//! group it admits, directly, through a nested group or a narrowed rule:
+//! `access_policy_audience`, `access_policy_reach`) or re-pointing one of
+//! its approval stages (an approver taken out, or a person taken out of an
+//! approver group: `access_policy_approvers`) changes what Entra admits,
 //! or who approves, from then on; requests already waiting for an approver are
 //! neither re-checked nor cancelled, so an approver can still grant what
 //! the policy no longer admits. The plan says so, naming them, policy by
@@ -31,7 +33,12 @@
 //! package whose policies' ids could not be read, is never taken as
 //! another policy's: its waiting requests are named with that said.
 //!
-//! Costs nothing unless a policy is narrowed, re-pointed or deleted: one listing of
+//! A package whose granted roles grow (`access_package_roles_added`) has
+//! every request waiting on it named too: approved, each is granted the
+//! roles added.
+//!
+//! Costs nothing unless a policy is narrowed, re-pointed or deleted, or a
+//! package's roles grow: one listing of
 //! the policies, and one of requests per such package. A listing that
 //! fails (after the client's retries) is said in the warning, never taken
 //! as "none waiting"; only an authentication failure fails the plan.

@@ -321,3 +321,65 @@ pub fn group_id<'b>(dir: &Directory<'_>, v: &'b Value) -> Option<&'b str> {
     as_reference(v).filter(|r| dir.group(r).is_some())
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::model::reference;
+    use serde_json::json;
+
+    fn live(kind: Kind, id: &str, props: Value) -> LiveObject {
+        let props: Props = props.as_object().into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
+        LiveObject { kind, id: id.into(), natural_key: id.into(), display_name: id.to_uppercase(), props }
+    }
+
+    /// Users u1 (Finance, Auditor), u2 (Finance, Clerk), u3 (no
+    /// department read); a static group `outer` holding u1 and the nested
+    /// `inner` (u2), and the dynamic `fin`.
+    fn observed() -> ObservedState {
+        let mut o = ObservedState::default();
+        o.insert(live(Kind::User, "u1", json!({"department": "Finance", "jobTitle": "Auditor"})));
+        o.insert(live(Kind::User, "u2", json!({"department": "Finance", "jobTitle": "Clerk"})));
+        o.insert(live(Kind::User, "u3", json!({})));
+        o.insert(live(Kind::Group, "outer", json!({"members": [reference("u1"), reference("inner")]})));
+        o.insert(live(Kind::Group, "inner", json!({"members": [reference("u2")]})));
+        o.insert(live(Kind::Group, "fin", json!({"membershipRule": "(user.department -eq \"Finance\")"})));
+        o.insert(live(Kind::Group, "unread", json!({})));
+        o
+    }
+
+    #[test]
+    fn nested_members_are_reached_and_a_rule_left_alone_is_not_listed() {
+        let (desired, ledger, observed) = (DesiredModel::default(), Ledger::default(), observed());
+        let dir = Directory::new(&desired, &ledger, &observed);
+        let outer = dir.reach("outer", Side::Live);
+        assert_eq!(outer.people, BTreeSet::from(["u1".to_string(), "u2".to_string()]), "u2 through the nested group");
+        let fin = dir.reach("fin", Side::Live);
+        assert!(fin.people.is_empty() && fin.opaque.contains("fin"), "a rule the plan leaves alone is the group itself");
+        assert!(dir.lost(&fin, &dir.reach("fin", Side::Planned)).is_empty());
+        // Everything still reached after: nothing lost.
+        assert!(dir.lost(&outer, &dir.reach_all(&["outer".to_string()], Side::Planned)).is_empty());
+    }
+
+    #[test]
+    fn a_group_taken_out_loses_its_people_or_says_they_are_unknown() {
+        let (desired, ledger, observed) = (DesiredModel::default(), Ledger::default(), observed());
+        let dir = Directory::new(&desired, &ledger, &observed);
+        let nobody = Reach::default();
+        // The dynamic group taken out: whom its rule may match now; u3's
+        // department is not read, so u3 counts, and is said to be unsure.
+        let lost = dir.lost(&dir.reach("fin", Side::Live), &nobody);
+        assert_eq!(lost.people, BTreeSet::from(["u1".to_string(), "u2".to_string(), "u3".to_string()]));
+        assert_eq!(lost.unsure, 1);
+        assert_eq!(members_said(&lost), "3 members (1 of them neither proved in nor out by a membership rule, so counted)");
+        // A group whose members were not read: unknown, never "none".
+        let lost = dir.lost(&dir.reach("unread", Side::Live), &nobody);
+        assert!(lost.people.is_empty() && lost.unknown == vec!["group `UNREAD`, whose members were not read".to_string()]);
+        // Users not read: a changed rule cannot be evaluated, and says so.
+        let mut unread = observed.clone();
+        unread.unreadable.insert(Kind::User, "503".into());
+        let dir = Directory::new(&desired, &ledger, &unread);
+        let lost = dir.lost(&dir.reach("fin", Side::Live), &nobody);
+        assert_eq!(lost.unknown, vec!["dynamic group `FIN`, whose members could not be evaluated: users could not be read in this plan".to_string()]);
+    }
+}
