@@ -302,3 +302,25 @@ async fn a_package_whose_roles_grow_names_every_request_waiting_on_it() {
     assert!(out.contains("access_package.fabrikam-audit") && !out.contains("adds to what the access package grants"), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconcile_pass_names_them_too_once_the_directory_is_read_through_delta() {
+    let Seeded { sb, work, dir, requests } = seeded().await;
+    let (root, dd) = (work.path(), d(&dir));
+
+    // Temp and the lead left to the interns group (nested in the
+    // contractors), and the lead taken out of it: a reconcile pass reads
+    // users and groups through delta apart from the other kinds; the
+    // request it strands (the lead's) is named in the pass's report.
+    edit_file(&dir, "extra.toml", |t| t.replacen(INTERNS, r#"members = ["access18-temp"]"#, 1).replacen(CONTRACTORS, r#"members = ["access18-staff", "access18-interns"]"#, 1));
+    let (code, out) = run(&sb, root, &["reconcile", dd, "--once", "--now", "2026-11-23T12:00:00Z"]);
+    assert!(code.is_some(), "{out}");
+    let history = root.join(".tenantctl/history");
+    let reports: Vec<String> = std::fs::read_dir(&history).expect("the pass's report").map(|e| std::fs::read_to_string(e.expect("an entry").path()).expect("a report")).collect();
+    assert_eq!(reports.len(), 1, "{out}");
+    let report: serde_json::Value = serde_json::from_str(&reports[0]).expect("JSON");
+    let w = report["warnings"].as_array().into_iter().flatten().filter_map(|w| w.as_str()).filter(|w| w.contains("already waiting for approval")).collect::<Vec<_>>().join("\n");
+    assert!(w.contains("group `access18 contractors`, an allowed requestor, loses 1 member it admitted"), "{report:#}");
+    names_only(&w, &requests, &[LEAD], &reports[0]);
+    sb.shutdown().await.expect("the sandbox stops");
+}

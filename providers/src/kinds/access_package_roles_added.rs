@@ -39,10 +39,10 @@ pub fn added(r: &DesiredResource, o: &LiveObject, desired: &DesiredModel, ledger
     let mut out = Vec::new();
     let have_groups: BTreeSet<&str> = o.props.get(GROUPS).and_then(Value::as_array).into_iter().flatten().filter_map(as_reference).collect();
     let dir = Directory::new(desired, ledger, observed);
-    // Groups read in this pass: a declared group not resolved to a live id
-    // is then one the plan creates. (A reconcile pass reads the directory
-    // through delta apart from this: there, a group not resolved is not
-    // known, and not taken for one added.)
+    // Groups read: a declared group not resolved to a live id is then one
+    // the plan creates. Groups not read (or not yet: the reconcile loop
+    // reads the directory through delta apart), one not resolved is not
+    // known, and not taken for one added.
     let groups_read = observed.objects.contains_key(&Kind::Group) && !observed.unreadable.contains_key(&Kind::Group);
     for g in r.props.get(GROUPS).and_then(Value::as_array).into_iter().flatten() {
         let resolved = resolve(g, desired, ledger, observed);
