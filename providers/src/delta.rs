@@ -247,7 +247,7 @@ pub async fn observe_with_delta_view(client: &GraphClient, desired: &DesiredMode
     let mut listings = crate::listing_batch::declared_listings(&kinds, desired);
     listings.extend(extra.iter().cloned());
     let speculative = crate::listing_batch::ledger_listings(&kinds, desired, ledger);
-    let (mut observed, view) = crate::observe::observe_prefetching(client, &rest_desired, &rest_ledger, &listings, &speculative).await?;
+    let (mut observed, view) = crate::observe::observe_without_requests(client, &rest_desired, &rest_ledger, &listings, &speculative).await?;
     drop((rest_desired, rest_ledger));
     let mut stats = DeltaStats::default();
     if kinds.contains(&Kind::User) || kinds.contains(&Kind::Guest) {
@@ -290,6 +290,10 @@ pub async fn observe_with_delta_view(client: &GraphClient, desired: &DesiredMode
     }
     crate::licensing::read(&view, desired, ledger, &mut observed, false).await?;
     crate::licence_loss::read(&view, desired, ledger, &mut observed).await?;
+    // With the directory in: whom a group a package's policy admits, or
+    // whose members approve, reaches decides which waiting requests a
+    // change strands (`access_policy_pending`, `access_policy_reach`).
+    crate::kinds::access_policy_pending::read(&view, desired, ledger, &mut observed).await?;
     Ok((observed, stats, view))
 }
 

@@ -121,6 +121,17 @@ pub async fn observe(client: &GraphClient, desired: &DesiredModel, ledger: &Ledg
 /// as the kinds' own; returns the view serving what was not used yet.
 /// `speculative` reads (by ledger id) ride along where the batch has room.
 pub(crate) async fn observe_prefetching(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger, extra: &[(crate::graph::ApiVersion, String)], speculative: &[(crate::graph::ApiVersion, String)]) -> Result<(ObservedState, GraphClient), GraphError> {
+    let (mut observed, view) = observe_without_requests(client, desired, ledger, extra, speculative).await?;
+    crate::kinds::access_policy_pending::read(&view, desired, ledger, &mut observed).await?;
+    Ok((observed, view))
+}
+
+/// [`observe_prefetching`] without the requests waiting on access
+/// packages (`access_policy_pending`): the reconcile loop reads users and
+/// groups through delta apart from the other kinds, and looks for those
+/// requests once the directory is in (`crate::delta`), since whom a group
+/// reaches decides which are stranded.
+pub(crate) async fn observe_without_requests(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger, extra: &[(crate::graph::ApiVersion, String)], speculative: &[(crate::graph::ApiVersion, String)]) -> Result<(ObservedState, GraphClient), GraphError> {
     let kinds = kinds_in_scope(desired, ledger);
     let mut listings = crate::listing_batch::listings(&kinds);
     listings.extend(crate::listing_batch::declared_listings(&kinds, desired));
@@ -170,7 +181,6 @@ pub(crate) async fn observe_prefetching(client: &GraphClient, desired: &DesiredM
     crate::ca_unmodelled::refuse(&mut observed, desired, ledger);
     crate::licensing::read(client, desired, ledger, &mut observed, false).await?;
     crate::licence_loss::read(client, desired, ledger, &mut observed).await?;
-    crate::kinds::access_policy_pending::read(client, desired, ledger, &mut observed).await?;
     crate::kinds::access_extension_guard::unread_packages(client, desired, ledger, &mut observed).await?;
     Ok((observed, view))
 }

@@ -66,7 +66,7 @@ pub(crate) fn outside_policy(t: &Tenant, policy: &Record, target: &Record, targe
                 Some("#microsoft.graph.singleUser") => s.get("userId").and_then(Value::as_str) == Some(target_id),
                 Some("#microsoft.graph.groupMembers") => {
                     let g = s.get("groupId").and_then(Value::as_str).unwrap_or_default();
-                    t.links(g, "members").is_some_and(|m| m.contains(target_id))
+                    t.links(g, "members").is_some_and(|m| m.contains(target_id)) || t.get("groups", g).is_some_and(|g| crate::entitlement_automatic::dynamic_member(&g.data, &target.data))
                 }
                 _ => false,
             });

@@ -96,6 +96,16 @@ fn term(t: &str, user: &Map<String, Value>) -> Option<bool> {
     }
 }
 
+/// Whether `user` is a member of the dynamic group `group` (its rule
+/// processing on): its rule matches the user, as far as the sandbox
+/// evaluates rules. Entra computes a dynamic group's members from its
+/// rule; the sandbox does so where a policy admits the group's members.
+pub(crate) fn dynamic_member(group: &Map<String, Value>, user: &Map<String, Value>) -> bool {
+    let dynamic = group.get("groupTypes").and_then(Value::as_array).is_some_and(|a| a.iter().any(|v| v.as_str() == Some("DynamicMembership")));
+    let on = group.get("membershipRuleProcessingState").and_then(Value::as_str).is_none_or(|s| s == "On");
+    dynamic && on && group.get("membershipRule").and_then(Value::as_str).is_some_and(|r| matches(r, user))
+}
+
 /// Whether `rule` matches `user` (as far as the sandbox evaluates rules).
 fn matches(rule: &str, user: &Map<String, Value>) -> bool {
     let lower = rule.to_lowercase();

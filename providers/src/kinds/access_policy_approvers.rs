@@ -15,6 +15,8 @@
 
 use serde_json::Value;
 
+use super::access_policy_reach::{group_id, members_said, Directory, Side};
+
 /// The approver lists of a stage, in props form, with how they are said.
 const LISTS: &[(&str, &str)] = &[
     ("primaryApprovers", "approver"),
@@ -54,6 +56,59 @@ pub fn repointed(want: &Value, have: &Value) -> Vec<String> {
             let gone = h.get(*list).and_then(Value::as_array).into_iter().flatten().filter(|a| subject(a).is_none_or(|s| !keys.contains(&s))).count();
             if gone > 0 {
                 out_of.push(format!("{gone} {said}{} taken out", if gone == 1 { "" } else { "s" }));
+            }
+        }
+        if !out_of.is_empty() {
+            out.push(format!("approval stage {} re-pointed ({}; requests already sent there stay with them)", n + 1, out_of.join(", ")));
+        }
+    }
+    out
+}
+
+/// How the declared policy `want` (subjects resolved) re-points the
+/// approval stages of the live `have` through the membership of the
+/// approver groups it keeps (access18): a group approver (of any of a
+/// stage's lists) from which the plan takes out a member, directly, as a
+/// nested group or through a narrowed rule (`access_policy_reach`), who
+/// does not still approve in that stage another way. The requests already
+/// sent to the group stay with the people taken out of it, as with an
+/// approver taken out of the stage.
+pub fn regrouped(want: &Value, have: &Value, dir: &Directory<'_>) -> Vec<String> {
+    if !approval(want) || !approval(have) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (n, (w, h)) in stages(want).iter().zip(stages(have)).enumerate() {
+        // Each list as the plan leaves it: declared, else as live.
+        let lists: Vec<(&str, &[Value], &[Value])> = LISTS
+            .iter()
+            .map(|(list, said)| {
+                let live = h.get(*list).and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+                (*said, w.get(*list).and_then(Value::as_array).map_or(live, Vec::as_slice), live)
+            })
+            .collect();
+        // A declared approver not resolved to a live id: nothing to compare.
+        if lists.iter().any(|(_, after, _)| after.iter().any(|a| subject(a).is_none())) {
+            continue;
+        }
+        let approvers: Vec<String> = lists.iter().flat_map(|(_, after, _)| after.iter()).filter_map(engine::model::as_reference).map(str::to_string).collect();
+        let after = dir.reach_all(&approvers, Side::Planned);
+        let mut out_of = Vec::new();
+        for (said, kept, live) in &lists {
+            let kept: Vec<&str> = kept.iter().filter_map(|a| group_id(dir, a)).collect();
+            for g in live.iter().filter_map(|a| group_id(dir, a)).filter(|g| kept.contains(g)) {
+                let lost = dir.lost(&dir.reach(g, Side::Live), &after);
+                if lost.is_empty() {
+                    continue;
+                }
+                let mut words = Vec::new();
+                if !lost.people.is_empty() {
+                    words.push(format!("loses {}", members_said(&lost)));
+                }
+                if !lost.unknown.is_empty() {
+                    words.push(format!("no longer reaches everyone it did ({})", lost.unknown.join("; ")));
+                }
+                out_of.push(format!("{said} group `{}` {}", dir.name(g), words.join(" and ")));
             }
         }
         if !out_of.is_empty() {

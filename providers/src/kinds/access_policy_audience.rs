@@ -6,14 +6,16 @@
 //! change to the policy, when the plan takes people out of that group's
 //! declared membership: their requests already waiting no longer fit the
 //! policy, and Entra neither re-checks nor cancels them. For each group
-//! target the declared policy keeps (matched by live id), whose membership
-//! desired state declares and whose live members were read, the members
-//! live now and not declared are taken out; those the policy still admits
-//! after the plan (named as a user target, or a member of another of its
-//! groups as declared, else as live) are not counted. Only direct members
-//! are followed: a person reached through a nested group taken out is
-//! not (the sandbox, like the policy check it mirrors, admits direct
-//! members).
+//! target the declared policy keeps (matched by live id), whom it reaches
+//! now is compared with whom everything the policy still admits reaches
+//! once the plan is applied (`access_policy_reach`): people taken out of
+//! its declared `members`, people reached only through a nested group
+//! taken out (transitively: the v1.0 `groupMembers` page says "the members
+//! of a specific group" and does not say nested members are left out, so
+//! they are counted rather than missed), and people a narrowed dynamic
+//! `membership_rule` no longer matches (access18). Those the policy still
+//! admits after the plan (named as a user target, or reached through
+//! another of its groups) are not counted.
 //!
 //! Reads nothing: it compares desired state with the groups already
 //! observed, so a plan changing no membership costs no request.
@@ -21,10 +23,11 @@
 use std::collections::BTreeSet;
 
 use engine::model::{as_reference, reference};
-use engine::{DesiredModel, Ledger, LiveObject, ObservedState};
-use schema::{Address, Kind};
+use engine::{DesiredModel, Ledger, ObservedState};
+use schema::Address;
 use serde_json::Value;
 
+use super::access_policy_reach::{members_said, Directory, Side};
 use super::str_field;
 
 /// The live id of a declared object: the ledger's, else the live object
@@ -50,62 +53,47 @@ pub struct Dropped {
     pub people: BTreeSet<String>,
     /// "group `X`, an allowed requestor, loses N member(s)".
     pub said: Vec<String>,
+    /// Whether some of those no longer admitted are not known (a nested
+    /// group taken out whose members were not read, a changed rule not
+    /// evaluated): then every request through the policy is concerned.
+    pub everyone: bool,
 }
 
 fn ids(v: Option<&Value>) -> Option<BTreeSet<String>> {
     Some(v?.as_array()?.iter().filter_map(as_reference).map(str::to_string).collect())
 }
 
-/// Where a group's membership stands: the declared group of live id `g`
-/// (its members resolved to live ids where known, else kept as declared),
-/// and the live group.
-struct Membership<'a> {
-    declared: Option<BTreeSet<String>>,
-    live: Option<&'a LiveObject>,
-}
-
-fn membership<'a>(g: &str, desired: &DesiredModel, ledger: &Ledger, observed: &'a ObservedState) -> Membership<'a> {
-    let live = observed.objects.get(&Kind::Group).and_then(|l| l.iter().find(|o| o.id == g));
-    let declared = desired
-        .resources
-        .range(Address::new(Kind::Group, "")..)
-        .take_while(|(a, _)| a.kind == Kind::Group)
-        .find(|(a, _)| live_id(a, desired, ledger, observed).as_deref() == Some(g))
-        .and_then(|(_, r)| r.props.get("members"))
-        .and_then(Value::as_array)
-        .map(|ms| ms.iter().map(|m| resolve(m, desired, ledger, observed)).filter_map(|m| as_reference(&m).map(str::to_string)).collect());
-    Membership { declared, live }
-}
-
 /// What the declared policy `want` (subjects resolved to live ids) stops
 /// admitting, compared with the live `have`, through the membership of
-/// the groups it keeps.
-pub fn dropped(want: &Value, have: &Value, desired: &DesiredModel, ledger: &Ledger, observed: &ObservedState) -> Dropped {
+/// the groups it keeps: direct members taken out, nested groups taken out
+/// (everyone reached only through them) and dynamic rules narrowed
+/// (`access_policy_reach`).
+pub fn dropped(want: &Value, have: &Value, dir: &Directory<'_>) -> Dropped {
     let mut out = Dropped::default();
     let scope = "specificDirectoryUsers";
     if str_field(want, "allowedTargetScope") != scope || str_field(have, "allowedTargetScope") != scope {
         return out;
     }
     let (Some(kept), Some(had)) = (ids(want.get("specificAllowedTargets")), ids(have.get("specificAllowedTargets"))) else { return out };
-    let groups: Vec<(&String, Membership<'_>)> = kept.iter().filter_map(|t| Some((t, membership(t, desired, ledger, observed))).filter(|(_, m)| m.live.is_some())).collect();
-    // Who each kept group holds once the plan is applied: as declared,
-    // else as live (a membership desired state leaves alone).
-    let after = |m: &Membership<'_>| m.declared.clone().or_else(|| m.live.and_then(|o| ids(o.props.get("members")))).unwrap_or_default();
-    for (g, m) in groups.iter().filter(|(g, _)| had.contains(*g)) {
-        let (Some(declared), Some(live)) = (&m.declared, m.live.and_then(|o| ids(o.props.get("members")))) else { continue };
-        let out_now: Vec<String> = live
-            .difference(declared)
-            .filter(|p| !kept.contains(*p))
-            .filter(|p| !groups.iter().any(|(other, om)| other != g && after(om).contains(*p)))
-            .cloned()
-            .collect();
-        if out_now.is_empty() {
+    // Everyone the policy admits once the plan is applied: its users, and
+    // whom each of its groups reaches, as declared, else as live.
+    let after = dir.reach_all(&kept, Side::Planned);
+    for g in kept.iter().filter(|g| had.contains(*g) && dir.group(g).is_some()) {
+        let lost = dir.lost(&dir.reach(g, Side::Live), &after);
+        if lost.is_empty() {
             continue;
         }
-        let name = m.live.map(|o| o.display_name.as_str()).filter(|n| !n.is_empty()).unwrap_or(g.as_str());
-        let n = out_now.len();
-        out.said.push(format!("group `{name}`, an allowed requestor, loses {n} member{} it admitted", if n == 1 { "" } else { "s" }));
-        out.people.extend(out_now);
+        let name = dir.name(g);
+        let mut words = Vec::new();
+        if !lost.people.is_empty() {
+            words.push(format!("loses {} it admitted", members_said(&lost)));
+        }
+        if !lost.unknown.is_empty() {
+            words.push(format!("no longer admits everyone it did, and not all of them are known ({}): every request waiting through the policy is concerned", lost.unknown.join("; ")));
+            out.everyone = true;
+        }
+        out.said.push(format!("group `{name}`, an allowed requestor, {}", words.join(", and ")));
+        out.people.extend(lost.people);
     }
     out
 }

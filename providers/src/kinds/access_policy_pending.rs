@@ -3,8 +3,10 @@
 //!
 //! Narrowing an assignment policy (fewer people may request, self-requests
 //! turned off, approval or an approval stage added, people taken out of a
-//! group it admits: `access_policy_audience`) or re-pointing one of its
-//! approval stages (`access_policy_approvers`) changes what Entra admits,
+//! group it admits, directly, through a nested group or a narrowed rule:
+//! `access_policy_audience`, `access_policy_reach`) or re-pointing one of
+//! its approval stages (an approver taken out, or a person taken out of an
+//! approver group: `access_policy_approvers`) changes what Entra admits,
 //! or who approves, from then on; requests already waiting for an approver are
 //! neither re-checked nor cancelled, so an approver can still grant what
 //! the policy no longer admits. The plan says so, naming them, policy by
@@ -31,7 +33,12 @@
 //! package whose policies' ids could not be read, is never taken as
 //! another policy's: its waiting requests are named with that said.
 //!
-//! Costs nothing unless a policy is narrowed, re-pointed or deleted: one listing of
+//! A package whose granted roles grow (`access_package_roles_added`) has
+//! every request waiting on it named too: approved, each is granted the
+//! roles added.
+//!
+//! Costs nothing unless a policy is narrowed, re-pointed or deleted, or a
+//! package's roles grow: one listing of
 //! the policies, and one of requests per such package. A listing that
 //! fails (after the client's retries) is said in the warning, never taken
 //! as "none waiting"; only an authentication failure fails the plan.
@@ -44,7 +51,8 @@ use serde_json::Value;
 
 use super::access_package::{declared_policy_names, policy_keys, policy_package, POLICIES_LISTING};
 use super::access_package_assignment::REQUESTS;
-use super::access_policy_approvers::repointed;
+use super::access_policy_approvers::{regrouped, repointed};
+use super::access_policy_reach::Directory;
 use super::access_policy_audience::{dropped, resolve};
 use super::access_policy_rename::{names, rename};
 use super::registry::lit;
@@ -144,20 +152,21 @@ fn resolved(want: &Value, desired: &DesiredModel, ledger: &Ledger, observed: &Ob
 
 /// What the plan does to the live policy `have` it keeps as `want`, if
 /// it touches the requests waiting through it.
-fn kept(w: &Value, have: &Value, key: &str, desired: &DesiredModel, ledger: &Ledger, observed: &ObservedState) -> Option<Touched> {
+fn kept(w: &Value, have: &Value, key: &str, dir: &Directory<'_>, desired: &DesiredModel, ledger: &Ledger, observed: &ObservedState) -> Option<Touched> {
     let want = resolved(w, desired, ledger, observed);
     let mut why = narrowing(&want, have);
     let narrowed = !why.is_empty();
-    let members = dropped(&want, have, desired, ledger, observed);
+    let members = dropped(&want, have, dir);
     why.extend(members.said.iter().cloned());
-    let moved = repointed(&want, have);
+    let mut moved = repointed(&want, have);
+    moved.extend(regrouped(&want, have, dir));
     let verb = if why.is_empty() { "re-points the approval of" } else { "narrows" };
     why.extend(moved.iter().cloned());
     if why.is_empty() {
         return None;
     }
     // Only the people taken out of its groups, unless the policy itself changes.
-    let only = (!narrowed && moved.is_empty()).then_some(members.people);
+    let only = (!narrowed && moved.is_empty() && !members.everyone).then_some(members.people);
     Some(Touched { key: key.to_string(), said: format!("{verb} policy `{}` ({})", str_field(w, "displayName"), why.join("; ")), only, moved: !moved.is_empty() })
 }
 
@@ -165,6 +174,7 @@ fn kept(w: &Value, have: &Value, key: &str, desired: &DesiredModel, ledger: &Led
 /// plan narrows, re-points or deletes.
 fn touched<'a>(desired: &DesiredModel, ledger: &Ledger, observed: &ObservedState, live: &'a [LiveObject]) -> Vec<(String, &'a LiveObject, Vec<Touched>)> {
     let mut out = Vec::new();
+    let dir = Directory::new(desired, ledger, observed);
     for r in desired.resources.values().filter(|r| r.address.kind == Kind::AccessPackage) {
         let id = ledger.id(&r.address);
         let Some(o) = live.iter().find(|o| id.map_or(o.natural_key == r.natural_key, |id| o.id == id)) else { continue };
@@ -175,7 +185,7 @@ fn touched<'a>(desired: &DesiredModel, ledger: &Ledger, observed: &ObservedState
         // declared namesake is deleted by the package's writer.
         for (key, h) in have {
             match want.get(key) {
-                Some(w) => said.extend(kept(w, h, key, desired, ledger, observed)),
+                Some(w) => said.extend(kept(w, h, key, &dir, desired, ledger, observed)),
                 None => said.push(Touched { key: key.clone(), said: format!("deletes policy `{}`", str_field(h, "displayName")), only: None, moved: false }),
             }
         }
@@ -285,68 +295,121 @@ fn through_touched(who: Vec<Waiting>, touched: &Known) -> Vec<String> {
         .collect()
 }
 
+/// The declared packages matched live whose granted roles the plan grows,
+/// with the roles added (`access_package_roles_added`).
+fn grown<'a>(desired: &DesiredModel, ledger: &Ledger, observed: &ObservedState, live: &'a [LiveObject]) -> Vec<(String, &'a LiveObject, Vec<String>)> {
+    let mut out = Vec::new();
+    for r in desired.resources.values().filter(|r| r.address.kind == Kind::AccessPackage) {
+        let id = ledger.id(&r.address);
+        let Some(o) = live.iter().find(|o| id.map_or(o.natural_key == r.natural_key, |id| o.id == id)) else { continue };
+        let roles = super::access_package_roles_added::added(r, o, desired, ledger, observed);
+        if !roles.is_empty() {
+            out.push((r.address.to_string(), o, roles));
+        }
+    }
+    out
+}
+
 /// Warn, for each package whose policy the plan narrows, re-points or
-/// deletes, of the requests already waiting through it. Only an
-/// authentication failure is an error.
+/// deletes, of the requests already waiting through it, and for each
+/// package whose granted roles it grows, of every request waiting on it.
+/// Only an authentication failure is an error.
 pub async fn read(client: &GraphClient, desired: &DesiredModel, ledger: &Ledger, observed: &mut ObservedState) -> Result<(), GraphError> {
     if observed.unreadable.contains_key(&Kind::AccessPackage) {
         return Ok(());
     }
     let live = observed.objects.get(&Kind::AccessPackage).cloned().unwrap_or_default();
     super::access_package_deleted_requests::warn(client, desired, ledger, observed, &live).await?;
-    let packages = touched(desired, ledger, observed, &live);
+    // By package address: the policies touched, and the roles added.
+    let mut packages: BTreeMap<String, (&LiveObject, Vec<Touched>, Vec<String>)> = BTreeMap::new();
+    for (address, o, said) in touched(desired, ledger, observed, &live) {
+        packages.insert(address, (o, said, Vec::new()));
+    }
+    for (address, o, roles) in grown(desired, ledger, observed, &live) {
+        packages.entry(address).or_insert_with(|| (o, Vec::new(), Vec::new())).2 = roles;
+    }
     if packages.is_empty() {
         return Ok(());
     }
-    let ids = match policy_ids(client, desired, ledger, &live).await {
-        Ok(ids) => Ok(ids),
-        Err(e @ GraphError::Auth { .. }) => return Err(e),
-        Err(e) => Err(e.to_string()),
-    };
-    for (address, o, said) in packages {
-        let changed = said.iter().map(|t| t.said.as_str()).collect::<Vec<_>>().join(", ");
-        // The live ids of the policies touched, with the names shown; any
-        // not known (its id not read) and the package's waiting requests
-        // are all named, never matched by name.
-        let known: Result<Known, String> = match &ids {
-            Ok(ids) => said
-                .iter()
-                .map(|t| {
-                    let name = o.props.get(POLICIES).and_then(|p| p.get(&t.key)).map(|p| str_field(p, "displayName").to_string()).unwrap_or_else(|| t.key.clone());
-                    ids.get(&(o.id.clone(), t.key.clone())).map(|id| (id.clone(), (name, t.only.clone()))).ok_or_else(|| format!("policy `{}` was not among the policies read", t.key))
-                })
-                .collect(),
-            Err(e) => Err(format!("the package's policies could not be read ({e})")),
-        };
-        match waiting(client, &o.id).await {
-            Ok(who) => {
-                let (who, note) = match &known {
-                    Ok(touched) => (through_touched(who, touched), String::new()),
-                    // Not knowing the policy, every request any change
-                    // concerns: everyone's, unless each change is to
-                    // groups' membership only (then those people's).
-                    Err(why) => {
-                        let any = |w: &Waiting| said.iter().any(|t| concerns(t.only.as_ref(), w.requestor.as_ref()));
-                        let whose = if said.iter().all(|t| t.only.is_some()) { "of the people taken out " } else { "" };
-                        (who.into_iter().filter(any).map(|w| w.shown).collect(), format!(" (which policy each came through is not known: {why}; every request {whose}waiting on the package is named)"))
-                    }
-                };
-                if !who.is_empty() {
-                    let moved = if said.iter().any(|t| t.moved) { "; an approver taken out of a stage can still decide those sent to them: have the approvers now declared decide" } else { "" };
-                    observed.warnings.push(format!(
-                        "{address}: this plan {changed}, but {} can still be approved: {}{note}. Approvers: deny those the changed policy no longer admits{moved}",
-                        waiting_said(who.len(), said.len()),
-                        who.join(", ")
-                    ));
-                }
-            }
+    let ids = if packages.values().any(|(_, said, _)| !said.is_empty()) {
+        match policy_ids(client, desired, ledger, &live).await {
+            Ok(ids) => Ok(ids),
             Err(e @ GraphError::Auth { .. }) => return Err(e),
-            Err(e) => observed.warnings.push(format!(
-                "{address}: this plan {changed}; the requests waiting for approval on the package could not be read ({e}), so any already waiting are not shown: approvers should check them"
-            )),
+            Err(e) => Err(e.to_string()),
         }
+    } else {
+        Ok(BTreeMap::new())
+    };
+    for (address, (o, said, roles)) in packages {
+        let listed = match waiting(client, &o.id).await {
+            Ok(who) => Ok(who),
+            Err(e @ GraphError::Auth { .. }) => return Err(e),
+            Err(e) => Err(e),
+        };
+        if !roles.is_empty() {
+            match &listed {
+                Ok(who) if who.is_empty() => {}
+                Ok(who) => {
+                    let shown: Vec<String> = who.iter().map(|w| w.policy_name.as_ref().map_or_else(|| w.shown.clone(), |p| format!("{} through policy `{p}`", w.shown))).collect();
+                    observed.warnings.push(super::access_package_roles_added::warning(&address, &roles, &shown));
+                }
+                Err(e) => observed.warnings.push(format!(
+                    "{address}: this plan adds to what the access package grants ({}); the requests waiting for approval on it could not be read ({e}), so any already waiting, which would be granted the roles added once approved, are not shown: approvers should check them",
+                    roles.join(", ")
+                )),
+            }
+        }
+        if said.is_empty() {
+            continue;
+        }
+        warn_touched(&address, o, &said, &ids, listed, observed);
     }
     Ok(())
+}
+
+/// The warning for one package whose policies the plan narrows, re-points
+/// or deletes, from its waiting requests as listed.
+fn warn_touched(address: &str, o: &LiveObject, said: &[Touched], ids: &Result<BTreeMap<(String, String), String>, String>, listed: Result<Vec<Waiting>, GraphError>, observed: &mut ObservedState) {
+    let changed = said.iter().map(|t| t.said.as_str()).collect::<Vec<_>>().join(", ");
+    // The live ids of the policies touched, with the names shown; any
+    // not known (its id not read) and the package's waiting requests
+    // are all named, never matched by name.
+    let known: Result<Known, String> = match ids {
+        Ok(ids) => said
+            .iter()
+            .map(|t| {
+                let name = o.props.get(POLICIES).and_then(|p| p.get(&t.key)).map(|p| str_field(p, "displayName").to_string()).unwrap_or_else(|| t.key.clone());
+                ids.get(&(o.id.clone(), t.key.clone())).map(|id| (id.clone(), (name, t.only.clone()))).ok_or_else(|| format!("policy `{}` was not among the policies read", t.key))
+            })
+            .collect(),
+        Err(e) => Err(format!("the package's policies could not be read ({e})")),
+    };
+    match listed {
+        Ok(who) => {
+            let (who, note) = match &known {
+                Ok(touched) => (through_touched(who, touched), String::new()),
+                // Not knowing the policy, every request any change
+                // concerns: everyone's, unless each change is to
+                // groups' membership only (then those people's).
+                Err(why) => {
+                    let any = |w: &Waiting| said.iter().any(|t| concerns(t.only.as_ref(), w.requestor.as_ref()));
+                    let whose = if said.iter().all(|t| t.only.is_some()) { "of the people taken out " } else { "" };
+                    (who.into_iter().filter(any).map(|w| w.shown).collect(), format!(" (which policy each came through is not known: {why}; every request {whose}waiting on the package is named)"))
+                }
+            };
+            if !who.is_empty() {
+                let moved = if said.iter().any(|t| t.moved) { "; an approver taken out of a stage can still decide those sent to them: have the approvers now declared decide" } else { "" };
+                observed.warnings.push(format!(
+                    "{address}: this plan {changed}, but {} can still be approved: {}{note}. Approvers: deny those the changed policy no longer admits{moved}",
+                    waiting_said(who.len(), said.len()),
+                    who.join(", ")
+                ));
+            }
+        }
+        Err(e) => observed.warnings.push(format!(
+            "{address}: this plan {changed}; the requests waiting for approval on the package could not be read ({e}), so any already waiting are not shown: approvers should check them"
+        )),
+    }
 }
 
 #[cfg(test)]

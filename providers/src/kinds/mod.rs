@@ -53,6 +53,7 @@ pub mod access_package_export;
 pub mod access_policy_props;
 pub mod access_policy_pending;
 pub mod access_policy_audience;
+pub mod access_policy_reach;
 pub mod access_policy_approvers;
 pub mod access_package_deleted_requests;
 pub mod settings_catalog_secret;
@@ -68,6 +69,7 @@ pub mod access_policy_stages;
 pub mod access_extension_guard;
 pub mod access_policy_automatic;
 pub mod access_package_removal;
+pub mod access_package_roles_added;
 pub mod access_resources;
 pub mod access_package_live;
 
