@@ -26,7 +26,7 @@ pub fn read(store: &LedgerStore, ledger: &mut Ledger) {
         // it when there is one, else it is said.
         Ok(None) if ledger.sealed_accounts.is_some() => {}
         Ok(None) => output::status(format!(
-            "warning: there is no journal {} beside the ledger (deleted, or a fresh runner), and the tenant records no accounts of a sealed ledger for this directory, so accounts whose entry the unproven ledger no longer holds cannot be named",
+            "warning: there is no journal {} beside the ledger (deleted, a fresh runner, or a directory never applied), and the tenant records no accounts of a sealed ledger for this directory, so accounts whose entry the unproven ledger no longer holds cannot be named",
             path.display()
         )),
         Err(e) => output::status(format!(

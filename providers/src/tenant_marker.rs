@@ -355,6 +355,19 @@ mod tests {
     }
 
     #[test]
+    fn sealed_ledgers_accounts_are_read_only_as_written() {
+        let k = engine::governance::sealed_accounts::Sketch::of(["a", "b"]).encode();
+        let v = json!({"ledgerAccounts": format!("0123abcd={k};0123abcd={k};fedcba98={k};fedcba98=x;ZZZZZZZZ={k};noequals; ;11112222={k}")});
+        // An identity named twice is dropped whole, never taken first.
+        assert_eq!(account_entries(&v), vec![("11112222".to_string(), k.clone())]);
+        let m = Marker { fingerprint: String::new(), recorded_at: String::new(), how: String::new(), approvers: vec![], authors: vec![], approvals_required: None, applied_plans: vec![], ledger_seal: None, ledger_seals: vec![], ledger_dirs: vec![], ledger_accounts: vec![("0123abcd".into(), k.clone()), ("0123abcd=x;y".into(), k.clone())], delta_full_read: None };
+        assert_eq!(m.body()["ledgerAccounts"], json!(format!("0123abcd={k}")));
+        assert!(Marker { ledger_accounts: vec![], ..m }.body().get("ledgerAccounts").is_none(), "none: not written");
+        let kept = engine::governance::sealed_accounts::with_accounts(&[("0123abcd".into(), k.clone()), ("99999999".into(), "bad".into())], "fedcba9876543210", &k);
+        assert_eq!(kept, vec![("fedcba98".to_string(), k.clone()), ("0123abcd".into(), k)]);
+    }
+
+    #[test]
     fn only_well_formed_seals_are_written() {
         let mut m = Marker { fingerprint: String::new(), recorded_at: String::new(), how: String::new(), approvers: vec![], authors: vec![], approvals_required: None, applied_plans: vec![], ledger_seal: None, ledger_seals: vec![], ledger_dirs: vec![], ledger_accounts: vec![], delta_full_read: None };
         m.ledger_seals = vec![("0123456789abcdef".into(), "c".repeat(32)), ("0123456789abcdef=x;y".into(), "c".repeat(32)), ("fedcba9876543210".into(), "z".repeat(32))];

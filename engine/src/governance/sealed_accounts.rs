@@ -208,6 +208,18 @@ pub fn cut<'a>(recorded: &Sketch, now: &Sketch, candidates: impl IntoIterator<It
     Cut::Found { ids, all, cut: d as u64 }
 }
 
+/// `entries` (the marker's, by ledger identity's first digits) with
+/// ledger `id`'s accounts set to `sketch` (encoded): first, at most
+/// [`crate::ledger_seal::MAX_BINDINGS`] kept (as many ledgers as the
+/// marker binds directories to).
+pub fn with_accounts(entries: &[(String, String)], id: &str, sketch: &str) -> Vec<(String, String)> {
+    let id = crate::ledger_seal::binding_id(id);
+    let mut out = vec![(id.to_string(), sketch.to_string())];
+    out.extend(entries.iter().filter(|(i, k)| i != id && Sketch::decode(k).is_some()).cloned());
+    out.truncate(crate::ledger_seal::MAX_BINDINGS);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,16 +276,4 @@ mod tests {
         assert_eq!(cut(&recorded, &now, [all[1].as_str(), "portal"]), Cut::Found { ids: vec![all[1].clone()], all: false, cut: 2 });
         assert_eq!(cut(&recorded, &now, ["portal"]), Cut::Unknown { recorded: 40, owned: 38 });
     }
-}
-
-/// `entries` (the marker's, by ledger identity's first digits) with
-/// ledger `id`'s accounts set to `sketch` (encoded): first, at most
-/// [`crate::ledger_seal::MAX_BINDINGS`] kept (as many ledgers as the
-/// marker binds directories to).
-pub fn with_accounts(entries: &[(String, String)], id: &str, sketch: &str) -> Vec<(String, String)> {
-    let id = crate::ledger_seal::binding_id(id);
-    let mut out = vec![(id.to_string(), sketch.to_string())];
-    out.extend(entries.iter().filter(|(i, k)| i != id && Sketch::decode(k).is_some()).cloned());
-    out.truncate(crate::ledger_seal::MAX_BINDINGS);
-    out
 }
