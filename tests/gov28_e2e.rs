@@ -136,6 +136,29 @@ async fn a_deleted_journal_is_not_nothing_owned() {
     let (_, out) = run(&sb, w, &["plan", d(&dir)]);
     assert!(!out.contains("there is no journal"), "the tenant's record stands in for it: {out}");
 
+    // The ledger also given an account it did not own (a portal user's id
+    // under a made-up address): which were cut cannot be told, and is said.
+    let portal = graph(
+        &sb,
+        Method::POST,
+        "/v1.0/users",
+        Some(json!({"accountEnabled": true, "displayName": "Erin Portal", "mailNickname": "erin.portal", "userPrincipalName": "erin.portal@contoso.onmicrosoft.com", "passwordProfile": {"forceChangePasswordNextSignIn": true, "password": "xWwvJ]6NMw+bWH-d"}})),
+    )
+    .await["id"]
+        .as_str()
+        .expect("an id")
+        .to_string();
+    let cut = std::fs::read_to_string(w.join("tenantctl.lock")).expect("the ledger");
+    let mut l = ledger_of(w);
+    let mut forged = l.resources.values().next().expect("an entry").clone();
+    forged.id = portal;
+    l.resources.insert("user.forged".parse().expect("an address"), forged);
+    std::fs::write(w.join("tenantctl.lock"), l.render()).expect("the ledger is written");
+    let p = json_plan(&sb, w, &dir);
+    let said = p.warnings.iter().find(|x| x.starts_with(LOST) && x.contains("cannot be told")).unwrap_or_else(|| panic!("said: {:#?}", p.warnings));
+    assert!(said.contains(&format!("owned {} account(s)", l.resources.keys().filter(|a| matches!(a.kind, schema::Kind::User | schema::Kind::Guest)).count())), "{said}");
+    std::fs::write(w.join("tenantctl.lock"), cut).expect("the ledger is written");
+
     // The tenant's record taken away (as a marker written before it).
     let org = graph(&sb, Method::GET, "/v1.0/organization?$select=id", None).await["value"][0]["id"].as_str().expect("an id").to_string();
     let path = format!("/v1.0/organization/{org}/extensions/com.tenantctl.governance");
