@@ -137,7 +137,8 @@ async fn a_deleted_journal_is_not_nothing_owned() {
     assert!(!out.contains("there is no journal"), "the tenant's record stands in for it: {out}");
 
     // The ledger also given an account it did not own (a portal user's id
-    // under a made-up address): which were cut cannot be told, and is said.
+    // under a made-up address): cut and gained are told apart, the cut one
+    // named all the same.
     let portal = graph(
         &sb,
         Method::POST,
@@ -152,11 +153,20 @@ async fn a_deleted_journal_is_not_nothing_owned() {
     let mut l = ledger_of(w);
     let mut forged = l.resources.values().next().expect("an entry").clone();
     forged.id = portal;
-    l.resources.insert("user.forged".parse().expect("an address"), forged);
+    l.resources.insert("user.forged".parse().expect("an address"), forged.clone());
+    std::fs::write(w.join("tenantctl.lock"), l.render()).expect("the ledger is written");
+    named_and_held(&json_plan(&sb, w, &dir), &temp);
+    // Gained more than the record tells apart (one cut, four gained): which
+    // were cut cannot be told, and is said.
+    for i in 1..=3 {
+        forged.id = format!("0000000{i}-0000-4000-8000-000000000000");
+        l.resources.insert(format!("user.forged-{i}").parse().expect("an address"), forged.clone());
+    }
     std::fs::write(w.join("tenantctl.lock"), l.render()).expect("the ledger is written");
     let p = json_plan(&sb, w, &dir);
     let said = p.warnings.iter().find(|x| x.starts_with(LOST) && x.contains("cannot be told")).unwrap_or_else(|| panic!("said: {:#?}", p.warnings));
-    assert!(said.contains(&format!("owned {} account(s)", l.resources.keys().filter(|a| matches!(a.kind, schema::Kind::User | schema::Kind::Guest)).count())), "{said}");
+    let owned = l.resources.keys().filter(|a| matches!(a.kind, schema::Kind::User | schema::Kind::Guest)).count();
+    assert!(said.contains(&format!("owned {} account(s) (users and guests); this ledger owns {owned}", owned - 3)), "{said}");
     std::fs::write(w.join("tenantctl.lock"), cut).expect("the ledger is written");
 
     // The tenant's record taken away (as a marker written before it).

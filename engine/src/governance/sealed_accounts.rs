@@ -24,14 +24,16 @@
 //!   nothing more is read: the marker is read by every run already, and
 //!   the tenant's users by every plan. When the seal does not prove the
 //!   ledger, the loaded ledger's sketch is taken from the recorded one:
-//!   what is left is the sketch of the accounts cut (as long as the pull
-//!   request only cut entries), and up to [`SUMS`] of them are found among
-//!   the tenant's accounts the ledger does not own, exactly (the roots of
-//!   the polynomial whose coefficients Newton's identities give from the
-//!   power sums; a 61-bit hash makes a false match about one in 10^18 per
-//!   candidate). More cut at once, or a ledger whose accounts were also
-//!   added to or swapped, is said in a warning naming how many the tenant
-//!   records and the ledger owns, never read as "nothing was cut".
+//!   what is left is the sketch of the accounts cut less those gained
+//!   since, and up to [`SUMS`] of them together are told apart, exactly:
+//!   Newton's identities give the power series prod(1 + c t) / prod(1 + a
+//!   t) over the cut c and gained a from the power sums, its Pade form
+//!   (the fewest gained first) the two polynomials, whose roots are found
+//!   among the tenant's accounts the ledger does not own (cut) and those
+//!   it owns (gained), then checked against every sum; a 61-bit hash makes
+//!   a false match about one in 10^18 per candidate. More cut and gained
+//!   together is said in a warning naming how many the tenant records and
+//!   the ledger owns, never read as "nothing was cut".
 
 use std::collections::BTreeSet;
 
@@ -166,46 +168,128 @@ pub enum Cut {
 
 /// The accounts `recorded` (the sealed ledger's) holds that `now` (the
 /// loaded ledger's) does not, found among `candidates` (the ids of the
-/// tenant's accounts the loaded ledger does not own).
-pub fn cut<'a>(recorded: &Sketch, now: &Sketch, candidates: impl IntoIterator<Item = &'a str>) -> Cut {
+/// tenant's accounts the loaded ledger does not own). `owned`: the ids of
+/// the accounts the loaded ledger owns, among which those it gained since
+/// it was sealed are found the same way: cut and gained together, up to
+/// [`SUMS`] of them are told apart (gained alone, nothing was cut).
+pub fn cut<'a>(recorded: &Sketch, now: &Sketch, candidates: impl IntoIterator<Item = &'a str>, owned: impl IntoIterator<Item = &'a str>) -> Cut {
     let diff: Vec<u64> = (0..SUMS).map(|j| sub(recorded.sums[j], now.sums[j])).collect();
     if recorded.count == now.count && diff.iter().all(|d| *d == 0) {
         return Cut::None;
     }
     let unknown = Cut::Unknown { recorded: recorded.count, owned: now.count };
-    let d = match recorded.count.checked_sub(now.count) {
-        Some(d) if d >= 1 && d as usize <= SUMS => d as usize,
-        _ => return unknown,
+    let d = recorded.count as i64 - now.count as i64;
+    let e = elementary(&diff);
+    let ids = |c: &mut dyn Iterator<Item = &'a str>| -> Vec<(String, u64)> {
+        let mut seen = BTreeSet::new();
+        c.map(|c| c.trim().to_ascii_lowercase()).filter(|c| !c.is_empty() && seen.insert(c.clone())).map(|c| {
+            let h = hash(&c);
+            (c, h)
+        }).collect()
     };
-    // Newton's identities: k e_k = sum_{i=1..k} (-1)^(i-1) e_(k-i) p_i.
+    let candidates = ids(&mut candidates.into_iter());
+    let owned = ids(&mut owned.into_iter());
+    let mut partial: Option<Vec<String>> = None;
+    // The fewest gained first: (cut, gained) with cut - gained = d.
+    for gained in 0..=SUMS {
+        let Ok(cut_n) = usize::try_from(d + gained as i64) else { continue };
+        if cut_n + gained > SUMS {
+            break;
+        }
+        let Some((numerator, denominator)) = pade(&e, cut_n, gained) else { continue };
+        let roots = |poly: &[u64], of: &[(String, u64)]| -> Vec<String> {
+            let mut r: Vec<String> = of.iter().filter(|(_, h)| is_root(poly, *h)).map(|(c, _)| c.clone()).collect();
+            r.sort();
+            r
+        };
+        let cut_ids = roots(&numerator, &candidates);
+        let gained_ids = roots(&denominator, &owned);
+        let sums = |ids: &[String]| Sketch::of(ids.iter().map(String::as_str)).sums;
+        let (c, g) = (sums(&cut_ids), sums(&gained_ids));
+        if cut_ids.len() == cut_n && gained_ids.len() == gained && (0..SUMS).all(|j| sub(c[j], g[j]) == diff[j]) {
+            return if cut_ids.is_empty() { Cut::None } else { Cut::Found { ids: cut_ids, all: true, cut: cut_n as u64 } };
+        }
+        if partial.is_none() && !cut_ids.is_empty() {
+            partial = Some(cut_ids);
+        }
+    }
+    match partial {
+        Some(ids) => Cut::Found { cut: u64::try_from(d.max(ids.len() as i64)).unwrap_or_default(), ids, all: false },
+        None => unknown,
+    }
+}
+
+/// The elementary symmetric sums e_0..e_SUMS of the signed set whose power
+/// sums are `p` (Newton's identities, k e_k = sum_{i=1..k} (-1)^(i-1)
+/// e_(k-i) p_i, which hold for a set less another as for a set: they are
+/// the coefficients of prod(1 + c t) / prod(1 + a t)).
+fn elementary(p: &[u64]) -> Vec<u64> {
     let mut e = vec![1u64];
-    for k in 1..=d {
+    for k in 1..=p.len() {
         let mut acc = 0u64;
         for i in 1..=k {
-            let t = mul(e[k - i], diff[i - 1]);
+            let t = mul(e[k - i], p[i - 1]);
             acc = if i % 2 == 1 { add(acc, t) } else { sub(acc, t) };
         }
         e.push(mul(acc, inv(k as u64)));
     }
-    // The cut accounts' hashes are the roots of
-    // x^d - e_1 x^(d-1) + e_2 x^(d-2) - ...
-    let root = |x: u64| {
-        let mut v = 0u64;
-        for (k, ek) in e.iter().enumerate() {
-            let c = if k % 2 == 0 { *ek } else { sub(0, *ek) };
-            v = add(mul(v, x), c);
+    e
+}
+
+/// The series `e` (known to t^SUMS) as N(t) / Q(t), N of degree `n`, Q of
+/// degree `m` with Q(0) = 1 (Pade): N = prod(1 + c t) over the cut, Q over
+/// the gained. `None` when no such Q is determined (or none fits every
+/// known coefficient).
+fn pade(e: &[u64], n: usize, m: usize) -> Option<(Vec<u64>, Vec<u64>)> {
+    let at = |k: i64| if k < 0 { 0 } else { e.get(k as usize).copied().unwrap_or(0) };
+    // For k in n+1..=SUMS: sum_{i=0..m} q_i e_(k-i) = 0, q_0 = 1.
+    let mut rows: Vec<Vec<u64>> = (n + 1..=SUMS).map(|k| {
+        let mut r: Vec<u64> = (1..=m).map(|i| at(k as i64 - i as i64)).collect();
+        r.push(sub(0, at(k as i64)));
+        r
+    }).collect();
+    // Gaussian elimination mod P.
+    let mut pivots = Vec::new();
+    let mut row = 0;
+    for col in 0..m {
+        let p = (row..rows.len()).find(|r| rows[*r][col] != 0)?;
+        rows.swap(row, p);
+        let f = inv(rows[row][col]);
+        for v in rows[row].iter_mut() {
+            *v = mul(*v, f);
         }
-        v == 0
-    };
-    let mut seen = BTreeSet::new();
-    let mut ids: Vec<String> = candidates.into_iter().map(|c| c.trim().to_ascii_lowercase()).filter(|c| !c.is_empty() && seen.insert(c.clone())).filter(|c| root(hash(c))).collect();
-    ids.sort();
-    if ids.is_empty() {
-        return unknown;
+        for r in 0..rows.len() {
+            if r != row && rows[r][col] != 0 {
+                let f = rows[r][col];
+                let pivot = rows[row].clone();
+                for (v, pv) in rows[r].iter_mut().zip(&pivot) {
+                    *v = sub(*v, mul(f, *pv));
+                }
+            }
+        }
+        pivots.push(row);
+        row += 1;
     }
-    // All found: their sketch is exactly the difference (every sum checked).
-    let all = ids.len() == d && Sketch::of(ids.iter().map(String::as_str)).sums.iter().zip(&diff).all(|(a, b)| a == b);
-    Cut::Found { ids, all, cut: d as u64 }
+    // Every equation left over holds.
+    if rows[row..].iter().any(|r| r[m] != 0) {
+        return None;
+    }
+    let mut q = vec![1u64];
+    q.extend(pivots.iter().map(|r| rows[*r][m]));
+    let numerator: Vec<u64> = (0..=n).map(|k| (0..=m.min(k)).fold(0, |acc, i| add(acc, mul(q[i], at(k as i64 - i as i64))))).collect();
+    Some((numerator, q))
+}
+
+/// Whether `h` is one of the values whose product prod(1 + h t) the
+/// polynomial `poly` (coefficients of t^0, t^1, ...) is: poly(-1/h) = 0,
+/// i.e. sum_k poly_k (-1)^k h^(deg - k) = 0.
+fn is_root(poly: &[u64], h: u64) -> bool {
+    let mut v = 0u64;
+    for (k, c) in poly.iter().enumerate() {
+        let c = if k % 2 == 0 { *c } else { sub(0, *c) };
+        v = add(mul(v, h), c);
+    }
+    v == 0
 }
 
 /// `entries` (the marker's, by ledger identity's first digits) with
@@ -255,9 +339,29 @@ mod tests {
             let candidates = tenant.iter().map(String::as_str).filter(|c| !kept.contains(c));
             let mut want: Vec<String> = all[..cut_n].to_vec();
             want.sort();
-            assert_eq!(cut(&recorded, &now, candidates), Cut::Found { ids: want, all: true, cut: cut_n as u64 }, "{cut_n} cut");
+            assert_eq!(cut(&recorded, &now, candidates, kept.iter().copied()), Cut::Found { ids: want, all: true, cut: cut_n as u64 }, "{cut_n} cut");
         }
-        assert_eq!(cut(&recorded, &recorded, tenant.iter().map(String::as_str)), Cut::None);
+        assert_eq!(cut(&recorded, &recorded, tenant.iter().map(String::as_str), all.iter().map(String::as_str)), Cut::None);
+    }
+
+    #[test]
+    fn cut_and_gained_together_are_told_apart_up_to_the_sums() {
+        let all = ids(40);
+        let recorded = Sketch::of(all.iter().map(String::as_str));
+        let portal: Vec<String> = (0..200).map(|i| format!("portal-{i}")).collect();
+        // (cut, gained) with cut + gained <= SUMS: found; gained alone: nothing cut.
+        for (cut_n, gained) in [(1, 1), (2, 1), (1, 2), (3, 1), (2, 2), (1, 3), (0, 1), (0, 4)] {
+            let owned: Vec<&str> = all.iter().skip(cut_n).map(String::as_str).chain(portal[..gained].iter().map(String::as_str)).collect();
+            let candidates = all[..cut_n].iter().chain(&portal[gained..]).map(String::as_str);
+            let got = cut(&recorded, &Sketch::of(owned.iter().copied()), candidates, owned.iter().copied());
+            if cut_n == 0 {
+                assert_eq!(got, Cut::None, "{gained} gained, none cut");
+            } else {
+                let mut want = all[..cut_n].to_vec();
+                want.sort();
+                assert_eq!(got, Cut::Found { ids: want, all: true, cut: cut_n as u64 }, "{cut_n} cut, {gained} gained");
+            }
+        }
     }
 
     #[test]
@@ -266,14 +370,15 @@ mod tests {
         let recorded = Sketch::of(all.iter().map(String::as_str));
         let candidates: Vec<&str> = all.iter().map(String::as_str).collect();
         // More cut than there are sums.
-        let now = Sketch::of(all.iter().skip(SUMS + 1).map(String::as_str));
-        assert_eq!(cut(&recorded, &now, candidates.iter().copied()), Cut::Unknown { recorded: 40, owned: 40 - SUMS as u64 - 1 });
-        // One cut, one added: the count is the same, the set is not.
-        let swapped: Vec<&str> = all.iter().skip(1).map(String::as_str).chain(["forged"]).collect();
-        assert_eq!(cut(&recorded, &Sketch::of(swapped), candidates.iter().copied()), Cut::Unknown { recorded: 40, owned: 40 });
+        let kept: Vec<&str> = all.iter().skip(SUMS + 1).map(String::as_str).collect();
+        assert_eq!(cut(&recorded, &Sketch::of(kept.iter().copied()), candidates.iter().copied(), kept.iter().copied()), Cut::Unknown { recorded: 40, owned: 40 - SUMS as u64 - 1 });
+        // Three cut, two gained: five, beyond the sums.
+        let swapped: Vec<&str> = all.iter().skip(3).map(String::as_str).chain(["forged-1", "forged-2"]).collect();
+        assert_eq!(cut(&recorded, &Sketch::of(swapped.iter().copied()), candidates.iter().copied(), swapped.iter().copied()), Cut::Unknown { recorded: 40, owned: 39 });
         // Two cut, one of them no longer in the tenant: the other is named.
-        let now = Sketch::of(all.iter().skip(2).map(String::as_str));
-        assert_eq!(cut(&recorded, &now, [all[1].as_str(), "portal"]), Cut::Found { ids: vec![all[1].clone()], all: false, cut: 2 });
-        assert_eq!(cut(&recorded, &now, ["portal"]), Cut::Unknown { recorded: 40, owned: 38 });
+        let kept: Vec<&str> = all.iter().skip(2).map(String::as_str).collect();
+        let now = Sketch::of(kept.iter().copied());
+        assert_eq!(cut(&recorded, &now, [all[1].as_str(), "portal"], kept.iter().copied()), Cut::Found { ids: vec![all[1].clone()], all: false, cut: 2 });
+        assert_eq!(cut(&recorded, &now, ["portal"], kept.iter().copied()), Cut::Unknown { recorded: 40, owned: 38 });
     }
 }

@@ -27,12 +27,13 @@ pub fn found(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, 
     let candidates = live.iter().filter(|(_, o)| !owned.contains(o.id.as_str())).map(|(_, o)| o.id.as_str());
     let unread = [Kind::User, Kind::Guest].iter().any(|k| observed.unreadable.contains_key(k));
     let why_not = if unread { " (the tenant's users were not all read)" } else { "" };
-    match cut(&recorded, &now, candidates) {
+    let mine = ledger.resources.iter().filter(|(a, _)| super::sealed_accounts::is_account(a)).map(|(_, e)| e.id.as_str());
+    match cut(&recorded, &now, candidates, mine) {
         Cut::None => Default::default(),
         Cut::Unknown { recorded, owned } => (
             Vec::new(),
             vec![format!(
-                "{LOST} the tenant's seal records that the ledger this directory last sealed owned {recorded} account(s) (users and guests); this ledger owns {owned}, and which accounts were cut from it cannot be told from that record{why_not} (more than {} cut at once, accounts added or swapped too, or the accounts deleted since): an account tenantctl created or adopted may be left enabled with nothing owning it. Put the ledger back as it was sealed, or declare the accounts it should own, before approving a plan that seals it again",
+                "{LOST} the tenant's seal records that the ledger this directory last sealed owned {recorded} account(s) (users and guests); this ledger owns {owned}, and which accounts were cut from it cannot be told from that record{why_not} (more than {} cut from it and added to it together, or the accounts deleted since): an account tenantctl created or adopted may be left enabled with nothing owning it. Put the ledger back as it was sealed, or declare the accounts it should own, before approving a plan that seals it again",
                 super::sealed_accounts::SUMS
             )],
         ),
@@ -53,7 +54,7 @@ pub fn found(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, 
                 Vec::new()
             } else {
                 vec![format!(
-                    "{LOST} the tenant's seal records that {cut} account(s) the ledger this directory last sealed owned were cut from this ledger; {} of them are named here, the others were not found among the tenant's accounts{why_not} (deleted since, or the ledger's accounts were also added to or swapped): put the ledger back as it was sealed before approving a plan that seals it again",
+                    "{LOST} the tenant's seal records that {cut} account(s) the ledger this directory last sealed owned were cut from this ledger; {} of them are named here, the others were not found among the tenant's accounts{why_not} (deleted since, or more accounts were also added to the ledger than can be told apart): put the ledger back as it was sealed before approving a plan that seals it again",
                     ids.len()
                 )]
             };
