@@ -342,6 +342,7 @@ pub(crate) async fn mark_tenant(client: &providers::graph::GraphClient, root: &g
             ledger_seal: None,
             ledger_seals: vec![],
             ledger_dirs: vec![],
+            ledger_accounts: vec![],
             delta_full_read: None,
         };
         set(&mut marker);

@@ -37,6 +37,7 @@ pub fn judge(store: &LedgerStore, ledger: &mut Ledger, org: &str, marker: Option
     let (seal, sealed_base) = ledger_seal::judge_with_base(ledger, &bases.iter().collect::<Vec<_>>(), org, recorded, store.beyond_review()?);
     ledger.seal = seal;
     crate::ledger_dir::judge(store, ledger, org, marker.map(|m| m.ledger_dirs.as_slice()).unwrap_or_default());
+    crate::sealed_accounts::judge(store, ledger, marker);
     crate::ledger_restore::restore(ledger);
     crate::log_owned::judge(ledger, sealed_base.and_then(|i| bases.get(i)));
     crate::lost_ownership::read(store, ledger);
@@ -211,6 +212,9 @@ async fn try_seal(client: &GraphClient, org: &str, ledger: &Ledger, dir: Option<
         None => true,
     };
     let own = |m: &Marker| m.ledger_seals.iter().any(|(i, d)| i == id && *d == digest) && bound(m);
+    // Which accounts it owns (hostile run 28, finding 2).
+    let accounts = engine::governance::sealed_accounts::Sketch::of_ledger(ledger).encode();
+    let accounts_kept = |m: &Marker| m.ledger_accounts.iter().any(|(i, k)| i == ledger_seal::binding_id(id) && *k == accounts);
     // Only this ledger's seal is this run's: other ledgers' seals, the
     // approved plans' claims and the full-read time are kept as the tenant
     // holds them right before the write. Graph's update of an open
@@ -224,6 +228,10 @@ async fn try_seal(client: &GraphClient, org: &str, ledger: &Ledger, dir: Option<
             if let Some(dir) = dir {
                 m.ledger_dirs = ledger_seal::with_binding(&m.ledger_dirs, dir, id);
             }
+        }
+        if !accounts_kept(m) {
+            m.ledger_accounts = engine::governance::sealed_accounts::with_accounts(&m.ledger_accounts, id, &accounts);
+            m.fit_accounts();
         }
     })
     .await

@@ -36,6 +36,7 @@ mod ledger_restore;
 mod ledger_dir;
 mod log_owned;
 mod lost_ownership;
+mod sealed_accounts;
 mod lost_journal;
 mod reconcile_seal;
 mod reconcile_delta_bound;

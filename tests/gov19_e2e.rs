@@ -257,7 +257,14 @@ async fn applied_plans_are_kept_per_day_and_a_full_marker_is_warned_of() {
     let day = kept.split_once(':').expect("DAY:TAGS").0.to_string();
     let mut tags = String::new();
     let mut n = 0;
-    while Value::Object(full.clone()).to_string().len() <= 1500 {
+    // Measured without the sealed ledgers' accounts (gov28), which give
+    // way to anything else the marker must hold and so do not fill it.
+    let filled = |m: &serde_json::Map<String, Value>| {
+        let mut m = m.clone();
+        m.remove("ledgerAccounts");
+        Value::Object(m).to_string().len()
+    };
+    while filled(&full) <= 1500 {
         n += 1;
         tags.push_str(&providers::tenant_marker::plan_tag(&format!("{:016x}", (n as u64).wrapping_mul(0xd1b5_4a32_d192_ed03))).expect("a tag"));
         full.insert("appliedPlans".into(), Value::String(format!("{kept};{}:{tags}", day.parse::<i64>().expect("a day") + 1)));

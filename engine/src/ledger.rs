@@ -167,11 +167,18 @@ pub struct Ledger {
     /// stored.
     #[serde(skip)]
     pub log_owned: std::collections::BTreeSet<Address>,
+    /// The accounts the ledger this directory last sealed owned, as the
+    /// tenant's marker records them, when the seal does not prove this
+    /// ledger: an account whose entry was cut is named even without a
+    /// journal ([`crate::governance::sealed_accounts`]). Set by whoever
+    /// judges the seal; never stored.
+    #[serde(skip)]
+    pub sealed_accounts: Option<crate::governance::sealed_accounts::Sketch>,
 }
 
 impl Default for Ledger {
     fn default() -> Self {
-        Ledger { version: LEDGER_VERSION, tenant_id: None, ledger_id: None, resources: BTreeMap::new(), pending: BTreeMap::new(), seal: Default::default(), log_removed: BTreeMap::new(), journal_owned: BTreeMap::new(), log_owned: Default::default() }
+        Ledger { version: LEDGER_VERSION, tenant_id: None, ledger_id: None, resources: BTreeMap::new(), pending: BTreeMap::new(), seal: Default::default(), log_removed: BTreeMap::new(), journal_owned: BTreeMap::new(), log_owned: Default::default(), sealed_accounts: None }
     }
 }
 

@@ -73,6 +73,14 @@ pub struct Marker {
     /// another directory's, whose facts prove nothing here (hostile run
     /// 28, finding 1). Empty in a marker written before.
     pub ledger_dirs: Vec<(String, String)>,
+    /// Which accounts each ledger owned when it was sealed, by the first
+    /// digits of its identity (`ledgerAccounts`, `ID=SKETCH;…`, the sketch
+    /// as `engine::governance::sealed_accounts::Sketch::encode`, the latest
+    /// first, at most `engine::ledger_seal::MAX_BINDINGS`): an account
+    /// whose entry a pull request cut is named even when the journal was
+    /// cut too or is not on the runner (hostile run 28, finding 2). Empty
+    /// in a marker written before.
+    pub ledger_accounts: Vec<(String, String)>,
     /// When a `reconcile --self-heal` pass last read every user and group
     /// in full rather than through its delta cache (RFC 3339,
     /// `deltaFullRead`): the cache is state anyone who can write the state
@@ -217,7 +225,7 @@ impl Marker {
         // The body create and update both take (v1.0 opentypeextension-post-
         // and -update): "@odata.type" and "extensionName" are required, and
         // on a directory object the update replaces the extension's data whole.
-        json!({
+        let mut body = json!({
             "@odata.type": "microsoft.graph.openTypeExtension",
             "extensionName": EXTENSION_NAME,
             "trustFingerprint": self.fingerprint,
@@ -234,7 +242,22 @@ impl Marker {
             "ledgerSeals": self.ledger_seals.iter().filter(|(id, d)| well_formed_seal(id, d)).map(|(id, d)| format!("{id}={d}")).collect::<Vec<_>>().join(";"),
             "deltaFullRead": self.delta_full_read.clone().unwrap_or_default(),
             "ledgerDirs": self.ledger_dirs.iter().filter(|(d, id)| engine::ledger_seal::valid_binding(d, id)).map(|(d, id)| format!("{d}={id}")).collect::<Vec<_>>().join(";"),
-        })
+        });
+        // Only when there are any (a marker without them is as before).
+        let accounts: Vec<String> = self.ledger_accounts.iter().filter(|(id, k)| valid_accounts(id, k)).map(|(id, k)| format!("{id}={k}")).collect();
+        if !accounts.is_empty() {
+            body["ledgerAccounts"] = Value::String(accounts.join(";"));
+        }
+        body
+    }
+
+    /// Drop the accounts of sealed ledgers ([`Marker::ledger_accounts`]),
+    /// the oldest first, until the marker fits in [`MAX_MARKER_BYTES`]:
+    /// they are a help for naming cut accounts, and never take the room an
+    /// approved plan's claim or a seal needs (a ledger whose record was
+    /// dropped is judged as before they were kept, said in its plan).
+    pub fn fit_accounts(&mut self) {
+        while self.size() > MAX_MARKER_BYTES && self.ledger_accounts.pop().is_some() {}
     }
 
     /// The size of [`Marker::body`] in bytes.
@@ -246,7 +269,8 @@ impl Marker {
     /// [`MAX_MARKER_BYTES`] it may (each approved apply adds to it until its
     /// plan expires; once full, approved applies are refused).
     pub fn fullness_warning(&self) -> Option<String> {
-        let size = self.size();
+        // Not counting the sealed ledgers' accounts, which give way.
+        let size = Marker { ledger_accounts: Vec::new(), ..self.clone() }.size();
         (size * 4 > MAX_MARKER_BYTES * 3).then(|| {
             format!(
                 "warning: the tenant's governance marker {EXTENSION_NAME} holds {size} of the {MAX_MARKER_BYTES} bytes it may ({} approved plans not yet expired, {} ledger seals): once full, approved applies are refused until recorded plans expire; make plans with a shorter `plan --valid-for`",
@@ -281,11 +305,23 @@ mod tests {
             ledger_seal: Some("a".repeat(32)),
             ledger_seals: (0..8).map(|i| (format!("{i:016x}"), "b".repeat(32))).collect(),
             ledger_dirs: (0..engine::ledger_seal::MAX_BINDINGS).map(|i| (format!("{i:08x}"), "c".repeat(8))).collect(),
+            ledger_accounts: vec![],
             delta_full_read: Some("2026-12-02T03:00:00Z".into()),
         };
         // With the delta cache's full-read time (about 40 bytes) beside
         // them, a week of 100 still leaves room for about ten more plans.
         assert!(m.size() <= MAX_MARKER_BYTES * 95 / 100, "{} bytes", m.size());
+        // Each bound ledger's accounts beside them, as large as a sketch
+        // gets, give way to fit (the oldest first): never a refused write.
+        let sketch = engine::governance::sealed_accounts::Sketch { count: 9999, sums: [(1 << 61) - 2; engine::governance::sealed_accounts::SUMS] }.encode();
+        let mut full = m.clone();
+        full.ledger_accounts = (0..engine::ledger_seal::MAX_BINDINGS).map(|i| (format!("{i:08x}"), sketch.clone())).collect();
+        assert!(full.size() > MAX_MARKER_BYTES);
+        full.fit_accounts();
+        assert!(full.size() <= MAX_MARKER_BYTES && !full.ledger_accounts.is_empty(), "{} bytes, {} kept", full.size(), full.ledger_accounts.len());
+        assert_eq!(full.ledger_accounts[0].0, "00000000", "the latest kept");
+        assert_eq!(full.fullness_warning(), m.fullness_warning(), "not counted as filling it");
+        assert_eq!(account_entries(&full.body()), full.ledger_accounts, "read back");
         // Read back: the same plans.
         let mut sorted = plans;
         sorted.sort();
@@ -319,8 +355,21 @@ mod tests {
     }
 
     #[test]
+    fn sealed_ledgers_accounts_are_read_only_as_written() {
+        let k = engine::governance::sealed_accounts::Sketch::of(["a", "b"]).encode();
+        let v = json!({"ledgerAccounts": format!("0123abcd={k};0123abcd={k};fedcba98={k};fedcba98=x;ZZZZZZZZ={k};noequals; ;11112222={k}")});
+        // An identity named twice is dropped whole, never taken first.
+        assert_eq!(account_entries(&v), vec![("11112222".to_string(), k.clone())]);
+        let m = Marker { fingerprint: String::new(), recorded_at: String::new(), how: String::new(), approvers: vec![], authors: vec![], approvals_required: None, applied_plans: vec![], ledger_seal: None, ledger_seals: vec![], ledger_dirs: vec![], ledger_accounts: vec![("0123abcd".into(), k.clone()), ("0123abcd=x;y".into(), k.clone())], delta_full_read: None };
+        assert_eq!(m.body()["ledgerAccounts"], json!(format!("0123abcd={k}")));
+        assert!(Marker { ledger_accounts: vec![], ..m }.body().get("ledgerAccounts").is_none(), "none: not written");
+        let kept = engine::governance::sealed_accounts::with_accounts(&[("0123abcd".into(), k.clone()), ("99999999".into(), "bad".into())], "fedcba9876543210", &k);
+        assert_eq!(kept, vec![("fedcba98".to_string(), k.clone()), ("0123abcd".into(), k)]);
+    }
+
+    #[test]
     fn only_well_formed_seals_are_written() {
-        let mut m = Marker { fingerprint: String::new(), recorded_at: String::new(), how: String::new(), approvers: vec![], authors: vec![], approvals_required: None, applied_plans: vec![], ledger_seal: None, ledger_seals: vec![], ledger_dirs: vec![], delta_full_read: None };
+        let mut m = Marker { fingerprint: String::new(), recorded_at: String::new(), how: String::new(), approvers: vec![], authors: vec![], approvals_required: None, applied_plans: vec![], ledger_seal: None, ledger_seals: vec![], ledger_dirs: vec![], ledger_accounts: vec![], delta_full_read: None };
         m.ledger_seals = vec![("0123456789abcdef".into(), "c".repeat(32)), ("0123456789abcdef=x;y".into(), "c".repeat(32)), ("fedcba9876543210".into(), "z".repeat(32))];
         assert_eq!(m.body()["ledgerSeals"], json!(format!("0123456789abcdef={}", "c".repeat(32))));
         let read = seal_entries(&json!({"ledgerSeals": "a=b=c;noequals; ;x=y"}));
@@ -350,6 +399,20 @@ fn dir_entries(v: &Value) -> Vec<(String, String)> {
         .filter_map(|e| e.split_once('=').map(|(d, id)| (d.trim().to_string(), id.trim().to_string())))
         .filter(|(d, id)| engine::ledger_seal::valid_binding(d, id))
         .collect()
+}
+
+/// Whether `(id, sketch)` is an entry of [`Marker::ledger_accounts`] as
+/// tenantctl writes one.
+pub fn valid_accounts(id: &str, sketch: &str) -> bool {
+    engine::ledger_seal::valid_binding(id, id) && engine::governance::sealed_accounts::Sketch::decode(sketch).is_some()
+}
+
+/// `ledgerAccounts` as the marker holds it: only entries as tenantctl
+/// writes them (one per ledger: an identity named twice is dropped, never
+/// taken first, so its accounts are judged unrecorded).
+fn account_entries(v: &Value) -> Vec<(String, String)> {
+    let all: Vec<(String, String)> = entries(v, "ledgerAccounts").iter().filter_map(|e| e.split_once('=').map(|(i, k)| (i.trim().to_string(), k.trim().to_string()))).collect();
+    all.iter().filter(|(i, k)| valid_accounts(i, k) && all.iter().filter(|(j, _)| j == i).count() == 1).cloned().collect()
 }
 
 /// `KEY=ed25519:BASE64` entries of one extension property (`;`-separated).
@@ -414,6 +477,7 @@ pub async fn read_of(client: &GraphClient, org: &str) -> Result<Option<Marker>, 
                 delta_full_read: v.get("deltaFullRead").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string),
                 ledger_seals: seal_entries(&v),
                 ledger_dirs: dir_entries(&v),
+                ledger_accounts: account_entries(&v),
             }))
         }
         Err(GraphError::NotFound { .. }) => Ok(None),
@@ -426,6 +490,8 @@ pub async fn read_of(client: &GraphClient, org: &str) -> Result<Option<Marker>, 
 /// its data whole: `marker` carries every property, the ones it keeps).
 pub async fn update_of(client: &GraphClient, org: &str, marker: &Marker) -> Result<(), MarkerError> {
     let org = org.to_string();
+    let mut marker = marker.clone();
+    marker.fit_accounts();
     if marker.size() > MAX_MARKER_BYTES {
         return Err(MarkerError::TooLarge { org, size: marker.size() });
     }
@@ -438,6 +504,8 @@ pub async fn update_of(client: &GraphClient, org: &str, marker: &Marker) -> Resu
 pub async fn write(client: &GraphClient, marker: &Marker) -> Result<(), MarkerError> {
     let org = organization_id(client).await?;
     let v1 = client.v1();
+    let mut marker = marker.clone();
+    marker.fit_accounts();
     if marker.size() > MAX_MARKER_BYTES {
         return Err(MarkerError::TooLarge { org, size: marker.size() });
     }

@@ -8,7 +8,11 @@
 //! ledger) left the account enabled, silently: nothing owned it any more,
 //! so no rule about undeclared accounts applied. Which accounts tenantctl
 //! owned is then read from the journal (every create and adoption is
-//! journalled before the ledger records it: [`crate::Ledger::journal_owned`]).
+//! journalled before the ledger records it: [`crate::Ledger::journal_owned`])
+//! and, since the journal is as writable as the ledger (the same pull
+//! request can cut both) and a fresh `azurerm` runner has none, from the
+//! tenant's record of the accounts the sealed ledger owned
+//! ([`super::sealed_accounts`], [`crate::Ledger::sealed_accounts`]).
 //!
 //! Such an account is not proven tenantctl's (the cut may be an honest
 //! `forget`), so its sign-in is never blocked unattended; but it is not
@@ -62,16 +66,25 @@ pub struct Lost {
 /// `service`: how a live account is a service account, if it is.
 pub fn find(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, claimed: &dyn Fn(&str) -> bool, service: &dyn Fn(&LiveObject) -> Option<String>, disable: impl Fn(&Address, &LiveObject, String) -> Change) -> Lost {
     let mut lost = Lost::default();
-    if ledger.journal_owned.is_empty() || !absence_unproven(&ledger.seal) {
+    if !absence_unproven(&ledger.seal) {
         return lost;
     }
     let owned: BTreeSet<&str> = ledger.resources.values().map(|e| e.id.as_str()).collect();
     let declared_keys: BTreeSet<String> = desired.resources.values().filter(|r| matches!(r.address.kind, Kind::User | Kind::Guest)).map(|r| r.natural_key.to_lowercase()).collect();
-    for (address, id) in &ledger.journal_owned {
-        if !matches!(address.kind, Kind::User | Kind::Guest) || desired.resources.contains_key(address) || ledger.resources.contains_key(address) || owned.contains(id.as_str()) || claimed(id) {
+    // What the journal shows, then what the tenant's record of the sealed
+    // ledger's accounts finds that the journal does not (it may be cut or
+    // absent: `super::sealed_accounts`).
+    let mut evidence: Vec<(Address, String, &str)> = ledger.journal_owned.iter().map(|(a, id)| (a.clone(), id.clone(), "the journal shows tenantctl created or adopted it")).collect();
+    let (found, unnamed) = super::sealed_accounts_found::found(desired, observed, ledger, &owned);
+    let journalled: BTreeSet<String> = evidence.iter().map(|(_, id, _)| id.to_ascii_lowercase()).collect();
+    evidence.extend(found.into_iter().filter(|(_, id)| !journalled.contains(&id.to_ascii_lowercase())).map(|(a, id)| (a, id, super::sealed_accounts_found::SAYS)));
+    lost.warnings.extend(unnamed);
+    for (address, id, says) in &evidence {
+        let (address, id) = (address, id.as_str());
+        if !matches!(address.kind, Kind::User | Kind::Guest) || desired.resources.contains_key(address) || ledger.resources.contains_key(address) || owned.contains(id) || claimed(id) {
             continue;
         }
-        let Some(o) = observed.objects.get(&address.kind).and_then(|v| v.iter().find(|o| &o.id == id)) else { continue };
+        let Some(o) = observed.objects.get(&address.kind).and_then(|v| v.iter().find(|o| o.id == id)) else { continue };
         if declared_keys.contains(&o.natural_key.to_lowercase()) {
             continue;
         }
@@ -79,7 +92,7 @@ pub fn find(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, c
         let who = format!("{address} (object {id}, {})", crate::render::text_safe(&format!("{:?}", o.display_name)));
         let service_account = if enabled { service(o) } else { None };
         lost.warnings.push(format!(
-            "{LOST} {who}: the journal shows tenantctl created or adopted it, but the ledger no longer owns it and desired state does not declare it, and the tenant's seal does not prove the ledger ({}), so whether its entry was cut honestly is not known. It is not tenantctl's to change unattended: {}",
+            "{LOST} {who}: {says}, but the ledger no longer owns it and desired state does not declare it, and the tenant's seal does not prove the ledger ({}), so whether its entry was cut honestly is not known. It is not tenantctl's to change unattended: {}",
             seal_says(&ledger.seal),
             if service_account.is_some() {
                 "it is a service account, and blocking its sign-in would break the tenant's automation, so no block is proposed: its sign-in stays as it is, and the plan is refused until desired state declares it again (adopting it) or its ledger entry is put back"
@@ -101,7 +114,8 @@ pub fn find(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, c
             // The sensitive reason is the change's note too (as every
             // unproven ownership's is, in `plan`).
             let c = disable(address, o, reason);
-            lost.sensitive.insert(address.clone(), format!("{LOST} {address} (object {id}) is not proven tenantctl's: the journal shows it was, the ledger no longer owns it and the seal does not prove that ledger, so blocking its sign-in needs approval"));
+            let shows = if *says == super::sealed_accounts_found::SAYS { "the tenant's seal records it was" } else { "the journal shows it was" };
+            lost.sensitive.insert(address.clone(), format!("{LOST} {address} (object {id}) is not proven tenantctl's: {shows}, the ledger no longer owns it and the seal does not prove that ledger, so blocking its sign-in needs approval"));
             lost.changes.push(c);
         }
     }

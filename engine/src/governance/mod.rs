@@ -77,6 +77,8 @@ pub mod custom_extensions;
 pub mod unmanaged_reach;
 pub mod sponsor;
 pub mod lost_ownership;
+pub mod sealed_accounts;
+pub mod sealed_accounts_found;
 pub mod origin;
 pub mod unit_live;
 pub mod lost_service;
