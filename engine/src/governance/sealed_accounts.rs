@@ -94,7 +94,7 @@ pub fn hash(id: &str) -> u64 {
     h.update(b"tenantctl sealed account v1\n");
     h.update(id.trim().to_ascii_lowercase().as_bytes());
     let d = h.finalize();
-    let v = u64::from_be_bytes(d[..8].try_into().expect("8 bytes")) % P;
+    let v = d.iter().take(8).fold(0u64, |a, b| (a << 8) | u64::from(*b)) % P;
     v.max(1)
 }
 
