@@ -16,13 +16,12 @@ mod common;
 
 use std::path::Path;
 
-use common::gov::{edit_file, graph, ledger_of, run};
+use common::gov::{edit_file, ledger_of, run};
 use common::kind::*;
+use common::pending::{policy_id, reads, warning};
 use common::*;
-use reqwest::Method;
 use serde_json::{json, Value};
 
-const EM: &str = "/v1.0/identityGovernance/entitlementManagement";
 const PARTNER: &str = "partner17_fabrikam.com#EXT#@contoso.onmicrosoft.com";
 const STAFF: &str = "access17.staff@contoso.onmicrosoft.com";
 const TEMP: &str = "access17.temp@contoso.onmicrosoft.com";
@@ -83,23 +82,6 @@ const OTHER_APPROVERS: &str = r#"stages = [{ primary_approvers = ["megan"], fall
 
 const ADDED_APPROVER: &str = r#"stages = [{ primary_approvers = ["adele", "megan"], fallback_primary_approvers = ["megan"], duration_before_automatic_denial = "P7D" }]
 "#;
-
-/// The id of the policy of `package` named `name`.
-async fn policy_id(sb: &sandbox::SandboxHandle, package: &str, name: &str) -> String {
-    let all = graph(sb, Method::GET, &format!("{EM}/assignmentPolicies?$expand=accessPackage"), None).await;
-    all["value"].as_array().into_iter().flatten().find(|p| p["accessPackage"]["id"] == json!(package) && p["displayName"] == json!(name)).and_then(|p| p["id"].as_str()).expect("the policy").to_string()
-}
-
-/// The plan's waiting-requests warning (the line naming them), or "".
-fn warning(out: &str) -> String {
-    out.lines().filter(|l| l.contains("already waiting for approval")).collect::<Vec<_>>().join("\n")
-}
-
-/// Requests for access-package requests and policies, the sandbox's count.
-fn reads(sb: &sandbox::SandboxHandle) -> u64 {
-    let c = sb.request_counts();
-    c.requests.iter().chain(&c.batch_items).filter(|(k, _)| k.contains("assignmentRequests") || k.contains("assignmentPolicies")).map(|(_, n)| *n).sum()
-}
 
 /// The example with the contractors' policy applied, each contractor
 /// waiting on it and a partner on the external policy.

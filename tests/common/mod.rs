@@ -8,6 +8,7 @@ pub mod kind;
 #[allow(unused_imports)]
 pub use kind::*;
 pub mod gov;
+pub mod pending;
 #[allow(unused_imports)]
 pub use gov::*;
 pub mod baselines;
