@@ -63,7 +63,10 @@ pub async fn converged(sb: &SandboxHandle, edit: impl FnOnce(&Path)) -> (tempfil
     let client = client(sb);
     if let Ok(org) = client.v1().get_json("/organization?$select=id").await {
         let org = org["value"][0]["id"].as_str().unwrap_or_default().to_string();
-        let _ = client.v1().delete(&format!("/organization/{org}/extensions/com.tenantctl.governance")).await;
+        // Both of the marker's extensions (gov27: the trust root has its own).
+        for name in ["com.tenantctl.governance", "com.tenantctl.governance.trust"] {
+            let _ = client.v1().delete(&format!("/organization/{org}/extensions/{name}")).await;
+        }
     }
     let args = ["governance", "adopt", dir.to_str().expect("a UTF-8 path"), "--reason", "test setup: converged through the library"];
     let out = cli(sb, work.path(), &args);
