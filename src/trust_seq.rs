@@ -150,7 +150,7 @@ fn when(m: &Marker) -> String {
 /// The refusal of a rolled-back trust root ([`rolled_back`]).
 pub fn rollback_error(m: &Marker, root: &governance::trust::TrustRoot, store: &str) -> anyhow::Error {
     anyhow::anyhow!(
-        "refusing: the tenant's trust root was rolled back: the governance trust root {store} ({}) was recorded in the tenant as sequence {}, but the tenant's governance marker {TRUST_EXTENSION_NAME} now records sequence {} ({}, {}), an older recording: a write built from an older read of the marker replaced the newer one (two recordings at the same moment, one answered late), or someone with Organization.ReadWrite.All wrote it.\nThe approvers in force are the ones the tenant records, so it is not put back by itself (this runner's trust root is state, not proof): apply the approved [governance] change again (a new plan approved by the approvers the tenant records), or re-adopt on purpose with `tenantctl governance adopt DIR --reason \"TEXT\"` (warned and journalled)",
+        "refusing: the tenant's trust root was rolled back: the governance trust root {store} ({}) does not match the governance marker this tenant carries; it was recorded in the tenant as sequence {}, but the tenant's governance marker {TRUST_EXTENSION_NAME} now records sequence {} ({}, {}), an older recording: a write built from an older read of the marker replaced the newer one (two recordings at the same moment, one answered late), or someone with Organization.ReadWrite.All wrote it.\nThe approvers in force are the ones the tenant records, so it is not put back by itself (this runner's trust root is state, not proof): apply the approved [governance] change again (a new plan approved by the approvers the tenant records), or re-adopt on purpose with `tenantctl governance adopt DIR --reason \"TEXT\"` (warned and journalled)",
         crate::trust_store::fingerprint(root),
         root.tenant_seq.unwrap_or(0),
         m.trust_seq.map(|s| s.to_string()).unwrap_or_else(|| "none (a marker from before sequences)".into()),
@@ -162,7 +162,7 @@ pub fn rollback_error(m: &Marker, root: &governance::trust::TrustRoot, store: &s
 /// The refusal of a trust root older than the tenant's ([`newer`]).
 pub fn newer_error(m: &Marker, root: &governance::trust::TrustRoot, store: &str) -> anyhow::Error {
     anyhow::anyhow!(
-        "refusing: the governance trust root {store} ({}, sequence {}) is older than the one this tenant's governance marker {TRUST_EXTENSION_NAME} records ({}, sequence {}, {}{}): another copy of the state recorded a different [governance] for this tenant since, a newer one, and its approvers are in force.\nUse the state that recorded it, or re-adopt desired [governance] on purpose with `tenantctl governance adopt DIR --reason \"TEXT\"` (warned and journalled)",
+        "refusing: the governance trust root {store} ({}, sequence {}) does not match the governance marker this tenant carries ({TRUST_EXTENSION_NAME}: {}, sequence {}, {}{}), a later recording: another copy of the state recorded a different [governance] for this tenant since, a newer one, and its approvers are in force.\nUse the state that recorded it, or re-adopt desired [governance] on purpose with `tenantctl governance adopt DIR --reason \"TEXT\"` (warned and journalled)",
         crate::trust_store::fingerprint(root),
         root.tenant_seq.map(|s| s.to_string()).unwrap_or_else(|| "none".into()),
         m.fingerprint,

@@ -321,3 +321,33 @@ async fn the_sandbox_refuses_a_third_open_extension_and_the_marker_takes_two() {
     assert_eq!(names, vec![FACTS.to_string(), TRUST.to_string()]);
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// A trust extension put back to an older recording (what a second
+/// recording answered late, or a write of it from an old read, leaves):
+/// the runner whose recording it replaced is told the tenant's trust root
+/// was rolled back, naming both sequences, and refuses; nothing is put
+/// back by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolled_back_trust_root_is_named_as_such_by_the_runner_that_recorded_the_newer_one() {
+    let sb = sandbox().await;
+    let (keyed, _second, _w2) = two_runners(&sb).await;
+    let w = keyed.work.path();
+    let dir = w.join("desired-state");
+    let org = org(&sb).await;
+    let mut old = extension(&sb, TRUST).await;
+    let dave = keygen(&sb, keyed.keys.path(), "dave");
+    edit_file(&dir, "tenant.toml", |t| t.replace(&keyed.bob, &dave));
+    approved_plan(&sb, &keyed, "pg.json");
+    let (code, o) = run(&sb, w, &["apply", "pg.json", "--dir", d(&dir), "--auto-approve"]);
+    assert_eq!(code, Some(0), "{o}");
+    assert_eq!(extension(&sb, TRUST).await["trustSeq"], "2");
+    let o = old.as_object_mut().expect("an object");
+    o.retain(|k, _| k != "id" && !k.starts_with("@odata.context"));
+    o.insert("@odata.type".into(), json!("microsoft.graph.openTypeExtension"));
+    graph(&sb, Method::PATCH, &format!("/v1.0/organization/{org}/extensions/{TRUST}"), Some(old)).await;
+    let (code, o) = run(&sb, w, &["plan", d(&dir)]);
+    assert_eq!(code, Some(1), "{o}");
+    assert!(o.contains("the tenant's trust root was rolled back") && o.contains("as sequence 2") && o.contains("now records sequence 1"), "{o}");
+    assert_eq!(extension(&sb, TRUST).await["trustSeq"], "1", "not put back by itself");
+    sb.shutdown().await.expect("the sandbox stops");
+}

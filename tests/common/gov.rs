@@ -88,6 +88,24 @@ pub async fn graph(sb: &SandboxHandle, method: reqwest::Method, path: &str, body
     serde_json::from_str(&body).unwrap_or(Value::Null)
 }
 
+/// The tenant's governance marker as one object: the claims' extension
+/// (`com.tenantctl.governance`) with the trust root's
+/// (`com.tenantctl.governance.trust`, gov27) laid over it; `Null` when
+/// neither exists.
+pub async fn marker_view(sb: &SandboxHandle) -> Value {
+    let org = graph(sb, reqwest::Method::GET, "/v1.0/organization", None).await["value"][0]["id"].as_str().expect("an id").to_string();
+    let list = graph(sb, reqwest::Method::GET, &format!("/v1.0/organization/{org}/extensions"), None).await;
+    let named = |n: &str| list["value"].as_array().and_then(|a| a.iter().find(|e| e["extensionName"] == n)).and_then(Value::as_object).cloned();
+    match (named("com.tenantctl.governance"), named("com.tenantctl.governance.trust")) {
+        (None, None) => Value::Null,
+        (facts, trust) => {
+            let mut m = facts.unwrap_or_default();
+            m.extend(trust.unwrap_or_default().into_iter().filter(|(k, _)| k != "extensionName" && k != "id"));
+            Value::Object(m)
+        }
+    }
+}
+
 /// `member` added to `group` out of band (both object ids).
 pub async fn add_member(sb: &SandboxHandle, group: &str, member: &str) {
     let body = json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{member}")});
