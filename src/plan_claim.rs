@@ -19,8 +19,13 @@
 //!    or another run's in progress, `TAG#TOKEN`) refuses: applied already,
 //!    or being applied by another run.
 //! 2. Write the marker as read plus this run's claim, `TAG#TOKEN` (a fresh
-//!    per-run token). If Graph's answer came back more than `X` after `p`,
-//!    refuse and keep the claim (below).
+//!    per-run token): an edit of what step 1 read right before the write
+//!    (expired claims dropped, every other fact kept as read). If Graph's
+//!    answer came back more than `X` after `p`, refuse and keep the claim
+//!    (below): it is a slow write ([`crate::marker_slow`]), which may have
+//!    replaced what other runs recorded after `p` (another plan's claim,
+//!    a fresh seal), so it is said, naming the window, and this run's
+//!    claim is put back if a write replaced it meanwhile.
 //! 3. Wait until `p + 2X`, then read the marker back. Another run's claim
 //!    of this plan there refuses ("first seen wins": any run that sees
 //!    another's claim refuses, and takes only its own token out). This
@@ -47,7 +52,13 @@
 //! A's write and B's read, and a fourth putting A's claim back before A's
 //! read-back; every marker write of tenantctl is such a read-modify-write
 //! ([`crate::marker_merge`]), so it takes two more marker writes within
-//! `2X` of the two claims.
+//! `2X` of the two claims. Nor does it undo what a slow claim write
+//! replaced (hostile run 29, finding 1): the claimant itself can be the
+//! stale writer. Since gov27 that can no longer be the trust root (it is
+//! in an extension of its own, [`providers::tenant_marker::TRUST_EXTENSION_NAME`],
+//! which no claim writes); another run's claim and seal it replaced are
+//! put back by that run's end-of-run re-check ([`crate::marker_recheck`])
+//! when it is still running, and are otherwise lost (the window is named).
 //!
 //! A run killed after its claim leaves it in the marker: the plan counts as
 //! applied (refused from any runner until it expires). An apply that
