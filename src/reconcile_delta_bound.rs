@@ -108,7 +108,7 @@ mod tests {
     use super::*;
 
     fn marker(at: Option<&str>) -> Marker {
-        Marker { fingerprint: String::new(), recorded_at: String::new(), how: String::new(), approvers: vec![], authors: vec![], approvals_required: None, applied_plans: vec![], ledger_seal: None, ledger_seals: vec![], ledger_dirs: vec![], delta_full_read: at.map(str::to_string) }
+        Marker { delta_full_read: at.map(str::to_string), ..Marker::default() }
     }
 
     #[test]

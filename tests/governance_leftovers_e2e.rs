@@ -287,7 +287,6 @@ async fn first_use_depends_on_the_marker_the_tenant_carries() {
     let d1 = first.path().join("desired-state");
     let o = cli(&sb, first.path(), &["apply", d1.to_str().unwrap(), "--auto-approve"]);
     assert_eq!(o.status.code(), Some(0), "{}{}", text(&o.stdout), text(&o.stderr));
-    let org = graph(&sb, reqwest::Method::GET, "/v1.0/organization", None).await["value"][0]["id"].as_str().unwrap().to_string();
     let marker = common::gov::marker_view(&sb).await;
     assert!(marker["trustFingerprint"].as_str().is_some_and(|f| f.starts_with("sha256:")), "{marker:#}");
     assert_eq!(marker["recordedBy"], "first-use", "{marker:#}");

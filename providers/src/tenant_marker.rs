@@ -386,9 +386,30 @@ mod tests {
     }
 
     #[test]
+    fn the_trust_root_is_read_from_its_own_extension_and_the_facts_never_carry_it_then() {
+        let facts = json!({"extensionName": EXTENSION_NAME, "appliedPlans": "20776:ABEiM0", "trustFingerprint": "sha256:old", "approverKeys": "bob=k"});
+        // Before gov27: the trust fields of the one extension.
+        let legacy = from_extensions(&[facts.clone()]).expect("a marker");
+        assert_eq!((legacy.fingerprint.as_str(), legacy.trust_seq), ("sha256:old", None));
+        assert_eq!(legacy.body()["trustFingerprint"], "sha256:old", "kept where they are until migrated");
+        // With the trust extension: its fields win, and a facts write drops
+        // the old ones.
+        let trust = json!({"extensionName": TRUST_EXTENSION_NAME, "trustFingerprint": "sha256:new", "approverKeys": "dave=k", "trustSeq": "3", "replacedFingerprint": "sha256:old"});
+        let m = from_extensions(&[facts, trust]).expect("a marker");
+        assert_eq!((m.fingerprint.as_str(), m.trust_seq, m.trust_replaced.as_deref()), ("sha256:new", Some(3), Some("sha256:old")));
+        assert_eq!(m.approvers, vec!["dave=k".to_string()]);
+        assert_eq!(m.applied_plans, vec!["ABEiM0@1795046400".to_string()]);
+        assert!(m.body().get("trustFingerprint").is_none() && m.body().get("approverKeys").is_none());
+        assert_eq!(m.trust_body()["trustSeq"], "3");
+        assert_eq!(m.trust_body()["extensionName"], TRUST_EXTENSION_NAME);
+        // The trust extension alone is a marker; neither is none.
+        assert!(from_extensions(&[json!({"extensionName": TRUST_EXTENSION_NAME, "trustFingerprint": "sha256:x"})]).is_some_and(|m| m.trust_seq == Some(1)));
+        assert!(from_extensions(&[json!({"extensionName": "com.other"})]).is_none());
+    }
+
+    #[test]
     fn only_well_formed_seals_are_written() {
-        let mut m = Marker::default();
-        m.ledger_seals = vec![("0123456789abcdef".into(), "c".repeat(32)), ("0123456789abcdef=x;y".into(), "c".repeat(32)), ("fedcba9876543210".into(), "z".repeat(32))];
+        let m = Marker { ledger_seals: vec![("0123456789abcdef".into(), "c".repeat(32)), ("0123456789abcdef=x;y".into(), "c".repeat(32)), ("fedcba9876543210".into(), "z".repeat(32))], ..Marker::default() };
         assert_eq!(m.body()["ledgerSeals"], json!(format!("0123456789abcdef={}", "c".repeat(32))));
         let read = seal_entries(&json!({"ledgerSeals": "a=b=c;noequals; ;x=y"}));
         assert_eq!(read, vec![("a".to_string(), "b=c".to_string()), ("noequals".into(), String::new()), ("x".into(), "y".into())]);
