@@ -7,10 +7,12 @@
 //! first use only when the tenant carries no marker.
 //!
 //! Graph: `GET /organization` (the tenant's organization id),
-//! `GET /organization/{id}/extensions/{name}` (404 when absent),
-//! `POST /organization/{id}/extensions` (create, `@odata.type`
+//! `GET /organization/{id}/extensions` (the organization's open
+//! extensions, both of the marker's in one request; neither listed: no
+//! marker), `POST /organization/{id}/extensions` (create, `@odata.type`
 //! `microsoft.graph.openTypeExtension`, `extensionName` and custom
-//! properties) and `PATCH /organization/{id}/extensions/{name}` (update).
+//! properties; sent when the `PATCH` answers 404) and
+//! `PATCH /organization/{id}/extensions/{name}` (update).
 //! Application permissions: Organization.Read.All to read,
 //! Organization.ReadWrite.All to write.
 //!
@@ -577,16 +579,6 @@ pub async fn update_trust_of(client: &GraphClient, org: &str, marker: &Marker) -
     }
     pause_before_write(TRUST_EXTENSION_NAME);
     put(client, org, TRUST_EXTENSION_NAME, body).await
-}
-
-/// Record `marker` in a tenant that carries none: its trust root first
-/// (a kill after it leaves a marker whose facts are empty), then its facts.
-pub async fn write(client: &GraphClient, marker: &Marker) -> Result<(), MarkerError> {
-    let org = organization_id(client).await?;
-    let mut m = marker.clone();
-    m.trust_seq = Some(m.trust_seq.unwrap_or(1));
-    update_trust_of(client, &org, &m).await?;
-    update_of(client, &org, &m).await
 }
 
 /// Test hook: with `TENANTCTL_TEST_PAUSE_BEFORE_MARKER_WRITE` set to
