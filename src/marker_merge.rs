@@ -5,8 +5,9 @@
 //! organization object, written by several kinds of run: an approved
 //! apply claims its plan (`appliedPlans`), every apply seals its ledger
 //! (`ledgerSeals`, one entry per ledger identity), a reconcile pass that
-//! read users and groups in full records when (`deltaFullRead`), and the
-//! recording of a trust root sets the governance fields. Graph's `PATCH`
+//! read users and groups in full records when (`deltaFullRead`); the
+//! recording of a trust root writes the marker's second extension, not
+//! this one ([`crate::trust_seq`]). Graph's `PATCH`
 //! of an open extension replaces its data whole and takes no `If-Match`,
 //! so a write cannot be conditional; two runs writing at the same moment
 //! (a drift-only reconcile beside an apply on another ledger, two ledgers
