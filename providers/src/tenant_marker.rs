@@ -391,7 +391,7 @@ mod tests {
     fn the_trust_root_is_read_from_its_own_extension_and_the_facts_never_carry_it_then() {
         let facts = json!({"extensionName": EXTENSION_NAME, "appliedPlans": "20776:ABEiM0", "trustFingerprint": "sha256:old", "approverKeys": "bob=k"});
         // Before gov27: the trust fields of the one extension.
-        let legacy = from_extensions(&[facts.clone()]).expect("a marker");
+        let legacy = from_extensions(std::slice::from_ref(&facts)).expect("a marker");
         assert_eq!((legacy.fingerprint.as_str(), legacy.trust_seq), ("sha256:old", None));
         assert_eq!(legacy.body()["trustFingerprint"], "sha256:old", "kept where they are until migrated");
         // With the trust extension: its fields win, and a facts write drops
