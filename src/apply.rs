@@ -323,6 +323,7 @@ async fn run_locked(
         if !adopted.is_empty() {
             output::status(format!("Recorded {} object(s) matched by natural key in the ledger {}.", adopted.len(), store.path().display()));
         }
+        crate::marker_recheck::at_end(&target.client, &org, None).await;
         return Ok(crate::refused::exit(ExitCode::SUCCESS, refused.as_deref()));
     }
     let limit = opts.max_deletions.unwrap_or(desired.governance.prune.max_deletions);
@@ -471,12 +472,23 @@ async fn run_locked(
     if created && report.applied() == 0 && !plan.approvals.is_empty() {
         output::status("Nothing of the approved plan completed, but Graph accepted at least one of its creates (the ledger records the object): the plan stays applied; plan again for what is left.");
     }
+    let mut given_back = false;
     if !created && report.applied() == 0 && !plan.approvals.is_empty() {
         match crate::plan_claim::release(&target.client, &claimed, schema::clock::now()).await {
-            Ok(()) => output::status("Nothing of the approved plan was applied: it may be applied again as it is."),
+            Ok(()) => {
+                given_back = true;
+                output::status("Nothing of the approved plan was applied: it may be applied again as it is.")
+            }
             Err(e) => output::status(format!("warning: nothing of the approved plan was applied, but it could not be given back ({e:#}); a new plan with another validity (--valid-for) is needed")),
         }
     }
+    // What this run recorded in the marker is still there (another run's
+    // late write may have replaced it): put back if not (gov27).
+    let held = match &claimed {
+        crate::plan_claim::Claim::Held(entry) if !given_back => Some(entry.as_str()),
+        _ => None,
+    };
+    crate::marker_recheck::at_end(&target.client, &org, held).await;
     if let Ok(l) = &after {
         crate::governance::record_protected_ids(desired, &target.ledger_path, l, &attribution)?;
     }

@@ -253,7 +253,7 @@ pub(crate) async fn record_trust(client: &providers::graph::GraphClient, plan: &
     if !g.records() {
         return Ok(());
     }
-    let root = governance::trust::TrustRoot {
+    let mut root = governance::trust::TrustRoot {
         format_version: governance::trust::TRUST_FORMAT_VERSION,
         governance: desired.governance.clone(),
         recorded_at: schema::clock::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -267,12 +267,13 @@ pub(crate) async fn record_trust(client: &providers::graph::GraphClient, plan: &
             let before = crate::trust_store::for_ledger(ledger)?.read()?.map(|r| r.protected_ids).unwrap_or_default();
             governance::protected_ids::approved(&before, desired, &plan.ids)
         },
+        tenant_seq: None,
     };
     let note = if g.first_use() { "first use: desired [governance] trusted as it stands" } else { "approved change of [governance]" };
     let how = if g.first_use() { "first-use" } else { "recorded" };
     // The tenant's marker first: a trust root recorded here but not in the
     // tenant would be refused by the next apply as not matching it.
-    mark_tenant(client, &root, how).await?;
+    root.tenant_seq = Some(mark_tenant(client, &root, how).await?);
     store_trust(&root, ledger, how, note, who)?;
     let path = crate::trust_store::for_ledger(ledger)?.describe();
     output::status(if g.first_use() {
@@ -315,56 +316,10 @@ pub(crate) fn store_trust(root: &governance::trust::TrustRoot, ledger: &Path, ou
 }
 
 /// Record `root`'s fingerprint in the tenant's governance marker
-/// ([`providers::tenant_marker`]).
-pub(crate) async fn mark_tenant(client: &providers::graph::GraphClient, root: &governance::trust::TrustRoot, how: &str) -> Result<()> {
-    let keys = |m: &std::collections::BTreeMap<String, schema::kinds::governance::Approver>| m.iter().map(|(k, a)| format!("{k}={}", a.public_key)).collect::<Vec<_>>();
-    let fingerprint = crate::trust_store::fingerprint(root);
-    let (approvers, authors) = (keys(&root.governance.approvers), keys(&root.governance.authors));
-    let set = |m: &mut providers::tenant_marker::Marker| {
-        m.fingerprint = fingerprint.clone();
-        m.recorded_at = root.recorded_at.clone();
-        m.how = how.to_string();
-        m.approvers = approvers.clone();
-        m.authors = authors.clone();
-        m.approvals_required = Some(root.governance.approvals_required);
-    };
-    const CONTEXT: &str = "recording the governance marker in the tenant (Organization.ReadWrite.All); the trust root was not recorded";
-    let org = providers::tenant_marker::organization_id(client).await.context(CONTEXT)?;
-    let Some(current) = providers::tenant_marker::read_of(client, &org).await.context(CONTEXT)? else {
-        let mut marker = providers::tenant_marker::Marker {
-            fingerprint: String::new(),
-            recorded_at: String::new(),
-            how: String::new(),
-            approvers: vec![],
-            authors: vec![],
-            approvals_required: None,
-            applied_plans: vec![],
-            ledger_seal: None,
-            ledger_seals: vec![],
-            ledger_dirs: vec![],
-            ledger_accounts: vec![],
-            delta_full_read: None,
-        };
-        set(&mut marker);
-        return providers::tenant_marker::write(client, &marker).await.context(CONTEXT);
-    };
-    // Kept as the tenant holds them at the write: the approved plans
-    // applied to this tenant (one-shot approvals; expired ones dropped),
-    // every ledger's seal, and the last full read of users and groups
-    // (gov17 dropped it, so the next reconcile pass read in full again);
-    // merged again on top of another run's write that replaced them
-    // (hostile run 25, finding 3).
-    let now = schema::clock::now();
-    let merged = crate::marker_merge::merge(client, &org, Some(current), |m| {
-        set(m);
-        m.applied_plans.retain(|e| e.split('@').nth(1).and_then(|s| s.parse::<i64>().ok()).is_some_and(|end| end > now.timestamp()));
-    })
-    .await
-    .context(CONTEXT)?;
-    if merged != crate::marker_merge::Merged::Kept {
-        anyhow::bail!("{CONTEXT}: other runs' writes of the marker replaced it each time it was written; apply again when they are done");
-    }
-    Ok(())
+/// ([`providers::tenant_marker`]): its trust extension, under the next
+/// sequence ([`crate::trust_seq`]). The sequence recorded.
+pub(crate) async fn mark_tenant(client: &providers::graph::GraphClient, root: &governance::trust::TrustRoot, how: &str) -> Result<u64> {
+    crate::trust_seq::record(client, root, how).await
 }
 
 /// First use depends on the tenant, not on anything a pull request
@@ -379,7 +334,7 @@ pub(crate) async fn mark_tenant(client: &providers::graph::GraphClient, root: &g
 pub(crate) async fn check_tenant_marker(client: &providers::graph::GraphClient, plan: &Plan, desired: &DesiredModel, ledger: &Path) -> Result<()> {
     let marker = providers::tenant_marker::read(client).await.context("reading the tenant's governance marker (needs Organization.ReadWrite.All); first use is allowed only for a tenant proved to carry none")?;
     match marker_verdict(plan, desired, ledger, marker)? {
-        Some(root) => mark_tenant(client, &root, "first-seen").await,
+        Some(root) => crate::trust_seq::first_seen(client, root, ledger).await,
         None => Ok(()),
     }
 }
@@ -390,7 +345,7 @@ pub(crate) async fn check_tenant_marker(client: &providers::graph::GraphClient, 
 pub(crate) async fn check_tenant_marker_of(client: &providers::graph::GraphClient, org: &str, plan: &Plan, desired: &DesiredModel, ledger: &Path) -> Result<()> {
     let marker = providers::tenant_marker::read_of(client, org).await.context("reading the tenant's governance marker (needs Organization.ReadWrite.All); first use is allowed only for a tenant proved to carry none")?;
     match marker_verdict(plan, desired, ledger, marker)? {
-        Some(root) => mark_tenant(client, &root, "first-seen").await,
+        Some(root) => crate::trust_seq::first_seen(client, root, ledger).await,
         None => Ok(()),
     }
 }
@@ -449,6 +404,8 @@ fn marker_verdict(plan: &Plan, desired: &DesiredModel, ledger: &Path, marker: Op
             if m.how.is_empty() { "recorded" } else { m.how.as_str() },
             if m.recorded_at.is_empty() { "an unknown time" } else { m.recorded_at.as_str() }
         ),
+        (false, Some(m), Some(root)) if m.fingerprint != crate::trust_store::fingerprint(&root) && crate::trust_seq::rolled_back(&m, &root) => Err(crate::trust_seq::rollback_error(&m, &root, &store.describe())),
+        (false, Some(m), Some(root)) if m.fingerprint != crate::trust_store::fingerprint(&root) && crate::trust_seq::newer(&m, &root) => Err(crate::trust_seq::newer_error(&m, &root, &store.describe())),
         (false, Some(m), Some(root)) if m.fingerprint != crate::trust_store::fingerprint(&root) => bail!(
             "refusing: the governance trust root {} does not match the governance marker this tenant carries ({}, {} at {}): another copy of the state recorded a different [governance] for this tenant.\nUse the state that recorded it, or re-adopt desired [governance] on purpose with `tenantctl governance adopt DIR --reason \"TEXT\"` (warned and journalled)",
             store.describe(),

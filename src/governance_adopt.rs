@@ -217,7 +217,7 @@ async fn adopt_locked(target: &crate::target::Target, state: &schema::DesiredSta
             }
         }
     }
-    let root = trust::TrustRoot {
+    let mut root = trust::TrustRoot {
         format_version: trust::TRUST_FORMAT_VERSION,
         governance: desired.governance.clone(),
         recorded_at: schema::clock::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -227,6 +227,7 @@ async fn adopt_locked(target: &crate::target::Target, state: &schema::DesiredSta
         tenant_id: Some(crate::tenant_check::organization(&target.client).await?),
         // Protection by object id is kept; the next apply adds what it lacks.
         protected_ids: current.as_ref().map(|r| r.protected_ids.clone()).unwrap_or_default(),
+        tenant_seq: None,
     };
     output::status(format!(
         "WARNING: re-adopting desired [governance] as the trust root of this tenant ({}){}: from now on its approvers ({}) verify sensitive plans. Reason: {}",
@@ -235,7 +236,7 @@ async fn adopt_locked(target: &crate::target::Target, state: &schema::DesiredSta
         names(&desired.governance),
         args.reason
     ));
-    crate::governance::mark_tenant(&target.client, &root, "adopted").await?;
+    root.tenant_seq = Some(crate::governance::mark_tenant(&target.client, &root, "adopted").await?);
     let note = match &marker {
         Some(m) if m.fingerprint != desired_fingerprint => format!("governance adopt (replacing the tenant's marker {}, approved by the approvers it records): {}", m.fingerprint, args.reason),
         _ => format!("governance adopt: {}", args.reason),

@@ -26,7 +26,8 @@ use crate::state::LedgerStore;
 /// The marker's path, so a reconcile pass can send its read in the
 /// listings' `$batch` (the tenant's id known from the ledger).
 pub fn marker_path(org: &str) -> String {
-    format!("/organization/{org}/extensions/{}", tenant_marker::EXTENSION_NAME)
+    // Both of the marker's extensions in one request (gov27).
+    tenant_marker::extensions_path(org)
 }
 
 /// Judge `ledger` (as `store` loaded it) against the seal `marker`
@@ -221,7 +222,7 @@ async fn try_seal(client: &GraphClient, org: &str, ledger: &Ledger, dir: Option<
     // extension takes no If-Match, so the write cannot be conditional: it
     // is read back, and a seal another run's write replaced is merged again
     // on top of it (hostile run 18, finding 14; run 25, finding 3).
-    let merged = crate::marker_merge::merge(client, org, Some(marker), |m| {
+    let merged = crate::marker_merge::merge_named(client, org, Some(marker), "this run's ledger seal", |m| {
         if !own(m) {
             m.ledger_seals = ledger_seal::with_seal(&m.ledger_seals, id, &digest);
             m.ledger_seal = Some(digest.clone());
@@ -236,6 +237,7 @@ async fn try_seal(client: &GraphClient, org: &str, ledger: &Ledger, dir: Option<
     })
     .await
     .context("recording the ledger's seal in the tenant's governance marker (Organization.ReadWrite.All)")?;
+    crate::marker_recheck::sealed(id, &digest, dir);
     if merged == crate::marker_merge::Merged::Lost {
         output::status(
             "warning: the seal this run recorded was replaced in the tenant's governance marker by other runs' writes each time it was written again (other ledgers on this tenant, a second desired-state directory or --ledger, sealed concurrently); until the next apply of this ledger its facts are not proof",

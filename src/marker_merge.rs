@@ -5,8 +5,9 @@
 //! organization object, written by several kinds of run: an approved
 //! apply claims its plan (`appliedPlans`), every apply seals its ledger
 //! (`ledgerSeals`, one entry per ledger identity), a reconcile pass that
-//! read users and groups in full records when (`deltaFullRead`), and the
-//! recording of a trust root sets the governance fields. Graph's `PATCH`
+//! read users and groups in full records when (`deltaFullRead`); the
+//! recording of a trust root writes the marker's second extension, not
+//! this one ([`crate::trust_seq`]). Graph's `PATCH`
 //! of an open extension replaces its data whole and takes no `If-Match`,
 //! so a write cannot be conditional; two runs writing at the same moment
 //! (a drift-only reconcile beside an apply on another ledger, two ledgers
@@ -24,6 +25,14 @@
 //! the edit is applied again to what it holds, and written again, a
 //! bounded number of times. The loser of any such race is the one that
 //! sees its facts gone, and it puts them back on top of the winner's.
+//!
+//! A write Graph answers more than the claim's `X` after the read it was
+//! built from is a slow write ([`crate::marker_slow`]): it may have landed
+//! after facts other runs recorded meanwhile and replaced them, which no
+//! read-back can tell. It is said loudly, naming the window; the writer's
+//! own facts are put back by the read-back as any lost change is. The
+//! trust root is not among the facts written here: it is in an extension
+//! of its own ([`providers::tenant_marker::TRUST_EXTENSION_NAME`]).
 
 use std::time::{Duration, Instant};
 
@@ -60,7 +69,24 @@ pub enum Merged {
 /// (applied to a marker that holds them, it changes nothing): whether the
 /// read-back holds the change is whether `edit` leaves it as it is.
 /// `first`: the marker the caller read just now (not read again).
+/// `what`: this run's facts, as a warning names them ("this run's ledger
+/// seal").
 pub async fn merge(client: &GraphClient, org: &str, first: Option<Marker>, edit: impl Fn(&mut Marker)) -> Result<Merged> {
+    merge_named(client, org, first, "this run's change of the marker", edit).await
+}
+
+/// [`merge`], its slow writes' warning naming the facts `what`.
+pub async fn merge_named(client: &GraphClient, org: &str, first: Option<Marker>, what: &str, edit: impl Fn(&mut Marker)) -> Result<Merged> {
+    let mut read_at = crate::marker_slow::ReadAt::now();
+    let mut slow = None;
+    let merged = merge_from(client, org, first, &mut read_at, &mut slow, edit).await;
+    if let Some(w) = &slow {
+        crate::marker_slow::warn(what, w);
+    }
+    merged
+}
+
+async fn merge_from(client: &GraphClient, org: &str, first: Option<Marker>, read_at: &mut crate::marker_slow::ReadAt, slow: &mut Option<crate::marker_slow::Window>, edit: impl Fn(&mut Marker)) -> Result<Merged> {
     let mut current = match first {
         Some(m) => m,
         None => match tenant_marker::read_of(client, org).await.context("reading the tenant's governance marker")? {
@@ -77,8 +103,14 @@ pub async fn merge(client: &GraphClient, org: &str, first: Option<Marker>, edit:
         let sent = Instant::now();
         tenant_marker::update_of(client, org, &next).await?;
         let took = sent.elapsed();
+        // Answered late after the read it was built from: it may have
+        // replaced what others wrote meanwhile (said by the caller).
+        if let Some(w) = crate::marker_slow::window(read_at) {
+            *slow = Some(w);
+        }
         test_pause("TENANTCTL_TEST_PAUSE_AFTER_MARKER_WRITE");
         tokio::time::sleep(took.min(MAX_SETTLE)).await;
+        *read_at = crate::marker_slow::ReadAt::now();
         current = match tenant_marker::read_of(client, org).await.context("reading the tenant's governance marker back after writing it")? {
             Some(m) => m,
             // Removed meanwhile (an administrator freeing the tenant):

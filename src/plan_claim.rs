@@ -19,8 +19,13 @@
 //!    or another run's in progress, `TAG#TOKEN`) refuses: applied already,
 //!    or being applied by another run.
 //! 2. Write the marker as read plus this run's claim, `TAG#TOKEN` (a fresh
-//!    per-run token). If Graph's answer came back more than `X` after `p`,
-//!    refuse and keep the claim (below).
+//!    per-run token): an edit of what step 1 read right before the write
+//!    (expired claims dropped, every other fact kept as read). If Graph's
+//!    answer came back more than `X` after `p`, refuse and keep the claim
+//!    (below): it is a slow write ([`crate::marker_slow`]), which may have
+//!    replaced what other runs recorded after `p` (another plan's claim,
+//!    a fresh seal), so it is said, naming the window, and this run's
+//!    claim is put back if a write replaced it meanwhile.
 //! 3. Wait until `p + 2X`, then read the marker back. Another run's claim
 //!    of this plan there refuses ("first seen wins": any run that sees
 //!    another's claim refuses, and takes only its own token out). This
@@ -47,7 +52,13 @@
 //! A's write and B's read, and a fourth putting A's claim back before A's
 //! read-back; every marker write of tenantctl is such a read-modify-write
 //! ([`crate::marker_merge`]), so it takes two more marker writes within
-//! `2X` of the two claims.
+//! `2X` of the two claims. Nor does it undo what a slow claim write
+//! replaced (hostile run 29, finding 1): the claimant itself can be the
+//! stale writer. Since gov27 that can no longer be the trust root (it is
+//! in an extension of its own, [`providers::tenant_marker::TRUST_EXTENSION_NAME`],
+//! which no claim writes); another run's claim and seal it replaced are
+//! put back by that run's end-of-run re-check ([`crate::marker_recheck`])
+//! when it is still running, and are otherwise lost (the window is named).
 //!
 //! A run killed after its claim leaves it in the marker: the plan counts as
 //! applied (refused from any runner until it expires). An apply that
@@ -93,7 +104,7 @@ fn others<'a>(m: &'a Marker, tag: &str, mine: &str) -> Vec<&'a String> {
 
 /// Take this run's claim in progress (`mine`) out, and only it.
 async fn withdraw(client: &providers::graph::GraphClient, org: &str, mine: &str) {
-    let taken = marker_merge::merge(client, org, None, |m| m.applied_plans.retain(|e| e != mine)).await;
+    let taken = marker_merge::merge_named(client, org, None, "this run's withdrawal of its claim", |m| m.applied_plans.retain(|e| e != mine)).await;
     if let Err(e) = taken {
         crate::output::status(format!("warning: this run's claim {mine} could not be taken out of the tenant's governance marker ({e:#}); the plan counts as applied until it expires"));
     }
@@ -121,6 +132,7 @@ pub async fn claim(client: &providers::graph::GraphClient, plan: &Plan, now: Dat
     test_gate("TENANTCTL_TEST_CLAIM_GATE").await;
     for attempt in 0..MAX_ATTEMPTS {
         let read_at = Instant::now();
+        let wall = crate::marker_slow::ReadAt::now();
         let marker = tenant_marker::read_of(client, &org).await.context("reading the tenant's governance marker, where applied approved plans are recorded")?;
         let Some(marker) = marker else {
             if !required && attempt == 0 {
@@ -137,16 +149,36 @@ pub async fn claim(client: &providers::graph::GraphClient, plan: &Plan, now: Dat
                 "refusing: plan {hash} was already applied to this tenant (the tenant's governance marker {name} records it, from whichever runner applied it), or another run is applying it now; approvals are for one application, so make a new plan and have it approved again (a plan of the same inputs on the same day has the same hash: give it another validity, e.g. `tenantctl plan --valid-for 7d`). An apply that changed nothing gives its plan back by itself; a run killed after claiming it did not, and its journal shows that"
             );
         }
-        if !marker.applied_plans.contains(&mine) {
-            let mut next = marker.clone();
-            next.applied_plans.retain(|e| crate::plan_expiry::entry_alive(e, now));
-            next.applied_plans.push(mine.clone());
-            next.applied_plans.sort();
+        // The edit of the marker as read right now (step 1 is the read right
+        // before the write): this run's claim added, expired ones dropped;
+        // every other fact kept as read.
+        let add = |m: &mut Marker| {
+            m.applied_plans.retain(|e| crate::plan_expiry::entry_alive(e, now));
+            if !m.applied_plans.contains(&mine) {
+                m.applied_plans.push(mine.clone());
+            }
+            m.applied_plans.sort();
+        };
+        let mut next = marker.clone();
+        add(&mut next);
+        if next != marker {
             tenant_marker::update_of(client, &org, &next).await.context("recording the approved plan in the tenant's governance marker before changing anything (nothing was applied)")?;
         }
         let took = read_at.elapsed();
+        let slow = crate::marker_slow::window(&wall);
         marker_merge::test_pause("TENANTCTL_TEST_PAUSE_AFTER_MARKER_WRITE");
         if took > x {
+            // A slow write: it may have replaced what other runs recorded
+            // since the read (hostile run 29, finding 1). Said, and this
+            // run's claim put back if another write replaced it meanwhile:
+            // the claim is kept (fail closed).
+            let kept = marker_merge::merge(client, &org, None, add).await;
+            if let Some(w) = &slow {
+                crate::marker_slow::warn(&format!("this run's claim of approved plan {hash}"), w);
+            }
+            if let Err(e) = kept {
+                crate::output::status(format!("warning: this run's claim of plan {hash} could not be read back ({e:#})"));
+            }
             bail!(
                 "refusing: recording the approved plan's claim in the tenant's governance marker {name} took {} from reading the marker to Graph's answer, longer than the {} a claim relies on to exclude another run applying it at the same moment (Graph slow or throttled); nothing was applied, and the claim is kept, so plan {hash} counts as applied: make a new plan with another validity (`plan --valid-for`) and have it approved again",
                 secs(took),
@@ -180,7 +212,7 @@ pub async fn claim(client: &providers::graph::GraphClient, plan: &Plan, now: Dat
 /// sees either form refuses. Left as it is when the write fails (it is a
 /// claim either way).
 async fn settle(client: &providers::graph::GraphClient, org: &str, mine: &str, settled: &str) {
-    let done = marker_merge::merge(client, org, None, |m| {
+    let done = marker_merge::merge_named(client, org, None, "this run's settled claim", |m| {
         m.applied_plans.retain(|e| e != mine);
         if !m.applied_plans.iter().any(|e| e == settled) {
             m.applied_plans.push(settled.to_string());
@@ -206,7 +238,7 @@ pub async fn release(client: &providers::graph::GraphClient, held: &Claim, now: 
     let org = tenant_marker::organization_id(client).await.context("reading the tenant's organization id")?;
     // A claim of this plan in the marker is this run's: it held the plan,
     // and any other run that saw its claim refused.
-    marker_merge::merge(client, &org, None, |m| m.applied_plans.retain(|e| tenant_marker::entry_tag(e) != tag && crate::plan_expiry::entry_alive(e, now)))
+    marker_merge::merge_named(client, &org, None, "this run's release of its claim", |m| m.applied_plans.retain(|e| tenant_marker::entry_tag(e) != tag && crate::plan_expiry::entry_alive(e, now)))
         .await
         .context("giving the approved plan back in the tenant's governance marker")?;
     Ok(())

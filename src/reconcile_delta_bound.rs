@@ -88,7 +88,7 @@ pub async fn record_locked(client: &providers::graph::GraphClient, ledger: &Path
     // it at the write, and put back on top of a write that replaced it
     // (hostile run 25, finding 3).
     let at = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let merged = crate::marker_merge::merge(client, org, None, |m| m.delta_full_read = Some(crate::marker_merge::later_full_read(m.delta_full_read.as_deref(), &at, schema::clock::now()))).await?;
+    let merged = crate::marker_merge::merge_named(client, org, None, "this pass's full-read time", |m| m.delta_full_read = Some(crate::marker_merge::later_full_read(m.delta_full_read.as_deref(), &at, schema::clock::now()))).await?;
     if merged == crate::marker_merge::Merged::Lost {
         anyhow::bail!("other runs' writes of the tenant's governance marker replaced it each time it was written");
     }
@@ -108,7 +108,7 @@ mod tests {
     use super::*;
 
     fn marker(at: Option<&str>) -> Marker {
-        Marker { fingerprint: String::new(), recorded_at: String::new(), how: String::new(), approvers: vec![], authors: vec![], approvals_required: None, applied_plans: vec![], ledger_seal: None, ledger_seals: vec![], ledger_dirs: vec![], ledger_accounts: vec![], delta_full_read: at.map(str::to_string) }
+        Marker { delta_full_read: at.map(str::to_string), ..Marker::default() }
     }
 
     #[test]

@@ -270,9 +270,10 @@ async fn extending_a_guests_expiry_is_a_sensitive_change_shown_in_the_plan() {
     sb.shutdown().await.unwrap();
 }
 
+/// Both of the marker's extensions as one (the trust root's has its own
+/// since gov27).
 async fn marker(sb: &SandboxHandle) -> Value {
-    let org = graph(sb, reqwest::Method::GET, "/v1.0/organization", None).await["value"][0]["id"].as_str().unwrap().to_string();
-    graph(sb, reqwest::Method::GET, &format!("/v1.0/organization/{org}/extensions/com.tenantctl.governance"), None).await
+    common::gov::marker_view(sb).await
 }
 
 /// Part 4: another [governance] over a marked tenant (another ledger) is

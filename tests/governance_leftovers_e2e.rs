@@ -287,8 +287,7 @@ async fn first_use_depends_on_the_marker_the_tenant_carries() {
     let d1 = first.path().join("desired-state");
     let o = cli(&sb, first.path(), &["apply", d1.to_str().unwrap(), "--auto-approve"]);
     assert_eq!(o.status.code(), Some(0), "{}{}", text(&o.stdout), text(&o.stderr));
-    let org = graph(&sb, reqwest::Method::GET, "/v1.0/organization", None).await["value"][0]["id"].as_str().unwrap().to_string();
-    let marker = graph(&sb, reqwest::Method::GET, &format!("/v1.0/organization/{org}/extensions/com.tenantctl.governance"), None).await;
+    let marker = common::gov::marker_view(&sb).await;
     assert!(marker["trustFingerprint"].as_str().is_some_and(|f| f.starts_with("sha256:")), "{marker:#}");
     assert_eq!(marker["recordedBy"], "first-use", "{marker:#}");
 
@@ -320,7 +319,7 @@ async fn first_use_depends_on_the_marker_the_tenant_carries() {
     let old = marker["trustFingerprint"].as_str().unwrap().to_string();
     let o = cli(&sb, second.path(), &["governance", "adopt", d2.to_str().unwrap(), "--reason", "state lost with the runner, CHG-77", "--replace-marker", &old]);
     assert_eq!(o.status.code(), Some(0), "{}{}", text(&o.stdout), text(&o.stderr));
-    let marker = graph(&sb, reqwest::Method::GET, &format!("/v1.0/organization/{org}/extensions/com.tenantctl.governance"), None).await;
+    let marker = common::gov::marker_view(&sb).await;
     assert_eq!(marker["recordedBy"], "adopted", "{marker:#}");
     let o = cli(&sb, first.path(), &["apply", d1.to_str().unwrap(), "--auto-approve"]);
     let out = format!("{}{}", text(&o.stdout), text(&o.stderr));
@@ -362,7 +361,8 @@ async fn a_first_use_cut_short_after_the_marker_resumes_only_with_the_same_gover
     let o = cli(&marked, first.path(), &["apply", d1.to_str().unwrap(), "--auto-approve"]);
     assert_eq!(o.status.code(), Some(0), "{}{}", text(&o.stdout), text(&o.stderr));
     let org = graph(&marked, reqwest::Method::GET, "/v1.0/organization", None).await["value"][0]["id"].as_str().unwrap().to_string();
-    let mut marker = graph(&marked, reqwest::Method::GET, &format!("/v1.0/organization/{org}/extensions/com.tenantctl.governance"), None).await;
+    // The trust root's extension: the one a recording writes (gov27).
+    let mut marker = graph(&marked, reqwest::Method::GET, &format!("/v1.0/organization/{org}/extensions/com.tenantctl.governance.trust"), None).await;
     marked.shutdown().await.unwrap();
 
     // A tenant that got the marker, and nothing else, before the kill.
@@ -371,7 +371,7 @@ async fn a_first_use_cut_short_after_the_marker_resumes_only_with_the_same_gover
     let m = marker.as_object_mut().unwrap();
     m.retain(|k, _| !k.starts_with("@odata.context") && k != "id");
     m.insert("@odata.type".into(), json!("microsoft.graph.openTypeExtension"));
-    m.insert("extensionName".into(), json!("com.tenantctl.governance"));
+    m.insert("extensionName".into(), json!("com.tenantctl.governance.trust"));
     graph(&sb, reqwest::Method::POST, &format!("/v1.0/organization/{org}/extensions"), Some(marker)).await;
 
     // Another [governance] in fresh state: refused, as any lost state is.

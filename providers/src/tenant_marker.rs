@@ -7,10 +7,12 @@
 //! first use only when the tenant carries no marker.
 //!
 //! Graph: `GET /organization` (the tenant's organization id),
-//! `GET /organization/{id}/extensions/{name}` (404 when absent),
-//! `POST /organization/{id}/extensions` (create, `@odata.type`
+//! `GET /organization/{id}/extensions` (the organization's open
+//! extensions, both of the marker's in one request; neither listed: no
+//! marker), `POST /organization/{id}/extensions` (create, `@odata.type`
 //! `microsoft.graph.openTypeExtension`, `extensionName` and custom
-//! properties) and `PATCH /organization/{id}/extensions/{name}` (update).
+//! properties; sent when the `PATCH` answers 404) and
+//! `PATCH /organization/{id}/extensions/{name}` (update).
 //! Application permissions: Organization.Read.All to read,
 //! Organization.ReadWrite.All to write.
 //!
@@ -18,6 +20,32 @@
 //! `[governance]` with their public keys and `approvals_required` (as
 //! strings), so re-adopting another `[governance]` over the tenant needs
 //! their signatures, whatever local state is at hand.
+//!
+//! Two open extensions (gov27, hostile run 29 finding 1): Graph's `PATCH`
+//! of an open extension replaces its data whole and takes no `If-Match`,
+//! so a write built from a read and answered late (slow Graph, a runner
+//! stalled between its read and its write) replaces whatever other runs
+//! wrote meanwhile. With the trust root in the same extension as the
+//! claims and seals, a slow claim of an unrelated plan rolled an approved
+//! `[governance]` change back (a removed approver's key in force again).
+//! So the trust root lives in an extension of its own,
+//! [`TRUST_EXTENSION_NAME`], written only when a trust root is recorded
+//! (first use, an approved `[governance]` change, `governance adopt`):
+//! claims, seals, full-read times and directory bindings stay in
+//! [`EXTENSION_NAME`], and their writers ([`update_of`]) never write a
+//! trust field there once the trust extension exists. Graph allows two
+//! open extensions per app on one directory object (extensibility
+//! overview, "Limits"), so this takes the second and last. The trust
+//! extension carries a sequence (`trustSeq`, one more at each recording)
+//! and the fingerprint it replaced (`replacedFingerprint`): a runner whose
+//! trust root was recorded under a higher sequence than the tenant holds
+//! sees that the tenant's trust root was rolled back. Both are read in one
+//! request, the organization's list of extensions
+//! (`GET /organization/{id}/extensions`). A tenant whose marker predates it
+//! (trust fields in [`EXTENSION_NAME`], no trust extension) is read as
+//! before and keeps them there until the next recording, which writes the
+//! trust extension; from then on the first extension's trust fields are
+//! ignored and dropped by its next write. Neither extension: no marker.
 
 use serde_json::{json, Value};
 
@@ -26,8 +54,11 @@ use crate::graph::{GraphClient, GraphError};
 /// The open extension's name (reverse DNS, as Graph recommends).
 pub const EXTENSION_NAME: &str = "com.tenantctl.governance";
 
+/// The second open extension: the trust root alone (module doc).
+pub const TRUST_EXTENSION_NAME: &str = "com.tenantctl.governance.trust";
+
 /// What the marker records.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Marker {
     /// The fingerprint of the recorded `[governance]` (as journalled).
     pub fingerprint: String,
@@ -88,6 +119,14 @@ pub struct Marker {
     /// older than its bound. `None`: never recorded (the next pass reads
     /// in full).
     pub delta_full_read: Option<String>,
+    /// The trust root's sequence in [`TRUST_EXTENSION_NAME`] (`trustSeq`,
+    /// one more at each recording). `None`: the tenant has no trust
+    /// extension (a marker written before gov27, whose trust fields are in
+    /// [`EXTENSION_NAME`]).
+    pub trust_seq: Option<u64>,
+    /// The fingerprint the recording under [`Marker::trust_seq`] replaced
+    /// (`replacedFingerprint`); `None` for the first.
+    pub trust_replaced: Option<String>,
 }
 
 /// Graph keeps at most 2 KB of data in one open extension of a directory
@@ -220,20 +259,42 @@ fn applied_plans(v: &Value) -> Vec<String> {
 }
 
 impl Marker {
-    /// The extension's JSON body (create and update take the same).
-    pub fn body(&self) -> Value {
-        // The body create and update both take (v1.0 opentypeextension-post-
-        // and -update): "@odata.type" and "extensionName" are required, and
-        // on a directory object the update replaces the extension's data whole.
-        let mut body = json!({
-            "@odata.type": "microsoft.graph.openTypeExtension",
-            "extensionName": EXTENSION_NAME,
+    /// The trust root's fields as both extensions name them.
+    fn trust_fields(&self) -> serde_json::Map<String, Value> {
+        let v = json!({
             "trustFingerprint": self.fingerprint,
             "recordedAt": self.recorded_at,
             "recordedBy": self.how,
             "approverKeys": self.approvers.join(";"),
             "authorKeys": self.authors.join(";"),
             "approvalsRequired": self.approvals_required.map(|n| n.to_string()).unwrap_or_default(),
+        });
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    /// The trust extension's JSON body ([`TRUST_EXTENSION_NAME`]): the
+    /// trust root, its sequence and the fingerprint it replaced.
+    pub fn trust_body(&self) -> Value {
+        let mut b = serde_json::Map::new();
+        b.insert("@odata.type".into(), json!("microsoft.graph.openTypeExtension"));
+        b.insert("extensionName".into(), json!(TRUST_EXTENSION_NAME));
+        b.extend(self.trust_fields());
+        b.insert("trustSeq".into(), json!(self.trust_seq.unwrap_or(1).to_string()));
+        b.insert("replacedFingerprint".into(), json!(self.trust_replaced.clone().unwrap_or_default()));
+        Value::Object(b)
+    }
+
+    /// The extension's JSON body (create and update take the same): the
+    /// facts other runs write, and the trust root's fields only while the
+    /// tenant has no trust extension (a marker from before gov27: they are
+    /// kept where they are until the next recording moves them).
+    pub fn body(&self) -> Value {
+        // The body create and update both take (v1.0 opentypeextension-post-
+        // and -update): "@odata.type" and "extensionName" are required, and
+        // on a directory object the update replaces the extension's data whole.
+        let mut b = json!({
+            "@odata.type": "microsoft.graph.openTypeExtension",
+            "extensionName": EXTENSION_NAME,
             "appliedPlans": compact_plans(&self.applied_plans),
             "ledgerSeal": self.ledger_seal.clone().unwrap_or_default(),
             // Only entries as tenantctl writes them (an identity of hex
@@ -246,9 +307,14 @@ impl Marker {
         // Only when there are any (a marker without them is as before).
         let accounts: Vec<String> = self.ledger_accounts.iter().filter(|(id, k)| valid_accounts(id, k)).map(|(id, k)| format!("{id}={k}")).collect();
         if !accounts.is_empty() {
-            body["ledgerAccounts"] = Value::String(accounts.join(";"));
+            b["ledgerAccounts"] = Value::String(accounts.join(";"));
         }
-        body
+        if self.trust_seq.is_none() {
+            if let Some(o) = b.as_object_mut() {
+                o.extend(self.trust_fields());
+            }
+        }
+        b
     }
 
     /// Drop the accounts of sealed ledgers ([`Marker::ledger_accounts`]),
@@ -307,6 +373,8 @@ mod tests {
             ledger_dirs: (0..engine::ledger_seal::MAX_BINDINGS).map(|i| (format!("{i:08x}"), "c".repeat(8))).collect(),
             ledger_accounts: vec![],
             delta_full_read: Some("2026-12-02T03:00:00Z".into()),
+            trust_seq: None,
+            trust_replaced: None,
         };
         // With the delta cache's full-read time (about 40 bytes) beside
         // them, a week of 100 still leaves room for about ten more plans.
@@ -360,7 +428,7 @@ mod tests {
         let v = json!({"ledgerAccounts": format!("0123abcd={k};0123abcd={k};fedcba98={k};fedcba98=x;ZZZZZZZZ={k};noequals; ;11112222={k}")});
         // An identity named twice is dropped whole, never taken first.
         assert_eq!(account_entries(&v), vec![("11112222".to_string(), k.clone())]);
-        let m = Marker { fingerprint: String::new(), recorded_at: String::new(), how: String::new(), approvers: vec![], authors: vec![], approvals_required: None, applied_plans: vec![], ledger_seal: None, ledger_seals: vec![], ledger_dirs: vec![], ledger_accounts: vec![("0123abcd".into(), k.clone()), ("0123abcd=x;y".into(), k.clone())], delta_full_read: None };
+        let m = Marker { ledger_accounts: vec![("0123abcd".into(), k.clone()), ("0123abcd=x;y".into(), k.clone())], ..Marker::default() };
         assert_eq!(m.body()["ledgerAccounts"], json!(format!("0123abcd={k}")));
         assert!(Marker { ledger_accounts: vec![], ..m }.body().get("ledgerAccounts").is_none(), "none: not written");
         let kept = engine::governance::sealed_accounts::with_accounts(&[("0123abcd".into(), k.clone()), ("99999999".into(), "bad".into())], "fedcba9876543210", &k);
@@ -368,9 +436,30 @@ mod tests {
     }
 
     #[test]
+    fn the_trust_root_is_read_from_its_own_extension_and_the_facts_never_carry_it_then() {
+        let facts = json!({"extensionName": EXTENSION_NAME, "appliedPlans": "20776:ABEiM0", "trustFingerprint": "sha256:old", "approverKeys": "bob=k"});
+        // Before gov27: the trust fields of the one extension.
+        let legacy = from_extensions(std::slice::from_ref(&facts)).expect("a marker");
+        assert_eq!((legacy.fingerprint.as_str(), legacy.trust_seq), ("sha256:old", None));
+        assert_eq!(legacy.body()["trustFingerprint"], "sha256:old", "kept where they are until migrated");
+        // With the trust extension: its fields win, and a facts write drops
+        // the old ones.
+        let trust = json!({"extensionName": TRUST_EXTENSION_NAME, "trustFingerprint": "sha256:new", "approverKeys": "dave=k", "trustSeq": "3", "replacedFingerprint": "sha256:old"});
+        let m = from_extensions(&[facts, trust]).expect("a marker");
+        assert_eq!((m.fingerprint.as_str(), m.trust_seq, m.trust_replaced.as_deref()), ("sha256:new", Some(3), Some("sha256:old")));
+        assert_eq!(m.approvers, vec!["dave=k".to_string()]);
+        assert_eq!(m.applied_plans, vec!["ABEiM0@1795046400".to_string()]);
+        assert!(m.body().get("trustFingerprint").is_none() && m.body().get("approverKeys").is_none());
+        assert_eq!(m.trust_body()["trustSeq"], "3");
+        assert_eq!(m.trust_body()["extensionName"], TRUST_EXTENSION_NAME);
+        // The trust extension alone is a marker; neither is none.
+        assert!(from_extensions(&[json!({"extensionName": TRUST_EXTENSION_NAME, "trustFingerprint": "sha256:x"})]).is_some_and(|m| m.trust_seq == Some(1)));
+        assert!(from_extensions(&[json!({"extensionName": "com.other"})]).is_none());
+    }
+
+    #[test]
     fn only_well_formed_seals_are_written() {
-        let mut m = Marker { fingerprint: String::new(), recorded_at: String::new(), how: String::new(), approvers: vec![], authors: vec![], approvals_required: None, applied_plans: vec![], ledger_seal: None, ledger_seals: vec![], ledger_dirs: vec![], ledger_accounts: vec![], delta_full_read: None };
-        m.ledger_seals = vec![("0123456789abcdef".into(), "c".repeat(32)), ("0123456789abcdef=x;y".into(), "c".repeat(32)), ("fedcba9876543210".into(), "z".repeat(32))];
+        let m = Marker { ledger_seals: vec![("0123456789abcdef".into(), "c".repeat(32)), ("0123456789abcdef=x;y".into(), "c".repeat(32)), ("fedcba9876543210".into(), "z".repeat(32))], ..Marker::default() };
         assert_eq!(m.body()["ledgerSeals"], json!(format!("0123456789abcdef={}", "c".repeat(32))));
         let read = seal_entries(&json!({"ledgerSeals": "a=b=c;noequals; ;x=y"}));
         assert_eq!(read, vec![("a".to_string(), "b=c".to_string()), ("noequals".into(), String::new()), ("x".into(), "y".into())]);
@@ -451,74 +540,137 @@ pub async fn organization_id(client: &GraphClient) -> Result<String, MarkerError
         .ok_or(MarkerError::NoOrganization)
 }
 
-/// The tenant's marker, or `None` when it carries none (Graph answers 404
-/// for an extension that does not exist). Any other failure is an error:
-/// a marker that could not be read is never taken for "no marker".
+/// The path that lists the organization's open extensions: both of the
+/// marker's, in one request (a reconcile pass sends it in its `$batch`).
+pub fn extensions_path(org: &str) -> String {
+    format!("/organization/{org}/extensions")
+}
+
+/// The tenant's marker, or `None` when it carries none (neither
+/// extension). Any failure is an error: a marker that could not be read
+/// is never taken for "no marker".
 pub async fn read(client: &GraphClient) -> Result<Option<Marker>, MarkerError> {
     let org = organization_id(client).await?;
     read_of(client, &org).await
 }
 
-/// [`read`] of the organization `org`, whose id the caller already read.
+/// The extension named `name` among `list` (by `extensionName`, or its
+/// `id`, which Graph sets to it on a directory object).
+fn named<'a>(list: &'a [Value], name: &str) -> Option<&'a Value> {
+    list.iter().find(|e| ["extensionName", "id"].iter().any(|k| e.get(*k).and_then(Value::as_str).is_some_and(|n| n.eq_ignore_ascii_case(name))))
+}
+
+/// The marker that `list` (the organization's open extensions) holds:
+/// the facts of [`EXTENSION_NAME`], the trust root of
+/// [`TRUST_EXTENSION_NAME`] when it exists (else the legacy trust fields
+/// of the first). `None` when neither is there.
+pub fn from_extensions(list: &[Value]) -> Option<Marker> {
+    let facts = named(list, EXTENSION_NAME);
+    let trust = named(list, TRUST_EXTENSION_NAME);
+    if facts.is_none() && trust.is_none() {
+        return None;
+    }
+    let empty = Value::Object(Default::default());
+    let v = facts.unwrap_or(&empty);
+    let t = trust.unwrap_or(v);
+    let s = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    Some(Marker {
+        fingerprint: s("trustFingerprint"),
+        recorded_at: s("recordedAt"),
+        how: s("recordedBy"),
+        approvers: entries(t, "approverKeys"),
+        authors: entries(t, "authorKeys"),
+        approvals_required: t.get("approvalsRequired").and_then(Value::as_str).and_then(|n| n.parse().ok()),
+        applied_plans: applied_plans(v),
+        ledger_seal: v.get("ledgerSeal").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string),
+        delta_full_read: v.get("deltaFullRead").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string),
+        ledger_seals: seal_entries(v),
+        ledger_dirs: dir_entries(v),
+        ledger_accounts: account_entries(v),
+        // A trust extension whose sequence does not read counts as the
+        // first recording (it exists: its trust fields are in force).
+        trust_seq: trust.map(|t| t.get("trustSeq").and_then(Value::as_str).and_then(|n| n.trim().parse().ok()).unwrap_or(1)),
+        trust_replaced: trust.and_then(|t| t.get("replacedFingerprint")).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string),
+    })
+}
+
+/// [`read`] of the organization `org`, whose id the caller already read:
+/// both extensions in one request (the organization's list of open
+/// extensions, every page).
 pub async fn read_of(client: &GraphClient, org: &str) -> Result<Option<Marker>, MarkerError> {
     let org = org.to_string();
-    match client.v1().get_json(&format!("/organization/{org}/extensions/{EXTENSION_NAME}")).await {
-        Ok(v) => {
-            let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
-            Ok(Some(Marker {
-                fingerprint: s("trustFingerprint"),
-                recorded_at: s("recordedAt"),
-                how: s("recordedBy"),
-                approvers: entries(&v, "approverKeys"),
-                authors: entries(&v, "authorKeys"),
-                approvals_required: v.get("approvalsRequired").and_then(Value::as_str).and_then(|n| n.parse().ok()),
-                applied_plans: applied_plans(&v),
-                ledger_seal: v.get("ledgerSeal").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string),
-                delta_full_read: v.get("deltaFullRead").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string),
-                ledger_seals: seal_entries(&v),
-                ledger_dirs: dir_entries(&v),
-                ledger_accounts: account_entries(&v),
-            }))
-        }
-        Err(GraphError::NotFound { .. }) => Ok(None),
+    match client.v1().list_all(&extensions_path(&org)).await {
+        Ok(list) => Ok(from_extensions(&list)),
         Err(source) => Err(MarkerError::Read { org, source }),
     }
 }
 
-/// Update the marker of organization `org`, which the caller read and
-/// found (`PATCH`, which on a directory object's open extension replaces
-/// its data whole: `marker` carries every property, the ones it keeps).
-pub async fn update_of(client: &GraphClient, org: &str, marker: &Marker) -> Result<(), MarkerError> {
-    let org = org.to_string();
-    let mut marker = marker.clone();
-    marker.fit_accounts();
-    if marker.size() > MAX_MARKER_BYTES {
-        return Err(MarkerError::TooLarge { org, size: marker.size() });
+/// PATCH the extension `name` of organization `org` with `body`, or create
+/// it (`POST`) when Graph answers that it does not exist.
+async fn put(client: &GraphClient, org: &str, name: &str, body: Value) -> Result<(), MarkerError> {
+    let v1 = client.v1();
+    let write = |source| MarkerError::Write { org: org.to_string(), source };
+    match v1.patch_json(&format!("/organization/{org}/extensions/{name}"), body.clone()).await {
+        Ok(_) => Ok(()),
+        Err(GraphError::NotFound { .. }) => v1.post_json(&extensions_path(org), body).await.map(|_| ()).map_err(write),
+        Err(source) => Err(write(source)),
     }
-    client.v1().patch_json(&format!("/organization/{org}/extensions/{EXTENSION_NAME}"), marker.body()).await.map_err(|source| MarkerError::Write { org, source })?;
-    Ok(())
 }
 
-/// Record `marker` in the tenant: update the extension, or create it when
-/// the tenant has none yet.
-pub async fn write(client: &GraphClient, marker: &Marker) -> Result<(), MarkerError> {
-    let org = organization_id(client).await?;
-    let v1 = client.v1();
+/// Update the facts of the marker of organization `org`, which the caller
+/// read and found (`PATCH` of [`EXTENSION_NAME`], which on a directory
+/// object's open extension replaces its data whole: `marker` carries every
+/// fact, the ones it keeps; created when only the trust extension exists).
+/// Never writes the trust extension, and writes no trust field into the
+/// first once the trust extension exists ([`Marker::body`]).
+pub async fn update_of(client: &GraphClient, org: &str, marker: &Marker) -> Result<(), MarkerError> {
     let mut marker = marker.clone();
     marker.fit_accounts();
     if marker.size() > MAX_MARKER_BYTES {
-        return Err(MarkerError::TooLarge { org, size: marker.size() });
+        return Err(MarkerError::TooLarge { org: org.to_string(), size: marker.size() });
     }
-    let body = marker.body();
-    let path = format!("/organization/{org}/extensions/{EXTENSION_NAME}");
-    match v1.get_json(&path).await {
-        Ok(_) => {
-            v1.patch_json(&path, body).await.map_err(|source| MarkerError::Write { org: org.clone(), source })?;
-        }
-        Err(GraphError::NotFound { .. }) => {
-            v1.post_json(&format!("/organization/{org}/extensions"), body).await.map_err(|source| MarkerError::Write { org: org.clone(), source })?;
-        }
-        Err(source) => return Err(MarkerError::Read { org, source }),
+    pause_before_write(EXTENSION_NAME);
+    put(client, org, EXTENSION_NAME, marker.body()).await
+}
+
+/// Record the trust root of `marker` (its fields, [`Marker::trust_seq`]
+/// and [`Marker::trust_replaced`]) in [`TRUST_EXTENSION_NAME`] of
+/// organization `org`: the only writer of that extension.
+pub async fn update_trust_of(client: &GraphClient, org: &str, marker: &Marker) -> Result<(), MarkerError> {
+    let body = marker.trust_body();
+    let size = body.to_string().len();
+    if size > MAX_MARKER_BYTES {
+        return Err(MarkerError::TooLarge { org: org.to_string(), size });
     }
-    Ok(())
+    pause_before_write(TRUST_EXTENSION_NAME);
+    put(client, org, TRUST_EXTENSION_NAME, body).await
+}
+
+/// Test hook: with `TENANTCTL_TEST_PAUSE_BEFORE_MARKER_WRITE` set to
+/// `HOLD@N`, the run's `N`-th marker write (of either extension; `HOLD`
+/// alone: the first) is held between the read it was built from and its
+/// request: a runner stalled there, or a write Graph answers that much
+/// later (gov27). `HOLD` is a number of milliseconds, or a file the write
+/// waits for (at most 2 minutes).
+fn pause_before_write(name: &str) {
+    static WRITES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let Ok(v) = std::env::var("TENANTCTL_TEST_PAUSE_BEFORE_MARKER_WRITE") else { return };
+    let (hold, nth) = match v.trim().rsplit_once('@') {
+        Some((hold, n)) if n.parse::<usize>().is_ok() => (hold.to_string(), n.parse::<usize>().unwrap_or(1)),
+        _ => (v.trim().to_string(), 1),
+    };
+    let this = WRITES.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+    if this != nth {
+        return;
+    }
+    eprintln!("holding marker write {this}, of {name} (TENANTCTL_TEST_PAUSE_BEFORE_MARKER_WRITE)");
+    match hold.parse::<u64>() {
+        Ok(ms) => std::thread::sleep(std::time::Duration::from_millis(ms)),
+        Err(_) => {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+            while !std::path::Path::new(&hold).exists() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+    }
 }

@@ -2,7 +2,10 @@
 //! (`/organization/{id}/extensions[/{name}]`), as Graph serves them: an
 //! `openTypeExtension` named by `extensionName`, with any custom
 //! properties. Unknown organization or extension: 404; a second create of
-//! the same name: 409; permissions are checked by `permissions::check`
+//! the same name: 409; a third open extension: 400 (Graph allows two open
+//! extensions per app on one directory object, extensibility overview,
+//! "Limits"; the sandbox serves one app, so every extension it holds is
+//! that app's); permissions are checked by `permissions::check`
 //! from the generated rules (Organization.Read.All to read,
 //! Organization.ReadWrite.All to write).
 
@@ -20,6 +23,9 @@ const TYPE: &str = "#microsoft.graph.openTypeExtension";
 fn not_found(name: &str) -> GraphError {
     GraphError::new(404, "ResourceNotFound", format!("Extension '{name}' was not found."))
 }
+
+/// Open extensions one app may keep on one directory object.
+const MAX_PER_APP: usize = 2;
 
 /// Graph keeps at most 2 KB of data in an open extension on a directory
 /// object (the extension's definition included); more is refused.
@@ -61,6 +67,10 @@ pub fn handle(t: &mut Tenant, ctx: &Ctx, req: &GReq, org: &str, rest: &[&str]) -
             let key = name.to_lowercase();
             if t.get(COLL, &key).is_some() {
                 return Err(GraphError::new(409, "NameAlreadyExists", format!("An extension named '{name}' already exists.")));
+            }
+            let held = t.coll(COLL).map(|c| c.len()).unwrap_or(0);
+            if held >= MAX_PER_APP {
+                return Err(GraphError::bad_request(format!("An application can have at most {MAX_PER_APP} open extensions on a directory object; this organization already has {held}.")));
             }
             let mut data: Map<String, Value> = body.into_iter().filter(|(k, _)| !k.starts_with('@') && k != "id").collect();
             data.insert("id".into(), json!(name));

@@ -63,7 +63,10 @@ pub async fn converged(sb: &SandboxHandle, edit: impl FnOnce(&Path)) -> (tempfil
     let client = client(sb);
     if let Ok(org) = client.v1().get_json("/organization?$select=id").await {
         let org = org["value"][0]["id"].as_str().unwrap_or_default().to_string();
-        let _ = client.v1().delete(&format!("/organization/{org}/extensions/com.tenantctl.governance")).await;
+        // Both of the marker's extensions (gov27: the trust root has its own).
+        for name in ["com.tenantctl.governance", "com.tenantctl.governance.trust"] {
+            let _ = client.v1().delete(&format!("/organization/{org}/extensions/{name}")).await;
+        }
     }
     let args = ["governance", "adopt", dir.to_str().expect("a UTF-8 path"), "--reason", "test setup: converged through the library"];
     let out = cli(sb, work.path(), &args);
@@ -83,6 +86,24 @@ pub async fn graph(sb: &SandboxHandle, method: reqwest::Method, path: &str, body
     let body = r.text().await.expect("a body");
     assert!(status.is_success(), "{path}: {status} {body}");
     serde_json::from_str(&body).unwrap_or(Value::Null)
+}
+
+/// The tenant's governance marker as one object: the claims' extension
+/// (`com.tenantctl.governance`) with the trust root's
+/// (`com.tenantctl.governance.trust`, gov27) laid over it; `Null` when
+/// neither exists.
+pub async fn marker_view(sb: &SandboxHandle) -> Value {
+    let org = graph(sb, reqwest::Method::GET, "/v1.0/organization", None).await["value"][0]["id"].as_str().expect("an id").to_string();
+    let list = graph(sb, reqwest::Method::GET, &format!("/v1.0/organization/{org}/extensions"), None).await;
+    let named = |n: &str| list["value"].as_array().and_then(|a| a.iter().find(|e| e["extensionName"] == n)).and_then(Value::as_object).cloned();
+    match (named("com.tenantctl.governance"), named("com.tenantctl.governance.trust")) {
+        (None, None) => Value::Null,
+        (facts, trust) => {
+            let mut m = facts.unwrap_or_default();
+            m.extend(trust.unwrap_or_default().into_iter().filter(|(k, _)| k != "extensionName" && k != "id"));
+            Value::Object(m)
+        }
+    }
 }
 
 /// `member` added to `group` out of band (both object ids).

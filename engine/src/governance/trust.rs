@@ -53,6 +53,12 @@ pub struct TrustRoot {
     /// another address is a governance change.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub protected_ids: BTreeMap<String, String>,
+    /// The sequence under which the tenant's trust extension recorded it
+    /// (`trustSeq`, one more at each recording): a tenant that records a
+    /// lower one with another fingerprint had its trust root rolled back.
+    /// Absent for a trust root recorded before gov27.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_seq: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]

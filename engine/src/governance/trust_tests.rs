@@ -42,6 +42,7 @@ fn the_governance_in_force_verifies_not_the_desired_one() {
         first_use: false,
         tenant_id: None,
         protected_ids: Default::default(),
+        tenant_seq: None,
     };
     let mut p = plan_with(vec![change("device_configuration.x", Action::Update)]);
     trust::attach(&mut p, &desired, Some(&root));
