@@ -110,10 +110,27 @@ fn leaves_by_attribute(change: &Change, desired: &DesiredModel) -> Option<String
         .take_while(|(a, _)| a.kind == Kind::AdministrativeUnit)
         .filter(|(_, u)| on(u.props.get(RESTRICTED)))
         .filter_map(|(a, u)| u.props.get("membershipRule").and_then(Value::as_str).map(|r| (a, r)))
-        .filter(|(_, r)| super::rule::evaluate(r, live) == Some(true) && super::rule::evaluate(r, after) != Some(true))
+        .filter(|(_, r)| {
+            match (super::rule::evaluate(r, live), super::rule::evaluate(r, after)) {
+                (Some(true), a) => a != Some(true),
+                // A rule tenantctl cannot evaluate (`-match`, `-any`, ...)
+                // that reads a changed attribute may no longer hold for it
+                // (hostile run 31, finding 4: judged as "stays in").
+                (None, a) => a != Some(true) && change.fields.iter().any(|f| reads(r, &f.field)),
+                (Some(false), _) => false,
+            }
+        })
         .map(|(a, _)| a.to_string())
         .collect();
     (!units.is_empty()).then(|| format!("takes {} out of restricted management unit {} (its membership rule no longer holds for it): tenant-wide administrators can manage it again", change.address, units.join(", ")))
+}
+
+/// Whether membership rule `rule` reads the account's attribute `field`
+/// (`user.department` for `department`).
+fn reads(rule: &str, field: &str) -> bool {
+    let rule = rule.to_ascii_lowercase();
+    let wanted = format!("user.{}", field.split('.').next().unwrap_or(field).to_ascii_lowercase());
+    rule.match_indices(&wanted).any(|(i, m)| !rule[i + m.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_'))
 }
 
 #[cfg(test)]
@@ -185,5 +202,16 @@ mod tests {
         c.fields = vec![FieldChange { field: "department".into(), before: Some(json!("Sales")), after: Some(json!("IT")) }];
         c.desired = Some(declared("user.adele", json!({"department": "IT"})));
         assert!(reason(&c, &d).is_none());
+        // Hostile run 31, finding 4: a rule tenantctl cannot evaluate that
+        // reads the attribute changed; one that does not read it is left.
+        let mut d = d;
+        let unit: Address = "administrative_unit.it".parse().expect("an address");
+        d.resources.insert(unit.clone(), declared("administrative_unit.it", json!({RESTRICTED: true, "membershipType": "Dynamic", "membershipRule": "(user.department -match \"^I.*\")"})));
+        c.fields = vec![FieldChange { field: "department".into(), before: Some(json!("IT")), after: Some(json!("Sales")) }];
+        c.desired = Some(declared("user.adele", json!({"department": "Sales"})));
+        assert!(reason(&c, &d).is_some_and(|w| w.contains("takes user.adele out of restricted management unit administrative_unit.it")));
+        c.fields = vec![FieldChange { field: "departmentNumber".into(), before: Some(json!("1")), after: Some(json!("2")) }];
+        c.desired = Some(declared("user.adele", json!({"department": "IT", "departmentNumber": "2"})));
+        assert!(reason(&c, &d).is_none(), "the rule does not read it");
     }
 }
