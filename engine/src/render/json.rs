@@ -189,7 +189,7 @@ mod tests {
         let change = |i: usize| {
             json!({
                 "address": format!("device_configuration.p{i}"),
-                "action": if i % 3 == 0 { "delete" } else { "update" },
+                "action": if i.is_multiple_of(3) { "delete" } else { "update" },
                 "display_name": format!("P \"{i}\""),
                 "id": format!("id-{i}"),
                 "reason": "why",
