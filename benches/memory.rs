@@ -39,6 +39,16 @@ struct Args {
     /// RSS measured then includes heaptrack's own.
     #[arg(long)]
     heaptrack: Option<std::path::PathBuf>,
+    /// Work in this directory (kept) instead of a temporary one: the
+    /// exported desired state, the ledger and each command's log
+    /// (`plan.log`: its output, to compare two builds' plans). An export
+    /// already there is not made again (the sandbox is seeded the same),
+    /// so a second build can be measured on the same files.
+    #[arg(long)]
+    work: Option<std::path::PathBuf>,
+    /// Only these commands (`export`, `plan`, `reconcile`), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
     /// Passed by `cargo bench` to every bench target; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -129,9 +139,14 @@ async fn main() {
         eprintln!("== {n} objects");
         let sb = Sandbox::start(SandboxConfig::in_memory()).await.expect("the sandbox starts");
         sb.seed(&SeedSpec { seed: args.seed, users, groups, memberships_per_group: 5, policies: n - users - groups }).expect("the sandbox seeds");
-        let work = tempfile::tempdir().expect("a temporary directory");
-        let w = work.path();
+        let temporary = tempfile::tempdir().expect("a temporary directory");
+        let kept = args.work.as_ref().map(|w| w.join(n.to_string()));
+        if let Some(k) = &kept {
+            std::fs::create_dir_all(k).expect("the work directory");
+        }
+        let w = kept.as_deref().unwrap_or(temporary.path());
         let dir = w.join("exported");
+        let exported = dir.join("tenantctl.toml").exists() || std::fs::read_dir(&dir).map(|mut d| d.next().is_some()).unwrap_or(false);
         let d = dir.to_str().expect("a UTF-8 path");
         // Each command runs on a blocking thread so the sandbox keeps serving.
         let steps: [(&str, Vec<&str>); 4] = [
@@ -141,6 +156,11 @@ async fn main() {
             ("reconcile --once (quiet pass)", vec!["reconcile", d, "--once"]),
         ];
         for (label, argv) in steps {
+            let command = label.split_whitespace().next().unwrap_or(label);
+            if (!args.only.is_empty() && !args.only.iter().any(|o| o == command)) || (command == "export" && exported && kept.is_some()) {
+                eprintln!("   {label}: skipped");
+                continue;
+            }
             let (target, w2, heaptrack) = (Target::of(&sb), w.to_path_buf(), args.heaptrack.clone());
             let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
             sb.reset_counts();

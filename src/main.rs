@@ -474,6 +474,11 @@ async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, gr
     let stats = target.client.stats();
     let ledger_path = target.ledger_path.clone();
     let made = engine::plan::plan_with_rollout(&desired, &observed, &ledger, &engine::PlanOptions::default(), rollout).map_err(anyhow::Error::from).and_then(|mut p| governance::review(&mut p, &desired, &ledger_path).map(|_| p));
+    // Planned: the tenant as read and the ledger are not needed to show
+    // or save the plan, so they are not held beside its rendering (issue
+    // 13: at 100k objects the render was the peak).
+    drop(observed);
+    drop(ledger);
     // The tenant's governance marker, as apply checks it: a plan its apply
     // would refuse says so now (exit 1).
     let marker = match &made {
@@ -488,6 +493,7 @@ async fn plan(dir: &Path, format: Format, saving: Saving<'_>, detailed: bool, gr
         plan.not_after = Some(plan_expiry::not_after(saving.valid_for, schema::clock::now())?);
     }
     governance_writer::set(&mut plan, &desired, saving.author_name)?;
+    drop(desired);
     governance::sign_as_author(&mut plan, saving.author_key)?;
     output::status(format!("Read the tenant in {} Graph request(s).", stats.requests));
     let rendered = match format {

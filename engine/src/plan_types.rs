@@ -7,10 +7,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use schema::{Address, Kind};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::diff::FieldChange;
-use crate::fingerprint::fingerprint;
 use crate::graph::GraphError;
 use crate::model::{DesiredResource, Props};
 
@@ -216,12 +214,7 @@ impl Plan {
     pub fn hash(&self) -> String {
         // Over the redacted form: a saved plan file holds no secrets, and
         // what is signed must be exactly what the file (and reviewer) shows.
-        let mut v = crate::render::redacted(self);
-        if let Value::Object(m) = &mut v {
-            m.remove("author");
-            m.remove("approvals");
-        }
-        fingerprint(&v)
+        crate::render::redacted_hash(self)
     }
 
     /// Lint findings of error severity.

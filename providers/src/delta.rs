@@ -287,6 +287,9 @@ pub async fn observe_with_delta_view(client: &GraphClient, desired: &DesiredMode
     }
     for list in observed.objects.values_mut() {
         list.sort_by(|a, b| a.id.cmp(&b.id));
+        // Grown object by object (doubling): not held with room to spare
+        // for the rest of the pass (issue 13).
+        list.shrink_to_fit();
     }
     crate::licensing::read(&view, desired, ledger, &mut observed, false).await?;
     crate::licence_loss::read(&view, desired, ledger, &mut observed).await?;

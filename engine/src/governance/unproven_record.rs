@@ -97,15 +97,20 @@ pub fn review(change: &mut Change, r: &DesiredResource, judged: &DesiredModel, h
         // (`governance::recorded`, `governance::sponsor`).
         return None;
     }
-    change.fields = r
-        .props
-        .iter()
-        // Not settings: the object's type and where it lives.
-        .filter(|(k, _)| !k.starts_with('@'))
-        // A null reads back from a plan file as no value: shown as such,
-        // so the plan's hash is the same once saved.
-        .map(|(k, v)| FieldChange { field: k.clone(), before: Some(Value::String(before(how).into())), after: Some(canonical(v)).filter(|v| !v.is_null()) })
-        .collect();
+    // Sized exactly: collected from a filter, the vector grew to room for
+    // 16 fields (2.7 KB) for a group's 9, held in each of the 30,003
+    // changes of an adopted 100k tenant's first plan (issue 13).
+    let shown = |(k, _): &(&String, &Value)| !k.starts_with('@');
+    change.fields = Vec::with_capacity(r.props.iter().filter(shown).count());
+    change.fields.extend(
+        r.props
+            .iter()
+            // Not settings: the object's type and where it lives.
+            .filter(shown)
+            // A null reads back from a plan file as no value: shown as such,
+            // so the plan's hash is the same once saved.
+            .map(|(k, v)| FieldChange { field: k.clone(), before: Some(Value::String(before(how).into())), after: Some(canonical(v)).filter(|v| !v.is_null()) }),
+    );
     let a = &r.address;
     let controls = super::tightens::is_control(a.kind) || a.kind == Kind::RolePolicy;
     let g = grants(r);

@@ -12,6 +12,7 @@ mod text;
 
 pub use escape::{html_text, is_hidden, md_code, md_text, text_safe, MdContext};
 pub use json::{json, redacted};
+pub(crate) use json::redacted_hash;
 pub use budget::markdown_within;
 pub use markdown::markdown;
 pub use removed::deleted_settings;

@@ -92,6 +92,11 @@ pub fn desired_model(state: &DesiredState) -> DesiredModel {
     assignment_filter::depend_on_filters(state, &mut m);
     governance_sets(state, &mut m);
     m.governance.declared = declared_governance(&m);
+    // Built again from its sorted entries: a map grown by insert, in key
+    // order, leaves its nodes about half full, and this one is held for
+    // the whole run (at 100k resources, 48 MB of nodes; issue 13).
+    let resources = std::mem::take(&mut *m.resources);
+    m.resources = resources.into_iter().collect();
     m
 }
 
