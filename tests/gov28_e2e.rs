@@ -253,3 +253,29 @@ async fn a_fresh_azurerm_runner_names_an_account_cut_from_the_stored_ledger() {
     assert_eq!(enabled(&sb, &temp).await, json!(true));
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Hostile run 31, findings 1 and 2: the pull request cuts the account's
+/// declaration and journal lines and keeps its ledger entry under another
+/// kind with the same id (`guest.temp`, or `group.temp`). The account is
+/// still named: an entry of another kind is not that account's ownership.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_moved_to_another_kind_with_the_same_id_is_a_cut_account() {
+    let sb = sandbox().await;
+    let (keyed, dir) = sealed_keyed_with_temp(&sb).await;
+    let w = keyed.work.path();
+    let temp = ledger_id(w, "user.temp");
+    let sealed = std::fs::read_to_string(w.join("tenantctl.lock")).expect("the ledger");
+    edit_file(&dir, "accounts.toml", |t| t.replace(TEMP, "\n"));
+    let kept: String = std::fs::read_to_string(journal(w)).expect("a journal").lines().filter(|l| !l.contains("\"user.temp\"")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(journal(w), kept).expect("the journal is written");
+    for kind in ["guest", "group"] {
+        std::fs::write(w.join("tenantctl.lock"), &sealed).expect("the sealed ledger");
+        let mut l = ledger_of(w);
+        let e = l.resources.remove(&"user.temp".parse().expect("an address")).expect("the entry");
+        l.resources.insert(format!("{kind}.temp").parse().expect("an address"), e);
+        std::fs::write(w.join("tenantctl.lock"), l.render()).expect("the ledger is written");
+        let p = json_plan(&sb, w, &dir);
+        named_and_held(&p, &temp);
+    }
+    sb.shutdown().await.expect("the sandbox stops");
+}

@@ -69,19 +69,22 @@ pub fn find(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, c
     if !absence_unproven(&ledger.seal) {
         return lost;
     }
-    let owned: BTreeSet<&str> = ledger.resources.values().map(|e| e.id.as_str()).collect();
     let declared_keys: BTreeSet<String> = desired.resources.values().filter(|r| matches!(r.address.kind, Kind::User | Kind::Guest)).map(|r| r.natural_key.to_lowercase()).collect();
     // What the journal shows, then what the tenant's record of the sealed
     // ledger's accounts finds that the journal does not (it may be cut or
     // absent: `super::sealed_accounts`).
     let mut evidence: Vec<(Address, String, &str)> = ledger.journal_owned.iter().map(|(a, id)| (a.clone(), id.clone(), "the journal shows tenantctl created or adopted it")).collect();
-    let (found, unnamed) = super::sealed_accounts_found::found(desired, observed, ledger, &owned);
+    let (found, unnamed) = super::sealed_accounts_found::found(desired, observed, ledger);
+    // An id the ledger holds as another kind (`user.x` moved to `guest.x`
+    // or `group.x`, the same id) is not that account's ownership (hostile
+    // run 31, findings 1 and 2).
+    let owned_as: BTreeSet<(Kind, &str)> = ledger.resources.iter().map(|(a, e)| (a.kind, e.id.as_str())).collect();
     let journalled: BTreeSet<String> = evidence.iter().map(|(_, id, _)| id.to_ascii_lowercase()).collect();
     evidence.extend(found.into_iter().filter(|(_, id)| !journalled.contains(&id.to_ascii_lowercase())).map(|(a, id)| (a, id, super::sealed_accounts_found::SAYS)));
     lost.warnings.extend(unnamed);
     for (address, id, says) in &evidence {
         let (address, id) = (address, id.as_str());
-        if !matches!(address.kind, Kind::User | Kind::Guest) || desired.resources.contains_key(address) || ledger.resources.contains_key(address) || owned.contains(id) || claimed(id) {
+        if !matches!(address.kind, Kind::User | Kind::Guest) || desired.resources.contains_key(address) || ledger.resources.contains_key(address) || owned_as.contains(&(address.kind, id)) || claimed(id) {
             continue;
         }
         let Some(o) = observed.objects.get(&address.kind).and_then(|v| v.iter().find(|o| o.id == id)) else { continue };

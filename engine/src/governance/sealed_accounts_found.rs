@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use schema::{Address, Kind};
 
 use super::lost_ownership::LOST;
-use super::sealed_accounts::{cut, Cut, Sketch};
+use super::sealed_accounts::{cut, key, Cut, Sketch};
 use crate::ledger::Ledger;
 use crate::model::{DesiredModel, ObservedState};
 
@@ -19,16 +19,17 @@ pub const SAYS: &str = "the tenant's seal records that the ledger this directory
 /// The cut accounts found (an address for each: the journal's is not
 /// known, so one is made from its user principal name, never one desired
 /// state or the ledger uses), and the warnings for those not found.
-/// `owned`: the object ids the loaded ledger owns.
-pub fn found(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, owned: &BTreeSet<&str>) -> (Vec<(Address, String)>, Vec<String>) {
+/// Accounts are keyed by kind and id ([`key`]): one the ledger holds
+/// under another kind (or as a group) is not owned as that account.
+pub fn found(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger) -> (Vec<(Address, String)>, Vec<String>) {
     let Some(recorded) = ledger.sealed_accounts else { return Default::default() };
     let now = Sketch::of_ledger(ledger);
-    let live: Vec<(Kind, &crate::model::LiveObject)> = [Kind::User, Kind::Guest].into_iter().flat_map(|k| observed.objects.get(&k).into_iter().flatten().map(move |o| (k, o))).collect();
-    let candidates = live.iter().filter(|(_, o)| !owned.contains(o.id.as_str())).map(|(_, o)| o.id.as_str());
+    let live: Vec<(Kind, &crate::model::LiveObject, String)> = [Kind::User, Kind::Guest].into_iter().flat_map(|k| observed.objects.get(&k).into_iter().flatten().map(move |o| (k, o, key(k, &o.id)))).collect();
+    let mine: BTreeSet<String> = ledger.resources.iter().filter(|(a, _)| super::sealed_accounts::is_account(a)).map(|(a, e)| key(a.kind, &e.id)).collect();
+    let candidates = live.iter().filter(|(_, _, k)| !mine.contains(k)).map(|(_, _, k)| k.as_str());
     let unread = [Kind::User, Kind::Guest].iter().any(|k| observed.unreadable.contains_key(k));
     let why_not = if unread { " (the tenant's users were not all read)" } else { "" };
-    let mine = ledger.resources.iter().filter(|(a, _)| super::sealed_accounts::is_account(a)).map(|(_, e)| e.id.as_str());
-    match cut(&recorded, &now, candidates, mine) {
+    match cut(&recorded, &now, candidates, mine.iter().map(String::as_str)) {
         Cut::None => Default::default(),
         Cut::Unknown { recorded, owned } => (
             Vec::new(),
@@ -41,7 +42,7 @@ pub fn found(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger, 
             let mut taken: BTreeSet<Address> = desired.resources.keys().chain(ledger.resources.keys()).cloned().collect();
             let mut out = Vec::new();
             for id in &ids {
-                let Some((kind, o)) = live.iter().find(|(_, o)| o.id.eq_ignore_ascii_case(id)) else { continue };
+                let Some((kind, o, _)) = live.iter().find(|(_, _, k)| k == id) else { continue };
                 let base = slug(o.natural_key.split('@').next().unwrap_or_default());
                 let mut a = Address::new(*kind, base.clone());
                 if taken.contains(&a) {
