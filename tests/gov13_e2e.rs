@@ -357,3 +357,33 @@ async fn an_approved_change_that_makes_a_live_lint_error_is_refused() {
     assert!(!out.contains("ok update conditional_access.require-mfa"), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Hostile run 31, finding 5: the same exemption one level down: a group
+/// of unmanaged membership (a person in it) nested in a declared group the
+/// MFA policy already excludes. The plan that nests it is refused, as one
+/// excluding it directly is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unmanaged_group_nested_in_an_excluded_group_exempts_its_people() {
+    let sb = sandbox().await;
+    let (keyed, dir) = sealed_keyed(&sb).await;
+    let w = keyed.work.path();
+    let key = |n: &str| keyed.keys.path().join(format!("{n}.key")).to_str().expect("a UTF-8 path").to_string();
+    let approved = |out: &str| {
+        let _ = run(&sb, w, &["plan", d(&dir), "--out", out, "--author-key", &key("author")]);
+        for who in ["alice", "bob"] {
+            let (code, o) = run(&sb, w, &["approve", out, "--key", &key(who), "--dir", d(&dir)]);
+            assert_eq!(code, Some(0), "{o}");
+        }
+        run(&sb, w, &["apply", out, "--dir", d(&dir), "--auto-approve"])
+    };
+    append(&dir, "groups.toml", "\n[group.mfa-off]\ndisplay_name = \"MFA off\"\nmail_nickname = \"mfa-off\"\ndescription = \"filled in the portal\"\n\n[group.mfa-wrap]\ndisplay_name = \"MFA wrap\"\nmail_nickname = \"mfa-wrap\"\ndescription = \"excluded, members declared\"\nmembers = []\n");
+    edit_file(&dir, "conditional-access.toml", |t| t.replacen("exclude_groups = [\"service-accounts\"]", "exclude_groups = [\"service-accounts\", \"mfa-wrap\"]", 1));
+    let (code, out) = approved("wrap.json");
+    assert_eq!(code, Some(0), "{out}");
+    add_member(&sb, &ledger_id(w, "group.mfa-off"), &ledger_id(w, "user.megan")).await;
+    edit_file(&dir, "groups.toml", |t| t.replace("description = \"excluded, members declared\"\nmembers = []", "description = \"excluded, members declared\"\nmembers = [\"mfa-off\"]"));
+    let (code, out) = approved("nest.json");
+    assert!(out.contains("error[ca-exempt-member]") && out.contains("user.megan"), "{out}");
+    assert_ne!(code, Some(0), "{out}");
+    sb.shutdown().await.expect("the sandbox stops");
+}

@@ -132,6 +132,28 @@ pub(crate) fn lint_indexed(desired: &DesiredModel, observed: &ObservedState, ids
             _ => {}
         }
     }
+    // A declared group's grants reach the groups desired state nests in it:
+    // a group of unmanaged membership put in an excluded (or role-holding)
+    // group whose members are declared exempts its live people as if it
+    // were excluded itself (hostile run 31, finding 5: nothing was said).
+    // The service-accounts group is meant to be excluded: not followed.
+    let mut todo: Vec<String> = grants.keys().cloned().collect();
+    while let Some(g) = todo.pop() {
+        let Some(a) = by_id.get(g.as_str()).copied() else { continue };
+        if desired.service_account_groups.contains(a) {
+            continue;
+        }
+        let Some(r) = desired.resources.get(a) else { continue };
+        let given = grants.get(&g).cloned().unwrap_or_default();
+        for m in refs(r.props.get("members")).iter().filter_map(|p| group_id(p)) {
+            let to = grants.entry(m.clone()).or_default();
+            let before = to.len();
+            to.extend(given.iter().cloned());
+            if to.len() > before {
+                todo.push(m);
+            }
+        }
+    }
     // Built the first time a live member is named (most plans grant
     // nothing through a group anyone may fill): every user otherwise.
     let people: std::cell::OnceCell<BTreeMap<&str, &crate::model::LiveObject>> = std::cell::OnceCell::new();
