@@ -279,3 +279,26 @@ async fn an_entry_moved_to_another_kind_with_the_same_id_is_a_cut_account() {
     }
     sb.shutdown().await.expect("the sandbox stops");
 }
+
+/// Hostile run 31, finding 3: the pull request also moves the directory
+/// (its place no longer bound) and gives the ledger a new identity, so no
+/// record is this ledger's own. The record this ledger differs from only by
+/// the cut account names it all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_ledger_under_a_new_identity_and_place_is_still_named() {
+    let sb = sandbox().await;
+    let (keyed, dir) = sealed_keyed_with_temp(&sb).await;
+    let w = keyed.work.path();
+    let temp = ledger_id(w, "user.temp");
+    cut_temp(w, &dir);
+    let kept: String = std::fs::read_to_string(journal(w)).expect("a journal").lines().filter(|l| !l.contains("\"user.temp\"")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(journal(w), kept).expect("the journal is written");
+    let mut l = ledger_of(w);
+    l.ledger_id = Some("fedcba9876543210".into());
+    std::fs::write(w.join("tenantctl.lock"), l.render()).expect("the ledger is written");
+    let moved = w.join("ds-v2");
+    std::fs::rename(&dir, &moved).expect("moved");
+    let p = json_plan(&sb, w, &moved);
+    named_and_held(&p, &temp);
+    sb.shutdown().await.expect("the sandbox stops");
+}

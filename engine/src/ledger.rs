@@ -174,11 +174,19 @@ pub struct Ledger {
     /// judges the seal; never stored.
     #[serde(skip)]
     pub sealed_accounts: Option<crate::governance::sealed_accounts::Sketch>,
+    /// The tenant's records of its other sealed ledgers, when the marker
+    /// binds no ledger to this directory (moved, renamed, another remote's
+    /// spelling): the loaded ledger's own identity is the pull request's
+    /// to write, so each is tried, and one this ledger differs from by
+    /// accounts the tenant's own explain names them (hostile run 31,
+    /// finding 3). Set by whoever judges the seal; never stored.
+    #[serde(skip)]
+    pub sealed_accounts_unbound: Vec<crate::governance::sealed_accounts::Sketch>,
 }
 
 impl Default for Ledger {
     fn default() -> Self {
-        Ledger { version: LEDGER_VERSION, tenant_id: None, ledger_id: None, resources: BTreeMap::new(), pending: BTreeMap::new(), seal: Default::default(), log_removed: BTreeMap::new(), journal_owned: BTreeMap::new(), log_owned: Default::default(), sealed_accounts: None }
+        Ledger { version: LEDGER_VERSION, tenant_id: None, ledger_id: None, resources: BTreeMap::new(), pending: BTreeMap::new(), seal: Default::default(), log_removed: BTreeMap::new(), journal_owned: BTreeMap::new(), log_owned: Default::default(), sealed_accounts: None, sealed_accounts_unbound: Vec::new() }
     }
 }
 

@@ -320,7 +320,7 @@ fn without_directory(desired: &DesiredModel, ledger: &Ledger) -> (DesiredModel, 
         service_account_roles: service_account_roles.clone(),
         origins: origins.clone(),
     };
-    let Ledger { version, tenant_id, ledger_id, resources, pending, seal, log_removed, journal_owned, log_owned, sealed_accounts } = ledger;
+    let Ledger { version, tenant_id, ledger_id, resources, pending, seal, log_removed, journal_owned, log_owned, sealed_accounts, sealed_accounts_unbound } = ledger;
     let ledger = Ledger {
         version: *version,
         tenant_id: tenant_id.clone(),
@@ -332,6 +332,7 @@ fn without_directory(desired: &DesiredModel, ledger: &Ledger) -> (DesiredModel, 
         journal_owned: journal_owned.iter().filter(|(a, _)| keep(a)).map(|(a, e)| (a.clone(), e.clone())).collect(),
         log_owned: log_owned.iter().filter(|a| keep(a)).cloned().collect(),
         sealed_accounts: *sealed_accounts,
+        sealed_accounts_unbound: sealed_accounts_unbound.clone(),
     };
     (desired, ledger)
 }

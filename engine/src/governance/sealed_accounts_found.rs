@@ -22,14 +22,24 @@ pub const SAYS: &str = "the tenant's seal records that the ledger this directory
 /// Accounts are keyed by kind and id ([`key`]): one the ledger holds
 /// under another kind (or as a group) is not owned as that account.
 pub fn found(desired: &DesiredModel, observed: &ObservedState, ledger: &Ledger) -> (Vec<(Address, String)>, Vec<String>) {
-    let Some(recorded) = ledger.sealed_accounts else { return Default::default() };
     let now = Sketch::of_ledger(ledger);
     let live: Vec<(Kind, &crate::model::LiveObject, String)> = [Kind::User, Kind::Guest].into_iter().flat_map(|k| observed.objects.get(&k).into_iter().flatten().map(move |o| (k, o, key(k, &o.id)))).collect();
     let mine: BTreeSet<String> = ledger.resources.iter().filter(|(a, _)| super::sealed_accounts::is_account(a)).map(|(a, e)| key(a.kind, &e.id)).collect();
-    let candidates = live.iter().filter(|(_, _, k)| !mine.contains(k)).map(|(_, _, k)| k.as_str());
+    let candidates = || live.iter().filter(|(_, _, k)| !mine.contains(k)).map(|(_, _, k)| k.as_str());
     let unread = [Kind::User, Kind::Guest].iter().any(|k| observed.unreadable.contains_key(k));
     let why_not = if unread { " (the tenant's users were not all read)" } else { "" };
-    match cut(&recorded, &now, candidates, mine.iter().map(String::as_str)) {
+    let judged = match ledger.sealed_accounts {
+        Some(recorded) => cut(&recorded, &now, candidates(), mine.iter().map(String::as_str)),
+        None => Cut::None,
+    };
+    // This directory bound to no ledger: another record this ledger
+    // differs from only by accounts the tenant holds (a cut the sums
+    // explain, not a stranger's ledger) is the one it was copied from.
+    let judged = match judged {
+        Cut::None if ledger.sealed_accounts.is_none() => ledger.sealed_accounts_unbound.iter().map(|r| cut(r, &now, candidates(), mine.iter().map(String::as_str))).find(|c| matches!(c, Cut::Found { all: true, ids, .. } if !ids.is_empty())).unwrap_or(Cut::None),
+        other => other,
+    };
+    match judged {
         Cut::None => Default::default(),
         Cut::Unknown { recorded, owned } => (
             Vec::new(),
