@@ -206,15 +206,20 @@ pub async fn settle(
     let mut settled = Settled::default();
     let limit = replication_limit();
     let window = chrono::Duration::from_std(window).unwrap_or_else(|_| chrono::Duration::seconds(30));
+    let started = schema::clock::now();
     let deadline_of = |changed: Option<DateTime<Utc>>| -> DateTime<Utc> {
         let last = match (changed, recorded_at) {
             (Some(a), Some(b)) => a.max(b),
             (a, b) => a.or(b).unwrap_or(DateTime::<Utc>::MIN_UTC),
         };
         // A time in the future (an edited ledger, a runner whose clock ran
-        // ahead) is taken as now: it must not make the wait unbounded
-        // (hostile run 22, finding 3).
-        last.min(schema::clock::now()) + window
+        // ahead, or runs behind the ledger file's time) is taken as when
+        // this wait started, not as each moment's now: it must not make
+        // the wait unbounded (hostile run 22, finding 3). Taken as now, the
+        // re-read below recomputed it every round, so an entry a read by id
+        // finds and its list never shows (a guest entry holding a member
+        // user's id) was waited for for ever.
+        last.min(started) + window
     };
     // Ledger ids that do not answer: read each by id until it does or its
     // window has passed.
