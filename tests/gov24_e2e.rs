@@ -26,21 +26,6 @@ fn d(dir: &Path) -> &str {
     dir.to_str().expect("a UTF-8 path")
 }
 
-/// `from` copied into `to`, whole (a second CI runner's checkout: the
-/// same committed ledger, trust root and desired state).
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("created");
-    for e in std::fs::read_dir(from).expect("read") {
-        let e = e.expect("an entry");
-        let target = to.join(e.file_name());
-        if e.file_type().expect("a type").is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).expect("copied");
-        }
-    }
-}
-
 /// Groups whose mailNickname is `nick`.
 async fn groups_named(sb: &SandboxHandle, nick: &str) -> usize {
     let v = graph(sb, Method::GET, &format!("/v1.0/groups?$filter=mailNickname%20eq%20'{nick}'"), None).await;

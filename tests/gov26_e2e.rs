@@ -158,19 +158,6 @@ async fn a_pass_that_may_not_seal_keeps_the_log_and_the_rest_of_the_ledger_prove
     sb.shutdown().await.expect("the sandbox stops");
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("created");
-    for e in std::fs::read_dir(from).expect("a directory") {
-        let e = e.expect("an entry");
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        if src.is_dir() {
-            copy_dir(&src, &dst);
-        } else {
-            std::fs::copy(&src, &dst).expect("copied");
-        }
-    }
-}
-
 /// A user the second directory declares and the first does not.
 const BOB: &str = "\n[user.gov26-bob]\nuser_principal_name = \"gov26.bob@contoso.onmicrosoft.com\"\ndisplay_name = \"gov26 Bob\"\nmail_nickname = \"gov26.bob\"\nusage_location = \"US\"\n";
 
@@ -328,19 +315,6 @@ async fn a_run_from_inside_the_directory_reads_its_own_state() {
     sb.shutdown().await.expect("the sandbox stops");
 }
 
-/// `tenantctl ARGS` in `cwd` with the azurerm backend's key (the ledger
-/// where `[state]` says).
-fn az_run(sb: &SandboxHandle, cwd: &Path, args: &[&str]) -> (Option<i32>, String) {
-    let o = command(sb, cwd)
-        .env_remove("TENANTCTL_LEDGER")
-        .env("AZURE_STORAGE_KEY", common::azurite::DEV_KEY)
-        .env_remove("AZURE_STORAGE_CONNECTION_STRING")
-        .args(args)
-        .output()
-        .expect("tenantctl runs");
-    (o.status.code(), format!("{}{}", text(&o.stdout), text(&o.stderr)))
-}
-
 /// Finding 1 with the azurerm backend: a pull request points the first
 /// directory's `[state] prefix` at the second directory's state.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -351,7 +325,7 @@ async fn a_state_prefix_pointed_at_another_directorys_state_is_not_this_director
     let first = scratch_without_approvals();
     let (w1, dir1) = (first.path(), first.path().join("desired-state"));
     std::fs::write(dir1.join("state.toml"), common::azurite::state_table(&az, &c, "first")).expect("written");
-    let (code, out) = az_run(&sb, w1, &["apply", "--auto-approve", d(&dir1)]);
+    let (code, out) = common::azurite::run(&sb, w1, &["apply", "--auto-approve", d(&dir1)]);
     assert_eq!(code, Some(0), "{out}");
     let second = tempfile::tempdir().expect("a temporary directory");
     let (w2, dir2) = (second.path(), second.path().join("second"));
@@ -361,21 +335,21 @@ async fn a_state_prefix_pointed_at_another_directorys_state_is_not_this_director
     // A fresh azurerm checkout has no `.tenantctl/`: `governance adopt`
     // makes the journal's folder itself.
     assert!(!w2.join(".tenantctl").exists());
-    let (code, out) = az_run(&sb, w2, &["governance", "adopt", d(&dir2), "--reason", "a second directory on the tenant"]);
+    let (code, out) = common::azurite::run(&sb, w2, &["governance", "adopt", d(&dir2), "--reason", "a second directory on the tenant"]);
     assert_eq!(code, Some(0), "{out}");
-    let (code, out) = az_run(&sb, w2, &["apply", "--auto-approve", d(&dir2)]);
+    let (code, out) = common::azurite::run(&sb, w2, &["apply", "--auto-approve", d(&dir2)]);
     assert_eq!(code, Some(0), "{out}");
     for (w, dir) in [(w1, &dir1), (w2, &dir2)] {
-        let (code, out) = az_run(&sb, w, &["plan", "--detailed-exitcode", d(dir)]);
+        let (code, out) = common::azurite::run(&sb, w, &["plan", "--detailed-exitcode", d(dir)]);
         assert_eq!(code, Some(0), "sealed and in sync: {out}");
     }
 
     // The pull request: one line of the first directory's [state].
     edit_file(&dir1, "state.toml", |t| t.replace("prefix = \"first\"", "prefix = \"second\""));
-    let (_, out) = az_run(&sb, w1, &["plan", d(&dir1)]);
+    let (_, out) = common::azurite::run(&sb, w1, &["plan", d(&dir1)]);
     assert!(out.contains("it is another directory's ledger"), "warned: {out}");
     assert!(out.contains("user.gov26-bob") && out.contains("Approvals"), "blocking bob needs approval: {out}");
-    let (_, out) = az_run(&sb, w1, &["reconcile", d(&dir1), "--once", "--self-heal"]);
+    let (_, out) = common::azurite::run(&sb, w1, &["reconcile", d(&dir1), "--once", "--self-heal"]);
     assert!(!out.contains("applied: update user.gov26-bob"), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
 }

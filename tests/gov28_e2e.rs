@@ -185,31 +185,6 @@ async fn a_deleted_journal_is_not_nothing_owned() {
     sb.shutdown().await.expect("the sandbox stops");
 }
 
-/// `tenantctl ARGS` in `cwd` with the azurerm backend's key.
-fn az_run(sb: &SandboxHandle, cwd: &Path, args: &[&str]) -> (Option<i32>, String) {
-    let o = command(sb, cwd)
-        .env_remove("TENANTCTL_LEDGER")
-        .env("AZURE_STORAGE_KEY", common::azurite::DEV_KEY)
-        .env_remove("AZURE_STORAGE_CONNECTION_STRING")
-        .args(args)
-        .output()
-        .expect("tenantctl runs");
-    (o.status.code(), format!("{}{}", text(&o.stdout), text(&o.stderr)))
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("created");
-    for e in std::fs::read_dir(from).expect("a directory") {
-        let e = e.expect("an entry");
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        if src.is_dir() {
-            copy_dir(&src, &dst);
-        } else {
-            std::fs::copy(&src, &dst).expect("copied");
-        }
-    }
-}
-
 /// Finding 2 with the azurerm backend: the stored ledger replaced by one
 /// without the account's entry (`state push`), the account undeclared, and
 /// the plan made on a fresh checkout with no `.tenantctl/` (a CI runner):
@@ -223,19 +198,19 @@ async fn a_fresh_azurerm_runner_names_an_account_cut_from_the_stored_ledger() {
     let (w1, dir1) = (first.path(), first.path().join("desired-state"));
     std::fs::write(dir1.join("state.toml"), common::azurite::state_table(&az, &c, "gov28")).expect("written");
     append(&dir1, "accounts.toml", TEMP);
-    let (code, out) = az_run(&sb, w1, &["apply", "--auto-approve", d(&dir1)]);
+    let (code, out) = common::azurite::run(&sb, w1, &["apply", "--auto-approve", d(&dir1)]);
     assert_eq!(code, Some(0), "{out}");
-    let (code, out) = az_run(&sb, w1, &["plan", "--detailed-exitcode", d(&dir1)]);
+    let (code, out) = common::azurite::run(&sb, w1, &["plan", "--detailed-exitcode", d(&dir1)]);
     assert_eq!(code, Some(0), "sealed and in sync: {out}");
 
     // The stored ledger replaced by one without the account's entry.
     let pulled = w1.join("pulled.lock");
-    let (code, out) = az_run(&sb, w1, &["state", "pull", d(&dir1), "--out", d(&pulled)]);
+    let (code, out) = common::azurite::run(&sb, w1, &["state", "pull", d(&dir1), "--out", d(&pulled)]);
     assert_eq!(code, Some(0), "{out}");
     let mut l = engine::Ledger::parse(&std::fs::read_to_string(&pulled).expect("pulled")).expect("a ledger");
     let temp = l.resources.remove(&"user.temp".parse().expect("an address")).expect("the account is owned").id;
     std::fs::write(&pulled, l.render()).expect("written");
-    let (code, out) = az_run(&sb, w1, &["state", "push", d(&pulled), d(&dir1)]);
+    let (code, out) = common::azurite::run(&sb, w1, &["state", "push", d(&pulled), d(&dir1)]);
     assert_eq!(code, Some(0), "{out}");
 
     // A fresh runner: the same desired state, without the account.
@@ -244,11 +219,11 @@ async fn a_fresh_azurerm_runner_names_an_account_cut_from_the_stored_ledger() {
     copy_dir(&dir1, &dir2);
     edit_file(&dir2, "accounts.toml", |t| t.replace(TEMP, "\n"));
     assert!(!w2.join(".tenantctl").exists(), "no journal on a fresh runner");
-    let (code, out) = az_run(&sb, w2, &["plan", "--detailed-exitcode", d(&dir2)]);
+    let (code, out) = common::azurite::run(&sb, w2, &["plan", "--detailed-exitcode", d(&dir2)]);
     assert_eq!(code, Some(2), "{out}");
     assert!(out.lines().any(|l| l.contains(&format!("{LOST} user.temp-contractor (object {temp}")) && l.contains(SEALED_SAYS)), "the account is named: {out}");
     assert!(out.contains(&format!("sensitive: {LOST} user.temp-contractor (object {temp})")), "blocking it needs approval: {out}");
-    let (_, out) = az_run(&sb, w2, &["reconcile", d(&dir2), "--once", "--self-heal"]);
+    let (_, out) = common::azurite::run(&sb, w2, &["reconcile", d(&dir2), "--once", "--self-heal"]);
     assert!(!out.contains("applied: update user.temp-contractor"), "never unattended: {out}");
     assert_eq!(enabled(&sb, &temp).await, json!(true));
     sb.shutdown().await.expect("the sandbox stops");

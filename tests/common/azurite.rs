@@ -71,3 +71,16 @@ pub fn state_table(az: &Azurite, container: &str, prefix: &str) -> String {
 pub fn store(az: &Azurite, container: &str) -> providers::state_blob::BlobStore {
     providers::state_blob::BlobStore::new(&az.url, container, providers::state_blob::BlobAuth::SharedKey { account: ACCOUNT.into(), key: providers::state_blob::decode_key(DEV_KEY).unwrap() }).unwrap()
 }
+
+/// `tenantctl ARGS` in `cwd` with the azurerm backend's key: the ledger
+/// where `[state]` says, not where the tests point it.
+pub fn run(sb: &sandbox::SandboxHandle, cwd: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
+    let o = super::command(sb, cwd)
+        .env_remove("TENANTCTL_LEDGER")
+        .env("AZURE_STORAGE_KEY", DEV_KEY)
+        .env_remove("AZURE_STORAGE_CONNECTION_STRING")
+        .args(args)
+        .output()
+        .expect("tenantctl runs");
+    (o.status.code(), format!("{}{}", super::text(&o.stdout), super::text(&o.stderr)))
+}

@@ -299,3 +299,18 @@ pub fn golden(name: &str, actual: &str) {
         );
     }
 }
+
+/// `from` copied into `to`, whole (another checkout of the same directory:
+/// the same committed ledger, trust root and desired state).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("created");
+    for e in std::fs::read_dir(from).expect("a directory") {
+        let e = e.expect("an entry");
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if src.is_dir() {
+            copy_dir(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).expect("copied");
+        }
+    }
+}
