@@ -336,16 +336,7 @@ async fn an_approved_change_that_makes_a_live_lint_error_is_refused() {
     let sb = sandbox().await;
     let (keyed, dir) = sealed_keyed(&sb).await;
     let w = keyed.work.path();
-    let key = |n: &str| keyed.keys.path().join(format!("{n}.key")).to_str().expect("a UTF-8 path").to_string();
-    let approved = |out: &str| {
-        // The plan exits 1 for its lint error, and is written all the same.
-        let _ = run(&sb, w, &["plan", d(&dir), "--out", out, "--author-key", &key("author")]);
-        for who in ["alice", "bob"] {
-            let (code, o) = run(&sb, w, &["approve", out, "--key", &key(who), "--dir", d(&dir)]);
-            assert_eq!(code, Some(0), "{o}");
-        }
-        run(&sb, w, &["apply", out, "--dir", d(&dir), "--auto-approve"])
-    };
+    let approved = |out: &str| apply_approved(&sb, &keyed, &dir, out);
     append(&dir, "groups.toml", "\n[group.mfa-off]\ndisplay_name = \"MFA off\"\nmail_nickname = \"mfa-off\"\ndescription = \"filled in the portal\"\n");
     let (code, out) = approved("group.json");
     assert_eq!(code, Some(0), "{out}");
@@ -367,15 +358,7 @@ async fn an_unmanaged_group_nested_in_an_excluded_group_exempts_its_people() {
     let sb = sandbox().await;
     let (keyed, dir) = sealed_keyed(&sb).await;
     let w = keyed.work.path();
-    let key = |n: &str| keyed.keys.path().join(format!("{n}.key")).to_str().expect("a UTF-8 path").to_string();
-    let approved = |out: &str| {
-        let _ = run(&sb, w, &["plan", d(&dir), "--out", out, "--author-key", &key("author")]);
-        for who in ["alice", "bob"] {
-            let (code, o) = run(&sb, w, &["approve", out, "--key", &key(who), "--dir", d(&dir)]);
-            assert_eq!(code, Some(0), "{o}");
-        }
-        run(&sb, w, &["apply", out, "--dir", d(&dir), "--auto-approve"])
-    };
+    let approved = |out: &str| apply_approved(&sb, &keyed, &dir, out);
     append(&dir, "groups.toml", "\n[group.mfa-off]\ndisplay_name = \"MFA off\"\nmail_nickname = \"mfa-off\"\ndescription = \"filled in the portal\"\n\n[group.mfa-wrap]\ndisplay_name = \"MFA wrap\"\nmail_nickname = \"mfa-wrap\"\ndescription = \"excluded, members declared\"\nmembers = []\n");
     edit_file(&dir, "conditional-access.toml", |t| t.replacen("exclude_groups = [\"service-accounts\"]", "exclude_groups = [\"service-accounts\", \"mfa-wrap\"]", 1));
     let (code, out) = approved("wrap.json");
@@ -386,4 +369,18 @@ async fn an_unmanaged_group_nested_in_an_excluded_group_exempts_its_people() {
     assert!(out.contains("error[ca-exempt-member]") && out.contains("user.megan"), "{out}");
     assert_ne!(code, Some(0), "{out}");
     sb.shutdown().await.expect("the sandbox stops");
+}
+
+/// A plan of `dir` saved to `out`, written by `keyed`'s author, approved
+/// by alice and bob, then applied; the apply's exit code and output. The
+/// plan may exit 1 for a lint error: it is written all the same.
+fn apply_approved(sb: &sandbox::SandboxHandle, keyed: &Keyed, dir: &Path, out: &str) -> (Option<i32>, String) {
+    let w = keyed.work.path();
+    let key = |n: &str| keyed.keys.path().join(format!("{n}.key")).to_str().expect("a UTF-8 path").to_string();
+    let _ = run(sb, w, &["plan", d(dir), "--out", out, "--author-key", &key("author")]);
+    for who in ["alice", "bob"] {
+        let (code, o) = run(sb, w, &["approve", out, "--key", &key(who), "--dir", d(dir)]);
+        assert_eq!(code, Some(0), "{o}");
+    }
+    run(sb, w, &["apply", out, "--dir", d(dir), "--auto-approve"])
 }
